@@ -1,0 +1,10 @@
+/** Tests run from TypeScript sources; `npm run build` (pretest) type-checks them first, so ts-jest only transpiles. */
+module.exports = {
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  testEnvironment: 'node',
+  testTimeout: 30000,
+  // Integration tests own real sockets; a leak should show, not hang CI.
+  forceExit: true,
+};

@@ -1,0 +1,133 @@
+/**
+ * JSON Schema of `parameters.yml` (the `parameters:` map, Symfony style: flat dotted keys, plus the nested
+ * `gateways` map). Every key has a default here or is required; unknown keys are rejected so a typo stops
+ * the process at start instead of being silently ignored. `parameters.yml.dist` documents each key.
+ */
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+const nonNegativeInt = { type: 'integer', minimum: 0 } as const;
+const nonEmpty = { type: 'string', minLength: 1 } as const;
+const httpUrl = { type: 'string', pattern: '^https?://[^\\s]+$' } as const;
+const jsonRpcMethod = { type: 'string', pattern: '^[A-Za-z0-9_.]+$' } as const;
+
+const gatewaySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'base_url'],
+  properties: {
+    type: { enum: ['simulator', 'stripe', 'adyen', 'cybersource'] },
+    base_url: httpUrl,
+    api_key: { type: 'string', default: '' },
+    webhook_secret: { type: 'string', default: '' },
+    /** Adyen: the previous HMAC key stays valid while keys rotate. */
+    webhook_secret_previous: { type: 'string', default: '' },
+    merchant_account: { type: 'string', default: '' },
+    /** Cybersource: merchant id and shared-secret key pair for HTTP Signature. */
+    merchant_id: { type: 'string', default: '' },
+    key_id: { type: 'string', default: '' },
+    shared_secret: { type: 'string', default: '' },
+    timeout_ms: { ...positiveInt, default: 10000 },
+    max_sockets: { ...positiveInt, default: 256 },
+  },
+} as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'service_bus.url',
+    'service_bus.endpoint_name',
+    'service_bus.secret',
+    'service_bus.public_url',
+    'mom_client.client_id',
+    'mom_client.client_secret',
+    'mom_client.oauth_server_url',
+    'amqp.url',
+    'redis.url',
+  ],
+  properties: {
+    'service_bus.url': httpUrl,
+    'service_bus.rpc_path': { type: 'string', pattern: '^/', default: '/' },
+    'service_bus.endpoint_name': nonEmpty,
+    'service_bus.secret': { type: 'string', minLength: 16 },
+    'service_bus.public_url': httpUrl,
+    'service_bus.delegate_path': { type: 'string', pattern: '^/', default: '/delegate/oms' },
+    'service_bus.subscribes': { type: 'array', items: jsonRpcMethod, default: [] },
+    'service_bus.amount_units': { enum: ['minor', 'major'], default: 'minor' },
+    'service_bus.timeout_ms': { ...positiveInt, default: 10000 },
+    'service_bus.method.register': { ...jsonRpcMethod, default: 'magento.service_bus.remote.register' },
+    'service_bus.method.unregister': { ...jsonRpcMethod, default: 'magento.service_bus.remote.unregister' },
+    'service_bus.method.validate': { ...jsonRpcMethod, default: 'magento.payments.payments_management.validate' },
+    'service_bus.method.revalidate': { ...jsonRpcMethod, default: 'magento.payments.payments_management.revalidate' },
+    'service_bus.method.capture': { ...jsonRpcMethod, default: 'magento.payments.payments_management.capture' },
+    'service_bus.method.cancel': { ...jsonRpcMethod, default: 'magento.payments.payments_management.cancel' },
+    'service_bus.method.refund': { ...jsonRpcMethod, default: 'magento.payments.payments_management.refund' },
+    'service_bus.method.validated': { ...jsonRpcMethod, default: 'magento.payments.payments_management.validated' },
+    'service_bus.method.revalidated': { ...jsonRpcMethod, default: 'magento.payments.payments_management.revalidated' },
+    'service_bus.method.captured': { ...jsonRpcMethod, default: 'magento.payments.payments_management.captured' },
+    'service_bus.method.cancelled': { ...jsonRpcMethod, default: 'magento.payments.payments_management.cancelled' },
+    'service_bus.method.refunded': { ...jsonRpcMethod, default: 'magento.payments.payments_management.refunded' },
+    'service_bus.method.authorized': { ...jsonRpcMethod, default: 'magento.payments.payments_management.authorized' },
+    'service_bus.method.sold': { ...jsonRpcMethod, default: 'magento.payments.payments_management.sold' },
+    'service_bus.method.tokenized': { ...jsonRpcMethod, default: 'magento.payments.payments_management.tokenized' },
+    'service_bus.method.refund_updated': { ...jsonRpcMethod, default: 'magento.postsales.refund_management.updated' },
+
+    'mom_client.client_id': nonEmpty,
+    'mom_client.client_secret': nonEmpty,
+    'mom_client.oauth_server_url': httpUrl,
+    'mom_client.token_path': { type: 'string', pattern: '^/', default: '/oauth/token' },
+    'mom_client.scope': { type: 'string', default: '' },
+    'mom_client.refresh_margin_s': { ...nonNegativeInt, default: 60 },
+
+    'amqp.url': { type: 'string', pattern: '^amqps?://' },
+    'amqp.exchange.commands': { ...nonEmpty, default: 'payment-bridge.commands' },
+    'amqp.queue.commands': { ...nonEmpty, default: 'worker:payment:command' },
+    'amqp.queue.type': { enum: ['quorum', 'classic'], default: 'quorum' },
+    'amqp.exchange.dead_letter': { ...nonEmpty, default: 'payment-bridge.dead-letter' },
+    'amqp.queue.dead_letter': { ...nonEmpty, default: 'worker:payment:dead-letter' },
+    'amqp.prefetch': { ...positiveInt, default: 200 },
+    'amqp.publish_timeout_ms': { ...positiveInt, default: 5000 },
+    'amqp.reconnect_ms': { ...positiveInt, default: 1000 },
+
+    'redis.url': { type: 'string', pattern: '^rediss?://' },
+    'redis.key_prefix': { type: 'string', pattern: '^[A-Za-z0-9:_-]+$', default: 'pb:' },
+
+    'http.host': { type: 'string', default: '127.0.0.1' },
+    'http.port': { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+    'http.intake_path': { type: 'string', pattern: '^/', default: '/bus' },
+    'http.body_limit_bytes': { ...positiveInt, default: 262144 },
+
+    'proxy.host': { type: 'string', default: '' },
+    'proxy.port': { type: 'integer', minimum: 0, maximum: 65535, default: 0 },
+
+    'delivery.concurrency': { ...positiveInt, default: 100 },
+    'delivery.backoff_base_ms': { ...positiveInt, default: 500 },
+    'delivery.backoff_max_ms': { ...positiveInt, default: 60000 },
+    'delivery.max_age_ms': { ...nonNegativeInt, default: 0 },
+    'delivery.breaker_failure_threshold': { ...positiveInt, default: 20 },
+    'delivery.breaker_open_ms': { ...positiveInt, default: 1000 },
+
+    'events.concurrency': { ...positiveInt, default: 50 },
+    'events.backoff_base_ms': { ...positiveInt, default: 250 },
+    'events.backoff_max_ms': { ...positiveInt, default: 30000 },
+
+    'poller.schedule_ms': {
+      type: 'array',
+      items: positiveInt,
+      minItems: 1,
+      default: [60000, 300000, 1800000, 7200000, 86400000],
+    },
+    'poller.in_process_interval_ms': { ...nonNegativeInt, default: 0 },
+
+    'registration.attempts': { ...positiveInt, default: 5 },
+    'registration.backoff_base_ms': { ...positiveInt, default: 500 },
+
+    'log.level': { enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
+
+    gateways: {
+      type: 'object',
+      default: {},
+      propertyNames: { pattern: '^[a-z][a-z0-9_-]*$' },
+      additionalProperties: gatewaySchema,
+    },
+  },
+} as const;

@@ -1,0 +1,102 @@
+/** The validated, frozen configuration every process runs with. Built by `load-config.ts`. */
+
+export type GatewayType = 'simulator' | 'stripe' | 'adyen' | 'cybersource';
+
+export interface GatewayConfig {
+  /** Name of the gateway as the bus spells it in `payment.gateway`. */
+  readonly name: string;
+  readonly type: GatewayType;
+  readonly baseUrl: string;
+  readonly apiKey: string;
+  readonly webhookSecret: string;
+  readonly webhookSecretPrevious: string;
+  readonly merchantAccount: string;
+  readonly merchantId: string;
+  readonly keyId: string;
+  readonly sharedSecret: string;
+  /** Per-call timeout, milliseconds. Default 10000. */
+  readonly timeoutMs: number;
+  /** Keep-alive pool size per gateway. Default 256. */
+  readonly maxSockets: number;
+}
+
+export type BusCommandName = 'validate' | 'revalidate' | 'capture' | 'cancel' | 'refund';
+export type BusNotificationName =
+  | 'validated'
+  | 'revalidated'
+  | 'captured'
+  | 'cancelled'
+  | 'refunded'
+  | 'authorized'
+  | 'sold'
+  | 'tokenized'
+  | 'refund_updated';
+
+export interface Config {
+  readonly serviceBus: {
+    readonly url: string;
+    readonly rpcPath: string;
+    readonly endpointName: string;
+    readonly secret: string;
+    readonly publicUrl: string;
+    readonly delegatePath: string;
+    readonly subscribes: readonly string[];
+    /** Whether the bus sends amounts in minor units (default) or major units. */
+    readonly amountUnits: 'minor' | 'major';
+    /** Timeout of each call to the bus, milliseconds. Default 10000. */
+    readonly timeoutMs: number;
+    readonly methods: {
+      readonly register: string;
+      readonly unregister: string;
+      readonly commands: Readonly<Record<BusCommandName, string>>;
+      readonly notifications: Readonly<Record<BusNotificationName, string>>;
+    };
+  };
+  readonly momClient: {
+    readonly clientId: string;
+    readonly clientSecret: string;
+    readonly oauthServerUrl: string;
+    readonly tokenPath: string;
+    readonly scope: string;
+    /** Refresh a cached token this many seconds before it expires. Default 60. */
+    readonly refreshMarginS: number;
+  };
+  readonly amqp: {
+    readonly url: string;
+    readonly commandsExchange: string;
+    readonly commandsQueue: string;
+    readonly queueType: 'quorum' | 'classic';
+    readonly deadLetterExchange: string;
+    readonly deadLetterQueue: string;
+    /** Unacked messages per consumer channel. Default 200. */
+    readonly prefetch: number;
+    /** How long a publish waits for the broker's confirm, milliseconds. Default 5000. */
+    readonly publishTimeoutMs: number;
+    /** Delay between reconnection attempts, milliseconds. Default 1000. */
+    readonly reconnectMs: number;
+  };
+  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly intakePath: string;
+    /** Largest accepted request body, bytes. Default 262144. */
+    readonly bodyLimitBytes: number;
+  };
+  /** Optional outbound proxy; empty host means direct connections. */
+  readonly proxy: { readonly host: string; readonly port: number };
+  readonly delivery: {
+    readonly concurrency: number;
+    readonly backoffBaseMs: number;
+    readonly backoffMaxMs: number;
+    /** 0: retry until delivered; otherwise fail with UNRESPONSIVE after this age, milliseconds. */
+    readonly maxAgeMs: number;
+    readonly breakerFailureThreshold: number;
+    readonly breakerOpenMs: number;
+  };
+  readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
+  readonly poller: { readonly scheduleMs: readonly number[]; readonly inProcessIntervalMs: number };
+  readonly registration: { readonly attempts: number; readonly backoffBaseMs: number };
+  readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };
+  readonly gateways: Readonly<Record<string, GatewayConfig>>;
+}

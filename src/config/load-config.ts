@@ -1,0 +1,218 @@
+import { readFileSync } from 'node:fs';
+import Ajv, { ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { configSchema } from './config-schema';
+import { BusCommandName, BusNotificationName, Config, GatewayConfig, GatewayType } from './config';
+import { ConfigError } from '../errors/config-error';
+
+type Params = Record<string, unknown>;
+
+const ENV_REF = /%env\((?:(int):)?([A-Z_][A-Z0-9_]*)\)%/g;
+
+/**
+ * Replaces `%env(NAME)%` (and `%env(int:NAME)%`) references with values from `env`, recursively.
+ * A reference to an unset variable is an error naming both the key and the variable.
+ */
+export function resolveEnvReferences(value: unknown, env: NodeJS.ProcessEnv, key = ''): unknown {
+  if (typeof value === 'string') {
+    const whole = /^%env\((?:(int):)?([A-Z_][A-Z0-9_]*)\)%$/.exec(value);
+    const lookup = (name: string): string => {
+      const found = env[name];
+      if (found === undefined) throw new ConfigError(key, `environment variable ${name} is not set`);
+      return found;
+    };
+    if (whole) {
+      const raw = lookup(whole[2]);
+      if (whole[1] === 'int') {
+        if (!/^-?\d+$/.test(raw)) throw new ConfigError(key, `environment variable ${whole[2]} is not an integer`);
+        return Number(raw);
+      }
+      return raw;
+    }
+    return value.replace(ENV_REF, (_m, _cast: string | undefined, name: string) => lookup(name));
+  }
+  if (Array.isArray(value)) return value.map((v, i) => resolveEnvReferences(v, env, `${key}[${i}]`));
+  if (value !== null && typeof value === 'object') {
+    const out: Params = {};
+    for (const [k, v] of Object.entries(value)) out[k] = resolveEnvReferences(v, env, key ? `${key}.${k}` : k);
+    return out;
+  }
+  return value;
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+const validateParams = ajv.compile(configSchema);
+
+function keyOf(error: ErrorObject): string {
+  // instancePath is a JSON pointer: /service_bus.url or /gateways/stripe/base_url
+  const path = error.instancePath.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (error.keyword === 'additionalProperties') {
+    path.push(String((error.params as { additionalProperty: string }).additionalProperty));
+    return path.join('.');
+  }
+  if (error.keyword === 'required') path.push(String((error.params as { missingProperty: string }).missingProperty));
+  return path.join('.') || '(root)';
+}
+
+function describe(error: ErrorObject): string {
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return 'unknown key';
+    case 'required':
+      return 'is required';
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
+/**
+ * Validates a `parameters:` map (after `%env()%` resolution), applies defaults and returns the frozen,
+ * typed configuration. Throws a {@link ConfigError} naming the first offending key.
+ */
+export function buildConfig(parameters: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+  const resolved = resolveEnvReferences(parameters ?? {}, env);
+  const params = structuredClone(resolved) as Params;
+  if (!validateParams(params)) {
+    const errors = validateParams.errors ?? [];
+    const first = errors[0];
+    const all = errors.map((e) => `${keyOf(e)}: ${describe(e)}`);
+    throw new ConfigError(first ? keyOf(first) : '(root)', first ? describe(first) : 'invalid', all);
+  }
+  return deepFreeze(toConfig(params));
+}
+
+/** Reads `parameters.yml` (Symfony style, a top-level `parameters:` map) and builds the configuration. */
+export function loadConfig(path = process.env.PB_CONFIG ?? 'parameters.yml', env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('(file)', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError('(file)', `${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || typeof doc !== 'object' || !('parameters' in doc)) {
+    throw new ConfigError('parameters', `${path} has no top-level "parameters:" map`);
+  }
+  return buildConfig((doc as { parameters: unknown }).parameters, env);
+}
+
+function str(p: Params, k: string): string {
+  return p[k] as string;
+}
+function num(p: Params, k: string): number {
+  return p[k] as number;
+}
+
+const COMMANDS: readonly BusCommandName[] = ['validate', 'revalidate', 'capture', 'cancel', 'refund'];
+const NOTIFICATIONS: readonly BusNotificationName[] = [
+  'validated',
+  'revalidated',
+  'captured',
+  'cancelled',
+  'refunded',
+  'authorized',
+  'sold',
+  'tokenized',
+  'refund_updated',
+];
+
+function toConfig(p: Params): Config {
+  const methodMap = <K extends string>(names: readonly K[]): Record<K, string> =>
+    Object.fromEntries(names.map((n) => [n, str(p, `service_bus.method.${n}`)])) as Record<K, string>;
+  const gateways: Record<string, GatewayConfig> = {};
+  for (const [name, raw] of Object.entries(p.gateways as Record<string, Params>)) {
+    gateways[name] = {
+      name,
+      type: raw.type as GatewayType,
+      baseUrl: str(raw, 'base_url').replace(/\/+$/, ''),
+      apiKey: str(raw, 'api_key'),
+      webhookSecret: str(raw, 'webhook_secret'),
+      webhookSecretPrevious: str(raw, 'webhook_secret_previous'),
+      merchantAccount: str(raw, 'merchant_account'),
+      merchantId: str(raw, 'merchant_id'),
+      keyId: str(raw, 'key_id'),
+      sharedSecret: str(raw, 'shared_secret'),
+      timeoutMs: num(raw, 'timeout_ms'),
+      maxSockets: num(raw, 'max_sockets'),
+    };
+  }
+  return {
+    serviceBus: {
+      url: str(p, 'service_bus.url').replace(/\/+$/, ''),
+      rpcPath: str(p, 'service_bus.rpc_path'),
+      endpointName: str(p, 'service_bus.endpoint_name'),
+      secret: str(p, 'service_bus.secret'),
+      publicUrl: str(p, 'service_bus.public_url'),
+      delegatePath: str(p, 'service_bus.delegate_path'),
+      subscribes: p['service_bus.subscribes'] as string[],
+      amountUnits: p['service_bus.amount_units'] as 'minor' | 'major',
+      timeoutMs: num(p, 'service_bus.timeout_ms'),
+      methods: {
+        register: str(p, 'service_bus.method.register'),
+        unregister: str(p, 'service_bus.method.unregister'),
+        commands: methodMap(COMMANDS),
+        notifications: methodMap(NOTIFICATIONS),
+      },
+    },
+    momClient: {
+      clientId: str(p, 'mom_client.client_id'),
+      clientSecret: str(p, 'mom_client.client_secret'),
+      oauthServerUrl: str(p, 'mom_client.oauth_server_url').replace(/\/+$/, ''),
+      tokenPath: str(p, 'mom_client.token_path'),
+      scope: str(p, 'mom_client.scope'),
+      refreshMarginS: num(p, 'mom_client.refresh_margin_s'),
+    },
+    amqp: {
+      url: str(p, 'amqp.url'),
+      commandsExchange: str(p, 'amqp.exchange.commands'),
+      commandsQueue: str(p, 'amqp.queue.commands'),
+      queueType: p['amqp.queue.type'] as 'quorum' | 'classic',
+      deadLetterExchange: str(p, 'amqp.exchange.dead_letter'),
+      deadLetterQueue: str(p, 'amqp.queue.dead_letter'),
+      prefetch: num(p, 'amqp.prefetch'),
+      publishTimeoutMs: num(p, 'amqp.publish_timeout_ms'),
+      reconnectMs: num(p, 'amqp.reconnect_ms'),
+    },
+    redis: { url: str(p, 'redis.url'), keyPrefix: str(p, 'redis.key_prefix') },
+    http: {
+      host: str(p, 'http.host'),
+      port: num(p, 'http.port'),
+      intakePath: str(p, 'http.intake_path'),
+      bodyLimitBytes: num(p, 'http.body_limit_bytes'),
+    },
+    proxy: { host: str(p, 'proxy.host'), port: num(p, 'proxy.port') },
+    delivery: {
+      concurrency: num(p, 'delivery.concurrency'),
+      backoffBaseMs: num(p, 'delivery.backoff_base_ms'),
+      backoffMaxMs: num(p, 'delivery.backoff_max_ms'),
+      maxAgeMs: num(p, 'delivery.max_age_ms'),
+      breakerFailureThreshold: num(p, 'delivery.breaker_failure_threshold'),
+      breakerOpenMs: num(p, 'delivery.breaker_open_ms'),
+    },
+    events: {
+      concurrency: num(p, 'events.concurrency'),
+      backoffBaseMs: num(p, 'events.backoff_base_ms'),
+      backoffMaxMs: num(p, 'events.backoff_max_ms'),
+    },
+    poller: {
+      scheduleMs: p['poller.schedule_ms'] as number[],
+      inProcessIntervalMs: num(p, 'poller.in_process_interval_ms'),
+    },
+    registration: { attempts: num(p, 'registration.attempts'), backoffBaseMs: num(p, 'registration.backoff_base_ms') },
+    log: { level: p['log.level'] as Config['log']['level'] },
+    gateways,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}

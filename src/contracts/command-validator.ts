@@ -1,0 +1,64 @@
+import Ajv, { ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import { CommandValidationError } from '../errors/command-validation-error';
+import { findCardData } from '../logging/redact';
+import { PaymentCommand } from './payment-command';
+import { paymentCommandSchema } from './payment-command-schema';
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+addFormats(ajv, ['date-time']);
+const validate = ajv.compile<PaymentCommand>(paymentCommandSchema);
+
+/** `/payment/lines/0/quantity` → `payment.lines[0].quantity`. */
+export function fieldOf(error: ErrorObject): string {
+  let field = '';
+  for (const part of error.instancePath.split('/').filter(Boolean)) {
+    field += /^\d+$/.test(part) ? `[${part}]` : field ? `.${part}` : part;
+  }
+  if (error.keyword === 'required') {
+    const missing = (error.params as { missingProperty: string }).missingProperty;
+    field = field ? `${field}.${missing}` : missing;
+  }
+  if (error.keyword === 'additionalProperties') {
+    const extra = (error.params as { additionalProperty: string }).additionalProperty;
+    field = field ? `${field}.${extra}` : extra;
+  }
+  return field || '(root)';
+}
+
+function reasonOf(error: ErrorObject): string {
+  switch (error.keyword) {
+    case 'required':
+      return 'is required';
+    case 'additionalProperties':
+      return 'is not allowed';
+    case 'enum':
+      return error.instancePath.endsWith('/currency') ? 'is not a known ISO 4217 currency' : 'is not one of the allowed values';
+    case 'type':
+      return `must be ${(error.params as { type: string }).type}`;
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+      return `must be ${error.message?.replace(/^must be /, '') ?? 'in range'}`;
+    default:
+      return error.message ?? 'is invalid';
+  }
+}
+
+/**
+ * Validates a decoded message as a canonical command. Card numbers and security codes anywhere in the
+ * message are refused first, so no later step (ledger, queue, log) ever holds one.
+ * @throws CommandValidationError naming the field at fault (never quoting its value).
+ */
+export function validateCommand(message: unknown): PaymentCommand {
+  const card = findCardData(message);
+  if (card.length > 0) {
+    throw new CommandValidationError(card[0], 'holds card data; send a gateway token, never a card number or CVV', 'CARD_DATA_REJECTED');
+  }
+  if (!validate(message)) {
+    const error = (validate.errors ?? [])[0];
+    if (!error) throw new CommandValidationError('(root)', 'is invalid');
+    throw new CommandValidationError(fieldOf(error), reasonOf(error));
+  }
+  return message;
+}

@@ -1,0 +1,107 @@
+import { CURRENCY_CODES } from '../money/currencies';
+import { MAX_MINOR_AMOUNT } from '../money/minor-units';
+import { CHANNELS, COMMAND_TYPES } from './payment-command';
+
+/**
+ * JSON Schemas of the canonical command. One base payment schema, refined per command type (a capture
+ * needs a positive amount, a tokenize needs card details, …). Strings are bounded so a huge field is an
+ * error, not a memory problem; unknown fields inside `payment` are allowed (the bus may add some) but
+ * card numbers and security codes are refused by `find-card-data` before anything is stored.
+ */
+const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max }) as const;
+const minor = { type: 'integer', minimum: 0, maximum: MAX_MINOR_AMOUNT } as const;
+const positiveMinor = { type: 'integer', minimum: 1, maximum: MAX_MINOR_AMOUNT } as const;
+
+export const REFERENCE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+
+const line = {
+  type: 'object',
+  properties: {
+    line_number: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+    item_name: { type: 'string', maxLength: 255 },
+    item_sku: { type: 'string', maxLength: 128 },
+    item_type: { type: 'string', maxLength: 64 },
+    quantity: { type: 'number', minimum: 0, maximum: 1_000_000 },
+    unit_price_gross: minor,
+    refund_amount: minor,
+    tax_amount: minor,
+    tax_rate: { type: 'number', minimum: 0, maximum: 100 },
+  },
+} as const;
+
+const card = {
+  type: 'object',
+  properties: {
+    bin: { type: 'string', pattern: '^[0-9]{6,8}$' },
+    last_four_digits: { type: 'string', pattern: '^[0-9]{4}$' },
+    expiration_month: { type: 'integer', minimum: 1, maximum: 12 },
+    expiration_year: { type: 'integer', minimum: 2000, maximum: 2100 },
+    brand: { type: 'string', maxLength: 32 },
+    holder_name: { type: 'string', maxLength: 128 },
+  },
+} as const;
+
+const payment = {
+  type: 'object',
+  required: ['gateway', 'gateway_account', 'gateway_key', 'amount', 'currency'],
+  properties: {
+    gateway: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' },
+    gateway_account: text(128),
+    gateway_key: text(255),
+    amount: minor,
+    currency: { enum: CURRENCY_CODES },
+    order_id: text(128),
+    operation_reference: { type: 'string', pattern: REFERENCE_PATTERN },
+    new_gateway_key: text(255),
+    lines: { type: 'array', maxItems: 500, items: line },
+    method_details: {
+      type: 'object',
+      properties: {
+        method: { type: 'string', maxLength: 64 },
+        submethod: { type: 'string', maxLength: 64 },
+        card,
+        bank: { type: 'object', maxProperties: 32, additionalProperties: { type: 'string', maxLength: 255 } },
+      },
+    },
+    custom_attributes: {
+      anyOf: [
+        { type: 'object', maxProperties: 64 },
+        { type: 'array', maxItems: 64, items: { type: 'object', maxProperties: 8 } },
+      ],
+    },
+  },
+} as const;
+
+/** Per-command refinements, applied on top of the base payment schema. */
+const refinements: Record<string, object> = {
+  capture: { properties: { amount: positiveMinor } },
+  refund: { properties: { amount: positiveMinor } },
+  authorize: { properties: { amount: positiveMinor } },
+  sale: { properties: { amount: positiveMinor } },
+  revalidate: {},
+  validate: {},
+  cancel: {},
+  tokenize: {
+    required: ['method_details'],
+    properties: { method_details: { type: 'object', required: ['card'] } },
+  },
+};
+
+export const paymentCommandSchema = {
+  $id: 'payment-command',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'command', 'channel', 'received_at', 'payment'],
+  properties: {
+    version: { const: 1 },
+    command: { enum: COMMAND_TYPES },
+    channel: { enum: CHANNELS },
+    sequence: { anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }] },
+    received_at: { type: 'string', format: 'date-time' },
+    payment,
+  },
+  allOf: COMMAND_TYPES.map((type) => ({
+    if: { properties: { command: { const: type } }, required: ['command'] },
+    then: { properties: { payment: refinements[type] } },
+  })),
+} as const;

@@ -1,0 +1,76 @@
+/**
+ * The canonical command model. Every channel (the bus over HTTP, web checkout, POS, marketplace over
+ * AMQP) puts the same envelope on the commands exchange; amounts are integers of minor units.
+ */
+
+/** The five MIB payment commands plus the ones other channels add. */
+export const COMMAND_TYPES = ['validate', 'revalidate', 'capture', 'cancel', 'refund', 'authorize', 'sale', 'tokenize'] as const;
+export type CommandType = (typeof COMMAND_TYPES)[number];
+
+export const CHANNELS = ['bus', 'web', 'pos', 'marketplace'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export interface PaymentLine {
+  line_number?: number;
+  item_name?: string;
+  item_sku?: string;
+  item_type?: string;
+  quantity?: number;
+  /** Minor units. */
+  unit_price_gross?: number;
+  /** Minor units. */
+  refund_amount?: number;
+  /** Minor units. */
+  tax_amount?: number;
+  /** Percent, e.g. 21 for 21 %; a rate, not money. */
+  tax_rate?: number;
+}
+
+export interface CardDetails {
+  bin?: string;
+  last_four_digits?: string;
+  expiration_month?: number;
+  expiration_year?: number;
+  brand?: string;
+  holder_name?: string;
+}
+
+export interface MethodDetails {
+  method?: string;
+  submethod?: string;
+  card?: CardDetails;
+  bank?: Record<string, string>;
+}
+
+/** `params.payment` as the bus sends it (DESIGN §2). */
+export interface Payment {
+  gateway: string;
+  gateway_account: string;
+  gateway_key: string;
+  /** Integer of minor units (after intake's conversion when the bus sends major units). */
+  amount: number;
+  /** ISO 4217 alphabetic code. */
+  currency: string;
+  order_id?: string;
+  operation_reference?: string;
+  new_gateway_key?: string;
+  lines?: PaymentLine[];
+  method_details?: MethodDetails;
+  custom_attributes?: Record<string, unknown> | Array<Record<string, unknown>>;
+}
+
+/** What travels on the commands exchange. */
+export interface PaymentCommand {
+  /** Envelope version, for safe evolution. */
+  version: 1;
+  command: CommandType;
+  channel: Channel;
+  /**
+   * Channel-supplied sequence (the bus's JSON-RPC id, a POS receipt counter…). Used to derive the operation
+   * id when the payment carries no `operation_reference`.
+   */
+  sequence?: string | number;
+  /** ISO 8601 time the bridge (or the channel) received the command. */
+  received_at: string;
+  payment: Payment;
+}

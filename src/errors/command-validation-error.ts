@@ -1,0 +1,19 @@
+import { PaymentBridgeError } from './payment-bridge-error';
+
+/**
+ * A command is malformed or invalid. Never retryable: it is answered (-32602 / -32600) or dead-lettered
+ * with `field` and `reason` in the headers. Messages never quote the offending value (it may be a PAN).
+ */
+export class CommandValidationError extends PaymentBridgeError {
+  readonly retryable = false;
+
+  constructor(
+    /** JSON-pointer-like path of the field at fault, e.g. `payment.amount`; `(root)` for the whole body. */
+    readonly field: string,
+    /** Human-readable reason without the offending value. */
+    readonly reason: string,
+    readonly code: 'INVALID_PARAMS' | 'INVALID_REQUEST' | 'PARSE_ERROR' | 'UNKNOWN_METHOD' | 'CARD_DATA_REJECTED' = 'INVALID_PARAMS',
+  ) {
+    super(`${field}: ${reason}`);
+  }
+}

@@ -1,0 +1,61 @@
+import { PaymentBridgeError } from './payment-bridge-error';
+
+/**
+ * How a gateway call failed, classified once at the boundary from the HTTP status, the gateway's own
+ * error code and the transport error, never from message text.
+ *
+ * - `declined`: the PSP said no (terminal; `declineCode` goes to the OMS as the reason).
+ * - `invalid_request`: we sent something the PSP rejects (terminal; a bug or bad data).
+ * - `authentication`: credentials refused (retryable: an operator fixes the key, the backlog drains).
+ * - `rate_limited`: 429 (retryable, honour `retryAfterMs`).
+ * - `server_error`: 5xx or the PSP asked for a retry (retryable with the same idempotency key).
+ * - `idempotency_conflict`: same key, different parameters (terminal; never resend with a new key).
+ * - `not_sent`: the request never left (connect refused, DNS, TLS): retryable, nothing happened.
+ * - `outcome_unknown`: the request left but no answer came (timeout, reset): the money effect may
+ *   have happened; resolve by status inquiry before any resend.
+ * - `not_found`: the PSP does not know the object (status inquiry: the attempt never landed).
+ */
+export type GatewayErrorKind =
+  | 'declined'
+  | 'invalid_request'
+  | 'authentication'
+  | 'rate_limited'
+  | 'server_error'
+  | 'idempotency_conflict'
+  | 'not_sent'
+  | 'outcome_unknown'
+  | 'not_found';
+
+const RETRYABLE: Readonly<Record<GatewayErrorKind, boolean>> = {
+  declined: false,
+  invalid_request: false,
+  authentication: true,
+  rate_limited: true,
+  server_error: true,
+  idempotency_conflict: false,
+  not_sent: true,
+  outcome_unknown: true,
+  not_found: false,
+};
+
+export class GatewayError extends PaymentBridgeError {
+  readonly retryable: boolean;
+  readonly code: string;
+
+  constructor(
+    readonly kind: GatewayErrorKind,
+    readonly gateway: string,
+    message: string,
+    readonly details: {
+      httpStatus?: number;
+      /** The gateway's own error or decline code, kept for the OMS event's `reason`. */
+      gatewayCode?: string;
+      retryAfterMs?: number;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(`${gateway}: ${message}`, { cause: details.cause });
+    this.retryable = RETRYABLE[kind];
+    this.code = `GATEWAY_${kind.toUpperCase()}`;
+  }
+}

@@ -1,0 +1,5 @@
+export { PaymentBridgeError } from './payment-bridge-error';
+export { ConfigError } from './config-error';
+export { CommandValidationError } from './command-validation-error';
+export { DependencyUnavailableError } from './dependency-unavailable-error';
+export { GatewayError, GatewayErrorKind } from './gateway-error';

@@ -1,0 +1,94 @@
+import { GatewayConfig, GatewayType } from '../config/config';
+import { CommandType, Payment } from '../contracts/payment-command';
+
+/**
+ * The seam every gateway fills in: a pure transformer (shapes and units of one PSP, no I/O, no clock
+ * except the `now` it is given) used by one shared thin client. See `../shared/STYLE.md`.
+ */
+
+/** What the gateway said about an operation, in our words. */
+export type OutcomeStatus = 'SUCCESS' | 'FAIL' | 'PENDING';
+
+export interface GatewayOutcome {
+  status: OutcomeStatus;
+  /** The PSP's own status string, verbatim (e.g. `requires_capture`, `Authorised`, `AUTHORIZED`). */
+  gatewayStatus: string;
+  /** The PSP's id of the object this operation created or touched (PaymentIntent id, pspReference…). */
+  gatewayReference?: string;
+  /** revalidate / tokenize: the key the OMS must use from now on. */
+  newGatewayKey?: string;
+  /** FAIL: the decline or error code the OMS receives as `reason`. */
+  reason?: string;
+  /** Amount the PSP reports for this operation, minor units of the command's currency. */
+  amount?: number;
+}
+
+/** An HTTP request as the transformer builds it; the client adds transport concerns only. */
+export interface GatewayRequest {
+  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
+  /** Path and query, appended to the gateway's `base_url`. */
+  path: string;
+  headers: Record<string, string>;
+  /** Serialized body (JSON or form-encoded), exactly the bytes to send. */
+  body?: string;
+}
+
+export interface GatewayResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** Milliseconds from send to the last byte. */
+  elapsedMs: number;
+}
+
+/** Everything a transformer may know about the operation it maps. */
+export interface OperationContext {
+  /** Our operation id: also the Idempotency-Key and the PSP-side merchant reference. */
+  operationId: string;
+  command: CommandType;
+  /** Minor units, currency as in the command. */
+  payment: Payment;
+}
+
+/** A verified webhook notification, normalised. */
+export interface WebhookEvent {
+  /** The provider's id of this notification, for dedupe. */
+  eventId: string;
+  /** Our operation id when the PSP echoes it (metadata, merchant reference). */
+  operationId?: string;
+  /** The PSP's object id, to find the operation when our id is not echoed. */
+  gatewayReference?: string;
+  outcome: GatewayOutcome;
+}
+
+export interface WebhookAck {
+  status: number;
+  body: string;
+  contentType: string;
+}
+
+/** Pure mapping between our command model and one PSP's API. */
+export interface GatewayTransformer {
+  readonly type: GatewayType;
+  /** Commands this gateway can carry; delivery fails others with reason UNSUPPORTED_COMMAND. */
+  readonly supports: readonly CommandType[];
+  /** Request that performs the operation (idempotency key included in its headers). */
+  buildRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest;
+  /**
+   * Maps a response to an outcome. Declines are `FAIL` outcomes; transport-level and retryable errors
+   * throw a `GatewayError` (classified from status and the PSP's error code, never its message).
+   */
+  parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome;
+  /** Status inquiry for an operation whose outcome is PENDING or UNKNOWN. */
+  buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest;
+  /** `null` when the PSP has no trace of the operation (it never landed: safe to send again). */
+  parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null;
+  /** Adds authentication (API key, HTTP Signature…) at `now`. Pure. */
+  authenticate(request: GatewayRequest, gateway: GatewayConfig, now: Date): GatewayRequest;
+  /** Verifies a webhook's signature on the raw body, in constant time, at `now`. */
+  verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig, now: Date): boolean;
+  /** Normalises a verified webhook into zero or more events (Adyen batches several). */
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[];
+  /** What the PSP expects as the answer to an accepted webhook (Adyen: `[accepted]`). */
+  webhookAck(): WebhookAck;
+}

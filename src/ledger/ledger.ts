@@ -1,0 +1,245 @@
+import Redis, { Result } from 'ioredis';
+import { Channel, CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
+import { redact } from '../logging/redact';
+import { ALLOWED_TRANSITIONS, OperationState, isTerminal } from './operation-state';
+
+/** One operation as the ledger holds it (DESIGN §3). Times are epoch milliseconds. */
+export interface OperationRecord {
+  id: string;
+  command: CommandType;
+  channel: Channel;
+  state: OperationState;
+  payment: Payment;
+  /** Channel-supplied sequence, if any. */
+  sequence?: string;
+  receivedAt: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Gateway calls made so far. */
+  attempts: number;
+  reason?: string;
+  gatewayReference?: string;
+  newGatewayKey?: string;
+  gatewayStatus?: string;
+  /** PENDING/UNKNOWN: when the poller should ask next (epoch ms) and which step of the schedule it is on. */
+  nextCheckAt?: number;
+  pollStep?: number;
+}
+
+/** One appended entry of an operation's history: what happened, when, how long it took. Redacted. */
+export interface Interaction {
+  at: number;
+  event: string;
+  [detail: string]: unknown;
+}
+
+export interface TransitionResult {
+  applied: boolean;
+  /** State before the call (`null`: no such operation). */
+  from: OperationState | null;
+}
+
+/** Fields a transition may set besides the state. Undefined fields are left as they are. */
+export interface TransitionFields {
+  reason?: string;
+  gatewayReference?: string;
+  newGatewayKey?: string;
+  gatewayStatus?: string;
+  nextCheckAt?: number;
+  pollStep?: number;
+  /** Count this transition as one more gateway attempt. */
+  countAttempt?: boolean;
+}
+
+const luaAllowed = `{${Object.entries(ALLOWED_TRANSITIONS)
+  .map(([from, tos]) => `${from}={${tos.map((t) => `${t}=true`).join(',')}}`)
+  .join(',')}}`;
+
+// KEYS: op hash, interactions list. ARGV: prefix, id, now, fields (flat array as JSON), interaction JSON.
+// Creates the record unless it exists; returns {created(0|1), state}.
+const CREATE_LUA = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state then return {0, state} end
+local fields = cjson.decode(ARGV[4])
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('ZADD', ARGV[1] .. 'ops:state:RECEIVED', ARGV[3], ARGV[2])
+redis.call('ZADD', ARGV[1] .. 'ops:created', ARGV[3], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[5])
+return {1, 'RECEIVED'}
+`;
+
+// KEYS: op hash, interactions list. ARGV: prefix, id, now, to, index score, fields JSON (flat), interaction, countAttempt.
+// Moves the state forward only along ALLOWED_TRANSITIONS; returns {applied(0|1), from}.
+const TRANSITION_LUA = `
+local allowed = ${luaAllowed}
+local from = redis.call('HGET', KEYS[1], 'state')
+if not from then return {0, ''} end
+local to = ARGV[4]
+if not allowed[from][to] then return {0, from} end
+local fields = cjson.decode(ARGV[6])
+redis.call('HSET', KEYS[1], 'state', to, 'updated_at', ARGV[3], unpack(fields))
+if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+if from ~= to then redis.call('ZREM', ARGV[1] .. 'ops:state:' .. from, ARGV[2]) end
+redis.call('ZADD', ARGV[1] .. 'ops:state:' .. to, ARGV[5], ARGV[2])
+redis.call('RPUSH', KEYS[2], ARGV[7])
+return {1, from}
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    pbLedgerCreate(opKey: string, logKey: string, prefix: string, id: string, now: number, fields: string, interaction: string): Result<[number, string], Context>;
+    pbLedgerTransition(
+      opKey: string,
+      logKey: string,
+      prefix: string,
+      id: string,
+      now: number,
+      to: string,
+      score: number,
+      fields: string,
+      interaction: string,
+      countAttempt: string,
+    ): Result<[number, string], Context>;
+  }
+}
+
+/**
+ * The operation ledger in Redis. Key layout under the configured prefix P:
+ *   P op:{id}                hash: the record
+ *   P op:{id}:interactions   list: append-only history (JSON, redacted)
+ *   P ops:state:{STATE}      sorted set of ids; score = next check time for PENDING/UNKNOWN, else updated_at
+ *   P ops:created            sorted set of ids by creation time
+ * Every write is one Lua script, so a state change, its index move and its history entry are atomic.
+ */
+export class Ledger {
+  constructor(
+    private readonly redis: Redis,
+    /** Key prefix, e.g. `pb:`; tests use their own so they never collide. */
+    readonly prefix: string,
+  ) {
+    redis.defineCommand('pbLedgerCreate', { numberOfKeys: 2, lua: CREATE_LUA });
+    redis.defineCommand('pbLedgerTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
+  }
+
+  private opKey(id: string): string {
+    return `${this.prefix}op:${id}`;
+  }
+
+  private logKey(id: string): string {
+    return `${this.prefix}op:${id}:interactions`;
+  }
+
+  /**
+   * Records a new operation in state RECEIVED, unless it already exists (a duplicate or a redelivery).
+   * @returns whether it was created, and its current state.
+   */
+  async create(id: string, command: PaymentCommand, now = Date.now()): Promise<{ created: boolean; state: OperationState }> {
+    const fields: string[] = [
+      'id', id,
+      'command', command.command,
+      'channel', command.channel,
+      'state', 'RECEIVED',
+      'payment', JSON.stringify(command.payment),
+      'received_at', String(Date.parse(command.received_at) || now),
+      'created_at', String(now),
+      'updated_at', String(now),
+      'attempts', '0',
+    ];
+    if (command.sequence !== undefined) fields.push('sequence', String(command.sequence));
+    const interaction = JSON.stringify({ at: now, event: 'received', channel: command.channel });
+    const [created, state] = await this.redis.pbLedgerCreate(this.opKey(id), this.logKey(id), this.prefix, id, now, JSON.stringify(fields), interaction);
+    return { created: created === 1, state: state as OperationState };
+  }
+
+  /**
+   * Moves an operation to `to` if that is a forward move; otherwise changes nothing and says so.
+   * The interaction is redacted and appended in the same atomic step.
+   */
+  async transition(
+    id: string,
+    to: OperationState,
+    interaction: Omit<Interaction, 'at'>,
+    fields: TransitionFields = {},
+    now = Date.now(),
+  ): Promise<TransitionResult> {
+    const flat: string[] = [];
+    const put = (k: string, v: string | number | undefined) => {
+      if (v !== undefined) flat.push(k, String(v));
+    };
+    put('reason', fields.reason);
+    put('gateway_reference', fields.gatewayReference);
+    put('new_gateway_key', fields.newGatewayKey);
+    put('gateway_status', fields.gatewayStatus);
+    put('next_check_at', fields.nextCheckAt);
+    put('poll_step', fields.pollStep);
+    const score = (to === 'PENDING' || to === 'UNKNOWN') && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
+    const entry = JSON.stringify(redact({ ...interaction, at: now, to }));
+    const [applied, from] = await this.redis.pbLedgerTransition(
+      this.opKey(id),
+      this.logKey(id),
+      this.prefix,
+      id,
+      now,
+      to,
+      score,
+      JSON.stringify(flat),
+      entry,
+      fields.countAttempt ? '1' : '0',
+    );
+    return { applied: applied === 1, from: from === '' ? null : (from as OperationState) };
+  }
+
+  /** Appends a history entry without changing state (e.g. a retry scheduled, a duplicate seen). */
+  async appendInteraction(id: string, interaction: Omit<Interaction, 'at'>, now = Date.now()): Promise<void> {
+    await this.redis.rpush(this.logKey(id), JSON.stringify(redact({ ...interaction, at: now })));
+  }
+
+  async get(id: string): Promise<OperationRecord | null> {
+    const h = await this.redis.hgetall(this.opKey(id));
+    if (!h.state) return null;
+    const optNum = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+    return {
+      id: h.id,
+      command: h.command as CommandType,
+      channel: h.channel as Channel,
+      state: h.state as OperationState,
+      payment: JSON.parse(h.payment) as Payment,
+      sequence: h.sequence,
+      receivedAt: Number(h.received_at),
+      createdAt: Number(h.created_at),
+      updatedAt: Number(h.updated_at),
+      attempts: Number(h.attempts ?? 0),
+      reason: h.reason,
+      gatewayReference: h.gateway_reference,
+      newGatewayKey: h.new_gateway_key,
+      gatewayStatus: h.gateway_status,
+      nextCheckAt: optNum(h.next_check_at),
+      pollStep: optNum(h.poll_step),
+    };
+  }
+
+  async interactions(id: string): Promise<Interaction[]> {
+    const raw = await this.redis.lrange(this.logKey(id), 0, -1);
+    return raw.map((r) => JSON.parse(r) as Interaction);
+  }
+
+  /** Ids in `state` whose index score is at most `maxScore` (for PENDING/UNKNOWN: due for a check). */
+  async idsInState(state: OperationState, maxScore = Number.POSITIVE_INFINITY, limit = 1000): Promise<string[]> {
+    const max = Number.isFinite(maxScore) ? String(maxScore) : '+inf';
+    return this.redis.zrangebyscore(`${this.prefix}ops:state:${state}`, '-inf', max, 'LIMIT', 0, limit);
+  }
+
+  /** How many operations are in each state. */
+  async countByState(): Promise<Record<OperationState, number>> {
+    const states: OperationState[] = ['RECEIVED', 'SENT', 'PENDING', 'UNKNOWN', 'SUCCEEDED', 'FAILED'];
+    const pipeline = this.redis.pipeline();
+    for (const s of states) pipeline.zcard(`${this.prefix}ops:state:${s}`);
+    const results = (await pipeline.exec()) ?? [];
+    return Object.fromEntries(states.map((s, i) => [s, Number(results[i]?.[1] ?? 0)])) as Record<OperationState, number>;
+  }
+
+  /** Whether `state` can never change again. */
+  static isTerminal(state: OperationState): boolean {
+    return isTerminal(state);
+  }
+}

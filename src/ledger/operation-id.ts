@@ -1,0 +1,23 @@
+import { createHash } from 'node:crypto';
+import { PaymentCommand } from '../contracts/payment-command';
+
+/**
+ * The operation id: `operation_reference` when the channel sends one, otherwise a key derived from the
+ * order, the command, the channel's sequence and the amount, so a redelivered or re-sent command maps to
+ * the same id. It is also the BullMQ jobId, the gateway Idempotency-Key and the root of event ids.
+ */
+export function operationIdOf(command: PaymentCommand): string {
+  const p = command.payment;
+  if (p.operation_reference) return p.operation_reference;
+  const material = [
+    command.channel,
+    p.gateway,
+    p.gateway_account,
+    p.order_id ?? p.gateway_key,
+    command.command,
+    String(command.sequence ?? 0),
+    String(p.amount),
+    p.currency,
+  ].join('\u001f');
+  return `op-${createHash('sha256').update(material).digest('hex').slice(0, 32)}`;
+}

@@ -1,0 +1,42 @@
+import { currencyExponent } from './currencies';
+
+/** Largest amount we accept, in minor units: below 2^53 so no integer arithmetic ever loses a unit. */
+export const MAX_MINOR_AMOUNT = 999_999_999_999_99;
+
+/**
+ * Converts an integer amount in major units (a bus configured with `amount_units: major`) to minor units.
+ * Integer arithmetic only; throws if the result leaves the safe range.
+ */
+export function majorToMinor(major: number, currency: string): number {
+  if (!Number.isSafeInteger(major)) throw new RangeError('amount must be an integer');
+  const minor = major * 10 ** currencyExponent(currency);
+  if (!Number.isSafeInteger(minor) || Math.abs(minor) > MAX_MINOR_AMOUNT) throw new RangeError('amount out of range');
+  return minor;
+}
+
+/**
+ * Formats integer minor units as a decimal string in major units ("10.00", "1000", "1.500"), exactly, by
+ * string arithmetic: Cybersource and humans want this form, and a float would lose cents.
+ */
+export function formatMinor(minor: number, currency: string): string {
+  if (!Number.isSafeInteger(minor)) throw new RangeError('amount must be an integer of minor units');
+  const exp = currencyExponent(currency);
+  const sign = minor < 0 ? '-' : '';
+  const digits = String(Math.abs(minor)).padStart(exp + 1, '0');
+  return exp === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -exp)}.${digits.slice(-exp)}`;
+}
+
+/**
+ * Parses a decimal major-unit string ("10.00", "10.5", "1000") into integer minor units, exactly. Rejects
+ * more decimals than the currency has (a sub-minor amount cannot be charged).
+ */
+export function parseMajor(text: string, currency: string): number {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text.trim());
+  if (!m) throw new RangeError(`not a decimal amount: ${JSON.stringify(text)}`);
+  const exp = currencyExponent(currency);
+  const fraction = (m[3] ?? '').replace(/0+$/, '');
+  if (fraction.length > exp) throw new RangeError(`${currency} has ${exp} decimals; got ${text}`);
+  const minor = Number(m[2] + fraction.padEnd(exp, '0'));
+  if (!Number.isSafeInteger(minor)) throw new RangeError('amount out of range');
+  return m[1] === '-' ? -minor : minor;
+}
