@@ -1,0 +1,23 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** Algorithms the bus may sign with: `sha1=` is the MIB default; `sha256=` is accepted as well. */
+export type SignatureAlgorithm = 'sha1' | 'sha256';
+
+/** `sha1=<hex HMAC of the raw body keyed by the registration secret>`, as the bus sends in X-Signature. */
+export function signBody(rawBody: Buffer | string, secret: string, algorithm: SignatureAlgorithm = 'sha1'): string {
+  return `${algorithm}=${createHmac(algorithm, secret).update(rawBody).digest('hex')}`;
+}
+
+/**
+ * Verifies an X-Signature header against the raw body, in constant time. Any malformed header, unknown
+ * algorithm or length mismatch is simply `false`.
+ */
+export function verifySignature(rawBody: Buffer, header: string | undefined, secret: string): boolean {
+  if (!header) return false;
+  const m = /^(sha1|sha256)=([0-9a-fA-F]+)$/.exec(header.trim());
+  if (!m) return false;
+  const algorithm = m[1] as SignatureAlgorithm;
+  const expected = createHmac(algorithm, secret).update(rawBody).digest();
+  const given = Buffer.from(m[2], 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

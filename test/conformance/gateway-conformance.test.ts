@@ -1,0 +1,111 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { GatewayError } from '../../src/errors/gateway-error';
+import { PAN_MASK, redactText } from '../../src/logging/redact';
+import { ConformanceFixtures } from './conformance-fixtures';
+
+/** Every adapter, the simulator included, passes this one suite. */
+const dir = path.join(__dirname, 'fixtures');
+const all: ConformanceFixtures[] = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts'))
+  .sort()
+  .map((f) => (require(path.join(dir, f)) as { default: ConformanceFixtures }).default);
+
+if (all.length === 0) throw new Error('no gateway fixtures found in test/conformance/fixtures');
+
+describe.each(all.map((f) => [f.name, f] as const))('gateway adapter %s', (_name, fx) => {
+  const t = fx.transformer;
+
+  it('builds the same request twice for the same operation (pure)', () => {
+    for (const command of t.supports) {
+      const ctx = fx.context(command);
+      expect(t.buildRequest(ctx, fx.gateway)).toEqual(t.buildRequest(ctx, fx.gateway));
+    }
+  });
+
+  it('carries the operation id as the idempotency key on every state-changing request', () => {
+    for (const command of t.supports) {
+      const ctx = fx.context(command);
+      const req = t.buildRequest(ctx, fx.gateway);
+      if (req.method === 'GET') continue;
+      const key = Object.entries(req.headers).find(([h]) => h.toLowerCase() === 'idempotency-key')?.[1];
+      const inBody = req.body?.includes(ctx.operationId) ?? false;
+      expect(key === ctx.operationId || inBody).toBe(true);
+    }
+  });
+
+  it('never puts a card number in a request', () => {
+    for (const command of t.supports) {
+      const req = t.buildRequest(fx.context(command), fx.gateway);
+      const text = `${req.path} ${JSON.stringify(req.headers)} ${req.body ?? ''}`;
+      expect(redactText(text)).not.toContain(PAN_MASK);
+    }
+  });
+
+  it('maps a documented success of every supported command to an outcome', () => {
+    for (const command of t.supports) {
+      const ctx = fx.context(command);
+      const outcome = t.parseResponse(ctx, fx.successResponse(ctx), fx.gateway);
+      expect(['SUCCESS', 'PENDING']).toContain(outcome.status);
+      expect(outcome.gatewayStatus.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('maps a decline to FAIL with a reason, not to an error', () => {
+    const ctx = fx.context(t.supports.includes('authorize') ? 'authorize' : t.supports[0]);
+    const outcome = t.parseResponse(ctx, fx.declineResponse(ctx), fx.gateway);
+    expect(outcome.status).toBe('FAIL');
+    expect(outcome.reason).toBeTruthy();
+  });
+
+  it('classifies a 5xx as a retryable gateway error', () => {
+    const ctx = fx.context(t.supports[0]);
+    expect(() => t.parseResponse(ctx, fx.serverErrorResponse(ctx), fx.gateway)).toThrow(GatewayError);
+    try {
+      t.parseResponse(ctx, fx.serverErrorResponse(ctx), fx.gateway);
+    } catch (err) {
+      expect((err as GatewayError).retryable).toBe(true);
+      expect((err as GatewayError).kind).toBe('server_error');
+    }
+  });
+
+  it('classifies a rate limit as retryable rate_limited', () => {
+    const ctx = fx.context(t.supports[0]);
+    try {
+      t.parseResponse(ctx, fx.rateLimitResponse(ctx), fx.gateway);
+      throw new Error('expected a GatewayError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(GatewayError);
+      expect((err as GatewayError).kind).toBe('rate_limited');
+      expect((err as GatewayError).retryable).toBe(true);
+    }
+  });
+
+  it('answers a status inquiry for an operation the PSP never saw with null', () => {
+    const ctx = fx.context(t.supports[0]);
+    expect(t.parseStatusResponse(ctx, fx.statusNotFoundResponse(ctx), fx.gateway)).toBeNull();
+  });
+
+  it('verifies a correctly signed webhook and maps it to the expected outcome', () => {
+    const now = new Date();
+    const hook = fx.signedWebhook(now);
+    expect(t.verifyWebhook(hook.rawBody, hook.headers, fx.gateway, now)).toBe(true);
+    const events = t.parseWebhook(hook.rawBody, fx.gateway);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events[0].eventId).toBeTruthy();
+    expect(events[0].outcome.status).toBe(hook.expected);
+  });
+
+  it('refuses a tampered webhook', () => {
+    const now = new Date();
+    const hook = fx.signedWebhook(now);
+    const tampered = Buffer.from(hook.rawBody.toString('utf8').replace(/.$/s, (c) => (c === '}' ? ' }' : `${c} `)));
+    expect(t.verifyWebhook(tampered, hook.headers, fx.gateway, now)).toBe(false);
+  });
+
+  it('refuses an unsigned webhook', () => {
+    const now = new Date();
+    const hook = fx.signedWebhook(now);
+    expect(t.verifyWebhook(hook.rawBody, {}, fx.gateway, now)).toBe(false);
+  });
+});

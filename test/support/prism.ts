@@ -1,0 +1,66 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { AddressInfo, createServer } from 'node:net';
+import path from 'node:path';
+import axios from 'axios';
+
+/** A running Prism mock of one official spec from `../shared/specs/`. */
+export interface PrismMock {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Where the PSPs' official specs live: `$PB_SPECS_DIR`, else `../shared/specs` beside the repo. */
+export function specPath(file: string): string {
+  const dir = process.env.PB_SPECS_DIR ?? path.resolve(__dirname, '../../../shared/specs');
+  return path.join(dir, file);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `prism mock --errors` on a free loopback port for `specFile` and waits until it answers (the
+ * big specs take 3 to 5 s). With `--errors`, an invalid request gets a 4xx and the reasons are in the
+ * `sl-violations` response header.
+ */
+export async function startPrism(specFile: string, timeoutMs = 60000): Promise<PrismMock> {
+  const port = await freePort();
+  const bin = path.resolve(__dirname, '../../node_modules/.bin/prism');
+  const child: ChildProcess = spawn(bin, ['mock', '-h', '127.0.0.1', '-p', String(port), '--errors', specPath(specFile)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`prism exited (${child.exitCode}): ${output.slice(-2000)}`);
+    if (/Prism is listening/.test(output)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!/Prism is listening/.test(output)) {
+    child.kill('SIGKILL');
+    throw new Error(`prism did not start within ${timeoutMs} ms: ${output.slice(-2000)}`);
+  }
+  // One request to be sure the HTTP side is up.
+  await axios.get(url, { validateStatus: () => true, timeout: 5000 }).catch(() => undefined);
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }),
+  };
+}

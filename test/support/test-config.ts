@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+import { Config } from '../../src/config/config';
+import { buildConfig } from '../../src/config/load-config';
+
+/**
+ * A valid configuration for tests, with its own namespace: a unique Redis key prefix and unique AMQP
+ * exchange and queue names, so integration tests never collide with each other or with the demo.
+ * `overrides` are `parameters:` keys (flat, dotted), applied before validation.
+ */
+export function testConfig(overrides: Record<string, unknown> = {}): Config {
+  const ns = `t${randomBytes(4).toString('hex')}`;
+  return buildConfig({
+    'service_bus.url': 'http://127.0.0.1:1',
+    'service_bus.endpoint_name': 'payment-bridge-test',
+    'service_bus.secret': 'test-bus-secret-0123456789',
+    'service_bus.public_url': 'http://127.0.0.1:1/bus',
+    'mom_client.client_id': 'mom-test-client',
+    'mom_client.client_secret': 'mom-test-client-secret',
+    'mom_client.oauth_server_url': 'http://127.0.0.1:1',
+    'amqp.url': process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    'amqp.exchange.commands': `${ns}.commands`,
+    'amqp.queue.commands': `${ns}:payment:command`,
+    'amqp.exchange.dead_letter': `${ns}.dead-letter`,
+    'amqp.queue.dead_letter': `${ns}:payment:dead-letter`,
+    'amqp.queue.type': 'classic',
+    'redis.url': process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    'redis.key_prefix': `${ns}:`,
+    'http.port': 0,
+    'log.level': 'error',
+    ...overrides,
+  });
+}
+
+/** A fresh namespace string for tests that name things themselves. */
+export function testNamespace(): string {
+  return `t${randomBytes(4).toString('hex')}`;
+}
