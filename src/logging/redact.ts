@@ -34,17 +34,38 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
-function isPanRun(run: string): boolean {
+/**
+ * Whether a 12–19 digit string is plausibly a payment card number: Luhn-valid and starting with a
+ * card-issuing major industry identifier (2 to 6: Mastercard 2-series, Amex/Diners/JCB, Visa,
+ * Mastercard/Maestro, Discover/UnionPay). Used to *refuse* input, where a bare Luhn check would refuse one
+ * numeric order id in ten; the logger redacts on Luhn alone (over-redacting a log costs nothing).
+ */
+export function isLikelyCardNumber(digits: string): boolean {
+  return digits.length >= 12 && digits.length <= 19 && digits[0] >= '2' && digits[0] <= '6' && luhnValid(digits);
+}
+
+function hasPan(run: string, test: (digits: string) => boolean): boolean {
   const digits = run.replace(/[ -]/g, '');
-  if (digits.length >= 12 && digits.length <= 19) return luhnValid(digits);
+  if (digits.length >= 12 && digits.length <= 19) return test(digits);
   if (digits.length > 19) {
     // A card number glued into a longer digit string: check every window (rare enough to afford).
     for (let len = 12; len <= 19; len += 1) {
       for (let i = 0; i + len <= digits.length; i += 1) {
-        if (luhnValid(digits.slice(i, i + len))) return true;
+        if (test(digits.slice(i, i + len))) return true;
       }
     }
   }
+  return false;
+}
+
+function isPanRun(run: string): boolean {
+  return hasPan(run, luhnValid);
+}
+
+/** Whether free text holds something that is plausibly a card number (see {@link isLikelyCardNumber}). */
+export function containsCardNumber(text: string): boolean {
+  if (!/\d{4}/.test(text)) return false;
+  for (const m of text.matchAll(DIGIT_RUN)) if (hasPan(m[0], isLikelyCardNumber)) return true;
   return false;
 }
 
@@ -110,7 +131,7 @@ export function findCardData(value: unknown, path = ''): string[] {
   const walk = (v: unknown, p: string): void => {
     if (typeof v === 'string' || typeof v === 'number') {
       const s = String(v);
-      if (s.length >= 12 && redactText(s).includes(PAN_MASK)) hits.push(p || '(root)');
+      if (s.length >= 12 && containsCardNumber(s)) hits.push(p || '(root)');
       return;
     }
     if (v === null || typeof v !== 'object') return;

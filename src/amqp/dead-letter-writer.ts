@@ -1,0 +1,51 @@
+import { Config } from '../config/config';
+import { redact, redactText } from '../logging/redact';
+import { ConfirmPublisher } from './confirm-publisher';
+
+/** Why a message was dead-lettered; travels in the record's headers. */
+export interface DeadLetterReason {
+  /** Stable code, e.g. INVALID_PARAMS, PARSE_ERROR, CARD_DATA_REJECTED. */
+  code: string;
+  /** The field at fault (`payment.amount`), or `(root)`. */
+  field: string;
+  /** Human-readable reason, never quoting the offending value. */
+  reason: string;
+  /** Where the message came from: `amqp:<queue>` or `http:intake`. */
+  source: string;
+}
+
+/**
+ * Writes dead-letter records: the original message, redacted (a card number in a bad command must not
+ * survive into the dead-letter queue), with the reason in `x-pb-*` headers. Published with confirms;
+ * callers ack the original only after this resolves.
+ */
+export class DeadLetterWriter {
+  constructor(
+    private readonly publisher: ConfirmPublisher,
+    private readonly amqp: Config['amqp'],
+  ) {}
+
+  async write(original: Buffer, why: DeadLetterReason, extraHeaders: Record<string, string> = {}): Promise<void> {
+    await this.publisher.publish(this.amqp.deadLetterExchange, `dead-letter.${why.code.toLowerCase()}`, redactBody(original), {
+      contentType: 'application/json',
+      headers: {
+        'x-pb-reason': why.reason,
+        'x-pb-field': why.field,
+        'x-pb-code': why.code,
+        'x-pb-source': why.source,
+        'x-pb-dead-lettered-at': new Date().toISOString(),
+        ...extraHeaders,
+      },
+    });
+  }
+}
+
+/** JSON bodies are redacted field by field (keys like `cvv` masked); anything else as text. */
+export function redactBody(body: Buffer): Buffer {
+  const text = body.toString('utf8');
+  try {
+    return Buffer.from(JSON.stringify(redact(JSON.parse(text) as unknown)));
+  } catch {
+    return Buffer.from(redactText(text));
+  }
+}

@@ -1,0 +1,28 @@
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+
+/** Name of the BullMQ queue that carries operations to their gateway. */
+export const DELIVERY_QUEUE = 'gateway-delivery';
+
+/** Job payload: only the operation id. The payment itself lives in the ledger, never in the queue. */
+export interface DeliveryJobData {
+  operationId: string;
+}
+
+/** BullMQ key prefix for a bridge key prefix: `pb:` → `pb:bull`. */
+export function bullPrefix(keyPrefix: string): string {
+  return `${keyPrefix}bull`;
+}
+
+/** The producer side of `gateway-delivery`, shared by the consumer and the poller. */
+export function createDeliveryQueue(connection: Redis, keyPrefix: string): Queue<DeliveryJobData> {
+  return new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
+    connection,
+    prefix: bullPrefix(keyPrefix),
+    defaultJobOptions: {
+      // The ledger is the record; completed jobs only need to live long enough to dedupe redeliveries.
+      removeOnComplete: { age: 3600, count: 100000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  });
+}

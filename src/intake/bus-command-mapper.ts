@@ -1,0 +1,90 @@
+import { BusCommandName, Config } from '../config/config';
+import { validateCommand } from '../contracts/command-validator';
+import { PaymentCommand } from '../contracts/payment-command';
+import { JSON_RPC, JsonRpcId } from '../bus/json-rpc';
+import { CommandValidationError } from '../errors/command-validation-error';
+import { isKnownCurrency } from '../money/currencies';
+import { majorToMinor } from '../money/minor-units';
+
+/** A JSON-RPC request from the bus, turned into a canonical command (or a JSON-RPC error to answer). */
+export type MappedBusCall =
+  | { ok: true; id: JsonRpcId; command: PaymentCommand }
+  | { ok: false; id: JsonRpcId; code: number; error: CommandValidationError };
+
+/** Reverse index of configured method names → command, built once per configuration. */
+export function commandMethodIndex(config: Config): ReadonlyMap<string, BusCommandName> {
+  const index = new Map<string, BusCommandName>();
+  for (const [name, method] of Object.entries(config.serviceBus.methods.commands)) index.set(method, name as BusCommandName);
+  return index;
+}
+
+function fail(id: JsonRpcId, code: number, field: string, reason: string, kind: CommandValidationError['code']): MappedBusCall {
+  return { ok: false, id, code, error: new CommandValidationError(field, reason, kind) };
+}
+
+/**
+ * Pure mapping of a decoded JSON-RPC body to a canonical command: checks the envelope (-32600), the
+ * method (-32601), then the payment (-32602, via the command schema), converting major-unit amounts
+ * when the bus is configured to send them. `receivedAt` is ISO 8601.
+ */
+export function mapBusCall(body: unknown, methods: ReadonlyMap<string, BusCommandName>, amountUnits: 'minor' | 'major', receivedAt: string): MappedBusCall {
+  if (Array.isArray(body)) return fail(null, JSON_RPC.INVALID_REQUEST, '(root)', 'batches are not supported', 'INVALID_REQUEST');
+  if (body === null || typeof body !== 'object') return fail(null, JSON_RPC.INVALID_REQUEST, '(root)', 'must be a JSON-RPC request object', 'INVALID_REQUEST');
+  const req = body as Record<string, unknown>;
+  const rawId = req.id;
+  const id: JsonRpcId = typeof rawId === 'string' || typeof rawId === 'number' ? rawId : null;
+  if (rawId !== undefined && rawId !== null && typeof rawId !== 'string' && typeof rawId !== 'number') {
+    return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be a string or a number', 'INVALID_REQUEST');
+  }
+  if (typeof rawId === 'string' && rawId.length > 64) return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be at most 64 characters', 'INVALID_REQUEST');
+  if (req.jsonrpc !== '2.0') return fail(id, JSON_RPC.INVALID_REQUEST, 'jsonrpc', 'must be "2.0"', 'INVALID_REQUEST');
+  if (typeof req.method !== 'string') return fail(id, JSON_RPC.INVALID_REQUEST, 'method', 'must be a string', 'INVALID_REQUEST');
+  if (req.params === null || typeof req.params !== 'object' || Array.isArray(req.params)) {
+    return fail(id, JSON_RPC.INVALID_REQUEST, 'params', 'must be an object', 'INVALID_REQUEST');
+  }
+  const command = methods.get(req.method);
+  if (!command) return fail(id, JSON_RPC.METHOD_NOT_FOUND, 'method', 'is not a payment command this endpoint handles', 'UNKNOWN_METHOD');
+  const params = req.params as Record<string, unknown>;
+  let payment = params.payment;
+  if (amountUnits === 'major' && payment !== null && typeof payment === 'object' && !Array.isArray(payment)) {
+    payment = toMinorUnits(payment as Record<string, unknown>);
+  }
+  const candidate = {
+    version: 1,
+    command,
+    channel: 'bus',
+    ...(id !== null ? { sequence: id } : {}),
+    received_at: receivedAt,
+    payment,
+  };
+  try {
+    return { ok: true, id, command: validateCommand(candidate) };
+  } catch (err) {
+    if (err instanceof CommandValidationError) return { ok: false, id, code: JSON_RPC.INVALID_PARAMS, error: err };
+    throw err;
+  }
+}
+
+/** Major → minor units for the amount fields; leaves anything not convertible for the schema to reject. */
+function toMinorUnits(payment: Record<string, unknown>): Record<string, unknown> {
+  const currency = payment.currency;
+  if (typeof currency !== 'string' || !isKnownCurrency(currency)) return payment;
+  const convert = (v: unknown): unknown => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) return v;
+    try {
+      return majorToMinor(v, currency);
+    } catch {
+      return v; // out of range: the schema's maximum names the field
+    }
+  };
+  const out: Record<string, unknown> = { ...payment, amount: convert(payment.amount) };
+  if (Array.isArray(payment.lines)) {
+    out.lines = payment.lines.map((line: unknown) => {
+      if (line === null || typeof line !== 'object') return line;
+      const l = { ...(line as Record<string, unknown>) };
+      for (const k of ['unit_price_gross', 'refund_amount', 'tax_amount']) if (k in l) l[k] = convert(l[k]);
+      return l;
+    });
+  }
+  return out;
+}

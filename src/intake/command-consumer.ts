@@ -1,0 +1,171 @@
+import { Channel, ConsumeMessage } from 'amqplib';
+import { Queue } from 'bullmq';
+import { AmqpConnection } from '../amqp/amqp-connection';
+import { DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { declareTopology } from '../amqp/topology';
+import { Config } from '../config/config';
+import { validateCommand } from '../contracts/command-validator';
+import { PaymentCommand } from '../contracts/payment-command';
+import { DeliveryJobData } from '../delivery/delivery-queue';
+import { CommandValidationError } from '../errors/command-validation-error';
+import { Ledger } from '../ledger/ledger';
+import { operationIdOf } from '../ledger/operation-id';
+import { Logger } from '../logging/logger';
+
+/** What the consumer did with one message. Every message ends in exactly one of these. */
+export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued';
+
+export interface CommandConsumerStats {
+  accepted: number;
+  duplicates: number;
+  deadLettered: number;
+  requeued: number;
+  /** Dependency failures retried while holding a message. */
+  dependencyRetries: number;
+}
+
+export interface CommandConsumerDeps {
+  config: Config;
+  connection: AmqpConnection;
+  ledger: Ledger;
+  deliveryQueue: Queue<DeliveryJobData>;
+  deadLetters: DeadLetterWriter;
+  logger: Logger;
+  /** Called after each decision (metrics, tests). */
+  onDecision?: (decision: ConsumeDecision, operationId: string | null) => void;
+}
+
+/**
+ * Consumes canonical commands from the commands queue. For each message, in order:
+ * parse ▸ validate (bad → dead-letter with reason, confirmed, then ack) ▸ record in the ledger
+ * (idempotent by operation id) ▸ enqueue on `gateway-delivery` with jobId = operation id ▸ ack.
+ * The ack comes only after those writes succeed. If Redis (or the broker, for a dead letter) is down, the
+ * message stays unacked and its handler retries with backoff; on shutdown it is requeued, never dropped.
+ */
+export class CommandConsumer {
+  readonly stats: CommandConsumerStats = { accepted: 0, duplicates: 0, deadLettered: 0, requeued: 0, dependencyRetries: 0 };
+  private channel: Channel | null = null;
+  private consumerTag: string | null = null;
+  private running = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly onReady = () => void this.subscribe().catch((err: Error) => this.deps.logger.error('consumer resubscribe failed', { error: err.message }));
+
+  constructor(private readonly deps: CommandConsumerDeps) {}
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.deps.connection.on('ready', this.onReady);
+    await this.deps.connection.connect();
+    await this.subscribe();
+  }
+
+  private async subscribe(): Promise<void> {
+    if (!this.running) return;
+    const { config } = this.deps;
+    const model = await this.deps.connection.connect();
+    const channel = await model.createChannel();
+    channel.on('error', (err: Error) => this.deps.logger.warn('consumer channel error', { error: err.message }));
+    await declareTopology(channel, config.amqp);
+    await channel.prefetch(config.amqp.prefetch);
+    this.channel = channel;
+    const { consumerTag } = await channel.consume(config.amqp.commandsQueue, (msg) => {
+      if (!msg) return; // consumer cancelled by the broker; `ready` resubscribes after reconnect
+      const work = this.handle(channel, msg).finally(() => this.inFlight.delete(work));
+      this.inFlight.add(work);
+    });
+    this.consumerTag = consumerTag;
+  }
+
+  /** Stops taking messages, lets in-flight ones finish (or requeues them), closes the channel. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.deps.connection.off('ready', this.onReady);
+    const channel = this.channel;
+    if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(() => undefined);
+    await Promise.allSettled([...this.inFlight]);
+    if (channel) await channel.close().catch(() => undefined);
+    this.channel = null;
+  }
+
+  private async handle(channel: Channel, msg: ConsumeMessage): Promise<void> {
+    let decision: ConsumeDecision;
+    let operationId: string | null = null;
+    try {
+      const outcome = await this.decide(msg);
+      decision = outcome.decision;
+      operationId = outcome.operationId;
+      channel.ack(msg);
+    } catch {
+      // Only reached when stopping with a dependency still down: hand the message back to the broker.
+      decision = 'requeued';
+      try {
+        channel.nack(msg, false, true);
+      } catch {
+        // channel already closed: the broker redelivers unacked messages anyway
+      }
+    }
+    this.count(decision);
+    this.deps.onDecision?.(decision, operationId);
+  }
+
+  private count(decision: ConsumeDecision): void {
+    if (decision === 'accepted') this.stats.accepted += 1;
+    else if (decision === 'duplicate') this.stats.duplicates += 1;
+    else if (decision === 'dead-lettered') this.stats.deadLettered += 1;
+    else this.stats.requeued += 1;
+  }
+
+  /** Everything that must be durable before the ack. Throws only when stopping with a dependency down. */
+  private async decide(msg: ConsumeMessage): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+    let command: PaymentCommand;
+    try {
+      command = validateCommand(parseJson(msg.content));
+    } catch (err) {
+      if (!(err instanceof CommandValidationError)) throw err;
+      const source = `amqp:${this.deps.config.amqp.commandsQueue}`;
+      await this.retrying('dead-letter', () =>
+        this.deps.deadLetters.write(msg.content, { code: err.code, field: err.field, reason: err.reason, source }, {
+          'x-pb-routing-key': msg.fields.routingKey,
+        }),
+      );
+      this.deps.logger.warn('command dead-lettered', { code: err.code, field: err.field, reason: err.reason, routing_key: msg.fields.routingKey });
+      return { decision: 'dead-lettered', operationId: null };
+    }
+    const operationId = operationIdOf(command);
+    const { created, state } = await this.retrying('ledger', () => this.deps.ledger.create(operationId, command));
+    if (!created && state !== 'RECEIVED') {
+      this.deps.logger.info('duplicate command dropped', { operation_id: operationId, state });
+      return { decision: 'duplicate', operationId };
+    }
+    // RECEIVED and already present: a redelivery after a crash between the ledger write and the enqueue.
+    // Adding again is safe: BullMQ ignores a jobId it already holds.
+    await this.retrying('delivery queue', () => this.deps.deliveryQueue.add('deliver', { operationId }, { jobId: operationId }));
+    return { decision: created ? 'accepted' : 'duplicate', operationId };
+  }
+
+  /** Retries a write to a dependency with capped backoff while running; gives up only on shutdown. */
+  private async retrying<T>(what: string, write: () => Promise<T>): Promise<T> {
+    let delay = 100;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await write();
+      } catch (err) {
+        if (!this.running) throw err;
+        this.stats.dependencyRetries += 1;
+        if (attempt === 1 || attempt % 20 === 0) {
+          this.deps.logger.warn(`${what} write failed; holding the message and retrying`, { error: (err as Error).message, attempt });
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+}
+
+function parseJson(content: Buffer): unknown {
+  try {
+    return JSON.parse(content.toString('utf8'));
+  } catch {
+    throw new CommandValidationError('(root)', 'is not valid JSON', 'PARSE_ERROR');
+  }
+}

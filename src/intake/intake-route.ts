@@ -1,0 +1,117 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { ConfirmPublisher } from '../amqp/confirm-publisher';
+import { commandRoutingKey } from '../amqp/topology';
+import { BusCommandName, Config } from '../config/config';
+import { JSON_RPC, JsonRpcId, jsonRpcError, jsonRpcResult } from '../bus/json-rpc';
+import { verifySignature } from '../bus/x-signature';
+import { operationIdOf } from '../ledger/operation-id';
+import { Logger } from '../logging/logger';
+import { BodyTooLargeError, readRawBody } from '../web/read-body';
+import { WebRoute, sendJson } from '../web/web-server';
+import { commandMethodIndex, mapBusCall } from './bus-command-mapper';
+
+export interface IntakeStats {
+  accepted: number;
+  rejected: number;
+  unauthorized: number;
+  unavailable: number;
+}
+
+/**
+ * The URL we register with the bus. OPTIONS answers the bus' probe; POST takes a signed JSON-RPC command,
+ * verifies X-Signature on the raw body, validates it (answering the JSON-RPC error that names the field),
+ * publishes it to the commands exchange and answers `result: {}` only after the broker confirmed it.
+ * If the broker cannot confirm: 503 with a JSON-RPC error, so the bus sends it again.
+ */
+export class IntakeRoute implements WebRoute {
+  readonly stats: IntakeStats = { accepted: 0, rejected: 0, unauthorized: 0, unavailable: 0 };
+  private readonly methods: ReadonlyMap<string, BusCommandName>;
+
+  constructor(
+    private readonly deps: {
+      config: Config;
+      publisher: ConfirmPublisher;
+      deadLetters: DeadLetterWriter;
+      logger: Logger;
+    },
+  ) {
+    this.methods = commandMethodIndex(deps.config);
+  }
+
+  matches(path: string): boolean {
+    return path === this.deps.config.http.intakePath;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method === 'OPTIONS') {
+      res.writeHead(200, { 'X-Magento-Service-Bus': '*', Allow: 'OPTIONS, POST', 'content-length': '0' });
+      res.end();
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendJson(res, 405, jsonRpcError(null, JSON_RPC.INVALID_REQUEST, 'only POST carries commands'), { Allow: 'OPTIONS, POST' });
+      return;
+    }
+    const { config, logger } = this.deps;
+    let raw: Buffer;
+    try {
+      raw = await readRawBody(req, config.http.bodyLimitBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        this.stats.rejected += 1;
+        sendJson(res, 413, jsonRpcError(null, JSON_RPC.INVALID_REQUEST, `request body exceeds ${err.limit} bytes`, { field: '(root)' }), { connection: 'close' });
+        return;
+      }
+      throw err;
+    }
+    const signature = req.headers['x-signature'];
+    if (!verifySignature(raw, Array.isArray(signature) ? signature[0] : signature, config.serviceBus.secret)) {
+      this.stats.unauthorized += 1;
+      logger.warn('intake refused a request with a missing or wrong X-Signature');
+      sendJson(res, 401, jsonRpcError(null, JSON_RPC.UNAUTHORIZED, 'X-Signature is missing or does not match the body', { field: 'X-Signature' }));
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      await this.reject(res, raw, null, JSON_RPC.PARSE_ERROR, 'PARSE_ERROR', '(root)', 'is not valid JSON');
+      return;
+    }
+    const mapped = mapBusCall(body, this.methods, config.serviceBus.amountUnits, new Date().toISOString());
+    if (!mapped.ok) {
+      await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason);
+      return;
+    }
+    const command = mapped.command;
+    const operationId = operationIdOf(command);
+    try {
+      await this.deps.publisher.publish(config.amqp.commandsExchange, commandRoutingKey(command.channel, command.command), Buffer.from(JSON.stringify(command)), {
+        contentType: 'application/json',
+        messageId: operationId,
+        timestamp: Math.floor(Date.now() / 1000),
+      });
+    } catch (err) {
+      this.stats.unavailable += 1;
+      logger.warn('intake could not publish a command; answering 503 so the bus retries', { operation_id: operationId, error: (err as Error).message });
+      sendJson(res, 503, jsonRpcError(mapped.id, JSON_RPC.UNAVAILABLE, 'command not accepted: the queue is unavailable, send it again later'), { 'retry-after': '1' });
+      return;
+    }
+    this.stats.accepted += 1;
+    sendJson(res, 200, jsonRpcResult(mapped.id, {}));
+  }
+
+  /** Answers the JSON-RPC error naming the field, and leaves a (redacted) dead-letter record. */
+  private async reject(res: ServerResponse, raw: Buffer, id: JsonRpcId, rpcCode: number, code: string, field: string, reason: string): Promise<void> {
+    this.stats.rejected += 1;
+    this.deps.logger.warn('intake rejected a command', { code, field, reason });
+    try {
+      await this.deps.deadLetters.write(raw, { code, field, reason, source: 'http:intake' });
+    } catch (err) {
+      // The bus still gets its answer; the log line above is the record of last resort.
+      this.deps.logger.error('dead-letter write failed for a rejected intake command', { code, field, error: (err as Error).message });
+    }
+    sendJson(res, 200, jsonRpcError(id, rpcCode, `${field}: ${reason}`, { field, reason }));
+  }
+}

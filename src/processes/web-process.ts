@@ -1,0 +1,53 @@
+import { AmqpConnection } from '../amqp/amqp-connection';
+import { ConfirmPublisher } from '../amqp/confirm-publisher';
+import { DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { declareTopology } from '../amqp/topology';
+import { Config } from '../config/config';
+import { HealthRoute } from '../health/health-route';
+import { IntakeRoute } from '../intake/intake-route';
+import { Logger } from '../logging/logger';
+import { createRedis } from '../redis/redis-connection';
+import { WebRoute, WebServer, startWebServer } from '../web/web-server';
+
+export interface WebProcess {
+  server: WebServer;
+  intake: IntakeRoute;
+  /** Full URL of the intake endpoint (what registration announces in a local set-up). */
+  intakeUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The `web` process: bus intake, PSP webhooks, health. Stateless; run as many as the load needs.
+ * `extraRoutes` lets later layers (webhooks, metrics) mount on the same server.
+ */
+export async function startWebProcess(config: Config, logger: Logger, extraRoutes: WebRoute[] = []): Promise<WebProcess> {
+  const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:web', logger });
+  // Connect in the background: intake answers 503 until the broker is there, which the bus retries.
+  void connection.connect().catch(() => undefined);
+  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
+  const deadLetters = new DeadLetterWriter(publisher, config.amqp);
+  const intake = new IntakeRoute({ config, publisher, deadLetters, logger });
+  const redis = createRedis(config.redis.url, 'commands', logger);
+  const health = new HealthRoute({
+    rabbitmq: async () => {
+      if (!connection.connected) throw new Error('not connected');
+    },
+    redis: async () => {
+      await redis.ping();
+    },
+  });
+  const server = await startWebServer([intake, health, ...extraRoutes], { host: config.http.host, port: config.http.port, logger });
+  logger.info('web process listening', { url: server.url, intake_path: config.http.intakePath });
+  return {
+    server,
+    intake,
+    intakeUrl: `${server.url}${config.http.intakePath}`,
+    stop: async () => {
+      await server.close();
+      await publisher.close();
+      await connection.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,229 @@
+import axios from 'axios';
+import Redis from 'ioredis';
+import { signBody } from '../../../src/bus/x-signature';
+import { Config } from '../../../src/config/config';
+import { operationIdOf } from '../../../src/ledger/operation-id';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { amqpClient } from '../../support/amqp-helpers';
+import { captureLogger } from '../../support/capture-logger';
+import { busCall, channelCommand, payment } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { eventually } from '../../support/tcp-proxy';
+
+const CAPTURE = 'magento.payments.payments_management.capture';
+
+describe('command intake: signed bus commands and channel commands end as queued delivery jobs', () => {
+  let config: Config;
+  let web: WebProcess;
+  let worker: WorkerProcess;
+  let client: Awaited<ReturnType<typeof amqpClient>>;
+  const logs = captureLogger();
+
+  const post = (body: unknown, opts: { signature?: string; raw?: string } = {}) => {
+    const raw = opts.raw ?? JSON.stringify(body);
+    return axios.post(web.intakeUrl, raw, {
+      headers: { 'content-type': 'application/json', 'x-signature': opts.signature ?? signBody(raw, config.serviceBus.secret) },
+      validateStatus: () => true,
+      transformRequest: [(d: unknown) => d],
+    });
+  };
+
+  beforeAll(async () => {
+    config = testConfig();
+    client = await amqpClient(config);
+    worker = await startWorkerProcess(config, logs.logger);
+    web = await startWebProcess(config, logs.logger);
+    await eventually(async () => (await axios.get(`${web.server.url}/readyz`, { validateStatus: () => true })).status === 200);
+  });
+
+  afterAll(async () => {
+    await web.stop();
+    await worker.stop();
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  it('answers the bus probe with X-Magento-Service-Bus', async () => {
+    const res = await axios.options(web.intakeUrl, { validateStatus: () => true });
+    expect(res.status).toBe(200);
+    expect(res.headers['x-magento-service-bus']).toBe('*');
+  });
+
+  it('accepts a signed capture, answers result {} with the same id, and queues one delivery job', async () => {
+    const p = payment();
+    const res = await post(busCall(CAPTURE, p, 'rpc-1'));
+    expect(res.status).toBe(200);
+    expect(res.data).toEqual({ jsonrpc: '2.0', id: 'rpc-1', result: {} });
+    await eventually(async () => (await worker.deliveryQueue.getJob(p.operation_reference!)) !== undefined);
+    const record = await worker.ledger.get(p.operation_reference!);
+    expect(record).toMatchObject({ state: 'RECEIVED', command: 'capture', channel: 'bus' });
+    expect(record?.payment.amount).toBe(1999);
+  });
+
+  it('accepts sha256 signatures as well', async () => {
+    const p = payment();
+    const raw = JSON.stringify(busCall('magento.payments.payments_management.refund', p));
+    const res = await post(null, { raw, signature: signBody(raw, config.serviceBus.secret, 'sha256') });
+    expect(res.status).toBe(200);
+    await eventually(async () => (await worker.deliveryQueue.getJob(p.operation_reference!)) !== undefined);
+  });
+
+  it('queues an AMQP command from another channel', async () => {
+    const cmd = channelCommand('authorize', { channel: 'pos', sequence: 7 }, { operation_reference: undefined });
+    await client.publish('pos.payment.authorize', cmd);
+    const id = operationIdOf(cmd);
+    expect(id).toMatch(/^op-[0-9a-f]{32}$/);
+    await eventually(async () => (await worker.deliveryQueue.getJob(id)) !== undefined);
+    expect((await worker.ledger.get(id))?.channel).toBe('pos');
+  });
+
+  it('turns the same command sent twice into one job and one ledger record', async () => {
+    const p = payment();
+    const before = worker.consumer.stats.duplicates;
+    expect((await post(busCall(CAPTURE, p, 'dup-1'))).status).toBe(200);
+    expect((await post(busCall(CAPTURE, p, 'dup-1'))).status).toBe(200);
+    await eventually(() => worker.consumer.stats.duplicates > before);
+    const jobs = await worker.deliveryQueue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
+    expect(jobs.filter((j) => j.id === p.operation_reference)).toHaveLength(1);
+    const interactions = await worker.ledger.interactions(p.operation_reference!);
+    expect(interactions.filter((i) => i.event === 'received')).toHaveLength(1);
+  });
+
+  it('refuses a bad signature with 401 and queues nothing', async () => {
+    const p = payment();
+    const depthBefore = await client.queueDepth(config.amqp.commandsQueue);
+    const res = await post(busCall(CAPTURE, p), { signature: 'sha1=0000000000000000000000000000000000000000' });
+    expect(res.status).toBe(401);
+    expect(res.data.error.data.field).toBe('X-Signature');
+    const unsigned = await axios.post(web.intakeUrl, busCall(CAPTURE, p), { validateStatus: () => true });
+    expect(unsigned.status).toBe(401);
+    // A signed command sent afterwards is processed, so the bad ones had their chance to show up first.
+    const marker = payment();
+    await post(busCall(CAPTURE, marker));
+    await eventually(async () => (await worker.ledger.get(marker.operation_reference!)) !== null);
+    expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+    expect(await worker.deliveryQueue.getJob(p.operation_reference!)).toBeUndefined();
+    expect(await client.queueDepth(config.amqp.commandsQueue)).toBeLessThanOrEqual(depthBefore);
+  });
+
+  it.each([
+    ['malformed JSON', null, '{"jsonrpc":"2.0",', -32700, '(root)'],
+    ['a batch', [busCall(CAPTURE, payment())], undefined, -32600, '(root)'],
+    ['a wrong jsonrpc version', { jsonrpc: '1.0', id: 1, method: CAPTURE, params: {} }, undefined, -32600, 'jsonrpc'],
+    ['params that are not an object', { jsonrpc: '2.0', id: 1, method: CAPTURE, params: [1] }, undefined, -32600, 'params'],
+    ['an unknown method', busCall('magento.payments.payments_management.explode', payment()), undefined, -32601, 'method'],
+    ['a missing amount', busCall(CAPTURE, { ...payment(), amount: undefined as unknown as number }), undefined, -32602, 'payment.amount'],
+    ['a fractional amount', busCall(CAPTURE, payment({ amount: 10.5 })), undefined, -32602, 'payment.amount'],
+    ['an unknown currency', busCall(CAPTURE, payment({ currency: 'XXY' })), undefined, -32602, 'payment.currency'],
+    ['a card number in a free-text field', busCall(CAPTURE, payment({ order_id: 'card 4111 1111 1111 1111' })), undefined, -32602, 'payment.order_id'],
+  ])('answers %s with JSON-RPC %s naming the field, and dead-letters it', async (_label, body, raw, code, field) => {
+    await client.drainDeadLetters();
+    const res = await post(body, { raw: raw as string | undefined });
+    expect(res.status).toBe(200);
+    expect(res.data.error.code).toBe(code);
+    expect(res.data.error.data.field).toBe(field);
+    await eventually(async () => {
+      const dead = await client.drainDeadLetters();
+      return dead.some((m) => m.properties.headers?.['x-pb-field'] === field && m.properties.headers?.['x-pb-source'] === 'http:intake');
+    });
+  });
+
+  it('refuses a body over the size limit with 413', async () => {
+    const p = payment({ order_id: 'x'.repeat(100) });
+    const big = { ...busCall(CAPTURE, p), padding: 'y'.repeat(config.http.bodyLimitBytes) };
+    const res = await post(big);
+    expect(res.status).toBe(413);
+  });
+});
+
+describe('command consumer: every malformed channel command is dead-lettered with its reason', () => {
+  let config: Config;
+  let worker: WorkerProcess;
+  let client: Awaited<ReturnType<typeof amqpClient>>;
+  const logs = captureLogger();
+
+  beforeAll(async () => {
+    config = testConfig();
+    client = await amqpClient(config);
+    worker = await startWorkerProcess(config, logs.logger);
+  });
+
+  afterAll(async () => {
+    await worker.stop();
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  const base = () => channelCommand('capture');
+  const cases: Array<[string, Buffer | object, string, string]> = [
+    ['not JSON', Buffer.from('not json at all'), 'PARSE_ERROR', '(root)'],
+    ['an unknown command', { ...base(), command: 'explode' }, 'INVALID_PARAMS', 'command'],
+    ['an unknown channel', { ...base(), channel: 'fax' }, 'INVALID_PARAMS', 'channel'],
+    ['a missing payment', { ...base(), payment: undefined }, 'INVALID_PARAMS', 'payment'],
+    ['a negative amount', channelCommand('capture', {}, { amount: -5 }), 'INVALID_PARAMS', 'payment.amount'],
+    ['a zero capture', channelCommand('capture', {}, { amount: 0 }), 'INVALID_PARAMS', 'payment.amount'],
+    ['a fractional amount', channelCommand('refund', {}, { amount: 1.25 }), 'INVALID_PARAMS', 'payment.amount'],
+    ['an enormous amount', channelCommand('sale', {}, { amount: 1e20 }), 'INVALID_PARAMS', 'payment.amount'],
+    ['an amount as a string', channelCommand('capture', {}, { amount: '100' as unknown as number }), 'INVALID_PARAMS', 'payment.amount'],
+    ['an unknown currency', channelCommand('capture', {}, { currency: 'ABC' }), 'INVALID_PARAMS', 'payment.currency'],
+    ['a huge string', channelCommand('capture', {}, { gateway_key: 'k'.repeat(100000) }), 'INVALID_PARAMS', 'payment.gateway_key'],
+    ['a wrong line type', channelCommand('refund', {}, { lines: [{ refund_amount: 'ten' as unknown as number }] }), 'INVALID_PARAMS', 'payment.lines[0].refund_amount'],
+    ['a tokenize without card details', channelCommand('tokenize'), 'INVALID_PARAMS', 'payment.method_details'],
+    ['a CVV field', channelCommand('authorize', {}, { method_details: { card: { cvv: '123' } as never } }), 'CARD_DATA_REJECTED', 'payment.method_details.card.cvv'],
+    ['a card number in custom attributes', channelCommand('sale', {}, { custom_attributes: { note: 'pay with 5555-5555-5555-4444' } }), 'CARD_DATA_REJECTED', 'payment.custom_attributes.note'],
+  ];
+
+  it.each(cases)('dead-letters %s with code and field in the headers, then acks', async (_label, body, code, field) => {
+    const before = worker.consumer.stats.deadLettered;
+    await client.publish('web.payment.capture', body);
+    await eventually(() => worker.consumer.stats.deadLettered > before);
+    const dead = await client.drainDeadLetters();
+    expect(dead).toHaveLength(1);
+    const headers = dead[0].properties.headers ?? {};
+    expect(headers['x-pb-code']).toBe(code);
+    expect(headers['x-pb-field']).toBe(field);
+    expect(String(headers['x-pb-reason']).length).toBeGreaterThan(3);
+    expect(dead[0].content.toString()).not.toMatch(/4111111111111111|5555-5555-5555-4444/);
+    expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(0);
+  });
+
+  it('keeps consuming valid commands behind a bad one', async () => {
+    const good = channelCommand('capture');
+    await client.publish('web.payment.capture', Buffer.from('{broken'));
+    await client.publish('web.payment.capture', good);
+    await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
+  });
+
+  it('never writes a card number anywhere: logs, dead letters, Redis', async () => {
+    const pan = '4000056655665556';
+    const variants = [
+      channelCommand('sale', {}, { order_id: pan }),
+      channelCommand('sale', {}, { gateway_key: `tok ${pan.replace(/(\d{4})/g, '$1 ').trim()}` }),
+      channelCommand('sale', {}, { lines: [{ item_name: `card:${pan}` }] }),
+      channelCommand('sale', {}, { method_details: { card: { number: pan } as never } }),
+      { ...channelCommand('sale'), extra: pan },
+    ];
+    const before = worker.consumer.stats.deadLettered;
+    for (const v of variants) await client.publish('web.payment.sale', v);
+    await eventually(() => worker.consumer.stats.deadLettered >= before + variants.length);
+    const dead = await client.drainDeadLetters();
+    const redis = new Redis(config.redis.url);
+    try {
+      const keys = await redis.keys(`${config.redis.keyPrefix}*`);
+      const values: string[] = [];
+      for (const k of keys) {
+        const type = await redis.type(k);
+        if (type === 'hash') values.push(JSON.stringify(await redis.hgetall(k)));
+        else if (type === 'list') values.push(...(await redis.lrange(k, 0, -1)));
+        else if (type === 'string') values.push(String(await redis.get(k)));
+        else if (type === 'zset') values.push(...(await redis.zrange(k, 0, -1)));
+      }
+      const everything = [...logs.lines, ...dead.map((m) => m.content.toString() + JSON.stringify(m.properties.headers)), ...keys, ...values].join('\n');
+      expect(everything).not.toContain(pan);
+      expect(everything.replace(/[ -]/g, '')).not.toContain(pan);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});

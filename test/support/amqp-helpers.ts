@@ -1,0 +1,43 @@
+import amqp, { ChannelModel, ConsumeMessage } from 'amqplib';
+import { Config } from '../../src/config/config';
+import { declareTopology } from '../../src/amqp/topology';
+
+/** A plain AMQP client for tests: publish as another channel would, read the dead-letter queue. */
+export async function amqpClient(config: Config): Promise<{
+  model: ChannelModel;
+  publish(routingKey: string, body: Buffer | object): Promise<void>;
+  drainDeadLetters(): Promise<ConsumeMessage[]>;
+  queueDepth(queue: string): Promise<number>;
+  deleteNamespace(): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const model = await amqp.connect(process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
+  const ch = await model.createConfirmChannel();
+  await declareTopology(ch, config.amqp);
+  return {
+    model,
+    publish: async (routingKey, body) => {
+      const content = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+      ch.publish(config.amqp.commandsExchange, routingKey, content, { persistent: true, contentType: 'application/json' });
+      await ch.waitForConfirms();
+    },
+    drainDeadLetters: async () => {
+      const out: ConsumeMessage[] = [];
+      for (;;) {
+        const msg = await ch.get(config.amqp.deadLetterQueue, { noAck: true });
+        if (!msg) return out;
+        out.push(msg);
+      }
+    },
+    queueDepth: async (queue) => (await ch.checkQueue(queue)).messageCount,
+    deleteNamespace: async () => {
+      await ch.deleteQueue(config.amqp.commandsQueue).catch(() => undefined);
+      await ch.deleteQueue(config.amqp.deadLetterQueue).catch(() => undefined);
+      await ch.deleteExchange(config.amqp.commandsExchange).catch(() => undefined);
+      await ch.deleteExchange(config.amqp.deadLetterExchange).catch(() => undefined);
+    },
+    close: async () => {
+      await model.close().catch(() => undefined);
+    },
+  };
+}
