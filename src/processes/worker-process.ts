@@ -28,6 +28,8 @@ export async function startWorkerProcess(
   const redis = createRedis(config.redis.url, 'commands', logger);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  // Redis errors already reach the log through the connection; without a listener BullMQ prints them raw.
+  deliveryQueue.on('error', () => undefined);
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);

@@ -1,0 +1,103 @@
+import axios from 'axios';
+import { signBody } from '../../../src/bus/x-signature';
+import { startWebProcess } from '../../../src/processes/web-process';
+import { startWorkerProcess } from '../../../src/processes/worker-process';
+import { amqpClient } from '../../support/amqp-helpers';
+import { captureLogger } from '../../support/capture-logger';
+import { busCall, channelCommand, payment } from '../../support/fixtures';
+import { eventually, startTcpProxy } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+const CAPTURE = 'magento.payments.payments_management.capture';
+
+describe('outages lose nothing', () => {
+  it('answers 503 while the broker is down, and every command the bus re-sends afterwards is queued exactly once', async () => {
+    const brokerProxy = await startTcpProxy(5672);
+    const config = testConfig({ 'amqp.url': brokerProxy.url('amqp', 'guest:guest'), 'amqp.publish_timeout_ms': 1000, 'amqp.reconnect_ms': 100 });
+    const direct = testConfig({ 'amqp.exchange.commands': config.amqp.commandsExchange, 'amqp.queue.commands': config.amqp.commandsQueue, 'amqp.exchange.dead_letter': config.amqp.deadLetterExchange, 'amqp.queue.dead_letter': config.amqp.deadLetterQueue, 'redis.key_prefix': config.redis.keyPrefix });
+    const { logger } = captureLogger('error');
+    const client = await amqpClient(config);
+    const worker = await startWorkerProcess(direct, logger);
+    const web = await startWebProcess(config, logger);
+    const post = (body: unknown) => {
+      const raw = JSON.stringify(body);
+      return axios.post(web.intakeUrl, raw, { headers: { 'x-signature': signBody(raw, config.serviceBus.secret), 'content-type': 'application/json' }, validateStatus: () => true });
+    };
+    try {
+      await eventually(async () => (await post(busCall(CAPTURE, payment()))).status === 200);
+      brokerProxy.cut();
+      const calls = Array.from({ length: 20 }, (_, i) => busCall(CAPTURE, payment(), `outage-${i}`));
+      const during = await Promise.all(calls.map(post));
+      expect(during.every((r) => r.status === 503 && r.data.error.code === -32000)).toBe(true);
+      brokerProxy.restore();
+      // The bus re-sends what was not acknowledged, until it is.
+      const pending = new Set(calls);
+      await eventually(async () => {
+        for (const call of [...pending]) if ((await post(call)).status === 200) pending.delete(call);
+        return pending.size === 0;
+      }, 20000, 200);
+      for (const call of calls) {
+        const ref = (call.params as { payment: { operation_reference: string } }).payment.operation_reference;
+        await eventually(async () => (await worker.deliveryQueue.getJob(ref)) !== undefined);
+      }
+    } finally {
+      await web.stop();
+      await worker.stop();
+      await client.deleteNamespace();
+      await client.close();
+      await brokerProxy.close();
+    }
+  });
+
+  it('holds messages while Redis is down and records every one when it returns, with nothing dead-lettered', async () => {
+    const redisProxy = await startTcpProxy(6379);
+    const config = testConfig({ 'redis.url': redisProxy.url('redis') });
+    const { logger } = captureLogger('error');
+    const client = await amqpClient(config);
+    const worker = await startWorkerProcess(config, logger);
+    try {
+      const warmup = channelCommand('capture');
+      await client.publish('web.payment.capture', warmup);
+      await eventually(async () => (await worker.ledger.get(warmup.payment.operation_reference!)) !== null);
+      redisProxy.cut();
+      const commands = Array.from({ length: 30 }, () => channelCommand('capture'));
+      for (const c of commands) await client.publish('web.payment.capture', c);
+      await eventually(() => worker.consumer.stats.dependencyRetries > 0);
+      expect(worker.consumer.stats.accepted).toBe(1);
+      redisProxy.restore();
+      await eventually(() => worker.consumer.stats.accepted === 31, 20000);
+      for (const c of commands) {
+        expect((await worker.ledger.get(c.payment.operation_reference!))?.state).toBe('RECEIVED');
+        expect(await worker.deliveryQueue.getJob(c.payment.operation_reference!)).toBeDefined();
+      }
+      expect(worker.consumer.stats.deadLettered).toBe(0);
+      expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(0);
+    } finally {
+      await worker.stop();
+      await client.deleteNamespace();
+      await client.close();
+      await redisProxy.close();
+    }
+  });
+
+  it('requeues held messages on shutdown instead of dropping them', async () => {
+    const redisProxy = await startTcpProxy(6379);
+    const config = testConfig({ 'redis.url': redisProxy.url('redis') });
+    const { logger } = captureLogger('error');
+    const client = await amqpClient(config);
+    const worker = await startWorkerProcess(config, logger);
+    try {
+      redisProxy.cut();
+      const commands = Array.from({ length: 5 }, () => channelCommand('refund'));
+      for (const c of commands) await client.publish('web.payment.refund', c);
+      await eventually(() => worker.consumer.stats.dependencyRetries >= 5);
+      await worker.stop();
+      expect(worker.consumer.stats.requeued).toBe(5);
+      await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === 5);
+    } finally {
+      await client.deleteNamespace();
+      await client.close();
+      await redisProxy.close();
+    }
+  });
+});
