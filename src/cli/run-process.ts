@@ -1,0 +1,52 @@
+import { Config } from '../config/config';
+import { loadConfig } from '../config/load-config';
+import { ConfigError } from '../errors/config-error';
+import { Logger, createLogger } from '../logging/logger';
+import { registerSecret } from '../logging/redact';
+
+/** Loads and validates the configuration, or prints the one-line reason and exits 78 (EX_CONFIG). */
+export function configOrExit(path: string | undefined, logger: Logger): Config {
+  try {
+    const config = loadConfig(path);
+    for (const secret of [config.serviceBus.secret, config.momClient.clientSecret]) registerSecret(secret);
+    for (const gw of Object.values(config.gateways)) {
+      for (const secret of [gw.apiKey, gw.webhookSecret, gw.webhookSecretPrevious, gw.sharedSecret]) registerSecret(secret);
+    }
+    return config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      logger.error(`configuration error: ${err.message}`, { key: err.key });
+      process.stderr.write(`payment-bridge: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+}
+
+/** A logger for the process role, at the configured level once the configuration is known. */
+export function processLogger(service: string, level?: string): Logger {
+  return createLogger({ service, level });
+}
+
+/**
+ * Runs a long-lived process role until SIGTERM/SIGINT, then stops it gracefully (in-flight work is
+ * finished or handed back to the broker). A second signal exits at once.
+ */
+export async function runUntilSignal(name: string, logger: Logger, start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  const handle = await start();
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    logger.info(`${name} stopping`, { signal });
+    handle
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err: Error) => {
+        logger.error(`${name} did not stop cleanly`, { error: err.message });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
