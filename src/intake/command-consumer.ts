@@ -7,6 +7,7 @@ import { Config } from '../config/config';
 import { validateCommand } from '../contracts/command-validator';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
+import { bullJobId } from '../delivery/job-id';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Ledger } from '../ledger/ledger';
 import { operationIdOf } from '../ledger/operation-id';
@@ -139,7 +140,7 @@ export class CommandConsumer {
     }
     // RECEIVED and already present: a redelivery after a crash between the ledger write and the enqueue.
     // Adding again is safe: BullMQ ignores a jobId it already holds.
-    await this.retrying('delivery queue', () => this.deps.deliveryQueue.add('deliver', { operationId }, { jobId: operationId }));
+    await this.retrying('delivery queue', () => this.deps.deliveryQueue.add('deliver', { operationId }, { jobId: bullJobId(operationId) }));
     return { decision: created ? 'accepted' : 'duplicate', operationId };
   }
 

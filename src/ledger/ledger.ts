@@ -238,6 +238,15 @@ export class Ledger {
     return Object.fromEntries(states.map((s, i) => [s, Number(results[i]?.[1] ?? 0)])) as Record<OperationState, number>;
   }
 
+  /** Remembers which operation a PSP object belongs to, for webhooks that do not echo our id. */
+  async indexReference(gateway: string, reference: string, id: string): Promise<void> {
+    await this.redis.set(`${this.prefix}ref:${gateway}:${reference}`, id, 'EX', 90 * 24 * 3600);
+  }
+
+  async findByReference(gateway: string, reference: string): Promise<string | null> {
+    return this.redis.get(`${this.prefix}ref:${gateway}:${reference}`);
+  }
+
   /** Whether `state` can never change again. */
   static isTerminal(state: OperationState): boolean {
     return isTerminal(state);

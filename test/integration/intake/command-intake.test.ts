@@ -61,6 +61,12 @@ describe('command intake: signed bus commands and channel commands end as queued
     expect(record?.payment.amount).toBe(1999);
   });
 
+  it('queues an operation whose reference contains a colon', async () => {
+    const p = payment({ operation_reference: `ord:${Date.now().toString(36)}:capture:1` });
+    expect((await post(busCall(CAPTURE, p))).status).toBe(200);
+    await eventually(async () => (await worker.deliveryQueue.getJob(p.operation_reference!.replace(/:/g, '~'))) !== undefined);
+  });
+
   it('accepts sha256 signatures as well', async () => {
     const p = payment();
     const raw = JSON.stringify(busCall('magento.payments.payments_management.refund', p));

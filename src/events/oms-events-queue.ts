@@ -1,0 +1,25 @@
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import { bullPrefix } from '../delivery/delivery-queue';
+
+/** The BullMQ queue of notifications waiting to reach the bus delegate URL. */
+export const OMS_EVENTS_QUEUE = 'oms-events';
+
+/** Job payload: the event id only; the event itself is in the outbox (EventStore). */
+export interface OmsEventJobData {
+  eventId: string;
+}
+
+export function createOmsEventsQueue(connection: Redis, keyPrefix: string): Queue<OmsEventJobData> {
+  return new Queue<OmsEventJobData>(OMS_EVENTS_QUEUE, {
+    connection,
+    prefix: bullPrefix(keyPrefix),
+    defaultJobOptions: {
+      // Retried until delivered: the bus being down for a day must not lose an event.
+      attempts: Number.MAX_SAFE_INTEGER,
+      backoff: { type: 'pb-backoff' },
+      removeOnComplete: { age: 24 * 3600, count: 200000 },
+      removeOnFail: false,
+    },
+  });
+}

@@ -1,0 +1,113 @@
+import { BusNotificationName, Config } from '../config/config';
+import { CommandType, Payment } from '../contracts/payment-command';
+import { OperationRecord } from '../ledger/ledger';
+import { OperationState } from '../ledger/operation-state';
+import { assertNever } from '../gateways/assert-never';
+
+/** Status the OMS sees in a payment notification. */
+export type EventStatus = 'SUCCESS' | 'FAIL' | 'PENDING';
+
+/** A notification to the bus, stored in the outbox until delivered. */
+export interface PaymentEvent {
+  /** `<operation id>.<STATE>` or `<operation id>.refund-pending`: stable across crashes and retries. */
+  eventId: string;
+  /** Orders events of one payment; the OMS drops duplicates and reorders by it. */
+  paymentKey: string;
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/** The notification each command's outcome is reported with. */
+export function notificationFor(command: CommandType): BusNotificationName {
+  switch (command) {
+    case 'validate':
+      return 'validated';
+    case 'revalidate':
+      return 'revalidated';
+    case 'capture':
+      return 'captured';
+    case 'cancel':
+      return 'cancelled';
+    case 'refund':
+      return 'refunded';
+    case 'authorize':
+      return 'authorized';
+    case 'sale':
+      return 'sold';
+    case 'tokenize':
+      return 'tokenized';
+    default:
+      return assertNever(command, 'command');
+  }
+}
+
+/** Ledger state → event status; `null` for states the OMS is not told about (RECEIVED, SENT, UNKNOWN). */
+export function eventStatusOf(state: OperationState): EventStatus | null {
+  switch (state) {
+    case 'SUCCEEDED':
+      return 'SUCCESS';
+    case 'FAILED':
+      return 'FAIL';
+    case 'PENDING':
+      return 'PENDING';
+    case 'RECEIVED':
+    case 'SENT':
+    case 'UNKNOWN':
+      return null;
+    default:
+      return assertNever(state, 'state');
+  }
+}
+
+/** Events of one payment share a key: its order (or the gateway key when there is no order). */
+export function paymentKeyOf(payment: Payment): string {
+  return `${payment.gateway}:${payment.gateway_account}:${payment.order_id ?? payment.gateway_key}`;
+}
+
+/**
+ * The outcome notification for an operation in a reportable state (DESIGN §2): the command's payment
+ * echoed, plus status, reason, gateway details (no raw PSP body: only its status and reference), the new
+ * gateway key, and `event_id`. `sequence` is added when the event is recorded.
+ */
+export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent | null {
+  const status = eventStatusOf(op.state);
+  if (!status) return null;
+  const eventId = `${op.id}.${op.state}`;
+  return {
+    eventId,
+    paymentKey: paymentKeyOf(op.payment),
+    method: config.serviceBus.methods.notifications[notificationFor(op.command)],
+    params: {
+      payment: {
+        ...op.payment,
+        operation_reference: op.id,
+        status,
+        ...(op.reason ? { reason: op.reason } : {}),
+        gateway_command: op.command,
+        gateway_response: { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null },
+        gateway_response_time: op.updatedAt - op.createdAt,
+        ...(op.newGatewayKey ? { new_gateway_key: op.newGatewayKey } : {}),
+        event_id: eventId,
+      },
+    },
+  };
+}
+
+/** The refund pre-notice sent before the gateway refund: `PENDINGRELEASE` / `REQUESTED`. */
+export function refundPendingEvent(op: OperationRecord, config: Config): PaymentEvent {
+  const eventId = `${op.id}.refund-pending`;
+  return {
+    eventId,
+    paymentKey: paymentKeyOf(op.payment),
+    method: config.serviceBus.methods.notifications.refund_updated,
+    params: {
+      code: 'PENDINGRELEASE',
+      reason_code: 'REQUESTED',
+      order_id: op.payment.order_id ?? null,
+      operation_reference: op.id,
+      amount: op.payment.amount,
+      currency: op.payment.currency,
+      event_id: eventId,
+    },
+  };
+}
