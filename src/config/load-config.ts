@@ -51,6 +51,9 @@ function keyOf(error: ErrorObject): string {
     return path.join('.');
   }
   if (error.keyword === 'required') path.push(String((error.params as { missingProperty: string }).missingProperty));
+  // A bad map key (a gateway name) is reported at the map; name the key itself.
+  const badName = error.propertyName ?? (error.params as { propertyName?: string }).propertyName;
+  if (badName !== undefined) path.push(badName);
   return path.join('.') || '(root)';
 }
 

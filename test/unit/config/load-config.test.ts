@@ -1,0 +1,361 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildConfig, loadConfig, resolveEnvReferences } from '../../../src/config/load-config';
+import { ConfigError } from '../../../src/errors/config-error';
+
+/** The required keys and nothing else. */
+const minimal = (): Record<string, unknown> => ({
+  'service_bus.url': 'https://bus.example.com/',
+  'service_bus.endpoint_name': 'payment-bridge',
+  'service_bus.secret': '0123456789abcdef',
+  'service_bus.public_url': 'https://payments.example.com/bus',
+  'mom_client.client_id': 'pb',
+  'mom_client.client_secret': 'client-secret',
+  'mom_client.oauth_server_url': 'https://bus.example.com',
+  'amqp.url': 'amqp://127.0.0.1:5672',
+  'redis.url': 'redis://127.0.0.1:6379',
+});
+
+/** Runs `fn`, expects a ConfigError, returns it. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('buildConfig', () => {
+  it('applies every default to a minimal valid map', () => {
+    const config = buildConfig(minimal(), {});
+    expect(config.serviceBus).toEqual({
+      url: 'https://bus.example.com',
+      rpcPath: '/',
+      endpointName: 'payment-bridge',
+      secret: '0123456789abcdef',
+      publicUrl: 'https://payments.example.com/bus',
+      delegatePath: '/delegate/oms',
+      subscribes: [],
+      amountUnits: 'minor',
+      timeoutMs: 10000,
+      methods: {
+        register: 'magento.service_bus.remote.register',
+        unregister: 'magento.service_bus.remote.unregister',
+        commands: {
+          validate: 'magento.payments.payments_management.validate',
+          revalidate: 'magento.payments.payments_management.revalidate',
+          capture: 'magento.payments.payments_management.capture',
+          cancel: 'magento.payments.payments_management.cancel',
+          refund: 'magento.payments.payments_management.refund',
+        },
+        notifications: {
+          validated: 'magento.payments.payments_management.validated',
+          revalidated: 'magento.payments.payments_management.revalidated',
+          captured: 'magento.payments.payments_management.captured',
+          cancelled: 'magento.payments.payments_management.cancelled',
+          refunded: 'magento.payments.payments_management.refunded',
+          authorized: 'magento.payments.payments_management.authorized',
+          sold: 'magento.payments.payments_management.sold',
+          tokenized: 'magento.payments.payments_management.tokenized',
+          refund_updated: 'magento.postsales.refund_management.updated',
+        },
+      },
+    });
+    expect(config.momClient).toEqual({
+      clientId: 'pb',
+      clientSecret: 'client-secret',
+      oauthServerUrl: 'https://bus.example.com',
+      tokenPath: '/oauth/token',
+      scope: '',
+      refreshMarginS: 60,
+    });
+    expect(config.amqp).toEqual({
+      url: 'amqp://127.0.0.1:5672',
+      commandsExchange: 'payment-bridge.commands',
+      commandsQueue: 'worker:payment:command',
+      queueType: 'quorum',
+      deadLetterExchange: 'payment-bridge.dead-letter',
+      deadLetterQueue: 'worker:payment:dead-letter',
+      prefetch: 200,
+      publishTimeoutMs: 5000,
+      reconnectMs: 1000,
+    });
+    expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', keyPrefix: 'pb:' });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, intakePath: '/bus', bodyLimitBytes: 262144 });
+    expect(config.proxy).toEqual({ host: '', port: 0 });
+    expect(config.delivery).toEqual({
+      concurrency: 100,
+      backoffBaseMs: 500,
+      backoffMaxMs: 60000,
+      maxAgeMs: 0,
+      breakerFailureThreshold: 20,
+      breakerOpenMs: 1000,
+    });
+    expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
+    expect(config.poller).toEqual({ scheduleMs: [60000, 300000, 1800000, 7200000, 86400000], inProcessIntervalMs: 0 });
+    expect(config.registration).toEqual({ attempts: 5, backoffBaseMs: 500 });
+    expect(config.log).toEqual({ level: 'info' });
+    expect(config.gateways).toEqual({});
+  });
+
+  it('does not modify the map it is given', () => {
+    const params = minimal();
+    const before = JSON.stringify(params);
+    buildConfig(params, {});
+    expect(JSON.stringify(params)).toBe(before);
+  });
+
+  it('replaces a whole-value %env(NAME)% reference with the variable', () => {
+    const config = buildConfig({ ...minimal(), 'service_bus.secret': '%env(BUS_SECRET)%' }, { BUS_SECRET: 'from-the-environment' });
+    expect(config.serviceBus.secret).toBe('from-the-environment');
+  });
+
+  it('replaces %env(NAME)% references embedded in a longer string', () => {
+    const config = buildConfig(
+      { ...minimal(), 'amqp.url': 'amqp://%env(AMQP_USER)%:%env(AMQP_PASS)%@127.0.0.1:5672' },
+      { AMQP_USER: 'bridge', AMQP_PASS: 's3cret' },
+    );
+    expect(config.amqp.url).toBe('amqp://bridge:s3cret@127.0.0.1:5672');
+  });
+
+  it('turns %env(int:NAME)% into an integer', () => {
+    const config = buildConfig({ ...minimal(), 'http.port': '%env(int:PORT)%' }, { PORT: '9090' });
+    expect(config.http.port).toBe(9090);
+  });
+
+  it('refuses %env(int:NAME)% whose variable is not an integer, naming the key and the variable', () => {
+    const err = configError(() => buildConfig({ ...minimal(), 'http.port': '%env(int:PORT)%' }, { PORT: '80a' }));
+    expect(err.key).toBe('http.port');
+    expect(err.message).toContain('http.port');
+    expect(err.message).toContain('PORT');
+  });
+
+  it('refuses a reference to an unset variable, naming both the key and the variable', () => {
+    const err = configError(() => buildConfig({ ...minimal(), 'mom_client.client_secret': '%env(MOM_CLIENT_SECRET)%' }, {}));
+    expect(err.key).toBe('mom_client.client_secret');
+    expect(err.message).toContain('mom_client.client_secret');
+    expect(err.message).toContain('MOM_CLIENT_SECRET');
+  });
+
+  it('names the nested gateway key of an unset variable', () => {
+    const err = configError(() =>
+      buildConfig({ ...minimal(), gateways: { stripe: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: '%env(STRIPE_KEY)%' } } }, {}),
+    );
+    expect(err.key).toBe('gateways.stripe.api_key');
+    expect(err.message).toContain('STRIPE_KEY');
+  });
+
+  it('refuses an unknown key such as a typo, naming it', () => {
+    const err = configError(() => buildConfig({ ...minimal(), 'service_bus.urll': 'https://bus.example.com' }, {}));
+    expect(err.message).toContain('service_bus.urll');
+    expect(err.all).toContain('service_bus.urll: unknown key');
+  });
+
+  it('names the key of a value of the wrong type', () => {
+    const err = configError(() => buildConfig({ ...minimal(), 'amqp.prefetch': 'lots' }, {}));
+    expect(err.key).toBe('amqp.prefetch');
+    expect(err.message).toContain('amqp.prefetch');
+  });
+
+  it('names the key of a value out of range', () => {
+    const err = configError(() => buildConfig({ ...minimal(), 'service_bus.secret': 'too-short' }, {}));
+    expect(err.key).toBe('service_bus.secret');
+  });
+
+  it('names a missing required key', () => {
+    const params = minimal();
+    delete params['redis.url'];
+    const err = configError(() => buildConfig(params, {}));
+    expect(err.key).toBe('redis.url');
+    expect(err.message).toContain('redis.url');
+    expect(err.problem).toBe('is required');
+  });
+
+  it('reports every problem, not only the first', () => {
+    const params = { ...minimal(), 'amqp.prefetch': 0, 'log.level': 'verbose' };
+    delete params['amqp.url'];
+    const err = configError(() => buildConfig(params, {}));
+    expect(err.all).toHaveLength(3);
+    expect(err.all.join('\n')).toEqual(expect.stringContaining('amqp.url'));
+    expect(err.all.join('\n')).toEqual(expect.stringContaining('amqp.prefetch'));
+    expect(err.all.join('\n')).toEqual(expect.stringContaining('log.level'));
+  });
+
+  it('returns a deeply frozen configuration', () => {
+    const config = buildConfig(
+      { ...minimal(), 'service_bus.subscribes': ['a.b'], gateways: { sim: { type: 'simulator', base_url: 'http://127.0.0.1:1' } } },
+      {},
+    );
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.serviceBus)).toBe(true);
+    expect(Object.isFrozen(config.serviceBus.methods.commands)).toBe(true);
+    expect(Object.isFrozen(config.serviceBus.subscribes)).toBe(true);
+    expect(Object.isFrozen(config.poller.scheduleMs)).toBe(true);
+    expect(Object.isFrozen(config.gateways)).toBe(true);
+    expect(Object.isFrozen(config.gateways.sim)).toBe(true);
+    expect(() => {
+      (config.serviceBus as { secret: string }).secret = 'changed';
+    }).toThrow(TypeError);
+  });
+
+  it('builds each gateway with its defaults and its name, and trims a trailing slash from its URL', () => {
+    const config = buildConfig(
+      { ...minimal(), gateways: { 'stripe-eu': { type: 'stripe', base_url: 'https://api.stripe.com/', api_key: 'sk_test_x' } } },
+      {},
+    );
+    expect(config.gateways['stripe-eu']).toEqual({
+      name: 'stripe-eu',
+      type: 'stripe',
+      baseUrl: 'https://api.stripe.com',
+      apiKey: 'sk_test_x',
+      webhookSecret: '',
+      webhookSecretPrevious: '',
+      merchantAccount: '',
+      merchantId: '',
+      keyId: '',
+      sharedSecret: '',
+      timeoutMs: 10000,
+      maxSockets: 256,
+    });
+  });
+
+  it('refuses an unknown gateway key with its path gateways.<name>.<key>', () => {
+    const err = configError(() =>
+      buildConfig({ ...minimal(), gateways: { adyen: { type: 'adyen', base_url: 'https://x.example.com', hmac: 'k' } } }, {}),
+    );
+    expect(err.key).toBe('gateways.adyen.hmac');
+    expect(err.message).toContain('gateways.adyen.hmac');
+  });
+
+  it('refuses an unknown gateway type, naming its path', () => {
+    const err = configError(() => buildConfig({ ...minimal(), gateways: { pp: { type: 'paypal', base_url: 'https://x.example.com' } } }, {}));
+    expect(err.key).toBe('gateways.pp.type');
+  });
+
+  it('refuses a gateway without a base_url, naming its path', () => {
+    const err = configError(() => buildConfig({ ...minimal(), gateways: { sim: { type: 'simulator' } } }, {}));
+    expect(err.key).toBe('gateways.sim.base_url');
+  });
+
+  it('refuses a gateway name that is not lowercase, naming it', () => {
+    const err = configError(() => buildConfig({ ...minimal(), gateways: { Stripe: { type: 'stripe', base_url: 'https://x.example.com' } } }, {}));
+    expect(err.key).toBe('gateways.Stripe');
+    expect(err.message).toContain('gateways.Stripe');
+  });
+});
+
+describe('resolveEnvReferences', () => {
+  it('resolves references inside arrays and nested maps and leaves other values alone', () => {
+    expect(resolveEnvReferences({ a: ['%env(X)%', 3], b: { c: 'x-%env(X)%', d: true, e: null } }, { X: 'v' })).toEqual({
+      a: ['v', 3],
+      b: { c: 'x-v', d: true, e: null },
+    });
+  });
+
+  it('names the array element of an unset variable', () => {
+    const err = configError(() => resolveEnvReferences({ 'service_bus.subscribes': ['ok', '%env(NOPE)%'] }, {}));
+    expect(err.key).toBe('service_bus.subscribes[1]');
+  });
+});
+
+describe('loadConfig', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pb-config-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const write = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('loads a YAML file with a parameters: map and resolves its env references', () => {
+    const path = write(
+      'ok.yml',
+      [
+        'parameters:',
+        "  service_bus.url: 'http://127.0.0.1:9000'",
+        "  service_bus.endpoint_name: 'pb'",
+        "  service_bus.secret: '%env(BUS_SECRET)%'",
+        "  service_bus.public_url: 'http://127.0.0.1:8080/bus'",
+        "  mom_client.client_id: 'pb'",
+        "  mom_client.client_secret: 'client-secret'",
+        "  mom_client.oauth_server_url: 'http://127.0.0.1:9000'",
+        "  amqp.url: 'amqp://127.0.0.1'",
+        "  redis.url: 'redis://127.0.0.1'",
+        "  http.port: '%env(int:PORT)%'",
+        '  gateways:',
+        '    simulator:',
+        '      type: simulator',
+        "      base_url: 'http://127.0.0.1:8701'",
+        '',
+      ].join('\n'),
+    );
+    const config = loadConfig(path, { BUS_SECRET: 'a-bus-secret-of-16+', PORT: '8081' });
+    expect(config.serviceBus.secret).toBe('a-bus-secret-of-16+');
+    expect(config.http.port).toBe(8081);
+    expect(config.gateways.simulator.baseUrl).toBe('http://127.0.0.1:8701');
+  });
+
+  it('refuses a file without a top-level parameters: map with a clear message', () => {
+    const path = write('flat.yml', "service_bus.url: 'http://127.0.0.1:9000'\n");
+    const err = configError(() => loadConfig(path, {}));
+    expect(err.key).toBe('parameters');
+    expect(err.message).toContain('parameters:');
+    expect(err.message).toContain(path);
+  });
+
+  it('refuses an empty file with the same message', () => {
+    const err = configError(() => loadConfig(write('empty.yml', ''), {}));
+    expect(err.message).toContain('parameters:');
+  });
+
+  it('refuses invalid YAML without crashing on it', () => {
+    const err = configError(() => loadConfig(write('bad.yml', 'parameters:\n  a: [1, 2\n'), {}));
+    expect(err.message).toContain('not valid YAML');
+  });
+
+  it('refuses a file that does not exist, naming its path', () => {
+    const missing = join(dir, 'missing.yml');
+    const err = configError(() => loadConfig(missing, {}));
+    expect(err.message).toContain(missing);
+    expect(err.message).toContain('ENOENT');
+  });
+
+  const dist = join(__dirname, '../../../parameters.yml.dist');
+  (existsSync(dist) ? it : it.skip)('loads the shipped parameters.yml.dist once the variables it references are set', () => {
+    const env = {
+      SERVICE_BUS_SECRET: 'dist-bus-secret-0123456789',
+      MOM_CLIENT_SECRET: 'dist-client-secret',
+      AMQP_URL: 'amqp://127.0.0.1:5672',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      PORT: '8080',
+      SIMULATOR_API_KEY: 'sim-key',
+      SIMULATOR_WEBHOOK_SECRET: 'sim-whsec',
+      STRIPE_SECRET_KEY: 'sk_test_dist',
+      STRIPE_WEBHOOK_SECRET: 'whsec_dist',
+      ADYEN_API_KEY: 'adyen-key',
+      ADYEN_HMAC_KEY: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056',
+      CYBERSOURCE_KEY_ID: 'cs-key-id',
+      CYBERSOURCE_SHARED_SECRET: 'cs-shared-secret',
+      CYBERSOURCE_WEBHOOK_KEY: 'cs-webhook-key',
+    };
+    const config = loadConfig(dist, env);
+    expect(config.serviceBus.secret).toBe(env.SERVICE_BUS_SECRET);
+    expect(config.http.port).toBe(8080);
+    expect(Object.keys(config.gateways).sort()).toEqual(['adyen', 'cybersource', 'simulator', 'stripe']);
+    expect(config.gateways.cybersource.sharedSecret).toBe(env.CYBERSOURCE_SHARED_SECRET);
+  });
+
+  (existsSync(dist) ? it : it.skip)('refuses the shipped parameters.yml.dist when a referenced variable is unset', () => {
+    const err = configError(() => loadConfig(dist, { SERVICE_BUS_SECRET: 'dist-bus-secret-0123456789' }));
+    expect(err.key).toBe('mom_client.client_secret');
+    expect(err.message).toContain('MOM_CLIENT_SECRET');
+    expect(err.problem).toContain('is not set');
+  });
+});
