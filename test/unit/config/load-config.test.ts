@@ -175,7 +175,7 @@ describe('buildConfig', () => {
   });
 
   it('reports every problem, not only the first', () => {
-    const params = { ...minimal(), 'amqp.prefetch': 0, 'log.level': 'verbose' };
+    const params: Record<string, unknown> = { ...minimal(), 'amqp.prefetch': 0, 'log.level': 'verbose' };
     delete params['amqp.url'];
     const err = configError(() => buildConfig(params, {}));
     expect(err.all).toHaveLength(3);
