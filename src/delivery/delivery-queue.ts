@@ -20,6 +20,9 @@ export function createDeliveryQueue(connection: Redis, keyPrefix: string): Queue
     connection,
     prefix: bullPrefix(keyPrefix),
     defaultJobOptions: {
+      // "Keep trying until delivered": BullMQ counts attempts; delivery.max_age_ms bounds them in time.
+      attempts: Number.MAX_SAFE_INTEGER,
+      backoff: { type: 'pb-backoff' },
       // The ledger is the record; completed jobs only need to live long enough to dedupe redeliveries.
       removeOnComplete: { age: 3600, count: 100000 },
       removeOnFail: { age: 7 * 24 * 3600 },

@@ -1,0 +1,236 @@
+import { Config, GatewayConfig } from '../config/config';
+import { CommandType } from '../contracts/payment-command';
+import { refundPendingEvent } from '../events/payment-event';
+import { GatewayError } from '../errors/gateway-error';
+import { GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext } from '../gateways/gateway-adapter';
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { isTerminal } from '../ledger/operation-state';
+import { Logger } from '../logging/logger';
+import { CircuitBreaker } from './circuit-breaker';
+import { OutcomeRecorder } from './outcome-recorder';
+
+/** Sends one request to a gateway (the shared thin client); transport failures are GatewayErrors. */
+export interface GatewaySender {
+  send(request: GatewayRequest): Promise<GatewayResponse>;
+}
+
+/** Everything needed to talk to one configured gateway. */
+export interface GatewayRoute {
+  gateway: GatewayConfig;
+  transformer: GatewayTransformer;
+  client: GatewaySender;
+}
+
+/**
+ * Picks the gateway for an operation. Today: the gateway the command names, as configured. The seam for
+ * routing rules (transaction type, currency, merchant agreement, caps with fallback) is here.
+ */
+export interface GatewayRouter {
+  route(op: OperationRecord): GatewayRoute | { refused: string };
+}
+
+/** What the caller (the BullMQ worker) must do next with the job. */
+export type DeliveryStep =
+  | { kind: 'done'; state: OperationRecord['state'] }
+  /** A retryable failure: retry with backoff (counted as an attempt); `floorMs` from Retry-After. */
+  | { kind: 'retry'; reason: string; floorMs?: number }
+  /** Not a failure: come back after `delayMs` (breaker open, authorization not settled yet). */
+  | { kind: 'wait'; reason: string; delayMs: number };
+
+/** Commands that act on an earlier authorization named by `gateway_key`. */
+const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
+/** Commands whose success creates an authorization later commands may name by our operation id. */
+const AUTHORIZING: ReadonlySet<CommandType> = new Set(['authorize', 'sale', 'revalidate']);
+
+/**
+ * Carries one operation to its gateway: route ▸ wait for the authorization it depends on ▸ breaker ▸
+ * (UNKNOWN: status inquiry first) ▸ record the attempt ▸ transform ▸ send with Idempotency-Key = operation
+ * id ▸ classify ▸ record the outcome and its event. Stateless apart from the per-gateway breakers; safe to
+ * run again for the same operation at any point (after a crash, a stalled job, a duplicate).
+ */
+export class DeliveryService {
+  private readonly breakers = new Map<string, CircuitBreaker>();
+
+  constructor(
+    private readonly deps: {
+      config: Config;
+      ledger: Ledger;
+      router: GatewayRouter;
+      recorder: OutcomeRecorder;
+      logger: Logger;
+      now?: () => number;
+    },
+  ) {}
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  breaker(gateway: string): CircuitBreaker {
+    let b = this.breakers.get(gateway);
+    if (!b) {
+      const { breakerFailureThreshold, breakerOpenMs } = this.deps.config.delivery;
+      b = new CircuitBreaker(breakerFailureThreshold, breakerOpenMs);
+      this.breakers.set(gateway, b);
+    }
+    return b;
+  }
+
+  async deliver(operationId: string): Promise<DeliveryStep> {
+    const { ledger, recorder, logger } = this.deps;
+    const op = await ledger.get(operationId);
+    if (!op) {
+      logger.error('delivery job for an operation the ledger does not know; dropping it', { operation_id: operationId });
+      return { kind: 'done', state: 'FAILED' };
+    }
+    const log = logger.child({ operation_id: op.id, command: op.command });
+    if (isTerminal(op.state) || op.state === 'PENDING') {
+      // Already decided (or waiting for a webhook/the poller): make sure its event is on its way.
+      const settled = await recorder.settle(op.id);
+      return { kind: 'done', state: settled.state };
+    }
+    const route = this.deps.router.route(op);
+    if ('refused' in route) {
+      const failed = await recorder.fail(op, route.refused, 'bridge');
+      log.warn('operation refused before any gateway call', { reason: route.refused });
+      return { kind: 'done', state: failed.state };
+    }
+    if (!route.transformer.supports.includes(op.command)) {
+      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { gateway: route.gateway.name });
+      return { kind: 'done', state: failed.state };
+    }
+    const ctx = await this.contextFor(op);
+    if ('wait' in ctx) return ctx.wait;
+    if ('fail' in ctx) {
+      const failed = await recorder.fail(op, ctx.fail, 'bridge');
+      return { kind: 'done', state: failed.state };
+    }
+    const breaker = this.breaker(route.gateway.name);
+    const permit = breaker.permit();
+    if (!permit.allowed) return { kind: 'wait', reason: `circuit open for ${route.gateway.name}`, delayMs: permit.retryInMs };
+
+    if (op.state === 'UNKNOWN') {
+      // Never resend before asking: the first attempt may have moved money.
+      return this.inquireThenMaybeResend(op, ctx.context, route, breaker);
+    }
+    const { maxAgeMs } = this.deps.config.delivery;
+    if (maxAgeMs > 0 && this.now() - op.receivedAt > maxAgeMs) {
+      breaker.success(); // release a probe reservation: we did not call
+      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { age_ms: this.now() - op.receivedAt });
+      log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
+      return { kind: 'done', state: failed.state };
+    }
+    return this.send(op, ctx.context, route, breaker);
+  }
+
+  /**
+   * The context the transformer sees. A command whose `gateway_key` is the id of one of our own
+   * authorizations waits until that authorization is decided, then uses the PSP's reference for it.
+   */
+  private async contextFor(op: OperationRecord): Promise<{ context: OperationContext } | { wait: DeliveryStep } | { fail: string }> {
+    const context: OperationContext = { operationId: op.id, command: op.command, payment: op.payment };
+    if (!DEPENDENT.has(op.command)) return { context };
+    const auth = op.payment.gateway_key === op.id ? null : await this.deps.ledger.get(op.payment.gateway_key);
+    if (!auth || !AUTHORIZING.has(auth.command)) return { context };
+    switch (auth.state) {
+      case 'SUCCEEDED': {
+        const key = auth.newGatewayKey ?? auth.gatewayReference;
+        if (!key) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
+        return { context: { ...context, payment: { ...op.payment, gateway_key: key } } };
+      }
+      case 'FAILED':
+        return { fail: 'AUTHORIZATION_FAILED' };
+      case 'RECEIVED':
+      case 'SENT':
+      case 'PENDING':
+      case 'UNKNOWN':
+        return { wait: { kind: 'wait', reason: `authorization ${auth.id} is ${auth.state}`, delayMs: this.deps.config.delivery.backoffBaseMs } };
+    }
+  }
+
+  private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
+    let response: GatewayResponse;
+    try {
+      response = await route.client.send(route.transformer.buildStatusRequest(ctx, route.gateway));
+    } catch (err) {
+      return this.onError(op, err, breaker, 'inquiry');
+    }
+    let outcome;
+    try {
+      outcome = route.transformer.parseStatusResponse(ctx, response, route.gateway);
+    } catch (err) {
+      return this.onError(op, err, breaker, 'inquiry');
+    }
+    breaker.success();
+    if (outcome === null) {
+      // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.
+      await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: response.elapsedMs });
+      const again = await this.deps.ledger.get(op.id);
+      return again && again.state === 'SENT' ? this.send(again, ctx, route, breaker) : { kind: 'done', state: again?.state ?? 'FAILED' };
+    }
+    const settled = await this.deps.recorder.apply(op, outcome, 'inquiry', { elapsed_ms: response.elapsedMs });
+    return { kind: 'done', state: settled.state };
+  }
+
+  private async send(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
+    const { ledger, recorder } = this.deps;
+    if (op.command === 'refund' && op.attempts === 0) {
+      // The OMS hears PENDINGRELEASE before the money moves (DESIGN §2); idempotent by event id.
+      await recorder.emit(refundPendingEvent(op, this.deps.config));
+    }
+    const request = route.transformer.buildRequest(ctx, route.gateway);
+    // The attempt is on record before the request leaves: an attempt is never invisible.
+    const moved = await ledger.transition(op.id, 'SENT', { event: 'attempt', attempt: op.attempts + 1, gateway: route.gateway.name, method: request.method, path: request.path }, { countAttempt: true });
+    if (!moved.applied) {
+      // A webhook or another worker decided it meanwhile.
+      const settled = await recorder.settle(op.id);
+      return { kind: 'done', state: settled.state };
+    }
+    let response: GatewayResponse;
+    try {
+      response = await route.client.send(request);
+    } catch (err) {
+      return this.onError(op, err, breaker, 'send');
+    }
+    try {
+      const outcome = route.transformer.parseResponse(ctx, response, route.gateway);
+      breaker.success();
+      const settled = await recorder.apply(op, outcome, 'response', { http_status: response.status, elapsed_ms: response.elapsedMs });
+      return { kind: 'done', state: settled.state };
+    } catch (err) {
+      return this.onError(op, err, breaker, 'send', response);
+    }
+  }
+
+  /** One place that turns a failure into the next step, by error class and kind. */
+  private async onError(op: OperationRecord, err: unknown, breaker: CircuitBreaker, phase: 'send' | 'inquiry', response?: GatewayResponse): Promise<DeliveryStep> {
+    if (!(err instanceof GatewayError)) throw err;
+    const { ledger, recorder, logger } = this.deps;
+    const detail = { event: `${phase}_error`, kind: err.kind, http_status: err.details.httpStatus ?? response?.status, gateway_code: err.details.gatewayCode, elapsed_ms: response?.elapsedMs };
+    switch (err.kind) {
+      case 'outcome_unknown': {
+        breaker.failure();
+        const firstCheck = this.deps.config.poller.scheduleMs[0];
+        await ledger.transition(op.id, 'UNKNOWN', detail, op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 });
+        return { kind: 'retry', reason: `outcome unknown (${phase})` };
+      }
+      case 'not_sent':
+      case 'server_error':
+      case 'rate_limited':
+      case 'authentication':
+        if (err.kind !== 'authentication') breaker.failure();
+        await ledger.appendInteraction(op.id, detail);
+        return { kind: 'retry', reason: err.kind, floorMs: err.details.retryAfterMs };
+      case 'declined':
+      case 'invalid_request':
+      case 'idempotency_conflict':
+      case 'not_found': {
+        breaker.success();
+        const reason = err.details.gatewayCode ?? err.code;
+        logger.warn('gateway refused the operation for good', { operation_id: op.id, kind: err.kind, reason });
+        const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', detail);
+        return { kind: 'done', state: failed.state };
+      }
+    }
+  }
+}

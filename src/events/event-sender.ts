@@ -1,0 +1,71 @@
+import { DelayedError, Job, Worker } from 'bullmq';
+import Redis from 'ioredis';
+import { Config } from '../config/config';
+import { pbBackoffStrategy } from '../delivery/delivery-worker';
+import { bullPrefix } from '../delivery/delivery-queue';
+import { Logger } from '../logging/logger';
+import { EventStore } from './event-store';
+import { OMS_EVENTS_QUEUE, OmsEventJobData } from './oms-events-queue';
+
+/** Posts a JSON-RPC notification to the bus delegate URL (BusClient.notify). */
+export interface NotificationSender {
+  notify(method: string, params: Record<string, unknown>): Promise<void>;
+}
+
+/** How long an event waits for an earlier event of the same payment before it looks again, ms. */
+const ORDER_WAIT_MS = 100;
+
+/**
+ * The `oms-events` worker: sends each recorded event to the bus, in sequence order per payment, retrying
+ * with backoff until the bus has it. An event whose predecessor has not been delivered yet waits (without
+ * spending an attempt); a repeat of an event already delivered is dropped. The notification carries its
+ * `event_id` and `sequence`, so the OMS drops the rare duplicate (sent, then a crash before the ack).
+ */
+export function startEventSender(
+  config: Config,
+  connection: Redis,
+  deps: { events: EventStore; sender: NotificationSender; logger: Logger; onSent?: (eventId: string) => void },
+): Worker<OmsEventJobData> {
+  const worker = new Worker<OmsEventJobData>(
+    OMS_EVENTS_QUEUE,
+    async (job: Job<OmsEventJobData>, token?: string) => {
+      const event = await deps.events.load(job.data.eventId);
+      if (!event) {
+        deps.logger.error('event job without a recorded event; dropping it', { event_id: job.data.eventId });
+        return 'missing';
+      }
+      const sent = await deps.events.sentWatermark(event.paymentKey);
+      if (sent >= event.sequence) return 'already-sent';
+      if (sent < event.sequence - 1) {
+        await job.moveToDelayed(Date.now() + ORDER_WAIT_MS, token);
+        throw new DelayedError();
+      }
+      const params = withSequence(event.params, event.eventId, event.sequence);
+      await deps.sender.notify(event.method, params);
+      await deps.events.markSent(event.paymentKey, event.sequence);
+      deps.onSent?.(event.eventId);
+      return 'sent';
+    },
+    {
+      connection,
+      prefix: bullPrefix(config.redis.keyPrefix),
+      concurrency: config.events.concurrency,
+      settings: { backoffStrategy: pbBackoffStrategy({ baseMs: config.events.backoffBaseMs, maxMs: config.events.backoffMaxMs }) },
+      lockDuration: 30000,
+      stalledInterval: 5000,
+      maxStalledCount: Number.MAX_SAFE_INTEGER,
+    },
+  );
+  worker.on('error', (err) => deps.logger.warn('event sender error', { error: err.message }));
+  worker.on('failed', (job, err) => {
+    if (job && job.attemptsMade % 10 === 1) deps.logger.warn('event not delivered yet; retrying', { event_id: job.data.eventId, attempts: job.attemptsMade, error: err.message });
+  });
+  return worker;
+}
+
+/** Puts `event_id` and `sequence` where the OMS reads them: in `payment` when there is one, else at the top. */
+function withSequence(params: Record<string, unknown>, eventId: string, sequence: number): Record<string, unknown> {
+  const payment = params.payment;
+  if (payment && typeof payment === 'object') return { ...params, payment: { ...(payment as Record<string, unknown>), event_id: eventId, sequence } };
+  return { ...params, event_id: eventId, sequence };
+}

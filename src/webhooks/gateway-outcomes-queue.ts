@@ -1,0 +1,32 @@
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import { bullPrefix } from '../delivery/delivery-queue';
+import { GatewayOutcome } from '../gateways/gateway-adapter';
+
+/** Outcomes pushed by PSP webhooks, waiting to be applied to the ledger. */
+export const GATEWAY_OUTCOMES_QUEUE = 'gateway-outcomes';
+
+export interface GatewayOutcomeJobData {
+  /** Configured gateway name (the `:gateway` of the webhook URL). */
+  gateway: string;
+  /** The provider's event id (dedupe). */
+  eventId: string;
+  operationId?: string;
+  gatewayReference?: string;
+  outcome: GatewayOutcome;
+}
+
+export function createGatewayOutcomesQueue(connection: Redis, keyPrefix: string): Queue<GatewayOutcomeJobData> {
+  return new Queue<GatewayOutcomeJobData>(GATEWAY_OUTCOMES_QUEUE, {
+    connection,
+    prefix: bullPrefix(keyPrefix),
+    defaultJobOptions: {
+      // A webhook may arrive before the gateway's own answer has told us its reference: retry a while.
+      attempts: 20,
+      backoff: { type: 'pb-backoff' },
+      // Kept a week: the job id (gateway + provider event id) is the dedupe window for repeated webhooks.
+      removeOnComplete: { age: 7 * 24 * 3600 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    },
+  });
+}

@@ -1,0 +1,48 @@
+import { Job, Worker } from 'bullmq';
+import Redis from 'ioredis';
+import { Config } from '../config/config';
+import { bullPrefix } from '../delivery/delivery-queue';
+import { pbBackoffStrategy } from '../delivery/delivery-worker';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { Ledger } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
+
+/** An outcome for an operation we cannot find yet (its gateway answer has not been recorded). */
+class OperationNotFoundYet extends Error {}
+
+/**
+ * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
+ * or out-of-order webhook never turns a terminal state back. Finds the operation by our echoed id or by
+ * the PSP's reference.
+ */
+export function startOutcomeWorker(config: Config, connection: Redis, deps: { ledger: Ledger; recorder: OutcomeRecorder; logger: Logger }): Worker<GatewayOutcomeJobData> {
+  const worker = new Worker<GatewayOutcomeJobData>(
+    GATEWAY_OUTCOMES_QUEUE,
+    async (job: Job<GatewayOutcomeJobData>) => {
+      const { gateway, operationId, gatewayReference, outcome } = job.data;
+      const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
+      const op = id ? await deps.ledger.get(id) : null;
+      if (!op) throw new OperationNotFoundYet(`no operation for webhook ${job.data.eventId} yet`);
+      const before = op.state;
+      const after = await deps.recorder.apply(op, outcome, 'webhook', { provider_event_id: job.data.eventId });
+      if (before === after.state && before !== 'PENDING') {
+        deps.logger.info('webhook changed nothing (late or repeated)', { operation_id: op.id, state: before, webhook_status: outcome.status });
+      }
+      return after.state;
+    },
+    {
+      connection,
+      prefix: bullPrefix(config.redis.keyPrefix),
+      concurrency: 20,
+      settings: { backoffStrategy: pbBackoffStrategy({ baseMs: config.delivery.backoffBaseMs, maxMs: config.delivery.backoffMaxMs }) },
+    },
+  );
+  worker.on('error', (err) => deps.logger.warn('outcome worker error', { error: err.message }));
+  worker.on('failed', (job, err) => {
+    if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+      deps.logger.error('webhook outcome could not be matched to an operation; kept in the failed set', { event_id: job.data.eventId, gateway: job.data.gateway, error: err.message });
+    }
+  });
+  return worker;
+}

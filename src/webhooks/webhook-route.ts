@@ -1,0 +1,94 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Queue } from 'bullmq';
+import { Config, GatewayConfig } from '../config/config';
+import { bullJobId } from '../delivery/job-id';
+import { GatewayTransformer } from '../gateways/gateway-adapter';
+import { Logger } from '../logging/logger';
+import { BodyTooLargeError, readRawBody } from '../web/read-body';
+import { WebRoute, sendJson } from '../web/web-server';
+import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+
+export interface WebhookStats {
+  accepted: number;
+  duplicates: number;
+  refused: number;
+}
+
+/**
+ * `POST /webhooks/:gateway`: verify the signature on the raw body (401 if bad), normalise, enqueue each
+ * outcome (deduped by the provider's event id), answer 2xx at once. Nothing else happens here: the
+ * outcome worker applies the outcome, forward only.
+ */
+export class WebhookRoute implements WebRoute {
+  readonly stats: WebhookStats = { accepted: 0, duplicates: 0, refused: 0 };
+
+  constructor(
+    private readonly deps: {
+      config: Config;
+      transformers: ReadonlyMap<string, { gateway: GatewayConfig; transformer: GatewayTransformer }>;
+      queue: Queue<GatewayOutcomeJobData>;
+      /** Counts repeats (the job id already dedupes; this only tells them apart for metrics). */
+      seen: (key: string) => Promise<boolean>;
+      logger: Logger;
+    },
+  ) {}
+
+  matches(path: string): boolean {
+    return path.startsWith('/webhooks/');
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const name = decodeURIComponent(path.slice('/webhooks/'.length));
+    const entry = this.deps.transformers.get(name);
+    if (!entry) {
+      sendJson(res, 404, { error: 'unknown gateway' });
+      return;
+    }
+    if (req.method !== 'POST') {
+      sendJson(res, 405, { error: 'POST only' }, { Allow: 'POST' });
+      return;
+    }
+    let raw: Buffer;
+    try {
+      raw = await readRawBody(req, this.deps.config.http.bodyLimitBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        sendJson(res, 413, { error: err.message }, { connection: 'close' });
+        return;
+      }
+      throw err;
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+    const { gateway, transformer } = entry;
+    if (!transformer.verifyWebhook(raw, headers, gateway, new Date())) {
+      this.stats.refused += 1;
+      this.deps.logger.warn('webhook refused: signature missing, wrong or expired', { gateway: name });
+      sendJson(res, 401, { error: 'invalid signature' });
+      return;
+    }
+    let events;
+    try {
+      events = transformer.parseWebhook(raw, gateway);
+    } catch (err) {
+      // Signed by the PSP but not understood: 2xx would lose it silently, so let the PSP retry and alert.
+      this.deps.logger.error('verified webhook could not be parsed', { gateway: name, error: (err as Error).message });
+      sendJson(res, 422, { error: 'unprocessable notification' });
+      return;
+    }
+    for (const event of events) {
+      const jobId = bullJobId(`wh.${name}.${event.eventId}`);
+      // Enqueue first (BullMQ ignores a job id it holds: that is the dedupe), then note that we saw it.
+      await this.deps.queue.add(
+        'outcome',
+        { gateway: name, eventId: event.eventId, operationId: event.operationId, gatewayReference: event.gatewayReference, outcome: event.outcome },
+        { jobId },
+      );
+      if (await this.deps.seen(jobId)) this.stats.duplicates += 1;
+      else this.stats.accepted += 1;
+    }
+    const ack = transformer.webhookAck();
+    res.writeHead(ack.status, { 'content-type': ack.contentType, 'content-length': Buffer.byteLength(ack.body) });
+    res.end(ack.body);
+  }
+}
