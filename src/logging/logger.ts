@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { redact } from './redact';
+import { SECRET_MASK, isSensitiveKey, redact } from './redact';
 
 /** The bridge's logger type: winston's, so `child({ operation_id })` gives a correlated logger. */
 export type Logger = winston.Logger;
@@ -8,8 +8,11 @@ export type Logger = winston.Logger;
 
 /** Winston format that redacts every field of a log entry (message, metadata, errors) before it is written. */
 const redactFormat = winston.format((info) => {
-  for (const key of Object.keys(info)) {
-    (info as Record<string, unknown>)[key] = redact((info as Record<string, unknown>)[key]);
+  const fields = info as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    // Top-level metadata keys are the entry's own: mask sensitive ones here, as redact() does below them.
+    const value = fields[key];
+    fields[key] = isSensitiveKey(key) && value !== null && value !== undefined && value !== '' ? SECRET_MASK : redact(value);
   }
   return info;
 });

@@ -14,7 +14,7 @@ const DIGIT_RUN = /(?<![\d])\d(?:[ -]?\d){11,}(?![\d])/g;
 
 /** Field names whose values are secrets or card security data, whatever they hold. */
 const SENSITIVE_KEY =
-  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|secret|client[_-]?secret|shared[_-]?secret|webhook[_-]?secret|api[_-]?key|apikey|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code)$/i;
+  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|secret|client[_-]?secret|shared[_-]?secret|webhook[_-]?secret|api[_-]?key|apikey|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code)(?:[_-]?(?:previous|prev|old))?$/i;
 
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 
@@ -46,13 +46,24 @@ export function isLikelyCardNumber(digits: string): boolean {
 
 function hasPan(run: string, test: (digits: string) => boolean): boolean {
   const digits = run.replace(/[ -]/g, '');
-  if (digits.length >= 12 && digits.length <= 19) return test(digits);
   if (digits.length > 19) {
     // A card number glued into a longer digit string: check every window (rare enough to afford).
     for (let len = 12; len <= 19; len += 1) {
       for (let i = 0; i + len <= digits.length; i += 1) {
         if (test(digits.slice(i, i + len))) return true;
       }
+    }
+    return false;
+  }
+  if (digits.length >= 12 && test(digits)) return true;
+  // A card number written next to another number ("4111111111111111 12", "qty 3 5555…") joins one run
+  // that fails as a whole: try every span of whole groups too.
+  const groups = run.split(/[ -]/);
+  for (let i = 0; i < groups.length; i += 1) {
+    let joined = '';
+    for (let j = i; j < groups.length; j += 1) {
+      joined += groups[j];
+      if (joined.length >= 12 && joined.length < digits.length && test(joined)) return true;
     }
   }
   return false;
@@ -140,7 +151,14 @@ export function findCardData(value: unknown, path = ''): string[] {
       return;
     }
     for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
-      const child = p ? `${p}.${k}` : k;
+      // A card number used as a key is card data too; the reported path must not quote it.
+      const keyHasPan = k.length >= 12 && containsCardNumber(k);
+      const name = keyHasPan ? PAN_MASK : k;
+      const child = p ? `${p}.${name}` : name;
+      if (keyHasPan) {
+        hits.push(child);
+        continue;
+      }
       if (/^(?:cvv2?|cvc2?|cvn|security[_-]?code|card[_-]?number|cardnumber|pan)$/i.test(k) && item !== null && item !== '') {
         hits.push(child);
         continue;

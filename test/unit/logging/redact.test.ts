@@ -1,0 +1,263 @@
+import {
+  PAN_MASK,
+  SECRET_MASK,
+  containsCardNumber,
+  findCardData,
+  isLikelyCardNumber,
+  isSensitiveKey,
+  luhnValid,
+  redact,
+  redactText,
+  registerSecret,
+} from '../../../src/logging/redact';
+
+const VISA = '4111111111111111';
+const MASTERCARD = '5555555555554444';
+const AMEX = '378282246310005';
+/** A Luhn-valid 13-digit epoch-millisecond timestamp (starts with 1: no card issuer uses it). */
+const LUHN_TIMESTAMP = '1718000000006';
+/** 16 digits that fail the Luhn check. */
+const NOT_LUHN = '4111111111111112';
+
+describe('luhnValid', () => {
+  it('accepts the standard test card numbers', () => {
+    for (const pan of [VISA, MASTERCARD, AMEX, '6011000990139424', '4000056655665556']) expect(luhnValid(pan)).toBe(true);
+  });
+
+  it('refuses a number whose check digit is wrong', () => {
+    expect(luhnValid(NOT_LUHN)).toBe(false);
+    expect(luhnValid('378282246310006')).toBe(false);
+  });
+});
+
+describe('isLikelyCardNumber', () => {
+  it('needs a card-issuing first digit as well as the Luhn check', () => {
+    expect(luhnValid(LUHN_TIMESTAMP)).toBe(true);
+    expect(isLikelyCardNumber(LUHN_TIMESTAMP)).toBe(false);
+    expect(isLikelyCardNumber(VISA)).toBe(true);
+    expect(isLikelyCardNumber(AMEX)).toBe(true);
+  });
+
+  it('needs 12 to 19 digits', () => {
+    expect(isLikelyCardNumber('42424242424')).toBe(false);
+    expect(isLikelyCardNumber('4242424242424242424242')).toBe(false);
+  });
+});
+
+describe('redactText', () => {
+  it('removes a plain card number', () => {
+    expect(redactText(VISA)).toBe(PAN_MASK);
+  });
+
+  it('removes a card number grouped by spaces', () => {
+    expect(redactText('card 4111 1111 1111 1111 used')).toBe(`card ${PAN_MASK} used`);
+  });
+
+  it('removes a card number grouped by dashes', () => {
+    expect(redactText('card 5555-5555-5555-4444.')).toBe(`card ${PAN_MASK}.`);
+  });
+
+  it('removes a card number inside longer text', () => {
+    const out = redactText(`declined for pan=${AMEX}&amount=1000`);
+    expect(out).toBe(`declined for pan=${PAN_MASK}&amount=1000`);
+  });
+
+  it('removes a card number inside a JSON string', () => {
+    const json = JSON.stringify({ source: { number: VISA, exp: '12/30' } });
+    const out = redactText(json);
+    expect(out).not.toContain(VISA);
+    expect(JSON.parse(out)).toEqual({ source: { number: PAN_MASK, exp: '12/30' } });
+  });
+
+  it('removes a card number glued into a digit run longer than 19 digits', () => {
+    const out = redactText(`ref 0000${VISA}0000`);
+    expect(out).not.toContain(VISA);
+    expect(out).toBe(`ref ${PAN_MASK}`);
+  });
+
+  it('removes a card number that is followed by another group of digits', () => {
+    // "4111111111111111 12" is one 18-digit run that fails Luhn as a whole; the card number must still go.
+    expect(redactText(`${VISA} 12 items`)).not.toContain('1111111111');
+    expect(redactText(`qty 3 ${MASTERCARD}`)).not.toContain('5555555555');
+    expect(redactText(`4111 1111 1111 1111 2030`)).not.toContain('4111 1111 1111 1111');
+  });
+
+  it('leaves digit runs that fail the Luhn check', () => {
+    expect(redactText(`order ${NOT_LUHN}`)).toBe(`order ${NOT_LUHN}`);
+    expect(redactText('invoice 123456789012')).toBe('invoice 123456789012');
+  });
+
+  it('leaves numbers shorter than a card number', () => {
+    expect(redactText('amount 1999 EUR, order 42, zip 75001, phone 0612345678')).toBe('amount 1999 EUR, order 42, zip 75001, phone 0612345678');
+  });
+
+  it('masks bearer and basic credentials', () => {
+    expect(redactText('Authorization: Bearer eyJhbGciOi.JIUzI1N-iIs_In')).toBe(`Authorization: Bearer ${SECRET_MASK}`);
+    expect(redactText('authorization: basic dXNlcjpwYXNz==')).toBe(`authorization: basic ${SECRET_MASK}`);
+  });
+
+  it('scrubs registered secrets wherever they appear', () => {
+    registerSecret('redact-test-secret-value');
+    expect(redactText('signing with redact-test-secret-value twice: redact-test-secret-value')).toBe(
+      `signing with ${SECRET_MASK} twice: ${SECRET_MASK}`,
+    );
+  });
+
+  it('ignores secrets too short to scrub safely', () => {
+    registerSecret('abc');
+    registerSecret(undefined);
+    expect(redactText('abc abcdef')).toBe('abc abcdef');
+  });
+});
+
+describe('isSensitiveKey', () => {
+  it.each([
+    'cvv',
+    'cvc',
+    'cvv2',
+    'card_cvv',
+    'security_code',
+    'card_number',
+    'cardNumber',
+    'encryptedCardNumber',
+    'password',
+    'secret',
+    'client_secret',
+    'clientSecret',
+    'shared_secret',
+    'webhook_secret',
+    'webhook_secret_previous',
+    'webhookSecretPrevious',
+    'api_key',
+    'apiKey',
+    'x-api-key',
+    'Authorization',
+    'proxy-authorization',
+    'access_token',
+    'refresh_token',
+    'private_key',
+    'cookie',
+  ])('treats %s as sensitive', (key) => {
+    expect(isSensitiveKey(key)).toBe(true);
+  });
+
+  it.each(['gateway_key', 'new_gateway_key', 'token_type', 'expires_in', 'last_four_digits', 'bin', 'amount', 'order_id', 'key_id', 'cvv_result'])(
+    'treats %s as innocuous',
+    (key) => {
+      expect(isSensitiveKey(key)).toBe(false);
+    },
+  );
+});
+
+describe('redact', () => {
+  it('masks sensitive keys at any depth and keeps innocuous ones', () => {
+    const input = {
+      gateway_key: 'tok_123',
+      new_gateway_key: 'tok_456',
+      token_type: 'bearer',
+      headers: { Authorization: 'Bearer abc', 'x-api-key': 'k-1', 'content-type': 'application/json' },
+      body: { client_secret: 'cs', access_token: 'at', password: 'pw', nested: [{ cvv: '123', cvc: 737, api_key: 'ak' }] },
+      card: { card_number: 'anything', last_four_digits: '1111' },
+    };
+    expect(redact(input)).toEqual({
+      gateway_key: 'tok_123',
+      new_gateway_key: 'tok_456',
+      token_type: 'bearer',
+      headers: { Authorization: SECRET_MASK, 'x-api-key': SECRET_MASK, 'content-type': 'application/json' },
+      body: { client_secret: SECRET_MASK, access_token: SECRET_MASK, password: SECRET_MASK, nested: [{ cvv: SECRET_MASK, cvc: SECRET_MASK, api_key: SECRET_MASK }] },
+      card: { card_number: SECRET_MASK, last_four_digits: '1111' },
+    });
+  });
+
+  it('keeps empty sensitive values empty (so a missing secret is visible)', () => {
+    expect(redact({ api_key: '', password: null })).toEqual({ api_key: '', password: null });
+  });
+
+  it('does not modify its input', () => {
+    const input = { password: 'pw', note: VISA };
+    redact(input);
+    expect(input).toEqual({ password: 'pw', note: VISA });
+  });
+
+  it('removes card numbers from strings under innocuous keys', () => {
+    expect(redact({ lines: [{ item_name: `gift for ${VISA}` }] })).toEqual({ lines: [{ item_name: `gift for ${PAN_MASK}` }] });
+  });
+
+  it('replaces a number that is a card number', () => {
+    expect(redact({ reference: Number(VISA), amount: 1999 })).toEqual({ reference: PAN_MASK, amount: 1999 });
+  });
+
+  it('keeps numbers that are not card numbers', () => {
+    expect(redact({ big: 123456789012, small: 42 })).toEqual({ big: 123456789012, small: 42 });
+  });
+
+  it('turns an Error into its name, redacted message and redacted stack', () => {
+    const err = new TypeError(`bad card ${VISA}`);
+    const out = redact({ err }) as unknown as { err: { name: string; message: string; stack: string } };
+    expect(out.err.name).toBe('TypeError');
+    expect(out.err.message).toBe(`bad card ${PAN_MASK}`);
+    expect(out.err.stack).toContain(`bad card ${PAN_MASK}`);
+    expect(JSON.stringify(out)).not.toContain(VISA);
+  });
+
+  it('cuts cycles', () => {
+    const a: Record<string, unknown> = { name: 'a' };
+    a.self = a;
+    const out = redact(a) as Record<string, unknown>;
+    expect(out).toEqual({ name: 'a', self: '[Circular]' });
+    expect(() => JSON.stringify(out)).not.toThrow();
+  });
+
+  it('notes the size of a Buffer instead of its bytes', () => {
+    expect(redact({ raw: Buffer.from(VISA) })).toEqual({ raw: '[Buffer 16 bytes]' });
+  });
+});
+
+describe('findCardData and containsCardNumber', () => {
+  it('refuses a card number but not a Luhn-valid 13-digit timestamp', () => {
+    expect(containsCardNumber(VISA)).toBe(true);
+    expect(containsCardNumber(LUHN_TIMESTAMP)).toBe(false);
+    expect(findCardData({ sequence: Number(LUHN_TIMESTAMP), received: LUHN_TIMESTAMP })).toEqual([]);
+  });
+
+  it('finds a card number grouped by spaces or glued to other digits', () => {
+    expect(containsCardNumber('4111 1111 1111 1111')).toBe(true);
+    expect(containsCardNumber(`000${VISA}000000`)).toBe(true);
+    expect(containsCardNumber(`${VISA} 12`)).toBe(true);
+  });
+
+  it('reports the path of every field that holds a card number', () => {
+    const command = {
+      payment: {
+        gateway_key: 'tok_1',
+        lines: [{ item_name: `engraving ${VISA}` }, { item_name: 'mug' }, { item_sku: MASTERCARD }],
+        custom_attributes: { ref: Number(VISA) },
+      },
+    };
+    expect(findCardData(command)).toEqual(['payment.lines[0].item_name', 'payment.lines[2].item_sku', 'payment.custom_attributes.ref']);
+  });
+
+  it('reports card security and number fields whatever they hold', () => {
+    expect(findCardData({ payment: { method_details: { card: { cvv: '123', card_number: 'x', bin: '411111' } } } })).toEqual([
+      'payment.method_details.card.cvv',
+      'payment.method_details.card.card_number',
+    ]);
+  });
+
+  it('ignores empty card security fields', () => {
+    expect(findCardData({ cvv: '', card_number: null })).toEqual([]);
+  });
+
+  it('finds a card number used as a key, without quoting it in the path', () => {
+    const hits = findCardData({ payment: { custom_attributes: { [VISA]: 'x' } } });
+    expect(hits).toHaveLength(1);
+    expect(hits[0]).toMatch(/^payment\.custom_attributes\./);
+    expect(hits[0]).not.toContain(VISA);
+  });
+
+  it('reports (root) for a bare value and prefixes the given path', () => {
+    expect(findCardData(VISA)).toEqual(['(root)']);
+    expect(findCardData([VISA])).toEqual(['[0]']);
+    expect(findCardData({ a: VISA }, 'body')).toEqual(['body.a']);
+  });
+});
