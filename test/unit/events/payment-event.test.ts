@@ -1,0 +1,82 @@
+import { eventStatusOf, notificationFor, outcomeEvent, paymentKeyOf, refundPendingEvent } from '../../../src/events/payment-event';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { testConfig } from '../../support/test-config';
+
+const config = testConfig();
+
+function op(overrides: Partial<OperationRecord> = {}): OperationRecord {
+  return {
+    id: 'op-1',
+    command: 'capture',
+    channel: 'bus',
+    state: 'SUCCEEDED',
+    payment: { gateway: 'simulator', gateway_account: 'acme', gateway_key: 'auth_1', amount: 500, currency: 'EUR', order_id: 'O-1' },
+    receivedAt: 1000,
+    createdAt: 1000,
+    updatedAt: 1250,
+    attempts: 1,
+    gatewayStatus: 'captured',
+    gatewayReference: 'cap_1',
+    ...overrides,
+  };
+}
+
+describe('payment events', () => {
+  it('names the notification of every command', () => {
+    expect(notificationFor('validate')).toBe('validated');
+    expect(notificationFor('revalidate')).toBe('revalidated');
+    expect(notificationFor('capture')).toBe('captured');
+    expect(notificationFor('cancel')).toBe('cancelled');
+    expect(notificationFor('refund')).toBe('refunded');
+    expect(notificationFor('authorize')).toBe('authorized');
+    expect(notificationFor('sale')).toBe('sold');
+    expect(notificationFor('tokenize')).toBe('tokenized');
+  });
+
+  it('reports SUCCEEDED, FAILED and PENDING, and keeps RECEIVED, SENT and UNKNOWN internal', () => {
+    expect(eventStatusOf('SUCCEEDED')).toBe('SUCCESS');
+    expect(eventStatusOf('FAILED')).toBe('FAIL');
+    expect(eventStatusOf('PENDING')).toBe('PENDING');
+    expect(eventStatusOf('RECEIVED')).toBeNull();
+    expect(eventStatusOf('SENT')).toBeNull();
+    expect(eventStatusOf('UNKNOWN')).toBeNull();
+  });
+
+  it('echoes the payment with status, gateway details and a stable event id', () => {
+    const event = outcomeEvent(op(), config);
+    expect(event?.method).toBe('magento.payments.payments_management.captured');
+    expect(event?.eventId).toBe('op-1.SUCCEEDED');
+    expect(event?.params.payment).toMatchObject({
+      order_id: 'O-1',
+      amount: 500,
+      operation_reference: 'op-1',
+      status: 'SUCCESS',
+      gateway_command: 'capture',
+      gateway_response: { status: 'captured', reference: 'cap_1' },
+      gateway_response_time: 250,
+      event_id: 'op-1.SUCCEEDED',
+    });
+    expect(outcomeEvent(op(), config)).toEqual(event);
+  });
+
+  it('carries the reason of a failure and the new gateway key of a revalidation', () => {
+    expect(outcomeEvent(op({ state: 'FAILED', reason: 'card_declined' }), config)?.params.payment).toMatchObject({ status: 'FAIL', reason: 'card_declined' });
+    expect(outcomeEvent(op({ command: 'revalidate', newGatewayKey: 'auth_2' }), config)?.params.payment).toMatchObject({ new_gateway_key: 'auth_2' });
+  });
+
+  it('sends no event for an operation still in flight', () => {
+    expect(outcomeEvent(op({ state: 'SENT' }), config)).toBeNull();
+  });
+
+  it('keys the events of one order together', () => {
+    expect(paymentKeyOf(op().payment)).toBe('simulator:acme:O-1');
+    expect(paymentKeyOf({ ...op().payment, order_id: undefined })).toBe('simulator:acme:auth_1');
+  });
+
+  it('announces a refund as PENDINGRELEASE / REQUESTED before the gateway call', () => {
+    const e = refundPendingEvent(op({ command: 'refund', state: 'RECEIVED' }), config);
+    expect(e.method).toBe('magento.postsales.refund_management.updated');
+    expect(e.params).toMatchObject({ code: 'PENDINGRELEASE', reason_code: 'REQUESTED', operation_reference: 'op-1' });
+    expect(e.paymentKey).toBe(paymentKeyOf(op().payment));
+  });
+});
