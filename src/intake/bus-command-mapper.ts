@@ -4,7 +4,7 @@ import { PaymentCommand } from '../contracts/payment-command';
 import { JSON_RPC, JsonRpcId } from '../bus/json-rpc';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { isKnownCurrency } from '../money/currencies';
-import { majorToMinor } from '../money/minor-units';
+import { MAX_MINOR_AMOUNT, majorToMinor } from '../money/minor-units';
 
 /** A JSON-RPC request from the bus, turned into a canonical command (or a JSON-RPC error to answer). */
 export type MappedBusCall =
@@ -45,19 +45,19 @@ export function mapBusCall(body: unknown, methods: ReadonlyMap<string, BusComman
   const command = methods.get(req.method);
   if (!command) return fail(id, JSON_RPC.METHOD_NOT_FOUND, 'method', 'is not a payment command this endpoint handles', 'UNKNOWN_METHOD');
   const params = req.params as Record<string, unknown>;
-  let payment = params.payment;
-  if (amountUnits === 'major' && payment !== null && typeof payment === 'object' && !Array.isArray(payment)) {
-    payment = toMinorUnits(payment as Record<string, unknown>);
-  }
-  const candidate = {
-    version: 1,
-    command,
-    channel: 'bus',
-    ...(id !== null ? { sequence: id } : {}),
-    received_at: receivedAt,
-    payment,
-  };
   try {
+    let payment = params.payment;
+    if (amountUnits === 'major' && payment !== null && typeof payment === 'object' && !Array.isArray(payment)) {
+      payment = toMinorUnits(payment as Record<string, unknown>);
+    }
+    const candidate = {
+      version: 1,
+      command,
+      channel: 'bus',
+      ...(id !== null ? { sequence: id } : {}),
+      received_at: receivedAt,
+      payment,
+    };
     return { ok: true, id, command: validateCommand(candidate) };
   } catch (err) {
     if (err instanceof CommandValidationError) return { ok: false, id, code: JSON_RPC.INVALID_PARAMS, error: err };
@@ -65,24 +65,28 @@ export function mapBusCall(body: unknown, methods: ReadonlyMap<string, BusComman
   }
 }
 
-/** Major → minor units for the amount fields; leaves anything not convertible for the schema to reject. */
+/**
+ * Major → minor units for the amount fields; leaves anything that is not an integer for the schema to
+ * reject. An integer too large to convert is refused here: left as it is, it would pass as minor units.
+ * @throws CommandValidationError naming the field.
+ */
 function toMinorUnits(payment: Record<string, unknown>): Record<string, unknown> {
   const currency = payment.currency;
   if (typeof currency !== 'string' || !isKnownCurrency(currency)) return payment;
-  const convert = (v: unknown): unknown => {
+  const convert = (v: unknown, field: string): unknown => {
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) return v;
     try {
       return majorToMinor(v, currency);
     } catch {
-      return v; // out of range: the schema's maximum names the field
+      throw new CommandValidationError(field, `must be at most ${MAX_MINOR_AMOUNT} in minor units`);
     }
   };
-  const out: Record<string, unknown> = { ...payment, amount: convert(payment.amount) };
+  const out: Record<string, unknown> = { ...payment, amount: convert(payment.amount, 'payment.amount') };
   if (Array.isArray(payment.lines)) {
-    out.lines = payment.lines.map((line: unknown) => {
+    out.lines = payment.lines.map((line: unknown, i: number) => {
       if (line === null || typeof line !== 'object') return line;
       const l = { ...(line as Record<string, unknown>) };
-      for (const k of ['unit_price_gross', 'refund_amount', 'tax_amount']) if (k in l) l[k] = convert(l[k]);
+      for (const k of ['unit_price_gross', 'refund_amount', 'tax_amount']) if (k in l) l[k] = convert(l[k], `payment.lines[${i}].${k}`);
       return l;
     });
   }

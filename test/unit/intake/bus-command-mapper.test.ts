@@ -1,0 +1,224 @@
+import { JSON_RPC } from '../../../src/bus/json-rpc';
+import { BusCommandName } from '../../../src/config/config';
+import { commandMethodIndex, mapBusCall, MappedBusCall } from '../../../src/intake/bus-command-mapper';
+import { testConfig } from '../../support/test-config';
+
+const methods = commandMethodIndex(testConfig());
+const RECEIVED_AT = '2024-06-01T10:00:00.000Z';
+const CAPTURE = 'magento.payments.payments_management.capture';
+
+type Json = Record<string, unknown>;
+
+const payment = (overrides: Json = {}): Json => ({
+  gateway: 'simulator',
+  gateway_account: 'acme-eu',
+  gateway_key: 'auth_1',
+  amount: 1999,
+  currency: 'EUR',
+  order_id: 'ORD-1',
+  ...overrides,
+});
+
+const call = (overrides: Json = {}): Json => ({ jsonrpc: '2.0', id: 'rpc-1', method: CAPTURE, params: { payment: payment() }, ...overrides });
+
+const map = (body: unknown, units: 'minor' | 'major' = 'minor'): MappedBusCall => mapBusCall(body, methods, units, RECEIVED_AT);
+
+/** Expects a JSON-RPC error mapping and returns it. */
+function failure(result: MappedBusCall): Extract<MappedBusCall, { ok: false }> {
+  if (result.ok) throw new Error('expected the call to be refused');
+  return result;
+}
+
+/** Expects an accepted mapping and returns it. */
+function success(result: MappedBusCall): Extract<MappedBusCall, { ok: true }> {
+  if (!result.ok) throw new Error(`expected the call to be accepted, got ${result.error.message}`);
+  return result;
+}
+
+describe('commandMethodIndex', () => {
+  it('maps the five configured bus methods to their commands', () => {
+    expect([...methods.entries()].sort()).toEqual([
+      ['magento.payments.payments_management.cancel', 'cancel'],
+      ['magento.payments.payments_management.capture', 'capture'],
+      ['magento.payments.payments_management.refund', 'refund'],
+      ['magento.payments.payments_management.revalidate', 'revalidate'],
+      ['magento.payments.payments_management.validate', 'validate'],
+    ]);
+  });
+
+  it('follows a renamed method in the configuration', () => {
+    const index = commandMethodIndex(testConfig({ 'service_bus.method.capture': 'acme.pay.capture' }));
+    expect(index.get('acme.pay.capture')).toBe('capture');
+    expect(index.has(CAPTURE)).toBe(false);
+  });
+});
+
+describe('mapBusCall refuses a malformed envelope with -32600', () => {
+  it('refuses a batch', () => {
+    const r = failure(map([call()]));
+    expect(r).toMatchObject({ id: null, code: JSON_RPC.INVALID_REQUEST });
+    expect(r.error.field).toBe('(root)');
+    expect(r.error.code).toBe('INVALID_REQUEST');
+  });
+
+  it.each([null, 'text', 42, true])('refuses the non-object body %p', (body) => {
+    const r = failure(map(body));
+    expect(r).toMatchObject({ id: null, code: JSON_RPC.INVALID_REQUEST });
+    expect(r.error.field).toBe('(root)');
+  });
+
+  it.each([undefined, '1.0', 2])('refuses jsonrpc %p, answering with the id', (jsonrpc) => {
+    const r = failure(map(call({ jsonrpc })));
+    expect(r).toMatchObject({ id: 'rpc-1', code: JSON_RPC.INVALID_REQUEST });
+    expect(r.error.field).toBe('jsonrpc');
+  });
+
+  it.each([true, { a: 1 }, [1]])('refuses the id %p, answering with a null id', (id) => {
+    const r = failure(map(call({ id })));
+    expect(r).toMatchObject({ id: null, code: JSON_RPC.INVALID_REQUEST });
+    expect(r.error.field).toBe('id');
+  });
+
+  it('refuses an id longer than 64 characters', () => {
+    const r = failure(map(call({ id: 'i'.repeat(65) })));
+    expect(r).toMatchObject({ id: null, code: JSON_RPC.INVALID_REQUEST });
+    expect(r.error.field).toBe('id');
+  });
+
+  it('refuses a method that is not a string', () => {
+    const r = failure(map(call({ method: 7 })));
+    expect(r).toMatchObject({ id: 'rpc-1', code: JSON_RPC.INVALID_REQUEST });
+    expect(r.error.field).toBe('method');
+  });
+
+  it.each([undefined, null, [1], 'payment'])('refuses params %p', (params) => {
+    const r = failure(map(call({ params })));
+    expect(r).toMatchObject({ id: 'rpc-1', code: JSON_RPC.INVALID_REQUEST });
+    expect(r.error.field).toBe('params');
+  });
+});
+
+describe('mapBusCall refuses an unknown method with -32601', () => {
+  it.each(['magento.payments.payments_management.CAPTURE', 'magento.service_bus.remote.register', 'magento.payments.payments_management.captured'])(
+    'refuses %s',
+    (method) => {
+      const r = failure(map(call({ method, id: 9 })));
+      expect(r).toMatchObject({ id: 9, code: JSON_RPC.METHOD_NOT_FOUND });
+      expect(r.error.field).toBe('method');
+      expect(r.error.code).toBe('UNKNOWN_METHOD');
+    },
+  );
+});
+
+describe('mapBusCall refuses invalid params with -32602 naming the field', () => {
+  it('names a missing payment', () => {
+    const r = failure(map(call({ params: {} })));
+    expect(r).toMatchObject({ id: 'rpc-1', code: JSON_RPC.INVALID_PARAMS });
+    expect(r.error.field).toBe('payment');
+  });
+
+  it('names a missing payment field', () => {
+    const p = payment();
+    delete p.gateway_key;
+    const r = failure(map(call({ params: { payment: p } })));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.field).toBe('payment.gateway_key');
+  });
+
+  it('names a zero capture amount', () => {
+    const r = failure(map(call({ params: { payment: payment({ amount: 0 }) } })));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.field).toBe('payment.amount');
+  });
+
+  it('refuses card data as -32602 without quoting it', () => {
+    const r = failure(map(call({ params: { payment: payment({ custom_attributes: { note: '4111111111111111' } }) } })));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.code).toBe('CARD_DATA_REJECTED');
+    expect(r.error.field).toBe('payment.custom_attributes.note');
+    expect(r.error.message).not.toContain('4111');
+  });
+});
+
+describe('mapBusCall maps a valid call to a canonical command', () => {
+  it.each<[string, BusCommandName]>([
+    ['magento.payments.payments_management.validate', 'validate'],
+    ['magento.payments.payments_management.revalidate', 'revalidate'],
+    ['magento.payments.payments_management.capture', 'capture'],
+    ['magento.payments.payments_management.cancel', 'cancel'],
+    ['magento.payments.payments_management.refund', 'refund'],
+  ])('maps %s to the %s command', (method, command) => {
+    const r = success(map(call({ method, id: 'rpc-42' })));
+    expect(r.id).toBe('rpc-42');
+    expect(r.command).toEqual({
+      version: 1,
+      command,
+      channel: 'bus',
+      sequence: 'rpc-42',
+      received_at: RECEIVED_AT,
+      payment: payment(),
+    });
+  });
+
+  it('uses a numeric JSON-RPC id as the sequence', () => {
+    const r = success(map(call({ id: 7 })));
+    expect(r.id).toBe(7);
+    expect(r.command.sequence).toBe(7);
+  });
+
+  it('leaves the sequence out when the call has no id', () => {
+    const body = call();
+    delete body.id;
+    const r = success(map(body));
+    expect(r.id).toBeNull();
+    expect(r.command).not.toHaveProperty('sequence');
+  });
+
+  it('keeps minor-unit amounts as they are by default', () => {
+    const r = success(map(call({ params: { payment: payment({ amount: 10, currency: 'USD' }) } })));
+    expect(r.command.payment.amount).toBe(10);
+  });
+});
+
+describe('mapBusCall converts major units when the bus sends them', () => {
+  it.each<[number, string, number]>([
+    [10, 'USD', 1000],
+    [10, 'JPY', 10],
+    [1, 'KWD', 1000],
+    [3, 'CLF', 30000],
+  ])('turns %d %s into %d minor units', (major, currency, minor) => {
+    const r = success(map(call({ params: { payment: payment({ amount: major, currency }) } }), 'major'));
+    expect(r.command.payment.amount).toBe(minor);
+  });
+
+  it('converts the line amounts too and leaves quantities and rates alone', () => {
+    const lines = [{ line_number: 1, quantity: 2, unit_price_gross: 5, refund_amount: 10, tax_amount: 2, tax_rate: 21 }];
+    const r = success(map(call({ method: 'magento.payments.payments_management.refund', params: { payment: payment({ amount: 10, currency: 'USD', lines }) } }), 'major'));
+    expect(r.command.payment.lines).toEqual([{ line_number: 1, quantity: 2, unit_price_gross: 500, refund_amount: 1000, tax_amount: 200, tax_rate: 21 }]);
+    expect(lines[0].unit_price_gross).toBe(5);
+  });
+
+  it('refuses a fractional major amount, naming the amount', () => {
+    const r = failure(map(call({ params: { payment: payment({ amount: 10.5, currency: 'USD' }) } }), 'major'));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.field).toBe('payment.amount');
+  });
+
+  it('refuses a major amount too large to convert, naming the amount', () => {
+    const r = failure(map(call({ params: { payment: payment({ amount: 9_000_000_000_000, currency: 'USD' }) } }), 'major'));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.field).toBe('payment.amount');
+  });
+
+  it('refuses a major line amount too large to convert, naming the line field', () => {
+    const lines = [{ line_number: 1 }, { line_number: 2, refund_amount: 2_000_000_000_000 }];
+    const r = failure(map(call({ params: { payment: payment({ amount: 10, currency: 'USD', lines }) } }), 'major'));
+    expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
+    expect(r.error.field).toBe('payment.lines[1].refund_amount');
+  });
+
+  it('refuses an unknown currency, naming the currency', () => {
+    const r = failure(map(call({ params: { payment: payment({ amount: 10, currency: 'XYZ' }) } }), 'major'));
+    expect(r.error.field).toBe('payment.currency');
+  });
+});
