@@ -38,5 +38,5 @@ export function parseMajor(text: string, currency: string): number {
   if (fraction.length > exp) throw new RangeError(`${currency} has ${exp} decimals; got ${text}`);
   const minor = Number(m[2] + fraction.padEnd(exp, '0'));
   if (!Number.isSafeInteger(minor)) throw new RangeError('amount out of range');
-  return m[1] === '-' ? -minor : minor;
+  return m[1] === '-' && minor !== 0 ? -minor : minor; // "-0.00" is 0, not -0
 }
