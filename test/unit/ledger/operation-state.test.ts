@@ -1,0 +1,58 @@
+import { ALLOWED_TRANSITIONS, OPERATION_STATES, OperationState, TERMINAL_STATES, canTransition, isTerminal } from '../../../src/ledger/operation-state';
+import { Ledger } from '../../../src/ledger/ledger';
+
+/** Every allowed move, as DESIGN §3 and the module's comment describe them (self-moves reschedule or resend). */
+const ALLOWED: ReadonlyArray<[OperationState, OperationState]> = [
+  ['RECEIVED', 'SENT'],
+  ['RECEIVED', 'FAILED'],
+  ['SENT', 'SENT'],
+  ['SENT', 'SUCCEEDED'],
+  ['SENT', 'FAILED'],
+  ['SENT', 'PENDING'],
+  ['SENT', 'UNKNOWN'],
+  ['PENDING', 'PENDING'],
+  ['PENDING', 'SUCCEEDED'],
+  ['PENDING', 'FAILED'],
+  ['PENDING', 'UNKNOWN'],
+  ['UNKNOWN', 'UNKNOWN'],
+  ['UNKNOWN', 'SUCCEEDED'],
+  ['UNKNOWN', 'FAILED'],
+  ['UNKNOWN', 'PENDING'],
+  ['UNKNOWN', 'SENT'],
+];
+
+const allPairs = OPERATION_STATES.flatMap((from) => OPERATION_STATES.map((to) => [from, to] as [OperationState, OperationState]));
+const isAllowed = (from: OperationState, to: OperationState) => ALLOWED.some(([f, t]) => f === from && t === to);
+
+describe('canTransition', () => {
+  it.each(allPairs.filter(([f, t]) => isAllowed(f, t)))('allows %s → %s', (from, to) => {
+    expect(canTransition(from, to)).toBe(true);
+  });
+
+  it.each(allPairs.filter(([f, t]) => !isAllowed(f, t)))('refuses %s → %s', (from, to) => {
+    expect(canTransition(from, to)).toBe(false);
+  });
+
+  it('never moves a terminal state, not even to itself', () => {
+    for (const from of TERMINAL_STATES) {
+      for (const to of OPERATION_STATES) expect(canTransition(from, to)).toBe(false);
+      expect(ALLOWED_TRANSITIONS[from]).toEqual([]);
+    }
+  });
+
+  it('never goes back to RECEIVED', () => {
+    for (const from of OPERATION_STATES) expect(canTransition(from, 'RECEIVED')).toBe(false);
+  });
+
+  it('never lets PENDING be sent again (only UNKNOWN, after a status inquiry, may be)', () => {
+    expect(canTransition('PENDING', 'SENT')).toBe(false);
+    expect(canTransition('UNKNOWN', 'SENT')).toBe(true);
+  });
+});
+
+describe('isTerminal', () => {
+  it('calls SUCCEEDED and FAILED terminal and nothing else', () => {
+    expect(OPERATION_STATES.filter((s) => isTerminal(s))).toEqual(['SUCCEEDED', 'FAILED']);
+    expect(OPERATION_STATES.filter((s) => Ledger.isTerminal(s))).toEqual(['SUCCEEDED', 'FAILED']);
+  });
+});
