@@ -173,7 +173,8 @@ export class Ledger {
     put('next_check_at', fields.nextCheckAt);
     put('poll_step', fields.pollStep);
     const score = (to === 'PENDING' || to === 'UNKNOWN') && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
-    const entry = JSON.stringify(redact({ ...interaction, at: now, to }));
+    // `at` is added after redaction: one epoch-ms timestamp in ten passes the Luhn check and would be masked.
+    const entry = JSON.stringify({ ...redact({ ...interaction, to }), at: now });
     const [applied, from] = await this.redis.pbLedgerTransition(
       this.opKey(id),
       this.logKey(id),
@@ -191,7 +192,7 @@ export class Ledger {
 
   /** Appends a history entry without changing state (e.g. a retry scheduled, a duplicate seen). */
   async appendInteraction(id: string, interaction: Omit<Interaction, 'at'>, now = Date.now()): Promise<void> {
-    await this.redis.rpush(this.logKey(id), JSON.stringify(redact({ ...interaction, at: now })));
+    await this.redis.rpush(this.logKey(id), JSON.stringify({ ...redact(interaction), at: now }));
   }
 
   async get(id: string): Promise<OperationRecord | null> {

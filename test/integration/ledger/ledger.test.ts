@@ -1,0 +1,253 @@
+import Redis from 'ioredis';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { Ledger } from '../../../src/ledger/ledger';
+import { PAN_MASK, SECRET_MASK } from '../../../src/logging/redact';
+import { testNamespace } from '../../support/test-config';
+
+const VISA = '4111111111111111';
+/** Epoch milliseconds that pass the Luhn check (as one timestamp in ten does). */
+const LUHN_VALID_NOW = 1718000000006;
+
+describe('the operation ledger on a real Redis', () => {
+  const prefix = `${testNamespace()}:`;
+  let redis: Redis;
+  let ledger: Ledger;
+  let seq = 0;
+
+  const nextId = () => `op-ledger-${++seq}`;
+  const command = (overrides: Partial<PaymentCommand> = {}): PaymentCommand => ({
+    version: 1,
+    command: 'capture',
+    channel: 'bus',
+    sequence: `rpc-${seq}`,
+    received_at: '2024-06-01T10:00:00.000Z',
+    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'auth_1', amount: 1999, currency: 'EUR', order_id: 'ORD-1' },
+    ...overrides,
+  });
+  const members = (state: string) => redis.zrange(`${prefix}ops:state:${state}`, 0, -1);
+
+  beforeAll(() => {
+    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    ledger = new Ledger(redis, prefix);
+  });
+
+  afterAll(async () => {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('records a new operation in RECEIVED with its command, payment and times', async () => {
+    const id = nextId();
+    const result = await ledger.create(id, command({ sequence: 17 }), 1_000);
+    expect(result).toEqual({ created: true, state: 'RECEIVED' });
+    expect(await ledger.get(id)).toEqual({
+      id,
+      command: 'capture',
+      channel: 'bus',
+      state: 'RECEIVED',
+      payment: command().payment,
+      sequence: '17',
+      receivedAt: Date.parse('2024-06-01T10:00:00.000Z'),
+      createdAt: 1_000,
+      updatedAt: 1_000,
+      attempts: 0,
+      reason: undefined,
+      gatewayReference: undefined,
+      newGatewayKey: undefined,
+      gatewayStatus: undefined,
+      nextCheckAt: undefined,
+      pollStep: undefined,
+    });
+    expect(await members('RECEIVED')).toContain(id);
+    expect(await redis.zscore(`${prefix}ops:created`, id)).toBe('1000');
+  });
+
+  it('creates an operation only once: a second create returns created:false, the current state, and adds no history', async () => {
+    const id = nextId();
+    await ledger.create(id, command(), 1_000);
+    await ledger.transition(id, 'SENT', { event: 'sent' }, {}, 2_000);
+    const again = await ledger.create(id, command({ command: 'refund' }), 3_000);
+    expect(again).toEqual({ created: false, state: 'SENT' });
+    const record = await ledger.get(id);
+    expect(record).toMatchObject({ command: 'capture', state: 'SENT', createdAt: 1_000 });
+    const history = await ledger.interactions(id);
+    expect(history.filter((i) => i.event === 'received')).toHaveLength(1);
+    expect(history).toEqual([
+      { at: 1_000, event: 'received', channel: 'bus' },
+      { at: 2_000, event: 'sent', to: 'SENT' },
+    ]);
+  });
+
+  it('moves forward, moves the id between state indexes, counts attempts and sets fields', async () => {
+    const id = nextId();
+    await ledger.create(id, command(), 1_000);
+
+    expect(await ledger.transition(id, 'SENT', { event: 'gateway_call' }, { countAttempt: true }, 2_000)).toEqual({ applied: true, from: 'RECEIVED' });
+    expect(await members('RECEIVED')).not.toContain(id);
+    expect(await members('SENT')).toContain(id);
+
+    const pending = await ledger.transition(
+      id,
+      'PENDING',
+      { event: 'gateway_response', status: 'processing' },
+      { gatewayReference: 'pi_123', gatewayStatus: 'processing', nextCheckAt: 62_000, pollStep: 0, countAttempt: true },
+      2_500,
+    );
+    expect(pending).toEqual({ applied: true, from: 'SENT' });
+    expect(await members('SENT')).not.toContain(id);
+    expect(await redis.zscore(`${prefix}ops:state:PENDING`, id)).toBe('62000');
+
+    expect(await ledger.transition(id, 'SUCCEEDED', { event: 'webhook' }, { reason: 'captured', newGatewayKey: 'auth_2', gatewayStatus: 'succeeded' }, 3_000)).toEqual({
+      applied: true,
+      from: 'PENDING',
+    });
+    expect(await members('PENDING')).not.toContain(id);
+    expect(await redis.zscore(`${prefix}ops:state:SUCCEEDED`, id)).toBe('3000');
+
+    expect(await ledger.get(id)).toMatchObject({
+      state: 'SUCCEEDED',
+      attempts: 2,
+      updatedAt: 3_000,
+      createdAt: 1_000,
+      reason: 'captured',
+      gatewayReference: 'pi_123',
+      newGatewayKey: 'auth_2',
+      gatewayStatus: 'succeeded',
+      nextCheckAt: 62_000,
+      pollStep: 0,
+    });
+    expect((await ledger.interactions(id)).map((i) => [i.event, i.to])).toEqual([
+      ['received', undefined],
+      ['gateway_call', 'SENT'],
+      ['gateway_response', 'PENDING'],
+      ['webhook', 'SUCCEEDED'],
+    ]);
+  });
+
+  it('refuses a move the state machine does not allow, changing nothing', async () => {
+    const id = nextId();
+    await ledger.create(id, command(), 1_000);
+    expect(await ledger.transition(id, 'SUCCEEDED', { event: 'too_early' }, { reason: 'x' }, 2_000)).toEqual({ applied: false, from: 'RECEIVED' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'RECEIVED', updatedAt: 1_000, reason: undefined });
+    expect(await ledger.interactions(id)).toHaveLength(1);
+  });
+
+  it('never changes a terminal state: SUCCEEDED → FAILED is refused with from SUCCEEDED', async () => {
+    const id = nextId();
+    await ledger.create(id, command(), 1_000);
+    await ledger.transition(id, 'SENT', { event: 'sent' }, {}, 2_000);
+    await ledger.transition(id, 'SUCCEEDED', { event: 'ok' }, { reason: 'approved' }, 3_000);
+    const late = await ledger.transition(id, 'FAILED', { event: 'late_webhook' }, { reason: 'declined', countAttempt: true }, 4_000);
+    expect(late).toEqual({ applied: false, from: 'SUCCEEDED' });
+    expect(await ledger.transition(id, 'SUCCEEDED', { event: 'repeat' }, {}, 5_000)).toEqual({ applied: false, from: 'SUCCEEDED' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', reason: 'approved', updatedAt: 3_000, attempts: 0 });
+    expect(await members('FAILED')).not.toContain(id);
+    expect(await ledger.interactions(id)).toHaveLength(3);
+  });
+
+  it('says from:null for an operation it does not hold, and creates nothing', async () => {
+    expect(await ledger.transition('op-ledger-missing', 'SENT', { event: 'sent' })).toEqual({ applied: false, from: null });
+    expect(await ledger.get('op-ledger-missing')).toBeNull();
+    expect(await redis.exists(`${prefix}op:op-ledger-missing`)).toBe(0);
+  });
+
+  it('applies exactly one of 50 racing terminal transitions', async () => {
+    const id = nextId();
+    await ledger.create(id, command());
+    await ledger.transition(id, 'SENT', { event: 'sent' });
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => ledger.transition(id, i % 2 === 0 ? 'SUCCEEDED' : 'FAILED', { event: `outcome-${i}` }, { reason: `r${i}` })),
+    );
+    const applied = results.filter((r) => r.applied);
+    expect(applied).toHaveLength(1);
+    expect(results.filter((r) => !r.applied).every((r) => r.from === 'SUCCEEDED' || r.from === 'FAILED')).toBe(true);
+    const record = await ledger.get(id);
+    const winner = results.findIndex((r) => r.applied);
+    expect(record).toMatchObject({ state: winner % 2 === 0 ? 'SUCCEEDED' : 'FAILED', reason: `r${winner}` });
+    const inSucceeded = (await members('SUCCEEDED')).includes(id);
+    const inFailed = (await members('FAILED')).includes(id);
+    expect([inSucceeded, inFailed].filter(Boolean)).toHaveLength(1);
+    expect(await members('SENT')).not.toContain(id);
+    expect((await ledger.interactions(id)).filter((i) => String(i.event).startsWith('outcome-'))).toHaveLength(1);
+  });
+
+  it('lists only the PENDING ids that are due, by nextCheckAt', async () => {
+    const due = nextId();
+    const later = nextId();
+    for (const [id, nextCheckAt] of [
+      [due, 10_000],
+      [later, 90_000],
+    ] as const) {
+      await ledger.create(id, command(), 1_000);
+      await ledger.transition(id, 'SENT', { event: 'sent' }, {}, 2_000);
+      await ledger.transition(id, 'PENDING', { event: 'pending' }, { nextCheckAt, pollStep: 0 }, 3_000);
+    }
+    const dueNow = await ledger.idsInState('PENDING', 50_000);
+    expect(dueNow).toContain(due);
+    expect(dueNow).not.toContain(later);
+    expect(await ledger.idsInState('PENDING')).toEqual(expect.arrayContaining([due, later]));
+    expect(await ledger.idsInState('PENDING', 50_000, 1)).toHaveLength(1);
+
+    // Rescheduling a PENDING operation moves its score.
+    await ledger.transition(due, 'PENDING', { event: 'still_pending' }, { nextCheckAt: 200_000, pollStep: 1 }, 60_000);
+    expect(await ledger.idsInState('PENDING', 50_000)).not.toContain(due);
+    expect(await ledger.get(due)).toMatchObject({ nextCheckAt: 200_000, pollStep: 1 });
+  });
+
+  it('redacts interactions: a card number or secret passed in a detail is never stored', async () => {
+    const id = nextId();
+    await ledger.create(id, command(), 1_000);
+    await ledger.transition(
+      id,
+      'SENT',
+      { event: 'gateway_call', request: { headers: { Authorization: 'Bearer sk_live_xyz' }, body: `source[number]=${VISA}` }, api_key: 'k-123456789' },
+      {},
+      2_000,
+    );
+    await ledger.appendInteraction(id, { event: 'retry_scheduled', note: `customer typed ${VISA}`, cvv: '123' }, 2_500);
+    const stored = await redis.lrange(`${prefix}op:${id}:interactions`, 0, -1);
+    for (const entry of stored) {
+      expect(entry).not.toContain(VISA);
+      expect(entry).not.toContain('sk_live_xyz');
+      expect(entry).not.toContain('k-123456789');
+    }
+    const history = await ledger.interactions(id);
+    expect(history[1]).toEqual({
+      at: 2_000,
+      to: 'SENT',
+      event: 'gateway_call',
+      request: { headers: { Authorization: SECRET_MASK }, body: `source[number]=${PAN_MASK}` },
+      api_key: SECRET_MASK,
+    });
+    expect(history[2]).toEqual({ at: 2_500, event: 'retry_scheduled', note: `customer typed ${PAN_MASK}`, cvv: SECRET_MASK });
+  });
+
+  it('keeps the time of an interaction even when that timestamp passes the Luhn check', async () => {
+    const id = nextId();
+    await ledger.create(id, command(), LUHN_VALID_NOW);
+    await ledger.transition(id, 'SENT', { event: 'sent' }, {}, LUHN_VALID_NOW);
+    await ledger.appendInteraction(id, { event: 'note' }, LUHN_VALID_NOW);
+    expect((await ledger.interactions(id)).map((i) => i.at)).toEqual([LUHN_VALID_NOW, LUHN_VALID_NOW, LUHN_VALID_NOW]);
+  });
+
+  it('counts operations by state', async () => {
+    const before = await ledger.countByState();
+    const a = nextId();
+    const b = nextId();
+    await ledger.create(a, command());
+    await ledger.create(b, command());
+    await ledger.transition(b, 'FAILED', { event: 'no_route' }, { reason: 'no gateway' });
+    const after = await ledger.countByState();
+    expect(Object.keys(after).sort()).toEqual(['FAILED', 'PENDING', 'RECEIVED', 'SENT', 'SUCCEEDED', 'UNKNOWN']);
+    expect(after.RECEIVED - before.RECEIVED).toBe(1);
+    expect(after.FAILED - before.FAILED).toBe(1);
+    expect(after.SENT).toBe(before.SENT);
+  });
+});
