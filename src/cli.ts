@@ -37,7 +37,7 @@ program
   .action(async () => {
     const config = configOrExit(configPath(), processLogger('worker'));
     const logger = processLogger('worker', config.log.level);
-    await runUntilSignal('worker', logger, () => startWorkerProcess(config, logger));
+    await runUntilSignal('worker', logger, () => startWorkerProcess(config, logger, { routes: new Map(), notifier: { notify: async () => undefined }, consumerOnly: true }));
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

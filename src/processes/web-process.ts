@@ -7,11 +7,23 @@ import { HealthRoute } from '../health/health-route';
 import { IntakeRoute } from '../intake/intake-route';
 import { Logger } from '../logging/logger';
 import { createRedis } from '../redis/redis-connection';
+import { GatewayConfig } from '../config/config';
+import { GatewayTransformer } from '../gateways/gateway-adapter';
 import { WebRoute, WebServer, startWebServer } from '../web/web-server';
+import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
+import { WebhookRoute } from '../webhooks/webhook-route';
+
+export interface WebProcessOptions {
+  /** Gateways whose webhooks this process accepts at `/webhooks/<name>`. */
+  webhooks?: ReadonlyMap<string, { gateway: GatewayConfig; transformer: GatewayTransformer }>;
+  /** More routes on the same server (metrics…). */
+  extraRoutes?: WebRoute[];
+}
 
 export interface WebProcess {
   server: WebServer;
   intake: IntakeRoute;
+  webhooks: WebhookRoute;
   /** Full URL of the intake endpoint (what registration announces in a local set-up). */
   intakeUrl: string;
   stop(): Promise<void>;
@@ -21,7 +33,7 @@ export interface WebProcess {
  * The `web` process: bus intake, PSP webhooks, health. Stateless; run as many as the load needs.
  * `extraRoutes` lets later layers (webhooks, metrics) mount on the same server.
  */
-export async function startWebProcess(config: Config, logger: Logger, extraRoutes: WebRoute[] = []): Promise<WebProcess> {
+export async function startWebProcess(config: Config, logger: Logger, options: WebProcessOptions = {}): Promise<WebProcess> {
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:web', logger });
   // Connect in the background: intake answers 503 until the broker is there, which the bus retries.
   void connection.connect().catch(() => undefined);
@@ -37,16 +49,28 @@ export async function startWebProcess(config: Config, logger: Logger, extraRoute
       await redis.ping();
     },
   });
-  const server = await startWebServer([intake, health, ...extraRoutes], { host: config.http.host, port: config.http.port, logger });
+  const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
+  outcomesQueue.on('error', () => undefined);
+  const seenPrefix = `${config.redis.keyPrefix}webhook-seen:`;
+  const webhooks = new WebhookRoute({
+    config,
+    transformers: options.webhooks ?? new Map(),
+    queue: outcomesQueue,
+    seen: async (key) => (await redis.set(seenPrefix + key, '1', 'EX', 7 * 24 * 3600, 'NX')) === null,
+    logger,
+  });
+  const server = await startWebServer([intake, webhooks, health, ...(options.extraRoutes ?? [])], { host: config.http.host, port: config.http.port, logger });
   logger.info('web process listening', { url: server.url, intake_path: config.http.intakePath });
   return {
     server,
     intake,
+    webhooks,
     intakeUrl: `${server.url}${config.http.intakePath}`,
     stop: async () => {
       await server.close();
       await publisher.close();
       await connection.close();
+      await outcomesQueue.close();
       redis.disconnect();
     },
   };

@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
@@ -6,47 +6,115 @@ import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../delivery/delivery-queue';
+import { DeliveryService, GatewayRoute } from '../delivery/delivery-service';
+import { startDeliveryWorker } from '../delivery/delivery-worker';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { EventStore } from '../events/event-store';
+import { NotificationSender, startEventSender } from '../events/event-sender';
+import { OmsEventJobData, createOmsEventsQueue } from '../events/oms-events-queue';
 import { CommandConsumer, ConsumeDecision } from '../intake/command-consumer';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
+import { Poller } from '../poller/poller';
 import { createRedis } from '../redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
+import { startOutcomeWorker } from '../webhooks/outcome-worker';
+
+export interface WorkerProcessOptions {
+  /** Configured gateways, by the name commands use in `payment.gateway`. */
+  routes: ReadonlyMap<string, GatewayRoute>;
+  /** Posts notifications to the bus delegate URL. */
+  notifier: NotificationSender;
+  /** Run only the command consumer (no delivery, events or outcomes): for tests of intake alone. */
+  consumerOnly?: boolean;
+  onDecision?: (d: ConsumeDecision, operationId: string | null) => void;
+  onEventSent?: (eventId: string) => void;
+}
 
 export interface WorkerProcess {
   consumer: CommandConsumer;
   ledger: Ledger;
   deliveryQueue: Queue<DeliveryJobData>;
+  eventsQueue: Queue<OmsEventJobData>;
+  events: EventStore;
+  delivery: DeliveryService;
+  recorder: OutcomeRecorder;
+  poller: Poller;
   redis: Redis;
   stop(): Promise<void>;
 }
 
-/** The `worker` process: the command consumer (and, with the delivery layer, gateway delivery and events). */
-export async function startWorkerProcess(
-  config: Config,
-  logger: Logger,
-  hooks: { onDecision?: (d: ConsumeDecision, operationId: string | null) => void } = {},
-): Promise<WorkerProcess> {
+/**
+ * The `worker` process: the command consumer, gateway delivery, webhook outcomes and events to the bus
+ * (plus the poller on an interval when `poller.in_process_interval_ms` > 0). Stateless: all state is in
+ * RabbitMQ and Redis, so a killed worker's work is picked up by the next one.
+ */
+export async function startWorkerProcess(config: Config, logger: Logger, options: WorkerProcessOptions): Promise<WorkerProcess> {
   const redis = createRedis(config.redis.url, 'commands', logger);
+  const blocking = createRedis(config.redis.url, 'blocking', logger);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const events = new EventStore(redis, config.redis.keyPrefix);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   // Redis errors already reach the log through the connection; without a listener BullMQ prints them raw.
-  deliveryQueue.on('error', () => undefined);
+  for (const q of [deliveryQueue, eventsQueue]) q.on('error', () => undefined);
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const router = new ConfiguredGatewayRouter(options.routes);
+  const delivery = new DeliveryService({ config, ledger, router, recorder, logger });
+  const poller = new Poller({ config, ledger, router, recorder, logger });
+
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
-  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, onDecision: hooks.onDecision });
+  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, onDecision: options.onDecision });
+
+  const workers: Worker[] = [];
+  if (!options.consumerOnly) {
+    workers.push(startDeliveryWorker(config, blocking, delivery, logger));
+    workers.push(startEventSender(config, blocking, { events, sender: options.notifier, logger, onSent: options.onEventSent }));
+    workers.push(startOutcomeWorker(config, blocking, { ledger, recorder, logger }));
+  }
   await consumer.start();
-  logger.info('worker consuming', { queue: config.amqp.commandsQueue, prefetch: config.amqp.prefetch });
+  let pollTimer: NodeJS.Timeout | undefined;
+  if (!options.consumerOnly && config.poller.inProcessIntervalMs > 0) {
+    pollTimer = setInterval(() => {
+      void runPollerOnce(redis, config, poller, logger);
+    }, config.poller.inProcessIntervalMs);
+  }
+  logger.info('worker started', { queue: config.amqp.commandsQueue, prefetch: config.amqp.prefetch, gateways: [...options.routes.keys()] });
   return {
     consumer,
     ledger,
     deliveryQueue,
+    eventsQueue,
+    events,
+    delivery,
+    recorder,
+    poller,
     redis,
     stop: async () => {
+      if (pollTimer) clearInterval(pollTimer);
       await consumer.stop();
+      await Promise.all(workers.map((w) => w.close()));
       await publisher.close();
       await connection.close();
       await deliveryQueue.close();
+      await eventsQueue.close();
       redis.disconnect();
+      blocking.disconnect();
     },
   };
+}
+
+/** One poll run across all workers at a time: a Redis lock (expiring) keeps them from polling together. */
+async function runPollerOnce(redis: Redis, config: Config, poller: Poller, logger: Logger): Promise<void> {
+  const lock = `${config.redis.keyPrefix}poller:lock`;
+  const got = await redis.set(lock, String(process.pid), 'PX', Math.max(config.poller.inProcessIntervalMs, 1000), 'NX').catch(() => null);
+  if (got !== 'OK') return;
+  try {
+    const report = await poller.runOnce();
+    if (report.due > 0) logger.info('poll run', { ...report });
+  } catch (err) {
+    logger.warn('poll run failed', { error: (err as Error).message });
+  }
 }

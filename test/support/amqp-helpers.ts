@@ -1,4 +1,4 @@
-import amqp, { ChannelModel, ConsumeMessage } from 'amqplib';
+import amqp, { ChannelModel, GetMessage } from 'amqplib';
 import { Config } from '../../src/config/config';
 import { declareTopology } from '../../src/amqp/topology';
 
@@ -6,7 +6,7 @@ import { declareTopology } from '../../src/amqp/topology';
 export async function amqpClient(config: Config): Promise<{
   model: ChannelModel;
   publish(routingKey: string, body: Buffer | object): Promise<void>;
-  drainDeadLetters(): Promise<ConsumeMessage[]>;
+  drainDeadLetters(): Promise<GetMessage[]>;
   queueDepth(queue: string): Promise<number>;
   deleteNamespace(): Promise<void>;
   close(): Promise<void>;
@@ -22,7 +22,7 @@ export async function amqpClient(config: Config): Promise<{
       await ch.waitForConfirms();
     },
     drainDeadLetters: async () => {
-      const out: ConsumeMessage[] = [];
+      const out: GetMessage[] = [];
       for (;;) {
         const msg = await ch.get(config.amqp.deadLetterQueue, { noAck: true });
         if (!msg) return out;

@@ -9,6 +9,7 @@ import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { CONSUMER_ONLY } from '../../support/worker-options';
 import { eventually } from '../../support/tcp-proxy';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
@@ -32,7 +33,7 @@ describe('command intake: signed bus commands and channel commands end as queued
   beforeAll(async () => {
     config = testConfig();
     client = await amqpClient(config);
-    worker = await startWorkerProcess(config, logs.logger);
+    worker = await startWorkerProcess(config, logs.logger, CONSUMER_ONLY);
     web = await startWebProcess(config, logs.logger);
     await eventually(async () => (await axios.get(`${web.server.url}/readyz`, { validateStatus: () => true })).status === 200);
   });
@@ -152,7 +153,7 @@ describe('command consumer: every malformed channel command is dead-lettered wit
   beforeAll(async () => {
     config = testConfig();
     client = await amqpClient(config);
-    worker = await startWorkerProcess(config, logs.logger);
+    worker = await startWorkerProcess(config, logs.logger, CONSUMER_ONLY);
   });
 
   afterAll(async () => {

@@ -7,6 +7,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { eventually, startTcpProxy } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { CONSUMER_ONLY } from '../../support/worker-options';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
 
@@ -17,7 +18,7 @@ describe('outages lose nothing', () => {
     const direct = testConfig({ 'amqp.exchange.commands': config.amqp.commandsExchange, 'amqp.queue.commands': config.amqp.commandsQueue, 'amqp.exchange.dead_letter': config.amqp.deadLetterExchange, 'amqp.queue.dead_letter': config.amqp.deadLetterQueue, 'redis.key_prefix': config.redis.keyPrefix });
     const { logger } = captureLogger('error');
     const client = await amqpClient(config);
-    const worker = await startWorkerProcess(direct, logger);
+    const worker = await startWorkerProcess(direct, logger, CONSUMER_ONLY);
     const web = await startWebProcess(config, logger);
     const post = (body: unknown) => {
       const raw = JSON.stringify(body);
@@ -54,7 +55,7 @@ describe('outages lose nothing', () => {
     const config = testConfig({ 'redis.url': redisProxy.url('redis') });
     const { logger } = captureLogger('error');
     const client = await amqpClient(config);
-    const worker = await startWorkerProcess(config, logger);
+    const worker = await startWorkerProcess(config, logger, CONSUMER_ONLY);
     try {
       const warmup = channelCommand('capture');
       await client.publish('web.payment.capture', warmup);
@@ -85,7 +86,7 @@ describe('outages lose nothing', () => {
     const config = testConfig({ 'redis.url': redisProxy.url('redis') });
     const { logger } = captureLogger('error');
     const client = await amqpClient(config);
-    const worker = await startWorkerProcess(config, logger);
+    const worker = await startWorkerProcess(config, logger, CONSUMER_ONLY);
     try {
       redisProxy.cut();
       const commands = Array.from({ length: 5 }, () => channelCommand('refund'));
