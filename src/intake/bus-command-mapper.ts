@@ -36,7 +36,9 @@ export function mapBusCall(body: unknown, methods: ReadonlyMap<string, BusComman
   if (rawId !== undefined && rawId !== null && typeof rawId !== 'string' && typeof rawId !== 'number') {
     return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be a string or a number', 'INVALID_REQUEST');
   }
-  if (typeof rawId === 'string' && rawId.length > 64) return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be at most 64 characters', 'INVALID_REQUEST');
+  // The id becomes the command's sequence: refuse here, as the envelope's fault, what the sequence cannot hold.
+  if (typeof rawId === 'string' && (rawId.length === 0 || rawId.length > 64)) return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be 1 to 64 characters', 'INVALID_REQUEST');
+  if (typeof rawId === 'number' && (!Number.isSafeInteger(rawId) || rawId < 0)) return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be a non-negative integer', 'INVALID_REQUEST');
   if (req.jsonrpc !== '2.0') return fail(id, JSON_RPC.INVALID_REQUEST, 'jsonrpc', 'must be "2.0"', 'INVALID_REQUEST');
   if (typeof req.method !== 'string') return fail(id, JSON_RPC.INVALID_REQUEST, 'method', 'must be a string', 'INVALID_REQUEST');
   if (req.params === null || typeof req.params !== 'object' || Array.isArray(req.params)) {

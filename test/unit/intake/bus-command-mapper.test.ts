@@ -79,10 +79,15 @@ describe('mapBusCall refuses a malformed envelope with -32600', () => {
     expect(r.error.field).toBe('id');
   });
 
-  it('refuses an id longer than 64 characters', () => {
-    const r = failure(map(call({ id: 'i'.repeat(65) })));
+  it.each(['i'.repeat(65), '', -1, 1.5, Number.MAX_SAFE_INTEGER + 1])('refuses the id %p, which cannot be a sequence, as the envelope fault', (id) => {
+    const r = failure(map(call({ id })));
     expect(r).toMatchObject({ id: null, code: JSON_RPC.INVALID_REQUEST });
     expect(r.error.field).toBe('id');
+  });
+
+  it('accepts an id of exactly 64 characters and the id 0', () => {
+    expect(success(map(call({ id: 'i'.repeat(64) }))).command.sequence).toBe('i'.repeat(64));
+    expect(success(map(call({ id: 0 }))).command.sequence).toBe(0);
   });
 
   it('refuses a method that is not a string', () => {
