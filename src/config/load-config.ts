@@ -76,7 +76,8 @@ export function buildConfig(parameters: unknown, env: NodeJS.ProcessEnv = proces
   const resolved = resolveEnvReferences(parameters ?? {}, env);
   const params = structuredClone(resolved) as Params;
   if (!validateParams(params)) {
-    const errors = validateParams.errors ?? [];
+    // An unknown key first: it is usually a typo, and the "missing" error it causes says less.
+    const errors = [...(validateParams.errors ?? [])].sort((a, b) => Number(b.keyword === 'additionalProperties') - Number(a.keyword === 'additionalProperties'));
     const first = errors[0];
     const all = errors.map((e) => `${keyOf(e)}: ${describe(e)}`);
     throw new ConfigError(first ? keyOf(first) : '(root)', first ? describe(first) : 'invalid', all);

@@ -11,6 +11,9 @@ import { CONSUMER_ONLY } from '../../support/worker-options';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
 
+// Outages wait for reconnect backoffs (up to 2 s for Redis, 5 s for held messages): generous, never tight.
+jest.setTimeout(60000);
+
 describe('outages lose nothing', () => {
   it('answers 503 while the broker is down, and every command the bus re-sends afterwards is queued exactly once', async () => {
     const brokerProxy = await startTcpProxy(5672);
@@ -66,7 +69,7 @@ describe('outages lose nothing', () => {
       await eventually(() => worker.consumer.stats.dependencyRetries > 0);
       expect(worker.consumer.stats.accepted).toBe(1);
       redisProxy.restore();
-      await eventually(() => worker.consumer.stats.accepted === 31, 20000);
+      await eventually(() => worker.consumer.stats.accepted === 31, 45000);
       for (const c of commands) {
         expect((await worker.ledger.get(c.payment.operation_reference!))?.state).toBe('RECEIVED');
         expect(await worker.deliveryQueue.getJob(c.payment.operation_reference!)).toBeDefined();
