@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "[prepare] installing dependencies (npm ci)" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "[prepare] installing dependencies" >&2
+  # `npm install --no-save` installs exactly the locked versions like `npm ci`, but tolerates a lock file
+  # whose optional per-platform binaries (darwin/win32 builds of msgpackr-extract...) the registry mirror
+  # never listed; `npm ci` refuses such a lock file as "out of sync".
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 echo "[prepare] building" >&2
 npx tsc -p tsconfig.json
