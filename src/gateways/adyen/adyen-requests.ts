@@ -1,0 +1,128 @@
+import { GatewayConfig } from '../../config/config';
+import { GatewayError } from '../../errors/gateway-error';
+import { assertNever } from '../assert-never';
+import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { AdyenAmount, AmountConversionError, toAdyenAmount } from './adyen-amount';
+import { idempotencyKeyFor, merchantReferenceFor } from './adyen-references';
+import { customAttribute, parseStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
+
+/**
+ * Request bodies for Checkout API v71 (`../shared/specs/adyen-checkout-v71.json`), one per command.
+ * Every body names `merchantAccount` from the gateway's configuration (`merchant_account`): the OMS's
+ * `payment.gateway_account` is not used for routing, so a command can never reach an account whose
+ * API key we do not hold.
+ *
+ * | command | request |
+ * | --- | --- |
+ * | authorize | `POST /payments`, stored card, `additionalData.manualCapture: "true"` |
+ * | sale | `POST /payments`, stored card, `captureDelayHours: 0` (immediate capture) |
+ * | revalidate | `POST /payments` with the stored card again (manual capture); new pspReference = new key |
+ * | capture | `POST /payments/{pspReference}/captures` (partial when `amount` is less than authorised) |
+ * | cancel | `POST /payments/{pspReference}/cancels` |
+ * | refund | `POST /payments/{pspReference}/refunds` (partial when `amount` is less than captured) |
+ * | validate | `POST /payments/{pspReference}/amountUpdates` with the authorised amount (see below) |
+ * | tokenize | `POST /storedPaymentMethods` with the client-side JWE `encryptedCard` (`gateway_key`) |
+ *
+ * validate: Checkout v71 has no way to read a payment. The only request the spec offers that addresses
+ * an existing authorisation is an authorisation adjustment; adjusting to the amount already held changes
+ * no money and Adyen answers `received`; the AUTHORISATION_ADJUSTMENT webhook then says whether the
+ * authorisation is still valid (success true) or not. So validate is PENDING until that webhook.
+ */
+
+/** Unused for server-to-server ContAuth payments (no shopper to redirect), but required by `/payments`. */
+export const ADYEN_RETURN_URL = 'https://payment-bridge.invalid/adyen/return';
+
+/** How Adyen may reuse a stored card without the shopper present. */
+const RECURRING_MODEL = 'UnscheduledCardOnFile';
+
+type Json = Record<string, unknown>;
+
+function amountOf(ctx: OperationContext, gateway: GatewayConfig): AdyenAmount {
+  try {
+    return toAdyenAmount(ctx.payment.amount, ctx.payment.currency);
+  } catch (err) {
+    // Thrown before anything is sent: a bad amount is our data, not Adyen's.
+    const reason = err instanceof AmountConversionError ? err.message : 'unknown currency';
+    throw new GatewayError('invalid_request', gateway.name, `amount cannot be sent to Adyen: ${reason}`, { gatewayCode: 'ADYEN_AMOUNT_INVALID', cause: err });
+  }
+}
+
+function pspReferenceOf(ctx: OperationContext, gateway: GatewayConfig): string {
+  const key = ctx.payment.gateway_key;
+  // Adyen pspReferences are 16 alphanumerics; anything else would be an injected path.
+  if (!/^[A-Za-z0-9]{1,64}$/.test(key)) {
+    throw new GatewayError('invalid_request', gateway.name, 'payment.gateway_key is not an Adyen pspReference', { gatewayCode: 'ADYEN_PSP_REFERENCE_INVALID' });
+  }
+  return key;
+}
+
+/** The stored-card key a revalidate charges: `custom_attributes.stored_payment_method`, else `gateway_key`. */
+function storedCardKeyFor(ctx: OperationContext): string {
+  if (ctx.command === 'revalidate') return customAttribute(ctx.payment, 'stored_payment_method') ?? ctx.payment.gateway_key;
+  return ctx.payment.gateway_key;
+}
+
+function paymentBody(ctx: OperationContext, gateway: GatewayConfig, capture: 'manual' | 'immediate'): Json {
+  const token = parseStoredToken(storedCardKeyFor(ctx), ctx.payment, gateway.name);
+  const body: Json = {
+    amount: amountOf(ctx, gateway),
+    merchantAccount: gateway.merchantAccount,
+    reference: merchantReferenceFor(ctx.operationId),
+    paymentMethod: { type: 'scheme', storedPaymentMethodId: token.storedPaymentMethodId },
+    shopperReference: token.shopperReference,
+    shopperInteraction: 'ContAuth',
+    recurringProcessingModel: RECURRING_MODEL,
+    returnUrl: ADYEN_RETURN_URL,
+  };
+  if (ctx.payment.order_id) body.merchantOrderReference = ctx.payment.order_id.slice(0, 1000);
+  if (capture === 'manual') body.additionalData = { manualCapture: 'true' };
+  else body.captureDelayHours = 0;
+  return body;
+}
+
+function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: string; body: Json } {
+  const reference = merchantReferenceFor(ctx.operationId);
+  const merchantAccount = gateway.merchantAccount;
+  switch (ctx.command) {
+    case 'authorize':
+    case 'revalidate':
+      return { path: '/payments', body: paymentBody(ctx, gateway, 'manual') };
+    case 'sale':
+      return { path: '/payments', body: paymentBody(ctx, gateway, 'immediate') };
+    case 'capture':
+      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/captures`, body: { merchantAccount, amount: amountOf(ctx, gateway), reference } };
+    case 'refund':
+      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/refunds`, body: { merchantAccount, amount: amountOf(ctx, gateway), reference } };
+    case 'cancel':
+      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/cancels`, body: { merchantAccount, reference } };
+    case 'validate':
+      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/amountUpdates`, body: { merchantAccount, amount: amountOf(ctx, gateway), reference } };
+    case 'tokenize':
+      return {
+        path: '/storedPaymentMethods',
+        body: {
+          merchantAccount,
+          shopperReference: shopperReferenceForNewToken(ctx.payment, ctx.operationId),
+          recurringProcessingModel: RECURRING_MODEL,
+          // gateway_key is the JWE Adyen's client-side encryption produced: never a card number in clear.
+          paymentMethod: { type: 'scheme', encryptedCard: ctx.payment.gateway_key },
+        },
+      };
+    default:
+      return assertNever(ctx.command, 'command');
+  }
+}
+
+/**
+ * The request performing `ctx`. `Idempotency-Key` is the operation id (digested when longer than Adyen's
+ * 64 characters), and the merchant `reference` is the operation id too, so webhooks name it back.
+ */
+export function buildAdyenRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
+  const { path, body } = bodyAndPath(ctx, gateway);
+  return {
+    method: 'POST',
+    path,
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKeyFor(ctx.operationId) },
+    body: JSON.stringify(body),
+  };
+}

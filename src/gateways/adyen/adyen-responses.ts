@@ -1,0 +1,115 @@
+import { GatewayConfig } from '../../config/config';
+import { GatewayError } from '../../errors/gateway-error';
+import { assertNever } from '../assert-never';
+import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { AmountConversionError, fromAdyenAmount } from './adyen-amount';
+import { classifyAdyenError } from './adyen-errors';
+import { formatStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
+import { mapModificationStatus, mapResultCode } from './adyen-status-map';
+
+/** Reading Checkout v71 answers into outcomes; non-2xx answers become classified `GatewayError`s. */
+
+type Json = Record<string, unknown>;
+
+/** `gatewayStatus` of a stored-card creation: `POST /storedPaymentMethods` answers 201 without a status field. */
+export const ADYEN_STORED_STATUS = 'created';
+
+function parseJson(response: GatewayResponse, gateway: string): Json {
+  try {
+    const parsed: unknown = JSON.parse(response.body);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Json;
+  } catch {
+    // fall through: a 2xx we cannot read leaves the money effect unknown
+  }
+  throw new GatewayError('outcome_unknown', gateway, `unreadable Adyen answer (HTTP ${response.status})`, { httpStatus: response.status });
+}
+
+function str(o: Json, key: string): string | undefined {
+  const v = o[key];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function requiredStr(o: Json, key: string, response: GatewayResponse, gateway: string): string {
+  const v = str(o, key);
+  if (v === undefined) throw new GatewayError('outcome_unknown', gateway, `Adyen answer without ${key} (HTTP ${response.status})`, { httpStatus: response.status });
+  return v;
+}
+
+/** The answer's `amount` in our minor units, when it is there and in the command's currency. */
+function amountIn(o: Json, currency: string): number | undefined {
+  const a = o.amount;
+  if (a === null || typeof a !== 'object' || Array.isArray(a)) return undefined;
+  const { value, currency: cur } = a as Json;
+  if (typeof value !== 'number' || typeof cur !== 'string' || cur !== currency) return undefined;
+  try {
+    return fromAdyenAmount({ value, currency: cur });
+  } catch (err) {
+    if (err instanceof AmountConversionError) return undefined;
+    throw err;
+  }
+}
+
+function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
+  const resultCode = requiredStr(body, 'resultCode', response, gateway);
+  const status = mapResultCode(resultCode, gateway);
+  const pspReference = str(body, 'pspReference');
+  const outcome: GatewayOutcome = { status, gatewayStatus: resultCode };
+  if (pspReference) outcome.gatewayReference = pspReference;
+  const amount = amountIn(body, ctx.payment.currency);
+  if (amount !== undefined) outcome.amount = amount;
+  // The decline code is refusalReasonCode (e.g. "2"); refusalReason is its label; for the shopper-flow codes the resultCode itself.
+  if (status === 'FAIL') outcome.reason = str(body, 'refusalReasonCode') ?? str(body, 'refusalReason') ?? resultCode;
+  // revalidate: the new authorisation replaces the old one in the OMS.
+  if (ctx.command === 'revalidate' && status !== 'FAIL' && pspReference) outcome.newGatewayKey = pspReference;
+  return outcome;
+}
+
+function modificationOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
+  const status = requiredStr(body, 'status', response, gateway);
+  const outcome: GatewayOutcome = { status: mapModificationStatus(status, gateway), gatewayStatus: status };
+  const pspReference = str(body, 'pspReference');
+  if (pspReference) outcome.gatewayReference = pspReference;
+  const amount = amountIn(body, ctx.payment.currency);
+  if (amount !== undefined) outcome.amount = amount;
+  return outcome;
+}
+
+function storedOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
+  const id = requiredStr(body, 'id', response, gateway);
+  const shopperReference = str(body, 'shopperReference') ?? shopperReferenceForNewToken(ctx.payment, ctx.operationId);
+  return { status: 'SUCCESS', gatewayStatus: ADYEN_STORED_STATUS, gatewayReference: id, newGatewayKey: formatStoredToken({ shopperReference, storedPaymentMethodId: id }) };
+}
+
+/**
+ * The outcome of the answer to `buildAdyenRequest(ctx)`. A 2xx is read per command; anything else
+ * throws `classifyAdyenError` (declines are 200 `Refused`, so they are FAIL outcomes, not errors).
+ */
+export function parseAdyenResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+  if (response.status < 200 || response.status >= 300) throw classifyAdyenError(response, gateway.name);
+  const body = parseJson(response, gateway.name);
+  switch (ctx.command) {
+    case 'authorize':
+    case 'sale':
+    case 'revalidate':
+      return paymentOutcome(ctx, body, response, gateway.name);
+    case 'capture':
+    case 'cancel':
+    case 'refund':
+    case 'validate':
+      return modificationOutcome(ctx, body, response, gateway.name);
+    case 'tokenize':
+      return storedOutcome(ctx, body, response, gateway.name);
+    default:
+      return assertNever(ctx.command, 'command');
+  }
+}
+
+/**
+ * The answer to a status inquiry (the original request sent again with the same `Idempotency-Key`, see
+ * the transformer): `null` only on 404, Adyen saying the payment the operation addresses does not exist,
+ * so the operation cannot have happened; otherwise read as the original answer.
+ */
+export function parseAdyenStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
+  if (response.status === 404) return null;
+  return parseAdyenResponse(ctx, response, gateway);
+}

@@ -1,0 +1,68 @@
+import { GatewayConfig } from '../../config/config';
+import { CommandType } from '../../contracts/payment-command';
+import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import { buildAdyenRequest } from './adyen-requests';
+import { parseAdyenResponse, parseAdyenStatusResponse } from './adyen-responses';
+import { adyenWebhookAck, parseAdyenWebhook, verifyAdyenWebhook } from './adyen-webhook';
+
+/**
+ * Adyen Checkout API v71. `base_url` includes the version, e.g. `https://checkout-test.adyen.com/v71`.
+ * Requests: see `adyen-requests.ts`; statuses: `adyen-status-map.ts`; errors: `adyen-errors.ts`;
+ * webhooks: `adyen-webhook.ts`.
+ *
+ * Status inquiry: Checkout has no lookup of a payment or modification, by pspReference or by our
+ * reference. The inquiry therefore sends the original request again with the same `Idempotency-Key`:
+ * Adyen keeps the answer to an idempotent request (at least 7 days) and replays it for an identical
+ * request, so an operation that landed returns its original answer and nothing happens twice. If the
+ * original never reached Adyen, this request performs it now, and its answer is the outcome: either
+ * way the operation is resolved exactly once. A modification's answer is `received` (PENDING): the
+ * webhook brings the final outcome. `null` only on 404: the payment the operation addresses does not
+ * exist at Adyen.
+ */
+export const ADYEN_SUPPORTED_COMMANDS: readonly CommandType[] = Object.freeze([
+  'authorize',
+  'sale',
+  'capture',
+  'cancel',
+  'refund',
+  'validate',
+  'revalidate',
+  'tokenize',
+] as const);
+
+export const adyenTransformer: GatewayTransformer = Object.freeze({
+  type: 'adyen' as const,
+  supports: ADYEN_SUPPORTED_COMMANDS,
+
+  buildRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
+    return buildAdyenRequest(ctx, gateway);
+  },
+
+  parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+    return parseAdyenResponse(ctx, response, gateway);
+  },
+
+  buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
+    return buildAdyenRequest(ctx, gateway);
+  },
+
+  parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
+    return parseAdyenStatusResponse(ctx, response, gateway);
+  },
+
+  authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {
+    return { ...request, headers: { ...request.headers, 'X-API-Key': gateway.apiKey } };
+  },
+
+  verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig): boolean {
+    return verifyAdyenWebhook(rawBody, headers, gateway);
+  },
+
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
+    return parseAdyenWebhook(rawBody, gateway);
+  },
+
+  webhookAck(): WebhookAck {
+    return adyenWebhookAck();
+  },
+});

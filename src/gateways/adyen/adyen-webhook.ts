@@ -1,0 +1,192 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { GatewayConfig } from '../../config/config';
+import { GatewayError } from '../../errors/gateway-error';
+import { fromAdyenAmount } from './adyen-amount';
+import { operationIdFromReference } from './adyen-references';
+import { mapEvent } from './adyen-status-map';
+import { GatewayOutcome, WebhookAck, WebhookEvent } from '../gateway-adapter';
+
+/**
+ * Adyen standard notifications (Webhooks v1): `{ live, notificationItems: [{ NotificationRequestItem }] }`.
+ *
+ * Two checks, both required:
+ * 1. HTTP Basic authentication (every webhook in Adyen's spec declares `security: BasicAuth`): the
+ *    username is the gateway's `key_id` and the password its `shared_secret` (the Adyen gateway has no
+ *    other use for those two keys). Without them configured every webhook is refused: the HMAC is
+ *    inside the body, so without Basic auth nothing outside the body vouches for the request.
+ * 2. Per item, the HMAC Adyen puts in `additionalData.hmacSignature`: base64 HMAC-SHA256, with the hex
+ *    key `webhook_secret` (or `webhook_secret_previous` during a key rotation), over
+ *    `pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:eventCode:success`.
+ *
+ * No freshness window: the signed fields carry no timestamp (eventDate is not signed), and Adyen retries
+ * an unanswered notification for days, so an age limit would lose real outcomes. Replays are harmless:
+ * events are deduplicated by `eventId` and state transitions only move forward.
+ */
+
+type Json = Record<string, unknown>;
+
+/** A `NotificationRequestItem`, the fields we read. */
+export interface AdyenNotificationItem {
+  pspReference: string;
+  originalReference?: string;
+  merchantAccountCode: string;
+  merchantReference: string;
+  amount: { value: number; currency: string };
+  eventCode: string;
+  success: string;
+  reason?: string;
+  hmacSignature?: string;
+}
+
+function isObject(v: unknown): v is Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function optionalString(o: Json, key: string): string | undefined {
+  return typeof o[key] === 'string' ? (o[key] as string) : undefined;
+}
+
+function toItem(raw: unknown): AdyenNotificationItem | undefined {
+  if (!isObject(raw) || !isObject(raw.NotificationRequestItem)) return undefined;
+  const n = raw.NotificationRequestItem;
+  const amount = n.amount;
+  if (!isObject(amount) || typeof amount.value !== 'number' || !Number.isSafeInteger(amount.value) || typeof amount.currency !== 'string') return undefined;
+  const pspReference = optionalString(n, 'pspReference');
+  const merchantAccountCode = optionalString(n, 'merchantAccountCode');
+  const eventCode = optionalString(n, 'eventCode');
+  const success = optionalString(n, 'success');
+  if (pspReference === undefined || merchantAccountCode === undefined || eventCode === undefined || success === undefined) return undefined;
+  const additional = isObject(n.additionalData) ? n.additionalData : {};
+  return {
+    pspReference,
+    originalReference: optionalString(n, 'originalReference'),
+    merchantAccountCode,
+    merchantReference: optionalString(n, 'merchantReference') ?? '',
+    amount: { value: amount.value, currency: amount.currency },
+    eventCode,
+    success,
+    reason: optionalString(n, 'reason'),
+    hmacSignature: optionalString(additional, 'hmacSignature'),
+  };
+}
+
+/** The items of a notification body; `undefined` when the body is not a well-formed notification. */
+export function parseNotificationItems(rawBody: Buffer): AdyenNotificationItem[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isObject(parsed) || !Array.isArray(parsed.notificationItems) || parsed.notificationItems.length === 0) return undefined;
+  const items: AdyenNotificationItem[] = [];
+  for (const raw of parsed.notificationItems) {
+    const item = toItem(raw);
+    if (!item) return undefined;
+    items.push(item);
+  }
+  return items;
+}
+
+/** Adyen's signing string for one item (missing `originalReference` is an empty field). */
+export function adyenSigningString(item: AdyenNotificationItem): string {
+  return [
+    item.pspReference,
+    item.originalReference ?? '',
+    item.merchantAccountCode,
+    item.merchantReference,
+    String(item.amount.value),
+    item.amount.currency,
+    item.eventCode,
+    item.success,
+  ].join(':');
+}
+
+function hmacKey(hex: string): Buffer | undefined {
+  if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) return undefined;
+  return Buffer.from(hex, 'hex');
+}
+
+function signatureMatches(item: AdyenNotificationItem, keyHex: string): boolean {
+  const key = hmacKey(keyHex);
+  if (!key || !item.hmacSignature) return false;
+  const expected = createHmac('sha256', key).update(adyenSigningString(item), 'utf8').digest();
+  const received = Buffer.from(item.hmacSignature, 'base64');
+  return received.length === expected.length && timingSafeEqual(received, expected);
+}
+
+/** Whether one item carries a valid HMAC under the current or the previous key. */
+export function verifyItemSignature(item: AdyenNotificationItem, gateway: GatewayConfig): boolean {
+  // Both keys are always checked, so timing does not tell which one matched.
+  const current = signatureMatches(item, gateway.webhookSecret);
+  const previous = signatureMatches(item, gateway.webhookSecretPrevious);
+  return current || previous;
+}
+
+function headerValue(headers: Record<string, string>, name: string): string | undefined {
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+/** `Authorization` value Adyen sends when Basic auth is configured as described in the file comment. */
+export function adyenWebhookAuthorization(gateway: GatewayConfig): string {
+  return `Basic ${Buffer.from(`${gateway.keyId}:${gateway.sharedSecret}`, 'utf8').toString('base64')}`;
+}
+
+/** Constant-time check of the Basic credentials; false when they are not configured. */
+export function verifyBasicAuth(headers: Record<string, string>, gateway: GatewayConfig): boolean {
+  if (!gateway.keyId || !gateway.sharedSecret) return false;
+  const received = headerValue(headers, 'authorization');
+  if (received === undefined) return false;
+  // Digests make the lengths equal, as timingSafeEqual needs.
+  const a = createHash('sha256').update(received.trim(), 'utf8').digest();
+  const b = createHash('sha256').update(adyenWebhookAuthorization(gateway), 'utf8').digest();
+  return timingSafeEqual(a, b);
+}
+
+/** Basic auth, then every item's HMAC: true only when both hold for the whole batch. */
+export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig): boolean {
+  const authorised = verifyBasicAuth(headers, gateway);
+  const items = parseNotificationItems(rawBody);
+  if (!items) return false;
+  let allSigned = true;
+  for (const item of items) allSigned = verifyItemSignature(item, gateway) && allSigned;
+  return authorised && allSigned;
+}
+
+function itemAmount(item: AdyenNotificationItem): number | undefined {
+  try {
+    return fromAdyenAmount(item.amount);
+  } catch {
+    // An unknown currency or an inexact amount: the outcome still counts, without an amount.
+    return undefined;
+  }
+}
+
+/**
+ * The events of a verified notification: one per item that is the outcome of something we send;
+ * items about disputes, payouts, reports… are skipped. An unknown eventCode throws `outcome_unknown`.
+ */
+export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
+  const items = parseNotificationItems(rawBody);
+  if (!items) throw new GatewayError('invalid_request', gateway.name, 'not an Adyen notification body');
+  const events: WebhookEvent[] = [];
+  for (const item of items) {
+    const status = mapEvent(item.eventCode, item.success, gateway.name);
+    if (status === 'ignore') continue;
+    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: item.pspReference };
+    const amount = itemAmount(item);
+    if (amount !== undefined) outcome.amount = amount;
+    if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
+    const event: WebhookEvent = { eventId: `${item.pspReference}:${item.eventCode}:${item.success}`, gatewayReference: item.pspReference, outcome };
+    const operationId = operationIdFromReference(item.merchantReference);
+    if (operationId) event.operationId = operationId;
+    events.push(event);
+  }
+  return events;
+}
+
+/** Adyen expects HTTP 200 with the body `[accepted]`. */
+export function adyenWebhookAck(): WebhookAck {
+  return { status: 200, body: '[accepted]', contentType: 'text/plain' };
+}
