@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { GatewayConfig } from '../../config/config';
+import { Payment } from '../../contracts/payment-command';
+import { GatewayError } from '../../errors/gateway-error';
+import { formatMinor } from '../../money/minor-units';
+import { assertNever } from '../assert-never';
+import { GatewayRequest, OperationContext } from '../gateway-adapter';
+
+/**
+ * Command → Cybersource REST request (pts/v2, tss/v2, tms/v1). Pure.
+ *
+ * Duplicates: the 2020-02-17 API documents no idempotency-key header, so none is invented. Every
+ * state-changing request carries our operation id as `clientReferenceInformation.code` (the merchant
+ * reference); Cybersource refuses a second authorization with the same reference within 15 minutes
+ * (`DUPLICATE_REQUEST`), and an operation whose first attempt has no answer is looked up by that reference
+ * (`POST /tss/v2/searches`, see {@link buildSearchRequest}) before it is ever sent again.
+ */
+
+/** Largest `clientReferenceInformation.code` Cybersource accepts. */
+export const MAX_REFERENCE_LENGTH = 50;
+
+/**
+ * The merchant reference for an operation: the operation id itself, or, when it is longer than 50
+ * characters, a stable digest of it (`h-` + 48 hex), so the status inquiry finds what the request sent.
+ */
+export function merchantReference(operationId: string): string {
+  if (operationId.length <= MAX_REFERENCE_LENGTH) return operationId;
+  return `h-${createHash('sha256').update(operationId, 'utf8').digest('hex').slice(0, MAX_REFERENCE_LENGTH - 2)}`;
+}
+
+const JSON_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'application/json;charset=utf-8',
+  accept: 'application/hal+json;charset=utf-8, application/json;charset=utf-8',
+};
+
+function post(path: string, body: unknown, extra: Record<string, string> = {}): GatewayRequest {
+  return { method: 'POST', path, headers: { ...JSON_HEADERS, ...extra }, body: JSON.stringify(body) };
+}
+
+function amountDetails(minor: number, currency: string): { totalAmount: string; currency: string } {
+  return { totalAmount: formatMinor(minor, currency), currency };
+}
+
+/** Refunds are by line (`lines[].refund_amount`) when the lines say so; otherwise `payment.amount`. */
+export function refundAmount(payment: Payment): number {
+  const lines = payment.lines?.filter((l) => typeof l.refund_amount === 'number') ?? [];
+  return lines.length > 0 ? lines.reduce((sum, l) => sum + (l.refund_amount ?? 0), 0) : payment.amount;
+}
+
+/** The payment id in a path segment; ids are digits, but never let a key change the path. */
+function id(payment: Payment): string {
+  return encodeURIComponent(payment.gateway_key);
+}
+
+/**
+ * `POST /pts/v2/payments`. `paymentInformation.customer.customerId` is the TMS token: the only token
+ * field the 2020 createPayment request documents ("when you use Payment Tokenization … the value for the
+ * Customer ID is actually the Cybersource payment token"); with TMS v1 that is the payment instrument id.
+ */
+function paymentRequest(ctx: OperationContext, capture: boolean, merchantInitiated: boolean): GatewayRequest {
+  const { payment } = ctx;
+  return post('/pts/v2/payments', {
+    clientReferenceInformation: { code: merchantReference(ctx.operationId) },
+    processingInformation: {
+      capture,
+      ...(merchantInitiated ? { authorizationOptions: { initiator: { type: 'merchant', storedCredentialUsed: true } } } : {}),
+    },
+    paymentInformation: { customer: { customerId: payment.gateway_key } },
+    orderInformation: { amountDetails: amountDetails(payment.amount, payment.currency) },
+  });
+}
+
+/** TMS card `type` names (spec: tms/v1/paymentinstruments `card.type`) by the brand names channels send. */
+const TMS_CARD_TYPES: Readonly<Record<string, string>> = {
+  visa: 'visa',
+  mastercard: 'mastercard',
+  'american express': 'american express',
+  amex: 'american express',
+  discover: 'discover',
+  'diners club': 'diners club',
+  diners: 'diners club',
+  jcb: 'jcb',
+  maestro: 'maestro',
+  'cartes bancaires': 'cartes bancaires',
+  cb: 'cartes bancaires',
+};
+
+/**
+ * `POST /tms/v1/paymentinstruments` linking the instrument identifier named by `gateway_key`.
+ *
+ * Why not `/tms/v1/instrumentidentifiers`: in this API version that endpoint accepts only a card number
+ * or bank account (`card.number`, `BankAccount.number`), and a card number never passes through us. The
+ * client side (Flex Microform / Secure Acceptance) creates the instrument identifier from the card; we
+ * receive its id as `gateway_key` and make a reusable payment instrument of it. The payment instrument
+ * id is `newGatewayKey`, the token authorizations use as `customerId`. The TMS profile id is the
+ * gateway's `merchant_account`.
+ */
+function tokenizeRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
+  const card = ctx.payment.method_details?.card;
+  const type = card?.brand ? TMS_CARD_TYPES[card.brand.trim().toLowerCase()] : undefined;
+  if (!type) {
+    throw new GatewayError('invalid_request', gateway.name, 'tokenize needs method_details.card.brand (a TMS card type)', { gatewayCode: 'CARD_BRAND_REQUIRED' });
+  }
+  const expiry =
+    card?.expiration_month !== undefined && card.expiration_year !== undefined
+      ? { expirationMonth: String(card.expiration_month).padStart(2, '0'), expirationYear: String(card.expiration_year) }
+      : {};
+  return post(
+    '/tms/v1/paymentinstruments',
+    {
+      card: { ...expiry, type },
+      // TMS has no merchant reference field; metaData.creator is the documented free-text one.
+      metaData: { creator: merchantReference(ctx.operationId) },
+      instrumentIdentifier: { id: ctx.payment.gateway_key },
+    },
+    { 'profile-id': gateway.merchantAccount },
+  );
+}
+
+/** The request that performs `ctx.command`. */
+export function buildCybersourceRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
+  const { payment } = ctx;
+  const code = merchantReference(ctx.operationId);
+  switch (ctx.command) {
+    case 'authorize':
+      return paymentRequest(ctx, false, false);
+    case 'sale':
+      return paymentRequest(ctx, true, false);
+    case 'revalidate':
+      // A new authorization from the same stored token (gateway_key), merchant-initiated.
+      return paymentRequest(ctx, false, true);
+    case 'capture':
+      return post(`/pts/v2/payments/${id(payment)}/captures`, {
+        clientReferenceInformation: { code },
+        orderInformation: { amountDetails: amountDetails(payment.amount, payment.currency) },
+      });
+    case 'cancel':
+      return post(`/pts/v2/payments/${id(payment)}/reversals`, {
+        clientReferenceInformation: { code },
+        reversalInformation: { amountDetails: amountDetails(payment.amount, payment.currency), reason: 'cancel' },
+      });
+    case 'refund':
+      // payments/{id}/refunds takes the payment id the OMS holds (the sale, or the captured
+      // authorization); captures/{id}/refunds would need the capture id, which the OMS never sees.
+      return post(`/pts/v2/payments/${id(payment)}/refunds`, {
+        clientReferenceInformation: { code },
+        orderInformation: { amountDetails: amountDetails(refundAmount(payment), payment.currency) },
+      });
+    case 'validate':
+      return { method: 'GET', path: `/tss/v2/transactions/${id(payment)}`, headers: { accept: JSON_HEADERS.accept } };
+    case 'tokenize':
+      return tokenizeRequest(ctx, gateway);
+    default:
+      return assertNever(ctx.command, 'command');
+  }
+}
+
+/** A TSS query value: bare when it is a plain word, otherwise quoted with `"` and `\` escaped. */
+function queryValue(value: string): string {
+  return /^[A-Za-z0-9_.-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+/**
+ * Status inquiry: `POST /tss/v2/searches` for transactions whose merchant reference is the operation's,
+ * over the window of the documented example (7 days back to tomorrow), newest first.
+ */
+export function buildSearchRequest(ctx: OperationContext): GatewayRequest {
+  return post('/tss/v2/searches', {
+    save: false,
+    name: 'payment-bridge status inquiry',
+    timezone: 'UTC',
+    query: `clientReferenceInformation.code:${queryValue(merchantReference(ctx.operationId))} AND submitTimeUtc:[NOW/DAY-7DAYS TO NOW/DAY+1DAY}`,
+    offset: 0,
+    limit: 100,
+    sort: 'submitTimeUtc:desc',
+  });
+}

@@ -1,0 +1,129 @@
+import { GatewayError } from '../../errors/gateway-error';
+import { assertNever } from '../assert-never';
+import { OutcomeStatus } from '../gateway-adapter';
+
+/**
+ * Every transaction `status` Cybersource documents, and what each means for us.
+ *
+ * Source: cybersource-payments-2020-02-17.json, the "Possible values" of each 2xx/4xx/5xx response's
+ * `status` (payments, reversals, captures, refunds, voids, credits, payouts, risk decisions), the
+ * Transaction Search/Details examples (`TRANSMITTED`), and the statuses later API versions added for
+ * the same endpoints (`AUTHORIZED_RISK_DECLINED`, `PENDING_AUTHENTICATION`, `PENDING_REVIEW`).
+ */
+export const CYBERSOURCE_STATUSES = [
+  'AUTHORIZED',
+  'PARTIAL_AUTHORIZED',
+  'AUTHORIZED_PENDING_REVIEW',
+  'AUTHORIZED_RISK_DECLINED',
+  'PENDING_AUTHENTICATION',
+  'PENDING_REVIEW',
+  'DECLINED',
+  'INVALID_REQUEST',
+  'PENDING',
+  'TRANSMITTED',
+  'COMPLETED',
+  'REVERSED',
+  'VOIDED',
+  'ACCEPTED',
+  'REJECTED',
+  'SERVER_ERROR',
+] as const;
+export type CybersourceStatus = (typeof CYBERSOURCE_STATUSES)[number];
+
+/** What a status means: an outcome, or `ERROR` (the PSP failed; classify as a retryable error). */
+export type CybersourceStatusMeaning = OutcomeStatus | 'ERROR';
+
+/** Exhaustive: a new status is a compile error here, never a quiet PENDING. */
+export function cybersourceStatusMeaning(status: CybersourceStatus): CybersourceStatusMeaning {
+  switch (status) {
+    case 'AUTHORIZED':
+      return 'SUCCESS';
+    case 'PARTIAL_AUTHORIZED':
+      // Funds are held, for less than asked: a success whose outcome carries the authorized amount.
+      return 'SUCCESS';
+    case 'AUTHORIZED_PENDING_REVIEW':
+    case 'PENDING_REVIEW':
+      // Decision Manager review: the case decision arrives by webhook or status inquiry.
+      return 'PENDING';
+    case 'AUTHORIZED_RISK_DECLINED':
+      return 'FAIL';
+    case 'PENDING_AUTHENTICATION':
+      // 3-D Secure challenge needed: nobody completes it on a server-to-server command.
+      return 'FAIL';
+    case 'DECLINED':
+    case 'INVALID_REQUEST':
+    case 'REJECTED':
+      return 'FAIL';
+    case 'PENDING':
+      // Captures, refunds and credits: accepted and queued for the settlement batch. The money effect
+      // is decided (only a void undoes it), so the OMS hears success now.
+      return 'SUCCESS';
+    case 'TRANSMITTED':
+    case 'COMPLETED':
+    case 'REVERSED':
+    case 'VOIDED':
+    case 'ACCEPTED':
+      return 'SUCCESS';
+    case 'SERVER_ERROR':
+      return 'ERROR';
+    default:
+      return assertNever(status, 'cybersource status');
+  }
+}
+
+export function isCybersourceStatus(value: unknown): value is CybersourceStatus {
+  return typeof value === 'string' && (CYBERSOURCE_STATUSES as readonly string[]).includes(value);
+}
+
+/** Narrows a response's `status`; anything undocumented is `outcome_unknown`, never a guess. */
+export function toCybersourceStatus(value: unknown, gateway: string): CybersourceStatus {
+  if (isCybersourceStatus(value)) return value;
+  throw new GatewayError('outcome_unknown', gateway, `undocumented cybersource status ${JSON.stringify(value)}`, {
+    gatewayCode: typeof value === 'string' ? value : undefined,
+  });
+}
+
+/** Token Management Service token `state` values (spec: "Valid values: ACTIVE, CLOSED"). */
+export const CYBERSOURCE_TOKEN_STATES = ['ACTIVE', 'CLOSED'] as const;
+export type CybersourceTokenState = (typeof CYBERSOURCE_TOKEN_STATES)[number];
+
+export function cybersourceTokenStateMeaning(state: CybersourceTokenState): OutcomeStatus {
+  switch (state) {
+    case 'ACTIVE':
+      return 'SUCCESS';
+    case 'CLOSED':
+      return 'FAIL';
+    default:
+      return assertNever(state, 'cybersource token state');
+  }
+}
+
+export function toCybersourceTokenState(value: unknown, gateway: string): CybersourceTokenState {
+  if (typeof value === 'string' && (CYBERSOURCE_TOKEN_STATES as readonly string[]).includes(value)) return value as CybersourceTokenState;
+  throw new GatewayError('outcome_unknown', gateway, `undocumented cybersource token state ${JSON.stringify(value)}`, {
+    gatewayCode: typeof value === 'string' ? value : undefined,
+  });
+}
+
+/** Transaction Search/Details `rCode` values (spec: "-1: an error occurred, 0: declined, 1: successful"). */
+export const CYBERSOURCE_RCODES = ['-1', '0', '1'] as const;
+export type CybersourceRCode = (typeof CYBERSOURCE_RCODES)[number];
+
+/** Used only when a transaction summary carries no `status`. Exhaustive. */
+export function cybersourceRCodeMeaning(rCode: CybersourceRCode): CybersourceStatusMeaning {
+  switch (rCode) {
+    case '1':
+      return 'SUCCESS';
+    case '0':
+      return 'FAIL';
+    case '-1':
+      return 'ERROR';
+    default:
+      return assertNever(rCode, 'cybersource rCode');
+  }
+}
+
+export function toCybersourceRCode(value: unknown, gateway: string): CybersourceRCode {
+  if (typeof value === 'string' && (CYBERSOURCE_RCODES as readonly string[]).includes(value)) return value as CybersourceRCode;
+  throw new GatewayError('outcome_unknown', gateway, `undocumented cybersource rCode ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,81 @@
+import { GatewayConfig } from '../../config/config';
+import { CommandType } from '../../contracts/payment-command';
+import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import { httpSignatureHeaders } from './cybersource-http-signature';
+import { buildCybersourceRequest, buildSearchRequest } from './cybersource-requests';
+import { parseCybersourceResponse, parseCybersourceSearchResponse } from './cybersource-responses';
+import { parseCybersourceWebhook, verifyCybersourceWebhook } from './cybersource-webhook';
+
+const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'cancel', 'refund', 'validate', 'revalidate', 'tokenize'];
+
+/**
+ * `host` and the path prefix of the gateway's `base_url` (`https://apitest.cybersource.com` → host
+ * `apitest.cybersource.com`, prefix ``): the signature covers the request target exactly as sent.
+ */
+function origin(baseUrl: string): { host: string; prefix: string } {
+  const url = new URL(baseUrl);
+  return { host: url.host, prefix: url.pathname.replace(/\/+$/, '') };
+}
+
+/**
+ * Cybersource REST (pts/v2 payments, tss/v2 transaction search, tms/v1 tokens), API of 2020-02-17.
+ *
+ * Duplicates: that API documents no idempotency-key header, and none is invented. Every state-changing
+ * request carries the operation id as `clientReferenceInformation.code` (the merchant reference), and an
+ * operation whose outcome is unknown is looked up by it (`POST /tss/v2/searches`) before any resend: a
+ * search with no hit means the request never landed. Tokenize (TMS) has no merchant reference; its
+ * search finds nothing, and a resend links the same instrument identifier again, which creates no money
+ * effect.
+ *
+ * Gateway configuration: `base_url`, `merchant_id` (`v-c-merchant-id`), `key_id` and `shared_secret`
+ * (base64, the REST shared-secret key), `merchant_account` (the TMS profile id), `webhook_secret` and
+ * `webhook_secret_previous` (base64 digital signature keys of the webhook subscription).
+ */
+export const cybersourceTransformer: GatewayTransformer = {
+  type: 'cybersource',
+  supports: SUPPORTED,
+
+  buildRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
+    return buildCybersourceRequest(ctx, gateway);
+  },
+
+  parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+    return parseCybersourceResponse(ctx, response, gateway.name);
+  },
+
+  buildStatusRequest(ctx: OperationContext): GatewayRequest {
+    return buildSearchRequest(ctx);
+  },
+
+  parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
+    return parseCybersourceSearchResponse(ctx, response, gateway.name);
+  },
+
+  authenticate(request: GatewayRequest, gateway: GatewayConfig, now: Date): GatewayRequest {
+    const { host, prefix } = origin(gateway.baseUrl);
+    const signed = httpSignatureHeaders({
+      method: request.method,
+      target: `${prefix}${request.path}`,
+      host,
+      date: now.toUTCString(),
+      merchantId: gateway.merchantId,
+      keyId: gateway.keyId,
+      sharedSecretBase64: gateway.sharedSecret,
+      body: request.body,
+    });
+    return { ...request, headers: { ...request.headers, ...signed } };
+  },
+
+  verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig, now: Date): boolean {
+    return verifyCybersourceWebhook(rawBody, headers, [gateway.webhookSecret, gateway.webhookSecretPrevious], now);
+  },
+
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
+    return parseCybersourceWebhook(rawBody, gateway.name);
+  },
+
+  webhookAck(): WebhookAck {
+    // Cybersource retries any answer that is not 2xx; it reads no body.
+    return { status: 200, body: '', contentType: 'text/plain' };
+  },
+};

@@ -1,0 +1,229 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { GatewayError } from '../../errors/gateway-error';
+import { parseMajor } from '../../money/minor-units';
+import { assertNever } from '../assert-never';
+import { OutcomeStatus, WebhookEvent } from '../gateway-adapter';
+
+/**
+ * Cybersource Webhooks (Notification Subscriptions): signature check and event mapping.
+ *
+ * Signature, as documented in the Webhooks Implementation Guide ("Validating a Notification with the
+ * Digital Signature Key" ▸ "Digital Signature Format", developer.cybersource.com/docs/cybs/en-us/webhooks/
+ * implementation/all/rest/webhooks/wh-fg-optional-intro/wh-fg-optional-validate-intro/
+ * wh-fg-optional-validate-sig-format.html): every notification carries
+ * `v-c-signature: t=<timestamp>;keyId=<digital signature key id>;sig=<signature>`, where `sig` is the
+ * base64 HMAC-SHA256 of `<t>.<raw body>` keyed by the base64-decoded digital signature key
+ * (`keyInformation.key` of the key created at /kms/egress/v2/keys-sym). The documented example
+ * `t=1617830804768` is in milliseconds; a value below 10^11 is read as seconds.
+ *
+ * We check the HMAC in constant time against the current and the previous key (rotation) and refuse a
+ * timestamp more than `toleranceS` (default 300 s) away from `now`. Payloads with message-level
+ * encryption (required for payment events from guide revision 26.1) are not decrypted here.
+ */
+
+/** Default timestamp tolerance, seconds. */
+export const WEBHOOK_TOLERANCE_S = 300;
+
+export interface CybersourceSignatureHeader {
+  /** Timestamp as sent (milliseconds in the documented example). */
+  t: string;
+  keyId: string;
+  /** Base64 HMAC-SHA256. */
+  sig: string;
+}
+
+/** Parses `t=…;keyId=…;sig=…` (any order, surrounding spaces and a trailing `;` tolerated). */
+export function parseSignatureHeader(value: string | undefined): CybersourceSignatureHeader | null {
+  if (!value) return null;
+  const parts: Record<string, string> = {};
+  for (const piece of value.split(';')) {
+    const eq = piece.indexOf('=');
+    if (eq <= 0) continue;
+    parts[piece.slice(0, eq).trim()] = piece.slice(eq + 1).trim().replace(/^"|"$/g, '');
+  }
+  const { t, keyId, sig } = parts;
+  if (!t || !sig || !/^\d+$/.test(t)) return null;
+  return { t, keyId: keyId ?? '', sig };
+}
+
+/** `sig` for a body, timestamp and base64 key: what Cybersource computes. */
+export function webhookSignature(rawBody: Buffer, t: string, keyBase64: string): string {
+  return createHmac('sha256', Buffer.from(keyBase64, 'base64'))
+    .update(Buffer.concat([Buffer.from(`${t}.`, 'utf8'), rawBody]))
+    .digest('base64');
+}
+
+function timestampMs(t: string): number {
+  const n = Number(t);
+  return n < 1e11 ? n * 1000 : n;
+}
+
+/**
+ * Whether `rawBody` carries a valid `v-c-signature` made with one of `keysBase64` (empty keys are
+ * skipped) at most `toleranceS` seconds from `now`.
+ */
+export function verifyCybersourceWebhook(
+  rawBody: Buffer,
+  headers: Record<string, string>,
+  keysBase64: readonly string[],
+  now: Date,
+  toleranceS = WEBHOOK_TOLERANCE_S,
+): boolean {
+  const header = Object.entries(headers).find(([k]) => k.toLowerCase() === 'v-c-signature')?.[1];
+  const parsed = parseSignatureHeader(header);
+  if (!parsed) return false;
+  if (Math.abs(now.getTime() - timestampMs(parsed.t)) > toleranceS * 1000) return false;
+  const received = Buffer.from(parsed.sig, 'base64');
+  let ok = false;
+  for (const key of keysBase64) {
+    if (!key) continue;
+    const expected = Buffer.from(webhookSignature(rawBody, parsed.t, key), 'base64');
+    // Length first: timingSafeEqual throws on unequal lengths; the length of an HMAC is no secret.
+    if (expected.length === received.length && timingSafeEqual(expected, received)) ok = true;
+  }
+  return ok;
+}
+
+/**
+ * Payment event types we map (Webhooks guide, "Supported Products and Event Types": Payments,
+ * eCheck and Decision Manager products).
+ */
+export const CYBERSOURCE_WEBHOOK_EVENT_TYPES = [
+  'payments.payments.accept',
+  'payments.payments.review',
+  'payments.payments.reject',
+  'payments.payments.partial.approval',
+  'payments.reversals.accept',
+  'payments.reversals.reject',
+  'payments.captures.accept',
+  'payments.captures.review',
+  'payments.captures.reject',
+  'payments.refunds.accept',
+  'payments.refunds.reject',
+  'payments.refunds.partial.approval',
+  'payments.credits.accept',
+  'payments.credits.review',
+  'payments.credits.reject',
+  'payments.credits.partial.approval',
+  'payments.voids.accept',
+  'payments.voids.reject',
+  'payments.payments.accepted',
+  'payments.payments.failed',
+  'payments.credits.accepted',
+  'payments.credits.failed',
+  'payments.voids.accepted',
+  'payments.voids.failed',
+  'risk.casemanagement.decision.accept',
+  'risk.casemanagement.decision.reject',
+  'risk.profile.decision.reject',
+] as const;
+export type CybersourceWebhookEventType = (typeof CYBERSOURCE_WEBHOOK_EVENT_TYPES)[number];
+
+/** Exhaustive map of an event type to the outcome of the transaction it is about. */
+export function webhookEventOutcome(type: CybersourceWebhookEventType): OutcomeStatus {
+  switch (type) {
+    case 'payments.payments.accept':
+    case 'payments.payments.partial.approval':
+    case 'payments.reversals.accept':
+    case 'payments.captures.accept':
+    case 'payments.refunds.accept':
+    case 'payments.refunds.partial.approval':
+    case 'payments.credits.accept':
+    case 'payments.credits.partial.approval':
+    case 'payments.voids.accept':
+    case 'payments.payments.accepted':
+    case 'payments.credits.accepted':
+    case 'payments.voids.accepted':
+    case 'risk.casemanagement.decision.accept':
+      return 'SUCCESS';
+    case 'payments.payments.review':
+    case 'payments.captures.review':
+    case 'payments.credits.review':
+      return 'PENDING';
+    case 'payments.payments.reject':
+    case 'payments.reversals.reject':
+    case 'payments.captures.reject':
+    case 'payments.refunds.reject':
+    case 'payments.credits.reject':
+    case 'payments.voids.reject':
+    case 'payments.payments.failed':
+    case 'payments.credits.failed':
+    case 'payments.voids.failed':
+    case 'risk.casemanagement.decision.reject':
+    case 'risk.profile.decision.reject':
+      return 'FAIL';
+    default:
+      return assertNever(type, 'cybersource webhook event type');
+  }
+}
+
+function isMappedEventType(value: string): value is CybersourceWebhookEventType {
+  return (CYBERSOURCE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(value);
+}
+
+type Json = Record<string, unknown>;
+
+function obj(value: unknown): Json | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Json) : undefined;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function amountOf(data: Json): number | undefined {
+  const details = obj(obj(data.orderInformation)?.amountDetails);
+  const text = str(details?.totalAmount) ?? str(details?.authorizedAmount);
+  const currency = str(details?.currency);
+  if (!text || !currency) return undefined;
+  try {
+    return parseMajor(text, currency.toUpperCase());
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Normalises a verified notification: one event per payload entry. Event types outside the payment
+ * products (tokens, invoicing, reports…) carry no payment outcome and give no event; an unknown
+ * `payments.*` type is an error (the PSP retries and we are alerted) rather than a guess.
+ */
+export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): WebhookEvent[] {
+  let body: Json | undefined;
+  try {
+    body = obj(JSON.parse(rawBody.toString('utf8')));
+  } catch {
+    body = undefined;
+  }
+  if (!body) throw new GatewayError('invalid_request', gateway, 'webhook body is not a JSON object');
+  const eventType = str(body.eventType);
+  if (!eventType) throw new GatewayError('invalid_request', gateway, 'webhook without eventType');
+  if (!isMappedEventType(eventType)) {
+    if (eventType.startsWith('payments.')) {
+      throw new GatewayError('outcome_unknown', gateway, `unmapped cybersource event type ${JSON.stringify(eventType)}`, { gatewayCode: eventType });
+    }
+    return [];
+  }
+  const status = webhookEventOutcome(eventType);
+  const entries = (Array.isArray(body.payload) ? body.payload : [body.payload]).map(obj).filter((e): e is Json => e !== undefined);
+  const notificationId = str(body.notificationId);
+  return entries.map((entry, i) => {
+    const data = obj(entry.data) ?? entry;
+    const reference = str(data.id);
+    const base = notificationId ?? `${eventType}:${reference ?? 'unknown'}`;
+    const reason = status === 'FAIL' ? str(obj(data.errorInformation)?.reason) ?? str(data.status) ?? eventType : undefined;
+    const amount = amountOf(data);
+    return {
+      eventId: entries.length > 1 ? `${base}:${i}` : base,
+      operationId: str(obj(data.clientReferenceInformation)?.code),
+      gatewayReference: reference,
+      outcome: {
+        status,
+        gatewayStatus: eventType,
+        ...(reference ? { gatewayReference: reference } : {}),
+        ...(reason ? { reason } : {}),
+        ...(amount !== undefined ? { amount } : {}),
+      },
+    };
+  });
+}

@@ -1,0 +1,1 @@
+export { cybersourceTransformer } from './cybersource-transformer';
