@@ -1,0 +1,140 @@
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
+import { merchantReference } from '../../../../src/gateways/cybersource/cybersource-requests';
+import { PAYMENT_ID, TMS_TOKEN, bodyOf, ctx, gateway } from './cybersource-test-fixtures';
+
+describe('Cybersource requests', () => {
+  it('authorizes with capture false, the TMS token as customerId and the operation id as merchant reference', () => {
+    const req = t.buildRequest(ctx('authorize'), gateway);
+    expect(req.method).toBe('POST');
+    expect(req.path).toBe('/pts/v2/payments');
+    expect(bodyOf(req.body)).toEqual({
+      clientReferenceInformation: { code: 'op-authorize-1' },
+      processingInformation: { capture: false },
+      paymentInformation: { customer: { customerId: TMS_TOKEN } },
+      orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+    });
+    expect(req.headers['content-type']).toContain('application/json');
+  });
+
+  it('sells with capture true', () => {
+    const body = bodyOf(t.buildRequest(ctx('sale'), gateway).body);
+    expect(body.processingInformation).toEqual({ capture: true });
+  });
+
+  it('revalidates with a merchant-initiated authorization from the same stored token', () => {
+    const body = bodyOf(t.buildRequest(ctx('revalidate'), gateway).body);
+    expect(body.processingInformation).toEqual({ capture: false, authorizationOptions: { initiator: { type: 'merchant', storedCredentialUsed: true } } });
+    expect(body.paymentInformation).toEqual({ customer: { customerId: TMS_TOKEN } });
+  });
+
+  it('captures a partial amount on the authorization id', () => {
+    const req = t.buildRequest(ctx('capture', { amount: 5000 }), gateway);
+    expect(req.path).toBe(`/pts/v2/payments/${PAYMENT_ID}/captures`);
+    expect(bodyOf(req.body)).toEqual({
+      clientReferenceInformation: { code: 'op-capture-1' },
+      orderInformation: { amountDetails: { totalAmount: '50.00', currency: 'USD' } },
+    });
+  });
+
+  it('cancels with an authorization reversal carrying the amount and a reason', () => {
+    const req = t.buildRequest(ctx('cancel'), gateway);
+    expect(req.path).toBe(`/pts/v2/payments/${PAYMENT_ID}/reversals`);
+    expect(bodyOf(req.body)).toEqual({
+      clientReferenceInformation: { code: 'op-cancel-1' },
+      reversalInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' }, reason: 'cancel' },
+    });
+  });
+
+  it('refunds a partial amount given by the lines on the payment id', () => {
+    const req = t.buildRequest(ctx('refund', { lines: [{ refund_amount: 1000 }, { refund_amount: 250 }, { quantity: 1 }] }), gateway);
+    expect(req.path).toBe(`/pts/v2/payments/${PAYMENT_ID}/refunds`);
+    expect(bodyOf(req.body)).toEqual({
+      clientReferenceInformation: { code: 'op-refund-1' },
+      orderInformation: { amountDetails: { totalAmount: '12.50', currency: 'USD' } },
+    });
+  });
+
+  it('refunds payment.amount when no line names a refund amount', () => {
+    expect(bodyOf(t.buildRequest(ctx('refund', { amount: 99 }), gateway).body).orderInformation).toEqual({ amountDetails: { totalAmount: '0.99', currency: 'USD' } });
+  });
+
+  it('validates with a GET of the transaction details and no body', () => {
+    const req = t.buildRequest(ctx('validate'), gateway);
+    expect(req).toEqual({ method: 'GET', path: `/tss/v2/transactions/${PAYMENT_ID}`, headers: { accept: expect.any(String) } });
+  });
+
+  it('tokenizes by linking the client-side instrument identifier to a TMS payment instrument under the profile id', () => {
+    const req = t.buildRequest(ctx('tokenize', { gateway_key: '7010000000016241112' }), gateway);
+    expect(req.path).toBe('/tms/v1/paymentinstruments');
+    expect(req.headers['profile-id']).toBe(gateway.merchantAccount);
+    expect(bodyOf(req.body)).toEqual({
+      card: { expirationMonth: '09', expirationYear: '2031', type: 'visa' },
+      metaData: { creator: 'op-tokenize-1' },
+      instrumentIdentifier: { id: '7010000000016241112' },
+    });
+  });
+
+  it('refuses to tokenize without a card brand TMS knows, as an invalid request', () => {
+    const noBrand = ctx('tokenize', { method_details: { method: 'card', card: {} } });
+    expect(() => t.buildRequest(noBrand, gateway)).toThrow(GatewayError);
+    try {
+      t.buildRequest(noBrand, gateway);
+    } catch (err) {
+      expect((err as GatewayError).kind).toBe('invalid_request');
+    }
+  });
+
+  it('escapes a gateway key so it cannot change the path', () => {
+    expect(t.buildRequest(ctx('capture', { gateway_key: '../x?y' }), gateway).path).toBe('/pts/v2/payments/..%2Fx%3Fy/captures');
+  });
+
+  it('searches the status of an operation by its merchant reference', () => {
+    const req = t.buildStatusRequest(ctx('capture'), gateway);
+    expect(req.method).toBe('POST');
+    expect(req.path).toBe('/tss/v2/searches');
+    const body = bodyOf(req.body);
+    expect(body.query).toBe('clientReferenceInformation.code:op-capture-1 AND submitTimeUtc:[NOW/DAY-7DAYS TO NOW/DAY+1DAY}');
+    expect(body.sort).toBe('submitTimeUtc:desc');
+  });
+
+  it('quotes a merchant reference with characters outside a plain word in the search query', () => {
+    const body = bodyOf(t.buildStatusRequest(ctx('capture', {}, 'op:1 "x"'), gateway).body);
+    expect(body.query).toBe('clientReferenceInformation.code:"op:1 \\"x\\"" AND submitTimeUtc:[NOW/DAY-7DAYS TO NOW/DAY+1DAY}');
+  });
+
+  it('shortens an operation id over 50 characters to a stable digest, the same in request and search', () => {
+    const long = `op-${'x'.repeat(60)}`;
+    const ref = merchantReference(long);
+    expect(ref).toMatch(/^h-[0-9a-f]{48}$/);
+    expect(merchantReference(long)).toBe(ref);
+    expect(bodyOf(t.buildRequest(ctx('capture', {}, long), gateway).body).clientReferenceInformation).toEqual({ code: ref });
+    expect(bodyOf(t.buildStatusRequest(ctx('capture', {}, long), gateway).body).query).toContain(`code:${ref} `);
+  });
+
+  describe('money', () => {
+    const amountOf = (currency: string, amount: number): unknown =>
+      (bodyOf(t.buildRequest(ctx('authorize', { currency, amount }), gateway).body).orderInformation as { amountDetails: unknown }).amountDetails;
+
+    it('sends JPY, which has no decimals, as a whole number', () => {
+      expect(amountOf('JPY', 1500)).toEqual({ totalAmount: '1500', currency: 'JPY' });
+    });
+
+    it('sends KWD with three decimals', () => {
+      expect(amountOf('KWD', 1234)).toEqual({ totalAmount: '1.234', currency: 'KWD' });
+    });
+
+    it('sends one minor unit with its leading zeros', () => {
+      expect(amountOf('EUR', 1)).toEqual({ totalAmount: '0.01', currency: 'EUR' });
+    });
+
+    it('sends a large amount exactly, without float rounding', () => {
+      expect(amountOf('USD', 999_999_999_999_99)).toEqual({ totalAmount: '999999999999.99', currency: 'USD' });
+      expect(amountOf('USD', 9_007_199_254_740_99)).toEqual({ totalAmount: '9007199254740.99', currency: 'USD' });
+    });
+
+    it('refuses a fractional amount of minor units', () => {
+      expect(() => t.buildRequest(ctx('authorize', { amount: 10.5 }), gateway)).toThrow(RangeError);
+    });
+  });
+});
