@@ -1,0 +1,108 @@
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { adyenTransformer } from '../../../../src/gateways/adyen';
+import { ctxFor, gateway, response, specExample } from './adyen-test-support';
+
+const t = adyenTransformer;
+const MODIFICATION_PATHS = {
+  capture: ['/payments/{paymentPspReference}/captures', 'capture'],
+  refund: ['/payments/{paymentPspReference}/refunds', 'refund'],
+  cancel: ['/payments/{paymentPspReference}/cancels', 'cancel-with-psp-reference'],
+  validate: ['/payments/{paymentPspReference}/amountUpdates', 'amount-update'],
+} as const;
+
+function thrown(fn: () => unknown): GatewayError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof GatewayError) return err;
+    throw err;
+  }
+  throw new Error('expected a GatewayError');
+}
+
+describe('Adyen response mapping', () => {
+  it.each(['authorize', 'sale'] as const)('maps the documented Authorised answer of %s to SUCCESS with the pspReference', (command) => {
+    const outcome = t.parseResponse(ctxFor(command), response(200, specExample('/payments', '200', 'card-direct')), gateway);
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'Authorised', gatewayReference: '993617895204576J' });
+  });
+
+  it('hands the new pspReference of a revalidation to the OMS as the new gateway key', () => {
+    const outcome = t.parseResponse(ctxFor('revalidate'), response(200, specExample('/payments', '200', 'subscription-first-transaction')), gateway);
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.newGatewayKey).toBe('993617895199574A');
+  });
+
+  it('keeps the amount Adyen reports, in our minor units', () => {
+    const outcome = t.parseResponse(ctxFor('authorize', { currency: 'ISK', amount: 150 }), response(200, { pspReference: 'P1', resultCode: 'PartiallyAuthorised', amount: { value: 10000, currency: 'ISK' } }), gateway);
+    expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PartiallyAuthorised', amount: 100 });
+  });
+
+  it('maps a refusal to FAIL with the refusal reason code', () => {
+    const outcome = t.parseResponse(ctxFor('authorize'), response(200, { pspReference: 'P2', resultCode: 'Refused', refusalReason: 'Not enough balance', refusalReasonCode: '12' }), gateway);
+    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'Refused', gatewayReference: 'P2', reason: '12' });
+  });
+
+  it('maps a shopper challenge, which nobody can answer server to server, to FAIL with the result code as reason', () => {
+    const outcome = t.parseResponse(ctxFor('authorize'), response(200, specExample('/payments', '200', 'card-3d-secure-2-web')), gateway);
+    expect(outcome.status).toBe('FAIL');
+    expect(outcome.reason).toBe(outcome.gatewayStatus);
+  });
+
+  it.each(Object.entries(MODIFICATION_PATHS))('maps the documented answer of %s to PENDING until the webhook', (command, [path, example]) => {
+    const doc = specExample(path, '201', example) as { pspReference: string; amount?: { value: number } };
+    const outcome = t.parseResponse(ctxFor(command as keyof typeof MODIFICATION_PATHS), response(201, doc), gateway);
+    expect(outcome.status).toBe('PENDING');
+    expect(outcome.gatewayStatus).toBe('received');
+    expect(outcome.gatewayReference).toBe(doc.pspReference);
+    if (doc.amount) expect(outcome.amount).toBe(doc.amount.value);
+  });
+
+  it('maps the documented stored payment method to a reusable key carrying shopper and id', () => {
+    const outcome = t.parseResponse(ctxFor('tokenize'), response(201, specExample('/storedPaymentMethods', '201', 'encrypted-card-details')), gateway);
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'created', gatewayReference: 'KHQC5N7G84BLNK43', newGatewayKey: 'YOUR_SHOPPER_REFERENCE:KHQC5N7G84BLNK43' });
+    expect(outcome.newGatewayKey).not.toMatch(/\d{12,}/);
+  });
+
+  it('treats an unknown resultCode as an unknown outcome, never a quiet PENDING', () => {
+    const err = thrown(() => t.parseResponse(ctxFor('authorize'), response(200, { pspReference: 'P3', resultCode: 'Mystery' }), gateway));
+    expect(err.kind).toBe('outcome_unknown');
+  });
+
+  it('treats a 2xx body it cannot read as an unknown outcome', () => {
+    expect(thrown(() => t.parseResponse(ctxFor('capture'), response(201, '<html>'), gateway)).kind).toBe('outcome_unknown');
+    expect(thrown(() => t.parseResponse(ctxFor('capture'), response(201, {}), gateway)).kind).toBe('outcome_unknown');
+  });
+
+  it.each([
+    ['400', 'invalid_request'],
+    ['401', 'authentication'],
+    ['403', 'authentication'],
+    ['422', 'invalid_request'],
+    ['500', 'server_error'],
+  ])('classifies the documented %s answer as %s', (status, kind) => {
+    const err = thrown(() => t.parseResponse(ctxFor('authorize'), response(Number(status), specExample('/payments', status, 'generic')), gateway));
+    expect(err.kind).toBe(kind);
+    expect(err.details.httpStatus).toBe(Number(status));
+  });
+
+  it('never copies Adyen message text into the error', () => {
+    const err = thrown(() => t.parseResponse(ctxFor('authorize'), response(422, { status: 422, errorCode: '14_030', message: 'Return URL is missing for 4111111111111111', errorType: 'validation' }), gateway));
+    expect(err.message).not.toContain('4111');
+    expect(err.details.gatewayCode).toBe('14_030');
+  });
+});
+
+describe('Adyen status inquiry', () => {
+  it('answers null when Adyen does not know the payment the operation addresses', () => {
+    expect(t.parseStatusResponse(ctxFor('capture'), response(404, { status: 404, errorCode: '000', errorType: 'validation' }), gateway)).toBeNull();
+  });
+
+  it('reads a replayed answer as the original one', () => {
+    const outcome = t.parseStatusResponse(ctxFor('authorize'), response(200, specExample('/payments', '200', 'card-direct'), { 'idempotency-key': 'op-authorize-1' }), gateway);
+    expect(outcome?.status).toBe('SUCCESS');
+  });
+
+  it('still classifies other errors of the inquiry', () => {
+    expect(() => t.parseStatusResponse(ctxFor('capture'), response(503, ''), gateway)).toThrow(GatewayError);
+  });
+});
