@@ -1,0 +1,92 @@
+import { GatewayError, GatewayErrorKind } from '../../../../src/errors/gateway-error';
+import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
+import { CYBERSOURCE_400_REASONS, classifyCybersourceError, retryAfterMs } from '../../../../src/gateways/cybersource/cybersource-errors';
+import { ctx, gateway, response } from './cybersource-test-fixtures';
+
+function errorOf(status: number, body: unknown, headers: Record<string, string> = {}): GatewayError {
+  try {
+    t.parseResponse(ctx('capture'), response(status, body, headers), gateway);
+  } catch (err) {
+    if (err instanceof GatewayError) return err;
+    throw err;
+  }
+  throw new Error('expected a GatewayError');
+}
+
+describe('Cybersource error classification', () => {
+  it.each([
+    ['MISSING_FIELD', 'invalid_request'],
+    ['INVALID_DATA', 'invalid_request'],
+    ['INVALID_AMOUNT', 'invalid_request'],
+    ['INVALID_MERCHANT_CONFIGURATION', 'invalid_request'],
+    ['DUPLICATE_REQUEST', 'idempotency_conflict'],
+    ['PROCESSOR_UNAVAILABLE', 'server_error'],
+  ] as const)('classifies a 400 with reason %s as %s', (reason, kind) => {
+    const err = errorOf(400, { submitTimeUtc: '2026-11-22T10:00:00Z', status: 'INVALID_REQUEST', reason, message: 'Declined - ...' });
+    expect(err.kind).toBe(kind);
+    expect(err.details).toMatchObject({ httpStatus: 400, gatewayCode: reason });
+  });
+
+  it('answers a 400 business refusal (exceeds the authorization) as a FAIL outcome with the reason', () => {
+    const outcome = t.parseResponse(ctx('capture'), response(400, { status: 'INVALID_REQUEST', reason: 'EXCEEDS_AUTH_AMOUNT' }), gateway);
+    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'EXCEEDS_AUTH_AMOUNT', reason: 'EXCEEDS_AUTH_AMOUNT' });
+  });
+
+  it('classifies every documented 400 reason without falling through', () => {
+    for (const reason of CYBERSOURCE_400_REASONS) {
+      const kind: GatewayErrorKind = classifyCybersourceError(response(400, { reason }), 'x').kind;
+      expect(['invalid_request', 'idempotency_conflict', 'server_error', 'declined']).toContain(kind);
+    }
+  });
+
+  it('classifies an undocumented 400 reason as invalid_request', () => {
+    expect(errorOf(400, { reason: 'SOMETHING_NEW' }).kind).toBe('invalid_request');
+  });
+
+  it('classifies 401 as a retryable authentication error', () => {
+    const err = errorOf(401, { response: { rmsg: 'Authentication Failed' } });
+    expect(err.kind).toBe('authentication');
+    expect(err.retryable).toBe(true);
+  });
+
+  it.each([['SYSTEM_ERROR'], ['INVALID_OR_MISSING_CONFIG']])('classifies a 502 %s as a retryable server error', (reason) => {
+    const err = errorOf(502, { status: 'SERVER_ERROR', reason });
+    expect(err.kind).toBe('server_error');
+    expect(err.retryable).toBe(true);
+  });
+
+  it.each([['SERVER_TIMEOUT'], ['SERVICE_TIMEOUT']])('classifies a 502 %s as an unknown outcome: it may have been processed', (reason) => {
+    expect(errorOf(502, { status: 'SERVER_ERROR', reason }).kind).toBe('outcome_unknown');
+  });
+
+  it('classifies a 500 without a body as server_error', () => {
+    expect(errorOf(500, '').kind).toBe('server_error');
+  });
+
+  it('classifies 429 as rate_limited with Retry-After in milliseconds', () => {
+    const err = errorOf(429, {}, { 'Retry-After': '3' });
+    expect(err.kind).toBe('rate_limited');
+    expect(err.details.retryAfterMs).toBe(3000);
+  });
+
+  it('reads a Retry-After date against the response date', () => {
+    expect(retryAfterMs({ date: 'Sun, 22 Nov 2026 10:00:00 GMT', 'retry-after': 'Sun, 22 Nov 2026 10:00:05 GMT' })).toBe(5000);
+  });
+
+  it('classifies 404 as not_found and 409 as idempotency_conflict', () => {
+    expect(errorOf(404, {}).kind).toBe('not_found');
+    expect(errorOf(409, {}).kind).toBe('idempotency_conflict');
+  });
+
+  it('reads the TMS error type of a 424 as an authentication (profile) problem', () => {
+    const err = errorOf(424, { errors: [{ type: 'profileNotFound', message: 'Profile not found' }] });
+    expect(err.kind).toBe('authentication');
+    expect(err.details.gatewayCode).toBe('profileNotFound');
+  });
+
+  it('never puts the message text into the classification or the error message', () => {
+    const err = errorOf(400, { reason: 'INVALID_DATA', message: 'card 4111111111111111 is bad' });
+    expect(err.message).not.toContain('4111');
+    expect(err.kind).toBe('invalid_request');
+  });
+});
