@@ -1,0 +1,158 @@
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
+import { PAYMENT_ID, ctx, gateway, response } from './cybersource-test-fixtures';
+
+/** Response bodies shaped as the 2020-02-17 spec's 201 schemas, trimmed to what we read. */
+const NEW_AUTH_ID = '6950605680120491268584';
+
+describe('Cybersource responses', () => {
+  it('maps an authorization to SUCCESS with the payment id and the authorized amount', () => {
+    const outcome = t.parseResponse(
+      ctx('authorize'),
+      response(201, {
+        _links: { self: { href: `/pts/v2/payments/${PAYMENT_ID}`, method: 'GET' } },
+        id: PAYMENT_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        status: 'AUTHORIZED',
+        clientReferenceInformation: { code: 'op-authorize-1' },
+        orderInformation: { amountDetails: { authorizedAmount: '102.21', currency: 'USD' } },
+        processorInformation: { approvalCode: '888888', responseCode: '100' },
+      }),
+      gateway,
+    );
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221 });
+  });
+
+  it('reports the smaller amount of a partial authorization', () => {
+    const outcome = t.parseResponse(
+      ctx('authorize'),
+      response(201, { id: PAYMENT_ID, status: 'PARTIAL_AUTHORIZED', orderInformation: { amountDetails: { totalAmount: '102.21', authorizedAmount: '50.00', currency: 'USD' } } }),
+      gateway,
+    );
+    expect(outcome.status).toBe('SUCCESS');
+    expect(outcome.amount).toBe(5000);
+  });
+
+  it('maps a 201 DECLINED to FAIL with the decline reason', () => {
+    const outcome = t.parseResponse(
+      ctx('sale'),
+      response(201, { id: PAYMENT_ID, status: 'DECLINED', errorInformation: { reason: 'EXPIRED_CARD', message: 'Expired card.' } }),
+      gateway,
+    );
+    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'DECLINED', gatewayReference: PAYMENT_ID, reason: 'EXPIRED_CARD' });
+  });
+
+  it('parses JPY and KWD amounts into exact minor units', () => {
+    const jpy = t.parseResponse(ctx('authorize', { currency: 'JPY', amount: 1500 }), response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '1500', currency: 'JPY' } } }), gateway);
+    expect(jpy.amount).toBe(1500);
+    const kwd = t.parseResponse(ctx('authorize', { currency: 'KWD', amount: 1234 }), response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '1.234', currency: 'KWD' } } }), gateway);
+    expect(kwd.amount).toBe(1234);
+  });
+
+  it('parses a large amount exactly', () => {
+    const big = t.parseResponse(ctx('authorize'), response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '999999999999.99', currency: 'USD' } } }), gateway);
+    expect(big.amount).toBe(999_999_999_999_99);
+  });
+
+  it('refuses an amount with more decimals than the currency has as an unknown outcome', () => {
+    const res = response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '15.5', currency: 'JPY' } } });
+    expect(() => t.parseResponse(ctx('authorize', { currency: 'JPY' }), res, gateway)).toThrow(GatewayError);
+  });
+
+  it('returns the new authorization id as the new gateway key of a revalidation', () => {
+    const outcome = t.parseResponse(ctx('revalidate'), response(201, { id: NEW_AUTH_ID, status: 'AUTHORIZED' }), gateway);
+    expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID, newGatewayKey: NEW_AUTH_ID });
+  });
+
+  it('gives no new gateway key for a declined revalidation', () => {
+    const outcome = t.parseResponse(ctx('revalidate'), response(201, { id: NEW_AUTH_ID, status: 'DECLINED', errorInformation: { reason: 'INSUFFICIENT_FUND' } }), gateway);
+    expect(outcome.newGatewayKey).toBeUndefined();
+    expect(outcome.reason).toBe('INSUFFICIENT_FUND');
+  });
+
+  it('maps a PENDING capture to SUCCESS with the captured amount', () => {
+    const outcome = t.parseResponse(ctx('capture', { amount: 5000 }), response(201, { id: NEW_AUTH_ID, status: 'PENDING', orderInformation: { amountDetails: { totalAmount: '50.00', currency: 'USD' } } }), gateway);
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: NEW_AUTH_ID, amount: 5000 });
+  });
+
+  it('maps a REVERSED reversal to SUCCESS with the reversed amount', () => {
+    const outcome = t.parseResponse(ctx('cancel'), response(201, { id: NEW_AUTH_ID, status: 'REVERSED', reversalAmountDetails: { reversedAmount: '102.21', currency: 'USD' } }), gateway);
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'REVERSED', gatewayReference: NEW_AUTH_ID, amount: 10221 });
+  });
+
+  it('maps a PENDING refund to SUCCESS with the refunded amount', () => {
+    const outcome = t.parseResponse(ctx('refund', { amount: 1250 }), response(201, { id: NEW_AUTH_ID, status: 'PENDING', refundAmountDetails: { refundAmount: '12.50', currency: 'USD' } }), gateway);
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: NEW_AUTH_ID, amount: 1250 });
+  });
+
+  it('validates from the transaction details application status', () => {
+    const outcome = t.parseResponse(
+      ctx('validate'),
+      response(200, { id: PAYMENT_ID, applicationInformation: { status: 'AUTHORIZED', reasonCode: '100', rCode: '1', rFlag: 'SOK' }, orderInformation: { amountDetails: { totalAmount: '102.21', authorizedAmount: '102.21', currency: 'USD' } } }),
+      gateway,
+    );
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221 });
+  });
+
+  it('validates from the rCode when the details carry no status, failing a declined one with its rFlag', () => {
+    const outcome = t.parseResponse(ctx('validate'), response(200, { id: PAYMENT_ID, applicationInformation: { reasonCode: '202', rCode: '0', rFlag: 'DCARDEXPIRED' } }), gateway);
+    expect(outcome).toMatchObject({ status: 'FAIL', gatewayStatus: 'DCARDEXPIRED', reason: 'DCARDEXPIRED' });
+  });
+
+  it('fails validation of an unknown authorization as not_found', () => {
+    expect(() => t.parseResponse(ctx('validate'), response(404, { status: 'NOT_FOUND' }), gateway)).toThrow(expect.objectContaining({ kind: 'not_found' }));
+  });
+
+  it('returns the ACTIVE payment instrument id as the new gateway key of a tokenization', () => {
+    const outcome = t.parseResponse(ctx('tokenize'), response(201, { id: 'AB695DA801DD1BB6E05341588E0A3BDC', object: 'paymentInstrument', state: 'ACTIVE', card: { type: 'visa' } }), gateway);
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'ACTIVE', gatewayReference: 'AB695DA801DD1BB6E05341588E0A3BDC', newGatewayKey: 'AB695DA801DD1BB6E05341588E0A3BDC' });
+  });
+
+  it('fails a tokenization whose instrument comes back CLOSED', () => {
+    expect(t.parseResponse(ctx('tokenize'), response(201, { id: 'X1', state: 'CLOSED' }), gateway)).toMatchObject({ status: 'FAIL', reason: 'CLOSED' });
+  });
+
+  it('treats a 2xx whose body is not JSON as an unknown outcome', () => {
+    expect(() => t.parseResponse(ctx('capture'), response(201, '<html>'), gateway)).toThrow(expect.objectContaining({ kind: 'outcome_unknown' }));
+  });
+
+  describe('status inquiry', () => {
+    const summary = (status: string, submitTimeUtc: string, id = PAYMENT_ID): unknown => ({
+      id,
+      submitTimeUtc,
+      clientReferenceInformation: { code: 'op-authorize-1' },
+      applicationInformation: { status, rCode: '1', rFlag: 'SOK', reasonCode: '100', applications: [{ name: 'ics_auth', rCode: '1' }] },
+      orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+    });
+
+    it('answers null when the search finds nothing', () => {
+      expect(t.parseStatusResponse(ctx('authorize'), response(201, { searchId: 's1', count: 0, totalCount: 0, status: 'COMPLETED' }), gateway)).toBeNull();
+    });
+
+    it('maps the newest matching transaction', () => {
+      const outcome = t.parseStatusResponse(
+        ctx('authorize'),
+        response(201, {
+          searchId: 's1',
+          count: 2,
+          totalCount: 2,
+          _embedded: { transactionSummaries: [summary('DECLINED', '2026-11-22T10:00:00Z', 'OLD'), summary('AUTHORIZED', '2026-11-22T10:05:00Z')] },
+        }),
+        gateway,
+      );
+      expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221 });
+    });
+
+    it('falls back to the rCode of a summary without a status', () => {
+      const res = response(201, {
+        totalCount: 1,
+        _embedded: { transactionSummaries: [{ id: PAYMENT_ID, submitTimeUtc: '2026-11-22T10:05:00Z', applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' } }] },
+      });
+      expect(() => t.parseStatusResponse(ctx('capture'), res, gateway)).toThrow(expect.objectContaining({ kind: 'server_error' }));
+    });
+
+    it('throws the classified error when the search itself fails', () => {
+      expect(() => t.parseStatusResponse(ctx('capture'), response(502, { status: 'SERVER_ERROR', reason: 'SYSTEM_ERROR' }), gateway)).toThrow(expect.objectContaining({ kind: 'server_error' }));
+    });
+  });
+});
