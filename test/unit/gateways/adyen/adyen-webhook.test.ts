@@ -1,0 +1,182 @@
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { hmacValidator as HmacValidator } from '@adyen/api-library';
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { adyenTransformer, adyenWebhookAuthorization } from '../../../../src/gateways/adyen';
+import { adyenSigningString, parseNotificationItems } from '../../../../src/gateways/adyen/adyen-webhook';
+import { specPath } from '../../../support/prism';
+import { gateway } from './adyen-test-support';
+
+type Item = Record<string, unknown> & { additionalData?: Record<string, string> };
+interface Notification {
+  live: string;
+  notificationItems: Array<{ NotificationRequestItem: Item }>;
+}
+
+const t = adyenTransformer;
+const sdk = new HmacValidator();
+const now = new Date('2026-01-01T00:00:00Z');
+const auth = { authorization: adyenWebhookAuthorization(gateway), 'content-type': 'application/json' };
+
+const examples: Array<[string, Notification]> = (() => {
+  const spec = JSON.parse(readFileSync(specPath('adyen-webhooks-v1.json'), 'utf8')) as { components: { examples: Record<string, { value: unknown }> } };
+  return Object.entries(spec.components.examples)
+    .filter(([, e]) => typeof e.value === 'object' && e.value !== null && 'notificationItems' in e.value)
+    .map(([name, e]) => [name, e.value as Notification]);
+})();
+
+/** The example with every item signed by Adyen's own SDK under `key` (its placeholder hmacSignature replaced). */
+function signedBySdk(n: Notification, key = gateway.webhookSecret): Notification {
+  const copy = JSON.parse(JSON.stringify(n)) as Notification;
+  for (const { NotificationRequestItem: item } of copy.notificationItems) {
+    const additional = { ...(item.additionalData ?? {}) };
+    delete additional.hmacSignature;
+    item.additionalData = { ...additional, hmacSignature: sdk.calculateHmac(item as never, key) };
+  }
+  return copy;
+}
+
+function raw(n: Notification): Buffer {
+  return Buffer.from(JSON.stringify(n), 'utf8');
+}
+
+function example(name: string): Notification {
+  const found = examples.find(([n]) => n === name);
+  if (!found) throw new Error(`no example ${name}`);
+  return found[1];
+}
+
+function withReference(n: Notification, merchantReference: string): Notification {
+  const copy = JSON.parse(JSON.stringify(n)) as Notification;
+  copy.notificationItems[0].NotificationRequestItem.merchantReference = merchantReference;
+  return copy;
+}
+
+describe('Adyen webhook verification', () => {
+  it('has the spec examples to sign', () => {
+    expect(examples.length).toBeGreaterThan(30);
+  });
+
+  it.each(examples)('accepts the %s example signed by Adyen SDK', (_name, n) => {
+    expect(t.verifyWebhook(raw(signedBySdk(n)), auth, gateway, now)).toBe(true);
+    expect(() => t.parseWebhook(raw(signedBySdk(n)), gateway)).not.toThrow();
+  });
+
+  it.each(examples)('signs the %s example exactly as Adyen SDK validates it', (_name, n) => {
+    const items = parseNotificationItems(raw(n)) ?? [];
+    expect(items.length).toBeGreaterThan(0);
+    n.notificationItems.forEach(({ NotificationRequestItem: item }, i) => {
+      const ours = createHmac('sha256', Buffer.from(gateway.webhookSecret, 'hex')).update(adyenSigningString(items[i])).digest('base64');
+      expect(sdk.validateHMAC({ ...item, additionalData: { ...(item.additionalData ?? {}), hmacSignature: ours } } as never, gateway.webhookSecret)).toBe(true);
+    });
+  });
+
+  it('accepts a notification signed with the previous key during a rotation', () => {
+    expect(t.verifyWebhook(raw(signedBySdk(example('post-CAPTURE-capture'), gateway.webhookSecretPrevious)), auth, gateway, now)).toBe(true);
+  });
+
+  it('refuses a notification signed with another key', () => {
+    const other = 'FF'.repeat(32);
+    expect(t.verifyWebhook(raw(signedBySdk(example('post-CAPTURE-capture'), other)), auth, gateway, now)).toBe(false);
+  });
+
+  it.each([
+    ['amount', (i: Item) => (i.amount = { currency: 'EUR', value: 1 })],
+    ['success flag', (i: Item) => (i.success = 'false')],
+    ['event code', (i: Item) => (i.eventCode = 'REFUND')],
+    ['merchant reference', (i: Item) => (i.merchantReference = 'someone-else')],
+  ])('refuses a notification whose signed %s was changed after signing', (_what, tamper) => {
+    const n = signedBySdk(example('post-AUTHORISATION-authorisation'));
+    tamper(n.notificationItems[0].NotificationRequestItem);
+    expect(t.verifyWebhook(raw(n), auth, gateway, now)).toBe(false);
+  });
+
+  it('refuses an unsigned notification, which the SDK itself rejects by throwing', () => {
+    const n = JSON.parse(JSON.stringify(example('post-CAPTURE-capture'))) as Notification;
+    expect(t.verifyWebhook(raw(n), auth, gateway, now)).toBe(false);
+    expect(() => sdk.validateHMAC(n.notificationItems[0].NotificationRequestItem as never, gateway.webhookSecret)).toThrow();
+  });
+
+  it('refuses a batch in which one item is not signed correctly', () => {
+    const good = signedBySdk(example('post-CAPTURE-capture'));
+    const bad = signedBySdk(example('post-REFUND-refund'), 'AB'.repeat(32));
+    const batch: Notification = { live: 'false', notificationItems: [...good.notificationItems, ...bad.notificationItems] };
+    expect(t.verifyWebhook(raw(batch), auth, gateway, now)).toBe(false);
+  });
+
+  it('refuses a signed notification without the Basic credentials, or with wrong ones', () => {
+    const body = raw(signedBySdk(example('post-CAPTURE-capture')));
+    expect(t.verifyWebhook(body, {}, gateway, now)).toBe(false);
+    expect(t.verifyWebhook(body, { Authorization: `Basic ${Buffer.from('adyen-hook:wrong').toString('base64')}` }, gateway, now)).toBe(false);
+    expect(t.verifyWebhook(body, { Authorization: adyenWebhookAuthorization(gateway) }, gateway, now)).toBe(true);
+  });
+
+  it('refuses everything when the Basic credentials are not configured', () => {
+    const bare = { ...gateway, keyId: '', sharedSecret: '' };
+    expect(t.verifyWebhook(raw(signedBySdk(example('post-CAPTURE-capture'))), { authorization: 'Basic Og==' }, bare, now)).toBe(false);
+  });
+
+  it('refuses bodies that are not notifications', () => {
+    for (const body of ['', 'not json', '[]', '{"live":"false","notificationItems":[]}', '{"notificationItems":[{"x":1}]}']) {
+      expect(t.verifyWebhook(Buffer.from(body), auth, gateway, now)).toBe(false);
+    }
+  });
+});
+
+describe('Adyen webhook events', () => {
+  it('maps a successful authorisation to SUCCESS for the operation named by merchantReference', () => {
+    const events = t.parseWebhook(raw(withReference(signedBySdk(example('post-AUTHORISATION-authorisation')), 'op-authorize-1')), gateway);
+    expect(events).toEqual([
+      {
+        eventId: 'QFQTPCQ8HXSKGK82:AUTHORISATION:true',
+        operationId: 'op-authorize-1',
+        gatewayReference: 'QFQTPCQ8HXSKGK82',
+        outcome: { status: 'SUCCESS', gatewayStatus: 'AUTHORISATION', gatewayReference: 'QFQTPCQ8HXSKGK82', amount: 1000 },
+      },
+    ]);
+  });
+
+  it('maps a refused authorisation to FAIL with Adyen reason, under a different event id', () => {
+    const n = example('post-AUTHORISATION-authorisation');
+    const refused = JSON.parse(JSON.stringify(n)) as Notification;
+    Object.assign(refused.notificationItems[0].NotificationRequestItem, { success: 'false', reason: 'Refused' });
+    const [event] = t.parseWebhook(raw(refused), gateway);
+    expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'Refused' });
+    expect(event.eventId).toBe('QFQTPCQ8HXSKGK82:AUTHORISATION:false');
+  });
+
+  it.each([
+    ['post-CAPTURE-capture', 'SUCCESS'],
+    ['post-CAPTURE_FAILED-capture_failed', 'FAIL'],
+    ['post-CANCELLATION-cancellation', 'SUCCESS'],
+    ['post-CANCEL_OR_REFUND-cancel_or_refund', 'SUCCESS'],
+    ['post-REFUND-refund', 'FAIL'],
+    ['post-REFUND_FAILED-refund_failed', 'FAIL'],
+    ['post-AUTHORISATION_ADJUSTMENT-authorisation_adjustment', 'SUCCESS'],
+  ])('maps the %s example (success flag as documented) to %s', (name, status) => {
+    const [event] = t.parseWebhook(raw(example(name)), gateway);
+    expect(event.outcome.status).toBe(status);
+    if (status === 'FAIL') expect(event.outcome.reason).toBeTruthy();
+  });
+
+  it('skips events that are not the outcome of a command we send', () => {
+    expect(t.parseWebhook(raw(example('post-CHARGEBACK-chargeback')), gateway)).toEqual([]);
+    expect(t.parseWebhook(raw(example('post-REPORT_AVAILABLE-report_available')), gateway)).toEqual([]);
+  });
+
+  it('leaves the operation to be found by pspReference when the reference is a digest', () => {
+    const [event] = t.parseWebhook(raw(withReference(example('post-CAPTURE-capture'), `pbh-${'a'.repeat(64)}`)), gateway);
+    expect(event.operationId).toBeUndefined();
+    expect(event.gatewayReference).toBe('QFQTPCQ8HXSKGK82');
+  });
+
+  it('turns an unknown event code into an outcome_unknown error', () => {
+    const n = JSON.parse(JSON.stringify(example('post-CAPTURE-capture'))) as Notification;
+    n.notificationItems[0].NotificationRequestItem.eventCode = 'BRAND_NEW_EVENT';
+    expect(() => t.parseWebhook(raw(n), gateway)).toThrow(GatewayError);
+  });
+
+  it('acknowledges with 200 [accepted]', () => {
+    expect(t.webhookAck()).toEqual({ status: 200, body: '[accepted]', contentType: 'text/plain' });
+  });
+});
