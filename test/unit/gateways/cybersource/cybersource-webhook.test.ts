@@ -1,0 +1,115 @@
+import { createHmac } from 'node:crypto';
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
+import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, webhookEventOutcome } from '../../../../src/gateways/cybersource/cybersource-webhook';
+import { PAYMENT_ID, gateway } from './cybersource-test-fixtures';
+
+const NOW = new Date('2026-11-22T10:00:00.000Z');
+
+/** A notification as the Webhooks guide shows it. */
+function notification(eventType: string, data: Record<string, unknown> = {}): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      notificationId: '0b9a1c6d-3f43-4c2e-9a65-2f0d5d2b1e77',
+      retryNumber: 0,
+      eventType,
+      eventDate: NOW.toISOString(),
+      webhookId: 'f2a7c6a1-1111-4a2b-9c3d-000000000001',
+      payload: [{ data: { id: PAYMENT_ID, type: 'payments', clientReferenceInformation: { code: 'op-1' }, ...data }, organizationId: 'testrest' }],
+    }),
+  );
+}
+
+/** Independent of the adapter: base64 HMAC-SHA256 of `t.body` keyed by the base64-decoded key. */
+function sign(rawBody: Buffer, t0: string, keyBase64: string): Record<string, string> {
+  const sig = createHmac('sha256', Buffer.from(keyBase64, 'base64')).update(`${t0}.${rawBody.toString('utf8')}`, 'utf8').digest('base64');
+  return { 'v-c-signature': `t=${t0};keyId=d8a9d5c2-key;sig=${sig}` };
+}
+
+describe('Cybersource webhooks', () => {
+  const body = notification('payments.payments.accept');
+
+  it('accepts a notification signed with the current key at now', () => {
+    expect(t.verifyWebhook(body, sign(body, String(NOW.getTime()), gateway.webhookSecret), gateway, NOW)).toBe(true);
+  });
+
+  it('accepts a notification signed with the previous key during rotation', () => {
+    expect(t.verifyWebhook(body, sign(body, String(NOW.getTime()), gateway.webhookSecretPrevious), gateway, NOW)).toBe(true);
+  });
+
+  it('accepts a timestamp in seconds as well as in milliseconds', () => {
+    expect(t.verifyWebhook(body, sign(body, String(NOW.getTime() / 1000), gateway.webhookSecret), gateway, NOW)).toBe(true);
+  });
+
+  it('reads the header name in any case', () => {
+    const headers = sign(body, String(NOW.getTime()), gateway.webhookSecret);
+    expect(t.verifyWebhook(body, { 'V-C-Signature': headers['v-c-signature'] }, gateway, NOW)).toBe(true);
+  });
+
+  it('refuses a tampered body', () => {
+    const headers = sign(body, String(NOW.getTime()), gateway.webhookSecret);
+    const tampered = Buffer.from(body.toString('utf8').replace('payments.payments.accept', 'payments.payments.reject'));
+    expect(t.verifyWebhook(tampered, headers, gateway, NOW)).toBe(false);
+  });
+
+  it('refuses a signature made with another key', () => {
+    expect(t.verifyWebhook(body, sign(body, String(NOW.getTime()), Buffer.from('someone else').toString('base64')), gateway, NOW)).toBe(false);
+  });
+
+  it('refuses a notification signed more than 300 seconds before now', () => {
+    const old = String(NOW.getTime() - 301_000);
+    expect(t.verifyWebhook(body, sign(body, old, gateway.webhookSecret), gateway, NOW)).toBe(false);
+    expect(t.verifyWebhook(body, sign(body, String(NOW.getTime() - 299_000), gateway.webhookSecret), gateway, NOW)).toBe(true);
+  });
+
+  it('refuses a notification dated more than 300 seconds after now', () => {
+    expect(t.verifyWebhook(body, sign(body, String(NOW.getTime() + 301_000), gateway.webhookSecret), gateway, NOW)).toBe(false);
+  });
+
+  it('refuses an unsigned notification and a malformed signature header', () => {
+    expect(t.verifyWebhook(body, {}, gateway, NOW)).toBe(false);
+    expect(t.verifyWebhook(body, { 'v-c-signature': 'garbage' }, gateway, NOW)).toBe(false);
+    expect(t.verifyWebhook(body, { 'v-c-signature': `t=${NOW.getTime()};keyId=k;sig=` }, gateway, NOW)).toBe(false);
+    expect(t.verifyWebhook(body, { 'v-c-signature': `t=${NOW.getTime()};keyId=k;sig=AAAA` }, gateway, NOW)).toBe(false);
+  });
+
+  it('maps an accepted payment to a SUCCESS event with our operation id and the notification id', () => {
+    const events = t.parseWebhook(notification('payments.payments.accept', { orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } } }), gateway);
+    expect(events).toEqual([
+      {
+        eventId: '0b9a1c6d-3f43-4c2e-9a65-2f0d5d2b1e77',
+        operationId: 'op-1',
+        gatewayReference: PAYMENT_ID,
+        outcome: { status: 'SUCCESS', gatewayStatus: 'payments.payments.accept', gatewayReference: PAYMENT_ID, amount: 10221 },
+      },
+    ]);
+  });
+
+  it('maps a rejected payment to FAIL with the reason', () => {
+    const [event] = t.parseWebhook(notification('payments.payments.reject', { errorInformation: { reason: 'INSUFFICIENT_FUND' } }), gateway);
+    expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'INSUFFICIENT_FUND' });
+  });
+
+  it.each([
+    ['payments.payments.review', 'PENDING'],
+    ['payments.captures.accept', 'SUCCESS'],
+    ['payments.refunds.accept', 'SUCCESS'],
+    ['payments.reversals.accept', 'SUCCESS'],
+    ['payments.voids.reject', 'FAIL'],
+  ] as const)('maps %s to %s', (type, status) => {
+    expect(t.parseWebhook(notification(type), gateway)[0].outcome.status).toBe(status);
+  });
+
+  it('maps every event type it lists without falling through', () => {
+    for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES) expect(['SUCCESS', 'FAIL', 'PENDING']).toContain(webhookEventOutcome(type));
+  });
+
+  it('gives no event for products outside payments, and refuses an unknown payments event', () => {
+    expect(t.parseWebhook(notification('tms.networktoken.updated'), gateway)).toEqual([]);
+    expect(() => t.parseWebhook(notification('payments.payments.unheard'), gateway)).toThrow(GatewayError);
+  });
+
+  it('acknowledges with a 200', () => {
+    expect(t.webhookAck().status).toBe(200);
+  });
+});
