@@ -14,6 +14,10 @@ import { GatewayRequest, OperationContext } from '../gateway-adapter';
  * reference); Cybersource refuses a second authorization with the same reference within 15 minutes
  * (`DUPLICATE_REQUEST`), and an operation whose first attempt has no answer is looked up by that reference
  * (`POST /tss/v2/searches`, see {@link buildSearchRequest}) before it is ever sent again.
+ *
+ * Ids in logs: Cybersource payment ids are 22 digits, and the log redactor masks any Luhn-valid 12–19 digit
+ * window of a longer digit run, which nearly every such id contains; paths and references with payment ids
+ * therefore come out of the logs as `[PAN REDACTED]` (over-redaction: safe, but it hides the id).
  */
 
 /** Largest `clientReferenceInformation.code` Cybersource accepts. */
