@@ -24,4 +24,10 @@ export interface ConformanceFixtures {
   statusNotFoundResponse(ctx: OperationContext): GatewayResponse;
   /** A webhook correctly signed at `now`, and the outcome status it must map to. */
   signedWebhook(now: Date): { rawBody: Buffer; headers: Record<string, string>; expected: OutcomeStatus };
+  /**
+   * Changes a signed webhook body in a way its signature covers. Default: appends a space before the last
+   * character (right for PSPs that sign the raw bytes). A PSP that signs named fields rather than bytes
+   * (Adyen's HMAC over pspReference, amount, eventCode…) changes one of those fields instead.
+   */
+  tamper?(rawBody: Buffer): Buffer;
 }
