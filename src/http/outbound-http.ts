@@ -1,5 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import axios, { AxiosInstance } from 'axios';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
@@ -25,18 +27,37 @@ export interface OutboundHttpOptions {
  */
 export function createAgents(options: OutboundHttpOptions): { httpAgent: http.Agent; httpsAgent: https.Agent } {
   const maxSockets = options.maxSockets ?? 64;
-  const tls = { minVersion: 'TLSv1.2' as const, ca: options.ca };
+  const tlsFloor: tls.ConnectionOptions = { minVersion: 'TLSv1.2', ca: options.ca };
   if (options.proxy && options.proxy.host) {
     const proxyUrl = `http://${options.proxy.host}:${options.proxy.port}`;
     return {
       httpAgent: new HttpProxyAgent(proxyUrl, { keepAlive: true, maxSockets }),
-      httpsAgent: new HttpsProxyAgent(proxyUrl, { keepAlive: true, maxSockets, ...tls }),
+      httpsAgent: new TlsFloorProxyAgent(proxyUrl, { keepAlive: true, maxSockets }, tlsFloor),
     };
   }
   return {
     httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
-    httpsAgent: new https.Agent({ keepAlive: true, maxSockets, ...tls }),
+    httpsAgent: new https.Agent({ keepAlive: true, maxSockets, ...tlsFloor }),
   };
+}
+
+/**
+ * `HttpsProxyAgent` applies its constructor's TLS options to the proxy connection only: the TLS session to
+ * the target, inside the tunnel, is built from the request's options, which carry neither our `ca` nor the
+ * TLS 1.2 floor. This subclass adds them to every tunnelled handshake.
+ */
+class TlsFloorProxyAgent extends HttpsProxyAgent<string> {
+  constructor(
+    proxyUrl: string,
+    options: ConstructorParameters<typeof HttpsProxyAgent<string>>[1],
+    private readonly targetTls: tls.ConnectionOptions,
+  ) {
+    super(proxyUrl, options);
+  }
+
+  override connect(req: http.ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]): ReturnType<HttpsProxyAgent<string>['connect']> {
+    return super.connect(req, { ...opts, ...this.targetTls } as typeof opts);
+  }
 }
 
 /**
@@ -56,4 +77,113 @@ export function createOutboundHttp(options: OutboundHttpOptions): AxiosInstance 
     transformResponse: [(data: unknown) => data],
     maxRedirects: 0,
   });
+}
+
+/** How far one outbound request got. `sent`: its socket reached the peer, so the peer may have acted. */
+export type RequestPhase = 'connecting' | 'sent';
+
+/** Per-call record kept by `trackedTransport`: the input of `classifyTransportFailure`. */
+export interface CallState {
+  phase: RequestPhase;
+  /** Set by the caller when its whole-call deadline fired. */
+  timedOut: boolean;
+  /** Set when an https tunnel was refused by the proxy (its answer never reaches the caller). */
+  proxyRefused: boolean;
+}
+
+type RequestFn = (options: https.RequestOptions, callback: (res: http.IncomingMessage) => void) => http.ClientRequest;
+
+/**
+ * An axios `transport` (per-request option) that is Node's own `request` plus socket tracking into
+ * `state`: the request is `sent` once its socket is connected to the peer, i.e. on `secureConnect` for
+ * https (through the proxy tunnel when there is one), on `connect` for plain http (to the proxy when there
+ * is one), or at once on a reused keep-alive socket. It also catches a proxy that refuses CONNECT:
+ * `https-proxy-agent` hands the proxy's own answer (403, 502…) to the request on a plain socket, and
+ * that answer must never be mistaken for the peer's.
+ */
+export function trackedTransport(state: CallState): { request: RequestFn } {
+  return {
+    request: (options, callback) => {
+      const secure = options.protocol === 'https:';
+      const request: RequestFn = secure ? https.request : http.request;
+      const req = request(options, (res) => {
+        if (secure && !(res.socket instanceof tls.TLSSocket)) {
+          state.proxyRefused = true;
+          res.resume();
+          req.destroy(Object.assign(new Error(`proxy refused the tunnel with status ${res.statusCode ?? 0}`), { code: 'EPROXYREFUSED' }));
+          return;
+        }
+        callback(res);
+      });
+      req.on('socket', (socket: net.Socket) => {
+        if (req.reusedSocket) {
+          state.phase = 'sent';
+        } else if (socket instanceof tls.TLSSocket) {
+          socket.once('secureConnect', () => (state.phase = 'sent'));
+        } else if (!secure) {
+          if (socket.connecting) socket.once('connect', () => (state.phase = 'sent'));
+          else state.phase = 'sent';
+        }
+      });
+      return req;
+    },
+  };
+}
+
+/** A transport failure in the error taxonomy's words. */
+export interface TransportFailure {
+  /** `not_sent`: nothing reached the peer, resending is safe. `outcome_unknown`: it may have acted. */
+  kind: 'not_sent' | 'outcome_unknown';
+  /** The transport error code (`ECONNREFUSED`, `CERT_HAS_EXPIRED`, `TIMEOUT`…), `UNKNOWN` if none. */
+  code: string;
+  /** Short text for error messages and logs; built from the code, never from a message. */
+  description: string;
+}
+
+/** Codes that can only arise before a request left: name lookup, routing, connect, TLS setup. */
+const NEVER_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'EPROXYREFUSED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The transport error code of `err`, looking through axios' wrapper and Node's AggregateError. */
+export function transportErrorCode(err: unknown): string {
+  let current: unknown = err;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'ERR_CANCELED' && code !== 'ERR_BAD_REQUEST') return code;
+    const inner = current instanceof AggregateError && current.errors.length > 0 ? current.errors[0] : current.cause;
+    current = inner;
+  }
+  return 'UNKNOWN';
+}
+
+/**
+ * Classifies a failed outbound call. The phase decides: before the socket reached the peer nothing can
+ * have happened there (`not_sent`); after it, a timeout, reset or hang-up leaves the outcome unknown. The
+ * never-sent codes (DNS, refused, TLS setup) are `not_sent` in any case, as they cannot follow a connect.
+ */
+export function classifyTransportFailure(err: unknown, state: CallState): TransportFailure {
+  if (state.proxyRefused) return { kind: 'not_sent', code: 'EPROXYREFUSED', description: 'the proxy refused the tunnel' };
+  const code = state.timedOut ? 'TIMEOUT' : transportErrorCode(err);
+  const tlsSetup = code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_');
+  if (NEVER_SENT_CODES.has(code) || tlsSetup || state.phase === 'connecting') {
+    return { kind: 'not_sent', code, description: `not sent: ${code} before the connection was established` };
+  }
+  return { kind: 'outcome_unknown', code, description: `outcome unknown: ${code} after the request was sent` };
 }
