@@ -163,12 +163,12 @@ const NEVER_SENT_CODES: ReadonlySet<string> = new Set([
 
 /** The transport error code of `err`, looking through axios' wrapper and Node's AggregateError. */
 export function transportErrorCode(err: unknown): string {
+  // Duck-typed, not `instanceof Error`: errors from Node core may come from another realm (jest's sandbox).
   let current: unknown = err;
-  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
-    const code = (current as { code?: unknown }).code;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const { code, errors, cause } = current as { code?: unknown; errors?: unknown; cause?: unknown };
     if (typeof code === 'string' && code !== 'ERR_CANCELED' && code !== 'ERR_BAD_REQUEST') return code;
-    const inner = current instanceof AggregateError && current.errors.length > 0 ? current.errors[0] : current.cause;
-    current = inner;
+    current = Array.isArray(errors) && errors.length > 0 ? (errors[0] as unknown) : cause;
   }
   return 'UNKNOWN';
 }

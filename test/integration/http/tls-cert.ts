@@ -10,10 +10,10 @@ export interface TestCert {
 }
 
 /**
- * Generates a self-signed certificate for `127.0.0.1` and `localhost` with `openssl`, valid `days` days
+ * Generates a self-signed certificate for `altNames` (default `127.0.0.1` and `localhost`) with `openssl`, valid `days` days
  * (tests of the expiry warning pass a small number). Takes a fraction of a second.
  */
-export function makeSelfSignedCert(days = 365, commonName = 'localhost'): TestCert {
+export function makeSelfSignedCert(days = 365, altNames = 'IP:127.0.0.1,DNS:localhost'): TestCert {
   const dir = mkdtempSync(path.join(tmpdir(), 'pb-tls-'));
   try {
     const keyFile = path.join(dir, 'key.pem');
@@ -23,8 +23,8 @@ export function makeSelfSignedCert(days = 365, commonName = 'localhost'): TestCe
       [
         'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256',
         '-keyout', keyFile, '-out', certFile, '-days', String(days),
-        '-subj', `/CN=${commonName}`,
-        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-subj', '/CN=payment-bridge test',
+        '-addext', `subjectAltName=${altNames}`,
       ],
       { stdio: 'ignore' },
     );

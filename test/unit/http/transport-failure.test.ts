@@ -18,6 +18,12 @@ describe('transportErrorCode', () => {
     expect(transportErrorCode(new AggregateError([coded('EHOSTUNREACH')]))).toBe('EHOSTUNREACH');
   });
 
+  it('reads the code of an error from another realm, which is not instanceof Error here', () => {
+    const foreign = Object.create(null) as Record<string, unknown>;
+    foreign.code = 'ECONNREFUSED';
+    expect(transportErrorCode(foreign)).toBe('ECONNREFUSED');
+  });
+
   it('answers UNKNOWN for something that is not an error', () => {
     expect(transportErrorCode('boom')).toBe('UNKNOWN');
   });

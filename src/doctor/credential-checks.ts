@@ -1,0 +1,92 @@
+import { AxiosInstance } from 'axios';
+import { Config, GatewayConfig } from '../config/config';
+import { assertNever } from '../gateways/assert-never';
+import { transportErrorCode } from '../http/outbound-http';
+import { CheckResult } from './check-result';
+
+/**
+ * Credential checks that change nothing on the other side: an OAuth token for the bus, a balance read at
+ * Stripe, the simulator's counters. Details name statuses and standard error codes, never a secret.
+ */
+
+function result(target: string, status: CheckResult['status'], detail: string): CheckResult {
+  return { check: 'credentials', target, status, detail };
+}
+
+/** The standard OAuth / PSP error code of a JSON body, if any (`invalid_client`, `api_key_expired`…). */
+function errorCodeOf(body: unknown): string | undefined {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+    if (parsed.error && typeof parsed.error === 'object') {
+      const inner = parsed.error as { code?: unknown; type?: unknown };
+      if (typeof inner.code === 'string') return inner.code;
+      if (typeof inner.type === 'string') return inner.type;
+    }
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  return undefined;
+}
+
+function describeFailure(status: number, body: unknown): string {
+  const code = errorCodeOf(body);
+  return `HTTP ${status}${code ? ` (${code})` : ''}`;
+}
+
+/** Client-credentials grant at the OAuth server the bus trusts. */
+export async function checkBusCredentials(config: Config, http: AxiosInstance, target: string): Promise<CheckResult> {
+  const { clientId, clientSecret, oauthServerUrl, tokenPath, scope } = config.momClient;
+  const form = new URLSearchParams({ grant_type: 'client_credentials' });
+  if (scope) form.set('scope', scope);
+  try {
+    const res = await http.post<string>(`${oauthServerUrl}${tokenPath}`, form.toString(), {
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
+      },
+    });
+    if (res.status === 200) {
+      let hasToken = false;
+      try {
+        hasToken = typeof (JSON.parse(res.data) as { access_token?: unknown }).access_token === 'string';
+      } catch {
+        hasToken = false;
+      }
+      return hasToken
+        ? result(target, 'OK', `token issued to client ${clientId}`)
+        : result(target, 'FAIL', 'HTTP 200 without an access_token');
+    }
+    return result(target, 'FAIL', `token refused: ${describeFailure(res.status, res.data)}`);
+  } catch (err) {
+    return result(target, 'FAIL', `token request failed: ${transportErrorCode(err)}`);
+  }
+}
+
+async function authenticatedGet(http: AxiosInstance, gateway: GatewayConfig, path: string, target: string): Promise<CheckResult> {
+  try {
+    const res = await http.get<string>(`${gateway.baseUrl}${path}`, { headers: { authorization: `Bearer ${gateway.apiKey}` } });
+    if (res.status >= 200 && res.status < 300) return result(target, 'OK', `GET ${path} accepted the API key`);
+    if (res.status === 401 || res.status === 403) return result(target, 'FAIL', `GET ${path}: API key refused, ${describeFailure(res.status, res.data)}`);
+    return result(target, 'WARN', `GET ${path}: ${describeFailure(res.status, res.data)}`);
+  } catch (err) {
+    return result(target, 'FAIL', `GET ${path} failed: ${transportErrorCode(err)}`);
+  }
+}
+
+/** The gateway's harmless authenticated call, or SKIP when it has none. */
+export async function checkGatewayCredentials(gateway: GatewayConfig, http: AxiosInstance, target: string): Promise<CheckResult> {
+  switch (gateway.type) {
+    case 'stripe':
+      return authenticatedGet(http, gateway, '/v1/balance', target);
+    case 'simulator':
+      return authenticatedGet(http, gateway, '/_control/counters', target);
+    case 'adyen':
+    case 'cybersource':
+      return result(target, 'SKIP', 'not checked: no harmless authenticated call');
+    default:
+      return assertNever(gateway.type, 'gateway type');
+  }
+}

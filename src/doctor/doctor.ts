@@ -1,0 +1,139 @@
+import { Agent } from 'node:http';
+import net from 'node:net';
+import { Writable } from 'node:stream';
+import { Config } from '../config/config';
+import { createOutboundHttp, transportErrorCode } from '../http/outbound-http';
+import { Logger } from '../logging/logger';
+import { certificateChecks } from './certificate-checks';
+import { CheckResult, exitCodeOf } from './check-result';
+import { checkBusCredentials, checkGatewayCredentials } from './credential-checks';
+import { DoctorTarget, doctorTargets } from './doctor-targets';
+import { formatReport } from './format-report';
+import { connectTcp, connectViaProxy, observeTls, resolveHost } from './network-probe';
+
+export interface DoctorOptions {
+  logger: Logger;
+  /** Where the report table goes (stdout for the CLI). */
+  out: Writable;
+  /** Timeout of each network step (DNS, connect, handshake, HTTP call), milliseconds. Default 5000. */
+  timeoutMs?: number;
+  /** Clock for certificate expiry. Default `() => new Date()`. */
+  now?: () => Date;
+  /** Extra trusted CA certificates (private PKI, tests with local TLS servers). Default: system roots. */
+  ca?: string | Buffer;
+}
+
+/**
+ * Checks that this deployment can reach and use what it depends on: the configuration, then for each
+ * gateway, the bus and the OAuth server: DNS, TCP, TLS (version ≥ 1.2, trust, expiry within 30 days,
+ * host name) and credentials where a harmless call exists. Honours the proxy: TCP and TLS go through a
+ * CONNECT tunnel and DNS is then the proxy's business. Prints an aligned table to `out`.
+ *
+ * @returns the process exit code: 1 when any check failed, else 0.
+ */
+export async function runDoctor(config: Config, options: DoctorOptions): Promise<number> {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const now = options.now ?? (() => new Date());
+  const proxy = config.proxy.host ? config.proxy : undefined;
+  const http = createOutboundHttp({ timeoutMs, maxSockets: 4, proxy: config.proxy, ca: options.ca });
+  const results: CheckResult[] = [
+    {
+      check: 'config',
+      target: 'parameters',
+      status: 'OK',
+      detail: `valid: ${Object.keys(config.gateways).length} gateway(s), ${proxy ? `proxy ${proxy.host}:${proxy.port}` : 'direct connections'}`,
+    },
+  ];
+  if (proxy) results.push(await checkProxy(proxy, timeoutMs));
+
+  try {
+    for (const target of doctorTargets(config)) {
+      const reachable = await checkNetwork(target, { proxy, timeoutMs, now: now(), ca: options.ca }, results);
+      if (!reachable) continue;
+      if (target.gateway) results.push(await checkGatewayCredentials(config.gateways[target.gateway], http, target.label));
+      else if (target.label === 'bus') results.push(await checkBusCredentials(config, http, target.label));
+    }
+  } finally {
+    // Keep-alive sockets would hold a CLI process open after the report.
+    (http.defaults.httpAgent as Agent | undefined)?.destroy();
+    (http.defaults.httpsAgent as Agent | undefined)?.destroy();
+  }
+
+  options.out.write(formatReport(results));
+  const exitCode = exitCodeOf(results);
+  options.logger.info('doctor finished', {
+    exit_code: exitCode,
+    failures: results.filter((r) => r.status === 'FAIL').map((r) => `${r.check} ${r.target}`),
+    warnings: results.filter((r) => r.status === 'WARN').map((r) => `${r.check} ${r.target}`),
+  });
+  return exitCode;
+}
+
+async function checkProxy(proxy: { host: string; port: number }, timeoutMs: number): Promise<CheckResult> {
+  try {
+    const socket = await connectTcp(proxy.host, proxy.port, timeoutMs);
+    socket.destroy();
+    return { check: 'tcp', target: 'proxy', status: 'OK', detail: `connected to ${proxy.host}:${proxy.port}` };
+  } catch (err) {
+    return { check: 'tcp', target: 'proxy', status: 'FAIL', detail: `${proxy.host}:${proxy.port}: ${transportErrorCode(err)}` };
+  }
+}
+
+interface NetworkContext {
+  proxy?: { host: string; port: number };
+  timeoutMs: number;
+  now: Date;
+  ca?: string | Buffer;
+}
+
+/** DNS, TCP and (https) TLS of one target into `results`; false when it is not reachable at all. */
+async function checkNetwork(target: DoctorTarget, ctx: NetworkContext, results: CheckResult[]): Promise<boolean> {
+  const push = (check: string, status: CheckResult['status'], detail: string): void => {
+    results.push({ check, target: target.label, status, detail });
+  };
+  const where = `${target.host}:${target.port}`;
+  if (ctx.proxy) {
+    push('dns', 'SKIP', `${target.host}: resolved by the proxy`);
+  } else {
+    try {
+      const addresses = await withTimeout(resolveHost(target.host), ctx.timeoutMs);
+      push('dns', 'OK', `${target.host} → ${addresses.join(', ')}`);
+    } catch (err) {
+      push('dns', 'FAIL', `${target.host}: ${transportErrorCode(err)}`);
+      return false;
+    }
+  }
+
+  let socket: net.Socket;
+  try {
+    socket = ctx.proxy
+      ? await connectViaProxy(ctx.proxy, target.host, target.port, ctx.timeoutMs)
+      : await connectTcp(target.host, target.port, ctx.timeoutMs);
+    push('tcp', 'OK', `connected to ${where}${ctx.proxy ? ' through the proxy' : ''}`);
+  } catch (err) {
+    push('tcp', 'FAIL', `${where}${ctx.proxy ? ' through the proxy' : ''}: ${transportErrorCode(err)}`);
+    return false;
+  }
+
+  if (!target.secure) {
+    socket.destroy();
+    return true;
+  }
+  try {
+    const seen = await observeTls(socket, target.host, ctx.timeoutMs, ctx.ca);
+    for (const r of certificateChecks(target.label, target.host, seen, ctx.now)) results.push(r);
+    return true;
+  } catch (err) {
+    socket.destroy();
+    push('tls', 'FAIL', `handshake with ${where} failed: ${transportErrorCode(err)}`);
+    return false;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,267 @@
+import http from 'node:http';
+import https from 'node:https';
+import net, { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { runDoctor } from '../../../src/doctor/doctor';
+import { silentLogger } from '../../../src/logging/logger';
+import { testConfig } from '../../support/test-config';
+import { startConnectProxy } from '../http/connect-proxy';
+import { makeSelfSignedCert } from '../http/tls-cert';
+
+const CLIENT_ID = 'mom-doctor-client';
+const CLIENT_SECRET = 'mom-doctor-secret-xyz';
+const SIM_KEY = 'sim_key_0123456789';
+
+interface Local {
+  url: string;
+  port: number;
+  paths: string[];
+  close: () => Promise<void>;
+}
+
+async function listen(server: http.Server | https.Server, scheme: 'http' | 'https', paths: string[]): Promise<Local> {
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `${scheme}://127.0.0.1:${port}`,
+    port,
+    paths,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** OAuth server, bus and simulator in one: answers what the doctor asks of each. */
+function handler(paths: string[]): http.RequestListener {
+  return (req, res) => {
+    paths.push(`${req.method} ${req.url}`);
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/oauth/token') {
+        const expected = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
+        if (req.headers.authorization !== expected) {
+          res.writeHead(401, { 'content-type': 'application/json' });
+          res.end('{"error":"invalid_client"}');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"access_token":"tok-should-never-be-printed","token_type":"Bearer","expires_in":3600}');
+        return;
+      }
+      if (req.url === '/_control/counters') {
+        res.writeHead(req.headers.authorization === `Bearer ${SIM_KEY}` ? 200 : 401, { 'content-type': 'application/json' });
+        res.end('{}');
+        return;
+      }
+      res.writeHead(404);
+      res.end();
+    });
+  };
+}
+
+async function startHttp(): Promise<Local> {
+  const paths: string[] = [];
+  return listen(http.createServer(handler(paths)), 'http', paths);
+}
+
+async function startHttps(options: https.ServerOptions): Promise<Local> {
+  const paths: string[] = [];
+  return listen(https.createServer(options, handler(paths)), 'https', paths);
+}
+
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function capture(): { out: Writable; text: () => string } {
+  const chunks: string[] = [];
+  return {
+    out: new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(chunk.toString('utf8'));
+        done();
+      },
+    }),
+    text: () => chunks.join(''),
+  };
+}
+
+/** The report's row for `check` and `target`, split into its columns. */
+function row(report: string, check: string, target: string): { status: string; detail: string } {
+  const line = report.split('\n').find((l) => l.startsWith(`${check} `) && l.includes(` ${target} `));
+  if (!line) throw new Error(`no row ${check} / ${target} in:\n${report}`);
+  const match = / (OK|WARN|FAIL|SKIP)(?: +(.*))?$/.exec(line);
+  return { status: match?.[1] ?? '', detail: match?.[2] ?? '' };
+}
+
+let local: Local;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeEach(async () => {
+  local = await startHttp();
+  cleanups.push(local.close);
+});
+
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+function config(gateways: Record<string, unknown>, overrides: Record<string, unknown> = {}): ReturnType<typeof testConfig> {
+  return testConfig({
+    'service_bus.url': local.url,
+    'mom_client.oauth_server_url': local.url,
+    'mom_client.client_id': CLIENT_ID,
+    'mom_client.client_secret': CLIENT_SECRET,
+    gateways,
+    ...overrides,
+  });
+}
+
+describe('runDoctor', () => {
+  it('passes against reachable plain http dependencies with valid credentials and prints an aligned table', async () => {
+    const { out, text } = capture();
+    const cfg = config({
+      sim: { type: 'simulator', base_url: local.url, api_key: SIM_KEY },
+      adyen: { type: 'adyen', base_url: local.url, api_key: 'adyen-key' },
+    });
+
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000 });
+
+    const report = text();
+    expect(code).toBe(0);
+    expect(row(report, 'config', 'parameters').status).toBe('OK');
+    for (const target of ['gateway sim', 'gateway adyen', 'bus', 'oauth']) {
+      expect(row(report, 'dns', target).status).toBe('OK');
+      expect(row(report, 'tcp', target).status).toBe('OK');
+    }
+    expect(row(report, 'credentials', 'gateway sim').status).toBe('OK');
+    expect(row(report, 'credentials', 'gateway adyen')).toEqual({ status: 'SKIP', detail: 'not checked: no harmless authenticated call' });
+    expect(row(report, 'credentials', 'bus').status).toBe('OK');
+    expect(local.paths).toEqual(expect.arrayContaining(['POST /oauth/token', 'GET /_control/counters']));
+    // Aligned: the RESULT column starts at the same offset on every row.
+    const lines = report.split('\n').filter((l) => / (OK|WARN|FAIL|SKIP|RESULT)( |$)/.test(l));
+    const offsets = new Set(lines.map((l) => l.search(/ (OK|WARN|FAIL|SKIP|RESULT)( |$)/)));
+    expect(offsets.size).toBe(1);
+    expect(report).not.toContain('tok-should-never-be-printed');
+    expect(report).not.toContain(CLIENT_SECRET);
+    expect(report).not.toContain(SIM_KEY);
+  });
+
+  it('fails when a gateway port is unreachable', async () => {
+    const { out, text } = capture();
+    const port = await closedPort();
+    const cfg = config({ down: { type: 'stripe', base_url: `http://127.0.0.1:${port}`, api_key: 'sk_test_x' } });
+
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000 });
+
+    expect(code).toBe(1);
+    expect(row(text(), 'tcp', 'gateway down')).toEqual({ status: 'FAIL', detail: `127.0.0.1:${port}: ECONNREFUSED` });
+  });
+
+  it('fails when the OAuth server refuses the client credentials, naming the OAuth error but not the secret', async () => {
+    const { out, text } = capture();
+    const cfg = config({}, { 'mom_client.client_secret': 'wrong-secret-value' });
+
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000 });
+
+    expect(code).toBe(1);
+    expect(row(text(), 'credentials', 'bus')).toEqual({ status: 'FAIL', detail: 'token refused: HTTP 401 (invalid_client)' });
+    expect(text()).not.toContain('wrong-secret-value');
+  });
+
+  it('warns about a trusted certificate that expires within 30 days and still exits 0', async () => {
+    const cert = makeSelfSignedCert(10);
+    const server = await startHttps({ cert: cert.cert, key: cert.key });
+    cleanups.push(server.close);
+    const { out, text } = capture();
+    const cfg = config({ psp: { type: 'adyen', base_url: server.url } });
+
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, ca: cert.cert });
+
+    const report = text();
+    expect(code).toBe(0);
+    expect(row(report, 'tls-version', 'gateway psp').status).toBe('OK');
+    expect(row(report, 'certificate', 'gateway psp').status).toBe('OK');
+    expect(row(report, 'cert-expiry', 'gateway psp').status).toBe('WARN');
+    expect(row(report, 'cert-expiry', 'gateway psp').detail).toMatch(/^expires in (9|10) day\(s\)/);
+    expect(row(report, 'hostname', 'gateway psp').status).toBe('OK');
+  });
+
+  it('fails on a self-signed certificate that is not trusted', async () => {
+    const cert = makeSelfSignedCert(10);
+    const server = await startHttps({ cert: cert.cert, key: cert.key });
+    cleanups.push(server.close);
+    const { out, text } = capture();
+    const cfg = config({ psp: { type: 'adyen', base_url: server.url } });
+
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000 });
+
+    expect(code).toBe(1);
+    expect(row(text(), 'certificate', 'gateway psp')).toMatchObject({ status: 'FAIL' });
+    expect(row(text(), 'certificate', 'gateway psp').detail).toContain('DEPTH_ZERO_SELF_SIGNED_CERT');
+  });
+
+  it('fails a server that negotiates only TLS 1.1, naming the version', async () => {
+    const cert = makeSelfSignedCert(365);
+    const server = await startHttps({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+    cleanups.push(server.close);
+    const { out, text } = capture();
+    const cfg = config({ old: { type: 'cybersource', base_url: server.url } });
+
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, ca: cert.cert });
+
+    expect(code).toBe(1);
+    expect(row(text(), 'tls-version', 'gateway old')).toEqual({ status: 'FAIL', detail: 'TLSv1.1 negotiated, TLSv1.2 or later required' });
+  });
+
+  it('fails a certificate that does not name the host', async () => {
+    const cert = makeSelfSignedCert(365, 'DNS:psp.example.com');
+    const server = await startHttps({ cert: cert.cert, key: cert.key });
+    cleanups.push(server.close);
+    const { out, text } = capture();
+    const cfg = config({ psp: { type: 'adyen', base_url: server.url } });
+
+    await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, ca: cert.cert });
+
+    expect(row(text(), 'hostname', 'gateway psp').status).toBe('FAIL');
+  });
+
+  it('goes through the proxy for TCP and TLS checks and for credential calls', async () => {
+    const proxy = await startConnectProxy();
+    cleanups.push(() => proxy.close());
+    const cert = makeSelfSignedCert(365);
+    const server = await startHttps({ cert: cert.cert, key: cert.key });
+    cleanups.push(server.close);
+    const { out, text } = capture();
+    const cfg = config(
+      { sim: { type: 'simulator', base_url: server.url, api_key: SIM_KEY } },
+      { 'proxy.host': '127.0.0.1', 'proxy.port': proxy.port },
+    );
+
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, ca: cert.cert });
+
+    const report = text();
+    expect(code).toBe(0);
+    expect(row(report, 'tcp', 'proxy').status).toBe('OK');
+    expect(row(report, 'dns', 'gateway sim').status).toBe('SKIP');
+    expect(row(report, 'tcp', 'gateway sim').detail).toContain('through the proxy');
+    expect(row(report, 'credentials', 'gateway sim').status).toBe('OK');
+    // Probe tunnel plus the credential call's tunnel for the https gateway; bus and OAuth are plain http, forwarded.
+    expect(proxy.tunnels.filter((t) => t === `127.0.0.1:${server.port}`)).toHaveLength(2);
+    expect(proxy.tunnels).toContain(`127.0.0.1:${local.port}`);
+    expect(proxy.forwarded).toContain(`${local.url}/oauth/token`);
+    expect(server.paths).toEqual(['GET /_control/counters']);
+  });
+});
