@@ -19,7 +19,7 @@ export interface DoctorOptions {
   timeoutMs?: number;
   /** Clock for certificate expiry. Default `() => new Date()`. */
   now?: () => Date;
-  /** Extra trusted CA certificates (private PKI, tests with local TLS servers). Default: system roots. */
+  /** Trusted CA certificates, replacing the system roots (private PKI, tests with local TLS servers). Default: system roots. */
   ca?: string | Buffer;
 }
 

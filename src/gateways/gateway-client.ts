@@ -13,7 +13,7 @@ export interface GatewayClientOptions {
   now?: () => Date;
   /** Debug lines per call, bodies redacted. Default: silent. */
   logger?: Logger;
-  /** Extra CA certificates (tests with a local TLS server). */
+  /** Trusted CA certificates, replacing the system roots (tests with a local TLS server). Default: system roots. */
   ca?: string | Buffer;
 }
 

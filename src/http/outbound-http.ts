@@ -16,29 +16,8 @@ export interface OutboundHttpOptions {
   maxSockets?: number;
   /** Optional forward proxy (CONNECT for https). Empty host: direct. */
   proxy?: { host: string; port: number };
-  /** Extra CA certificates (tests with a local TLS server). */
+  /** Trusted CA certificates, replacing the system roots (tests with a local TLS server). Default: system roots. */
   ca?: string | Buffer;
-}
-
-/**
- * Keep-alive agents with TLS 1.2 as the floor, optionally tunnelled through a proxy. `https-proxy-agent`
- * does CONNECT tunnelling properly (axios' own `proxy` option does not for https targets), and keeps TLS
- * verification end to end.
- */
-export function createAgents(options: OutboundHttpOptions): { httpAgent: http.Agent; httpsAgent: https.Agent } {
-  const maxSockets = options.maxSockets ?? 64;
-  const tlsFloor: tls.ConnectionOptions = { minVersion: 'TLSv1.2', ca: options.ca };
-  if (options.proxy && options.proxy.host) {
-    const proxyUrl = `http://${options.proxy.host}:${options.proxy.port}`;
-    return {
-      httpAgent: new HttpProxyAgent(proxyUrl, { keepAlive: true, maxSockets }),
-      httpsAgent: new TlsFloorProxyAgent(proxyUrl, { keepAlive: true, maxSockets }, tlsFloor),
-    };
-  }
-  return {
-    httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
-    httpsAgent: new https.Agent({ keepAlive: true, maxSockets, ...tlsFloor }),
-  };
 }
 
 /**
@@ -58,6 +37,27 @@ class TlsFloorProxyAgent extends HttpsProxyAgent<string> {
   override connect(req: http.ClientRequest, opts: Parameters<HttpsProxyAgent<string>['connect']>[1]): ReturnType<HttpsProxyAgent<string>['connect']> {
     return super.connect(req, { ...opts, ...this.targetTls } as typeof opts);
   }
+}
+
+/**
+ * Keep-alive agents with TLS 1.2 as the floor, optionally tunnelled through a proxy. `https-proxy-agent`
+ * does CONNECT tunnelling properly (axios' own `proxy` option does not for https targets); the subclass
+ * above keeps TLS verification, `ca` and the TLS 1.2 floor end to end inside the tunnel.
+ */
+export function createAgents(options: OutboundHttpOptions): { httpAgent: http.Agent; httpsAgent: https.Agent } {
+  const maxSockets = options.maxSockets ?? 64;
+  const tlsFloor: tls.ConnectionOptions = { minVersion: 'TLSv1.2', ca: options.ca };
+  if (options.proxy && options.proxy.host) {
+    const proxyUrl = `http://${options.proxy.host}:${options.proxy.port}`;
+    return {
+      httpAgent: new HttpProxyAgent(proxyUrl, { keepAlive: true, maxSockets }),
+      httpsAgent: new TlsFloorProxyAgent(proxyUrl, { keepAlive: true, maxSockets }, tlsFloor),
+    };
+  }
+  return {
+    httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
+    httpsAgent: new https.Agent({ keepAlive: true, maxSockets, ...tlsFloor }),
+  };
 }
 
 /**
