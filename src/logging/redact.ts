@@ -44,10 +44,15 @@ export function isLikelyCardNumber(digits: string): boolean {
   return digits.length >= 12 && digits.length <= 19 && digits[0] >= '2' && digits[0] <= '6' && luhnValid(digits);
 }
 
-function hasPan(run: string, test: (digits: string) => boolean): boolean {
+/**
+ * Whether a digit run holds a card number. `slide` also checks every 12–19 digit window of a longer
+ * unbroken run (a card number glued to other digits): right for redacting, where over-masking costs
+ * nothing, wrong for refusing input, where a 22-digit PSP id (Cybersource) would be refused 99 % of the time.
+ */
+function hasPan(run: string, test: (digits: string) => boolean, slide: boolean): boolean {
   const digits = run.replace(/[ -]/g, '');
-  if (digits.length > 19) {
-    // A card number glued into a longer digit string: check every window (rare enough to afford).
+  if (digits.length >= 12 && digits.length <= 19 && test(digits)) return true;
+  if (digits.length > 19 && slide) {
     for (let len = 12; len <= 19; len += 1) {
       for (let i = 0; i + len <= digits.length; i += 1) {
         if (test(digits.slice(i, i + len))) return true;
@@ -55,7 +60,6 @@ function hasPan(run: string, test: (digits: string) => boolean): boolean {
     }
     return false;
   }
-  if (digits.length >= 12 && test(digits)) return true;
   // A card number written next to another number ("4111111111111111 12", "qty 3 5555…") joins one run
   // that fails as a whole: try every span of whole groups too.
   const groups = run.split(/[ -]/);
@@ -63,20 +67,20 @@ function hasPan(run: string, test: (digits: string) => boolean): boolean {
     let joined = '';
     for (let j = i; j < groups.length; j += 1) {
       joined += groups[j];
-      if (joined.length >= 12 && joined.length < digits.length && test(joined)) return true;
+      if (joined.length >= 12 && joined.length <= 19 && joined.length < digits.length && test(joined)) return true;
     }
   }
   return false;
 }
 
 function isPanRun(run: string): boolean {
-  return hasPan(run, luhnValid);
+  return hasPan(run, luhnValid, true);
 }
 
 /** Whether free text holds something that is plausibly a card number (see {@link isLikelyCardNumber}). */
 export function containsCardNumber(text: string): boolean {
   if (!/\d{4}/.test(text)) return false;
-  for (const m of text.matchAll(DIGIT_RUN)) if (hasPan(m[0], isLikelyCardNumber)) return true;
+  for (const m of text.matchAll(DIGIT_RUN)) if (hasPan(m[0], isLikelyCardNumber, false)) return true;
   return false;
 }
 

@@ -220,10 +220,18 @@ describe('findCardData and containsCardNumber', () => {
     expect(findCardData({ sequence: Number(LUHN_TIMESTAMP), received: LUHN_TIMESTAMP })).toEqual([]);
   });
 
-  it('finds a card number grouped by spaces or glued to other digits', () => {
+  it('finds a card number grouped by spaces or written next to another number', () => {
     expect(containsCardNumber('4111 1111 1111 1111')).toBe(true);
-    expect(containsCardNumber(`000${VISA}000000`)).toBe(true);
     expect(containsCardNumber(`${VISA} 12`)).toBe(true);
+    expect(containsCardNumber(`000 ${VISA} 000000`)).toBe(true);
+  });
+
+  it('does not refuse an unbroken run of more than 19 digits (a 22-digit Cybersource payment id), which the logger still masks', () => {
+    const cybersourceId = '7030000000000000000001';
+    const withWindow = [...Array(1000).keys()].map((i) => `703${String(i).padStart(19, '0')}`).find((id) => redactText(id) !== id) ?? cybersourceId;
+    expect(containsCardNumber(withWindow)).toBe(false);
+    expect(findCardData({ payment: { gateway_key: withWindow } })).toEqual([]);
+    expect(redactText(`000${VISA}000000`)).toBe(PAN_MASK);
   });
 
   it('reports the path of every field that holds a card number', () => {
