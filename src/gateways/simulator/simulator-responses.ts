@@ -1,0 +1,102 @@
+import { GatewayError } from '../../errors/gateway-error';
+import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { classifySimulatorError, simulatorRefusalCode } from './simulator-errors';
+import { simulatorStatusMeaning, toSimulatorStatus } from './simulator-status-map';
+
+/**
+ * The result objects of the simulator API (authorization, capture, refund, token), trimmed to the
+ * fields we read. Amounts are integers of minor units.
+ */
+export interface SimulatorResult {
+  /** `auth_…`, `cap_…`, `re_…`, `tok_…`. */
+  id: string;
+  object?: string;
+  status: unknown;
+  amount?: number;
+  reference?: string;
+  decline_code?: string;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJson(body: string): unknown {
+  try {
+    return JSON.parse(body) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a result object; a 2xx we cannot read is `outcome_unknown` (the money effect may have happened). */
+export function toSimulatorResult(value: unknown, gateway: string): SimulatorResult {
+  if (!isRecord(value) || typeof value.id !== 'string' || value.id.length === 0) {
+    throw new GatewayError('outcome_unknown', gateway, 'simulator result without an id');
+  }
+  return {
+    id: value.id,
+    object: typeof value.object === 'string' ? value.object : undefined,
+    status: value.status,
+    amount: Number.isSafeInteger(value.amount) ? (value.amount as number) : undefined,
+    reference: typeof value.reference === 'string' ? value.reference : undefined,
+    decline_code: typeof value.decline_code === 'string' && value.decline_code.length > 0 ? value.decline_code : undefined,
+  };
+}
+
+/** Commands whose answer is the authorization itself, so its `amount` is this operation's amount. */
+const AMOUNT_IS_AUTHORIZATION: ReadonlySet<OperationContext['command']> = new Set(['authorize', 'sale', 'validate', 'revalidate']);
+
+/**
+ * Maps a result object to an outcome. `command` is undefined for webhooks (the event names no command).
+ *
+ * A `validate` of a cancelled authorization is FAIL (`authorization_cancelled`): it holds no funds any more,
+ * although `cancelled` is the success of a `cancel`.
+ */
+export function simulatorOutcome(result: SimulatorResult, command: OperationContext['command'] | undefined, gateway: string): GatewayOutcome {
+  const status = toSimulatorStatus(result.status, gateway);
+  const outcome: GatewayOutcome = { status: simulatorStatusMeaning(status), gatewayStatus: status, gatewayReference: result.id };
+  if (command === 'validate' && status === 'cancelled') {
+    outcome.status = 'FAIL';
+    outcome.reason = 'authorization_cancelled';
+  }
+  if (outcome.status === 'FAIL' && outcome.reason === undefined) outcome.reason = result.decline_code ?? status;
+  if ((command === 'revalidate' || command === 'tokenize') && outcome.status !== 'FAIL') outcome.newGatewayKey = result.id;
+  // Captures, refunds and cancels may answer with the authorization, whose `amount` is what was authorized.
+  const amountIsOurs = command === undefined || AMOUNT_IS_AUTHORIZATION.has(command) || result.object !== 'authorization';
+  if (amountIsOurs && result.amount !== undefined) outcome.amount = result.amount;
+  return outcome;
+}
+
+/** A 422 business refusal (amount above what is authorized or captured, cancel after capture…) as FAIL. */
+function refusalOutcome(code: string): GatewayOutcome {
+  return { status: 'FAIL', gatewayStatus: code, reason: code };
+}
+
+/** Outcome of the answer to `buildSimulatorRequest`; errors throw a classified `GatewayError`. */
+export function parseSimulatorResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome {
+  if (response.status >= 200 && response.status < 300) {
+    return simulatorOutcome(toSimulatorResult(parseJson(response.body), gateway), ctx.command, gateway);
+  }
+  const refusal = simulatorRefusalCode(response);
+  if (refusal !== undefined) return refusalOutcome(refusal);
+  throw classifySimulatorError(response, gateway);
+}
+
+/**
+ * Outcome of `GET /v1/operations/:reference`: the stored result of the operation (the same object its
+ * POST answered, or the stored error of a refusal), or `null` on 404: the request never landed.
+ */
+export function parseSimulatorStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
+  if (response.status === 404) return null;
+  if (response.status < 200 || response.status >= 300) throw classifySimulatorError(response, gateway);
+  const json = parseJson(response.body);
+  if (isRecord(json) && isRecord(json.error)) {
+    // The operation landed and was refused: the stored answer is an error body.
+    const refusal = simulatorRefusalCode({ ...response, status: 422 });
+    if (refusal !== undefined) return refusalOutcome(refusal);
+    throw classifySimulatorError({ ...response, status: 422 }, gateway);
+  }
+  const result = isRecord(json) && isRecord(json.result) ? json.result : json;
+  return simulatorOutcome(toSimulatorResult(result, gateway), ctx.command, gateway);
+}

@@ -1,0 +1,53 @@
+import { GatewayConfig } from '../../config/config';
+import { CommandType } from '../../contracts/payment-command';
+import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import { buildSimulatorRequest, buildSimulatorStatusRequest } from './simulator-requests';
+import { parseSimulatorResponse, parseSimulatorStatusResponse } from './simulator-responses';
+import { parseSimulatorWebhook, verifySimulatorWebhook } from './simulator-webhook';
+
+const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'cancel', 'refund', 'validate', 'revalidate', 'tokenize'];
+
+/**
+ * Our PSP simulator (`src/twins/psp-simulator/`): REST + JSON, amounts in minor units, Stripe-like
+ * idempotency (`Idempotency-Key` = our operation id on every POST), status inquiry by that key
+ * (`GET /v1/operations/:reference`), webhooks signed with `Simulator-Signature`.
+ *
+ * Gateway configuration: `base_url`, `api_key` (sent as `Authorization: Bearer`), `webhook_secret` and
+ * `webhook_secret_previous` (HMAC keys of the webhooks; the previous one covers a rotation).
+ */
+export const simulatorTransformer: GatewayTransformer = {
+  type: 'simulator',
+  supports: SUPPORTED,
+
+  buildRequest(ctx: OperationContext): GatewayRequest {
+    return buildSimulatorRequest(ctx);
+  },
+
+  parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+    return parseSimulatorResponse(ctx, response, gateway.name);
+  },
+
+  buildStatusRequest(ctx: OperationContext): GatewayRequest {
+    return buildSimulatorStatusRequest(ctx);
+  },
+
+  parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
+    return parseSimulatorStatusResponse(ctx, response, gateway.name);
+  },
+
+  authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {
+    return { ...request, headers: { ...request.headers, authorization: `Bearer ${gateway.apiKey}` } };
+  },
+
+  verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig, now: Date): boolean {
+    return verifySimulatorWebhook(rawBody, headers, [gateway.webhookSecret, gateway.webhookSecretPrevious], now);
+  },
+
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
+    return parseSimulatorWebhook(rawBody, gateway.name);
+  },
+
+  webhookAck(): WebhookAck {
+    return { status: 200, body: JSON.stringify({ received: true }), contentType: 'application/json' };
+  },
+};
