@@ -1,0 +1,136 @@
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { simulatorTransformer } from '../../../../src/gateways/simulator';
+import { authorization, ctx, gateway, json } from './simulator-test-support';
+
+const t = simulatorTransformer;
+
+function errorOf(fn: () => unknown): GatewayError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof GatewayError) return err;
+    throw err;
+  }
+  throw new Error('expected a GatewayError');
+}
+
+describe('simulator responses', () => {
+  it('maps an authorized authorization to SUCCESS with its id and amount', () => {
+    expect(t.parseResponse(ctx('authorize'), json(201, authorization()), gateway)).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'authorized',
+      gatewayReference: 'auth_abc123',
+      amount: 2550,
+    });
+  });
+
+  it('maps a sale answered captured to SUCCESS', () => {
+    expect(t.parseResponse(ctx('sale'), json(201, authorization({ status: 'captured', amount_captured: 2550 })), gateway)).toMatchObject({
+      status: 'SUCCESS',
+      gatewayStatus: 'captured',
+    });
+  });
+
+  it('maps a decline to FAIL with the decline code as reason', () => {
+    const outcome = t.parseResponse(ctx('authorize'), json(201, authorization({ status: 'declined', decline_code: 'card_declined' })), gateway);
+    expect(outcome).toMatchObject({ status: 'FAIL', gatewayStatus: 'declined', reason: 'card_declined' });
+  });
+
+  it('falls back to the status as reason for a decline without a code', () => {
+    expect(t.parseResponse(ctx('authorize'), json(201, authorization({ status: 'declined' })), gateway).reason).toBe('declined');
+  });
+
+  it('maps an async authorization to PENDING', () => {
+    expect(t.parseResponse(ctx('authorize'), json(201, authorization({ status: 'pending' })), gateway).status).toBe('PENDING');
+  });
+
+  it('gives a revalidation the new authorization id as the new gateway key', () => {
+    const outcome = t.parseResponse(ctx('revalidate'), json(201, authorization({ id: 'auth_new999' })), gateway);
+    expect(outcome).toMatchObject({ status: 'SUCCESS', newGatewayKey: 'auth_new999', gatewayReference: 'auth_new999' });
+  });
+
+  it('gives a tokenization the token id as the new gateway key', () => {
+    const outcome = t.parseResponse(ctx('tokenize'), json(201, { id: 'tok_77', object: 'token', status: 'active' }), gateway);
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'active', gatewayReference: 'tok_77', newGatewayKey: 'tok_77' });
+  });
+
+  it('gives no new gateway key for a declined revalidation', () => {
+    const outcome = t.parseResponse(ctx('revalidate'), json(201, authorization({ id: 'auth_new', status: 'declined', decline_code: 'insufficient_funds' })), gateway);
+    expect(outcome.newGatewayKey).toBeUndefined();
+    expect(outcome.reason).toBe('insufficient_funds');
+  });
+
+  it('does not report the authorized amount as the amount of a capture answered with the authorization', () => {
+    const outcome = t.parseResponse(ctx('capture', { amount: 1000 }), json(201, authorization({ status: 'captured', amount_captured: 1000 })), gateway);
+    expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'captured' });
+    expect(outcome.amount).toBeUndefined();
+  });
+
+  it('reports the amount of a capture or refund object', () => {
+    const capture = t.parseResponse(ctx('capture', { amount: 1000 }), json(201, { id: 'cap_1', object: 'capture', status: 'captured', amount: 1000 }), gateway);
+    expect(capture.amount).toBe(1000);
+    const refund = t.parseResponse(ctx('refund', { amount: 400 }), json(201, { id: 're_1', object: 'refund', status: 'refunded', amount: 400 }), gateway);
+    expect(refund).toMatchObject({ status: 'SUCCESS', amount: 400, gatewayReference: 're_1' });
+  });
+
+  it('ignores an amount that is not an integer of minor units', () => {
+    expect(t.parseResponse(ctx('authorize'), json(201, authorization({ amount: 25.5 })), gateway).amount).toBeUndefined();
+  });
+
+  it('maps cancelled to SUCCESS for a cancel but to FAIL for a validate', () => {
+    expect(t.parseResponse(ctx('cancel'), json(200, authorization({ status: 'cancelled' })), gateway).status).toBe('SUCCESS');
+    expect(t.parseResponse(ctx('validate'), json(200, authorization({ status: 'cancelled' })), gateway)).toMatchObject({
+      status: 'FAIL',
+      reason: 'authorization_cancelled',
+    });
+  });
+
+  it('maps a capture above the authorized amount to FAIL with the simulator code as reason', () => {
+    const outcome = t.parseResponse(ctx('capture'), json(422, { error: { code: 'amount_exceeds_authorized', message: 'too much' } }), gateway);
+    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'amount_exceeds_authorized', reason: 'amount_exceeds_authorized' });
+  });
+
+  it('maps a refund above the captured amount to FAIL', () => {
+    expect(t.parseResponse(ctx('refund'), json(422, { error: { code: 'amount_exceeds_captured' } }), gateway).reason).toBe('amount_exceeds_captured');
+  });
+
+  it('throws outcome_unknown for an undocumented status in a 2xx', () => {
+    expect(errorOf(() => t.parseResponse(ctx('authorize'), json(201, authorization({ status: 'processing' })), gateway)).kind).toBe('outcome_unknown');
+  });
+
+  it('throws outcome_unknown for a 2xx it cannot read, since the effect may have happened', () => {
+    const broken = { status: 201, headers: {}, body: '<html>', elapsedMs: 1 };
+    expect(errorOf(() => t.parseResponse(ctx('capture'), broken, gateway)).kind).toBe('outcome_unknown');
+    expect(errorOf(() => t.parseResponse(ctx('capture'), json(201, { status: 'captured' }), gateway)).kind).toBe('outcome_unknown');
+  });
+
+  describe('status inquiry', () => {
+    it('answers null when the operation never landed', () => {
+      expect(t.parseStatusResponse(ctx('capture'), json(404, { error: { code: 'not_found' } }), gateway)).toBeNull();
+    });
+
+    it('maps the stored result of the operation', () => {
+      expect(t.parseStatusResponse(ctx('capture'), json(200, authorization({ status: 'captured' })), gateway)).toMatchObject({
+        status: 'SUCCESS',
+        gatewayStatus: 'captured',
+        gatewayReference: 'auth_abc123',
+      });
+    });
+
+    it('reads a stored result wrapped in a result field', () => {
+      const outcome = t.parseStatusResponse(ctx('tokenize'), json(200, { reference: 'op-tokenize-42', result: { id: 'tok_9', status: 'active' } }), gateway);
+      expect(outcome).toMatchObject({ status: 'SUCCESS', newGatewayKey: 'tok_9' });
+    });
+
+    it('maps a stored business refusal to FAIL', () => {
+      expect(t.parseStatusResponse(ctx('capture'), json(200, { error: { code: 'amount_exceeds_authorized' } }), gateway)).toMatchObject({
+        status: 'FAIL',
+        reason: 'amount_exceeds_authorized',
+      });
+    });
+
+    it('classifies a failed inquiry as a gateway error', () => {
+      expect(errorOf(() => t.parseStatusResponse(ctx('capture'), json(503, { error: { code: 'unavailable' } }), gateway)).kind).toBe('server_error');
+    });
+  });
+});
