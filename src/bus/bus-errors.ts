@@ -1,0 +1,98 @@
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
+import { PaymentBridgeError } from '../errors/payment-bridge-error';
+
+/**
+ * The bus or the OAuth server could not be reached or answered 5xx/429. Retryable. Carries the URL we
+ * called (without credentials) and a short reason (`ECONNREFUSED`, `TIMEOUT`, `HTTP 503`) so operators
+ * see at once which setting to check.
+ */
+export class PeerUnavailableError extends DependencyUnavailableError {
+  constructor(
+    dependency: 'bus' | 'oauth',
+    /** The URL called, userinfo stripped. */
+    readonly url: string,
+    /** Transport error code or `HTTP <status>`; never taken from a message text. */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(dependency, `cannot reach ${peerName(dependency)} at ${url} (${reason})`, options);
+  }
+}
+
+/**
+ * The OAuth server refused our client credentials (401, or 400 `invalid_client`/`unauthorized_client`),
+ * or the bus refused a freshly issued token. Not retryable: an operator must fix the configuration.
+ */
+export class BusAuthenticationError extends PaymentBridgeError {
+  readonly retryable = false;
+  readonly code = 'BUS_AUTHENTICATION';
+
+  constructor(
+    message: string,
+    /** HTTP status of the refusal. */
+    readonly httpStatus: number,
+    /** OAuth `error` code when the server sent one, e.g. `invalid_client`. */
+    readonly oauthError?: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The bus or the OAuth server rejected the request itself (a 4xx other than 401/429, or an answer that is
+ * not the JSON it must be). Not retryable: sending the same again gets the same answer.
+ */
+export class BusRequestError extends PaymentBridgeError {
+  readonly retryable = false;
+  readonly code = 'BUS_REQUEST_REJECTED';
+
+  constructor(
+    message: string,
+    /** HTTP status of the answer. */
+    readonly httpStatus: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The bus answered a JSON-RPC call with an `error` object. Not retryable. */
+export class BusRpcError extends PaymentBridgeError {
+  readonly retryable = false;
+  readonly code = 'BUS_RPC_ERROR';
+
+  constructor(
+    /** The JSON-RPC error code, e.g. -32602. */
+    readonly rpcCode: number,
+    /** The bus's own error message. */
+    readonly rpcMessage: string,
+  ) {
+    super(`bus JSON-RPC error ${rpcCode}: ${rpcMessage}`);
+  }
+}
+
+/** Registration or unregistration failed. `message` is one line that says what to fix. */
+export class RegistrationError extends PaymentBridgeError {
+  readonly code = 'REGISTRATION_FAILED';
+
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** `url` without user info, query or fragment, for messages and logs. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+function peerName(dependency: 'bus' | 'oauth'): string {
+  return dependency === 'bus' ? 'the bus' : 'the OAuth server';
+}

@@ -1,0 +1,152 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { BusAuthenticationError, BusRequestError, PeerUnavailableError } from '../../../src/bus/bus-errors';
+import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
+import { DependencyUnavailableError } from '../../../src/errors';
+import { createLogger } from '../../../src/logging/logger';
+import { BusTwin, startBusTwin } from '../../../src/twins/bus-twin/bus-twin';
+import { testConfig } from '../../support/test-config';
+
+const CLIENT_ID = 'oauth-test-client';
+const CLIENT_SECRET = 'oauth-test-secret-4f1c9a7b2d';
+
+describe('OAuthTokenProvider', () => {
+  let twin: BusTwin;
+  let closedPortUrl: string;
+  let hanging: http.Server;
+  let hangingUrl: string;
+
+  beforeAll(async () => {
+    twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+    // A port that was listening and is now closed: connections are refused.
+    const probe = http.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    closedPortUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => probe.close(() => r()));
+    // A server that accepts the request and never answers.
+    hanging = http.createServer(() => undefined);
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    hangingUrl = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await twin.stop();
+    hanging.closeAllConnections();
+    await new Promise<void>((r) => hanging.close(() => r()));
+  });
+
+  const config = (overrides: Record<string, unknown> = {}) =>
+    testConfig({
+      'mom_client.oauth_server_url': twin.url,
+      'mom_client.client_id': CLIENT_ID,
+      'mom_client.client_secret': CLIENT_SECRET,
+      ...overrides,
+    });
+
+  it('fetches a token once and serves many calls from the cache', async () => {
+    const provider = new OAuthTokenProvider(config());
+    const before = twin.tokensIssued;
+    const first = await provider.getToken();
+    for (let i = 0; i < 20; i++) expect(await provider.getToken()).toBe(first);
+    expect(twin.tokensIssued - before).toBe(1);
+    expect(provider.fetchCount).toBe(1);
+  });
+
+  it('shares one in-flight token request among concurrent callers', async () => {
+    const provider = new OAuthTokenProvider(config());
+    const before = twin.tokensIssued;
+    const tokens = await Promise.all(Array.from({ length: 25 }, () => provider.getToken()));
+    expect(new Set(tokens).size).toBe(1);
+    expect(twin.tokensIssued - before).toBe(1);
+  });
+
+  it('refreshes the token the configured margin before it expires', async () => {
+    let now = 1_000_000;
+    const provider = new OAuthTokenProvider(config({ 'mom_client.refresh_margin_s': 60 }), undefined, { now: () => now });
+    const first = await provider.getToken();
+    now += (3600 - 61) * 1000; // still more than the margin before expiry
+    expect(await provider.getToken()).toBe(first);
+    now += 2000; // now inside the margin
+    const second = await provider.getToken();
+    expect(second).not.toBe(first);
+    expect(provider.fetchCount).toBe(2);
+  });
+
+  it('fetches a new token after invalidate(), but ignores an invalidate() for a token it already replaced', async () => {
+    const provider = new OAuthTokenProvider(config());
+    const first = await provider.getToken();
+    provider.invalidate(first);
+    const second = await provider.getToken();
+    expect(second).not.toBe(first);
+    provider.invalidate(first);
+    expect(await provider.getToken()).toBe(second);
+    expect(provider.fetchCount).toBe(2);
+  });
+
+  it('sends the scope when one is configured', async () => {
+    const provider = new OAuthTokenProvider(config({ 'mom_client.scope': 'bus.delegate' }));
+    await expect(provider.getToken()).resolves.toMatch(/^[0-9a-f]{48}$/);
+  });
+
+  it('reports a wrong client secret as a non-retryable error naming mom_client settings', async () => {
+    const provider = new OAuthTokenProvider(config({ 'mom_client.client_secret': 'not-the-right-secret' }));
+    const err = await provider.getToken().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(BusAuthenticationError);
+    const authError = err as BusAuthenticationError;
+    expect(authError.retryable).toBe(false);
+    expect(authError.httpStatus).toBe(401);
+    expect(authError.oauthError).toBe('invalid_client');
+    expect(authError.message).toContain('check mom_client.client_id and mom_client.client_secret');
+    expect(authError.message).not.toContain('not-the-right-secret');
+  });
+
+  it('reports an unreachable OAuth server as a retryable DependencyUnavailableError with the transport code', async () => {
+    const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': closedPortUrl }));
+    const err = await provider.getToken().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyUnavailableError);
+    expect(err).toBeInstanceOf(PeerUnavailableError);
+    const unavailable = err as PeerUnavailableError;
+    expect(unavailable.dependency).toBe('oauth');
+    expect(unavailable.retryable).toBe(true);
+    expect(unavailable.reason).toBe('ECONNREFUSED');
+    expect(unavailable.message).toContain(`${closedPortUrl}/oauth/token`);
+  });
+
+  it('gives up on a silent OAuth server after the configured timeout', async () => {
+    const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': hangingUrl, 'service_bus.timeout_ms': 200 }));
+    const err = await provider.getToken().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PeerUnavailableError);
+    expect((err as PeerUnavailableError).reason).toBe('TIMEOUT');
+  });
+
+  it('reports a wrong token path as a non-retryable request error', async () => {
+    const provider = new OAuthTokenProvider(config({ 'mom_client.token_path': '/no/such/path' }));
+    const err = await provider.getToken().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BusRequestError);
+    expect((err as BusRequestError).httpStatus).toBe(404);
+    expect((err as BusRequestError).retryable).toBe(false);
+  });
+
+  it('never lets the client secret or the token reach the log output', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'debug', stream });
+    const provider = new OAuthTokenProvider(config(), logger);
+    const token = await provider.getToken();
+    logger.info('diagnostic dump', { token, secret_copy: `x${CLIENT_SECRET}`, note: `Bearer ${token}` });
+    await new Promise((r) => setImmediate(r));
+    const output = lines.join('');
+    expect(output).toContain('OAuth access token obtained');
+    expect(output).not.toContain(token);
+    expect(output).not.toContain(CLIENT_SECRET);
+  });
+});
