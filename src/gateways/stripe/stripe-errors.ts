@@ -1,0 +1,102 @@
+import { GatewayError, GatewayErrorKind } from '../../errors/gateway-error';
+import { GatewayResponse } from '../gateway-adapter';
+
+/**
+ * Classifies a non-2xx Stripe answer from the HTTP status, Stripe's `error.type` / `error.code` /
+ * `error.decline_code` and the `Stripe-Should-Retry` header, never from message text.
+ *
+ * - 401 → `authentication`; 403 (restricted key lacks a permission) → `authentication`.
+ * - 429 (`rate_limit`) → `rate_limited`, `Retry-After` honoured when sent.
+ * - `idempotency_error` → `idempotency_conflict`, except `idempotency_key_in_use` (a request with our key
+ *   is still running: retry later with the same key) → `server_error`.
+ * - `Stripe-Should-Retry: true` → `server_error` (retryable); `false` → not retryable (declined for a
+ *   `card_error`, else `invalid_request`), whatever the status.
+ * - `card_error` (402) → `declined`, gatewayCode = decline_code, else code (parseResponse makes it FAIL).
+ * - 404 → `not_found`; 409 (lock timeout) and 5xx / `api_error` → `server_error`; other 4xx → `invalid_request`.
+ */
+
+export interface StripeErrorBody {
+  type?: string;
+  code?: string;
+  declineCode?: string;
+  /** The PaymentIntent the error is about (a declined confirm returns it). */
+  paymentIntent?: Record<string, unknown>;
+}
+
+/** Business refusals of a well-formed request: a FAIL outcome with the code as reason, not an error. */
+export const STRIPE_REFUSAL_CODES: readonly string[] = [
+  'payment_intent_unexpected_state',
+  'charge_already_captured',
+  'charge_already_refunded',
+  'charge_expired_for_capture',
+  'charge_disputed',
+  'amount_too_large',
+];
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** Stripe's `{error: {type, code, decline_code, payment_intent}}`, tolerant of any body. */
+export function stripeErrorBody(body: string): StripeErrorBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(body) as unknown;
+  } catch {
+    return {};
+  }
+  if (typeof json !== 'object' || json === null) return {};
+  const error = (json as Record<string, unknown>).error;
+  if (typeof error !== 'object' || error === null) return {};
+  const e = error as Record<string, unknown>;
+  const pi = e.payment_intent;
+  return {
+    type: str(e.type),
+    code: str(e.code),
+    declineCode: str(e.decline_code),
+    paymentIntent: typeof pi === 'object' && pi !== null ? (pi as Record<string, unknown>) : undefined,
+  };
+}
+
+export function header(headers: Record<string, string>, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return Object.entries(headers).find(([k]) => k.toLowerCase() === lower)?.[1]?.trim();
+}
+
+/** `Retry-After` in milliseconds (delta seconds). */
+export function retryAfterMs(headers: Record<string, string>): number | undefined {
+  const value = header(headers, 'retry-after');
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) * 1000 : undefined;
+}
+
+/** The refusal code of a response that is a business "no" (FAIL outcome), else undefined. */
+export function stripeRefusalCode(response: GatewayResponse): string | undefined {
+  if (response.status < 400 || response.status >= 500) return undefined;
+  const err = stripeErrorBody(response.body);
+  if (err.type === 'card_error') return err.declineCode ?? err.code ?? 'card_declined';
+  if (err.type === 'invalid_request_error' && err.code !== undefined && STRIPE_REFUSAL_CODES.includes(err.code)) return err.code;
+  return undefined;
+}
+
+/** The `GatewayError` for a non-2xx Stripe response. */
+export function classifyStripeError(response: GatewayResponse, gateway: string): GatewayError {
+  const err = stripeErrorBody(response.body);
+  const status = response.status;
+  const gatewayCode = err.declineCode ?? err.code ?? err.type;
+  const fail = (kind: GatewayErrorKind, extra: { retryAfterMs?: number } = {}): GatewayError =>
+    new GatewayError(kind, gateway, `HTTP ${status}${err.type ? ` ${err.type}` : ''}${gatewayCode && gatewayCode !== err.type ? ` ${gatewayCode}` : ''}`, {
+      httpStatus: status,
+      gatewayCode,
+      ...extra,
+    });
+  if (status === 401 || status === 403) return fail('authentication');
+  if (status === 429) return fail('rate_limited', { retryAfterMs: retryAfterMs(response.headers) });
+  if (err.type === 'idempotency_error') return fail(err.code === 'idempotency_key_in_use' ? 'server_error' : 'idempotency_conflict');
+  const shouldRetry = header(response.headers, 'stripe-should-retry');
+  if (shouldRetry === 'true') return fail('server_error');
+  if (shouldRetry === 'false') return fail(err.type === 'card_error' ? 'declined' : 'invalid_request');
+  if (err.type === 'card_error') return fail('declined');
+  if (status === 404) return fail('not_found');
+  if (status === 409 || status >= 500 || err.type === 'api_error') return fail('server_error');
+  return fail('invalid_request');
+}

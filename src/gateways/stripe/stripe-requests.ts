@@ -1,0 +1,141 @@
+import { CommandValidationError } from '../../errors/command-validation-error';
+import { assertNever } from '../assert-never';
+import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { stripeCurrency, toStripeAmount } from './stripe-amount';
+import { encodeStripeForm, StripeFormValue } from './stripe-form';
+import { revalidatePaymentMethod, stripeCustomer, stripeId } from './stripe-references';
+
+/** The Stripe API version every request pins, so response shapes do not move under us. */
+export const STRIPE_API_VERSION = '2023-08-16';
+
+/** Metadata key that carries our operation id on PaymentIntents and Refunds (status inquiry finds it). */
+export const OPERATION_ID_METADATA = 'operation_id';
+
+/** Largest page Stripe lists; a PaymentIntent with more than 100 refunds is beyond our use. */
+const LIST_LIMIT = 100;
+
+function post(ctx: OperationContext, path: string, fields: { [key: string]: StripeFormValue }): GatewayRequest {
+  return {
+    method: 'POST',
+    path,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'idempotency-key': ctx.operationId,
+      'stripe-version': STRIPE_API_VERSION,
+    },
+    body: encodeStripeForm(fields),
+  };
+}
+
+function get(path: string): GatewayRequest {
+  return { method: 'GET', path, headers: { 'stripe-version': STRIPE_API_VERSION } };
+}
+
+function metadata(ctx: OperationContext, key = OPERATION_ID_METADATA): { [key: string]: StripeFormValue } {
+  return { [key]: ctx.operationId, order_id: ctx.payment.order_id };
+}
+
+/**
+ * A confirmed PaymentIntent on a PaymentMethod. `automatic_payment_methods` with redirects off: a server
+ * confirm has no return_url, and Stripe refuses a confirm that might redirect without one.
+ */
+function paymentIntent(ctx: OperationContext, paymentMethod: string, capture: 'manual' | 'automatic', offSession: boolean): GatewayRequest {
+  const { payment } = ctx;
+  return post(ctx, '/v1/payment_intents', {
+    amount: toStripeAmount(payment.amount, payment.currency),
+    currency: stripeCurrency(payment.currency),
+    capture_method: capture,
+    confirm: true,
+    payment_method: paymentMethod,
+    customer: stripeCustomer(payment),
+    off_session: offSession ? true : undefined,
+    automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+    metadata: metadata(ctx),
+  });
+}
+
+function intentPath(ctx: OperationContext): string {
+  return `/v1/payment_intents/${stripeId(ctx.payment.gateway_key, 'payment.gateway_key')}`;
+}
+
+/**
+ * The one request per command:
+ * - authorize / sale: a confirmed PaymentIntent (capture manual / automatic) on `gateway_key` (a `pm_…`).
+ * - capture: `/capture` with `amount_to_capture` (partial allowed); cancel: `/cancel`.
+ * - refund: `POST /v1/refunds` on the PaymentIntent with `amount` (partial allowed).
+ * - validate: `GET` the PaymentIntent (`gateway_key`).
+ * - revalidate: a new off-session manual-capture PaymentIntent on the stored PaymentMethod; its id is the
+ *   new gateway key.
+ * - tokenize: attach the single-use PaymentMethod (`gateway_key`) to the Customer in custom attribute
+ *   `stripe_customer`: an attached PaymentMethod is reusable, and its id (still `pm_…`) is the token.
+ *   The simplest documented flow within the API subset we test against (no SetupIntents or Customers).
+ */
+export function buildStripeRequest(ctx: OperationContext): GatewayRequest {
+  const { payment } = ctx;
+  switch (ctx.command) {
+    case 'authorize':
+      return paymentIntent(ctx, stripeId(payment.gateway_key, 'payment.gateway_key'), 'manual', false);
+    case 'sale':
+      return paymentIntent(ctx, stripeId(payment.gateway_key, 'payment.gateway_key'), 'automatic', false);
+    case 'revalidate':
+      return paymentIntent(ctx, revalidatePaymentMethod(payment), 'manual', true);
+    case 'capture':
+      return post(ctx, `${intentPath(ctx)}/capture`, {
+        amount_to_capture: toStripeAmount(payment.amount, payment.currency),
+        metadata: { capture_operation_id: ctx.operationId },
+      });
+    case 'cancel':
+      // The cancel endpoint takes no metadata: the idempotency key is the only trace of our id.
+      return post(ctx, `${intentPath(ctx)}/cancel`, {});
+    case 'refund':
+      return post(ctx, '/v1/refunds', {
+        payment_intent: stripeId(payment.gateway_key, 'payment.gateway_key'),
+        amount: toStripeAmount(payment.amount, payment.currency),
+        metadata: metadata(ctx),
+      });
+    case 'validate':
+      return get(intentPath(ctx));
+    case 'tokenize': {
+      const customer = stripeCustomer(payment);
+      if (customer === undefined) throw new CommandValidationError('payment.custom_attributes.stripe_customer', 'tokenize needs the Stripe Customer id');
+      return post(ctx, `/v1/payment_methods/${stripeId(payment.gateway_key, 'payment.gateway_key')}/attach`, { customer });
+    }
+    default:
+      return assertNever(ctx.command, 'command');
+  }
+}
+
+/** Stripe's search query for our operation id; quotes and backslashes escaped as its query language wants. */
+export function operationSearchQuery(operationId: string): string {
+  const quoted = operationId.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+  return `metadata['${OPERATION_ID_METADATA}']:'${quoted}'`;
+}
+
+/**
+ * Status inquiry, by what the command left behind:
+ * - authorize / sale / revalidate: search PaymentIntents by `metadata['operation_id']` (Stripe's search
+ *   index lags by up to about a minute: "not found" then only means "safe to resend", which holds
+ *   because the resend carries the same Idempotency-Key and Stripe answers it from its 24 h cache).
+ * - capture / cancel / validate: the PaymentIntent itself (`gateway_key`).
+ * - refund: the PaymentIntent's refunds, matched by `metadata.operation_id`.
+ * - tokenize: the PaymentMethod, attached or not.
+ */
+export function buildStripeStatusRequest(ctx: OperationContext): GatewayRequest {
+  const { payment } = ctx;
+  switch (ctx.command) {
+    case 'authorize':
+    case 'sale':
+    case 'revalidate':
+      return get(`/v1/payment_intents/search?query=${encodeURIComponent(operationSearchQuery(ctx.operationId))}`);
+    case 'capture':
+    case 'cancel':
+    case 'validate':
+      return get(intentPath(ctx));
+    case 'refund':
+      return get(`/v1/refunds?payment_intent=${stripeId(payment.gateway_key, 'payment.gateway_key')}&limit=${LIST_LIMIT}`);
+    case 'tokenize':
+      return get(`/v1/payment_methods/${stripeId(payment.gateway_key, 'payment.gateway_key')}`);
+    default:
+      return assertNever(ctx.command, 'command');
+  }
+}

@@ -1,0 +1,158 @@
+import { GatewayError } from '../../errors/gateway-error';
+import { assertNever } from '../assert-never';
+import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { fromStripeAmount } from './stripe-amount';
+import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './stripe-errors';
+import { customAttribute } from './stripe-references';
+import { OPERATION_ID_METADATA } from './stripe-requests';
+import { PaymentIntentCommand, parsePaymentIntentStatus, parseRefundStatus, paymentIntentOutcome, refundOutcome } from './stripe-status-map';
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function parseJson(response: GatewayResponse, gateway: string): Json {
+  let json: unknown;
+  try {
+    json = JSON.parse(response.body) as unknown;
+  } catch (cause) {
+    // A 2xx we cannot read: the operation may well have happened.
+    throw new GatewayError('outcome_unknown', gateway, `HTTP ${response.status} body is not JSON`, { httpStatus: response.status, cause });
+  }
+  if (!isObject(json)) throw new GatewayError('outcome_unknown', gateway, `HTTP ${response.status} body is not an object`, { httpStatus: response.status });
+  return json;
+}
+
+/** The decline code of a PaymentIntent that failed: `last_payment_error.decline_code`, else its code. */
+function lastPaymentError(pi: Json): string | undefined {
+  const err = pi.last_payment_error;
+  return isObject(err) ? str(err.decline_code) ?? str(err.code) : undefined;
+}
+
+/** A PaymentIntent, read as the answer to `command`. */
+export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, gateway: string): GatewayOutcome {
+  const status = parsePaymentIntentStatus(pi.status, gateway);
+  const outcome = paymentIntentOutcome(status, command);
+  const id = str(pi.id);
+  const amount =
+    command === 'capture' || command === 'sale'
+      ? fromStripeAmount(pi.amount_received)
+      : status === 'requires_capture'
+        ? fromStripeAmount(pi.amount_capturable)
+        : fromStripeAmount(pi.amount);
+  const result: GatewayOutcome = { status: outcome, gatewayStatus: status, gatewayReference: id };
+  if (amount !== undefined) result.amount = amount;
+  if (command === 'revalidate' && outcome !== 'FAIL' && id !== undefined) result.newGatewayKey = id;
+  if (outcome === 'FAIL') {
+    result.reason = lastPaymentError(pi) ?? (status === 'canceled' ? str(pi.cancellation_reason) : undefined) ?? status;
+  }
+  return result;
+}
+
+/** A Refund object as an outcome; `failure_reason` is the reason of a failed one. */
+export function refundToOutcome(refund: Json, gateway: string): GatewayOutcome {
+  const status = parseRefundStatus(refund.status, gateway);
+  const outcome = refundOutcome(status);
+  const result: GatewayOutcome = { status: outcome, gatewayStatus: status, gatewayReference: str(refund.id) };
+  const amount = fromStripeAmount(refund.amount);
+  if (amount !== undefined) result.amount = amount;
+  if (outcome === 'FAIL') result.reason = str(refund.failure_reason) ?? status;
+  return result;
+}
+
+/** An attached PaymentMethod: reusable (SUCCESS) when attached to the Customer we asked for. */
+function paymentMethodToOutcome(pm: Json, customer: string | undefined, gateway: string): GatewayOutcome | null {
+  const id = str(pm.id);
+  if (id === undefined) throw new GatewayError('outcome_unknown', gateway, 'PaymentMethod without id');
+  const attachedTo = str(pm.customer);
+  if (attachedTo === undefined) return null;
+  if (customer !== undefined && attachedTo !== customer) {
+    return { status: 'FAIL', gatewayStatus: 'attached', gatewayReference: id, reason: 'attached_to_another_customer' };
+  }
+  return { status: 'SUCCESS', gatewayStatus: 'attached', gatewayReference: id, newGatewayKey: id };
+}
+
+/** The answer to the request `buildStripeRequest` made for `ctx`. */
+export function parseStripeResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome {
+  if (response.status < 200 || response.status >= 300) {
+    const refusal = stripeRefusalCode(response);
+    if (refusal === undefined) {
+      const error = classifyStripeError(response, gateway);
+      if (error.kind !== 'declined') throw error;
+    }
+    // A declined confirm carries the PaymentIntent it left in requires_payment_method.
+    const pi = stripeErrorBody(response.body).paymentIntent;
+    const reason = refusal ?? classifyStripeError(response, gateway).details.gatewayCode ?? 'declined';
+    const status = isObject(pi) ? str(pi.status) ?? 'declined' : 'declined';
+    return { status: 'FAIL', gatewayStatus: status, gatewayReference: isObject(pi) ? str(pi.id) : undefined, reason };
+  }
+  const json = parseJson(response, gateway);
+  switch (ctx.command) {
+    case 'authorize':
+    case 'sale':
+    case 'revalidate':
+    case 'capture':
+    case 'cancel':
+    case 'validate':
+      return paymentIntentToOutcome(json, ctx.command, gateway);
+    case 'refund':
+      return refundToOutcome(json, gateway);
+    case 'tokenize': {
+      const outcome = paymentMethodToOutcome(json, customAttribute(ctx.payment, 'stripe_customer'), gateway);
+      if (outcome === null) throw new GatewayError('outcome_unknown', gateway, 'attach answered a PaymentMethod without a customer');
+      return outcome;
+    }
+    default:
+      return assertNever(ctx.command, 'command');
+  }
+}
+
+function listData(json: Json, gateway: string): Json[] {
+  const data = json.data;
+  if (!Array.isArray(data)) throw new GatewayError('outcome_unknown', gateway, 'list answer without data');
+  return data.filter(isObject);
+}
+
+function hasOperationId(object: Json, operationId: string): boolean {
+  const metadata = object.metadata;
+  return isObject(metadata) && metadata[OPERATION_ID_METADATA] === operationId;
+}
+
+/**
+ * The answer to `buildStripeStatusRequest`; `null` when Stripe has no trace of the operation: 404, no
+ * search or refund-list match, a PaymentIntent still `requires_capture` after a capture or cancel, a
+ * PaymentMethod not attached.
+ */
+export function parseStripeStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
+  if (response.status === 404) return null;
+  if (response.status < 200 || response.status >= 300) throw classifyStripeError(response, gateway);
+  const json = parseJson(response, gateway);
+  switch (ctx.command) {
+    case 'authorize':
+    case 'sale':
+    case 'revalidate': {
+      const found = listData(json, gateway).find((pi) => hasOperationId(pi, ctx.operationId));
+      return found === undefined ? null : paymentIntentToOutcome(found, ctx.command, gateway);
+    }
+    case 'capture':
+    case 'cancel':
+      if (json.status === 'requires_capture') return null;
+      return paymentIntentToOutcome(json, ctx.command, gateway);
+    case 'validate':
+      return paymentIntentToOutcome(json, ctx.command, gateway);
+    case 'refund': {
+      const found = listData(json, gateway).find((r) => hasOperationId(r, ctx.operationId));
+      return found === undefined ? null : refundToOutcome(found, gateway);
+    }
+    case 'tokenize':
+      return paymentMethodToOutcome(json, customAttribute(ctx.payment, 'stripe_customer'), gateway);
+    default:
+      return assertNever(ctx.command, 'command');
+  }
+}

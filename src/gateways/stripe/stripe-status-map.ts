@@ -1,0 +1,87 @@
+import { GatewayError } from '../../errors/gateway-error';
+import { CommandType } from '../../contracts/payment-command';
+import { assertNever } from '../assert-never';
+import { OutcomeStatus } from '../gateway-adapter';
+
+/** Every PaymentIntent status Stripe documents (API 2023-08-16). */
+export const PAYMENT_INTENT_STATUSES = [
+  'requires_payment_method',
+  'requires_confirmation',
+  'requires_action',
+  'processing',
+  'requires_capture',
+  'canceled',
+  'succeeded',
+] as const;
+export type PaymentIntentStatus = (typeof PAYMENT_INTENT_STATUSES)[number];
+
+/** Every Refund status Stripe documents. */
+export const REFUND_STATUSES = ['pending', 'requires_action', 'succeeded', 'failed', 'canceled'] as const;
+export type RefundStatus = (typeof REFUND_STATUSES)[number];
+
+/** The commands whose answer is a PaymentIntent, grouped by what they expect of it. */
+export type PaymentIntentCommand = Extract<CommandType, 'authorize' | 'revalidate' | 'validate' | 'sale' | 'capture' | 'cancel'>;
+
+/** Narrows a status string; an unknown one is `outcome_unknown`, never a quiet PENDING. */
+export function parsePaymentIntentStatus(value: unknown, gateway: string): PaymentIntentStatus {
+  const found = PAYMENT_INTENT_STATUSES.find((s) => s === value);
+  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown PaymentIntent status ${JSON.stringify(value)}`);
+  return found;
+}
+
+export function parseRefundStatus(value: unknown, gateway: string): RefundStatus {
+  const found = REFUND_STATUSES.find((s) => s === value);
+  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown Refund status ${JSON.stringify(value)}`);
+  return found;
+}
+
+type ByCommand = Readonly<Record<PaymentIntentCommand, OutcomeStatus>>;
+
+/**
+ * What a PaymentIntent status means for the command that produced or inquired it.
+ *
+ * authorize / revalidate are sent with `confirm=true, capture_method=manual`, so `requires_capture` is a
+ * held authorization; `requires_confirmation` after a confirm (or `requires_payment_method`, a decline)
+ * will not progress without a new request, hence FAIL. `requires_action` (3-D Secure) and `processing`
+ * resolve later by webhook or status inquiry: PENDING. validate asks whether the authorization still
+ * stands. A sale in `requires_capture` is held but not yet captured: PENDING until it moves.
+ */
+export function paymentIntentOutcome(status: PaymentIntentStatus, command: PaymentIntentCommand): OutcomeStatus {
+  const table = ((): ByCommand => {
+    switch (status) {
+      case 'requires_payment_method':
+        return { authorize: 'FAIL', revalidate: 'FAIL', validate: 'FAIL', sale: 'FAIL', capture: 'FAIL', cancel: 'FAIL' };
+      case 'requires_confirmation':
+        return { authorize: 'FAIL', revalidate: 'FAIL', validate: 'FAIL', sale: 'FAIL', capture: 'FAIL', cancel: 'FAIL' };
+      case 'requires_action':
+        return { authorize: 'PENDING', revalidate: 'PENDING', validate: 'PENDING', sale: 'PENDING', capture: 'FAIL', cancel: 'FAIL' };
+      case 'processing':
+        return { authorize: 'PENDING', revalidate: 'PENDING', validate: 'PENDING', sale: 'PENDING', capture: 'PENDING', cancel: 'PENDING' };
+      case 'requires_capture':
+        return { authorize: 'SUCCESS', revalidate: 'SUCCESS', validate: 'SUCCESS', sale: 'PENDING', capture: 'PENDING', cancel: 'FAIL' };
+      case 'canceled':
+        return { authorize: 'FAIL', revalidate: 'FAIL', validate: 'FAIL', sale: 'FAIL', capture: 'FAIL', cancel: 'SUCCESS' };
+      case 'succeeded':
+        return { authorize: 'SUCCESS', revalidate: 'SUCCESS', validate: 'SUCCESS', sale: 'SUCCESS', capture: 'SUCCESS', cancel: 'FAIL' };
+      default:
+        return assertNever(status, 'PaymentIntent status');
+    }
+  })();
+  return table[command];
+}
+
+/** What a Refund status means: `pending` and `requires_action` settle later; `failed`/`canceled` refuse. */
+export function refundOutcome(status: RefundStatus): OutcomeStatus {
+  switch (status) {
+    case 'pending':
+    case 'requires_action':
+      return 'PENDING';
+    case 'succeeded':
+      return 'SUCCESS';
+    case 'failed':
+    case 'canceled':
+      return 'FAIL';
+    default:
+      return assertNever(status, 'Refund status');
+  }
+}

@@ -1,0 +1,54 @@
+import { GatewayConfig } from '../../config/config';
+import { CommandType } from '../../contracts/payment-command';
+import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import { buildStripeRequest, buildStripeStatusRequest } from './stripe-requests';
+import { parseStripeResponse, parseStripeStatusResponse } from './stripe-responses';
+import { parseStripeWebhook, verifyStripeWebhook } from './stripe-webhook';
+
+const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'cancel', 'refund', 'validate', 'revalidate', 'tokenize'];
+
+/**
+ * Stripe (API version 2023-08-16): PaymentIntents, Refunds and PaymentMethods, form-encoded with bracket
+ * notation, `Idempotency-Key` = our operation id on every POST and `metadata[operation_id]` on what can
+ * carry it. See `stripe-requests.ts` for the request of each command and the status inquiries.
+ *
+ * Gateway configuration: `base_url` (https://api.stripe.com), `api_key` (secret key `sk_…`, sent as
+ * `Authorization: Bearer`), `webhook_secret` and `webhook_secret_previous` (`whsec_…`; the previous one
+ * verifies during a secret roll).
+ */
+export const stripeTransformer: GatewayTransformer = {
+  type: 'stripe',
+  supports: SUPPORTED,
+
+  buildRequest(ctx: OperationContext): GatewayRequest {
+    return buildStripeRequest(ctx);
+  },
+
+  parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+    return parseStripeResponse(ctx, response, gateway.name);
+  },
+
+  buildStatusRequest(ctx: OperationContext): GatewayRequest {
+    return buildStripeStatusRequest(ctx);
+  },
+
+  parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
+    return parseStripeStatusResponse(ctx, response, gateway.name);
+  },
+
+  authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {
+    return { ...request, headers: { ...request.headers, authorization: `Bearer ${gateway.apiKey}` } };
+  },
+
+  verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig, now: Date): boolean {
+    return verifyStripeWebhook(rawBody, headers, [gateway.webhookSecret, gateway.webhookSecretPrevious], now);
+  },
+
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
+    return parseStripeWebhook(rawBody, gateway.name);
+  },
+
+  webhookAck(): WebhookAck {
+    return { status: 200, body: JSON.stringify({ received: true }), contentType: 'application/json' };
+  },
+};

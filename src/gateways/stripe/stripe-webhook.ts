@@ -1,0 +1,144 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { GatewayError } from '../../errors/gateway-error';
+import { GatewayOutcome, WebhookEvent } from '../gateway-adapter';
+import { paymentIntentToOutcome, refundToOutcome } from './stripe-responses';
+import { OPERATION_ID_METADATA } from './stripe-requests';
+
+/** Stripe's default tolerance between the signed timestamp and our clock, seconds. */
+export const STRIPE_WEBHOOK_TOLERANCE_S = 300;
+
+export interface StripeSignatureHeader {
+  /** Unix seconds Stripe signed at. */
+  timestamp: number;
+  /** Every `v1` signature (several while a secret is being rolled), hex. */
+  signatures: string[];
+}
+
+/** Parses `t=…,v1=…[,v1=…][,v0=…]`; undefined when there is no timestamp or no v1. */
+export function parseStripeSignatureHeader(value: string | undefined): StripeSignatureHeader | undefined {
+  if (value === undefined) return undefined;
+  let timestamp: number | undefined;
+  const signatures: string[] = [];
+  for (const part of value.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const key = part.slice(0, eq).trim();
+    const val = part.slice(eq + 1).trim();
+    if (key === 't' && /^\d{1,12}$/.test(val)) timestamp = Number(val);
+    if (key === 'v1' && /^[0-9a-f]{64}$/.test(val)) signatures.push(val);
+  }
+  return timestamp === undefined || signatures.length === 0 ? undefined : { timestamp, signatures };
+}
+
+/** `v1` for `rawBody` at `timestamp` with `secret`: HMAC-SHA256 over `${t}.${rawBody}`, hex. */
+export function stripeSignature(rawBody: Buffer, timestamp: number, secret: string): string {
+  return createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest('hex');
+}
+
+/** A complete `Stripe-Signature` header value, for tests and our own twins. */
+export function stripeSignatureHeader(rawBody: Buffer, timestamp: number, secret: string): string {
+  return `t=${timestamp},v1=${stripeSignature(rawBody, timestamp, secret)}`;
+}
+
+/**
+ * Whether `Stripe-Signature` signs `rawBody` with one of `secrets` (current and previous, for rotation),
+ * at a timestamp within the tolerance of `now` either way. Every candidate is compared in constant time.
+ */
+export function verifyStripeWebhook(
+  rawBody: Buffer,
+  headers: Record<string, string>,
+  secrets: readonly string[],
+  now: Date,
+  toleranceS = STRIPE_WEBHOOK_TOLERANCE_S,
+): boolean {
+  const value = Object.entries(headers).find(([k]) => k.toLowerCase() === 'stripe-signature')?.[1];
+  const parsed = parseStripeSignatureHeader(value);
+  if (parsed === undefined) return false;
+  if (Math.abs(Math.floor(now.getTime() / 1000) - parsed.timestamp) > toleranceS) return false;
+  let ok = false;
+  for (const secret of secrets) {
+    if (secret.length === 0) continue;
+    const expected = Buffer.from(stripeSignature(rawBody, parsed.timestamp, secret), 'hex');
+    for (const candidate of parsed.signatures) {
+      // No early exit: the time taken does not depend on which candidate matched.
+      if (timingSafeEqual(expected, Buffer.from(candidate, 'hex'))) ok = true;
+    }
+  }
+  return ok;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** Event types we act on; every other type is acknowledged and ignored. */
+export const STRIPE_WEBHOOK_EVENT_TYPES = [
+  'payment_intent.succeeded',
+  'payment_intent.amount_capturable_updated',
+  'payment_intent.payment_failed',
+  'payment_intent.canceled',
+  'payment_intent.processing',
+  'payment_intent.requires_action',
+  'charge.refunded',
+  'refund.created',
+  'refund.updated',
+  'charge.refund.updated',
+] as const;
+
+/**
+ * A verified Stripe event as our outcome.
+ *
+ * - `payment_intent.*`: the PaymentIntent read as an authorization (`requires_capture` SUCCESS,
+ *   `succeeded` SUCCESS, `canceled` / failed FAIL with the decline code); `operationId` is the one we put
+ *   in its metadata when creating it (the authorize / sale / revalidate), `gatewayReference` its id, so a
+ *   capture or cancel is found through the PaymentIntent.
+ * - `refund.*` / `charge.refund.updated`: the Refund, whose metadata carries the refund's operation id.
+ * - `charge.refunded`: the Charge carries the PaymentIntent's metadata, not the refund's, so no
+ *   operationId is claimed; the PaymentIntent id is the reference and the outcome is the refund total.
+ */
+export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEvent[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(rawBody.toString('utf8')) as unknown;
+  } catch (cause) {
+    throw new GatewayError('invalid_request', gateway, 'webhook body is not JSON', { cause });
+  }
+  if (!isObject(json) || !isObject(json.data) || !isObject(json.data.object)) {
+    throw new GatewayError('invalid_request', gateway, 'webhook is not a Stripe event');
+  }
+  const eventId = str(json.id);
+  const type = str(json.type);
+  if (eventId === undefined || type === undefined) throw new GatewayError('invalid_request', gateway, 'webhook event without id or type');
+  const object = json.data.object;
+  const metadata = isObject(object.metadata) ? object.metadata : {};
+  const operationId = str(metadata[OPERATION_ID_METADATA]);
+
+  let outcome: GatewayOutcome;
+  let reference: string | undefined;
+  let claimsOperation = true;
+  if (type.startsWith('payment_intent.')) {
+    if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
+    outcome = paymentIntentToOutcome(object, 'authorize', gateway);
+    reference = str(object.id);
+  } else if (type === 'refund.created' || type === 'refund.updated' || type === 'charge.refund.updated') {
+    outcome = refundToOutcome(object, gateway);
+    reference = str(object.payment_intent) ?? str(object.id);
+  } else if (type === 'charge.refunded') {
+    const refunded = object.amount_refunded;
+    outcome = { status: 'SUCCESS', gatewayStatus: 'refunded', gatewayReference: str(object.id) };
+    if (typeof refunded === 'number' && Number.isSafeInteger(refunded)) outcome.amount = refunded;
+    reference = str(object.payment_intent) ?? str(object.id);
+    claimsOperation = false;
+  } else {
+    return [];
+  }
+  const event: WebhookEvent = { eventId, gatewayReference: reference, outcome };
+  if (claimsOperation && operationId !== undefined) event.operationId = operationId;
+  return [event];
+}
