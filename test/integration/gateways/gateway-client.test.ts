@@ -4,8 +4,10 @@ import net, { AddressInfo } from 'node:net';
 import { GatewayConfig } from '../../../src/config/config';
 import { GatewayError } from '../../../src/errors';
 import { GatewayClient } from '../../../src/gateways/gateway-client';
+import { createGatewayClients, transformerFor } from '../../../src/gateways/gateway-registry';
 import { GatewayRequest, GatewayTransformer } from '../../../src/gateways/gateway-adapter';
 import { captureLogger } from '../../support/capture-logger';
+import { testConfig } from '../../support/test-config';
 import { startConnectProxy, TestProxy } from '../http/connect-proxy';
 import { makeSelfSignedCert, TestCert } from '../http/tls-cert';
 
@@ -379,5 +381,37 @@ describe('GatewayClient through a proxy', () => {
     const err = await failure(client.send(post));
 
     expect(err.kind).toBe('not_sent');
+  });
+});
+
+describe('gateway registry', () => {
+  it('maps every gateway type to the transformer of that type', () => {
+    for (const type of ['simulator', 'stripe', 'adyen', 'cybersource'] as const) {
+      expect(transformerFor(type).type).toBe(type);
+    }
+  });
+
+  it('builds one route per configured gateway, keyed by name, whose client reaches the gateway', async () => {
+    const server = await startServer(ok);
+    cleanups.push(server.close);
+    const config = testConfig({
+      gateways: {
+        sim: { type: 'simulator', base_url: server.url, api_key: 'sim-key-123' },
+        card: { type: 'stripe', base_url: server.url, api_key: 'sk_test_123' },
+        eu: { type: 'adyen', base_url: server.url, api_key: 'adyen-key' },
+        us: { type: 'cybersource', base_url: server.url, merchant_id: 'm', key_id: 'k', shared_secret: Buffer.from('s').toString('base64') },
+      },
+    });
+
+    const routes = createGatewayClients(config);
+
+    expect([...routes.keys()].sort()).toEqual(['card', 'eu', 'sim', 'us']);
+    for (const [name, route] of routes) {
+      expect(route.gateway.name).toBe(name);
+      expect(route.transformer.type).toBe(route.gateway.type);
+    }
+    const response = await routes.get('sim')?.client.send({ method: 'GET', path: '/ping', headers: {} });
+    expect(response?.status).toBe(201);
+    expect(server.seen[0].url).toBe('/ping');
   });
 });
