@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { AxiosInstance, AxiosResponse } from 'axios';
+import { Config } from '../config/config';
+import { CallState, classifyTransportFailure, createOutboundHttp, trackedTransport } from '../http/outbound-http';
+import { Logger, silentLogger } from '../logging/logger';
+import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError, displayUrl } from './bus-errors';
+import { jsonRpcRequest } from './json-rpc';
+import { AccessTokenSource } from './oauth-token-provider';
+
+/**
+ * Calls to the bus with a Bearer token: `call()` for JSON-RPC requests on `service_bus.url + rpc_path`
+ * (register, unregister), `notify()` for payment events as JSON-RPC notifications on the delegate URL
+ * (`service_bus.url + delegate_path`). On HTTP 401 the token is invalidated and the call retried once.
+ *
+ * Failures: `PeerUnavailableError` (a retryable `DependencyUnavailableError('bus', …)`: unreachable,
+ * timeout, 5xx, 429), `BusRpcError` (a JSON-RPC error answer), `BusAuthenticationError` (401 again with a
+ * fresh token), `BusRequestError` (another 4xx or a malformed answer); the last three are not retryable.
+ * Token failures come from the `AccessTokenSource` unchanged.
+ */
+export class BusClient {
+  private readonly http: AxiosInstance;
+  private readonly rpcUrl: string;
+  private readonly delegateUrl: string;
+
+  constructor(
+    private readonly config: Config,
+    private readonly tokens: AccessTokenSource,
+    private readonly logger: Logger = silentLogger(),
+  ) {
+    const bus = config.serviceBus;
+    this.http = createOutboundHttp({ timeoutMs: bus.timeoutMs, proxy: config.proxy });
+    this.rpcUrl = `${bus.url}${bus.rpcPath}`;
+    this.delegateUrl = `${bus.url}${bus.delegatePath}`;
+  }
+
+  /** Sends a JSON-RPC request and resolves with its `result`. */
+  async call(method: string, params: Record<string, unknown>): Promise<unknown> {
+    const body = JSON.stringify(jsonRpcRequest(method, params, randomUUID()));
+    const response = await this.post(this.rpcUrl, body);
+    const answer = parseJson(response.data);
+    if (!isObject(answer) || answer.jsonrpc !== '2.0') {
+      throw new BusRequestError(`the bus at ${displayUrl(this.rpcUrl)} answered HTTP ${response.status} without a JSON-RPC response: check service_bus.url and service_bus.rpc_path`, response.status);
+    }
+    if (isObject(answer.error)) {
+      const code = typeof answer.error.code === 'number' ? answer.error.code : 0;
+      const message = typeof answer.error.message === 'string' ? answer.error.message : '(no message)';
+      throw new BusRpcError(code, message);
+    }
+    if (response.status >= 300) throw this.statusError(this.rpcUrl, response.status);
+    return answer.result;
+  }
+
+  /** Sends a JSON-RPC notification (no id) to the delegate URL; resolves once the bus accepted it (2xx). */
+  async notify(method: string, params: Record<string, unknown>): Promise<void> {
+    const response = await this.post(this.delegateUrl, JSON.stringify(jsonRpcRequest(method, params)));
+    if (response.status >= 300) throw this.statusError(this.delegateUrl, response.status);
+    // A JSON-RPC error in a 2xx answer is still a refusal: the OMS did not take the event.
+    const answer = parseJson(response.data);
+    if (isObject(answer) && isObject(answer.error)) {
+      const code = typeof answer.error.code === 'number' ? answer.error.code : 0;
+      const message = typeof answer.error.message === 'string' ? answer.error.message : '(no message)';
+      throw new BusRpcError(code, message);
+    }
+  }
+
+  /**
+   * Posts `body` with the current token; on 401 invalidates it and retries once with a fresh one. Returns
+   * any answer that is not 401, 429 or 5xx; those, and transport failures, are thrown as classified errors.
+   */
+  private async post(url: string, body: string): Promise<AxiosResponse<string>> {
+    for (let attempt = 1; ; attempt++) {
+      const token = await this.tokens.getToken();
+      const response = await this.send(url, body, token);
+      if (response.status === 401) {
+        this.tokens.invalidate(token);
+        if (attempt === 1) {
+          this.logger.info('bus refused the access token; fetching a new one and retrying once', { url: displayUrl(url) });
+          continue;
+        }
+        throw new BusAuthenticationError(
+          `the bus at ${displayUrl(url)} refused a freshly issued access token (HTTP 401): check that mom_client.client_id may call the bus and that mom_client.oauth_server_url is the bus's OAuth server`,
+          401,
+        );
+      }
+      if (response.status >= 500 || response.status === 429) {
+        throw new PeerUnavailableError('bus', displayUrl(url), `HTTP ${response.status}`);
+      }
+      return response;
+    }
+  }
+
+  private async send(url: string, body: string, token: string): Promise<AxiosResponse<string>> {
+    const state: CallState = { phase: 'connecting', timedOut: false, proxyRefused: false };
+    // Our own whole-call deadline (axios' timeout does not cover a stalled body), as the gateway client does.
+    const abort = new AbortController();
+    const deadline = setTimeout(() => {
+      state.timedOut = true;
+      abort.abort();
+    }, this.config.serviceBus.timeoutMs);
+    try {
+      return await this.http.post<string>(url, body, {
+        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
+        transformRequest: [(data: unknown) => data],
+        signal: abort.signal,
+        transport: trackedTransport(state),
+      });
+    } catch (err) {
+      const failure = classifyTransportFailure(err, state);
+      this.logger.debug('bus call failed', { url: displayUrl(url), error_code: failure.code, phase: state.phase });
+      throw new PeerUnavailableError('bus', displayUrl(url), failure.code);
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  private statusError(url: string, status: number): BusRequestError {
+    return new BusRequestError(`the bus at ${displayUrl(url)} refused the request (HTTP ${status}): check service_bus.url and its paths`, status);
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (typeof text !== 'string' || text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,148 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { BusClient } from '../../../src/bus/bus-client';
+import { BusRequestError, BusRpcError, PeerUnavailableError } from '../../../src/bus/bus-errors';
+import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
+import { DependencyUnavailableError } from '../../../src/errors';
+import { createLogger } from '../../../src/logging/logger';
+import { BusTwin, startBusTwin } from '../../../src/twins/bus-twin/bus-twin';
+import { testConfig } from '../../support/test-config';
+
+const CLIENT_ID = 'bus-client-test';
+const CLIENT_SECRET = 'bus-client-secret-9d2e71aa';
+
+describe('BusClient', () => {
+  let twin: BusTwin;
+  let teapot: http.Server;
+  let teapotUrl: string;
+  let closedPortUrl: string;
+
+  beforeAll(async () => {
+    twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+    // A bus that answers every call with 403: a refusal that retrying cannot fix.
+    teapot = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden'));
+    });
+    await new Promise<void>((r) => teapot.listen(0, '127.0.0.1', r));
+    teapotUrl = `http://127.0.0.1:${(teapot.address() as AddressInfo).port}`;
+    const probe = http.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    closedPortUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => probe.close(() => r()));
+  });
+
+  afterEach(() => twin.reset());
+
+  afterAll(async () => {
+    await twin.stop();
+    teapot.closeAllConnections();
+    await new Promise<void>((r) => teapot.close(() => r()));
+  });
+
+  const setup = (overrides: Record<string, unknown> = {}, logStream?: Writable) => {
+    const config = testConfig({
+      'service_bus.url': twin.url,
+      'mom_client.oauth_server_url': twin.url,
+      'mom_client.client_id': CLIENT_ID,
+      'mom_client.client_secret': CLIENT_SECRET,
+      ...overrides,
+    });
+    const logger = logStream ? createLogger({ level: 'debug', stream: logStream }) : undefined;
+    const tokens = new OAuthTokenProvider(config, logger);
+    return { config, tokens, client: new BusClient(config, tokens, logger) };
+  };
+
+  it('delivers notifications to the delegate URL in order with a Bearer token', async () => {
+    const { client } = setup();
+    for (let i = 1; i <= 5; i++) await client.notify('magento.payment.captured', { payment: { order_id: `o-${i}` }, sequence: i });
+    const received = await twin.waitForNotifications(5);
+    expect(received.map((n) => n.method)).toEqual(Array(5).fill('magento.payment.captured'));
+    expect(received.map((n) => n.params.sequence)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('uses one token for many calls', async () => {
+    const { client } = setup();
+    const before = twin.tokensIssued;
+    await Promise.all(Array.from({ length: 20 }, (_, i) => client.notify('magento.payment.sold', { n: i })));
+    expect(twin.tokensIssued - before).toBe(1);
+    expect(twin.notifications).toHaveLength(20);
+  });
+
+  it('refreshes a revoked token once and then succeeds', async () => {
+    const { client, tokens } = setup();
+    await client.notify('magento.payment.validated', { n: 1 });
+    const before = twin.tokensIssued;
+    const fetchesBefore = tokens.fetchCount;
+    twin.revokeTokens();
+    await client.notify('magento.payment.validated', { n: 2 });
+    expect(twin.tokensIssued - before).toBe(1);
+    expect(tokens.fetchCount - fetchesBefore).toBe(1);
+    expect(twin.notifications.map((n) => n.params.n)).toEqual([1, 2]);
+  });
+
+  it('returns the result of a JSON-RPC call', async () => {
+    const { client, config } = setup();
+    const result = await client.call(config.serviceBus.methods.register, { id: 'pb-1', url: 'http://127.0.0.1:9/bus', secret: 'registration-secret-1', subscribes: [] });
+    expect(result).toEqual({});
+    expect(twin.registrations.get('pb-1')?.url).toBe('http://127.0.0.1:9/bus');
+  });
+
+  it('turns a JSON-RPC error answer into a non-retryable BusRpcError', async () => {
+    const { client } = setup();
+    const err = await client.call('magento.no.such.method', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BusRpcError);
+    expect((err as BusRpcError).rpcCode).toBe(-32601);
+    expect((err as BusRpcError).retryable).toBe(false);
+  });
+
+  it('reports a delegate that is down as a retryable DependencyUnavailableError', async () => {
+    const { client } = setup();
+    twin.setDelegateDown(true);
+    const err = await client.notify('magento.payment.refunded', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DependencyUnavailableError);
+    expect((err as PeerUnavailableError).dependency).toBe('bus');
+    expect((err as PeerUnavailableError).reason).toBe('HTTP 503');
+    expect((err as PeerUnavailableError).retryable).toBe(true);
+    twin.setDelegateDown(false);
+    await client.notify('magento.payment.refunded', {});
+    expect(twin.notifications).toHaveLength(1);
+  });
+
+  it('reports an unreachable bus as a retryable error naming the transport code', async () => {
+    const { client } = setup({ 'service_bus.url': closedPortUrl });
+    const err = await client.notify('magento.payment.sold', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PeerUnavailableError);
+    expect((err as PeerUnavailableError).reason).toBe('ECONNREFUSED');
+    expect((err as PeerUnavailableError).retryable).toBe(true);
+  });
+
+  it('reports another 4xx answer as a non-retryable BusRequestError', async () => {
+    const { client } = setup({ 'service_bus.url': teapotUrl });
+    const err = await client.notify('magento.payment.sold', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BusRequestError);
+    expect((err as BusRequestError).httpStatus).toBe(403);
+    expect((err as BusRequestError).retryable).toBe(false);
+  });
+
+  it('never writes the client secret or the access token to the log', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const { client, tokens } = setup({}, stream);
+    await client.notify('magento.payment.captured', { n: 1 });
+    twin.revokeTokens();
+    await client.notify('magento.payment.captured', { n: 2 });
+    const token = await tokens.getToken();
+    await new Promise((r) => setImmediate(r));
+    const output = lines.join('');
+    expect(output).toContain('fetching a new one');
+    expect(output).not.toContain(token);
+    expect(output).not.toContain(CLIENT_SECRET);
+  });
+});
