@@ -20,6 +20,7 @@ export function stripeCurrency(currency: string): string {
  * Stripe after a round trip.
  */
 export function toStripeAmount(minor: number, currency: string): number {
+  stripeCurrency(currency);
   if (!Number.isSafeInteger(minor) || minor <= 0 || minor > MAX_MINOR_AMOUNT) {
     throw new CommandValidationError('payment.amount', 'must be a positive integer of minor units within range');
   }

@@ -1,0 +1,66 @@
+import { classifyStripeError, stripeRefusalCode } from '../../../../src/gateways/stripe/stripe-errors';
+import { errorBody, jsonResponse } from './stripe-fixtures';
+
+describe('Stripe error classification', () => {
+  it('classifies 401 authentication_error as a retryable authentication failure', () => {
+    const err = classifyStripeError(jsonResponse(401, errorBody('invalid_request_error')), 'stripe');
+    expect(err).toMatchObject({ kind: 'authentication', retryable: true, details: expect.objectContaining({ httpStatus: 401 }) });
+  });
+
+  it('classifies a 403 from a restricted key as authentication', () => {
+    expect(classifyStripeError(jsonResponse(403, errorBody('invalid_request_error', 'secret_key_required')), 'stripe').kind).toBe('authentication');
+  });
+
+  it('classifies 429 as rate_limited and honours Retry-After', () => {
+    const err = classifyStripeError(jsonResponse(429, errorBody('invalid_request_error', 'rate_limit'), { 'Retry-After': '3' }), 'stripe');
+    expect(err).toMatchObject({ kind: 'rate_limited', retryable: true, details: expect.objectContaining({ retryAfterMs: 3000, gatewayCode: 'rate_limit' }) });
+  });
+
+  it('classifies an idempotency_error as a terminal idempotency conflict', () => {
+    const err = classifyStripeError(jsonResponse(400, errorBody('idempotency_error')), 'stripe');
+    expect(err).toMatchObject({ kind: 'idempotency_conflict', retryable: false });
+  });
+
+  it('classifies idempotency_key_in_use (the same request still running) as a retryable server error', () => {
+    const err = classifyStripeError(jsonResponse(409, errorBody('idempotency_error', 'idempotency_key_in_use')), 'stripe');
+    expect(err).toMatchObject({ kind: 'server_error', retryable: true });
+  });
+
+  it('classifies api_error and 5xx as retryable server errors', () => {
+    expect(classifyStripeError(jsonResponse(500, errorBody('api_error')), 'stripe').kind).toBe('server_error');
+    expect(classifyStripeError(jsonResponse(503, 'unavailable'), 'stripe')).toMatchObject({ kind: 'server_error', retryable: true });
+  });
+
+  it('obeys Stripe-Should-Retry: true makes a 400 retryable, false makes a 500 terminal', () => {
+    const retry = classifyStripeError(jsonResponse(400, errorBody('invalid_request_error', 'lock_timeout'), { 'Stripe-Should-Retry': 'true' }), 'stripe');
+    expect(retry).toMatchObject({ kind: 'server_error', retryable: true });
+    const noRetry = classifyStripeError(jsonResponse(500, errorBody('api_error'), { 'stripe-should-retry': 'false' }), 'stripe');
+    expect(noRetry.retryable).toBe(false);
+  });
+
+  it('classifies a card_error as declined with the decline code', () => {
+    const err = classifyStripeError(jsonResponse(402, errorBody('card_error', 'card_declined', { decline_code: 'do_not_honor' })), 'stripe');
+    expect(err).toMatchObject({ kind: 'declined', retryable: false, details: expect.objectContaining({ gatewayCode: 'do_not_honor' }) });
+  });
+
+  it('classifies resource_missing 404 as not_found and other 400s as invalid_request', () => {
+    expect(classifyStripeError(jsonResponse(404, errorBody('invalid_request_error', 'resource_missing')), 'stripe').kind).toBe('not_found');
+    expect(classifyStripeError(jsonResponse(400, errorBody('invalid_request_error', 'parameter_missing')), 'stripe')).toMatchObject({
+      kind: 'invalid_request',
+      retryable: false,
+    });
+  });
+
+  it('never copies Stripe message text into the error', () => {
+    const err = classifyStripeError(jsonResponse(400, errorBody('invalid_request_error', 'parameter_invalid_integer', { message: 'secret text' })), 'stripe');
+    expect(err.message).not.toContain('secret text');
+  });
+
+  it('names business refusals (wrong PaymentIntent state, over-refund) as FAIL reasons and nothing else', () => {
+    expect(stripeRefusalCode(jsonResponse(400, errorBody('invalid_request_error', 'payment_intent_unexpected_state')))).toBe('payment_intent_unexpected_state');
+    expect(stripeRefusalCode(jsonResponse(400, errorBody('invalid_request_error', 'charge_already_refunded')))).toBe('charge_already_refunded');
+    expect(stripeRefusalCode(jsonResponse(402, errorBody('card_error', 'expired_card')))).toBe('expired_card');
+    expect(stripeRefusalCode(jsonResponse(400, errorBody('invalid_request_error', 'parameter_missing')))).toBeUndefined();
+    expect(stripeRefusalCode(jsonResponse(500, errorBody('api_error')))).toBeUndefined();
+  });
+});
