@@ -1,0 +1,460 @@
+/**
+ * PSP simulator: our own payment service provider twin, a real HTTP server with in-memory state, used by
+ * the demo, integration tests, chaos drills and benchmarks. Amounts are always integers of minor units.
+ *
+ * API (JSON bodies; every `/v1` call needs `Authorization: Bearer <apiKey>`, else 401
+ * `{error:{code:"unauthorized"}}`):
+ *
+ * - `POST /v1/authorizations {amount, currency, payment_method, reference, capture?, async?}` → 201
+ *   `{id:"auth_…", object:"authorization", status, amount, amount_captured, amount_refunded, currency,
+ *   reference, created, decline_code?}`. `status`: `authorized`, `captured` (`capture: true`, a sale),
+ *   `declined` (with `decline_code`) or `pending` (async). Magic payment methods: `pm_card_declined` →
+ *   `card_declined`, `pm_insufficient_funds` → `insufficient_funds`, `pm_expired_card` → `expired_card`,
+ *   `pm_fraudulent` → `fraudulent`, `pm_async` → always async (settles authorized/captured),
+ *   `pm_async_declined` → async, settles declined. A `tok_…` from `/v1/tokens` stands for its payment method.
+ * - `GET /v1/authorizations/:id` → 200 the authorization now (`cancelled`, `refunded` once fully refunded).
+ * - `POST /v1/authorizations/:id/reauthorize {amount, reference}` → 201 a NEW authorization; the old one
+ *   is cancelled. Only an `authorized` one.
+ * - `POST /v1/authorizations/:id/captures {amount, reference}` → 201 `{id:"cap_…", object:"capture",
+ *   status:"captured", amount, currency, reference, authorization, created}`. Partial captures allowed;
+ *   above authorized minus captured → 422 `amount_exceeds_authorized`.
+ * - `POST /v1/authorizations/:id/cancel {reference}` → 201 `{id:"can_…", object:"cancellation",
+ *   status:"cancelled", amount (released), …}`; after a capture → 422 `authorization_captured`.
+ * - `POST /v1/authorizations/:id/refunds {amount, reference}` → 201 `{id:"re_…", object:"refund",
+ *   status:"refunded", …}`; above captured minus refunded → 422 `amount_exceeds_captured`.
+ * - `POST /v1/tokens {payment_method, reference}` → 201 `{id:"tok_…", object:"token", status:"active", reference}`.
+ * - `GET /v1/operations/:reference` → 200 the stored result of the operation with that `reference` (the
+ *   bridge's operation id, also its idempotency key): the result object, the settled state of an async
+ *   authorization, or the stored `{error}` body of a 422 refusal; 404 `not_found` if it never landed.
+ *
+ * Other refusals (422, landed and replayable): `authorization_cancelled`, `authorization_declined`,
+ * `authorization_pending`, `invalid_payment_method`. Not landed: 400 `invalid_request` (with `param`),
+ * `invalid_json`, `idempotency_key_required`; 404 `not_found` (unknown authorization or route).
+ *
+ * Idempotency (Stripe's): every POST needs `Idempotency-Key` (400 without). The same key with the same
+ * method, path and body replays the stored answer with `Idempotent-Replayed: true` and no new effect; with
+ * different parameters → 422 `idempotency_conflict`; while the first is still running → 409
+ * `idempotency_in_flight`. Only landed answers are stored (201s and 422 refusals).
+ *
+ * Async: `pm_async`, `async: true` or the `asyncRate` draw answer `pending`; after `asyncDelayMs` the
+ * authorization settles and a webhook goes to `webhookUrl`: `{id:"evt_…", type, created, data:{object}}`
+ * with `type` one of `authorization.succeeded`, `authorization.failed`, `authorization.cancelled`,
+ * `capture.succeeded`, `refund.succeeded`, `token.created` and `object` the operation's result (with its
+ * `reference`), signed `Simulator-Signature: t=<unix s>,v1=<hex HMAC-SHA256("<t>.<raw body>")>` (see
+ * `signSimulatorPayload`). Retried with backoff until a 2xx. Synchronous operations send webhooks too
+ * when `syncWebhooks` is on.
+ *
+ * Control (no auth): `POST /_control/faults` (a `SimulatorFaults`), `GET /_control/faults`,
+ * `POST /_control/down {mode:"503"|"reset"|false}` (an outage of every `/v1` call), `POST /_control/reset`
+ * (forget state, idempotency and counters; faults and down mode stay), `GET /_control/counters`
+ * (`SimulatorCounters`).
+ */
+import http from 'node:http';
+import { AddressInfo, Socket } from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
+import { createSeededRandom } from './seeded-random';
+import { RequestFault, SimulatorFaults, hasRequestFaults, parseFaults, pickLatencyMs, pickRequestFault } from './simulator-faults';
+import { ApiResult, SimulatorState } from './simulator-state';
+import { WebhookDispatcher } from './webhook-dispatcher';
+
+/** Options of `startPspSimulator`. */
+export interface PspSimulatorOptions {
+  /** Port to listen on. Default 0 (any free port). */
+  port?: number;
+  /** Interface. Default `127.0.0.1`. */
+  host?: string;
+  /** The bearer token every `/v1` call must carry. */
+  apiKey: string;
+  /** Where webhooks go; none are sent without it. */
+  webhookUrl?: string;
+  /** HMAC key for `Simulator-Signature`. Default empty (webhooks then go unsigned-but-signed with ""). */
+  webhookSecret?: string;
+  /** Initial faults. Default none. */
+  faults?: SimulatorFaults;
+  /** RNG seed for faults and the async draw, so drills are reproducible. Default 1. */
+  seed?: number;
+  /** Probability in [0, 1] that an authorization goes async. Default 0. */
+  asyncRate?: number;
+  /** Delay before a pending authorization settles, in ms. Default 100. */
+  asyncDelayMs?: number;
+  /** Also send webhooks for synchronous operations. Default false. */
+  syncWebhooks?: boolean;
+  /** Webhook delivery attempts per event. Default 4. */
+  webhookAttempts?: number;
+  /** First webhook retry delay in ms, doubled per retry. Default 100. */
+  webhookRetryBaseMs?: number;
+}
+
+/** Outage mode: every `/v1` call answers 503, or has its socket destroyed. */
+export type DownMode = '503' | 'reset';
+
+/** What the simulator did, to prove nothing was charged twice. */
+export interface SimulatorCounters {
+  /** Money effects (authorizations, captures, cancels, refunds, reauthorizations, tokens) per idempotency key; replays never count. */
+  effects: Record<string, number>;
+  maxEffectsPerKey: number;
+  totalEffects: number;
+  /** `/v1` requests received. */
+  requests: number;
+  /** Idempotent replays answered. */
+  replays: number;
+  /** Webhook deliveries answered 2xx (a duplicate counts twice). */
+  webhooksSent: number;
+  /** Webhook deliveries given up after every attempt. */
+  webhooksFailed: number;
+}
+
+/** A running simulator. */
+export interface PspSimulator {
+  /** `http://host:port`, no trailing slash. */
+  readonly url: string;
+  stop(): Promise<void>;
+  setFaults(faults: SimulatorFaults): void;
+  setDown(mode: DownMode | false): void;
+  counters(): SimulatorCounters;
+  /** Forgets state, idempotency keys and counters (faults and down mode stay). */
+  reset(): void;
+  /** Resolves when no webhook delivery or async settlement is under way. */
+  webhooksIdle(): Promise<void>;
+}
+
+interface IdempotencyRecord {
+  fingerprint: string;
+  inFlight: boolean;
+  status: number;
+  body: string;
+}
+
+const MAX_BODY_BYTES = 1 << 20;
+const JSON_TYPE = 'application/json';
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    return `{${Object.keys(record)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function errorJson(code: string, message: string): string {
+  return JSON.stringify({ error: { code, message } });
+}
+
+function send(res: http.ServerResponse, status: number, body: string, extra?: Record<string, string>): void {
+  if (res.destroyed) return;
+  const headers: Record<string, string | number> = { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(body) };
+  if (extra) Object.assign(headers, extra);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+function readBody(req: http.IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', () => resolve(undefined));
+  });
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  if (text.length === 0) return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Starts the simulator; resolves once it listens. */
+export async function startPspSimulator(options: PspSimulatorOptions): Promise<PspSimulator> {
+  const state = new SimulatorState();
+  const random = createSeededRandom(options.seed ?? 1);
+  const expectedAuth = Buffer.from(`Bearer ${options.apiKey}`, 'utf8');
+  const asyncRate = options.asyncRate ?? 0;
+  const asyncDelayMs = options.asyncDelayMs ?? 100;
+  const dispatcher = options.webhookUrl
+    ? new WebhookDispatcher({
+        url: options.webhookUrl,
+        secret: options.webhookSecret ?? '',
+        attempts: options.webhookAttempts,
+        retryBaseMs: options.webhookRetryBaseMs,
+      })
+    : undefined;
+
+  let faults: SimulatorFaults = parseFaults(options.faults ?? {});
+  let down: DownMode | false = false;
+  let idempotency = new Map<string, IdempotencyRecord>();
+  let effects = new Map<string, number>();
+  let counters = { maxEffectsPerKey: 0, totalEffects: 0, requests: 0, replays: 0 };
+  const held = new Set<http.ServerResponse>();
+  const sockets = new Set<Socket>();
+  const settleTimers = new Set<NodeJS.Timeout>();
+
+  function countEffect(key: string): void {
+    const n = (effects.get(key) ?? 0) + 1;
+    effects.set(key, n);
+    counters.totalEffects += 1;
+    if (n > counters.maxEffectsPerKey) counters.maxEffectsPerKey = n;
+  }
+
+  function sendEvent(type: string, object: unknown): void {
+    if (!dispatcher) return;
+    const duplicate = (faults.duplicateWebhookRate ?? 0) > 0 && random() < (faults.duplicateWebhookRate ?? 0);
+    const event = { id: dispatcher.newEventId(), type, created: Math.floor(Date.now() / 1000), data: { object } };
+    dispatcher.dispatch(event, { duplicate, outOfOrder: faults.outOfOrderWebhooks === true });
+  }
+
+  function scheduleSettlement(authorizationId: string): void {
+    const timer = setTimeout(() => {
+      settleTimers.delete(timer);
+      const settled = state.settle(authorizationId);
+      if (settled) sendEvent(settled.event, settled.view);
+    }, asyncDelayMs);
+    settleTimers.add(timer);
+  }
+
+  /** Never answers; the client's timeout (or our stop) ends it. */
+  function hold(res: http.ServerResponse): void {
+    held.add(res);
+    res.on('close', () => held.delete(res));
+  }
+
+  function authorized(req: http.IncomingMessage): boolean {
+    const header = req.headers.authorization;
+    if (typeof header !== 'string') return false;
+    const given = Buffer.from(header, 'utf8');
+    return given.length === expectedAuth.length && timingSafeEqual(given, expectedAuth);
+  }
+
+  function counterSnapshot(): SimulatorCounters {
+    return {
+      effects: Object.fromEntries(effects),
+      maxEffectsPerKey: counters.maxEffectsPerKey,
+      totalEffects: counters.totalEffects,
+      requests: counters.requests,
+      replays: counters.replays,
+      webhooksSent: dispatcher?.sent ?? 0,
+      webhooksFailed: dispatcher?.failed ?? 0,
+    };
+  }
+
+  function reset(): void {
+    state.clear();
+    idempotency = new Map();
+    effects = new Map();
+    counters = { maxEffectsPerKey: 0, totalEffects: 0, requests: 0, replays: 0 };
+    if (dispatcher) {
+      dispatcher.sent = 0;
+      dispatcher.failed = 0;
+    }
+  }
+
+  function handleControl(method: string, path: string, text: string, res: http.ServerResponse): void {
+    const parsed = parseJson(text);
+    if (!parsed.ok) return send(res, 400, errorJson('invalid_json', 'body is not JSON'));
+    const body = parsed.value;
+    if (method === 'GET' && path === '/_control/counters') return send(res, 200, JSON.stringify(counterSnapshot()));
+    if (method === 'GET' && path === '/_control/faults') return send(res, 200, JSON.stringify(faults));
+    if (method === 'POST' && path === '/_control/faults') {
+      try {
+        faults = parseFaults(body);
+      } catch (err) {
+        return send(res, 400, errorJson('invalid_request', (err as Error).message));
+      }
+      return send(res, 200, JSON.stringify(faults));
+    }
+    if (method === 'POST' && path === '/_control/down') {
+      const mode = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).mode : undefined;
+      if (mode !== '503' && mode !== 'reset' && mode !== false) return send(res, 400, errorJson('invalid_request', 'mode must be "503", "reset" or false'));
+      down = mode;
+      return send(res, 200, JSON.stringify({ mode: down }));
+    }
+    if (method === 'POST' && path === '/_control/reset') {
+      reset();
+      return send(res, 200, '{"reset":true}');
+    }
+    return send(res, 404, errorJson('not_found', 'no such control route'));
+  }
+
+  /** Routes one `/v1` call to the state; undefined for an unknown route. */
+  function route(method: string, segments: string[], body: unknown): ApiResult | undefined {
+    // segments: ['v1', resource, id?, action?]
+    const [, resource, id, action] = segments;
+    if (resource === 'authorizations') {
+      if (segments.length === 2 && method === 'POST') {
+        const forceAsync = asyncRate > 0 && random() < asyncRate;
+        return state.run((b) => state.authorize(b, forceAsync), body);
+      }
+      if (segments.length === 3 && method === 'GET') return state.getAuthorization(id);
+      if (segments.length === 4 && method === 'POST') {
+        switch (action) {
+          case 'reauthorize':
+            return state.run((b) => state.reauthorize(id, b), body);
+          case 'captures':
+            return state.run((b) => state.capture(id, b), body);
+          case 'cancel':
+            return state.run((b) => state.cancel(id, b), body);
+          case 'refunds':
+            return state.run((b) => state.refund(id, b), body);
+          default:
+            return undefined;
+        }
+      }
+      return undefined;
+    }
+    if (resource === 'tokens' && segments.length === 2 && method === 'POST') return state.run((b) => state.tokenize(b), body);
+    return undefined;
+  }
+
+  async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, method: string, path: string, text: string): Promise<void> {
+    counters.requests += 1;
+    if (down === '503') return send(res, 503, errorJson('service_unavailable', 'the PSP is down'));
+    if (down === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (!authorized(req)) return send(res, 401, errorJson('unauthorized', 'missing or wrong api key'));
+
+    let key: string | undefined;
+    let fingerprint = '';
+    let body: unknown = undefined;
+    if (method === 'POST') {
+      const header = req.headers['idempotency-key'];
+      key = typeof header === 'string' && header.length > 0 && header.length <= 255 ? header : undefined;
+      if (key === undefined) return send(res, 400, errorJson('idempotency_key_required', 'every POST needs an Idempotency-Key header'));
+      const parsed = parseJson(text);
+      if (!parsed.ok) return send(res, 400, errorJson('invalid_json', 'body is not JSON'));
+      body = parsed.value;
+      fingerprint = `${method} ${path} ${canonicalJson(body)}`;
+      const record = idempotency.get(key);
+      if (record) {
+        if (record.inFlight) return send(res, 409, errorJson('idempotency_in_flight', 'a request with this key is in flight'));
+        if (record.fingerprint !== fingerprint) return send(res, 422, errorJson('idempotency_conflict', 'this key was used with other parameters'));
+        counters.replays += 1;
+        return send(res, record.status, record.body, { 'idempotent-replayed': 'true' });
+      }
+      idempotency.set(key, { fingerprint, inFlight: true, status: 0, body: '' });
+    }
+    const release = (): void => {
+      if (key !== undefined) idempotency.delete(key);
+    };
+
+    if (faults.latencyMs) {
+      await sleep(pickLatencyMs(faults, random()));
+      if (res.destroyed) return release();
+    }
+    let fault: RequestFault = 'none';
+    if (hasRequestFaults(faults)) fault = pickRequestFault(faults, random());
+    switch (fault) {
+      case 'none':
+      case 'commit_then_timeout':
+        break;
+      case '503':
+        release();
+        return send(res, 503, errorJson('service_unavailable', 'injected 503'));
+      case '429':
+        release();
+        return send(res, 429, errorJson('rate_limited', 'injected 429'), { 'retry-after': '1' });
+      case 'reset':
+        release();
+        req.socket.destroy();
+        return;
+      case 'timeout':
+        release();
+        return hold(res);
+    }
+
+    if (method === 'GET' && path.startsWith('/v1/operations/')) {
+      if (fault === 'commit_then_timeout') return hold(res);
+      const stored = state.operation(decodeURIComponent(path.slice('/v1/operations/'.length)));
+      if (!stored) return send(res, 404, errorJson('not_found', 'no operation with this reference'));
+      return send(res, 200, stored.body);
+    }
+    const segments = path.slice(1).split('/').map(decodeURIComponent);
+    const result = route(method, segments, body);
+    if (!result) {
+      release();
+      return send(res, 404, errorJson('not_found', 'no such route'));
+    }
+    const json = JSON.stringify(result.body);
+    if (key !== undefined) {
+      if (result.landed) idempotency.set(key, { fingerprint, inFlight: false, status: result.status, body: json });
+      else release();
+    }
+    if (result.landed && typeof (body as Record<string, unknown>).reference === 'string') {
+      state.recordOperation((body as Record<string, string>).reference, result.status, json);
+    }
+    if (result.effect && key !== undefined) countEffect(key);
+    if (result.pendingAuthorization !== undefined) scheduleSettlement(result.pendingAuthorization);
+    else if (result.event !== undefined && options.syncWebhooks === true) sendEvent(result.event, result.body);
+    if (fault === 'commit_then_timeout') return hold(res);
+    send(res, result.status, json);
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    void readBody(req).then(async (text) => {
+      if (text === undefined) return send(res, 413, errorJson('invalid_request', 'body too large'));
+      if (path.startsWith('/_control/')) return handleControl(method, path, text, res);
+      if (path.startsWith('/v1/')) return handleApi(req, res, method, path, text);
+      return send(res, 404, errorJson('not_found', 'no such route'));
+    }).catch(() => send(res, 500, errorJson('internal_error', 'simulator error')));
+  });
+  // Keep-alive friendly: clients (the bridge's pooled agent) keep sockets open between bursts.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${host}:${address.port}`,
+    async stop() {
+      for (const timer of settleTimers) clearTimeout(timer);
+      settleTimers.clear();
+      dispatcher?.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+    setFaults(next: SimulatorFaults) {
+      faults = parseFaults(next);
+    },
+    setDown(mode: DownMode | false) {
+      down = mode;
+    },
+    counters: counterSnapshot,
+    reset,
+    async webhooksIdle() {
+      while (settleTimers.size > 0) await sleep(10);
+      await dispatcher?.idle();
+    },
+  };
+}

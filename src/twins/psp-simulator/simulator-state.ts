@@ -1,0 +1,366 @@
+import { randomBytes } from 'node:crypto';
+import { isKnownCurrency } from '../../money/currencies';
+import { MAX_MINOR_AMOUNT } from '../../money/minor-units';
+
+/** Statuses of simulator result objects (what the bridge's status map must cover). */
+export type AuthorizationStatus = 'authorized' | 'captured' | 'declined' | 'pending' | 'cancelled' | 'refunded';
+
+/** Webhook event types the simulator sends. */
+export type SimulatorEventType =
+  | 'authorization.succeeded'
+  | 'authorization.failed'
+  | 'authorization.cancelled'
+  | 'capture.succeeded'
+  | 'refund.succeeded'
+  | 'token.created';
+
+/** An authorization as the API shows it. Amounts are integers of minor units. */
+export interface AuthorizationView {
+  id: string;
+  object: 'authorization';
+  status: AuthorizationStatus;
+  amount: number;
+  amount_captured: number;
+  amount_refunded: number;
+  currency: string;
+  reference: string;
+  created: number;
+  decline_code?: string;
+}
+
+/** A capture, refund or cancellation of an authorization. `amount` is this operation's amount. */
+export interface MovementView {
+  id: string;
+  object: 'capture' | 'refund' | 'cancellation';
+  status: 'captured' | 'refunded' | 'cancelled';
+  amount: number;
+  currency: string;
+  reference: string;
+  authorization: string;
+  created: number;
+}
+
+export interface TokenView {
+  id: string;
+  object: 'token';
+  status: 'active';
+  reference: string;
+  created: number;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string; param?: string };
+}
+
+export type ResultBody = AuthorizationView | MovementView | TokenView | ErrorBody;
+
+/**
+ * The outcome of one API call on the state.
+ * `landed`: the operation ran (a result or a business refusal): stored for idempotent replay and the
+ * status inquiry. `effect`: state changed (counted per idempotency key). `event`: the webhook to send
+ * when webhooks for synchronous operations are on. `pendingAuthorization`: an async authorization to
+ * settle later.
+ */
+export interface ApiResult {
+  status: number;
+  body: ResultBody;
+  landed: boolean;
+  effect: boolean;
+  event?: SimulatorEventType;
+  pendingAuthorization?: string;
+}
+
+/** Magic payment methods: how the simulator decides. Anything else (`pm_card_visa`…) succeeds. */
+export const DECLINING_PAYMENT_METHODS: Readonly<Record<string, string>> = Object.freeze({
+  pm_card_declined: 'card_declined',
+  pm_insufficient_funds: 'insufficient_funds',
+  pm_expired_card: 'expired_card',
+  pm_fraudulent: 'fraudulent',
+  pm_async_declined: 'card_declined',
+});
+/** These always answer `pending` and settle by webhook (`pm_async_declined` settles as declined). */
+export const ASYNC_PAYMENT_METHODS: ReadonlySet<string> = new Set(['pm_async', 'pm_async_declined']);
+
+interface Authorization {
+  id: string;
+  status: AuthorizationStatus;
+  amount: number;
+  captured: number;
+  refunded: number;
+  currency: string;
+  reference: string;
+  created: number;
+  paymentMethod: string;
+  capture: boolean;
+  declineCode?: string;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function fail(status: number, code: string, message: string, param?: string, landed = false): ApiResult {
+  const error: ErrorBody['error'] = param === undefined ? { code, message } : { code, message, param };
+  return { status, body: { error }, landed, effect: false };
+}
+
+/** A business refusal of a well-formed request: it landed (replayable, visible to the status inquiry). */
+function refuse(code: string, message: string): ApiResult {
+  return fail(422, code, message, undefined, true);
+}
+
+class Invalid extends Error {
+  constructor(readonly param: string, message: string) {
+    super(message);
+  }
+}
+
+function amountOf(body: Record<string, unknown>): number {
+  const amount = body.amount;
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0 || amount > MAX_MINOR_AMOUNT) {
+    throw new Invalid('amount', 'amount must be a positive integer of minor units');
+  }
+  return amount;
+}
+
+function stringOf(body: Record<string, unknown>, param: string): string {
+  const value = body[param];
+  if (typeof value !== 'string' || value.length === 0 || value.length > 255) throw new Invalid(param, `${param} must be a non-empty string`);
+  return value;
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/**
+ * The simulator's in-memory PSP: authorizations, captures, refunds, tokens and the results of operations
+ * by reference. Pure state transitions (no I/O, no faults); every map lookup is O(1).
+ */
+export class SimulatorState {
+  private readonly authorizations = new Map<string, Authorization>();
+  /** Token id → the payment method it stands for (decides declines of later authorizations). */
+  private readonly tokens = new Map<string, string>();
+  /** Operation reference → stored HTTP status and JSON body of its result. */
+  private readonly operations = new Map<string, { status: number; body: string }>();
+  private readonly tag = randomBytes(4).toString('hex');
+  private sequence = 0;
+
+  private newId(prefix: string): string {
+    this.sequence += 1;
+    return `${prefix}_${this.tag}${this.sequence.toString(36).padStart(6, '0')}`;
+  }
+
+  /** Runs one API call; a malformed body is a 400 that did not land. */
+  run(fn: (body: Record<string, unknown>) => ApiResult, body: unknown): ApiResult {
+    if (!isRecord(body)) return fail(400, 'invalid_request', 'body must be a JSON object');
+    try {
+      return fn(body);
+    } catch (err) {
+      if (err instanceof Invalid) return fail(400, 'invalid_request', err.message, err.param);
+      throw err;
+    }
+  }
+
+  /** `POST /v1/authorizations`. `forceAsync` comes from the async rate draw. */
+  authorize(body: Record<string, unknown>, forceAsync = false): ApiResult {
+    const amount = amountOf(body);
+    const currency = stringOf(body, 'currency');
+    if (!isKnownCurrency(currency)) throw new Invalid('currency', 'currency must be an ISO 4217 code');
+    const paymentMethod = stringOf(body, 'payment_method');
+    const reference = stringOf(body, 'reference');
+    if (body.capture !== undefined && typeof body.capture !== 'boolean') throw new Invalid('capture', 'capture must be a boolean');
+    if (body.async !== undefined && typeof body.async !== 'boolean') throw new Invalid('async', 'async must be a boolean');
+    const resolved = this.resolvePaymentMethod(paymentMethod);
+    if (resolved === undefined) return refuse('invalid_payment_method', 'unknown token');
+    const isAsync = forceAsync || body.async === true || ASYNC_PAYMENT_METHODS.has(resolved);
+    return this.createAuthorization(amount, currency, resolved, reference, body.capture === true, isAsync);
+  }
+
+  /** `GET /v1/authorizations/:id`. */
+  getAuthorization(id: string): ApiResult {
+    const auth = this.authorizations.get(id);
+    if (!auth) return fail(404, 'not_found', 'no such authorization');
+    return { status: 200, body: view(auth), landed: false, effect: false };
+  }
+
+  /** `POST /v1/authorizations/:id/reauthorize`: a new authorization; the old one is cancelled. */
+  reauthorize(id: string, body: Record<string, unknown>): ApiResult {
+    const amount = amountOf(body);
+    const reference = stringOf(body, 'reference');
+    const old = this.authorizations.get(id);
+    if (!old) return fail(404, 'not_found', 'no such authorization');
+    const refusal = this.refuseUnlessAuthorized(old);
+    if (refusal) return refusal;
+    old.status = 'cancelled';
+    return this.createAuthorization(amount, old.currency, old.paymentMethod, reference, false, false);
+  }
+
+  /** `POST /v1/authorizations/:id/captures`: partial captures allowed up to the authorized amount. */
+  capture(id: string, body: Record<string, unknown>): ApiResult {
+    const amount = amountOf(body);
+    const reference = stringOf(body, 'reference');
+    const auth = this.authorizations.get(id);
+    if (!auth) return fail(404, 'not_found', 'no such authorization');
+    if (auth.status !== 'captured') {
+      const refusal = this.refuseUnlessAuthorized(auth);
+      if (refusal) return refusal;
+    }
+    if (amount > auth.amount - auth.captured) return refuse('amount_exceeds_authorized', 'amount exceeds the authorized amount not yet captured');
+    auth.captured += amount;
+    auth.status = 'captured';
+    return this.movement('capture', 'captured', amount, auth, reference, 'capture.succeeded');
+  }
+
+  /** `POST /v1/authorizations/:id/cancel`: a void; refused once anything is captured. */
+  cancel(id: string, body: Record<string, unknown>): ApiResult {
+    const reference = stringOf(body, 'reference');
+    const auth = this.authorizations.get(id);
+    if (!auth) return fail(404, 'not_found', 'no such authorization');
+    const refusal = this.refuseUnlessAuthorized(auth);
+    if (refusal) return refusal;
+    auth.status = 'cancelled';
+    return this.movement('cancellation', 'cancelled', auth.amount, auth, reference, 'authorization.cancelled');
+  }
+
+  /** `POST /v1/authorizations/:id/refunds`: partial refunds allowed up to the captured amount. */
+  refund(id: string, body: Record<string, unknown>): ApiResult {
+    const amount = amountOf(body);
+    const reference = stringOf(body, 'reference');
+    const auth = this.authorizations.get(id);
+    if (!auth) return fail(404, 'not_found', 'no such authorization');
+    if (amount > auth.captured - auth.refunded) return refuse('amount_exceeds_captured', 'amount exceeds the captured amount not yet refunded');
+    auth.refunded += amount;
+    if (auth.refunded === auth.amount) auth.status = 'refunded';
+    return this.movement('refund', 'refunded', amount, auth, reference, 'refund.succeeded');
+  }
+
+  /** `POST /v1/tokens`. */
+  tokenize(body: Record<string, unknown>): ApiResult {
+    const paymentMethod = stringOf(body, 'payment_method');
+    const reference = stringOf(body, 'reference');
+    const resolved = this.resolvePaymentMethod(paymentMethod);
+    if (resolved === undefined) return refuse('invalid_payment_method', 'unknown token');
+    const token: TokenView = { id: this.newId('tok'), object: 'token', status: 'active', reference, created: nowSeconds() };
+    this.tokens.set(token.id, resolved);
+    return { status: 201, body: token, landed: true, effect: true, event: 'token.created' };
+  }
+
+  /**
+   * Settles a pending authorization (the async mode's delayed answer): its final status, and the stored
+   * result of its operation follows, so the status inquiry shows it. Undefined if nothing was pending.
+   */
+  settle(id: string): { view: AuthorizationView; event: SimulatorEventType } | undefined {
+    const auth = this.authorizations.get(id);
+    if (!auth || auth.status !== 'pending') return undefined;
+    const declineCode = DECLINING_PAYMENT_METHODS[auth.paymentMethod];
+    if (declineCode !== undefined) {
+      auth.status = 'declined';
+      auth.declineCode = declineCode;
+    } else if (auth.capture) {
+      auth.status = 'captured';
+      auth.captured = auth.amount;
+    } else {
+      auth.status = 'authorized';
+    }
+    const settled = view(auth);
+    this.recordOperation(auth.reference, 201, JSON.stringify(settled));
+    return { view: settled, event: declineCode === undefined ? 'authorization.succeeded' : 'authorization.failed' };
+  }
+
+  /** Stores the result of a landed operation under its reference (for `GET /v1/operations/:reference`). */
+  recordOperation(reference: string, status: number, body: string): void {
+    this.operations.set(reference, { status, body });
+  }
+
+  /** The stored result of an operation by reference, or undefined if it never landed. */
+  operation(reference: string): { status: number; body: string } | undefined {
+    return this.operations.get(reference);
+  }
+
+  clear(): void {
+    this.authorizations.clear();
+    this.tokens.clear();
+    this.operations.clear();
+  }
+
+  private resolvePaymentMethod(paymentMethod: string): string | undefined {
+    return paymentMethod.startsWith('tok_') ? this.tokens.get(paymentMethod) : paymentMethod;
+  }
+
+  private refuseUnlessAuthorized(auth: Authorization): ApiResult | undefined {
+    switch (auth.status) {
+      case 'authorized':
+        return undefined;
+      case 'captured':
+      case 'refunded':
+        return refuse('authorization_captured', 'the authorization is already captured');
+      case 'cancelled':
+        return refuse('authorization_cancelled', 'the authorization is cancelled');
+      case 'declined':
+        return refuse('authorization_declined', 'the authorization was declined');
+      case 'pending':
+        return refuse('authorization_pending', 'the authorization is still pending');
+    }
+  }
+
+  private createAuthorization(amount: number, currency: string, paymentMethod: string, reference: string, capture: boolean, isAsync: boolean): ApiResult {
+    const auth: Authorization = {
+      id: this.newId('auth'),
+      status: 'pending',
+      amount,
+      captured: 0,
+      refunded: 0,
+      currency,
+      reference,
+      created: nowSeconds(),
+      paymentMethod,
+      capture,
+    };
+    this.authorizations.set(auth.id, auth);
+    if (isAsync) return { status: 201, body: view(auth), landed: true, effect: true, pendingAuthorization: auth.id };
+    const settled = this.settleNow(auth);
+    return { status: 201, body: view(auth), landed: true, effect: true, event: settled };
+  }
+
+  private settleNow(auth: Authorization): SimulatorEventType {
+    const declineCode = DECLINING_PAYMENT_METHODS[auth.paymentMethod];
+    if (declineCode !== undefined) {
+      auth.status = 'declined';
+      auth.declineCode = declineCode;
+      return 'authorization.failed';
+    }
+    auth.status = auth.capture ? 'captured' : 'authorized';
+    if (auth.capture) auth.captured = auth.amount;
+    return 'authorization.succeeded';
+  }
+
+  private movement(
+    object: MovementView['object'],
+    status: MovementView['status'],
+    amount: number,
+    auth: Authorization,
+    reference: string,
+    event: SimulatorEventType,
+  ): ApiResult {
+    const prefix = object === 'capture' ? 'cap' : object === 'refund' ? 're' : 'can';
+    const body: MovementView = { id: this.newId(prefix), object, status, amount, currency: auth.currency, reference, authorization: auth.id, created: nowSeconds() };
+    return { status: 201, body, landed: true, effect: true, event };
+  }
+}
+
+function view(auth: Authorization): AuthorizationView {
+  const v: AuthorizationView = {
+    id: auth.id,
+    object: 'authorization',
+    status: auth.status,
+    amount: auth.amount,
+    amount_captured: auth.captured,
+    amount_refunded: auth.refunded,
+    currency: auth.currency,
+    reference: auth.reference,
+    created: auth.created,
+  };
+  if (auth.declineCode !== undefined) v.decline_code = auth.declineCode;
+  return v;
+}
