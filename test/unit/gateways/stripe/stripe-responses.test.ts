@@ -1,0 +1,182 @@
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { stripeTransformer } from '../../../../src/gateways/stripe';
+import {
+  declineBody,
+  errorBody,
+  jsonResponse,
+  NEW_PI_ID,
+  PI_ID,
+  PM_ID,
+  paymentIntent,
+  paymentMethod,
+  REFUND_ID,
+  refund,
+  stripeContext,
+  stripeGateway,
+  successBody,
+} from './stripe-fixtures';
+
+const t = stripeTransformer;
+const gw = stripeGateway;
+
+describe('Stripe responses', () => {
+  it('maps an authorization held for capture to SUCCESS with the PaymentIntent id and capturable amount', () => {
+    const ctx = stripeContext('authorize');
+    expect(t.parseResponse(ctx, jsonResponse(200, successBody(ctx)), gw)).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'requires_capture',
+      gatewayReference: PI_ID,
+      amount: 2599,
+    });
+  });
+
+  it('maps an authorization waiting for 3-D Secure to PENDING', () => {
+    const ctx = stripeContext('authorize');
+    const outcome = t.parseResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'requires_action' })), gw);
+    expect(outcome).toMatchObject({ status: 'PENDING', gatewayStatus: 'requires_action' });
+  });
+
+  it('maps a 402 card decline to FAIL with the decline code and the PaymentIntent it left', () => {
+    const ctx = stripeContext('authorize');
+    expect(t.parseResponse(ctx, jsonResponse(402, declineBody(ctx)), gw)).toEqual({
+      status: 'FAIL',
+      gatewayStatus: 'requires_payment_method',
+      gatewayReference: PI_ID,
+      reason: 'insufficient_funds',
+    });
+  });
+
+  it('maps a 200 PaymentIntent back in requires_payment_method to FAIL with last_payment_error.decline_code', () => {
+    const ctx = stripeContext('sale');
+    const body = paymentIntent(ctx, { status: 'requires_payment_method', last_payment_error: { code: 'card_declined', decline_code: 'stolen_card' } });
+    expect(t.parseResponse(ctx, jsonResponse(200, body), gw)).toMatchObject({ status: 'FAIL', reason: 'stolen_card' });
+  });
+
+  it('maps a sale that succeeded to SUCCESS with the amount received', () => {
+    const ctx = stripeContext('sale');
+    expect(t.parseResponse(ctx, jsonResponse(200, successBody(ctx)), gw)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'succeeded', amount: 2599 });
+  });
+
+  it('maps a partial capture to SUCCESS with the captured amount', () => {
+    const ctx = stripeContext('capture', { amount: 1000 });
+    const body = paymentIntent(ctx, { amount: 2599, status: 'succeeded', amount_received: 1000 });
+    expect(t.parseResponse(ctx, jsonResponse(200, body), gw)).toMatchObject({ status: 'SUCCESS', amount: 1000 });
+  });
+
+  it('maps a capture refused for the PaymentIntent state to FAIL, not to an error', () => {
+    const ctx = stripeContext('capture');
+    const res = jsonResponse(400, errorBody('invalid_request_error', 'payment_intent_unexpected_state'));
+    expect(t.parseResponse(ctx, res, gw)).toMatchObject({ status: 'FAIL', reason: 'payment_intent_unexpected_state' });
+  });
+
+  it('maps a cancel to SUCCESS on canceled', () => {
+    const ctx = stripeContext('cancel');
+    expect(t.parseResponse(ctx, jsonResponse(200, successBody(ctx)), gw)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'canceled' });
+  });
+
+  it('maps a refund: succeeded is SUCCESS with the refund id, pending is PENDING, failed is FAIL with its failure_reason', () => {
+    const ctx = stripeContext('refund', { amount: 500 });
+    expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx)), gw)).toEqual({ status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: REFUND_ID, amount: 500 });
+    expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { status: 'pending' })), gw).status).toBe('PENDING');
+    expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { status: 'failed', failure_reason: 'expired_or_canceled_card' })), gw)).toMatchObject({
+      status: 'FAIL',
+      reason: 'expired_or_canceled_card',
+    });
+  });
+
+  it('maps a refund beyond what was captured to FAIL', () => {
+    const ctx = stripeContext('refund');
+    expect(t.parseResponse(ctx, jsonResponse(400, errorBody('invalid_request_error', 'amount_too_large')), gw)).toMatchObject({ status: 'FAIL', reason: 'amount_too_large' });
+  });
+
+  it('maps validate of a held authorization to SUCCESS and of a canceled one to FAIL with the cancellation reason', () => {
+    const ctx = stripeContext('validate');
+    expect(t.parseResponse(ctx, jsonResponse(200, successBody(ctx)), gw).status).toBe('SUCCESS');
+    const canceled = paymentIntent(ctx, { status: 'canceled', cancellation_reason: 'abandoned' });
+    expect(t.parseResponse(ctx, jsonResponse(200, canceled), gw)).toMatchObject({ status: 'FAIL', reason: 'abandoned' });
+  });
+
+  it('returns the new PaymentIntent id as the new gateway key of a revalidate', () => {
+    const ctx = stripeContext('revalidate');
+    expect(t.parseResponse(ctx, jsonResponse(200, successBody(ctx)), gw)).toMatchObject({ status: 'SUCCESS', newGatewayKey: NEW_PI_ID, gatewayReference: NEW_PI_ID });
+  });
+
+  it('gives no new gateway key for a revalidate that failed', () => {
+    const ctx = stripeContext('revalidate');
+    const outcome = t.parseResponse(ctx, jsonResponse(402, declineBody(ctx)), gw);
+    expect(outcome.status).toBe('FAIL');
+    expect(outcome.newGatewayKey).toBeUndefined();
+  });
+
+  it('returns the attached payment method as the reusable token of a tokenize, never card data', () => {
+    const ctx = stripeContext('tokenize');
+    const outcome = t.parseResponse(ctx, jsonResponse(200, paymentMethod()), gw);
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'attached', gatewayReference: PM_ID, newGatewayKey: PM_ID });
+    expect(JSON.stringify(outcome)).not.toContain('4242');
+  });
+
+  it('refuses a tokenize answered with a payment method attached to another customer', () => {
+    const ctx = stripeContext('tokenize');
+    expect(t.parseResponse(ctx, jsonResponse(200, paymentMethod({ customer: 'cus_Other' })), gw)).toMatchObject({ status: 'FAIL' });
+  });
+
+  it('throws outcome_unknown on an unknown status and on an unreadable 2xx body', () => {
+    const ctx = stripeContext('authorize');
+    expect(() => t.parseResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'requires_source_action' })), gw)).toThrow(
+      expect.objectContaining({ kind: 'outcome_unknown' }),
+    );
+    expect(() => t.parseResponse(ctx, { status: 200, headers: {}, body: '<html>', elapsedMs: 1 }, gw)).toThrow(GatewayError);
+  });
+
+  it('throws the classified error for non-decline failures', () => {
+    const ctx = stripeContext('authorize');
+    expect(() => t.parseResponse(ctx, jsonResponse(400, errorBody('idempotency_error')), gw)).toThrow(expect.objectContaining({ kind: 'idempotency_conflict' }));
+    expect(() => t.parseResponse(ctx, jsonResponse(401, errorBody('invalid_request_error')), gw)).toThrow(expect.objectContaining({ kind: 'authentication' }));
+  });
+});
+
+describe('Stripe status inquiry responses', () => {
+  const searchResult = (data: unknown[]): unknown => ({ object: 'search_result', data, has_more: false, next_page: null, url: '/v1/payment_intents/search' });
+
+  it('finds an authorization by the operation id in a search result', () => {
+    const ctx = stripeContext('authorize');
+    const other = paymentIntent(ctx, { id: 'pi_other', metadata: { operation_id: 'op-someone-else' } });
+    const outcome = t.parseStatusResponse(ctx, jsonResponse(200, searchResult([other, paymentIntent(ctx)])), gw);
+    expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: PI_ID });
+  });
+
+  it('answers null when the search finds nothing', () => {
+    const ctx = stripeContext('sale');
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, searchResult([])), gw)).toBeNull();
+  });
+
+  it('answers null for a capture or cancel while the PaymentIntent still waits for capture', () => {
+    for (const command of ['capture', 'cancel'] as const) {
+      const ctx = stripeContext(command);
+      expect(t.parseStatusResponse(ctx, jsonResponse(200, paymentIntent(ctx)), gw)).toBeNull();
+    }
+    const ctx = stripeContext('capture');
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'succeeded', amount_received: 2599 })), gw)?.status).toBe('SUCCESS');
+  });
+
+  it('finds a refund by its operation id among the PaymentIntent refunds, and answers null when absent', () => {
+    const ctx = stripeContext('refund');
+    const list = (data: unknown[]): unknown => ({ object: 'list', data, has_more: false, url: '/v1/refunds' });
+    const mine = refund(ctx);
+    const theirs = refund(ctx, { id: 're_other', metadata: { operation_id: 'op-other' } });
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, list([theirs, mine])), gw)).toMatchObject({ status: 'SUCCESS', gatewayReference: REFUND_ID });
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, list([theirs])), gw)).toBeNull();
+  });
+
+  it('answers a tokenize inquiry by whether the payment method is attached', () => {
+    const ctx = stripeContext('tokenize');
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, paymentMethod()), gw)).toMatchObject({ status: 'SUCCESS', newGatewayKey: PM_ID });
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, paymentMethod({ customer: null })), gw)).toBeNull();
+  });
+
+  it('answers null on 404 and throws classified errors otherwise', () => {
+    const ctx = stripeContext('validate');
+    expect(t.parseStatusResponse(ctx, jsonResponse(404, errorBody('invalid_request_error', 'resource_missing')), gw)).toBeNull();
+    expect(() => t.parseStatusResponse(ctx, jsonResponse(500, errorBody('api_error')), gw)).toThrow(expect.objectContaining({ kind: 'server_error' }));
+  });
+});

@@ -1,0 +1,127 @@
+import Stripe from 'stripe';
+import { stripeTransformer } from '../../../../src/gateways/stripe';
+import { parseStripeSignatureHeader, stripeSignatureHeader, verifyStripeWebhook } from '../../../../src/gateways/stripe/stripe-webhook';
+import { paymentIntent, PI_ID, PREVIOUS_WEBHOOK_SECRET, refund, REFUND_ID, stripeContext, stripeEvent, stripeGateway, WEBHOOK_SECRET } from './stripe-fixtures';
+
+const NOW = new Date('2026-11-22T12:00:00Z');
+const T = Math.floor(NOW.getTime() / 1000);
+const stripe = new Stripe('sk_test_unit_only');
+
+function body(event: unknown): Buffer {
+  return Buffer.from(JSON.stringify(event, null, 2));
+}
+
+const authorized = body(stripeEvent('payment_intent.amount_capturable_updated', paymentIntent(stripeContext('authorize'), { amount_capturable: 2599 })));
+
+describe('Stripe webhook signatures', () => {
+  it("accepts a payload signed by Stripe's own SDK", () => {
+    const header = stripe.webhooks.generateTestHeaderString({ payload: authorized.toString('utf8'), secret: WEBHOOK_SECRET, timestamp: T });
+    expect(stripeTransformer.verifyWebhook(authorized, { 'stripe-signature': header }, stripeGateway, NOW)).toBe(true);
+  });
+
+  it("signs so that Stripe's own SDK constructEvent accepts it", () => {
+    const now = new Date();
+    const header = stripeSignatureHeader(authorized, Math.floor(now.getTime() / 1000), WEBHOOK_SECRET);
+    const event = stripe.webhooks.constructEvent(authorized, header, WEBHOOK_SECRET);
+    expect(event.type).toBe('payment_intent.amount_capturable_updated');
+  });
+
+  it('accepts a header with several v1 signatures during a secret roll, and the previous secret', () => {
+    const current = parseStripeSignatureHeader(stripeSignatureHeader(authorized, T, WEBHOOK_SECRET))?.signatures[0];
+    const header = `t=${T},v1=${'0'.repeat(64)},v1=${current},v0=${'1'.repeat(64)}`;
+    expect(verifyStripeWebhook(authorized, { 'Stripe-Signature': header }, [WEBHOOK_SECRET], NOW)).toBe(true);
+    const byPrevious = stripeSignatureHeader(authorized, T, PREVIOUS_WEBHOOK_SECRET);
+    expect(stripeTransformer.verifyWebhook(authorized, { 'stripe-signature': byPrevious }, stripeGateway, NOW)).toBe(true);
+  });
+
+  it('refuses a tampered body', () => {
+    const header = stripeSignatureHeader(authorized, T, WEBHOOK_SECRET);
+    const tampered = Buffer.from(authorized.toString('utf8').replace('"amount": 2599', '"amount": 9999'));
+    expect(tampered.equals(authorized)).toBe(false);
+    expect(stripeTransformer.verifyWebhook(tampered, { 'stripe-signature': header }, stripeGateway, NOW)).toBe(false);
+  });
+
+  it('refuses a signature older or newer than 300 seconds, and accepts one at the edge', () => {
+    const at = (t: number): Record<string, string> => ({ 'stripe-signature': stripeSignatureHeader(authorized, t, WEBHOOK_SECRET) });
+    expect(stripeTransformer.verifyWebhook(authorized, at(T - 301), stripeGateway, NOW)).toBe(false);
+    expect(stripeTransformer.verifyWebhook(authorized, at(T + 301), stripeGateway, NOW)).toBe(false);
+    expect(stripeTransformer.verifyWebhook(authorized, at(T - 300), stripeGateway, NOW)).toBe(true);
+  });
+
+  it('refuses an unsigned payload, a header without v1, a wrong secret and a malformed header', () => {
+    const wrong = stripeSignatureHeader(authorized, T, 'whsec_wrong');
+    const v0only = `t=${T},v0=${parseStripeSignatureHeader(stripeSignatureHeader(authorized, T, WEBHOOK_SECRET))?.signatures[0]}`;
+    for (const headers of [{}, { 'stripe-signature': v0only }, { 'stripe-signature': wrong }, { 'stripe-signature': 'garbage' }, { 'stripe-signature': `t=${T},v1=abc` }]) {
+      expect(stripeTransformer.verifyWebhook(authorized, headers, stripeGateway, NOW)).toBe(false);
+    }
+  });
+
+  it('ignores an empty previous secret rather than treating it as a key', () => {
+    const header = stripeSignatureHeader(authorized, T, '');
+    expect(verifyStripeWebhook(authorized, { 'stripe-signature': header }, [WEBHOOK_SECRET, ''], NOW)).toBe(false);
+  });
+});
+
+describe('Stripe webhook events', () => {
+  const parse = (event: unknown): ReturnType<typeof stripeTransformer.parseWebhook> => stripeTransformer.parseWebhook(body(event), stripeGateway);
+  const ctx = stripeContext('authorize');
+
+  it('maps payment_intent.amount_capturable_updated to SUCCESS for our operation', () => {
+    expect(parse(stripeEvent('payment_intent.amount_capturable_updated', paymentIntent(ctx, { amount_capturable: 2599 })))).toEqual([
+      {
+        eventId: 'evt_1NgB1s2eZvKYlo2CkQ7z8Xyz',
+        operationId: ctx.operationId,
+        gatewayReference: PI_ID,
+        outcome: { status: 'SUCCESS', gatewayStatus: 'requires_capture', gatewayReference: PI_ID, amount: 2599 },
+      },
+    ]);
+  });
+
+  it('maps payment_intent.succeeded to SUCCESS', () => {
+    expect(parse(stripeEvent('payment_intent.succeeded', paymentIntent(ctx, { status: 'succeeded' })))[0].outcome.status).toBe('SUCCESS');
+  });
+
+  it('maps payment_intent.payment_failed to FAIL with the decline code', () => {
+    const pi = paymentIntent(ctx, { status: 'requires_payment_method', last_payment_error: { code: 'card_declined', decline_code: 'lost_card' } });
+    expect(parse(stripeEvent('payment_intent.payment_failed', pi))[0].outcome).toMatchObject({ status: 'FAIL', reason: 'lost_card' });
+  });
+
+  it('maps payment_intent.canceled to FAIL of the authorization with the cancellation reason', () => {
+    const pi = paymentIntent(ctx, { status: 'canceled', cancellation_reason: 'requested_by_customer' });
+    expect(parse(stripeEvent('payment_intent.canceled', pi))[0].outcome).toMatchObject({ status: 'FAIL', reason: 'requested_by_customer' });
+  });
+
+  it('maps payment_intent.processing and payment_intent.requires_action to PENDING', () => {
+    expect(parse(stripeEvent('payment_intent.processing', paymentIntent(ctx, { status: 'processing' })))[0].outcome.status).toBe('PENDING');
+    expect(parse(stripeEvent('payment_intent.requires_action', paymentIntent(ctx, { status: 'requires_action' })))[0].outcome.status).toBe('PENDING');
+  });
+
+  it('maps refund.updated and charge.refund.updated from the refund, with the refund operation id', () => {
+    const rctx = stripeContext('refund', { amount: 700 });
+    for (const type of ['refund.updated', 'charge.refund.updated', 'refund.created']) {
+      const [event] = parse(stripeEvent(type, refund(rctx, { status: 'failed', failure_reason: 'lost_or_stolen_card' })));
+      expect(event).toMatchObject({ operationId: rctx.operationId, gatewayReference: PI_ID, outcome: { status: 'FAIL', gatewayReference: REFUND_ID, reason: 'lost_or_stolen_card', amount: 700 } });
+    }
+  });
+
+  it('maps charge.refunded to SUCCESS on the PaymentIntent without claiming an operation id', () => {
+    const charge = { id: 'ch_3NgB1r2eZvKYlo2C0abcdefg', object: 'charge', amount: 2599, amount_refunded: 2599, payment_intent: PI_ID, refunded: true, metadata: { operation_id: ctx.operationId } };
+    const [event] = parse(stripeEvent('charge.refunded', charge));
+    expect(event.operationId).toBeUndefined();
+    expect(event).toMatchObject({ gatewayReference: PI_ID, outcome: { status: 'SUCCESS', gatewayStatus: 'refunded', amount: 2599 } });
+  });
+
+  it('ignores event types we do not act on', () => {
+    expect(parse(stripeEvent('customer.created', { id: 'cus_x', object: 'customer' }))).toEqual([]);
+    expect(parse(stripeEvent('payment_intent.created', paymentIntent(ctx)))).toEqual([]);
+  });
+
+  it('refuses a body that is not a Stripe event', () => {
+    expect(() => stripeTransformer.parseWebhook(Buffer.from('not json'), stripeGateway)).toThrow(expect.objectContaining({ kind: 'invalid_request' }));
+    expect(() => stripeTransformer.parseWebhook(Buffer.from('{"id":"evt_1"}'), stripeGateway)).toThrow(expect.objectContaining({ kind: 'invalid_request' }));
+  });
+
+  it('acknowledges with 200 JSON', () => {
+    expect(stripeTransformer.webhookAck()).toEqual({ status: 200, body: '{"received":true}', contentType: 'application/json' });
+  });
+});
