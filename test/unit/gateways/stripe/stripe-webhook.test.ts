@@ -51,7 +51,8 @@ describe('Stripe webhook signatures', () => {
   it('refuses an unsigned payload, a header without v1, a wrong secret and a malformed header', () => {
     const wrong = stripeSignatureHeader(authorized, T, 'whsec_wrong');
     const v0only = `t=${T},v0=${parseStripeSignatureHeader(stripeSignatureHeader(authorized, T, WEBHOOK_SECRET))?.signatures[0]}`;
-    for (const headers of [{}, { 'stripe-signature': v0only }, { 'stripe-signature': wrong }, { 'stripe-signature': 'garbage' }, { 'stripe-signature': `t=${T},v1=abc` }]) {
+    const cases: Array<Record<string, string>> = [{}, { 'stripe-signature': v0only }, { 'stripe-signature': wrong }, { 'stripe-signature': 'garbage' }, { 'stripe-signature': `t=${T},v1=abc` }];
+    for (const headers of cases) {
       expect(stripeTransformer.verifyWebhook(authorized, headers, stripeGateway, NOW)).toBe(false);
     }
   });
