@@ -10,8 +10,9 @@ import { GatewayResponse } from '../gateway-adapter';
  * - 409 → `server_error`: a request with the same key is still in flight; retrying with the same key
  *   later either replays its stored answer or runs it once.
  * - 422 `idempotency_conflict` → `idempotency_conflict` (never resend with a new key).
- * - 422 with any other code (`amount_exceeds_authorized`, `amount_exceeds_captured`, a cancel after
- *   capture…) is a business refusal of a well-formed request: not an error but a FAIL outcome with the
+ * - 422 with any other code (`amount_exceeds_authorized`, `amount_exceeds_captured`,
+ *   `authorization_captured`, `authorization_cancelled`, `authorization_declined`, `authorization_pending`,
+ *   `invalid_payment_method`) is a business refusal of a well-formed request: not an error but a FAIL outcome with the
  *   code as reason (see `simulatorRefusalCode`). A 422 without a code is `invalid_request`.
  * - 429 → `rate_limited` with `Retry-After`; 5xx → `server_error`; anything else → `invalid_request`.
  */
@@ -31,11 +32,16 @@ export function simulatorErrorCode(body: string): string | undefined {
   return typeof code === 'string' && code.length > 0 ? code : undefined;
 }
 
+/** Whether a 422 code refuses a business operation (a FAIL outcome, not an error). */
+export function isRefusalCode(code: string | undefined): code is string {
+  return code !== undefined && code !== 'idempotency_conflict';
+}
+
 /** The code of a 422 that refuses a business operation (a FAIL outcome, not an error); else undefined. */
 export function simulatorRefusalCode(response: GatewayResponse): string | undefined {
   if (response.status !== 422) return undefined;
   const code = simulatorErrorCode(response.body);
-  return code === undefined || code === 'idempotency_conflict' ? undefined : code;
+  return isRefusalCode(code) ? code : undefined;
 }
 
 /** `Retry-After` in milliseconds (delta seconds; the simulator sends no HTTP dates). */

@@ -1,14 +1,14 @@
 import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
-import { classifySimulatorError, simulatorRefusalCode } from './simulator-errors';
+import { classifySimulatorError, isRefusalCode, simulatorErrorCode, simulatorRefusalCode } from './simulator-errors';
 import { simulatorStatusMeaning, toSimulatorStatus } from './simulator-status-map';
 
 /**
- * The result objects of the simulator API (authorization, capture, refund, token), trimmed to the
- * fields we read. Amounts are integers of minor units.
+ * The result objects of the simulator API (authorization, capture, cancellation, refund, token), trimmed to
+ * the fields we read. Amounts are integers of minor units.
  */
 export interface SimulatorResult {
-  /** `auth_…`, `cap_…`, `re_…`, `tok_…`. */
+  /** `auth_…`, `cap_…`, `can_…`, `re_…`, `tok_…`. */
   id: string;
   object?: string;
   status: unknown;
@@ -62,7 +62,8 @@ export function simulatorOutcome(result: SimulatorResult, command: OperationCont
   }
   if (outcome.status === 'FAIL' && outcome.reason === undefined) outcome.reason = result.decline_code ?? status;
   if ((command === 'revalidate' || command === 'tokenize') && outcome.status !== 'FAIL') outcome.newGatewayKey = result.id;
-  // Captures, refunds and cancels may answer with the authorization, whose `amount` is what was authorized.
+  // The simulator answers captures, cancels and refunds with their own objects; should one answer with the
+  // authorization, its `amount` is what was authorized, not this operation's amount.
   const amountIsOurs = command === undefined || AMOUNT_IS_AUTHORIZATION.has(command) || result.object !== 'authorization';
   if (amountIsOurs && result.amount !== undefined) outcome.amount = result.amount;
   return outcome;
@@ -92,11 +93,10 @@ export function parseSimulatorStatusResponse(ctx: OperationContext, response: Ga
   if (response.status < 200 || response.status >= 300) throw classifySimulatorError(response, gateway);
   const json = parseJson(response.body);
   if (isRecord(json) && isRecord(json.error)) {
-    // The operation landed and was refused: the stored answer is an error body.
-    const refusal = simulatorRefusalCode({ ...response, status: 422 });
-    if (refusal !== undefined) return refusalOutcome(refusal);
-    throw classifySimulatorError({ ...response, status: 422 }, gateway);
+    // The operation landed and was refused: the simulator stores only 422 refusals, so this is one.
+    const code = simulatorErrorCode(response.body);
+    if (isRefusalCode(code)) return refusalOutcome(code);
+    throw new GatewayError('outcome_unknown', gateway, 'stored simulator error without a code', { httpStatus: response.status });
   }
-  const result = isRecord(json) && isRecord(json.result) ? json.result : json;
-  return simulatorOutcome(toSimulatorResult(result, gateway), ctx.command, gateway);
+  return simulatorOutcome(toSimulatorResult(json, gateway), ctx.command, gateway);
 }

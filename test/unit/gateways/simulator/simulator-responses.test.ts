@@ -66,9 +66,11 @@ describe('simulator responses', () => {
     expect(outcome.amount).toBeUndefined();
   });
 
-  it('reports the amount of a capture or refund object', () => {
-    const capture = t.parseResponse(ctx('capture', { amount: 1000 }), json(201, { id: 'cap_1', object: 'capture', status: 'captured', amount: 1000 }), gateway);
-    expect(capture.amount).toBe(1000);
+  it('reports the amount of a capture, cancellation or refund object', () => {
+    const capture = t.parseResponse(ctx('capture', { amount: 1000 }), json(201, { id: 'cap_1', object: 'capture', status: 'captured', amount: 1000, authorization: 'auth_abc123' }), gateway);
+    expect(capture).toMatchObject({ status: 'SUCCESS', amount: 1000, gatewayReference: 'cap_1' });
+    const cancel = t.parseResponse(ctx('cancel'), json(201, { id: 'can_1', object: 'cancellation', status: 'cancelled', amount: 2550 }), gateway);
+    expect(cancel).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'cancelled', amount: 2550 });
     const refund = t.parseResponse(ctx('refund', { amount: 400 }), json(201, { id: 're_1', object: 'refund', status: 'refunded', amount: 400 }), gateway);
     expect(refund).toMatchObject({ status: 'SUCCESS', amount: 400, gatewayReference: 're_1' });
   });
@@ -89,6 +91,13 @@ describe('simulator responses', () => {
     const outcome = t.parseResponse(ctx('capture'), json(422, { error: { code: 'amount_exceeds_authorized', message: 'too much' } }), gateway);
     expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'amount_exceeds_authorized', reason: 'amount_exceeds_authorized' });
   });
+
+  it.each(['authorization_captured', 'authorization_cancelled', 'authorization_declined', 'authorization_pending', 'invalid_payment_method'])(
+    'maps the refusal %s to FAIL with that reason',
+    (code) => {
+      expect(t.parseResponse(ctx('cancel'), json(422, { error: { code } }), gateway)).toMatchObject({ status: 'FAIL', reason: code });
+    },
+  );
 
   it('maps a refund above the captured amount to FAIL', () => {
     expect(t.parseResponse(ctx('refund'), json(422, { error: { code: 'amount_exceeds_captured' } }), gateway).reason).toBe('amount_exceeds_captured');
@@ -117,9 +126,13 @@ describe('simulator responses', () => {
       });
     });
 
-    it('reads a stored result wrapped in a result field', () => {
-      const outcome = t.parseStatusResponse(ctx('tokenize'), json(200, { reference: 'op-tokenize-42', result: { id: 'tok_9', status: 'active' } }), gateway);
+    it('gives a tokenization found by inquiry its token as the new gateway key', () => {
+      const outcome = t.parseStatusResponse(ctx('tokenize'), json(200, { id: 'tok_9', object: 'token', status: 'active', reference: 'op-tokenize-42' }), gateway);
       expect(outcome).toMatchObject({ status: 'SUCCESS', newGatewayKey: 'tok_9' });
+    });
+
+    it('throws outcome_unknown for a stored error without a code', () => {
+      expect(errorOf(() => t.parseStatusResponse(ctx('capture'), json(200, { error: {} }), gateway)).kind).toBe('outcome_unknown');
     });
 
     it('maps a stored business refusal to FAIL', () => {
