@@ -94,8 +94,9 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
 /**
  * A verified Stripe event as our outcome.
  *
- * - `payment_intent.*`: the PaymentIntent read as an authorization (`requires_capture` SUCCESS,
- *   `succeeded` SUCCESS, `canceled` / failed FAIL with the decline code); `operationId` is the one we put
+ * - `payment_intent.*`: the PaymentIntent read as an authorization when its capture is manual
+ *   (`requires_capture` SUCCESS), else as a sale (`succeeded` SUCCESS); `canceled` / failed are FAIL with
+ *   the cancellation or decline code. `operationId` is the one we put
  *   in its metadata when creating it (the authorize / sale / revalidate), `gatewayReference` its id, so a
  *   capture or cancel is found through the PaymentIntent.
  * - `refund.*` / `charge.refund.updated`: the Refund, whose metadata carries the refund's operation id.
@@ -124,7 +125,8 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
   let claimsOperation = true;
   if (type.startsWith('payment_intent.')) {
     if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
-    outcome = paymentIntentToOutcome(object, 'authorize', gateway);
+    // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
+    outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway);
     reference = str(object.id);
   } else if (type === 'refund.created' || type === 'refund.updated' || type === 'charge.refund.updated') {
     outcome = refundToOutcome(object, gateway);

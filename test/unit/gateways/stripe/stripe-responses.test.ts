@@ -52,6 +52,13 @@ describe('Stripe responses', () => {
     expect(t.parseResponse(ctx, jsonResponse(200, body), gw)).toMatchObject({ status: 'FAIL', reason: 'stolen_card' });
   });
 
+  it('reads JPY and KWD amounts back as the same integer of minor units', () => {
+    const jpy = stripeContext('sale', { amount: 1500, currency: 'JPY' });
+    expect(t.parseResponse(jpy, jsonResponse(200, successBody(jpy)), gw).amount).toBe(1500);
+    const kwd = stripeContext('authorize', { amount: 12340, currency: 'KWD' });
+    expect(t.parseResponse(kwd, jsonResponse(200, successBody(kwd)), gw).amount).toBe(12340);
+  });
+
   it('maps a sale that succeeded to SUCCESS with the amount received', () => {
     const ctx = stripeContext('sale');
     expect(t.parseResponse(ctx, jsonResponse(200, successBody(ctx)), gw)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'succeeded', amount: 2599 });

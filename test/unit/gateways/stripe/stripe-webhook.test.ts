@@ -78,6 +78,11 @@ describe('Stripe webhook events', () => {
     ]);
   });
 
+  it('reads an automatic-capture PaymentIntent as a sale: held for capture is still PENDING', () => {
+    const pi = paymentIntent(ctx, { capture_method: 'automatic', status: 'requires_capture' });
+    expect(parse(stripeEvent('payment_intent.amount_capturable_updated', pi))[0].outcome.status).toBe('PENDING');
+  });
+
   it('maps payment_intent.succeeded to SUCCESS', () => {
     expect(parse(stripeEvent('payment_intent.succeeded', paymentIntent(ctx, { status: 'succeeded' })))[0].outcome.status).toBe('SUCCESS');
   });
