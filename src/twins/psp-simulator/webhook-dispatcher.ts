@@ -66,12 +66,13 @@ export class WebhookDispatcher {
     }
     const previous = this.held;
     if (previous) {
-      // The later event overtakes the held earlier one.
       clearTimeout(previous.timer);
       this.timers.delete(previous.timer);
       this.held = undefined;
-      sendAll(body, copies);
-      this.later(0, () => sendAll(previous.body, 1));
+      // The later event overtakes the held earlier one, which goes once the later one is delivered.
+      const first = this.deliver(body);
+      if (copies === 2) this.track(this.deliver(body));
+      this.track(first.then(() => (this.stopped ? undefined : this.deliver(previous.body))));
       return;
     }
     const timer = this.later(this.options.reorderWindowMs ?? 200, () => {
