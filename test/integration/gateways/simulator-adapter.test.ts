@@ -5,6 +5,7 @@ import { AxiosInstance } from 'axios';
 import { GatewayConfig } from '../../../src/config/config';
 import { CommandType } from '../../../src/contracts/payment-command';
 import { GatewayError } from '../../../src/errors/gateway-error';
+import { GatewayClient } from '../../../src/gateways/gateway-client';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { simulatorTransformer as t } from '../../../src/gateways/simulator';
 import { createOutboundHttp } from '../../../src/http/outbound-http';
@@ -248,6 +249,18 @@ describe('simulator adapter against the simulator', () => {
     await expect(quick.request({ method: signed.method, url: signed.path, headers: signed.headers, data: signed.body })).rejects.toThrow();
     sim.setFaults({});
     expect(await inquire(c)).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'captured' });
+    expect(sim.counters().effects[c.operationId]).toBe(1);
+  });
+
+  it('through the shared gateway client, a reset is outcome_unknown and the inquiry says it never landed', async () => {
+    const client = new GatewayClient(gateway, t, { proxy: { host: '', port: 0 } });
+    const c = ctx('authorize', 'pm_card_visa', 800);
+    sim.setFaults({ resetRate: 1 });
+    const lost = await gatewayErrorOf(client.send(t.buildRequest(c, gateway)));
+    expect(lost.kind).toBe('outcome_unknown');
+    sim.setFaults({});
+    expect(t.parseStatusResponse(c, await client.send(t.buildStatusRequest(c, gateway)), gateway)).toBeNull();
+    expect(t.parseResponse(c, await client.send(t.buildRequest(c, gateway)), gateway).status).toBe('SUCCESS');
     expect(sim.counters().effects[c.operationId]).toBe(1);
   });
 
