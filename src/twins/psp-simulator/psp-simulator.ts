@@ -67,7 +67,7 @@ export interface PspSimulatorOptions {
   apiKey: string;
   /** Where webhooks go; none are sent without it. */
   webhookUrl?: string;
-  /** HMAC key for `Simulator-Signature`. Default empty (webhooks then go unsigned-but-signed with ""). */
+  /** HMAC key for `Simulator-Signature`. Default "" (set one: receivers refuse an empty secret). */
   webhookSecret?: string;
   /** Initial faults. Default none. */
   faults?: SimulatorFaults;
