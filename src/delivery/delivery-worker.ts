@@ -1,3 +1,4 @@
+import { JOB_LOCK } from './job-lock';
 import { DelayedError, Job, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { Config } from '../config/config';
@@ -54,10 +55,7 @@ export function startDeliveryWorker(config: Config, connection: Redis, service: 
       prefix: bullPrefix(config.redis.keyPrefix),
       concurrency: config.delivery.concurrency,
       settings: { backoffStrategy: pbBackoffStrategy({ baseMs: config.delivery.backoffBaseMs, maxMs: config.delivery.backoffMaxMs }) },
-      // A crashed worker's jobs come back quickly: their locks expire, the stalled check re-queues them.
-      lockDuration: 30000,
-      stalledInterval: 5000,
-      maxStalledCount: Number.MAX_SAFE_INTEGER,
+      ...JOB_LOCK,
     },
   );
   worker.on('error', (err) => logger.warn('delivery worker error', { error: err.message }));

@@ -1,3 +1,4 @@
+import { JOB_LOCK } from '../delivery/job-lock';
 import { DelayedError, Job, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { Config } from '../config/config';
@@ -51,9 +52,7 @@ export function startEventSender(
       prefix: bullPrefix(config.redis.keyPrefix),
       concurrency: config.events.concurrency,
       settings: { backoffStrategy: pbBackoffStrategy({ baseMs: config.events.backoffBaseMs, maxMs: config.events.backoffMaxMs }) },
-      lockDuration: 30000,
-      stalledInterval: 5000,
-      maxStalledCount: Number.MAX_SAFE_INTEGER,
+      ...JOB_LOCK,
     },
   );
   worker.on('error', (err) => deps.logger.warn('event sender error', { error: err.message }));

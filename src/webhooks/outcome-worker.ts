@@ -1,3 +1,4 @@
+import { JOB_LOCK } from '../delivery/job-lock';
 import { Job, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { Config } from '../config/config';
@@ -36,6 +37,7 @@ export function startOutcomeWorker(config: Config, connection: Redis, deps: { le
       prefix: bullPrefix(config.redis.keyPrefix),
       concurrency: 20,
       settings: { backoffStrategy: pbBackoffStrategy({ baseMs: config.delivery.backoffBaseMs, maxMs: config.delivery.backoffMaxMs }) },
+      ...JOB_LOCK,
     },
   );
   worker.on('error', (err) => deps.logger.warn('outcome worker error', { error: err.message }));
