@@ -1,6 +1,12 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { BusClient } from './bus/bus-client';
+import { OAuthTokenProvider } from './bus/oauth-token-provider';
+import { runRegisterCommand } from './bus/registration';
 import { configOrExit, processLogger, runUntilSignal } from './cli/run-process';
+import { runDoctor } from './doctor/doctor';
+import { createGatewayClients } from './gateways/gateway-registry';
+import { runPollProcess } from './processes/poll-process';
 import { startWebProcess } from './processes/web-process';
 import { startWorkerProcess } from './processes/worker-process';
 
@@ -28,7 +34,8 @@ program
   .action(async () => {
     const config = configOrExit(configPath(), processLogger('web'));
     const logger = processLogger('web', config.log.level);
-    await runUntilSignal('web', logger, () => startWebProcess(config, logger));
+    const webhooks = createGatewayClients(config, { logger });
+    await runUntilSignal('web', logger, () => startWebProcess(config, logger, { webhooks }));
   });
 
 program
@@ -37,7 +44,43 @@ program
   .action(async () => {
     const config = configOrExit(configPath(), processLogger('worker'));
     const logger = processLogger('worker', config.log.level);
-    await runUntilSignal('worker', logger, () => startWorkerProcess(config, logger, { routes: new Map(), notifier: { notify: async () => undefined }, consumerOnly: true }));
+    const routes = createGatewayClients(config, { logger });
+    const notifier = new BusClient(config, new OAuthTokenProvider(config, logger), logger);
+    await runUntilSignal('worker', logger, () => startWorkerProcess(config, logger, { routes, notifier }));
+  });
+
+program
+  .command('register')
+  .description('announce our intake URL to the bus (safe to repeat; the Procfile release step)')
+  .action(async () => {
+    const config = configOrExit(configPath(), processLogger('register'));
+    process.exitCode = await runRegisterCommand(config, processLogger('register', config.log.level), 'register');
+  });
+
+program
+  .command('unregister')
+  .description('withdraw our endpoint from the bus')
+  .action(async () => {
+    const config = configOrExit(configPath(), processLogger('register'));
+    process.exitCode = await runRegisterCommand(config, processLogger('register', config.log.level), 'unregister');
+  });
+
+program
+  .command('poll')
+  .description('one status-inquiry pass over PENDING and UNKNOWN operations that are due (what cron runs)')
+  .action(async () => {
+    const config = configOrExit(configPath(), processLogger('poller'));
+    const logger = processLogger('poller', config.log.level);
+    const report = await runPollProcess(config, logger, createGatewayClients(config, { logger }));
+    process.stdout.write(report ? `${JSON.stringify(report)}\n` : 'another poll run is in progress\n');
+  });
+
+program
+  .command('doctor')
+  .description('check configuration, DNS, TCP, TLS and credentials for the bus and every gateway')
+  .action(async () => {
+    const config = configOrExit(configPath(), processLogger('doctor'));
+    process.exitCode = await runDoctor(config, { logger: processLogger('doctor', 'error'), out: process.stdout });
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {
