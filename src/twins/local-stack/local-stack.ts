@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { spawn } from 'node:child_process';
+import amqplib from 'amqplib';
+import Redis from 'ioredis';
+import { stringify } from 'yaml';
+import { Config } from '../../config/config';
+import { buildConfig } from '../../config/load-config';
+import { BusTwin, startBusTwin } from '../bus-twin/bus-twin';
+import { PspSimulator, PspSimulatorOptions, startPspSimulator } from '../psp-simulator/psp-simulator';
+import { RoleProcess, spawnRole } from './role-process';
+
+/** What to run. */
+export interface LocalStackOptions {
+  /** Prefix of every Redis key and AMQP name of this stack, so stacks never collide. */
+  namespace: string;
+  /** Worker processes to start. Default 1. */
+  workers?: number;
+  /** Where parameters.yml and the processes' logs go. Default: a fresh temporary directory. */
+  dir?: string;
+  /** Simulator options (faults, async rate, seed); URL, keys and webhook target are set by the stack. */
+  simulator?: Omit<PspSimulatorOptions, 'apiKey' | 'webhookUrl' | 'webhookSecret' | 'port' | 'host'>;
+  /** More `parameters:` keys (flat, dotted), e.g. a short poller schedule. */
+  parameters?: Record<string, unknown>;
+  /** Run `payment-bridge register` once the web process is up. Default true. */
+  register?: boolean;
+  /** AMQP and Redis URLs. Defaults: the local servers of scripts/services.sh. */
+  amqpUrl?: string;
+  redisUrl?: string;
+}
+
+/** A running stack: the twins in this process, the bridge's roles as real child processes. */
+export interface LocalStack {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly config: Config;
+  readonly busTwin: BusTwin;
+  readonly simulator: PspSimulator;
+  readonly web: RoleProcess;
+  readonly workers: RoleProcess[];
+  /** Our intake URL, as registered with the bus twin. */
+  readonly intakeUrl: string;
+  /** The bus secret commands are signed with. */
+  readonly busSecret: string;
+  /** Starts one more worker process and waits until it consumes. */
+  startWorker(): Promise<RoleProcess>;
+  /** Runs a one-shot CLI command (`register`, `poll`, `doctor`…) and returns its exit code and output. */
+  runCli(args: string[]): Promise<{ code: number; output: string }>;
+  /** Stops the processes (SIGTERM), then the twins; `purge` also deletes the namespace's keys and queues. */
+  stop(options?: { purge?: boolean }): Promise<void>;
+}
+
+/** The project root: the nearest directory above this file holding package.json (works from src and dist). */
+export function projectRoot(from = __dirname): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
+
+/** A TCP port nobody listens on right now, on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts the whole flow on local twins: the bus twin and the PSP simulator in this process, and the
+ * bridge's `web` and `worker` roles as child processes of the built CLI (`dist/src/cli.js`, so
+ * `npm run build` first), configured by a generated parameters.yml. Used by the end-to-end tests, the demo
+ * and the benchmarks.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const root = projectRoot();
+  const cliPath = join(root, 'dist', 'src', 'cli.js');
+  if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run 'npm run build' first`);
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), `pb-${options.namespace}-`));
+  mkdirSync(dir, { recursive: true });
+  const secret = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
+  const busSecret = secret('bus');
+  const momClientSecret = secret('mom');
+  const simApiKey = secret('sim-key');
+  const simWebhookSecret = secret('sim-whsec');
+
+  const busTwin = await startBusTwin({ clientId: 'payment-bridge', clientSecret: momClientSecret });
+  const webPort = await freePort();
+  const simulator = await startPspSimulator({
+    ...options.simulator,
+    apiKey: simApiKey,
+    webhookSecret: simWebhookSecret,
+    webhookUrl: `http://127.0.0.1:${webPort}/webhooks/simulator`,
+  });
+  const ns = options.namespace;
+  const parameters: Record<string, unknown> = {
+    'service_bus.url': busTwin.url,
+    'service_bus.endpoint_name': `payment-bridge-${ns}`,
+    'service_bus.secret': busSecret,
+    'service_bus.public_url': `http://127.0.0.1:${webPort}/bus`,
+    'mom_client.client_id': 'payment-bridge',
+    'mom_client.client_secret': momClientSecret,
+    'mom_client.oauth_server_url': busTwin.url,
+    'amqp.url': options.amqpUrl ?? process.env.PB_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    'amqp.exchange.commands': `${ns}.commands`,
+    'amqp.queue.commands': `${ns}:payment:command`,
+    'amqp.exchange.dead_letter': `${ns}.dead-letter`,
+    'amqp.queue.dead_letter': `${ns}:payment:dead-letter`,
+    'amqp.queue.type': 'classic',
+    'redis.url': options.redisUrl ?? process.env.PB_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    'redis.key_prefix': `${ns}:`,
+    'http.host': '127.0.0.1',
+    'http.port': webPort,
+    'log.level': 'info',
+    ...options.parameters,
+    gateways: {
+      simulator: { type: 'simulator', base_url: simulator.url, api_key: simApiKey, webhook_secret: simWebhookSecret, timeout_ms: 2000 },
+    },
+  };
+  const config = buildConfig(parameters);
+  const configPath = join(dir, 'parameters.yml');
+  writeFileSync(configPath, stringify({ parameters }), { mode: 0o600 });
+
+  const web = spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log'), readyMarker: 'web process listening' });
+  const workers: RoleProcess[] = [];
+  let workerCount = 0;
+  const startWorker = async (): Promise<RoleProcess> => {
+    workerCount += 1;
+    const worker = spawnRole({ name: `worker-${workerCount}`, cliPath, configPath, args: ['worker'], logPath: join(dir, `worker-${workerCount}.log`), readyMarker: 'worker started' });
+    workers.push(worker);
+    await worker.ready;
+    return worker;
+  };
+  const runCli = (args: string[]) =>
+    new Promise<{ code: number; output: string }>((resolve) => {
+      const child = spawn(process.execPath, [cliPath, '--config', configPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
+      child.stderr.on('data', (c: Buffer) => (output += c.toString('utf8')));
+      child.once('exit', (code) => resolve({ code: code ?? 1, output }));
+    });
+
+  const stop = async (stopOptions: { purge?: boolean } = {}) => {
+    await Promise.all([web, ...workers].map((p) => p.kill('SIGTERM')));
+    await simulator.stop();
+    await busTwin.stop();
+    if (stopOptions.purge) await purgeNamespace(config);
+  };
+
+  try {
+    await Promise.all([web.ready, ...Array.from({ length: options.workers ?? 1 }, () => startWorker())]);
+    if (options.register ?? true) {
+      const result = await runCli(['register']);
+      if (result.code !== 0) throw new Error(`register failed (${result.code}): ${result.output.trim()}`);
+    }
+  } catch (err) {
+    await stop({ purge: true }).catch(() => undefined);
+    throw err;
+  }
+  return { dir, configPath, config, busTwin, simulator, web, workers, intakeUrl: `http://127.0.0.1:${webPort}/bus`, busSecret, startWorker, runCli, stop };
+}
+
+/** Deletes a namespace's Redis keys and AMQP exchanges and queues (tests and demo runs clean up after themselves). */
+export async function purgeNamespace(config: Config): Promise<void> {
+  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redis.keyPrefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  const connection = await amqplib.connect(config.amqp.url);
+  try {
+    const channel = await connection.createChannel();
+    await channel.deleteQueue(config.amqp.commandsQueue);
+    await channel.deleteQueue(config.amqp.deadLetterQueue);
+    await channel.deleteExchange(config.amqp.commandsExchange);
+    await channel.deleteExchange(config.amqp.deadLetterExchange);
+    await channel.close();
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The whole flow on real processes: the bus twin and the PSP simulator in this process, the bridge's
+ * `web` and `worker` roles as child processes of the built CLI, on the real RabbitMQ and Redis. Each test
+ * plays a small workload under one kind of trouble and checks the flow invariants (every accepted command
+ * reported as planned, in order per payment, nothing charged twice).
+ */
+import { sendSignedCommand } from '../../src/twins/bus-twin/signed-command-sender';
+import { LocalStack, startLocalStack } from '../../src/twins/local-stack/local-stack';
+import { ChannelPublisher } from '../../src/workload/channel-publisher';
+import { FlowCheck, checkFlow } from '../../src/workload/flow-checks';
+import { PaymentScenario, SCENARIO_KINDS, buildScenarios } from '../../src/workload/payment-scenarios';
+import { StepRecord, runWorkload } from '../../src/workload/workload-driver';
+import { testNamespace } from '../support/test-config';
+
+jest.setTimeout(120_000);
+
+let stack: LocalStack;
+let publisher: ChannelPublisher;
+let round = 0;
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    namespace: testNamespace(),
+    workers: 2,
+    simulator: { seed: 7 },
+    parameters: {
+      'log.level': 'info',
+      'delivery.backoff_base_ms': 100,
+      'delivery.backoff_max_ms': 1000,
+      'delivery.breaker_open_ms': 300,
+      'events.backoff_base_ms': 100,
+      'events.backoff_max_ms': 1000,
+      'poller.schedule_ms': [500, 1000, 2000, 4000, 8000],
+      'poller.in_process_interval_ms': 500,
+    },
+  });
+  publisher = await ChannelPublisher.open(stack.config);
+});
+
+afterAll(async () => {
+  await publisher?.close();
+  await stack?.stop({ purge: true });
+});
+
+afterEach(() => {
+  stack.simulator.setFaults({});
+  stack.simulator.setDown(false);
+  stack.busTwin.setDelegateDown(false);
+});
+
+/** One scenario of each kind (or `count` seeded ones), with order ids unique to this round. */
+function workload(count: number = SCENARIO_KINDS.length): PaymentScenario[] {
+  round += 1;
+  if (count === SCENARIO_KINDS.length) {
+    return SCENARIO_KINDS.map((kind, i) => ({ ...buildScenarios(1, { seed: i, runId: `r${round}k${i}`, mix: only(kind) })[0] }));
+  }
+  return buildScenarios(count, { seed: round, runId: `r${round}` });
+}
+
+function only(kind: (typeof SCENARIO_KINDS)[number]): Record<(typeof SCENARIO_KINDS)[number], number> {
+  return Object.fromEntries(SCENARIO_KINDS.map((k) => [k, k === kind ? 1 : 0])) as Record<(typeof SCENARIO_KINDS)[number], number>;
+}
+
+async function play(scenarios: PaymentScenario[], onStep?: (r: StepRecord) => void): Promise<{ records: StepRecord[]; checks: FlowCheck[] }> {
+  const records = await runWorkload(
+    scenarios,
+    {
+      config: stack.config,
+      sendBus: (method, params, id) => sendSignedCommand({ url: stack.intakeUrl, secret: stack.busSecret, method, params, id }),
+      publisher,
+      notifications: () => stack.busTwin.notifications,
+    },
+    { concurrency: 50, stepTimeoutMs: 60_000, onStep },
+  );
+  const counters = await stack.simulator.counters();
+  return { records, checks: checkFlow({ records, notifications: stack.busTwin.notifications, maxEffectsPerKey: counters.maxEffectsPerKey }) };
+}
+
+function expectAllHeld(checks: FlowCheck[]): void {
+  expect(checks.filter((c) => !c.ok)).toEqual([]);
+}
+
+describe('the payment flow end to end', () => {
+  it('carries every command type from its channel to the PSP and reports each outcome to the bus', async () => {
+    const { records, checks } = await play(workload());
+    expectAllHeld(checks);
+    expect(new Set(records.map((r) => r.command))).toEqual(new Set(['authorize', 'capture', 'refund', 'cancel', 'sale', 'validate', 'revalidate', 'tokenize']));
+    expect(new Set(records.map((r) => r.channel))).toEqual(new Set(['web', 'pos', 'marketplace', 'bus']));
+    expect(records.filter((r) => r.status === 'FAIL').map((r) => r.command).sort()).toEqual(['authorize', 'capture']);
+  });
+
+  it('sends the refund PENDINGRELEASE notice before the refund outcome', async () => {
+    const { records } = await play(workload());
+    const refund = records.find((r) => r.command === 'refund');
+    expect(refund?.status).toBe('SUCCESS');
+    const forRefund = stack.busTwin.notifications.filter((n) => JSON.stringify(n.params).includes(refund?.operationId ?? '?'));
+    expect(forRefund.map((n) => n.method)).toEqual([stack.config.serviceBus.methods.notifications.refund_updated, stack.config.serviceBus.methods.notifications.refunded]);
+  });
+
+  it('delivers everything exactly once through 5xx, 429 and connection resets', async () => {
+    stack.simulator.setFaults({ error5xxRate: 0.3, rateLimitRate: 0.15, resetRate: 0.1 });
+    expectAllHeld((await play(workload(30))).checks);
+  });
+
+  it('resolves commit-then-timeout by a status inquiry, never by a second charge', async () => {
+    stack.simulator.setFaults({ commitThenTimeoutRate: 0.4 });
+    const before = await stack.simulator.counters();
+    const { checks } = await play(workload(20));
+    expectAllHeld(checks);
+    const after = await stack.simulator.counters();
+    expect(after.maxEffectsPerKey).toBe(1);
+    expect(after.requests).toBeGreaterThan(before.requests);
+  });
+
+  it('survives timeouts with no effect, and duplicate and out-of-order webhooks', async () => {
+    stack.simulator.setFaults({ timeoutRate: 0.1, duplicateWebhookRate: 1, outOfOrderWebhooks: true });
+    expectAllHeld((await play(workload(20))).checks);
+  });
+
+  it('rides out a PSP outage and delivers everything once it is back', async () => {
+    stack.simulator.setDown('503');
+    const playing = play(workload(20));
+    await new Promise((r) => setTimeout(r, 2000));
+    stack.simulator.setDown(false);
+    expectAllHeld((await playing).checks);
+  });
+
+  it('holds events while the bus delegate is down and delivers them in order when it is back', async () => {
+    stack.busTwin.setDelegateDown(true);
+    const playing = play(workload(15));
+    await new Promise((r) => setTimeout(r, 2000));
+    stack.busTwin.setDelegateDown(false);
+    expectAllHeld((await playing).checks);
+  });
+
+  it('loses nothing when a worker is killed with SIGKILL mid-batch', async () => {
+    let killed = false;
+    const playing = play(workload(40), () => {
+      if (!killed) {
+        killed = true;
+        void stack.workers[0].kill('SIGKILL').then(() => stack.startWorker());
+      }
+    });
+    expectAllHeld((await playing).checks);
+    expect(killed).toBe(true);
+  });
+
+  it('runs a poll pass from the CLI and reports what it did', async () => {
+    const result = await stack.runCli(['poll']);
+    expect(result.code).toBe(0);
+    expect(result.output).toMatch(/"due":\d+|another poll run is in progress/);
+  });
+});
