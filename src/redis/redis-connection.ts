@@ -13,6 +13,9 @@ export function createRedis(url: string, use: 'commands' | 'blocking', logger?: 
     enableReadyCheck: true,
     connectTimeout: 5000,
     retryStrategy: (times) => Math.min(times * 100, 2000),
+    // A server that accepts connections and drops them (a proxy or load balancer in front of a dead
+    // Redis) resets ioredis' retry count on every connect, so a queued command would wait forever.
+    ...(use === 'commands' ? { commandTimeout: 5000 } : {}),
     lazyConnect: false,
   });
   let lastLog = 0;

@@ -43,18 +43,24 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     port,
     url: (scheme, auth) => `${scheme}://${auth ? `${auth}@` : ''}127.0.0.1:${port}`,
     cut: () => {
+      // Stop listening too: a down server refuses connections (ECONNREFUSED). Accepting and then dropping
+      // them instead looks like a flapping server to ioredis, which resets its retry count on every
+      // connect and never fails the commands it holds.
       up = false;
+      server.close();
       for (const s of sockets) s.destroy();
       sockets.clear();
     },
     restore: () => {
       up = true;
+      if (!server.listening) server.listen(port, '127.0.0.1');
     },
     close: () =>
       new Promise<void>((resolve) => {
         up = false;
         for (const s of sockets) s.destroy();
-        server.close(() => resolve());
+        if (server.listening) server.close(() => resolve());
+        else resolve();
       }),
   };
 }
