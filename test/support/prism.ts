@@ -3,15 +3,18 @@ import { AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import axios from 'axios';
 
-/** A running Prism mock of one official spec from `../shared/specs/`. */
+/** A running Prism mock of one official spec from `test/fixtures/specs/`. */
 export interface PrismMock {
   url: string;
   stop(): Promise<void>;
 }
 
-/** Where the PSPs' official specs live: `$PB_SPECS_DIR`, else `../shared/specs` beside the repo. */
+/**
+ * Where the PSPs' official specs live: `$PB_SPECS_DIR`, else `test/fixtures/specs/` (copies kept in the
+ * repo, with their sources in its README, so a clean clone tests against them).
+ */
 export function specPath(file: string): string {
-  const dir = process.env.PB_SPECS_DIR ?? path.resolve(__dirname, '../../../shared/specs');
+  const dir = process.env.PB_SPECS_DIR ?? path.resolve(__dirname, '../fixtures/specs');
   return path.join(dir, file);
 }
 

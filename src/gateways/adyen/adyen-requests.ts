@@ -7,7 +7,7 @@ import { idempotencyKeyFor, merchantReferenceFor } from './adyen-references';
 import { customAttribute, parseStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
 
 /**
- * Request bodies for Checkout API v71 (`../shared/specs/adyen-checkout-v71.json`), one per command.
+ * Request bodies for Checkout API v71 (`test/fixtures/specs/adyen-checkout-v71.json`), one per command.
  * Every body names `merchantAccount` from the gateway's configuration (`merchant_account`): the OMS's
  * `payment.gateway_account` is not used for routing, so a command can never reach an account whose
  * API key we do not hold.

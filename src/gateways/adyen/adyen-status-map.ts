@@ -3,7 +3,7 @@ import { assertNever } from '../assert-never';
 import { OutcomeStatus } from '../gateway-adapter';
 
 /**
- * Adyen's statuses, mapped exhaustively (Checkout API v71 and Webhooks v1, `../shared/specs/`). Every
+ * Adyen's statuses, mapped exhaustively (Checkout API v71 and Webhooks v1, `test/fixtures/specs/`). Every
  * documented value has its own arm; a value Adyen adds later is a `GatewayError('outcome_unknown')`, never
  * a quiet PENDING.
  */
