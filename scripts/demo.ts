@@ -21,7 +21,9 @@ import { LocalStack, startLocalStack } from '../src/twins/local-stack/local-stac
 import { scanFiles, scanRedis } from '../src/workload/card-data-scan';
 import { ChannelPublisher } from '../src/workload/channel-publisher';
 import { FlowCheck, checkFlow, latencySummary } from '../src/workload/flow-checks';
-import { buildScenarios, commandCount } from '../src/workload/payment-scenarios';
+import { buildScenarios, commandCount, seededRandom } from '../src/workload/payment-scenarios';
+import { Ledger } from '../src/ledger/ledger';
+import { LedgerStats, ledgerStats } from '../src/workload/ledger-stats';
 import { StepRecord, runWorkload } from '../src/workload/workload-driver';
 import { formatTable } from '../src/workload/text-table';
 
@@ -40,7 +42,7 @@ async function main(): Promise<number> {
     workers: 2,
     simulator: {
       seed,
-      faults: { latencyMs: { min: 2, max: 25 }, error5xxRate: 0.02, rateLimitRate: 0.01, resetRate: 0.005, timeoutRate: 0.002, commitThenTimeoutRate: 0.01, duplicateWebhookRate: 0.1, outOfOrderWebhooks: true },
+      faults: { latencyMs: { min: 2, max: 25 }, error5xxRate: 0.05, rateLimitRate: 0.01, resetRate: 0.005, timeoutRate: 0.002, commitThenTimeoutRate: 0.02, duplicateWebhookRate: 0.2, outOfOrderWebhooks: true },
     },
     parameters: {
       'log.level': 'info',
@@ -117,7 +119,7 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
       })();
     }
   };
-  const records = await runWorkload(scenarios, { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications }, { concurrency: 150, stepTimeoutMs: 90_000, onStep });
+  const records = await runWorkload(scenarios, { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications }, { concurrency: 150, stepTimeoutMs: 90_000, onStep, resendRate: 0.05, random: seededRandom(seed + 1) });
   const elapsedS = (Date.now() - started) / 1000;
   bar.stop();
   await publisher.close();
@@ -129,13 +131,14 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
   const deadLetters = await countDeadLetters(stack);
   checks.push({ name: 'bad commands refused, with reasons', ok: bad.refusedAtIntake + deadLetters.count >= bad.total && deadLetters.withReason === deadLetters.count, detail: `${bad.refusedAtIntake} answered with an error, ${deadLetters.count} dead-lettered (${deadLetters.withReason} with x-pb-reason)` });
   const redis = new Redis(stack.config.redis.url);
+  const fromLedger = await ledgerStats(new Ledger(redis, stack.config.redis.keyPrefix), records.filter((r) => r.acceptedAt !== undefined).map((r) => r.operationId));
   const inRedis = await scanRedis(redis, stack.config.redis.keyPrefix, TEST_PANS);
   redis.disconnect();
   const inLogs = scanFiles(stack.dir, TEST_PANS);
   const leaks = [...inRedis.findings, ...inLogs.findings, ...deadLetters.findings];
   checks.push({ name: 'no card number in logs, Redis or dead letters', ok: leaks.length === 0, detail: leaks.length === 0 ? `${inLogs.files} log files (${Math.round(inLogs.bytes / 1024)} KiB), ${inRedis.keys} Redis keys, ${deadLetters.count} dead letters scanned` : `${leaks[0].where} holds ${leaks[0].needle}` });
 
-  printSummary({ records, elapsedS, counters, recoveryMs, disruptions, notifications: stack.busTwin.notifications.length });
+  printSummary({ records, elapsedS, counters, recoveryMs, disruptions, notifications: stack.busTwin.notifications.length, fromLedger, deadLetters: deadLetters.count });
   say('');
   say(formatTable(['invariant', 'held', 'detail'], checks.map((c) => [c.name, c.ok ? 'yes' : 'NO', c.detail])));
   const failed = checks.filter((c) => !c.ok);
@@ -144,7 +147,7 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
   return failed.length === 0 ? 0 : 1;
 }
 
-function printSummary(s: { records: StepRecord[]; elapsedS: number; counters: { requests: number; replays: number; totalEffects: number; maxEffectsPerKey: number; webhooksSent: number }; recoveryMs: number | null; disruptions: string[]; notifications: number }): void {
+function printSummary(s: { records: StepRecord[]; elapsedS: number; counters: { requests: number; replays: number; totalEffects: number; maxEffectsPerKey: number; webhooksSent: number }; recoveryMs: number | null; disruptions: string[]; notifications: number; fromLedger: LedgerStats; deadLetters: number }): void {
   const byChannel = new Map<string, number>();
   for (const r of s.records) byChannel.set(r.channel, (byChannel.get(r.channel) ?? 0) + 1);
   const byCommand = new Map<string, { ok: number; fail: number }>();
@@ -168,7 +171,12 @@ function printSummary(s: { records: StepRecord[]; elapsedS: number; counters: { 
       [
         ['commands reported', `${reported.length} in ${s.elapsedS.toFixed(1)} s (${Math.round(reported.length / s.elapsedS)}/s)`],
         ['success rate (planned declines excluded)', `${((100 * succeeded) / Math.max(1, s.records.filter((r) => r.expect === 'SUCCESS').length)).toFixed(2)} %`],
-        ['latency accepted → reported (p50 / p95 / p99)', `${latency.p50} / ${latency.p95} / ${latency.p99} ms`],
+        ['latency accepted → reported (avg / p50 / p95 / p99)', `${latency.avg} / ${latency.p50} / ${latency.p95} / ${latency.p99} ms`],
+        ['gateway retries (5xx, 429, resets, outages)', String(s.fromLedger.retries)],
+        ['UNKNOWN outcomes resolved by status inquiry', `${s.fromLedger.unknownResolved} (${s.fromLedger.byInquiry} outcomes learnt by inquiry)`],
+        ['outcomes learnt from webhooks', String(s.fromLedger.byWebhook)],
+        ['duplicate commands (re-sent by the bus)', `${s.records.filter((r) => r.resent).length}, each dropped by operation id (invariants below: one effect, one outcome)`],
+        ['dead letters (bad input only)', String(s.deadLetters)],
         ['recovery after the PSP outage', s.recoveryMs === null ? 'n/a' : `${s.recoveryMs} ms to the first success`],
         ['intake retries (503 / unreachable)', String(s.records.reduce((n, r) => n + r.intakeRetries, 0))],
         ['notifications received by the bus', String(s.notifications)],

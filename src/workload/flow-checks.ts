@@ -10,6 +10,8 @@ export interface FlowCheck {
 /** Latency figures, milliseconds. */
 export interface LatencySummary {
   count: number;
+  /** Mean, rounded to 0.01 ms. */
+  avg: number;
   p50: number;
   p95: number;
   p99: number;
@@ -18,10 +20,11 @@ export interface LatencySummary {
 
 /** Nearest-rank percentiles of a list of durations (ms); zeros for an empty list. */
 export function latencySummary(values: readonly number[]): LatencySummary {
-  if (values.length === 0) return { count: 0, p50: 0, p95: 0, p99: 0, max: 0 };
+  if (values.length === 0) return { count: 0, avg: 0, p50: 0, p95: 0, p99: 0, max: 0 };
   const sorted = [...values].sort((a, b) => a - b);
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
-  return { count: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted[sorted.length - 1] };
+  const avg = Math.round((100 * sorted.reduce((a, b) => a + b, 0)) / sorted.length) / 100;
+  return { count: sorted.length, avg, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted[sorted.length - 1] };
 }
 
 /**

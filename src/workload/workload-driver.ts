@@ -29,6 +29,8 @@ export interface StepRecord {
   reason?: string;
   /** Times intake answered "try again" (503, connection refused) before accepting. */
   intakeRetries: number;
+  /** The command was sent a second time after it was accepted (as a bus resends on a lost answer). */
+  resent?: boolean;
 }
 
 /** How the driver reaches the bridge. */
@@ -48,6 +50,10 @@ export interface WorkloadOptions {
   stepTimeoutMs?: number;
   /** Called after each step is reported. */
   onStep?: (record: StepRecord) => void;
+  /** Share of accepted commands sent once more, as a bus does when our answer is lost. Default 0. */
+  resendRate?: number;
+  /** Random source for `resendRate`. Default Math.random. */
+  random?: () => number;
 }
 
 const BUS_METHOD: Partial<Record<CommandType, BusCommandName>> = { validate: 'validate', revalidate: 'revalidate', capture: 'capture', cancel: 'cancel', refund: 'refund' };
@@ -133,6 +139,10 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
         continue;
       }
       record.acceptedAt = Date.now();
+      if ((options.resendRate ?? 0) > 0 && (options.random ?? Math.random)() < (options.resendRate ?? 0)) {
+        // The duplicate must be dropped by operation id: no second effect, no second outcome.
+        record.resent = (await send(targets, step.channel, step.command, payment, record)) === null;
+      }
       const n = await waitFor(record.operationId, options.stepTimeoutMs ?? 120_000);
       if (!n) {
         record.status = 'TIMEOUT';

@@ -70,9 +70,9 @@ describe('flow checks', () => {
   });
 
   it('summarise latencies with nearest-rank percentiles', () => {
-    expect(latencySummary([])).toEqual({ count: 0, p50: 0, p95: 0, p99: 0, max: 0 });
+    expect(latencySummary([])).toEqual({ count: 0, avg: 0, p50: 0, p95: 0, p99: 0, max: 0 });
     const s = latencySummary(Array.from({ length: 100 }, (_, i) => 100 - i));
-    expect(s).toEqual({ count: 100, p50: 50, p95: 95, p99: 99, max: 100 });
+    expect(s).toEqual({ count: 100, avg: 50.5, p50: 50, p95: 95, p99: 99, max: 100 });
   });
 
   it('render an aligned table', () => {
