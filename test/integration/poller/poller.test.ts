@@ -1,0 +1,106 @@
+import Redis from 'ioredis';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { Poller } from '../../../src/poller/poller';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { PspSimulator, startPspSimulator } from '../../../src/twins/psp-simulator/psp-simulator';
+import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const API_KEY = 'sim-poller-test-key-0123456789';
+
+let sim: PspSimulator;
+let config: Config;
+let redis: Redis;
+let ledger: Ledger;
+let events: EventStore;
+let eventsQueue: Queue<OmsEventJobData>;
+
+beforeAll(async () => {
+  // Async authorizations stay pending for a minute: long enough for the poller to give up on them.
+  sim = await startPspSimulator({ apiKey: API_KEY, asyncDelayMs: 60_000 });
+  config = testConfig({
+    'poller.schedule_ms': [1, 1],
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-poller-test-0123456789', timeout_ms: 2000 } },
+  });
+  redis = createRedis(config.redis.url, 'commands');
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  events = new EventStore(redis, config.redis.keyPrefix);
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await sim.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+function poller(logger = captureLogger('info').logger): Poller {
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  return new Poller({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
+}
+
+/** An authorization the PSP received (with our operation id as idempotency key), recorded in `state`. */
+async function landedAuthorization(paymentMethod: string, state: 'UNKNOWN' | 'PENDING', nextCheckAt = Date.now() - 1): Promise<string> {
+  const command = channelCommand('authorize', {}, { gateway_key: paymentMethod });
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  const route = createGatewayClients(config).get('simulator')!;
+  const answer = await route.client.send(route.transformer.buildRequest({ operationId: id, command: 'authorize', payment: command.payment }, route.gateway));
+  expect(answer.status).toBe(201);
+  await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+  // As if the answer was lost (UNKNOWN) or said "pending" (PENDING): the poller must find out.
+  await ledger.transition(id, state, { event: 'test' }, { nextCheckAt, pollStep: 0 });
+  return id;
+}
+
+describe('the poller', () => {
+  it('resolves a due UNKNOWN operation by a status inquiry and records its event', async () => {
+    const id = await landedAuthorization('pm_card_visa', 'UNKNOWN');
+    const report = await poller().runOnce();
+    expect(report.resolved).toBeGreaterThanOrEqual(1);
+    const op = await ledger.get(id);
+    expect(op?.state).toBe('SUCCEEDED');
+    expect(op?.gatewayReference).toMatch(/^auth_/);
+    expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
+    expect(sim.counters().effects[id]).toBe(1);
+  });
+
+  it('leaves an operation alone until its next check is due', async () => {
+    const id = await landedAuthorization('pm_card_visa', 'UNKNOWN', Date.now() + 60_000);
+    await poller().runOnce();
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+  });
+
+  it('keeps asking about a PENDING operation along the schedule, then fails it UNRESPONSIVE with an alert line', async () => {
+    const id = await landedAuthorization('pm_async', 'PENDING');
+    const { logger, lines } = captureLogger('info');
+    const first = await poller(logger).runOnce();
+    expect(first.stillOpen).toBeGreaterThanOrEqual(1);
+    expect((await ledger.get(id))?.pollStep).toBe(1);
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await poller(logger).runOnce();
+    expect(second.unresponsive).toBeGreaterThanOrEqual(1);
+    const op = await ledger.get(id);
+    expect(op).toMatchObject({ state: 'FAILED', reason: 'UNRESPONSIVE' });
+    const alert = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.alert === 'payment_unresponsive' && l.operation_id === id);
+    expect(alert).toMatchObject({ level: 'error', gateway: 'simulator' });
+    expect(await events.load(`${id}.FAILED`)).not.toBeNull();
+  });
+
+  it('never reverses a decided operation, whatever a late inquiry would say', async () => {
+    const id = await landedAuthorization('pm_card_visa', 'UNKNOWN');
+    await ledger.transition(id, 'FAILED', { event: 'test' }, { reason: 'DECIDED_ELSEWHERE' });
+    await poller().runOnce();
+    expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'DECIDED_ELSEWHERE' });
+  });
+});

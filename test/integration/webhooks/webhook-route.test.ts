@@ -1,0 +1,109 @@
+import { Config } from '../../../src/config/config';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { silentLogger } from '../../../src/logging/logger';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
+import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../src/twins/psp-simulator/simulator-signature';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+const SECRET = 'whsec-webhook-route-test-0123456789';
+
+let config: Config;
+let web: WebProcess;
+let worker: WorkerProcess;
+
+beforeAll(async () => {
+  config = testConfig({
+    'http.body_limit_bytes': 4096,
+    gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SECRET } },
+  });
+  const routes = createGatewayClients(config);
+  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
+  // The worker applies queued outcomes; nothing here reaches a gateway or the bus.
+  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier: { notify: async () => undefined } });
+});
+
+afterAll(async () => {
+  await web.stop();
+  await worker.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+function event(reference: string, status: string, eventId = `evt_${reference}_${status}`): string {
+  return JSON.stringify({ id: eventId, type: status === 'declined' ? 'authorization.failed' : 'authorization.succeeded', created: Math.floor(Date.now() / 1000), data: { object: { id: `auth_${reference}`, object: 'authorization', status, amount: 1999, amount_captured: 0, amount_refunded: 0, currency: 'EUR', reference } } });
+}
+
+async function post(body: string, options: { gateway?: string; signature?: string | null } = {}): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const signature = options.signature === undefined ? signSimulatorPayload(SECRET, body, Math.floor(Date.now() / 1000)) : options.signature;
+  if (signature !== null) headers[SIMULATOR_SIGNATURE_HEADER.toLowerCase()] = signature;
+  return fetch(`${web.server.url}/webhooks/${options.gateway ?? 'simulator'}`, { method: 'POST', body, headers });
+}
+
+/** An authorization the bridge is waiting on (PENDING), as after an async answer. */
+async function pendingAuthorization(): Promise<string> {
+  const command = channelCommand('authorize');
+  const id = command.payment.operation_reference!;
+  await worker.ledger.create(id, command);
+  await worker.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+  await worker.ledger.transition(id, 'PENDING', { event: 'outcome' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+  return id;
+}
+
+describe('the webhook route', () => {
+  it('answers 404 for a gateway that is not configured', async () => {
+    const res = await post(event('x', 'authorized'), { gateway: 'paypal' });
+    expect(res.status).toBe(404);
+  });
+
+  it('refuses a bad, a missing and a stale signature with 401 and queues nothing', async () => {
+    const body = event('refused', 'authorized');
+    expect((await post(body, { signature: signSimulatorPayload('not-the-secret-0123456789', body, Math.floor(Date.now() / 1000)) })).status).toBe(401);
+    expect((await post(body, { signature: null })).status).toBe(401);
+    expect((await post(body, { signature: signSimulatorPayload(SECRET, body, Math.floor(Date.now() / 1000) - 3600) })).status).toBe(401);
+    expect((await post(`${body} `, { signature: signSimulatorPayload(SECRET, body, Math.floor(Date.now() / 1000)) })).status).toBe(401);
+    expect(web.webhooks.stats).toMatchObject({ accepted: 0, duplicates: 0, refused: 4 });
+  });
+
+  it('refuses a body over the limit with 413', async () => {
+    const res = await post(JSON.stringify({ pad: 'x'.repeat(5000) }));
+    expect(res.status).toBe(413);
+  });
+
+  it('acknowledges a signed webhook at once and the outcome settles the pending operation', async () => {
+    const id = await pendingAuthorization();
+    const res = await post(event(id, 'authorized'));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: true });
+    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED');
+    expect((await worker.ledger.get(id))?.gatewayReference).toBe(`auth_${id}`);
+    expect(await worker.events.load(`${id}.SUCCEEDED`)).not.toBeNull();
+  });
+
+  it('counts a repeated event once and applies it once', async () => {
+    const id = await pendingAuthorization();
+    const body = event(id, 'authorized');
+    const accepted = web.webhooks.stats.accepted;
+    expect((await post(body)).status).toBe(200);
+    expect((await post(body)).status).toBe(200);
+    expect(web.webhooks.stats.accepted).toBe(accepted + 1);
+    expect(web.webhooks.stats.duplicates).toBeGreaterThanOrEqual(1);
+    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED');
+    const outcomes = (await worker.ledger.interactions(id)).filter((h) => h.event === 'outcome' && h.source === 'webhook');
+    expect(outcomes).toHaveLength(1);
+  });
+
+  it('never reverses a terminal state: a late decline after success changes nothing', async () => {
+    const id = await pendingAuthorization();
+    expect((await post(event(id, 'authorized'))).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED');
+    expect((await post(event(id, 'declined'))).status).toBe(200);
+    await eventually(async () => (await worker.ledger.interactions(id)).filter((h) => h.source === 'webhook').length >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await worker.ledger.get(id))?.state).toBe('SUCCEEDED');
+    expect(await worker.events.load(`${id}.FAILED`)).toBeNull();
+  });
+});
