@@ -1,0 +1,165 @@
+import Redis from 'ioredis';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../src/twins/psp-simulator/psp-simulator';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const API_KEY = 'sim-delivery-test-key-0123456789';
+
+let sim: PspSimulator;
+let redis: Redis;
+let eventsQueue: Queue<OmsEventJobData>;
+const configs: Config[] = [];
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ apiKey: API_KEY });
+});
+
+afterAll(async () => {
+  await eventsQueue?.close();
+  redis?.disconnect();
+  await sim.stop();
+  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+});
+
+afterEach(() => {
+  sim.setDown(false);
+  sim.setFaults({});
+});
+
+/** A delivery service on real Redis and the real simulator, with its own namespace. */
+function setup(overrides: Record<string, unknown> = {}): { service: DeliveryService; ledger: Ledger; events: EventStore } {
+  const config = testConfig({
+    'delivery.breaker_failure_threshold': 3,
+    'delivery.breaker_open_ms': 60_000,
+    ...overrides,
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+  });
+  configs.push(config);
+  redis ??= createRedis(config.redis.url, 'commands');
+  eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const events = new EventStore(redis, config.redis.keyPrefix);
+  const logger = silentLogger();
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
+  return { service, ledger, events };
+}
+
+async function record(ledger: Ledger, command: PaymentCommand): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  return id;
+}
+
+describe('gateway delivery', () => {
+  it('records the attempt, sends with the operation id as idempotency key and records the outcome', async () => {
+    const { service, ledger } = setup();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const op = await ledger.get(id);
+    expect(op).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
+    expect(sim.counters().effects[id]).toBe(1);
+    const history = (await ledger.interactions(id)).map((h) => h.event);
+    expect(history.indexOf('attempt')).toBeLessThan(history.indexOf('outcome'));
+  });
+
+  it('fails a command whose gateway is not configured, without calling anyone', async () => {
+    const { service, ledger } = setup();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway: 'paypal' }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(id))?.reason).toBe('UNKNOWN_GATEWAY');
+  });
+
+  it('asks for a retry on a 5xx and opens the circuit after repeated failures, then waits instead of calling', async () => {
+    const { service, ledger } = setup();
+    sim.setDown('503');
+    const ids = await Promise.all([1, 2, 3, 4].map(() => record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }))));
+    const requestsBefore = sim.counters().requests;
+    for (const id of ids.slice(0, 3)) expect((await service.deliver(id)).kind).toBe('retry');
+    const step = await service.deliver(ids[3]);
+    expect(step.kind).toBe('wait');
+    expect(sim.counters().requests - requestsBefore).toBe(3);
+  });
+
+  it('fails an operation the gateway never took within delivery.max_age_ms as UNRESPONSIVE', async () => {
+    const { service, ledger } = setup({ 'delivery.max_age_ms': 1000 });
+    // Received by the channel 5 s ago (the age counts from `received_at`), e.g. held while the PSP was down.
+    const id = await record(ledger, channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(id))?.reason).toBe('UNRESPONSIVE');
+    expect(sim.counters().effects[id]).toBeUndefined();
+  });
+
+  it('resolves an UNKNOWN operation by a status inquiry and never resends it when the PSP has it', async () => {
+    const { service, ledger } = setup();
+    sim.setFaults({ commitThenTimeoutRate: 1 });
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    const first = await service.deliver(id);
+    expect(first.kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    sim.setFaults({});
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sim.counters().effects[id]).toBe(1);
+    expect((await ledger.interactions(id)).filter((h) => h.event === 'attempt')).toHaveLength(1);
+  });
+
+  it('makes a capture wait while its authorization is UNKNOWN, then capture on the PSP reference once it succeeded', async () => {
+    const { service, ledger } = setup();
+    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 5000 });
+    const authId = await record(ledger, auth);
+    await ledger.transition(authId, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    await ledger.transition(authId, 'UNKNOWN', { event: 'test' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId, amount: 3000, order_id: auth.payment.order_id }));
+    expect((await service.deliver(captureId)).kind).toBe('wait');
+    expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sim.counters().effects[captureId]).toBe(1);
+  });
+
+  it('fails a capture whose authorization failed, without calling the PSP', async () => {
+    const { service, ledger } = setup();
+    const authId = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' }));
+    expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'FAILED' });
+    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId }));
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(captureId))?.reason).toBe('AUTHORIZATION_FAILED');
+    expect(sim.counters().effects[captureId]).toBeUndefined();
+  });
+
+  it('records the refund PENDINGRELEASE notice before the refund reaches the PSP', async () => {
+    const { service, ledger, events } = setup();
+    const sale = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 4000 });
+    const saleId = await record(ledger, sale);
+    expect(await service.deliver(saleId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    sim.setDown('503');
+    const refundId = await record(ledger, channelCommand('refund', {}, { gateway_key: saleId, amount: 1000, order_id: sale.payment.order_id }));
+    expect((await service.deliver(refundId)).kind).toBe('retry');
+    const notice = await events.load(`${refundId}.refund-pending`);
+    expect(notice?.params).toMatchObject({ code: 'PENDINGRELEASE', reason_code: 'REQUESTED', amount: 1000 });
+    sim.setDown(false);
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await events.load(`${refundId}.SUCCEEDED`))!.sequence).toBeGreaterThan(notice!.sequence);
+  });
+
+  it('delivers a decided operation again as a no-op (a crash after the outcome, a duplicate job)', async () => {
+    const { service, ledger } = setup();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    await service.deliver(id);
+    const requests = sim.counters().requests;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sim.counters().requests).toBe(requests);
+  });
+});
