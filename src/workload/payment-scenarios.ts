@@ -1,4 +1,5 @@
 import { Channel, CommandType } from '../contracts/payment-command';
+import { createSeededRandom } from '../twins/psp-simulator/seeded-random';
 
 /** Outcome the OMS should hear for a step. */
 export type ExpectedStatus = 'SUCCESS' | 'FAIL';
@@ -44,17 +45,8 @@ export const DEFAULT_MIX: Readonly<Record<ScenarioKind, number>> = {
 /** The simulator's magic payment methods (see src/twins/psp-simulator). */
 export const PAYMENT_METHODS = { ok: 'pm_card_visa', declined: 'pm_card_declined', insufficientFunds: 'pm_insufficient_funds', async: 'pm_async' } as const;
 
-/** A small, fast, seeded PRNG (mulberry32): the same seed gives the same workload. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seeded PRNG as the simulator's faults (mulberry32): the same seed gives the same workload. */
+export { createSeededRandom as seededRandom } from '../twins/psp-simulator/seeded-random';
 
 const CURRENCIES = ['EUR', 'USD', 'GBP', 'JPY', 'KWD'] as const;
 const ACCOUNTS = ['acme-eu', 'acme-us', 'acme-marketplace'] as const;
@@ -66,7 +58,7 @@ const ACCOUNTS = ['acme-eu', 'acme-us', 'acme-marketplace'] as const;
  * Amounts are whole minor units; partial captures and refunds never exceed what the PSP holds.
  */
 export function buildScenarios(count: number, options: { seed?: number; mix?: Readonly<Record<ScenarioKind, number>>; runId?: string } = {}): PaymentScenario[] {
-  const random = seededRandom(options.seed ?? 42);
+  const random = createSeededRandom(options.seed ?? 42);
   const mix = options.mix ?? DEFAULT_MIX;
   const total = SCENARIO_KINDS.reduce((sum, k) => sum + mix[k], 0);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];

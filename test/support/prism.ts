@@ -67,3 +67,21 @@ export async function startPrism(specFile: string, timeoutMs = 60000): Promise<P
       }),
   };
 }
+
+/** One entry of Prism's `sl-violations` header. */
+export interface PrismViolation {
+  location: string[];
+  code: string;
+  message: string;
+}
+
+/**
+ * The violations of the *request* in an `sl-violations` header (undefined when there are none). Prism also
+ * reports its own canned responses breaking the spec's response schemas, which says nothing about what we
+ * sent.
+ */
+export function requestViolations(header: string | undefined): PrismViolation[] | undefined {
+  if (header === undefined) return undefined;
+  const found = (JSON.parse(header) as PrismViolation[]).filter((v) => v.location[0] === 'request');
+  return found.length > 0 ? found : undefined;
+}

@@ -4,7 +4,7 @@ import { COMMAND_TYPES, CommandType } from '../../../src/contracts/payment-comma
 import { cybersourceTransformer as t } from '../../../src/gateways/cybersource';
 import { GatewayRequest, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { createOutboundHttp } from '../../../src/http/outbound-http';
-import { PrismMock, startPrism } from '../../support/prism';
+import { PrismMock, startPrism, PrismViolation, requestViolations } from '../../support/prism';
 
 /**
  * Every request the Cybersource transformer builds, signed, against Prism serving the official
@@ -32,24 +32,7 @@ function ctx(command: CommandType): OperationContext {
   };
 }
 
-interface Violation {
-  location: string[];
-  code: string;
-  message: string;
-}
-
-/**
- * Violations of the request only. The spec's own canned response examples break its response schemas
- * (e.g. `save: "false"` where a boolean is declared), so Prism also reports `response` violations that
- * say nothing about what we sent.
- */
-function requestViolations(header: string | undefined): Violation[] | undefined {
-  if (header === undefined) return undefined;
-  const found = (JSON.parse(header) as Violation[]).filter((v) => v.location[0] === 'request');
-  return found.length > 0 ? found : undefined;
-}
-
-async function send(request: GatewayRequest): Promise<{ status: number; violations: Violation[] | undefined }> {
+async function send(request: GatewayRequest): Promise<{ status: number; violations: PrismViolation[] | undefined }> {
   const signed = t.authenticate(request, gateway, new Date());
   // axios sets Host from the URL itself; the signed value is the same.
   const { host: _host, ...headers } = signed.headers;

@@ -4,7 +4,7 @@ import { COMMAND_TYPES, CommandType } from '../../../src/contracts/payment-comma
 import { GatewayRequest, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { buildExchangeRateRequest, stripeTransformer as t } from '../../../src/gateways/stripe';
 import { createOutboundHttp } from '../../../src/http/outbound-http';
-import { PrismMock, startPrism } from '../../support/prism';
+import { PrismMock, startPrism, PrismViolation, requestViolations } from '../../support/prism';
 
 /**
  * Every request the Stripe transformer builds, authenticated, against Prism serving the official
@@ -32,20 +32,7 @@ function ctx(command: CommandType): OperationContext {
   };
 }
 
-interface Violation {
-  location: string[];
-  code: string;
-  message: string;
-}
-
-/** Violations of the request only (Prism also reports its own generated responses). */
-function requestViolations(header: string | undefined): Violation[] | undefined {
-  if (header === undefined) return undefined;
-  const found = (JSON.parse(header) as Violation[]).filter((v) => v.location[0] === 'request');
-  return found.length > 0 ? found : undefined;
-}
-
-async function send(request: GatewayRequest): Promise<{ status: number; violations: Violation[] | undefined }> {
+async function send(request: GatewayRequest): Promise<{ status: number; violations: PrismViolation[] | undefined }> {
   const signed = t.authenticate(request, gateway, new Date());
   const res = await http.request({ method: signed.method, url: signed.path, headers: signed.headers, data: signed.body });
   return { status: res.status, violations: requestViolations(res.headers['sl-violations'] as string | undefined) };
