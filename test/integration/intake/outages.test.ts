@@ -62,7 +62,8 @@ describe('outages lose nothing', () => {
     try {
       const warmup = channelCommand('capture');
       await client.publish('web.payment.capture', warmup);
-      await eventually(async () => (await worker.ledger.get(warmup.payment.operation_reference!)) !== null);
+      // Accepted = ledger record and delivery job written and acked; the ledger record alone comes first.
+      await eventually(() => worker.consumer.stats.accepted === 1);
       redisProxy.cut();
       const commands = Array.from({ length: 30 }, () => channelCommand('capture'));
       for (const c of commands) await client.publish('web.payment.capture', c);
