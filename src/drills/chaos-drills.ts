@@ -1,0 +1,92 @@
+import { DrillContext, DrillDefinition } from './drill-runner';
+import { restartService } from './service-restart';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Light background faults so every drill also sees the ordinary PSP noise. */
+const BACKGROUND = { latencyMs: { min: 2, max: 20 } };
+
+/**
+ * Drill 1: SIGKILL a worker `kills` times at random moments (between 5 % and 85 % of the commands
+ * reported), starting a replacement each time. Recovery is measured from each kill to the next success.
+ */
+export function killWorkerDrill(kills = 10): DrillDefinition {
+  return {
+    name: `kill -9 a worker ×${kills}`,
+    faults: BACKGROUND,
+    async disrupt(ctx: DrillContext) {
+      const moments = Array.from({ length: kills }, () => 0.05 + 0.8 * ctx.random()).sort((a, b) => a - b);
+      const killedAt: number[] = [];
+      for (const [i, moment] of moments.entries()) {
+        await ctx.progress(moment);
+        const alive = ctx.stack.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+        const victim = alive[Math.floor(ctx.random() * alive.length)];
+        if (!victim) break;
+        ctx.killed.add(victim.child.pid ?? -1);
+        await victim.kill('SIGKILL');
+        killedAt.push(Date.now());
+        const replacement = await ctx.stack.startWorker();
+        ctx.note(`kill ${i + 1}/${kills} at ${Math.round(moment * 100)} %: ${victim.name} SIGKILLed, ${replacement.name} ready`);
+      }
+      return killedAt;
+    },
+  };
+}
+
+/** Drills 2 and 3: restart RabbitMQ or Redis (scripts/services.sh) once a third of the commands are in. */
+export function restartServiceDrill(service: 'rabbitmq' | 'redis'): DrillDefinition {
+  return {
+    name: `restart ${service === 'rabbitmq' ? 'RabbitMQ' : 'Redis (AOF)'} under load`,
+    faults: BACKGROUND,
+    async disrupt(ctx: DrillContext) {
+      await ctx.progress(0.3);
+      ctx.note(`restarting ${service}`);
+      const { upAt, downMs } = await restartService(service);
+      ctx.note(`${service} back after ${downMs} ms`);
+      return [upAt];
+    },
+  };
+}
+
+/** Drill 4: the PSP answers 503 to everything for `outageS` seconds. */
+export function pspDownDrill(outageS: number): DrillDefinition {
+  return {
+    name: `PSP down (503) ${outageS} s`,
+    faults: BACKGROUND,
+    async disrupt(ctx: DrillContext) {
+      await ctx.progress(0.3);
+      ctx.stack.simulator.setDown('503');
+      ctx.note('PSP down');
+      await sleep(outageS * 1000);
+      ctx.stack.simulator.setDown(false);
+      ctx.note('PSP back');
+      return [Date.now()];
+    },
+  };
+}
+
+/** Drill 5: PSP faults for the whole run: 20 % 5xx, 5 % commit-then-timeout, duplicate and out-of-order webhooks. */
+export function pspFaultsDrill(): DrillDefinition {
+  return {
+    name: 'PSP faults (20 % 5xx, 5 % commit-then-timeout, dup/out-of-order webhooks)',
+    faults: { latencyMs: { min: 2, max: 20 }, error5xxRate: 0.2, commitThenTimeoutRate: 0.05, duplicateWebhookRate: 0.3, outOfOrderWebhooks: true },
+    disrupt: () => Promise.resolve([]),
+  };
+}
+
+/** Drill 6: the bus delegate answers 503 for `outageS` seconds. */
+export function delegateDownDrill(outageS: number): DrillDefinition {
+  return {
+    name: `bus delegate down ${outageS} s`,
+    faults: BACKGROUND,
+    async disrupt(ctx: DrillContext) {
+      await ctx.progress(0.3);
+      ctx.stack.busTwin.setDelegateDown(true);
+      ctx.note('bus delegate down');
+      await sleep(outageS * 1000);
+      ctx.stack.busTwin.setDelegateDown(false);
+      ctx.note('bus delegate back');
+      return [Date.now()];
+    },
+  };
+}

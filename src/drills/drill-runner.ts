@@ -1,0 +1,148 @@
+import { randomBytes } from 'node:crypto';
+import { sendSignedCommand } from '../twins/bus-twin/signed-command-sender';
+import { LocalStack, startLocalStack } from '../twins/local-stack/local-stack';
+import { SimulatorFaults } from '../twins/psp-simulator/simulator-faults';
+import { FlowCheck } from '../workload/flow-checks';
+import { PaymentScenario, buildScenarios, commandCount, seededRandom } from '../workload/payment-scenarios';
+import { StepRecord, runWorkload } from '../workload/workload-driver';
+import { DRILL_PARAMETERS } from './drill-parameters';
+import { checkDrillInvariants, firstSuccessAfter, successRate } from './drill-invariants';
+import { openResilientPublisher } from './resilient-publisher';
+
+/** What a disruption sees while the workload runs. */
+export interface DrillContext {
+  stack: LocalStack;
+  /** Resolves once `fraction` (0–1) of the commands were reported, or when the workload ended. */
+  progress(fraction: number): Promise<void>;
+  /** Seeded random source (the same seed gives the same kill moments). */
+  random: () => number;
+  /** Records a line for the drill's report (what was done, when). */
+  note(line: string): void;
+  /** Processes the disruption killed on purpose (excluded from the "no process crashed" check). */
+  killed: Set<number>;
+}
+
+/** One fault drill: its name, the simulator faults during it, and the disruption it plays. */
+export interface DrillDefinition {
+  name: string;
+  /** Simulator faults for the whole drill. Default: none. */
+  faults?: SimulatorFaults;
+  /** Worker processes. Default 2. */
+  workers?: number;
+  /**
+   * Plays the disruption while the workload runs; resolves with the moments (epoch ms) the dependency
+   * was back, from which recovery to the first successful delivery is measured. An empty list: no
+   * recovery to measure.
+   */
+  disrupt(context: DrillContext): Promise<number[]>;
+}
+
+/** The outcome of one drill, for the verdict line. */
+export interface DrillResult {
+  name: string;
+  commands: number;
+  /** Percent of commands that ended as planned. */
+  successRate: number;
+  /** Per dependency comeback, ms to the first success after it (null: none). */
+  recoveries: (number | null)[];
+  elapsedS: number;
+  checks: FlowCheck[];
+  notes: string[];
+  ok: boolean;
+  logDir: string;
+}
+
+/** Scenarios adding up to about `commands` commands (a payment has 2.3 commands on average). */
+export function scenariosForCommands(commands: number, seed: number, runId: string): PaymentScenario[] {
+  let payments = Math.max(1, Math.ceil(commands / 2.3));
+  let scenarios = buildScenarios(payments, { seed, runId });
+  payments = Math.max(1, Math.round((payments * commands) / Math.max(1, commandCount(scenarios))));
+  scenarios = buildScenarios(payments, { seed, runId });
+  return scenarios;
+}
+
+/**
+ * Runs one drill on a fresh local stack (bus twin, simulator, one `web` and `workers` worker processes,
+ * DRILL_PARAMETERS): plays about `commands` commands from all four channels while `disrupt` runs, then
+ * checks the invariants (checkDrillInvariants) and that no process died that the drill did not kill.
+ * The stack is stopped and its namespace purged afterwards.
+ *
+ * @param options.concurrency payments in flight. Default 150.
+ */
+export async function runDrill(definition: DrillDefinition, options: { commands: number; seed: number; concurrency?: number; log?: (line: string) => void }): Promise<DrillResult> {
+  const runId = randomBytes(3).toString('hex');
+  const stack = await startLocalStack({
+    namespace: `chaos${runId}`,
+    workers: definition.workers ?? 2,
+    simulator: { seed: options.seed, faults: definition.faults ?? {} },
+    parameters: { ...DRILL_PARAMETERS },
+  });
+  const notes: string[] = [];
+  const log = options.log ?? (() => undefined);
+  const publisher = openResilientPublisher(stack.config);
+  try {
+    const scenarios = scenariosForCommands(options.commands, options.seed, runId);
+    const total = commandCount(scenarios);
+    let done = 0;
+    let finished = false;
+    const waits: { at: number; resolve: () => void }[] = [];
+    const release = () => {
+      for (let i = waits.length - 1; i >= 0; i -= 1) {
+        if (finished || done >= waits[i].at) {
+          waits[i].resolve();
+          waits.splice(i, 1);
+        }
+      }
+    };
+    const started = Date.now();
+    const context: DrillContext = {
+      stack,
+      progress: (fraction) => new Promise<void>((resolve) => {
+        waits.push({ at: Math.ceil(fraction * total), resolve });
+        release();
+      }),
+      random: seededRandom(options.seed + 7),
+      note: (line) => {
+        const stamped = `+${((Date.now() - started) / 1000).toFixed(1)} s ${line}`;
+        notes.push(stamped);
+        log(`  ${stamped}`);
+      },
+      killed: new Set<number>(),
+    };
+    const disruption = definition.disrupt(context).catch((err: Error) => {
+      context.note(`disruption failed: ${err.message}`);
+      return [] as number[];
+    });
+    const sendBus = (method: string, params: Record<string, unknown>, id: string) => sendSignedCommand({ url: stack.intakeUrl, secret: stack.busSecret, method, params, id });
+    let records: StepRecord[];
+    try {
+      records = await runWorkload(scenarios, { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications }, {
+        concurrency: options.concurrency ?? 150,
+        stepTimeoutMs: 90_000,
+        resendRate: 0.02,
+        random: seededRandom(options.seed + 1),
+        onStep: () => {
+          done += 1;
+          if (done % 1000 === 0) log(`  ${done}/${total} commands reported`);
+          release();
+        },
+      });
+    } finally {
+      finished = true;
+      release();
+    }
+    const upAts = await disruption;
+    const elapsedS = (Date.now() - started) / 1000;
+    // Late duplicates of notifications and refund notices settle after the last outcome.
+    await new Promise((r) => setTimeout(r, 1500));
+    const recoveries = upAts.map((at) => firstSuccessAfter(stack.busTwin.notifications, at));
+    const checks = await checkDrillInvariants({ stack, records, recoveries });
+    const roles = [stack.web, ...stack.workers];
+    const dead = roles.filter((p) => !context.killed.has(p.child.pid ?? -1) && (p.child.exitCode !== null || p.child.signalCode !== null));
+    checks.push({ name: 'no role process crashed', ok: dead.length === 0, detail: dead.length === 0 ? `${roles.length - context.killed.size} alive (${context.killed.size} killed on purpose)` : `${dead.map((p) => `${p.name} exited ${String(p.child.exitCode ?? p.child.signalCode)}`).join(', ')}` });
+    return { name: definition.name, commands: records.length, successRate: successRate(records), recoveries, elapsedS, checks, notes, ok: checks.every((c) => c.ok), logDir: stack.dir };
+  } finally {
+    await publisher.close();
+    await stack.stop({ purge: true }).catch((err: Error) => log(`  stopping the stack failed: ${err.message}`));
+  }
+}

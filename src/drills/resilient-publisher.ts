@@ -1,0 +1,65 @@
+import amqplib, { ConfirmChannel } from 'amqplib';
+import { commandRoutingKey } from '../amqp/topology';
+import { Config } from '../config/config';
+import { PaymentCommand } from '../contracts/payment-command';
+import { ChannelPublisher } from '../workload/channel-publisher';
+
+/**
+ * A channel publisher (web, POS, marketplace) that survives a broker restart: the workload's
+ * ChannelPublisher holds one connection for good and has no 'error' listener, so a RabbitMQ restart would
+ * crash the drill itself. This one listens for errors, drops a broken connection and reconnects on the
+ * next publish; a publish during the outage rejects, and the workload driver retries it like a channel.
+ *
+ * Returned as a ChannelPublisher so the workload driver can use it unchanged.
+ */
+export function openResilientPublisher(config: Config): ChannelPublisher {
+  let current: { connection: amqplib.ChannelModel; channel: ConfirmChannel } | null = null;
+  let opening: Promise<{ connection: amqplib.ChannelModel; channel: ConfirmChannel }> | null = null;
+  let closed = false;
+
+  const open = async () => {
+    const connection = await amqplib.connect(config.amqp.url);
+    const link = { connection, channel: await connection.createConfirmChannel() };
+    const drop = () => {
+      if (current === link) current = null;
+    };
+    // Without these listeners an 'error' event (CONNECTION_FORCED on broker shutdown) is thrown.
+    connection.on('error', drop);
+    connection.on('close', drop);
+    link.channel.on('error', drop);
+    link.channel.on('close', drop);
+    return link;
+  };
+
+  const publish = async (command: PaymentCommand | Record<string, unknown>, channel = String(command.channel), type = String(command.command)): Promise<void> => {
+    if (closed) throw new Error('publisher closed');
+    if (!current) {
+      opening ??= open().finally(() => (opening = null));
+      current = await opening;
+    }
+    const link = current;
+    const body = Buffer.from(JSON.stringify(command));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        link.channel.publish(config.amqp.commandsExchange, commandRoutingKey(channel, type), body, { persistent: true, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve()));
+      });
+    } catch (err) {
+      if (current === link) current = null;
+      void link.connection.close().catch(() => undefined);
+      throw err;
+    }
+  };
+
+  const close = async (): Promise<void> => {
+    closed = true;
+    const link = current;
+    current = null;
+    if (link) await link.connection.close().catch(() => undefined);
+  };
+
+  // Own properties shadow the prototype's; nothing of ChannelPublisher's own state is ever touched.
+  const publisher = Object.create(ChannelPublisher.prototype) as ChannelPublisher;
+  Object.defineProperty(publisher, 'publish', { value: publish });
+  Object.defineProperty(publisher, 'close', { value: close });
+  return publisher;
+}
