@@ -1,0 +1,231 @@
+import { TEST_PANS, formatPan } from './test-card-numbers';
+
+/** What the intake must answer to a fuzzed HTTP request. */
+export type HttpExpectation = 'rpc-error' | 'unauthorized' | 'too-large';
+
+/** A malformed or invalid command sent over HTTP to the intake. */
+export interface HttpFuzzCase {
+  transport: 'http';
+  /** Generator that made it, for the summary table. */
+  kind: string;
+  body: Buffer;
+  signature: 'valid' | 'wrong' | 'missing';
+  expect: HttpExpectation;
+  /** The intake dead-letters what it rejects after a good signature (parse and validation errors). */
+  deadLettered: boolean;
+}
+
+/** A malformed or invalid message published straight to the commands exchange; must be dead-lettered. */
+export interface AmqpFuzzCase {
+  transport: 'amqp';
+  kind: string;
+  body: Buffer;
+  routingKey: string;
+}
+
+export type FuzzCase = HttpFuzzCase | AmqpFuzzCase;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Obj = { [key: string]: Json };
+
+/** Strings people and systems actually send by mistake: control and bidi characters, emoji, lone surrogates. */
+const ODD_UNICODE = ['\u0000', '\u202e', '\u200b', '\ufeff', '\ud800', '\udfff', '😀👍🏽', 'e\u0301', 'Ω≈ç√∫', '𝕳𝖊𝖑𝖑𝖔', '\u0085\u2028\u2029', '"\\', '<script>', "' OR 1=1 --", '%s%n', '${jndi:x}'];
+const BAD_AMOUNTS: Json[] = [-1, -1000, 12.5, 0.001, 1e20, 9007199254740993, 1e308, '1000', null, true, [], {}, 'NaN', -0.5];
+const BAD_CURRENCIES: Json[] = ['EURO', 'eu', '€', '', 123, null, 'XXXX', 'E U', 'ZZZ', 'QQQ', ['EUR'], 'eur'];
+const REQUIRED = ['gateway', 'gateway_account', 'gateway_key', 'amount', 'currency'] as const;
+const AMQP_COMMANDS = ['authorize', 'sale', 'capture', 'refund'] as const;
+const CHANNELS = ['web', 'pos', 'marketplace'] as const;
+
+/**
+ * Seeded generator of invalid payment commands: every case carries at least one defect the intake or the
+ * consumer must refuse (bad amount, currency, missing field, wrong type, oversized string, a card number
+ * in a free-text field), sometimes decorated with odd unicode.
+ */
+export class FuzzCaseGenerator {
+  private n = 0;
+
+  /**
+   * @param random seeded source in [0, 1)
+   * @param runId makes operation references unique per run
+   * @param bodyLimitBytes the intake's http.body_limit_bytes (bodies near and above it are generated)
+   * @param busMethods JSON-RPC method names the intake knows (config.serviceBus.methods.commands)
+   */
+  constructor(
+    private readonly random: () => number,
+    private readonly runId: string,
+    private readonly bodyLimitBytes: number,
+    private readonly busMethods: { capture: string; refund: string; cancel: string },
+  ) {}
+
+  /** The next case; about half go over HTTP, half over AMQP. */
+  next(): FuzzCase {
+    return this.random() < 0.5 ? this.nextHttp() : this.nextAmqp();
+  }
+
+  nextHttp(): HttpFuzzCase {
+    const r = this.random();
+    const limit = this.bodyLimitBytes;
+    if (r < 0.01) {
+      // Above the limit: refused on Content-Length before anything is read or verified.
+      const body = Buffer.from(JSON.stringify(this.rpc(this.invalidPayment('huge'), 'x'.repeat(limit + 1 + Math.floor(this.random() * limit)))));
+      return { transport: 'http', kind: 'body above the limit', body, signature: this.pick(['valid', 'wrong', 'missing'] as const), expect: 'too-large', deadLettered: false };
+    }
+    if (r < 0.02) {
+      // Just under the limit, signed: read, verified, refused by validation (a field far too long).
+      const rpc = this.rpc(this.invalidPayment('near-limit'));
+      const base = Buffer.byteLength(JSON.stringify(rpc));
+      const payment = (rpc.params as Obj).payment as Obj;
+      payment.order_id = 'o'.repeat(Math.max(200, limit - base - 64 - Math.floor(this.random() * 512)));
+      return this.signed('body near the limit', Buffer.from(JSON.stringify(rpc)));
+    }
+    if (r < 0.12) {
+      const body = this.pick([() => this.garbageBytes(), () => Buffer.from(JSON.stringify(this.randomJson(3)))])();
+      return { transport: 'http', kind: 'unsigned or wrongly signed', body, signature: this.pick(['wrong', 'missing'] as const), expect: 'unauthorized', deadLettered: false };
+    }
+    if (r < 0.22) return this.signed('signed garbage bytes', this.garbageBytes());
+    if (r < 0.32) return this.signed('signed random JSON', Buffer.from(JSON.stringify(this.randomJson(4))));
+    if (r < 0.4) return this.signed('signed bad JSON-RPC envelope', Buffer.from(JSON.stringify(this.badEnvelope())));
+    const [kind, payment] = this.defectivePayment();
+    return this.signed(`signed command: ${kind}`, Buffer.from(JSON.stringify(this.rpc(payment))));
+  }
+
+  nextAmqp(): AmqpFuzzCase {
+    const r = this.random();
+    const routingKey = r < 0.1 ? this.oddString(20).replace(/[^\x20-\x7e]/g, '?') : `${this.pick(CHANNELS)}.payment.${this.pick(AMQP_COMMANDS)}`;
+    if (r < 0.15) return { transport: 'amqp', kind: 'garbage bytes', body: this.garbageBytes(), routingKey };
+    if (r < 0.25) return { transport: 'amqp', kind: 'random JSON', body: Buffer.from(JSON.stringify(this.randomJson(4))), routingKey };
+    if (r < 0.35) return { transport: 'amqp', kind: 'bad envelope', body: Buffer.from(JSON.stringify(this.badCanonicalEnvelope())), routingKey };
+    const [kind, payment] = this.defectivePayment();
+    const command: Obj = { version: 1, command: this.pick(AMQP_COMMANDS), channel: this.pick(CHANNELS), received_at: new Date().toISOString(), payment };
+    return { transport: 'amqp', kind: `command: ${kind}`, body: Buffer.from(JSON.stringify(command)), routingKey };
+  }
+
+  /** A payment with one to three defects; the first one names the case. */
+  private defectivePayment(): [string, Obj] {
+    const payment = this.validPayment();
+    const defects = 1 + Math.floor(this.random() * 3);
+    const kinds: string[] = [];
+    for (let i = 0; i < defects; i += 1) kinds.push(this.applyDefect(payment));
+    if (this.random() < 0.3) payment.custom_attributes = { note: this.oddString(40) };
+    return [kinds[0], payment];
+  }
+
+  private applyDefect(p: Obj): string {
+    switch (Math.floor(this.random() * 7)) {
+      case 0:
+        p.amount = this.pick(BAD_AMOUNTS);
+        return 'bad amount';
+      case 1:
+        p.currency = this.pick(BAD_CURRENCIES);
+        return 'bad currency';
+      case 2:
+        delete p[this.pick(REQUIRED)];
+        return 'missing field';
+      case 3:
+        p[this.pick(['gateway', 'gateway_account', 'gateway_key', 'order_id'] as const)] = this.pick<Json>([42, true, ['x'], { a: 1 }, 1.5]);
+        return 'wrong type';
+      case 4:
+        p[this.pick(['gateway_key', 'order_id', 'operation_reference', 'gateway_account'] as const)] = this.oddString(200 + Math.floor(this.random() * 20000));
+        return 'oversized string';
+      default:
+        this.plantPan(p);
+        return 'card number in free text';
+    }
+  }
+
+  /** Puts a Luhn-valid test PAN, typed plain, with spaces or with dashes, in a free-text field. */
+  private plantPan(p: Obj): void {
+    const pan = formatPan(this.pick(TEST_PANS), this.pick(['plain', 'spaces', 'dashes'] as const));
+    switch (Math.floor(this.random() * 4)) {
+      case 0:
+        p.custom_attributes = { note: `card ${pan} exp 12/30` };
+        break;
+      case 1:
+        p.lines = [{ item_name: `gift for ${pan}`, item_sku: 'SKU-1', quantity: 1 }];
+        break;
+      case 2:
+        p.method_details = { method: 'card', card: { holder_name: pan, brand: 'visa' } };
+        break;
+      default:
+        p.order_id = `ORD ${pan}`;
+        break;
+    }
+  }
+
+  private validPayment(): Obj {
+    this.n += 1;
+    return { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1 + Math.floor(this.random() * 100000), currency: 'EUR', order_id: `FZ-${this.runId}-${this.n}`, operation_reference: `fz-${this.runId}-${this.n}` };
+  }
+
+  private invalidPayment(label: string): Obj {
+    const p = this.validPayment();
+    p.amount = -1;
+    p.order_id = label;
+    return p;
+  }
+
+  private rpc(payment: Obj, padding?: string): Obj {
+    const method = this.pick([this.busMethods.capture, this.busMethods.refund, this.busMethods.cancel]);
+    return { jsonrpc: '2.0', id: `fz-${this.runId}-${this.n}`, method, params: padding === undefined ? { payment } : { payment, padding } };
+  }
+
+  private badEnvelope(): Json {
+    const payment = this.validPayment();
+    payment.amount = -5;
+    return this.pick<Json>([
+      { jsonrpc: '2.0', id: 1, method: 'magento.nothing.here', params: { payment } },
+      { jsonrpc: '1.0', id: 1, method: this.busMethods.capture, params: { payment } },
+      { jsonrpc: '2.0', id: 1, method: this.busMethods.capture, params: [payment] },
+      { jsonrpc: '2.0', id: 1, method: this.busMethods.capture },
+      { jsonrpc: '2.0', id: 1, params: { payment } },
+      { jsonrpc: '2.0', id: { nested: true }, method: this.busMethods.capture, params: { payment: 'not an object' } },
+      [{ jsonrpc: '2.0', id: 1, method: this.busMethods.capture, params: { payment } }],
+    ]);
+  }
+
+  private badCanonicalEnvelope(): Json {
+    const payment = this.validPayment();
+    return this.pick<Json>([
+      { version: 2, command: 'authorize', channel: 'web', received_at: new Date().toISOString(), payment },
+      { version: 1, command: 'teleport', channel: 'web', received_at: new Date().toISOString(), payment },
+      { version: 1, command: 'authorize', channel: 'fax', received_at: new Date().toISOString(), payment },
+      { version: 1, command: 'authorize', channel: 'web', received_at: 'yesterday', payment },
+      { version: 1, command: 'authorize', channel: 'web', payment },
+      { version: 1, command: 'authorize', channel: 'web', received_at: new Date().toISOString() },
+      { version: 1, command: 'authorize', channel: 'web', received_at: new Date().toISOString(), payment: [payment] },
+    ]);
+  }
+
+  private signed(kind: string, body: Buffer): HttpFuzzCase {
+    return { transport: 'http', kind, body, signature: 'valid', expect: 'rpc-error', deadLettered: true };
+  }
+
+  /** Random bytes; half the time not even valid UTF-8. */
+  private garbageBytes(): Buffer {
+    const length = Math.floor(this.random() * 2048);
+    const bytes = Buffer.alloc(length);
+    for (let i = 0; i < length; i += 1) bytes[i] = Math.floor(this.random() * 256);
+    if (this.random() < 0.5) return Buffer.from(`{"jsonrpc":"2.0","id":1,"method":${bytes.toString('latin1').replace(/[{}\[\]"]/g, '')}`);
+    return bytes;
+  }
+
+  private randomJson(depth: number): Json {
+    const r = this.random();
+    if (depth <= 0 || r < 0.3) return this.pick<Json>([null, true, false, 0, -1, 1e308, 3.14, this.oddString(30), '', 4e-300]);
+    if (r < 0.6) return Array.from({ length: Math.floor(this.random() * 5) }, () => this.randomJson(depth - 1));
+    const obj: Obj = {};
+    const keys = Math.floor(this.random() * 6);
+    for (let i = 0; i < keys; i += 1) obj[this.pick(['payment', 'amount', 'method', 'params', 'id', 'jsonrpc', '__proto__', 'constructor', this.oddString(8)])] = this.randomJson(depth - 1);
+    return obj;
+  }
+
+  private oddString(length: number): string {
+    let s = '';
+    while (s.length < length) s += this.random() < 0.3 ? this.pick(ODD_UNICODE) : String.fromCharCode(32 + Math.floor(this.random() * 95));
+    return s.slice(0, length);
+  }
+
+  private pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.random() * items.length)];
+  }
+}

@@ -1,0 +1,157 @@
+import amqplib from 'amqplib';
+import Redis from 'ioredis';
+import { signBody } from '../bus/x-signature';
+import { sendSignedCommand } from '../twins/bus-twin/signed-command-sender';
+import { LocalStack } from '../twins/local-stack/local-stack';
+import { Finding, scanFiles, scanRedis } from '../workload/card-data-scan';
+import { FlowCheck } from '../workload/flow-checks';
+import { buildScenarios, seededRandom } from '../workload/payment-scenarios';
+import { StepRecord, runWorkload } from '../workload/workload-driver';
+import { checkDrillInvariants, successRate } from './drill-invariants';
+import { AmqpFuzzCase, FuzzCaseGenerator, HttpFuzzCase } from './fuzz-cases';
+import { inspectDeadLetters } from './queue-inspector';
+import { openResilientPublisher } from './resilient-publisher';
+import { panNeedles } from './test-card-numbers';
+
+/** Per generator kind: how many were sent and how many were answered or dead-lettered as they must be. */
+export interface FuzzKindRow {
+  transport: 'http' | 'amqp';
+  kind: string;
+  sent: number;
+  /** HTTP: answered as expected (JSON-RPC error naming a field, 401, 413). AMQP: confirmed by the broker. */
+  asExpected: number;
+}
+
+export interface FuzzReport {
+  http: number;
+  amqp: number;
+  /** Dead letters expected: every AMQP case plus every signed HTTP case the intake refused. */
+  expectedDeadLetters: number;
+  valid: { commands: number; successRate: number };
+  rows: FuzzKindRow[];
+  checks: FlowCheck[];
+  /** First few unexpected HTTP answers, for debugging (status and JSON-RPC message, never the body sent). */
+  surprises: string[];
+  elapsedS: number;
+}
+
+/**
+ * Sends `count` malformed or invalid commands (seeded; about half signed or unsigned HTTP to the intake,
+ * half raw AMQP publishes to the commands exchange) while `validPayments` valid payments run through the
+ * flow, then checks: every HTTP request answered as it must be, every AMQP one dead-lettered with
+ * x-pb-reason (dead-letter depth = AMQP cases + signed HTTP refusals), the commands queue drained, the
+ * valid traffic unaffected (drill invariants), no role process exited, and none of the planted card
+ * numbers in any log file, Redis key or value, or dead-lettered message.
+ *
+ * @param options.concurrency fuzz requests in flight. Default 16.
+ */
+export async function runFuzz(stack: LocalStack, options: { count: number; seed: number; runId: string; validPayments: number; concurrency?: number; log?: (line: string) => void }): Promise<FuzzReport> {
+  const log = options.log ?? (() => undefined);
+  const started = Date.now();
+  const generator = new FuzzCaseGenerator(seededRandom(options.seed), options.runId, stack.config.http.bodyLimitBytes, stack.config.serviceBus.methods.commands);
+  const rows = new Map<string, FuzzKindRow>();
+  const surprises: string[] = [];
+  let http = 0;
+  let amqp = 0;
+  let expectedDeadLetters = 0;
+  let fieldless = 0;
+
+  const connection = await amqplib.connect(stack.config.amqp.url);
+  const channel = await connection.createConfirmChannel();
+  const publisher = openResilientPublisher(stack.config);
+
+  const sendHttp = async (c: HttpFuzzCase): Promise<boolean> => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (c.signature === 'valid') headers['x-signature'] = signBody(c.body, stack.busSecret);
+    if (c.signature === 'wrong') headers['x-signature'] = signBody(c.body, 'not-the-bus-secret');
+    let status = 0;
+    let text = '';
+    try {
+      const res = await fetch(stack.intakeUrl, { method: 'POST', body: c.body, headers });
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      if (surprises.length < 10) surprises.push(`${c.kind}: no answer (${(err as Error).message})`);
+      return false;
+    }
+    let error: { code?: unknown; message?: unknown; data?: { field?: unknown } } | undefined;
+    try {
+      error = (JSON.parse(text) as { error?: typeof error }).error;
+    } catch {
+      error = undefined;
+    }
+    const namesField = typeof error?.data?.field === 'string' && error.data.field !== '';
+    if (error && !namesField) fieldless += 1;
+    const wanted = { 'rpc-error': 200, unauthorized: 401, 'too-large': 413 }[c.expect];
+    const ok = status === wanted && error !== undefined && namesField;
+    if (!ok && surprises.length < 10) surprises.push(`${c.kind}: HTTP ${status} ${String(error?.message ?? text.slice(0, 80))}`);
+    return ok;
+  };
+
+  const sendAmqp = (c: AmqpFuzzCase) =>
+    new Promise<boolean>((resolve) => {
+      channel.publish(stack.config.amqp.commandsExchange, c.routingKey, c.body, { persistent: true }, (err) => resolve(!err));
+    });
+
+  // Valid traffic alongside, from all four channels.
+  const scenarios = buildScenarios(options.validPayments, { seed: options.seed + 1, runId: options.runId });
+  const sendBus = (method: string, params: Record<string, unknown>, id: string) => sendSignedCommand({ url: stack.intakeUrl, secret: stack.busSecret, method, params, id });
+  const validRun = runWorkload(scenarios, { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications }, { concurrency: 50, stepTimeoutMs: 60_000 });
+
+  let sent = 0;
+  const lanes = Array.from({ length: options.concurrency ?? 16 }, async () => {
+    while (sent < options.count) {
+      sent += 1;
+      if (sent % 2000 === 0) log(`  ${sent}/${options.count} malformed commands sent`);
+      const c = generator.next();
+      const row = rows.get(`${c.transport} ${c.kind}`) ?? { transport: c.transport, kind: c.kind, sent: 0, asExpected: 0 };
+      rows.set(`${c.transport} ${c.kind}`, row);
+      row.sent += 1;
+      let ok: boolean;
+      if (c.transport === 'http') {
+        http += 1;
+        ok = await sendHttp(c);
+        if (ok && c.deadLettered) expectedDeadLetters += 1;
+      } else {
+        amqp += 1;
+        ok = await sendAmqp(c);
+        if (ok) expectedDeadLetters += 1;
+      }
+      if (ok) row.asExpected += 1;
+    }
+  });
+  await Promise.all(lanes);
+  log(`  ${http} HTTP and ${amqp} AMQP malformed commands sent; waiting for the valid traffic`);
+  const records: StepRecord[] = await validRun;
+  await channel.close().catch(() => undefined);
+  await connection.close().catch(() => undefined);
+  await publisher.close();
+  await new Promise((r) => setTimeout(r, 1500));
+
+  const checks = await checkDrillInvariants({ stack, records, expectDeadLetters: expectedDeadLetters });
+  const unexpected = [...rows.values()].reduce((n, r) => n + r.sent - r.asExpected, 0);
+  checks.unshift({ name: 'every malformed command answered or dead-lettered as it must be', ok: unexpected === 0, detail: unexpected === 0 ? `${http} HTTP answered (JSON-RPC error naming a field / 401 / 413), ${amqp} AMQP confirmed` : `${unexpected} not, e.g. ${surprises[0] ?? '?'}` });
+  checks.push({ name: 'every JSON-RPC error names a field', ok: fieldless === 0, detail: `${fieldless} without error.data.field` });
+
+  const needles = panNeedles();
+  const dead = await inspectDeadLetters(stack.config, needles);
+  checks.push({ name: 'every dead letter carries x-pb-reason', ok: dead.withReason === dead.count, detail: `${dead.withReason} of ${dead.count} (${Object.entries(dead.byCode).map(([k, v]) => `${k} ${v}`).join(', ')})` });
+  const roles = [stack.web, ...stack.workers];
+  const exited = roles.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+  checks.push({ name: 'no role process crashed', ok: exited.length === 0, detail: exited.length === 0 ? `${roles.length} alive` : exited.map((p) => p.name).join(', ') });
+  const redis = new Redis(stack.config.redis.url);
+  let inRedis: { keys: number; findings: Finding[] };
+  try {
+    inRedis = await scanRedis(redis, stack.config.redis.keyPrefix, needles);
+  } finally {
+    redis.disconnect();
+  }
+  const inLogs = scanFiles(stack.dir, needles);
+  const leaks = [...inLogs.findings, ...inRedis.findings, ...dead.findings];
+  checks.push({
+    name: 'no card number in logs, Redis or dead letters',
+    ok: leaks.length === 0,
+    detail: leaks.length === 0 ? `${inLogs.files} log files (${Math.round(inLogs.bytes / 1024)} KiB), ${inRedis.keys} Redis keys, ${dead.count} dead letters scanned for ${needles.length} PAN forms` : `${leaks.length} hits, e.g. ${leaks[0].where} holds ${leaks[0].needle}`,
+  });
+  return { http, amqp, expectedDeadLetters, valid: { commands: records.length, successRate: successRate(records) }, rows: [...rows.values()].sort((a, b) => a.transport.localeCompare(b.transport) || a.kind.localeCompare(b.kind)), checks, surprises, elapsedS: (Date.now() - started) / 1000 };
+}
