@@ -75,8 +75,10 @@ export async function runDrill(definition: DrillDefinition, options: { commands:
     namespace: `chaos${runId}`,
     workers: definition.workers ?? 2,
     simulator: { seed: options.seed, faults: definition.faults ?? {} },
-    parameters: { ...DRILL_PARAMETERS },
+    // PB_DRILL_LOG_LEVEL=debug leaves a trail per operation in the logs when a drill needs explaining.
+    parameters: { ...DRILL_PARAMETERS, ...(process.env.PB_DRILL_LOG_LEVEL ? { 'log.level': process.env.PB_DRILL_LOG_LEVEL } : {}) },
   });
+  let keep = false;
   const notes: string[] = [];
   const log = options.log ?? (() => undefined);
   const publisher = openResilientPublisher(stack.config);
@@ -140,9 +142,12 @@ export async function runDrill(definition: DrillDefinition, options: { commands:
     const roles = [stack.web, ...stack.workers];
     const dead = roles.filter((p) => !context.killed.has(p.child.pid ?? -1) && (p.child.exitCode !== null || p.child.signalCode !== null));
     checks.push({ name: 'no role process crashed', ok: dead.length === 0, detail: dead.length === 0 ? `${roles.length - context.killed.size} alive (${context.killed.size} killed on purpose)` : `${dead.map((p) => `${p.name} exited ${String(p.child.exitCode ?? p.child.signalCode)}`).join(', ')}` });
-    return { name: definition.name, commands: records.length, successRate: successRate(records), recoveries, elapsedS, checks, notes, ok: checks.every((c) => c.ok), logDir: stack.dir };
+    const ok = checks.every((c) => c.ok);
+    // A failed drill keeps its Redis keys and queues (namespace in the log directory's name) for inspection.
+    keep = !ok;
+    return { name: definition.name, commands: records.length, successRate: successRate(records), recoveries, elapsedS, checks, notes, ok, logDir: stack.dir };
   } finally {
     await publisher.close();
-    await stack.stop({ purge: true }).catch((err: Error) => log(`  stopping the stack failed: ${err.message}`));
+    await stack.stop({ purge: !keep }).catch((err: Error) => log(`  stopping the stack failed: ${err.message}`));
   }
 }

@@ -106,7 +106,9 @@ export class FuzzCaseGenerator {
     const defects = 1 + Math.floor(this.random() * 3);
     const kinds: string[] = [];
     for (let i = 0; i < defects; i += 1) kinds.push(this.applyDefect(payment));
-    if (this.random() < 0.3) payment.custom_attributes = { note: this.oddString(40) };
+    // Decoration only: added next to whatever a defect planted there (overwriting a planted PAN would
+    // turn the case into a valid command).
+    if (this.random() < 0.3) payment.custom_attributes = { ...((payment.custom_attributes as Obj | undefined) ?? {}), remark: this.oddString(40) };
     return [kinds[0], payment];
   }
 
