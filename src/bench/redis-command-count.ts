@@ -1,0 +1,53 @@
+import Redis from 'ioredis';
+
+/** Commands per name, from `INFO commandstats` (`cmdstat_<name>:calls=N,…`). */
+export async function commandStats(redis: Redis): Promise<Map<string, number>> {
+  const text = await redis.info('commandstats');
+  const calls = new Map<string, number>();
+  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1], Number(match[2]));
+  return calls;
+}
+
+/** Total of `after − before` over every command name. */
+export function commandStatsDelta(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [name, n] of after) total += n - (before.get(name) ?? 0);
+  return total;
+}
+
+/** A running `MONITOR` that counts the commands touching one key prefix, by command name. */
+export interface PrefixMonitor {
+  /** Commands seen so far whose arguments mention the prefix. */
+  readonly total: () => number;
+  readonly byCommand: () => Map<string, number>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Counts, with Redis `MONITOR`, the commands whose arguments mention `prefix` (our namespace's key
+ * prefix): unlike `INFO commandstats` this ignores other clients of a shared Redis. Commands without a
+ * key (PING, CLIENT SETNAME, INFO) are not counted. MONITOR slows Redis down, so run it only over a short,
+ * paced sample, never over a throughput measurement. Inside MULTI/EVALSHA, the script's own calls are
+ * not shown: one EVALSHA is one round trip, which is what we want to count.
+ */
+export async function monitorPrefix(url: string, prefix: string): Promise<PrefixMonitor> {
+  const client = new Redis(url, { lazyConnect: true });
+  await client.connect();
+  const monitor = await client.monitor();
+  const counts = new Map<string, number>();
+  let total = 0;
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (!args.some((a) => typeof a === 'string' && a.includes(prefix))) return;
+    const name = String(args[0]).toLowerCase();
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    total += 1;
+  });
+  return {
+    total: () => total,
+    byCommand: () => new Map(counts),
+    stop: async () => {
+      monitor.disconnect();
+      client.disconnect();
+    },
+  };
+}
