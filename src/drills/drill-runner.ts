@@ -68,11 +68,12 @@ export function scenariosForCommands(commands: number, seed: number, runId: stri
  * The stack is stopped and its namespace purged afterwards.
  *
  * @param options.concurrency payments in flight. Default 150.
+ * @param options.namespace Redis/AMQP namespace. Default `chaos<random hex>`.
  */
-export async function runDrill(definition: DrillDefinition, options: { commands: number; seed: number; concurrency?: number; log?: (line: string) => void }): Promise<DrillResult> {
+export async function runDrill(definition: DrillDefinition, options: { commands: number; seed: number; concurrency?: number; namespace?: string; log?: (line: string) => void }): Promise<DrillResult> {
   const runId = randomBytes(3).toString('hex');
   const stack = await startLocalStack({
-    namespace: `chaos${runId}`,
+    namespace: options.namespace ?? `chaos${runId}`,
     workers: definition.workers ?? 2,
     simulator: { seed: options.seed, faults: definition.faults ?? {} },
     // PB_DRILL_LOG_LEVEL=debug leaves a trail per operation in the logs when a drill needs explaining.
