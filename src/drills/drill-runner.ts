@@ -14,6 +14,8 @@ export interface DrillContext {
   stack: LocalStack;
   /** Resolves once `fraction` (0–1) of the commands were reported, or when the workload ended. */
   progress(fraction: number): Promise<void>;
+  /** True once the workload has ended (a disruption due later has nothing to disturb). */
+  finished(): boolean;
   /** Seeded random source (the same seed gives the same kill moments). */
   random: () => number;
   /** Records a line for the drill's report (what was done, when). */
@@ -104,6 +106,7 @@ export async function runDrill(definition: DrillDefinition, options: { commands:
         waits.push({ at: Math.ceil(fraction * total), resolve });
         release();
       }),
+      finished: () => finished,
       random: seededRandom(options.seed + 7),
       note: (line) => {
         const stamped = `+${((Date.now() - started) / 1000).toFixed(1)} s ${line}`;
