@@ -76,14 +76,19 @@ export class DeliveryService {
     return b;
   }
 
-  async deliver(operationId: string): Promise<DeliveryStep> {
+  /**
+   * Delivers one operation, by id (read from the ledger) or as a record the caller just read or wrote
+   * (the consumer's fast path: no read-back).
+   */
+  async deliver(operation: string | OperationRecord): Promise<DeliveryStep> {
     const { ledger, recorder, logger } = this.deps;
-    const op = await ledger.get(operationId);
+    const op = typeof operation === 'string' ? await ledger.get(operation) : operation;
     if (!op) {
-      logger.error('delivery job for an operation the ledger does not know; dropping it', { operation_id: operationId });
+      logger.error('delivery job for an operation the ledger does not know; dropping it', { operation_id: operation });
       return { kind: 'done', state: 'FAILED' };
     }
-    const log = logger.child({ operation_id: op.id, command: op.command });
+    // Only the rare failure paths log: a child logger per operation would cost on every command.
+    const log = { warn: (m: string, meta: Record<string, unknown>) => logger.warn(m, { operation_id: op.id, command: op.command, ...meta }), error: (m: string, meta: Record<string, unknown>) => logger.error(m, { operation_id: op.id, command: op.command, ...meta }) };
     if (isTerminal(op.state) || op.state === 'PENDING') {
       // Already decided (or waiting for a webhook/the poller): make sure its event is on its way.
       const settled = await recorder.settle(op.id);

@@ -4,6 +4,7 @@ import { bullJobId } from './job-id';
 import { EventStore } from '../events/event-store';
 import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent } from '../events/payment-event';
+import { NotificationSender, withSequence } from '../events/event-sender';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
@@ -16,6 +17,11 @@ export type OutcomeSource = 'response' | 'webhook' | 'inquiry' | 'poller' | 'bri
  * The one way an outcome becomes ledger state and an OMS event, whoever found it (the gateway's answer,
  * a webhook, a status inquiry). Transitions only move forward; whether this call or a racing one moved
  * the state, the event for the resulting state is (re)recorded and queued, idempotently by event id.
+ *
+ * With a `notifier` (the worker's fast path, issue #5) an event whose predecessors in its payment are all
+ * delivered is sent inline right after it is recorded, instead of through the `oms-events` queue; the
+ * queue still takes every event that must wait its turn or whose inline send fails, and the outbox's
+ * unsent index lets the recovery sweep re-queue one whose sender died in between.
  */
 export class OutcomeRecorder {
   constructor(
@@ -25,6 +31,9 @@ export class OutcomeRecorder {
       events: EventStore;
       eventsQueue: Queue<OmsEventJobData>;
       logger: Logger;
+      /** Sends events inline when their turn has come; without it every event goes through the queue. */
+      notifier?: NotificationSender;
+      onEventSent?: (eventId: string) => void;
     },
   ) {}
 
@@ -32,9 +41,9 @@ export class OutcomeRecorder {
   async apply(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
     const to: OperationState = outcome.status === 'SUCCESS' ? 'SUCCEEDED' : outcome.status === 'FAIL' ? 'FAILED' : 'PENDING';
     const gateway = op.payment.gateway;
-    if (outcome.gatewayReference) await this.deps.ledger.indexReference(gateway, outcome.gatewayReference, op.id);
     const firstCheck = this.deps.config.poller.scheduleMs[0];
-    await this.deps.ledger.transition(
+    // One round trip: the reference index, the move and the read-back of the record.
+    const { record } = await this.deps.ledger.transitionAndGet(
       op.id,
       to,
       { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details },
@@ -45,28 +54,54 @@ export class OutcomeRecorder {
         reason: outcome.reason,
         ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
       },
+      outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null,
     );
-    return this.settle(op.id);
+    return this.settleRecord(op.id, record);
   }
 
   /** Fails an operation for a reason of ours (no route, unsupported, UNRESPONSIVE, a terminal gateway error). */
   async fail(op: OperationRecord, reason: string, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
-    await this.deps.ledger.transition(op.id, 'FAILED', { event: 'failed', source, reason, ...details }, { reason });
-    return this.settle(op.id);
+    const { record } = await this.deps.ledger.transitionAndGet(op.id, 'FAILED', { event: 'failed', source, reason, ...details }, { reason });
+    return this.settleRecord(op.id, record);
   }
 
   /** Reloads the operation and makes sure the event of its current state is recorded and queued. */
   async settle(id: string): Promise<OperationRecord> {
-    const current = await this.deps.ledger.get(id);
+    return this.settleRecord(id, await this.deps.ledger.get(id));
+  }
+
+  private async settleRecord(id: string, current: OperationRecord | null): Promise<OperationRecord> {
     if (!current) throw new Error(`operation ${id} vanished from the ledger`);
     const event = outcomeEvent(current, this.deps.config);
     if (event) await this.emit(event);
     return current;
   }
 
-  /** Records an event in the outbox and queues it (both idempotent by event id). */
+  /**
+   * Records an event in the outbox, then sends it inline if it may go now (a notifier is set and every
+   * earlier event of its payment is delivered), else queues it (idempotent by event id). An event already
+   * delivered is left alone.
+   */
   async emit(event: PaymentEvent): Promise<void> {
-    await this.deps.events.record(event);
-    await this.deps.eventsQueue.add('notify', { eventId: event.eventId }, { jobId: bullJobId(event.eventId) });
+    const { events, notifier } = this.deps;
+    const { sequence, sent } = await events.recordAndCheck(event);
+    if (sent >= sequence) return;
+    if (notifier && sent === sequence - 1) {
+      try {
+        await notifier.notify(event.method, withSequence(event.params, event.eventId, sequence));
+      } catch {
+        // The bus is not taking it now: the queue retries with backoff (and keeps the order).
+        await this.queue(event.eventId);
+        return;
+      }
+      await events.markSent(event.paymentKey, sequence, event.eventId);
+      this.deps.onEventSent?.(event.eventId);
+      return;
+    }
+    await this.queue(event.eventId);
+  }
+
+  private async queue(eventId: string): Promise<void> {
+    await this.deps.eventsQueue.add('notify', { eventId }, { jobId: bullJobId(eventId) });
   }
 }

@@ -36,14 +36,17 @@ export function startEventSender(
         return 'missing';
       }
       const sent = await deps.events.sentWatermark(event.paymentKey);
-      if (sent >= event.sequence) return 'already-sent';
+      if (sent >= event.sequence) {
+        await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);
+        return 'already-sent';
+      }
       if (sent < event.sequence - 1) {
         await job.moveToDelayed(Date.now() + ORDER_WAIT_MS, token);
         throw new DelayedError();
       }
       const params = withSequence(event.params, event.eventId, event.sequence);
       await deps.sender.notify(event.method, params);
-      await deps.events.markSent(event.paymentKey, event.sequence);
+      await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);
       deps.onSent?.(event.eventId);
       return 'sent';
     },
@@ -63,7 +66,7 @@ export function startEventSender(
 }
 
 /** Puts `event_id` and `sequence` where the OMS reads them: in `payment` when there is one, else at the top. */
-function withSequence(params: Record<string, unknown>, eventId: string, sequence: number): Record<string, unknown> {
+export function withSequence(params: Record<string, unknown>, eventId: string, sequence: number): Record<string, unknown> {
   const payment = params.payment;
   if (payment && typeof payment === 'object') return { ...params, payment: { ...(payment as Record<string, unknown>), event_id: eventId, sequence } };
   return { ...params, event_id: eventId, sequence };

@@ -7,6 +7,7 @@ import { Config } from '../config/config';
 import { validateCommand } from '../contracts/command-validator';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
+import { InlineDelivery } from '../delivery/inline-delivery';
 import { bullJobId } from '../delivery/job-id';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Ledger } from '../ledger/ledger';
@@ -32,6 +33,11 @@ export interface CommandConsumerDeps {
   deliveryQueue: Queue<DeliveryJobData>;
   deadLetters: DeadLetterWriter;
   logger: Logger;
+  /**
+   * The fast path: deliver each new operation in this process before the ack, instead of queuing a job.
+   * Without it (a consumer-only process) every accepted command becomes a `gateway-delivery` job.
+   */
+  inline?: InlineDelivery;
   /** Called after each decision (metrics, tests). */
   onDecision?: (decision: ConsumeDecision, operationId: string | null) => void;
 }
@@ -42,6 +48,12 @@ export interface CommandConsumerDeps {
  * (idempotent by operation id) ▸ enqueue on `gateway-delivery` with jobId = operation id ▸ ack.
  * The ack comes only after those writes succeed. If Redis (or the broker, for a dead letter) is down, the
  * message stays unacked and its handler retries with backoff; on shutdown it is requeued, never dropped.
+ *
+ * With `inline` (the worker's fast path, issue #5) the enqueue step becomes "deliver now": the ledger's
+ * RECEIVED/SENT index already makes the operation durable and recoverable (the recovery sweep), and the
+ * ack waits for the delivery, so prefetch bounds the work in flight and a crash mid-delivery gets the
+ * message redelivered at once. A redelivered message whose operation exists is delivered again (every
+ * step is idempotent: same idempotency key, inquiry before resending an UNKNOWN, events by id).
  */
 export class CommandConsumer {
   readonly stats: CommandConsumerStats = { accepted: 0, duplicates: 0, deadLettered: 0, requeued: 0, dependencyRetries: 0 };
@@ -133,7 +145,21 @@ export class CommandConsumer {
       return { decision: 'dead-lettered', operationId: null };
     }
     const operationId = operationIdOf(command);
-    const { created, state } = await this.retrying('ledger', () => this.deps.ledger.create(operationId, command));
+    const { created, state, record } = await this.retrying('ledger', () => this.deps.ledger.create(operationId, command));
+    const { inline } = this.deps;
+    if (inline) {
+      if (created) {
+        await inline.run(record ?? operationId);
+        return { decision: 'accepted', operationId };
+      }
+      // A redelivery: the process that had it may have died mid-way; finish (or re-report) it now.
+      if (msg.fields.redelivered) {
+        await inline.run(operationId);
+        return { decision: 'duplicate', operationId };
+      }
+      // A second copy from the channel: the first is being (or was) handled; the sweep covers its loss.
+      return { decision: 'duplicate', operationId };
+    }
     if (!created && state !== 'RECEIVED') {
       this.deps.logger.info('duplicate command dropped', { operation_id: operationId, state });
       return { decision: 'duplicate', operationId };

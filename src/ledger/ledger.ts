@@ -39,6 +39,11 @@ export interface TransitionResult {
   from: OperationState | null;
 }
 
+/** A transition's result plus the record as it stands right after it (`null`: no such operation). */
+export interface TransitionWithRecord extends TransitionResult {
+  record: OperationRecord | null;
+}
+
 /** Fields a transition may set besides the state. Undefined fields are left as they are. */
 export interface TransitionFields {
   reason?: string;
@@ -68,22 +73,32 @@ redis.call('RPUSH', KEYS[2], ARGV[5])
 return {1, 'RECEIVED'}
 `;
 
-// KEYS: op hash, interactions list. ARGV: prefix, id, now, to, index score, fields JSON (flat), interaction, countAttempt.
-// Moves the state forward only along ALLOWED_TRANSITIONS; returns {applied(0|1), from}.
+// KEYS: op hash, interactions list. ARGV: prefix, id, now, to, index score, fields JSON (flat), interaction,
+// countAttempt, PSP reference key ('' for none), reference TTL seconds, return the record ('1'/'0').
+// Moves the state forward only along ALLOWED_TRANSITIONS; returns {applied(0|1), from[, record as a flat
+// HGETALL]}. The reference index and the read-back ride in the same round trip as the move (issue #5).
 const TRANSITION_LUA = `
+if ARGV[9] ~= '' then redis.call('SET', ARGV[9], ARGV[2], 'EX', ARGV[10]) end
 local allowed = ${luaAllowed}
 local from = redis.call('HGET', KEYS[1], 'state')
 if not from then return {0, ''} end
 local to = ARGV[4]
-if not allowed[from][to] then return {0, from} end
-local fields = cjson.decode(ARGV[6])
-redis.call('HSET', KEYS[1], 'state', to, 'updated_at', ARGV[3], unpack(fields))
-if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
-if from ~= to then redis.call('ZREM', ARGV[1] .. 'ops:state:' .. from, ARGV[2]) end
-redis.call('ZADD', ARGV[1] .. 'ops:state:' .. to, ARGV[5], ARGV[2])
-redis.call('RPUSH', KEYS[2], ARGV[7])
-return {1, from}
+local applied = 0
+if allowed[from][to] then
+  local fields = cjson.decode(ARGV[6])
+  redis.call('HSET', KEYS[1], 'state', to, 'updated_at', ARGV[3], unpack(fields))
+  if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+  if from ~= to then redis.call('ZREM', ARGV[1] .. 'ops:state:' .. from, ARGV[2]) end
+  redis.call('ZADD', ARGV[1] .. 'ops:state:' .. to, ARGV[5], ARGV[2])
+  redis.call('RPUSH', KEYS[2], ARGV[7])
+  applied = 1
+end
+if ARGV[11] == '1' then return {applied, from, redis.call('HGETALL', KEYS[1])} end
+return {applied, from}
 `;
+
+/** How long a PSP reference → operation id index entry lives, seconds (90 days). */
+const REFERENCE_TTL_S = 90 * 24 * 3600;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -99,7 +114,10 @@ declare module 'ioredis' {
       fields: string,
       interaction: string,
       countAttempt: string,
-    ): Result<[number, string], Context>;
+      referenceKey: string,
+      referenceTtl: number,
+      returnRecord: string,
+    ): Result<[number, string, string[]?], Context>;
   }
 }
 
@@ -133,7 +151,7 @@ export class Ledger {
    * Records a new operation in state RECEIVED, unless it already exists (a duplicate or a redelivery).
    * @returns whether it was created, and its current state.
    */
-  async create(id: string, command: PaymentCommand, now = Date.now()): Promise<{ created: boolean; state: OperationState }> {
+  async create(id: string, command: PaymentCommand, now = Date.now()): Promise<{ created: boolean; state: OperationState; record?: OperationRecord }> {
     const fields: string[] = [
       'id', id,
       'command', command.command,
@@ -148,7 +166,12 @@ export class Ledger {
     if (command.sequence !== undefined) fields.push('sequence', String(command.sequence));
     const interaction = JSON.stringify({ at: now, event: 'received', channel: command.channel });
     const [created, state] = await this.redis.pbLedgerCreate(this.opKey(id), this.logKey(id), this.prefix, id, now, JSON.stringify(fields), interaction);
-    return { created: created === 1, state: state as OperationState };
+    if (created !== 1) return { created: false, state: state as OperationState };
+    // The record as Redis now holds it, built from the very fields written: the caller can deliver it
+    // without reading it back (one round trip less per command).
+    const hash: Record<string, string> = {};
+    for (let i = 0; i < fields.length; i += 2) hash[fields[i]] = fields[i + 1];
+    return { created: true, state: 'RECEIVED', record: recordFromHash(hash, command.payment) };
   }
 
   /**
@@ -162,6 +185,42 @@ export class Ledger {
     fields: TransitionFields = {},
     now = Date.now(),
   ): Promise<TransitionResult> {
+    const [applied, from] = await this.runTransition(id, to, interaction, fields, now, null, false);
+    return { applied: applied === 1, from: from === '' ? null : (from as OperationState) };
+  }
+
+  /**
+   * `transition`, plus (in the same atomic round trip) the PSP reference index (see `indexReference`) when
+   * `reference` is given, and the record as it stands afterwards: what the outcome recorder needs to emit
+   * the event without reading the record back.
+   */
+  async transitionAndGet(
+    id: string,
+    to: OperationState,
+    interaction: Omit<Interaction, 'at'>,
+    fields: TransitionFields = {},
+    reference: { gateway: string; reference: string } | null = null,
+    now = Date.now(),
+  ): Promise<TransitionWithRecord> {
+    const [applied, from, flat] = await this.runTransition(id, to, interaction, fields, now, reference, true);
+    let record: OperationRecord | null = null;
+    if (flat && flat.length > 0) {
+      const hash: Record<string, string> = {};
+      for (let i = 0; i < flat.length; i += 2) hash[flat[i]] = flat[i + 1];
+      record = recordFromHash(hash);
+    }
+    return { applied: applied === 1, from: from === '' ? null : (from as OperationState), record };
+  }
+
+  private runTransition(
+    id: string,
+    to: OperationState,
+    interaction: Omit<Interaction, 'at'>,
+    fields: TransitionFields,
+    now: number,
+    reference: { gateway: string; reference: string } | null,
+    returnRecord: boolean,
+  ): Promise<[number, string, string[]?]> {
     const flat: string[] = [];
     const put = (k: string, v: string | number | undefined) => {
       if (v !== undefined) flat.push(k, String(v));
@@ -175,7 +234,7 @@ export class Ledger {
     const score = (to === 'PENDING' || to === 'UNKNOWN') && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
     // `at` is added after redaction: one epoch-ms timestamp in ten passes the Luhn check and would be masked.
     const entry = JSON.stringify({ ...redact({ ...interaction, to }), at: now });
-    const [applied, from] = await this.redis.pbLedgerTransition(
+    return this.redis.pbLedgerTransition(
       this.opKey(id),
       this.logKey(id),
       this.prefix,
@@ -186,8 +245,10 @@ export class Ledger {
       JSON.stringify(flat),
       entry,
       fields.countAttempt ? '1' : '0',
+      reference ? this.referenceKey(reference.gateway, reference.reference) : '',
+      REFERENCE_TTL_S,
+      returnRecord ? '1' : '0',
     );
-    return { applied: applied === 1, from: from === '' ? null : (from as OperationState) };
   }
 
   /** Appends a history entry without changing state (e.g. a retry scheduled, a duplicate seen). */
@@ -198,25 +259,7 @@ export class Ledger {
   async get(id: string): Promise<OperationRecord | null> {
     const h = await this.redis.hgetall(this.opKey(id));
     if (!h.state) return null;
-    const optNum = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-    return {
-      id: h.id,
-      command: h.command as CommandType,
-      channel: h.channel as Channel,
-      state: h.state as OperationState,
-      payment: JSON.parse(h.payment) as Payment,
-      sequence: h.sequence,
-      receivedAt: Number(h.received_at),
-      createdAt: Number(h.created_at),
-      updatedAt: Number(h.updated_at),
-      attempts: Number(h.attempts ?? 0),
-      reason: h.reason,
-      gatewayReference: h.gateway_reference,
-      newGatewayKey: h.new_gateway_key,
-      gatewayStatus: h.gateway_status,
-      nextCheckAt: optNum(h.next_check_at),
-      pollStep: optNum(h.poll_step),
-    };
+    return recordFromHash(h);
   }
 
   async interactions(id: string): Promise<Interaction[]> {
@@ -241,15 +284,42 @@ export class Ledger {
 
   /** Remembers which operation a PSP object belongs to, for webhooks that do not echo our id. */
   async indexReference(gateway: string, reference: string, id: string): Promise<void> {
-    await this.redis.set(`${this.prefix}ref:${gateway}:${reference}`, id, 'EX', 90 * 24 * 3600);
+    await this.redis.set(this.referenceKey(gateway, reference), id, 'EX', REFERENCE_TTL_S);
   }
 
   async findByReference(gateway: string, reference: string): Promise<string | null> {
-    return this.redis.get(`${this.prefix}ref:${gateway}:${reference}`);
+    return this.redis.get(this.referenceKey(gateway, reference));
+  }
+
+  private referenceKey(gateway: string, reference: string): string {
+    return `${this.prefix}ref:${gateway}:${reference}`;
   }
 
   /** Whether `state` can never change again. */
   static isTerminal(state: OperationState): boolean {
     return isTerminal(state);
   }
+}
+
+/** A record from its Redis hash; `payment` may be passed when the caller already holds it parsed. */
+function recordFromHash(h: Record<string, string>, payment?: Payment): OperationRecord {
+  const optNum = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  return {
+    id: h.id,
+    command: h.command as CommandType,
+    channel: h.channel as Channel,
+    state: h.state as OperationState,
+    payment: payment ?? (JSON.parse(h.payment) as Payment),
+    sequence: h.sequence,
+    receivedAt: Number(h.received_at),
+    createdAt: Number(h.created_at),
+    updatedAt: Number(h.updated_at),
+    attempts: Number(h.attempts ?? 0),
+    reason: h.reason,
+    gatewayReference: h.gateway_reference,
+    newGatewayKey: h.new_gateway_key,
+    gatewayStatus: h.gateway_status,
+    nextCheckAt: optNum(h.next_check_at),
+    pollStep: optNum(h.poll_step),
+  };
 }

@@ -8,6 +8,8 @@ import { Config } from '../config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../delivery/delivery-queue';
 import { DeliveryService, GatewayRoute } from '../delivery/delivery-service';
 import { startDeliveryWorker } from '../delivery/delivery-worker';
+import { InlineDelivery } from '../delivery/inline-delivery';
+import { staleAfterMs, sweepOnce } from '../delivery/recovery-sweep';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
 import { NotificationSender, startEventSender } from '../events/event-sender';
@@ -58,7 +60,9 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   // Redis errors already reach the log through the connection; without a listener BullMQ prints them raw.
   for (const q of [deliveryQueue, eventsQueue]) q.on('error', () => undefined);
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  // The fast path (issue #5): outside consumer-only mode, events go to the bus inline when their turn has come.
+  const fast = !options.consumerOnly;
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, ...(fast ? { notifier: options.notifier, onEventSent: options.onEventSent } : {}) });
   const router = new ConfiguredGatewayRouter(options.routes);
   const delivery = new DeliveryService({ config, ledger, router, recorder, logger });
   const poller = new Poller({ config, ledger, router, recorder, logger });
@@ -66,7 +70,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
-  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, onDecision: options.onDecision });
+  const inline = fast ? new InlineDelivery({ config, service: delivery, deliveryQueue, logger }) : undefined;
+  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, onDecision: options.onDecision });
 
   const workers: Worker[] = [];
   if (!options.consumerOnly) {
@@ -76,6 +81,13 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   }
   await consumer.start();
   let pollTimer: NodeJS.Timeout | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  if (fast) {
+    const staleMs = staleAfterMs(config);
+    sweepTimer = setInterval(() => {
+      void runSweepOnce(redis, config, staleMs, { redis, ledger, events, deliveryQueue, eventsQueue }, logger);
+    }, SWEEP_INTERVAL_MS);
+  }
   if (!options.consumerOnly && config.poller.inProcessIntervalMs > 0) {
     pollTimer = setInterval(() => {
       void runPollerOnce(redis, config, poller, logger);
@@ -94,6 +106,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     redis,
     stop: async () => {
       if (pollTimer) clearInterval(pollTimer);
+      if (sweepTimer) clearInterval(sweepTimer);
       await consumer.stop();
       await Promise.all(workers.map((w) => w.close()));
       await publisher.close();
@@ -116,5 +129,21 @@ async function runPollerOnce(redis: Redis, config: Config, poller: Poller, logge
     if (report.due > 0) logger.info('poll run', { ...report });
   } catch (err) {
     logger.warn('poll run failed', { error: (err as Error).message });
+  }
+}
+
+/** How often a worker runs the recovery sweep (one worker at a time, by lock), ms. */
+const SWEEP_INTERVAL_MS = 1000;
+
+/** One recovery sweep across all workers at a time: an expiring Redis lock, as for the poller. */
+async function runSweepOnce(redis: Redis, config: Config, staleMs: number, deps: Parameters<typeof sweepOnce>[0], logger: Logger): Promise<void> {
+  const lock = `${config.redis.keyPrefix}sweep:lock`;
+  const got = await redis.set(lock, String(process.pid), 'PX', SWEEP_INTERVAL_MS, 'NX').catch(() => null);
+  if (got !== 'OK') return;
+  try {
+    const report = await sweepOnce(deps, staleMs);
+    if (report.operations > 0 || report.events > 0) logger.warn('recovery sweep queued orphaned work', { ...report });
+  } catch (err) {
+    logger.warn('recovery sweep failed', { error: (err as Error).message });
   }
 }

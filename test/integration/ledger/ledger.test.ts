@@ -46,7 +46,8 @@ describe('the operation ledger on a real Redis', () => {
   it('records a new operation in RECEIVED with its command, payment and times', async () => {
     const id = nextId();
     const result = await ledger.create(id, command({ sequence: 17 }), 1_000);
-    expect(result).toEqual({ created: true, state: 'RECEIVED' });
+    expect(result).toMatchObject({ created: true, state: 'RECEIVED' });
+    expect(result.record).toEqual(await ledger.get(id));
     expect(await ledger.get(id)).toEqual({
       id,
       command: 'capture',

@@ -1,0 +1,135 @@
+/**
+ * Profiles the whole flow (issue #5): a local stack with PB_PROFILE_WORKERS workers (default 1) and a 0 ms
+ * simulator; publishes PB_PROFILE_COMMANDS authorize commands (default 5000) to the commands exchange as
+ * fast as the publisher confirms, and times until the bus twin holds a terminal notification for each.
+ * Then paces PB_PROFILE_PACED commands (default 2500) at PB_PROFILE_RATE per second (default 500) and
+ * prints the bridge-added latency (publish confirmed → notification received; the simulator adds 0 ms).
+ * Also prints Redis calls per command (INFO commandstats delta; other users of the same Redis add noise)
+ * and the RSS of each bridge process. Run: `node dist/scripts/profile-flow.js`.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Redis from 'ioredis';
+import { startLocalStack } from '../src/twins/local-stack/local-stack';
+import { ChannelPublisher } from '../src/workload/channel-publisher';
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+function command(ref: string): Record<string, unknown> {
+  return {
+    version: 1,
+    command: 'authorize',
+    channel: 'web',
+    received_at: new Date().toISOString(),
+    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1000, currency: 'EUR', order_id: `o-${ref}`, operation_reference: ref },
+  };
+}
+
+async function redisCalls(redis: Redis): Promise<Map<string, number>> {
+  const info = await redis.info('commandstats');
+  const calls = new Map<string, number>();
+  for (const line of info.split('\n')) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line.trim());
+    if (m) calls.set(m[1], Number(m[2]));
+  }
+  return calls;
+}
+
+function rssMb(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = /VmHWM:\s+(\d+) kB/.exec(status);
+    return m ? Math.round(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+async function main(): Promise<void> {
+  const total = Number(process.env.PB_PROFILE_COMMANDS ?? 5000);
+  const paced = Number(process.env.PB_PROFILE_PACED ?? 2500);
+  const rate = Number(process.env.PB_PROFILE_RATE ?? 500);
+  const workers = Number(process.env.PB_PROFILE_WORKERS ?? 1);
+  const runId = randomBytes(3).toString('hex');
+  const stack = await startLocalStack({
+    namespace: `prof${runId}`,
+    workers,
+    simulator: { seed: 1, faults: { latencyMs: { min: 0, max: 0 } } },
+    parameters: { 'log.level': 'info' },
+  });
+  const redis = new Redis(stack.config.redis.url);
+  try {
+    const publisher = await ChannelPublisher.open(stack.config);
+    // Warm-up: connections, JIT, Lua script loading.
+    await Promise.all(Array.from({ length: 200 }, (_, i) => publisher.publish(command(`w${runId}-${i}`))));
+    await stack.busTwin.waitForNotifications(200, 30000);
+
+    const before = await redisCalls(redis);
+    const base = stack.busTwin.notifications.length;
+    const t0 = Date.now();
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < total; i += 1) {
+      inFlight.push(publisher.publish(command(`t${runId}-${i}`)));
+      if (inFlight.length >= 500) await Promise.all(inFlight.splice(0));
+    }
+    await Promise.all(inFlight);
+    const published = Date.now() - t0;
+    await stack.busTwin.waitForNotifications(base + total, 300000);
+    const elapsed = Date.now() - t0;
+    const after = await redisCalls(redis);
+    let calls = 0;
+    const byCmd: string[] = [];
+    for (const [name, n] of after) {
+      const d = n - (before.get(name) ?? 0);
+      calls += d;
+      if (d / total >= 0.05) byCmd.push(`${name}=${(d / total).toFixed(2)}`);
+    }
+    say(`throughput: ${total} commands in ${elapsed} ms = ${Math.round((total * 1000) / elapsed)} commands/s (published in ${published} ms), workers=${workers}`);
+    say(`redis calls per command: ${(calls / total).toFixed(2)} (${byCmd.join(' ')})`);
+
+    // Paced run: latency at `rate` commands/s.
+    const sentAt = new Map<string, number>();
+    const base2 = stack.busTwin.notifications.length;
+    const interval = 1000 / rate;
+    const start = Date.now();
+    const pubs: Promise<void>[] = [];
+    for (let i = 0; i < paced; i += 1) {
+      const due = start + i * interval;
+      const wait = due - Date.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      const ref = `p${runId}-${i}`;
+      const at = Date.now();
+      pubs.push(publisher.publish(command(ref)).then(() => void sentAt.set(ref, at)));
+    }
+    await Promise.all(pubs);
+    await stack.busTwin.waitForNotifications(base2 + paced, 120000);
+    const lat: number[] = [];
+    for (const n of stack.busTwin.notifications.slice(base2)) {
+      const p = n.params.payment as Record<string, unknown> | undefined;
+      const ref = p ? String(p.operation_reference) : '';
+      const at = sentAt.get(ref);
+      if (at !== undefined) lat.push(n.receivedAt - at);
+    }
+    lat.sort((a, b) => a - b);
+    say(`latency at ${rate}/s (${lat.length} commands, publish → notification, ms): p50 ${pct(lat, 50)} p90 ${pct(lat, 90)} p99 ${pct(lat, 99)} max ${lat[lat.length - 1]}`);
+    const rss = stack.workers.map((w) => rssMb(w.child.pid));
+    say(`peak RSS MB: workers ${rss.join(', ')} · web ${rssMb(stack.web.child.pid)}`);
+    await publisher.close();
+  } finally {
+    redis.disconnect();
+    await stack.stop({ purge: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,49 @@
+import { Queue } from 'bullmq';
+import { Config } from '../config/config';
+import { OperationRecord } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { backoffDelay } from './backoff';
+import { DeliveryJobData } from './delivery-queue';
+import { DeliveryService, DeliveryStep } from './delivery-service';
+import { bullJobId } from './job-id';
+
+/**
+ * The worker's fast path (issue #5): the command consumer delivers an operation right after recording it,
+ * in its own process, instead of through a `gateway-delivery` job. BullMQ stays for what is not done on
+ * the first try: a retry (with the usual backoff), a wait (breaker open, authorization not decided) or an
+ * unexpected error all become a delayed job with jobId = operation id. If this process dies first, the
+ * operation is still in the ledger's RECEIVED/SENT index and the recovery sweep queues it.
+ */
+export class InlineDelivery {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      service: DeliveryService;
+      deliveryQueue: Queue<DeliveryJobData>;
+      logger: Logger;
+    },
+  ) {}
+
+  /** Delivers now; hands anything not finished to the delivery queue. Never throws. */
+  async run(operation: string | OperationRecord): Promise<DeliveryStep> {
+    const { config, service, deliveryQueue, logger } = this.deps;
+    const id = typeof operation === 'string' ? operation : operation.id;
+    let step: DeliveryStep;
+    try {
+      step = await service.deliver(operation);
+    } catch (err) {
+      logger.warn('inline delivery failed; handing it to the delivery queue', { operation_id: id, error: (err as Error).message });
+      step = { kind: 'wait', reason: 'inline delivery failed', delayMs: config.delivery.backoffBaseMs };
+    }
+    if (step.kind === 'done') return step;
+    const { backoffBaseMs: baseMs, backoffMaxMs: maxMs } = config.delivery;
+    const delay = step.kind === 'wait' ? step.delayMs : backoffDelay(1, { baseMs, maxMs }, step.floorMs ?? 0);
+    try {
+      await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id), delay });
+    } catch (err) {
+      // Redis is failing: the operation is in the RECEIVED/SENT index, so the recovery sweep queues it.
+      logger.warn('could not queue a delivery retry; the recovery sweep will', { operation_id: id, error: (err as Error).message });
+    }
+    return step;
+  }
+}

@@ -1,0 +1,62 @@
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import { Config } from '../config/config';
+import { EventStore } from '../events/event-store';
+import { OmsEventJobData } from '../events/oms-events-queue';
+import { Ledger } from '../ledger/ledger';
+import { DeliveryJobData } from './delivery-queue';
+import { bullJobId } from './job-id';
+
+/** What one sweep queued. */
+export interface SweepReport {
+  operations: number;
+  events: number;
+}
+
+/** Margin added to the longest call timeout before an untouched operation or event counts as orphaned, ms. */
+const STALE_MARGIN_MS = 5000;
+
+/**
+ * How long an operation may sit in RECEIVED/SENT (or an event unsent) before the sweep takes it over, ms:
+ * longer than any call the fast path can legitimately be waiting on (the slowest gateway's `timeout_ms`,
+ * the bus `service_bus.timeout_ms`), plus a margin, so a live worker's work is not taken from it.
+ */
+export function staleAfterMs(config: Config): number {
+  const gatewayTimeouts = Object.values(config.gateways).map((g) => g.timeoutMs);
+  return Math.max(config.serviceBus.timeoutMs, ...gatewayTimeouts) + STALE_MARGIN_MS;
+}
+
+/**
+ * The safety net under the fast path (issue #5). The consumer acks a command once its operation is in the
+ * ledger, whose RECEIVED/SENT index is durable; events enter the outbox's unsent index when recorded. If
+ * the process that took them dies before finishing, this sweep finds them (untouched for `staleMs`) and
+ * queues them on `gateway-delivery` / `oms-events` (jobId = their id, so a job already queued is not
+ * duplicated). It then moves their index score to now, so the next passes leave them to the queue for
+ * another `staleMs` instead of re-adding them every time.
+ */
+export async function sweepOnce(
+  deps: { redis: Redis; ledger: Ledger; events: EventStore; deliveryQueue: Queue<DeliveryJobData>; eventsQueue: Queue<OmsEventJobData> },
+  staleMs: number,
+  now = Date.now(),
+  /** Most ids taken per state per pass. */
+  limit = 1000,
+): Promise<SweepReport> {
+  const { redis, ledger, events, deliveryQueue, eventsQueue } = deps;
+  const cutoff = now - staleMs;
+  const report: SweepReport = { operations: 0, events: 0 };
+  for (const state of ['RECEIVED', 'SENT'] as const) {
+    const ids = await ledger.idsInState(state, cutoff, limit);
+    if (ids.length === 0) continue;
+    await Promise.all(ids.map((id) => deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) })));
+    // XX: only members still in this state; one that moved on meanwhile is not put back.
+    await redis.zadd(`${ledger.prefix}ops:state:${state}`, 'XX', ...ids.flatMap((id) => [now, id]));
+    report.operations += ids.length;
+  }
+  const eventIds = await events.unsentBefore(cutoff, limit);
+  if (eventIds.length > 0) {
+    await Promise.all(eventIds.map((id) => eventsQueue.add('notify', { eventId: id }, { jobId: bullJobId(id) })));
+    await redis.zadd(events.unsentKey, 'XX', ...eventIds.flatMap((id) => [now, id]));
+    report.events = eventIds.length;
+  }
+  return report;
+}
