@@ -127,7 +127,8 @@ export class FuzzCaseGenerator {
         p[this.pick(['gateway', 'gateway_account', 'gateway_key', 'order_id'] as const)] = this.pick<Json>([42, true, ['x'], { a: 1 }, 1.5]);
         return 'wrong type';
       case 4:
-        p[this.pick(['gateway_key', 'order_id', 'operation_reference', 'gateway_account'] as const)] = this.oddString(200 + Math.floor(this.random() * 20000));
+        // Longer than every bounded field (gateway_key 255, the others 128): always a defect.
+        p[this.pick(['gateway_key', 'order_id', 'operation_reference', 'gateway_account'] as const)] = this.oddString(300 + Math.floor(this.random() * 20000));
         return 'oversized string';
       default:
         this.plantPan(p);
