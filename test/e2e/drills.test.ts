@@ -1,5 +1,5 @@
 /**
- * CI-size fault drills on real processes (issue #5): a kill -9 drill (3 worker kills during ~600
+ * CI-size fault drills on real processes (issue #5): a kill -9 drill (3 worker kills during ~1200
  * commands) with every invariant, and a fuzz run (500 malformed HTTP and AMQP commands next to valid
  * traffic) with the card-number scan of logs, Redis and dead letters. The full-size drills are
  * `npm run chaos` and `npm run fuzz`; RabbitMQ and Redis restarts are left to them (they would disturb
@@ -19,8 +19,8 @@ jest.setTimeout(90_000);
 /** Failed checks as readable lines, so a failure says which invariant broke and how. */
 const broken = (checks: readonly FlowCheck[]) => checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
 
-test('kill -9 a worker three times during ~600 commands: every invariant holds', async () => {
-  const result = await runDrill(killWorkerDrill(3), { commands: 600, seed: 11, concurrency: 100, namespace: testNamespace() });
+test('kill -9 a worker three times during ~1200 commands: every invariant holds', async () => {
+  const result = await runDrill(killWorkerDrill(3), { commands: 1200, seed: 11, concurrency: 30, namespace: testNamespace() });
   expect(broken(result.checks)).toEqual([]);
   expect(result.notes.filter((n) => n.includes('SIGKILLed'))).toHaveLength(3);
   expect(result.recoveries.length).toBeGreaterThanOrEqual(1);
