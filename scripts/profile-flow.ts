@@ -8,7 +8,7 @@
  * and the RSS of each bridge process. Run: `node dist/scripts/profile-flow.js`.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import Redis from 'ioredis';
 import { startLocalStack } from '../src/twins/local-stack/local-stack';
 import { ChannelPublisher } from '../src/workload/channel-publisher';
@@ -46,6 +46,31 @@ function rssMb(pid: number | undefined): number {
   }
 }
 
+/** CPU time (user + system) a process has used so far, ms; from /proc (Linux). */
+function cpuMs(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (100/s)
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids of processes whose command name (comm) is `name`: RabbitMQ (beam.smp) and redis-server. */
+function pidsNamed(name: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -69,6 +94,11 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: 200 }, (_, i) => publisher.publish(command(`w${runId}-${i}`))));
     await stack.busTwin.waitForNotifications(200, 30000);
 
+    const pids = stack.workers.map((w) => w.child.pid);
+    const infra = [...pidsNamed('beam.smp'), ...pidsNamed('redis-server')];
+    const infraBefore = infra.map(cpuMs);
+    const cpuBefore = pids.map(cpuMs);
+    const selfBefore = process.cpuUsage();
     const before = await redisCalls(redis);
     const base = stack.busTwin.notifications.length;
     const t0 = Date.now();
@@ -82,6 +112,9 @@ async function main(): Promise<void> {
     await stack.busTwin.waitForNotifications(base + total, 300000);
     const elapsed = Date.now() - t0;
     const after = await redisCalls(redis);
+    const cpuWorkers = pids.map((pid, i) => cpuMs(pid) - cpuBefore[i]);
+    const self = process.cpuUsage(selfBefore);
+    const infraCpu = infra.reduce((sum, pid, i) => sum + cpuMs(pid) - infraBefore[i], 0);
     let calls = 0;
     const byCmd: string[] = [];
     for (const [name, n] of after) {
@@ -90,6 +123,8 @@ async function main(): Promise<void> {
       if (d / total >= 0.05) byCmd.push(`${name}=${(d / total).toFixed(2)}`);
     }
     say(`throughput: ${total} commands in ${elapsed} ms = ${Math.round((total * 1000) / elapsed)} commands/s (published in ${published} ms), workers=${workers}`);
+    const perCmd = (ms: number) => ((ms * 1000) / total).toFixed(0);
+    say(`CPU per command, µs: workers ${cpuWorkers.map(perCmd).join(' + ')} · this process (publisher, bus twin, simulator) ${perCmd((self.user + self.system) / 1000)} · RabbitMQ + Redis ${perCmd(infraCpu)} (shared with other users)`);
     say(`redis calls per command: ${(calls / total).toFixed(2)} (${byCmd.join(' ')})`);
 
     // Paced run: latency at `rate` commands/s.

@@ -54,8 +54,13 @@ export interface WorkerProcess {
 export async function startWorkerProcess(config: Config, logger: Logger, options: WorkerProcessOptions): Promise<WorkerProcess> {
   const redis = createRedis(config.redis.url, 'commands', logger);
   const blocking = createRedis(config.redis.url, 'blocking', logger);
-  const ledger = new Ledger(redis, config.redis.keyPrefix);
-  const events = new EventStore(redis, config.redis.keyPrefix);
+  // The ledger and the outbox get a connection of their own with auto-pipelining: with hundreds of
+  // commands in flight, the scripts issued in one tick leave in one write (issue #5: a write syscall per
+  // Redis call was ~12% of the worker's CPU). BullMQ keeps the plain connection it expects.
+  const fastRedis = createRedis(config.redis.url, 'commands', logger);
+  fastRedis.options.enableAutoPipelining = true;
+  const ledger = new Ledger(fastRedis, config.redis.keyPrefix);
+  const events = new EventStore(fastRedis, config.redis.keyPrefix);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   // Redis errors already reach the log through the connection; without a listener BullMQ prints them raw.
@@ -114,6 +119,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       await deliveryQueue.close();
       await eventsQueue.close();
       redis.disconnect();
+      fastRedis.disconnect();
       blocking.disconnect();
     },
   };
