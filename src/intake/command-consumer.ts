@@ -2,6 +2,7 @@ import { Channel, ConsumeMessage } from 'amqplib';
 import { Queue } from 'bullmq';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { AckBatcher } from './ack-batcher';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
 import { validateCommand } from '../contracts/command-validator';
@@ -81,9 +82,11 @@ export class CommandConsumer {
     await declareTopology(channel, config.amqp);
     await channel.prefetch(config.amqp.prefetch);
     this.channel = channel;
+    const acks = new AckBatcher(channel);
     const { consumerTag } = await channel.consume(config.amqp.commandsQueue, (msg) => {
       if (!msg) return; // consumer cancelled by the broker; `ready` resubscribes after reconnect
-      const work = this.handle(channel, msg).finally(() => this.inFlight.delete(work));
+      acks.track(msg);
+      const work = this.handle(channel, acks, msg).finally(() => this.inFlight.delete(work));
       this.inFlight.add(work);
     });
     this.consumerTag = consumerTag;
@@ -96,18 +99,20 @@ export class CommandConsumer {
     const channel = this.channel;
     if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(() => undefined);
     await Promise.allSettled([...this.inFlight]);
+    // Let the ack batcher's pending flush (queued with setImmediate) go out before the channel closes.
+    await new Promise((resolve) => setImmediate(resolve));
     if (channel) await channel.close().catch(() => undefined);
     this.channel = null;
   }
 
-  private async handle(channel: Channel, msg: ConsumeMessage): Promise<void> {
+  private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage): Promise<void> {
     let decision: ConsumeDecision;
     let operationId: string | null = null;
     try {
       const outcome = await this.decide(msg);
       decision = outcome.decision;
       operationId = outcome.operationId;
-      channel.ack(msg);
+      acks.ack(msg);
     } catch {
       // Only reached when stopping with a dependency still down: hand the message back to the broker.
       decision = 'requeued';
@@ -116,6 +121,7 @@ export class CommandConsumer {
       } catch {
         // channel already closed: the broker redelivers unacked messages anyway
       }
+      acks.forget(msg);
     }
     this.count(decision);
     this.deps.onDecision?.(decision, operationId);
