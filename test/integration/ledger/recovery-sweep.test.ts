@@ -1,0 +1,93 @@
+import Redis from 'ioredis';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { sweepOnce } from '../../../src/delivery/recovery-sweep';
+import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { Ledger } from '../../../src/ledger/ledger';
+import { testNamespace } from '../../support/test-config';
+
+/**
+ * The safety net under the worker's fast path (issue #5), on a real Redis and real BullMQ queues: an
+ * operation left in RECEIVED/SENT and an event left unsent by a dead worker are queued once they are
+ * stale, and not again on the next pass while the queue has them.
+ */
+describe('the recovery sweep on a real Redis', () => {
+  const prefix = `${testNamespace()}:`;
+  let redis: Redis;
+  let ledger: Ledger;
+  let events: EventStore;
+  let deliveryQueue: ReturnType<typeof createDeliveryQueue>;
+  let eventsQueue: ReturnType<typeof createOmsEventsQueue>;
+
+  const command = (ref: string): PaymentCommand => ({
+    version: 1,
+    command: 'authorize',
+    channel: 'web',
+    received_at: '2024-06-01T10:00:00.000Z',
+    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1000, currency: 'EUR', order_id: `o-${ref}`, operation_reference: ref },
+  });
+
+  beforeAll(() => {
+    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    ledger = new Ledger(redis, prefix);
+    events = new EventStore(redis, prefix);
+    deliveryQueue = createDeliveryQueue(redis, prefix);
+    eventsQueue = createOmsEventsQueue(redis, prefix);
+  });
+
+  afterAll(async () => {
+    await deliveryQueue.obliterate({ force: true });
+    await eventsQueue.obliterate({ force: true });
+    await deliveryQueue.close();
+    await eventsQueue.close();
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('queues stale RECEIVED and SENT operations and unsent events once, and leaves fresh and finished ones alone', async () => {
+    const t0 = 1_000_000;
+    await ledger.create('sw-received', command('sw-received'), t0);
+    await ledger.create('sw-sent', command('sw-sent'), t0);
+    await ledger.transition('sw-sent', 'SENT', { event: 'attempt' }, { countAttempt: true }, t0);
+    await ledger.create('sw-done', command('sw-done'), t0);
+    await ledger.transition('sw-done', 'SENT', { event: 'attempt' }, { countAttempt: true }, t0);
+    expect((await ledger.transition('sw-done', 'SUCCEEDED', { event: 'outcome' }, {}, t0)).applied).toBe(true);
+    await ledger.create('sw-fresh', command('sw-fresh'), t0 + 50_000);
+    const pending = { eventId: 'sw-sent.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-sw-sent', method: 'm', params: {} };
+    const delivered = { eventId: 'sw-done.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-sw-done', method: 'm', params: {} };
+    expect(await events.recordAndCheck(pending, t0)).toEqual({ sequence: 1, sent: 0 });
+    const { sequence } = await events.recordAndCheck(delivered, t0);
+    await events.markSent(delivered.paymentKey, sequence, delivered.eventId);
+
+    const report = await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue }, 10_000, t0 + 20_000);
+    expect(report).toEqual({ operations: 2, events: 1 });
+    expect(await deliveryQueue.getJob('sw-received')).toBeDefined();
+    expect(await deliveryQueue.getJob('sw-sent')).toBeDefined();
+    expect(await deliveryQueue.getJob('sw-done')).toBeUndefined();
+    expect(await deliveryQueue.getJob('sw-fresh')).toBeUndefined();
+    expect(await eventsQueue.getJob('sw-sent.SUCCEEDED')).toBeDefined();
+
+    // Their scores moved to the sweep time: the next pass leaves them to the queue.
+    expect(await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue }, 10_000, t0 + 25_000)).toEqual({ operations: 0, events: 0 });
+    expect(await ledger.get('sw-sent')).toMatchObject({ state: 'SENT', attempts: 1 });
+  });
+
+  it('records an event once and reports the watermark with it', async () => {
+    const e1 = { eventId: 'wm-1.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-wm', method: 'm', params: { a: 1 } };
+    const e2 = { eventId: 'wm-2.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-wm', method: 'm', params: { a: 2 } };
+    expect(await events.recordAndCheck(e1)).toEqual({ sequence: 1, sent: 0 });
+    expect(await events.recordAndCheck(e2)).toEqual({ sequence: 2, sent: 0 });
+    await events.markSent(e1.paymentKey, 1, e1.eventId);
+    expect(await events.recordAndCheck(e2)).toEqual({ sequence: 2, sent: 1 });
+    expect(await events.unsentBefore(Number.MAX_SAFE_INTEGER)).toEqual(expect.arrayContaining(['wm-2.SUCCEEDED']));
+    expect(await events.unsentBefore(Number.MAX_SAFE_INTEGER)).not.toContain('wm-1.SUCCEEDED');
+  });
+});
