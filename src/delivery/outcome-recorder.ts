@@ -10,6 +10,11 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 
+/** How long a sender holds an event's send lease: the bus call's timeout plus a margin, ms. */
+export function sendLeaseMs(config: Config): number {
+  return config.serviceBus.timeoutMs + 5000;
+}
+
 /** Where an outcome came from, kept in the operation's history. */
 export type OutcomeSource = 'response' | 'webhook' | 'inquiry' | 'poller' | 'bridge';
 
@@ -84,13 +89,14 @@ export class OutcomeRecorder {
    */
   async emit(event: PaymentEvent): Promise<void> {
     const { events, notifier } = this.deps;
-    const { sequence, sent } = await events.recordAndCheck(event);
+    const { sequence, sent, claimed } = await events.recordAndCheck(event, Date.now(), notifier ? sendLeaseMs(this.deps.config) : undefined);
     if (sent >= sequence) return;
-    if (notifier && sent === sequence - 1) {
+    if (claimed && notifier) {
       try {
         await notifier.notify(event.method, withSequence(event.params, event.eventId, sequence));
       } catch {
         // The bus is not taking it now: the queue retries with backoff (and keeps the order).
+        await events.release(event.eventId).catch(() => undefined);
         await this.queue(event.eventId);
         return;
       }

@@ -44,8 +44,18 @@ export function startEventSender(
         await job.moveToDelayed(Date.now() + ORDER_WAIT_MS, token);
         throw new DelayedError();
       }
+      // Someone else (the inline fast path) is sending it right now: look again shortly.
+      if (!(await deps.events.claim(event.eventId, config.serviceBus.timeoutMs + 5000))) {
+        await job.moveToDelayed(Date.now() + ORDER_WAIT_MS, token);
+        throw new DelayedError();
+      }
       const params = withSequence(event.params, event.eventId, event.sequence);
-      await deps.sender.notify(event.method, params);
+      try {
+        await deps.sender.notify(event.method, params);
+      } catch (err) {
+        await deps.events.release(event.eventId).catch(() => undefined);
+        throw err;
+      }
       await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);
       deps.onSent?.(event.eventId);
       return 'sent';

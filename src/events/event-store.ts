@@ -1,20 +1,29 @@
 import Redis, { Result } from 'ioredis';
 import { PaymentEvent } from './payment-event';
 
-// KEYS: event hash, payment sequence counter, payment sent watermark, unsent index. ARGV: payment key,
-// method, params JSON, event id, now (ms).
+// KEYS: event hash, payment sequence counter, payment sent watermark, unsent index, send lease. ARGV:
+// payment key, method, params JSON, event id, now (ms), lease ms ('' = do not claim).
 // Records the event once; a second call (crash and retry) returns the sequence given the first time.
 // A new event also enters the unsent index (score = when recorded), which the recovery sweep reads if
-// whoever recorded it dies before it is delivered. Returns {sequence, sent watermark of the payment}, so
-// the caller knows in the same round trip whether the per-payment order lets it send now.
+// whoever recorded it dies before it is delivered. When the payment's order lets the event go now (all
+// earlier events delivered) and a lease is asked for, it also takes the event's send lease, so no two
+// senders have the same event on the wire at once (a repeat landing after the next event would break the
+// per-payment order). Returns {sequence, sent watermark, lease taken (0|1)}.
 const RECORD_LUA = `
 local sent = tonumber(redis.call('GET', KEYS[3]) or '0')
 local seq = redis.call('HGET', KEYS[1], 'sequence')
-if seq then return {tonumber(seq), sent} end
-seq = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'sequence', seq, 'payment_key', ARGV[1], 'method', ARGV[2], 'params', ARGV[3])
-redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
-return {seq, sent}
+if seq then
+  seq = tonumber(seq)
+else
+  seq = redis.call('INCR', KEYS[2])
+  redis.call('HSET', KEYS[1], 'sequence', seq, 'payment_key', ARGV[1], 'method', ARGV[2], 'params', ARGV[3])
+  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
+end
+local claimed = 0
+if ARGV[6] ~= '' and sent == seq - 1 then
+  if redis.call('SET', KEYS[5], '1', 'PX', ARGV[6], 'NX') then claimed = 1 end
+end
+return {seq, sent, claimed}
 `;
 
 // KEYS: sent watermark of the payment, unsent index. ARGV: sequence, event id ('' for none).
@@ -29,7 +38,19 @@ return cur
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    pbEventRecord(eventKey: string, seqKey: string, sentKey: string, unsentKey: string, paymentKey: string, method: string, params: string, eventId: string, now: number): Result<[number, number], Context>;
+    pbEventRecord(
+      eventKey: string,
+      seqKey: string,
+      sentKey: string,
+      unsentKey: string,
+      leaseKey: string,
+      paymentKey: string,
+      method: string,
+      params: string,
+      eventId: string,
+      now: number,
+      leaseMs: string,
+    ): Result<[number, number, number], Context>;
     pbEventMarkSent(sentKey: string, unsentKey: string, sequence: number, eventId: string): Result<number, Context>;
   }
 }
@@ -45,6 +66,7 @@ export interface StoredEvent extends PaymentEvent {
  *   P event:{eventId}       hash: sequence, payment_key, method, params
  *   P payment:{key}:seq     last sequence given out for the payment
  *   P payment:{key}:sent    highest sequence delivered to the bus
+ *   P event:{eventId}:sending  send lease (expiring): someone is sending it now
  *   P events:unsent         sorted set of recorded, not yet delivered event ids; score = recorded at (ms)
  */
 export class EventStore {
@@ -52,7 +74,7 @@ export class EventStore {
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {
-    redis.defineCommand('pbEventRecord', { numberOfKeys: 4, lua: RECORD_LUA });
+    redis.defineCommand('pbEventRecord', { numberOfKeys: 5, lua: RECORD_LUA });
     redis.defineCommand('pbEventMarkSent', { numberOfKeys: 2, lua: MARK_SENT_LUA });
   }
 
@@ -67,22 +89,44 @@ export class EventStore {
   }
 
   /**
-   * Records the event (idempotent) and, in the same round trip, reads the payment's sent watermark.
-   * @returns its sequence within the payment and the highest sequence of the payment already delivered.
+   * Records the event (idempotent) and, in the same round trip, reads the payment's sent watermark; with
+   * `leaseMs`, also takes the event's send lease when its turn has come (see `claim`).
+   * @returns its sequence within the payment, the highest sequence of the payment already delivered, and
+   *   whether the lease was taken (always false without `leaseMs`).
    */
-  async recordAndCheck(event: PaymentEvent, now = Date.now()): Promise<{ sequence: number; sent: number }> {
-    const [sequence, sent] = await this.redis.pbEventRecord(
+  async recordAndCheck(event: PaymentEvent, now = Date.now(), leaseMs?: number): Promise<{ sequence: number; sent: number; claimed: boolean }> {
+    const [sequence, sent, claimed] = await this.redis.pbEventRecord(
       `${this.prefix}event:${event.eventId}`,
       `${this.prefix}payment:${event.paymentKey}:seq`,
       `${this.prefix}payment:${event.paymentKey}:sent`,
       this.unsentKey,
+      this.leaseKey(event.eventId),
       event.paymentKey,
       event.method,
       JSON.stringify(event.params),
       event.eventId,
       now,
+      leaseMs === undefined ? '' : String(leaseMs),
     );
-    return { sequence: Number(sequence), sent: Number(sent) };
+    return { sequence: Number(sequence), sent: Number(sent), claimed: Number(claimed) === 1 };
+  }
+
+  /**
+   * Takes the event's send lease for `leaseMs` (milliseconds) unless someone holds it: whoever sends an
+   * event holds it, so the inline sender and the queue never have the same event on the wire together.
+   * It expires by itself if its holder dies.
+   */
+  async claim(eventId: string, leaseMs: number): Promise<boolean> {
+    return (await this.redis.set(this.leaseKey(eventId), '1', 'PX', leaseMs, 'NX')) === 'OK';
+  }
+
+  /** Gives the send lease back (the send failed; the next sender need not wait for it to expire). */
+  async release(eventId: string): Promise<void> {
+    await this.redis.del(this.leaseKey(eventId));
+  }
+
+  private leaseKey(eventId: string): string {
+    return `${this.prefix}event:${eventId}:sending`;
   }
 
   async load(eventId: string): Promise<StoredEvent | null> {

@@ -63,7 +63,7 @@ describe('the recovery sweep on a real Redis', () => {
     await ledger.create('sw-fresh', command('sw-fresh'), t0 + 50_000);
     const pending = { eventId: 'sw-sent.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-sw-sent', method: 'm', params: {} };
     const delivered = { eventId: 'sw-done.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-sw-done', method: 'm', params: {} };
-    expect(await events.recordAndCheck(pending, t0)).toEqual({ sequence: 1, sent: 0 });
+    expect(await events.recordAndCheck(pending, t0)).toMatchObject({ sequence: 1, sent: 0 });
     const { sequence } = await events.recordAndCheck(delivered, t0);
     await events.markSent(delivered.paymentKey, sequence, delivered.eventId);
 
@@ -83,11 +83,22 @@ describe('the recovery sweep on a real Redis', () => {
   it('records an event once and reports the watermark with it', async () => {
     const e1 = { eventId: 'wm-1.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-wm', method: 'm', params: { a: 1 } };
     const e2 = { eventId: 'wm-2.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-wm', method: 'm', params: { a: 2 } };
-    expect(await events.recordAndCheck(e1)).toEqual({ sequence: 1, sent: 0 });
-    expect(await events.recordAndCheck(e2)).toEqual({ sequence: 2, sent: 0 });
+    expect(await events.recordAndCheck(e1)).toMatchObject({ sequence: 1, sent: 0 });
+    expect(await events.recordAndCheck(e2)).toMatchObject({ sequence: 2, sent: 0 });
     await events.markSent(e1.paymentKey, 1, e1.eventId);
-    expect(await events.recordAndCheck(e2)).toEqual({ sequence: 2, sent: 1 });
+    expect(await events.recordAndCheck(e2)).toMatchObject({ sequence: 2, sent: 1 });
     expect(await events.unsentBefore(Number.MAX_SAFE_INTEGER)).toEqual(expect.arrayContaining(['wm-2.SUCCEEDED']));
     expect(await events.unsentBefore(Number.MAX_SAFE_INTEGER)).not.toContain('wm-1.SUCCEEDED');
+  });
+
+  it('lets one sender at a time hold an event, and only once its turn has come', async () => {
+    const e1 = { eventId: 'ls-1.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-ls', method: 'm', params: {} };
+    const e2 = { eventId: 'ls-2.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-ls', method: 'm', params: {} };
+    expect(await events.recordAndCheck(e1, Date.now(), 10_000)).toEqual({ sequence: 1, sent: 0, claimed: true });
+    expect(await events.recordAndCheck(e2, Date.now(), 10_000)).toEqual({ sequence: 2, sent: 0, claimed: false });
+    expect(await events.recordAndCheck(e1, Date.now(), 10_000)).toEqual({ sequence: 1, sent: 0, claimed: false });
+    expect(await events.claim(e1.eventId, 10_000)).toBe(false);
+    await events.release(e1.eventId);
+    expect(await events.claim(e1.eventId, 10_000)).toBe(true);
   });
 });
