@@ -47,8 +47,9 @@ export class OutcomeRecorder {
     const to: OperationState = outcome.status === 'SUCCESS' ? 'SUCCEEDED' : outcome.status === 'FAIL' ? 'FAILED' : 'PENDING';
     const gateway = op.payment.gateway;
     const firstCheck = this.deps.config.poller.scheduleMs[0];
-    // One round trip: the reference index, the move and the read-back of the record.
-    const { record } = await this.deps.ledger.transitionAndGet(
+    // One round trip: the settling mark (first, so a crash before the event is recorded leaves a trace for
+    // the recovery sweep), the reference index, the move and the read-back of the record.
+    const [, { record }] = await Promise.all([this.deps.ledger.markSettling(op.id), this.deps.ledger.transitionAndGet(
       op.id,
       to,
       { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details },
@@ -60,13 +61,16 @@ export class OutcomeRecorder {
         ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
       },
       outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null,
-    );
+    )]);
     return this.settleRecord(op.id, record);
   }
 
   /** Fails an operation for a reason of ours (no route, unsupported, UNRESPONSIVE, a terminal gateway error). */
   async fail(op: OperationRecord, reason: string, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
-    const { record } = await this.deps.ledger.transitionAndGet(op.id, 'FAILED', { event: 'failed', source, reason, ...details }, { reason });
+    const [, { record }] = await Promise.all([
+      this.deps.ledger.markSettling(op.id),
+      this.deps.ledger.transitionAndGet(op.id, 'FAILED', { event: 'failed', source, reason, ...details }, { reason }),
+    ]);
     return this.settleRecord(op.id, record);
   }
 
@@ -79,6 +83,7 @@ export class OutcomeRecorder {
     if (!current) throw new Error(`operation ${id} vanished from the ledger`);
     const event = outcomeEvent(current, this.deps.config);
     if (event) await this.emit(event);
+    await this.deps.ledger.markSettled(id);
     return current;
   }
 

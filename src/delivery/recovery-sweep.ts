@@ -11,6 +11,8 @@ import { bullJobId } from './job-id';
 export interface SweepReport {
   operations: number;
   events: number;
+  /** Operations decided but whose event was never recorded (a crash in between), now recorded. */
+  settled: number;
 }
 
 /** Margin added to the longest call timeout before an untouched operation or event counts as orphaned, ms. */
@@ -35,7 +37,15 @@ export function staleAfterMs(config: Config): number {
  * another `staleMs` instead of re-adding them every time.
  */
 export async function sweepOnce(
-  deps: { redis: Redis; ledger: Ledger; events: EventStore; deliveryQueue: Queue<DeliveryJobData>; eventsQueue: Queue<OmsEventJobData> },
+  deps: {
+    redis: Redis;
+    ledger: Ledger;
+    events: EventStore;
+    deliveryQueue: Queue<DeliveryJobData>;
+    eventsQueue: Queue<OmsEventJobData>;
+    /** Records and queues the event of an operation's current state (OutcomeRecorder.settle). */
+    settle?: (id: string) => Promise<unknown>;
+  },
   staleMs: number,
   now = Date.now(),
   /** Most ids taken per state per pass. */
@@ -43,7 +53,7 @@ export async function sweepOnce(
 ): Promise<SweepReport> {
   const { redis, ledger, events, deliveryQueue, eventsQueue } = deps;
   const cutoff = now - staleMs;
-  const report: SweepReport = { operations: 0, events: 0 };
+  const report: SweepReport = { operations: 0, events: 0, settled: 0 };
   for (const state of ['RECEIVED', 'SENT'] as const) {
     const ids = await ledger.idsInState(state, cutoff, limit);
     if (ids.length === 0) continue;
@@ -51,6 +61,13 @@ export async function sweepOnce(
     // XX: only members still in this state; one that moved on meanwhile is not put back.
     await redis.zadd(`${ledger.prefix}ops:state:${state}`, 'XX', ...ids.flatMap((id) => [now, id]));
     report.operations += ids.length;
+  }
+  if (deps.settle) {
+    // Decided in the ledger, event never recorded: the worker died (or Redis dropped) in between.
+    for (const id of await ledger.settlingBefore(cutoff, limit)) {
+      await deps.settle(id);
+      report.settled += 1;
+    }
   }
   const eventIds = await events.unsentBefore(cutoff, limit);
   if (eventIds.length > 0) {

@@ -127,6 +127,8 @@ declare module 'ioredis' {
  *   P op:{id}:interactions   list: append-only history (JSON, redacted)
  *   P ops:state:{STATE}      sorted set of ids; score = next check time for PENDING/UNKNOWN, else updated_at
  *   P ops:created            sorted set of ids by creation time
+ *   P ops:settling           sorted set of ids whose outcome is being written and its event not yet
+ *                            recorded; score = when it started (the recovery sweep finishes stale ones)
  * Every write is one Lua script, so a state change, its index move and its history entry are atomic.
  */
 export class Ledger {
@@ -268,6 +270,25 @@ export class Ledger {
   }
 
   /** Ids in `state` whose index score is at most `maxScore` (for PENDING/UNKNOWN: due for a check). */
+  /**
+   * Notes that an outcome is being written for `id` and its event is not recorded yet. Issued before the
+   * transition on the same connection, so a crash between the transition and the outbox write leaves the
+   * id here for the recovery sweep.
+   */
+  async markSettling(id: string, now = Date.now()): Promise<void> {
+    await this.redis.zadd(`${this.prefix}ops:settling`, now, id);
+  }
+
+  /** The event of `id`'s current state is recorded: nothing left for the sweep. */
+  async markSettled(id: string): Promise<void> {
+    await this.redis.zrem(`${this.prefix}ops:settling`, id);
+  }
+
+  /** Ids whose settling started before `maxScore` (ms) and never finished. */
+  async settlingBefore(maxScore: number, limit = 1000): Promise<string[]> {
+    return this.redis.zrangebyscore(`${this.prefix}ops:settling`, '-inf', String(maxScore), 'LIMIT', 0, limit);
+  }
+
   async idsInState(state: OperationState, maxScore = Number.POSITIVE_INFINITY, limit = 1000): Promise<string[]> {
     const max = Number.isFinite(maxScore) ? String(maxScore) : '+inf';
     return this.redis.zrangebyscore(`${this.prefix}ops:state:${state}`, '-inf', max, 'LIMIT', 0, limit);

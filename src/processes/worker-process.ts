@@ -90,7 +90,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   if (fast) {
     const staleMs = staleAfterMs(config);
     sweepTimer = setInterval(() => {
-      void runSweepOnce(redis, config, staleMs, { redis, ledger, events, deliveryQueue, eventsQueue }, logger);
+      void runSweepOnce(redis, config, staleMs, { redis, ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id) }, logger);
     }, SWEEP_INTERVAL_MS);
   }
   if (!options.consumerOnly && config.poller.inProcessIntervalMs > 0) {
@@ -148,7 +148,7 @@ async function runSweepOnce(redis: Redis, config: Config, staleMs: number, deps:
   if (got !== 'OK') return;
   try {
     const report = await sweepOnce(deps, staleMs);
-    if (report.operations > 0 || report.events > 0) logger.warn('recovery sweep queued orphaned work', { ...report });
+    if (report.operations > 0 || report.events > 0 || report.settled > 0) logger.warn('recovery sweep took over orphaned work', { ...report });
   } catch (err) {
     logger.warn('recovery sweep failed', { error: (err as Error).message });
   }

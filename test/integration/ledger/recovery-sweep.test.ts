@@ -68,7 +68,7 @@ describe('the recovery sweep on a real Redis', () => {
     await events.markSent(delivered.paymentKey, sequence, delivered.eventId);
 
     const report = await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue }, 10_000, t0 + 20_000);
-    expect(report).toEqual({ operations: 2, events: 1 });
+    expect(report).toEqual({ operations: 2, events: 1, settled: 0 });
     expect(await deliveryQueue.getJob('sw-received')).toBeDefined();
     expect(await deliveryQueue.getJob('sw-sent')).toBeDefined();
     expect(await deliveryQueue.getJob('sw-done')).toBeUndefined();
@@ -76,8 +76,28 @@ describe('the recovery sweep on a real Redis', () => {
     expect(await eventsQueue.getJob('sw-sent.SUCCEEDED')).toBeDefined();
 
     // Their scores moved to the sweep time: the next pass leaves them to the queue.
-    expect(await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue }, 10_000, t0 + 25_000)).toEqual({ operations: 0, events: 0 });
+    expect(await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue }, 10_000, t0 + 25_000)).toEqual({ operations: 0, events: 0, settled: 0 });
     expect(await ledger.get('sw-sent')).toMatchObject({ state: 'SENT', attempts: 1 });
+  });
+
+  it('settles an operation decided in the ledger whose event was never recorded (a crash in between)', async () => {
+    const t0 = 2_000_000;
+    await ledger.create('st-lost', command('st-lost'), t0);
+    await ledger.transition('st-lost', 'SENT', { event: 'attempt' }, { countAttempt: true }, t0);
+    // The recorder marks the operation before the transition; the worker dies before the outbox write.
+    await ledger.markSettling('st-lost', t0);
+    await ledger.transition('st-lost', 'SUCCEEDED', { event: 'outcome' }, {}, t0);
+    await ledger.markSettling('st-fresh', t0 + 50_000);
+    const settled: string[] = [];
+    const settle = async (id: string) => {
+      settled.push(id);
+      await ledger.markSettled(id);
+    };
+    const report = await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue, settle }, 10_000, t0 + 20_000);
+    expect(report.settled).toBe(1);
+    expect(settled).toEqual(['st-lost']);
+    expect(await ledger.settlingBefore(t0 + 20_000)).toEqual([]);
+    await ledger.markSettled('st-fresh');
   });
 
   it('records an event once and reports the watermark with it', async () => {
