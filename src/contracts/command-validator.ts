@@ -60,5 +60,32 @@ export function validateCommand(message: unknown): PaymentCommand {
     if (!error) throw new CommandValidationError('(root)', 'is invalid');
     throw new CommandValidationError(fieldOf(error), reasonOf(error));
   }
+  const broken = malformedUnicodeField(message);
+  if (broken !== null) {
+    // A lone surrogate cannot be encoded into a URL or UTF-8 body: the gateway call would fail forever.
+    throw new CommandValidationError(broken, 'holds malformed unicode (a lone surrogate)', 'MALFORMED_UNICODE');
+  }
   return message;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The path of the first string (value or key) holding a lone UTF-16 surrogate, or null. */
+export function malformedUnicodeField(value: unknown, path = ''): string | null {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path || '(root)' : null;
+  if (value === null || typeof value !== 'object') return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i += 1) {
+      const found = malformedUnicodeField(value[i], `${path}[${i}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    const child = path ? `${path}.${LONE_SURROGATE.test(key) ? '(key)' : key}` : key;
+    if (LONE_SURROGATE.test(key)) return child;
+    const found = malformedUnicodeField(item, child);
+    if (found !== null) return found;
+  }
+  return null;
 }

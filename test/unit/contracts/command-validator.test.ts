@@ -176,3 +176,15 @@ describe('validateCommand refuses card data before anything else', () => {
     expect(() => validateCommand(command('capture', {}, { sequence: 1718000000006 }))).not.toThrow();
   });
 });
+
+describe('validateCommand refuses malformed unicode', () => {
+  it('names the field holding a lone surrogate, which no URL or UTF-8 body can carry', () => {
+    const err = rejection(command('refund', { gateway_key: 'auth_\ud800x' }));
+    expect(err).toMatchObject({ field: 'payment.gateway_key', code: 'MALFORMED_UNICODE' });
+    expect(rejection(command('capture', { lines: [{ description: 'mug \udc00' }] })).field).toBe('payment.lines[0].description');
+  });
+
+  it('accepts well-formed astral characters (a surrogate pair) and odd but valid unicode', () => {
+    expect(() => validateCommand(command('capture', { order_id: 'ORD-😀-Ω-\u200b' }))).not.toThrow();
+  });
+});
