@@ -63,7 +63,7 @@ export function validateCommand(message: unknown): PaymentCommand {
   const broken = malformedUnicodeField(message);
   if (broken !== null) {
     // A lone surrogate cannot be encoded into a URL or UTF-8 body: the gateway call would fail forever.
-    throw new CommandValidationError(broken, 'holds malformed unicode (a lone surrogate)', 'MALFORMED_UNICODE');
+    throw new CommandValidationError(broken, 'holds malformed unicode (a lone surrogate)', 'INVALID_PARAMS');
   }
   return message;
 }

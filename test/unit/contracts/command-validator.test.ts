@@ -180,7 +180,7 @@ describe('validateCommand refuses card data before anything else', () => {
 describe('validateCommand refuses malformed unicode', () => {
   it('names the field holding a lone surrogate, which no URL or UTF-8 body can carry', () => {
     const err = rejection(command('refund', { gateway_key: 'auth_\ud800x' }));
-    expect(err).toMatchObject({ field: 'payment.gateway_key', code: 'MALFORMED_UNICODE' });
+    expect(err).toMatchObject({ field: 'payment.gateway_key', code: 'INVALID_PARAMS', reason: 'holds malformed unicode (a lone surrogate)' });
     expect(rejection(command('capture', { lines: [{ description: 'mug \udc00' }] })).field).toBe('payment.lines[0].description');
   });
 
