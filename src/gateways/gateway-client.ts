@@ -99,15 +99,19 @@ export class GatewayClient {
       body: typeof response.data === 'string' ? response.data : '',
       elapsedMs,
     };
-    this.logger.debug('gateway call', {
-      gateway: this.gateway.name,
-      method: signed.method,
-      path: redact(signed.path),
-      status: result.status,
-      elapsed_ms: elapsedMs,
-      request_body: redactBody(signed.body),
-      response_body: redactBody(result.body),
-    });
+    // Hot path: parsing and redacting both bodies costs more than the call's own bookkeeping, so only
+    // build the line when someone reads it.
+    if (this.logger.isLevelEnabled('debug')) {
+      this.logger.debug('gateway call', {
+        gateway: this.gateway.name,
+        method: signed.method,
+        path: redact(signed.path),
+        status: result.status,
+        elapsed_ms: elapsedMs,
+        request_body: redactBody(signed.body),
+        response_body: redactBody(result.body),
+      });
+    }
     return result;
   }
 }
