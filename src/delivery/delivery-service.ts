@@ -7,6 +7,7 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { CircuitBreaker } from './circuit-breaker';
+import { InquiryResult, inquireStatus } from './status-inquiry';
 import { OutcomeRecorder } from './outcome-recorder';
 
 /** Sends one request to a gateway (the shared thin client); transport failures are GatewayErrors. */
@@ -154,26 +155,21 @@ export class DeliveryService {
   }
 
   private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
-    let response: GatewayResponse;
+    let inquiry: InquiryResult;
     try {
-      response = await route.client.send(route.transformer.buildStatusRequest(ctx, route.gateway));
+      inquiry = await inquireStatus(route, ctx);
     } catch (err) {
       return this.onError(op, err, breaker, 'inquiry');
     }
-    let outcome;
-    try {
-      outcome = route.transformer.parseStatusResponse(ctx, response, route.gateway);
-    } catch (err) {
-      return this.onError(op, err, breaker, 'inquiry');
-    }
+    const { outcome, elapsedMs } = inquiry;
     breaker.success();
     if (outcome === null) {
       // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.
-      await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: response.elapsedMs });
+      await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: elapsedMs });
       const again = await this.deps.ledger.get(op.id);
       return again && again.state === 'SENT' ? this.send(again, ctx, route, breaker) : { kind: 'done', state: again?.state ?? 'FAILED' };
     }
-    const settled = await this.deps.recorder.apply(op, outcome, 'inquiry', { elapsed_ms: response.elapsedMs });
+    const settled = await this.deps.recorder.apply(op, outcome, 'inquiry', { elapsed_ms: elapsedMs });
     return { kind: 'done', state: settled.state };
   }
 

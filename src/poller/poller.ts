@@ -1,6 +1,7 @@
 import { Config } from '../config/config';
 import { GatewayRouter } from '../delivery/delivery-service';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { inquireStatus } from '../delivery/status-inquiry';
 import { GatewayError } from '../errors/gateway-error';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
@@ -71,10 +72,9 @@ export class Poller {
     if (!('refused' in route)) {
       try {
         const ctx = { operationId: op.id, command: op.command, payment: op.payment };
-        const response = await route.client.send(route.transformer.buildStatusRequest(ctx, route.gateway));
-        const outcome = route.transformer.parseStatusResponse(ctx, response, route.gateway);
+        const { outcome, elapsedMs } = await inquireStatus(route, ctx);
         if (outcome && outcome.status !== 'PENDING') {
-          const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: response.elapsedMs });
+          const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs });
           if (after.state === 'SUCCEEDED' || after.state === 'FAILED') return 'resolved';
         }
       } catch (err) {
