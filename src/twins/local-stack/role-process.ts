@@ -18,9 +18,13 @@ export interface RoleProcess {
  * watches stdout for `readyMarker` (a substring of a log line).
  *
  * @param readyTimeoutMs how long to wait for the marker before `ready` rejects. Default 30 000 ms.
+ *
+ * `PB_ROLE_NODE_ARGS` (space-separated) adds Node options to every role process, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile workers (Node refuses those in NODE_OPTIONS).
  */
 export function spawnRole(options: { name: string; cliPath: string; configPath: string; args: string[]; logPath: string; readyMarker: string; readyTimeoutMs?: number; env?: NodeJS.ProcessEnv }): RoleProcess {
-  const child = spawn(process.execPath, [options.cliPath, '--config', options.configPath, ...options.args], {
+  const nodeArgs = (process.env.PB_ROLE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const child = spawn(process.execPath, [...nodeArgs, options.cliPath, '--config', options.configPath, ...options.args], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
