@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { AxiosInstance, AxiosResponse } from 'axios';
 import { Config } from '../config/config';
-import { CallState, classifyTransportFailure, createOutboundHttp, trackedTransport } from '../http/outbound-http';
+import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError, displayUrl } from './bus-errors';
 import { jsonRpcRequest } from './json-rpc';
@@ -18,17 +17,17 @@ import { AccessTokenSource } from './oauth-token-provider';
  * Token failures come from the `AccessTokenSource` unchanged.
  */
 export class BusClient {
-  private readonly http: AxiosInstance;
+  private readonly http: OutboundClient;
   private readonly rpcUrl: string;
   private readonly delegateUrl: string;
 
   constructor(
-    private readonly config: Config,
+    config: Config,
     private readonly tokens: AccessTokenSource,
     private readonly logger: Logger = silentLogger(),
   ) {
     const bus = config.serviceBus;
-    this.http = createOutboundHttp({ timeoutMs: bus.timeoutMs, proxy: config.proxy });
+    this.http = new OutboundClient({ timeoutMs: bus.timeoutMs, proxy: config.proxy });
     this.rpcUrl = `${bus.url}${bus.rpcPath}`;
     this.delegateUrl = `${bus.url}${bus.delegatePath}`;
   }
@@ -37,7 +36,7 @@ export class BusClient {
   async call(method: string, params: Record<string, unknown>): Promise<unknown> {
     const body = JSON.stringify(jsonRpcRequest(method, params, randomUUID()));
     const response = await this.post(this.rpcUrl, body);
-    const answer = parseJson(response.data);
+    const answer = parseJson(response.body);
     if (!isObject(answer) || answer.jsonrpc !== '2.0') {
       throw new BusRequestError(`the bus at ${displayUrl(this.rpcUrl)} answered HTTP ${response.status} without a JSON-RPC response: check service_bus.url and service_bus.rpc_path`, response.status);
     }
@@ -55,7 +54,7 @@ export class BusClient {
     const response = await this.post(this.delegateUrl, JSON.stringify(jsonRpcRequest(method, params)));
     if (response.status >= 300) throw this.statusError(this.delegateUrl, response.status);
     // A JSON-RPC error in a 2xx answer is still a refusal: the OMS did not take the event.
-    const answer = parseJson(response.data);
+    const answer = parseJson(response.body);
     if (isObject(answer) && isObject(answer.error)) {
       const code = typeof answer.error.code === 'number' ? answer.error.code : 0;
       const message = typeof answer.error.message === 'string' ? answer.error.message : '(no message)';
@@ -67,7 +66,7 @@ export class BusClient {
    * Posts `body` with the current token; on 401 invalidates it and retries once with a fresh one. Returns
    * any answer that is not 401, 429 or 5xx; those, and transport failures, are thrown as classified errors.
    */
-  private async post(url: string, body: string): Promise<AxiosResponse<string>> {
+  private async post(url: string, body: string): Promise<OutboundResponse> {
     for (let attempt = 1; ; attempt++) {
       const token = await this.tokens.getToken();
       const response = await this.send(url, body, token);
@@ -89,27 +88,18 @@ export class BusClient {
     }
   }
 
-  private async send(url: string, body: string, token: string): Promise<AxiosResponse<string>> {
-    const state: CallState = { phase: 'connecting', timedOut: false, proxyRefused: false };
-    // Our own whole-call deadline (axios' timeout does not cover a stalled body), as the gateway client does.
-    const abort = new AbortController();
-    const deadline = setTimeout(() => {
-      state.timedOut = true;
-      abort.abort();
-    }, this.config.serviceBus.timeoutMs);
+  private async send(url: string, body: string, token: string): Promise<OutboundResponse> {
     try {
-      return await this.http.post<string>(url, body, {
+      return await this.http.send({
+        method: 'POST',
+        url,
         headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
-        transformRequest: [(data: unknown) => data],
-        signal: abort.signal,
-        transport: trackedTransport(state),
+        body,
       });
     } catch (err) {
-      const failure = classifyTransportFailure(err, state);
-      this.logger.debug('bus call failed', { url: displayUrl(url), error_code: failure.code, phase: state.phase });
-      throw new PeerUnavailableError('bus', displayUrl(url), failure.code);
-    } finally {
-      clearTimeout(deadline);
+      if (!(err instanceof OutboundRequestError)) throw err;
+      this.logger.debug('bus call failed', { url: displayUrl(url), error_code: err.failure.code });
+      throw new PeerUnavailableError('bus', displayUrl(url), err.failure.code);
     }
   }
 

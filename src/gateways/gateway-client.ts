@@ -1,7 +1,6 @@
-import { AxiosInstance, AxiosResponse } from 'axios';
 import { GatewayConfig } from '../config/config';
 import { GatewayError } from '../errors';
-import { CallState, classifyTransportFailure, createOutboundHttp, trackedTransport } from '../http/outbound-http';
+import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { redact } from '../logging/redact';
 import { GatewayRequest, GatewayResponse, GatewayTransformer } from './gateway-adapter';
@@ -30,7 +29,7 @@ export interface GatewayClientOptions {
  * whole call; a connect that is still pending when it fires is therefore `not_sent`.
  */
 export class GatewayClient {
-  private readonly http: AxiosInstance;
+  private readonly http: OutboundClient;
   private readonly now: () => Date;
   private readonly logger: Logger;
 
@@ -39,7 +38,7 @@ export class GatewayClient {
     readonly transformer: GatewayTransformer,
     options: GatewayClientOptions,
   ) {
-    this.http = createOutboundHttp({
+    this.http = new OutboundClient({
       timeoutMs: gateway.timeoutMs,
       maxSockets: gateway.maxSockets,
       proxy: options.proxy,
@@ -57,48 +56,25 @@ export class GatewayClient {
   async send(request: GatewayRequest): Promise<GatewayResponse> {
     const signed = this.transformer.authenticate(request, this.gateway, this.now());
     const url = `${this.gateway.baseUrl}${signed.path}`;
-    const state: CallState = { phase: 'connecting', timedOut: false, proxyRefused: false };
-    const abort = new AbortController();
-    const deadline = setTimeout(() => {
-      state.timedOut = true;
-      abort.abort();
-    }, this.gateway.timeoutMs);
-    const started = process.hrtime.bigint();
-    let response: AxiosResponse<string>;
+    let response: OutboundResponse;
     try {
-      response = await this.http.request<string>({
-        method: signed.method,
-        url,
-        headers: signed.headers,
-        data: signed.body,
-        // The body is already serialized: exactly these bytes go out.
-        transformRequest: [(data: unknown) => data],
-        signal: abort.signal,
-        transport: trackedTransport(state),
-      });
+      response = await this.http.send({ method: signed.method, url, headers: signed.headers, body: signed.body });
     } catch (err) {
-      const failure = classifyTransportFailure(err, state);
+      if (!(err instanceof OutboundRequestError)) throw err;
+      const { failure } = err;
       this.logger.debug('gateway call failed', {
         gateway: this.gateway.name,
         method: signed.method,
         path: redact(signed.path),
         kind: failure.kind,
         error_code: failure.code,
-        phase: state.phase,
       });
       throw new GatewayError(failure.kind, this.gateway.name, `${signed.method} ${signed.path}: ${failure.description}`, {
         cause: err,
       });
-    } finally {
-      clearTimeout(deadline);
     }
-    const elapsedMs = Number((process.hrtime.bigint() - started) / 1_000_000n);
-    const result: GatewayResponse = {
-      status: response.status,
-      headers: flattenHeaders(response.headers as Record<string, unknown>),
-      body: typeof response.data === 'string' ? response.data : '',
-      elapsedMs,
-    };
+    const elapsedMs = Math.round(response.elapsedMs);
+    const result: GatewayResponse = { status: response.status, headers: response.headers, body: response.body, elapsedMs };
     // Hot path: parsing and redacting both bodies costs more than the call's own bookkeeping, so only
     // build the line when someone reads it.
     if (this.logger.isLevelEnabled('debug')) {
@@ -114,16 +90,6 @@ export class GatewayClient {
     }
     return result;
   }
-}
-
-/** Lower-case names, string values (repeated headers joined with ", "). */
-function flattenHeaders(headers: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || value === null) continue;
-    out[name.toLowerCase()] = Array.isArray(value) ? value.map(String).join(', ') : String(value);
-  }
-  return out;
 }
 
 /** A body for a debug line: JSON redacted field by field, anything else as redacted text. */

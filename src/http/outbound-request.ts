@@ -1,0 +1,133 @@
+import http from 'node:http';
+import https from 'node:https';
+import { CallState, OutboundHttpOptions, TransportFailure, classifyTransportFailure, createAgents, trackedTransport } from './outbound-http';
+
+/** One outbound request. The body is sent as these exact bytes (callers serialize and sign them). */
+export interface OutboundRequest {
+  method: string;
+  /** Absolute URL (http or https). */
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** A response of any status: callers classify statuses. */
+export interface OutboundResponse {
+  status: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: string;
+  /** Milliseconds from send to the last byte (sub-millisecond precision). */
+  elapsedMs: number;
+}
+
+/** A request that got no response: the transport failure, classified by how far the request got. */
+export class OutboundRequestError extends Error {
+  constructor(
+    readonly failure: TransportFailure,
+    options?: { cause?: unknown },
+  ) {
+    super(failure.description, options);
+    this.name = 'OutboundRequestError';
+  }
+}
+
+/** Largest response body we read, bytes (8 MiB): a peer streaming more is treated as a broken answer. */
+export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The hot-path HTTP client of the gateways and the bus (issue #5): Node's own `http.request` on the
+ * keep-alive agents of `createAgents` (TLS 1.2 floor, optional proxy), one whole-call deadline, and the
+ * same phase tracking and failure classification as before. It replaced axios there, whose per-call
+ * config merging, header objects and interceptor chain cost about a fifth of a worker's CPU for the two
+ * calls each command makes. Bodies are text; nothing is parsed or transformed here.
+ */
+export class OutboundClient {
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+
+  /** @param options `timeoutMs` is the whole-call deadline (connect to last byte), milliseconds. */
+  constructor(private readonly options: OutboundHttpOptions) {
+    ({ httpAgent: this.httpAgent, httpsAgent: this.httpsAgent } = createAgents(options));
+  }
+
+  /**
+   * Sends `request`; resolves with the response whatever its status. Rejects with `OutboundRequestError`
+   * (`not_sent` or `outcome_unknown`) when no complete response came before the deadline.
+   */
+  send(request: OutboundRequest): Promise<OutboundResponse> {
+    const target = new URL(request.url);
+    const secure = target.protocol === 'https:';
+    const state: CallState = { phase: 'connecting', timedOut: false, proxyRefused: false };
+    const headers: Record<string, string | number> = { ...request.headers };
+    if (request.body !== undefined) headers['content-length'] = Buffer.byteLength(request.body);
+    const started = performance.now();
+    return new Promise<OutboundResponse>((resolve, reject) => {
+      let settled = false;
+      const fail = (err: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        reject(new OutboundRequestError(classifyTransportFailure(err, state), { cause: err }));
+      };
+      const req = trackedTransport(state).request(
+        {
+          protocol: target.protocol,
+          hostname: target.hostname,
+          port: target.port,
+          path: `${target.pathname}${target.search}`,
+          method: request.method,
+          headers,
+          agent: secure ? this.httpsAgent : this.httpAgent,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > MAX_RESPONSE_BYTES) {
+              req.destroy(Object.assign(new Error('response body too large'), { code: 'ERESPONSETOOLARGE' }));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on('error', fail);
+          res.on('aborted', () => fail(Object.assign(new Error('response aborted'), { code: 'ECONNRESET' })));
+          res.on('end', () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(deadline);
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: flattenHeaders(res.headers),
+              body: chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+              elapsedMs: performance.now() - started,
+            });
+          });
+        },
+      );
+      const deadline = setTimeout(() => {
+        state.timedOut = true;
+        req.destroy(Object.assign(new Error('deadline exceeded'), { code: 'TIMEOUT' }));
+        fail(new Error('deadline exceeded'));
+      }, this.options.timeoutMs);
+      req.on('error', fail);
+      req.end(request.body);
+    });
+  }
+
+  /** Closes idle keep-alive sockets (shutdown, tests). */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+function flattenHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
