@@ -47,9 +47,9 @@ export class OutcomeRecorder {
     const to: OperationState = outcome.status === 'SUCCESS' ? 'SUCCEEDED' : outcome.status === 'FAIL' ? 'FAILED' : 'PENDING';
     const gateway = op.payment.gateway;
     const firstCheck = this.deps.config.poller.scheduleMs[0];
-    // One round trip: the settling mark (first, so a crash before the event is recorded leaves a trace for
-    // the recovery sweep), the reference index, the move and the read-back of the record.
-    const [, { record }] = await Promise.all([this.deps.ledger.markSettling(op.id), this.deps.ledger.transitionAndGet(
+    // One round trip: the settling mark (a crash before the event is recorded leaves a trace for the
+    // recovery sweep), the reference index, the move and the read-back of the record.
+    const { record } = await this.deps.ledger.transitionAndGet(
       op.id,
       to,
       { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details },
@@ -60,17 +60,14 @@ export class OutcomeRecorder {
         reason: outcome.reason,
         ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
       },
-      outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null,
-    )]);
+      { reference: outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null, markSettling: true, payment: op.payment },
+    );
     return this.settleRecord(op.id, record);
   }
 
   /** Fails an operation for a reason of ours (no route, unsupported, UNRESPONSIVE, a terminal gateway error). */
   async fail(op: OperationRecord, reason: string, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
-    const [, { record }] = await Promise.all([
-      this.deps.ledger.markSettling(op.id),
-      this.deps.ledger.transitionAndGet(op.id, 'FAILED', { event: 'failed', source, reason, ...details }, { reason }),
-    ]);
+    const { record } = await this.deps.ledger.transitionAndGet(op.id, 'FAILED', { event: 'failed', source, reason, ...details }, { reason }, { markSettling: true, payment: op.payment });
     return this.settleRecord(op.id, record);
   }
 
@@ -82,8 +79,9 @@ export class OutcomeRecorder {
   private async settleRecord(id: string, current: OperationRecord | null): Promise<OperationRecord> {
     if (!current) throw new Error(`operation ${id} vanished from the ledger`);
     const event = outcomeEvent(current, this.deps.config);
-    if (event) await this.emit(event);
-    await this.deps.ledger.markSettled(id);
+    // Recording the event clears the settling mark in the same step; with no event, clear it here.
+    if (event) await this.emit(event, id);
+    else await this.deps.ledger.markSettled(id);
     return current;
   }
 
@@ -91,10 +89,13 @@ export class OutcomeRecorder {
    * Records an event in the outbox, then sends it inline if it may go now (a notifier is set and every
    * earlier event of its payment is delivered), else queues it (idempotent by event id). An event already
    * delivered is left alone.
+   * @param settledOperation the operation whose settling mark (see `Ledger.markSettling`) the recorded
+   *   event clears, in the same step as the recording.
    */
-  async emit(event: PaymentEvent): Promise<void> {
-    const { events, notifier } = this.deps;
-    const { sequence, sent, claimed } = await events.recordAndCheck(event, Date.now(), notifier ? sendLeaseMs(this.deps.config) : undefined);
+  async emit(event: PaymentEvent, settledOperation?: string): Promise<void> {
+    const { events, notifier, ledger } = this.deps;
+    const settles = settledOperation === undefined ? undefined : { settlingKey: ledger.settlingKey, operationId: settledOperation };
+    const { sequence, sent, claimed } = await events.recordAndCheck(event, Date.now(), notifier ? sendLeaseMs(this.deps.config) : undefined, settles);
     if (sent >= sequence) return;
     if (claimed && notifier) {
       try {

@@ -1,8 +1,9 @@
 import Redis, { Result } from 'ioredis';
 import { PaymentEvent } from './payment-event';
 
-// KEYS: event hash, payment sequence counter, payment sent watermark, unsent index, send lease. ARGV:
-// payment key, method, params JSON, event id, now (ms), lease ms ('' = do not claim).
+// KEYS: event hash, payment sequence counter, payment sent watermark, unsent index, send lease, settling
+// index. ARGV: payment key, method, params JSON, event id, now (ms), lease ms ('' = do not claim),
+// operation id whose settling mark the recorded event clears ('' = none).
 // Records the event once; a second call (crash and retry) returns the sequence given the first time.
 // A new event also enters the unsent index (score = when recorded), which the recovery sweep reads if
 // whoever recorded it dies before it is delivered. When the payment's order lets the event go now (all
@@ -19,6 +20,7 @@ else
   redis.call('HSET', KEYS[1], 'sequence', seq, 'payment_key', ARGV[1], 'method', ARGV[2], 'params', ARGV[3])
   redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
 end
+if ARGV[7] ~= '' then redis.call('ZREM', KEYS[6], ARGV[7]) end
 local claimed = 0
 if ARGV[6] ~= '' and sent == seq - 1 then
   if redis.call('SET', KEYS[5], '1', 'PX', ARGV[6], 'NX') then claimed = 1 end
@@ -44,12 +46,14 @@ declare module 'ioredis' {
       sentKey: string,
       unsentKey: string,
       leaseKey: string,
+      settlingKey: string,
       paymentKey: string,
       method: string,
       params: string,
       eventId: string,
       now: number,
       leaseMs: string,
+      settledOperation: string,
     ): Result<[number, number, number], Context>;
     pbEventMarkSent(sentKey: string, unsentKey: string, sequence: number, eventId: string): Result<number, Context>;
   }
@@ -74,7 +78,7 @@ export class EventStore {
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {
-    redis.defineCommand('pbEventRecord', { numberOfKeys: 5, lua: RECORD_LUA });
+    redis.defineCommand('pbEventRecord', { numberOfKeys: 6, lua: RECORD_LUA });
     redis.defineCommand('pbEventMarkSent', { numberOfKeys: 2, lua: MARK_SENT_LUA });
   }
 
@@ -90,23 +94,32 @@ export class EventStore {
 
   /**
    * Records the event (idempotent) and, in the same round trip, reads the payment's sent watermark; with
-   * `leaseMs`, also takes the event's send lease when its turn has come (see `claim`).
+   * `leaseMs`, also takes the event's send lease when its turn has come (see `claim`); with `settles`, clears
+   * that operation's settling mark in the ledger's settling index (the event it was waiting for is now in
+   * the outbox, whose unsent index covers the rest).
    * @returns its sequence within the payment, the highest sequence of the payment already delivered, and
    *   whether the lease was taken (always false without `leaseMs`).
    */
-  async recordAndCheck(event: PaymentEvent, now = Date.now(), leaseMs?: number): Promise<{ sequence: number; sent: number; claimed: boolean }> {
+  async recordAndCheck(
+    event: PaymentEvent,
+    now = Date.now(),
+    leaseMs?: number,
+    settles?: { settlingKey: string; operationId: string },
+  ): Promise<{ sequence: number; sent: number; claimed: boolean }> {
     const [sequence, sent, claimed] = await this.redis.pbEventRecord(
       `${this.prefix}event:${event.eventId}`,
       `${this.prefix}payment:${event.paymentKey}:seq`,
       `${this.prefix}payment:${event.paymentKey}:sent`,
       this.unsentKey,
       this.leaseKey(event.eventId),
+      settles?.settlingKey ?? this.unsentKey,
       event.paymentKey,
       event.method,
       JSON.stringify(event.params),
       event.eventId,
       now,
       leaseMs === undefined ? '' : String(leaseMs),
+      settles?.operationId ?? '',
     );
     return { sequence: Number(sequence), sent: Number(sent), claimed: Number(claimed) === 1 };
   }

@@ -74,10 +74,13 @@ return {1, 'RECEIVED'}
 `;
 
 // KEYS: op hash, interactions list. ARGV: prefix, id, now, to, index score, fields JSON (flat), interaction,
-// countAttempt, PSP reference key ('' for none), reference TTL seconds, return the record ('1'/'0').
+// countAttempt, PSP reference key ('' for none), reference TTL seconds, return the record ('0': no, '1':
+// without its payment, '2': whole), settling index key ('' for none).
 // Moves the state forward only along ALLOWED_TRANSITIONS; returns {applied(0|1), from[, record as a flat
-// HGETALL]}. The reference index and the read-back ride in the same round trip as the move (issue #5).
+// HGETALL]}. The settling mark, the reference index and the read-back ride in the same round trip as the
+// move (issue #5); the payment, which never changes, stays out of the read-back when the caller holds it.
 const TRANSITION_LUA = `
+if ARGV[12] ~= '' then redis.call('ZADD', ARGV[12], ARGV[3], ARGV[2]) end
 if ARGV[9] ~= '' then redis.call('SET', ARGV[9], ARGV[2], 'EX', ARGV[10]) end
 local allowed = ${luaAllowed}
 local from = redis.call('HGET', KEYS[1], 'state')
@@ -93,7 +96,15 @@ if allowed[from][to] then
   redis.call('RPUSH', KEYS[2], ARGV[7])
   applied = 1
 end
-if ARGV[11] == '1' then return {applied, from, redis.call('HGETALL', KEYS[1])} end
+if ARGV[11] == '2' then return {applied, from, redis.call('HGETALL', KEYS[1])} end
+if ARGV[11] == '1' then
+  local flat = redis.call('HGETALL', KEYS[1])
+  local out = {}
+  for i = 1, #flat, 2 do
+    if flat[i] ~= 'payment' then out[#out + 1] = flat[i]; out[#out + 1] = flat[i + 1] end
+  end
+  return {applied, from, out}
+end
 return {applied, from}
 `;
 
@@ -117,6 +128,7 @@ declare module 'ioredis' {
       referenceKey: string,
       referenceTtl: number,
       returnRecord: string,
+      settlingKey: string,
     ): Result<[number, string, string[]?], Context>;
   }
 }
@@ -187,29 +199,30 @@ export class Ledger {
     fields: TransitionFields = {},
     now = Date.now(),
   ): Promise<TransitionResult> {
-    const [applied, from] = await this.runTransition(id, to, interaction, fields, now, null, false);
+    const [applied, from] = await this.runTransition(id, to, interaction, fields, now, null, '0', false);
     return { applied: applied === 1, from: from === '' ? null : (from as OperationState) };
   }
 
   /**
-   * `transition`, plus (in the same atomic round trip) the PSP reference index (see `indexReference`) when
-   * `reference` is given, and the record as it stands afterwards: what the outcome recorder needs to emit
-   * the event without reading the record back.
+   * `transition`, plus in the same atomic round trip: the PSP reference index (see `indexReference`) when
+   * `reference` is given, the settling mark (see `markSettling`) when `markSettling` is set, and the record
+   * as it stands afterwards: what the outcome recorder needs to emit the event without reading it back.
+   * Pass the operation's `payment` when you hold it (it never changes): it is then not read back nor parsed.
    */
   async transitionAndGet(
     id: string,
     to: OperationState,
     interaction: Omit<Interaction, 'at'>,
     fields: TransitionFields = {},
-    reference: { gateway: string; reference: string } | null = null,
-    now = Date.now(),
+    options: { reference?: { gateway: string; reference: string } | null; markSettling?: boolean; payment?: Payment; now?: number } = {},
   ): Promise<TransitionWithRecord> {
-    const [applied, from, flat] = await this.runTransition(id, to, interaction, fields, now, reference, true);
+    const { payment, now = Date.now() } = options;
+    const [applied, from, flat] = await this.runTransition(id, to, interaction, fields, now, options.reference ?? null, payment ? '1' : '2', options.markSettling ?? false);
     let record: OperationRecord | null = null;
     if (flat && flat.length > 0) {
       const hash: Record<string, string> = {};
       for (let i = 0; i < flat.length; i += 2) hash[flat[i]] = flat[i + 1];
-      record = recordFromHash(hash);
+      record = recordFromHash(hash, payment);
     }
     return { applied: applied === 1, from: from === '' ? null : (from as OperationState), record };
   }
@@ -221,7 +234,8 @@ export class Ledger {
     fields: TransitionFields,
     now: number,
     reference: { gateway: string; reference: string } | null,
-    returnRecord: boolean,
+    returnRecord: '0' | '1' | '2',
+    markSettling: boolean,
   ): Promise<[number, string, string[]?]> {
     const flat: string[] = [];
     const put = (k: string, v: string | number | undefined) => {
@@ -249,7 +263,8 @@ export class Ledger {
       fields.countAttempt ? '1' : '0',
       reference ? this.referenceKey(reference.gateway, reference.reference) : '',
       REFERENCE_TTL_S,
-      returnRecord ? '1' : '0',
+      returnRecord,
+      markSettling ? this.settlingKey : '',
     );
   }
 
@@ -269,26 +284,32 @@ export class Ledger {
     return raw.map((r) => JSON.parse(r) as Interaction);
   }
 
-  /** Ids in `state` whose index score is at most `maxScore` (for PENDING/UNKNOWN: due for a check). */
   /**
-   * Notes that an outcome is being written for `id` and its event is not recorded yet. Issued before the
-   * transition on the same connection, so a crash between the transition and the outbox write leaves the
-   * id here for the recovery sweep.
+   * Notes that an outcome is being written for `id` and its event is not recorded yet, so a crash between
+   * the transition and the outbox write leaves the id here for the recovery sweep. The outcome recorder
+   * sets it inside the transition itself (`transitionAndGet` with `markSettling`); the event store clears
+   * it when it records the event.
    */
   async markSettling(id: string, now = Date.now()): Promise<void> {
-    await this.redis.zadd(`${this.prefix}ops:settling`, now, id);
+    await this.redis.zadd(this.settlingKey, now, id);
   }
 
   /** The event of `id`'s current state is recorded: nothing left for the sweep. */
   async markSettled(id: string): Promise<void> {
-    await this.redis.zrem(`${this.prefix}ops:settling`, id);
+    await this.redis.zrem(this.settlingKey, id);
+  }
+
+  /** Key of the settling index: the event store clears an operation's mark when it records its event. */
+  get settlingKey(): string {
+    return `${this.prefix}ops:settling`;
   }
 
   /** Ids whose settling started before `maxScore` (ms) and never finished. */
   async settlingBefore(maxScore: number, limit = 1000): Promise<string[]> {
-    return this.redis.zrangebyscore(`${this.prefix}ops:settling`, '-inf', String(maxScore), 'LIMIT', 0, limit);
+    return this.redis.zrangebyscore(this.settlingKey, '-inf', String(maxScore), 'LIMIT', 0, limit);
   }
 
+  /** Ids in `state` whose index score is at most `maxScore` (for PENDING/UNKNOWN: due for a check). */
   async idsInState(state: OperationState, maxScore = Number.POSITIVE_INFINITY, limit = 1000): Promise<string[]> {
     const max = Number.isFinite(maxScore) ? String(maxScore) : '+inf';
     return this.redis.zrangebyscore(`${this.prefix}ops:state:${state}`, '-inf', max, 'LIMIT', 0, limit);

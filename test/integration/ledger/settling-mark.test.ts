@@ -1,0 +1,65 @@
+import Redis from 'ioredis';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { EventStore } from '../../../src/events/event-store';
+import { Ledger } from '../../../src/ledger/ledger';
+import { testNamespace } from '../../support/test-config';
+
+/**
+ * The settling mark rides inside the two scripts of the outcome path (issue #5: fewer round trips): the
+ * outcome's transition sets it atomically with the move, and recording the event clears it atomically with
+ * the recording, so no crash point leaves a decided operation without either the mark or its event.
+ */
+describe('the settling mark on a real Redis', () => {
+  const prefix = `${testNamespace()}:`;
+  let redis: Redis;
+  let ledger: Ledger;
+  let events: EventStore;
+
+  const command = (ref: string): PaymentCommand => ({
+    version: 1,
+    command: 'authorize',
+    channel: 'web',
+    received_at: '2024-06-01T10:00:00.000Z',
+    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1000, currency: 'EUR', order_id: `o-${ref}`, operation_reference: ref },
+  });
+
+  beforeAll(() => {
+    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    ledger = new Ledger(redis, prefix);
+    events = new EventStore(redis, prefix);
+  });
+
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('is set by the outcome transition and cleared by recording the event, each in the same script', async () => {
+    const cmd = command('sm-1');
+    await ledger.create('sm-1', cmd, 1_000);
+    await ledger.transition('sm-1', 'SENT', { event: 'attempt' }, { countAttempt: true }, 1_000);
+    const moved = await ledger.transitionAndGet('sm-1', 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'psp-1' }, {
+      reference: { gateway: 'simulator', reference: 'psp-1' },
+      markSettling: true,
+      payment: cmd.payment,
+      now: 2_000,
+    });
+    expect(moved).toMatchObject({ applied: true, from: 'SENT' });
+    expect(moved.record).toMatchObject({ id: 'sm-1', state: 'SUCCEEDED', attempts: 1, gatewayReference: 'psp-1', payment: cmd.payment });
+    expect(await ledger.settlingBefore(2_000)).toEqual(['sm-1']);
+    expect(await ledger.findByReference('simulator', 'psp-1')).toBe('sm-1');
+
+    const event = { eventId: 'ev-sm-1', paymentKey: 'pay-sm-1', method: 'magento.payments.payments_management.authorized', params: { payment: { amount: 1000 } } };
+    expect(await events.recordAndCheck(event, 2_001, undefined, { settlingKey: ledger.settlingKey, operationId: 'sm-1' })).toMatchObject({ sequence: 1, sent: 0 });
+    expect(await ledger.settlingBefore(Number.MAX_SAFE_INTEGER)).toEqual([]);
+  });
+
+  it('reads the whole record back, payment included, when the caller does not hold the payment', async () => {
+    const cmd = command('sm-2');
+    await ledger.create('sm-2', cmd, 1_000);
+    const moved = await ledger.transitionAndGet('sm-2', 'FAILED', { event: 'failed' }, { reason: 'NO_ROUTE' });
+    expect(moved.record).toMatchObject({ state: 'FAILED', reason: 'NO_ROUTE', payment: cmd.payment });
+    expect(await ledger.settlingBefore(Number.MAX_SAFE_INTEGER)).toEqual([]);
+  });
+});
