@@ -4,7 +4,7 @@ import { OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { backoffDelay } from './backoff';
 import { DeliveryJobData } from './delivery-queue';
-import { DeliveryService, DeliveryStep } from './delivery-service';
+import { DeliveryService, DeliveryStep, PreparedAttempt } from './delivery-service';
 import { bullJobId } from './job-id';
 
 /**
@@ -24,13 +24,21 @@ export class InlineDelivery {
     },
   ) {}
 
-  /** Delivers now; hands anything not finished to the delivery queue. Never throws. */
-  async run(operation: string | OperationRecord): Promise<DeliveryStep> {
+  /** See `DeliveryService.prepareFirstAttempt`: the first attempt of an operation not written yet, or null. */
+  prepare(draft: OperationRecord): PreparedAttempt | null {
+    return this.deps.service.prepareFirstAttempt(draft);
+  }
+
+  /**
+   * Delivers now; hands anything not finished to the delivery queue. Never throws.
+   * @param prepared the attempt `prepare` gave, when `Ledger.create` recorded it with the operation.
+   */
+  async run(operation: string | OperationRecord, prepared?: PreparedAttempt): Promise<DeliveryStep> {
     const { config, service, deliveryQueue, logger } = this.deps;
     const id = typeof operation === 'string' ? operation : operation.id;
     let step: DeliveryStep;
     try {
-      step = await service.deliver(operation);
+      step = await service.deliver(operation, prepared);
     } catch (err) {
       logger.warn('inline delivery failed; handing it to the delivery queue', { operation_id: id, error: (err as Error).message });
       step = { kind: 'wait', reason: 'inline delivery failed', delayMs: config.delivery.backoffBaseMs };

@@ -11,7 +11,7 @@ import { DeliveryJobData } from '../delivery/delivery-queue';
 import { InlineDelivery } from '../delivery/inline-delivery';
 import { bullJobId } from '../delivery/job-id';
 import { CommandValidationError } from '../errors/command-validation-error';
-import { Ledger } from '../ledger/ledger';
+import { Ledger, draftRecord } from '../ledger/ledger';
 import { operationIdOf } from '../ledger/operation-id';
 import { Logger } from '../logging/logger';
 
@@ -151,11 +151,14 @@ export class CommandConsumer {
       return { decision: 'dead-lettered', operationId: null };
     }
     const operationId = operationIdOf(command);
-    const { created, state, record } = await this.retrying('ledger', () => this.deps.ledger.create(operationId, command));
     const { inline } = this.deps;
+    // The fast path records a new operation's first attempt with its creation when it can go out at once.
+    const now = Date.now();
+    const prepared = inline ? inline.prepare(draftRecord(operationId, command, now)) : null;
+    const { created, state, record } = await this.retrying('ledger', () => this.deps.ledger.create(operationId, command, now, prepared?.interaction));
     if (inline) {
       if (created) {
-        await inline.run(record ?? operationId);
+        await inline.run(record ?? operationId, prepared ?? undefined);
         return { decision: 'accepted', operationId };
       }
       // A redelivery: the process that had it may have died mid-way; finish (or re-report) it now.

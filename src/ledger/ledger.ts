@@ -60,17 +60,20 @@ const luaAllowed = `{${Object.entries(ALLOWED_TRANSITIONS)
   .map(([from, tos]) => `${from}={${tos.map((t) => `${t}=true`).join(',')}}`)
   .join(',')}}`;
 
-// KEYS: op hash, interactions list. ARGV: prefix, id, now, fields (flat array as JSON), interaction JSON.
+// KEYS: op hash, interactions list. ARGV: prefix, id, now, fields (flat array as JSON), interaction JSON,
+// initial state (RECEIVED, or SENT when the first attempt is recorded with the creation), the first
+// attempt's interaction JSON ('' for none).
 // Creates the record unless it exists; returns {created(0|1), state}.
 const CREATE_LUA = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state then return {0, state} end
 local fields = cjson.decode(ARGV[4])
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('ZADD', ARGV[1] .. 'ops:state:RECEIVED', ARGV[3], ARGV[2])
+redis.call('ZADD', ARGV[1] .. 'ops:state:' .. ARGV[6], ARGV[3], ARGV[2])
 redis.call('ZADD', ARGV[1] .. 'ops:created', ARGV[3], ARGV[2])
 redis.call('RPUSH', KEYS[2], ARGV[5])
-return {1, 'RECEIVED'}
+if ARGV[7] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[7]) end
+return {1, ARGV[6]}
 `;
 
 // KEYS: op hash, interactions list. ARGV: prefix, id, now, to, index score, fields JSON (flat), interaction,
@@ -113,7 +116,7 @@ const REFERENCE_TTL_S = 90 * 24 * 3600;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    pbLedgerCreate(opKey: string, logKey: string, prefix: string, id: string, now: number, fields: string, interaction: string): Result<[number, string], Context>;
+    pbLedgerCreate(opKey: string, logKey: string, prefix: string, id: string, now: number, fields: string, interaction: string, state: string, attempt: string): Result<[number, string], Context>;
     pbLedgerTransition(
       opKey: string,
       logKey: string,
@@ -163,29 +166,39 @@ export class Ledger {
 
   /**
    * Records a new operation in state RECEIVED, unless it already exists (a duplicate or a redelivery).
-   * @returns whether it was created, and its current state.
+   * With `firstAttempt` (the worker's fast path, issue #5), the operation is created in SENT with one
+   * attempt and that attempt's history entry: the same as `create` then `transition(…, 'SENT', …,
+   * { countAttempt: true })`, in one atomic round trip. The attempt is on record before the request leaves.
+   * @returns whether it was created, its current state, and (when created) the record as written.
    */
-  async create(id: string, command: PaymentCommand, now = Date.now()): Promise<{ created: boolean; state: OperationState; record?: OperationRecord }> {
+  async create(
+    id: string,
+    command: PaymentCommand,
+    now = Date.now(),
+    firstAttempt?: Omit<Interaction, 'at'>,
+  ): Promise<{ created: boolean; state: OperationState; record?: OperationRecord }> {
+    const state: OperationState = firstAttempt ? 'SENT' : 'RECEIVED';
     const fields: string[] = [
       'id', id,
       'command', command.command,
       'channel', command.channel,
-      'state', 'RECEIVED',
+      'state', state,
       'payment', JSON.stringify(command.payment),
       'received_at', String(Date.parse(command.received_at) || now),
       'created_at', String(now),
       'updated_at', String(now),
-      'attempts', '0',
+      'attempts', firstAttempt ? '1' : '0',
     ];
     if (command.sequence !== undefined) fields.push('sequence', String(command.sequence));
     const interaction = JSON.stringify({ at: now, event: 'received', channel: command.channel });
-    const [created, state] = await this.redis.pbLedgerCreate(this.opKey(id), this.logKey(id), this.prefix, id, now, JSON.stringify(fields), interaction);
-    if (created !== 1) return { created: false, state: state as OperationState };
+    const attempt = firstAttempt ? historyEntry({ ...firstAttempt, to: 'SENT' }, now) : '';
+    const [created, current] = await this.redis.pbLedgerCreate(this.opKey(id), this.logKey(id), this.prefix, id, now, JSON.stringify(fields), interaction, state, attempt);
+    if (created !== 1) return { created: false, state: current as OperationState };
     // The record as Redis now holds it, built from the very fields written: the caller can deliver it
     // without reading it back (one round trip less per command).
     const hash: Record<string, string> = {};
     for (let i = 0; i < fields.length; i += 2) hash[fields[i]] = fields[i + 1];
-    return { created: true, state: 'RECEIVED', record: recordFromHash(hash, command.payment) };
+    return { created: true, state, record: recordFromHash(hash, command.payment) };
   }
 
   /**
@@ -248,8 +261,7 @@ export class Ledger {
     put('next_check_at', fields.nextCheckAt);
     put('poll_step', fields.pollStep);
     const score = (to === 'PENDING' || to === 'UNKNOWN') && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
-    // `at` is added after redaction: one epoch-ms timestamp in ten passes the Luhn check and would be masked.
-    const entry = JSON.stringify({ ...redact({ ...interaction, to }), at: now });
+    const entry = historyEntry({ ...interaction, to }, now);
     return this.redis.pbLedgerTransition(
       this.opKey(id),
       this.logKey(id),
@@ -270,7 +282,7 @@ export class Ledger {
 
   /** Appends a history entry without changing state (e.g. a retry scheduled, a duplicate seen). */
   async appendInteraction(id: string, interaction: Omit<Interaction, 'at'>, now = Date.now()): Promise<void> {
-    await this.redis.rpush(this.logKey(id), JSON.stringify({ ...redact(interaction), at: now }));
+    await this.redis.rpush(this.logKey(id), historyEntry(interaction, now));
   }
 
   async get(id: string): Promise<OperationRecord | null> {
@@ -341,6 +353,31 @@ export class Ledger {
   static isTerminal(state: OperationState): boolean {
     return isTerminal(state);
   }
+}
+
+/**
+ * The record `create` writes for a new command, before it is written (state RECEIVED, no attempt): what
+ * the fast path inspects to decide whether the first attempt can be recorded with the creation. Pure.
+ */
+export function draftRecord(id: string, command: PaymentCommand, now: number): OperationRecord {
+  return {
+    id,
+    command: command.command,
+    channel: command.channel,
+    state: 'RECEIVED',
+    payment: command.payment,
+    sequence: command.sequence === undefined ? undefined : String(command.sequence),
+    receivedAt: Date.parse(command.received_at) || now,
+    createdAt: now,
+    updatedAt: now,
+    attempts: 0,
+  };
+}
+
+/** One history entry as stored: redacted JSON with its time. */
+function historyEntry(interaction: Omit<Interaction, 'at'>, now: number): string {
+  // `at` is added after redaction: one epoch-ms timestamp in ten passes the Luhn check and would be masked.
+  return JSON.stringify({ ...redact(interaction), at: now });
 }
 
 /** A record from its Redis hash; `payment` may be passed when the caller already holds it parsed. */

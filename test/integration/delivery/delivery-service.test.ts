@@ -6,7 +6,7 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { Ledger } from '../../../src/ledger/ledger';
+import { Ledger, draftRecord } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
@@ -161,5 +161,43 @@ describe('gateway delivery', () => {
     const requests = sim.counters().requests;
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(sim.counters().requests).toBe(requests);
+  });
+
+  describe('the first attempt recorded with the creation (fast path)', () => {
+    it('creates the operation in SENT with one attempt on record before the request leaves, then delivers it', async () => {
+      const { service, ledger } = setup();
+      const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+      const id = command.payment.operation_reference!;
+      const now = Date.now();
+      const prepared = service.prepareFirstAttempt(draftRecord(id, command, now));
+      expect(prepared?.interaction).toMatchObject({ event: 'attempt', attempt: 1, gateway: 'simulator' });
+      const created = await ledger.create(id, command, now, prepared!.interaction);
+      expect(created).toMatchObject({ created: true, state: 'SENT', record: { state: 'SENT', attempts: 1 } });
+      expect(await ledger.idsInState('SENT')).toContain(id);
+      expect(sim.counters().effects[id]).toBeUndefined();
+      expect(await service.deliver(created.record!, prepared!)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', attempts: 1 });
+      expect(sim.counters().effects[id]).toBe(1);
+      expect((await ledger.interactions(id)).map((h) => h.event)).toEqual(['received', 'attempt', 'outcome']);
+    });
+
+    it('prepares nothing when something must be read, emitted or waited for first', async () => {
+      const { service } = setup();
+      const draft = (command: PaymentCommand) => draftRecord(command.payment.operation_reference!, command, Date.now());
+      // A capture looks up its authorization; a refund sends PENDINGRELEASE first; an unknown gateway is refused.
+      expect(service.prepareFirstAttempt(draft(channelCommand('capture', {}, { gateway_key: 'auth-1' })))).toBeNull();
+      expect(service.prepareFirstAttempt(draft(channelCommand('refund', {}, { gateway_key: 'auth-1' })))).toBeNull();
+      expect(service.prepareFirstAttempt(draft(channelCommand('authorize', {}, { gateway: 'nowhere' })))).toBeNull();
+      // An open breaker: the plain path waits instead of calling.
+      const breaker = service.breaker('simulator');
+      for (let i = 0; i < 3; i++) breaker.failure();
+      expect(service.prepareFirstAttempt(draft(channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' })))).toBeNull();
+    });
+
+    it('prepares nothing for a command older than delivery.max_age_ms', () => {
+      const { service } = setup({ 'delivery.max_age_ms': 1000 });
+      const command = channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' });
+      expect(service.prepareFirstAttempt(draftRecord(command.payment.operation_reference!, command, Date.now()))).toBeNull();
+    });
   });
 });
