@@ -54,6 +54,8 @@ export class AmqpConnection extends EventEmitter {
         const model = await amqp.connect(this.options.url, {
           clientProperties: { connection_name: this.options.name ?? 'payment-bridge' },
           timeout: 5000,
+          // No Nagle: a confirm-waiting publish or a lone ack must not sit out a delayed-ACK round (~40 ms).
+          noDelay: true,
         });
         model.on('error', (err: Error) => this.options.logger.warn('amqp connection error', { error: err.message }));
         model.on('close', () => this.onClose(model));

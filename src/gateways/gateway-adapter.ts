@@ -37,7 +37,7 @@ export interface GatewayResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
-  /** Milliseconds from send to the last byte. */
+  /** Milliseconds from send to the last byte, to the hundredth. */
   elapsedMs: number;
 }
 

@@ -15,7 +15,7 @@ export class ChannelPublisher {
   ) {}
 
   static async open(config: Config): Promise<ChannelPublisher> {
-    const connection = await amqplib.connect(config.amqp.url);
+    const connection = await amqplib.connect(config.amqp.url, { noDelay: true });
     const channel = await connection.createConfirmChannel();
     return new ChannelPublisher(connection, channel, config.amqp.commandsExchange);
   }
