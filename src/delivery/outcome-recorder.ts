@@ -1,12 +1,12 @@
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { bullJobId } from './job-id';
-import { EventStore } from '../events/event-store';
+import { EventStore, RecordResult } from '../events/event-store';
 import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent } from '../events/payment-event';
 import { NotificationSender, withSequence } from '../events/event-sender';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
-import { Ledger, OperationRecord } from '../ledger/ledger';
+import { Interaction, Ledger, OperationRecord, TransitionFields, afterTransition } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 
@@ -47,28 +47,42 @@ export class OutcomeRecorder {
     const to: OperationState = outcome.status === 'SUCCESS' ? 'SUCCEEDED' : outcome.status === 'FAIL' ? 'FAILED' : 'PENDING';
     const gateway = op.payment.gateway;
     const firstCheck = this.deps.config.poller.scheduleMs[0];
-    // One round trip: the settling mark (a crash before the event is recorded leaves a trace for the
-    // recovery sweep), the reference index, the move and the read-back of the record.
-    const { record } = await this.deps.ledger.transitionAndGet(
-      op.id,
-      to,
-      { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details },
-      {
-        gatewayReference: outcome.gatewayReference,
-        newGatewayKey: outcome.newGatewayKey,
-        gatewayStatus: outcome.gatewayStatus,
-        reason: outcome.reason,
-        ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
-      },
-      { reference: outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null, markSettling: true, payment: op.payment },
-    );
-    return this.settleRecord(op.id, record);
+    const fields: TransitionFields = {
+      gatewayReference: outcome.gatewayReference,
+      newGatewayKey: outcome.newGatewayKey,
+      gatewayStatus: outcome.gatewayStatus,
+      reason: outcome.reason,
+      ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
+    };
+    const reference = outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null;
+    return this.decide(op, to, { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details }, fields, reference);
   }
 
   /** Fails an operation for a reason of ours (no route, unsupported, UNRESPONSIVE, a terminal gateway error). */
   async fail(op: OperationRecord, reason: string, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
-    const { record } = await this.deps.ledger.transitionAndGet(op.id, 'FAILED', { event: 'failed', source, reason, ...details }, { reason }, { markSettling: true, payment: op.payment });
-    return this.settleRecord(op.id, record);
+    return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...details }, { reason }, null);
+  }
+
+  /**
+   * Moves the operation to its outcome and records the outcome's event in one round trip (issue #5): the
+   * event is built from the record the move will leave, and the script records it only if the move applied
+   * to exactly `op`. Otherwise (someone moved the operation meanwhile) the event of whatever state it is in
+   * now is built from the record read back. Either way the settling mark covers a crash in between.
+   */
+  private async decide(op: OperationRecord, to: OperationState, interaction: Omit<Interaction, 'at'>, fields: TransitionFields, reference: { gateway: string; reference: string } | null): Promise<OperationRecord> {
+    const { ledger, events, config, notifier } = this.deps;
+    const now = Date.now();
+    const event = outcomeEvent(afterTransition(op, to, fields, now), config);
+    if (!event) {
+      const { record } = await ledger.transitionAndGet(op.id, to, interaction, fields, { reference, markSettling: true, payment: op.payment, now });
+      return this.settleRecord(op.id, record);
+    }
+    const settles = { settlingKey: ledger.settlingKey, operationId: op.id };
+    const inputs = events.recordInputs(event, now, notifier ? sendLeaseMs(config) : undefined, settles);
+    const { record, recorded } = await ledger.transitionAndRecord(op, to, interaction, fields, inputs, { reference, now });
+    if (!recorded) return this.settleRecord(op.id, record);
+    await this.dispatch(event, recorded);
+    return record ?? afterTransition(op, to, fields, now);
   }
 
   /** Reloads the operation and makes sure the event of its current state is recorded and queued. */
@@ -95,7 +109,12 @@ export class OutcomeRecorder {
   async emit(event: PaymentEvent, settledOperation?: string): Promise<void> {
     const { events, notifier, ledger } = this.deps;
     const settles = settledOperation === undefined ? undefined : { settlingKey: ledger.settlingKey, operationId: settledOperation };
-    const { sequence, sent, claimed } = await events.recordAndCheck(event, Date.now(), notifier ? sendLeaseMs(this.deps.config) : undefined, settles);
+    await this.dispatch(event, await events.recordAndCheck(event, Date.now(), notifier ? sendLeaseMs(this.deps.config) : undefined, settles));
+  }
+
+  /** After recording: sends the event inline when it holds the lease, queues it otherwise, or leaves it if delivered. */
+  private async dispatch(event: PaymentEvent, { sequence, sent, claimed }: RecordResult): Promise<void> {
+    const { events, notifier } = this.deps;
     if (sent >= sequence) return;
     if (claimed && notifier) {
       try {

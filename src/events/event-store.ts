@@ -1,8 +1,10 @@
 import Redis, { Result } from 'ioredis';
 import { PaymentEvent } from './payment-event';
 
-// KEYS: event hash, payment sequence counter, payment sent watermark, unsent index, send lease, settling
-// index. ARGV: payment key, method, params JSON, event id, now (ms), lease ms ('' = do not claim),
+// The recording of an event, as a Lua function `pb_record_event(K, A)` so that the ledger's outcome
+// transition can record the outcome's event in the same atomic step (issue #5); RECORD_LUA calls it alone.
+// K: event hash, payment sequence counter, payment sent watermark, unsent index, send lease, settling
+// index. A: payment key, method, params JSON, event id, now (ms), lease ms ('' = do not claim),
 // operation id whose settling mark the recorded event clears ('' = none).
 // Records the event once; a second call (crash and retry) returns the sequence given the first time.
 // A new event also enters the unsent index (score = when recorded), which the recovery sweep reads if
@@ -10,22 +12,28 @@ import { PaymentEvent } from './payment-event';
 // earlier events delivered) and a lease is asked for, it also takes the event's send lease, so no two
 // senders have the same event on the wire at once (a repeat landing after the next event would break the
 // per-payment order). Returns {sequence, sent watermark, lease taken (0|1)}.
-const RECORD_LUA = `
-local sent = tonumber(redis.call('GET', KEYS[3]) or '0')
-local seq = redis.call('HGET', KEYS[1], 'sequence')
-if seq then
-  seq = tonumber(seq)
-else
-  seq = redis.call('INCR', KEYS[2])
-  redis.call('HSET', KEYS[1], 'sequence', seq, 'payment_key', ARGV[1], 'method', ARGV[2], 'params', ARGV[3])
-  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[4])
+export const RECORD_EVENT_LUA_FUNCTION = `
+local function pb_record_event(K, A)
+  local sent = tonumber(redis.call('GET', K[3]) or '0')
+  local seq = redis.call('HGET', K[1], 'sequence')
+  if seq then
+    seq = tonumber(seq)
+  else
+    seq = redis.call('INCR', K[2])
+    redis.call('HSET', K[1], 'sequence', seq, 'payment_key', A[1], 'method', A[2], 'params', A[3])
+    redis.call('ZADD', K[4], A[5], A[4])
+  end
+  if A[7] ~= '' then redis.call('ZREM', K[6], A[7]) end
+  local claimed = 0
+  if A[6] ~= '' and sent == seq - 1 then
+    if redis.call('SET', K[5], '1', 'PX', A[6], 'NX') then claimed = 1 end
+  end
+  return {seq, sent, claimed}
 end
-if ARGV[7] ~= '' then redis.call('ZREM', KEYS[6], ARGV[7]) end
-local claimed = 0
-if ARGV[6] ~= '' and sent == seq - 1 then
-  if redis.call('SET', KEYS[5], '1', 'PX', ARGV[6], 'NX') then claimed = 1 end
-end
-return {seq, sent, claimed}
+`;
+
+const RECORD_LUA = `${RECORD_EVENT_LUA_FUNCTION}
+return pb_record_event(KEYS, ARGV)
 `;
 
 // KEYS: sent watermark of the payment, unsent index. ARGV: sequence, event id ('' for none).
@@ -40,23 +48,16 @@ return cur
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    pbEventRecord(
-      eventKey: string,
-      seqKey: string,
-      sentKey: string,
-      unsentKey: string,
-      leaseKey: string,
-      settlingKey: string,
-      paymentKey: string,
-      method: string,
-      params: string,
-      eventId: string,
-      now: number,
-      leaseMs: string,
-      settledOperation: string,
-    ): Result<[number, number, number], Context>;
+    pbEventRecord(...keysThenArgs: string[]): Result<[number, number, number], Context>;
     pbEventMarkSent(sentKey: string, unsentKey: string, sequence: number, eventId: string): Result<number, Context>;
   }
+}
+
+/** What recording an event found: its sequence, the payment's sent watermark, whether the send lease was taken. */
+export interface RecordResult {
+  sequence: number;
+  sent: number;
+  claimed: boolean;
 }
 
 /** A recorded event, as the sender loads it. */
@@ -105,23 +106,41 @@ export class EventStore {
     now = Date.now(),
     leaseMs?: number,
     settles?: { settlingKey: string; operationId: string },
-  ): Promise<{ sequence: number; sent: number; claimed: boolean }> {
-    const [sequence, sent, claimed] = await this.redis.pbEventRecord(
-      `${this.prefix}event:${event.eventId}`,
-      `${this.prefix}payment:${event.paymentKey}:seq`,
-      `${this.prefix}payment:${event.paymentKey}:sent`,
-      this.unsentKey,
-      this.leaseKey(event.eventId),
-      settles?.settlingKey ?? this.unsentKey,
-      event.paymentKey,
-      event.method,
-      JSON.stringify(event.params),
-      event.eventId,
-      now,
-      leaseMs === undefined ? '' : String(leaseMs),
-      settles?.operationId ?? '',
-    );
+  ): Promise<RecordResult> {
+    const { keys, args } = this.recordInputs(event, now, leaseMs, settles);
+    const [sequence, sent, claimed] = await this.redis.pbEventRecord(...keys, ...args);
     return { sequence: Number(sequence), sent: Number(sent), claimed: Number(claimed) === 1 };
+  }
+
+  /**
+   * The keys and arguments of the recording (`RECORD_EVENT_LUA_FUNCTION`): what `recordAndCheck` sends,
+   * for a script that records the event inside a larger atomic step. Same parameters as `recordAndCheck`.
+   */
+  recordInputs(
+    event: PaymentEvent,
+    now: number,
+    leaseMs?: number,
+    settles?: { settlingKey: string; operationId: string },
+  ): { keys: [string, string, string, string, string, string]; args: [string, string, string, string, string, string, string] } {
+    return {
+      keys: [
+        `${this.prefix}event:${event.eventId}`,
+        `${this.prefix}payment:${event.paymentKey}:seq`,
+        `${this.prefix}payment:${event.paymentKey}:sent`,
+        this.unsentKey,
+        this.leaseKey(event.eventId),
+        settles?.settlingKey ?? this.unsentKey,
+      ],
+      args: [
+        event.paymentKey,
+        event.method,
+        JSON.stringify(event.params),
+        event.eventId,
+        String(now),
+        leaseMs === undefined ? '' : String(leaseMs),
+        settles?.operationId ?? '',
+      ],
+    };
   }
 
   /**

@@ -1,5 +1,6 @@
 import Redis, { Result } from 'ioredis';
 import { Channel, CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
+import { RECORD_EVENT_LUA_FUNCTION, RecordResult } from '../events/event-store';
 import { redact } from '../logging/redact';
 import { ALLOWED_TRANSITIONS, OperationState, isTerminal } from './operation-state';
 
@@ -82,12 +83,13 @@ return {1, ARGV[6]}
 // Moves the state forward only along ALLOWED_TRANSITIONS; returns {applied(0|1), from[, record as a flat
 // HGETALL]}. The settling mark, the reference index and the read-back ride in the same round trip as the
 // move (issue #5); the payment, which never changes, stays out of the read-back when the caller holds it.
-const TRANSITION_LUA = `
+const TRANSITION_STEPS = `
 if ARGV[12] ~= '' then redis.call('ZADD', ARGV[12], ARGV[3], ARGV[2]) end
 if ARGV[9] ~= '' then redis.call('SET', ARGV[9], ARGV[2], 'EX', ARGV[10]) end
 local allowed = ${luaAllowed}
 local from = redis.call('HGET', KEYS[1], 'state')
 if not from then return {0, ''} end
+local before = redis.call('HMGET', KEYS[1], 'updated_at', 'attempts')
 local to = ARGV[4]
 local applied = 0
 if allowed[from][to] then
@@ -99,16 +101,36 @@ if allowed[from][to] then
   redis.call('RPUSH', KEYS[2], ARGV[7])
   applied = 1
 end
-if ARGV[11] == '2' then return {applied, from, redis.call('HGETALL', KEYS[1])} end
+local reply = {applied, from, {}}
+if ARGV[11] == '2' then reply[3] = redis.call('HGETALL', KEYS[1]) end
 if ARGV[11] == '1' then
   local flat = redis.call('HGETALL', KEYS[1])
   local out = {}
   for i = 1, #flat, 2 do
     if flat[i] ~= 'payment' then out[#out + 1] = flat[i]; out[#out + 1] = flat[i + 1] end
   end
-  return {applied, from, out}
+  reply[3] = out
 end
-return {applied, from}
+`;
+
+const TRANSITION_LUA = `${TRANSITION_STEPS}
+return reply
+`;
+
+// TRANSITION_LUA, then the outcome's event recorded in the same atomic step (issue #5: one round trip
+// less per command) when the move applied to exactly the record the caller built the event from.
+// KEYS 3-8 and ARGV 16-22: the event's recording (event store's RECORD_EVENT_LUA_FUNCTION). ARGV 13-15:
+// the state, updated_at and attempts the caller's record had. Returns TRANSITION_LUA's reply plus
+// {recorded (0|1), sequence, sent watermark, lease taken}.
+const TRANSITION_RECORD_LUA = `${RECORD_EVENT_LUA_FUNCTION}
+${TRANSITION_STEPS}
+if applied == 1 and from == ARGV[13] and before[1] == ARGV[14] and before[2] == ARGV[15] then
+  local r = pb_record_event({KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]}, {ARGV[16], ARGV[17], ARGV[18], ARGV[19], ARGV[20], ARGV[21], ARGV[22]})
+  reply[4] = 1; reply[5] = r[1]; reply[6] = r[2]; reply[7] = r[3]
+else
+  reply[4] = 0
+end
+return reply
 `;
 
 /** How long a PSP reference → operation id index entry lives, seconds (90 days). */
@@ -117,22 +139,9 @@ const REFERENCE_TTL_S = 90 * 24 * 3600;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     pbLedgerCreate(opKey: string, logKey: string, prefix: string, id: string, now: number, fields: string, interaction: string, state: string, attempt: string): Result<[number, string], Context>;
-    pbLedgerTransition(
-      opKey: string,
-      logKey: string,
-      prefix: string,
-      id: string,
-      now: number,
-      to: string,
-      score: number,
-      fields: string,
-      interaction: string,
-      countAttempt: string,
-      referenceKey: string,
-      referenceTtl: number,
-      returnRecord: string,
-      settlingKey: string,
-    ): Result<[number, string, string[]?], Context>;
+    /** Keys and arguments as TRANSITION_LUA's comment lists them. */
+    pbLedgerTransition(...keysThenArgs: (string | number)[]): Result<[number, string, string[]?], Context>;
+    pbLedgerTransitionRecord(...keysThenArgs: (string | number)[]): Result<[number, string, string[], number, number?, number?, number?], Context>;
   }
 }
 
@@ -154,6 +163,7 @@ export class Ledger {
   ) {
     redis.defineCommand('pbLedgerCreate', { numberOfKeys: 2, lua: CREATE_LUA });
     redis.defineCommand('pbLedgerTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
+    redis.defineCommand('pbLedgerTransitionRecord', { numberOfKeys: 8, lua: TRANSITION_RECORD_LUA });
   }
 
   private opKey(id: string): string {
@@ -240,6 +250,44 @@ export class Ledger {
     return { applied: applied === 1, from: from === '' ? null : (from as OperationState), record };
   }
 
+  /**
+   * `transitionAndGet` (with the settling mark, the payment held by the caller) that also records the
+   * outcome's event in the same atomic step, when the move applies to exactly `expected`: the record the
+   * caller holds and built `event` from (same state, updated_at and attempts in Redis). Otherwise nothing
+   * is recorded (`recorded: null`) and the caller builds the event from the returned record as usual.
+   * @param event the recording's keys and arguments (`EventStore.recordInputs`).
+   */
+  async transitionAndRecord(
+    expected: OperationRecord,
+    to: OperationState,
+    interaction: Omit<Interaction, 'at'>,
+    fields: TransitionFields,
+    event: { keys: string[]; args: string[] },
+    options: { reference?: { gateway: string; reference: string } | null; now?: number } = {},
+  ): Promise<TransitionWithRecord & { recorded: RecordResult | null }> {
+    const now = options.now ?? Date.now();
+    const { id } = expected;
+    const [opKey, logKey, ...args] = this.transitionInputs(id, to, interaction, fields, now, options.reference ?? null, '1', true);
+    const [applied, from, flat, recorded, sequence, sent, claimed] = await this.redis.pbLedgerTransitionRecord(
+      opKey,
+      logKey,
+      ...event.keys,
+      ...args,
+      expected.state,
+      String(expected.updatedAt),
+      String(expected.attempts),
+      ...event.args,
+    );
+    const hash: Record<string, string> = {};
+    for (let i = 0; i < (flat?.length ?? 0); i += 2) hash[flat[i]] = flat[i + 1];
+    return {
+      applied: applied === 1,
+      from: from === '' ? null : (from as OperationState),
+      record: hash.state ? recordFromHash(hash, expected.payment) : null,
+      recorded: recorded === 1 ? { sequence: Number(sequence), sent: Number(sent), claimed: Number(claimed) === 1 } : null,
+    };
+  }
+
   private runTransition(
     id: string,
     to: OperationState,
@@ -250,6 +298,20 @@ export class Ledger {
     returnRecord: '0' | '1' | '2',
     markSettling: boolean,
   ): Promise<[number, string, string[]?]> {
+    return this.redis.pbLedgerTransition(...this.transitionInputs(id, to, interaction, fields, now, reference, returnRecord, markSettling));
+  }
+
+  /** TRANSITION_LUA's two keys, then its twelve arguments. */
+  private transitionInputs(
+    id: string,
+    to: OperationState,
+    interaction: Omit<Interaction, 'at'>,
+    fields: TransitionFields,
+    now: number,
+    reference: { gateway: string; reference: string } | null,
+    returnRecord: '0' | '1' | '2',
+    markSettling: boolean,
+  ): (string | number)[] {
     const flat: string[] = [];
     const put = (k: string, v: string | number | undefined) => {
       if (v !== undefined) flat.push(k, String(v));
@@ -262,7 +324,7 @@ export class Ledger {
     put('poll_step', fields.pollStep);
     const score = (to === 'PENDING' || to === 'UNKNOWN') && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
     const entry = historyEntry({ ...interaction, to }, now);
-    return this.redis.pbLedgerTransition(
+    return [
       this.opKey(id),
       this.logKey(id),
       this.prefix,
@@ -277,7 +339,7 @@ export class Ledger {
       REFERENCE_TTL_S,
       returnRecord,
       markSettling ? this.settlingKey : '',
-    );
+    ];
   }
 
   /** Appends a history entry without changing state (e.g. a retry scheduled, a duplicate seen). */
@@ -371,6 +433,25 @@ export function draftRecord(id: string, command: PaymentCommand, now: number): O
     createdAt: now,
     updatedAt: now,
     attempts: 0,
+  };
+}
+
+/**
+ * `record` as a transition to `to` with `fields` at `now` leaves it, if it applies to exactly that record:
+ * the script's rules (undefined fields stay as they were; `countAttempt` adds one). Pure.
+ */
+export function afterTransition(record: OperationRecord, to: OperationState, fields: TransitionFields, now: number): OperationRecord {
+  return {
+    ...record,
+    state: to,
+    updatedAt: now,
+    attempts: record.attempts + (fields.countAttempt ? 1 : 0),
+    reason: fields.reason ?? record.reason,
+    gatewayReference: fields.gatewayReference ?? record.gatewayReference,
+    newGatewayKey: fields.newGatewayKey ?? record.newGatewayKey,
+    gatewayStatus: fields.gatewayStatus ?? record.gatewayStatus,
+    nextCheckAt: fields.nextCheckAt ?? record.nextCheckAt,
+    pollStep: fields.pollStep ?? record.pollStep,
   };
 }
 

@@ -1,15 +1,17 @@
 import Redis from 'ioredis';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { EventStore } from '../../../src/events/event-store';
-import { Ledger } from '../../../src/ledger/ledger';
+import { Ledger, afterTransition } from '../../../src/ledger/ledger';
 import { testNamespace } from '../../support/test-config';
 
 /**
- * The settling mark rides inside the two scripts of the outcome path (issue #5: fewer round trips): the
+ * The scripts of the outcome path (issue #5: fewer round trips). The settling mark rides inside them: the
  * outcome's transition sets it atomically with the move, and recording the event clears it atomically with
- * the recording, so no crash point leaves a decided operation without either the mark or its event.
+ * the recording, so no crash point leaves a decided operation without either the mark or its event. The
+ * combined script records the event with the move only when the move applied to the very record the
+ * event was built from.
  */
-describe('the settling mark on a real Redis', () => {
+describe('the outcome scripts on a real Redis', () => {
   const prefix = `${testNamespace()}:`;
   let redis: Redis;
   let ledger: Ledger;
@@ -61,5 +63,32 @@ describe('the settling mark on a real Redis', () => {
     const moved = await ledger.transitionAndGet('sm-2', 'FAILED', { event: 'failed' }, { reason: 'NO_ROUTE' });
     expect(moved.record).toMatchObject({ state: 'FAILED', reason: 'NO_ROUTE', payment: cmd.payment });
     expect(await ledger.settlingBefore(Number.MAX_SAFE_INTEGER)).toEqual([]);
+  });
+
+  const eventFor = (id: string) => ({ eventId: `ev-${id}`, paymentKey: `pay-${id}`, method: 'magento.payments.payments_management.authorized', params: { payment: { amount: 1000 } } });
+
+  it('moves and records the event in one step when the record is the one the caller holds', async () => {
+    const cmd = command('sm-3');
+    const { record } = await ledger.create('sm-3', cmd, 1_000, { event: 'attempt', attempt: 1 });
+    const inputs = events.recordInputs(eventFor('sm-3'), 2_000, 10_000, { settlingKey: ledger.settlingKey, operationId: 'sm-3' });
+    const result = await ledger.transitionAndRecord(record!, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'psp-3' }, inputs, { now: 2_000 });
+    expect(result).toMatchObject({ applied: true, from: 'SENT', recorded: { sequence: 1, sent: 0, claimed: true } });
+    expect(result.record).toEqual(afterTransition(record!, 'SUCCEEDED', { gatewayReference: 'psp-3' }, 2_000));
+    expect(await events.load('ev-sm-3')).toMatchObject({ sequence: 1 });
+    expect(await events.unsentBefore(Number.MAX_SAFE_INTEGER)).toContain('ev-sm-3');
+    expect(await ledger.settlingBefore(Number.MAX_SAFE_INTEGER)).not.toContain('sm-3');
+    expect((await ledger.interactions('sm-3')).map((h) => h.event)).toEqual(['received', 'attempt', 'outcome']);
+  });
+
+  it('moves but records nothing, leaving the settling mark, when the operation changed since the caller read it', async () => {
+    const cmd = command('sm-4');
+    const { record: stale } = await ledger.create('sm-4', cmd, 1_000, { event: 'attempt', attempt: 1 });
+    // Another worker's retry counted a second attempt meanwhile.
+    await ledger.transition('sm-4', 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true }, 1_500);
+    const inputs = events.recordInputs(eventFor('sm-4'), 2_000, undefined, { settlingKey: ledger.settlingKey, operationId: 'sm-4' });
+    const result = await ledger.transitionAndRecord(stale!, 'FAILED', { event: 'failed' }, { reason: 'DECLINED' }, inputs, { now: 2_000 });
+    expect(result).toMatchObject({ applied: true, from: 'SENT', recorded: null, record: { state: 'FAILED', attempts: 2, reason: 'DECLINED' } });
+    expect(await events.load('ev-sm-4')).toBeNull();
+    expect(await ledger.settlingBefore(Number.MAX_SAFE_INTEGER)).toContain('sm-4');
   });
 });
