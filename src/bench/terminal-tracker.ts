@@ -1,4 +1,4 @@
-/** A notification as the bus twin records it (`receivedAt` is `Date.now()` in ms at the delegate). */
+/** A notification as the bus twin records it (`receivedAt`: epoch ms at the delegate, sub-millisecond). */
 export interface ObservedNotification {
   params: Record<string, unknown>;
   receivedAt: number;
@@ -13,8 +13,12 @@ interface Pending {
 export interface TrackedBatch {
   /** Commands that reached a terminal notification. */
   completed: number;
-  /** End-to-end latencies, ms: notification `receivedAt` minus the publish call's `Date.now()`. */
+  /** End-to-end latencies, ms: notification `receivedAt` minus the time just before the publish call. */
   latenciesMs: number[];
+  /** Operation references, in the order of `latenciesMs` (to join per-command figures such as PSP time). */
+  references: string[];
+  /** `receivedAt` of every terminal notification, in arrival order (steady-state rates). */
+  completedAt: number[];
   /** `receivedAt` of the first and last terminal notification of the batch (epoch ms). */
   firstAt: number;
   lastAt: number;
@@ -42,7 +46,7 @@ export class TerminalTracker {
   }
 
   /** Records that the command with this reference was published now (call just before publishing). */
-  published(reference: string, at = Date.now()): void {
+  published(reference: string, at = preciseNow()): void {
     this.pending.set(reference, { publishedAt: at });
   }
 
@@ -107,6 +111,8 @@ export class TerminalTracker {
       const b = this.batch;
       b.completed += 1;
       b.latenciesMs.push(n.receivedAt - entry.publishedAt);
+      b.references.push(reference);
+      b.completedAt.push(n.receivedAt);
       if (b.firstAt === 0 || n.receivedAt < b.firstAt) b.firstAt = n.receivedAt;
       if (n.receivedAt > b.lastAt) b.lastAt = n.receivedAt;
       if (String(payment.status) !== 'SUCCESS') b.failed += 1;
@@ -115,5 +121,24 @@ export class TerminalTracker {
 }
 
 function emptyBatch(): TrackedBatch {
-  return { completed: 0, latenciesMs: [], firstAt: 0, lastAt: 0, failed: 0 };
+  return { completed: 0, latenciesMs: [], references: [], completedAt: [], firstAt: 0, lastAt: 0, failed: 0 };
+}
+
+/** Epoch milliseconds with sub-millisecond precision, on the same clock as the bus twin's `receivedAt`. */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Completions per second between the `from` and `to` fractions of a batch's completions (default the
+ * middle 80 %): the steady-state rate, without the cold start of freshly started workers (JIT, connection
+ * set-up) or the trickle of the last few. `null` with fewer than 10 completions.
+ */
+export function steadyRate(completedAt: number[], from = 0.1, to = 0.9): number | null {
+  if (completedAt.length < 10) return null;
+  const sorted = [...completedAt].sort((a, b) => a - b);
+  const i = Math.floor(sorted.length * from);
+  const j = Math.min(sorted.length - 1, Math.ceil(sorted.length * to) - 1);
+  const seconds = (sorted[j] - sorted[i]) / 1000;
+  return seconds > 0 ? (j - i) / seconds : null;
 }

@@ -49,4 +49,21 @@ export async function runUntilSignal(name: string, logger: Logger, start: () => 
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  announceReady(name);
+}
+
+/** The message a role sends its supervisor once it is serving: `{ type: 'ready', role }`. */
+export interface ReadyMessage {
+  type: 'ready';
+  role: string;
+}
+
+/**
+ * Tells a supervisor that started this process with an IPC channel (the local stack, a test) that the
+ * role is serving, whatever the log level; without a channel (Procfile, systemd) it does nothing.
+ */
+function announceReady(role: string): void {
+  if (!process.send) return;
+  const message: ReadyMessage = { type: 'ready', role };
+  process.send(message);
 }

@@ -132,12 +132,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const configPath = join(dir, 'parameters.yml');
   writeFileSync(configPath, stringify({ parameters }), { mode: 0o600 });
 
-  const web = spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log'), readyMarker: 'web process listening' });
+  const web = spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log') });
   const workers: RoleProcess[] = [];
   let workerCount = 0;
   const startWorker = async (): Promise<RoleProcess> => {
     workerCount += 1;
-    const worker = spawnRole({ name: `worker-${workerCount}`, cliPath, configPath, args: ['worker'], logPath: join(dir, `worker-${workerCount}.log`), readyMarker: 'worker started' });
+    const worker = spawnRole({ name: `worker-${workerCount}`, cliPath, configPath, args: ['worker'], logPath: join(dir, `worker-${workerCount}.log`) });
     workers.push(worker);
     await worker.ready;
     return worker;

@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, WriteStream } from 'node:fs';
+import { ReadyMessage } from '../../cli/run-process';
 
 /** One `payment-bridge <role>` child process of a local stack, its output kept in a log file. */
 export interface RoleProcess {
@@ -14,19 +15,21 @@ export interface RoleProcess {
 }
 
 /**
- * Spawns `node <cliPath> --config <configPath> <args…>`, appends its stdout and stderr to `logPath`, and
- * watches stdout for `readyMarker` (a substring of a log line).
+ * Spawns `node <cliPath> --config <configPath> <args…>` with an IPC channel, appends its stdout and stderr
+ * to `logPath`, and resolves `ready` when the role reports it is serving (`ReadyMessage` over IPC, sent
+ * whatever the log level) or, for a role that never reports, when `readyMarker` (a substring of a log
+ * line) appears on stdout.
  *
- * @param readyTimeoutMs how long to wait for the marker before `ready` rejects. Default 30 000 ms.
+ * @param readyTimeoutMs how long to wait before `ready` rejects. Default 30 000 ms.
  *
  * `PB_ROLE_NODE_ARGS` (space-separated) adds Node options to every role process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile workers (Node refuses those in NODE_OPTIONS).
  */
-export function spawnRole(options: { name: string; cliPath: string; configPath: string; args: string[]; logPath: string; readyMarker: string; readyTimeoutMs?: number; env?: NodeJS.ProcessEnv }): RoleProcess {
+export function spawnRole(options: { name: string; cliPath: string; configPath: string; args: string[]; logPath: string; readyMarker?: string; readyTimeoutMs?: number; env?: NodeJS.ProcessEnv }): RoleProcess {
   const nodeArgs = (process.env.PB_ROLE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
   const child = spawn(process.execPath, [...nodeArgs, options.cliPath, '--config', options.configPath, ...options.args], {
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const log: WriteStream = createWriteStream(options.logPath, { flags: 'a' });
   const exited = new Promise<number | string>((resolve) => {
@@ -35,16 +38,23 @@ export function spawnRole(options: { name: string; cliPath: string; configPath: 
   const ready = new Promise<void>((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`${options.name} not ready after ${options.readyTimeoutMs ?? 30000} ms (see ${options.logPath})`)), options.readyTimeoutMs ?? 30000);
+    const done = () => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('message', onMessage);
+      resolve();
+    };
     const onData = (chunk: Buffer) => {
+      if (options.readyMarker === undefined) return;
       // Keep only a tail: the marker may straddle two chunks, the rest is in the log file.
       seen = (seen + chunk.toString('utf8')).slice(-4096);
-      if (seen.includes(options.readyMarker)) {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        resolve();
-      }
+      if (seen.includes(options.readyMarker)) done();
+    };
+    const onMessage = (message: unknown) => {
+      if (typeof message === 'object' && message !== null && (message as Partial<ReadyMessage>).type === 'ready') done();
     };
     child.stdout?.on('data', onData);
+    child.on('message', onMessage);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`${options.name} exited (${code}) before it was ready (see ${options.logPath})`));

@@ -1,0 +1,37 @@
+import Redis from 'ioredis';
+
+/**
+ * The PSP's share of each command's end-to-end time, as the worker saw it: the `elapsed_ms` of the gateway
+ * call whose answer decided the operation (the `outcome` entry from `response` in its ledger history,
+ * kept to the hundredth of a ms). Subtracting it command by command gives the bridge's own added latency
+ * exactly, where subtracting one PSP median from every command would blur both tails.
+ * Reads the histories in pipelines of `chunk` (default 1 000). References without such an entry are absent.
+ */
+export async function pspTimesMs(redis: Redis, keyPrefix: string, references: readonly string[], chunk = 1000): Promise<Map<string, number>> {
+  const times = new Map<string, number>();
+  for (let start = 0; start < references.length; start += chunk) {
+    const part = references.slice(start, start + chunk);
+    const pipeline = redis.pipeline();
+    for (const reference of part) pipeline.lrange(`${keyPrefix}op:${reference}:interactions`, 0, -1);
+    const results = (await pipeline.exec()) ?? [];
+    part.forEach((reference, i) => {
+      const entries = results[i]?.[1];
+      if (!Array.isArray(entries)) return;
+      for (const raw of entries) {
+        const entry = JSON.parse(String(raw)) as { event?: string; source?: string; elapsed_ms?: unknown };
+        if (entry.event === 'outcome' && entry.source === 'response' && typeof entry.elapsed_ms === 'number') times.set(reference, entry.elapsed_ms);
+      }
+    });
+  }
+  return times;
+}
+
+/** End-to-end latency minus the command's own PSP time, for the commands whose PSP time is known. */
+export function addedLatenciesMs(references: readonly string[], latenciesMs: readonly number[], pspMs: ReadonlyMap<string, number>): number[] {
+  const added: number[] = [];
+  references.forEach((reference, i) => {
+    const psp = pspMs.get(reference);
+    if (psp !== undefined) added.push(latenciesMs[i] - psp);
+  });
+  return added;
+}
