@@ -95,7 +95,8 @@ async function main(): Promise<void> {
     await stack.busTwin.waitForNotifications(200, 30000);
 
     const pids = stack.workers.map((w) => w.child.pid);
-    const infra = [...pidsNamed('beam.smp'), ...pidsNamed('redis-server')];
+    const rabbit = pidsNamed('beam.smp');
+    const infra = [...rabbit, ...pidsNamed('redis-server')];
     const infraBefore = infra.map(cpuMs);
     const cpuBefore = pids.map(cpuMs);
     const selfBefore = process.cpuUsage();
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
     const cpuWorkers = pids.map((pid, i) => cpuMs(pid) - cpuBefore[i]);
     const self = process.cpuUsage(selfBefore);
     const infraCpu = infra.reduce((sum, pid, i) => sum + cpuMs(pid) - infraBefore[i], 0);
+    const rabbitCpu = rabbit.reduce((sum, pid, i) => sum + cpuMs(pid) - infraBefore[i], 0);
     let calls = 0;
     const byCmd: string[] = [];
     for (const [name, n] of after) {
@@ -124,7 +126,7 @@ async function main(): Promise<void> {
     }
     say(`throughput: ${total} commands in ${elapsed} ms = ${Math.round((total * 1000) / elapsed)} commands/s (published in ${published} ms), workers=${workers}`);
     const perCmd = (ms: number) => ((ms * 1000) / total).toFixed(0);
-    say(`CPU per command, µs: workers ${cpuWorkers.map(perCmd).join(' + ')} · this process (publisher, bus twin, simulator) ${perCmd((self.user + self.system) / 1000)} · RabbitMQ + Redis ${perCmd(infraCpu)} (shared with other users)`);
+    say(`CPU per command, µs: workers ${cpuWorkers.map(perCmd).join(' + ')} · this process (publisher, bus twin, simulator) ${perCmd((self.user + self.system) / 1000)} · RabbitMQ ${perCmd(rabbitCpu)} + Redis ${perCmd(infraCpu - rabbitCpu)} (shared with other users)`);
     say(`redis calls per command: ${(calls / total).toFixed(2)} (${byCmd.join(' ')})`);
 
     // Paced run: latency at `rate` commands/s.

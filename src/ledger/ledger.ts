@@ -61,20 +61,20 @@ const luaAllowed = `{${Object.entries(ALLOWED_TRANSITIONS)
   .map(([from, tos]) => `${from}={${tos.map((t) => `${t}=true`).join(',')}}`)
   .join(',')}}`;
 
-// KEYS: op hash, interactions list. ARGV: prefix, id, now, fields (flat array as JSON), interaction JSON,
-// initial state (RECEIVED, or SENT when the first attempt is recorded with the creation), the first
-// attempt's interaction JSON ('' for none).
+// KEYS: op hash, interactions list. ARGV: prefix, id, now, interaction JSON, initial state (RECEIVED, or
+// SENT when the first attempt is recorded with the creation), the first attempt's interaction JSON ('' for
+// none), then the record's fields as name, value, name, value… (as arguments, not JSON: no encoding of
+// the payment twice, no decoding in Lua).
 // Creates the record unless it exists; returns {created(0|1), state}.
 const CREATE_LUA = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state then return {0, state} end
-local fields = cjson.decode(ARGV[4])
-redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('ZADD', ARGV[1] .. 'ops:state:' .. ARGV[6], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+redis.call('ZADD', ARGV[1] .. 'ops:state:' .. ARGV[5], ARGV[3], ARGV[2])
 redis.call('ZADD', ARGV[1] .. 'ops:created', ARGV[3], ARGV[2])
-redis.call('RPUSH', KEYS[2], ARGV[5])
-if ARGV[7] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[7]) end
-return {1, ARGV[6]}
+redis.call('RPUSH', KEYS[2], ARGV[4])
+if ARGV[6] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[6]) end
+return {1, ARGV[5]}
 `;
 
 // KEYS: op hash, interactions list. ARGV: prefix, id, now, to, index score, fields JSON (flat), interaction,
@@ -83,14 +83,17 @@ return {1, ARGV[6]}
 // Moves the state forward only along ALLOWED_TRANSITIONS; returns {applied(0|1), from[, record as a flat
 // HGETALL]}. The settling mark, the reference index and the read-back ride in the same round trip as the
 // move (issue #5); the payment, which never changes, stays out of the read-back when the caller holds it.
+// These steps are shared by both transition scripts; each first defines records_event(from, before):
+// whether the outcome's event is recorded in the same script (then no settling mark is needed).
 const TRANSITION_STEPS = `
-if ARGV[12] ~= '' then redis.call('ZADD', ARGV[12], ARGV[3], ARGV[2]) end
 if ARGV[9] ~= '' then redis.call('SET', ARGV[9], ARGV[2], 'EX', ARGV[10]) end
 local allowed = ${luaAllowed}
 local from = redis.call('HGET', KEYS[1], 'state')
 if not from then return {0, ''} end
 local before = redis.call('HMGET', KEYS[1], 'updated_at', 'attempts')
 local to = ARGV[4]
+local records = records_event(from, before)
+if ARGV[12] ~= '' and not records then redis.call('ZADD', ARGV[12], ARGV[3], ARGV[2]) end
 local applied = 0
 if allowed[from][to] then
   local fields = cjson.decode(ARGV[6])
@@ -113,7 +116,9 @@ if ARGV[11] == '1' then
 end
 `;
 
-const TRANSITION_LUA = `${TRANSITION_STEPS}
+const TRANSITION_LUA = `
+local function records_event(from, before) return false end
+${TRANSITION_STEPS}
 return reply
 `;
 
@@ -123,8 +128,12 @@ return reply
 // the state, updated_at and attempts the caller's record had. Returns TRANSITION_LUA's reply plus
 // {recorded (0|1), sequence, sent watermark, lease taken}.
 const TRANSITION_RECORD_LUA = `${RECORD_EVENT_LUA_FUNCTION}
+local allowed_moves = ${luaAllowed}
+local function records_event(from, before)
+  return allowed_moves[from][ARGV[4]] == true and from == ARGV[13] and before[1] == ARGV[14] and before[2] == ARGV[15]
+end
 ${TRANSITION_STEPS}
-if applied == 1 and from == ARGV[13] and before[1] == ARGV[14] and before[2] == ARGV[15] then
+if records then
   local r = pb_record_event({KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]}, {ARGV[16], ARGV[17], ARGV[18], ARGV[19], ARGV[20], ARGV[21], ARGV[22]})
   reply[4] = 1; reply[5] = r[1]; reply[6] = r[2]; reply[7] = r[3]
 else
@@ -138,7 +147,7 @@ const REFERENCE_TTL_S = 90 * 24 * 3600;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    pbLedgerCreate(opKey: string, logKey: string, prefix: string, id: string, now: number, fields: string, interaction: string, state: string, attempt: string): Result<[number, string], Context>;
+    pbLedgerCreate(opKey: string, logKey: string, prefix: string, id: string, now: number, interaction: string, state: string, attempt: string, ...fields: string[]): Result<[number, string], Context>;
     /** Keys and arguments as TRANSITION_LUA's comment lists them. */
     pbLedgerTransition(...keysThenArgs: (string | number)[]): Result<[number, string, string[]?], Context>;
     pbLedgerTransitionRecord(...keysThenArgs: (string | number)[]): Result<[number, string, string[], number, number?, number?, number?], Context>;
@@ -202,7 +211,7 @@ export class Ledger {
     if (command.sequence !== undefined) fields.push('sequence', String(command.sequence));
     const interaction = JSON.stringify({ at: now, event: 'received', channel: command.channel });
     const attempt = firstAttempt ? historyEntry({ ...firstAttempt, to: 'SENT' }, now) : '';
-    const [created, current] = await this.redis.pbLedgerCreate(this.opKey(id), this.logKey(id), this.prefix, id, now, JSON.stringify(fields), interaction, state, attempt);
+    const [created, current] = await this.redis.pbLedgerCreate(this.opKey(id), this.logKey(id), this.prefix, id, now, interaction, state, attempt, ...fields);
     if (created !== 1) return { created: false, state: current as OperationState };
     // The record as Redis now holds it, built from the very fields written: the caller can deliver it
     // without reading it back (one round trip less per command).
