@@ -1,5 +1,4 @@
 import { Config, GatewayConfig } from '../config/config';
-import { CommandType } from '../contracts/payment-command';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
 import { GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext } from '../gateways/gateway-adapter';
@@ -7,6 +6,7 @@ import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { CircuitBreaker } from './circuit-breaker';
+import { DEPENDENT, resolveOperationContext } from './operation-context';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { OutcomeRecorder } from './outcome-recorder';
 
@@ -49,11 +49,6 @@ export interface PreparedAttempt {
   /** The attempt's history entry, for `Ledger.create`. */
   interaction: Omit<Interaction, 'at'>;
 }
-
-/** Commands that act on an earlier authorization named by `gateway_key`. */
-const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
-/** Commands whose success creates an authorization later commands may name by our operation id. */
-const AUTHORIZING: ReadonlySet<CommandType> = new Set(['authorize', 'sale', 'revalidate']);
 
 /**
  * Carries one operation to its gateway: route ▸ wait for the authorization it depends on ▸ breaker ▸
@@ -169,29 +164,11 @@ export class DeliveryService {
     return this.send(op, ctx.context, route, breaker);
   }
 
-  /**
-   * The context the transformer sees. A command whose `gateway_key` is the id of one of our own
-   * authorizations waits until that authorization is decided, then uses the PSP's reference for it.
-   */
+  /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
   private async contextFor(op: OperationRecord): Promise<{ context: OperationContext } | { wait: DeliveryStep } | { fail: string }> {
-    const context: OperationContext = { operationId: op.id, command: op.command, payment: op.payment };
-    if (!DEPENDENT.has(op.command)) return { context };
-    const auth = op.payment.gateway_key === op.id ? null : await this.deps.ledger.get(op.payment.gateway_key);
-    if (!auth || !AUTHORIZING.has(auth.command)) return { context };
-    switch (auth.state) {
-      case 'SUCCEEDED': {
-        const key = auth.newGatewayKey ?? auth.gatewayReference;
-        if (!key) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
-        return { context: { ...context, payment: { ...op.payment, gateway_key: key } } };
-      }
-      case 'FAILED':
-        return { fail: 'AUTHORIZATION_FAILED' };
-      case 'RECEIVED':
-      case 'SENT':
-      case 'PENDING':
-      case 'UNKNOWN':
-        return { wait: { kind: 'wait', reason: `authorization ${auth.id} is ${auth.state}`, delayMs: this.deps.config.delivery.backoffBaseMs } };
-    }
+    const resolved = await resolveOperationContext(op, this.deps.ledger);
+    if ('wait' in resolved) return { wait: { kind: 'wait', reason: resolved.wait, delayMs: this.deps.config.delivery.backoffBaseMs } };
+    return resolved;
   }
 
   private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {

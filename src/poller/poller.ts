@@ -1,6 +1,7 @@
 import { Config } from '../config/config';
 import { GatewayRouter } from '../delivery/delivery-service';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { GatewayError } from '../errors/gateway-error';
 import { Ledger, OperationRecord } from '../ledger/ledger';
@@ -69,17 +70,27 @@ export class Poller {
     const op = await ledger.get(id);
     if (!op || (op.state !== 'PENDING' && op.state !== 'UNKNOWN')) return 'resolved';
     const route = router.route(op);
+    // No route: nothing to ask; the schedule runs out and the operation fails UNRESPONSIVE, alerting operators.
     if (!('refused' in route)) {
-      try {
-        const ctx = { operationId: op.id, command: op.command, payment: op.payment };
-        const { outcome, elapsedMs } = await inquireStatus(route, ctx);
-        if (outcome && outcome.status !== 'PENDING') {
-          const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs });
-          if (after.state === 'SUCCEEDED' || after.state === 'FAILED') return 'resolved';
+      // The same context delivery sent with: a capture naming our authorization asks about the PSP's object.
+      const resolved = await resolveOperationContext(op, ledger);
+      if ('context' in resolved) {
+        try {
+          const { outcome, elapsedMs } = await inquireStatus(route, resolved.context);
+          if (outcome && outcome.status !== 'PENDING') {
+            const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs });
+            if (after.state === 'SUCCEEDED' || after.state === 'FAILED') return 'resolved';
+          }
+        } catch (err) {
+          if (!(err instanceof GatewayError)) throw err;
+          await ledger.appendInteraction(op.id, { event: 'poll_error', kind: err.kind, http_status: err.details.httpStatus });
         }
-      } catch (err) {
-        if (!(err instanceof GatewayError)) throw err;
-        await ledger.appendInteraction(op.id, { event: 'poll_error', kind: err.kind, http_status: err.details.httpStatus });
+      } else {
+        // A sent operation whose authorization is undecided or failed is a contradiction, not an answer:
+        // never fail a money movement on it; note it and ask again at the next step.
+        const reason = 'wait' in resolved ? resolved.wait : resolved.fail;
+        logger.warn('poll cannot name the PSP object of this operation yet', { operation_id: op.id, reason });
+        await ledger.appendInteraction(op.id, { event: 'poll_skipped', reason });
       }
     }
     return this.advance(op, logger);

@@ -1,6 +1,8 @@
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
-import { Config } from '../../../src/config/config';
+import { Config, GatewayConfig } from '../../../src/config/config';
+import { GatewayRouter } from '../../../src/delivery/delivery-service';
+import { GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
@@ -102,5 +104,60 @@ describe('the poller', () => {
     await ledger.transition(id, 'FAILED', { event: 'test' }, { reason: 'DECIDED_ELSEWHERE' });
     await poller().runOnce();
     expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'DECIDED_ELSEWHERE' });
+  });
+
+  describe('a command naming one of our own authorizations', () => {
+    /** A router whose transformer records the context of every status inquiry it builds. */
+    function spyingPoller(seen: OperationContext[], logger = captureLogger('info').logger): Poller {
+      const routes = createGatewayClients(config);
+      const router: GatewayRouter = {
+        route: (op) => {
+          const route = routes.get(op.payment.gateway)!;
+          const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
+            buildStatusRequest: (ctx: OperationContext, gateway: GatewayConfig) => {
+              seen.push(ctx);
+              return route.transformer.buildStatusRequest(ctx, gateway);
+            },
+          });
+          return { ...route, transformer };
+        },
+      };
+      const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+      return new Poller({ config, ledger, router, recorder, logger });
+    }
+
+    /** A capture in UNKNOWN, due, whose gateway_key is the id of an authorization of ours in `authState`. */
+    async function captureOf(authState: 'SUCCEEDED' | 'PENDING'): Promise<{ captureId: string; authId: string }> {
+      const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+      const authId = auth.payment.operation_reference!;
+      await ledger.create(authId, auth);
+      await ledger.transition(authId, 'SENT', { event: 'attempt' }, { countAttempt: true });
+      await ledger.transition(authId, authState, { event: 'test' }, { gatewayReference: `auth_ref_${authId}`, nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+      const capture = channelCommand('capture', {}, { gateway_key: authId });
+      const captureId = capture.payment.operation_reference!;
+      await ledger.create(captureId, capture);
+      await ledger.transition(captureId, 'SENT', { event: 'attempt' }, { countAttempt: true });
+      await ledger.transition(captureId, 'UNKNOWN', { event: 'test' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+      return { captureId, authId };
+    }
+
+    it('asks about the PSP object of that authorization, as delivery sent it', async () => {
+      const { captureId, authId } = await captureOf('SUCCEEDED');
+      const seen: OperationContext[] = [];
+      await spyingPoller(seen).runOnce();
+      const inquiry = seen.find((ctx) => ctx.operationId === captureId);
+      expect(inquiry?.payment.gateway_key).toBe(`auth_ref_${authId}`);
+    });
+
+    it('does not ask, nor fail the capture, while that authorization is undecided: it notes it and waits for the next step', async () => {
+      const { captureId } = await captureOf('PENDING');
+      const seen: OperationContext[] = [];
+      const { logger, lines } = captureLogger('info');
+      await spyingPoller(seen, logger).runOnce();
+      expect(seen.find((ctx) => ctx.operationId === captureId)).toBeUndefined();
+      expect(await ledger.get(captureId)).toMatchObject({ state: 'UNKNOWN', pollStep: 1 });
+      expect((await ledger.interactions(captureId)).map((h) => h.event)).toContain('poll_skipped');
+      expect(lines.some((l) => l.includes('poll cannot name the PSP object of this operation yet'))).toBe(true);
+    });
   });
 });
