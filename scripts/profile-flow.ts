@@ -85,7 +85,8 @@ async function main(): Promise<void> {
     namespace: `prof${runId}`,
     workers,
     simulator: { seed: 1, faults: { latencyMs: { min: 0, max: 0 } } },
-    parameters: { 'log.level': 'info' },
+    // PB_PROFILE_PARAMETERS: extra parameters as JSON, e.g. '{"amqp.prefetch": 50}'.
+    parameters: { 'log.level': 'warn', ...(JSON.parse(process.env.PB_PROFILE_PARAMETERS ?? '{}') as Record<string, unknown>) },
   });
   const redis = new Redis(stack.config.redis.url);
   try {
