@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load-config';
 import { ConfigError } from '../errors/config-error';
 import { Logger, createLogger } from '../logging/logger';
 import { registerSecret } from '../logging/redact';
+import { tuneHeap } from './heap-tuning';
 
 /** Loads and validates the configuration, or prints the one-line reason and exits 78 (EX_CONFIG). */
 export function configOrExit(path: string | undefined, logger: Logger): Config {
@@ -33,6 +34,15 @@ export function processLogger(service: string, level?: string): Logger {
  * finished or handed back to the broker). A second signal exits at once.
  */
 export async function runUntilSignal(name: string, logger: Logger, start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  let heapGrowingPercent: number | null;
+  try {
+    heapGrowingPercent = tuneHeap();
+  } catch (err) {
+    logger.error(`${name} cannot start`, { error: (err as Error).message });
+    process.stderr.write(`payment-bridge: ${(err as Error).message}\n`);
+    process.exit(78);
+  }
+  logger.debug(`${name} heap growing percent`, { heap_growing_percent: heapGrowingPercent ?? 'v8 default' });
   const handle = await start();
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -84,7 +84,7 @@ export const configSchema = {
     'amqp.queue.type': { enum: ['quorum', 'classic'], default: 'quorum' },
     'amqp.exchange.dead_letter': { ...nonEmpty, default: 'payment-bridge.dead-letter' },
     'amqp.queue.dead_letter': { ...nonEmpty, default: 'worker:payment:dead-letter' },
-    'amqp.prefetch': { ...positiveInt, default: 200 },
+    'amqp.prefetch': { ...positiveInt, default: 50 },
     'amqp.publish_timeout_ms': { ...positiveInt, default: 5000 },
     'amqp.reconnect_ms': { ...positiveInt, default: 1000 },
 

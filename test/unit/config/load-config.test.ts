@@ -79,7 +79,7 @@ describe('buildConfig', () => {
       queueType: 'quorum',
       deadLetterExchange: 'payment-bridge.dead-letter',
       deadLetterQueue: 'worker:payment:dead-letter',
-      prefetch: 200,
+      prefetch: 50,
       publishTimeoutMs: 5000,
       reconnectMs: 1000,
     });
