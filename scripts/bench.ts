@@ -11,13 +11,14 @@
  *    time minus its own PSP round trip as the worker timed it (from the ledger history); the PSP's round
  *    trip called directly at the same rate is printed for reference;
  * 4. Redis round trips per command (MONITOR on our key prefix over a short paced sample);
- * 5. backlog: workers stopped, a small then a large backlog published, workers started, steady drain rate
- *    (middle 80 % of completions, so the workers' cold start does not weigh 10× more on the small one);
+ * 5. backlog: workers stopped, warm-up commands then a small (then a large) backlog published, workers
+ *    started; the backlog's steady drain rate (middle 80 % of its completions) is compared, so the fresh
+ *    workers' cold start (JIT, heap sizing) does not weigh 10× more on the small one;
  * 6. peak RSS (VmHWM) of every bridge process and of this process.
  * Results go to stdout and to bench/results/<UTC time>.json and .md. The namespace is purged at the end.
  *
  * Options (environment): PB_BENCH_WORKERS (default 2), PB_BENCH_COMMANDS (20 000), PB_BENCH_BACKLOG_SMALL
- * (10 000), PB_BENCH_BACKLOG_LARGE (100 000), PB_BENCH_RAW_BYTES (600), PB_BENCH_QUICK=1 (2 000 commands, backlogs 2 000 / 5 000).
+ * (10 000), PB_BENCH_BACKLOG_LARGE (100 000), PB_BENCH_BACKLOG_WARMUP (5 000), PB_BENCH_RAW_BYTES (600), PB_BENCH_QUICK=1 (2 000 commands, backlogs 2 000 / 5 000).
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -50,6 +51,8 @@ interface Settings {
   commands: number;
   backlogSmall: number;
   backlogLarge: number;
+  /** Commands queued ahead of each backlog to warm the fresh workers up; not in its drain rate. */
+  backlogWarmup: number;
   pacedRate: number;
   pacedSeconds: number;
   window: number;
@@ -66,6 +69,7 @@ function settings(): Settings {
     commands: envInt('PB_BENCH_COMMANDS', quick ? 2_000 : 20_000),
     backlogSmall: envInt('PB_BENCH_BACKLOG_SMALL', quick ? 2_000 : 10_000),
     backlogLarge: envInt('PB_BENCH_BACKLOG_LARGE', quick ? 5_000 : 100_000),
+    backlogWarmup: envInt('PB_BENCH_BACKLOG_WARMUP', quick ? 1_000 : 5_000),
     pacedRate: 500,
     pacedSeconds: 10,
     window: 500,
@@ -234,26 +238,33 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
 
     // 5. Backlogs: stop the workers, publish, start them again, measure the drain.
     const backlog = async (phase: string, count: number) => {
-      say(`5. backlog of ${count}: stopping the workers, publishing, starting ${s.workers} workers`);
+      say(`5. backlog of ${count}: stopping the workers, publishing ${s.backlogWarmup} warm-up commands ahead of it, starting ${s.workers} workers`);
       const running = stack.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
       for (const w of running) notePeak(w);
       await Promise.all(running.map((w) => w.kill('SIGTERM')));
       tracker.begin();
+      // The warm-up commands queue ahead of the backlog: fresh workers compile (JIT) and size their heaps on
+      // them, a cost that would otherwise weigh 10x more on the small backlog than on the large one.
+      const warmPhase = `${phase}w`;
+      await publishWindowed(publisher, s.backlogWarmup, (i) => authorizeCommand(runId, warmPhase, i), { window: s.window, before: (i) => tracker.published(benchReference(runId, warmPhase, i)) });
       const pubBar = progress('backlog published', count);
       await publishWindowed(publisher, count, (i) => authorizeCommand(runId, phase, i), { window: s.window, before: (i) => tracker.published(benchReference(runId, phase, i)), onConfirmed: (n) => n % 500 === 0 && pubBar.update(n) });
       pubBar.update(count);
       pubBar.stop();
       const startMs = preciseNow();
       await Promise.all(Array.from({ length: s.workers }, () => stack.startWorker()));
-      const bar = progress('backlog drained', count);
+      const bar = progress('backlog drained', count + s.backlogWarmup);
       const batch = await tracker.waitAll({ timeoutMs: 120_000, onProgress: bar.update });
       bar.stop();
       tracker.compact();
-      const drainS = (batch.lastAt - batch.firstAt) / 1000;
-      // The compared figure: the steady rate over the middle 80 % of completions. Fresh workers spend their
-      // first second or so compiling (JIT) and connecting, a cost that weighs 10× more on a 10k drain.
-      const steady = steadyRate(batch.completedAt) ?? (batch.completed - 1) / drainS;
-      return { count, perS: steady, firstToLastPerS: (batch.completed - 1) / drainS, withStartPerS: batch.completed / ((batch.lastAt - startMs) / 1000), drainSeconds: drainS, failed: batch.failed };
+      const prefix = benchReference(runId, phase, 0).slice(0, -1);
+      const measured = batch.completedAt.filter((_, i) => batch.references[i].startsWith(prefix));
+      const first = measured.reduce((a, b) => Math.min(a, b), Infinity);
+      const last = measured.reduce((a, b) => Math.max(a, b), -Infinity);
+      const drainS = (last - first) / 1000;
+      // The compared figure: the steady rate over the middle 80 % of the backlog's completions.
+      const steady = steadyRate(measured) ?? (measured.length - 1) / drainS;
+      return { count, perS: steady, firstToLastPerS: (measured.length - 1) / drainS, withStartPerS: batch.completed / ((batch.lastAt - startMs) / 1000), drainSeconds: drainS, failed: batch.failed };
     };
     const small = await backlog('bsmall', s.backlogSmall);
     const large = await backlog('blarge', s.backlogLarge);
@@ -290,7 +301,7 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
       },
       {
         title: 'Backlog drain',
-        header: ['backlog', 'steady drain rate (middle 80 %)', 'first → last notification', 'incl. worker start', 'drain time'],
+        header: ['backlog', 'steady drain rate (middle 80 %)', 'first → last notification', 'with warm-up, from worker start', 'drain time'],
         rows: [
           [String(small.count), `${Math.round(small.perS)} commands/s`, `${Math.round(small.firstToLastPerS)} commands/s`, `${Math.round(small.withStartPerS)} commands/s`, `${small.drainSeconds.toFixed(2)} s`],
           [String(large.count), `${Math.round(large.perS)} commands/s`, `${Math.round(large.firstToLastPerS)} commands/s`, `${Math.round(large.withStartPerS)} commands/s`, `${large.drainSeconds.toFixed(2)} s`],
