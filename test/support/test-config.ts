@@ -8,7 +8,7 @@ import { buildConfig } from '../../src/config/load-config';
  * `overrides` are `parameters:` keys (flat, dotted), applied before validation.
  */
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
-  const ns = `t${randomBytes(4).toString('hex')}`;
+  const ns = testNamespace();
   return buildConfig({
     'service_bus.url': 'http://127.0.0.1:1',
     'service_bus.endpoint_name': 'payment-bridge-test',
@@ -31,7 +31,10 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
   });
 }
 
-/** A fresh namespace string for tests that name things themselves. */
+/**
+ * A fresh namespace string for tests that name things themselves: `t`, this run's id (set by the jest
+ * global setup; its teardown removes the run's Redis keys), then 8 random hex digits.
+ */
 export function testNamespace(): string {
-  return `t${randomBytes(4).toString('hex')}`;
+  return `t${process.env.PB_TEST_RUN ?? ''}${randomBytes(4).toString('hex')}`;
 }
