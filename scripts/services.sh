@@ -102,14 +102,24 @@ stop_pidfile() { # name pidfile
   rm -f "$file"
 }
 
+restart_owned() { # name pidfile ready-check: only a server this checkout started (else the drill would time nothing)
+  local name=$1 file=$2 check=$3
+  if [ ! -f "$file" ] || ! kill -0 "$(cat "$file")" 2>/dev/null; then
+    if $check; then
+      log "$name on 127.0.0.1 was not started from $dir: restart it from the checkout that did, or set PB_SERVICES_DIR to its .services"
+      exit 1
+    fi
+  fi
+}
+
 case "${1:-start}" in
   start) install_missing; start_redis; start_rabbit ;;
   stop)
     stop_pidfile redis "$dir/redis/redis.pid"
     stop_pidfile rabbitmq "$dir/rabbitmq/rabbitmq.pid"
     stop_pidfile rabbitmq-launcher "$dir/rabbitmq/launcher.pid" ;;
-  restart-rabbitmq) stop_pidfile rabbitmq "$dir/rabbitmq/rabbitmq.pid"; stop_pidfile rabbitmq-launcher "$dir/rabbitmq/launcher.pid"; start_rabbit ;;
-  restart-redis) stop_pidfile redis "$dir/redis/redis.pid"; start_redis ;;
+  restart-rabbitmq) restart_owned rabbitmq "$dir/rabbitmq/rabbitmq.pid" amqp_ready; stop_pidfile rabbitmq "$dir/rabbitmq/rabbitmq.pid"; stop_pidfile rabbitmq-launcher "$dir/rabbitmq/launcher.pid"; start_rabbit ;;
+  restart-redis) restart_owned redis "$dir/redis/redis.pid" redis_ready; stop_pidfile redis "$dir/redis/redis.pid"; start_redis ;;
   status)
     amqp_ready && log "rabbitmq up on $amqp_port" || log "rabbitmq down"
     redis_ready && log "redis up on $redis_port" || log "redis down" ;;
