@@ -10,7 +10,8 @@
  * 3. latency at an offered 500 commands/s for 10 s; the bridge's added latency is each command's end-to-end
  *    time minus its own PSP round trip as the worker timed it (from the ledger history); the PSP's round
  *    trip called directly at the same rate is printed for reference;
- * 4. Redis round trips per command (MONITOR on our key prefix over a short paced sample);
+ * 4. Redis round trips and commands executed (including inside Lua scripts) per command (MONITOR on our
+ *    key prefix over a short paced sample);
  * 5. backlog: workers stopped, warm-up commands then a small (then a large) backlog published, workers
  *    started; the backlog's steady drain rate (middle 80 % of its completions) is compared, so the fresh
  *    workers' cold start (JIT, heap sizing) does not weigh 10× more on the small one;
@@ -210,16 +211,18 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
     const pacedAdded = { p50: pacedAddedAll.p50, p95: pacedAddedAll.p95, p99: pacedAddedAll.p99 };
     const satAdded = { p50: satAddedAll.p50, p95: satAddedAll.p95, p99: satAddedAll.p99 };
 
-    // 4. Redis round trips per command, on our prefix only (MONITOR), idle background subtracted.
+    // 4. Redis round trips and executed commands per command, on our prefix only (MONITOR), idle subtracted.
     await sleep(1000);
     const monitorCount = s.quick ? 300 : 1000;
     say(`4. Redis commands per command: MONITOR on "${stack.config.redis.keyPrefix}" over ${monitorCount} commands at 200/s`);
     const monitor = await monitorPrefix(redisUrl, stack.config.redis.keyPrefix);
     await sleep(2000);
     const idlePerS = monitor.total() / 2;
+    const idleRoundTripsPerS = monitor.roundTrips() / 2;
     const idleByCommand = monitor.byCommand();
     const monitorStarted = Date.now();
     const atStart = monitor.total();
+    const roundTripsAtStart = monitor.roundTrips();
     const atStartByCommand = monitor.byCommand();
     tracker.begin();
     await publishPaced(publisher, 200, monitorCount / 200, (i) => authorizeCommand(runId, 'mon', i), { before: (i) => tracker.published(benchReference(runId, 'mon', i)) });
@@ -228,6 +231,7 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
     await sleep(1000); // job clean-up after the notification (completion, removal) still belongs to the command
     const monitorSeconds = (Date.now() - monitorStarted) / 1000;
     const monitored = monitor.total() - atStart - idlePerS * monitorSeconds;
+    const roundTripsPerCommand = (monitor.roundTrips() - roundTripsAtStart - idleRoundTripsPerS * monitorSeconds) / monitorCount;
     const byCommandNow = monitor.byCommand();
     await monitor.stop();
     const redisPerCommand = monitored / monitorCount;
@@ -314,10 +318,11 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
         rows: [...Object.entries(peakRss).map(([name, v]) => [name, v === null ? '?' : v.toFixed(1)]), ['bench process (bus twin, simulator, publisher)', benchRss === null ? '?' : benchRss.toFixed(1)]],
       },
       {
-        title: 'Redis commands per command',
+        title: 'Redis per command',
         header: ['measure', 'value'],
         rows: [
-          [`MONITOR on our prefix, ${monitorCount} commands at 200/s (idle ${idlePerS.toFixed(1)}/s subtracted)`, redisPerCommand.toFixed(1)],
+          [`round trips (commands a client sent; MONITOR on our prefix, ${monitorCount} commands at 200/s, idle subtracted)`, roundTripsPerCommand.toFixed(1)],
+          [`commands executed, including inside Lua scripts (same sample; idle ${idlePerS.toFixed(1)}/s subtracted)`, redisPerCommand.toFixed(1)],
           ...redisBreakdown.map(([name, v]) => [`  of which ${name}`, v.toFixed(2)]),
           ['INFO commandstats delta over the saturation phase / commands (shared Redis: includes other clients)', redisPerCommandGlobal.toFixed(1)],
         ],
@@ -352,7 +357,7 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
       pspRoundTripMs: { inFlow: pspInFlow, direct: psp },
       backlog: { small, large, ratio: large.perS / small.perS },
       peakRssMiB: { ...peakRss, bench: benchRss },
-      redis: { perCommandMonitor: redisPerCommand, idlePerSecond: idlePerS, byCommand: Object.fromEntries(redisBreakdown), perCommandCommandstatsShared: redisPerCommandGlobal },
+      redis: { roundTripsPerCommand, perCommandMonitor: redisPerCommand, idlePerSecond: idlePerS, byCommand: Object.fromEntries(redisBreakdown), perCommandCommandstatsShared: redisPerCommandGlobal },
       targets,
     };
     const paths = writeResults(join(projectRoot(), 'bench', 'results'), startedAt, json, toMarkdown(`payment-bridge bench ${startedAt.toISOString()}`, preamble, sections, targets));

@@ -56,7 +56,8 @@ function recoveryText(r: DrillResult): string {
   if (r.recoveries.length === 0) return 'n/a';
   if (r.recoveries.some((x) => x === null)) return 'none';
   const values = r.recoveries as number[];
-  return values.length === 1 ? `${values[0]} ms` : `max ${Math.max(...values)} ms (median ${[...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]})`;
+  const ms = (v: number) => `${v.toFixed(1)} ms`;
+  return values.length === 1 ? ms(values[0]) : `max ${ms(Math.max(...values))} (median ${ms([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)])})`;
 }
 
 main().then(

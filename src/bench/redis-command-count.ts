@@ -17,9 +17,11 @@ export function commandStatsDelta(before: Map<string, number>, after: Map<string
 
 /** A running `MONITOR` that counts the commands touching one key prefix, by command name. */
 export interface PrefixMonitor {
-  /** Commands seen so far whose arguments mention the prefix. */
+  /** Commands executed so far whose arguments mention the prefix, including those a Lua script ran. */
   readonly total: () => number;
   readonly byCommand: () => Map<string, number>;
+  /** Of those, the ones a client sent: round trips (an EVALSHA is one, whatever its script runs). */
+  readonly roundTrips: () => number;
   stop(): Promise<void>;
 }
 
@@ -27,8 +29,8 @@ export interface PrefixMonitor {
  * Counts, with Redis `MONITOR`, the commands whose arguments mention `prefix` (our namespace's key
  * prefix): unlike `INFO commandstats` this ignores other clients of a shared Redis. Commands without a
  * key (PING, CLIENT SETNAME, INFO) are not counted. MONITOR slows Redis down, so run it only over a short,
- * paced sample, never over a throughput measurement. Inside MULTI/EVALSHA, the script's own calls are
- * not shown: one EVALSHA is one round trip, which is what we want to count.
+ * paced sample, never over a throughput measurement. MONITOR also shows the calls a Lua script makes
+ * (source `lua`): they count as executed commands, not as round trips.
  */
 export async function monitorPrefix(url: string, prefix: string): Promise<PrefixMonitor> {
   const client = new Redis(url, { lazyConnect: true });
@@ -36,15 +38,18 @@ export async function monitorPrefix(url: string, prefix: string): Promise<Prefix
   const monitor = await client.monitor();
   const counts = new Map<string, number>();
   let total = 0;
-  monitor.on('monitor', (_time: string, args: string[]) => {
+  let roundTrips = 0;
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
     if (!args.some((a) => typeof a === 'string' && a.includes(prefix))) return;
     const name = String(args[0]).toLowerCase();
     counts.set(name, (counts.get(name) ?? 0) + 1);
     total += 1;
+    if (source !== 'lua') roundTrips += 1;
   });
   return {
     total: () => total,
     byCommand: () => new Map(counts),
+    roundTrips: () => roundTrips,
     stop: async () => {
       monitor.disconnect();
       client.disconnect();

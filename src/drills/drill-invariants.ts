@@ -108,7 +108,7 @@ export async function checkDrillInvariants(input: {
     checks.push({
       name: `recovery to first success < ${RECOVERY_KPI_MS} ms`,
       ok: worst !== null && worst < RECOVERY_KPI_MS,
-      detail: worst === null ? 'no success after the dependency came back' : `worst ${worst} ms of ${input.recoveries.length} (target ≤ ${RECOVERY_TARGET_MS} ms)`,
+      detail: worst === null ? 'no success after the dependency came back' : `worst ${worst.toFixed(1)} ms of ${input.recoveries.length} (target ≤ ${RECOVERY_TARGET_MS} ms)`,
     });
   }
   return checks;
