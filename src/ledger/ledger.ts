@@ -231,7 +231,7 @@ export class Ledger {
     fields: TransitionFields = {},
     now = Date.now(),
   ): Promise<TransitionResult> {
-    const [applied, from] = await this.runTransition(id, to, interaction, fields, now, null, '0', false);
+    const [applied, from] = await this.redis.pbLedgerTransition(...this.transitionInputs(id, to, interaction, fields, now, null, '0', false));
     return { applied: applied === 1, from: from === '' ? null : (from as OperationState) };
   }
 
@@ -249,7 +249,7 @@ export class Ledger {
     options: { reference?: { gateway: string; reference: string } | null; markSettling?: boolean; payment?: Payment; now?: number } = {},
   ): Promise<TransitionWithRecord> {
     const { payment, now = Date.now() } = options;
-    const [applied, from, flat] = await this.runTransition(id, to, interaction, fields, now, options.reference ?? null, payment ? '1' : '2', options.markSettling ?? false);
+    const [applied, from, flat] = await this.redis.pbLedgerTransition(...this.transitionInputs(id, to, interaction, fields, now, options.reference ?? null, payment ? '1' : '2', options.markSettling ?? false));
     let record: OperationRecord | null = null;
     if (flat && flat.length > 0) {
       const hash: Record<string, string> = {};
@@ -295,19 +295,6 @@ export class Ledger {
       record: hash.state ? recordFromHash(hash, expected.payment) : null,
       recorded: recorded === 1 ? { sequence: Number(sequence), sent: Number(sent), claimed: Number(claimed) === 1 } : null,
     };
-  }
-
-  private runTransition(
-    id: string,
-    to: OperationState,
-    interaction: Omit<Interaction, 'at'>,
-    fields: TransitionFields,
-    now: number,
-    reference: { gateway: string; reference: string } | null,
-    returnRecord: '0' | '1' | '2',
-    markSettling: boolean,
-  ): Promise<[number, string, string[]?]> {
-    return this.redis.pbLedgerTransition(...this.transitionInputs(id, to, interaction, fields, now, reference, returnRecord, markSettling));
   }
 
   /** TRANSITION_LUA's two keys, then its twelve arguments. */
