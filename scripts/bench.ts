@@ -268,7 +268,10 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
       const drainS = (last - first) / 1000;
       // The compared figure: the steady rate over the middle 80 % of the backlog's completions.
       const steady = steadyRate(measured) ?? (measured.length - 1) / drainS;
-      return { count, perS: steady, firstToLastPerS: (measured.length - 1) / drainS, withStartPerS: batch.completed / ((batch.lastAt - startMs) / 1000), drainSeconds: drainS, failed: batch.failed };
+      // Rate in each tenth of the completions: a deep queue that slows the flow shows as a rising curve,
+      // a burst of other work on the machine as a dip anywhere.
+      const byTenth = Array.from({ length: 10 }, (_, k) => steadyRate(measured, k / 10, (k + 1) / 10) ?? 0);
+      return { count, perS: steady, byTenth, firstToLastPerS: (measured.length - 1) / drainS, withStartPerS: batch.completed / ((batch.lastAt - startMs) / 1000), drainSeconds: drainS, failed: batch.failed };
     };
     const small = await backlog('bsmall', s.backlogSmall);
     const large = await backlog('blarge', s.backlogLarge);
@@ -311,6 +314,11 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
           [String(large.count), `${Math.round(large.perS)} commands/s`, `${Math.round(large.firstToLastPerS)} commands/s`, `${Math.round(large.withStartPerS)} commands/s`, `${large.drainSeconds.toFixed(2)} s`],
           ['ratio large / small', (large.perS / small.perS).toFixed(3), (large.firstToLastPerS / small.firstToLastPerS).toFixed(3), (large.withStartPerS / small.withStartPerS).toFixed(3), ''],
         ],
+      },
+      {
+        title: 'Backlog drain rate by tenth of its completions',
+        header: ['backlog', 'commands/s in each tenth, first to last'],
+        rows: [small, large].map((b) => [String(b.count), b.byTenth.map((r) => String(Math.round(r))).join(' · ')]),
       },
       {
         title: 'Peak RSS (VmHWM)',
