@@ -26,6 +26,7 @@ import { Ledger } from '../src/ledger/ledger';
 import { LedgerStats, ledgerStats } from '../src/workload/ledger-stats';
 import { StepRecord, runWorkload } from '../src/workload/workload-driver';
 import { formatTable } from '../src/workload/text-table';
+import { preciseNow } from '../src/workload/precise-clock';
 
 const TEST_PANS = ['4111111111111111', '5555555555554444', '378282246310005'];
 const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -105,7 +106,7 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
         disruptions.push('PSP down (503) for 3 s');
         await sleep(3000);
         stack.simulator.setDown(false);
-        pspUpAt = Date.now();
+        pspUpAt = preciseNow();
         disruptions.push('PSP back');
       })();
     } else if (phase === 2 && done >= total * 0.7) {

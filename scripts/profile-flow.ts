@@ -12,6 +12,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import Redis from 'ioredis';
 import { startLocalStack } from '../src/twins/local-stack/local-stack';
 import { ChannelPublisher } from '../src/workload/channel-publisher';
+import { preciseNow } from '../src/workload/precise-clock';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -141,7 +142,7 @@ async function main(): Promise<void> {
       const wait = due - Date.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       const ref = `p${runId}-${i}`;
-      const at = Date.now();
+      const at = preciseNow();
       pubs.push(publisher.publish(command(ref)).then(() => void sentAt.set(ref, at)));
     }
     await Promise.all(pubs);

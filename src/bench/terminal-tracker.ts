@@ -1,3 +1,5 @@
+import { preciseNow } from '../workload/precise-clock';
+
 /** A notification as the bus twin records it (`receivedAt`: epoch ms at the delegate, sub-millisecond). */
 export interface ObservedNotification {
   params: Record<string, unknown>;
@@ -124,10 +126,6 @@ function emptyBatch(): TrackedBatch {
   return { completed: 0, latenciesMs: [], references: [], completedAt: [], firstAt: 0, lastAt: 0, failed: 0 };
 }
 
-/** Epoch milliseconds with sub-millisecond precision, on the same clock as the bus twin's `receivedAt`. */
-export function preciseNow(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 /**
  * Completions per second between the `from` and `to` fractions of a batch's completions (default the

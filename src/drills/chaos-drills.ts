@@ -1,5 +1,6 @@
 import { DrillContext, DrillDefinition } from './drill-runner';
 import { restartService } from './service-restart';
+import { preciseNow } from '../workload/precise-clock';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,11 +27,11 @@ export function killWorkerDrill(kills = 10): DrillDefinition {
         const victim = alive[Math.floor(ctx.random() * alive.length)];
         if (!victim) break;
         ctx.killed.add(victim.child.pid ?? -1);
-        const killedAt = Date.now();
+        const killedAt = preciseNow();
         await victim.kill('SIGKILL');
         readyAt.push(killedAt);
         const replacement = await ctx.stack.startWorker();
-        ctx.note(`kill ${i + 1}/${kills} at ${Math.round(moment * 100)} %: ${victim.name} SIGKILLed, ${replacement.name} ready after ${Date.now() - killedAt} ms`);
+        ctx.note(`kill ${i + 1}/${kills} at ${Math.round(moment * 100)} %: ${victim.name} SIGKILLed, ${replacement.name} ready after ${Math.round(preciseNow() - killedAt)} ms`);
       }
       return readyAt;
     },
@@ -64,7 +65,7 @@ export function pspDownDrill(outageS: number): DrillDefinition {
       await sleep(outageS * 1000);
       ctx.stack.simulator.setDown(false);
       ctx.note('PSP back');
-      return [Date.now()];
+      return [preciseNow()];
     },
   };
 }
@@ -90,7 +91,7 @@ export function delegateDownDrill(outageS: number): DrillDefinition {
       await sleep(outageS * 1000);
       ctx.stack.busTwin.setDelegateDown(false);
       ctx.note('bus delegate back');
-      return [Date.now()];
+      return [preciseNow()];
     },
   };
 }

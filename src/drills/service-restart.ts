@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { projectRoot } from '../twins/local-stack/local-stack';
+import { preciseNow } from '../workload/precise-clock';
 
 /**
  * Restarts the local RabbitMQ or Redis with `scripts/services.sh restart-<service>` (which returns once the
@@ -9,13 +10,13 @@ import { projectRoot } from '../twins/local-stack/local-stack';
  * @param timeoutMs fail if the restart takes longer. Default 120 000 ms.
  */
 export function restartService(service: 'rabbitmq' | 'redis', timeoutMs = 120_000): Promise<{ upAt: number; downMs: number }> {
-  const started = Date.now();
+  const started = preciseNow();
   const script = join(projectRoot(), 'scripts', 'services.sh');
   return new Promise((resolve, reject) => {
     execFile('bash', [script, `restart-${service}`], { timeout: timeoutMs }, (err, _stdout, stderr) => {
       if (err) return reject(new Error(`restart-${service} failed: ${err.message} ${stderr.trim()}`));
-      const upAt = Date.now();
-      resolve({ upAt, downMs: upAt - started });
+      const upAt = preciseNow();
+      resolve({ upAt, downMs: Math.round(upAt - started) });
     });
   });
 }

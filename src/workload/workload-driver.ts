@@ -3,6 +3,7 @@ import { BusCommandName } from '../config/config';
 import { Channel, CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
 import { ChannelPublisher } from './channel-publisher';
 import { ExpectedStatus, PaymentScenario } from './payment-scenarios';
+import { preciseNow } from './precise-clock';
 
 /** A notification as the bus twin recorded it. */
 export interface ObservedNotification {
@@ -112,7 +113,7 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
         channel: step.channel,
         command: step.command,
         expect: step.expect,
-        sentAt: Date.now(),
+        sentAt: preciseNow(),
         intakeRetries: 0,
       };
       records.push(record);
@@ -138,7 +139,7 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
         broken = true;
         continue;
       }
-      record.acceptedAt = Date.now();
+      record.acceptedAt = preciseNow();
       if ((options.resendRate ?? 0) > 0 && (options.random ?? Math.random)() < (options.resendRate ?? 0)) {
         // The duplicate must be dropped by operation id: no second effect, no second outcome.
         record.resent = (await send(targets, step.channel, step.command, payment, record)) === null;

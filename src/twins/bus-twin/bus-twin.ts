@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { JSON_RPC, JsonRpcId, jsonRpcError, jsonRpcResult } from '../../bus/json-rpc';
+import { preciseNow } from '../../workload/precise-clock';
 
 /** A JSON-RPC notification the delegate endpoint received, in arrival order. */
 export interface Notification {
@@ -191,7 +192,7 @@ export async function startBusTwin(options: BusTwinOptions): Promise<BusTwin> {
       sendJson(res, 400, jsonRpcError(null, JSON_RPC.INVALID_REQUEST, 'Invalid Request'));
       return;
     }
-    notifications.push({ method: request.method, params: isObject(request.params) ? request.params : {}, receivedAt: performance.timeOrigin + performance.now() });
+    notifications.push({ method: request.method, params: isObject(request.params) ? request.params : {}, receivedAt: preciseNow() });
     if (waiters.length > 0) {
       const ready = waiters.filter((w) => notifications.length >= w.count);
       if (ready.length > 0) {
