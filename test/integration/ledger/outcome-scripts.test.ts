@@ -3,6 +3,7 @@ import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { EventStore } from '../../../src/events/event-store';
 import { Ledger, afterTransition } from '../../../src/ledger/ledger';
 import { testNamespace } from '../../support/test-config';
+import { channelCommand } from '../../support/fixtures';
 
 /**
  * The scripts of the outcome path (issue #5: fewer round trips). The settling mark rides inside them: the
@@ -17,13 +18,7 @@ describe('the outcome scripts on a real Redis', () => {
   let ledger: Ledger;
   let events: EventStore;
 
-  const command = (ref: string): PaymentCommand => ({
-    version: 1,
-    command: 'authorize',
-    channel: 'web',
-    received_at: '2024-06-01T10:00:00.000Z',
-    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1000, currency: 'EUR', order_id: `o-${ref}`, operation_reference: ref },
-  });
+  const command = (ref: string): PaymentCommand => channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 1000, order_id: `o-${ref}`, operation_reference: ref });
 
   beforeAll(() => {
     redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
