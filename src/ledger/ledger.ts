@@ -83,11 +83,12 @@ return {1, ARGV[5]}
 // Moves the state forward only along ALLOWED_TRANSITIONS; returns {applied(0|1), from[, record as a flat
 // HGETALL]}. The settling mark, the reference index and the read-back ride in the same round trip as the
 // move (issue #5); the payment, which never changes, stays out of the read-back when the caller holds it.
-// These steps are shared by both transition scripts; each first defines records_event(from, before):
-// whether the outcome's event is recorded in the same script (then no settling mark is needed).
+// These steps are shared by both transition scripts; each first defines `allowed` (TRANSITION_TABLE) and
+// records_event(from, before): whether the outcome's event is recorded in the same script (then no
+// settling mark is needed).
+const TRANSITION_TABLE = `local allowed = ${luaAllowed}`;
 const TRANSITION_STEPS = `
 if ARGV[9] ~= '' then redis.call('SET', ARGV[9], ARGV[2], 'EX', ARGV[10]) end
-local allowed = ${luaAllowed}
 local from = redis.call('HGET', KEYS[1], 'state')
 if not from then return {0, ''} end
 local before = redis.call('HMGET', KEYS[1], 'updated_at', 'attempts')
@@ -117,6 +118,7 @@ end
 `;
 
 const TRANSITION_LUA = `
+${TRANSITION_TABLE}
 local function records_event(from, before) return false end
 ${TRANSITION_STEPS}
 return reply
@@ -128,9 +130,9 @@ return reply
 // the state, updated_at and attempts the caller's record had. Returns TRANSITION_LUA's reply plus
 // {recorded (0|1), sequence, sent watermark, lease taken}.
 const TRANSITION_RECORD_LUA = `${RECORD_EVENT_LUA_FUNCTION}
-local allowed_moves = ${luaAllowed}
+${TRANSITION_TABLE}
 local function records_event(from, before)
-  return allowed_moves[from][ARGV[4]] == true and from == ARGV[13] and before[1] == ARGV[14] and before[2] == ARGV[15]
+  return allowed[from][ARGV[4]] == true and from == ARGV[13] and before[1] == ARGV[14] and before[2] == ARGV[15]
 end
 ${TRANSITION_STEPS}
 if records then
@@ -215,9 +217,7 @@ export class Ledger {
     if (created !== 1) return { created: false, state: current as OperationState };
     // The record as Redis now holds it, built from the very fields written: the caller can deliver it
     // without reading it back (one round trip less per command).
-    const hash: Record<string, string> = {};
-    for (let i = 0; i < fields.length; i += 2) hash[fields[i]] = fields[i + 1];
-    return { created: true, state, record: recordFromHash(hash, command.payment) };
+    return { created: true, state, record: recordFromHash(hashFromPairs(fields), command.payment) };
   }
 
   /**
@@ -250,12 +250,7 @@ export class Ledger {
   ): Promise<TransitionWithRecord> {
     const { payment, now = Date.now() } = options;
     const [applied, from, flat] = await this.redis.pbLedgerTransition(...this.transitionInputs(id, to, interaction, fields, now, options.reference ?? null, payment ? '1' : '2', options.markSettling ?? false));
-    let record: OperationRecord | null = null;
-    if (flat && flat.length > 0) {
-      const hash: Record<string, string> = {};
-      for (let i = 0; i < flat.length; i += 2) hash[flat[i]] = flat[i + 1];
-      record = recordFromHash(hash, payment);
-    }
+    const record = flat && flat.length > 0 ? recordFromHash(hashFromPairs(flat), payment) : null;
     return { applied: applied === 1, from: from === '' ? null : (from as OperationState), record };
   }
 
@@ -287,8 +282,7 @@ export class Ledger {
       String(expected.attempts),
       ...event.args,
     );
-    const hash: Record<string, string> = {};
-    for (let i = 0; i < (flat?.length ?? 0); i += 2) hash[flat[i]] = flat[i + 1];
+    const hash = hashFromPairs(flat ?? []);
     return {
       applied: applied === 1,
       from: from === '' ? null : (from as OperationState),
@@ -449,6 +443,13 @@ export function afterTransition(record: OperationRecord, to: OperationState, fie
     nextCheckAt: fields.nextCheckAt ?? record.nextCheckAt,
     pollStep: fields.pollStep ?? record.pollStep,
   };
+}
+
+/** `[name, value, name, value…]` (a field list, an HGETALL reply) as an object. */
+function hashFromPairs(pairs: readonly string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i < pairs.length; i += 2) hash[pairs[i]] = pairs[i + 1];
+  return hash;
 }
 
 /** One history entry as stored: redacted JSON with its time. */
