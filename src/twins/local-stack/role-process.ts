@@ -6,7 +6,7 @@ import { ReadyMessage } from '../../cli/run-process';
 export interface RoleProcess {
   readonly name: string;
   readonly child: ChildProcess;
-  /** Resolves once the process printed a line containing the readiness marker. */
+  /** Resolves once the role reported over IPC that it is serving. */
   readonly ready: Promise<void>;
   /** Resolves with the exit code (or the signal's name) when the process ends. */
   readonly exited: Promise<number | string>;
@@ -16,16 +16,15 @@ export interface RoleProcess {
 
 /**
  * Spawns `node <cliPath> --config <configPath> <args…>` with an IPC channel, appends its stdout and stderr
- * to `logPath`, and resolves `ready` when the role reports it is serving (`ReadyMessage` over IPC, sent
- * whatever the log level) or, for a role that never reports, when `readyMarker` (a substring of a log
- * line) appears on stdout.
+ * to `logPath`, and resolves `ready` when the role reports it is serving (`ReadyMessage` over IPC, sent by
+ * every long-running role whatever the log level).
  *
  * @param readyTimeoutMs how long to wait before `ready` rejects. Default 30 000 ms.
  *
  * `PB_ROLE_NODE_ARGS` (space-separated) adds Node options to every role process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile workers (Node refuses those in NODE_OPTIONS).
  */
-export function spawnRole(options: { name: string; cliPath: string; configPath: string; args: string[]; logPath: string; readyMarker?: string; readyTimeoutMs?: number; env?: NodeJS.ProcessEnv }): RoleProcess {
+export function spawnRole(options: { name: string; cliPath: string; configPath: string; args: string[]; logPath: string; readyTimeoutMs?: number; env?: NodeJS.ProcessEnv }): RoleProcess {
   const nodeArgs = (process.env.PB_ROLE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
   const child = spawn(process.execPath, [...nodeArgs, options.cliPath, '--config', options.configPath, ...options.args], {
     env: { ...process.env, ...options.env },
@@ -36,24 +35,13 @@ export function spawnRole(options: { name: string; cliPath: string; configPath: 
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
   const ready = new Promise<void>((resolve, reject) => {
-    let seen = '';
     const timer = setTimeout(() => reject(new Error(`${options.name} not ready after ${options.readyTimeoutMs ?? 30000} ms (see ${options.logPath})`)), options.readyTimeoutMs ?? 30000);
-    const done = () => {
+    const onMessage = (message: unknown) => {
+      if (typeof message !== 'object' || message === null || (message as Partial<ReadyMessage>).type !== 'ready') return;
       clearTimeout(timer);
-      child.stdout?.off('data', onData);
       child.off('message', onMessage);
       resolve();
     };
-    const onData = (chunk: Buffer) => {
-      if (options.readyMarker === undefined) return;
-      // Keep only a tail: the marker may straddle two chunks, the rest is in the log file.
-      seen = (seen + chunk.toString('utf8')).slice(-4096);
-      if (seen.includes(options.readyMarker)) done();
-    };
-    const onMessage = (message: unknown) => {
-      if (typeof message === 'object' && message !== null && (message as Partial<ReadyMessage>).type === 'ready') done();
-    };
-    child.stdout?.on('data', onData);
     child.on('message', onMessage);
     void exited.then((code) => {
       clearTimeout(timer);
