@@ -126,7 +126,6 @@ function emptyBatch(): TrackedBatch {
   return { completed: 0, latenciesMs: [], references: [], completedAt: [], firstAt: 0, lastAt: 0, failed: 0 };
 }
 
-
 /**
  * Completions per second between the `from` and `to` fractions of a batch's completions (default the
  * middle 80 %): the steady-state rate, without the cold start of freshly started workers (JIT, connection

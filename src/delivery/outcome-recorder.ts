@@ -70,15 +70,14 @@ export class OutcomeRecorder {
    * now is built from the record read back. Either way the settling mark covers a crash in between.
    */
   private async decide(op: OperationRecord, to: OperationState, interaction: Omit<Interaction, 'at'>, fields: TransitionFields, reference: { gateway: string; reference: string } | null): Promise<OperationRecord> {
-    const { ledger, events, config, notifier } = this.deps;
+    const { ledger, events, config } = this.deps;
     const now = Date.now();
     const event = outcomeEvent(afterTransition(op, to, fields, now), config);
     if (!event) {
       const { record } = await ledger.transitionAndGet(op.id, to, interaction, fields, { reference, markSettling: true, payment: op.payment, now });
       return this.settleRecord(op.id, record);
     }
-    const settles = { settlingKey: ledger.settlingKey, operationId: op.id };
-    const inputs = events.recordInputs(event, now, notifier ? sendLeaseMs(config) : undefined, settles);
+    const inputs = events.recordInputs(event, now, this.leaseMs(), this.settles(op.id));
     const { record, recorded } = await ledger.transitionAndRecord(op, to, interaction, fields, inputs, { reference, now });
     if (!recorded) return this.settleRecord(op.id, record);
     await this.dispatch(event, recorded);
@@ -107,9 +106,18 @@ export class OutcomeRecorder {
    *   event clears, in the same step as the recording.
    */
   async emit(event: PaymentEvent, settledOperation?: string): Promise<void> {
-    const { events, notifier, ledger } = this.deps;
-    const settles = settledOperation === undefined ? undefined : { settlingKey: ledger.settlingKey, operationId: settledOperation };
-    await this.dispatch(event, await events.recordAndCheck(event, Date.now(), notifier ? sendLeaseMs(this.deps.config) : undefined, settles));
+    const settles = settledOperation === undefined ? undefined : this.settles(settledOperation);
+    await this.dispatch(event, await this.deps.events.recordAndCheck(event, Date.now(), this.leaseMs(), settles));
+  }
+
+  /** The send lease to take when recording: only with an inline notifier, which then sends the event itself. */
+  private leaseMs(): number | undefined {
+    return this.deps.notifier ? sendLeaseMs(this.deps.config) : undefined;
+  }
+
+  /** The settling mark of `operationId`, which recording its event clears. */
+  private settles(operationId: string): { settlingKey: string; operationId: string } {
+    return { settlingKey: this.deps.ledger.settlingKey, operationId };
   }
 
   /** After recording: sends the event inline when it holds the lease, queues it otherwise, or leaves it if delivered. */
