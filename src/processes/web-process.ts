@@ -6,6 +6,7 @@ import { Config } from '../config/config';
 import { HealthRoute } from '../health/health-route';
 import { IntakeRoute } from '../intake/intake-route';
 import { Logger } from '../logging/logger';
+import { MetricsRoute } from '../metrics/metrics-route';
 import { createRedis } from '../redis/redis-connection';
 import { GatewayConfig } from '../config/config';
 import { GatewayTransformer } from '../gateways/gateway-adapter';
@@ -59,7 +60,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     seen: async (key) => (await redis.set(seenPrefix + key, '1', 'EX', 7 * 24 * 3600, 'NX')) === null,
     logger,
   });
-  const server = await startWebServer([intake, webhooks, health, ...(options.extraRoutes ?? [])], { host: config.http.host, port: config.http.port, logger });
+  const server = await startWebServer([intake, webhooks, health, new MetricsRoute(), ...(options.extraRoutes ?? [])], { host: config.http.host, port: config.http.port, logger });
   logger.info('web process listening', { url: server.url, intake_path: config.http.intakePath });
   return {
     server,
