@@ -27,6 +27,8 @@ import { LedgerStats, ledgerStats } from '../src/workload/ledger-stats';
 import { StepRecord, runWorkload } from '../src/workload/workload-driver';
 import { formatTable } from '../src/workload/text-table';
 import { preciseNow } from '../src/workload/precise-clock';
+import { DEMO_SCENES } from './demo-scenes';
+import { SceneContext } from './demo-scenes/scene';
 
 const TEST_PANS = ['4111111111111111', '5555555555554444', '378282246310005'];
 const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -54,6 +56,7 @@ async function main(): Promise<number> {
       'events.backoff_max_ms': 2000,
       'poller.schedule_ms': [1000, 2000, 4000, 8000, 30000],
       'poller.in_process_interval_ms': 1000,
+      ...Object.assign({}, ...DEMO_SCENES.map((scene) => scene.parameters ?? {})),
     },
   });
   say(`  bus twin ${stack.busTwin.url} · simulator ${stack.simulator.url} · intake ${stack.intakeUrl}`);
@@ -139,13 +142,42 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
   const leaks = [...inRedis.findings, ...inLogs.findings, ...deadLetters.findings];
   checks.push({ name: 'no card number in logs, Redis or dead letters', ok: leaks.length === 0, detail: leaks.length === 0 ? `${inLogs.files} log files (${Math.round(inLogs.bytes / 1024)} KiB), ${inRedis.keys} Redis keys, ${deadLetters.count} dead letters scanned` : `${leaks[0].where} holds ${leaks[0].needle}` });
 
+  const scenes = await playScenes({ stack, publisher: await ChannelPublisher.open(stack.config), sendBus, runId });
+  checks.push(...scenes.checks);
+
   printSummary({ records, elapsedS, counters, recoveryMs, disruptions, notifications: stack.busTwin.notifications.length, fromLedger, deadLetters: deadLetters.count });
+  if (scenes.rows.length > 0) {
+    say('');
+    say(formatTable(['money truth', 'what happened'], scenes.rows));
+  }
   say('');
   say(formatTable(['invariant', 'held', 'detail'], checks.map((c) => [c.name, c.ok ? 'yes' : 'NO', c.detail])));
   const failed = checks.filter((c) => !c.ok);
   say('');
   say(failed.length === 0 ? 'demo OK: every invariant held' : `demo FAILED: ${failed.length} invariant(s) broken (logs in ${stack.dir})`);
   return failed.length === 0 ? 0 : 1;
+}
+
+/** Plays every demo scene in turn; a scene that throws is a broken invariant, not a crashed demo. */
+async function playScenes(ctx: SceneContext): Promise<{ rows: string[][]; checks: FlowCheck[] }> {
+  const rows: string[][] = [];
+  const checks: FlowCheck[] = [];
+  try {
+    for (const scene of DEMO_SCENES) {
+      say(`scene: ${scene.title}…`);
+      try {
+        const result = await scene.run(ctx);
+        rows.push([scene.title, result.summary]);
+        checks.push(...result.checks);
+      } catch (err) {
+        rows.push([scene.title, `failed: ${(err as Error).message}`]);
+        checks.push({ name: `scene "${scene.title}" ran`, ok: false, detail: (err as Error).message });
+      }
+    }
+  } finally {
+    await ctx.publisher.close();
+  }
+  return { rows, checks };
 }
 
 function printSummary(s: { records: StepRecord[]; elapsedS: number; counters: { requests: number; replays: number; totalEffects: number; maxEffectsPerKey: number; webhooksSent: number }; recoveryMs: number | null; disruptions: string[]; notifications: number; fromLedger: LedgerStats; deadLetters: number }): void {

@@ -1,0 +1,4 @@
+import { DemoScene } from './scene';
+
+/** The scenes the demo plays after its main workload, in order. Add one line per scene. */
+export const DEMO_SCENES: readonly DemoScene[] = [];
