@@ -61,13 +61,11 @@ async function main(): Promise<number> {
   });
   say(`  bus twin ${stack.busTwin.url} · simulator ${stack.simulator.url} · intake ${stack.intakeUrl}`);
   say(`  registered as ${stack.config.serviceBus.endpointName}; logs in ${stack.dir}`);
-  let exitCode = 1;
   try {
-    exitCode = await run(stack, payments, seed, runId);
+    return await run(stack, payments, seed, runId);
   } finally {
     await stack.stop({ purge: true });
   }
-  return exitCode;
 }
 
 async function run(stack: LocalStack, payments: number, seed: number, runId: string): Promise<number> {

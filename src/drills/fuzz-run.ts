@@ -64,8 +64,8 @@ export async function runFuzz(stack: LocalStack, options: { count: number; seed:
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (c.signature === 'valid') headers['x-signature'] = signBody(c.body, stack.busSecret);
     if (c.signature === 'wrong') headers['x-signature'] = signBody(c.body, 'not-the-bus-secret');
-    let status = 0;
-    let text = '';
+    let status: number;
+    let text: string;
     try {
       const res = await fetch(stack.intakeUrl, { method: 'POST', body: c.body, headers });
       status = res.status;

@@ -16,7 +16,7 @@ interface Reply {
   headers: http.IncomingHttpHeaders;
   text: string;
   // Test-side view of a JSON answer.
-  json: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json: Record<string, any>;
 }
 
 interface Received {

@@ -1,0 +1,44 @@
+/**
+ * Dependency rules checked in CI (`npm run depcheck`): product code never imports harness code, tests or
+ * scripts, and no module-level import cycle. Folder-level cycles are checked by scripts/check-folder-cycles.ts
+ * on this tool's output (docs/ARCHITECTURE.md).
+ */
+const HARNESS = '^src/(twins|workload|drills|bench)/';
+module.exports = {
+  forbidden: [
+    {
+      name: 'product-imports-harness',
+      comment: 'src/ ships; the twins, workload driver, drills and bench helpers are harness code and must not be imported by the product.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: HARNESS },
+      to: { path: [HARNESS, '^scripts/', '^test/'] },
+    },
+    {
+      name: 'src-imports-tests-or-scripts',
+      comment: 'Nothing under src/ depends on tests or entry-point scripts.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: ['^scripts/', '^test/'] },
+    },
+    {
+      name: 'no-circular',
+      comment: 'A module-level import cycle makes load order matter and hides a missing seam.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-dev-dependency',
+      comment: 'Product code may only import runtime dependencies.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: HARNESS },
+      to: { dependencyTypes: ['npm-dev'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    exclude: { path: '^dist/' },
+  },
+};
