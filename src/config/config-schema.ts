@@ -105,6 +105,8 @@ export const configSchema = {
     'delivery.max_age_ms': { ...nonNegativeInt, default: 0 },
     'delivery.breaker_failure_threshold': { ...positiveInt, default: 20 },
     'delivery.breaker_open_ms': { ...positiveInt, default: 1000 },
+    // A gateway missing from the configuration: hold, then park for replay (see delivery/config-hold.ts).
+    'delivery.config_grace_ms': { ...nonNegativeInt, default: 1800000 },
 
     'events.concurrency': { ...positiveInt, default: 50 },
     'events.backoff_base_ms': { ...positiveInt, default: 250 },

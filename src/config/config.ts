@@ -93,6 +93,12 @@ export interface Config {
     readonly maxAgeMs: number;
     readonly breakerFailureThreshold: number;
     readonly breakerOpenMs: number;
+    /**
+     * How long an operation whose gateway is missing from the configuration is held (never sent, retried,
+     * alerted) before it is parked as a replayable dead letter, milliseconds. 0: park at once. Default
+     * 1800000 (30 min: long enough to fix `gateways.<name>` and restart the workers).
+     */
+    readonly configGraceMs: number;
   };
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly poller: { readonly scheduleMs: readonly number[]; readonly inProcessIntervalMs: number };

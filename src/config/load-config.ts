@@ -197,6 +197,7 @@ function toConfig(p: Params): Config {
       maxAgeMs: num(p, 'delivery.max_age_ms'),
       breakerFailureThreshold: num(p, 'delivery.breaker_failure_threshold'),
       breakerOpenMs: num(p, 'delivery.breaker_open_ms'),
+      configGraceMs: num(p, 'delivery.config_grace_ms'),
     },
     events: {
       concurrency: num(p, 'events.concurrency'),

@@ -6,6 +6,7 @@ import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { CircuitBreaker } from './circuit-breaker';
+import { ConfigHold, DeadLetterSink } from './config-hold';
 import { DEPENDENT, resolveOperationContext } from './operation-context';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -22,9 +23,14 @@ export interface GatewayRoute {
   client: GatewaySender;
 }
 
+/** The router's refusal when the operation's gateway is missing from the configuration: held, not failed. */
+export const UNKNOWN_GATEWAY = 'UNKNOWN_GATEWAY';
+
 /**
  * Picks the gateway for an operation. Today: the gateway the command names, as configured. The seam for
  * routing rules (transaction type, currency, merchant agreement, caps with fallback) is here.
+ * `refused: UNKNOWN_GATEWAY` means our configuration lacks it (recoverable: see `ConfigHold`); any other
+ * refusal fails the operation.
  */
 export interface GatewayRouter {
   route(op: OperationRecord): GatewayRoute | { refused: string };
@@ -58,6 +64,7 @@ export interface PreparedAttempt {
  */
 export class DeliveryService {
   private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly configHold: ConfigHold;
 
   constructor(
     private readonly deps: {
@@ -66,9 +73,13 @@ export class DeliveryService {
       router: GatewayRouter;
       recorder: OutcomeRecorder;
       logger: Logger;
+      /** Where operations held past `delivery.config_grace_ms` are parked; without it they stay held. */
+      deadLetters?: DeadLetterSink;
       now?: () => number;
     },
-  ) {}
+  ) {
+    this.configHold = new ConfigHold({ config: deps.config, ledger: deps.ledger, logger: deps.logger, deadLetters: deps.deadLetters, now: deps.now });
+  }
 
   private now(): number {
     return this.deps.now ? this.deps.now() : Date.now();
@@ -131,6 +142,8 @@ export class DeliveryService {
       return { kind: 'done', state: settled.state };
     }
     const route = this.deps.router.route(op);
+    // Our configuration lacks the gateway: hold (never send, never fail), then park for replay.
+    if ('refused' in route && route.refused === UNKNOWN_GATEWAY) return this.configHold.hold(op);
     if ('refused' in route) {
       const failed = await recorder.fail(op, route.refused, 'bridge');
       log.warn('operation refused before any gateway call', { reason: route.refused });

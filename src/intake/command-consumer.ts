@@ -10,6 +10,7 @@ import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { InlineDelivery } from '../delivery/inline-delivery';
 import { bullJobId } from '../delivery/job-id';
+import { requeueDelivery } from '../delivery/requeue-delivery';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Ledger, draftRecord } from '../ledger/ledger';
 import { operationIdOf } from '../ledger/operation-id';
@@ -156,6 +157,13 @@ export class CommandConsumer {
     const now = Date.now();
     const prepared = inline ? inline.prepare(draftRecord(operationId, command, now)) : null;
     const { created, state, record } = await this.retrying('ledger', () => this.deps.ledger.create(operationId, command, now, prepared?.interaction));
+    if (!created && state === 'RECEIVED' && (await this.retrying('ledger', () => this.deps.ledger.releaseHold(operationId)))) {
+      // The re-send (or the replay of the dead letter) of an operation held or parked because its gateway
+      // was not configured, and never sent: deliver it again now, through its one job id.
+      this.deps.logger.info('re-sent command of a held operation: delivering it again', { operation_id: operationId, gateway: command.payment.gateway });
+      await this.retrying('delivery queue', () => requeueDelivery(this.deps.deliveryQueue, operationId));
+      return { decision: 'accepted', operationId };
+    }
     if (inline) {
       if (created) {
         await inline.run(record ?? operationId, prepared ?? undefined);

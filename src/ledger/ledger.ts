@@ -144,6 +144,23 @@ end
 return reply
 `;
 
+// Hold marks (see `Ledger.markHeld`): only on an operation still RECEIVED (never sent).
+const HOLD_LUA = `
+if not redis.call('HGET', KEYS[1], 'state') then return nil end
+local first = redis.call('HSETNX', KEYS[1], 'held_since', ARGV[1])
+local marks = redis.call('HMGET', KEYS[1], 'held_since', 'parked_at')
+return {marks[1], marks[2], first}
+`;
+const PARK_LUA = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'RECEIVED' then return 0 end
+redis.call('HSET', KEYS[1], 'parked_at', ARGV[1])
+return 1
+`;
+const RELEASE_LUA = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'RECEIVED' then return 0 end
+return redis.call('HDEL', KEYS[1], 'held_since', 'parked_at') > 0 and 1 or 0
+`;
+
 /** How long a PSP reference → operation id index entry lives, seconds (90 days). */
 const REFERENCE_TTL_S = 90 * 24 * 3600;
 
@@ -399,6 +416,34 @@ export class Ledger {
 
   private referenceKey(gateway: string, reference: string): string {
     return `${this.prefix}ref:${gateway}:${reference}`;
+  }
+
+  // --- Holds: operations whose gateway is missing from the configuration (delivery/config-hold.ts) ---
+
+  /**
+   * Notes that `id` is held for a configuration fix (first time only) and reads its hold marks, in one
+   * round trip: `held_since` (epoch ms, set once, cleared by `releaseHold`) and `parked_at` (set by
+   * `markParked`). `null`: no such operation. Rare path only.
+   */
+  async markHeld(id: string, now = Date.now()): Promise<{ heldSince: number; parkedAt: number | null; first: boolean } | null> {
+    const reply = (await this.redis.eval(HOLD_LUA, 1, this.opKey(id), String(now))) as [string, string | null, number] | null;
+    if (!reply) return null;
+    const [since, parked, first] = reply;
+    return { heldSince: Number(since), parkedAt: parked ? Number(parked) : null, first: first === 1 };
+  }
+
+  /** Marks a held operation as parked (its dead letter is written). Only while it is still RECEIVED. */
+  async markParked(id: string, now = Date.now()): Promise<boolean> {
+    return (await this.redis.eval(PARK_LUA, 1, this.opKey(id), String(now))) === 1;
+  }
+
+  /**
+   * A re-sent (or replayed) command of a held or parked operation that was never sent: clears its hold
+   * marks so it gets a fresh grace period and is delivered again. Returns whether there was a hold to
+   * release (false: not held, or it moved on from RECEIVED, so nothing to redeliver).
+   */
+  async releaseHold(id: string): Promise<boolean> {
+    return (await this.redis.eval(RELEASE_LUA, 1, this.opKey(id))) === 1;
   }
 
   /** Whether `state` can never change again. */

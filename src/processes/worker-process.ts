@@ -68,13 +68,13 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   // The fast path (issue #5): outside consumer-only mode, events go to the bus inline when their turn has come.
   const fast = !options.consumerOnly;
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, ...(fast ? { notifier: options.notifier, onEventSent: options.onEventSent } : {}) });
-  const router = new ConfiguredGatewayRouter(options.routes);
-  const delivery = new DeliveryService({ config, ledger, router, recorder, logger });
-  const poller = new Poller({ config, ledger, router, recorder, logger });
-
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
+  const router = new ConfiguredGatewayRouter(options.routes);
+  const delivery = new DeliveryService({ config, ledger, router, recorder, logger, deadLetters });
+  const poller = new Poller({ config, ledger, router, recorder, logger });
+
   const inline = fast ? new InlineDelivery({ config, service: delivery, deliveryQueue, logger }) : undefined;
   const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, onDecision: options.onDecision });
 

@@ -76,11 +76,13 @@ describe('gateway delivery', () => {
     expect(history.indexOf('attempt')).toBeLessThan(history.indexOf('outcome'));
   });
 
-  it('fails a command whose gateway is not configured, without calling anyone', async () => {
+  it('holds a command whose gateway is not configured (waits, never fails, calls no one)', async () => {
     const { service, ledger } = setup();
     const id = await record(ledger, channelCommand('authorize', {}, { gateway: 'paypal' }));
-    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
-    expect((await ledger.get(id))?.reason).toBe('UNKNOWN_GATEWAY');
+    const requestsBefore = sim.counters().requests;
+    expect(await service.deliver(id)).toMatchObject({ kind: 'wait', reason: 'gateway_not_configured: gateways.paypal' });
+    expect((await ledger.get(id))?.state).toBe('RECEIVED');
+    expect(sim.counters().requests).toBe(requestsBefore);
   });
 
   it('asks for a retry on a 5xx and opens the circuit after repeated failures, then waits instead of calling', async () => {

@@ -93,6 +93,7 @@ describe('buildConfig', () => {
       maxAgeMs: 0,
       breakerFailureThreshold: 20,
       breakerOpenMs: 1000,
+      configGraceMs: 1800000,
     });
     expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
     expect(config.poller).toEqual({ scheduleMs: [60000, 300000, 1800000, 7200000, 86400000], inProcessIntervalMs: 0 });
