@@ -4,7 +4,7 @@ import { PaymentCommand } from '../contracts/payment-command';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { DeliveryStep } from './delivery-service';
+import { OperationState } from '../ledger/operation-state';
 
 /** Reason of a hold, a park and its dead letter: the operation names a gateway the configuration lacks. */
 export const GATEWAY_NOT_CONFIGURED = 'gateway_not_configured';
@@ -19,6 +19,9 @@ const ALERT_INTERVAL_MS = 60_000;
 export interface DeadLetterSink {
   write(original: Buffer, why: DeadLetterReason, extraHeaders?: Record<string, string>): Promise<void>;
 }
+
+/** The delivery steps a hold ends in (a subset of `DeliveryStep`, declared here to keep the import one way). */
+export type HoldStep = { kind: 'done'; state: OperationState } | { kind: 'wait'; reason: string; delayMs: number };
 
 const held = counter('pb_operations_held_total', 'Operations held because of our own configuration (never sent, not failed), by reason', ['reason']);
 const parked = counter('pb_operations_parked_total', 'Held operations parked as replayable dead letters after delivery.config_grace_ms, by reason', ['reason']);
@@ -61,7 +64,7 @@ export class ConfigHold {
   }
 
   /** The delivery step for `op`, whose gateway `payment.gateway` is not configured. */
-  async hold(op: OperationRecord): Promise<DeliveryStep> {
+  async hold(op: OperationRecord): Promise<HoldStep> {
     const { config, ledger } = this.deps;
     const gateway = op.payment.gateway;
     const now = this.now();
@@ -97,7 +100,7 @@ export class ConfigHold {
   }
 
   /** Dead letter first (confirmed), then the mark: a crash in between gives a second dead letter, never none. */
-  private async park(op: OperationRecord, heldMs: number): Promise<DeliveryStep> {
+  private async park(op: OperationRecord, heldMs: number): Promise<HoldStep> {
     const { ledger, logger, deadLetters } = this.deps;
     const gateway = op.payment.gateway;
     const command = commandOf(op);
