@@ -70,6 +70,7 @@ export const configSchema = {
     'service_bus.method.sold': { ...jsonRpcMethod, default: 'magento.payments.payments_management.sold' },
     'service_bus.method.tokenized': { ...jsonRpcMethod, default: 'magento.payments.payments_management.tokenized' },
     'service_bus.method.refund_updated': { ...jsonRpcMethod, default: 'magento.postsales.refund_management.updated' },
+    'service_bus.method.authorization_expiring': { ...jsonRpcMethod, default: 'magento.payments.payments_management.authorization_expiring' },
 
     'mom_client.client_id': nonEmpty,
     'mom_client.client_secret': nonEmpty,
@@ -122,6 +123,18 @@ export const configSchema = {
 
     'registration.attempts': { ...positiveInt, default: 5 },
     'registration.backoff_base_ms': { ...positiveInt, default: 500 },
+
+    // Authorization lifecycle: expiry, the expiring event, orphan reversal.
+    'authorizations.validity_ms': {
+      type: 'object',
+      default: {},
+      propertyNames: { pattern: '^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$' },
+      additionalProperties: positiveInt,
+    },
+    'authorizations.expiry_warning_ms': { ...nonNegativeInt, default: 86400000 },
+    'authorizations.orphan_reversal': { enum: ['off', 'dry_run', 'on'], default: 'dry_run' },
+    'authorizations.orphan_void_after_ms': { ...nonNegativeInt, default: 345600000 },
+    'authorizations.sweep_limit': { ...positiveInt, default: 1000 },
 
     'log.level': { enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
 

@@ -30,7 +30,8 @@ export type BusNotificationName =
   | 'authorized'
   | 'sold'
   | 'tokenized'
-  | 'refund_updated';
+  | 'refund_updated'
+  | 'authorization_expiring';
 
 export interface Config {
   readonly serviceBus: {
@@ -103,6 +104,28 @@ export interface Config {
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly poller: { readonly scheduleMs: readonly number[]; readonly inProcessIntervalMs: number };
   readonly registration: { readonly attempts: number; readonly backoffBaseMs: number };
+  readonly authorizations: AuthorizationsConfig;
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };
   readonly gateways: Readonly<Record<string, GatewayConfig>>;
+}
+
+/** What the orphan reversal does with an orphaned authorization: nothing, report it only, or void it. */
+export type OrphanReversalMode = 'off' | 'dry_run' | 'on';
+
+/** Authorization lifecycle: expiry tracking, the expiring event, orphan reversal (`authorizations.*`). */
+export interface AuthorizationsConfig {
+  /**
+   * Validity overrides, milliseconds, keyed `<gateway name or type>` or `<gateway name or type>.<method>`
+   * (method = the card brand, submethod or method the command named, lower case). Unlisted pairs use the
+   * PSP's documented default (`src/lifecycle/authorization-validity.ts`). Default `{}`.
+   */
+  readonly validityMs: Readonly<Record<string, number>>;
+  /** How long before its expiry the OMS is told an authorization is expiring, milliseconds. Default 86400000 (24 h). */
+  readonly expiryWarningMs: number;
+  /** `off`, `dry_run` (log, metric and report only; the default) or `on` (void for real). */
+  readonly orphanReversal: OrphanReversalMode;
+  /** An authorization uncaptured this long after it succeeded is an orphan, milliseconds; 0 = never by age. Default 345600000 (4 days). */
+  readonly orphanVoidAfterMs: number;
+  /** Most authorizations one sweep looks at, per sweep and kind. Default 1000. */
+  readonly sweepLimit: number;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import Ajv, { ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from './config-schema';
-import { BusCommandName, BusNotificationName, Config, GatewayConfig, GatewayType } from './config';
+import { BusCommandName, BusNotificationName, Config, GatewayConfig, GatewayType, OrphanReversalMode } from './config';
 import { ConfigError } from '../errors/config-error';
 
 type Params = Record<string, unknown>;
@@ -123,6 +123,7 @@ const NOTIFICATIONS: readonly BusNotificationName[] = [
   'sold',
   'tokenized',
   'refund_updated',
+  'authorization_expiring',
 ];
 
 function toConfig(p: Params): Config {
@@ -209,6 +210,13 @@ function toConfig(p: Params): Config {
       inProcessIntervalMs: num(p, 'poller.in_process_interval_ms'),
     },
     registration: { attempts: num(p, 'registration.attempts'), backoffBaseMs: num(p, 'registration.backoff_base_ms') },
+    authorizations: {
+      validityMs: p['authorizations.validity_ms'] as Record<string, number>,
+      expiryWarningMs: num(p, 'authorizations.expiry_warning_ms'),
+      orphanReversal: p['authorizations.orphan_reversal'] as OrphanReversalMode,
+      orphanVoidAfterMs: num(p, 'authorizations.orphan_void_after_ms'),
+      sweepLimit: num(p, 'authorizations.sweep_limit'),
+    },
     log: { level: p['log.level'] as Config['log']['level'] },
     gateways,
   };

@@ -8,6 +8,7 @@ import { NotificationSender, withSequence } from '../events/event-sender';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
 import { Interaction, Ledger, OperationRecord, TransitionFields, afterTransition } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
+import { lifecycleFields } from '../lifecycle/authorization-validity';
 import { Logger } from '../logging/logger';
 
 /** How long a sender holds an event's send lease: the bus call's timeout plus a margin, ms. */
@@ -53,6 +54,8 @@ export class OutcomeRecorder {
       gatewayStatus: outcome.gatewayStatus,
       reason: outcome.reason,
       ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
+      // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
+      ...lifecycleFields(this.deps.config, op, to, Date.now()),
     };
     const reference = outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null;
     return this.decide(op, to, { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details }, fields, reference);

@@ -2,6 +2,7 @@ import Redis, { Result } from 'ioredis';
 import { Channel, CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
 import { RECORD_EVENT_LUA_FUNCTION, RecordResult } from '../events/event-store';
 import { redact } from '../logging/redact';
+import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
 import { ALLOWED_TRANSITIONS, OperationState, isTerminal } from './operation-state';
 
 /** One operation as the ledger holds it (DESIGN §3). Times are epoch milliseconds. */
@@ -25,6 +26,10 @@ export interface OperationRecord {
   /** PENDING/UNKNOWN: when the poller should ask next (epoch ms) and which step of the schedule it is on. */
   nextCheckAt?: number;
   pollStep?: number;
+  /** A successful authorization: when it expires (epoch ms). */
+  expiresAt?: number;
+  /** A successful authorization: the capture, cancel or revalidate that closed it. */
+  closedBy?: string;
 }
 
 /** One appended entry of an operation's history: what happened, when, how long it took. Redacted. */
@@ -55,6 +60,10 @@ export interface TransitionFields {
   pollStep?: number;
   /** Count this transition as one more gateway attempt. */
   countAttempt?: boolean;
+  /** An authorization's success: when it expires (epoch ms); indexed for the lifecycle sweeps (authorization-index.ts). */
+  expiresAt?: number;
+  /** A capture, cancel or revalidate's success: the `gateway_key` it named, whose authorization it closes. */
+  closesAuthorization?: { gateway: string; key: string };
 }
 
 const luaAllowed = `{${Object.entries(ALLOWED_TRANSITIONS)
@@ -87,7 +96,7 @@ return {1, ARGV[5]}
 // records_event(from, before): whether the outcome's event is recorded in the same script (then no
 // settling mark is needed).
 const TRANSITION_TABLE = `local allowed = ${luaAllowed}`;
-const TRANSITION_STEPS = `
+const TRANSITION_STEPS = `${AUTHORIZATION_INDEX_LUA}
 if ARGV[9] ~= '' then redis.call('SET', ARGV[9], ARGV[2], 'EX', ARGV[10]) end
 local from = redis.call('HGET', KEYS[1], 'state')
 if not from then return {0, ''} end
@@ -103,6 +112,7 @@ if allowed[from][to] then
   if from ~= to then redis.call('ZREM', ARGV[1] .. 'ops:state:' .. from, ARGV[2]) end
   redis.call('ZADD', ARGV[1] .. 'ops:state:' .. to, ARGV[5], ARGV[2])
   redis.call('RPUSH', KEYS[2], ARGV[7])
+  if to == 'SUCCEEDED' then pb_authorization_index(ARGV[1], ARGV[2], ARGV[3], fields) end
   applied = 1
 end
 local reply = {applied, from, {}}
@@ -329,6 +339,9 @@ export class Ledger {
     put('gateway_status', fields.gatewayStatus);
     put('next_check_at', fields.nextCheckAt);
     put('poll_step', fields.pollStep);
+    put('expires_at', fields.expiresAt);
+    put('authorization_key', fields.closesAuthorization?.key);
+    put('authorization_ref', fields.closesAuthorization && `${fields.closesAuthorization.gateway}:${fields.closesAuthorization.key}`);
     const score = (to === 'PENDING' || to === 'UNKNOWN') && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
     const entry = historyEntry({ ...interaction, to }, now);
     return [
@@ -487,6 +500,7 @@ export function afterTransition(record: OperationRecord, to: OperationState, fie
     gatewayStatus: fields.gatewayStatus ?? record.gatewayStatus,
     nextCheckAt: fields.nextCheckAt ?? record.nextCheckAt,
     pollStep: fields.pollStep ?? record.pollStep,
+    expiresAt: fields.expiresAt ?? record.expiresAt,
   };
 }
 
@@ -523,5 +537,7 @@ function recordFromHash(h: Record<string, string>, payment?: Payment): Operation
     gatewayStatus: h.gateway_status,
     nextCheckAt: optNum(h.next_check_at),
     pollStep: optNum(h.poll_step),
+    expiresAt: optNum(h.expires_at),
+    closedBy: h.closed_by,
   };
 }

@@ -1,0 +1,47 @@
+/**
+ * The authorization lifecycle indexes, kept by the ledger's transition scripts in the same atomic step as
+ * the move to SUCCEEDED (no extra round trip on the hot path). Under the ledger prefix P:
+ *   P auths:expiry   sorted set of authorization ids still to be warned about; score = expires_at (ms)
+ *   P auths:open     sorted set of authorization ids neither captured, voided nor replaced; score = when
+ *                    they succeeded (ms): the orphan sweep's source
+ * An authorization enters both when its transition carries `expires_at`; a capture, cancel or revalidate
+ * whose transition carries `authorization_key` (the `gateway_key` it named: our operation id, or the PSP's
+ * reference, found through `P ref:<authorization_ref>`) takes it out of both and sets its `closed_by`.
+ *
+ * A Lua function `pb_authorization_index(P, id, now, fields)`, `fields` being the flat name/value list the
+ * transition wrote.
+ */
+export const AUTHORIZATION_INDEX_LUA = `
+local function pb_authorization_index(P, id, now, fields)
+  local expires, key, ref
+  for i = 1, #fields, 2 do
+    local f = fields[i]
+    if f == 'expires_at' then expires = fields[i + 1]
+    elseif f == 'authorization_key' then key = fields[i + 1]
+    elseif f == 'authorization_ref' then ref = fields[i + 1] end
+  end
+  if key then
+    local auth = key
+    if not redis.call('ZSCORE', P .. 'auths:open', key) and ref then auth = redis.call('GET', P .. 'ref:' .. ref) end
+    if auth and auth ~= id then
+      redis.call('ZREM', P .. 'auths:open', auth)
+      redis.call('ZREM', P .. 'auths:expiry', auth)
+      if redis.call('EXISTS', P .. 'op:' .. auth) == 1 then redis.call('HSET', P .. 'op:' .. auth, 'closed_by', id) end
+    end
+  end
+  if expires then
+    redis.call('ZADD', P .. 'auths:expiry', expires, id)
+    redis.call('ZADD', P .. 'auths:open', now, id)
+  end
+end
+`;
+
+/** Key of the expiry index (see `AUTHORIZATION_INDEX_LUA`). */
+export function expiryIndexKey(prefix: string): string {
+  return `${prefix}auths:expiry`;
+}
+
+/** Key of the open-authorizations index (see `AUTHORIZATION_INDEX_LUA`). */
+export function openIndexKey(prefix: string): string {
+  return `${prefix}auths:open`;
+}

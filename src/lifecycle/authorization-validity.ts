@@ -1,0 +1,97 @@
+import { Config, GatewayType } from '../config/config';
+import { CommandType, Payment } from '../contracts/payment-command';
+import { OperationRecord, TransitionFields } from '../ledger/ledger';
+import { OperationState } from '../ledger/operation-state';
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * How long an authorization stays capturable, by PSP and payment method, milliseconds, as each PSP documents
+ * it. `default` applies to any method not listed. Where a PSP gives a range, the short end is taken: a
+ * warning a day early costs nothing, a capture after the issuer dropped the hold fails.
+ *
+ * - Stripe, "Place a hold on a payment method" (https://docs.stripe.com/payments/place-a-hold-on-a-payment-method)
+ *   and "Place an extended hold on an online card payment" (https://docs.stripe.com/payments/extended-authorization):
+ *   online card authorizations 7 days for most networks, in-person (Terminal, `card_present`) 2 days;
+ *   extended authorizations up to 30 days (opt-in per payment: configure `stripe.card` when used).
+ * - Adyen, "Which payment methods support separate authorisation and capture?"
+ *   (https://www.adyen.help/hc/en-us/articles/115001179684): Adyen expires an authorisation after 28 days for
+ *   all major card networks except Cartes Bancaires (12 days); PayPal captures are guaranteed 3 days.
+ * - Cybersource, "Understanding authorizations"
+ *   (https://developer.cybersource.com/docs/cybs/en-us/payments/developer/all/rest/payments/UnderstandAuth.html):
+ *   most authorizations expire between five and seven days, set by the issuing bank, which does not tell
+ *   Cybersource: 5 days.
+ * - simulator: 7 days, like a card at Stripe.
+ */
+export const DEFAULT_VALIDITY_MS: Readonly<Record<GatewayType, Readonly<Record<string, number>>>> = {
+  stripe: { default: 7 * DAY_MS, card: 7 * DAY_MS, card_present: 2 * DAY_MS },
+  adyen: { default: 28 * DAY_MS, cartebancaire: 12 * DAY_MS, cartes_bancaires: 12 * DAY_MS, paypal: 3 * DAY_MS },
+  cybersource: { default: 5 * DAY_MS },
+  simulator: { default: 7 * DAY_MS },
+};
+
+/** Commands whose success leaves an authorization to capture (a sale is captured already; validate only checks one). */
+export const TRACKED_AUTHORIZATIONS: ReadonlySet<CommandType> = new Set(['authorize', 'revalidate']);
+
+/**
+ * Commands whose success closes the authorization they name: it is captured, voided, or replaced by a
+ * re-authorization (which is tracked itself), so it is neither warned about nor voided any more.
+ */
+export const CLOSING_COMMANDS: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'revalidate']);
+
+/** The method names a payment is looked up by, most specific first: card brand, submethod, method (lower case). */
+export function methodKeysOf(payment: Payment): string[] {
+  const d = payment.method_details;
+  const keys = [d?.card?.brand, d?.submethod, d?.method].filter((k): k is string => typeof k === 'string' && k !== '');
+  return [...new Set(keys.map((k) => k.toLowerCase()))];
+}
+
+/**
+ * The validity of an authorization made through `gatewayName` for `payment`, milliseconds. Lookup order:
+ * `authorizations.validity_ms` by gateway name then type, each by method then alone; then the PSP's
+ * documented default by method, then its default. Pure.
+ */
+export function authorizationValidityMs(config: Config, gatewayName: string, payment: Payment): number {
+  const type = config.gateways[gatewayName]?.type;
+  const methods = methodKeysOf(payment);
+  const overrides = config.authorizations.validityMs;
+  for (const scope of type && type !== gatewayName ? [gatewayName, type] : [gatewayName]) {
+    for (const m of methods) {
+      const v = overrides[`${scope}.${m}`];
+      if (v !== undefined) return v;
+    }
+    const v = overrides[scope];
+    if (v !== undefined) return v;
+  }
+  const defaults = type ? DEFAULT_VALIDITY_MS[type] : DEFAULT_VALIDITY_MS.simulator;
+  for (const m of methods) {
+    const v = defaults[m];
+    if (v !== undefined) return v;
+  }
+  return defaults.default;
+}
+
+/** When an authorization that succeeded at `now` expires (epoch ms), or `undefined` for a command that leaves none. Pure. */
+export function expiresAtFor(config: Config, command: CommandType, payment: Payment, now: number): number | undefined {
+  if (!TRACKED_AUTHORIZATIONS.has(command)) return undefined;
+  return now + authorizationValidityMs(config, payment.gateway, payment);
+}
+
+/** Whether an expiring authorization is due for its warning at `now`: within `expiry_warning_ms` of its expiry and not expired. Pure. */
+export function isExpiryWarningDue(config: Config, expiresAt: number, now: number): boolean {
+  return expiresAt > now && expiresAt - now <= config.authorizations.expiryWarningMs;
+}
+
+/**
+ * The lifecycle fields an outcome's transition carries (recorded in the same atomic step, see
+ * `src/ledger/authorization-index.ts`): an authorization that succeeds gets its `expiresAt`; a capture,
+ * cancel or revalidate that succeeds closes the authorization its `gateway_key` names. Pure.
+ */
+export function lifecycleFields(config: Config, op: OperationRecord, to: OperationState, now: number): Pick<TransitionFields, 'expiresAt' | 'closesAuthorization'> {
+  if (to !== 'SUCCEEDED') return {};
+  const fields: Pick<TransitionFields, 'expiresAt' | 'closesAuthorization'> = {};
+  const expiresAt = expiresAtFor(config, op.command, op.payment, now);
+  if (expiresAt !== undefined) fields.expiresAt = expiresAt;
+  if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id) fields.closesAuthorization = { gateway: op.payment.gateway, key: op.payment.gateway_key };
+  return fields;
+}
