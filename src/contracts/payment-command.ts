@@ -7,8 +7,13 @@
 export const COMMAND_TYPES = ['validate', 'revalidate', 'capture', 'cancel', 'refund', 'authorize', 'sale', 'tokenize'] as const;
 export type CommandType = (typeof COMMAND_TYPES)[number];
 
+/** Channels a command may arrive from (the intake schema's list). */
 export const CHANNELS = ['bus', 'web', 'pos', 'marketplace'] as const;
-export type Channel = (typeof CHANNELS)[number];
+/**
+ * `bridge`: an operation the bridge itself started (an orphan reversal's void). It is written to the ledger
+ * directly, never accepted from the commands exchange, so no publisher can pass itself off as the bridge.
+ */
+export type Channel = (typeof CHANNELS)[number] | 'bridge';
 
 export interface PaymentLine {
   line_number?: number;
@@ -57,6 +62,8 @@ export interface Payment {
   lines?: PaymentLine[];
   method_details?: MethodDetails;
   custom_attributes?: Record<string, unknown> | Array<Record<string, unknown>>;
+  /** Set by the bridge on the void of an orphaned authorization: why it voided it (echoed on the cancel event). */
+  orphan_reversal?: string;
 }
 
 /** What travels on the commands exchange. */

@@ -17,6 +17,7 @@ import { OmsEventJobData, createOmsEventsQueue } from '../events/oms-events-queu
 import { CommandConsumer, ConsumeDecision } from '../intake/command-consumer';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
+import { LifecycleSweep } from '../poller/lifecycle-sweep';
 import { Poller } from '../poller/poller';
 import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
@@ -42,6 +43,8 @@ export interface WorkerProcess {
   delivery: DeliveryService;
   recorder: OutcomeRecorder;
   poller: Poller;
+  /** The authorization lifecycle sweeps (expiry warnings, orphan reversal) the in-process poller runs. */
+  lifecycle: LifecycleSweep;
   redis: Redis;
   stop(): Promise<void>;
 }
@@ -74,6 +77,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const router = new ConfiguredGatewayRouter(options.routes);
   const delivery = new DeliveryService({ config, ledger, router, recorder, logger, deadLetters });
   const poller = new Poller({ config, ledger, router, recorder, logger });
+  const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
 
   const inline = fast ? new InlineDelivery({ config, service: delivery, deliveryQueue, logger }) : undefined;
   const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, onDecision: options.onDecision });
@@ -95,7 +99,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   }
   if (!options.consumerOnly && config.poller.inProcessIntervalMs > 0) {
     pollTimer = setInterval(() => {
-      void runPollerOnce(redis, config, poller, logger);
+      void runPollerOnce(redis, config, poller, logger, lifecycle);
     }, config.poller.inProcessIntervalMs);
   }
   logger.info('worker started', { queue: config.amqp.commandsQueue, prefetch: config.amqp.prefetch, gateways: [...options.routes.keys()] });
@@ -108,6 +112,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     delivery,
     recorder,
     poller,
+    lifecycle,
     redis,
     stop: async () => {
       if (pollTimer) clearInterval(pollTimer);
@@ -126,7 +131,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
 }
 
 /** One poll run across all workers at a time: a Redis lock (expiring) keeps them from polling together. */
-async function runPollerOnce(redis: Redis, config: Config, poller: Poller, logger: Logger): Promise<void> {
+async function runPollerOnce(redis: Redis, config: Config, poller: Poller, logger: Logger, lifecycle: LifecycleSweep): Promise<void> {
   const lock = `${config.redis.keyPrefix}poller:lock`;
   const got = await redis.set(lock, String(process.pid), 'PX', Math.max(config.poller.inProcessIntervalMs, 1000), 'NX').catch(() => null);
   if (got !== 'OK') return;
@@ -136,6 +141,7 @@ async function runPollerOnce(redis: Redis, config: Config, poller: Poller, logge
   } catch (err) {
     logger.warn('poll run failed', { error: (err as Error).message });
   }
+  await lifecycle.runOnce().catch((err: Error) => logger.warn('authorization lifecycle sweep failed', { error: err.message }));
 }
 
 /** How often a worker runs the recovery sweep (one worker at a time, by lock), ms. */

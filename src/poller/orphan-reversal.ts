@@ -1,0 +1,292 @@
+import { createHash } from 'node:crypto';
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import { Config, OrphanReversalMode } from '../config/config';
+import { Payment, PaymentCommand } from '../contracts/payment-command';
+import { DeliveryJobData } from '../delivery/delivery-queue';
+import { bullJobId } from '../delivery/job-id';
+import { DEPENDENT } from '../delivery/operation-context';
+import { TRACKED_AUTHORIZATIONS } from '../lifecycle/authorization-validity';
+import { openIndexKey } from '../ledger/authorization-index';
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { OPERATION_STATES, isTerminal } from '../ledger/operation-state';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+
+/**
+ * Why an authorization is an orphan (a bounded set: it is a metric label and the cancel event's
+ * `payment.orphan_reversal`):
+ * - `uncaptured_past_age`: succeeded, and no capture or cancel succeeded for it within
+ *   `authorizations.orphan_void_after_ms`;
+ * - `oms_told_failed`: the OMS was told it failed, and a later PSP fact says the PSP authorised it;
+ * - `oms_told_unresolved`: the OMS was told it is unresolved, and a later PSP fact says it was authorised.
+ */
+export const ORPHAN_REASONS = ['uncaptured_past_age', 'oms_told_failed', 'oms_told_unresolved'] as const;
+export type OrphanReason = (typeof ORPHAN_REASONS)[number];
+
+/** What became of one orphan. */
+export interface OrphanDecision {
+  authorizationId: string;
+  /** The void's operation id (`<authorization id>-void`). */
+  voidId: string;
+  gateway: string;
+  reason: OrphanReason;
+  /**
+   * `voided`: the void is in the ledger and queued for delivery; `would_void`: dry run, nothing written;
+   * `already_requested`: its void exists (re-queued if it never left); `skipped`: see `skipped`.
+   */
+  outcome: 'voided' | 'would_void' | 'already_requested' | 'skipped';
+  /** Why nothing was done: `off`, `unknown_authorization`, `not_an_authorization`, `closed`, `expired`,
+   * `superseded`, `dependent_in_flight`, `in_flight_unknown`, `no_psp_reference`. */
+  skipped?: string;
+  amount?: number;
+  currency?: string;
+  orderId?: string;
+}
+
+/** What one orphan sweep did, with each decision (what a dry run reports). */
+export interface OrphanReport {
+  mode: OrphanReversalMode;
+  candidates: number;
+  voided: number;
+  wouldVoid: number;
+  skipped: number;
+  errors: number;
+  decisions: OrphanDecision[];
+}
+
+const reversals = counter('pb_orphan_reversals_total', 'Orphaned authorizations voided (mode="on") or that a dry run would void (mode="dry_run"), once each.', ['gateway', 'mode', 'reason']);
+
+/** Longest operation id (the intake's `operation_reference` alphabet and length). */
+const MAX_ID_LENGTH = 128;
+/** Most in-flight operations of one state read to find captures and cancels in flight. */
+const IN_FLIGHT_SCAN_LIMIT = 10_000;
+
+/**
+ * The void's operation id: `<authorization id>-void`, or, for an id too long to take the suffix,
+ * `void-<32 hex of its SHA-256>`. Deterministic, so the same authorization can never get two voids.
+ */
+export function voidOperationId(authorizationId: string): string {
+  const plain = `${authorizationId}-void`;
+  if (plain.length <= MAX_ID_LENGTH) return plain;
+  return `void-${createHash('sha256').update(authorizationId).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * The cancel that voids `auth`: channel `bridge`, its own operation id, naming the authorization by our
+ * operation id (delivery then sends the PSP's reference for it) or, for an authorization the ledger holds
+ * as not succeeded, by the PSP's reference a later fact gave. Pure.
+ */
+export function voidCommand(auth: OperationRecord, reason: OrphanReason, gatewayKey: string, now: number): PaymentCommand {
+  const p = auth.payment;
+  const payment: Payment = {
+    gateway: p.gateway,
+    gateway_account: p.gateway_account,
+    gateway_key: gatewayKey,
+    amount: p.amount,
+    currency: p.currency,
+    ...(p.order_id !== undefined ? { order_id: p.order_id } : {}),
+    operation_reference: voidOperationId(auth.id),
+    orphan_reversal: reason,
+  };
+  return { version: 1, command: 'cancel', channel: 'bridge', sequence: 'orphan_reversal', received_at: new Date(now).toISOString(), payment };
+}
+
+/**
+ * Orphan reversal: voids authorizations that are live at the PSP while nothing will ever capture them.
+ * `sweep` finds those uncaptured past `authorizations.orphan_void_after_ms` (the `auths:open` index);
+ * `request` is the door for the other case, a PSP fact saying "authorised" after the OMS was told
+ * otherwise (the late-fact and UNRESOLVED paths call it).
+ *
+ * Each void is an operation of its own, written the way the command consumer writes an accepted command:
+ * the ledger record (channel `bridge`, id `voidOperationId`, idempotent) then its delivery job (jobId =
+ * operation id). From there it is any cancel: delivered with its id as Idempotency-Key, retried, resolved
+ * by inquiry when unknown, reported with its `cancelled` event, which echoes `payment.orphan_reversal`.
+ * It skips the commands exchange on purpose: it does not come from a channel, and accepting a `bridge`
+ * channel there would let any publisher pose as the bridge. A crash between the two writes leaves a
+ * RECEIVED operation the recovery sweep (and the next orphan sweep) queues.
+ *
+ * Never voided: an authorization with a capture, cancel or other dependent command in flight, one closed
+ * by a succeeded capture, cancel or revalidate, one whose PSP reference a later operation took over, one
+ * already expired. A capture the OMS sends after the void is decided meets a cancelled authorization at the
+ * PSP (and fails there, reported as such): the orphan age is the OMS's promise that it will not.
+ *
+ * Mode `authorizations.orphan_reversal`: `off` does nothing; `dry_run` writes nothing, logs a warning and
+ * counts `pb_orphan_reversals_total{mode="dry_run"}` once per authorization, and reports each decision;
+ * `on` voids.
+ */
+export class OrphanReversal {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      redis: Redis;
+      ledger: Ledger;
+      deliveryQueue: Queue<DeliveryJobData>;
+      logger: Logger;
+      now?: () => number;
+      /** Overrides `authorizations.orphan_reversal` (tests, one-off operator runs). */
+      mode?: OrphanReversalMode;
+    },
+  ) {}
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  get mode(): OrphanReversalMode {
+    return this.deps.mode ?? this.deps.config.authorizations.orphanReversal;
+  }
+
+  /**
+   * Voids (or, in dry run, reports) one authorization the OMS was told did not succeed while the PSP
+   * authorised it, or one found orphaned otherwise. Safe to call again: the void's id is deterministic.
+   * @param pspReference the PSP's id of the authorization, when the ledger's record lacks it (a late fact
+   *   on an operation recorded as failed).
+   */
+  async request(authorizationId: string, reason: OrphanReason, options: { pspReference?: string } = {}): Promise<OrphanDecision> {
+    const auth = await this.deps.ledger.get(authorizationId);
+    const decision = await this.decide(authorizationId, auth, reason, options.pspReference, null);
+    await this.report(decision);
+    return decision;
+  }
+
+  /** One pass over the authorizations uncaptured past their orphan age. */
+  async sweep(): Promise<OrphanReport> {
+    const { config, redis, ledger, logger } = this.deps;
+    const report: OrphanReport = { mode: this.mode, candidates: 0, voided: 0, wouldVoid: 0, skipped: 0, errors: 0, decisions: [] };
+    const age = config.authorizations.orphanVoidAfterMs;
+    if (this.mode === 'off' || age === 0) return report;
+    const ids = await redis.zrangebyscore(openIndexKey(ledger.prefix), '-inf', String(this.now() - age), 'LIMIT', 0, config.authorizations.sweepLimit);
+    report.candidates = ids.length;
+    if (ids.length === 0) return report;
+    const inFlight = await this.dependentsInFlight();
+    for (const id of ids) {
+      try {
+        const decision = await this.decide(id, await ledger.get(id), 'uncaptured_past_age', undefined, inFlight);
+        await this.report(decision);
+        report.decisions.push(decision);
+        if (decision.outcome === 'voided') report.voided += 1;
+        else if (decision.outcome === 'would_void') report.wouldVoid += 1;
+        else if (decision.outcome === 'skipped') report.skipped += 1;
+      } catch (err) {
+        report.errors += 1;
+        logger.warn('orphan reversal of an authorization failed', { operation_id: id, error: (err as Error).message });
+      }
+    }
+    return report;
+  }
+
+  private async decide(id: string, auth: OperationRecord | null, reason: OrphanReason, pspReference: string | undefined, known: InFlight | null): Promise<OrphanDecision> {
+    const { ledger, redis } = this.deps;
+    const open = openIndexKey(ledger.prefix);
+    const voidId = voidOperationId(id);
+    const base = { authorizationId: id, voidId, gateway: auth?.payment.gateway ?? 'unknown', reason, amount: auth?.payment.amount, currency: auth?.payment.currency, orderId: auth?.payment.order_id };
+    const skip = (why: string): OrphanDecision => ({ ...base, outcome: 'skipped', skipped: why });
+    if (this.mode === 'off') return skip('off');
+    if (!auth) {
+      await redis.zrem(open, id);
+      return skip('unknown_authorization');
+    }
+    if (!TRACKED_AUTHORIZATIONS.has(auth.command)) return skip('not_an_authorization');
+
+    const existing = await ledger.get(voidId);
+    if (existing) {
+      // Never two voids. One that never left (a crash after its record) is queued again, idempotently.
+      if (existing.state === 'RECEIVED') await this.queue(voidId);
+      if (isTerminal(existing.state)) await redis.zrem(open, id);
+      return { ...base, outcome: 'already_requested' };
+    }
+
+    let gatewayKey: string;
+    if (auth.state === 'SUCCEEDED') {
+      if (auth.closedBy || (await redis.zscore(open, id)) === null) return skip('closed');
+      if (auth.expiresAt !== undefined && auth.expiresAt <= this.now()) {
+        // The PSP has released it already: nothing to void.
+        await redis.zrem(open, id);
+        return skip('expired');
+      }
+      const reference = auth.newGatewayKey ?? auth.gatewayReference;
+      const holder = reference ? await ledger.findByReference(auth.payment.gateway, reference) : null;
+      if (holder && holder !== id) {
+        // A later operation (a capture on the same PSP object, a re-authorization) now owns the reference.
+        await redis.zrem(open, id);
+        return skip('superseded');
+      }
+      gatewayKey = id; // delivery resolves our id to the PSP's reference
+    } else {
+      const reference = pspReference ?? auth.gatewayReference;
+      if (!reference) return skip('no_psp_reference');
+      gatewayKey = reference;
+    }
+
+    const inFlight = known ?? (await this.dependentsInFlight());
+    if (inFlight.incomplete) return skip('in_flight_unknown');
+    if (inFlight.names(auth, gatewayKey)) return skip('dependent_in_flight');
+
+    if (this.mode === 'dry_run') return { ...base, outcome: 'would_void' };
+    const now = this.now();
+    await ledger.create(voidId, voidCommand(auth, reason, gatewayKey, now), now);
+    await this.queue(voidId);
+    return { ...base, outcome: 'voided' };
+  }
+
+  private async queue(voidId: string): Promise<void> {
+    await this.deps.deliveryQueue.add('deliver', { operationId: voidId }, { jobId: bullJobId(voidId) });
+  }
+
+  /** Log line and metric of a decision: a warning per void, a warning per dry-run void (once per authorization). */
+  private async report(d: OrphanDecision): Promise<void> {
+    const { logger, redis, ledger } = this.deps;
+    const meta = { operation_id: d.authorizationId, void_operation_id: d.voidId, gateway: d.gateway, reason: d.reason, order_id: d.orderId, amount: d.amount, currency: d.currency };
+    if (d.outcome === 'voided') {
+      reversals.inc({ gateway: d.gateway, mode: 'on', reason: d.reason });
+      logger.warn('orphan reversal: voiding an authorization nothing will capture', { ...meta, mode: 'on' });
+    } else if (d.outcome === 'would_void') {
+      // A dry run reports every pass, but counts and warns once per authorization.
+      const added = await redis.sadd(`${ledger.prefix}auths:orphan-dry-run`, d.authorizationId).catch(() => 1);
+      if (added !== 1) return;
+      reversals.inc({ gateway: d.gateway, mode: 'dry_run', reason: d.reason });
+      logger.warn('orphan reversal (dry run): would void this authorization', { ...meta, mode: 'dry_run' });
+    }
+  }
+
+  /** Captures, cancels and other commands on an authorization that are not decided yet, by the key they name. */
+  private async dependentsInFlight(): Promise<InFlight> {
+    const { ledger, redis } = this.deps;
+    const keys = new Set<string>();
+    let incomplete = false;
+    for (const state of OPERATION_STATES.filter((s) => !isTerminal(s))) {
+      const ids = await ledger.idsInState(state, Number.POSITIVE_INFINITY, IN_FLIGHT_SCAN_LIMIT);
+      if (ids.length >= IN_FLIGHT_SCAN_LIMIT) incomplete = true;
+      if (ids.length === 0) continue;
+      const pipeline = redis.pipeline();
+      for (const opId of ids) pipeline.hmget(`${ledger.prefix}op:${opId}`, 'command', 'payment');
+      for (const [err, value] of (await pipeline.exec()) ?? []) {
+        if (err) {
+          incomplete = true;
+          continue;
+        }
+        const [command, payment] = value as [string | null, string | null];
+        if (!command || !payment || !DEPENDENT.has(command as PaymentCommand['command'])) continue;
+        const p = JSON.parse(payment) as Payment;
+        keys.add(p.gateway_key);
+        keys.add(`${p.gateway}\u001f${p.gateway_key}`);
+      }
+    }
+    return {
+      incomplete,
+      names: (auth, gatewayKey) =>
+        keys.has(auth.id) ||
+        keys.has(`${auth.payment.gateway}\u001f${gatewayKey}`) ||
+        [auth.gatewayReference, auth.newGatewayKey].some((r) => r !== undefined && keys.has(`${auth.payment.gateway}\u001f${r}`)),
+    };
+  }
+}
+
+/** The dependents in flight, as one sweep read them. */
+interface InFlight {
+  /** Too many to read, or a read failed: void nothing this pass. */
+  incomplete: boolean;
+  /** Whether a dependent in flight names this authorization (by our id or the PSP's reference). */
+  names(auth: OperationRecord, gatewayKey: string): boolean;
+}

@@ -1,0 +1,139 @@
+import { Config } from '../../../src/config/config';
+import { buildConfig } from '../../../src/config/load-config';
+import { authorizationExpiringEvent } from '../../../src/events/authorization-expiring-event';
+import { authorizationValidityMs, expiresAtFor, isExpiryWarningDue, lifecycleFields, methodKeysOf } from '../../../src/lifecycle/authorization-validity';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { voidCommand, voidOperationId } from '../../../src/poller/orphan-reversal';
+import { Payment } from '../../../src/contracts/payment-command';
+
+const DAY = 24 * 3600 * 1000;
+
+function config(extra: Record<string, unknown> = {}): Config {
+  return buildConfig({
+    'service_bus.url': 'http://127.0.0.1:1',
+    'service_bus.endpoint_name': 'pb',
+    'service_bus.secret': 'unit-bus-secret-0123456789',
+    'service_bus.public_url': 'http://127.0.0.1:1/bus',
+    'mom_client.client_id': 'c',
+    'mom_client.client_secret': 's',
+    'mom_client.oauth_server_url': 'http://127.0.0.1:1',
+    'amqp.url': 'amqp://127.0.0.1',
+    'redis.url': 'redis://127.0.0.1',
+    gateways: {
+      stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1' },
+      stripe_eu: { type: 'stripe', base_url: 'http://127.0.0.1:1' },
+      adyen: { type: 'adyen', base_url: 'http://127.0.0.1:1' },
+      cybersource: { type: 'cybersource', base_url: 'http://127.0.0.1:1' },
+      simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1' },
+    },
+    ...extra,
+  });
+}
+
+function pay(gateway: string, method?: Payment['method_details']): Payment {
+  return { gateway, gateway_account: 'acct', gateway_key: 'pm', amount: 1000, currency: 'EUR', order_id: 'ORD-1', ...(method ? { method_details: method } : {}) };
+}
+
+function record(overrides: Partial<OperationRecord> = {}): OperationRecord {
+  return { id: 'auth-1', command: 'authorize', channel: 'web', state: 'SUCCEEDED', payment: pay('stripe'), receivedAt: 0, createdAt: 0, updatedAt: 0, attempts: 1, gatewayReference: 'pi_1', ...overrides };
+}
+
+describe('authorization validity defaults (each PSP documentation)', () => {
+  const c = config();
+  it.each([
+    ['stripe', undefined, 7 * DAY],
+    ['stripe', { method: 'card' }, 7 * DAY],
+    ['stripe', { method: 'card_present' }, 2 * DAY],
+    ['adyen', { method: 'card', card: { brand: 'visa' } }, 28 * DAY],
+    ['adyen', { method: 'card', card: { brand: 'cartebancaire' } }, 12 * DAY],
+    ['adyen', { method: 'paypal' }, 3 * DAY],
+    ['cybersource', { method: 'card', card: { brand: 'visa' } }, 5 * DAY],
+    ['simulator', undefined, 7 * DAY],
+  ] as const)('%s %j is valid for its documented default', (gateway, method, expected) => {
+    expect(authorizationValidityMs(c, gateway, pay(gateway, method as Payment['method_details']))).toBe(expected);
+  });
+
+  it('a gateway the configuration lacks falls back to the simulator default instead of throwing', () => {
+    expect(authorizationValidityMs(c, 'nowhere', pay('nowhere'))).toBe(7 * DAY);
+  });
+});
+
+describe('authorization validity overrides (authorizations.validity_ms)', () => {
+  const c = config({ 'authorizations.validity_ms': { 'stripe.card': 30 * DAY, stripe_eu: 6 * DAY, 'adyen.visa': 7 * DAY } });
+  it('an override by type and method wins over the default (Stripe extended authorizations)', () => {
+    expect(authorizationValidityMs(c, 'stripe', pay('stripe', { method: 'card' }))).toBe(30 * DAY);
+  });
+  it('an override by gateway name wins over one by type', () => {
+    expect(authorizationValidityMs(c, 'stripe_eu', pay('stripe_eu', { method: 'card' }))).toBe(6 * DAY);
+  });
+  it('the card brand is looked up before the method', () => {
+    expect(authorizationValidityMs(c, 'adyen', pay('adyen', { method: 'card', card: { brand: 'VISA' } }))).toBe(7 * DAY);
+    expect(authorizationValidityMs(c, 'adyen', pay('adyen', { method: 'card', card: { brand: 'mc' } }))).toBe(28 * DAY);
+  });
+  it('an unknown override key shape is refused by the configuration, naming the key', () => {
+    expect(() => config({ 'authorizations.validity_ms': { 'Stripe Card': 1 } })).toThrow(/authorizations\.validity_ms/);
+  });
+  it('method keys are lower case, brand first, without repeats', () => {
+    expect(methodKeysOf(pay('x', { method: 'Card', submethod: 'card', card: { brand: 'Visa' } }))).toEqual(['visa', 'card']);
+  });
+});
+
+describe('which commands carry an expiry and which close an authorization', () => {
+  const c = config();
+  it('authorize and revalidate get an expiry; sale, validate and capture do not', () => {
+    expect(expiresAtFor(c, 'authorize', pay('stripe'), 1000)).toBe(1000 + 7 * DAY);
+    expect(expiresAtFor(c, 'revalidate', pay('adyen'), 0)).toBe(28 * DAY);
+    expect(expiresAtFor(c, 'sale', pay('stripe'), 0)).toBeUndefined();
+    expect(expiresAtFor(c, 'validate', pay('stripe'), 0)).toBeUndefined();
+    expect(expiresAtFor(c, 'capture', pay('stripe'), 0)).toBeUndefined();
+  });
+  it('only a success carries lifecycle fields', () => {
+    expect(lifecycleFields(c, record({ state: 'SENT' }), 'FAILED', 0)).toEqual({});
+    expect(lifecycleFields(c, record({ state: 'SENT' }), 'PENDING', 0)).toEqual({});
+    expect(lifecycleFields(c, record({ state: 'SENT' }), 'SUCCEEDED', 0)).toEqual({ expiresAt: 7 * DAY });
+  });
+  it('a succeeded capture or cancel closes the authorization its gateway_key names; a refund does not', () => {
+    const capture = record({ id: 'cap-1', command: 'capture', state: 'SENT', payment: { ...pay('stripe'), gateway_key: 'pi_1' } });
+    expect(lifecycleFields(c, capture, 'SUCCEEDED', 0)).toEqual({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } });
+    expect(lifecycleFields(c, { ...capture, command: 'cancel' }, 'SUCCEEDED', 0)).toEqual({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } });
+    expect(lifecycleFields(c, { ...capture, command: 'refund' }, 'SUCCEEDED', 0)).toEqual({});
+  });
+  it('a revalidate is tracked itself and closes the authorization it replaces', () => {
+    const reval = record({ id: 'rv-1', command: 'revalidate', state: 'SENT', payment: { ...pay('stripe'), gateway_key: 'auth-1' } });
+    expect(lifecycleFields(c, reval, 'SUCCEEDED', 0)).toEqual({ expiresAt: 7 * DAY, closesAuthorization: { gateway: 'stripe', key: 'auth-1' } });
+  });
+});
+
+describe('the expiry warning', () => {
+  const c = config({ 'authorizations.expiry_warning_ms': 3600_000 });
+  it('is due within the lead, not before it and not after expiry', () => {
+    expect(isExpiryWarningDue(c, 10 * 3600_000, 9 * 3600_000)).toBe(true);
+    expect(isExpiryWarningDue(c, 10 * 3600_000, 8 * 3600_000)).toBe(false);
+    expect(isExpiryWarningDue(c, 10 * 3600_000, 10 * 3600_000)).toBe(false);
+  });
+  it('the expiring event carries expires_at, the capturable amount, currency, order and gateway, with a stable id', () => {
+    const e = authorizationExpiringEvent(record({ expiresAt: Date.UTC(2026, 0, 8) }), c);
+    expect(e).not.toBeNull();
+    expect(e?.eventId).toBe('auth-1.expiring');
+    expect(e?.method).toBe('magento.payments.payments_management.authorization_expiring');
+    expect(e?.params.payment).toMatchObject({ expires_at: '2026-01-08T00:00:00.000Z', amount_capturable: 1000, currency: 'EUR', order_id: 'ORD-1', gateway: 'stripe', operation_reference: 'auth-1', gateway_key: 'pi_1' });
+  });
+  it('no expiry, no event', () => {
+    expect(authorizationExpiringEvent(record(), c)).toBeNull();
+  });
+});
+
+describe('the orphan void', () => {
+  it('has a deterministic id in the operation-reference alphabet, even for the longest ids', () => {
+    expect(voidOperationId('auth-1')).toBe('auth-1-void');
+    const long = 'a'.repeat(128);
+    expect(voidOperationId(long)).toMatch(/^void-[0-9a-f]{32}$/);
+    expect(voidOperationId(long)).toBe(voidOperationId(long));
+    expect(voidOperationId('a'.repeat(123))).toHaveLength(128);
+  });
+  it('is a cancel from the bridge, naming the authorization, carrying its reason, amount and currency', () => {
+    const cmd = voidCommand(record(), 'uncaptured_past_age', 'auth-1', 0);
+    expect(cmd).toMatchObject({ command: 'cancel', channel: 'bridge' });
+    expect(cmd.payment).toEqual({ gateway: 'stripe', gateway_account: 'acct', gateway_key: 'auth-1', amount: 1000, currency: 'EUR', order_id: 'ORD-1', operation_reference: 'auth-1-void', orphan_reversal: 'uncaptured_past_age' });
+  });
+});
