@@ -1,0 +1,249 @@
+import Redis from 'ioredis';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { bullJobId } from '../../../src/delivery/job-id';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { expiryIndexKey, openIndexKey } from '../../../src/ledger/authorization-index';
+import { Ledger } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { LifecycleSweep } from '../../../src/poller/lifecycle-sweep';
+import { voidOperationId } from '../../../src/poller/orphan-reversal';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../src/twins/psp-simulator/psp-simulator';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const API_KEY = 'sim-lifecycle-test-key-0123456789';
+const DAY = 24 * 3600 * 1000;
+
+let sim: PspSimulator;
+let redis: Redis;
+const closers: Array<() => Promise<void>> = [];
+const configs: Config[] = [];
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ apiKey: API_KEY });
+});
+
+afterAll(async () => {
+  for (const close of closers) await close().catch(() => undefined);
+  redis?.disconnect();
+  await sim.stop();
+  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+});
+
+interface Setup {
+  config: Config;
+  ledger: Ledger;
+  events: EventStore;
+  service: DeliveryService;
+  deliveryQueue: Queue<DeliveryJobData>;
+  eventsQueue: Queue<OmsEventJobData>;
+  /** A lifecycle sweep whose clock is `offsetMs` ahead. */
+  sweep(offsetMs: number, logger?: ReturnType<typeof silentLogger>): LifecycleSweep;
+}
+
+/** Real Redis, the real simulator, delivery as the worker runs it; its own namespace. */
+function setup(overrides: Record<string, unknown> = {}): Setup {
+  const config = testConfig({
+    'authorizations.orphan_reversal': 'on',
+    'authorizations.orphan_void_after_ms': 4 * DAY,
+    ...overrides,
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-lifecycle-test-0123456789', timeout_ms: 2000 } },
+  });
+  configs.push(config);
+  redis ??= createRedis(config.redis.url, 'commands');
+  const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  closers.push(() => eventsQueue.close(), () => deliveryQueue.close());
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const events = new EventStore(redis, config.redis.keyPrefix);
+  const logger = silentLogger();
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
+  const sweep = (offsetMs: number, log = logger) => new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger: log, now: () => Date.now() + offsetMs });
+  return { config, ledger, events, service, deliveryQueue, eventsQueue, sweep };
+}
+
+async function deliver(s: Setup, command: PaymentCommand): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await s.ledger.create(id, command);
+  await s.service.deliver(id);
+  return id;
+}
+
+/** A successful authorization at the simulator, recorded as the worker records it. */
+async function authorized(s: Setup): Promise<{ id: string; reference: string }> {
+  const id = await deliver(s, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+  const op = await s.ledger.get(id);
+  expect(op?.state).toBe('SUCCEEDED');
+  return { id, reference: op!.gatewayReference! };
+}
+
+/** The authorization as the simulator holds it now. */
+async function pspStatus(reference: string): Promise<string> {
+  const res = await fetch(`${sim.url}/v1/authorizations/${reference}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  return ((await res.json()) as { status: string }).status;
+}
+
+describe('authorization expiry', () => {
+  it('a successful authorization carries its expiry and is indexed in the same transition', async () => {
+    const s = setup();
+    const before = Date.now();
+    const { id } = await authorized(s);
+    const op = await s.ledger.get(id);
+    expect(op?.expiresAt).toBeGreaterThanOrEqual(before + 7 * DAY);
+    expect(op?.expiresAt).toBeLessThanOrEqual(Date.now() + 7 * DAY);
+    expect(Number(await redis.zscore(expiryIndexKey(s.config.redis.keyPrefix), id))).toBe(op?.expiresAt);
+    expect(await redis.zscore(openIndexKey(s.config.redis.keyPrefix), id)).not.toBeNull();
+  });
+
+  it('a sale or a failed authorization is not tracked', async () => {
+    const s = setup();
+    const sale = await deliver(s, channelCommand('sale', {}, { gateway_key: 'pm_card_visa' }));
+    const declined = await deliver(s, channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' }));
+    expect((await s.ledger.get(declined))?.state).toBe('FAILED');
+    for (const id of [sale, declined]) expect(await redis.zscore(expiryIndexKey(s.config.redis.keyPrefix), id)).toBeNull();
+  });
+
+  it('sends the expiring event once, however often the sweep runs, with expires_at, capturable amount, currency, order and gateway', async () => {
+    const s = setup({ 'authorizations.orphan_reversal': 'off' });
+    const { id } = await authorized(s);
+    const before = await metricValue('pb_authorizations_expiring_total', { gateway: 'simulator' });
+    expect((await s.sweep(0).runOnce()).expiry.warned).toBe(0); // 7 days out: not yet
+    const first = await s.sweep(6.5 * DAY).runOnce();
+    const second = await s.sweep(6.6 * DAY).runOnce();
+    expect(first.expiry.warned).toBe(1);
+    expect(second.expiry.warned).toBe(0);
+    expect(await metricValue('pb_authorizations_expiring_total', { gateway: 'simulator' })).toBe(before + 1);
+    const event = await s.events.load(`${id}.expiring`);
+    const op = await s.ledger.get(id);
+    expect(event?.method).toBe(s.config.serviceBus.methods.notifications.authorization_expiring);
+    expect(event?.params.payment).toMatchObject({
+      operation_reference: id,
+      expires_at: new Date(op!.expiresAt!).toISOString(),
+      amount_capturable: op!.payment.amount,
+      currency: op!.payment.currency,
+      order_id: op!.payment.order_id,
+      gateway: 'simulator',
+      event_id: `${id}.expiring`,
+    });
+    expect(await s.eventsQueue.getJob(bullJobId(`${id}.expiring`))).toBeDefined();
+  });
+
+  it('a captured authorization gets no expiring event', async () => {
+    const s = setup({ 'authorizations.orphan_reversal': 'off' });
+    const { id, reference } = await authorized(s);
+    await deliver(s, channelCommand('capture', {}, { gateway_key: reference, amount: 1999 }));
+    expect((await s.sweep(6.5 * DAY).runOnce()).expiry.warned).toBe(0);
+    expect(await s.events.load(`${id}.expiring`)).toBeNull();
+    expect((await s.ledger.get(id))?.closedBy).toBeDefined();
+  });
+});
+
+describe('orphan reversal', () => {
+  it('voids an authorization uncaptured past its orphan age exactly once, and the OMS gets the cancel with the reason', async () => {
+    const s = setup();
+    const { id, reference } = await authorized(s);
+    const before = await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', mode: 'on', reason: 'uncaptured_past_age' });
+    const capture = captureLogger('warn');
+    expect((await s.sweep(3 * DAY).runOnce()).orphans.voided).toBe(0); // younger than 4 days
+    const first = await s.sweep(5 * DAY, capture.logger).runOnce();
+    const second = await s.sweep(5 * DAY).runOnce();
+    const voidId = voidOperationId(id);
+    expect(first.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, voidId, outcome: 'voided', reason: 'uncaptured_past_age' })]);
+    expect(second.orphans.voided).toBe(0);
+    expect(await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', mode: 'on', reason: 'uncaptured_past_age' })).toBe(before + 1);
+    const warnings = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 'warn' && /orphan reversal/.test(String(l.message)));
+    expect(warnings).toEqual([expect.objectContaining({ operation_id: id, void_operation_id: voidOperationId(id), mode: 'on', reason: 'uncaptured_past_age' })]);
+
+    // One operation, one job; the worker delivers it like any cancel.
+    const voidOp = await s.ledger.get(voidId);
+    expect(voidOp).toMatchObject({ command: 'cancel', channel: 'bridge', state: 'RECEIVED' });
+    expect(voidOp?.payment).toMatchObject({ gateway_key: id, orphan_reversal: 'uncaptured_past_age', amount: 1999 });
+    expect(await s.deliveryQueue.getJob(bullJobId(voidId))).toBeDefined();
+    expect(await s.deliveryQueue.count()).toBe(1);
+    expect(await s.service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+
+    expect(await pspStatus(reference)).toBe('cancelled');
+    expect(sim.counters().effects[voidId]).toBe(1);
+    const event = await s.events.load(`${voidId}.SUCCEEDED`);
+    expect(event?.method).toBe(s.config.serviceBus.methods.notifications.cancelled);
+    expect(event?.params.payment).toMatchObject({ status: 'SUCCESS', orphan_reversal: 'uncaptured_past_age', order_id: voidOp?.payment.order_id });
+    // The void closed it: later sweeps have nothing to do.
+    expect(await redis.zscore(openIndexKey(s.config.redis.keyPrefix), id)).toBeNull();
+    expect((await s.sweep(5 * DAY).runOnce()).orphans.candidates).toBe(0);
+  });
+
+  it('in dry run voids nothing and reports what it would void', async () => {
+    const s = setup({ 'authorizations.orphan_reversal': 'dry_run' });
+    const { id, reference } = await authorized(s);
+    const before = await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', mode: 'dry_run', reason: 'uncaptured_past_age' });
+    const first = await s.sweep(5 * DAY).runOnce();
+    const second = await s.sweep(5 * DAY).runOnce();
+    for (const run of [first, second]) expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, outcome: 'would_void', reason: 'uncaptured_past_age' })]);
+    expect(first.orphans).toMatchObject({ mode: 'dry_run', wouldVoid: 1, voided: 0 });
+    expect(await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', mode: 'dry_run', reason: 'uncaptured_past_age' })).toBe(before + 1);
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+    expect(await s.deliveryQueue.count()).toBe(0);
+    expect(await pspStatus(reference)).toBe('authorized');
+  });
+
+  it('never voids a captured authorization', async () => {
+    const s = setup();
+    const { id, reference } = await authorized(s);
+    const capture = await deliver(s, channelCommand('capture', {}, { gateway_key: reference, amount: 1999 }));
+    expect((await s.ledger.get(capture))?.state).toBe('SUCCEEDED');
+    const run = await s.sweep(5 * DAY).runOnce();
+    expect(run.orphans.voided).toBe(0);
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+    expect(await pspStatus(reference)).toBe('captured');
+  });
+
+  it('never voids an authorization whose capture is in flight', async () => {
+    const s = setup();
+    const { id, reference } = await authorized(s);
+    const command = channelCommand('capture', {}, { gateway_key: reference, amount: 1999 });
+    await s.ledger.create(command.payment.operation_reference!, command); // recorded, not delivered yet
+    const run = await s.sweep(5 * DAY).runOnce();
+    expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, outcome: 'skipped', skipped: 'dependent_in_flight' })]);
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+    expect(await pspStatus(reference)).toBe('authorized');
+  });
+
+  it('off does nothing', async () => {
+    const s = setup({ 'authorizations.orphan_reversal': 'off' });
+    const { id } = await authorized(s);
+    expect((await s.sweep(5 * DAY).runOnce()).orphans).toMatchObject({ mode: 'off', candidates: 0 });
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+  });
+
+  it('request() voids an authorization the OMS was told failed, by the PSP reference a later fact gave, once', async () => {
+    const s = setup();
+    const { id, reference } = await authorized(s);
+    // As if the OMS had been told FAIL: the ledger's record is terminal and names no PSP object.
+    const failed = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+    const failedId = failed.payment.operation_reference!;
+    await s.ledger.create(failedId, failed);
+    await s.ledger.transition(failedId, 'FAILED', { event: 'test' }, { reason: 'UNRESPONSIVE' });
+    const sweep = s.sweep(0);
+    const first = await sweep.orphans.request(failedId, 'oms_told_failed', { pspReference: reference });
+    const again = await sweep.orphans.request(failedId, 'oms_told_failed', { pspReference: reference });
+    expect(first).toMatchObject({ outcome: 'voided', voidId: voidOperationId(failedId) });
+    expect(again.outcome).toBe('already_requested');
+    expect((await s.ledger.get(voidOperationId(failedId)))?.payment).toMatchObject({ gateway_key: reference, orphan_reversal: 'oms_told_failed' });
+    expect(await s.service.deliver(voidOperationId(failedId))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await pspStatus(reference)).toBe('cancelled');
+    expect(id).not.toBe(failedId);
+  });
+});
