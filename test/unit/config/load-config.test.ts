@@ -61,6 +61,7 @@ describe('buildConfig', () => {
           sold: 'magento.payments.payments_management.sold',
           tokenized: 'magento.payments.payments_management.tokenized',
           refund_updated: 'magento.postsales.refund_management.updated',
+          authorization_expiring: 'magento.payments.payments_management.authorization_expiring',
         },
       },
     });
@@ -98,6 +99,7 @@ describe('buildConfig', () => {
     expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
     expect(config.poller).toEqual({ scheduleMs: [60000, 300000, 1800000, 7200000, 86400000], inProcessIntervalMs: 0 });
     expect(config.registration).toEqual({ attempts: 5, backoffBaseMs: 500 });
+    expect(config.authorizations).toEqual({ validityMs: {}, expiryWarningMs: 86400000, orphanReversal: 'dry_run', orphanVoidAfterMs: 345600000, sweepLimit: 1000 });
     expect(config.log).toEqual({ level: 'info' });
     expect(config.gateways).toEqual({});
   });
