@@ -55,7 +55,7 @@ export class OutcomeRecorder {
       reason: outcome.reason,
       ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
       // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
-      ...lifecycleFields(this.deps.config, op, to, Date.now()),
+      ...lifecycleFields(this.deps.config, op, to === 'SUCCEEDED', Date.now()),
     };
     const reference = outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null;
     return this.decide(op, to, { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details }, fields, reference);

@@ -1,7 +1,5 @@
 import { Config, GatewayType } from '../config/config';
 import { CommandType, Payment } from '../contracts/payment-command';
-import { OperationRecord, TransitionFields } from '../ledger/ledger';
-import { OperationState } from '../ledger/operation-state';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -82,14 +80,20 @@ export function isExpiryWarningDue(config: Config, expiresAt: number, now: numbe
   return expiresAt > now && expiresAt - now <= config.authorizations.expiryWarningMs;
 }
 
+/** The lifecycle fields of a transition (the ledger's `TransitionFields.expiresAt` / `closesAuthorization`). */
+export interface LifecycleFields {
+  expiresAt?: number;
+  closesAuthorization?: { gateway: string; key: string };
+}
+
 /**
- * The lifecycle fields an outcome's transition carries (recorded in the same atomic step, see
- * `src/ledger/authorization-index.ts`): an authorization that succeeds gets its `expiresAt`; a capture,
- * cancel or revalidate that succeeds closes the authorization its `gateway_key` names. Pure.
+ * The lifecycle fields an operation's move to SUCCEEDED carries (recorded in the same atomic step, see
+ * `src/ledger/authorization-index.ts`): an authorization gets its `expiresAt`; a capture, cancel or
+ * revalidate closes the authorization its `gateway_key` names. Nothing for any other move. Pure.
  */
-export function lifecycleFields(config: Config, op: OperationRecord, to: OperationState, now: number): Pick<TransitionFields, 'expiresAt' | 'closesAuthorization'> {
-  if (to !== 'SUCCEEDED') return {};
-  const fields: Pick<TransitionFields, 'expiresAt' | 'closesAuthorization'> = {};
+export function lifecycleFields(config: Config, op: { id: string; command: CommandType; payment: Payment }, succeeded: boolean, now: number): LifecycleFields {
+  if (!succeeded) return {};
+  const fields: LifecycleFields = {};
   const expiresAt = expiresAtFor(config, op.command, op.payment, now);
   if (expiresAt !== undefined) fields.expiresAt = expiresAt;
   if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id) fields.closesAuthorization = { gateway: op.payment.gateway, key: op.payment.gateway_key };

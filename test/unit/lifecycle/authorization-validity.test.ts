@@ -88,19 +88,18 @@ describe('which commands carry an expiry and which close an authorization', () =
     expect(expiresAtFor(c, 'capture', pay('stripe'), 0)).toBeUndefined();
   });
   it('only a success carries lifecycle fields', () => {
-    expect(lifecycleFields(c, record({ state: 'SENT' }), 'FAILED', 0)).toEqual({});
-    expect(lifecycleFields(c, record({ state: 'SENT' }), 'PENDING', 0)).toEqual({});
-    expect(lifecycleFields(c, record({ state: 'SENT' }), 'SUCCEEDED', 0)).toEqual({ expiresAt: 7 * DAY });
+    expect(lifecycleFields(c, record({ state: 'SENT' }), false, 0)).toEqual({});
+    expect(lifecycleFields(c, record({ state: 'SENT' }), true, 0)).toEqual({ expiresAt: 7 * DAY });
   });
   it('a succeeded capture or cancel closes the authorization its gateway_key names; a refund does not', () => {
     const capture = record({ id: 'cap-1', command: 'capture', state: 'SENT', payment: { ...pay('stripe'), gateway_key: 'pi_1' } });
-    expect(lifecycleFields(c, capture, 'SUCCEEDED', 0)).toEqual({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } });
-    expect(lifecycleFields(c, { ...capture, command: 'cancel' }, 'SUCCEEDED', 0)).toEqual({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } });
-    expect(lifecycleFields(c, { ...capture, command: 'refund' }, 'SUCCEEDED', 0)).toEqual({});
+    expect(lifecycleFields(c, capture, true, 0)).toEqual({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } });
+    expect(lifecycleFields(c, { ...capture, command: 'cancel' }, true, 0)).toEqual({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } });
+    expect(lifecycleFields(c, { ...capture, command: 'refund' }, true, 0)).toEqual({});
   });
   it('a revalidate is tracked itself and closes the authorization it replaces', () => {
     const reval = record({ id: 'rv-1', command: 'revalidate', state: 'SENT', payment: { ...pay('stripe'), gateway_key: 'auth-1' } });
-    expect(lifecycleFields(c, reval, 'SUCCEEDED', 0)).toEqual({ expiresAt: 7 * DAY, closesAuthorization: { gateway: 'stripe', key: 'auth-1' } });
+    expect(lifecycleFields(c, reval, true, 0)).toEqual({ expiresAt: 7 * DAY, closesAuthorization: { gateway: 'stripe', key: 'auth-1' } });
   });
 });
 
