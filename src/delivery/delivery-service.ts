@@ -2,6 +2,7 @@ import { Config, GatewayConfig } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
 import { GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext } from '../gateways/gateway-adapter';
+import { declineTableFor, gatewayErrorDecline } from '../gateways/gateway-declines';
 import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
@@ -265,7 +266,10 @@ export class DeliveryService {
         breaker.success();
         const reason = err.details.gatewayCode ?? err.code;
         logger.warn('gateway refused the operation for good', { operation_id: op.id, kind: err.kind, reason });
-        const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', detail);
+        // The table of the gateway that answered (GatewayError names it as configured).
+        const type = this.deps.config.gateways[err.gateway]?.type;
+        const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);
+        const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', detail, decline);
         return { kind: 'done', state: failed.state };
       }
     }

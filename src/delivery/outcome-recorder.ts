@@ -10,6 +10,8 @@ import { Interaction, Ledger, OperationRecord, TransitionFields, afterTransition
 import { OperationState } from '../ledger/operation-state';
 import { lifecycleFields } from '../lifecycle/authorization-validity';
 import { Logger } from '../logging/logger';
+import { Decline } from '../errors/decline';
+import { declineOfFailure, declineOfOutcome, noteDecline } from './decline-recording';
 
 /** How long a sender holds an event's send lease: the bus call's timeout plus a margin, ms. */
 export function sendLeaseMs(config: Config): number {
@@ -53,6 +55,7 @@ export class OutcomeRecorder {
       newGatewayKey: outcome.newGatewayKey,
       gatewayStatus: outcome.gatewayStatus,
       reason: outcome.reason,
+      ...(to === 'FAILED' ? { decline: this.decline(op, declineOfOutcome(op, outcome, this.deps.config)) } : {}),
       ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
       // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
       ...lifecycleFields(this.deps.config, op, to === 'SUCCEEDED', Date.now()),
@@ -61,9 +64,20 @@ export class OutcomeRecorder {
     return this.decide(op, to, { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details }, fields, reference);
   }
 
-  /** Fails an operation for a reason of ours (no route, unsupported, UNRESPONSIVE, a terminal gateway error). */
-  async fail(op: OperationRecord, reason: string, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
-    return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...details }, { reason }, null);
+  /**
+   * Fails an operation for a reason of ours (no route, unsupported, UNRESPONSIVE, a terminal gateway error).
+   * @param decline the normalized decline when the caller has the PSP's (a terminal gateway error); default
+   *   the bridge's decline of `reason` (see `src/errors/bridge-declines.ts`).
+   */
+  async fail(op: OperationRecord, reason: string, source: OutcomeSource, details: Record<string, unknown> = {}, decline?: Decline): Promise<OperationRecord> {
+    const fields = { reason, decline: this.decline(op, declineOfFailure(reason, decline)) };
+    return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...details }, fields, null);
+  }
+
+  /** Counts (and, when no table knows its code, logs) a decline about to be recorded. */
+  private decline(op: OperationRecord, decline: Decline): Decline {
+    noteDecline(op, decline, this.deps.config, this.deps.logger);
+    return decline;
   }
 
   /**

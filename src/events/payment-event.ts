@@ -3,6 +3,9 @@ import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationRecord } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
 import { assertNever } from '../gateways/assert-never';
+import { Decline, isKnownCode } from '../errors/decline';
+import { BRIDGE_DECLINES } from '../errors/bridge-declines';
+import { bridgeDecline, declineTableFor, outcomeDecline } from '../gateways/gateway-declines';
 
 /** Status the OMS sees in a payment notification. */
 export type EventStatus = 'SUCCESS' | 'FAIL' | 'PENDING';
@@ -65,8 +68,8 @@ export function paymentKeyOf(payment: Payment): string {
 }
 
 /**
- * The outcome notification for an operation in a reportable state (DESIGN §2): the command's payment
- * echoed, plus status, reason, gateway details (no raw PSP body: only its status and reference), the new
+ * The outcome notification for an operation in a reportable state: the command's payment echoed, plus
+ * status, reason, `decline` on a FAIL (see `failDecline`), gateway details (no raw PSP body: only its status and reference), the new
  * gateway key, and `event_id`. `sequence` is added when the event is recorded.
  */
 export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent | null {
@@ -83,6 +86,7 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
         operation_reference: op.id,
         status,
         ...(op.reason ? { reason: op.reason } : {}),
+        ...(status === 'FAIL' ? { decline: failDecline(op, config) } : {}),
         gateway_command: op.command,
         gateway_response: { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null },
         gateway_response_time: op.updatedAt - op.createdAt,
@@ -91,6 +95,18 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
       },
     },
   };
+}
+
+/**
+ * The `decline` of a FAIL event: `{category, gateway_code, customer_message, suggested_action}` as the
+ * ledger recorded it; a record written before declines were recorded gets it derived from its reason.
+ */
+export function failDecline(op: OperationRecord, config: Config): Decline {
+  if (op.decline !== undefined) return op.decline;
+  const code = op.reason ?? op.gatewayStatus ?? 'FAILED';
+  const type = config.gateways[op.payment.gateway]?.type;
+  if (type === undefined || isKnownCode(BRIDGE_DECLINES, code)) return bridgeDecline(code);
+  return outcomeDecline(declineTableFor(type), { status: 'FAIL', gatewayStatus: code });
 }
 
 /** The refund pre-notice sent before the gateway refund: `PENDINGRELEASE` / `REQUESTED`. */

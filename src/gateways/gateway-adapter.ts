@@ -1,5 +1,6 @@
 import { GatewayConfig, GatewayType } from '../config/config';
 import { CommandType, Payment } from '../contracts/payment-command';
+import { Decline } from '../errors/decline';
 
 /**
  * The seam every gateway fills in: a pure transformer (shapes and units of one PSP, no I/O, no clock
@@ -19,6 +20,11 @@ export interface GatewayOutcome {
   newGatewayKey?: string;
   /** FAIL: the decline or error code the OMS receives as `reason`. */
   reason?: string;
+  /**
+   * FAIL: the normalized decline (category, raw code, customer message, suggested action) from the
+   * gateway's decline table (`src/gateways/<name>/<name>-declines.ts`); the recorder derives it when absent.
+   */
+  decline?: Decline;
   /** Amount the PSP reports for this operation, minor units of the command's currency. */
   amount?: number;
 }

@@ -1,5 +1,6 @@
 import Redis, { Result } from 'ioredis';
 import { Channel, CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
+import { Decline, parseDecline } from '../errors/decline';
 import { RECORD_EVENT_LUA_FUNCTION, RecordResult } from '../events/event-store';
 import { redact } from '../logging/redact';
 import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
@@ -23,6 +24,8 @@ export interface OperationRecord {
   gatewayReference?: string;
   newGatewayKey?: string;
   gatewayStatus?: string;
+  /** FAILED: the normalized decline reported on the FAIL event (stored as one JSON field, `decline`). */
+  decline?: Decline;
   /** PENDING/UNKNOWN: when the poller should ask next (epoch ms) and which step of the schedule it is on. */
   nextCheckAt?: number;
   pollStep?: number;
@@ -56,6 +59,8 @@ export interface TransitionFields {
   gatewayReference?: string;
   newGatewayKey?: string;
   gatewayStatus?: string;
+  /** The decline of a move to FAILED. */
+  decline?: Decline;
   nextCheckAt?: number;
   pollStep?: number;
   /** Count this transition as one more gateway attempt. */
@@ -337,6 +342,7 @@ export class Ledger {
     put('gateway_reference', fields.gatewayReference);
     put('new_gateway_key', fields.newGatewayKey);
     put('gateway_status', fields.gatewayStatus);
+    put('decline', fields.decline === undefined ? undefined : JSON.stringify(fields.decline));
     put('next_check_at', fields.nextCheckAt);
     put('poll_step', fields.pollStep);
     put('expires_at', fields.expiresAt);
@@ -498,6 +504,7 @@ export function afterTransition(record: OperationRecord, to: OperationState, fie
     gatewayReference: fields.gatewayReference ?? record.gatewayReference,
     newGatewayKey: fields.newGatewayKey ?? record.newGatewayKey,
     gatewayStatus: fields.gatewayStatus ?? record.gatewayStatus,
+    decline: fields.decline ?? record.decline,
     nextCheckAt: fields.nextCheckAt ?? record.nextCheckAt,
     pollStep: fields.pollStep ?? record.pollStep,
     expiresAt: fields.expiresAt ?? record.expiresAt,
@@ -535,9 +542,19 @@ function recordFromHash(h: Record<string, string>, payment?: Payment): Operation
     gatewayReference: h.gateway_reference,
     newGatewayKey: h.new_gateway_key,
     gatewayStatus: h.gateway_status,
+    decline: h.decline === undefined ? undefined : parseStoredDecline(h.decline),
     nextCheckAt: optNum(h.next_check_at),
     pollStep: optNum(h.poll_step),
     expiresAt: optNum(h.expires_at),
     closedBy: h.closed_by,
   };
+}
+
+/** The stored `decline` field; an unreadable one is dropped (the event then derives it from the reason). */
+function parseStoredDecline(json: string): Decline | undefined {
+  try {
+    return parseDecline(JSON.parse(json) as unknown);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,7 @@
 import { GatewayConfig } from '../../config/config';
 import { CommandType } from '../../contracts/payment-command';
+import { withDecline, withDeclines } from '../gateway-declines';
+import { ADYEN_DECLINES } from './adyen-declines';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
 import { buildAdyenRequest } from './adyen-requests';
 import { parseAdyenResponse, parseAdyenStatusResponse } from './adyen-responses';
@@ -39,7 +41,7 @@ export const adyenTransformer: GatewayTransformer = Object.freeze({
   },
 
   parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
-    return parseAdyenResponse(ctx, response, gateway);
+    return withDecline(parseAdyenResponse(ctx, response, gateway), ADYEN_DECLINES);
   },
 
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
@@ -47,7 +49,8 @@ export const adyenTransformer: GatewayTransformer = Object.freeze({
   },
 
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
-    return parseAdyenStatusResponse(ctx, response, gateway);
+    const outcome = parseAdyenStatusResponse(ctx, response, gateway);
+    return outcome === null ? null : withDecline(outcome, ADYEN_DECLINES);
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {
@@ -59,7 +62,7 @@ export const adyenTransformer: GatewayTransformer = Object.freeze({
   },
 
   parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
-    return parseAdyenWebhook(rawBody, gateway);
+    return withDeclines(parseAdyenWebhook(rawBody, gateway), ADYEN_DECLINES);
   },
 
   webhookAck(): WebhookAck {

@@ -1,5 +1,7 @@
 import { GatewayConfig } from '../../config/config';
 import { CommandType } from '../../contracts/payment-command';
+import { withDecline, withDeclines } from '../gateway-declines';
+import { CYBERSOURCE_DECLINES } from './cybersource-declines';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
 import { httpSignatureHeaders } from './cybersource-http-signature';
 import { buildCybersourceRequest, buildSearchRequest } from './cybersource-requests';
@@ -40,7 +42,7 @@ export const cybersourceTransformer: GatewayTransformer = {
   },
 
   parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
-    return parseCybersourceResponse(ctx, response, gateway.name);
+    return withDecline(parseCybersourceResponse(ctx, response, gateway.name), CYBERSOURCE_DECLINES);
   },
 
   buildStatusRequest(ctx: OperationContext): GatewayRequest {
@@ -48,7 +50,8 @@ export const cybersourceTransformer: GatewayTransformer = {
   },
 
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
-    return parseCybersourceSearchResponse(ctx, response, gateway.name);
+    const outcome = parseCybersourceSearchResponse(ctx, response, gateway.name);
+    return outcome === null ? null : withDecline(outcome, CYBERSOURCE_DECLINES);
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig, now: Date): GatewayRequest {
@@ -71,7 +74,7 @@ export const cybersourceTransformer: GatewayTransformer = {
   },
 
   parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
-    return parseCybersourceWebhook(rawBody, gateway.name);
+    return withDeclines(parseCybersourceWebhook(rawBody, gateway.name), CYBERSOURCE_DECLINES);
   },
 
   webhookAck(): WebhookAck {

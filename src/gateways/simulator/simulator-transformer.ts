@@ -1,5 +1,7 @@
 import { GatewayConfig } from '../../config/config';
 import { CommandType } from '../../contracts/payment-command';
+import { withDecline, withDeclines } from '../gateway-declines';
+import { SIMULATOR_DECLINES } from './simulator-declines';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
 import { buildSimulatorRequest, buildSimulatorStatusRequest } from './simulator-requests';
 import { parseSimulatorResponse, parseSimulatorStatusResponse } from './simulator-responses';
@@ -24,7 +26,7 @@ export const simulatorTransformer: GatewayTransformer = {
   },
 
   parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
-    return parseSimulatorResponse(ctx, response, gateway.name);
+    return withDecline(parseSimulatorResponse(ctx, response, gateway.name), SIMULATOR_DECLINES);
   },
 
   buildStatusRequest(ctx: OperationContext): GatewayRequest {
@@ -32,7 +34,8 @@ export const simulatorTransformer: GatewayTransformer = {
   },
 
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
-    return parseSimulatorStatusResponse(ctx, response, gateway.name);
+    const outcome = parseSimulatorStatusResponse(ctx, response, gateway.name);
+    return outcome === null ? null : withDecline(outcome, SIMULATOR_DECLINES);
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {
@@ -44,7 +47,7 @@ export const simulatorTransformer: GatewayTransformer = {
   },
 
   parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
-    return parseSimulatorWebhook(rawBody, gateway.name);
+    return withDeclines(parseSimulatorWebhook(rawBody, gateway.name), SIMULATOR_DECLINES);
   },
 
   webhookAck(): WebhookAck {

@@ -1,5 +1,7 @@
 import { GatewayConfig } from '../../config/config';
 import { CommandType } from '../../contracts/payment-command';
+import { withDecline, withDeclines } from '../gateway-declines';
+import { STRIPE_DECLINES } from './stripe-declines';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
 import { buildStripeRequest, buildStripeStatusRequest } from './stripe-requests';
 import { parseStripeResponse, parseStripeStatusResponse } from './stripe-responses';
@@ -25,7 +27,7 @@ export const stripeTransformer: GatewayTransformer = {
   },
 
   parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
-    return parseStripeResponse(ctx, response, gateway.name);
+    return withDecline(parseStripeResponse(ctx, response, gateway.name), STRIPE_DECLINES);
   },
 
   buildStatusRequest(ctx: OperationContext): GatewayRequest {
@@ -33,7 +35,8 @@ export const stripeTransformer: GatewayTransformer = {
   },
 
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
-    return parseStripeStatusResponse(ctx, response, gateway.name);
+    const outcome = parseStripeStatusResponse(ctx, response, gateway.name);
+    return outcome === null ? null : withDecline(outcome, STRIPE_DECLINES);
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {
@@ -45,7 +48,7 @@ export const stripeTransformer: GatewayTransformer = {
   },
 
   parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
-    return parseStripeWebhook(rawBody, gateway.name);
+    return withDeclines(parseStripeWebhook(rawBody, gateway.name), STRIPE_DECLINES);
   },
 
   webhookAck(): WebhookAck {

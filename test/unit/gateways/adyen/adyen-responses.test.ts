@@ -1,3 +1,4 @@
+import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { adyenTransformer } from '../../../../src/gateways/adyen';
 import { ctxFor, gateway, response, specExample } from './adyen-test-support';
@@ -39,7 +40,7 @@ describe('Adyen response mapping', () => {
 
   it('maps a refusal to FAIL with the refusal reason code', () => {
     const outcome = t.parseResponse(ctxFor('authorize'), response(200, { pspReference: 'P2', resultCode: 'Refused', refusalReason: 'Not enough balance', refusalReasonCode: '12' }), gateway);
-    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'Refused', gatewayReference: 'P2', reason: '12' });
+    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'Refused', gatewayReference: 'P2', reason: '12', decline: declineOf('insufficient_funds', '12') });
   });
 
   it('maps a shopper challenge, which nobody can answer server to server, to FAIL with the result code as reason', () => {

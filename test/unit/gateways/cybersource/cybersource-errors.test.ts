@@ -1,3 +1,4 @@
+import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError, GatewayErrorKind } from '../../../../src/errors/gateway-error';
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
 import { CYBERSOURCE_400_REASONS, classifyCybersourceError, retryAfterMs } from '../../../../src/gateways/cybersource/cybersource-errors';
@@ -29,7 +30,7 @@ describe('Cybersource error classification', () => {
 
   it('answers a 400 business refusal (exceeds the authorization) as a FAIL outcome with the reason', () => {
     const outcome = t.parseResponse(ctx('capture'), response(400, { status: 'INVALID_REQUEST', reason: 'EXCEEDS_AUTH_AMOUNT' }), gateway);
-    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'EXCEEDS_AUTH_AMOUNT', reason: 'EXCEEDS_AUTH_AMOUNT' });
+    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'EXCEEDS_AUTH_AMOUNT', reason: 'EXCEEDS_AUTH_AMOUNT', decline: declineOf('operation_not_permitted', 'EXCEEDS_AUTH_AMOUNT') });
   });
 
   it('classifies every documented 400 reason without falling through', () => {

@@ -1,3 +1,4 @@
+import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
 import { PAYMENT_ID, ctx, gateway, response } from './cybersource-test-fixtures';
@@ -39,7 +40,7 @@ describe('Cybersource responses', () => {
       response(201, { id: PAYMENT_ID, status: 'DECLINED', errorInformation: { reason: 'EXPIRED_CARD', message: 'Expired card.' } }),
       gateway,
     );
-    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'DECLINED', gatewayReference: PAYMENT_ID, reason: 'EXPIRED_CARD' });
+    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'DECLINED', gatewayReference: PAYMENT_ID, reason: 'EXPIRED_CARD', decline: declineOf('expired_card', 'EXPIRED_CARD') });
   });
 
   it('parses JPY and KWD amounts into exact minor units', () => {

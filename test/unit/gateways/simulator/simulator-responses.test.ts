@@ -1,3 +1,4 @@
+import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { simulatorTransformer } from '../../../../src/gateways/simulator';
 import { authorization, ctx, gateway, json } from './simulator-test-support';
@@ -89,7 +90,7 @@ describe('simulator responses', () => {
 
   it('maps a capture above the authorized amount to FAIL with the simulator code as reason', () => {
     const outcome = t.parseResponse(ctx('capture'), json(422, { error: { code: 'amount_exceeds_authorized', message: 'too much' } }), gateway);
-    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'amount_exceeds_authorized', reason: 'amount_exceeds_authorized' });
+    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'amount_exceeds_authorized', reason: 'amount_exceeds_authorized', decline: declineOf('operation_not_permitted', 'amount_exceeds_authorized') });
   });
 
   it.each(['authorization_captured', 'authorization_cancelled', 'authorization_declined', 'authorization_pending', 'invalid_payment_method'])(

@@ -1,3 +1,4 @@
+import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { stripeTransformer } from '../../../../src/gateways/stripe';
 import {
@@ -43,13 +44,14 @@ describe('Stripe responses', () => {
       gatewayStatus: 'requires_payment_method',
       gatewayReference: PI_ID,
       reason: 'insufficient_funds',
+      decline: declineOf('insufficient_funds', 'insufficient_funds'),
     });
   });
 
   it('maps a 200 PaymentIntent back in requires_payment_method to FAIL with last_payment_error.decline_code', () => {
     const ctx = stripeContext('sale');
     const body = paymentIntent(ctx, { status: 'requires_payment_method', last_payment_error: { code: 'card_declined', decline_code: 'stolen_card' } });
-    expect(t.parseResponse(ctx, jsonResponse(200, body), gw)).toMatchObject({ status: 'FAIL', reason: 'stolen_card' });
+    expect(t.parseResponse(ctx, jsonResponse(200, body), gw)).toMatchObject({ status: 'FAIL', reason: 'stolen_card', decline: { category: 'suspected_fraud', gateway_code: 'stolen_card' } });
   });
 
   it('reads JPY and KWD amounts back as the same integer of minor units', () => {

@@ -1,0 +1,26 @@
+import { DeclineTable } from './decline';
+
+/**
+ * payment-bridge's own failure reasons (an operation failed before or without the PSP saying no) →
+ * decline categories. A reason not listed here is `bridge_refused` (contact_support): our refusals are
+ * never silent, and a new one only needs a row to get a finer category.
+ */
+export const BRIDGE_DECLINES: DeclineTable = {
+  gateway: 'bridge',
+  sources: ['payment-bridge: delivery, routing and intake refusals (src/delivery/, src/routing/)'],
+  fallback: 'bridge_refused',
+  rules: {
+    UNKNOWN_GATEWAY: { category: 'bridge_refused', action: 'contact_support' },
+    UNSUPPORTED_COMMAND: { category: 'bridge_refused', action: 'fix_request' },
+    AUTHORIZATION_REFERENCE_MISSING: { category: 'bridge_refused', action: 'fix_request' },
+    AUTHORIZATION_FAILED: 'operation_not_permitted',
+    UNRESPONSIVE: 'processing_error',
+    idempotency_conflict: { category: 'bridge_refused', action: 'fix_request' },
+    currency_mismatch: { category: 'bridge_refused', action: 'fix_request' },
+    // A terminal GatewayError without a PSP code: its kind (`GatewayError.code`).
+    GATEWAY_DECLINED: 'do_not_honor',
+    GATEWAY_INVALID_REQUEST: 'invalid_request',
+    GATEWAY_IDEMPOTENCY_CONFLICT: { category: 'invalid_request', action: 'contact_support' },
+    GATEWAY_NOT_FOUND: 'invalid_request',
+  },
+};

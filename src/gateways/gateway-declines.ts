@@ -1,0 +1,79 @@
+import { GatewayType } from '../config/config';
+import { BRIDGE_DECLINES } from '../errors/bridge-declines';
+import { Decline, DeclineCategory, DeclineTable, declineOf, describeDecline, findRule } from '../errors/decline';
+import { GatewayError } from '../errors/gateway-error';
+import { ADYEN_DECLINES } from './adyen/adyen-declines';
+import { assertNever } from './assert-never';
+import { CYBERSOURCE_DECLINES } from './cybersource/cybersource-declines';
+import { GatewayOutcome, WebhookEvent } from './gateway-adapter';
+import { SIMULATOR_DECLINES } from './simulator/simulator-declines';
+import { STRIPE_DECLINES } from './stripe/stripe-declines';
+
+/** The decline table of a gateway type. Exhaustive: a new type does not compile until it has one. */
+export function declineTableFor(type: GatewayType): DeclineTable {
+  switch (type) {
+    case 'simulator':
+      return SIMULATOR_DECLINES;
+    case 'stripe':
+      return STRIPE_DECLINES;
+    case 'adyen':
+      return ADYEN_DECLINES;
+    case 'cybersource':
+      return CYBERSOURCE_DECLINES;
+    default:
+      return assertNever(type, 'gateway type');
+  }
+}
+
+/** The decline of a FAIL outcome: its `reason` (the PSP's code), else its `gatewayStatus`, in `table`. */
+export function outcomeDecline(table: DeclineTable, outcome: GatewayOutcome): Decline {
+  return describeDecline(table, outcome.reason ?? outcome.gatewayStatus);
+}
+
+/** `outcome` with its decline when it is a FAIL without one; anything else unchanged. */
+export function withDecline(outcome: GatewayOutcome, table: DeclineTable): GatewayOutcome {
+  if (outcome.status !== 'FAIL' || outcome.decline !== undefined) return outcome;
+  return { ...outcome, decline: outcomeDecline(table, outcome) };
+}
+
+/** `withDecline` for every event of a webhook. */
+export function withDeclines(events: WebhookEvent[], table: DeclineTable): WebhookEvent[] {
+  return events.map((e) => (e.outcome.status === 'FAIL' && e.outcome.decline === undefined ? { ...e, outcome: withDecline(e.outcome, table) } : e));
+}
+
+/** What a terminal GatewayError kind means when the PSP's code is not in its table. */
+function kindCategory(kind: GatewayError['kind'], table: DeclineTable): DeclineCategory {
+  switch (kind) {
+    case 'declined':
+      return table.fallback;
+    case 'invalid_request':
+    case 'not_found':
+    case 'idempotency_conflict':
+      return 'invalid_request';
+    case 'authentication':
+    case 'rate_limited':
+    case 'server_error':
+    case 'not_sent':
+    case 'outcome_unknown':
+      return 'processing_error';
+    default:
+      return assertNever(kind, 'gateway error kind');
+  }
+}
+
+/**
+ * The decline of an operation failed by a terminal `GatewayError`: the PSP's code in its table when the
+ * table knows it, else the error's kind (a `declined` with an unknown code gets the table's fallback,
+ * `unknown`, which the recorder logs).
+ */
+export function gatewayErrorDecline(table: DeclineTable, err: GatewayError): Decline {
+  const code = err.details.gatewayCode;
+  if (code !== undefined && findRule(table, code) !== undefined) return describeDecline(table, code);
+  const category = kindCategory(err.kind, table);
+  return category === 'invalid_request' && err.kind === 'idempotency_conflict' ? declineOf(category, code ?? err.code, 'contact_support') : declineOf(category, code ?? err.code);
+}
+
+/** The decline of a failure of ours (see `BRIDGE_DECLINES`). */
+export function bridgeDecline(reason: string): Decline {
+  return describeDecline(BRIDGE_DECLINES, reason);
+}
