@@ -5,7 +5,7 @@ import { EventStore, RecordResult } from '../events/event-store';
 import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent } from '../events/payment-event';
 import { NotificationSender, withSequence } from '../events/event-sender';
-import { GatewayOutcome } from '../gateways/gateway-adapter';
+import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { Interaction, Ledger, OperationRecord, TransitionFields, afterTransition } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
 import { lifecycleFields } from '../lifecycle/authorization-validity';
@@ -16,6 +16,11 @@ import { declineOfFailure, declineOfOutcome, noteDecline } from './decline-recor
 /** How long a sender holds an event's send lease: the bus call's timeout plus a margin, ms. */
 export function sendLeaseMs(config: Config): number {
   return config.serviceBus.timeoutMs + 5000;
+}
+
+/** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
+export function ledgerStateOf(status: OutcomeStatus): OperationState {
+  return status === 'SUCCESS' ? 'SUCCEEDED' : status === 'FAIL' ? 'FAILED' : 'PENDING';
 }
 
 /** Where an outcome came from, kept in the operation's history. */
@@ -47,7 +52,7 @@ export class OutcomeRecorder {
 
   /** Applies a gateway outcome to an operation; returns the record as it now stands. */
   async apply(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
-    const to: OperationState = outcome.status === 'SUCCESS' ? 'SUCCEEDED' : outcome.status === 'FAIL' ? 'FAILED' : 'PENDING';
+    const to = ledgerStateOf(outcome.status);
     const gateway = op.payment.gateway;
     const firstCheck = this.deps.config.poller.scheduleMs[0];
     const fields: TransitionFields = {
