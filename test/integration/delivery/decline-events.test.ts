@@ -99,11 +99,13 @@ describe('FAIL events carry the normalized decline', () => {
     expect(await failEventDecline(events, id)).toMatchObject({ category: 'invalid_request', gateway_code: 'not_found', suggested_action: 'fix_request' });
   });
 
-  it('a failure of ours (gateway not configured) is bridge_refused', async () => {
+  it('a failure of ours (capture of a declined authorization) gets its category from the bridge table', async () => {
     const { service, ledger, events } = setup();
-    const id = await record(ledger, channelCommand('authorize', {}, { gateway: 'paypal' }));
-    await service.deliver(id);
-    expect(await failEventDecline(events, id)).toMatchObject({ category: 'bridge_refused', gateway_code: 'UNKNOWN_GATEWAY', suggested_action: 'contact_support' });
+    const authId = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' }));
+    await service.deliver(authId);
+    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId }));
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await failEventDecline(events, captureId)).toMatchObject({ category: 'operation_not_permitted', gateway_code: 'AUTHORIZATION_FAILED', suggested_action: 'fix_request' });
   });
 
   it('an unmapped PSP code falls back to unknown, with a warn line naming the raw code and a metric', async () => {
