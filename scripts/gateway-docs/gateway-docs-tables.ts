@@ -4,6 +4,7 @@ import { ledgerStateOf } from '../../src/delivery/outcome-recorder';
 import { BRIDGE_DECLINES } from '../../src/errors/bridge-declines';
 import { CATEGORY_DEFAULTS, DECLINE_CATEGORIES, DeclineTable, SUGGESTED_ACTIONS, describeDecline } from '../../src/errors/decline';
 import { eventStatusOf, notificationFor } from '../../src/events/payment-event';
+import { ADYEN_RAW_RESPONSES } from '../../src/gateways/adyen/adyen-declines';
 import { ADYEN_EVENT_CODES, ADYEN_MODIFICATION_STATUSES, ADYEN_RESULT_CODES, eventOutcome, modificationStatus, resultCodeStatus } from '../../src/gateways/adyen/adyen-status-map';
 import {
   CYBERSOURCE_RCODES,
@@ -115,6 +116,18 @@ export const GATEWAY_FACTS: Readonly<Record<GatewayType, () => FactRow[]>> = {
   simulator: simulatorFacts,
 };
 
+/** Further decline tables a gateway page shows after its main one (heading, table). */
+export const EXTRA_DECLINE_TABLES: Readonly<Partial<Record<GatewayType, readonly { heading: string; intro: string; table: DeclineTable }[]>>> = {
+  adyen: [
+    {
+      heading: '## Raw acquirer responses',
+      intro:
+        'When Adyen sends `additionalData.refusalReasonRaw` and the refusal reason is a generic one (category `do_not_honor`), its leading code refines the category; `gateway_code` is then `<refusalReasonCode>:<raw code>` (e.g. `2:51`). Sources:',
+      table: ADYEN_RAW_RESPONSES,
+    },
+  ],
+};
+
 const TITLES: Readonly<Record<GatewayType, string>> = { stripe: 'Stripe', adyen: 'Adyen', cybersource: 'Cybersource', simulator: 'PSP simulator' };
 
 function cell(text: string): string {
@@ -179,6 +192,7 @@ export function renderGatewayPage(type: GatewayType): string {
     '',
     renderDeclineTable(table),
     '',
+    ...(EXTRA_DECLINE_TABLES[type] ?? []).flatMap((extra) => [extra.heading, '', extra.intro, '', ...extra.table.sources.map((src) => `- ${src}`), '', renderDeclineTable(extra.table), '']),
   ].join('\n');
 }
 

@@ -1,4 +1,5 @@
-import { DeclineRule, DeclineTable } from '../../errors/decline';
+import { DeclineRule, DeclineTable, describeDecline, isKnownCode, safeGatewayCode } from '../../errors/decline';
+import { GatewayOutcome } from '../gateway-adapter';
 
 /**
  * Adyen's refusal reasons: every documented `refusalReasonCode` with its `refusalReason` text (both are
@@ -92,3 +93,88 @@ export const ADYEN_DECLINES: DeclineTable = {
     OFFER_CLOSED: 'cancelled',
   },
 };
+
+/**
+ * Raw acquirer responses (`additionalData.refusalReasonRaw`, e.g. `"51 : Insufficient funds"`), when the
+ * merchant account has "Raw acquirer result" on: the most common Visa and Mastercard codes as Adyen lists
+ * them (https://docs.adyen.com/development-resources/raw-acquirer-responses; "with or without a leading
+ * zero"). Used only to refine a generic refusal (`Refused`, `Declined Non Generic`: category
+ * do_not_honor) into a finer category; Adyen's own refusal reason stays the reason.
+ */
+export const ADYEN_RAW_RESPONSES: DeclineTable = {
+  gateway: 'adyen raw acquirer responses',
+  sources: ['Adyen raw acquirer responses (Visa and Mastercard): https://docs.adyen.com/development-resources/raw-acquirer-responses'],
+  fallback: 'do_not_honor',
+  rules: {
+    '01': 'do_not_honor',
+    '03': 'invalid_request',
+    '04': 'suspected_fraud',
+    '05': 'do_not_honor',
+    '07': 'suspected_fraud',
+    '12': 'card_not_supported',
+    '13': 'invalid_request',
+    '14': 'invalid_card_data',
+    '15': 'invalid_card_data',
+    '41': 'suspected_fraud',
+    '43': 'suspected_fraud',
+    '46': 'expired_card',
+    '51': 'insufficient_funds',
+    '54': 'expired_card',
+    '55': 'invalid_card_data',
+    '57': 'card_not_supported',
+    '58': 'card_not_supported',
+    '59': 'suspected_fraud',
+    '61': 'limit_exceeded',
+    '62': 'card_not_supported',
+    '63': 'suspected_fraud',
+    '65': 'authentication_required',
+    '1A': 'authentication_required',
+    '70': 'authentication_required',
+    '75': { category: 'invalid_card_data', action: 'use_another_method' },
+    '78': 'suspected_fraud',
+    '79': 'do_not_honor',
+    '82': 'do_not_honor',
+    '83': 'suspected_fraud',
+    '91': 'try_again_later',
+    '93': 'card_not_supported',
+    '96': 'processing_error',
+    N7: 'invalid_card_data',
+    R0: 'do_not_honor',
+    R1: 'do_not_honor',
+  },
+};
+
+/** The leading response code of a `refusalReasonRaw` (`"51 : Insufficient funds"` → `51`, `"5"` → `05`). */
+export function rawResponseCode(raw: string): string | undefined {
+  const m = /^\s*([0-9A-Za-z]{1,2})\b/.exec(raw);
+  if (!m) return undefined;
+  const code = m[1].toUpperCase();
+  return /^\d$/.test(code) ? `0${code}` : code;
+}
+
+/** `additionalData.refusalReasonRaw` of an Adyen answer body, when there. */
+function refusalReasonRaw(body: string): string | undefined {
+  try {
+    const json: unknown = JSON.parse(body);
+    const additional = typeof json === 'object' && json !== null ? (json as Record<string, unknown>).additionalData : undefined;
+    const raw = typeof additional === 'object' && additional !== null ? (additional as Record<string, unknown>).refusalReasonRaw : undefined;
+    return typeof raw === 'string' && raw.length > 0 ? raw : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The decline of an Adyen FAIL answer: its refusal reason (ADYEN_DECLINES); a generic one (do_not_honor)
+ * is refined by the raw acquirer response when Adyen sends it and the code is listed. The code is then
+ * `<refusalReasonCode>:<raw code>` (e.g. `2:51`), so both stay visible. Reads the body only on a FAIL.
+ */
+export function adyenDecline(outcome: GatewayOutcome, responseBody: string): GatewayOutcome {
+  if (outcome.status !== 'FAIL') return outcome;
+  const decline = outcome.decline ?? describeDecline(ADYEN_DECLINES, outcome.reason ?? outcome.gatewayStatus);
+  const raw = decline.category === 'do_not_honor' ? refusalReasonRaw(responseBody) : undefined;
+  const rawCode = raw === undefined ? undefined : rawResponseCode(raw);
+  if (rawCode === undefined || !isKnownCode(ADYEN_RAW_RESPONSES, rawCode)) return { ...outcome, decline };
+  const refined = describeDecline(ADYEN_RAW_RESPONSES, rawCode);
+  return { ...outcome, decline: { ...refined, gateway_code: safeGatewayCode(`${decline.gateway_code}:${rawCode}`) } };
+}

@@ -1,7 +1,7 @@
 import { GatewayConfig } from '../../config/config';
 import { CommandType } from '../../contracts/payment-command';
-import { withDecline, withDeclines } from '../gateway-declines';
-import { ADYEN_DECLINES } from './adyen-declines';
+import { withDeclines } from '../gateway-declines';
+import { ADYEN_DECLINES, adyenDecline } from './adyen-declines';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
 import { buildAdyenRequest } from './adyen-requests';
 import { parseAdyenResponse, parseAdyenStatusResponse } from './adyen-responses';
@@ -41,7 +41,7 @@ export const adyenTransformer: GatewayTransformer = Object.freeze({
   },
 
   parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
-    return withDecline(parseAdyenResponse(ctx, response, gateway), ADYEN_DECLINES);
+    return adyenDecline(parseAdyenResponse(ctx, response, gateway), response.body);
   },
 
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
@@ -50,7 +50,7 @@ export const adyenTransformer: GatewayTransformer = Object.freeze({
 
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
     const outcome = parseAdyenStatusResponse(ctx, response, gateway);
-    return outcome === null ? null : withDecline(outcome, ADYEN_DECLINES);
+    return outcome === null ? null : adyenDecline(outcome, response.body);
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {

@@ -6,7 +6,7 @@ import { DeclineTable, describeDecline } from '../../../src/errors/decline';
 import { eventStatusOf } from '../../../src/events/payment-event';
 import { declineTableFor } from '../../../src/gateways/gateway-declines';
 import { OperationState } from '../../../src/ledger/operation-state';
-import { GATEWAY_FACTS, renderGatewayDocs } from '../../../scripts/gateway-docs/gateway-docs-tables';
+import { EXTRA_DECLINE_TABLES, GATEWAY_FACTS, renderGatewayDocs } from '../../../scripts/gateway-docs/gateway-docs-tables';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const GATEWAYS = Object.keys(GATEWAY_FACTS) as GatewayType[];
@@ -59,6 +59,10 @@ describe('docs/gateways', () => {
 
   it.each(GATEWAYS)('%s: every decline row of the page maps as the code does, and every code in code is on the page', (type) => {
     checkDeclineRows(tableRows(read(`docs/gateways/${type}.md`), '## Declines'), declineTableFor(type));
+  });
+
+  it.each(GATEWAYS)('%s: every further decline table of the page (raw responses…) maps as the code does', (type) => {
+    for (const extra of EXTRA_DECLINE_TABLES[type] ?? []) checkDeclineRows(tableRows(read(`docs/gateways/${type}.md`), extra.heading), extra.table);
   });
 
   it('the bridge refusals on the index page map as the code does', () => {

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { BRIDGE_DECLINES } from '../../../src/errors/bridge-declines';
 import { CATEGORY_DEFAULTS, DECLINE_CATEGORIES, describeDecline, isKnownCode, safeGatewayCode } from '../../../src/errors/decline';
 import { GatewayError } from '../../../src/errors/gateway-error';
-import { ADYEN_DECLINES } from '../../../src/gateways/adyen/adyen-declines';
+import { ADYEN_DECLINES, rawResponseCode } from '../../../src/gateways/adyen/adyen-declines';
+import { adyenTransformer } from '../../../src/gateways/adyen';
+import { ctxFor, gateway as adyenGateway, response as adyenResponse } from './adyen/adyen-test-support';
 import { CYBERSOURCE_DECLINES } from '../../../src/gateways/cybersource/cybersource-declines';
 import { bridgeDecline, gatewayErrorDecline, withDecline } from '../../../src/gateways/gateway-declines';
 import { SIMULATOR_DECLINES } from '../../../src/gateways/simulator/simulator-declines';
@@ -101,5 +103,37 @@ describe('decline tables', () => {
 
   it('every bridge row is a known category', () => {
     for (const code of Object.keys(BRIDGE_DECLINES.rules)) expect(DECLINE_CATEGORIES).toContain(bridgeDecline(code).category);
+  });
+
+  it('Adyen: a generic refusal is refined by the raw acquirer response, a specific one is not', () => {
+    const generic = adyenTransformer.parseResponse(
+      ctxFor('authorize'),
+      adyenResponse(200, { pspReference: 'P3', resultCode: 'Refused', refusalReason: 'Refused', refusalReasonCode: '2', additionalData: { refusalReasonRaw: '51 : Insufficient funds' } }),
+      adyenGateway,
+    );
+    expect(generic).toMatchObject({ reason: '2', decline: { category: 'insufficient_funds', gateway_code: '2:51', suggested_action: 'use_another_method' } });
+    const specific = adyenTransformer.parseResponse(
+      ctxFor('authorize'),
+      adyenResponse(200, { pspReference: 'P4', resultCode: 'Refused', refusalReason: 'Expired Card', refusalReasonCode: '6', additionalData: { refusalReasonRaw: '05 : Do not honor' } }),
+      adyenGateway,
+    );
+    expect(specific.decline).toMatchObject({ category: 'expired_card', gateway_code: '6' });
+    expect([rawResponseCode('5'), rawResponseCode('1A : Authentication required'), rawResponseCode('Not enough balance')]).toEqual(['05', '1A', undefined]);
+  });
+
+  it('Adyen: a refused AUTHORISATION webhook carries the decline of its refusal reason text', () => {
+    const item = {
+      amount: { currency: 'EUR', value: 1000 },
+      eventCode: 'AUTHORISATION',
+      eventDate: '2026-01-01T00:00:00+01:00',
+      merchantAccountCode: 'TestMerchant',
+      merchantReference: 'op-authorize-1',
+      pspReference: 'QFQTPCQ8HXSKGK82',
+      reason: 'Expired Card',
+      success: 'false',
+    };
+    const body = Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }));
+    const [event] = adyenTransformer.parseWebhook(body, adyenGateway);
+    expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'Expired Card', decline: { category: 'expired_card', gateway_code: 'Expired Card' } });
   });
 });
