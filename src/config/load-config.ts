@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { configSchema } from './config-schema';
 import { BusCommandName, BusNotificationName, Config, GatewayConfig, GatewayType, OrphanReversalMode } from './config';
 import { ConfigError } from '../errors/config-error';
+import { checkSecretStrength } from './secret-strength';
 
 type Params = Record<string, unknown>;
 
@@ -82,6 +83,7 @@ export function buildConfig(parameters: unknown, env: NodeJS.ProcessEnv = proces
     const all = errors.map((e) => `${keyOf(e)}: ${describe(e)}`);
     throw new ConfigError(first ? keyOf(first) : '(root)', first ? describe(first) : 'invalid', all);
   }
+  checkSecretStrength(params);
   return deepFreeze(toConfig(params));
 }
 

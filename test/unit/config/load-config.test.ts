@@ -339,14 +339,14 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       PORT: '8080',
       SIMULATOR_API_KEY: 'sim-key',
-      SIMULATOR_WEBHOOK_SECRET: 'sim-whsec',
+      SIMULATOR_WEBHOOK_SECRET: 'sim-whsec-0123456789abcdef',
       STRIPE_SECRET_KEY: 'sk_test_dist',
-      STRIPE_WEBHOOK_SECRET: 'whsec_dist',
+      STRIPE_WEBHOOK_SECRET: 'whsec_dist0123456789abcdef',
       ADYEN_API_KEY: 'adyen-key',
       ADYEN_HMAC_KEY: '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056',
       CYBERSOURCE_KEY_ID: 'cs-key-id',
       CYBERSOURCE_SHARED_SECRET: 'cs-shared-secret',
-      CYBERSOURCE_WEBHOOK_KEY: 'cs-webhook-key',
+      CYBERSOURCE_WEBHOOK_KEY: Buffer.from('cs-webhook-key-for-dist-test-32b').toString('base64'),
     };
     const config = loadConfig(dist, env);
     expect(config.serviceBus.secret).toBe(env.SERVICE_BUS_SECRET);
