@@ -27,6 +27,8 @@ export interface GatewayOutcome {
   decline?: Decline;
   /** Amount the PSP reports for this operation, minor units of the command's currency. */
   amount?: number;
+  /** ISO 4217 code of `amount`, as the PSP stated it (absent when the answer does not say). */
+  currency?: string;
 }
 
 /** An HTTP request as the transformer builds it; the client adds transport concerns only. */
@@ -64,6 +66,12 @@ export interface WebhookEvent {
   operationId?: string;
   /** The PSP's object id, to find the operation when our id is not echoed. */
   gatewayReference?: string;
+  /**
+   * The PSP account the notification says it is about, when it says (Adyen `merchantAccountCode`, Stripe
+   * `account` of a Connect event, '' for the platform's own; Cybersource `organizationId`): the outcome
+   * worker refuses it unless it is the gateway's configured account (see `webhooks/outcome-scope.ts`).
+   */
+  account?: string;
   outcome: GatewayOutcome;
 }
 

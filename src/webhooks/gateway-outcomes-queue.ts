@@ -13,6 +13,8 @@ export interface GatewayOutcomeJobData {
   eventId: string;
   operationId?: string;
   gatewayReference?: string;
+  /** The PSP account the webhook names, when it names one (see `WebhookEvent.account`). */
+  account?: string;
   outcome: GatewayOutcome;
 }
 

@@ -1,5 +1,5 @@
 import { JOB_LOCK } from '../delivery/job-lock';
-import { Job, Worker } from 'bullmq';
+import { Job, UnrecoverableError, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { Config } from '../config/config';
 import { bullPrefix } from '../delivery/delivery-queue';
@@ -8,6 +8,7 @@ import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
+import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 
 /** An outcome for an operation we cannot find yet (its gateway answer has not been recorded). */
 class OperationNotFoundYet extends Error {}
@@ -25,6 +26,13 @@ export function startOutcomeWorker(config: Config, connection: Redis, deps: { le
       const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
       const op = id ? await deps.ledger.get(id) : null;
       if (!op) throw new OperationNotFoundYet(`no operation for webhook ${job.data.eventId} yet`);
+      // Only an outcome of this gateway and account, for this amount, may touch the operation. Refused:
+      // not applied, not retried; the job stays in the failed set for an operator to look at.
+      const check = scopeMismatch(op, job.data, config.gateways[gateway]);
+      if (check) {
+        reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived: job.data });
+        throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
+      }
       const before = op.state;
       const after = await deps.recorder.apply(op, outcome, 'webhook', { provider_event_id: job.data.eventId });
       if (before === after.state && before !== 'PENDING') {

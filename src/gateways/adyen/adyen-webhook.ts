@@ -178,7 +178,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig): Webh
     const amount = itemAmount(item);
     if (amount !== undefined) outcome.amount = amount;
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
-    const event: WebhookEvent = { eventId: `${item.pspReference}:${item.eventCode}:${item.success}`, gatewayReference: item.pspReference, outcome };
+    const event: WebhookEvent = { eventId: `${item.pspReference}:${item.eventCode}:${item.success}`, gatewayReference: item.pspReference, account: item.merchantAccountCode, outcome };
     const operationId = operationIdFromReference(item.merchantReference);
     if (operationId) event.operationId = operationId;
     events.push(event);

@@ -213,10 +213,13 @@ export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): Webho
     const base = notificationId ?? `${eventType}:${reference ?? 'unknown'}`;
     const reason = status === 'FAIL' ? str(obj(data.errorInformation)?.reason) ?? str(data.status) ?? eventType : undefined;
     const amount = amountOf(data);
+    // The organization (merchant id) the notification is for: on the payload entry, else on the body.
+    const account = str(entry.organizationId) ?? str(body.organizationId);
     return {
       eventId: entries.length > 1 ? `${base}:${i}` : base,
       operationId: str(obj(data.clientReferenceInformation)?.code),
       gatewayReference: reference,
+      ...(account !== undefined ? { account } : {}),
       outcome: {
         status,
         gatewayStatus: eventType,

@@ -140,7 +140,8 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
   } else {
     return [];
   }
-  const event: WebhookEvent = { eventId, gatewayReference: reference, outcome };
+  // A Connect event names the connected account; the platform's own events name none ('').
+  const event: WebhookEvent = { eventId, gatewayReference: reference, account: str(json.account) ?? '', outcome };
   if (claimsOperation && operationId !== undefined) event.operationId = operationId;
   return [event];
 }

@@ -131,6 +131,7 @@ describe('Adyen webhook events', () => {
         eventId: 'QFQTPCQ8HXSKGK82:AUTHORISATION:true',
         operationId: 'op-authorize-1',
         gatewayReference: 'QFQTPCQ8HXSKGK82',
+        account: 'YOUR_MERCHANT_ACCOUNT',
         outcome: { status: 'SUCCESS', gatewayStatus: 'AUTHORISATION', gatewayReference: 'QFQTPCQ8HXSKGK82', amount: 1000 },
       },
     ]);

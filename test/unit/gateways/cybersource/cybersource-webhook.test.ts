@@ -80,6 +80,7 @@ describe('Cybersource webhooks', () => {
         eventId: '0b9a1c6d-3f43-4c2e-9a65-2f0d5d2b1e77',
         operationId: 'op-1',
         gatewayReference: PAYMENT_ID,
+        account: 'testrest',
         outcome: { status: 'SUCCESS', gatewayStatus: 'payments.payments.accept', gatewayReference: PAYMENT_ID, amount: 10221 },
       },
     ]);

@@ -73,9 +73,15 @@ describe('Stripe webhook events', () => {
         eventId: 'evt_1NgB1s2eZvKYlo2CkQ7z8Xyz',
         operationId: ctx.operationId,
         gatewayReference: PI_ID,
+        account: '',
         outcome: { status: 'SUCCESS', gatewayStatus: 'requires_capture', gatewayReference: PI_ID, amount: 2599 },
       },
     ]);
+  });
+
+  it('names the connected account of a Connect event, so the outcome worker can check it is ours', () => {
+    const event = { ...stripeEvent('payment_intent.amount_capturable_updated', paymentIntent(ctx, { amount_capturable: 2599 })), account: 'acct_1OtherMerchant' };
+    expect(parse(event)[0].account).toBe('acct_1OtherMerchant');
   });
 
   it('reads an automatic-capture PaymentIntent as a sale: held for capture is still PENDING', () => {

@@ -1,0 +1,79 @@
+import { GatewayConfig, GatewayType } from '../config/config';
+import { assertNever } from '../gateways/assert-never';
+import { GatewayOutcome } from '../gateways/gateway-adapter';
+import { OperationRecord } from '../ledger/ledger';
+import { isTerminal } from '../ledger/operation-state';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+
+/** Which rule a webhook outcome broke: the label of `pb_webhook_outcomes_refused_total{check}`. */
+export type ScopeCheck = 'gateway' | 'account' | 'amount' | 'currency';
+
+/** A webhook outcome as it arrived: the endpoint's gateway name, the account it names (if any). */
+export interface ArrivedOutcome {
+  gateway: string;
+  account?: string;
+  outcome: GatewayOutcome;
+}
+
+/**
+ * The PSP account a gateway's webhooks must name: Adyen `merchant_account` (`merchantAccountCode`),
+ * Cybersource `merchant_id` (`organizationId`), Stripe `merchant_account` (a Connect event's `account`;
+ * empty: the platform's own account, whose events name none), simulator `merchant_account`.
+ */
+export function configuredAccount(gateway: GatewayConfig): string {
+  const type: GatewayType = gateway.type;
+  switch (type) {
+    case 'adyen':
+    case 'stripe':
+    case 'simulator':
+      return gateway.merchantAccount;
+    case 'cybersource':
+      return gateway.merchantId;
+    default:
+      return assertNever(type);
+  }
+}
+
+/**
+ * The first rule `arrived` breaks for `op`, or null when it may be applied. An outcome may only touch an
+ * operation routed to the gateway whose endpoint it arrived on (`payment.gateway`), and only when the
+ * account it names (if it names one) is that gateway's configured account: the gateway's one PSP account,
+ * which every operation routed to it (whatever its OMS `gateway_account`) was sent with.
+ *
+ * The amount and currency it states (if it states them) must be the operation's own (a partial capture's
+ * or refund's amount, not its authorization's) when the outcome would settle it; a terminal operation
+ * does not move any more (forward-only), so a fact about another amount there (a partial capture seen on
+ * the authorization's PaymentIntent, a chargeback) settles nothing and is not refused for it.
+ */
+export function scopeMismatch(op: OperationRecord, arrived: ArrivedOutcome, gateway: GatewayConfig | undefined): ScopeCheck | null {
+  if (!gateway || op.payment.gateway !== arrived.gateway || gateway.name !== arrived.gateway) return 'gateway';
+  if (arrived.account !== undefined && arrived.account !== configuredAccount(gateway)) return 'account';
+  if (isTerminal(op.state)) return null;
+  const { amount, currency } = arrived.outcome;
+  if (amount !== undefined && amount !== op.payment.amount) return 'amount';
+  if (currency !== undefined && currency.toUpperCase() !== op.payment.currency.toUpperCase()) return 'currency';
+  return null;
+}
+
+const refused = counter('pb_webhook_outcomes_refused_total', 'Webhook outcomes refused because they do not belong to the operation they name, by gateway endpoint and failed check', ['gateway', 'check']);
+
+/**
+ * The security line and metric of a refused outcome: which gateway endpoint, which operation, which check,
+ * the PSP's event id; never the body, card data or a secret.
+ */
+export function reportScopeMismatch(logger: Logger, details: { gateway: string; check: ScopeCheck; op: OperationRecord; eventId: string; arrived: ArrivedOutcome }): void {
+  const { gateway, check, op, eventId, arrived } = details;
+  refused.inc({ gateway, check });
+  logger.warn('security: webhook_scope_mismatch', {
+    security: 'webhook_scope_mismatch',
+    gateway,
+    check,
+    operation_id: op.id,
+    operation_gateway: op.payment.gateway,
+    event_id: eventId,
+    webhook_status: arrived.outcome.status,
+    ...(check === 'amount' ? { webhook_amount: arrived.outcome.amount, operation_amount: op.payment.amount } : {}),
+    ...(check === 'currency' ? { webhook_currency: arrived.outcome.currency, operation_currency: op.payment.currency } : {}),
+  });
+}

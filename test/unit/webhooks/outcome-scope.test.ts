@@ -1,0 +1,54 @@
+import { GatewayConfig } from '../../../src/config/config';
+import { OperationRecord, draftRecord } from '../../../src/ledger/ledger';
+import { configuredAccount, scopeMismatch } from '../../../src/webhooks/outcome-scope';
+import { channelCommand } from '../../support/fixtures';
+
+function gateway(name: string, type: GatewayConfig['type'], account: { merchantAccount?: string; merchantId?: string } = {}): GatewayConfig {
+  return { name, type, baseUrl: 'https://psp.example', apiKey: '', webhookSecret: '', webhookSecretPrevious: '', merchantAccount: account.merchantAccount ?? '', merchantId: account.merchantId ?? '', keyId: '', sharedSecret: '', timeoutMs: 1000, maxSockets: 1 };
+}
+
+function op(command: 'authorize' | 'capture' | 'refund', gatewayName: string, amount: number, state: OperationRecord['state'] = 'PENDING'): OperationRecord {
+  const c = channelCommand(command, {}, { gateway: gatewayName, amount, currency: 'EUR' });
+  return { ...draftRecord(c.payment.operation_reference!, c, Date.now()), state };
+}
+
+const success = (amount?: number, currency?: string) => ({ status: 'SUCCESS' as const, gatewayStatus: 'ok', ...(amount !== undefined ? { amount } : {}), ...(currency ? { currency } : {}) });
+
+describe('whose outcome: scopeMismatch', () => {
+  const adyen = gateway('adyen', 'adyen', { merchantAccount: 'AcmeEU' });
+  const cybs = gateway('cybersource', 'cybersource', { merchantId: 'acme_eu' });
+  const stripe = gateway('stripe', 'stripe');
+
+  it('refuses an outcome that arrived on another gateway than the operation was routed to', () => {
+    expect(scopeMismatch(op('authorize', 'stripe', 1000), { gateway: 'adyen', outcome: success(1000) }, adyen)).toBe('gateway');
+  });
+
+  it('refuses an outcome naming another PSP account than the gateway is configured with', () => {
+    expect(configuredAccount(adyen)).toBe('AcmeEU');
+    expect(configuredAccount(cybs)).toBe('acme_eu');
+    expect(scopeMismatch(op('authorize', 'adyen', 1000), { gateway: 'adyen', account: 'OtherMerchant', outcome: success(1000) }, adyen)).toBe('account');
+    expect(scopeMismatch(op('authorize', 'cybersource', 1000), { gateway: 'cybersource', account: 'other_org', outcome: success(1000) }, cybs)).toBe('account');
+    // A Connect event of a connected account, on a platform integration.
+    expect(scopeMismatch(op('authorize', 'stripe', 1000), { gateway: 'stripe', account: 'acct_1Other', outcome: success(1000) }, stripe)).toBe('account');
+    expect(scopeMismatch(op('authorize', 'stripe', 1000), { gateway: 'stripe', account: '', outcome: success(1000) }, stripe)).toBeNull();
+    expect(scopeMismatch(op('authorize', 'adyen', 1000), { gateway: 'adyen', account: 'AcmeEU', outcome: success(1000) }, adyen)).toBeNull();
+  });
+
+  it("compares with the operation's own amount: a partial capture of 400 on a 1000 authorization is applied, 1000 on it is refused", () => {
+    const capture = op('capture', 'adyen', 400);
+    expect(scopeMismatch(capture, { gateway: 'adyen', account: 'AcmeEU', outcome: success(400) }, adyen)).toBeNull();
+    expect(scopeMismatch(capture, { gateway: 'adyen', account: 'AcmeEU', outcome: success(1000) }, adyen)).toBe('amount');
+  });
+
+  it('refuses another currency when the outcome states one, and accepts an outcome that states neither', () => {
+    expect(scopeMismatch(op('refund', 'adyen', 500), { gateway: 'adyen', outcome: success(500, 'USD') }, adyen)).toBe('currency');
+    expect(scopeMismatch(op('refund', 'adyen', 500), { gateway: 'adyen', outcome: success(500, 'eur') }, adyen)).toBeNull();
+    expect(scopeMismatch(op('refund', 'adyen', 500), { gateway: 'adyen', outcome: success() }, adyen)).toBeNull();
+  });
+
+  it('does not refuse an amount that differs on a terminal operation (it settles nothing there), but still its gateway', () => {
+    const authorized = op('authorize', 'stripe', 1000, 'SUCCEEDED');
+    expect(scopeMismatch(authorized, { gateway: 'stripe', account: '', outcome: success(400) }, stripe)).toBeNull();
+    expect(scopeMismatch(authorized, { gateway: 'adyen', outcome: success(1000) }, adyen)).toBe('gateway');
+  });
+});
