@@ -7,7 +7,7 @@ import { PaymentEvent, outcomeEvent } from '../events/payment-event';
 import { NotificationSender, withSequence } from '../events/event-sender';
 import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { Interaction, Ledger, OperationRecord, TransitionFields, afterTransition } from '../ledger/ledger';
-import { OperationState } from '../ledger/operation-state';
+import { OperationState, isTerminal } from '../ledger/operation-state';
 import { lifecycleFields } from '../lifecycle/authorization-validity';
 import { Logger } from '../logging/logger';
 import { Decline } from '../errors/decline';
@@ -79,9 +79,12 @@ export class OutcomeRecorder {
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...details }, fields, null);
   }
 
-  /** Counts (and, when no table knows its code, logs) a decline about to be recorded. */
+  /**
+   * Counts (and, when no table knows its code, logs) a decline about to be recorded; not for an operation
+   * already terminal (a repeated webhook, a racing worker), whose move will not apply.
+   */
   private decline(op: OperationRecord, decline: Decline): Decline {
-    noteDecline(op, decline, this.deps.config, this.deps.logger);
+    if (!isTerminal(op.state)) noteDecline(op, decline, this.deps.config, this.deps.logger);
     return decline;
   }
 

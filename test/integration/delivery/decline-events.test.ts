@@ -119,4 +119,15 @@ describe('FAIL events carry the normalized decline', () => {
     const line = logs().find((l) => l.gateway_code === 'brand_new_decline_code');
     expect(line).toMatchObject({ level: 'warn', operation_id: id, gateway_type: 'simulator' });
   });
+
+  it('a repeated FAIL for an operation already FAILED is neither counted nor logged again', async () => {
+    const { recorder, ledger, logs } = setup();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    const outcome = { status: 'FAIL' as const, gatewayStatus: 'declined', reason: 'another_new_decline_code' };
+    const failed = await recorder.apply((await ledger.get(id))!, outcome, 'webhook');
+    const before = await metricValue('pb_declines_total', { gateway_type: 'simulator', category: 'unknown' });
+    await recorder.apply(failed, outcome, 'webhook');
+    expect(await metricValue('pb_declines_total', { gateway_type: 'simulator', category: 'unknown' })).toBe(before);
+    expect(logs().filter((l) => l.gateway_code === 'another_new_decline_code')).toHaveLength(1);
+  });
 });
