@@ -134,6 +134,12 @@ export const configSchema = {
     'authorizations.expiry_warning_ms': { ...nonNegativeInt, default: 86400000 },
     'authorizations.orphan_reversal': { enum: ['off', 'dry_run', 'on'], default: 'dry_run' },
     'authorizations.orphan_void_after_ms': { ...nonNegativeInt, default: 345600000 },
+    'authorizations.orphan_void_after_ms_by_account': {
+      type: 'object',
+      default: {},
+      propertyNames: { pattern: '^[a-z][a-z0-9_-]*:.+$' },
+      additionalProperties: nonNegativeInt,
+    },
     'authorizations.sweep_limit': { ...positiveInt, default: 1000 },
 
     'log.level': { enum: ['error', 'warn', 'info', 'debug'], default: 'info' },

@@ -126,6 +126,11 @@ export interface AuthorizationsConfig {
   readonly orphanReversal: OrphanReversalMode;
   /** An authorization uncaptured this long after it succeeded is an orphan, milliseconds; 0 = never by age. Default 345600000 (4 days). */
   readonly orphanVoidAfterMs: number;
+  /**
+   * `orphanVoidAfterMs` for one merchant account, keyed `<gateway name>:<gateway_account>`, milliseconds
+   * (0 = never). Default `{}`. Ages apply when the authorization succeeds.
+   */
+  readonly orphanVoidAfterMsByAccount: Readonly<Record<string, number>>;
   /** Most authorizations one sweep looks at, per sweep and kind. Default 1000. */
   readonly sweepLimit: number;
 }

@@ -217,6 +217,7 @@ function toConfig(p: Params): Config {
       expiryWarningMs: num(p, 'authorizations.expiry_warning_ms'),
       orphanReversal: p['authorizations.orphan_reversal'] as OrphanReversalMode,
       orphanVoidAfterMs: num(p, 'authorizations.orphan_void_after_ms'),
+      orphanVoidAfterMsByAccount: p['authorizations.orphan_void_after_ms_by_account'] as Record<string, number>,
       sweepLimit: num(p, 'authorizations.sweep_limit'),
     },
     log: { level: p['log.level'] as Config['log']['level'] },

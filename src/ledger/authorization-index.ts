@@ -3,7 +3,7 @@
  * the move to SUCCEEDED (no extra round trip on the hot path). Under the ledger prefix P:
  *   P auths:expiry   sorted set of authorization ids still to be warned about; score = expires_at (ms)
  *   P auths:open     sorted set of authorization ids neither captured, voided nor replaced; score = when
- *                    they succeeded (ms): the orphan sweep's source
+ *                    they become orphans (`orphan_at`, ms; +inf: never by age): the orphan sweep's source
  * An authorization enters both when its transition carries `expires_at`; a capture, cancel or revalidate
  * whose transition carries `authorization_key` (the `gateway_key` it named: our operation id, or the PSP's
  * reference, found through `P ref:<authorization_ref>`) takes it out of both and sets its `closed_by`.
@@ -12,11 +12,12 @@
  * transition wrote.
  */
 export const AUTHORIZATION_INDEX_LUA = `
-local function pb_authorization_index(P, id, now, fields)
-  local expires, key, ref
+local function pb_authorization_index(P, id, fields)
+  local expires, orphan, key, ref
   for i = 1, #fields, 2 do
     local f = fields[i]
     if f == 'expires_at' then expires = fields[i + 1]
+    elseif f == 'orphan_at' then orphan = fields[i + 1]
     elseif f == 'authorization_key' then key = fields[i + 1]
     elseif f == 'authorization_ref' then ref = fields[i + 1] end
   end
@@ -31,7 +32,7 @@ local function pb_authorization_index(P, id, now, fields)
   end
   if expires then
     redis.call('ZADD', P .. 'auths:expiry', expires, id)
-    redis.call('ZADD', P .. 'auths:open', now, id)
+    redis.call('ZADD', P .. 'auths:open', orphan or '+inf', id)
   end
 end
 `;

@@ -29,8 +29,9 @@ export interface OperationRecord {
   /** PENDING/UNKNOWN: when the poller should ask next (epoch ms) and which step of the schedule it is on. */
   nextCheckAt?: number;
   pollStep?: number;
-  /** A successful authorization: when it expires (epoch ms). */
+  /** A successful authorization: when it expires, and when it becomes an orphan if still uncaptured (epoch ms). */
   expiresAt?: number;
+  orphanAt?: number;
   /** A successful authorization: the capture, cancel or revalidate that closed it. */
   closedBy?: string;
 }
@@ -67,6 +68,8 @@ export interface TransitionFields {
   countAttempt?: boolean;
   /** An authorization's success: when it expires (epoch ms); indexed for the lifecycle sweeps (authorization-index.ts). */
   expiresAt?: number;
+  /** An authorization's success: when it becomes an orphan if nothing captured it (epoch ms; none: never by age). */
+  orphanAt?: number;
   /** A capture, cancel or revalidate's success: the `gateway_key` it named, whose authorization it closes. */
   closesAuthorization?: { gateway: string; key: string };
 }
@@ -117,7 +120,7 @@ if allowed[from][to] then
   if from ~= to then redis.call('ZREM', ARGV[1] .. 'ops:state:' .. from, ARGV[2]) end
   redis.call('ZADD', ARGV[1] .. 'ops:state:' .. to, ARGV[5], ARGV[2])
   redis.call('RPUSH', KEYS[2], ARGV[7])
-  if to == 'SUCCEEDED' then pb_authorization_index(ARGV[1], ARGV[2], ARGV[3], fields) end
+  if to == 'SUCCEEDED' then pb_authorization_index(ARGV[1], ARGV[2], fields) end
   applied = 1
 end
 local reply = {applied, from, {}}
@@ -346,6 +349,7 @@ export class Ledger {
     put('next_check_at', fields.nextCheckAt);
     put('poll_step', fields.pollStep);
     put('expires_at', fields.expiresAt);
+    put('orphan_at', fields.orphanAt);
     put('authorization_key', fields.closesAuthorization?.key);
     put('authorization_ref', fields.closesAuthorization && `${fields.closesAuthorization.gateway}:${fields.closesAuthorization.key}`);
     const score = (to === 'PENDING' || to === 'UNKNOWN') && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
@@ -508,6 +512,7 @@ export function afterTransition(record: OperationRecord, to: OperationState, fie
     nextCheckAt: fields.nextCheckAt ?? record.nextCheckAt,
     pollStep: fields.pollStep ?? record.pollStep,
     expiresAt: fields.expiresAt ?? record.expiresAt,
+    orphanAt: fields.orphanAt ?? record.orphanAt,
   };
 }
 
@@ -546,6 +551,7 @@ function recordFromHash(h: Record<string, string>, payment?: Payment): Operation
     nextCheckAt: optNum(h.next_check_at),
     pollStep: optNum(h.poll_step),
     expiresAt: optNum(h.expires_at),
+    orphanAt: optNum(h.orphan_at),
     closedBy: h.closed_by,
   };
 }

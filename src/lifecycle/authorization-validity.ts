@@ -80,22 +80,33 @@ export function isExpiryWarningDue(config: Config, expiresAt: number, now: numbe
   return expiresAt > now && expiresAt - now <= config.authorizations.expiryWarningMs;
 }
 
+/** How long an authorization may stay uncaptured before it is an orphan, ms (0 = never): by merchant account, else global. Pure. */
+export function orphanAgeMs(config: Config, payment: Payment): number {
+  const { orphanVoidAfterMs, orphanVoidAfterMsByAccount } = config.authorizations;
+  return orphanVoidAfterMsByAccount[`${payment.gateway}:${payment.gateway_account}`] ?? orphanVoidAfterMs;
+}
+
 /** The lifecycle fields of a transition (the ledger's `TransitionFields.expiresAt` / `closesAuthorization`). */
 export interface LifecycleFields {
   expiresAt?: number;
+  orphanAt?: number;
   closesAuthorization?: { gateway: string; key: string };
 }
 
 /**
  * The lifecycle fields an operation's move to SUCCEEDED carries (recorded in the same atomic step, see
- * `src/ledger/authorization-index.ts`): an authorization gets its `expiresAt`; a capture, cancel or
+ * `src/ledger/authorization-index.ts`): an authorization gets its `expiresAt` and `orphanAt`; a capture, cancel or
  * revalidate closes the authorization its `gateway_key` names. Nothing for any other move. Pure.
  */
 export function lifecycleFields(config: Config, op: { id: string; command: CommandType; payment: Payment }, succeeded: boolean, now: number): LifecycleFields {
   if (!succeeded) return {};
   const fields: LifecycleFields = {};
   const expiresAt = expiresAtFor(config, op.command, op.payment, now);
-  if (expiresAt !== undefined) fields.expiresAt = expiresAt;
+  if (expiresAt !== undefined) {
+    fields.expiresAt = expiresAt;
+    const age = orphanAgeMs(config, op.payment);
+    if (age > 0) fields.orphanAt = now + age;
+  }
   if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id) fields.closesAuthorization = { gateway: op.payment.gateway, key: op.payment.gateway_key };
   return fields;
 }

@@ -94,7 +94,8 @@ export function voidCommand(auth: OperationRecord, reason: OrphanReason, gateway
 
 /**
  * Orphan reversal: voids authorizations that are live at the PSP while nothing will ever capture them.
- * `sweep` finds those uncaptured past `authorizations.orphan_void_after_ms` (the `auths:open` index);
+ * `sweep` finds those uncaptured past `authorizations.orphan_void_after_ms` (or their account's
+ * `orphan_void_after_ms_by_account`; the `auths:open` index, scored by when each becomes an orphan);
  * `request` is the door for the other case, a PSP fact saying "authorised" after the OMS was told
  * otherwise (the late-fact and UNRESOLVED paths call it).
  *
@@ -154,9 +155,9 @@ export class OrphanReversal {
   async sweep(): Promise<OrphanReport> {
     const { config, redis, ledger, logger } = this.deps;
     const report: OrphanReport = { mode: this.mode, candidates: 0, voided: 0, wouldVoid: 0, skipped: 0, errors: 0, decisions: [] };
-    const age = config.authorizations.orphanVoidAfterMs;
-    if (this.mode === 'off' || age === 0) return report;
-    const ids = await redis.zrangebyscore(openIndexKey(ledger.prefix), '-inf', String(this.now() - age), 'LIMIT', 0, config.authorizations.sweepLimit);
+    if (this.mode === 'off') return report;
+    // Scored by when each becomes an orphan (its account's age, fixed when it succeeded).
+    const ids = await redis.zrangebyscore(openIndexKey(ledger.prefix), '-inf', String(this.now()), 'LIMIT', 0, config.authorizations.sweepLimit);
     report.candidates = ids.length;
     if (ids.length === 0) return report;
     const inFlight = await this.dependentsInFlight();

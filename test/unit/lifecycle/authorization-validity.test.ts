@@ -1,7 +1,7 @@
 import { Config } from '../../../src/config/config';
 import { buildConfig } from '../../../src/config/load-config';
 import { authorizationExpiringEvent } from '../../../src/events/authorization-expiring-event';
-import { authorizationValidityMs, expiresAtFor, isExpiryWarningDue, lifecycleFields, methodKeysOf } from '../../../src/lifecycle/authorization-validity';
+import { authorizationValidityMs, expiresAtFor, isExpiryWarningDue, lifecycleFields, methodKeysOf, orphanAgeMs } from '../../../src/lifecycle/authorization-validity';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { voidCommand, voidOperationId } from '../../../src/poller/orphan-reversal';
 import { Payment } from '../../../src/contracts/payment-command';
@@ -89,7 +89,7 @@ describe('which commands carry an expiry and which close an authorization', () =
   });
   it('only a success carries lifecycle fields', () => {
     expect(lifecycleFields(c, record({ state: 'SENT' }), false, 0)).toEqual({});
-    expect(lifecycleFields(c, record({ state: 'SENT' }), true, 0)).toEqual({ expiresAt: 7 * DAY });
+    expect(lifecycleFields(c, record({ state: 'SENT' }), true, 0)).toEqual({ expiresAt: 7 * DAY, orphanAt: 4 * DAY });
   });
   it('a succeeded capture or cancel closes the authorization its gateway_key names; a refund does not', () => {
     const capture = record({ id: 'cap-1', command: 'capture', state: 'SENT', payment: { ...pay('stripe'), gateway_key: 'pi_1' } });
@@ -99,7 +99,20 @@ describe('which commands carry an expiry and which close an authorization', () =
   });
   it('a revalidate is tracked itself and closes the authorization it replaces', () => {
     const reval = record({ id: 'rv-1', command: 'revalidate', state: 'SENT', payment: { ...pay('stripe'), gateway_key: 'auth-1' } });
-    expect(lifecycleFields(c, reval, true, 0)).toEqual({ expiresAt: 7 * DAY, closesAuthorization: { gateway: 'stripe', key: 'auth-1' } });
+    expect(lifecycleFields(c, reval, true, 0)).toEqual({ expiresAt: 7 * DAY, orphanAt: 4 * DAY, closesAuthorization: { gateway: 'stripe', key: 'auth-1' } });
+  });
+});
+
+describe('the orphan age', () => {
+  const c = config({ 'authorizations.orphan_void_after_ms_by_account': { 'stripe:acct': 3000, 'stripe:never': 0 } });
+  it('is the account override when there is one, else the global age', () => {
+    expect(orphanAgeMs(c, pay('stripe'))).toBe(3000);
+    expect(orphanAgeMs(c, { ...pay('stripe'), gateway_account: 'other' })).toBe(4 * DAY);
+    expect(orphanAgeMs(c, { ...pay('adyen') })).toBe(4 * DAY);
+  });
+  it('an age of 0 means never by age: no orphan time is recorded', () => {
+    expect(lifecycleFields(c, record({ state: 'SENT', payment: { ...pay('stripe'), gateway_account: 'never' } }), true, 0)).toEqual({ expiresAt: 7 * DAY });
+    expect(lifecycleFields(c, record({ state: 'SENT' }), true, 10)).toEqual({ expiresAt: 10 + 7 * DAY, orphanAt: 3010 });
   });
 });
 
