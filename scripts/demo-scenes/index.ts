@@ -1,4 +1,7 @@
+import { orphanReversalScene } from './orphan-reversal';
 import { DemoScene } from './scene';
 
 /** The scenes the demo plays after its main workload, in order. Add one line per scene. */
-export const DEMO_SCENES: readonly DemoScene[] = [];
+export const DEMO_SCENES: readonly DemoScene[] = [
+  orphanReversalScene,
+];
