@@ -77,6 +77,7 @@ describe('validateCommand names the field at fault', () => {
     ['a wrong version', command('capture', {}, { version: 2 }), 'version'],
     ['an unknown command', command('capture', {}, { command: 'charge' }), 'command'],
     ['an unknown channel', command('capture', {}, { channel: 'fax' }), 'channel'],
+    ['the bridge own channel (only the bridge writes it, never a publisher)', command('cancel', {}, { channel: 'bridge' }), 'channel'],
     ['a missing received_at', command('capture', {}, { received_at: undefined }), 'received_at'],
     ['a received_at that is not a date-time', command('capture', {}, { received_at: 'yesterday' }), 'received_at'],
     ['a missing payment', command('capture', {}, { payment: undefined }), 'payment'],
