@@ -91,6 +91,8 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
         gateway_response: { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null },
         gateway_response_time: op.updatedAt - op.createdAt,
         ...(op.newGatewayKey ? { new_gateway_key: op.newGatewayKey } : {}),
+        // A successful authorization: until when it can be captured (docs/AUTHORIZATION-LIFECYCLE.md).
+        ...(op.expiresAt !== undefined && status === 'SUCCESS' ? { expires_at: new Date(op.expiresAt).toISOString() } : {}),
         event_id: eventId,
       },
     },

@@ -106,6 +106,8 @@ describe('authorization expiry', () => {
     expect(op?.expiresAt).toBeLessThanOrEqual(Date.now() + 7 * DAY);
     expect(Number(await redis.zscore(expiryIndexKey(s.config.redis.keyPrefix), id))).toBe(op?.expiresAt);
     expect(await redis.zscore(openIndexKey(s.config.redis.keyPrefix), id)).not.toBeNull();
+    // The OMS learns it with the authorization's own event.
+    expect((await s.events.load(`${id}.SUCCEEDED`))?.params.payment).toMatchObject({ status: 'SUCCESS', expires_at: new Date(op!.expiresAt!).toISOString() });
   });
 
   it('a sale or a failed authorization is not tracked', async () => {
