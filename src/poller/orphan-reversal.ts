@@ -244,7 +244,8 @@ export class OrphanReversal {
       logger.warn('orphan reversal: voiding an authorization nothing will capture', { ...meta, mode: 'on' });
     } else if (d.outcome === 'would_void') {
       // A dry run reports every pass, but counts and warns once per authorization.
-      const added = await redis.sadd(`${ledger.prefix}auths:orphan-dry-run`, d.authorizationId).catch(() => 1);
+      // The mark lives on the authorization's own record (no index that grows): `orphan_dry_run_at`.
+      const added = await redis.hsetnx(`${ledger.prefix}op:${d.authorizationId}`, 'orphan_dry_run_at', String(this.now())).catch(() => 1);
       if (added !== 1) return;
       reversals.inc({ gateway: d.gateway, mode: 'dry_run', reason: d.reason });
       logger.warn('orphan reversal (dry run): would void this authorization', { ...meta, mode: 'dry_run' });

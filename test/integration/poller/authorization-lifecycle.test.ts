@@ -15,6 +15,7 @@ import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { LifecycleSweep } from '../../../src/poller/lifecycle-sweep';
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
+import { runPollProcess } from '../../../src/processes/poll-process';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
@@ -247,5 +248,20 @@ describe('orphan reversal', () => {
     expect(await s.service.deliver(voidOperationId(failedId))).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await pspStatus(reference)).toBe('cancelled');
     expect(id).not.toBe(failedId);
+  });
+});
+
+describe('payment-bridge poll', () => {
+  it('runs the lifecycle sweeps: the expiring event goes out and an orphan is voided, once, over two runs', async () => {
+    // Validity of an hour (inside the 24 h warning lead) and an orphan age of 1 ms for this account only.
+    const s = setup({ 'authorizations.validity_ms': { simulator: 3600_000 }, 'authorizations.orphan_void_after_ms_by_account': { 'simulator:acme-eu': 1 } });
+    const { id } = await authorized(s);
+    await new Promise((r) => setTimeout(r, 5));
+    const routes = createGatewayClients(s.config);
+    expect(await runPollProcess(s.config, silentLogger(), routes)).not.toBeNull();
+    expect(await runPollProcess(s.config, silentLogger(), routes)).not.toBeNull();
+    expect(await s.events.load(`${id}.expiring`)).not.toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toMatchObject({ command: 'cancel', channel: 'bridge' });
+    expect(await s.deliveryQueue.count()).toBe(1);
   });
 });
