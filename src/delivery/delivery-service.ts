@@ -210,7 +210,14 @@ export class DeliveryService {
       // The OMS hears PENDINGRELEASE before the money moves (DESIGN §2); idempotent by event id.
       await recorder.emit(refundPendingEvent(op, this.deps.config));
     }
-    const request = route.transformer.buildRequest(ctx, route.gateway);
+    let request: GatewayRequest;
+    try {
+      request = route.transformer.buildRequest(ctx, route.gateway);
+    } catch (err) {
+      // Refused before sending (an amount the PSP cannot take exactly, a currency it does not list, a bad
+      // key): a FAIL with the reason, never a retry of the same refusal.
+      return this.onError(op, err, breaker, 'send');
+    }
     // The attempt is on record before the request leaves: an attempt is never invisible.
     const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.attempts + 1, route, request), { countAttempt: true });
     if (!moved.applied) {
@@ -244,7 +251,7 @@ export class DeliveryService {
   private async onError(op: OperationRecord, err: unknown, breaker: CircuitBreaker, phase: 'send' | 'inquiry', response?: GatewayResponse): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
-    const detail = { event: `${phase}_error`, kind: err.kind, http_status: err.details.httpStatus ?? response?.status, gateway_code: err.details.gatewayCode, elapsed_ms: response?.elapsedMs };
+    const detail = { event: `${phase}_error`, kind: err.kind, http_status: err.details.httpStatus ?? response?.status, gateway_code: err.details.gatewayCode, elapsed_ms: response?.elapsedMs, ...(err.details.field ? { field: err.details.field } : {}) };
     switch (err.kind) {
       case 'outcome_unknown': {
         breaker.failure();
@@ -265,7 +272,7 @@ export class DeliveryService {
       case 'not_found': {
         breaker.success();
         const reason = err.details.gatewayCode ?? err.code;
-        logger.warn('gateway refused the operation for good', { operation_id: op.id, kind: err.kind, reason });
+        logger.warn('gateway refused the operation for good', { operation_id: op.id, kind: err.kind, reason, ...(err.details.field ? { field: err.details.field } : {}) });
         // The table of the gateway that answered (GatewayError names it as configured).
         const type = this.deps.config.gateways[err.gateway]?.type;
         const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);

@@ -51,6 +51,8 @@ export class GatewayError extends PaymentBridgeError {
       /** The gateway's own error or decline code, kept for the OMS event's `reason`. */
       gatewayCode?: string;
       retryAfterMs?: number;
+      /** The field of our command (or of the PSP's answer) at fault, when the refusal is about one. */
+      field?: string;
       cause?: unknown;
     } = {},
   ) {

@@ -3,3 +3,4 @@ export { ConfigError } from './config-error';
 export { CommandValidationError } from './command-validation-error';
 export { DependencyUnavailableError } from './dependency-unavailable-error';
 export { GatewayError, GatewayErrorKind } from './gateway-error';
+export { MoneyRefusalError, MoneyRefusal } from './money-refusal-error';

@@ -25,9 +25,16 @@ export interface GatewayOutcome {
    * gateway's decline table (`src/gateways/<name>/<name>-declines.ts`); the recorder derives it when absent.
    */
   decline?: Decline;
-  /** Amount the PSP reports for this operation, minor units of the command's currency. */
+  /**
+   * The amount the PSP confirmed for this operation, as an integer of ISO 4217 minor units of `currency`
+   * (converted from the PSP's own unit by its currency table: never a float). Absent when the PSP's answer
+   * names no amount, or one that cannot be read exactly.
+   */
   amount?: number;
-  /** ISO 4217 code of `amount`, as the PSP stated it (absent when the answer does not say). */
+  /**
+   * The currency the PSP confirmed (upper-case ISO 4217), which may differ from the command's: compare,
+   * never assume. Absent when the PSP's answer names none.
+   */
   currency?: string;
 }
 

@@ -53,6 +53,14 @@ describe.each(all.map((f) => [f.name, f] as const))('gateway adapter %s', (_name
     }
   });
 
+  it('reports the amount and currency the PSP confirmed, in ISO minor units, for every money-moving success', () => {
+    for (const command of t.supports.filter((c) => c === 'authorize' || c === 'sale' || c === 'capture' || c === 'refund')) {
+      const ctx = fx.context(command);
+      const outcome = t.parseResponse(ctx, fx.successResponse(ctx), fx.gateway);
+      expect({ command, amount: outcome.amount, currency: outcome.currency }).toEqual({ command, amount: ctx.payment.amount, currency: ctx.payment.currency });
+    }
+  });
+
   it('maps a decline to FAIL with a reason, not to an error', () => {
     const ctx = fx.context(t.supports.includes('authorize') ? 'authorize' : t.supports[0]);
     const outcome = t.parseResponse(ctx, fx.declineResponse(ctx), fx.gateway);
@@ -96,6 +104,9 @@ describe.each(all.map((f) => [f.name, f] as const))('gateway adapter %s', (_name
     expect(events.length).toBeGreaterThan(0);
     expect(events[0].eventId).toBeTruthy();
     expect(events[0].outcome.status).toBe(hook.expected);
+    // The PSP-confirmed money, converted back to ISO minor units with the gateway's currency table.
+    expect(events[0].outcome.currency).toMatch(/^[A-Z]{3}$/);
+    expect(Number.isSafeInteger(events[0].outcome.amount)).toBe(true);
   });
 
   it('refuses a tampered webhook', () => {

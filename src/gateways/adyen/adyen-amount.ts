@@ -1,12 +1,11 @@
-import { currencyExponent } from '../../money/currencies';
-import { MAX_MINOR_AMOUNT } from '../../money/minor-units';
+import { ConfirmedMoney, isoToPspAmount, pspCurrencyRule, pspToIsoAmount, readConfirmedMoney } from '../../money/psp-currency-table';
+import { ADYEN_CURRENCIES } from './adyen-currencies';
 
 /**
- * Adyen's `Amount` is an integer of minor units, but for four currencies Adyen's minor unit is not the
- * ISO 4217 one (Adyen "Currency codes" page: "for CLP, CVE, IDR and ISK the decimals in this table are
- * leading"). Our money is always ISO minor units, so this file is the one place that converts, exactly.
+ * Adyen's `Amount` is an integer of Adyen's minor units, which for four currencies are not ISO 4217's
+ * (CLP and ISK: 2 decimals, CVE and IDR: 0; see `adyen-currencies.ts`). Our money is always ISO minor
+ * units, so this file is the one place that converts, exactly, both ways.
  */
-const ADYEN_EXPONENT_OVERRIDES: Readonly<Record<string, number>> = Object.freeze({ CLP: 2, CVE: 0, IDR: 0, ISK: 2 });
 
 /** Adyen's `{ value, currency }`; `value` in Adyen's minor units of `currency`. */
 export interface AdyenAmount {
@@ -14,36 +13,27 @@ export interface AdyenAmount {
   currency: string;
 }
 
-/** Number of decimals Adyen uses for `currency` (ISO 4217 except CLP, CVE, IDR, ISK). Throws on an unknown code. */
+/** Number of decimals Adyen uses for `currency`. Throws `MoneyRefusalError(currency_not_supported)`. */
 export function adyenExponent(currency: string): number {
-  const iso = currencyExponent(currency);
-  return ADYEN_EXPONENT_OVERRIDES[currency] ?? iso;
+  return pspCurrencyRule(ADYEN_CURRENCIES, currency).exponent;
 }
 
-/** Thrown when an amount cannot be expressed exactly in the other unit; callers classify it. */
-export class AmountConversionError extends RangeError {}
-
-function shift(value: number, from: number, to: number): number {
-  if (!Number.isSafeInteger(value)) throw new AmountConversionError('amount must be an integer of minor units');
-  if (to === from) return value;
-  if (to > from) {
-    const out = value * 10 ** (to - from);
-    if (!Number.isSafeInteger(out)) throw new AmountConversionError('amount out of range');
-    return out;
-  }
-  const divisor = 10 ** (from - to);
-  // A fraction of the target's smallest unit cannot be charged: refuse instead of rounding money away.
-  if (value % divisor !== 0) throw new AmountConversionError('amount has more precision than the gateway accepts');
-  return value / divisor;
+/**
+ * ISO minor units (our money) → Adyen's `Amount`. Exact, integers only; throws `MoneyRefusalError`
+ * (`amount_not_representable` when, say, an IDR amount has sen, or `currency_not_supported`).
+ */
+export function toAdyenAmount(minor: number, currency: string, field = 'payment.amount'): AdyenAmount {
+  return { value: isoToPspAmount(ADYEN_CURRENCIES, minor, currency, field), currency };
 }
 
-/** ISO minor units (our money) → Adyen's `Amount`. Exact, integers only; throws `AmountConversionError`. */
-export function toAdyenAmount(minor: number, currency: string): AdyenAmount {
-  if (Math.abs(minor) > MAX_MINOR_AMOUNT) throw new AmountConversionError('amount out of range');
-  return { value: shift(minor, currencyExponent(currency), adyenExponent(currency)), currency };
+/** Adyen's `Amount` → ISO minor units (our money). Exact, integers only; throws `MoneyRefusalError`. */
+export function fromAdyenAmount(amount: AdyenAmount, field = 'amount.value'): number {
+  return pspToIsoAmount(ADYEN_CURRENCIES, amount.value, amount.currency, field);
 }
 
-/** Adyen's `Amount` → ISO minor units (our money). Exact, integers only; throws `AmountConversionError`. */
-export function fromAdyenAmount(amount: AdyenAmount): number {
-  return shift(amount.value, adyenExponent(amount.currency), currencyExponent(amount.currency));
+/** What an Adyen `amount` object confirms, in ISO minor units; never throws (unreadable: left out, counted). */
+export function adyenConfirmedMoney(amount: unknown, field = 'amount'): ConfirmedMoney {
+  if (typeof amount !== 'object' || amount === null) return {};
+  const { value, currency } = amount as Record<string, unknown>;
+  return readConfirmedMoney(ADYEN_CURRENCIES, value, currency, `${field}.value`);
 }

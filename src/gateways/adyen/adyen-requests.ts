@@ -2,7 +2,7 @@ import { GatewayConfig } from '../../config/config';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
-import { AdyenAmount, AmountConversionError, toAdyenAmount } from './adyen-amount';
+import { AdyenAmount, toAdyenAmount } from './adyen-amount';
 import { idempotencyKeyFor, merchantReferenceFor } from './adyen-references';
 import { customAttribute, parseStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
 
@@ -37,14 +37,13 @@ const RECURRING_MODEL = 'UnscheduledCardOnFile';
 
 type Json = Record<string, unknown>;
 
-function amountOf(ctx: OperationContext, gateway: GatewayConfig): AdyenAmount {
-  try {
-    return toAdyenAmount(ctx.payment.amount, ctx.payment.currency);
-  } catch (err) {
-    // Thrown before anything is sent: a bad amount is our data, not Adyen's.
-    const reason = err instanceof AmountConversionError ? err.message : 'unknown currency';
-    throw new GatewayError('invalid_request', gateway.name, `amount cannot be sent to Adyen: ${reason}`, { gatewayCode: 'ADYEN_AMOUNT_INVALID', cause: err });
-  }
+/**
+ * The command's amount in Adyen's units. Thrown before anything is sent: a currency Adyen does not list or
+ * an amount it cannot express exactly is a `MoneyRefusalError` (FAIL, reason `currency_not_supported` /
+ * `amount_not_representable`, naming the field), never a retry.
+ */
+function amountOf(ctx: OperationContext): AdyenAmount {
+  return toAdyenAmount(ctx.payment.amount, ctx.payment.currency);
 }
 
 function pspReferenceOf(ctx: OperationContext, gateway: GatewayConfig): string {
@@ -65,7 +64,7 @@ function storedCardKeyFor(ctx: OperationContext): string {
 function paymentBody(ctx: OperationContext, gateway: GatewayConfig, capture: 'manual' | 'immediate'): Json {
   const token = parseStoredToken(storedCardKeyFor(ctx), ctx.payment, gateway.name);
   const body: Json = {
-    amount: amountOf(ctx, gateway),
+    amount: amountOf(ctx),
     merchantAccount: gateway.merchantAccount,
     reference: merchantReferenceFor(ctx.operationId),
     paymentMethod: { type: 'scheme', storedPaymentMethodId: token.storedPaymentMethodId },
@@ -90,13 +89,13 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
     case 'sale':
       return { path: '/payments', body: paymentBody(ctx, gateway, 'immediate') };
     case 'capture':
-      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/captures`, body: { merchantAccount, amount: amountOf(ctx, gateway), reference } };
+      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/captures`, body: { merchantAccount, amount: amountOf(ctx), reference } };
     case 'refund':
-      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/refunds`, body: { merchantAccount, amount: amountOf(ctx, gateway), reference } };
+      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/refunds`, body: { merchantAccount, amount: amountOf(ctx), reference } };
     case 'cancel':
       return { path: `/payments/${pspReferenceOf(ctx, gateway)}/cancels`, body: { merchantAccount, reference } };
     case 'validate':
-      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/amountUpdates`, body: { merchantAccount, amount: amountOf(ctx, gateway), reference } };
+      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/amountUpdates`, body: { merchantAccount, amount: amountOf(ctx), reference } };
     case 'tokenize':
       return {
         path: '/storedPaymentMethods',

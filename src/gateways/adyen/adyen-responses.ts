@@ -2,7 +2,8 @@ import { GatewayConfig } from '../../config/config';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
-import { AmountConversionError, fromAdyenAmount } from './adyen-amount';
+import { withConfirmedMoney } from '../../money/psp-currency-table';
+import { adyenConfirmedMoney } from './adyen-amount';
 import { classifyAdyenError } from './adyen-errors';
 import { formatStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
 import { mapModificationStatus, mapResultCode } from './adyen-status-map';
@@ -35,28 +36,14 @@ function requiredStr(o: Json, key: string, response: GatewayResponse, gateway: s
   return v;
 }
 
-/** The answer's `amount` in our minor units, when it is there and in the command's currency. */
-function amountIn(o: Json, currency: string): number | undefined {
-  const a = o.amount;
-  if (a === null || typeof a !== 'object' || Array.isArray(a)) return undefined;
-  const { value, currency: cur } = a as Json;
-  if (typeof value !== 'number' || typeof cur !== 'string' || cur !== currency) return undefined;
-  try {
-    return fromAdyenAmount({ value, currency: cur });
-  } catch (err) {
-    if (err instanceof AmountConversionError) return undefined;
-    throw err;
-  }
-}
-
 function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
   const resultCode = requiredStr(body, 'resultCode', response, gateway);
   const status = mapResultCode(resultCode, gateway);
   const pspReference = str(body, 'pspReference');
   const outcome: GatewayOutcome = { status, gatewayStatus: resultCode };
   if (pspReference) outcome.gatewayReference = pspReference;
-  const amount = amountIn(body, ctx.payment.currency);
-  if (amount !== undefined) outcome.amount = amount;
+  // What Adyen confirms, in whatever currency it names: a difference from the command is for the caller to flag.
+  withConfirmedMoney(outcome, adyenConfirmedMoney(body.amount));
   // The decline code is refusalReasonCode (e.g. "2"); refusalReason is its label; for the shopper-flow codes the resultCode itself.
   if (status === 'FAIL') outcome.reason = str(body, 'refusalReasonCode') ?? str(body, 'refusalReason') ?? resultCode;
   // revalidate: the new authorisation replaces the old one in the OMS.
@@ -64,13 +51,13 @@ function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResp
   return outcome;
 }
 
-function modificationOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
+function modificationOutcome(body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
   const status = requiredStr(body, 'status', response, gateway);
   const outcome: GatewayOutcome = { status: mapModificationStatus(status, gateway), gatewayStatus: status };
   const pspReference = str(body, 'pspReference');
   if (pspReference) outcome.gatewayReference = pspReference;
-  const amount = amountIn(body, ctx.payment.currency);
-  if (amount !== undefined) outcome.amount = amount;
+  // What Adyen confirms, in whatever currency it names: a difference from the command is for the caller to flag.
+  withConfirmedMoney(outcome, adyenConfirmedMoney(body.amount));
   return outcome;
 }
 
@@ -96,7 +83,7 @@ export function parseAdyenResponse(ctx: OperationContext, response: GatewayRespo
     case 'cancel':
     case 'refund':
     case 'validate':
-      return modificationOutcome(ctx, body, response, gateway.name);
+      return modificationOutcome(body, response, gateway.name);
     case 'tokenize':
       return storedOutcome(ctx, body, response, gateway.name);
     default:

@@ -1,7 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayConfig } from '../../config/config';
 import { GatewayError } from '../../errors/gateway-error';
-import { fromAdyenAmount } from './adyen-amount';
+import { withConfirmedMoney } from '../../money/psp-currency-table';
+import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
 import { mapEvent } from './adyen-status-map';
 import { GatewayOutcome, WebhookAck, WebhookEvent } from '../gateway-adapter';
@@ -154,15 +155,6 @@ export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, stri
   return authorised && allSigned;
 }
 
-function itemAmount(item: AdyenNotificationItem): number | undefined {
-  try {
-    return fromAdyenAmount(item.amount);
-  } catch {
-    // An unknown currency or an inexact amount: the outcome still counts, without an amount.
-    return undefined;
-  }
-}
-
 /**
  * The events of a verified notification: one per item that is the outcome of something we send;
  * items about disputes, payouts, reports… are skipped. An unknown eventCode throws `outcome_unknown`.
@@ -175,8 +167,8 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig): Webh
     const status = mapEvent(item.eventCode, item.success, gateway.name);
     if (status === 'ignore') continue;
     const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: item.pspReference };
-    const amount = itemAmount(item);
-    if (amount !== undefined) outcome.amount = amount;
+    // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
+    withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
     const event: WebhookEvent = { eventId: `${item.pspReference}:${item.eventCode}:${item.success}`, gatewayReference: item.pspReference, account: item.merchantAccountCode, outcome };
     const operationId = operationIdFromReference(item.merchantReference);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { GatewayConfig } from '../../config/config';
 import { Payment } from '../../contracts/payment-command';
 import { GatewayError } from '../../errors/gateway-error';
-import { formatMinor } from '../../money/minor-units';
+import { toCybersourceAmount } from './cybersource-currencies';
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
 
@@ -42,7 +42,7 @@ function post(path: string, body: unknown, extra: Record<string, string> = {}): 
 }
 
 function amountDetails(minor: number, currency: string): { totalAmount: string; currency: string } {
-  return { totalAmount: formatMinor(minor, currency), currency };
+  return { totalAmount: toCybersourceAmount(minor, currency), currency };
 }
 
 /** Refunds are by line (`lines[].refund_amount`) when the lines say so; otherwise `payment.amount`. */

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error';
-import { parseMajor } from '../../money/minor-units';
+import { ConfirmedMoney, withConfirmedMoney } from '../../money/psp-currency-table';
+import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
 import { classifyCybersourceError } from './cybersource-errors';
 import {
@@ -44,36 +45,25 @@ function parseBody(response: GatewayResponse, gateway: string): Json {
   return body;
 }
 
-/** Minor units of a decimal amount field, in `currency` (the response's own when it names one). */
-function amountIn(details: Json | undefined, fields: readonly string[], fallbackCurrency: string, gateway: string): number | undefined {
-  if (!details) return undefined;
-  const currency = (str(details.currency) ?? fallbackCurrency).toUpperCase();
-  for (const f of fields) {
-    const text = str(details[f]);
-    if (text === undefined) continue;
-    try {
-      return parseMajor(text, currency);
-    } catch (cause) {
-      throw new GatewayError('outcome_unknown', gateway, `unreadable amount in field ${f}`, { cause });
-    }
-  }
-  return undefined;
-}
-
-/** The amount a response reports for its operation, minor units. */
-function reportedAmount(ctx: OperationContext, body: Json, gateway: string): number | undefined {
+/**
+ * The amount and currency a response confirms for its operation: ISO minor units, read with the
+ * Cybersource currency table (the request's currency when the answer names none).
+ */
+function reportedMoney(ctx: OperationContext, body: Json): ConfirmedMoney {
   const currency = ctx.payment.currency;
+  const order = obj(obj(body.orderInformation)?.amountDetails);
   switch (ctx.command) {
     case 'capture':
     case 'refund':
     case 'cancel': {
-      const specific =
-        amountIn(obj(body.refundAmountDetails), ['refundAmount'], currency, gateway) ??
-        amountIn(obj(body.reversalAmountDetails), ['reversedAmount'], currency, gateway);
-      return specific ?? amountIn(obj(obj(body.orderInformation)?.amountDetails), ['totalAmount'], currency, gateway);
+      const refund = cybersourceConfirmedMoney(obj(body.refundAmountDetails), ['refundAmount'], currency);
+      if (refund.amount !== undefined) return refund;
+      const reversal = cybersourceConfirmedMoney(obj(body.reversalAmountDetails), ['reversedAmount'], currency);
+      if (reversal.amount !== undefined) return reversal;
+      return cybersourceConfirmedMoney(order, ['totalAmount'], currency);
     }
     default:
-      return amountIn(obj(obj(body.orderInformation)?.amountDetails), ['authorizedAmount', 'totalAmount'], currency, gateway);
+      return cybersourceConfirmedMoney(order, ['authorizedAmount', 'totalAmount'], currency);
   }
 }
 
@@ -149,9 +139,7 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     outcome = toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
     if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
   }
-  const amount = reportedAmount(ctx, body, gateway);
-  if (amount !== undefined) outcome.amount = amount;
-  return outcome;
+  return withConfirmedMoney(outcome, reportedMoney(ctx, body));
 }
 
 /**
@@ -171,8 +159,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   // Newest first (the request sorts so); the latest attempt decides.
   const newest = [...list].sort((a, b) => (str(b.submitTimeUtc) ?? '').localeCompare(str(a.submitTimeUtc) ?? ''))[0];
   const outcome = transactionOutcome(newest, response, gateway);
-  const amount = amountIn(obj(obj(newest.orderInformation)?.amountDetails), ['totalAmount', 'authorizedAmount'], ctx.payment.currency, gateway);
-  if (amount !== undefined) outcome.amount = amount;
+  withConfirmedMoney(outcome, cybersourceConfirmedMoney(obj(obj(newest.orderInformation)?.amountDetails), ['totalAmount', 'authorizedAmount'], ctx.payment.currency));
   if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
   return outcome;
 }

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
-import { parseMajor } from '../../money/minor-units';
+import { ConfirmedMoney } from '../../money/psp-currency-table';
+import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { assertNever } from '../assert-never';
 import { OutcomeStatus, WebhookEvent } from '../gateway-adapter';
 
@@ -171,16 +172,12 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-function amountOf(data: Json): number | undefined {
+/** `orderInformation.amountDetails` as Cybersource confirmed it: amount in ISO minor units, and currency. */
+function moneyOf(data: Json): ConfirmedMoney {
   const details = obj(obj(data.orderInformation)?.amountDetails);
-  const text = str(details?.totalAmount) ?? str(details?.authorizedAmount);
-  const currency = str(details?.currency);
-  if (!text || !currency) return undefined;
-  try {
-    return parseMajor(text, currency.toUpperCase());
-  } catch {
-    return undefined;
-  }
+  // A notification names its currency; without one, no amount can be read.
+  if (!str(details?.currency)) return {};
+  return cybersourceConfirmedMoney(details, ['totalAmount', 'authorizedAmount'], '');
 }
 
 /**
@@ -212,9 +209,9 @@ export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): Webho
     const reference = str(data.id);
     const base = notificationId ?? `${eventType}:${reference ?? 'unknown'}`;
     const reason = status === 'FAIL' ? str(obj(data.errorInformation)?.reason) ?? str(data.status) ?? eventType : undefined;
-    const amount = amountOf(data);
     // The organization (merchant id) the notification is for: on the payload entry, else on the body.
     const account = str(entry.organizationId) ?? str(body.organizationId);
+    const money = moneyOf(data);
     return {
       eventId: entries.length > 1 ? `${base}:${i}` : base,
       operationId: str(obj(data.clientReferenceInformation)?.code),
@@ -225,7 +222,8 @@ export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): Webho
         gatewayStatus: eventType,
         ...(reference ? { gatewayReference: reference } : {}),
         ...(reason ? { reason } : {}),
-        ...(amount !== undefined ? { amount } : {}),
+        ...(money.amount !== undefined ? { amount: money.amount } : {}),
+        ...(money.currency !== undefined ? { currency: money.currency } : {}),
       },
     };
   });

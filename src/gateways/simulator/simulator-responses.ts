@@ -13,6 +13,8 @@ export interface SimulatorResult {
   object?: string;
   status: unknown;
   amount?: number;
+  /** Upper-case ISO 4217; the simulator's amounts are ISO minor units of it. */
+  currency?: string;
   reference?: string;
   decline_code?: string;
 }
@@ -39,6 +41,7 @@ export function toSimulatorResult(value: unknown, gateway: string): SimulatorRes
     object: typeof value.object === 'string' ? value.object : undefined,
     status: value.status,
     amount: Number.isSafeInteger(value.amount) ? (value.amount as number) : undefined,
+    currency: typeof value.currency === 'string' && value.currency.length > 0 ? value.currency.toUpperCase() : undefined,
     reference: typeof value.reference === 'string' ? value.reference : undefined,
     decline_code: typeof value.decline_code === 'string' && value.decline_code.length > 0 ? value.decline_code : undefined,
   };
@@ -66,6 +69,7 @@ export function simulatorOutcome(result: SimulatorResult, command: OperationCont
   // authorization, its `amount` is what was authorized, not this operation's amount.
   const amountIsOurs = command === undefined || AMOUNT_IS_AUTHORIZATION.has(command) || result.object !== 'authorization';
   if (amountIsOurs && result.amount !== undefined) outcome.amount = result.amount;
+  if (amountIsOurs && result.currency !== undefined) outcome.currency = result.currency;
   return outcome;
 }
 

@@ -1,36 +1,43 @@
-import { CommandValidationError } from '../../errors/command-validation-error';
-import { currencyExponent, isKnownCurrency } from '../../money/currencies';
-import { MAX_MINOR_AMOUNT } from '../../money/minor-units';
+import { MoneyRefusalError } from '../../errors/money-refusal-error';
+import { ConfirmedMoney, isoToPspAmount, pspCurrencyRule, pspToIsoAmount, readConfirmedMoney } from '../../money/psp-currency-table';
+import { STRIPE_CURRENCIES } from './stripe-currencies';
 
 /**
- * Stripe amounts are integers in the currency's smallest unit, which for the currencies we accept is the
- * ISO 4217 minor unit (JPY 0 decimals, EUR 2, KWD 3), so our integer passes through unchanged. Stripe
- * spells currencies in lower case.
+ * Stripe amounts are integers in Stripe's unit of the currency, which is not always the ISO 4217 minor
+ * unit (ISK and UGX in hundredths, MGA whole, three-decimal currencies in tens of thousandths; see
+ * `stripe-currencies.ts`). Our money is always ISO minor units: this file is the one place that converts,
+ * both ways, exactly. Stripe spells currencies in lower case.
  */
 
-/** Stripe's lower-case currency code; refuses a code we do not know the exponent of. */
-export function stripeCurrency(currency: string): string {
-  if (!isKnownCurrency(currency)) throw new CommandValidationError('payment.currency', 'unknown currency');
+/** Stripe's lower-case currency code; refuses a currency Stripe does not list (`currency_not_supported`). */
+export function stripeCurrency(currency: string, field = 'payment.currency'): string {
+  pspCurrencyRule(STRIPE_CURRENCIES, currency, field);
   return currency.toLowerCase();
 }
 
 /**
- * Our integer minor units as Stripe's `amount`. Three-decimal currencies (KWD, BHD, JOD, OMR, TND) must
- * end in 0 at Stripe (it charges to 2 decimals), so a non-zero last digit is refused here rather than by
- * Stripe after a round trip.
+ * Our integer ISO minor units as Stripe's `amount` (positive). Refused with `MoneyRefusalError`
+ * (`amount_not_representable` / `currency_not_supported`, naming `field`) when Stripe cannot take it
+ * exactly: a fraction of a whole MGA, ISK or UGX, a three-decimal amount not ending in 0, more digits
+ * than Stripe accepts.
  */
-export function toStripeAmount(minor: number, currency: string): number {
-  stripeCurrency(currency);
-  if (!Number.isSafeInteger(minor) || minor <= 0 || minor > MAX_MINOR_AMOUNT) {
-    throw new CommandValidationError('payment.amount', 'must be a positive integer of minor units within range');
+export function toStripeAmount(minor: number, currency: string, field = 'payment.amount'): number {
+  pspCurrencyRule(STRIPE_CURRENCIES, currency);
+  if (!Number.isSafeInteger(minor) || minor <= 0) {
+    throw new MoneyRefusalError('amount_not_representable', STRIPE_CURRENCIES.psp, field, 'must be a positive integer of minor units');
   }
-  if (currencyExponent(currency) === 3 && minor % 10 !== 0) {
-    throw new CommandValidationError('payment.amount', 'Stripe charges three-decimal currencies in multiples of 10 minor units');
-  }
-  return minor;
+  return isoToPspAmount(STRIPE_CURRENCIES, minor, currency, field);
 }
 
-/** A Stripe integer amount back to our minor units; undefined when the field is absent or not an integer. */
-export function fromStripeAmount(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isSafeInteger(value) ? value : undefined;
+/** A Stripe integer amount of `currency` (either case) back to ISO minor units; throws `MoneyRefusalError`. */
+export function fromStripeAmount(value: number, currency: string, field = 'amount'): number {
+  return pspToIsoAmount(STRIPE_CURRENCIES, value, currency.toUpperCase(), field);
+}
+
+/**
+ * What a Stripe object confirms: its `field` amount converted to ISO minor units and its `currency`
+ * upper-cased; never throws (an amount that cannot be read exactly is left out and counted).
+ */
+export function stripeConfirmedMoney(object: Record<string, unknown>, field: string): ConfirmedMoney {
+  return readConfirmedMoney(STRIPE_CURRENCIES, object[field], object.currency, field);
 }

@@ -1,7 +1,8 @@
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
-import { fromStripeAmount } from './stripe-amount';
+import { withConfirmedMoney } from '../../money/psp-currency-table';
+import { stripeConfirmedMoney } from './stripe-amount';
 import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './stripe-errors';
 import { customAttribute } from './stripe-references';
 import { OPERATION_ID_METADATA } from './stripe-requests';
@@ -35,19 +36,24 @@ function lastPaymentError(pi: Json): string | undefined {
   return isObject(err) ? str(err.decline_code) ?? str(err.code) : undefined;
 }
 
-/** A PaymentIntent, read as the answer to `command`. */
+/**
+ * Which PaymentIntent amount is the one this command moved: money received for a capture or a sale that
+ * succeeded (`amount_received`), money held for an authorization awaiting capture (`amount_capturable`),
+ * otherwise the intent's `amount` (what was asked: a pending, failed or cancelled intent moved nothing more).
+ */
+function confirmedAmountField(command: PaymentIntentCommand, status: string): 'amount_received' | 'amount_capturable' | 'amount' {
+  if ((command === 'capture' || command === 'sale') && status === 'succeeded') return 'amount_received';
+  if (status === 'requires_capture') return 'amount_capturable';
+  return 'amount';
+}
+
+/** A PaymentIntent, read as the answer to `command`; `amount`/`currency` in ISO minor units as Stripe confirmed them. */
 export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, gateway: string): GatewayOutcome {
   const status = parsePaymentIntentStatus(pi.status, gateway);
   const outcome = paymentIntentOutcome(status, command);
   const id = str(pi.id);
-  const amount =
-    command === 'capture' || command === 'sale'
-      ? fromStripeAmount(pi.amount_received)
-      : status === 'requires_capture'
-        ? fromStripeAmount(pi.amount_capturable)
-        : fromStripeAmount(pi.amount);
   const result: GatewayOutcome = { status: outcome, gatewayStatus: status, gatewayReference: id };
-  if (amount !== undefined) result.amount = amount;
+  withConfirmedMoney(result, stripeConfirmedMoney(pi, confirmedAmountField(command, status)));
   if (command === 'revalidate' && outcome !== 'FAIL' && id !== undefined) result.newGatewayKey = id;
   if (outcome === 'FAIL') {
     result.reason = lastPaymentError(pi) ?? (status === 'canceled' ? str(pi.cancellation_reason) : undefined) ?? status;
@@ -60,8 +66,7 @@ export function refundToOutcome(refund: Json, gateway: string): GatewayOutcome {
   const status = parseRefundStatus(refund.status, gateway);
   const outcome = refundOutcome(status);
   const result: GatewayOutcome = { status: outcome, gatewayStatus: status, gatewayReference: str(refund.id) };
-  const amount = fromStripeAmount(refund.amount);
-  if (amount !== undefined) result.amount = amount;
+  withConfirmedMoney(result, stripeConfirmedMoney(refund, 'amount'));
   if (outcome === 'FAIL') result.reason = str(refund.failure_reason) ?? status;
   return result;
 }

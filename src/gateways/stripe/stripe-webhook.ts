@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, WebhookEvent } from '../gateway-adapter';
+import { withConfirmedMoney } from '../../money/psp-currency-table';
+import { stripeConfirmedMoney } from './stripe-amount';
 import { paymentIntentToOutcome, refundToOutcome } from './stripe-responses';
 import { OPERATION_ID_METADATA } from './stripe-requests';
 
@@ -132,9 +134,8 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
     outcome = refundToOutcome(object, gateway);
     reference = str(object.payment_intent) ?? str(object.id);
   } else if (type === 'charge.refunded') {
-    const refunded = object.amount_refunded;
     outcome = { status: 'SUCCESS', gatewayStatus: 'refunded', gatewayReference: str(object.id) };
-    if (typeof refunded === 'number' && Number.isSafeInteger(refunded)) outcome.amount = refunded;
+    withConfirmedMoney(outcome, stripeConfirmedMoney(object, 'amount_refunded'));
     reference = str(object.payment_intent) ?? str(object.id);
     claimsOperation = false;
   } else {

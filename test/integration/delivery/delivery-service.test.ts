@@ -45,7 +45,11 @@ function setup(overrides: Record<string, unknown> = {}): { service: DeliveryServ
     'delivery.breaker_failure_threshold': 3,
     'delivery.breaker_open_ms': 60_000,
     ...overrides,
-    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    gateways: {
+      simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+      // Nothing listens on this port: a request that left would be `not_sent` (a retry), never a FAIL.
+      stripe: { type: 'stripe', base_url: 'http://127.0.0.1:9', api_key: 'sk_test_delivery_0123456789', webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
+    },
   });
   configs.push(config);
   redis ??= createRedis(config.redis.url, 'commands');
@@ -154,6 +158,20 @@ describe('gateway delivery', () => {
     sim.setDown(false);
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect((await events.load(`${refundId}.SUCCEEDED`))!.sequence).toBeGreaterThan(notice!.sequence);
+  });
+
+  it.each([
+    // MGA is zero-decimal on Stripe, two-decimal in ISO 4217: 123.45 MGA is not a whole ariary.
+    ['an MGA amount that is not a whole ariary', { currency: 'MGA', amount: 12345 }, 'amount_not_representable', 'payment.amount'],
+    ['a currency Stripe does not list', { currency: 'CLF', amount: 10000 }, 'currency_not_supported', 'payment.currency'],
+  ])('fails %s at once with the reason and the field, never sending or retrying it', async (_name, money, reason, field) => {
+    const { service, ledger } = setup();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway: 'stripe', gateway_key: 'pm_card_visa', ...money }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(id))?.reason).toBe(reason);
+    const history = await ledger.interactions(id);
+    expect(history.filter((h) => h.event === 'attempt')).toHaveLength(0);
+    expect(history.find((h) => h.event === 'send_error')).toMatchObject({ gateway_code: reason, field });
   });
 
   it('delivers a decided operation again as a no-op (a crash after the outcome, a duplicate job)', async () => {

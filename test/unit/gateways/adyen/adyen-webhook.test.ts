@@ -132,7 +132,7 @@ describe('Adyen webhook events', () => {
         operationId: 'op-authorize-1',
         gatewayReference: 'QFQTPCQ8HXSKGK82',
         account: 'YOUR_MERCHANT_ACCOUNT',
-        outcome: { status: 'SUCCESS', gatewayStatus: 'AUTHORISATION', gatewayReference: 'QFQTPCQ8HXSKGK82', amount: 1000 },
+        outcome: { status: 'SUCCESS', gatewayStatus: 'AUTHORISATION', gatewayReference: 'QFQTPCQ8HXSKGK82', amount: 1000, currency: 'EUR' },
       },
     ]);
   });

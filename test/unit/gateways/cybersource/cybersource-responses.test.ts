@@ -1,5 +1,5 @@
 import { declineOf } from '../../../../src/errors/decline';
-import { GatewayError } from '../../../../src/errors/gateway-error';
+import { metricValue } from '../../../../src/metrics/metrics-registry';
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
 import { PAYMENT_ID, ctx, gateway, response } from './cybersource-test-fixtures';
 
@@ -21,7 +21,7 @@ describe('Cybersource responses', () => {
       }),
       gateway,
     );
-    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221 });
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' });
   });
 
   it('reports the smaller amount of a partial authorization', () => {
@@ -55,9 +55,13 @@ describe('Cybersource responses', () => {
     expect(big.amount).toBe(999_999_999_999_99);
   });
 
-  it('refuses an amount with more decimals than the currency has as an unknown outcome', () => {
+  it('keeps the outcome but reports no amount when the amount has more decimals than the currency has', async () => {
+    // The authorization happened (AUTHORIZED): leaving it UNKNOWN would hide held money; the unreadable amount is counted.
+    const before = await metricValue('pb_psp_amount_unreadable_total', { psp: 'cybersource', reason: 'amount_not_representable' });
     const res = response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '15.5', currency: 'JPY' } } });
-    expect(() => t.parseResponse(ctx('authorize', { currency: 'JPY' }), res, gateway)).toThrow(GatewayError);
+    const outcome = t.parseResponse(ctx('authorize', { currency: 'JPY' }), res, gateway);
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, currency: 'JPY' });
+    expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'cybersource', reason: 'amount_not_representable' })).toBe(before + 1);
   });
 
   it('returns the new authorization id as the new gateway key of a revalidation', () => {
@@ -73,17 +77,17 @@ describe('Cybersource responses', () => {
 
   it('maps a PENDING capture to SUCCESS with the captured amount', () => {
     const outcome = t.parseResponse(ctx('capture', { amount: 5000 }), response(201, { id: NEW_AUTH_ID, status: 'PENDING', orderInformation: { amountDetails: { totalAmount: '50.00', currency: 'USD' } } }), gateway);
-    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: NEW_AUTH_ID, amount: 5000 });
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: NEW_AUTH_ID, amount: 5000, currency: 'USD' });
   });
 
   it('maps a REVERSED reversal to SUCCESS with the reversed amount', () => {
     const outcome = t.parseResponse(ctx('cancel'), response(201, { id: NEW_AUTH_ID, status: 'REVERSED', reversalAmountDetails: { reversedAmount: '102.21', currency: 'USD' } }), gateway);
-    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'REVERSED', gatewayReference: NEW_AUTH_ID, amount: 10221 });
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'REVERSED', gatewayReference: NEW_AUTH_ID, amount: 10221, currency: 'USD' });
   });
 
   it('maps a PENDING refund to SUCCESS with the refunded amount', () => {
     const outcome = t.parseResponse(ctx('refund', { amount: 1250 }), response(201, { id: NEW_AUTH_ID, status: 'PENDING', refundAmountDetails: { refundAmount: '12.50', currency: 'USD' } }), gateway);
-    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: NEW_AUTH_ID, amount: 1250 });
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: NEW_AUTH_ID, amount: 1250, currency: 'USD' });
   });
 
   it('validates from the transaction details application status', () => {
@@ -92,7 +96,7 @@ describe('Cybersource responses', () => {
       response(200, { id: PAYMENT_ID, applicationInformation: { status: 'AUTHORIZED', reasonCode: '100', rCode: '1', rFlag: 'SOK' }, orderInformation: { amountDetails: { totalAmount: '102.21', authorizedAmount: '102.21', currency: 'USD' } } }),
       gateway,
     );
-    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221 });
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' });
   });
 
   it('validates from the rCode when the details carry no status, failing a declined one with its rFlag', () => {
@@ -141,7 +145,7 @@ describe('Cybersource responses', () => {
         }),
         gateway,
       );
-      expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221 });
+      expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' });
     });
 
     it('falls back to the rCode of a summary without a status', () => {

@@ -81,7 +81,7 @@ describe('Cybersource webhooks', () => {
         operationId: 'op-1',
         gatewayReference: PAYMENT_ID,
         account: 'testrest',
-        outcome: { status: 'SUCCESS', gatewayStatus: 'payments.payments.accept', gatewayReference: PAYMENT_ID, amount: 10221 },
+        outcome: { status: 'SUCCESS', gatewayStatus: 'payments.payments.accept', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' },
       },
     ]);
   });

@@ -22,6 +22,7 @@ describe('simulator responses', () => {
       gatewayStatus: 'authorized',
       gatewayReference: 'auth_abc123',
       amount: 2550,
+      currency: 'EUR',
     });
   });
 

@@ -81,7 +81,7 @@ describe('simulator webhook events', () => {
         eventId: 'evt_100',
         operationId: 'op-authorize-42',
         gatewayReference: 'auth_abc123',
-        outcome: { status: 'SUCCESS', gatewayStatus: 'authorized', gatewayReference: 'auth_abc123', amount: 2550 },
+        outcome: { status: 'SUCCESS', gatewayStatus: 'authorized', gatewayReference: 'auth_abc123', amount: 2550, currency: 'EUR' },
       },
     ]);
   });

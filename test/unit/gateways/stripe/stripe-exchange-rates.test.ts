@@ -1,5 +1,5 @@
 import { buildExchangeRateRequest, parseExchangeRates, plainDecimal } from '../../../../src/gateways/stripe';
-import { CommandValidationError } from '../../../../src/errors/command-validation-error';
+import { MoneyRefusalError } from '../../../../src/errors/money-refusal-error';
 import { errorBody, jsonResponse } from './stripe-fixtures';
 
 describe('Stripe exchange rates', () => {
@@ -8,7 +8,7 @@ describe('Stripe exchange rates', () => {
   });
 
   it('refuses an unknown currency', () => {
-    expect(() => buildExchangeRateRequest('ZZZ')).toThrow(CommandValidationError);
+    expect(() => buildExchangeRateRequest('ZZZ')).toThrow(MoneyRefusalError);
   });
 
   it('returns every rate as the exact decimal string Stripe sent, never through a float', () => {

@@ -1,4 +1,5 @@
 import { CommandValidationError } from '../../../../src/errors/command-validation-error';
+import { MoneyRefusalError } from '../../../../src/errors/money-refusal-error';
 import { stripeTransformer } from '../../../../src/gateways/stripe';
 import { encodeStripeForm } from '../../../../src/gateways/stripe/stripe-form';
 import { buildStripeRequest, buildStripeStatusRequest, operationSearchQuery } from '../../../../src/gateways/stripe/stripe-requests';
@@ -129,22 +130,23 @@ describe('Stripe amounts', () => {
   });
 
   it('refuses a KWD amount Stripe cannot charge (a non-zero last minor digit)', () => {
-    expect(() => buildStripeRequest(stripeContext('authorize', { amount: 12345, currency: 'KWD' }))).toThrow(CommandValidationError);
+    expect(() => buildStripeRequest(stripeContext('authorize', { amount: 12345, currency: 'KWD' }))).toThrow(expect.objectContaining({ refusal: 'amount_not_representable', field: 'payment.amount' }));
   });
 
-  it('sends the largest amount we accept as an exact integer', () => {
-    const body = form(buildStripeRequest(stripeContext('sale', { amount: 99999999999999 })).body);
-    expect(body.amount).toBe('99999999999999');
+  it('sends the largest amount Stripe documents (eight digits) as an exact integer and refuses one more', () => {
+    const body = form(buildStripeRequest(stripeContext('sale', { amount: 99999999 })).body);
+    expect(body.amount).toBe('99999999');
+    expect(() => buildStripeRequest(stripeContext('sale', { amount: 100000000 }))).toThrow(expect.objectContaining({ refusal: 'amount_not_representable' }));
   });
 
   it('refuses a fractional, zero or negative amount', () => {
     for (const amount of [10.5, 0, -100]) {
-      expect(() => buildStripeRequest(stripeContext('authorize', { amount }))).toThrow(CommandValidationError);
+      expect(() => buildStripeRequest(stripeContext('authorize', { amount }))).toThrow(MoneyRefusalError);
     }
   });
 
   it('refuses an unknown currency', () => {
-    expect(() => buildStripeRequest(stripeContext('authorize', { currency: 'XXY' }))).toThrow(CommandValidationError);
+    expect(() => buildStripeRequest(stripeContext('authorize', { currency: 'XXY' }))).toThrow(expect.objectContaining({ refusal: 'currency_not_supported', field: 'payment.currency' }));
   });
 });
 

@@ -28,6 +28,7 @@ describe('Stripe responses', () => {
       gatewayStatus: 'requires_capture',
       gatewayReference: PI_ID,
       amount: 2599,
+      currency: 'EUR',
     });
   });
 
@@ -85,7 +86,7 @@ describe('Stripe responses', () => {
 
   it('maps a refund: succeeded is SUCCESS with the refund id, pending is PENDING, failed is FAIL with its failure_reason', () => {
     const ctx = stripeContext('refund', { amount: 500 });
-    expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx)), gw)).toEqual({ status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: REFUND_ID, amount: 500 });
+    expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx)), gw)).toEqual({ status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: REFUND_ID, amount: 500, currency: 'EUR' });
     expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { status: 'pending' })), gw).status).toBe('PENDING');
     expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { status: 'failed', failure_reason: 'expired_or_canceled_card' })), gw)).toMatchObject({
       status: 'FAIL',

@@ -74,7 +74,7 @@ describe('Stripe webhook events', () => {
         operationId: ctx.operationId,
         gatewayReference: PI_ID,
         account: '',
-        outcome: { status: 'SUCCESS', gatewayStatus: 'requires_capture', gatewayReference: PI_ID, amount: 2599 },
+        outcome: { status: 'SUCCESS', gatewayStatus: 'requires_capture', gatewayReference: PI_ID, amount: 2599, currency: 'EUR' },
       },
     ]);
   });
@@ -117,10 +117,10 @@ describe('Stripe webhook events', () => {
   });
 
   it('maps charge.refunded to SUCCESS on the PaymentIntent without claiming an operation id', () => {
-    const charge = { id: 'ch_3NgB1r2eZvKYlo2C0abcdefg', object: 'charge', amount: 2599, amount_refunded: 2599, payment_intent: PI_ID, refunded: true, metadata: { operation_id: ctx.operationId } };
+    const charge = { id: 'ch_3NgB1r2eZvKYlo2C0abcdefg', object: 'charge', amount: 2599, amount_refunded: 2599, currency: 'eur', payment_intent: PI_ID, refunded: true, metadata: { operation_id: ctx.operationId } };
     const [event] = parse(stripeEvent('charge.refunded', charge));
     expect(event.operationId).toBeUndefined();
-    expect(event).toMatchObject({ gatewayReference: PI_ID, outcome: { status: 'SUCCESS', gatewayStatus: 'refunded', amount: 2599 } });
+    expect(event).toMatchObject({ gatewayReference: PI_ID, outcome: { status: 'SUCCESS', gatewayStatus: 'refunded', amount: 2599, currency: 'EUR' } });
   });
 
   it('ignores event types we do not act on', () => {

@@ -1,0 +1,135 @@
+import { MoneyRefusalError } from '../errors/money-refusal-error';
+import { counter } from '../metrics/metrics-registry';
+import { currencyExponent, isKnownCurrency } from './currencies';
+
+/**
+ * How one PSP expresses amounts of one currency in its API. Our money is always ISO 4217 minor units
+ * (`currencies.ts`); a PSP's unit can differ (Stripe: ISK and UGX in hundredths, MGA in whole ariary; Adyen:
+ * CLP and ISK in hundredths, CVE and IDR whole), and some PSPs accept only some multiples.
+ */
+export interface PspCurrencyRule {
+  /** Decimals of the PSP's API amount for this currency (its "minor unit"). */
+  readonly exponent: number;
+  /** The PSP's API amount must be a multiple of this (Stripe ISK/UGX: 100, three-decimal currencies: 10). Default 1. */
+  readonly multipleOf?: number;
+  /** Largest API amount the PSP accepts, in its own unit. Default: no limit beyond ours. */
+  readonly maxValue?: number;
+}
+
+/** One PSP's currency table, built from that PSP's own documentation (`source`). */
+export interface PspCurrencyTable {
+  /** The PSP's name, for errors and metric labels (`stripe`, `adyen`, `cybersource`). */
+  readonly psp: string;
+  /** URL of the PSP documentation the table follows. */
+  readonly source: string;
+  /** Upper-case ISO 4217 code → rule. A currency absent here is refused as `currency_not_supported`. */
+  readonly currencies: Readonly<Record<string, PspCurrencyRule>>;
+}
+
+const unreadable = counter('pb_psp_amount_unreadable_total', 'PSP answers whose amount or currency could not be read exactly into ISO minor units (reported without an amount)', ['psp', 'reason']);
+
+/** Counts a PSP amount we could not read exactly (the outcome goes on without it). */
+export function countUnreadable(psp: string, reason: string): void {
+  unreadable.inc({ psp, reason });
+}
+
+/** The rule of `currency` at this PSP; throws `MoneyRefusalError(currency_not_supported)` naming `field`. */
+export function pspCurrencyRule(table: PspCurrencyTable, currency: string, field = 'payment.currency'): PspCurrencyRule {
+  const rule = Object.prototype.hasOwnProperty.call(table.currencies, currency) ? table.currencies[currency] : undefined;
+  if (rule === undefined || !isKnownCurrency(currency)) {
+    throw new MoneyRefusalError('currency_not_supported', table.psp, field, `${table.psp} does not list currency ${JSON.stringify(currency)}`);
+  }
+  return rule;
+}
+
+/** Whether the PSP's table lists `currency`. */
+export function pspSupportsCurrency(table: PspCurrencyTable, currency: string): boolean {
+  return isKnownCurrency(currency) && Object.prototype.hasOwnProperty.call(table.currencies, currency);
+}
+
+/** `value` moved from `from` to `to` decimals, exactly (integers only); undefined when a remainder would be lost. */
+function shift(value: number, from: number, to: number): number | undefined {
+  if (to >= from) {
+    const out = value * 10 ** (to - from);
+    return Number.isSafeInteger(out) ? out : undefined;
+  }
+  const divisor = 10 ** (from - to);
+  return value % divisor === 0 ? value / divisor : undefined;
+}
+
+/**
+ * Our integer ISO minor units → the PSP's API amount (an integer in the PSP's unit). Exact or refused:
+ * `amount_not_representable` when the amount is not a whole number of the PSP's unit, not a multiple the
+ * PSP accepts, or above its maximum; `currency_not_supported` when the table lacks the currency.
+ */
+export function isoToPspAmount(table: PspCurrencyTable, minor: number, currency: string, field = 'payment.amount'): number {
+  const rule = pspCurrencyRule(table, currency);
+  if (!Number.isSafeInteger(minor)) {
+    throw new MoneyRefusalError('amount_not_representable', table.psp, field, 'must be an integer of minor units');
+  }
+  const iso = currencyExponent(currency);
+  const value = shift(minor, iso, rule.exponent);
+  if (value === undefined) {
+    throw new MoneyRefusalError('amount_not_representable', table.psp, field, `${table.psp} takes ${currency} with ${rule.exponent} decimals; the amount has a remainder below that`);
+  }
+  const step = rule.multipleOf ?? 1;
+  if (value % step !== 0) {
+    const unit = shift(step, rule.exponent, iso);
+    throw new MoneyRefusalError('amount_not_representable', table.psp, field, `${table.psp} accepts ${currency} only in multiples of ${unit ?? step} ISO minor units`);
+  }
+  if (rule.maxValue !== undefined && Math.abs(value) > rule.maxValue) {
+    throw new MoneyRefusalError('amount_not_representable', table.psp, field, `above the largest ${currency} amount ${table.psp} accepts`);
+  }
+  return value;
+}
+
+/**
+ * The PSP's API amount (integer in the PSP's unit) → our ISO minor units. Exact or refused with
+ * `amount_not_representable` (a fraction of the ISO minor unit) / `currency_not_supported`, naming `field`.
+ */
+export function pspToIsoAmount(table: PspCurrencyTable, value: number, currency: string, field: string): number {
+  const rule = pspCurrencyRule(table, currency, field);
+  if (!Number.isSafeInteger(value)) throw new MoneyRefusalError('amount_not_representable', table.psp, field, 'not an integer');
+  const minor = shift(value, rule.exponent, currencyExponent(currency));
+  if (minor === undefined) {
+    throw new MoneyRefusalError('amount_not_representable', table.psp, field, `not a whole number of ${currency} ISO minor units`);
+  }
+  return minor;
+}
+
+/** The PSP-confirmed amount and currency of an answer, as `GatewayOutcome` carries them. */
+export interface ConfirmedMoney {
+  /** ISO minor units of `currency`; absent when the answer's amount could not be read exactly. */
+  amount?: number;
+  /** Upper-case ISO 4217 code. */
+  currency?: string;
+}
+
+/**
+ * Reads what a PSP answer confirms, for an outcome: never throws (an answer we cannot read exactly still
+ * settles the operation; it just carries no amount, and `pb_psp_amount_unreadable_total` counts it).
+ * `currency` as the PSP spells it (any case); `value` in the PSP's unit.
+ */
+export function readConfirmedMoney(table: PspCurrencyTable, value: unknown, currency: unknown, field: string): ConfirmedMoney {
+  if (typeof currency !== 'string' || currency.length === 0) return {};
+  const code = currency.toUpperCase();
+  if (value === undefined || value === null) return { currency: code };
+  if (typeof value !== 'number') {
+    unreadable.inc({ psp: table.psp, reason: 'amount_not_representable' });
+    return { currency: code };
+  }
+  try {
+    return { amount: pspToIsoAmount(table, value, code, field), currency: code };
+  } catch (err) {
+    if (!(err instanceof MoneyRefusalError)) throw err;
+    unreadable.inc({ psp: table.psp, reason: err.refusal });
+    return { currency: code };
+  }
+}
+
+/** Sets `amount` / `currency` on an outcome from what `readConfirmedMoney` found (absent stays absent). */
+export function withConfirmedMoney<T extends { amount?: number; currency?: string }>(outcome: T, money: ConfirmedMoney): T {
+  if (money.amount !== undefined) outcome.amount = money.amount;
+  if (money.currency !== undefined) outcome.currency = money.currency;
+  return outcome;
+}
