@@ -7,8 +7,8 @@ import { DeclineTable } from '../../errors/decline';
  *   the same field list (cybersource-rest-client `PtsV2PaymentsPost201ResponseErrorInformation`,
  *   `PtsV2PayoutsPost201ResponseErrorInformation`).
  * - 400 `reason` values of /pts/v2 (see cybersource-errors.ts) and the 502 ones.
- * - The failing `status` values (cybersource-status-map.ts), the TMS token state `CLOSED` and TMS
- *   `errors[].type` values that refuse a token.
+ * - The failing `status` values (cybersource-status-map.ts), the TMS token state `CLOSED`, TMS
+ *   `errors[].type` values that refuse a token, and the failing webhook event types (cybersource-webhook.ts).
  * - Transaction Search `applicationInformation.rFlag` reply flags and numeric `reasonCode`s (Simple Order
  *   API reason codes: https://developer.cybersource.com/api/reference/response-codes.html).
  */
@@ -92,6 +92,18 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     instrumentIdentifierNotFound: 'invalid_request',
     instrumentIdentifierGone: 'invalid_request',
     notFound: 'invalid_request',
+    // Webhook event types of a failure (the reason when the notification names no errorInformation.reason)
+    'payments.payments.reject': 'do_not_honor',
+    'payments.payments.failed': 'do_not_honor',
+    'payments.reversals.reject': 'operation_not_permitted',
+    'payments.captures.reject': 'processing_error',
+    'payments.refunds.reject': 'processing_error',
+    'payments.credits.reject': 'processing_error',
+    'payments.credits.failed': 'processing_error',
+    'payments.voids.reject': 'operation_not_permitted',
+    'payments.voids.failed': 'operation_not_permitted',
+    'risk.casemanagement.decision.reject': 'suspected_fraud',
+    'risk.profile.decision.reject': 'suspected_fraud',
     // Transaction Search reply flags (rFlag) and the rCode fallback
     DAVSNO: 'invalid_card_data',
     DCALL: 'do_not_honor',

@@ -11,6 +11,11 @@ import { SIMULATOR_DECLINES } from '../../../src/gateways/simulator/simulator-de
 import { STRIPE_DECLINES } from '../../../src/gateways/stripe/stripe-declines';
 import { DECLINING_PAYMENT_METHODS } from '../../../src/twins/psp-simulator/simulator-state';
 import { specPath } from '../../support/prism';
+import { ADYEN_EVENT_CODES, ADYEN_RESULT_CODES, eventOutcome, resultCodeStatus } from '../../../src/gateways/adyen/adyen-status-map';
+import { CYBERSOURCE_STATUSES, cybersourceStatusMeaning } from '../../../src/gateways/cybersource/cybersource-status-map';
+import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, webhookEventOutcome } from '../../../src/gateways/cybersource/cybersource-webhook';
+import { SIMULATOR_STATUSES, simulatorStatusMeaning } from '../../../src/gateways/simulator/simulator-status-map';
+import { PAYMENT_INTENT_STATUSES, REFUND_STATUSES, paymentIntentOutcome, refundOutcome } from '../../../src/gateways/stripe/stripe-status-map';
 
 /** Stripe's decline codes as https://docs.stripe.com/declines/codes lists them. */
 const STRIPE_DOCUMENTED_DECLINE_CODES = [
@@ -135,5 +140,20 @@ describe('decline tables', () => {
     const body = Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }));
     const [event] = adyenTransformer.parseWebhook(body, adyenGateway);
     expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'Expired Card', decline: { category: 'expired_card', gateway_code: 'Expired Card' } });
+  });
+
+  it('every status or event a status map turns into FAIL (the code used when the PSP names none) has a row', () => {
+    const missing: string[] = [];
+    const need = (table: typeof STRIPE_DECLINES, code: string): void => {
+      if (!isKnownCode(table, code)) missing.push(`${table.gateway}:${code}`);
+    };
+    for (const s of PAYMENT_INTENT_STATUSES) if ((['authorize', 'sale', 'capture', 'cancel'] as const).some((c) => paymentIntentOutcome(s, c) === 'FAIL')) need(STRIPE_DECLINES, s);
+    for (const s of REFUND_STATUSES) if (refundOutcome(s) === 'FAIL') need(STRIPE_DECLINES, s);
+    for (const c of ADYEN_RESULT_CODES) if (resultCodeStatus(c) === 'FAIL') need(ADYEN_DECLINES, c);
+    for (const c of ADYEN_EVENT_CODES) if (eventOutcome(c, true) === 'FAIL' || eventOutcome(c, false) === 'FAIL') need(ADYEN_DECLINES, c);
+    for (const s of CYBERSOURCE_STATUSES) if (cybersourceStatusMeaning(s) === 'FAIL') need(CYBERSOURCE_DECLINES, s);
+    for (const t of CYBERSOURCE_WEBHOOK_EVENT_TYPES) if (webhookEventOutcome(t) === 'FAIL') need(CYBERSOURCE_DECLINES, t);
+    for (const s of SIMULATOR_STATUSES) if (simulatorStatusMeaning(s) === 'FAIL') need(SIMULATOR_DECLINES, s);
+    expect(missing).toEqual([]);
   });
 });
