@@ -120,6 +120,9 @@ export const configSchema = {
       default: [60000, 300000, 1800000, 7200000, 86400000],
     },
     'poller.in_process_interval_ms': { ...nonNegativeInt, default: 0 },
+    // Giving up and webhook-only operations.
+    'poller.unresolved_interval_ms': { ...positiveInt, default: 3600000 },
+    'poller.webhook_wait_alert_ms': { ...positiveInt, default: 86400000 },
 
     'registration.attempts': { ...positiveInt, default: 5 },
     'registration.backoff_base_ms': { ...positiveInt, default: 500 },

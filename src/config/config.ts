@@ -90,7 +90,10 @@ export interface Config {
     readonly concurrency: number;
     readonly backoffBaseMs: number;
     readonly backoffMaxMs: number;
-    /** 0: retry until delivered; otherwise fail with UNRESPONSIVE after this age, milliseconds. */
+    /**
+     * 0: retry until delivered; otherwise give up delivering after this age, milliseconds: FAILED
+     * (UNRESPONSIVE) when no attempt can have reached the PSP, else UNRESOLVED. Default 0.
+     */
     readonly maxAgeMs: number;
     readonly breakerFailureThreshold: number;
     readonly breakerOpenMs: number;
@@ -102,7 +105,17 @@ export interface Config {
     readonly configGraceMs: number;
   };
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
-  readonly poller: { readonly scheduleMs: readonly number[]; readonly inProcessIntervalMs: number };
+  readonly poller: {
+    readonly scheduleMs: readonly number[];
+    readonly inProcessIntervalMs: number;
+    /** UNRESOLVED operations (the schedule ran out) are asked about again at this interval, ms. Default 3 600 000 (1 h). */
+    readonly unresolvedIntervalMs: number;
+    /**
+     * A PENDING operation that settles only by webhook (no status inquiry, e.g. Adyen modifications) older
+     * than this raises one `payment_awaiting_webhook` alert, ms. Default 86 400 000 (24 h).
+     */
+    readonly webhookWaitAlertMs: number;
+  };
   readonly registration: { readonly attempts: number; readonly backoffBaseMs: number };
   readonly authorizations: AuthorizationsConfig;
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };

@@ -210,6 +210,8 @@ function toConfig(p: Params): Config {
     poller: {
       scheduleMs: p['poller.schedule_ms'] as number[],
       inProcessIntervalMs: num(p, 'poller.in_process_interval_ms'),
+      unresolvedIntervalMs: num(p, 'poller.unresolved_interval_ms'),
+      webhookWaitAlertMs: num(p, 'poller.webhook_wait_alert_ms'),
     },
     registration: { attempts: num(p, 'registration.attempts'), backoffBaseMs: num(p, 'registration.backoff_base_ms') },
     authorizations: {

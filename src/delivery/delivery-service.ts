@@ -1,7 +1,7 @@
 import { Config, GatewayConfig } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
-import { GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext } from '../gateways/gateway-adapter';
+import { GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, inquirySupport } from '../gateways/gateway-adapter';
 import { declineTableFor, gatewayErrorDecline } from '../gateways/gateway-declines';
 import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
@@ -137,8 +137,8 @@ export class DeliveryService {
     }
     // Only the rare failure paths log: a child logger per operation would cost on every command.
     const log = { warn: (m: string, meta: Record<string, unknown>) => logger.warn(m, { operation_id: op.id, command: op.command, ...meta }), error: (m: string, meta: Record<string, unknown>) => logger.error(m, { operation_id: op.id, command: op.command, ...meta }) };
-    if (isTerminal(op.state) || op.state === 'PENDING') {
-      // Already decided (or waiting for a webhook/the poller): make sure its event is on its way.
+    if (isTerminal(op.state) || op.state === 'PENDING' || op.state === 'UNRESOLVED') {
+      // Already decided (or waiting for a webhook/the poller; UNRESOLVED is never sent again): make sure its event is on its way.
       const settled = await recorder.settle(op.id);
       return { kind: 'done', state: settled.state };
     }
@@ -164,18 +164,58 @@ export class DeliveryService {
     const permit = breaker.permit();
     if (!permit.allowed) return { kind: 'wait', reason: `circuit open for ${route.gateway.name}`, delayMs: permit.retryInMs };
 
+    const { maxAgeMs } = this.deps.config.delivery;
+    const tooOld = maxAgeMs > 0 && this.now() - op.receivedAt > maxAgeMs;
     if (op.state === 'UNKNOWN') {
+      if (inquirySupport(route.transformer, op.command) === 'webhook-only') {
+        if (tooOld) {
+          breaker.success(); // release a probe reservation: we did not call
+          const given = await recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', { age_ms: this.now() - op.receivedAt }, this.now() + this.deps.config.poller.scheduleMs[0]);
+          return { kind: 'done', state: given.state };
+        }
+        // Nothing can be asked about this command (it settles by webhook), so the only way to learn whether
+        // the PSP has it is to send it again with the same idempotency key: the PSP replays its stored answer
+        // for a request it already has (Adyen keeps keys at least 7 days) and performs it once otherwise.
+        return this.send(op, ctx.context, route, breaker);
+      }
       // Never resend before asking: the first attempt may have moved money.
       return this.inquireThenMaybeResend(op, ctx.context, route, breaker);
     }
-    const { maxAgeMs } = this.deps.config.delivery;
-    if (maxAgeMs > 0 && this.now() - op.receivedAt > maxAgeMs) {
+    if (tooOld) {
       breaker.success(); // release a probe reservation: we did not call
-      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { age_ms: this.now() - op.receivedAt });
+      const age = { age_ms: this.now() - op.receivedAt };
+      if (op.attempts > 0 && (await this.mayHaveReachedPsp(op.id))) {
+        // An attempt may have moved money: giving up must not tell the OMS it failed.
+        const given = await recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', age, this.now() + this.deps.config.poller.scheduleMs[0]);
+        return { kind: 'done', state: given.state };
+      }
+      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', age);
       log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
       return { kind: 'done', state: failed.state };
     }
     return this.send(op, ctx.context, route, breaker);
+  }
+
+  /**
+   * Whether any recorded attempt may have reached the PSP: one is proven not to have only when it ended in
+   * an error that says so (`not_sent`: it never left; `rate_limited`, `authentication`: refused before
+   * processing) or a later status inquiry found no trace of it. An attempt with no recorded end (a crash
+   * mid-call), a timeout or a 5xx may have moved money. Read only on this rare path (giving up).
+   */
+  private async mayHaveReachedPsp(id: string): Promise<boolean> {
+    const history = await this.deps.ledger.interactions(id);
+    let open = false; // the latest attempt is not proven harmless
+    for (const entry of history) {
+      if (entry.event === 'attempt') {
+        if (open) return true; // the previous attempt was followed by another without proof
+        open = true;
+      } else if (open && entry.event === 'send_error' && NOT_LANDED.has(String(entry.kind))) {
+        open = false;
+      } else if (open && entry.event === 'inquiry' && entry.found === false) {
+        open = false;
+      }
+    }
+    return open;
   }
 
   /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
@@ -282,6 +322,9 @@ export class DeliveryService {
     }
   }
 }
+
+/** Error kinds that prove an attempt did nothing at the PSP. */
+const NOT_LANDED: ReadonlySet<string> = new Set(['not_sent', 'rate_limited', 'authentication']);
 
 /** The history entry of a gateway attempt: which one, where to, which call (the path is redacted on write). */
 function attemptInteraction(attempt: number, route: GatewayRoute, request: GatewayRequest): Omit<Interaction, 'at'> {

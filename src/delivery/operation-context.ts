@@ -38,6 +38,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     case 'SENT':
     case 'PENDING':
     case 'UNKNOWN':
+    case 'UNRESOLVED':
       return { wait: `authorization ${auth.id} is ${auth.state}` };
   }
 }

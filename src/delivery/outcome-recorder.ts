@@ -12,6 +12,7 @@ import { lifecycleFields } from '../lifecycle/authorization-validity';
 import { Logger } from '../logging/logger';
 import { Decline } from '../errors/decline';
 import { declineOfFailure, declineOfOutcome, noteDecline } from './decline-recording';
+import { alertUnresolved, noteUnresolvedSettled } from './unresolved-operations';
 
 /** How long a sender holds an event's send lease: the bus call's timeout plus a margin, ms. */
 export function sendLeaseMs(config: Config): number {
@@ -66,7 +67,23 @@ export class OutcomeRecorder {
       ...lifecycleFields(this.deps.config, op, to === 'SUCCEEDED', Date.now()),
     };
     const reference = outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null;
-    return this.decide(op, to, { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details }, fields, reference);
+    const after = await this.decide(op, to, { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details }, fields, reference);
+    if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
+    return after;
+  }
+
+  /**
+   * Gives up expecting a final answer (the poll schedule ran out, or `delivery.max_age_ms` passed after an
+   * attempt that may have reached the PSP): the operation becomes UNRESOLVED, not terminal. The OMS is
+   * told UNRESOLVED, operators are alerted (`alert: payment_unresolved`), and the poller keeps asking
+   * every `poller.unresolved_interval_ms` from `nextCheckAt` on, while a webhook may settle it any time.
+   * @param nextCheckAt when the poller asks first, epoch ms. Default: now + `poller.unresolved_interval_ms`.
+   */
+  async unresolve(op: OperationRecord, cause: string, source: OutcomeSource, details: Record<string, unknown> = {}, nextCheckAt?: number): Promise<OperationRecord> {
+    const at = nextCheckAt ?? Date.now() + this.deps.config.poller.unresolvedIntervalMs;
+    const after = await this.decide(op, 'UNRESOLVED', { event: 'unresolved', source, cause, ...details }, { nextCheckAt: at }, null);
+    if (after.state === 'UNRESOLVED' && op.state !== 'UNRESOLVED') alertUnresolved(this.deps.logger, op, cause, details);
+    return after;
   }
 
   /**

@@ -7,12 +7,25 @@ import { Decline, isKnownCode } from '../errors/decline';
 import { BRIDGE_DECLINES } from '../errors/bridge-declines';
 import { bridgeDecline, declineTableFor, outcomeDecline } from '../gateways/gateway-declines';
 
-/** Status the OMS sees in a payment notification. */
-export type EventStatus = 'SUCCESS' | 'FAIL' | 'PENDING';
+/**
+ * Status the OMS sees in a payment notification. `UNRESOLVED`: the bridge stopped expecting an answer
+ * from the PSP (its poll schedule ran out) and the money may or may not have moved; not final: a later
+ * `SUCCESS` or `FAIL` event of the same operation (a new event id, a higher sequence) settles it.
+ */
+export type EventStatus = 'SUCCESS' | 'FAIL' | 'PENDING' | 'UNRESOLVED';
+
+/**
+ * The reason an UNRESOLVED event carries: the bridge stopped expecting a final answer from the PSP; the
+ * money may or may not have moved, and a later SUCCESS or FAIL event settles it.
+ */
+export const UNRESOLVED_REASON = 'NO_FINAL_ANSWER';
 
 /** A notification to the bus, stored in the outbox until delivered. */
 export interface PaymentEvent {
-  /** `<operation id>.<STATE>` or `<operation id>.refund-pending`: stable across crashes and retries. */
+  /**
+   * `<operation id>.<STATE>` (e.g. `.UNRESOLVED`, then `.SUCCEEDED`) or `<operation id>.refund-pending`:
+   * stable across crashes and retries.
+   */
   eventId: string;
   /** Orders events of one payment; the OMS drops duplicates and reorders by it. */
   paymentKey: string;
@@ -53,6 +66,8 @@ export function eventStatusOf(state: OperationState): EventStatus | null {
       return 'FAIL';
     case 'PENDING':
       return 'PENDING';
+    case 'UNRESOLVED':
+      return 'UNRESOLVED';
     case 'RECEIVED':
     case 'SENT':
     case 'UNKNOWN':
@@ -76,6 +91,8 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   const status = eventStatusOf(op.state);
   if (!status) return null;
   const eventId = `${op.id}.${op.state}`;
+  // UNRESOLVED says why in its own words; an earlier state's reason would mislead.
+  const reason = op.state === 'UNRESOLVED' ? UNRESOLVED_REASON : op.reason;
   return {
     eventId,
     paymentKey: paymentKeyOf(op.payment),
@@ -85,7 +102,7 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
         ...op.payment,
         operation_reference: op.id,
         status,
-        ...(op.reason ? { reason: op.reason } : {}),
+        ...(reason ? { reason } : {}),
         ...(status === 'FAIL' ? { decline: failDecline(op, config) } : {}),
         gateway_command: op.command,
         gateway_response: { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null },

@@ -88,6 +88,16 @@ export interface WebhookAck {
   contentType: string;
 }
 
+/**
+ * Whether the PSP can be asked what became of an operation of a command:
+ * - `supported`: `buildStatusRequest`/`parseStatusResponse` read the operation's real state;
+ * - `webhook-only`: nothing can be asked (the PSP only acknowledges the request and settles it later by
+ *   webhook or in its reports, e.g. Adyen captures, refunds, cancels): such an operation waits PENDING for
+ *   its webhook or reconciliation, is never failed for the silence, and past `poller.webhook_wait_alert_ms`
+ *   raises an alert.
+ */
+export type InquirySupport = 'supported' | 'webhook-only';
+
 /** Pure mapping between our command model and one PSP's API. */
 export interface GatewayTransformer {
   readonly type: GatewayType;
@@ -100,7 +110,12 @@ export interface GatewayTransformer {
    * throw a `GatewayError` (classified from status and the PSP's error code, never its message).
    */
   parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome;
-  /** Status inquiry for an operation whose outcome is PENDING or UNKNOWN. */
+  /**
+   * Whether an operation of `command` can be asked about (see `InquirySupport`). Optional: a transformer
+   * that does not declare it supports inquiries for every command it carries.
+   */
+  inquiry?(command: CommandType): InquirySupport;
+  /** Status inquiry for an operation whose outcome is PENDING, UNKNOWN or UNRESOLVED. */
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest;
   /** `null` when the PSP has no trace of the operation (it never landed: safe to send again). */
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null;
@@ -112,4 +127,9 @@ export interface GatewayTransformer {
   parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[];
   /** What the PSP expects as the answer to an accepted webhook (Adyen: `[accepted]`). */
   webhookAck(): WebhookAck;
+}
+
+/** The declared `inquiry` capability of `transformer` for `command`; `supported` when it declares none. */
+export function inquirySupport(transformer: GatewayTransformer, command: CommandType): InquirySupport {
+  return transformer.inquiry ? transformer.inquiry(command) : 'supported';
 }

@@ -4,7 +4,7 @@ import { Decline, parseDecline } from '../errors/decline';
 import { RECORD_EVENT_LUA_FUNCTION, RecordResult } from '../events/event-store';
 import { redact } from '../logging/redact';
 import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
-import { ALLOWED_TRANSITIONS, OperationState, isTerminal } from './operation-state';
+import { ALLOWED_TRANSITIONS, OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 
 /** One operation as the ledger holds it (DESIGN §3). Times are epoch milliseconds. */
 export interface OperationRecord {
@@ -26,7 +26,7 @@ export interface OperationRecord {
   gatewayStatus?: string;
   /** FAILED: the normalized decline reported on the FAIL event (stored as one JSON field, `decline`). */
   decline?: Decline;
-  /** PENDING/UNKNOWN: when the poller should ask next (epoch ms) and which step of the schedule it is on. */
+  /** PENDING/UNKNOWN/UNRESOLVED: when the poller should ask next (epoch ms) and which step of the schedule it is on. */
   nextCheckAt?: number;
   pollStep?: number;
   /** A successful authorization: when it expires, and when it becomes an orphan if still uncaptured (epoch ms). */
@@ -195,7 +195,7 @@ declare module 'ioredis' {
  * The operation ledger in Redis. Key layout under the configured prefix P:
  *   P op:{id}                hash: the record
  *   P op:{id}:interactions   list: append-only history (JSON, redacted)
- *   P ops:state:{STATE}      sorted set of ids; score = next check time for PENDING/UNKNOWN, else updated_at
+ *   P ops:state:{STATE}      sorted set of ids; score = next check time for PENDING/UNKNOWN/UNRESOLVED, else updated_at
  *   P ops:created            sorted set of ids by creation time
  *   P ops:settling           sorted set of ids whose outcome is being written and its event not yet
  *                            recorded; score = when it started (the recovery sweep finishes stale ones)
@@ -352,7 +352,7 @@ export class Ledger {
     put('orphan_at', fields.orphanAt);
     put('authorization_key', fields.closesAuthorization?.key);
     put('authorization_ref', fields.closesAuthorization && `${fields.closesAuthorization.gateway}:${fields.closesAuthorization.key}`);
-    const score = (to === 'PENDING' || to === 'UNKNOWN') && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
+    const score = POLLED_STATES.has(to) && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
     const entry = historyEntry({ ...interaction, to }, now);
     return [
       this.opKey(id),
@@ -413,7 +413,7 @@ export class Ledger {
     return this.redis.zrangebyscore(this.settlingKey, '-inf', String(maxScore), 'LIMIT', 0, limit);
   }
 
-  /** Ids in `state` whose index score is at most `maxScore` (for PENDING/UNKNOWN: due for a check). */
+  /** Ids in `state` whose index score is at most `maxScore` (for PENDING/UNKNOWN/UNRESOLVED: due for a check). */
   async idsInState(state: OperationState, maxScore = Number.POSITIVE_INFINITY, limit = 1000): Promise<string[]> {
     const max = Number.isFinite(maxScore) ? String(maxScore) : '+inf';
     return this.redis.zrangebyscore(`${this.prefix}ops:state:${state}`, '-inf', max, 'LIMIT', 0, limit);
@@ -421,11 +421,16 @@ export class Ledger {
 
   /** How many operations are in each state. */
   async countByState(): Promise<Record<OperationState, number>> {
-    const states: OperationState[] = ['RECEIVED', 'SENT', 'PENDING', 'UNKNOWN', 'SUCCEEDED', 'FAILED'];
+    const states: readonly OperationState[] = OPERATION_STATES;
     const pipeline = this.redis.pipeline();
     for (const s of states) pipeline.zcard(`${this.prefix}ops:state:${s}`);
     const results = (await pipeline.exec()) ?? [];
     return Object.fromEntries(states.map((s, i) => [s, Number(results[i]?.[1] ?? 0)])) as Record<OperationState, number>;
+  }
+
+  /** How many operations are in `state` (one ZCARD): e.g. the UNRESOLVED gauge. */
+  async countInState(state: OperationState): Promise<number> {
+    return this.redis.zcard(`${this.prefix}ops:state:${state}`);
   }
 
   /** Remembers which operation a PSP object belongs to, for webhooks that do not echo our id. */

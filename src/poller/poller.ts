@@ -1,10 +1,13 @@
 import { Config } from '../config/config';
-import { GatewayRouter } from '../delivery/delivery-service';
+import { GatewayRoute, GatewayRouter } from '../delivery/delivery-service';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
+import { alertAwaitingWebhook, unresolvedGauge } from '../delivery/unresolved-operations';
 import { GatewayError } from '../errors/gateway-error';
+import { inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
+import { POLLED_STATES } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 
 /** What one poll run did. */
@@ -12,17 +15,32 @@ export interface PollReport {
   due: number;
   resolved: number;
   stillOpen: number;
-  unresponsive: number;
+  /** Operations given up on in this run: now UNRESOLVED (not failed). */
+  unresolved: number;
   errors: number;
 }
 
 /**
- * Asks the gateway about PENDING and UNKNOWN operations whose next check is due. Schedule
- * (`poller.schedule_ms`, default 1m 5m 30m 2h 1d) = the wait before each successive check; after the last
- * one the operation fails with reason UNRESPONSIVE and an error line operators alert on
- * (`alert: payment_unresponsive`). Outcomes go through the OutcomeRecorder, so they only move forward and
- * the OMS gets its event. An UNKNOWN the PSP has no trace of is left to its delivery job, which resends
- * with the same idempotency key.
+ * `pollStep` of a webhook-only operation whose `payment_awaiting_webhook` alert was raised: it is never
+ * raised twice for one operation.
+ */
+export const WEBHOOK_WAIT_ALERTED = -1;
+
+/**
+ * Asks the gateway about PENDING, UNKNOWN and UNRESOLVED operations whose next check is due.
+ *
+ * - PENDING / UNKNOWN follow the schedule (`poller.schedule_ms`, default 1m 5m 30m 2h 1d = the wait before
+ *   each successive check). After the last one the operation is not failed: the PSP may still have moved
+ *   the money. It becomes UNRESOLVED (see `OutcomeRecorder.unresolve`): the OMS is told so, operators are
+ *   alerted (`alert: payment_unresolved`).
+ * - UNRESOLVED operations are asked again every `poller.unresolved_interval_ms` (default 1 h), for as long
+ *   as they stay so; a webhook or reconciliation may settle them meanwhile.
+ * - Operations whose command the gateway cannot be asked about (`inquiry(command) === 'webhook-only'`,
+ *   e.g. Adyen captures) are never asked nor given up on while PENDING: they wait for their webhook or
+ *   for reconciliation, and past `poller.webhook_wait_alert_ms` raise one `payment_awaiting_webhook` alert.
+ *
+ * Outcomes go through the OutcomeRecorder, so they only move forward and the OMS gets its event. An
+ * UNKNOWN the PSP has no trace of is left to its delivery job, which resends with the same idempotency key.
  */
 export class Poller {
   constructor(
@@ -47,8 +65,9 @@ export class Poller {
     const ids = [
       ...(await this.deps.ledger.idsInState('PENDING', now, limit)),
       ...(await this.deps.ledger.idsInState('UNKNOWN', now, limit)),
+      ...(await this.deps.ledger.idsInState('UNRESOLVED', now, limit)),
     ];
-    const report: PollReport = { due: ids.length, resolved: 0, stillOpen: 0, unresponsive: 0, errors: 0 };
+    const report: PollReport = { due: ids.length, resolved: 0, stillOpen: 0, unresolved: 0, errors: 0 };
     const queue = [...ids];
     const workers = Array.from({ length: Math.min(this.deps.parallelism ?? 20, queue.length) }, async () => {
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
@@ -62,16 +81,18 @@ export class Poller {
       }
     });
     await Promise.all(workers);
+    unresolvedGauge.set(await this.deps.ledger.countInState('UNRESOLVED'));
     return report;
   }
 
-  private async check(id: string): Promise<'resolved' | 'stillOpen' | 'unresponsive'> {
+  private async check(id: string): Promise<'resolved' | 'stillOpen' | 'unresolved'> {
     const { ledger, router, recorder, logger } = this.deps;
     const op = await ledger.get(id);
-    if (!op || (op.state !== 'PENDING' && op.state !== 'UNKNOWN')) return 'resolved';
+    if (!op || !POLLED_STATES.has(op.state)) return 'resolved';
     const route = router.route(op);
-    // No route: nothing to ask; the schedule runs out and the operation fails UNRESPONSIVE, alerting operators.
+    // No route: nothing to ask; the schedule runs out and the operation becomes UNRESOLVED, alerting operators.
     if (!('refused' in route)) {
+      if (inquirySupport(route.transformer, op.command) === 'webhook-only') return this.withoutInquiry(op, route);
       // The same context delivery sent with: a capture naming our authorization asks about the PSP's object.
       const resolved = await resolveOperationContext(op, ledger);
       if ('context' in resolved) {
@@ -81,6 +102,8 @@ export class Poller {
             const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs });
             if (after.state === 'SUCCEEDED' || after.state === 'FAILED') return 'resolved';
           }
+          // An UNRESOLVED operation cannot be sent again: a PSP with no trace of it is noted, and asked again.
+          if (!outcome && op.state === 'UNRESOLVED') await ledger.appendInteraction(op.id, { event: 'poll', found: false, elapsed_ms: elapsedMs });
         } catch (err) {
           if (!(err instanceof GatewayError)) throw err;
           await ledger.appendInteraction(op.id, { event: 'poll_error', kind: err.kind, http_status: err.details.httpStatus });
@@ -93,24 +116,48 @@ export class Poller {
         await ledger.appendInteraction(op.id, { event: 'poll_skipped', reason });
       }
     }
-    return this.advance(op, logger);
+    return this.advance(op);
   }
 
-  /** Moves the operation to its next check, or fails it UNRESPONSIVE past the last step. */
-  private async advance(op: OperationRecord, logger: Logger): Promise<'stillOpen' | 'unresponsive'> {
-    const schedule = this.deps.config.poller.scheduleMs;
+  /**
+   * An operation the gateway cannot be asked about. PENDING: the PSP has it and settles it by webhook (or
+   * in its reports): never given up on; one alert once it has waited `poller.webhook_wait_alert_ms`.
+   * UNKNOWN: its delivery job resends it with the same idempotency key (see DeliveryService); the
+   * schedule still runs, so one that never reaches the PSP ends UNRESOLVED.
+   */
+  private async withoutInquiry(op: OperationRecord, route: GatewayRoute): Promise<'stillOpen' | 'unresolved'> {
+    const { ledger, config, logger } = this.deps;
+    if (op.state !== 'PENDING') {
+      await ledger.appendInteraction(op.id, { event: 'poll_skipped', reason: `no status inquiry for ${op.command} on ${route.gateway.type}` });
+      return this.advance(op);
+    }
+    const now = this.now();
+    const alertAt = op.createdAt + config.poller.webhookWaitAlertMs;
+    if (op.pollStep === WEBHOOK_WAIT_ALERTED) {
+      await ledger.transition(op.id, 'PENDING', { event: 'awaiting_webhook' }, { nextCheckAt: now + config.poller.unresolvedIntervalMs });
+    } else if (now < alertAt) {
+      await ledger.transition(op.id, 'PENDING', { event: 'awaiting_webhook', alert_at: alertAt }, { nextCheckAt: alertAt });
+    } else {
+      const moved = await ledger.transition(op.id, 'PENDING', { event: 'awaiting_webhook_alert', age_ms: now - op.createdAt }, { nextCheckAt: now + config.poller.unresolvedIntervalMs, pollStep: WEBHOOK_WAIT_ALERTED });
+      if (moved.applied) alertAwaitingWebhook(logger, op, now - op.createdAt);
+    }
+    return 'stillOpen';
+  }
+
+  /** Moves the operation to its next check; past the last step of the schedule, to UNRESOLVED. */
+  private async advance(op: OperationRecord): Promise<'stillOpen' | 'unresolved'> {
+    const { config, ledger, recorder } = this.deps;
+    if (op.state === 'UNRESOLVED') {
+      await ledger.transition(op.id, 'UNRESOLVED', { event: 'poll' }, { nextCheckAt: this.now() + config.poller.unresolvedIntervalMs });
+      return 'stillOpen';
+    }
+    const schedule = config.poller.scheduleMs;
     const step = (op.pollStep ?? 0) + 1;
     if (step >= schedule.length) {
-      await this.deps.recorder.fail(op, 'UNRESPONSIVE', 'poller', { poll_steps: step });
-      logger.error('operation UNRESPONSIVE: no final answer from the gateway after the whole poll schedule', {
-        alert: 'payment_unresponsive',
-        operation_id: op.id,
-        gateway: op.payment.gateway,
-        state_before: op.state,
-      });
-      return 'unresponsive';
+      await recorder.unresolve(op, 'poll schedule ran out', 'poller', { poll_steps: step });
+      return 'unresolved';
     }
-    await this.deps.ledger.transition(op.id, op.state, { event: 'poll', step }, { nextCheckAt: this.now() + schedule[step], pollStep: step });
+    await ledger.transition(op.id, op.state, { event: 'poll', step }, { nextCheckAt: this.now() + schedule[step], pollStep: step });
     return 'stillOpen';
   }
 }

@@ -1,7 +1,8 @@
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
-import { Config } from '../../../src/config/config';
-import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { Config, GatewayConfig } from '../../../src/config/config';
+import { DeliveryService, GatewayRouter } from '../../../src/delivery/delivery-service';
+import { GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
@@ -107,6 +108,71 @@ describe('gateway delivery', () => {
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
     expect((await ledger.get(id))?.reason).toBe('UNRESPONSIVE');
     expect(sim.counters().effects[id]).toBeUndefined();
+  });
+
+  /** An operation received 5 s ago with one attempt on record that ended with `ending` (none: a crash mid-call). */
+  async function oldAttempt(ledger: Ledger, ending?: Record<string, unknown>): Promise<string> {
+    const id = await record(ledger, channelCommand('authorize', { received_at: new Date(Date.now() - 5000).toISOString() }, { gateway_key: 'pm_card_visa' }));
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    if (ending) await ledger.appendInteraction(id, ending);
+    return id;
+  }
+
+  it('gives up past delivery.max_age_ms as UNRESOLVED, not FAILED, when an attempt may have reached the PSP (5xx, timeout, crash)', async () => {
+    const { service, ledger, events } = setup({ 'delivery.max_age_ms': 1000 });
+    for (const ending of [{ event: 'send_error', kind: 'server_error', http_status: 503 }, { event: 'send_error', kind: 'outcome_unknown' }, undefined]) {
+      const id = await oldAttempt(ledger, ending);
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+      expect(await events.load(`${id}.UNRESOLVED`)).not.toBeNull();
+      expect(await events.load(`${id}.FAILED`)).toBeNull();
+      // The poller asks about it soon (first step of the schedule), then at the slow cadence.
+      expect((await ledger.get(id))?.nextCheckAt).toBeLessThan(Date.now() + 120_000);
+      // And delivery never sends it again.
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'UNRESOLVED' });
+      expect(sim.counters().effects[id]).toBeUndefined();
+    }
+  });
+
+  it('fails past delivery.max_age_ms only when no attempt can have reached the PSP (never sent, refused before processing)', async () => {
+    const { service, ledger } = setup({ 'delivery.max_age_ms': 1000 });
+    for (const kind of ['not_sent', 'rate_limited']) {
+      const id = await oldAttempt(ledger, { event: 'send_error', kind });
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+      expect((await ledger.get(id))?.reason).toBe('UNRESPONSIVE');
+    }
+  });
+
+  it('resends an UNKNOWN operation of a webhook-only command with the same idempotency key instead of asking (nothing to ask)', async () => {
+    const config = testConfig({ gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } } });
+    configs.push(config);
+    const { ledger, events } = setup();
+    const routes = createGatewayClients(config);
+    let inquiries = 0;
+    const router: GatewayRouter = {
+      route: (op) => {
+        const route = routes.get(op.payment.gateway)!;
+        const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
+          inquiry: () => 'webhook-only' as const,
+          buildStatusRequest: (ctx: OperationContext, gateway: GatewayConfig) => {
+            inquiries += 1;
+            return route.transformer.buildStatusRequest(ctx, gateway);
+          },
+        });
+        return { ...route, transformer };
+      },
+    };
+    const logger = silentLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    const service = new DeliveryService({ config, ledger, router, recorder, logger });
+    sim.setFaults({ commitThenTimeoutRate: 1 });
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    sim.setFaults({});
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(inquiries).toBe(0);
+    expect((await ledger.interactions(id)).filter((h) => h.event === 'attempt')).toHaveLength(2);
+    expect(sim.counters().effects[id]).toBe(1);
   });
 
   it('resolves an UNKNOWN operation by a status inquiry and never resends it when the PSP has it', async () => {

@@ -9,6 +9,7 @@ import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-e
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { Poller } from '../../../src/poller/poller';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { PspSimulator, startPspSimulator } from '../../../src/twins/psp-simulator/psp-simulator';
@@ -83,20 +84,59 @@ describe('the poller', () => {
     expect((await ledger.get(id))?.state).toBe('UNKNOWN');
   });
 
-  it('keeps asking about a PENDING operation along the schedule, then fails it UNRESPONSIVE with an alert line', async () => {
+  it('keeps asking about a PENDING operation along the schedule, then gives up UNRESOLVED (not FAILED): OMS event, alert line, metric', async () => {
     const id = await landedAuthorization('pm_async', 'PENDING');
     const { logger, lines } = captureLogger('info');
+    const unresolvedBefore = await metricValue('pb_operations_unresolved_total', { gateway: 'simulator', command: 'authorize' });
     const first = await poller(logger).runOnce();
     expect(first.stillOpen).toBeGreaterThanOrEqual(1);
     expect((await ledger.get(id))?.pollStep).toBe(1);
     await new Promise((r) => setTimeout(r, 5));
     const second = await poller(logger).runOnce();
-    expect(second.unresponsive).toBeGreaterThanOrEqual(1);
+    expect(second.unresolved).toBeGreaterThanOrEqual(1);
     const op = await ledger.get(id);
-    expect(op).toMatchObject({ state: 'FAILED', reason: 'UNRESPONSIVE' });
-    const alert = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.alert === 'payment_unresponsive' && l.operation_id === id);
-    expect(alert).toMatchObject({ level: 'error', gateway: 'simulator' });
-    expect(await events.load(`${id}.FAILED`)).not.toBeNull();
+    expect(op?.state).toBe('UNRESOLVED');
+    // Asked again at the slow cadence, not at once.
+    expect(op?.nextCheckAt).toBeGreaterThan(Date.now() + config.poller.unresolvedIntervalMs - 60_000);
+    const alert = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.alert === 'payment_unresolved' && l.operation_id === id);
+    expect(alert).toMatchObject({ level: 'error', gateway: 'simulator', command: 'authorize' });
+    expect(await metricValue('pb_operations_unresolved_total', { gateway: 'simulator', command: 'authorize' })).toBe(unresolvedBefore + 1);
+    expect(await metricValue('pb_operations_unresolved')).toBeGreaterThanOrEqual(1);
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    const event = await events.load(`${id}.UNRESOLVED`);
+    expect((event?.params.payment as Record<string, unknown>).status).toBe('UNRESOLVED');
+  });
+
+  it('asks about an UNRESOLVED operation again at poller.unresolved_interval_ms, and a later SUCCESS settles it with its own event', async () => {
+    const id = await landedAuthorization('pm_card_visa', 'UNKNOWN');
+    const op = (await ledger.get(id))!;
+    await new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: captureLogger('info').logger }).unresolve(op, 'test', 'poller', {}, Date.now() + 60_000);
+    await poller().runOnce();
+    expect((await ledger.get(id))?.state).toBe('UNRESOLVED'); // not due yet
+    await ledger.transition(id, 'UNRESOLVED', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
+    const { logger, lines } = captureLogger('info');
+    const report = await poller(logger).runOnce();
+    expect(report.resolved).toBeGreaterThanOrEqual(1);
+    expect((await ledger.get(id))?.state).toBe('SUCCEEDED');
+    const unresolved = await events.load(`${id}.UNRESOLVED`);
+    const succeeded = await events.load(`${id}.SUCCEEDED`);
+    expect((succeeded?.params.payment as Record<string, unknown>).status).toBe('SUCCESS');
+    expect(Number(succeeded?.sequence)).toBeGreaterThan(Number(unresolved?.sequence));
+    expect(lines.some((l) => l.includes('UNRESOLVED operation settled by a later PSP fact') && l.includes(id))).toBe(true);
+    expect(sim.counters().effects[id]).toBe(1);
+  });
+
+  it('keeps an UNRESOLVED operation the PSP has no trace of UNRESOLVED (never resent), and asks again later', async () => {
+    const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    await ledger.transition(id, 'UNRESOLVED', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
+    await poller().runOnce();
+    const op = await ledger.get(id);
+    expect(op?.state).toBe('UNRESOLVED');
+    expect(op?.nextCheckAt).toBeGreaterThan(Date.now() + 60_000);
+    expect(sim.counters().effects[id]).toBeUndefined();
   });
 
   it('never reverses a decided operation, whatever a late inquiry would say', async () => {
@@ -104,6 +144,55 @@ describe('the poller', () => {
     await ledger.transition(id, 'FAILED', { event: 'test' }, { reason: 'DECIDED_ELSEWHERE' });
     await poller().runOnce();
     expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'DECIDED_ELSEWHERE' });
+  });
+
+  describe('a command the gateway cannot be asked about (webhook-only)', () => {
+    /** A poller whose simulator transformer declares every command webhook-only and counts inquiries. */
+    function webhookOnlyPoller(counter: { inquiries: number }, logger = captureLogger('info').logger, now?: () => number): Poller {
+      const routes = createGatewayClients(config);
+      const router: GatewayRouter = {
+        route: (op) => {
+          const route = routes.get(op.payment.gateway)!;
+          const transformer: GatewayTransformer = Object.assign(Object.create(route.transformer) as GatewayTransformer, {
+            inquiry: () => 'webhook-only' as const,
+            buildStatusRequest: (ctx: OperationContext, gateway: GatewayConfig) => {
+              counter.inquiries += 1;
+              return route.transformer.buildStatusRequest(ctx, gateway);
+            },
+          });
+          return { ...route, transformer };
+        },
+      };
+      const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+      return new Poller({ config, ledger, router, recorder, logger, now });
+    }
+
+    it('never asks about nor gives up on a PENDING one: it waits for the webhook, with one alert past poller.webhook_wait_alert_ms', async () => {
+      const id = await landedAuthorization('pm_async', 'PENDING');
+      // The last step of the schedule: a polled operation would be given up on now.
+      await ledger.transition(id, 'PENDING', { event: 'test' }, { nextCheckAt: Date.now() - 1, pollStep: config.poller.scheduleMs.length - 1 });
+      const counter = { inquiries: 0 };
+      const { logger, lines } = captureLogger('info');
+      await webhookOnlyPoller(counter, logger).runOnce();
+      let op = await ledger.get(id);
+      expect(op?.state).toBe('PENDING');
+      expect(op?.nextCheckAt).toBe(op!.createdAt + config.poller.webhookWaitAlertMs);
+      const alertsBefore = await metricValue('pb_operations_awaiting_webhook_alerts_total', { gateway: 'simulator', command: 'authorize' });
+      // A day and more later, still no webhook: one alert, however often the poller looks.
+      const later = Date.now() + config.poller.webhookWaitAlertMs + 60_000;
+      await webhookOnlyPoller(counter, logger, () => later).runOnce();
+      await ledger.transition(id, 'PENDING', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
+      await webhookOnlyPoller(counter, logger, () => later + 1000).runOnce();
+      op = await ledger.get(id);
+      expect(op?.state).toBe('PENDING');
+      expect(counter.inquiries).toBe(0);
+      const alerts = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.alert === 'payment_awaiting_webhook' && l.operation_id === id);
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0]).toMatchObject({ level: 'error', gateway: 'simulator', command: 'authorize' });
+      expect(await metricValue('pb_operations_awaiting_webhook_alerts_total', { gateway: 'simulator', command: 'authorize' })).toBe(alertsBefore + 1);
+      expect(await events.load(`${id}.FAILED`)).toBeNull();
+      expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
+    });
   });
 
   describe('a command naming one of our own authorizations', () => {

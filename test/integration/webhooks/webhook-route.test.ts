@@ -14,6 +14,8 @@ const SECRET = 'whsec-webhook-route-test-0123456789';
 let config: Config;
 let web: WebProcess;
 let worker: WorkerProcess;
+/** What the worker told the bus, in order. */
+const notified: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   config = testConfig({
@@ -23,7 +25,7 @@ beforeAll(async () => {
   const routes = createGatewayClients(config);
   web = await startWebProcess(config, silentLogger(), { webhooks: routes });
   // The worker applies queued outcomes; nothing here reaches a gateway or the bus.
-  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier: { notify: async () => undefined } });
+  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier: { notify: async (_method, params) => void notified.push(params) } });
 });
 
 afterAll(async () => {
@@ -94,6 +96,25 @@ describe('the webhook route', () => {
     await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED');
     const outcomes = (await worker.ledger.interactions(id)).filter((h) => h.event === 'outcome' && h.source === 'webhook');
     expect(outcomes).toHaveLength(1);
+  });
+
+  it('settles an operation the poller gave up on (UNRESOLVED) when a SUCCESS webhook comes later: the OMS gets UNRESOLVED, then SUCCESS', async () => {
+    const id = await pendingAuthorization();
+    // The last step of the schedule is due; the gateway (nothing listens on its port) gives no answer.
+    await worker.ledger.transition(id, 'PENDING', { event: 'test' }, { nextCheckAt: Date.now() - 1, pollStep: config.poller.scheduleMs.length - 1 });
+    await worker.poller.runOnce();
+    expect((await worker.ledger.get(id))?.state).toBe('UNRESOLVED');
+    expect((await post(event(id, 'authorized'))).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED');
+    expect((await worker.ledger.get(id))?.gatewayReference).toBe(`auth_${id}`);
+    await eventually(async () => notified.filter((p) => (p.payment as Record<string, unknown>).operation_reference === id).length >= 2);
+    const told = notified.map((p) => p.payment as Record<string, unknown>).filter((p) => p.operation_reference === id);
+    expect(told.map((p) => [p.event_id, p.status])).toEqual([
+      [`${id}.UNRESOLVED`, 'UNRESOLVED'],
+      [`${id}.SUCCEEDED`, 'SUCCESS'],
+    ]);
+    expect(Number(told[1].sequence)).toBeGreaterThan(Number(told[0].sequence));
+    expect(told[1].reason).toBeUndefined();
   });
 
   it('never reverses a terminal state: a late decline after success changes nothing', async () => {

@@ -97,7 +97,7 @@ describe('buildConfig', () => {
       configGraceMs: 1800000,
     });
     expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
-    expect(config.poller).toEqual({ scheduleMs: [60000, 300000, 1800000, 7200000, 86400000], inProcessIntervalMs: 0 });
+    expect(config.poller).toEqual({ scheduleMs: [60000, 300000, 1800000, 7200000, 86400000], inProcessIntervalMs: 0, unresolvedIntervalMs: 3600000, webhookWaitAlertMs: 86400000 });
     expect(config.registration).toEqual({ attempts: 5, backoffBaseMs: 500 });
     expect(config.authorizations).toEqual({ validityMs: {}, expiryWarningMs: 86400000, orphanReversal: 'dry_run', orphanVoidAfterMs: 345600000, orphanVoidAfterMsByAccount: {}, sweepLimit: 1000 });
     expect(config.log).toEqual({ level: 'info' });

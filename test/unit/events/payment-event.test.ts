@@ -42,6 +42,14 @@ describe('payment events', () => {
     expect(eventStatusOf('UNKNOWN')).toBeNull();
   });
 
+  it('reports UNRESOLVED as its own event, so the later SUCCESS is a new event of the payment', () => {
+    expect(eventStatusOf('UNRESOLVED')).toBe('UNRESOLVED');
+    const unresolved = outcomeEvent(op({ state: 'UNRESOLVED' }), config);
+    expect(unresolved?.eventId).toBe('op-1.UNRESOLVED');
+    expect(unresolved?.params.payment).toMatchObject({ status: 'UNRESOLVED', reason: 'NO_FINAL_ANSWER', event_id: 'op-1.UNRESOLVED' });
+    expect(outcomeEvent(op(), config)?.eventId).toBe('op-1.SUCCEEDED');
+  });
+
   it('echoes the payment with status, gateway details and a stable event id', () => {
     const event = outcomeEvent(op(), config);
     expect(event?.method).toBe('magento.payments.payments_management.captured');

@@ -19,6 +19,13 @@ const ALLOWED: ReadonlyArray<[OperationState, OperationState]> = [
   ['UNKNOWN', 'FAILED'],
   ['UNKNOWN', 'PENDING'],
   ['UNKNOWN', 'SENT'],
+  ['SENT', 'UNRESOLVED'],
+  ['PENDING', 'UNRESOLVED'],
+  ['UNKNOWN', 'UNRESOLVED'],
+  ['UNRESOLVED', 'UNRESOLVED'],
+  ['UNRESOLVED', 'SUCCEEDED'],
+  ['UNRESOLVED', 'FAILED'],
+  ['UNRESOLVED', 'PENDING'],
 ];
 
 const allPairs = OPERATION_STATES.flatMap((from) => OPERATION_STATES.map((to) => [from, to] as [OperationState, OperationState]));
@@ -47,6 +54,15 @@ describe('canTransition', () => {
   it('never lets PENDING be sent again (only UNKNOWN, after a status inquiry, may be)', () => {
     expect(canTransition('PENDING', 'SENT')).toBe(false);
     expect(canTransition('UNKNOWN', 'SENT')).toBe(true);
+  });
+
+  it('keeps UNRESOLVED open to a later PSP fact, but never sends it again nor leaves a terminal state for it', () => {
+    expect(isTerminal('UNRESOLVED')).toBe(false);
+    expect(canTransition('UNRESOLVED', 'SUCCEEDED')).toBe(true);
+    expect(canTransition('UNRESOLVED', 'FAILED')).toBe(true);
+    expect(canTransition('UNRESOLVED', 'SENT')).toBe(false);
+    expect(canTransition('SUCCEEDED', 'UNRESOLVED')).toBe(false);
+    expect(canTransition('FAILED', 'UNRESOLVED')).toBe(false);
   });
 });
 
