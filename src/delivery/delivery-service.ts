@@ -196,6 +196,11 @@ export class DeliveryService {
     return this.send(op, ctx.context, route, breaker);
   }
 
+  /** Whether the PSP answered an attempt of this operation that it already holds a request under its reference. Rare path only. */
+  private async pspSaidItHasRequest(id: string): Promise<boolean> {
+    return (await this.deps.ledger.interactions(id)).some((h) => h.psp_has_request === true);
+  }
+
   /**
    * Whether any recorded attempt may have reached the PSP: one is proven not to have only when it ended in
    * an error that says so (`not_sent`: it never left; `rate_limited`, `authentication`: refused before
@@ -235,6 +240,12 @@ export class DeliveryService {
     const { outcome, elapsedMs } = inquiry;
     breaker.success();
     if (outcome === null) {
+      if (await this.pspSaidItHasRequest(op.id)) {
+        // The PSP answered an earlier attempt with "I already have this" (e.g. Cybersource
+        // DUPLICATE_REQUEST): the miss is its search index lagging. Ask again later, never resend.
+        await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs });
+        return { kind: 'retry', reason: 'the PSP has the request but its status search does not show it yet' };
+      }
       // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.
       await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: elapsedMs });
       const again = await this.deps.ledger.get(op.id);
@@ -291,10 +302,20 @@ export class DeliveryService {
   private async onError(op: OperationRecord, err: unknown, breaker: CircuitBreaker, phase: 'send' | 'inquiry', response?: GatewayResponse): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
-    const detail = { event: `${phase}_error`, kind: err.kind, http_status: err.details.httpStatus ?? response?.status, gateway_code: err.details.gatewayCode, elapsed_ms: response?.elapsedMs, ...(err.details.field ? { field: err.details.field } : {}) };
+    const detail = {
+      event: `${phase}_error`,
+      kind: err.kind,
+      http_status: err.details.httpStatus ?? response?.status,
+      gateway_code: err.details.gatewayCode,
+      elapsed_ms: response?.elapsedMs,
+      ...(err.details.field ? { field: err.details.field } : {}),
+      ...(err.details.pspHasRequest ? { psp_has_request: true } : {}),
+    };
     switch (err.kind) {
       case 'outcome_unknown': {
-        breaker.failure();
+        // A PSP that answered "I already have it" is up: only silence counts against its breaker.
+        if (err.details.pspHasRequest) breaker.success();
+        else breaker.failure();
         const firstCheck = this.deps.config.poller.scheduleMs[0];
         await ledger.transition(op.id, 'UNKNOWN', detail, op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 });
         return { kind: 'retry', reason: `outcome unknown (${phase})` };

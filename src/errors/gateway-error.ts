@@ -11,8 +11,9 @@ import { PaymentBridgeError } from './payment-bridge-error';
  * - `server_error`: 5xx or the PSP asked for a retry (retryable with the same idempotency key).
  * - `idempotency_conflict`: same key, different parameters (terminal; never resend with a new key).
  * - `not_sent`: the request never left (connect refused, DNS, TLS): retryable, nothing happened.
- * - `outcome_unknown`: the request left but no answer came (timeout, reset): the money effect may
- *   have happened; resolve by status inquiry before any resend.
+ * - `outcome_unknown`: the request left but no answer came (timeout, reset), or the PSP answered that it
+ *   already holds a request under this reference (`details.pspHasRequest`, e.g. Cybersource
+ *   `DUPLICATE_REQUEST`): the money effect may have happened; resolve by status inquiry before any resend.
  * - `not_found`: the PSP does not know the object (status inquiry: the attempt never landed).
  */
 export type GatewayErrorKind =
@@ -53,6 +54,12 @@ export class GatewayError extends PaymentBridgeError {
       retryAfterMs?: number;
       /** The field of our command (or of the PSP's answer) at fault, when the refusal is about one. */
       field?: string;
+      /**
+       * The PSP said it already has a request under this operation's reference (a duplicate answer): the
+       * request landed, so a status inquiry that finds nothing is lagging, not proof it never landed, and
+       * must not lead to a resend.
+       */
+      pspHasRequest?: boolean;
       cause?: unknown;
     } = {},
   ) {

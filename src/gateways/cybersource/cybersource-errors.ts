@@ -7,8 +7,12 @@ import { GatewayResponse } from '../gateway-adapter';
  *
  * - 400 `reason` (the /pts "Possible values"): malformed requests are `invalid_request`; business refusals
  *   of an otherwise valid request (already reversed, exceeds the authorization, card type not accepted…)
- *   are `declined` with the reason as the OMS's reason; `DUPLICATE_REQUEST` (the same merchant reference
- *   within 15 minutes) is `idempotency_conflict`; `PROCESSOR_UNAVAILABLE` is `server_error`.
+ *   are `declined` with the reason as the OMS's reason; `PROCESSOR_UNAVAILABLE` is `server_error`.
+ *   `DUPLICATE_REQUEST` (reason code 104: the merchant reference matches another transaction sent in the
+ *   last 15 minutes) means Cybersource already has a request under our reference, which is our operation
+ *   id: the first attempt landed and may have moved money. So it is not a refusal of the operation but
+ *   `outcome_unknown` with `pspHasRequest`: the operation stays UNKNOWN and is asked about (Transaction
+ *   Search, whose index may lag behind) until the answer shows, never resent on a search miss.
  * - 401 → `authentication`; 403 and 424 (TMS: profile not permitted / not found) → `authentication`
  *   (an operator fixes the credentials or the profile, the backlog drains).
  * - 404, 410 → `not_found`; 409 → `idempotency_conflict`; 429 → `rate_limited` with `Retry-After`.
@@ -55,7 +59,7 @@ export function kindOf400Reason(reason: Cybersource400Reason): GatewayErrorKind 
     case 'INVALID_MERCHANT_CONFIGURATION':
       return 'invalid_request';
     case 'DUPLICATE_REQUEST':
-      return 'idempotency_conflict';
+      return 'outcome_unknown';
     case 'PROCESSOR_UNAVAILABLE':
       return 'server_error';
     case 'INVALID_CARD':
@@ -129,10 +133,11 @@ function isOneOf<T extends string>(list: readonly T[], value: string | undefined
 export function classifyCybersourceError(response: GatewayResponse, gateway: string): GatewayError {
   const code = cybersourceErrorCode(response.body);
   const details = { httpStatus: response.status, gatewayCode: code };
-  const fail = (kind: GatewayErrorKind, extra: { retryAfterMs?: number } = {}): GatewayError =>
+  const fail = (kind: GatewayErrorKind, extra: { retryAfterMs?: number; pspHasRequest?: boolean } = {}): GatewayError =>
     new GatewayError(kind, gateway, `HTTP ${response.status}${code ? ` ${code}` : ''}`, { ...details, ...extra });
   const status = response.status;
   if (status === 400) {
+    if (code === 'DUPLICATE_REQUEST') return fail(kindOf400Reason(code), { pspHasRequest: true });
     if (isOneOf(CYBERSOURCE_400_REASONS, code)) return fail(kindOf400Reason(code));
     if (code !== undefined && TMS_DECLINE_TYPES.has(code)) return fail('declined');
     return fail('invalid_request');

@@ -20,12 +20,21 @@ describe('Cybersource error classification', () => {
     ['INVALID_DATA', 'invalid_request'],
     ['INVALID_AMOUNT', 'invalid_request'],
     ['INVALID_MERCHANT_CONFIGURATION', 'invalid_request'],
-    ['DUPLICATE_REQUEST', 'idempotency_conflict'],
+    ['DUPLICATE_REQUEST', 'outcome_unknown'],
     ['PROCESSOR_UNAVAILABLE', 'server_error'],
   ] as const)('classifies a 400 with reason %s as %s', (reason, kind) => {
     const err = errorOf(400, { submitTimeUtc: '2026-11-22T10:00:00Z', status: 'INVALID_REQUEST', reason, message: 'Declined - ...' });
     expect(err.kind).toBe(kind);
     expect(err.details).toMatchObject({ httpStatus: 400, gatewayCode: reason });
+  });
+
+  it('reads DUPLICATE_REQUEST as "Cybersource has a request under this reference": outcome unknown, retryable, flagged as landed', () => {
+    const err = errorOf(400, { status: 'INVALID_REQUEST', reason: 'DUPLICATE_REQUEST', message: 'Declined - The merchant reference code was already used' });
+    expect(err.kind).toBe('outcome_unknown');
+    expect(err.retryable).toBe(true);
+    expect(err.details.pspHasRequest).toBe(true);
+    // Every other answer leaves the flag unset.
+    expect(errorOf(502, { status: 'SERVER_ERROR', reason: 'SERVER_TIMEOUT' }).details.pspHasRequest).toBeUndefined();
   });
 
   it('answers a 400 business refusal (exceeds the authorization) as a FAIL outcome with the reason', () => {
@@ -36,7 +45,7 @@ describe('Cybersource error classification', () => {
   it('classifies every documented 400 reason without falling through', () => {
     for (const reason of CYBERSOURCE_400_REASONS) {
       const kind: GatewayErrorKind = classifyCybersourceError(response(400, { reason }), 'x').kind;
-      expect(['invalid_request', 'idempotency_conflict', 'server_error', 'declined']).toContain(kind);
+      expect(['invalid_request', 'outcome_unknown', 'server_error', 'declined']).toContain(kind);
     }
   });
 

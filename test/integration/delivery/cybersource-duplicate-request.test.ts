@@ -1,0 +1,120 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import Redis from 'ioredis';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+/** 22-digit Cybersource payment id (no Luhn-valid card-length window). */
+const PAYMENT_ID = '6381278241084565908266';
+
+/**
+ * A local Cybersource stand-in for one story: the capture landed, but its Transaction Search index lags
+ * (`indexed` false: searches find nothing) and every resend of the same merchant reference is answered
+ * 400 `DUPLICATE_REQUEST`, as Cybersource documents (reason 104: the merchant reference matches another
+ * transaction sent in the last 15 minutes).
+ */
+const psp = { indexed: false, captures: 0, searches: 0 };
+let server: http.Server;
+let baseUrl: string;
+let config: Config;
+let redis: Redis;
+let eventsQueue: Queue<OmsEventJobData>;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const json = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/hal+json' });
+        res.end(JSON.stringify(body));
+      };
+      if (req.method === 'POST' && req.url === `/pts/v2/payments/${PAYMENT_ID}/captures`) {
+        psp.captures += 1;
+        return json(400, { submitTimeUtc: '2026-11-29T13:00:00Z', status: 'INVALID_REQUEST', reason: 'DUPLICATE_REQUEST', message: 'Declined - The merchant reference number was already used' });
+      }
+      if (req.method === 'POST' && req.url === '/tss/v2/searches') {
+        psp.searches += 1;
+        if (!psp.indexed) return json(201, { totalCount: 0, _embedded: { transactionSummaries: [] } });
+        return json(201, {
+          totalCount: 1,
+          _embedded: { transactionSummaries: [{ id: '7000000000000000000001', submitTimeUtc: '2026-11-29T13:00:00Z', applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } }] },
+        });
+      }
+      json(404, { reason: 'NOT_FOUND' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  config = testConfig({
+    gateways: {
+      cybs: {
+        type: 'cybersource',
+        base_url: baseUrl,
+        merchant_id: 'testrest',
+        key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
+        shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
+        merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
+        timeout_ms: 2000,
+      },
+    },
+  });
+  redis = createRedis(config.redis.url, 'commands');
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+describe('Cybersource: a status-search miss followed by DUPLICATE_REQUEST on the resend', () => {
+  it('keeps the operation UNKNOWN (never FAILED), does not resend on the next miss, and settles it once the search finds it', async () => {
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const events = new EventStore(redis, config.redis.keyPrefix);
+    const logger = silentLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
+
+    const command = channelCommand('capture', {}, { gateway: 'cybs', gateway_key: PAYMENT_ID, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    // The first capture left and its answer was lost: UNKNOWN.
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+
+    // The search misses (index lag), the resend is refused as a duplicate: Cybersource has it.
+    const first = await service.deliver(id);
+    expect(first.kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect(psp.captures).toBe(1);
+    const refused = (await ledger.interactions(id)).find((h) => h.event === 'send_error' && h.gateway_code === 'DUPLICATE_REQUEST');
+    expect(refused).toMatchObject({ kind: 'outcome_unknown', psp_has_request: true });
+
+    // Asked again: still no hit, but Cybersource said it has the request, so no second resend.
+    const second = await service.deliver(id);
+    expect(second.kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(psp.captures).toBe(1);
+
+    // The index catches up: the capture succeeded.
+    psp.indexed = true;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
+    expect(psp.captures).toBe(1);
+  });
+});
