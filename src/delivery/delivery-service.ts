@@ -168,14 +168,15 @@ export class DeliveryService {
     const tooOld = maxAgeMs > 0 && this.now() - op.receivedAt > maxAgeMs;
     if (op.state === 'UNKNOWN') {
       if (inquirySupport(route.transformer, op.command) === 'webhook-only') {
-        if (tooOld) {
+        if (tooOld || this.now() - op.createdAt > WEBHOOK_ONLY_RESEND_WINDOW_MS) {
           breaker.success(); // release a probe reservation: we did not call
-          const given = await recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', { age_ms: this.now() - op.receivedAt }, this.now() + this.deps.config.poller.scheduleMs[0]);
+          const cause = tooOld ? 'delivery.max_age_ms passed' : 'idempotency key too old to resend safely';
+          const given = await recorder.unresolve(op, cause, 'bridge', { age_ms: this.now() - op.receivedAt }, this.now() + this.deps.config.poller.scheduleMs[0]);
           return { kind: 'done', state: given.state };
         }
         // Nothing can be asked about this command (it settles by webhook), so the only way to learn whether
-        // the PSP has it is to send it again with the same idempotency key: the PSP replays its stored answer
-        // for a request it already has (Adyen keeps keys at least 7 days) and performs it once otherwise.
+        // the PSP has it is to send it again with the same idempotency key: within the key's validity the PSP
+        // replays its stored answer for a request it already has and performs it once otherwise.
         return this.send(op, ctx.context, route, breaker);
       }
       // Never resend before asking: the first attempt may have moved money.
@@ -343,6 +344,13 @@ export class DeliveryService {
     }
   }
 }
+
+/**
+ * How long after its creation a webhook-only operation in UNKNOWN may still be resent with its idempotency
+ * key: 7 days, Adyen's documented minimum validity of an `Idempotency-Key`. Later a resend could act twice,
+ * so the operation becomes UNRESOLVED instead.
+ */
+const WEBHOOK_ONLY_RESEND_WINDOW_MS = 7 * 24 * 3600 * 1000;
 
 /** Error kinds that prove an attempt did nothing at the PSP. */
 const NOT_LANDED: ReadonlySet<string> = new Set(['not_sent', 'rate_limited', 'authentication']);

@@ -1,8 +1,9 @@
 import { GatewayConfig } from '../../config/config';
 import { CommandType } from '../../contracts/payment-command';
+import { assertNever } from '../assert-never';
 import { withDeclines } from '../gateway-declines';
 import { ADYEN_DECLINES, adyenDecline } from './adyen-declines';
-import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, InquirySupport, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
 import { buildAdyenRequest } from './adyen-requests';
 import { parseAdyenResponse, parseAdyenStatusResponse } from './adyen-responses';
 import { adyenWebhookAck, parseAdyenWebhook, verifyAdyenWebhook } from './adyen-webhook';
@@ -17,9 +18,17 @@ import { adyenWebhookAck, parseAdyenWebhook, verifyAdyenWebhook } from './adyen-
  * Adyen keeps the answer to an idempotent request (at least 7 days) and replays it for an identical
  * request, so an operation that landed returns its original answer and nothing happens twice. If the
  * original never reached Adyen, this request performs it now, and its answer is the outcome: either
- * way the operation is resolved exactly once. A modification's answer is `received` (PENDING): the
- * webhook brings the final outcome. `null` only on 404: the payment the operation addresses does not
- * exist at Adyen.
+ * way the operation is resolved exactly once. `null` only on 404: the payment the operation addresses
+ * does not exist at Adyen.
+ *
+ * Modifications (capture, cancel, refund, and validate's amount update) are different: Adyen only
+ * acknowledges them (`received`) and settles them by webhook (CAPTURE, CANCELLATION, REFUND,
+ * AUTHORISATION_ADJUSTMENT, with `success` true or false) or in its settlement reports. Replaying the
+ * request reads `received` again and tells nothing, so they declare `inquiry: 'webhook-only'`: they wait
+ * PENDING for the webhook (an alert past `poller.webhook_wait_alert_ms`), never failed for the silence.
+ * One whose request timed out (UNKNOWN) is sent again with the same `Idempotency-Key`, which is Adyen's
+ * documented way to retry safely after a timeout: within the key's validity (at least 7 days) Adyen
+ * performs the modification at most once and replays its stored answer for the repeat.
  */
 export const ADYEN_SUPPORTED_COMMANDS: readonly CommandType[] = Object.freeze([
   'authorize',
@@ -32,9 +41,31 @@ export const ADYEN_SUPPORTED_COMMANDS: readonly CommandType[] = Object.freeze([
   'tokenize',
 ] as const);
 
+/** Whether Adyen can be asked about an operation of `command` (see the transformer's comment). */
+export function adyenInquiry(command: CommandType): InquirySupport {
+  switch (command) {
+    case 'authorize':
+    case 'sale':
+    case 'revalidate':
+    case 'tokenize':
+      return 'supported';
+    case 'capture':
+    case 'cancel':
+    case 'refund':
+    case 'validate':
+      return 'webhook-only';
+    default:
+      return assertNever(command, 'command');
+  }
+}
+
 export const adyenTransformer: GatewayTransformer = Object.freeze({
   type: 'adyen' as const,
   supports: ADYEN_SUPPORTED_COMMANDS,
+
+  inquiry(command: CommandType): InquirySupport {
+    return adyenInquiry(command);
+  },
 
   buildRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
     return buildAdyenRequest(ctx, gateway);

@@ -32,7 +32,11 @@ beforeAll(async () => {
   sim = await startPspSimulator({ apiKey: API_KEY, asyncDelayMs: 60_000 });
   config = testConfig({
     'poller.schedule_ms': [1, 1],
-    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-poller-test-0123456789', timeout_ms: 2000 } },
+    gateways: {
+      simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-poller-test-0123456789', timeout_ms: 2000 },
+      // Nothing listens there: the poller must not even try.
+      adyen: { type: 'adyen', base_url: 'http://127.0.0.1:1/v71', api_key: 'adyen-poller-test-key-0123456789', merchant_account: 'AcmeEU', timeout_ms: 2000 },
+    },
   });
   redis = createRedis(config.redis.url, 'commands');
   ledger = new Ledger(redis, config.redis.keyPrefix);
@@ -144,6 +148,20 @@ describe('the poller', () => {
     await ledger.transition(id, 'FAILED', { event: 'test' }, { reason: 'DECIDED_ELSEWHERE' });
     await poller().runOnce();
     expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'DECIDED_ELSEWHERE' });
+  });
+
+  it('never fails an Adyen capture waiting for its CAPTURE webhook, past the whole schedule', async () => {
+    const command = channelCommand('capture', {}, { gateway: 'adyen', gateway_key: 'PSP0000000000001' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    await ledger.transition(id, 'PENDING', { event: 'outcome', gateway_status: 'received' }, { nextCheckAt: Date.now() - 1, pollStep: config.poller.scheduleMs.length - 1 });
+    const report = await poller().runOnce();
+    expect(report.errors).toBe(0);
+    expect((await ledger.get(id))?.state).toBe('PENDING');
+    expect((await ledger.interactions(id)).some((h) => h.event === 'poll_error')).toBe(false);
+    expect(await events.load(`${id}.FAILED`)).toBeNull();
+    expect(await events.load(`${id}.UNRESOLVED`)).toBeNull();
   });
 
   describe('a command the gateway cannot be asked about (webhook-only)', () => {
