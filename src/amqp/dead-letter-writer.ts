@@ -1,5 +1,6 @@
 import { Config } from '../config/config';
-import { redact, redactText } from '../logging/redact';
+import { MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
+import { redact, redactJsonText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
 
 /** Why a message was dead-lettered; travels in the record's headers. */
@@ -40,12 +41,19 @@ export class DeadLetterWriter {
   }
 }
 
-/** JSON bodies are redacted field by field (keys like `cvv` masked); anything else as text. */
+/**
+ * JSON bodies are redacted field by field (keys like `cvv` masked, card numbers in keys and values); a body
+ * that is not JSON, or nests too deep to walk, is redacted as text (card numbers, and the values of
+ * sensitive JSON keys, masked).
+ */
 export function redactBody(body: Buffer): Buffer {
   const text = body.toString('utf8');
-  try {
-    return Buffer.from(JSON.stringify(redact(JSON.parse(text) as unknown)));
-  } catch {
-    return Buffer.from(redactText(text));
+  if (jsonDepth(text) <= MAX_JSON_DEPTH) {
+    try {
+      return Buffer.from(JSON.stringify(redact(JSON.parse(text) as unknown)));
+    } catch {
+      // not JSON: redacted as text below
+    }
   }
+  return Buffer.from(redactJsonText(text));
 }

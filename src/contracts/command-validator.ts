@@ -2,6 +2,7 @@ import Ajv, { ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { findCardData } from '../logging/redact';
+import { MAX_JSON_DEPTH, exceedsDepth } from './json-limits';
 import { PaymentCommand } from './payment-command';
 import { paymentCommandSchema } from './payment-command-schema';
 
@@ -51,6 +52,10 @@ function reasonOf(error: ErrorObject): string {
  * @throws CommandValidationError naming the field at fault (never quoting its value).
  */
 export function validateCommand(message: unknown): PaymentCommand {
+  // Everything below recurses: bound the depth first (parsed text was checked already; this covers values built in code).
+  if (exceedsDepth(message, MAX_JSON_DEPTH)) {
+    throw new CommandValidationError('(root)', `nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels`, 'INVALID_REQUEST');
+  }
   const card = findCardData(message);
   if (card.length > 0) {
     throw new CommandValidationError(card[0], 'holds card data; send a gateway token, never a card number or CVV', 'CARD_DATA_REJECTED');

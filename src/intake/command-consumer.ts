@@ -15,6 +15,9 @@ import { CommandValidationError } from '../errors/command-validation-error';
 import { Ledger, draftRecord } from '../ledger/ledger';
 import { operationIdOf } from '../ledger/operation-id';
 import { Logger } from '../logging/logger';
+import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
+import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
+import { counter } from '../metrics/metrics-registry';
 
 /** What the consumer did with one message. Every message ends in exactly one of these. */
 export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued';
@@ -135,23 +138,48 @@ export class CommandConsumer {
     else this.stats.requeued += 1;
   }
 
-  /** Everything that must be durable before the ack. Throws only when stopping with a dependency down. */
+  /**
+   * Everything that must be durable before the ack. Throws only when stopping with a dependency down.
+   * Any other error ends in a dead letter with its reason: a message that fails the same way every time
+   * must never be requeued (it would spin the worker and block the messages behind it).
+   */
   private async decide(msg: ConsumeMessage): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+    const seen: { operationId: string | null } = { operationId: null };
+    try {
+      return await this.decideMessage(msg, seen);
+    } catch (err) {
+      if (!this.running) throw err;
+      const errorClass = errorClassOf(err);
+      await this.deadLetter(msg, { code: 'UNEXPECTED_ERROR', field: '(root)', reason: `unexpected_error: ${errorClass}` }, 'unexpected_error');
+      this.deps.logger.error('command dead-lettered after an unexpected error', {
+        error_class: errorClass,
+        error: err instanceof Error ? err.message : String(err),
+        operation_id: seen.operationId ?? undefined,
+        routing_key: msg.fields.routingKey,
+      });
+      return { decision: 'dead-lettered', operationId: seen.operationId };
+    }
+  }
+
+  /** Writes the (redacted) dead letter, holding the message while the broker is down, and counts it. */
+  private async deadLetter(msg: ConsumeMessage, why: { code: string; field: string; reason: string }, metricReason: string): Promise<void> {
+    const source = `amqp:${this.deps.config.amqp.commandsQueue}`;
+    await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, { 'x-pb-routing-key': msg.fields.routingKey }));
+    deadLetteredTotal().inc({ reason: metricReason });
+  }
+
+  private async decideMessage(msg: ConsumeMessage, seen: { operationId: string | null }): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
     let command: PaymentCommand;
     try {
-      command = validateCommand(parseJson(msg.content));
+      command = validateCommand(parseMessage(msg.content));
     } catch (err) {
       if (!(err instanceof CommandValidationError)) throw err;
-      const source = `amqp:${this.deps.config.amqp.commandsQueue}`;
-      await this.retrying('dead-letter', () =>
-        this.deps.deadLetters.write(msg.content, { code: err.code, field: err.field, reason: err.reason, source }, {
-          'x-pb-routing-key': msg.fields.routingKey,
-        }),
-      );
+      await this.deadLetter(msg, { code: err.code, field: err.field, reason: err.reason }, err.code.toLowerCase());
       this.deps.logger.warn('command dead-lettered', { code: err.code, field: err.field, reason: err.reason, routing_key: msg.fields.routingKey });
       return { decision: 'dead-lettered', operationId: null };
     }
     const operationId = operationIdOf(command);
+    seen.operationId = operationId;
     const { inline } = this.deps;
     // The fast path records a new operation's first attempt with its creation when it can go out at once.
     const now = Date.now();
@@ -187,14 +215,24 @@ export class CommandConsumer {
     return { decision: created ? 'accepted' : 'duplicate', operationId };
   }
 
-  /** Retries a write to a dependency with capped backoff while running; gives up only on shutdown. */
+  /**
+   * Retries a write to a dependency with capped backoff while running; gives up on shutdown, and after
+   * {@link MESSAGE_FAULT_TRIES} failures that are not a dependency outage (the dependency answered, with an
+   * error the message causes: a Redis error reply, a library refusing an argument). Those rethrow, and the
+   * message is dead-lettered.
+   */
   private async retrying<T>(what: string, write: () => Promise<T>): Promise<T> {
     let delay = 100;
+    let faults = 0;
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await write();
       } catch (err) {
         if (!this.running) throw err;
+        if (!isDependencyOutage(err)) {
+          faults += 1;
+          if (faults >= MESSAGE_FAULT_TRIES) throw err;
+        }
         this.stats.dependencyRetries += 1;
         if (attempt === 1 || attempt % 20 === 0) {
           this.deps.logger.warn(`${what} write failed; holding the message and retrying`, { error: (err as Error).message, attempt });
@@ -206,10 +244,18 @@ export class CommandConsumer {
   }
 }
 
-function parseJson(content: Buffer): unknown {
-  try {
-    return JSON.parse(content.toString('utf8'));
-  } catch {
-    throw new CommandValidationError('(root)', 'is not valid JSON', 'PARSE_ERROR');
+/** Tries a write that fails for a reason other than an outage gets before the message is dead-lettered. */
+export const MESSAGE_FAULT_TRIES = 3;
+
+/** Size and depth are bounded before the text is parsed, validated, scanned or redacted. */
+function parseMessage(content: Buffer): unknown {
+  if (content.length > MAX_COMMAND_MESSAGE_BYTES) {
+    throw new CommandValidationError('(root)', `is larger than ${MAX_COMMAND_MESSAGE_BYTES} bytes`, 'INVALID_REQUEST');
   }
+  return parseBoundedJson(content.toString('utf8'), { maxDepth: MAX_JSON_DEPTH });
+}
+
+/** `pb_commands_dead_lettered_total{reason}`: reason is the validation code (lower case) or `unexpected_error`. */
+function deadLetteredTotal() {
+  return counter('pb_commands_dead_lettered_total', 'Commands the consumer dead-lettered, by reason', ['reason'] as const);
 }

@@ -5,6 +5,8 @@ import { commandRoutingKey } from '../amqp/topology';
 import { BusCommandName, Config } from '../config/config';
 import { JSON_RPC, JsonRpcId, jsonRpcError, jsonRpcResult } from '../bus/json-rpc';
 import { verifySignature } from '../bus/x-signature';
+import { MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
+import { CommandValidationError } from '../errors/command-validation-error';
 import { operationIdOf } from '../ledger/operation-id';
 import { Logger } from '../logging/logger';
 import { BodyTooLargeError, readRawBody } from '../web/read-body';
@@ -74,9 +76,12 @@ export class IntakeRoute implements WebRoute {
     }
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      await this.reject(res, raw, null, JSON_RPC.PARSE_ERROR, 'PARSE_ERROR', '(root)', 'is not valid JSON');
+      // Depth is bounded before anything recursive (mapping, validation, card scan, redaction) walks it.
+      body = parseBoundedJson(raw.toString('utf8'), { maxDepth: MAX_JSON_DEPTH });
+    } catch (err) {
+      if (!(err instanceof CommandValidationError)) throw err;
+      const rpcCode = err.code === 'PARSE_ERROR' ? JSON_RPC.PARSE_ERROR : JSON_RPC.INVALID_REQUEST;
+      await this.reject(res, raw, null, rpcCode, err.code, err.field, err.reason);
       return;
     }
     const mapped = mapBusCall(body, this.methods, config.serviceBus.amountUnits, new Date().toISOString());

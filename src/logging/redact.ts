@@ -9,16 +9,31 @@ export const PAN_MASK = '[PAN REDACTED]';
 /** Replacement for the value of a sensitive field. */
 export const SECRET_MASK = '[REDACTED]';
 
-// Digit runs of 12 to 19 digits, optionally grouped by single spaces or dashes ("4111 1111-1111 1111").
-const DIGIT_RUN = /(?<![\d])\d(?:[ -]?\d){11,}(?![\d])/g;
-
 /** Field names whose values are secrets or card security data, whatever they hold. */
 const SENSITIVE_KEY =
   /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|secret|client[_-]?secret|shared[_-]?secret|webhook[_-]?secret|api[_-]?key|apikey|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code)(?:[_-]?(?:previous|prev|old))?$/i;
 
+/**
+ * Names of card security codes and card numbers, compared with the key in lower case and without
+ * separators (`card_cvv`, `cardCvv`, `card-cvv` → `cardcvv`): CVV, CVC, CV2, CSC, CVN, CVD, CID (only with a
+ * `card` prefix: a bare `cid` is usually a customer id), "security code", "verification value/code",
+ * card number, PAN. `cvv_result` and the like (the PSP's check result, not the code) do not match.
+ */
+const CARD_FIELD =
+  /^(?:(?:card|payment|pm)?(?:cvv2?|cvc2?|cv2|csc|cvn|cvd)(?:code|number|value)?|cardcid|(?:card)?securitycode|card(?:verification(?:value|code))|cardnumber|pan|primaryaccountnumber)$/;
+
+function normalizedKey(key: string): string {
+  return key.length > 64 ? '' : key.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** Whether a field name holds a card number or security code by its name (refused whatever it holds). */
+export function isCardFieldName(key: string): boolean {
+  return CARD_FIELD.test(normalizedKey(key));
+}
+
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 
-/** Luhn check over a string of digits. */
+/** Luhn check over a string of ASCII digits. */
 export function luhnValid(digits: string): boolean {
   let sum = 0;
   let double = false;
@@ -44,44 +59,176 @@ export function isLikelyCardNumber(digits: string): boolean {
   return digits.length >= 12 && digits.length <= 19 && digits[0] >= '2' && digits[0] <= '6' && luhnValid(digits);
 }
 
+const MIN_PAN = 12;
+const MAX_PAN = 19;
+/** Separator characters allowed between two digits of one number ("4111 - 1111"): at most this many. */
+const MAX_SEPARATORS = 3;
+/** A span of whole digit groups longer than this (leading zeros included) is not tried as a card number. */
+const MAX_SPAN_DIGITS = 64;
+
 /**
- * Whether a digit run holds a card number. `slide` also checks every 12–19 digit window of a longer
- * unbroken run (a card number glued to other digits): right for redacting, where over-masking costs
- * nothing, wrong for refusing input, where a 22-digit PSP id (Cybersource) would be refused 99 % of the time.
+ * Value of a decimal digit as people type card numbers: ASCII, full-width (U+FF10–FF19), Arabic-Indic,
+ * Extended Arabic-Indic and Devanagari digits; -1 for anything else.
  */
-function hasPan(run: string, test: (digits: string) => boolean, slide: boolean): boolean {
-  const digits = run.replace(/[ -]/g, '');
-  if (digits.length >= 12 && digits.length <= 19 && test(digits)) return true;
-  if (digits.length > 19 && slide) {
-    for (let len = 12; len <= 19; len += 1) {
-      for (let i = 0; i + len <= digits.length; i += 1) {
-        if (test(digits.slice(i, i + len))) return true;
+function digitValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c < 0x660) return -1;
+  if (c >= 0xff10 && c <= 0xff19) return c - 0xff10;
+  if (c >= 0x660 && c <= 0x669) return c - 0x660;
+  if (c >= 0x6f0 && c <= 0x6f9) return c - 0x6f0;
+  if (c >= 0x966 && c <= 0x96f) return c - 0x966;
+  return -1;
+}
+
+/**
+ * Characters written between digit groups: space, tab, line breaks, dash, dot, slash, underscore, the
+ * no-break, figure, thin, narrow and ideographic spaces, zero-width characters, Unicode dashes and minus,
+ * and their full-width forms.
+ */
+function isSeparator(c: number): boolean {
+  switch (c) {
+    case 0x09: case 0x0a: case 0x0d: case 0x20: case 0x2d: case 0x2e: case 0x2f: case 0x5f: case 0xa0: case 0xad:
+    case 0x2007: case 0x2008: case 0x2009: case 0x200a: case 0x200b: case 0x200c: case 0x200d: case 0x202f: case 0x2060:
+    case 0x2010: case 0x2011: case 0x2012: case 0x2013: case 0x2014: case 0x2015: case 0x2212: case 0x2024:
+    case 0x3000: case 0xfeff: case 0xff0d: case 0xff0e: case 0xff0f: case 0xff3f:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * One run of digits (separators between them dropped), split in the groups the separators made.
+ * Decides in time linear in the run whether it holds a card number, with Luhn prefix sums: each span's
+ * check is O(1).
+ */
+class DigitRun {
+  readonly digits: number[] = [];
+  /** Index (into `digits`) where each group starts. */
+  readonly groups: number[] = [];
+  start = -1;
+  end = -1;
+
+  reset(): void {
+    this.digits.length = 0;
+    this.groups.length = 0;
+    this.start = -1;
+    this.end = -1;
+  }
+
+  /**
+   * @param strict refusing input: the number must also start (after leading zeros) with a card-issuing
+   *   digit, and an unbroken run of more than 19 significant digits (a 22-digit Cybersource id) is not a
+   *   card number. Otherwise (redacting): Luhn alone, and every 12–19 digit window of a longer run counts.
+   */
+  holdsCardNumber(strict: boolean): boolean {
+    const d = this.digits;
+    const m = d.length;
+    if (m < MIN_PAN) return false;
+    // Luhn prefix sums: `evenDoubled[i]` sums d[0..i) doubling even indices, `oddDoubled` odd ones.
+    const evenDoubled = new Int32Array(m + 1);
+    const oddDoubled = new Int32Array(m + 1);
+    // nextSignificant[i]: first index ≥ i holding a non-zero digit (m if none).
+    const nextSignificant = new Int32Array(m + 1);
+    nextSignificant[m] = m;
+    for (let i = 0; i < m; i += 1) {
+      const v = d[i];
+      const dbl = v * 2 > 9 ? v * 2 - 9 : v * 2;
+      evenDoubled[i + 1] = evenDoubled[i] + (i % 2 === 0 ? dbl : v);
+      oddDoubled[i + 1] = oddDoubled[i] + (i % 2 === 0 ? v : dbl);
+    }
+    for (let i = m - 1; i >= 0; i -= 1) nextSignificant[i] = d[i] !== 0 ? i : nextSignificant[i + 1];
+    // Digits [a, b): the rightmost (b - 1) is not doubled, so the doubled ones have the other parity.
+    const luhn = (a: number, b: number): boolean => ((b - 1) % 2 === 0 ? oddDoubled[b] - oddDoubled[a] : evenDoubled[b] - evenDoubled[a]) % 10 === 0;
+    const test = (a: number, b: number): boolean => {
+      const s = nextSignificant[a];
+      const len = b - s;
+      if (len < MIN_PAN || len > MAX_PAN) return false;
+      if (strict && (d[s] < 2 || d[s] > 6)) return false;
+      return luhn(s, b);
+    };
+    if (test(0, m)) return true;
+    if (!strict && m - nextSignificant[0] > MAX_PAN) {
+      // A card number glued to other digits: every 12–19 digit window.
+      for (let a = 0; a + MIN_PAN <= m; a += 1) {
+        for (let len = MIN_PAN; len <= MAX_PAN && a + len <= m; len += 1) if (luhn(a, a + len)) return true;
+      }
+      return false;
+    }
+    // A card number written next to another number ("4111 1111 1111 1111 12"): every span of whole groups.
+    const groups = this.groups;
+    for (let i = 0; i < groups.length; i += 1) {
+      const a = groups[i];
+      for (let j = i; j < groups.length; j += 1) {
+        const b = j + 1 < groups.length ? groups[j + 1] : m;
+        if (b - a > MAX_SPAN_DIGITS) break;
+        const s = nextSignificant[a];
+        if (s < b && b - s > MAX_PAN) break;
+        if (b - a < m && test(a, b)) return true;
       }
     }
     return false;
   }
-  // A card number written next to another number ("4111111111111111 12", "qty 3 5555…") joins one run
-  // that fails as a whole: try every span of whole groups too.
-  const groups = run.split(/[ -]/);
-  for (let i = 0; i < groups.length; i += 1) {
-    let joined = '';
-    for (let j = i; j < groups.length; j += 1) {
-      joined += groups[j];
-      if (joined.length >= 12 && joined.length <= 19 && joined.length < digits.length && test(joined)) return true;
+}
+
+/**
+ * Walks the digit runs of `text` once (linear in its length): digits of any script listed in `digitValue`,
+ * up to {@link MAX_SEPARATORS} separator characters between two digits. `visit` gets each run of 12 or
+ * more digits; returning true stops the walk.
+ */
+function forEachDigitRun(text: string, visit: (run: DigitRun) => boolean): void {
+  const run = new DigitRun();
+  let separators = 0;
+  const flush = (): boolean => {
+    const stop = run.digits.length >= MIN_PAN && visit(run);
+    run.reset();
+    separators = 0;
+    return stop;
+  };
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    const v = digitValue(c);
+    if (v >= 0) {
+      if (run.digits.length === 0) {
+        run.start = i;
+        run.groups.push(0);
+      } else if (separators > 0) run.groups.push(run.digits.length);
+      run.digits.push(v);
+      run.end = i + 1;
+      separators = 0;
+    } else if (run.digits.length > 0) {
+      if (separators < MAX_SEPARATORS && isSeparator(c)) separators += 1;
+      else if (flush()) return;
     }
   }
-  return false;
+  flush();
 }
 
-function isPanRun(run: string): boolean {
-  return hasPan(run, luhnValid, true);
-}
-
-/** Whether free text holds something that is plausibly a card number (see {@link isLikelyCardNumber}). */
+/**
+ * Whether free text holds something that is plausibly a card number (see {@link isLikelyCardNumber}), in
+ * any of the forms people write one: grouped by spaces, dashes, dots, slashes, tabs or no-break spaces,
+ * in full-width digits, with leading zeros, next to other numbers. Linear in the text's length.
+ */
 export function containsCardNumber(text: string): boolean {
-  if (!/\d{4}/.test(text)) return false;
-  for (const m of text.matchAll(DIGIT_RUN)) if (hasPan(m[0], isLikelyCardNumber, false)) return true;
-  return false;
+  if (text.length < MIN_PAN) return false;
+  let found = false;
+  forEachDigitRun(text, (run) => (found = run.holdsCardNumber(true)));
+  return found;
+}
+
+/** `text` with every digit run that holds a Luhn-valid 12–19 digit number replaced by {@link PAN_MASK}. */
+function maskCardNumbers(text: string): string {
+  if (text.length < MIN_PAN) return text;
+  let out = '';
+  let from = 0;
+  forEachDigitRun(text, (run) => {
+    if (run.holdsCardNumber(false)) {
+      out += text.slice(from, run.start) + PAN_MASK;
+      from = run.end;
+    }
+    return false;
+  });
+  return from === 0 ? text : out + text.slice(from);
 }
 
 const secrets = new Set<string>();
@@ -97,7 +244,7 @@ export function registerSecret(value: string | undefined): void {
 /** Redacts card numbers, bearer credentials and registered secrets from free text. */
 export function redactText(text: string): string {
   let out = text;
-  if (/\d{4}/.test(out)) out = out.replace(DIGIT_RUN, (run) => (isPanRun(run) ? PAN_MASK : run));
+  out = maskCardNumbers(out);
   if (/bearer|basic/i.test(out)) out = out.replace(BEARER, (_m, scheme: string) => `${scheme} ${SECRET_MASK}`);
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join(SECRET_MASK);
   return out;
@@ -105,7 +252,21 @@ export function redactText(text: string): string {
 
 /** Whether a field name marks a secret or card security value. */
 export function isSensitiveKey(key: string): boolean {
-  return SENSITIVE_KEY.test(key);
+  return SENSITIVE_KEY.test(key) || isCardFieldName(key);
+}
+
+/** A JSON member `"key": value` in text, for bodies too deep or too broken to parse (keys up to 128 chars). */
+const JSON_MEMBER = /"((?:[^"\\]|\\.){1,128})"(\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)/g;
+
+/**
+ * {@link redactText} for JSON text that is not parsed (too deep, or not JSON at all): card numbers anywhere
+ * (keys included) and the values of sensitive members (`"cvv": "123"`) are masked. Linear in the text.
+ */
+export function redactJsonText(text: string): string {
+  const masked = text.replace(JSON_MEMBER, (member: string, key: string, colon: string, value: string) =>
+    isSensitiveKey(key) && value !== '""' && value !== 'null' ? `"${key}"${colon}"${SECRET_MASK}"` : member,
+  );
+  return redactText(masked);
 }
 
 /**
@@ -132,7 +293,10 @@ function redactValue(value: unknown, seen: WeakSet<object>): unknown {
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? SECRET_MASK : redactValue(v, seen);
+    // Keys are data too: a card number used as a key is masked like one in a value (kept distinct).
+    let key = k.length >= MIN_PAN ? redactText(k) : k;
+    if (key !== k) for (let n = 2; key in out; n += 1) key = `${redactText(k)}#${n}`;
+    out[key] = isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? SECRET_MASK : redactValue(v, seen);
   }
   return out;
 }
@@ -163,7 +327,7 @@ export function findCardData(value: unknown, path = ''): string[] {
         hits.push(child);
         continue;
       }
-      if (/^(?:cvv2?|cvc2?|cvn|security[_-]?code|card[_-]?number|cardnumber|pan)$/i.test(k) && item !== null && item !== '') {
+      if (isCardFieldName(k) && item !== null && item !== undefined && item !== '') {
         hits.push(child);
         continue;
       }

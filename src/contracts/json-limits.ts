@@ -1,0 +1,82 @@
+import { CommandValidationError } from '../errors/command-validation-error';
+
+/**
+ * Deepest nesting of objects and arrays a command may have. The deepest legitimate path of a canonical
+ * command is about 6 levels (`params.payment.method_details.card.…`, `custom_attributes[].{…}`); 32 leaves
+ * room for what a bus adds, and stays far below what recursive code (the validator, the card-data scan,
+ * redaction) can walk without exhausting the stack.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Most bytes of one queued command message the consumer parses (1 MiB). The intake bounds HTTP bodies by
+ * `http.body_limit_bytes`; channels that publish to the broker directly are bounded here.
+ */
+export const MAX_COMMAND_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * Nesting depth of JSON text, measured in one linear pass without recursion and without parsing: brackets
+ * inside strings (escapes included) do not count. Stops counting as soon as `limit` is exceeded, so a
+ * hostile body costs at most one pass. Malformed text gets a depth too; `JSON.parse` refuses it later.
+ * @returns the deepest nesting seen, or `limit + 1` as soon as it exceeds `limit`.
+ */
+export function jsonDepth(text: string, limit = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i += 1;
+      else if (c === 0x22 /* " */) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth += 1;
+      if (depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) depth -= 1;
+  }
+  return max;
+}
+
+/**
+ * Parses a command's JSON text after checking its size and nesting, before anything recursive touches it.
+ * @throws CommandValidationError `(root)` naming the limit (`INVALID_REQUEST`), or `PARSE_ERROR`.
+ */
+export function parseBoundedJson(text: string, limits: { maxBytes?: number; maxDepth?: number } = {}): unknown {
+  const maxDepth = limits.maxDepth ?? MAX_JSON_DEPTH;
+  if (limits.maxBytes !== undefined) {
+    // Characters ≤ bytes: only count the bytes when the text could be over.
+    const bytes = text.length > limits.maxBytes / 3 ? Buffer.byteLength(text, 'utf8') : text.length;
+    if (bytes > limits.maxBytes) throw new CommandValidationError('(root)', `is larger than ${limits.maxBytes} bytes`, 'INVALID_REQUEST');
+  }
+  if (jsonDepth(text, maxDepth) > maxDepth) {
+    throw new CommandValidationError('(root)', `nests objects or arrays deeper than ${maxDepth} levels`, 'INVALID_REQUEST');
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new CommandValidationError('(root)', 'is not valid JSON', 'PARSE_ERROR');
+  }
+}
+
+/**
+ * Whether an already decoded value nests deeper than `limit`, checked without recursion (an explicit
+ * stack), so a value built in code gets the same bound as parsed text.
+ */
+export function exceedsDepth(value: unknown, limit = MAX_JSON_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (d + 1 > limit) return true;
+    for (const item of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
+      if (item !== null && typeof item === 'object') stack.push([item, d + 1]);
+    }
+  }
+  return false;
+}
