@@ -12,7 +12,14 @@ const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max })
 const minor = { type: 'integer', minimum: 0, maximum: MAX_MINOR_AMOUNT } as const;
 const positiveMinor = { type: 'integer', minimum: 1, maximum: MAX_MINOR_AMOUNT } as const;
 
-export const REFERENCE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
+/**
+ * The operation reference alphabet: 1 to 128 characters, letters, digits, `.`, `_` and `-`, starting with a
+ * letter or digit. It becomes part of Redis keys (`op:<id>`, `op:<id>:interactions`), the BullMQ job id, the
+ * PSP idempotency key and PSP references, so it never holds the key separator `:` (a reference such as
+ * `<id>:interactions` would name another operation's key), `/`, `%`, spaces or anything a URL, a header or
+ * a PSP's signed field list could split on. Derived ids (`op-<32 hex>`) are in the same alphabet.
+ */
+export const REFERENCE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
 
 const line = {
   type: 'object',

@@ -1,0 +1,148 @@
+import { redactBody } from '../../../src/amqp/dead-letter-writer';
+import { validateCommand } from '../../../src/contracts/command-validator';
+import { PAN_MASK, containsCardNumber, findCardData, isSensitiveKey, luhnValid, redact, redactJsonText, redactText } from '../../../src/logging/redact';
+import { channelCommand } from '../../support/fixtures';
+
+/** Appends the Luhn check digit to `body`. */
+function withCheckDigit(body: string): string {
+  for (let d = 0; d <= 9; d += 1) if (luhnValid(body + d)) return body + d;
+  throw new Error('unreachable');
+}
+
+const VISA = '4111111111111111';
+/** Luhn-valid test-style PANs of every length from 13 to 19 digits. */
+const PANS_BY_LENGTH: Record<number, string> = {
+  13: '4222222222222',
+  14: '30569309025904',
+  15: '378282246310005',
+  16: VISA,
+  17: withCheckDigit('4111111111111111'),
+  18: withCheckDigit('62123456789000000'),
+  19: withCheckDigit('627180000000000000'),
+};
+
+const groups4 = (pan: string) => pan.match(/.{1,4}/g)!;
+const fullWidth = (s: string) => s.replace(/[0-9]/g, (d) => String.fromCharCode(0xff10 + Number(d)));
+
+/** Every written form the detector must catch, as [label, text]. */
+const FORMS: Array<[string, (pan: string) => string]> = [
+  ['plain', (p) => p],
+  ['spaces', (p) => groups4(p).join(' ')],
+  ['dashes', (p) => groups4(p).join('-')],
+  ['dots', (p) => groups4(p).join('.')],
+  ['slashes', (p) => groups4(p).join('/')],
+  ['non-breaking spaces', (p) => groups4(p).join('\u00a0')],
+  ['narrow no-break spaces', (p) => groups4(p).join('\u202f')],
+  ['tabs', (p) => groups4(p).join('\t')],
+  ['full-width digits', (p) => fullWidth(p)],
+  ['full-width digits with ideographic spaces', (p) => groups4(fullWidth(p)).join('\u3000')],
+  ['a leading zero', (p) => `0${p}`],
+  ['leading zeros and spaces', (p) => `00 ${groups4(p).join(' ')}`],
+  ['spaced dashes', (p) => groups4(p).join(' - ')],
+];
+
+describe('card numbers in every written form', () => {
+  for (const [length, pan] of Object.entries(PANS_BY_LENGTH)) {
+    it(`test PAN of ${length} digits is Luhn-valid`, () => expect(luhnValid(pan)).toBe(true));
+  }
+
+  describe.each(FORMS)('written with %s', (_label, form) => {
+    it.each(Object.entries(PANS_BY_LENGTH))('is refused and masked (%s digits)', (_len, pan) => {
+      const text = `gift note: ${form(pan)} thanks`;
+      expect(containsCardNumber(text)).toBe(true);
+      expect(findCardData({ payment: { custom_attributes: { note: text } } })).toEqual(['payment.custom_attributes.note']);
+      const masked = redactText(text);
+      expect(masked).toContain(PAN_MASK);
+      expect(masked).toMatch(/^gift note: \[PAN REDACTED\] thanks$/);
+    });
+  });
+
+  it('refuses every form in a command (CARD_DATA_REJECTED), never quoting it', () => {
+    for (const [, form] of FORMS) {
+      const command = channelCommand('sale', {}, { custom_attributes: { note: form(VISA) } });
+      expect(() => validateCommand(command)).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.custom_attributes.note' }));
+    }
+  });
+
+  it('still does not refuse an unbroken run of more than 19 digits (a 22-digit Cybersource id)', () => {
+    expect(containsCardNumber('6853914236156017404106')).toBe(false);
+    expect(containsCardNumber('7030000000000000000001')).toBe(false);
+  });
+
+  it('leaves dates, amounts and short numbers alone', () => {
+    for (const text of ['29/11/2026', '2026-11-29T13:45:12.345Z', 'EUR 1.234.567', 'tel 0612345678', '192.168.100.200']) {
+      expect(containsCardNumber(text)).toBe(false);
+    }
+  });
+});
+
+describe('card security codes under any name', () => {
+  const NAMES = ['cvv', 'cvc', 'cvv2', 'cvc2', 'cv2', 'csc', 'cvn', 'cvd', 'card_cvv', 'cardCvv', 'card-cvc', 'CVV2', 'security_code', 'securityCode', 'card_security_code', 'cvv_code', 'card_verification_value', 'card_number', 'pan'];
+
+  it.each(NAMES)('refuses a value under %s and masks it in logs', (name) => {
+    expect(findCardData({ payment: { method_details: { card: { [name]: '123' } } } })).toEqual([`payment.method_details.card.${name}`]);
+    expect(isSensitiveKey(name)).toBe(true);
+    expect(JSON.stringify(redact({ card: { [name]: '737' } }))).not.toContain('737');
+  });
+
+  it.each(['cvv_result', 'cvc_check', 'cid', 'card_brand', 'bin', 'last_four_digits'])('leaves %s alone', (name) => {
+    expect(findCardData({ card: { [name]: 'x' } })).toEqual([]);
+  });
+});
+
+describe('card numbers used as keys', () => {
+  const message = { payment: { custom_attributes: { [VISA]: 'x', [groups4('5555555555554444').join(' ')]: 'y' } } };
+
+  it('are masked by redact, keeping both entries', () => {
+    const out = JSON.stringify(redact(message));
+    expect(out).not.toContain(VISA);
+    expect(out.replace(/\D/g, '')).not.toContain('5555555555554444');
+    expect(Object.keys((redact(message) as typeof message).payment.custom_attributes)).toHaveLength(2);
+  });
+
+  it('are masked in a dead-letter body', () => {
+    const body = redactBody(Buffer.from(JSON.stringify(message))).toString();
+    expect(body).not.toContain(VISA);
+    expect(body.replace(/\D/g, '')).not.toContain('5555555555554444');
+  });
+
+  it('are masked, with sensitive members, in JSON text too deep to parse', () => {
+    const deep = `${'{"a":'.repeat(200)}{"${VISA}":1,"cvv":"737","note":"ok"}${'}'.repeat(200)}`;
+    const out = redactBody(Buffer.from(deep)).toString();
+    expect(out).not.toContain(VISA);
+    expect(out).not.toContain('737');
+    expect(out).toContain('"note":"ok"');
+    expect(redactJsonText('{"card_cvv": 123}')).not.toContain('123');
+  });
+});
+
+describe('scan cost is linear in the input', () => {
+  // Correctness on 500 KB inputs; the old scan took minutes on these (it tried every span of digit groups).
+  const KB500 = 500 * 1024;
+
+  it('scans a 500 KB field of digit groups separated by spaces', () => {
+    const field = '1234 '.repeat(KB500 / 5);
+    expect(containsCardNumber(field)).toBe(false);
+    // Logs over-mask (Luhn alone, any 12–19 digit window): the run goes as a whole.
+    expect(redactText(field)).toBe(`${PAN_MASK} `);
+  });
+
+  it('finds a card number at the end of a 500 KB free-text field', () => {
+    const field = `${'3737 '.repeat(KB500 / 5)}x ${groups4(VISA).join('.')}`;
+    expect(containsCardNumber(field)).toBe(true);
+    expect(redactText(field)).not.toContain(groups4(VISA).join('.'));
+    expect(findCardData({ payment: { custom_attributes: { note: field } } })).toEqual(['payment.custom_attributes.note']);
+  });
+
+  it('masks a card number glued inside a 500 KB digit run', () => {
+    const field = `${'0'.repeat(KB500)}${VISA}${'0'.repeat(100)}`;
+    // Unbroken and over 19 digits: not refused as input (the PSP-id rule), but never logged.
+    expect(containsCardNumber(field)).toBe(false);
+    expect(redactText(field)).toBe(PAN_MASK);
+  });
+
+  it('validates a command with a 500 KB free-text field', () => {
+    const command = channelCommand('sale', {}, { custom_attributes: { note: 'gift '.repeat(KB500 / 5) } });
+    expect(validateCommand(command).payment.custom_attributes).toBeDefined();
+  });
+});
