@@ -1,0 +1,130 @@
+import axios from 'axios';
+import Redis from 'ioredis';
+import { signBody } from '../../../src/bus/x-signature';
+import { Config } from '../../../src/config/config';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { amqpClient } from '../../support/amqp-helpers';
+import { captureLogger } from '../../support/capture-logger';
+import { busCall, channelCommand, payment } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { CONSUMER_ONLY } from '../../support/worker-options';
+import { eventually } from '../../support/tcp-proxy';
+
+const CAPTURE = 'magento.payments.payments_management.capture';
+const VISA = '4111111111111111';
+
+/** `{"a":{"a":…"x"…}}` nested `levels` deep around a canonical command's custom attributes. */
+function deepCommandText(levels: number): string {
+  const command = channelCommand('authorize', {}, { custom_attributes: { note: '@@' } });
+  return JSON.stringify(command).replace('"@@"', `${'{"a":'.repeat(levels)}"x"${'}'.repeat(levels)}`);
+}
+
+describe('poison input: no message wedges, crashes or spins the consumer', () => {
+  let config: Config;
+  let web: WebProcess;
+  let worker: WorkerProcess;
+  let client: Awaited<ReturnType<typeof amqpClient>>;
+  let redis: Redis;
+  const logs = captureLogger();
+
+  beforeAll(async () => {
+    config = testConfig();
+    client = await amqpClient(config);
+    redis = new Redis(config.redis.url);
+    worker = await startWorkerProcess(config, logs.logger, CONSUMER_ONLY);
+    web = await startWebProcess(config, logs.logger);
+    await eventually(async () => (await axios.get(`${web.server.url}/readyz`, { validateStatus: () => true })).status === 200);
+  });
+
+  afterAll(async () => {
+    await web.stop();
+    await worker.stop();
+    await client.deleteNamespace();
+    await client.close();
+    redis.disconnect();
+  });
+
+  beforeEach(async () => {
+    await client.drainDeadLetters();
+  });
+
+  it('dead-letters a command nested 5000 levels deep (reason names the limit) and keeps consuming behind it', async () => {
+    const before = worker.consumer.stats.deadLettered;
+    const good = channelCommand('capture');
+    await client.publish('web.payment.authorize', Buffer.from(deepCommandText(5000)));
+    await client.publish('web.payment.capture', good);
+    await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
+    await eventually(() => worker.consumer.stats.deadLettered > before);
+    const [dead] = await client.drainDeadLetters();
+    expect(dead.properties.headers?.['x-pb-code']).toBe('INVALID_REQUEST');
+    expect(String(dead.properties.headers?.['x-pb-reason'])).toMatch(/deeper than 32 levels/);
+    expect(worker.consumer.stats.requeued).toBe(0);
+  });
+
+  it('answers a signed command nested 5000 levels deep with a JSON-RPC error naming the limit, never 200 result', async () => {
+    const p = payment();
+    const raw = JSON.stringify(busCall(CAPTURE, p)).replace(`"order_id":"${p.order_id}"`, `"order_id":"${p.order_id}","x":${'['.repeat(5000)}${']'.repeat(5000)}`);
+    const res = await axios.post(web.intakeUrl, raw, {
+      headers: { 'content-type': 'application/json', 'x-signature': signBody(raw, config.serviceBus.secret) },
+      validateStatus: () => true,
+      transformRequest: [(d: unknown) => d],
+    });
+    expect(res.data.result).toBeUndefined();
+    expect(res.data.error.data.field).toBe('(root)');
+    expect(res.data.error.message).toMatch(/deeper than 32 levels/);
+    expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+  });
+
+  it('refuses a reference that collides with a ledger key name (<id>:interactions)', async () => {
+    const existing = channelCommand('authorize');
+    await client.publish('web.payment.authorize', existing);
+    await eventually(async () => (await worker.ledger.get(existing.payment.operation_reference!)) !== null);
+    const before = worker.consumer.stats.deadLettered;
+    const squatter = channelCommand('authorize', {}, { operation_reference: `${existing.payment.operation_reference}:interactions` });
+    await client.publish('web.payment.authorize', squatter);
+    await eventually(() => worker.consumer.stats.deadLettered > before);
+    const [dead] = await client.drainDeadLetters();
+    expect(dead.properties.headers?.['x-pb-field']).toBe('payment.operation_reference');
+    expect((await worker.ledger.interactions(existing.payment.operation_reference!)).length).toBeGreaterThan(0);
+  });
+
+  it('queues a digits-only reference (BullMQ refuses integer job ids: it is written #<digits>)', async () => {
+    const ref = String(Date.now()) + String(Math.floor(Math.random() * 1000));
+    const command = channelCommand('capture', {}, { operation_reference: ref });
+    await client.publish('web.payment.capture', command);
+    await eventually(async () => (await worker.deliveryQueue.getJob(`#${ref}`)) !== undefined);
+    expect((await worker.ledger.get(ref))?.state).toBe('RECEIVED');
+  });
+
+  it('dead-letters a message whose ledger write fails for a reason of its own (unexpected_error: ReplyError), not a requeue loop', async () => {
+    const command = channelCommand('capture');
+    const ref = command.payment.operation_reference!;
+    // A key of the wrong type where the operation's hash goes: Redis answers WRONGTYPE, every time.
+    await redis.set(`${config.redis.keyPrefix}op:${ref}`, 'not a hash');
+    const before = await metricValue('pb_commands_dead_lettered_total', { reason: 'unexpected_error' });
+    const good = channelCommand('capture');
+    await client.publish('web.payment.capture', command);
+    await client.publish('web.payment.capture', good);
+    await eventually(async () => (await metricValue('pb_commands_dead_lettered_total', { reason: 'unexpected_error' })) > before, 15000);
+    const [dead] = await client.drainDeadLetters();
+    expect(dead.properties.headers?.['x-pb-reason']).toBe('unexpected_error: ReplyError');
+    expect(dead.properties.headers?.['x-pb-code']).toBe('UNEXPECTED_ERROR');
+    expect(logs.lines.some((l) => l.includes('command dead-lettered after an unexpected error') && l.includes('ReplyError'))).toBe(true);
+    await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
+    expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(0);
+  });
+
+  it('dead-letters a command with a card number as a key without the number, in the body and the logs', async () => {
+    const before = worker.consumer.stats.deadLettered;
+    const command = channelCommand('sale', {}, { custom_attributes: { [VISA]: 'gift', [`4111.1111.1111.1111`]: 'x' } });
+    await client.publish('web.payment.sale', command);
+    await eventually(() => worker.consumer.stats.deadLettered > before);
+    const [dead] = await client.drainDeadLetters();
+    expect(dead.properties.headers?.['x-pb-code']).toBe('CARD_DATA_REJECTED');
+    const everything = [dead.content.toString(), JSON.stringify(dead.properties.headers), ...logs.lines].join('\n');
+    expect(everything).not.toContain(VISA);
+    expect(everything).not.toContain('4111.1111.1111.1111');
+  });
+});
