@@ -8,15 +8,21 @@ export function signBody(rawBody: Buffer | string, secret: string, algorithm: Si
   return `${algorithm}=${createHmac(algorithm, secret).update(rawBody).digest('hex')}`;
 }
 
+/** Hex digits of each digest: SHA-1 20 bytes, SHA-256 32 bytes. */
+const HEX_LENGTH: Readonly<Record<SignatureAlgorithm, number>> = { sha1: 40, sha256: 64 };
+
 /**
  * Verifies an X-Signature header against the raw body, in constant time. Any malformed header, unknown
  * algorithm or length mismatch is simply `false`.
  */
 export function verifySignature(rawBody: Buffer, header: string | undefined, secret: string): boolean {
   if (!header) return false;
-  const m = /^(sha1|sha256)=([0-9a-fA-F]+)$/.exec(header.trim());
+  // Exactly the digest's hex digits, nothing after them: Buffer.from(hex) silently drops an odd last nibble
+  // and stops at the first non-hex character, which would make a signature malleable.
+  const m = /^[ \t]*(sha1|sha256)=([0-9a-fA-F]+)[ \t]*$/.exec(header);
   if (!m) return false;
   const algorithm = m[1] as SignatureAlgorithm;
+  if (m[2].length !== HEX_LENGTH[algorithm]) return false;
   const expected = createHmac(algorithm, secret).update(rawBody).digest();
   const given = Buffer.from(m[2], 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);

@@ -41,6 +41,8 @@ function reasonOf(error: ErrorObject): string {
     case 'maximum':
     case 'exclusiveMinimum':
       return `must be ${error.message?.replace(/^must be /, '') ?? 'in range'}`;
+    case 'not':
+      return 'is not an allowed value';
     default:
       return error.message ?? 'is invalid';
   }

@@ -54,12 +54,13 @@ const payment = {
   properties: {
     gateway: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}$' },
     gateway_account: text(128),
-    gateway_key: text(255),
+    // `.` and `..` survive URL encoding and would rewrite a gateway's path.
+    gateway_key: { ...text(255), not: { enum: ['.', '..'] } },
     amount: minor,
     currency: { enum: CURRENCY_CODES },
     order_id: text(128),
     operation_reference: { type: 'string', pattern: REFERENCE_PATTERN },
-    new_gateway_key: text(255),
+    new_gateway_key: { ...text(255), not: { enum: ['.', '..'] } },
     lines: { type: 'array', maxItems: 500, items: line },
     method_details: {
       type: 'object',

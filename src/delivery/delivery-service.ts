@@ -1,6 +1,7 @@
 import { Config, GatewayConfig } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
+import { commandRefused } from '../errors/command-refused';
 import { GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, inquirySupport } from '../gateways/gateway-adapter';
 import { declineTableFor, gatewayErrorDecline } from '../gateways/gateway-declines';
 import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
@@ -267,8 +268,9 @@ export class DeliveryService {
       request = route.transformer.buildRequest(ctx, route.gateway);
     } catch (err) {
       // Refused before sending (an amount the PSP cannot take exactly, a currency it does not list, a bad
-      // key): a FAIL with the reason, never a retry of the same refusal.
-      return this.onError(op, err, breaker, 'send');
+      // key, a transformer's own refusal of any other class): a FAIL with the reason, never a retry of the
+      // same refusal. Non-gateway errors become invalid_request with gatewayCode COMMAND_REFUSED.
+      return this.onError(op, commandRefused(err, route.gateway.name), breaker, 'send');
     }
     // The attempt is on record before the request leaves: an attempt is never invisible.
     const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.attempts + 1, route, request), { countAttempt: true });

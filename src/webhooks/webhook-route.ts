@@ -38,7 +38,14 @@ export class WebhookRoute implements WebRoute {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const name = decodeURIComponent(path.slice('/webhooks/'.length));
+    let name: string;
+    try {
+      name = decodeURIComponent(path.slice('/webhooks/'.length));
+    } catch {
+      // A malformed percent escape names no gateway: answer as for an unknown one, no stack trace.
+      sendJson(res, 404, { error: 'unknown gateway' });
+      return;
+    }
     const entry = this.deps.transformers.get(name);
     if (!entry) {
       sendJson(res, 404, { error: 'unknown gateway' });

@@ -5,6 +5,7 @@ import { GatewayError } from '../../errors/gateway-error';
 import { toCybersourceAmount } from './cybersource-currencies';
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { pathSegment } from '../path-segment';
 
 /**
  * Command → Cybersource REST request (pts/v2, tss/v2, tms/v1). Pure.
@@ -53,7 +54,7 @@ export function refundAmount(payment: Payment): number {
 
 /** The payment id in a path segment; ids are digits, but never let a key change the path. */
 function id(payment: Payment): string {
-  return encodeURIComponent(payment.gateway_key);
+  return pathSegment(payment.gateway_key, 'payment.gateway_key', 'cybersource');
 }
 
 /**

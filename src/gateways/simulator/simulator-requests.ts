@@ -1,10 +1,11 @@
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { pathSegment } from '../path-segment';
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' } as const;
 
 function authorizationPath(gatewayKey: string, action = ''): string {
-  return `/v1/authorizations/${encodeURIComponent(gatewayKey)}${action}`;
+  return `/v1/authorizations/${pathSegment(gatewayKey, 'payment.gateway_key', 'simulator')}${action}`;
 }
 
 /** A POST carrying the operation id as its `Idempotency-Key` (the simulator refuses a POST without one). */

@@ -127,4 +127,13 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     expect(everything).not.toContain(VISA);
     expect(everything).not.toContain('4111.1111.1111.1111');
   });
+
+  it('answers 404 to a webhook path with a malformed percent escape, without an error in the log', async () => {
+    const errorsBefore = logs.lines.filter((l) => l.includes('"level":"error"')).length;
+    for (const path of ['/webhooks/%', '/webhooks/%E0%A4%A', '/webhooks/sim%zz']) {
+      const res = await axios.post(`${web.server.url}${path}`, '{}', { validateStatus: () => true, headers: { 'content-type': 'application/json' } });
+      expect(res.status).toBe(404);
+    }
+    expect(logs.lines.filter((l) => l.includes('"level":"error"')).length).toBe(errorsBefore);
+  });
 });

@@ -44,3 +44,19 @@ describe('X-Signature', () => {
     }
   });
 });
+
+describe('X-Signature malleability', () => {
+  const hex = (algo: 'sha1' | 'sha256') => createHmac(algo, SECRET).update(BODY).digest('hex');
+
+  it.each(['sha1', 'sha256'] as const)('refuses a valid %s signature with one extra hex digit (an odd digit count)', (algo) => {
+    for (const extra of ['0', 'f', 'A']) expect(verifySignature(BODY, `${algo}=${hex(algo)}${extra}`, SECRET)).toBe(false);
+  });
+
+  it.each(['sha1', 'sha256'] as const)('refuses a valid %s signature followed by any extra character', (algo) => {
+    for (const extra of ['\u00a0', '\ufeff', ',', ';', '=', 'g', '\u3000']) expect(verifySignature(BODY, `${algo}=${hex(algo)}${extra}`, SECRET)).toBe(false);
+  });
+
+  it('refuses a signature missing its last hex digit', () => {
+    expect(verifySignature(BODY, `sha1=${hex('sha1').slice(0, -1)}`, SECRET)).toBe(false);
+  });
+});
