@@ -8,11 +8,12 @@
  * whose transition carries `authorization_key` (the `gateway_key` it named: our operation id, or the PSP's
  * reference, found through `P ref:<authorization_ref>`) takes it out of both and sets its `closed_by`.
  *
- * A Lua function `pb_authorization_index(P, id, now, fields)`, `fields` being the flat name/value list the
- * transition wrote.
+ * A Lua function `pb_authorization_index(P, id, fields, own_ref_key, own_ref_before)`: `fields` is the flat
+ * name/value list the transition wrote; `own_ref_key` the reference key the same transition set ('' for
+ * none) and `own_ref_before` what it held before (false for nothing).
  */
 export const AUTHORIZATION_INDEX_LUA = `
-local function pb_authorization_index(P, id, fields)
+local function pb_authorization_index(P, id, fields, own_ref_key, own_ref_before)
   local expires, orphan, key, ref
   for i = 1, #fields, 2 do
     local f = fields[i]
@@ -23,7 +24,11 @@ local function pb_authorization_index(P, id, fields)
   end
   if key then
     local auth = key
-    if not redis.call('ZSCORE', P .. 'auths:open', key) and ref then auth = redis.call('GET', P .. 'ref:' .. ref) end
+    if not redis.call('ZSCORE', P .. 'auths:open', key) and ref then
+      -- This very transition may have just taken over that reference (a Stripe capture answers with the
+      -- PaymentIntent id the authorization holds): then its previous holder is the authorization.
+      if own_ref_key == P .. 'ref:' .. ref then auth = own_ref_before else auth = redis.call('GET', P .. 'ref:' .. ref) end
+    end
     if auth and auth ~= id then
       redis.call('ZREM', P .. 'auths:open', auth)
       redis.call('ZREM', P .. 'auths:expiry', auth)

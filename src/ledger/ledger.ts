@@ -105,7 +105,8 @@ return {1, ARGV[5]}
 // settling mark is needed).
 const TRANSITION_TABLE = `local allowed = ${luaAllowed}`;
 const TRANSITION_STEPS = `${AUTHORIZATION_INDEX_LUA}
-if ARGV[9] ~= '' then redis.call('SET', ARGV[9], ARGV[2], 'EX', ARGV[10]) end
+local ref_before = false
+if ARGV[9] ~= '' then ref_before = redis.call('SET', ARGV[9], ARGV[2], 'EX', ARGV[10], 'GET') end
 local from = redis.call('HGET', KEYS[1], 'state')
 if not from then return {0, ''} end
 local before = redis.call('HMGET', KEYS[1], 'updated_at', 'attempts')
@@ -120,7 +121,7 @@ if allowed[from][to] then
   if from ~= to then redis.call('ZREM', ARGV[1] .. 'ops:state:' .. from, ARGV[2]) end
   redis.call('ZADD', ARGV[1] .. 'ops:state:' .. to, ARGV[5], ARGV[2])
   redis.call('RPUSH', KEYS[2], ARGV[7])
-  if to == 'SUCCEEDED' then pb_authorization_index(ARGV[1], ARGV[2], fields) end
+  if to == 'SUCCEEDED' then pb_authorization_index(ARGV[1], ARGV[2], fields, ARGV[9], ref_before) end
   applied = 1
 end
 local reply = {applied, from, {}}

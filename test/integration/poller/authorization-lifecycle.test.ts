@@ -144,6 +144,23 @@ describe('authorization expiry', () => {
     expect(await s.eventsQueue.getJob(bullJobId(`${id}.expiring`))).toBeDefined();
   });
 
+  it('a capture that answers with the same PSP reference as its authorization (a Stripe PaymentIntent) still closes it', async () => {
+    const s = setup();
+    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+    const authId = auth.payment.operation_reference!;
+    await s.ledger.create(authId, auth);
+    await s.ledger.transition(authId, 'SENT', { event: 'attempt' });
+    await s.ledger.transitionAndGet(authId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'pi_same', expiresAt: Date.now() + DAY }, { reference: { gateway: 'simulator', reference: 'pi_same' } });
+    const capture = channelCommand('capture', {}, { gateway_key: 'pi_same' });
+    const captureId = capture.payment.operation_reference!;
+    await s.ledger.create(captureId, capture);
+    await s.ledger.transition(captureId, 'SENT', { event: 'attempt' });
+    await s.ledger.transitionAndGet(captureId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'pi_same', closesAuthorization: { gateway: 'simulator', key: 'pi_same' } }, { reference: { gateway: 'simulator', reference: 'pi_same' } });
+    expect(await s.ledger.findByReference('simulator', 'pi_same')).toBe(captureId);
+    expect((await s.ledger.get(authId))?.closedBy).toBe(captureId);
+    expect(await redis.zscore(expiryIndexKey(s.config.redis.keyPrefix), authId)).toBeNull();
+  });
+
   it('a captured authorization gets no expiring event', async () => {
     const s = setup({ 'authorizations.orphan_reversal': 'off' });
     const { id, reference } = await authorized(s);
