@@ -226,9 +226,10 @@ export class OrphanReversal {
 
     if (this.mode === 'dry_run') return { ...base, outcome: 'would_void' };
     const now = this.now();
-    await ledger.create(voidId, voidCommand(auth, reason, gatewayKey, now), now);
+    // Two sweeps racing (a poll run and a worker's) create it once: only the creator counts and logs it.
+    const { created } = await ledger.create(voidId, voidCommand(auth, reason, gatewayKey, now), now);
     await this.queue(voidId);
-    return { ...base, outcome: 'voided' };
+    return { ...base, outcome: created ? 'voided' : 'already_requested' };
   }
 
   private async queue(voidId: string): Promise<void> {
