@@ -1,0 +1,61 @@
+import { MoneyRefusalError } from '../../../src/errors/money-refusal-error';
+import { GatewayOutcome } from '../../../src/gateways/gateway-adapter';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { isoToPspAmount, PspCurrencyTable, pspToIsoAmount, readConfirmedMoney, withConfirmedMoney } from '../../../src/money/psp-currency-table';
+
+/** A made-up PSP: ISK in hundredths (multiples of 100), MGA whole, KWD in tens of fils, EUR up to 9999. */
+const TABLE: PspCurrencyTable = {
+  psp: 'testpsp',
+  source: 'https://example.invalid/currencies',
+  currencies: { ISK: { exponent: 2, multipleOf: 100 }, MGA: { exponent: 0 }, KWD: { exponent: 3, multipleOf: 10 }, EUR: { exponent: 2, maxValue: 9999 } },
+};
+
+describe('PSP currency table conversions', () => {
+  it.each([
+    ['ISK', 5, 500],
+    ['MGA', 12300, 123],
+    ['KWD', 5120, 5120],
+    ['EUR', 9999, 9999],
+  ])('%s: %d ISO minor units are %d PSP units, and back', (code, iso, psp) => {
+    expect(isoToPspAmount(TABLE, iso, code)).toBe(psp);
+    expect(pspToIsoAmount(TABLE, psp, code, 'amount')).toBe(iso);
+  });
+
+  it.each([
+    ['a fraction of the PSP unit', 12345, 'MGA'],
+    ['not the multiple the PSP takes', 5124, 'KWD'],
+    ['above the PSP maximum', 10000, 'EUR'],
+    ['not an integer', 10.5, 'EUR'],
+  ])('refuses %s as amount_not_representable, naming the field, not retryable', (_why, iso, code) => {
+    expect(() => isoToPspAmount(TABLE, iso, code, 'lines[0].refund_amount')).toThrow(
+      expect.objectContaining({ refusal: 'amount_not_representable', field: 'lines[0].refund_amount', retryable: false, kind: 'invalid_request' }),
+    );
+  });
+
+  it('refuses a currency the PSP does not list, and one that is not ISO 4217, as currency_not_supported', () => {
+    for (const code of ['USD', 'ZZZ']) {
+      expect(() => isoToPspAmount(TABLE, 100, code)).toThrow(expect.objectContaining({ refusal: 'currency_not_supported', field: 'payment.currency' }));
+    }
+  });
+
+  it('refuses a PSP amount finer than the ISO minor unit (550 ISK hundredths is 5.5 ISK)', () => {
+    expect(() => pspToIsoAmount(TABLE, 550, 'ISK', 'amount_received')).toThrow(MoneyRefusalError);
+  });
+
+  it('reads confirmed money without ever throwing: an unreadable amount is left out, the currency kept, and counted', async () => {
+    const before = await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp' });
+    expect(readConfirmedMoney(TABLE, 500, 'isk', 'amount')).toEqual({ amount: 5, currency: 'ISK' });
+    expect(readConfirmedMoney(TABLE, 550, 'isk', 'amount')).toEqual({ currency: 'ISK' });
+    expect(readConfirmedMoney(TABLE, '500', 'ISK', 'amount')).toEqual({ currency: 'ISK' });
+    expect(readConfirmedMoney(TABLE, 500, 'USD', 'amount')).toEqual({ currency: 'USD' });
+    expect(readConfirmedMoney(TABLE, 500, undefined, 'amount')).toEqual({});
+    expect(readConfirmedMoney(TABLE, undefined, 'EUR', 'amount')).toEqual({ currency: 'EUR' });
+    expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp' })).toBe(before + 3);
+  });
+
+  it('sets only what was read on an outcome', () => {
+    const outcome: GatewayOutcome = { status: 'SUCCESS', gatewayStatus: 'ok' };
+    expect(withConfirmedMoney(outcome, { currency: 'ISK' })).toEqual({ status: 'SUCCESS', gatewayStatus: 'ok', currency: 'ISK' });
+    expect(withConfirmedMoney({ status: 'SUCCESS', gatewayStatus: 'ok' } as GatewayOutcome, {})).toEqual({ status: 'SUCCESS', gatewayStatus: 'ok' });
+  });
+});
