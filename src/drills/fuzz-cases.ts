@@ -1,4 +1,4 @@
-import { TEST_PANS, formatPan } from './test-card-numbers';
+import { PAN_STYLES, TEST_PANS, formatPan } from './test-card-numbers';
 
 /** What the intake must answer to a fuzzed HTTP request. */
 export type HttpExpectation = 'rpc-error' | 'unauthorized' | 'too-large';
@@ -84,6 +84,15 @@ export class FuzzCaseGenerator {
       const body = this.pick([() => this.garbageBytes(), () => Buffer.from(JSON.stringify(this.randomJson(3)))])();
       return { transport: 'http', kind: 'unsigned or wrongly signed', body, signature: this.pick(['wrong', 'missing'] as const), expect: 'unauthorized', deadLettered: false };
     }
+    if (r < 0.14) return this.signed('signed JSON nested thousands deep', this.deepRpc());
+    if (r < 0.15) {
+      // A 500 KB free-text field: above the default body limit, refused on Content-Length.
+      const rpc = this.rpc(this.validPayment());
+      ((rpc.params as Obj).payment as Obj).custom_attributes = { note: this.bigText(500 * 1024) };
+      const body = Buffer.from(JSON.stringify(rpc));
+      if (body.length <= limit) return this.signed('signed 500 KB free-text field', Buffer.from(JSON.stringify(this.rpc(this.invalidPayment('500 KB note'), this.bigText(500 * 1024)))));
+      return { transport: 'http', kind: 'signed 500 KB free-text field', body, signature: 'valid', expect: 'too-large', deadLettered: false };
+    }
     if (r < 0.22) return this.signed('signed garbage bytes', this.garbageBytes());
     if (r < 0.32) return this.signed('signed random JSON', Buffer.from(JSON.stringify(this.randomJson(4))));
     if (r < 0.4) return this.signed('signed bad JSON-RPC envelope', Buffer.from(JSON.stringify(this.badEnvelope())));
@@ -97,6 +106,14 @@ export class FuzzCaseGenerator {
     if (r < 0.15) return { transport: 'amqp', kind: 'garbage bytes', body: this.garbageBytes(), routingKey };
     if (r < 0.25) return { transport: 'amqp', kind: 'random JSON', body: Buffer.from(JSON.stringify(this.randomJson(4))), routingKey };
     if (r < 0.35) return { transport: 'amqp', kind: 'bad envelope', body: Buffer.from(JSON.stringify(this.badCanonicalEnvelope())), routingKey };
+    if (r < 0.38) return { transport: 'amqp', kind: 'JSON nested thousands deep', body: this.deepCanonical(), routingKey };
+    if (r < 0.4) {
+      // 500 KB of free text, scanned in linear time; the defect is a card number at its very end.
+      const payment = this.validPayment();
+      payment.custom_attributes = { note: `${this.bigText(500 * 1024)} ${this.anyPan()}` };
+      const command: Obj = { version: 1, command: this.pick(AMQP_COMMANDS), channel: this.pick(CHANNELS), received_at: new Date().toISOString(), payment };
+      return { transport: 'amqp', kind: '500 KB free text ending in a card number', body: Buffer.from(JSON.stringify(command)), routingKey };
+    }
     const [kind, payment] = this.defectivePayment();
     const command: Obj = { version: 1, command: this.pick(AMQP_COMMANDS), channel: this.pick(CHANNELS), received_at: new Date().toISOString(), payment };
     return { transport: 'amqp', kind: `command: ${kind}`, body: Buffer.from(JSON.stringify(command)), routingKey };
@@ -111,11 +128,16 @@ export class FuzzCaseGenerator {
     // Decoration only: added next to whatever a defect planted there (overwriting a planted PAN would
     // turn the case into a valid command).
     if (this.random() < 0.3) payment.custom_attributes = { ...((payment.custom_attributes as Obj | undefined) ?? {}), remark: this.oddString(40) };
+    // A digits-only reference is valid (BullMQ gets `#<digits>` as its job id): here it rides along a defect
+    // (only in place of the generated one, never over a reference a defect planted).
+    if (this.random() < 0.1 && typeof payment.operation_reference === 'string' && payment.operation_reference === `fz-${this.runId}-${this.n}`) {
+      payment.operation_reference = `${Date.now()}${this.n}`;
+    }
     return [kinds[0], payment];
   }
 
   private applyDefect(p: Obj): string {
-    switch (Math.floor(this.random() * 7)) {
+    switch (Math.floor(this.random() * 10)) {
       case 0:
         p.amount = this.pick(BAD_AMOUNTS);
         return 'bad amount';
@@ -132,15 +154,70 @@ export class FuzzCaseGenerator {
         // Longer than every bounded field (gateway_key 255, the others 128): always a defect.
         p[this.pick(['gateway_key', 'order_id', 'operation_reference', 'gateway_account'] as const)] = this.oddString(300 + Math.floor(this.random() * 20000));
         return 'oversized string';
+      case 7:
+        // Colliding with the ledger's own key names, or outside the reference alphabet.
+        p.operation_reference = this.pick([`${String(p.operation_reference)}:interactions`, `fz-${this.runId}:1`, '..', 'ref with space', 'ref/slash', `${'r'.repeat(129)}`, '-leading-dash', 'ref%2f']);
+        return 'bad operation reference';
+      case 8:
+        this.plantKeyPan(p);
+        return 'card number as a key';
+      case 9:
+        p.method_details = { method: 'card', card: { brand: 'visa', [this.pick(['card_cvv', 'csc', 'cv2', 'cvc2', 'security_code', 'cvv', 'cardCvv', 'securityCode'])]: this.pick<Json>(['123', '7373', 737]) } };
+        return 'card security code';
       default:
         this.plantPan(p);
         return 'card number in free text';
     }
   }
 
+  /** A test PAN in any of the written forms. */
+  private anyPan(): string {
+    return formatPan(this.pick(TEST_PANS), this.pick(PAN_STYLES));
+  }
+
+  /** A card number used as a JSON key, in custom attributes or in the card details. */
+  private plantKeyPan(p: Obj): void {
+    const pan = this.anyPan();
+    if (this.random() < 0.5) p.custom_attributes = { [pan]: 'gift' };
+    else p.method_details = { method: 'card', card: { brand: 'visa', [pan]: true } };
+  }
+
+  /** A bus call whose payment nests 2,000–6,000 levels deep (built as text: stringify would overflow). */
+  private deepRpc(): Buffer {
+    const levels = 2000 + Math.floor(this.random() * 4000);
+    const rpc = JSON.stringify(this.rpc(this.validPayment()));
+    return Buffer.from(rpc.replace('"payment":{', `"payment":{"custom_attributes":{"n":${this.nest(levels)}},`));
+  }
+
+  /** A canonical command with a nested value 2,000–6,000 levels deep. */
+  private deepCanonical(): Buffer {
+    const levels = 2000 + Math.floor(this.random() * 4000);
+    const command = { version: 1, command: this.pick(AMQP_COMMANDS), channel: this.pick(CHANNELS), received_at: new Date().toISOString(), payment: this.validPayment() };
+    return Buffer.from(JSON.stringify(command).replace('"payment":{', `"payment":{"lines":${this.nest(levels)},`));
+  }
+
+  private nest(levels: number): string {
+    const open = this.random() < 0.5 ? '[' : '{"a":';
+    const close = open === '[' ? ']' : '}';
+    return `${open.repeat(levels)}1${close.repeat(levels)}`;
+  }
+
+  /** Free text of about `bytes` characters: words and digit groups that are not card numbers. */
+  private bigText(bytes: number): string {
+    const words = ['gift', 'note', 'for', 'Anna', 'qty', '12', '2030', '75001', 'x', '1234', '5678'];
+    const parts: string[] = [];
+    let length = 0;
+    while (length < bytes) {
+      const w = this.pick(words);
+      parts.push(w);
+      length += w.length + 1;
+    }
+    return parts.join(' ');
+  }
+
   /** Puts a Luhn-valid test PAN, typed plain, with spaces or with dashes, in a free-text field. */
   private plantPan(p: Obj): void {
-    const pan = formatPan(this.pick(TEST_PANS), this.pick(['plain', 'spaces', 'dashes'] as const));
+    const pan = this.anyPan();
     switch (Math.floor(this.random() * 4)) {
       case 0:
         p.custom_attributes = { note: `card ${pan} exp 12/30` };

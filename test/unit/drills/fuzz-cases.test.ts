@@ -1,0 +1,62 @@
+import { MAX_COMMAND_MESSAGE_BYTES, parseBoundedJson } from '../../../src/contracts/json-limits';
+import { validateCommand } from '../../../src/contracts/command-validator';
+import { FuzzCase, FuzzCaseGenerator } from '../../../src/drills/fuzz-cases';
+import { PAN_STYLES, TEST_PANS, formatPan, panNeedles } from '../../../src/drills/test-card-numbers';
+import { CommandValidationError } from '../../../src/errors/command-validation-error';
+import { commandMethodIndex, mapBusCall } from '../../../src/intake/bus-command-mapper';
+import { containsCardNumber } from '../../../src/logging/redact';
+import { seededRandom } from '../../../src/workload/payment-scenarios';
+import { testConfig } from '../../support/test-config';
+
+const config = testConfig();
+const methods = commandMethodIndex(config);
+
+/** What the intake or the consumer would do with a case, by the same pure code they run. */
+function refused(c: FuzzCase): boolean {
+  try {
+    if (c.transport === 'amqp') {
+      if (c.body.length > MAX_COMMAND_MESSAGE_BYTES) return true;
+      validateCommand(parseBoundedJson(c.body.toString('utf8')));
+      return false;
+    }
+    if (c.signature !== 'valid' || c.expect !== 'rpc-error') return true;
+    return !mapBusCall(parseBoundedJson(c.body.toString('utf8')), methods, config.serviceBus.amountUnits, new Date().toISOString()).ok;
+  } catch (err) {
+    if (err instanceof CommandValidationError) return true;
+    throw err;
+  }
+}
+
+describe('fuzz cases', () => {
+  const generator = new FuzzCaseGenerator(seededRandom(11), 'unit', config.http.bodyLimitBytes, config.serviceBus.methods.commands);
+  const cases = Array.from({ length: 1500 }, () => generator.next());
+  const kinds = new Set(cases.map((c) => c.kind));
+
+  it('include deep JSON, bad and key-colliding references, 500 KB free text, card numbers as keys and security codes under other names', () => {
+    for (const kind of ['signed JSON nested thousands deep', 'JSON nested thousands deep', 'signed 500 KB free-text field', '500 KB free text ending in a card number']) {
+      expect(kinds).toContain(kind);
+    }
+    for (const defect of ['bad operation reference', 'card number as a key', 'card security code']) {
+      expect([...kinds].some((k) => k.endsWith(defect))).toBe(true);
+    }
+    expect(cases.some((c) => c.body.includes(':interactions'))).toBe(true);
+  });
+
+  it('are every one refused by the intake or the consumer, without throwing anything but a validation error', () => {
+    const accepted = cases.filter((c) => !refused(c)).map((c) => c.kind);
+    expect(accepted).toEqual([]);
+  });
+});
+
+describe('test card numbers', () => {
+  it('come in every written form, each one caught by the detector', () => {
+    for (const pan of TEST_PANS) for (const style of PAN_STYLES) expect(containsCardNumber(`note ${formatPan(pan, style)}`)).toBe(true);
+  });
+
+  it('are looked for in every form, as written and as JSON text', () => {
+    const needles = panNeedles();
+    expect(needles).toContain('4111\t1111\t1111\t1111');
+    expect(needles).toContain('4111\\t1111\\t1111\\t1111');
+    expect(needles).toContain('４１１１１１１１１１１１１１１１');
+  });
+});
