@@ -71,6 +71,8 @@ export const configSchema = {
     'service_bus.method.tokenized': { ...jsonRpcMethod, default: 'magento.payments.payments_management.tokenized' },
     'service_bus.method.refund_updated': { ...jsonRpcMethod, default: 'magento.postsales.refund_management.updated' },
     'service_bus.method.authorization_expiring': { ...jsonRpcMethod, default: 'magento.payments.payments_management.authorization_expiring' },
+    // Adjustments (late PSP facts: chargebacks, failed captures and refunds…), see docs/EVENTS.md.
+    'service_bus.method.adjusted': { ...jsonRpcMethod, default: 'magento.payments.payments_management.adjusted' },
 
     'mom_client.client_id': nonEmpty,
     'mom_client.client_secret': nonEmpty,

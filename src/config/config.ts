@@ -31,7 +31,9 @@ export type BusNotificationName =
   | 'sold'
   | 'tokenized'
   | 'refund_updated'
-  | 'authorization_expiring';
+  | 'authorization_expiring'
+  /** A late PSP fact (chargeback, failed capture or refund…) recorded as an adjustment. */
+  | 'adjusted';
 
 export interface Config {
   readonly serviceBus: {

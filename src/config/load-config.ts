@@ -126,6 +126,7 @@ const NOTIFICATIONS: readonly BusNotificationName[] = [
   'tokenized',
   'refund_updated',
   'authorization_expiring',
+  'adjusted',
 ];
 
 function toConfig(p: Params): Config {

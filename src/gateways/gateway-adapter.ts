@@ -1,6 +1,7 @@
 import { GatewayConfig, GatewayType } from '../config/config';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { Decline } from '../errors/decline';
+import { AdjustmentFact } from '../adjustments/adjustment';
 
 /**
  * The seam every gateway fills in: a pure transformer (shapes and units of one PSP, no I/O, no clock
@@ -80,6 +81,13 @@ export interface WebhookEvent {
    */
   account?: string;
   outcome: GatewayOutcome;
+  /**
+   * Set when the notification is a late fact about money (chargeback, dispute step, a capture or refund
+   * failing after it was accepted, a refund reversed): the outcome worker records it as an adjustment of
+   * the operation and never applies `outcome` to it, except that a fact with `failsOpenOperation` settles an
+   * operation that is still open through `outcome` (a FAIL). See src/adjustments/adjustment.ts.
+   */
+  adjustment?: AdjustmentFact;
 }
 
 export interface WebhookAck {

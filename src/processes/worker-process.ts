@@ -22,6 +22,8 @@ import { Poller } from '../poller/poller';
 import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
+import { AdjustmentStore } from '../adjustments/adjustment-store';
+import { AdjustmentRecorder } from '../adjustments/adjustment-recorder';
 
 export interface WorkerProcessOptions {
   /** Configured gateways, by the name commands use in `payment.gateway`. */
@@ -42,6 +44,9 @@ export interface WorkerProcess {
   events: EventStore;
   delivery: DeliveryService;
   recorder: OutcomeRecorder;
+  /** Late PSP facts (chargebacks, failed captures and refunds…) as adjustments and their events. */
+  adjustments: AdjustmentRecorder;
+  adjustmentStore: AdjustmentStore;
   poller: Poller;
   /** The authorization lifecycle sweeps (expiry warnings, orphan reversal) the in-process poller runs. */
   lifecycle: LifecycleSweep;
@@ -71,6 +76,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   // The fast path (issue #5): outside consumer-only mode, events go to the bus inline when their turn has come.
   const fast = !options.consumerOnly;
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, ...(fast ? { notifier: options.notifier, onEventSent: options.onEventSent } : {}) });
+  const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
+  const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, logger });
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
@@ -86,7 +93,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   if (!options.consumerOnly) {
     workers.push(startDeliveryWorker(config, blocking, delivery, logger));
     workers.push(startEventSender(config, blocking, { events, sender: options.notifier, logger, onSent: options.onEventSent }));
-    workers.push(startOutcomeWorker(config, blocking, { ledger, recorder, logger }));
+    workers.push(startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger }));
   }
   await consumer.start();
   let pollTimer: NodeJS.Timeout | undefined;
@@ -111,6 +118,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     events,
     delivery,
     recorder,
+    adjustments,
+    adjustmentStore,
     poller,
     lifecycle,
     redis,

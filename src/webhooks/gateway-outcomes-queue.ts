@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { bullPrefix } from '../delivery/delivery-queue';
+import { AdjustmentFact } from '../adjustments/adjustment';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
 
 /** Outcomes pushed by PSP webhooks, waiting to be applied to the ledger. */
@@ -16,6 +17,8 @@ export interface GatewayOutcomeJobData {
   /** The PSP account the webhook names, when it names one (see `WebhookEvent.account`). */
   account?: string;
   outcome: GatewayOutcome;
+  /** A late fact to record as an adjustment (see `WebhookEvent.adjustment`). */
+  adjustment?: AdjustmentFact;
 }
 
 export function createGatewayOutcomesQueue(connection: Redis, keyPrefix: string): Queue<GatewayOutcomeJobData> {

@@ -7,6 +7,8 @@ import { pbBackoffStrategy } from '../delivery/delivery-worker';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
+import { AdjustmentRecorder } from '../adjustments/adjustment-recorder';
+import { applyLateFact } from './late-fact';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 
@@ -16,9 +18,14 @@ class OperationNotFoundYet extends Error {}
 /**
  * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
  * or out-of-order webhook never turns a terminal state back. Finds the operation by our echoed id or by
- * the PSP's reference.
+ * the PSP's reference. Late facts about money (chargebacks, captures or refunds failing after success)
+ * become adjustments of the operation with their own OMS event (see `applyLateFact`).
  */
-export function startOutcomeWorker(config: Config, connection: Redis, deps: { ledger: Ledger; recorder: OutcomeRecorder; logger: Logger }): Worker<GatewayOutcomeJobData> {
+export function startOutcomeWorker(
+  config: Config,
+  connection: Redis,
+  deps: { ledger: Ledger; recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; logger: Logger },
+): Worker<GatewayOutcomeJobData> {
   const worker = new Worker<GatewayOutcomeJobData>(
     GATEWAY_OUTCOMES_QUEUE,
     async (job: Job<GatewayOutcomeJobData>) => {
@@ -33,6 +40,9 @@ export function startOutcomeWorker(config: Config, connection: Redis, deps: { le
         reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived: job.data });
         throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
       }
+      // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
+      const late = await applyLateFact(op, job.data, deps);
+      if (late !== null) return late;
       const before = op.state;
       const after = await deps.recorder.apply(op, outcome, 'webhook', { provider_event_id: job.data.eventId });
       if (before === after.state && before !== 'PENDING') {

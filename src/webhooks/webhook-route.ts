@@ -88,7 +88,7 @@ export class WebhookRoute implements WebRoute {
       // Enqueue first (BullMQ ignores a job id it holds: that is the dedupe), then note that we saw it.
       await this.deps.queue.add(
         'outcome',
-        { gateway: name, eventId: event.eventId, operationId: event.operationId, gatewayReference: event.gatewayReference, account: event.account, outcome: event.outcome },
+        { gateway: name, eventId: event.eventId, operationId: event.operationId, gatewayReference: event.gatewayReference, account: event.account, outcome: event.outcome, ...(event.adjustment ? { adjustment: event.adjustment } : {}) },
         { jobId },
       );
       if (await this.deps.seen(jobId)) this.stats.duplicates += 1;

@@ -4,7 +4,9 @@ import { GatewayError } from '../../errors/gateway-error';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
-import { mapEvent } from './adyen-status-map';
+import { AdyenEventCode, mapEvent } from './adyen-status-map';
+import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
+import { AdjustmentFact } from '../../adjustments/adjustment';
 import { GatewayOutcome, WebhookAck, WebhookEvent } from '../gateway-adapter';
 
 /**
@@ -37,6 +39,10 @@ export interface AdyenNotificationItem {
   success: string;
   reason?: string;
   hmacSignature?: string;
+  /** ISO 8601 time of the event, as Adyen sends it (not signed). */
+  eventDate?: string;
+  /** Dispute notifications: the scheme's chargeback reason code (`additionalData.chargebackReasonCode`). */
+  chargebackReasonCode?: string;
 }
 
 function isObject(v: unknown): v is Json {
@@ -68,6 +74,8 @@ function toItem(raw: unknown): AdyenNotificationItem | undefined {
     success,
     reason: optionalString(n, 'reason'),
     hmacSignature: optionalString(additional, 'hmacSignature'),
+    eventDate: optionalString(n, 'eventDate'),
+    chargebackReasonCode: optionalString(additional, 'chargebackReasonCode'),
   };
 }
 
@@ -156,8 +164,9 @@ export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, stri
 }
 
 /**
- * The events of a verified notification: one per item that is the outcome of something we send;
- * items about disputes, payouts, reports… are skipped. An unknown eventCode throws `outcome_unknown`.
+ * The events of a verified notification: one per item that is the outcome of something we send or a late
+ * fact about a payment (disputes, a capture or refund failing later: `adjustment`, see
+ * `adyenLateFact`); items about payouts, reports… are skipped. An unknown eventCode throws `outcome_unknown`.
  */
 export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
   const items = parseNotificationItems(rawBody);
@@ -165,17 +174,53 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig): Webh
   const events: WebhookEvent[] = [];
   for (const item of items) {
     const status = mapEvent(item.eventCode, item.success, gateway.name);
-    if (status === 'ignore') continue;
+    // mapEvent has checked the code and the flag.
+    const late = adyenLateFact(item.eventCode as AdyenEventCode, item.success === 'true');
+    if (status === 'ignore') {
+      if (late !== null) events.push(disputeEvent(item, late));
+      continue;
+    }
     const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: item.pspReference };
     // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
     const event: WebhookEvent = { eventId: `${item.pspReference}:${item.eventCode}:${item.success}`, gatewayReference: item.pspReference, account: item.merchantAccountCode, outcome };
+    if (late !== null) event.adjustment = adjustmentFact(item, late);
     const operationId = operationIdFromReference(item.merchantReference);
     if (operationId) event.operationId = operationId;
     events.push(event);
   }
   return events;
+}
+
+/** The adjustment part of a late fact: amounts as Adyen reported them, its reason code and time. */
+function adjustmentFact(item: AdyenNotificationItem, late: AdyenLateFact): AdjustmentFact {
+  const fact: AdjustmentFact = { ...late, currency: item.amount.currency, pspReference: item.pspReference };
+  const amount = itemAmount(item);
+  if (amount !== undefined) fact.amount = amount;
+  const reason = item.chargebackReasonCode ?? (item.reason && item.reason !== 'null' ? item.reason : undefined);
+  if (reason !== undefined) fact.reason = reason;
+  const at = item.eventDate === undefined ? NaN : Date.parse(item.eventDate);
+  if (Number.isFinite(at)) fact.occurredAt = at;
+  return fact;
+}
+
+/**
+ * A dispute notification: about the disputed payment (its `merchantReference`, and `originalReference`
+ * its pspReference), never applied as the payment's outcome (the `outcome` here is informational).
+ */
+function disputeEvent(item: AdyenNotificationItem, late: AdyenLateFact): WebhookEvent {
+  const paymentReference = item.originalReference ?? item.pspReference;
+  const event: WebhookEvent = {
+    eventId: `${item.pspReference}:${item.eventCode}:${item.success}`,
+    gatewayReference: paymentReference,
+    account: item.merchantAccountCode,
+    outcome: { status: 'PENDING', gatewayStatus: item.eventCode, gatewayReference: paymentReference },
+    adjustment: adjustmentFact(item, late),
+  };
+  const operationId = operationIdFromReference(item.merchantReference);
+  if (operationId) event.operationId = operationId;
+  return event;
 }
 
 /** Adyen expects HTTP 200 with the body `[accepted]`. */

@@ -1,0 +1,58 @@
+import { Config } from '../config/config';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { adjustmentEvent } from '../events/adjustment-event';
+import { OperationRecord } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { AdjustmentRecord, needsAttention } from './adjustment';
+import { AdjustmentInput, AdjustmentStore } from './adjustment-store';
+
+const adjustmentsTotal = counter('pb_adjustments_total', 'Adjustments recorded (late PSP facts: chargebacks, failed captures and refunds…), by gateway and kind', ['gateway', 'kind']);
+
+/**
+ * The one way a late PSP fact becomes an adjustment and an OMS event, whoever found it (a webhook today,
+ * reconciliation later): the adjustment is recorded (idempotent by gateway and PSP event id), then its
+ * event is recorded in the outbox and sent in the payment's sequence (idempotent by event id). A repeat
+ * records nothing new and sends nothing twice; a crash between the two steps is repaired by running the
+ * same call again (the caller's job retry), which finds the adjustment and records the missing event.
+ */
+export class AdjustmentRecorder {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      store: AdjustmentStore;
+      recorder: OutcomeRecorder;
+      logger: Logger;
+    },
+  ) {}
+
+  /**
+   * Records `input` as an adjustment of `op` (whose state it never changes) and emits its event.
+   * @returns whether the adjustment was new, and the adjustment as stored.
+   * @throws AdjustmentOperationMissing when `input.operationId` is not in the ledger.
+   */
+  async recordAdjustment(op: OperationRecord, input: Omit<AdjustmentInput, 'operationId'>, now = Date.now()): Promise<{ created: boolean; adjustment: AdjustmentRecord }> {
+    const { store, recorder, config, logger } = this.deps;
+    const result = await store.recordAdjustment({ ...input, operationId: op.id }, now);
+    const { adjustment, created } = result;
+    if (created) {
+      adjustmentsTotal.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
+      const fields = {
+        operation_id: op.id,
+        adjustment_id: adjustment.id,
+        gateway: adjustment.gateway,
+        kind: adjustment.kind,
+        direction: adjustment.direction,
+        amount: adjustment.amount ?? null,
+        currency: adjustment.currency ?? null,
+        reason: adjustment.reason ?? null,
+        operation_state: op.state,
+        source: adjustment.source,
+      };
+      if (needsAttention(adjustment.kind)) logger.warn('adjustment: money moved back, or is disputed, on a settled payment', fields);
+      else logger.info('adjustment recorded', fields);
+    }
+    await recorder.emit(adjustmentEvent(op, adjustment, config));
+    return result;
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * A late PSP fact about money that already moved: a chargeback, a capture or refund that failed after the
+ * PSP accepted it, a refund the PSP reversed, a dispute's outcome. It never moves the operation's own
+ * state (a terminal state never changes); it is a record of its own, linked to the operation, and the OMS
+ * gets an event for it. See docs/EVENTS.md for the mapping of each PSP's notifications.
+ */
+
+/** Every kind of adjustment, in our words (each PSP's notifications map onto these, see docs/EVENTS.md). */
+export const ADJUSTMENT_KINDS = [
+  /** A capture the PSP accepted was later rejected (by the scheme or the bank): the money was not collected. */
+  'capture_failed',
+  /** A refund the PSP accepted was later rejected: the shopper did not get the money back. */
+  'refund_failed',
+  /** A refunded amount came back to the merchant (the shopper's account could not take it). */
+  'refund_reversed',
+  /** A dispute (or a notice of an incoming chargeback) was opened; no money moved yet. */
+  'dispute_opened',
+  /** A step of an open dispute (documents supplied, issuer comments, pre-arbitration opened…); no money moved. */
+  'dispute_updated',
+  /** The disputed amount was taken from the merchant. */
+  'chargeback',
+  /** The chargeback was defended: the disputed amount came back to the merchant (not always final). */
+  'chargeback_reversed',
+  /** The issuer refused the defence: the disputed amount was taken again. */
+  'second_chargeback',
+  /** The dispute ended in the merchant's favour. */
+  'dispute_won',
+  /** The dispute ended in the shopper's favour. */
+  'dispute_lost',
+  /** The issuer reported the payment as fraud (Visa TC40, Mastercard SAFE); no money moved yet. */
+  'fraud_alert',
+] as const;
+export type AdjustmentKind = (typeof ADJUSTMENT_KINDS)[number];
+
+/**
+ * Which way the money of this fact moved for the merchant: `debit` (taken from the merchant, or not
+ * collected after all), `credit` (given back to the merchant), `none` (a notice: nothing moved).
+ */
+export type MoneyDirection = 'debit' | 'credit' | 'none';
+
+/** What a PSP notification says, normalised by the gateway's webhook parser. Amounts as the PSP reported them. */
+export interface AdjustmentFact {
+  kind: AdjustmentKind;
+  direction: MoneyDirection;
+  /** Integer minor units (ISO 4217 exponent) of `currency`, as the PSP reported it; absent when it sent none. */
+  amount?: number;
+  /** ISO 4217 code, upper case, as the PSP reported it. */
+  currency?: string;
+  /** The PSP's own reason code (scheme chargeback reason, refund failure reason…), verbatim. */
+  reason?: string;
+  /** The PSP's id of the dispute, refund or modification this fact is about (not the payment's). */
+  pspReference?: string;
+  /** When the PSP says it happened, epoch milliseconds; absent when it does not say. */
+  occurredAt?: number;
+  /**
+   * A failure of the very operation it names (capture or refund failed). While that operation is still
+   * open (PENDING, UNKNOWN, SENT…), the fact is its outcome (the event's `outcome`, a FAIL), not an
+   * adjustment; once it SUCCEEDED, it is an adjustment. Disputes are about a payment that succeeded, so
+   * they are adjustments whatever the state of the operation they name.
+   */
+  failsOpenOperation: boolean;
+}
+
+/** An adjustment as the ledger keeps it. Times are epoch milliseconds. */
+export interface AdjustmentRecord {
+  /** `adj_<hex>`: derived from the gateway and the PSP's event id, so the same fact always gets the same id. */
+  id: string;
+  operationId: string;
+  /** Configured gateway name the fact came from. */
+  gateway: string;
+  kind: AdjustmentKind;
+  direction: MoneyDirection;
+  amount?: number;
+  currency?: string;
+  reason?: string;
+  pspReference?: string;
+  /** The PSP's id of the notification (or the reconciliation line) this adjustment was recorded from. */
+  pspEventId: string;
+  occurredAt?: number;
+  /** Where it came from: a webhook, or reconciliation. */
+  source: AdjustmentSource;
+  recordedAt: number;
+}
+
+export type AdjustmentSource = 'webhook' | 'reconciliation';
+
+export function isAdjustmentKind(value: unknown): value is AdjustmentKind {
+  return typeof value === 'string' && (ADJUSTMENT_KINDS as readonly string[]).includes(value);
+}
+
+/**
+ * Whether an operator should look at it now: money left the merchant or did not arrive (a chargeback, a
+ * failed capture), or a refund the shopper is owed did not reach them. Notices and money coming back are
+ * informational.
+ */
+export function needsAttention(kind: AdjustmentKind): boolean {
+  switch (kind) {
+    case 'capture_failed':
+    case 'refund_failed':
+    case 'refund_reversed':
+    case 'chargeback':
+    case 'second_chargeback':
+    case 'dispute_lost':
+    case 'dispute_opened':
+    case 'fraud_alert':
+      return true;
+    case 'chargeback_reversed':
+    case 'dispute_won':
+    case 'dispute_updated':
+      return false;
+    default: {
+      // Exhaustive: a new kind is a compile error here.
+      const unmapped: never = kind;
+      throw new Error(`unmapped adjustment kind ${JSON.stringify(unmapped)}`);
+    }
+  }
+}

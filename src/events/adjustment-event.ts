@@ -1,0 +1,48 @@
+import { Config } from '../config/config';
+import { AdjustmentRecord } from '../adjustments/adjustment';
+import { OperationRecord } from '../ledger/ledger';
+import { PaymentEvent, paymentKeyOf } from './payment-event';
+
+/** Event id of an adjustment's notification: `<operation id>.adj.<adjustment id>`, stable across repeats and crashes. */
+export function adjustmentEventId(operationId: string, adjustmentId: string): string {
+  return `${operationId}.adj.${adjustmentId}`;
+}
+
+/**
+ * The OMS notification of an adjustment (method `service_bus.method.adjusted`), in the payment's sequence.
+ * `payment` echoes the operation's payment (its amount is the operation's, not the adjustment's) with
+ * `operation_reference`, the operation's own `operation_state` (unchanged by the adjustment) and `event_id`;
+ * `adjustment` carries what the PSP reported: kind, money direction, amount (integer minor units) and
+ * currency, its reason code, its references and when it happened. See docs/EVENTS.md.
+ */
+export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecord, config: Config): PaymentEvent {
+  const eventId = adjustmentEventId(op.id, adjustment.id);
+  return {
+    eventId,
+    paymentKey: paymentKeyOf(op.payment),
+    method: config.serviceBus.methods.notifications.adjusted,
+    params: {
+      payment: {
+        ...op.payment,
+        operation_reference: op.id,
+        operation_state: op.state,
+        gateway_command: op.command,
+        gateway_response: { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null },
+        event_id: eventId,
+      },
+      adjustment: {
+        id: adjustment.id,
+        kind: adjustment.kind,
+        direction: adjustment.direction,
+        amount: adjustment.amount ?? null,
+        currency: adjustment.currency ?? null,
+        reason: adjustment.reason ?? null,
+        gateway: adjustment.gateway,
+        psp_reference: adjustment.pspReference ?? null,
+        psp_event_id: adjustment.pspEventId,
+        occurred_at: adjustment.occurredAt === undefined ? null : new Date(adjustment.occurredAt).toISOString(),
+        source: adjustment.source,
+      },
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import { AdjustmentRecorder } from '../adjustments/adjustment-recorder';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { OperationRecord } from '../ledger/ledger';
+import { isTerminal } from '../ledger/operation-state';
+import { Logger } from '../logging/logger';
+import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+
+/**
+ * What a webhook's late fact (`adjustment`) does to the operation it names; `null` when the webhook
+ * carries none (an ordinary outcome, applied by the caller).
+ *
+ * The caller has checked that the fact belongs to the operation (gateway and account, see
+ * `outcome-scope.ts`).
+ * - A failure of the operation itself (`failsOpenOperation`: capture or refund failed) while the
+ *   operation is still open: it is the operation's outcome (FAIL), applied forward-only as usual.
+ * - The same on an operation already FAILED: nothing changes (the OMS already knows it failed).
+ * - Otherwise (the operation SUCCEEDED, or a dispute whatever the state: the payment behind a dispute
+ *   succeeded at the PSP): an adjustment linked to the operation, whose own state does not move, and
+ *   its OMS event. Idempotent by gateway and PSP event id.
+ */
+export async function applyLateFact(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; logger: Logger },
+): Promise<string | null> {
+  const fact = job.adjustment;
+  if (!fact) return null;
+  if (fact.failsOpenOperation && !isTerminal(op.state)) {
+    const after = await deps.recorder.apply(op, job.outcome, 'webhook', { provider_event_id: job.eventId });
+    return after.state;
+  }
+  if (fact.failsOpenOperation && op.state === 'FAILED') {
+    deps.logger.info('late failure of an operation that already failed: nothing to adjust', { operation_id: op.id, kind: fact.kind, event_id: job.eventId });
+    return op.state;
+  }
+  const { failsOpenOperation: _ignored, ...adjustment } = fact;
+  await deps.adjustments.recordAdjustment(op, { ...adjustment, gateway: job.gateway, pspEventId: job.eventId, source: 'webhook' });
+  return op.state;
+}
