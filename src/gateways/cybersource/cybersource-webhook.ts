@@ -4,6 +4,7 @@ import { ConfirmedMoney } from '../../money/psp-currency-table';
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { assertNever } from '../assert-never';
 import { OutcomeStatus, WebhookEvent } from '../gateway-adapter';
+import { cybersourceLateFact } from './cybersource-adjustments';
 
 /**
  * Cybersource Webhooks (Notification Subscriptions): signature check and event mapping.
@@ -181,7 +182,8 @@ function moneyOf(data: Json): ConfirmedMoney {
 }
 
 /**
- * Normalises a verified notification: one event per payload entry. Event types outside the payment
+ * Normalises a verified notification: one event per payload entry. A capture, refund or credit failure
+ * also carries its adjustment (see `cybersourceLateFact`). Event types outside the payment
  * products (tokens, invoicing, reports…) carry no payment outcome and give no event; an unknown
  * `payments.*` type is an error (the PSP retries and we are alerted) rather than a guess.
  */
@@ -212,7 +214,22 @@ export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): Webho
     // The organization (merchant id) the notification is for: on the payload entry, else on the body.
     const account = str(entry.organizationId) ?? str(body.organizationId);
     const money = moneyOf(data);
+    const late = cybersourceLateFact(eventType);
+    const occurredAt = Date.parse(str(body.eventDate) ?? '');
+    const adjustment = late
+      ? {
+          adjustment: {
+            ...late,
+            ...(money.amount !== undefined ? { amount: money.amount } : {}),
+            ...(money.currency !== undefined ? { currency: money.currency } : {}),
+            ...(reason !== undefined ? { reason } : {}),
+            ...(reference !== undefined ? { pspReference: reference } : {}),
+            ...(Number.isFinite(occurredAt) ? { occurredAt } : {}),
+          },
+        }
+      : {};
     return {
+      ...adjustment,
       eventId: entries.length > 1 ? `${base}:${i}` : base,
       operationId: str(obj(data.clientReferenceInformation)?.code),
       gatewayReference: reference,

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
 import { WebhookEvent } from '../gateway-adapter';
 import { simulatorOutcome, toSimulatorResult } from './simulator-responses';
+import { isSimulatorLateEventType, simulatorLateEvent } from './simulator-adjustments';
 
 /**
  * Simulator webhooks: `Simulator-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`
@@ -74,7 +75,8 @@ export function verifySimulatorWebhook(
 /**
  * One event per notification: `{id: "evt_…", type, created, data: {object}}`, where `object` is the
  * operation's result (its `reference` is our operation id). The outcome comes from the object's status
- * (exhaustive map), not from the event type, so a status we do not know is `outcome_unknown`.
+ * (exhaustive map), not from the event type, so a status we do not know is `outcome_unknown`. The late
+ * facts (`chargeback.*`, `refund.failed`) carry an adjustment (see `simulatorLateEvent`).
  */
 export function parseSimulatorWebhook(rawBody: Buffer, gateway: string): WebhookEvent[] {
   let json: unknown;
@@ -89,6 +91,7 @@ export function parseSimulatorWebhook(rawBody: Buffer, gateway: string): Webhook
   const data = event.data;
   const object = typeof data === 'object' && data !== null ? (data as Record<string, unknown>).object : undefined;
   if (typeof object !== 'object' || object === null) throw new GatewayError('invalid_request', gateway, 'webhook without data.object');
+  if (isSimulatorLateEventType(event.type)) return [simulatorLateEvent(event.id, event.type, object as Record<string, unknown>, event.created, gateway)];
   const result = toSimulatorResult(object, gateway);
   return [
     {

@@ -5,6 +5,9 @@ import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { paymentIntentToOutcome, refundToOutcome } from './stripe-responses';
 import { OPERATION_ID_METADATA } from './stripe-requests';
+import { fromStripeAmount } from './stripe-amount';
+import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
+import { AdjustmentFact } from '../../adjustments/adjustment';
 
 /** Stripe's default tolerance between the signed timestamp and our clock, seconds. */
 export const STRIPE_WEBHOOK_TOLERANCE_S = 300;
@@ -90,7 +93,13 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
   'charge.refunded',
   'refund.created',
   'refund.updated',
+  'refund.failed',
   'charge.refund.updated',
+  'charge.dispute.created',
+  'charge.dispute.updated',
+  'charge.dispute.closed',
+  'charge.dispute.funds_withdrawn',
+  'charge.dispute.funds_reinstated',
 ] as const;
 
 /**
@@ -104,6 +113,10 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
  * - `refund.*` / `charge.refund.updated`: the Refund, whose metadata carries the refund's operation id.
  * - `charge.refunded`: the Charge carries the PaymentIntent's metadata, not the refund's, so no
  *   operationId is claimed; the PaymentIntent id is the reference and the outcome is the refund total.
+ * - A Refund `failed` (`refund.failed`, or an update to `failed`) also carries a `refund_failed`
+ *   adjustment: the refund's outcome while it is open, an adjustment once it had succeeded.
+ * - `charge.dispute.*`: the Dispute, a late fact about the disputed PaymentIntent (its reference); an
+ *   adjustment only (see `stripeDisputeFact`), never the payment's outcome.
  */
 export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEvent[] {
   let json: unknown;
@@ -125,14 +138,18 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
   let outcome: GatewayOutcome;
   let reference: string | undefined;
   let claimsOperation = true;
+  let adjustment: AdjustmentFact | undefined;
   if (type.startsWith('payment_intent.')) {
     if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
     // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
     outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway);
     reference = str(object.id);
-  } else if (type === 'refund.created' || type === 'refund.updated' || type === 'charge.refund.updated') {
+  } else if (isStripeDisputeEventType(type)) {
+    return [disputeEvent(eventId, type, object, json.created, gateway)];
+  } else if (type === 'refund.created' || type === 'refund.updated' || type === 'refund.failed' || type === 'charge.refund.updated') {
     outcome = refundToOutcome(object, gateway);
     reference = str(object.payment_intent) ?? str(object.id);
+    if (object.status === 'failed') adjustment = refundFailure(object, json.created);
   } else if (type === 'charge.refunded') {
     outcome = { status: 'SUCCESS', gatewayStatus: 'refunded', gatewayReference: str(object.id) };
     withConfirmedMoney(outcome, stripeConfirmedMoney(object, 'amount_refunded'));
@@ -144,5 +161,45 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
   // A Connect event names the connected account; the platform's own events name none ('').
   const event: WebhookEvent = { eventId, gatewayReference: reference, account: str(json.account) ?? '', outcome };
   if (claimsOperation && operationId !== undefined) event.operationId = operationId;
+  if (adjustment) event.adjustment = adjustment;
   return [event];
+}
+
+/** Event `created` (unix seconds) as epoch ms; undefined when absent. */
+function createdMs(created: unknown): number | undefined {
+  return typeof created === 'number' && Number.isFinite(created) ? created * 1000 : undefined;
+}
+
+/** The amounts, reason and time Stripe reported on a Refund or a Dispute. */
+function reported(object: Json, reason: string | undefined, created: unknown): Pick<AdjustmentFact, 'amount' | 'currency' | 'reason' | 'pspReference' | 'occurredAt'> {
+  const amount = fromStripeAmount(object.amount);
+  const currency = str(object.currency)?.toUpperCase();
+  const at = createdMs(created);
+  const id = str(object.id);
+  return {
+    ...(amount !== undefined ? { amount } : {}),
+    ...(currency !== undefined ? { currency } : {}),
+    ...(reason !== undefined ? { reason } : {}),
+    ...(id !== undefined ? { pspReference: id } : {}),
+    ...(at !== undefined ? { occurredAt: at } : {}),
+  };
+}
+
+/** A Refund that failed: the refund's outcome while it is open, an adjustment after it succeeded. */
+function refundFailure(refund: Json, created: unknown): AdjustmentFact {
+  return { kind: 'refund_failed', direction: 'credit', failsOpenOperation: true, ...reported(refund, str(refund.failure_reason), created) };
+}
+
+/** A `charge.dispute.*` event: about the disputed PaymentIntent (or Charge), an adjustment only. */
+function disputeEvent(eventId: string, type: StripeDisputeEventType, dispute: Json, created: unknown, gateway: string): WebhookEvent {
+  const status = parseDisputeStatus(dispute.status, gateway);
+  const reference = str(dispute.payment_intent) ?? str(dispute.charge);
+  const adjustment: AdjustmentFact = { ...stripeDisputeFact(type, status), failsOpenOperation: false, ...reported(dispute, str(dispute.reason), created) };
+  return {
+    eventId,
+    gatewayReference: reference,
+    // Informational: a dispute is never applied as the payment's outcome.
+    outcome: { status: 'PENDING', gatewayStatus: `dispute.${status}`, ...(reference ? { gatewayReference: reference } : {}) },
+    adjustment,
+  };
 }

@@ -44,6 +44,14 @@
  * `signSimulatorPayload`). Retried with backoff until a 2xx. Synchronous operations send webhooks too
  * when `syncWebhooks` is on.
  *
+ * Late facts (control, no auth), each sent as a signed webhook like the others (answer: `{event_id, object}`;
+ * `duplicate: true` delivers it twice): `POST /_control/chargeback {reference, amount?, reason?,
+ * reversed?}` → `chargeback.created` (or `chargeback.reversed`) with a `chargeback` object naming the
+ * operation `reference` (a capture, sale or captured authorization; `amount` defaults to the captured
+ * amount not refunded, `reason` to `fraudulent`); `POST /_control/refund-failure {reference, reason?}` →
+ * `refund.failed` with the refund of that reference, `status: "failed"` and `failure_reason` (default
+ * `expired_or_canceled_card`). 404 `not_found` when the reference names no such operation.
+ *
  * Control (no auth): `POST /_control/faults` (a `SimulatorFaults`), `GET /_control/faults`,
  * `POST /_control/down {mode:"503"|"reset"|false}` (an outage of every `/v1` call), `POST /_control/reset`
  * (forget state, idempotency and counters; faults and down mode stay), `GET /_control/counters`
@@ -210,11 +218,33 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     if (n > counters.maxEffectsPerKey) counters.maxEffectsPerKey = n;
   }
 
-  function sendEvent(type: string, object: unknown): void {
-    if (!dispatcher) return;
-    const duplicate = (faults.duplicateWebhookRate ?? 0) > 0 && random() < (faults.duplicateWebhookRate ?? 0);
+  function sendEvent(type: string, object: unknown, forceDuplicate = false): string | undefined {
+    if (!dispatcher) return undefined;
+    const duplicate = forceDuplicate || ((faults.duplicateWebhookRate ?? 0) > 0 && random() < (faults.duplicateWebhookRate ?? 0));
     const event = { id: dispatcher.newEventId(), type, created: Math.floor(Date.now() / 1000), data: { object } };
     dispatcher.dispatch(event, { duplicate, outOfOrder: faults.outOfOrderWebhooks === true });
+    return event.id;
+  }
+
+  /** `POST /_control/chargeback` and `/_control/refund-failure`: a late fact, sent as a signed webhook. */
+  function injectLateFact(path: string, body: unknown, res: http.ServerResponse): void {
+    const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    if (typeof b.reference !== 'string' || b.reference.length === 0) return send(res, 400, errorJson('invalid_request', 'reference must be a non-empty string'));
+    if (b.amount !== undefined && (typeof b.amount !== 'number' || !Number.isSafeInteger(b.amount))) return send(res, 400, errorJson('invalid_request', 'amount must be an integer of minor units'));
+    if (b.reason !== undefined && typeof b.reason !== 'string') return send(res, 400, errorJson('invalid_request', 'reason must be a string'));
+    const duplicate = b.duplicate === true;
+    if (path === '/_control/chargeback') {
+      const reversed = b.reversed === true;
+      const view = state.chargeback(b.reference, b.amount as number | undefined, (b.reason as string | undefined) ?? 'fraudulent', reversed);
+      if (view === undefined) return send(res, 404, errorJson('not_found', 'no captured operation with this reference'));
+      if (typeof view === 'string') return send(res, 400, errorJson('invalid_request', view));
+      const id = sendEvent(reversed ? 'chargeback.reversed' : 'chargeback.created', view, duplicate);
+      return send(res, 200, JSON.stringify({ event_id: id ?? null, object: view }));
+    }
+    const view = state.refundFailure(b.reference, (b.reason as string | undefined) ?? 'expired_or_canceled_card');
+    if (view === undefined) return send(res, 404, errorJson('not_found', 'no refund with this reference'));
+    const id = sendEvent('refund.failed', view, duplicate);
+    return send(res, 200, JSON.stringify({ event_id: id ?? null, object: view }));
   }
 
   function scheduleSettlement(authorizationId: string): void {
@@ -282,6 +312,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       down = mode;
       return send(res, 200, JSON.stringify({ mode: down }));
     }
+    if (method === 'POST' && (path === '/_control/chargeback' || path === '/_control/refund-failure')) return injectLateFact(path, body, res);
     if (method === 'POST' && path === '/_control/reset') {
       reset();
       return send(res, 200, '{"reset":true}');

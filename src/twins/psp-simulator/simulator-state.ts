@@ -12,7 +12,39 @@ export type SimulatorEventType =
   | 'authorization.cancelled'
   | 'capture.succeeded'
   | 'refund.succeeded'
-  | 'token.created';
+  | 'token.created'
+  /** Injected by the control API: late facts about money that already moved. */
+  | 'chargeback.created'
+  | 'chargeback.reversed'
+  | 'refund.failed';
+
+/** A chargeback (or its reversal) of a captured authorization, as injected through the control API. */
+export interface ChargebackView {
+  id: string;
+  object: 'chargeback';
+  status: 'charged_back' | 'reversed';
+  /** Disputed amount, minor units. */
+  amount: number;
+  currency: string;
+  /** The reference of the operation it names (the capture, sale or authorization). */
+  reference: string;
+  authorization: string;
+  reason: string;
+  created: number;
+}
+
+/** A refund that failed after it succeeded, as injected through the control API. */
+export interface RefundFailureView {
+  id: string;
+  object: 'refund';
+  status: 'failed';
+  amount: number;
+  currency: string;
+  reference: string;
+  authorization: string;
+  failure_reason: string;
+  created: number;
+}
 
 /** An authorization as the API shows it. Amounts are integers of minor units. */
 export interface AuthorizationView {
@@ -281,6 +313,51 @@ export class SimulatorState {
   /** The stored result of an operation by reference, or undefined if it never landed. */
   operation(reference: string): { status: number; body: string } | undefined {
     return this.operations.get(reference);
+  }
+
+  /**
+   * A chargeback of the captured money behind the operation with `reference` (a capture, a sale or a
+   * captured authorization): `amount` (default: what is captured and not refunded) leaves the merchant.
+   * Undefined when there is no such operation or nothing captured; a string error when the amount is wrong.
+   */
+  chargeback(reference: string, amount: number | undefined, reason: string, reversed = false): ChargebackView | string | undefined {
+    const found = this.authorizationOf(reference);
+    if (!found) return undefined;
+    const { auth } = found;
+    const available = auth.captured - auth.refunded;
+    const disputed = amount ?? available;
+    if (!Number.isSafeInteger(disputed) || disputed <= 0 || disputed > auth.captured) return 'amount must be a positive integer no larger than the captured amount';
+    return { id: this.newId(reversed ? 'cbr' : 'cb'), object: 'chargeback', status: reversed ? 'reversed' : 'charged_back', amount: disputed, currency: auth.currency, reference, authorization: auth.id, reason, created: nowSeconds() };
+  }
+
+  /**
+   * The refund with `reference` fails after it succeeded (the card is closed, the bank refuses it): its
+   * amount is no longer refunded. Undefined when there is no such refund.
+   */
+  refundFailure(reference: string, reason: string): RefundFailureView | undefined {
+    const found = this.authorizationOf(reference);
+    if (!found || found.result.object !== 'refund' || typeof found.result.id !== 'string' || typeof found.result.amount !== 'number') return undefined;
+    const { auth, result } = found;
+    const amount = result.amount as number;
+    auth.refunded = Math.max(0, auth.refunded - amount);
+    if (auth.status === 'refunded' && auth.refunded < auth.amount) auth.status = 'captured';
+    return { id: result.id as string, object: 'refund', status: 'failed', amount, currency: auth.currency, reference, authorization: auth.id, failure_reason: reason, created: nowSeconds() };
+  }
+
+  /** The authorization behind the stored result of the operation with `reference`, and that result. */
+  private authorizationOf(reference: string): { auth: Authorization; result: Record<string, unknown> } | undefined {
+    const stored = this.operations.get(reference);
+    if (!stored) return undefined;
+    let result: unknown;
+    try {
+      result = JSON.parse(stored.body) as unknown;
+    } catch {
+      return undefined;
+    }
+    if (!isRecord(result)) return undefined;
+    const authId = result.object === 'authorization' ? result.id : result.authorization;
+    const auth = typeof authId === 'string' ? this.authorizations.get(authId) : undefined;
+    return auth ? { auth, result } : undefined;
   }
 
   clear(): void {
