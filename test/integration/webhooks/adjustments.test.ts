@@ -1,0 +1,213 @@
+import { hmacValidator as HmacValidator } from '@adyen/api-library';
+import Stripe from 'stripe';
+import { BusClient } from '../../../src/bus/bus-client';
+import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { adyenWebhookAuthorization } from '../../../src/gateways/adyen';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { BusTwin, startBusTwin } from '../../../src/twins/bus-twin/bus-twin';
+import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
+import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../src/twins/psp-simulator/simulator-signature';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * Late PSP facts through the real path: signed webhook → webhook route → outcome worker → adjustment →
+ * outbox → event sender → the bus twin's delegate URL.
+ */
+
+const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
+const STRIPE_SECRET = 'whsec_adjustments_test_0123456789abcdef';
+const SIM_SECRET = 'whsec-sim-adjustments-test-0123456789';
+const CLIENT_ID = 'adjustments-test';
+const CLIENT_SECRET = 'adjustments-test-client-secret-0123';
+
+let twin: BusTwin;
+let config: Config;
+let web: WebProcess;
+let worker: WorkerProcess;
+const sdk = new HmacValidator();
+const stripe = new Stripe('sk_test_unit_only');
+
+beforeAll(async () => {
+  twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  config = testConfig({
+    'service_bus.url': twin.url,
+    'mom_client.oauth_server_url': twin.url,
+    'mom_client.client_id': CLIENT_ID,
+    'mom_client.client_secret': CLIENT_SECRET,
+    gateways: {
+      adyen: { type: 'adyen', base_url: 'http://127.0.0.1:1', api_key: 'adyen-key-unused', merchant_account: 'TestMerchant', key_id: 'adyen-hook-user', shared_secret: 'adyen-hook-password-0123', webhook_secret: ADYEN_HMAC },
+      stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
+      simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
+    },
+  });
+  const routes = createGatewayClients(config);
+  const notifier = new BusClient(config, new OAuthTokenProvider(config));
+  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
+  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier });
+});
+
+afterAll(async () => {
+  await web.stop();
+  await worker.stop();
+  await twin.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+let orderSeq = 0;
+
+/** An operation that SUCCEEDED at `gateway` with PSP reference `reference`, its outcome event delivered. */
+async function succeeded(command: PaymentCommand['command'], gateway: string, reference: string, order = `order-adj-${Date.now()}-${++orderSeq}`): Promise<OperationRecord> {
+  const cmd = channelCommand(command, {}, { gateway, gateway_account: 'acct-1', order_id: order, amount: 5000, currency: 'EUR' });
+  const id = cmd.payment.operation_reference!;
+  const { record } = await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+  const after = await worker.recorder.apply(record!, { status: 'SUCCESS', gatewayStatus: 'ok', gatewayReference: reference, amount: 5000 }, 'response');
+  expect(after.state).toBe('SUCCEEDED');
+  await eventually(async () => twin.notifications.some((n) => (n.params as { payment?: { event_id?: string } }).payment?.event_id === `${id}.SUCCEEDED`));
+  return after;
+}
+
+function adjustedFor(operationId: string) {
+  return twin.notifications.filter((n) => n.method === config.serviceBus.methods.notifications.adjusted && (n.params as { payment: { operation_reference: string } }).payment.operation_reference === operationId);
+}
+
+function adyenNotification(item: Record<string, unknown>): string {
+  const signed = { ...item, additionalData: { ...((item.additionalData as Record<string, string>) ?? {}) } };
+  (signed.additionalData as Record<string, string>).hmacSignature = sdk.calculateHmac(signed as never, ADYEN_HMAC);
+  return JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: signed }] });
+}
+
+async function postAdyen(body: string): Promise<Response> {
+  return fetch(`${web.server.url}/webhooks/adyen`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(config.gateways.adyen) } });
+}
+
+async function postStripe(event: Record<string, unknown>): Promise<Response> {
+  const body = JSON.stringify(event);
+  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET });
+  return fetch(`${web.server.url}/webhooks/stripe`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'stripe-signature': header } });
+}
+
+async function postSimulator(event: Record<string, unknown>): Promise<Response> {
+  const body = JSON.stringify(event);
+  const signature = signSimulatorPayload(SIM_SECRET, body, Math.floor(Date.now() / 1000));
+  return fetch(`${web.server.url}/webhooks/simulator`, { method: 'POST', body, headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature } });
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 400));
+
+describe('late PSP facts become adjustments with their own OMS event', () => {
+  it('an Adyen CHARGEBACK after a SUCCEEDED capture reaches the bus once as an adjusted event, even delivered twice; the states do not move', async () => {
+    const auth = await succeeded('authorize', 'adyen', 'ADYENPAY00000001');
+    const capture = await succeeded('capture', 'adyen', 'ADYENCAP00000001', auth.payment.order_id);
+    const before = await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'chargeback' });
+    const body = adyenNotification({
+      pspReference: 'ADYENDSP00000001',
+      originalReference: 'ADYENPAY00000001',
+      merchantAccountCode: 'TestMerchant',
+      merchantReference: auth.id,
+      amount: { value: 4200, currency: 'EUR' },
+      eventCode: 'CHARGEBACK',
+      eventDate: '2026-11-20T10:00:00+01:00',
+      success: 'true',
+      reason: 'Other Fraud-Card Absent Environment',
+      additionalData: { chargebackReasonCode: '10.4', disputeStatus: 'Lost' },
+    });
+    expect((await postAdyen(body)).status).toBe(200);
+    expect((await postAdyen(body)).status).toBe(200);
+    await eventually(async () => adjustedFor(auth.id).length >= 1);
+    await settle();
+    const sent = adjustedFor(auth.id);
+    expect(sent).toHaveLength(1);
+    const params = sent[0].params as { payment: Record<string, unknown>; adjustment: Record<string, unknown> };
+    expect(params.adjustment).toMatchObject({ kind: 'chargeback', direction: 'debit', amount: 4200, currency: 'EUR', reason: '10.4', gateway: 'adyen', psp_reference: 'ADYENDSP00000001', occurred_at: '2026-11-20T09:00:00.000Z' });
+    expect(params.payment).toMatchObject({ operation_reference: auth.id, order_id: auth.payment.order_id, gateway: 'adyen', operation_state: 'SUCCEEDED', amount: 5000 });
+    expect(params.payment.event_id).toMatch(new RegExp(`^${auth.id}\\.adj\\.adj_[0-9a-f]{24}$`));
+    expect(typeof params.payment.sequence).toBe('number');
+    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect((await worker.ledger.get(capture.id))?.state).toBe('SUCCEEDED');
+    const stored = await worker.adjustmentStore.forOperation(auth.id);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ kind: 'chargeback', amount: 4200, currency: 'EUR', pspEventId: 'ADYENDSP00000001:CHARGEBACK:true' });
+    expect((await worker.ledger.interactions(auth.id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
+    expect(await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'chargeback' })).toBe(before + 1);
+  });
+
+  it('an Adyen REFUND_FAILED after a SUCCEEDED refund is a refund_failed adjustment; the refund stays SUCCEEDED', async () => {
+    const refund = await succeeded('refund', 'adyen', 'ADYENREF00000002');
+    const body = adyenNotification({
+      pspReference: 'ADYENREF00000002',
+      originalReference: 'ADYENPAY00000002',
+      merchantAccountCode: 'TestMerchant',
+      merchantReference: refund.id,
+      amount: { value: 5000, currency: 'EUR' },
+      eventCode: 'REFUND_FAILED',
+      success: 'true',
+      reason: 'Refund failed by scheme',
+    });
+    expect((await postAdyen(body)).status).toBe(200);
+    await eventually(async () => adjustedFor(refund.id).length >= 1);
+    const params = adjustedFor(refund.id)[0].params as { adjustment: Record<string, unknown> };
+    expect(params.adjustment).toMatchObject({ kind: 'refund_failed', direction: 'credit', amount: 5000, currency: 'EUR' });
+    expect((await worker.ledger.get(refund.id))?.state).toBe('SUCCEEDED');
+    expect(await worker.events.load(`${refund.id}.FAILED`)).toBeNull();
+  });
+
+  it('a Stripe refund that fails after it succeeded and a charge.dispute.funds_withdrawn are adjustments, sent once each', async () => {
+    const sale = await succeeded('sale', 'stripe', 'pi_adjustments_0001');
+    await worker.ledger.indexReference('stripe', 'pi_adjustments_0001', sale.id);
+    const refund = await succeeded('refund', 'stripe', 're_adjustments_0001', sale.payment.order_id);
+    const refundFailed = {
+      id: 'evt_refund_failed_0001',
+      object: 'event',
+      type: 'refund.updated',
+      created: 1764400000,
+      data: { object: { id: 're_adjustments_0001', object: 'refund', status: 'failed', amount: 5000, currency: 'eur', payment_intent: 'pi_adjustments_0001', failure_reason: 'expired_or_canceled_card', metadata: { operation_id: refund.id } } },
+    };
+    const dispute = {
+      id: 'evt_dispute_withdrawn_0001',
+      object: 'event',
+      type: 'charge.dispute.funds_withdrawn',
+      created: 1764400100,
+      data: { object: { id: 'dp_adjustments_0001', object: 'dispute', amount: 5000, currency: 'eur', charge: 'ch_adjustments_0001', payment_intent: 'pi_adjustments_0001', reason: 'fraudulent', status: 'needs_response', metadata: {} } },
+    };
+    for (const event of [refundFailed, refundFailed, dispute, dispute]) expect((await postStripe(event)).status).toBe(200);
+    await eventually(async () => adjustedFor(refund.id).length >= 1 && adjustedFor(sale.id).length >= 1);
+    await settle();
+    expect(adjustedFor(refund.id)).toHaveLength(1);
+    expect(adjustedFor(sale.id)).toHaveLength(1);
+    expect((adjustedFor(refund.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'refund_failed', amount: 5000, currency: 'EUR', reason: 'expired_or_canceled_card', psp_reference: 're_adjustments_0001' });
+    expect((adjustedFor(sale.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'chargeback', direction: 'debit', amount: 5000, currency: 'EUR', reason: 'fraudulent', psp_reference: 'dp_adjustments_0001' });
+    expect((await worker.ledger.get(refund.id))?.state).toBe('SUCCEEDED');
+    expect((await worker.ledger.get(sale.id))?.state).toBe('SUCCEEDED');
+  });
+
+  it('a refund failure while the refund is still PENDING is its FAIL outcome, not an adjustment', async () => {
+    const cmd = channelCommand('refund', {}, { gateway: 'simulator', gateway_account: 'acct-1', order_id: `order-adj-pending-${Date.now()}`, amount: 700, currency: 'EUR' });
+    const id = cmd.payment.operation_reference!;
+    const { record } = await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await worker.recorder.apply(record!, { status: 'PENDING', gatewayStatus: 'pending', gatewayReference: 're_sim_pending_1' }, 'response');
+    const res = await postSimulator({ id: 'evt_sim_refund_failed_1', type: 'refund.failed', created: Math.floor(Date.now() / 1000), data: { object: { id: 're_sim_pending_1', object: 'refund', status: 'failed', amount: 700, currency: 'EUR', reference: id, authorization: 'auth_x', failure_reason: 'declined' } } });
+    expect(res.status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(id))?.state === 'FAILED');
+    expect((await worker.ledger.get(id))?.reason).toBe('declined');
+    expect(await worker.adjustmentStore.forOperation(id)).toHaveLength(0);
+  });
+
+  it('refuses a late fact arriving on another gateway than the operation is routed to', async () => {
+    const auth = await succeeded('authorize', 'adyen', 'ADYENPAY00000009');
+    const res = await postSimulator({ id: 'evt_sim_cb_wrong_gw', type: 'chargeback.created', created: Math.floor(Date.now() / 1000), data: { object: { id: 'cb_wrong', object: 'chargeback', status: 'charged_back', amount: 5000, currency: 'EUR', reference: auth.id, authorization: 'auth_x', reason: 'fraudulent' } } });
+    expect(res.status).toBe(200);
+    await settle();
+    await settle();
+    expect(await worker.adjustmentStore.forOperation(auth.id)).toHaveLength(0);
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+  });
+});
