@@ -198,7 +198,8 @@ function adjustmentFact(item: AdyenNotificationItem, late: AdyenLateFact): Adjus
   const fact: AdjustmentFact = { ...late, currency: item.amount.currency, pspReference: item.pspReference };
   const amount = itemAmount(item);
   if (amount !== undefined) fact.amount = amount;
-  const reason = item.chargebackReasonCode ?? (item.reason && item.reason !== 'null' ? item.reason : undefined);
+  const code = item.chargebackReasonCode?.trim();
+  const reason = code ? code : item.reason && item.reason !== 'null' ? item.reason : undefined;
   if (reason !== undefined) fact.reason = reason;
   const at = item.eventDate === undefined ? NaN : Date.parse(item.eventDate);
   if (Number.isFinite(at)) fact.occurredAt = at;

@@ -62,6 +62,7 @@ describe('buildConfig', () => {
           tokenized: 'magento.payments.payments_management.tokenized',
           refund_updated: 'magento.postsales.refund_management.updated',
           authorization_expiring: 'magento.payments.payments_management.authorization_expiring',
+          adjusted: 'magento.payments.payments_management.adjusted',
         },
       },
     });

@@ -1,0 +1,73 @@
+import Redis from 'ioredis';
+import { AdjustmentOperationMissing, AdjustmentStore, adjustmentIdFor } from '../../../src/adjustments/adjustment-store';
+import { Ledger } from '../../../src/ledger/ledger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const config = testConfig();
+let redis: Redis;
+let ledger: Ledger;
+let store: AdjustmentStore;
+
+beforeAll(() => {
+  redis = new Redis(config.redis.url);
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  store = new AdjustmentStore(redis, config.redis.keyPrefix);
+});
+
+afterAll(async () => {
+  const keys = await redis.keys(`${config.redis.keyPrefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+async function succeededCapture(): Promise<string> {
+  const cmd = channelCommand('capture');
+  const id = cmd.payment.operation_reference!;
+  await ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+  await ledger.transition(id, 'SUCCEEDED', { event: 'outcome' });
+  return id;
+}
+
+const input = (operationId: string, pspEventId = 'DSP1:CHARGEBACK:true') => ({
+  operationId,
+  gateway: 'adyen',
+  pspEventId,
+  source: 'webhook' as const,
+  kind: 'chargeback' as const,
+  direction: 'debit' as const,
+  amount: 4200,
+  currency: 'EUR',
+  reason: '10.4',
+  pspReference: 'DSP1',
+  occurredAt: 1764000000000,
+});
+
+describe('AdjustmentStore.recordAdjustment', () => {
+  it('records a new adjustment once, links it to the operation with a history entry, and leaves the state alone', async () => {
+    const id = await succeededCapture();
+    const first = await store.recordAdjustment(input(id), 5000);
+    expect(first.created).toBe(true);
+    expect(first.adjustment.id).toBe(adjustmentIdFor('adyen', 'DSP1:CHARGEBACK:true'));
+    const again = await store.recordAdjustment({ ...input(id), amount: 1 }, 6000);
+    expect(again.created).toBe(false);
+    // A repeat returns the first recording, not the repeat's fields.
+    expect(again.adjustment).toEqual(first.adjustment);
+    expect(await store.forOperation(id)).toEqual([first.adjustment]);
+    expect(await store.get(first.adjustment.id)).toEqual(first.adjustment);
+    expect((await ledger.interactions(id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
+    expect((await ledger.get(id))?.state).toBe('SUCCEEDED');
+  });
+
+  it('keeps separate facts apart: another PSP event or another gateway is another adjustment', async () => {
+    const id = await succeededCapture();
+    await store.recordAdjustment(input(id, 'e1'));
+    expect((await store.recordAdjustment(input(id, 'e2'))).created).toBe(true);
+    expect((await store.recordAdjustment({ ...input(id, 'e1'), gateway: 'adyen-us' })).created).toBe(true);
+    expect(await store.forOperation(id)).toHaveLength(3);
+  });
+
+  it('refuses an adjustment of an operation the ledger does not hold', async () => {
+    await expect(store.recordAdjustment(input('op-does-not-exist'))).rejects.toBeInstanceOf(AdjustmentOperationMissing);
+  });
+});

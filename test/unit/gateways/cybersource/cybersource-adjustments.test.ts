@@ -1,0 +1,46 @@
+import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
+import { cybersourceLateFact } from '../../../../src/gateways/cybersource/cybersource-adjustments';
+import { CYBERSOURCE_WEBHOOK_EVENT_TYPES } from '../../../../src/gateways/cybersource/cybersource-webhook';
+import { PAYMENT_ID, gateway } from './cybersource-test-fixtures';
+
+const EVENT_DATE = '2026-11-22T10:00:00.000Z';
+
+function notification(eventType: string, data: Record<string, unknown> = {}): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      notificationId: '0b9a1c6d-3f43-4c2e-9a65-2f0d5d2b1e77',
+      retryNumber: 0,
+      eventType,
+      eventDate: EVENT_DATE,
+      payload: [{ data: { id: PAYMENT_ID, type: 'payments', clientReferenceInformation: { code: 'op-cs-1' }, orderInformation: { amountDetails: { totalAmount: '12.50', currency: 'usd' } }, errorInformation: { reason: 'PROCESSOR_DECLINED' }, ...data }, organizationId: 'testrest' }],
+    }),
+  );
+}
+
+/** Cybersource webhook event → adjustment (docs/EVENTS.md). It documents no chargeback or dispute webhook. */
+const TABLE: Array<[string, string, string]> = [
+  ['payments.captures.reject', 'capture_failed', 'debit'],
+  ['payments.payments.failed', 'capture_failed', 'debit'],
+  ['payments.refunds.reject', 'refund_failed', 'credit'],
+  ['payments.credits.reject', 'refund_failed', 'credit'],
+  ['payments.credits.failed', 'refund_failed', 'credit'],
+];
+
+describe('Cybersource late facts', () => {
+  it.each(TABLE)('maps %s to its FAIL outcome with a %s adjustment (%s)', (type, kind, direction) => {
+    const [event] = t.parseWebhook(notification(type), gateway);
+    expect(event.operationId).toBe('op-cs-1');
+    expect(event.outcome.status).toBe('FAIL');
+    expect(event.adjustment).toEqual({ kind, direction, failsOpenOperation: true, amount: 1250, currency: 'USD', reason: 'PROCESSOR_DECLINED', pspReference: PAYMENT_ID, occurredAt: Date.parse(EVENT_DATE) });
+  });
+
+  it('has exactly the table above as late facts among the event types it maps', () => {
+    const late = CYBERSOURCE_WEBHOOK_EVENT_TYPES.filter((type) => cybersourceLateFact(type) !== null);
+    expect([...late].sort()).toEqual(TABLE.map(([type]) => type).sort());
+  });
+
+  it('carries no adjustment on an accepted capture', () => {
+    const [event] = t.parseWebhook(notification('payments.captures.accept'), gateway);
+    expect(event.adjustment).toBeUndefined();
+  });
+});
