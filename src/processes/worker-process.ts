@@ -23,7 +23,7 @@ import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
-import { AdjustmentRecorder } from '../adjustments/adjustment-recorder';
+import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 
 export interface WorkerProcessOptions {
   /** Configured gateways, by the name commands use in `payment.gateway`. */

@@ -1,4 +1,4 @@
-import { AdjustmentRecorder } from '../adjustments/adjustment-recorder';
+import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';

@@ -7,7 +7,7 @@ import { pbBackoffStrategy } from '../delivery/delivery-worker';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
-import { AdjustmentRecorder } from '../adjustments/adjustment-recorder';
+import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { applyLateFact } from './late-fact';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';

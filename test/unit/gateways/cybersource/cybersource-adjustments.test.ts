@@ -1,6 +1,5 @@
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
-import { cybersourceLateFact } from '../../../../src/gateways/cybersource/cybersource-adjustments';
-import { CYBERSOURCE_WEBHOOK_EVENT_TYPES } from '../../../../src/gateways/cybersource/cybersource-webhook';
+import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, cybersourceLateFact } from '../../../../src/gateways/cybersource/cybersource-webhook';
 import { PAYMENT_ID, gateway } from './cybersource-test-fixtures';
 
 const EVENT_DATE = '2026-11-22T10:00:00.000Z';

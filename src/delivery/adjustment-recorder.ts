@@ -1,11 +1,11 @@
 import { Config } from '../config/config';
-import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { OutcomeRecorder } from './outcome-recorder';
 import { adjustmentEvent } from '../events/adjustment-event';
 import { OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { AdjustmentRecord, needsAttention } from './adjustment';
-import { AdjustmentInput, AdjustmentStore } from './adjustment-store';
+import { AdjustmentRecord, needsAttention } from '../adjustments/adjustment';
+import { AdjustmentInput, AdjustmentStore } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter('pb_adjustments_total', 'Adjustments recorded (late PSP facts: chargebacks, failed captures and refunds…), by gateway and kind', ['gateway', 'kind']);
 
