@@ -145,7 +145,7 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
     outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway);
     reference = str(object.id);
   } else if (isStripeDisputeEventType(type)) {
-    return [disputeEvent(eventId, type, object, json.created, gateway)];
+    return [{ ...disputeEvent(eventId, type, object, json.created, gateway), account: str(json.account) ?? '' }];
   } else if (type === 'refund.created' || type === 'refund.updated' || type === 'refund.failed' || type === 'charge.refund.updated') {
     outcome = refundToOutcome(object, gateway);
     reference = str(object.payment_intent) ?? str(object.id);
