@@ -195,9 +195,11 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig): Webh
 
 /** The adjustment part of a late fact: amounts as Adyen reported them, its reason code and time. */
 function adjustmentFact(item: AdyenNotificationItem, late: AdyenLateFact): AdjustmentFact {
-  const fact: AdjustmentFact = { ...late, currency: item.amount.currency, pspReference: item.pspReference };
-  const amount = itemAmount(item);
-  if (amount !== undefined) fact.amount = amount;
+  // In ISO minor units (Adyen's own minor units differ for a few currencies); an inexact amount is left out.
+  const money = adyenConfirmedMoney(item.amount);
+  const fact: AdjustmentFact = { ...late, pspReference: item.pspReference };
+  if (money.amount !== undefined) fact.amount = money.amount;
+  if (money.currency !== undefined) fact.currency = money.currency;
   const code = item.chargebackReasonCode?.trim();
   const reason = code ? code : item.reason && item.reason !== 'null' ? item.reason : undefined;
   if (reason !== undefined) fact.reason = reason;

@@ -5,7 +5,6 @@ import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { paymentIntentToOutcome, refundToOutcome } from './stripe-responses';
 import { OPERATION_ID_METADATA } from './stripe-requests';
-import { fromStripeAmount } from './stripe-amount';
 import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
 import { AdjustmentFact } from '../../adjustments/adjustment';
 
@@ -172,8 +171,8 @@ function createdMs(created: unknown): number | undefined {
 
 /** The amounts, reason and time Stripe reported on a Refund or a Dispute. */
 function reported(object: Json, reason: string | undefined, created: unknown): Pick<AdjustmentFact, 'amount' | 'currency' | 'reason' | 'pspReference' | 'occurredAt'> {
-  const amount = fromStripeAmount(object.amount);
-  const currency = str(object.currency)?.toUpperCase();
+  // In ISO minor units (Stripe's units differ for a few currencies); an inexact amount is left out.
+  const { amount, currency } = stripeConfirmedMoney(object, 'amount');
   const at = createdMs(created);
   const id = str(object.id);
   return {
