@@ -18,6 +18,9 @@ import { Logger } from '../logging/logger';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { counter } from '../metrics/metrics-registry';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { IDEMPOTENCY_CONFLICT, idempotencyConflictEvent } from '../events/idempotency-conflict-event';
+import { idempotencyConflicts } from './idempotency-metrics';
 
 /** What the consumer did with one message. Every message ends in exactly one of these. */
 export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued';
@@ -43,6 +46,11 @@ export interface CommandConsumerDeps {
    * Without it (a consumer-only process) every accepted command becomes a `gateway-delivery` job.
    */
   inline?: InlineDelivery;
+  /**
+   * Records and sends the FAIL event of a command refused as an idempotency conflict. Without it (tests of
+   * intake alone) the conflict is still dead-lettered and logged.
+   */
+  recorder?: Pick<OutcomeRecorder, 'emit'>;
   /** Called after each decision (metrics, tests). */
   onDecision?: (decision: ConsumeDecision, operationId: string | null) => void;
 }
@@ -184,7 +192,11 @@ export class CommandConsumer {
     // The fast path records a new operation's first attempt with its creation when it can go out at once.
     const now = Date.now();
     const prepared = inline ? inline.prepare(draftRecord(operationId, command, now)) : null;
-    const { created, state, record } = await this.retrying('ledger', () => this.deps.ledger.create(operationId, command, now, prepared?.interaction));
+    const { created, state, record, conflict, digest } = await this.retrying('ledger', () => this.deps.ledger.create(operationId, command, now, prepared?.interaction));
+    if (conflict) {
+      await this.refuseConflict(msg, command, operationId, digest, state);
+      return { decision: 'dead-lettered', operationId };
+    }
     if (!created && state === 'RECEIVED' && (await this.retrying('ledger', () => this.deps.ledger.releaseHold(operationId)))) {
       // The re-send (or the replay of the dead letter) of an operation held or parked because its gateway
       // was not configured, and never sent: deliver it again now, through its one job id.
@@ -213,6 +225,33 @@ export class CommandConsumer {
     // Adding again is safe: BullMQ ignores a jobId it already holds.
     await this.retrying('delivery queue', () => this.deps.deliveryQueue.add('deliver', { operationId }, { jobId: bullJobId(operationId) }));
     return { decision: created ? 'accepted' : 'duplicate', operationId };
+  }
+
+  /**
+   * A command whose operation id is taken by one with other money fields (the ledger's create compared
+   * their digests): dead-letter it with the reason, tell the OMS it failed with an event of its own (the
+   * original operation and its events are untouched), warn. Both writes are durable before the ack.
+   */
+  private async refuseConflict(msg: ConsumeMessage, command: PaymentCommand, operationId: string, digest: string, existingState: string): Promise<void> {
+    const { config, deadLetters, recorder, logger } = this.deps;
+    const field = 'payment.operation_reference';
+    const reason = `${IDEMPOTENCY_CONFLICT}: operation ${operationId} already exists with other money fields`;
+    await this.retrying('dead-letter', () =>
+      deadLetters.write(msg.content, { code: 'IDEMPOTENCY_CONFLICT', field, reason, source: `amqp:${config.amqp.commandsQueue}` }, {
+        'x-pb-routing-key': msg.fields.routingKey,
+        'x-pb-operation-id': operationId,
+      }),
+    );
+    if (recorder) await this.retrying('conflict event', () => recorder.emit(idempotencyConflictEvent(operationId, command, digest, config)));
+    idempotencyConflicts().inc({ channel: command.channel });
+    logger.warn('idempotency conflict: command refused, its operation id is taken by a command with other money fields', {
+      operation_id: operationId,
+      command: command.command,
+      channel: command.channel,
+      existing_state: existingState,
+      reason: IDEMPOTENCY_CONFLICT,
+      field,
+    });
   }
 
   /**

@@ -8,6 +8,11 @@ import { verifySignature } from '../bus/x-signature';
 import { MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { operationIdOf } from '../ledger/operation-id';
+import { commandDigest } from '../ledger/command-digest';
+import { Ledger } from '../ledger/ledger';
+import { IDEMPOTENCY_CONFLICT } from '../events/idempotency-conflict-event';
+import { PaymentCommand } from '../contracts/payment-command';
+import { idempotencyConflicts } from './idempotency-metrics';
 import { Logger } from '../logging/logger';
 import { BodyTooLargeError, readRawBody } from '../web/read-body';
 import { WebRoute, sendJson } from '../web/web-server';
@@ -36,6 +41,11 @@ export class IntakeRoute implements WebRoute {
       publisher: ConfirmPublisher;
       deadLetters: DeadLetterWriter;
       logger: Logger;
+      /**
+       * The ledger, read once per command that carries an explicit `operation_reference`, to refuse an
+       * idempotency conflict at once. Without it every conflict is left to the consumer.
+       */
+      ledger?: Pick<Ledger, 'digestOf'>;
     },
   ) {
     this.methods = commandMethodIndex(deps.config);
@@ -91,6 +101,20 @@ export class IntakeRoute implements WebRoute {
     }
     const command = mapped.command;
     const operationId = operationIdOf(command);
+    if (await this.conflicts(command, operationId)) {
+      this.stats.rejected += 1;
+      idempotencyConflicts().inc({ channel: command.channel });
+      const field = 'payment.operation_reference';
+      const reason = `${IDEMPOTENCY_CONFLICT}: already used for a command with other money fields`;
+      logger.warn('idempotency conflict: intake refused a command whose operation_reference is taken by one with other money fields', { operation_id: operationId, command: command.command, field });
+      try {
+        await this.deps.deadLetters.write(raw, { code: 'IDEMPOTENCY_CONFLICT', field, reason, source: 'http:intake' }, { 'x-pb-operation-id': operationId });
+      } catch (err) {
+        logger.error('dead-letter write failed for a rejected intake command', { code: 'IDEMPOTENCY_CONFLICT', field, error: (err as Error).message });
+      }
+      sendJson(res, 200, jsonRpcError(mapped.id, JSON_RPC.INVALID_PARAMS, `${field}: ${reason}`, { field, reason, code: 'IDEMPOTENCY_CONFLICT', operation_reference: operationId }));
+      return;
+    }
     try {
       await this.deps.publisher.publish(config.amqp.commandsExchange, commandRoutingKey(command.channel, command.command), Buffer.from(JSON.stringify(command)), {
         contentType: 'application/json',
@@ -105,6 +129,23 @@ export class IntakeRoute implements WebRoute {
     }
     this.stats.accepted += 1;
     sendJson(res, 200, jsonRpcResult(mapped.id, {}));
+  }
+
+  /**
+   * Whether the ledger already holds the command's explicit `operation_reference` with another digest. One
+   * Redis read, only for commands that carry one. If Redis cannot answer, the command goes on: the
+   * consumer's ledger write compares the digests again and refuses the conflict there.
+   */
+  private async conflicts(command: PaymentCommand, operationId: string): Promise<boolean> {
+    const { ledger, logger } = this.deps;
+    if (!ledger || !command.payment.operation_reference) return false;
+    try {
+      const stored = await ledger.digestOf(operationId);
+      return stored !== null && stored !== commandDigest(command);
+    } catch (err) {
+      logger.warn('intake could not read the ledger for an idempotency check; the consumer will check', { operation_id: operationId, error: (err as Error).message });
+      return false;
+    }
   }
 
   /** Answers the JSON-RPC error naming the field, and leaves a (redacted) dead-letter record. */

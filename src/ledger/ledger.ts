@@ -2,6 +2,7 @@ import Redis, { Result } from 'ioredis';
 import { Channel, CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
 import { Decline, parseDecline } from '../errors/decline';
 import { RECORD_EVENT_LUA_FUNCTION, RecordResult } from '../events/event-store';
+import { commandDigest } from './command-digest';
 import { redact } from '../logging/redact';
 import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
 import { ALLOWED_TRANSITIONS, OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
@@ -80,13 +81,18 @@ const luaAllowed = `{${Object.entries(ALLOWED_TRANSITIONS)
 
 // KEYS: op hash, interactions list. ARGV: prefix, id, now, interaction JSON, initial state (RECEIVED, or
 // SENT when the first attempt is recorded with the creation), the first attempt's interaction JSON ('' for
-// none), then the record's fields as name, value, name, value… (as arguments, not JSON: no encoding of
-// the payment twice, no decoding in Lua).
-// Creates the record unless it exists; returns {created(0|1), state}.
+// none), the command's digest (see command-digest.ts), then the record's fields as name, value, name,
+// value… (as arguments, not JSON: no encoding of the payment twice, no decoding in Lua).
+// Creates the record unless it exists; returns {created(0|1), state, conflict(0|1)}: conflict when the
+// existing record was created from a command with another digest (a record without one never conflicts).
 const CREATE_LUA = `
-local state = redis.call('HGET', KEYS[1], 'state')
-if state then return {0, state} end
-redis.call('HSET', KEYS[1], unpack(ARGV, 7))
+local existing = redis.call('HMGET', KEYS[1], 'state', 'digest')
+if existing[1] then
+  local conflict = 0
+  if existing[2] and existing[2] ~= ARGV[7] then conflict = 1 end
+  return {0, existing[1], conflict}
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('ZADD', ARGV[1] .. 'ops:state:' .. ARGV[5], ARGV[3], ARGV[2])
 redis.call('ZADD', ARGV[1] .. 'ops:created', ARGV[3], ARGV[2])
 redis.call('RPUSH', KEYS[2], ARGV[4])
@@ -185,7 +191,7 @@ const REFERENCE_TTL_S = 90 * 24 * 3600;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    pbLedgerCreate(opKey: string, logKey: string, prefix: string, id: string, now: number, interaction: string, state: string, attempt: string, ...fields: string[]): Result<[number, string], Context>;
+    pbLedgerCreate(opKey: string, logKey: string, prefix: string, id: string, now: number, interaction: string, state: string, attempt: string, digest: string, ...fields: string[]): Result<[number, string, number?], Context>;
     /** Keys and arguments as TRANSITION_LUA's comment lists them. */
     pbLedgerTransition(...keysThenArgs: (string | number)[]): Result<[number, string, string[]?], Context>;
     pbLedgerTransitionRecord(...keysThenArgs: (string | number)[]): Result<[number, string, string[], number, number?, number?, number?], Context>;
@@ -226,15 +232,20 @@ export class Ledger {
    * With `firstAttempt` (the worker's fast path, issue #5), the operation is created in SENT with one
    * attempt and that attempt's history entry: the same as `create` then `transition(…, 'SENT', …,
    * { countAttempt: true })`, in one atomic round trip. The attempt is on record before the request leaves.
-   * @returns whether it was created, its current state, and (when created) the record as written.
+   * The command's digest (`commandDigest`) is stored with the record and compared in the same script when
+   * the operation exists: `conflict` says the existing one was created from a command with other money
+   * fields (an idempotency conflict; the existing record is left untouched).
+   * @returns whether it was created, its current state, whether it conflicts, and (when created) the record
+   *   as written.
    */
   async create(
     id: string,
     command: PaymentCommand,
     now = Date.now(),
     firstAttempt?: Omit<Interaction, 'at'>,
-  ): Promise<{ created: boolean; state: OperationState; record?: OperationRecord }> {
+  ): Promise<{ created: boolean; state: OperationState; conflict: boolean; digest: string; record?: OperationRecord }> {
     const state: OperationState = firstAttempt ? 'SENT' : 'RECEIVED';
+    const digest = commandDigest(command);
     const fields: string[] = [
       'id', id,
       'command', command.command,
@@ -245,15 +256,16 @@ export class Ledger {
       'created_at', String(now),
       'updated_at', String(now),
       'attempts', firstAttempt ? '1' : '0',
+      'digest', digest,
     ];
     if (command.sequence !== undefined) fields.push('sequence', String(command.sequence));
     const interaction = JSON.stringify({ at: now, event: 'received', channel: command.channel });
     const attempt = firstAttempt ? historyEntry({ ...firstAttempt, to: 'SENT' }, now) : '';
-    const [created, current] = await this.redis.pbLedgerCreate(this.opKey(id), this.logKey(id), this.prefix, id, now, interaction, state, attempt, ...fields);
-    if (created !== 1) return { created: false, state: current as OperationState };
+    const [created, current, conflict] = await this.redis.pbLedgerCreate(this.opKey(id), this.logKey(id), this.prefix, id, now, interaction, state, attempt, digest, ...fields);
+    if (created !== 1) return { created: false, state: current as OperationState, conflict: conflict === 1, digest };
     // The record as Redis now holds it, built from the very fields written: the caller can deliver it
     // without reading it back (one round trip less per command).
-    return { created: true, state, record: recordFromHash(hashFromPairs(fields), command.payment) };
+    return { created: true, state, conflict: false, digest, record: recordFromHash(hashFromPairs(fields), command.payment) };
   }
 
   /**
@@ -376,6 +388,14 @@ export class Ledger {
   /** Appends a history entry without changing state (e.g. a retry scheduled, a duplicate seen). */
   async appendInteraction(id: string, interaction: Omit<Interaction, 'at'>, now = Date.now()): Promise<void> {
     await this.redis.rpush(this.logKey(id), historyEntry(interaction, now));
+  }
+
+  /**
+   * The digest stored with operation `id` (`null`: no such operation, or one created before digests were
+   * stored). One read: the intake's cheap idempotency-conflict check.
+   */
+  async digestOf(id: string): Promise<string | null> {
+    return this.redis.hget(this.opKey(id), 'digest');
   }
 
   async get(id: string): Promise<OperationRecord | null> {

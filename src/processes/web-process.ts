@@ -6,6 +6,7 @@ import { Config } from '../config/config';
 import { HealthRoute } from '../health/health-route';
 import { IntakeRoute } from '../intake/intake-route';
 import { Logger } from '../logging/logger';
+import { Ledger } from '../ledger/ledger';
 import { MetricsRoute } from '../metrics/metrics-route';
 import { createRedis } from '../redis/redis-connection';
 import { GatewayConfig } from '../config/config';
@@ -40,8 +41,8 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   void connection.connect().catch(() => undefined);
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
-  const intake = new IntakeRoute({ config, publisher, deadLetters, logger });
   const redis = createRedis(config.redis.url, 'commands', logger);
+  const intake = new IntakeRoute({ config, publisher, deadLetters, logger, ledger: new Ledger(redis, config.redis.keyPrefix) });
   const health = new HealthRoute({
     rabbitmq: async () => {
       if (!connection.connected) throw new Error('not connected');

@@ -87,7 +87,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
 
   const inline = fast ? new InlineDelivery({ config, service: delivery, deliveryQueue, logger }) : undefined;
-  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, onDecision: options.onDecision });
+  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, recorder, onDecision: options.onDecision });
 
   const workers: Worker[] = [];
   if (!options.consumerOnly) {

@@ -70,12 +70,25 @@ describe('the operation ledger on a real Redis', () => {
     expect(await redis.zscore(`${prefix}ops:created`, id)).toBe('1000');
   });
 
+  it('compares the money-field digest inside create: an identical repeat is no conflict, other money fields are, a digest-less record never is', async () => {
+    const id = nextId();
+    const first = command();
+    expect(await ledger.create(id, first, 1_000)).toMatchObject({ created: true, conflict: false });
+    expect(await ledger.digestOf(id)).toMatch(/^v1:/);
+    expect(await ledger.create(id, { ...first, sequence: 'another-rpc-id' }, 2_000)).toMatchObject({ created: false, conflict: false });
+    expect(await ledger.create(id, { ...first, payment: { ...first.payment, amount: first.payment.amount + 1 } }, 3_000)).toMatchObject({ created: false, conflict: true });
+    expect((await ledger.get(id))?.payment.amount).toBe(first.payment.amount);
+    // A record written before digests were stored: a repeat is treated as the duplicate it always was.
+    await redis.hdel(`${prefix}op:${id}`, 'digest');
+    expect(await ledger.create(id, { ...first, payment: { ...first.payment, amount: 1 } }, 4_000)).toMatchObject({ created: false, conflict: false });
+  });
+
   it('creates an operation only once: a second create returns created:false, the current state, and adds no history', async () => {
     const id = nextId();
     await ledger.create(id, command(), 1_000);
     await ledger.transition(id, 'SENT', { event: 'sent' }, {}, 2_000);
     const again = await ledger.create(id, command({ command: 'refund' }), 3_000);
-    expect(again).toEqual({ created: false, state: 'SENT' });
+    expect(again).toMatchObject({ created: false, state: 'SENT', conflict: true });
     const record = await ledger.get(id);
     expect(record).toMatchObject({ command: 'capture', state: 'SENT', createdAt: 1_000 });
     const history = await ledger.interactions(id);

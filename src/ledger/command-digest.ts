@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import { PaymentCommand } from '../contracts/payment-command';
+
+/**
+ * Version of the digest's material. Bump it only with a migration: a record whose stored digest was made
+ * by another version would compare as a conflict against every repeat of its own command.
+ */
+const DIGEST_VERSION = 'v1';
+
+/**
+ * The digest of a command's money-relevant fields: what must be identical for a second command under the
+ * same operation id to be a harmless repeat rather than an idempotency conflict (as a PSP refuses a
+ * reused Idempotency-Key with other parameters). Stored with the operation when it is created; `Ledger.create`
+ * compares it in the same script. Pure.
+ *
+ * In the digest, because they change what money moves, where, or against what:
+ * - `command` (a capture is not a refund),
+ * - `payment.gateway`, `payment.gateway_account` (which PSP and merchant account moves it),
+ * - `payment.gateway_key` (which authorization / payment method it acts on),
+ * - `payment.amount`, `payment.currency` (how much, in what),
+ * - `payment.order_id` (which order it is booked to),
+ * - each line's `line_number` and `refund_amount`, in order (how a refund splits over the order lines).
+ *
+ * Left out, because a legitimate resend may differ in them without changing the money: `channel`,
+ * `sequence` (the bus's JSON-RPC id changes on a resend), `received_at`, `version`, `operation_reference`
+ * (it is the id itself), `new_gateway_key`, `method_details` (card metadata, never money; it must not even be
+ * hashed alongside money), `custom_attributes`, and the descriptive line fields (names, SKU, quantity, unit
+ * price, tax): they describe the lines, while `amount` and `refund_amount` are what the PSP is asked to move.
+ *
+ * @returns `v1:` followed by 32 hex characters (128 bits of SHA-256).
+ */
+export function commandDigest(command: PaymentCommand): string {
+  const p = command.payment;
+  const lines = (p.lines ?? []).map((l) => [l.line_number ?? null, l.refund_amount ?? null]);
+  const material = JSON.stringify([command.command, p.gateway, p.gateway_account, p.gateway_key, p.amount, p.currency, p.order_id ?? null, lines]);
+  return `${DIGEST_VERSION}:${createHash('sha256').update(material).digest('hex').slice(0, 32)}`;
+}
