@@ -9,7 +9,8 @@ import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { CircuitBreaker } from './circuit-breaker';
 import { ConfigHold, DeadLetterSink } from './config-hold';
-import { DEPENDENT, resolveOperationContext } from './operation-context';
+import { ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-context';
+import { authorizationRefusals } from './authorization-metrics';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { OutcomeRecorder } from './outcome-recorder';
 
@@ -158,7 +159,10 @@ export class DeliveryService {
     const ctx = await this.contextFor(op);
     if ('wait' in ctx) return ctx.wait;
     if ('fail' in ctx) {
-      const failed = await recorder.fail(op, ctx.fail, 'bridge');
+      // Refused against its authorization (failed, scope, currency, amount): never sent to the PSP.
+      authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
+      log.warn('operation refused against its authorization; not sent to the gateway', { reason: ctx.fail, ...(ctx.field ? { field: ctx.field } : {}), ...ctx.detail });
+      const failed = await recorder.fail(op, ctx.fail, 'bridge', ctx.detail ?? {}, undefined, ctx.field);
       return { kind: 'done', state: failed.state };
     }
     const breaker = this.breaker(route.gateway.name);
@@ -226,8 +230,9 @@ export class DeliveryService {
   }
 
   /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
-  private async contextFor(op: OperationRecord): Promise<{ context: OperationContext } | { wait: DeliveryStep } | { fail: string }> {
-    const resolved = await resolveOperationContext(op, this.deps.ledger);
+  private async contextFor(op: OperationRecord): Promise<{ context: OperationContext } | { wait: DeliveryStep } | ContextRefusal> {
+    // Amounts are checked before the first attempt only: once sent, the PSP has decided.
+    const resolved = await resolveOperationContext(op, this.deps.ledger, { checkAmounts: op.state === 'RECEIVED' && op.attempts === 0 });
     if ('wait' in resolved) return { wait: { kind: 'wait', reason: resolved.wait, delayMs: this.deps.config.delivery.backoffBaseMs } };
     return resolved;
   }

@@ -1,18 +1,50 @@
-import { CommandType } from '../contracts/payment-command';
+import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationContext } from '../gateways/gateway-adapter';
-import { Ledger, OperationRecord } from '../ledger/ledger';
+import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
 /** Commands whose success creates an authorization later commands may name by our operation id. */
 const AUTHORIZING: ReadonlySet<CommandType> = new Set(['authorize', 'sale', 'revalidate']);
+/** Commands that move the authorization's money: they must be in its currency. */
+const MONEY_MOVING: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund']);
+
+/** Reasons a dependent command is refused against our authorization (event `reason`, metric label). */
+export const AUTHORIZATION_REFUSALS = {
+  /** Another gateway, gateway_account or order than the authorization's. */
+  scope: 'authorization_scope_mismatch',
+  /** Another currency than the authorization's (conversion only happens through an explicit FX step). */
+  currency: 'currency_mismatch',
+  /** A capture above the authorized amount not yet captured (successful captures summed). */
+  capture: 'amount_exceeds_authorized',
+  /** A refund above the captured amount not yet refunded. */
+  refund: 'amount_exceeds_captured',
+} as const;
+
+/** Why a command cannot be carried against its authorization: reason, the field at fault, details to log. */
+export interface ContextRefusal {
+  fail: string;
+  /** The command field at fault (`payment.currency`); absent when the authorization itself is the cause. */
+  field?: string;
+  /** What an operator needs to see (scopes, currencies, amounts; never card data). */
+  detail?: Record<string, unknown>;
+}
 
 /**
  * What the gateway transformer is given for an operation, or why it cannot be given anything yet:
- * `wait` (the authorization it names is not decided), `fail` (that authorization failed, or succeeded
- * without a PSP reference).
+ * `wait` (the authorization it names is not decided), `fail` (that authorization failed, succeeded without
+ * a PSP reference, or does not match the command: scope, currency, amount).
  */
-export type ContextResolution = { context: OperationContext } | { wait: string } | { fail: string };
+export type ContextResolution = { context: OperationContext } | { wait: string } | ContextRefusal;
+
+export interface ResolveOptions {
+  /**
+   * Check a capture's or refund's amount against what the authorization has left (and register it as one of
+   * the authorization's dependents). Only before the first attempt: once sent, the PSP has decided, and the
+   * sums change as other captures settle. Default false (status inquiries, the poller).
+   */
+  checkAmounts?: boolean;
+}
 
 /**
  * The context of `op` for its gateway: a capture, cancel, refund, validate or revalidate whose `gateway_key`
@@ -20,17 +52,38 @@ export type ContextResolution = { context: OperationContext } | { wait: string }
  * key, else its gateway reference), which exists only once that authorization succeeded. Every other
  * command is sent as the OMS gave it. Used for the request itself (delivery) and for any status inquiry
  * about it (delivery's UNKNOWN resolution, the poller), so both name the same PSP object.
+ *
+ * Our authorization is only resolved within its scope: same gateway, same gateway_account, same order_id
+ * when both have one; a capture, cancel or refund must be in its currency; with `checkAmounts`, a capture
+ * may not exceed the authorized amount less successful captures, a refund the captured amount less
+ * successful refunds. Anything else is refused, never sent with another merchant's or order's object.
  */
-export async function resolveOperationContext(op: OperationRecord, ledger: Ledger): Promise<ContextResolution> {
+export async function resolveOperationContext(op: OperationRecord, ledger: Ledger, options: ResolveOptions = {}): Promise<ContextResolution> {
   const context: OperationContext = { operationId: op.id, command: op.command, payment: op.payment };
   if (!DEPENDENT.has(op.command)) return { context };
-  const auth = op.payment.gateway_key === op.id ? null : await ledger.get(op.payment.gateway_key);
+  const key = op.payment.gateway_key;
+  if (key === op.id) return { context };
+  const amounts = options.checkAmounts === true && (op.command === 'capture' || op.command === 'refund');
+  let auth: OperationRecord | null;
+  let dependents: DependentSummary[] = [];
+  if (amounts) {
+    const view = await ledger.authorizationView(key, op.id);
+    auth = view?.auth ?? null;
+    dependents = view?.dependents ?? [];
+  } else {
+    auth = await ledger.get(key);
+  }
   if (!auth || !AUTHORIZING.has(auth.command)) return { context };
+  const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
+  if (refused) return refused;
   switch (auth.state) {
     case 'SUCCEEDED': {
-      const key = auth.newGatewayKey ?? auth.gatewayReference;
-      if (!key) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
-      return { context: { ...context, payment: { ...op.payment, gateway_key: key } } };
+      const psp = auth.newGatewayKey ?? auth.gatewayReference;
+      if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
+      // Only authorizations whose dependents were all registered (created with a digest) can be summed.
+      const over = amounts && auth.digest !== undefined ? amountRefusal(op, auth, dependents) : null;
+      if (over) return over;
+      return { context: { ...context, payment: { ...op.payment, gateway_key: psp } } };
     }
     case 'FAILED':
       return { fail: 'AUTHORIZATION_FAILED' };
@@ -41,4 +94,54 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     case 'UNRESOLVED':
       return { wait: `authorization ${auth.id} is ${auth.state}` };
   }
+}
+
+/** The scope an authorization belongs to, for logs (no card data: gateway, account, order only). */
+function scopeOf(p: Payment): Record<string, string | null> {
+  return { gateway: p.gateway, gateway_account: p.gateway_account, order_id: p.order_id ?? null };
+}
+
+/** A command for another gateway, account or order than its authorization's. Pure. */
+export function scopeRefusal(payment: Payment, auth: OperationRecord): ContextRefusal | null {
+  const a = auth.payment;
+  const field =
+    payment.gateway !== a.gateway
+      ? 'payment.gateway'
+      : payment.gateway_account !== a.gateway_account
+        ? 'payment.gateway_account'
+        : payment.order_id !== undefined && a.order_id !== undefined && payment.order_id !== a.order_id
+          ? 'payment.order_id'
+          : null;
+  if (!field) return null;
+  return { fail: AUTHORIZATION_REFUSALS.scope, field, detail: { authorization_id: auth.id, command_scope: scopeOf(payment), authorization_scope: scopeOf(a) } };
+}
+
+/** A capture, cancel or refund in another currency than the authorization's (as the PSP confirmed it, else as asked). Pure. */
+export function currencyRefusal(op: OperationRecord, auth: OperationRecord): ContextRefusal | null {
+  if (!MONEY_MOVING.has(op.command)) return null;
+  const authorized = auth.confirmedCurrency ?? auth.payment.currency;
+  if (op.payment.currency === authorized) return null;
+  return { fail: AUTHORIZATION_REFUSALS.currency, field: 'payment.currency', detail: { authorization_id: auth.id, currency: op.payment.currency, authorization_currency: authorized } };
+}
+
+/**
+ * A capture above what the authorization has left (authorized less successful captures; a sale is captured
+ * already, the PSP decides), or a refund above what was captured (a sale's amount, else the successful
+ * captures) less successful refunds. Amounts are the PSP-confirmed ones where it said. Pure.
+ */
+export function amountRefusal(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): ContextRefusal | null {
+  const authorized = auth.confirmedAmount ?? auth.payment.amount;
+  const sum = (command: CommandType) => dependents.filter((d) => d.command === command && d.state === 'SUCCEEDED').reduce((total, d) => total + d.amount, 0);
+  const captured = sum('capture');
+  const detail = { authorization_id: auth.id, amount: op.payment.amount, authorized, captured };
+  if (op.command === 'capture' && auth.command !== 'sale') {
+    const remaining = authorized - captured;
+    if (op.payment.amount > remaining) return { fail: AUTHORIZATION_REFUSALS.capture, field: 'payment.amount', detail: { ...detail, remaining } };
+  }
+  if (op.command === 'refund') {
+    const refunded = sum('refund');
+    const refundable = (auth.command === 'sale' ? authorized : captured) - refunded;
+    if (op.payment.amount > refundable) return { fail: AUTHORIZATION_REFUSALS.refund, field: 'payment.amount', detail: { ...detail, refunded, refundable } };
+  }
+  return null;
 }

@@ -104,6 +104,7 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
         status,
         ...(reason ? { reason } : {}),
         ...(status === 'FAIL' ? { decline: failDecline(op, config) } : {}),
+        ...(op.reasonField ? { field: op.reasonField } : {}),
         gateway_command: op.command,
         gateway_response: { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null },
         gateway_response_time: op.updatedAt - op.createdAt,

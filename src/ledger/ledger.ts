@@ -35,6 +35,14 @@ export interface OperationRecord {
   orphanAt?: number;
   /** A successful authorization: the capture, cancel or revalidate that closed it. */
   closedBy?: string;
+  /** The command field a refusal of ours is about (`payment.currency`), with `reason`. */
+  reasonField?: string;
+  /** Amount the PSP confirmed for this operation, minor units of `confirmedCurrency` (absent: it did not say). */
+  confirmedAmount?: number;
+  /** ISO 4217 currency the PSP confirmed (absent: it did not say). */
+  confirmedCurrency?: string;
+  /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
+  digest?: string;
 }
 
 /** One appended entry of an operation's history: what happened, when, how long it took. Redacted. */
@@ -65,6 +73,11 @@ export interface TransitionFields {
   decline?: Decline;
   nextCheckAt?: number;
   pollStep?: number;
+  /** The command field a refusal is about, e.g. `payment.currency`. */
+  reasonField?: string;
+  /** What the PSP confirmed: amount (minor units) and currency. */
+  confirmedAmount?: number;
+  confirmedCurrency?: string;
   /** Count this transition as one more gateway attempt. */
   countAttempt?: boolean;
   /** An authorization's success: when it expires (epoch ms); indexed for the lifecycle sweeps (authorization-index.ts). */
@@ -186,6 +199,25 @@ if redis.call('HGET', KEYS[1], 'state') ~= 'RECEIVED' then return 0 end
 return redis.call('HDEL', KEYS[1], 'held_since', 'parked_at') > 0 and 1 or 0
 `;
 
+// KEYS: an operation's hash, its dependents set. ARGV: the dependent's id ('' to register none).
+// Registers the dependent (only if the operation exists); returns {the operation as a flat HGETALL, the
+// dependents' ids}. One round trip: what a capture or refund needs to check its authorization.
+const AUTHORIZATION_VIEW_LUA = `
+local flat = redis.call('HGETALL', KEYS[1])
+if #flat == 0 then return {{}, {}} end
+if ARGV[1] ~= '' then redis.call('SADD', KEYS[2], ARGV[1]) end
+return {flat, redis.call('SMEMBERS', KEYS[2])}
+`;
+
+/** A command acting on an authorization, as `Ledger.authorizationView` lists it. */
+export interface DependentSummary {
+  id: string;
+  command: CommandType;
+  state: OperationState;
+  /** What the PSP confirmed for it, else what it asked for; minor units. */
+  amount: number;
+}
+
 /** How long a PSP reference → operation id index entry lives, seconds (90 days). */
 const REFERENCE_TTL_S = 90 * 24 * 3600;
 
@@ -194,6 +226,7 @@ declare module 'ioredis' {
     pbLedgerCreate(opKey: string, logKey: string, prefix: string, id: string, now: number, interaction: string, state: string, attempt: string, digest: string, ...fields: string[]): Result<[number, string, number?], Context>;
     /** Keys and arguments as TRANSITION_LUA's comment lists them. */
     pbLedgerTransition(...keysThenArgs: (string | number)[]): Result<[number, string, string[]?], Context>;
+    pbLedgerAuthorizationView(opKey: string, dependentsKey: string, dependent: string): Result<[string[], string[]], Context>;
     pbLedgerTransitionRecord(...keysThenArgs: (string | number)[]): Result<[number, string, string[], number, number?, number?, number?], Context>;
   }
 }
@@ -217,6 +250,7 @@ export class Ledger {
     redis.defineCommand('pbLedgerCreate', { numberOfKeys: 2, lua: CREATE_LUA });
     redis.defineCommand('pbLedgerTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
     redis.defineCommand('pbLedgerTransitionRecord', { numberOfKeys: 8, lua: TRANSITION_RECORD_LUA });
+    redis.defineCommand('pbLedgerAuthorizationView', { numberOfKeys: 2, lua: AUTHORIZATION_VIEW_LUA });
   }
 
   private opKey(id: string): string {
@@ -365,6 +399,9 @@ export class Ledger {
     put('orphan_at', fields.orphanAt);
     put('authorization_key', fields.closesAuthorization?.key);
     put('authorization_ref', fields.closesAuthorization && `${fields.closesAuthorization.gateway}:${fields.closesAuthorization.key}`);
+    put('reason_field', fields.reasonField);
+    put('confirmed_amount', fields.confirmedAmount);
+    put('confirmed_currency', fields.confirmedCurrency);
     const score = POLLED_STATES.has(to) && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
     const entry = historyEntry({ ...interaction, to }, now);
     return [
@@ -447,6 +484,37 @@ export class Ledger {
     for (const s of states) pipeline.zcard(`${this.prefix}ops:state:${s}`);
     const results = (await pipeline.exec()) ?? [];
     return Object.fromEntries(states.map((s, i) => [s, Number(results[i]?.[1] ?? 0)])) as Record<OperationState, number>;
+  }
+
+  /**
+   * An authorization and the commands that acted on it (captures, refunds: what its remaining amount is
+   * made of), registering `dependentId` among them in the same round trip. A second round trip reads the
+   * other dependents, only when there are any. Not on the hot path: only captures and refunds naming one
+   * of our authorizations, before their first attempt.
+   * @returns `null` when there is no such operation.
+   */
+  async authorizationView(authId: string, dependentId: string): Promise<{ auth: OperationRecord; dependents: DependentSummary[] } | null> {
+    const [flat, members] = await this.redis.pbLedgerAuthorizationView(this.opKey(authId), this.dependentsKey(authId), dependentId);
+    if (flat.length === 0) return null;
+    const auth = recordFromHash(hashFromPairs(flat));
+    const others = members.filter((m) => m !== dependentId);
+    if (others.length === 0) return { auth, dependents: [] };
+    const pipeline = this.redis.pipeline();
+    for (const id of others) pipeline.hmget(this.opKey(id), 'state', 'command', 'confirmed_amount', 'payment');
+    const replies = (await pipeline.exec()) ?? [];
+    const dependents: DependentSummary[] = [];
+    replies.forEach(([err, reply], i) => {
+      if (err) throw err;
+      const [state, command, confirmed, payment] = reply as (string | null)[];
+      if (!state || !command || !payment) return;
+      const amount = confirmed !== null ? Number(confirmed) : (JSON.parse(payment) as Payment).amount;
+      dependents.push({ id: others[i], command: command as CommandType, state: state as OperationState, amount });
+    });
+    return { auth, dependents };
+  }
+
+  private dependentsKey(authId: string): string {
+    return `${this.prefix}op:${authId}:dependents`;
   }
 
   /** How many operations are in `state` (one ZCARD): e.g. the UNRESOLVED gauge. */
@@ -539,6 +607,9 @@ export function afterTransition(record: OperationRecord, to: OperationState, fie
     pollStep: fields.pollStep ?? record.pollStep,
     expiresAt: fields.expiresAt ?? record.expiresAt,
     orphanAt: fields.orphanAt ?? record.orphanAt,
+    reasonField: fields.reasonField ?? record.reasonField,
+    confirmedAmount: fields.confirmedAmount ?? record.confirmedAmount,
+    confirmedCurrency: fields.confirmedCurrency ?? record.confirmedCurrency,
   };
 }
 
@@ -579,6 +650,10 @@ function recordFromHash(h: Record<string, string>, payment?: Payment): Operation
     expiresAt: optNum(h.expires_at),
     orphanAt: optNum(h.orphan_at),
     closedBy: h.closed_by,
+    reasonField: h.reason_field,
+    confirmedAmount: optNum(h.confirmed_amount),
+    confirmedCurrency: h.confirmed_currency,
+    digest: h.digest,
   };
 }
 

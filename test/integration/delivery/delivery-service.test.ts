@@ -203,9 +203,10 @@ describe('gateway delivery', () => {
 
   it('fails a capture whose authorization failed, without calling the PSP', async () => {
     const { service, ledger } = setup();
-    const authId = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' }));
+    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' });
+    const authId = await record(ledger, auth);
     expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'FAILED' });
-    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId }));
+    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId, order_id: auth.payment.order_id }));
     expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect((await ledger.get(captureId))?.reason).toBe('AUTHORIZATION_FAILED');
     expect(sim.counters().effects[captureId]).toBeUndefined();

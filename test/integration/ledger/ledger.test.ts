@@ -65,6 +65,7 @@ describe('the operation ledger on a real Redis', () => {
       gatewayStatus: undefined,
       nextCheckAt: undefined,
       pollStep: undefined,
+      digest: expect.stringMatching(/^v1:[0-9a-f]{32}$/),
     });
     expect(await members('RECEIVED')).toContain(id);
     expect(await redis.zscore(`${prefix}ops:created`, id)).toBe('1000');

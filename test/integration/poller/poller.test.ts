@@ -240,7 +240,8 @@ describe('the poller', () => {
       await ledger.create(authId, auth);
       await ledger.transition(authId, 'SENT', { event: 'attempt' }, { countAttempt: true });
       await ledger.transition(authId, authState, { event: 'test' }, { gatewayReference: `auth_ref_${authId}`, nextCheckAt: Date.now() + 60_000, pollStep: 0 });
-      const capture = channelCommand('capture', {}, { gateway_key: authId });
+      // Same order as its authorization: a capture only ever resolves an authorization in its own scope.
+      const capture = channelCommand('capture', {}, { gateway_key: authId, order_id: auth.payment.order_id });
       const captureId = capture.payment.operation_reference!;
       await ledger.create(captureId, capture);
       await ledger.transition(captureId, 'SENT', { event: 'attempt' }, { countAttempt: true });

@@ -1,0 +1,12 @@
+import { Counter } from 'prom-client';
+import { counter } from '../metrics/metrics-registry';
+
+/**
+ * `pb_authorization_refusals_total{gateway,reason}`: dependent commands (capture, cancel, refund, validate,
+ * revalidate) refused against their authorization before any gateway call. `reason` is a bounded set:
+ * authorization_scope_mismatch, currency_mismatch, amount_exceeds_authorized, amount_exceeds_captured,
+ * AUTHORIZATION_FAILED, AUTHORIZATION_REFERENCE_MISSING.
+ */
+export function authorizationRefusals(): Counter<'gateway' | 'reason'> {
+  return counter('pb_authorization_refusals_total', 'Dependent commands refused against their authorization (scope, currency, amount, failed), by gateway and reason', ['gateway', 'reason']);
+}

@@ -1,0 +1,176 @@
+import Redis from 'ioredis';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../src/twins/psp-simulator/psp-simulator';
+import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const API_KEY = 'sim-authz-checks-key-0123456789';
+const ACCOUNTS = ['acme-eu', 'other-merchant'];
+
+let sim: PspSimulator;
+let redis: Redis;
+let eventsQueue: Queue<OmsEventJobData>;
+let config: Config;
+let service: DeliveryService;
+let ledger: Ledger;
+let events: EventStore;
+const logs = captureLogger();
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ apiKey: API_KEY });
+  config = testConfig({
+    gateways: {
+      simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-authz-checks-0123456789', timeout_ms: 1000 },
+      // A second gateway on the same PSP twin: a command naming it must not resolve the first one's authorization.
+      'simulator-b': { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-authz-checks-b-0123456789', timeout_ms: 1000 },
+    },
+  });
+  redis = createRedis(config.redis.url, 'commands');
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  events = new EventStore(redis, config.redis.keyPrefix);
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+  service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: logs.logger });
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await sim.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+async function record(command: PaymentCommand): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  return id;
+}
+
+/** An authorization of ours that succeeded at the PSP, for `amount` minor units. */
+async function authorized(payment: Partial<Payment> = {}, command: PaymentCommand['command'] = 'authorize'): Promise<PaymentCommand> {
+  const auth = channelCommand(command, {}, { gateway_key: 'pm_card_visa', amount: 5000, ...payment });
+  const id = await record(auth);
+  expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  return auth;
+}
+
+/** A command that acts on `auth` (our operation id as its gateway_key), same order unless overridden. */
+function dependent(command: PaymentCommand['command'], auth: PaymentCommand, payment: Partial<Payment> = {}): PaymentCommand {
+  return channelCommand(command, {}, { gateway_key: auth.payment.operation_reference!, order_id: auth.payment.order_id, amount: 1000, ...payment });
+}
+
+describe('whose authorization: a dependent command resolves only an authorization of its own gateway, account and order', () => {
+  it('refuses a capture for another gateway_account than its authorization, without calling the PSP, and says why', async () => {
+    const auth = await authorized({ gateway_account: ACCOUNTS[0] });
+    const before = await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'authorization_scope_mismatch' });
+    const captureId = await record(dependent('capture', auth, { gateway_account: ACCOUNTS[1] }));
+    const requests = sim.counters().requests;
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect((await ledger.get(captureId))?.reason).toBe('authorization_scope_mismatch');
+    const event = await events.load(`${captureId}.FAILED`);
+    expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'authorization_scope_mismatch', field: 'payment.gateway_account' });
+    const line = logs.lines.find((l) => l.includes('authorization_scope_mismatch') && l.includes(captureId));
+    expect(line).toBeDefined();
+    expect(line).toContain(ACCOUNTS[0]);
+    expect(line).toContain(ACCOUNTS[1]);
+    expect(await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'authorization_scope_mismatch' })).toBe(before + 1);
+  });
+
+  it('refuses a refund for another order than its authorization', async () => {
+    const auth = await authorized({}, 'sale');
+    const refundId = await record(dependent('refund', auth, { order_id: 'ORD-someone-else' }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(refundId))?.reason).toBe('authorization_scope_mismatch');
+    expect(sim.counters().effects[refundId]).toBeUndefined();
+  });
+
+  it('refuses a cancel naming an authorization of another gateway', async () => {
+    const auth = await authorized();
+    const cancelId = await record(dependent('cancel', auth, { gateway: 'simulator-b' }));
+    const requests = sim.counters().requests;
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect((await ledger.get(cancelId))?.reason).toBe('authorization_scope_mismatch');
+  });
+
+  it('still captures within the same scope (an order_id missing on either side does not refuse it)', async () => {
+    const auth = await authorized();
+    const captureId = await record(dependent('capture', auth, { order_id: undefined }));
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sim.counters().effects[captureId]).toBe(1);
+  });
+});
+
+describe('currency and amount: a dependent command is checked against what our authorization holds', () => {
+  it('refuses a capture in another currency than its authorization, naming payment.currency, without calling the PSP', async () => {
+    const auth = await authorized({ currency: 'EUR' });
+    const captureId = await record(dependent('capture', auth, { currency: 'USD' }));
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().effects[captureId]).toBeUndefined();
+    expect((await ledger.get(captureId))?.reason).toBe('currency_mismatch');
+    const event = await events.load(`${captureId}.FAILED`);
+    expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'currency_mismatch', field: 'payment.currency' });
+    expect(logs.lines.some((l) => l.includes('currency_mismatch') && l.includes(captureId) && l.includes('payment.currency'))).toBe(true);
+  });
+
+  it('refuses a refund or a cancel in another currency than its authorization', async () => {
+    const sale = await authorized({ currency: 'EUR' }, 'sale');
+    const refundId = await record(dependent('refund', sale, { currency: 'GBP' }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(refundId))?.reason).toBe('currency_mismatch');
+    const auth = await authorized({ currency: 'EUR' });
+    const cancelId = await record(dependent('cancel', auth, { currency: 'USD' }));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(cancelId))?.reason).toBe('currency_mismatch');
+  });
+
+  it('refuses a capture above the authorized amount remaining after earlier successful captures', async () => {
+    const auth = await authorized({ amount: 5000 });
+    const first = await record(dependent('capture', auth, { amount: 3000 }));
+    expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const tooMuch = await record(dependent('capture', auth, { amount: 2500 }));
+    const requests = sim.counters().requests;
+    expect(await service.deliver(tooMuch)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_authorized');
+    expect(sim.counters().effects[tooMuch]).toBeUndefined();
+    expect((await events.load(`${tooMuch}.FAILED`))?.params.payment).toMatchObject({ field: 'payment.amount' });
+    const rest = await record(dependent('capture', auth, { amount: 2000 }));
+    expect(await service.deliver(rest)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
+  it('refuses a refund above what was captured (less what was refunded)', async () => {
+    const sale = await authorized({ amount: 4000 }, 'sale');
+    const part = await record(dependent('refund', sale, { amount: 3000 }));
+    expect(await service.deliver(part)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const tooMuch = await record(dependent('refund', sale, { amount: 1500 }));
+    const requests = sim.counters().requests;
+    expect(await service.deliver(tooMuch)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_captured');
+    expect(sim.counters().effects[tooMuch]).toBeUndefined();
+  });
+
+  it('refuses a refund on an authorization nothing was captured from', async () => {
+    const auth = await authorized({ amount: 4000 });
+    const refundId = await record(dependent('refund', auth, { amount: 100 }));
+    const requests = sim.counters().requests;
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+  });
+});
