@@ -97,6 +97,8 @@ describe('idempotency conflicts: a reused operation_reference with different mon
     expect(letter.properties.headers?.['x-pb-field']).toBe('payment.operation_reference');
     expect(JSON.parse(letter.content.toString()).payment.amount).toBe(2000);
 
+    // The event, the metric and the log line follow the dead letter, before the ack.
+    await eventually(async () => (await metricValue('pb_idempotency_conflicts_total', { channel: 'web' })) > before);
     const events = await conflictEvents(id);
     expect(events).toHaveLength(1);
     const event = events[0];
