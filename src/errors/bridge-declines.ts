@@ -17,6 +17,10 @@ export const BRIDGE_DECLINES: DeclineTable = {
     UNRESPONSIVE: 'processing_error',
     idempotency_conflict: { category: 'bridge_refused', action: 'fix_request' },
     currency_mismatch: { category: 'bridge_refused', action: 'fix_request' },
+    // Refused against our authorization before any gateway call (src/delivery/operation-context.ts).
+    authorization_scope_mismatch: { category: 'bridge_refused', action: 'fix_request' },
+    amount_exceeds_authorized: { category: 'bridge_refused', action: 'fix_request' },
+    amount_exceeds_captured: { category: 'bridge_refused', action: 'fix_request' },
     // A terminal GatewayError without a PSP code: its kind (`GatewayError.code`).
     GATEWAY_DECLINED: 'do_not_honor',
     GATEWAY_INVALID_REQUEST: 'invalid_request',

@@ -1,5 +1,6 @@
 import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
+import { bridgeDecline } from '../gateways/gateway-declines';
 import { PaymentEvent, notificationFor, paymentKeyOf } from './payment-event';
 
 /** The event `reason` (and dead-letter reason) of a command refused as an idempotency conflict. */
@@ -26,6 +27,7 @@ export function idempotencyConflictEvent(operationId: string, command: PaymentCo
         status: 'FAIL',
         reason: IDEMPOTENCY_CONFLICT,
         field: 'payment.operation_reference',
+        decline: bridgeDecline(IDEMPOTENCY_CONFLICT),
         gateway_command: command.command,
         gateway_response: { status: null, reference: null },
         gateway_response_time: 0,
