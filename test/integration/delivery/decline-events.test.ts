@@ -101,9 +101,11 @@ describe('FAIL events carry the normalized decline', () => {
 
   it('a failure of ours (capture of a declined authorization) gets its category from the bridge table', async () => {
     const { service, ledger, events } = setup();
-    const authId = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' }));
+    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' });
+    const authId = await record(ledger, auth);
     await service.deliver(authId);
-    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId }));
+    // Same order: a capture for another order would be refused for its scope, not its authorization's failure.
+    const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId, order_id: auth.payment.order_id }));
     expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(await failEventDecline(events, captureId)).toMatchObject({ category: 'operation_not_permitted', gateway_code: 'AUTHORIZATION_FAILED', suggested_action: 'fix_request' });
   });
