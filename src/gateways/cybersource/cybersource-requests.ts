@@ -42,14 +42,19 @@ function post(path: string, body: unknown, extra: Record<string, string> = {}): 
   return { method: 'POST', path, headers: { ...JSON_HEADERS, ...extra }, body: JSON.stringify(body) };
 }
 
-function amountDetails(minor: number, currency: string): { totalAmount: string; currency: string } {
-  return { totalAmount: toCybersourceAmount(minor, currency), currency };
+function amountDetails(minor: number, currency: string, field = 'payment.amount'): { totalAmount: string; currency: string } {
+  return { totalAmount: toCybersourceAmount(minor, currency, field), currency };
 }
 
 /** Refunds are by line (`lines[].refund_amount`) when the lines say so; otherwise `payment.amount`. */
 export function refundAmount(payment: Payment): number {
   const lines = payment.lines?.filter((l) => typeof l.refund_amount === 'number') ?? [];
   return lines.length > 0 ? lines.reduce((sum, l) => sum + (l.refund_amount ?? 0), 0) : payment.amount;
+}
+
+/** The command field a refund's amount comes from, for a refusal to name. */
+function refundAmountField(payment: Payment): string {
+  return payment.lines?.some((l) => typeof l.refund_amount === 'number') ? 'payment.lines[].refund_amount' : 'payment.amount';
 }
 
 /** The payment id in a path segment; ids are digits, but never let a key change the path. */
@@ -149,7 +154,7 @@ export function buildCybersourceRequest(ctx: OperationContext, gateway: GatewayC
       // authorization); captures/{id}/refunds would need the capture id, which the OMS never sees.
       return post(`/pts/v2/payments/${id(payment)}/refunds`, {
         clientReferenceInformation: { code },
-        orderInformation: { amountDetails: amountDetails(refundAmount(payment), payment.currency) },
+        orderInformation: { amountDetails: amountDetails(refundAmount(payment), payment.currency, refundAmountField(payment)) },
       });
     case 'validate':
       return { method: 'GET', path: `/tss/v2/transactions/${id(payment)}`, headers: { accept: JSON_HEADERS.accept } };

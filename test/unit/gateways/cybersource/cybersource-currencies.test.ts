@@ -56,6 +56,11 @@ describe('Cybersource adapter amounts', () => {
     expect(t.parseResponse(c, res, gateway)).toMatchObject({ status: 'SUCCESS', amount: 1234, currency: 'KWD' });
   });
 
+  it('names the refund lines as the field at fault when a refund by lines is not representable', () => {
+    const c = ctx('refund', { currency: 'USD', lines: [{ line_number: 1, item_name: 'x', item_sku: 'x', item_type: 'physical', quantity: 1, unit_price_gross: 100, refund_amount: 10.5 }] });
+    expect(() => t.buildRequest(c, gateway)).toThrow(expect.objectContaining({ refusal: 'amount_not_representable', field: 'payment.lines[].refund_amount' }));
+  });
+
   it('reports the currency Cybersource confirmed, even when it is not the command\'s', () => {
     const res = response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '1500', currency: 'JPY' } } });
     expect(t.parseResponse(ctx('authorize', { amount: 1500, currency: 'USD' }), res, gateway)).toMatchObject({ amount: 1500, currency: 'JPY' });
