@@ -1,7 +1,9 @@
 import { orphanReversalScene } from './orphan-reversal';
 import { DemoScene } from './scene';
+import { unresolvedSettledLaterScene } from './unresolved-settled-later';
 
 /** The scenes the demo plays after its main workload, in order. Add one line per scene. */
 export const DEMO_SCENES: readonly DemoScene[] = [
   orphanReversalScene,
+  unresolvedSettledLaterScene,
 ];

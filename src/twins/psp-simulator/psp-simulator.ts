@@ -52,6 +52,12 @@
  * `refund.failed` with the refund of that reference, `status: "failed"` and `failure_reason` (default
  * `expired_or_canceled_card`). 404 `not_found` when the reference names no such operation.
  *
+ * Held answers (per operation, for scenes and tests of giving up): `POST /_control/hold {reference}` makes
+ * every call about that `reference` (our operation id) land as usual but never answer: the operation's
+ * POSTs (first send and replays) and `GET /v1/operations/:reference`, so the bridge sees timeouts and an
+ * UNKNOWN it cannot resolve. `POST /_control/release {reference}` answers normally again and sends the
+ * held operation's webhook (its PSP fact arrives late, as after a PSP incident).
+ *
  * Control (no auth): `POST /_control/faults` (a `SimulatorFaults`), `GET /_control/faults`,
  * `POST /_control/down {mode:"503"|"reset"|false}` (an outage of every `/v1` call), `POST /_control/reset`
  * (forget state, idempotency and counters; faults and down mode stay), `GET /_control/counters`
@@ -124,6 +130,10 @@ export interface PspSimulator {
   reset(): void;
   /** Resolves when no webhook delivery or async settlement is under way. */
   webhooksIdle(): Promise<void>;
+  /** Holds every answer about the operation `reference` (it still lands): see the module comment. */
+  hold(reference: string): void;
+  /** Answers about `reference` again and sends the webhook of what it did while held. */
+  release(reference: string): void;
 }
 
 interface IdempotencyRecord {
@@ -208,6 +218,8 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   let effects = new Map<string, number>();
   let counters = { maxEffectsPerKey: 0, totalEffects: 0, requests: 0, replays: 0 };
   const held = new Set<http.ServerResponse>();
+  /** References whose answers are held; the value is the landed result's webhook, once there is one. */
+  const heldReferences = new Map<string, { event: string; body: unknown } | null>();
   const sockets = new Set<Socket>();
   const settleTimers = new Set<NodeJS.Timeout>();
 
@@ -292,6 +304,16 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     }
   }
 
+  function holdReference(reference: string): void {
+    if (!heldReferences.has(reference)) heldReferences.set(reference, null);
+  }
+
+  function releaseReference(reference: string): void {
+    const landed = heldReferences.get(reference);
+    heldReferences.delete(reference);
+    if (landed) sendEvent(landed.event, landed.body);
+  }
+
   function handleControl(method: string, path: string, text: string, res: http.ServerResponse): void {
     const parsed = parseJson(text);
     if (!parsed.ok) return send(res, 400, errorJson('invalid_json', 'body is not JSON'));
@@ -313,6 +335,13 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       return send(res, 200, JSON.stringify({ mode: down }));
     }
     if (method === 'POST' && (path === '/_control/chargeback' || path === '/_control/refund-failure')) return injectLateFact(path, body, res);
+    if (method === 'POST' && (path === '/_control/hold' || path === '/_control/release')) {
+      const reference = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).reference : undefined;
+      if (typeof reference !== 'string' || reference.length === 0) return send(res, 400, errorJson('invalid_request', 'reference must be a non-empty string'));
+      if (path === '/_control/hold') holdReference(reference);
+      else releaseReference(reference);
+      return send(res, 200, JSON.stringify({ reference, held: heldReferences.has(reference) }));
+    }
     if (method === 'POST' && path === '/_control/reset') {
       reset();
       return send(res, 200, '{"reset":true}');
@@ -371,6 +400,8 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       body = parsed.value;
       fingerprint = `${method} ${path} ${canonicalJson(body)}`;
       const record = idempotency.get(key);
+      const reference = (body as Record<string, unknown> | null)?.reference;
+      if (record && typeof reference === 'string' && heldReferences.has(reference)) return hold(res);
       if (record) {
         if (record.inFlight) return send(res, 409, errorJson('idempotency_in_flight', 'a request with this key is in flight'));
         if (record.fingerprint !== fingerprint) return send(res, 422, errorJson('idempotency_conflict', 'this key was used with other parameters'));
@@ -409,8 +440,9 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     }
 
     if (method === 'GET' && path.startsWith('/v1/operations/')) {
-      if (fault === 'commit_then_timeout') return hold(res);
-      const stored = state.operation(decodeURIComponent(path.slice('/v1/operations/'.length)));
+      const reference = decodeURIComponent(path.slice('/v1/operations/'.length));
+      if (fault === 'commit_then_timeout' || heldReferences.has(reference)) return hold(res);
+      const stored = state.operation(reference);
       if (!stored) return send(res, 404, errorJson('not_found', 'no operation with this reference'));
       return send(res, 200, stored.body);
     }
@@ -431,6 +463,11 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     if (result.effect && key !== undefined) countEffect(key);
     if (result.pendingAuthorization !== undefined) scheduleSettlement(result.pendingAuthorization);
     else if (result.event !== undefined && options.syncWebhooks === true) sendEvent(result.event, result.body);
+    const bodyReference = (body as Record<string, unknown> | undefined)?.reference;
+    if (typeof bodyReference === 'string' && heldReferences.has(bodyReference)) {
+      if (result.landed && result.event !== undefined) heldReferences.set(bodyReference, { event: result.event, body: result.body });
+      return hold(res);
+    }
     if (fault === 'commit_then_timeout') return hold(res);
     send(res, result.status, json);
   }
@@ -483,6 +520,8 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     },
     counters: counterSnapshot,
     reset,
+    hold: holdReference,
+    release: releaseReference,
     async webhooksIdle() {
       while (settleTimers.size > 0) await sleep(10);
       await dispatcher?.idle();

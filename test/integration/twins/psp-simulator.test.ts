@@ -454,6 +454,24 @@ describe('PSP simulator webhooks', () => {
 });
 
 describe('PSP simulator control', () => {
+  it('holds every answer about a held reference (it still lands), then answers again and sends its webhook on release', async () => {
+    const key = ref('held');
+    const body = { amount: 1000, currency: 'EUR', payment_method: 'pm_card_visa', reference: key };
+    expect((await call('POST', '/_control/hold', { reference: key }, { key: null, auth: null })).json).toEqual({ reference: key, held: true });
+    await expect(call('POST', '/v1/authorizations', body, { key, timeoutMs: 300 })).rejects.toThrow('client timeout');
+    expect(effectsOf(key)).toBe(1);
+    // Neither the status inquiry nor a replay answer while it is held.
+    await expect(call('GET', `/v1/operations/${key}`, undefined, { timeoutMs: 300 })).rejects.toThrow('client timeout');
+    await expect(call('POST', '/v1/authorizations', body, { key, timeoutMs: 300 })).rejects.toThrow('client timeout');
+    expect(hooksFor(key)).toHaveLength(0);
+    expect((await call('POST', '/_control/release', { reference: key }, { key: null, auth: null })).json).toEqual({ reference: key, held: false });
+    const hook = await waitFor(() => hooksFor(key)[0], 'the webhook after release');
+    expect(hook.event).toMatchObject({ type: 'authorization.succeeded', data: { object: { status: 'authorized', reference: key } } });
+    expect((await call('GET', `/v1/operations/${key}`)).json).toMatchObject({ status: 'authorized', reference: key });
+    expect(effectsOf(key)).toBe(1);
+  });
+
+
   it('reports counters over HTTP as the handle does, with effects per idempotency key', async () => {
     const key = ref();
     await authorize({}, key);
