@@ -56,6 +56,13 @@ describe('flow checks', () => {
     expect(both['no operation reported two ways'].ok).toBe(false);
   });
 
+  it('accept UNRESOLVED followed by SUCCESS for one operation: giving up is not an outcome', () => {
+    const unresolved: ObservedNotification = { method: 'm', receivedAt: 0, params: { payment: { operation_reference: 'ORD-1-1-authorize', order_id: 'ORD-1', status: 'UNRESOLVED', event_id: 'ORD-1-1-authorize.UNRESOLVED', sequence: 1 } } };
+    const checks = byName(checkFlow({ records: [record({})], notifications: [unresolved, note('ORD-1-1-authorize', 'SUCCEEDED', 2)], maxEffectsPerKey: 1 }));
+    expect(checks['no operation reported two ways'].ok).toBe(true);
+    expect(checks['events of each payment in sequence order'].ok).toBe(true);
+  });
+
   it('fail when a payment’s events arrive out of sequence, but not across payments', () => {
     const bad = byName(checkFlow({ records: [], notifications: [note('a', 'SUCCEEDED', 2), note('b', 'SUCCEEDED', 1)], maxEffectsPerKey: 1 }));
     expect(bad['events of each payment in sequence order'].ok).toBe(false);
