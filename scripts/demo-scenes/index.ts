@@ -1,3 +1,4 @@
+import { lateFactsScene } from './late-facts';
 import { orphanReversalScene } from './orphan-reversal';
 import { DemoScene } from './scene';
 import { unresolvedSettledLaterScene } from './unresolved-settled-later';
@@ -6,4 +7,5 @@ import { unresolvedSettledLaterScene } from './unresolved-settled-later';
 export const DEMO_SCENES: readonly DemoScene[] = [
   orphanReversalScene,
   unresolvedSettledLaterScene,
+  lateFactsScene,
 ];
