@@ -5,6 +5,9 @@ import { BRIDGE_DECLINES } from '../../src/errors/bridge-declines';
 import { CATEGORY_DEFAULTS, DECLINE_CATEGORIES, DeclineTable, SUGGESTED_ACTIONS, describeDecline } from '../../src/errors/decline';
 import { eventStatusOf, notificationFor } from '../../src/events/payment-event';
 import { ADYEN_RAW_RESPONSES } from '../../src/gateways/adyen/adyen-declines';
+import { AdjustmentKind } from '../../src/adjustments/adjustment';
+import { adyenLateFact } from '../../src/gateways/adyen/adyen-adjustments';
+import { STRIPE_DISPUTE_EVENT_TYPES, STRIPE_DISPUTE_STATUSES, stripeDisputeFact } from '../../src/gateways/stripe/stripe-adjustments';
 import { ADYEN_EVENT_CODES, ADYEN_MODIFICATION_STATUSES, ADYEN_RESULT_CODES, eventOutcome, modificationStatus, resultCodeStatus } from '../../src/gateways/adyen/adyen-status-map';
 import {
   CYBERSOURCE_RCODES,
@@ -14,7 +17,7 @@ import {
   cybersourceStatusMeaning,
   cybersourceTokenStateMeaning,
 } from '../../src/gateways/cybersource/cybersource-status-map';
-import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, webhookEventOutcome } from '../../src/gateways/cybersource/cybersource-webhook';
+import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, cybersourceLateFact, webhookEventOutcome } from '../../src/gateways/cybersource/cybersource-webhook';
 import { OutcomeStatus } from '../../src/gateways/gateway-adapter';
 import { declineTableFor } from '../../src/gateways/gateway-declines';
 import { SIMULATOR_STATUSES, simulatorStatusMeaning } from '../../src/gateways/simulator/simulator-status-map';
@@ -42,6 +45,8 @@ export interface FactRow {
   /** The commands it answers; empty: whichever operation it names. */
   commands: readonly CommandType[];
   meaning: FactMeaning;
+  /** A late fact about money: the adjustment kind it is recorded as (see docs/EVENTS.md). */
+  adjustment?: AdjustmentKind;
 }
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
@@ -52,7 +57,9 @@ function stripeFacts(): FactRow[] {
   for (const status of PAYMENT_INTENT_STATUSES) {
     for (const command of PI_COMMANDS) rows.push({ fact: `PaymentIntent \`${status}\``, source: RESPONSE, commands: [command], meaning: paymentIntentOutcome(status, command) });
   }
-  for (const status of REFUND_STATUSES) rows.push({ fact: `Refund \`${status}\``, source: `${RESPONSE}, webhook refund.*`, commands: ['refund'], meaning: refundOutcome(status) });
+  for (const status of REFUND_STATUSES) {
+    rows.push({ fact: `Refund \`${status}\``, source: `${RESPONSE}, webhook refund.*`, commands: ['refund'], meaning: refundOutcome(status), ...(status === 'failed' ? { adjustment: 'refund_failed' as const } : {}) });
+  }
   // Every payment_intent.* type we act on is read by the PaymentIntent it carries, whatever the type.
   const piTypes = STRIPE_WEBHOOK_EVENT_TYPES.filter((t) => t.startsWith('payment_intent.')).map((t) => `\`${t}\``).join(', ');
   for (const status of PAYMENT_INTENT_STATUSES) {
@@ -63,6 +70,14 @@ function stripeFacts(): FactRow[] {
   const body = Buffer.from(JSON.stringify({ id: 'evt_docs', type: 'charge.refunded', data: { object: { id: 'ch_docs', payment_intent: 'pi_docs', amount_refunded: 100 } } }));
   const [chargeRefunded] = parseStripeWebhook(body, 'stripe');
   rows.push({ fact: '`charge.refunded`', source: 'webhook', commands: ['refund'], meaning: chargeRefunded?.outcome.status ?? 'ignore' });
+  for (const type of STRIPE_DISPUTE_EVENT_TYPES) {
+    const kinds = [...new Set(STRIPE_DISPUTE_STATUSES.map((status) => stripeDisputeFact(type, status).kind))];
+    for (const kind of kinds) {
+      const statuses = STRIPE_DISPUTE_STATUSES.filter((status) => stripeDisputeFact(type, status).kind === kind);
+      const fact = kinds.length === 1 ? `\`${type}\`` : `\`${type}\`, Dispute ${statuses.map((st) => `\`${st}\``).join(', ')}`;
+      rows.push({ fact, source: 'webhook', commands: [], meaning: 'ignore', adjustment: kind });
+    }
+  }
   rows.push({ fact: 'any other event type', source: 'webhook', commands: [], meaning: 'ignore' });
   return rows;
 }
@@ -76,10 +91,12 @@ function adyenFacts(): FactRow[] {
   for (const code of ADYEN_EVENT_CODES) {
     const onTrue = eventOutcome(code, true);
     const onFalse = eventOutcome(code, false);
-    if (onTrue === onFalse) {
+    const late = adyenLateFact(code, true);
+    const adjustment = late ? { adjustment: late.kind } : {};
+    if (onTrue === onFalse && !late) {
       rows.push({ fact: `eventCode \`${code}\``, source: 'webhook', commands: [], meaning: onTrue });
     } else {
-      rows.push({ fact: `eventCode \`${code}\`, success true`, source: 'webhook', commands: [], meaning: onTrue });
+      rows.push({ fact: `eventCode \`${code}\`, success true`, source: 'webhook', commands: [], meaning: onTrue, ...adjustment });
       rows.push({ fact: `eventCode \`${code}\`, success false`, source: 'webhook', commands: [], meaning: onFalse });
     }
   }
@@ -92,7 +109,10 @@ function cybersourceFacts(): FactRow[] {
   for (const status of CYBERSOURCE_STATUSES) rows.push({ fact: `status \`${status}\``, source: RESPONSE, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
   for (const state of CYBERSOURCE_TOKEN_STATES) rows.push({ fact: `payment instrument state \`${state}\``, source: 'response', commands: ['tokenize'], meaning: cybersourceTokenStateMeaning(state) });
   for (const rCode of CYBERSOURCE_RCODES) rows.push({ fact: `rCode \`${rCode}\` (no status)`, source: 'status inquiry (transaction search)', commands: [], meaning: meaning(cybersourceRCodeMeaning(rCode)) });
-  for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES) rows.push({ fact: `\`${type}\``, source: 'webhook', commands: [], meaning: webhookEventOutcome(type) });
+  for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES) {
+    const late = cybersourceLateFact(type);
+    rows.push({ fact: `\`${type}\``, source: 'webhook', commands: [], meaning: webhookEventOutcome(type), ...(late ? { adjustment: late.kind } : {}) });
+  }
   return rows;
 }
 
@@ -136,10 +156,14 @@ function cell(text: string): string {
 
 /** The ledger state and OMS event of a fact row, as `[ledger, event status, method]` cells. */
 export function factOutcome(row: FactRow): [string, string, string] {
+  const adjusted = row.adjustment ? `adjustment \`${row.adjustment}\`, \`adjusted\`` : '';
+  if (row.meaning === 'ignore' && row.adjustment) return ['unchanged', 'none', adjusted];
   if (row.meaning === 'ignore') return ['unchanged', 'none', '—'];
   if (row.meaning === 'retry') return ['unchanged (retried: server error)', 'none', '—'];
   const state = ledgerStateOf(row.meaning);
   const method = row.commands.length === 0 ? "the operation's command" : row.commands.map((c) => `\`${notificationFor(c)}\``).join(', ');
+  // A late failure: the outcome of the operation while it is open, an adjustment once it SUCCEEDED.
+  if (row.adjustment) return [state, eventStatusOf(state) ?? 'none', `${method} while it is open; once SUCCEEDED: ${adjusted}`];
   return [state, eventStatusOf(state) ?? 'none', method];
 }
 
@@ -180,7 +204,9 @@ export function renderGatewayPage(type: GatewayType): string {
     'Each answer, status inquiry and webhook is read by the status map of `src/gateways/' + type + '/`; the',
     'outcome moves the ledger forward only (a terminal state never changes) and the OMS hears the event of',
     'the state it reaches. `unchanged`: no move, no event (the fact is not the outcome of a command we send).',
-    'Facts that contradict a terminal state are not applied to it.',
+    'Facts that contradict a terminal state are not applied to it: late facts about money (chargebacks and',
+    'other dispute steps, captures or refunds failing after success) become an adjustment of the operation',
+    'and an `adjusted` notification (see [EVENTS.md](../EVENTS.md)).',
     '',
     renderFactTable(GATEWAY_FACTS[type]()),
     '',
