@@ -10,3 +10,11 @@ import { counter } from '../metrics/metrics-registry';
 export function authorizationRefusals(): Counter<'gateway' | 'reason'> {
   return counter('pb_authorization_refusals_total', 'Dependent commands refused against their authorization (scope, currency, amount, failed), by gateway and reason', ['gateway', 'reason']);
 }
+
+/**
+ * `pb_psp_discrepancies_total{gateway,field}`: outcomes whose PSP-confirmed amount or currency differs from
+ * the command's (`field`: amount | currency). The event reports the PSP's figure with a `discrepancy` flag.
+ */
+export function pspDiscrepancies(): Counter<'gateway' | 'field'> {
+  return counter('pb_psp_discrepancies_total', 'Outcomes whose PSP-confirmed amount or currency differs from what the command asked, by gateway and field', ['gateway', 'field']);
+}

@@ -6,6 +6,8 @@ import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent } from '../events/payment-event';
 import { NotificationSender, withSequence } from '../events/event-sender';
 import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
+import { pspDiscrepancy } from '../events/psp-discrepancy';
+import { pspDiscrepancies } from './authorization-metrics';
 import { Interaction, Ledger, OperationRecord, TransitionFields, afterTransition } from '../ledger/ledger';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { lifecycleFields } from '../lifecycle/authorization-validity';
@@ -61,6 +63,9 @@ export class OutcomeRecorder {
       newGatewayKey: outcome.newGatewayKey,
       gatewayStatus: outcome.gatewayStatus,
       reason: outcome.reason,
+      // What the PSP confirmed, kept beside what was asked: the event reports it (same transition, no extra call).
+      confirmedAmount: outcome.amount,
+      confirmedCurrency: outcome.currency?.toUpperCase(),
       ...(to === 'FAILED' ? { decline: this.decline(op, declineOfOutcome(op, outcome, this.deps.config)) } : {}),
       ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
       // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
@@ -69,6 +74,7 @@ export class OutcomeRecorder {
     const reference = outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null;
     const after = await this.decide(op, to, { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details }, fields, reference);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
+    if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source);
     return after;
   }
 
@@ -96,6 +102,26 @@ export class OutcomeRecorder {
   async fail(op: OperationRecord, reason: string, source: OutcomeSource, details: Record<string, unknown> = {}, decline?: Decline, field?: string): Promise<OperationRecord> {
     const fields = { reason, decline: this.decline(op, declineOfFailure(reason, decline)), ...(field ? { reasonField: field } : {}) };
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null);
+  }
+
+  /** The PSP confirmed another amount or currency than asked: a warning and `pb_psp_discrepancies_total`. */
+  private noteDiscrepancy(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource): void {
+    const discrepancy = pspDiscrepancy({ amount: op.payment.amount, currency: op.payment.currency }, outcome);
+    if (!discrepancy) return;
+    const field = discrepancy === 'currency_mismatch' ? 'currency' : 'amount';
+    pspDiscrepancies().inc({ gateway: op.payment.gateway, field });
+    this.deps.logger.warn('PSP confirmed another amount or currency than the command asked; the event reports the PSP figure and flags it', {
+      operation_id: op.id,
+      command: op.command,
+      gateway: op.payment.gateway,
+      source,
+      discrepancy,
+      requested_amount: op.payment.amount,
+      requested_currency: op.payment.currency,
+      confirmed_amount: outcome.amount,
+      confirmed_currency: outcome.currency,
+      status: outcome.status,
+    });
   }
 
   /**

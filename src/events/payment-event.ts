@@ -2,6 +2,7 @@ import { BusNotificationName, Config } from '../config/config';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationRecord } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
+import { reportedMoney } from './psp-discrepancy';
 import { assertNever } from '../gateways/assert-never';
 import { Decline, isKnownCode } from '../errors/decline';
 import { BRIDGE_DECLINES } from '../errors/bridge-declines';
@@ -92,7 +93,9 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   if (!status) return null;
   const eventId = `${op.id}.${op.state}`;
   // UNRESOLVED says why in its own words; an earlier state's reason would mislead.
-  const reason = op.state === 'UNRESOLVED' ? UNRESOLVED_REASON : op.reason;
+  const { reported, requested, discrepancy } = reportedMoney(op);
+  // A difference with the PSP is the reason when there is no other: never papered over.
+  const reason = (op.state === 'UNRESOLVED' ? UNRESOLVED_REASON : op.reason) ?? discrepancy ?? undefined;
   return {
     eventId,
     paymentKey: paymentKeyOf(op.payment),
@@ -100,6 +103,12 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
     params: {
       payment: {
         ...op.payment,
+        // What the PSP confirmed where it said so, else what was asked (docs/EVENTS.md).
+        amount: reported.amount,
+        currency: reported.currency,
+        requested_amount: requested.amount,
+        requested_currency: requested.currency,
+        ...(discrepancy ? { discrepancy } : {}),
         operation_reference: op.id,
         status,
         ...(reason ? { reason } : {}),

@@ -27,6 +27,7 @@ let config: Config;
 let service: DeliveryService;
 let ledger: Ledger;
 let events: EventStore;
+let recorder: OutcomeRecorder;
 const logs = captureLogger();
 
 beforeAll(async () => {
@@ -42,7 +43,7 @@ beforeAll(async () => {
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+  recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
   service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: logs.logger });
 });
 
@@ -151,6 +152,10 @@ describe('currency and amount: a dependent command is checked against what our a
     expect((await events.load(`${tooMuch}.FAILED`))?.params.payment).toMatchObject({ field: 'payment.amount' });
     const rest = await record(dependent('capture', auth, { amount: 2000 }));
     expect(await service.deliver(rest)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    // A partial capture the PSP confirmed as asked: reported as is, no discrepancy.
+    const event = (await events.load(`${first}.SUCCEEDED`))!.params.payment;
+    expect(event).toMatchObject({ amount: 3000, currency: 'EUR', requested_amount: 3000, requested_currency: 'EUR' });
+    expect(event).not.toHaveProperty('discrepancy');
   });
 
   it('refuses a refund above what was captured (less what was refunded)', async () => {
@@ -172,5 +177,49 @@ describe('currency and amount: a dependent command is checked against what our a
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(sim.counters().requests).toBe(requests);
     expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+  });
+});
+
+describe('events report what the PSP confirmed, and flag any difference with what was asked', () => {
+  async function sentCapture(amount: number): Promise<string> {
+    const id = await record(channelCommand('capture', {}, { gateway_key: 'pi_not_ours', amount, currency: 'EUR' }));
+    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    return id;
+  }
+
+  it('reports the PSP-confirmed amount with requested_amount and discrepancy amount_mismatch, keeps it on the record, warns and counts', async () => {
+    const id = await sentCapture(2000);
+    const before = await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'amount' });
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayStatus: 'captured', gatewayReference: `ch_${id}`, amount: 1000, currency: 'EUR' }, 'response');
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', confirmedAmount: 1000, confirmedCurrency: 'EUR' });
+    const event = (await events.load(`${id}.SUCCEEDED`))!.params.payment;
+    expect(event).toMatchObject({ status: 'SUCCESS', amount: 1000, currency: 'EUR', requested_amount: 2000, requested_currency: 'EUR', discrepancy: 'amount_mismatch', reason: 'amount_mismatch' });
+    expect(await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'amount' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('"warn"') && l.includes(id) && l.includes('amount_mismatch'))).toBe(true);
+  });
+
+  it('reports the PSP-confirmed currency with discrepancy currency_mismatch', async () => {
+    const id = await sentCapture(2000);
+    const before = await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'currency' });
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayStatus: 'captured', amount: 2000, currency: 'usd' }, 'webhook');
+    const event = (await events.load(`${id}.SUCCEEDED`))!.params.payment;
+    expect(event).toMatchObject({ amount: 2000, currency: 'USD', requested_amount: 2000, requested_currency: 'EUR', discrepancy: 'currency_mismatch', reason: 'currency_mismatch' });
+    expect(await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'currency' })).toBe(before + 1);
+  });
+
+  it('keeps the decline reason of a FAIL and still flags the difference', async () => {
+    const id = await sentCapture(2000);
+    await recorder.apply((await ledger.get(id))!, { status: 'FAIL', gatewayStatus: 'failed', reason: 'card_declined', amount: 1500 }, 'response');
+    const event = (await events.load(`${id}.FAILED`))!.params.payment;
+    expect(event).toMatchObject({ status: 'FAIL', reason: 'card_declined', amount: 1500, requested_amount: 2000, discrepancy: 'amount_mismatch' });
+  });
+
+  it('reports what was asked when the PSP states no amount or currency, without a discrepancy', async () => {
+    const id = await sentCapture(2000);
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayStatus: 'captured' }, 'response');
+    const event = (await events.load(`${id}.SUCCEEDED`))!.params.payment;
+    expect(event).toMatchObject({ amount: 2000, currency: 'EUR', requested_amount: 2000, requested_currency: 'EUR' });
+    expect(event).not.toHaveProperty('discrepancy');
+    expect(event).not.toHaveProperty('reason');
   });
 });

@@ -1,0 +1,35 @@
+import { OperationRecord } from '../ledger/ledger';
+
+/** How what the PSP confirmed differs from what we asked: the event's `discrepancy` (and `reason` when it has none). */
+export type PspDiscrepancy = 'amount_mismatch' | 'currency_mismatch';
+
+/** Money as reported to the OMS: integer minor units of an upper-case ISO 4217 currency. */
+export interface ReportedMoney {
+  amount: number;
+  currency: string;
+}
+
+/**
+ * The difference between what was asked (`requested`) and what the PSP confirmed, or `null` when it
+ * confirmed the same or said nothing. A different currency is the discrepancy even if the number matches
+ * (amounts in two currencies are not comparable). A side the PSP did not state is not compared. Pure.
+ */
+export function pspDiscrepancy(requested: ReportedMoney, confirmed: { amount?: number; currency?: string }): PspDiscrepancy | null {
+  if (confirmed.currency !== undefined && confirmed.currency.toUpperCase() !== requested.currency.toUpperCase()) return 'currency_mismatch';
+  if (confirmed.amount !== undefined && confirmed.amount !== requested.amount) return 'amount_mismatch';
+  return null;
+}
+
+/**
+ * What an operation's event reports: the amount and currency the PSP confirmed where it said so, else the
+ * command's; what was asked; and the discrepancy between the two, if any. Pure.
+ */
+export function reportedMoney(op: OperationRecord): { reported: ReportedMoney; requested: ReportedMoney; discrepancy: PspDiscrepancy | null } {
+  const requested = { amount: op.payment.amount, currency: op.payment.currency };
+  const confirmed = { amount: op.confirmedAmount, currency: op.confirmedCurrency };
+  return {
+    reported: { amount: confirmed.amount ?? requested.amount, currency: confirmed.currency?.toUpperCase() ?? requested.currency },
+    requested,
+    discrepancy: pspDiscrepancy(requested, confirmed),
+  };
+}
