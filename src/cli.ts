@@ -12,10 +12,10 @@ import { startWorkerProcess } from './processes/worker-process';
 
 /**
  * `payment-bridge <command>`: one binary for every Procfile role and operator task. The configuration
- * comes from `--config` (default `$PB_CONFIG` or `./parameters.yml`).
+ * comes from `--config` (default `$PB_CONFIG` or `config/parameters.yml`).
  */
 const program = new Command();
-program.name('payment-bridge').description('OMS payment integration worker for a MIB-style service bus').option('-c, --config <path>', 'parameters.yml to load');
+program.name('payment-bridge').description('OMS payment integration worker for a MIB-style service bus').option('-c, --config <path>', 'configuration file (default: $PB_CONFIG or config/parameters.yml)');
 
 const configPath = (): string | undefined => program.opts<{ config?: string }>().config;
 

@@ -87,8 +87,14 @@ export function buildConfig(parameters: unknown, env: NodeJS.ProcessEnv = proces
   return deepFreeze(toConfig(params));
 }
 
-/** Reads `parameters.yml` (Symfony style, a top-level `parameters:` map) and builds the configuration. */
-export function loadConfig(path = process.env.PB_CONFIG ?? 'parameters.yml', env: NodeJS.ProcessEnv = process.env): Config {
+/** Where the configuration is read from when neither `--config` nor `PB_CONFIG` says otherwise (the MIB guide's place). */
+export const DEFAULT_CONFIG_PATH = 'config/parameters.yml';
+
+/**
+ * Reads a `parameters.yml` (Symfony style, a top-level `parameters:` map) and builds the configuration.
+ * @param path default `$PB_CONFIG`, else `config/parameters.yml` relative to the working directory.
+ */
+export function loadConfig(path = process.env.PB_CONFIG ?? DEFAULT_CONFIG_PATH, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
