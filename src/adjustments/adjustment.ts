@@ -29,6 +29,11 @@ export const ADJUSTMENT_KINDS = [
   'dispute_lost',
   /** The issuer reported the payment as fraud (Visa TC40, Mastercard SAFE); no money moved yet. */
   'fraud_alert',
+  /**
+   * The PSP reports success for an operation the OMS was told FAILED (a late or out-of-order answer): money
+   * moved, or is held on the shopper's card, that the OMS does not know about. The operation stays FAILED.
+   */
+  'succeeded_after_failure',
 ] as const;
 export type AdjustmentKind = (typeof ADJUSTMENT_KINDS)[number];
 
@@ -103,6 +108,7 @@ export function needsAttention(kind: AdjustmentKind): boolean {
     case 'dispute_lost':
     case 'dispute_opened':
     case 'fraud_alert':
+    case 'succeeded_after_failure':
       return true;
     case 'chargeback_reversed':
     case 'dispute_won':

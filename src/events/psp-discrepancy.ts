@@ -1,4 +1,4 @@
-import { OperationRecord } from '../ledger/ledger';
+import type { OperationRecord } from '../ledger/ledger';
 
 /** How what the PSP confirmed differs from what we asked: the event's `discrepancy` (and `reason` when it has none). */
 export type PspDiscrepancy = 'amount_mismatch' | 'currency_mismatch';

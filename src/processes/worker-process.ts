@@ -93,7 +93,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   if (!options.consumerOnly) {
     workers.push(startDeliveryWorker(config, blocking, delivery, logger));
     workers.push(startEventSender(config, blocking, { events, sender: options.notifier, logger, onSent: options.onEventSent }));
-    workers.push(startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger }));
+    workers.push(startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans }));
   }
   await consumer.start();
   let pollTimer: NodeJS.Timeout | undefined;

@@ -9,6 +9,8 @@ import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { applyLateFact } from './late-fact';
+import { reportContradiction } from './contradiction';
+import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 
@@ -19,12 +21,13 @@ class OperationNotFoundYet extends Error {}
  * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
  * or out-of-order webhook never turns a terminal state back. Finds the operation by our echoed id or by
  * the PSP's reference. Late facts about money (chargebacks, captures or refunds failing after success)
- * become adjustments of the operation with their own OMS event (see `applyLateFact`).
+ * become adjustments of the operation with their own OMS event (see `applyLateFact`), and so does a
+ * success the PSP reports for an operation the OMS was told FAILED (see `reportContradiction`).
  */
 export function startOutcomeWorker(
   config: Config,
   connection: Redis,
-  deps: { ledger: Ledger; recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; logger: Logger },
+  deps: { ledger: Ledger; recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; logger: Logger; orphans?: OrphanReversal },
 ): Worker<GatewayOutcomeJobData> {
   const worker = new Worker<GatewayOutcomeJobData>(
     GATEWAY_OUTCOMES_QUEUE,
@@ -43,6 +46,8 @@ export function startOutcomeWorker(
       // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
       const late = await applyLateFact(op, job.data, deps);
       if (late !== null) return late;
+      // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void), never dropped.
+      if (await reportContradiction(op, job.data, deps)) return op.state;
       const before = op.state;
       const after = await deps.recorder.apply(op, outcome, 'webhook', { provider_event_id: job.data.eventId });
       if (before === after.state && before !== 'PENDING') {

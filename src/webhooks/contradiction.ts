@@ -1,0 +1,64 @@
+import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
+import { CommandType } from '../contracts/payment-command';
+import { MoneyDirection } from '../adjustments/adjustment';
+import { OperationRecord } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { OrphanReversal } from '../poller/orphan-reversal';
+import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+
+/** Which way the merchant's money moved when an operation the OMS was told FAILED in fact succeeded. */
+function directionOf(command: CommandType): MoneyDirection {
+  switch (command) {
+    case 'sale':
+    case 'capture':
+      return 'credit';
+    case 'refund':
+      return 'debit';
+    case 'authorize':
+    case 'revalidate':
+    case 'validate':
+    case 'cancel':
+    case 'tokenize':
+      return 'none';
+  }
+}
+
+/**
+ * A PSP fact that contradicts a terminal state the OMS was told: the operation FAILED, and the PSP now says
+ * it succeeded. The state never moves back, but the fact is never dropped either: it becomes a
+ * `succeeded_after_failure` adjustment (its own OMS event, idempotent by the PSP's event id), and an
+ * authorization the OMS believes failed is handed to orphan reversal (`oms_told_failed`), which voids it
+ * or reports what it would void, as `authorizations.orphan_reversal` says.
+ * @returns whether the outcome was such a contradiction (then it has been reported).
+ */
+export async function reportContradiction(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  deps: { adjustments: AdjustmentRecorder; orphans?: OrphanReversal; logger: Logger },
+): Promise<boolean> {
+  if (op.state !== 'FAILED' || job.outcome.status !== 'SUCCESS') return false;
+  const { outcome } = job;
+  deps.logger.warn('PSP reports success for an operation the OMS was told failed', {
+    operation_id: op.id,
+    gateway: job.gateway,
+    command: op.command,
+    failed_reason: op.reason ?? null,
+    psp_status: outcome.gatewayStatus,
+    event_id: job.eventId,
+  });
+  await deps.adjustments.recordAdjustment(op, {
+    kind: 'succeeded_after_failure',
+    direction: directionOf(op.command),
+    ...(outcome.amount !== undefined ? { amount: outcome.amount } : {}),
+    ...(outcome.currency !== undefined ? { currency: outcome.currency } : {}),
+    reason: outcome.gatewayStatus,
+    ...(outcome.gatewayReference !== undefined ? { pspReference: outcome.gatewayReference } : {}),
+    gateway: job.gateway,
+    pspEventId: job.eventId,
+    source: 'webhook',
+  });
+  if (op.command === 'authorize' && deps.orphans) {
+    await deps.orphans.request(op.id, 'oms_told_failed', outcome.gatewayReference !== undefined ? { pspReference: outcome.gatewayReference } : {});
+  }
+  return true;
+}
