@@ -175,13 +175,15 @@ export class SimulatorState {
   private readonly tokens = new Map<string, string>();
   /** Operation reference → stored HTTP status and JSON body of its result. */
   private readonly operations = new Map<string, { status: number; body: string }>();
-  private readonly tag = randomBytes(4).toString('hex');
+  // Seven hex digits and a letter: the letter ends every digit run of the tag (see `newId`).
+  private readonly tag = `${randomBytes(4).toString('hex').slice(0, 7)}${'abcdef'[randomBytes(1)[0] % 6]}`;
   private sequence = 0;
 
   /**
-   * `<prefix>_<tag>_<sequence>`: the underscore keeps the longest digit run at 8. Glued together, an
-   * all-digit tag (one simulator in ~40) and a numeric sequence made 12–19 digit runs, and about one in
-   * ten of those is Luhn-valid: the intake then rightly refused the reference as card data.
+   * `<prefix>_<tag>_<sequence>`, the tag ending in a letter. The card-number scan reads `_`, `-`, `.` and
+   * spaces as separators inside a number (people write "4111-1111…"), so an all-digit tag (one simulator in
+   * ~40) and a numeric sequence would read as one 12–19 digit number, Luhn-valid one time in ten, which the
+   * intake rightly refuses as card data. The letter keeps every digit run under 12.
    */
   private newId(prefix: string): string {
     this.sequence += 1;

@@ -14,6 +14,8 @@ describe('SimulatorState', () => {
       const auth = authorize(state, { reference: `op-${i}` }).body as AuthorizationView;
       expect(auth.id).toMatch(/^auth_[0-9a-f]{8}_[0-9a-z]{6,}$/);
       expect(auth.id).not.toMatch(/\d{12}/);
+      // Separators do not join runs either: the scan reads `_` inside a number as a separator.
+      expect(auth.id.replace(/[_\-. ]/g, '')).not.toMatch(/\d{12}/);
       expect(findCardData({ gateway_key: auth.id })).toEqual([]);
     }
   });
