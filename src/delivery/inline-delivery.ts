@@ -5,7 +5,7 @@ import { Logger } from '../logging/logger';
 import { backoffDelay } from './backoff';
 import { DeliveryJobData } from './delivery-queue';
 import { DeliveryService, DeliveryStep, PreparedAttempt } from './delivery-service';
-import { bullJobId } from './job-id';
+import { ensureDelivery } from './requeue-delivery';
 
 /**
  * The worker's fast path (issue #5): the command consumer delivers an operation right after recording it,
@@ -47,7 +47,9 @@ export class InlineDelivery {
     const { backoffBaseMs: baseMs, backoffMaxMs: maxMs } = config.delivery;
     const delay = step.kind === 'wait' ? step.delayMs : backoffDelay(1, { baseMs, maxMs }, step.floorMs ?? 0);
     try {
-      await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id), delay });
+      // Not a plain `add`: a job completed meanwhile (the sweep's, when this took longer than its stale
+      // time) would make it a no-op and leave the operation with no job.
+      await ensureDelivery(deliveryQueue, id, delay);
     } catch (err) {
       // Redis is failing: the operation is in the RECEIVED/SENT index, so the recovery sweep queues it.
       logger.warn('could not queue a delivery retry; the recovery sweep will', { operation_id: id, error: (err as Error).message });

@@ -4,8 +4,12 @@ import { Config } from '../config/config';
 import { EventStore } from '../events/event-store';
 import { OmsEventJobData } from '../events/oms-events-queue';
 import { Ledger } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
 import { DeliveryJobData } from './delivery-queue';
+import { ensureJob } from './ensure-job';
 import { bullJobId } from './job-id';
+import { ensureDelivery } from './requeue-delivery';
+import { noteEventRevival, noteOperationRevival } from './revived-jobs';
 
 /** What one sweep queued. */
 export interface SweepReport {
@@ -33,7 +37,9 @@ export function staleAfterMs(config: Config): number {
  * ledger, whose RECEIVED/SENT index is durable; events enter the outbox's unsent index when recorded. If
  * the process that took them dies before finishing, this sweep finds them (untouched for `staleMs`) and
  * queues them on `gateway-delivery` / `oms-events` (jobId = their id, so a job already queued is not
- * duplicated). It then moves their index score to now, so the next passes leave them to the queue for
+ * duplicated; a finished job that holds the id, e.g. one completed by a second handler while the first,
+ * whose lock lapsed, still moved the operation, is replaced: `ensureJob`). Each one queued is counted
+ * (`pb_operations_revived_total`, `pb_events_revived_total`) and logged: its job was lost. It then moves their index score to now, so the next passes leave them to the queue for
  * another `staleMs` instead of re-adding them every time.
  */
 export async function sweepOnce(
@@ -45,6 +51,8 @@ export async function sweepOnce(
     eventsQueue: Queue<OmsEventJobData>;
     /** Records and queues the event of an operation's current state (OutcomeRecorder.settle). */
     settle?: (id: string) => Promise<unknown>;
+    /** Where the warn line of each revived job goes. */
+    logger?: Logger;
   },
   staleMs: number,
   now = Date.now(),
@@ -57,7 +65,7 @@ export async function sweepOnce(
   for (const state of ['RECEIVED', 'SENT'] as const) {
     const ids = await ledger.idsInState(state, cutoff, limit);
     if (ids.length === 0) continue;
-    await Promise.all(ids.map((id) => deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) })));
+    await Promise.all(ids.map(async (id) => noteOperationRevival(deps.logger, id, state, await ensureDelivery(deliveryQueue, id), 'sweep')));
     // XX: only members still in this state; one that moved on meanwhile is not put back.
     await redis.zadd(`${ledger.prefix}ops:state:${state}`, 'XX', ...ids.flatMap((id) => [now, id]));
     report.operations += ids.length;
@@ -71,7 +79,7 @@ export async function sweepOnce(
   }
   const eventIds = await events.unsentBefore(cutoff, limit);
   if (eventIds.length > 0) {
-    await Promise.all(eventIds.map((id) => eventsQueue.add('notify', { eventId: id }, { jobId: bullJobId(id) })));
+    await Promise.all(eventIds.map(async (id) => noteEventRevival(deps.logger, id, await ensureJob(eventsQueue, 'notify', { eventId: id }, bullJobId(id)))));
     await redis.zadd(events.unsentKey, 'XX', ...eventIds.flatMap((id) => [now, id]));
     report.events = eventIds.length;
   }

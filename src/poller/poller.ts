@@ -1,4 +1,8 @@
+import { Queue } from 'bullmq';
 import { Config } from '../config/config';
+import { DeliveryJobData } from '../delivery/delivery-queue';
+import { ensureDelivery, requeueDelivery } from '../delivery/requeue-delivery';
+import { noteOperationRevival } from '../delivery/revived-jobs';
 import { GatewayRoute, GatewayRouter } from '../delivery/delivery-service';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { resolveOperationContext } from '../delivery/operation-context';
@@ -40,7 +44,11 @@ export const WEBHOOK_WAIT_ALERTED = -1;
  *   for reconciliation, and past `poller.webhook_wait_alert_ms` raise one `payment_awaiting_webhook` alert.
  *
  * Outcomes go through the OutcomeRecorder, so they only move forward and the OMS gets its event. An
- * UNKNOWN the PSP has no trace of is left to its delivery job, which resends with the same idempotency key.
+ * UNKNOWN the PSP has no trace of is resent by its delivery job, with the same idempotency key: the poller
+ * makes sure that job runs now (`requeueDelivery`: a delayed one is promoted, a lost or finished one is
+ * queued again under the same job id), and that every UNKNOWN it checks still has a live job (a job can be
+ * lost: a handler whose BullMQ lock lapsed keeps running while the job runs again elsewhere and completes,
+ * then moves the operation back to UNKNOWN with nobody left to retry it).
  */
 export class Poller {
   constructor(
@@ -53,6 +61,8 @@ export class Poller {
       now?: () => number;
       /** Inquiries in flight at once. Default 20. */
       parallelism?: number;
+      /** The `gateway-delivery` queue, to make sure UNKNOWN operations keep a live delivery job. Without it, none is checked. */
+      deliveryQueue?: Queue<DeliveryJobData>;
     },
   ) {}
 
@@ -95,9 +105,11 @@ export class Poller {
       if (inquirySupport(route.transformer, op.command) === 'webhook-only') return this.withoutInquiry(op, route);
       // The same context delivery sent with: a capture naming our authorization asks about the PSP's object.
       const resolved = await resolveOperationContext(op, ledger);
+      let noTrace = false;
       if ('context' in resolved) {
         try {
           const { outcome, elapsedMs } = await inquireStatus(route, resolved.context);
+          noTrace = outcome === null;
           if (outcome && outcome.status !== 'PENDING') {
             const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs });
             if (after.state === 'SUCCEEDED' || after.state === 'FAILED') return 'resolved';
@@ -115,6 +127,7 @@ export class Poller {
         logger.warn('poll cannot name the PSP object of this operation yet', { operation_id: op.id, reason });
         await ledger.appendInteraction(op.id, { event: 'poll_skipped', reason });
       }
+      if (op.state === 'UNKNOWN') await this.keepDelivering(op, noTrace);
     }
     return this.advance(op);
   }
@@ -129,6 +142,7 @@ export class Poller {
     const { ledger, config, logger } = this.deps;
     if (op.state !== 'PENDING') {
       await ledger.appendInteraction(op.id, { event: 'poll_skipped', reason: `no status inquiry for ${op.command} on ${route.gateway.type}` });
+      if (op.state === 'UNKNOWN') await this.keepDelivering(op, false);
       return this.advance(op);
     }
     const now = this.now();
@@ -142,6 +156,18 @@ export class Poller {
       if (moved.applied) alertAwaitingWebhook(logger, op, now - op.createdAt);
     }
     return 'stillOpen';
+  }
+
+  /**
+   * An UNKNOWN operation is settled or resent by its delivery job: makes sure that job is live (counted and
+   * logged when it had to be queued again). `now`: the PSP has no trace of it, so the resend should not wait
+   * for the job's backoff.
+   */
+  private async keepDelivering(op: OperationRecord, now: boolean): Promise<void> {
+    const queue = this.deps.deliveryQueue;
+    if (!queue) return;
+    const result = now ? await requeueDelivery(queue, op.id) : await ensureDelivery(queue, op.id);
+    noteOperationRevival(this.deps.logger, op.id, 'UNKNOWN', result, 'poller');
   }
 
   /** Moves the operation to its next check; past the last step of the schedule, to UNRESOLVED. */

@@ -35,7 +35,7 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
     const ledger = new Ledger(redis, config.redis.keyPrefix);
     const events = new EventStore(redis, config.redis.keyPrefix);
     const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-    const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, logger });
+    const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, logger, deliveryQueue });
     const report = await poller.runOnce();
     logger.info('poll run finished', { ...report });
     await new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger })

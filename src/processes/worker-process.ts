@@ -83,7 +83,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
   const router = new ConfiguredGatewayRouter(options.routes);
   const delivery = new DeliveryService({ config, ledger, router, recorder, logger, deadLetters });
-  const poller = new Poller({ config, ledger, router, recorder, logger });
+  const poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
 
   const inline = fast ? new InlineDelivery({ config, service: delivery, deliveryQueue, logger }) : undefined;
@@ -101,7 +101,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   if (fast) {
     const staleMs = staleAfterMs(config);
     sweepTimer = setInterval(() => {
-      void runSweepOnce(redis, config, staleMs, { redis, ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id) }, logger);
+      void runSweepOnce(redis, config, staleMs, { redis, ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id), logger }, logger);
     }, SWEEP_INTERVAL_MS);
   }
   if (!options.consumerOnly && config.poller.inProcessIntervalMs > 0) {
