@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the whole flow's throughput, latency, memory and backlog behaviour on the local
- * RabbitMQ and Redis, against issue #5's targets (printed MET or MISSED, never enforced).
+ * RabbitMQ and Redis, against the targets in docs/BENCHMARKS.md (printed MET or MISSED, never enforced).
  *
  * Phases, in one run:
  * 1. raw AMQP baseline: ~600-byte persistent messages, confirms (window 500), one consumer (prefetch 200);
@@ -58,7 +58,7 @@ interface Settings {
   pacedRate: number;
   pacedSeconds: number;
   window: number;
-  /** Raw AMQP message size, bytes: issue #5's "~600 bytes", a command with lines and attributes. */
+  /** Raw AMQP message size, bytes: the benchmark's "~600 bytes", a command with lines and attributes. */
   rawBytes: number;
   quick: boolean;
 }

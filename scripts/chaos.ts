@@ -1,5 +1,5 @@
 /**
- * `npm run chaos`: fault drills on the whole flow (issue #5). Each drill runs on a fresh local stack (bus
+ * `npm run chaos`: fault drills on the whole flow. Each drill runs on a fresh local stack (bus
  * twin and PSP simulator in this process, one `web` and two `worker` processes on the local RabbitMQ and
  * Redis) under a workload from all four channels, and prints a verdict line:
  *   1. kill -9 a worker 10 times at random moments (a replacement started each time);

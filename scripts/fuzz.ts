@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz`: malformed and invalid commands against the whole flow (issue #5). On a fresh local
+ * `npm run fuzz`: malformed and invalid commands against the whole flow. On a fresh local
  * stack (one `web`, two `worker` processes), sends PB_FUZZ_COMMANDS seeded malformed commands — signed
  * JSON-RPC to the intake with every kind of defect, unsigned and garbage bodies, bodies near and above
  * http.body_limit_bytes, and raw AMQP publishes of arbitrary bytes — with Luhn-valid test card numbers

@@ -1,5 +1,5 @@
 /**
- * Profiles the whole flow (issue #5): a local stack with PB_PROFILE_WORKERS workers (default 1) and a 0 ms
+ * Profiles the whole flow: a local stack with PB_PROFILE_WORKERS workers (default 1) and a 0 ms
  * simulator; publishes PB_PROFILE_COMMANDS authorize commands (default 5000) to the commands exchange as
  * fast as the publisher confirms, and times until the bus twin holds a terminal notification for each.
  * Then paces PB_PROFILE_PACED commands (default 2500) at PB_PROFILE_RATE per second (default 500) and

@@ -1,4 +1,4 @@
-/** One target of issue #5 and whether the run met it. Targets are reported, never enforced. */
+/** One benchmark target (docs/BENCHMARKS.md) and whether the run met it. Targets are reported, never enforced. */
 export interface TargetCheck {
   target: string;
   measured: string;
@@ -18,7 +18,7 @@ export interface TargetInputs {
 }
 
 /**
- * Judges a run against issue #5's targets: ≥ 2 500 commands/s end to end; ≥ 20 % of the raw AMQP rate;
+ * Judges a run against the targets in docs/BENCHMARKS.md: ≥ 2 500 commands/s end to end; ≥ 20 % of the raw AMQP rate;
  * added latency p50 ≤ 3 ms and p99 ≤ 20 ms at 500/s; ≤ 150 MB peak RSS per bridge process (the bench
  * process hosts the twins and is reported, not judged); backlog drain rate of the large backlog within
  * 10 % of the small one's.

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 
-/** Default old-generation growth allowed after a full GC, percent of the live heap (issue #5). */
+/** Default old-generation growth allowed after a full GC, percent of the live heap. */
 export const DEFAULT_HEAP_GROWING_PERCENT = 60;
 
 /**

@@ -47,7 +47,7 @@ export interface MethodDetails {
   bank?: Record<string, string>;
 }
 
-/** `params.payment` as the bus sends it (DESIGN §2). */
+/** `params.payment` as the bus sends it. */
 export interface Payment {
   gateway: string;
   gateway_account: string;

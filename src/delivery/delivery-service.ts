@@ -103,7 +103,7 @@ export class DeliveryService {
    * emitted or waited for before sending it (no earlier authorization to look up, no refund notice, a
    * route, a gateway that supports it, a closed breaker, not past `delivery.max_age_ms`). The caller then
    * records the attempt with the creation and calls `deliver(record, prepared)`: one Redis round trip
-   * less per command (issue #5). Pure: no I/O, nothing reserved. `null`: create plainly, then `deliver`.
+   * less per command. Pure: no I/O, nothing reserved. `null`: create plainly, then `deliver`.
    */
   prepareFirstAttempt(draft: OperationRecord): PreparedAttempt | null {
     if (DEPENDENT.has(draft.command)) return null;
@@ -265,7 +265,7 @@ export class DeliveryService {
   private async send(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
     const { ledger, recorder } = this.deps;
     if (op.command === 'refund' && op.attempts === 0) {
-      // The OMS hears PENDINGRELEASE before the money moves (DESIGN §2); idempotent by event id.
+      // The OMS hears PENDINGRELEASE before the money moves; idempotent by event id.
       await recorder.emit(refundPendingEvent(op, this.deps.config));
     }
     let request: GatewayRequest;

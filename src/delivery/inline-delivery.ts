@@ -8,7 +8,7 @@ import { DeliveryService, DeliveryStep, PreparedAttempt } from './delivery-servi
 import { ensureDelivery } from './requeue-delivery';
 
 /**
- * The worker's fast path (issue #5): the command consumer delivers an operation right after recording it,
+ * The worker's fast path: the command consumer delivers an operation right after recording it,
  * in its own process, instead of through a `gateway-delivery` job. BullMQ stays for what is not done on
  * the first try: a retry (with the usual backoff), a wait (breaker open, authorization not decided) or an
  * unexpected error all become a delayed job with jobId = operation id. If this process dies first, the

@@ -34,7 +34,7 @@ export type OutcomeSource = 'response' | 'webhook' | 'inquiry' | 'poller' | 'bri
  * a webhook, a status inquiry). Transitions only move forward; whether this call or a racing one moved
  * the state, the event for the resulting state is (re)recorded and queued, idempotently by event id.
  *
- * With a `notifier` (the worker's fast path, issue #5) an event whose predecessors in its payment are all
+ * With a `notifier` (the worker's fast path) an event whose predecessors in its payment are all
  * delivered is sent inline right after it is recorded, instead of through the `oms-events` queue; the
  * queue still takes every event that must wait its turn or whose inline send fails, and the outbox's
  * unsent index lets the recovery sweep re-queue one whose sender died in between.
@@ -134,7 +134,7 @@ export class OutcomeRecorder {
   }
 
   /**
-   * Moves the operation to its outcome and records the outcome's event in one round trip (issue #5): the
+   * Moves the operation to its outcome and records the outcome's event in one round trip: the
    * event is built from the record the move will leave, and the script records it only if the move applied
    * to exactly `op`. Otherwise (someone moved the operation meanwhile) the event of whatever state it is in
    * now is built from the record read back. Either way the settling mark covers a crash in between.

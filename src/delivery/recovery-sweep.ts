@@ -33,7 +33,7 @@ export function staleAfterMs(config: Config): number {
 }
 
 /**
- * The safety net under the fast path (issue #5). The consumer acks a command once its operation is in the
+ * The safety net under the fast path. The consumer acks a command once its operation is in the
  * ledger, whose RECEIVED/SENT index is durable; events enter the outbox's unsent index when recorded. If
  * the process that took them dies before finishing, this sweep finds them (untouched for `staleMs`) and
  * queues them on `gateway-delivery` / `oms-events` (jobId = their id, so a job already queued is not

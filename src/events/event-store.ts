@@ -2,7 +2,7 @@ import Redis, { Result } from 'ioredis';
 import { PaymentEvent } from './payment-event';
 
 // The recording of an event, as a Lua function `pb_record_event(K, A)` so that the ledger's outcome
-// transition can record the outcome's event in the same atomic step (issue #5); RECORD_LUA calls it alone.
+// transition can record the outcome's event in the same atomic step; RECORD_LUA calls it alone.
 // K: event hash, payment sequence counter, payment sent watermark, unsent index, send lease, settling
 // index. A: payment key, method, params JSON, event id, now (ms), lease ms ('' = do not claim),
 // operation id whose settling mark the recorded event clears ('' = none).

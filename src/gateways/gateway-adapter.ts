@@ -5,7 +5,7 @@ import { AdjustmentFact } from '../adjustments/adjustment';
 
 /**
  * The seam every gateway fills in: a pure transformer (shapes and units of one PSP, no I/O, no clock
- * except the `now` it is given) used by one shared thin client. See `../shared/STYLE.md`.
+ * except the `now` it is given) used by one shared thin client. See docs/ARCHITECTURE.md.
  */
 
 /** What the gateway said about an operation, in our words. */

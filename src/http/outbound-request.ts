@@ -36,7 +36,7 @@ export class OutboundRequestError extends Error {
 export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 /**
- * The hot-path HTTP client of the gateways and the bus (issue #5): Node's own `http.request` on the
+ * The hot-path HTTP client of the gateways and the bus: Node's own `http.request` on the
  * keep-alive agents of `createAgents` (TLS 1.2 floor, optional proxy), one whole-call deadline, and the
  * same phase tracking and failure classification as before. It replaced axios there, whose per-call
  * config merging, header objects and interceptor chain cost about a fifth of a worker's CPU for the two

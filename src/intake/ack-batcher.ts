@@ -1,7 +1,7 @@
 import { Channel, Message } from 'amqplib';
 
 /**
- * Acks one channel's messages with as few frames as possible (issue #5), without ever acking a message
+ * Acks one channel's messages with as few frames as possible, without ever acking a message
  * still being handled: completions are collected for the rest of the tick, then the longest run of
  * finished messages at the head of the delivery order is acked with one `ack(last, allUpTo)`; a finished
  * message behind an unfinished one is acked on its own (never held back: a slow head must not fill the

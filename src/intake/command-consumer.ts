@@ -62,7 +62,7 @@ export interface CommandConsumerDeps {
  * The ack comes only after those writes succeed. If Redis (or the broker, for a dead letter) is down, the
  * message stays unacked and its handler retries with backoff; on shutdown it is requeued, never dropped.
  *
- * With `inline` (the worker's fast path, issue #5) the enqueue step becomes "deliver now": the ledger's
+ * With `inline` (the worker's fast path) the enqueue step becomes "deliver now": the ledger's
  * RECEIVED/SENT index already makes the operation durable and recoverable (the recovery sweep), and the
  * ack waits for the delivery, so prefetch bounds the work in flight and a crash mid-delivery gets the
  * message redelivered at once. A redelivered message whose operation exists is delivered again (every

@@ -7,7 +7,7 @@ import { redact } from '../logging/redact';
 import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
 import { ALLOWED_TRANSITIONS, OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 
-/** One operation as the ledger holds it (DESIGN §3). Times are epoch milliseconds. */
+/** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
 export interface OperationRecord {
   id: string;
   command: CommandType;
@@ -118,7 +118,7 @@ return {1, ARGV[5]}
 // without its payment, '2': whole), settling index key ('' for none).
 // Moves the state forward only along ALLOWED_TRANSITIONS; returns {applied(0|1), from[, record as a flat
 // HGETALL]}. The settling mark, the reference index and the read-back ride in the same round trip as the
-// move (issue #5); the payment, which never changes, stays out of the read-back when the caller holds it.
+// move; the payment, which never changes, stays out of the read-back when the caller holds it.
 // These steps are shared by both transition scripts; each first defines `allowed` (TRANSITION_TABLE) and
 // records_event(from, before): whether the outcome's event is recorded in the same script (then no
 // settling mark is needed).
@@ -162,7 +162,7 @@ ${TRANSITION_STEPS}
 return reply
 `;
 
-// TRANSITION_LUA, then the outcome's event recorded in the same atomic step (issue #5: one round trip
+// TRANSITION_LUA, then the outcome's event recorded in the same atomic step (one round trip
 // less per command) when the move applied to exactly the record the caller built the event from.
 // KEYS 3-8 and ARGV 16-22: the event's recording (event store's RECORD_EVENT_LUA_FUNCTION). ARGV 13-15:
 // the state, updated_at and attempts the caller's record had. Returns TRANSITION_LUA's reply plus
@@ -263,7 +263,7 @@ export class Ledger {
 
   /**
    * Records a new operation in state RECEIVED, unless it already exists (a duplicate or a redelivery).
-   * With `firstAttempt` (the worker's fast path, issue #5), the operation is created in SENT with one
+   * With `firstAttempt` (the worker's fast path), the operation is created in SENT with one
    * attempt and that attempt's history entry: the same as `create` then `transition(…, 'SENT', …,
    * { countAttempt: true })`, in one atomic round trip. The attempt is on record before the request leaves.
    * The command's digest (`commandDigest`) is stored with the record and compared in the same script when

@@ -63,7 +63,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const redis = createRedis(config.redis.url, 'commands', logger);
   const blocking = createRedis(config.redis.url, 'blocking', logger);
   // The ledger and the outbox get a connection of their own with auto-pipelining: with hundreds of
-  // commands in flight, the scripts issued in one tick leave in one write (issue #5: a write syscall per
+  // commands in flight, the scripts issued in one tick leave in one write (a write syscall per
   // Redis call was ~12% of the worker's CPU). BullMQ keeps the plain connection it expects.
   const fastRedis = createRedis(config.redis.url, 'commands', logger);
   fastRedis.options.enableAutoPipelining = true;
@@ -73,7 +73,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   // Redis errors already reach the log through the connection; without a listener BullMQ prints them raw.
   for (const q of [deliveryQueue, eventsQueue]) q.on('error', () => undefined);
-  // The fast path (issue #5): outside consumer-only mode, events go to the bus inline when their turn has come.
+  // The fast path: outside consumer-only mode, events go to the bus inline when their turn has come.
   const fast = !options.consumerOnly;
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, ...(fast ? { notifier: options.notifier, onEventSent: options.onEventSent } : {}) });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);

@@ -1,5 +1,5 @@
 /**
- * CI-size fault drills on real processes (issue #5): a kill -9 drill (3 worker kills during ~1200
+ * CI-size fault drills on real processes: a kill -9 drill (3 worker kills during ~1200
  * commands) with every invariant, and a fuzz run (500 malformed HTTP and AMQP commands next to valid
  * traffic) with the card-number scan of logs, Redis and dead letters. The full-size drills are
  * `npm run chaos` and `npm run fuzz`; RabbitMQ and Redis restarts are left to them (they would disturb

@@ -6,7 +6,7 @@ import { testNamespace } from '../../support/test-config';
 import { channelCommand } from '../../support/fixtures';
 
 /**
- * The scripts of the outcome path (issue #5: fewer round trips). The settling mark rides inside them: the
+ * The scripts of the outcome path (fewer round trips: docs/BENCHMARKS.md). The settling mark rides inside them: the
  * outcome's transition sets it atomically with the move, and recording the event clears it atomically with
  * the recording, so no crash point leaves a decided operation without either the mark or its event. The
  * combined script records the event with the move only when the move applied to the very record the

@@ -8,7 +8,7 @@ import { Ledger } from '../../../src/ledger/ledger';
 import { testNamespace } from '../../support/test-config';
 
 /**
- * The safety net under the worker's fast path (issue #5), on a real Redis and real BullMQ queues: an
+ * The safety net under the worker's fast path, on a real Redis and real BullMQ queues: an
  * operation left in RECEIVED/SENT and an event left unsent by a dead worker are queued once they are
  * stale, and not again on the next pass while the queue has them.
  */

@@ -1,7 +1,7 @@
 import { ALLOWED_TRANSITIONS, OPERATION_STATES, OperationState, TERMINAL_STATES, canTransition, isTerminal } from '../../../src/ledger/operation-state';
 import { Ledger } from '../../../src/ledger/ledger';
 
-/** Every allowed move, as DESIGN §3 and the module's comment describe them (self-moves reschedule or resend). */
+/** Every allowed move, as the module's comment describes them (self-moves reschedule or resend). */
 const ALLOWED: ReadonlyArray<[OperationState, OperationState]> = [
   ['RECEIVED', 'SENT'],
   ['RECEIVED', 'FAILED'],
