@@ -18,3 +18,13 @@ export function authorizationRefusals(): Counter<'gateway' | 'reason'> {
 export function pspDiscrepancies(): Counter<'gateway' | 'field'> {
   return counter('pb_psp_discrepancies_total', 'Outcomes whose PSP-confirmed amount or currency differs from what the command asked, by gateway and field', ['gateway', 'field']);
 }
+
+/**
+ * `pb_authorization_reference_lookups_total{gateway,result}`: dependent commands whose `gateway_key` is not
+ * one of our operation ids, looked up as a PSP reference before sending. `result`: authorization (checked
+ * in full), related (another operation of the same payment: scope and currency checked), unknown (sent as
+ * given, unchecked).
+ */
+export function authorizationReferenceLookups(): Counter<'gateway' | 'result'> {
+  return counter('pb_authorization_reference_lookups_total', 'Dependent commands naming a PSP reference, by gateway and what the reference index found (authorization, related, unknown)', ['gateway', 'result']);
+}

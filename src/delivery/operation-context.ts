@@ -1,6 +1,7 @@
 import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationContext } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
+import { authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -57,6 +58,8 @@ export interface ResolveOptions {
  * when both have one; a capture, cancel or refund must be in its currency; with `checkAmounts`, a capture
  * may not exceed the authorized amount less successful captures, a refund the captured amount less
  * successful refunds. Anything else is refused, never sent with another merchant's or order's object.
+ * A `gateway_key` that is not one of our operation ids is looked up as a PSP reference of the command's
+ * gateway (one extra read, only then) and checked the same way, but sent as given (`checkedByReference`).
  */
 export async function resolveOperationContext(op: OperationRecord, ledger: Ledger, options: ResolveOptions = {}): Promise<ContextResolution> {
   const context: OperationContext = { operationId: op.id, command: op.command, payment: op.payment };
@@ -73,7 +76,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   } else {
     auth = await ledger.get(key);
   }
-  if (!auth || !AUTHORIZING.has(auth.command)) return { context };
+  if (!auth) return checkedByReference(op, ledger, context, amounts);
+  if (!AUTHORIZING.has(auth.command)) return { context };
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return refused;
   switch (auth.state) {
@@ -94,6 +98,28 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     case 'UNRESOLVED':
       return { wait: `authorization ${auth.id} is ${auth.state}` };
   }
+}
+
+/**
+ * A dependent command whose `gateway_key` is not one of our operation ids: when it is a PSP reference one of
+ * our outcomes indexed (what our SUCCESS event returned), the same scope and currency checks, and the amount
+ * checks when the authorization itself is reached and succeeded. The command is sent as the OMS gave it
+ * either way (the key is the PSP's already); an unknown reference is not ours to check. One extra read.
+ */
+async function checkedByReference(op: OperationRecord, ledger: Ledger, context: OperationContext, amounts: boolean): Promise<ContextResolution> {
+  const { gateway, gateway_key: reference } = op.payment;
+  const found = await ledger.authorizationByReference(gateway, reference, amounts ? op.id : '');
+  referenceLookups().inc({ gateway, result: !found ? 'unknown' : found.authorization ? 'authorization' : 'related' });
+  if (!found || found.record.id === op.id) return { context };
+  const auth = found.record;
+  const via = (r: ContextRefusal): ContextRefusal => ({ ...r, detail: { ...r.detail, psp_reference: reference, ...(found.authorization ? {} : { related_operation: auth.command }) } });
+  const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
+  if (refused) return via(refused);
+  if (amounts && found.authorization && auth.state === 'SUCCEEDED' && auth.digest !== undefined) {
+    const over = amountRefusal(op, auth, found.dependents);
+    if (over) return via(over);
+  }
+  return { context };
 }
 
 /** The scope an authorization belongs to, for logs (no card data: gateway, account, order only). */
@@ -138,7 +164,10 @@ export function amountRefusal(op: OperationRecord, auth: OperationRecord, depend
     const remaining = authorized - captured;
     if (op.payment.amount > remaining) return { fail: AUTHORIZATION_REFUSALS.capture, field: 'payment.amount', detail: { ...detail, remaining } };
   }
-  if (op.command === 'refund') {
+  // Closed by a capture that was never registered here (sent before captures by PSP reference were): what
+  // was captured is unknown, so a refund is left to the PSP rather than refused on a sum that is too low.
+  const unregisteredClose = auth.command !== 'sale' && auth.closedBy !== undefined && !dependents.some((d) => d.id === auth.closedBy);
+  if (op.command === 'refund' && !unregisteredClose) {
     const refunded = sum('refund');
     const refundable = (auth.command === 'sale' ? authorized : captured) - refunded;
     if (op.payment.amount > refundable) return { fail: AUTHORIZATION_REFUSALS.refund, field: 'payment.amount', detail: { ...detail, refunded, refundable } };

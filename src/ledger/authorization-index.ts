@@ -6,7 +6,8 @@
  *                    they become orphans (`orphan_at`, ms; +inf: never by age): the orphan sweep's source
  * An authorization enters both when its transition carries `expires_at`; a capture, cancel or revalidate
  * whose transition carries `authorization_key` (the `gateway_key` it named: our operation id, or the PSP's
- * reference, found through `P ref:<authorization_ref>`) takes it out of both and sets its `closed_by`.
+ * reference, found through `P ref:<authorization_ref>`) takes it out of both, sets its `closed_by`, and
+ * records it as the closing operation's `authorization_id`.
  *
  * A Lua function `pb_authorization_index(P, id, fields, own_ref_key, own_ref_before)`: `fields` is the flat
  * name/value list the transition wrote; `own_ref_key` the reference key the same transition set ('' for
@@ -33,6 +34,9 @@ local function pb_authorization_index(P, id, fields, own_ref_key, own_ref_before
       redis.call('ZREM', P .. 'auths:open', auth)
       redis.call('ZREM', P .. 'auths:expiry', auth)
       if redis.call('EXISTS', P .. 'op:' .. auth) == 1 then redis.call('HSET', P .. 'op:' .. auth, 'closed_by', id) end
+      -- Which authorization it closed, for a later command that finds this operation by the reference it
+      -- took over (authorization-by-reference.ts).
+      redis.call('HSET', P .. 'op:' .. id, 'authorization_id', auth)
     end
   end
   if expires then

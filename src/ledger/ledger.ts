@@ -5,6 +5,7 @@ import { RECORD_EVENT_LUA_FUNCTION, RecordResult } from '../events/event-store';
 import { commandDigest } from './command-digest';
 import { redact } from '../logging/redact';
 import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
+import { AUTHORIZATION_BY_REFERENCE_LUA } from './authorization-by-reference';
 import { ALLOWED_TRANSITIONS, OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
@@ -227,6 +228,7 @@ declare module 'ioredis' {
     /** Keys and arguments as TRANSITION_LUA's comment lists them. */
     pbLedgerTransition(...keysThenArgs: (string | number)[]): Result<[number, string, string[]?], Context>;
     pbLedgerAuthorizationView(opKey: string, dependentsKey: string, dependent: string): Result<[string[], string[]], Context>;
+    pbLedgerAuthorizationByReference(prefix: string, gateway: string, reference: string, dependent: string): Result<[string[], number, string[]], Context>;
     pbLedgerTransitionRecord(...keysThenArgs: (string | number)[]): Result<[number, string, string[], number, number?, number?, number?], Context>;
   }
 }
@@ -251,6 +253,7 @@ export class Ledger {
     redis.defineCommand('pbLedgerTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
     redis.defineCommand('pbLedgerTransitionRecord', { numberOfKeys: 8, lua: TRANSITION_RECORD_LUA });
     redis.defineCommand('pbLedgerAuthorizationView', { numberOfKeys: 2, lua: AUTHORIZATION_VIEW_LUA });
+    redis.defineCommand('pbLedgerAuthorizationByReference', { numberOfKeys: 0, lua: AUTHORIZATION_BY_REFERENCE_LUA });
   }
 
   private opKey(id: string): string {
@@ -511,6 +514,32 @@ export class Ledger {
       dependents.push({ id: others[i], command: command as CommandType, state: state as OperationState, amount });
     });
     return { auth, dependents };
+  }
+
+  /**
+   * The operation the PSP's `reference` on `gateway` names (the reference index, see
+   * `authorization-by-reference.ts`), followed back to the authorization it belongs to when the index holds
+   * one of its dependents (a Stripe capture answers with the PaymentIntent id). With `dependentId`, that
+   * dependent is registered among the authorization's dependents and the others are listed, as in
+   * `authorizationView`. One round trip; only for a dependent command whose `gateway_key` is not one of our
+   * operation ids.
+   * @returns `null` when the reference is unknown; `authorization: false` when only a related operation of
+   *   the same payment was reached (its scope and currency still hold, not its amounts).
+   */
+  async authorizationByReference(
+    gateway: string,
+    reference: string,
+    dependentId = '',
+  ): Promise<{ record: OperationRecord; authorization: boolean; dependents: DependentSummary[] } | null> {
+    const [flat, isAuth, rows] = await this.redis.pbLedgerAuthorizationByReference(this.prefix, gateway, reference, dependentId);
+    if (flat.length === 0) return null;
+    const dependents: DependentSummary[] = [];
+    for (let i = 0; i + 4 < rows.length; i += 5) {
+      const [id, state, command, confirmed, payment] = rows.slice(i, i + 5);
+      const amount = confirmed !== '' ? Number(confirmed) : (JSON.parse(payment) as Payment).amount;
+      dependents.push({ id, command: command as CommandType, state: state as OperationState, amount });
+    }
+    return { record: recordFromHash(hashFromPairs(flat)), authorization: isAuth === 1, dependents };
   }
 
   private dependentsKey(authId: string): string {

@@ -13,6 +13,7 @@ import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway
 import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../src/twins/psp-simulator/psp-simulator';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { AUTHORIZATION_REFUSALS } from '../../../src/delivery/operation-context';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -221,5 +222,86 @@ describe('events report what the PSP confirmed, and flag any difference with wha
     expect(event).toMatchObject({ amount: 2000, currency: 'EUR', requested_amount: 2000, requested_currency: 'EUR' });
     expect(event).not.toHaveProperty('discrepancy');
     expect(event).not.toHaveProperty('reason');
+  });
+});
+
+describe("by the PSP's reference: a dependent command naming our authorization by the reference our SUCCESS returned is checked the same", () => {
+  /** The PSP's reference of `auth` (what its SUCCESS event's `gateway_response.reference` told the OMS). */
+  async function pspReference(auth: PaymentCommand): Promise<string> {
+    const ref = (await ledger.get(auth.payment.operation_reference!))?.gatewayReference;
+    expect(ref).toEqual(expect.stringMatching(/^auth_/));
+    return ref!;
+  }
+
+  /** A command naming `auth` by its PSP reference, same order unless overridden. */
+  async function byReference(command: PaymentCommand['command'], auth: PaymentCommand, payment: Partial<Payment> = {}): Promise<string> {
+    return record(channelCommand(command, {}, { gateway_key: await pspReference(auth), order_id: auth.payment.order_id, amount: 1000, ...payment }));
+  }
+
+  it('refuses a capture in another currency than the authorization its PSP reference names, before any PSP call', async () => {
+    const auth = await authorized({ currency: 'EUR' });
+    const captureId = await byReference('capture', auth, { currency: 'USD' });
+    const requests = sim.counters().requests;
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect((await ledger.get(captureId))?.reason).toBe('currency_mismatch');
+    expect((await events.load(`${captureId}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'currency_mismatch', field: 'payment.currency' });
+  });
+
+  it("refuses a capture of another gateway_account naming this account's PSP reference (the index is per gateway, the account is still checked)", async () => {
+    const auth = await authorized({ gateway_account: ACCOUNTS[0] });
+    const before = await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'authorization_scope_mismatch' });
+    const captureId = await byReference('capture', auth, { gateway_account: ACCOUNTS[1] });
+    const requests = sim.counters().requests;
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect((await ledger.get(captureId))?.reason).toBe('authorization_scope_mismatch');
+    expect((await events.load(`${captureId}.FAILED`))?.params.payment).toMatchObject({ field: 'payment.gateway_account' });
+    expect(await metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'authorization_scope_mismatch' })).toBe(before + 1);
+  });
+
+  it('refuses a capture by PSP reference above what the authorization has left, and still sends one within it once, with the key as given', async () => {
+    const auth = await authorized({ amount: 5000 });
+    const ref = await pspReference(auth);
+    const first = await byReference('capture', auth, { amount: 3000 });
+    expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sim.counters().effects[first]).toBe(1);
+    expect((await ledger.get(first))?.payment.gateway_key).toBe(ref);
+    const tooMuch = await byReference('capture', auth, { amount: 2500 });
+    const requests = sim.counters().requests;
+    expect(await service.deliver(tooMuch)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_authorized');
+    const rest = await byReference('capture', auth, { amount: 2000 });
+    expect(await service.deliver(rest)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sim.counters().effects[rest]).toBe(1);
+  });
+
+  it('sends a PSP reference we never saw as given (the PSP decides)', async () => {
+    const captureId = await record(channelCommand('capture', {}, { gateway_key: 'auth_never_seen_by_us', amount: 1000, currency: 'EUR' }));
+    const requests = sim.counters().requests;
+    const unknown = await metricValue('pb_authorization_reference_lookups_total', { gateway: 'simulator', result: 'unknown' });
+    await service.deliver(captureId);
+    expect(sim.counters().requests).toBeGreaterThan(requests);
+    expect(await metricValue('pb_authorization_reference_lookups_total', { gateway: 'simulator', result: 'unknown' })).toBe(unknown + 1);
+    const reason = (await ledger.get(captureId))?.reason;
+    expect(Object.values(AUTHORIZATION_REFUSALS)).not.toContain(reason);
+  });
+
+  it('follows a reference the capture took over (as a Stripe capture answers with the PaymentIntent id) back to the authorization', async () => {
+    const auth = await authorized({ amount: 5000, currency: 'EUR' });
+    const ref = await pspReference(auth);
+    const capture = await byReference('capture', auth, { amount: 3000 });
+    expect(await service.deliver(capture)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    // The capture's outcome now holds the reference, as on Stripe.
+    await ledger.indexReference('simulator', ref, capture);
+    const otherCurrency = await byReference('refund', auth, { amount: 100, currency: 'USD' });
+    expect(await service.deliver(otherCurrency)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(otherCurrency))?.reason).toBe('currency_mismatch');
+    const requests = sim.counters().requests;
+    const overRefund = await byReference('refund', auth, { amount: 3500 });
+    expect(await service.deliver(overRefund)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sim.counters().requests).toBe(requests);
+    expect((await ledger.get(overRefund))?.reason).toBe('amount_exceeds_captured');
   });
 });
