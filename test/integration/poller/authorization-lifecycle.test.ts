@@ -83,12 +83,12 @@ async function deliver(s: Setup, command: PaymentCommand): Promise<string> {
   return id;
 }
 
-/** A successful authorization at the simulator, recorded as the worker records it. */
-async function authorized(s: Setup): Promise<{ id: string; reference: string }> {
+/** A successful authorization at the simulator, recorded as the worker records it (commands on it name its order). */
+async function authorized(s: Setup): Promise<{ id: string; reference: string; order_id?: string }> {
   const id = await deliver(s, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
   const op = await s.ledger.get(id);
   expect(op?.state).toBe('SUCCEEDED');
-  return { id, reference: op!.gatewayReference! };
+  return { id, reference: op!.gatewayReference!, order_id: op!.payment.order_id };
 }
 
 /** The authorization as the simulator holds it now. */
@@ -163,8 +163,8 @@ describe('authorization expiry', () => {
 
   it('a captured authorization gets no expiring event', async () => {
     const s = setup({ 'authorizations.orphan_reversal': 'off' });
-    const { id, reference } = await authorized(s);
-    await deliver(s, channelCommand('capture', {}, { gateway_key: reference, amount: 1999 }));
+    const { id, reference, order_id } = await authorized(s);
+    await deliver(s, channelCommand('capture', {}, { gateway_key: reference, amount: 1999, order_id }));
     expect((await s.sweep(6.5 * DAY).runOnce()).expiry.warned).toBe(0);
     expect(await s.events.load(`${id}.expiring`)).toBeNull();
     expect((await s.ledger.get(id))?.closedBy).toBeDefined();
@@ -221,8 +221,8 @@ describe('orphan reversal', () => {
 
   it('never voids a captured authorization', async () => {
     const s = setup();
-    const { id, reference } = await authorized(s);
-    const capture = await deliver(s, channelCommand('capture', {}, { gateway_key: reference, amount: 1999 }));
+    const { id, reference, order_id } = await authorized(s);
+    const capture = await deliver(s, channelCommand('capture', {}, { gateway_key: reference, amount: 1999, order_id }));
     expect((await s.ledger.get(capture))?.state).toBe('SUCCEEDED');
     const run = await s.sweep(5 * DAY).runOnce();
     expect(run.orphans.voided).toBe(0);
@@ -232,8 +232,8 @@ describe('orphan reversal', () => {
 
   it('never voids an authorization whose capture is in flight', async () => {
     const s = setup();
-    const { id, reference } = await authorized(s);
-    const command = channelCommand('capture', {}, { gateway_key: reference, amount: 1999 });
+    const { id, reference, order_id } = await authorized(s);
+    const command = channelCommand('capture', {}, { gateway_key: reference, amount: 1999, order_id });
     await s.ledger.create(command.payment.operation_reference!, command); // recorded, not delivered yet
     const run = await s.sweep(5 * DAY).runOnce();
     expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, outcome: 'skipped', skipped: 'dependent_in_flight' })]);
@@ -250,9 +250,10 @@ describe('orphan reversal', () => {
 
   it('request() voids an authorization the OMS was told failed, by the PSP reference a later fact gave, once', async () => {
     const s = setup();
-    const { id, reference } = await authorized(s);
-    // As if the OMS had been told FAIL: the ledger's record is terminal and names no PSP object.
-    const failed = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
+    const { id, reference, order_id } = await authorized(s);
+    // As if the OMS had been told FAIL: the ledger's record is terminal and names no PSP object (same order:
+    // the void names the PSP reference, whose authorization is checked for scope).
+    const failed = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', order_id });
     const failedId = failed.payment.operation_reference!;
     await s.ledger.create(failedId, failed);
     await s.ledger.transition(failedId, 'FAILED', { event: 'test' }, { reason: 'UNRESPONSIVE' });
