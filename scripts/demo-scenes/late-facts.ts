@@ -3,6 +3,7 @@ import { Ledger, OperationRecord } from '../../src/ledger/ledger';
 import { createRedis } from '../../src/redis/redis-connection';
 import { FlowCheck } from '../../src/workload/flow-checks';
 import { DemoScene, SceneContext, SceneResult } from './scene';
+import { paymentOf, waitFor } from './scene-helpers';
 
 /** The merchant account only this scene uses. */
 const ACCOUNT = 'late-facts-demo';
@@ -104,23 +105,9 @@ async function inject(url: string, path: string, body: Record<string, unknown>):
   return res.status === 200;
 }
 
-function paymentOf(params: Record<string, unknown>): Record<string, unknown> {
-  const p = params.payment;
-  return p !== null && typeof p === 'object' ? (p as Record<string, unknown>) : {};
-}
 
 function adjustmentOf(params: Record<string, unknown>): Record<string, unknown> {
   const a = params.adjustment;
   return a !== null && typeof a === 'object' ? (a as Record<string, unknown>) : {};
 }
 
-/** Polls `probe` every 200 ms until it returns something, or `null` after `timeoutMs`. */
-async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== null) return found;
-    if (Date.now() > until) return null;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}

@@ -3,6 +3,7 @@ import { voidOperationId } from '../../src/poller/orphan-reversal';
 import { createRedis } from '../../src/redis/redis-connection';
 import { FlowCheck } from '../../src/workload/flow-checks';
 import { DemoScene, SceneContext, SceneResult } from './scene';
+import { paymentOf, waitFor } from './scene-helpers';
 
 /** The merchant account only this scene uses: its orphan age is short, the main workload's is the default (days). */
 const ACCOUNT = 'orphan-demo';
@@ -77,21 +78,7 @@ export const orphanReversalScene: DemoScene = {
   },
 };
 
-function paymentOf(params: Record<string, unknown>): Record<string, unknown> {
-  const p = params.payment;
-  return p !== null && typeof p === 'object' ? (p as Record<string, unknown>) : {};
-}
 
-/** Polls `probe` every 200 ms until it returns something, or `null` after `timeoutMs`. */
-async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== null) return found;
-    if (Date.now() > until) return null;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** The authorization's status at the simulator (its faults may answer 5xx: asked a few times). */
 async function authorizationStatus(url: string, apiKey: string, reference: string): Promise<string> {

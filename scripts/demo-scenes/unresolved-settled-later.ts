@@ -2,6 +2,7 @@ import { Ledger, OperationRecord } from '../../src/ledger/ledger';
 import { createRedis } from '../../src/redis/redis-connection';
 import { FlowCheck } from '../../src/workload/flow-checks';
 import { DemoScene, SceneContext, SceneResult } from './scene';
+import { paymentOf, waitFor } from './scene-helpers';
 
 /** How long the poll schedule may take to run out (the demo's is 1+2+4+8+30 s, plus a 2 s timeout per inquiry). */
 const GIVE_UP_WITHIN_MS = 150_000;
@@ -77,18 +78,4 @@ function describe(op: OperationRecord | null): string {
   return op ? `${op.id} ${op.state}${op.gatewayReference ? `, ${op.gatewayReference}` : ''}` : 'not settled';
 }
 
-function paymentOf(params: Record<string, unknown>): Record<string, unknown> {
-  const p = params.payment;
-  return p !== null && typeof p === 'object' ? (p as Record<string, unknown>) : {};
-}
 
-/** Polls `probe` every 200 ms until it returns something, or `null` after `timeoutMs`. */
-async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== null) return found;
-    if (Date.now() > until) return null;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
