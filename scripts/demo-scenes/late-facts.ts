@@ -4,6 +4,7 @@ import { createRedis } from '../../src/redis/redis-connection';
 import { FlowCheck } from '../../src/workload/flow-checks';
 import { DemoScene, SceneContext, SceneResult } from './scene';
 import { paymentOf, waitFor } from './scene-helpers';
+import { formatMinor } from '../../src/money/minor-units';
 
 /** The merchant account only this scene uses. */
 const ACCOUNT = 'late-facts-demo';
@@ -52,12 +53,12 @@ export const lateFactsScene: DemoScene = {
       checks.push({
         name: 'late facts scene: the chargeback reached the bus exactly once with its amount',
         ok: cb.length === 1 && cbAdj.kind === 'chargeback' && cbAdj.direction === 'debit' && cbAdj.amount === 6000 && cbAdj.currency === 'EUR' && paymentOf(cb[0].params).order_id === captureOrder,
-        detail: `${cb.length} ${adjusted} event(s) for ${capture.id}: ${String(cbAdj.kind)} ${String(cbAdj.amount)} ${String(cbAdj.currency)} (${String(cbAdj.reason)})`,
+        detail: `${cb.length} ${adjusted} event(s) for ${capture.id}: ${String(cbAdj.kind)} ${money(cbAdj)} (${String(cbAdj.reason)})`,
       });
       checks.push({
         name: 'late facts scene: the refund failure reached the bus exactly once with its amount',
         ok: rf.length === 1 && rfAdj.kind === 'refund_failed' && rfAdj.direction === 'credit' && rfAdj.amount === 2500 && rfAdj.currency === 'EUR' && paymentOf(rf[0].params).order_id === refundOrder,
-        detail: `${rf.length} ${adjusted} event(s) for ${refund.id}: ${String(rfAdj.kind)} ${String(rfAdj.amount)} ${String(rfAdj.currency)} (${String(rfAdj.reason)})`,
+        detail: `${rf.length} ${adjusted} event(s) for ${refund.id}: ${String(rfAdj.kind)} ${money(rfAdj)} (${String(rfAdj.reason)})`,
       });
       const [captureNow, refundNow] = await Promise.all([ledger.get(capture.id), ledger.get(refund.id)]);
       const refundFailedEvents = stack.busTwin.notifications.filter((n) => paymentOf(n.params).event_id === `${refund.id}.FAILED`).length;
@@ -67,7 +68,7 @@ export const lateFactsScene: DemoScene = {
         detail: `capture ${captureNow?.state ?? '-'}, refund ${refundNow?.state ?? '-'}, ${refundFailedEvents} FAIL event(s) for the refund`,
       });
       return {
-        summary: `order ${captureOrder}: captured 60.00 EUR, then charged back (${String(cbAdj.reason)}): one "adjusted" chargeback event of ${String(cbAdj.amount)} ${String(cbAdj.currency)}; order ${refundOrder}: refunded 25.00 EUR, then the refund failed (${String(rfAdj.reason)}): one "adjusted" refund_failed event of ${String(rfAdj.amount)} ${String(rfAdj.currency)}; each PSP webhook sent twice, capture and refund still SUCCEEDED`,
+        summary: `order ${captureOrder}: captured 60.00 EUR, then charged back (${String(cbAdj.reason)}): one "adjusted" chargeback event of ${money(cbAdj)}; order ${refundOrder}: refunded 25.00 EUR, then the refund failed (${String(rfAdj.reason)}): one "adjusted" refund_failed event of ${money(rfAdj)}; each PSP webhook sent twice, capture and refund still SUCCEEDED`,
         checks,
       };
     } finally {
@@ -111,3 +112,8 @@ function adjustmentOf(params: Record<string, unknown>): Record<string, unknown> 
   return a !== null && typeof a === 'object' ? (a as Record<string, unknown>) : {};
 }
 
+/** An adjustment's amount as people read it (`60.00 EUR`), from the event's integer minor units. */
+function money(adjustment: Record<string, unknown>): string {
+  const { amount, currency } = adjustment;
+  return typeof amount === 'number' && typeof currency === 'string' ? `${formatMinor(amount, currency)} ${currency}` : `${String(amount)} ${String(currency)}`;
+}
