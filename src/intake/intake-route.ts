@@ -14,9 +14,14 @@ import { IDEMPOTENCY_CONFLICT } from '../events/idempotency-conflict-event';
 import { PaymentCommand } from '../contracts/payment-command';
 import { idempotencyConflicts } from './idempotency-metrics';
 import { Logger } from '../logging/logger';
+import { LogThrottle } from '../logging/log-throttle';
+import { counter } from '../metrics/metrics-registry';
 import { BodyTooLargeError, readRawBody } from '../web/read-body';
 import { WebRoute, sendJson } from '../web/web-server';
 import { commandMethodIndex, mapBusCall } from './bus-command-mapper';
+
+/** Intake refusals by code; every unauthenticated 401 counts here (the log line is rate-limited). */
+const intakeRejects = counter('pb_intake_rejects_total', 'Intake requests refused before they were read, by code (UNAUTHORIZED: missing or wrong X-Signature)', ['code']);
 
 export interface IntakeStats {
   accepted: number;
@@ -34,6 +39,8 @@ export interface IntakeStats {
 export class IntakeRoute implements WebRoute {
   readonly stats: IntakeStats = { accepted: 0, rejected: 0, unauthorized: 0, unavailable: 0 };
   private readonly methods: ReadonlyMap<string, BusCommandName>;
+  /** Anyone can send a bad signature: one warning per minute, carrying how many were suppressed. */
+  private readonly refusals: LogThrottle;
 
   constructor(
     private readonly deps: {
@@ -49,6 +56,7 @@ export class IntakeRoute implements WebRoute {
     },
   ) {
     this.methods = commandMethodIndex(deps.config);
+    this.refusals = new LogThrottle(deps.logger);
   }
 
   matches(path: string): boolean {
@@ -80,7 +88,8 @@ export class IntakeRoute implements WebRoute {
     const signature = req.headers['x-signature'];
     if (!verifySignature(raw, Array.isArray(signature) ? signature[0] : signature, config.serviceBus.secret)) {
       this.stats.unauthorized += 1;
-      logger.warn('intake refused a request with a missing or wrong X-Signature');
+      intakeRejects.inc({ code: 'UNAUTHORIZED' });
+      this.refusals.warn('UNAUTHORIZED', 'intake refused a request with a missing or wrong X-Signature (rate-limited: one line per minute)', { code: 'UNAUTHORIZED' });
       sendJson(res, 401, jsonRpcError(null, JSON_RPC.UNAUTHORIZED, 'X-Signature is missing or does not match the body', { field: 'X-Signature' }));
       return;
     }

@@ -4,9 +4,14 @@ import { Config, GatewayConfig } from '../config/config';
 import { bullJobId } from '../delivery/job-id';
 import { GatewayTransformer } from '../gateways/gateway-adapter';
 import { Logger } from '../logging/logger';
+import { LogThrottle } from '../logging/log-throttle';
+import { counter } from '../metrics/metrics-registry';
 import { BodyTooLargeError, readRawBody } from '../web/read-body';
 import { WebRoute, sendJson } from '../web/web-server';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+
+/** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
+const webhooksRefused = counter('pb_webhooks_refused_total', 'Webhook requests refused with 401, by gateway endpoint and reason (invalid_signature: missing, wrong or expired)', ['gateway', 'reason']);
 
 export interface WebhookStats {
   accepted: number;
@@ -21,6 +26,8 @@ export interface WebhookStats {
  */
 export class WebhookRoute implements WebRoute {
   readonly stats: WebhookStats = { accepted: 0, duplicates: 0, refused: 0 };
+  /** Anyone can post a bad signature: one warning per gateway per minute, carrying how many were suppressed. */
+  private readonly refusals: LogThrottle;
 
   constructor(
     private readonly deps: {
@@ -31,7 +38,9 @@ export class WebhookRoute implements WebRoute {
       seen: (key: string) => Promise<boolean>;
       logger: Logger;
     },
-  ) {}
+  ) {
+    this.refusals = new LogThrottle(deps.logger);
+  }
 
   matches(path: string): boolean {
     return path.startsWith('/webhooks/');
@@ -70,7 +79,8 @@ export class WebhookRoute implements WebRoute {
     const { gateway, transformer } = entry;
     if (!transformer.verifyWebhook(raw, headers, gateway, new Date())) {
       this.stats.refused += 1;
-      this.deps.logger.warn('webhook refused: signature missing, wrong or expired', { gateway: name });
+      webhooksRefused.inc({ gateway: name, reason: 'invalid_signature' });
+      this.refusals.warn(name, 'webhook refused: signature missing, wrong or expired (rate-limited: one line per gateway per minute)', { gateway: name });
       sendJson(res, 401, { error: 'invalid signature' });
       return;
     }
