@@ -50,7 +50,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     redis: async () => {
       await redis.ping();
     },
-  });
+  }, undefined, logger);
   const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
   outcomesQueue.on('error', () => undefined);
   const seenPrefix = `${config.redis.keyPrefix}webhook-seen:`;
