@@ -2,7 +2,7 @@ import { ClientCredentials } from 'simple-oauth2';
 import { Config } from '../config/config';
 import { createAgents, transportErrorCode } from '../http/outbound-http';
 import { Logger, silentLogger } from '../logging/logger';
-import { registerSecret } from '../logging/redact';
+import { registerRecentToken, registerSecret } from '../logging/redact';
 import { BusAuthenticationError, BusRequestError, PeerUnavailableError, displayUrl } from './bus-errors';
 
 /** Where bus calls get their Bearer token. `OAuthTokenProvider` is the real one; tests may pass their own. */
@@ -32,7 +32,7 @@ const CREDENTIAL_ERRORS: ReadonlySet<string> = new Set(['invalid_client', 'unaut
 /**
  * OAuth 2.0 client-credentials tokens for calls to the bus (`mom_client.*`). Caches the token and fetches
  * a new one `mom_client.refresh_margin_s` seconds before it expires; concurrent callers share one request.
- * Every token is registered with the log redactor. Failures: `BusAuthenticationError` (bad credentials, not
+ * Every token is registered with the log redactor (the 16 most recent stay registered). Failures: `BusAuthenticationError` (bad credentials, not
  * retryable), `PeerUnavailableError` (a `DependencyUnavailableError('oauth', …)`: unreachable, timeout,
  * 5xx, 429; retryable), `BusRequestError` (any other refusal or a malformed answer; not retryable).
  */
@@ -102,7 +102,7 @@ export class OAuthTokenProvider implements AccessTokenSource {
     if (typeof token !== 'string' || token === '') {
       throw new BusRequestError(`the OAuth server at ${this.tokenUrl} answered without an access_token: check mom_client.oauth_server_url and mom_client.token_path`, 200);
     }
-    registerSecret(token);
+    registerRecentToken(token);
     const lifetimeS = typeof raw.expires_in === 'number' && raw.expires_in > 0 ? raw.expires_in : DEFAULT_LIFETIME_S;
     const fetchedAt = this.now();
     if (generation === this.generation) {

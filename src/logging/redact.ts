@@ -231,14 +231,59 @@ function maskCardNumbers(text: string): string {
   return from === 0 ? text : out + text.slice(from);
 }
 
+/** Shortest registered secret that is scrubbed, characters: shorter ones would mask common words. */
+export const MIN_SCRUBBED_SECRET_LENGTH = 4;
+/** How many short-lived tokens (OAuth access tokens) stay registered: the newest ones, the oldest drop out. */
+export const RECENT_TOKEN_CAPACITY = 16;
+
+/** Configured secrets: a set bounded by the configuration, kept for the life of the process. */
 const secrets = new Set<string>();
+/** Short-lived tokens, oldest first (a Set keeps insertion order), at most {@link RECENT_TOKEN_CAPACITY}. */
+const recentTokens = new Set<string>();
+/**
+ * Every registered value, longest first (rebuilt after a registration): a short secret inside a longer one
+ * must not be masked first, which would leave the rest of the longer one in the text.
+ */
+let ordered: string[] | undefined;
 
 /**
- * Registers a configured secret value (bus secret, client secret, API keys, access tokens) so that it is
- * scrubbed wherever it appears in text. Values shorter than 8 characters are ignored (too many false hits).
+ * Registers a configured secret value (bus secret, client secret, API keys, webhook secrets) so that it is
+ * scrubbed wherever it appears in text. Values shorter than {@link MIN_SCRUBBED_SECRET_LENGTH} (4)
+ * characters are ignored: scrubbing them would mask ordinary words and numbers (the config refuses weak
+ * webhook and bus secrets long before that). For tokens that are replaced over time use
+ * {@link registerRecentToken}, which stays bounded.
  */
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 8) secrets.add(value);
+  if (value && value.length >= MIN_SCRUBBED_SECRET_LENGTH && !secrets.has(value)) {
+    secrets.add(value);
+    ordered = undefined;
+  }
+}
+
+/**
+ * Registers a short-lived token (an OAuth access token) for scrubbing. Only the
+ * {@link RECENT_TOKEN_CAPACITY} (16) most recent stay registered, so a process that refreshes its token
+ * forever does not grow the set (or the cost of every log line) forever. One token is in use at a time
+ * (the cached one); the older ones were replaced and are kept only for lines still being written.
+ */
+export function registerRecentToken(value: string | undefined): void {
+  if (!value || value.length < MIN_SCRUBBED_SECRET_LENGTH) return;
+  recentTokens.delete(value);
+  recentTokens.add(value);
+  while (recentTokens.size > RECENT_TOKEN_CAPACITY) recentTokens.delete(recentTokens.values().next().value as string);
+  ordered = undefined;
+}
+
+/** How many values are registered for scrubbing (configured secrets + recent tokens); for tests and metrics. */
+export function registeredSecretCount(): number {
+  return secrets.size + recentTokens.size;
+}
+
+function scrubSecrets(text: string): string {
+  ordered ??= [...secrets, ...recentTokens].sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const s of ordered) if (out.includes(s)) out = out.split(s).join(SECRET_MASK);
+  return out;
 }
 
 /** Redacts card numbers, bearer credentials and registered secrets from free text. */
@@ -246,8 +291,7 @@ export function redactText(text: string): string {
   let out = text;
   out = maskCardNumbers(out);
   if (/bearer|basic/i.test(out)) out = out.replace(BEARER, (_m, scheme: string) => `${scheme} ${SECRET_MASK}`);
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join(SECRET_MASK);
-  return out;
+  return scrubSecrets(out);
 }
 
 /** Whether a field name marks a secret or card security value. */

@@ -8,7 +8,10 @@ import {
   luhnValid,
   redact,
   redactText,
+  RECENT_TOKEN_CAPACITY,
+  registerRecentToken,
   registerSecret,
+  registeredSecretCount,
 } from '../../../src/logging/redact';
 
 const VISA = '4111111111111111';
@@ -101,6 +104,25 @@ describe('redactText', () => {
     expect(redactText('signing with redact-test-secret-value twice: redact-test-secret-value')).toBe(
       `signing with ${SECRET_MASK} twice: ${SECRET_MASK}`,
     );
+  });
+
+  it('scrubs registered secrets of 4 to 7 characters too', () => {
+    registerSecret('k9Zq');
+    registerSecret('p4ss-w7');
+    expect(redactText('key=k9Zq pass=p4ss-w7')).toBe(`key=${SECRET_MASK} pass=${SECRET_MASK}`);
+  });
+
+  it('masks a longer secret whole even when a shorter registered secret is inside it', () => {
+    registerSecret('zq7w');
+    registerSecret('outer-zq7w-secret');
+    expect(redactText('x outer-zq7w-secret y zq7w')).toBe(`x ${SECRET_MASK} y ${SECRET_MASK}`);
+  });
+
+  it('keeps the registered set bounded however many tokens are registered, scrubbing the recent ones', () => {
+    const before = registeredSecretCount();
+    for (let i = 0; i < 1000; i += 1) registerRecentToken(`access-token-${i}-abcdef`);
+    expect(registeredSecretCount() - before).toBeLessThanOrEqual(RECENT_TOKEN_CAPACITY);
+    expect(redactText('Bearer-less access-token-999-abcdef and access-token-998-abcdef')).toBe(`Bearer-less ${SECRET_MASK} and ${SECRET_MASK}`);
   });
 
   it('ignores secrets too short to scrub safely', () => {
