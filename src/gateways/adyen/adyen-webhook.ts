@@ -142,15 +142,26 @@ export function adyenWebhookAuthorization(gateway: GatewayConfig): string {
   return `Basic ${Buffer.from(`${gateway.keyId}:${gateway.sharedSecret}`, 'utf8').toString('base64')}`;
 }
 
-/** Constant-time check of the Basic credentials; false when they are not configured. */
+/** `Authorization: <scheme> <credentials>`: one or more spaces between them (RFC 7235 `1*SP`). */
+const AUTHORIZATION = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*) +(\S+)$/;
+
+/**
+ * Constant-time check of the Basic credentials; false when they are not configured. The scheme name is
+ * matched in any case (auth schemes are case-insensitive, RFC 7235 §2.1; it is no secret), the credentials
+ * exactly and in constant time.
+ */
 export function verifyBasicAuth(headers: Record<string, string>, gateway: GatewayConfig): boolean {
   if (!gateway.keyId || !gateway.sharedSecret) return false;
   const received = headerValue(headers, 'authorization');
   if (received === undefined) return false;
-  // Digests make the lengths equal, as timingSafeEqual needs.
-  const a = createHash('sha256').update(received.trim(), 'utf8').digest();
-  const b = createHash('sha256').update(adyenWebhookAuthorization(gateway), 'utf8').digest();
-  return timingSafeEqual(a, b);
+  const parts = AUTHORIZATION.exec(received.trim());
+  const isBasic = parts !== null && parts[1].toLowerCase() === 'basic';
+  const expected = adyenWebhookAuthorization(gateway).slice('Basic '.length);
+  // Digests make the lengths equal, as timingSafeEqual needs; compared even for another scheme, so the
+  // time taken does not depend on what was sent.
+  const a = createHash('sha256').update(parts?.[2] ?? '', 'utf8').digest();
+  const b = createHash('sha256').update(expected, 'utf8').digest();
+  return timingSafeEqual(a, b) && isBasic;
 }
 
 /** Basic auth, then every item's HMAC: true only when both hold for the whole batch. */

@@ -111,6 +111,19 @@ describe('Adyen webhook verification', () => {
     expect(t.verifyWebhook(body, { Authorization: adyenWebhookAuthorization(gateway) }, gateway, now)).toBe(true);
   });
 
+  it('accepts the Basic scheme in any case (auth schemes are case-insensitive) but not another scheme or altered credentials', () => {
+    const body = raw(signedBySdk(example('post-CAPTURE-capture')));
+    const credentials = adyenWebhookAuthorization(gateway).slice('Basic '.length);
+    for (const scheme of ['basic', 'BASIC', 'bAsIc']) {
+      expect(t.verifyWebhook(body, { authorization: `${scheme} ${credentials}` }, gateway, now)).toBe(true);
+    }
+    expect(t.verifyWebhook(body, { authorization: `Basic  ${credentials}` }, gateway, now)).toBe(true);
+    expect(t.verifyWebhook(body, { authorization: `Bearer ${credentials}` }, gateway, now)).toBe(false);
+    expect(t.verifyWebhook(body, { authorization: `Basic${credentials}` }, gateway, now)).toBe(false);
+    expect(t.verifyWebhook(body, { authorization: `basic ${credentials.toLowerCase()}` }, gateway, now)).toBe(false);
+    expect(t.verifyWebhook(body, { authorization: credentials }, gateway, now)).toBe(false);
+  });
+
   it('refuses everything when the Basic credentials are not configured', () => {
     const bare = { ...gateway, keyId: '', sharedSecret: '' };
     expect(t.verifyWebhook(raw(signedBySdk(example('post-CAPTURE-capture'))), { authorization: 'Basic Og==' }, bare, now)).toBe(false);
