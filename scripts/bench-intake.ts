@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     'redis.key_prefix': `${ns}:`,
     'http.host': '127.0.0.1',
     'http.port': 0,
+    'security.allow_insecure_http': true,
   });
   const web = await startWebProcess(config, silentLogger());
   const method = config.serviceBus.methods.commands.capture;

@@ -1,5 +1,6 @@
 import { Config } from '../config/config';
 import { loadConfig } from '../config/load-config';
+import { warnInsecureHttp } from '../config/transport-security';
 import { ConfigError } from '../errors/config-error';
 import { Logger, createLogger } from '../logging/logger';
 import { registerSecret } from '../logging/redact';
@@ -13,6 +14,7 @@ export function configOrExit(path: string | undefined, logger: Logger): Config {
     for (const gw of Object.values(config.gateways)) {
       for (const secret of [gw.apiKey, gw.webhookSecret, gw.webhookSecretPrevious, gw.sharedSecret]) registerSecret(secret);
     }
+    warnInsecureHttp(config, logger);
     return config;
   } catch (err) {
     if (err instanceof ConfigError) {

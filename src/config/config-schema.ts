@@ -149,6 +149,9 @@ export const configSchema = {
 
     'log.level': { enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
 
+    // Transport security: plain-http URLs for the bus, OAuth, public intake and real gateways (development only).
+    'security.allow_insecure_http': { type: 'boolean', default: false },
+
     gateways: {
       type: 'object',
       default: {},

@@ -121,6 +121,7 @@ export interface Config {
   readonly registration: { readonly attempts: number; readonly backoffBaseMs: number };
   readonly authorizations: AuthorizationsConfig;
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };
+  readonly security: SecurityConfig;
   readonly gateways: Readonly<Record<string, GatewayConfig>>;
 }
 
@@ -148,4 +149,14 @@ export interface AuthorizationsConfig {
   readonly orphanVoidAfterMsByAccount: Readonly<Record<string, number>>;
   /** Most authorizations one sweep looks at, per sweep and kind. Default 1000. */
   readonly sweepLimit: number;
+}
+
+/** Transport security (`security.*`). */
+export interface SecurityConfig {
+  /**
+   * Lets `http://` URLs through for the bus (`service_bus.url`, `service_bus.public_url`), its OAuth server
+   * and real gateways (the simulator may always be http), with a warning at start naming the keys; the
+   * doctor then also sends credentials over them. Development on loopback only. Default false.
+   */
+  readonly allowInsecureHttp: boolean;
 }

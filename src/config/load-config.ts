@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { configSchema } from './config-schema';
 import { BusCommandName, BusNotificationName, Config, GatewayConfig, GatewayType, OrphanReversalMode } from './config';
 import { ConfigError } from '../errors/config-error';
+import { checkTransportSecurity } from './transport-security';
 import { checkSecretStrength } from './secret-strength';
 
 type Params = Record<string, unknown>;
@@ -84,7 +85,9 @@ export function buildConfig(parameters: unknown, env: NodeJS.ProcessEnv = proces
     throw new ConfigError(first ? keyOf(first) : '(root)', first ? describe(first) : 'invalid', all);
   }
   checkSecretStrength(params);
-  return deepFreeze(toConfig(params));
+  const config = toConfig(params);
+  checkTransportSecurity(config);
+  return deepFreeze(config);
 }
 
 /** Where the configuration is read from when neither `--config` nor `PB_CONFIG` says otherwise (the MIB guide's place). */
@@ -230,6 +233,7 @@ function toConfig(p: Params): Config {
       sweepLimit: num(p, 'authorizations.sweep_limit'),
     },
     log: { level: p['log.level'] as Config['log']['level'] },
+    security: { allowInsecureHttp: p['security.allow_insecure_http'] as boolean },
     gateways,
   };
 }

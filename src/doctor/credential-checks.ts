@@ -1,6 +1,7 @@
 import { AxiosInstance } from 'axios';
 import { Config, GatewayConfig } from '../config/config';
 import { assertNever } from '../gateways/assert-never';
+import { ALLOW_INSECURE_HTTP_KEY, isClearTextUrl } from '../config/transport-security';
 import { transportErrorCode } from '../http/outbound-http';
 import { CheckResult } from './check-result';
 
@@ -35,9 +36,20 @@ function describeFailure(status: number, body: unknown): string {
   return `HTTP ${status}${code ? ` (${code})` : ''}`;
 }
 
+/**
+ * A credential is never sent over plain http unless `security.allow_insecure_http` says so: the check is
+ * not run and reported FAIL with the fix. Null when the call may go ahead.
+ */
+function clearTextRefusal(url: string, key: string, allowInsecureHttp: boolean, target: string): CheckResult | null {
+  if (allowInsecureHttp || !isClearTextUrl(url)) return null;
+  return result(target, 'FAIL', `not sent: ${key} is http://, the credential would travel in clear text; use https:// (or ${ALLOW_INSECURE_HTTP_KEY}: true, development only)`);
+}
+
 /** Client-credentials grant at the OAuth server the bus trusts. */
 export async function checkBusCredentials(config: Config, http: AxiosInstance, target: string): Promise<CheckResult> {
   const { clientId, clientSecret, oauthServerUrl, tokenPath, scope } = config.momClient;
+  const refused = clearTextRefusal(oauthServerUrl, 'mom_client.oauth_server_url', config.security.allowInsecureHttp, target);
+  if (refused) return refused;
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (scope) form.set('scope', scope);
   try {
@@ -65,7 +77,9 @@ export async function checkBusCredentials(config: Config, http: AxiosInstance, t
   }
 }
 
-async function authenticatedGet(http: AxiosInstance, gateway: GatewayConfig, path: string, target: string): Promise<CheckResult> {
+async function authenticatedGet(http: AxiosInstance, gateway: GatewayConfig, path: string, target: string, allowInsecureHttp: boolean): Promise<CheckResult> {
+  const refused = clearTextRefusal(gateway.baseUrl, `gateways.${gateway.name}.base_url`, allowInsecureHttp, target);
+  if (refused) return refused;
   try {
     const res = await http.get<string>(`${gateway.baseUrl}${path}`, { headers: { authorization: `Bearer ${gateway.apiKey}` } });
     if (res.status >= 200 && res.status < 300) return result(target, 'OK', `GET ${path} accepted the API key`);
@@ -76,13 +90,16 @@ async function authenticatedGet(http: AxiosInstance, gateway: GatewayConfig, pat
   }
 }
 
-/** The gateway's harmless authenticated call, or SKIP when it has none. */
-export async function checkGatewayCredentials(gateway: GatewayConfig, http: AxiosInstance, target: string): Promise<CheckResult> {
+/**
+ * The gateway's harmless authenticated call, or SKIP when it has none; FAIL without calling when the
+ * gateway is plain http (the simulator too) and `allowInsecureHttp` is false.
+ */
+export async function checkGatewayCredentials(gateway: GatewayConfig, http: AxiosInstance, target: string, allowInsecureHttp: boolean): Promise<CheckResult> {
   switch (gateway.type) {
     case 'stripe':
-      return authenticatedGet(http, gateway, '/v1/balance', target);
+      return authenticatedGet(http, gateway, '/v1/balance', target, allowInsecureHttp);
     case 'simulator':
-      return authenticatedGet(http, gateway, '/_control/counters', target);
+      return authenticatedGet(http, gateway, '/_control/counters', target, allowInsecureHttp);
     case 'adyen':
     case 'cybersource':
       return result(target, 'SKIP', 'not checked: no harmless authenticated call');

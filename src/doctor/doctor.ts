@@ -26,7 +26,8 @@ export interface DoctorOptions {
 /**
  * Checks that this deployment can reach and use what it depends on: the configuration, then for each
  * gateway, the bus and the OAuth server: DNS, TCP, TLS (version ≥ 1.2, trust, expiry within 30 days,
- * host name) and credentials where a harmless call exists. Honours the proxy: TCP and TLS go through a
+ * host name) and credentials where a harmless call exists, never over plain http unless
+ * `security.allow_insecure_http` is set (a FAIL line with the fix instead). Honours the proxy: TCP and TLS go through a
  * CONNECT tunnel and DNS is then the proxy's business. Prints an aligned table to `out`.
  *
  * @returns the process exit code: 1 when any check failed, else 0.
@@ -50,7 +51,7 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
     for (const target of doctorTargets(config)) {
       const reachable = await checkNetwork(target, { proxy, timeoutMs, now: now(), ca: options.ca }, results);
       if (!reachable) continue;
-      if (target.gateway) results.push(await checkGatewayCredentials(config.gateways[target.gateway], http, target.label));
+      if (target.gateway) results.push(await checkGatewayCredentials(config.gateways[target.gateway], http, target.label, config.security.allowInsecureHttp));
       else if (target.label === 'bus') results.push(await checkBusCredentials(config, http, target.label));
     }
   } finally {

@@ -27,6 +27,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
     'redis.key_prefix': `${ns}:`,
     'http.port': 0,
     'log.level': 'error',
+    // Everything runs on loopback http (twins, simulator, Prism): development only.
+    'security.allow_insecure_http': true,
     ...overrides,
   });
 }

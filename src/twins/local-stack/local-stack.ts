@@ -123,6 +123,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     'http.host': '127.0.0.1',
     'http.port': webPort,
     'log.level': 'info',
+    // Everything runs on loopback http (twins, simulator, Prism): development only.
+    'security.allow_insecure_http': true,
     ...options.parameters,
     gateways: {
       simulator: { type: 'simulator', base_url: simulator.url, api_key: simApiKey, webhook_secret: simWebhookSecret, timeout_ms: 2000 },

@@ -181,6 +181,29 @@ describe('runDoctor', () => {
     expect(text()).not.toContain('wrong-secret-value');
   });
 
+  it('never sends a credential over http:// without security.allow_insecure_http: FAIL with the fix instead', async () => {
+    const { out, text } = capture();
+    const loaded = config({ sim: { type: 'simulator', base_url: local.url, api_key: SIM_KEY } });
+    // The simulator may be http without the flag; the bus and OAuth URLs only reach the doctor this way
+    // if the loader's refusal is bypassed: the doctor holds the line on its own.
+    const cfg = { ...loaded, security: { allowInsecureHttp: false } };
+
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000 });
+
+    expect(code).toBe(1);
+    expect(local.paths).not.toContain('POST /oauth/token');
+    expect(local.paths).not.toContain('GET /_control/counters');
+    const bus = row(text(), 'credentials', 'bus');
+    expect(bus.status).toBe('FAIL');
+    expect(bus.detail).toContain('mom_client.oauth_server_url is http://');
+    expect(bus.detail).toContain('security.allow_insecure_http');
+    const sim = row(text(), 'credentials', 'gateway sim');
+    expect(sim.status).toBe('FAIL');
+    expect(sim.detail).toContain('gateways.sim.base_url is http://');
+    // Reachability is still reported.
+    expect(row(text(), 'tcp', 'gateway sim').status).toBe('OK');
+  });
+
   it('warns about a trusted certificate that expires within 30 days and still exits 0', async () => {
     const cert = makeSelfSignedCert(10);
     const server = await startHttps({ cert: cert.cert, key: cert.key });

@@ -15,6 +15,7 @@ const MINIMAL = [
   "  mom_client.oauth_server_url: 'http://127.0.0.1:9000'",
   "  amqp.url: 'amqp://guest:guest@127.0.0.1:5672'",
   "  redis.url: 'redis://127.0.0.1:6379'",
+  '  security.allow_insecure_http: true',
   '',
 ].join('\n');
 

@@ -293,6 +293,7 @@ describe('loadConfig', () => {
         "  amqp.url: 'amqp://127.0.0.1'",
         "  redis.url: 'redis://127.0.0.1'",
         "  http.port: '%env(int:PORT)%'",
+        '  security.allow_insecure_http: true',
         '  gateways:',
         '    simulator:',
         '      type: simulator',

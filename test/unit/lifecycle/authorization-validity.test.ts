@@ -19,6 +19,7 @@ function config(extra: Record<string, unknown> = {}): Config {
     'mom_client.oauth_server_url': 'http://127.0.0.1:1',
     'amqp.url': 'amqp://127.0.0.1',
     'redis.url': 'redis://127.0.0.1',
+    'security.allow_insecure_http': true,
     gateways: {
       stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1' },
       stripe_eu: { type: 'stripe', base_url: 'http://127.0.0.1:1' },
