@@ -170,9 +170,9 @@ export class CommandConsumer {
   }
 
   /** Writes the (redacted) dead letter, holding the message while the broker is down, and counts it. */
-  private async deadLetter(msg: ConsumeMessage, why: { code: string; field: string; reason: string }, metricReason: string): Promise<void> {
+  private async deadLetter(msg: ConsumeMessage, why: { code: string; field: string; reason: string }, metricReason: string, headers: Record<string, string> = {}): Promise<void> {
     const source = `amqp:${this.deps.config.amqp.commandsQueue}`;
-    await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, { 'x-pb-routing-key': msg.fields.routingKey }));
+    await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, { 'x-pb-routing-key': msg.fields.routingKey, ...headers }));
     deadLetteredTotal().inc({ reason: metricReason });
   }
 
@@ -233,15 +233,10 @@ export class CommandConsumer {
    * original operation and its events are untouched), warn. Both writes are durable before the ack.
    */
   private async refuseConflict(msg: ConsumeMessage, command: PaymentCommand, operationId: string, digest: string, existingState: string): Promise<void> {
-    const { config, deadLetters, recorder, logger } = this.deps;
+    const { config, recorder, logger } = this.deps;
     const field = 'payment.operation_reference';
     const reason = `${IDEMPOTENCY_CONFLICT}: operation ${operationId} already exists with other money fields`;
-    await this.retrying('dead-letter', () =>
-      deadLetters.write(msg.content, { code: 'IDEMPOTENCY_CONFLICT', field, reason, source: `amqp:${config.amqp.commandsQueue}` }, {
-        'x-pb-routing-key': msg.fields.routingKey,
-        'x-pb-operation-id': operationId,
-      }),
-    );
+    await this.deadLetter(msg, { code: 'IDEMPOTENCY_CONFLICT', field, reason }, IDEMPOTENCY_CONFLICT, { 'x-pb-operation-id': operationId });
     if (recorder) await this.retrying('conflict event', () => recorder.emit(idempotencyConflictEvent(operationId, command, digest, config)));
     idempotencyConflicts().inc({ channel: command.channel });
     logger.warn('idempotency conflict: command refused, its operation id is taken by a command with other money fields', {

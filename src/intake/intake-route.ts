@@ -111,17 +111,11 @@ export class IntakeRoute implements WebRoute {
     const command = mapped.command;
     const operationId = operationIdOf(command);
     if (await this.conflicts(command, operationId)) {
-      this.stats.rejected += 1;
       idempotencyConflicts().inc({ channel: command.channel });
-      const field = 'payment.operation_reference';
-      const reason = `${IDEMPOTENCY_CONFLICT}: already used for a command with other money fields`;
-      logger.warn('idempotency conflict: intake refused a command whose operation_reference is taken by one with other money fields', { operation_id: operationId, command: command.command, field });
-      try {
-        await this.deps.deadLetters.write(raw, { code: 'IDEMPOTENCY_CONFLICT', field, reason, source: 'http:intake' }, { 'x-pb-operation-id': operationId });
-      } catch (err) {
-        logger.error('dead-letter write failed for a rejected intake command', { code: 'IDEMPOTENCY_CONFLICT', field, error: (err as Error).message });
-      }
-      sendJson(res, 200, jsonRpcError(mapped.id, JSON_RPC.INVALID_PARAMS, `${field}: ${reason}`, { field, reason, code: 'IDEMPOTENCY_CONFLICT', operation_reference: operationId }));
+      await this.reject(res, raw, mapped.id, JSON_RPC.INVALID_PARAMS, 'IDEMPOTENCY_CONFLICT', 'payment.operation_reference', `${IDEMPOTENCY_CONFLICT}: already used for a command with other money fields`, {
+        operationId,
+        message: 'idempotency conflict: intake refused a command whose operation_reference is taken by one with other money fields',
+      });
       return;
     }
     try {
@@ -158,15 +152,26 @@ export class IntakeRoute implements WebRoute {
   }
 
   /** Answers the JSON-RPC error naming the field, and leaves a (redacted) dead-letter record. */
-  private async reject(res: ServerResponse, raw: Buffer, id: JsonRpcId, rpcCode: number, code: string, field: string, reason: string): Promise<void> {
+  private async reject(
+    res: ServerResponse,
+    raw: Buffer,
+    id: JsonRpcId,
+    rpcCode: number,
+    code: string,
+    field: string,
+    reason: string,
+    /** A refusal about a known operation (an idempotency conflict): its id goes on the log line, the dead letter and the error's data. */
+    about: { operationId?: string; message?: string } = {},
+  ): Promise<void> {
     this.stats.rejected += 1;
-    this.deps.logger.warn('intake rejected a command', { code, field, reason });
+    const { operationId } = about;
+    this.deps.logger.warn(about.message ?? 'intake rejected a command', { code, field, reason, ...(operationId ? { operation_id: operationId } : {}) });
     try {
-      await this.deps.deadLetters.write(raw, { code, field, reason, source: 'http:intake' });
+      await this.deps.deadLetters.write(raw, { code, field, reason, source: 'http:intake' }, operationId ? { 'x-pb-operation-id': operationId } : undefined);
     } catch (err) {
       // The bus still gets its answer; the log line above is the record of last resort.
       this.deps.logger.error('dead-letter write failed for a rejected intake command', { code, field, error: (err as Error).message });
     }
-    sendJson(res, 200, jsonRpcError(id, rpcCode, `${field}: ${reason}`, { field, reason }));
+    sendJson(res, 200, jsonRpcError(id, rpcCode, `${field}: ${reason}`, { field, reason, ...(operationId ? { code, operation_reference: operationId } : {}) }));
   }
 }
