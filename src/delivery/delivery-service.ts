@@ -153,7 +153,7 @@ export class DeliveryService {
       return { kind: 'done', state: failed.state };
     }
     if (!route.transformer.supports.includes(op.command)) {
-      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { gateway: route.gateway.name });
+      const failed = await recorder.fail(op, 'UNSUPPORTED_COMMAND', 'bridge', { details: { gateway: route.gateway.name } });
       return { kind: 'done', state: failed.state };
     }
     const ctx = await this.contextFor(op);
@@ -162,7 +162,7 @@ export class DeliveryService {
       // Refused against its authorization (failed, scope, currency, amount): never sent to the PSP.
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
       log.warn('operation refused against its authorization; not sent to the gateway', { reason: ctx.fail, ...(ctx.field ? { field: ctx.field } : {}), ...ctx.detail });
-      const failed = await recorder.fail(op, ctx.fail, 'bridge', ctx.detail ?? {}, undefined, ctx.field);
+      const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field });
       return { kind: 'done', state: failed.state };
     }
     const breaker = this.breaker(route.gateway.name);
@@ -195,7 +195,7 @@ export class DeliveryService {
         const given = await recorder.unresolve(op, 'delivery.max_age_ms passed', 'bridge', age, this.now() + this.deps.config.poller.scheduleMs[0]);
         return { kind: 'done', state: given.state };
       }
-      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', age);
+      const failed = await recorder.fail(op, 'UNRESPONSIVE', 'bridge', { details: age });
       log.error('operation failed: gateway did not take it within delivery.max_age_ms', { reason: 'UNRESPONSIVE' });
       return { kind: 'done', state: failed.state };
     }
@@ -345,7 +345,7 @@ export class DeliveryService {
         // The table of the gateway that answered (GatewayError names it as configured).
         const type = this.deps.config.gateways[err.gateway]?.type;
         const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);
-        const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', detail, decline);
+        const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', { details: detail, decline });
         return { kind: 'done', state: failed.state };
       }
     }

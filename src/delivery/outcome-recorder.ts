@@ -95,11 +95,13 @@ export class OutcomeRecorder {
   /**
    * Fails an operation for a reason of ours (no route, unsupported, UNRESPONSIVE, a terminal gateway error,
    * a refusal against its authorization).
-   * @param decline the normalized decline when the caller has the PSP's (a terminal gateway error); default
-   *   the bridge's decline of `reason` (see `src/errors/bridge-declines.ts`).
-   * @param field the command field at fault (`payment.currency`), reported on the record and the event.
+   * @param options.details what the history entry records besides the reason.
+   * @param options.decline the normalized decline when the caller has the PSP's (a terminal gateway error);
+   *   default the bridge's decline of `reason` (see `src/errors/bridge-declines.ts`).
+   * @param options.field the command field at fault (`payment.currency`), reported on the record and the event.
    */
-  async fail(op: OperationRecord, reason: string, source: OutcomeSource, details: Record<string, unknown> = {}, decline?: Decline, field?: string): Promise<OperationRecord> {
+  async fail(op: OperationRecord, reason: string, source: OutcomeSource, options: { details?: Record<string, unknown>; decline?: Decline; field?: string } = {}): Promise<OperationRecord> {
+    const { details = {}, decline, field } = options;
     const fields = { reason, decline: this.decline(op, declineOfFailure(reason, decline)), ...(field ? { reasonField: field } : {}) };
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null);
   }
