@@ -3,15 +3,14 @@
  * scripts, and no module-level import cycle. Folder-level cycles are checked by scripts/check-folder-cycles.ts
  * on this tool's output (docs/ARCHITECTURE.md).
  */
-const HARNESS = '^src/(twins|workload|drills|bench)/';
 module.exports = {
   forbidden: [
     {
       name: 'product-imports-harness',
-      comment: 'src/ ships; the twins, workload driver, drills and bench helpers are harness code and must not be imported by the product.',
+      comment: 'src/ ships; harness/ (the twins, workload driver, drills and bench helpers) is not shipped and must not be imported by the product.',
       severity: 'error',
-      from: { path: '^src/', pathNot: HARNESS },
-      to: { path: [HARNESS, '^scripts/', '^test/'] },
+      from: { path: '^src/' },
+      to: { path: ['^harness/', '^scripts/', '^test/'] },
     },
     {
       name: 'src-imports-tests-or-scripts',
@@ -31,7 +30,7 @@ module.exports = {
       name: 'not-to-dev-dependency',
       comment: 'Product code may only import runtime dependencies.',
       severity: 'error',
-      from: { path: '^src/', pathNot: HARNESS },
+      from: { path: '^src/' },
       to: { dependencyTypes: ['npm-dev'] },
     },
   ],

@@ -9,10 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { buildConfig } from '../src/config/load-config';
 import { silentLogger } from '../src/logging/logger';
 import { startWebProcess } from '../src/processes/web-process';
-import { sendSignedCommand } from '../src/twins/bus-twin/signed-command-sender';
-import { purgeNamespace } from '../src/twins/local-stack/local-stack';
-import { latencySummary } from '../src/workload/flow-checks';
-import { formatTable } from '../src/workload/text-table';
+import { sendSignedCommand } from '../harness/twins/bus-twin/signed-command-sender';
+import { purgeNamespace } from '../harness/twins/local-stack/local-stack';
+import { latencySummary } from '../harness/workload/flow-checks';
+import { formatTable } from '../harness/workload/text-table';
 
 async function main(): Promise<void> {
   const total = Number(process.env.PB_BENCH_INTAKE_COMMANDS ?? 20_000);

@@ -6,17 +6,17 @@
  *   2. restart RabbitMQ under load;  3. restart Redis (AOF) under load;
  *   4. the PSP down (503) for 30 s;  5. PSP faults (20 % 5xx, 5 % commit-then-timeout, webhook chaos);
  *   6. the bus delegate down for 30 s.
- * Invariants after each: see src/drills/drill-invariants.ts. Exit code 1 if any drill failed.
+ * Invariants after each: see harness/drills/drill-invariants.ts. Exit code 1 if any drill failed.
  *
  * Options (environment): PB_CHAOS_COMMANDS (commands per drill, default 10 000), PB_CHAOS_OUTAGE_S
  * (PSP and delegate outage, default 30), PB_CHAOS_SEED (default 42), PB_CHAOS_DRILLS (comma-separated
  * drill numbers to run, default all).
  */
-import { killWorkerDrill, delegateDownDrill, pspDownDrill, pspFaultsDrill, restartServiceDrill } from '../src/drills/chaos-drills';
-import { describeDrillParameters } from '../src/drills/drill-parameters';
-import { RECOVERY_TARGET_MS } from '../src/drills/drill-invariants';
-import { DrillDefinition, DrillResult, runDrill } from '../src/drills/drill-runner';
-import { formatTable } from '../src/workload/text-table';
+import { killWorkerDrill, delegateDownDrill, pspDownDrill, pspFaultsDrill, restartServiceDrill } from '../harness/drills/chaos-drills';
+import { describeDrillParameters } from '../harness/drills/drill-parameters';
+import { RECOVERY_TARGET_MS } from '../harness/drills/drill-invariants';
+import { DrillDefinition, DrillResult, runDrill } from '../harness/drills/drill-runner';
+import { formatTable } from '../harness/workload/text-table';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 

@@ -11,10 +11,10 @@
  * PB_FUZZ_SEED (default 42).
  */
 import { randomBytes } from 'node:crypto';
-import { DRILL_PARAMETERS } from '../src/drills/drill-parameters';
-import { runFuzz } from '../src/drills/fuzz-run';
-import { startLocalStack } from '../src/twins/local-stack/local-stack';
-import { formatTable } from '../src/workload/text-table';
+import { DRILL_PARAMETERS } from '../harness/drills/drill-parameters';
+import { runFuzz } from '../harness/drills/fuzz-run';
+import { startLocalStack } from '../harness/twins/local-stack/local-stack';
+import { formatTable } from '../harness/workload/text-table';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 

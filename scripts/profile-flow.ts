@@ -10,9 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import Redis from 'ioredis';
-import { startLocalStack } from '../src/twins/local-stack/local-stack';
-import { ChannelPublisher } from '../src/workload/channel-publisher';
-import { preciseNow } from '../src/workload/precise-clock';
+import { startLocalStack } from '../harness/twins/local-stack/local-stack';
+import { ChannelPublisher } from '../harness/workload/channel-publisher';
+import { preciseNow } from '../harness/workload/precise-clock';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 

@@ -1,7 +1,7 @@
 import { Ledger } from '../../src/ledger/ledger';
 import { voidOperationId } from '../../src/poller/orphan-reversal';
 import { createRedis } from '../../src/redis/redis-connection';
-import { FlowCheck } from '../../src/workload/flow-checks';
+import { FlowCheck } from '../../harness/workload/flow-checks';
 import { DemoScene, SceneContext, SceneResult } from './scene';
 import { paymentOf, waitFor } from './scene-helpers';
 

@@ -1,6 +1,6 @@
-import { LocalStack } from '../../src/twins/local-stack/local-stack';
-import { ChannelPublisher } from '../../src/workload/channel-publisher';
-import { FlowCheck } from '../../src/workload/flow-checks';
+import { LocalStack } from '../../harness/twins/local-stack/local-stack';
+import { ChannelPublisher } from '../../harness/workload/channel-publisher';
+import { FlowCheck } from '../../harness/workload/flow-checks';
 
 /** What a demo scene gets: the running stack and the two ways in (the bus over signed HTTP, the other channels over AMQP). */
 export interface SceneContext {

@@ -1,6 +1,6 @@
 import { Ledger, OperationRecord } from '../../src/ledger/ledger';
 import { createRedis } from '../../src/redis/redis-connection';
-import { FlowCheck } from '../../src/workload/flow-checks';
+import { FlowCheck } from '../../harness/workload/flow-checks';
 import { DemoScene, SceneContext, SceneResult } from './scene';
 import { paymentOf, waitFor } from './scene-helpers';
 

@@ -6,12 +6,12 @@
  * every other test sharing the servers).
  */
 import { randomBytes } from 'node:crypto';
-import { killWorkerDrill } from '../../src/drills/chaos-drills';
-import { DRILL_PARAMETERS } from '../../src/drills/drill-parameters';
-import { runDrill } from '../../src/drills/drill-runner';
-import { runFuzz } from '../../src/drills/fuzz-run';
-import { startLocalStack } from '../../src/twins/local-stack/local-stack';
-import { FlowCheck } from '../../src/workload/flow-checks';
+import { killWorkerDrill } from '../../harness/drills/chaos-drills';
+import { DRILL_PARAMETERS } from '../../harness/drills/drill-parameters';
+import { runDrill } from '../../harness/drills/drill-runner';
+import { runFuzz } from '../../harness/drills/fuzz-run';
+import { startLocalStack } from '../../harness/twins/local-stack/local-stack';
+import { FlowCheck } from '../../harness/workload/flow-checks';
 import { testNamespace } from '../support/test-config';
 
 jest.setTimeout(90_000);

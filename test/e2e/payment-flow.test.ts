@@ -4,12 +4,12 @@
  * plays a small workload under one kind of trouble and checks the flow invariants (every accepted command
  * reported as planned, in order per payment, nothing charged twice).
  */
-import { sendSignedCommand } from '../../src/twins/bus-twin/signed-command-sender';
-import { LocalStack, startLocalStack } from '../../src/twins/local-stack/local-stack';
-import { ChannelPublisher } from '../../src/workload/channel-publisher';
-import { FlowCheck, checkFlow } from '../../src/workload/flow-checks';
-import { PaymentScenario, SCENARIO_KINDS, buildScenarios } from '../../src/workload/payment-scenarios';
-import { StepRecord, runWorkload } from '../../src/workload/workload-driver';
+import { sendSignedCommand } from '../../harness/twins/bus-twin/signed-command-sender';
+import { LocalStack, startLocalStack } from '../../harness/twins/local-stack/local-stack';
+import { ChannelPublisher } from '../../harness/workload/channel-publisher';
+import { FlowCheck, checkFlow } from '../../harness/workload/flow-checks';
+import { PaymentScenario, SCENARIO_KINDS, buildScenarios } from '../../harness/workload/payment-scenarios';
+import { StepRecord, runWorkload } from '../../harness/workload/workload-driver';
 import { testNamespace } from '../support/test-config';
 
 jest.setTimeout(120_000);

@@ -2,12 +2,12 @@ import { DeclineTable } from '../../errors/decline';
 
 /**
  * The PSP simulator's codes → decline categories: every `decline_code` and 422 refusal code it documents
- * (`src/twins/psp-simulator/psp-simulator.ts`), the `declined` status used when no code is given, and its
+ * (`harness/twins/psp-simulator/psp-simulator.ts`), the `declined` status used when no code is given, and its
  * 400/404 codes. The list is closed.
  */
 export const SIMULATOR_DECLINES: DeclineTable = {
   gateway: 'simulator',
-  sources: ['PSP simulator API: src/twins/psp-simulator/psp-simulator.ts (decline_code, 422 refusal codes, 400/404 codes)'],
+  sources: ['PSP simulator API: harness/twins/psp-simulator/psp-simulator.ts (decline_code, 422 refusal codes, 400/404 codes)'],
   fallback: 'unknown',
   rules: {
     card_declined: 'do_not_honor',

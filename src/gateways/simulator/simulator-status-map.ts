@@ -4,7 +4,7 @@ import { OutcomeStatus } from '../gateway-adapter';
 
 /**
  * Every `status` the PSP simulator answers with (authorizations, captures, refunds, tokens), as its API
- * documents them in `src/twins/psp-simulator/`.
+ * documents them in `harness/twins/psp-simulator/`.
  */
 export const SIMULATOR_STATUSES = ['authorized', 'captured', 'cancelled', 'refunded', 'active', 'declined', 'pending'] as const;
 export type SimulatorStatus = (typeof SIMULATOR_STATUSES)[number];

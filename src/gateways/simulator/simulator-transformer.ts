@@ -10,7 +10,7 @@ import { parseSimulatorWebhook, verifySimulatorWebhook } from './simulator-webho
 const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'cancel', 'refund', 'validate', 'revalidate', 'tokenize'];
 
 /**
- * Our PSP simulator (`src/twins/psp-simulator/`): REST + JSON, amounts in minor units, Stripe-like
+ * Our PSP simulator (`harness/twins/psp-simulator/`): REST + JSON, amounts in minor units, Stripe-like
  * idempotency (`Idempotency-Key` = our operation id on every POST), status inquiry by that key
  * (`GET /v1/operations/:reference`), webhooks signed with `Simulator-Signature`.
  *

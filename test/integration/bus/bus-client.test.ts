@@ -6,7 +6,7 @@ import { BusRequestError, BusRpcError, PeerUnavailableError } from '../../../src
 import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
 import { DependencyUnavailableError } from '../../../src/errors';
 import { createLogger } from '../../../src/logging/logger';
-import { BusTwin, startBusTwin } from '../../../src/twins/bus-twin/bus-twin';
+import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { testConfig } from '../../support/test-config';
 
 const CLIENT_ID = 'bus-client-test';

@@ -5,7 +5,7 @@ import { BusAuthenticationError, BusRequestError, PeerUnavailableError } from '.
 import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
 import { DependencyUnavailableError } from '../../../src/errors';
 import { createLogger } from '../../../src/logging/logger';
-import { BusTwin, startBusTwin } from '../../../src/twins/bus-twin/bus-twin';
+import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { testConfig } from '../../support/test-config';
 
 const CLIENT_ID = 'oauth-test-client';

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { RegistrationError } from '../../../src/bus/bus-errors';
 import { register, runRegisterCommand, unregister } from '../../../src/bus/registration';
 import { Logger, createLogger, silentLogger } from '../../../src/logging/logger';
-import { BusTwin, startBusTwin } from '../../../src/twins/bus-twin/bus-twin';
+import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { testConfig } from '../../support/test-config';
 
 const CLIENT_ID = 'registration-test';

@@ -12,7 +12,7 @@ import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
-import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 

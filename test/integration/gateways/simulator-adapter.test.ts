@@ -9,8 +9,8 @@ import { GatewayClient } from '../../../src/gateways/gateway-client';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { simulatorTransformer as t } from '../../../src/gateways/simulator';
 import { createOutboundHttp } from '../../../src/http/outbound-http';
-import { startPspSimulator } from '../../../src/twins/psp-simulator/psp-simulator';
-import { signSimulatorPayload } from '../../../src/twins/psp-simulator/simulator-signature';
+import { startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
 
 /**
  * The adapter against the real simulator on loopback, through a plain outbound client: every command,

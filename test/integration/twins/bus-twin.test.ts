@@ -2,8 +2,8 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import axios, { AxiosInstance } from 'axios';
 import { verifySignature } from '../../../src/bus/x-signature';
-import { BusTwin, Notification, Registration, startBusTwin } from '../../../src/twins/bus-twin/bus-twin';
-import { sendSignedCommand } from '../../../src/twins/bus-twin/signed-command-sender';
+import { BusTwin, Notification, Registration, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
+import { sendSignedCommand } from '../../../harness/twins/bus-twin/signed-command-sender';
 
 const CLIENT_ID = 'twin-client';
 const CLIENT_SECRET = 'twin-client-secret-0b8d';

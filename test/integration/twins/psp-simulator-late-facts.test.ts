@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { parseSimulatorWebhook, verifySimulatorWebhook } from '../../../src/gateways/simulator/simulator-webhook';
-import { PspSimulator, startPspSimulator } from '../../../src/twins/psp-simulator/psp-simulator';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { eventually } from '../../support/tcp-proxy';
 
 /** The simulator's late-fact controls: a chargeback and a late refund failure, sent as signed webhooks. */

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { PspSimulator, startPspSimulator } from '../../../src/twins/psp-simulator/psp-simulator';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 
 /**
  * The PSP simulator on a real port: every endpoint, idempotency, money arithmetic, fault injection,

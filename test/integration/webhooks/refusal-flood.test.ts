@@ -3,8 +3,8 @@ import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { purgeNamespace } from '../../../src/twins/local-stack/local-stack';
-import { SIMULATOR_SIGNATURE_HEADER } from '../../../src/twins/psp-simulator/simulator-signature';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { SIMULATOR_SIGNATURE_HEADER } from '../../../harness/twins/psp-simulator/simulator-signature';
 import { captureLogger } from '../../support/capture-logger';
 import { testConfig } from '../../support/test-config';
 

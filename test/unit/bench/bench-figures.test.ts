@@ -1,5 +1,5 @@
-import { addedLatenciesMs } from '../../../src/bench/psp-time';
-import { TerminalTracker, steadyRate } from '../../../src/bench/terminal-tracker';
+import { addedLatenciesMs } from '../../../harness/bench/psp-time';
+import { TerminalTracker, steadyRate } from '../../../harness/bench/terminal-tracker';
 
 describe('bench figures', () => {
   it('takes the steady rate over the middle 80 % of completions, ignoring a slow start', () => {

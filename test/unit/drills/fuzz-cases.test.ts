@@ -1,11 +1,11 @@
 import { MAX_COMMAND_MESSAGE_BYTES, parseBoundedJson } from '../../../src/contracts/json-limits';
 import { validateCommand } from '../../../src/contracts/command-validator';
-import { FuzzCase, FuzzCaseGenerator } from '../../../src/drills/fuzz-cases';
-import { PAN_STYLES, TEST_PANS, formatPan, panNeedles } from '../../../src/drills/test-card-numbers';
+import { FuzzCase, FuzzCaseGenerator } from '../../../harness/drills/fuzz-cases';
+import { PAN_STYLES, TEST_PANS, formatPan, panNeedles } from '../../../harness/drills/test-card-numbers';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
 import { commandMethodIndex, mapBusCall } from '../../../src/intake/bus-command-mapper';
 import { containsCardNumber } from '../../../src/logging/redact';
-import { seededRandom } from '../../../src/workload/payment-scenarios';
+import { seededRandom } from '../../../harness/workload/payment-scenarios';
 import { testConfig } from '../../support/test-config';
 
 const config = testConfig();

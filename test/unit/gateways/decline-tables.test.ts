@@ -9,7 +9,7 @@ import { CYBERSOURCE_DECLINES } from '../../../src/gateways/cybersource/cybersou
 import { bridgeDecline, gatewayErrorDecline, withDecline } from '../../../src/gateways/gateway-declines';
 import { SIMULATOR_DECLINES } from '../../../src/gateways/simulator/simulator-declines';
 import { STRIPE_DECLINES } from '../../../src/gateways/stripe/stripe-declines';
-import { DECLINING_PAYMENT_METHODS } from '../../../src/twins/psp-simulator/simulator-state';
+import { DECLINING_PAYMENT_METHODS } from '../../../harness/twins/psp-simulator/simulator-state';
 import { specPath } from '../../support/prism';
 import { ADYEN_EVENT_CODES, ADYEN_RESULT_CODES, eventOutcome, resultCodeStatus } from '../../../src/gateways/adyen/adyen-status-map';
 import { CYBERSOURCE_STATUSES, cybersourceStatusMeaning } from '../../../src/gateways/cybersource/cybersource-status-map';

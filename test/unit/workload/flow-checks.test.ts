@@ -1,6 +1,6 @@
-import { checkFlow, latencySummary } from '../../../src/workload/flow-checks';
-import { formatTable } from '../../../src/workload/text-table';
-import { ObservedNotification, StepRecord } from '../../../src/workload/workload-driver';
+import { checkFlow, latencySummary } from '../../../harness/workload/flow-checks';
+import { formatTable } from '../../../harness/workload/text-table';
+import { ObservedNotification, StepRecord } from '../../../harness/workload/workload-driver';
 
 const record = (overrides: Partial<StepRecord>): StepRecord => ({
   scenario: 0,

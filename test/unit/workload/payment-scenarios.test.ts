@@ -1,4 +1,4 @@
-import { DEFAULT_MIX, SCENARIO_KINDS, buildScenarios, commandCount, seededRandom } from '../../../src/workload/payment-scenarios';
+import { DEFAULT_MIX, SCENARIO_KINDS, buildScenarios, commandCount, seededRandom } from '../../../harness/workload/payment-scenarios';
 
 describe('payment scenarios', () => {
   it('are the same for the same seed and differ for another seed', () => {

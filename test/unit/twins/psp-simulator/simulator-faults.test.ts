@@ -1,5 +1,5 @@
-import { createSeededRandom } from '../../../../src/twins/psp-simulator/seeded-random';
-import { hasRequestFaults, parseFaults, pickLatencyMs, pickRequestFault } from '../../../../src/twins/psp-simulator/simulator-faults';
+import { createSeededRandom } from '../../../../harness/twins/psp-simulator/seeded-random';
+import { hasRequestFaults, parseFaults, pickLatencyMs, pickRequestFault } from '../../../../harness/twins/psp-simulator/simulator-faults';
 
 describe('simulator faults', () => {
   it('accepts every documented fault and keeps their values', () => {

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { signSimulatorPayload } from '../../../../src/twins/psp-simulator/simulator-signature';
+import { signSimulatorPayload } from '../../../../harness/twins/psp-simulator/simulator-signature';
 
 describe('signSimulatorPayload', () => {
   it('signs "t.rawBody" with HMAC-SHA256 keyed by the secret, as t=…,v1=<hex>', () => {

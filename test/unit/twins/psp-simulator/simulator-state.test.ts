@@ -1,5 +1,5 @@
 import { findCardData } from '../../../../src/logging/redact';
-import { AuthorizationView, ErrorBody, MovementView, SimulatorState, TokenView } from '../../../../src/twins/psp-simulator/simulator-state';
+import { AuthorizationView, ErrorBody, MovementView, SimulatorState, TokenView } from '../../../../harness/twins/psp-simulator/simulator-state';
 
 function authorize(state: SimulatorState, body: Record<string, unknown>, forceAsync = false) {
   return state.run((b) => state.authorize(b, forceAsync), { amount: 1000, currency: 'EUR', payment_method: 'pm_card_visa', reference: 'op-1', ...body });

@@ -1,6 +1,6 @@
 import amqplib from 'amqplib';
 import Redis from 'ioredis';
-import { signBody } from '../bus/x-signature';
+import { signBody } from '../../src/bus/x-signature';
 import { sendSignedCommand } from '../twins/bus-twin/signed-command-sender';
 import { LocalStack } from '../twins/local-stack/local-stack';
 import { Finding, scanFiles, scanRedis } from '../workload/card-data-scan';

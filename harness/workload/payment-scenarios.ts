@@ -1,4 +1,4 @@
-import { Channel, CommandType } from '../contracts/payment-command';
+import { Channel, CommandType } from '../../src/contracts/payment-command';
 import { createSeededRandom } from '../twins/psp-simulator/seeded-random';
 
 /** Outcome the OMS should hear for a step. */
@@ -42,7 +42,7 @@ export const DEFAULT_MIX: Readonly<Record<ScenarioKind, number>> = {
   'async-capture': 10,
 };
 
-/** The simulator's magic payment methods (see src/twins/psp-simulator). */
+/** The simulator's magic payment methods (see harness/twins/psp-simulator). */
 export const PAYMENT_METHODS = { ok: 'pm_card_visa', declined: 'pm_card_declined', insufficientFunds: 'pm_insufficient_funds', async: 'pm_async' } as const;
 
 /** The same seeded PRNG as the simulator's faults (mulberry32): the same seed gives the same workload. */

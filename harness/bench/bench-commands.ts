@@ -1,4 +1,4 @@
-import { PaymentCommand } from '../contracts/payment-command';
+import { PaymentCommand } from '../../src/contracts/payment-command';
 
 /**
  * Canonical `authorize` commands for the benchmark: one per index, each with its own order id and

@@ -1,7 +1,7 @@
 import { AxiosInstance } from 'axios';
-import { createOutboundHttp } from '../../http/outbound-http';
-import { JsonRpcId, jsonRpcRequest } from '../../bus/json-rpc';
-import { SignatureAlgorithm, signBody } from '../../bus/x-signature';
+import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { JsonRpcId, jsonRpcRequest } from '../../../src/bus/json-rpc';
+import { SignatureAlgorithm, signBody } from '../../../src/bus/x-signature';
 
 export interface SignedCommand {
   /** Our intake URL, e.g. `http://127.0.0.1:8080/bus`. */

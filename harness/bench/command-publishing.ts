@@ -1,4 +1,4 @@
-import { PaymentCommand } from '../contracts/payment-command';
+import { PaymentCommand } from '../../src/contracts/payment-command';
 
 /** Something that publishes one command and resolves on the broker's confirm (e.g. `ChannelPublisher`). */
 export interface ConfirmingPublisher {

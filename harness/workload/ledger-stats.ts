@@ -1,4 +1,4 @@
-import { Ledger } from '../ledger/ledger';
+import { Ledger } from '../../src/ledger/ledger';
 
 /** What the ledger says about how a set of operations got to their outcome. */
 export interface LedgerStats {

@@ -1,7 +1,7 @@
 import amqplib, { ConfirmChannel } from 'amqplib';
-import { commandRoutingKey } from '../amqp/topology';
-import { Config } from '../config/config';
-import { PaymentCommand } from '../contracts/payment-command';
+import { commandRoutingKey } from '../../src/amqp/topology';
+import { Config } from '../../src/config/config';
+import { PaymentCommand } from '../../src/contracts/payment-command';
 import { ChannelPublisher } from '../workload/channel-publisher';
 
 /**

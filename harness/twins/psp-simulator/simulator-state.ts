@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { isKnownCurrency } from '../../money/currencies';
-import { MAX_MINOR_AMOUNT } from '../../money/minor-units';
+import { isKnownCurrency } from '../../../src/money/currencies';
+import { MAX_MINOR_AMOUNT } from '../../../src/money/minor-units';
 
 /** Statuses of simulator result objects (what the bridge's status map must cover). */
 export type AuthorizationStatus = 'authorized' | 'captured' | 'declined' | 'pending' | 'cancelled' | 'refunded';

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http, { IncomingMessage, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { JSON_RPC, JsonRpcId, jsonRpcError, jsonRpcResult } from '../../bus/json-rpc';
+import { JSON_RPC, JsonRpcId, jsonRpcError, jsonRpcResult } from '../../../src/bus/json-rpc';
 import { preciseNow } from '../../workload/precise-clock';
 
 /** A JSON-RPC notification the delegate endpoint received, in arrival order. */

@@ -1,5 +1,5 @@
 import amqplib from 'amqplib';
-import { Config } from '../config/config';
+import { Config } from '../../src/config/config';
 import { Finding } from '../workload/card-data-scan';
 
 /** Messages waiting in the commands and dead-letter queues right now. */

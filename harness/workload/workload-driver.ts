@@ -1,6 +1,6 @@
-import { Config } from '../config/config';
-import { BusCommandName } from '../config/config';
-import { Channel, CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
+import { Config } from '../../src/config/config';
+import { BusCommandName } from '../../src/config/config';
+import { Channel, CommandType, Payment, PaymentCommand } from '../../src/contracts/payment-command';
 import { ChannelPublisher } from './channel-publisher';
 import { ExpectedStatus, PaymentScenario } from './payment-scenarios';
 import { preciseNow } from './precise-clock';

@@ -1,6 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, WriteStream } from 'node:fs';
-import { ReadyMessage } from '../../cli/run-process';
+import { ReadyMessage } from '../../../src/cli/run-process';
 
 /** One `payment-bridge <role>` child process of a local stack, its output kept in a log file. */
 export interface RoleProcess {

@@ -1,7 +1,7 @@
 import amqplib, { ConfirmChannel } from 'amqplib';
-import { Config } from '../config/config';
-import { commandRoutingKey } from '../amqp/topology';
-import { PaymentCommand } from '../contracts/payment-command';
+import { Config } from '../../src/config/config';
+import { commandRoutingKey } from '../../src/amqp/topology';
+import { PaymentCommand } from '../../src/contracts/payment-command';
 
 /**
  * What the web, POS and marketplace channels do: publish canonical commands straight to the commands

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
-import { Ledger } from '../ledger/ledger';
-import { isTerminal } from '../ledger/operation-state';
+import { Ledger } from '../../src/ledger/ledger';
+import { isTerminal } from '../../src/ledger/operation-state';
 import { LocalStack } from '../twins/local-stack/local-stack';
 import { FlowCheck, checkFlow } from '../workload/flow-checks';
 import { ObservedNotification, StepRecord } from '../workload/workload-driver';
