@@ -6,6 +6,7 @@ import { commandDigest } from './command-digest';
 import { redact } from '../logging/redact';
 import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
 import { AUTHORIZATION_BY_REFERENCE_LUA } from './authorization-by-reference';
+import { orderIndexKey } from './order-index';
 import { ALLOWED_TRANSITIONS, OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
@@ -93,7 +94,8 @@ const luaAllowed = `{${Object.entries(ALLOWED_TRANSITIONS)
   .map(([from, tos]) => `${from}={${tos.map((t) => `${t}=true`).join(',')}}`)
   .join(',')}}`;
 
-// KEYS: op hash, interactions list. ARGV: prefix, id, now, interaction JSON, initial state (RECEIVED, or
+// KEYS: op hash, interactions list, the order index (order-index.ts; '' when the command names no order).
+// ARGV: prefix, id, now, interaction JSON, initial state (RECEIVED, or
 // SENT when the first attempt is recorded with the creation), the first attempt's interaction JSON ('' for
 // none), the command's digest (see command-digest.ts), then the record's fields as name, value, name,
 // value… (as arguments, not JSON: no encoding of the payment twice, no decoding in Lua).
@@ -109,6 +111,7 @@ end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('ZADD', ARGV[1] .. 'ops:state:' .. ARGV[5], ARGV[3], ARGV[2])
 redis.call('ZADD', ARGV[1] .. 'ops:created', ARGV[3], ARGV[2])
+if KEYS[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2]) end
 redis.call('RPUSH', KEYS[2], ARGV[4])
 if ARGV[6] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[6]) end
 return {1, ARGV[5]}
@@ -224,7 +227,7 @@ const REFERENCE_TTL_S = 90 * 24 * 3600;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    pbLedgerCreate(opKey: string, logKey: string, prefix: string, id: string, now: number, interaction: string, state: string, attempt: string, digest: string, ...fields: string[]): Result<[number, string, number?], Context>;
+    pbLedgerCreate(opKey: string, logKey: string, orderKey: string, prefix: string, id: string, now: number, interaction: string, state: string, attempt: string, digest: string, ...fields: string[]): Result<[number, string, number?], Context>;
     /** Keys and arguments as TRANSITION_LUA's comment lists them. */
     pbLedgerTransition(...keysThenArgs: (string | number)[]): Result<[number, string, string[]?], Context>;
     pbLedgerAuthorizationView(opKey: string, dependentsKey: string, dependent: string): Result<[string[], string[]], Context>;
@@ -239,6 +242,7 @@ declare module 'ioredis' {
  *   P op:{id}:interactions   list: append-only history (JSON, redacted)
  *   P ops:state:{STATE}      sorted set of ids; score = next check time for PENDING/UNKNOWN/UNRESOLVED, else updated_at
  *   P ops:created            sorted set of ids by creation time
+ *   P order:{order_id}       sorted set of the order's operation ids by creation time (order-index.ts)
  *   P ops:settling           sorted set of ids whose outcome is being written and its event not yet
  *                            recorded; score = when it started (the recovery sweep finishes stale ones)
  * Every write is one Lua script, so a state change, its index move and its history entry are atomic.
@@ -249,7 +253,7 @@ export class Ledger {
     /** Key prefix, e.g. `pb:`; tests use their own so they never collide. */
     readonly prefix: string,
   ) {
-    redis.defineCommand('pbLedgerCreate', { numberOfKeys: 2, lua: CREATE_LUA });
+    redis.defineCommand('pbLedgerCreate', { numberOfKeys: 3, lua: CREATE_LUA });
     redis.defineCommand('pbLedgerTransition', { numberOfKeys: 2, lua: TRANSITION_LUA });
     redis.defineCommand('pbLedgerTransitionRecord', { numberOfKeys: 8, lua: TRANSITION_RECORD_LUA });
     redis.defineCommand('pbLedgerAuthorizationView', { numberOfKeys: 2, lua: AUTHORIZATION_VIEW_LUA });
@@ -298,7 +302,7 @@ export class Ledger {
     if (command.sequence !== undefined) fields.push('sequence', String(command.sequence));
     const interaction = JSON.stringify({ at: now, event: 'received', channel: command.channel });
     const attempt = firstAttempt ? historyEntry({ ...firstAttempt, to: 'SENT' }, now) : '';
-    const [created, current, conflict] = await this.redis.pbLedgerCreate(this.opKey(id), this.logKey(id), this.prefix, id, now, interaction, state, attempt, digest, ...fields);
+    const [created, current, conflict] = await this.redis.pbLedgerCreate(this.opKey(id), this.logKey(id), orderIndexKey(this.prefix, command.payment.order_id), this.prefix, id, now, interaction, state, attempt, digest, ...fields);
     if (created !== 1) return { created: false, state: current as OperationState, conflict: conflict === 1, digest };
     // The record as Redis now holds it, built from the very fields written: the caller can deliver it
     // without reading it back (one round trip less per command).

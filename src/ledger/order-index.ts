@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import Redis from 'ioredis';
+
+/** Order ids up to this many characters are used in the key as they are; longer ones are hashed. */
+const MAX_PLAIN_ORDER_ID = 64;
+
+/**
+ * Key of the order index: `P order:<order_id>`, a sorted set of the order's operation ids scored by
+ * creation time (epoch ms). The ledger's create script adds to it in the same round trip as the record, so
+ * "what happened to order X" needs no scan. Every key under `P order:` is this index, so no order id can
+ * name another key family; ids that are long or hold characters outside a plain alphabet are hashed
+ * (`order:#<sha256 hex>`), keeping keys short and printable whatever the channel sends.
+ * @returns `''` when the command names no order (the create script then indexes nothing).
+ */
+export function orderIndexKey(prefix: string, orderId: string | undefined): string {
+  if (orderId === undefined || orderId === '') return '';
+  const plain = orderId.length <= MAX_PLAIN_ORDER_ID && /^[A-Za-z0-9._-]+$/.test(orderId);
+  return `${prefix}order:${plain ? orderId : `#${createHash('sha256').update(orderId).digest('hex')}`}`;
+}
+
+/** The operation ids of `orderId`, oldest first (at most `limit`). Operations created before the index existed are not listed. */
+export async function operationIdsOfOrder(redis: Redis, prefix: string, orderId: string, limit = 200): Promise<string[]> {
+  const key = orderIndexKey(prefix, orderId);
+  if (key === '') return [];
+  return redis.zrange(key, 0, limit - 1);
+}
