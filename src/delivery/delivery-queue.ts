@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
+import { bullPrefix } from '../queueing/bull-prefix';
 
 /** Name of the BullMQ queue that carries operations to their gateway. */
 export const DELIVERY_QUEUE = 'gateway-delivery';
@@ -7,11 +8,6 @@ export const DELIVERY_QUEUE = 'gateway-delivery';
 /** Job payload: only the operation id. The payment itself lives in the ledger, never in the queue. */
 export interface DeliveryJobData {
   operationId: string;
-}
-
-/** BullMQ key prefix for a bridge key prefix: `pb:` → `pb:bull`. */
-export function bullPrefix(keyPrefix: string): string {
-  return `${keyPrefix}bull`;
 }
 
 /** The producer side of `gateway-delivery`, shared by the consumer and the poller. */

@@ -1,34 +1,12 @@
-import { JOB_LOCK } from './job-lock';
 import { DelayedError, Job, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { Config } from '../config/config';
-import { GatewayError } from '../errors/gateway-error';
 import { Logger } from '../logging/logger';
-import { BackoffPolicy, backoffDelay } from './backoff';
-import { DELIVERY_QUEUE, DeliveryJobData, bullPrefix } from './delivery-queue';
+import { JOB_LOCK } from '../queueing/job-lock';
+import { RetryFloorError, pbBackoffStrategy } from '../queueing/backoff-strategy';
+import { bullPrefix } from '../queueing/bull-prefix';
+import { DELIVERY_QUEUE, DeliveryJobData } from './delivery-queue';
 import { DeliveryService } from './delivery-service';
-
-/** A retryable delivery failure; carries the server's Retry-After for the backoff strategy. */
-export class DeliveryRetryError extends Error {
-  constructor(
-    message: string,
-    readonly floorMs = 0,
-  ) {
-    super(message);
-    this.name = 'DeliveryRetryError';
-  }
-}
-
-/**
- * BullMQ backoff strategy shared by our workers (`backoff: { type: 'pb-backoff' }`): capped exponential
- * with jitter; BullMQ counts the attempts, we only say how long to wait.
- */
-export function pbBackoffStrategy(policy: BackoffPolicy) {
-  return (attemptsMade: number, _type?: string, err?: Error): number => {
-    const floor = err instanceof DeliveryRetryError ? err.floorMs : err instanceof GatewayError ? (err.details.retryAfterMs ?? 0) : 0;
-    return backoffDelay(attemptsMade, policy, floor);
-  };
-}
 
 /**
  * The `gateway-delivery` worker: runs DeliveryService for each job (jobId = operation id) and turns its
@@ -44,7 +22,7 @@ export function startDeliveryWorker(config: Config, connection: Redis, service: 
         case 'done':
           return step.state;
         case 'retry':
-          throw new DeliveryRetryError(step.reason, step.floorMs);
+          throw new RetryFloorError(step.reason, step.floorMs);
         case 'wait':
           await job.moveToDelayed(Date.now() + step.delayMs, token);
           throw new DelayedError();

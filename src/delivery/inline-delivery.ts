@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
-import { backoffDelay } from './backoff';
+import { backoffDelay } from '../queueing/backoff';
 import { DeliveryJobData } from './delivery-queue';
 import { DeliveryService, DeliveryStep, PreparedAttempt } from './delivery-service';
 import { ensureDelivery } from './requeue-delivery';

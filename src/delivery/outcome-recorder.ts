@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
-import { bullJobId } from './job-id';
+import { bullJobId } from '../queueing/job-id';
 import { EventStore, RecordResult } from '../events/event-store';
 import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent } from '../events/payment-event';

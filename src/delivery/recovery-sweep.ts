@@ -6,8 +6,8 @@ import { OmsEventJobData } from '../events/oms-events-queue';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { DeliveryJobData } from './delivery-queue';
-import { ensureJob } from './ensure-job';
-import { bullJobId } from './job-id';
+import { ensureJob } from '../queueing/ensure-job';
+import { bullJobId } from '../queueing/job-id';
 import { ensureDelivery } from './requeue-delivery';
 import { noteEventRevival, noteOperationRevival } from './revived-jobs';
 

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { DeliveryJobData } from './delivery-queue';
-import { EnsureJobResult, ensureJob } from './ensure-job';
-import { bullJobId } from './job-id';
+import { EnsureJobResult, ensureJob } from '../queueing/ensure-job';
+import { bullJobId } from '../queueing/job-id';
 
 /**
  * Makes sure the delivery job of `operationId` runs now: a delayed one is promoted, a finished one (its

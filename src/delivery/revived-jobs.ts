@@ -1,6 +1,6 @@
 import { counter } from '../metrics/metrics-registry';
 import { Logger } from '../logging/logger';
-import { EnsureJobResult } from './ensure-job';
+import { EnsureJobResult } from '../queueing/ensure-job';
 
 /** Operations whose delivery job was gone or finished while they still needed one, re-queued, by state. */
 const operationsRevived = counter('pb_operations_revived_total', 'Operations in RECEIVED/SENT/UNKNOWN found without a live delivery job (lost or finished) and queued again, by state.', ['state']);

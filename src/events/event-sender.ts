@@ -1,9 +1,9 @@
-import { JOB_LOCK } from '../delivery/job-lock';
+import { JOB_LOCK } from '../queueing/job-lock';
 import { DelayedError, Job, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { Config } from '../config/config';
-import { pbBackoffStrategy } from '../delivery/delivery-worker';
-import { bullPrefix } from '../delivery/delivery-queue';
+import { pbBackoffStrategy } from '../queueing/backoff-strategy';
+import { bullPrefix } from '../queueing/bull-prefix';
 import { Logger } from '../logging/logger';
 import { EventStore } from './event-store';
 import { OMS_EVENTS_QUEUE, OmsEventJobData } from './oms-events-queue';

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
-import { bullPrefix } from '../delivery/delivery-queue';
+import { bullPrefix } from '../queueing/bull-prefix';
 
 /** The BullMQ queue of notifications waiting to reach the bus delegate URL. */
 export const OMS_EVENTS_QUEUE = 'oms-events';

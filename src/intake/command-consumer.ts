@@ -9,7 +9,7 @@ import { validateCommand } from '../contracts/command-validator';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { InlineDelivery } from '../delivery/inline-delivery';
-import { bullJobId } from '../delivery/job-id';
+import { bullJobId } from '../queueing/job-id';
 import { requeueDelivery } from '../delivery/requeue-delivery';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Ledger, draftRecord } from '../ledger/ledger';

@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { Config, OrphanReversalMode } from '../config/config';
 import { Payment, PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
-import { bullJobId } from '../delivery/job-id';
+import { bullJobId } from '../queueing/job-id';
 import { DEPENDENT } from '../delivery/operation-context';
 import { TRACKED_AUTHORIZATIONS } from '../lifecycle/authorization-validity';
 import { openIndexKey } from '../ledger/authorization-index';

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
-import { bullPrefix } from '../delivery/delivery-queue';
+import { bullPrefix } from '../queueing/bull-prefix';
 import { AdjustmentFact } from '../adjustments/adjustment';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
 

@@ -1,9 +1,9 @@
-import { JOB_LOCK } from '../delivery/job-lock';
+import { JOB_LOCK } from '../queueing/job-lock';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import { Config } from '../config/config';
-import { bullPrefix } from '../delivery/delivery-queue';
-import { pbBackoffStrategy } from '../delivery/delivery-worker';
+import { bullPrefix } from '../queueing/bull-prefix';
+import { pbBackoffStrategy } from '../queueing/backoff-strategy';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';

@@ -1,7 +1,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../config/config';
-import { bullJobId } from '../delivery/job-id';
+import { bullJobId } from '../queueing/job-id';
 import { GatewayTransformer } from '../gateways/gateway-adapter';
 import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';

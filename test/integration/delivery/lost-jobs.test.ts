@@ -1,10 +1,11 @@
 import Redis from 'ioredis';
 import { Job, Queue, Worker } from 'bullmq';
 import { Config } from '../../../src/config/config';
-import { DeliveryJobData, bullPrefix, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { bullPrefix } from '../../../src/queueing/bull-prefix';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { startDeliveryWorker } from '../../../src/delivery/delivery-worker';
-import { bullJobId } from '../../../src/delivery/job-id';
+import { bullJobId } from '../../../src/queueing/job-id';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { sweepOnce } from '../../../src/delivery/recovery-sweep';
 import { startEventSender } from '../../../src/events/event-sender';

@@ -6,7 +6,7 @@
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
-import { bullJobId } from '../../../src/delivery/job-id';
+import { bullJobId } from '../../../src/queueing/job-id';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';

@@ -1,4 +1,4 @@
-import { backoffDelay } from '../../../src/delivery/backoff';
+import { backoffDelay } from '../../../src/queueing/backoff';
 
 describe('backoffDelay', () => {
   const policy = { baseMs: 100, maxMs: 5000 };
