@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { BusClient } from './bus/bus-client';
 import { OAuthTokenProvider } from './bus/oauth-token-provider';
 import { runRegisterCommand } from './bus/registration';
+import { runCheckConfig } from './cli/check-config';
 import { configOrExit, processLogger, runUntilSignal } from './cli/run-process';
 import { runDoctor } from './doctor/doctor';
 import { createGatewayClients } from './gateways/gateway-registry';
@@ -21,11 +22,11 @@ const configPath = (): string | undefined => program.opts<{ config?: string }>()
 
 program
   .command('check-config')
-  .description('validate the configuration and exit (0 when valid)')
-  .action(() => {
-    const logger = processLogger('cli');
-    configOrExit(configPath(), logger);
-    process.stdout.write('configuration OK\n');
+  .description('validate the configuration: every problem at once, with the key to fix (exit 0 when valid, 78 when not)')
+  .option('--show', 'print the configuration as the processes see it (defaults applied, secrets masked)')
+  .option('--json', 'print the result as JSON')
+  .action((opts: { show?: boolean; json?: boolean }) => {
+    process.exitCode = runCheckConfig(configPath(), opts, process.stdout);
   });
 
 program

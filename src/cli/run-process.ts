@@ -1,6 +1,7 @@
 import { Config } from '../config/config';
 import { loadConfig } from '../config/load-config';
 import { warnInsecureHttp } from '../config/transport-security';
+import { configWarnings } from '../config/cross-field-rules';
 import { ConfigError } from '../errors/config-error';
 import { Logger, createLogger } from '../logging/logger';
 import { registerSecret } from '../logging/redact';
@@ -15,6 +16,7 @@ export function configOrExit(path: string | undefined, logger: Logger): Config {
       for (const secret of [gw.apiKey, gw.webhookSecret, gw.webhookSecretPrevious, gw.sharedSecret]) registerSecret(secret);
     }
     warnInsecureHttp(config, logger);
+    for (const [key, what] of configWarnings(config)) logger.warn(`configuration warning: ${key} ${what}`, { key });
     return config;
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import Ajv, { ErrorObject } from 'ajv';
+import Ajv from 'ajv';
+import { schemaProblems } from './config-diagnostics';
+import { crossFieldProblems } from './cross-field-rules';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from './config-schema';
 import { BusCommandName, BusNotificationName, Config, GatewayConfig, GatewayType, OrphanReversalMode } from './config';
@@ -10,33 +12,47 @@ import { checkSecretStrength } from './secret-strength';
 type Params = Record<string, unknown>;
 
 const ENV_REF = /%env\((?:(int):)?([A-Z_][A-Z0-9_]*)\)%/g;
+const ENV_WHOLE = /^%env\((?:(int):)?([A-Z_][A-Z0-9_]*)\)%$/;
+const ENV_SYNTAX = 'write %env(NAME)% or %env(int:NAME)%, NAME in capitals, digits and _';
 
 /**
  * Replaces `%env(NAME)%` (and `%env(int:NAME)%`) references with values from `env`, recursively.
- * A reference to an unset variable is an error naming both the key and the variable.
+ * Every problem is collected before anything is thrown, so one run names every unset variable and every
+ * malformed reference (`%env(name)%`, a missing `%`), each with its key: a {@link ConfigError} listing all.
  */
 export function resolveEnvReferences(value: unknown, env: NodeJS.ProcessEnv, key = ''): unknown {
+  const problems: Array<[string, string]> = [];
+  const resolved = resolveInto(value, env, key, problems);
+  if (problems.length > 0) throw new ConfigError(problems[0][0], problems[0][1], problems.map(([k, p]) => `${k}: ${p}`));
+  return resolved;
+}
+
+function resolveInto(value: unknown, env: NodeJS.ProcessEnv, key: string, problems: Array<[string, string]>): unknown {
   if (typeof value === 'string') {
-    const whole = /^%env\((?:(int):)?([A-Z_][A-Z0-9_]*)\)%$/.exec(value);
     const lookup = (name: string): string => {
       const found = env[name];
-      if (found === undefined) throw new ConfigError(key, `environment variable ${name} is not set`);
-      return found;
+      if (found === undefined) problems.push([key, `environment variable ${name} is not set`]);
+      return found ?? '';
     };
+    if (value.replace(ENV_REF, '').includes('%env(')) {
+      problems.push([key, `has a malformed %env() reference: ${ENV_SYNTAX}`]);
+      return value;
+    }
+    const whole = ENV_WHOLE.exec(value);
     if (whole) {
       const raw = lookup(whole[2]);
-      if (whole[1] === 'int') {
-        if (!/^-?\d+$/.test(raw)) throw new ConfigError(key, `environment variable ${whole[2]} is not an integer`);
+      if (whole[1] === 'int' && env[whole[2]] !== undefined) {
+        if (!/^-?\d+$/.test(raw)) problems.push([key, `environment variable ${whole[2]} is not an integer`]);
         return Number(raw);
       }
       return raw;
     }
     return value.replace(ENV_REF, (_m, _cast: string | undefined, name: string) => lookup(name));
   }
-  if (Array.isArray(value)) return value.map((v, i) => resolveEnvReferences(v, env, `${key}[${i}]`));
+  if (Array.isArray(value)) return value.map((v, i) => resolveInto(v, env, `${key}[${i}]`, problems));
   if (value !== null && typeof value === 'object') {
     const out: Params = {};
-    for (const [k, v] of Object.entries(value)) out[k] = resolveEnvReferences(v, env, key ? `${key}.${k}` : k);
+    for (const [k, v] of Object.entries(value)) out[k] = resolveInto(v, env, key ? `${key}.${k}` : k, problems);
     return out;
   }
   return value;
@@ -44,31 +60,6 @@ export function resolveEnvReferences(value: unknown, env: NodeJS.ProcessEnv, key
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
 const validateParams = ajv.compile(configSchema);
-
-function keyOf(error: ErrorObject): string {
-  // instancePath is a JSON pointer: /service_bus.url or /gateways/stripe/base_url
-  const path = error.instancePath.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  if (error.keyword === 'additionalProperties') {
-    path.push(String((error.params as { additionalProperty: string }).additionalProperty));
-    return path.join('.');
-  }
-  if (error.keyword === 'required') path.push(String((error.params as { missingProperty: string }).missingProperty));
-  // A bad map key (a gateway name) is reported at the map; name the key itself.
-  const badName = error.propertyName ?? (error.params as { propertyName?: string }).propertyName;
-  if (badName !== undefined) path.push(badName);
-  return path.join('.') || '(root)';
-}
-
-function describe(error: ErrorObject): string {
-  switch (error.keyword) {
-    case 'additionalProperties':
-      return 'unknown key';
-    case 'required':
-      return 'is required';
-    default:
-      return error.message ?? 'is invalid';
-  }
-}
 
 /**
  * Validates a `parameters:` map (after `%env()%` resolution), applies defaults and returns the frozen,
@@ -78,15 +69,15 @@ export function buildConfig(parameters: unknown, env: NodeJS.ProcessEnv = proces
   const resolved = resolveEnvReferences(parameters ?? {}, env);
   const params = structuredClone(resolved) as Params;
   if (!validateParams(params)) {
-    // An unknown key first: it is usually a typo, and the "missing" error it causes says less.
-    const errors = [...(validateParams.errors ?? [])].sort((a, b) => Number(b.keyword === 'additionalProperties') - Number(a.keyword === 'additionalProperties'));
-    const first = errors[0];
-    const all = errors.map((e) => `${keyOf(e)}: ${describe(e)}`);
-    throw new ConfigError(first ? keyOf(first) : '(root)', first ? describe(first) : 'invalid', all);
+    const problems = schemaProblems(validateParams.errors ?? [], configSchema);
+    const [key, problem] = problems[0] ?? ['(root)', 'is invalid'];
+    throw new ConfigError(key, problem, problems.map(([k, p]) => `${k}: ${p}`));
   }
   checkSecretStrength(params);
   const config = toConfig(params);
   checkTransportSecurity(config);
+  const incoherent = crossFieldProblems(config);
+  if (incoherent.length > 0) throw new ConfigError(incoherent[0][0], incoherent[0][1], incoherent.map(([k, p]) => `${k}: ${p}`));
   return deepFreeze(config);
 }
 

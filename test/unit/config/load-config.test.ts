@@ -155,7 +155,7 @@ describe('buildConfig', () => {
   it('refuses an unknown key such as a typo, naming it', () => {
     const err = configError(() => buildConfig({ ...minimal(), 'service_bus.urll': 'https://bus.example.com' }, {}));
     expect(err.message).toContain('service_bus.urll');
-    expect(err.all).toContain('service_bus.urll: unknown key');
+    expect(err.all).toContain('service_bus.urll: unknown key (did you mean "service_bus.url"?)');
   });
 
   it('names the key of a value of the wrong type', () => {
@@ -340,8 +340,6 @@ describe('loadConfig', () => {
       AMQP_URL: 'amqp://127.0.0.1:5672',
       REDIS_URL: 'redis://127.0.0.1:6379',
       PORT: '8080',
-      SIMULATOR_API_KEY: 'sim-key',
-      SIMULATOR_WEBHOOK_SECRET: 'sim-whsec-0123456789abcdef',
       STRIPE_SECRET_KEY: 'sk_test_dist',
       STRIPE_WEBHOOK_SECRET: 'whsec_dist0123456789abcdef',
       ADYEN_API_KEY: 'adyen-key',
@@ -353,7 +351,7 @@ describe('loadConfig', () => {
     const config = loadConfig(dist, env);
     expect(config.serviceBus.secret).toBe(env.SERVICE_BUS_SECRET);
     expect(config.http.port).toBe(8080);
-    expect(Object.keys(config.gateways).sort()).toEqual(['adyen', 'cybersource', 'simulator', 'stripe']);
+    expect(Object.keys(config.gateways).sort()).toEqual(['adyen', 'cybersource', 'stripe']);
     expect(config.gateways.cybersource.sharedSecret).toBe(env.CYBERSOURCE_SHARED_SECRET);
   });
 

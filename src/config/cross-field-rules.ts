@@ -1,0 +1,67 @@
+import type { Config } from './config';
+
+/**
+ * Rules that span several keys, which a JSON Schema cannot say: each returns `[key, problem]` for what it
+ * finds, naming the key to change. Checked after the schema, so every value is present and well typed.
+ */
+type Problem = [key: string, problem: string];
+type Rule = (config: Config) => Problem[];
+
+const backoffOrder: Rule = (c) => {
+  const out: Problem[] = [];
+  if (c.delivery.backoffBaseMs > c.delivery.backoffMaxMs) {
+    out.push(['delivery.backoff_base_ms', `(${c.delivery.backoffBaseMs}) must not exceed delivery.backoff_max_ms (${c.delivery.backoffMaxMs})`]);
+  }
+  if (c.events.backoffBaseMs > c.events.backoffMaxMs) {
+    out.push(['events.backoff_base_ms', `(${c.events.backoffBaseMs}) must not exceed events.backoff_max_ms (${c.events.backoffMaxMs})`]);
+  }
+  return out;
+};
+
+const pollScheduleAscending: Rule = (c) => {
+  const s = c.poller.scheduleMs;
+  const i = s.findIndex((v, k) => k > 0 && v < s[k - 1]);
+  return i < 0 ? [] : [[`poller.schedule_ms[${i}]`, `(${s[i]}) is shorter than the step before it (${s[i - 1]}): the schedule waits longer and longer`]];
+};
+
+const distinctQueues: Rule = (c) => {
+  const out: Problem[] = [];
+  if (c.amqp.commandsQueue === c.amqp.deadLetterQueue) out.push(['amqp.queue.dead_letter', 'must differ from amqp.queue.commands (dead letters would be consumed again)']);
+  if (c.amqp.commandsExchange === c.amqp.deadLetterExchange) out.push(['amqp.exchange.dead_letter', 'must differ from amqp.exchange.commands']);
+  return out;
+};
+
+const proxyPair: Rule = (c) => {
+  if (c.proxy.host !== '' && c.proxy.port === 0) return [['proxy.port', 'is required when proxy.host is set']];
+  if (c.proxy.host === '' && c.proxy.port !== 0) return [['proxy.host', 'is required when proxy.port is set']];
+  return [];
+};
+
+const accountOverridesNameGateways: Rule = (c) =>
+  Object.keys(c.authorizations.orphanVoidAfterMsByAccount)
+    .filter((k) => !(k.slice(0, k.indexOf(':')) in c.gateways))
+    .map((k): Problem => [`authorizations.orphan_void_after_ms_by_account.${k}`, `names gateway "${k.slice(0, k.indexOf(':'))}", which is not configured under gateways`]);
+
+/**
+ * The simulator moves no money: a command routed to it "succeeds" without a PSP. Said at every start (and
+ * by check-config) unless the configuration says it is a development one (the switch that allows plain http).
+ */
+const simulatorInProduction: Rule = (c) =>
+  c.security.allowInsecureHttp
+    ? []
+    : Object.values(c.gateways)
+        .filter((g) => g.type === 'simulator')
+        .map((g): Problem => [`gateways.${g.name}.type`, 'is the PSP simulator, which moves no money: remove it from a production configuration (or mark the configuration as development: security.allow_insecure_http: true)']);
+
+const RULES: readonly Rule[] = [backoffOrder, pollScheduleAscending, distinctQueues, proxyPair, accountOverridesNameGateways];
+const WARNINGS: readonly Rule[] = [simulatorInProduction];
+
+/** Every cross-field problem of a schema-valid configuration, `[key, problem]`; empty when it is coherent. */
+export function crossFieldProblems(config: Config): Problem[] {
+  return RULES.flatMap((rule) => rule(config));
+}
+
+/** What is allowed but probably a mistake, `[key, what]`: logged at start, printed by check-config. */
+export function configWarnings(config: Config): Problem[] {
+  return WARNINGS.flatMap((rule) => rule(config));
+}
