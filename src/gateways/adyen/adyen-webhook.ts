@@ -19,7 +19,12 @@ import { GatewayOutcome, WebhookAck, WebhookEvent } from '../gateway-adapter';
  *    inside the body, so without Basic auth nothing outside the body vouches for the request.
  * 2. Per item, the HMAC Adyen puts in `additionalData.hmacSignature`: base64 HMAC-SHA256, with the hex
  *    key `webhook_secret` (or `webhook_secret_previous` during a key rotation), over
- *    `pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:eventCode:success`.
+ *    `pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:eventCode:success`,
+ *    each value escaped as Adyen's HMAC calculation escapes values (`\` → `\\`, `:` → `\:`). For the values
+ *    Adyen sends (none holds `:` or `\`) that is byte for byte the string Adyen's own libraries sign; a
+ *    value that does hold one can no longer be re-split: `A:B` + `` and `A` + `B` sign different strings.
+ * 3. Every item names our merchant account (`merchantAccountCode` = the gateway's `merchant_account`): a
+ *    notification about another account is not ours to apply, whoever signed it.
  *
  * No freshness window: the signed fields carry no timestamp (eventDate is not signed), and Adyen retries
  * an unanswered notification for days, so an age limit would lose real outcomes. Replays are harmless:
@@ -97,7 +102,15 @@ export function parseNotificationItems(rawBody: Buffer): AdyenNotificationItem[]
   return items;
 }
 
-/** Adyen's signing string for one item (missing `originalReference` is an empty field). */
+/** Adyen's escaping of one signed value: `\` → `\\` first, then `:` → `\:`. */
+export function escapeAdyenValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+}
+
+/**
+ * Adyen's signing string for one item (missing `originalReference` is an empty field), values escaped so
+ * that no value holding the separator can shift into its neighbour.
+ */
 export function adyenSigningString(item: AdyenNotificationItem): string {
   return [
     item.pspReference,
@@ -108,7 +121,9 @@ export function adyenSigningString(item: AdyenNotificationItem): string {
     item.amount.currency,
     item.eventCode,
     item.success,
-  ].join(':');
+  ]
+    .map(escapeAdyenValue)
+    .join(':');
 }
 
 function hmacKey(hex: string): Buffer | undefined {
@@ -164,13 +179,21 @@ export function verifyBasicAuth(headers: Record<string, string>, gateway: Gatewa
   return timingSafeEqual(a, b) && isBasic;
 }
 
-/** Basic auth, then every item's HMAC: true only when both hold for the whole batch. */
+/**
+ * Whether an item names the gateway's configured merchant account. Not configured: nothing matches (an
+ * Adyen gateway without `merchant_account` cannot tell its notifications from another account's).
+ */
+export function namesOurMerchantAccount(item: AdyenNotificationItem, gateway: GatewayConfig): boolean {
+  return gateway.merchantAccount !== '' && item.merchantAccountCode === gateway.merchantAccount;
+}
+
+/** Basic auth, then every item's HMAC and merchant account: true only when all hold for the whole batch. */
 export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig): boolean {
   const authorised = verifyBasicAuth(headers, gateway);
   const items = parseNotificationItems(rawBody);
   if (!items) return false;
   let allSigned = true;
-  for (const item of items) allSigned = verifyItemSignature(item, gateway) && allSigned;
+  for (const item of items) allSigned = verifyItemSignature(item, gateway) && namesOurMerchantAccount(item, gateway) && allSigned;
   return authorised && allSigned;
 }
 

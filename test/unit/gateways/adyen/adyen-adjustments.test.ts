@@ -37,6 +37,8 @@ function signedExample(eventCode: string, merchantReference = 'op-late-1'): Buff
   const n = example(eventCode, merchantReference);
   for (const { NotificationRequestItem: item } of n.notificationItems) {
     item.merchantReference = merchantReference;
+    // The examples name YOUR_MERCHANT_ACCOUNT; a verified notification names the gateway's own account.
+    item.merchantAccountCode = gateway.merchantAccount;
     const additional = { ...(item.additionalData ?? {}) };
     delete additional.hmacSignature;
     item.additionalData = { ...additional, hmacSignature: sdk.calculateHmac(item as never, gateway.webhookSecret) };

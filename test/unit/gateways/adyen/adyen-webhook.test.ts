@@ -25,10 +25,14 @@ const examples: Array<[string, Notification]> = (() => {
     .map(([name, e]) => [name, e.value as Notification]);
 })();
 
-/** The example with every item signed by Adyen's own SDK under `key` (its placeholder hmacSignature replaced). */
-function signedBySdk(n: Notification, key = gateway.webhookSecret): Notification {
+/**
+ * The example with every item signed by Adyen's own SDK under `key` (its placeholder hmacSignature replaced),
+ * for our merchant account (the examples name `YOUR_MERCHANT_ACCOUNT`) unless `account` says otherwise.
+ */
+function signedBySdk(n: Notification, key = gateway.webhookSecret, account = gateway.merchantAccount): Notification {
   const copy = JSON.parse(JSON.stringify(n)) as Notification;
   for (const { NotificationRequestItem: item } of copy.notificationItems) {
+    item.merchantAccountCode = account;
     const additional = { ...(item.additionalData ?? {}) };
     delete additional.hmacSignature;
     item.additionalData = { ...additional, hmacSignature: sdk.calculateHmac(item as never, key) };
@@ -129,6 +133,41 @@ describe('Adyen webhook verification', () => {
     expect(t.verifyWebhook(raw(signedBySdk(example('post-CAPTURE-capture'))), { authorization: 'Basic Og==' }, bare, now)).toBe(false);
   });
 
+  it('refuses a correctly signed notification that names another merchant account than the configured one', () => {
+    const other = signedBySdk(example('post-CAPTURE-capture'), gateway.webhookSecret, 'SomeoneElsesAccount');
+    expect(sdk.validateHMAC(other.notificationItems[0].NotificationRequestItem as never, gateway.webhookSecret)).toBe(true);
+    expect(t.verifyWebhook(raw(other), auth, gateway, now)).toBe(false);
+    expect(t.verifyWebhook(raw(signedBySdk(example('post-CAPTURE-capture'))), auth, { ...gateway, merchantAccount: '' }, now)).toBe(false);
+  });
+
+  it('refuses a batch in which one item names another merchant account', () => {
+    const good = signedBySdk(example('post-CAPTURE-capture'));
+    const other = signedBySdk(example('post-REFUND-refund'), gateway.webhookSecret, 'SomeoneElsesAccount');
+    const batch: Notification = { live: 'false', notificationItems: [...good.notificationItems, ...other.notificationItems] };
+    expect(t.verifyWebhook(raw(batch), auth, gateway, now)).toBe(false);
+  });
+
+  it('refuses a signature moved to another split of the same fields at a colon (originalReference "B:C" vs pspReference "A:B" + "C")', () => {
+    // What Adyen's SDK signs for a notification whose reference holds a colon (the plain join)...
+    const base = JSON.parse(JSON.stringify(example('post-CAPTURE-capture'))) as Notification;
+    Object.assign(base.notificationItems[0].NotificationRequestItem, { pspReference: 'AAAA', originalReference: 'BBBB:CCCC' });
+    const signed = signedBySdk(base);
+    // ...and the attacker's split of the same string, signature kept: it names another payment.
+    const resplit = JSON.parse(JSON.stringify(signed)) as Notification;
+    Object.assign(resplit.notificationItems[0].NotificationRequestItem, { pspReference: 'AAAA:BBBB', originalReference: 'CCCC' });
+    const [a, b] = [signed, resplit].map((n) => sdk.getDataToSign(n.notificationItems[0].NotificationRequestItem as never));
+    expect(b).toBe(a);
+    expect(sdk.validateHMAC(resplit.notificationItems[0].NotificationRequestItem as never, gateway.webhookSecret)).toBe(true);
+    expect(t.verifyWebhook(raw(resplit), auth, gateway, now)).toBe(false);
+  });
+
+  it('escapes backslash and colon in signed values as Adyen HMAC calculation does, and changes nothing for values without them', () => {
+    const items = parseNotificationItems(raw(signedBySdk(example('post-CAPTURE-capture')))) ?? [];
+    const item = { ...items[0], merchantReference: 'a:b\\c' };
+    expect(adyenSigningString(item)).toContain(':a\\:b\\\\c:');
+    expect(adyenSigningString(items[0])).toBe(sdk.getDataToSign(signedBySdk(example('post-CAPTURE-capture')).notificationItems[0].NotificationRequestItem as never));
+  });
+
   it('refuses bodies that are not notifications', () => {
     for (const body of ['', 'not json', '[]', '{"live":"false","notificationItems":[]}', '{"notificationItems":[{"x":1}]}']) {
       expect(t.verifyWebhook(Buffer.from(body), auth, gateway, now)).toBe(false);
@@ -144,7 +183,7 @@ describe('Adyen webhook events', () => {
         eventId: 'QFQTPCQ8HXSKGK82:AUTHORISATION:true',
         operationId: 'op-authorize-1',
         gatewayReference: 'QFQTPCQ8HXSKGK82',
-        account: 'YOUR_MERCHANT_ACCOUNT',
+        account: 'UnitMerchantAccount',
         outcome: { status: 'SUCCESS', gatewayStatus: 'AUTHORISATION', gatewayReference: 'QFQTPCQ8HXSKGK82', amount: 1000, currency: 'EUR' },
       },
     ]);
