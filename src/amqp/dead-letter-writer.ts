@@ -1,6 +1,6 @@
 import { Config } from '../config/config';
 import { MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
-import { redact, redactJsonText } from '../logging/redact';
+import { redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
 
 /** Why a message was dead-lettered; travels in the record's headers. */
@@ -17,8 +17,10 @@ export interface DeadLetterReason {
 
 /**
  * Writes dead-letter records: the original message, redacted (a card number in a bad command must not
- * survive into the dead-letter queue), with the reason in `x-pb-*` headers. Published with confirms;
- * callers ack the original only after this resolves.
+ * survive into the dead-letter queue), with the reason in `x-pb-*` headers (redacted too: a routing key is
+ * publisher-chosen text). Published with confirms straight into the dead-letter queue (default exchange),
+ * not through the dead-letter exchange, which only the broker's own dead-lettering uses (see
+ * `declareTopology`); callers ack the original only after this resolves.
  */
 export class DeadLetterWriter {
   constructor(
@@ -27,17 +29,16 @@ export class DeadLetterWriter {
   ) {}
 
   async write(original: Buffer, why: DeadLetterReason, extraHeaders: Record<string, string> = {}): Promise<void> {
-    await this.publisher.publish(this.amqp.deadLetterExchange, `dead-letter.${why.code.toLowerCase()}`, redactBody(original), {
-      contentType: 'application/json',
-      headers: {
-        'x-pb-reason': why.reason,
-        'x-pb-field': why.field,
-        'x-pb-code': why.code,
-        'x-pb-source': why.source,
-        'x-pb-dead-lettered-at': new Date().toISOString(),
-        ...extraHeaders,
-      },
-    });
+    const headers: Record<string, string> = {
+      'x-pb-reason': why.reason,
+      'x-pb-field': why.field,
+      'x-pb-code': why.code,
+      'x-pb-source': why.source,
+      'x-pb-dead-lettered-at': new Date().toISOString(),
+      ...extraHeaders,
+    };
+    for (const [k, v] of Object.entries(headers)) headers[k] = redactText(v);
+    await this.publisher.publish('', this.amqp.deadLetterQueue, redactBody(original), { contentType: 'application/json', headers });
   }
 }
 

@@ -3,14 +3,17 @@ import { Config } from '../config/config';
 
 /**
  * Declares the durable topology from configuration (idempotent):
- *   commands exchange (topic) ─#─▶ commands queue (quorum or classic; rejects dead-letter to the DLX)
- *   dead-letter exchange (topic) ─#─▶ dead-letter queue
+ *   commands exchange (topic) ─#─▶ commands queue (quorum or classic; x-dead-letter-exchange = the DLX)
+ *   dead-letter exchange (topic) ─#─▶ broker-rejected queue (`<dead-letter queue>:broker-rejected`)
+ *   default exchange ─▶ dead-letter queue (only `DeadLetterWriter` writes there, redacted)
  * The commands queue keeps its `x-dead-letter-exchange` argument (a declared queue's arguments cannot change
- * without PRECONDITION_FAILED), but nothing we run lets the broker dead-letter a message: the consumer never
- * rejects or nacks without requeue; every bad or poison message goes through `DeadLetterWriter`, which
- * redacts it (card numbers in keys and values, sensitive fields) before publishing. A record in the
- * dead-letter queue without `x-pb-*` headers (with `x-death`) was dead-lettered by the broker itself
- * (a quorum queue's delivery limit, a policy's TTL or length limit) and is unredacted: treat it as such.
+ * without PRECONDITION_FAILED). The consumer never rejects or nacks without requeue, but the broker can still
+ * dead-letter a message on its own (a quorum queue's delivery limit, a policy's TTL or length limit, another
+ * client's reject): such a message is unredacted, so it lands in the broker-rejected queue, never in the
+ * dead-letter queue, and `BrokerDeadLetterRedactor` moves it to the dead-letter queue through
+ * `DeadLetterWriter` (redacted, reason in `x-pb-*` headers) before acking it. Every record in the
+ * dead-letter queue has therefore passed our redaction. An older deployment's `#` binding of the
+ * dead-letter queue to the DLX is removed here.
  * Routing keys read `producer.entity.event`, e.g. `bus.payment.capture`, `pos.payment.sale`.
  */
 export async function declareTopology(channel: Channel, amqp: Config['amqp']): Promise<void> {
@@ -19,7 +22,10 @@ export async function declareTopology(channel: Channel, amqp: Config['amqp']): P
     durable: true,
     arguments: { 'x-queue-type': amqp.queueType },
   });
-  await channel.bindQueue(amqp.deadLetterQueue, amqp.deadLetterExchange, '#');
+  await channel.unbindQueue(amqp.deadLetterQueue, amqp.deadLetterExchange, '#');
+  const brokerRejected = brokerRejectedQueueOf(amqp);
+  await channel.assertQueue(brokerRejected, { durable: true, arguments: { 'x-queue-type': amqp.queueType } });
+  await channel.bindQueue(brokerRejected, amqp.deadLetterExchange, '#');
   await channel.assertExchange(amqp.commandsExchange, 'topic', { durable: true });
   await channel.assertQueue(amqp.commandsQueue, {
     durable: true,
@@ -31,4 +37,12 @@ export async function declareTopology(channel: Channel, amqp: Config['amqp']): P
 /** Routing key of a command on the commands exchange. */
 export function commandRoutingKey(channel: string, command: string): string {
   return `${channel}.payment.${command}`;
+}
+
+/**
+ * The queue that receives what the broker dead-letters by itself (through the commands queue's
+ * `x-dead-letter-exchange`), unredacted, until `BrokerDeadLetterRedactor` moves it to the dead-letter queue.
+ */
+export function brokerRejectedQueueOf(amqp: Pick<Config['amqp'], 'deadLetterQueue'>): string {
+  return `${amqp.deadLetterQueue}:broker-rejected`;
 }

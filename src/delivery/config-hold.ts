@@ -9,7 +9,7 @@ import { OperationState } from '../ledger/operation-state';
 /** Reason of a hold, a park and its dead letter: the operation names a gateway the configuration lacks. */
 export const GATEWAY_NOT_CONFIGURED = 'gateway_not_configured';
 
-/** Dead-letter code of a parked operation (routing key `dead-letter.gateway_not_configured`). */
+/** Dead-letter code of a parked operation (header `x-pb-code`). */
 export const GATEWAY_NOT_CONFIGURED_CODE = 'GATEWAY_NOT_CONFIGURED';
 
 /** At most one alert per missing gateway per this interval and process, ms. */

@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../delivery/delivery-queue';
@@ -88,6 +89,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
 
   const inline = fast ? new InlineDelivery({ config, service: delivery, deliveryQueue, logger }) : undefined;
   const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, recorder, onDecision: options.onDecision });
+  // What the broker dead-letters by itself reaches the dead-letter queue only through our redaction.
+  const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
 
   const workers: Worker[] = [];
   if (!options.consumerOnly) {
@@ -96,6 +99,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     workers.push(startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans }));
   }
   await consumer.start();
+  await brokerDeadLetters.start();
   let pollTimer: NodeJS.Timeout | undefined;
   let sweepTimer: NodeJS.Timeout | undefined;
   if (fast) {
@@ -127,6 +131,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       if (pollTimer) clearInterval(pollTimer);
       if (sweepTimer) clearInterval(sweepTimer);
       await consumer.stop();
+      await brokerDeadLetters.stop();
       await Promise.all(workers.map((w) => w.close()));
       await publisher.close();
       await connection.close();

@@ -1,6 +1,6 @@
 import amqp, { ChannelModel, GetMessage } from 'amqplib';
 import { Config } from '../../src/config/config';
-import { declareTopology } from '../../src/amqp/topology';
+import { brokerRejectedQueueOf, declareTopology } from '../../src/amqp/topology';
 
 /** A plain AMQP client for tests: publish as another channel would, read the dead-letter queue. */
 export async function amqpClient(config: Config): Promise<{
@@ -33,6 +33,7 @@ export async function amqpClient(config: Config): Promise<{
     deleteNamespace: async () => {
       await ch.deleteQueue(config.amqp.commandsQueue).catch(() => undefined);
       await ch.deleteQueue(config.amqp.deadLetterQueue).catch(() => undefined);
+      await ch.deleteQueue(brokerRejectedQueueOf(config.amqp)).catch(() => undefined);
       await ch.deleteExchange(config.amqp.commandsExchange).catch(() => undefined);
       await ch.deleteExchange(config.amqp.deadLetterExchange).catch(() => undefined);
     },

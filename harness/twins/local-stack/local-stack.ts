@@ -9,6 +9,7 @@ import Redis from 'ioredis';
 import { stringify } from 'yaml';
 import { Config } from '../../../src/config/config';
 import { buildConfig } from '../../../src/config/load-config';
+import { brokerRejectedQueueOf } from '../../../src/amqp/topology';
 import { BusTwin, startBusTwin } from '../bus-twin/bus-twin';
 import { PspSimulator, PspSimulatorOptions, startPspSimulator } from '../psp-simulator/psp-simulator';
 import { RoleProcess, spawnRole } from './role-process';
@@ -192,6 +193,7 @@ export async function purgeNamespace(config: Config): Promise<void> {
     const channel = await connection.createChannel();
     await channel.deleteQueue(config.amqp.commandsQueue);
     await channel.deleteQueue(config.amqp.deadLetterQueue);
+    await channel.deleteQueue(brokerRejectedQueueOf(config.amqp));
     await channel.deleteExchange(config.amqp.commandsExchange);
     await channel.deleteExchange(config.amqp.deadLetterExchange);
     await channel.close();

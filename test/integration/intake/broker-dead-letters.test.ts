@@ -1,0 +1,69 @@
+import amqp from 'amqplib';
+import { brokerRejectedQueueOf } from '../../../src/amqp/topology';
+import { Config } from '../../../src/config/config';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { amqpClient } from '../../support/amqp-helpers';
+import { captureLogger } from '../../support/capture-logger';
+import { TEST_PANS } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { eventually } from '../../support/tcp-proxy';
+import { CONSUMER_ONLY } from '../../support/worker-options';
+
+describe('dead letters the broker makes by itself pass our redaction', () => {
+  let config: Config;
+  let worker: WorkerProcess;
+  let client: Awaited<ReturnType<typeof amqpClient>>;
+  const logs = captureLogger();
+
+  beforeAll(async () => {
+    config = testConfig();
+    client = await amqpClient(config);
+    worker = await startWorkerProcess(config, logs.logger, CONSUMER_ONLY);
+  });
+
+  afterAll(async () => {
+    await worker.stop();
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  it('a message another client rejects without requeue reaches the dead-letter queue redacted, with the broker reason, and nothing unredacted stays behind', async () => {
+    const pan = TEST_PANS[0];
+    const body = Buffer.from(JSON.stringify({ note: `card ${pan}`, payment: { cvv: '123' } }));
+    // A queue with the commands queue's dead-letter exchange, as any queue of the topology may have:
+    // rejecting there makes the broker dead-letter the message itself, bypassing our writer.
+    const model = await amqp.connect(config.amqp.url);
+    const ch = await model.createChannel();
+    const side = `${config.amqp.commandsQueue}:side`;
+    await ch.assertQueue(side, { durable: false, autoDelete: false, arguments: { 'x-dead-letter-exchange': config.amqp.deadLetterExchange } });
+    ch.sendToQueue(side, body);
+    let got: amqp.GetMessage | false = false;
+    await eventually(async () => (got = await ch.get(side)) !== false);
+    ch.nack(got as unknown as amqp.Message, false, false);
+
+    let dead: amqp.GetMessage[] = [];
+    await eventually(async () => (dead = dead.concat(await client.drainDeadLetters())).length > 0);
+    expect(dead).toHaveLength(1);
+    const text = dead[0].content.toString('utf8');
+    expect(text).not.toContain(pan);
+    expect(text).not.toContain('"123"');
+    const headers = dead[0].properties.headers ?? {};
+    expect(headers['x-pb-code']).toBe('BROKER_DEAD_LETTERED');
+    expect(headers['x-pb-reason']).toBe(`broker_dead_lettered: rejected in ${side}`);
+    expect(await client.queueDepth(brokerRejectedQueueOf(config.amqp))).toBe(0);
+    expect(await metricValue('pb_broker_dead_letters_redacted_total', { reason: 'rejected' })).toBeGreaterThanOrEqual(1);
+    expect(logs.lines.some((l) => l.includes('message dead-lettered by the broker itself'))).toBe(true);
+    await ch.deleteQueue(side);
+    await model.close();
+  });
+
+  it('a routing key holding a card number is masked in the dead letter headers', async () => {
+    const pan = TEST_PANS[1];
+    await client.publish(`web.payment.${pan}`, Buffer.from('{broken'));
+    let dead: amqp.GetMessage[] = [];
+    await eventually(async () => (dead = dead.concat(await client.drainDeadLetters())).length > 0);
+    expect(JSON.stringify(dead[0].properties.headers)).not.toContain(pan);
+    expect(dead[0].properties.headers?.['x-pb-code']).toBe('PARSE_ERROR');
+  });
+});
