@@ -78,10 +78,11 @@ program
 
 program
   .command('doctor')
-  .description('check configuration, DNS, TCP, TLS and credentials for the bus and every gateway')
-  .action(async () => {
+  .description('check configuration, RabbitMQ, Redis, the public intake URL, and DNS, TCP, TLS and credentials for the bus and every gateway')
+  .option('--json', 'print the results as JSON')
+  .action(async (opts: { json?: boolean }) => {
     const config = configOrExit(configPath(), processLogger('doctor'));
-    process.exitCode = await runDoctor(config, { logger: processLogger('doctor', 'error'), out: process.stdout });
+    process.exitCode = await runDoctor(config, { logger: processLogger('doctor', 'error'), out: process.stdout, format: opts.json ? 'json' : 'text' });
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -12,6 +12,8 @@ export interface CheckResult {
   status: CheckStatus;
   /** One line for an operator; never a secret. */
   detail: string;
+  /** What to change to make a FAIL pass, naming the configuration key; every FAIL carries one. */
+  fix?: string;
 }
 
 /** 1 when any check failed, else 0. */

@@ -9,6 +9,8 @@ import { CheckResult, exitCodeOf } from './check-result';
 import { checkBusCredentials, checkGatewayCredentials } from './credential-checks';
 import { DoctorTarget, doctorTargets } from './doctor-targets';
 import { formatReport } from './format-report';
+import { withFixHints } from './fix-hints';
+import { checkPublicIntake, checkRabbitMq, checkRedis } from './infrastructure-checks';
 import { connectTcp, connectViaProxy, observeTls, resolveHost } from './network-probe';
 
 export interface DoctorOptions {
@@ -21,14 +23,20 @@ export interface DoctorOptions {
   now?: () => Date;
   /** Trusted CA certificates, replacing the system roots (private PKI, tests with local TLS servers). Default: system roots. */
   ca?: string | Buffer;
+  /** `text` (an aligned table, default) or `json` (`{ exit_code, results }` for scripts). */
+  format?: 'text' | 'json';
+  /** Also check RabbitMQ, Redis and our public intake URL. Default true. */
+  infrastructure?: boolean;
 }
 
 /**
- * Checks that this deployment can reach and use what it depends on: the configuration, then for each
- * gateway, the bus and the OAuth server: DNS, TCP, TLS (version ≥ 1.2, trust, expiry within 30 days,
+ * Checks that this deployment can reach and use what it depends on: the configuration, RabbitMQ (login,
+ * queues), Redis (persistence on, eviction noeviction), our public intake URL (the bus's OPTIONS probe),
+ * then for each gateway, the bus and the OAuth server: DNS, TCP, TLS (version ≥ 1.2, trust, expiry within 30 days,
  * host name) and credentials where a harmless call exists, never over plain http unless
  * `security.allow_insecure_http` is set (a FAIL line with the fix instead). Honours the proxy: TCP and TLS go through a
- * CONNECT tunnel and DNS is then the proxy's business. Prints an aligned table to `out`.
+ * CONNECT tunnel and DNS is then the proxy's business. Every FAIL carries a fix naming the key to change.
+ * Prints an aligned table (or JSON) to `out`.
  *
  * @returns the process exit code: 1 when any check failed, else 0.
  */
@@ -46,6 +54,9 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
     },
   ];
   if (proxy) results.push(await checkProxy(proxy, timeoutMs));
+  if (options.infrastructure ?? true) {
+    results.push(...(await checkRabbitMq(config, timeoutMs)), ...(await checkRedis(config, timeoutMs)), await checkPublicIntake(config, timeoutMs));
+  }
 
   try {
     for (const target of doctorTargets(config)) {
@@ -60,12 +71,13 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
     (http.defaults.httpsAgent as Agent | undefined)?.destroy();
   }
 
-  options.out.write(formatReport(results));
-  const exitCode = exitCodeOf(results);
+  const report = withFixHints(results, config);
+  const exitCode = exitCodeOf(report);
+  options.out.write(options.format === 'json' ? `${JSON.stringify({ exit_code: exitCode, results: report }, null, 2)}\n` : formatReport(report));
   options.logger.info('doctor finished', {
     exit_code: exitCode,
-    failures: results.filter((r) => r.status === 'FAIL').map((r) => `${r.check} ${r.target}`),
-    warnings: results.filter((r) => r.status === 'WARN').map((r) => `${r.check} ${r.target}`),
+    failures: report.filter((r) => r.status === 'FAIL').map((r) => `${r.check} ${r.target}`),
+    warnings: report.filter((r) => r.status === 'WARN').map((r) => `${r.check} ${r.target}`),
   });
   return exitCode;
 }

@@ -12,7 +12,10 @@ export function formatReport(results: readonly CheckResult[]): string {
   const line = (check: string, tgt: string, status: string, detail: string): string =>
     `${check.padEnd(wCheck)}  ${tgt.padEnd(wTarget)}  ${status.padEnd(wStatus)}  ${detail}`.trimEnd();
   const out = [line('CHECK', 'TARGET', 'RESULT', 'DETAIL')];
-  for (const r of results) out.push(line(r.check, r.target, r.status, r.detail));
+  for (const r of results) {
+    out.push(line(r.check, r.target, r.status, r.detail));
+    if (r.fix) out.push(line('', '', '', `fix: ${r.fix}`));
+  }
   const count = (s: string): number => results.filter((r) => r.status === s).length;
   out.push('');
   out.push(`${count('OK')} ok, ${count('WARN')} warning(s), ${count('FAIL')} failure(s), ${count('SKIP')} not checked`);

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import net, { AddressInfo } from 'node:net';
@@ -45,6 +46,11 @@ function handler(paths: string[]): http.RequestListener {
     paths.push(`${req.method} ${req.url}`);
     req.resume();
     req.on('end', () => {
+      if (req.method === 'OPTIONS' && req.url === '/bus') {
+        res.writeHead(200, { 'X-Magento-Service-Bus': '*', Allow: 'OPTIONS, POST', 'content-length': '0' });
+        res.end();
+        return;
+      }
       if (req.url === '/oauth/token') {
         const expected = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
         if (req.headers.authorization !== expected) {
@@ -124,6 +130,7 @@ function config(gateways: Record<string, unknown>, overrides: Record<string, unk
     'mom_client.oauth_server_url': local.url,
     'mom_client.client_id': CLIENT_ID,
     'mom_client.client_secret': CLIENT_SECRET,
+    'service_bus.public_url': `${local.url}/bus`,
     gateways,
     ...overrides,
   });
@@ -288,3 +295,88 @@ describe('runDoctor', () => {
     expect(server.paths).toEqual(['GET /_control/counters']);
   });
 });
+
+describe('runDoctor: what the bridge runs on', () => {
+  it('checks RabbitMQ, Redis (persistence, noeviction) and the intake probe, all OK against the test servers', async () => {
+    const { out, text } = capture();
+    const code = await runDoctor(config({}), { logger: silentLogger(), out, timeoutMs: 3000 });
+    const report = text();
+    expect(code).toBe(0);
+    expect(row(report, 'connect', 'rabbitmq').status).toBe('OK');
+    expect(row(report, 'connect', 'redis').status).toBe('OK');
+    expect(row(report, 'persistence', 'redis')).toEqual({ status: 'OK', detail: 'append-only file on' });
+    expect(row(report, 'eviction', 'redis')).toEqual({ status: 'OK', detail: 'maxmemory-policy noeviction' });
+    expect(row(report, 'options-probe', 'intake').status).toBe('OK');
+    expect(local.paths).toContain('OPTIONS /bus');
+  });
+
+  it('fails a RabbitMQ login refused, without printing the password, with a fix naming amqp.url', async () => {
+    const { out, text } = capture();
+    const cfg = config({}, { 'amqp.url': 'amqp://nobody:wrong-broker-password@127.0.0.1:5672' });
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 3000 });
+    const report = text();
+    expect(code).toBe(1);
+    expect(row(report, 'connect', 'rabbitmq')).toEqual({ status: 'FAIL', detail: '127.0.0.1:5672: ACCESS_REFUSED: the broker refused the user name or password' });
+    expect(report).toMatch(/fix: check the user, password and virtual host in amqp\.url/);
+    expect(report).not.toContain('wrong-broker-password');
+  });
+
+  it('fails a Redis that evicts keys and keeps no append-only file, naming the redis.conf settings', async () => {
+    const port = await closedPort();
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+    cleanups.push(async () => {
+      child.kill('SIGKILL');
+    });
+    await waitForPort(port);
+    const { out, text } = capture();
+    const code = await runDoctor(config({}, { 'redis.url': `redis://127.0.0.1:${port}` }), { logger: silentLogger(), out, timeoutMs: 3000 });
+    const report = text();
+    expect(code).toBe(1);
+    expect(row(report, 'persistence', 'redis').status).toBe('FAIL');
+    expect(row(report, 'eviction', 'redis')).toEqual({ status: 'FAIL', detail: 'maxmemory-policy allkeys-lru: Redis may evict operations and queued jobs under memory pressure' });
+    expect(report).toContain('fix: set maxmemory-policy noeviction in redis.conf');
+    expect(report).toContain('fix: set appendonly yes');
+  });
+
+  it('fails an unreachable Redis and a public intake URL that does not answer the OPTIONS probe', async () => {
+    const port = await closedPort();
+    const { out, text } = capture();
+    const cfg = config({}, { 'redis.url': `redis://127.0.0.1:${port}`, 'service_bus.public_url': `${local.url}/not-the-intake` });
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000 });
+    const report = text();
+    expect(code).toBe(1);
+    expect(row(report, 'connect', 'redis')).toEqual({ status: 'FAIL', detail: `127.0.0.1:${port}: ECONNREFUSED` });
+    expect(row(report, 'options-probe', 'intake')).toEqual({ status: 'FAIL', detail: `OPTIONS ${local.url}/not-the-intake → HTTP 404` });
+  });
+
+  it('gives every FAIL a fix naming the key, in the table and in --json', async () => {
+    const port = await closedPort();
+    const { out, text } = capture();
+    const cfg = config({ down: { type: 'stripe', base_url: `http://127.0.0.1:${port}`, api_key: 'sk_test_x' } }, { 'mom_client.client_secret': 'wrong-secret-value' });
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, format: 'json' });
+    const parsed = JSON.parse(text()) as { exit_code: number; results: Array<{ check: string; target: string; status: string; fix?: string }> };
+    expect(code).toBe(1);
+    expect(parsed.exit_code).toBe(1);
+    const failures = parsed.results.filter((r) => r.status === 'FAIL');
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    for (const f of failures) expect(f.fix).toEqual(expect.any(String));
+    expect(failures.find((f) => f.target === 'gateway down')?.fix).toContain('gateways.down.base_url');
+    expect(failures.find((f) => f.check === 'credentials' && f.target === 'bus')?.fix).toContain('mom_client.client_secret');
+    expect(text()).not.toContain('wrong-secret-value');
+  });
+});
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`port ${port} never opened`);
+}

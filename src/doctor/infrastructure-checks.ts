@@ -1,0 +1,171 @@
+import amqp from 'amqplib';
+import Redis from 'ioredis';
+import { Config } from '../config/config';
+import { transportErrorCode } from '../http/outbound-http';
+import { CheckResult } from './check-result';
+
+/**
+ * The doctor's checks of what the bridge runs on: RabbitMQ (login, the command and dead-letter queues),
+ * Redis (reachable, persistence on, eviction `noeviction`) and our own public intake URL (the bus's OPTIONS
+ * probe). Each check opens its own short-lived connection and closes it; details never carry a password.
+ */
+
+function result(check: string, target: string, status: CheckResult['status'], detail: string, fix?: string): CheckResult {
+  return { check, target, status, detail, ...(fix ? { fix } : {}) };
+}
+
+/** The broker host and port of an amqp URL, for details (never the user info). */
+function where(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || (u.protocol === 'amqps:' ? 5671 : u.protocol === 'rediss:' ? 6380 : u.protocol === 'redis:' ? 6379 : 5672)}`;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+/** The amqplib / broker failure in words: ACCESS_REFUSED (403) for a wrong login, else the socket code. */
+function amqpFailure(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/ACCESS_REFUSED|403/.test(message)) return 'ACCESS_REFUSED: the broker refused the user name or password';
+  if (/NOT_ALLOWED|530/.test(message)) return 'NOT_ALLOWED: the user may not use this virtual host';
+  return transportErrorCode(err);
+}
+
+/** Logs in to RabbitMQ and looks at the command and dead-letter queues (passively: declares nothing). */
+export async function checkRabbitMq(config: Config, timeoutMs: number): Promise<CheckResult[]> {
+  const target = 'rabbitmq';
+  let connection: amqp.ChannelModel | undefined;
+  try {
+    connection = await amqp.connect(config.amqp.url, { timeout: timeoutMs });
+  } catch (err) {
+    const failure = amqpFailure(err);
+    return [
+      result('connect', target, 'FAIL', `${where(config.amqp.url)}: ${failure}`, failure.startsWith('ACCESS') || failure.startsWith('NOT_ALLOWED')
+        ? 'check the user, password and virtual host in amqp.url (and the user\'s permissions: rabbitmqctl list_permissions)'
+        : 'check amqp.url (host, port, amqps for TLS) and that the broker is running and reachable from here'),
+    ];
+  }
+  const out: CheckResult[] = [result('connect', target, 'OK', `logged in to ${where(config.amqp.url)}`)];
+  connection.on('error', () => undefined);
+  try {
+    for (const [role, queue] of [
+      ['commands', config.amqp.commandsQueue],
+      ['dead letters', config.amqp.deadLetterQueue],
+    ] as const) {
+      // A failed passive check closes the channel: one channel per queue.
+      const channel = await connection.createChannel();
+      channel.on('error', () => undefined);
+      try {
+        const q = await channel.checkQueue(queue);
+        out.push(result('queue', target, 'OK', `${role} queue ${queue}: ${q.messageCount} message(s), ${q.consumerCount} consumer(s)`));
+        await channel.close();
+      } catch (err) {
+        const missing = /NOT_FOUND|404/.test(err instanceof Error ? err.message : '');
+        out.push(
+          missing
+            ? result('queue', target, 'WARN', `${role} queue ${queue} does not exist yet`, 'start the worker once (it declares the topology), or check amqp.queue.* for a typo')
+            : result('queue', target, 'FAIL', `${role} queue ${queue}: ${amqpFailure(err)}`, 'give the user configure/read/write permissions on the queue'),
+        );
+      }
+    }
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+  return out;
+}
+
+/** `field:value` lines of a Redis INFO section as a map. */
+export function parseRedisInfo(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out.set(line.slice(0, i), line.slice(i + 1).trim());
+  }
+  return out;
+}
+
+/**
+ * Reachability, persistence and eviction of Redis. The ledger and the queues live there: without
+ * persistence a restart loses accepted commands' state; with any eviction policy but `noeviction` Redis
+ * may silently drop an operation or a queued job under memory pressure (BullMQ requires noeviction).
+ */
+export async function checkRedis(config: Config, timeoutMs: number): Promise<CheckResult[]> {
+  const target = 'redis';
+  const redis = new Redis(config.redis.url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  // With retries off, connect() rejects with "Connection is closed"; the socket's own error says why.
+  let socketError: unknown;
+  redis.on('error', (err) => {
+    socketError = err;
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (caught) {
+    redis.disconnect();
+    const err = socketError ?? caught;
+    const auth = /NOAUTH|WRONGPASS|invalid password/i.test(err instanceof Error ? err.message : '');
+    return [
+      result('connect', target, 'FAIL', `${where(config.redis.url)}: ${auth ? 'authentication refused' : transportErrorCode(err)}`, auth
+        ? 'check the user and password in redis.url'
+        : 'check redis.url (host, port, rediss for TLS) and that Redis is running and reachable from here'),
+    ];
+  }
+  const out: CheckResult[] = [result('connect', target, 'OK', `PING answered by ${where(config.redis.url)}`)];
+  try {
+    const persistence = parseRedisInfo(await redis.info('persistence'));
+    const memory = parseRedisInfo(await redis.info('memory'));
+    if (persistence.get('aof_enabled') === '1') {
+      out.push(result('persistence', target, 'OK', 'append-only file on'));
+    } else {
+      let snapshots = '';
+      try {
+        const save = (await redis.config('GET', 'save')) as string[];
+        snapshots = save[1] ?? '';
+      } catch {
+        snapshots = '?';
+      }
+      out.push(
+        snapshots === ''
+          ? result('persistence', target, 'FAIL', 'neither the append-only file nor snapshots are on: a restart loses every operation and queued job', 'set appendonly yes (appendfsync everysec) in redis.conf')
+          : result('persistence', target, 'WARN', snapshots === '?' ? 'append-only file off, snapshot settings unreadable (CONFIG disabled)' : `snapshots only (save ${snapshots}): a crash loses the writes since the last one`, 'set appendonly yes (appendfsync everysec) in redis.conf'),
+      );
+    }
+    const policy = memory.get('maxmemory_policy') ?? 'unknown';
+    out.push(
+      policy === 'noeviction'
+        ? result('eviction', target, 'OK', 'maxmemory-policy noeviction')
+        : result('eviction', target, 'FAIL', `maxmemory-policy ${policy}: Redis may evict operations and queued jobs under memory pressure`, 'set maxmemory-policy noeviction in redis.conf (BullMQ requires it)'),
+    );
+  } catch (err) {
+    out.push(result('persistence', target, 'WARN', `INFO not readable: ${transportErrorCode(err)}`));
+  } finally {
+    redis.disconnect();
+  }
+  return out;
+}
+
+/**
+ * The bus's probe of our endpoint: OPTIONS on `service_bus.public_url` must answer 2xx. Carries no
+ * credential, so it also runs over http. `fetchImpl` is Node's fetch (undici), with a deadline.
+ */
+export async function checkPublicIntake(config: Config, timeoutMs: number): Promise<CheckResult> {
+  const target = 'intake';
+  const url = config.serviceBus.publicUrl;
+  try {
+    const res = await fetch(url, { method: 'OPTIONS', signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel();
+    if (res.ok) return result('options-probe', target, 'OK', `OPTIONS ${url} → ${res.status}`);
+    return result('options-probe', target, 'FAIL', `OPTIONS ${url} → HTTP ${res.status}`, 'service_bus.public_url must reach the web role\'s intake path (http.intake_path) through your proxy; the bus probes it with OPTIONS');
+  } catch (err) {
+    const cause = err instanceof Error && err.cause ? err.cause : err;
+    return result('options-probe', target, 'FAIL', `OPTIONS ${url}: ${err instanceof Error && err.name === 'TimeoutError' ? 'ETIMEDOUT' : transportErrorCode(cause)}`, 'start the web role and make service_bus.public_url reachable from here (DNS, proxy, TLS certificate)');
+  }
+}
