@@ -11,7 +11,7 @@ import { tuneHeap } from './heap-tuning';
 export function configOrExit(path: string | undefined, logger: Logger): Config {
   try {
     const config = loadConfig(path);
-    for (const secret of [config.serviceBus.secret, config.momClient.clientSecret]) registerSecret(secret);
+    for (const secret of [config.serviceBus.secret, config.serviceBus.secretPrevious, config.momClient.clientSecret]) registerSecret(secret);
     for (const gw of Object.values(config.gateways)) {
       for (const secret of [gw.apiKey, gw.webhookSecret, gw.webhookSecretPrevious, gw.sharedSecret]) registerSecret(secret);
     }

@@ -152,6 +152,27 @@ export const configSchema = {
     // Transport security: plain-http URLs for the bus, OAuth, public intake and real gateways (development only).
     'security.allow_insecure_http': { type: 'boolean', default: false },
 
+    // --- The edge of the web role: connection caps, timeouts, IP allowlists, trusted proxies, TLS.
+    'edge.max_connections': { ...positiveInt, default: 4000 },
+    'edge.max_connections_per_ip': { ...positiveInt, default: 200 },
+    'edge.headers_timeout_ms': { ...positiveInt, default: 10000 },
+    'edge.request_timeout_ms': { ...positiveInt, default: 30000 },
+    'edge.keep_alive_timeout_ms': { ...positiveInt, default: 30000 },
+    'edge.trusted_proxies': { type: 'array', items: nonEmpty, default: [] },
+    'edge.allow.intake': { type: 'array', items: nonEmpty, default: [] },
+    'edge.allow.webhooks': {
+      type: 'object',
+      default: {},
+      propertyNames: { pattern: '^([a-z][a-z0-9_-]*|\\*)$' },
+      additionalProperties: { type: 'array', items: nonEmpty },
+    },
+    'edge.allow.admin': { type: 'array', items: nonEmpty, default: [] },
+    'edge.tls.cert_file': { type: 'string', default: '' },
+    'edge.tls.key_file': { type: 'string', default: '' },
+    'edge.tls.ca_file': { type: 'string', default: '' },
+    // Rotation of the bus signature secret: commands signed with either are accepted.
+    'service_bus.secret_previous': { type: 'string', default: '' },
+
     gateways: {
       type: 'object',
       default: {},

@@ -41,6 +41,11 @@ export interface Config {
     readonly rpcPath: string;
     readonly endpointName: string;
     readonly secret: string;
+    /**
+     * The bus secret before the current one, still accepted on X-Signature while a rotation is under way
+     * (the bus signs with whichever secret it last registered). Empty: none. Default ''.
+     */
+    readonly secretPrevious: string;
     readonly publicUrl: string;
     readonly delegatePath: string;
     readonly subscribes: readonly string[];
@@ -122,6 +127,7 @@ export interface Config {
   readonly authorizations: AuthorizationsConfig;
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };
   readonly security: SecurityConfig;
+  readonly edge: EdgeConfig;
   readonly gateways: Readonly<Record<string, GatewayConfig>>;
 }
 
@@ -159,4 +165,48 @@ export interface SecurityConfig {
    * doctor then also sends credentials over them. Development on loopback only. Default false.
    */
   readonly allowInsecureHttp: boolean;
+}
+
+/**
+ * The edge of the `web` role (`edge.*`): connection caps, timeouts against slow clients, IP allowlists,
+ * the proxies whose `X-Forwarded-For` is believed, optional TLS. See README, "The edge".
+ */
+export interface EdgeConfig {
+  /** Open connections the web process holds at most; more are closed at once. Default 4000. */
+  readonly maxConnections: number;
+  /**
+   * Open connections one client address holds at most; more are closed at once. Connections from a
+   * trusted proxy count only towards `maxConnections`. Default 200.
+   */
+  readonly maxConnectionsPerIp: number;
+  /** Time a client has to send the complete request headers, milliseconds (then 408 and close). Default 10000. */
+  readonly headersTimeoutMs: number;
+  /** Time a client has to send the complete request, headers and body, milliseconds (then 408 and close). Default 30000. */
+  readonly requestTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection stays open after a response, milliseconds. Behind a load
+   * balancer, set it above the balancer's own idle timeout. Default 30000.
+   */
+  readonly keepAliveTimeoutMs: number;
+  /**
+   * CIDRs (IPv4 or IPv6; a bare address is a /32 or /128) of the proxies in front of the web role. Only a
+   * connection from one of them has its `X-Forwarded-For` read, and the client is the rightmost address
+   * in it that is not itself a trusted proxy. Default [] (the socket's peer is the client).
+   */
+  readonly trustedProxies: readonly string[];
+  /** IP allowlists by surface; an empty list lets every address in. */
+  readonly allow: {
+    /** Who may call the intake (the bus). Default []. */
+    readonly intake: readonly string[];
+    /** Who may post to `/webhooks/<name>`, by gateway name; `*` applies to gateways not listed. Default {}. */
+    readonly webhooks: Readonly<Record<string, readonly string[]>>;
+    /** Who may read `/metrics` and use the operator console. Default []. */
+    readonly admin: readonly string[];
+  };
+  /**
+   * TLS on the web role itself, for deployments without a terminating proxy: PEM file paths. Empty
+   * `certFile` and `keyFile`: plain http (the default). `caFile`: when set, clients must present a
+   * certificate signed by one of its CAs (mutual TLS). TLS 1.2 is the minimum.
+   */
+  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
 }

@@ -4,10 +4,11 @@ import { schemaProblems } from './config-diagnostics';
 import { crossFieldProblems } from './cross-field-rules';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from './config-schema';
-import { BusCommandName, BusNotificationName, Config, GatewayConfig, GatewayType, OrphanReversalMode } from './config';
+import { BusCommandName, BusNotificationName, Config, EdgeConfig, GatewayConfig, GatewayType, OrphanReversalMode } from './config';
 import { ConfigError } from '../errors/config-error';
 import { checkTransportSecurity } from './transport-security';
 import { checkSecretStrength } from './secret-strength';
+import { checkEdgeConfig } from './edge-checks';
 
 type Params = Record<string, unknown>;
 
@@ -75,6 +76,7 @@ export function buildConfig(parameters: unknown, env: NodeJS.ProcessEnv = proces
   }
   checkSecretStrength(params);
   const config = toConfig(params);
+  checkEdgeConfig(config);
   checkTransportSecurity(config);
   const incoherent = crossFieldProblems(config);
   if (incoherent.length > 0) throw new ConfigError(incoherent[0][0], incoherent[0][1], incoherent.map(([k, p]) => `${k}: ${p}`));
@@ -155,6 +157,7 @@ function toConfig(p: Params): Config {
       rpcPath: str(p, 'service_bus.rpc_path'),
       endpointName: str(p, 'service_bus.endpoint_name'),
       secret: str(p, 'service_bus.secret'),
+      secretPrevious: str(p, 'service_bus.secret_previous'),
       publicUrl: str(p, 'service_bus.public_url'),
       delegatePath: str(p, 'service_bus.delegate_path'),
       subscribes: p['service_bus.subscribes'] as string[],
@@ -225,7 +228,25 @@ function toConfig(p: Params): Config {
     },
     log: { level: p['log.level'] as Config['log']['level'] },
     security: { allowInsecureHttp: p['security.allow_insecure_http'] as boolean },
+    edge: edgeConfig(p),
     gateways,
+  };
+}
+
+function edgeConfig(p: Params): EdgeConfig {
+  return {
+    maxConnections: num(p, 'edge.max_connections'),
+    maxConnectionsPerIp: num(p, 'edge.max_connections_per_ip'),
+    headersTimeoutMs: num(p, 'edge.headers_timeout_ms'),
+    requestTimeoutMs: num(p, 'edge.request_timeout_ms'),
+    keepAliveTimeoutMs: num(p, 'edge.keep_alive_timeout_ms'),
+    trustedProxies: p['edge.trusted_proxies'] as string[],
+    allow: {
+      intake: p['edge.allow.intake'] as string[],
+      webhooks: p['edge.allow.webhooks'] as Record<string, string[]>,
+      admin: p['edge.allow.admin'] as string[],
+    },
+    tls: { certFile: str(p, 'edge.tls.cert_file'), keyFile: str(p, 'edge.tls.key_file'), caFile: str(p, 'edge.tls.ca_file') },
   };
 }
 

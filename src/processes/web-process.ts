@@ -11,6 +11,8 @@ import { MetricsRoute } from '../metrics/metrics-route';
 import { createRedis } from '../redis/redis-connection';
 import { GatewayConfig } from '../config/config';
 import { GatewayTransformer } from '../gateways/gateway-adapter';
+import { EdgeAccess, guardRoute, webhookGatewayOf } from '../web/edge-access';
+import { readTlsFiles } from '../web/tls-files';
 import { WebRoute, WebServer, startWebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
 import { WebhookRoute } from '../webhooks/webhook-route';
@@ -26,6 +28,8 @@ export interface WebProcess {
   server: WebServer;
   intake: IntakeRoute;
   webhooks: WebhookRoute;
+  /** The IP allowlists of this process (`edge.allow.*`): other surfaces on it call `access.admit(...)`. */
+  access: EdgeAccess;
   /** Full URL of the intake endpoint (what registration announces in a local set-up). */
   intakeUrl: string;
   stop(): Promise<void>;
@@ -36,6 +40,8 @@ export interface WebProcess {
  * `extraRoutes` lets later layers (webhooks, metrics) mount on the same server.
  */
 export async function startWebProcess(config: Config, logger: Logger, options: WebProcessOptions = {}): Promise<WebProcess> {
+  // First: an unreadable certificate stops the start before any connection is opened.
+  const tls = readTlsFiles(config.edge.tls);
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:web', logger });
   // Connect in the background: intake answers 503 until the broker is there, which the bus retries.
   void connection.connect().catch(() => undefined);
@@ -61,12 +67,22 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     seen: async (key) => (await redis.set(seenPrefix + key, '1', 'EX', 7 * 24 * 3600, 'NX')) === null,
     logger,
   });
-  const server = await startWebServer([intake, webhooks, health, new MetricsRoute(), ...(options.extraRoutes ?? [])], { host: config.http.host, port: config.http.port, logger });
-  logger.info('web process listening', { url: server.url, intake_path: config.http.intakePath });
+  const access = new EdgeAccess(config.edge, new Set(Object.keys(config.gateways)), logger);
+  // Allowlists first, before a byte of the body is read; health stays open for probes and balancers.
+  const routes: WebRoute[] = [
+    guardRoute(intake, access, () => ({ surface: 'intake' })),
+    guardRoute(webhooks, access, (path) => ({ surface: 'webhook', gateway: webhookGatewayOf(path) })),
+    health,
+    guardRoute(new MetricsRoute(), access, () => ({ surface: 'admin' })),
+    ...(options.extraRoutes ?? []),
+  ];
+  const server = await startWebServer(routes, { host: config.http.host, port: config.http.port, logger, limits: config.edge, tls });
+  logger.info('web process listening', { url: server.url, intake_path: config.http.intakePath, tls: tls !== undefined, client_certificates: tls?.ca !== undefined });
   return {
     server,
     intake,
     webhooks,
+    access,
     intakeUrl: `${server.url}${config.http.intakePath}`,
     stop: async () => {
       await server.close();

@@ -1,6 +1,13 @@
 import http, { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import { AddressInfo } from 'node:net';
+import { Duplex } from 'node:stream';
 import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { IpRanges } from '../net/ip-ranges';
+import { ConnectionGuard } from './connection-guard';
+
+const clientErrors = counter('pb_http_client_errors_total', 'Requests the web server closed before a handler saw them, by kind (timeout: headers or body too slow; headers_too_large; malformed; tls: handshake failed or too slow)', ['kind']);
 
 /** One route family of the `web` process (intake, webhooks, health, metrics). */
 export interface WebRoute {
@@ -11,9 +18,55 @@ export interface WebRoute {
 
 export interface WebServer {
   server: http.Server;
-  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  /** Base URL, e.g. `http://127.0.0.1:8080` (`https://` with TLS). */
   url: string;
+  /** Open connections now (after the caps). */
+  openConnections(): number;
   close(): Promise<void>;
+}
+
+/** Caps and timeouts against slow or greedy clients; the `edge.*` keys, see `EdgeConfig` for each. */
+export interface EdgeLimits {
+  /** Open connections held at most. */
+  readonly maxConnections: number;
+  /** Open connections one peer address holds at most (trusted proxies exempt). */
+  readonly maxConnectionsPerIp: number;
+  /** Time to send the complete headers, milliseconds (also the TLS handshake's limit). */
+  readonly headersTimeoutMs: number;
+  /** Time to send the complete request, headers and body, milliseconds. */
+  readonly requestTimeoutMs: number;
+  /** Idle time of a keep-alive connection between requests, milliseconds. */
+  readonly keepAliveTimeoutMs: number;
+  /** CIDRs of the proxies in front of us (exempt from the per-address cap). */
+  readonly trustedProxies: readonly string[];
+}
+
+/** The `edge.*` defaults, for servers started without a configuration (tests, tools). */
+export const DEFAULT_EDGE_LIMITS: EdgeLimits = {
+  maxConnections: 4000,
+  maxConnectionsPerIp: 200,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 30_000,
+  trustedProxies: [],
+};
+
+/** Certificate material of a TLS listener (PEM). */
+export interface WebTls {
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** When set, clients must present a certificate signed by one of these CAs (mutual TLS). */
+  ca?: string | Buffer;
+}
+
+export interface WebServerOptions {
+  host: string;
+  port: number;
+  logger: Logger;
+  /** Default {@link DEFAULT_EDGE_LIMITS}. */
+  limits?: EdgeLimits;
+  /** Serve https (TLS 1.2 or newer) instead of http. */
+  tls?: WebTls;
 }
 
 /** Writes a JSON answer. */
@@ -23,12 +76,29 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/** Canned answers for a request the parser gave up on, as Node's own default handler writes them. */
+const CLIENT_ERROR_RESPONSES: Readonly<Record<string, string>> = {
+  timeout: 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n',
+  headers_too_large: 'HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n',
+  malformed: 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n',
+};
+
+function clientErrorKind(code: string | undefined): string {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'timeout';
+  if (code === 'HPE_HEADER_OVERFLOW') return 'headers_too_large';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
+  return 'malformed';
+}
+
 /**
- * The `web` process' HTTP server: routes by path prefix, never lets a handler error crash the process
- * (it answers 500 and logs), keeps connections alive for the bus and the PSPs.
+ * The `web` process' HTTP(S) server: routes by path prefix, never lets a handler error crash the process
+ * (it answers 500 and logs), keeps connections alive for the bus and the PSPs, and holds its edge: caps on
+ * open connections (total, per peer address), a deadline for the headers (slowloris), one for the whole
+ * request (slow bodies), an idle limit for keep-alive connections and, with TLS, for the handshake.
  */
-export async function startWebServer(routes: WebRoute[], options: { host: string; port: number; logger: Logger }): Promise<WebServer> {
-  const server = http.createServer((req, res) => {
+export async function startWebServer(routes: WebRoute[], options: WebServerOptions): Promise<WebServer> {
+  const limits = options.limits ?? DEFAULT_EDGE_LIMITS;
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     const route = routes.find((r) => r.matches(path));
     if (!route) {
@@ -40,10 +110,43 @@ export async function startWebServer(routes: WebRoute[], options: { host: string
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.destroy();
     });
+  };
+  const serverOptions: http.ServerOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // Node checks both deadlines on this interval (default 30 s): a slow socket is closed at most this late.
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+  };
+  const server: http.Server = options.tls
+    ? https.createServer({
+        ...serverOptions,
+        cert: options.tls.cert,
+        key: options.tls.key,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: limits.headersTimeoutMs,
+        ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+      }, listener)
+    : http.createServer(serverOptions, listener);
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  const guard = new ConnectionGuard(
+    { maxConnections: limits.maxConnections, maxConnectionsPerIp: limits.maxConnectionsPerIp, trustedProxies: new IpRanges(limits.trustedProxies) },
+    options.logger,
+  );
+  // On a TLS server `connection` is the raw TCP socket, before the handshake: capped before any work.
+  server.on('connection', guard.onConnection);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const kind = clientErrorKind(err.code);
+    clientErrors.inc({ kind });
+    // Answer only when no response of ours has started on this socket (Node's own rule for this event).
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    const canAnswer = kind !== 'reset' && socket.writable && !inFlight?.headersSent;
+    if (canAnswer) socket.write(CLIENT_ERROR_RESPONSES[kind]);
+    socket.destroy();
   });
-  server.keepAliveTimeout = 65000;
-  server.headersTimeout = 66000;
-  server.requestTimeout = 30000;
+  if (options.tls) server.on('tlsClientError', (_err: Error, socket: Duplex) => {
+    clientErrors.inc({ kind: 'tls' });
+    socket.destroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -52,11 +155,13 @@ export async function startWebServer(routes: WebRoute[], options: { host: string
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return {
     server,
-    url: `http://${host}:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
+    openConnections: () => guard.openConnections,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        guard.destroyAll();
       }),
   };
 }

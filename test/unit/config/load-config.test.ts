@@ -36,6 +36,7 @@ describe('buildConfig', () => {
       rpcPath: '/',
       endpointName: 'payment-bridge',
       secret: '0123456789abcdef',
+      secretPrevious: '',
       publicUrl: 'https://payments.example.com/bus',
       delegatePath: '/delegate/oms',
       subscribes: [],

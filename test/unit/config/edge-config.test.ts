@@ -1,0 +1,65 @@
+import { buildConfig } from '../../../src/config/load-config';
+import { ConfigError } from '../../../src/errors/config-error';
+
+const minimal = (): Record<string, unknown> => ({
+  'service_bus.url': 'https://bus.example.com/',
+  'service_bus.endpoint_name': 'payment-bridge',
+  'service_bus.secret': '0123456789abcdef',
+  'service_bus.public_url': 'https://payments.example.com/bus',
+  'mom_client.client_id': 'pb',
+  'mom_client.client_secret': 'client-secret',
+  'mom_client.oauth_server_url': 'https://bus.example.com',
+  'amqp.url': 'amqp://127.0.0.1:5672',
+  'redis.url': 'redis://127.0.0.1:6379',
+  gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:8701' } },
+});
+
+function keyOfError(overrides: Record<string, unknown>): string {
+  try {
+    buildConfig({ ...minimal(), ...overrides }, {});
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).key;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('edge.* configuration', () => {
+  it('defaults: caps, timeouts, no allowlists, no trusted proxies, no TLS, no previous bus secret', () => {
+    const config = buildConfig(minimal(), {});
+    expect(config.edge).toEqual({
+      maxConnections: 4000,
+      maxConnectionsPerIp: 200,
+      headersTimeoutMs: 10000,
+      requestTimeoutMs: 30000,
+      keepAliveTimeoutMs: 30000,
+      trustedProxies: [],
+      allow: { intake: [], webhooks: {}, admin: [] },
+      tls: { certFile: '', keyFile: '', caFile: '' },
+    });
+    expect(config.serviceBus.secretPrevious).toBe('');
+  });
+
+  it('reads allowlists and trusted proxies of both IP families', () => {
+    const config = buildConfig({ ...minimal(), 'edge.trusted_proxies': ['10.0.0.0/8', 'fd00::/8'], 'edge.allow.intake': ['203.0.113.0/24', '2001:db8::1'], 'edge.allow.webhooks': { simulator: ['198.51.100.7'], '*': [] } }, {});
+    expect(config.edge.trustedProxies).toEqual(['10.0.0.0/8', 'fd00::/8']);
+    expect(config.edge.allow.webhooks).toEqual({ simulator: ['198.51.100.7'], '*': [] });
+  });
+
+  it.each([
+    [{ 'edge.allow.intake': ['203.0.113.0/24', 'bus.example.com'] }, 'edge.allow.intake[1]'],
+    [{ 'edge.allow.admin': ['10.0.0.0/33'] }, 'edge.allow.admin[0]'],
+    [{ 'edge.trusted_proxies': ['2001:db8::/129'] }, 'edge.trusted_proxies[0]'],
+    [{ 'edge.allow.webhooks': { simulator: ['nope'] } }, 'edge.allow.webhooks.simulator[0]'],
+    [{ 'edge.allow.webhooks': { stripe: ['10.0.0.1'] } }, 'edge.allow.webhooks.stripe'],
+    [{ 'edge.headers_timeout_ms': 40000 }, 'edge.headers_timeout_ms'],
+    [{ 'edge.tls.cert_file': '/etc/cert.pem' }, 'edge.tls.key_file'],
+    [{ 'edge.tls.key_file': '/etc/key.pem' }, 'edge.tls.cert_file'],
+    [{ 'edge.tls.ca_file': '/etc/ca.pem' }, 'edge.tls.ca_file'],
+    [{ 'edge.max_connections': 0 }, 'edge.max_connections'],
+    [{ 'service_bus.secret_previous': 'short' }, 'service_bus.secret_previous'],
+    [{ 'service_bus.secret_previous': '0123456789abcdef' }, 'service_bus.secret_previous'],
+  ])('refuses %j naming %s', (overrides, key) => {
+    expect(keyOfError(overrides)).toBe(key);
+  });
+});
