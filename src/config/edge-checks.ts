@@ -1,15 +1,14 @@
-import { ConfigError } from '../errors/config-error';
 import { parseCidr } from '../net/ip-ranges';
-import { Config } from './config';
+import type { Config } from './config';
 import { MIN_SECRET_LENGTH } from './secret-strength';
 
 /**
  * Checks the `edge.*` block and the bus' previous secret beyond what the schema can say: every allowlist
  * and trusted-proxy entry is a CIDR block or an address, webhook allowlists name configured gateways,
  * the headers timeout fits in the request timeout, TLS certificate and key come together, and a previous
- * bus secret is as strong as a current one. Throws a ConfigError naming every offending key.
+ * bus secret is as strong as a current one. Returns `[key, problem]` for each (a cross-field rule).
  */
-export function checkEdgeConfig(config: Config): void {
+export function edgeProblems(config: Config): Array<[key: string, problem: string]> {
   const problems: Array<[string, string]> = [];
   const { edge } = config;
   const cidrs = (key: string, list: readonly string[]) => {
@@ -34,8 +33,5 @@ export function checkEdgeConfig(config: Config): void {
   const previous = config.serviceBus.secretPrevious;
   if (previous !== '' && previous.length < MIN_SECRET_LENGTH) problems.push(['service_bus.secret_previous', `is too weak: at least ${MIN_SECRET_LENGTH} characters, like service_bus.secret`]);
   if (previous !== '' && previous === config.serviceBus.secret) problems.push(['service_bus.secret_previous', 'equals service_bus.secret: set it to the secret being retired, or empty']);
-  if (problems.length > 0) {
-    const [key, problem] = problems[0];
-    throw new ConfigError(key, problem, problems.map(([k, p]) => `${k}: ${p}`));
-  }
+  return problems;
 }

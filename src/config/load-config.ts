@@ -8,7 +8,6 @@ import { BusCommandName, BusNotificationName, Config, EdgeConfig, GatewayConfig,
 import { ConfigError } from '../errors/config-error';
 import { checkTransportSecurity } from './transport-security';
 import { checkSecretStrength } from './secret-strength';
-import { checkEdgeConfig } from './edge-checks';
 
 type Params = Record<string, unknown>;
 
@@ -76,7 +75,6 @@ export function buildConfig(parameters: unknown, env: NodeJS.ProcessEnv = proces
   }
   checkSecretStrength(params);
   const config = toConfig(params);
-  checkEdgeConfig(config);
   checkTransportSecurity(config);
   const incoherent = crossFieldProblems(config);
   if (incoherent.length > 0) throw new ConfigError(incoherent[0][0], incoherent[0][1], incoherent.map(([k, p]) => `${k}: ${p}`));
