@@ -1,8 +1,10 @@
-import { Config, GatewayConfig } from '../config/config';
+import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
 import { commandRefused } from '../errors/command-refused';
-import { GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, inquirySupport } from '../gateways/gateway-adapter';
+import { GatewayRequest, GatewayResponse, OperationContext, inquirySupport } from '../gateways/gateway-adapter';
+import { GatewayRoute } from '../gateways/gateway-route';
+import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { declineTableFor, gatewayErrorDecline } from '../gateways/gateway-declines';
 import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
@@ -13,31 +15,6 @@ import { ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-
 import { authorizationRefusals } from './authorization-metrics';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { OutcomeRecorder } from './outcome-recorder';
-
-/** Sends one request to a gateway (the shared thin client); transport failures are GatewayErrors. */
-export interface GatewaySender {
-  send(request: GatewayRequest): Promise<GatewayResponse>;
-}
-
-/** Everything needed to talk to one configured gateway. */
-export interface GatewayRoute {
-  gateway: GatewayConfig;
-  transformer: GatewayTransformer;
-  client: GatewaySender;
-}
-
-/** The router's refusal when the operation's gateway is missing from the configuration: held, not failed. */
-export const UNKNOWN_GATEWAY = 'UNKNOWN_GATEWAY';
-
-/**
- * Picks the gateway for an operation. Today: the gateway the command names, as configured. The seam for
- * routing rules (transaction type, currency, merchant agreement, caps with fallback) is here.
- * `refused: UNKNOWN_GATEWAY` means our configuration lacks it (recoverable: see `ConfigHold`); any other
- * refusal fails the operation.
- */
-export interface GatewayRouter {
-  route(op: OperationRecord): GatewayRoute | { refused: string };
-}
 
 /** What the caller (the BullMQ worker) must do next with the job. */
 export type DeliveryStep =

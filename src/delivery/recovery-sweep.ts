@@ -1,5 +1,4 @@
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
 import { Config } from '../config/config';
 import { EventStore } from '../events/event-store';
 import { OmsEventJobData } from '../events/oms-events-queue';
@@ -44,7 +43,6 @@ export function staleAfterMs(config: Config): number {
  */
 export async function sweepOnce(
   deps: {
-    redis: Redis;
     ledger: Ledger;
     events: EventStore;
     deliveryQueue: Queue<DeliveryJobData>;
@@ -59,15 +57,14 @@ export async function sweepOnce(
   /** Most ids taken per state per pass. */
   limit = 1000,
 ): Promise<SweepReport> {
-  const { redis, ledger, events, deliveryQueue, eventsQueue } = deps;
+  const { ledger, events, deliveryQueue, eventsQueue } = deps;
   const cutoff = now - staleMs;
   const report: SweepReport = { operations: 0, events: 0, settled: 0 };
   for (const state of ['RECEIVED', 'SENT'] as const) {
     const ids = await ledger.idsInState(state, cutoff, limit);
     if (ids.length === 0) continue;
     await Promise.all(ids.map(async (id) => noteOperationRevival(deps.logger, id, state, await ensureDelivery(deliveryQueue, id), 'sweep')));
-    // XX: only members still in this state; one that moved on meanwhile is not put back.
-    await redis.zadd(`${ledger.prefix}ops:state:${state}`, 'XX', ...ids.flatMap((id) => [now, id]));
+    await ledger.rescoreInState(state, ids, now);
     report.operations += ids.length;
   }
   if (deps.settle) {
@@ -80,7 +77,7 @@ export async function sweepOnce(
   const eventIds = await events.unsentBefore(cutoff, limit);
   if (eventIds.length > 0) {
     await Promise.all(eventIds.map(async (id) => noteEventRevival(deps.logger, id, await ensureJob(eventsQueue, 'notify', { eventId: id }, bullJobId(id)))));
-    await redis.zadd(events.unsentKey, 'XX', ...eventIds.flatMap((id) => [now, id]));
+    await events.rescoreUnsent(eventIds, now);
     report.events = eventIds.length;
   }
   return report;

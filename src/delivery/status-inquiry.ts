@@ -1,5 +1,5 @@
 import { GatewayOutcome, OperationContext } from '../gateways/gateway-adapter';
-import { GatewayRoute } from './delivery-service';
+import { GatewayRoute } from '../gateways/gateway-route';
 
 /** What a status inquiry found: the outcome (null: the PSP has no trace of the operation) and its duration. */
 export interface InquiryResult {

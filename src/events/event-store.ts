@@ -84,7 +84,7 @@ export class EventStore {
   }
 
   /** Key of the unsent index (recovery sweep). */
-  get unsentKey(): string {
+  private get unsentKey(): string {
     return `${this.prefix}events:unsent`;
   }
 
@@ -175,6 +175,15 @@ export class EventStore {
   /** Raises the payment's sent watermark to `sequence`; with `eventId`, also drops it from the unsent index. */
   async markSent(paymentKey: string, sequence: number, eventId = ''): Promise<void> {
     await this.redis.pbEventMarkSent(`${this.prefix}payment:${paymentKey}:sent`, this.unsentKey, sequence, eventId);
+  }
+
+  /**
+   * Moves the unsent index score of those of `eventIds` still unsent to `score` (epoch ms); one delivered
+   * meanwhile is not put back (ZADD XX). The recovery sweep, as `Ledger.rescoreInState`.
+   */
+  async rescoreUnsent(eventIds: readonly string[], score: number): Promise<void> {
+    if (eventIds.length === 0) return;
+    await this.redis.zadd(this.unsentKey, 'XX', ...eventIds.flatMap((id) => [score, id]));
   }
 
   /** Unsent event ids recorded at or before `maxScore` (epoch ms), oldest first. */

@@ -1,10 +1,11 @@
-import { Config, GatewayConfig, GatewayType } from '../config/config';
+import { Config, GatewayType } from '../config/config';
 import { Logger } from '../logging/logger';
 import { adyenTransformer } from './adyen/adyen-transformer';
 import { assertNever } from './assert-never';
 import { cybersourceTransformer } from './cybersource/cybersource-transformer';
 import { GatewayClient } from './gateway-client';
 import { GatewayTransformer } from './gateway-adapter';
+import { GatewayRoute } from './gateway-route';
 import { simulatorTransformer } from './simulator/simulator-transformer';
 import { stripeTransformer } from './stripe/stripe-transformer';
 
@@ -24,12 +25,6 @@ export function transformerFor(type: GatewayType): GatewayTransformer {
   }
 }
 
-/** A configured gateway with its transformer and its client (one keep-alive pool each). */
-export interface GatewayRoute {
-  gateway: GatewayConfig;
-  transformer: GatewayTransformer;
-  client: GatewayClient;
-}
 
 export interface GatewayClientsOptions {
   /** Debug lines of every gateway call, bodies redacted. Default: silent. */

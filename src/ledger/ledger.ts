@@ -484,6 +484,16 @@ export class Ledger {
     return this.redis.zrangebyscore(`${this.prefix}ops:state:${state}`, '-inf', max, 'LIMIT', 0, limit);
   }
 
+  /**
+   * Moves the index score of those of `ids` still in `state` to `score` (epoch ms); an id that moved on
+   * meanwhile is not put back (ZADD XX). The recovery sweep: what it queued is left to the queue for another
+   * stale period instead of being picked up again at every pass.
+   */
+  async rescoreInState(state: OperationState, ids: readonly string[], score: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.redis.zadd(`${this.prefix}ops:state:${state}`, 'XX', ...ids.flatMap((id) => [score, id]));
+  }
+
   /** How many operations are in each state. */
   async countByState(): Promise<Record<OperationState, number>> {
     const states: readonly OperationState[] = OPERATION_STATES;

@@ -1,5 +1,5 @@
 import { Config } from '../config/config';
-import { GatewayRoute } from '../delivery/delivery-service';
+import { GatewayRoute } from '../gateways/gateway-route';
 import { createDeliveryQueue } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';

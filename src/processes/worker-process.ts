@@ -7,7 +7,8 @@ import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../delivery/delivery-queue';
-import { DeliveryService, GatewayRoute } from '../delivery/delivery-service';
+import { DeliveryService } from '../delivery/delivery-service';
+import { GatewayRoute } from '../gateways/gateway-route';
 import { startDeliveryWorker } from '../delivery/delivery-worker';
 import { InlineDelivery } from '../delivery/inline-delivery';
 import { staleAfterMs, sweepOnce } from '../delivery/recovery-sweep';
@@ -105,7 +106,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   if (fast) {
     const staleMs = staleAfterMs(config);
     sweepTimer = setInterval(() => {
-      void runSweepOnce(redis, config, staleMs, { redis, ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id), logger }, logger);
+      void runSweepOnce(redis, config, staleMs, { ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id), logger }, logger);
     }, SWEEP_INTERVAL_MS);
   }
   if (!options.consumerOnly && config.poller.inProcessIntervalMs > 0) {

@@ -1,4 +1,5 @@
-import { GatewayRoute, GatewayRouter, UNKNOWN_GATEWAY } from '../delivery/delivery-service';
+import { GatewayRoute } from '../gateways/gateway-route';
+import { GatewayRouter, UNKNOWN_GATEWAY } from './gateway-router';
 import { OperationRecord } from '../ledger/ledger';
 
 /**

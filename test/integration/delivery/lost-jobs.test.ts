@@ -162,7 +162,7 @@ describe('operations and events whose job was lost', () => {
     await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
     await completedJob('gateway-delivery', 'deliver', { operationId: id }, bullJobId(id));
     const revivedBefore = await metricValue('pb_operations_revived_total', { state: 'SENT' });
-    const report = await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue, logger: captureLogger('info').logger }, 0, Date.now() + 1000);
+    const report = await sweepOnce({ ledger, events, deliveryQueue, eventsQueue, logger: captureLogger('info').logger }, 0, Date.now() + 1000);
     expect(report.operations).toBeGreaterThanOrEqual(1);
     runDeliveryWorker();
     await until(async () => (await ledger.get(id))?.state === 'SUCCEEDED');
@@ -177,7 +177,7 @@ describe('operations and events whose job was lost', () => {
     await events.record({ eventId, paymentKey: `pay-${eventId}`, method: 'captured', params: { payment: { status: 'SUCCESS' } } });
     await completedJob('oms-events', 'notify', { eventId }, bullJobId(eventId));
     const revivedBefore = await metricValue('pb_events_revived_total');
-    await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue, logger: captureLogger('info').logger }, 0, Date.now() + 1000);
+    await sweepOnce({ ledger, events, deliveryQueue, eventsQueue, logger: captureLogger('info').logger }, 0, Date.now() + 1000);
     const sent: string[] = [];
     const logger = captureLogger('info').logger;
     workers.push(startEventSender(config, blocking, { events, logger, sender: { notify: async (_m, params) => void sent.push(String((params.payment as Record<string, unknown>).event_id)) } }));

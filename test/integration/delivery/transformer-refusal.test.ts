@@ -1,7 +1,8 @@
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
-import { DeliveryService, GatewayRouter } from '../../../src/delivery/delivery-service';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { GatewayRouter } from '../../../src/routing/gateway-router';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
 import { EventStore } from '../../../src/events/event-store';

@@ -52,7 +52,7 @@ describe('the recovery sweep with a digits-only operation reference', () => {
     const t0 = 1_000_000;
     await ledger.create('100000123', command('100000123'), t0);
     await ledger.create('sw-after-digits', command('sw-after-digits'), t0);
-    const report = await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue }, 1000, t0 + 5000);
+    const report = await sweepOnce({ ledger, events, deliveryQueue, eventsQueue }, 1000, t0 + 5000);
     expect(report.operations).toBe(2);
     expect(await deliveryQueue.getJob('#100000123')).toBeDefined();
     expect(await deliveryQueue.getJob('sw-after-digits')).toBeDefined();

@@ -67,7 +67,7 @@ describe('the recovery sweep on a real Redis', () => {
     const { sequence } = await events.recordAndCheck(delivered, t0);
     await events.markSent(delivered.paymentKey, sequence, delivered.eventId);
 
-    const report = await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue }, 10_000, t0 + 20_000);
+    const report = await sweepOnce({ ledger, events, deliveryQueue, eventsQueue }, 10_000, t0 + 20_000);
     expect(report).toEqual({ operations: 2, events: 1, settled: 0 });
     expect(await deliveryQueue.getJob('sw-received')).toBeDefined();
     expect(await deliveryQueue.getJob('sw-sent')).toBeDefined();
@@ -76,8 +76,28 @@ describe('the recovery sweep on a real Redis', () => {
     expect(await eventsQueue.getJob('sw-sent.SUCCEEDED')).toBeDefined();
 
     // Their scores moved to the sweep time: the next pass leaves them to the queue.
-    expect(await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue }, 10_000, t0 + 25_000)).toEqual({ operations: 0, events: 0, settled: 0 });
+    expect(await sweepOnce({ ledger, events, deliveryQueue, eventsQueue }, 10_000, t0 + 25_000)).toEqual({ operations: 0, events: 0, settled: 0 });
     expect(await ledger.get('sw-sent')).toMatchObject({ state: 'SENT', attempts: 1 });
+  });
+
+  it('rescores only ids still in the state or still unsent: one that moved on or was delivered meanwhile is not put back', async () => {
+    const t0 = 3_000_000;
+    await ledger.create('rs-stays', command('rs-stays'), t0);
+    await ledger.create('rs-moves', command('rs-moves'), t0);
+    await ledger.transition('rs-moves', 'SENT', { event: 'attempt' }, { countAttempt: true }, t0);
+    await ledger.rescoreInState('RECEIVED', ['rs-stays', 'rs-moves'], t0 + 5);
+    expect(await ledger.idsInState('RECEIVED', t0 + 5)).toEqual(expect.arrayContaining(['rs-stays']));
+    expect(await ledger.idsInState('RECEIVED')).not.toContain('rs-moves');
+    expect(await ledger.idsInState('RECEIVED', t0 + 4)).not.toContain('rs-stays');
+
+    const unsent = { eventId: 'rs-unsent.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-rs', method: 'm', params: {} };
+    const done = { eventId: 'rs-done.SUCCEEDED', paymentKey: 'simulator:acme-eu:o-rs2', method: 'm', params: {} };
+    await events.recordAndCheck(unsent, t0);
+    await events.markSent(done.paymentKey, (await events.recordAndCheck(done, t0)).sequence, done.eventId);
+    await events.rescoreUnsent([unsent.eventId, done.eventId], t0 + 5);
+    expect(await events.unsentBefore(t0 + 4)).not.toContain(unsent.eventId);
+    expect(await events.unsentBefore(t0 + 5)).toContain(unsent.eventId);
+    expect(await events.unsentBefore(Number.MAX_SAFE_INTEGER)).not.toContain(done.eventId);
   });
 
   it('settles an operation decided in the ledger whose event was never recorded (a crash in between)', async () => {
@@ -93,7 +113,7 @@ describe('the recovery sweep on a real Redis', () => {
       settled.push(id);
       await ledger.markSettled(id);
     };
-    const report = await sweepOnce({ redis, ledger, events, deliveryQueue, eventsQueue, settle }, 10_000, t0 + 20_000);
+    const report = await sweepOnce({ ledger, events, deliveryQueue, eventsQueue, settle }, 10_000, t0 + 20_000);
     expect(report.settled).toBe(1);
     expect(settled).toEqual(['st-lost']);
     expect(await ledger.settlingBefore(t0 + 20_000)).toEqual([]);

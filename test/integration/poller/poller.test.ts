@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../../../src/config/config';
-import { GatewayRouter } from '../../../src/delivery/delivery-service';
+import { GatewayRouter } from '../../../src/routing/gateway-router';
 import { GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
