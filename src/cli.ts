@@ -33,7 +33,7 @@ program
   .command('web')
   .description('serve bus intake, PSP webhooks, health and metrics')
   .action(async () => {
-    const config = configOrExit(configPath(), processLogger('web'));
+    const config = configOrExit(configPath(), processLogger('web'), { role: 'web', stream: true });
     const logger = processLogger('web', config.log.level);
     const webhooks = createGatewayClients(config, { logger });
     await runUntilSignal('web', logger, () => startWebProcess(config, logger, { webhooks }));
@@ -43,7 +43,7 @@ program
   .command('worker')
   .description('consume commands, deliver them to gateways, send events to the bus')
   .action(async () => {
-    const config = configOrExit(configPath(), processLogger('worker'));
+    const config = configOrExit(configPath(), processLogger('worker'), { role: 'worker', stream: true });
     const logger = processLogger('worker', config.log.level);
     const routes = createGatewayClients(config, { logger });
     const notifier = new BusClient(config, new OAuthTokenProvider(config, logger), logger);
@@ -54,7 +54,7 @@ program
   .command('register')
   .description('announce our intake URL to the bus (safe to repeat; the Procfile release step)')
   .action(async () => {
-    const config = configOrExit(configPath(), processLogger('register'));
+    const config = configOrExit(configPath(), processLogger('register'), { role: 'register' });
     process.exitCode = await runRegisterCommand(config, processLogger('register', config.log.level), 'register');
   });
 
@@ -62,7 +62,7 @@ program
   .command('unregister')
   .description('withdraw our endpoint from the bus')
   .action(async () => {
-    const config = configOrExit(configPath(), processLogger('register'));
+    const config = configOrExit(configPath(), processLogger('register'), { role: 'register' });
     process.exitCode = await runRegisterCommand(config, processLogger('register', config.log.level), 'unregister');
   });
 
@@ -70,7 +70,7 @@ program
   .command('poll')
   .description('one status-inquiry pass over PENDING and UNKNOWN operations that are due (what cron runs)')
   .action(async () => {
-    const config = configOrExit(configPath(), processLogger('poller'));
+    const config = configOrExit(configPath(), processLogger('poller'), { role: 'poller', stream: true });
     const logger = processLogger('poller', config.log.level);
     const report = await runPollProcess(config, logger, createGatewayClients(config, { logger }));
     process.stdout.write(report ? `${JSON.stringify(report)}\n` : 'another poll run is in progress\n');
@@ -81,7 +81,7 @@ program
   .description('check configuration, RabbitMQ, Redis, the public intake URL, and DNS, TCP, TLS and credentials for the bus and every gateway')
   .option('--json', 'print the results as JSON')
   .action(async (opts: { json?: boolean }) => {
-    const config = configOrExit(configPath(), processLogger('doctor'));
+    const config = configOrExit(configPath(), processLogger('doctor'), { role: 'doctor' });
     process.exitCode = await runDoctor(config, { logger: processLogger('doctor', 'error'), out: process.stdout, format: opts.json ? 'json' : 'text' });
   });
 

@@ -1,3 +1,5 @@
+import { AuditLog } from '../audit/audit-log';
+import { configLoadEntry, recordConfigLoad } from '../audit/config-load';
 import { Config } from '../config/config';
 import { loadConfig } from '../config/load-config';
 import { warnInsecureHttp } from '../config/transport-security';
@@ -7,10 +9,18 @@ import { Logger, createLogger } from '../logging/logger';
 import { registerSecret } from '../logging/redact';
 import { tuneHeap } from './heap-tuning';
 
-/** Loads and validates the configuration, or prints the one-line reason and exits 78 (EX_CONFIG). */
-export function configOrExit(path: string | undefined, logger: Logger): Config {
+/**
+ * Loads and validates the configuration, or prints the one-line reason and exits 78 (EX_CONFIG). Every
+ * load, accepted or refused, goes to the audit log (path and SHA-256, never values): with `audit.stream`
+ * (long-running roles) its line goes to stdout with the role's other lines and the entry to the Redis
+ * stream, in the background; one-shot commands write the line to stderr, keeping stdout for their output.
+ */
+export function configOrExit(path: string | undefined, logger: Logger, audit: { role: string; stream?: boolean } = { role: 'cli' }): Config {
   try {
     const config = loadConfig(path);
+    const entry = configLoadEntry(path, audit.role, { ok: true });
+    if (audit.stream) void recordConfigLoad(config, entry, audit.role).catch(() => undefined);
+    else void new AuditLog({ prefix: config.redis.keyPrefix, service: audit.role, stream: process.stderr }).record(entry);
     for (const secret of [config.serviceBus.secret, config.serviceBus.secretPrevious, config.momClient.clientSecret]) registerSecret(secret);
     for (const gw of Object.values(config.gateways)) {
       for (const secret of [gw.apiKey, gw.webhookSecret, gw.webhookSecretPrevious, gw.sharedSecret]) registerSecret(secret);
@@ -20,6 +30,7 @@ export function configOrExit(path: string | undefined, logger: Logger): Config {
     return config;
   } catch (err) {
     if (err instanceof ConfigError) {
+      void new AuditLog({ prefix: '', service: audit.role, stream: audit.stream ? process.stdout : process.stderr }).record(configLoadEntry(path, audit.role, { ok: false, key: err.key }));
       logger.error(`configuration error: ${err.message}`, { key: err.key });
       process.stderr.write(`payment-bridge: ${err.message}\n`);
       process.exit(78);

@@ -173,6 +173,17 @@ export const configSchema = {
     // Rotation of the bus signature secret: commands signed with either are accepted.
     'service_bus.secret_previous': { type: 'string', default: '' },
 
+    // Operator side: the audit log and the operator console (docs: README, "Operating").
+    'audit.stream_max_len': { ...positiveInt, default: 10000 },
+    'console.enabled': { type: 'boolean', default: false },
+    'console.bind': { type: 'string', minLength: 1, default: '127.0.0.1' },
+    'console.port': { type: 'integer', minimum: 0, maximum: 65535, default: 8081 },
+    'console.path': { type: 'string', pattern: '^/[A-Za-z0-9_-]+$', default: '/console' },
+    'console.username': { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$', default: 'operator' },
+    'console.password': { type: 'string', default: '' },
+    'console.session_ttl_ms': { ...positiveInt, default: 28800000 },
+    'console.stuck_after_ms': { ...positiveInt, default: 300000 },
+
     gateways: {
       type: 'object',
       default: {},

@@ -128,6 +128,8 @@ export interface Config {
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };
   readonly security: SecurityConfig;
   readonly edge: EdgeConfig;
+  readonly audit: AuditConfig;
+  readonly console: ConsoleConfig;
   readonly gateways: Readonly<Record<string, GatewayConfig>>;
 }
 
@@ -209,4 +211,30 @@ export interface EdgeConfig {
    * certificate signed by one of its CAs (mutual TLS). TLS 1.2 is the minimum.
    */
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
+}
+
+/** The audit log (`audit.*`): configuration loads and administrative actions, see `src/audit/`. */
+export interface AuditConfig {
+  /** Entries kept in the Redis stream `<prefix>audit` (approximate trim, `XADD MAXLEN ~`). Default 10000. */
+  readonly streamMaxLen: number;
+}
+
+/** The operator console (`console.*`), served by the `web` role on its own port. */
+export interface ConsoleConfig {
+  /** Whether the `web` role serves the console. Default false. */
+  readonly enabled: boolean;
+  /** Address the console listens on. Default `127.0.0.1` (reach it through a tunnel or an allowlisted proxy). */
+  readonly bind: string;
+  /** Port of the console's own listener (0: any free port, for tests). Default 8081. */
+  readonly port: number;
+  /** Path the console lives under. Default `/console`. */
+  readonly path: string;
+  /** The console's login name. Default `operator`. */
+  readonly username: string;
+  /** The console's own password (16+ characters, never a bus or gateway secret); required when enabled. */
+  readonly password: string;
+  /** How long a console session lasts, milliseconds. Default 28800000 (8 h). */
+  readonly sessionTtlMs: number;
+  /** An operation not terminal this long after it was created is listed as stuck, milliseconds. Default 300000 (5 min). */
+  readonly stuckAfterMs: number;
 }

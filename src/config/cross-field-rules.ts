@@ -1,5 +1,6 @@
 import type { Config } from './config';
 import { edgeProblems } from './edge-checks';
+import { consoleCredentialProblems } from './console-credentials';
 
 /**
  * Rules that span several keys, which a JSON Schema cannot say: each returns `[key, problem]` for what it
@@ -54,7 +55,7 @@ const simulatorInProduction: Rule = (c) =>
         .filter((g) => g.type === 'simulator')
         .map((g): Problem => [`gateways.${g.name}.type`, 'is the PSP simulator, which moves no money: remove it from a production configuration (or mark the configuration as development: security.allow_insecure_http: true)']);
 
-const RULES: readonly Rule[] = [backoffOrder, pollScheduleAscending, distinctQueues, proxyPair, accountOverridesNameGateways, edgeProblems];
+const RULES: readonly Rule[] = [backoffOrder, pollScheduleAscending, distinctQueues, proxyPair, accountOverridesNameGateways, edgeProblems, consoleCredentialProblems];
 const WARNINGS: readonly Rule[] = [simulatorInProduction];
 
 /** Every cross-field problem of a schema-valid configuration, `[key, problem]`; empty when it is coherent. */

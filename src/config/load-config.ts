@@ -227,6 +227,17 @@ function toConfig(p: Params): Config {
     log: { level: p['log.level'] as Config['log']['level'] },
     security: { allowInsecureHttp: p['security.allow_insecure_http'] as boolean },
     edge: edgeConfig(p),
+    audit: { streamMaxLen: num(p, 'audit.stream_max_len') },
+    console: {
+      enabled: p['console.enabled'] as boolean,
+      bind: str(p, 'console.bind'),
+      port: num(p, 'console.port'),
+      path: str(p, 'console.path'),
+      username: str(p, 'console.username'),
+      password: str(p, 'console.password'),
+      sessionTtlMs: num(p, 'console.session_ttl_ms'),
+      stuckAfterMs: num(p, 'console.stuck_after_ms'),
+    },
     gateways,
   };
 }
