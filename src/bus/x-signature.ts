@@ -27,3 +27,14 @@ export function verifySignature(rawBody: Buffer, header: string | undefined, sec
   const given = Buffer.from(m[2], 'hex');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
+
+/**
+ * Which of the bus secrets signed `rawBody`: the current one, else the previous one (during a rotation),
+ * else undefined. Each comparison is constant time; the previous secret is tried only when the current
+ * one does not match.
+ */
+export function matchSignature(rawBody: Buffer, header: string | undefined, secrets: { current: string; previous: string }): 'current' | 'previous' | undefined {
+  if (verifySignature(rawBody, header, secrets.current)) return 'current';
+  if (secrets.previous !== '' && verifySignature(rawBody, header, secrets.previous)) return 'previous';
+  return undefined;
+}

@@ -4,7 +4,7 @@ import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
 import { BusCommandName, Config } from '../config/config';
 import { JSON_RPC, JsonRpcId, jsonRpcError, jsonRpcResult } from '../bus/json-rpc';
-import { verifySignature } from '../bus/x-signature';
+import { matchSignature } from '../bus/x-signature';
 import { MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { operationIdOf } from '../ledger/operation-id';
@@ -17,6 +17,7 @@ import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
 import { counter } from '../metrics/metrics-registry';
 import { BodyTooLargeError, readRawBody } from '../web/read-body';
+import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendJson } from '../web/web-server';
 import { commandMethodIndex, mapBusCall } from './bus-command-mapper';
 
@@ -41,6 +42,8 @@ export class IntakeRoute implements WebRoute {
   private readonly methods: ReadonlyMap<string, BusCommandName>;
   /** Anyone can send a bad signature: one warning per minute, carrying how many were suppressed. */
   private readonly refusals: LogThrottle;
+  /** Which bus secret (current, previous) signed each accepted request. */
+  private readonly keyUse: SignatureKeyUse;
 
   constructor(
     private readonly deps: {
@@ -57,6 +60,7 @@ export class IntakeRoute implements WebRoute {
   ) {
     this.methods = commandMethodIndex(deps.config);
     this.refusals = new LogThrottle(deps.logger);
+    this.keyUse = new SignatureKeyUse(deps.logger);
   }
 
   matches(path: string): boolean {
@@ -86,13 +90,15 @@ export class IntakeRoute implements WebRoute {
       throw err;
     }
     const signature = req.headers['x-signature'];
-    if (!verifySignature(raw, Array.isArray(signature) ? signature[0] : signature, config.serviceBus.secret)) {
+    const key = matchSignature(raw, Array.isArray(signature) ? signature[0] : signature, { current: config.serviceBus.secret, previous: config.serviceBus.secretPrevious });
+    if (key === undefined) {
       this.stats.unauthorized += 1;
       intakeRejects.inc({ code: 'UNAUTHORIZED' });
       this.refusals.warn('UNAUTHORIZED', 'intake refused a request with a missing or wrong X-Signature (rate-limited: one line per minute)', { code: 'UNAUTHORIZED' });
       sendJson(res, 401, jsonRpcError(null, JSON_RPC.UNAUTHORIZED, 'X-Signature is missing or does not match the body', { field: 'X-Signature' }));
       return;
     }
+    this.keyUse.record('intake', '', key, 'service_bus.secret_previous');
     let body: unknown;
     try {
       // Depth is bounded before anything recursive (mapping, validation, card scan, redaction) walks it.

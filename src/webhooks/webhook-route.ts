@@ -7,7 +7,9 @@ import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
 import { counter } from '../metrics/metrics-registry';
 import { BodyTooLargeError, readRawBody } from '../web/read-body';
+import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendJson } from '../web/web-server';
+import { matchWebhookSecret } from './webhook-key-match';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 
 /** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
@@ -28,6 +30,8 @@ export class WebhookRoute implements WebRoute {
   readonly stats: WebhookStats = { accepted: 0, duplicates: 0, refused: 0 };
   /** Anyone can post a bad signature: one warning per gateway per minute, carrying how many were suppressed. */
   private readonly refusals: LogThrottle;
+  /** Which webhook secret (current, previous) signed each accepted webhook. */
+  private readonly keyUse: SignatureKeyUse;
 
   constructor(
     private readonly deps: {
@@ -40,6 +44,7 @@ export class WebhookRoute implements WebRoute {
     },
   ) {
     this.refusals = new LogThrottle(deps.logger);
+    this.keyUse = new SignatureKeyUse(deps.logger);
   }
 
   matches(path: string): boolean {
@@ -77,13 +82,15 @@ export class WebhookRoute implements WebRoute {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
     const { gateway, transformer } = entry;
-    if (!transformer.verifyWebhook(raw, headers, gateway, new Date())) {
+    const key = matchWebhookSecret(transformer, raw, headers, gateway, new Date());
+    if (key === undefined) {
       this.stats.refused += 1;
       webhooksRefused.inc({ gateway: name, reason: 'invalid_signature' });
       this.refusals.warn(name, 'webhook refused: signature missing, wrong or expired (rate-limited: one line per gateway per minute)', { gateway: name });
       sendJson(res, 401, { error: 'invalid signature' });
       return;
     }
+    this.keyUse.record('webhook', name, key, `gateways.${name}.webhook_secret_previous`);
     let events;
     try {
       events = transformer.parseWebhook(raw, gateway);

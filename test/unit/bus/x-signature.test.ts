@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { signBody, verifySignature } from '../../../src/bus/x-signature';
+import { matchSignature, signBody, verifySignature } from '../../../src/bus/x-signature';
 
 const SECRET = 'x-signature-test-secret';
 const BODY = Buffer.from('{"jsonrpc":"2.0","id":"1","method":"magento.payment.capture","params":{}}');
@@ -58,5 +58,25 @@ describe('X-Signature malleability', () => {
 
   it('refuses a signature missing its last hex digit', () => {
     expect(verifySignature(BODY, `sha1=${hex('sha1').slice(0, -1)}`, SECRET)).toBe(false);
+  });
+});
+
+describe('matchSignature (rotation of service_bus.secret)', () => {
+  const CURRENT = 'x-signature-current-secret';
+  const PREVIOUS = 'x-signature-previous-secret';
+
+  it('says which secret signed the body: current, previous, or none', () => {
+    expect(matchSignature(BODY, signBody(BODY, CURRENT), { current: CURRENT, previous: PREVIOUS })).toBe('current');
+    expect(matchSignature(BODY, signBody(BODY, PREVIOUS, 'sha256'), { current: CURRENT, previous: PREVIOUS })).toBe('previous');
+    expect(matchSignature(BODY, signBody(BODY, 'a-third-secret'), { current: CURRENT, previous: PREVIOUS })).toBeUndefined();
+  });
+
+  it('refuses the previous secret once it is retired (empty), and never treats an empty secret as a key', () => {
+    expect(matchSignature(BODY, signBody(BODY, PREVIOUS), { current: CURRENT, previous: '' })).toBeUndefined();
+    expect(matchSignature(BODY, signBody(BODY, ''), { current: CURRENT, previous: '' })).toBeUndefined();
+  });
+
+  it('refuses a previous-secret signature with an odd trailing hex digit like a current one', () => {
+    expect(matchSignature(BODY, `${signBody(BODY, PREVIOUS)}0`, { current: CURRENT, previous: PREVIOUS })).toBeUndefined();
   });
 });
