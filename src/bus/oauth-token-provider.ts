@@ -1,6 +1,5 @@
-import { ClientCredentials } from 'simple-oauth2';
 import { Config } from '../config/config';
-import { createAgents, transportErrorCode } from '../http/outbound-http';
+import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { registerRecentToken, registerSecret } from '../logging/redact';
 import { BusAuthenticationError, BusRequestError, PeerUnavailableError, displayUrl } from './bus-errors';
@@ -37,10 +36,17 @@ const CREDENTIAL_ERRORS: ReadonlySet<string> = new Set(['invalid_client', 'unaut
  * 5xx, 429; retryable), `BusRequestError` (any other refusal or a malformed answer; not retryable).
  */
 export class OAuthTokenProvider implements AccessTokenSource {
-  private readonly client: ClientCredentials;
+  /**
+   * Our own keep-alive client (TLS 1.2 floor, proxy, whole-call deadline). simple-oauth2 was dropped: it
+   * deep-clones its HTTP options, agent included, and a cloned agent never hands a freed socket to the
+   * next request, so after `maxSockets` quick fetches every further one waited until the server closed a
+   * socket (a burst of 401s from the bus could stall every bus call).
+   */
+  private readonly http: OutboundClient;
   private readonly tokenUrl: string;
+  private readonly displayTokenUrl: string;
+  private readonly authorization: string;
   private readonly now: () => number;
-  private readonly timeoutMs: number;
   private cached: { token: string; refreshAt: number } | undefined;
   private inFlight: Promise<string> | undefined;
   /** Bumped by `invalidate()`, so a fetch started before it does not re-cache a token it may have made stale. */
@@ -55,20 +61,14 @@ export class OAuthTokenProvider implements AccessTokenSource {
   ) {
     const { momClient } = config;
     registerSecret(momClient.clientSecret);
-    // Resolve the token URL ourselves: wreck's baseUrl would drop a path prefix of oauth_server_url.
-    const full = new URL(`${momClient.oauthServerUrl}${momClient.tokenPath}`);
-    this.tokenUrl = displayUrl(full.toString());
+    this.tokenUrl = new URL(`${momClient.oauthServerUrl}${momClient.tokenPath}`).toString();
+    this.displayTokenUrl = displayUrl(this.tokenUrl);
     this.now = options.now ?? Date.now;
-    this.timeoutMs = options.timeoutMs ?? config.serviceBus.timeoutMs;
-    const agents = createAgents({ timeoutMs: this.timeoutMs, proxy: config.proxy, maxSockets: 4 });
-    this.client = new ClientCredentials({
-      client: { id: momClient.clientId, secret: momClient.clientSecret },
-      auth: { tokenHost: full.origin, tokenPath: full.pathname },
-      options: { authorizationMethod: 'header' },
-      // Given here, not per call: simple-oauth2 deep-clones per-call options, which breaks an agent that
-      // holds sockets. Wreck's own timeout covers connect, answer and body.
-      http: { timeout: this.timeoutMs, agent: full.protocol === 'https:' ? agents.httpsAgent : agents.httpAgent },
-    });
+    const timeoutMs = options.timeoutMs ?? config.serviceBus.timeoutMs;
+    this.http = new OutboundClient({ timeoutMs, proxy: config.proxy, maxSockets: 4 });
+    // RFC 6749 §2.3.1: client id and secret are form-encoded, then joined and base64-encoded.
+    this.authorization = `Basic ${Buffer.from(`${formEncode(momClient.clientId)}:${formEncode(momClient.clientSecret)}`).toString('base64')}`;
+    registerSecret(this.authorization.slice('Basic '.length));
   }
 
   async getToken(): Promise<string> {
@@ -91,16 +91,24 @@ export class OAuthTokenProvider implements AccessTokenSource {
   private async fetchToken(generation: number): Promise<string> {
     this.fetchCount += 1;
     const scope = this.config.momClient.scope;
-    let raw: Record<string, unknown>;
+    const form = new URLSearchParams({ grant_type: 'client_credentials', ...(scope ? { scope } : {}) });
+    let response: OutboundResponse;
     try {
-      const accessToken = await this.client.getToken(scope ? { scope } : {});
-      raw = accessToken.token;
+      response = await this.http.send({
+        method: 'POST',
+        url: this.tokenUrl,
+        headers: { authorization: this.authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: form.toString(),
+      });
     } catch (err) {
-      throw this.classify(err);
+      if (!(err instanceof OutboundRequestError)) throw err;
+      throw new PeerUnavailableError('oauth', this.displayTokenUrl, err.failure.code);
     }
+    const raw = parseJsonObject(response.body);
+    if (response.status < 200 || response.status >= 300 || raw === undefined) throw this.classify(response.status, raw);
     const token = raw.access_token;
     if (typeof token !== 'string' || token === '') {
-      throw new BusRequestError(`the OAuth server at ${this.tokenUrl} answered without an access_token: check mom_client.oauth_server_url and mom_client.token_path`, 200);
+      throw new BusRequestError(`the OAuth server at ${this.displayTokenUrl} answered without an access_token: check mom_client.oauth_server_url and mom_client.token_path`, response.status);
     }
     registerRecentToken(token);
     const lifetimeS = typeof raw.expires_in === 'number' && raw.expires_in > 0 ? raw.expires_in : DEFAULT_LIFETIME_S;
@@ -108,67 +116,41 @@ export class OAuthTokenProvider implements AccessTokenSource {
     if (generation === this.generation) {
       this.cached = { token, refreshAt: fetchedAt + (lifetimeS - this.config.momClient.refreshMarginS) * 1000 };
     }
-    this.logger.debug('OAuth access token obtained', { expires_in_s: lifetimeS, token_url: this.tokenUrl });
+    this.logger.debug('OAuth access token obtained', { expires_in_s: lifetimeS, token_url: this.displayTokenUrl });
     return token;
   }
 
-  /** Maps a wreck/Boom failure to our taxonomy: by HTTP status and OAuth error code, never by message text. */
-  private classify(err: unknown): Error {
-    const status = responseStatus(err);
-    if (status === undefined) {
-      // Wreck reports its own timeout as a Boom 504 without a response.
-      const code = isBoomStatus(err, 504) ? 'TIMEOUT' : transportErrorCode(boomData(err) ?? err);
-      return new PeerUnavailableError('oauth', this.tokenUrl, code);
-    }
-    const oauthError = responseOAuthError(err);
+  /** A refusal or a malformed answer in our taxonomy: by HTTP status and OAuth error code, never by message text. */
+  private classify(status: number, body: Record<string, unknown> | undefined): Error {
+    const oauthError = typeof body?.error === 'string' ? body.error : undefined;
     if (status === 401 || (status === 400 && oauthError !== undefined && CREDENTIAL_ERRORS.has(oauthError))) {
       return new BusAuthenticationError(
-        `the OAuth server at ${this.tokenUrl} refused the client credentials (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.client_id and mom_client.client_secret`,
+        `the OAuth server at ${this.displayTokenUrl} refused the client credentials (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.client_id and mom_client.client_secret`,
         status,
         oauthError,
       );
     }
-    if (status >= 500 || status === 429) return new PeerUnavailableError('oauth', this.tokenUrl, `HTTP ${status}`);
+    if (status >= 500 || status === 429) return new PeerUnavailableError('oauth', this.displayTokenUrl, `HTTP ${status}`);
     if (status < 400) {
-      return new BusRequestError(`the OAuth server at ${this.tokenUrl} answered HTTP ${status} without a JSON token: check mom_client.oauth_server_url and mom_client.token_path`, status);
+      return new BusRequestError(`the OAuth server at ${this.displayTokenUrl} answered HTTP ${status} without a JSON token: check mom_client.oauth_server_url and mom_client.token_path`, status);
     }
     return new BusRequestError(
-      `the OAuth server at ${this.tokenUrl} refused the token request (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.token_path and mom_client.scope`,
+      `the OAuth server at ${this.displayTokenUrl} refused the token request (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.token_path and mom_client.scope`,
       status,
     );
   }
 }
 
-function boomData(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { data?: unknown }).data : undefined;
+/** `application/x-www-form-urlencoded` encoding of one value (space as `+`), as RFC 6749 asks for credentials. */
+function formEncode(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2);
 }
 
-function isBoomStatus(err: unknown, status: number): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const output = (err as { output?: { statusCode?: unknown } }).output;
-  return output?.statusCode === status;
-}
-
-/** Status of the server's answer, when there was one (wreck attaches the response as `data.res`). */
-function responseStatus(err: unknown): number | undefined {
-  const data = boomData(err);
-  if (typeof data !== 'object' || data === null) return undefined;
-  const res = (data as { res?: { statusCode?: unknown } }).res;
-  return typeof res?.statusCode === 'number' ? res.statusCode : undefined;
-}
-
-function responseOAuthError(err: unknown): string | undefined {
-  const data = boomData(err);
-  if (typeof data !== 'object' || data === null) return undefined;
-  let payload = (data as { payload?: unknown }).payload;
-  if (Buffer.isBuffer(payload)) {
-    try {
-      payload = JSON.parse(payload.toString('utf8')) as unknown;
-    } catch {
-      return undefined;
-    }
+function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
-  if (typeof payload !== 'object' || payload === null) return undefined;
-  const error = (payload as { error?: unknown }).error;
-  return typeof error === 'string' ? error : undefined;
 }

@@ -149,4 +149,39 @@ describe('OAuthTokenProvider', () => {
     expect(output).not.toContain(token);
     expect(output).not.toContain(CLIENT_SECRET);
   });
+
+  it('completes six token fetches in quick succession against a server that keeps its connections open (no stall on a full socket pool)', async () => {
+    // Keep-alive for a minute, answer at once: a client that does not reuse or release its pooled sockets
+    // waits on the fifth fetch until the server closes one (or times out).
+    let connections = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const body = JSON.stringify({ access_token: `tok-${Math.random().toString(36).slice(2)}`, token_type: 'bearer', expires_in: 300 });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      });
+    });
+    server.keepAliveTimeout = 60_000;
+    server.on('connection', () => (connections += 1));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': `http://127.0.0.1:${(server.address() as AddressInfo).port}` }), undefined, { timeoutMs: 2000 });
+      const started = Date.now();
+      const tokens: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const t0 = Date.now();
+        tokens.push(await provider.getToken());
+        expect(Date.now() - t0).toBeLessThan(1000);
+        provider.invalidate();
+      }
+      expect(new Set(tokens).size).toBe(6);
+      expect(Date.now() - started).toBeLessThan(2000);
+      // The pooled keep-alive socket is reused, not one new connection per fetch.
+      expect(connections).toBeLessThanOrEqual(4);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
 });
