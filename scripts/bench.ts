@@ -199,7 +199,7 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
     tracker.compact();
     const pacedLatency = latencySummary(paced.latenciesMs);
     // Added latency, command by command: end to end minus that command's own PSP round trip as the worker
-    // timed it (ledger history, hundredths of a ms). The direct PSP round trip below is for reference.
+    // timed it (ledger history, sub-millisecond). The direct PSP round trip below is for reference.
     const prefix = stack.config.redis.keyPrefix;
     const pacedPsp = await pspTimesMs(redis, prefix, paced.references);
     const satPsp = await pspTimesMs(redis, prefix, sat.batch.references);

@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 /**
  * The PSP's share of each command's end-to-end time, as the worker saw it: the `elapsed_ms` of the gateway
  * call whose answer decided the operation (the `outcome` entry from `response` in its ledger history,
- * kept to the hundredth of a ms). Subtracting it command by command gives the bridge's own added latency
+ * as precise as the worker measured it). Subtracting it command by command gives the bridge's own added latency
  * exactly, where subtracting one PSP median from every command would blur both tails.
  * Reads the histories in pipelines of `chunk` (default 1 000). References without such an entry are absent.
  */

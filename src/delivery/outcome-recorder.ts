@@ -4,7 +4,7 @@ import { bullJobId } from '../queueing/job-id';
 import { EventStore, RecordResult } from '../events/event-store';
 import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent } from '../events/payment-event';
-import { NotificationSender, withSequence } from '../events/event-sender';
+import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/event-send';
 import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { pspDiscrepancy } from '../events/psp-discrepancy';
 import { pspDiscrepancies } from './authorization-metrics';
@@ -15,11 +15,6 @@ import { Logger } from '../logging/logger';
 import { Decline } from '../errors/decline';
 import { declineOfFailure, declineOfOutcome, noteDecline } from './decline-recording';
 import { alertUnresolved, noteUnresolvedSettled } from './unresolved-operations';
-
-/** How long a sender holds an event's send lease: the bus call's timeout plus a margin, ms. */
-export function sendLeaseMs(config: Config): number {
-  return config.serviceBus.timeoutMs + 5000;
-}
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
 export function ledgerStateOf(status: OutcomeStatus): OperationState {
@@ -49,7 +44,6 @@ export class OutcomeRecorder {
       logger: Logger;
       /** Sends events inline when their turn has come; without it every event goes through the queue. */
       notifier?: NotificationSender;
-      onEventSent?: (eventId: string) => void;
     },
   ) {}
 
@@ -198,15 +192,11 @@ export class OutcomeRecorder {
     if (sent >= sequence) return;
     if (claimed && notifier) {
       try {
-        await notifier.notify(event.method, withSequence(event.params, event.eventId, sequence));
+        await sendLeasedEvent(events, notifier, event, sequence);
       } catch {
         // The bus is not taking it now: the queue retries with backoff (and keeps the order).
-        await events.release(event.eventId).catch(() => undefined);
         await this.queue(event.eventId);
-        return;
       }
-      await events.markSent(event.paymentKey, sequence, event.eventId);
-      this.deps.onEventSent?.(event.eventId);
       return;
     }
     await this.queue(event.eventId);

@@ -5,13 +5,9 @@ import { Config } from '../config/config';
 import { pbBackoffStrategy } from '../queueing/backoff-strategy';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { Logger } from '../logging/logger';
+import { NotificationSender, sendLeaseMs, sendLeasedEvent } from './event-send';
 import { EventStore } from './event-store';
 import { OMS_EVENTS_QUEUE, OmsEventJobData } from './oms-events-queue';
-
-/** Posts a JSON-RPC notification to the bus delegate URL (BusClient.notify). */
-export interface NotificationSender {
-  notify(method: string, params: Record<string, unknown>): Promise<void>;
-}
 
 /** How long an event waits for an earlier event of the same payment before it looks again, ms. */
 const ORDER_WAIT_MS = 100;
@@ -25,7 +21,7 @@ const ORDER_WAIT_MS = 100;
 export function startEventSender(
   config: Config,
   connection: Redis,
-  deps: { events: EventStore; sender: NotificationSender; logger: Logger; onSent?: (eventId: string) => void },
+  deps: { events: EventStore; sender: NotificationSender; logger: Logger },
 ): Worker<OmsEventJobData> {
   const worker = new Worker<OmsEventJobData>(
     OMS_EVENTS_QUEUE,
@@ -45,19 +41,11 @@ export function startEventSender(
         throw new DelayedError();
       }
       // Someone else (the inline fast path) is sending it right now: look again shortly.
-      if (!(await deps.events.claim(event.eventId, config.serviceBus.timeoutMs + 5000))) {
+      if (!(await deps.events.claim(event.eventId, sendLeaseMs(config)))) {
         await job.moveToDelayed(Date.now() + ORDER_WAIT_MS, token);
         throw new DelayedError();
       }
-      const params = withSequence(event.params, event.eventId, event.sequence);
-      try {
-        await deps.sender.notify(event.method, params);
-      } catch (err) {
-        await deps.events.release(event.eventId).catch(() => undefined);
-        throw err;
-      }
-      await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);
-      deps.onSent?.(event.eventId);
+      await sendLeasedEvent(deps.events, deps.sender, event, event.sequence);
       return 'sent';
     },
     {
@@ -73,11 +61,4 @@ export function startEventSender(
     if (job && job.attemptsMade % 10 === 1) deps.logger.warn('event not delivered yet; retrying', { event_id: job.data.eventId, attempts: job.attemptsMade, error: err.message });
   });
   return worker;
-}
-
-/** Puts `event_id` and `sequence` where the OMS reads them: in `payment` when there is one, else at the top. */
-export function withSequence(params: Record<string, unknown>, eventId: string, sequence: number): Record<string, unknown> {
-  const payment = params.payment;
-  if (payment && typeof payment === 'object') return { ...params, payment: { ...(payment as Record<string, unknown>), event_id: eventId, sequence } };
-  return { ...params, event_id: eventId, sequence };
 }

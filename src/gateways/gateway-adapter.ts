@@ -53,7 +53,7 @@ export interface GatewayResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
-  /** Milliseconds from send to the last byte, to the hundredth. */
+  /** Milliseconds from send to the last byte (sub-millisecond precision, as measured). */
   elapsedMs: number;
 }
 

@@ -51,8 +51,6 @@ export interface CommandConsumerDeps {
    * intake alone) the conflict is still dead-lettered and logged.
    */
   recorder?: Pick<OutcomeRecorder, 'emit'>;
-  /** Called after each decision (metrics, tests). */
-  onDecision?: (decision: ConsumeDecision, operationId: string | null) => void;
 }
 
 /**
@@ -119,11 +117,8 @@ export class CommandConsumer {
 
   private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage): Promise<void> {
     let decision: ConsumeDecision;
-    let operationId: string | null = null;
     try {
-      const outcome = await this.decide(msg);
-      decision = outcome.decision;
-      operationId = outcome.operationId;
+      decision = (await this.decide(msg)).decision;
       acks.ack(msg);
     } catch {
       // Only reached when stopping with a dependency still down: hand the message back to the broker.
@@ -136,7 +131,6 @@ export class CommandConsumer {
       acks.forget(msg);
     }
     this.count(decision);
-    this.deps.onDecision?.(decision, operationId);
   }
 
   private count(decision: ConsumeDecision): void {

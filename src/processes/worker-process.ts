@@ -14,9 +14,10 @@ import { InlineDelivery } from '../delivery/inline-delivery';
 import { staleAfterMs, sweepOnce } from '../delivery/recovery-sweep';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
-import { NotificationSender, startEventSender } from '../events/event-sender';
+import { NotificationSender } from '../events/event-send';
+import { startEventSender } from '../events/event-sender';
 import { OmsEventJobData, createOmsEventsQueue } from '../events/oms-events-queue';
-import { CommandConsumer, ConsumeDecision } from '../intake/command-consumer';
+import { CommandConsumer } from '../intake/command-consumer';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { LifecycleSweep } from '../poller/lifecycle-sweep';
@@ -32,10 +33,6 @@ export interface WorkerProcessOptions {
   routes: ReadonlyMap<string, GatewayRoute>;
   /** Posts notifications to the bus delegate URL. */
   notifier: NotificationSender;
-  /** Run only the command consumer (no delivery, events or outcomes): for tests of intake alone. */
-  consumerOnly?: boolean;
-  onDecision?: (d: ConsumeDecision, operationId: string | null) => void;
-  onEventSent?: (eventId: string) => void;
 }
 
 export interface WorkerProcess {
@@ -75,9 +72,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   // Redis errors already reach the log through the connection; without a listener BullMQ prints them raw.
   for (const q of [deliveryQueue, eventsQueue]) q.on('error', () => undefined);
-  // The fast path: outside consumer-only mode, events go to the bus inline when their turn has come.
-  const fast = !options.consumerOnly;
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, ...(fast ? { notifier: options.notifier, onEventSent: options.onEventSent } : {}) });
+  // The fast path: events go to the bus inline when their turn has come.
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, notifier: options.notifier });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, logger });
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
@@ -88,28 +84,24 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
 
-  const inline = fast ? new InlineDelivery({ config, service: delivery, deliveryQueue, logger }) : undefined;
-  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, recorder, onDecision: options.onDecision });
+  const inline = new InlineDelivery({ config, service: delivery, deliveryQueue, logger });
+  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, recorder });
   // What the broker dead-letters by itself reaches the dead-letter queue only through our redaction.
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
 
-  const workers: Worker[] = [];
-  if (!options.consumerOnly) {
-    workers.push(startDeliveryWorker(config, blocking, delivery, logger));
-    workers.push(startEventSender(config, blocking, { events, sender: options.notifier, logger, onSent: options.onEventSent }));
-    workers.push(startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans }));
-  }
+  const workers: Worker[] = [
+    startDeliveryWorker(config, blocking, delivery, logger),
+    startEventSender(config, blocking, { events, sender: options.notifier, logger }),
+    startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans }),
+  ];
   await consumer.start();
   await brokerDeadLetters.start();
   let pollTimer: NodeJS.Timeout | undefined;
-  let sweepTimer: NodeJS.Timeout | undefined;
-  if (fast) {
-    const staleMs = staleAfterMs(config);
-    sweepTimer = setInterval(() => {
-      void runSweepOnce(redis, config, staleMs, { ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id), logger }, logger);
-    }, SWEEP_INTERVAL_MS);
-  }
-  if (!options.consumerOnly && config.poller.inProcessIntervalMs > 0) {
+  const staleMs = staleAfterMs(config);
+  const sweepTimer = setInterval(() => {
+    void runSweepOnce(redis, config, staleMs, { ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id), logger }, logger);
+  }, SWEEP_INTERVAL_MS);
+  if (config.poller.inProcessIntervalMs > 0) {
     pollTimer = setInterval(() => {
       void runPollerOnce(redis, config, poller, logger, lifecycle);
     }, config.poller.inProcessIntervalMs);
@@ -130,7 +122,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     redis,
     stop: async () => {
       if (pollTimer) clearInterval(pollTimer);
-      if (sweepTimer) clearInterval(sweepTimer);
+      clearInterval(sweepTimer);
       await consumer.stop();
       await brokerDeadLetters.stop();
       await Promise.all(workers.map((w) => w.close()));

@@ -2,24 +2,23 @@ import amqp from 'amqplib';
 import { brokerRejectedQueueOf } from '../../../src/amqp/topology';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { TEST_PANS } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { eventually } from '../../support/tcp-proxy';
-import { CONSUMER_ONLY } from '../../support/worker-options';
+import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 
 describe('dead letters the broker makes by itself pass our redaction', () => {
   let config: Config;
-  let worker: WorkerProcess;
+  let worker: IntakeProcess;
   let client: Awaited<ReturnType<typeof amqpClient>>;
   const logs = captureLogger();
 
   beforeAll(async () => {
     config = testConfig();
     client = await amqpClient(config);
-    worker = await startWorkerProcess(config, logs.logger, CONSUMER_ONLY);
+    worker = await startIntakeProcess(config, logs.logger);
   });
 
   afterAll(async () => {

@@ -4,12 +4,11 @@ import { signBody } from '../../../src/bus/x-signature';
 import { Config } from '../../../src/config/config';
 import { operationIdOf } from '../../../src/ledger/operation-id';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
-import { CONSUMER_ONLY } from '../../support/worker-options';
+import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 import { eventually } from '../../support/tcp-proxy';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
@@ -17,7 +16,7 @@ const CAPTURE = 'magento.payments.payments_management.capture';
 describe('command intake: signed bus commands and channel commands end as queued delivery jobs', () => {
   let config: Config;
   let web: WebProcess;
-  let worker: WorkerProcess;
+  let worker: IntakeProcess;
   let client: Awaited<ReturnType<typeof amqpClient>>;
   const logs = captureLogger();
 
@@ -33,7 +32,7 @@ describe('command intake: signed bus commands and channel commands end as queued
   beforeAll(async () => {
     config = testConfig();
     client = await amqpClient(config);
-    worker = await startWorkerProcess(config, logs.logger, CONSUMER_ONLY);
+    worker = await startIntakeProcess(config, logs.logger);
     web = await startWebProcess(config, logs.logger);
     await eventually(async () => (await axios.get(`${web.server.url}/readyz`, { validateStatus: () => true })).status === 200);
   });
@@ -147,14 +146,14 @@ describe('command intake: signed bus commands and channel commands end as queued
 
 describe('command consumer: every malformed channel command is dead-lettered with its reason', () => {
   let config: Config;
-  let worker: WorkerProcess;
+  let worker: IntakeProcess;
   let client: Awaited<ReturnType<typeof amqpClient>>;
   const logs = captureLogger();
 
   beforeAll(async () => {
     config = testConfig();
     client = await amqpClient(config);
-    worker = await startWorkerProcess(config, logs.logger, CONSUMER_ONLY);
+    worker = await startIntakeProcess(config, logs.logger);
   });
 
   afterAll(async () => {

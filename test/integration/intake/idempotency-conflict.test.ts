@@ -3,12 +3,11 @@ import { signBody } from '../../../src/bus/x-signature';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
-import { CONSUMER_ONLY } from '../../support/worker-options';
+import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 import { eventually } from '../../support/tcp-proxy';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
@@ -16,7 +15,7 @@ const CAPTURE = 'magento.payments.payments_management.capture';
 describe('idempotency conflicts: a reused operation_reference with different money fields is refused, never dropped', () => {
   let config: Config;
   let web: WebProcess;
-  let worker: WorkerProcess;
+  let worker: IntakeProcess;
   let client: Awaited<ReturnType<typeof amqpClient>>;
   const logs = captureLogger();
 
@@ -39,7 +38,7 @@ describe('idempotency conflicts: a reused operation_reference with different mon
   beforeAll(async () => {
     config = testConfig();
     client = await amqpClient(config);
-    worker = await startWorkerProcess(config, logs.logger, CONSUMER_ONLY);
+    worker = await startIntakeProcess(config, logs.logger);
     web = await startWebProcess(config, logs.logger);
     await eventually(async () => (await axios.get(`${web.server.url}/readyz`, { validateStatus: () => true })).status === 200);
   });

@@ -1,13 +1,12 @@
 import axios from 'axios';
 import { signBody } from '../../../src/bus/x-signature';
 import { startWebProcess } from '../../../src/processes/web-process';
-import { startWorkerProcess } from '../../../src/processes/worker-process';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { eventually, startTcpProxy } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
-import { CONSUMER_ONLY } from '../../support/worker-options';
+import { startIntakeProcess } from '../../support/intake-process';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
 
@@ -21,7 +20,7 @@ describe('outages lose nothing', () => {
     const direct = testConfig({ 'amqp.exchange.commands': config.amqp.commandsExchange, 'amqp.queue.commands': config.amqp.commandsQueue, 'amqp.exchange.dead_letter': config.amqp.deadLetterExchange, 'amqp.queue.dead_letter': config.amqp.deadLetterQueue, 'redis.key_prefix': config.redis.keyPrefix });
     const { logger } = captureLogger('error');
     const client = await amqpClient(config);
-    const worker = await startWorkerProcess(direct, logger, CONSUMER_ONLY);
+    const worker = await startIntakeProcess(direct, logger);
     const web = await startWebProcess(config, logger);
     const post = (body: unknown) => {
       const raw = JSON.stringify(body);
@@ -58,7 +57,7 @@ describe('outages lose nothing', () => {
     const config = testConfig({ 'redis.url': redisProxy.url('redis') });
     const { logger } = captureLogger('error');
     const client = await amqpClient(config);
-    const worker = await startWorkerProcess(config, logger, CONSUMER_ONLY);
+    const worker = await startIntakeProcess(config, logger);
     try {
       const warmup = channelCommand('capture');
       await client.publish('web.payment.capture', warmup);
@@ -90,7 +89,7 @@ describe('outages lose nothing', () => {
     const config = testConfig({ 'redis.url': redisProxy.url('redis') });
     const { logger } = captureLogger('error');
     const client = await amqpClient(config);
-    const worker = await startWorkerProcess(config, logger, CONSUMER_ONLY);
+    const worker = await startIntakeProcess(config, logger);
     try {
       redisProxy.cut();
       const commands = Array.from({ length: 5 }, () => channelCommand('refund'));

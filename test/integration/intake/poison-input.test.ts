@@ -4,12 +4,11 @@ import { signBody } from '../../../src/bus/x-signature';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
-import { CONSUMER_ONLY } from '../../support/worker-options';
+import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 import { eventually } from '../../support/tcp-proxy';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
@@ -24,7 +23,7 @@ function deepCommandText(levels: number): string {
 describe('poison input: no message wedges, crashes or spins the consumer', () => {
   let config: Config;
   let web: WebProcess;
-  let worker: WorkerProcess;
+  let worker: IntakeProcess;
   let client: Awaited<ReturnType<typeof amqpClient>>;
   let redis: Redis;
   const logs = captureLogger();
@@ -33,7 +32,7 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     config = testConfig();
     client = await amqpClient(config);
     redis = new Redis(config.redis.url);
-    worker = await startWorkerProcess(config, logs.logger, CONSUMER_ONLY);
+    worker = await startIntakeProcess(config, logs.logger);
     web = await startWebProcess(config, logs.logger);
     await eventually(async () => (await axios.get(`${web.server.url}/readyz`, { validateStatus: () => true })).status === 200);
   });

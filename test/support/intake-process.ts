@@ -1,0 +1,65 @@
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import { AmqpConnection } from '../../src/amqp/amqp-connection';
+import { BrokerDeadLetterRedactor } from '../../src/amqp/broker-dead-letter-redactor';
+import { ConfirmPublisher } from '../../src/amqp/confirm-publisher';
+import { DeadLetterWriter } from '../../src/amqp/dead-letter-writer';
+import { declareTopology } from '../../src/amqp/topology';
+import { Config } from '../../src/config/config';
+import { DeliveryJobData, createDeliveryQueue } from '../../src/delivery/delivery-queue';
+import { OutcomeRecorder } from '../../src/delivery/outcome-recorder';
+import { EventStore } from '../../src/events/event-store';
+import { createOmsEventsQueue } from '../../src/events/oms-events-queue';
+import { CommandConsumer } from '../../src/intake/command-consumer';
+import { Ledger } from '../../src/ledger/ledger';
+import { Logger } from '../../src/logging/logger';
+import { createRedis } from '../../src/redis/redis-connection';
+
+/** The command consumer alone, as the intake tests need it. */
+export interface IntakeProcess {
+  consumer: CommandConsumer;
+  ledger: Ledger;
+  deliveryQueue: Queue<DeliveryJobData>;
+  events: EventStore;
+  redis: Redis;
+  stop(): Promise<void>;
+}
+
+/**
+ * Intake alone, composed from the product's pieces: the command consumer on the real RabbitMQ and Redis,
+ * plus the redaction of what the broker dead-letters by itself, without inline delivery (every accepted command becomes a `gateway-delivery` job nobody works on, so a
+ * test sees exactly what intake wrote) and without the delivery, event and outcome workers. Idempotency
+ * conflicts still record their FAIL event in the outbox (queued, never sent).
+ */
+export async function startIntakeProcess(config: Config, logger: Logger): Promise<IntakeProcess> {
+  const redis = createRedis(config.redis.url, 'commands', logger);
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const events = new EventStore(redis, config.redis.keyPrefix);
+  const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  for (const q of [deliveryQueue, eventsQueue]) q.on('error', () => undefined);
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:intake-test', logger });
+  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
+  const deadLetters = new DeadLetterWriter(publisher, config.amqp);
+  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, recorder });
+  const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
+  await consumer.start();
+  await brokerDeadLetters.start();
+  return {
+    consumer,
+    ledger,
+    deliveryQueue,
+    events,
+    redis,
+    stop: async () => {
+      await consumer.stop();
+      await brokerDeadLetters.stop();
+      await publisher.close();
+      await connection.close();
+      await deliveryQueue.close();
+      await eventsQueue.close();
+      redis.disconnect();
+    },
+  };
+}
