@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error';
 import { GatewayResponse } from '../gateway-adapter';
+import { retryAfterMs } from '../../http/retry-after';
 
 /**
  * Classification of Adyen error answers, from the HTTP status, Adyen's `errorCode` and the
@@ -49,13 +50,6 @@ export function serviceError(response: GatewayResponse): AdyenServiceError {
   }
 }
 
-/** `Retry-After` in seconds (the only form Adyen's gateways send), as milliseconds. */
-function retryAfterMs(response: GatewayResponse): number | undefined {
-  const value = header(response, 'retry-after');
-  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
-  return Number(value.trim()) * 1000;
-}
-
 /**
  * A non-2xx Adyen answer as a `GatewayError`:
  *
@@ -78,7 +72,7 @@ export function classifyAdyenError(response: GatewayResponse, gateway: string): 
   const details = { httpStatus: status, gatewayCode: body.errorCode };
   const transient = isTransient(response);
   if (status === 401 || status === 403) return new GatewayError('authentication', gateway, `credentials refused (HTTP ${status}, errorCode ${body.errorCode ?? '-'})`, details);
-  if (status === 429) return new GatewayError('rate_limited', gateway, 'rate limited (HTTP 429)', { ...details, retryAfterMs: retryAfterMs(response) });
+  if (status === 429) return new GatewayError('rate_limited', gateway, 'rate limited (HTTP 429)', { ...details, retryAfterMs: retryAfterMs(response.headers) });
   if (status === 404) return new GatewayError('not_found', gateway, 'not found (HTTP 404)', details);
   if ((status === 409 || status === 422) && body.errorCode === ADYEN_IDEMPOTENCY_IN_USE) {
     return transient

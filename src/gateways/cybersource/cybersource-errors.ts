@@ -1,5 +1,6 @@
 import { GatewayError, GatewayErrorKind } from '../../errors/gateway-error';
 import { GatewayResponse } from '../gateway-adapter';
+import { retryAfterMs } from '../../http/retry-after';
 
 /**
  * Classifies a Cybersource error answer into our one taxonomy, from the HTTP status and Cybersource's own
@@ -113,16 +114,6 @@ export function cybersourceErrorCode(body: string): string | undefined {
   const errors = field(json, 'errors');
   const type = Array.isArray(errors) ? field(errors[0], 'type') : undefined;
   return typeof type === 'string' ? type : undefined;
-}
-
-/** `Retry-After` in milliseconds: delta seconds, or an HTTP date measured against the response's `date`. */
-export function retryAfterMs(headers: Record<string, string>): number | undefined {
-  const value = Object.entries(headers).find(([k]) => k.toLowerCase() === 'retry-after')?.[1]?.trim();
-  if (!value) return undefined;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  const sent = Date.parse(Object.entries(headers).find(([k]) => k.toLowerCase() === 'date')?.[1] ?? '');
-  return Number.isNaN(at) || Number.isNaN(sent) ? undefined : Math.max(0, at - sent);
 }
 
 function isOneOf<T extends string>(list: readonly T[], value: string | undefined): value is T {

@@ -1,5 +1,6 @@
 import { GatewayError, GatewayErrorKind } from '../../errors/gateway-error';
 import { GatewayResponse } from '../gateway-adapter';
+import { retryAfterMs } from '../../http/retry-after';
 
 /**
  * Classifies a non-2xx simulator answer from the HTTP status and the simulator's `error.code`, never from
@@ -42,12 +43,6 @@ export function simulatorRefusalCode(response: GatewayResponse): string | undefi
   if (response.status !== 422) return undefined;
   const code = simulatorErrorCode(response.body);
   return isRefusalCode(code) ? code : undefined;
-}
-
-/** `Retry-After` in milliseconds (delta seconds; the simulator sends no HTTP dates). */
-export function retryAfterMs(headers: Record<string, string>): number | undefined {
-  const value = Object.entries(headers).find(([k]) => k.toLowerCase() === 'retry-after')?.[1]?.trim();
-  return value !== undefined && /^\d+$/.test(value) ? Number(value) * 1000 : undefined;
 }
 
 /** The `GatewayError` for a non-2xx simulator response that is not a business refusal. */

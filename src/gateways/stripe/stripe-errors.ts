@@ -1,5 +1,6 @@
 import { GatewayError, GatewayErrorKind } from '../../errors/gateway-error';
 import { GatewayResponse } from '../gateway-adapter';
+import { retryAfterMs } from '../../http/retry-after';
 
 /**
  * Classifies a non-2xx Stripe answer from the HTTP status, Stripe's `error.type` / `error.code` /
@@ -61,12 +62,6 @@ export function stripeErrorBody(body: string): StripeErrorBody {
 export function header(headers: Record<string, string>, name: string): string | undefined {
   const lower = name.toLowerCase();
   return Object.entries(headers).find(([k]) => k.toLowerCase() === lower)?.[1]?.trim();
-}
-
-/** `Retry-After` in milliseconds (delta seconds). */
-export function retryAfterMs(headers: Record<string, string>): number | undefined {
-  const value = header(headers, 'retry-after');
-  return value !== undefined && /^\d+$/.test(value) ? Number(value) * 1000 : undefined;
 }
 
 /** The refusal code of a response that is a business "no" (FAIL outcome), else undefined. */

@@ -1,7 +1,7 @@
 import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError, GatewayErrorKind } from '../../../../src/errors/gateway-error';
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
-import { CYBERSOURCE_400_REASONS, classifyCybersourceError, retryAfterMs } from '../../../../src/gateways/cybersource/cybersource-errors';
+import { CYBERSOURCE_400_REASONS, classifyCybersourceError } from '../../../../src/gateways/cybersource/cybersource-errors';
 import { ctx, gateway, response } from './cybersource-test-fixtures';
 
 function errorOf(status: number, body: unknown, headers: Record<string, string> = {}): GatewayError {
@@ -79,8 +79,12 @@ describe('Cybersource error classification', () => {
     expect(err.details.retryAfterMs).toBe(3000);
   });
 
-  it('reads a Retry-After date against the response date', () => {
-    expect(retryAfterMs({ date: 'Sun, 22 Nov 2026 10:00:00 GMT', 'retry-after': 'Sun, 22 Nov 2026 10:00:05 GMT' })).toBe(5000);
+  it('reads a Retry-After HTTP-date against the response Date (RFC 9110)', () => {
+    expect(errorOf(429, {}, { Date: 'Sun, 22 Nov 2026 10:00:00 GMT', 'Retry-After': 'Sun, 22 Nov 2026 10:00:07 GMT' }).details.retryAfterMs).toBe(7000);
+  });
+
+  it('reads a Retry-After HTTP-date in the obsolete asctime form', () => {
+    expect(errorOf(429, {}, { Date: 'Sun, 22 Nov 2026 10:00:00 GMT', 'Retry-After': 'Sun Nov 22 10:00:09 2026' }).details.retryAfterMs).toBe(9000);
   });
 
   it('classifies 404 as not_found and 409 as idempotency_conflict', () => {

@@ -1,6 +1,6 @@
 import { GatewayError, GatewayErrorKind } from '../../../../src/errors/gateway-error';
 import { simulatorTransformer } from '../../../../src/gateways/simulator';
-import { classifySimulatorError, retryAfterMs, simulatorErrorCode } from '../../../../src/gateways/simulator/simulator-errors';
+import { classifySimulatorError, simulatorErrorCode } from '../../../../src/gateways/simulator/simulator-errors';
 import { ctx, gateway, json } from './simulator-test-support';
 
 function thrown(status: number, body: unknown, headers: Record<string, string> = {}): GatewayError {
@@ -53,10 +53,12 @@ describe('simulator error classification', () => {
     expect(simulatorErrorCode('{"error":"x"}')).toBeUndefined();
   });
 
-  it('reads Retry-After only as delta seconds', () => {
-    expect(retryAfterMs({ 'retry-after': '3' })).toBe(3000);
-    expect(retryAfterMs({ 'retry-after': 'soon' })).toBeUndefined();
-    expect(retryAfterMs({})).toBeUndefined();
+  it('reads a Retry-After HTTP-date against the response Date (RFC 9110)', () => {
+    expect(thrown(429, {}, { Date: 'Sun, 22 Nov 2026 10:00:00 GMT', 'Retry-After': 'Sun, 22 Nov 2026 10:00:07 GMT' }).details.retryAfterMs).toBe(7000);
+  });
+
+  it('ignores a Retry-After that is neither delta seconds nor an HTTP-date', () => {
+    expect(thrown(429, {}, { 'Retry-After': 'soon' }).details.retryAfterMs).toBeUndefined();
   });
 
   it('never quotes the api key or the body in the error message', () => {

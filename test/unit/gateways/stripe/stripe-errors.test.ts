@@ -16,6 +16,11 @@ describe('Stripe error classification', () => {
     expect(err).toMatchObject({ kind: 'rate_limited', retryable: true, details: expect.objectContaining({ retryAfterMs: 3000, gatewayCode: 'rate_limit' }) });
   });
 
+  it('reads a Retry-After HTTP-date against the response Date (RFC 9110)', () => {
+    const err = classifyStripeError(jsonResponse(429, errorBody('invalid_request_error', 'rate_limit'), { Date: 'Sun, 22 Nov 2026 10:00:00 GMT', 'Retry-After': 'Sun, 22 Nov 2026 10:00:07 GMT' }), 'stripe');
+    expect(err.details.retryAfterMs).toBe(7000);
+  });
+
   it('classifies an idempotency_error as a terminal idempotency conflict', () => {
     const err = classifyStripeError(jsonResponse(400, errorBody('idempotency_error')), 'stripe');
     expect(err).toMatchObject({ kind: 'idempotency_conflict', retryable: false });
