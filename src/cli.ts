@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { BusClient } from './bus/bus-client';
 import { OAuthTokenProvider } from './bus/oauth-token-provider';
 import { runRegisterCommand } from './bus/registration';
+import { runCertify } from './certify/certify';
+import { formatCertifyReport } from './certify/format-certify';
 import { runCheckConfig } from './cli/check-config';
 import { configOrExit, processLogger, runUntilSignal } from './cli/run-process';
 import { runDoctor } from './doctor/doctor';
@@ -83,6 +85,30 @@ program
   .action(async (opts: { json?: boolean }) => {
     const config = configOrExit(configPath(), processLogger('doctor'), { role: 'doctor' });
     process.exitCode = await runDoctor(config, { logger: processLogger('doctor', 'error'), out: process.stdout, format: opts.json ? 'json' : 'text' });
+  });
+
+program
+  .command('certify')
+  .description('go-live check: run the key flows against a gateway\'s sandbox and a webhook round trip, with a pass/fail report')
+  .requiredOption('--gateway <name>', 'the gateway to certify (a key of gateways)')
+  .option('--token <key>', 'payment method that authorizes (default: the PSP\'s documented test token, if it has one)')
+  .option('--decline-token <key>', 'payment method that is declined (default: the PSP\'s documented one, if any)')
+  .option('--amount <minor>', 'amount in minor units (default 2000)', (v) => Number.parseInt(v, 10))
+  .option('--currency <code>', 'ISO 4217 currency (default EUR, USD for Stripe and Cybersource)')
+  .option('--no-webhook', 'skip the webhook round trip')
+  .option('--json', 'print the report as JSON')
+  .action(async (opts: { gateway: string; token?: string; declineToken?: string; amount?: number; currency?: string; webhook: boolean; json?: boolean }) => {
+    const config = configOrExit(configPath(), processLogger('certify'));
+    const logger = processLogger('certify', 'error');
+    const route = createGatewayClients(config, { logger }).get(opts.gateway);
+    if (!route) {
+      process.stderr.write(`payment-bridge: no gateway "${opts.gateway}" in the configuration (gateways: ${Object.keys(config.gateways).join(', ') || 'none'})\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const report = await runCertify(config, route, { token: opts.token, declineToken: opts.declineToken, amount: opts.amount, currency: opts.currency, webhook: opts.webhook }, { logger });
+    process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatCertifyReport(report));
+    process.exitCode = report.passed ? 0 : 1;
   });
 
 program.parseAsync(process.argv).catch((err: Error) => {
