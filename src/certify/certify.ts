@@ -3,7 +3,7 @@ import { Config, GatewayConfig, GatewayType } from '../config/config';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { PaymentBridgeError } from '../errors/payment-bridge-error';
 import { GatewayOutcome, OperationContext, OutcomeStatus, inquirySupport } from '../gateways/gateway-adapter';
-import { GatewayRoute } from '../gateways/gateway-registry';
+import { GatewayRoute } from '../gateways/gateway-route';
 import { assertNever } from '../gateways/assert-never';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
