@@ -22,12 +22,11 @@ let config: Config;
 let web: WebProcess;
 
 beforeAll(async () => {
-  [sim, stripe, adyen, cybs] = await Promise.all([
-    startPspSimulator({ apiKey: SIM_KEY }),
-    startPrism('stripe-payments-2023-08-16.prism.json'),
-    startPrism('adyen-checkout-v71.json'),
-    startPrism('cybersource-payments-2020-02-17.json'),
-  ]);
+  // One Prism at a time: each parses a large spec, and three at once starve a 2-core machine.
+  sim = await startPspSimulator({ apiKey: SIM_KEY });
+  stripe = await startPrism('stripe-payments-2023-08-16.prism.json', 120_000);
+  adyen = await startPrism('adyen-checkout-v71.json', 120_000);
+  cybs = await startPrism('cybersource-payments-2020-02-17.json', 120_000);
   config = testConfig({
     'http.port': 0,
     gateways: {
@@ -38,7 +37,7 @@ beforeAll(async () => {
     },
   });
   web = await startWebProcess(config, silentLogger(), { webhooks: createGatewayClients(config) });
-}, 120_000);
+}, 400_000);
 
 afterAll(async () => {
   await web?.stop();
