@@ -154,7 +154,7 @@ export const configSchema = {
 
     // --- The edge of the web role: connection caps, timeouts, IP allowlists, trusted proxies, TLS.
     'edge.max_connections': { ...positiveInt, default: 4000 },
-    'edge.max_connections_per_ip': { ...positiveInt, default: 200 },
+    'edge.max_connections_per_ip': { ...positiveInt, default: 512 },
     'edge.headers_timeout_ms': { ...positiveInt, default: 10000 },
     'edge.request_timeout_ms': { ...positiveInt, default: 30000 },
     'edge.keep_alive_timeout_ms': { ...positiveInt, default: 30000 },

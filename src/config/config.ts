@@ -178,7 +178,7 @@ export interface EdgeConfig {
   readonly maxConnections: number;
   /**
    * Open connections one client address holds at most; more are closed at once. Connections from a
-   * trusted proxy count only towards `maxConnections`. Default 200.
+   * trusted proxy count only towards `maxConnections`. Default 512 (a keep-alive client pool of a few hundred sockets fits).
    */
   readonly maxConnectionsPerIp: number;
   /** Time a client has to send the complete request headers, milliseconds (then 408 and close). Default 10000. */

@@ -44,7 +44,7 @@ export interface EdgeLimits {
 /** The `edge.*` defaults, for servers started without a configuration (tests, tools). */
 export const DEFAULT_EDGE_LIMITS: EdgeLimits = {
   maxConnections: 4000,
-  maxConnectionsPerIp: 200,
+  maxConnectionsPerIp: 512,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 30_000,

@@ -89,4 +89,11 @@ describe('IP allowlists (edge.allow.*)', () => {
     // The proxy's own address is not on the list: a request without the header is refused.
     expect(await request('127.0.0.4', 'POST', path)).toBe(403);
   });
+
+  it('answers a malformed percent escape in a webhook path with 404 (403 outside the allowlist), never a 500 or a stack trace', async () => {
+    expect(await request('127.0.0.9', 'POST', '/webhooks/%E0%A4%A')).toBe(404);
+    expect(await request('127.0.0.9', 'POST', '/webhooks/%')).toBe(404);
+    expect(await request('127.0.0.2', 'POST', '/webhooks/%')).toBe(403);
+    expect(logs.lines.filter((l) => l.includes('request handler failed') || l.includes('"stack"'))).toHaveLength(0);
+  });
 });

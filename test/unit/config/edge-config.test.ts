@@ -29,7 +29,7 @@ describe('edge.* configuration', () => {
     const config = buildConfig(minimal(), {});
     expect(config.edge).toEqual({
       maxConnections: 4000,
-      maxConnectionsPerIp: 200,
+      maxConnectionsPerIp: 512,
       headersTimeoutMs: 10000,
       requestTimeoutMs: 30000,
       keepAliveTimeoutMs: 30000,
