@@ -8,6 +8,10 @@ import { formatCertifyReport } from './certify/format-certify';
 import { runCheckConfig } from './cli/check-config';
 import { configOrExit, processLogger, runUntilSignal } from './cli/run-process';
 import { runDoctor } from './doctor/doctor';
+import { processActor } from './audit/actor';
+import { addOpsCommands } from './cli/ops-commands';
+import { createLogger } from './logging/logger';
+import { openOps } from './ops/ops-context';
 import { createGatewayClients } from './gateways/gateway-registry';
 import { runPollProcess } from './processes/poll-process';
 import { startWebProcess } from './processes/web-process';
@@ -98,7 +102,7 @@ program
   .option('--no-webhook', 'skip the webhook round trip')
   .option('--json', 'print the report as JSON')
   .action(async (opts: { gateway: string; token?: string; declineToken?: string; amount?: number; currency?: string; webhook: boolean; json?: boolean }) => {
-    const config = configOrExit(configPath(), processLogger('certify'));
+    const config = configOrExit(configPath(), processLogger('certify'), { role: 'certify' });
     const logger = processLogger('certify', 'error');
     const route = createGatewayClients(config, { logger }).get(opts.gateway);
     if (!route) {
@@ -110,6 +114,17 @@ program
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatCertifyReport(report));
     process.exitCode = report.passed ? 0 : 1;
   });
+
+addOpsCommands(program, async (run) => {
+  const config = configOrExit(configPath(), processLogger('ops'), { role: 'ops' });
+  // Log lines and audit lines go to stderr: stdout is the command's output (`--json` stays parseable).
+  const ctx = openOps(config, createLogger({ service: 'ops', level: 'warn', stream: process.stderr }), { service: 'ops', auditStream: process.stderr });
+  try {
+    process.exitCode = await run(ctx, { out: process.stdout, err: process.stderr, actor: processActor() });
+  } finally {
+    await ctx.close();
+  }
+});
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`payment-bridge: ${err.message}\n`);

@@ -1,0 +1,268 @@
+import { Writable } from 'node:stream';
+import { Presets, SingleBar } from 'cli-progress';
+import { Command, Option } from 'commander';
+import { OPERATION_STATES, OperationState } from '../ledger/operation-state';
+import { formatMinor } from '../money/minor-units';
+import { DeadLetterRecord } from '../ops/dead-letter-store';
+import { planView } from '../ops/dead-letter-replay';
+import { TRIAGE_CATEGORIES, TriageCategory } from '../ops/dead-letter-triage';
+import { OpsContext } from '../ops/ops-context';
+import { OperationView } from '../ops/operations-view';
+import { formatDuration, parseDuration } from './duration';
+
+/** Where an `ops` command writes: its output, and whether that is a terminal (progress bars). */
+export interface OpsOutput {
+  out: Writable;
+  /** Progress bars go to stderr, and only on a TTY and without `--json`. */
+  err: Writable & { isTTY?: boolean };
+  /** Who runs it, for the audit log (`<os user>@<host>`). */
+  actor: string;
+}
+
+const money = (amount: number, currency: string): string => {
+  try {
+    return `${formatMinor(amount, currency)} ${currency}`;
+  } catch {
+    return `${amount} (minor units) ${currency}`;
+  }
+};
+
+/** Rows as aligned columns. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n';
+}
+
+function operationRows(ops: OperationView[]): string {
+  if (ops.length === 0) return 'no operations\n';
+  return table(
+    ['operation', 'order', 'command', 'channel', 'gateway', 'amount', 'state', 'attempts', 'age', 'reason'],
+    ops.map((o) => [o.id, o.orderId ?? '', o.command, o.channel, o.gateway, money(o.amount, o.currency), o.state, String(o.attempts), formatDuration(o.ageMs), o.reason ?? '']),
+  );
+}
+
+function write(io: OpsOutput, json: boolean | undefined, value: unknown, text: () => string): void {
+  io.out.write(json ? `${JSON.stringify(value, null, 2)}\n` : text());
+}
+
+/** `ops show <id>` / `ops show --order <order_id>`: an operation with its history, or every operation of an order. */
+export async function opsShow(ctx: OpsContext, io: OpsOutput, args: { id?: string; order?: string; json?: boolean }): Promise<number> {
+  if (args.order !== undefined) {
+    const ops = await ctx.operations.byOrder(args.order);
+    await ctx.audit.record({ action: 'ops.lookup', actor: io.actor, outcome: 'ok', target: args.order, detail: { by: 'order', found: ops.length } });
+    const withHistory = await Promise.all(ops.map(async (o) => ({ operation: o, history: await ctx.ledger.interactions(o.id) })));
+    write(io, args.json, { order_id: args.order, operations: withHistory }, () =>
+      ops.length === 0 ? `no operations for order ${args.order}\n` : operationRows(ops) + withHistory.map((w) => historyText(w.operation.id, w.history)).join(''),
+    );
+    return ops.length === 0 ? 1 : 0;
+  }
+  const id = args.id ?? '';
+  const found = await ctx.operations.show(id);
+  await ctx.audit.record({ action: 'ops.lookup', actor: io.actor, outcome: 'ok', target: id, detail: { by: 'operation', found: found ? 1 : 0 } });
+  if (!found) {
+    write(io, args.json, { operation_id: id, found: false }, () => `no operation ${id}\n`);
+    return 1;
+  }
+  write(io, args.json, found, () => {
+    const o = found.operation;
+    const fields: [string, string][] = [
+      ['operation', o.id],
+      ['order', o.orderId ?? ''],
+      ['command', `${o.command} (${o.channel})`],
+      ['gateway', `${o.gateway} / ${o.gatewayAccount}`],
+      ['amount', money(o.amount, o.currency)],
+      ['method', [o.method, o.cardBrand, o.lastFour ? `…${o.lastFour}` : undefined].filter(Boolean).join(' ')],
+      ['state', o.state],
+      ['attempts', String(o.attempts)],
+      ['reason', o.reason ?? ''],
+      ['PSP reference', o.gatewayReference ?? ''],
+      ['created', new Date(o.createdAt).toISOString()],
+      ['updated', new Date(o.updatedAt).toISOString()],
+      ['next check', o.nextCheckAt ? new Date(o.nextCheckAt).toISOString() : ''],
+    ];
+    return fields.filter(([, v]) => v !== '').map(([k, v]) => `${k.padEnd(14)}${v}\n`).join('') + historyText(o.id, found.history);
+  });
+  return 0;
+}
+
+function historyText(id: string, history: { at: number; event: string; [k: string]: unknown }[]): string {
+  const lines = history.map((h) => {
+    const { at, event, ...rest } = h;
+    const detail = Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    return `  ${new Date(at).toISOString()}  ${event}${detail ? `  ${detail}` : ''}\n`;
+  });
+  return `history of ${id}:\n${lines.join('')}`;
+}
+
+/** `ops list`: operations by state and age, oldest first. */
+export async function opsList(ctx: OpsContext, io: OpsOutput, args: { state?: string[]; olderThan?: string; limit?: string; json?: boolean }): Promise<number> {
+  const states = args.state?.map((s) => s.toUpperCase());
+  const bad = states?.find((s) => !(OPERATION_STATES as readonly string[]).includes(s));
+  if (bad) throw new Error(`--state ${bad}: not a state (${OPERATION_STATES.join(', ')})`);
+  const ops = await ctx.operations.list({ states: states as OperationState[] | undefined, olderThanMs: args.olderThan ? parseDuration(args.olderThan) : 0, limit: Number(args.limit ?? 50) });
+  write(io, args.json, { operations: ops }, () => operationRows(ops));
+  return 0;
+}
+
+/** `ops counts`: what happened in the last window, and how many operations are in each state now. */
+export async function opsCounts(ctx: OpsContext, io: OpsOutput, args: { window?: string; json?: boolean }): Promise<number> {
+  const counts = await ctx.operations.counts(parseDuration(args.window ?? '5m'));
+  write(io, args.json, counts, () => {
+    const rate = counts.successRate === null ? 'n/a' : `${(counts.successRate * 100).toFixed(2)} %`;
+    return (
+      `last ${formatDuration(counts.windowMs)}: ${counts.received} received, ${counts.succeeded} succeeded, ${counts.failed} failed (success rate ${rate})\n` +
+      table(['state', 'operations now'], Object.entries(counts.byState).map(([s, n]) => [s, String(n)]))
+    );
+  });
+  return 0;
+}
+
+function deadLetterRows(records: DeadLetterRecord[]): string {
+  if (records.length === 0) return 'no dead letters\n';
+  return table(
+    ['id', 'dead-lettered', 'category', 'impact', 'code', 'order', 'command', 'amount', 'replays', 'reason'],
+    records.map((r) => [
+      r.id,
+      new Date(r.deadLetteredAt).toISOString(),
+      r.category,
+      String(r.impact),
+      r.code,
+      r.orderId ?? '',
+      r.command ?? '',
+      r.amount !== undefined && r.currency ? money(r.amount, r.currency) : '',
+      String(r.replays),
+      r.reason.length > 80 ? `${r.reason.slice(0, 77)}...` : r.reason,
+    ]),
+  );
+}
+
+const categoryOf = (value: string | undefined): TriageCategory | undefined => {
+  if (value === undefined) return undefined;
+  if (!(TRIAGE_CATEGORIES as readonly string[]).includes(value)) throw new Error(`--category ${value}: not a triage category (${TRIAGE_CATEGORIES.join(', ')})`);
+  return value as TriageCategory;
+};
+
+/** `ops dead-letters list`: moves new dead letters into the archive (unless `--no-import`), then lists by time or impact. */
+export async function opsDeadLetterList(ctx: OpsContext, io: OpsOutput, args: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean }): Promise<number> {
+  const imported = args.import === false ? null : await ctx.importDeadLetters();
+  const records = await ctx.deadLetters.list({ order: args.by === 'impact' ? 'impact' : 'time', category: categoryOf(args.category), limit: Number(args.limit ?? 50) });
+  write(io, args.json, { imported, dead_letters: records.map(({ body: _body, ...r }) => r) }, () => (imported && imported.created > 0 ? `${imported.created} new dead letter(s) moved from the queue into the archive\n` : '') + deadLetterRows(records));
+  return 0;
+}
+
+/** `ops dead-letters show <id>`: one dead letter, its triage, body (redacted) and what a replay would do. */
+export async function opsDeadLetterShow(ctx: OpsContext, io: OpsOutput, args: { id: string; json?: boolean }): Promise<number> {
+  const record = await ctx.deadLetters.get(args.id);
+  if (!record) {
+    write(io, args.json, { id: args.id, found: false }, () => `no dead letter ${args.id}\n`);
+    return 1;
+  }
+  const plan = planView(await ctx.replay.plan(args.id));
+  write(io, args.json, { dead_letter: record, replay: plan }, () =>
+    [
+      ['id', record.id],
+      ['dead-lettered', new Date(record.deadLetteredAt).toISOString()],
+      ['category', record.category],
+      ['impact', String(record.impact)],
+      ['code', record.code],
+      ['field', record.field],
+      ['reason', record.reason],
+      ['source', record.source],
+      ['operation', record.operationId ?? ''],
+      ['order', record.orderId ?? ''],
+      ['replays', `${record.replays}${record.lastReplayAt ? ` (last ${new Date(record.lastReplayAt).toISOString()} by ${record.lastReplayBy ?? '?'})` : ''}`],
+      ['replay would', `${plan.verdict}${plan.problem ? `: ${plan.problem}` : ''}`],
+    ]
+      .filter(([, v]) => v !== '')
+      .map(([k, v]) => `${k.padEnd(15)}${v}\n`)
+      .join('') + `body (redacted):\n${record.body}\n`,
+  );
+  return 0;
+}
+
+/**
+ * `ops dead-letters replay <id...>` (or `--category C`): a dry run unless `--execute`; each dead letter is
+ * revalidated and checked against the ledger first. Exit 0 when every dead letter would replay (dry run)
+ * or was published (execute), 1 otherwise.
+ */
+export async function opsDeadLetterReplay(
+  ctx: OpsContext,
+  io: OpsOutput,
+  args: { ids: string[]; category?: string; limit?: string; execute?: boolean; json?: boolean },
+): Promise<number> {
+  let ids = args.ids;
+  const category = categoryOf(args.category);
+  if (category) {
+    const records = await ctx.deadLetters.list({ order: 'time', category, limit: Number(args.limit ?? 100) });
+    ids = [...ids, ...records.filter((r) => r.replays === 0).map((r) => r.id)];
+  }
+  if (ids.length === 0) throw new Error('name the dead letters to replay (ids) or a --category');
+  const bar = io.err.isTTY && !args.json ? new SingleBar({ format: '  replay {bar} {value}/{total} {note}', hideCursor: true, stream: io.err }, Presets.shades_classic) : null;
+  bar?.start(ids.length, 0, { note: '' });
+  const plans = await ctx.replay.run(ids, { execute: args.execute === true, actor: io.actor, onEach: (plan, i) => bar?.update(i + 1, { note: `${plan.id} ${plan.verdict}` }) });
+  bar?.stop();
+  const ok = plans.every((p) => (args.execute ? p.published === true : p.verdict === 'replay'));
+  write(io, args.json, { execute: args.execute === true, results: plans.map(planView) }, () =>
+    (args.execute ? '' : 'DRY RUN: nothing was published; run again with --execute to replay\n') +
+    table(
+      ['dead letter', 'verdict', 'operation', 'state', args.execute ? 'published' : 'would publish to', 'problem'],
+      plans.map((p) => [p.id, p.verdict, p.operationId ?? '', p.state ?? '', args.execute ? (p.published ? 'yes' : `no${p.error ? `: ${p.error}` : ''}`) : p.verdict === 'replay' ? (p.routingKey ?? '') : '', p.problem ?? '']),
+    ),
+  );
+  return ok ? 0 : 1;
+}
+
+/**
+ * Adds `payment-bridge ops …` to the program. `withContext` opens the operator's context from the global
+ * `--config`, runs the action and closes it; the action's result is the exit code.
+ */
+export function addOpsCommands(program: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
+  const ops = program.command('ops').description('operator tools: operations, orders, counts, dead letters (every command takes --json; every lookup and replay is audit-logged)');
+  const json = () => new Option('--json', 'print the result as JSON');
+  ops
+    .command('show [operation-id]')
+    .description('an operation with its record and history, or every operation of an order (--order)')
+    .option('--order <order-id>', 'look up by order id instead of operation id')
+    .addOption(json())
+    .action((id: string | undefined, opts: { order?: string; json?: boolean }) => {
+      if (id === undefined && opts.order === undefined) throw new Error('give an operation id or --order <order-id>');
+      return withContext((ctx, io) => opsShow(ctx, io, { id, ...opts }));
+    });
+  ops
+    .command('list')
+    .description('operations by state and age, oldest first (default: every state that is not terminal)')
+    .option('--state <state...>', `states (${OPERATION_STATES.join(', ')})`)
+    .option('--older-than <duration>', 'only operations created at least this long ago (90s, 5m, 2h, 1d)')
+    .option('--limit <n>', 'at most this many', '50')
+    .addOption(json())
+    .action((opts: { state?: string[]; olderThan?: string; limit?: string; json?: boolean }) => withContext((ctx, io) => opsList(ctx, io, opts)));
+  ops
+    .command('counts')
+    .description('recent counts by outcome (received, succeeded, failed, success rate) and operations by state now')
+    .option('--window <duration>', 'how far back (90s, 5m, 1h)', '5m')
+    .addOption(json())
+    .action((opts: { window?: string; json?: boolean }) => withContext((ctx, io) => opsCounts(ctx, io, opts)));
+  const dl = ops.command('dead-letters').description('dead letters: list, show, triage, replay');
+  dl.command('list')
+    .description('moves new dead letters from the queue into the archive, then lists them with their triage category')
+    .addOption(new Option('--by <order>', 'newest first or highest impact first').choices(['time', 'impact']).default('time'))
+    .addOption(new Option('--category <category>', 'only one triage category').choices([...TRIAGE_CATEGORIES]))
+    .option('--limit <n>', 'at most this many', '50')
+    .option('--no-import', 'list the archive only, leave the queue alone')
+    .addOption(json())
+    .action((opts: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean }) => withContext((ctx, io) => opsDeadLetterList(ctx, io, opts)));
+  dl.command('show <id>')
+    .description('one dead letter: reason, triage, redacted body, and what a replay would do')
+    .addOption(json())
+    .action((id: string, opts: { json?: boolean }) => withContext((ctx, io) => opsDeadLetterShow(ctx, io, { id, ...opts })));
+  dl.command('replay [ids...]')
+    .description('replay dead letters after a fix: revalidated, dry run unless --execute, idempotent (same operation id)')
+    .addOption(new Option('--category <category>', 'every dead letter of this triage category not replayed yet').choices([...TRIAGE_CATEGORIES]))
+    .option('--limit <n>', 'with --category: at most this many', '100')
+    .option('--execute', 'publish the commands (default: dry run, nothing is published)')
+    .addOption(json())
+    .action((ids: string[], opts: { category?: string; limit?: string; execute?: boolean; json?: boolean }) => withContext((ctx, io) => opsDeadLetterReplay(ctx, io, { ids, ...opts })));
+}

@@ -1,0 +1,275 @@
+import { createHash } from 'node:crypto';
+import { GetMessage } from 'amqplib';
+import Redis from 'ioredis';
+import { AmqpConnection } from '../amqp/amqp-connection';
+import { redactBody } from '../amqp/dead-letter-writer';
+import { declareTopology } from '../amqp/topology';
+import { Config } from '../config/config';
+import { redactText } from '../logging/redact';
+import { gauge } from '../metrics/metrics-registry';
+import { TriageCategory, impactScore, triageCategory } from './dead-letter-triage';
+
+/** A dead letter as the archive holds it: its reason, what it was about, its triage and its replays. No card data (bodies are redacted). */
+export interface DeadLetterRecord {
+  /** `dl-<24 hex>`: a digest of the message and its reason headers, so importing the same message twice is one record. */
+  id: string;
+  /** When it was dead-lettered, epoch ms (`x-pb-dead-lettered-at`, else when it was archived). */
+  deadLetteredAt: number;
+  archivedAt: number;
+  code: string;
+  field: string;
+  reason: string;
+  /** `amqp:<queue>`, `http:intake`, `delivery`… (`x-pb-source`). */
+  source: string;
+  /** The routing key it was published with (`x-pb-routing-key`), when known. */
+  routingKey?: string;
+  /** The operation it names (`x-pb-operation-id`), when known. */
+  operationId?: string;
+  orderId?: string;
+  command?: string;
+  channel?: string;
+  gateway?: string;
+  /** Minor units of `currency`. */
+  amount?: number;
+  currency?: string;
+  /** The writer marked it as meant for replay once the cause is fixed (`x-pb-replayable`). */
+  replayable: boolean;
+  category: TriageCategory;
+  /** See `impactScore`. */
+  impact: number;
+  /** The message body as dead-lettered (redacted JSON text). */
+  body: string;
+  /** Replays executed so far, and the last one's time (epoch ms), actor and operation id. */
+  replays: number;
+  lastReplayAt?: number;
+  lastReplayBy?: string;
+}
+
+/** How the archive lists: newest first, or highest impact first. */
+export type DeadLetterOrder = 'time' | 'impact';
+
+/** Records the archive keeps at most; past it, the oldest are dropped at the next import. */
+export const DEAD_LETTER_ARCHIVE_MAX = 50_000;
+
+const archivedGauge = gauge('pb_dead_letters_archived', 'Dead letters in the archive (moved from the dead-letter queue by the console or `ops dead-letters`), by triage category and whether they were replayed', ['category', 'replayed']);
+
+// KEYS: record hash, time index, impact index. ARGV: id, record JSON, time score, impact score.
+// Writes a new record and indexes it; a record already archived (a re-import) is left as it is.
+const ARCHIVE_LUA = `
+if redis.call('HSETNX', KEYS[1], 'record', ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'replays', '0')
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+return 1
+`;
+
+/**
+ * The dead-letter archive: dead letters moved from the dead-letter queue into Redis, where an operator can
+ * list them (by time or impact), read one, triage and replay it; the queue itself can only be read front
+ * to back. Keys under the prefix P:
+ *   P dl:<id>          hash: `record` (JSON), `replays`, `last_replay_at`, `last_replay_by`
+ *   P dls:time         sorted set of ids by dead-letter time
+ *   P dls:impact       sorted set of ids by impact score
+ * `importFromQueue` moves messages: each is written here before it is acked, so a crash in between leaves
+ * it in the queue and the re-import finds the same id (one record).
+ */
+export class DeadLetterStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    redis.defineCommand('pbDeadLetterArchive', { numberOfKeys: 3, lua: ARCHIVE_LUA });
+  }
+
+  private key(id: string): string {
+    return `${this.prefix}dl:${id}`;
+  }
+
+  private get timeKey(): string {
+    return `${this.prefix}dls:time`;
+  }
+
+  private get impactKey(): string {
+    return `${this.prefix}dls:impact`;
+  }
+
+  /** Archives one record; false when it was already there. */
+  async archive(record: DeadLetterRecord): Promise<boolean> {
+    const r = this.redis as Redis & { pbDeadLetterArchive(a: string, b: string, c: string, id: string, json: string, t: number, i: number): Promise<number> };
+    const { replays: _r, lastReplayAt: _a, lastReplayBy: _b, ...stored } = record;
+    return (await r.pbDeadLetterArchive(this.key(record.id), this.timeKey, this.impactKey, record.id, JSON.stringify(stored), record.deadLetteredAt, record.impact)) === 1;
+  }
+
+  /**
+   * Moves up to `limit` messages from the dead-letter queue into the archive (write, then ack). Returns how
+   * many were moved and how many of them were new.
+   */
+  async importFromQueue(connection: AmqpConnection, amqp: Config['amqp'], limit = 1000, now = Date.now()): Promise<{ moved: number; created: number }> {
+    const model = await connection.connect();
+    const channel = await model.createChannel();
+    let moved = 0;
+    let created = 0;
+    try {
+      await declareTopology(channel, amqp);
+      for (; moved < limit; moved += 1) {
+        const msg = await channel.get(amqp.deadLetterQueue, { noAck: false });
+        if (!msg) break;
+        if (await this.archive(recordFromMessage(msg, now))) created += 1;
+        channel.ack(msg);
+      }
+      if (moved > 0) await this.trim();
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
+    return { moved, created };
+  }
+
+  /** Drops the oldest records past {@link DEAD_LETTER_ARCHIVE_MAX}. */
+  private async trim(): Promise<void> {
+    const excess = (await this.redis.zcard(this.timeKey)) - DEAD_LETTER_ARCHIVE_MAX;
+    if (excess <= 0) return;
+    const ids = await this.redis.zrange(this.timeKey, 0, excess - 1);
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.del(this.key(id)).zrem(this.timeKey, id).zrem(this.impactKey, id);
+    await pipeline.exec();
+  }
+
+  /** One record, or null. */
+  async get(id: string): Promise<DeadLetterRecord | null> {
+    if (!/^dl-[0-9a-f]{24}$/.test(id)) return null;
+    const h = await this.redis.hgetall(this.key(id));
+    return h.record ? fromHash(h) : null;
+  }
+
+  /**
+   * Records newest first (`time`) or highest impact first (`impact`), optionally of one triage category,
+   * at most `limit`. A category filter reads up to ten times `limit` records to find them.
+   */
+  async list(options: { order?: DeadLetterOrder; category?: TriageCategory; limit?: number } = {}): Promise<DeadLetterRecord[]> {
+    const limit = options.limit ?? 50;
+    const scan = options.category ? limit * 10 : limit;
+    const ids = await this.redis.zrevrange(options.order === 'impact' ? this.impactKey : this.timeKey, 0, scan - 1);
+    const records = await this.getMany(ids);
+    return records.filter((r) => !options.category || r.category === options.category).slice(0, limit);
+  }
+
+  /** How many records the archive holds. */
+  async count(): Promise<number> {
+    return this.redis.zcard(this.timeKey);
+  }
+
+  /** Counts by category and whether replayed, over the newest `scan` records; sets `pb_dead_letters_archived`. */
+  async summary(scan = 5000): Promise<Record<TriageCategory, { open: number; replayed: number }>> {
+    const out: Record<TriageCategory, { open: number; replayed: number }> = { hard: { open: 0, replayed: 0 }, config: { open: 0, replayed: 0 }, outage: { open: 0, replayed: 0 }, unknown: { open: 0, replayed: 0 } };
+    const records = await this.getMany(await this.redis.zrevrange(this.timeKey, 0, scan - 1));
+    for (const r of records) {
+      if (r.replays > 0) out[r.category].replayed += 1;
+      else out[r.category].open += 1;
+    }
+    for (const [category, n] of Object.entries(out)) {
+      archivedGauge.set({ category, replayed: 'no' }, n.open);
+      archivedGauge.set({ category, replayed: 'yes' }, n.replayed);
+    }
+    return out;
+  }
+
+  /** Notes an executed replay of `id` (count, time, who). */
+  async markReplayed(id: string, actor: string, now = Date.now()): Promise<void> {
+    await this.redis.multi().hincrby(this.key(id), 'replays', 1).hset(this.key(id), 'last_replay_at', String(now), 'last_replay_by', actor).exec();
+  }
+
+  private async getMany(ids: string[]): Promise<DeadLetterRecord[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.key(id));
+    const replies = (await pipeline.exec()) ?? [];
+    const out: DeadLetterRecord[] = [];
+    for (const [err, h] of replies) {
+      const hash = h as Record<string, string>;
+      if (!err && hash.record) out.push(fromHash(hash));
+    }
+    return out;
+  }
+}
+
+function fromHash(h: Record<string, string>): DeadLetterRecord {
+  const record = JSON.parse(h.record) as DeadLetterRecord;
+  record.replays = Number(h.replays ?? 0);
+  if (h.last_replay_at) record.lastReplayAt = Number(h.last_replay_at);
+  if (h.last_replay_by) record.lastReplayBy = h.last_replay_by;
+  return record;
+}
+
+/** A header as text (AMQP headers may arrive as strings, buffers or numbers). */
+function header(headers: Record<string, unknown>, name: string): string | undefined {
+  const v = headers[name];
+  if (v === undefined || v === null) return undefined;
+  return Buffer.isBuffer(v) ? v.toString('utf8') : typeof v === 'object' ? undefined : String(v);
+}
+
+/**
+ * The archive record of one message of the dead-letter queue. Its body is redacted again (every writer
+ * redacts, but a record the broker put there itself, from an older deployment, may not be), and what the
+ * listing shows (order, command, channel, gateway, amount) is read from it: a canonical command, or a
+ * JSON-RPC call from the bus (`params.payment`).
+ */
+export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties' | 'fields'>, now: number): DeadLetterRecord {
+  const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
+  const body = redactBody(msg.content).toString('utf8');
+  const code = header(headers, 'x-pb-code') ?? (headers['x-death'] ? 'BROKER_DEAD_LETTERED' : 'UNKNOWN');
+  const reason = header(headers, 'x-pb-reason') ?? '';
+  const at = Date.parse(header(headers, 'x-pb-dead-lettered-at') ?? '');
+  const about = describeBody(body);
+  const id = `dl-${createHash('sha256').update(JSON.stringify([body, code, reason, header(headers, 'x-pb-dead-lettered-at') ?? '', header(headers, 'x-pb-source') ?? ''])).digest('hex').slice(0, 24)}`;
+  const optional = (name: string) => {
+    const v = header(headers, name);
+    return v === undefined ? undefined : redactText(v);
+  };
+  return {
+    id,
+    deadLetteredAt: Number.isFinite(at) ? at : now,
+    archivedAt: now,
+    code,
+    field: header(headers, 'x-pb-field') ?? '(root)',
+    reason,
+    source: header(headers, 'x-pb-source') ?? 'broker',
+    routingKey: optional('x-pb-routing-key'),
+    operationId: optional('x-pb-operation-id') ?? about.operationId,
+    orderId: about.orderId,
+    command: about.command,
+    channel: about.channel,
+    gateway: about.gateway,
+    amount: about.amount,
+    currency: about.currency,
+    replayable: header(headers, 'x-pb-replayable') === 'true',
+    category: triageCategory(code, reason),
+    impact: impactScore(about),
+    body,
+    replays: 0,
+  };
+}
+
+/** What a dead-lettered body is about, as far as it can be read (nothing is trusted: every field is checked for type). */
+function describeBody(body: string): { orderId?: string; command?: string; channel?: string; gateway?: string; amount?: number; currency?: string; operationId?: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return {};
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+  const doc = parsed as Record<string, unknown>;
+  const rpc = typeof doc.method === 'string' && doc.params !== null && typeof doc.params === 'object';
+  const paymentValue = rpc ? (doc.params as Record<string, unknown>).payment : doc.payment;
+  const payment = paymentValue !== null && typeof paymentValue === 'object' && !Array.isArray(paymentValue) ? (paymentValue as Record<string, unknown>) : {};
+  const str = (v: unknown, max = 128) => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined);
+  return {
+    orderId: str(payment.order_id),
+    operationId: str(payment.operation_reference),
+    command: rpc ? str((doc.method as string).split('.').pop()) : str(doc.command, 32),
+    channel: rpc ? 'bus' : str(doc.channel, 32),
+    gateway: str(payment.gateway, 64),
+    amount: typeof payment.amount === 'number' && Number.isSafeInteger(payment.amount) ? payment.amount : undefined,
+    currency: str(payment.currency, 3),
+  };
+}

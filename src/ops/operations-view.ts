@@ -1,0 +1,156 @@
+import Redis from 'ioredis';
+import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
+import { OPERATION_STATES, OperationState, TERMINAL_STATES } from '../ledger/operation-state';
+import { operationIdsOfOrder } from '../ledger/order-index';
+import { redact } from '../logging/redact';
+
+/**
+ * An operation as an operator sees it: what moved where, its state and timing, never card data (of the
+ * payment method only the method, brand and last four digits are kept; free-text attributes are left out).
+ */
+export interface OperationView {
+  id: string;
+  command: string;
+  channel: string;
+  state: OperationState;
+  gateway: string;
+  gatewayAccount: string;
+  orderId?: string;
+  /** Minor units of `currency`. */
+  amount: number;
+  currency: string;
+  method?: string;
+  cardBrand?: string;
+  lastFour?: string;
+  attempts: number;
+  reason?: string;
+  gatewayReference?: string;
+  gatewayStatus?: string;
+  /** Epoch ms. */
+  createdAt: number;
+  updatedAt: number;
+  nextCheckAt?: number;
+  /** Age now, ms (since creation). */
+  ageMs: number;
+}
+
+/** The operator's view of a ledger record. Pure. */
+export function operationView(record: OperationRecord, now = Date.now()): OperationView {
+  const p = record.payment;
+  const card = p.method_details?.card;
+  // Only the text is redacted: a 13-digit epoch-ms time passes the Luhn check one time in ten and would be masked.
+  const text = redact({
+    id: record.id,
+    command: record.command,
+    channel: record.channel,
+    state: record.state,
+    gateway: p.gateway,
+    gatewayAccount: p.gateway_account,
+    ...(p.order_id === undefined ? {} : { orderId: p.order_id }),
+    currency: record.confirmedCurrency ?? p.currency,
+    ...(p.method_details?.method ? { method: p.method_details.method } : {}),
+    ...(card?.brand ? { cardBrand: card.brand } : {}),
+    ...(card?.last_four_digits && /^\d{4}$/.test(card.last_four_digits) ? { lastFour: card.last_four_digits } : {}),
+    ...(record.reason === undefined ? {} : { reason: record.reason }),
+    ...(record.gatewayReference === undefined ? {} : { gatewayReference: record.gatewayReference }),
+    ...(record.gatewayStatus === undefined ? {} : { gatewayStatus: record.gatewayStatus }),
+  });
+  return {
+    ...text,
+    amount: record.confirmedAmount ?? p.amount,
+    attempts: record.attempts,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    ...(record.nextCheckAt === undefined ? {} : { nextCheckAt: record.nextCheckAt }),
+    ageMs: Math.max(0, now - record.createdAt),
+  };
+}
+
+/** Read-only queries over the ledger for the CLI and the console (never on the hot path). */
+export class OperationsView {
+  constructor(
+    private readonly redis: Redis,
+    private readonly ledger: Ledger,
+  ) {}
+
+  private get prefix(): string {
+    return this.ledger.prefix;
+  }
+
+  /** One operation with its history (redacted as stored), or null. */
+  async show(id: string, now = Date.now()): Promise<{ operation: OperationView; history: Interaction[] } | null> {
+    if (!/^[A-Za-z0-9#][A-Za-z0-9._#-]{0,128}$/.test(id)) return null;
+    const record = await this.ledger.get(id);
+    if (!record) return null;
+    return { operation: operationView(record, now), history: await this.ledger.interactions(id) };
+  }
+
+  /** Every operation of an order (the order index), oldest first. */
+  async byOrder(orderId: string, now = Date.now()): Promise<OperationView[]> {
+    const ids = await operationIdsOfOrder(this.redis, this.prefix, orderId);
+    return this.views(ids, now);
+  }
+
+  /**
+   * Operations in `states` (default: every state that is not terminal) created at least `olderThanMs` ago,
+   * oldest first, at most `limit`. Reads at most `scan` ids per state.
+   */
+  async list(options: { states?: readonly OperationState[]; olderThanMs?: number; limit?: number; scan?: number } = {}, now = Date.now()): Promise<OperationView[]> {
+    const states = options.states ?? OPERATION_STATES.filter((s) => !TERMINAL_STATES.has(s));
+    const limit = options.limit ?? 50;
+    const scan = options.scan ?? 2000;
+    const ids = (await Promise.all(states.map((s) => this.ledger.idsInState(s, Number.POSITIVE_INFINITY, scan)))).flat();
+    const views = await this.views(ids, now);
+    return views
+      .filter((v) => v.ageMs >= (options.olderThanMs ?? 0))
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .slice(0, limit);
+  }
+
+  /**
+   * Counts for the last `windowMs`: operations created, and those that reached SUCCEEDED or FAILED in it
+   * (their index score is the time of the move); plus how many are in each state now.
+   */
+  async counts(windowMs: number, now = Date.now()): Promise<{ windowMs: number; received: number; succeeded: number; failed: number; successRate: number | null; byState: Record<OperationState, number> }> {
+    const since = String(now - windowMs);
+    const pipeline = this.redis.pipeline();
+    pipeline.zcount(`${this.prefix}ops:created`, since, '+inf');
+    pipeline.zcount(`${this.prefix}ops:state:SUCCEEDED`, since, '+inf');
+    pipeline.zcount(`${this.prefix}ops:state:FAILED`, since, '+inf');
+    const replies = (await pipeline.exec()) ?? [];
+    const [received, succeeded, failed] = replies.map(([err, n]) => {
+      if (err) throw err;
+      return Number(n);
+    });
+    const settled = succeeded + failed;
+    return { windowMs, received, succeeded, failed, successRate: settled === 0 ? null : succeeded / settled, byState: await this.ledger.countByState() };
+  }
+
+  /**
+   * Intake → terminal latency over the latest `sample` operations that settled (SUCCEEDED or FAILED), ms:
+   * p50, p95, p99 (null when none settled).
+   */
+  async latency(sample = 200): Promise<{ count: number; p50: number; p95: number; p99: number } | null> {
+    const ids = [
+      ...(await this.redis.zrevrange(`${this.prefix}ops:state:SUCCEEDED`, 0, sample - 1)),
+      ...(await this.redis.zrevrange(`${this.prefix}ops:state:FAILED`, 0, Math.ceil(sample / 4) - 1)),
+    ];
+    if (ids.length === 0) return null;
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hmget(`${this.prefix}op:${id}`, 'received_at', 'updated_at');
+    const durations: number[] = [];
+    for (const [err, reply] of (await pipeline.exec()) ?? []) {
+      const [received, updated] = (reply ?? []) as (string | null)[];
+      if (!err && received && updated) durations.push(Math.max(0, Number(updated) - Number(received)));
+    }
+    if (durations.length === 0) return null;
+    durations.sort((a, b) => a - b);
+    const at = (q: number) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))];
+    return { count: durations.length, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+  }
+
+  private async views(ids: readonly string[], now: number): Promise<OperationView[]> {
+    const records = await Promise.all(ids.map((id) => this.ledger.get(id)));
+    return records.filter((r): r is OperationRecord => r !== null).map((r) => operationView(r, now));
+  }
+}

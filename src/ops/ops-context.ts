@@ -1,0 +1,86 @@
+import { Writable } from 'node:stream';
+import Redis from 'ioredis';
+import { AmqpConnection } from '../amqp/amqp-connection';
+import { ConfirmPublisher } from '../amqp/confirm-publisher';
+import { declareTopology } from '../amqp/topology';
+import { AuditLog } from '../audit/audit-log';
+import { Config } from '../config/config';
+import { Ledger } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { createRedis } from '../redis/redis-connection';
+import { DeadLetterReplay } from './dead-letter-replay';
+import { DeadLetterStore } from './dead-letter-store';
+import { OperationsView } from './operations-view';
+
+/** Everything the operator's tools (the `ops` CLI, the console) read and act through. */
+export interface OpsContext {
+  config: Config;
+  redis: Redis;
+  ledger: Ledger;
+  operations: OperationsView;
+  deadLetters: DeadLetterStore;
+  replay: DeadLetterReplay;
+  audit: AuditLog;
+  /**
+   * Moves new dead letters from the queue into the archive (at most `limit`); connects to the broker on
+   * first use. @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
+   */
+  importDeadLetters(limit?: number): Promise<{ moved: number; created: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the operator's context on the configured Redis and (lazily, only for dead-letter imports and
+ * executed replays) RabbitMQ. `audit.service` names the tool on its audit lines (`ops`, `web`).
+ * An existing Redis connection (the web process') can be passed and is then not closed here.
+ */
+export function openOps(config: Config, logger: Logger, options: { service: string; redis?: Redis; auditStream?: Writable } = { service: 'ops' }): OpsContext {
+  const ownRedis = options.redis === undefined;
+  const redis = options.redis ?? createRedis(config.redis.url, 'commands', logger);
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const audit = new AuditLog({ redis, prefix: config.redis.keyPrefix, maxLen: config.audit.streamMaxLen, service: options.service, stream: options.auditStream });
+  const deadLetters = new DeadLetterStore(redis, config.redis.keyPrefix);
+  let connection: AmqpConnection | null = null;
+  let publisher: ConfirmPublisher | null = null;
+  const connected = async (): Promise<{ connection: AmqpConnection; publisher: ConfirmPublisher }> => {
+    if (!connection || !publisher) {
+      connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: `payment-bridge:${options.service}`, logger });
+      publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
+    }
+    const c = connection;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        c.connect(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`RabbitMQ did not answer within ${config.amqp.publishTimeoutMs} ms`)), config.amqp.publishTimeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return { connection: c, publisher };
+  };
+  // The replay publishes through a publisher that connects on first use.
+  const lazyPublisher = {
+    publish: async (...args: Parameters<ConfirmPublisher['publish']>) => (await connected()).publisher.publish(...args),
+  } as unknown as ConfirmPublisher;
+  const replay = new DeadLetterReplay({ config, store: deadLetters, ledger, audit, publisher: lazyPublisher });
+  return {
+    config,
+    redis,
+    ledger,
+    operations: new OperationsView(redis, ledger),
+    deadLetters,
+    replay,
+    audit,
+    importDeadLetters: async (limit = 1000) => deadLetters.importFromQueue((await connected()).connection, config.amqp, limit),
+    close: async () => {
+      const p = publisher as ConfirmPublisher | null;
+      const c = connection as AmqpConnection | null;
+      if (p) await p.close();
+      if (c) await c.close();
+      if (ownRedis) redis.disconnect();
+    },
+  };
+}

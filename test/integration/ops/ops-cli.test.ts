@@ -1,0 +1,187 @@
+import { PassThrough } from 'node:stream';
+import { AmqpConnection } from '../../../src/amqp/amqp-connection';
+import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
+import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
+import { auditStreamKey } from '../../../src/audit/audit-log';
+import { opsCounts, opsDeadLetterList, opsDeadLetterReplay, opsDeadLetterShow, opsList, opsShow } from '../../../src/cli/ops-commands';
+import { Config } from '../../../src/config/config';
+import { OpsContext, openOps } from '../../../src/ops/ops-context';
+import { bullJobId } from '../../../src/queueing/job-id';
+import { silentLogger } from '../../../src/logging/logger';
+import { amqpClient } from '../../support/amqp-helpers';
+import { TEST_PANS, busCall, channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { eventually } from '../../support/tcp-proxy';
+import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
+
+/** Runs one `ops` command function and returns its exit code and parsed `--json` output. */
+async function run<A>(fn: (ctx: OpsContext, io: { out: PassThrough; err: PassThrough; actor: string }, args: A) => Promise<number>, ctx: OpsContext, args: A): Promise<{ code: number; json: Record<string, unknown>; text: string }> {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  const code = await fn(ctx, { out, err: new PassThrough(), actor: 'tester@ci' }, args);
+  const text = Buffer.concat(chunks).toString('utf8');
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // human output
+  }
+  return { code, json, text };
+}
+
+describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
+  let config: Config;
+  let ctx: OpsContext;
+  let client: Awaited<ReturnType<typeof amqpClient>>;
+  let connection: AmqpConnection;
+  let publisher: ConfirmPublisher;
+  let writer: DeadLetterWriter;
+
+  beforeAll(async () => {
+    config = testConfig({ gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1' } } });
+    client = await amqpClient(config);
+    ctx = openOps(config, silentLogger(), { service: 'ops', auditStream: new PassThrough() });
+    connection = new AmqpConnection({ url: config.amqp.url, logger: silentLogger() });
+    await connection.connect();
+    publisher = new ConfirmPublisher(connection, 5000);
+    writer = new DeadLetterWriter(publisher, config.amqp);
+  });
+
+  afterAll(async () => {
+    await ctx.close();
+    await publisher.close();
+    await connection.close();
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  it('shows an operation by order id and by operation id, with its history, and audits each lookup', async () => {
+    const command = channelCommand('authorize', {}, { order_id: 'ORD-OPS-SHOW', method_details: { method: 'card', card: { brand: 'visa', last_four_digits: '1111' } } });
+    const id = command.payment.operation_reference as string;
+    await ctx.ledger.create(id, command, Date.now() - 10 * 60_000);
+    await ctx.ledger.transition(id, 'SENT', { event: 'sent' }, { countAttempt: true });
+    const byOrder = await run(opsShow, ctx, { order: 'ORD-OPS-SHOW', json: true });
+    expect(byOrder.code).toBe(0);
+    const listed = byOrder.json.operations as { operation: { id: string; state: string; lastFour: string }; history: { event: string }[] }[];
+    expect(listed.map((o) => o.operation.id)).toEqual([id]);
+    expect(listed[0].operation).toMatchObject({ state: 'SENT', lastFour: '1111' });
+    expect(listed[0].history.map((h) => h.event)).toEqual(['received', 'sent']);
+
+    const byId = await run(opsShow, ctx, { id });
+    expect(byId.code).toBe(0);
+    expect(byId.text).toContain('ORD-OPS-SHOW');
+    expect(byId.text).toContain('19.99 EUR');
+    expect(byId.text).toContain('history of');
+    expect((await run(opsShow, ctx, { id: 'no-such-op', json: true })).code).toBe(1);
+
+    const audit = (await ctx.audit.recent(10)).filter((e) => e.action === 'ops.lookup');
+    expect(audit.map((e) => e.target)).toEqual(expect.arrayContaining([id, 'ORD-OPS-SHOW']));
+    expect(audit[0].actor).toBe('tester@ci');
+  });
+
+  it('lists operations by state and age, and counts recent outcomes', async () => {
+    const old = channelCommand('capture', {}, { order_id: 'ORD-OPS-LIST' });
+    const fresh = channelCommand('capture', {}, { order_id: 'ORD-OPS-LIST' });
+    const done = channelCommand('capture', {}, { order_id: 'ORD-OPS-LIST' });
+    await ctx.ledger.create(old.payment.operation_reference as string, old, Date.now() - 3_600_000);
+    await ctx.ledger.create(fresh.payment.operation_reference as string, fresh);
+    await ctx.ledger.create(done.payment.operation_reference as string, done);
+    await ctx.ledger.transition(done.payment.operation_reference as string, 'SENT', { event: 'sent' }, {});
+    await ctx.ledger.transition(done.payment.operation_reference as string, 'SUCCEEDED', { event: 'outcome' }, {});
+
+    const stuck = await run(opsList, ctx, { state: ['received'], olderThan: '30m', json: true });
+    expect((stuck.json.operations as { id: string }[]).map((o) => o.id)).toEqual([old.payment.operation_reference]);
+    const all = await run(opsList, ctx, { state: ['RECEIVED'], json: true });
+    expect((all.json.operations as { id: string }[]).map((o) => o.id)).toEqual(expect.arrayContaining([old.payment.operation_reference, fresh.payment.operation_reference]));
+    await expect(run(opsList, ctx, { state: ['LOST'] })).rejects.toThrow('--state LOST');
+
+    const counts = await run(opsCounts, ctx, { window: '5m', json: true });
+    expect(counts.json).toMatchObject({ windowMs: 300_000, succeeded: 1, failed: 0, successRate: 1 });
+    expect((counts.json.byState as Record<string, number>).SUCCEEDED).toBe(1);
+  });
+
+  it('moves dead letters into the archive, triages them, lists them by time or impact, and shows one without card data', async () => {
+    await writer.write(Buffer.from(JSON.stringify(channelCommand('authorize', {}, { currency: 'EURO', order_id: 'ORD-DL-HARD', custom_attributes: { note: `pan ${TEST_PANS[0]}` } }))), { code: 'INVALID_PARAMS', field: 'payment.currency', reason: 'must be a known ISO 4217 code', source: `amqp:${config.amqp.commandsQueue}` });
+    await writer.write(Buffer.from(JSON.stringify(channelCommand('capture', {}, { amount: 500_000, order_id: 'ORD-DL-BIG' }))), { code: 'UNEXPECTED_ERROR', field: '(root)', reason: 'unexpected_error: DependencyUnavailableError', source: `amqp:${config.amqp.commandsQueue}` }, { 'x-pb-routing-key': 'web.payment.capture' });
+    await writer.write(Buffer.from(JSON.stringify(channelCommand('authorize', {}, { gateway: 'nowhere', order_id: 'ORD-DL-CFG' }))), { code: 'GATEWAY_NOT_CONFIGURED', field: 'payment.gateway', reason: 'gateway_not_configured', source: 'delivery' }, { 'x-pb-replayable': 'true' });
+
+    const listed = await run(opsDeadLetterList, ctx, { json: true });
+    expect(listed.json.imported).toEqual({ moved: 3, created: 3 });
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+    const records = listed.json.dead_letters as { id: string; category: string; orderId: string; impact: number }[];
+    expect(Object.fromEntries(records.map((r) => [r.orderId, r.category]))).toEqual({ 'ORD-DL-HARD': 'hard', 'ORD-DL-BIG': 'outage', 'ORD-DL-CFG': 'config' });
+    const byImpact = await run(opsDeadLetterList, ctx, { by: 'impact', import: false, json: true });
+    expect((byImpact.json.dead_letters as { orderId: string }[])[0].orderId).toBe('ORD-DL-BIG');
+    const onlyConfig = await run(opsDeadLetterList, ctx, { category: 'config', import: false, json: true });
+    expect((onlyConfig.json.dead_letters as { orderId: string }[]).map((r) => r.orderId)).toEqual(['ORD-DL-CFG']);
+
+    const hard = records.find((r) => r.orderId === 'ORD-DL-HARD') as { id: string };
+    const shown = await run(opsDeadLetterShow, ctx, { id: hard.id });
+    expect(shown.code).toBe(0);
+    expect(shown.text).toContain('payment.currency');
+    expect(shown.text).toContain('replay would  invalid'.replace('  ', '   '));
+    expect(shown.text).not.toContain(TEST_PANS[0]);
+    // Re-importing nothing new changes nothing.
+    expect((await run(opsDeadLetterList, ctx, { json: true })).json.imported).toEqual({ moved: 0, created: 0 });
+  });
+
+  it('replays a dead letter only with --execute, revalidated, with its operation id pinned; a second replay creates nothing new', async () => {
+    const worker: IntakeProcess = await startIntakeProcess(config, silentLogger());
+    try {
+      const rpc = busCall(config.serviceBus.methods.commands.capture, { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'auth_rpc', amount: 2500, currency: 'EUR', order_id: 'ORD-DL-RPC' }, 'rpc-replay-1');
+      await writer.write(Buffer.from(JSON.stringify(rpc)), { code: 'UNEXPECTED_ERROR', field: '(root)', reason: 'unexpected_error: Error', source: 'http:intake' });
+      const listed = await run(opsDeadLetterList, ctx, { json: true });
+      const id = (listed.json.dead_letters as { id: string; orderId: string }[]).find((r) => r.orderId === 'ORD-DL-RPC')?.id as string;
+
+      const dry = await run(opsDeadLetterReplay, ctx, { ids: [id] });
+      expect(dry.code).toBe(0);
+      expect(dry.text).toContain('DRY RUN');
+      expect(dry.text).toContain('bus.payment.capture');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await ctx.operations.byOrder('ORD-DL-RPC')).toEqual([]);
+
+      const executed = await run(opsDeadLetterReplay, ctx, { ids: [id], execute: true, json: true });
+      expect(executed.code).toBe(0);
+      const result = (executed.json.results as { verdict: string; published: boolean; operationId: string }[])[0];
+      expect(result).toMatchObject({ verdict: 'replay', published: true });
+      await eventually(async () => (await ctx.operations.byOrder('ORD-DL-RPC')).length === 1);
+      const [op] = await ctx.operations.byOrder('ORD-DL-RPC');
+      expect(op.id).toBe(result.operationId);
+
+      // Again: same operation id, so the consumer drops it as a duplicate; one record, one delivery job.
+      const again = await run(opsDeadLetterReplay, ctx, { ids: [id], execute: true, json: true });
+      expect((again.json.results as { operationId: string; previousReplays: number }[])[0]).toMatchObject({ operationId: op.id, previousReplays: 1 });
+      await eventually(() => worker.consumer.stats.duplicates >= 1);
+      expect(await ctx.operations.byOrder('ORD-DL-RPC')).toHaveLength(1);
+      expect((await ctx.ledger.interactions(op.id)).filter((h) => h.event === 'received')).toHaveLength(1);
+      expect(await worker.deliveryQueue.getJob(bullJobId(op.id))).toBeDefined();
+      expect((await ctx.deadLetters.get(id))?.replays).toBe(2);
+
+      // Once the operation has moved on, a replay is refused as done.
+      await ctx.ledger.transition(op.id, 'SENT', { event: 'sent' }, {});
+      const done = await run(opsDeadLetterReplay, ctx, { ids: [id], execute: true, json: true });
+      expect(done.code).toBe(1);
+      expect((done.json.results as { verdict: string; published?: boolean }[])[0]).toMatchObject({ verdict: 'done' });
+
+      const audit = (await ctx.redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).map(([, f]) => JSON.parse(f[1]) as { action: string; outcome: string; target: string });
+      expect(audit.filter((a) => a.action === 'dead_letter.replay' && a.target === id).map((a) => a.outcome)).toEqual(['dry_run', 'ok', 'ok', 'refused']);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('refuses to replay what still fails validation or names a gateway not configured, and a --category replays only that category', async () => {
+    const records = await ctx.deadLetters.list({ limit: 100 });
+    const hard = records.find((r) => r.orderId === 'ORD-DL-HARD') as { id: string };
+    const cfg = records.find((r) => r.orderId === 'ORD-DL-CFG') as { id: string };
+    const res = await run(opsDeadLetterReplay, ctx, { ids: [hard.id, cfg.id], execute: true, json: true });
+    expect(res.code).toBe(1);
+    const [a, b] = res.json.results as { verdict: string; problem: string; published?: boolean }[];
+    expect(a).toMatchObject({ verdict: 'invalid', problem: expect.stringContaining('payment.currency') });
+    expect(b).toMatchObject({ verdict: 'invalid', problem: expect.stringContaining('gateways.nowhere') });
+    expect(a.published).toBeUndefined();
+    const byCategory = await run(opsDeadLetterReplay, ctx, { ids: [], category: 'config', json: true });
+    expect((byCategory.json.results as { id: string }[]).map((r) => r.id)).toEqual([cfg.id]);
+  });
+});

@@ -1,0 +1,46 @@
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { operationView } from '../../../src/ops/operations-view';
+import { TEST_PANS } from '../../support/fixtures';
+
+/** Epoch milliseconds that pass the Luhn check (as one timestamp in ten does). */
+const LUHN_VALID_NOW = 1718000000006;
+
+const record = (overrides: Partial<OperationRecord> = {}): OperationRecord => ({
+  id: 'op-1',
+  command: 'authorize',
+  channel: 'web',
+  state: 'SENT',
+  payment: {
+    gateway: 'simulator',
+    gateway_account: 'acme-eu',
+    gateway_key: 'tok_1',
+    amount: 1999,
+    currency: 'EUR',
+    order_id: 'ORD-1',
+    method_details: { method: 'card', card: { bin: '411111', last_four_digits: '1111', brand: 'visa', holder_name: 'Jane Doe', expiration_month: 12, expiration_year: 2030 } },
+    custom_attributes: { note: 'gift' },
+  },
+  receivedAt: LUHN_VALID_NOW,
+  createdAt: LUHN_VALID_NOW,
+  updatedAt: LUHN_VALID_NOW,
+  attempts: 1,
+  ...overrides,
+});
+
+describe('the operator view of an operation', () => {
+  it('keeps times and amounts as numbers, even a time that passes the Luhn check', () => {
+    const view = operationView(record(), LUHN_VALID_NOW + 5000);
+    expect(view).toMatchObject({ createdAt: LUHN_VALID_NOW, updatedAt: LUHN_VALID_NOW, ageMs: 5000, amount: 1999, currency: 'EUR' });
+  });
+
+  it('shows of the card only its brand and last four digits, and no free text', () => {
+    const view = operationView(record({ reason: `declined ${TEST_PANS[0]}` }));
+    expect(view).toMatchObject({ method: 'card', cardBrand: 'visa', lastFour: '1111' });
+    const text = JSON.stringify(view);
+    for (const hidden of ['411111', 'Jane Doe', '2030', 'gift', TEST_PANS[0]]) expect(text).not.toContain(hidden);
+  });
+
+  it('reports what the PSP confirmed when it did', () => {
+    expect(operationView(record({ confirmedAmount: 1500, confirmedCurrency: 'USD' }))).toMatchObject({ amount: 1500, currency: 'USD' });
+  });
+});
