@@ -8,6 +8,7 @@ import { certificateChecks } from './certificate-checks';
 import { CheckResult, exitCodeOf } from './check-result';
 import { checkBusCredentials, checkGatewayCredentials } from './credential-checks';
 import { DoctorTarget, doctorTargets } from './doctor-targets';
+import { edgeTlsChecks } from './edge-tls-checks';
 import { formatReport } from './format-report';
 import { withFixHints } from './fix-hints';
 import { checkPublicIntake, checkRabbitMq, checkRedis } from './infrastructure-checks';
@@ -54,6 +55,7 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
     },
   ];
   if (proxy) results.push(await checkProxy(proxy, timeoutMs));
+  results.push(...edgeTlsChecks(config, now()));
   if (options.infrastructure ?? true) {
     results.push(...(await checkRabbitMq(config, timeoutMs)), ...(await checkRedis(config, timeoutMs)), await checkPublicIntake(config, timeoutMs));
   }
