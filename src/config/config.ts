@@ -177,7 +177,7 @@ export interface EdgeConfig {
   /** Open connections the web process holds at most; more are closed at once. Default 4000. */
   readonly maxConnections: number;
   /**
-   * Open connections one client address holds at most; more are closed at once. Connections from a
+   * Open connections one client address (an IPv6 one by its /64) holds at most; more are closed at once. Connections from a
    * trusted proxy count only towards `maxConnections`. Default 512 (a keep-alive client pool of a few hundred sockets fits).
    */
   readonly maxConnectionsPerIp: number;

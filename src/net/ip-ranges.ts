@@ -88,3 +88,29 @@ export function clientAddress(peer: string | undefined, forwardedFor: string | s
   }
   return direct;
 }
+
+/**
+ * The key one client is counted under: an IPv4 address itself, an IPv6 address by its /64 (one host
+ * usually holds a whole /64, so counting single IPv6 addresses would not cap anyone). Undefined if `raw`
+ * is not an address.
+ */
+export function clientKey(raw: string): string | undefined {
+  const address = normalizeAddress(raw);
+  if (address === undefined || isIPv4(address)) return address;
+  return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;
+}
+
+/** The eight hextets of an IPv6 address (no leading zeros), `::` expanded; an embedded IPv4 tail converted. */
+function expandIPv6(address: string): string[] {
+  let text = address;
+  const v4 = /(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4[1].split('.').map(Number);
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const fill = tail === undefined ? [] : Array.from({ length: 8 - left.length - right.length }, () => '0');
+  return [...left, ...fill, ...right].map((h) => Number.parseInt(h, 16).toString(16));
+}

@@ -2,7 +2,7 @@ import { Socket } from 'node:net';
 import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
 import { counter, gauge } from '../metrics/metrics-registry';
-import { IpRanges, normalizeAddress } from '../net/ip-ranges';
+import { IpRanges, clientKey, normalizeAddress } from '../net/ip-ranges';
 
 const connectionsOpen = gauge('pb_http_connections_open', 'Connections the web process holds open now');
 const connectionsRefused = counter('pb_http_connections_refused_total', 'Connections closed on arrival because a cap was reached, by cap (total, per_ip)', ['cap']);
@@ -11,7 +11,7 @@ const connectionsRefused = counter('pb_http_connections_refused_total', 'Connect
 export interface ConnectionCaps {
   /** Open connections held at most. */
   maxConnections: number;
-  /** Open connections one peer address holds at most; trusted proxies are exempt. */
+  /** Open connections one peer address (IPv6: one /64) holds at most; trusted proxies are exempt. */
   maxConnectionsPerIp: number;
   /** Peers exempt from the per-address cap (the proxies in front of us carry many clients each). */
   trustedProxies: IpRanges;
@@ -42,9 +42,12 @@ export class ConnectionGuard {
 
   /** The server's `connection` listener. */
   readonly onConnection = (socket: Socket): void => {
-    const address = normalizeAddress(socket.remoteAddress ?? '') ?? 'unknown';
+    const peer = socket.remoteAddress ?? '';
+    const address = normalizeAddress(peer) ?? 'unknown';
     const exempt = this.caps.trustedProxies.contains(address);
-    const mine = this.perAddress.get(address) ?? 0;
+    // IPv6 peers are counted by their /64: one host usually holds all of it.
+    const key = clientKey(peer) ?? 'unknown';
+    const mine = this.perAddress.get(key) ?? 0;
     if (this.open >= this.caps.maxConnections) {
       this.refuse(socket, 'total', address);
       return;
@@ -56,15 +59,15 @@ export class ConnectionGuard {
     this.open += 1;
     this.sockets.add(socket);
     connectionsOpen.inc();
-    if (!exempt) this.perAddress.set(address, mine + 1);
+    if (!exempt) this.perAddress.set(key, mine + 1);
     socket.once('close', () => {
       this.open -= 1;
       this.sockets.delete(socket);
       connectionsOpen.dec();
       if (exempt) return;
-      const left = (this.perAddress.get(address) ?? 1) - 1;
-      if (left <= 0) this.perAddress.delete(address);
-      else this.perAddress.set(address, left);
+      const left = (this.perAddress.get(key) ?? 1) - 1;
+      if (left <= 0) this.perAddress.delete(key);
+      else this.perAddress.set(key, left);
     });
   };
 

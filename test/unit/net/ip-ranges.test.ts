@@ -1,4 +1,4 @@
-import { IpRanges, clientAddress, normalizeAddress, parseCidr } from '../../../src/net/ip-ranges';
+import { IpRanges, clientAddress, clientKey, normalizeAddress, parseCidr } from '../../../src/net/ip-ranges';
 
 describe('normalizeAddress', () => {
   it.each([
@@ -92,5 +92,26 @@ describe('clientAddress (X-Forwarded-For behind trusted proxies)', () => {
   it('takes bracketed IPv6 and IPv4 with a port as some proxies write them', () => {
     expect(clientAddress('10.0.0.2', '[2001:db8::5]:1234', proxies)).toBe('2001:db8::5');
     expect(clientAddress('10.0.0.2', '198.51.100.1:9999', proxies)).toBe('198.51.100.1');
+  });
+});
+
+describe('clientKey (what the per-address connection cap counts)', () => {
+  it('is the address for IPv4, also seen through a dual-stack socket', () => {
+    expect(clientKey('203.0.113.5')).toBe('203.0.113.5');
+    expect(clientKey('::ffff:203.0.113.5')).toBe('203.0.113.5');
+  });
+
+  it('is the /64 for IPv6, so one host cannot dodge the cap by changing its interface id', () => {
+    expect(clientKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:DB8:0001:0002::9')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
+    expect(clientKey('64:ff9b::192.0.2.33')).toBe('64:ff9b:0:0::/64');
+    expect(clientKey('2001:db8:1:3::1')).not.toBe(clientKey('2001:db8:1:2::1'));
+  });
+
+  it('is undefined for what is not an address', () => {
+    expect(clientKey('nope')).toBeUndefined();
   });
 });
