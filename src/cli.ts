@@ -7,13 +7,14 @@ import { runCertify } from './certify/certify';
 import { formatCertifyReport } from './certify/format-certify';
 import { runCheckConfig } from './cli/check-config';
 import { configOrExit, processLogger, runUntilSignal } from './cli/run-process';
+import { parsePort } from './cli/parse-port';
 import { runDoctor } from './doctor/doctor';
 import { processActor } from './audit/actor';
 import { addOpsCommands } from './cli/ops-commands';
 import { createLogger } from './logging/logger';
 import { openOps } from './ops/ops-context';
 import { createGatewayClients } from './gateways/gateway-registry';
-import { runPollProcess } from './processes/poll-process';
+import { runPollProcess, startPollerProcess } from './processes/poll-process';
 import { startWebProcess } from './processes/web-process';
 import { startWorkerProcess } from './processes/worker-process';
 
@@ -42,18 +43,19 @@ program
     const config = configOrExit(configPath(), processLogger('web'), { role: 'web', stream: true });
     const logger = processLogger('web', config.log.level);
     const webhooks = createGatewayClients(config, { logger });
-    await runUntilSignal('web', logger, () => startWebProcess(config, logger, { webhooks }));
+    await runUntilSignal('web', logger, () => startWebProcess(config, logger, { webhooks }), config.shutdown.deadlineMs);
   });
 
 program
   .command('worker')
   .description('consume commands, deliver them to gateways, send events to the bus')
-  .action(async () => {
+  .option('--monitoring-port <port>', 'serve /metrics, /healthz, /readyz on this port (default: monitoring.worker_port; 0 = none)', parsePort)
+  .action(async (opts: { monitoringPort?: number }) => {
     const config = configOrExit(configPath(), processLogger('worker'), { role: 'worker', stream: true });
     const logger = processLogger('worker', config.log.level);
     const routes = createGatewayClients(config, { logger });
     const notifier = new BusClient(config, new OAuthTokenProvider(config, logger), logger);
-    await runUntilSignal('worker', logger, () => startWorkerProcess(config, logger, { routes, notifier }));
+    await runUntilSignal('worker', logger, (signal) => startWorkerProcess(config, logger, { routes, notifier, signal, monitoringPort: opts.monitoringPort }), config.shutdown.deadlineMs);
   });
 
 program
@@ -74,12 +76,19 @@ program
 
 program
   .command('poll')
-  .description('one status-inquiry pass over PENDING and UNKNOWN operations that are due (what cron runs)')
-  .action(async () => {
+  .description('the poller: status inquiries for PENDING and UNKNOWN operations that are due, authorization expiry and orphans, every poller.interval_ms (--once: one pass, for cron)')
+  .option('--once', 'run one pass and exit (what cron runs)')
+  .option('--monitoring-port <port>', 'serve /metrics, /healthz, /readyz on this port (default: monitoring.poller_port; 0 = none)', parsePort)
+  .action(async (opts: { once?: boolean; monitoringPort?: number }) => {
     const config = configOrExit(configPath(), processLogger('poller'), { role: 'poller', stream: true });
     const logger = processLogger('poller', config.log.level);
-    const report = await runPollProcess(config, logger, createGatewayClients(config, { logger }));
-    process.stdout.write(report ? `${JSON.stringify(report)}\n` : 'another poll run is in progress\n');
+    const routes = createGatewayClients(config, { logger });
+    if (opts.once) {
+      const report = await runPollProcess(config, logger, routes);
+      process.stdout.write(report ? `${JSON.stringify(report)}\n` : 'another poll run is in progress\n');
+      return;
+    }
+    await runUntilSignal('poller', logger, (signal) => startPollerProcess(config, logger, routes, { signal, monitoringPort: opts.monitoringPort }), config.shutdown.deadlineMs);
   });
 
 program

@@ -46,9 +46,12 @@ export function processLogger(service: string, level?: string): Logger {
 
 /**
  * Runs a long-lived process role until SIGTERM/SIGINT, then stops it gracefully (in-flight work is
- * finished or handed back to the broker). A second signal exits at once.
+ * finished or handed back to the broker) within `deadlineMs` (`shutdown.deadline_ms`): past it the process
+ * exits with code 1 whatever is still running. A second signal exits at once. The signal handlers are in
+ * place before the role starts: a signal while it is still starting (waiting for Redis) aborts `signal`,
+ * which the role honours by giving up, and the process exits 0.
  */
-export async function runUntilSignal(name: string, logger: Logger, start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+export async function runUntilSignal(name: string, logger: Logger, start: (signal: AbortSignal) => Promise<{ stop(): Promise<void> }>, deadlineMs = 30_000): Promise<void> {
   let heapGrowingPercent: number | null;
   try {
     heapGrowingPercent = tuneHeap();
@@ -58,23 +61,40 @@ export async function runUntilSignal(name: string, logger: Logger, start: () => 
     process.exit(78);
   }
   logger.debug(`${name} heap growing percent`, { heap_growing_percent: heapGrowingPercent ?? 'v8 default' });
-  const handle = await start();
+  const abort = new AbortController();
+  const starting = start(abort.signal);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) process.exit(1);
     stopping = true;
-    logger.info(`${name} stopping`, { signal });
-    handle
-      .stop()
-      .then(() => process.exit(0))
-      .catch((err: Error) => {
-        logger.error(`${name} did not stop cleanly`, { error: err.message });
-        process.exit(1);
-      });
+    logger.info(`${name} stopping`, { signal, deadline_ms: deadlineMs });
+    setTimeout(() => {
+      logger.error(`${name} did not stop within shutdown.deadline_ms; exiting anyway`, { deadline_ms: deadlineMs });
+      process.exit(1);
+    }, deadlineMs).unref();
+    abort.abort();
+    starting.then(
+      (handle) =>
+        handle
+          .stop()
+          .then(() => process.exit(0))
+          .catch((err: Error) => {
+            logger.error(`${name} did not stop cleanly`, { error: err.message });
+            process.exit(1);
+          }),
+      // Told to stop while starting: nothing was left running.
+      () => process.exit(0),
+    );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  announceReady(name);
+  try {
+    await starting;
+  } catch (err) {
+    if (stopping) return;
+    throw err;
+  }
+  if (!stopping) announceReady(name);
 }
 
 /** The message a role sends its supervisor once it is serving: `{ type: 'ready', role }`. */

@@ -147,6 +147,14 @@ export const configSchema = {
     },
     'authorizations.sweep_limit': { ...positiveInt, default: 1000 },
 
+    // Operability: the worker's and poller's monitoring port (/metrics, /healthz, /readyz), shutdown, the poller's pace.
+    'monitoring.host': { ...nonEmpty, default: '127.0.0.1' },
+    'monitoring.worker_port': { type: 'integer', minimum: 0, maximum: 65535, default: 0 },
+    'monitoring.poller_port': { type: 'integer', minimum: 0, maximum: 65535, default: 0 },
+    'monitoring.ready_max_event_lag_ms': { ...positiveInt, default: 60000 },
+    'shutdown.deadline_ms': { ...positiveInt, default: 30000 },
+    'poller.interval_ms': { ...positiveInt, default: 30000 },
+
     'log.level': { enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
 
     // Transport security: plain-http URLs for the bus, OAuth, public intake and real gateways (development only).

@@ -125,6 +125,16 @@ export interface Config {
   };
   readonly registration: { readonly attempts: number; readonly backoffBaseMs: number };
   readonly authorizations: AuthorizationsConfig;
+  readonly monitoring: MonitoringConfig;
+  readonly shutdown: {
+    /**
+     * How long a stopping process (SIGTERM/SIGINT) may take to finish its in-flight work before it exits
+     * anyway (code 1), milliseconds. Default 30000.
+     */
+    readonly deadlineMs: number;
+  };
+  /** The long-running poller (`payment-bridge poll`): one pass every `intervalMs`, milliseconds. Default 30000. */
+  readonly pollerProcess: { readonly intervalMs: number };
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };
   readonly security: SecurityConfig;
   readonly edge: EdgeConfig;
@@ -237,4 +247,19 @@ export interface ConsoleConfig {
   readonly sessionTtlMs: number;
   /** An operation not terminal this long after it was created is listed as stuck, milliseconds. Default 300000 (5 min). */
   readonly stuckAfterMs: number;
+}
+
+/**
+ * The worker's and the poller's small HTTP port (`monitoring.*`), serving `/metrics`, `/healthz` and
+ * `/readyz` (the `web` role serves them on its own port).
+ */
+export interface MonitoringConfig {
+  /** Interface the port binds to. Default `127.0.0.1` (loopback: a scraper on the same host or a sidecar). */
+  readonly host: string;
+  /** The worker's port; 0 = no port (the default). Several workers on one host need `--monitoring-port`. */
+  readonly workerPort: number;
+  /** The long-running poller's port; 0 = no port (the default). */
+  readonly pollerPort: number;
+  /** `/readyz` answers not ready while the oldest unsent event is older than this, milliseconds. Default 60000. */
+  readonly readyMaxEventLagMs: number;
 }

@@ -4,6 +4,9 @@
  * closes the breaker at once, so recovery is detected within one interval. In-process state: each worker
  * protects its own gateway pool; the ledger and BullMQ carry everything else.
  */
+/** A breaker's state: closed (calls go), open (calls wait), half-open (one probe in flight). */
+export type BreakerStateName = 'closed' | 'open' | 'half-open';
+
 export class CircuitBreaker {
   private failures = 0;
   private openedAt: number | null = null;
@@ -15,7 +18,21 @@ export class CircuitBreaker {
     /** How long the breaker stays open before a probe, milliseconds. */
     private readonly openMs: number,
     private readonly now: () => number = Date.now,
+    /** Told of every state change (metrics, log lines). Default: nobody. */
+    private readonly onChange?: (from: BreakerStateName, to: BreakerStateName) => void,
   ) {}
+
+  /** Runs `change` and reports the state change it made, if any. */
+  private track(change: () => void): void {
+    if (!this.onChange) {
+      change();
+      return;
+    }
+    const before = this.state;
+    change();
+    const after = this.state;
+    if (after !== before) this.onChange(before, after);
+  }
 
   /**
    * Whether a call may go now. When it may not, `retryInMs` says when to ask again. A `true` answer in the
@@ -25,27 +42,35 @@ export class CircuitBreaker {
     if (this.openedAt === null) return { allowed: true };
     const elapsed = this.now() - this.openedAt;
     if (elapsed >= this.openMs && !this.probeInFlight) {
-      this.probeInFlight = true;
+      this.track(() => (this.probeInFlight = true));
       return { allowed: true };
     }
     return { allowed: false, retryInMs: Math.max(this.openMs - elapsed, Math.ceil(this.openMs / 4)) };
   }
 
   success(): void {
-    this.failures = 0;
-    this.openedAt = null;
-    this.probeInFlight = false;
+    if (this.openedAt === null) {
+      this.failures = 0; // the hot path: closed stays closed
+      return;
+    }
+    this.track(() => {
+      this.failures = 0;
+      this.openedAt = null;
+      this.probeInFlight = false;
+    });
   }
 
   failure(): void {
     this.failures += 1;
     if (this.probeInFlight || this.failures >= this.failureThreshold) {
-      this.openedAt = this.now();
-      this.probeInFlight = false;
+      this.track(() => {
+        this.openedAt = this.now();
+        this.probeInFlight = false;
+      });
     }
   }
 
-  get state(): 'closed' | 'open' | 'half-open' {
+  get state(): BreakerStateName {
     if (this.openedAt === null) return 'closed';
     return this.probeInFlight ? 'half-open' : 'open';
   }

@@ -3,6 +3,7 @@ import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
+import { configProblems } from '../health/config-problems';
 import { counter } from '../metrics/metrics-registry';
 import { OperationState } from '../ledger/operation-state';
 
@@ -71,6 +72,7 @@ export class ConfigHold {
     const marks = await ledger.markHeld(op.id, now);
     if (!marks) return { kind: 'done', state: op.state };
     if (marks.first) held.inc({ reason: GATEWAY_NOT_CONFIGURED });
+    configProblems.report('missing_gateway', gateway, `gateways.${gateway}`);
     const { backoffBaseMs, backoffMaxMs, configGraceMs } = config.delivery;
     if (marks.parkedAt !== null) {
       // Parked already (a sweep or a stale job came back): its dead letter is out; wait for the replay.

@@ -10,6 +10,7 @@ import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { CircuitBreaker } from './circuit-breaker';
+import { GatewayHealth, noteGatewayCall, resultOf } from './gateway-health';
 import { ConfigHold, DeadLetterSink } from './config-hold';
 import { ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-context';
 import { authorizationRefusals } from './authorization-metrics';
@@ -45,6 +46,7 @@ export interface PreparedAttempt {
 export class DeliveryService {
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly configHold: ConfigHold;
+  private readonly health: GatewayHealth;
 
   constructor(
     private readonly deps: {
@@ -59,6 +61,12 @@ export class DeliveryService {
     },
   ) {
     this.configHold = new ConfigHold({ config: deps.config, ledger: deps.ledger, logger: deps.logger, deadLetters: deps.deadLetters, now: deps.now });
+    this.health = new GatewayHealth(deps.logger, deps.config.gateways);
+  }
+
+  /** Each gateway's breaker state in this process (readiness). */
+  breakerStates(): Map<string, CircuitBreaker['state']> {
+    return new Map([...this.breakers].map(([name, b]) => [name, b.state]));
   }
 
   private now(): number {
@@ -69,7 +77,8 @@ export class DeliveryService {
     let b = this.breakers.get(gateway);
     if (!b) {
       const { breakerFailureThreshold, breakerOpenMs } = this.deps.config.delivery;
-      b = new CircuitBreaker(breakerFailureThreshold, breakerOpenMs);
+      b = new CircuitBreaker(breakerFailureThreshold, breakerOpenMs, undefined, (from, to) => this.health.breakerChanged(gateway, from, to));
+      this.health.breakerCreated(gateway);
       this.breakers.set(gateway, b);
     }
     return b;
@@ -216,11 +225,14 @@ export class DeliveryService {
 
   private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
     let inquiry: InquiryResult;
+    const started = performance.now();
     try {
       inquiry = await inquireStatus(route, ctx);
     } catch (err) {
+      noteGatewayCall(route.gateway.name, 'inquiry', resultOf(err), started);
       return this.onError(op, err, breaker, 'inquiry');
     }
+    noteGatewayCall(route.gateway.name, 'inquiry', 'ok', started);
     const { outcome, elapsedMs } = inquiry;
     breaker.success();
     if (outcome === null) {
@@ -268,17 +280,21 @@ export class DeliveryService {
   private async exchange(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker, request: GatewayRequest): Promise<DeliveryStep> {
     const { recorder } = this.deps;
     let response: GatewayResponse;
+    const started = performance.now();
     try {
       response = await route.client.send(request);
     } catch (err) {
+      noteGatewayCall(route.gateway.name, 'send', resultOf(err), started);
       return this.onError(op, err, breaker, 'send');
     }
     try {
       const outcome = route.transformer.parseResponse(ctx, response, route.gateway);
+      noteGatewayCall(route.gateway.name, 'send', 'ok', started);
       breaker.success();
       const settled = await recorder.apply(op, outcome, 'response', { http_status: response.status, elapsed_ms: response.elapsedMs });
       return { kind: 'done', state: settled.state };
     } catch (err) {
+      noteGatewayCall(route.gateway.name, 'send', resultOf(err), started);
       return this.onError(op, err, breaker, 'send', response);
     }
   }
@@ -301,6 +317,7 @@ export class DeliveryService {
         // A PSP that answered "I already have it" is up: only silence counts against its breaker.
         if (err.details.pspHasRequest) breaker.success();
         else breaker.failure();
+        this.health.retryableFailure(err, op.id);
         const firstCheck = this.deps.config.poller.scheduleMs[0];
         await ledger.transition(op.id, 'UNKNOWN', detail, op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 });
         return { kind: 'retry', reason: `outcome unknown (${phase})` };
@@ -310,6 +327,7 @@ export class DeliveryService {
       case 'rate_limited':
       case 'authentication':
         if (err.kind !== 'authentication') breaker.failure();
+        this.health.retryableFailure(err, op.id);
         await ledger.appendInteraction(op.id, detail);
         return { kind: 'retry', reason: err.kind, floorMs: err.details.retryAfterMs };
       case 'declined':

@@ -15,6 +15,7 @@ import { Logger } from '../logging/logger';
 import { Decline } from '../errors/decline';
 import { declineOfFailure, declineOfOutcome, noteDecline } from './decline-recording';
 import { alertUnresolved, noteUnresolvedSettled } from './unresolved-operations';
+import { commandOutcome, noteOutcome } from '../metrics/outcome-metrics';
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
 export function ledgerStateOf(status: OutcomeStatus): OperationState {
@@ -140,14 +141,23 @@ export class OutcomeRecorder {
     const now = Date.now();
     const event = outcomeEvent(afterTransition(op, to, fields, now), config);
     if (!event) {
-      const { record } = await ledger.transitionAndGet(op.id, to, interaction, fields, { reference, markSettling: true, payment: op.payment, now });
+      const { record, applied, from } = await ledger.transitionAndGet(op.id, to, interaction, fields, { reference, markSettling: true, payment: op.payment, now });
+      if (applied) this.noteMove(op, from, to, interaction, record, now);
       return this.settleRecord(op.id, record);
     }
     const inputs = events.recordInputs(event, now, this.leaseMs(), this.settles(op.id));
-    const { record, recorded } = await ledger.transitionAndRecord(op, to, interaction, fields, inputs, { reference, now });
+    const { record, recorded, applied, from } = await ledger.transitionAndRecord(op, to, interaction, fields, inputs, { reference, now });
+    if (applied) this.noteMove(op, from, to, interaction, record, now);
     if (!recorded) return this.settleRecord(op.id, record);
     await this.dispatch(event, recorded);
     return record ?? afterTransition(op, to, fields, now);
+  }
+
+  /** A move this call applied: an outcome (not a reschedule) is counted and gets its info line. */
+  private noteMove(op: OperationRecord, from: OperationState | null, to: OperationState, interaction: Omit<Interaction, 'at'>, record: OperationRecord | null, now: number): void {
+    if (from === to) return;
+    const outcome = commandOutcome(to, interaction);
+    if (outcome) noteOutcome(this.deps.logger, op, record, outcome, now);
   }
 
   /** Reloads the operation and makes sure the event of its current state is recorded and queued. */

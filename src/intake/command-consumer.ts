@@ -76,6 +76,11 @@ export class CommandConsumer {
 
   constructor(private readonly deps: CommandConsumerDeps) {}
 
+  /** Whether the consumer is subscribed to its queue on a live connection (readiness). */
+  get attached(): boolean {
+    return this.running && this.consumerTag !== null && this.channel !== null && this.deps.connection.connected;
+  }
+
   async start(): Promise<void> {
     this.running = true;
     this.deps.connection.on('ready', this.onReady);

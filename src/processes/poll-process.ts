@@ -1,23 +1,74 @@
+import Redis from 'ioredis';
+import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { createDeliveryQueue } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
 import { createOmsEventsQueue } from '../events/oms-events-queue';
+import { DependencyWatch } from '../health/dependency-watch';
+import { startMonitoringServer } from '../health/monitoring-server';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
+import { setScrapeCollector } from '../metrics/scrape-gauges';
+import { counter } from '../metrics/metrics-registry';
 import { LifecycleSweep } from '../poller/lifecycle-sweep';
 import { PollReport, Poller } from '../poller/poller';
 import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
+import { WebServer } from '../web/web-server';
+import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
+import { configurationCheck, redisCheck, startedCheck, waitForRedis } from './role-readiness';
+import { scrapeSnapshot } from './scrape-snapshot';
+
+const passes = counter('pb_poller_passes_total', 'Poller passes, by result (ran, locked: another poller held the lock, failed)', ['result']);
+
+/** What one poll pass needs. */
+interface PassDeps {
+  config: Config;
+  redis: Redis;
+  logger: Logger;
+  poller: Poller;
+  lifecycle: LifecycleSweep;
+}
+
+function passDeps(config: Config, logger: Logger, routes: ReadonlyMap<string, GatewayRoute>, redis: Redis, eventsQueue: Queue, deliveryQueue: Queue): PassDeps {
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const events = new EventStore(redis, config.redis.keyPrefix);
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, logger, deliveryQueue });
+  const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
+  return { config, redis, logger, poller, lifecycle };
+}
 
 /**
- * `payment-bridge poll`, what cron runs (Procfile `poller`): one pass over the PENDING and UNKNOWN
- * operations whose next check is due, then the authorization lifecycle (expiry warnings, orphan
- * reversal: `LifecycleSweep`), then exit. A Redis lock (held for `lockMs`, default 10 min) keeps two
- * overlapping runs, or a run and the workers' in-process poller, from asking the PSP twice.
- *
- * @returns the run's report, or `null` when another poll run holds the lock.
+ * One pass: the PENDING and UNKNOWN operations whose next check is due, then the authorization lifecycle
+ * (expiry warnings, orphan reversal). A Redis lock (held for `lockMs`) keeps two passes (two pollers, a
+ * poller and the workers' in-process poller) from asking the PSP twice.
+ * @returns the pass' report, or `null` when another pass holds the lock.
+ */
+async function pollPass(deps: PassDeps, lockMs: number): Promise<PollReport | null> {
+  const { config, redis, logger } = deps;
+  const lock = `${config.redis.keyPrefix}poller:lock`;
+  const token = `poller:${process.pid}:${Date.now()}`;
+  if ((await redis.set(lock, token, 'PX', lockMs, 'NX')) !== 'OK') {
+    passes.inc({ result: 'locked' });
+    return null;
+  }
+  try {
+    const report = await deps.poller.runOnce();
+    await deps.lifecycle.runOnce().catch((err: Error) => logger.warn('authorization lifecycle sweep failed', { error: err.message }));
+    passes.inc({ result: 'ran' });
+    return report;
+  } finally {
+    // Release only our own lock: a pass that outlived lockMs must not free the next one's.
+    await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, lock, token).catch(() => undefined);
+  }
+}
+
+/**
+ * `payment-bridge poll --once`, what cron runs: one pass, then exit.
+ * @returns the pass' report, or `null` when another poll pass holds the lock.
  */
 export async function runPollProcess(config: Config, logger: Logger, routes: ReadonlyMap<string, GatewayRoute>, lockMs = 600_000): Promise<PollReport | null> {
   const redis = createRedis(config.redis.url, 'commands', logger);
@@ -25,28 +76,110 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
   eventsQueue.on('error', () => undefined);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   deliveryQueue.on('error', () => undefined);
-  const lock = `${config.redis.keyPrefix}poller:lock`;
-  const token = `cli:${process.pid}:${Date.now()}`;
   try {
-    if ((await redis.set(lock, token, 'PX', lockMs, 'NX')) !== 'OK') {
-      logger.info('another poll run holds the lock; nothing to do');
-      return null;
-    }
-    const ledger = new Ledger(redis, config.redis.keyPrefix);
-    const events = new EventStore(redis, config.redis.keyPrefix);
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-    const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, logger, deliveryQueue });
-    const report = await poller.runOnce();
-    logger.info('poll run finished', { ...report });
-    await new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger })
-      .runOnce()
-      .catch((err: Error) => logger.warn('authorization lifecycle sweep failed', { error: err.message }));
+    const report = await pollPass(passDeps(config, logger, routes, redis, eventsQueue, deliveryQueue), lockMs);
+    if (report) logger.info('poll run finished', { ...report });
+    else logger.info('another poll run holds the lock; nothing to do');
     return report;
   } finally {
-    // Release only our own lock: a run that outlived lockMs must not free the next run's.
-    await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, lock, token).catch(() => undefined);
     await eventsQueue.close();
     await deliveryQueue.close();
     redis.disconnect();
   }
+}
+
+export interface PollerProcess {
+  monitoring: WebServer | null;
+  /** Runs one pass now (tests); resolves with its report (null: locked). */
+  runPass(): Promise<PollReport | null>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `payment-bridge poll` (Procfile `poller`): a long-running scheduler, one pass every `poller.interval_ms`
+ * (a pass never overlaps the previous one), with its monitoring port (`monitoring.poller_port`) serving
+ * `/metrics` (including the scrape-time gauges: operations by state, queue depths, event lag), `/healthz`
+ * and `/readyz`. Not started (no "poller started" line, not ready) before Redis answers.
+ */
+export async function startPollerProcess(
+  config: Config,
+  logger: Logger,
+  routes: ReadonlyMap<string, GatewayRoute>,
+  options: { signal?: AbortSignal; monitoringPort?: number } = {},
+): Promise<PollerProcess> {
+  const redis = createRedis(config.redis.url, 'commands', logger);
+  const dependencies = new DependencyWatch(logger);
+  dependencies.watchRedis(redis);
+  let started = false;
+  let lastPassFailed: string | null = null;
+  const port = options.monitoringPort ?? config.monitoring.pollerPort;
+  const monitoring =
+    port > 0
+      ? await startMonitoringServer({
+          host: config.monitoring.host,
+          port,
+          logger,
+          checks: {
+            started: startedCheck(() => started),
+            redis: redisCheck(redis),
+            last_pass: async () => {
+              if (lastPassFailed) throw new Error(`last poll pass failed: ${lastPassFailed}`);
+            },
+            configuration: configurationCheck(),
+          },
+        })
+      : null;
+  if (monitoring) logger.info('poller monitoring port listening', { url: monitoring.url, paths: ['/metrics', '/healthz', '/readyz'] });
+  try {
+    await waitForRedis(redis, logger, options.signal);
+  } catch (err) {
+    await monitoring?.close();
+    redis.disconnect();
+    throw err;
+  }
+  const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
+  for (const q of [eventsQueue, deliveryQueue, outcomesQueue]) q.on('error', () => undefined);
+  setScrapeCollector(scrapeSnapshot({ config, redis, queues: { 'gateway-delivery': deliveryQueue, 'oms-events': eventsQueue, 'gateway-outcomes': outcomesQueue } }));
+  const deps = passDeps(config, logger, routes, redis, eventsQueue, deliveryQueue);
+  const intervalMs = config.pollerProcess.intervalMs;
+  let current: Promise<PollReport | null> | null = null;
+  const runPass = (): Promise<PollReport | null> => {
+    if (current) return current;
+    current = pollPass(deps, Math.max(intervalMs * 10, 60_000))
+      .then((report) => {
+        lastPassFailed = null;
+        if (report && report.due > 0) logger.info('poll pass', { ...report });
+        return report;
+      })
+      .catch((err: Error) => {
+        passes.inc({ result: 'failed' });
+        lastPassFailed = err.message;
+        logger.warn('poll pass failed', { error: err.message });
+        return null;
+      })
+      .finally(() => {
+        current = null;
+      });
+    return current;
+  };
+  const timer = setInterval(() => void runPass(), intervalMs);
+  void runPass();
+  started = true;
+  logger.info('poller started', { interval_ms: intervalMs, gateways: [...routes.keys()] });
+  return {
+    monitoring,
+    runPass,
+    stop: async () => {
+      started = false;
+      dependencies.stop();
+      clearInterval(timer);
+      await current;
+      setScrapeCollector(null);
+      await monitoring?.close();
+      await Promise.all([eventsQueue.close(), deliveryQueue.close(), outcomesQueue.close()]);
+      redis.disconnect();
+    },
+  };
 }

@@ -27,12 +27,24 @@ import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
+import { DependencyWatch } from '../health/dependency-watch';
+import { startMonitoringServer } from '../health/monitoring-server';
+import { setScrapeCollector } from '../metrics/scrape-gauges';
+import { endToEnd } from '../metrics/outcome-metrics';
+import { WebServer } from '../web/web-server';
+import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
+import { breakersCheck, configurationCheck, eventLagCheck, redisCheck, startedCheck, waitForRedis } from './role-readiness';
+import { scrapeSnapshot } from './scrape-snapshot';
 
 export interface WorkerProcessOptions {
   /** Configured gateways, by the name commands use in `payment.gateway`. */
   routes: ReadonlyMap<string, GatewayRoute>;
   /** Posts notifications to the bus delegate URL. */
   notifier: NotificationSender;
+  /** Aborted on SIGTERM: a worker still waiting for Redis gives up starting. */
+  signal?: AbortSignal;
+  /** The monitoring port (`/metrics`, `/healthz`, `/readyz`); overrides `monitoring.worker_port` (0 = none). */
+  monitoringPort?: number;
 }
 
 export interface WorkerProcess {
@@ -50,6 +62,8 @@ export interface WorkerProcess {
   /** The authorization lifecycle sweeps (expiry warnings, orphan reversal) the in-process poller runs. */
   lifecycle: LifecycleSweep;
   redis: Redis;
+  /** The monitoring server, when a port is configured. */
+  monitoring: WebServer | null;
   stop(): Promise<void>;
 }
 
@@ -60,6 +74,40 @@ export interface WorkerProcess {
  */
 export async function startWorkerProcess(config: Config, logger: Logger, options: WorkerProcessOptions): Promise<WorkerProcess> {
   const redis = createRedis(config.redis.url, 'commands', logger);
+  const dependencies = new DependencyWatch(logger);
+  dependencies.watchRedis(redis);
+  dependencies.back('bus'); // up until a notification fails
+  // The monitoring port comes up first: while Redis is away it answers /healthz and a not-ready /readyz.
+  let started = false;
+  let consumerRef: CommandConsumer | null = null;
+  let deliveryRef: DeliveryService | null = null;
+  const monitoringPort = options.monitoringPort ?? config.monitoring.workerPort;
+  const monitoring =
+    monitoringPort > 0
+      ? await startMonitoringServer({
+          host: config.monitoring.host,
+          port: monitoringPort,
+          logger,
+          checks: {
+            started: startedCheck(() => started),
+            redis: redisCheck(redis),
+            consumer: async () => {
+              if (!consumerRef?.attached) throw new Error('command consumer not attached to its queue');
+            },
+            event_lag: eventLagCheck(config, redis),
+            gateways: breakersCheck(() => deliveryRef?.breakerStates() ?? new Map()),
+            configuration: configurationCheck(),
+          },
+        })
+      : null;
+  if (monitoring) logger.info('worker monitoring port listening', { url: monitoring.url, paths: ['/metrics', '/healthz', '/readyz'] });
+  try {
+    await waitForRedis(redis, logger, options.signal);
+  } catch (err) {
+    await monitoring?.close();
+    redis.disconnect();
+    throw err;
+  }
   const blocking = createRedis(config.redis.url, 'blocking', logger);
   // The ledger and the outbox get a connection of their own with auto-pipelining: with hundreds of
   // commands in flight, the scripts issued in one tick leave in one write (a write syscall per
@@ -72,11 +120,14 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   // Redis errors already reach the log through the connection; without a listener BullMQ prints them raw.
   for (const q of [deliveryQueue, eventsQueue]) q.on('error', () => undefined);
-  // The fast path: events go to the bus inline when their turn has come.
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, notifier: options.notifier });
+  // The fast path: events go to the bus inline when their turn has come. The bus is followed as a
+  // dependency (lost / back), and each accepted outcome event's end-to-end latency is observed.
+  const notifier = watchedNotifier(options.notifier, dependencies, (eventId) => void endToEnd.accepted(eventId, (id) => ledger.get(id)));
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, notifier });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, logger });
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
+  dependencies.watchAmqp(connection);
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
   const router = new ConfiguredGatewayRouter(options.routes);
@@ -88,10 +139,15 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, recorder });
   // What the broker dead-letters by itself reaches the dead-letter queue only through our redaction.
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
+  consumerRef = consumer;
+  deliveryRef = delivery;
+  const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
+  outcomesQueue.on('error', () => undefined);
+  setScrapeCollector(scrapeSnapshot({ config, redis, amqp: connection, queues: { 'gateway-delivery': deliveryQueue, 'oms-events': eventsQueue, 'gateway-outcomes': outcomesQueue } }));
 
   const workers: Worker[] = [
     startDeliveryWorker(config, blocking, delivery, logger),
-    startEventSender(config, blocking, { events, sender: options.notifier, logger }),
+    startEventSender(config, blocking, { events, sender: notifier, logger }),
     startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans }),
   ];
   await consumer.start();
@@ -106,6 +162,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       void runPollerOnce(redis, config, poller, logger, lifecycle);
     }, config.poller.inProcessIntervalMs);
   }
+  started = true;
   logger.info('worker started', { queue: config.amqp.commandsQueue, prefetch: config.amqp.prefetch, gateways: [...options.routes.keys()] });
   return {
     consumer,
@@ -120,7 +177,11 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     poller,
     lifecycle,
     redis,
+    monitoring,
     stop: async () => {
+      started = false;
+      dependencies.stop();
+      setScrapeCollector(null);
       if (pollTimer) clearInterval(pollTimer);
       clearInterval(sweepTimer);
       await consumer.stop();
@@ -130,6 +191,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       await connection.close();
       await deliveryQueue.close();
       await eventsQueue.close();
+      await outcomesQueue.close();
+      await monitoring?.close();
       redis.disconnect();
       fastRedis.disconnect();
       blocking.disconnect();
@@ -165,4 +228,31 @@ async function runSweepOnce(redis: Redis, config: Config, staleMs: number, deps:
   } catch (err) {
     logger.warn('recovery sweep failed', { error: (err as Error).message });
   }
+}
+
+/**
+ * The bus client, followed as a dependency: a failed notification marks the bus lost, the next success back;
+ * `accepted` hears the event id of every notification the bus took.
+ */
+function watchedNotifier(inner: NotificationSender, dependencies: DependencyWatch, accepted: (eventId: string) => void): NotificationSender {
+  return {
+    notify: async (method, params) => {
+      try {
+        await inner.notify(method, params);
+      } catch (err) {
+        dependencies.lost('bus', (err as Error).message);
+        throw err;
+      }
+      if (!dependencies.isUp('bus')) dependencies.back('bus');
+      const eventId = eventIdOf(params);
+      if (eventId) accepted(eventId);
+    },
+  };
+}
+
+/** The `event_id` a notification carries (`withSequence` puts it in `payment`, else at the top). */
+function eventIdOf(params: Record<string, unknown>): string | undefined {
+  const payment = params.payment;
+  const id = payment && typeof payment === 'object' ? (payment as Record<string, unknown>).event_id : params.event_id;
+  return typeof id === 'string' ? id : undefined;
 }

@@ -1,0 +1,80 @@
+import Redis from 'ioredis';
+import { Config } from '../config/config';
+import { configProblems } from '../health/config-problems';
+import { ReadinessCheck } from '../health/health-route';
+import { LogThrottle } from '../logging/log-throttle';
+import { Logger } from '../logging/logger';
+
+/** `redis`: the server answers PING. */
+export function redisCheck(redis: Redis): ReadinessCheck {
+  return async () => {
+    await redis.ping();
+  };
+}
+
+/** `started`: the role finished starting (Redis answered, consumers attached). */
+export function startedCheck(isStarted: () => boolean): ReadinessCheck {
+  return async () => {
+    if (!isStarted()) throw new Error('still starting (waiting for Redis or RabbitMQ)');
+  };
+}
+
+/** `event_lag`: the oldest event not yet accepted by the bus is younger than `monitoring.ready_max_event_lag_ms`. */
+export function eventLagCheck(config: Config, redis: Redis): ReadinessCheck {
+  return async () => {
+    const oldest = await redis.zrange(`${config.redis.keyPrefix}events:unsent`, 0, 0, 'WITHSCORES');
+    if (oldest.length < 2) return;
+    const lagMs = Date.now() - Number(oldest[1]);
+    if (lagMs > config.monitoring.readyMaxEventLagMs) throw new Error(`oldest unsent event is ${lagMs} ms old (monitoring.ready_max_event_lag_ms ${config.monitoring.readyMaxEventLagMs})`);
+  };
+}
+
+/** `gateways`: no gateway breaker of this process is open or half-open. */
+export function breakersCheck(states: () => ReadonlyMap<string, string>): ReadinessCheck {
+  return async () => {
+    const open = [...states()].filter(([, s]) => s !== 'closed').map(([g, s]) => `${g} ${s}`);
+    if (open.length > 0) throw new Error(`breaker not closed: ${open.join(', ')}`);
+  };
+}
+
+/** `configuration`: no permanent misconfiguration found while working (see `ConfigProblems`). */
+export function configurationCheck(): ReadinessCheck {
+  return async () => {
+    const open = configProblems.list();
+    if (open.length > 0) throw new Error(open.map((p) => `${p.kind.replace(/_/g, ' ')} (${p.gateway}): fix ${p.key}`).join('; '));
+  };
+}
+
+/**
+ * Waits until Redis answers PING, trying every `everyMs`; a role is not started (no "started" line, not
+ * ready) before that. One warning per minute while it waits. Rejects when `signal` aborts (SIGTERM while
+ * waiting), so a worker with an unreachable Redis still stops at once.
+ */
+export async function waitForRedis(redis: Redis, logger: Logger, signal?: AbortSignal, everyMs = 1000): Promise<void> {
+  const throttle = new LogThrottle(logger);
+  const started = Date.now();
+  for (;;) {
+    if (signal?.aborted) throw new Error('stopped while waiting for Redis');
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        redis.ping(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer in ${everyMs} ms`)), everyMs);
+        }),
+      ]);
+      return;
+    } catch (err) {
+      throttle.warn('redis', 'waiting for Redis before starting (rate-limited: one line per minute)', { error: (err as Error).message, waited_ms: Date.now() - started });
+    } finally {
+      clearTimeout(timer);
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, everyMs);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      }, { once: true });
+    });
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The worker and poller as real processes of the built CLI (`npm run build` first): not "started" before
+ * Redis answers, not ready meanwhile, and a SIGTERM ends them within `shutdown.deadline_ms` even then.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, projectRoot } from '../../harness/twins/local-stack/local-stack';
+import { RoleProcess, spawnRole } from '../../harness/twins/local-stack/role-process';
+import { eventually } from '../support/tcp-proxy';
+import { testNamespace } from '../support/test-config';
+
+jest.setTimeout(60_000);
+
+const DEADLINE_MS = 5000;
+const spawned: RoleProcess[] = [];
+
+afterAll(async () => {
+  for (const p of spawned) await p.kill('SIGKILL');
+});
+
+/** A configuration whose Redis nobody answers at (a closed port on loopback). */
+async function configWithDeadRedis(dir: string): Promise<string> {
+  const ns = testNamespace();
+  const parameters = {
+    'service_bus.url': 'http://127.0.0.1:1',
+    'service_bus.endpoint_name': 'payment-bridge-test',
+    'service_bus.secret': 'test-bus-secret-0123456789',
+    'service_bus.public_url': 'http://127.0.0.1:1/bus',
+    'mom_client.client_id': 'mom-test-client',
+    'mom_client.client_secret': 'mom-test-client-secret',
+    'mom_client.oauth_server_url': 'http://127.0.0.1:1',
+    'amqp.url': process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    'amqp.exchange.commands': `${ns}.commands`,
+    'amqp.queue.commands': `${ns}:payment:command`,
+    'amqp.exchange.dead_letter': `${ns}.dead-letter`,
+    'amqp.queue.dead_letter': `${ns}:payment:dead-letter`,
+    'amqp.queue.type': 'classic',
+    'redis.url': `redis://127.0.0.1:${await freePort()}`,
+    'redis.key_prefix': `${ns}:`,
+    'log.level': 'info',
+    'security.allow_insecure_http': true,
+    'shutdown.deadline_ms': DEADLINE_MS,
+  };
+  const path = join(dir, 'parameters.yml');
+  writeFileSync(path, stringify({ parameters }), { mode: 0o600 });
+  return path;
+}
+
+describe.each([
+  ['worker', ['worker']],
+  ['poller', ['poll']],
+])('the %s with an unreachable Redis', (name, args) => {
+  it('serves /healthz, is not ready, never says started, and exits 0 on SIGTERM within shutdown.deadline_ms', async () => {
+    const dir = mkdtempSync(join(tmpdir(), `pb-lifecycle-${name}-`));
+    const configPath = await configWithDeadRedis(dir);
+    const port = await freePort();
+    const logPath = join(dir, `${name}.log`);
+    const role = spawnRole({ name, cliPath: join(projectRoot(), 'dist', 'src', 'cli.js'), configPath, args: [...args, '--monitoring-port', String(port)], logPath });
+    spawned.push(role);
+    const base = `http://127.0.0.1:${port}`;
+    await eventually(async () => (await fetch(`${base}/healthz`).catch(() => null))?.status === 200, 15_000, 100);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { checks: Record<string, string> };
+    expect(body.checks.started).toBe('down');
+    expect(body.checks.redis).toBe('down');
+    await new Promise((r) => setTimeout(r, 1500));
+    const log = readFileSync(logPath, 'utf8');
+    expect(log).toContain('waiting for Redis before starting');
+    expect(log).not.toContain(`${name} started`);
+
+    const t0 = Date.now();
+    const code = await role.kill('SIGTERM');
+    expect(Date.now() - t0).toBeLessThan(DEADLINE_MS);
+    expect(code).toBe(0);
+  });
+});
