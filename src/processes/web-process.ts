@@ -11,7 +11,7 @@ import { MetricsRoute } from '../metrics/metrics-route';
 import { createRedis } from '../redis/redis-connection';
 import { GatewayConfig } from '../config/config';
 import { GatewayTransformer } from '../gateways/gateway-adapter';
-import { EdgeAccess, guardRoute, webhookGatewayOf } from '../web/edge-access';
+import { EdgeAccess, edgeAccessFor, guardRoute, webhookGatewayOf } from '../web/edge-access';
 import { readTlsFiles } from '../web/tls-files';
 import { WebRoute, WebServer, startWebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
@@ -67,7 +67,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     seen: async (key) => (await redis.set(seenPrefix + key, '1', 'EX', 7 * 24 * 3600, 'NX')) === null,
     logger,
   });
-  const access = new EdgeAccess(config.edge, new Set(Object.keys(config.gateways)), logger);
+  const access = edgeAccessFor(config, logger);
   // Allowlists first, before a byte of the body is read; health stays open for probes and balancers.
   const routes: WebRoute[] = [
     guardRoute(intake, access, () => ({ surface: 'intake' })),
