@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs (from Debian packages, when missing), starts and stops the two real servers payment-bridge
-# needs: RabbitMQ and Redis, both bound to 127.0.0.1. Idempotent: `start` on running servers is a no-op.
+# needs: RabbitMQ and Redis, both bound to 127.0.0.1. Also installs Debian's prometheus package (promtool and
+# a Prometheus the tests start on their own; never started here). Idempotent: `start` on running servers is a no-op.
 #
 #   scripts/services.sh start|stop|status
 #
@@ -20,6 +21,8 @@ install_missing() {
   local missing=()
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+  # promtool (alert rule tests) and prometheus (the end-to-end scrape test) come from Debian's prometheus package.
+  command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]} from Debian packages"
   export DEBIAN_FRONTEND=noninteractive
