@@ -55,7 +55,8 @@ beforeAll(async () => {
 afterAll(async () => {
   (client?.defaults.httpAgent as http.Agent | undefined)?.destroy();
   await prism?.stop();
-});
+  // A large spec takes Prism a few seconds to load, more on a loaded machine.
+}, 120_000);
 
 describe('Adyen requests against the Checkout v71 spec', () => {
   it.each(t.supports.map((c) => [c]))('sends a %s request the spec accepts without violations', async (command) => {

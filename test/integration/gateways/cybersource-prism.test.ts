@@ -57,7 +57,8 @@ beforeAll(async () => {
     maxSockets: 4,
   };
   http = createOutboundHttp({ baseURL: prism.url, timeoutMs: 10000, maxSockets: 4 });
-});
+  // A large spec takes Prism a few seconds to load, more on a loaded machine.
+}, 120_000);
 
 afterAll(async () => {
   await prism?.stop();
