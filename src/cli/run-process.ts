@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load-config';
 import { warnInsecureHttp } from '../config/transport-security';
 import { configWarnings } from '../config/cross-field-rules';
 import { ConfigError } from '../errors/config-error';
+import { gatewaySecretValues } from '../gateways/gateway-registry';
 import { Logger, createLogger } from '../logging/logger';
 import { registerSecret } from '../logging/redact';
 import { tuneHeap } from './heap-tuning';
@@ -22,9 +23,8 @@ export function configOrExit(path: string | undefined, logger: Logger, audit: { 
     if (audit.stream) void recordConfigLoad(config, entry, audit.role).catch(() => undefined);
     else void new AuditLog({ prefix: config.redis.keyPrefix, service: audit.role, stream: process.stderr }).record(entry);
     for (const secret of [config.serviceBus.secret, config.serviceBus.secretPrevious, config.momClient.clientSecret]) registerSecret(secret);
-    for (const gw of Object.values(config.gateways)) {
-      for (const secret of [gw.apiKey, gw.webhookSecret, gw.webhookSecretPrevious, gw.sharedSecret]) registerSecret(secret);
-    }
+    // Each gateway's secrets are the settings its definition declares secret (src/gateways/<name>/).
+    for (const gw of Object.values(config.gateways)) for (const secret of gatewaySecretValues(gw)) registerSecret(secret);
     warnInsecureHttp(config, logger);
     for (const [key, what] of configWarnings(config)) logger.warn(`configuration warning: ${key} ${what}`, { key });
     return config;

@@ -44,6 +44,21 @@ function schemaAt(root: Schema, pointer: string): Schema | null {
   return node;
 }
 
+/**
+ * The schema object holding the keyword that failed, found by the error's `schemaPath`
+ * (`#/properties/gateways/additionalProperties/allOf/1/then/additionalProperties`: a gateway entry is checked
+ * by the schema of its type, which the instance path alone does not say); null when it cannot be followed.
+ */
+function schemaOfError(root: Schema, error: ErrorObject): Schema | null {
+  const segments = error.schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean).slice(0, -1).map((p) => decodeURIComponent(p.replace(/~1/g, '/').replace(/~0/g, '~')));
+  let node: unknown = root;
+  for (const segment of segments) {
+    if (!node || typeof node !== 'object') return null;
+    node = (node as Record<string, unknown>)[segment];
+  }
+  return node && typeof node === 'object' ? (node as Schema) : null;
+}
+
 /** Levenshtein distance, early-exit above `limit` (keys are short; this is start-up code). */
 export function editDistance(a: string, b: string, limit = Infinity): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -84,7 +99,7 @@ export function describeError(error: ErrorObject, schema: object): string {
   switch (error.keyword) {
     case 'additionalProperties': {
       const unknown = String((error.params as { additionalProperty: string }).additionalProperty);
-      const known = Object.keys(schemaAt(schema as Schema, error.instancePath)?.properties ?? {});
+      const known = Object.keys((schemaOfError(schema as Schema, error) ?? schemaAt(schema as Schema, error.instancePath))?.properties ?? {});
       const near = nearestKey(unknown, known);
       return near ? `unknown key (did you mean "${near}"?)` : 'unknown key';
     }
@@ -104,7 +119,8 @@ export function describeError(error: ErrorObject, schema: object): string {
  * without duplicates (ajv repeats a problem once per failing branch).
  */
 export function schemaProblems(errors: readonly ErrorObject[], schema: object): Array<[key: string, problem: string]> {
-  const sorted = [...errors].sort((a, b) => Number(b.keyword === 'additionalProperties') - Number(a.keyword === 'additionalProperties'));
+  // A gateway entry failing its type's schema also reports the `if` that chose that schema: the inner errors say more.
+  const sorted = errors.filter((e) => e.keyword !== 'if').sort((a, b) => Number(b.keyword === 'additionalProperties') - Number(a.keyword === 'additionalProperties'));
   const seen = new Set<string>();
   const out: Array<[string, string]> = [];
   for (const error of sorted) {

@@ -3,32 +3,13 @@
  * `gateways` map). Every key has a default here or is required; unknown keys are rejected so a typo stops
  * the process at start instead of being silently ignored. `parameters.yml.dist` documents each key.
  */
+import { gatewaysSchema } from './gateway-config-schema';
+
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const nonNegativeInt = { type: 'integer', minimum: 0 } as const;
 const nonEmpty = { type: 'string', minLength: 1 } as const;
 const httpUrl = { type: 'string', pattern: '^https?://[^\\s]+$' } as const;
 const jsonRpcMethod = { type: 'string', pattern: '^[A-Za-z0-9_.]+$' } as const;
-
-const gatewaySchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'base_url'],
-  properties: {
-    type: { enum: ['simulator', 'stripe', 'adyen', 'cybersource'] },
-    base_url: httpUrl,
-    api_key: { type: 'string', default: '' },
-    webhook_secret: { type: 'string', default: '' },
-    /** Adyen: the previous HMAC key stays valid while keys rotate. */
-    webhook_secret_previous: { type: 'string', default: '' },
-    merchant_account: { type: 'string', default: '' },
-    /** Cybersource: merchant id and shared-secret key pair for HTTP Signature. */
-    merchant_id: { type: 'string', default: '' },
-    key_id: { type: 'string', default: '' },
-    shared_secret: { type: 'string', default: '' },
-    timeout_ms: { ...positiveInt, default: 10000 },
-    max_sockets: { ...positiveInt, default: 256 },
-  },
-} as const;
 
 export const configSchema = {
   type: 'object',
@@ -192,11 +173,7 @@ export const configSchema = {
     'console.session_ttl_ms': { ...positiveInt, default: 28800000 },
     'console.stuck_after_ms': { ...positiveInt, default: 300000 },
 
-    gateways: {
-      type: 'object',
-      default: {},
-      propertyNames: { pattern: '^[a-z][a-z0-9_-]*$' },
-      additionalProperties: gatewaySchema,
-    },
+    // Each gateway's keys come from its own definition (src/gateways/<name>/<name>-gateway.ts).
+    gateways: gatewaysSchema(),
   },
 } as const;

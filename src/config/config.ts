@@ -1,24 +1,9 @@
 /** The validated, frozen configuration every process runs with. Built by `load-config.ts`. */
 
-export type GatewayType = 'simulator' | 'stripe' | 'adyen' | 'cybersource';
-
-export interface GatewayConfig {
-  /** Name of the gateway as the bus spells it in `payment.gateway`. */
-  readonly name: string;
-  readonly type: GatewayType;
-  readonly baseUrl: string;
-  readonly apiKey: string;
-  readonly webhookSecret: string;
-  readonly webhookSecretPrevious: string;
-  readonly merchantAccount: string;
-  readonly merchantId: string;
-  readonly keyId: string;
-  readonly sharedSecret: string;
-  /** Per-call timeout, milliseconds. Default 10000. */
-  readonly timeoutMs: number;
-  /** Keep-alive pool size per gateway. Default 256. */
-  readonly maxSockets: number;
-}
+// A gateway's configuration is declared by the gateway itself (src/gateways/<name>/<name>-gateway.ts).
+export type { GatewayConfig } from '../gateways/gateway-config';
+export type { GatewayType } from '../gateways/gateway-registry';
+import type { GatewayConfig } from '../gateways/gateway-config';
 
 export type BusCommandName = 'validate' | 'revalidate' | 'capture' | 'cancel' | 'refund';
 export type BusNotificationName =

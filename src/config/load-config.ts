@@ -4,7 +4,8 @@ import { schemaProblems } from './config-diagnostics';
 import { crossFieldProblems } from './cross-field-rules';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from './config-schema';
-import { BusCommandName, BusNotificationName, Config, EdgeConfig, GatewayConfig, GatewayType, OrphanReversalMode } from './config';
+import { BusCommandName, BusNotificationName, Config, EdgeConfig, GatewayConfig, OrphanReversalMode } from './config';
+import { toGatewayConfig } from './gateway-config-schema';
 import { ConfigError } from '../errors/config-error';
 import { checkTransportSecurity } from './transport-security';
 import { checkSecretStrength } from './secret-strength';
@@ -133,22 +134,7 @@ function toConfig(p: Params): Config {
   const methodMap = <K extends string>(names: readonly K[]): Record<K, string> =>
     Object.fromEntries(names.map((n) => [n, str(p, `service_bus.method.${n}`)])) as Record<K, string>;
   const gateways: Record<string, GatewayConfig> = {};
-  for (const [name, raw] of Object.entries(p.gateways as Record<string, Params>)) {
-    gateways[name] = {
-      name,
-      type: raw.type as GatewayType,
-      baseUrl: str(raw, 'base_url').replace(/\/+$/, ''),
-      apiKey: str(raw, 'api_key'),
-      webhookSecret: str(raw, 'webhook_secret'),
-      webhookSecretPrevious: str(raw, 'webhook_secret_previous'),
-      merchantAccount: str(raw, 'merchant_account'),
-      merchantId: str(raw, 'merchant_id'),
-      keyId: str(raw, 'key_id'),
-      sharedSecret: str(raw, 'shared_secret'),
-      timeoutMs: num(raw, 'timeout_ms'),
-      maxSockets: num(raw, 'max_sockets'),
-    };
-  }
+  for (const [name, raw] of Object.entries(p.gateways as Record<string, Params>)) gateways[name] = toGatewayConfig(name, raw);
   return {
     serviceBus: {
       url: str(p, 'service_bus.url').replace(/\/+$/, ''),

@@ -1,7 +1,8 @@
 import { Config } from '../config/config';
 import { Decline, declineOf } from '../errors/decline';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
-import { bridgeDecline, declineTableFor, outcomeDecline } from '../gateways/gateway-declines';
+import { bridgeDecline, outcomeDecline } from '../gateways/gateway-declines';
+import { declineTableFor } from '../gateways/gateway-registry';
 import { OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';

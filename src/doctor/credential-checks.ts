@@ -1,13 +1,15 @@
 import { AxiosInstance } from 'axios';
 import { Config, GatewayConfig } from '../config/config';
-import { assertNever } from '../gateways/assert-never';
+import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ALLOW_INSECURE_HTTP_KEY, isClearTextUrl } from '../config/transport-security';
 import { transportErrorCode } from '../http/outbound-http';
 import { CheckResult } from './check-result';
 
 /**
- * Credential checks that change nothing on the other side: an OAuth token for the bus, a balance read at
- * Stripe, the simulator's counters. Details name statuses and standard error codes, never a secret.
+ * Credential checks that change nothing on the other side: an OAuth token for the bus, and each gateway's
+ * own harmless call (its definition's `credentialCheck`: a balance read at Stripe, the payment methods of
+ * the merchant account at Adyen, an empty transaction search at Cybersource, the simulator's counters).
+ * Details name statuses and standard error codes, never a secret.
  */
 
 function result(target: string, status: CheckResult['status'], detail: string): CheckResult {
@@ -77,33 +79,23 @@ export async function checkBusCredentials(config: Config, http: AxiosInstance, t
   }
 }
 
-async function authenticatedGet(http: AxiosInstance, gateway: GatewayConfig, path: string, target: string, allowInsecureHttp: boolean): Promise<CheckResult> {
+/**
+ * The gateway's harmless authenticated call (its definition's `credentialCheck`, signed by its transformer
+ * at `now`): 2xx OK, 401/403 FAIL (the credentials are refused), anything else WARN. FAIL without calling
+ * when the gateway is plain http (the simulator too) and `allowInsecureHttp` is false.
+ */
+export async function checkGatewayCredentials(gateway: GatewayConfig, http: AxiosInstance, target: string, allowInsecureHttp: boolean, now: Date = new Date()): Promise<CheckResult> {
   const refused = clearTextRefusal(gateway.baseUrl, `gateways.${gateway.name}.base_url`, allowInsecureHttp, target);
   if (refused) return refused;
+  const { transformer, credentialCheck } = gatewayDefinition(gateway.type);
+  const { describe, credential } = credentialCheck;
+  const request = transformer.authenticate(credentialCheck.request(gateway), gateway, now);
   try {
-    const res = await http.get<string>(`${gateway.baseUrl}${path}`, { headers: { authorization: `Bearer ${gateway.apiKey}` } });
-    if (res.status >= 200 && res.status < 300) return result(target, 'OK', `GET ${path} accepted the API key`);
-    if (res.status === 401 || res.status === 403) return result(target, 'FAIL', `GET ${path}: API key refused, ${describeFailure(res.status, res.data)}`);
-    return result(target, 'WARN', `GET ${path}: ${describeFailure(res.status, res.data)}`);
+    const res = await http.request<string>({ method: request.method, url: `${gateway.baseUrl}${request.path}`, headers: request.headers, data: request.body });
+    if (res.status >= 200 && res.status < 300) return result(target, 'OK', `${describe} accepted ${credential}`);
+    if (res.status === 401 || res.status === 403) return result(target, 'FAIL', `${describe}: ${credential} refused, ${describeFailure(res.status, res.data)}`);
+    return result(target, 'WARN', `${describe}: ${describeFailure(res.status, res.data)}`);
   } catch (err) {
-    return result(target, 'FAIL', `GET ${path} failed: ${transportErrorCode(err)}`);
-  }
-}
-
-/**
- * The gateway's harmless authenticated call, or SKIP when it has none; FAIL without calling when the
- * gateway is plain http (the simulator too) and `allowInsecureHttp` is false.
- */
-export async function checkGatewayCredentials(gateway: GatewayConfig, http: AxiosInstance, target: string, allowInsecureHttp: boolean): Promise<CheckResult> {
-  switch (gateway.type) {
-    case 'stripe':
-      return authenticatedGet(http, gateway, '/v1/balance', target, allowInsecureHttp);
-    case 'simulator':
-      return authenticatedGet(http, gateway, '/_control/counters', target, allowInsecureHttp);
-    case 'adyen':
-    case 'cybersource':
-      return result(target, 'SKIP', 'not checked: no harmless authenticated call');
-    default:
-      return assertNever(gateway.type, 'gateway type');
+    return result(target, 'FAIL', `${describe} failed: ${transportErrorCode(err)}`);
   }
 }

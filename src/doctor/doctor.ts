@@ -34,7 +34,7 @@ export interface DoctorOptions {
  * Checks that this deployment can reach and use what it depends on: the configuration, RabbitMQ (login,
  * queues), Redis (persistence on, eviction noeviction), our public intake URL (the bus's OPTIONS probe),
  * then for each gateway, the bus and the OAuth server: DNS, TCP, TLS (version ≥ 1.2, trust, expiry within 30 days,
- * host name) and credentials where a harmless call exists, never over plain http unless
+ * host name) and credentials (each gateway's own harmless call, see `credentialCheck`), never over plain http unless
  * `security.allow_insecure_http` is set (a FAIL line with the fix instead). Honours the proxy: TCP and TLS go through a
  * CONNECT tunnel and DNS is then the proxy's business. Every FAIL carries a fix naming the key to change.
  * Prints an aligned table (or JSON) to `out`.
@@ -64,7 +64,7 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
     for (const target of doctorTargets(config)) {
       const reachable = await checkNetwork(target, { proxy, timeoutMs, now: now(), ca: options.ca }, results);
       if (!reachable) continue;
-      if (target.gateway) results.push(await checkGatewayCredentials(config.gateways[target.gateway], http, target.label, config.security.allowInsecureHttp));
+      if (target.gateway) results.push(await checkGatewayCredentials(config.gateways[target.gateway], http, target.label, config.security.allowInsecureHttp, now()));
       else if (target.label === 'bus') results.push(await checkBusCredentials(config, http, target.label));
     }
   } finally {

@@ -6,7 +6,8 @@ import { reportedMoney } from './psp-discrepancy';
 import { assertNever } from '../gateways/assert-never';
 import { Decline, isKnownCode } from '../errors/decline';
 import { BRIDGE_DECLINES } from '../errors/bridge-declines';
-import { bridgeDecline, declineTableFor, outcomeDecline } from '../gateways/gateway-declines';
+import { bridgeDecline, outcomeDecline } from '../gateways/gateway-declines';
+import { declineTableFor } from '../gateways/gateway-registry';
 
 /**
  * Status the OMS sees in a payment notification. `UNRESOLVED`: the bridge stopped expecting an answer

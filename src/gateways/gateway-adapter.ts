@@ -1,4 +1,5 @@
-import { GatewayConfig, GatewayType } from '../config/config';
+import type { GatewayConfig } from './gateway-config';
+import type { GatewayType } from './gateway-registry';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { Decline } from '../errors/decline';
 import { AdjustmentFact } from '../adjustments/adjustment';

@@ -1,4 +1,4 @@
-import { GatewayConfig } from '../config/config';
+import type { GatewayConfig } from './gateway-config';
 import { GatewayError } from '../errors';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';

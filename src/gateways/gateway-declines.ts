@@ -1,29 +1,8 @@
-import { GatewayType } from '../config/config';
 import { BRIDGE_DECLINES } from '../errors/bridge-declines';
 import { Decline, DeclineCategory, DeclineTable, declineOf, describeDecline, findRule } from '../errors/decline';
 import { GatewayError } from '../errors/gateway-error';
-import { ADYEN_DECLINES } from './adyen/adyen-declines';
 import { assertNever } from './assert-never';
-import { CYBERSOURCE_DECLINES } from './cybersource/cybersource-declines';
 import { GatewayOutcome, WebhookEvent } from './gateway-adapter';
-import { SIMULATOR_DECLINES } from './simulator/simulator-declines';
-import { STRIPE_DECLINES } from './stripe/stripe-declines';
-
-/** The decline table of a gateway type. Exhaustive: a new type does not compile until it has one. */
-export function declineTableFor(type: GatewayType): DeclineTable {
-  switch (type) {
-    case 'simulator':
-      return SIMULATOR_DECLINES;
-    case 'stripe':
-      return STRIPE_DECLINES;
-    case 'adyen':
-      return ADYEN_DECLINES;
-    case 'cybersource':
-      return CYBERSOURCE_DECLINES;
-    default:
-      return assertNever(type, 'gateway type');
-  }
-}
 
 /** The decline of a FAIL outcome: its `reason` (the PSP's code), else its `gatewayStatus`, in `table`. */
 export function outcomeDecline(table: DeclineTable, outcome: GatewayOutcome): Decline {

@@ -1,28 +1,69 @@
-import { Config, GatewayType } from '../config/config';
+import type { Config } from '../config/config';
+import { DeclineTable } from '../errors/decline';
 import { Logger } from '../logging/logger';
-import { adyenTransformer } from './adyen/adyen-transformer';
-import { assertNever } from './assert-never';
-import { cybersourceTransformer } from './cybersource/cybersource-transformer';
+import { adyenGateway } from './adyen/adyen-gateway';
+import { cybersourceGateway } from './cybersource/cybersource-gateway';
 import { GatewayClient } from './gateway-client';
 import { GatewayTransformer } from './gateway-adapter';
+import { GatewayConfig, GatewayCredentialField } from './gateway-config';
+import { GatewayDefinition } from './gateway-definition';
 import { GatewayRoute } from './gateway-route';
-import { simulatorTransformer } from './simulator/simulator-transformer';
-import { stripeTransformer } from './stripe/stripe-transformer';
+import { simulatorGateway } from './simulator/simulator-gateway';
+import { stripeGateway } from './stripe/stripe-gateway';
 
-/** The transformer of a gateway type. Exhaustive: a new type does not compile until it is added here. */
+/**
+ * THE list of gateways: one line per PSP. The configuration schema and loader, redaction, the doctor,
+ * webhook routing, the docs generator and the conformance suite read it; nothing else names a gateway.
+ * Order is the docs' order. Adding a gateway: docs/ADDING-A-GATEWAY.md.
+ */
+export const GATEWAYS = [
+  stripeGateway,
+  adyenGateway,
+  cybersourceGateway,
+  simulatorGateway,
+] as const;
+
+/** A registered gateway type (`type:` of `gateways.<name>`). */
+export type GatewayType = (typeof GATEWAYS)[number]['type'];
+
+const byType: ReadonlyMap<string, GatewayDefinition> = new Map(GATEWAYS.map((g): [string, GatewayDefinition] => [g.type, g]));
+
+/** Every registered type, in registry order. */
+export const GATEWAY_TYPES: readonly GatewayType[] = GATEWAYS.map((g) => g.type);
+
+/** Whether `type` is a registered gateway type. */
+export function isGatewayType(type: string): type is GatewayType {
+  return byType.has(type);
+}
+
+/** The definition of a registered type. Throws on an unregistered one (the schema refuses it at start). */
+export function gatewayDefinition(type: GatewayType): GatewayDefinition {
+  const definition = byType.get(type);
+  if (!definition) throw new RangeError(`unregistered gateway type ${JSON.stringify(type)}`);
+  return definition;
+}
+
+/** The transformer of a gateway type. */
 export function transformerFor(type: GatewayType): GatewayTransformer {
-  switch (type) {
-    case 'simulator':
-      return simulatorTransformer;
-    case 'stripe':
-      return stripeTransformer;
-    case 'adyen':
-      return adyenTransformer;
-    case 'cybersource':
-      return cybersourceTransformer;
-    default:
-      return assertNever(type);
-  }
+  return gatewayDefinition(type).transformer;
+}
+
+/** The decline table of a gateway type (its definition's `declines`). */
+export function declineTableFor(type: GatewayType): DeclineTable {
+  return gatewayDefinition(type).declines;
+}
+
+/** The fields of a gateway type's configuration declared secret. */
+export function secretFieldsOf(type: GatewayType): GatewayCredentialField[] {
+  const settings = gatewayDefinition(type).settings;
+  return (Object.keys(settings) as GatewayCredentialField[]).filter((field) => settings[field]?.secret === true);
+}
+
+/** The secret values of a configured gateway (empty ones left out), for redaction. */
+export function gatewaySecretValues(gateway: GatewayConfig): string[] {
+  return secretFieldsOf(gateway.type)
+    .map((field) => gateway[field])
+    .filter((value) => value !== '');
 }
 
 

@@ -1,4 +1,4 @@
-import { GatewayConfig } from '../config/config';
+import type { GatewayConfig } from './gateway-config';
 import { GatewayRequest, GatewayResponse, GatewayTransformer } from './gateway-adapter';
 
 /** Sends one request to a gateway (the shared thin client, `GatewayClient`); transport failures are GatewayErrors. */

@@ -1,32 +1,18 @@
-import { Config, GatewayType } from '../config/config';
+import { Config } from '../config/config';
 import { CommandType, Payment } from '../contracts/payment-command';
+import { AuthorizationValidity } from '../gateways/gateway-definition';
+import { gatewayDefinition } from '../gateways/gateway-registry';
 
 const DAY_MS = 24 * 3600 * 1000;
 
 /**
  * How long an authorization stays capturable, by PSP and payment method, milliseconds, as each PSP documents
- * it. `default` applies to any method not listed. Where a PSP gives a range, the short end is taken: a
- * warning a day early costs nothing, a capture after the issuer dropped the hold fails.
- *
- * - Stripe, "Place a hold on a payment method" (https://docs.stripe.com/payments/place-a-hold-on-a-payment-method)
- *   and "Place an extended hold on an online card payment" (https://docs.stripe.com/payments/extended-authorization):
- *   online card authorizations 7 days for most networks, in-person (Terminal, `card_present`) 2 days;
- *   extended authorizations up to 30 days (opt-in per payment: configure `stripe.card` when used).
- * - Adyen, "Which payment methods support separate authorisation and capture?"
- *   (https://www.adyen.help/hc/en-us/articles/115001179684): Adyen expires an authorisation after 28 days for
- *   all major card networks except Cartes Bancaires (12 days); PayPal captures are guaranteed 3 days.
- * - Cybersource, "Understanding authorizations"
- *   (https://developer.cybersource.com/docs/cybs/en-us/payments/developer/all/rest/payments/UnderstandAuth.html):
- *   most authorizations expire between five and seven days, set by the issuing bank, which does not tell
- *   Cybersource: 5 days.
- * - simulator: 7 days, like a card at Stripe.
+ * it: its definition's `authorizationValidityMs` (`src/gateways/<name>/<name>-gateway.ts`, with the source).
+ * `default` applies to any method not listed. Where a PSP gives a range, the short end is taken: a warning a
+ * day early costs nothing, a capture after the issuer dropped the hold fails. A gateway that is not
+ * configured (an operation whose gateway left the configuration): 7 days, like a card at Stripe.
  */
-export const DEFAULT_VALIDITY_MS: Readonly<Record<GatewayType, Readonly<Record<string, number>>>> = {
-  stripe: { default: 7 * DAY_MS, card: 7 * DAY_MS, card_present: 2 * DAY_MS },
-  adyen: { default: 28 * DAY_MS, cartebancaire: 12 * DAY_MS, cartes_bancaires: 12 * DAY_MS, paypal: 3 * DAY_MS },
-  cybersource: { default: 5 * DAY_MS },
-  simulator: { default: 7 * DAY_MS },
-};
+const UNCONFIGURED_VALIDITY: AuthorizationValidity = { default: 7 * DAY_MS };
 
 /** Commands whose success leaves an authorization to capture (a sale is captured already; validate only checks one). */
 export const TRACKED_AUTHORIZATIONS: ReadonlySet<CommandType> = new Set(['authorize', 'revalidate']);
@@ -61,7 +47,7 @@ export function authorizationValidityMs(config: Config, gatewayName: string, pay
     const v = overrides[scope];
     if (v !== undefined) return v;
   }
-  const defaults = type ? DEFAULT_VALIDITY_MS[type] : DEFAULT_VALIDITY_MS.simulator;
+  const defaults: Readonly<Record<string, number>> = type ? gatewayDefinition(type).authorizationValidityMs : UNCONFIGURED_VALIDITY;
   for (const m of methods) {
     const v = defaults[m];
     if (v !== undefined) return v;

@@ -1,5 +1,5 @@
-import { GatewayConfig, GatewayType } from '../config/config';
-import { assertNever } from '../gateways/assert-never';
+import { GatewayConfig } from '../config/config';
+import { gatewayDefinition } from '../gateways/gateway-registry';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
 import { OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
@@ -17,22 +17,13 @@ export interface ArrivedOutcome {
 }
 
 /**
- * The PSP account a gateway's webhooks must name: Adyen `merchant_account` (`merchantAccountCode`),
- * Cybersource `merchant_id` (`organizationId`), Stripe `merchant_account` (a Connect event's `account`;
- * empty: the platform's own account, whose events name none), simulator `merchant_account`.
+ * The PSP account a gateway's webhooks must name: its definition's `webhookAccount` (Adyen
+ * `merchant_account` = `merchantAccountCode`, Cybersource `merchant_id` = `organizationId`, Stripe
+ * `merchant_account` = a Connect event's `account`, empty for the platform's own account whose events
+ * name none; simulator `merchant_account`).
  */
 export function configuredAccount(gateway: GatewayConfig): string {
-  const type: GatewayType = gateway.type;
-  switch (type) {
-    case 'adyen':
-    case 'stripe':
-    case 'simulator':
-      return gateway.merchantAccount;
-    case 'cybersource':
-      return gateway.merchantId;
-    default:
-      return assertNever(type);
-  }
+  return gatewayDefinition(gateway.type).webhookAccount(gateway);
 }
 
 /**

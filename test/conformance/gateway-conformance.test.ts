@@ -1,19 +1,33 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { GatewayError } from '../../src/errors/gateway-error';
+import { GATEWAYS } from '../../src/gateways/gateway-registry';
 import { containsCardNumber } from '../../src/logging/redact';
 import { ConformanceFixtures } from './conformance-fixtures';
 
-/** Every adapter, the simulator included, passes this one suite. */
+/**
+ * Every registered gateway, the simulator included, passes this one suite, with the fixture its definition
+ * names (`conformanceFixture`): the suite reads the registry, it names no gateway.
+ */
+const ROOT = path.join(__dirname, '..', '..');
 const dir = path.join(__dirname, 'fixtures');
-const all: ConformanceFixtures[] = readdirSync(dir)
-  .filter((f) => f.endsWith('.ts'))
-  .sort()
-  // Fixtures are discovered, not listed: a new gateway's fixture file joins the suite by existing.
+const all: ConformanceFixtures[] = GATEWAYS.map(
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  .map((f) => (require(path.join(dir, f)) as { default: ConformanceFixtures }).default);
+  (g) => (require(path.join(ROOT, g.conformanceFixture)) as { default: ConformanceFixtures }).default,
+);
 
-if (all.length === 0) throw new Error('no gateway fixtures found in test/conformance/fixtures');
+if (all.length === 0) throw new Error('no gateways registered in src/gateways/gateway-registry.ts');
+
+describe('conformance fixtures', () => {
+  it('every registered gateway names a fixture whose transformer is its own', () => {
+    expect(GATEWAYS.map((g, i) => ({ type: g.type, sameTransformer: all[i]?.transformer === g.transformer }))).toEqual(GATEWAYS.map((g) => ({ type: g.type, sameTransformer: true })));
+  });
+
+  it('every fixture file belongs to a registered gateway (a fixture nobody registered is a gateway half added)', () => {
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => `test/conformance/fixtures/${f}`).sort();
+    expect(files).toEqual(GATEWAYS.map((g) => g.conformanceFixture).sort());
+  });
+});
 
 describe.each(all.map((f) => [f.name, f] as const))('gateway adapter %s', (_name, fx) => {
   const t = fx.transformer;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GatewayConfig } from '../../config/config';
+import type { GatewayConfig } from '../gateway-config';
 import { Payment } from '../../contracts/payment-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { toCybersourceAmount } from './cybersource-currencies';
@@ -182,6 +182,23 @@ export function buildSearchRequest(ctx: OperationContext): GatewayRequest {
     query: `clientReferenceInformation.code:${queryValue(merchantReference(ctx.operationId))} AND submitTimeUtc:[NOW/DAY-7DAYS TO NOW/DAY+1DAY}`,
     offset: 0,
     limit: 100,
+    sort: 'submitTimeUtc:desc',
+  });
+}
+
+/**
+ * The doctor's harmless credential check: a transaction search (`POST /tss/v2/searches`, read-only, not
+ * saved) for a merchant reference no operation has, over one day. 201 proves the HTTP Signature key pair
+ * and the merchant id; 401 refuses them.
+ */
+export function buildCredentialCheckRequest(): GatewayRequest {
+  return post('/tss/v2/searches', {
+    save: false,
+    name: 'payment-bridge doctor',
+    timezone: 'UTC',
+    query: 'clientReferenceInformation.code:payment-bridge-doctor AND submitTimeUtc:[NOW/DAY-1DAY TO NOW/DAY+1DAY}',
+    offset: 0,
+    limit: 1,
     sort: 'submitTimeUtc:desc',
   });
 }

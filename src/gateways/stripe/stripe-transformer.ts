@@ -1,4 +1,4 @@
-import { GatewayConfig } from '../../config/config';
+import type { GatewayConfig } from '../gateway-config';
 import { CommandType } from '../../contracts/payment-command';
 import { withDecline, withDeclines } from '../gateway-declines';
 import { STRIPE_DECLINES } from './stripe-declines';

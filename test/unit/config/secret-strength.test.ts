@@ -1,5 +1,8 @@
 import { buildConfig } from '../../../src/config/load-config';
 import { ConfigError } from '../../../src/errors/config-error';
+import { requiredCredentials } from '../../support/gateway-credentials';
+
+type CredentialType = Parameters<typeof requiredCredentials>[0];
 
 const base = (): Record<string, unknown> => ({
   'service_bus.url': 'https://bus.example.com',
@@ -43,7 +46,7 @@ describe('configuration refuses weak webhook and bus secrets, naming the key and
     ['adyen weak Basic-auth password', { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', merchant_account: 'Acme', webhook_secret: ADYEN_HMAC, key_id: 'ws_hook', shared_secret: 'pw' }, 'gateways.sim.shared_secret'],
     ['cybersource key not base64 of 16+ bytes', { type: 'cybersource', base_url: 'https://apitest.cybersource.com', merchant_id: 'm', webhook_secret: 'c2hvcnQ=' }, 'gateways.sim.webhook_secret'],
   ])('refuses a weak webhook secret (%s)', (_label, gateway, key) => {
-    const err = refusal({ sim: gateway });
+    const err = refusal({ sim: { ...requiredCredentials(gateway.type as CredentialType), ...gateway } });
     expect(err.key).toBe(key);
     expect(err.message).toContain(key);
     const value = (gateway as Record<string, string>)[key.split('.').pop()!];
@@ -56,9 +59,9 @@ describe('configuration refuses weak webhook and bus secrets, naming the key and
         ...base(),
         gateways: {
           simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', webhook_secret: 'sim-whsec-0123456789abcdef' },
-          stripe: { type: 'stripe', base_url: 'https://api.stripe.com', webhook_secret: 'whsec_0123456789abcdefABCDEF' },
-          adyen: { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', merchant_account: 'Acme', webhook_secret: ADYEN_HMAC },
-          cybersource: { type: 'cybersource', base_url: 'https://apitest.cybersource.com', merchant_id: 'm', webhook_secret: CYBS_KEY },
+          stripe: { type: 'stripe', base_url: 'https://api.stripe.com', ...requiredCredentials('stripe'), webhook_secret: 'whsec_0123456789abcdefABCDEF' },
+          adyen: { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', ...requiredCredentials('adyen'), merchant_account: 'Acme', webhook_secret: ADYEN_HMAC },
+          cybersource: { type: 'cybersource', base_url: 'https://apitest.cybersource.com', ...requiredCredentials('cybersource'), merchant_id: 'm', webhook_secret: CYBS_KEY },
           bare: { type: 'simulator', base_url: 'http://127.0.0.1:2' },
         },
       },

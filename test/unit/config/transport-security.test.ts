@@ -3,6 +3,7 @@ import { insecureHttpKeys, warnInsecureHttp } from '../../../src/config/transpor
 import { ConfigError } from '../../../src/errors/config-error';
 import { Logger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { requiredCredentials } from '../../support/gateway-credentials';
 
 /** Every URL https, no flag. */
 const secure = (): Record<string, unknown> => ({
@@ -43,8 +44,8 @@ describe('configuration refuses http:// for the bus, its OAuth server, our publi
     expect(err.all).toHaveLength(1);
   });
 
-  it.each(['stripe', 'adyen', 'cybersource'])('refuses an http:// base_url for a %s gateway, naming gateways.<name>.base_url', (type) => {
-    const err = refusal({ ...secure(), gateways: { psp: { type, base_url: 'http://psp.example.com' } } });
+  it.each(['stripe', 'adyen', 'cybersource'] as const)('refuses an http:// base_url for a %s gateway, naming gateways.<name>.base_url', (type) => {
+    const err = refusal({ ...secure(), gateways: { psp: { type, base_url: 'http://psp.example.com', ...requiredCredentials(type) } } });
     expect(err.key).toBe('gateways.psp.base_url');
   });
 
@@ -53,7 +54,7 @@ describe('configuration refuses http:// for the bus, its OAuth server, our publi
       ...secure(),
       'service_bus.url': 'http://bus.example.com',
       'mom_client.oauth_server_url': 'http://oauth.example.com',
-      gateways: { stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1' } },
+      gateways: { stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', ...requiredCredentials('stripe') } },
     });
     expect(err.all.map((a) => a.split(':')[0])).toEqual(['service_bus.url', 'mom_client.oauth_server_url', 'gateways.stripe.base_url']);
   });
@@ -70,7 +71,7 @@ describe('configuration refuses http:// for the bus, its OAuth server, our publi
         ...secure(),
         'service_bus.url': 'http://127.0.0.1:9000',
         'security.allow_insecure_http': true,
-        gateways: { sim: { type: 'simulator', base_url: 'http://127.0.0.1:8701' }, stripe: { type: 'stripe', base_url: 'http://127.0.0.1:12111' } },
+        gateways: { sim: { type: 'simulator', base_url: 'http://127.0.0.1:8701' }, stripe: { type: 'stripe', base_url: 'http://127.0.0.1:12111', ...requiredCredentials('stripe') } },
       },
       {},
     );

@@ -4,7 +4,7 @@ import { GatewayType } from '../../../src/config/config';
 import { BRIDGE_DECLINES } from '../../../src/errors/bridge-declines';
 import { DeclineTable, describeDecline } from '../../../src/errors/decline';
 import { eventStatusOf } from '../../../src/events/payment-event';
-import { declineTableFor } from '../../../src/gateways/gateway-declines';
+import { declineTableFor } from '../../../src/gateways/gateway-registry';
 import { OperationState } from '../../../src/ledger/operation-state';
 import { EXTRA_DECLINE_TABLES, GATEWAY_FACTS, renderGatewayDocs } from '../../../scripts/gateway-docs/gateway-docs-tables';
 

@@ -1,0 +1,65 @@
+import { GATEWAY_CREDENTIAL_FIELDS, GatewayConfig, GatewayCredentials, settingKey } from '../gateways/gateway-config';
+import { GatewayDefinition } from '../gateways/gateway-definition';
+import { GATEWAYS, GATEWAY_TYPES, GatewayType, gatewayDefinition } from '../gateways/gateway-registry';
+
+/**
+ * The `gateways` map of `parameters.yml`, from the gateway registry: every gateway has `type`, `base_url`,
+ * `timeout_ms` and `max_sockets`, plus the keys its definition declares in `settings` (its required ones
+ * must be non-empty); any other key is refused, naming it. No gateway is named here.
+ */
+
+const positiveInt = { type: 'integer', minimum: 1 } as const;
+const httpUrl = { type: 'string', pattern: '^https?://[^\\s]+$' } as const;
+
+/** The schema of one gateway type's entry (applied once `type` says which). */
+function entrySchema(definition: GatewayDefinition): Record<string, unknown> {
+  const properties: Record<string, unknown> = {
+    type: { const: definition.type },
+    base_url: httpUrl,
+    timeout_ms: { ...positiveInt, default: 10000 },
+    max_sockets: { ...positiveInt, default: 256 },
+  };
+  const required = ['type', 'base_url'];
+  for (const [field, setting] of Object.entries(definition.settings)) {
+    if (!setting) continue;
+    const key = settingKey(field as keyof GatewayCredentials);
+    properties[key] = setting.required ? { type: 'string', minLength: 1 } : { type: 'string', default: '' };
+    if (setting.required) required.push(key);
+  }
+  return { type: 'object', additionalProperties: false, required, properties };
+}
+
+/** JSON Schema of `gateways`: the name → entry map, each entry checked by the schema of its `type`. */
+export function gatewaysSchema(): Record<string, unknown> {
+  return {
+    type: 'object',
+    default: {},
+    propertyNames: { pattern: '^[a-z][a-z0-9_-]*$' },
+    additionalProperties: {
+      type: 'object',
+      required: ['type'],
+      properties: { type: { enum: [...GATEWAY_TYPES] } },
+      allOf: GATEWAYS.map((definition) => ({
+        if: { properties: { type: { const: definition.type } }, required: ['type'] },
+        then: entrySchema(definition),
+      })),
+    },
+  };
+}
+
+/** A validated `gateways.<name>` entry (defaults applied) → the typed configuration; undeclared fields are ''. */
+export function toGatewayConfig(name: string, raw: Record<string, unknown>): GatewayConfig {
+  const type = raw.type as GatewayType;
+  const settings = gatewayDefinition(type).settings;
+  const credentials = Object.fromEntries(
+    GATEWAY_CREDENTIAL_FIELDS.map((field) => [field, settings[field] ? String(raw[settingKey(field)] ?? '') : '']),
+  ) as Record<keyof GatewayCredentials, string>;
+  return {
+    name,
+    type,
+    baseUrl: String(raw.base_url).replace(/\/+$/, ''),
+    ...credentials,
+    timeoutMs: raw.timeout_ms as number,
+    maxSockets: raw.max_sockets as number,
+  };
+}

@@ -1,0 +1,69 @@
+import { GatewayDefinition } from '../gateway-definition';
+import { MIN_SECRET_LENGTH, minLengthProblem } from '../secret-format';
+import { ADYEN_CURRENCIES } from './adyen-currencies';
+import { ADYEN_DECLINES, ADYEN_RAW_RESPONSES } from './adyen-declines';
+import { adyenFacts } from './adyen-facts';
+import { adyenTransformer } from './adyen-transformer';
+
+const DAY_MS = 86_400_000;
+
+/** The HMAC key is hex (Customer Area ▸ Webhooks ▸ HMAC key, 64 hex digits); at least 32 digits. */
+function hmacKeyProblem(secret: string): string | null {
+  if (!/^[0-9a-fA-F]+$/.test(secret) || secret.length % 2 !== 0) return 'is not an Adyen HMAC key (hex digits, even length)';
+  return secret.length < 2 * MIN_SECRET_LENGTH ? `is too weak: an Adyen HMAC key of at least ${2 * MIN_SECRET_LENGTH} hex digits is required` : null;
+}
+
+const ADYEN_SETTINGS = {
+  apiKey: { secret: true, required: true, description: 'API key of the API credential (Customer Area ▸ Developers ▸ API credentials), sent as X-API-Key' },
+  merchantAccount: { secret: false, required: true, description: 'the merchant account code every request names and every webhook must name (`merchantAccountCode`)' },
+  webhookSecret: { secret: true, check: hmacKeyProblem, description: "the webhook's HMAC key (hex); empty: every webhook refused" },
+  webhookSecretPrevious: { secret: true, check: hmacKeyProblem, description: 'the previous HMAC key, still accepted while it rotates' },
+  keyId: {
+    secret: false,
+    notSecretBecause: "it is the webhook's Basic-auth user name; the password is shared_secret",
+    description: "the webhook's Basic-auth user name (Customer Area ▸ Webhooks ▸ Authentication); empty: no Basic auth expected",
+  },
+  sharedSecret: {
+    secret: true,
+    check: (value: string) => minLengthProblem(value, 'the webhook Basic-auth password needs '),
+    description: "the webhook's Basic-auth password",
+  },
+} as const;
+
+/** Adyen (Checkout API v71, standard webhooks). */
+export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
+  type: 'adyen',
+  title: 'Adyen',
+  transformer: adyenTransformer,
+  settings: ADYEN_SETTINGS,
+  allowsPlainHttp: false,
+  webhookAccount: (gateway) => gateway.merchantAccount,
+  // "Get a list of available payment methods" (Checkout API POST /paymentMethods, merchantAccount required):
+  // read-only. 401: the API key is refused; 403: the key may not act for this merchant account.
+  credentialCheck: {
+    describe: 'POST /paymentMethods',
+    credential: 'the API key and merchant account',
+    request: (gateway) => ({
+      method: 'POST',
+      path: '/paymentMethods',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ merchantAccount: gateway.merchantAccount }),
+    }),
+  },
+  currencies: ADYEN_CURRENCIES,
+  declines: ADYEN_DECLINES,
+  extraDeclineTables: [
+    {
+      heading: '## Raw acquirer responses',
+      intro:
+        'When Adyen sends `additionalData.refusalReasonRaw` and the refusal reason is a generic one (category `do_not_honor`), its leading code refines the category; `gateway_code` is then `<refusalReasonCode>:<raw code>` (e.g. `2:51`). Sources:',
+      table: ADYEN_RAW_RESPONSES,
+    },
+  ],
+  facts: adyenFacts,
+  // "Which payment methods support separate authorisation and capture?" (https://www.adyen.help/hc/en-us/articles/115001179684):
+  // Adyen expires an authorisation after 28 days for all major card networks except Cartes Bancaires (12 days);
+  // PayPal captures are guaranteed 3 days.
+  authorizationValidityMs: { default: 28 * DAY_MS, cartebancaire: 12 * DAY_MS, cartes_bancaires: 12 * DAY_MS, paypal: 3 * DAY_MS },
+  conformanceFixture: 'test/conformance/fixtures/adyen.ts',
+};

@@ -1,0 +1,48 @@
+import { GatewayDefinition } from '../gateway-definition';
+import { MIN_SECRET_LENGTH } from '../secret-format';
+import { CYBERSOURCE_CURRENCIES } from './cybersource-currencies';
+import { CYBERSOURCE_DECLINES } from './cybersource-declines';
+import { cybersourceFacts } from './cybersource-facts';
+import { buildCredentialCheckRequest } from './cybersource-requests';
+import { cybersourceTransformer } from './cybersource-transformer';
+
+const DAY_MS = 86_400_000;
+
+/** The webhook digital signature key is base64; at least 16 bytes decoded. */
+function signatureKeyProblem(secret: string): string | null {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(secret) || secret.length % 4 !== 0) return 'is not a base64 Cybersource digital signature key';
+  return Buffer.from(secret, 'base64').length < MIN_SECRET_LENGTH ? `is too weak: at least ${MIN_SECRET_LENGTH} bytes once decoded` : null;
+}
+
+const CYBERSOURCE_SETTINGS = {
+  merchantId: { secret: false, required: true, description: 'the merchant id (organization id) the HTTP Signature names and every webhook must name (`organizationId`)' },
+  keyId: {
+    secret: false,
+    required: true,
+    notSecretBecause: 'it is the public id of the shared-secret key pair, sent in clear in every Signature header',
+    description: 'the key id of the REST shared-secret key pair (Business Center ▸ Key Management)',
+  },
+  sharedSecret: { secret: true, required: true, description: 'the shared secret of that key pair (base64), which signs every request (HTTP Signature, HMAC-SHA256)' },
+  webhookSecret: { secret: true, check: signatureKeyProblem, description: 'the webhook digital signature key (base64); empty: every webhook refused' },
+  webhookSecretPrevious: { secret: true, check: signatureKeyProblem, description: 'the previous digital signature key, still accepted while it rotates' },
+  merchantAccount: { secret: false, description: 'the Token Management profile id (`profile-id` header of tokenize)' },
+} as const;
+
+/** Cybersource (REST API 2020-02-17: pts/v2, tss/v2, tms/v1). */
+export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSOURCE_SETTINGS> = {
+  type: 'cybersource',
+  title: 'Cybersource',
+  transformer: cybersourceTransformer,
+  settings: CYBERSOURCE_SETTINGS,
+  allowsPlainHttp: false,
+  webhookAccount: (gateway) => gateway.merchantId,
+  credentialCheck: { describe: 'POST /tss/v2/searches', credential: 'the HTTP Signature key pair and merchant id', request: () => buildCredentialCheckRequest() },
+  currencies: CYBERSOURCE_CURRENCIES,
+  declines: CYBERSOURCE_DECLINES,
+  facts: cybersourceFacts,
+  // "Understanding authorizations" (https://developer.cybersource.com/docs/cybs/en-us/payments/developer/all/rest/payments/UnderstandAuth.html):
+  // most authorizations expire between five and seven days, set by the issuing bank, which does not tell
+  // Cybersource: the short end, 5 days (a warning a day early costs nothing).
+  authorizationValidityMs: { default: 5 * DAY_MS },
+  conformanceFixture: 'test/conformance/fixtures/cybersource.ts',
+};

@@ -1,0 +1,53 @@
+import type { GatewayType } from './gateway-registry';
+
+/**
+ * The configuration of one gateway (`gateways.<name>` in `parameters.yml`), as every gateway receives it.
+ * The keys a gateway reads beyond the common ones are declared in its own folder (its `GatewayDefinition`'s
+ * `settings`): which exist for it, which are required, which are secrets. See docs/ADDING-A-GATEWAY.md.
+ */
+
+/** Keys every gateway has, whatever its PSP. */
+export interface GatewayBaseConfig {
+  /** Name of the gateway as the bus spells it in `payment.gateway`. */
+  readonly name: string;
+  readonly type: GatewayType;
+  /** `base_url`, without a trailing slash. */
+  readonly baseUrl: string;
+  /** Per-call timeout, milliseconds. Default 10000. */
+  readonly timeoutMs: number;
+  /** Keep-alive pool size per gateway. Default 256. */
+  readonly maxSockets: number;
+}
+
+/**
+ * Credential and account values a gateway may declare in its `settings` (camelCase here, snake_case in
+ * `parameters.yml`: `apiKey` is `api_key`). A key a gateway does not declare is refused in its
+ * configuration and is '' here. A PSP that needs a value none of these names fits adds one field here.
+ */
+export interface GatewayCredentials {
+  readonly apiKey: string;
+  readonly webhookSecret: string;
+  /** The previous webhook secret, still accepted while secrets rotate. */
+  readonly webhookSecretPrevious: string;
+  readonly merchantAccount: string;
+  readonly merchantId: string;
+  readonly keyId: string;
+  readonly sharedSecret: string;
+}
+
+/** A credential or account field of {@link GatewayCredentials}. */
+export type GatewayCredentialField = keyof GatewayCredentials;
+
+// Exactly the fields of GatewayCredentials: the compiler refuses a missing or an extra one.
+const FIELDS: Readonly<Record<GatewayCredentialField, true>> = { apiKey: true, webhookSecret: true, webhookSecretPrevious: true, merchantAccount: true, merchantId: true, keyId: true, sharedSecret: true };
+
+/** Every credential field, in the order of {@link GatewayCredentials}. */
+export const GATEWAY_CREDENTIAL_FIELDS: readonly GatewayCredentialField[] = Object.freeze(Object.keys(FIELDS) as GatewayCredentialField[]);
+
+/** What every gateway's code is handed: the common keys and every credential field ('' when not declared). */
+export type GatewayConfig = GatewayBaseConfig & GatewayCredentials;
+
+/** `apiKey` → `api_key`: the `parameters.yml` key of a credential field. */
+export function settingKey(field: GatewayCredentialField): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}

@@ -1,0 +1,103 @@
+import type { DeclineTable } from '../errors/decline';
+import type { PspCurrencyTable } from '../money/psp-currency-table';
+import type { GatewayRequest, GatewayTransformer } from './gateway-adapter';
+import type { GatewayBaseConfig, GatewayConfig, GatewayCredentialField } from './gateway-config';
+import type { FactRow } from './gateway-facts';
+
+/**
+ * Everything the rest of the bridge needs to know about one PSP, declared in the PSP's own folder
+ * (`src/gateways/<name>/<name>-gateway.ts`) and registered by one line in `gateway-registry.ts`. The
+ * configuration schema and loader, redaction, the doctor, webhook routing, the docs generator and the
+ * conformance suite read the registry; none of them names a gateway. Checklist: docs/ADDING-A-GATEWAY.md.
+ */
+
+/** One credential or account key of `gateways.<name>` (see `GatewayCredentials`). */
+export interface GatewaySetting {
+  /**
+   * Whether the value is a secret: registered for redaction at start (scrubbed from every log line, dead
+   * letter and error) and never printed by the doctor. Every key must say, so a new key cannot be
+   * forgotten; a key whose name looks secret (secret, key, password, token) and is not one says why in
+   * `notSecretBecause` (a test checks it).
+   */
+  readonly secret: boolean;
+  /** Why a key whose name looks like a secret is not one (e.g. the public id of a key pair). */
+  readonly notSecretBecause?: string;
+  /** Whether a non-empty value is required at start (the PSP refuses every call without it). Default false: ''. */
+  readonly required?: boolean;
+  /**
+   * The value's problem in this PSP's documented format (a weak webhook key), or null when it is fine.
+   * Called at start for a non-empty value; the message names no part of the value. Default: no check.
+   */
+  readonly check?: (value: string) => string | null;
+  /** One line for the docs: what the value is and where the PSP's dashboard shows it. */
+  readonly description: string;
+}
+
+/** A gateway's settings, keyed by the `GatewayConfig` field they fill: the compiler refuses an unknown field. */
+export type GatewaySettings = Readonly<Partial<Record<GatewayCredentialField, GatewaySetting>>>;
+
+/** The configuration a gateway with `settings` reads: the common keys and exactly the fields it declared. */
+export type GatewayConfigFor<S extends GatewaySettings> = GatewayBaseConfig & { readonly [K in keyof S & GatewayCredentialField]: string };
+
+/** The fields of `settings` declared secret (for redaction), typed by the configuration's own keys. */
+export type SecretFieldOf<S extends GatewaySettings> = { [K in keyof S & GatewayCredentialField]: S[K] extends { secret: true } ? K : never }[keyof S & GatewayCredentialField];
+
+/**
+ * The doctor's harmless authenticated call to the PSP: read-only, changes nothing there (no payment, no
+ * object created or modified), built to the PSP's documented API. The doctor authenticates it with the
+ * transformer's `authenticate`, sends it, and reports 2xx OK, 401/403 FAIL (credentials refused), else WARN.
+ */
+export interface CredentialCheck {
+  /** The call as the report names it, e.g. `GET /v1/balance`. */
+  readonly describe: string;
+  /** What a 2xx proves and a 401/403 refuses, e.g. `the API key`. */
+  readonly credential: string;
+  /** The unauthenticated request. Pure. */
+  request(gateway: GatewayConfig): GatewayRequest;
+}
+
+/** Documented authorization validity of a PSP, milliseconds: `default`, and by method (card brand, submethod, method; lower case). */
+export type AuthorizationValidity = Readonly<{ default: number } & Record<string, number>>;
+
+/** An extra decline table a gateway's docs page shows after its main one. */
+export interface ExtraDeclineTable {
+  readonly heading: string;
+  readonly intro: string;
+  readonly table: DeclineTable;
+}
+
+export interface GatewayDefinition<T extends string = string, S extends GatewaySettings = GatewaySettings> {
+  /** `type:` of `gateways.<name>`, the folder name under `src/gateways/`, the docs page name. */
+  readonly type: T;
+  /** The PSP's name for people (docs titles), e.g. `Stripe`. */
+  readonly title: string;
+  /** The pure request/response/webhook mapping, its authentication and its webhook verifier (`verifyWebhook`). */
+  readonly transformer: GatewayTransformer;
+  /** Its keys of `gateways.<name>` beyond `type`, `base_url`, `timeout_ms` and `max_sockets`. */
+  readonly settings: S;
+  /**
+   * Whether `base_url` may be plain http without `security.allow_insecure_http` (only our own simulator:
+   * a real PSP's credentials and payment data never travel in clear).
+   */
+  readonly allowsPlainHttp: boolean;
+  /**
+   * The PSP account its webhooks must name to touch an operation of this gateway (Adyen
+   * `merchantAccountCode`, Stripe Connect `account`, Cybersource `organizationId`); see
+   * `webhooks/outcome-scope.ts`.
+   */
+  webhookAccount(gateway: GatewayConfigFor<S>): string;
+  /** The doctor's harmless credential check. */
+  readonly credentialCheck: CredentialCheck;
+  /** How the PSP's API expresses each currency it accepts (ISO minor units ⇄ its amounts). */
+  readonly currencies: PspCurrencyTable;
+  /** PSP decline code → category → customer message → action (docs and FAIL events). */
+  readonly declines: DeclineTable;
+  /** Further decline tables its docs page shows (Adyen's raw acquirer responses). Default none. */
+  readonly extraDeclineTables?: readonly ExtraDeclineTable[];
+  /** Its fact table for `docs/gateways/<type>.md`, built by calling its status maps. */
+  facts(): FactRow[];
+  /** The PSP's documented authorization validity (`authorizations.validity_ms` overrides it). */
+  readonly authorizationValidityMs: AuthorizationValidity;
+  /** Its conformance fixture, relative to the repository root (`test/conformance/fixtures/<type>.ts`). */
+  readonly conformanceFixture: string;
+}

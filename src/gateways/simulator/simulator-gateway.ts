@@ -1,0 +1,33 @@
+import { GatewayDefinition } from '../gateway-definition';
+import { minLengthProblem } from '../secret-format';
+import { SIMULATOR_CURRENCIES } from './simulator-currencies';
+import { SIMULATOR_DECLINES } from './simulator-declines';
+import { simulatorFacts } from './simulator-facts';
+import { simulatorTransformer } from './simulator-transformer';
+
+const DAY_MS = 86_400_000;
+
+const SIMULATOR_SETTINGS = {
+  apiKey: { secret: true, description: "the simulator's API key, sent as a Bearer token" },
+  webhookSecret: { secret: true, check: (value: string) => minLengthProblem(value), description: 'the webhook signing secret (16+ characters); empty: every webhook refused' },
+  webhookSecretPrevious: { secret: true, check: (value: string) => minLengthProblem(value), description: 'the previous signing secret, still accepted while it rotates' },
+  merchantAccount: { secret: false, description: 'the account its webhooks must name' },
+} as const;
+
+/** Our PSP simulator (harness/twins/psp-simulator), for the demo, the drills and the tests. */
+export const simulatorGateway: GatewayDefinition<'simulator', typeof SIMULATOR_SETTINGS> = {
+  type: 'simulator',
+  title: 'PSP simulator',
+  transformer: simulatorTransformer,
+  settings: SIMULATOR_SETTINGS,
+  // Ours, on loopback: the demo and the tests run it over http.
+  allowsPlainHttp: true,
+  webhookAccount: (gateway) => gateway.merchantAccount,
+  credentialCheck: { describe: 'GET /_control/counters', credential: 'the API key', request: () => ({ method: 'GET', path: '/_control/counters', headers: {} }) },
+  currencies: SIMULATOR_CURRENCIES,
+  declines: SIMULATOR_DECLINES,
+  facts: simulatorFacts,
+  // Like a card at Stripe.
+  authorizationValidityMs: { default: 7 * DAY_MS },
+  conformanceFixture: 'test/conformance/fixtures/simulator.ts',
+};

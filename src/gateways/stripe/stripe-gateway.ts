@@ -1,0 +1,42 @@
+import { GatewayDefinition } from '../gateway-definition';
+import { MIN_SECRET_LENGTH } from '../secret-format';
+import { STRIPE_CURRENCIES } from './stripe-currencies';
+import { STRIPE_DECLINES } from './stripe-declines';
+import { stripeFacts } from './stripe-facts';
+import { stripeTransformer } from './stripe-transformer';
+
+const DAY_MS = 86_400_000;
+
+/** The endpoint's signing secret `whsec_…`, at least 16 characters after the prefix. */
+function webhookSecretProblem(secret: string): string | null {
+  if (!secret.startsWith('whsec_')) return 'is not a Stripe webhook signing secret (whsec_…)';
+  return secret.length - 'whsec_'.length < MIN_SECRET_LENGTH ? `is too weak: at least ${MIN_SECRET_LENGTH} characters after whsec_` : null;
+}
+
+const STRIPE_SETTINGS = {
+  apiKey: { secret: true, required: true, description: 'secret key `sk_…` or restricted key `rk_…` (Dashboard ▸ Developers ▸ API keys), sent as a Bearer token' },
+  webhookSecret: { secret: true, check: webhookSecretProblem, description: "the webhook endpoint's signing secret `whsec_…`; empty: every webhook refused" },
+  webhookSecretPrevious: { secret: true, check: webhookSecretProblem, description: 'the previous signing secret, still accepted while it rotates' },
+  merchantAccount: { secret: false, description: "the Connect account id `acct_…` its webhooks must name; empty: the platform's own account" },
+} as const;
+
+/** Stripe (PaymentIntents API). */
+export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> = {
+  type: 'stripe',
+  title: 'Stripe',
+  transformer: stripeTransformer,
+  settings: STRIPE_SETTINGS,
+  allowsPlainHttp: false,
+  webhookAccount: (gateway) => gateway.merchantAccount,
+  // "Retrieve balance" (https://docs.stripe.com/api/balance/balance_retrieve): read-only.
+  credentialCheck: { describe: 'GET /v1/balance', credential: 'the API key', request: () => ({ method: 'GET', path: '/v1/balance', headers: {} }) },
+  currencies: STRIPE_CURRENCIES,
+  declines: STRIPE_DECLINES,
+  facts: stripeFacts,
+  // "Place a hold on a payment method" (https://docs.stripe.com/payments/place-a-hold-on-a-payment-method) and
+  // "Place an extended hold on an online card payment" (https://docs.stripe.com/payments/extended-authorization):
+  // online card authorizations 7 days for most networks, in-person (Terminal, `card_present`) 2 days;
+  // extended authorizations up to 30 days (opt-in per payment: configure `authorizations.validity_ms` `stripe.card`).
+  authorizationValidityMs: { default: 7 * DAY_MS, card: 7 * DAY_MS, card_present: 2 * DAY_MS },
+  conformanceFixture: 'test/conformance/fixtures/stripe.ts',
+};

@@ -1,0 +1,17 @@
+/**
+ * Placeholder values for the credentials a gateway type requires (its definition's `required` settings), so
+ * a test about something else can configure a gateway in one spread: `{ type: 'adyen', base_url, ...requiredCredentials('adyen') }`.
+ * Values are fake; a test about credentials sets its own.
+ */
+export function requiredCredentials(type: 'simulator' | 'stripe' | 'adyen' | 'cybersource'): Record<string, string> {
+  switch (type) {
+    case 'stripe':
+      return { api_key: 'sk_test_placeholder_0123456789' };
+    case 'adyen':
+      return { api_key: 'adyen-placeholder-api-key-0123', merchant_account: 'PlaceholderMerchant' };
+    case 'cybersource':
+      return { merchant_id: 'placeholder_merchant', key_id: '00000000-0000-4000-8000-000000000000', shared_secret: Buffer.from('placeholder-shared-secret-32byte').toString('base64') };
+    case 'simulator':
+      return {};
+  }
+}
