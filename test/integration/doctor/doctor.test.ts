@@ -5,6 +5,7 @@ import net, { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { runDoctor } from '../../../src/doctor/doctor';
 import { silentLogger } from '../../../src/logging/logger';
+import { requiredCredentials } from '../../support/gateway-credentials';
 import { testConfig } from '../../support/test-config';
 import { startConnectProxy } from '../http/connect-proxy';
 import { makeSelfSignedCert } from '../http/tls-cert';
@@ -12,6 +13,7 @@ import { makeSelfSignedCert } from '../http/tls-cert';
 const CLIENT_ID = 'mom-doctor-client';
 const CLIENT_SECRET = 'mom-doctor-secret-xyz';
 const SIM_KEY = 'sim_key_0123456789';
+const ADYEN_KEY = 'adyen-doctor-key-0123456789';
 
 interface Local {
   url: string;
@@ -60,6 +62,11 @@ function handler(paths: string[]): http.RequestListener {
         }
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"access_token":"tok-should-never-be-printed","token_type":"Bearer","expires_in":3600}');
+        return;
+      }
+      if (req.url === '/paymentMethods') {
+        res.writeHead(req.headers['x-api-key'] === ADYEN_KEY ? 200 : 401, { 'content-type': 'application/json' });
+        res.end('{"paymentMethods":[]}');
         return;
       }
       if (req.url === '/_control/counters') {
@@ -141,7 +148,7 @@ describe('runDoctor', () => {
     const { out, text } = capture();
     const cfg = config({
       sim: { type: 'simulator', base_url: local.url, api_key: SIM_KEY },
-      adyen: { type: 'adyen', base_url: local.url, api_key: 'adyen-key' },
+      adyen: { type: 'adyen', base_url: local.url, api_key: ADYEN_KEY, merchant_account: 'AcmeEU' },
     });
 
     const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000 });
@@ -154,9 +161,9 @@ describe('runDoctor', () => {
       expect(row(report, 'tcp', target).status).toBe('OK');
     }
     expect(row(report, 'credentials', 'gateway sim').status).toBe('OK');
-    expect(row(report, 'credentials', 'gateway adyen')).toEqual({ status: 'SKIP', detail: 'not checked: no harmless authenticated call' });
+    expect(row(report, 'credentials', 'gateway adyen')).toEqual({ status: 'OK', detail: 'POST /paymentMethods accepted the API key and merchant account' });
     expect(row(report, 'credentials', 'bus').status).toBe('OK');
-    expect(local.paths).toEqual(expect.arrayContaining(['POST /oauth/token', 'GET /_control/counters']));
+    expect(local.paths).toEqual(expect.arrayContaining(['POST /oauth/token', 'GET /_control/counters', 'POST /paymentMethods']));
     // Aligned: the RESULT column starts at the same offset on every row.
     const lines = report.split('\n').filter((l) => / (OK|WARN|FAIL|SKIP|RESULT)( |$)/.test(l));
     const offsets = new Set(lines.map((l) => l.search(/ (OK|WARN|FAIL|SKIP|RESULT)( |$)/)));
@@ -164,6 +171,7 @@ describe('runDoctor', () => {
     expect(report).not.toContain('tok-should-never-be-printed');
     expect(report).not.toContain(CLIENT_SECRET);
     expect(report).not.toContain(SIM_KEY);
+    expect(report).not.toContain(ADYEN_KEY);
   });
 
   it('fails when a gateway port is unreachable', async () => {
@@ -216,7 +224,7 @@ describe('runDoctor', () => {
     const server = await startHttps({ cert: cert.cert, key: cert.key });
     cleanups.push(server.close);
     const { out, text } = capture();
-    const cfg = config({ psp: { type: 'adyen', base_url: server.url } });
+    const cfg = config({ psp: { type: 'adyen', base_url: server.url, api_key: ADYEN_KEY, merchant_account: 'AcmeEU' } });
 
     const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, ca: cert.cert });
 
@@ -234,7 +242,7 @@ describe('runDoctor', () => {
     const server = await startHttps({ cert: cert.cert, key: cert.key });
     cleanups.push(server.close);
     const { out, text } = capture();
-    const cfg = config({ psp: { type: 'adyen', base_url: server.url } });
+    const cfg = config({ psp: { type: 'adyen', base_url: server.url, api_key: ADYEN_KEY, merchant_account: 'AcmeEU' } });
 
     const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000 });
 
@@ -248,7 +256,7 @@ describe('runDoctor', () => {
     const server = await startHttps({ cert: cert.cert, key: cert.key, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
     cleanups.push(server.close);
     const { out, text } = capture();
-    const cfg = config({ old: { type: 'cybersource', base_url: server.url } });
+    const cfg = config({ old: { type: 'cybersource', base_url: server.url, ...requiredCredentials('cybersource') } });
 
     const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, ca: cert.cert });
 
@@ -261,7 +269,7 @@ describe('runDoctor', () => {
     const server = await startHttps({ cert: cert.cert, key: cert.key });
     cleanups.push(server.close);
     const { out, text } = capture();
-    const cfg = config({ psp: { type: 'adyen', base_url: server.url } });
+    const cfg = config({ psp: { type: 'adyen', base_url: server.url, api_key: ADYEN_KEY, merchant_account: 'AcmeEU' } });
 
     await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, ca: cert.cert });
 

@@ -398,7 +398,7 @@ describe('gateway registry', () => {
       gateways: {
         sim: { type: 'simulator', base_url: server.url, api_key: 'sim-key-123' },
         card: { type: 'stripe', base_url: server.url, api_key: 'sk_test_123' },
-        eu: { type: 'adyen', base_url: server.url, api_key: 'adyen-key' },
+        eu: { type: 'adyen', base_url: server.url, api_key: 'adyen-key', merchant_account: 'AcmeEU' },
         us: { type: 'cybersource', base_url: server.url, merchant_id: 'm', key_id: 'k', shared_secret: Buffer.from('s').toString('base64') },
       },
     });
