@@ -5,6 +5,7 @@ import { authorizationValidityMs, expiresAtFor, isExpiryWarningDue, lifecycleFie
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { voidCommand, voidOperationId } from '../../../src/poller/orphan-reversal';
 import { Payment } from '../../../src/contracts/payment-command';
+import { requiredCredentials } from '../../support/gateway-credentials';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -21,10 +22,10 @@ function config(extra: Record<string, unknown> = {}): Config {
     'redis.url': 'redis://127.0.0.1',
     'security.allow_insecure_http': true,
     gateways: {
-      stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1' },
-      stripe_eu: { type: 'stripe', base_url: 'http://127.0.0.1:1' },
-      adyen: { type: 'adyen', base_url: 'http://127.0.0.1:1' },
-      cybersource: { type: 'cybersource', base_url: 'http://127.0.0.1:1' },
+      stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', ...requiredCredentials('stripe') },
+      stripe_eu: { type: 'stripe', base_url: 'http://127.0.0.1:1', ...requiredCredentials('stripe') },
+      adyen: { type: 'adyen', base_url: 'http://127.0.0.1:1', ...requiredCredentials('adyen') },
+      cybersource: { type: 'cybersource', base_url: 'http://127.0.0.1:1', ...requiredCredentials('cybersource') },
       simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1' },
     },
     ...extra,
