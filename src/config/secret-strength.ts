@@ -2,6 +2,9 @@ import { ConfigError } from '../errors/config-error';
 import { GatewayCredentialField, settingKey } from '../gateways/gateway-config';
 import { isGatewayType, gatewayDefinition } from '../gateways/gateway-registry';
 
+/** Shortest accepted webhook or bus secret, characters (bytes once decoded, for base64 keys); gateways check theirs with it. */
+export { MIN_SECRET_LENGTH } from '../gateways/secret-format';
+
 type Params = Record<string, unknown>;
 
 /**
