@@ -8,6 +8,7 @@ import { EventStore } from '../events/event-store';
 import { createOmsEventsQueue } from '../events/oms-events-queue';
 import { DependencyWatch } from '../health/dependency-watch';
 import { startMonitoringServer } from '../health/monitoring-server';
+import { edgeAccessFor } from '../web/edge-access';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { setScrapeCollector } from '../metrics/scrape-gauges';
@@ -117,6 +118,8 @@ export async function startPollerProcess(
     port > 0
       ? await startMonitoringServer({
           host: config.monitoring.host,
+          access: edgeAccessFor(config, logger),
+          limits: config.edge,
           port,
           logger,
           checks: {

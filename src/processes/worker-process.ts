@@ -29,6 +29,7 @@ import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { DependencyWatch } from '../health/dependency-watch';
 import { startMonitoringServer } from '../health/monitoring-server';
+import { edgeAccessFor } from '../web/edge-access';
 import { setScrapeCollector } from '../metrics/scrape-gauges';
 import { endToEnd } from '../metrics/outcome-metrics';
 import { WebServer } from '../web/web-server';
@@ -86,6 +87,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     monitoringPort > 0
       ? await startMonitoringServer({
           host: config.monitoring.host,
+          access: edgeAccessFor(config, logger),
+          limits: config.edge,
           port: monitoringPort,
           logger,
           checks: {

@@ -3,6 +3,8 @@ import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { startMonitoringServer } from '../../../src/health/monitoring-server';
+import { edgeAccessFor } from '../../../src/web/edge-access';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
 import { testConfig } from '../../support/test-config';
@@ -95,5 +97,15 @@ describe('IP allowlists (edge.allow.*)', () => {
     expect(await request('127.0.0.9', 'POST', '/webhooks/%')).toBe(404);
     expect(await request('127.0.0.2', 'POST', '/webhooks/%')).toBe(403);
     expect(logs.lines.filter((l) => l.includes('request handler failed') || l.includes('"stack"'))).toHaveLength(0);
+  });
+
+  it("guards the worker/poller monitoring port's /metrics with edge.allow.admin too", async () => {
+    const monitoring = await startMonitoringServer({ host: '127.0.0.1', port: 0, checks: {}, logger: logs.logger, access: edgeAccessFor(config, logs.logger), limits: config.edge });
+    try {
+      expect((await fetch(`${monitoring.url}/metrics`)).status).toBe(403);
+      expect((await fetch(`${monitoring.url}/healthz`)).status).toBe(200);
+    } finally {
+      await monitoring.close();
+    }
   });
 });
