@@ -31,6 +31,8 @@ export interface LocalStackOptions {
   /** AMQP and Redis URLs. Defaults: the local servers of scripts/services.sh. */
   amqpUrl?: string;
   redisUrl?: string;
+  /** Give each worker a monitoring port (`--monitoring-port`, /metrics /healthz /readyz). Default false. */
+  monitoring?: boolean;
 }
 
 /** A running stack: the twins in this process, the bridge's roles as real child processes. */
@@ -52,6 +54,11 @@ export interface LocalStack {
   runCli(args: string[]): Promise<{ code: number; output: string }>;
   /** Stops the processes (SIGTERM), then the twins; `purge` also deletes the namespace's keys and queues. */
   stop(options?: { purge?: boolean }): Promise<void>;
+  /**
+   * Every `/metrics` endpoint of the stack as `host:port` (a Prometheus scrape target): the web process, and
+   * each worker started with a monitoring port (`monitoring: true`). Grows as workers start.
+   */
+  readonly metricsTargets: string[];
 }
 
 /** The project root: the nearest directory above this file holding package.json (works from src and dist). */
@@ -137,10 +144,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const web = spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log') });
   const workers: RoleProcess[] = [];
+  const metricsTargets: string[] = [`127.0.0.1:${webPort}`];
   let workerCount = 0;
   const startWorker = async (): Promise<RoleProcess> => {
     workerCount += 1;
-    const worker = spawnRole({ name: `worker-${workerCount}`, cliPath, configPath, args: ['worker'], logPath: join(dir, `worker-${workerCount}.log`) });
+    const monitoringPort = options.monitoring ? await freePort() : 0;
+    const args = monitoringPort > 0 ? ['worker', '--monitoring-port', String(monitoringPort)] : ['worker'];
+    if (monitoringPort > 0) metricsTargets.push(`127.0.0.1:${monitoringPort}`);
+    const worker = spawnRole({ name: `worker-${workerCount}`, cliPath, configPath, args, logPath: join(dir, `worker-${workerCount}.log`) });
     workers.push(worker);
     await worker.ready;
     return worker;
@@ -171,7 +182,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop({ purge: true }).catch(() => undefined);
     throw err;
   }
-  return { dir, configPath, config, busTwin, simulator, web, workers, intakeUrl: `http://127.0.0.1:${webPort}/bus`, busSecret, startWorker, runCli, stop };
+  return { dir, configPath, config, busTwin, simulator, web, workers, intakeUrl: `http://127.0.0.1:${webPort}/bus`, busSecret, startWorker, runCli, stop, metricsTargets };
 }
 
 /** Deletes a namespace's Redis keys and AMQP exchanges and queues (tests and demo runs clean up after themselves). */
