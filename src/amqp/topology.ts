@@ -1,5 +1,6 @@
 import { Channel } from 'amqplib';
 import { Config } from '../config/config';
+import { priorityExchangeOf, priorityQueueOf } from '../admission/command-priority';
 
 /**
  * Declares the durable topology from configuration (idempotent):
@@ -15,8 +16,14 @@ import { Config } from '../config/config';
  * dead-letter queue has therefore passed our redaction. An older deployment's `#` binding of the
  * dead-letter queue to the DLX is removed here.
  * Routing keys read `producer.entity.event`, e.g. `bus.payment.capture`, `pos.payment.sale`.
+ *
+ * With `priorityLane` (`backpressure.priority_lane`): a second exchange and queue, `<commands exchange>.priority`
+ * ─#─▶ `<commands queue>.priority` (new names, so no declared queue's arguments change and nothing needs
+ * migrating). The intake publishes captures, cancels and refunds there; workers consume that queue on a
+ * channel of its own (own prefetch), so a capture never waits behind a backlog of authorizations, on quorum
+ * queues too (RabbitMQ 3.x quorum queues have no message priorities). Each message is in one queue only.
  */
-export async function declareTopology(channel: Channel, amqp: Config['amqp']): Promise<void> {
+export async function declareTopology(channel: Channel, amqp: Config['amqp'], options: { priorityLane?: boolean } = {}): Promise<void> {
   await channel.assertExchange(amqp.deadLetterExchange, 'topic', { durable: true });
   await channel.assertQueue(amqp.deadLetterQueue, {
     durable: true,
@@ -32,6 +39,15 @@ export async function declareTopology(channel: Channel, amqp: Config['amqp']): P
     arguments: { 'x-queue-type': amqp.queueType, 'x-dead-letter-exchange': amqp.deadLetterExchange },
   });
   await channel.bindQueue(amqp.commandsQueue, amqp.commandsExchange, '#');
+  if (options.priorityLane) {
+    const priority = priorityQueueOf(amqp);
+    await channel.assertExchange(priorityExchangeOf(amqp), 'topic', { durable: true });
+    await channel.assertQueue(priority, {
+      durable: true,
+      arguments: { 'x-queue-type': amqp.queueType, 'x-dead-letter-exchange': amqp.deadLetterExchange },
+    });
+    await channel.bindQueue(priority, priorityExchangeOf(amqp), '#');
+  }
 }
 
 /** Routing key of a command on the commands exchange. */

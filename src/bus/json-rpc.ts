@@ -30,6 +30,8 @@ export const JSON_RPC = {
   UNAVAILABLE: -32000,
   /** Implementation-defined: the signature is missing or wrong. */
   UNAUTHORIZED: -32001,
+  /** Implementation-defined (HTTP 429): a rate limit of the channel or account is reached; send it again after Retry-After. */
+  RATE_LIMITED: -32002,
 } as const;
 
 export function jsonRpcResult(id: JsonRpcId, result: unknown = {}): JsonRpcResponse {

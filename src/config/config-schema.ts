@@ -11,6 +11,14 @@ const nonEmpty = { type: 'string', minLength: 1 } as const;
 const httpUrl = { type: 'string', pattern: '^https?://[^\\s]+$' } as const;
 const jsonRpcMethod = { type: 'string', pattern: '^[A-Za-z0-9_.]+$' } as const;
 
+/** One token bucket: refill rate (tokens per second) and capacity (burst). */
+const rateLimitSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['per_s', 'burst'],
+  properties: { per_s: positiveInt, burst: positiveInt },
+} as const;
+
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
@@ -172,6 +180,31 @@ export const configSchema = {
     'console.password': { type: 'string', default: '' },
     'console.session_ttl_ms': { ...positiveInt, default: 28800000 },
     'console.stuck_after_ms': { ...positiveInt, default: 300000 },
+
+    // Spikes: rate limits per channel and per account (Redis token buckets shared by every process), and
+    // backpressure on a backlog of the commands queue (see README "Spikes: rate limits and backpressure").
+    'rate_limits.enabled': { type: 'boolean', default: true },
+    'rate_limits.channel_per_s': { ...positiveInt, default: 5000 },
+    'rate_limits.channel_burst': { ...positiveInt, default: 10000 },
+    'rate_limits.account_per_s': { ...positiveInt, default: 2500 },
+    'rate_limits.account_burst': { ...positiveInt, default: 5000 },
+    'rate_limits.by_channel': {
+      type: 'object',
+      default: {},
+      propertyNames: { enum: ['bus', 'web', 'pos', 'marketplace'] },
+      additionalProperties: rateLimitSchema,
+    },
+    'rate_limits.by_account': {
+      type: 'object',
+      default: {},
+      propertyNames: { pattern: '^[a-z][a-z0-9_-]*:.+$' },
+      additionalProperties: rateLimitSchema,
+    },
+    'rate_limits.lease_tokens': { type: 'integer', minimum: 1, maximum: 100, default: 8 },
+    'backpressure.max_backlog': { ...nonNegativeInt, default: 20000 },
+    'backpressure.retry_after_s': { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
+    'backpressure.depth_cache_ms': { ...positiveInt, default: 500 },
+    'backpressure.priority_lane': { type: 'boolean', default: true },
 
     // Each gateway's keys come from its own definition (src/gateways/<name>/<name>-gateway.ts).
     gateways: gatewaysSchema(),

@@ -125,6 +125,8 @@ export interface Config {
   readonly edge: EdgeConfig;
   readonly audit: AuditConfig;
   readonly console: ConsoleConfig;
+  readonly rateLimits: RateLimitsConfig;
+  readonly backpressure: BackpressureConfig;
   readonly gateways: Readonly<Record<string, GatewayConfig>>;
 }
 
@@ -247,4 +249,55 @@ export interface MonitoringConfig {
   readonly pollerPort: number;
   /** `/readyz` answers not ready while the oldest unsent event is older than this, milliseconds. Default 60000. */
   readonly readyMaxEventLagMs: number;
+}
+
+/** One token bucket: it refills `perS` tokens per second up to `burst`; each command takes one. */
+export interface RateLimit {
+  /** Sustained rate, commands per second. */
+  readonly perS: number;
+  /** Bucket capacity: commands accepted at once after a quiet period. */
+  readonly burst: number;
+}
+
+/**
+ * Rate limits (`rate_limits.*`): one token bucket per channel and one per account (`<gateway>:<gateway_account>`),
+ * in Redis, shared by every web and worker process. A command takes a token from both. Over the limit the
+ * intake answers 429 with Retry-After; the worker holds the message (it stops consuming faster) until a
+ * token is free: nothing is dropped.
+ */
+export interface RateLimitsConfig {
+  /** Off: no bucket is read or written. Default true. */
+  readonly enabled: boolean;
+  /** Every channel's bucket unless `byChannel` names it. Default 5000/s, burst 10000. */
+  readonly channel: RateLimit;
+  /** Every account's bucket unless `byAccount` names it. Default 2500/s, burst 5000. */
+  readonly account: RateLimit;
+  /** Per channel (`bus`, `web`, `pos`, `marketplace`). Default `{}`. */
+  readonly byChannel: Readonly<Record<string, RateLimit>>;
+  /** Per account, keyed `<gateway name>:<gateway_account>`. Default `{}`. */
+  readonly byAccount: Readonly<Record<string, RateLimit>>;
+  /**
+   * Tokens a worker takes from Redis at once and spends locally within 200 ms (fewer Redis round trips on
+   * the consumer's hot path; 1 = one round trip per command, exact). The intake always takes one. Default 8.
+   */
+  readonly leaseTokens: number;
+}
+
+/**
+ * Backpressure (`backpressure.*`): past `maxBacklog` messages waiting in the commands queue the intake
+ * refuses new authorizations (validate, revalidate; authorize, sale, tokenize) with 503 and Retry-After,
+ * while captures, cancels and refunds are still accepted and ride the priority lane past the backlog.
+ */
+export interface BackpressureConfig {
+  /** Commands queue depth (messages ready) above which new authorizations are refused; 0 = never. Default 20000. */
+  readonly maxBacklog: number;
+  /** Retry-After of the 503, seconds. Default 5. */
+  readonly retryAfterS: number;
+  /** How long one read of the queue depth is reused, milliseconds (one passive declare per interval per process). Default 500. */
+  readonly depthCacheMs: number;
+  /**
+   * Captures, cancels and refunds also go to the `<commands queue>.priority` queue, which workers consume on
+   * a channel of their own: they never wait behind a backlog of authorizations. Default true.
+   */
+  readonly priorityLane: boolean;
 }

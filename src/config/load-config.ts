@@ -4,7 +4,7 @@ import { schemaProblems } from './config-diagnostics';
 import { crossFieldProblems } from './cross-field-rules';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from './config-schema';
-import { BusCommandName, BusNotificationName, Config, EdgeConfig, GatewayConfig, OrphanReversalMode } from './config';
+import { BusCommandName, BusNotificationName, Config, EdgeConfig, GatewayConfig, OrphanReversalMode, RateLimit, RateLimitsConfig } from './config';
 import { toGatewayConfig } from './gateway-config-schema';
 import { ConfigError } from '../errors/config-error';
 import { checkTransportSecurity } from './transport-security';
@@ -232,6 +232,13 @@ function toConfig(p: Params): Config {
       sessionTtlMs: num(p, 'console.session_ttl_ms'),
       stuckAfterMs: num(p, 'console.stuck_after_ms'),
     },
+    rateLimits: rateLimitsOf(p),
+    backpressure: {
+      maxBacklog: num(p, 'backpressure.max_backlog'),
+      retryAfterS: num(p, 'backpressure.retry_after_s'),
+      depthCacheMs: num(p, 'backpressure.depth_cache_ms'),
+      priorityLane: p['backpressure.priority_lane'] as boolean,
+    },
     gateways,
   };
 }
@@ -250,6 +257,20 @@ function edgeConfig(p: Params): EdgeConfig {
       admin: p['edge.allow.admin'] as string[],
     },
     tls: { certFile: str(p, 'edge.tls.cert_file'), keyFile: str(p, 'edge.tls.key_file'), caFile: str(p, 'edge.tls.ca_file') },
+  };
+}
+
+/** `rate_limits.*`: buckets as `{ per_s, burst }` maps become {@link RateLimit}s. */
+function rateLimitsOf(p: Params): RateLimitsConfig {
+  const limits = (raw: unknown): Record<string, RateLimit> =>
+    Object.fromEntries(Object.entries(raw as Record<string, { per_s: number; burst: number }>).map(([k, v]) => [k, { perS: v.per_s, burst: v.burst }]));
+  return {
+    enabled: p['rate_limits.enabled'] as boolean,
+    channel: { perS: num(p, 'rate_limits.channel_per_s'), burst: num(p, 'rate_limits.channel_burst') },
+    account: { perS: num(p, 'rate_limits.account_per_s'), burst: num(p, 'rate_limits.account_burst') },
+    byChannel: limits(p['rate_limits.by_channel']),
+    byAccount: limits(p['rate_limits.by_account']),
+    leaseTokens: num(p, 'rate_limits.lease_tokens'),
   };
 }
 

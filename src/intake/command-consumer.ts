@@ -21,6 +21,9 @@ import { counter } from '../metrics/metrics-registry';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { IDEMPOTENCY_CONFLICT, idempotencyConflictEvent } from '../events/idempotency-conflict-event';
 import { idempotencyConflicts } from './idempotency-metrics';
+import { RateLimiter } from '../admission/rate-limiter';
+import { priorityQueueOf } from '../admission/command-priority';
+import { gauge } from '../metrics/metrics-registry';
 
 /** What the consumer did with one message. Every message ends in exactly one of these. */
 export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued';
@@ -30,6 +33,8 @@ export interface CommandConsumerStats {
   duplicates: number;
   deadLettered: number;
   requeued: number;
+  /** Messages held until their channel's or account's rate limit had a token. */
+  rateLimited: number;
   /** Dependency failures retried while holding a message. */
   dependencyRetries: number;
 }
@@ -51,6 +56,16 @@ export interface CommandConsumerDeps {
    * intake alone) the conflict is still dead-lettered and logged.
    */
   recorder?: Pick<OutcomeRecorder, 'emit'>;
+  /**
+   * Rate limits per channel and account: a message over its limit is held (unacked, so prefetch stops the
+   * consumer from taking more) until a token is free. Without it nothing is limited.
+   */
+  rateLimiter?: RateLimiter;
+}
+
+/** `pb_commands_held_by_rate_limit`: messages a consumer is holding until a rate-limit token is free. */
+function heldGauge() {
+  return gauge('pb_commands_held_by_rate_limit', 'Messages the command consumer holds (unacked) until their rate limit has a token');
 }
 
 /**
@@ -67,9 +82,9 @@ export interface CommandConsumerDeps {
  * step is idempotent: same idempotency key, inquiry before resending an UNKNOWN, events by id).
  */
 export class CommandConsumer {
-  readonly stats: CommandConsumerStats = { accepted: 0, duplicates: 0, deadLettered: 0, requeued: 0, dependencyRetries: 0 };
-  private channel: Channel | null = null;
-  private consumerTag: string | null = null;
+  readonly stats: CommandConsumerStats = { accepted: 0, duplicates: 0, deadLettered: 0, requeued: 0, rateLimited: 0, dependencyRetries: 0 };
+  /** One channel per queue consumed (the commands queue, then the priority lane's), each with its prefetch. */
+  private lanes: { channel: Channel; consumerTag: string }[] = [];
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly onReady = () => void this.subscribe().catch((err: Error) => this.deps.logger.error('consumer resubscribe failed', { error: err.message }));
@@ -78,7 +93,9 @@ export class CommandConsumer {
 
   /** Whether the consumer is subscribed to its queue on a live connection (readiness). */
   get attached(): boolean {
-    return this.running && this.consumerTag !== null && this.channel !== null && this.deps.connection.connected;
+    // Every lane (the commands queue and, with the priority lane, its queue) has its consumer.
+    const lanes = this.deps.config.backpressure.priorityLane ? 2 : 1;
+    return this.running && this.lanes.length === lanes && this.deps.connection.connected;
   }
 
   async start(): Promise<void> {
@@ -92,32 +109,38 @@ export class CommandConsumer {
     if (!this.running) return;
     const { config } = this.deps;
     const model = await this.deps.connection.connect();
-    const channel = await model.createChannel();
-    channel.on('error', (err: Error) => this.deps.logger.warn('consumer channel error', { error: err.message }));
-    await declareTopology(channel, config.amqp);
-    await channel.prefetch(config.amqp.prefetch);
-    this.channel = channel;
-    const acks = new AckBatcher(channel);
-    const { consumerTag } = await channel.consume(config.amqp.commandsQueue, (msg) => {
-      if (!msg) return; // consumer cancelled by the broker; `ready` resubscribes after reconnect
-      acks.track(msg);
-      const work = this.handle(channel, acks, msg).finally(() => this.inFlight.delete(work));
-      this.inFlight.add(work);
-    });
-    this.consumerTag = consumerTag;
+    const priorityLane = config.backpressure.priorityLane;
+    const queues = priorityLane ? [config.amqp.commandsQueue, priorityQueueOf(config.amqp)] : [config.amqp.commandsQueue];
+    const lanes: { channel: Channel; consumerTag: string }[] = [];
+    for (const [i, queue] of queues.entries()) {
+      // A channel per queue: the priority lane's prefetch is its own, never filled by authorizations.
+      const channel = await model.createChannel();
+      channel.on('error', (err: Error) => this.deps.logger.warn('consumer channel error', { error: err.message, queue }));
+      if (i === 0) await declareTopology(channel, config.amqp, { priorityLane });
+      await channel.prefetch(config.amqp.prefetch);
+      const acks = new AckBatcher(channel);
+      const { consumerTag } = await channel.consume(queue, (msg) => {
+        if (!msg) return; // consumer cancelled by the broker; `ready` resubscribes after reconnect
+        acks.track(msg);
+        const work = this.handle(channel, acks, msg).finally(() => this.inFlight.delete(work));
+        this.inFlight.add(work);
+      });
+      lanes.push({ channel, consumerTag });
+    }
+    this.lanes = lanes;
   }
 
   /** Stops taking messages, lets in-flight ones finish (or requeues them), closes the channel. */
   async stop(): Promise<void> {
     this.running = false;
     this.deps.connection.off('ready', this.onReady);
-    const channel = this.channel;
-    if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(() => undefined);
+    const lanes = this.lanes;
+    await Promise.all(lanes.map((lane) => lane.channel.cancel(lane.consumerTag).catch(() => undefined)));
     await Promise.allSettled([...this.inFlight]);
     // Let the ack batcher's pending flush (queued with setImmediate) go out before the channel closes.
     await new Promise((resolve) => setImmediate(resolve));
-    if (channel) await channel.close().catch(() => undefined);
-    this.channel = null;
+    await Promise.all(lanes.map((lane) => lane.channel.close().catch(() => undefined)));
+    this.lanes = [];
   }
 
   private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage): Promise<void> {
@@ -187,6 +210,7 @@ export class CommandConsumer {
     }
     const operationId = operationIdOf(command);
     seen.operationId = operationId;
+    await this.admit(command);
     const { inline } = this.deps;
     // The fast path records a new operation's first attempt with its creation when it can go out at once.
     const now = Date.now();
@@ -224,6 +248,32 @@ export class CommandConsumer {
     // Adding again is safe: BullMQ ignores a jobId it already holds.
     await this.retrying('delivery queue', () => this.deps.deliveryQueue.add('deliver', { operationId }, { jobId: bullJobId(operationId) }));
     return { decision: created ? 'accepted' : 'duplicate', operationId };
+  }
+
+  /**
+   * Waits until the command's channel and account have a rate-limit token. The message stays unacked
+   * meanwhile, so the prefetch window stops this consumer from taking more than the limits let through:
+   * nothing is dropped and nothing spins (one Redis call per wait, after the wait the bucket asked for).
+   * Throws when stopping: the message goes back to the queue.
+   */
+  private async admit(command: PaymentCommand): Promise<void> {
+    const limiter = this.deps.rateLimiter;
+    if (!limiter?.enabled) return;
+    const subject = { channel: command.channel, gateway: command.payment.gateway, account: command.payment.gateway_account };
+    let decision = await this.retrying('rate limit', () => limiter.take(subject));
+    if (decision.allowed) return;
+    this.stats.rateLimited += 1;
+    heldGauge().inc();
+    try {
+      while (!decision.allowed) {
+        if (!this.running) throw new Error('stopping while held by a rate limit');
+        const waitMs = Math.min(decision.retryAfterMs, 1000);
+        await new Promise((r) => setTimeout(r, waitMs));
+        decision = await this.retrying('rate limit', () => limiter.take(subject));
+      }
+    } finally {
+      heldGauge().dec();
+    }
   }
 
   /**

@@ -20,15 +20,25 @@ import { BodyTooLargeError, readRawBody } from '../web/read-body';
 import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendJson } from '../web/web-server';
 import { commandMethodIndex, mapBusCall } from './bus-command-mapper';
+import { RateLimiter } from '../admission/rate-limiter';
+import { BacklogProbe } from '../admission/backlog-probe';
+import { isPriorityCommand, priorityExchangeOf } from '../admission/command-priority';
 
 /** Intake refusals by code; every unauthenticated 401 counts here (the log line is rate-limited). */
 const intakeRejects = counter('pb_intake_rejects_total', 'Intake requests refused before they were read, by code (UNAUTHORIZED: missing or wrong X-Signature)', ['code']);
+
+/** `pb_backpressure_refusals_total{command}`: new authorizations refused (503) because the commands queue is past its backlog. */
+const backpressureRefusals = counter('pb_backpressure_refusals_total', 'Commands the intake refused with 503 + Retry-After because the commands queue was past backpressure.max_backlog, by command', ['command']);
 
 export interface IntakeStats {
   accepted: number;
   rejected: number;
   unauthorized: number;
   unavailable: number;
+  /** Refused with 429: over a rate limit. */
+  rateLimited: number;
+  /** Refused with 503: the commands queue was past its backlog (new authorizations only). */
+  backpressured: number;
 }
 
 /**
@@ -38,7 +48,7 @@ export interface IntakeStats {
  * If the broker cannot confirm: 503 with a JSON-RPC error, so the bus sends it again.
  */
 export class IntakeRoute implements WebRoute {
-  readonly stats: IntakeStats = { accepted: 0, rejected: 0, unauthorized: 0, unavailable: 0 };
+  readonly stats: IntakeStats = { accepted: 0, rejected: 0, unauthorized: 0, unavailable: 0, rateLimited: 0, backpressured: 0 };
   private readonly methods: ReadonlyMap<string, BusCommandName>;
   /** Anyone can send a bad signature: one warning per minute, carrying how many were suppressed. */
   private readonly refusals: LogThrottle;
@@ -56,6 +66,10 @@ export class IntakeRoute implements WebRoute {
        * idempotency conflict at once. Without it every conflict is left to the consumer.
        */
       ledger?: Pick<Ledger, 'digestOf'>;
+      /** Rate limits per channel and account (429 + Retry-After over them). Without it nothing is limited. */
+      rateLimiter?: Pick<RateLimiter, 'take'>;
+      /** The commands queue's depth, for backpressure (503 + Retry-After past the backlog). Without it, none. */
+      backlog?: Pick<BacklogProbe, 'depth'>;
     },
   ) {
     this.methods = commandMethodIndex(deps.config);
@@ -116,6 +130,8 @@ export class IntakeRoute implements WebRoute {
     }
     const command = mapped.command;
     const operationId = operationIdOf(command);
+    if (await this.overBacklog(res, mapped.id, command)) return;
+    if (await this.overRateLimit(res, mapped.id, command)) return;
     if (await this.conflicts(command, operationId)) {
       idempotencyConflicts().inc({ channel: command.channel });
       await this.reject(res, raw, mapped.id, JSON_RPC.INVALID_PARAMS, 'IDEMPOTENCY_CONFLICT', 'payment.operation_reference', `${IDEMPOTENCY_CONFLICT}: already used for a command with other money fields`, {
@@ -125,7 +141,9 @@ export class IntakeRoute implements WebRoute {
       return;
     }
     try {
-      await this.deps.publisher.publish(config.amqp.commandsExchange, commandRoutingKey(command.channel, command.command), Buffer.from(JSON.stringify(command)), {
+      // Captures, cancels and refunds take the priority lane: they never wait behind a backlog of authorizations.
+      const exchange = config.backpressure.priorityLane && isPriorityCommand(command.command) ? priorityExchangeOf(config.amqp) : config.amqp.commandsExchange;
+      await this.deps.publisher.publish(exchange, commandRoutingKey(command.channel, command.command), Buffer.from(JSON.stringify(command)), {
         contentType: 'application/json',
         messageId: operationId,
         timestamp: Math.floor(Date.now() / 1000),
@@ -138,6 +156,46 @@ export class IntakeRoute implements WebRoute {
     }
     this.stats.accepted += 1;
     sendJson(res, 200, jsonRpcResult(mapped.id, {}));
+  }
+
+  /**
+   * Backpressure: past `backpressure.max_backlog` messages ready in the commands queue, a new authorization
+   * (anything but a capture, cancel or refund) is refused with 503 and Retry-After, as when the broker is
+   * unavailable: the bus sends it again later. Nothing is recorded or dead-lettered (the command is fine).
+   */
+  private async overBacklog(res: ServerResponse, id: JsonRpcId, command: PaymentCommand): Promise<boolean> {
+    const { config, backlog } = this.deps;
+    const max = config.backpressure.maxBacklog;
+    if (!backlog || max === 0 || isPriorityCommand(command.command)) return false;
+    const depth = await backlog.depth();
+    if (depth === null || depth <= max) return false;
+    this.stats.backpressured += 1;
+    backpressureRefusals.inc({ command: command.command });
+    this.refusals.warn('BACKLOG', 'intake refused new authorizations: the commands queue is past its backlog (503 + Retry-After; rate-limited log line)', {
+      code: 'BACKLOG',
+      depth,
+      max_backlog: max,
+      command: command.command,
+    });
+    const retryAfterS = config.backpressure.retryAfterS;
+    sendJson(res, 503, jsonRpcError(id, JSON_RPC.UNAVAILABLE, `command not accepted: ${depth} commands are waiting (backlog limit ${max}); send it again after ${retryAfterS} s`, { reason: 'backlog', retry_after_s: retryAfterS }), {
+      'retry-after': String(retryAfterS),
+    });
+    return true;
+  }
+
+  /** Rate limits per channel and account: over one, 429 with Retry-After (whole seconds, at least 1). */
+  private async overRateLimit(res: ServerResponse, id: JsonRpcId, command: PaymentCommand): Promise<boolean> {
+    const { rateLimiter } = this.deps;
+    if (!rateLimiter) return false;
+    const decision = await rateLimiter.take({ channel: command.channel, gateway: command.payment.gateway, account: command.payment.gateway_account });
+    if (decision.allowed) return false;
+    this.stats.rateLimited += 1;
+    const retryAfterS = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    sendJson(res, 429, jsonRpcError(id, JSON_RPC.RATE_LIMITED, `command not accepted: the ${decision.scope} rate limit is reached; send it again after ${retryAfterS} s`, { reason: 'rate_limited', scope: decision.scope, retry_after_s: retryAfterS }), {
+      'retry-after': String(retryAfterS),
+    });
+    return true;
   }
 
   /**

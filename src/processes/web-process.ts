@@ -16,6 +16,8 @@ import { readTlsFiles } from '../web/tls-files';
 import { WebRoute, WebServer, startWebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
 import { WebhookRoute } from '../webhooks/webhook-route';
+import { BacklogProbe } from '../admission/backlog-probe';
+import { RateLimiter } from '../admission/rate-limiter';
 
 export interface WebProcessOptions {
   /** Gateways whose webhooks this process accepts at `/webhooks/<name>`. */
@@ -45,10 +47,12 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:web', logger });
   // Connect in the background: intake answers 503 until the broker is there, which the bus retries.
   void connection.connect().catch(() => undefined);
-  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
+  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
   const redis = createRedis(config.redis.url, 'commands', logger);
-  const intake = new IntakeRoute({ config, publisher, deadLetters, logger, ledger: new Ledger(redis, config.redis.keyPrefix) });
+  const backlog = new BacklogProbe({ config, connection, logger });
+  const rateLimiter = new RateLimiter({ config, redis, logger, where: 'intake' });
+  const intake = new IntakeRoute({ config, publisher, deadLetters, logger, ledger: new Ledger(redis, config.redis.keyPrefix), rateLimiter, backlog });
   const health = new HealthRoute({
     rabbitmq: async () => {
       if (!connection.connected) throw new Error('not connected');
@@ -86,6 +90,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     intakeUrl: `${server.url}${config.http.intakePath}`,
     stop: async () => {
       await server.close();
+      await backlog.close();
       await publisher.close();
       await connection.close();
       await outcomesQueue.close();

@@ -36,6 +36,7 @@ import { WebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
 import { breakersCheck, configurationCheck, eventLagCheck, redisCheck, startedCheck, waitForRedis } from './role-readiness';
 import { scrapeSnapshot } from './scrape-snapshot';
+import { RateLimiter } from '../admission/rate-limiter';
 
 export interface WorkerProcessOptions {
   /** Configured gateways, by the name commands use in `payment.gateway`. */
@@ -131,7 +132,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, logger });
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   dependencies.watchAmqp(connection);
-  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
+  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
   const router = new ConfiguredGatewayRouter(options.routes);
   const delivery = new DeliveryService({ config, ledger, router, recorder, logger, deadLetters });
@@ -139,9 +140,11 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
 
   const inline = new InlineDelivery({ config, service: delivery, deliveryQueue, logger });
-  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, recorder });
   // What the broker dead-letters by itself reaches the dead-letter queue only through our redaction.
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
+  // Leased tokens: one Redis call per `rate_limits.lease_tokens` commands of a channel and account.
+  const rateLimiter = new RateLimiter({ config, redis: fastRedis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens });
+  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, recorder, rateLimiter });
   consumerRef = consumer;
   deliveryRef = delivery;
   const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);

@@ -1,6 +1,7 @@
 import amqp, { ChannelModel, GetMessage } from 'amqplib';
 import { Config } from '../../src/config/config';
 import { brokerRejectedQueueOf, declareTopology } from '../../src/amqp/topology';
+import { priorityExchangeOf, priorityQueueOf } from '../../src/admission/command-priority';
 
 /** A plain AMQP client for tests: publish as another channel would, read the dead-letter queue. */
 export async function amqpClient(config: Config): Promise<{
@@ -34,8 +35,10 @@ export async function amqpClient(config: Config): Promise<{
       await ch.deleteQueue(config.amqp.commandsQueue).catch(() => undefined);
       await ch.deleteQueue(config.amqp.deadLetterQueue).catch(() => undefined);
       await ch.deleteQueue(brokerRejectedQueueOf(config.amqp)).catch(() => undefined);
+      await ch.deleteQueue(priorityQueueOf(config.amqp)).catch(() => undefined);
       await ch.deleteExchange(config.amqp.commandsExchange).catch(() => undefined);
       await ch.deleteExchange(config.amqp.deadLetterExchange).catch(() => undefined);
+      await ch.deleteExchange(priorityExchangeOf(config.amqp)).catch(() => undefined);
     },
     close: async () => {
       await model.close().catch(() => undefined);

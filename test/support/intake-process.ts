@@ -14,6 +14,7 @@ import { CommandConsumer } from '../../src/intake/command-consumer';
 import { Ledger } from '../../src/ledger/ledger';
 import { Logger } from '../../src/logging/logger';
 import { createRedis } from '../../src/redis/redis-connection';
+import { RateLimiter } from '../../src/admission/rate-limiter';
 
 /** The command consumer alone, as the intake tests need it. */
 export interface IntakeProcess {
@@ -31,7 +32,7 @@ export interface IntakeProcess {
  * test sees exactly what intake wrote) and without the delivery, event and outcome workers. Idempotency
  * conflicts still record their FAIL event in the outbox (queued, never sent).
  */
-export async function startIntakeProcess(config: Config, logger: Logger): Promise<IntakeProcess> {
+export async function startIntakeProcess(config: Config, logger: Logger, options: { rateLimits?: boolean } = {}): Promise<IntakeProcess> {
   const redis = createRedis(config.redis.url, 'commands', logger);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
@@ -40,9 +41,11 @@ export async function startIntakeProcess(config: Config, logger: Logger): Promis
   for (const q of [deliveryQueue, eventsQueue]) q.on('error', () => undefined);
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:intake-test', logger });
-  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
+  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
-  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, recorder });
+  // With `rateLimits`, the worker's rate limiter (rate_limits.*, leased tokens) holds messages over a limit.
+  const rateLimiter = options.rateLimits ? new RateLimiter({ config, redis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens }) : undefined;
+  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, recorder, rateLimiter });
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
   await consumer.start();
   await brokerDeadLetters.start();

@@ -1,0 +1,85 @@
+import { Channel } from 'amqplib';
+import { AmqpConnection } from '../amqp/amqp-connection';
+import { Config } from '../config/config';
+import { Logger } from '../logging/logger';
+import { LogThrottle } from '../logging/log-throttle';
+import { gauge } from '../metrics/metrics-registry';
+
+/** `pb_commands_backlog`: messages ready in the commands queue, as last read by this process. */
+function backlogGauge() {
+  return gauge('pb_commands_backlog', 'Messages ready in the commands queue (last read, cached backpressure.depth_cache_ms)');
+}
+
+/**
+ * The commands queue's depth (messages ready, not the ones being worked on), read with a passive declare
+ * and reused for `backpressure.depth_cache_ms`: at most one read per interval per process, whatever the
+ * request rate, and callers in between never wait for the broker. Unknown (null) while the broker cannot
+ * answer: backpressure then lets commands through, the publish itself answers 503 if the broker is down.
+ */
+export class BacklogProbe {
+  private channel: Promise<Channel> | null = null;
+  private value: number | null = null;
+  private readAt = 0;
+  private reading: Promise<void> | null = null;
+  private readonly throttle: LogThrottle;
+
+  constructor(
+    private readonly deps: { config: Config; connection: AmqpConnection; logger: Logger; now?: () => number },
+  ) {
+    deps.connection.on('lost', () => (this.channel = null));
+    this.throttle = new LogThrottle(deps.logger);
+  }
+
+  /**
+   * The depth last read; starts a fresh read in the background when the cached one is older than the cache
+   * interval. The first call of a process waits for its read.
+   */
+  async depth(): Promise<number | null> {
+    const now = (this.deps.now ?? Date.now)();
+    if (now - this.readAt >= this.deps.config.backpressure.depthCacheMs && !this.reading) {
+      this.readAt = now;
+      this.reading = this.read().finally(() => (this.reading = null));
+      if (this.value === null) await this.reading;
+    }
+    return this.value;
+  }
+
+  private async read(): Promise<void> {
+    try {
+      const channel = await this.openChannel();
+      const { messageCount } = await channel.checkQueue(this.deps.config.amqp.commandsQueue);
+      this.value = messageCount;
+      backlogGauge().set(messageCount);
+    } catch (err) {
+      this.value = null;
+      this.channel = null;
+      this.throttle.warn('depth', 'commands queue depth unreadable; backpressure off until it is (rate-limited log line)', { error: (err as Error).message });
+    }
+  }
+
+  private openChannel(): Promise<Channel> {
+    if (!this.channel) {
+      const opening = (async () => {
+        const model = this.deps.connection.current();
+        const ch = await model.createChannel();
+        // A passive declare of a missing queue closes the channel (404): open a new one next time.
+        ch.on('error', () => undefined);
+        ch.on('close', () => {
+          if (this.channel === opening) this.channel = null;
+        });
+        return ch;
+      })();
+      opening.catch(() => {
+        if (this.channel === opening) this.channel = null;
+      });
+      this.channel = opening;
+    }
+    return this.channel;
+  }
+
+  async close(): Promise<void> {
+    const ch = this.channel;
+    this.channel = null;
+    if (ch) await ch.then((c) => c.close()).catch(() => undefined);
+  }
+}

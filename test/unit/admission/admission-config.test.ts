@@ -1,0 +1,80 @@
+import { buildConfig } from '../../../src/config/load-config';
+import { ConfigError } from '../../../src/errors/config-error';
+import { isPriorityCommand, priorityExchangeOf, priorityQueueOf } from '../../../src/admission/command-priority';
+import { accountDigest } from '../../../src/admission/rate-limiter';
+
+const minimal = (): Record<string, unknown> => ({
+  'service_bus.url': 'https://bus.example.com/',
+  'service_bus.endpoint_name': 'payment-bridge',
+  'service_bus.secret': '0123456789abcdef',
+  'service_bus.public_url': 'https://payments.example.com/bus',
+  'mom_client.client_id': 'pb',
+  'mom_client.client_secret': 'client-secret',
+  'mom_client.oauth_server_url': 'https://bus.example.com',
+  'amqp.url': 'amqp://127.0.0.1:5672',
+  'redis.url': 'redis://127.0.0.1:6379',
+});
+
+describe('rate_limits.* and backpressure.*', () => {
+  it('default to generous limits, a 20 000-message backlog, a 5 s Retry-After and the priority lane on', () => {
+    const config = buildConfig(minimal());
+    expect(config.rateLimits).toEqual({
+      enabled: true,
+      channel: { perS: 5000, burst: 10000 },
+      account: { perS: 2500, burst: 5000 },
+      byChannel: {},
+      byAccount: {},
+      leaseTokens: 8,
+    });
+    expect(config.backpressure).toEqual({ maxBacklog: 20000, retryAfterS: 5, depthCacheMs: 500, priorityLane: true });
+  });
+
+  it('maps per-channel and per-account buckets', () => {
+    const config = buildConfig({
+      ...minimal(),
+      'rate_limits.by_channel': { pos: { per_s: 20, burst: 40 } },
+      'rate_limits.by_account': { 'adyen:AcmeEU': { per_s: 5, burst: 10 } },
+    });
+    expect(config.rateLimits.byChannel).toEqual({ pos: { perS: 20, burst: 40 } });
+    expect(config.rateLimits.byAccount).toEqual({ 'adyen:AcmeEU': { perS: 5, burst: 10 } });
+  });
+
+  it.each([
+    ['an unknown channel', { 'rate_limits.by_channel': { fax: { per_s: 1, burst: 1 } } }, 'rate_limits.by_channel.fax'],
+    ['an account key without its gateway', { 'rate_limits.by_account': { AcmeEU: { per_s: 1, burst: 1 } } }, 'rate_limits.by_account.AcmeEU'],
+    ['a bucket without burst', { 'rate_limits.by_channel': { pos: { per_s: 1 } } }, 'rate_limits.by_channel.pos.burst'],
+    ['a zero rate', { 'rate_limits.channel_per_s': 0 }, 'rate_limits.channel_per_s'],
+    ['a negative backlog', { 'backpressure.max_backlog': -1 }, 'backpressure.max_backlog'],
+  ])('refuses %s, naming the key', (_label, overrides, key) => {
+    let error: unknown;
+    try {
+      buildConfig({ ...minimal(), ...overrides });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).key).toBe(key);
+  });
+});
+
+describe('command priority', () => {
+  it('puts captures, cancels and refunds on the priority lane, and nothing else', () => {
+    expect(['capture', 'cancel', 'refund'].every((c) => isPriorityCommand(c as never))).toBe(true);
+    expect(['validate', 'revalidate', 'authorize', 'sale', 'tokenize'].some((c) => isPriorityCommand(c as never))).toBe(false);
+  });
+
+  it('names the lane after the commands exchange and queue (new names: no declared queue changes arguments)', () => {
+    const config = buildConfig(minimal());
+    expect(priorityExchangeOf(config.amqp)).toBe('payment-bridge.commands.priority');
+    expect(priorityQueueOf(config.amqp)).toBe('worker:payment:command.priority');
+  });
+});
+
+describe('accountDigest', () => {
+  it('is 22 key-safe characters that never carry the account text, one per gateway and account', () => {
+    const digest = accountDigest('adyen', '4111111111111111');
+    expect(digest).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(digest).not.toContain('4111');
+    expect(accountDigest('stripe', '4111111111111111')).not.toBe(digest);
+  });
+});
