@@ -8,7 +8,8 @@ import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/even
 import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { pspDiscrepancy } from '../events/psp-discrepancy';
 import { pspDiscrepancies } from './authorization-metrics';
-import { Interaction, Ledger, OperationRecord, TransitionFields, afterTransition } from '../ledger/ledger';
+import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
+import { afterTransition } from '../ledger/record-fields';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { lifecycleFields } from '../lifecycle/authorization-validity';
 import { Logger } from '../logging/logger';
@@ -145,8 +146,8 @@ export class OutcomeRecorder {
       if (applied) this.noteMove(op, from, to, interaction, record, now);
       return this.settleRecord(op.id, record);
     }
-    const inputs = events.recordInputs(event, now, this.leaseMs(), this.settles(op.id));
-    const { record, recorded, applied, from } = await ledger.transitionAndRecord(op, to, interaction, fields, inputs, { reference, now });
+    const step = events.recordStep(event, now, this.leaseMs(), this.settles(op.id));
+    const { record, recorded, applied, from } = await ledger.transitionAndRecord(op, to, interaction, fields, step, { reference, now });
     if (applied) this.noteMove(op, from, to, interaction, record, now);
     if (!recorded) return this.settleRecord(op.id, record);
     await this.dispatch(event, recorded);
@@ -178,7 +179,7 @@ export class OutcomeRecorder {
    * Records an event in the outbox, then sends it inline if it may go now (a notifier is set and every
    * earlier event of its payment is delivered), else queues it (idempotent by event id). An event already
    * delivered is left alone.
-   * @param settledOperation the operation whose settling mark (see `Ledger.markSettling`) the recorded
+   * @param settledOperation the operation whose settling mark (see `Ledger.settlingBefore`) the recorded
    *   event clears, in the same step as the recording.
    */
   async emit(event: PaymentEvent, settledOperation?: string): Promise<void> {

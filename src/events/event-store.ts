@@ -1,57 +1,65 @@
-import Redis, { Result } from 'ioredis';
+import Redis from 'ioredis';
+import { LuaFragment, LuaScript, LuaStep, luaInputs } from '../redis/lua-script';
 import { PaymentEvent } from './payment-event';
 
 // The recording of an event, as a Lua function `pb_record_event(K, A)` so that the ledger's outcome
-// transition can record the outcome's event in the same atomic step; RECORD_LUA calls it alone.
-// K: event hash, payment sequence counter, payment sent watermark, unsent index, send lease, settling
-// index. A: payment key, method, params JSON, event id, now (ms), lease ms ('' = do not claim),
-// operation id whose settling mark the recorded event clears ('' = none).
+// transition can record the outcome's event in the same atomic step (`EventStore.recordStep`); RECORD_SCRIPT
+// calls it alone. Inputs: see RECORD_INPUTS.
 // Records the event once; a second call (crash and retry) returns the sequence given the first time.
 // A new event also enters the unsent index (score = when recorded), which the recovery sweep reads if
 // whoever recorded it dies before it is delivered. When the payment's order lets the event go now (all
 // earlier events delivered) and a lease is asked for, it also takes the event's send lease, so no two
 // senders have the same event on the wire at once (a repeat landing after the next event would break the
 // per-payment order). Returns {sequence, sent watermark, lease taken (0|1)}.
-export const RECORD_EVENT_LUA_FUNCTION = `
+const RECORD_INPUTS = luaInputs(
+  // The event hash, the payment's sequence counter and sent watermark, the unsent index, the event's send
+  // lease, the settling index whose mark the recording clears (the ledger's; see `settles`).
+  ['event', 'event_seq', 'event_sent', 'event_unsent', 'event_lease', 'event_settling'],
+  // The payment key, method, params JSON, event id, now (ms), lease ms ('' = do not claim), the operation
+  // id whose settling mark the recorded event clears ('' = none).
+  ['event_payment_key', 'event_method', 'event_params', 'event_id', 'event_now', 'event_lease_ms', 'event_settles'],
+);
+type RecordKey = (typeof RECORD_INPUTS.keys)[number];
+type RecordArg = (typeof RECORD_INPUTS.args)[number];
+
+const RECORD_EVENT: LuaFragment<RecordKey, RecordArg> = {
+  inputs: RECORD_INPUTS,
+  lua: `
 local function pb_record_event(K, A)
-  local sent = tonumber(redis.call('GET', K[3]) or '0')
-  local seq = redis.call('HGET', K[1], 'sequence')
+  local sent = tonumber(redis.call('GET', K.event_sent) or '0')
+  local seq = redis.call('HGET', K.event, 'sequence')
   if seq then
     seq = tonumber(seq)
   else
-    seq = redis.call('INCR', K[2])
-    redis.call('HSET', K[1], 'sequence', seq, 'payment_key', A[1], 'method', A[2], 'params', A[3])
-    redis.call('ZADD', K[4], A[5], A[4])
+    seq = redis.call('INCR', K.event_seq)
+    redis.call('HSET', K.event, 'sequence', seq, 'payment_key', A.event_payment_key, 'method', A.event_method, 'params', A.event_params)
+    redis.call('ZADD', K.event_unsent, A.event_now, A.event_id)
   end
-  if A[7] ~= '' then redis.call('ZREM', K[6], A[7]) end
+  if A.event_settles ~= '' then redis.call('ZREM', K.event_settling, A.event_settles) end
   local claimed = 0
-  if A[6] ~= '' and sent == seq - 1 then
-    if redis.call('SET', K[5], '1', 'PX', A[6], 'NX') then claimed = 1 end
+  if A.event_lease_ms ~= '' and sent == seq - 1 then
+    if redis.call('SET', K.event_lease, '1', 'PX', A.event_lease_ms, 'NX') then claimed = 1 end
   end
   return {seq, sent, claimed}
 end
-`;
+`,
+};
 
-const RECORD_LUA = `${RECORD_EVENT_LUA_FUNCTION}
-return pb_record_event(KEYS, ARGV)
-`;
+const RECORD_SCRIPT = new LuaScript(RECORD_INPUTS, `${RECORD_EVENT.lua}
+return pb_record_event(K, A)
+`);
 
-// KEYS: sent watermark of the payment, unsent index. ARGV: sequence, event id ('' for none).
-// Raises the watermark, never lowers it, and takes the event out of the unsent index.
-const MARK_SENT_LUA = `
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-local seq = tonumber(ARGV[1])
-if seq > cur then redis.call('SET', KEYS[1], seq) end
-if ARGV[2] ~= '' then redis.call('ZREM', KEYS[2], ARGV[2]) end
+const MARK_SENT_SCRIPT = new LuaScript(
+  luaInputs(['sent', 'unsent'], ['sequence', 'event_id']),
+  // Raises the payment's sent watermark, never lowers it, and takes the event ('' for none) out of the unsent index.
+  `
+local cur = tonumber(redis.call('GET', K.sent) or '0')
+local seq = tonumber(A.sequence)
+if seq > cur then redis.call('SET', K.sent, seq) end
+if A.event_id ~= '' then redis.call('ZREM', K.unsent, A.event_id) end
 return cur
-`;
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    pbEventRecord(...keysThenArgs: string[]): Result<[number, number, number], Context>;
-    pbEventMarkSent(sentKey: string, unsentKey: string, sequence: number, eventId: string): Result<number, Context>;
-  }
-}
+`,
+);
 
 /** What recording an event found: its sequence, the payment's sent watermark, whether the send lease was taken. */
 export interface RecordResult {
@@ -78,10 +86,7 @@ export class EventStore {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {
-    redis.defineCommand('pbEventRecord', { numberOfKeys: 6, lua: RECORD_LUA });
-    redis.defineCommand('pbEventMarkSent', { numberOfKeys: 2, lua: MARK_SENT_LUA });
-  }
+  ) {}
 
   /** Key of the unsent index (recovery sweep). */
   private get unsentKey(): string {
@@ -107,39 +112,47 @@ export class EventStore {
     leaseMs?: number,
     settles?: { settlingKey: string; operationId: string },
   ): Promise<RecordResult> {
-    const { keys, args } = this.recordInputs(event, now, leaseMs, settles);
-    const [sequence, sent, claimed] = await this.redis.pbEventRecord(...keys, ...args);
-    return { sequence: Number(sequence), sent: Number(sent), claimed: Number(claimed) === 1 };
+    const step = this.recordStep(event, now, leaseMs, settles);
+    return step.read(await RECORD_SCRIPT.run(this.redis, step.values));
   }
 
   /**
-   * The keys and arguments of the recording (`RECORD_EVENT_LUA_FUNCTION`): what `recordAndCheck` sends,
-   * for a script that records the event inside a larger atomic step. Same parameters as `recordAndCheck`.
+   * The recording (`recordAndCheck`, same parameters) as a step another script runs inside its own atomic
+   * step: the ledger's outcome transition records the outcome's event with it (`Ledger.transitionAndRecord`).
    */
-  recordInputs(
+  recordStep(
     event: PaymentEvent,
     now: number,
     leaseMs?: number,
     settles?: { settlingKey: string; operationId: string },
-  ): { keys: [string, string, string, string, string, string]; args: [string, string, string, string, string, string, string] } {
+  ): LuaStep<RecordResult> & { values: { keys: Record<RecordKey, string>; args: Record<RecordArg, string> } } {
     return {
-      keys: [
-        `${this.prefix}event:${event.eventId}`,
-        `${this.prefix}payment:${event.paymentKey}:seq`,
-        `${this.prefix}payment:${event.paymentKey}:sent`,
-        this.unsentKey,
-        this.leaseKey(event.eventId),
-        settles?.settlingKey ?? this.unsentKey,
-      ],
-      args: [
-        event.paymentKey,
-        event.method,
-        JSON.stringify(event.params),
-        event.eventId,
-        String(now),
-        leaseMs === undefined ? '' : String(leaseMs),
-        settles?.operationId ?? '',
-      ],
+      fragment: RECORD_EVENT,
+      call: 'pb_record_event(K, A)',
+      values: {
+        keys: {
+          event: `${this.prefix}event:${event.eventId}`,
+          event_seq: `${this.prefix}payment:${event.paymentKey}:seq`,
+          event_sent: `${this.prefix}payment:${event.paymentKey}:sent`,
+          event_unsent: this.unsentKey,
+          event_lease: this.leaseKey(event.eventId),
+          // Unused without `settles`; any key of ours keeps the script's key list complete.
+          event_settling: settles?.settlingKey ?? this.unsentKey,
+        },
+        args: {
+          event_payment_key: event.paymentKey,
+          event_method: event.method,
+          event_params: JSON.stringify(event.params),
+          event_id: event.eventId,
+          event_now: String(now),
+          event_lease_ms: leaseMs === undefined ? '' : String(leaseMs),
+          event_settles: settles?.operationId ?? '',
+        },
+      },
+      read: (reply) => {
+        const [sequence, sent, claimed] = reply as [number, number, number];
+        return { sequence: Number(sequence), sent: Number(sent), claimed: Number(claimed) === 1 };
+      },
     };
   }
 
@@ -174,7 +187,7 @@ export class EventStore {
 
   /** Raises the payment's sent watermark to `sequence`; with `eventId`, also drops it from the unsent index. */
   async markSent(paymentKey: string, sequence: number, eventId = ''): Promise<void> {
-    await this.redis.pbEventMarkSent(`${this.prefix}payment:${paymentKey}:sent`, this.unsentKey, sequence, eventId);
+    await MARK_SENT_SCRIPT.run(this.redis, { keys: { sent: `${this.prefix}payment:${paymentKey}:sent`, unsent: this.unsentKey }, args: { sequence, event_id: eventId } });
   }
 
   /**

@@ -1,10 +1,12 @@
+import { LuaScript, luaInputs } from '../redis/lua-script';
+
 /**
  * The operation a PSP reference names, for a dependent command whose `gateway_key` is the PSP's reference
  * rather than our operation id (the OMS usually names an authorization by what our SUCCESS event returned).
  * One round trip, only on that path.
  *
- * KEYS: none (all under the prefix). ARGV: prefix P, gateway, reference, the dependent's id to register
- * ('' for none). `P ref:<gateway>:<reference>` holds the operation that last indexed the reference: an
+ * Inputs: no keys (all under the prefix); the prefix P, the gateway, the reference, the dependent's id to
+ * register ('' for none). `P ref:<gateway>:<reference>` holds the operation that last indexed the reference: an
  * authorization, or (Stripe answers a capture or cancel with the PaymentIntent id) one of its dependents.
  * A non-authorizing operation is followed back once to the authorization it names: its `authorization_id`
  * (set when it closed one), else its `authorization_key` or `gateway_key` as our operation id or as a PSP
@@ -13,8 +15,8 @@
  * Returns {the operation reached as a flat HGETALL ({} for none), 1 when it is an authorization else 0,
  * the other dependents as id, state, command, confirmed_amount ('' for none), payment JSON, …}.
  */
-export const AUTHORIZATION_BY_REFERENCE_LUA = `
-local P, gw, dep = ARGV[1], ARGV[2], ARGV[4]
+export const AUTHORIZATION_BY_REFERENCE_SCRIPT = new LuaScript(luaInputs([], ['prefix', 'gateway', 'reference', 'dependent']), `
+local P, gw, dep = A.prefix, A.gateway, A.dependent
 local authorizing = {authorize = true, sale = true, revalidate = true}
 local function load(id)
   if not id then return nil end
@@ -24,7 +26,7 @@ local function load(id)
   for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
   return flat, h
 end
-local id = redis.call('GET', P .. 'ref:' .. gw .. ':' .. ARGV[3])
+local id = redis.call('GET', P .. 'ref:' .. gw .. ':' .. A.reference)
 if not id then return {{}, 0, {}} end
 local flat, h = load(id)
 if not flat then return {{}, 0, {}} end
@@ -59,4 +61,4 @@ for _, m in ipairs(redis.call('SMEMBERS', deps)) do
   end
 end
 return {flat, 1, out}
-`;
+`);

@@ -293,8 +293,10 @@ describe("by the PSP's reference: a dependent command naming our authorization b
     const ref = await pspReference(auth);
     const capture = await byReference('capture', auth, { amount: 3000 });
     expect(await service.deliver(capture)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-    // The capture's outcome now holds the reference, as on Stripe.
-    await ledger.indexReference('simulator', ref, capture);
+    // The capture's outcome now holds the reference, as on Stripe (its webhook names the PaymentIntent).
+    const captured = await ledger.get(capture);
+    await recorder.apply(captured!, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: ref }, 'webhook');
+    expect(await ledger.findByReference('simulator', ref)).toBe(capture);
     const otherCurrency = await byReference('refund', auth, { amount: 100, currency: 'USD' });
     expect(await service.deliver(otherCurrency)).toEqual({ kind: 'done', state: 'FAILED' });
     expect((await ledger.get(otherCurrency))?.reason).toBe('currency_mismatch');

@@ -1,7 +1,8 @@
 import Redis from 'ioredis';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { EventStore } from '../../../src/events/event-store';
-import { Ledger, afterTransition } from '../../../src/ledger/ledger';
+import { Ledger } from '../../../src/ledger/ledger';
+import { afterTransition } from '../../../src/ledger/record-fields';
 import { testNamespace } from '../../support/test-config';
 import { channelCommand } from '../../support/fixtures';
 
@@ -65,8 +66,8 @@ describe('the outcome scripts on a real Redis', () => {
   it('moves and records the event in one step when the record is the one the caller holds', async () => {
     const cmd = command('sm-3');
     const { record } = await ledger.create('sm-3', cmd, 1_000, { event: 'attempt', attempt: 1 });
-    const inputs = events.recordInputs(eventFor('sm-3'), 2_000, 10_000, { settlingKey: ledger.settlingKey, operationId: 'sm-3' });
-    const result = await ledger.transitionAndRecord(record!, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'psp-3' }, inputs, { now: 2_000 });
+    const step = events.recordStep(eventFor('sm-3'), 2_000, 10_000, { settlingKey: ledger.settlingKey, operationId: 'sm-3' });
+    const result = await ledger.transitionAndRecord(record!, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'psp-3' }, step, { now: 2_000 });
     expect(result).toMatchObject({ applied: true, from: 'SENT', recorded: { sequence: 1, sent: 0, claimed: true } });
     expect(result.record).toEqual(afterTransition(record!, 'SUCCEEDED', { gatewayReference: 'psp-3' }, 2_000));
     expect(await events.load('ev-sm-3')).toMatchObject({ sequence: 1 });
@@ -80,8 +81,8 @@ describe('the outcome scripts on a real Redis', () => {
     const { record: stale } = await ledger.create('sm-4', cmd, 1_000, { event: 'attempt', attempt: 1 });
     // Another worker's retry counted a second attempt meanwhile.
     await ledger.transition('sm-4', 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true }, 1_500);
-    const inputs = events.recordInputs(eventFor('sm-4'), 2_000, undefined, { settlingKey: ledger.settlingKey, operationId: 'sm-4' });
-    const result = await ledger.transitionAndRecord(stale!, 'FAILED', { event: 'failed' }, { reason: 'DECLINED' }, inputs, { now: 2_000 });
+    const step = events.recordStep(eventFor('sm-4'), 2_000, undefined, { settlingKey: ledger.settlingKey, operationId: 'sm-4' });
+    const result = await ledger.transitionAndRecord(stale!, 'FAILED', { event: 'failed' }, { reason: 'DECLINED' }, step, { now: 2_000 });
     expect(result).toMatchObject({ applied: true, from: 'SENT', recorded: null, record: { state: 'FAILED', attempts: 2, reason: 'DECLINED' } });
     expect(await events.load('ev-sm-4')).toBeNull();
     expect(await ledger.settlingBefore(Number.MAX_SAFE_INTEGER)).toContain('sm-4');

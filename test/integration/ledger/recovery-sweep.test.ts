@@ -104,10 +104,10 @@ describe('the recovery sweep on a real Redis', () => {
     const t0 = 2_000_000;
     await ledger.create('st-lost', command('st-lost'), t0);
     await ledger.transition('st-lost', 'SENT', { event: 'attempt' }, { countAttempt: true }, t0);
-    // The recorder marks the operation before the transition; the worker dies before the outbox write.
-    await ledger.markSettling('st-lost', t0);
-    await ledger.transition('st-lost', 'SUCCEEDED', { event: 'outcome' }, {}, t0);
-    await ledger.markSettling('st-fresh', t0 + 50_000);
+    // The recorder marks the operation in its outcome transition; the worker dies before the outbox write.
+    await ledger.transitionAndGet('st-lost', 'SUCCEEDED', { event: 'outcome' }, {}, { markSettling: true, now: t0 });
+    await ledger.create('st-fresh', command('st-fresh'), t0);
+    await ledger.transitionAndGet('st-fresh', 'SENT', { event: 'attempt' }, { countAttempt: true }, { markSettling: true, now: t0 + 50_000 });
     const settled: string[] = [];
     const settle = async (id: string) => {
       settled.push(id);

@@ -162,7 +162,6 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
 
   it('a Stripe refund that fails after it succeeded and a charge.dispute.funds_withdrawn are adjustments, sent once each', async () => {
     const sale = await succeeded('sale', 'stripe', 'pi_adjustments_0001');
-    await worker.ledger.indexReference('stripe', 'pi_adjustments_0001', sale.id);
     const refund = await succeeded('refund', 'stripe', 're_adjustments_0001', sale.payment.order_id);
     const refundFailed = {
       id: 'evt_refund_failed_0001',

@@ -1,5 +1,6 @@
 import { amountRefusal } from '../../../src/delivery/operation-context';
-import { DependentSummary, OperationRecord, draftRecord } from '../../../src/ledger/ledger';
+import { DependentSummary, OperationRecord } from '../../../src/ledger/ledger';
+import { draftRecord } from '../../../src/ledger/record-fields';
 import { channelCommand } from '../../support/fixtures';
 
 function op(command: OperationRecord['command'], amount: number, extra: Partial<OperationRecord> = {}): OperationRecord {

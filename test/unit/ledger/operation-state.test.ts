@@ -1,5 +1,4 @@
 import { ALLOWED_TRANSITIONS, OPERATION_STATES, OperationState, TERMINAL_STATES, canTransition, isTerminal } from '../../../src/ledger/operation-state';
-import { Ledger } from '../../../src/ledger/ledger';
 
 /** Every allowed move, as the module's comment describes them (self-moves reschedule or resend). */
 const ALLOWED: ReadonlyArray<[OperationState, OperationState]> = [
@@ -69,6 +68,6 @@ describe('canTransition', () => {
 describe('isTerminal', () => {
   it('calls SUCCEEDED and FAILED terminal and nothing else', () => {
     expect(OPERATION_STATES.filter((s) => isTerminal(s))).toEqual(['SUCCEEDED', 'FAILED']);
-    expect(OPERATION_STATES.filter((s) => Ledger.isTerminal(s))).toEqual(['SUCCEEDED', 'FAILED']);
+    expect(OPERATION_STATES.filter((s) => isTerminal(s))).toEqual(['SUCCEEDED', 'FAILED']);
   });
 });

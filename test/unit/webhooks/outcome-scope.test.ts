@@ -1,5 +1,5 @@
 import { GatewayConfig } from '../../../src/config/config';
-import { OperationRecord, draftRecord } from '../../../src/ledger/ledger';
+import { OperationRecord, draftRecord } from '../../../src/ledger/record-fields';
 import { configuredAccount, scopeMismatch } from '../../../src/webhooks/outcome-scope';
 import { channelCommand } from '../../support/fixtures';
 

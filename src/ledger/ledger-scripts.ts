@@ -1,0 +1,194 @@
+import { LuaFragment, LuaScript, luaInputs, mergeInputs } from '../redis/lua-script';
+import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
+import { ALLOWED_TRANSITIONS } from './operation-state';
+
+// The ledger's Lua scripts. Each reads its keys and arguments by name (`K.op`, `A.now`: src/redis/lua-script.ts).
+// Every write to an operation is one of them, so a state change, its index move and its history entry are atomic.
+
+/**
+ * Creates the record unless it exists; returns {created(0|1), state, conflict(0|1)}: conflict when the
+ * existing record was created from a command with another digest (a record without one never conflicts).
+ * The record's fields follow the named arguments as name, value, name, value… (arguments, not JSON: no
+ * encoding of the payment twice, no decoding in Lua).
+ */
+export const CREATE_SCRIPT = new LuaScript(
+  luaInputs(
+    // The record's hash, its history, the order index (order-index.ts; '' when the command names no order).
+    ['op', 'log', 'order'],
+    // Key prefix, id, now (ms), the received interaction JSON, the initial state (RECEIVED, or SENT when the
+    // first attempt is recorded with the creation), the first attempt's interaction JSON ('' for none), the
+    // command's digest (command-digest.ts).
+    ['prefix', 'id', 'now', 'interaction', 'state', 'attempt', 'digest'],
+  ),
+  `
+local existing = redis.call('HMGET', K.op, 'state', 'digest')
+if existing[1] then
+  local conflict = 0
+  if existing[2] and existing[2] ~= A.digest then conflict = 1 end
+  return {0, existing[1], conflict}
+end
+redis.call('HSET', K.op, unpack(ARGV, A_REST))
+redis.call('ZADD', A.prefix .. 'ops:state:' .. A.state, A.now, A.id)
+redis.call('ZADD', A.prefix .. 'ops:created', A.now, A.id)
+if K.order ~= '' then redis.call('ZADD', K.order, A.now, A.id) end
+redis.call('RPUSH', K.log, A.interaction)
+if A.attempt ~= '' then redis.call('RPUSH', K.log, A.attempt) end
+return {1, A.state}
+`,
+  true,
+);
+
+/**
+ * What a transition reads back in the same round trip: nothing, the record without its payment (the caller
+ * holds it: it never changes), or the whole record.
+ */
+export type ReadBack = 'none' | 'without_payment' | 'whole';
+
+export const TRANSITION_INPUTS = luaInputs(
+  // The record's hash, its history.
+  ['op', 'log'],
+  [
+    'prefix',
+    'id',
+    'now',
+    'to',
+    // Score in the target state's index (the next check time of a polled state, else now).
+    'score',
+    // The fields to set besides the state, a flat JSON list (record-fields.ts `encodeTransitionFields`).
+    'fields',
+    'interaction',
+    // '1': count one more gateway attempt.
+    'count_attempt',
+    // The PSP reference index entry to point at this operation ('' for none), and its TTL (seconds).
+    'ref_key',
+    'ref_ttl',
+    // ReadBack.
+    'read_back',
+    // The settling index to mark the operation in ('' for none; see `Ledger.settlingBefore`).
+    'settling',
+  ],
+);
+
+const luaAllowed = `{${Object.entries(ALLOWED_TRANSITIONS)
+  .map(([from, tos]) => `${from}={${tos.map((t) => `${t}=true`).join(',')}}`)
+  .join(',')}}`;
+
+/**
+ * The transition: moves the state forward only along ALLOWED_TRANSITIONS; `reply` is {applied(0|1), from,
+ * record as a flat HGETALL per `read_back` ({} for none)}, or {0, ''} for no such operation. The settling
+ * mark, the reference index and the read-back ride in the same round trip as the move.
+ * `runsStep` is Lua defining `runs_step(from, before)` (`before`: the stored updated_at and attempts):
+ * whether the script runs an attached step (another module's write) after the move, in which case that step
+ * takes the place of the settling mark. `tail` runs after the move with `reply` and `steps` in scope.
+ */
+function transitionBody(runsStep: string, tail: string): string {
+  return `
+local allowed = ${luaAllowed}
+${runsStep}
+${AUTHORIZATION_INDEX_LUA}
+local ref_before = false
+if A.ref_key ~= '' then ref_before = redis.call('SET', A.ref_key, A.id, 'EX', A.ref_ttl, 'GET') end
+local from = redis.call('HGET', K.op, 'state')
+if not from then return {0, ''} end
+local before = redis.call('HMGET', K.op, 'updated_at', 'attempts')
+local to = A.to
+local steps = runs_step(from, before)
+if A.settling ~= '' and not steps then redis.call('ZADD', A.settling, A.now, A.id) end
+local applied = 0
+if allowed[from][to] then
+  local fields = cjson.decode(A.fields)
+  redis.call('HSET', K.op, 'state', to, 'updated_at', A.now, unpack(fields))
+  if A.count_attempt == '1' then redis.call('HINCRBY', K.op, 'attempts', 1) end
+  if from ~= to then redis.call('ZREM', A.prefix .. 'ops:state:' .. from, A.id) end
+  redis.call('ZADD', A.prefix .. 'ops:state:' .. to, A.score, A.id)
+  redis.call('RPUSH', K.log, A.interaction)
+  if to == 'SUCCEEDED' then pb_authorization_index(A.prefix, A.id, fields, A.ref_key, ref_before) end
+  applied = 1
+end
+local reply = {applied, from, {}}
+if A.read_back == 'whole' then reply[3] = redis.call('HGETALL', K.op) end
+if A.read_back == 'without_payment' then
+  local flat = redis.call('HGETALL', K.op)
+  local out = {}
+  for i = 1, #flat, 2 do
+    if flat[i] ~= 'payment' then out[#out + 1] = flat[i]; out[#out + 1] = flat[i + 1] end
+  end
+  reply[3] = out
+end
+${tail}
+return reply
+`;
+}
+
+export const TRANSITION_SCRIPT = new LuaScript(TRANSITION_INPUTS, transitionBody('local function runs_step(from, before) return false end', ''));
+
+/** The record the caller holds and built its attached step from: the step runs only if the move applies to exactly it. */
+const EXPECTED_INPUTS = luaInputs([], ['expected_state', 'expected_updated_at', 'expected_attempts']);
+
+/**
+ * The transition with another module's step attached (the event store's recording of the outcome's event:
+ * one round trip less per command), run in the same atomic script when the move applies to exactly the
+ * record the caller holds. `reply` gains {ran (0|1), the step's own reply}. The step's inputs join the
+ * transition's by name; a name both declare is refused here, when the script is built.
+ */
+export function transitionWithStepScript(step: LuaFragment<string, string>, call: string): LuaScript<string, string> {
+  const inputs = mergeInputs(mergeInputs(TRANSITION_INPUTS, EXPECTED_INPUTS), step.inputs);
+  return new LuaScript<string, string>(
+    inputs,
+    `${step.lua}
+${transitionBody(
+  `local function runs_step(from, before)
+  return allowed[from][A.to] == true and from == A.expected_state and before[1] == A.expected_updated_at and before[2] == A.expected_attempts
+end`,
+  `if steps then
+  reply[4] = 1; reply[5] = ${call}
+else
+  reply[4] = 0
+end`,
+)}`,
+  );
+}
+
+const ONE_RECORD = luaInputs(['op'], ['now']);
+
+/** Hold marks (see `Ledger.markHeld`): only on an operation still RECEIVED (never sent). */
+export const HOLD_SCRIPT = new LuaScript(
+  ONE_RECORD,
+  `
+if not redis.call('HGET', K.op, 'state') then return nil end
+local first = redis.call('HSETNX', K.op, 'held_since', A.now)
+local marks = redis.call('HMGET', K.op, 'held_since', 'parked_at')
+return {marks[1], marks[2], first}
+`,
+);
+
+export const PARK_SCRIPT = new LuaScript(
+  ONE_RECORD,
+  `
+if redis.call('HGET', K.op, 'state') ~= 'RECEIVED' then return 0 end
+redis.call('HSET', K.op, 'parked_at', A.now)
+return 1
+`,
+);
+
+export const RELEASE_SCRIPT = new LuaScript(
+  luaInputs(['op'], []),
+  `
+if redis.call('HGET', K.op, 'state') ~= 'RECEIVED' then return 0 end
+return redis.call('HDEL', K.op, 'held_since', 'parked_at') > 0 and 1 or 0
+`,
+);
+
+/**
+ * Registers the dependent ('' for none; only if the operation exists); returns {the operation as a flat
+ * HGETALL, the dependents' ids}. One round trip: what a capture or refund needs to check its authorization.
+ */
+export const AUTHORIZATION_VIEW_SCRIPT = new LuaScript(
+  luaInputs(['op', 'dependents'], ['dependent']),
+  `
+local flat = redis.call('HGETALL', K.op)
+if #flat == 0 then return {{}, {}} end
+if A.dependent ~= '' then redis.call('SADD', K.dependents, A.dependent) end
+return {flat, redis.call('SMEMBERS', K.dependents)}
+`,
+);

@@ -1,0 +1,211 @@
+import { Channel, CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
+import { Decline, parseDecline } from '../errors/decline';
+import { OperationState } from './operation-state';
+
+/** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
+export interface OperationRecord {
+  id: string;
+  command: CommandType;
+  channel: Channel;
+  state: OperationState;
+  payment: Payment;
+  /** Channel-supplied sequence, if any. */
+  sequence?: string;
+  receivedAt: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Gateway calls made so far. */
+  attempts: number;
+  reason?: string;
+  gatewayReference?: string;
+  newGatewayKey?: string;
+  gatewayStatus?: string;
+  /** FAILED: the normalized decline reported on the FAIL event (stored as one JSON field, `decline`). */
+  decline?: Decline;
+  /** PENDING/UNKNOWN/UNRESOLVED: when the poller should ask next (epoch ms) and which step of the schedule it is on. */
+  nextCheckAt?: number;
+  pollStep?: number;
+  /**
+   * A successful authorization: when it expires, and when it becomes an orphan if still uncaptured (epoch ms;
+   * none: never by age). Indexed for the lifecycle sweeps (authorization-index.ts).
+   */
+  expiresAt?: number;
+  orphanAt?: number;
+  /** A successful authorization: the capture, cancel or revalidate that closed it. */
+  closedBy?: string;
+  /** The command field a refusal of ours is about (`payment.currency`), with `reason`. */
+  reasonField?: string;
+  /** Amount the PSP confirmed for this operation, minor units of `confirmedCurrency` (absent: it did not say). */
+  confirmedAmount?: number;
+  /** ISO 4217 currency the PSP confirmed (absent: it did not say). */
+  confirmedCurrency?: string;
+  /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
+  digest?: string;
+}
+
+/** How one field is written to and read from the record's Redis hash. */
+interface Codec<T> {
+  encode(value: T): string;
+  decode(stored: string): T | undefined;
+}
+
+const text: Codec<string> = { encode: (v) => v, decode: (s) => s };
+const int: Codec<number> = { encode: (v) => String(v), decode: (s) => Number(s) };
+const json = <T>(parse: (value: unknown) => T | undefined): Codec<T> => ({
+  encode: (v) => JSON.stringify(v),
+  // An unreadable stored value is dropped (for `decline`, the event then derives it from the reason).
+  decode: (s) => {
+    try {
+      return parse(JSON.parse(s) as unknown);
+    } catch {
+      return undefined;
+    }
+  },
+});
+
+type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec<NonNullable<OperationRecord[F]>> } };
+
+/**
+ * THE mapping between an operation record and its Redis hash: each field's name in the hash and its
+ * encoding. Everything that writes or reads a record (create, transitions, read-backs) goes through it.
+ * The hash also holds fields the record does not expose: `authorization_key`, `authorization_ref` and
+ * `authorization_id` (authorization-index.ts), the hold marks `held_since` and `parked_at`
+ * (`Ledger.markHeld`), and the poller's `orphan_dry_run_at`.
+ */
+const FIELDS: FieldTable = {
+  id: { hash: 'id', codec: text },
+  command: { hash: 'command', codec: text as Codec<CommandType> },
+  channel: { hash: 'channel', codec: text as Codec<Channel> },
+  state: { hash: 'state', codec: text as Codec<OperationState> },
+  // The payment is written by create only and never changes.
+  payment: { hash: 'payment', codec: { encode: (v) => JSON.stringify(v), decode: (s) => JSON.parse(s) as Payment } },
+  sequence: { hash: 'sequence', codec: text },
+  receivedAt: { hash: 'received_at', codec: int },
+  createdAt: { hash: 'created_at', codec: int },
+  updatedAt: { hash: 'updated_at', codec: int },
+  attempts: { hash: 'attempts', codec: int },
+  reason: { hash: 'reason', codec: text },
+  gatewayReference: { hash: 'gateway_reference', codec: text },
+  newGatewayKey: { hash: 'new_gateway_key', codec: text },
+  gatewayStatus: { hash: 'gateway_status', codec: text },
+  decline: { hash: 'decline', codec: json(parseDecline) },
+  nextCheckAt: { hash: 'next_check_at', codec: int },
+  pollStep: { hash: 'poll_step', codec: int },
+  expiresAt: { hash: 'expires_at', codec: int },
+  orphanAt: { hash: 'orphan_at', codec: int },
+  closedBy: { hash: 'closed_by', codec: text },
+  reasonField: { hash: 'reason_field', codec: text },
+  confirmedAmount: { hash: 'confirmed_amount', codec: int },
+  confirmedCurrency: { hash: 'confirmed_currency', codec: text },
+  digest: { hash: 'digest', codec: text },
+};
+
+const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
+
+/** The record fields a transition may set besides the state (the rest are set at create, or by the scripts). */
+export const TRANSITION_SETTABLE = [
+  'reason',
+  'gatewayReference',
+  'newGatewayKey',
+  'gatewayStatus',
+  'decline',
+  'nextCheckAt',
+  'pollStep',
+  'expiresAt',
+  'orphanAt',
+  'reasonField',
+  'confirmedAmount',
+  'confirmedCurrency',
+] as const satisfies readonly (keyof OperationRecord)[];
+
+/**
+ * Fields a transition may set besides the state; undefined fields are left as they are. `decline` is the
+ * decline of a move to FAILED; `expiresAt`/`orphanAt` those of an authorization's success.
+ */
+export type TransitionFields = Partial<Pick<OperationRecord, (typeof TRANSITION_SETTABLE)[number]>> & {
+  /** Count this transition as one more gateway attempt. */
+  countAttempt?: boolean;
+  /** A capture, cancel or revalidate's success: the `gateway_key` it named, whose authorization it closes. */
+  closesAuthorization?: { gateway: string; key: string };
+};
+
+/** Appends `field`'s hash name and encoded value to `out` when `value` is defined. */
+function put<F extends keyof OperationRecord>(out: string[], field: F, value: OperationRecord[F] | undefined): void {
+  if (value === undefined) return;
+  const { hash, codec } = FIELDS[field] as { hash: string; codec: Codec<NonNullable<OperationRecord[F]>> };
+  out.push(hash, codec.encode(value as NonNullable<OperationRecord[F]>));
+}
+
+/** The defined fields of `record` as the flat `[name, value, …]` list the hash is written with. */
+export function encodeRecord(record: Partial<OperationRecord>): string[] {
+  const out: string[] = [];
+  for (const field of RECORD_FIELDS) put(out, field, record[field]);
+  return out;
+}
+
+/**
+ * What a transition writes besides the state, `updated_at` and `attempts`, as a flat `[name, value, …]` list:
+ * the defined settable fields, and the authorization a closing command names (`authorization_key`,
+ * `authorization_ref`, read by the authorization index in the same script).
+ */
+export function encodeTransitionFields(fields: TransitionFields): string[] {
+  const out: string[] = [];
+  for (const field of TRANSITION_SETTABLE) put(out, field, fields[field]);
+  if (fields.closesAuthorization) {
+    out.push('authorization_key', fields.closesAuthorization.key, 'authorization_ref', `${fields.closesAuthorization.gateway}:${fields.closesAuthorization.key}`);
+  }
+  return out;
+}
+
+/** A record from its Redis hash; `payment` may be passed when the caller already holds it parsed. */
+export function decodeRecord(hash: Readonly<Record<string, string>>, payment?: Payment): OperationRecord {
+  const record: Partial<Record<keyof OperationRecord, unknown>> = {};
+  for (const field of RECORD_FIELDS) {
+    if (field === 'payment' && payment) continue;
+    const stored = hash[FIELDS[field].hash];
+    // Every field is present, undefined when not stored: the record's shape does not depend on its history.
+    record[field] = stored === undefined ? undefined : FIELDS[field].codec.decode(stored);
+  }
+  if (payment) record.payment = payment;
+  record.attempts ??= 0;
+  return record as unknown as OperationRecord;
+}
+
+/** `[name, value, name, value…]` (a field list, an HGETALL reply) as an object. */
+export function hashFromPairs(pairs: readonly string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let i = 0; i < pairs.length; i += 2) hash[pairs[i]] = pairs[i + 1];
+  return hash;
+}
+
+/**
+ * The record `create` writes for a new command, before it is written (state RECEIVED, no attempt): what
+ * the fast path inspects to decide whether the first attempt can be recorded with the creation. Pure.
+ */
+export function draftRecord(id: string, command: PaymentCommand, now: number): OperationRecord {
+  return {
+    id,
+    command: command.command,
+    channel: command.channel,
+    state: 'RECEIVED',
+    payment: command.payment,
+    sequence: command.sequence === undefined ? undefined : String(command.sequence),
+    receivedAt: Date.parse(command.received_at) || now,
+    createdAt: now,
+    updatedAt: now,
+    attempts: 0,
+  };
+}
+
+/**
+ * `record` as a transition to `to` with `fields` at `now` leaves it, if it applies to exactly that record:
+ * the script's rules (undefined fields stay as they were; `countAttempt` adds one). Pure.
+ */
+export function afterTransition(record: OperationRecord, to: OperationState, fields: TransitionFields, now: number): OperationRecord {
+  const after: OperationRecord = { ...record, state: to, updatedAt: now, attempts: record.attempts + (fields.countAttempt ? 1 : 0) };
+  for (const field of TRANSITION_SETTABLE) {
+    const value = fields[field];
+    if (value !== undefined) (after as unknown as Record<string, unknown>)[field] = value;
+  }
+  return after;
+}

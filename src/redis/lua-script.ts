@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import Redis from 'ioredis';
+
+/**
+ * Redis Lua scripts with named inputs. A script declares the names of its keys and arguments; its Lua reads
+ * them as `K.<name>` and `A.<name>` (a generated prelude binds each name to its KEYS/ARGV position), and
+ * `inputs()` lays the values out from objects keyed by the same names. So neither a script fragment nor a
+ * caller counts positions, and fragments owned by different modules compose into one script (one round
+ * trip) by merging their names: a name declared twice is refused when the script is built, at startup.
+ */
+
+/** The names a script (or a fragment of one) reads. Names are Lua identifiers, lower case. */
+export interface LuaInputs<K extends string, A extends string> {
+  readonly keys: readonly K[];
+  readonly args: readonly A[];
+}
+
+/** Values for every name of a script's inputs. */
+export interface LuaValues<K extends string, A extends string> {
+  keys: Record<K, string>;
+  args: Record<A, string | number>;
+}
+
+/** A piece of Lua owned by one module, with the inputs it reads; another module's script may embed it. */
+export interface LuaFragment<K extends string, A extends string> {
+  readonly inputs: LuaInputs<K, A>;
+  /** Lua source (function definitions, typically) reading its inputs through `K.<name>` / `A.<name>`. */
+  readonly lua: string;
+}
+
+/**
+ * A fragment, the values for its inputs, and how to read what it returned: what a module hands to another
+ * that runs it inside its own script (see `Ledger.transitionAndRecord`).
+ */
+export interface LuaStep<R> {
+  fragment: LuaFragment<string, string>;
+  /** Lua expression calling the fragment (e.g. `pb_record_event(K, A)`); its value is the step's reply. */
+  call: string;
+  values: LuaValues<string, string>;
+  read(reply: unknown): R;
+}
+
+const NAME = /^[a-z][a-z0-9_]*$/;
+
+/** Declares inputs; throws on a name that is not a Lua identifier or is declared twice. */
+export function luaInputs<K extends string, A extends string>(keys: readonly K[], args: readonly A[]): LuaInputs<K, A> {
+  const seen = new Set<string>();
+  for (const name of [...keys, ...args]) {
+    if (!NAME.test(name)) throw new Error(`Lua input name ${JSON.stringify(name)} is not a lower-case Lua identifier`);
+    if (seen.has(name)) throw new Error(`Lua input ${JSON.stringify(name)} is declared twice`);
+    seen.add(name);
+  }
+  return { keys, args };
+}
+
+/** The inputs of both, `a`'s first; throws when they share a name. */
+export function mergeInputs<K1 extends string, A1 extends string, K2 extends string, A2 extends string>(
+  a: LuaInputs<K1, A1>,
+  b: LuaInputs<K2, A2>,
+): LuaInputs<K1 | K2, A1 | A2> {
+  return luaInputs<K1 | K2, A1 | A2>([...a.keys, ...b.keys], [...a.args, ...b.args]);
+}
+
+/** A script, its input layout, and how to run it (EVALSHA, EVAL once when Redis does not have it yet). */
+export class LuaScript<K extends string, A extends string> {
+  readonly lua: string;
+  readonly numberOfKeys: number;
+  private readonly sha: string;
+
+  /**
+   * @param body Lua reading `K.<name>` and `A.<name>`.
+   * @param restArgs the script also takes a variable list of arguments after the named ones, which it reads
+   *   from `ARGV[A_REST]` on (e.g. `unpack(ARGV, A_REST)`). Default none.
+   */
+  constructor(
+    readonly inputs: LuaInputs<K, A>,
+    body: string,
+    restArgs = false,
+  ) {
+    const keys = inputs.keys.map((k, i) => `${k} = KEYS[${i + 1}]`).join(', ');
+    const args = inputs.args.map((a, i) => `${a} = ARGV[${i + 1}]`).join(', ');
+    const rest = restArgs ? `\nlocal A_REST = ${inputs.args.length + 1}` : '';
+    this.lua = `local K = {${keys}}\nlocal A = {${args}}${rest}\n${body}`;
+    this.numberOfKeys = inputs.keys.length;
+    this.sha = createHash('sha1').update(this.lua).digest('hex');
+  }
+
+  /**
+   * Runs the script: one round trip (EVALSHA), plus one EVAL the first time a Redis server is asked
+   * (NOSCRIPT: it does not hold the script yet), as ioredis's own `defineCommand` does.
+   * @returns the script's reply, as Redis converted it (numbers, strings, nested arrays).
+   */
+  async run(redis: Redis, values: LuaValues<K, A>, rest: readonly (string | number)[] = []): Promise<unknown> {
+    const args = this.layout(values, rest);
+    try {
+      return await redis.evalsha(this.sha, this.numberOfKeys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.eval(this.lua, this.numberOfKeys, ...args);
+    }
+  }
+
+  /** KEYS then ARGV as the script reads them, then `rest`. Throws on a missing value (a composition mistake). */
+  layout(values: LuaValues<K, A>, rest: readonly (string | number)[] = []): (string | number)[] {
+    const out: (string | number)[] = [];
+    for (const k of this.inputs.keys) out.push(present(values.keys[k], k));
+    for (const a of this.inputs.args) out.push(present(values.args[a], a));
+    if (rest.length > 0) out.push(...rest);
+    return out;
+  }
+}
+
+function present<T>(value: T | undefined, name: string): T {
+  if (value === undefined) throw new Error(`Lua input ${name} has no value`);
+  return value;
+}
