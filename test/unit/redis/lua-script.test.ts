@@ -1,0 +1,28 @@
+import { LuaScript, luaInputs, mergeInputs } from '../../../src/redis/lua-script';
+
+describe('Lua scripts with named inputs', () => {
+  const script = new LuaScript(luaInputs(['op', 'log'], ['id', 'now']), 'return {K.op, A.now}', true);
+
+  it('binds every name to its KEYS/ARGV position in a prelude, and counts the keys', () => {
+    expect(script.numberOfKeys).toBe(2);
+    expect(script.lua).toContain('local K = {op = KEYS[1], log = KEYS[2]}');
+    expect(script.lua).toContain('local A = {id = ARGV[1], now = ARGV[2]}');
+    expect(script.lua).toContain('local A_REST = 3');
+    expect(script.lua.endsWith('return {K.op, A.now}')).toBe(true);
+  });
+
+  it('lays out keys then arguments in declared order from objects, whatever order the caller writes them in, then the rest', () => {
+    expect(script.layout({ args: { now: 5, id: 'x' }, keys: { log: 'L', op: 'O' } }, ['f', 'v'])).toEqual(['O', 'L', 'x', 5, 'f', 'v']);
+  });
+
+  it('refuses a value missing at run time (a composition mistake) instead of shifting every position after it', () => {
+    const values = { keys: { op: 'O' }, args: { id: 'x', now: 1 } } as unknown as Parameters<typeof script.layout>[0];
+    expect(() => script.layout(values)).toThrow(/log has no value/);
+  });
+
+  it('refuses a name declared twice, within one fragment or across merged ones, and a name that is not a Lua identifier', () => {
+    expect(() => luaInputs(['a', 'a'], [])).toThrow(/declared twice/);
+    expect(() => mergeInputs(luaInputs(['op'], ['now']), luaInputs([], ['now']))).toThrow(/"now" is declared twice/);
+    expect(() => luaInputs(['event-key'], [])).toThrow(/not a lower-case Lua identifier/);
+  });
+});
