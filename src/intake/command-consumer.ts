@@ -1,3 +1,4 @@
+import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { Channel, ConsumeMessage } from 'amqplib';
 import { Queue } from 'bullmq';
 import { AmqpConnection } from '../amqp/amqp-connection';
@@ -187,6 +188,7 @@ export class CommandConsumer {
         error: err instanceof Error ? err.message : String(err),
         operation_id: seen.operationId ?? undefined,
         routing_key: msg.fields.routingKey,
+        ...refusalIdentifiers(msg.content),
       });
       return { decision: 'dead-lettered', operationId: seen.operationId };
     }
@@ -195,7 +197,7 @@ export class CommandConsumer {
   /** Writes the (redacted) dead letter, holding the message while the broker is down, and counts it. */
   private async deadLetter(msg: ConsumeMessage, why: { code: string; field: string; reason: string }, metricReason: string, headers: Record<string, string> = {}): Promise<void> {
     const source = `amqp:${this.deps.config.amqp.commandsQueue}`;
-    await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, { 'x-pb-routing-key': msg.fields.routingKey, ...headers }));
+    await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, { 'x-pb-routing-key': msg.fields.routingKey, ...refusalHeaders(refusalIdentifiers(msg.content)), ...headers }));
     deadLetteredTotal().inc({ reason: metricReason });
   }
 
@@ -206,7 +208,7 @@ export class CommandConsumer {
     } catch (err) {
       if (!(err instanceof CommandValidationError)) throw err;
       await this.deadLetter(msg, { code: err.code, field: err.field, reason: err.reason }, err.code.toLowerCase());
-      this.deps.logger.warn('command dead-lettered', { code: err.code, field: err.field, reason: err.reason, routing_key: msg.fields.routingKey });
+      this.deps.logger.warn('command dead-lettered', { code: err.code, field: err.field, reason: err.reason, routing_key: msg.fields.routingKey, ...refusalIdentifiers(msg.content) });
       return { decision: 'dead-lettered', operationId: null };
     }
     const operationId = operationIdOf(command);

@@ -1,3 +1,4 @@
+import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
@@ -229,9 +230,10 @@ export class IntakeRoute implements WebRoute {
   ): Promise<void> {
     this.stats.rejected += 1;
     const { operationId } = about;
-    this.deps.logger.warn(about.message ?? 'intake rejected a command', { code, field, reason, ...(operationId ? { operation_id: operationId } : {}) });
+    const ids = { ...refusalIdentifiers(raw), ...(id !== null ? { rpc_id: id } : {}) };
+    this.deps.logger.warn(about.message ?? 'intake rejected a command', { code, field, reason, ...ids, ...(operationId ? { operation_id: operationId } : {}) });
     try {
-      await this.deps.deadLetters.write(raw, { code, field, reason, source: 'http:intake' }, operationId ? { 'x-pb-operation-id': operationId } : undefined);
+      await this.deps.deadLetters.write(raw, { code, field, reason, source: 'http:intake' }, { ...refusalHeaders(ids), ...(operationId ? { 'x-pb-operation-id': operationId } : {}) });
     } catch (err) {
       // The bus still gets its answer; the log line above is the record of last resort.
       this.deps.logger.error('dead-letter write failed for a rejected intake command', { code, field, error: (err as Error).message });

@@ -136,6 +136,22 @@ describe('command intake: signed bus commands and channel commands end as queued
     });
   });
 
+  it('puts the order id and the JSON-RPC id of a refused bus call on its log line and its dead letter', async () => {
+    await client.drainDeadLetters();
+    const p = payment({ currency: 'XXY', order_id: 'ORD-REFUSED-1' });
+    const res = await post(busCall(CAPTURE, p, 'rpc-refused-1'));
+    expect(res.data.error.code).toBe(-32602);
+    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'intake rejected a command' && l.rpc_id === 'rpc-refused-1');
+    expect(line).toMatchObject({ order_id: 'ORD-REFUSED-1', rpc_id: 'rpc-refused-1', field: 'payment.currency' });
+    let headers: Record<string, unknown> | undefined;
+    await eventually(async () => {
+      const dead = await client.drainDeadLetters();
+      headers = dead.find((m) => m.properties.headers?.['x-pb-rpc-id'] === 'rpc-refused-1')?.properties.headers;
+      return headers !== undefined;
+    });
+    expect(headers?.['x-pb-order-id']).toBe('ORD-REFUSED-1');
+  });
+
   it('refuses a body over the size limit with 413', async () => {
     const p = payment({ order_id: 'x'.repeat(100) });
     const big = { ...busCall(CAPTURE, p), padding: 'y'.repeat(config.http.bodyLimitBytes) };
