@@ -14,3 +14,8 @@ fi
 echo "[prepare] building" >&2
 npx tsc -p tsconfig.json
 bash scripts/services.sh start
+# The operator console's browser test drives Debian's chromium (headless); install it when missing.
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/lib/chromium/chromium ]; then
+  echo "[prepare] installing chromium (operator console browser test)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi

@@ -149,6 +149,28 @@ export class OperationsView {
     return { count: durations.length, p50: at(0.5), p95: at(0.95), p99: at(0.99) };
   }
 
+  /** Gateway and state of the latest `sample` operations that settled (SUCCEEDED, FAILED), newest first. */
+  async recentSettled(sample = 200): Promise<{ id: string; gateway: string; state: OperationState }[]> {
+    const ids = [
+      ...(await this.redis.zrevrange(`${this.prefix}ops:state:SUCCEEDED`, 0, sample - 1)),
+      ...(await this.redis.zrevrange(`${this.prefix}ops:state:FAILED`, 0, sample - 1)),
+    ];
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hmget(`${this.prefix}op:${id}`, 'state', 'payment');
+    const out: { id: string; gateway: string; state: OperationState }[] = [];
+    ((await pipeline.exec()) ?? []).forEach(([err, reply], i) => {
+      const [state, payment] = (reply ?? []) as (string | null)[];
+      if (err || !state || !payment) return;
+      try {
+        out.push({ id: ids[i], gateway: String((JSON.parse(payment) as { gateway: unknown }).gateway), state: state as OperationState });
+      } catch {
+        // unreadable record: skipped
+      }
+    });
+    return out;
+  }
+
   private async views(ids: readonly string[], now: number): Promise<OperationView[]> {
     const records = await Promise.all(ids.map((id) => this.ledger.get(id)));
     return records.filter((r): r is OperationRecord => r !== null).map((r) => operationView(r, now));

@@ -3,7 +3,9 @@ import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
+import { ConsoleRoute } from '../console/console-route';
 import { HealthRoute } from '../health/health-route';
+import { openOps } from '../ops/ops-context';
 import { IntakeRoute } from '../intake/intake-route';
 import { Logger } from '../logging/logger';
 import { Ledger } from '../ledger/ledger';
@@ -34,6 +36,9 @@ export interface WebProcess {
   access: EdgeAccess;
   /** Full URL of the intake endpoint (what registration announces in a local set-up). */
   intakeUrl: string;
+  /** The operator console's own listener, when `console.enabled`; its URL is `consoleUrl`. */
+  console?: WebServer;
+  consoleUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -82,15 +87,25 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   ];
   const server = await startWebServer(routes, { host: config.http.host, port: config.http.port, logger, limits: config.edge, tls });
   logger.info('web process listening', { url: server.url, intake_path: config.http.intakePath, tls: tls !== undefined, client_certificates: tls?.ca !== undefined });
+  // The operator console: its own port and credentials, never the intake's listener.
+  const ops = config.console.enabled ? openOps(config, logger, { service: 'web', redis }) : undefined;
+  const consoleServer = ops
+    ? await startWebServer([new ConsoleRoute({ config, ops, logger, access, secure: tls !== undefined })], { host: config.console.bind, port: config.console.port, logger, limits: config.edge, tls })
+    : undefined;
+  const consoleUrl = consoleServer ? `${consoleServer.url}${config.console.path}` : undefined;
+  if (consoleUrl) logger.info('operator console listening', { url: consoleUrl });
   return {
     server,
     intake,
     webhooks,
     access,
     intakeUrl: `${server.url}${config.http.intakePath}`,
+    ...(consoleServer ? { console: consoleServer, consoleUrl } : {}),
     stop: async () => {
       await server.close();
       await backlog.close();
+      if (consoleServer) await consoleServer.close();
+      if (ops) await ops.close();
       await publisher.close();
       await connection.close();
       await outcomesQueue.close();

@@ -1,0 +1,245 @@
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Config } from '../config/config';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { OpsContext } from '../ops/ops-context';
+import { OperationView } from '../ops/operations-view';
+import { Interaction } from '../ledger/ledger';
+import { BodyTooLargeError, readRawBody } from '../web/read-body';
+import { EdgeAccess } from '../web/edge-access';
+import { WebRoute } from '../web/web-server';
+import { CONSOLE_CSS, CONSOLE_JS } from './console-assets';
+import { PageContext, dashboardPage, deadLetterPage, lookupPage, loginPage, messagePage, replayResultPage } from './console-pages';
+import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
+import { consoleSnapshot } from './console-snapshot';
+
+const COOKIE = 'pb_console';
+/** Largest form the console accepts (a replay of many ids), bytes. */
+const FORM_LIMIT_BYTES = 64 * 1024;
+/** Most dead letters one replay form may name. */
+const MAX_REPLAY_IDS = 200;
+
+const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused)', ['outcome']);
+
+/** Headers on every console answer: no caching, no framing, no inline script, nothing sniffed, no referrer. */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on its own form posts.
+  'referrer-policy': 'same-origin',
+};
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': String(Buffer.byteLength(body)), ...headers });
+  res.end(body);
+}
+
+function redirect(res: ServerResponse, to: string, headers: Record<string, string> = {}): void {
+  res.writeHead(303, { ...SECURITY_HEADERS, location: to, 'content-length': '0', ...headers });
+  res.end();
+}
+
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return v.join('=');
+  }
+  return undefined;
+}
+
+/**
+ * The operator console, on its own listener of the `web` role (`console.*`), under `console.path`:
+ * a login with its own credentials (compared in constant time; every attempt audit-logged), sessions in
+ * Redis, and then the dashboard (KPIs, stuck operations, dead letters with triage, gateway health and
+ * breakers, the audit log), a lookup by order or operation id, dead-letter details and replay (dry run or
+ * execute, through the same `DeadLetterReplay` as the CLI, audit-logged). Every POST needs the session's
+ * CSRF token and a same-origin `Origin` when the browser sends one; everything rendered is escaped
+ * (`html`); no card data is ever rendered (operations show brand and last four digits only, dead letters
+ * their redacted body). Clients outside `edge.allow.admin` get 403 before anything else.
+ */
+export class ConsoleRoute implements WebRoute {
+  private readonly base: string;
+  private readonly sessions: ConsoleSessions;
+
+  constructor(
+    private readonly deps: {
+      config: Config;
+      ops: OpsContext;
+      logger: Logger;
+      access?: EdgeAccess;
+      /** Whether the listener is https (the cookie is then `Secure`). */
+      secure?: boolean;
+    },
+  ) {
+    this.base = deps.config.console.path;
+    this.sessions = new ConsoleSessions(deps.ops.redis, deps.config.redis.keyPrefix, deps.config.console.sessionTtlMs);
+  }
+
+  matches(path: string): boolean {
+    return path === '/' || path === this.base || path.startsWith(`${this.base}/`);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (this.deps.access && !this.deps.access.admit(req, res, { surface: 'admin' })) return;
+    if (path === '/') return redirect(res, this.base);
+    const sub = path.slice(this.base.length) || '/';
+    const method = req.method ?? 'GET';
+    if (sub === '/static/console.css') return send(res, 200, 'text/css; charset=utf-8', CONSOLE_CSS);
+    if (sub === '/static/console.js') return send(res, 200, 'text/javascript; charset=utf-8', CONSOLE_JS);
+    if (sub === '/login') return method === 'POST' ? this.login(req, res) : send(res, 200, 'text/html; charset=utf-8', loginPage({ base: this.base }));
+
+    const sessionId = cookieOf(req, COOKIE);
+    const session = await this.sessions.get(sessionId);
+    if (!session) {
+      if (sub === '/api/summary') return send(res, 401, 'application/json', JSON.stringify({ error: 'log in first' }));
+      return redirect(res, `${this.base}/login`);
+    }
+    const page: PageContext = { base: this.base, user: session.user, csrf: session.csrf };
+    const url = new URL(req.url ?? '/', 'http://console.invalid');
+
+    if (method === 'POST') {
+      const form = await this.form(req, res);
+      if (!form) return;
+      if (!this.sameOrigin(req) || !constantTimeEqual(form.get('csrf') ?? '', session.csrf)) {
+        await this.audit(req, session, 'console.csrf_refused', 'refused', sub);
+        return send(res, 403, 'text/html; charset=utf-8', messagePage(page, 'Refused', 'This form is stale or did not come from the console. Reload the page and try again.'));
+      }
+      if (sub === '/logout') {
+        await this.sessions.destroy(sessionId);
+        await this.audit(req, session, 'console.logout', 'ok');
+        return redirect(res, `${this.base}/login`, { 'set-cookie': this.cookie('', 0) });
+      }
+      if (sub === '/dead-letters/replay') return this.replay(req, res, page, session, form);
+      return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such action.'));
+    }
+    if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
+
+    if (sub === '/' || sub === '') {
+      const order = url.searchParams.get('dl') === 'impact' ? 'impact' : 'time';
+      const snapshot = await consoleSnapshot(this.deps.ops, { deadLetterOrder: order });
+      return send(res, 200, 'text/html; charset=utf-8', dashboardPage(page, snapshot, order, this.deps.config.console.stuckAfterMs));
+    }
+    if (sub === '/api/summary') return this.summary(res);
+    if (sub === '/lookup') return this.lookup(req, res, page, session, (url.searchParams.get('q') ?? '').trim().slice(0, 200));
+    const dl = /^\/dead-letters\/(dl-[0-9a-f]{24})$/.exec(sub);
+    if (dl) {
+      const record = await this.deps.ops.deadLetters.get(dl[1]);
+      if (!record) return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such dead letter in the archive.'));
+      return send(res, 200, 'text/html; charset=utf-8', deadLetterPage(page, record, await this.deps.ops.replay.plan(record.id)));
+    }
+    return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such page.'));
+  }
+
+  private cookie(value: string, maxAgeS: number): string {
+    return `${COOKIE}=${value}; Path=${this.base}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${this.deps.secure ? '; Secure' : ''}`;
+  }
+
+  /** Who, for the audit log: the console user and the client address as the edge believes it. */
+  private actor(req: IncomingMessage, user: string): string {
+    const client = this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown';
+    return `console:${user}@${client}`;
+  }
+
+  private async audit(req: IncomingMessage, session: ConsoleSession, action: string, outcome: 'ok' | 'refused', target?: string, detail?: Record<string, string | number | boolean>): Promise<void> {
+    await this.deps.ops.audit.record({ action, actor: this.actor(req, session.user), outcome, ...(target ? { target } : {}), ...(detail ? { detail } : {}) });
+  }
+
+  /** A POSTed form, or null after answering 413/400 itself. */
+  private async form(req: IncomingMessage, res: ServerResponse): Promise<URLSearchParams | null> {
+    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded') {
+      send(res, 400, 'text/plain', 'a form (application/x-www-form-urlencoded) is expected');
+      return null;
+    }
+    try {
+      return new URLSearchParams((await readRawBody(req, FORM_LIMIT_BYTES)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        send(res, 413, 'text/plain', `form larger than ${FORM_LIMIT_BYTES} bytes`, { connection: 'close' });
+        return null;
+      }
+      throw err;
+    }
+  }
+
+  /** A browser's `Origin` (or, without one, `Referer`) must name this very host; a request with neither (curl) passes on its token alone. */
+  private sameOrigin(req: IncomingMessage): boolean {
+    const claimed = req.headers.origin ?? req.headers.referer;
+    if (claimed === undefined) return true;
+    try {
+      return new URL(claimed).host === req.headers.host;
+    } catch {
+      return false;
+    }
+  }
+
+  private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const form = await this.form(req, res);
+    if (!form) return;
+    const { username, password } = this.deps.config.console;
+    const user = (form.get('username') ?? '').slice(0, 64);
+    // Both compared, always: the time taken does not say which one was wrong.
+    const userOk = constantTimeEqual(user, username);
+    const passwordOk = constantTimeEqual(form.get('password') ?? '', password);
+    const client = this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown';
+    if (!this.sameOrigin(req) || !userOk || !passwordOk) {
+      logins.inc({ outcome: 'refused' });
+      await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${user || '(empty)'}@${client}`, outcome: 'refused' });
+      // A pause makes guessing slow without locking the real operator out.
+      await new Promise((r) => setTimeout(r, 400));
+      return send(res, 401, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'Wrong user or password.'));
+    }
+    const { id } = await this.sessions.create(username);
+    logins.inc({ outcome: 'ok' });
+    await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${username}@${client}`, outcome: 'ok' });
+    redirect(res, this.base, { 'set-cookie': this.cookie(id, Math.floor(this.deps.config.console.sessionTtlMs / 1000)) });
+  }
+
+  private async summary(res: ServerResponse): Promise<void> {
+    const { operations } = this.deps.ops;
+    const [m1, m15, latency] = await Promise.all([operations.counts(60_000), operations.counts(15 * 60_000), operations.latency(200)]);
+    const rate = (r: number | null) => (r === null ? 'n/a' : `${(r * 100).toFixed(2)} %`);
+    send(
+      res,
+      200,
+      'application/json',
+      JSON.stringify({
+        at: new Date().toISOString().replace('T', ' ').slice(0, 19),
+        success1m: rate(m1.successRate),
+        success15m: rate(m15.successRate),
+        received1m: m1.received,
+        succeeded1m: m1.succeeded,
+        failed1m: m1.failed,
+        p50: latency ? `${latency.p50} ms` : 'n/a',
+        p99: latency ? `${latency.p99} ms` : 'n/a',
+        unresolved: m1.byState.UNRESOLVED,
+        unknown: m1.byState.UNKNOWN,
+        pending: m1.byState.PENDING,
+      }),
+    );
+  }
+
+  private async lookup(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, query: string): Promise<void> {
+    if (query === '') return redirect(res, this.base);
+    const { operations, ledger } = this.deps.ops;
+    const found: { operation: OperationView; history: Interaction[] }[] = [];
+    const byId = await operations.show(query);
+    if (byId) found.push(byId);
+    for (const op of await operations.byOrder(query)) {
+      if (!found.some((f) => f.operation.id === op.id)) found.push({ operation: op, history: await ledger.interactions(op.id) });
+    }
+    await this.audit(req, session, 'ops.lookup', 'ok', query, { by: 'console', found: found.length });
+    send(res, 200, 'text/html; charset=utf-8', lookupPage(page, query, found));
+  }
+
+  private async replay(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    const ids = [...new Set(form.getAll('id'))].filter((id) => /^dl-[0-9a-f]{24}$/.test(id)).slice(0, MAX_REPLAY_IDS);
+    if (ids.length === 0) return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one dead letter to replay.'));
+    const execute = form.get('mode') === 'execute';
+    const plans = await this.deps.ops.replay.run(ids, { execute, actor: this.actor(req, session.user) });
+    this.deps.logger.info(`console: dead-letter replay ${execute ? 'executed' : 'dry run'}`, { user: session.user, count: ids.length, published: plans.filter((p) => p.published).length });
+    send(res, 200, 'text/html; charset=utf-8', replayResultPage(page, execute, plans));
+  }
+}

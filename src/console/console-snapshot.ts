@@ -1,0 +1,88 @@
+import { AuditRecord } from '../audit/audit-log';
+import { OperationState } from '../ledger/operation-state';
+import { metricValue } from '../metrics/metrics-registry';
+import { DeadLetterRecord } from '../ops/dead-letter-store';
+import { TriageCategory } from '../ops/dead-letter-triage';
+import { OpsContext } from '../ops/ops-context';
+import { OperationView } from '../ops/operations-view';
+import { BreakerReport, readBreakerBoard } from '../delivery/breaker-board';
+
+/** What the console's dashboard shows, read fresh on every load (and every few seconds by its script). */
+export interface ConsoleSnapshot {
+  at: number;
+  kpis: {
+    lastMinute: { received: number; succeeded: number; failed: number; successRate: number | null };
+    last15Minutes: { received: number; succeeded: number; failed: number; successRate: number | null };
+    latencyMs: { count: number; p50: number; p95: number; p99: number } | null;
+    byState: Record<OperationState, number>;
+    /** This web process's intake refusals since it started. */
+    intakeRejects: number;
+  };
+  stuck: OperationView[];
+  deadLetters: DeadLetterRecord[];
+  deadLetterSummary: Record<TriageCategory, { open: number; replayed: number }>;
+  /** Set when the dead-letter queue could not be read (the archive is shown as it is). */
+  deadLetterImportError?: string;
+  breakers: BreakerReport[];
+  gateways: GatewayHealth[];
+  audit: AuditRecord[];
+}
+
+/** A gateway's health as the ledger shows it: recent settled outcomes and what is stuck on it. */
+export interface GatewayHealth {
+  gateway: string;
+  configured: boolean;
+  succeeded: number;
+  failed: number;
+  stuck: number;
+  /** The worst breaker state any worker reported for it (absent: none reported). */
+  breaker?: BreakerReport['state'];
+}
+
+/** Reads everything the dashboard shows. `deadLetterOrder`: newest first or highest impact first. */
+export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrder: 'time' | 'impact' }, now = Date.now()): Promise<ConsoleSnapshot> {
+  let deadLetterImportError: string | undefined;
+  try {
+    await ctx.importDeadLetters(200);
+  } catch (err) {
+    deadLetterImportError = (err as Error).message;
+  }
+  const [lastMinute, last15Minutes, latencyMs, stuck, deadLetters, deadLetterSummary, breakers, audit, intakeRejects] = await Promise.all([
+    ctx.operations.counts(60_000, now),
+    ctx.operations.counts(15 * 60_000, now),
+    ctx.operations.latency(200),
+    ctx.operations.list({ olderThanMs: ctx.config.console.stuckAfterMs, limit: 25 }, now),
+    ctx.deadLetters.list({ order: options.deadLetterOrder, limit: 25 }),
+    ctx.deadLetters.summary(),
+    readBreakerBoard(ctx.redis, ctx.config.redis.keyPrefix),
+    ctx.audit.recent(15),
+    metricValue('pb_intake_rejects_total'),
+  ]);
+  const recent = await ctx.operations.recentSettled(200);
+  const names = new Set([...Object.keys(ctx.config.gateways), ...recent.map((r) => r.gateway), ...stuck.map((s) => s.gateway)]);
+  const severity = { closed: 0, 'half-open': 1, open: 2 } as const;
+  const gateways: GatewayHealth[] = [...names].sort().map((gateway) => {
+    const reports = breakers.filter((b) => b.gateway === gateway);
+    const worst = reports.sort((a, b) => severity[b.state] - severity[a.state])[0];
+    return {
+      gateway,
+      configured: Object.prototype.hasOwnProperty.call(ctx.config.gateways, gateway),
+      succeeded: recent.filter((r) => r.gateway === gateway && r.state === 'SUCCEEDED').length,
+      failed: recent.filter((r) => r.gateway === gateway && r.state === 'FAILED').length,
+      stuck: stuck.filter((s) => s.gateway === gateway).length,
+      ...(worst ? { breaker: worst.state } : {}),
+    };
+  });
+  const strip = (c: { received: number; succeeded: number; failed: number; successRate: number | null }) => ({ received: c.received, succeeded: c.succeeded, failed: c.failed, successRate: c.successRate });
+  return {
+    at: now,
+    kpis: { lastMinute: strip(lastMinute), last15Minutes: strip(last15Minutes), latencyMs, byState: lastMinute.byState, intakeRejects },
+    stuck,
+    deadLetters,
+    deadLetterSummary,
+    ...(deadLetterImportError ? { deadLetterImportError } : {}),
+    breakers,
+    gateways,
+    audit,
+  };
+}

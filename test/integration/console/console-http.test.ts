@@ -1,0 +1,59 @@
+import { Config } from '../../../src/config/config';
+import { silentLogger } from '../../../src/logging/logger';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { amqpClient } from '../../support/amqp-helpers';
+import { testConfig } from '../../support/test-config';
+import { auditStreamKey } from '../../../src/audit/audit-log';
+import Redis from 'ioredis';
+
+const PASSWORD = 'console-test-password-0123';
+
+describe('the operator console over HTTP (own port, own credentials)', () => {
+  let config: Config;
+  let web: WebProcess;
+  let base: string;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    config = testConfig({ 'console.enabled': true, 'console.port': 0, 'console.password': PASSWORD });
+    web = await startWebProcess(config, silentLogger());
+    base = web.consoleUrl as string;
+    redis = new Redis(config.redis.url);
+  });
+
+  afterAll(async () => {
+    await web.stop();
+    redis.disconnect();
+    const client = await amqpClient(config);
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  const login = (password: string, headers: Record<string, string> = {}) =>
+    fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ username: 'operator', password }).toString() });
+
+  it('serves the console on its own listener, never on the intake port', async () => {
+    expect(web.console?.url).not.toBe(web.server.url);
+    expect((await fetch(`${web.server.url}${config.console.path}`)).status).toBe(404);
+    const page = await fetch(base, { redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe(`${config.console.path}/login`);
+  });
+
+  it('logs in with its own password only (not the bus secret), audit-logging each attempt', async () => {
+    expect((await login(config.serviceBus.secret)).status).toBe(401);
+    const ok = await login(PASSWORD, { origin: new URL(base).origin });
+    expect(ok.status).toBe(303);
+    const cookie = ok.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/^pb_console=[A-Za-z0-9_-]{43}; Path=\/console; HttpOnly; SameSite=Strict/);
+    const dash = await fetch(base, { headers: { cookie: cookie.split(';')[0] } });
+    expect(dash.status).toBe(200);
+    expect(dash.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const entries = (await redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).map(([, f]) => JSON.parse(f[1]) as { action: string; outcome: string });
+    expect(entries.filter((e) => e.action === 'console.login').map((e) => e.outcome)).toEqual(['refused', 'ok']);
+  });
+
+  it('refuses a login posted from another origin', async () => {
+    expect((await login(PASSWORD, { origin: 'https://evil.example' })).status).toBe(401);
+  });
+});
