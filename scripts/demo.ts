@@ -17,7 +17,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import Redis from 'ioredis';
 import { signBody } from '../src/bus/x-signature';
 import { sendSignedCommand } from '../harness/twins/bus-twin/signed-command-sender';
-import { LocalStack, startLocalStack } from '../harness/twins/local-stack/local-stack';
+import { LocalStack, freePort, startLocalStack } from '../harness/twins/local-stack/local-stack';
 import { scanFiles, scanRedis } from '../harness/workload/card-data-scan';
 import { ChannelPublisher } from '../harness/workload/channel-publisher';
 import { FlowCheck, checkFlow, latencySummary } from '../harness/workload/flow-checks';
@@ -40,6 +40,8 @@ async function main(): Promise<number> {
   const namespace = `demo${runId}`;
   say('payment-bridge demo: OMS ⇄ service bus ⇄ payment-bridge ⇄ PSP, all on local twins');
   say('starting the bus twin, the PSP simulator, 1 web and 2 worker processes…');
+  const consolePort = await freePort();
+  const consolePassword = randomBytes(12).toString('base64url');
   const stack = await startLocalStack({
     namespace,
     workers: 2,
@@ -57,6 +59,9 @@ async function main(): Promise<number> {
       'poller.schedule_ms': [1000, 2000, 4000, 8000, 30000],
       'poller.in_process_interval_ms': 1000,
       ...Object.assign({}, ...DEMO_SCENES.map((scene) => scene.parameters ?? {})),
+      'console.enabled': true,
+      'console.port': consolePort,
+      'console.password': consolePassword,
     },
   });
   say(`  bus twin ${stack.busTwin.url} · simulator ${stack.simulator.url} · intake ${stack.intakeUrl}`);
@@ -64,6 +69,10 @@ async function main(): Promise<number> {
   try {
     return await run(stack, payments, seed, runId);
   } finally {
+    // The operator console of the demo's web process: live until the stack stops (PB_DEMO_HOLD_S keeps it up longer).
+    const holdS = Number(process.env.PB_DEMO_HOLD_S ?? 0);
+    say(`operator console: http://127.0.0.1:${consolePort}${stack.config.console.path} (user ${stack.config.console.username}, password ${consolePassword})${holdS > 0 ? `, up for ${holdS} s` : '; set PB_DEMO_HOLD_S=600 to keep it up after the run'}`);
+    if (holdS > 0) await sleep(holdS * 1000);
     await stack.stop({ purge: true });
   }
 }
