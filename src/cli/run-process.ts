@@ -25,6 +25,7 @@ export function configOrExit(path: string | undefined, logger: Logger, audit: { 
     for (const secret of [config.serviceBus.secret, config.serviceBus.secretPrevious, config.momClient.clientSecret, config.console.password]) registerSecret(secret);
     // Each gateway's secrets are the settings its definition declares secret (src/gateways/<name>/).
     for (const gw of Object.values(config.gateways)) for (const secret of gatewaySecretValues(gw)) registerSecret(secret);
+    for (const keys of Object.values(config.channels.credentials)) for (const key of keys ?? []) registerSecret(key.secret);
     warnInsecureHttp(config, logger);
     for (const [key, what] of configWarnings(config)) logger.warn(`configuration warning: ${key} ${what}`, { key });
     return config;

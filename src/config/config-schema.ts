@@ -4,6 +4,7 @@
  * the process at start instead of being silently ignored. `parameters.yml.dist` documents each key.
  */
 import { gatewaysSchema } from './gateway-config-schema';
+import { channelsConfigSchema } from './channels-config';
 
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const nonNegativeInt = { type: 'integer', minimum: 0 } as const;
@@ -180,6 +181,8 @@ export const configSchema = {
     'console.password': { type: 'string', default: '' },
     'console.session_ttl_ms': { ...positiveInt, default: 28800000 },
     'console.stuck_after_ms': { ...positiveInt, default: 300000 },
+    // Channels: per-channel credentials, validation profiles, card data in free text, dead-letter triage (src/config/channels-config.ts).
+    ...channelsConfigSchema,
 
     // Spikes: rate limits per channel and per account (Redis token buckets shared by every process), and
     // backpressure on a backlog of the commands queue (see README "Spikes: rate limits and backpressure").

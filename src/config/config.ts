@@ -1,4 +1,5 @@
 /** The validated, frozen configuration every process runs with. Built by `load-config.ts`. */
+import type { ChannelsConfig } from './channels-config';
 
 // A gateway's configuration is declared by the gateway itself (src/gateways/<name>/<name>-gateway.ts).
 export type { GatewayConfig } from '../gateways/gateway-config';
@@ -127,6 +128,8 @@ export interface Config {
   readonly console: ConsoleConfig;
   readonly rateLimits: RateLimitsConfig;
   readonly backpressure: BackpressureConfig;
+  /** Channel credentials, validation profiles, card data in free text, dead-letter triage (`channels.*`). */
+  readonly channels: ChannelsConfig;
   readonly gateways: Readonly<Record<string, GatewayConfig>>;
 }
 

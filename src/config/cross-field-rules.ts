@@ -1,6 +1,7 @@
 import type { Config } from './config';
 import { edgeProblems } from './edge-checks';
 import { consoleCredentialProblems } from './console-credentials';
+import { channelsConfigProblems } from './channels-config';
 
 /**
  * Rules that span several keys, which a JSON Schema cannot say: each returns `[key, problem]` for what it
@@ -55,7 +56,9 @@ const simulatorInProduction: Rule = (c) =>
         .filter((g) => g.type === 'simulator')
         .map((g): Problem => [`gateways.${g.name}.type`, 'is the PSP simulator, which moves no money: remove it from a production configuration (or mark the configuration as development: security.allow_insecure_http: true)']);
 
-const RULES: readonly Rule[] = [backoffOrder, pollScheduleAscending, distinctQueues, proxyPair, accountOverridesNameGateways, edgeProblems, consoleCredentialProblems];
+const channelsBlock: Rule = (c) => channelsConfigProblems(c.channels);
+
+const RULES: readonly Rule[] = [backoffOrder, pollScheduleAscending, distinctQueues, proxyPair, accountOverridesNameGateways, edgeProblems, consoleCredentialProblems, channelsBlock];
 const WARNINGS: readonly Rule[] = [simulatorInProduction];
 
 /** Every cross-field problem of a schema-valid configuration, `[key, problem]`; empty when it is coherent. */

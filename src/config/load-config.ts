@@ -9,6 +9,7 @@ import { toGatewayConfig } from './gateway-config-schema';
 import { ConfigError } from '../errors/config-error';
 import { checkTransportSecurity } from './transport-security';
 import { checkSecretStrength } from './secret-strength';
+import { toChannelsConfig } from './channels-config';
 
 type Params = Record<string, unknown>;
 
@@ -239,6 +240,7 @@ function toConfig(p: Params): Config {
       depthCacheMs: num(p, 'backpressure.depth_cache_ms'),
       priorityLane: p['backpressure.priority_lane'] as boolean,
     },
+    channels: toChannelsConfig(p),
     gateways,
   };
 }

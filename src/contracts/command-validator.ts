@@ -1,7 +1,9 @@
 import Ajv, { ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { CommandValidationError } from '../errors/command-validation-error';
-import { findCardData } from '../logging/redact';
+import { ChannelsConfig } from '../config/channels-config';
+import { applyCardDataPolicy } from './card-data-policy';
+import { cardDataPolicyOf, checkProfile, profileFor } from './validation-profile';
 import { MAX_JSON_DEPTH, exceedsDepth } from './json-limits';
 import { PaymentCommand } from './payment-command';
 import { paymentCommandSchema } from './payment-command-schema';
@@ -48,31 +50,47 @@ function reasonOf(error: ErrorObject): string {
   }
 }
 
+/** A valid command and the free-text fields whose card numbers were masked on the way. */
+export interface ValidatedCommand {
+  command: PaymentCommand;
+  /** Paths of free-text fields masked by the card-data policy (empty: nothing was masked). */
+  masked: string[];
+}
+
 /**
- * Validates a decoded message as a canonical command. Card numbers and security codes anywhere in the
- * message are refused first, so no later step (ledger, queue, log) ever holds one.
+ * Validates a decoded message as a canonical command, under the validation profile of its channel and
+ * account (`channels` configuration; without it, the base contract and the default card-data policy).
+ * Card data is handled first, so no later step (ledger, queue, log) ever holds one: refused in structured
+ * fields, masked in free text (the returned command holds the masked text). Then the base schema, then the
+ * profile's own rules.
  * @throws CommandValidationError naming the field at fault (never quoting its value).
  */
-export function validateCommand(message: unknown): PaymentCommand {
+export function validateCommandReport(message: unknown, channels?: ChannelsConfig): ValidatedCommand {
   // Everything below recurses: bound the depth first (parsed text was checked already; this covers values built in code).
   if (exceedsDepth(message, MAX_JSON_DEPTH)) {
     throw new CommandValidationError('(root)', `nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels`, 'INVALID_REQUEST');
   }
-  const card = findCardData(message);
-  if (card.length > 0) {
-    throw new CommandValidationError(card[0], 'holds card data; send a gateway token, never a card number or CVV', 'CARD_DATA_REJECTED');
-  }
-  if (!validate(message)) {
+  const envelope = message !== null && typeof message === 'object' && !Array.isArray(message) ? (message as Record<string, unknown>) : {};
+  const payment = envelope.payment !== null && typeof envelope.payment === 'object' ? (envelope.payment as Record<string, unknown>) : {};
+  const profile = profileFor(channels, envelope.channel, payment.gateway_account);
+  const { value, masked } = applyCardDataPolicy(message, cardDataPolicyOf(channels, profile));
+  if (!validate(value)) {
     const error = (validate.errors ?? [])[0];
     if (!error) throw new CommandValidationError('(root)', 'is invalid');
     throw new CommandValidationError(fieldOf(error), reasonOf(error));
   }
-  const broken = malformedUnicodeField(message);
+  const broken = malformedUnicodeField(value);
   if (broken !== null) {
     // A lone surrogate cannot be encoded into a URL or UTF-8 body: the gateway call would fail forever.
     throw new CommandValidationError(broken, 'holds malformed unicode (a lone surrogate)', 'INVALID_PARAMS');
   }
-  return message;
+  checkProfile(value, profile);
+  return { command: value, masked };
+}
+
+/** {@link validateCommandReport} without the report: the valid (possibly masked) command. */
+export function validateCommand(message: unknown, channels?: ChannelsConfig): PaymentCommand {
+  return validateCommandReport(message, channels).command;
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -1,6 +1,21 @@
 import { PaymentBridgeError } from './payment-bridge-error';
 
 /**
+ * Why a command was refused. `PROFILE_REJECTED`: a rule of the channel's validation profile;
+ * `UNAUTHENTICATED_CHANNEL`: a message without a valid signature of the channel it claims;
+ * `UNSUPPORTED_CONTRACT`: a channel payload no adapter reads.
+ */
+export type CommandValidationCode =
+  | 'INVALID_PARAMS'
+  | 'INVALID_REQUEST'
+  | 'PARSE_ERROR'
+  | 'UNKNOWN_METHOD'
+  | 'CARD_DATA_REJECTED'
+  | 'PROFILE_REJECTED'
+  | 'UNAUTHENTICATED_CHANNEL'
+  | 'UNSUPPORTED_CONTRACT';
+
+/**
  * A command is malformed or invalid. Never retryable: it is answered (-32602 / -32600) or dead-lettered
  * with `field` and `reason` in the headers. Messages never quote the offending value (it may be a PAN).
  */
@@ -12,7 +27,7 @@ export class CommandValidationError extends PaymentBridgeError {
     readonly field: string,
     /** Human-readable reason without the offending value. */
     readonly reason: string,
-    readonly code: 'INVALID_PARAMS' | 'INVALID_REQUEST' | 'PARSE_ERROR' | 'UNKNOWN_METHOD' | 'CARD_DATA_REJECTED' = 'INVALID_PARAMS',
+    readonly code: CommandValidationCode = 'INVALID_PARAMS',
   ) {
     super(`${field}: ${reason}`);
   }

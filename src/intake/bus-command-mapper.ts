@@ -1,5 +1,6 @@
 import { BusCommandName, Config } from '../config/config';
-import { validateCommand } from '../contracts/command-validator';
+import { validateCommandReport } from '../contracts/command-validator';
+import { ChannelsConfig } from '../config/channels-config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { JSON_RPC, JsonRpcId } from '../bus/json-rpc';
 import { CommandValidationError } from '../errors/command-validation-error';
@@ -8,7 +9,7 @@ import { MAX_MINOR_AMOUNT, majorToMinor } from '../money/minor-units';
 
 /** A JSON-RPC request from the bus, turned into a canonical command (or a JSON-RPC error to answer). */
 export type MappedBusCall =
-  | { ok: true; id: JsonRpcId; command: PaymentCommand }
+  | { ok: true; id: JsonRpcId; command: PaymentCommand; /** Free-text fields whose card numbers were masked. */ masked: string[] }
   | { ok: false; id: JsonRpcId; code: number; error: CommandValidationError };
 
 /** Reverse index of configured method names → command, built once per configuration. */
@@ -24,10 +25,10 @@ function fail(id: JsonRpcId, code: number, field: string, reason: string, kind: 
 
 /**
  * Pure mapping of a decoded JSON-RPC body to a canonical command: checks the envelope (-32600), the
- * method (-32601), then the payment (-32602, via the command schema), converting major-unit amounts
- * when the bus is configured to send them. `receivedAt` is ISO 8601.
+ * method (-32601), then the payment (-32602, via the command schema and the `bus` validation profile of
+ * `channels`), converting major-unit amounts when the bus is configured to send them. `receivedAt` is ISO 8601.
  */
-export function mapBusCall(body: unknown, methods: ReadonlyMap<string, BusCommandName>, amountUnits: 'minor' | 'major', receivedAt: string): MappedBusCall {
+export function mapBusCall(body: unknown, methods: ReadonlyMap<string, BusCommandName>, amountUnits: 'minor' | 'major', receivedAt: string, channels?: ChannelsConfig): MappedBusCall {
   if (Array.isArray(body)) return fail(null, JSON_RPC.INVALID_REQUEST, '(root)', 'batches are not supported', 'INVALID_REQUEST');
   if (body === null || typeof body !== 'object') return fail(null, JSON_RPC.INVALID_REQUEST, '(root)', 'must be a JSON-RPC request object', 'INVALID_REQUEST');
   const req = body as Record<string, unknown>;
@@ -60,7 +61,8 @@ export function mapBusCall(body: unknown, methods: ReadonlyMap<string, BusComman
       received_at: receivedAt,
       payment,
     };
-    return { ok: true, id, command: validateCommand(candidate) };
+    const { command: valid, masked } = validateCommandReport(candidate, channels);
+    return { ok: true, id, command: valid, masked };
   } catch (err) {
     if (err instanceof CommandValidationError) return { ok: false, id, code: JSON_RPC.INVALID_PARAMS, error: err };
     throw err;

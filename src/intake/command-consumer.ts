@@ -6,7 +6,8 @@ import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
-import { validateCommand } from '../contracts/command-validator';
+import { validateCommandReport } from '../contracts/command-validator';
+import { reportMaskedCardData } from './card-data-masking';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { InlineDelivery } from '../delivery/inline-delivery';
@@ -204,7 +205,9 @@ export class CommandConsumer {
   private async decideMessage(msg: ConsumeMessage, seen: { operationId: string | null }): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
     let command: PaymentCommand;
     try {
-      command = validateCommand(parseMessage(msg.content));
+      const validated = validateCommandReport(parseMessage(msg.content), this.deps.config.channels);
+      command = validated.command;
+      reportMaskedCardData(this.deps.logger, command.channel, validated.masked, { routing_key: msg.fields.routingKey });
     } catch (err) {
       if (!(err instanceof CommandValidationError)) throw err;
       await this.deadLetter(msg, { code: err.code, field: err.field, reason: err.reason }, err.code.toLowerCase());

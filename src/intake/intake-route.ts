@@ -24,6 +24,7 @@ import { commandMethodIndex, mapBusCall } from './bus-command-mapper';
 import { RateLimiter } from '../admission/rate-limiter';
 import { BacklogProbe } from '../admission/backlog-probe';
 import { isPriorityCommand, priorityExchangeOf } from '../admission/command-priority';
+import { reportMaskedCardData } from './card-data-masking';
 
 /** Intake refusals by code; every unauthenticated 401 counts here (the log line is rate-limited). */
 const intakeRejects = counter('pb_intake_rejects_total', 'Intake requests refused before they were read, by code (UNAUTHORIZED: missing or wrong X-Signature)', ['code']);
@@ -124,12 +125,13 @@ export class IntakeRoute implements WebRoute {
       await this.reject(res, raw, null, rpcCode, err.code, err.field, err.reason);
       return;
     }
-    const mapped = mapBusCall(body, this.methods, config.serviceBus.amountUnits, new Date().toISOString());
+    const mapped = mapBusCall(body, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels);
     if (!mapped.ok) {
       await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason);
       return;
     }
     const command = mapped.command;
+    reportMaskedCardData(logger, 'bus', mapped.masked);
     const operationId = operationIdOf(command);
     if (await this.overBacklog(res, mapped.id, command)) return;
     if (await this.overRateLimit(res, mapped.id, command)) return;

@@ -216,13 +216,17 @@ export function containsCardNumber(text: string): boolean {
   return found;
 }
 
-/** `text` with every digit run that holds a Luhn-valid 12–19 digit number replaced by {@link PAN_MASK}. */
-function maskCardNumbers(text: string): string {
+/**
+ * `text` with every digit run that holds a Luhn-valid 12–19 digit number replaced by {@link PAN_MASK}.
+ * @param strict mask only what {@link containsCardNumber} would refuse (masking free text that is then
+ *   stored and forwarded); default false: Luhn alone (redacting logs, where over-masking costs nothing).
+ */
+export function maskCardNumbers(text: string, strict = false): string {
   if (text.length < MIN_PAN) return text;
   let out = '';
   let from = 0;
   forEachDigitRun(text, (run) => {
-    if (run.holdsCardNumber(false)) {
+    if (run.holdsCardNumber(strict)) {
       out += text.slice(from, run.start) + PAN_MASK;
       from = run.end;
     }

@@ -85,6 +85,24 @@ describe('command intake: signed bus commands and channel commands end as queued
     expect((await worker.ledger.get(id))?.channel).toBe('pos');
   });
 
+  it('accepts a channel command whose gift note holds a card number: the masked text is what the ledger stores', async () => {
+    const cmd = channelCommand('sale', {}, { custom_attributes: { gift_note: 'happy birthday 4111 1111 1111 1111 love' } });
+    await client.publish('web.payment.sale', cmd);
+    await eventually(async () => (await worker.deliveryQueue.getJob(cmd.payment.operation_reference!)) !== undefined);
+    const record = await worker.ledger.get(cmd.payment.operation_reference!);
+    expect(record?.payment.custom_attributes).toEqual({ gift_note: 'happy birthday [PAN REDACTED] love' });
+    expect(logs.lines.join('\n')).not.toContain('4111 1111 1111 1111');
+    expect(logs.lines.some((l) => l.includes('card data masked in free text') && l.includes('payment.custom_attributes.gift_note'))).toBe(true);
+  });
+
+  it('accepts a bus command whose note holds a card number and publishes the masked text', async () => {
+    const p = payment({ custom_attributes: { note: 'call back on 5555-5555-5555-4444' } });
+    const res = await post(busCall(CAPTURE, p));
+    expect(res.data).toMatchObject({ result: {} });
+    await eventually(async () => (await worker.ledger.get(p.operation_reference!)) !== null);
+    expect((await worker.ledger.get(p.operation_reference!))?.payment.custom_attributes).toEqual({ note: 'call back on [PAN REDACTED]' });
+  });
+
   it('turns the same command sent twice into one job and one ledger record', async () => {
     const p = payment();
     const before = worker.consumer.stats.duplicates;
@@ -194,7 +212,8 @@ describe('command consumer: every malformed channel command is dead-lettered wit
     ['a wrong line type', channelCommand('refund', {}, { lines: [{ refund_amount: 'ten' as unknown as number }] }), 'INVALID_PARAMS', 'payment.lines[0].refund_amount'],
     ['a tokenize without card details', channelCommand('tokenize'), 'INVALID_PARAMS', 'payment.method_details'],
     ['a CVV field', channelCommand('authorize', {}, { method_details: { card: { cvv: '123' } as never } }), 'CARD_DATA_REJECTED', 'payment.method_details.card.cvv'],
-    ['a card number in custom attributes', channelCommand('sale', {}, { custom_attributes: { note: 'pay with 5555-5555-5555-4444' } }), 'CARD_DATA_REJECTED', 'payment.custom_attributes.note'],
+    ['a card number in a structured field', channelCommand('sale', {}, { order_id: '5555-5555-5555-4444' }), 'CARD_DATA_REJECTED', 'payment.order_id'],
+    ['a security code in free text', channelCommand('sale', {}, { custom_attributes: { card_cvv: '123' } }), 'CARD_DATA_REJECTED', 'payment.custom_attributes.card_cvv'],
   ];
 
   it.each(cases)('dead-letters %s with code and field in the headers, then acks', async (_label, body, code, field) => {
@@ -223,7 +242,7 @@ describe('command consumer: every malformed channel command is dead-lettered wit
     const variants = [
       channelCommand('sale', {}, { order_id: pan }),
       channelCommand('sale', {}, { gateway_key: `tok ${pan.replace(/(\d{4})/g, '$1 ').trim()}` }),
-      channelCommand('sale', {}, { lines: [{ item_name: `card:${pan}` }] }),
+      channelCommand('sale', {}, { lines: [{ item_sku: `card:${pan}` }] }),
       channelCommand('sale', {}, { method_details: { card: { number: pan } as never } }),
       { ...channelCommand('sale'), extra: pan },
     ];

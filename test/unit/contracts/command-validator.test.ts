@@ -160,10 +160,10 @@ describe('validateCommand never quotes the offending value', () => {
 });
 
 describe('validateCommand refuses card data before anything else', () => {
-  it('refuses a card number in any field, naming the field and not the number', () => {
-    const err = rejection(command('capture', { lines: [{ item_name: 'card 4111 1111 1111 1111' }] }));
+  it('refuses a card number in any structured field, naming the field and not the number', () => {
+    const err = rejection(command('capture', { lines: [{ item_sku: 'card 4111 1111 1111 1111' }] }));
     expect(err.code).toBe('CARD_DATA_REJECTED');
-    expect(err.field).toBe('payment.lines[0].item_name');
+    expect(err.field).toBe('payment.lines[0].item_sku');
     expect(err.message).not.toContain('4111');
   });
 

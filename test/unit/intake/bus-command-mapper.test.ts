@@ -136,12 +136,19 @@ describe('mapBusCall refuses invalid params with -32602 naming the field', () =>
     expect(r.error.field).toBe('payment.amount');
   });
 
-  it('refuses card data as -32602 without quoting it', () => {
-    const r = failure(map(call({ params: { payment: payment({ custom_attributes: { note: '4111111111111111' } }) } })));
+  it('refuses card data in a structured field as -32602 without quoting it', () => {
+    const r = failure(map(call({ params: { payment: payment({ order_id: '4111111111111111' }) } })));
     expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
     expect(r.error.code).toBe('CARD_DATA_REJECTED');
-    expect(r.error.field).toBe('payment.custom_attributes.note');
+    expect(r.error.field).toBe('payment.order_id');
     expect(r.error.message).not.toContain('4111');
+  });
+
+  it('masks card data in a free-text note and maps the call, reporting the masked field', () => {
+    const r = map(call({ params: { payment: payment({ custom_attributes: { note: '4111111111111111' } }) } }));
+    if (!r.ok) throw new Error('refused');
+    expect(r.command.payment.custom_attributes).toEqual({ note: '[PAN REDACTED]' });
+    expect(r.masked).toEqual(['payment.custom_attributes.note']);
   });
 });
 

@@ -57,10 +57,17 @@ describe('card numbers in every written form', () => {
     });
   });
 
-  it('refuses every form in a command (CARD_DATA_REJECTED), never quoting it', () => {
+  it('refuses every form in a structured field of a command (CARD_DATA_REJECTED), never quoting it', () => {
     for (const [, form] of FORMS) {
-      const command = channelCommand('sale', {}, { custom_attributes: { note: form(VISA) } });
-      expect(() => validateCommand(command)).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.custom_attributes.note' }));
+      const command = channelCommand('sale', {}, { gateway_key: `tok ${form(VISA)}` });
+      expect(() => validateCommand(command)).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.gateway_key' }));
+    }
+  });
+
+  it('masks every form in a free-text note of a command and accepts it', () => {
+    for (const [, form] of FORMS) {
+      const command = channelCommand('sale', {}, { custom_attributes: { note: `gift ${form(VISA)} thanks` } });
+      expect(validateCommand(command).payment.custom_attributes).toEqual({ note: `gift ${PAN_MASK} thanks` });
     }
   });
 

@@ -1,0 +1,75 @@
+import { ChannelsConfig, DEFAULT_FREE_TEXT_FIELDS, ValidationProfile } from '../config/channels-config';
+import { CommandValidationError } from '../errors/command-validation-error';
+import { CardDataPolicy } from './card-data-policy';
+import { PaymentCommand } from './payment-command';
+
+/**
+ * Validation profiles: per channel and account, rules added on top of the base contract (required fields,
+ * amount limits, currency set, command types, the card-data policy for free text). A profile never removes
+ * a base rule (the schema, card data in structured fields, the reference alphabet, integer minor units
+ * all still apply); what it can loosen is only where card data in free text is masked rather than refused,
+ * which is what cuts false rejects. The most specific profile applies: channel and account, then channel
+ * and `*`; none = the base contract and the default card-data policy.
+ */
+
+/** Commands that move money: the ones amount limits apply to. */
+const MONEY_COMMANDS = new Set(['authorize', 'sale', 'capture', 'refund']);
+
+/** The profile for a channel and account, or null. */
+export function profileFor(channels: ChannelsConfig | undefined, channel: unknown, account: unknown): ValidationProfile | null {
+  if (!channels || typeof channel !== 'string') return null;
+  let wildcard: ValidationProfile | null = null;
+  for (const p of channels.profiles) {
+    if (p.channel !== channel) continue;
+    if (typeof account === 'string' && p.account === account) return p;
+    if (p.account === '*') wildcard = p;
+  }
+  return wildcard;
+}
+
+/** The card-data policy of a profile (or the default one). */
+export function cardDataPolicyOf(channels: ChannelsConfig | undefined, profile: ValidationProfile | null): CardDataPolicy {
+  const fields = channels?.freeTextFields ?? DEFAULT_FREE_TEXT_FIELDS;
+  return {
+    freeText: profile?.freeTextCardData ?? 'mask',
+    freeTextFields: profile && profile.freeTextFields.length > 0 ? [...fields, ...profile.freeTextFields] : fields,
+  };
+}
+
+function valueAt(root: unknown, path: string): unknown {
+  let v: unknown = root;
+  for (const part of path.split('.')) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+/**
+ * Checks a schema-valid command against its profile's rules.
+ * @throws CommandValidationError `PROFILE_REJECTED` naming the field and the rule (never the value, except
+ *   the limits the configuration sets).
+ */
+export function checkProfile(command: PaymentCommand, profile: ValidationProfile | null): void {
+  if (!profile) return;
+  const where = `(profile ${profile.channel}/${profile.account})`;
+  if (profile.commands.length > 0 && !profile.commands.includes(command.command)) {
+    throw new CommandValidationError('command', `is not accepted from this channel and account ${where}`, 'PROFILE_REJECTED');
+  }
+  for (const field of profile.requiredFields) {
+    const v = valueAt(command, field);
+    if (v === undefined || v === null || v === '') throw new CommandValidationError(field, `is required ${where}`, 'PROFILE_REJECTED');
+  }
+  const { amount, currency } = command.payment;
+  if (profile.currencies.length > 0 && !profile.currencies.includes(currency)) {
+    throw new CommandValidationError('payment.currency', `is not accepted from this channel and account ${where}`, 'PROFILE_REJECTED');
+  }
+  if (MONEY_COMMANDS.has(command.command)) {
+    if (profile.minAmount !== null && amount < profile.minAmount) {
+      throw new CommandValidationError('payment.amount', `must be at least ${profile.minAmount} minor units ${where}`, 'PROFILE_REJECTED');
+    }
+    if (profile.maxAmount !== null && amount > profile.maxAmount) {
+      throw new CommandValidationError('payment.amount', `must be at most ${profile.maxAmount} minor units ${where}`, 'PROFILE_REJECTED');
+    }
+  }
+}

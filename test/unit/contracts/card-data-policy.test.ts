@@ -1,0 +1,95 @@
+import { validateCommand, validateCommandReport } from '../../../src/contracts/command-validator';
+import { applyCardDataPolicy } from '../../../src/contracts/card-data-policy';
+import { buildChannels } from '../../support/channels-config';
+import { PAN_MASK } from '../../../src/logging/redact';
+import { channelCommand } from '../../support/fixtures';
+
+const VISA = '4111111111111111';
+const groups4 = (pan: string) => pan.match(/.{1,4}/g)!;
+const fullWidth = (s: string) => s.replace(/[0-9]/g, (d) => String.fromCharCode(0xff10 + Number(d)));
+
+/** The written forms of a card number, as [label, text]. */
+const FORMS: Array<[string, string]> = [
+  ['plain', VISA],
+  ['spaces', groups4(VISA).join(' ')],
+  ['dashes', groups4(VISA).join('-')],
+  ['dots', groups4(VISA).join('.')],
+  ['slashes', groups4(VISA).join('/')],
+  ['non-breaking spaces', groups4(VISA).join('\u00a0')],
+  ['tabs', groups4(VISA).join('\t')],
+  ['full-width digits', fullWidth(VISA)],
+  ['a leading zero', `0${VISA}`],
+];
+
+const policy = { freeText: 'mask' as const, freeTextFields: ['payment.custom_attributes', 'payment.note', 'payment.lines[].item_name'] };
+
+describe('card-data policy by field', () => {
+  describe.each(FORMS)('a card number written with %s', (_label, pan) => {
+    it('is masked in a free-text note and the command carries on', () => {
+      const command = channelCommand('sale', {}, { custom_attributes: { gift_note: `for you ${pan} xx` } });
+      const { command: valid, masked } = validateCommandReport(command);
+      expect(valid.payment.custom_attributes).toEqual({ gift_note: `for you ${PAN_MASK} xx` });
+      expect(masked).toEqual(['payment.custom_attributes.gift_note']);
+      expect(JSON.stringify(valid)).not.toContain(pan);
+    });
+
+    it('is masked in a line item name', () => {
+      const command = channelCommand('sale', {}, { lines: [{ item_name: 'mug' }, { item_name: `engraving ${pan}` }] });
+      expect(validateCommand(command).payment.lines).toEqual([{ item_name: 'mug' }, { item_name: `engraving ${PAN_MASK}` }]);
+    });
+
+    it('is refused in gateway_key (structured), naming the field', () => {
+      expect(() => validateCommand(channelCommand('sale', {}, { gateway_key: `tok_${pan}` }))).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.gateway_key' }));
+    });
+
+    it('is refused in method_details (structured), naming the field', () => {
+      const command = channelCommand('sale', {}, { method_details: { method: 'card', card: { holder_name: `J ${pan}` } } });
+      expect(() => validateCommand(command)).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.method_details.card.holder_name' }));
+    });
+
+    it('is refused in free text when the profile says refuse', () => {
+      const channels = buildChannels({ 'channels.profiles': [{ channel: 'web', free_text_card_data: 'refuse' }] });
+      const command = channelCommand('sale', {}, { custom_attributes: { gift_note: `for you ${pan}` } });
+      expect(() => validateCommand(command, channels)).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.custom_attributes.gift_note' }));
+    });
+  });
+
+  it('masks a card number given as a number in free text', () => {
+    const { value, masked } = applyCardDataPolicy({ payment: { custom_attributes: { ref: Number(VISA) } } }, policy);
+    expect(value).toEqual({ payment: { custom_attributes: { ref: PAN_MASK } } });
+    expect(masked).toEqual(['payment.custom_attributes.ref']);
+  });
+
+  it('refuses a security code under any name, even in free text', () => {
+    for (const name of ['cvv', 'card_cvv', 'csc', 'cv2', 'securityCode']) {
+      expect(() => applyCardDataPolicy({ payment: { custom_attributes: { [name]: '123' } } }, policy)).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: `payment.custom_attributes.${name}` }));
+    }
+  });
+
+  it('refuses a card number used as a key, even in free text, without quoting it', () => {
+    try {
+      applyCardDataPolicy({ payment: { custom_attributes: { [VISA]: 'gift' } } }, policy);
+      throw new Error('not refused');
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'CARD_DATA_REJECTED', field: `payment.custom_attributes.${PAN_MASK}` });
+      expect(String((err as Error).message)).not.toContain(VISA);
+    }
+  });
+
+  it('returns the input itself (no copy) when there is nothing to mask', () => {
+    const message = { payment: { custom_attributes: { note: 'order 12 please' } } };
+    expect(applyCardDataPolicy(message, policy).value).toBe(message);
+  });
+
+  it('does not mask an order number that is not a card number', () => {
+    const command = channelCommand('sale', {}, { custom_attributes: { note: 'order 1234567890123 thanks' } });
+    expect(validateCommandReport(command).masked).toEqual([]);
+  });
+
+  it('a profile may add a free-text field of its own (a POS receipt text)', () => {
+    const channels = buildChannels({ 'channels.profiles': [{ channel: 'pos', free_text_fields: ['payment.receipt_text'] }] });
+    const command = { ...channelCommand('sale', { channel: 'pos' }), payment: { ...channelCommand('sale').payment, receipt_text: `paid ${VISA}` } };
+    expect((validateCommand(command, channels).payment as unknown as Record<string, unknown>).receipt_text).toBe(`paid ${PAN_MASK}`);
+    expect(() => validateCommand({ ...command, channel: 'web' }, channels)).toThrow(expect.objectContaining({ field: 'payment.receipt_text' }));
+  });
+});

@@ -1,0 +1,60 @@
+import { validateCommand } from '../../../src/contracts/command-validator';
+import { profileFor } from '../../../src/contracts/validation-profile';
+import { buildChannels } from '../../support/channels-config';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const channels = buildChannels({
+  'channels.profiles': [
+    { channel: 'pos', required_fields: ['payment.order_id', 'sequence'], min_amount: 100, max_amount: 50000, currencies: ['EUR'], commands: ['sale', 'refund', 'cancel'] },
+    { channel: 'pos', account: 'kiosk-eu', max_amount: 2000, currencies: ['EUR', 'CHF'] },
+    { channel: 'marketplace', account: '*', required_fields: ['payment.order_id'] },
+  ],
+});
+
+const pos = (command: 'sale' | 'refund' | 'cancel' | 'authorize', payment: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
+  channelCommand(command, { channel: 'pos', sequence: 12, ...extra }, { gateway_account: 'store-12', ...payment });
+
+describe('validation profiles per channel and account', () => {
+  it('picks the account profile over the channel-wide one, and none for another channel', () => {
+    expect(profileFor(channels, 'pos', 'kiosk-eu')?.account).toBe('kiosk-eu');
+    expect(profileFor(channels, 'pos', 'store-12')?.account).toBe('*');
+    expect(profileFor(channels, 'web', 'store-12')).toBeNull();
+  });
+
+  it('accepts a command inside the profile', () => {
+    expect(() => validateCommand(pos('sale'), channels)).not.toThrow();
+  });
+
+  it.each([
+    ['a missing required field', pos('sale', { order_id: undefined }), 'payment.order_id'],
+    ['a missing required envelope field', pos('sale', {}, { sequence: undefined }), 'sequence'],
+    ['an amount under the minimum', pos('sale', { amount: 99 }), 'payment.amount'],
+    ['an amount over the maximum', pos('sale', { amount: 50001 }), 'payment.amount'],
+    ['a currency outside the set', pos('sale', { currency: 'USD' }), 'payment.currency'],
+    ['a command type the profile does not take', pos('authorize'), 'command'],
+  ])('refuses %s with PROFILE_REJECTED naming the field', (_label, command, field) => {
+    expect(() => validateCommand(command, channels)).toThrow(expect.objectContaining({ code: 'PROFILE_REJECTED', field }));
+  });
+
+  it('applies the account profile only to its account', () => {
+    const kiosk = pos('sale', { gateway_account: 'kiosk-eu', amount: 2500 });
+    expect(() => validateCommand(kiosk, channels)).toThrow(expect.objectContaining({ code: 'PROFILE_REJECTED', field: 'payment.amount' }));
+    expect(() => validateCommand(pos('sale', { gateway_account: 'kiosk-eu', currency: 'CHF', amount: 1500 }), channels)).not.toThrow();
+  });
+
+  it('does not apply amount limits to commands that move no money (a cancel of 0)', () => {
+    expect(() => validateCommand(pos('cancel', { amount: 0 }), channels)).not.toThrow();
+  });
+
+  it('never weakens the base contract: a profile without limits still refuses a negative amount or an unknown currency', () => {
+    expect(() => validateCommand(channelCommand('sale', { channel: 'marketplace' }, { amount: -1 }), channels)).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS', field: 'payment.amount' }));
+    expect(() => validateCommand(channelCommand('sale', { channel: 'marketplace' }, { currency: 'XXY' }), channels)).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS', field: 'payment.currency' }));
+  });
+
+  it('the configuration refuses two profiles for the same channel and account, and a minimum over the maximum', () => {
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web' }, { channel: 'web', account: '*' }] })).toThrow(/channels\.profiles\[1\]/);
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', min_amount: 10, max_amount: 5 }] })).toThrow(/min_amount/);
+    expect(() => testConfig({ 'channels.profiles': [{ channel: 'web', currencies: ['EURO'] }] })).toThrow(/channels\.profiles/);
+  });
+});
