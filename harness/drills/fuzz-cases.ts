@@ -108,11 +108,12 @@ export class FuzzCaseGenerator {
     if (r < 0.35) return { transport: 'amqp', kind: 'bad envelope', body: Buffer.from(JSON.stringify(this.badCanonicalEnvelope())), routingKey };
     if (r < 0.38) return { transport: 'amqp', kind: 'JSON nested thousands deep', body: this.deepCanonical(), routingKey };
     if (r < 0.4) {
-      // 500 KB of free text, scanned in linear time; the defect is a card number at its very end.
+      // 500 KB of text, scanned in linear time; the defect is a card number at its very end, in a field that
+      // is not free text (free text would be masked and accepted: see channels.free_text_fields).
       const payment = this.validPayment();
-      payment.custom_attributes = { note: `${this.bigText(500 * 1024)} ${this.anyPan()}` };
+      payment.merchant_remark = `${this.bigText(500 * 1024)} ${this.anyPan()}`;
       const command: Obj = { version: 1, command: this.pick(AMQP_COMMANDS), channel: this.pick(CHANNELS), received_at: new Date().toISOString(), payment };
-      return { transport: 'amqp', kind: '500 KB free text ending in a card number', body: Buffer.from(JSON.stringify(command)), routingKey };
+      return { transport: 'amqp', kind: '500 KB text ending in a card number', body: Buffer.from(JSON.stringify(command)), routingKey };
     }
     const [kind, payment] = this.defectivePayment();
     const command: Obj = { version: 1, command: this.pick(AMQP_COMMANDS), channel: this.pick(CHANNELS), received_at: new Date().toISOString(), payment };
@@ -215,15 +216,18 @@ export class FuzzCaseGenerator {
     return parts.join(' ');
   }
 
-  /** Puts a Luhn-valid test PAN, typed plain, with spaces or with dashes, in a free-text field. */
+  /**
+   * Puts a Luhn-valid test PAN, in any written form, in a field where card data is refused (a structured
+   * one; in free text it would be masked and the command accepted).
+   */
   private plantPan(p: Obj): void {
     const pan = this.anyPan();
     switch (Math.floor(this.random() * 4)) {
       case 0:
-        p.custom_attributes = { note: `card ${pan} exp 12/30` };
+        p.merchant_remark = `card ${pan} exp 12/30`;
         break;
       case 1:
-        p.lines = [{ item_name: `gift for ${pan}`, item_sku: 'SKU-1', quantity: 1 }];
+        p.lines = [{ item_name: 'gift', item_sku: `SKU ${pan}`, quantity: 1 }];
         break;
       case 2:
         p.method_details = { method: 'card', card: { holder_name: pan, brand: 'visa' } };

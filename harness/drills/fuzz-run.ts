@@ -12,6 +12,8 @@ import { AmqpFuzzCase, FuzzCaseGenerator, HttpFuzzCase } from './fuzz-cases';
 import { inspectDeadLetters } from './queue-inspector';
 import { openResilientPublisher } from './resilient-publisher';
 import { panNeedles } from './test-card-numbers';
+import { ChannelKeyring, routingChannel } from '../../src/channels/channel-signature';
+import { channelHeaders } from '../workload/channel-publisher';
 
 /** Per generator kind: how many were sent and how many were answered or dead-lettered as they must be. */
 export interface FuzzKindRow {
@@ -88,9 +90,14 @@ export async function runFuzz(stack: LocalStack, options: { count: number; seed:
     return ok;
   };
 
+  // Channels sign what they publish: fuzz messages are signed as the channel they claim (most of them), so
+  // the defect reaches validation; one in ten goes unsigned (refused as unauthenticated).
+  const keyring = new ChannelKeyring(stack.config.channels.credentials, stack.config.serviceBus.secret);
+  let amqpSent = 0;
   const sendAmqp = (c: AmqpFuzzCase) =>
     new Promise<boolean>((resolve) => {
-      channel.publish(stack.config.amqp.commandsExchange, c.routingKey, c.body, { persistent: true }, (err) => resolve(!err));
+      const { routingKey, headers } = signedAsClaimed(keyring, c, (amqpSent += 1) % 10 === 0);
+      channel.publish(stack.config.amqp.commandsExchange, routingKey, c.body, { persistent: true, headers }, (err) => resolve(!err));
     });
 
   // Valid traffic alongside, from all four channels.
@@ -154,4 +161,21 @@ export async function runFuzz(stack: LocalStack, options: { count: number; seed:
     detail: leaks.length === 0 ? `${inLogs.files} log files (${Math.round(inLogs.bytes / 1024)} KiB), ${inRedis.keys} Redis keys, ${dead.count} dead letters scanned for ${needles.length} PAN forms` : `${leaks.length} hits, e.g. ${leaks[0].where} holds ${leaks[0].needle}`,
   });
   return { http, amqp, expectedDeadLetters, valid: { commands: records.length, successRate: successRate(records) }, rows: [...rows.values()].sort((a, b) => a.transport.localeCompare(b.transport) || a.kind.localeCompare(b.kind)), checks, surprises, elapsedS: (Date.now() - started) / 1000 };
+}
+
+/**
+ * The routing key and headers a fuzz message goes out with: routed and signed as the channel its body
+ * claims (a `<channel>.payment.<command>` routing key gets that channel as its first word), or as its
+ * routing key's channel when the body claims none; no signature when `unsigned`.
+ */
+function signedAsClaimed(keyring: ChannelKeyring, c: AmqpFuzzCase, unsigned: boolean): { routingKey: string; headers: Record<string, string> } {
+  let claimed: unknown;
+  try {
+    claimed = (JSON.parse(c.body.toString('utf8')) as { channel?: unknown }).channel;
+  } catch {
+    claimed = undefined;
+  }
+  const parts = c.routingKey.split('.');
+  const routingKey = typeof claimed === 'string' && keyring.currentKey(claimed) && parts.length === 3 && parts[1] === 'payment' ? `${claimed}.${parts[1]}.${parts[2]}` : c.routingKey;
+  return { routingKey, headers: unsigned ? {} : channelHeaders(keyring, routingChannel(routingKey), c.body) };
 }

@@ -2,7 +2,8 @@ import amqplib, { ConfirmChannel } from 'amqplib';
 import { commandRoutingKey } from '../../src/amqp/topology';
 import { Config } from '../../src/config/config';
 import { PaymentCommand } from '../../src/contracts/payment-command';
-import { ChannelPublisher } from '../workload/channel-publisher';
+import { ChannelPublisher, channelHeaders } from '../workload/channel-publisher';
+import { ChannelKeyring } from '../../src/channels/channel-signature';
 
 /**
  * A channel publisher (web, POS, marketplace) that survives a broker restart: the workload's
@@ -31,17 +32,21 @@ export function openResilientPublisher(config: Config): ChannelPublisher {
     return link;
   };
 
-  const publish = async (command: PaymentCommand | Record<string, unknown>, channel = String(command.channel), type = String(command.command)): Promise<void> => {
+  const keyring = new ChannelKeyring(config.channels.credentials, config.serviceBus.secret);
+  const publish = (command: PaymentCommand | Record<string, unknown>, channel = String(command.channel), type = String(command.command)): Promise<void> =>
+    publishRaw(commandRoutingKey(channel, type), command, channel);
+
+  const publishRaw = async (routingKey: string, payload: object, channel: string): Promise<void> => {
     if (closed) throw new Error('publisher closed');
     if (!current) {
       opening ??= open().finally(() => (opening = null));
       current = await opening;
     }
     const link = current;
-    const body = Buffer.from(JSON.stringify(command));
+    const body = Buffer.from(JSON.stringify(payload));
     try {
       await new Promise<void>((resolve, reject) => {
-        link.channel.publish(config.amqp.commandsExchange, commandRoutingKey(channel, type), body, { persistent: true, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve()));
+        link.channel.publish(config.amqp.commandsExchange, routingKey, body, { persistent: true, contentType: 'application/json', headers: channelHeaders(keyring, channel, body) }, (err) => (err ? reject(err) : resolve()));
       });
     } catch (err) {
       if (current === link) current = null;
@@ -60,6 +65,7 @@ export function openResilientPublisher(config: Config): ChannelPublisher {
   // Own properties shadow the prototype's; nothing of ChannelPublisher's own state is ever touched.
   const publisher = Object.create(ChannelPublisher.prototype) as ChannelPublisher;
   Object.defineProperty(publisher, 'publish', { value: publish });
+  Object.defineProperty(publisher, 'publishRaw', { value: publishRaw });
   Object.defineProperty(publisher, 'close', { value: close });
   return publisher;
 }

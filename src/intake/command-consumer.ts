@@ -27,6 +27,8 @@ import { idempotencyConflicts } from './idempotency-metrics';
 import { RateLimiter } from '../admission/rate-limiter';
 import { priorityQueueOf } from '../admission/command-priority';
 import { gauge } from '../metrics/metrics-registry';
+import { ChannelKeyring, ChannelAuthRefusal, routingChannel } from '../channels/channel-signature';
+import { LogThrottle } from '../logging/log-throttle';
 
 /** What the consumer did with one message. Every message ends in exactly one of these. */
 export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued';
@@ -91,8 +93,15 @@ export class CommandConsumer {
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly onReady = () => void this.subscribe().catch((err: Error) => this.deps.logger.error('consumer resubscribe failed', { error: err.message }));
+  /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
+  private readonly keyring: ChannelKeyring;
+  /** Anyone who can publish can send unsigned messages: one warning per minute per reason. */
+  private readonly authRefusals: LogThrottle;
 
-  constructor(private readonly deps: CommandConsumerDeps) {}
+  constructor(private readonly deps: CommandConsumerDeps) {
+    this.keyring = new ChannelKeyring(deps.config.channels.credentials, deps.config.serviceBus.secret, deps.config.serviceBus.secretPrevious);
+    this.authRefusals = new LogThrottle(deps.logger);
+  }
 
   /** Whether the consumer is subscribed to its queue on a live connection (readiness). */
   get attached(): boolean {
@@ -205,7 +214,16 @@ export class CommandConsumer {
   private async decideMessage(msg: ConsumeMessage, seen: { operationId: string | null }): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
     let command: PaymentCommand;
     try {
-      const validated = validateCommandReport(parseMessage(msg.content), this.deps.config.channels);
+      checkSize(msg.content);
+      const auth = this.keyring.verify(msg.content, msg.properties.headers, msg.fields.routingKey);
+      if (!auth.ok) return await this.refuseUnauthenticated(msg, auth.reason);
+      const message = parseMessage(msg.content);
+      const claimed = message !== null && typeof message === 'object' ? (message as Record<string, unknown>).channel : undefined;
+      // A known channel other than the signer's is a claim to be another; anything else the schema refuses by name.
+      if (typeof claimed === 'string' && claimed !== auth.channel && (KNOWN_CHANNELS as readonly string[]).includes(claimed)) {
+        return await this.refuseUnauthenticated(msg, 'channel_mismatch');
+      }
+      const validated = validateCommandReport(message, this.deps.config.channels);
       command = validated.command;
       reportMaskedCardData(this.deps.logger, command.channel, validated.masked, { routing_key: msg.fields.routingKey });
     } catch (err) {
@@ -283,6 +301,25 @@ export class CommandConsumer {
   }
 
   /**
+   * A message without valid credentials of the channel it claims: dead-lettered (redacted, reason in the
+   * headers), counted by claimed channel and reason, one warning per minute per reason.
+   */
+  private async refuseUnauthenticated(msg: ConsumeMessage, reason: ChannelAuthRefusal): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+    const claimed = routingChannel(msg.fields.routingKey);
+    const channel = (KNOWN_CHANNELS as readonly string[]).includes(claimed) ? claimed : 'other';
+    const why = reason === 'channel_mismatch' ? 'names another channel than the one whose key signed it' : 'is not signed with a key of the channel it claims';
+    await this.deadLetter(msg, { code: 'UNAUTHENTICATED_CHANNEL', field: 'x-pb-signature', reason: `channel_auth_${reason}: the message ${why}` }, 'unauthenticated_channel');
+    channelRefusals().inc({ channel, reason });
+    this.authRefusals.warn(reason, 'security: channel message refused, its channel credentials do not hold (rate-limited: one line per minute per reason)', {
+      security: 'channel_unauthenticated',
+      reason,
+      claimed_channel: channel,
+      code: 'UNAUTHENTICATED_CHANNEL',
+    });
+    return { decision: 'dead-lettered', operationId: null };
+  }
+
+  /**
    * A command whose operation id is taken by one with other money fields (the ledger's create compared
    * their digests): dead-letter it with the reason, tell the OMS it failed with an event of its own (the
    * original operation and its events are untouched), warn. Both writes are durable before the ack.
@@ -336,12 +373,23 @@ export class CommandConsumer {
 /** Tries a write that fails for a reason other than an outage gets before the message is dead-lettered. */
 export const MESSAGE_FAULT_TRIES = 3;
 
-/** Size and depth are bounded before the text is parsed, validated, scanned or redacted. */
-function parseMessage(content: Buffer): unknown {
+/** Size is bounded before the body is authenticated, parsed, validated, scanned or redacted. */
+function checkSize(content: Buffer): void {
   if (content.length > MAX_COMMAND_MESSAGE_BYTES) {
     throw new CommandValidationError('(root)', `is larger than ${MAX_COMMAND_MESSAGE_BYTES} bytes`, 'INVALID_REQUEST');
   }
+}
+
+/** Depth is bounded before the text is parsed. */
+function parseMessage(content: Buffer): unknown {
   return parseBoundedJson(content.toString('utf8'), { maxDepth: MAX_JSON_DEPTH });
+}
+
+const KNOWN_CHANNELS = ['bus', 'web', 'pos', 'marketplace'] as const;
+
+/** `pb_channel_messages_refused_total{channel,reason}`: channel = the routing key's first word (or `other`). */
+function channelRefusals() {
+  return counter('pb_channel_messages_refused_total', 'Messages on the commands exchange refused because they lack valid credentials of the channel they claim, by claimed channel and reason', ['channel', 'reason'] as const);
 }
 
 /** `pb_commands_dead_lettered_total{reason}`: reason is the validation code (lower case) or `unexpected_error`. */

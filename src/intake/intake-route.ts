@@ -25,6 +25,8 @@ import { RateLimiter } from '../admission/rate-limiter';
 import { BacklogProbe } from '../admission/backlog-probe';
 import { isPriorityCommand, priorityExchangeOf } from '../admission/command-priority';
 import { reportMaskedCardData } from './card-data-masking';
+import { busChannelKey, channelSignatureHeaders } from '../channels/channel-signature';
+import { ChannelKey } from '../config/channels-config';
 
 /** Intake refusals by code; every unauthenticated 401 counts here (the log line is rate-limited). */
 const intakeRejects = counter('pb_intake_rejects_total', 'Intake requests refused before they were read, by code (UNAUTHORIZED: missing or wrong X-Signature)', ['code']);
@@ -56,6 +58,8 @@ export class IntakeRoute implements WebRoute {
   private readonly refusals: LogThrottle;
   /** Which bus secret (current, previous) signed each accepted request. */
   private readonly keyUse: SignatureKeyUse;
+  /** What the intake signs its published commands with: the `bus` channel's key (only the intake has it). */
+  private readonly busKey: ChannelKey;
 
   constructor(
     private readonly deps: {
@@ -77,6 +81,7 @@ export class IntakeRoute implements WebRoute {
     this.methods = commandMethodIndex(deps.config);
     this.refusals = new LogThrottle(deps.logger);
     this.keyUse = new SignatureKeyUse(deps.logger);
+    this.busKey = busChannelKey(deps.config.serviceBus.secret);
   }
 
   matches(path: string): boolean {
@@ -146,7 +151,9 @@ export class IntakeRoute implements WebRoute {
     try {
       // Captures, cancels and refunds take the priority lane: they never wait behind a backlog of authorizations.
       const exchange = config.backpressure.priorityLane && isPriorityCommand(command.command) ? priorityExchangeOf(config.amqp) : config.amqp.commandsExchange;
-      await this.deps.publisher.publish(exchange, commandRoutingKey(command.channel, command.command), Buffer.from(JSON.stringify(command)), {
+      const content = Buffer.from(JSON.stringify(command));
+      await this.deps.publisher.publish(exchange, commandRoutingKey(command.channel, command.command), content, {
+        headers: channelSignatureHeaders(content, this.busKey),
         contentType: 'application/json',
         messageId: operationId,
         timestamp: Math.floor(Date.now() / 1000),

@@ -2,11 +2,16 @@ import amqp, { ChannelModel, GetMessage } from 'amqplib';
 import { Config } from '../../src/config/config';
 import { brokerRejectedQueueOf, declareTopology } from '../../src/amqp/topology';
 import { priorityExchangeOf, priorityQueueOf } from '../../src/admission/command-priority';
+import { ChannelKeyring, channelSignatureHeaders, routingChannel } from '../../src/channels/channel-signature';
 
-/** A plain AMQP client for tests: publish as another channel would, read the dead-letter queue. */
+/**
+ * A plain AMQP client for tests: publish as another channel would (signed with the current key of the
+ * routing key's channel, as a real publisher of that channel signs; `headers` replaces the signature,
+ * `null` sends none), read the dead-letter queue.
+ */
 export async function amqpClient(config: Config): Promise<{
   model: ChannelModel;
-  publish(routingKey: string, body: Buffer | object): Promise<void>;
+  publish(routingKey: string, body: Buffer | object, headers?: Record<string, string> | null): Promise<void>;
   drainDeadLetters(): Promise<GetMessage[]>;
   queueDepth(queue: string): Promise<number>;
   deleteNamespace(): Promise<void>;
@@ -15,11 +20,14 @@ export async function amqpClient(config: Config): Promise<{
   const model = await amqp.connect(process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
   const ch = await model.createConfirmChannel();
   await declareTopology(ch, config.amqp);
+  const keyring = new ChannelKeyring(config.channels.credentials, config.serviceBus.secret);
   return {
     model,
-    publish: async (routingKey, body) => {
+    publish: async (routingKey, body, headers) => {
       const content = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
-      ch.publish(config.amqp.commandsExchange, routingKey, content, { persistent: true, contentType: 'application/json' });
+      const key = keyring.currentKey(routingChannel(routingKey));
+      const signature = headers === null ? {} : headers ?? (key ? channelSignatureHeaders(content, key) : {});
+      ch.publish(config.amqp.commandsExchange, routingKey, content, { persistent: true, contentType: 'application/json', headers: signature });
       await ch.waitForConfirms();
     },
     drainDeadLetters: async () => {

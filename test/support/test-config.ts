@@ -29,6 +29,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
     'log.level': 'error',
     // Everything runs on loopback http (twins, simulator, Prism): development only.
     'security.allow_insecure_http': true,
+    // Every publishing channel has a key (test helpers sign with it), plus a previous one for rotation tests.
+    'channels.credentials': TEST_CHANNEL_CREDENTIALS,
     ...overrides,
   });
 }
@@ -40,3 +42,13 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
 export function testNamespace(): string {
   return `t${process.env.PB_TEST_RUN ?? ''}${randomBytes(4).toString('hex')}`;
 }
+
+/** Signing keys of the test configuration's publishing channels: current first, then a previous one. */
+export const TEST_CHANNEL_CREDENTIALS = {
+  web: [
+    { key_id: 'web-test-2', secret: 'web-channel-test-secret-current-0123456789' },
+    { key_id: 'web-test-1', secret: 'web-channel-test-secret-previous-012345678' },
+  ],
+  pos: [{ key_id: 'pos-test-1', secret: 'pos-channel-test-secret-current-0123456789' }],
+  marketplace: [{ key_id: 'marketplace-test-1', secret: 'marketplace-channel-test-secret-0123456789' }],
+};

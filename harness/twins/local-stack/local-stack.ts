@@ -134,6 +134,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     'log.level': 'info',
     // Everything runs on loopback http (twins, simulator, Prism): development only.
     'security.allow_insecure_http': true,
+    // Each publishing channel signs with its own key (the workload's publishers read them from the config).
+    'channels.credentials': {
+      web: [{ key_id: `web-${ns}`, secret: secret('channel-web') }],
+      pos: [{ key_id: `pos-${ns}`, secret: secret('channel-pos') }],
+      marketplace: [{ key_id: `marketplace-${ns}`, secret: secret('channel-marketplace') }],
+    },
     ...options.parameters,
     gateways: {
       simulator: { type: 'simulator', base_url: simulator.url, api_key: simApiKey, webhook_secret: simWebhookSecret, timeout_ms: 2000 },
