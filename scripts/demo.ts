@@ -18,6 +18,7 @@ import Redis from 'ioredis';
 import { signBody } from '../src/bus/x-signature';
 import { sendSignedCommand } from '../harness/twins/bus-twin/signed-command-sender';
 import { LocalStack, freePort, startLocalStack } from '../harness/twins/local-stack/local-stack';
+import { kpisFromMetrics } from '../harness/workload/metrics-kpis';
 import { scanFiles, scanRedis } from '../harness/workload/card-data-scan';
 import { ChannelPublisher } from '../harness/workload/channel-publisher';
 import { FlowCheck, checkFlow, latencySummary } from '../harness/workload/flow-checks';
@@ -45,6 +46,7 @@ async function main(): Promise<number> {
   const stack = await startLocalStack({
     namespace,
     workers: 2,
+    monitoring: true,
     simulator: {
       seed,
       faults: { latencyMs: { min: 2, max: 25 }, error5xxRate: 0.05, rateLimitRate: 0.01, resetRate: 0.005, timeoutRate: 0.002, commitThenTimeoutRate: 0.02, duplicateWebhookRate: 0.2, outOfOrderWebhooks: true },
@@ -159,6 +161,7 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
   }
   say('');
   say(formatTable(['invariant', 'held', 'detail'], checks.map((c) => [c.name, c.ok ? 'yes' : 'NO', c.detail])));
+  await printMetricsKpis(stack);
   const failed = checks.filter((c) => !c.ok);
   say('');
   say(failed.length === 0 ? 'demo OK: every invariant held' : `demo FAILED: ${failed.length} invariant(s) broken (logs in ${stack.dir})`);
@@ -287,3 +290,12 @@ main().then(
     process.exit(1);
   },
 );
+
+/** The KPIs again as Prometheus sees them: each one's PromQL and the figure read from the live /metrics now. */
+async function printMetricsKpis(stack: LocalStack): Promise<void> {
+  const { rows, scraped } = await kpisFromMetrics(stack.metricsTargets);
+  say('');
+  say(`KPIs from /metrics (${scraped} of ${stack.metricsTargets.length} endpoints: ${stack.metricsTargets.join(', ')}; a killed worker's counts went with it, a Prometheus keeps them):`);
+  say(formatTable(['KPI', 'PromQL', 'now, from /metrics'], rows.map((r) => [r.kpi, r.promql, r.value])));
+  say('alert rules: config/prometheus/alerts.yml · dashboard: config/grafana/payment-bridge.json');
+}
