@@ -36,6 +36,16 @@ export function busChannelKey(busSecret: string): ChannelKey {
   return { keyId: `bus-${createHash('sha256').update(secret).digest('hex').slice(0, 12)}`, secret };
 }
 
+/**
+ * The key the intake signs bus commands with. During a rotation of `service_bus.secret` (a previous secret
+ * set) it is the previous secret's: workers still on the old configuration know it as their current key
+ * and workers on the new one as their previous key, so `web` and `worker` can be redeployed in any order
+ * without dead-lettering queued commands. Once the previous secret is retired, the current one's.
+ */
+export function busSigningKey(bus: { readonly secret: string; readonly secretPrevious: string }): ChannelKey {
+  return busChannelKey(bus.secretPrevious !== '' ? bus.secretPrevious : bus.secret);
+}
+
 /** The AMQP headers that sign `body` with `key`. */
 export function channelSignatureHeaders(body: Buffer, key: ChannelKey): Record<string, string> {
   return { [KEY_ID_HEADER]: key.keyId, [SIGNATURE_HEADER]: `sha256=${createHmac('sha256', key.secret).update(body).digest('hex')}` };

@@ -25,7 +25,7 @@ import { RateLimiter } from '../admission/rate-limiter';
 import { BacklogProbe } from '../admission/backlog-probe';
 import { isPriorityCommand, priorityExchangeOf } from '../admission/command-priority';
 import { reportMaskedCardData } from './card-data-masking';
-import { busChannelKey, channelSignatureHeaders } from '../channels/channel-signature';
+import { busSigningKey, channelSignatureHeaders } from '../channels/channel-signature';
 import { ChannelKey } from '../config/channels-config';
 
 /** Intake refusals by code; every unauthenticated 401 counts here (the log line is rate-limited). */
@@ -81,7 +81,7 @@ export class IntakeRoute implements WebRoute {
     this.methods = commandMethodIndex(deps.config);
     this.refusals = new LogThrottle(deps.logger);
     this.keyUse = new SignatureKeyUse(deps.logger);
-    this.busKey = busChannelKey(deps.config.serviceBus.secret);
+    this.busKey = busSigningKey(deps.config.serviceBus);
   }
 
   matches(path: string): boolean {

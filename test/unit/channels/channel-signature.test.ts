@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { ChannelKeyring, busChannelKey, channelSignatureHeaders } from '../../../src/channels/channel-signature';
+import { ChannelKeyring, busChannelKey, busSigningKey, channelSignatureHeaders } from '../../../src/channels/channel-signature';
 import { buildChannels } from '../../support/channels-config';
 
 const BUS_SECRET = 'test-bus-secret-0123456789';
@@ -73,5 +73,24 @@ describe('channel message signatures', () => {
     expect(() => buildChannels({ 'channels.credentials': { web: [{ key_id: 'k1', secret: 'a'.repeat(32) }], pos: [{ key_id: 'k1', secret: 'b'.repeat(32) }] } })).toThrow(/key_id "k1"/);
     expect(() => buildChannels({ 'channels.credentials': { web: [{ key_id: 'k1', secret: 'short' }] } })).toThrow(/channels\.credentials/);
     expect(() => buildChannels({ 'channels.credentials': { bus: [{ key_id: 'k1', secret: 'a'.repeat(32) }] } })).toThrow(/channels\.credentials/);
+  });
+});
+
+describe('bus channel key during a rotation of service_bus.secret', () => {
+  const OLD = 'bus-secret-before-rotation-0123456789';
+  const NEW = 'bus-secret-after-rotation-0123456789';
+  const body = Buffer.from('{"channel":"bus"}');
+
+  it('an intake mid-rotation signs so that workers on the old and on the new configuration both accept, in any deploy order', () => {
+    const headers = channelSignatureHeaders(body, busSigningKey({ secret: NEW, secretPrevious: OLD }));
+    expect(new ChannelKeyring({}, OLD).verify(body, headers, 'bus.payment.capture')).toMatchObject({ ok: true, channel: 'bus' });
+    expect(new ChannelKeyring({}, NEW, OLD).verify(body, headers, 'bus.payment.capture')).toMatchObject({ ok: true, channel: 'bus' });
+  });
+
+  it('once the previous secret is retired the intake signs with the current one, which mid-rotation workers accept', () => {
+    const headers = channelSignatureHeaders(body, busSigningKey({ secret: NEW, secretPrevious: '' }));
+    expect(new ChannelKeyring({}, NEW, OLD).verify(body, headers, 'bus.payment.capture')).toMatchObject({ ok: true });
+    expect(new ChannelKeyring({}, NEW).verify(body, headers, 'bus.payment.capture')).toMatchObject({ ok: true });
+    expect(busSigningKey({ secret: NEW, secretPrevious: '' })).toEqual(busChannelKey(NEW));
   });
 });
