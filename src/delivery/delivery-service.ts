@@ -10,6 +10,7 @@ import { declineTableFor } from '../gateways/gateway-registry';
 import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
+import { BreakerBoard } from './breaker-board';
 import { CircuitBreaker } from './circuit-breaker';
 import { GatewayHealth, noteGatewayCall, resultOf } from './gateway-health';
 import { ConfigHold, DeadLetterSink } from './config-hold';
@@ -58,6 +59,8 @@ export class DeliveryService {
       logger: Logger;
       /** Where operations held past `delivery.config_grace_ms` are parked; without it they stay held. */
       deadLetters?: DeadLetterSink;
+      /** Where breaker state changes are reported for the operator console (one write per change); without it, nowhere. */
+      breakerBoard?: Pick<BreakerBoard, 'report'>;
       now?: () => number;
     },
   ) {
@@ -78,7 +81,10 @@ export class DeliveryService {
     let b = this.breakers.get(gateway);
     if (!b) {
       const { breakerFailureThreshold, breakerOpenMs } = this.deps.config.delivery;
-      b = new CircuitBreaker(breakerFailureThreshold, breakerOpenMs, undefined, (from, to) => this.health.breakerChanged(gateway, from, to));
+      b = new CircuitBreaker(breakerFailureThreshold, breakerOpenMs, undefined, (from, to) => {
+        this.health.breakerChanged(gateway, from, to);
+        this.deps.breakerBoard?.report(gateway, to);
+      });
       this.health.breakerCreated(gateway);
       this.breakers.set(gateway, b);
     }

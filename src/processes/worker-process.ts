@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { BreakerBoard } from '../delivery/breaker-board';
 import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
@@ -135,7 +136,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
   const router = new ConfiguredGatewayRouter(options.routes);
-  const delivery = new DeliveryService({ config, ledger, router, recorder, logger, deadLetters });
+  const delivery = new DeliveryService({ config, ledger, router, recorder, logger, deadLetters, breakerBoard: new BreakerBoard(redis, config.redis.keyPrefix) });
   const poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
 
