@@ -1,4 +1,3 @@
-import { Config } from '../config/config';
 import { CommandType } from '../contracts/payment-command';
 
 /**
@@ -12,16 +11,6 @@ export function isPriorityCommand(command: CommandType): boolean {
   return PRIORITY_COMMANDS.includes(command);
 }
 
-/**
- * The priority lane's exchange: `<amqp.exchange.commands>.priority` (topic, every key bound to the priority
- * queue). The intake publishes captures, cancels and refunds there; a channel that wants its own to overtake
- * a backlog of authorizations publishes them there too (same routing keys, same message).
- */
-export function priorityExchangeOf(amqp: Config['amqp']): string {
-  return `${amqp.commandsExchange}.priority`;
-}
-
-/** The priority lane's queue: `<amqp.queue.commands>.priority`. */
-export function priorityQueueOf(amqp: Config['amqp']): string {
-  return `${amqp.commandsQueue}.priority`;
-}
+// The lane's exchange and queue names are part of the AMQP topology (amqp/ declares them); re-exported here,
+// where the lane's policy lives, for the intake and the consumer.
+export { priorityExchangeOf, priorityQueueOf } from '../amqp/priority-lane';

@@ -1,6 +1,6 @@
 import { Channel } from 'amqplib';
 import { Config } from '../config/config';
-import { priorityExchangeOf, priorityQueueOf } from '../admission/command-priority';
+import { priorityExchangeOf, priorityQueueOf } from './priority-lane';
 
 /**
  * Declares the durable topology from configuration (idempotent):

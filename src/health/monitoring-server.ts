@@ -1,5 +1,5 @@
 import { Logger } from '../logging/logger';
-import { MetricsRoute } from '../metrics/metrics-route';
+import { MetricsRoute } from '../web/metrics-route';
 import { EdgeAccess, guardRoute } from '../web/edge-access';
 import { EdgeLimits, WebServer, startWebServer } from '../web/web-server';
 import { HealthRoute, ReadinessCheck } from './health-route';

@@ -9,7 +9,7 @@ import { openOps } from '../ops/ops-context';
 import { IntakeRoute } from '../intake/intake-route';
 import { Logger } from '../logging/logger';
 import { Ledger } from '../ledger/ledger';
-import { MetricsRoute } from '../metrics/metrics-route';
+import { MetricsRoute } from '../web/metrics-route';
 import { createRedis } from '../redis/redis-connection';
 import { GatewayConfig } from '../config/config';
 import { GatewayTransformer } from '../gateways/gateway-adapter';

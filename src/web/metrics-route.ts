@@ -1,6 +1,6 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { WebRoute, sendJson } from '../web/web-server';
-import { metricsRegistry } from './metrics-registry';
+import { WebRoute, sendJson } from './web-server';
+import { metricsRegistry } from '../metrics/metrics-registry';
 
 /** `GET /metrics`: the process registry in Prometheus' text exposition format. */
 export class MetricsRoute implements WebRoute {
