@@ -29,7 +29,7 @@ import { busSigningKey, channelSignatureHeaders } from '../channels/channel-sign
 import { ChannelKey } from '../config/channels-config';
 
 /** Intake refusals by code; every unauthenticated 401 counts here (the log line is rate-limited). */
-const intakeRejects = counter('pb_intake_rejects_total', 'Intake requests refused before they were read, by code (UNAUTHORIZED: missing or wrong X-Signature)', ['code']);
+const intakeRejects = counter('pb_intake_rejects_total', 'Intake requests refused, by code (UNAUTHORIZED: missing or wrong X-Signature; BODY_TOO_LARGE: 413; the JSON-RPC refusals: PARSE_ERROR, INVALID_REQUEST, UNKNOWN_METHOD, INVALID_PARAMS, CARD_DATA_REJECTED, IDEMPOTENCY_CONFLICT…)', ['code']);
 
 /** `pb_backpressure_refusals_total{command}`: new authorizations refused (503) because the commands queue is past its backlog. */
 const backpressureRefusals = counter('pb_backpressure_refusals_total', 'Commands the intake refused with 503 + Retry-After because the commands queue was past backpressure.max_backlog, by command', ['command']);
@@ -105,6 +105,7 @@ export class IntakeRoute implements WebRoute {
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         this.stats.rejected += 1;
+        intakeRejects.inc({ code: 'BODY_TOO_LARGE' });
         sendJson(res, 413, jsonRpcError(null, JSON_RPC.INVALID_REQUEST, `request body exceeds ${err.limit} bytes`, { field: '(root)' }), { connection: 'close' });
         return;
       }
@@ -238,6 +239,7 @@ export class IntakeRoute implements WebRoute {
     about: { operationId?: string; message?: string } = {},
   ): Promise<void> {
     this.stats.rejected += 1;
+    intakeRejects.inc({ code });
     const { operationId } = about;
     const ids = { ...refusalIdentifiers(raw), ...(id !== null ? { rpc_id: id } : {}) };
     this.deps.logger.warn(about.message ?? 'intake rejected a command', { code, field, reason, ...ids, ...(operationId ? { operation_id: operationId } : {}) });

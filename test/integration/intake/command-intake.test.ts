@@ -6,6 +6,7 @@ import { operationIdOf } from '../../../src/ledger/operation-id';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
@@ -156,9 +157,11 @@ describe('command intake: signed bus commands and channel commands end as queued
 
   it('puts the order id and the JSON-RPC id of a refused bus call on its log line and its dead letter', async () => {
     await client.drainDeadLetters();
+    const rejectsBefore = await metricValue('pb_intake_rejects_total', { code: 'INVALID_PARAMS' });
     const p = payment({ currency: 'XXY', order_id: 'ORD-REFUSED-1' });
     const res = await post(busCall(CAPTURE, p, 'rpc-refused-1'));
     expect(res.data.error.code).toBe(-32602);
+    expect(await metricValue('pb_intake_rejects_total', { code: 'INVALID_PARAMS' })).toBe(rejectsBefore + 1);
     const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'intake rejected a command' && l.rpc_id === 'rpc-refused-1');
     expect(line).toMatchObject({ order_id: 'ORD-REFUSED-1', rpc_id: 'rpc-refused-1', field: 'payment.currency' });
     let headers: Record<string, unknown> | undefined;
