@@ -100,6 +100,8 @@ export const configSchema = {
     'delivery.breaker_open_ms': { ...positiveInt, default: 1000 },
     // A gateway missing from the configuration: hold, then park for replay (see delivery/config-hold.ts).
     'delivery.config_grace_ms': { ...nonNegativeInt, default: 1800000 },
+    // A PSP's Retry-After is honoured above backoff_max_ms, up to this ceiling (see queueing/backoff.ts).
+    'delivery.retry_after_max_ms': { ...positiveInt, default: 300000 },
 
     'events.concurrency': { ...positiveInt, default: 50 },
     'events.backoff_base_ms': { ...positiveInt, default: 250 },

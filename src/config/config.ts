@@ -96,6 +96,12 @@ export interface Config {
      * 1800000 (30 min: long enough to fix `gateways.<name>` and restart the workers).
      */
     readonly configGraceMs: number;
+    /**
+     * The longest wait a gateway's `Retry-After` can impose before the next attempt, milliseconds. A PSP's
+     * Retry-After is honoured even above `backoffMaxMs` (retrying sooner only earns another 429), but not
+     * without bound: a broken or hostile value (days) would stall the operation. Default 300000 (5 min).
+     */
+    readonly retryAfterMaxMs: number;
   };
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly poller: {

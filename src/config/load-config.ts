@@ -190,6 +190,7 @@ function toConfig(p: Params): Config {
       breakerFailureThreshold: num(p, 'delivery.breaker_failure_threshold'),
       breakerOpenMs: num(p, 'delivery.breaker_open_ms'),
       configGraceMs: num(p, 'delivery.config_grace_ms'),
+      retryAfterMaxMs: num(p, 'delivery.retry_after_max_ms'),
     },
     events: {
       concurrency: num(p, 'events.concurrency'),

@@ -18,12 +18,14 @@ import { ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-
 import { authorizationRefusals } from './authorization-metrics';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { OutcomeRecorder } from './outcome-recorder';
+import { retryAfterCapped } from './retry-after-metrics';
+import { BackoffPolicy } from '../queueing/backoff';
 
 /** What the caller (the BullMQ worker) must do next with the job. */
 export type DeliveryStep =
   | { kind: 'done'; state: OperationRecord['state'] }
-  /** A retryable failure: retry with backoff (counted as an attempt); `floorMs` from Retry-After. */
-  | { kind: 'retry'; reason: string; floorMs?: number }
+  /** A retryable failure: retry with backoff (counted as an attempt), waiting at least the gateway's Retry-After (ms). */
+  | { kind: 'retry'; reason: string; retryAfterMs?: number }
   /** Not a failure: come back after `delayMs` (breaker open, authorization not settled yet). */
   | { kind: 'wait'; reason: string; delayMs: number };
 
@@ -319,38 +321,52 @@ export class DeliveryService {
       ...(err.details.field ? { field: err.details.field } : {}),
       ...(err.details.pspHasRequest ? { psp_has_request: true } : {}),
     };
-    switch (err.kind) {
-      case 'outcome_unknown': {
-        // A PSP that answered "I already have it" is up: only silence counts against its breaker.
-        if (err.details.pspHasRequest) breaker.success();
-        else breaker.failure();
-        this.health.retryableFailure(err, op.id);
-        const firstCheck = this.deps.config.poller.scheduleMs[0];
-        await ledger.transition(op.id, 'UNKNOWN', detail, op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 });
-        return { kind: 'retry', reason: `outcome unknown (${phase})` };
-      }
-      case 'not_sent':
-      case 'server_error':
-      case 'rate_limited':
-      case 'authentication':
-        if (err.kind !== 'authentication') breaker.failure();
-        this.health.retryableFailure(err, op.id);
-        await ledger.appendInteraction(op.id, detail);
-        return { kind: 'retry', reason: err.kind, floorMs: err.details.retryAfterMs };
-      case 'declined':
-      case 'invalid_request':
-      case 'idempotency_conflict':
-      case 'not_found': {
-        breaker.success();
-        const reason = err.details.gatewayCode ?? err.code;
-        logger.warn('gateway refused the operation for good', { operation_id: op.id, kind: err.kind, reason, ...(err.details.field ? { field: err.details.field } : {}) });
-        // The table of the gateway that answered (GatewayError names it as configured).
-        const type = this.deps.config.gateways[err.gateway]?.type;
-        const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);
-        const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', { details: detail, decline });
-        return { kind: 'done', state: failed.state };
-      }
+    if (err.kind === 'outcome_unknown') {
+      // Retryable, but the request may have landed: UNKNOWN, asked about before it is ever sent again.
+      // A PSP that answered "I already have it" is up: only silence counts against its breaker.
+      if (err.details.pspHasRequest) breaker.success();
+      else breaker.failure();
+      this.health.retryableFailure(err, op.id);
+      const firstCheck = this.deps.config.poller.scheduleMs[0];
+      await ledger.transition(op.id, 'UNKNOWN', detail, op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 });
+      return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
+    // Whether to try again is the error's to say (`GatewayError.retryable`), never a list kept here.
+    if (err.retryable) {
+      // Refused credentials say nothing about the PSP's health: they do not count against its breaker.
+      if (err.kind !== 'authentication') breaker.failure();
+      this.health.retryableFailure(err, op.id);
+      await ledger.appendInteraction(op.id, detail);
+      return { kind: 'retry', reason: err.kind, retryAfterMs: this.retryAfter(op, err) };
+    }
+    breaker.success();
+    const reason = err.details.gatewayCode ?? err.code;
+    logger.warn('gateway refused the operation for good', { operation_id: op.id, kind: err.kind, reason, ...(err.details.field ? { field: err.details.field } : {}) });
+    // The table of the gateway that answered (GatewayError names it as configured).
+    const type = this.deps.config.gateways[err.gateway]?.type;
+    const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);
+    const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', { details: detail, decline });
+    return { kind: 'done', state: failed.state };
+  }
+
+  /**
+   * The gateway's Retry-After, which the next attempt waits for even above `delivery.backoff_max_ms`; one
+   * above `delivery.retry_after_max_ms` is waited for only that long (counted and logged: a PSP asking for
+   * more is either broken or telling operators something).
+   */
+  private retryAfter(op: OperationRecord, err: GatewayError): number | undefined {
+    const asked = err.details.retryAfterMs;
+    const ceiling = this.deps.config.delivery.retryAfterMaxMs;
+    if (asked === undefined || asked <= ceiling) return asked;
+    retryAfterCapped().inc({ gateway: err.gateway });
+    this.deps.logger.warn('gateway asked to wait longer than delivery.retry_after_max_ms; retrying at the ceiling', {
+      operation_id: op.id,
+      gateway: err.gateway,
+      kind: err.kind,
+      retry_after_ms: asked,
+      retry_after_max_ms: ceiling,
+    });
+    return ceiling;
   }
 }
 
@@ -360,6 +376,12 @@ export class DeliveryService {
  * so the operation becomes UNRESOLVED instead.
  */
 const WEBHOOK_ONLY_RESEND_WINDOW_MS = 7 * 24 * 3600 * 1000;
+
+/** Gateway delivery's backoff: `delivery.backoff_*`, and a gateway's Retry-After up to `delivery.retry_after_max_ms`. */
+export function deliveryBackoff(config: Config): BackoffPolicy {
+  const { backoffBaseMs, backoffMaxMs, retryAfterMaxMs } = config.delivery;
+  return { baseMs: backoffBaseMs, maxMs: backoffMaxMs, retryAfterMaxMs };
+}
 
 /** Error kinds that prove an attempt did nothing at the PSP. */
 const NOT_LANDED: ReadonlySet<string> = new Set(['not_sent', 'rate_limited', 'authentication']);

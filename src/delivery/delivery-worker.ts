@@ -3,10 +3,11 @@ import Redis from 'ioredis';
 import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { JOB_LOCK } from '../queueing/job-lock';
-import { RetryFloorError, pbBackoffStrategy } from '../queueing/backoff-strategy';
+import { RetryLaterError } from '../errors/retry-later-error';
+import { pbBackoffStrategy } from '../queueing/backoff-strategy';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { DELIVERY_QUEUE, DeliveryJobData } from './delivery-queue';
-import { DeliveryService } from './delivery-service';
+import { DeliveryService, deliveryBackoff } from './delivery-service';
 
 /**
  * The `gateway-delivery` worker: runs DeliveryService for each job (jobId = operation id) and turns its
@@ -22,7 +23,7 @@ export function startDeliveryWorker(config: Config, connection: Redis, service: 
         case 'done':
           return step.state;
         case 'retry':
-          throw new RetryFloorError(step.reason, step.floorMs);
+          throw new RetryLaterError(step.reason, step.retryAfterMs);
         case 'wait':
           await job.moveToDelayed(Date.now() + step.delayMs, token);
           throw new DelayedError();
@@ -32,7 +33,7 @@ export function startDeliveryWorker(config: Config, connection: Redis, service: 
       connection,
       prefix: bullPrefix(config.redis.keyPrefix),
       concurrency: config.delivery.concurrency,
-      settings: { backoffStrategy: pbBackoffStrategy({ baseMs: config.delivery.backoffBaseMs, maxMs: config.delivery.backoffMaxMs }) },
+      settings: { backoffStrategy: pbBackoffStrategy(deliveryBackoff(config)) },
       ...JOB_LOCK,
     },
   );

@@ -4,7 +4,7 @@ import { OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { backoffDelay } from '../queueing/backoff';
 import { DeliveryJobData } from './delivery-queue';
-import { DeliveryService, DeliveryStep, PreparedAttempt } from './delivery-service';
+import { DeliveryService, DeliveryStep, PreparedAttempt, deliveryBackoff } from './delivery-service';
 import { ensureDelivery } from './requeue-delivery';
 
 /**
@@ -44,8 +44,7 @@ export class InlineDelivery {
       step = { kind: 'wait', reason: 'inline delivery failed', delayMs: config.delivery.backoffBaseMs };
     }
     if (step.kind === 'done') return step;
-    const { backoffBaseMs: baseMs, backoffMaxMs: maxMs } = config.delivery;
-    const delay = step.kind === 'wait' ? step.delayMs : backoffDelay(1, { baseMs, maxMs }, step.floorMs ?? 0);
+    const delay = step.kind === 'wait' ? step.delayMs : backoffDelay(1, deliveryBackoff(config), step.retryAfterMs ?? 0);
     try {
       // Not a plain `add`: a job completed meanwhile (the sweep's, when this took longer than its stale
       // time) would make it a no-op and leave the operation with no job.

@@ -2,16 +2,21 @@
 export interface BackoffPolicy {
   /** Delay before the first retry, milliseconds. */
   baseMs: number;
-  /** Largest delay, milliseconds. */
+  /** Largest delay of our own backoff, milliseconds. */
   maxMs: number;
+  /**
+   * Longest server `Retry-After` honoured, milliseconds; it may exceed `maxMs` (a server that asks us to
+   * wait longer than our own backoff would is waited for, up to this ceiling). Default: `maxMs`.
+   */
+  retryAfterMaxMs?: number;
 }
 
 /**
- * Delay before retry number `attempt` (1 = first retry). A server's Retry-After (`floorMs`) is honoured
- * as a minimum. `random` is injectable so tests are deterministic.
+ * Delay before retry number `attempt` (1 = first retry). A server's Retry-After (`retryAfterMs`) is honoured
+ * as a minimum, up to `policy.retryAfterMaxMs`. `random` is injectable so tests are deterministic.
  */
-export function backoffDelay(attempt: number, policy: BackoffPolicy, floorMs = 0, random: () => number = Math.random): number {
+export function backoffDelay(attempt: number, policy: BackoffPolicy, retryAfterMs = 0, random: () => number = Math.random): number {
   const exp = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(Math.max(attempt - 1, 0), 30));
   const jittered = Math.round(exp / 2 + random() * (exp / 2));
-  return Math.max(jittered, Math.min(floorMs, policy.maxMs));
+  return Math.max(jittered, Math.min(retryAfterMs, policy.retryAfterMaxMs ?? policy.maxMs));
 }

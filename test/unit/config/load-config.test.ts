@@ -97,6 +97,7 @@ describe('buildConfig', () => {
       breakerFailureThreshold: 20,
       breakerOpenMs: 1000,
       configGraceMs: 1800000,
+      retryAfterMaxMs: 300000,
     });
     expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
     expect(config.poller).toEqual({ scheduleMs: [60000, 300000, 1800000, 7200000, 86400000], inProcessIntervalMs: 0, unresolvedIntervalMs: 3600000, webhookWaitAlertMs: 86400000 });

@@ -20,3 +20,16 @@ describe('backoffDelay', () => {
     expect(backoffDelay(1, policy, 60000, () => 0)).toBe(5000);
   });
 });
+
+describe('backoffDelay with a Retry-After ceiling of its own', () => {
+  const policy = { baseMs: 100, maxMs: 5000, retryAfterMaxMs: 300_000 };
+
+  it("honours a server's Retry-After above the backoff cap, up to retryAfterMaxMs", () => {
+    expect(backoffDelay(1, policy, 60_000, () => 0)).toBe(60_000);
+    expect(backoffDelay(1, policy, 300_000, () => 0)).toBe(300_000);
+  });
+
+  it('never waits longer than retryAfterMaxMs, whatever the server asks', () => {
+    expect(backoffDelay(1, policy, 86_400_000, () => 0)).toBe(300_000);
+  });
+});
