@@ -1,3 +1,4 @@
+import { Job, Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { silentLogger } from '../../../src/logging/logger';
@@ -8,12 +9,19 @@ import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harne
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { captureLogger } from '../../support/capture-logger';
+import { GatewayOutcomeJobData, createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
+import { bullJobId } from '../../../src/queueing/job-id';
 
 const SECRET = 'whsec-webhook-route-test-0123456789';
 
 let config: Config;
 let web: WebProcess;
 let worker: WorkerProcess;
+/** The worker's log lines (info and up). */
+const workerLogs = captureLogger('info');
+/** The queue the webhook route fills and the worker's outcome worker drains, read to see a job's end. */
+let outcomes: Queue<GatewayOutcomeJobData>;
 /** What the worker told the bus, in order. */
 const notified: Record<string, unknown>[] = [];
 
@@ -25,10 +33,12 @@ beforeAll(async () => {
   const routes = createGatewayClients(config);
   web = await startWebProcess(config, silentLogger(), { webhooks: routes });
   // The worker applies queued outcomes; nothing here reaches a gateway or the bus.
-  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier: { notify: async (_method, params) => void notified.push(params) } });
+  worker = await startWorkerProcess(config, workerLogs.logger, { routes, notifier: { notify: async (_method, params) => void notified.push(params) } });
+  outcomes = createGatewayOutcomesQueue(worker.redis, config.redis.keyPrefix);
 });
 
 afterAll(async () => {
+  await outcomes.close();
   await web.stop();
   await worker.stop();
   await purgeNamespace(config).catch(() => undefined);
@@ -43,6 +53,13 @@ async function post(body: string, options: { gateway?: string; signature?: strin
   const signature = options.signature === undefined ? signSimulatorPayload(SECRET, body, Math.floor(Date.now() / 1000)) : options.signature;
   if (signature !== null) headers[SIMULATOR_SIGNATURE_HEADER.toLowerCase()] = signature;
   return fetch(`${web.server.url}/webhooks/${options.gateway ?? 'simulator'}`, { method: 'POST', body, headers });
+}
+
+/** The outcome worker's job for a webhook event, once it has completed (it has been applied, or refused). */
+async function processed(eventId: string): Promise<Job<GatewayOutcomeJobData>> {
+  const jobId = bullJobId(`wh.simulator.${eventId}`);
+  await eventually(async () => (await (await outcomes.getJob(jobId))?.isCompleted()) === true);
+  return (await outcomes.getJob(jobId))!;
 }
 
 /** An authorization the bridge is waiting on (PENDING), as after an async answer. */
@@ -117,13 +134,16 @@ describe('the webhook route', () => {
     expect(told[1].reason).toBeUndefined();
   });
 
-  it('never reverses a terminal state: a late decline after success changes nothing', async () => {
+  it('never reverses a terminal state: a late decline after success is processed and changes nothing', async () => {
     const id = await pendingAuthorization();
     expect((await post(event(id, 'authorized'))).status).toBe(200);
     await eventually(async () => (await worker.ledger.get(id))?.state === 'SUCCEEDED');
     expect((await post(event(id, 'declined'))).status).toBe(200);
-    await eventually(async () => (await worker.ledger.interactions(id)).filter((h) => h.source === 'webhook').length >= 1);
-    await new Promise((r) => setTimeout(r, 300));
+    // Wait for the late webhook itself to have gone through the outcome worker, not for time to pass.
+    const job = await processed(`evt_${id}_declined`);
+    expect(job.returnvalue).toBe('SUCCEEDED');
+    const noted = workerLogs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.operation_id === id && l.message === 'webhook changed nothing (late or repeated)');
+    expect(noted).toEqual([expect.objectContaining({ state: 'SUCCEEDED', webhook_status: 'FAIL' })]);
     expect((await worker.ledger.get(id))?.state).toBe('SUCCEEDED');
     expect(await worker.events.load(`${id}.FAILED`)).toBeNull();
   });
