@@ -28,6 +28,8 @@ describe('outages lose nothing', () => {
     };
     try {
       await eventually(async () => (await post(busCall(CAPTURE, payment()))).status === 200);
+      await eventually(() => worker.consumer.stats.accepted === 1);
+      const before = { ...worker.consumer.stats };
       brokerProxy.cut();
       const calls = Array.from({ length: 20 }, (_, i) => busCall(CAPTURE, payment(), `outage-${i}`));
       const during = await Promise.all(calls.map(post));
@@ -39,9 +41,18 @@ describe('outages lose nothing', () => {
         for (const call of [...pending]) if ((await post(call)).status === 200) pending.delete(call);
         return pending.size === 0;
       }, 20000, 200);
-      for (const call of calls) {
-        const ref = (call.params as { payment: { operation_reference: string } }).payment.operation_reference;
-        await eventually(async () => (await worker.deliveryQueue.getJob(ref)) !== undefined);
+      const refs = calls.map((call) => (call.params as { payment: { operation_reference: string } }).payment.operation_reference);
+      for (const ref of refs) await eventually(async () => (await worker.deliveryQueue.getJob(ref)) !== undefined);
+      await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === 0);
+      // Exactly once, counted: the consumer took 20 messages after the outage, each a new command (none a
+      // second copy of one, none refused), and each operation was received once and has one delivery job.
+      expect(worker.consumer.stats.accepted - before.accepted).toBe(20);
+      expect(worker.consumer.stats.duplicates - before.duplicates).toBe(0);
+      expect(worker.consumer.stats.deadLettered - before.deadLettered).toBe(0);
+      const jobs = await worker.deliveryQueue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
+      for (const ref of refs) {
+        expect(jobs.filter((j) => j.id === ref)).toHaveLength(1);
+        expect((await worker.ledger.interactions(ref)).filter((i) => i.event === 'received')).toHaveLength(1);
       }
     } finally {
       await web.stop();
