@@ -2,8 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { isKnownCurrency } from '../../../src/money/currencies';
 import { MAX_MINOR_AMOUNT } from '../../../src/money/minor-units';
 
-/** Statuses of simulator result objects (what the bridge's status map must cover). */
-export type AuthorizationStatus = 'authorized' | 'captured' | 'declined' | 'pending' | 'cancelled' | 'refunded';
+/** Statuses of an authorization object. */
+export const AUTHORIZATION_STATUSES = ['authorized', 'captured', 'declined', 'pending', 'cancelled', 'refunded'] as const;
+export type AuthorizationStatus = (typeof AUTHORIZATION_STATUSES)[number];
+/** Statuses of a capture, refund or cancellation object. */
+export const MOVEMENT_STATUSES = ['captured', 'refunded', 'cancelled'] as const;
+/** Statuses of a token object. */
+export const TOKEN_STATUSES = ['active'] as const;
+/** Every status a result object of the API carries: what the bridge's status map must cover. */
+export const RESULT_STATUSES: readonly string[] = [...new Set<string>([...AUTHORIZATION_STATUSES, ...MOVEMENT_STATUSES, ...TOKEN_STATUSES])];
 
 /** Webhook event types the simulator sends. */
 export type SimulatorEventType =
@@ -64,7 +71,7 @@ export interface AuthorizationView {
 export interface MovementView {
   id: string;
   object: 'capture' | 'refund' | 'cancellation';
-  status: 'captured' | 'refunded' | 'cancelled';
+  status: (typeof MOVEMENT_STATUSES)[number];
   amount: number;
   currency: string;
   reference: string;
@@ -75,7 +82,7 @@ export interface MovementView {
 export interface TokenView {
   id: string;
   object: 'token';
-  status: 'active';
+  status: (typeof TOKEN_STATUSES)[number];
   reference: string;
   created: number;
 }

@@ -1,5 +1,18 @@
 import { GatewayError } from '../../../../src/errors/gateway-error';
-import { SIMULATOR_STATUSES, simulatorStatusMeaning, toSimulatorStatus } from '../../../../src/gateways/simulator/simulator-status-map';
+import { OutcomeStatus } from '../../../../src/gateways/gateway-adapter';
+import { SIMULATOR_STATUSES, SimulatorStatus, simulatorStatusMeaning, toSimulatorStatus } from '../../../../src/gateways/simulator/simulator-status-map';
+import { RESULT_STATUSES } from '../../../../harness/twins/psp-simulator/simulator-state';
+
+/** What each status the simulator answers with must mean; a status without a line here fails. */
+const EXPECTED: Record<SimulatorStatus, OutcomeStatus> = {
+  authorized: 'SUCCESS',
+  captured: 'SUCCESS',
+  cancelled: 'SUCCESS',
+  refunded: 'SUCCESS',
+  active: 'SUCCESS',
+  declined: 'FAIL',
+  pending: 'PENDING',
+};
 
 describe('simulator status map', () => {
   it.each([
@@ -14,8 +27,14 @@ describe('simulator status map', () => {
     expect(simulatorStatusMeaning(status)).toBe(meaning);
   });
 
-  it('covers every documented status', () => {
-    for (const status of SIMULATOR_STATUSES) expect(['SUCCESS', 'FAIL', 'PENDING']).toContain(simulatorStatusMeaning(status));
+  it('lists exactly the statuses the simulator answers with (its result objects), no more, no fewer', () => {
+    expect([...SIMULATOR_STATUSES].sort()).toEqual([...RESULT_STATUSES].sort());
+  });
+
+  it.each(RESULT_STATUSES.map((s) => [s]))('reads the simulator status %s and gives it its documented meaning', (status) => {
+    const known = toSimulatorStatus(status, 'sim');
+    expect(EXPECTED[known]).toBeDefined();
+    expect(simulatorStatusMeaning(known)).toBe(EXPECTED[known]);
   });
 
   it('turns an undocumented status into an outcome_unknown gateway error, not a pending', () => {

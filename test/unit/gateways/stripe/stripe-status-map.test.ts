@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { GatewayError } from '../../../../src/errors/gateway-error';
+import { specPath } from '../../../support/prism';
 import { OutcomeStatus } from '../../../../src/gateways/gateway-adapter';
 import {
   PAYMENT_INTENT_STATUSES,
@@ -35,6 +37,13 @@ const REFUND_EXPECTED: Record<RefundStatus, OutcomeStatus> = {
 describe('Stripe PaymentIntent status map', () => {
   it('lists the seven documented PaymentIntent statuses', () => {
     expect([...PAYMENT_INTENT_STATUSES].sort()).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  it("lists exactly the PaymentIntent status enum of Stripe's OpenAPI spec", () => {
+    const spec = JSON.parse(readFileSync(specPath('stripe-payments-2023-08-16.prism.json'), 'utf8')) as {
+      components: { schemas: { payment_intent: { properties: { status: { enum: string[] } } } } };
+    };
+    expect([...PAYMENT_INTENT_STATUSES].sort()).toEqual([...spec.components.schemas.payment_intent.properties.status.enum].sort());
   });
 
   it.each(PAYMENT_INTENT_STATUSES.map((s) => [s]))('maps PaymentIntent status %s for every command', (status) => {
