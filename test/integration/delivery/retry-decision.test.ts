@@ -104,7 +104,7 @@ describe('the retry decision', () => {
     const step = await serviceWith(answering({ status: 429, headers: { 'retry-after': '86400' }, body: '{"error":{"code":"rate_limited"}}' })).deliver(id);
     expect(step).toEqual({ kind: 'retry', reason: 'rate_limited', retryAfterMs: 120_000 });
     expect(await metricValue('pb_gateway_retry_after_capped_total', { gateway: 'simulator' })).toBe(before + 1);
-    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === id);
+    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === id && String(l.message).includes('retry_after_max_ms'));
     expect(line).toMatchObject({ message: expect.stringContaining('delivery.retry_after_max_ms'), retry_after_ms: 86_400_000, retry_after_max_ms: 120_000 });
   });
 });
