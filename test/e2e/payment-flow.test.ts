@@ -11,12 +11,17 @@ import { FlowCheck, checkFlow } from '../../harness/workload/flow-checks';
 import { PaymentScenario, SCENARIO_KINDS, buildScenarios } from '../../harness/workload/payment-scenarios';
 import { StepRecord, runWorkload } from '../../harness/workload/workload-driver';
 import { testNamespace } from '../support/test-config';
+import Redis from 'ioredis';
+import { Interaction, Ledger } from '../../src/ledger/ledger';
 
 jest.setTimeout(120_000);
 
 let stack: LocalStack;
 let publisher: ChannelPublisher;
 let round = 0;
+let redis: Redis;
+/** The bridge's ledger, read to see what happened to each operation (its history). */
+let ledger: Ledger;
 
 beforeAll(async () => {
   stack = await startLocalStack({
@@ -35,9 +40,12 @@ beforeAll(async () => {
     },
   });
   publisher = await ChannelPublisher.open(stack.config);
+  redis = new Redis(stack.config.redis.url);
+  ledger = new Ledger(redis, stack.config.redis.keyPrefix);
 });
 
 afterAll(async () => {
+  redis?.disconnect();
   await publisher?.close();
   await stack?.stop({ purge: true });
 });
@@ -80,6 +88,12 @@ function expectAllHeld(checks: FlowCheck[]): void {
   expect(checks.filter((c) => !c.ok)).toEqual([]);
 }
 
+/** The ledger history of every operation the workload sent, by operation id. */
+async function histories(records: StepRecord[]): Promise<Map<string, Interaction[]>> {
+  const ids = [...new Set(records.map((r) => r.operationId))];
+  return new Map(await Promise.all(ids.map(async (id) => [id, await ledger.interactions(id)] as const)));
+}
+
 describe('the payment flow end to end', () => {
   it('carries every command type from its channel to the PSP and reports each outcome to the bus', async () => {
     const { records, checks } = await play(workload());
@@ -105,11 +119,22 @@ describe('the payment flow end to end', () => {
   it('resolves commit-then-timeout by a status inquiry, never by a second charge', async () => {
     stack.simulator.setFaults({ commitThenTimeoutRate: 0.4 });
     const before = await stack.simulator.counters();
-    const { checks } = await play(workload(20));
+    const { records, checks } = await play(workload(20));
     expectAllHeld(checks);
     const after = await stack.simulator.counters();
     expect(after.maxEffectsPerKey).toBe(1);
-    expect(after.requests).toBeGreaterThan(before.requests);
+    // The fault struck: operations ran at the PSP whose answers never came, and the bridge asked about them.
+    expect(after.unansweredCommits).toBeGreaterThan(before.unansweredCommits);
+    expect(after.inquiries).toBeGreaterThan(before.inquiries);
+    // Every operation left without an answer was settled by what the PSP said about it (inquiry, poll or
+    // webhook), never by the answer to a second send; at least one by a status inquiry.
+    const unanswered = [...(await histories(records))].filter(([, h]) => h.some((e) => e.event === 'send_error' && e.kind === 'outcome_unknown'));
+    expect(unanswered.length).toBeGreaterThan(0);
+    for (const [id, history] of unanswered) {
+      const settled = history.slice(history.findIndex((e) => e.event === 'send_error' && e.kind === 'outcome_unknown')).find((e) => e.event === 'outcome');
+      expect({ id, source: settled?.source }).toEqual({ id, source: expect.stringMatching(/^(inquiry|poller|webhook)$/) });
+    }
+    expect(unanswered.some(([, h]) => h.some((e) => e.event === 'outcome' && (e.source === 'inquiry' || e.source === 'poller')))).toBe(true);
   });
 
   it('survives timeouts with no effect, and duplicate and out-of-order webhooks', async () => {
@@ -118,11 +143,22 @@ describe('the payment flow end to end', () => {
   });
 
   it('rides out a PSP outage and delivers everything once it is back', async () => {
+    const before = await stack.simulator.counters();
     stack.simulator.setDown('503');
     const playing = play(workload(20));
     await new Promise((r) => setTimeout(r, 2000));
     stack.simulator.setDown(false);
-    expectAllHeld((await playing).checks);
+    const { records, checks } = await playing;
+    expectAllHeld(checks);
+    // The outage happened to this workload: the PSP refused its calls, and operations of it recorded the
+    // 503 as a retryable error, then still reached the PSP's answer.
+    expect((await stack.simulator.counters()).outageRefusals).toBeGreaterThan(before.outageRefusals);
+    const refused = [...(await histories(records))].filter(([, h]) => h.some((e) => e.event === 'send_error' && e.http_status === 503 && e.kind === 'server_error'));
+    expect(refused.length).toBeGreaterThan(0);
+    for (const [id, history] of refused) {
+      const last503 = history.map((e) => e.event === 'send_error' && e.http_status === 503).lastIndexOf(true);
+      expect({ id, answered: history.slice(last503).some((e) => e.event === 'outcome') }).toEqual({ id, answered: true });
+    }
   });
 
   it('holds events while the bus delegate is down and delivers them in order when it is back', async () => {

@@ -112,6 +112,12 @@ export interface SimulatorCounters {
   requests: number;
   /** Idempotent replays answered. */
   replays: number;
+  /** Status inquiries received (`GET /v1/operations/:reference`), answered or not. */
+  inquiries: number;
+  /** Operations that ran (their effect is real) whose answer was never sent: the `commitThenTimeoutRate` fault. */
+  unansweredCommits: number;
+  /** `/v1` requests refused by outage mode (`setDown`: 503 or a reset socket). */
+  outageRefusals: number;
   /** Webhook deliveries answered 2xx (a duplicate counts twice). */
   webhooksSent: number;
   /** Webhook deliveries given up after every attempt. */
@@ -216,7 +222,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   let down: DownMode | false = false;
   let idempotency = new Map<string, IdempotencyRecord>();
   let effects = new Map<string, number>();
-  let counters = { maxEffectsPerKey: 0, totalEffects: 0, requests: 0, replays: 0 };
+  let counters = { maxEffectsPerKey: 0, totalEffects: 0, requests: 0, replays: 0, inquiries: 0, unansweredCommits: 0, outageRefusals: 0 };
   const held = new Set<http.ServerResponse>();
   /** References whose answers are held; the value is the landed result's webhook, once there is one. */
   const heldReferences = new Map<string, { event: string; body: unknown } | null>();
@@ -288,6 +294,9 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       totalEffects: counters.totalEffects,
       requests: counters.requests,
       replays: counters.replays,
+      inquiries: counters.inquiries,
+      unansweredCommits: counters.unansweredCommits,
+      outageRefusals: counters.outageRefusals,
       webhooksSent: dispatcher?.sent ?? 0,
       webhooksFailed: dispatcher?.failed ?? 0,
     };
@@ -297,7 +306,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     state.clear();
     idempotency = new Map();
     effects = new Map();
-    counters = { maxEffectsPerKey: 0, totalEffects: 0, requests: 0, replays: 0 };
+    counters = { maxEffectsPerKey: 0, totalEffects: 0, requests: 0, replays: 0, inquiries: 0, unansweredCommits: 0, outageRefusals: 0 };
     if (dispatcher) {
       dispatcher.sent = 0;
       dispatcher.failed = 0;
@@ -381,6 +390,8 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
 
   async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, method: string, path: string, text: string): Promise<void> {
     counters.requests += 1;
+    if (method === 'GET' && path.startsWith('/v1/operations/')) counters.inquiries += 1;
+    if (down !== false) counters.outageRefusals += 1;
     if (down === '503') return send(res, 503, errorJson('service_unavailable', 'the PSP is down'));
     if (down === 'reset') {
       req.socket.destroy();
@@ -468,7 +479,10 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       if (result.landed && result.event !== undefined) heldReferences.set(bodyReference, { event: result.event, body: result.body });
       return hold(res);
     }
-    if (fault === 'commit_then_timeout') return hold(res);
+    if (fault === 'commit_then_timeout') {
+      if (result.landed) counters.unansweredCommits += 1;
+      return hold(res);
+    }
     send(res, result.status, json);
   }
 
