@@ -127,12 +127,16 @@ describe('the payment flow end to end', () => {
     expect(after.unansweredCommits).toBeGreaterThan(before.unansweredCommits);
     expect(after.inquiries).toBeGreaterThan(before.inquiries);
     // Every operation left without an answer was settled by what the PSP said about it (inquiry, poll or
-    // webhook), never by the answer to a second send; at least one by a status inquiry.
+    // webhook), or sent again only after an inquiry found no trace of it (a read such as validate leaves
+    // none); at least one was settled by a status inquiry.
     const unanswered = [...(await histories(records))].filter(([, h]) => h.some((e) => e.event === 'send_error' && e.kind === 'outcome_unknown'));
     expect(unanswered.length).toBeGreaterThan(0);
     for (const [id, history] of unanswered) {
-      const settled = history.slice(history.findIndex((e) => e.event === 'send_error' && e.kind === 'outcome_unknown')).find((e) => e.event === 'outcome');
-      expect({ id, source: settled?.source }).toEqual({ id, source: expect.stringMatching(/^(inquiry|poller|webhook)$/) });
+      const after = history.slice(history.findIndex((e) => e.event === 'send_error' && e.kind === 'outcome_unknown'));
+      const settledAt = after.findIndex((e) => e.event === 'outcome');
+      const source = after[settledAt]?.source;
+      const askedFirst = after.slice(0, settledAt).some((e) => e.event === 'inquiry' && e.found === false);
+      expect({ id, source, askedFirst: source === 'response' ? askedFirst : true }).toEqual({ id, source: expect.stringMatching(/^(inquiry|poller|webhook|response)$/), askedFirst: true });
     }
     expect(unanswered.some(([, h]) => h.some((e) => e.event === 'outcome' && (e.source === 'inquiry' || e.source === 'poller')))).toBe(true);
   });
