@@ -1,6 +1,8 @@
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
 import { AuditLog } from '../audit/audit-log';
+import { busSigningKey, channelSignatureHeaders } from '../channels/channel-signature';
+import { PublishingChannel } from '../config/channels-config';
 import { Config } from '../config/config';
 import { validateCommand } from '../contracts/command-validator';
 import { MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
@@ -153,12 +155,21 @@ export class DeadLetterReplay {
       plan.error = 'no broker connection to replay with';
       return;
     }
+    // Signed as its channel signs (the consumer refuses an unsigned message): the bus channel's key for a
+    // bus command, else the channel's current key. The replay is the operator's act: the audit log says so.
+    const channel = plan.command.channel;
+    const key = channel === 'bus' ? busSigningKey(config.serviceBus) : config.channels.credentials[channel as PublishingChannel]?.[0];
+    if (!key) {
+      plan.error = `no signing key for channel ${channel} (channels.credentials.${channel})`;
+      return;
+    }
+    const body = Buffer.from(JSON.stringify(plan.command));
     try {
-      await publisher.publish(config.amqp.commandsExchange, plan.routingKey, Buffer.from(JSON.stringify(plan.command)), {
+      await publisher.publish(config.amqp.commandsExchange, plan.routingKey, body, {
         contentType: 'application/json',
         messageId: plan.operationId,
         timestamp: Math.floor(Date.now() / 1000),
-        headers: { 'x-pb-replay-of': plan.id },
+        headers: { ...channelSignatureHeaders(body, key), 'x-pb-replay-of': plan.id },
       });
       plan.published = true;
       await store.markReplayed(plan.id, actor);
