@@ -5,15 +5,20 @@
  *   1. kill -9 a worker 10 times at random moments (a replacement started each time);
  *   2. restart RabbitMQ under load;  3. restart Redis (AOF) under load;
  *   4. the PSP down (503) for 30 s;  5. PSP faults (20 % 5xx, 5 % commit-then-timeout, webhook chaos);
- *   6. the bus delegate down for 30 s.
+ *   6. the bus delegate down for 30 s;
+ *   7. a spike: ten times the normal load for 60 s (harness/drills/spike-drill.ts), with the latency of
+ *      captures/cancels/refunds printed next to authorizations'.
  * Invariants after each: see harness/drills/drill-invariants.ts. Exit code 1 if any drill failed.
  *
  * Options (environment): PB_CHAOS_COMMANDS (commands per drill, default 10 000), PB_CHAOS_OUTAGE_S
  * (PSP and delegate outage, default 30), PB_CHAOS_SEED (default 42), PB_CHAOS_DRILLS (comma-separated
- * drill numbers to run, default all).
+ * drill numbers to run, default all; PB_CHAOS_DRILLS=7 runs the spike drill alone). The spike drill's
+ * shape: PB_SPIKE_BASE_RATE (normal payments/s, default 8), PB_SPIKE_FACTOR (10), PB_SPIKE_WARM_S (10),
+ * PB_SPIKE_S (60), PB_SPIKE_COOL_S (10), PB_SPIKE_PRIORITY_P99_MS (5000), PB_SPIKE_MAX_BACKLOG (300).
  */
 import { killWorkerDrill, delegateDownDrill, pspDownDrill, pspFaultsDrill, restartServiceDrill } from '../harness/drills/chaos-drills';
 import { describeDrillParameters } from '../harness/drills/drill-parameters';
+import { spikeDrill } from '../harness/drills/spike-drill';
 import { RECOVERY_TARGET_MS } from '../harness/drills/drill-invariants';
 import { DrillDefinition, DrillResult, runDrill } from '../harness/drills/drill-runner';
 import { formatTable } from '../harness/workload/text-table';
@@ -24,8 +29,8 @@ async function main(): Promise<number> {
   const commands = Number(process.env.PB_CHAOS_COMMANDS ?? 10_000);
   const outageS = Number(process.env.PB_CHAOS_OUTAGE_S ?? 30);
   const seed = Number(process.env.PB_CHAOS_SEED ?? 42);
-  const drills: DrillDefinition[] = [killWorkerDrill(10), restartServiceDrill('rabbitmq'), restartServiceDrill('redis'), pspDownDrill(outageS), pspFaultsDrill(), delegateDownDrill(outageS)];
-  const selected = (process.env.PB_CHAOS_DRILLS ?? '1,2,3,4,5,6').split(',').map((s) => Number(s.trim())).filter((n) => n >= 1 && n <= drills.length);
+  const drills: DrillDefinition[] = [killWorkerDrill(10), restartServiceDrill('rabbitmq'), restartServiceDrill('redis'), pspDownDrill(outageS), pspFaultsDrill(), delegateDownDrill(outageS), spikeDrill()];
+  const selected = (process.env.PB_CHAOS_DRILLS ?? '1,2,3,4,5,6,7').split(',').map((s) => Number(s.trim())).filter((n) => n >= 1 && n <= drills.length);
   say(`payment-bridge chaos drills: ${commands} commands per drill, outages ${outageS} s, seed ${seed}`);
   say(`recovery parameters: ${describeDrillParameters()}`);
   const results: DrillResult[] = [];
@@ -36,6 +41,7 @@ async function main(): Promise<number> {
     const result = await runDrill(drill, { commands, seed: seed + n, log: say });
     results.push(result);
     for (const c of result.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
+    for (const line of result.figures) say(`  ${line}`);
     say(`  verdict ${result.ok ? 'PASS' : 'FAIL'}: ${result.commands} commands in ${result.elapsedS.toFixed(1)} s, success ${result.successRate.toFixed(2)} %, recovery ${recoveryText(result)}${result.ok ? '' : ` (logs in ${result.logDir})`}`);
   }
   say('');

@@ -37,6 +37,15 @@ export interface DrillDefinition {
    * recovery to measure.
    */
   disrupt(context: DrillContext): Promise<number[]>;
+  /** More `parameters.yml` keys for this drill's stack (on top of DRILL_PARAMETERS). */
+  parameters?: Readonly<Record<string, unknown>>;
+  /**
+   * An open-loop workload instead of `commands` commands at a fixed concurrency: how many payments, how
+   * many may be in flight, and when each may start (ms after the start).
+   */
+  workload?: { payments: number; concurrency: number; startAt: (index: number) => number };
+  /** Checks and figures of the drill's own, from the records (e.g. latency by command class). */
+  report?: (records: readonly StepRecord[]) => { checks: FlowCheck[]; figures: string[] };
 }
 
 /** The outcome of one drill, for the verdict line. */
@@ -50,6 +59,8 @@ export interface DrillResult {
   elapsedS: number;
   checks: FlowCheck[];
   notes: string[];
+  /** The drill's own figures (its `report`), printed under its checks. */
+  figures: string[];
   ok: boolean;
   logDir: string;
 }
@@ -79,14 +90,14 @@ export async function runDrill(definition: DrillDefinition, options: { commands:
     workers: definition.workers ?? 2,
     simulator: { seed: options.seed, faults: definition.faults ?? {} },
     // PB_DRILL_LOG_LEVEL=debug leaves a trail per operation in the logs when a drill needs explaining.
-    parameters: { ...DRILL_PARAMETERS, ...(process.env.PB_DRILL_LOG_LEVEL ? { 'log.level': process.env.PB_DRILL_LOG_LEVEL } : {}) },
+    parameters: { ...DRILL_PARAMETERS, ...(definition.parameters ?? {}), ...(process.env.PB_DRILL_LOG_LEVEL ? { 'log.level': process.env.PB_DRILL_LOG_LEVEL } : {}) },
   });
   let keep = false;
   const notes: string[] = [];
   const log = options.log ?? (() => undefined);
   const publisher = openResilientPublisher(stack.config);
   try {
-    const scenarios = scenariosForCommands(options.commands, options.seed, runId);
+    const scenarios = definition.workload ? buildScenarios(definition.workload.payments, { seed: options.seed, runId }) : scenariosForCommands(options.commands, options.seed, runId);
     const total = commandCount(scenarios);
     let done = 0;
     let finished = false;
@@ -123,7 +134,8 @@ export async function runDrill(definition: DrillDefinition, options: { commands:
     let records: StepRecord[];
     try {
       records = await runWorkload(scenarios, { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications }, {
-        concurrency: options.concurrency ?? 150,
+        concurrency: definition.workload?.concurrency ?? options.concurrency ?? 150,
+        ...(definition.workload ? { startAt: definition.workload.startAt } : {}),
         stepTimeoutMs: 90_000,
         resendRate: 0.02,
         random: seededRandom(options.seed + 1),
@@ -143,13 +155,15 @@ export async function runDrill(definition: DrillDefinition, options: { commands:
     await new Promise((r) => setTimeout(r, 1500));
     const recoveries = upAts.map((at) => firstSuccessAfter(stack.busTwin.notifications, at));
     const checks = await checkDrillInvariants({ stack, records, recoveries });
+    const own = definition.report?.(records) ?? { checks: [], figures: [] };
+    checks.push(...own.checks);
     const roles = [stack.web, ...stack.workers];
     const dead = roles.filter((p) => !context.killed.has(p.child.pid ?? -1) && (p.child.exitCode !== null || p.child.signalCode !== null));
     checks.push({ name: 'no role process crashed', ok: dead.length === 0, detail: dead.length === 0 ? `${roles.length - context.killed.size} alive (${context.killed.size} killed on purpose)` : `${dead.map((p) => `${p.name} exited ${String(p.child.exitCode ?? p.child.signalCode)}`).join(', ')}` });
     const ok = checks.every((c) => c.ok);
     // A failed drill keeps its Redis keys and queues (namespace in the log directory's name) for inspection.
     keep = !ok;
-    return { name: definition.name, commands: records.length, successRate: successRate(records), recoveries, elapsedS, checks, notes, ok, logDir: stack.dir };
+    return { name: definition.name, commands: records.length, successRate: successRate(records), recoveries, elapsedS, checks, notes, figures: own.figures, ok, logDir: stack.dir };
   } finally {
     await publisher.close();
     await stack.stop({ purge: !keep }).catch((err: Error) => log(`  stopping the stack failed: ${err.message}`));

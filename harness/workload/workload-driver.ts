@@ -28,8 +28,10 @@ export interface StepRecord {
   /** Status in the terminal notification, or why there was none. */
   status?: ExpectedStatus | 'REJECTED' | 'TIMEOUT' | 'SKIPPED';
   reason?: string;
-  /** Times intake answered "try again" (503, connection refused) before accepting. */
+  /** Times intake answered "try again" (503, 429, connection refused) before accepting. */
   intakeRetries: number;
+  /** Of those, 429 answers (a rate limit) and 503 answers (backpressure or the broker), each retried after its Retry-After. */
+  refusals?: { 429: number; 503: number };
   /** The command was sent a second time after it was accepted (as a bus resends on a lost answer). */
   resent?: boolean;
 }
@@ -38,7 +40,7 @@ export interface StepRecord {
 export interface WorkloadTargets {
   config: Config;
   /** Sends a signed JSON-RPC command to our intake, as the bus does. */
-  sendBus(method: string, params: Record<string, unknown>, id: string): Promise<{ status: number; body: unknown }>;
+  sendBus(method: string, params: Record<string, unknown>, id: string): Promise<{ status: number; body: unknown; retryAfter?: string }>;
   publisher: ChannelPublisher;
   /** Every notification the bus received so far, in arrival order (appended to, never rewritten). */
   notifications(): readonly ObservedNotification[];
@@ -55,6 +57,11 @@ export interface WorkloadOptions {
   resendRate?: number;
   /** Random source for `resendRate`. Default Math.random. */
   random?: () => number;
+  /**
+   * Open-loop pacing: milliseconds after the start before payment `index` may begin (a spike is a rate, not
+   * a number of payments in flight). Default: each lane starts its next payment at once.
+   */
+  startAt?: (index: number) => number;
 }
 
 const BUS_METHOD: Partial<Record<CommandType, BusCommandName>> = { validate: 'validate', revalidate: 'revalidate', capture: 'capture', cancel: 'cancel', refund: 'refund' };
@@ -164,8 +171,16 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
   };
 
   let next = 0;
+  const started = Date.now();
+  const { startAt } = options;
   const lanes = Array.from({ length: Math.min(options.concurrency ?? 100, scenarios.length) }, async () => {
-    for (let i = next++; i < scenarios.length; i = next++) await runScenario(i);
+    for (let i = next++; i < scenarios.length; i = next++) {
+      if (startAt) {
+        const wait = started + startAt(i) - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      await runScenario(i);
+    }
   });
   try {
     await Promise.all(lanes);
@@ -178,6 +193,7 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
 /** Sends one command; returns null once accepted, or the refusal when the bridge rejected it for good. */
 async function send(targets: WorkloadTargets, channel: Channel, command: CommandType, payment: Payment, record: StepRecord): Promise<string | null> {
   for (;;) {
+    let retryAfterMs: number | null = null;
     try {
       if (channel === 'bus') {
         const name = BUS_METHOD[command];
@@ -187,7 +203,12 @@ async function send(targets: WorkloadTargets, channel: Channel, command: Command
           const error = (answer.body as { error?: { message?: string } } | null)?.error;
           return error ? `JSON-RPC error: ${error.message ?? 'unknown'}` : null;
         }
-        if (answer.status !== 503) return `HTTP ${answer.status}`;
+        if (answer.status !== 503 && answer.status !== 429) return `HTTP ${answer.status}`;
+        // A rate limit (429) or backpressure (503): the bus sends it again after Retry-After.
+        record.refusals ??= { 429: 0, 503: 0 };
+        record.refusals[answer.status] += 1;
+        const seconds = Number(answer.retryAfter);
+        if (Number.isFinite(seconds) && seconds >= 0) retryAfterMs = Math.min(seconds * 1000, 30_000) * (1 + 0.2 * Math.random()); // jitter: not all at once
       } else {
         const message: PaymentCommand = { version: 1, command, channel, received_at: new Date().toISOString(), payment };
         await targets.publisher.publish(message);
@@ -198,6 +219,6 @@ async function send(targets: WorkloadTargets, channel: Channel, command: Command
     }
     record.intakeRetries += 1;
     if (record.intakeRetries > 300) return 'intake unavailable for good';
-    await new Promise((r) => setTimeout(r, Math.min(2000, 100 * record.intakeRetries)));
+    await new Promise((r) => setTimeout(r, retryAfterMs ?? Math.min(2000, 100 * record.intakeRetries)));
   }
 }

@@ -31,7 +31,7 @@ function client(): AxiosInstance {
  * body keyed by the secret>`. Resolves with the HTTP status and the body (parsed JSON, or the raw text when
  * it is not JSON) whatever the status; rejects only when no answer came.
  */
-export async function sendSignedCommand(command: SignedCommand): Promise<{ status: number; body: unknown }> {
+export async function sendSignedCommand(command: SignedCommand): Promise<{ status: number; body: unknown; retryAfter?: string }> {
   const raw = JSON.stringify(jsonRpcRequest(command.method, command.params, command.id));
   const response = await client().post<string>(command.url, raw, {
     headers: { 'content-type': 'application/json', 'x-signature': signBody(raw, command.secret, command.algorithm ?? 'sha1') },
@@ -39,7 +39,8 @@ export async function sendSignedCommand(command: SignedCommand): Promise<{ statu
     transformRequest: [(data: unknown) => data],
     timeout: command.timeoutMs ?? 30_000,
   });
-  return { status: response.status, body: parseBody(response.data) };
+  const retryAfter = response.headers['retry-after'];
+  return { status: response.status, body: parseBody(response.data), ...(typeof retryAfter === 'string' ? { retryAfter } : {}) };
 }
 
 function parseBody(text: string): unknown {
