@@ -109,6 +109,9 @@ export function spikeDrill(o: SpikeOptions = spikeOptionsFromEnv()): DrillDefini
       'backpressure.depth_cache_ms': 250,
       // Web checkout authorizations over half the spike's rate wait in the workers (held, not refused).
       'rate_limits.by_channel': { web: { per_s: webPerS, burst: webPerS } },
+      // A call that times out under the spike goes UNKNOWN and is asked about; the drills' short schedule
+      // (15 s in all) would call it UNRESOLVED before a loaded machine answers: a minute and a half here.
+      'poller.schedule_ms': [500, 1000, 2000, 4000, 8000, 16000, 32000, 32000],
     },
     workload: { payments: schedule.payments, concurrency: schedule.payments, startAt: schedule.startAt },
     report: (records) => spikeReport(records, o),
