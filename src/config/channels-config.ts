@@ -1,3 +1,4 @@
+import { DEFAULT_FREE_TEXT_FIELDS } from '../contracts/free-text-fields';
 import { CURRENCY_CODES } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 
@@ -77,8 +78,6 @@ export interface ChannelsConfig {
   readonly triage: TriageConfig;
 }
 
-/** Free-text fields by default: notes, the customer's attributes, line item names. */
-export const DEFAULT_FREE_TEXT_FIELDS = ['payment.custom_attributes', 'payment.note', 'payment.notes', 'payment.comment', 'payment.gift_message', 'payment.lines[].item_name'];
 
 const minor = { type: 'integer', minimum: 0, maximum: MAX_MINOR_AMOUNT } as const;
 const fieldPath = { type: 'string', pattern: '^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$' } as const;

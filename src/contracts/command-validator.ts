@@ -1,7 +1,7 @@
 import Ajv, { ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { CommandValidationError } from '../errors/command-validation-error';
-import { ChannelsConfig } from '../config/channels-config';
+import type { ChannelsConfig } from '../config/channels-config';
 import { applyCardDataPolicy } from './card-data-policy';
 import { cardDataPolicyOf, checkProfile, profileFor } from './validation-profile';
 import { MAX_JSON_DEPTH, exceedsDepth } from './json-limits';

@@ -1,4 +1,5 @@
-import { ChannelsConfig, DEFAULT_FREE_TEXT_FIELDS, ValidationProfile } from '../config/channels-config';
+import type { ChannelsConfig, ValidationProfile } from '../config/channels-config';
+import { DEFAULT_FREE_TEXT_FIELDS } from './free-text-fields';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { CardDataPolicy } from './card-data-policy';
 import { PaymentCommand } from './payment-command';
