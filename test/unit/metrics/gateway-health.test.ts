@@ -5,12 +5,13 @@ import { configProblems } from '../../../src/health/config-problems';
 import { OutboundRequestError } from '../../../src/http/outbound-request';
 import { metricValue, metricsRegistry } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
+import { requiredCredentials } from '../../support/gateway-credentials';
 import { testConfig } from '../../support/test-config';
 
 const config = testConfig({
   gateways: {
     stripe: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: 'sk_test_x' },
-    cyber: { type: 'cybersource', base_url: 'https://apitest.cybersource.com' },
+    cyber: { type: 'cybersource', base_url: 'https://apitest.cybersource.com', ...requiredCredentials('cybersource') },
   },
 });
 
