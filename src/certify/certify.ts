@@ -4,7 +4,7 @@ import { CommandType, Payment } from '../contracts/payment-command';
 import { PaymentBridgeError } from '../errors/payment-bridge-error';
 import { GatewayOutcome, OperationContext, OutcomeStatus, inquirySupport } from '../gateways/gateway-adapter';
 import { GatewayRoute } from '../gateways/gateway-route';
-import { assertNever } from '../gateways/assert-never';
+import { gatewayDefinition } from '../gateways/gateway-registry';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { checkNotification } from './check-notification';
@@ -57,24 +57,12 @@ export interface CertifyInputs {
 }
 
 /**
- * The PSPs' own test payment methods: Stripe's test PaymentMethods (docs.stripe.com/testing: `pm_card_visa`,
- * `pm_card_chargeDeclined`), the simulator's magic methods. Adyen (a stored card,
- * `<shopperReference>:<storedPaymentMethodId>`) and Cybersource (a TMS customer id) have none that work
- * without the merchant's own test account: pass `--token` / `--decline-token` from it.
+ * The PSP's own test payment methods and certify's currency: its definition's `certification.testTokens`
+ * (Stripe's test PaymentMethods, the simulator's magic methods; Adyen and Cybersource have none that work
+ * without the merchant's own test account: pass `--token` / `--decline-token` from it).
  */
 export function defaultTestTokens(type: GatewayType): { token?: string; declineToken?: string; currency: string } {
-  switch (type) {
-    case 'stripe':
-      return { token: 'pm_card_visa', declineToken: 'pm_card_chargeDeclined', currency: 'USD' };
-    case 'simulator':
-      return { token: 'pm_card_visa', declineToken: 'pm_card_declined', currency: 'EUR' };
-    case 'adyen':
-      return { currency: 'EUR' };
-    case 'cybersource':
-      return { currency: 'USD' };
-    default:
-      return assertNever(type, 'gateway type');
-  }
+  return { ...gatewayDefinition(type).certification.testTokens };
 }
 
 export interface CertifyOptions {

@@ -2,6 +2,7 @@ import type { Config } from './config';
 import { edgeProblems } from './edge-checks';
 import { consoleCredentialProblems } from './console-credentials';
 import { channelsConfigProblems } from './channels-config';
+import { gatewayDefinition } from '../gateways/gateway-registry';
 
 /**
  * Rules that span several keys, which a JSON Schema cannot say: each returns `[key, problem]` for what it
@@ -53,7 +54,7 @@ const simulatorInProduction: Rule = (c) =>
   c.security.allowInsecureHttp
     ? []
     : Object.values(c.gateways)
-        .filter((g) => g.type === 'simulator')
+        .filter((g) => gatewayDefinition(g.type).testDouble)
         .map((g): Problem => [`gateways.${g.name}.type`, 'is the PSP simulator, which moves no money: remove it from a production configuration (or mark the configuration as development: security.allow_insecure_http: true)']);
 
 const channelsBlock: Rule = (c) => channelsConfigProblems(c.channels);

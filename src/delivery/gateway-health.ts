@@ -1,5 +1,6 @@
-import { GatewayConfig, GatewayType } from '../config/config';
+import { GatewayConfig } from '../config/config';
 import { GatewayError } from '../errors/gateway-error';
+import { credentialKeysOf } from '../gateways/gateway-registry';
 import { ConfigProblemKind, configProblems } from '../health/config-problems';
 import { OutboundRequestError } from '../http/outbound-request';
 import { LogThrottle } from '../logging/log-throttle';
@@ -34,14 +35,6 @@ export function noteGatewayCall(gateway: string, call: GatewayCall, result: stri
   if (result === 'ok' || result === 'declined' || result === 'invalid_request' || result === 'not_found') configProblems.clearGateway(gateway);
 }
 
-/** The keys holding a gateway type's credentials: what to fix when the PSP refuses them. */
-const CREDENTIAL_KEYS: Readonly<Record<GatewayType, readonly string[]>> = {
-  simulator: ['api_key'],
-  stripe: ['api_key'],
-  adyen: ['api_key', 'merchant_account'],
-  cybersource: ['merchant_id', 'key_id', 'shared_secret'],
-};
-
 /** TLS verification failures: the peer's certificate is not trusted (not a transient network error). */
 const UNTRUSTED_CERTIFICATE = /^(CERT_|UNABLE_TO_(GET|VERIFY)_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH)/;
 
@@ -49,8 +42,9 @@ const UNTRUSTED_CERTIFICATE = /^(CERT_|UNABLE_TO_(GET|VERIFY)_|SELF_SIGNED_CERT|
 export function misconfigurationOf(err: GatewayError, gateway: GatewayConfig | undefined): { kind: ConfigProblemKind; key: string } | null {
   const base = `gateways.${err.gateway}`;
   if (err.kind === 'authentication') {
-    const keys = gateway ? CREDENTIAL_KEYS[gateway.type] : ['api_key'];
-    return { kind: 'credentials_refused', key: keys.map((k) => `${base}.${k}`).join(', ') };
+    // The keys its definition's credential check proves (src/gateways/<name>/<name>-gateway.ts).
+    const keys = gateway ? credentialKeysOf({ name: err.gateway, type: gateway.type }) : [`${base}.api_key`];
+    return { kind: 'credentials_refused', key: keys.join(', ') };
   }
   if (err.kind !== 'not_sent' || !(err.cause instanceof OutboundRequestError)) return null;
   const { code } = err.cause.failure;

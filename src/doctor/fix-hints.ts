@@ -1,5 +1,6 @@
 import { Config } from '../config/config';
 import { CheckResult } from './check-result';
+import { credentialKeysOf as gatewayCredentialKeys } from '../gateways/gateway-registry';
 
 /**
  * The configuration key a doctor target's address comes from, so every FAIL can name what to change.
@@ -25,20 +26,14 @@ export function addressKeyOf(target: string): string {
   }
 }
 
-/** The keys holding a target's credentials, by gateway type. */
+/** The keys holding a target's credentials (a gateway's: what its credential check proves). */
 function credentialKeysOf(target: string, config: Config): string {
   if (!target.startsWith('gateway ')) return 'mom_client.client_id and mom_client.client_secret (and mom_client.token_path, mom_client.scope)';
   const name = target.slice('gateway '.length);
-  const type = config.gateways[name]?.type;
-  const k = (f: string): string => `gateways.${name}.${f}`;
-  switch (type) {
-    case 'cybersource':
-      return `${k('merchant_id')}, ${k('key_id')} and ${k('shared_secret')}`;
-    case 'adyen':
-      return `${k('api_key')} and ${k('merchant_account')}`;
-    default:
-      return k('api_key');
-  }
+  const gateway = config.gateways[name];
+  // The keys its definition's credential check proves (src/gateways/<name>/<name>-gateway.ts).
+  const keys = gateway ? gatewayCredentialKeys(gateway) : [`gateways.${name}.api_key`];
+  return keys.length > 1 ? `${keys.slice(0, -1).join(', ')} and ${keys[keys.length - 1]}` : keys[0];
 }
 
 /** A fix for a FAIL line that has none yet, from what was checked and where; pure. */

@@ -52,8 +52,34 @@ export interface CredentialCheck {
   readonly describe: string;
   /** What a 2xx proves and a 401/403 refuses, e.g. `the API key`. */
   readonly credential: string;
+  /**
+   * The settings that call proves: the keys an operator fixes when the PSP refuses them (doctor fix
+   * hints, the `credentials_refused` configuration problem); each one of its declared settings (a test checks).
+   */
+  readonly keys: readonly GatewayCredentialField[];
   /** The unauthenticated request. Pure. */
   request(gateway: GatewayConfig): GatewayRequest;
+}
+
+/** A webhook notification signed exactly as the gateway's PSP signs one, ready to POST. */
+export interface CheckNotification {
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+/** What `payment-bridge certify` needs of a gateway (see `src/certify/`). */
+export interface Certification {
+  /**
+   * The PSP's own documented test payment methods, when it has some that work without the merchant's own
+   * test account (otherwise `--token` / `--decline-token`), and the currency certify uses.
+   */
+  readonly testTokens: { readonly token?: string; readonly declineToken?: string; readonly currency: string };
+  /**
+   * A harmless notification for the webhook round trip: signed with the configured webhook secret by the
+   * PSP's documented scheme, of a kind the bridge acknowledges without touching any operation.
+   * @param reference certify's operation id, echoed where the PSP's format has a merchant reference.
+   */
+  checkNotification(gateway: GatewayConfig, reference: string, now: Date): CheckNotification;
 }
 
 /** Documented authorization validity of a PSP, milliseconds: `default`, and by method (card brand, submethod, method; lower case). */
@@ -76,10 +102,11 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
   /** Its keys of `gateways.<name>` beyond `type`, `base_url`, `timeout_ms` and `max_sockets`. */
   readonly settings: S;
   /**
-   * Whether `base_url` may be plain http without `security.allow_insecure_http` (only our own simulator:
-   * a real PSP's credentials and payment data never travel in clear).
+   * A stand-in that moves no money (our simulator): its `base_url` may be plain http without
+   * `security.allow_insecure_http`, and a production configuration naming it is warned about. A real PSP:
+   * false (its credentials and payment data never travel in clear).
    */
-  readonly allowsPlainHttp: boolean;
+  readonly testDouble: boolean;
   /**
    * The PSP account its webhooks must name to touch an operation of this gateway (Adyen
    * `merchantAccountCode`, Stripe Connect `account`, Cybersource `organizationId`); see
@@ -88,6 +115,8 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
   webhookAccount(gateway: GatewayConfigFor<S>): string;
   /** The doctor's harmless credential check. */
   readonly credentialCheck: CredentialCheck;
+  /** Its test tokens and signed check notification for `payment-bridge certify`. */
+  readonly certification: Certification;
   /** How the PSP's API expresses each currency it accepts (ISO minor units ⇄ its amounts). */
   readonly currencies: PspCurrencyTable;
   /** PSP decline code → category → customer message → action (docs and FAIL events). */

@@ -5,7 +5,7 @@ import { adyenGateway } from './adyen/adyen-gateway';
 import { cybersourceGateway } from './cybersource/cybersource-gateway';
 import { GatewayClient } from './gateway-client';
 import { GatewayTransformer } from './gateway-adapter';
-import { GatewayConfig, GatewayCredentialField } from './gateway-config';
+import { GatewayConfig, GatewayCredentialField, settingKey } from './gateway-config';
 import { GatewayDefinition } from './gateway-definition';
 import { GatewayRoute } from './gateway-route';
 import { simulatorGateway } from './simulator/simulator-gateway';
@@ -57,6 +57,11 @@ export function declineTableFor(type: GatewayType): DeclineTable {
 export function secretFieldsOf(type: GatewayType): GatewayCredentialField[] {
   const settings = gatewayDefinition(type).settings;
   return (Object.keys(settings) as GatewayCredentialField[]).filter((field) => settings[field]?.secret === true);
+}
+
+/** The `parameters.yml` keys of a configured gateway's credentials (what its doctor check proves), e.g. `gateways.eu.api_key`. */
+export function credentialKeysOf(gateway: Pick<GatewayConfig, 'name' | 'type'>): string[] {
+  return gatewayDefinition(gateway.type).credentialCheck.keys.map((field) => `gateways.${gateway.name}.${settingKey(field)}`);
 }
 
 /** The secret values of a configured gateway (empty ones left out), for redaction. */

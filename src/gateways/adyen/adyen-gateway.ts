@@ -1,9 +1,11 @@
+import { createHmac } from 'node:crypto';
 import { GatewayDefinition } from '../gateway-definition';
 import { MIN_SECRET_LENGTH, minLengthProblem } from '../secret-format';
 import { ADYEN_CURRENCIES } from './adyen-currencies';
 import { ADYEN_DECLINES, ADYEN_RAW_RESPONSES } from './adyen-declines';
 import { adyenFacts } from './adyen-facts';
 import { adyenTransformer } from './adyen-transformer';
+import { adyenSigningString, adyenWebhookAuthorization } from './adyen-webhook';
 
 const DAY_MS = 86_400_000;
 
@@ -36,19 +38,42 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
   title: 'Adyen',
   transformer: adyenTransformer,
   settings: ADYEN_SETTINGS,
-  allowsPlainHttp: false,
+  testDouble: false,
   webhookAccount: (gateway) => gateway.merchantAccount,
   // "Get a list of available payment methods" (Checkout API POST /paymentMethods, merchantAccount required):
   // read-only. 401: the API key is refused; 403: the key may not act for this merchant account.
   credentialCheck: {
     describe: 'POST /paymentMethods',
     credential: 'the API key and merchant account',
+    keys: ['apiKey', 'merchantAccount'],
     request: (gateway) => ({
       method: 'POST',
       path: '/paymentMethods',
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify({ merchantAccount: gateway.merchantAccount }),
     }),
+  },
+  certification: {
+    // A stored card (`<shopperReference>:<storedPaymentMethodId>`) of the merchant's own test account: --token.
+    testTokens: { currency: 'EUR' },
+    // `REPORT_AVAILABLE` names no payment: acknowledged, nothing touched.
+    checkNotification: (gateway, reference, now) => {
+      const id = `certify${Math.floor(now.getTime() / 1000)}`;
+      const item = {
+        amount: { currency: 'EUR', value: 0 },
+        eventCode: 'REPORT_AVAILABLE',
+        eventDate: now.toISOString(),
+        merchantAccountCode: gateway.merchantAccount,
+        merchantReference: reference,
+        pspReference: id,
+        reason: `certify round trip ${id}`,
+        success: 'true',
+        additionalData: {} as Record<string, string>,
+      };
+      item.additionalData.hmacSignature = createHmac('sha256', Buffer.from(gateway.webhookSecret, 'hex')).update(adyenSigningString(item), 'utf8').digest('base64');
+      const body = Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }));
+      return { body, headers: { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(gateway) } };
+    },
   },
   currencies: ADYEN_CURRENCIES,
   declines: ADYEN_DECLINES,

@@ -5,6 +5,7 @@ import { CYBERSOURCE_DECLINES } from './cybersource-declines';
 import { cybersourceFacts } from './cybersource-facts';
 import { buildCredentialCheckRequest } from './cybersource-requests';
 import { cybersourceTransformer } from './cybersource-transformer';
+import { webhookSignature } from './cybersource-webhook';
 
 const DAY_MS = 86_400_000;
 
@@ -34,9 +35,25 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   title: 'Cybersource',
   transformer: cybersourceTransformer,
   settings: CYBERSOURCE_SETTINGS,
-  allowsPlainHttp: false,
+  testDouble: false,
   webhookAccount: (gateway) => gateway.merchantId,
-  credentialCheck: { describe: 'POST /tss/v2/searches', credential: 'the HTTP Signature key pair and merchant id', request: () => buildCredentialCheckRequest() },
+  credentialCheck: {
+    describe: 'POST /tss/v2/searches',
+    credential: 'the HTTP Signature key pair and merchant id',
+    keys: ['merchantId', 'keyId', 'sharedSecret'],
+    request: () => buildCredentialCheckRequest(),
+  },
+  certification: {
+    // A TMS customer id of the merchant's own test account: --token.
+    testTokens: { currency: 'USD' },
+    // A non-payment event type: acknowledged, nothing touched.
+    checkNotification: (gateway, _reference, now) => {
+      const id = `certify${Math.floor(now.getTime() / 1000)}`;
+      const body = Buffer.from(JSON.stringify({ notificationId: id, retryNumber: 0, eventType: 'certify.round_trip', eventDate: now.toISOString(), payload: [] }));
+      const t = String(now.getTime());
+      return { body, headers: { 'content-type': 'application/json', 'v-c-signature': `t=${t};keyId=${gateway.keyId};sig=${webhookSignature(body, t, gateway.webhookSecret)}` } };
+    },
+  },
   currencies: CYBERSOURCE_CURRENCIES,
   declines: CYBERSOURCE_DECLINES,
   facts: cybersourceFacts,

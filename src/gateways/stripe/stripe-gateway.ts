@@ -4,6 +4,7 @@ import { STRIPE_CURRENCIES } from './stripe-currencies';
 import { STRIPE_DECLINES } from './stripe-declines';
 import { stripeFacts } from './stripe-facts';
 import { stripeTransformer } from './stripe-transformer';
+import { stripeSignatureHeader } from './stripe-webhook';
 
 const DAY_MS = 86_400_000;
 
@@ -26,10 +27,22 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
   title: 'Stripe',
   transformer: stripeTransformer,
   settings: STRIPE_SETTINGS,
-  allowsPlainHttp: false,
+  testDouble: false,
   webhookAccount: (gateway) => gateway.merchantAccount,
   // "Retrieve balance" (https://docs.stripe.com/api/balance/balance_retrieve): read-only.
-  credentialCheck: { describe: 'GET /v1/balance', credential: 'the API key', request: () => ({ method: 'GET', path: '/v1/balance', headers: {} }) },
+  credentialCheck: { describe: 'GET /v1/balance', credential: 'the API key', keys: ['apiKey'], request: () => ({ method: 'GET', path: '/v1/balance', headers: {} }) },
+  certification: {
+    // Stripe's test PaymentMethods (https://docs.stripe.com/testing).
+    testTokens: { token: 'pm_card_visa', declineToken: 'pm_card_chargeDeclined', currency: 'USD' },
+    // `balance.available` names no operation: acknowledged, nothing touched.
+    checkNotification: (gateway, _reference, now) => {
+      const seconds = Math.floor(now.getTime() / 1000);
+      const body = Buffer.from(
+        JSON.stringify({ id: `evt_certify${seconds}`, object: 'event', type: 'balance.available', created: seconds, livemode: false, data: { object: { object: 'balance', available: [], pending: [] } } }),
+      );
+      return { body, headers: { 'content-type': 'application/json', 'stripe-signature': stripeSignatureHeader(body, seconds, gateway.webhookSecret) } };
+    },
+  },
   currencies: STRIPE_CURRENCIES,
   declines: STRIPE_DECLINES,
   facts: stripeFacts,

@@ -111,6 +111,23 @@ describe('the gateway registry', () => {
       expect(definition.credentialCheck.credential.length).toBeGreaterThan(0);
     });
 
+    it('names the keys its credential check proves, each a setting it declares', () => {
+      expect(definition.credentialCheck.keys.length).toBeGreaterThan(0);
+      expect(definition.credentialCheck.keys.filter((field) => definition.settings[field] === undefined)).toEqual([]);
+    });
+
+    it('has a certify check notification that its own webhook verifier accepts, and test tokens in a currency it takes', () => {
+      const hex = Buffer.from('certify-webhook-key-0123456789abcdef').toString('hex').toUpperCase();
+      const webhookSecret = [`whsec_certify0123456789abcdef`, hex, Buffer.from('certify-webhook-key-0123456789ab').toString('base64')].find(
+        (v) => (definition.settings.webhookSecret?.check?.(v) ?? null) === null,
+      );
+      const gateway = { ...configured(definition), webhookSecret: webhookSecret ?? '', keyId: 'certify-user', sharedSecret: 'certify-basic-auth-password' };
+      const now = new Date();
+      const { body, headers } = definition.certification.checkNotification(gateway, 'op-certify-1', now);
+      expect(definition.transformer.verifyWebhook(body, headers, gateway, now)).toBe(true);
+      expect(Object.keys(definition.currencies.currencies)).toContain(definition.certification.testTokens.currency);
+    });
+
     it('has a webhook verifier that refuses an unsigned notification', () => {
       const gateway = { ...configured(definition), webhookSecret: 'whsec_0123456789abcdef0123456789abcdef', sharedSecret: 'basic-auth-password-0123', keyId: 'user' };
       expect(definition.transformer.verifyWebhook(Buffer.from('{"id":"evt_1"}'), {}, gateway, new Date())).toBe(false);
