@@ -4,6 +4,7 @@ import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
 import { ConsoleRoute } from '../console/console-route';
+import { DependencyWatch } from '../health/dependency-watch';
 import { HealthRoute } from '../health/health-route';
 import { openOps } from '../ops/ops-context';
 import { IntakeRoute } from '../intake/intake-route';
@@ -55,6 +56,10 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
   const deadLetters = new DeadLetterWriter(publisher, config.amqp);
   const redis = createRedis(config.redis.url, 'commands', logger);
+  // Redis and RabbitMQ lost / back: rate-limited log lines and pb_dependency_up.
+  const dependencies = new DependencyWatch(logger);
+  dependencies.watchRedis(redis);
+  dependencies.watchAmqp(connection);
   const backlog = new BacklogProbe({ config, connection, logger });
   const rateLimiter = new RateLimiter({ config, redis, logger, where: 'intake' });
   const intake = new IntakeRoute({ config, publisher, deadLetters, logger, ledger: new Ledger(redis, config.redis.keyPrefix), rateLimiter, backlog });
@@ -102,6 +107,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     intakeUrl: `${server.url}${config.http.intakePath}`,
     ...(consoleServer ? { console: consoleServer, consoleUrl } : {}),
     stop: async () => {
+      dependencies.stop();
       await server.close();
       await backlog.close();
       if (consoleServer) await consoleServer.close();
