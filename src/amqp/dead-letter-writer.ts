@@ -2,6 +2,9 @@ import { Config } from '../config/config';
 import { MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
 import { redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
+import { randomUUID } from 'node:crypto';
+import { DeadLetterTriage } from './dead-letter-triage';
+import { triageQueueOf } from './topology';
 
 /** Why a message was dead-lettered; travels in the record's headers. */
 export interface DeadLetterReason {
@@ -26,19 +29,33 @@ export class DeadLetterWriter {
   constructor(
     private readonly publisher: ConfirmPublisher,
     private readonly amqp: Config['amqp'],
+    /**
+     * Scores each dead letter by impact, indexes it and sends the high-impact ones to the triage queue
+     * `<dead-letter queue>:triage` as well (see `DeadLetterTriage`). Without it: the dead-letter queue only.
+     */
+    private readonly triage?: DeadLetterTriage,
   ) {}
 
   async write(original: Buffer, why: DeadLetterReason, extraHeaders: Record<string, string> = {}): Promise<void> {
+    const at = new Date();
+    const id = randomUUID();
     const headers: Record<string, string> = {
       'x-pb-reason': why.reason,
       'x-pb-field': why.field,
       'x-pb-code': why.code,
       'x-pb-source': why.source,
-      'x-pb-dead-lettered-at': new Date().toISOString(),
+      'x-pb-dead-lettered-at': at.toISOString(),
+      'x-pb-dead-letter-id': id,
       ...extraHeaders,
     };
     for (const [k, v] of Object.entries(headers)) headers[k] = redactText(v);
-    await this.publisher.publish('', this.amqp.deadLetterQueue, redactBody(original), { contentType: 'application/json', headers });
+    const body = redactBody(original);
+    await this.publisher.publish('', this.amqp.deadLetterQueue, body, { contentType: 'application/json', headers });
+    if (!this.triage) return;
+    const summary = this.triage.summarise(id, body, { code: headers['x-pb-code'], field: headers['x-pb-field'], reason: headers['x-pb-reason'], source: headers['x-pb-source'] }, at);
+    // The copy in the triage queue is confirmed before the caller acks the original, like the dead letter.
+    if (summary.impact === 'high') await this.publisher.publish('', triageQueueOf(this.amqp), body, { contentType: 'application/json', headers: { ...headers, 'x-pb-impact': summary.impactReasons.join(',') } });
+    await this.triage.record(summary);
   }
 }
 

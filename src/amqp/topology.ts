@@ -30,6 +30,7 @@ export async function declareTopology(channel: Channel, amqp: Config['amqp'], op
     arguments: { 'x-queue-type': amqp.queueType },
   });
   await channel.unbindQueue(amqp.deadLetterQueue, amqp.deadLetterExchange, '#');
+  await channel.assertQueue(triageQueueOf(amqp), { durable: true, arguments: { 'x-queue-type': amqp.queueType } });
   const brokerRejected = brokerRejectedQueueOf(amqp);
   await channel.assertQueue(brokerRejected, { durable: true, arguments: { 'x-queue-type': amqp.queueType } });
   await channel.bindQueue(brokerRejected, amqp.deadLetterExchange, '#');
@@ -61,4 +62,9 @@ export function commandRoutingKey(channel: string, command: string): string {
  */
 export function brokerRejectedQueueOf(amqp: Pick<Config['amqp'], 'deadLetterQueue'>): string {
   return `${amqp.deadLetterQueue}:broker-rejected`;
+}
+
+/** The priority triage queue: a copy of every high-impact dead letter (see `DeadLetterTriage`). */
+export function triageQueueOf(amqp: Pick<Config['amqp'], 'deadLetterQueue'>): string {
+  return `${amqp.deadLetterQueue}:triage`;
 }

@@ -142,11 +142,11 @@ export class DeadLetterReplay {
   private revalidate(record: DeadLetterRecord): PaymentCommand {
     const body = parseBoundedJson(record.body, { maxDepth: MAX_JSON_DEPTH });
     if (record.source === 'http:intake') {
-      const mapped = mapBusCall(body, this.methods, this.deps.config.serviceBus.amountUnits, new Date(record.deadLetteredAt).toISOString());
+      const mapped = mapBusCall(body, this.methods, this.deps.config.serviceBus.amountUnits, new Date(record.deadLetteredAt).toISOString(), this.deps.config.channels);
       if (!mapped.ok) throw mapped.error;
       return mapped.command;
     }
-    return validateCommand(body);
+    return validateCommand(body, this.deps.config.channels);
   }
 
   private async publish(plan: ReplayPlan, actor: string): Promise<void> {

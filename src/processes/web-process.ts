@@ -1,6 +1,7 @@
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
 import { ConsoleRoute } from '../console/console-route';
@@ -54,12 +55,12 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   // Connect in the background: intake answers 503 until the broker is there, which the bus retries.
   void connection.connect().catch(() => undefined);
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
-  const deadLetters = new DeadLetterWriter(publisher, config.amqp);
   const redis = createRedis(config.redis.url, 'commands', logger);
   // Redis and RabbitMQ lost / back: rate-limited log lines and pb_dependency_up.
   const dependencies = new DependencyWatch(logger);
   dependencies.watchRedis(redis);
   dependencies.watchAmqp(connection);
+  const deadLetters = new DeadLetterWriter(publisher, config.amqp, new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }));
   const backlog = new BacklogProbe({ config, connection, logger });
   const rateLimiter = new RateLimiter({ config, redis, logger, where: 'intake' });
   const intake = new IntakeRoute({ config, publisher, deadLetters, logger, ledger: new Ledger(redis, config.redis.keyPrefix), rateLimiter, backlog });

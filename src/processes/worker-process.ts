@@ -4,6 +4,7 @@ import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { BreakerBoard } from '../delivery/breaker-board';
+import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
@@ -134,7 +135,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   dependencies.watchAmqp(connection);
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
-  const deadLetters = new DeadLetterWriter(publisher, config.amqp);
+  const deadLetters = new DeadLetterWriter(publisher, config.amqp, new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }));
   const router = new ConfiguredGatewayRouter(options.routes);
   const delivery = new DeliveryService({ config, ledger, router, recorder, logger, deadLetters, breakerBoard: new BreakerBoard(redis, config.redis.keyPrefix) });
   const poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });

@@ -4,6 +4,7 @@ import { AmqpConnection } from '../../src/amqp/amqp-connection';
 import { BrokerDeadLetterRedactor } from '../../src/amqp/broker-dead-letter-redactor';
 import { ConfirmPublisher } from '../../src/amqp/confirm-publisher';
 import { DeadLetterWriter } from '../../src/amqp/dead-letter-writer';
+import { DeadLetterTriage } from '../../src/amqp/dead-letter-triage';
 import { declareTopology } from '../../src/amqp/topology';
 import { Config } from '../../src/config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../../src/delivery/delivery-queue';
@@ -42,7 +43,7 @@ export async function startIntakeProcess(config: Config, logger: Logger, options
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:intake-test', logger });
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
-  const deadLetters = new DeadLetterWriter(publisher, config.amqp);
+  const deadLetters = new DeadLetterWriter(publisher, config.amqp, new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }));
   // With `rateLimits`, the worker's rate limiter (rate_limits.*, leased tokens) holds messages over a limit.
   const rateLimiter = options.rateLimits ? new RateLimiter({ config, redis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens }) : undefined;
   const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, recorder, rateLimiter });

@@ -9,7 +9,7 @@ import Redis from 'ioredis';
 import { stringify } from 'yaml';
 import { Config } from '../../../src/config/config';
 import { buildConfig } from '../../../src/config/load-config';
-import { brokerRejectedQueueOf } from '../../../src/amqp/topology';
+import { brokerRejectedQueueOf, triageQueueOf } from '../../../src/amqp/topology';
 import { priorityExchangeOf, priorityQueueOf } from '../../../src/admission/command-priority';
 import { BusTwin, startBusTwin } from '../bus-twin/bus-twin';
 import { PspSimulator, PspSimulatorOptions, startPspSimulator } from '../psp-simulator/psp-simulator';
@@ -212,6 +212,7 @@ export async function purgeNamespace(config: Config): Promise<void> {
     await channel.deleteQueue(config.amqp.commandsQueue);
     await channel.deleteQueue(config.amqp.deadLetterQueue);
     await channel.deleteQueue(brokerRejectedQueueOf(config.amqp));
+    await channel.deleteQueue(triageQueueOf(config.amqp));
     await channel.deleteQueue(priorityQueueOf(config.amqp));
     await channel.deleteExchange(config.amqp.commandsExchange);
     await channel.deleteExchange(config.amqp.deadLetterExchange);
