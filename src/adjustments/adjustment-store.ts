@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import Redis, { Result } from 'ioredis';
+import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { redact } from '../logging/redact';
 import { AdjustmentFact, AdjustmentRecord, AdjustmentSource, MoneyDirection, isAdjustmentKind } from './adjustment';
 
@@ -36,9 +37,6 @@ export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperatio
   source: AdjustmentSource;
 }
 
-/** Thrown when an adjustment names an operation the ledger does not hold. */
-export class AdjustmentOperationMissing extends Error {}
-
 /** `adj_<24 hex>`: the same gateway and PSP event id always give the same id (idempotent across crashes). */
 export function adjustmentIdFor(gateway: string, pspEventId: string): string {
   return `adj_${createHash('sha256').update(`${gateway}\n${pspEventId}`).digest('hex').slice(0, 24)}`;
@@ -66,7 +64,7 @@ export class AdjustmentStore {
    * Records the adjustment and links it to its operation (with an entry in the operation's history),
    * unless the same gateway already reported the same PSP event.
    * @returns whether it was new, and the adjustment as stored (the first recording's, for a repeat).
-   * @throws AdjustmentOperationMissing when the operation does not exist.
+   * @throws OperationNotFoundError when the operation does not exist.
    */
   async recordAdjustment(input: AdjustmentInput, now = Date.now()): Promise<{ created: boolean; adjustment: AdjustmentRecord }> {
     const id = adjustmentIdFor(input.gateway, input.pspEventId);
@@ -111,7 +109,7 @@ export class AdjustmentStore {
       history,
       ...fields,
     );
-    if (status === -1) throw new AdjustmentOperationMissing(`no operation ${input.operationId} for adjustment ${id}`);
+    if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
     if (status === 1) return { created: true, adjustment };
     return { created: false, adjustment: fromHash(hashFromPairs(existing ?? [])) };
   }

@@ -29,7 +29,7 @@ export class AdjustmentRecorder {
   /**
    * Records `input` as an adjustment of `op` (whose state it never changes) and emits its event.
    * @returns whether the adjustment was new, and the adjustment as stored.
-   * @throws AdjustmentOperationMissing when `input.operationId` is not in the ledger.
+   * @throws OperationNotFoundError when `input.operationId` is not in the ledger.
    */
   async recordAdjustment(op: OperationRecord, input: Omit<AdjustmentInput, 'operationId'>, now = Date.now()): Promise<{ created: boolean; adjustment: AdjustmentRecord }> {
     const { store, recorder, config, logger } = this.deps;

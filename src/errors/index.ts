@@ -6,3 +6,6 @@ export { GatewayError, GatewayErrorKind } from './gateway-error';
 export { MoneyRefusalError, MoneyRefusal } from './money-refusal-error';
 export { COMMAND_REFUSED, commandRefused } from './command-refused';
 export { errorClassOf, isDependencyOutage } from './dependency-outage';
+export { RetryLaterError } from './retry-later-error';
+export { OperationNotFoundError } from './operation-not-found-error';
+export { BodyTooLargeError } from './body-too-large-error';

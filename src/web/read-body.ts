@@ -1,11 +1,6 @@
 import { IncomingMessage } from 'node:http';
+import { BodyTooLargeError } from '../errors/body-too-large-error';
 
-/** The body exceeded the configured limit; answer 413 and stop reading. */
-export class BodyTooLargeError extends Error {
-  constructor(readonly limit: number) {
-    super(`body exceeds ${limit} bytes`);
-  }
-}
 
 /**
  * Reads the raw request body as bytes (signatures are verified on these exact bytes), refusing more

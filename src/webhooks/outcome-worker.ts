@@ -1,5 +1,6 @@
 import { JOB_LOCK } from '../queueing/job-lock';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
+import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import Redis from 'ioredis';
 import { Config } from '../config/config';
 import { bullPrefix } from '../queueing/bull-prefix';
@@ -14,8 +15,6 @@ import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 
-/** An outcome for an operation we cannot find yet (its gateway answer has not been recorded). */
-class OperationNotFoundYet extends Error {}
 
 /**
  * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
@@ -35,7 +34,7 @@ export function startOutcomeWorker(
       const { gateway, operationId, gatewayReference, outcome } = job.data;
       const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
       const op = id ? await deps.ledger.get(id) : null;
-      if (!op) throw new OperationNotFoundYet(`no operation for webhook ${job.data.eventId} yet`);
+      if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
       // Only an outcome of this gateway and account, for this amount, may touch the operation. Refused:
       // not applied, not retried; the job stays in the failed set for an operator to look at.
       const check = scopeMismatch(op, job.data, config.gateways[gateway]);

@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
-import { AdjustmentOperationMissing, AdjustmentStore, adjustmentIdFor } from '../../../src/adjustments/adjustment-store';
+import { AdjustmentStore, adjustmentIdFor } from '../../../src/adjustments/adjustment-store';
+import { OperationNotFoundError } from '../../../src/errors/operation-not-found-error';
 import { Ledger } from '../../../src/ledger/ledger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -68,6 +69,6 @@ describe('AdjustmentStore.recordAdjustment', () => {
   });
 
   it('refuses an adjustment of an operation the ledger does not hold', async () => {
-    await expect(store.recordAdjustment(input('op-does-not-exist'))).rejects.toBeInstanceOf(AdjustmentOperationMissing);
+    await expect(store.recordAdjustment(input('op-does-not-exist'))).rejects.toBeInstanceOf(OperationNotFoundError);
   });
 });

@@ -1,6 +1,7 @@
 import { AddressInfo } from 'node:net';
 import http from 'node:http';
-import { BodyTooLargeError, readRawBody } from '../../../src/web/read-body';
+import { BodyTooLargeError } from '../../../src/errors/body-too-large-error';
+import { readRawBody } from '../../../src/web/read-body';
 
 const LIMIT = 1024;
 
