@@ -45,7 +45,15 @@ async function main(): Promise<void> {
   let next = 0;
   let refused = 0;
   const send = async (i: number) => {
-    const payment = { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: `auth_${i}`, amount: 1000 + (i % 500), currency: 'EUR', order_id: `ORD-${ns}-${i}`, operation_reference: `${ns}-${i}` };
+    const payment = {
+      gateway: 'simulator',
+      gateway_account: 'acme-eu',
+      gateway_key: `auth_${i}`,
+      amount: 1000 + (i % 500),
+      currency: 'EUR',
+      order_id: `ORD-${ns}-${i}`,
+      operation_reference: `${ns}-${i}`,
+    };
     for (;;) {
       const t0 = process.hrtime.bigint();
       const answer = await sendSignedCommand({ url: web.intakeUrl, secret, method, params: { payment }, id: i });

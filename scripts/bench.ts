@@ -81,7 +81,10 @@ function settings(): Settings {
 
 /** A progress bar in the demo's style; `update(n)` also shows the running rate. */
 function progress(label: string, total: number): { update: (n: number) => void; stop: () => void } {
-  const bar = new SingleBar({ format: `  ${label.padEnd(22)} {bar} {value}/{total} · {rate}/s`, hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: `  ${label.padEnd(22)} {bar} {value}/{total} · {rate}/s`, hideCursor: true, clearOnComplete: false },
+    Presets.shades_classic,
+  );
   const started = Date.now();
   bar.start(total, 0, { rate: 0 });
   return {
@@ -119,12 +122,22 @@ async function main(): Promise<void> {
   const redisUrl = process.env.PB_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const sample = authorizeCommand(runId, 'sat', 0);
   const commandBytes = Buffer.byteLength(JSON.stringify(sample));
-  say(`payment-bridge bench${s.quick ? ' (quick)' : ''}: ${s.commands} commands, ${s.workers} workers, backlogs ${s.backlogSmall} / ${s.backlogLarge}, namespace ${runId}`);
+  say(
+    `payment-bridge bench${s.quick ? ' (quick)' : ''}: ${s.commands} commands, ${s.workers} workers, backlogs ${s.backlogSmall} / ${s.backlogLarge}, namespace ${runId}`,
+  );
 
   // 1. The broker's ceiling for our message shape, before anything else loads the machine.
   say('1. raw AMQP baseline (persistent, confirms window 500, one consumer prefetch 200)');
   const rawBar = progress('raw AMQP acked', s.commands);
-  const raw = await rawAmqpBaseline({ url: amqpUrl, queue: `${runId}:bench:raw`, messages: s.commands, messageBytes: s.rawBytes, window: s.window, prefetch: 200, onProgress: rawBar.update });
+  const raw = await rawAmqpBaseline({
+    url: amqpUrl,
+    queue: `${runId}:bench:raw`,
+    messages: s.commands,
+    messageBytes: s.rawBytes,
+    window: s.window,
+    prefetch: 200,
+    onProgress: rawBar.update,
+  });
   rawBar.stop();
 
   say(`starting the local stack: 1 web, ${s.workers} workers, simulator without faults…`);
@@ -142,7 +155,16 @@ async function main(): Promise<void> {
   }
 }
 
-async function runPhases(stack: LocalStack, s: Settings, runId: string, startedAt: Date, raw: Awaited<ReturnType<typeof rawAmqpBaseline>>, commandBytes: number, redisUrl: string, loadAtStart: number): Promise<void> {
+async function runPhases(
+  stack: LocalStack,
+  s: Settings,
+  runId: string,
+  startedAt: Date,
+  raw: Awaited<ReturnType<typeof rawAmqpBaseline>>,
+  commandBytes: number,
+  redisUrl: string,
+  loadAtStart: number,
+): Promise<void> {
   const publisher = await ChannelPublisher.open(stack.config);
   const tracker = new TerminalTracker(() => stack.busTwin.notifications);
   const redis = new Redis(redisUrl);
@@ -159,7 +181,11 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
     tracker.begin();
     const bar = progress(label, count);
     const startedMs = preciseNow();
-    const publishSeconds = await publishWindowed(publisher, count, (i) => authorizeCommand(runId, phase, i), { window: s.window, before: (i) => tracker.published(benchReference(runId, phase, i)), onConfirmed: (n) => n % 250 === 0 && bar.update(tracker.completed()) });
+    const publishSeconds = await publishWindowed(publisher, count, (i) => authorizeCommand(runId, phase, i), {
+      window: s.window,
+      before: (i) => tracker.published(benchReference(runId, phase, i)),
+      onConfirmed: (n) => n % 250 === 0 && bar.update(tracker.completed()),
+    });
     const batch = await tracker.waitAll({ timeoutMs: 120_000, onProgress: bar.update });
     bar.stop();
     tracker.compact();
@@ -189,7 +215,9 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
     const pacedBar = progress('paced reported', pacedTotal);
     const ticker = setInterval(() => pacedBar.update(tracker.completed()), 200);
     const pacedStarted = performance.now();
-    await publishPaced(publisher, s.pacedRate, s.pacedSeconds, (i) => authorizeCommand(runId, 'paced', i), { before: (i) => tracker.published(benchReference(runId, 'paced', i)) });
+    await publishPaced(publisher, s.pacedRate, s.pacedSeconds, (i) => authorizeCommand(runId, 'paced', i), {
+      before: (i) => tracker.published(benchReference(runId, 'paced', i)),
+    });
     // The rate actually offered (timer jitter on a loaded machine can stretch the schedule).
     const offeredPerS = (s.pacedRate * s.pacedSeconds) / ((performance.now() - pacedStarted) / 1000);
     const paced = await tracker.waitAll({ timeoutMs: 60_000 });
@@ -208,7 +236,9 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
     const pspInFlow = latencySummary([...pacedPsp.values()]);
     say(`   PSP round trip: direct authorize calls to the simulator at ${s.pacedRate}/s for 5 s (keep-alive)`);
     const gateway = stack.config.gateways.simulator;
-    const psp = latencySummary(await pspRoundTrips({ baseUrl: gateway.baseUrl, apiKey: gateway.apiKey, referencePrefix: `${runId}-psp`, ratePerS: s.pacedRate, durationS: 5 }));
+    const psp = latencySummary(
+      await pspRoundTrips({ baseUrl: gateway.baseUrl, apiKey: gateway.apiKey, referencePrefix: `${runId}-psp`, ratePerS: s.pacedRate, durationS: 5 }),
+    );
     const pacedAdded = { p50: pacedAddedAll.p50, p95: pacedAddedAll.p95, p99: pacedAddedAll.p99 };
     const satAdded = { p50: satAddedAll.p50, p95: satAddedAll.p95, p99: satAddedAll.p99 };
 
@@ -226,7 +256,9 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
     const roundTripsAtStart = monitor.roundTrips();
     const atStartByCommand = monitor.byCommand();
     tracker.begin();
-    await publishPaced(publisher, 200, monitorCount / 200, (i) => authorizeCommand(runId, 'mon', i), { before: (i) => tracker.published(benchReference(runId, 'mon', i)) });
+    await publishPaced(publisher, 200, monitorCount / 200, (i) => authorizeCommand(runId, 'mon', i), {
+      before: (i) => tracker.published(benchReference(runId, 'mon', i)),
+    });
     await tracker.waitAll({ timeoutMs: 60_000 });
     tracker.compact();
     await sleep(1000); // job clean-up after the notification (completion, removal) still belongs to the command
@@ -251,9 +283,16 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
       // The warm-up commands queue ahead of the backlog: fresh workers compile (JIT) and size their heaps on
       // them, a cost that would otherwise weigh 10x more on the small backlog than on the large one.
       const warmPhase = `${phase}w`;
-      await publishWindowed(publisher, s.backlogWarmup, (i) => authorizeCommand(runId, warmPhase, i), { window: s.window, before: (i) => tracker.published(benchReference(runId, warmPhase, i)) });
+      await publishWindowed(publisher, s.backlogWarmup, (i) => authorizeCommand(runId, warmPhase, i), {
+        window: s.window,
+        before: (i) => tracker.published(benchReference(runId, warmPhase, i)),
+      });
       const pubBar = progress('backlog published', count);
-      await publishWindowed(publisher, count, (i) => authorizeCommand(runId, phase, i), { window: s.window, before: (i) => tracker.published(benchReference(runId, phase, i)), onConfirmed: (n) => n % 500 === 0 && pubBar.update(n) });
+      await publishWindowed(publisher, count, (i) => authorizeCommand(runId, phase, i), {
+        window: s.window,
+        before: (i) => tracker.published(benchReference(runId, phase, i)),
+        onConfirmed: (n) => n % 500 === 0 && pubBar.update(n),
+      });
       pubBar.update(count);
       pubBar.stop();
       const startMs = preciseNow();
@@ -272,7 +311,15 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
       // Rate in each tenth of the completions: a deep queue that slows the flow shows as a rising curve,
       // a burst of other work on the machine as a dip anywhere.
       const byTenth = Array.from({ length: 10 }, (_, k) => steadyRate(measured, k / 10, (k + 1) / 10) ?? 0);
-      return { count, perS: steady, byTenth, firstToLastPerS: (measured.length - 1) / drainS, withStartPerS: batch.completed / ((batch.lastAt - startMs) / 1000), drainSeconds: drainS, failed: batch.failed };
+      return {
+        count,
+        perS: steady,
+        byTenth,
+        firstToLastPerS: (measured.length - 1) / drainS,
+        withStartPerS: batch.completed / ((batch.lastAt - startMs) / 1000),
+        drainSeconds: drainS,
+        failed: batch.failed,
+      };
     };
     const small = await backlog('bsmall', s.backlogSmall);
     const large = await backlog('blarge', s.backlogLarge);
@@ -282,7 +329,15 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
     for (const w of stack.workers) notePeak(w);
     const benchRss = peakRssMiB(process.pid);
 
-    const targets = checkTargets({ endToEndPerS: satPerS, rawAmqpPerS: raw.perSecond, addedP50Ms: pacedAdded.p50, addedP99Ms: pacedAdded.p99, bridgeRssMiB: peakRss, backlogSmallPerS: small.perS, backlogLargePerS: large.perS });
+    const targets = checkTargets({
+      endToEndPerS: satPerS,
+      rawAmqpPerS: raw.perSecond,
+      addedP50Ms: pacedAdded.p50,
+      addedP99Ms: pacedAdded.p99,
+      bridgeRssMiB: peakRss,
+      backlogSmallPerS: small.perS,
+      backlogLargePerS: large.perS,
+    });
     const ms = (v: number) => `${v.toFixed(1)} ms`;
     const f2 = (v: number) => v.toFixed(2);
     const lat = (l: LatencySummary) => `${f2(l.p50)} / ${f2(l.p95)} / ${f2(l.p99)} ms (max ${f2(l.max)})`;
@@ -291,18 +346,32 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
         title: 'Throughput',
         header: ['measure', 'value'],
         rows: [
-          ['raw AMQP (publish+confirm → consume+ack)', `${Math.round(raw.perSecond)} messages/s (${raw.messages} × ${raw.messageBytes} B in ${raw.seconds.toFixed(2)} s; publish side ${Math.round(raw.publishPerSecond)}/s)`],
-          ['whole flow, end to end', `${Math.round(satPerS)} commands/s (${sat.batch.completed} in ${satSeconds.toFixed(2)} s; published in ${sat.publishSeconds.toFixed(2)} s; ${sat.batch.failed} not SUCCESS)`],
+          [
+            'raw AMQP (publish+confirm → consume+ack)',
+            `${Math.round(raw.perSecond)} messages/s (${raw.messages} × ${raw.messageBytes} B in ${raw.seconds.toFixed(2)} s; publish side ${Math.round(raw.publishPerSecond)}/s)`,
+          ],
+          [
+            'whole flow, end to end',
+            `${Math.round(satPerS)} commands/s (${sat.batch.completed} in ${satSeconds.toFixed(2)} s; published in ${sat.publishSeconds.toFixed(2)} s; ${sat.batch.failed} not SUCCESS)`,
+          ],
           ['end to end / raw AMQP', `${((100 * satPerS) / raw.perSecond).toFixed(1)} %`],
           ['workers', String(s.workers)],
         ],
       },
       {
         title: 'Latency (publish → terminal notification at the bus twin)',
-        header: ['load', 'p50 / p95 / p99', 'added p50 / p95 / p99 (minus each command\'s PSP time)'],
+        header: ['load', 'p50 / p95 / p99', "added p50 / p95 / p99 (minus each command's PSP time)"],
         rows: [
-          [`offered ${s.pacedRate}/s for ${s.pacedSeconds} s (${paced.completed} commands, achieved ${Math.round(offeredPerS)}/s)`, lat(pacedLatency), `${ms(pacedAdded.p50)} / ${ms(pacedAdded.p95)} / ${ms(pacedAdded.p99)} (${pacedAddedAll.count} commands)`],
-          [`saturation (${sat.batch.completed} commands)`, lat(satLatency), `${ms(satAdded.p50)} / ${ms(satAdded.p95)} / ${ms(satAdded.p99)} (${satAddedAll.count} commands)`],
+          [
+            `offered ${s.pacedRate}/s for ${s.pacedSeconds} s (${paced.completed} commands, achieved ${Math.round(offeredPerS)}/s)`,
+            lat(pacedLatency),
+            `${ms(pacedAdded.p50)} / ${ms(pacedAdded.p95)} / ${ms(pacedAdded.p99)} (${pacedAddedAll.count} commands)`,
+          ],
+          [
+            `saturation (${sat.batch.completed} commands)`,
+            lat(satLatency),
+            `${ms(satAdded.p50)} / ${ms(satAdded.p95)} / ${ms(satAdded.p99)} (${satAddedAll.count} commands)`,
+          ],
           [`PSP round trip in the flow at ${s.pacedRate}/s, as the workers timed it`, lat(pspInFlow), '—'],
           [`PSP round trip, direct from the bench, ${s.pacedRate}/s (${psp.count} calls)`, lat(psp), '—'],
         ],
@@ -311,9 +380,27 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
         title: 'Backlog drain',
         header: ['backlog', 'steady drain rate (middle 80 %)', 'first → last notification', 'with warm-up, from worker start', 'drain time'],
         rows: [
-          [String(small.count), `${Math.round(small.perS)} commands/s`, `${Math.round(small.firstToLastPerS)} commands/s`, `${Math.round(small.withStartPerS)} commands/s`, `${small.drainSeconds.toFixed(2)} s`],
-          [String(large.count), `${Math.round(large.perS)} commands/s`, `${Math.round(large.firstToLastPerS)} commands/s`, `${Math.round(large.withStartPerS)} commands/s`, `${large.drainSeconds.toFixed(2)} s`],
-          ['ratio large / small', (large.perS / small.perS).toFixed(3), (large.firstToLastPerS / small.firstToLastPerS).toFixed(3), (large.withStartPerS / small.withStartPerS).toFixed(3), ''],
+          [
+            String(small.count),
+            `${Math.round(small.perS)} commands/s`,
+            `${Math.round(small.firstToLastPerS)} commands/s`,
+            `${Math.round(small.withStartPerS)} commands/s`,
+            `${small.drainSeconds.toFixed(2)} s`,
+          ],
+          [
+            String(large.count),
+            `${Math.round(large.perS)} commands/s`,
+            `${Math.round(large.firstToLastPerS)} commands/s`,
+            `${Math.round(large.withStartPerS)} commands/s`,
+            `${large.drainSeconds.toFixed(2)} s`,
+          ],
+          [
+            'ratio large / small',
+            (large.perS / small.perS).toFixed(3),
+            (large.firstToLastPerS / small.firstToLastPerS).toFixed(3),
+            (large.withStartPerS / small.withStartPerS).toFixed(3),
+            '',
+          ],
         ],
       },
       {
@@ -324,7 +411,10 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
       {
         title: 'Peak RSS (VmHWM)',
         header: ['process', 'MiB'],
-        rows: [...Object.entries(peakRss).map(([name, v]) => [name, v === null ? '?' : v.toFixed(1)]), ['bench process (bus twin, simulator, publisher)', benchRss === null ? '?' : benchRss.toFixed(1)]],
+        rows: [
+          ...Object.entries(peakRss).map(([name, v]) => [name, v === null ? '?' : v.toFixed(1)]),
+          ['bench process (bus twin, simulator, publisher)', benchRss === null ? '?' : benchRss.toFixed(1)],
+        ],
       },
       {
         title: 'Redis per command',
@@ -351,7 +441,12 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
       say(formatTable(section.header, section.rows));
     }
     say('');
-    say(formatTable(['target', 'measured', 'result'], targets.map((t) => [t.target, t.measured, t.met ? 'MET' : 'MISSED'])));
+    say(
+      formatTable(
+        ['target', 'measured', 'result'],
+        targets.map((t) => [t.target, t.measured, t.met ? 'MET' : 'MISSED']),
+      ),
+    );
     const json = {
       startedAt: startedAt.toISOString(),
       namespace: runId,
@@ -361,15 +456,42 @@ async function runPhases(stack: LocalStack, s: Settings, runId: string, startedA
       loadAverage1m: { start: loadAtStart, end: loadavg()[0] },
       commandBytes,
       raw,
-      saturation: { commands: sat.batch.completed, seconds: satSeconds, perSecond: satPerS, publishSeconds: sat.publishSeconds, failed: sat.batch.failed, ratioToRaw: satPerS / raw.perSecond, latencyMs: satLatency, addedMs: satAdded },
-      paced: { offeredPerSecond: s.pacedRate, achievedPerSecond: offeredPerS, seconds: s.pacedSeconds, commands: paced.completed, latencyMs: pacedLatency, addedMs: pacedAdded },
+      saturation: {
+        commands: sat.batch.completed,
+        seconds: satSeconds,
+        perSecond: satPerS,
+        publishSeconds: sat.publishSeconds,
+        failed: sat.batch.failed,
+        ratioToRaw: satPerS / raw.perSecond,
+        latencyMs: satLatency,
+        addedMs: satAdded,
+      },
+      paced: {
+        offeredPerSecond: s.pacedRate,
+        achievedPerSecond: offeredPerS,
+        seconds: s.pacedSeconds,
+        commands: paced.completed,
+        latencyMs: pacedLatency,
+        addedMs: pacedAdded,
+      },
       pspRoundTripMs: { inFlow: pspInFlow, direct: psp },
       backlog: { small, large, ratio: large.perS / small.perS },
       peakRssMiB: { ...peakRss, bench: benchRss },
-      redis: { roundTripsPerCommand, perCommandMonitor: redisPerCommand, idlePerSecond: idlePerS, byCommand: Object.fromEntries(redisBreakdown), perCommandCommandstatsShared: redisPerCommandGlobal },
+      redis: {
+        roundTripsPerCommand,
+        perCommandMonitor: redisPerCommand,
+        idlePerSecond: idlePerS,
+        byCommand: Object.fromEntries(redisBreakdown),
+        perCommandCommandstatsShared: redisPerCommandGlobal,
+      },
       targets,
     };
-    const paths = writeResults(join(projectRoot(), 'bench', 'results'), startedAt, json, toMarkdown(`payment-bridge bench ${startedAt.toISOString()}`, preamble, sections, targets));
+    const paths = writeResults(
+      join(projectRoot(), 'bench', 'results'),
+      startedAt,
+      json,
+      toMarkdown(`payment-bridge bench ${startedAt.toISOString()}`, preamble, sections, targets),
+    );
     say('');
     say(`results: ${paths.json} and ${paths.markdown}`);
   } finally {

@@ -29,8 +29,19 @@ async function main(): Promise<number> {
   const commands = Number(process.env.PB_CHAOS_COMMANDS ?? 10_000);
   const outageS = Number(process.env.PB_CHAOS_OUTAGE_S ?? 30);
   const seed = Number(process.env.PB_CHAOS_SEED ?? 42);
-  const drills: DrillDefinition[] = [killWorkerDrill(10), restartServiceDrill('rabbitmq'), restartServiceDrill('redis'), pspDownDrill(outageS), pspFaultsDrill(), delegateDownDrill(outageS), spikeDrill()];
-  const selected = (process.env.PB_CHAOS_DRILLS ?? '1,2,3,4,5,6,7').split(',').map((s) => Number(s.trim())).filter((n) => n >= 1 && n <= drills.length);
+  const drills: DrillDefinition[] = [
+    killWorkerDrill(10),
+    restartServiceDrill('rabbitmq'),
+    restartServiceDrill('redis'),
+    pspDownDrill(outageS),
+    pspFaultsDrill(),
+    delegateDownDrill(outageS),
+    spikeDrill(),
+  ];
+  const selected = (process.env.PB_CHAOS_DRILLS ?? '1,2,3,4,5,6,7')
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => n >= 1 && n <= drills.length);
   say(`payment-bridge chaos drills: ${commands} commands per drill, outages ${outageS} s, seed ${seed}`);
   say(`recovery parameters: ${describeDrillParameters()}`);
   const results: DrillResult[] = [];
@@ -42,7 +53,9 @@ async function main(): Promise<number> {
     results.push(result);
     for (const c of result.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
     for (const line of result.figures) say(`  ${line}`);
-    say(`  verdict ${result.ok ? 'PASS' : 'FAIL'}: ${result.commands} commands in ${result.elapsedS.toFixed(1)} s, success ${result.successRate.toFixed(2)} %, recovery ${recoveryText(result)}${result.ok ? '' : ` (logs in ${result.logDir})`}`);
+    say(
+      `  verdict ${result.ok ? 'PASS' : 'FAIL'}: ${result.commands} commands in ${result.elapsedS.toFixed(1)} s, success ${result.successRate.toFixed(2)} %, recovery ${recoveryText(result)}${result.ok ? '' : ` (logs in ${result.logDir})`}`,
+    );
   }
   say('');
   say(
@@ -53,7 +66,11 @@ async function main(): Promise<number> {
   );
   const failed = results.filter((r) => !r.ok).length;
   say('');
-  say(failed === 0 ? `chaos OK: ${results.length} drills passed (recovery target ≤ ${RECOVERY_TARGET_MS} ms, KPI < 3000 ms)` : `chaos FAILED: ${failed} of ${results.length} drills failed`);
+  say(
+    failed === 0
+      ? `chaos OK: ${results.length} drills passed (recovery target ≤ ${RECOVERY_TARGET_MS} ms, KPI < 3000 ms)`
+      : `chaos FAILED: ${failed} of ${results.length} drills failed`,
+  );
   return failed === 0 ? 0 : 1;
 }
 
@@ -63,7 +80,9 @@ function recoveryText(r: DrillResult): string {
   if (r.recoveries.some((x) => x === null)) return 'none';
   const values = r.recoveries as number[];
   const ms = (v: number) => `${v.toFixed(1)} ms`;
-  return values.length === 1 ? ms(values[0]) : `max ${ms(Math.max(...values))} (median ${ms([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)])})`;
+  return values.length === 1
+    ? ms(values[0])
+    : `max ${ms(Math.max(...values))} (median ${ms([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)])})`;
 }
 
 main().then(

@@ -78,10 +78,11 @@ function main(): number {
     const isKnown = known.includes(name);
     if (!isKnown) failed = true;
     process.stdout.write(`${isKnown ? 'known' : 'NEW  '} folder cycle: ${name}\n`);
-    for (const from of cycle) for (const to of cycle) {
-      const e = example.get(`${from}>${to}`);
-      if (e) process.stdout.write(`        ${from} → ${to}: ${e}\n`);
-    }
+    for (const from of cycle)
+      for (const to of cycle) {
+        const e = example.get(`${from}>${to}`);
+        if (e) process.stdout.write(`        ${from} → ${to}: ${e}\n`);
+      }
   }
   const names = found.map((c) => c.join(' ↔ '));
   for (const k of known) if (!names.includes(k)) process.stdout.write(`gone  folder cycle: ${k} (remove it from ${knownPath})\n`);

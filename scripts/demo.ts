@@ -49,7 +49,16 @@ async function main(): Promise<number> {
     monitoring: true,
     simulator: {
       seed,
-      faults: { latencyMs: { min: 2, max: 25 }, error5xxRate: 0.05, rateLimitRate: 0.01, resetRate: 0.005, timeoutRate: 0.002, commitThenTimeoutRate: 0.02, duplicateWebhookRate: 0.2, outOfOrderWebhooks: true },
+      faults: {
+        latencyMs: { min: 2, max: 25 },
+        error5xxRate: 0.05,
+        rateLimitRate: 0.01,
+        resetRate: 0.005,
+        timeoutRate: 0.002,
+        commitThenTimeoutRate: 0.02,
+        duplicateWebhookRate: 0.2,
+        outOfOrderWebhooks: true,
+      },
     },
     parameters: {
       'log.level': 'info',
@@ -73,7 +82,9 @@ async function main(): Promise<number> {
   } finally {
     // The operator console of the demo's web process: live until the stack stops (PB_DEMO_HOLD_S keeps it up longer).
     const holdS = Number(process.env.PB_DEMO_HOLD_S ?? 0);
-    say(`operator console: http://127.0.0.1:${consolePort}${stack.config.console.path} (user ${stack.config.console.username}, password ${consolePassword})${holdS > 0 ? `, up for ${holdS} s` : '; set PB_DEMO_HOLD_S=600 to keep it up after the run'}`);
+    say(
+      `operator console: http://127.0.0.1:${consolePort}${stack.config.console.path} (user ${stack.config.console.username}, password ${consolePassword})${holdS > 0 ? `, up for ${holdS} s` : '; set PB_DEMO_HOLD_S=600 to keep it up after the run'}`,
+    );
     if (holdS > 0) await sleep(holdS * 1000);
     await stack.stop({ purge: true });
   }
@@ -81,7 +92,8 @@ async function main(): Promise<number> {
 
 async function run(stack: LocalStack, payments: number, seed: number, runId: string): Promise<number> {
   const publisher = await ChannelPublisher.open(stack.config);
-  const sendBus = (method: string, params: Record<string, unknown>, id: string) => sendSignedCommand({ url: stack.intakeUrl, secret: stack.busSecret, method, params, id });
+  const sendBus = (method: string, params: Record<string, unknown>, id: string) =>
+    sendSignedCommand({ url: stack.intakeUrl, secret: stack.busSecret, method, params, id });
 
   // Bad input first: each must be refused with a reason, none may block the rest.
   const bad = await sendBadInput(stack, publisher, sendBus);
@@ -90,7 +102,10 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
   const scenarios = buildScenarios(payments, { seed, runId });
   const total = commandCount(scenarios);
   say(`playing ${payments} payments, ${total} commands, from 4 channels…`);
-  const bar = new SingleBar({ format: '  {bar} {value}/{total} commands reported · {rate}/s · {note}', hideCursor: true, clearOnComplete: false }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: '  {bar} {value}/{total} commands reported · {rate}/s · {note}', hideCursor: true, clearOnComplete: false },
+    Presets.shades_classic,
+  );
   bar.start(total, 0, { rate: 0, note: '' });
   const started = Date.now();
   const disruptions: string[] = [];
@@ -100,7 +115,8 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
   let recoveryMs: number | null = null;
   const onStep = (record: StepRecord) => {
     done += 1;
-    if (pspUpAt > 0 && recoveryMs === null && record.status === 'SUCCESS' && (record.reportedAt ?? 0) > pspUpAt) recoveryMs = (record.reportedAt ?? 0) - pspUpAt;
+    if (pspUpAt > 0 && recoveryMs === null && record.status === 'SUCCESS' && (record.reportedAt ?? 0) > pspUpAt)
+      recoveryMs = (record.reportedAt ?? 0) - pspUpAt;
     bar.update(done, { rate: Math.round(done / ((Date.now() - started) / 1000)), note: disruptions[disruptions.length - 1] ?? '' });
     if (phase === 0 && done >= total * 0.25) {
       phase = 1;
@@ -132,7 +148,11 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
       })();
     }
   };
-  const records = await runWorkload(scenarios, { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications }, { concurrency: 150, stepTimeoutMs: 90_000, onStep, resendRate: 0.05, random: seededRandom(seed + 1) });
+  const records = await runWorkload(
+    scenarios,
+    { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications },
+    { concurrency: 150, stepTimeoutMs: 90_000, onStep, resendRate: 0.05, random: seededRandom(seed + 1) },
+  );
   const elapsedS = (Date.now() - started) / 1000;
   bar.stop();
   await publisher.close();
@@ -142,25 +162,53 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
   const counters = await stack.simulator.counters();
   const checks: FlowCheck[] = checkFlow({ records, notifications: stack.busTwin.notifications, maxEffectsPerKey: counters.maxEffectsPerKey });
   const deadLetters = await countDeadLetters(stack);
-  checks.push({ name: 'bad commands refused, with reasons', ok: bad.refusedAtIntake + deadLetters.count >= bad.total && deadLetters.withReason === deadLetters.count, detail: `${bad.refusedAtIntake} answered with an error, ${deadLetters.count} dead-lettered (${deadLetters.withReason} with x-pb-reason)` });
+  checks.push({
+    name: 'bad commands refused, with reasons',
+    ok: bad.refusedAtIntake + deadLetters.count >= bad.total && deadLetters.withReason === deadLetters.count,
+    detail: `${bad.refusedAtIntake} answered with an error, ${deadLetters.count} dead-lettered (${deadLetters.withReason} with x-pb-reason)`,
+  });
   const redis = new Redis(stack.config.redis.url);
-  const fromLedger = await ledgerStats(new Ledger(redis, stack.config.redis.keyPrefix), records.filter((r) => r.acceptedAt !== undefined).map((r) => r.operationId));
+  const fromLedger = await ledgerStats(
+    new Ledger(redis, stack.config.redis.keyPrefix),
+    records.filter((r) => r.acceptedAt !== undefined).map((r) => r.operationId),
+  );
   const inRedis = await scanRedis(redis, stack.config.redis.keyPrefix, TEST_PANS);
   redis.disconnect();
   const inLogs = scanFiles(stack.dir, TEST_PANS);
   const leaks = [...inRedis.findings, ...inLogs.findings, ...deadLetters.findings];
-  checks.push({ name: 'no card number in logs, Redis or dead letters', ok: leaks.length === 0, detail: leaks.length === 0 ? `${inLogs.files} log files (${Math.round(inLogs.bytes / 1024)} KiB), ${inRedis.keys} Redis keys, ${deadLetters.count} dead letters scanned` : `${leaks[0].where} holds ${leaks[0].needle}` });
+  checks.push({
+    name: 'no card number in logs, Redis or dead letters',
+    ok: leaks.length === 0,
+    detail:
+      leaks.length === 0
+        ? `${inLogs.files} log files (${Math.round(inLogs.bytes / 1024)} KiB), ${inRedis.keys} Redis keys, ${deadLetters.count} dead letters scanned`
+        : `${leaks[0].where} holds ${leaks[0].needle}`,
+  });
 
   const scenes = await playScenes({ stack, publisher: await ChannelPublisher.open(stack.config), sendBus, runId });
   checks.push(...scenes.checks);
 
-  printSummary({ records, elapsedS, counters, recoveryMs, disruptions, notifications: stack.busTwin.notifications.length, fromLedger, deadLetters: deadLetters.count });
+  printSummary({
+    records,
+    elapsedS,
+    counters,
+    recoveryMs,
+    disruptions,
+    notifications: stack.busTwin.notifications.length,
+    fromLedger,
+    deadLetters: deadLetters.count,
+  });
   if (scenes.rows.length > 0) {
     say('');
     say(formatTable(['money truth', 'what happened'], scenes.rows));
   }
   say('');
-  say(formatTable(['invariant', 'held', 'detail'], checks.map((c) => [c.name, c.ok ? 'yes' : 'NO', c.detail])));
+  say(
+    formatTable(
+      ['invariant', 'held', 'detail'],
+      checks.map((c) => [c.name, c.ok ? 'yes' : 'NO', c.detail]),
+    ),
+  );
   await printMetricsKpis(stack);
   const failed = checks.filter((c) => !c.ok);
   say('');
@@ -190,7 +238,16 @@ async function playScenes(ctx: SceneContext): Promise<{ rows: string[][]; checks
   return { rows, checks };
 }
 
-function printSummary(s: { records: StepRecord[]; elapsedS: number; counters: { requests: number; replays: number; totalEffects: number; maxEffectsPerKey: number; webhooksSent: number }; recoveryMs: number | null; disruptions: string[]; notifications: number; fromLedger: LedgerStats; deadLetters: number }): void {
+function printSummary(s: {
+  records: StepRecord[];
+  elapsedS: number;
+  counters: { requests: number; replays: number; totalEffects: number; maxEffectsPerKey: number; webhooksSent: number };
+  recoveryMs: number | null;
+  disruptions: string[];
+  notifications: number;
+  fromLedger: LedgerStats;
+  deadLetters: number;
+}): void {
   const byChannel = new Map<string, number>();
   for (const r of s.records) byChannel.set(r.channel, (byChannel.get(r.channel) ?? 0) + 1);
   const byCommand = new Map<string, { ok: number; fail: number }>();
@@ -204,21 +261,40 @@ function printSummary(s: { records: StepRecord[]; elapsedS: number; counters: { 
   const latency = latencySummary(reported.map((r) => (r.reportedAt ?? 0) - (r.acceptedAt ?? 0)));
   const succeeded = s.records.filter((r) => r.status === 'SUCCESS').length;
   say('');
-  say(formatTable(['channel', 'commands'], [...byChannel.entries()].map(([k, v]) => [k, String(v)])));
+  say(
+    formatTable(
+      ['channel', 'commands'],
+      [...byChannel.entries()].map(([k, v]) => [k, String(v)]),
+    ),
+  );
   say('');
-  say(formatTable(['command', 'SUCCESS', 'FAIL'], [...byCommand.entries()].map(([k, v]) => [k, String(v.ok), String(v.fail)])));
+  say(
+    formatTable(
+      ['command', 'SUCCESS', 'FAIL'],
+      [...byCommand.entries()].map(([k, v]) => [k, String(v.ok), String(v.fail)]),
+    ),
+  );
   say('');
   say(
     formatTable(
       ['KPI', 'value'],
       [
         ['commands reported', `${reported.length} in ${s.elapsedS.toFixed(1)} s (${Math.round(reported.length / s.elapsedS)}/s)`],
-        ['success rate (planned declines excluded)', `${((100 * succeeded) / Math.max(1, s.records.filter((r) => r.expect === 'SUCCESS').length)).toFixed(2)} %`],
-        ['latency accepted → reported (avg / p50 / p95 / p99)', `${[latency.avg, latency.p50, latency.p95, latency.p99].map((v) => v.toFixed(1)).join(' / ')} ms`],
+        [
+          'success rate (planned declines excluded)',
+          `${((100 * succeeded) / Math.max(1, s.records.filter((r) => r.expect === 'SUCCESS').length)).toFixed(2)} %`,
+        ],
+        [
+          'latency accepted → reported (avg / p50 / p95 / p99)',
+          `${[latency.avg, latency.p50, latency.p95, latency.p99].map((v) => v.toFixed(1)).join(' / ')} ms`,
+        ],
         ['gateway retries (5xx, 429, resets, outages)', String(s.fromLedger.retries)],
         ['UNKNOWN outcomes resolved by status inquiry', `${s.fromLedger.unknownResolved} (${s.fromLedger.byInquiry} outcomes learnt by inquiry)`],
         ['outcomes learnt from webhooks', String(s.fromLedger.byWebhook)],
-        ['duplicate commands (re-sent by the bus)', `${s.records.filter((r) => r.resent).length}, each dropped by operation id (invariants below: one effect, one outcome)`],
+        [
+          'duplicate commands (re-sent by the bus)',
+          `${s.records.filter((r) => r.resent).length}, each dropped by operation id (invariants below: one effect, one outcome)`,
+        ],
         ['dead letters (bad input only)', String(s.deadLetters)],
         ['recovery after the PSP outage', s.recoveryMs === null ? 'n/a' : `${s.recoveryMs.toFixed(1)} ms to the first success`],
         ['intake retries (503 / unreachable)', String(s.records.reduce((n, r) => n + r.intakeRetries, 0))],
@@ -233,18 +309,32 @@ function printSummary(s: { records: StepRecord[]; elapsedS: number; counters: { 
 }
 
 /** Bad input of every kind; returns how many were refused at intake (the rest must be dead-lettered). */
-async function sendBadInput(stack: LocalStack, publisher: ChannelPublisher, sendBus: (method: string, params: Record<string, unknown>, id: string) => Promise<{ status: number; body: unknown }>): Promise<{ total: number; refusedAtIntake: number }> {
+async function sendBadInput(
+  stack: LocalStack,
+  publisher: ChannelPublisher,
+  sendBus: (method: string, params: Record<string, unknown>, id: string) => Promise<{ status: number; body: unknown }>,
+): Promise<{ total: number; refusedAtIntake: number }> {
   const capture = stack.config.serviceBus.methods.commands.capture;
   const base = { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'auth_x', amount: 1000, currency: 'EUR', order_id: 'ORD-BAD' };
   let refused = 0;
   let total = 0;
   // A forged command (signed with the wrong secret): 401, never queued.
   const body = JSON.stringify({ jsonrpc: '2.0', id: 'forged', method: capture, params: { payment: base } });
-  const forged = await fetch(stack.intakeUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-signature': signBody(body, 'not-the-secret-at-all') } });
+  const forged = await fetch(stack.intakeUrl, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'x-signature': signBody(body, 'not-the-secret-at-all') },
+  });
   total += 1;
   if (forged.status === 401) refused += 1;
   // Malformed bus commands: JSON-RPC -32602 naming the field.
-  for (const [i, payment] of [{ ...base, currency: 'EURO' }, { ...base, amount: -5 }, { ...base, amount: 12.5 }, { ...base, gateway_key: '' }, { ...base, custom_attributes: { note: `card ${TEST_PANS[0]}` } }].entries()) {
+  for (const [i, payment] of [
+    { ...base, currency: 'EURO' },
+    { ...base, amount: -5 },
+    { ...base, amount: 12.5 },
+    { ...base, gateway_key: '' },
+    { ...base, custom_attributes: { note: `card ${TEST_PANS[0]}` } },
+  ].entries()) {
     const answer = await sendBus(capture, { payment }, `bad-${i}`);
     total += 1;
     if ((answer.body as { error?: unknown } | null)?.error) refused += 1;
@@ -253,7 +343,13 @@ async function sendBadInput(stack: LocalStack, publisher: ChannelPublisher, send
   const channelBad: Record<string, unknown>[] = [
     { version: 1, command: 'authorize', channel: 'web', received_at: new Date().toISOString(), payment: { ...base, amount: 0 } },
     { version: 1, command: 'teleport', channel: 'pos', received_at: new Date().toISOString(), payment: base },
-    { version: 1, command: 'sale', channel: 'marketplace', received_at: new Date().toISOString(), payment: { ...base, method_details: { card: { holder_name: TEST_PANS[1] } } } },
+    {
+      version: 1,
+      command: 'sale',
+      channel: 'marketplace',
+      received_at: new Date().toISOString(),
+      payment: { ...base, method_details: { card: { holder_name: TEST_PANS[1] } } },
+    },
     { version: 1, command: 'authorize', channel: 'web', received_at: 'yesterday', payment: { ...base, lines: [{ description: `pan ${TEST_PANS[2]}` }] } },
   ];
   for (const message of channelBad) {
@@ -295,7 +391,14 @@ main().then(
 async function printMetricsKpis(stack: LocalStack): Promise<void> {
   const { rows, scraped } = await kpisFromMetrics(stack.metricsTargets);
   say('');
-  say(`KPIs from /metrics (${scraped} of ${stack.metricsTargets.length} endpoints: ${stack.metricsTargets.join(', ')}; a killed worker's counts went with it, a Prometheus keeps them):`);
-  say(formatTable(['KPI', 'PromQL', 'now, from /metrics'], rows.map((r) => [r.kpi, r.promql, r.value])));
+  say(
+    `KPIs from /metrics (${scraped} of ${stack.metricsTargets.length} endpoints: ${stack.metricsTargets.join(', ')}; a killed worker's counts went with it, a Prometheus keeps them):`,
+  );
+  say(
+    formatTable(
+      ['KPI', 'PromQL', 'now, from /metrics'],
+      rows.map((r) => [r.kpi, r.promql, r.value]),
+    ),
+  );
   say('alert rules: config/prometheus/alerts.yml · dashboard: config/grafana/payment-bridge.json');
 }

@@ -29,7 +29,12 @@ async function main(): Promise<number> {
   try {
     const report = await runFuzz(stack, { count, seed, runId, validPayments, log: say });
     say('');
-    say(formatTable(['transport', 'malformed command', 'sent', 'as expected'], report.rows.map((r) => [r.transport, r.kind, String(r.sent), String(r.asExpected)])));
+    say(
+      formatTable(
+        ['transport', 'malformed command', 'sent', 'as expected'],
+        report.rows.map((r) => [r.transport, r.kind, String(r.sent), String(r.asExpected)]),
+      ),
+    );
     say('');
     say(
       formatTable(
@@ -42,7 +47,12 @@ async function main(): Promise<number> {
       ),
     );
     say('');
-    say(formatTable(['check', 'held', 'detail'], report.checks.map((c) => [c.name, c.ok ? 'yes' : 'NO', c.detail])));
+    say(
+      formatTable(
+        ['check', 'held', 'detail'],
+        report.checks.map((c) => [c.name, c.ok ? 'yes' : 'NO', c.detail]),
+      ),
+    );
     for (const s of report.surprises) say(`  unexpected: ${s}`);
     const failed = report.checks.filter((c) => !c.ok).length;
     say('');

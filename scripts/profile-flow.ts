@@ -22,7 +22,15 @@ function command(ref: string): Record<string, unknown> {
     command: 'authorize',
     channel: 'web',
     received_at: new Date().toISOString(),
-    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1000, currency: 'EUR', order_id: `o-${ref}`, operation_reference: ref },
+    payment: {
+      gateway: 'simulator',
+      gateway_account: 'acme-eu',
+      gateway_key: 'pm_card_visa',
+      amount: 1000,
+      currency: 'EUR',
+      order_id: `o-${ref}`,
+      operation_reference: ref,
+    },
   };
 }
 
@@ -126,9 +134,13 @@ async function main(): Promise<void> {
       calls += d;
       if (d / total >= 0.05) byCmd.push(`${name}=${(d / total).toFixed(2)}`);
     }
-    say(`throughput: ${total} commands in ${elapsed} ms = ${Math.round((total * 1000) / elapsed)} commands/s (published in ${published} ms), workers=${workers}`);
+    say(
+      `throughput: ${total} commands in ${elapsed} ms = ${Math.round((total * 1000) / elapsed)} commands/s (published in ${published} ms), workers=${workers}`,
+    );
     const perCmd = (ms: number) => ((ms * 1000) / total).toFixed(0);
-    say(`CPU per command, µs: workers ${cpuWorkers.map(perCmd).join(' + ')} · this process (publisher, bus twin, simulator) ${perCmd((self.user + self.system) / 1000)} · RabbitMQ ${perCmd(rabbitCpu)} + Redis ${perCmd(infraCpu - rabbitCpu)} (shared with other users)`);
+    say(
+      `CPU per command, µs: workers ${cpuWorkers.map(perCmd).join(' + ')} · this process (publisher, bus twin, simulator) ${perCmd((self.user + self.system) / 1000)} · RabbitMQ ${perCmd(rabbitCpu)} + Redis ${perCmd(infraCpu - rabbitCpu)} (shared with other users)`,
+    );
     say(`redis calls per command: ${(calls / total).toFixed(2)} (${byCmd.join(' ')})`);
 
     // Paced run: latency at `rate` commands/s.
@@ -155,7 +167,9 @@ async function main(): Promise<void> {
       if (at !== undefined) lat.push(n.receivedAt - at);
     }
     lat.sort((a, b) => a - b);
-    say(`latency at ${rate}/s (${lat.length} commands, publish → notification, ms): p50 ${pct(lat, 50)} p90 ${pct(lat, 90)} p99 ${pct(lat, 99)} max ${lat[lat.length - 1]}`);
+    say(
+      `latency at ${rate}/s (${lat.length} commands, publish → notification, ms): p50 ${pct(lat, 50)} p90 ${pct(lat, 90)} p99 ${pct(lat, 99)} max ${lat[lat.length - 1]}`,
+    );
     const rss = stack.workers.map((w) => rssMb(w.child.pid));
     say(`peak RSS MB: workers ${rss.join(', ')} · web ${rssMb(stack.web.child.pid)}`);
     await publisher.close();

@@ -23,7 +23,10 @@ import { startWorkerProcess } from './processes/worker-process';
  * comes from `--config` (default `$PB_CONFIG` or `config/parameters.yml`).
  */
 const program = new Command();
-program.name('payment-bridge').description('OMS payment integration worker for a MIB-style service bus').option('-c, --config <path>', 'configuration file (default: $PB_CONFIG or config/parameters.yml)');
+program
+  .name('payment-bridge')
+  .description('OMS payment integration worker for a MIB-style service bus')
+  .option('-c, --config <path>', 'configuration file (default: $PB_CONFIG or config/parameters.yml)');
 
 const configPath = (): string | undefined => program.opts<{ config?: string }>().config;
 
@@ -55,7 +58,12 @@ program
     const logger = processLogger('worker', config.log.level);
     const routes = createGatewayClients(config, { logger });
     const notifier = new BusClient(config, new OAuthTokenProvider(config, logger), logger);
-    await runUntilSignal('worker', logger, (signal) => startWorkerProcess(config, logger, { routes, notifier, signal, monitoringPort: opts.monitoringPort }), config.shutdown.deadlineMs);
+    await runUntilSignal(
+      'worker',
+      logger,
+      (signal) => startWorkerProcess(config, logger, { routes, notifier, signal, monitoringPort: opts.monitoringPort }),
+      config.shutdown.deadlineMs,
+    );
   });
 
 program
@@ -76,7 +84,9 @@ program
 
 program
   .command('poll')
-  .description('the poller: status inquiries for PENDING and UNKNOWN operations that are due, authorization expiry and orphans, every poller.interval_ms (--once: one pass, for cron)')
+  .description(
+    'the poller: status inquiries for PENDING and UNKNOWN operations that are due, authorization expiry and orphans, every poller.interval_ms (--once: one pass, for cron)',
+  )
   .option('--once', 'run one pass and exit (what cron runs)')
   .option('--monitoring-port <port>', 'serve /metrics, /healthz, /readyz on this port (default: monitoring.poller_port; 0 = none)', parsePort)
   .action(async (opts: { once?: boolean; monitoringPort?: number }) => {
@@ -88,7 +98,12 @@ program
       process.stdout.write(report ? `${JSON.stringify(report)}\n` : 'another poll run is in progress\n');
       return;
     }
-    await runUntilSignal('poller', logger, (signal) => startPollerProcess(config, logger, routes, { signal, monitoringPort: opts.monitoringPort }), config.shutdown.deadlineMs);
+    await runUntilSignal(
+      'poller',
+      logger,
+      (signal) => startPollerProcess(config, logger, routes, { signal, monitoringPort: opts.monitoringPort }),
+      config.shutdown.deadlineMs,
+    );
   });
 
 program
@@ -102,10 +117,10 @@ program
 
 program
   .command('certify')
-  .description('go-live check: run the key flows against a gateway\'s sandbox and a webhook round trip, with a pass/fail report')
+  .description("go-live check: run the key flows against a gateway's sandbox and a webhook round trip, with a pass/fail report")
   .requiredOption('--gateway <name>', 'the gateway to certify (a key of gateways)')
-  .option('--token <key>', 'payment method that authorizes (default: the PSP\'s documented test token, if it has one)')
-  .option('--decline-token <key>', 'payment method that is declined (default: the PSP\'s documented one, if any)')
+  .option('--token <key>', "payment method that authorizes (default: the PSP's documented test token, if it has one)")
+  .option('--decline-token <key>', "payment method that is declined (default: the PSP's documented one, if any)")
   .option('--amount <minor>', 'amount in minor units (default 2000)', (v) => Number.parseInt(v, 10))
   .option('--currency <code>', 'ISO 4217 currency (default EUR, USD for Stripe and Cybersource)')
   .option('--no-webhook', 'skip the webhook round trip')
@@ -115,11 +130,18 @@ program
     const logger = processLogger('certify', 'error');
     const route = createGatewayClients(config, { logger }).get(opts.gateway);
     if (!route) {
-      process.stderr.write(`payment-bridge: no gateway "${opts.gateway}" in the configuration (gateways: ${Object.keys(config.gateways).join(', ') || 'none'})\n`);
+      process.stderr.write(
+        `payment-bridge: no gateway "${opts.gateway}" in the configuration (gateways: ${Object.keys(config.gateways).join(', ') || 'none'})\n`,
+      );
       process.exitCode = 2;
       return;
     }
-    const report = await runCertify(config, route, { token: opts.token, declineToken: opts.declineToken, amount: opts.amount, currency: opts.currency, webhook: opts.webhook }, { logger });
+    const report = await runCertify(
+      config,
+      route,
+      { token: opts.token, declineToken: opts.declineToken, amount: opts.amount, currency: opts.currency, webhook: opts.webhook },
+      { logger },
+    );
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatCertifyReport(report));
     process.exitCode = report.passed ? 0 : 1;
   });

@@ -12,10 +12,19 @@ export interface BenchSection {
 /** Renders sections and the target checks as a Markdown document. */
 export function toMarkdown(title: string, preamble: string[], sections: BenchSection[], targets: TargetCheck[]): string {
   const escape = (c: string) => c.replace(/\|/g, '\\|');
-  const table = (header: string[], rows: string[][]) => [`| ${header.map(escape).join(' | ')} |`, `|${header.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.map(escape).join(' | ')} |`)].join('\n');
+  const table = (header: string[], rows: string[][]) =>
+    [`| ${header.map(escape).join(' | ')} |`, `|${header.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.map(escape).join(' | ')} |`)].join('\n');
   const parts = [`# ${title}`, '', ...preamble.map((p) => `- ${p}`), ''];
   for (const s of sections) parts.push(`## ${s.title}`, '', table(s.header, s.rows), '');
-  parts.push('## Targets', '', table(['target', 'measured', 'result'], targets.map((t) => [t.target, t.measured, t.met ? 'MET' : 'MISSED'])), '');
+  parts.push(
+    '## Targets',
+    '',
+    table(
+      ['target', 'measured', 'result'],
+      targets.map((t) => [t.target, t.measured, t.met ? 'MET' : 'MISSED']),
+    ),
+    '',
+  );
   return parts.join('\n');
 }
 
@@ -25,7 +34,10 @@ export function toMarkdown(title: string, preamble: string[], sections: BenchSec
  */
 export function writeResults(dir: string, startedAt: Date, json: unknown, markdown: string): { json: string; markdown: string } {
   mkdirSync(dir, { recursive: true });
-  const stamp = startedAt.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const stamp = startedAt
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
   const paths = { json: join(dir, `${stamp}.json`), markdown: join(dir, `${stamp}.md`) };
   writeFileSync(paths.json, `${JSON.stringify(json, null, 2)}\n`);
   writeFileSync(paths.markdown, markdown);

@@ -30,10 +30,22 @@ export function checkTargets(i: TargetInputs): TargetCheck[] {
   const backlogRatio = i.backlogSmallPerS > 0 ? i.backlogLargePerS / i.backlogSmallPerS : 0;
   return [
     { target: 'end to end ≥ 2 500 commands/s', measured: `${Math.round(i.endToEndPerS)} commands/s`, met: i.endToEndPerS >= 2500 },
-    { target: 'end to end ≥ 20 % of raw AMQP', measured: `${(100 * ratio).toFixed(1)} % (${Math.round(i.endToEndPerS)} / ${Math.round(i.rawAmqpPerS)})`, met: ratio >= 0.2 },
+    {
+      target: 'end to end ≥ 20 % of raw AMQP',
+      measured: `${(100 * ratio).toFixed(1)} % (${Math.round(i.endToEndPerS)} / ${Math.round(i.rawAmqpPerS)})`,
+      met: ratio >= 0.2,
+    },
     { target: 'added latency p50 ≤ 3 ms at 500/s', measured: `${i.addedP50Ms.toFixed(1)} ms`, met: i.addedP50Ms <= 3 },
     { target: 'added latency p99 ≤ 20 ms at 500/s', measured: `${i.addedP99Ms.toFixed(1)} ms`, met: i.addedP99Ms <= 20 },
-    { target: '≤ 150 MB peak RSS per bridge process', measured: `max ${worst[1]} MiB (${worst[0] || 'n/a'})`, met: rss.length > 0 && rss.every(([, v]) => v !== null && v * 1.048576 <= 150) },
-    { target: 'backlog drain rate within 10 % (large vs small)', measured: `${Math.round(i.backlogLargePerS)} vs ${Math.round(i.backlogSmallPerS)} /s (ratio ${backlogRatio.toFixed(2)})`, met: backlogRatio >= 0.9 && backlogRatio <= 1.1 },
+    {
+      target: '≤ 150 MB peak RSS per bridge process',
+      measured: `max ${worst[1]} MiB (${worst[0] || 'n/a'})`,
+      met: rss.length > 0 && rss.every(([, v]) => v !== null && v * 1.048576 <= 150),
+    },
+    {
+      target: 'backlog drain rate within 10 % (large vs small)',
+      measured: `${Math.round(i.backlogLargePerS)} vs ${Math.round(i.backlogSmallPerS)} /s (ratio ${backlogRatio.toFixed(2)})`,
+      met: backlogRatio >= 0.9 && backlogRatio <= 1.1,
+    },
   ];
 }

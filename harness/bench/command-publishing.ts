@@ -10,7 +10,12 @@ export interface ConfirmingPublisher {
  * what a busy channel does. `make(i)` builds command `i`; `before(i)` runs just before its publish (to
  * stamp the publish time). Resolves with the elapsed seconds once every confirm arrived.
  */
-export async function publishWindowed(publisher: ConfirmingPublisher, count: number, make: (i: number) => PaymentCommand, options: { window?: number; before?: (i: number) => void; onConfirmed?: (done: number) => void } = {}): Promise<number> {
+export async function publishWindowed(
+  publisher: ConfirmingPublisher,
+  count: number,
+  make: (i: number) => PaymentCommand,
+  options: { window?: number; before?: (i: number) => void; onConfirmed?: (done: number) => void } = {},
+): Promise<number> {
   const started = process.hrtime.bigint();
   let next = 0;
   let confirmed = 0;
@@ -34,7 +39,13 @@ export async function publishWindowed(publisher: ConfirmingPublisher, count: num
  * a lower offered rate). Ticks every `tickMs` (default 5 ms) and publishes whatever the schedule says is
  * due, so timer jitter does not lower the rate. Resolves with the number published once all are confirmed.
  */
-export async function publishPaced(publisher: ConfirmingPublisher, ratePerS: number, durationS: number, make: (i: number) => PaymentCommand, options: { tickMs?: number; before?: (i: number) => void } = {}): Promise<number> {
+export async function publishPaced(
+  publisher: ConfirmingPublisher,
+  ratePerS: number,
+  durationS: number,
+  make: (i: number) => PaymentCommand,
+  options: { tickMs?: number; before?: (i: number) => void } = {},
+): Promise<number> {
   const total = Math.round(ratePerS * durationS);
   const started = performance.now();
   const confirms: Promise<void>[] = [];

@@ -8,7 +8,13 @@ import http from 'node:http';
  * the end-to-end latency to get the bridge's added latency. A round trip includes loopback HTTP and JSON
  * on both sides, which the bridge's gateway client also pays, so the subtraction is fair.
  */
-export async function pspRoundTrips(options: { baseUrl: string; apiKey: string; referencePrefix: string; ratePerS?: number; durationS?: number }): Promise<number[]> {
+export async function pspRoundTrips(options: {
+  baseUrl: string;
+  apiKey: string;
+  referencePrefix: string;
+  ratePerS?: number;
+  durationS?: number;
+}): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const url = new URL('/v1/authorizations', options.baseUrl);
   const rate = options.ratePerS ?? 500;
@@ -19,13 +25,26 @@ export async function pspRoundTrips(options: { baseUrl: string; apiKey: string; 
     new Promise<void>((resolve, reject) => {
       const body = JSON.stringify({ amount: 1000, currency: 'EUR', payment_method: 'pm_card_visa', reference: `${options.referencePrefix}-${i}` });
       const t0 = process.hrtime.bigint();
-      const req = http.request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'idempotency-key': `${options.referencePrefix}-${i}` } }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 201) results.push(Number(process.hrtime.bigint() - t0) / 1e6);
-          resolve();
-        });
-      });
+      const req = http.request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            authorization: `Bearer ${options.apiKey}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            'idempotency-key': `${options.referencePrefix}-${i}`,
+          },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 201) results.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            resolve();
+          });
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });

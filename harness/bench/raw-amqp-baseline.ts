@@ -18,7 +18,15 @@ export interface RawAmqpResult {
  * with prefetch `prefetch` (default 200). Measured from the first publish to the last ack; the queue is
  * deleted at the end.
  */
-export async function rawAmqpBaseline(options: { url: string; queue: string; messages: number; messageBytes?: number; window?: number; prefetch?: number; onProgress?: (acked: number) => void }): Promise<RawAmqpResult> {
+export async function rawAmqpBaseline(options: {
+  url: string;
+  queue: string;
+  messages: number;
+  messageBytes?: number;
+  window?: number;
+  prefetch?: number;
+  onProgress?: (acked: number) => void;
+}): Promise<RawAmqpResult> {
   const size = options.messageBytes ?? 600;
   // A JSON-ish body of exactly `size` bytes, like a command.
   const prefix = '{"version":1,"command":"authorize","pad":"';
@@ -46,7 +54,9 @@ export async function rawAmqpBaseline(options: { url: string; queue: string; mes
     await Promise.all(
       Array.from({ length: Math.min(options.window ?? 500, options.messages) }, async () => {
         for (let i = next++; i < options.messages; i = next++) {
-          await new Promise<void>((resolve, reject) => pub.sendToQueue(options.queue, body, { persistent: true, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve())));
+          await new Promise<void>((resolve, reject) =>
+            pub.sendToQueue(options.queue, body, { persistent: true, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve())),
+          );
         }
       }),
     );
@@ -57,7 +67,13 @@ export async function rawAmqpBaseline(options: { url: string; queue: string; mes
     await con.close();
     await pub.deleteQueue(options.queue);
     await pub.close();
-    return { messages: options.messages, messageBytes: body.length, seconds, perSecond: options.messages / seconds, publishPerSecond: options.messages / publishSeconds };
+    return {
+      messages: options.messages,
+      messageBytes: body.length,
+      seconds,
+      perSecond: options.messages / seconds,
+      publishPerSecond: options.messages / publishSeconds,
+    };
   } finally {
     await connection.close().catch(() => undefined);
     await consumerConnection.close().catch(() => undefined);

@@ -31,7 +31,9 @@ export function killWorkerDrill(kills = 10): DrillDefinition {
         await victim.kill('SIGKILL');
         readyAt.push(killedAt);
         const replacement = await ctx.stack.startWorker();
-        ctx.note(`kill ${i + 1}/${kills} at ${Math.round(moment * 100)} %: ${victim.name} SIGKILLed, ${replacement.name} ready after ${Math.round(preciseNow() - killedAt)} ms`);
+        ctx.note(
+          `kill ${i + 1}/${kills} at ${Math.round(moment * 100)} %: ${victim.name} SIGKILLed, ${replacement.name} ready after ${Math.round(preciseNow() - killedAt)} ms`,
+        );
       }
       return readyAt;
     },

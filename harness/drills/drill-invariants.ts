@@ -72,7 +72,10 @@ export async function checkDrillInvariants(input: {
   checks.push({
     name: 'one terminal event per accepted command at the bus',
     ok: missing.length === 0 && twoEvents.length === 0,
-    detail: missing.length + twoEvents.length === 0 ? `${accepted.length} commands, repeats share their event_id` : `${missing.length} without, ${twoEvents.length} with two event ids, e.g. ${(missing[0] ?? twoEvents[0]).operationId}`,
+    detail:
+      missing.length + twoEvents.length === 0
+        ? `${accepted.length} commands, repeats share their event_id`
+        : `${missing.length} without, ${twoEvents.length} with two event ids, e.g. ${(missing[0] ?? twoEvents[0]).operationId}`,
   });
 
   const redis = new Redis(stack.config.redis.url, { maxRetriesPerRequest: 5 });
@@ -92,7 +95,10 @@ export async function checkDrillInvariants(input: {
     checks.push({
       name: 'every accepted command terminal in the ledger',
       ok: notTerminal.length === 0 && disagree.length === 0,
-      detail: notTerminal.length + disagree.length === 0 ? `${accepted.length} SUCCEEDED/FAILED, as notified` : `${notTerminal.length} not terminal (e.g. ${notTerminal[0] ?? '-'}), ${disagree.length} differ from the notification`,
+      detail:
+        notTerminal.length + disagree.length === 0
+          ? `${accepted.length} SUCCEEDED/FAILED, as notified`
+          : `${notTerminal.length} not terminal (e.g. ${notTerminal[0] ?? '-'}), ${disagree.length} differ from the notification`,
     });
   } finally {
     redis.disconnect();
@@ -101,14 +107,21 @@ export async function checkDrillInvariants(input: {
   const expectDead = input.expectDeadLetters ?? 0;
   const depths = await waitForQueuesToSettle(stack.config, { expectDeadLetters: expectDead, timeoutMs: 10_000 });
   checks.push({ name: 'commands queue drained', ok: depths.commands === 0, detail: `${depths.commands} left` });
-  checks.push({ name: 'dead letters: invalid input only', ok: depths.deadLetter === expectDead, detail: `${depths.deadLetter} in the dead-letter queue (expected ${expectDead})` });
+  checks.push({
+    name: 'dead letters: invalid input only',
+    ok: depths.deadLetter === expectDead,
+    detail: `${depths.deadLetter} in the dead-letter queue (expected ${expectDead})`,
+  });
 
   if (input.recoveries && input.recoveries.length > 0) {
     const worst = input.recoveries.some((r) => r === null) ? null : Math.max(...(input.recoveries as number[]));
     checks.push({
       name: `recovery to first success < ${RECOVERY_KPI_MS} ms`,
       ok: worst !== null && worst < RECOVERY_KPI_MS,
-      detail: worst === null ? 'no success after the dependency came back' : `worst ${worst.toFixed(1)} ms of ${input.recoveries.length} (target ≤ ${RECOVERY_TARGET_MS} ms)`,
+      detail:
+        worst === null
+          ? 'no success after the dependency came back'
+          : `worst ${worst.toFixed(1)} ms of ${input.recoveries.length} (target ≤ ${RECOVERY_TARGET_MS} ms)`,
     });
   }
   return checks;

@@ -83,21 +83,30 @@ export function scenariosForCommands(commands: number, seed: number, runId: stri
  * @param options.concurrency payments in flight. Default 150.
  * @param options.namespace Redis/AMQP namespace. Default `chaos<random hex>`.
  */
-export async function runDrill(definition: DrillDefinition, options: { commands: number; seed: number; concurrency?: number; namespace?: string; log?: (line: string) => void }): Promise<DrillResult> {
+export async function runDrill(
+  definition: DrillDefinition,
+  options: { commands: number; seed: number; concurrency?: number; namespace?: string; log?: (line: string) => void },
+): Promise<DrillResult> {
   const runId = randomBytes(3).toString('hex');
   const stack = await startLocalStack({
     namespace: options.namespace ?? `chaos${runId}`,
     workers: definition.workers ?? 2,
     simulator: { seed: options.seed, faults: definition.faults ?? {} },
     // PB_DRILL_LOG_LEVEL=debug leaves a trail per operation in the logs when a drill needs explaining.
-    parameters: { ...DRILL_PARAMETERS, ...(definition.parameters ?? {}), ...(process.env.PB_DRILL_LOG_LEVEL ? { 'log.level': process.env.PB_DRILL_LOG_LEVEL } : {}) },
+    parameters: {
+      ...DRILL_PARAMETERS,
+      ...(definition.parameters ?? {}),
+      ...(process.env.PB_DRILL_LOG_LEVEL ? { 'log.level': process.env.PB_DRILL_LOG_LEVEL } : {}),
+    },
   });
   let keep = false;
   const notes: string[] = [];
   const log = options.log ?? (() => undefined);
   const publisher = openResilientPublisher(stack.config);
   try {
-    const scenarios = definition.workload ? buildScenarios(definition.workload.payments, { seed: options.seed, runId }) : scenariosForCommands(options.commands, options.seed, runId);
+    const scenarios = definition.workload
+      ? buildScenarios(definition.workload.payments, { seed: options.seed, runId })
+      : scenariosForCommands(options.commands, options.seed, runId);
     const total = commandCount(scenarios);
     let done = 0;
     let finished = false;
@@ -113,10 +122,11 @@ export async function runDrill(definition: DrillDefinition, options: { commands:
     const started = Date.now();
     const context: DrillContext = {
       stack,
-      progress: (fraction) => new Promise<void>((resolve) => {
-        waits.push({ at: Math.ceil(fraction * total), resolve });
-        release();
-      }),
+      progress: (fraction) =>
+        new Promise<void>((resolve) => {
+          waits.push({ at: Math.ceil(fraction * total), resolve });
+          release();
+        }),
       finished: () => finished,
       random: seededRandom(options.seed + 7),
       note: (line) => {
@@ -130,21 +140,26 @@ export async function runDrill(definition: DrillDefinition, options: { commands:
       context.note(`disruption failed: ${err.message}`);
       return [] as number[];
     });
-    const sendBus = (method: string, params: Record<string, unknown>, id: string) => sendSignedCommand({ url: stack.intakeUrl, secret: stack.busSecret, method, params, id });
+    const sendBus = (method: string, params: Record<string, unknown>, id: string) =>
+      sendSignedCommand({ url: stack.intakeUrl, secret: stack.busSecret, method, params, id });
     let records: StepRecord[];
     try {
-      records = await runWorkload(scenarios, { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications }, {
-        concurrency: definition.workload?.concurrency ?? options.concurrency ?? 150,
-        ...(definition.workload ? { startAt: definition.workload.startAt } : {}),
-        stepTimeoutMs: 90_000,
-        resendRate: 0.02,
-        random: seededRandom(options.seed + 1),
-        onStep: () => {
-          done += 1;
-          if (done % 1000 === 0) log(`  ${done}/${total} commands reported`);
-          release();
+      records = await runWorkload(
+        scenarios,
+        { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications },
+        {
+          concurrency: definition.workload?.concurrency ?? options.concurrency ?? 150,
+          ...(definition.workload ? { startAt: definition.workload.startAt } : {}),
+          stepTimeoutMs: 90_000,
+          resendRate: 0.02,
+          random: seededRandom(options.seed + 1),
+          onStep: () => {
+            done += 1;
+            if (done % 1000 === 0) log(`  ${done}/${total} commands reported`);
+            release();
+          },
         },
-      });
+      );
     } finally {
       finished = true;
       release();
@@ -159,11 +174,29 @@ export async function runDrill(definition: DrillDefinition, options: { commands:
     checks.push(...own.checks);
     const roles = [stack.web, ...stack.workers];
     const dead = roles.filter((p) => !context.killed.has(p.child.pid ?? -1) && (p.child.exitCode !== null || p.child.signalCode !== null));
-    checks.push({ name: 'no role process crashed', ok: dead.length === 0, detail: dead.length === 0 ? `${roles.length - context.killed.size} alive (${context.killed.size} killed on purpose)` : `${dead.map((p) => `${p.name} exited ${String(p.child.exitCode ?? p.child.signalCode)}`).join(', ')}` });
+    checks.push({
+      name: 'no role process crashed',
+      ok: dead.length === 0,
+      detail:
+        dead.length === 0
+          ? `${roles.length - context.killed.size} alive (${context.killed.size} killed on purpose)`
+          : `${dead.map((p) => `${p.name} exited ${String(p.child.exitCode ?? p.child.signalCode)}`).join(', ')}`,
+    });
     const ok = checks.every((c) => c.ok);
     // A failed drill keeps its Redis keys and queues (namespace in the log directory's name) for inspection.
     keep = !ok;
-    return { name: definition.name, commands: records.length, successRate: successRate(records), recoveries, elapsedS, checks, notes, figures: own.figures, ok, logDir: stack.dir };
+    return {
+      name: definition.name,
+      commands: records.length,
+      successRate: successRate(records),
+      recoveries,
+      elapsedS,
+      checks,
+      notes,
+      figures: own.figures,
+      ok,
+      logDir: stack.dir,
+    };
   } finally {
     await publisher.close();
     await stack.stop({ purge: !keep }).catch((err: Error) => log(`  stopping the stack failed: ${err.message}`));

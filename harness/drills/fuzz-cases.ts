@@ -29,7 +29,24 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = { [key: string]: Json };
 
 /** Strings people and systems actually send by mistake: control and bidi characters, emoji, lone surrogates. */
-const ODD_UNICODE = ['\u0000', '\u202e', '\u200b', '\ufeff', '\ud800', '\udfff', '😀👍🏽', 'e\u0301', 'Ω≈ç√∫', '𝕳𝖊𝖑𝖑𝖔', '\u0085\u2028\u2029', '"\\', '<script>', "' OR 1=1 --", '%s%n', '${jndi:x}'];
+const ODD_UNICODE = [
+  '\u0000',
+  '\u202e',
+  '\u200b',
+  '\ufeff',
+  '\ud800',
+  '\udfff',
+  '😀👍🏽',
+  'e\u0301',
+  'Ω≈ç√∫',
+  '𝕳𝖊𝖑𝖑𝖔',
+  '\u0085\u2028\u2029',
+  '"\\',
+  '<script>',
+  "' OR 1=1 --",
+  '%s%n',
+  '${jndi:x}',
+];
 // 9007199254740993 loses precision on purpose: an amount past 2^53 must be refused, not rounded.
 // eslint-disable-next-line no-loss-of-precision
 const BAD_AMOUNTS: Json[] = [-1, -1000, 12.5, 0.001, 1e20, 9007199254740993, 1e308, '1000', null, true, [], {}, 'NaN', -0.5];
@@ -70,7 +87,14 @@ export class FuzzCaseGenerator {
     if (r < 0.01) {
       // Above the limit: refused on Content-Length before anything is read or verified.
       const body = Buffer.from(JSON.stringify(this.rpc(this.invalidPayment('huge'), 'x'.repeat(limit + 1 + Math.floor(this.random() * limit)))));
-      return { transport: 'http', kind: 'body above the limit', body, signature: this.pick(['valid', 'wrong', 'missing'] as const), expect: 'too-large', deadLettered: false };
+      return {
+        transport: 'http',
+        kind: 'body above the limit',
+        body,
+        signature: this.pick(['valid', 'wrong', 'missing'] as const),
+        expect: 'too-large',
+        deadLettered: false,
+      };
     }
     if (r < 0.02) {
       // Just under the limit, signed: read, verified, refused by validation (a field far too long).
@@ -82,7 +106,14 @@ export class FuzzCaseGenerator {
     }
     if (r < 0.12) {
       const body = this.pick([() => this.garbageBytes(), () => Buffer.from(JSON.stringify(this.randomJson(3)))])();
-      return { transport: 'http', kind: 'unsigned or wrongly signed', body, signature: this.pick(['wrong', 'missing'] as const), expect: 'unauthorized', deadLettered: false };
+      return {
+        transport: 'http',
+        kind: 'unsigned or wrongly signed',
+        body,
+        signature: this.pick(['wrong', 'missing'] as const),
+        expect: 'unauthorized',
+        deadLettered: false,
+      };
     }
     if (r < 0.14) return this.signed('signed JSON nested thousands deep', this.deepRpc());
     if (r < 0.15) {
@@ -90,7 +121,11 @@ export class FuzzCaseGenerator {
       const rpc = this.rpc(this.validPayment());
       ((rpc.params as Obj).payment as Obj).custom_attributes = { note: this.bigText(500 * 1024) };
       const body = Buffer.from(JSON.stringify(rpc));
-      if (body.length <= limit) return this.signed('signed 500 KB free-text field', Buffer.from(JSON.stringify(this.rpc(this.invalidPayment('500 KB note'), this.bigText(500 * 1024)))));
+      if (body.length <= limit)
+        return this.signed(
+          'signed 500 KB free-text field',
+          Buffer.from(JSON.stringify(this.rpc(this.invalidPayment('500 KB note'), this.bigText(500 * 1024)))),
+        );
       return { transport: 'http', kind: 'signed 500 KB free-text field', body, signature: 'valid', expect: 'too-large', deadLettered: false };
     }
     if (r < 0.22) return this.signed('signed garbage bytes', this.garbageBytes());
@@ -157,13 +192,28 @@ export class FuzzCaseGenerator {
         return 'oversized string';
       case 7:
         // Colliding with the ledger's own key names, or outside the reference alphabet.
-        p.operation_reference = this.pick([`${String(p.operation_reference)}:interactions`, `fz-${this.runId}:1`, '..', 'ref with space', 'ref/slash', `${'r'.repeat(129)}`, '-leading-dash', 'ref%2f']);
+        p.operation_reference = this.pick([
+          `${String(p.operation_reference)}:interactions`,
+          `fz-${this.runId}:1`,
+          '..',
+          'ref with space',
+          'ref/slash',
+          `${'r'.repeat(129)}`,
+          '-leading-dash',
+          'ref%2f',
+        ]);
         return 'bad operation reference';
       case 8:
         this.plantKeyPan(p);
         return 'card number as a key';
       case 9:
-        p.method_details = { method: 'card', card: { brand: 'visa', [this.pick(['card_cvv', 'csc', 'cv2', 'cvc2', 'security_code', 'cvv', 'cardCvv', 'securityCode'])]: this.pick<Json>(['123', '7373', 737]) } };
+        p.method_details = {
+          method: 'card',
+          card: {
+            brand: 'visa',
+            [this.pick(['card_cvv', 'csc', 'cv2', 'cvc2', 'security_code', 'cvv', 'cardCvv', 'securityCode'])]: this.pick<Json>(['123', '7373', 737]),
+          },
+        };
         return 'card security code';
       default:
         this.plantPan(p);
@@ -193,7 +243,13 @@ export class FuzzCaseGenerator {
   /** A canonical command with a nested value 2,000–6,000 levels deep. */
   private deepCanonical(): Buffer {
     const levels = 2000 + Math.floor(this.random() * 4000);
-    const command = { version: 1, command: this.pick(AMQP_COMMANDS), channel: this.pick(CHANNELS), received_at: new Date().toISOString(), payment: this.validPayment() };
+    const command = {
+      version: 1,
+      command: this.pick(AMQP_COMMANDS),
+      channel: this.pick(CHANNELS),
+      received_at: new Date().toISOString(),
+      payment: this.validPayment(),
+    };
     return Buffer.from(JSON.stringify(command).replace('"payment":{', `"payment":{"lines":${this.nest(levels)},`));
   }
 
@@ -240,7 +296,15 @@ export class FuzzCaseGenerator {
 
   private validPayment(): Obj {
     this.n += 1;
-    return { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1 + Math.floor(this.random() * 100000), currency: 'EUR', order_id: `FZ-${this.runId}-${this.n}`, operation_reference: `fz-${this.runId}-${this.n}` };
+    return {
+      gateway: 'simulator',
+      gateway_account: 'acme-eu',
+      gateway_key: 'pm_card_visa',
+      amount: 1 + Math.floor(this.random() * 100000),
+      currency: 'EUR',
+      order_id: `FZ-${this.runId}-${this.n}`,
+      operation_reference: `fz-${this.runId}-${this.n}`,
+    };
   }
 
   private invalidPayment(label: string): Obj {
@@ -301,7 +365,8 @@ export class FuzzCaseGenerator {
     if (r < 0.6) return Array.from({ length: Math.floor(this.random() * 5) }, () => this.randomJson(depth - 1));
     const obj: Obj = {};
     const keys = Math.floor(this.random() * 6);
-    for (let i = 0; i < keys; i += 1) obj[this.pick(['payment', 'amount', 'method', 'params', 'id', 'jsonrpc', '__proto__', 'constructor', this.oddString(8)])] = this.randomJson(depth - 1);
+    for (let i = 0; i < keys; i += 1)
+      obj[this.pick(['payment', 'amount', 'method', 'params', 'id', 'jsonrpc', '__proto__', 'constructor', this.oddString(8)])] = this.randomJson(depth - 1);
     return obj;
   }
 

@@ -47,10 +47,18 @@ export interface FuzzReport {
  *
  * @param options.concurrency fuzz requests in flight. Default 16.
  */
-export async function runFuzz(stack: LocalStack, options: { count: number; seed: number; runId: string; validPayments: number; concurrency?: number; log?: (line: string) => void }): Promise<FuzzReport> {
+export async function runFuzz(
+  stack: LocalStack,
+  options: { count: number; seed: number; runId: string; validPayments: number; concurrency?: number; log?: (line: string) => void },
+): Promise<FuzzReport> {
   const log = options.log ?? (() => undefined);
   const started = Date.now();
-  const generator = new FuzzCaseGenerator(seededRandom(options.seed), options.runId, stack.config.http.bodyLimitBytes, stack.config.serviceBus.methods.commands);
+  const generator = new FuzzCaseGenerator(
+    seededRandom(options.seed),
+    options.runId,
+    stack.config.http.bodyLimitBytes,
+    stack.config.serviceBus.methods.commands,
+  );
   const rows = new Map<string, FuzzKindRow>();
   const surprises: string[] = [];
   let http = 0;
@@ -102,8 +110,13 @@ export async function runFuzz(stack: LocalStack, options: { count: number; seed:
 
   // Valid traffic alongside, from all four channels.
   const scenarios = buildScenarios(options.validPayments, { seed: options.seed + 1, runId: options.runId });
-  const sendBus = (method: string, params: Record<string, unknown>, id: string) => sendSignedCommand({ url: stack.intakeUrl, secret: stack.busSecret, method, params, id });
-  const validRun = runWorkload(scenarios, { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications }, { concurrency: 50, stepTimeoutMs: 60_000 });
+  const sendBus = (method: string, params: Record<string, unknown>, id: string) =>
+    sendSignedCommand({ url: stack.intakeUrl, secret: stack.busSecret, method, params, id });
+  const validRun = runWorkload(
+    scenarios,
+    { config: stack.config, sendBus, publisher, notifications: () => stack.busTwin.notifications },
+    { concurrency: 50, stepTimeoutMs: 60_000 },
+  );
 
   let sent = 0;
   const lanes = Array.from({ length: options.concurrency ?? 16 }, async () => {
@@ -137,15 +150,32 @@ export async function runFuzz(stack: LocalStack, options: { count: number; seed:
 
   const checks = await checkDrillInvariants({ stack, records, expectDeadLetters: expectedDeadLetters });
   const unexpected = [...rows.values()].reduce((n, r) => n + r.sent - r.asExpected, 0);
-  checks.unshift({ name: 'every malformed command answered or dead-lettered as it must be', ok: unexpected === 0, detail: unexpected === 0 ? `${http} HTTP answered (JSON-RPC error naming a field / 401 / 413), ${amqp} AMQP confirmed` : `${unexpected} not, e.g. ${surprises[0] ?? '?'}` });
+  checks.unshift({
+    name: 'every malformed command answered or dead-lettered as it must be',
+    ok: unexpected === 0,
+    detail:
+      unexpected === 0
+        ? `${http} HTTP answered (JSON-RPC error naming a field / 401 / 413), ${amqp} AMQP confirmed`
+        : `${unexpected} not, e.g. ${surprises[0] ?? '?'}`,
+  });
   checks.push({ name: 'every JSON-RPC error names a field', ok: fieldless === 0, detail: `${fieldless} without error.data.field` });
 
   const needles = panNeedles();
   const dead = await inspectDeadLetters(stack.config, needles);
-  checks.push({ name: 'every dead letter carries x-pb-reason', ok: dead.withReason === dead.count, detail: `${dead.withReason} of ${dead.count} (${Object.entries(dead.byCode).map(([k, v]) => `${k} ${v}`).join(', ')})` });
+  checks.push({
+    name: 'every dead letter carries x-pb-reason',
+    ok: dead.withReason === dead.count,
+    detail: `${dead.withReason} of ${dead.count} (${Object.entries(dead.byCode)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')})`,
+  });
   const roles = [stack.web, ...stack.workers];
   const exited = roles.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null);
-  checks.push({ name: 'no role process crashed', ok: exited.length === 0, detail: exited.length === 0 ? `${roles.length} alive` : exited.map((p) => p.name).join(', ') });
+  checks.push({
+    name: 'no role process crashed',
+    ok: exited.length === 0,
+    detail: exited.length === 0 ? `${roles.length} alive` : exited.map((p) => p.name).join(', '),
+  });
   const redis = new Redis(stack.config.redis.url);
   let inRedis: { keys: number; findings: Finding[] };
   try {
@@ -158,9 +188,21 @@ export async function runFuzz(stack: LocalStack, options: { count: number; seed:
   checks.push({
     name: 'no card number in logs, Redis or dead letters',
     ok: leaks.length === 0,
-    detail: leaks.length === 0 ? `${inLogs.files} log files (${Math.round(inLogs.bytes / 1024)} KiB), ${inRedis.keys} Redis keys, ${dead.count} dead letters scanned for ${needles.length} PAN forms` : `${leaks.length} hits, e.g. ${leaks[0].where} holds ${leaks[0].needle}`,
+    detail:
+      leaks.length === 0
+        ? `${inLogs.files} log files (${Math.round(inLogs.bytes / 1024)} KiB), ${inRedis.keys} Redis keys, ${dead.count} dead letters scanned for ${needles.length} PAN forms`
+        : `${leaks.length} hits, e.g. ${leaks[0].where} holds ${leaks[0].needle}`,
   });
-  return { http, amqp, expectedDeadLetters, valid: { commands: records.length, successRate: successRate(records) }, rows: [...rows.values()].sort((a, b) => a.transport.localeCompare(b.transport) || a.kind.localeCompare(b.kind)), checks, surprises, elapsedS: (Date.now() - started) / 1000 };
+  return {
+    http,
+    amqp,
+    expectedDeadLetters,
+    valid: { commands: records.length, successRate: successRate(records) },
+    rows: [...rows.values()].sort((a, b) => a.transport.localeCompare(b.transport) || a.kind.localeCompare(b.kind)),
+    checks,
+    surprises,
+    elapsedS: (Date.now() - started) / 1000,
+  };
 }
 
 /**
@@ -176,6 +218,9 @@ function signedAsClaimed(keyring: ChannelKeyring, c: AmqpFuzzCase, unsigned: boo
     claimed = undefined;
   }
   const parts = c.routingKey.split('.');
-  const routingKey = typeof claimed === 'string' && keyring.currentKey(claimed) && parts.length === 3 && parts[1] === 'payment' ? `${claimed}.${parts[1]}.${parts[2]}` : c.routingKey;
+  const routingKey =
+    typeof claimed === 'string' && keyring.currentKey(claimed) && parts.length === 3 && parts[1] === 'payment'
+      ? `${claimed}.${parts[1]}.${parts[2]}`
+      : c.routingKey;
   return { routingKey, headers: unsigned ? {} : channelHeaders(keyring, routingChannel(routingKey), c.body) };
 }

@@ -22,7 +22,10 @@ export async function queueDepths(config: Config): Promise<{ commands: number; d
  *
  * @param timeoutMs give up after this long and return the last depths. Default 30 000 ms.
  */
-export async function waitForQueuesToSettle(config: Config, options: { expectDeadLetters?: number; timeoutMs?: number } = {}): Promise<{ commands: number; deadLetter: number }> {
+export async function waitForQueuesToSettle(
+  config: Config,
+  options: { expectDeadLetters?: number; timeoutMs?: number } = {},
+): Promise<{ commands: number; deadLetter: number }> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let last = await queueDepths(config);
   let stableSince = Date.now();

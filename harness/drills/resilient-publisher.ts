@@ -46,7 +46,13 @@ export function openResilientPublisher(config: Config): ChannelPublisher {
     const body = Buffer.from(JSON.stringify(payload));
     try {
       await new Promise<void>((resolve, reject) => {
-        link.channel.publish(config.amqp.commandsExchange, routingKey, body, { persistent: true, contentType: 'application/json', headers: channelHeaders(keyring, channel, body) }, (err) => (err ? reject(err) : resolve()));
+        link.channel.publish(
+          config.amqp.commandsExchange,
+          routingKey,
+          body,
+          { persistent: true, contentType: 'application/json', headers: channelHeaders(keyring, channel, body) },
+          (err) => (err ? reject(err) : resolve()),
+        );
       });
     } catch (err) {
       if (current === link) current = null;

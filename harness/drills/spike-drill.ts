@@ -79,7 +79,10 @@ export function spikeReport(records: readonly StepRecord[], o: SpikeOptions): { 
     {
       name: 'every command completed (refused ones retried as the bus does)',
       ok: incomplete.length === 0,
-      detail: incomplete.length === 0 ? `${records.length} commands reported` : `${incomplete.length} not reported, e.g. ${incomplete[0].operationId} ${String(incomplete[0].status)} ${incomplete[0].reason ?? ''}`,
+      detail:
+        incomplete.length === 0
+          ? `${records.length} commands reported`
+          : `${incomplete.length} not reported, e.g. ${incomplete[0].operationId} ${String(incomplete[0].status)} ${incomplete[0].reason ?? ''}`,
     },
     {
       name: `priority commands p99 ≤ ${o.priorityP99Ms} ms`,

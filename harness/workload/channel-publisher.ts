@@ -41,7 +41,13 @@ export class ChannelPublisher {
   async publishRaw(routingKey: string, payload: object, channel: string): Promise<void> {
     const body = Buffer.from(JSON.stringify(payload));
     await new Promise<void>((resolve, reject) => {
-      this.channel.publish(this.exchange, routingKey, body, { persistent: true, contentType: 'application/json', headers: channelHeaders(this.keyring, channel, body) }, (err) => (err ? reject(err) : resolve()));
+      this.channel.publish(
+        this.exchange,
+        routingKey,
+        body,
+        { persistent: true, contentType: 'application/json', headers: channelHeaders(this.keyring, channel, body) },
+        (err) => (err ? reject(err) : resolve()),
+      );
     });
   }
 

@@ -38,13 +38,28 @@ export function checkFlow(input: { records: readonly StepRecord[]; notifications
   const checks: FlowCheck[] = [];
   const accepted = records.filter((r) => r.acceptedAt !== undefined);
   const unreported = accepted.filter((r) => r.status === 'TIMEOUT');
-  checks.push({ name: 'every accepted command reported', ok: unreported.length === 0, detail: unreported.length === 0 ? `${accepted.length} of ${accepted.length}` : `${unreported.length} never reported, e.g. ${unreported[0].operationId}` });
+  checks.push({
+    name: 'every accepted command reported',
+    ok: unreported.length === 0,
+    detail: unreported.length === 0 ? `${accepted.length} of ${accepted.length}` : `${unreported.length} never reported, e.g. ${unreported[0].operationId}`,
+  });
 
   const wrong = records.filter((r) => (r.status === 'SUCCESS' || r.status === 'FAIL') && r.status !== r.expect);
-  checks.push({ name: 'every outcome as expected', ok: wrong.length === 0, detail: wrong.length === 0 ? `${accepted.length - unreported.length} outcomes` : `${wrong.length} differ, e.g. ${wrong[0].operationId} ${wrong[0].status} (${wrong[0].reason ?? 'no reason'})` });
+  checks.push({
+    name: 'every outcome as expected',
+    ok: wrong.length === 0,
+    detail:
+      wrong.length === 0
+        ? `${accepted.length - unreported.length} outcomes`
+        : `${wrong.length} differ, e.g. ${wrong[0].operationId} ${wrong[0].status} (${wrong[0].reason ?? 'no reason'})`,
+  });
 
   const rejected = records.filter((r) => r.status === 'REJECTED');
-  checks.push({ name: 'no valid command rejected at intake', ok: rejected.length === 0, detail: rejected.length === 0 ? 'none' : `${rejected.length}, e.g. ${rejected[0].operationId}: ${rejected[0].reason}` });
+  checks.push({
+    name: 'no valid command rejected at intake',
+    ok: rejected.length === 0,
+    detail: rejected.length === 0 ? 'none' : `${rejected.length}, e.g. ${rejected[0].operationId}: ${rejected[0].reason}`,
+  });
 
   // Terminal outcomes per operation: duplicates (at-least-once) are fine if they agree.
   const outcomes = new Map<string, Set<string>>();
@@ -62,7 +77,11 @@ export function checkFlow(input: { records: readonly StepRecord[]; notifications
     outcomes.set(opId, set);
   }
   const contradictory = [...outcomes.entries()].filter(([, s]) => s.size > 1);
-  checks.push({ name: 'no operation reported two ways', ok: contradictory.length === 0, detail: contradictory.length === 0 ? `${duplicates} harmless duplicate deliveries (same event_id)` : `${contradictory.length}, e.g. ${contradictory[0][0]}` });
+  checks.push({
+    name: 'no operation reported two ways',
+    ok: contradictory.length === 0,
+    detail: contradictory.length === 0 ? `${duplicates} harmless duplicate deliveries (same event_id)` : `${contradictory.length}, e.g. ${contradictory[0][0]}`,
+  });
 
   // In order per payment: the sequence never goes down (an exact repeat of an event is a duplicate, fine).
   const lastSeq = new Map<string, { seq: number; eventId: string }>();
@@ -72,7 +91,7 @@ export function checkFlow(input: { records: readonly StepRecord[]; notifications
     const payment = n.params.payment as Record<string, unknown> | undefined;
     const holder = payment ?? n.params;
     const seq = Number(holder.sequence);
-    const order = String((payment?.order_id ?? n.params.order_id) ?? '');
+    const order = String(payment?.order_id ?? n.params.order_id ?? '');
     const eventId = String(holder.event_id ?? '');
     if (!Number.isFinite(seq) || order === '') continue;
     // Workload orders are unique per payment, so the order id stands for the payment key.
@@ -83,7 +102,11 @@ export function checkFlow(input: { records: readonly StepRecord[]; notifications
     }
     lastSeq.set(order, { seq, eventId });
   }
-  checks.push({ name: 'events of each payment in sequence order', ok: outOfOrder === 0, detail: outOfOrder === 0 ? `${lastSeq.size} payments` : `${outOfOrder} out of order, e.g. ${example}` });
+  checks.push({
+    name: 'events of each payment in sequence order',
+    ok: outOfOrder === 0,
+    detail: outOfOrder === 0 ? `${lastSeq.size} payments` : `${outOfOrder} out of order, e.g. ${example}`,
+  });
 
   checks.push({ name: 'nothing charged twice (effects per idempotency key)', ok: input.maxEffectsPerKey <= 1, detail: `max ${input.maxEffectsPerKey}` });
   return checks;

@@ -19,7 +19,8 @@ export function parseExposition(text: string): Sample[] {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)/.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    for (const l of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]] = l[2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     out.push({ name: m[1], labels, value: Number(m[4]) });
   }
   return out;
@@ -87,12 +88,40 @@ export function kpiRows(samples: Sample[]): KpiRow[] {
   const recoveries = sum(samples, 'pb_recovery_seconds_count');
   return [
     { kpi: 'commands with an outcome', promql: 'sum(increase(pb_commands_total[1h]))', value: String(all) },
-    { kpi: 'success rate (PSP decided / all)', promql: 'sum(rate(pb_commands_total{outcome=~"succeeded|declined"}[5m])) / sum(rate(pb_commands_total[5m]))', value: pct(decided, all) },
-    { kpi: 'approval rate (succeeded / PSP decided)', promql: 'sum(rate(pb_commands_total{outcome="succeeded"}[5m])) / sum(rate(pb_commands_total{outcome=~"succeeded|declined"}[5m]))', value: pct(succeeded, decided) },
-    { kpi: 'latency p50, intake → event accepted', promql: 'histogram_quantile(0.5, sum by (le) (rate(pb_command_e2e_seconds_bucket[5m])))', value: secs(histogramQuantile(samples, 'pb_command_e2e_seconds', 0.5)) },
-    { kpi: 'latency p99, intake → event accepted', promql: 'histogram_quantile(0.99, sum by (le) (rate(pb_command_e2e_seconds_bucket[5m])))', value: secs(histogramQuantile(samples, 'pb_command_e2e_seconds', 0.99)) },
-    { kpi: 'error frequency (gateway calls not ok)', promql: 'sum(rate(pb_gateway_requests_total{result!="ok"}[5m])) / sum(rate(pb_gateway_requests_total[5m]))', value: pct(notOk, calls) },
-    { kpi: 'recovery time (mean; breaker open → closed after the last failure)', promql: 'sum(rate(pb_recovery_seconds_sum[15m])) / sum(rate(pb_recovery_seconds_count[15m]))', value: recoveries === 0 ? 'n/a (no outage seen by live processes)' : secs(sum(samples, 'pb_recovery_seconds_sum') / recoveries) },
-    { kpi: 'dead letters (queue)', promql: 'max(pb_queue_depth{queue="dead_letter",state="ready"})', value: String(Math.max(0, ...samples.filter((s) => s.name === 'pb_queue_depth' && s.labels.queue === 'dead_letter').map((s) => s.value))) },
+    {
+      kpi: 'success rate (PSP decided / all)',
+      promql: 'sum(rate(pb_commands_total{outcome=~"succeeded|declined"}[5m])) / sum(rate(pb_commands_total[5m]))',
+      value: pct(decided, all),
+    },
+    {
+      kpi: 'approval rate (succeeded / PSP decided)',
+      promql: 'sum(rate(pb_commands_total{outcome="succeeded"}[5m])) / sum(rate(pb_commands_total{outcome=~"succeeded|declined"}[5m]))',
+      value: pct(succeeded, decided),
+    },
+    {
+      kpi: 'latency p50, intake → event accepted',
+      promql: 'histogram_quantile(0.5, sum by (le) (rate(pb_command_e2e_seconds_bucket[5m])))',
+      value: secs(histogramQuantile(samples, 'pb_command_e2e_seconds', 0.5)),
+    },
+    {
+      kpi: 'latency p99, intake → event accepted',
+      promql: 'histogram_quantile(0.99, sum by (le) (rate(pb_command_e2e_seconds_bucket[5m])))',
+      value: secs(histogramQuantile(samples, 'pb_command_e2e_seconds', 0.99)),
+    },
+    {
+      kpi: 'error frequency (gateway calls not ok)',
+      promql: 'sum(rate(pb_gateway_requests_total{result!="ok"}[5m])) / sum(rate(pb_gateway_requests_total[5m]))',
+      value: pct(notOk, calls),
+    },
+    {
+      kpi: 'recovery time (mean; breaker open → closed after the last failure)',
+      promql: 'sum(rate(pb_recovery_seconds_sum[15m])) / sum(rate(pb_recovery_seconds_count[15m]))',
+      value: recoveries === 0 ? 'n/a (no outage seen by live processes)' : secs(sum(samples, 'pb_recovery_seconds_sum') / recoveries),
+    },
+    {
+      kpi: 'dead letters (queue)',
+      promql: 'max(pb_queue_depth{queue="dead_letter",state="ready"})',
+      value: String(Math.max(0, ...samples.filter((s) => s.name === 'pb_queue_depth' && s.labels.queue === 'dead_letter').map((s) => s.value))),
+    },
   ];
 }

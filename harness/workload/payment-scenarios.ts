@@ -57,7 +57,10 @@ const ACCOUNTS = ['acme-eu', 'acme-us', 'acme-marketplace'] as const;
  * validations and re-authorizations, tokenizations, and asynchronous authorizations settled by webhook.
  * Amounts are whole minor units; partial captures and refunds never exceed what the PSP holds.
  */
-export function buildScenarios(count: number, options: { seed?: number; mix?: Readonly<Record<ScenarioKind, number>>; runId?: string } = {}): PaymentScenario[] {
+export function buildScenarios(
+  count: number,
+  options: { seed?: number; mix?: Readonly<Record<ScenarioKind, number>>; runId?: string } = {},
+): PaymentScenario[] {
   const random = createSeededRandom(options.seed ?? 42);
   const mix = options.mix ?? DEFAULT_MIX;
   const total = SCENARIO_KINDS.reduce((sum, k) => sum + mix[k], 0);
@@ -114,7 +117,13 @@ function stepsFor(kind: ScenarioKind, amount: number, captured: number, random: 
       ];
     case 'declined':
       return [
-        { channel: 'marketplace', command: 'authorize', amount, expect: 'FAIL', gatewayKey: { paymentMethod: random() < 0.5 ? PAYMENT_METHODS.declined : PAYMENT_METHODS.insufficientFunds } },
+        {
+          channel: 'marketplace',
+          command: 'authorize',
+          amount,
+          expect: 'FAIL',
+          gatewayKey: { paymentMethod: random() < 0.5 ? PAYMENT_METHODS.declined : PAYMENT_METHODS.insufficientFunds },
+        },
         // The OMS tries to capture anyway: the PSP refuses a capture of a declined authorization.
         { channel: 'bus', command: 'capture', amount, expect: 'FAIL', gatewayKey: { fromStep: 0 } },
       ];

@@ -64,7 +64,13 @@ export interface WorkloadOptions {
   startAt?: (index: number) => number;
 }
 
-const BUS_METHOD: Partial<Record<CommandType, BusCommandName>> = { validate: 'validate', revalidate: 'revalidate', capture: 'capture', cancel: 'cancel', refund: 'refund' };
+const BUS_METHOD: Partial<Record<CommandType, BusCommandName>> = {
+  validate: 'validate',
+  revalidate: 'revalidate',
+  capture: 'capture',
+  cancel: 'cancel',
+  refund: 'refund',
+};
 
 /**
  * Plays payment scenarios against a running bridge the way an OMS and its channels would: the first
@@ -137,7 +143,9 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
         currency: scenario.currency,
         order_id: scenario.orderId,
         operation_reference: record.operationId,
-        ...(step.command === 'tokenize' ? { method_details: { method: 'card', card: { brand: 'visa', last_four_digits: '4242', expiration_month: 12, expiration_year: 2030 } } } : {}),
+        ...(step.command === 'tokenize'
+          ? { method_details: { method: 'card', card: { brand: 'visa', last_four_digits: '4242', expiration_month: 12, expiration_year: 2030 } } }
+          : {}),
       };
       const rejected = await send(targets, step.channel, step.command, payment, record);
       if (rejected) {

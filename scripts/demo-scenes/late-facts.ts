@@ -27,22 +27,68 @@ export const lateFactsScene: DemoScene = {
     try {
       // 1. Authorize (web), capture (bus), then a chargeback of the capture.
       const captureOrder = `ORD-CB-${runId}`;
-      const auth = await settle(ctx, ledger, 'authorize', { order_id: captureOrder, gateway_key: 'pm_card_visa', amount: 6000, operation_reference: `lf-auth-${runId}` });
-      const capture = auth?.gatewayReference ? await settle(ctx, ledger, 'capture', { order_id: captureOrder, gateway_key: auth.gatewayReference, amount: 6000, operation_reference: `lf-cap-${runId}` }) : null;
-      checks.push({ name: 'late facts scene: authorized and captured through the bus', ok: capture?.state === 'SUCCEEDED', detail: `${auth?.id ?? '-'} ${auth?.state ?? 'missing'}, ${capture?.id ?? '-'} ${capture?.state ?? 'missing'}` });
+      const auth = await settle(ctx, ledger, 'authorize', {
+        order_id: captureOrder,
+        gateway_key: 'pm_card_visa',
+        amount: 6000,
+        operation_reference: `lf-auth-${runId}`,
+      });
+      const capture = auth?.gatewayReference
+        ? await settle(ctx, ledger, 'capture', {
+            order_id: captureOrder,
+            gateway_key: auth.gatewayReference,
+            amount: 6000,
+            operation_reference: `lf-cap-${runId}`,
+          })
+        : null;
+      checks.push({
+        name: 'late facts scene: authorized and captured through the bus',
+        ok: capture?.state === 'SUCCEEDED',
+        detail: `${auth?.id ?? '-'} ${auth?.state ?? 'missing'}, ${capture?.id ?? '-'} ${capture?.state ?? 'missing'}`,
+      });
       // 2. A POS sale refunded through the bus.
       const refundOrder = `ORD-RF-${runId}`;
-      const sale = await settle(ctx, ledger, 'sale', { order_id: refundOrder, gateway_key: 'pm_card_visa', amount: 8000, operation_reference: `lf-sale-${runId}` });
-      const refund = sale?.gatewayReference ? await settle(ctx, ledger, 'refund', { order_id: refundOrder, gateway_key: sale.gatewayReference, amount: 2500, operation_reference: `lf-ref-${runId}` }) : null;
-      checks.push({ name: 'late facts scene: sold and refunded through the bus', ok: refund?.state === 'SUCCEEDED', detail: `${sale?.id ?? '-'} ${sale?.state ?? 'missing'}, ${refund?.id ?? '-'} ${refund?.state ?? 'missing'}` });
+      const sale = await settle(ctx, ledger, 'sale', {
+        order_id: refundOrder,
+        gateway_key: 'pm_card_visa',
+        amount: 8000,
+        operation_reference: `lf-sale-${runId}`,
+      });
+      const refund = sale?.gatewayReference
+        ? await settle(ctx, ledger, 'refund', {
+            order_id: refundOrder,
+            gateway_key: sale.gatewayReference,
+            amount: 2500,
+            operation_reference: `lf-ref-${runId}`,
+          })
+        : null;
+      checks.push({
+        name: 'late facts scene: sold and refunded through the bus',
+        ok: refund?.state === 'SUCCEEDED',
+        detail: `${sale?.id ?? '-'} ${sale?.state ?? 'missing'}, ${refund?.id ?? '-'} ${refund?.state ?? 'missing'}`,
+      });
       if (capture?.state !== 'SUCCEEDED' || refund?.state !== 'SUCCEEDED') return { summary: 'the payments to adjust never settled', checks };
 
       // 3. The PSP reports the late facts, each delivered twice.
-      const chargeback = await inject(stack.simulator.url, '/_control/chargeback', { reference: capture.id, amount: 6000, reason: 'fraudulent', duplicate: true });
-      const failure = await inject(stack.simulator.url, '/_control/refund-failure', { reference: refund.id, reason: 'expired_or_canceled_card', duplicate: true });
-      checks.push({ name: 'late facts scene: the PSP sent a chargeback and a refund failure', ok: chargeback && failure, detail: `chargeback ${chargeback ? 'sent' : 'refused'}, refund failure ${failure ? 'sent' : 'refused'}` });
+      const chargeback = await inject(stack.simulator.url, '/_control/chargeback', {
+        reference: capture.id,
+        amount: 6000,
+        reason: 'fraudulent',
+        duplicate: true,
+      });
+      const failure = await inject(stack.simulator.url, '/_control/refund-failure', {
+        reference: refund.id,
+        reason: 'expired_or_canceled_card',
+        duplicate: true,
+      });
+      checks.push({
+        name: 'late facts scene: the PSP sent a chargeback and a refund failure',
+        ok: chargeback && failure,
+        detail: `chargeback ${chargeback ? 'sent' : 'refused'}, refund failure ${failure ? 'sent' : 'refused'}`,
+      });
 
-      const eventsFor = (operationId: string) => stack.busTwin.notifications.filter((n) => n.method === adjusted && paymentOf(n.params).operation_reference === operationId);
+      const eventsFor = (operationId: string) =>
+        stack.busTwin.notifications.filter((n) => n.method === adjusted && paymentOf(n.params).operation_reference === operationId);
       await waitFor(async () => (eventsFor(capture.id).length > 0 && eventsFor(refund.id).length > 0 ? true : null), 20_000);
       // Room for a second copy to arrive, had the duplicate webhook produced one.
       await new Promise((r) => setTimeout(r, 2000));
@@ -52,12 +98,24 @@ export const lateFactsScene: DemoScene = {
       const rfAdj = rf[0] ? adjustmentOf(rf[0].params) : {};
       checks.push({
         name: 'late facts scene: the chargeback reached the bus exactly once with its amount',
-        ok: cb.length === 1 && cbAdj.kind === 'chargeback' && cbAdj.direction === 'debit' && cbAdj.amount === 6000 && cbAdj.currency === 'EUR' && paymentOf(cb[0].params).order_id === captureOrder,
+        ok:
+          cb.length === 1 &&
+          cbAdj.kind === 'chargeback' &&
+          cbAdj.direction === 'debit' &&
+          cbAdj.amount === 6000 &&
+          cbAdj.currency === 'EUR' &&
+          paymentOf(cb[0].params).order_id === captureOrder,
         detail: `${cb.length} ${adjusted} event(s) for ${capture.id}: ${String(cbAdj.kind)} ${money(cbAdj)} (${String(cbAdj.reason)})`,
       });
       checks.push({
         name: 'late facts scene: the refund failure reached the bus exactly once with its amount',
-        ok: rf.length === 1 && rfAdj.kind === 'refund_failed' && rfAdj.direction === 'credit' && rfAdj.amount === 2500 && rfAdj.currency === 'EUR' && paymentOf(rf[0].params).order_id === refundOrder,
+        ok:
+          rf.length === 1 &&
+          rfAdj.kind === 'refund_failed' &&
+          rfAdj.direction === 'credit' &&
+          rfAdj.amount === 2500 &&
+          rfAdj.currency === 'EUR' &&
+          paymentOf(rf[0].params).order_id === refundOrder,
         detail: `${rf.length} ${adjusted} event(s) for ${refund.id}: ${String(rfAdj.kind)} ${money(rfAdj)} (${String(rfAdj.reason)})`,
       });
       const [captureNow, refundNow] = await Promise.all([ledger.get(capture.id), ledger.get(refund.id)]);
@@ -81,7 +139,12 @@ export const lateFactsScene: DemoScene = {
  * Sends one command (authorize and sale from the web and POS channels, capture and refund over the bus)
  * and waits until its operation is terminal; `null` if it never is within 30 s.
  */
-async function settle(ctx: SceneContext, ledger: Ledger, command: 'authorize' | 'sale' | 'capture' | 'refund', fields: Pick<Payment, 'order_id' | 'gateway_key' | 'amount' | 'operation_reference'>): Promise<OperationRecord | null> {
+async function settle(
+  ctx: SceneContext,
+  ledger: Ledger,
+  command: 'authorize' | 'sale' | 'capture' | 'refund',
+  fields: Pick<Payment, 'order_id' | 'gateway_key' | 'amount' | 'operation_reference'>,
+): Promise<OperationRecord | null> {
   const payment: Payment = { gateway: 'simulator', gateway_account: ACCOUNT, currency: 'EUR', ...fields };
   const id = fields.operation_reference as string;
   if (command === 'capture' || command === 'refund') {
@@ -105,7 +168,6 @@ async function inject(url: string, path: string, body: Record<string, unknown>):
   const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return res.status === 200;
 }
-
 
 function adjustmentOf(params: Record<string, unknown>): Record<string, unknown> {
   const a = params.adjustment;

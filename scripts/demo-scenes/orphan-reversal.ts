@@ -36,13 +36,25 @@ export const orphanReversalScene: DemoScene = {
         command: 'authorize',
         channel: 'web',
         received_at: new Date().toISOString(),
-        payment: { gateway: 'simulator', gateway_account: ACCOUNT, gateway_key: 'pm_card_visa', amount: 4200, currency: 'EUR', order_id: orderId, operation_reference: authId },
+        payment: {
+          gateway: 'simulator',
+          gateway_account: ACCOUNT,
+          gateway_key: 'pm_card_visa',
+          amount: 4200,
+          currency: 'EUR',
+          order_id: orderId,
+          operation_reference: authId,
+        },
       });
       const auth = await waitFor(async () => {
         const op = await ledger.get(authId);
         return op && op.state === 'SUCCEEDED' ? op : null;
       }, 30_000);
-      checks.push({ name: 'orphan scene: the authorization succeeded', ok: auth !== null, detail: auth ? `${authId} SUCCEEDED, ${auth.gatewayReference}` : `${authId} never succeeded` });
+      checks.push({
+        name: 'orphan scene: the authorization succeeded',
+        ok: auth !== null,
+        detail: auth ? `${authId} SUCCEEDED, ${auth.gatewayReference}` : `${authId} never succeeded`,
+      });
       if (!auth?.gatewayReference) return { summary: 'the authorization never succeeded', checks };
 
       const voided = await waitFor(async () => {
@@ -50,13 +62,21 @@ export const orphanReversalScene: DemoScene = {
         return op && (op.state === 'SUCCEEDED' || op.state === 'FAILED') ? op : null;
       }, 30_000);
       const voidedAfterMs = Date.now() - startedAt;
-      checks.push({ name: 'orphan scene: the sweep voided the uncaptured authorization', ok: voided?.state === 'SUCCEEDED', detail: `${voidId} ${voided?.state ?? 'not created'}, channel ${voided?.channel ?? '-'}` });
+      checks.push({
+        name: 'orphan scene: the sweep voided the uncaptured authorization',
+        ok: voided?.state === 'SUCCEEDED',
+        detail: `${voidId} ${voided?.state ?? 'not created'}, channel ${voided?.channel ?? '-'}`,
+      });
 
       // Two more sweeps (they run every second): still exactly one void at the PSP.
       await new Promise((r) => setTimeout(r, 2500));
       const effects = stack.simulator.counters().effects[voidId] ?? 0;
       const pspStatus = await authorizationStatus(stack.simulator.url, stack.config.gateways.simulator.apiKey, auth.gatewayReference);
-      checks.push({ name: 'orphan scene: the PSP shows the authorization cancelled by one void', ok: pspStatus === 'cancelled' && effects === 1, detail: `PSP status ${pspStatus}, ${effects} cancel effect(s) under ${voidId}` });
+      checks.push({
+        name: 'orphan scene: the PSP shows the authorization cancelled by one void',
+        ok: pspStatus === 'cancelled' && effects === 1,
+        detail: `PSP status ${pspStatus}, ${effects} cancel effect(s) under ${voidId}`,
+      });
 
       const cancelEvents = await waitFor(async () => {
         const found = stack.busTwin.notifications.filter((n) => paymentOf(n.params).event_id === `${voidId}.SUCCEEDED`);
@@ -65,8 +85,15 @@ export const orphanReversalScene: DemoScene = {
       const reported = cancelEvents?.[0] ? paymentOf(cancelEvents[0].params) : {};
       checks.push({
         name: 'orphan scene: the OMS got the cancel event with the orphan reason',
-        ok: cancelEvents !== null && cancelEvents[0].method === stack.config.serviceBus.methods.notifications.cancelled && reported.orphan_reversal === 'uncaptured_past_age' && reported.status === 'SUCCESS' && reported.order_id === orderId,
-        detail: cancelEvents ? `${cancelEvents[0].method} status ${String(reported.status)} orphan_reversal ${String(reported.orphan_reversal)}` : 'no cancelled notification',
+        ok:
+          cancelEvents !== null &&
+          cancelEvents[0].method === stack.config.serviceBus.methods.notifications.cancelled &&
+          reported.orphan_reversal === 'uncaptured_past_age' &&
+          reported.status === 'SUCCESS' &&
+          reported.order_id === orderId,
+        detail: cancelEvents
+          ? `${cancelEvents[0].method} status ${String(reported.status)} orphan_reversal ${String(reported.orphan_reversal)}`
+          : 'no cancelled notification',
       });
       return {
         summary: `order ${orderId}: authorized 42.00 EUR, never captured; voided by ${voidId} after ${(voidedAfterMs / 1000).toFixed(1)} s (orphan age ${ORPHAN_AGE_MS / 1000} s for account ${ACCOUNT}); PSP ${pspStatus}; OMS told "cancelled" with orphan_reversal=uncaptured_past_age`,
@@ -78,13 +105,14 @@ export const orphanReversalScene: DemoScene = {
   },
 };
 
-
-
 /** The authorization's status at the simulator (its faults may answer 5xx: asked a few times). */
 async function authorizationStatus(url: string, apiKey: string, reference: string): Promise<string> {
   for (let attempt = 0; attempt < 10; attempt += 1) {
     try {
-      const res = await fetch(`${url}/v1/authorizations/${encodeURIComponent(reference)}`, { headers: { authorization: `Bearer ${apiKey}` }, signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`${url}/v1/authorizations/${encodeURIComponent(reference)}`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+        signal: AbortSignal.timeout(2000),
+      });
       if (res.ok) return ((await res.json()) as { status: string }).status;
     } catch {
       // a simulated reset or timeout: ask again

@@ -33,17 +33,33 @@ export const unresolvedSettledLaterScene: DemoScene = {
         command: 'authorize',
         channel: 'web',
         received_at: new Date().toISOString(),
-        payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 7300, currency: 'EUR', order_id: orderId, operation_reference: opId },
+        payment: {
+          gateway: 'simulator',
+          gateway_account: 'acme-eu',
+          gateway_key: 'pm_card_visa',
+          amount: 7300,
+          currency: 'EUR',
+          order_id: orderId,
+          operation_reference: opId,
+        },
       });
       const given = await waitFor(async () => {
         const op = await ledger.get(opId);
         return op && op.state !== 'RECEIVED' && op.state !== 'SENT' && op.state !== 'UNKNOWN' ? op : null;
       }, GIVE_UP_WITHIN_MS);
       const gaveUpAfterMs = Date.now() - startedAt;
-      checks.push({ name: 'UNRESOLVED scene: the poll schedule ran out into UNRESOLVED, not FAILED', ok: given?.state === 'UNRESOLVED', detail: `${opId} ${given?.state ?? 'still unknown'} after ${(gaveUpAfterMs / 1000).toFixed(1)} s` });
+      checks.push({
+        name: 'UNRESOLVED scene: the poll schedule ran out into UNRESOLVED, not FAILED',
+        ok: given?.state === 'UNRESOLVED',
+        detail: `${opId} ${given?.state ?? 'still unknown'} after ${(gaveUpAfterMs / 1000).toFixed(1)} s`,
+      });
       const unresolvedEvent = await waitFor(async () => eventsOf().find((n) => paymentOf(n.params).event_id === `${opId}.UNRESOLVED`) ?? null, 15_000);
       const told = unresolvedEvent ? paymentOf(unresolvedEvent.params) : {};
-      checks.push({ name: 'UNRESOLVED scene: the OMS was told UNRESOLVED', ok: told.status === 'UNRESOLVED', detail: unresolvedEvent ? `${unresolvedEvent.method} status ${String(told.status)} reason ${String(told.reason)}` : 'no UNRESOLVED notification' });
+      checks.push({
+        name: 'UNRESOLVED scene: the OMS was told UNRESOLVED',
+        ok: told.status === 'UNRESOLVED',
+        detail: unresolvedEvent ? `${unresolvedEvent.method} status ${String(told.status)} reason ${String(told.reason)}` : 'no UNRESOLVED notification',
+      });
 
       // The PSP's fact arrives late: the simulator answers again and sends the authorization's webhook.
       stack.simulator.release(opId);
@@ -54,15 +70,27 @@ export const unresolvedSettledLaterScene: DemoScene = {
       const successEvent = await waitFor(async () => eventsOf().find((n) => paymentOf(n.params).event_id === `${opId}.SUCCEEDED`) ?? null, 15_000);
       const success = successEvent ? paymentOf(successEvent.params) : {};
       checks.push({ name: 'UNRESOLVED scene: the late webhook settled it SUCCEEDED', ok: settled?.state === 'SUCCEEDED', detail: describe(settled) });
-      const inOrder = unresolvedEvent !== null && successEvent !== null && Number(success.sequence) > Number(told.sequence) && successEvent.receivedAt >= unresolvedEvent.receivedAt;
+      const inOrder =
+        unresolvedEvent !== null &&
+        successEvent !== null &&
+        Number(success.sequence) > Number(told.sequence) &&
+        successEvent.receivedAt >= unresolvedEvent.receivedAt;
       checks.push({
         name: 'UNRESOLVED scene: the OMS then got SUCCESS, in order after UNRESOLVED',
         ok: success.status === 'SUCCESS' && inOrder,
-        detail: `events ${eventsOf().map((n) => `${String(paymentOf(n.params).status)}#${String(paymentOf(n.params).sequence)}`).join(' → ') || 'none'}`,
+        detail: `events ${
+          eventsOf()
+            .map((n) => `${String(paymentOf(n.params).status)}#${String(paymentOf(n.params).sequence)}`)
+            .join(' → ') || 'none'
+        }`,
       });
       const failed = eventsOf().some((n) => paymentOf(n.params).status === 'FAIL');
       const effects = stack.simulator.counters().effects[opId] ?? 0;
-      checks.push({ name: 'UNRESOLVED scene: never reported FAIL, charged once', ok: !failed && effects === 1, detail: `${effects} effect(s) at the PSP, FAIL event: ${failed ? 'yes' : 'no'}` });
+      checks.push({
+        name: 'UNRESOLVED scene: never reported FAIL, charged once',
+        ok: !failed && effects === 1,
+        detail: `${effects} effect(s) at the PSP, FAIL event: ${failed ? 'yes' : 'no'}`,
+      });
       return {
         summary: `order ${orderId}: 73.00 EUR authorization held by the PSP; poll schedule ran out after ${(gaveUpAfterMs / 1000).toFixed(0)} s → OMS told UNRESOLVED (${String(told.reason)}), alert payment_unresolved; PSP released it, its webhook settled it → OMS told SUCCESS (sequence ${String(told.sequence)} → ${String(success.sequence)}); ${effects} charge at the PSP`,
         checks,
@@ -77,5 +105,3 @@ export const unresolvedSettledLaterScene: DemoScene = {
 function describe(op: OperationRecord | null): string {
   return op ? `${op.id} ${op.state}${op.gatewayReference ? `, ${op.gatewayReference}` : ''}` : 'not settled';
 }
-
-

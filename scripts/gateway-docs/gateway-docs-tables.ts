@@ -21,7 +21,10 @@ export type { FactMeaning, FactRow } from '../../src/gateways/gateway-facts';
  */
 
 /** The fact rows of every registered gateway type. */
-export const GATEWAY_FACTS: Readonly<Record<GatewayType, () => FactRow[]>> = Object.fromEntries(GATEWAYS.map((g) => [g.type, () => g.facts()])) as Record<GatewayType, () => FactRow[]>;
+export const GATEWAY_FACTS: Readonly<Record<GatewayType, () => FactRow[]>> = Object.fromEntries(GATEWAYS.map((g) => [g.type, () => g.facts()])) as Record<
+  GatewayType,
+  () => FactRow[]
+>;
 
 /** Further decline tables a gateway page shows after its main one (heading, table). */
 export const EXTRA_DECLINE_TABLES: Readonly<Partial<Record<GatewayType, readonly ExtraDeclineTable[]>>> = Object.fromEntries(
@@ -59,7 +62,10 @@ export function renderDeclineTable(table: DeclineTable): string {
 
 /** Markdown of a fact table: PSP fact → ledger state → OMS event status and method. */
 export function renderFactTable(rows: readonly FactRow[]): string {
-  const lines = ['| PSP fact | from | commands | ledger state | OMS event status | notification (`service_bus.methods.notifications`) |', '| --- | --- | --- | --- | --- | --- |'];
+  const lines = [
+    '| PSP fact | from | commands | ledger state | OMS event status | notification (`service_bus.methods.notifications`) |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
   for (const row of rows) {
     const [state, status, method] = factOutcome(row);
     const commands = row.commands.length === 0 ? 'any' : row.commands.join(', ');
@@ -97,7 +103,16 @@ export function renderGatewayPage(type: GatewayType): string {
     '',
     renderDeclineTable(table),
     '',
-    ...(definition.extraDeclineTables ?? []).flatMap((extra) => [extra.heading, '', extra.intro, '', ...extra.table.sources.map((src) => `- ${src}`), '', renderDeclineTable(extra.table), '']),
+    ...(definition.extraDeclineTables ?? []).flatMap((extra) => [
+      extra.heading,
+      '',
+      extra.intro,
+      '',
+      ...extra.table.sources.map((src) => `- ${src}`),
+      '',
+      renderDeclineTable(extra.table),
+      '',
+    ]),
   ].join('\n');
 }
 
@@ -124,8 +139,8 @@ export function renderIndexPage(): string {
     '  "suggested_action": "use_another_method" }',
     '```',
     '',
-    '- `category`: one of the closed set below, mapped from the PSP\'s own code by its table (`src/gateways/<name>/<name>-declines.ts`).',
-    '- `gateway_code`: the PSP\'s code verbatim (at most 64 characters; never card data), or ours for a refusal of the bridge.',
+    "- `category`: one of the closed set below, mapped from the PSP's own code by its table (`src/gateways/<name>/<name>-declines.ts`).",
+    "- `gateway_code`: the PSP's code verbatim (at most 64 characters; never card data), or ours for a refusal of the bridge.",
     '- `customer_message`: safe to show the customer: no internal detail, no card data, never which fraud check fired.',
     `- \`suggested_action\`: one of ${SUGGESTED_ACTIONS.map((a) => `\`${a}\``).join(', ')}.`,
     '',

@@ -22,7 +22,17 @@ return {1}
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    pbAdjustmentRecord(adjKey: string, opAdjKey: string, logKey: string, indexKey: string, opKey: string, id: string, now: number, history: string, ...fields: string[]): Result<[number, string[]?], Context>;
+    pbAdjustmentRecord(
+      adjKey: string,
+      opAdjKey: string,
+      logKey: string,
+      indexKey: string,
+      opKey: string,
+      id: string,
+      now: number,
+      history: string,
+      ...fields: string[]
+    ): Result<[number, string[]?], Context>;
   }
 }
 

@@ -23,9 +23,7 @@ export class BacklogProbe {
   private reading: Promise<void> | null = null;
   private readonly throttle: LogThrottle;
 
-  constructor(
-    private readonly deps: { config: Config; connection: AmqpConnection; logger: Logger; now?: () => number },
-  ) {
+  constructor(private readonly deps: { config: Config; connection: AmqpConnection; logger: Logger; now?: () => number }) {
     deps.connection.on('lost', () => (this.channel = null));
     this.throttle = new LogThrottle(deps.logger);
   }

@@ -13,7 +13,11 @@ export type LimitedWhere = 'intake' | 'consumer';
 
 /** `pb_rate_limited_total{channel,scope,where}`: commands over a limit (scope `channel` or `account`). */
 function rateLimited() {
-  return counter('pb_rate_limited_total', 'Commands over a rate limit, by channel, the bucket that was short (channel or account) and where (intake: 429; consumer: held)', ['channel', 'scope', 'where'] as const);
+  return counter(
+    'pb_rate_limited_total',
+    'Commands over a rate limit, by channel, the bucket that was short (channel or account) and where (intake: 429; consumer: held)',
+    ['channel', 'scope', 'where'] as const,
+  );
 }
 
 /** `pb_rate_limit_unavailable_total{where}`: takes that failed (Redis down); the command went on unlimited. */
@@ -92,7 +96,10 @@ export class RateLimiter {
     } catch (err) {
       if (!isDependencyOutage(err)) throw err;
       limiterUnavailable().inc({ where: this.deps.where });
-      this.throttle.warn('unavailable', 'rate limit not checked: Redis did not answer; command let through (rate-limited log line)', { error: (err as Error).message, where: this.deps.where });
+      this.throttle.warn('unavailable', 'rate limit not checked: Redis did not answer; command let through (rate-limited log line)', {
+        error: (err as Error).message,
+        where: this.deps.where,
+      });
       return { allowed: true };
     }
     if (result.granted > 0) {

@@ -14,7 +14,11 @@ const BROKER_REASONS = new Set(['rejected', 'expired', 'maxlen', 'delivery_limit
 
 /** `pb_broker_dead_letters_redacted_total{reason}`: reason is the broker's (`rejected`, `expired`, `maxlen`, `delivery_limit`, `unknown`). */
 function redactedTotal() {
-  return counter('pb_broker_dead_letters_redacted_total', 'Messages the broker dead-lettered by itself, moved to the dead-letter queue redacted, by the broker reason', ['reason'] as const);
+  return counter(
+    'pb_broker_dead_letters_redacted_total',
+    'Messages the broker dead-lettered by itself, moved to the dead-letter queue redacted, by the broker reason',
+    ['reason'] as const,
+  );
 }
 
 interface XDeath {
@@ -41,7 +45,8 @@ export class BrokerDeadLetterRedactor {
   private channel: Channel | null = null;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly onReady = () => void this.subscribe().catch((err: Error) => this.deps.logger.warn('broker dead-letter redactor resubscribe failed', { error: err.message }));
+  private readonly onReady = () =>
+    void this.subscribe().catch((err: Error) => this.deps.logger.warn('broker dead-letter redactor resubscribe failed', { error: err.message }));
 
   constructor(private readonly deps: { config: Config; connection: AmqpConnection; deadLetters: DeadLetterWriter; logger: Logger }) {}
 
@@ -97,7 +102,11 @@ export class BrokerDeadLetterRedactor {
       // channel closed after the write: the redelivery writes a second (identical, redacted) record
     }
     redactedTotal().inc({ reason: brokerReason });
-    this.deps.logger.warn('message dead-lettered by the broker itself: moved to the dead-letter queue redacted', { broker_reason: brokerReason, queue, code: BROKER_DEAD_LETTERED });
+    this.deps.logger.warn('message dead-lettered by the broker itself: moved to the dead-letter queue redacted', {
+      broker_reason: brokerReason,
+      queue,
+      code: BROKER_DEAD_LETTERED,
+    });
   }
 
   async stop(): Promise<void> {

@@ -67,7 +67,10 @@ export function describeBody(body: Buffer): { channel: string; command: string; 
 }
 
 /** Impact of a dead letter under the triage configuration. */
-export function impactOf(summary: Pick<DeadLetterSummary, 'channel' | 'command' | 'amount' | 'currency'>, triage: TriageConfig): { impact: 'high' | 'normal'; reasons: string[]; score: number } {
+export function impactOf(
+  summary: Pick<DeadLetterSummary, 'channel' | 'command' | 'amount' | 'currency'>,
+  triage: TriageConfig,
+): { impact: 'high' | 'normal'; reasons: string[]; score: number } {
   const reasons: string[] = [];
   const threshold = (summary.currency !== undefined ? triage.minAmountByCurrency[summary.currency] : undefined) ?? triage.minAmount;
   if (summary.amount !== undefined && summary.amount >= threshold) reasons.push('amount');
@@ -83,7 +86,11 @@ export function impactIndexKeys(keyPrefix: string): { byImpact: string; summarie
 }
 
 function highImpactTotal() {
-  return counter('pb_dead_letters_high_impact_total', 'High-impact dead letters sent to the priority triage queue, by channel, command and code', ['channel', 'command', 'code'] as const);
+  return counter('pb_dead_letters_high_impact_total', 'High-impact dead letters sent to the priority triage queue, by channel, command and code', [
+    'channel',
+    'command',
+    'code',
+  ] as const);
 }
 
 const CHANNELS = new Set(['bus', 'web', 'pos', 'marketplace']);
@@ -104,7 +111,18 @@ export class DeadLetterTriage {
       currency: str(payment?.currency),
     };
     const { impact, reasons, score } = impactOf(base, this.deps.triage);
-    const summary: DeadLetterSummary = { id, at: at.toISOString(), code: why.code, field: why.field, reason: why.reason, source: why.source, ...base, impact, impactReasons: reasons, score };
+    const summary: DeadLetterSummary = {
+      id,
+      at: at.toISOString(),
+      code: why.code,
+      field: why.field,
+      reason: why.reason,
+      source: why.source,
+      ...base,
+      impact,
+      impactReasons: reasons,
+      score,
+    };
     const optional: Array<[keyof DeadLetterSummary, unknown]> = [
       ['gateway', str(payment?.gateway)],
       ['account', str(payment?.gateway_account)],
@@ -147,7 +165,10 @@ export class DeadLetterTriage {
         if (ids.length > 0) await redis.hdel(keys.summaries, ...ids);
       }
     } catch (err) {
-      logger.warn('dead-letter impact index not updated (the dead letter itself is in the queue)', { dead_letter_id: summary.id, error: (err as Error).message });
+      logger.warn('dead-letter impact index not updated (the dead letter itself is in the queue)', {
+        dead_letter_id: summary.id,
+        error: (err as Error).message,
+      });
     }
   }
 }
@@ -173,7 +194,9 @@ export async function listDeadLettersByImpact(redis: Redis, keyPrefix: string, o
   const keys = impactIndexKeys(keyPrefix);
   const limit = options.limit ?? 50;
   const now = (options.now ?? Date.now)();
-  const ids = options.highOnly ? await redis.zrevrangebyscore(keys.byImpact, '+inf', HIGH, 'LIMIT', 0, limit * 2) : await redis.zrevrange(keys.byImpact, 0, limit * 2 - 1);
+  const ids = options.highOnly
+    ? await redis.zrevrangebyscore(keys.byImpact, '+inf', HIGH, 'LIMIT', 0, limit * 2)
+    : await redis.zrevrange(keys.byImpact, 0, limit * 2 - 1);
   if (ids.length === 0) return [];
   const raw = await redis.hmget(keys.summaries, ...ids);
   const out: DeadLetterSummary[] = [];
@@ -184,6 +207,11 @@ export async function listDeadLettersByImpact(redis: Redis, keyPrefix: string, o
     if (options.retentionMs !== undefined && now - Date.parse(summary.at) > options.retentionMs) expired.push(ids[i]);
     else if (out.length < limit) out.push(summary);
   });
-  if (expired.length > 0) await redis.multi().zrem(keys.byImpact, ...expired).hdel(keys.summaries, ...expired).exec();
+  if (expired.length > 0)
+    await redis
+      .multi()
+      .zrem(keys.byImpact, ...expired)
+      .hdel(keys.summaries, ...expired)
+      .exec();
   return out;
 }

@@ -52,9 +52,18 @@ export class DeadLetterWriter {
     const body = redactBody(original);
     await this.publisher.publish('', this.amqp.deadLetterQueue, body, { contentType: 'application/json', headers });
     if (!this.triage) return;
-    const summary = this.triage.summarise(id, body, { code: headers['x-pb-code'], field: headers['x-pb-field'], reason: headers['x-pb-reason'], source: headers['x-pb-source'] }, at);
+    const summary = this.triage.summarise(
+      id,
+      body,
+      { code: headers['x-pb-code'], field: headers['x-pb-field'], reason: headers['x-pb-reason'], source: headers['x-pb-source'] },
+      at,
+    );
     // The copy in the triage queue is confirmed before the caller acks the original, like the dead letter.
-    if (summary.impact === 'high') await this.publisher.publish('', triageQueueOf(this.amqp), body, { contentType: 'application/json', headers: { ...headers, 'x-pb-impact': summary.impactReasons.join(',') } });
+    if (summary.impact === 'high')
+      await this.publisher.publish('', triageQueueOf(this.amqp), body, {
+        contentType: 'application/json',
+        headers: { ...headers, 'x-pb-impact': summary.impactReasons.join(',') },
+      });
     await this.triage.record(summary);
   }
 }

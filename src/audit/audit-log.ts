@@ -76,7 +76,15 @@ export class AuditLog {
     let streamError: string | undefined;
     if (this.deps.redis) {
       try {
-        const id = await this.deps.redis.xadd(this.streamKey, 'MAXLEN', '~', this.deps.maxLen ?? DEFAULT_AUDIT_STREAM_MAX_LEN, '*', 'entry', JSON.stringify(record));
+        const id = await this.deps.redis.xadd(
+          this.streamKey,
+          'MAXLEN',
+          '~',
+          this.deps.maxLen ?? DEFAULT_AUDIT_STREAM_MAX_LEN,
+          '*',
+          'entry',
+          JSON.stringify(record),
+        );
         if (id) record.id = id;
       } catch (err) {
         streamError = (err as Error).message;

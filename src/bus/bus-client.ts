@@ -38,7 +38,10 @@ export class BusClient {
     const response = await this.post(this.rpcUrl, body);
     const answer = parseJson(response.body);
     if (!isObject(answer) || answer.jsonrpc !== '2.0') {
-      throw new BusRequestError(`the bus at ${displayUrl(this.rpcUrl)} answered HTTP ${response.status} without a JSON-RPC response: check service_bus.url and service_bus.rpc_path`, response.status);
+      throw new BusRequestError(
+        `the bus at ${displayUrl(this.rpcUrl)} answered HTTP ${response.status} without a JSON-RPC response: check service_bus.url and service_bus.rpc_path`,
+        response.status,
+      );
     }
     if (isObject(answer.error)) {
       const code = typeof answer.error.code === 'number' ? answer.error.code : 0;

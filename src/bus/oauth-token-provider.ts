@@ -108,7 +108,10 @@ export class OAuthTokenProvider implements AccessTokenSource {
     if (response.status < 200 || response.status >= 300 || raw === undefined) throw this.classify(response.status, raw);
     const token = raw.access_token;
     if (typeof token !== 'string' || token === '') {
-      throw new BusRequestError(`the OAuth server at ${this.displayTokenUrl} answered without an access_token: check mom_client.oauth_server_url and mom_client.token_path`, response.status);
+      throw new BusRequestError(
+        `the OAuth server at ${this.displayTokenUrl} answered without an access_token: check mom_client.oauth_server_url and mom_client.token_path`,
+        response.status,
+      );
     }
     registerRecentToken(token);
     const lifetimeS = typeof raw.expires_in === 'number' && raw.expires_in > 0 ? raw.expires_in : DEFAULT_LIFETIME_S;
@@ -132,7 +135,10 @@ export class OAuthTokenProvider implements AccessTokenSource {
     }
     if (status >= 500 || status === 429) return new PeerUnavailableError('oauth', this.displayTokenUrl, `HTTP ${status}`);
     if (status < 400) {
-      return new BusRequestError(`the OAuth server at ${this.displayTokenUrl} answered HTTP ${status} without a JSON token: check mom_client.oauth_server_url and mom_client.token_path`, status);
+      return new BusRequestError(
+        `the OAuth server at ${this.displayTokenUrl} answered HTTP ${status} without a JSON token: check mom_client.oauth_server_url and mom_client.token_path`,
+        status,
+      );
     }
     return new BusRequestError(
       `the OAuth server at ${this.displayTokenUrl} refused the token request (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.token_path and mom_client.scope`,

@@ -33,7 +33,11 @@ export function verifySignature(rawBody: Buffer, header: string | undefined, sec
  * else undefined. Each comparison is constant time; the previous secret is tried only when the current
  * one does not match.
  */
-export function matchSignature(rawBody: Buffer, header: string | undefined, secrets: { current: string; previous: string }): 'current' | 'previous' | undefined {
+export function matchSignature(
+  rawBody: Buffer,
+  header: string | undefined,
+  secrets: { current: string; previous: string },
+): 'current' | 'previous' | undefined {
   if (verifySignature(rawBody, header, secrets.current)) return 'current';
   if (secrets.previous !== '' && verifySignature(rawBody, header, secrets.previous)) return 'previous';
   return undefined;

@@ -89,7 +89,14 @@ export async function runCertify(config: Config, route: GatewayRoute, inputs: Ce
   const steps: CertifyStep[] = [];
   let seq = 0;
 
-  const payment = (key: string, minor: number): Payment => ({ gateway: gateway.name, gateway_account: account, gateway_key: key, amount: minor, currency, order_id: run });
+  const payment = (key: string, minor: number): Payment => ({
+    gateway: gateway.name,
+    gateway_account: account,
+    gateway_key: key,
+    amount: minor,
+    currency,
+    order_id: run,
+  });
   const supported = (command: CommandType): boolean => transformer.supports.includes(command);
 
   /** Sends one command; the step passes when the outcome's status is one of `accept`. */
@@ -128,7 +135,8 @@ export async function runCertify(config: Config, route: GatewayRoute, inputs: Ce
   let authorization: GatewayOutcome | undefined;
   let authorizationOp: string | undefined;
   if (token === undefined) {
-    for (const flow of ['authorize', 'status inquiry', 'full capture', 'partial refund', 'partial capture', 'cancel']) skip(flow, 'authorize', `no test token for ${gateway.type}: pass --token (a payment method of your sandbox account)`);
+    for (const flow of ['authorize', 'status inquiry', 'full capture', 'partial refund', 'partial capture', 'cancel'])
+      skip(flow, 'authorize', `no test token for ${gateway.type}: pass --token (a payment method of your sandbox account)`);
   } else {
     authorization = await step('authorize', 'authorize', payment(token, amount), ['SUCCESS']);
     authorizationOp = `${run}-${seq}`;
@@ -141,7 +149,8 @@ export async function runCertify(config: Config, route: GatewayRoute, inputs: Ce
       for (const flow of ['status inquiry', 'full capture', 'partial refund']) skip(flow, 'capture', 'the authorization did not succeed');
     }
     const second = await step('authorize (for partial capture)', 'authorize', payment(token, amount), ['SUCCESS']);
-    if (second?.status === 'SUCCESS' && second.gatewayReference) await step('partial capture', 'capture', payment(second.gatewayReference, Math.floor(amount / 2)), settles);
+    if (second?.status === 'SUCCESS' && second.gatewayReference)
+      await step('partial capture', 'capture', payment(second.gatewayReference, Math.floor(amount / 2)), settles);
     else skip('partial capture', 'capture', 'its authorization did not succeed');
     const third = await step('authorize (for cancel)', 'authorize', payment(token, amount), ['SUCCESS']);
     if (third?.status === 'SUCCESS' && third.gatewayReference) await step('cancel', 'cancel', payment(third.gatewayReference, amount), settles);
@@ -189,7 +198,8 @@ export async function runCertify(config: Config, route: GatewayRoute, inputs: Ce
 
 function describe(outcome: GatewayOutcome, accept: readonly OutcomeStatus[], inquiry: string): string {
   const parts: string[] = [];
-  if (outcome.status === 'PENDING' && accept.includes('PENDING')) parts.push(inquiry === 'webhook-only' ? 'accepted; the PSP confirms it by webhook' : 'accepted; settles later');
+  if (outcome.status === 'PENDING' && accept.includes('PENDING'))
+    parts.push(inquiry === 'webhook-only' ? 'accepted; the PSP confirms it by webhook' : 'accepted; settles later');
   if (outcome.status === 'FAIL') parts.push(`declined: ${outcome.decline?.category ?? outcome.reason ?? 'no reason'}`);
   if (outcome.amount !== undefined) parts.push(`confirmed ${outcome.amount} ${outcome.currency ?? ''}`.trim());
   if (!accept.includes(outcome.status)) parts.push(`expected ${accept.join(' or ')}`);
@@ -221,7 +231,7 @@ async function webhookRoundTrip(config: Config, gateway: GatewayConfig, referenc
         ? `our endpoint refused the signature: the web role runs with another gateways.${gateway.name}.webhook_secret`
         : `our endpoint answered ${res.status}`;
   } catch (err) {
-    entry.detail = `${url} unreachable: ${err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`;
+    entry.detail = `${url} unreachable: ${err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : (((err as Error).cause as Error | undefined)?.message ?? (err as Error).message)}`;
   }
   return entry;
 }

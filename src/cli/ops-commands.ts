@@ -30,7 +30,11 @@ const money = (amount: number, currency: string): string => {
 /** Rows as aligned columns. */
 export function table(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (c ?? '').padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (c ?? '').padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n') + '\n';
 }
 
@@ -38,7 +42,18 @@ function operationRows(ops: OperationView[]): string {
   if (ops.length === 0) return 'no operations\n';
   return table(
     ['operation', 'order', 'command', 'channel', 'gateway', 'amount', 'state', 'attempts', 'age', 'reason'],
-    ops.map((o) => [o.id, o.orderId ?? '', o.command, o.channel, o.gateway, money(o.amount, o.currency), o.state, String(o.attempts), formatDuration(o.ageMs), o.reason ?? '']),
+    ops.map((o) => [
+      o.id,
+      o.orderId ?? '',
+      o.command,
+      o.channel,
+      o.gateway,
+      money(o.amount, o.currency),
+      o.state,
+      String(o.attempts),
+      formatDuration(o.ageMs),
+      o.reason ?? '',
+    ]),
   );
 }
 
@@ -53,7 +68,9 @@ export async function opsShow(ctx: OpsContext, io: OpsOutput, args: { id?: strin
     await ctx.audit.record({ action: 'ops.lookup', actor: io.actor, outcome: 'ok', target: args.order, detail: { by: 'order', found: ops.length } });
     const withHistory = await Promise.all(ops.map(async (o) => ({ operation: o, history: await ctx.ledger.interactions(o.id) })));
     write(io, args.json, { order_id: args.order, operations: withHistory }, () =>
-      ops.length === 0 ? `no operations for order ${args.order}\n` : operationRows(ops) + withHistory.map((w) => historyText(w.operation.id, w.history)).join(''),
+      ops.length === 0
+        ? `no operations for order ${args.order}\n`
+        : operationRows(ops) + withHistory.map((w) => historyText(w.operation.id, w.history)).join(''),
     );
     return ops.length === 0 ? 1 : 0;
   }
@@ -81,7 +98,12 @@ export async function opsShow(ctx: OpsContext, io: OpsOutput, args: { id?: strin
       ['updated', new Date(o.updatedAt).toISOString()],
       ['next check', o.nextCheckAt ? new Date(o.nextCheckAt).toISOString() : ''],
     ];
-    return fields.filter(([, v]) => v !== '').map(([k, v]) => `${k.padEnd(14)}${v}\n`).join('') + historyText(o.id, found.history);
+    return (
+      fields
+        .filter(([, v]) => v !== '')
+        .map(([k, v]) => `${k.padEnd(14)}${v}\n`)
+        .join('') + historyText(o.id, found.history)
+    );
   });
   return 0;
 }
@@ -102,7 +124,11 @@ export async function opsList(ctx: OpsContext, io: OpsOutput, args: { state?: st
   const states = args.state?.map((s) => s.toUpperCase());
   const bad = states?.find((s) => !(OPERATION_STATES as readonly string[]).includes(s));
   if (bad) throw new Error(`--state ${bad}: not a state (${OPERATION_STATES.join(', ')})`);
-  const ops = await ctx.operations.list({ states: states as OperationState[] | undefined, olderThanMs: args.olderThan ? parseDuration(args.olderThan) : 0, limit: Number(args.limit ?? 50) });
+  const ops = await ctx.operations.list({
+    states: states as OperationState[] | undefined,
+    olderThanMs: args.olderThan ? parseDuration(args.olderThan) : 0,
+    limit: Number(args.limit ?? 50),
+  });
   write(io, args.json, { operations: ops }, () => operationRows(ops));
   return 0;
 }
@@ -114,7 +140,10 @@ export async function opsCounts(ctx: OpsContext, io: OpsOutput, args: { window?:
     const rate = counts.successRate === null ? 'n/a' : `${(counts.successRate * 100).toFixed(2)} %`;
     return (
       `last ${formatDuration(counts.windowMs)}: ${counts.received} received, ${counts.succeeded} succeeded, ${counts.failed} failed (success rate ${rate})\n` +
-      table(['state', 'operations now'], Object.entries(counts.byState).map(([s, n]) => [s, String(n)]))
+      table(
+        ['state', 'operations now'],
+        Object.entries(counts.byState).map(([s, n]) => [s, String(n)]),
+      )
     );
   });
   return 0;
@@ -141,15 +170,29 @@ function deadLetterRows(records: DeadLetterRecord[]): string {
 
 const categoryOf = (value: string | undefined): TriageCategory | undefined => {
   if (value === undefined) return undefined;
-  if (!(TRIAGE_CATEGORIES as readonly string[]).includes(value)) throw new Error(`--category ${value}: not a triage category (${TRIAGE_CATEGORIES.join(', ')})`);
+  if (!(TRIAGE_CATEGORIES as readonly string[]).includes(value))
+    throw new Error(`--category ${value}: not a triage category (${TRIAGE_CATEGORIES.join(', ')})`);
   return value as TriageCategory;
 };
 
 /** `ops dead-letters list`: moves new dead letters into the archive (unless `--no-import`), then lists by time or impact. */
-export async function opsDeadLetterList(ctx: OpsContext, io: OpsOutput, args: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean }): Promise<number> {
+export async function opsDeadLetterList(
+  ctx: OpsContext,
+  io: OpsOutput,
+  args: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean },
+): Promise<number> {
   const imported = args.import === false ? null : await ctx.importDeadLetters();
-  const records = await ctx.deadLetters.list({ order: args.by === 'impact' ? 'impact' : 'time', category: categoryOf(args.category), limit: Number(args.limit ?? 50) });
-  write(io, args.json, { imported, dead_letters: records.map(({ body: _body, ...r }) => r) }, () => (imported && imported.created > 0 ? `${imported.created} new dead letter(s) moved from the queue into the archive\n` : '') + deadLetterRows(records));
+  const records = await ctx.deadLetters.list({
+    order: args.by === 'impact' ? 'impact' : 'time',
+    category: categoryOf(args.category),
+    limit: Number(args.limit ?? 50),
+  });
+  write(
+    io,
+    args.json,
+    { imported, dead_letters: records.map(({ body: _body, ...r }) => r) },
+    () => (imported && imported.created > 0 ? `${imported.created} new dead letter(s) moved from the queue into the archive\n` : '') + deadLetterRows(records),
+  );
   return 0;
 }
 
@@ -161,24 +204,28 @@ export async function opsDeadLetterShow(ctx: OpsContext, io: OpsOutput, args: { 
     return 1;
   }
   const plan = planView(await ctx.replay.plan(args.id));
-  write(io, args.json, { dead_letter: record, replay: plan }, () =>
-    [
-      ['id', record.id],
-      ['dead-lettered', new Date(record.deadLetteredAt).toISOString()],
-      ['category', record.category],
-      ['impact', String(record.impact)],
-      ['code', record.code],
-      ['field', record.field],
-      ['reason', record.reason],
-      ['source', record.source],
-      ['operation', record.operationId ?? ''],
-      ['order', record.orderId ?? ''],
-      ['replays', `${record.replays}${record.lastReplayAt ? ` (last ${new Date(record.lastReplayAt).toISOString()} by ${record.lastReplayBy ?? '?'})` : ''}`],
-      ['replay would', `${plan.verdict}${plan.problem ? `: ${plan.problem}` : ''}`],
-    ]
-      .filter(([, v]) => v !== '')
-      .map(([k, v]) => `${k.padEnd(15)}${v}\n`)
-      .join('') + `body (redacted):\n${record.body}\n`,
+  write(
+    io,
+    args.json,
+    { dead_letter: record, replay: plan },
+    () =>
+      [
+        ['id', record.id],
+        ['dead-lettered', new Date(record.deadLetteredAt).toISOString()],
+        ['category', record.category],
+        ['impact', String(record.impact)],
+        ['code', record.code],
+        ['field', record.field],
+        ['reason', record.reason],
+        ['source', record.source],
+        ['operation', record.operationId ?? ''],
+        ['order', record.orderId ?? ''],
+        ['replays', `${record.replays}${record.lastReplayAt ? ` (last ${new Date(record.lastReplayAt).toISOString()} by ${record.lastReplayBy ?? '?'})` : ''}`],
+        ['replay would', `${plan.verdict}${plan.problem ? `: ${plan.problem}` : ''}`],
+      ]
+        .filter(([, v]) => v !== '')
+        .map(([k, v]) => `${k.padEnd(15)}${v}\n`)
+        .join('') + `body (redacted):\n${record.body}\n`,
   );
   return 0;
 }
@@ -200,17 +247,35 @@ export async function opsDeadLetterReplay(
     ids = [...ids, ...records.filter((r) => r.replays === 0).map((r) => r.id)];
   }
   if (ids.length === 0) throw new Error('name the dead letters to replay (ids) or a --category');
-  const bar = io.err.isTTY && !args.json ? new SingleBar({ format: '  replay {bar} {value}/{total} {note}', hideCursor: true, stream: io.err }, Presets.shades_classic) : null;
+  const bar =
+    io.err.isTTY && !args.json
+      ? new SingleBar({ format: '  replay {bar} {value}/{total} {note}', hideCursor: true, stream: io.err }, Presets.shades_classic)
+      : null;
   bar?.start(ids.length, 0, { note: '' });
-  const plans = await ctx.replay.run(ids, { execute: args.execute === true, actor: io.actor, onEach: (plan, i) => bar?.update(i + 1, { note: `${plan.id} ${plan.verdict}` }) });
+  const plans = await ctx.replay.run(ids, {
+    execute: args.execute === true,
+    actor: io.actor,
+    onEach: (plan, i) => bar?.update(i + 1, { note: `${plan.id} ${plan.verdict}` }),
+  });
   bar?.stop();
   const ok = plans.every((p) => (args.execute ? p.published === true : p.verdict === 'replay'));
-  write(io, args.json, { execute: args.execute === true, results: plans.map(planView) }, () =>
-    (args.execute ? '' : 'DRY RUN: nothing was published; run again with --execute to replay\n') +
-    table(
-      ['dead letter', 'verdict', 'operation', 'state', args.execute ? 'published' : 'would publish to', 'problem'],
-      plans.map((p) => [p.id, p.verdict, p.operationId ?? '', p.state ?? '', args.execute ? (p.published ? 'yes' : `no${p.error ? `: ${p.error}` : ''}`) : p.verdict === 'replay' ? (p.routingKey ?? '') : '', p.problem ?? '']),
-    ),
+  write(
+    io,
+    args.json,
+    { execute: args.execute === true, results: plans.map(planView) },
+    () =>
+      (args.execute ? '' : 'DRY RUN: nothing was published; run again with --execute to replay\n') +
+      table(
+        ['dead letter', 'verdict', 'operation', 'state', args.execute ? 'published' : 'would publish to', 'problem'],
+        plans.map((p) => [
+          p.id,
+          p.verdict,
+          p.operationId ?? '',
+          p.state ?? '',
+          args.execute ? (p.published ? 'yes' : `no${p.error ? `: ${p.error}` : ''}`) : p.verdict === 'replay' ? (p.routingKey ?? '') : '',
+          p.problem ?? '',
+        ]),
+      ),
   );
   return ok ? 0 : 1;
 }
@@ -220,7 +285,9 @@ export async function opsDeadLetterReplay(
  * `--config`, runs the action and closes it; the action's result is the exit code.
  */
 export function addOpsCommands(program: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
-  const ops = program.command('ops').description('operator tools: operations, orders, counts, dead letters (every command takes --json; every lookup and replay is audit-logged)');
+  const ops = program
+    .command('ops')
+    .description('operator tools: operations, orders, counts, dead letters (every command takes --json; every lookup and replay is audit-logged)');
   const json = () => new Option('--json', 'print the result as JSON');
   ops
     .command('show [operation-id]')
@@ -253,7 +320,9 @@ export function addOpsCommands(program: Command, withContext: (run: (ctx: OpsCon
     .option('--limit <n>', 'at most this many', '50')
     .option('--no-import', 'list the archive only, leave the queue alone')
     .addOption(json())
-    .action((opts: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean }) => withContext((ctx, io) => opsDeadLetterList(ctx, io, opts)));
+    .action((opts: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean }) =>
+      withContext((ctx, io) => opsDeadLetterList(ctx, io, opts)),
+    );
   dl.command('show <id>')
     .description('one dead letter: reason, triage, redacted body, and what a replay would do')
     .addOption(json())
@@ -264,5 +333,7 @@ export function addOpsCommands(program: Command, withContext: (run: (ctx: OpsCon
     .option('--limit <n>', 'with --category: at most this many', '100')
     .option('--execute', 'publish the commands (default: dry run, nothing is published)')
     .addOption(json())
-    .action((ids: string[], opts: { category?: string; limit?: string; execute?: boolean; json?: boolean }) => withContext((ctx, io) => opsDeadLetterReplay(ctx, io, { ids, ...opts })));
+    .action((ids: string[], opts: { category?: string; limit?: string; execute?: boolean; json?: boolean }) =>
+      withContext((ctx, io) => opsDeadLetterReplay(ctx, io, { ids, ...opts })),
+    );
 }

@@ -22,7 +22,8 @@ export function configOrExit(path: string | undefined, logger: Logger, audit: { 
     const entry = configLoadEntry(path, audit.role, { ok: true });
     if (audit.stream) void recordConfigLoad(config, entry, audit.role).catch(() => undefined);
     else void new AuditLog({ prefix: config.redis.keyPrefix, service: audit.role, stream: process.stderr }).record(entry);
-    for (const secret of [config.serviceBus.secret, config.serviceBus.secretPrevious, config.momClient.clientSecret, config.console.password]) registerSecret(secret);
+    for (const secret of [config.serviceBus.secret, config.serviceBus.secretPrevious, config.momClient.clientSecret, config.console.password])
+      registerSecret(secret);
     // Each gateway's secrets are the settings its definition declares secret (src/gateways/<name>/).
     for (const gw of Object.values(config.gateways)) for (const secret of gatewaySecretValues(gw)) registerSecret(secret);
     for (const keys of Object.values(config.channels.credentials)) for (const key of keys ?? []) registerSecret(key.secret);
@@ -31,7 +32,9 @@ export function configOrExit(path: string | undefined, logger: Logger, audit: { 
     return config;
   } catch (err) {
     if (err instanceof ConfigError) {
-      void new AuditLog({ prefix: '', service: audit.role, stream: audit.stream ? process.stdout : process.stderr }).record(configLoadEntry(path, audit.role, { ok: false, key: err.key }));
+      void new AuditLog({ prefix: '', service: audit.role, stream: audit.stream ? process.stdout : process.stderr }).record(
+        configLoadEntry(path, audit.role, { ok: false, key: err.key }),
+      );
       logger.error(`configuration error: ${err.message}`, { key: err.key });
       process.stderr.write(`payment-bridge: ${err.message}\n`);
       process.exit(78);
@@ -52,7 +55,12 @@ export function processLogger(service: string, level?: string): Logger {
  * place before the role starts: a signal while it is still starting (waiting for Redis) aborts `signal`,
  * which the role honours by giving up, and the process exits 0.
  */
-export async function runUntilSignal(name: string, logger: Logger, start: (signal: AbortSignal) => Promise<{ stop(): Promise<void> }>, deadlineMs = 30_000): Promise<void> {
+export async function runUntilSignal(
+  name: string,
+  logger: Logger,
+  start: (signal: AbortSignal) => Promise<{ stop(): Promise<void> }>,
+  deadlineMs = 30_000,
+): Promise<void> {
   let heapGrowingPercent: number | null;
   try {
     heapGrowingPercent = tuneHeap();

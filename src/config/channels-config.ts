@@ -78,7 +78,6 @@ export interface ChannelsConfig {
   readonly triage: TriageConfig;
 }
 
-
 const minor = { type: 'integer', minimum: 0, maximum: MAX_MINOR_AMOUNT } as const;
 const fieldPath = { type: 'string', pattern: '^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$' } as const;
 
@@ -135,19 +134,17 @@ export function toChannelsConfig(p: Params): ChannelsConfig {
   for (const [channel, keys] of Object.entries(p['channels.credentials'] as Record<string, Array<{ key_id: string; secret: string }>>)) {
     credentials[channel as PublishingChannel] = keys.map((k) => ({ keyId: k.key_id, secret: k.secret }));
   }
-  const profiles = (p['channels.profiles'] as Params[]).map(
-    (r): ValidationProfile => ({
-      channel: r.channel as ValidationProfile['channel'],
-      account: r.account as string,
-      requiredFields: r.required_fields as string[],
-      minAmount: typeof r.min_amount === 'number' ? r.min_amount : null,
-      maxAmount: typeof r.max_amount === 'number' ? r.max_amount : null,
-      currencies: r.currencies as string[],
-      commands: r.commands as string[],
-      freeTextCardData: r.free_text_card_data as FreeTextCardData,
-      freeTextFields: r.free_text_fields as string[],
-    }),
-  );
+  const profiles = (p['channels.profiles'] as Params[]).map((r): ValidationProfile => ({
+    channel: r.channel as ValidationProfile['channel'],
+    account: r.account as string,
+    requiredFields: r.required_fields as string[],
+    minAmount: typeof r.min_amount === 'number' ? r.min_amount : null,
+    maxAmount: typeof r.max_amount === 'number' ? r.max_amount : null,
+    currencies: r.currencies as string[],
+    commands: r.commands as string[],
+    freeTextCardData: r.free_text_card_data as FreeTextCardData,
+    freeTextFields: r.free_text_fields as string[],
+  }));
   return {
     credentials,
     freeTextFields: p['channels.free_text_fields'] as string[],
@@ -179,7 +176,8 @@ export function channelsConfigProblems(c: ChannelsConfig): Array<[string, string
     const id = `${p.channel} ${p.account}`;
     if (profiles.has(id)) out.push([`channels.profiles[${i}]`, `is a second profile for channel ${p.channel} and account ${p.account}`]);
     profiles.add(id);
-    if (p.minAmount !== null && p.maxAmount !== null && p.minAmount > p.maxAmount) out.push([`channels.profiles[${i}].min_amount`, `(${p.minAmount}) must not exceed max_amount (${p.maxAmount})`]);
+    if (p.minAmount !== null && p.maxAmount !== null && p.minAmount > p.maxAmount)
+      out.push([`channels.profiles[${i}].min_amount`, `(${p.minAmount}) must not exceed max_amount (${p.maxAmount})`]);
   });
   return out;
 }

@@ -50,7 +50,12 @@ function schemaAt(root: Schema, pointer: string): Schema | null {
  * by the schema of its type, which the instance path alone does not say); null when it cannot be followed.
  */
 function schemaOfError(root: Schema, error: ErrorObject): Schema | null {
-  const segments = error.schemaPath.replace(/^#\/?/, '').split('/').filter(Boolean).slice(0, -1).map((p) => decodeURIComponent(p.replace(/~1/g, '/').replace(/~0/g, '~')));
+  const segments = error.schemaPath
+    .replace(/^#\/?/, '')
+    .split('/')
+    .filter(Boolean)
+    .slice(0, -1)
+    .map((p) => decodeURIComponent(p.replace(/~1/g, '/').replace(/~0/g, '~')));
   let node: unknown = root;
   for (const segment of segments) {
     if (!node || typeof node !== 'object') return null;
@@ -120,7 +125,9 @@ export function describeError(error: ErrorObject, schema: object): string {
  */
 export function schemaProblems(errors: readonly ErrorObject[], schema: object): Array<[key: string, problem: string]> {
   // A gateway entry failing its type's schema also reports the `if` that chose that schema: the inner errors say more.
-  const sorted = errors.filter((e) => e.keyword !== 'if').sort((a, b) => Number(b.keyword === 'additionalProperties') - Number(a.keyword === 'additionalProperties'));
+  const sorted = errors
+    .filter((e) => e.keyword !== 'if')
+    .sort((a, b) => Number(b.keyword === 'additionalProperties') - Number(a.keyword === 'additionalProperties'));
   const seen = new Set<string>();
   const out: Array<[string, string]> = [];
   for (const error of sorted) {

@@ -19,7 +19,11 @@ export function consoleCredentialProblems(config: Config): [string, string][] {
     ['mom_client.client_secret', config.momClient.clientSecret],
   ];
   for (const gw of Object.values(config.gateways)) {
-    others.push([`gateways.${gw.name}.api_key`, gw.apiKey], [`gateways.${gw.name}.webhook_secret`, gw.webhookSecret], [`gateways.${gw.name}.shared_secret`, gw.sharedSecret]);
+    others.push(
+      [`gateways.${gw.name}.api_key`, gw.apiKey],
+      [`gateways.${gw.name}.webhook_secret`, gw.webhookSecret],
+      [`gateways.${gw.name}.shared_secret`, gw.sharedSecret],
+    );
   }
   const same = others.find(([, secret]) => secret !== '' && secret === password);
   return same ? [['console.password', `must be the console's own secret, not the value of ${same[0]}`]] : [];

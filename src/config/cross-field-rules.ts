@@ -30,7 +30,8 @@ const pollScheduleAscending: Rule = (c) => {
 
 const distinctQueues: Rule = (c) => {
   const out: Problem[] = [];
-  if (c.amqp.commandsQueue === c.amqp.deadLetterQueue) out.push(['amqp.queue.dead_letter', 'must differ from amqp.queue.commands (dead letters would be consumed again)']);
+  if (c.amqp.commandsQueue === c.amqp.deadLetterQueue)
+    out.push(['amqp.queue.dead_letter', 'must differ from amqp.queue.commands (dead letters would be consumed again)']);
   if (c.amqp.commandsExchange === c.amqp.deadLetterExchange) out.push(['amqp.exchange.dead_letter', 'must differ from amqp.exchange.commands']);
   return out;
 };
@@ -44,7 +45,10 @@ const proxyPair: Rule = (c) => {
 const accountOverridesNameGateways: Rule = (c) =>
   Object.keys(c.authorizations.orphanVoidAfterMsByAccount)
     .filter((k) => !(k.slice(0, k.indexOf(':')) in c.gateways))
-    .map((k): Problem => [`authorizations.orphan_void_after_ms_by_account.${k}`, `names gateway "${k.slice(0, k.indexOf(':'))}", which is not configured under gateways`]);
+    .map((k): Problem => [
+      `authorizations.orphan_void_after_ms_by_account.${k}`,
+      `names gateway "${k.slice(0, k.indexOf(':'))}", which is not configured under gateways`,
+    ]);
 
 /**
  * The simulator moves no money: a command routed to it "succeeds" without a PSP. Said at every start (and
@@ -55,11 +59,23 @@ const simulatorInProduction: Rule = (c) =>
     ? []
     : Object.values(c.gateways)
         .filter((g) => gatewayDefinition(g.type).testDouble)
-        .map((g): Problem => [`gateways.${g.name}.type`, 'is the PSP simulator, which moves no money: remove it from a production configuration (or mark the configuration as development: security.allow_insecure_http: true)']);
+        .map((g): Problem => [
+          `gateways.${g.name}.type`,
+          'is the PSP simulator, which moves no money: remove it from a production configuration (or mark the configuration as development: security.allow_insecure_http: true)',
+        ]);
 
 const channelsBlock: Rule = (c) => channelsConfigProblems(c.channels);
 
-const RULES: readonly Rule[] = [backoffOrder, pollScheduleAscending, distinctQueues, proxyPair, accountOverridesNameGateways, edgeProblems, consoleCredentialProblems, channelsBlock];
+const RULES: readonly Rule[] = [
+  backoffOrder,
+  pollScheduleAscending,
+  distinctQueues,
+  proxyPair,
+  accountOverridesNameGateways,
+  edgeProblems,
+  consoleCredentialProblems,
+  channelsBlock,
+];
 const WARNINGS: readonly Rule[] = [simulatorInProduction];
 
 /** Every cross-field problem of a schema-valid configuration, `[key, problem]`; empty when it is coherent. */

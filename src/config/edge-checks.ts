@@ -24,14 +24,23 @@ export function edgeProblems(config: Config): Array<[key: string, problem: strin
   cidrs('edge.allow.intake', edge.allow.intake);
   cidrs('edge.allow.admin', edge.allow.admin);
   for (const [name, list] of Object.entries(edge.allow.webhooks)) {
-    if (name !== '*' && !(name in config.gateways)) problems.push([`edge.allow.webhooks.${name}`, 'names no gateway of `gateways` (use `*` for every gateway not listed)']);
+    if (name !== '*' && !(name in config.gateways))
+      problems.push([`edge.allow.webhooks.${name}`, 'names no gateway of `gateways` (use `*` for every gateway not listed)']);
     cidrs(`edge.allow.webhooks.${name}`, list);
   }
-  if (edge.headersTimeoutMs > edge.requestTimeoutMs) problems.push(['edge.headers_timeout_ms', 'must not exceed edge.request_timeout_ms (the request timeout covers the headers too)']);
-  if ((edge.tls.certFile === '') !== (edge.tls.keyFile === '')) problems.push([edge.tls.certFile === '' ? 'edge.tls.cert_file' : 'edge.tls.key_file', 'is required when the other of edge.tls.cert_file / edge.tls.key_file is set']);
-  if (edge.tls.caFile !== '' && edge.tls.certFile === '') problems.push(['edge.tls.ca_file', 'needs edge.tls.cert_file and edge.tls.key_file (client certificates are checked on TLS connections only)']);
+  if (edge.headersTimeoutMs > edge.requestTimeoutMs)
+    problems.push(['edge.headers_timeout_ms', 'must not exceed edge.request_timeout_ms (the request timeout covers the headers too)']);
+  if ((edge.tls.certFile === '') !== (edge.tls.keyFile === ''))
+    problems.push([
+      edge.tls.certFile === '' ? 'edge.tls.cert_file' : 'edge.tls.key_file',
+      'is required when the other of edge.tls.cert_file / edge.tls.key_file is set',
+    ]);
+  if (edge.tls.caFile !== '' && edge.tls.certFile === '')
+    problems.push(['edge.tls.ca_file', 'needs edge.tls.cert_file and edge.tls.key_file (client certificates are checked on TLS connections only)']);
   const previous = config.serviceBus.secretPrevious;
-  if (previous !== '' && previous.length < MIN_SECRET_LENGTH) problems.push(['service_bus.secret_previous', `is too weak: at least ${MIN_SECRET_LENGTH} characters, like service_bus.secret`]);
-  if (previous !== '' && previous === config.serviceBus.secret) problems.push(['service_bus.secret_previous', 'equals service_bus.secret: set it to the secret being retired, or empty']);
+  if (previous !== '' && previous.length < MIN_SECRET_LENGTH)
+    problems.push(['service_bus.secret_previous', `is too weak: at least ${MIN_SECRET_LENGTH} characters, like service_bus.secret`]);
+  if (previous !== '' && previous === config.serviceBus.secret)
+    problems.push(['service_bus.secret_previous', 'equals service_bus.secret: set it to the secret being retired, or empty']);
   return problems;
 }

@@ -25,7 +25,12 @@ const ENV_SYNTAX = 'write %env(NAME)% or %env(int:NAME)%, NAME in capitals, digi
 export function resolveEnvReferences(value: unknown, env: NodeJS.ProcessEnv, key = ''): unknown {
   const problems: Array<[string, string]> = [];
   const resolved = resolveInto(value, env, key, problems);
-  if (problems.length > 0) throw new ConfigError(problems[0][0], problems[0][1], problems.map(([k, p]) => `${k}: ${p}`));
+  if (problems.length > 0)
+    throw new ConfigError(
+      problems[0][0],
+      problems[0][1],
+      problems.map(([k, p]) => `${k}: ${p}`),
+    );
   return resolved;
 }
 
@@ -73,13 +78,22 @@ export function buildConfig(parameters: unknown, env: NodeJS.ProcessEnv = proces
   if (!validateParams(params)) {
     const problems = schemaProblems(validateParams.errors ?? [], configSchema);
     const [key, problem] = problems[0] ?? ['(root)', 'is invalid'];
-    throw new ConfigError(key, problem, problems.map(([k, p]) => `${k}: ${p}`));
+    throw new ConfigError(
+      key,
+      problem,
+      problems.map(([k, p]) => `${k}: ${p}`),
+    );
   }
   checkSecretStrength(params);
   const config = toConfig(params);
   checkTransportSecurity(config);
   const incoherent = crossFieldProblems(config);
-  if (incoherent.length > 0) throw new ConfigError(incoherent[0][0], incoherent[0][1], incoherent.map(([k, p]) => `${k}: ${p}`));
+  if (incoherent.length > 0)
+    throw new ConfigError(
+      incoherent[0][0],
+      incoherent[0][1],
+      incoherent.map(([k, p]) => `${k}: ${p}`),
+    );
   return deepFreeze(config);
 }
 

@@ -29,6 +29,10 @@ export function checkSecretStrength(params: Params): void {
   }
   if (problems.length > 0) {
     const [key, problem] = problems[0];
-    throw new ConfigError(key, problem, problems.map(([k, p]) => `${k}: ${p}`));
+    throw new ConfigError(
+      key,
+      problem,
+      problems.map(([k, p]) => `${k}: ${p}`),
+    );
   }
 }

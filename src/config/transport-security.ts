@@ -25,7 +25,9 @@ export function insecureHttpKeys(config: Config): string[] {
     ['service_bus.public_url', config.serviceBus.publicUrl],
     ['mom_client.oauth_server_url', config.momClient.oauthServerUrl],
   ];
-  for (const gw of Object.values(config.gateways).slice().sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const gw of Object.values(config.gateways)
+    .slice()
+    .sort((a, b) => a.name.localeCompare(b.name))) {
     if (!gatewayDefinition(gw.type).testDouble) keys.push([`gateways.${gw.name}.base_url`, gw.baseUrl]);
   }
   return keys.filter(([, url]) => isClearTextUrl(url)).map(([key]) => key);
@@ -40,7 +42,11 @@ export function checkTransportSecurity(config: Config): void {
   const keys = insecureHttpKeys(config);
   if (keys.length === 0) return;
   const problem = `is http://: credentials and payment data would travel in clear text; use https:// (${ALLOW_INSECURE_HTTP_KEY}: true allows it, for development only)`;
-  throw new ConfigError(keys[0], problem, keys.map((k) => `${k}: ${problem}`));
+  throw new ConfigError(
+    keys[0],
+    problem,
+    keys.map((k) => `${k}: ${problem}`),
+  );
 }
 
 /**

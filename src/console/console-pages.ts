@@ -23,41 +23,41 @@ const money = (amount: number | undefined, currency: string | undefined): string
   }
 };
 const time = (ms: number | undefined): string => (ms === undefined ? '' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19));
-const age = (ms: number): string => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+const age = (ms: number): string =>
+  ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
 const rate = (r: number | null): string => (r === null ? 'n/a' : `${(r * 100).toFixed(2)} %`);
 
 /** The page frame: header, navigation, the lookup form, and the content. */
 export function layout(ctx: PageContext, title: string, content: SafeHtml): string {
   return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · payment-bridge console</title>
-<link rel="stylesheet" href="${ctx.base}/static/console.css">
-<script src="${ctx.base}/static/console.js" defer></script>
-</head>
-<body>
-<header class="top">
-  <a class="brand" href="${ctx.base}">payment-bridge console</a>
-  ${ctx.user
-    ? html`<form class="lookup" method="get" action="${ctx.base}/lookup" role="search">
-        <label for="q" class="sr">Order or operation id</label>
-        <input id="q" name="q" type="search" placeholder="order id or operation id" required maxlength="200">
-        <button type="submit">Find</button>
-      </form>
-      <form method="post" action="${ctx.base}/logout" class="logout">
-        <input type="hidden" name="csrf" value="${ctx.csrf}">
-        <button type="submit">Log out ${ctx.user}</button>
-      </form>`
-    : ''}
-</header>
-<main>
-${content}
-</main>
-</body>
-</html>
-`.text;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title} · payment-bridge console</title>
+        <link rel="stylesheet" href="${ctx.base}/static/console.css" />
+        <script src="${ctx.base}/static/console.js" defer></script>
+      </head>
+      <body>
+        <header class="top">
+          <a class="brand" href="${ctx.base}">payment-bridge console</a>
+          ${
+            ctx.user
+              ? html`<form class="lookup" method="get" action="${ctx.base}/lookup" role="search">
+                    <label for="q" class="sr">Order or operation id</label>
+                    <input id="q" name="q" type="search" placeholder="order id or operation id" required maxlength="200" />
+                    <button type="submit">Find</button>
+                  </form>
+                  <form method="post" action="${ctx.base}/logout" class="logout">
+                    <input type="hidden" name="csrf" value="${ctx.csrf}" />
+                    <button type="submit">Log out ${ctx.user}</button>
+                  </form>`
+              : ''
+          }
+        </header>
+        <main>${content}</main>
+      </body>
+    </html> `.text;
 }
 
 export function loginPage(ctx: PageContext, error?: string): string {
@@ -65,96 +65,214 @@ export function loginPage(ctx: PageContext, error?: string): string {
     ctx,
     'Log in',
     html`<section class="card narrow">
-  <h1>Log in</h1>
-  ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
-  <form method="post" action="${ctx.base}/login">
-    <label for="username">User</label>
-    <input id="username" name="username" autocomplete="username" required maxlength="64">
-    <label for="password">Password</label>
-    <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256">
-    <button type="submit">Log in</button>
-  </form>
-</section>`,
+      <h1>Log in</h1>
+      ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+      <form method="post" action="${ctx.base}/login">
+        <label for="username">User</label>
+        <input id="username" name="username" autocomplete="username" required maxlength="64" />
+        <label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256" />
+        <button type="submit">Log in</button>
+      </form>
+    </section>`,
   );
 }
 
 function operationsTable(ctx: PageContext, ops: OperationView[], id: string): SafeHtml {
   if (ops.length === 0) return html`<p class="empty" id="${id}">none</p>`;
-  return html`<div class="scroll"><table id="${id}">
-<thead><tr><th>operation</th><th>order</th><th>command</th><th>gateway</th><th>amount</th><th>state</th><th>attempts</th><th>age</th><th>reason</th></tr></thead>
-<tbody>${ops.map(
-    (o) => html`<tr data-operation="${o.id}"><td><a href="${ctx.base}/lookup?q=${encodeURIComponent(o.id)}">${o.id}</a></td><td>${o.orderId ?? ''}</td><td>${o.command} <small>${o.channel}</small></td><td>${o.gateway}</td><td class="num">${money(o.amount, o.currency)}</td><td><span class="state s-${o.state}">${o.state}</span></td><td class="num">${o.attempts}</td><td>${age(o.ageMs)}</td><td>${o.reason ?? ''}</td></tr>`,
-  )}</tbody></table></div>`;
+  return html`<div class="scroll">
+    <table id="${id}">
+      <thead>
+        <tr>
+          <th>operation</th>
+          <th>order</th>
+          <th>command</th>
+          <th>gateway</th>
+          <th>amount</th>
+          <th>state</th>
+          <th>attempts</th>
+          <th>age</th>
+          <th>reason</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${ops.map(
+          (o) =>
+            html`<tr data-operation="${o.id}">
+              <td><a href="${ctx.base}/lookup?q=${encodeURIComponent(o.id)}">${o.id}</a></td>
+              <td>${o.orderId ?? ''}</td>
+              <td>${o.command} <small>${o.channel}</small></td>
+              <td>${o.gateway}</td>
+              <td class="num">${money(o.amount, o.currency)}</td>
+              <td><span class="state s-${o.state}">${o.state}</span></td>
+              <td class="num">${o.attempts}</td>
+              <td>${age(o.ageMs)}</td>
+              <td>${o.reason ?? ''}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
 }
 
 function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtml {
   if (records.length === 0) return html`<p class="empty" id="dead-letters">none</p>`;
   return html`<form method="post" action="${ctx.base}/dead-letters/replay" id="dead-letters-form">
-<input type="hidden" name="csrf" value="${ctx.csrf}">
-<div class="scroll"><table id="dead-letters">
-<thead><tr><th><input type="checkbox" data-select-all aria-label="select all"></th><th>dead letter</th><th>when</th><th>triage</th><th>impact</th><th>code</th><th>order</th><th>command</th><th>amount</th><th>replays</th><th>reason</th></tr></thead>
-<tbody>${records.map(
-    (r) => html`<tr data-dead-letter="${r.id}"><td><input type="checkbox" name="id" value="${r.id}" aria-label="select ${r.id}"></td><td><a href="${ctx.base}/dead-letters/${r.id}">${r.id}</a></td><td>${time(r.deadLetteredAt)}</td><td><span class="triage t-${r.category}">${r.category}</span></td><td class="num">${r.impact}</td><td>${r.code}</td><td>${r.orderId ?? ''}</td><td>${r.command ?? ''}</td><td class="num">${money(r.amount, r.currency)}</td><td class="num">${r.replays}</td><td>${r.reason}</td></tr>`,
-  )}</tbody></table></div>
-<div class="actions">
-  <button type="submit" name="mode" value="dry_run">Dry run</button>
-  <button type="submit" name="mode" value="execute" class="danger">Replay</button>
-</div>
-</form>`;
+    <input type="hidden" name="csrf" value="${ctx.csrf}" />
+    <div class="scroll">
+      <table id="dead-letters">
+        <thead>
+          <tr>
+            <th><input type="checkbox" data-select-all aria-label="select all" /></th>
+            <th>dead letter</th>
+            <th>when</th>
+            <th>triage</th>
+            <th>impact</th>
+            <th>code</th>
+            <th>order</th>
+            <th>command</th>
+            <th>amount</th>
+            <th>replays</th>
+            <th>reason</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${records.map(
+            (r) =>
+              html`<tr data-dead-letter="${r.id}">
+                <td><input type="checkbox" name="id" value="${r.id}" aria-label="select ${r.id}" /></td>
+                <td><a href="${ctx.base}/dead-letters/${r.id}">${r.id}</a></td>
+                <td>${time(r.deadLetteredAt)}</td>
+                <td><span class="triage t-${r.category}">${r.category}</span></td>
+                <td class="num">${r.impact}</td>
+                <td>${r.code}</td>
+                <td>${r.orderId ?? ''}</td>
+                <td>${r.command ?? ''}</td>
+                <td class="num">${money(r.amount, r.currency)}</td>
+                <td class="num">${r.replays}</td>
+                <td>${r.reason}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    <div class="actions">
+      <button type="submit" name="mode" value="dry_run">Dry run</button>
+      <button type="submit" name="mode" value="execute" class="danger">Replay</button>
+    </div>
+  </form>`;
 }
 
 function auditList(entries: AuditRecord[]): SafeHtml {
   if (entries.length === 0) return html`<p class="empty">none</p>`;
-  return html`<div class="scroll"><table id="audit"><thead><tr><th>when</th><th>who</th><th>what</th><th>target</th><th>outcome</th></tr></thead><tbody>${entries.map(
-    (e) => html`<tr><td>${time(e.at)}</td><td>${e.actor}</td><td>${e.action}</td><td>${e.target ?? ''}</td><td>${e.outcome}</td></tr>`,
-  )}</tbody></table></div>`;
+  return html`<div class="scroll">
+    <table id="audit">
+      <thead>
+        <tr>
+          <th>when</th>
+          <th>who</th>
+          <th>what</th>
+          <th>target</th>
+          <th>outcome</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${entries.map(
+          (e) =>
+            html`<tr>
+              <td>${time(e.at)}</td>
+              <td>${e.actor}</td>
+              <td>${e.action}</td>
+              <td>${e.target ?? ''}</td>
+              <td>${e.outcome}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
 }
 
 export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time' | 'impact', stuckAfterMs: number): string {
   const k = s.kpis;
-  const kpi = (name: string, label: string, value: string) => html`<div class="kpi"><span class="label">${label}</span><span class="value" data-kpi="${name}">${value}</span></div>`;
+  const kpi = (name: string, label: string, value: string) =>
+    html`<div class="kpi"><span class="label">${label}</span><span class="value" data-kpi="${name}">${value}</span></div>`;
   return layout(
     ctx,
     'Dashboard',
     html`<section>
-  <h1>Now <small data-kpi="at">${time(s.at)}</small></h1>
-  <div class="kpis">
-    ${kpi('success1m', 'success rate, 1 min', rate(k.lastMinute.successRate))}
-    ${kpi('success15m', 'success rate, 15 min', rate(k.last15Minutes.successRate))}
-    ${kpi('received1m', 'received, 1 min', String(k.lastMinute.received))}
-    ${kpi('succeeded1m', 'succeeded, 1 min', String(k.lastMinute.succeeded))}
-    ${kpi('failed1m', 'failed, 1 min', String(k.lastMinute.failed))}
-    ${kpi('p50', 'latency p50', k.latencyMs ? `${k.latencyMs.p50} ms` : 'n/a')}
-    ${kpi('p99', 'latency p99', k.latencyMs ? `${k.latencyMs.p99} ms` : 'n/a')}
-    ${kpi('unresolved', 'UNRESOLVED', String(k.byState.UNRESOLVED))}
-    ${kpi('unknown', 'UNKNOWN', String(k.byState.UNKNOWN))}
-    ${kpi('pending', 'PENDING', String(k.byState.PENDING))}
-    ${kpi('intakeRejects', 'intake refusals (this web)', String(k.intakeRejects))}
-  </div>
-</section>
-<section>
-  <h2>Gateways</h2>
-  <div class="scroll"><table id="gateways"><thead><tr><th>gateway</th><th>breaker</th><th>succeeded</th><th>failed</th><th>stuck</th><th>configured</th></tr></thead><tbody>${s.gateways.map(
-    (g) => html`<tr><td>${g.gateway}</td><td><span class="breaker b-${g.breaker ?? 'none'}">${g.breaker ?? 'no report'}</span></td><td class="num">${g.succeeded}</td><td class="num">${g.failed}</td><td class="num">${g.stuck}</td><td>${g.configured ? 'yes' : 'NO'}</td></tr>`,
-  )}</tbody></table></div>
-  ${s.breakers.length > 0
-    ? html`<details><summary>breakers by worker</summary><ul>${s.breakers.map((b) => html`<li>${b.gateway} on ${b.worker}: ${b.state} since ${time(b.since)}</li>`)}</ul></details>`
-    : ''}
-</section>
-<section>
-  <h2>Stuck operations <small>not settled ${age(stuckAfterMs)} after they arrived, oldest first</small></h2>
-  ${operationsTable(ctx, s.stuck, 'stuck')}
-</section>
-<section>
-  <h2>Dead letters <small>${(['hard', 'config', 'outage', 'unknown'] as const).map((c) => html`<span class="triage t-${c}">${c} ${s.deadLetterSummary[c].open}</span> `)}</small></h2>
-  ${s.deadLetterImportError ? html`<p class="error">the dead-letter queue could not be read: ${s.deadLetterImportError}; the archive is shown as it is</p>` : ''}
-  <p class="sort">sort: <a href="${ctx.base}?dl=time"${order === 'time' ? html` aria-current="true"` : ''}>newest</a> · <a href="${ctx.base}?dl=impact"${order === 'impact' ? html` aria-current="true"` : ''}>impact</a></p>
-  ${deadLettersForm(ctx, s.deadLetters)}
-</section>
-<section>
-  <h2>Audit log</h2>
-  ${auditList(s.audit)}
-</section>`,
+        <h1>Now <small data-kpi="at">${time(s.at)}</small></h1>
+        <div class="kpis">
+          ${kpi('success1m', 'success rate, 1 min', rate(k.lastMinute.successRate))}
+          ${kpi('success15m', 'success rate, 15 min', rate(k.last15Minutes.successRate))} ${kpi('received1m', 'received, 1 min', String(k.lastMinute.received))}
+          ${kpi('succeeded1m', 'succeeded, 1 min', String(k.lastMinute.succeeded))} ${kpi('failed1m', 'failed, 1 min', String(k.lastMinute.failed))}
+          ${kpi('p50', 'latency p50', k.latencyMs ? `${k.latencyMs.p50} ms` : 'n/a')}
+          ${kpi('p99', 'latency p99', k.latencyMs ? `${k.latencyMs.p99} ms` : 'n/a')} ${kpi('unresolved', 'UNRESOLVED', String(k.byState.UNRESOLVED))}
+          ${kpi('unknown', 'UNKNOWN', String(k.byState.UNKNOWN))} ${kpi('pending', 'PENDING', String(k.byState.PENDING))}
+          ${kpi('intakeRejects', 'intake refusals (this web)', String(k.intakeRejects))}
+        </div>
+      </section>
+      <section>
+        <h2>Gateways</h2>
+        <div class="scroll">
+          <table id="gateways">
+            <thead>
+              <tr>
+                <th>gateway</th>
+                <th>breaker</th>
+                <th>succeeded</th>
+                <th>failed</th>
+                <th>stuck</th>
+                <th>configured</th>
+              </tr>
+            </thead>
+            <tbody>
+              ${s.gateways.map(
+                (g) =>
+                  html`<tr>
+                    <td>${g.gateway}</td>
+                    <td><span class="breaker b-${g.breaker ?? 'none'}">${g.breaker ?? 'no report'}</span></td>
+                    <td class="num">${g.succeeded}</td>
+                    <td class="num">${g.failed}</td>
+                    <td class="num">${g.stuck}</td>
+                    <td>${g.configured ? 'yes' : 'NO'}</td>
+                  </tr>`,
+              )}
+            </tbody>
+          </table>
+        </div>
+        ${
+          s.breakers.length > 0
+            ? html`<details>
+                <summary>breakers by worker</summary>
+                <ul>
+                  ${s.breakers.map((b) => html`<li>${b.gateway} on ${b.worker}: ${b.state} since ${time(b.since)}</li>`)}
+                </ul>
+              </details>`
+            : ''
+        }
+      </section>
+      <section>
+        <h2>Stuck operations <small>not settled ${age(stuckAfterMs)} after they arrived, oldest first</small></h2>
+        ${operationsTable(ctx, s.stuck, 'stuck')}
+      </section>
+      <section>
+        <h2>
+          Dead letters
+          <small
+            >${(['hard', 'config', 'outage', 'unknown'] as const).map((c) => html`<span class="triage t-${c}">${c} ${s.deadLetterSummary[c].open}</span> `)}</small
+          >
+        </h2>
+        ${s.deadLetterImportError ? html`<p class="error">the dead-letter queue could not be read: ${s.deadLetterImportError}; the archive is shown as it is</p>` : ''}
+        <p class="sort">
+          sort: <a href="${ctx.base}?dl=time" ${order === 'time' ? html` aria-current="true"` : ''}>newest</a> ·
+          <a href="${ctx.base}?dl=impact" ${order === 'impact' ? html` aria-current="true"` : ''}>impact</a>
+        </p>
+        ${deadLettersForm(ctx, s.deadLetters)}
+      </section>
+      <section>
+        <h2>Audit log</h2>
+        ${auditList(s.audit)}
+      </section>`,
   );
 }
 
@@ -163,15 +281,33 @@ export function lookupPage(ctx: PageContext, query: string, found: { operation: 
     ctx,
     `Lookup ${query}`,
     html`<section>
-  <h1>Lookup: <span id="query">${query}</span></h1>
-  ${found.length === 0 ? html`<p class="empty" id="lookup-empty">no operation for this order or operation id</p>` : operationsTable(ctx, found.map((f) => f.operation), 'lookup-results')}
-</section>
-${found.map(
-  (f) => html`<section class="history"><h2>History of ${f.operation.id}</h2><ol>${f.history.map((h) => {
-    const { at, event, ...rest } = h;
-    return html`<li><time>${time(at)}</time> <b>${event}</b> ${Object.entries(rest).map(([key, v]) => html`<span class="kv">${key}=${typeof v === 'string' ? v : JSON.stringify(v)}</span> `)}</li>`;
-  })}</ol></section>`,
-)}`,
+        <h1>Lookup: <span id="query">${query}</span></h1>
+        ${
+          found.length === 0
+            ? html`<p class="empty" id="lookup-empty">no operation for this order or operation id</p>`
+            : operationsTable(
+                ctx,
+                found.map((f) => f.operation),
+                'lookup-results',
+              )
+        }
+      </section>
+      ${found.map(
+        (f) =>
+          html`<section class="history">
+            <h2>History of ${f.operation.id}</h2>
+            <ol>
+              ${f.history.map((h) => {
+                const { at, event, ...rest } = h;
+                return html`<li>
+                  <time>${time(at)}</time>
+                  <b>${event}</b>
+                  ${Object.entries(rest).map(([key, v]) => html`<span class="kv">${key}=${typeof v === 'string' ? v : JSON.stringify(v)}</span> `)}
+                </li>`;
+              })}
+            </ol>
+          </section>`,
+      )}`,
   );
 }
 
@@ -194,17 +330,25 @@ export function deadLetterPage(ctx: PageContext, r: DeadLetterRecord, plan: Repl
     ctx,
     r.id,
     html`<section>
-  <h1>Dead letter ${r.id}</h1>
-  <dl class="fields">${rows.filter(([, v]) => v !== '').map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
-  <h2>Body (redacted)</h2>
-  <pre class="body">${r.body}</pre>
-  <form method="post" action="${ctx.base}/dead-letters/replay" class="actions">
-    <input type="hidden" name="csrf" value="${ctx.csrf}">
-    <input type="hidden" name="id" value="${r.id}">
-    <button type="submit" name="mode" value="dry_run">Dry run</button>
-    <button type="submit" name="mode" value="execute" class="danger">Replay</button>
-  </form>
-</section>`,
+      <h1>Dead letter ${r.id}</h1>
+      <dl class="fields">
+        ${rows
+          .filter(([, v]) => v !== '')
+          .map(
+            ([k, v]) =>
+              html`<dt>${k}</dt>
+                <dd>${v}</dd>`,
+          )}
+      </dl>
+      <h2>Body (redacted)</h2>
+      <pre class="body">${r.body}</pre>
+      <form method="post" action="${ctx.base}/dead-letters/replay" class="actions">
+        <input type="hidden" name="csrf" value="${ctx.csrf}" />
+        <input type="hidden" name="id" value="${r.id}" />
+        <button type="submit" name="mode" value="dry_run">Dry run</button>
+        <button type="submit" name="mode" value="execute" class="danger">Replay</button>
+      </form>
+    </section>`,
   );
 }
 
@@ -213,15 +357,49 @@ export function replayResultPage(ctx: PageContext, execute: boolean, plans: Repl
     ctx,
     'Replay',
     html`<section>
-  <h1>${execute ? 'Replay' : 'Dry run: nothing was published'}</h1>
-  <div class="scroll"><table id="replay-results"><thead><tr><th>dead letter</th><th>verdict</th><th>operation</th><th>state</th><th>${execute ? 'published' : 'would publish to'}</th><th>problem</th></tr></thead><tbody>${plans.map(
-    (p) => html`<tr data-dead-letter="${p.id}" data-verdict="${p.verdict}"><td><a href="${ctx.base}/dead-letters/${p.id}">${p.id}</a></td><td>${p.verdict}</td><td>${p.operationId ? html`<a href="${ctx.base}/lookup?q=${encodeURIComponent(p.operationId)}">${p.operationId}</a>` : ''}</td><td>${p.state ?? ''}</td><td class="published">${execute ? (p.published ? 'yes' : `no${p.error ? `: ${p.error}` : ''}`) : p.verdict === 'replay' ? (p.routingKey ?? '') : ''}</td><td>${p.problem ?? ''}</td></tr>`,
-  )}</tbody></table></div>
-  <p><a href="${ctx.base}">back to the dashboard</a></p>
-</section>`,
+      <h1>${execute ? 'Replay' : 'Dry run: nothing was published'}</h1>
+      <div class="scroll">
+        <table id="replay-results">
+          <thead>
+            <tr>
+              <th>dead letter</th>
+              <th>verdict</th>
+              <th>operation</th>
+              <th>state</th>
+              <th>${execute ? 'published' : 'would publish to'}</th>
+              <th>problem</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${plans.map(
+              (p) =>
+                html`<tr data-dead-letter="${p.id}" data-verdict="${p.verdict}">
+                  <td><a href="${ctx.base}/dead-letters/${p.id}">${p.id}</a></td>
+                  <td>${p.verdict}</td>
+                  <td>${p.operationId ? html`<a href="${ctx.base}/lookup?q=${encodeURIComponent(p.operationId)}">${p.operationId}</a>` : ''}</td>
+                  <td>${p.state ?? ''}</td>
+                  <td class="published">
+                    ${execute ? (p.published ? 'yes' : `no${p.error ? `: ${p.error}` : ''}`) : p.verdict === 'replay' ? (p.routingKey ?? '') : ''}
+                  </td>
+                  <td>${p.problem ?? ''}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      <p><a href="${ctx.base}">back to the dashboard</a></p>
+    </section>`,
   );
 }
 
 export function messagePage(ctx: PageContext, title: string, message: string): string {
-  return layout(ctx, title, html`<section class="card narrow"><h1>${title}</h1><p>${message}</p><p><a href="${ctx.base}">back</a></p></section>`);
+  return layout(
+    ctx,
+    title,
+    html`<section class="card narrow">
+      <h1>${title}</h1>
+      <p>${message}</p>
+      <p><a href="${ctx.base}">back</a></p>
+    </section>`,
+  );
 }

@@ -25,7 +25,8 @@ const logins = counter('pb_console_logins_total', 'Operator console logins, by o
 /** Headers on every console answer: no caching, no framing, no inline script, nothing sniffed, no referrer. */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
-  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on its own form posts.
@@ -105,7 +106,12 @@ export class ConsoleRoute implements WebRoute {
       if (!form) return;
       if (!this.sameOrigin(req) || !constantTimeEqual(form.get('csrf') ?? '', session.csrf)) {
         await this.audit(req, session, 'console.csrf_refused', 'refused', sub);
-        return send(res, 403, 'text/html; charset=utf-8', messagePage(page, 'Refused', 'This form is stale or did not come from the console. Reload the page and try again.'));
+        return send(
+          res,
+          403,
+          'text/html; charset=utf-8',
+          messagePage(page, 'Refused', 'This form is stale or did not come from the console. Reload the page and try again.'),
+        );
       }
       if (sub === '/logout') {
         await this.sessions.destroy(sessionId);
@@ -143,13 +149,23 @@ export class ConsoleRoute implements WebRoute {
     return `console:${user}@${client}`;
   }
 
-  private async audit(req: IncomingMessage, session: ConsoleSession, action: string, outcome: 'ok' | 'refused', target?: string, detail?: Record<string, string | number | boolean>): Promise<void> {
+  private async audit(
+    req: IncomingMessage,
+    session: ConsoleSession,
+    action: string,
+    outcome: 'ok' | 'refused',
+    target?: string,
+    detail?: Record<string, string | number | boolean>,
+  ): Promise<void> {
     await this.deps.ops.audit.record({ action, actor: this.actor(req, session.user), outcome, ...(target ? { target } : {}), ...(detail ? { detail } : {}) });
   }
 
   /** A POSTed form, or null after answering 413/400 itself. */
   private async form(req: IncomingMessage, res: ServerResponse): Promise<URLSearchParams | null> {
-    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
     if (type !== 'application/x-www-form-urlencoded') {
       send(res, 400, 'text/plain', 'a form (application/x-www-form-urlencoded) is expected');
       return null;
@@ -237,10 +253,15 @@ export class ConsoleRoute implements WebRoute {
 
   private async replay(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
     const ids = [...new Set(form.getAll('id'))].filter((id) => /^dl-[0-9a-f]{24}$/.test(id)).slice(0, MAX_REPLAY_IDS);
-    if (ids.length === 0) return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one dead letter to replay.'));
+    if (ids.length === 0)
+      return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one dead letter to replay.'));
     const execute = form.get('mode') === 'execute';
     const plans = await this.deps.ops.replay.run(ids, { execute, actor: this.actor(req, session.user) });
-    this.deps.logger.info(`console: dead-letter replay ${execute ? 'executed' : 'dry run'}`, { user: session.user, count: ids.length, published: plans.filter((p) => p.published).length });
+    this.deps.logger.info(`console: dead-letter replay ${execute ? 'executed' : 'dry run'}`, {
+      user: session.user,
+      count: ids.length,
+      published: plans.filter((p) => p.published).length,
+    });
     send(res, 200, 'text/html; charset=utf-8', replayResultPage(page, execute, plans));
   }
 }

@@ -73,7 +73,12 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
       ...(worst ? { breaker: worst.state } : {}),
     };
   });
-  const strip = (c: { received: number; succeeded: number; failed: number; successRate: number | null }) => ({ received: c.received, succeeded: c.succeeded, failed: c.failed, successRate: c.successRate });
+  const strip = (c: { received: number; succeeded: number; failed: number; successRate: number | null }) => ({
+    received: c.received,
+    succeeded: c.succeeded,
+    failed: c.failed,
+    successRate: c.successRate,
+  });
   return {
     at: now,
     kpis: { lastMinute: strip(lastMinute), last15Minutes: strip(last15Minutes), latencyMs, byState: lastMinute.byState, intakeRejects },

@@ -104,7 +104,12 @@ export const paymentCommandSchema = {
     version: { const: 1 },
     command: { enum: COMMAND_TYPES },
     channel: { enum: CHANNELS },
-    sequence: { anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER }] },
+    sequence: {
+      anyOf: [
+        { type: 'string', minLength: 1, maxLength: 64 },
+        { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+      ],
+    },
     received_at: { type: 'string', format: 'date-time' },
     payment,
   },

@@ -7,7 +7,11 @@ import { counter } from '../metrics/metrics-registry';
 import { AdjustmentRecord, needsAttention } from '../adjustments/adjustment';
 import { AdjustmentInput, AdjustmentStore } from '../adjustments/adjustment-store';
 
-const adjustmentsTotal = counter('pb_adjustments_total', 'Adjustments recorded (late PSP facts: chargebacks, failed captures and refunds…), by gateway and kind', ['gateway', 'kind']);
+const adjustmentsTotal = counter(
+  'pb_adjustments_total',
+  'Adjustments recorded (late PSP facts: chargebacks, failed captures and refunds…), by gateway and kind',
+  ['gateway', 'kind'],
+);
 
 /**
  * The one way a late PSP fact becomes an adjustment and an OMS event, whoever found it (a webhook today,
@@ -31,7 +35,11 @@ export class AdjustmentRecorder {
    * @returns whether the adjustment was new, and the adjustment as stored.
    * @throws OperationNotFoundError when `input.operationId` is not in the ledger.
    */
-  async recordAdjustment(op: OperationRecord, input: Omit<AdjustmentInput, 'operationId'>, now = Date.now()): Promise<{ created: boolean; adjustment: AdjustmentRecord }> {
+  async recordAdjustment(
+    op: OperationRecord,
+    input: Omit<AdjustmentInput, 'operationId'>,
+    now = Date.now(),
+  ): Promise<{ created: boolean; adjustment: AdjustmentRecord }> {
     const { store, recorder, config, logger } = this.deps;
     const result = await store.recordAdjustment({ ...input, operationId: op.id }, now);
     const { adjustment, created } = result;

@@ -8,7 +8,11 @@ import { counter } from '../metrics/metrics-registry';
  * AUTHORIZATION_FAILED, AUTHORIZATION_REFERENCE_MISSING.
  */
 export function authorizationRefusals(): Counter<'gateway' | 'reason'> {
-  return counter('pb_authorization_refusals_total', 'Dependent commands refused against their authorization (scope, currency, amount, failed), by gateway and reason', ['gateway', 'reason']);
+  return counter(
+    'pb_authorization_refusals_total',
+    'Dependent commands refused against their authorization (scope, currency, amount, failed), by gateway and reason',
+    ['gateway', 'reason'],
+  );
 }
 
 /**
@@ -16,7 +20,10 @@ export function authorizationRefusals(): Counter<'gateway' | 'reason'> {
  * the command's (`field`: amount | currency). The event reports the PSP's figure with a `discrepancy` flag.
  */
 export function pspDiscrepancies(): Counter<'gateway' | 'field'> {
-  return counter('pb_psp_discrepancies_total', 'Outcomes whose PSP-confirmed amount or currency differs from what the command asked, by gateway and field', ['gateway', 'field']);
+  return counter('pb_psp_discrepancies_total', 'Outcomes whose PSP-confirmed amount or currency differs from what the command asked, by gateway and field', [
+    'gateway',
+    'field',
+  ]);
 }
 
 /**
@@ -26,5 +33,9 @@ export function pspDiscrepancies(): Counter<'gateway' | 'field'> {
  * given, unchecked).
  */
 export function authorizationReferenceLookups(): Counter<'gateway' | 'result'> {
-  return counter('pb_authorization_reference_lookups_total', 'Dependent commands naming a PSP reference, by gateway and what the reference index found (authorization, related, unknown)', ['gateway', 'result']);
+  return counter(
+    'pb_authorization_reference_lookups_total',
+    'Dependent commands naming a PSP reference, by gateway and what the reference index found (authorization, related, unknown)',
+    ['gateway', 'result'],
+  );
 }

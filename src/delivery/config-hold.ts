@@ -119,13 +119,16 @@ export class ConfigHold {
     );
     await ledger.markParked(op.id, this.now());
     parked.inc({ reason: GATEWAY_NOT_CONFIGURED });
-    logger.error(`operation parked for replay: gateway "${gateway}" is still not configured after delivery.config_grace_ms; fix gateways.${gateway}, then replay the dead letter or have the OMS re-send the command`, {
-      reason: GATEWAY_NOT_CONFIGURED,
-      config_key: `gateways.${gateway}`,
-      gateway,
-      operation_id: op.id,
-      held_ms: heldMs,
-    });
+    logger.error(
+      `operation parked for replay: gateway "${gateway}" is still not configured after delivery.config_grace_ms; fix gateways.${gateway}, then replay the dead letter or have the OMS re-send the command`,
+      {
+        reason: GATEWAY_NOT_CONFIGURED,
+        config_key: `gateways.${gateway}`,
+        gateway,
+        operation_id: op.id,
+        held_ms: heldMs,
+      },
+    );
     return { kind: 'done', state: op.state };
   }
 }

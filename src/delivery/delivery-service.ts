@@ -133,7 +133,10 @@ export class DeliveryService {
       return { kind: 'done', state: 'FAILED' };
     }
     // Only the rare failure paths log: a child logger per operation would cost on every command.
-    const log = { warn: (m: string, meta: Record<string, unknown>) => logger.warn(m, { operation_id: op.id, command: op.command, ...meta }), error: (m: string, meta: Record<string, unknown>) => logger.error(m, { operation_id: op.id, command: op.command, ...meta }) };
+    const log = {
+      warn: (m: string, meta: Record<string, unknown>) => logger.warn(m, { operation_id: op.id, command: op.command, ...meta }),
+      error: (m: string, meta: Record<string, unknown>) => logger.error(m, { operation_id: op.id, command: op.command, ...meta }),
+    };
     if (isTerminal(op.state) || op.state === 'PENDING' || op.state === 'UNRESOLVED') {
       // Already decided (or waiting for a webhook/the poller; UNRESOLVED is never sent again): make sure its event is on its way.
       const settled = await recorder.settle(op.id);
@@ -156,7 +159,11 @@ export class DeliveryService {
     if ('fail' in ctx) {
       // Refused against its authorization (failed, scope, currency, amount): never sent to the PSP.
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
-      log.warn('operation refused against its authorization; not sent to the gateway', { reason: ctx.fail, ...(ctx.field ? { field: ctx.field } : {}), ...ctx.detail });
+      log.warn('operation refused against its authorization; not sent to the gateway', {
+        reason: ctx.fail,
+        ...(ctx.field ? { field: ctx.field } : {}),
+        ...ctx.detail,
+      });
       const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field });
       return { kind: 'done', state: failed.state };
     }
@@ -171,7 +178,13 @@ export class DeliveryService {
         if (tooOld || this.now() - op.createdAt > WEBHOOK_ONLY_RESEND_WINDOW_MS) {
           breaker.success(); // release a probe reservation: we did not call
           const cause = tooOld ? 'delivery.max_age_ms passed' : 'idempotency key too old to resend safely';
-          const given = await recorder.unresolve(op, cause, 'bridge', { age_ms: this.now() - op.receivedAt }, this.now() + this.deps.config.poller.scheduleMs[0]);
+          const given = await recorder.unresolve(
+            op,
+            cause,
+            'bridge',
+            { age_ms: this.now() - op.receivedAt },
+            this.now() + this.deps.config.poller.scheduleMs[0],
+          );
           return { kind: 'done', state: given.state };
         }
         // Nothing can be asked about this command (it settles by webhook), so the only way to learn whether
@@ -286,7 +299,13 @@ export class DeliveryService {
   }
 
   /** Sends a request whose attempt is on record, and turns the answer (or its absence) into the next step. */
-  private async exchange(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker, request: GatewayRequest): Promise<DeliveryStep> {
+  private async exchange(
+    op: OperationRecord,
+    ctx: OperationContext,
+    route: GatewayRoute,
+    breaker: CircuitBreaker,
+    request: GatewayRequest,
+  ): Promise<DeliveryStep> {
     const { recorder } = this.deps;
     let response: GatewayResponse;
     const started = performance.now();
@@ -309,7 +328,13 @@ export class DeliveryService {
   }
 
   /** One place that turns a failure into the next step, by error class and kind. */
-  private async onError(op: OperationRecord, err: unknown, breaker: CircuitBreaker, phase: 'send' | 'inquiry', response?: GatewayResponse): Promise<DeliveryStep> {
+  private async onError(
+    op: OperationRecord,
+    err: unknown,
+    breaker: CircuitBreaker,
+    phase: 'send' | 'inquiry',
+    response?: GatewayResponse,
+  ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
     const detail = {
@@ -341,7 +366,12 @@ export class DeliveryService {
     }
     breaker.success();
     const reason = err.details.gatewayCode ?? err.code;
-    logger.warn('gateway refused the operation for good', { operation_id: op.id, kind: err.kind, reason, ...(err.details.field ? { field: err.details.field } : {}) });
+    logger.warn('gateway refused the operation for good', {
+      operation_id: op.id,
+      kind: err.kind,
+      reason,
+      ...(err.details.field ? { field: err.details.field } : {}),
+    });
     // The table of the gateway that answered (GatewayError names it as configured).
     const type = this.deps.config.gateways[err.gateway]?.type;
     const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);

@@ -10,11 +10,27 @@ import { counter, gauge, histogram } from '../metrics/metrics-registry';
 /** What a gateway call is for. */
 export type GatewayCall = 'send' | 'inquiry';
 
-const requests = counter('pb_gateway_requests_total', 'Gateway calls, by gateway, call (send, inquiry) and result (ok, or the error kind: declined, invalid_request, authentication, rate_limited, server_error, idempotency_conflict, not_sent, outcome_unknown, not_found)', ['gateway', 'call', 'result']);
-const duration = histogram('pb_gateway_request_duration_seconds', 'Gateway call duration (send to answer or failure), seconds, by gateway, call and result', ['gateway', 'call', 'result'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
-const breakerState = gauge('pb_gateway_breaker_state', "A gateway's circuit breaker in this process: 0 closed, 1 open, 2 half-open (one probe in flight)", ['gateway']);
+const requests = counter(
+  'pb_gateway_requests_total',
+  'Gateway calls, by gateway, call (send, inquiry) and result (ok, or the error kind: declined, invalid_request, authentication, rate_limited, server_error, idempotency_conflict, not_sent, outcome_unknown, not_found)',
+  ['gateway', 'call', 'result'],
+);
+const duration = histogram(
+  'pb_gateway_request_duration_seconds',
+  'Gateway call duration (send to answer or failure), seconds, by gateway, call and result',
+  ['gateway', 'call', 'result'],
+  [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+);
+const breakerState = gauge('pb_gateway_breaker_state', "A gateway's circuit breaker in this process: 0 closed, 1 open, 2 half-open (one probe in flight)", [
+  'gateway',
+]);
 const breakerTransitions = counter('pb_gateway_breaker_transitions_total', 'Circuit breaker state changes, by gateway and new state', ['gateway', 'to']);
-const recovery = histogram('pb_recovery_seconds', 'Recovery time: from the last failed call of an outage (breaker opened or its probe failed) to the first success that closed the breaker, seconds, by dependency', ['dependency'], [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60]);
+const recovery = histogram(
+  'pb_recovery_seconds',
+  'Recovery time: from the last failed call of an outage (breaker opened or its probe failed) to the first success that closed the breaker, seconds, by dependency',
+  ['dependency'],
+  [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60],
+);
 
 const STATE_VALUE = { closed: 0, open: 1, 'half-open': 2 } as const;
 export type BreakerState = keyof typeof STATE_VALUE;
@@ -96,7 +112,12 @@ export class GatewayHealth {
       if (openedAt !== undefined) recovery.observe({ dependency: gateway }, (at - openedAt) / 1000);
       this.lastOpenedAt.delete(gateway);
     }
-    const message = to === 'open' ? `gateway ${gateway} breaker open: calls wait` : to === 'half-open' ? `gateway ${gateway} breaker half-open: one probe` : `gateway ${gateway} breaker closed: calls flow again`;
+    const message =
+      to === 'open'
+        ? `gateway ${gateway} breaker open: calls wait`
+        : to === 'half-open'
+          ? `gateway ${gateway} breaker half-open: one probe`
+          : `gateway ${gateway} breaker closed: calls flow again`;
     this.throttle.log(to === 'closed' ? 'info' : 'warn', `breaker:${gateway}:${to}`, message, { gateway, from, to });
   }
 

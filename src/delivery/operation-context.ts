@@ -112,7 +112,10 @@ async function checkedByReference(op: OperationRecord, ledger: Ledger, context: 
   referenceLookups().inc({ gateway, result: !found ? 'unknown' : found.authorization ? 'authorization' : 'related' });
   if (!found || found.record.id === op.id) return { context };
   const auth = found.record;
-  const via = (r: ContextRefusal): ContextRefusal => ({ ...r, detail: { ...r.detail, psp_reference: reference, ...(found.authorization ? {} : { related_operation: auth.command }) } });
+  const via = (r: ContextRefusal): ContextRefusal => ({
+    ...r,
+    detail: { ...r.detail, psp_reference: reference, ...(found.authorization ? {} : { related_operation: auth.command }) },
+  });
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return via(refused);
   if (amounts && found.authorization && auth.state === 'SUCCEEDED' && auth.digest !== undefined) {
@@ -147,7 +150,11 @@ export function currencyRefusal(op: OperationRecord, auth: OperationRecord): Con
   if (!MONEY_MOVING.has(op.command)) return null;
   const authorized = auth.confirmedCurrency ?? auth.payment.currency;
   if (op.payment.currency === authorized) return null;
-  return { fail: AUTHORIZATION_REFUSALS.currency, field: 'payment.currency', detail: { authorization_id: auth.id, currency: op.payment.currency, authorization_currency: authorized } };
+  return {
+    fail: AUTHORIZATION_REFUSALS.currency,
+    field: 'payment.currency',
+    detail: { authorization_id: auth.id, currency: op.payment.currency, authorization_currency: authorized },
+  };
 }
 
 /**

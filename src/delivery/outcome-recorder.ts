@@ -81,7 +81,13 @@ export class OutcomeRecorder {
    * every `poller.unresolved_interval_ms` from `nextCheckAt` on, while a webhook may settle it any time.
    * @param nextCheckAt when the poller asks first, epoch ms. Default: now + `poller.unresolved_interval_ms`.
    */
-  async unresolve(op: OperationRecord, cause: string, source: OutcomeSource, details: Record<string, unknown> = {}, nextCheckAt?: number): Promise<OperationRecord> {
+  async unresolve(
+    op: OperationRecord,
+    cause: string,
+    source: OutcomeSource,
+    details: Record<string, unknown> = {},
+    nextCheckAt?: number,
+  ): Promise<OperationRecord> {
     const at = nextCheckAt ?? Date.now() + this.deps.config.poller.unresolvedIntervalMs;
     const after = await this.decide(op, 'UNRESOLVED', { event: 'unresolved', source, cause, ...details }, { nextCheckAt: at }, null);
     if (after.state === 'UNRESOLVED' && op.state !== 'UNRESOLVED') alertUnresolved(this.deps.logger, op, cause, details);
@@ -96,7 +102,12 @@ export class OutcomeRecorder {
    *   default the bridge's decline of `reason` (see `src/errors/bridge-declines.ts`).
    * @param options.field the command field at fault (`payment.currency`), reported on the record and the event.
    */
-  async fail(op: OperationRecord, reason: string, source: OutcomeSource, options: { details?: Record<string, unknown>; decline?: Decline; field?: string } = {}): Promise<OperationRecord> {
+  async fail(
+    op: OperationRecord,
+    reason: string,
+    source: OutcomeSource,
+    options: { details?: Record<string, unknown>; decline?: Decline; field?: string } = {},
+  ): Promise<OperationRecord> {
     const { details = {}, decline, field } = options;
     const fields = { reason, decline: this.decline(op, declineOfFailure(reason, decline)), ...(field ? { reasonField: field } : {}) };
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null);
@@ -137,12 +148,23 @@ export class OutcomeRecorder {
    * to exactly `op`. Otherwise (someone moved the operation meanwhile) the event of whatever state it is in
    * now is built from the record read back. Either way the settling mark covers a crash in between.
    */
-  private async decide(op: OperationRecord, to: OperationState, interaction: Omit<Interaction, 'at'>, fields: TransitionFields, reference: { gateway: string; reference: string } | null): Promise<OperationRecord> {
+  private async decide(
+    op: OperationRecord,
+    to: OperationState,
+    interaction: Omit<Interaction, 'at'>,
+    fields: TransitionFields,
+    reference: { gateway: string; reference: string } | null,
+  ): Promise<OperationRecord> {
     const { ledger, events, config } = this.deps;
     const now = Date.now();
     const event = outcomeEvent(afterTransition(op, to, fields, now), config);
     if (!event) {
-      const { record, applied, from } = await ledger.transitionAndGet(op.id, to, interaction, fields, { reference, markSettling: true, payment: op.payment, now });
+      const { record, applied, from } = await ledger.transitionAndGet(op.id, to, interaction, fields, {
+        reference,
+        markSettling: true,
+        payment: op.payment,
+        now,
+      });
       if (applied) this.noteMove(op, from, to, interaction, record, now);
       return this.settleRecord(op.id, record);
     }
@@ -155,7 +177,14 @@ export class OutcomeRecorder {
   }
 
   /** A move this call applied: an outcome (not a reschedule) is counted and gets its info line. */
-  private noteMove(op: OperationRecord, from: OperationState | null, to: OperationState, interaction: Omit<Interaction, 'at'>, record: OperationRecord | null, now: number): void {
+  private noteMove(
+    op: OperationRecord,
+    from: OperationState | null,
+    to: OperationState,
+    interaction: Omit<Interaction, 'at'>,
+    record: OperationRecord | null,
+    now: number,
+  ): void {
     if (from === to) return;
     const outcome = commandOutcome(to, interaction);
     if (outcome) noteOutcome(this.deps.logger, op, record, outcome, now);

@@ -3,13 +3,24 @@ import { OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 
 /** Operations that became UNRESOLVED, by gateway and command (an alert rule: `increase(...) > 0`). */
-const unresolvedTotal = counter('pb_operations_unresolved_total', 'Operations given up on without a final PSP answer (state UNRESOLVED).', ['gateway', 'command']);
+const unresolvedTotal = counter('pb_operations_unresolved_total', 'Operations given up on without a final PSP answer (state UNRESOLVED).', [
+  'gateway',
+  'command',
+]);
 /** UNRESOLVED operations that a later PSP fact settled, by gateway, command and final status. */
-const unresolvedSettledTotal = counter('pb_operations_unresolved_settled_total', 'UNRESOLVED operations settled later by a PSP fact.', ['gateway', 'command', 'status']);
+const unresolvedSettledTotal = counter('pb_operations_unresolved_settled_total', 'UNRESOLVED operations settled later by a PSP fact.', [
+  'gateway',
+  'command',
+  'status',
+]);
 /** UNRESOLVED operations in the ledger now (set by each poll run): an alert rule can use `> 0`. */
 export const unresolvedGauge = gauge('pb_operations_unresolved', 'Operations in state UNRESOLVED right now (as of the last poll run).');
 /** Webhook-only operations PENDING past `poller.webhook_wait_alert_ms`, by gateway and command (once each). */
-const awaitingWebhookTotal = counter('pb_operations_awaiting_webhook_alerts_total', 'PENDING operations that settle only by webhook, alerted once past poller.webhook_wait_alert_ms.', ['gateway', 'command']);
+const awaitingWebhookTotal = counter(
+  'pb_operations_awaiting_webhook_alerts_total',
+  'PENDING operations that settle only by webhook, alerted once past poller.webhook_wait_alert_ms.',
+  ['gateway', 'command'],
+);
 
 /** The error line operators alert on (`alert: payment_unresolved`) and the counter, when an operation becomes UNRESOLVED. */
 export function alertUnresolved(logger: Logger, op: OperationRecord, cause: string, details: Record<string, unknown> = {}): void {

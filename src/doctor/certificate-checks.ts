@@ -24,7 +24,13 @@ export function certificateChecks(targetLabel: string, host: string, seen: TlsOb
   const out: CheckResult[] = [];
 
   const modern = seen.protocol === 'TLSv1.2' || seen.protocol === 'TLSv1.3';
-  out.push(result('tls-version', modern ? 'OK' : 'FAIL', modern ? `${seen.protocol} negotiated` : `${seen.protocol ?? 'unknown'} negotiated, TLSv1.2 or later required`));
+  out.push(
+    result(
+      'tls-version',
+      modern ? 'OK' : 'FAIL',
+      modern ? `${seen.protocol} negotiated` : `${seen.protocol ?? 'unknown'} negotiated, TLSv1.2 or later required`,
+    ),
+  );
 
   const cert = seen.certificate;
   const issuer = cert.issuer?.CN ?? cert.issuer?.O ?? 'unknown issuer';

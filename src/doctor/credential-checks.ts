@@ -44,7 +44,11 @@ function describeFailure(status: number, body: unknown): string {
  */
 function clearTextRefusal(url: string, key: string, allowInsecureHttp: boolean, target: string): CheckResult | null {
   if (allowInsecureHttp || !isClearTextUrl(url)) return null;
-  return result(target, 'FAIL', `not sent: ${key} is http://, the credential would travel in clear text; use https:// (or ${ALLOW_INSECURE_HTTP_KEY}: true, development only)`);
+  return result(
+    target,
+    'FAIL',
+    `not sent: ${key} is http://, the credential would travel in clear text; use https:// (or ${ALLOW_INSECURE_HTTP_KEY}: true, development only)`,
+  );
 }
 
 /** Client-credentials grant at the OAuth server the bus trusts. */
@@ -69,9 +73,7 @@ export async function checkBusCredentials(config: Config, http: AxiosInstance, t
       } catch {
         hasToken = false;
       }
-      return hasToken
-        ? result(target, 'OK', `token issued to client ${clientId}`)
-        : result(target, 'FAIL', 'HTTP 200 without an access_token');
+      return hasToken ? result(target, 'OK', `token issued to client ${clientId}`) : result(target, 'FAIL', 'HTTP 200 without an access_token');
     }
     return result(target, 'FAIL', `token refused: ${describeFailure(res.status, res.data)}`);
   } catch (err) {
@@ -84,7 +86,13 @@ export async function checkBusCredentials(config: Config, http: AxiosInstance, t
  * at `now`): 2xx OK, 401/403 FAIL (the credentials are refused), anything else WARN. FAIL without calling
  * when the gateway is plain http (the simulator too) and `allowInsecureHttp` is false.
  */
-export async function checkGatewayCredentials(gateway: GatewayConfig, http: AxiosInstance, target: string, allowInsecureHttp: boolean, now: Date = new Date()): Promise<CheckResult> {
+export async function checkGatewayCredentials(
+  gateway: GatewayConfig,
+  http: AxiosInstance,
+  target: string,
+  allowInsecureHttp: boolean,
+  now: Date = new Date(),
+): Promise<CheckResult> {
   const refused = clearTextRefusal(gateway.baseUrl, `gateways.${gateway.name}.base_url`, allowInsecureHttp, target);
   if (refused) return refused;
   const { transformer, credentialCheck } = gatewayDefinition(gateway.type);

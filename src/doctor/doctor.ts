@@ -64,7 +64,8 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
     for (const target of doctorTargets(config)) {
       const reachable = await checkNetwork(target, { proxy, timeoutMs, now: now(), ca: options.ca }, results);
       if (!reachable) continue;
-      if (target.gateway) results.push(await checkGatewayCredentials(config.gateways[target.gateway], http, target.label, config.security.allowInsecureHttp, now()));
+      if (target.gateway)
+        results.push(await checkGatewayCredentials(config.gateways[target.gateway], http, target.label, config.security.allowInsecureHttp, now()));
       else if (target.label === 'bus') results.push(await checkBusCredentials(config, http, target.label));
     }
   } finally {
@@ -121,9 +122,7 @@ async function checkNetwork(target: DoctorTarget, ctx: NetworkContext, results: 
 
   let socket: net.Socket;
   try {
-    socket = ctx.proxy
-      ? await connectViaProxy(ctx.proxy, target.host, target.port, ctx.timeoutMs)
-      : await connectTcp(target.host, target.port, ctx.timeoutMs);
+    socket = ctx.proxy ? await connectViaProxy(ctx.proxy, target.host, target.port, ctx.timeoutMs) : await connectTcp(target.host, target.port, ctx.timeoutMs);
     push('tcp', 'OK', `connected to ${where}${ctx.proxy ? ' through the proxy' : ''}`);
   } catch (err) {
     push('tcp', 'FAIL', `${where}${ctx.proxy ? ' through the proxy' : ''}: ${transportErrorCode(err)}`);

@@ -18,7 +18,13 @@ const DAY_MS = 86_400_000;
  */
 export function edgeTlsChecks(config: Config, now: Date): CheckResult[] {
   if (config.edge.tls.certFile === '') return [];
-  const result = (check: string, status: CheckResult['status'], detail: string, fix?: string): CheckResult => ({ check, target: TARGET, status, detail, ...(fix ? { fix } : {}) });
+  const result = (check: string, status: CheckResult['status'], detail: string, fix?: string): CheckResult => ({
+    check,
+    target: TARGET,
+    status,
+    detail,
+    ...(fix ? { fix } : {}),
+  });
   let cert: X509Certificate;
   try {
     const material = readTlsFiles(config.edge.tls);
@@ -28,7 +34,9 @@ export function edgeTlsChecks(config: Config, now: Date): CheckResult[] {
     if (err instanceof ConfigError) return [result('tls-files', 'FAIL', err.problem, `fix ${err.key}`)];
     return [result('tls-files', 'FAIL', `edge.tls.cert_file is not a PEM certificate: ${(err as Error).message}`, 'fix edge.tls.cert_file')];
   }
-  const out: CheckResult[] = [result('tls-files', 'OK', `certificate and key readable and matching${config.edge.tls.caFile ? ', client CA read (mutual TLS)' : ''}`)];
+  const out: CheckResult[] = [
+    result('tls-files', 'OK', `certificate and key readable and matching${config.edge.tls.caFile ? ', client CA read (mutual TLS)' : ''}`),
+  ];
   const validTo = new Date(cert.validTo);
   const validFrom = new Date(cert.validFrom);
   const until = validTo.toISOString().slice(0, 10);
@@ -43,7 +51,11 @@ export function edgeTlsChecks(config: Config, now: Date): CheckResult[] {
   out.push(
     named
       ? result('hostname', 'OK', `${host} (service_bus.public_url) matches the certificate`)
-      : result('hostname', 'WARN', `${host} (service_bus.public_url) is not in the certificate (${cert.subjectAltName ?? cert.subject}): the bus will refuse it unless a proxy presents another certificate`),
+      : result(
+          'hostname',
+          'WARN',
+          `${host} (service_bus.public_url) is not in the certificate (${cert.subjectAltName ?? cert.subject}): the bus will refuse it unless a proxy presents another certificate`,
+        ),
   );
   return out;
 }

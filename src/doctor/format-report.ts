@@ -8,7 +8,10 @@ export function formatReport(results: readonly CheckResult[]): string {
   const width = (pick: (r: CheckResult) => string): number => Math.max(...rows.map((r) => pick(r).length));
   const wCheck = width((r) => r.check);
   const wTarget = width((r) => r.target);
-  const wStatus = Math.max('RESULT'.length, width((r) => r.status));
+  const wStatus = Math.max(
+    'RESULT'.length,
+    width((r) => r.status),
+  );
   const line = (check: string, tgt: string, status: string, detail: string): string =>
     `${check.padEnd(wCheck)}  ${tgt.padEnd(wTarget)}  ${status.padEnd(wStatus)}  ${detail}`.trimEnd();
   const out = [line('CHECK', 'TARGET', 'RESULT', 'DETAIL')];

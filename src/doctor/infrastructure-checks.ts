@@ -41,9 +41,15 @@ export async function checkRabbitMq(config: Config, timeoutMs: number): Promise<
   } catch (err) {
     const failure = amqpFailure(err);
     return [
-      result('connect', target, 'FAIL', `${where(config.amqp.url)}: ${failure}`, failure.startsWith('ACCESS') || failure.startsWith('NOT_ALLOWED')
-        ? 'check the user, password and virtual host in amqp.url (and the user\'s permissions: rabbitmqctl list_permissions)'
-        : 'check amqp.url (host, port, amqps for TLS) and that the broker is running and reachable from here'),
+      result(
+        'connect',
+        target,
+        'FAIL',
+        `${where(config.amqp.url)}: ${failure}`,
+        failure.startsWith('ACCESS') || failure.startsWith('NOT_ALLOWED')
+          ? "check the user, password and virtual host in amqp.url (and the user's permissions: rabbitmqctl list_permissions)"
+          : 'check amqp.url (host, port, amqps for TLS) and that the broker is running and reachable from here',
+      ),
     ];
   }
   const out: CheckResult[] = [result('connect', target, 'OK', `logged in to ${where(config.amqp.url)}`)];
@@ -64,7 +70,13 @@ export async function checkRabbitMq(config: Config, timeoutMs: number): Promise<
         const missing = /NOT_FOUND|404/.test(err instanceof Error ? err.message : '');
         out.push(
           missing
-            ? result('queue', target, 'WARN', `${role} queue ${queue} does not exist yet`, 'start the worker once (it declares the topology), or check amqp.queue.* for a typo')
+            ? result(
+                'queue',
+                target,
+                'WARN',
+                `${role} queue ${queue} does not exist yet`,
+                'start the worker once (it declares the topology), or check amqp.queue.* for a typo',
+              )
             : result('queue', target, 'FAIL', `${role} queue ${queue}: ${amqpFailure(err)}`, 'give the user configure/read/write permissions on the queue'),
         );
       }
@@ -113,9 +125,13 @@ export async function checkRedis(config: Config, timeoutMs: number): Promise<Che
     const err = socketError ?? caught;
     const auth = /NOAUTH|WRONGPASS|invalid password/i.test(err instanceof Error ? err.message : '');
     return [
-      result('connect', target, 'FAIL', `${where(config.redis.url)}: ${auth ? 'authentication refused' : transportErrorCode(err)}`, auth
-        ? 'check the user and password in redis.url'
-        : 'check redis.url (host, port, rediss for TLS) and that Redis is running and reachable from here'),
+      result(
+        'connect',
+        target,
+        'FAIL',
+        `${where(config.redis.url)}: ${auth ? 'authentication refused' : transportErrorCode(err)}`,
+        auth ? 'check the user and password in redis.url' : 'check redis.url (host, port, rediss for TLS) and that Redis is running and reachable from here',
+      ),
     ];
   }
   const out: CheckResult[] = [result('connect', target, 'OK', `PING answered by ${where(config.redis.url)}`)];
@@ -134,15 +150,35 @@ export async function checkRedis(config: Config, timeoutMs: number): Promise<Che
       }
       out.push(
         snapshots === ''
-          ? result('persistence', target, 'FAIL', 'neither the append-only file nor snapshots are on: a restart loses every operation and queued job', 'set appendonly yes (appendfsync everysec) in redis.conf')
-          : result('persistence', target, 'WARN', snapshots === '?' ? 'append-only file off, snapshot settings unreadable (CONFIG disabled)' : `snapshots only (save ${snapshots}): a crash loses the writes since the last one`, 'set appendonly yes (appendfsync everysec) in redis.conf'),
+          ? result(
+              'persistence',
+              target,
+              'FAIL',
+              'neither the append-only file nor snapshots are on: a restart loses every operation and queued job',
+              'set appendonly yes (appendfsync everysec) in redis.conf',
+            )
+          : result(
+              'persistence',
+              target,
+              'WARN',
+              snapshots === '?'
+                ? 'append-only file off, snapshot settings unreadable (CONFIG disabled)'
+                : `snapshots only (save ${snapshots}): a crash loses the writes since the last one`,
+              'set appendonly yes (appendfsync everysec) in redis.conf',
+            ),
       );
     }
     const policy = memory.get('maxmemory_policy') ?? 'unknown';
     out.push(
       policy === 'noeviction'
         ? result('eviction', target, 'OK', 'maxmemory-policy noeviction')
-        : result('eviction', target, 'FAIL', `maxmemory-policy ${policy}: Redis may evict operations and queued jobs under memory pressure`, 'set maxmemory-policy noeviction in redis.conf (BullMQ requires it)'),
+        : result(
+            'eviction',
+            target,
+            'FAIL',
+            `maxmemory-policy ${policy}: Redis may evict operations and queued jobs under memory pressure`,
+            'set maxmemory-policy noeviction in redis.conf (BullMQ requires it)',
+          ),
     );
   } catch (err) {
     out.push(result('persistence', target, 'WARN', `INFO not readable: ${transportErrorCode(err)}`));
@@ -163,9 +199,21 @@ export async function checkPublicIntake(config: Config, timeoutMs: number): Prom
     const res = await fetch(url, { method: 'OPTIONS', signal: AbortSignal.timeout(timeoutMs) });
     await res.body?.cancel();
     if (res.ok) return result('options-probe', target, 'OK', `OPTIONS ${url} → ${res.status}`);
-    return result('options-probe', target, 'FAIL', `OPTIONS ${url} → HTTP ${res.status}`, 'service_bus.public_url must reach the web role\'s intake path (http.intake_path) through your proxy; the bus probes it with OPTIONS');
+    return result(
+      'options-probe',
+      target,
+      'FAIL',
+      `OPTIONS ${url} → HTTP ${res.status}`,
+      "service_bus.public_url must reach the web role's intake path (http.intake_path) through your proxy; the bus probes it with OPTIONS",
+    );
   } catch (err) {
     const cause = err instanceof Error && err.cause ? err.cause : err;
-    return result('options-probe', target, 'FAIL', `OPTIONS ${url}: ${err instanceof Error && err.name === 'TimeoutError' ? 'ETIMEDOUT' : transportErrorCode(cause)}`, 'start the web role and make service_bus.public_url reachable from here (DNS, proxy, TLS certificate)');
+    return result(
+      'options-probe',
+      target,
+      'FAIL',
+      `OPTIONS ${url}: ${err instanceof Error && err.name === 'TimeoutError' ? 'ETIMEDOUT' : transportErrorCode(cause)}`,
+      'start the web role and make service_bus.public_url reachable from here (DNS, proxy, TLS certificate)',
+    );
   }
 }

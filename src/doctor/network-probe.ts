@@ -39,12 +39,7 @@ export function connectTcp(host: string, port: number, timeoutMs: number): Promi
  * A tunnel to `host:port` through an HTTP proxy (CONNECT), as a socket ready for TLS or plain bytes.
  * A refusal is an error with code `EPROXYREFUSED` naming the proxy's status.
  */
-export async function connectViaProxy(
-  proxy: { host: string; port: number },
-  host: string,
-  port: number,
-  timeoutMs: number,
-): Promise<net.Socket> {
+export async function connectViaProxy(proxy: { host: string; port: number }, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
   const socket = await connectTcp(proxy.host, proxy.port, timeoutMs);
   const authority = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
   return new Promise((resolve, reject) => {
@@ -85,12 +80,7 @@ export async function connectViaProxy(
  * (the checks judge it from `authorized`), and old protocols are allowed so that a TLS 1.1 peer is
  * reported as such rather than as an opaque handshake failure. The socket is closed afterwards.
  */
-export function observeTls(
-  socket: net.Socket,
-  host: string,
-  timeoutMs: number,
-  ca?: string | Buffer,
-): Promise<TlsObservation> {
+export function observeTls(socket: net.Socket, host: string, timeoutMs: number, ca?: string | Buffer): Promise<TlsObservation> {
   return new Promise((resolve, reject) => {
     const secure = tls.connect({
       socket,
@@ -110,7 +100,9 @@ export function observeTls(
         protocol: secure.getProtocol(),
         certificate: secure.getPeerCertificate(),
         authorized: secure.authorized,
-        authorizationError: secure.authorizationError ? String((secure.authorizationError as Error & { code?: string }).code ?? secure.authorizationError) : undefined,
+        authorizationError: secure.authorizationError
+          ? String((secure.authorizationError as Error & { code?: string }).code ?? secure.authorizationError)
+          : undefined,
       };
       secure.end();
       secure.destroy();

@@ -7,7 +7,8 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 const TRANSIENT_REDIS_REPLY = /^(?:LOADING|BUSY|OOM|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MISCONF|NOAUTH|WRONGPASS)\b/;
 
 /** Client messages of ioredis and amqplib when the connection, not the request, is the problem. */
-const CONNECTION_MESSAGE = /connection is closed|stream isn't writeable|channel closed|channel ended|connection closed|socket closed|reached the max retries per request|broker not connected/i;
+const CONNECTION_MESSAGE =
+  /connection is closed|stream isn't writeable|channel closed|channel ended|connection closed|socket closed|reached the max retries per request|broker not connected/i;
 
 /**
  * Whether an error says a dependency (Redis, RabbitMQ) is down or unreachable, so holding the message and

@@ -17,15 +17,7 @@ import { PaymentBridgeError } from './payment-bridge-error';
  * - `not_found`: the PSP does not know the object (status inquiry: the attempt never landed).
  */
 export type GatewayErrorKind =
-  | 'declined'
-  | 'invalid_request'
-  | 'authentication'
-  | 'rate_limited'
-  | 'server_error'
-  | 'idempotency_conflict'
-  | 'not_sent'
-  | 'outcome_unknown'
-  | 'not_found';
+  'declined' | 'invalid_request' | 'authentication' | 'rate_limited' | 'server_error' | 'idempotency_conflict' | 'not_sent' | 'outcome_unknown' | 'not_found';
 
 const RETRYABLE: Readonly<Record<GatewayErrorKind, boolean>> = {
   declined: false,

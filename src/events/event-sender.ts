@@ -58,7 +58,8 @@ export function startEventSender(
   );
   worker.on('error', (err) => deps.logger.warn('event sender error', { error: err.message }));
   worker.on('failed', (job, err) => {
-    if (job && job.attemptsMade % 10 === 1) deps.logger.warn('event not delivered yet; retrying', { event_id: job.data.eventId, attempts: job.attemptsMade, error: err.message });
+    if (job && job.attemptsMade % 10 === 1)
+      deps.logger.warn('event not delivered yet; retrying', { event_id: job.data.eventId, attempts: job.attemptsMade, error: err.message });
   });
   return worker;
 }

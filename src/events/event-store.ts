@@ -45,9 +45,12 @@ end
 `,
 };
 
-const RECORD_SCRIPT = new LuaScript(RECORD_INPUTS, `${RECORD_EVENT.lua}
+const RECORD_SCRIPT = new LuaScript(
+  RECORD_INPUTS,
+  `${RECORD_EVENT.lua}
 return pb_record_event(K, A)
-`);
+`,
+);
 
 const MARK_SENT_SCRIPT = new LuaScript(
   luaInputs(['sent', 'unsent'], ['sequence', 'event_id']),
@@ -106,12 +109,7 @@ export class EventStore {
    * @returns its sequence within the payment, the highest sequence of the payment already delivered, and
    *   whether the lease was taken (always false without `leaseMs`).
    */
-  async recordAndCheck(
-    event: PaymentEvent,
-    now = Date.now(),
-    leaseMs?: number,
-    settles?: { settlingKey: string; operationId: string },
-  ): Promise<RecordResult> {
+  async recordAndCheck(event: PaymentEvent, now = Date.now(), leaseMs?: number, settles?: { settlingKey: string; operationId: string }): Promise<RecordResult> {
     const step = this.recordStep(event, now, leaseMs, settles);
     return step.read(await RECORD_SCRIPT.run(this.redis, step.values));
   }
@@ -187,7 +185,10 @@ export class EventStore {
 
   /** Raises the payment's sent watermark to `sequence`; with `eventId`, also drops it from the unsent index. */
   async markSent(paymentKey: string, sequence: number, eventId = ''): Promise<void> {
-    await MARK_SENT_SCRIPT.run(this.redis, { keys: { sent: `${this.prefix}payment:${paymentKey}:sent`, unsent: this.unsentKey }, args: { sequence, event_id: eventId } });
+    await MARK_SENT_SCRIPT.run(this.redis, {
+      keys: { sent: `${this.prefix}payment:${paymentKey}:sent`, unsent: this.unsentKey },
+      args: { sequence, event_id: eventId },
+    });
   }
 
   /**

@@ -39,7 +39,15 @@ export interface GatewayCredentials {
 export type GatewayCredentialField = keyof GatewayCredentials;
 
 // Exactly the fields of GatewayCredentials: the compiler refuses a missing or an extra one.
-const FIELDS: Readonly<Record<GatewayCredentialField, true>> = { apiKey: true, webhookSecret: true, webhookSecretPrevious: true, merchantAccount: true, merchantId: true, keyId: true, sharedSecret: true };
+const FIELDS: Readonly<Record<GatewayCredentialField, true>> = {
+  apiKey: true,
+  webhookSecret: true,
+  webhookSecretPrevious: true,
+  merchantAccount: true,
+  merchantId: true,
+  keyId: true,
+  sharedSecret: true,
+};
 
 /** Every credential field, in the order of {@link GatewayCredentials}. */
 export const GATEWAY_CREDENTIAL_FIELDS: readonly GatewayCredentialField[] = Object.freeze(Object.keys(FIELDS) as GatewayCredentialField[]);

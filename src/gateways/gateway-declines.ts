@@ -49,7 +49,9 @@ export function gatewayErrorDecline(table: DeclineTable, err: GatewayError): Dec
   const code = err.details.gatewayCode;
   if (code !== undefined && findRule(table, code) !== undefined) return describeDecline(table, code);
   const category = kindCategory(err.kind, table);
-  return category === 'invalid_request' && err.kind === 'idempotency_conflict' ? declineOf(category, code ?? err.code, 'contact_support') : declineOf(category, code ?? err.code);
+  return category === 'invalid_request' && err.kind === 'idempotency_conflict'
+    ? declineOf(category, code ?? err.code, 'contact_support')
+    : declineOf(category, code ?? err.code);
 }
 
 /** The decline of a failure of ours (see `BRIDGE_DECLINES`). */

@@ -40,7 +40,8 @@ export type GatewaySettings = Readonly<Partial<Record<GatewayCredentialField, Ga
 export type GatewayConfigFor<S extends GatewaySettings> = GatewayBaseConfig & { readonly [K in keyof S & GatewayCredentialField]: string };
 
 /** The fields of `settings` declared secret (for redaction), typed by the configuration's own keys. */
-export type SecretFieldOf<S extends GatewaySettings> = { [K in keyof S & GatewayCredentialField]: S[K] extends { secret: true } ? K : never }[keyof S & GatewayCredentialField];
+export type SecretFieldOf<S extends GatewaySettings> = { [K in keyof S & GatewayCredentialField]: S[K] extends { secret: true } ? K : never }[keyof S &
+  GatewayCredentialField];
 
 /**
  * The doctor's harmless authenticated call to the PSP: read-only, changes nothing there (no payment, no

@@ -16,12 +16,7 @@ import { stripeGateway } from './stripe/stripe-gateway';
  * webhook routing, the docs generator and the conformance suite read it; nothing else names a gateway.
  * Order is the docs' order. Adding a gateway: docs/ADDING-A-GATEWAY.md.
  */
-export const GATEWAYS = [
-  stripeGateway,
-  adyenGateway,
-  cybersourceGateway,
-  simulatorGateway,
-] as const;
+export const GATEWAYS = [stripeGateway, adyenGateway, cybersourceGateway, simulatorGateway] as const;
 
 /** A registered gateway type (`type:` of `gateways.<name>`). */
 export type GatewayType = (typeof GATEWAYS)[number]['type'];
@@ -70,7 +65,6 @@ export function gatewaySecretValues(gateway: GatewayConfig): string[] {
     .map((field) => gateway[field])
     .filter((value) => value !== '');
 }
-
 
 export interface GatewayClientsOptions {
   /** Debug lines of every gateway call, bodies redacted. Default: silent. */

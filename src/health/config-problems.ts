@@ -20,7 +20,11 @@ export interface ConfigProblem {
   lastSeen: number;
 }
 
-const problemsGauge = gauge('pb_config_problems', 'Permanent misconfigurations found while working (credentials refused, untrusted certificate, unknown host, missing gateway), by kind; /readyz is not ready while any is present', ['kind']);
+const problemsGauge = gauge(
+  'pb_config_problems',
+  'Permanent misconfigurations found while working (credentials refused, untrusted certificate, unknown host, missing gateway), by kind; /readyz is not ready while any is present',
+  ['kind'],
+);
 /** Most problems kept at once. */
 const MAX_OPEN = 100;
 const KINDS: readonly ConfigProblemKind[] = ['credentials_refused', 'untrusted_certificate', 'unknown_host', 'missing_gateway'];

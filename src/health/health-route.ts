@@ -48,7 +48,10 @@ export class HealthRoute implements WebRoute {
           results[name] = 'ok';
         } catch (err) {
           results[name] = 'down';
-          this.failures.warn(name, 'readiness check failed (rate-limited: one line per dependency per minute)', { dependency: name, error: (err as Error).message });
+          this.failures.warn(name, 'readiness check failed (rate-limited: one line per dependency per minute)', {
+            dependency: name,
+            error: (err as Error).message,
+          });
         } finally {
           clearTimeout(timer);
         }

@@ -55,7 +55,7 @@ export class AckBatcher {
       if (lastToAck) this.channel.ack(lastToAck, true);
       if (this.finished.size === 0) return;
       // Finished behind an unfinished head: ack each now rather than hold it.
-      for (let i = 0; i < this.order.length && this.finished.size > 0; ) {
+      for (let i = 0; i < this.order.length && this.finished.size > 0;) {
         const msg = this.order[i];
         const toAck = this.finished.get(msg.fields.deliveryTag);
         if (toAck === undefined) {

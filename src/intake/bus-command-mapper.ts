@@ -28,7 +28,13 @@ function fail(id: JsonRpcId, code: number, field: string, reason: string, kind: 
  * method (-32601), then the payment (-32602, via the command schema and the `bus` validation profile of
  * `channels`), converting major-unit amounts when the bus is configured to send them. `receivedAt` is ISO 8601.
  */
-export function mapBusCall(body: unknown, methods: ReadonlyMap<string, BusCommandName>, amountUnits: 'minor' | 'major', receivedAt: string, channels?: ChannelsConfig): MappedBusCall {
+export function mapBusCall(
+  body: unknown,
+  methods: ReadonlyMap<string, BusCommandName>,
+  amountUnits: 'minor' | 'major',
+  receivedAt: string,
+  channels?: ChannelsConfig,
+): MappedBusCall {
   if (Array.isArray(body)) return fail(null, JSON_RPC.INVALID_REQUEST, '(root)', 'batches are not supported', 'INVALID_REQUEST');
   if (body === null || typeof body !== 'object') return fail(null, JSON_RPC.INVALID_REQUEST, '(root)', 'must be a JSON-RPC request object', 'INVALID_REQUEST');
   const req = body as Record<string, unknown>;
@@ -38,8 +44,10 @@ export function mapBusCall(body: unknown, methods: ReadonlyMap<string, BusComman
     return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be a string or a number', 'INVALID_REQUEST');
   }
   // The id becomes the command's sequence: refuse here, as the envelope's fault, what the sequence cannot hold.
-  if (typeof rawId === 'string' && (rawId.length === 0 || rawId.length > 64)) return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be 1 to 64 characters', 'INVALID_REQUEST');
-  if (typeof rawId === 'number' && (!Number.isSafeInteger(rawId) || rawId < 0)) return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be a non-negative integer', 'INVALID_REQUEST');
+  if (typeof rawId === 'string' && (rawId.length === 0 || rawId.length > 64))
+    return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be 1 to 64 characters', 'INVALID_REQUEST');
+  if (typeof rawId === 'number' && (!Number.isSafeInteger(rawId) || rawId < 0))
+    return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be a non-negative integer', 'INVALID_REQUEST');
   if (req.jsonrpc !== '2.0') return fail(id, JSON_RPC.INVALID_REQUEST, 'jsonrpc', 'must be "2.0"', 'INVALID_REQUEST');
   if (typeof req.method !== 'string') return fail(id, JSON_RPC.INVALID_REQUEST, 'method', 'must be a string', 'INVALID_REQUEST');
   if (req.params === null || typeof req.params !== 'object' || Array.isArray(req.params)) {

@@ -205,9 +205,20 @@ export class CommandConsumer {
   }
 
   /** Writes the (redacted) dead letter, holding the message while the broker is down, and counts it. */
-  private async deadLetter(msg: ConsumeMessage, why: { code: string; field: string; reason: string }, metricReason: string, headers: Record<string, string> = {}): Promise<void> {
+  private async deadLetter(
+    msg: ConsumeMessage,
+    why: { code: string; field: string; reason: string },
+    metricReason: string,
+    headers: Record<string, string> = {},
+  ): Promise<void> {
     const source = `amqp:${this.deps.config.amqp.commandsQueue}`;
-    await this.retrying('dead-letter', () => this.deps.deadLetters.write(msg.content, { ...why, source }, { 'x-pb-routing-key': msg.fields.routingKey, ...refusalHeaders(refusalIdentifiers(msg.content)), ...headers }));
+    await this.retrying('dead-letter', () =>
+      this.deps.deadLetters.write(
+        msg.content,
+        { ...why, source },
+        { 'x-pb-routing-key': msg.fields.routingKey, ...refusalHeaders(refusalIdentifiers(msg.content)), ...headers },
+      ),
+    );
     deadLetteredTotal().inc({ reason: metricReason });
   }
 
@@ -229,7 +240,13 @@ export class CommandConsumer {
     } catch (err) {
       if (!(err instanceof CommandValidationError)) throw err;
       await this.deadLetter(msg, { code: err.code, field: err.field, reason: err.reason }, err.code.toLowerCase());
-      this.deps.logger.warn('command dead-lettered', { code: err.code, field: err.field, reason: err.reason, routing_key: msg.fields.routingKey, ...refusalIdentifiers(msg.content) });
+      this.deps.logger.warn('command dead-lettered', {
+        code: err.code,
+        field: err.field,
+        reason: err.reason,
+        routing_key: msg.fields.routingKey,
+        ...refusalIdentifiers(msg.content),
+      });
       return { decision: 'dead-lettered', operationId: null };
     }
     const operationId = operationIdOf(command);
@@ -239,7 +256,9 @@ export class CommandConsumer {
     // The fast path records a new operation's first attempt with its creation when it can go out at once.
     const now = Date.now();
     const prepared = inline ? inline.prepare(draftRecord(operationId, command, now)) : null;
-    const { created, state, record, conflict, digest } = await this.retrying('ledger', () => this.deps.ledger.create(operationId, command, now, prepared?.interaction));
+    const { created, state, record, conflict, digest } = await this.retrying('ledger', () =>
+      this.deps.ledger.create(operationId, command, now, prepared?.interaction),
+    );
     if (conflict) {
       await this.refuseConflict(msg, command, operationId, digest, state);
       return { decision: 'dead-lettered', operationId };
@@ -308,7 +327,11 @@ export class CommandConsumer {
     const claimed = routingChannel(msg.fields.routingKey);
     const channel = (KNOWN_CHANNELS as readonly string[]).includes(claimed) ? claimed : 'other';
     const why = reason === 'channel_mismatch' ? 'names another channel than the one whose key signed it' : 'is not signed with a key of the channel it claims';
-    await this.deadLetter(msg, { code: 'UNAUTHENTICATED_CHANNEL', field: 'x-pb-signature', reason: `channel_auth_${reason}: the message ${why}` }, 'unauthenticated_channel');
+    await this.deadLetter(
+      msg,
+      { code: 'UNAUTHENTICATED_CHANNEL', field: 'x-pb-signature', reason: `channel_auth_${reason}: the message ${why}` },
+      'unauthenticated_channel',
+    );
     channelRefusals().inc({ channel, reason });
     this.authRefusals.warn(reason, 'security: channel message refused, its channel credentials do not hold (rate-limited: one line per minute per reason)', {
       security: 'channel_unauthenticated',
@@ -389,7 +412,11 @@ const KNOWN_CHANNELS = ['bus', 'web', 'pos', 'marketplace'] as const;
 
 /** `pb_channel_messages_refused_total{channel,reason}`: channel = the routing key's first word (or `other`). */
 function channelRefusals() {
-  return counter('pb_channel_messages_refused_total', 'Messages on the commands exchange refused because they lack valid credentials of the channel they claim, by claimed channel and reason', ['channel', 'reason'] as const);
+  return counter(
+    'pb_channel_messages_refused_total',
+    'Messages on the commands exchange refused because they lack valid credentials of the channel they claim, by claimed channel and reason',
+    ['channel', 'reason'] as const,
+  );
 }
 
 /** `pb_commands_dead_lettered_total{reason}`: reason is the validation code (lower case) or `unexpected_error`. */

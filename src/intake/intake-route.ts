@@ -30,10 +30,18 @@ import { busSigningKey, channelSignatureHeaders } from '../channels/channel-sign
 import { ChannelKey } from '../config/channels-config';
 
 /** Intake refusals by code; every unauthenticated 401 counts here (the log line is rate-limited). */
-const intakeRejects = counter('pb_intake_rejects_total', 'Intake requests refused, by code (UNAUTHORIZED: missing or wrong X-Signature; BODY_TOO_LARGE: 413; the JSON-RPC refusals: PARSE_ERROR, INVALID_REQUEST, UNKNOWN_METHOD, INVALID_PARAMS, CARD_DATA_REJECTED, IDEMPOTENCY_CONFLICT…)', ['code']);
+const intakeRejects = counter(
+  'pb_intake_rejects_total',
+  'Intake requests refused, by code (UNAUTHORIZED: missing or wrong X-Signature; BODY_TOO_LARGE: 413; the JSON-RPC refusals: PARSE_ERROR, INVALID_REQUEST, UNKNOWN_METHOD, INVALID_PARAMS, CARD_DATA_REJECTED, IDEMPOTENCY_CONFLICT…)',
+  ['code'],
+);
 
 /** `pb_backpressure_refusals_total{command}`: new authorizations refused (503) because the commands queue is past its backlog. */
-const backpressureRefusals = counter('pb_backpressure_refusals_total', 'Commands the intake refused with 503 + Retry-After because the commands queue was past backpressure.max_backlog, by command', ['command']);
+const backpressureRefusals = counter(
+  'pb_backpressure_refusals_total',
+  'Commands the intake refused with 503 + Retry-After because the commands queue was past backpressure.max_backlog, by command',
+  ['command'],
+);
 
 export interface IntakeStats {
   accepted: number;
@@ -107,17 +115,24 @@ export class IntakeRoute implements WebRoute {
       if (err instanceof BodyTooLargeError) {
         this.stats.rejected += 1;
         intakeRejects.inc({ code: 'BODY_TOO_LARGE' });
-        sendJson(res, 413, jsonRpcError(null, JSON_RPC.INVALID_REQUEST, `request body exceeds ${err.limit} bytes`, { field: '(root)' }), { connection: 'close' });
+        sendJson(res, 413, jsonRpcError(null, JSON_RPC.INVALID_REQUEST, `request body exceeds ${err.limit} bytes`, { field: '(root)' }), {
+          connection: 'close',
+        });
         return;
       }
       throw err;
     }
     const signature = req.headers['x-signature'];
-    const key = matchSignature(raw, Array.isArray(signature) ? signature[0] : signature, { current: config.serviceBus.secret, previous: config.serviceBus.secretPrevious });
+    const key = matchSignature(raw, Array.isArray(signature) ? signature[0] : signature, {
+      current: config.serviceBus.secret,
+      previous: config.serviceBus.secretPrevious,
+    });
     if (key === undefined) {
       this.stats.unauthorized += 1;
       intakeRejects.inc({ code: 'UNAUTHORIZED' });
-      this.refusals.warn('UNAUTHORIZED', 'intake refused a request with a missing or wrong X-Signature (rate-limited: one line per minute)', { code: 'UNAUTHORIZED' });
+      this.refusals.warn('UNAUTHORIZED', 'intake refused a request with a missing or wrong X-Signature (rate-limited: one line per minute)', {
+        code: 'UNAUTHORIZED',
+      });
       sendJson(res, 401, jsonRpcError(null, JSON_RPC.UNAUTHORIZED, 'X-Signature is missing or does not match the body', { field: 'X-Signature' }));
       return;
     }
@@ -144,10 +159,19 @@ export class IntakeRoute implements WebRoute {
     if (await this.overRateLimit(res, mapped.id, command)) return;
     if (await this.conflicts(command, operationId)) {
       idempotencyConflicts().inc({ channel: command.channel });
-      await this.reject(res, raw, mapped.id, JSON_RPC.INVALID_PARAMS, 'IDEMPOTENCY_CONFLICT', 'payment.operation_reference', `${IDEMPOTENCY_CONFLICT}: already used for a command with other money fields`, {
-        operationId,
-        message: 'idempotency conflict: intake refused a command whose operation_reference is taken by one with other money fields',
-      });
+      await this.reject(
+        res,
+        raw,
+        mapped.id,
+        JSON_RPC.INVALID_PARAMS,
+        'IDEMPOTENCY_CONFLICT',
+        'payment.operation_reference',
+        `${IDEMPOTENCY_CONFLICT}: already used for a command with other money fields`,
+        {
+          operationId,
+          message: 'idempotency conflict: intake refused a command whose operation_reference is taken by one with other money fields',
+        },
+      );
       return;
     }
     try {
@@ -163,7 +187,9 @@ export class IntakeRoute implements WebRoute {
     } catch (err) {
       this.stats.unavailable += 1;
       logger.warn('intake could not publish a command; answering 503 so the bus retries', { operation_id: operationId, error: (err as Error).message });
-      sendJson(res, 503, jsonRpcError(mapped.id, JSON_RPC.UNAVAILABLE, 'command not accepted: the queue is unavailable, send it again later'), { 'retry-after': '1' });
+      sendJson(res, 503, jsonRpcError(mapped.id, JSON_RPC.UNAVAILABLE, 'command not accepted: the queue is unavailable, send it again later'), {
+        'retry-after': '1',
+      });
       return;
     }
     this.stats.accepted += 1;
@@ -190,9 +216,19 @@ export class IntakeRoute implements WebRoute {
       command: command.command,
     });
     const retryAfterS = config.backpressure.retryAfterS;
-    sendJson(res, 503, jsonRpcError(id, JSON_RPC.UNAVAILABLE, `command not accepted: ${depth} commands are waiting (backlog limit ${max}); send it again after ${retryAfterS} s`, { reason: 'backlog', retry_after_s: retryAfterS }), {
-      'retry-after': String(retryAfterS),
-    });
+    sendJson(
+      res,
+      503,
+      jsonRpcError(
+        id,
+        JSON_RPC.UNAVAILABLE,
+        `command not accepted: ${depth} commands are waiting (backlog limit ${max}); send it again after ${retryAfterS} s`,
+        { reason: 'backlog', retry_after_s: retryAfterS },
+      ),
+      {
+        'retry-after': String(retryAfterS),
+      },
+    );
     return true;
   }
 
@@ -204,9 +240,18 @@ export class IntakeRoute implements WebRoute {
     if (decision.allowed) return false;
     this.stats.rateLimited += 1;
     const retryAfterS = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-    sendJson(res, 429, jsonRpcError(id, JSON_RPC.RATE_LIMITED, `command not accepted: the ${decision.scope} rate limit is reached; send it again after ${retryAfterS} s`, { reason: 'rate_limited', scope: decision.scope, retry_after_s: retryAfterS }), {
-      'retry-after': String(retryAfterS),
-    });
+    sendJson(
+      res,
+      429,
+      jsonRpcError(id, JSON_RPC.RATE_LIMITED, `command not accepted: the ${decision.scope} rate limit is reached; send it again after ${retryAfterS} s`, {
+        reason: 'rate_limited',
+        scope: decision.scope,
+        retry_after_s: retryAfterS,
+      }),
+      {
+        'retry-after': String(retryAfterS),
+      },
+    );
     return true;
   }
 
@@ -222,7 +267,10 @@ export class IntakeRoute implements WebRoute {
       const stored = await ledger.digestOf(operationId);
       return stored !== null && stored !== commandDigest(command);
     } catch (err) {
-      logger.warn('intake could not read the ledger for an idempotency check; the consumer will check', { operation_id: operationId, error: (err as Error).message });
+      logger.warn('intake could not read the ledger for an idempotency check; the consumer will check', {
+        operation_id: operationId,
+        error: (err as Error).message,
+      });
       return false;
     }
   }
@@ -245,7 +293,11 @@ export class IntakeRoute implements WebRoute {
     const ids = { ...refusalIdentifiers(raw), ...(id !== null ? { rpc_id: id } : {}) };
     this.deps.logger.warn(about.message ?? 'intake rejected a command', { code, field, reason, ...ids, ...(operationId ? { operation_id: operationId } : {}) });
     try {
-      await this.deps.deadLetters.write(raw, { code, field, reason, source: 'http:intake' }, { ...refusalHeaders(ids), ...(operationId ? { 'x-pb-operation-id': operationId } : {}) });
+      await this.deps.deadLetters.write(
+        raw,
+        { code, field, reason, source: 'http:intake' },
+        { ...refusalHeaders(ids), ...(operationId ? { 'x-pb-operation-id': operationId } : {}) },
+      );
     } catch (err) {
       // The bus still gets its answer; the log line above is the record of last resort.
       this.deps.logger.error('dead-letter write failed for a rejected intake command', { code, field, error: (err as Error).message });

@@ -31,5 +31,8 @@ function scalar(value: unknown): string | number | undefined {
 
 /** The same identifiers as dead-letter headers (`x-pb-order-id`, `x-pb-rpc-id`), for listing and lookup. */
 export function refusalHeaders(ids: { order_id?: string; rpc_id?: string | number }): Record<string, string> {
-  return { ...(ids.order_id !== undefined ? { 'x-pb-order-id': ids.order_id } : {}), ...(ids.rpc_id !== undefined ? { 'x-pb-rpc-id': String(ids.rpc_id) } : {}) };
+  return {
+    ...(ids.order_id !== undefined ? { 'x-pb-order-id': ids.order_id } : {}),
+    ...(ids.rpc_id !== undefined ? { 'x-pb-rpc-id': String(ids.rpc_id) } : {}),
+  };
 }

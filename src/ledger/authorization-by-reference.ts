@@ -15,7 +15,9 @@ import { LuaScript, luaInputs } from '../redis/lua-script';
  * Returns {the operation reached as a flat HGETALL ({} for none), 1 when it is an authorization else 0,
  * the other dependents as id, state, command, confirmed_amount ('' for none), payment JSON, …}.
  */
-export const AUTHORIZATION_BY_REFERENCE_SCRIPT = new LuaScript(luaInputs([], ['prefix', 'gateway', 'reference', 'dependent']), `
+export const AUTHORIZATION_BY_REFERENCE_SCRIPT = new LuaScript(
+  luaInputs([], ['prefix', 'gateway', 'reference', 'dependent']),
+  `
 local P, gw, dep = A.prefix, A.gateway, A.dependent
 local authorizing = {authorize = true, sale = true, revalidate = true}
 local function load(id)
@@ -61,4 +63,5 @@ for _, m in ipairs(redis.call('SMEMBERS', deps)) do
   end
 end
 return {flat, 1, out}
-`);
+`,
+);

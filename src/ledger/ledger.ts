@@ -137,7 +137,10 @@ export class Ledger {
     fields: TransitionFields = {},
     now = Date.now(),
   ): Promise<TransitionResult> {
-    const [applied, from] = (await TRANSITION_SCRIPT.run(this.redis, this.transitionValues(id, to, interaction, fields, now, null, 'none', false))) as [number, string];
+    const [applied, from] = (await TRANSITION_SCRIPT.run(this.redis, this.transitionValues(id, to, interaction, fields, now, null, 'none', false))) as [
+      number,
+      string,
+    ];
     return { applied: applied === 1, from: from === '' ? null : (from as OperationState) };
   }
 
@@ -156,7 +159,16 @@ export class Ledger {
     options: { reference?: PspReference | null; markSettling?: boolean; payment?: Payment; now?: number } = {},
   ): Promise<TransitionWithRecord> {
     const { payment, now = Date.now() } = options;
-    const values = this.transitionValues(id, to, interaction, fields, now, options.reference ?? null, payment ? 'without_payment' : 'whole', options.markSettling ?? false);
+    const values = this.transitionValues(
+      id,
+      to,
+      interaction,
+      fields,
+      now,
+      options.reference ?? null,
+      payment ? 'without_payment' : 'whole',
+      options.markSettling ?? false,
+    );
     const [applied, from, flat] = (await TRANSITION_SCRIPT.run(this.redis, values)) as [number, string, string[]?];
     return { ...readTransition(applied, from), record: flat && flat.length > 0 ? decodeRecord(hashFromPairs(flat), payment) : null };
   }
@@ -303,7 +315,10 @@ export class Ledger {
    * @returns `null` when there is no such operation.
    */
   async authorizationView(authId: string, dependentId: string): Promise<{ auth: OperationRecord; dependents: DependentSummary[] } | null> {
-    const [flat, members] = (await AUTHORIZATION_VIEW_SCRIPT.run(this.redis, { keys: { op: this.opKey(authId), dependents: this.dependentsKey(authId) }, args: { dependent: dependentId } })) as [string[], string[]];
+    const [flat, members] = (await AUTHORIZATION_VIEW_SCRIPT.run(this.redis, {
+      keys: { op: this.opKey(authId), dependents: this.dependentsKey(authId) },
+      args: { dependent: dependentId },
+    })) as [string[], string[]];
     if (flat.length === 0) return null;
     const auth = decodeRecord(hashFromPairs(flat));
     const others = members.filter((m) => m !== dependentId);
@@ -337,7 +352,10 @@ export class Ledger {
     reference: string,
     dependentId = '',
   ): Promise<{ record: OperationRecord; authorization: boolean; dependents: DependentSummary[] } | null> {
-    const [flat, isAuth, rows] = (await AUTHORIZATION_BY_REFERENCE_SCRIPT.run(this.redis, { keys: {}, args: { prefix: this.prefix, gateway, reference, dependent: dependentId } })) as [string[], number, string[]];
+    const [flat, isAuth, rows] = (await AUTHORIZATION_BY_REFERENCE_SCRIPT.run(this.redis, {
+      keys: {},
+      args: { prefix: this.prefix, gateway, reference, dependent: dependentId },
+    })) as [string[], number, string[]];
     if (flat.length === 0) return null;
     const dependents: DependentSummary[] = [];
     for (let i = 0; i + 4 < rows.length; i += 5) {

@@ -152,7 +152,12 @@ export function encodeTransitionFields(fields: TransitionFields): string[] {
   const out: string[] = [];
   for (const field of TRANSITION_SETTABLE) put(out, field, fields[field]);
   if (fields.closesAuthorization) {
-    out.push('authorization_key', fields.closesAuthorization.key, 'authorization_ref', `${fields.closesAuthorization.gateway}:${fields.closesAuthorization.key}`);
+    out.push(
+      'authorization_key',
+      fields.closesAuthorization.key,
+      'authorization_ref',
+      `${fields.closesAuthorization.gateway}:${fields.closesAuthorization.key}`,
+    );
   }
   return out;
 }

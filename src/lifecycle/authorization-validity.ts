@@ -93,6 +93,7 @@ export function lifecycleFields(config: Config, op: { id: string; command: Comma
     const age = orphanAgeMs(config, op.payment);
     if (age > 0) fields.orphanAt = now + age;
   }
-  if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id) fields.closesAuthorization = { gateway: op.payment.gateway, key: op.payment.gateway_key };
+  if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id)
+    fields.closesAuthorization = { gateway: op.payment.gateway, key: op.payment.gateway_key };
   return fields;
 }

@@ -5,7 +5,6 @@ import { SECRET_MASK, isSensitiveKey, redact } from './redact';
 /** The bridge's logger type: winston's, so `child({ operation_id })` gives a correlated logger. */
 export type Logger = winston.Logger;
 
-
 /** Winston format that redacts every field of a log entry (message, metadata, errors) before it is written. */
 const redactFormat = winston.format((info) => {
   const fields = info as Record<string, unknown>;
@@ -31,12 +30,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return winston.createLogger({
     level: options.level ?? process.env.PB_LOG_LEVEL ?? 'info',
     defaultMeta: options.service ? { service: options.service } : undefined,
-    format: winston.format.combine(
-      winston.format.errors({ stack: true }),
-      winston.format.timestamp(),
-      redactFormat(),
-      winston.format.json(),
-    ),
+    format: winston.format.combine(winston.format.errors({ stack: true }), winston.format.timestamp(), redactFormat(), winston.format.json()),
     transports: [new winston.transports.Stream({ stream: options.stream ?? process.stdout })],
   });
 }
@@ -45,4 +39,3 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 export function silentLogger(): Logger {
   return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
 }
-

@@ -34,7 +34,5 @@ export async function metricValue(name: string, labels: Record<string, string> =
   if (!metric) return 0;
   const { values } = await metric.get();
   const wanted = Object.entries(labels);
-  return values
-    .filter((v) => wanted.every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want))
-    .reduce((sum, v) => sum + v.value, 0);
+  return values.filter((v) => wanted.every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want)).reduce((sum, v) => sum + v.value, 0);
 }

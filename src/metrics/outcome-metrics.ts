@@ -13,11 +13,20 @@ import { counter, histogram } from './metrics-registry';
  */
 export type CommandOutcome = 'succeeded' | 'declined' | 'failed' | 'unresolved';
 
-const commandsTotal = counter('pb_commands_total', 'Commands that reached an outcome (succeeded, declined, failed, unresolved), counted once on the move, by channel, command and outcome', ['channel', 'command', 'outcome']);
+const commandsTotal = counter(
+  'pb_commands_total',
+  'Commands that reached an outcome (succeeded, declined, failed, unresolved), counted once on the move, by channel, command and outcome',
+  ['channel', 'command', 'outcome'],
+);
 
 /** Seconds; from 10 ms (the fast path) to 30 min (an UNKNOWN resolved by the poller). */
 const E2E_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
-const endToEndSeconds = histogram('pb_command_e2e_seconds', 'From intake (the command received_at) to its outcome event accepted by the bus, seconds, by channel and outcome', ['channel', 'outcome'], E2E_BUCKETS);
+const endToEndSeconds = histogram(
+  'pb_command_e2e_seconds',
+  'From intake (the command received_at) to its outcome event accepted by the bus, seconds, by channel and outcome',
+  ['channel', 'outcome'],
+  E2E_BUCKETS,
+);
 
 /** The outcome label of a move to `to`, or null when the move is not an outcome (PENDING, UNKNOWN, SENT). */
 export function commandOutcome(to: OperationState, interaction: Readonly<Record<string, unknown>>): CommandOutcome | null {

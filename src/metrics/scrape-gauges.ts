@@ -43,10 +43,22 @@ export function setScrapeCollector(next: Collector | null): void {
   cached = null;
 }
 
-const operations = gauge('pb_operations', 'Operations per ledger state, read from the state indexes at scrape (every process with a ledger reports the same figure: aggregate with max)', ['state']);
+const operations = gauge(
+  'pb_operations',
+  'Operations per ledger state, read from the state indexes at scrape (every process with a ledger reports the same figure: aggregate with max)',
+  ['state'],
+);
 const overdue = gauge('pb_operations_overdue', 'PENDING/UNKNOWN/UNRESOLVED operations more than a minute past their next status check, at scrape', ['state']);
-const overdueAge = gauge('pb_operations_overdue_oldest_seconds', 'How long the most overdue PENDING/UNKNOWN/UNRESOLVED operation has waited past its next status check, seconds (0: none due)', ['state']);
-const queueDepth = gauge('pb_queue_depth', 'Queue depths at scrape: commands and dead_letter (RabbitMQ ready messages), gateway-delivery, oms-events and gateway-outcomes (BullMQ) by state (waiting, delayed, failed, active)', ['queue', 'state']);
+const overdueAge = gauge(
+  'pb_operations_overdue_oldest_seconds',
+  'How long the most overdue PENDING/UNKNOWN/UNRESOLVED operation has waited past its next status check, seconds (0: none due)',
+  ['state'],
+);
+const queueDepth = gauge(
+  'pb_queue_depth',
+  'Queue depths at scrape: commands and dead_letter (RabbitMQ ready messages), gateway-delivery, oms-events and gateway-outcomes (BullMQ) by state (waiting, delayed, failed, active)',
+  ['queue', 'state'],
+);
 const eventsUnsent = gauge('pb_events_unsent', 'Events recorded in the outbox and not yet accepted by the bus, at scrape');
 const eventLag = gauge('pb_event_send_lag_seconds', 'Age of the oldest event not yet accepted by the bus, seconds (0: none waiting), at scrape');
 

@@ -26,7 +26,11 @@ export interface PspCurrencyTable {
   readonly currencies: Readonly<Record<string, PspCurrencyRule>>;
 }
 
-const unreadable = counter('pb_psp_amount_unreadable_total', 'PSP answers whose amount or currency could not be read exactly into ISO minor units (reported without an amount)', ['psp', 'reason']);
+const unreadable = counter(
+  'pb_psp_amount_unreadable_total',
+  'PSP answers whose amount or currency could not be read exactly into ISO minor units (reported without an amount)',
+  ['psp', 'reason'],
+);
 
 /** Counts a PSP amount we could not read exactly (the outcome goes on without it). */
 export function countUnreadable(psp: string, reason: string): void {
@@ -70,12 +74,22 @@ export function isoToPspAmount(table: PspCurrencyTable, minor: number, currency:
   const iso = currencyExponent(currency);
   const value = shift(minor, iso, rule.exponent);
   if (value === undefined) {
-    throw new MoneyRefusalError('amount_not_representable', table.psp, field, `${table.psp} takes ${currency} with ${rule.exponent} decimals; the amount has a remainder below that`);
+    throw new MoneyRefusalError(
+      'amount_not_representable',
+      table.psp,
+      field,
+      `${table.psp} takes ${currency} with ${rule.exponent} decimals; the amount has a remainder below that`,
+    );
   }
   const step = rule.multipleOf ?? 1;
   if (value % step !== 0) {
     const unit = shift(step, rule.exponent, iso);
-    throw new MoneyRefusalError('amount_not_representable', table.psp, field, `${table.psp} accepts ${currency} only in multiples of ${unit ?? step} ISO minor units`);
+    throw new MoneyRefusalError(
+      'amount_not_representable',
+      table.psp,
+      field,
+      `${table.psp} accepts ${currency} only in multiples of ${unit ?? step} ISO minor units`,
+    );
   }
   if (rule.maxValue !== undefined && Math.abs(value) > rule.maxValue) {
     throw new MoneyRefusalError('amount_not_representable', table.psp, field, `above the largest ${currency} amount ${table.psp} accepts`);

@@ -34,12 +34,14 @@ export function parseCidr(text: string): Cidr {
   const slash = text.indexOf('/');
   const addressText = slash < 0 ? text : text.slice(0, slash);
   const address = normalizeAddress(addressText);
-  if (address === undefined || addressText.trim() !== addressText || addressText.startsWith('[')) throw new Error(`"${text}" is not an IPv4 or IPv6 address or CIDR block`);
+  if (address === undefined || addressText.trim() !== addressText || addressText.startsWith('['))
+    throw new Error(`"${text}" is not an IPv4 or IPv6 address or CIDR block`);
   const family = isIPv4(address) ? 'ipv4' : 'ipv6';
   const max = family === 'ipv4' ? 32 : 128;
   if (slash < 0) return { address, prefix: max, family };
   const prefixText = text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) throw new Error(`"${text}" has an invalid prefix length (0 to ${max} for ${family === 'ipv4' ? 'IPv4' : 'IPv6'})`);
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max)
+    throw new Error(`"${text}" has an invalid prefix length (0 to ${max} for ${family === 'ipv4' ? 'IPv4' : 'IPv6'})`);
   return { address, prefix: Number(prefixText), family };
 }
 

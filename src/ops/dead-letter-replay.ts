@@ -48,7 +48,11 @@ export interface ReplayPlan {
   command?: PaymentCommand;
 }
 
-const replays = counter('pb_dead_letter_replays_total', 'Dead-letter replays, by mode (dry_run, execute) and verdict (replay, invalid, done, conflict, missing; published, failed when executed)', ['mode', 'verdict']);
+const replays = counter(
+  'pb_dead_letter_replays_total',
+  'Dead-letter replays, by mode (dry_run, execute) and verdict (replay, invalid, done, conflict, missing; published, failed when executed)',
+  ['mode', 'verdict'],
+);
 
 /**
  * Dead-letter replay, the one code path behind `payment-bridge ops dead-letters replay` and the console:
@@ -125,15 +129,36 @@ export class DeadLetterReplay {
     const pinned: PaymentCommand = { ...command, payment: { ...command.payment, operation_reference: operationId } };
     const gateway = command.payment.gateway;
     if (!Object.prototype.hasOwnProperty.call(this.deps.config.gateways, gateway)) {
-      return { ...base, verdict: 'invalid', operationId, routingKey, problem: `payment.gateway: gateway "${gateway}" is not configured (gateways.${gateway}); fix the configuration first` };
+      return {
+        ...base,
+        verdict: 'invalid',
+        operationId,
+        routingKey,
+        problem: `payment.gateway: gateway "${gateway}" is not configured (gateways.${gateway}); fix the configuration first`,
+      };
     }
     const existing = await this.deps.ledger.get(operationId);
     if (existing) {
       if (existing.digest !== undefined && existing.digest !== commandDigest(command)) {
-        return { ...base, verdict: 'conflict', operationId, routingKey, state: existing.state, problem: `payment.operation_reference: operation ${operationId} exists with other money fields` };
+        return {
+          ...base,
+          verdict: 'conflict',
+          operationId,
+          routingKey,
+          state: existing.state,
+          problem: `payment.operation_reference: operation ${operationId} exists with other money fields`,
+        };
       }
       // RECEIVED: held or parked, never sent: the replay releases it (the consumer's re-send path).
-      if (existing.state !== 'RECEIVED') return { ...base, verdict: 'done', operationId, routingKey, state: existing.state, problem: `operation ${operationId} is ${existing.state} already: nothing to replay` };
+      if (existing.state !== 'RECEIVED')
+        return {
+          ...base,
+          verdict: 'done',
+          operationId,
+          routingKey,
+          state: existing.state,
+          problem: `operation ${operationId} is ${existing.state} already: nothing to replay`,
+        };
     }
     return { ...base, verdict: 'replay', operationId, routingKey, ...(existing ? { state: existing.state } : {}), command: pinned };
   }
@@ -142,7 +167,13 @@ export class DeadLetterReplay {
   private revalidate(record: DeadLetterRecord): PaymentCommand {
     const body = parseBoundedJson(record.body, { maxDepth: MAX_JSON_DEPTH });
     if (record.source === 'http:intake') {
-      const mapped = mapBusCall(body, this.methods, this.deps.config.serviceBus.amountUnits, new Date(record.deadLetteredAt).toISOString(), this.deps.config.channels);
+      const mapped = mapBusCall(
+        body,
+        this.methods,
+        this.deps.config.serviceBus.amountUnits,
+        new Date(record.deadLetteredAt).toISOString(),
+        this.deps.config.channels,
+      );
       if (!mapped.ok) throw mapped.error;
       return mapped.command;
     }

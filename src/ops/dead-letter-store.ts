@@ -51,7 +51,11 @@ export type DeadLetterOrder = 'time' | 'impact';
 /** Records the archive keeps at most; past it, the oldest are dropped at the next import. */
 export const DEAD_LETTER_ARCHIVE_MAX = 50_000;
 
-const archivedGauge = gauge('pb_dead_letters_archived', 'Dead letters in the archive (moved from the dead-letter queue by the console or `ops dead-letters`), by triage category and whether they were replayed', ['category', 'replayed']);
+const archivedGauge = gauge(
+  'pb_dead_letters_archived',
+  'Dead letters in the archive (moved from the dead-letter queue by the console or `ops dead-letters`), by triage category and whether they were replayed',
+  ['category', 'replayed'],
+);
 
 // KEYS: record hash, time index, impact index. ARGV: id, record JSON, time score, impact score.
 // Writes a new record and indexes it; a record already archived (a re-import) is left as it is.
@@ -97,7 +101,17 @@ export class DeadLetterStore {
   async archive(record: DeadLetterRecord): Promise<boolean> {
     const r = this.redis as Redis & { pbDeadLetterArchive(a: string, b: string, c: string, id: string, json: string, t: number, i: number): Promise<number> };
     const { replays: _r, lastReplayAt: _a, lastReplayBy: _b, ...stored } = record;
-    return (await r.pbDeadLetterArchive(this.key(record.id), this.timeKey, this.impactKey, record.id, JSON.stringify(stored), record.deadLetteredAt, record.impact)) === 1;
+    return (
+      (await r.pbDeadLetterArchive(
+        this.key(record.id),
+        this.timeKey,
+        this.impactKey,
+        record.id,
+        JSON.stringify(stored),
+        record.deadLetteredAt,
+        record.impact,
+      )) === 1
+    );
   }
 
   /**
@@ -160,7 +174,12 @@ export class DeadLetterStore {
 
   /** Counts by category and whether replayed, over the newest `scan` records; sets `pb_dead_letters_archived`. */
   async summary(scan = 5000): Promise<Record<TriageCategory, { open: number; replayed: number }>> {
-    const out: Record<TriageCategory, { open: number; replayed: number }> = { hard: { open: 0, replayed: 0 }, config: { open: 0, replayed: 0 }, outage: { open: 0, replayed: 0 }, unknown: { open: 0, replayed: 0 } };
+    const out: Record<TriageCategory, { open: number; replayed: number }> = {
+      hard: { open: 0, replayed: 0 },
+      config: { open: 0, replayed: 0 },
+      outage: { open: 0, replayed: 0 },
+      unknown: { open: 0, replayed: 0 },
+    };
     const records = await this.getMany(await this.redis.zrevrange(this.timeKey, 0, scan - 1));
     for (const r of records) {
       if (r.replays > 0) out[r.category].replayed += 1;
@@ -220,7 +239,10 @@ export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties'
   const reason = header(headers, 'x-pb-reason') ?? '';
   const at = Date.parse(header(headers, 'x-pb-dead-lettered-at') ?? '');
   const about = describeBody(body);
-  const id = `dl-${createHash('sha256').update(JSON.stringify([body, code, reason, header(headers, 'x-pb-dead-lettered-at') ?? '', header(headers, 'x-pb-source') ?? ''])).digest('hex').slice(0, 24)}`;
+  const id = `dl-${createHash('sha256')
+    .update(JSON.stringify([body, code, reason, header(headers, 'x-pb-dead-lettered-at') ?? '', header(headers, 'x-pb-source') ?? '']))
+    .digest('hex')
+    .slice(0, 24)}`;
   const optional = (name: string) => {
     const v = header(headers, name);
     return v === undefined ? undefined : redactText(v);
@@ -250,7 +272,15 @@ export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties'
 }
 
 /** What a dead-lettered body is about, as far as it can be read (nothing is trusted: every field is checked for type). */
-function describeBody(body: string): { orderId?: string; command?: string; channel?: string; gateway?: string; amount?: number; currency?: string; operationId?: string } {
+function describeBody(body: string): {
+  orderId?: string;
+  command?: string;
+  channel?: string;
+  gateway?: string;
+  amount?: number;
+  currency?: string;
+  operationId?: string;
+} {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);

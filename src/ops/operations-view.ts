@@ -95,7 +95,10 @@ export class OperationsView {
    * Operations in `states` (default: every state that is not terminal) created at least `olderThanMs` ago,
    * oldest first, at most `limit`. Reads at most `scan` ids per state.
    */
-  async list(options: { states?: readonly OperationState[]; olderThanMs?: number; limit?: number; scan?: number } = {}, now = Date.now()): Promise<OperationView[]> {
+  async list(
+    options: { states?: readonly OperationState[]; olderThanMs?: number; limit?: number; scan?: number } = {},
+    now = Date.now(),
+  ): Promise<OperationView[]> {
     const states = options.states ?? OPERATION_STATES.filter((s) => !TERMINAL_STATES.has(s));
     const limit = options.limit ?? 50;
     const scan = options.scan ?? 2000;
@@ -111,7 +114,10 @@ export class OperationsView {
    * Counts for the last `windowMs`: operations created, and those that reached SUCCEEDED or FAILED in it
    * (their index score is the time of the move); plus how many are in each state now.
    */
-  async counts(windowMs: number, now = Date.now()): Promise<{ windowMs: number; received: number; succeeded: number; failed: number; successRate: number | null; byState: Record<OperationState, number> }> {
+  async counts(
+    windowMs: number,
+    now = Date.now(),
+  ): Promise<{ windowMs: number; received: number; succeeded: number; failed: number; successRate: number | null; byState: Record<OperationState, number> }> {
     const since = String(now - windowMs);
     const pipeline = this.redis.pipeline();
     pipeline.zcount(`${this.prefix}ops:created`, since, '+inf');

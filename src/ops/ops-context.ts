@@ -38,7 +38,13 @@ export function openOps(config: Config, logger: Logger, options: { service: stri
   const ownRedis = options.redis === undefined;
   const redis = options.redis ?? createRedis(config.redis.url, 'commands', logger);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
-  const audit = new AuditLog({ redis, prefix: config.redis.keyPrefix, maxLen: config.audit.streamMaxLen, service: options.service, stream: options.auditStream });
+  const audit = new AuditLog({
+    redis,
+    prefix: config.redis.keyPrefix,
+    maxLen: config.audit.streamMaxLen,
+    service: options.service,
+    stream: options.auditStream,
+  });
   const deadLetters = new DeadLetterStore(redis, config.redis.keyPrefix);
   let connection: AmqpConnection | null = null;
   let publisher: ConfirmPublisher | null = null;

@@ -55,7 +55,11 @@ export interface OrphanReport {
   decisions: OrphanDecision[];
 }
 
-const reversals = counter('pb_orphan_reversals_total', 'Orphaned authorizations voided (mode="on") or that a dry run would void (mode="dry_run"), once each.', ['gateway', 'mode', 'reason']);
+const reversals = counter('pb_orphan_reversals_total', 'Orphaned authorizations voided (mode="on") or that a dry run would void (mode="dry_run"), once each.', [
+  'gateway',
+  'mode',
+  'reason',
+]);
 
 /** Longest operation id (the intake's `operation_reference` alphabet and length). */
 const MAX_ID_LENGTH = 128;
@@ -177,11 +181,25 @@ export class OrphanReversal {
     return report;
   }
 
-  private async decide(id: string, auth: OperationRecord | null, reason: OrphanReason, pspReference: string | undefined, known: InFlight | null): Promise<OrphanDecision> {
+  private async decide(
+    id: string,
+    auth: OperationRecord | null,
+    reason: OrphanReason,
+    pspReference: string | undefined,
+    known: InFlight | null,
+  ): Promise<OrphanDecision> {
     const { ledger, redis } = this.deps;
     const open = openIndexKey(ledger.prefix);
     const voidId = voidOperationId(id);
-    const base = { authorizationId: id, voidId, gateway: auth?.payment.gateway ?? 'unknown', reason, amount: auth?.payment.amount, currency: auth?.payment.currency, orderId: auth?.payment.order_id };
+    const base = {
+      authorizationId: id,
+      voidId,
+      gateway: auth?.payment.gateway ?? 'unknown',
+      reason,
+      amount: auth?.payment.amount,
+      currency: auth?.payment.currency,
+      orderId: auth?.payment.order_id,
+    };
     const skip = (why: string): OrphanDecision => ({ ...base, outcome: 'skipped', skipped: why });
     if (this.mode === 'off') return skip('off');
     if (!auth) {
@@ -239,7 +257,15 @@ export class OrphanReversal {
   /** Log line and metric of a decision: a warning per void, a warning per dry-run void (once per authorization). */
   private async report(d: OrphanDecision): Promise<void> {
     const { logger, redis, ledger } = this.deps;
-    const meta = { operation_id: d.authorizationId, void_operation_id: d.voidId, gateway: d.gateway, reason: d.reason, order_id: d.orderId, amount: d.amount, currency: d.currency };
+    const meta = {
+      operation_id: d.authorizationId,
+      void_operation_id: d.voidId,
+      gateway: d.gateway,
+      reason: d.reason,
+      order_id: d.orderId,
+      amount: d.amount,
+      currency: d.currency,
+    };
     if (d.outcome === 'voided') {
       reversals.inc({ gateway: d.gateway, mode: 'on', reason: d.reason });
       logger.warn('orphan reversal: voiding an authorization nothing will capture', { ...meta, mode: 'on' });

@@ -153,7 +153,12 @@ export class Poller {
     } else if (now < alertAt) {
       await ledger.transition(op.id, 'PENDING', { event: 'awaiting_webhook', alert_at: alertAt }, { nextCheckAt: alertAt });
     } else {
-      const moved = await ledger.transition(op.id, 'PENDING', { event: 'awaiting_webhook_alert', age_ms: now - op.createdAt }, { nextCheckAt: now + config.poller.unresolvedIntervalMs, pollStep: WEBHOOK_WAIT_ALERTED });
+      const moved = await ledger.transition(
+        op.id,
+        'PENDING',
+        { event: 'awaiting_webhook_alert', age_ms: now - op.createdAt },
+        { nextCheckAt: now + config.poller.unresolvedIntervalMs, pollStep: WEBHOOK_WAIT_ALERTED },
+      );
       if (moved.applied) alertAwaitingWebhook(logger, op, now - op.createdAt);
     }
     return 'stillOpen';

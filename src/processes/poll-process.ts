@@ -144,7 +144,9 @@ export async function startPollerProcess(
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
   for (const q of [eventsQueue, deliveryQueue, outcomesQueue]) q.on('error', () => undefined);
-  setScrapeCollector(scrapeSnapshot({ config, redis, queues: { 'gateway-delivery': deliveryQueue, 'oms-events': eventsQueue, 'gateway-outcomes': outcomesQueue } }));
+  setScrapeCollector(
+    scrapeSnapshot({ config, redis, queues: { 'gateway-delivery': deliveryQueue, 'oms-events': eventsQueue, 'gateway-outcomes': outcomesQueue } }),
+  );
   const deps = passDeps(config, logger, routes, redis, eventsQueue, deliveryQueue);
   const intervalMs = config.pollerProcess.intervalMs;
   let current: Promise<PollReport | null> | null = null;

@@ -25,7 +25,8 @@ export function eventLagCheck(config: Config, redis: Redis): ReadinessCheck {
     const oldest = await redis.zrange(`${config.redis.keyPrefix}events:unsent`, 0, 0, 'WITHSCORES');
     if (oldest.length < 2) return;
     const lagMs = Date.now() - Number(oldest[1]);
-    if (lagMs > config.monitoring.readyMaxEventLagMs) throw new Error(`oldest unsent event is ${lagMs} ms old (monitoring.ready_max_event_lag_ms ${config.monitoring.readyMaxEventLagMs})`);
+    if (lagMs > config.monitoring.readyMaxEventLagMs)
+      throw new Error(`oldest unsent event is ${lagMs} ms old (monitoring.ready_max_event_lag_ms ${config.monitoring.readyMaxEventLagMs})`);
   };
 }
 
@@ -65,16 +66,23 @@ export async function waitForRedis(redis: Redis, logger: Logger, signal?: AbortS
       ]);
       return;
     } catch (err) {
-      throttle.warn('redis', 'waiting for Redis before starting (rate-limited: one line per minute)', { error: (err as Error).message, waited_ms: Date.now() - started });
+      throttle.warn('redis', 'waiting for Redis before starting (rate-limited: one line per minute)', {
+        error: (err as Error).message,
+        waited_ms: Date.now() - started,
+      });
     } finally {
       clearTimeout(timer);
     }
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, everyMs);
-      signal?.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve();
-      }, { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          resolve();
+        },
+        { once: true },
+      );
     });
   }
 }

@@ -54,7 +54,10 @@ export function scrapeSnapshot(deps: { config: Config; redis: Redis; queues: Rec
       const channel = await model.createChannel();
       channel.on('error', () => undefined);
       try {
-        for (const [name, queue] of [['commands', config.amqp.commandsQueue], ['dead_letter', config.amqp.deadLetterQueue]] as const) {
+        for (const [name, queue] of [
+          ['commands', config.amqp.commandsQueue],
+          ['dead_letter', config.amqp.deadLetterQueue],
+        ] as const) {
           const { messageCount } = await channel.checkQueue(queue);
           queues.push({ queue: name, state: 'ready', count: messageCount });
         }

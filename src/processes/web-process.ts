@@ -54,24 +54,34 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:web', logger });
   // Connect in the background: intake answers 503 until the broker is there, which the bus retries.
   void connection.connect().catch(() => undefined);
-  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
+  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) =>
+    declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }),
+  );
   const redis = createRedis(config.redis.url, 'commands', logger);
   // Redis and RabbitMQ lost / back: rate-limited log lines and pb_dependency_up.
   const dependencies = new DependencyWatch(logger);
   dependencies.watchRedis(redis);
   dependencies.watchAmqp(connection);
-  const deadLetters = new DeadLetterWriter(publisher, config.amqp, new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }));
+  const deadLetters = new DeadLetterWriter(
+    publisher,
+    config.amqp,
+    new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }),
+  );
   const backlog = new BacklogProbe({ config, connection, logger });
   const rateLimiter = new RateLimiter({ config, redis, logger, where: 'intake' });
   const intake = new IntakeRoute({ config, publisher, deadLetters, logger, ledger: new Ledger(redis, config.redis.keyPrefix), rateLimiter, backlog });
-  const health = new HealthRoute({
-    rabbitmq: async () => {
-      if (!connection.connected) throw new Error('not connected');
+  const health = new HealthRoute(
+    {
+      rabbitmq: async () => {
+        if (!connection.connected) throw new Error('not connected');
+      },
+      redis: async () => {
+        await redis.ping();
+      },
     },
-    redis: async () => {
-      await redis.ping();
-    },
-  }, undefined, logger);
+    undefined,
+    logger,
+  );
   const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
   outcomesQueue.on('error', () => undefined);
   const seenPrefix = `${config.redis.keyPrefix}webhook-seen:`;
@@ -92,11 +102,22 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     ...(options.extraRoutes ?? []),
   ];
   const server = await startWebServer(routes, { host: config.http.host, port: config.http.port, logger, limits: config.edge, tls });
-  logger.info('web process listening', { url: server.url, intake_path: config.http.intakePath, tls: tls !== undefined, client_certificates: tls?.ca !== undefined });
+  logger.info('web process listening', {
+    url: server.url,
+    intake_path: config.http.intakePath,
+    tls: tls !== undefined,
+    client_certificates: tls?.ca !== undefined,
+  });
   // The operator console: its own port and credentials, never the intake's listener.
   const ops = config.console.enabled ? openOps(config, logger, { service: 'web', redis }) : undefined;
   const consoleServer = ops
-    ? await startWebServer([new ConsoleRoute({ config, ops, logger, access, secure: tls !== undefined })], { host: config.console.bind, port: config.console.port, logger, limits: config.edge, tls })
+    ? await startWebServer([new ConsoleRoute({ config, ops, logger, access, secure: tls !== undefined })], {
+        host: config.console.bind,
+        port: config.console.port,
+        logger,
+        limits: config.edge,
+        tls,
+      })
     : undefined;
   const consoleUrl = consoleServer ? `${consoleServer.url}${config.console.path}` : undefined;
   if (consoleUrl) logger.info('operator console listening', { url: consoleUrl });

@@ -134,10 +134,24 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, logger });
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   dependencies.watchAmqp(connection);
-  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
-  const deadLetters = new DeadLetterWriter(publisher, config.amqp, new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }));
+  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) =>
+    declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }),
+  );
+  const deadLetters = new DeadLetterWriter(
+    publisher,
+    config.amqp,
+    new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }),
+  );
   const router = new ConfiguredGatewayRouter(options.routes);
-  const delivery = new DeliveryService({ config, ledger, router, recorder, logger, deadLetters, breakerBoard: new BreakerBoard(redis, config.redis.keyPrefix) });
+  const delivery = new DeliveryService({
+    config,
+    ledger,
+    router,
+    recorder,
+    logger,
+    deadLetters,
+    breakerBoard: new BreakerBoard(redis, config.redis.keyPrefix),
+  });
   const poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
 
@@ -151,7 +165,14 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   deliveryRef = delivery;
   const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
   outcomesQueue.on('error', () => undefined);
-  setScrapeCollector(scrapeSnapshot({ config, redis, amqp: connection, queues: { 'gateway-delivery': deliveryQueue, 'oms-events': eventsQueue, 'gateway-outcomes': outcomesQueue } }));
+  setScrapeCollector(
+    scrapeSnapshot({
+      config,
+      redis,
+      amqp: connection,
+      queues: { 'gateway-delivery': deliveryQueue, 'oms-events': eventsQueue, 'gateway-outcomes': outcomesQueue },
+    }),
+  );
 
   const workers: Worker[] = [
     startDeliveryWorker(config, blocking, delivery, logger),

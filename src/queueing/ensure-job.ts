@@ -21,7 +21,13 @@ const LIVE: ReadonlySet<string> = new Set(['waiting', 'active', 'delayed', 'prio
  * while to dedupe) is removed and added again; a missing one is added. Still one job id per item: never
  * two jobs of it at once. Rare path: it costs two or three Redis calls.
  */
-export async function ensureJob<T>(queue: Queue<T>, name: string, data: T, jobId: string, opts: { promote?: boolean; delay?: number } = {}): Promise<EnsureJobResult> {
+export async function ensureJob<T>(
+  queue: Queue<T>,
+  name: string,
+  data: T,
+  jobId: string,
+  opts: { promote?: boolean; delay?: number } = {},
+): Promise<EnsureJobResult> {
   const job = await queue.getJob(jobId);
   let found: EnsureJobResult['found'] = 'missing';
   if (job) {

@@ -5,7 +5,9 @@ import { counter, gauge } from '../metrics/metrics-registry';
 import { IpRanges, clientKey, normalizeAddress } from '../net/ip-ranges';
 
 const connectionsOpen = gauge('pb_http_connections_open', 'Connections the web process holds open now');
-const connectionsRefused = counter('pb_http_connections_refused_total', 'Connections closed on arrival because a cap was reached, by cap (total, per_ip)', ['cap']);
+const connectionsRefused = counter('pb_http_connections_refused_total', 'Connections closed on arrival because a cap was reached, by cap (total, per_ip)', [
+  'cap',
+]);
 
 /** Connection caps of one server. */
 export interface ConnectionCaps {
@@ -79,11 +81,15 @@ export class ConnectionGuard {
   private refuse(socket: Socket, cap: 'total' | 'per_ip', address: string): void {
     connectionsRefused.inc({ cap });
     // The first refused address of the window is named: that is the one to look at.
-    this.refusals.warn(cap, `edge: connection refused, ${cap === 'total' ? 'edge.max_connections' : 'edge.max_connections_per_ip'} reached (rate-limited: one line per cap per minute)`, {
+    this.refusals.warn(
       cap,
-      peer: address,
-      limit: cap === 'total' ? this.caps.maxConnections : this.caps.maxConnectionsPerIp,
-    });
+      `edge: connection refused, ${cap === 'total' ? 'edge.max_connections' : 'edge.max_connections_per_ip'} reached (rate-limited: one line per cap per minute)`,
+      {
+        cap,
+        peer: address,
+        limit: cap === 'total' ? this.caps.maxConnections : this.caps.maxConnectionsPerIp,
+      },
+    );
     socket.destroy();
   }
 }

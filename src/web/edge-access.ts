@@ -5,7 +5,11 @@ import { counter } from '../metrics/metrics-registry';
 import { IpRanges, clientAddress } from '../net/ip-ranges';
 import { WebRoute, sendJson } from './web-server';
 
-const forbidden = counter('pb_http_forbidden_total', 'Requests refused with 403 by an IP allowlist, by surface (intake, webhook, admin) and gateway (webhooks only, else empty)', ['surface', 'gateway']);
+const forbidden = counter(
+  'pb_http_forbidden_total',
+  'Requests refused with 403 by an IP allowlist, by surface (intake, webhook, admin) and gateway (webhooks only, else empty)',
+  ['surface', 'gateway'],
+);
 
 /** What an allowlist protects: the bus intake, one gateway's webhook endpoint, the admin surfaces (/metrics, the operator console). */
 export type AccessSurface = 'intake' | 'webhook' | 'admin';

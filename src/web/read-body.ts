@@ -1,7 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import { BodyTooLargeError } from '../errors/body-too-large-error';
 
-
 /**
  * Reads the raw request body as bytes (signatures are verified on these exact bytes), refusing more
  * than `limitBytes` (checked against Content-Length first, then while streaming).

@@ -29,11 +29,16 @@ export class SignatureKeyUse {
   record(surface: 'intake' | 'webhook', gateway: string, key: SecretSlot, secretKey: string): void {
     signaturesVerified.inc({ surface, gateway, key });
     if (key === 'previous') {
-      this.previousInUse.log('info', `${surface}:${gateway}`, `rotation: a request was signed with the previous secret (${secretKey}); keep it until this line and pb_signatures_verified_total{key="previous"} stop (at most one line per endpoint per 10 minutes)`, {
-        surface,
-        ...(gateway ? { gateway } : {}),
-        key: secretKey,
-      });
+      this.previousInUse.log(
+        'info',
+        `${surface}:${gateway}`,
+        `rotation: a request was signed with the previous secret (${secretKey}); keep it until this line and pb_signatures_verified_total{key="previous"} stop (at most one line per endpoint per 10 minutes)`,
+        {
+          surface,
+          ...(gateway ? { gateway } : {}),
+          key: secretKey,
+        },
+      );
     }
   }
 }

@@ -7,7 +7,11 @@ import { counter } from '../metrics/metrics-registry';
 import { IpRanges } from '../net/ip-ranges';
 import { ConnectionGuard } from './connection-guard';
 
-const clientErrors = counter('pb_http_client_errors_total', 'Requests the web server closed before a handler saw them, by kind (timeout: headers or body too slow; headers_too_large; malformed; tls: handshake failed or too slow)', ['kind']);
+const clientErrors = counter(
+  'pb_http_client_errors_total',
+  'Requests the web server closed before a handler saw them, by kind (timeout: headers or body too slow; headers_too_large; malformed; tls: handshake failed or too slow)',
+  ['kind'],
+);
 
 /** One route family of the `web` process (intake, webhooks, health, metrics). */
 export interface WebRoute {
@@ -118,14 +122,17 @@ export async function startWebServer(routes: WebRoute[], options: WebServerOptio
     connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
   };
   const server: http.Server = options.tls
-    ? https.createServer({
-        ...serverOptions,
-        cert: options.tls.cert,
-        key: options.tls.key,
-        minVersion: 'TLSv1.2',
-        handshakeTimeout: limits.headersTimeoutMs,
-        ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
-      }, listener)
+    ? https.createServer(
+        {
+          ...serverOptions,
+          cert: options.tls.cert,
+          key: options.tls.key,
+          minVersion: 'TLSv1.2',
+          handshakeTimeout: limits.headersTimeoutMs,
+          ...(options.tls.ca ? { ca: options.tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        listener,
+      )
     : http.createServer(serverOptions, listener);
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   const guard = new ConnectionGuard(
@@ -143,10 +150,11 @@ export async function startWebServer(routes: WebRoute[], options: WebServerOptio
     if (canAnswer) socket.write(CLIENT_ERROR_RESPONSES[kind]);
     socket.destroy();
   });
-  if (options.tls) server.on('tlsClientError', (_err: Error, socket: Duplex) => {
-    clientErrors.inc({ kind: 'tls' });
-    socket.destroy();
-  });
+  if (options.tls)
+    server.on('tlsClientError', (_err: Error, socket: Duplex) => {
+      clientErrors.inc({ kind: 'tls' });
+      socket.destroy();
+    });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());

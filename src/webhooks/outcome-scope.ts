@@ -47,13 +47,20 @@ export function scopeMismatch(op: OperationRecord, arrived: ArrivedOutcome, gate
   return null;
 }
 
-const refused = counter('pb_webhook_outcomes_refused_total', 'Webhook outcomes refused because they do not belong to the operation they name, by gateway endpoint and failed check', ['gateway', 'check']);
+const refused = counter(
+  'pb_webhook_outcomes_refused_total',
+  'Webhook outcomes refused because they do not belong to the operation they name, by gateway endpoint and failed check',
+  ['gateway', 'check'],
+);
 
 /**
  * The security line and metric of a refused outcome: which gateway endpoint, which operation, which check,
  * the PSP's event id; never the body, card data or a secret.
  */
-export function reportScopeMismatch(logger: Logger, details: { gateway: string; check: ScopeCheck; op: OperationRecord; eventId: string; arrived: ArrivedOutcome }): void {
+export function reportScopeMismatch(
+  logger: Logger,
+  details: { gateway: string; check: ScopeCheck; op: OperationRecord; eventId: string; arrived: ArrivedOutcome },
+): void {
   const { gateway, check, op, eventId, arrived } = details;
   refused.inc({ gateway, check });
   logger.warn('security: webhook_scope_mismatch', {

@@ -15,7 +15,6 @@ import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 
-
 /**
  * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
  * or out-of-order webhook never turns a terminal state back. Finds the operation by our echoed id or by
@@ -65,7 +64,11 @@ export function startOutcomeWorker(
   worker.on('error', (err) => deps.logger.warn('outcome worker error', { error: err.message }));
   worker.on('failed', (job, err) => {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
-      deps.logger.error('webhook outcome could not be matched to an operation; kept in the failed set', { event_id: job.data.eventId, gateway: job.data.gateway, error: err.message });
+      deps.logger.error('webhook outcome could not be matched to an operation; kept in the failed set', {
+        event_id: job.data.eventId,
+        gateway: job.data.gateway,
+        error: err.message,
+      });
     }
   });
   return worker;

@@ -14,7 +14,11 @@ import { matchWebhookSecret } from './webhook-key-match';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 
 /** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
-const webhooksRefused = counter('pb_webhooks_refused_total', 'Webhook requests refused with 401, by gateway endpoint and reason (invalid_signature: missing, wrong or expired)', ['gateway', 'reason']);
+const webhooksRefused = counter(
+  'pb_webhooks_refused_total',
+  'Webhook requests refused with 401, by gateway endpoint and reason (invalid_signature: missing, wrong or expired)',
+  ['gateway', 'reason'],
+);
 
 export interface WebhookStats {
   accepted: number;
@@ -106,7 +110,15 @@ export class WebhookRoute implements WebRoute {
       // Enqueue first (BullMQ ignores a job id it holds: that is the dedupe), then note that we saw it.
       await this.deps.queue.add(
         'outcome',
-        { gateway: name, eventId: event.eventId, operationId: event.operationId, gatewayReference: event.gatewayReference, account: event.account, outcome: event.outcome, ...(event.adjustment ? { adjustment: event.adjustment } : {}) },
+        {
+          gateway: name,
+          eventId: event.eventId,
+          operationId: event.operationId,
+          gatewayReference: event.gatewayReference,
+          account: event.account,
+          outcome: event.outcome,
+          ...(event.adjustment ? { adjustment: event.adjustment } : {}),
+        },
         { jobId },
       );
       if (await this.deps.seen(jobId)) this.stats.duplicates += 1;

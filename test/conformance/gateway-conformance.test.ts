@@ -20,11 +20,16 @@ if (all.length === 0) throw new Error('no gateways registered in src/gateways/ga
 
 describe('conformance fixtures', () => {
   it('every registered gateway names a fixture whose transformer is its own', () => {
-    expect(GATEWAYS.map((g, i) => ({ type: g.type, sameTransformer: all[i]?.transformer === g.transformer }))).toEqual(GATEWAYS.map((g) => ({ type: g.type, sameTransformer: true })));
+    expect(GATEWAYS.map((g, i) => ({ type: g.type, sameTransformer: all[i]?.transformer === g.transformer }))).toEqual(
+      GATEWAYS.map((g) => ({ type: g.type, sameTransformer: true })),
+    );
   });
 
   it('every fixture file belongs to a registered gateway (a fixture nobody registered is a gateway half added)', () => {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.ts')).map((f) => `test/conformance/fixtures/${f}`).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => `test/conformance/fixtures/${f}`)
+      .sort();
     expect(files).toEqual(GATEWAYS.map((g) => g.conformanceFixture).sort());
   });
 });

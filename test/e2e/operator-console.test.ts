@@ -66,11 +66,15 @@ async function text(locator: Locator): Promise<string> {
 }
 
 async function noHorizontalOverflow(page: Page): Promise<void> {
-  const { scrollWidth, innerWidth } = (await page.evaluate('({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth })')) as { scrollWidth: number; innerWidth: number };
+  const { scrollWidth, innerWidth } = (await page.evaluate('({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth })')) as {
+    scrollWidth: number;
+    innerWidth: number;
+  };
   expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
 }
 
-const eventsFor = (operationId: string) => stack.busTwin.notifications.filter((n) => (n.params.payment as { operation_reference?: string } | undefined)?.operation_reference === operationId);
+const eventsFor = (operationId: string) =>
+  stack.busTwin.notifications.filter((n) => (n.params.payment as { operation_reference?: string } | undefined)?.operation_reference === operationId);
 
 for (const viewport of [
   { name: 'desktop', width: 1280, height: 900 },
@@ -80,7 +84,11 @@ for (const viewport of [
     it('refuses a wrong password, then loads behind the login, finds an order, and replays a dead letter exactly once', async () => {
       const run = `${viewport.name}${Date.now().toString(36)}`;
       // An order the bridge carried, to look up.
-      const carried = channelCommand('authorize', {}, { order_id: `ORD-CON-${run}`, method_details: { method: 'card', card: { brand: 'visa', last_four_digits: '1111', bin: '411111' } } });
+      const carried = channelCommand(
+        'authorize',
+        {},
+        { order_id: `ORD-CON-${run}`, method_details: { method: 'card', card: { brand: 'visa', last_four_digits: '1111', bin: '411111' } } },
+      );
       const channels = await ChannelPublisher.open(stack.config);
       await channels.publish(carried);
       await channels.close();
@@ -89,8 +97,22 @@ for (const viewport of [
       // A valid command dead-lettered by an outage (never carried): the one to replay. And one carrying markup.
       const lost = channelCommand('authorize', {}, { order_id: `ORD-DL-${run}`, amount: 4200 });
       const writer = new DeadLetterWriter(publisher, stack.config.amqp);
-      await writer.write(Buffer.from(JSON.stringify(lost)), { code: 'UNEXPECTED_ERROR', field: '(root)', reason: 'unexpected_error: DependencyUnavailableError', source: `amqp:${stack.config.amqp.commandsQueue}` }, { 'x-pb-routing-key': 'web.payment.authorize' });
-      await writer.write(Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: XSS, custom_attributes: { note: `card ${TEST_PANS[0]}` } }))), { code: 'INVALID_PARAMS', field: 'payment.order_id', reason: `bad ${XSS}`, source: `amqp:${stack.config.amqp.commandsQueue}` });
+      await writer.write(
+        Buffer.from(JSON.stringify(lost)),
+        {
+          code: 'UNEXPECTED_ERROR',
+          field: '(root)',
+          reason: 'unexpected_error: DependencyUnavailableError',
+          source: `amqp:${stack.config.amqp.commandsQueue}`,
+        },
+        { 'x-pb-routing-key': 'web.payment.authorize' },
+      );
+      await writer.write(Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: XSS, custom_attributes: { note: `card ${TEST_PANS[0]}` } }))), {
+        code: 'INVALID_PARAMS',
+        field: 'payment.order_id',
+        reason: `bad ${XSS}`,
+        source: `amqp:${stack.config.amqp.commandsQueue}`,
+      });
 
       const context = await browser.newContext({ viewport: { width: viewport.width, height: viewport.height } });
       const page = await context.newPage();
@@ -164,7 +186,17 @@ describe('operator console forms', () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await login(page);
-    const status = await page.evaluate(async (url) => (await fetch(`${url}/dead-letters/replay`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'id=dl-000000000000000000000000&mode=execute&csrf=forged' })).status, consoleUrl);
+    const status = await page.evaluate(
+      async (url) =>
+        (
+          await fetch(`${url}/dead-letters/replay`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: 'id=dl-000000000000000000000000&mode=execute&csrf=forged',
+          })
+        ).status,
+      consoleUrl,
+    );
     expect(status).toBe(403);
     await context.close();
   });

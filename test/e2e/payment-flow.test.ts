@@ -100,7 +100,12 @@ describe('the payment flow end to end', () => {
     expectAllHeld(checks);
     expect(new Set(records.map((r) => r.command))).toEqual(new Set(['authorize', 'capture', 'refund', 'cancel', 'sale', 'validate', 'revalidate', 'tokenize']));
     expect(new Set(records.map((r) => r.channel))).toEqual(new Set(['web', 'pos', 'marketplace', 'bus']));
-    expect(records.filter((r) => r.status === 'FAIL').map((r) => r.command).sort()).toEqual(['authorize', 'capture']);
+    expect(
+      records
+        .filter((r) => r.status === 'FAIL')
+        .map((r) => r.command)
+        .sort(),
+    ).toEqual(['authorize', 'capture']);
   });
 
   it('sends the refund PENDINGRELEASE notice before the refund outcome', async () => {
@@ -108,7 +113,10 @@ describe('the payment flow end to end', () => {
     const refund = records.find((r) => r.command === 'refund');
     expect(refund?.status).toBe('SUCCESS');
     const forRefund = stack.busTwin.notifications.filter((n) => JSON.stringify(n.params).includes(refund?.operationId ?? '?'));
-    expect(forRefund.map((n) => n.method)).toEqual([stack.config.serviceBus.methods.notifications.refund_updated, stack.config.serviceBus.methods.notifications.refunded]);
+    expect(forRefund.map((n) => n.method)).toEqual([
+      stack.config.serviceBus.methods.notifications.refund_updated,
+      stack.config.serviceBus.methods.notifications.refunded,
+    ]);
   });
 
   it('delivers everything exactly once through 5xx, 429 and connection resets', async () => {
@@ -136,7 +144,11 @@ describe('the payment flow end to end', () => {
       const settledAt = after.findIndex((e) => e.event === 'outcome');
       const source = after[settledAt]?.source;
       const askedFirst = after.slice(0, settledAt).some((e) => e.event === 'inquiry' && e.found === false);
-      expect({ id, source, askedFirst: source === 'response' ? askedFirst : true }).toEqual({ id, source: expect.stringMatching(/^(inquiry|poller|webhook|response)$/), askedFirst: true });
+      expect({ id, source, askedFirst: source === 'response' ? askedFirst : true }).toEqual({
+        id,
+        source: expect.stringMatching(/^(inquiry|poller|webhook|response)$/),
+        askedFirst: true,
+      });
     }
     expect(unanswered.some(([, h]) => h.some((e) => e.event === 'outcome' && (e.source === 'inquiry' || e.source === 'poller')))).toBe(true);
   });
@@ -157,7 +169,9 @@ describe('the payment flow end to end', () => {
     // The outage happened to this workload: the PSP refused its calls, and operations of it recorded the
     // 503 as a retryable error, then still reached the PSP's answer.
     expect((await stack.simulator.counters()).outageRefusals).toBeGreaterThan(before.outageRefusals);
-    const refused = [...(await histories(records))].filter(([, h]) => h.some((e) => e.event === 'send_error' && e.http_status === 503 && e.kind === 'server_error'));
+    const refused = [...(await histories(records))].filter(([, h]) =>
+      h.some((e) => e.event === 'send_error' && e.http_status === 503 && e.kind === 'server_error'),
+    );
     expect(refused.length).toBeGreaterThan(0);
     for (const [id, history] of refused) {
       const last503 = history.map((e) => e.event === 'send_error' && e.http_status === 503).lastIndexOf(true);

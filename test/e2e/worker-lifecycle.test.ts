@@ -57,7 +57,13 @@ describe.each([
     const configPath = await configWithDeadRedis(dir);
     const port = await freePort();
     const logPath = join(dir, `${name}.log`);
-    const role = spawnRole({ name, cliPath: join(projectRoot(), 'dist', 'src', 'cli.js'), configPath, args: [...args, '--monitoring-port', String(port)], logPath });
+    const role = spawnRole({
+      name,
+      cliPath: join(projectRoot(), 'dist', 'src', 'cli.js'),
+      configPath,
+      args: [...args, '--monitoring-port', String(port)],
+      logPath,
+    });
     spawned.push(role);
     const base = `http://127.0.0.1:${port}`;
     await eventually(async () => (await fetch(`${base}/healthz`).catch(() => null))?.status === 200, 15_000, 100);

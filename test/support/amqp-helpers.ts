@@ -26,7 +26,7 @@ export async function amqpClient(config: Config): Promise<{
     publish: async (routingKey, body, headers) => {
       const content = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
       const key = keyring.currentKey(routingChannel(routingKey));
-      const signature = headers === null ? {} : headers ?? (key ? channelSignatureHeaders(content, key) : {});
+      const signature = headers === null ? {} : (headers ?? (key ? channelSignatureHeaders(content, key) : {}));
       ch.publish(config.amqp.commandsExchange, routingKey, content, { persistent: true, contentType: 'application/json', headers: signature });
       await ch.waitForConfirms();
     },

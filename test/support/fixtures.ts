@@ -23,7 +23,11 @@ export function payment(overrides: Partial<Payment> = {}): Payment {
 }
 
 /** A canonical command as another channel (web, POS, marketplace) publishes it. */
-export function channelCommand(command: PaymentCommand['command'], overrides: Partial<PaymentCommand> = {}, paymentOverrides: Partial<Payment> = {}): PaymentCommand {
+export function channelCommand(
+  command: PaymentCommand['command'],
+  overrides: Partial<PaymentCommand> = {},
+  paymentOverrides: Partial<Payment> = {},
+): PaymentCommand {
   return {
     version: 1,
     command,

@@ -10,7 +10,11 @@ export function requiredCredentials(type: 'simulator' | 'stripe' | 'adyen' | 'cy
     case 'adyen':
       return { api_key: 'adyen-placeholder-api-key-0123', merchant_account: 'PlaceholderMerchant' };
     case 'cybersource':
-      return { merchant_id: 'placeholder_merchant', key_id: '00000000-0000-4000-8000-000000000000', shared_secret: Buffer.from('placeholder-shared-secret-32byte').toString('base64') };
+      return {
+        merchant_id: 'placeholder_merchant',
+        key_id: '00000000-0000-4000-8000-000000000000',
+        shared_secret: Buffer.from('placeholder-shared-secret-32byte').toString('base64'),
+      };
     case 'simulator':
       return {};
   }

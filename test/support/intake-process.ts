@@ -42,8 +42,14 @@ export async function startIntakeProcess(config: Config, logger: Logger, options
   for (const q of [deliveryQueue, eventsQueue]) q.on('error', () => undefined);
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:intake-test', logger });
-  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }));
-  const deadLetters = new DeadLetterWriter(publisher, config.amqp, new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }));
+  const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) =>
+    declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }),
+  );
+  const deadLetters = new DeadLetterWriter(
+    publisher,
+    config.amqp,
+    new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }),
+  );
   // With `rateLimits`, the worker's rate limiter (rate_limits.*, leased tokens) holds messages over a limit.
   const rateLimiter = options.rateLimits ? new RateLimiter({ config, redis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens }) : undefined;
   const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, recorder, rateLimiter });

@@ -189,7 +189,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop({ purge: true }).catch(() => undefined);
     throw err;
   }
-  return { dir, configPath, config, busTwin, simulator, web, workers, intakeUrl: `http://127.0.0.1:${webPort}/bus`, busSecret, startWorker, runCli, stop, metricsTargets };
+  return {
+    dir,
+    configPath,
+    config,
+    busTwin,
+    simulator,
+    web,
+    workers,
+    intakeUrl: `http://127.0.0.1:${webPort}/bus`,
+    busSecret,
+    startWorker,
+    runCli,
+    stop,
+    metricsTargets,
+  };
 }
 
 /** Deletes a namespace's Redis keys and AMQP exchanges and queues (tests and demo runs clean up after themselves). */

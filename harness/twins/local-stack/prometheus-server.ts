@@ -40,19 +40,32 @@ export async function startPrometheus(options: { dir: string; targets: string[];
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`prometheus did not start (${err.message}): install Debian's prometheus package (scripts/services.sh does)`))));
+  const spawnError = new Promise<never>((_, reject) =>
+    child.once('error', (err) =>
+      reject(new Error(`prometheus did not start (${err.message}): install Debian's prometheus package (scripts/services.sh does)`)),
+    ),
+  );
   spawnError.catch(() => undefined);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const ready = await Promise.race([fetch(`${url}/-/ready`).then((r) => r.ok).catch(() => false), spawnError]);
+    const ready = await Promise.race([
+      fetch(`${url}/-/ready`)
+        .then((r) => r.ok)
+        .catch(() => false),
+      spawnError,
+    ]);
     if (ready) break;
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`prometheus not ready (see ${join(options.dir, 'prometheus.log')})`);
     await new Promise((r) => setTimeout(r, 200));
   }
   const query = async (expr: string) => {
     const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
-    const body = (await res.json()) as { status: string; error?: string; data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const body = (await res.json()) as {
+      status: string;
+      error?: string;
+      data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
     if (body.status !== 'success' || !body.data) throw new Error(`prometheus query ${expr} failed: ${body.error ?? res.status}`);
     return body.data.result.map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
   };

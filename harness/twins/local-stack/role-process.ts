@@ -24,7 +24,15 @@ export interface RoleProcess {
  * `PB_ROLE_NODE_ARGS` (space-separated) adds Node options to every role process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile workers (Node refuses those in NODE_OPTIONS).
  */
-export function spawnRole(options: { name: string; cliPath: string; configPath: string; args: string[]; logPath: string; readyTimeoutMs?: number; env?: NodeJS.ProcessEnv }): RoleProcess {
+export function spawnRole(options: {
+  name: string;
+  cliPath: string;
+  configPath: string;
+  args: string[];
+  logPath: string;
+  readyTimeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}): RoleProcess {
   const nodeArgs = (process.env.PB_ROLE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
   const child = spawn(process.execPath, [...nodeArgs, options.cliPath, '--config', options.configPath, ...options.args], {
     env: { ...process.env, ...options.env },
@@ -35,7 +43,10 @@ export function spawnRole(options: { name: string; cliPath: string; configPath: 
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${options.name} not ready after ${options.readyTimeoutMs ?? 30000} ms (see ${options.logPath})`)), options.readyTimeoutMs ?? 30000);
+    const timer = setTimeout(
+      () => reject(new Error(`${options.name} not ready after ${options.readyTimeoutMs ?? 30000} ms (see ${options.logPath})`)),
+      options.readyTimeoutMs ?? 30000,
+    );
     const onMessage = (message: unknown) => {
       if (typeof message !== 'object' || message === null || (message as Partial<ReadyMessage>).type !== 'ready') return;
       clearTimeout(timer);

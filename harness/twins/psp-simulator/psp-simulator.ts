@@ -247,8 +247,10 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   /** `POST /_control/chargeback` and `/_control/refund-failure`: a late fact, sent as a signed webhook. */
   function injectLateFact(path: string, body: unknown, res: http.ServerResponse): void {
     const b = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
-    if (typeof b.reference !== 'string' || b.reference.length === 0) return send(res, 400, errorJson('invalid_request', 'reference must be a non-empty string'));
-    if (b.amount !== undefined && (typeof b.amount !== 'number' || !Number.isSafeInteger(b.amount))) return send(res, 400, errorJson('invalid_request', 'amount must be an integer of minor units'));
+    if (typeof b.reference !== 'string' || b.reference.length === 0)
+      return send(res, 400, errorJson('invalid_request', 'reference must be a non-empty string'));
+    if (b.amount !== undefined && (typeof b.amount !== 'number' || !Number.isSafeInteger(b.amount)))
+      return send(res, 400, errorJson('invalid_request', 'amount must be an integer of minor units'));
     if (b.reason !== undefined && typeof b.reason !== 'string') return send(res, 400, errorJson('invalid_request', 'reason must be a string'));
     const duplicate = b.duplicate === true;
     if (path === '/_control/chargeback') {
@@ -491,12 +493,14 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
-    void readBody(req).then(async (text) => {
-      if (text === undefined) return send(res, 413, errorJson('invalid_request', 'body too large'));
-      if (path.startsWith('/_control/')) return handleControl(method, path, text, res);
-      if (path.startsWith('/v1/')) return handleApi(req, res, method, path, text);
-      return send(res, 404, errorJson('not_found', 'no such route'));
-    }).catch(() => send(res, 500, errorJson('internal_error', 'simulator error')));
+    void readBody(req)
+      .then(async (text) => {
+        if (text === undefined) return send(res, 413, errorJson('invalid_request', 'body too large'));
+        if (path.startsWith('/_control/')) return handleControl(method, path, text, res);
+        if (path.startsWith('/v1/')) return handleApi(req, res, method, path, text);
+        return send(res, 404, errorJson('not_found', 'no such route'));
+      })
+      .catch(() => send(res, 500, errorJson('internal_error', 'simulator error')));
   });
   // Keep-alive friendly: clients (the bridge's pooled agent) keep sockets open between bursts.
   server.keepAliveTimeout = 65_000;

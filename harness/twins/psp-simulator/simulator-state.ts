@@ -149,7 +149,10 @@ function refuse(code: string, message: string): ApiResult {
 }
 
 class Invalid extends Error {
-  constructor(readonly param: string, message: string) {
+  constructor(
+    readonly param: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -335,8 +338,19 @@ export class SimulatorState {
     const { auth } = found;
     const available = auth.captured - auth.refunded;
     const disputed = amount ?? available;
-    if (!Number.isSafeInteger(disputed) || disputed <= 0 || disputed > auth.captured) return 'amount must be a positive integer no larger than the captured amount';
-    return { id: this.newId(reversed ? 'cbr' : 'cb'), object: 'chargeback', status: reversed ? 'reversed' : 'charged_back', amount: disputed, currency: auth.currency, reference, authorization: auth.id, reason, created: nowSeconds() };
+    if (!Number.isSafeInteger(disputed) || disputed <= 0 || disputed > auth.captured)
+      return 'amount must be a positive integer no larger than the captured amount';
+    return {
+      id: this.newId(reversed ? 'cbr' : 'cb'),
+      object: 'chargeback',
+      status: reversed ? 'reversed' : 'charged_back',
+      amount: disputed,
+      currency: auth.currency,
+      reference,
+      authorization: auth.id,
+      reason,
+      created: nowSeconds(),
+    };
   }
 
   /**
@@ -350,7 +364,17 @@ export class SimulatorState {
     const amount = result.amount as number;
     auth.refunded = Math.max(0, auth.refunded - amount);
     if (auth.status === 'refunded' && auth.refunded < auth.amount) auth.status = 'captured';
-    return { id: result.id as string, object: 'refund', status: 'failed', amount, currency: auth.currency, reference, authorization: auth.id, failure_reason: reason, created: nowSeconds() };
+    return {
+      id: result.id as string,
+      object: 'refund',
+      status: 'failed',
+      amount,
+      currency: auth.currency,
+      reference,
+      authorization: auth.id,
+      failure_reason: reason,
+      created: nowSeconds(),
+    };
   }
 
   /** The authorization behind the stored result of the operation with `reference`, and that result. */
@@ -435,7 +459,16 @@ export class SimulatorState {
     event: SimulatorEventType,
   ): ApiResult {
     const prefix = object === 'capture' ? 'cap' : object === 'refund' ? 're' : 'can';
-    const body: MovementView = { id: this.newId(prefix), object, status, amount, currency: auth.currency, reference, authorization: auth.id, created: nowSeconds() };
+    const body: MovementView = {
+      id: this.newId(prefix),
+      object,
+      status,
+      amount,
+      currency: auth.currency,
+      reference,
+      authorization: auth.id,
+      created: nowSeconds(),
+    };
     return { status: 201, body, landed: true, effect: true, event };
   }
 }

@@ -68,7 +68,12 @@ export const ADYEN_DECLINES: DeclineTable = {
   ],
   fallback: 'unknown',
   rules: {
-    ...Object.fromEntries(ADYEN_REFUSAL_REASONS.flatMap(([code, text, rule]) => [[code, rule], [text, rule]])),
+    ...Object.fromEntries(
+      ADYEN_REFUSAL_REASONS.flatMap(([code, text, rule]) => [
+        [code, rule],
+        [text, rule],
+      ]),
+    ),
     // resultCode (Refused and Cancelled are refusal reason texts too, with the same category).
     Error: 'processing_error',
     AuthenticationFinished: 'authentication_required',

@@ -71,7 +71,8 @@ export function classifyAdyenError(response: GatewayResponse, gateway: string): 
   const status = response.status;
   const details = { httpStatus: status, gatewayCode: body.errorCode };
   const transient = isTransient(response);
-  if (status === 401 || status === 403) return new GatewayError('authentication', gateway, `credentials refused (HTTP ${status}, errorCode ${body.errorCode ?? '-'})`, details);
+  if (status === 401 || status === 403)
+    return new GatewayError('authentication', gateway, `credentials refused (HTTP ${status}, errorCode ${body.errorCode ?? '-'})`, details);
   if (status === 429) return new GatewayError('rate_limited', gateway, 'rate limited (HTTP 429)', { ...details, retryAfterMs: retryAfterMs(response.headers) });
   if (status === 404) return new GatewayError('not_found', gateway, 'not found (HTTP 404)', details);
   if ((status === 409 || status === 422) && body.errorCode === ADYEN_IDEMPOTENCY_IN_USE) {
@@ -79,6 +80,12 @@ export function classifyAdyenError(response: GatewayResponse, gateway: string): 
       ? new GatewayError('server_error', gateway, 'the first request with this idempotency key is still being processed', details)
       : new GatewayError('idempotency_conflict', gateway, `idempotency key refused (HTTP ${status}, errorCode 704)`, details);
   }
-  if (status >= 500) return new GatewayError('server_error', gateway, `server error (HTTP ${status}, errorCode ${body.errorCode ?? '-'}${transient ? ', transient' : ''})`, details);
+  if (status >= 500)
+    return new GatewayError(
+      'server_error',
+      gateway,
+      `server error (HTTP ${status}, errorCode ${body.errorCode ?? '-'}${transient ? ', transient' : ''})`,
+      details,
+    );
   return new GatewayError('invalid_request', gateway, `request refused (HTTP ${status}, errorCode ${body.errorCode ?? '-'})`, details);
 }

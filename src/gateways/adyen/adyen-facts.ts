@@ -5,9 +5,20 @@ import { ADYEN_EVENT_CODES, ADYEN_MODIFICATION_STATUSES, ADYEN_RESULT_CODES, eve
 /** Adyen's fact table (docs/gateways/adyen.md), read from its status maps and late-fact map. */
 export function adyenFacts(): FactRow[] {
   const rows: FactRow[] = [];
-  for (const code of ADYEN_RESULT_CODES) rows.push({ fact: `resultCode \`${code}\``, source: `${RESPONSE_OR_INQUIRY} (/payments)`, commands: ['authorize', 'sale', 'revalidate'], meaning: resultCodeStatus(code) });
+  for (const code of ADYEN_RESULT_CODES)
+    rows.push({
+      fact: `resultCode \`${code}\``,
+      source: `${RESPONSE_OR_INQUIRY} (/payments)`,
+      commands: ['authorize', 'sale', 'revalidate'],
+      meaning: resultCodeStatus(code),
+    });
   for (const status of ADYEN_MODIFICATION_STATUSES) {
-    rows.push({ fact: `modification status \`${status}\``, source: 'response (modifications; no status inquiry: they settle by webhook)', commands: ['capture', 'cancel', 'refund', 'validate'], meaning: modificationStatus(status) });
+    rows.push({
+      fact: `modification status \`${status}\``,
+      source: 'response (modifications; no status inquiry: they settle by webhook)',
+      commands: ['capture', 'cancel', 'refund', 'validate'],
+      meaning: modificationStatus(status),
+    });
   }
   for (const code of ADYEN_EVENT_CODES) {
     const onTrue = eventOutcome(code, true);

@@ -17,7 +17,11 @@ function hmacKeyProblem(secret: string): string | null {
 
 const ADYEN_SETTINGS = {
   apiKey: { secret: true, required: true, description: 'API key of the API credential (Customer Area ▸ Developers ▸ API credentials), sent as X-API-Key' },
-  merchantAccount: { secret: false, required: true, description: 'the merchant account code every request names and every webhook must name (`merchantAccountCode`)' },
+  merchantAccount: {
+    secret: false,
+    required: true,
+    description: 'the merchant account code every request names and every webhook must name (`merchantAccountCode`)',
+  },
   webhookSecret: { secret: true, check: hmacKeyProblem, description: "the webhook's HMAC key (hex); empty: every webhook refused" },
   webhookSecretPrevious: { secret: true, check: hmacKeyProblem, description: 'the previous HMAC key, still accepted while it rotates' },
   keyId: {
@@ -70,7 +74,9 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
         success: 'true',
         additionalData: {} as Record<string, string>,
       };
-      item.additionalData.hmacSignature = createHmac('sha256', Buffer.from(gateway.webhookSecret, 'hex')).update(adyenSigningString(item), 'utf8').digest('base64');
+      item.additionalData.hmacSignature = createHmac('sha256', Buffer.from(gateway.webhookSecret, 'hex'))
+        .update(adyenSigningString(item), 'utf8')
+        .digest('base64');
       const body = Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }));
       return { body, headers: { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(gateway) } };
     },

@@ -32,7 +32,8 @@ function str(o: Json, key: string): string | undefined {
 
 function requiredStr(o: Json, key: string, response: GatewayResponse, gateway: string): string {
   const v = str(o, key);
-  if (v === undefined) throw new GatewayError('outcome_unknown', gateway, `Adyen answer without ${key} (HTTP ${response.status})`, { httpStatus: response.status });
+  if (v === undefined)
+    throw new GatewayError('outcome_unknown', gateway, `Adyen answer without ${key} (HTTP ${response.status})`, { httpStatus: response.status });
   return v;
 }
 
@@ -64,7 +65,12 @@ function modificationOutcome(body: Json, response: GatewayResponse, gateway: str
 function storedOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
   const id = requiredStr(body, 'id', response, gateway);
   const shopperReference = str(body, 'shopperReference') ?? shopperReferenceForNewToken(ctx.payment, ctx.operationId);
-  return { status: 'SUCCESS', gatewayStatus: ADYEN_STORED_STATUS, gatewayReference: id, newGatewayKey: formatStoredToken({ shopperReference, storedPaymentMethodId: id }) };
+  return {
+    status: 'SUCCESS',
+    gatewayStatus: ADYEN_STORED_STATUS,
+    gatewayReference: id,
+    newGatewayKey: formatStoredToken({ shopperReference, storedPaymentMethodId: id }),
+  };
 }
 
 /**

@@ -49,9 +49,14 @@ export function parseStoredToken(key: string, payment: Payment, gateway: string)
   const shopperReference = cut > 0 ? key.slice(0, cut) : customAttribute(payment, 'shopper_reference');
   const storedPaymentMethodId = cut > 0 ? key.slice(cut + 1) : key;
   if (!storedPaymentMethodId || !shopperReference || shopperReference.length < MIN_SHOPPER_REFERENCE) {
-    throw new GatewayError('invalid_request', gateway, 'a stored Adyen card needs <shopperReference>:<storedPaymentMethodId> or custom_attributes.shopper_reference', {
-      gatewayCode: 'ADYEN_STORED_TOKEN_INCOMPLETE',
-    });
+    throw new GatewayError(
+      'invalid_request',
+      gateway,
+      'a stored Adyen card needs <shopperReference>:<storedPaymentMethodId> or custom_attributes.shopper_reference',
+      {
+        gatewayCode: 'ADYEN_STORED_TOKEN_INCOMPLETE',
+      },
+    );
   }
   return { shopperReference, storedPaymentMethodId };
 }

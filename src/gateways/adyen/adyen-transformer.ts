@@ -3,7 +3,16 @@ import { CommandType } from '../../contracts/payment-command';
 import { assertNever } from '../assert-never';
 import { withDeclines } from '../gateway-declines';
 import { ADYEN_DECLINES, adyenDecline } from './adyen-declines';
-import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, InquirySupport, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import {
+  GatewayOutcome,
+  GatewayRequest,
+  GatewayResponse,
+  GatewayTransformer,
+  InquirySupport,
+  OperationContext,
+  WebhookAck,
+  WebhookEvent,
+} from '../gateway-adapter';
 import { buildAdyenRequest } from './adyen-requests';
 import { parseAdyenResponse, parseAdyenStatusResponse } from './adyen-responses';
 import { adyenWebhookAck, parseAdyenWebhook, verifyAdyenWebhook } from './adyen-webhook';

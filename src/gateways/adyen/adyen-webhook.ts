@@ -174,7 +174,9 @@ export function verifyBasicAuth(headers: Record<string, string>, gateway: Gatewa
   const expected = adyenWebhookAuthorization(gateway).slice('Basic '.length);
   // Digests make the lengths equal, as timingSafeEqual needs; compared even for another scheme, so the
   // time taken does not depend on what was sent.
-  const a = createHash('sha256').update(parts?.[2] ?? '', 'utf8').digest();
+  const a = createHash('sha256')
+    .update(parts?.[2] ?? '', 'utf8')
+    .digest();
   const b = createHash('sha256').update(expected, 'utf8').digest();
   return timingSafeEqual(a, b) && isBasic;
 }
@@ -218,7 +220,12 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig): Webh
     // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
-    const event: WebhookEvent = { eventId: `${item.pspReference}:${item.eventCode}:${item.success}`, gatewayReference: item.pspReference, account: item.merchantAccountCode, outcome };
+    const event: WebhookEvent = {
+      eventId: `${item.pspReference}:${item.eventCode}:${item.success}`,
+      gatewayReference: item.pspReference,
+      account: item.merchantAccountCode,
+      outcome,
+    };
     if (late !== null) event.adjustment = adjustmentFact(item, late);
     const operationId = operationIdFromReference(item.merchantReference);
     if (operationId) event.operationId = operationId;

@@ -14,9 +14,17 @@ import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, cybersourceLateFact, webhookEventOutco
 export function cybersourceFacts(): FactRow[] {
   const rows: FactRow[] = [];
   const meaning = (m: OutcomeStatus | 'ERROR'): FactMeaning => (m === 'ERROR' ? 'retry' : m);
-  for (const status of CYBERSOURCE_STATUSES) rows.push({ fact: `status \`${status}\``, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
-  for (const state of CYBERSOURCE_TOKEN_STATES) rows.push({ fact: `payment instrument state \`${state}\``, source: 'response', commands: ['tokenize'], meaning: cybersourceTokenStateMeaning(state) });
-  for (const rCode of CYBERSOURCE_RCODES) rows.push({ fact: `rCode \`${rCode}\` (no status)`, source: 'status inquiry (transaction search)', commands: [], meaning: meaning(cybersourceRCodeMeaning(rCode)) });
+  for (const status of CYBERSOURCE_STATUSES)
+    rows.push({ fact: `status \`${status}\``, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
+  for (const state of CYBERSOURCE_TOKEN_STATES)
+    rows.push({ fact: `payment instrument state \`${state}\``, source: 'response', commands: ['tokenize'], meaning: cybersourceTokenStateMeaning(state) });
+  for (const rCode of CYBERSOURCE_RCODES)
+    rows.push({
+      fact: `rCode \`${rCode}\` (no status)`,
+      source: 'status inquiry (transaction search)',
+      commands: [],
+      meaning: meaning(cybersourceRCodeMeaning(rCode)),
+    });
   for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES) {
     const late = cybersourceLateFact(type);
     rows.push({ fact: `\`${type}\``, source: 'webhook', commands: [], meaning: webhookEventOutcome(type), ...(late ? { adjustment: late.kind } : {}) });

@@ -16,14 +16,22 @@ function signatureKeyProblem(secret: string): string | null {
 }
 
 const CYBERSOURCE_SETTINGS = {
-  merchantId: { secret: false, required: true, description: 'the merchant id (organization id) the HTTP Signature names and every webhook must name (`organizationId`)' },
+  merchantId: {
+    secret: false,
+    required: true,
+    description: 'the merchant id (organization id) the HTTP Signature names and every webhook must name (`organizationId`)',
+  },
   keyId: {
     secret: false,
     required: true,
     notSecretBecause: 'it is the public id of the shared-secret key pair, sent in clear in every Signature header',
     description: 'the key id of the REST shared-secret key pair (Business Center ▸ Key Management)',
   },
-  sharedSecret: { secret: true, required: true, description: 'the shared secret of that key pair (base64), which signs every request (HTTP Signature, HMAC-SHA256)' },
+  sharedSecret: {
+    secret: true,
+    required: true,
+    description: 'the shared secret of that key pair (base64), which signs every request (HTTP Signature, HMAC-SHA256)',
+  },
   webhookSecret: { secret: true, check: signatureKeyProblem, description: 'the webhook digital signature key (base64); empty: every webhook refused' },
   webhookSecretPrevious: { secret: true, check: signatureKeyProblem, description: 'the previous digital signature key, still accepted while it rotates' },
   merchantAccount: { secret: false, description: 'the Token Management profile id (`profile-id` header of tokenize)' },
@@ -49,9 +57,17 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
     // A non-payment event type: acknowledged, nothing touched.
     checkNotification: (gateway, _reference, now) => {
       const id = `certify${Math.floor(now.getTime() / 1000)}`;
-      const body = Buffer.from(JSON.stringify({ notificationId: id, retryNumber: 0, eventType: 'certify.round_trip', eventDate: now.toISOString(), payload: [] }));
+      const body = Buffer.from(
+        JSON.stringify({ notificationId: id, retryNumber: 0, eventType: 'certify.round_trip', eventDate: now.toISOString(), payload: [] }),
+      );
       const t = String(now.getTime());
-      return { body, headers: { 'content-type': 'application/json', 'v-c-signature': `t=${t};keyId=${gateway.keyId};sig=${webhookSignature(body, t, gateway.webhookSecret)}` } };
+      return {
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'v-c-signature': `t=${t};keyId=${gateway.keyId};sig=${webhookSignature(body, t, gateway.webhookSecret)}`,
+        },
+      };
     },
   },
   currencies: CYBERSOURCE_CURRENCIES,

@@ -69,7 +69,6 @@ export function httpSignatureHeaders(input: HttpSignatureInput): Record<string, 
   const headers: Record<string, string> = { host: input.host, date: input.date };
   if (hasDigest(input.method)) headers.digest = bodyDigest(input.body ?? '');
   headers['v-c-merchant-id'] = input.merchantId;
-  headers.signature =
-    `keyid="${input.keyId}", algorithm="HmacSHA256", ` + `headers="${signedHeaderNames(input.method).join(' ')}", signature="${signature}"`;
+  headers.signature = `keyid="${input.keyId}", algorithm="HmacSHA256", ` + `headers="${signedHeaderNames(input.method).join(' ')}", signature="${signature}"`;
   return headers;
 }

@@ -30,7 +30,10 @@ export const MAX_REFERENCE_LENGTH = 50;
  */
 export function merchantReference(operationId: string): string {
   if (operationId.length <= MAX_REFERENCE_LENGTH) return operationId;
-  return `h-${createHash('sha256').update(operationId, 'utf8').digest('hex').slice(0, MAX_REFERENCE_LENGTH - 2)}`;
+  return `h-${createHash('sha256')
+    .update(operationId, 'utf8')
+    .digest('hex')
+    .slice(0, MAX_REFERENCE_LENGTH - 2)}`;
 }
 
 const JSON_HEADERS: Readonly<Record<string, string>> = {
@@ -109,7 +112,9 @@ function tokenizeRequest(ctx: OperationContext, gateway: GatewayConfig): Gateway
   const card = ctx.payment.method_details?.card;
   const type = card?.brand ? TMS_CARD_TYPES[card.brand.trim().toLowerCase()] : undefined;
   if (!type) {
-    throw new GatewayError('invalid_request', gateway.name, 'tokenize needs method_details.card.brand (a TMS card type)', { gatewayCode: 'CARD_BRAND_REQUIRED' });
+    throw new GatewayError('invalid_request', gateway.name, 'tokenize needs method_details.card.brand (a TMS card type)', {
+      gatewayCode: 'CARD_BRAND_REQUIRED',
+    });
   }
   const expiry =
     card?.expiration_month !== undefined && card.expiration_year !== undefined

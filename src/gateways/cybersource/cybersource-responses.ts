@@ -41,7 +41,8 @@ function parseBody(response: GatewayResponse, gateway: string): Json {
     throw new GatewayError('outcome_unknown', gateway, `HTTP ${response.status} with a body that is not JSON`, { httpStatus: response.status, cause });
   }
   const body = obj(json);
-  if (!body) throw new GatewayError('outcome_unknown', gateway, `HTTP ${response.status} with a body that is not a JSON object`, { httpStatus: response.status });
+  if (!body)
+    throw new GatewayError('outcome_unknown', gateway, `HTTP ${response.status} with a body that is not a JSON object`, { httpStatus: response.status });
   return body;
 }
 
@@ -159,7 +160,10 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   // Newest first (the request sorts so); the latest attempt decides.
   const newest = [...list].sort((a, b) => (str(b.submitTimeUtc) ?? '').localeCompare(str(a.submitTimeUtc) ?? ''))[0];
   const outcome = transactionOutcome(newest, response, gateway);
-  withConfirmedMoney(outcome, cybersourceConfirmedMoney(obj(obj(newest.orderInformation)?.amountDetails), ['totalAmount', 'authorizedAmount'], ctx.payment.currency));
+  withConfirmedMoney(
+    outcome,
+    cybersourceConfirmedMoney(obj(obj(newest.orderInformation)?.amountDetails), ['totalAmount', 'authorizedAmount'], ctx.payment.currency),
+  );
   if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
   return outcome;
 }

@@ -41,7 +41,10 @@ export function parseSignatureHeader(value: string | undefined): CybersourceSign
   for (const piece of value.split(';')) {
     const eq = piece.indexOf('=');
     if (eq <= 0) continue;
-    parts[piece.slice(0, eq).trim()] = piece.slice(eq + 1).trim().replace(/^"|"$/g, '');
+    parts[piece.slice(0, eq).trim()] = piece
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"|"$/g, '');
   }
   const { t, keyId, sig } = parts;
   if (!t || !sig || !/^\d+$/.test(t)) return null;
@@ -256,7 +259,7 @@ export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): Webho
     const data = obj(entry.data) ?? entry;
     const reference = str(data.id);
     const base = notificationId ?? `${eventType}:${reference ?? 'unknown'}`;
-    const reason = status === 'FAIL' ? str(obj(data.errorInformation)?.reason) ?? str(data.status) ?? eventType : undefined;
+    const reason = status === 'FAIL' ? (str(obj(data.errorInformation)?.reason) ?? str(data.status) ?? eventType) : undefined;
     // The organization (merchant id) the notification is for: on the payload entry, else on the body.
     const account = str(entry.organizationId) ?? str(body.organizationId);
     const money = moneyOf(data);

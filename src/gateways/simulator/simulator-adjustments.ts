@@ -33,7 +33,13 @@ function str(v: unknown): string | undefined {
  * A late event's object (`chargeback` or failed `refund`) as our event: it names the operation by its
  * `reference`; a failed refund is the refund's FAIL outcome while it is open, an adjustment after.
  */
-export function simulatorLateEvent(eventId: string, type: SimulatorLateEventType, object: Record<string, unknown>, created: unknown, gateway: string): WebhookEvent {
+export function simulatorLateEvent(
+  eventId: string,
+  type: SimulatorLateEventType,
+  object: Record<string, unknown>,
+  created: unknown,
+  gateway: string,
+): WebhookEvent {
   const reference = str(object.reference);
   const id = str(object.id);
   if (reference === undefined || id === undefined) throw new GatewayError('invalid_request', gateway, `${type} webhook without reference or id`);
@@ -55,7 +61,9 @@ export function simulatorLateEvent(eventId: string, type: SimulatorLateEventType
     operationId: reference,
     gatewayReference: id,
     // A failed refund is the refund's own outcome while it is open; a chargeback is never an outcome.
-    outcome: failed ? { status: 'FAIL', gatewayStatus: 'failed', gatewayReference: id, reason: reason ?? 'failed' } : { status: 'PENDING', gatewayStatus: type, gatewayReference: id },
+    outcome: failed
+      ? { status: 'FAIL', gatewayStatus: 'failed', gatewayReference: id, reason: reason ?? 'failed' }
+      : { status: 'PENDING', gatewayStatus: type, gatewayReference: id },
     adjustment,
   };
 }

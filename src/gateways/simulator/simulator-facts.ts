@@ -10,7 +10,9 @@ export function simulatorFacts(): FactRow[] {
   }
   // simulator-responses.ts: a validate of a cancelled authorization holds no funds.
   rows.push({ fact: 'status `cancelled` answering a validate', source: RESPONSE_OR_INQUIRY, commands: ['validate'], meaning: 'FAIL' });
-  const refusals = Object.keys(SIMULATOR_DECLINES.rules).filter((c) => c.startsWith('amount_') || c.startsWith('authorization_') || c === 'invalid_payment_method');
+  const refusals = Object.keys(SIMULATOR_DECLINES.rules).filter(
+    (c) => c.startsWith('amount_') || c.startsWith('authorization_') || c === 'invalid_payment_method',
+  );
   for (const code of refusals) rows.push({ fact: `422 \`${code}\``, source: RESPONSE_OR_INQUIRY, commands: [], meaning: 'FAIL' });
   return rows;
 }

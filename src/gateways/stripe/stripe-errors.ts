@@ -61,7 +61,9 @@ export function stripeErrorBody(body: string): StripeErrorBody {
 
 export function header(headers: Record<string, string>, name: string): string | undefined {
   const lower = name.toLowerCase();
-  return Object.entries(headers).find(([k]) => k.toLowerCase() === lower)?.[1]?.trim();
+  return Object.entries(headers)
+    .find(([k]) => k.toLowerCase() === lower)?.[1]
+    ?.trim();
 }
 
 /** The refusal code of a response that is a business "no" (FAIL outcome), else undefined. */

@@ -9,19 +9,40 @@ const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'reva
 export function stripeFacts(): FactRow[] {
   const rows: FactRow[] = [];
   for (const status of PAYMENT_INTENT_STATUSES) {
-    for (const command of PI_COMMANDS) rows.push({ fact: `PaymentIntent \`${status}\``, source: RESPONSE_OR_INQUIRY, commands: [command], meaning: paymentIntentOutcome(status, command) });
+    for (const command of PI_COMMANDS)
+      rows.push({ fact: `PaymentIntent \`${status}\``, source: RESPONSE_OR_INQUIRY, commands: [command], meaning: paymentIntentOutcome(status, command) });
   }
   for (const status of REFUND_STATUSES) {
-    rows.push({ fact: `Refund \`${status}\``, source: `${RESPONSE_OR_INQUIRY}, webhook refund.*`, commands: ['refund'], meaning: refundOutcome(status), ...(status === 'failed' ? { adjustment: 'refund_failed' as const } : {}) });
+    rows.push({
+      fact: `Refund \`${status}\``,
+      source: `${RESPONSE_OR_INQUIRY}, webhook refund.*`,
+      commands: ['refund'],
+      meaning: refundOutcome(status),
+      ...(status === 'failed' ? { adjustment: 'refund_failed' as const } : {}),
+    });
   }
   // Every payment_intent.* type we act on is read by the PaymentIntent it carries, whatever the type.
-  const piTypes = STRIPE_WEBHOOK_EVENT_TYPES.filter((t) => t.startsWith('payment_intent.')).map((t) => `\`${t}\``).join(', ');
+  const piTypes = STRIPE_WEBHOOK_EVENT_TYPES.filter((t) => t.startsWith('payment_intent.'))
+    .map((t) => `\`${t}\``)
+    .join(', ');
   for (const status of PAYMENT_INTENT_STATUSES) {
-    rows.push({ fact: `PaymentIntent \`${status}\`, capture_method manual`, source: `webhook ${piTypes}`, commands: ['authorize'], meaning: paymentIntentOutcome(status, 'authorize') });
-    rows.push({ fact: `PaymentIntent \`${status}\`, capture_method automatic`, source: 'webhook payment_intent.* (as above)', commands: ['sale'], meaning: paymentIntentOutcome(status, 'sale') });
+    rows.push({
+      fact: `PaymentIntent \`${status}\`, capture_method manual`,
+      source: `webhook ${piTypes}`,
+      commands: ['authorize'],
+      meaning: paymentIntentOutcome(status, 'authorize'),
+    });
+    rows.push({
+      fact: `PaymentIntent \`${status}\`, capture_method automatic`,
+      source: 'webhook payment_intent.* (as above)',
+      commands: ['sale'],
+      meaning: paymentIntentOutcome(status, 'sale'),
+    });
   }
   // charge.refunded carries no status of its own: read it through the webhook parser itself.
-  const body = Buffer.from(JSON.stringify({ id: 'evt_docs', type: 'charge.refunded', data: { object: { id: 'ch_docs', payment_intent: 'pi_docs', amount_refunded: 100 } } }));
+  const body = Buffer.from(
+    JSON.stringify({ id: 'evt_docs', type: 'charge.refunded', data: { object: { id: 'ch_docs', payment_intent: 'pi_docs', amount_refunded: 100 } } }),
+  );
   const [chargeRefunded] = parseStripeWebhook(body, 'stripe');
   rows.push({ fact: '`charge.refunded`', source: 'webhook', commands: ['refund'], meaning: chargeRefunded?.outcome.status ?? 'ignore' });
   for (const type of STRIPE_DISPUTE_EVENT_TYPES) {

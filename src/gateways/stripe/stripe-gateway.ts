@@ -15,7 +15,11 @@ function webhookSecretProblem(secret: string): string | null {
 }
 
 const STRIPE_SETTINGS = {
-  apiKey: { secret: true, required: true, description: 'secret key `sk_…` or restricted key `rk_…` (Dashboard ▸ Developers ▸ API keys), sent as a Bearer token' },
+  apiKey: {
+    secret: true,
+    required: true,
+    description: 'secret key `sk_…` or restricted key `rk_…` (Dashboard ▸ Developers ▸ API keys), sent as a Bearer token',
+  },
   webhookSecret: { secret: true, check: webhookSecretProblem, description: "the webhook endpoint's signing secret `whsec_…`; empty: every webhook refused" },
   webhookSecretPrevious: { secret: true, check: webhookSecretProblem, description: 'the previous signing secret, still accepted while it rotates' },
   merchantAccount: { secret: false, description: "the Connect account id `acct_…` its webhooks must name; empty: the platform's own account" },
@@ -30,7 +34,12 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
   testDouble: false,
   webhookAccount: (gateway) => gateway.merchantAccount,
   // "Retrieve balance" (https://docs.stripe.com/api/balance/balance_retrieve): read-only.
-  credentialCheck: { describe: 'GET /v1/balance', credential: 'the API key', keys: ['apiKey'], request: () => ({ method: 'GET', path: '/v1/balance', headers: {} }) },
+  credentialCheck: {
+    describe: 'GET /v1/balance',
+    credential: 'the API key',
+    keys: ['apiKey'],
+    request: () => ({ method: 'GET', path: '/v1/balance', headers: {} }),
+  },
   certification: {
     // Stripe's test PaymentMethods (https://docs.stripe.com/testing).
     testTokens: { token: 'pm_card_visa', declineToken: 'pm_card_chargeDeclined', currency: 'USD' },
@@ -38,7 +47,14 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
     checkNotification: (gateway, _reference, now) => {
       const seconds = Math.floor(now.getTime() / 1000);
       const body = Buffer.from(
-        JSON.stringify({ id: `evt_certify${seconds}`, object: 'event', type: 'balance.available', created: seconds, livemode: false, data: { object: { object: 'balance', available: [], pending: [] } } }),
+        JSON.stringify({
+          id: `evt_certify${seconds}`,
+          object: 'event',
+          type: 'balance.available',
+          created: seconds,
+          livemode: false,
+          data: { object: { object: 'balance', available: [], pending: [] } },
+        }),
       );
       return { body, headers: { 'content-type': 'application/json', 'stripe-signature': stripeSignatureHeader(body, seconds, gateway.webhookSecret) } };
     },

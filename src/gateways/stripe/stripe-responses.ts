@@ -33,7 +33,7 @@ function parseJson(response: GatewayResponse, gateway: string): Json {
 /** The decline code of a PaymentIntent that failed: `last_payment_error.decline_code`, else its code. */
 function lastPaymentError(pi: Json): string | undefined {
   const err = pi.last_payment_error;
-  return isObject(err) ? str(err.decline_code) ?? str(err.code) : undefined;
+  return isObject(err) ? (str(err.decline_code) ?? str(err.code)) : undefined;
 }
 
 /**
@@ -94,7 +94,7 @@ export function parseStripeResponse(ctx: OperationContext, response: GatewayResp
     // A declined confirm carries the PaymentIntent it left in requires_payment_method.
     const pi = stripeErrorBody(response.body).paymentIntent;
     const reason = refusal ?? classifyStripeError(response, gateway).details.gatewayCode ?? 'declined';
-    const status = isObject(pi) ? str(pi.status) ?? 'declined' : 'declined';
+    const status = isObject(pi) ? (str(pi.status) ?? 'declined') : 'declined';
     return { status: 'FAIL', gatewayStatus: status, gatewayReference: isObject(pi) ? str(pi.id) : undefined, reason };
   }
   const json = parseJson(response, gateway);

@@ -170,7 +170,11 @@ function createdMs(created: unknown): number | undefined {
 }
 
 /** The amounts, reason and time Stripe reported on a Refund or a Dispute. */
-function reported(object: Json, reason: string | undefined, created: unknown): Pick<AdjustmentFact, 'amount' | 'currency' | 'reason' | 'pspReference' | 'occurredAt'> {
+function reported(
+  object: Json,
+  reason: string | undefined,
+  created: unknown,
+): Pick<AdjustmentFact, 'amount' | 'currency' | 'reason' | 'pspReference' | 'occurredAt'> {
   // In ISO minor units (Stripe's units differ for a few currencies); an inexact amount is left out.
   const { amount, currency } = stripeConfirmedMoney(object, 'amount');
   const at = createdMs(created);

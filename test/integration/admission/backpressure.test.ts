@@ -120,10 +120,14 @@ describe('the priority lane', () => {
       const capture = payment({ gateway_key: String(reference), amount: auth.payment.amount, order_id: auth.payment.order_id });
       const sentAt = Date.now();
       expect((await post(web, config, busCall(METHOD('capture'), capture))).status).toBe(200);
-      await eventually(async () => {
-        const op = await worker!.ledger.get(capture.operation_reference!);
-        return op !== null && isTerminal(op.state);
-      }, 30_000, 10);
+      await eventually(
+        async () => {
+          const op = await worker!.ledger.get(capture.operation_reference!);
+          return op !== null && isTerminal(op.state);
+        },
+        30_000,
+        10,
+      );
       const captureMs = Date.now() - sentAt;
       const records = await Promise.all(backlog.map((c) => worker!.ledger.get(c.payment.operation_reference!)));
       const backlogDone = records.filter((r) => r !== null && isTerminal(r.state)).length;
@@ -132,7 +136,11 @@ describe('the priority lane', () => {
       // (Wall-clock bounds are left to the spike drill: this machine is shared; the order is what matters here.)
       expect(backlogDone).toBeLessThan(150);
       expect(captureMs).toBeGreaterThan(0);
-      await eventually(async () => (await Promise.all(backlog.map((c) => worker!.ledger.get(c.payment.operation_reference!)))).every((r) => r !== null && isTerminal(r.state)), 30_000, 200);
+      await eventually(
+        async () => (await Promise.all(backlog.map((c) => worker!.ledger.get(c.payment.operation_reference!)))).every((r) => r !== null && isTerminal(r.state)),
+        30_000,
+        200,
+      );
     } finally {
       await web.stop();
       await worker?.stop();

@@ -108,7 +108,10 @@ describe('rate limits at the worker: AMQP channels are slowed, never dropped', (
       const commands = Array.from({ length: 8 }, () => channelCommand('authorize'));
       const started = Date.now();
       for (const c of commands) await client.publish('web.payment.authorize', c);
-      await eventually(async () => (await Promise.all(commands.map((c) => worker.ledger.get(c.payment.operation_reference!)))).every((r) => r !== null), 15_000);
+      await eventually(
+        async () => (await Promise.all(commands.map((c) => worker.ledger.get(c.payment.operation_reference!)))).every((r) => r !== null),
+        15_000,
+      );
       const elapsed = Date.now() - started;
       expect(elapsed).toBeGreaterThanOrEqual(1000);
       expect(worker.consumer.stats.rateLimited).toBeGreaterThan(0);

@@ -47,7 +47,17 @@ describe('the audit log (JSON log channel + bounded Redis stream)', () => {
     await tick();
     const lines = sink.lines();
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toMatchObject({ channel: 'audit', service: 'web', level: 'info', action: 'dead_letter.replay', actor: 'ops@host', outcome: 'dry_run', target: 'dl-1', detail: { count: 1 }, stream_id: second.id });
+    expect(lines[1]).toMatchObject({
+      channel: 'audit',
+      service: 'web',
+      level: 'info',
+      action: 'dead_letter.replay',
+      actor: 'ops@host',
+      outcome: 'dry_run',
+      target: 'dl-1',
+      detail: { count: 1 },
+      stream_id: second.id,
+    });
     const recent = await audit.recent(10);
     expect(recent.map((r) => r.action)).toEqual(['dead_letter.replay', 'console.login']);
     expect(recent[0]).toMatchObject({ at: 2_000, target: 'dl-1', id: second.id });
@@ -66,7 +76,13 @@ describe('the audit log (JSON log channel + bounded Redis stream)', () => {
     const prefix = `${testNamespace()}:`;
     const sink = lineSink();
     const audit = new AuditLog({ redis, prefix, stream: sink.stream });
-    await audit.record({ action: 'ops.lookup', actor: 'a@b', outcome: 'ok', target: `order ${VISA}`, detail: { api_key: 'sk_live_abcdef0123456789', note: `card ${VISA}` } });
+    await audit.record({
+      action: 'ops.lookup',
+      actor: 'a@b',
+      outcome: 'ok',
+      target: `order ${VISA}`,
+      detail: { api_key: 'sk_live_abcdef0123456789', note: `card ${VISA}` },
+    });
     await tick();
     const written = JSON.stringify(sink.lines()) + JSON.stringify(await redis.xrange(audit.streamKey, '-', '+'));
     expect(written).not.toContain(VISA);
@@ -91,7 +107,12 @@ describe('the audit log (JSON log channel + bounded Redis stream)', () => {
     const text = "parameters:\n  service_bus.secret: '%env(SERVICE_BUS_SECRET)%'\n";
     writeFileSync(file, text);
     const entry = configLoadEntry(file, 'web', { ok: true });
-    expect(entry).toMatchObject({ action: 'config.load', outcome: 'ok', target: file, detail: { role: 'web', sha256: createHash('sha256').update(text).digest('hex') } });
+    expect(entry).toMatchObject({
+      action: 'config.load',
+      outcome: 'ok',
+      target: file,
+      detail: { role: 'web', sha256: createHash('sha256').update(text).digest('hex') },
+    });
     expect(entry.actor).toMatch(/.+@.+/);
     expect(configLoadEntry(file, 'worker', { ok: false, key: 'amqp.url' })).toMatchObject({ outcome: 'refused', detail: { key: 'amqp.url' } });
 

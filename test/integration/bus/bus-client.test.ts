@@ -84,7 +84,12 @@ describe('BusClient', () => {
 
   it('returns the result of a JSON-RPC call', async () => {
     const { client, config } = setup();
-    const result = await client.call(config.serviceBus.methods.register, { id: 'pb-1', url: 'http://127.0.0.1:9/bus', secret: 'registration-secret-1', subscribes: [] });
+    const result = await client.call(config.serviceBus.methods.register, {
+      id: 'pb-1',
+      url: 'http://127.0.0.1:9/bus',
+      secret: 'registration-secret-1',
+      subscribes: [],
+    });
     expect(result).toEqual({});
     expect(twin.registrations.get('pb-1')?.url).toBe('http://127.0.0.1:9/bus');
   });

@@ -166,7 +166,11 @@ describe('OAuthTokenProvider', () => {
     server.on('connection', () => (connections += 1));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': `http://127.0.0.1:${(server.address() as AddressInfo).port}` }), undefined, { timeoutMs: 2000 });
+      const provider = new OAuthTokenProvider(
+        config({ 'mom_client.oauth_server_url': `http://127.0.0.1:${(server.address() as AddressInfo).port}` }),
+        undefined,
+        { timeoutMs: 2000 },
+      );
       const started = Date.now();
       const tokens: string[] = [];
       for (let i = 0; i < 6; i++) {

@@ -133,7 +133,9 @@ describe('registration', () => {
     const err = await register(cfg, { logger: silentLogger(), sleep }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RegistrationError);
     // The OAuth server shares the closed URL here, so the token fetch is what fails first.
-    expect((err as RegistrationError).message).toBe(`register failed: cannot reach the OAuth server at ${closedPortUrl}/oauth/token (ECONNREFUSED): check mom_client.oauth_server_url`);
+    expect((err as RegistrationError).message).toBe(
+      `register failed: cannot reach the OAuth server at ${closedPortUrl}/oauth/token (ECONNREFUSED): check mom_client.oauth_server_url`,
+    );
     expect(sleeps).toEqual([10, 20]);
   });
 

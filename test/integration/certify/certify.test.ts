@@ -32,8 +32,25 @@ beforeAll(async () => {
     gateways: {
       sim: { type: 'simulator', base_url: sim.url, api_key: SIM_KEY, webhook_secret: SIM_WHSEC, timeout_ms: 5000 },
       stripe: { type: 'stripe', base_url: stripe.url, api_key: 'sk_test_certify_0123456789', webhook_secret: STRIPE_WHSEC, timeout_ms: 10000 },
-      adyen: { type: 'adyen', base_url: adyen.url, api_key: 'adyen-certify-key', merchant_account: 'AcmeEU', webhook_secret: ADYEN_HMAC, key_id: 'adyen-webhook-user', shared_secret: 'adyen-webhook-password-0123', timeout_ms: 10000 },
-      cybs: { type: 'cybersource', base_url: cybs.url, merchant_id: 'acme_us', key_id: '08c94330-f618-42a3-b09d-e1e43be5efda', shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=', webhook_secret: CYBS_KEY, timeout_ms: 10000 },
+      adyen: {
+        type: 'adyen',
+        base_url: adyen.url,
+        api_key: 'adyen-certify-key',
+        merchant_account: 'AcmeEU',
+        webhook_secret: ADYEN_HMAC,
+        key_id: 'adyen-webhook-user',
+        shared_secret: 'adyen-webhook-password-0123',
+        timeout_ms: 10000,
+      },
+      cybs: {
+        type: 'cybersource',
+        base_url: cybs.url,
+        merchant_id: 'acme_us',
+        key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
+        shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
+        webhook_secret: CYBS_KEY,
+        timeout_ms: 10000,
+      },
     },
   });
   web = await startWebProcess(config, silentLogger(), { webhooks: createGatewayClients(config) });
@@ -88,11 +105,18 @@ describe('payment-bridge certify', () => {
     const other = { ...route, gateway: { ...route.gateway, webhookSecret: 'whsec-not-the-web-roles-secret-0' } };
     const report = await runCertify(config, other, {}, { logger: silentLogger(), webhookUrl: `${web.server.url}/webhooks/sim` });
     expect(report.passed).toBe(false);
-    expect(byFlow(report, 'webhook round trip')).toMatchObject({ status: 'FAIL', outcome: 'HTTP 401', detail: expect.stringContaining('gateways.sim.webhook_secret') });
+    expect(byFlow(report, 'webhook round trip')).toMatchObject({
+      status: 'FAIL',
+      outcome: 'HTTP 401',
+      detail: expect.stringContaining('gateways.sim.webhook_secret'),
+    });
   });
 
   it.each([['stripe'], ['adyen'], ['cybs']])('sends %s requests its official spec accepts (Prism) and completes a signed webhook round trip', async (name) => {
-    const report = await certify(name, { token: name === 'cybs' ? '7E9BA21E4D5EC4B0E053AF598E0A5B6B' : name === 'adyen' ? 'certify-shopper:8415995487234100' : undefined, declineToken: name === 'stripe' ? undefined : name === 'adyen' ? 'certify-shopper:8415995487234199' : 'decline-token' });
+    const report = await certify(name, {
+      token: name === 'cybs' ? '7E9BA21E4D5EC4B0E053AF598E0A5B6B' : name === 'adyen' ? 'certify-shopper:8415995487234100' : undefined,
+      declineToken: name === 'stripe' ? undefined : name === 'adyen' ? 'certify-shopper:8415995487234199' : 'decline-token',
+    });
     const text = formatCertifyReport(report);
     if (process.env.PB_DEBUG_CERTIFY) process.stderr.write(text);
     // Prism answers with the spec's examples, not a real ledger: what certify proves here is that every

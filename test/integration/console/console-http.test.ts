@@ -30,7 +30,12 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
   });
 
   const login = (password: string, headers: Record<string, string> = {}) =>
-    fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ username: 'operator', password }).toString() });
+    fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams({ username: 'operator', password }).toString(),
+    });
 
   it('serves the console on its own listener, never on the intake port', async () => {
     expect(web.console?.url).not.toBe(web.server.url);
@@ -49,7 +54,9 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
     const dash = await fetch(base, { headers: { cookie: cookie.split(';')[0] } });
     expect(dash.status).toBe(200);
     expect(dash.headers.get('content-security-policy')).toContain("script-src 'self'");
-    const entries = (await redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).map(([, f]) => JSON.parse(f[1]) as { action: string; outcome: string });
+    const entries = (await redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).map(
+      ([, f]) => JSON.parse(f[1]) as { action: string; outcome: string },
+    );
     expect(entries.filter((e) => e.action === 'console.login').map((e) => e.outcome)).toEqual(['refused', 'ok']);
   });
 

@@ -191,10 +191,22 @@ describe('events report what the PSP confirmed, and flag any difference with wha
   it('reports the PSP-confirmed amount with requested_amount and discrepancy amount_mismatch, keeps it on the record, warns and counts', async () => {
     const id = await sentCapture(2000);
     const before = await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'amount' });
-    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayStatus: 'captured', gatewayReference: `ch_${id}`, amount: 1000, currency: 'EUR' }, 'response');
+    await recorder.apply(
+      (await ledger.get(id))!,
+      { status: 'SUCCESS', gatewayStatus: 'captured', gatewayReference: `ch_${id}`, amount: 1000, currency: 'EUR' },
+      'response',
+    );
     expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', confirmedAmount: 1000, confirmedCurrency: 'EUR' });
     const event = (await events.load(`${id}.SUCCEEDED`))!.params.payment;
-    expect(event).toMatchObject({ status: 'SUCCESS', amount: 1000, currency: 'EUR', requested_amount: 2000, requested_currency: 'EUR', discrepancy: 'amount_mismatch', reason: 'amount_mismatch' });
+    expect(event).toMatchObject({
+      status: 'SUCCESS',
+      amount: 1000,
+      currency: 'EUR',
+      requested_amount: 2000,
+      requested_currency: 'EUR',
+      discrepancy: 'amount_mismatch',
+      reason: 'amount_mismatch',
+    });
     expect(await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'amount' })).toBe(before + 1);
     expect(logs.lines.some((l) => l.includes('"warn"') && l.includes(id) && l.includes('amount_mismatch'))).toBe(true);
   });
@@ -204,7 +216,14 @@ describe('events report what the PSP confirmed, and flag any difference with wha
     const before = await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'currency' });
     await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayStatus: 'captured', amount: 2000, currency: 'usd' }, 'webhook');
     const event = (await events.load(`${id}.SUCCEEDED`))!.params.payment;
-    expect(event).toMatchObject({ amount: 2000, currency: 'USD', requested_amount: 2000, requested_currency: 'EUR', discrepancy: 'currency_mismatch', reason: 'currency_mismatch' });
+    expect(event).toMatchObject({
+      amount: 2000,
+      currency: 'USD',
+      requested_amount: 2000,
+      requested_currency: 'EUR',
+      discrepancy: 'currency_mismatch',
+      reason: 'currency_mismatch',
+    });
     expect(await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'currency' })).toBe(before + 1);
   });
 
@@ -245,7 +264,11 @@ describe("by the PSP's reference: a dependent command naming our authorization b
     expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(sim.counters().requests).toBe(requests);
     expect((await ledger.get(captureId))?.reason).toBe('currency_mismatch');
-    expect((await events.load(`${captureId}.FAILED`))?.params.payment).toMatchObject({ status: 'FAIL', reason: 'currency_mismatch', field: 'payment.currency' });
+    expect((await events.load(`${captureId}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'currency_mismatch',
+      field: 'payment.currency',
+    });
   });
 
   it("refuses a capture of another gateway_account naming this account's PSP reference (the index is per gateway, the account is still checked)", async () => {

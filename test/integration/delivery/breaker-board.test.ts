@@ -17,7 +17,12 @@ describe('the breaker board (workers report breaker changes, the console reads t
     const prefix = `${testNamespace()}:`;
     const board = new BreakerBoard(redis, prefix);
     let now = 1_000;
-    const breaker = new CircuitBreaker(2, 500, () => now, (_from, to) => board.report('stripe', to, now));
+    const breaker = new CircuitBreaker(
+      2,
+      500,
+      () => now,
+      (_from, to) => board.report('stripe', to, now),
+    );
     breaker.failure();
     breaker.failure();
     await eventually(async () => (await readBreakerBoard(redis, prefix, now)).some((r) => r.state === 'open'));

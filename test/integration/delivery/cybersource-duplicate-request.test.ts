@@ -42,14 +42,23 @@ beforeAll(async () => {
       };
       if (req.method === 'POST' && req.url === `/pts/v2/payments/${PAYMENT_ID}/captures`) {
         psp.captures += 1;
-        return json(400, { submitTimeUtc: '2026-11-29T13:00:00Z', status: 'INVALID_REQUEST', reason: 'DUPLICATE_REQUEST', message: 'Declined - The merchant reference number was already used' });
+        return json(400, {
+          submitTimeUtc: '2026-11-29T13:00:00Z',
+          status: 'INVALID_REQUEST',
+          reason: 'DUPLICATE_REQUEST',
+          message: 'Declined - The merchant reference number was already used',
+        });
       }
       if (req.method === 'POST' && req.url === '/tss/v2/searches') {
         psp.searches += 1;
         if (!psp.indexed) return json(201, { totalCount: 0, _embedded: { transactionSummaries: [] } });
         return json(201, {
           totalCount: 1,
-          _embedded: { transactionSummaries: [{ id: '7000000000000000000001', submitTimeUtc: '2026-11-29T13:00:00Z', applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } }] },
+          _embedded: {
+            transactionSummaries: [
+              { id: '7000000000000000000001', submitTimeUtc: '2026-11-29T13:00:00Z', applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } },
+            ],
+          },
         });
       }
       json(404, { reason: 'NOT_FOUND' });

@@ -48,7 +48,14 @@ function setup(): { service: DeliveryService; recorder: OutcomeRecorder; ledger:
   const events = new EventStore(redis, config.redis.keyPrefix);
   const stream = new PassThrough();
   const lines: string[] = [];
-  stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString('utf8').split('\n').filter((l) => l.length > 0)));
+  stream.on('data', (chunk: Buffer) =>
+    lines.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.length > 0),
+    ),
+  );
   const logger = createLogger({ stream, level: 'info' });
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
@@ -107,7 +114,11 @@ describe('FAIL events carry the normalized decline', () => {
     // Same order: a capture for another order would be refused for its scope, not its authorization's failure.
     const captureId = await record(ledger, channelCommand('capture', {}, { gateway_key: authId, order_id: auth.payment.order_id }));
     expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
-    expect(await failEventDecline(events, captureId)).toMatchObject({ category: 'operation_not_permitted', gateway_code: 'AUTHORIZATION_FAILED', suggested_action: 'fix_request' });
+    expect(await failEventDecline(events, captureId)).toMatchObject({
+      category: 'operation_not_permitted',
+      gateway_code: 'AUTHORIZATION_FAILED',
+      suggested_action: 'fix_request',
+    });
   });
 
   it('an unmapped PSP code falls back to unknown, with a warn line naming the raw code and a metric', async () => {
@@ -116,7 +127,11 @@ describe('FAIL events carry the normalized decline', () => {
     const op = (await ledger.get(id))!;
     const before = await metricValue('pb_decline_unmapped_total', { gateway_type: 'simulator' });
     await recorder.apply(op, { status: 'FAIL', gatewayStatus: 'declined', reason: 'brand_new_decline_code' }, 'webhook');
-    expect(await failEventDecline(events, id)).toMatchObject({ category: 'unknown', gateway_code: 'brand_new_decline_code', suggested_action: 'contact_support' });
+    expect(await failEventDecline(events, id)).toMatchObject({
+      category: 'unknown',
+      gateway_code: 'brand_new_decline_code',
+      suggested_action: 'contact_support',
+    });
     expect(await metricValue('pb_decline_unmapped_total', { gateway_type: 'simulator' })).toBe(before + 1);
     const line = logs().find((l) => l.gateway_code === 'brand_new_decline_code');
     expect(line).toMatchObject({ level: 'warn', operation_id: id, gateway_type: 'simulator' });

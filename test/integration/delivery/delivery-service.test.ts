@@ -51,7 +51,13 @@ function setup(overrides: Record<string, unknown> = {}): { service: DeliveryServ
     gateways: {
       simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 },
       // Nothing listens on this port: a request that left would be `not_sent` (a retry), never a FAIL.
-      stripe: { type: 'stripe', base_url: 'http://127.0.0.1:9', api_key: 'sk_test_delivery_0123456789', webhook_secret: 'whsec_deliveryTest0123456789abcdefXYZ', timeout_ms: 1000 },
+      stripe: {
+        type: 'stripe',
+        base_url: 'http://127.0.0.1:9',
+        api_key: 'sk_test_delivery_0123456789',
+        webhook_secret: 'whsec_deliveryTest0123456789abcdefXYZ',
+        timeout_ms: 1000,
+      },
     },
   });
   configs.push(config);
@@ -145,7 +151,9 @@ describe('gateway delivery', () => {
   });
 
   it('resends an UNKNOWN operation of a webhook-only command with the same idempotency key instead of asking (nothing to ask)', async () => {
-    const config = testConfig({ gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } } });
+    const config = testConfig({
+      gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-delivery-test-0123456789', timeout_ms: 1000 } },
+    });
     configs.push(config);
     const { ledger, events } = setup();
     const routes = createGatewayClients(config);

@@ -180,7 +180,13 @@ describe('operations and events whose job was lost', () => {
     await sweepOnce({ ledger, events, deliveryQueue, eventsQueue, logger: captureLogger('info').logger }, 0, Date.now() + 1000);
     const sent: string[] = [];
     const logger = captureLogger('info').logger;
-    workers.push(startEventSender(config, blocking, { events, logger, sender: { notify: async (_m, params) => void sent.push(String((params.payment as Record<string, unknown>).event_id)) } }));
+    workers.push(
+      startEventSender(config, blocking, {
+        events,
+        logger,
+        sender: { notify: async (_m, params) => void sent.push(String((params.payment as Record<string, unknown>).event_id)) },
+      }),
+    );
     await until(async () => sent.includes(eventId));
     await new Promise((r) => setTimeout(r, 300));
     // Only this one is asserted: the earlier tests' events, unsent here (no bus), go out in the same pass.

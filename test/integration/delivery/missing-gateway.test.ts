@@ -56,7 +56,11 @@ function configs2(graceMs: number): { broken: Config; fixed: Config } {
   return { broken, fixed };
 }
 
-async function worker(config: Config, notes: Array<{ method: string; params: Record<string, unknown> }>, logger = captureLogger('info').logger): Promise<WorkerProcess> {
+async function worker(
+  config: Config,
+  notes: Array<{ method: string; params: Record<string, unknown> }>,
+  logger = captureLogger('info').logger,
+): Promise<WorkerProcess> {
   const w = await startWorkerProcess(config, logger, {
     routes: createGatewayClients(config),
     notifier: {

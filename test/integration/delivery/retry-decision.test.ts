@@ -33,7 +33,14 @@ beforeAll(() => {
   config = testConfig({
     'delivery.backoff_max_ms': 60_000,
     'delivery.retry_after_max_ms': 120_000,
-    gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-retry-decision-key-0123456789', webhook_secret: 'whsec-retry-decision-0123456789' } },
+    gateways: {
+      simulator: {
+        type: 'simulator',
+        base_url: 'http://127.0.0.1:1',
+        api_key: 'sim-retry-decision-key-0123456789',
+        webhook_secret: 'whsec-retry-decision-0123456789',
+      },
+    },
   });
   redis = createRedis(config.redis.url, 'commands');
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
@@ -104,7 +111,9 @@ describe('the retry decision', () => {
     const step = await serviceWith(answering({ status: 429, headers: { 'retry-after': '86400' }, body: '{"error":{"code":"rate_limited"}}' })).deliver(id);
     expect(step).toEqual({ kind: 'retry', reason: 'rate_limited', retryAfterMs: 120_000 });
     expect(await metricValue('pb_gateway_retry_after_capped_total', { gateway: 'simulator' })).toBe(before + 1);
-    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.operation_id === id && String(l.message).includes('retry_after_max_ms'));
+    const line = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.operation_id === id && String(l.message).includes('retry_after_max_ms'));
     expect(line).toMatchObject({ message: expect.stringContaining('delivery.retry_after_max_ms'), retry_after_ms: 86_400_000, retry_after_max_ms: 120_000 });
   });
 });

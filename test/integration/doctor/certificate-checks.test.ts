@@ -40,7 +40,12 @@ describe('certificateChecks', () => {
 
   it('fails TLS 1.1, an untrusted chain and a certificate for another host', () => {
     const results = byCheck(
-      certificateChecks('g', 'other.example', observation({}, { protocol: 'TLSv1.1', authorized: false, authorizationError: 'SELF_SIGNED_CERT_IN_CHAIN' }), NOW),
+      certificateChecks(
+        'g',
+        'other.example',
+        observation({}, { protocol: 'TLSv1.1', authorized: false, authorizationError: 'SELF_SIGNED_CERT_IN_CHAIN' }),
+        NOW,
+      ),
     );
     expect(results['tls-version']).toBe('FAIL TLSv1.1 negotiated, TLSv1.2 or later required');
     expect(results.certificate).toBe('FAIL not trusted: SELF_SIGNED_CERT_IN_CHAIN (issuer Example CA)');

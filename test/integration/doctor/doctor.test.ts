@@ -283,10 +283,7 @@ describe('runDoctor', () => {
     const server = await startHttps({ cert: cert.cert, key: cert.key });
     cleanups.push(server.close);
     const { out, text } = capture();
-    const cfg = config(
-      { sim: { type: 'simulator', base_url: server.url, api_key: SIM_KEY } },
-      { 'proxy.host': '127.0.0.1', 'proxy.port': proxy.port },
-    );
+    const cfg = config({ sim: { type: 'simulator', base_url: server.url, api_key: SIM_KEY } }, { 'proxy.host': '127.0.0.1', 'proxy.port': proxy.port });
 
     const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, ca: cert.cert });
 
@@ -324,14 +321,21 @@ describe('runDoctor: what the bridge runs on', () => {
     const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 3000 });
     const report = text();
     expect(code).toBe(1);
-    expect(row(report, 'connect', 'rabbitmq')).toEqual({ status: 'FAIL', detail: '127.0.0.1:5672: ACCESS_REFUSED: the broker refused the user name or password' });
+    expect(row(report, 'connect', 'rabbitmq')).toEqual({
+      status: 'FAIL',
+      detail: '127.0.0.1:5672: ACCESS_REFUSED: the broker refused the user name or password',
+    });
     expect(report).toMatch(/fix: check the user, password and virtual host in amqp\.url/);
     expect(report).not.toContain('wrong-broker-password');
   });
 
   it('fails a Redis that evicts keys and keeps no append-only file, naming the redis.conf settings', async () => {
     const port = await closedPort();
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'],
+      { stdio: 'ignore' },
+    );
     cleanups.push(async () => {
       child.kill('SIGKILL');
     });
@@ -341,7 +345,10 @@ describe('runDoctor: what the bridge runs on', () => {
     const report = text();
     expect(code).toBe(1);
     expect(row(report, 'persistence', 'redis').status).toBe('FAIL');
-    expect(row(report, 'eviction', 'redis')).toEqual({ status: 'FAIL', detail: 'maxmemory-policy allkeys-lru: Redis may evict operations and queued jobs under memory pressure' });
+    expect(row(report, 'eviction', 'redis')).toEqual({
+      status: 'FAIL',
+      detail: 'maxmemory-policy allkeys-lru: Redis may evict operations and queued jobs under memory pressure',
+    });
     expect(report).toContain('fix: set maxmemory-policy noeviction in redis.conf');
     expect(report).toContain('fix: set appendonly yes');
   });
@@ -360,7 +367,10 @@ describe('runDoctor: what the bridge runs on', () => {
   it('gives every FAIL a fix naming the key, in the table and in --json', async () => {
     const port = await closedPort();
     const { out, text } = capture();
-    const cfg = config({ down: { type: 'stripe', base_url: `http://127.0.0.1:${port}`, api_key: 'sk_test_x' } }, { 'mom_client.client_secret': 'wrong-secret-value' });
+    const cfg = config(
+      { down: { type: 'stripe', base_url: `http://127.0.0.1:${port}`, api_key: 'sk_test_x' } },
+      { 'mom_client.client_secret': 'wrong-secret-value' },
+    );
     const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, format: 'json' });
     const parsed = JSON.parse(text()) as { exit_code: number; results: Array<{ check: string; target: string; status: string; fix?: string }> };
     expect(code).toBe(1);

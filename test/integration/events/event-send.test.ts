@@ -19,7 +19,12 @@ beforeAll(() => {
 afterAll(() => redis.disconnect());
 
 function event(n: number): PaymentEvent {
-  return { eventId: `send-test-${n}.SUCCEEDED`, paymentKey: `pay-send-test-${n}`, method: 'magento.payments.payments_management.captured', params: { payment: { operation_reference: `send-test-${n}` } } };
+  return {
+    eventId: `send-test-${n}.SUCCEEDED`,
+    paymentKey: `pay-send-test-${n}`,
+    method: 'magento.payments.payments_management.captured',
+    params: { payment: { operation_reference: `send-test-${n}` } },
+  };
 }
 
 describe('sendLeasedEvent (the inline and the queued sender alike)', () => {

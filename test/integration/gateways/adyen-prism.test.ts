@@ -19,7 +19,12 @@ let gateway: GatewayConfig;
 const t = adyenTransformer;
 
 function ctxFor(command: CommandType): OperationContext {
-  const key = command === 'tokenize' ? 'eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.prism-jwe' : ['authorize', 'sale', 'revalidate'].includes(command) ? 'shopper-0042:8416039902646530' : '993617894903480A';
+  const key =
+    command === 'tokenize'
+      ? 'eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.prism-jwe'
+      : ['authorize', 'sale', 'revalidate'].includes(command)
+        ? 'shopper-0042:8416039902646530'
+        : '993617894903480A';
   return {
     operationId: `op-prism-${command}-1`,
     command,

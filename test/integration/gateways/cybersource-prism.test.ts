@@ -24,7 +24,12 @@ function ctx(command: CommandType): OperationContext {
     payment: {
       gateway: 'cybs-prism',
       gateway_account: 'default',
-      gateway_key: command === 'tokenize' ? '7010000000016241112' : ['authorize', 'sale', 'revalidate'].includes(command) ? 'AB695DA801DD1BB6E05341588E0A3BDC' : PAYMENT_ID,
+      gateway_key:
+        command === 'tokenize'
+          ? '7010000000016241112'
+          : ['authorize', 'sale', 'revalidate'].includes(command)
+            ? 'AB695DA801DD1BB6E05341588E0A3BDC'
+            : PAYMENT_ID,
       amount: 10221,
       currency: 'USD',
       method_details: { method: 'card', card: { brand: 'visa', expiration_month: 12, expiration_year: 2031 } },

@@ -291,7 +291,9 @@ describe('simulator adapter against the simulator', () => {
   });
 
   it('verifies a webhook signed by the simulator signing helper, and refuses it tampered', () => {
-    const rawBody = Buffer.from(JSON.stringify({ id: 'evt_x', type: 'authorization.succeeded', created: 1, data: { object: { id: 'auth_x', status: 'authorized', reference: 'op-x' } } }));
+    const rawBody = Buffer.from(
+      JSON.stringify({ id: 'evt_x', type: 'authorization.succeeded', created: 1, data: { object: { id: 'auth_x', status: 'authorized', reference: 'op-x' } } }),
+    );
     const header = signSimulatorPayload(WEBHOOK_SECRET, rawBody, Math.floor(Date.now() / 1000));
     expect(t.verifyWebhook(rawBody, { 'Simulator-Signature': header }, gateway, new Date())).toBe(true);
     expect(t.verifyWebhook(Buffer.concat([rawBody, Buffer.from(' ')]), { 'Simulator-Signature': header }, gateway, new Date())).toBe(false);

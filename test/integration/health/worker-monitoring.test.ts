@@ -92,7 +92,10 @@ describe('the worker monitoring port', () => {
 
     const ready = await fetch(`${url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { started: 'ok', redis: 'ok', consumer: 'ok', event_lag: 'ok', gateways: 'ok', configuration: 'ok' } });
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      checks: { started: 'ok', redis: 'ok', consumer: 'ok', event_lag: 'ok', gateways: 'ok', configuration: 'ok' },
+    });
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     await client.deleteNamespace();
     await client.close();

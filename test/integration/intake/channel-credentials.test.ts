@@ -40,14 +40,26 @@ describe('a channel cannot claim to be another: every message is checked against
     await client.publish('web.payment.sale', current);
     const previous = channelCommand('sale');
     const body = Buffer.from(JSON.stringify(previous));
-    await client.publish('web.payment.sale', body, channelSignatureHeaders(body, { keyId: config.channels.credentials.web![1].keyId, secret: config.channels.credentials.web![1].secret }));
+    await client.publish(
+      'web.payment.sale',
+      body,
+      channelSignatureHeaders(body, { keyId: config.channels.credentials.web![1].keyId, secret: config.channels.credentials.web![1].secret }),
+    );
     for (const c of [current, previous]) await eventually(async () => (await worker.ledger.get(c.payment.operation_reference!)) !== null);
   });
 
   it.each([
     ['an unsigned message', 'unsigned', () => null],
-    ['a message signed with another key', 'bad_signature', (body: Buffer) => channelSignatureHeaders(body, { keyId: 'web-test-2', secret: 'not-the-web-key-but-long-enough-0123456789' })],
-    ['a message under an unknown key id', 'unknown_key', (body: Buffer) => channelSignatureHeaders(body, { keyId: 'stolen', secret: 'not-the-web-key-but-long-enough-0123456789' })],
+    [
+      'a message signed with another key',
+      'bad_signature',
+      (body: Buffer) => channelSignatureHeaders(body, { keyId: 'web-test-2', secret: 'not-the-web-key-but-long-enough-0123456789' }),
+    ],
+    [
+      'a message under an unknown key id',
+      'unknown_key',
+      (body: Buffer) => channelSignatureHeaders(body, { keyId: 'stolen', secret: 'not-the-web-key-but-long-enough-0123456789' }),
+    ],
   ])('dead-letters %s with UNAUTHENTICATED_CHANNEL, the reason, a metric and a warning, and records nothing', async (_label, reason, headersFor) => {
     const command = channelCommand('sale');
     const body = Buffer.from(JSON.stringify(command));

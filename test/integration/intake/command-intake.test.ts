@@ -162,7 +162,9 @@ describe('command intake: signed bus commands and channel commands end as queued
     const res = await post(busCall(CAPTURE, p, 'rpc-refused-1'));
     expect(res.data.error.code).toBe(-32602);
     expect(await metricValue('pb_intake_rejects_total', { code: 'INVALID_PARAMS' })).toBe(rejectsBefore + 1);
-    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'intake rejected a command' && l.rpc_id === 'rpc-refused-1');
+    const line = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === 'intake rejected a command' && l.rpc_id === 'rpc-refused-1');
     expect(line).toMatchObject({ order_id: 'ORD-REFUSED-1', rpc_id: 'rpc-refused-1', field: 'payment.currency' });
     let headers: Record<string, unknown> | undefined;
     await eventually(async () => {
@@ -212,11 +214,26 @@ describe('command consumer: every malformed channel command is dead-lettered wit
     ['an amount as a string', channelCommand('capture', {}, { amount: '100' as unknown as number }), 'INVALID_PARAMS', 'payment.amount'],
     ['an unknown currency', channelCommand('capture', {}, { currency: 'ABC' }), 'INVALID_PARAMS', 'payment.currency'],
     ['a huge string', channelCommand('capture', {}, { gateway_key: 'k'.repeat(100000) }), 'INVALID_PARAMS', 'payment.gateway_key'],
-    ['a wrong line type', channelCommand('refund', {}, { lines: [{ refund_amount: 'ten' as unknown as number }] }), 'INVALID_PARAMS', 'payment.lines[0].refund_amount'],
+    [
+      'a wrong line type',
+      channelCommand('refund', {}, { lines: [{ refund_amount: 'ten' as unknown as number }] }),
+      'INVALID_PARAMS',
+      'payment.lines[0].refund_amount',
+    ],
     ['a tokenize without card details', channelCommand('tokenize'), 'INVALID_PARAMS', 'payment.method_details'],
-    ['a CVV field', channelCommand('authorize', {}, { method_details: { card: { cvv: '123' } as never } }), 'CARD_DATA_REJECTED', 'payment.method_details.card.cvv'],
+    [
+      'a CVV field',
+      channelCommand('authorize', {}, { method_details: { card: { cvv: '123' } as never } }),
+      'CARD_DATA_REJECTED',
+      'payment.method_details.card.cvv',
+    ],
     ['a card number in a structured field', channelCommand('sale', {}, { order_id: '5555-5555-5555-4444' }), 'CARD_DATA_REJECTED', 'payment.order_id'],
-    ['a security code in free text', channelCommand('sale', {}, { custom_attributes: { card_cvv: '123' } }), 'CARD_DATA_REJECTED', 'payment.custom_attributes.card_cvv'],
+    [
+      'a security code in free text',
+      channelCommand('sale', {}, { custom_attributes: { card_cvv: '123' } }),
+      'CARD_DATA_REJECTED',
+      'payment.custom_attributes.card_cvv',
+    ],
   ];
 
   it.each(cases)('dead-letters %s with code and field in the headers, then acks', async (_label, body, code, field) => {

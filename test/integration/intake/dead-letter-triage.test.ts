@@ -17,7 +17,12 @@ describe('high-impact intake failures go to the priority triage queue, and dead 
   const logs = captureLogger();
 
   beforeAll(async () => {
-    config = testConfig({ 'channels.triage.min_amount': 50000, 'channels.triage.min_amount_by_currency': { JPY: 500000 }, 'channels.triage.commands': ['refund'], 'channels.triage.channels': ['marketplace'] });
+    config = testConfig({
+      'channels.triage.min_amount': 50000,
+      'channels.triage.min_amount_by_currency': { JPY: 500000 },
+      'channels.triage.commands': ['refund'],
+      'channels.triage.channels': ['marketplace'],
+    });
     client = await amqpClient(config);
     worker = await startIntakeProcess(config, logs.logger);
   });
@@ -55,8 +60,17 @@ describe('high-impact intake failures go to the priority triage queue, and dead 
       ['sale', 90000, 'normal'],
       ['sale', 1000, 'normal'],
     ]);
-    expect(listed[0]).toMatchObject({ channel: 'web', code: 'INVALID_PARAMS', field: 'payment.gateway_key', impactReasons: ['amount'], operationReference: cases[1].payment.operation_reference });
-    expect((await listDeadLettersByImpact(worker.redis, config.redis.keyPrefix, { highOnly: true, limit: 2 })).map((s) => s.command)).toEqual(['sale', 'refund']);
+    expect(listed[0]).toMatchObject({
+      channel: 'web',
+      code: 'INVALID_PARAMS',
+      field: 'payment.gateway_key',
+      impactReasons: ['amount'],
+      operationReference: cases[1].payment.operation_reference,
+    });
+    expect((await listDeadLettersByImpact(worker.redis, config.redis.keyPrefix, { highOnly: true, limit: 2 })).map((s) => s.command)).toEqual([
+      'sale',
+      'refund',
+    ]);
 
     const model = await amqp.connect(config.amqp.url);
     const ch = await model.createChannel();

@@ -61,7 +61,11 @@ describe('idempotency conflicts: a reused operation_reference with different mon
     expect(res.status).toBe(200);
     expect(res.data.id).toBe('conf-2');
     expect(res.data.error.code).toBe(-32602);
-    expect(res.data.error.data).toMatchObject({ field: 'payment.operation_reference', code: 'IDEMPOTENCY_CONFLICT', operation_reference: first.operation_reference });
+    expect(res.data.error.data).toMatchObject({
+      field: 'payment.operation_reference',
+      code: 'IDEMPOTENCY_CONFLICT',
+      operation_reference: first.operation_reference,
+    });
     expect(await metricValue('pb_idempotency_conflicts_total', { channel: 'bus' })).toBe(before + 1);
     await eventually(async () => (await client.drainDeadLetters()).some((m) => m.properties.headers?.['x-pb-code'] === 'IDEMPOTENCY_CONFLICT'));
     // The original is untouched.
@@ -103,7 +107,13 @@ describe('idempotency conflicts: a reused operation_reference with different mon
     const event = events[0];
     expect(event.eventId).not.toBe(`${id}.FAILED`);
     expect(event.method).toBe(config.serviceBus.methods.notifications.captured);
-    expect(event.params.payment).toMatchObject({ status: 'FAIL', reason: 'idempotency_conflict', operation_reference: id, amount: 2000, event_id: event.eventId });
+    expect(event.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'idempotency_conflict',
+      operation_reference: id,
+      amount: 2000,
+      event_id: event.eventId,
+    });
 
     expect(logs.lines.some((l) => l.includes('idempotency conflict') && l.includes(id) && l.includes('"warn"'))).toBe(true);
     expect(await metricValue('pb_idempotency_conflicts_total', { channel: 'web' })).toBe(before + 1);

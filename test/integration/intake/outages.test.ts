@@ -17,14 +17,23 @@ describe('outages lose nothing', () => {
   it('answers 503 while the broker is down, and every command the bus re-sends afterwards is queued exactly once', async () => {
     const brokerProxy = await startTcpProxy(5672);
     const config = testConfig({ 'amqp.url': brokerProxy.url('amqp', 'guest:guest'), 'amqp.publish_timeout_ms': 1000, 'amqp.reconnect_ms': 100 });
-    const direct = testConfig({ 'amqp.exchange.commands': config.amqp.commandsExchange, 'amqp.queue.commands': config.amqp.commandsQueue, 'amqp.exchange.dead_letter': config.amqp.deadLetterExchange, 'amqp.queue.dead_letter': config.amqp.deadLetterQueue, 'redis.key_prefix': config.redis.keyPrefix });
+    const direct = testConfig({
+      'amqp.exchange.commands': config.amqp.commandsExchange,
+      'amqp.queue.commands': config.amqp.commandsQueue,
+      'amqp.exchange.dead_letter': config.amqp.deadLetterExchange,
+      'amqp.queue.dead_letter': config.amqp.deadLetterQueue,
+      'redis.key_prefix': config.redis.keyPrefix,
+    });
     const { logger } = captureLogger('error');
     const client = await amqpClient(config);
     const worker = await startIntakeProcess(direct, logger);
     const web = await startWebProcess(config, logger);
     const post = (body: unknown) => {
       const raw = JSON.stringify(body);
-      return axios.post(web.intakeUrl, raw, { headers: { 'x-signature': signBody(raw, config.serviceBus.secret), 'content-type': 'application/json' }, validateStatus: () => true });
+      return axios.post(web.intakeUrl, raw, {
+        headers: { 'x-signature': signBody(raw, config.serviceBus.secret), 'content-type': 'application/json' },
+        validateStatus: () => true,
+      });
     };
     try {
       await eventually(async () => (await post(busCall(CAPTURE, payment()))).status === 200);
@@ -37,10 +46,14 @@ describe('outages lose nothing', () => {
       brokerProxy.restore();
       // The bus re-sends what was not acknowledged, until it is.
       const pending = new Set(calls);
-      await eventually(async () => {
-        for (const call of [...pending]) if ((await post(call)).status === 200) pending.delete(call);
-        return pending.size === 0;
-      }, 20000, 200);
+      await eventually(
+        async () => {
+          for (const call of [...pending]) if ((await post(call)).status === 200) pending.delete(call);
+          return pending.size === 0;
+        },
+        20000,
+        200,
+      );
       const refs = calls.map((call) => (call.params as { payment: { operation_reference: string } }).payment.operation_reference);
       for (const ref of refs) await eventually(async () => (await worker.deliveryQueue.getJob(ref)) !== undefined);
       await eventually(async () => (await client.queueDepth(config.amqp.commandsQueue)) === 0);

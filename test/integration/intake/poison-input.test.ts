@@ -64,7 +64,10 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
 
   it('answers a signed command nested 5000 levels deep with a JSON-RPC error naming the limit, never 200 result', async () => {
     const p = payment();
-    const raw = JSON.stringify(busCall(CAPTURE, p)).replace(`"order_id":"${p.order_id}"`, `"order_id":"${p.order_id}","x":${'['.repeat(5000)}${']'.repeat(5000)}`);
+    const raw = JSON.stringify(busCall(CAPTURE, p)).replace(
+      `"order_id":"${p.order_id}"`,
+      `"order_id":"${p.order_id}","x":${'['.repeat(5000)}${']'.repeat(5000)}`,
+    );
     const res = await axios.post(web.intakeUrl, raw, {
       headers: { 'content-type': 'application/json', 'x-signature': signBody(raw, config.serviceBus.secret) },
       validateStatus: () => true,

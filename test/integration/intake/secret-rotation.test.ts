@@ -28,7 +28,15 @@ describe('secret rotation: current and previous secret both accepted, the metric
     config = testConfig({
       'service_bus.secret': BUS_NEW,
       'service_bus.secret_previous': BUS_OLD,
-      gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: HOOK_NEW, webhook_secret_previous: HOOK_OLD } },
+      gateways: {
+        simulator: {
+          type: 'simulator',
+          base_url: 'http://127.0.0.1:1',
+          api_key: 'sim-key-unused-0123456789',
+          webhook_secret: HOOK_NEW,
+          webhook_secret_previous: HOOK_OLD,
+        },
+      },
     });
     client = await amqpClient(config);
     web = await startWebProcess(config, logs.logger, { webhooks: createGatewayClients(config) });
@@ -44,7 +52,11 @@ describe('secret rotation: current and previous secret both accepted, the metric
 
   const postCommand = (secret: string, algorithm: 'sha1' | 'sha256' = 'sha1') => {
     const raw = JSON.stringify(busCall(CAPTURE, payment()));
-    return axios.post(web.intakeUrl, raw, { headers: { 'content-type': 'application/json', 'x-signature': signBody(raw, secret, algorithm) }, validateStatus: () => true, transformRequest: [(d: unknown) => d] });
+    return axios.post(web.intakeUrl, raw, {
+      headers: { 'content-type': 'application/json', 'x-signature': signBody(raw, secret, algorithm) },
+      validateStatus: () => true,
+      transformRequest: [(d: unknown) => d],
+    });
   };
 
   const intakeKey = (key: string) => metricValue('pb_signatures_verified_total', { surface: 'intake', gateway: '', key });
@@ -69,8 +81,31 @@ describe('secret rotation: current and previous secret both accepted, the metric
 
   it("a gateway's webhook endpoint accepts webhook_secret and webhook_secret_previous, counting each by key", async () => {
     const post = (secret: string, id: string) => {
-      const body = JSON.stringify({ id, type: 'authorization.succeeded', created: Math.floor(Date.now() / 1000), data: { object: { id: `auth_${id}`, object: 'authorization', status: 'authorized', amount: 1999, amount_captured: 0, amount_refunded: 0, currency: 'EUR', reference: `ref_${id}` } } });
-      return fetch(`${web.server.url}/webhooks/simulator`, { method: 'POST', body, headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signSimulatorPayload(secret, body, Math.floor(Date.now() / 1000)) } });
+      const body = JSON.stringify({
+        id,
+        type: 'authorization.succeeded',
+        created: Math.floor(Date.now() / 1000),
+        data: {
+          object: {
+            id: `auth_${id}`,
+            object: 'authorization',
+            status: 'authorized',
+            amount: 1999,
+            amount_captured: 0,
+            amount_refunded: 0,
+            currency: 'EUR',
+            reference: `ref_${id}`,
+          },
+        },
+      });
+      return fetch(`${web.server.url}/webhooks/simulator`, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signSimulatorPayload(secret, body, Math.floor(Date.now() / 1000)),
+        },
+      });
     };
     const key = (k: string) => metricValue('pb_signatures_verified_total', { surface: 'webhook', gateway: 'simulator', key: k });
     const [current, previous] = [await key('current'), await key('previous')];

@@ -21,7 +21,15 @@ describe('the recovery sweep with a digits-only operation reference', () => {
     command: 'authorize',
     channel: 'web',
     received_at: '2024-06-01T10:00:00.000Z',
-    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1000, currency: 'EUR', order_id: `o-${ref}`, operation_reference: ref },
+    payment: {
+      gateway: 'simulator',
+      gateway_account: 'acme-eu',
+      gateway_key: 'pm_card_visa',
+      amount: 1000,
+      currency: 'EUR',
+      order_id: `o-${ref}`,
+      operation_reference: ref,
+    },
   });
 
   beforeAll(() => {

@@ -78,7 +78,10 @@ describe('the operation ledger on a real Redis', () => {
     expect(await ledger.create(id, first, 1_000)).toMatchObject({ created: true, conflict: false });
     expect(await ledger.digestOf(id)).toMatch(/^v1:/);
     expect(await ledger.create(id, { ...first, sequence: 'another-rpc-id' }, 2_000)).toMatchObject({ created: false, conflict: false });
-    expect(await ledger.create(id, { ...first, payment: { ...first.payment, amount: first.payment.amount + 1 } }, 3_000)).toMatchObject({ created: false, conflict: true });
+    expect(await ledger.create(id, { ...first, payment: { ...first.payment, amount: first.payment.amount + 1 } }, 3_000)).toMatchObject({
+      created: false,
+      conflict: true,
+    });
     expect((await ledger.get(id))?.payment.amount).toBe(first.payment.amount);
     // A record written before digests were stored: a repeat is treated as the duplicate it always was.
     await redis.hdel(`${prefix}op:${id}`, 'digest');
@@ -120,7 +123,9 @@ describe('the operation ledger on a real Redis', () => {
     expect(await members('SENT')).not.toContain(id);
     expect(await redis.zscore(`${prefix}ops:state:PENDING`, id)).toBe('62000');
 
-    expect(await ledger.transition(id, 'SUCCEEDED', { event: 'webhook' }, { reason: 'captured', newGatewayKey: 'auth_2', gatewayStatus: 'succeeded' }, 3_000)).toEqual({
+    expect(
+      await ledger.transition(id, 'SUCCEEDED', { event: 'webhook' }, { reason: 'captured', newGatewayKey: 'auth_2', gatewayStatus: 'succeeded' }, 3_000),
+    ).toEqual({
       applied: true,
       from: 'PENDING',
     });

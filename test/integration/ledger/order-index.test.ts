@@ -14,7 +14,14 @@ describe('the order index the ledger keeps at create', () => {
     command: 'authorize',
     channel: 'web',
     received_at: '2024-06-01T10:00:00.000Z',
-    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'tok_1', amount, currency: 'EUR', ...(orderId === undefined ? {} : { order_id: orderId }) },
+    payment: {
+      gateway: 'simulator',
+      gateway_account: 'acme-eu',
+      gateway_key: 'tok_1',
+      amount,
+      currency: 'EUR',
+      ...(orderId === undefined ? {} : { order_id: orderId }),
+    },
   });
 
   beforeAll(() => {

@@ -19,7 +19,8 @@ describe('the outcome scripts on a real Redis', () => {
   let ledger: Ledger;
   let events: EventStore;
 
-  const command = (ref: string): PaymentCommand => channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 1000, order_id: `o-${ref}`, operation_reference: ref });
+  const command = (ref: string): PaymentCommand =>
+    channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 1000, order_id: `o-${ref}`, operation_reference: ref });
 
   beforeAll(() => {
     redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
@@ -37,19 +38,33 @@ describe('the outcome scripts on a real Redis', () => {
     const cmd = command('sm-1');
     await ledger.create('sm-1', cmd, 1_000);
     await ledger.transition('sm-1', 'SENT', { event: 'attempt' }, { countAttempt: true }, 1_000);
-    const moved = await ledger.transitionAndGet('sm-1', 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'psp-1' }, {
-      reference: { gateway: 'simulator', reference: 'psp-1' },
-      markSettling: true,
-      payment: cmd.payment,
-      now: 2_000,
-    });
+    const moved = await ledger.transitionAndGet(
+      'sm-1',
+      'SUCCEEDED',
+      { event: 'outcome' },
+      { gatewayReference: 'psp-1' },
+      {
+        reference: { gateway: 'simulator', reference: 'psp-1' },
+        markSettling: true,
+        payment: cmd.payment,
+        now: 2_000,
+      },
+    );
     expect(moved).toMatchObject({ applied: true, from: 'SENT' });
     expect(moved.record).toMatchObject({ id: 'sm-1', state: 'SUCCEEDED', attempts: 1, gatewayReference: 'psp-1', payment: cmd.payment });
     expect(await ledger.settlingBefore(2_000)).toEqual(['sm-1']);
     expect(await ledger.findByReference('simulator', 'psp-1')).toBe('sm-1');
 
-    const event = { eventId: 'ev-sm-1', paymentKey: 'pay-sm-1', method: 'magento.payments.payments_management.authorized', params: { payment: { amount: 1000 } } };
-    expect(await events.recordAndCheck(event, 2_001, undefined, { settlingKey: ledger.settlingKey, operationId: 'sm-1' })).toMatchObject({ sequence: 1, sent: 0 });
+    const event = {
+      eventId: 'ev-sm-1',
+      paymentKey: 'pay-sm-1',
+      method: 'magento.payments.payments_management.authorized',
+      params: { payment: { amount: 1000 } },
+    };
+    expect(await events.recordAndCheck(event, 2_001, undefined, { settlingKey: ledger.settlingKey, operationId: 'sm-1' })).toMatchObject({
+      sequence: 1,
+      sent: 0,
+    });
     expect(await ledger.settlingBefore(Number.MAX_SAFE_INTEGER)).toEqual([]);
   });
 
@@ -61,7 +76,12 @@ describe('the outcome scripts on a real Redis', () => {
     expect(await ledger.settlingBefore(Number.MAX_SAFE_INTEGER)).toEqual([]);
   });
 
-  const eventFor = (id: string) => ({ eventId: `ev-${id}`, paymentKey: `pay-${id}`, method: 'magento.payments.payments_management.authorized', params: { payment: { amount: 1000 } } });
+  const eventFor = (id: string) => ({
+    eventId: `ev-${id}`,
+    paymentKey: `pay-${id}`,
+    method: 'magento.payments.payments_management.authorized',
+    params: { payment: { amount: 1000 } },
+  });
 
   it('moves and records the event in one step when the record is the one the caller holds', async () => {
     const cmd = command('sm-3');

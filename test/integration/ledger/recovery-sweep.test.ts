@@ -25,7 +25,15 @@ describe('the recovery sweep on a real Redis', () => {
     command: 'authorize',
     channel: 'web',
     received_at: '2024-06-01T10:00:00.000Z',
-    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1000, currency: 'EUR', order_id: `o-${ref}`, operation_reference: ref },
+    payment: {
+      gateway: 'simulator',
+      gateway_account: 'acme-eu',
+      gateway_key: 'pm_card_visa',
+      amount: 1000,
+      currency: 'EUR',
+      order_id: `o-${ref}`,
+      operation_reference: ref,
+    },
   });
 
   beforeAll(() => {

@@ -15,7 +15,11 @@ import { eventually } from '../../support/tcp-proxy';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 
 /** Runs one `ops` command function and returns its exit code and parsed `--json` output. */
-async function run<A>(fn: (ctx: OpsContext, io: { out: PassThrough; err: PassThrough; actor: string }, args: A) => Promise<number>, ctx: OpsContext, args: A): Promise<{ code: number; json: Record<string, unknown>; text: string }> {
+async function run<A>(
+  fn: (ctx: OpsContext, io: { out: PassThrough; err: PassThrough; actor: string }, args: A) => Promise<number>,
+  ctx: OpsContext,
+  args: A,
+): Promise<{ code: number; json: Record<string, unknown>; text: string }> {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (c: Buffer) => chunks.push(c));
@@ -57,7 +61,11 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
   });
 
   it('shows an operation by order id and by operation id, with its history, and audits each lookup', async () => {
-    const command = channelCommand('authorize', {}, { order_id: 'ORD-OPS-SHOW', method_details: { method: 'card', card: { brand: 'visa', last_four_digits: '1111' } } });
+    const command = channelCommand(
+      'authorize',
+      {},
+      { order_id: 'ORD-OPS-SHOW', method_details: { method: 'card', card: { brand: 'visa', last_four_digits: '1111' } } },
+    );
     const id = command.payment.operation_reference as string;
     await ctx.ledger.create(id, command, Date.now() - 10 * 60_000);
     await ctx.ledger.transition(id, 'SENT', { event: 'sent' }, { countAttempt: true });
@@ -93,7 +101,9 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     const stuck = await run(opsList, ctx, { state: ['received'], olderThan: '30m', json: true });
     expect((stuck.json.operations as { id: string }[]).map((o) => o.id)).toEqual([old.payment.operation_reference]);
     const all = await run(opsList, ctx, { state: ['RECEIVED'], json: true });
-    expect((all.json.operations as { id: string }[]).map((o) => o.id)).toEqual(expect.arrayContaining([old.payment.operation_reference, fresh.payment.operation_reference]));
+    expect((all.json.operations as { id: string }[]).map((o) => o.id)).toEqual(
+      expect.arrayContaining([old.payment.operation_reference, fresh.payment.operation_reference]),
+    );
     await expect(run(opsList, ctx, { state: ['LOST'] })).rejects.toThrow('--state LOST');
 
     const counts = await run(opsCounts, ctx, { window: '5m', json: true });
@@ -102,9 +112,22 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
   });
 
   it('moves dead letters into the archive, triages them, lists them by time or impact, and shows one without card data', async () => {
-    await writer.write(Buffer.from(JSON.stringify(channelCommand('authorize', {}, { currency: 'EURO', order_id: 'ORD-DL-HARD', custom_attributes: { note: `pan ${TEST_PANS[0]}` } }))), { code: 'INVALID_PARAMS', field: 'payment.currency', reason: 'must be a known ISO 4217 code', source: `amqp:${config.amqp.commandsQueue}` });
-    await writer.write(Buffer.from(JSON.stringify(channelCommand('capture', {}, { amount: 500_000, order_id: 'ORD-DL-BIG' }))), { code: 'UNEXPECTED_ERROR', field: '(root)', reason: 'unexpected_error: DependencyUnavailableError', source: `amqp:${config.amqp.commandsQueue}` }, { 'x-pb-routing-key': 'web.payment.capture' });
-    await writer.write(Buffer.from(JSON.stringify(channelCommand('authorize', {}, { gateway: 'nowhere', order_id: 'ORD-DL-CFG' }))), { code: 'GATEWAY_NOT_CONFIGURED', field: 'payment.gateway', reason: 'gateway_not_configured', source: 'delivery' }, { 'x-pb-replayable': 'true' });
+    await writer.write(
+      Buffer.from(
+        JSON.stringify(channelCommand('authorize', {}, { currency: 'EURO', order_id: 'ORD-DL-HARD', custom_attributes: { note: `pan ${TEST_PANS[0]}` } })),
+      ),
+      { code: 'INVALID_PARAMS', field: 'payment.currency', reason: 'must be a known ISO 4217 code', source: `amqp:${config.amqp.commandsQueue}` },
+    );
+    await writer.write(
+      Buffer.from(JSON.stringify(channelCommand('capture', {}, { amount: 500_000, order_id: 'ORD-DL-BIG' }))),
+      { code: 'UNEXPECTED_ERROR', field: '(root)', reason: 'unexpected_error: DependencyUnavailableError', source: `amqp:${config.amqp.commandsQueue}` },
+      { 'x-pb-routing-key': 'web.payment.capture' },
+    );
+    await writer.write(
+      Buffer.from(JSON.stringify(channelCommand('authorize', {}, { gateway: 'nowhere', order_id: 'ORD-DL-CFG' }))),
+      { code: 'GATEWAY_NOT_CONFIGURED', field: 'payment.gateway', reason: 'gateway_not_configured', source: 'delivery' },
+      { 'x-pb-replayable': 'true' },
+    );
 
     const listed = await run(opsDeadLetterList, ctx, { json: true });
     expect(listed.json.imported).toEqual({ moved: 3, created: 3 });
@@ -129,8 +152,17 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
   it('replays a dead letter only with --execute, revalidated, with its operation id pinned; a second replay creates nothing new', async () => {
     const worker: IntakeProcess = await startIntakeProcess(config, silentLogger());
     try {
-      const rpc = busCall(config.serviceBus.methods.commands.capture, { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'auth_rpc', amount: 2500, currency: 'EUR', order_id: 'ORD-DL-RPC' }, 'rpc-replay-1');
-      await writer.write(Buffer.from(JSON.stringify(rpc)), { code: 'UNEXPECTED_ERROR', field: '(root)', reason: 'unexpected_error: Error', source: 'http:intake' });
+      const rpc = busCall(
+        config.serviceBus.methods.commands.capture,
+        { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'auth_rpc', amount: 2500, currency: 'EUR', order_id: 'ORD-DL-RPC' },
+        'rpc-replay-1',
+      );
+      await writer.write(Buffer.from(JSON.stringify(rpc)), {
+        code: 'UNEXPECTED_ERROR',
+        field: '(root)',
+        reason: 'unexpected_error: Error',
+        source: 'http:intake',
+      });
       const listed = await run(opsDeadLetterList, ctx, { json: true });
       const id = (listed.json.dead_letters as { id: string; orderId: string }[]).find((r) => r.orderId === 'ORD-DL-RPC')?.id as string;
 
@@ -164,7 +196,9 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
       expect(done.code).toBe(1);
       expect((done.json.results as { verdict: string; published?: boolean }[])[0]).toMatchObject({ verdict: 'done' });
 
-      const audit = (await ctx.redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).map(([, f]) => JSON.parse(f[1]) as { action: string; outcome: string; target: string });
+      const audit = (await ctx.redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).map(
+        ([, f]) => JSON.parse(f[1]) as { action: string; outcome: string; target: string },
+      );
       expect(audit.filter((a) => a.action === 'dead_letter.replay' && a.target === id).map((a) => a.outcome)).toEqual(['dry_run', 'ok', 'ok', 'refused']);
     } finally {
       await worker.stop();

@@ -66,13 +66,17 @@ function setup(overrides: Record<string, unknown> = {}): Setup {
   redis ??= createRedis(config.redis.url, 'commands');
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
-  closers.push(() => eventsQueue.close(), () => deliveryQueue.close());
+  closers.push(
+    () => eventsQueue.close(),
+    () => deliveryQueue.close(),
+  );
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
   const logger = silentLogger();
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
-  const sweep = (offsetMs: number, log = logger) => new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger: log, now: () => Date.now() + offsetMs });
+  const sweep = (offsetMs: number, log = logger) =>
+    new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger: log, now: () => Date.now() + offsetMs });
   return { config, ledger, events, service, deliveryQueue, eventsQueue, sweep };
 }
 
@@ -150,12 +154,24 @@ describe('authorization expiry', () => {
     const authId = auth.payment.operation_reference!;
     await s.ledger.create(authId, auth);
     await s.ledger.transition(authId, 'SENT', { event: 'attempt' });
-    await s.ledger.transitionAndGet(authId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'pi_same', expiresAt: Date.now() + DAY }, { reference: { gateway: 'simulator', reference: 'pi_same' } });
+    await s.ledger.transitionAndGet(
+      authId,
+      'SUCCEEDED',
+      { event: 'outcome' },
+      { gatewayReference: 'pi_same', expiresAt: Date.now() + DAY },
+      { reference: { gateway: 'simulator', reference: 'pi_same' } },
+    );
     const capture = channelCommand('capture', {}, { gateway_key: 'pi_same' });
     const captureId = capture.payment.operation_reference!;
     await s.ledger.create(captureId, capture);
     await s.ledger.transition(captureId, 'SENT', { event: 'attempt' });
-    await s.ledger.transitionAndGet(captureId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'pi_same', closesAuthorization: { gateway: 'simulator', key: 'pi_same' } }, { reference: { gateway: 'simulator', reference: 'pi_same' } });
+    await s.ledger.transitionAndGet(
+      captureId,
+      'SUCCEEDED',
+      { event: 'outcome' },
+      { gatewayReference: 'pi_same', closesAuthorization: { gateway: 'simulator', key: 'pi_same' } },
+      { reference: { gateway: 'simulator', reference: 'pi_same' } },
+    );
     expect(await s.ledger.findByReference('simulator', 'pi_same')).toBe(captureId);
     expect((await s.ledger.get(authId))?.closedBy).toBe(captureId);
     expect(await redis.zscore(expiryIndexKey(s.config.redis.keyPrefix), authId)).toBeNull();
@@ -184,8 +200,12 @@ describe('orphan reversal', () => {
     expect(first.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, voidId, outcome: 'voided', reason: 'uncaptured_past_age' })]);
     expect(second.orphans.voided).toBe(0);
     expect(await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', mode: 'on', reason: 'uncaptured_past_age' })).toBe(before + 1);
-    const warnings = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 'warn' && /orphan reversal/.test(String(l.message)));
-    expect(warnings).toEqual([expect.objectContaining({ operation_id: id, void_operation_id: voidOperationId(id), mode: 'on', reason: 'uncaptured_past_age' })]);
+    const warnings = capture.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.level === 'warn' && /orphan reversal/.test(String(l.message)));
+    expect(warnings).toEqual([
+      expect.objectContaining({ operation_id: id, void_operation_id: voidOperationId(id), mode: 'on', reason: 'uncaptured_past_age' }),
+    ]);
 
     // One operation, one job; the worker delivers it like any cancel.
     const voidOp = await s.ledger.get(voidId);
@@ -211,7 +231,8 @@ describe('orphan reversal', () => {
     const before = await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', mode: 'dry_run', reason: 'uncaptured_past_age' });
     const first = await s.sweep(5 * DAY).runOnce();
     const second = await s.sweep(5 * DAY).runOnce();
-    for (const run of [first, second]) expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, outcome: 'would_void', reason: 'uncaptured_past_age' })]);
+    for (const run of [first, second])
+      expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, outcome: 'would_void', reason: 'uncaptured_past_age' })]);
     expect(first.orphans).toMatchObject({ mode: 'dry_run', wouldVoid: 1, voided: 0 });
     expect(await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', mode: 'dry_run', reason: 'uncaptured_past_age' })).toBe(before + 1);
     expect(await s.ledger.get(voidOperationId(id))).toBeNull();

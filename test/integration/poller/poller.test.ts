@@ -114,7 +114,13 @@ describe('the poller', () => {
   it('asks about an UNRESOLVED operation again at poller.unresolved_interval_ms, and a later SUCCESS settles it with its own event', async () => {
     const id = await landedAuthorization('pm_card_visa', 'UNKNOWN');
     const op = (await ledger.get(id))!;
-    await new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: captureLogger('info').logger }).unresolve(op, 'test', 'poller', {}, Date.now() + 60_000);
+    await new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: captureLogger('info').logger }).unresolve(
+      op,
+      'test',
+      'poller',
+      {},
+      Date.now() + 60_000,
+    );
     await poller().runOnce();
     expect((await ledger.get(id))?.state).toBe('UNRESOLVED'); // not due yet
     await ledger.transition(id, 'UNRESOLVED', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
@@ -155,7 +161,12 @@ describe('the poller', () => {
     const id = command.payment.operation_reference!;
     await ledger.create(id, command);
     await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
-    await ledger.transition(id, 'PENDING', { event: 'outcome', gateway_status: 'received' }, { nextCheckAt: Date.now() - 1, pollStep: config.poller.scheduleMs.length - 1 });
+    await ledger.transition(
+      id,
+      'PENDING',
+      { event: 'outcome', gateway_status: 'received' },
+      { nextCheckAt: Date.now() - 1, pollStep: config.poller.scheduleMs.length - 1 },
+    );
     const report = await poller().runOnce();
     expect(report.errors).toBe(0);
     expect((await ledger.get(id))?.state).toBe('PENDING');

@@ -45,16 +45,22 @@ describe('bus twin', () => {
   });
 
   it('issues a token for credentials sent in the form body', async () => {
-    const res = await http$.post('/oauth/token', form({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: CLIENT_SECRET }), { headers: formHeaders });
+    const res = await http$.post('/oauth/token', form({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: CLIENT_SECRET }), {
+      headers: formHeaders,
+    });
     expect(res.status).toBe(200);
     expect(typeof res.data.access_token).toBe('string');
   });
 
   it('refuses wrong credentials with 401 invalid_client and another grant type with 400', async () => {
-    const wrong = await http$.post('/oauth/token', form({ grant_type: 'client_credentials' }), { headers: { ...formHeaders, authorization: basic(CLIENT_ID, 'nope') } });
+    const wrong = await http$.post('/oauth/token', form({ grant_type: 'client_credentials' }), {
+      headers: { ...formHeaders, authorization: basic(CLIENT_ID, 'nope') },
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.data).toEqual({ error: 'invalid_client' });
-    const grant = await http$.post('/oauth/token', form({ grant_type: 'password', client_id: CLIENT_ID, client_secret: CLIENT_SECRET }), { headers: formHeaders });
+    const grant = await http$.post('/oauth/token', form({ grant_type: 'password', client_id: CLIENT_ID, client_secret: CLIENT_SECRET }), {
+      headers: formHeaders,
+    });
     expect(grant.status).toBe(400);
     expect(grant.data).toEqual({ error: 'unsupported_grant_type' });
   });
@@ -92,14 +98,20 @@ describe('bus twin', () => {
   it('refuses a revoked token', async () => {
     const bearer = await token();
     twin.revokeTokens();
-    expect((await http$.post('/delegate/oms', { jsonrpc: '2.0', method: 'm', params: {} }, { headers: { authorization: `Bearer ${bearer}` } })).status).toBe(401);
+    expect((await http$.post('/delegate/oms', { jsonrpc: '2.0', method: 'm', params: {} }, { headers: { authorization: `Bearer ${bearer}` } })).status).toBe(
+      401,
+    );
   });
 
   it('records delegate notifications in order and hands them to waiters', async () => {
     const bearer = await token();
     const waiting = twin.waitForNotifications(3);
     for (const n of [1, 2, 3]) {
-      const res = await http$.post('/delegate/oms', { jsonrpc: '2.0', method: 'magento.payment.captured', params: { n } }, { headers: { authorization: `Bearer ${bearer}` } });
+      const res = await http$.post(
+        '/delegate/oms',
+        { jsonrpc: '2.0', method: 'magento.payment.captured', params: { n } },
+        { headers: { authorization: `Bearer ${bearer}` } },
+      );
       expect(res.status).toBe(200);
       expect(res.data).toEqual({ jsonrpc: '2.0', id: null, result: {} });
     }
@@ -141,9 +153,15 @@ describe('bus twin', () => {
     const shortLived = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenTtlS: 0 });
     try {
       const client = axios.create({ baseURL: shortLived.url, validateStatus: () => true, timeout: 5000 });
-      const res = await client.post('/oauth/token', form({ grant_type: 'client_credentials' }), { headers: { ...formHeaders, authorization: basic(CLIENT_ID, CLIENT_SECRET) } });
+      const res = await client.post('/oauth/token', form({ grant_type: 'client_credentials' }), {
+        headers: { ...formHeaders, authorization: basic(CLIENT_ID, CLIENT_SECRET) },
+      });
       expect(res.data.expires_in).toBe(0);
-      const call = await client.post('/delegate/oms', { jsonrpc: '2.0', method: 'm', params: {} }, { headers: { authorization: `Bearer ${res.data.access_token}` } });
+      const call = await client.post(
+        '/delegate/oms',
+        { jsonrpc: '2.0', method: 'm', params: {} },
+        { headers: { authorization: `Bearer ${res.data.access_token}` } },
+      );
       expect(call.status).toBe(401);
     } finally {
       await shortLived.stop();
@@ -165,7 +183,9 @@ describe('sendSignedCommand', () => {
         const signature = req.headers['x-signature'] as string | undefined;
         received.push({ body, signature });
         const ok = verifySignature(body, signature, 'intake-secret-123');
-        res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' }).end(JSON.stringify(ok ? { jsonrpc: '2.0', id: 'c-1', result: { accepted: true } } : { error: 'bad signature' }));
+        res
+          .writeHead(ok ? 200 : 401, { 'content-type': 'application/json' })
+          .end(JSON.stringify(ok ? { jsonrpc: '2.0', id: 'c-1', result: { accepted: true } } : { error: 'bad signature' }));
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -178,11 +198,22 @@ describe('sendSignedCommand', () => {
   });
 
   it('signs the exact body with sha1 as the bus does, and returns status and parsed body', async () => {
-    const answer = await sendSignedCommand({ url, secret: 'intake-secret-123', method: 'magento.payment.capture', params: { payment: { amount: 1000 } }, id: 'c-1' });
+    const answer = await sendSignedCommand({
+      url,
+      secret: 'intake-secret-123',
+      method: 'magento.payment.capture',
+      params: { payment: { amount: 1000 } },
+      id: 'c-1',
+    });
     expect(answer).toEqual({ status: 200, body: { jsonrpc: '2.0', id: 'c-1', result: { accepted: true } } });
     const last = received[received.length - 1];
     expect(last.signature).toMatch(/^sha1=[0-9a-f]{40}$/);
-    expect(JSON.parse(last.body.toString('utf8'))).toEqual({ jsonrpc: '2.0', id: 'c-1', method: 'magento.payment.capture', params: { payment: { amount: 1000 } } });
+    expect(JSON.parse(last.body.toString('utf8'))).toEqual({
+      jsonrpc: '2.0',
+      id: 'c-1',
+      method: 'magento.payment.capture',
+      params: { payment: { amount: 1000 } },
+    });
   });
 
   it('signs with sha256 when asked', async () => {

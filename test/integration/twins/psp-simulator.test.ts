@@ -30,7 +30,12 @@ let hooks: http.Server;
 const received: Received[] = [];
 let failNextWebhooks = 0;
 
-function call(method: string, path: string, body?: unknown, options: { key?: string | null; auth?: string | null; timeoutMs?: number; base?: string } = {}): Promise<Reply> {
+function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { key?: string | null; auth?: string | null; timeoutMs?: number; base?: string } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const auth = options.auth === undefined ? `Bearer ${API_KEY}` : options.auth;
   if (auth !== null) headers.authorization = auth;
@@ -158,17 +163,23 @@ describe('PSP simulator API', () => {
       json: { error: { code: 'amount_exceeds_authorized' } },
     });
     expect((await call('POST', `/v1/authorizations/${id}/captures`, { amount: 600, reference: ref() })).status).toBe(201);
-    expect((await call('POST', `/v1/authorizations/${id}/captures`, { amount: 401, reference: ref() })).json).toMatchObject({ error: { code: 'amount_exceeds_authorized' } });
+    expect((await call('POST', `/v1/authorizations/${id}/captures`, { amount: 401, reference: ref() })).json).toMatchObject({
+      error: { code: 'amount_exceeds_authorized' },
+    });
     expect((await call('POST', `/v1/authorizations/${id}/captures`, { amount: 400, reference: ref() })).status).toBe(201);
   });
 
   it('refuses a refund above the captured amount not yet refunded with 422 amount_exceeds_captured', async () => {
     const id = (await authorize({ amount: 1000 })).json.id as string;
-    expect((await call('POST', `/v1/authorizations/${id}/refunds`, { amount: 1, reference: ref() })).json).toMatchObject({ error: { code: 'amount_exceeds_captured' } });
+    expect((await call('POST', `/v1/authorizations/${id}/refunds`, { amount: 1, reference: ref() })).json).toMatchObject({
+      error: { code: 'amount_exceeds_captured' },
+    });
     await call('POST', `/v1/authorizations/${id}/captures`, { amount: 600, reference: ref() });
     expect((await call('POST', `/v1/authorizations/${id}/refunds`, { amount: 601, reference: ref() })).status).toBe(422);
     expect((await call('POST', `/v1/authorizations/${id}/refunds`, { amount: 600, reference: ref() })).status).toBe(201);
-    expect((await call('POST', `/v1/authorizations/${id}/refunds`, { amount: 1, reference: ref() })).json).toMatchObject({ error: { code: 'amount_exceeds_captured' } });
+    expect((await call('POST', `/v1/authorizations/${id}/refunds`, { amount: 1, reference: ref() })).json).toMatchObject({
+      error: { code: 'amount_exceeds_captured' },
+    });
   });
 
   it('sells in one step and marks the authorization refunded once all of it is refunded', async () => {
@@ -375,7 +386,9 @@ describe('PSP simulator webhooks', () => {
     const header = String(hook.headers['simulator-signature']);
     const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header);
     if (!match) return false;
-    const expected = createHmac('sha256', WEBHOOK_SECRET).update(Buffer.concat([Buffer.from(`${match[1]}.`), hook.rawBody])).digest();
+    const expected = createHmac('sha256', WEBHOOK_SECRET)
+      .update(Buffer.concat([Buffer.from(`${match[1]}.`), hook.rawBody]))
+      .digest();
     return timingSafeEqual(expected, Buffer.from(match[2], 'hex'));
   }
 
@@ -397,7 +410,10 @@ describe('PSP simulator webhooks', () => {
     await authorize({ async: true, capture: true }, sale);
     const declined = ref();
     await authorize({ payment_method: 'pm_async_declined' }, declined);
-    expect((await waitFor(() => hooksFor(sale)[0], 'the sale webhook')).event).toMatchObject({ type: 'authorization.succeeded', data: { object: { status: 'captured' } } });
+    expect((await waitFor(() => hooksFor(sale)[0], 'the sale webhook')).event).toMatchObject({
+      type: 'authorization.succeeded',
+      data: { object: { status: 'captured' } },
+    });
     expect((await waitFor(() => hooksFor(declined)[0], 'the decline webhook')).event).toMatchObject({
       type: 'authorization.failed',
       data: { object: { status: 'declined', decline_code: 'card_declined' } },
@@ -471,7 +487,6 @@ describe('PSP simulator control', () => {
     expect(effectsOf(key)).toBe(1);
   });
 
-
   it('reports counters over HTTP as the handle does, with effects per idempotency key', async () => {
     const key = ref();
     await authorize({}, key);
@@ -480,7 +495,12 @@ describe('PSP simulator control', () => {
     expect(over.status).toBe(200);
     expect(over.json.effects[key]).toBe(1);
     expect(over.json.maxEffectsPerKey).toBe(1);
-    expect(over.json).toMatchObject({ totalEffects: expect.any(Number), requests: expect.any(Number), replays: expect.any(Number), webhooksSent: expect.any(Number) });
+    expect(over.json).toMatchObject({
+      totalEffects: expect.any(Number),
+      requests: expect.any(Number),
+      replays: expect.any(Number),
+      webhooksSent: expect.any(Number),
+    });
     expect(over.json.totalEffects).toBe(sim.counters().totalEffects);
   });
 

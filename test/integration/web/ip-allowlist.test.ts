@@ -39,10 +39,13 @@ afterAll(async () => {
 function request(from: string, method: string, path: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const host = from.includes(':') ? '::1' : '127.0.0.1';
-    const req = http.request({ host, port, method, path, localAddress: from, agent: false, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      { host, port, method, path, localAddress: from, agent: false, headers: { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.end(method === 'POST' ? '{"jsonrpc":"2.0","id":1,"method":"x","params":{}}' : undefined);
   });
@@ -100,7 +103,14 @@ describe('IP allowlists (edge.allow.*)', () => {
   });
 
   it("guards the worker/poller monitoring port's /metrics with edge.allow.admin too", async () => {
-    const monitoring = await startMonitoringServer({ host: '127.0.0.1', port: 0, checks: {}, logger: logs.logger, access: edgeAccessFor(config, logs.logger), limits: config.edge });
+    const monitoring = await startMonitoringServer({
+      host: '127.0.0.1',
+      port: 0,
+      checks: {},
+      logger: logs.logger,
+      access: edgeAccessFor(config, logs.logger),
+      limits: config.edge,
+    });
     try {
       expect((await fetch(`${monitoring.url}/metrics`)).status).toBe(403);
       expect((await fetch(`${monitoring.url}/healthz`)).status).toBe(200);

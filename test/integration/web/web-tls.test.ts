@@ -24,9 +24,43 @@ beforeAll(() => {
   writeFileSync(file('server.pem'), server.cert);
   writeFileSync(file('server.key'), server.key);
   // A client CA and a client certificate it signed (mutual TLS), and a stranger's self-signed one.
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=bus client CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=bus client CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign',
+  ]);
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', file('client.key'), '-out', file('client.csr'), '-subj', '/CN=bus']);
-  openssl(['x509', '-req', '-in', file('client.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('client.pem'), '-days', '2', '-sha256']);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    file('client.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    file('client.pem'),
+    '-days',
+    '2',
+    '-sha256',
+  ]);
   const stranger = makeSelfSignedCert(2, 'DNS:stranger');
   writeFileSync(file('stranger.pem'), stranger.cert);
   writeFileSync(file('stranger.key'), stranger.key);

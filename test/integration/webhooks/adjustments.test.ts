@@ -44,7 +44,15 @@ beforeAll(async () => {
     'mom_client.client_id': CLIENT_ID,
     'mom_client.client_secret': CLIENT_SECRET,
     gateways: {
-      adyen: { type: 'adyen', base_url: 'http://127.0.0.1:1', api_key: 'adyen-key-unused', merchant_account: 'TestMerchant', key_id: 'adyen-hook-user', shared_secret: 'adyen-hook-password-0123', webhook_secret: ADYEN_HMAC },
+      adyen: {
+        type: 'adyen',
+        base_url: 'http://127.0.0.1:1',
+        api_key: 'adyen-key-unused',
+        merchant_account: 'TestMerchant',
+        key_id: 'adyen-hook-user',
+        shared_secret: 'adyen-hook-password-0123',
+        webhook_secret: ADYEN_HMAC,
+      },
       stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
       simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
     },
@@ -65,7 +73,12 @@ afterAll(async () => {
 let orderSeq = 0;
 
 /** An operation that SUCCEEDED at `gateway` with PSP reference `reference`, its outcome event delivered. */
-async function succeeded(command: PaymentCommand['command'], gateway: string, reference: string, order = `order-adj-${Date.now()}-${++orderSeq}`): Promise<OperationRecord> {
+async function succeeded(
+  command: PaymentCommand['command'],
+  gateway: string,
+  reference: string,
+  order = `order-adj-${Date.now()}-${++orderSeq}`,
+): Promise<OperationRecord> {
   const cmd = channelCommand(command, {}, { gateway, gateway_account: 'acct-1', order_id: order, amount: 5000, currency: 'EUR' });
   const id = cmd.payment.operation_reference!;
   const { record } = await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
@@ -76,7 +89,11 @@ async function succeeded(command: PaymentCommand['command'], gateway: string, re
 }
 
 function adjustedFor(operationId: string) {
-  return twin.notifications.filter((n) => n.method === config.serviceBus.methods.notifications.adjusted && (n.params as { payment: { operation_reference: string } }).payment.operation_reference === operationId);
+  return twin.notifications.filter(
+    (n) =>
+      n.method === config.serviceBus.methods.notifications.adjusted &&
+      (n.params as { payment: { operation_reference: string } }).payment.operation_reference === operationId,
+  );
 }
 
 function adyenNotification(item: Record<string, unknown>): string {
@@ -86,7 +103,11 @@ function adyenNotification(item: Record<string, unknown>): string {
 }
 
 async function postAdyen(body: string): Promise<Response> {
-  return fetch(`${web.server.url}/webhooks/adyen`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(config.gateways.adyen) } });
+  return fetch(`${web.server.url}/webhooks/adyen`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(config.gateways.adyen) },
+  });
 }
 
 async function postStripe(event: Record<string, unknown>): Promise<Response> {
@@ -98,7 +119,11 @@ async function postStripe(event: Record<string, unknown>): Promise<Response> {
 async function postSimulator(event: Record<string, unknown>): Promise<Response> {
   const body = JSON.stringify(event);
   const signature = signSimulatorPayload(SIM_SECRET, body, Math.floor(Date.now() / 1000));
-  return fetch(`${web.server.url}/webhooks/simulator`, { method: 'POST', body, headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature } });
+  return fetch(`${web.server.url}/webhooks/simulator`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
+  });
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 400));
@@ -127,8 +152,23 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     const sent = adjustedFor(auth.id);
     expect(sent).toHaveLength(1);
     const params = sent[0].params as { payment: Record<string, unknown>; adjustment: Record<string, unknown> };
-    expect(params.adjustment).toMatchObject({ kind: 'chargeback', direction: 'debit', amount: 4200, currency: 'EUR', reason: '10.4', gateway: 'adyen', psp_reference: 'ADYENDSP00000001', occurred_at: '2026-11-20T09:00:00.000Z' });
-    expect(params.payment).toMatchObject({ operation_reference: auth.id, order_id: auth.payment.order_id, gateway: 'adyen', operation_state: 'SUCCEEDED', amount: 5000 });
+    expect(params.adjustment).toMatchObject({
+      kind: 'chargeback',
+      direction: 'debit',
+      amount: 4200,
+      currency: 'EUR',
+      reason: '10.4',
+      gateway: 'adyen',
+      psp_reference: 'ADYENDSP00000001',
+      occurred_at: '2026-11-20T09:00:00.000Z',
+    });
+    expect(params.payment).toMatchObject({
+      operation_reference: auth.id,
+      order_id: auth.payment.order_id,
+      gateway: 'adyen',
+      operation_state: 'SUCCEEDED',
+      amount: 5000,
+    });
     expect(params.payment.event_id).toMatch(new RegExp(`^${auth.id}\\.adj\\.adj_[0-9a-f]{24}$`));
     expect(typeof params.payment.sequence).toBe('number');
     expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
@@ -168,50 +208,137 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
       object: 'event',
       type: 'refund.updated',
       created: 1764400000,
-      data: { object: { id: 're_adjustments_0001', object: 'refund', status: 'failed', amount: 5000, currency: 'eur', payment_intent: 'pi_adjustments_0001', failure_reason: 'expired_or_canceled_card', metadata: { operation_id: refund.id } } },
+      data: {
+        object: {
+          id: 're_adjustments_0001',
+          object: 'refund',
+          status: 'failed',
+          amount: 5000,
+          currency: 'eur',
+          payment_intent: 'pi_adjustments_0001',
+          failure_reason: 'expired_or_canceled_card',
+          metadata: { operation_id: refund.id },
+        },
+      },
     };
     const dispute = {
       id: 'evt_dispute_withdrawn_0001',
       object: 'event',
       type: 'charge.dispute.funds_withdrawn',
       created: 1764400100,
-      data: { object: { id: 'dp_adjustments_0001', object: 'dispute', amount: 5000, currency: 'eur', charge: 'ch_adjustments_0001', payment_intent: 'pi_adjustments_0001', reason: 'fraudulent', status: 'needs_response', metadata: {} } },
+      data: {
+        object: {
+          id: 'dp_adjustments_0001',
+          object: 'dispute',
+          amount: 5000,
+          currency: 'eur',
+          charge: 'ch_adjustments_0001',
+          payment_intent: 'pi_adjustments_0001',
+          reason: 'fraudulent',
+          status: 'needs_response',
+          metadata: {},
+        },
+      },
     };
     for (const event of [refundFailed, refundFailed, dispute, dispute]) expect((await postStripe(event)).status).toBe(200);
     await eventually(async () => adjustedFor(refund.id).length >= 1 && adjustedFor(sale.id).length >= 1);
     await settle();
     expect(adjustedFor(refund.id)).toHaveLength(1);
     expect(adjustedFor(sale.id)).toHaveLength(1);
-    expect((adjustedFor(refund.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'refund_failed', amount: 5000, currency: 'EUR', reason: 'expired_or_canceled_card', psp_reference: 're_adjustments_0001' });
-    expect((adjustedFor(sale.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'chargeback', direction: 'debit', amount: 5000, currency: 'EUR', reason: 'fraudulent', psp_reference: 'dp_adjustments_0001' });
+    expect((adjustedFor(refund.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
+      kind: 'refund_failed',
+      amount: 5000,
+      currency: 'EUR',
+      reason: 'expired_or_canceled_card',
+      psp_reference: 're_adjustments_0001',
+    });
+    expect((adjustedFor(sale.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
+      kind: 'chargeback',
+      direction: 'debit',
+      amount: 5000,
+      currency: 'EUR',
+      reason: 'fraudulent',
+      psp_reference: 'dp_adjustments_0001',
+    });
     expect((await worker.ledger.get(refund.id))?.state).toBe('SUCCEEDED');
     expect((await worker.ledger.get(sale.id))?.state).toBe('SUCCEEDED');
   });
 
   it('a SUCCESS the PSP reports for an authorization the OMS was told FAILED is a succeeded_after_failure adjustment, sent once, and the authorization goes to orphan reversal; the state stays FAILED', async () => {
-    const cmd = channelCommand('authorize', {}, { gateway: 'simulator', gateway_account: 'acct-1', order_id: `order-adj-contra-${Date.now()}`, amount: 1999, currency: 'EUR' });
+    const cmd = channelCommand(
+      'authorize',
+      {},
+      { gateway: 'simulator', gateway_account: 'acct-1', order_id: `order-adj-contra-${Date.now()}`, amount: 1999, currency: 'EUR' },
+    );
     const id = cmd.payment.operation_reference!;
     const { record } = await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
-    const failed = await worker.recorder.apply(record!, { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor', gatewayReference: `auth_${id}` }, 'response');
+    const failed = await worker.recorder.apply(
+      record!,
+      { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor', gatewayReference: `auth_${id}` },
+      'response',
+    );
     expect(failed.state).toBe('FAILED');
     const orphansBefore = await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', reason: 'oms_told_failed' });
-    const succeeded = { id: `evt_contra_${id}`, type: 'authorization.succeeded', created: Math.floor(Date.now() / 1000), data: { object: { id: `auth_${id}`, object: 'authorization', status: 'authorized', amount: 1999, amount_captured: 0, amount_refunded: 0, currency: 'EUR', reference: id } } };
+    const succeeded = {
+      id: `evt_contra_${id}`,
+      type: 'authorization.succeeded',
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: `auth_${id}`,
+          object: 'authorization',
+          status: 'authorized',
+          amount: 1999,
+          amount_captured: 0,
+          amount_refunded: 0,
+          currency: 'EUR',
+          reference: id,
+        },
+      },
+    };
     expect((await postSimulator(succeeded)).status).toBe(200);
     expect((await postSimulator(succeeded)).status).toBe(200);
     await eventually(async () => adjustedFor(id).length >= 1);
     await settle();
     expect(adjustedFor(id)).toHaveLength(1);
-    expect((adjustedFor(id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'succeeded_after_failure', direction: 'none', amount: 1999, currency: 'EUR', reason: 'authorized', psp_reference: `auth_${id}` });
+    expect((adjustedFor(id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
+      kind: 'succeeded_after_failure',
+      direction: 'none',
+      amount: 1999,
+      currency: 'EUR',
+      reason: 'authorized',
+      psp_reference: `auth_${id}`,
+    });
     expect((await worker.ledger.get(id))?.state).toBe('FAILED');
     await eventually(async () => (await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', reason: 'oms_told_failed' })) > orphansBefore);
   });
 
   it('a refund failure while the refund is still PENDING is its FAIL outcome, not an adjustment', async () => {
-    const cmd = channelCommand('refund', {}, { gateway: 'simulator', gateway_account: 'acct-1', order_id: `order-adj-pending-${Date.now()}`, amount: 700, currency: 'EUR' });
+    const cmd = channelCommand(
+      'refund',
+      {},
+      { gateway: 'simulator', gateway_account: 'acct-1', order_id: `order-adj-pending-${Date.now()}`, amount: 700, currency: 'EUR' },
+    );
     const id = cmd.payment.operation_reference!;
     const { record } = await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
     await worker.recorder.apply(record!, { status: 'PENDING', gatewayStatus: 'pending', gatewayReference: 're_sim_pending_1' }, 'response');
-    const res = await postSimulator({ id: 'evt_sim_refund_failed_1', type: 'refund.failed', created: Math.floor(Date.now() / 1000), data: { object: { id: 're_sim_pending_1', object: 'refund', status: 'failed', amount: 700, currency: 'EUR', reference: id, authorization: 'auth_x', failure_reason: 'declined' } } });
+    const res = await postSimulator({
+      id: 'evt_sim_refund_failed_1',
+      type: 'refund.failed',
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: 're_sim_pending_1',
+          object: 'refund',
+          status: 'failed',
+          amount: 700,
+          currency: 'EUR',
+          reference: id,
+          authorization: 'auth_x',
+          failure_reason: 'declined',
+        },
+      },
+    });
     expect(res.status).toBe(200);
     await eventually(async () => (await worker.ledger.get(id))?.state === 'FAILED');
     expect((await worker.ledger.get(id))?.reason).toBe('declined');
@@ -220,7 +347,23 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
 
   it('refuses a late fact arriving on another gateway than the operation is routed to', async () => {
     const auth = await succeeded('authorize', 'adyen', 'ADYENPAY00000009');
-    const res = await postSimulator({ id: 'evt_sim_cb_wrong_gw', type: 'chargeback.created', created: Math.floor(Date.now() / 1000), data: { object: { id: 'cb_wrong', object: 'chargeback', status: 'charged_back', amount: 5000, currency: 'EUR', reference: auth.id, authorization: 'auth_x', reason: 'fraudulent' } } });
+    const res = await postSimulator({
+      id: 'evt_sim_cb_wrong_gw',
+      type: 'chargeback.created',
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        object: {
+          id: 'cb_wrong',
+          object: 'chargeback',
+          status: 'charged_back',
+          amount: 5000,
+          currency: 'EUR',
+          reference: auth.id,
+          authorization: 'auth_x',
+          reason: 'fraudulent',
+        },
+      },
+    });
     expect(res.status).toBe(200);
     await settle();
     await settle();

@@ -34,7 +34,11 @@ describe('unauthenticated refusals cannot flood the log', () => {
     const before = await metricValue('pb_intake_rejects_total', { code: 'UNAUTHORIZED' });
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'x', params: {} });
     for (let i = 0; i < FLOOD; i += 1) {
-      const res = await fetch(web.intakeUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-signature': signBody(body, 'not-the-bus-secret-0123456789') } });
+      const res = await fetch(web.intakeUrl, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'x-signature': signBody(body, 'not-the-bus-secret-0123456789') },
+      });
       expect(res.status).toBe(401);
     }
     expect(await metricValue('pb_intake_rejects_total', { code: 'UNAUTHORIZED' })).toBe(before + FLOOD);
@@ -45,7 +49,11 @@ describe('unauthenticated refusals cannot flood the log', () => {
   it('a burst of badly signed webhooks gives every caller its 401, counts each in pb_webhooks_refused_total, and writes one warning', async () => {
     const before = await metricValue('pb_webhooks_refused_total', { gateway: 'simulator', reason: 'invalid_signature' });
     for (let i = 0; i < FLOOD; i += 1) {
-      const res = await fetch(`${web.server.url}/webhooks/simulator`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: 't=1,v1=00' } });
+      const res = await fetch(`${web.server.url}/webhooks/simulator`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: 't=1,v1=00' },
+      });
       expect(res.status).toBe(401);
     }
     expect(await metricValue('pb_webhooks_refused_total', { gateway: 'simulator', reason: 'invalid_signature' })).toBe(before + FLOOD);

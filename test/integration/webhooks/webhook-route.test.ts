@@ -45,7 +45,14 @@ afterAll(async () => {
 });
 
 function event(reference: string, status: string, eventId = `evt_${reference}_${status}`): string {
-  return JSON.stringify({ id: eventId, type: status === 'declined' ? 'authorization.failed' : 'authorization.succeeded', created: Math.floor(Date.now() / 1000), data: { object: { id: `auth_${reference}`, object: 'authorization', status, amount: 1999, amount_captured: 0, amount_refunded: 0, currency: 'EUR', reference } } });
+  return JSON.stringify({
+    id: eventId,
+    type: status === 'declined' ? 'authorization.failed' : 'authorization.succeeded',
+    created: Math.floor(Date.now() / 1000),
+    data: {
+      object: { id: `auth_${reference}`, object: 'authorization', status, amount: 1999, amount_captured: 0, amount_refunded: 0, currency: 'EUR', reference },
+    },
+  });
 }
 
 async function post(body: string, options: { gateway?: string; signature?: string | null } = {}): Promise<Response> {
@@ -142,7 +149,9 @@ describe('the webhook route', () => {
     // Wait for the late webhook itself to have gone through the outcome worker, not for time to pass.
     const job = await processed(`evt_${id}_declined`);
     expect(job.returnvalue).toBe('SUCCEEDED');
-    const noted = workerLogs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.operation_id === id && l.message === 'webhook changed nothing (late or repeated)');
+    const noted = workerLogs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.operation_id === id && l.message === 'webhook changed nothing (late or repeated)');
     expect(noted).toEqual([expect.objectContaining({ state: 'SUCCEEDED', webhook_status: 'FAIL' })]);
     expect((await worker.ledger.get(id))?.state).toBe('SUCCEEDED');
     expect(await worker.events.load(`${id}.FAILED`)).toBeNull();

@@ -58,13 +58,27 @@ function event(reference: string, options: { amount?: number; currency?: string;
     id: eventId,
     type: 'authorization.succeeded',
     created: Math.floor(Date.now() / 1000),
-    data: { object: { id: `auth_${reference}`, object: 'authorization', status: 'authorized', amount: options.amount ?? 1999, amount_captured: 0, amount_refunded: 0, currency: options.currency ?? 'EUR', reference } },
+    data: {
+      object: {
+        id: `auth_${reference}`,
+        object: 'authorization',
+        status: 'authorized',
+        amount: options.amount ?? 1999,
+        amount_captured: 0,
+        amount_refunded: 0,
+        currency: options.currency ?? 'EUR',
+        reference,
+      },
+    },
   });
   return { body, eventId };
 }
 
 async function post(gateway: string, secret: string, body: string): Promise<Response> {
-  const headers = { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signSimulatorPayload(secret, body, Math.floor(Date.now() / 1000)) };
+  const headers = {
+    'content-type': 'application/json',
+    [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signSimulatorPayload(secret, body, Math.floor(Date.now() / 1000)),
+  };
   return fetch(`${web.server.url}/webhooks/${gateway}`, { method: 'POST', body, headers });
 }
 

@@ -30,6 +30,14 @@ describe('bench figures', () => {
     tracker.published('r1', 1000);
     tracker.published('r2', 1001);
     const batch = await tracker.waitAll({ pollMs: 1, timeoutMs: 1000 });
-    expect(batch).toMatchObject({ completed: 2, references: ['r1', 'r2'], latenciesMs: [10.5, 12.25], completedAt: [1010.5, 1013.25], firstAt: 1010.5, lastAt: 1013.25, failed: 1 });
+    expect(batch).toMatchObject({
+      completed: 2,
+      references: ['r1', 'r2'],
+      latenciesMs: [10.5, 12.25],
+      completedAt: [1010.5, 1013.25],
+      firstAt: 1010.5,
+      lastAt: 1013.25,
+      failed: 1,
+    });
   });
 });

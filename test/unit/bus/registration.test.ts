@@ -9,7 +9,10 @@ const BUS_SECRET = 'unit-registration-secret-42';
 /** Token source that never makes a request: these tests drive registration through a scripted bus client. */
 const tokens: AccessTokenSource = { getToken: async () => 'unused-token', invalidate: () => undefined };
 
-function scriptedBus(answers: Array<unknown | Error>): { call: (method: string, params: Record<string, unknown>) => Promise<unknown>; calls: Array<{ method: string; params: Record<string, unknown> }> } {
+function scriptedBus(answers: Array<unknown | Error>): {
+  call: (method: string, params: Record<string, unknown>) => Promise<unknown>;
+  calls: Array<{ method: string; params: Record<string, unknown> }>;
+} {
   const calls: Array<{ method: string; params: Record<string, unknown> }> = [];
   return {
     calls,
@@ -39,8 +42,16 @@ describe('register with a scripted bus', () => {
   });
 
   it('does not retry a credentials refusal', async () => {
-    const bus = scriptedBus([new BusAuthenticationError('the OAuth server refused the client credentials: check mom_client.client_id and mom_client.client_secret', 401, 'invalid_client')]);
-    const err = await register(config, { logger: silentLogger(), tokenProvider: tokens, busClient: bus, sleep: async () => undefined }).catch((e: unknown) => e);
+    const bus = scriptedBus([
+      new BusAuthenticationError(
+        'the OAuth server refused the client credentials: check mom_client.client_id and mom_client.client_secret',
+        401,
+        'invalid_client',
+      ),
+    ]);
+    const err = await register(config, { logger: silentLogger(), tokenProvider: tokens, busClient: bus, sleep: async () => undefined }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(RegistrationError);
     expect((err as RegistrationError).retryable).toBe(false);
     expect(bus.calls).toHaveLength(1);
@@ -55,7 +66,9 @@ describe('register with a scripted bus', () => {
 
   it('gives up after the configured attempts with the last reason', async () => {
     const bus = scriptedBus(Array.from({ length: 4 }, () => new PeerUnavailableError('bus', 'http://bus.example/', 'ETIMEDOUT')));
-    const err = await register(config, { logger: silentLogger(), tokenProvider: tokens, busClient: bus, sleep: async () => undefined }).catch((e: unknown) => e);
+    const err = await register(config, { logger: silentLogger(), tokenProvider: tokens, busClient: bus, sleep: async () => undefined }).catch(
+      (e: unknown) => e,
+    );
     expect((err as RegistrationError).message).toBe('register failed: cannot reach the bus at http://bus.example/ (ETIMEDOUT): check service_bus.url');
     expect((err as RegistrationError).retryable).toBe(true);
     expect(bus.calls).toHaveLength(4);

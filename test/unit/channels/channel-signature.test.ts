@@ -21,16 +21,35 @@ describe('channel message signatures', () => {
 
   it('accepts the previous key of a channel during a rotation', () => {
     const previous = channels.credentials.web![1];
-    expect(keyring.verify(body, channelSignatureHeaders(body, previous), 'web.payment.sale')).toMatchObject({ ok: true, channel: 'web', keyId: previous.keyId });
+    expect(keyring.verify(body, channelSignatureHeaders(body, previous), 'web.payment.sale')).toMatchObject({
+      ok: true,
+      channel: 'web',
+      keyId: previous.keyId,
+    });
   });
 
   it.each([
     ['no headers', undefined, 'unsigned'],
     ['a key id without signature', { 'x-pb-key-id': 'web-test-2' }, 'unsigned'],
     ['an unknown key id', { 'x-pb-key-id': 'nobody', 'x-pb-signature': channelSignatureHeaders(body, web)['x-pb-signature'] }, 'unknown_key'],
-    ['upper-case hex', { ...channelSignatureHeaders(body, web), 'x-pb-signature': channelSignatureHeaders(body, web)['x-pb-signature'].toUpperCase().replace('SHA256', 'sha256') }, 'malformed_signature'],
-    ['a trailing character', { ...channelSignatureHeaders(body, web), 'x-pb-signature': `${channelSignatureHeaders(body, web)['x-pb-signature']}0` }, 'malformed_signature'],
-    ['sha1', { ...channelSignatureHeaders(body, web), 'x-pb-signature': `sha1=${createHmac('sha1', web.secret).update(body).digest('hex')}` }, 'malformed_signature'],
+    [
+      'upper-case hex',
+      {
+        ...channelSignatureHeaders(body, web),
+        'x-pb-signature': channelSignatureHeaders(body, web)['x-pb-signature'].toUpperCase().replace('SHA256', 'sha256'),
+      },
+      'malformed_signature',
+    ],
+    [
+      'a trailing character',
+      { ...channelSignatureHeaders(body, web), 'x-pb-signature': `${channelSignatureHeaders(body, web)['x-pb-signature']}0` },
+      'malformed_signature',
+    ],
+    [
+      'sha1',
+      { ...channelSignatureHeaders(body, web), 'x-pb-signature': `sha1=${createHmac('sha1', web.secret).update(body).digest('hex')}` },
+      'malformed_signature',
+    ],
     ['another key secret', channelSignatureHeaders(body, { keyId: web.keyId, secret: 'x'.repeat(40) }), 'bad_signature'],
   ])('refuses %s', (_label, headers, reason) => {
     expect(keyring.verify(body, headers, 'web.payment.sale')).toEqual({ ok: false, reason });
@@ -51,8 +70,13 @@ describe('channel message signatures', () => {
     const bus = busChannelKey(BUS_SECRET);
     expect(bus.secret).not.toContain(BUS_SECRET);
     expect(keyring.verify(body, channelSignatureHeaders(body, bus), 'bus.payment.capture')).toMatchObject({ ok: true, channel: 'bus' });
-    expect(keyring.verify(body, channelSignatureHeaders(body, busChannelKey('another-bus-secret-0123')), 'bus.payment.capture')).toEqual({ ok: false, reason: 'unknown_key' });
-    expect(keyring.verify(body, channelSignatureHeaders(body, { keyId: bus.keyId, secret: 'forged-bus-key-0123456789-0123456789' }), 'bus.payment.capture')).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(keyring.verify(body, channelSignatureHeaders(body, busChannelKey('another-bus-secret-0123')), 'bus.payment.capture')).toEqual({
+      ok: false,
+      reason: 'unknown_key',
+    });
+    expect(
+      keyring.verify(body, channelSignatureHeaders(body, { keyId: bus.keyId, secret: 'forged-bus-key-0123456789-0123456789' }), 'bus.payment.capture'),
+    ).toEqual({ ok: false, reason: 'bad_signature' });
   });
 
   it('accepts the key derived from the previous bus secret while the bus secret rotates', () => {
@@ -70,7 +94,9 @@ describe('channel message signatures', () => {
   });
 
   it('the configuration refuses a key id used by two channels and a secret under 32 characters', () => {
-    expect(() => buildChannels({ 'channels.credentials': { web: [{ key_id: 'k1', secret: 'a'.repeat(32) }], pos: [{ key_id: 'k1', secret: 'b'.repeat(32) }] } })).toThrow(/key_id "k1"/);
+    expect(() =>
+      buildChannels({ 'channels.credentials': { web: [{ key_id: 'k1', secret: 'a'.repeat(32) }], pos: [{ key_id: 'k1', secret: 'b'.repeat(32) }] } }),
+    ).toThrow(/key_id "k1"/);
     expect(() => buildChannels({ 'channels.credentials': { web: [{ key_id: 'k1', secret: 'short' }] } })).toThrow(/channels\.credentials/);
     expect(() => buildChannels({ 'channels.credentials': { bus: [{ key_id: 'k1', secret: 'a'.repeat(32) }] } })).toThrow(/channels\.credentials/);
   });

@@ -42,10 +42,13 @@ describe('check-config diagnostics', () => {
     ]);
   });
 
-  it.each([['%env(bus_secret)%'], ['%env(BUS_SECRET)'], ['%env(float:BUS_SECRET)%'], ['prefix-%env(BUS SECRET)%']])('refuses the malformed reference %s, naming the key and the syntax', (value) => {
-    const all = problems({ ...minimal(), 'service_bus.secret': value }, { BUS_SECRET: 'x'.repeat(20) });
-    expect(all).toEqual([expect.stringMatching(/^service_bus\.secret: has a malformed %env\(\) reference: write %env\(NAME\)%/)]);
-  });
+  it.each([['%env(bus_secret)%'], ['%env(BUS_SECRET)'], ['%env(float:BUS_SECRET)%'], ['prefix-%env(BUS SECRET)%']])(
+    'refuses the malformed reference %s, naming the key and the syntax',
+    (value) => {
+      const all = problems({ ...minimal(), 'service_bus.secret': value }, { BUS_SECRET: 'x'.repeat(20) });
+      expect(all).toEqual([expect.stringMatching(/^service_bus\.secret: has a malformed %env\(\) reference: write %env\(NAME\)%/)]);
+    },
+  );
 
   it('lists the allowed values of an enum', () => {
     expect(problems({ ...minimal(), 'log.level': 'verbose' })).toContain('log.level: must be one of: "error", "warn", "info", "debug"');
@@ -86,9 +89,7 @@ describe('check-config diagnostics', () => {
 
   it('warns about a simulator gateway in a configuration not marked as development', () => {
     const sim = { sim: { type: 'simulator', base_url: 'http://127.0.0.1:8701' } };
-    expect(configWarnings(buildConfig({ ...minimal(), gateways: sim }, {}))).toEqual([
-      ['gateways.sim.type', expect.stringContaining('moves no money')],
-    ]);
+    expect(configWarnings(buildConfig({ ...minimal(), gateways: sim }, {}))).toEqual([['gateways.sim.type', expect.stringContaining('moves no money')]]);
     expect(configWarnings(buildConfig({ ...minimal(), gateways: sim, 'security.allow_insecure_http': true }, {}))).toEqual([]);
   });
 });
@@ -105,7 +106,16 @@ describe('check-config --show', () => {
       },
     });
     const text = JSON.stringify(maskedConfig(config));
-    for (const secret of ['0123456789abcdef', 'client-secret', 'broker-pass-123', 'redis-pass-456', 'sk_test_abcdefgh', 'whsec_0123456789abcdefgh', 'kid-1', 'c2VjcmV0LXNoYXJlZA==']) {
+    for (const secret of [
+      '0123456789abcdef',
+      'client-secret',
+      'broker-pass-123',
+      'redis-pass-456',
+      'sk_test_abcdefgh',
+      'whsec_0123456789abcdefgh',
+      'kid-1',
+      'c2VjcmV0LXNoYXJlZA==',
+    ]) {
       expect(text).not.toContain(secret);
     }
     expect(text).toContain('amqp://pb:****@127.0.0.1:5672');

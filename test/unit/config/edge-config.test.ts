@@ -41,7 +41,15 @@ describe('edge.* configuration', () => {
   });
 
   it('reads allowlists and trusted proxies of both IP families', () => {
-    const config = buildConfig({ ...minimal(), 'edge.trusted_proxies': ['10.0.0.0/8', 'fd00::/8'], 'edge.allow.intake': ['203.0.113.0/24', '2001:db8::1'], 'edge.allow.webhooks': { simulator: ['198.51.100.7'], '*': [] } }, {});
+    const config = buildConfig(
+      {
+        ...minimal(),
+        'edge.trusted_proxies': ['10.0.0.0/8', 'fd00::/8'],
+        'edge.allow.intake': ['203.0.113.0/24', '2001:db8::1'],
+        'edge.allow.webhooks': { simulator: ['198.51.100.7'], '*': [] },
+      },
+      {},
+    );
     expect(config.edge.trustedProxies).toEqual(['10.0.0.0/8', 'fd00::/8']);
     expect(config.edge.allow.webhooks).toEqual({ simulator: ['198.51.100.7'], '*': [] });
   });

@@ -100,9 +100,21 @@ describe('buildConfig', () => {
       retryAfterMaxMs: 300000,
     });
     expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
-    expect(config.poller).toEqual({ scheduleMs: [60000, 300000, 1800000, 7200000, 86400000], inProcessIntervalMs: 0, unresolvedIntervalMs: 3600000, webhookWaitAlertMs: 86400000 });
+    expect(config.poller).toEqual({
+      scheduleMs: [60000, 300000, 1800000, 7200000, 86400000],
+      inProcessIntervalMs: 0,
+      unresolvedIntervalMs: 3600000,
+      webhookWaitAlertMs: 86400000,
+    });
     expect(config.registration).toEqual({ attempts: 5, backoffBaseMs: 500 });
-    expect(config.authorizations).toEqual({ validityMs: {}, expiryWarningMs: 86400000, orphanReversal: 'dry_run', orphanVoidAfterMs: 345600000, orphanVoidAfterMsByAccount: {}, sweepLimit: 1000 });
+    expect(config.authorizations).toEqual({
+      validityMs: {},
+      expiryWarningMs: 86400000,
+      orphanReversal: 'dry_run',
+      orphanVoidAfterMs: 345600000,
+      orphanVoidAfterMsByAccount: {},
+      sweepLimit: 1000,
+    });
     expect(config.log).toEqual({ level: 'info' });
     expect(config.gateways).toEqual({});
   });
@@ -208,10 +220,7 @@ describe('buildConfig', () => {
   });
 
   it('builds each gateway with its defaults and its name, and trims a trailing slash from its URL', () => {
-    const config = buildConfig(
-      { ...minimal(), gateways: { 'stripe-eu': { type: 'stripe', base_url: 'https://api.stripe.com/', api_key: 'sk_test_x' } } },
-      {},
-    );
+    const config = buildConfig({ ...minimal(), gateways: { 'stripe-eu': { type: 'stripe', base_url: 'https://api.stripe.com/', api_key: 'sk_test_x' } } }, {});
     expect(config.gateways['stripe-eu']).toEqual({
       name: 'stripe-eu',
       type: 'stripe',
@@ -229,9 +238,7 @@ describe('buildConfig', () => {
   });
 
   it('refuses an unknown gateway key with its path gateways.<name>.<key>', () => {
-    const err = configError(() =>
-      buildConfig({ ...minimal(), gateways: { adyen: { type: 'adyen', base_url: 'https://x.example.com', hmac: 'k' } } }, {}),
-    );
+    const err = configError(() => buildConfig({ ...minimal(), gateways: { adyen: { type: 'adyen', base_url: 'https://x.example.com', hmac: 'k' } } }, {}));
     expect(err.key).toBe('gateways.adyen.hmac');
     expect(err.message).toContain('gateways.adyen.hmac');
   });

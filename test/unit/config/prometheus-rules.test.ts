@@ -19,7 +19,8 @@ function promtool(args: string[]): string {
     return execFileSync('promtool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const e = err as { code?: string; stdout?: string; stderr?: string; message: string };
-    if (e.code === 'ENOENT') throw new Error('promtool is missing: run `bash scripts/services.sh start` (installs Debian\'s prometheus package)', { cause: err });
+    if (e.code === 'ENOENT')
+      throw new Error("promtool is missing: run `bash scripts/services.sh start` (installs Debian's prometheus package)", { cause: err });
     throw new Error(`promtool ${args.join(' ')} failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err });
   }
 }

@@ -38,13 +38,44 @@ describe('configuration refuses weak webhook and bus secrets, naming the key and
 
   it.each([
     ['simulator', { type: 'simulator', base_url: 'http://127.0.0.1:1', webhook_secret: 'sim-0123' }, 'gateways.sim.webhook_secret'],
-    ['stripe without whsec_', { type: 'stripe', base_url: 'https://api.stripe.com', webhook_secret: 'not-a-stripe-signing-secret-0123' }, 'gateways.sim.webhook_secret'],
+    [
+      'stripe without whsec_',
+      { type: 'stripe', base_url: 'https://api.stripe.com', webhook_secret: 'not-a-stripe-signing-secret-0123' },
+      'gateways.sim.webhook_secret',
+    ],
     ['stripe too short', { type: 'stripe', base_url: 'https://api.stripe.com', webhook_secret: 'whsec_abc' }, 'gateways.sim.webhook_secret'],
-    ['adyen not hex', { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', merchant_account: 'Acme', webhook_secret: 'this-is-not-a-hex-hmac-key-at-all-0123' }, 'gateways.sim.webhook_secret'],
-    ['adyen too short', { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', merchant_account: 'Acme', webhook_secret: 'ABCDEF0123' }, 'gateways.sim.webhook_secret'],
-    ['adyen weak previous key', { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', merchant_account: 'Acme', webhook_secret: ADYEN_HMAC, webhook_secret_previous: 'AB' }, 'gateways.sim.webhook_secret_previous'],
-    ['adyen weak Basic-auth password', { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', merchant_account: 'Acme', webhook_secret: ADYEN_HMAC, key_id: 'ws_hook', shared_secret: 'pw' }, 'gateways.sim.shared_secret'],
-    ['cybersource key not base64 of 16+ bytes', { type: 'cybersource', base_url: 'https://apitest.cybersource.com', merchant_id: 'm', webhook_secret: 'c2hvcnQ=' }, 'gateways.sim.webhook_secret'],
+    [
+      'adyen not hex',
+      { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', merchant_account: 'Acme', webhook_secret: 'this-is-not-a-hex-hmac-key-at-all-0123' },
+      'gateways.sim.webhook_secret',
+    ],
+    [
+      'adyen too short',
+      { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', merchant_account: 'Acme', webhook_secret: 'ABCDEF0123' },
+      'gateways.sim.webhook_secret',
+    ],
+    [
+      'adyen weak previous key',
+      { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', merchant_account: 'Acme', webhook_secret: ADYEN_HMAC, webhook_secret_previous: 'AB' },
+      'gateways.sim.webhook_secret_previous',
+    ],
+    [
+      'adyen weak Basic-auth password',
+      {
+        type: 'adyen',
+        base_url: 'https://checkout-test.adyen.com/v71',
+        merchant_account: 'Acme',
+        webhook_secret: ADYEN_HMAC,
+        key_id: 'ws_hook',
+        shared_secret: 'pw',
+      },
+      'gateways.sim.shared_secret',
+    ],
+    [
+      'cybersource key not base64 of 16+ bytes',
+      { type: 'cybersource', base_url: 'https://apitest.cybersource.com', merchant_id: 'm', webhook_secret: 'c2hvcnQ=' },
+      'gateways.sim.webhook_secret',
+    ],
   ])('refuses a weak webhook secret (%s)', (_label, gateway, key) => {
     const err = refusal({ sim: { ...requiredCredentials(gateway.type as CredentialType), ...gateway } });
     expect(err.key).toBe(key);
@@ -60,8 +91,20 @@ describe('configuration refuses weak webhook and bus secrets, naming the key and
         gateways: {
           simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', webhook_secret: 'sim-whsec-0123456789abcdef' },
           stripe: { type: 'stripe', base_url: 'https://api.stripe.com', ...requiredCredentials('stripe'), webhook_secret: 'whsec_0123456789abcdefABCDEF' },
-          adyen: { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', ...requiredCredentials('adyen'), merchant_account: 'Acme', webhook_secret: ADYEN_HMAC },
-          cybersource: { type: 'cybersource', base_url: 'https://apitest.cybersource.com', ...requiredCredentials('cybersource'), merchant_id: 'm', webhook_secret: CYBS_KEY },
+          adyen: {
+            type: 'adyen',
+            base_url: 'https://checkout-test.adyen.com/v71',
+            ...requiredCredentials('adyen'),
+            merchant_account: 'Acme',
+            webhook_secret: ADYEN_HMAC,
+          },
+          cybersource: {
+            type: 'cybersource',
+            base_url: 'https://apitest.cybersource.com',
+            ...requiredCredentials('cybersource'),
+            merchant_id: 'm',
+            webhook_secret: CYBS_KEY,
+          },
           bare: { type: 'simulator', base_url: 'http://127.0.0.1:2' },
         },
       },

@@ -36,13 +36,16 @@ function recordingLogger(): { logger: Logger; warnings: Array<{ message: string;
 }
 
 describe('configuration refuses http:// for the bus, its OAuth server, our public URL and real gateways', () => {
-  it.each(['service_bus.url', 'mom_client.oauth_server_url', 'service_bus.public_url'])('refuses an http:// %s without security.allow_insecure_http, naming the key', (key) => {
-    const err = refusal({ ...secure(), [key]: 'http://bus.example.com' });
-    expect(err.key).toBe(key);
-    expect(err.message).toContain(`"${key}"`);
-    expect(err.problem).toContain('security.allow_insecure_http');
-    expect(err.all).toHaveLength(1);
-  });
+  it.each(['service_bus.url', 'mom_client.oauth_server_url', 'service_bus.public_url'])(
+    'refuses an http:// %s without security.allow_insecure_http, naming the key',
+    (key) => {
+      const err = refusal({ ...secure(), [key]: 'http://bus.example.com' });
+      expect(err.key).toBe(key);
+      expect(err.message).toContain(`"${key}"`);
+      expect(err.problem).toContain('security.allow_insecure_http');
+      expect(err.all).toHaveLength(1);
+    },
+  );
 
   it.each(['stripe', 'adyen', 'cybersource'] as const)('refuses an http:// base_url for a %s gateway, naming gateways.<name>.base_url', (type) => {
     const err = refusal({ ...secure(), gateways: { psp: { type, base_url: 'http://psp.example.com', ...requiredCredentials(type) } } });
@@ -71,7 +74,10 @@ describe('configuration refuses http:// for the bus, its OAuth server, our publi
         ...secure(),
         'service_bus.url': 'http://127.0.0.1:9000',
         'security.allow_insecure_http': true,
-        gateways: { sim: { type: 'simulator', base_url: 'http://127.0.0.1:8701' }, stripe: { type: 'stripe', base_url: 'http://127.0.0.1:12111', ...requiredCredentials('stripe') } },
+        gateways: {
+          sim: { type: 'simulator', base_url: 'http://127.0.0.1:8701' },
+          stripe: { type: 'stripe', base_url: 'http://127.0.0.1:12111', ...requiredCredentials('stripe') },
+        },
       },
       {},
     );

@@ -39,7 +39,9 @@ describe('card-data policy by field', () => {
     });
 
     it('is refused in gateway_key (structured), naming the field', () => {
-      expect(() => validateCommand(channelCommand('sale', {}, { gateway_key: `tok_${pan}` }))).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.gateway_key' }));
+      expect(() => validateCommand(channelCommand('sale', {}, { gateway_key: `tok_${pan}` }))).toThrow(
+        expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.gateway_key' }),
+      );
     });
 
     it('is refused in method_details (structured), naming the field', () => {
@@ -50,7 +52,9 @@ describe('card-data policy by field', () => {
     it('is refused in free text when the profile says refuse', () => {
       const channels = buildChannels({ 'channels.profiles': [{ channel: 'web', free_text_card_data: 'refuse' }] });
       const command = channelCommand('sale', {}, { custom_attributes: { gift_note: `for you ${pan}` } });
-      expect(() => validateCommand(command, channels)).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.custom_attributes.gift_note' }));
+      expect(() => validateCommand(command, channels)).toThrow(
+        expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.custom_attributes.gift_note' }),
+      );
     });
   });
 
@@ -62,7 +66,9 @@ describe('card-data policy by field', () => {
 
   it('refuses a security code under any name, even in free text', () => {
     for (const name of ['cvv', 'card_cvv', 'csc', 'cv2', 'securityCode']) {
-      expect(() => applyCardDataPolicy({ payment: { custom_attributes: { [name]: '123' } } }, policy)).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: `payment.custom_attributes.${name}` }));
+      expect(() => applyCardDataPolicy({ payment: { custom_attributes: { [name]: '123' } } }, policy)).toThrow(
+        expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: `payment.custom_attributes.${name}` }),
+      );
     }
   });
 

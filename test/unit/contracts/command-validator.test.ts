@@ -17,7 +17,11 @@ const basePayment = (): Json => ({
 
 /** A valid command of `type`, with `payment` fields overridden (undefined deletes a field). */
 function command(type: CommandType, payment: Json = {}, envelope: Json = {}): Json {
-  const p: Json = { ...basePayment(), ...(type === 'tokenize' ? { method_details: { method: 'card', card: { bin: '411111', last_four_digits: '1111' } } } : {}), ...payment };
+  const p: Json = {
+    ...basePayment(),
+    ...(type === 'tokenize' ? { method_details: { method: 'card', card: { bin: '411111', last_four_digits: '1111' } } } : {}),
+    ...payment,
+  };
   for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];
   const c: Json = { version: 1, command: type, channel: 'web', received_at: '2024-06-01T10:00:00.000Z', payment: p, ...envelope };
   for (const k of Object.keys(c)) if (c[k] === undefined) delete c[k];
@@ -47,8 +51,25 @@ describe('validateCommand accepts valid commands', () => {
       'refund',
       {
         new_gateway_key: 'auth_456',
-        lines: [{ line_number: 1, item_name: 'Mug', item_sku: 'MUG-1', item_type: 'physical', quantity: 2, unit_price_gross: 999, refund_amount: 1998, tax_amount: 347, tax_rate: 21 }],
-        method_details: { method: 'card', submethod: 'visa', card: { bin: '41111111', last_four_digits: '1111', expiration_month: 12, expiration_year: 2030, brand: 'visa', holder_name: 'A B' }, bank: { iban_last4: '1234' } },
+        lines: [
+          {
+            line_number: 1,
+            item_name: 'Mug',
+            item_sku: 'MUG-1',
+            item_type: 'physical',
+            quantity: 2,
+            unit_price_gross: 999,
+            refund_amount: 1998,
+            tax_amount: 347,
+            tax_rate: 21,
+          },
+        ],
+        method_details: {
+          method: 'card',
+          submethod: 'visa',
+          card: { bin: '41111111', last_four_digits: '1111', expiration_month: 12, expiration_year: 2030, brand: 'visa', holder_name: 'A B' },
+          bank: { iban_last4: '1234' },
+        },
         custom_attributes: [{ key: 'store', value: 'eu' }],
       },
       { sequence: 17, channel: 'bus' },
@@ -121,7 +142,11 @@ describe('validateCommand names the field at fault', () => {
     ['a tokenize without method_details', command('tokenize', { method_details: undefined }), 'payment.method_details'],
     ['a tokenize without card details', command('tokenize', { method_details: { method: 'card' } }), 'payment.method_details.card'],
     ['a card bin of 5 digits', command('tokenize', { method_details: { card: { bin: '41111' } } }), 'payment.method_details.card.bin'],
-    ['a card expiration_month of 13', command('tokenize', { method_details: { card: { expiration_month: 13 } } }), 'payment.method_details.card.expiration_month'],
+    [
+      'a card expiration_month of 13',
+      command('tokenize', { method_details: { card: { expiration_month: 13 } } }),
+      'payment.method_details.card.expiration_month',
+    ],
     ['custom_attributes that are a string', command('capture', { custom_attributes: 'x' }), 'payment.custom_attributes'],
   ];
 

@@ -6,7 +6,14 @@ import { testConfig } from '../../support/test-config';
 
 const channels = buildChannels({
   'channels.profiles': [
-    { channel: 'pos', required_fields: ['payment.order_id', 'sequence'], min_amount: 100, max_amount: 50000, currencies: ['EUR'], commands: ['sale', 'refund', 'cancel'] },
+    {
+      channel: 'pos',
+      required_fields: ['payment.order_id', 'sequence'],
+      min_amount: 100,
+      max_amount: 50000,
+      currencies: ['EUR'],
+      commands: ['sale', 'refund', 'cancel'],
+    },
     { channel: 'pos', account: 'kiosk-eu', max_amount: 2000, currencies: ['EUR', 'CHF'] },
     { channel: 'marketplace', account: '*', required_fields: ['payment.order_id'] },
   ],
@@ -48,8 +55,12 @@ describe('validation profiles per channel and account', () => {
   });
 
   it('never weakens the base contract: a profile without limits still refuses a negative amount or an unknown currency', () => {
-    expect(() => validateCommand(channelCommand('sale', { channel: 'marketplace' }, { amount: -1 }), channels)).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS', field: 'payment.amount' }));
-    expect(() => validateCommand(channelCommand('sale', { channel: 'marketplace' }, { currency: 'XXY' }), channels)).toThrow(expect.objectContaining({ code: 'INVALID_PARAMS', field: 'payment.currency' }));
+    expect(() => validateCommand(channelCommand('sale', { channel: 'marketplace' }, { amount: -1 }), channels)).toThrow(
+      expect.objectContaining({ code: 'INVALID_PARAMS', field: 'payment.amount' }),
+    );
+    expect(() => validateCommand(channelCommand('sale', { channel: 'marketplace' }, { currency: 'XXY' }), channels)).toThrow(
+      expect.objectContaining({ code: 'INVALID_PARAMS', field: 'payment.currency' }),
+    );
   });
 
   it('the configuration refuses two profiles for the same channel and account, and a minimum over the maximum', () => {

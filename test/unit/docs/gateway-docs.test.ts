@@ -25,7 +25,12 @@ function tableRows(markdown: string, heading: string): string[][] {
   return section
     .split('\n')
     .filter((l) => l.startsWith('| '))
-    .map((l) => l.slice(2, -2).split(/(?<!\\) \| /).map((c) => c.replace(/\\\|/g, '|')))
+    .map((l) =>
+      l
+        .slice(2, -2)
+        .split(/(?<!\\) \| /)
+        .map((c) => c.replace(/\\\|/g, '|')),
+    )
     .filter((cells) => cells[0] !== '---' && !['code', 'PSP fact', 'category'].includes(cells[0]));
 }
 

@@ -33,7 +33,12 @@ describe('fuzz cases', () => {
   const kinds = new Set(cases.map((c) => c.kind));
 
   it('include deep JSON, bad and key-colliding references, 500 KB free text, card numbers as keys and security codes under other names', () => {
-    for (const kind of ['signed JSON nested thousands deep', 'JSON nested thousands deep', 'signed 500 KB free-text field', '500 KB text ending in a card number']) {
+    for (const kind of [
+      'signed JSON nested thousands deep',
+      'JSON nested thousands deep',
+      'signed 500 KB free-text field',
+      '500 KB text ending in a card number',
+    ]) {
       expect(kinds).toContain(kind);
     }
     for (const defect of ['bad operation reference', 'card number as a key', 'card security code']) {

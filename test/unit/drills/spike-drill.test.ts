@@ -33,7 +33,7 @@ describe('spike drill', () => {
     intakeRetries: 0,
   });
 
-  it('prints priority latency next to authorizations\' and fails when the priority p99 is over its bound', () => {
+  it("prints priority latency next to authorizations' and fails when the priority p99 is over its bound", () => {
     const fast = spikeReport([record('capture', 100), record('refund', 200), record('authorize', 3000)], options);
     expect(fast.checks.every((c) => c.ok)).toBe(true);
     expect(fast.figures.join('\n')).toMatch(/captures\/cancels\/refunds: 2 commands, p50 100 ms, p99 200 ms/);

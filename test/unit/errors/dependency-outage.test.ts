@@ -5,13 +5,25 @@ import { errorClassOf, isDependencyOutage } from '../../../src/errors/dependency
 describe('isDependencyOutage', () => {
   it('holds the message for outages: our own DependencyUnavailableError, socket errors, closed connections, a loading or read-only Redis', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
-    for (const err of [new DependencyUnavailableError('rabbitmq', 'broker not connected'), refused, new Error('Connection is closed.'), new ReplyError('LOADING Redis is loading the dataset in memory'), new ReplyError('READONLY You can\'t write against a read only replica.')]) {
+    for (const err of [
+      new DependencyUnavailableError('rabbitmq', 'broker not connected'),
+      refused,
+      new Error('Connection is closed.'),
+      new ReplyError('LOADING Redis is loading the dataset in memory'),
+      new ReplyError("READONLY You can't write against a read only replica."),
+    ]) {
       expect(isDependencyOutage(err)).toBe(true);
     }
   });
 
   it('blames the message for errors a live dependency answered, and for plain programming errors', () => {
-    for (const err of [new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value'), new Error('Custom Id cannot be integers'), new RangeError('Maximum call stack size exceeded'), new TypeError('x is undefined'), 'a string']) {
+    for (const err of [
+      new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value'),
+      new Error('Custom Id cannot be integers'),
+      new RangeError('Maximum call stack size exceeded'),
+      new TypeError('x is undefined'),
+      'a string',
+    ]) {
       expect(isDependencyOutage(err)).toBe(false);
     }
   });

@@ -63,11 +63,25 @@ describe('the adjustment event', () => {
       occurred_at: '2026-11-20T09:00:00.000Z',
       source: 'webhook',
     });
-    expect(params.payment).toMatchObject({ operation_reference: 'op-cap-1', order_id: 'O-9', gateway: 'adyen-eu', gateway_account: 'acme', amount: 5000, currency: 'EUR', operation_state: 'SUCCEEDED', gateway_command: 'capture', event_id: 'op-cap-1.adj.adj_0123456789abcdef01234567' });
+    expect(params.payment).toMatchObject({
+      operation_reference: 'op-cap-1',
+      order_id: 'O-9',
+      gateway: 'adyen-eu',
+      gateway_account: 'acme',
+      amount: 5000,
+      currency: 'EUR',
+      operation_state: 'SUCCEEDED',
+      gateway_command: 'capture',
+      event_id: 'op-cap-1.adj.adj_0123456789abcdef01234567',
+    });
   });
 
   it('says null, not a guess, for what the PSP did not report', () => {
-    const { params } = adjustmentEvent(op, { ...adjustment, amount: undefined, currency: undefined, reason: undefined, pspReference: undefined, occurredAt: undefined }, testConfig());
+    const { params } = adjustmentEvent(
+      op,
+      { ...adjustment, amount: undefined, currency: undefined, reason: undefined, pspReference: undefined, occurredAt: undefined },
+      testConfig(),
+    );
     expect(params.adjustment).toMatchObject({ amount: null, currency: null, reason: null, psp_reference: null, occurred_at: null });
   });
 });

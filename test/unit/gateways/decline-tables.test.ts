@@ -19,15 +19,53 @@ import { PAYMENT_INTENT_STATUSES, REFUND_STATUSES, paymentIntentOutcome, refundO
 
 /** Stripe's decline codes as https://docs.stripe.com/declines/codes lists them. */
 const STRIPE_DOCUMENTED_DECLINE_CODES = [
-  'authentication_required', 'approve_with_id', 'call_issuer', 'card_not_supported', 'card_velocity_exceeded',
-  'currency_not_supported', 'do_not_honor', 'do_not_try_again', 'duplicate_transaction', 'expired_card', 'fraudulent',
-  'generic_decline', 'incorrect_number', 'incorrect_cvc', 'incorrect_pin', 'incorrect_zip', 'insufficient_funds',
-  'invalid_account', 'invalid_amount', 'invalid_cvc', 'invalid_expiry_month', 'invalid_expiry_year', 'invalid_number',
-  'invalid_pin', 'issuer_not_available', 'lost_card', 'merchant_blacklist', 'new_account_information_available',
-  'no_action_taken', 'not_permitted', 'offline_pin_required', 'online_or_offline_pin_required', 'pickup_card',
-  'pin_try_exceeded', 'processing_error', 'reenter_transaction', 'restricted_card', 'revocation_of_all_authorizations',
-  'revocation_of_authorization', 'security_violation', 'service_not_allowed', 'stolen_card', 'stop_payment_order',
-  'testmode_decline', 'transaction_not_allowed', 'try_again_later', 'withdrawal_count_limit_exceeded',
+  'authentication_required',
+  'approve_with_id',
+  'call_issuer',
+  'card_not_supported',
+  'card_velocity_exceeded',
+  'currency_not_supported',
+  'do_not_honor',
+  'do_not_try_again',
+  'duplicate_transaction',
+  'expired_card',
+  'fraudulent',
+  'generic_decline',
+  'incorrect_number',
+  'incorrect_cvc',
+  'incorrect_pin',
+  'incorrect_zip',
+  'insufficient_funds',
+  'invalid_account',
+  'invalid_amount',
+  'invalid_cvc',
+  'invalid_expiry_month',
+  'invalid_expiry_year',
+  'invalid_number',
+  'invalid_pin',
+  'issuer_not_available',
+  'lost_card',
+  'merchant_blacklist',
+  'new_account_information_available',
+  'no_action_taken',
+  'not_permitted',
+  'offline_pin_required',
+  'online_or_offline_pin_required',
+  'pickup_card',
+  'pin_try_exceeded',
+  'processing_error',
+  'reenter_transaction',
+  'restricted_card',
+  'revocation_of_all_authorizations',
+  'revocation_of_authorization',
+  'security_violation',
+  'service_not_allowed',
+  'stolen_card',
+  'stop_payment_order',
+  'testmode_decline',
+  'transaction_not_allowed',
+  'try_again_later',
+  'withdrawal_count_limit_exceeded',
 ];
 
 /** Every "Possible values" list of a Cybersource `reason` field in the official spec. */
@@ -51,7 +89,10 @@ describe('decline tables', () => {
   it('Stripe: every documented decline code is mapped, and insufficient_funds says to use another method', () => {
     expect(STRIPE_DOCUMENTED_DECLINE_CODES.filter((c) => !isKnownCode(STRIPE_DECLINES, c))).toEqual([]);
     expect(describeDecline(STRIPE_DECLINES, 'insufficient_funds')).toMatchObject({ category: 'insufficient_funds', suggested_action: 'use_another_method' });
-    expect(describeDecline(STRIPE_DECLINES, 'authentication_required')).toMatchObject({ category: 'authentication_required', suggested_action: 'authenticate' });
+    expect(describeDecline(STRIPE_DECLINES, 'authentication_required')).toMatchObject({
+      category: 'authentication_required',
+      suggested_action: 'authenticate',
+    });
     expect(describeDecline(STRIPE_DECLINES, 'try_again_later').suggested_action).toBe('retry_later');
   });
 
@@ -77,7 +118,11 @@ describe('decline tables', () => {
   });
 
   it('an unknown PSP code falls back to unknown with the raw code; an unknown reason of ours to bridge_refused', () => {
-    expect(describeDecline(STRIPE_DECLINES, 'not_a_code_yet')).toMatchObject({ category: 'unknown', gateway_code: 'not_a_code_yet', suggested_action: 'contact_support' });
+    expect(describeDecline(STRIPE_DECLINES, 'not_a_code_yet')).toMatchObject({
+      category: 'unknown',
+      gateway_code: 'not_a_code_yet',
+      suggested_action: 'contact_support',
+    });
     expect(bridgeDecline('SOMETHING_NEW')).toMatchObject({ category: 'bridge_refused', gateway_code: 'SOMETHING_NEW' });
     expect(bridgeDecline('UNSUPPORTED_COMMAND')).toMatchObject({ category: 'bridge_refused', suggested_action: 'fix_request' });
   });
@@ -99,7 +144,11 @@ describe('decline tables', () => {
     const known = new GatewayError('invalid_request', 'cs', 'x', { gatewayCode: 'MISSING_FIELD' });
     expect(gatewayErrorDecline(CYBERSOURCE_DECLINES, known)).toMatchObject({ category: 'invalid_request', gateway_code: 'MISSING_FIELD' });
     const unknownInvalid = new GatewayError('invalid_request', 'adyen', 'x', { gatewayCode: '14_006' });
-    expect(gatewayErrorDecline(ADYEN_DECLINES, unknownInvalid)).toMatchObject({ category: 'invalid_request', gateway_code: '14_006', suggested_action: 'fix_request' });
+    expect(gatewayErrorDecline(ADYEN_DECLINES, unknownInvalid)).toMatchObject({
+      category: 'invalid_request',
+      gateway_code: '14_006',
+      suggested_action: 'fix_request',
+    });
     const declinedNoCode = new GatewayError('declined', 'stripe', 'x');
     expect(gatewayErrorDecline(STRIPE_DECLINES, declinedNoCode)).toMatchObject({ category: 'unknown', gateway_code: 'GATEWAY_DECLINED' });
     const conflict = new GatewayError('idempotency_conflict', 'stripe', 'x', { gatewayCode: 'idempotency_error' });
@@ -113,13 +162,25 @@ describe('decline tables', () => {
   it('Adyen: a generic refusal is refined by the raw acquirer response, a specific one is not', () => {
     const generic = adyenTransformer.parseResponse(
       ctxFor('authorize'),
-      adyenResponse(200, { pspReference: 'P3', resultCode: 'Refused', refusalReason: 'Refused', refusalReasonCode: '2', additionalData: { refusalReasonRaw: '51 : Insufficient funds' } }),
+      adyenResponse(200, {
+        pspReference: 'P3',
+        resultCode: 'Refused',
+        refusalReason: 'Refused',
+        refusalReasonCode: '2',
+        additionalData: { refusalReasonRaw: '51 : Insufficient funds' },
+      }),
       adyenGateway,
     );
     expect(generic).toMatchObject({ reason: '2', decline: { category: 'insufficient_funds', gateway_code: '2:51', suggested_action: 'use_another_method' } });
     const specific = adyenTransformer.parseResponse(
       ctxFor('authorize'),
-      adyenResponse(200, { pspReference: 'P4', resultCode: 'Refused', refusalReason: 'Expired Card', refusalReasonCode: '6', additionalData: { refusalReasonRaw: '05 : Do not honor' } }),
+      adyenResponse(200, {
+        pspReference: 'P4',
+        resultCode: 'Refused',
+        refusalReason: 'Expired Card',
+        refusalReasonCode: '6',
+        additionalData: { refusalReasonRaw: '05 : Do not honor' },
+      }),
       adyenGateway,
     );
     expect(specific.decline).toMatchObject({ category: 'expired_card', gateway_code: '6' });
@@ -147,7 +208,8 @@ describe('decline tables', () => {
     const need = (table: typeof STRIPE_DECLINES, code: string): void => {
       if (!isKnownCode(table, code)) missing.push(`${table.gateway}:${code}`);
     };
-    for (const s of PAYMENT_INTENT_STATUSES) if ((['authorize', 'sale', 'capture', 'cancel'] as const).some((c) => paymentIntentOutcome(s, c) === 'FAIL')) need(STRIPE_DECLINES, s);
+    for (const s of PAYMENT_INTENT_STATUSES)
+      if ((['authorize', 'sale', 'capture', 'cancel'] as const).some((c) => paymentIntentOutcome(s, c) === 'FAIL')) need(STRIPE_DECLINES, s);
     for (const s of REFUND_STATUSES) if (refundOutcome(s) === 'FAIL') need(STRIPE_DECLINES, s);
     for (const c of ADYEN_RESULT_CODES) if (resultCodeStatus(c) === 'FAIL') need(ADYEN_DECLINES, c);
     for (const c of ADYEN_EVENT_CODES) if (eventOutcome(c, true) === 'FAIL' || eventOutcome(c, false) === 'FAIL') need(ADYEN_DECLINES, c);

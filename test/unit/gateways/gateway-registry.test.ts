@@ -55,7 +55,10 @@ describe('the gateway registry', () => {
   it('registers each type once, and every folder of src/gateways/ is a registered gateway (no half-added gateway)', () => {
     const types = GATEWAYS.map((g) => g.type);
     expect(new Set(types).size).toBe(types.length);
-    const folders = readdirSync(join(ROOT, 'src/gateways'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+    const folders = readdirSync(join(ROOT, 'src/gateways'), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
     expect(folders).toEqual([...types].sort());
   });
 
@@ -92,7 +95,7 @@ describe('the gateway registry', () => {
       }
     });
 
-    it('refuses a key it does not declare (a typo, or another PSP\'s key), naming it', () => {
+    it("refuses a key it does not declare (a typo, or another PSP's key), naming it", () => {
       for (const field of GATEWAY_CREDENTIAL_FIELDS.filter((f) => definition.settings[f] === undefined)) {
         const entry = { ...entryWithRequired(definition), [settingKey(field)]: 'x' };
         const err = refusal(() => buildConfig({ ...base(), gateways: { psp: entry } }, {}));
@@ -129,7 +132,12 @@ describe('the gateway registry', () => {
     });
 
     it('has a webhook verifier that refuses an unsigned notification', () => {
-      const gateway = { ...configured(definition), webhookSecret: 'whsec_0123456789abcdef0123456789abcdef', sharedSecret: 'basic-auth-password-0123', keyId: 'user' };
+      const gateway = {
+        ...configured(definition),
+        webhookSecret: 'whsec_0123456789abcdef0123456789abcdef',
+        sharedSecret: 'basic-auth-password-0123',
+        keyId: 'user',
+      };
       expect(definition.transformer.verifyWebhook(Buffer.from('{"id":"evt_1"}'), {}, gateway, new Date())).toBe(false);
     });
 

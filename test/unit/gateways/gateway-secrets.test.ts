@@ -86,7 +86,11 @@ describe.each(GATEWAYS.map((g) => [g.type, g as GatewayDefinition] as const))('%
         }),
       );
       const config = configOrExit(path, silentLogger());
-      expect(gatewaySecretValues(config.gateways.psp).sort()).toEqual(secretFieldsOf(type).map((f) => values.get(f)).sort());
+      expect(gatewaySecretValues(config.gateways.psp).sort()).toEqual(
+        secretFieldsOf(type)
+          .map((f) => values.get(f))
+          .sort(),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,7 +8,12 @@ describe('ConfigProblems', () => {
     expect(problems.report('credentials_refused', 'stripe', 'gateways.stripe.api_key')).toBe(false);
     expect(problems.report('missing_gateway', 'backup', 'gateways.backup')).toBe(true);
     problems.clearGateway('backup');
-    expect(problems.list().map((p) => p.kind).sort()).toEqual(['credentials_refused', 'missing_gateway']);
+    expect(
+      problems
+        .list()
+        .map((p) => p.kind)
+        .sort(),
+    ).toEqual(['credentials_refused', 'missing_gateway']);
     now = 600_001;
     expect(problems.list().map((p) => p.kind)).toEqual(['credentials_refused']);
     problems.clearGateway('stripe');

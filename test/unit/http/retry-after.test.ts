@@ -29,12 +29,18 @@ describe('retryAfterMs (RFC 9110 §10.2.3)', () => {
     expect(retryAfterMs({ 'retry-after': 'Sun, 22 Nov 2026 09:59:00 GMT' }, NOW)).toBe(0);
   });
 
-  it.each([[''], ['-1'], ['1.5'], ['soon'], ['2026-11-22T10:00:05Z'], ['Sun, 22 Nov 2026 10:00:05 UTC'], ['Sun, 31 Feb 2026 10:00:05 GMT'], ['Sun, 22 Nov 2026 25:00:05 GMT']])(
-    'ignores %p (not delay-seconds, not an HTTP-date)',
-    (value) => {
-      expect(retryAfterMs({ 'retry-after': value }, NOW)).toBeUndefined();
-    },
-  );
+  it.each([
+    [''],
+    ['-1'],
+    ['1.5'],
+    ['soon'],
+    ['2026-11-22T10:00:05Z'],
+    ['Sun, 22 Nov 2026 10:00:05 UTC'],
+    ['Sun, 31 Feb 2026 10:00:05 GMT'],
+    ['Sun, 22 Nov 2026 25:00:05 GMT'],
+  ])('ignores %p (not delay-seconds, not an HTTP-date)', (value) => {
+    expect(retryAfterMs({ 'retry-after': value }, NOW)).toBeUndefined();
+  });
 
   it('is undefined without the header', () => {
     expect(retryAfterMs({}, NOW)).toBeUndefined();

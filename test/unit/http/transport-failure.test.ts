@@ -30,12 +30,18 @@ describe('transportErrorCode', () => {
 });
 
 describe('classifyTransportFailure', () => {
-  it.each(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'CERT_HAS_EXPIRED', 'ERR_SSL_UNSUPPORTED_PROTOCOL', 'ERR_TLS_CERT_ALTNAME_INVALID'])(
-    'classifies %s as not_sent',
-    (code) => {
-      expect(classifyTransportFailure(coded(code), state()).kind).toBe('not_sent');
-    },
-  );
+  it.each([
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'CERT_HAS_EXPIRED',
+    'ERR_SSL_UNSUPPORTED_PROTOCOL',
+    'ERR_TLS_CERT_ALTNAME_INVALID',
+  ])('classifies %s as not_sent', (code) => {
+    expect(classifyTransportFailure(coded(code), state()).kind).toBe('not_sent');
+  });
 
   it('classifies a reset after the socket connected as outcome_unknown', () => {
     expect(classifyTransportFailure(coded('ECONNRESET'), state({ phase: 'sent' }))).toMatchObject({ kind: 'outcome_unknown', code: 'ECONNRESET' });
@@ -46,7 +52,10 @@ describe('classifyTransportFailure', () => {
   });
 
   it('classifies a deadline that fired after connecting as outcome_unknown and one that fired while connecting as not_sent', () => {
-    expect(classifyTransportFailure(coded('ERR_CANCELED'), state({ phase: 'sent', timedOut: true }))).toMatchObject({ kind: 'outcome_unknown', code: 'TIMEOUT' });
+    expect(classifyTransportFailure(coded('ERR_CANCELED'), state({ phase: 'sent', timedOut: true }))).toMatchObject({
+      kind: 'outcome_unknown',
+      code: 'TIMEOUT',
+    });
     expect(classifyTransportFailure(coded('ERR_CANCELED'), state({ timedOut: true })).kind).toBe('not_sent');
   });
 

@@ -205,7 +205,9 @@ describe('mapBusCall converts major units when the bus sends them', () => {
 
   it('converts the line amounts too and leaves quantities and rates alone', () => {
     const lines = [{ line_number: 1, quantity: 2, unit_price_gross: 5, refund_amount: 10, tax_amount: 2, tax_rate: 21 }];
-    const r = success(map(call({ method: 'magento.payments.payments_management.refund', params: { payment: payment({ amount: 10, currency: 'USD', lines }) } }), 'major'));
+    const r = success(
+      map(call({ method: 'magento.payments.payments_management.refund', params: { payment: payment({ amount: 10, currency: 'USD', lines }) } }), 'major'),
+    );
     expect(r.command.payment.lines).toEqual([{ line_number: 1, quantity: 2, unit_price_gross: 500, refund_amount: 1000, tax_amount: 200, tax_rate: 21 }]);
     expect(lines[0].unit_price_gross).toBe(5);
   });

@@ -4,8 +4,22 @@ import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 
-const base = channelCommand('refund', { sequence: 1 }, { amount: 1000, lines: [{ line_number: 1, refund_amount: 600, item_name: 'Mug' }, { line_number: 2, refund_amount: 400 }] });
-const withPayment = (over: Partial<PaymentCommand['payment']>, cmd: Partial<PaymentCommand> = {}): PaymentCommand => ({ ...base, ...cmd, payment: { ...base.payment, ...over } });
+const base = channelCommand(
+  'refund',
+  { sequence: 1 },
+  {
+    amount: 1000,
+    lines: [
+      { line_number: 1, refund_amount: 600, item_name: 'Mug' },
+      { line_number: 2, refund_amount: 400 },
+    ],
+  },
+);
+const withPayment = (over: Partial<PaymentCommand['payment']>, cmd: Partial<PaymentCommand> = {}): PaymentCommand => ({
+  ...base,
+  ...cmd,
+  payment: { ...base.payment, ...over },
+});
 
 describe('commandDigest: the money-relevant fields of a command', () => {
   it('is v1: plus 32 hex characters and stable for the same command', () => {
@@ -21,8 +35,24 @@ describe('commandDigest: the money-relevant fields of a command', () => {
     ['the amount', withPayment({ amount: 2000 })],
     ['the currency', withPayment({ currency: 'USD' })],
     ['the order id', withPayment({ order_id: 'ORD-other' })],
-    ['a line refund amount', withPayment({ lines: [{ line_number: 1, refund_amount: 500 }, { line_number: 2, refund_amount: 500 }] })],
-    ['the line numbers', withPayment({ lines: [{ line_number: 3, refund_amount: 600 }, { line_number: 2, refund_amount: 400 }] })],
+    [
+      'a line refund amount',
+      withPayment({
+        lines: [
+          { line_number: 1, refund_amount: 500 },
+          { line_number: 2, refund_amount: 500 },
+        ],
+      }),
+    ],
+    [
+      'the line numbers',
+      withPayment({
+        lines: [
+          { line_number: 3, refund_amount: 600 },
+          { line_number: 2, refund_amount: 400 },
+        ],
+      }),
+    ],
   ])('changes with %s', (_label, other) => {
     expect(commandDigest(other)).not.toBe(commandDigest(base));
   });
@@ -33,7 +63,15 @@ describe('commandDigest: the money-relevant fields of a command', () => {
     ['received_at', { ...base, received_at: '2020-01-01T00:00:00.000Z' }],
     ['method details', withPayment({ method_details: { method: 'card', card: { last_four_digits: '1111' } } })],
     ['custom attributes', withPayment({ custom_attributes: { note: 'x' } })],
-    ['descriptive line fields', withPayment({ lines: [{ line_number: 1, refund_amount: 600, item_name: 'Cup', quantity: 3 }, { line_number: 2, refund_amount: 400 }] })],
+    [
+      'descriptive line fields',
+      withPayment({
+        lines: [
+          { line_number: 1, refund_amount: 600, item_name: 'Cup', quantity: 3 },
+          { line_number: 2, refund_amount: 400 },
+        ],
+      }),
+    ],
   ])('ignores %s', (_label, other) => {
     expect(commandDigest(other)).toBe(commandDigest(base));
   });
@@ -47,6 +85,12 @@ describe('idempotencyConflictEvent', () => {
     const event = idempotencyConflictEvent(id, other, commandDigest(other), config);
     expect(event.eventId).toMatch(new RegExp(`^${id}\\.idempotency-conflict\\.[0-9a-f]{32}$`));
     expect(event.method).toBe(config.serviceBus.methods.notifications.refunded);
-    expect(event.params.payment).toMatchObject({ status: 'FAIL', reason: 'idempotency_conflict', amount: 2000, operation_reference: id, event_id: event.eventId });
+    expect(event.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'idempotency_conflict',
+      amount: 2000,
+      operation_reference: id,
+      event_id: event.eventId,
+    });
   });
 });

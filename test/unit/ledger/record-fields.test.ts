@@ -1,5 +1,13 @@
 import { PaymentCommand } from '../../../src/contracts/payment-command';
-import { OperationRecord, afterTransition, decodeRecord, draftRecord, encodeRecord, encodeTransitionFields, hashFromPairs } from '../../../src/ledger/record-fields';
+import {
+  OperationRecord,
+  afterTransition,
+  decodeRecord,
+  draftRecord,
+  encodeRecord,
+  encodeTransitionFields,
+  hashFromPairs,
+} from '../../../src/ledger/record-fields';
 
 const command: PaymentCommand = {
   version: 1,
@@ -33,7 +41,15 @@ describe('the one table of record fields', () => {
 
   it('writes every field under its snake_case hash name and reads the same record back', () => {
     const hash = hashFromPairs(encodeRecord(full));
-    expect(hash).toMatchObject({ id: 'op-1', received_at: String(Date.parse(command.received_at)), gateway_reference: 'psp-1', next_check_at: '5000', closed_by: 'op-2', confirmed_amount: '1500', sequence: '7' });
+    expect(hash).toMatchObject({
+      id: 'op-1',
+      received_at: String(Date.parse(command.received_at)),
+      gateway_reference: 'psp-1',
+      next_check_at: '5000',
+      closed_by: 'op-2',
+      confirmed_amount: '1500',
+      sequence: '7',
+    });
     expect(JSON.parse(hash.payment)).toEqual(command.payment);
     expect(decodeRecord(hash)).toEqual(full);
   });
@@ -53,12 +69,20 @@ describe('the one table of record fields', () => {
 
   it('a transition writes only the fields it sets, plus the authorization a closing command names', () => {
     expect(hashFromPairs(encodeTransitionFields({ reason: 'r', pollStep: 0, countAttempt: true }))).toEqual({ reason: 'r', poll_step: '0' });
-    expect(hashFromPairs(encodeTransitionFields({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } }))).toEqual({ authorization_key: 'pi_1', authorization_ref: 'stripe:pi_1' });
+    expect(hashFromPairs(encodeTransitionFields({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } }))).toEqual({
+      authorization_key: 'pi_1',
+      authorization_ref: 'stripe:pi_1',
+    });
   });
 
   it('afterTransition keeps what the transition leaves undefined and counts the attempt', () => {
     const before = draftRecord('op-3', command, 1_000);
-    const after = afterTransition({ ...before, reason: 'old', gatewayStatus: 'x' }, 'SUCCEEDED', { reason: 'new', confirmedAmount: 1999, countAttempt: true }, 2_000);
+    const after = afterTransition(
+      { ...before, reason: 'old', gatewayStatus: 'x' },
+      'SUCCEEDED',
+      { reason: 'new', confirmedAmount: 1999, countAttempt: true },
+      2_000,
+    );
     expect(after).toMatchObject({ state: 'SUCCEEDED', updatedAt: 2_000, attempts: 1, reason: 'new', gatewayStatus: 'x', confirmedAmount: 1999 });
   });
 });

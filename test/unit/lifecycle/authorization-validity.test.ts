@@ -1,7 +1,14 @@
 import { Config } from '../../../src/config/config';
 import { buildConfig } from '../../../src/config/load-config';
 import { authorizationExpiringEvent } from '../../../src/events/authorization-expiring-event';
-import { authorizationValidityMs, expiresAtFor, isExpiryWarningDue, lifecycleFields, methodKeysOf, orphanAgeMs } from '../../../src/lifecycle/authorization-validity';
+import {
+  authorizationValidityMs,
+  expiresAtFor,
+  isExpiryWarningDue,
+  lifecycleFields,
+  methodKeysOf,
+  orphanAgeMs,
+} from '../../../src/lifecycle/authorization-validity';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { voidCommand, voidOperationId } from '../../../src/poller/orphan-reversal';
 import { Payment } from '../../../src/contracts/payment-command';
@@ -33,11 +40,31 @@ function config(extra: Record<string, unknown> = {}): Config {
 }
 
 function pay(gateway: string, method?: Payment['method_details']): Payment {
-  return { gateway, gateway_account: 'acct', gateway_key: 'pm', amount: 1000, currency: 'EUR', order_id: 'ORD-1', ...(method ? { method_details: method } : {}) };
+  return {
+    gateway,
+    gateway_account: 'acct',
+    gateway_key: 'pm',
+    amount: 1000,
+    currency: 'EUR',
+    order_id: 'ORD-1',
+    ...(method ? { method_details: method } : {}),
+  };
 }
 
 function record(overrides: Partial<OperationRecord> = {}): OperationRecord {
-  return { id: 'auth-1', command: 'authorize', channel: 'web', state: 'SUCCEEDED', payment: pay('stripe'), receivedAt: 0, createdAt: 0, updatedAt: 0, attempts: 1, gatewayReference: 'pi_1', ...overrides };
+  return {
+    id: 'auth-1',
+    command: 'authorize',
+    channel: 'web',
+    state: 'SUCCEEDED',
+    payment: pay('stripe'),
+    receivedAt: 0,
+    createdAt: 0,
+    updatedAt: 0,
+    attempts: 1,
+    gatewayReference: 'pi_1',
+    ...overrides,
+  };
 }
 
 describe('authorization validity defaults (each PSP documentation)', () => {
@@ -130,7 +157,15 @@ describe('the expiry warning', () => {
     expect(e).not.toBeNull();
     expect(e?.eventId).toBe('auth-1.expiring');
     expect(e?.method).toBe('magento.payments.payments_management.authorization_expiring');
-    expect(e?.params.payment).toMatchObject({ expires_at: '2026-01-08T00:00:00.000Z', amount_capturable: 1000, currency: 'EUR', order_id: 'ORD-1', gateway: 'stripe', operation_reference: 'auth-1', gateway_key: 'pi_1' });
+    expect(e?.params.payment).toMatchObject({
+      expires_at: '2026-01-08T00:00:00.000Z',
+      amount_capturable: 1000,
+      currency: 'EUR',
+      order_id: 'ORD-1',
+      gateway: 'stripe',
+      operation_reference: 'auth-1',
+      gateway_key: 'pi_1',
+    });
   });
   it('no expiry, no event', () => {
     expect(authorizationExpiringEvent(record(), c)).toBeNull();
@@ -148,6 +183,15 @@ describe('the orphan void', () => {
   it('is a cancel from the bridge, naming the authorization, carrying its reason, amount and currency', () => {
     const cmd = voidCommand(record(), 'uncaptured_past_age', 'auth-1', 0);
     expect(cmd).toMatchObject({ command: 'cancel', channel: 'bridge' });
-    expect(cmd.payment).toEqual({ gateway: 'stripe', gateway_account: 'acct', gateway_key: 'auth-1', amount: 1000, currency: 'EUR', order_id: 'ORD-1', operation_reference: 'auth-1-void', orphan_reversal: 'uncaptured_past_age' });
+    expect(cmd.payment).toEqual({
+      gateway: 'stripe',
+      gateway_account: 'acct',
+      gateway_key: 'auth-1',
+      amount: 1000,
+      currency: 'EUR',
+      order_id: 'ORD-1',
+      operation_reference: 'auth-1-void',
+      orphan_reversal: 'uncaptured_past_age',
+    });
   });
 });

@@ -84,7 +84,27 @@ describe('card numbers in every written form', () => {
 });
 
 describe('card security codes under any name', () => {
-  const NAMES = ['cvv', 'cvc', 'cvv2', 'cvc2', 'cv2', 'csc', 'cvn', 'cvd', 'card_cvv', 'cardCvv', 'card-cvc', 'CVV2', 'security_code', 'securityCode', 'card_security_code', 'cvv_code', 'card_verification_value', 'card_number', 'pan'];
+  const NAMES = [
+    'cvv',
+    'cvc',
+    'cvv2',
+    'cvc2',
+    'cv2',
+    'csc',
+    'cvn',
+    'cvd',
+    'card_cvv',
+    'cardCvv',
+    'card-cvc',
+    'CVV2',
+    'security_code',
+    'securityCode',
+    'card_security_code',
+    'cvv_code',
+    'card_verification_value',
+    'card_number',
+    'pan',
+  ];
 
   it.each(NAMES)('refuses a value under %s and masks it in logs', (name) => {
     expect(findCardData({ payment: { method_details: { card: { [name]: '123' } } } })).toEqual([`payment.method_details.card.${name}`]);

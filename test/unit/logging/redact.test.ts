@@ -101,9 +101,7 @@ describe('redactText', () => {
 
   it('scrubs registered secrets wherever they appear', () => {
     registerSecret('redact-test-secret-value');
-    expect(redactText('signing with redact-test-secret-value twice: redact-test-secret-value')).toBe(
-      `signing with ${SECRET_MASK} twice: ${SECRET_MASK}`,
-    );
+    expect(redactText('signing with redact-test-secret-value twice: redact-test-secret-value')).toBe(`signing with ${SECRET_MASK} twice: ${SECRET_MASK}`);
   });
 
   it('scrubs registered secrets of 4 to 7 characters too', () => {
@@ -186,7 +184,12 @@ describe('redact', () => {
       new_gateway_key: 'tok_456',
       token_type: 'bearer',
       headers: { Authorization: SECRET_MASK, 'x-api-key': SECRET_MASK, 'content-type': 'application/json' },
-      body: { client_secret: SECRET_MASK, access_token: SECRET_MASK, password: SECRET_MASK, nested: [{ cvv: SECRET_MASK, cvc: SECRET_MASK, api_key: SECRET_MASK }] },
+      body: {
+        client_secret: SECRET_MASK,
+        access_token: SECRET_MASK,
+        password: SECRET_MASK,
+        nested: [{ cvv: SECRET_MASK, cvc: SECRET_MASK, api_key: SECRET_MASK }],
+      },
       card: { card_number: SECRET_MASK, last_four_digits: '1111' },
     });
   });

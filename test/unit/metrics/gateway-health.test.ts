@@ -26,7 +26,12 @@ describe('CircuitBreaker state changes', () => {
   it('reports closed → open → half-open → closed to its listener, and nothing while closed stays closed', () => {
     let now = 0;
     const changes: string[] = [];
-    const b = new CircuitBreaker(2, 1000, () => now, (from, to) => changes.push(`${from}>${to}`));
+    const b = new CircuitBreaker(
+      2,
+      1000,
+      () => now,
+      (from, to) => changes.push(`${from}>${to}`),
+    );
     b.success();
     b.failure();
     expect(changes).toEqual([]);
@@ -87,7 +92,10 @@ describe('GatewayHealth', () => {
     health.retryableFailure(new GatewayError('authentication', 'cyber', '401', { httpStatus: 401 }), 'op-2');
     const errors = logs.lines.filter((l) => l.includes('"level":"error"'));
     expect(errors).toHaveLength(1);
-    expect(JSON.parse(errors[0])).toMatchObject({ problem: 'credentials_refused', key: 'gateways.cyber.merchant_id, gateways.cyber.key_id, gateways.cyber.shared_secret' });
+    expect(JSON.parse(errors[0])).toMatchObject({
+      problem: 'credentials_refused',
+      key: 'gateways.cyber.merchant_id, gateways.cyber.key_id, gateways.cyber.shared_secret',
+    });
     expect(logs.lines.some((l) => l.includes('gateway call failed; retrying'))).toBe(false);
     expect(configProblems.list().map((p) => p.kind)).toEqual(['credentials_refused']);
     expect(await metricValue('pb_config_problems', { kind: 'credentials_refused' })).toBe(1);
@@ -98,13 +106,19 @@ describe('GatewayHealth', () => {
 
 describe('misconfigurationOf', () => {
   it('names unknown hosts and untrusted certificates with the key to fix; a refused connection is transient', () => {
-    expect(misconfigurationOf(transportError('stripe', 'ENOTFOUND'), config.gateways.stripe)).toEqual({ kind: 'unknown_host', key: 'gateways.stripe.base_url' });
+    expect(misconfigurationOf(transportError('stripe', 'ENOTFOUND'), config.gateways.stripe)).toEqual({
+      kind: 'unknown_host',
+      key: 'gateways.stripe.base_url',
+    });
     expect(misconfigurationOf(transportError('stripe', 'SELF_SIGNED_CERT_IN_CHAIN'), config.gateways.stripe)?.kind).toBe('untrusted_certificate');
     expect(misconfigurationOf(transportError('stripe', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'), config.gateways.stripe)?.kind).toBe('untrusted_certificate');
     expect(misconfigurationOf(transportError('stripe', 'CERT_HAS_EXPIRED'), config.gateways.stripe)?.kind).toBe('untrusted_certificate');
     expect(misconfigurationOf(transportError('stripe', 'ECONNREFUSED'), config.gateways.stripe)).toBeNull();
     expect(misconfigurationOf(new GatewayError('server_error', 'stripe', '503'), config.gateways.stripe)).toBeNull();
-    expect(misconfigurationOf(new GatewayError('authentication', 'stripe', '401'), config.gateways.stripe)).toEqual({ kind: 'credentials_refused', key: 'gateways.stripe.api_key' });
+    expect(misconfigurationOf(new GatewayError('authentication', 'stripe', '401'), config.gateways.stripe)).toEqual({
+      kind: 'credentials_refused',
+      key: 'gateways.stripe.api_key',
+    });
   });
 });
 
@@ -112,5 +126,7 @@ async function histogramCount(name: string, dependency: string): Promise<number>
   const metric = metricsRegistry.getSingleMetric(name);
   if (!metric) return 0;
   const { values } = await metric.get();
-  return values.filter((v) => (v as { metricName?: string }).metricName === `${name}_count` && (v.labels as Record<string, unknown>).dependency === dependency).reduce((n, v) => n + v.value, 0);
+  return values
+    .filter((v) => (v as { metricName?: string }).metricName === `${name}_count` && (v.labels as Record<string, unknown>).dependency === dependency)
+    .reduce((n, v) => n + v.value, 0);
 }

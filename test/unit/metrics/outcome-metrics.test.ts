@@ -5,12 +5,25 @@ import { captureLogger } from '../../support/capture-logger';
 import { payment } from '../../support/fixtures';
 
 function record(overrides: Partial<OperationRecord> = {}): OperationRecord {
-  return { id: 'op-1', command: 'capture', channel: 'bus', state: 'SENT', payment: payment({ order_id: 'ORD-9' }), receivedAt: 1000, createdAt: 1000, updatedAt: 1000, attempts: 1, ...overrides };
+  return {
+    id: 'op-1',
+    command: 'capture',
+    channel: 'bus',
+    state: 'SENT',
+    payment: payment({ order_id: 'ORD-9' }),
+    receivedAt: 1000,
+    createdAt: 1000,
+    updatedAt: 1000,
+    attempts: 1,
+    ...overrides,
+  };
 }
 
 async function e2eCount(channel: string, outcome: string): Promise<number> {
   const { values } = await metricsRegistry.getSingleMetric('pb_command_e2e_seconds')!.get();
-  return values.filter((v) => (v as { metricName?: string }).metricName === 'pb_command_e2e_seconds_count' && v.labels.channel === channel && v.labels.outcome === outcome).reduce((n, v) => n + v.value, 0);
+  return values
+    .filter((v) => (v as { metricName?: string }).metricName === 'pb_command_e2e_seconds_count' && v.labels.channel === channel && v.labels.outcome === outcome)
+    .reduce((n, v) => n + v.value, 0);
 }
 
 describe('commandOutcome', () => {
@@ -33,12 +46,22 @@ describe('noteOutcome', () => {
     noteOutcome(logs.logger, record(), record({ state: 'SUCCEEDED', attempts: 2 }), 'succeeded', 1250);
     expect(await metricValue('pb_commands_total', { channel: 'bus', command: 'capture', outcome: 'succeeded' })).toBe(before + 1);
     expect(logs.lines).toHaveLength(1);
-    expect(JSON.parse(logs.lines[0])).toMatchObject({ level: 'info', operation_id: 'op-1', order_id: 'ORD-9', gateway: 'simulator', command: 'capture', channel: 'bus', state: 'SUCCEEDED', attempts: 2, latency_ms: 250 });
+    expect(JSON.parse(logs.lines[0])).toMatchObject({
+      level: 'info',
+      operation_id: 'op-1',
+      order_id: 'ORD-9',
+      gateway: 'simulator',
+      command: 'capture',
+      channel: 'bus',
+      state: 'SUCCEEDED',
+      attempts: 2,
+      latency_ms: 250,
+    });
   });
 });
 
 describe('EndToEndLatency', () => {
-  it('observes intake → event accepted once per outcome event, reading another process\'s operation back from the ledger', async () => {
+  it("observes intake → event accepted once per outcome event, reading another process's operation back from the ledger", async () => {
     const tracker = new EndToEndLatency(2);
     const before = await e2eCount('pos', 'succeeded');
     tracker.expect('a.SUCCEEDED', 'pos', 'succeeded', 1000);

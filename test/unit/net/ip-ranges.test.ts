@@ -13,7 +13,9 @@ describe('normalizeAddress', () => {
     [' 10.1.2.3 ', '10.1.2.3'],
   ])('reads %s as %s', (raw, want) => expect(normalizeAddress(raw)).toBe(want));
 
-  it.each(['', 'unknown', '10.1.2', '10.1.2.300', 'example.com', '2001:db8::g', '_hidden'])('refuses %j', (raw) => expect(normalizeAddress(raw)).toBeUndefined());
+  it.each(['', 'unknown', '10.1.2', '10.1.2.300', 'example.com', '2001:db8::g', '_hidden'])('refuses %j', (raw) =>
+    expect(normalizeAddress(raw)).toBeUndefined(),
+  );
 });
 
 describe('parseCidr', () => {
@@ -24,9 +26,12 @@ describe('parseCidr', () => {
     expect(parseCidr('::1')).toEqual({ address: '::1', prefix: 128, family: 'ipv6' });
   });
 
-  it.each(['10.0.0.0/33', '2001:db8::/129', '10.0.0.0/', '10.0.0.0/-1', '10.0.0.0/8/8', 'localhost', '10.0.0.0/ 8', ' 10.0.0.0/8', '[::1]/128'])('refuses %j naming it', (text) => {
-    expect(() => parseCidr(text)).toThrow(text.trim() === '' ? /./ : JSON.stringify(text).slice(1, -1));
-  });
+  it.each(['10.0.0.0/33', '2001:db8::/129', '10.0.0.0/', '10.0.0.0/-1', '10.0.0.0/8/8', 'localhost', '10.0.0.0/ 8', ' 10.0.0.0/8', '[::1]/128'])(
+    'refuses %j naming it',
+    (text) => {
+      expect(() => parseCidr(text)).toThrow(text.trim() === '' ? /./ : JSON.stringify(text).slice(1, -1));
+    },
+  );
 });
 
 describe('IpRanges', () => {

@@ -2,7 +2,8 @@ import { impactScore, triageCategory } from '../../../src/ops/dead-letter-triage
 
 describe('dead-letter triage', () => {
   it('derives the category from the reason code', () => {
-    for (const code of ['INVALID_PARAMS', 'INVALID_REQUEST', 'PARSE_ERROR', 'UNKNOWN_METHOD', 'CARD_DATA_REJECTED', 'IDEMPOTENCY_CONFLICT']) expect(triageCategory(code)).toBe('hard');
+    for (const code of ['INVALID_PARAMS', 'INVALID_REQUEST', 'PARSE_ERROR', 'UNKNOWN_METHOD', 'CARD_DATA_REJECTED', 'IDEMPOTENCY_CONFLICT'])
+      expect(triageCategory(code)).toBe('hard');
     expect(triageCategory('GATEWAY_NOT_CONFIGURED')).toBe('config');
     expect(triageCategory('BROKER_DEAD_LETTERED', 'broker_dead_lettered: expired in q')).toBe('outage');
     expect(triageCategory('BROKER_DEAD_LETTERED', 'broker_dead_lettered: delivery_limit in q')).toBe('outage');

@@ -17,7 +17,10 @@ const record = (overrides: Partial<OperationRecord> = {}): OperationRecord => ({
     amount: 1999,
     currency: 'EUR',
     order_id: 'ORD-1',
-    method_details: { method: 'card', card: { bin: '411111', last_four_digits: '1111', brand: 'visa', holder_name: 'Jane Doe', expiration_month: 12, expiration_year: 2030 } },
+    method_details: {
+      method: 'card',
+      card: { bin: '411111', last_four_digits: '1111', brand: 'visa', holder_name: 'Jane Doe', expiration_month: 12, expiration_year: 2030 },
+    },
     custom_attributes: { note: 'gift' },
   },
   receivedAt: LUHN_VALID_NOW,

@@ -17,8 +17,33 @@ describe('folder cycle check', () => {
   });
 
   it('finds a two-folder cycle and a three-folder cycle, and nothing in an acyclic graph', () => {
-    expect(folderCycles(graph([['a', 'b'], ['b', 'a'], ['c', 'd']]))).toEqual([['a', 'b']]);
-    expect(folderCycles(graph([['a', 'b'], ['b', 'c'], ['c', 'a'], ['c', 'd']]))).toEqual([['a', 'b', 'c']]);
-    expect(folderCycles(graph([['a', 'b'], ['b', 'c'], ['a', 'c']]))).toEqual([]);
+    expect(
+      folderCycles(
+        graph([
+          ['a', 'b'],
+          ['b', 'a'],
+          ['c', 'd'],
+        ]),
+      ),
+    ).toEqual([['a', 'b']]);
+    expect(
+      folderCycles(
+        graph([
+          ['a', 'b'],
+          ['b', 'c'],
+          ['c', 'a'],
+          ['c', 'd'],
+        ]),
+      ),
+    ).toEqual([['a', 'b', 'c']]);
+    expect(
+      folderCycles(
+        graph([
+          ['a', 'b'],
+          ['b', 'c'],
+          ['a', 'c'],
+        ]),
+      ),
+    ).toEqual([]);
   });
 });

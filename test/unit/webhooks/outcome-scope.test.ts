@@ -4,7 +4,20 @@ import { configuredAccount, scopeMismatch } from '../../../src/webhooks/outcome-
 import { channelCommand } from '../../support/fixtures';
 
 function gateway(name: string, type: GatewayConfig['type'], account: { merchantAccount?: string; merchantId?: string } = {}): GatewayConfig {
-  return { name, type, baseUrl: 'https://psp.example', apiKey: '', webhookSecret: '', webhookSecretPrevious: '', merchantAccount: account.merchantAccount ?? '', merchantId: account.merchantId ?? '', keyId: '', sharedSecret: '', timeoutMs: 1000, maxSockets: 1 };
+  return {
+    name,
+    type,
+    baseUrl: 'https://psp.example',
+    apiKey: '',
+    webhookSecret: '',
+    webhookSecretPrevious: '',
+    merchantAccount: account.merchantAccount ?? '',
+    merchantId: account.merchantId ?? '',
+    keyId: '',
+    sharedSecret: '',
+    timeoutMs: 1000,
+    maxSockets: 1,
+  };
 }
 
 function op(command: 'authorize' | 'capture' | 'refund', gatewayName: string, amount: number, state: OperationRecord['state'] = 'PENDING'): OperationRecord {
@@ -12,7 +25,12 @@ function op(command: 'authorize' | 'capture' | 'refund', gatewayName: string, am
   return { ...draftRecord(c.payment.operation_reference!, c, Date.now()), state };
 }
 
-const success = (amount?: number, currency?: string) => ({ status: 'SUCCESS' as const, gatewayStatus: 'ok', ...(amount !== undefined ? { amount } : {}), ...(currency ? { currency } : {}) });
+const success = (amount?: number, currency?: string) => ({
+  status: 'SUCCESS' as const,
+  gatewayStatus: 'ok',
+  ...(amount !== undefined ? { amount } : {}),
+  ...(currency ? { currency } : {}),
+});
 
 describe('whose outcome: scopeMismatch', () => {
   const adyen = gateway('adyen', 'adyen', { merchantAccount: 'AcmeEU' });

@@ -21,26 +21,39 @@ function freshSecret(type: GatewayConfig['type']): string {
   }
 }
 
-describe.each([simulator, stripe, adyen, cybersource].map((f: ConformanceFixtures) => [f.name, f] as const))('rotation of the %s webhook secret', (_name, fixtures) => {
-  const now = new Date();
-  // The fixture signs with its gateway's webhook_secret: call that secret "the signing one".
-  const signing = fixtures.gateway.webhookSecret;
-  const { rawBody, headers } = fixtures.signedWebhook(now);
-  const other = freshSecret(fixtures.gateway.type);
+describe.each([simulator, stripe, adyen, cybersource].map((f: ConformanceFixtures) => [f.name, f] as const))(
+  'rotation of the %s webhook secret',
+  (_name, fixtures) => {
+    const now = new Date();
+    // The fixture signs with its gateway's webhook_secret: call that secret "the signing one".
+    const signing = fixtures.gateway.webhookSecret;
+    const { rawBody, headers } = fixtures.signedWebhook(now);
+    const other = freshSecret(fixtures.gateway.type);
 
-  it('accepts a webhook signed with the current secret and says so', () => {
-    const gateway = { ...fixtures.gateway, webhookSecret: signing, webhookSecretPrevious: other };
-    expect(matchWebhookSecret(fixtures.transformer, rawBody, headers, gateway, now)).toBe('current');
-    expect(matchWebhookSecret(fixtures.transformer, rawBody, headers, { ...gateway, webhookSecretPrevious: '' }, now)).toBe('current');
-  });
+    it('accepts a webhook signed with the current secret and says so', () => {
+      const gateway = { ...fixtures.gateway, webhookSecret: signing, webhookSecretPrevious: other };
+      expect(matchWebhookSecret(fixtures.transformer, rawBody, headers, gateway, now)).toBe('current');
+      expect(matchWebhookSecret(fixtures.transformer, rawBody, headers, { ...gateway, webhookSecretPrevious: '' }, now)).toBe('current');
+    });
 
-  it('accepts a webhook signed with webhook_secret_previous during a rotation and says it was the previous one', () => {
-    const gateway = { ...fixtures.gateway, webhookSecret: other, webhookSecretPrevious: signing };
-    expect(matchWebhookSecret(fixtures.transformer, rawBody, headers, gateway, now)).toBe('previous');
-  });
+    it('accepts a webhook signed with webhook_secret_previous during a rotation and says it was the previous one', () => {
+      const gateway = { ...fixtures.gateway, webhookSecret: other, webhookSecretPrevious: signing };
+      expect(matchWebhookSecret(fixtures.transformer, rawBody, headers, gateway, now)).toBe('previous');
+    });
 
-  it('refuses it once the previous secret is retired, and when neither secret signed it', () => {
-    expect(matchWebhookSecret(fixtures.transformer, rawBody, headers, { ...fixtures.gateway, webhookSecret: other, webhookSecretPrevious: '' }, now)).toBeUndefined();
-    expect(matchWebhookSecret(fixtures.transformer, rawBody, headers, { ...fixtures.gateway, webhookSecret: other, webhookSecretPrevious: freshSecret(fixtures.gateway.type) }, now)).toBeUndefined();
-  });
-});
+    it('refuses it once the previous secret is retired, and when neither secret signed it', () => {
+      expect(
+        matchWebhookSecret(fixtures.transformer, rawBody, headers, { ...fixtures.gateway, webhookSecret: other, webhookSecretPrevious: '' }, now),
+      ).toBeUndefined();
+      expect(
+        matchWebhookSecret(
+          fixtures.transformer,
+          rawBody,
+          headers,
+          { ...fixtures.gateway, webhookSecret: other, webhookSecretPrevious: freshSecret(fixtures.gateway.type) },
+          now,
+        ),
+      ).toBeUndefined();
+    });
+  },
+);

@@ -21,7 +21,17 @@ const record = (overrides: Partial<StepRecord>): StepRecord => ({
 const note = (opId: string, state: 'SUCCEEDED' | 'FAILED', sequence: number, order = 'ORD-1'): ObservedNotification => ({
   method: 'm',
   receivedAt: 0,
-  params: { payment: { operation_reference: opId, order_id: order, gateway: 'simulator', gateway_account: 'a', status: state === 'SUCCEEDED' ? 'SUCCESS' : 'FAIL', event_id: `${opId}.${state}`, sequence } },
+  params: {
+    payment: {
+      operation_reference: opId,
+      order_id: order,
+      gateway: 'simulator',
+      gateway_account: 'a',
+      status: state === 'SUCCEEDED' ? 'SUCCESS' : 'FAIL',
+      event_id: `${opId}.${state}`,
+      sequence,
+    },
+  },
 });
 
 const byName = (checks: ReturnType<typeof checkFlow>) => Object.fromEntries(checks.map((c) => [c.name, c]));
@@ -49,15 +59,33 @@ describe('flow checks', () => {
   });
 
   it('accept a duplicate delivery of the same event but not an operation reported both ways', () => {
-    const dup = byName(checkFlow({ records: [record({})], notifications: [note('ORD-1-1-authorize', 'SUCCEEDED', 1), note('ORD-1-1-authorize', 'SUCCEEDED', 1)], maxEffectsPerKey: 1 }));
+    const dup = byName(
+      checkFlow({
+        records: [record({})],
+        notifications: [note('ORD-1-1-authorize', 'SUCCEEDED', 1), note('ORD-1-1-authorize', 'SUCCEEDED', 1)],
+        maxEffectsPerKey: 1,
+      }),
+    );
     expect(dup['no operation reported two ways'].ok).toBe(true);
     expect(dup['events of each payment in sequence order'].ok).toBe(true);
-    const both = byName(checkFlow({ records: [record({})], notifications: [note('ORD-1-1-authorize', 'SUCCEEDED', 1), note('ORD-1-1-authorize', 'FAILED', 2)], maxEffectsPerKey: 1 }));
+    const both = byName(
+      checkFlow({
+        records: [record({})],
+        notifications: [note('ORD-1-1-authorize', 'SUCCEEDED', 1), note('ORD-1-1-authorize', 'FAILED', 2)],
+        maxEffectsPerKey: 1,
+      }),
+    );
     expect(both['no operation reported two ways'].ok).toBe(false);
   });
 
   it('accept UNRESOLVED followed by SUCCESS for one operation: giving up is not an outcome', () => {
-    const unresolved: ObservedNotification = { method: 'm', receivedAt: 0, params: { payment: { operation_reference: 'ORD-1-1-authorize', order_id: 'ORD-1', status: 'UNRESOLVED', event_id: 'ORD-1-1-authorize.UNRESOLVED', sequence: 1 } } };
+    const unresolved: ObservedNotification = {
+      method: 'm',
+      receivedAt: 0,
+      params: {
+        payment: { operation_reference: 'ORD-1-1-authorize', order_id: 'ORD-1', status: 'UNRESOLVED', event_id: 'ORD-1-1-authorize.UNRESOLVED', sequence: 1 },
+      },
+    };
     const checks = byName(checkFlow({ records: [record({})], notifications: [unresolved, note('ORD-1-1-authorize', 'SUCCEEDED', 2)], maxEffectsPerKey: 1 }));
     expect(checks['no operation reported two ways'].ok).toBe(true);
     expect(checks['events of each payment in sequence order'].ok).toBe(true);
@@ -66,12 +94,16 @@ describe('flow checks', () => {
   it('fail when a payment’s events arrive out of sequence, but not across payments', () => {
     const bad = byName(checkFlow({ records: [], notifications: [note('a', 'SUCCEEDED', 2), note('b', 'SUCCEEDED', 1)], maxEffectsPerKey: 1 }));
     expect(bad['events of each payment in sequence order'].ok).toBe(false);
-    const fine = byName(checkFlow({ records: [], notifications: [note('a', 'SUCCEEDED', 2, 'ORD-1'), note('b', 'SUCCEEDED', 1, 'ORD-2')], maxEffectsPerKey: 1 }));
+    const fine = byName(
+      checkFlow({ records: [], notifications: [note('a', 'SUCCEEDED', 2, 'ORD-1'), note('b', 'SUCCEEDED', 1, 'ORD-2')], maxEffectsPerKey: 1 }),
+    );
     expect(fine['events of each payment in sequence order'].ok).toBe(true);
   });
 
   it('fail when an idempotency key moved money twice, and when a valid command was rejected', () => {
-    const checks = byName(checkFlow({ records: [record({ status: 'REJECTED', acceptedAt: undefined, reason: 'HTTP 401' })], notifications: [], maxEffectsPerKey: 2 }));
+    const checks = byName(
+      checkFlow({ records: [record({ status: 'REJECTED', acceptedAt: undefined, reason: 'HTTP 401' })], notifications: [], maxEffectsPerKey: 2 }),
+    );
     expect(checks['nothing charged twice (effects per idempotency key)'].ok).toBe(false);
     expect(checks['no valid command rejected at intake'].ok).toBe(false);
   });

@@ -16,7 +16,8 @@ const t = adyenTransformer;
 const sdk = new HmacValidator();
 const now = new Date('2026-01-01T00:00:00Z');
 const auth = { authorization: adyenWebhookAuthorization(gateway), 'content-type': 'application/json' };
-const examples = (JSON.parse(readFileSync(specPath('adyen-webhooks-v1.json'), 'utf8')) as { components: { examples: Record<string, { value: unknown }> } }).components.examples;
+const examples = (JSON.parse(readFileSync(specPath('adyen-webhooks-v1.json'), 'utf8')) as { components: { examples: Record<string, { value: unknown }> } })
+  .components.examples;
 
 /**
  * The spec's example for `eventCode` (the CHARGEBACK example with that code when the spec has none), with
@@ -82,7 +83,14 @@ describe('Adyen late facts', () => {
     const [event] = events;
     expect(event.operationId).toBe('op-late-1');
     // EUR and USD: Adyen's minor units are ISO 4217's.
-    expect(event.adjustment).toMatchObject({ kind, direction, failsOpenOperation: failsOpen, amount: item.amount.value, currency: item.amount.currency, pspReference: item.pspReference });
+    expect(event.adjustment).toMatchObject({
+      kind,
+      direction,
+      failsOpenOperation: failsOpen,
+      amount: item.amount.value,
+      currency: item.amount.currency,
+      pspReference: item.pspReference,
+    });
     expect(event.eventId).toBe(`${item.pspReference}:${code}:true`);
     // A late failure of the modification is its FAIL outcome while it is open; a dispute is never an outcome to apply.
     if (failsOpen) expect(event.outcome.status).toBe('FAIL');

@@ -19,7 +19,10 @@ describe('Adyen error classification', () => {
   });
 
   it('reads a Retry-After HTTP-date against the response Date (RFC 9110)', () => {
-    expect(classifyAdyenError(response(429, '', { Date: 'Sun, 22 Nov 2026 10:00:00 GMT', 'Retry-After': 'Sun, 22 Nov 2026 10:00:07 GMT' }), 'adyen').details.retryAfterMs).toBe(7000);
+    expect(
+      classifyAdyenError(response(429, '', { Date: 'Sun, 22 Nov 2026 10:00:00 GMT', 'Retry-After': 'Sun, 22 Nov 2026 10:00:07 GMT' }), 'adyen').details
+        .retryAfterMs,
+    ).toBe(7000);
   });
 
   it('classifies validation errors as invalid_request, keeping the errorCode', () => {

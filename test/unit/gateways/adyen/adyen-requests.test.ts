@@ -32,7 +32,9 @@ describe('Adyen request mapping', () => {
   });
 
   it('revalidates with the stored card named in custom attributes, falling back to gateway_key', () => {
-    const named = body(t.buildRequest(ctxFor('revalidate', { gateway_key: PSP_REFERENCE, custom_attributes: { stored_payment_method: 'shopper-7:AAA111' } }), gateway));
+    const named = body(
+      t.buildRequest(ctxFor('revalidate', { gateway_key: PSP_REFERENCE, custom_attributes: { stored_payment_method: 'shopper-7:AAA111' } }), gateway),
+    );
     expect(named.paymentMethod).toEqual({ type: 'scheme', storedPaymentMethodId: 'AAA111' });
     expect(named.shopperReference).toBe('shopper-7');
     const fallback = body(t.buildRequest(ctxFor('revalidate'), gateway));
@@ -41,7 +43,12 @@ describe('Adyen request mapping', () => {
   });
 
   it('accepts a bare storedPaymentMethodId when the shopper is named in custom attributes', () => {
-    const b = body(t.buildRequest(ctxFor('authorize', { gateway_key: 'BARE123', custom_attributes: [{ attribute_code: 'shopper_reference', value: 'shopper-99' }] }), gateway));
+    const b = body(
+      t.buildRequest(
+        ctxFor('authorize', { gateway_key: 'BARE123', custom_attributes: [{ attribute_code: 'shopper_reference', value: 'shopper-99' }] }),
+        gateway,
+      ),
+    );
     expect(b.shopperReference).toBe('shopper-99');
     expect(b.paymentMethod).toEqual({ type: 'scheme', storedPaymentMethodId: 'BARE123' });
   });

@@ -34,12 +34,20 @@ describe('Adyen response mapping', () => {
   });
 
   it('keeps the amount Adyen reports, in our minor units', () => {
-    const outcome = t.parseResponse(ctxFor('authorize', { currency: 'ISK', amount: 150 }), response(200, { pspReference: 'P1', resultCode: 'PartiallyAuthorised', amount: { value: 10000, currency: 'ISK' } }), gateway);
+    const outcome = t.parseResponse(
+      ctxFor('authorize', { currency: 'ISK', amount: 150 }),
+      response(200, { pspReference: 'P1', resultCode: 'PartiallyAuthorised', amount: { value: 10000, currency: 'ISK' } }),
+      gateway,
+    );
     expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'PartiallyAuthorised', amount: 100 });
   });
 
   it('maps a refusal to FAIL with the refusal reason code', () => {
-    const outcome = t.parseResponse(ctxFor('authorize'), response(200, { pspReference: 'P2', resultCode: 'Refused', refusalReason: 'Not enough balance', refusalReasonCode: '12' }), gateway);
+    const outcome = t.parseResponse(
+      ctxFor('authorize'),
+      response(200, { pspReference: 'P2', resultCode: 'Refused', refusalReason: 'Not enough balance', refusalReasonCode: '12' }),
+      gateway,
+    );
     expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'Refused', gatewayReference: 'P2', reason: '12', decline: declineOf('insufficient_funds', '12') });
   });
 
@@ -60,7 +68,12 @@ describe('Adyen response mapping', () => {
 
   it('maps the documented stored payment method to a reusable key carrying shopper and id', () => {
     const outcome = t.parseResponse(ctxFor('tokenize'), response(201, specExample('/storedPaymentMethods', '201', 'encrypted-card-details')), gateway);
-    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'created', gatewayReference: 'KHQC5N7G84BLNK43', newGatewayKey: 'YOUR_SHOPPER_REFERENCE:KHQC5N7G84BLNK43' });
+    expect(outcome).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'created',
+      gatewayReference: 'KHQC5N7G84BLNK43',
+      newGatewayKey: 'YOUR_SHOPPER_REFERENCE:KHQC5N7G84BLNK43',
+    });
     expect(outcome.newGatewayKey).not.toMatch(/\d{12,}/);
   });
 
@@ -87,7 +100,13 @@ describe('Adyen response mapping', () => {
   });
 
   it('never copies Adyen message text into the error', () => {
-    const err = thrown(() => t.parseResponse(ctxFor('authorize'), response(422, { status: 422, errorCode: '14_030', message: 'Return URL is missing for 4111111111111111', errorType: 'validation' }), gateway));
+    const err = thrown(() =>
+      t.parseResponse(
+        ctxFor('authorize'),
+        response(422, { status: 422, errorCode: '14_030', message: 'Return URL is missing for 4111111111111111', errorType: 'validation' }),
+        gateway,
+      ),
+    );
     expect(err.message).not.toContain('4111');
     expect(err.details.gatewayCode).toBe('14_030');
   });
@@ -99,7 +118,11 @@ describe('Adyen status inquiry', () => {
   });
 
   it('reads a replayed answer as the original one', () => {
-    const outcome = t.parseStatusResponse(ctxFor('authorize'), response(200, specExample('/payments', '200', 'card-direct'), { 'idempotency-key': 'op-authorize-1' }), gateway);
+    const outcome = t.parseStatusResponse(
+      ctxFor('authorize'),
+      response(200, specExample('/payments', '200', 'card-direct'), { 'idempotency-key': 'op-authorize-1' }),
+      gateway,
+    );
     expect(outcome?.status).toBe('SUCCESS');
   });
 

@@ -35,7 +35,10 @@ export function response(status: number, body: unknown, headers: Record<string, 
 }
 
 interface Spec {
-  paths: Record<string, { post: { responses: Record<string, { content?: Record<string, { examples?: Record<string, { $ref?: string; value?: unknown }> }> }> } }>;
+  paths: Record<
+    string,
+    { post: { responses: Record<string, { content?: Record<string, { examples?: Record<string, { $ref?: string; value?: unknown }> }> }> } }
+  >;
   components: { examples: Record<string, { value: unknown }> };
 }
 

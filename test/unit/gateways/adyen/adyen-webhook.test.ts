@@ -165,7 +165,9 @@ describe('Adyen webhook verification', () => {
     const items = parseNotificationItems(raw(signedBySdk(example('post-CAPTURE-capture')))) ?? [];
     const item = { ...items[0], merchantReference: 'a:b\\c' };
     expect(adyenSigningString(item)).toContain(':a\\:b\\\\c:');
-    expect(adyenSigningString(items[0])).toBe(sdk.getDataToSign(signedBySdk(example('post-CAPTURE-capture')).notificationItems[0].NotificationRequestItem as never));
+    expect(adyenSigningString(items[0])).toBe(
+      sdk.getDataToSign(signedBySdk(example('post-CAPTURE-capture')).notificationItems[0].NotificationRequestItem as never),
+    );
   });
 
   it('refuses bodies that are not notifications', () => {

@@ -11,7 +11,19 @@ function notification(eventType: string, data: Record<string, unknown> = {}): Bu
       retryNumber: 0,
       eventType,
       eventDate: EVENT_DATE,
-      payload: [{ data: { id: PAYMENT_ID, type: 'payments', clientReferenceInformation: { code: 'op-cs-1' }, orderInformation: { amountDetails: { totalAmount: '12.50', currency: 'usd' } }, errorInformation: { reason: 'PROCESSOR_DECLINED' }, ...data }, organizationId: 'testrest' }],
+      payload: [
+        {
+          data: {
+            id: PAYMENT_ID,
+            type: 'payments',
+            clientReferenceInformation: { code: 'op-cs-1' },
+            orderInformation: { amountDetails: { totalAmount: '12.50', currency: 'usd' } },
+            errorInformation: { reason: 'PROCESSOR_DECLINED' },
+            ...data,
+          },
+          organizationId: 'testrest',
+        },
+      ],
     }),
   );
 }
@@ -30,7 +42,16 @@ describe('Cybersource late facts', () => {
     const [event] = t.parseWebhook(notification(type), gateway);
     expect(event.operationId).toBe('op-cs-1');
     expect(event.outcome.status).toBe('FAIL');
-    expect(event.adjustment).toEqual({ kind, direction, failsOpenOperation: true, amount: 1250, currency: 'USD', reason: 'PROCESSOR_DECLINED', pspReference: PAYMENT_ID, occurredAt: Date.parse(EVENT_DATE) });
+    expect(event.adjustment).toEqual({
+      kind,
+      direction,
+      failsOpenOperation: true,
+      amount: 1250,
+      currency: 'USD',
+      reason: 'PROCESSOR_DECLINED',
+      pspReference: PAYMENT_ID,
+      occurredAt: Date.parse(EVENT_DATE),
+    });
   });
 
   it('has exactly the table above as late facts among the event types it maps', () => {

@@ -8,9 +8,44 @@ import { PAYMENT_ID, bodyOf, ctx, gateway, response } from './cybersource-test-f
  * currencies both it and ISO 4217 list as active; the rest of the page follows ISO 4217 the same way.
  */
 const PAGE_ROWS: Readonly<Record<string, number>> = {
-  AED: 2, AFN: 2, ALL: 2, AMD: 2, ANG: 2, AOA: 2, ARS: 2, AUD: 2, AWG: 2, AZN: 2, BAM: 2, BBD: 2, BDT: 2, BGN: 2,
-  BHD: 3, BIF: 0, BMD: 2, BND: 2, BOB: 2, BRL: 2, BSD: 2, BTN: 2, BWP: 2, BYN: 2, BZD: 2, CAD: 2, CDF: 2, CHF: 2,
-  CLF: 4, CLP: 0, CNY: 2, COP: 2, CRC: 2, CUP: 2, CVE: 2, CZK: 2, DJF: 0, DKK: 2,
+  AED: 2,
+  AFN: 2,
+  ALL: 2,
+  AMD: 2,
+  ANG: 2,
+  AOA: 2,
+  ARS: 2,
+  AUD: 2,
+  AWG: 2,
+  AZN: 2,
+  BAM: 2,
+  BBD: 2,
+  BDT: 2,
+  BGN: 2,
+  BHD: 3,
+  BIF: 0,
+  BMD: 2,
+  BND: 2,
+  BOB: 2,
+  BRL: 2,
+  BSD: 2,
+  BTN: 2,
+  BWP: 2,
+  BYN: 2,
+  BZD: 2,
+  CAD: 2,
+  CDF: 2,
+  CHF: 2,
+  CLF: 4,
+  CLP: 0,
+  CNY: 2,
+  COP: 2,
+  CRC: 2,
+  CUP: 2,
+  CVE: 2,
+  CZK: 2,
+  DJF: 0,
+  DKK: 2,
 };
 
 /** `minor` ISO minor units as the decimal string a person would write, computed without the code under test. */
@@ -43,7 +78,9 @@ describe('Cybersource currency table', () => {
   it('refuses an amount that is not an integer of minor units and a currency it does not list, naming the field', () => {
     expect(() => toCybersourceAmount(10.5, 'USD')).toThrow(expect.objectContaining({ refusal: 'amount_not_representable', field: 'payment.amount' }));
     expect(() => toCybersourceAmount(100, 'XXX')).toThrow(expect.objectContaining({ refusal: 'currency_not_supported', field: 'payment.currency' }));
-    expect(() => fromCybersourceAmount('1,00', 'USD', 'authorizedAmount')).toThrow(expect.objectContaining({ refusal: 'amount_not_representable', field: 'authorizedAmount' }));
+    expect(() => fromCybersourceAmount('1,00', 'USD', 'authorizedAmount')).toThrow(
+      expect.objectContaining({ refusal: 'amount_not_representable', field: 'authorizedAmount' }),
+    );
   });
 });
 
@@ -57,11 +94,14 @@ describe('Cybersource adapter amounts', () => {
   });
 
   it('names the refund lines as the field at fault when a refund by lines is not representable', () => {
-    const c = ctx('refund', { currency: 'USD', lines: [{ line_number: 1, item_name: 'x', item_sku: 'x', item_type: 'physical', quantity: 1, unit_price_gross: 100, refund_amount: 10.5 }] });
+    const c = ctx('refund', {
+      currency: 'USD',
+      lines: [{ line_number: 1, item_name: 'x', item_sku: 'x', item_type: 'physical', quantity: 1, unit_price_gross: 100, refund_amount: 10.5 }],
+    });
     expect(() => t.buildRequest(c, gateway)).toThrow(expect.objectContaining({ refusal: 'amount_not_representable', field: 'payment.lines[].refund_amount' }));
   });
 
-  it('reports the currency Cybersource confirmed, even when it is not the command\'s', () => {
+  it("reports the currency Cybersource confirmed, even when it is not the command's", () => {
     const res = response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '1500', currency: 'JPY' } } });
     expect(t.parseResponse(ctx('authorize', { amount: 1500, currency: 'USD' }), res, gateway)).toMatchObject({ amount: 1500, currency: 'JPY' });
   });

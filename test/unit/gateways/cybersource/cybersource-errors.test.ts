@@ -39,7 +39,12 @@ describe('Cybersource error classification', () => {
 
   it('answers a 400 business refusal (exceeds the authorization) as a FAIL outcome with the reason', () => {
     const outcome = t.parseResponse(ctx('capture'), response(400, { status: 'INVALID_REQUEST', reason: 'EXCEEDS_AUTH_AMOUNT' }), gateway);
-    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'EXCEEDS_AUTH_AMOUNT', reason: 'EXCEEDS_AUTH_AMOUNT', decline: declineOf('operation_not_permitted', 'EXCEEDS_AUTH_AMOUNT') });
+    expect(outcome).toEqual({
+      status: 'FAIL',
+      gatewayStatus: 'EXCEEDS_AUTH_AMOUNT',
+      reason: 'EXCEEDS_AUTH_AMOUNT',
+      decline: declineOf('operation_not_permitted', 'EXCEEDS_AUTH_AMOUNT'),
+    });
   });
 
   it('classifies every documented 400 reason without falling through', () => {

@@ -49,7 +49,9 @@ describe('Cybersource HTTP Signature', () => {
   });
 
   it('leaves the digest out of the signing string of a GET', () => {
-    expect(signingString({ ...input, method: 'GET', target: '/tss/v2/transactions/6381278241084565908266', body: undefined })).toBe(EXPECTED_GET_SIGNING_STRING);
+    expect(signingString({ ...input, method: 'GET', target: '/tss/v2/transactions/6381278241084565908266', body: undefined })).toBe(
+      EXPECTED_GET_SIGNING_STRING,
+    );
   });
 
   it('signs with HMAC-SHA256 keyed by the base64-decoded shared secret and pins the header', () => {
@@ -85,7 +87,11 @@ describe('Cybersource HTTP Signature', () => {
 
   it('signs the port and the base path of a base URL as part of host and request-target', () => {
     const gateway = { baseUrl: 'http://127.0.0.1:4010/cybs/', merchantId: 'testrest', keyId: KEY_ID, sharedSecret: SECRET } as GatewayConfig;
-    const signed = cybersourceTransformer.authenticate({ method: 'GET', path: '/tss/v2/transactions/1', headers: {} }, gateway, new Date('2019-07-18T22:45:16Z'));
+    const signed = cybersourceTransformer.authenticate(
+      { method: 'GET', path: '/tss/v2/transactions/1', headers: {} },
+      gateway,
+      new Date('2019-07-18T22:45:16Z'),
+    );
     const expected = createHmac('sha256', Buffer.from(SECRET, 'base64'))
       .update(`host: 127.0.0.1:4010\ndate: ${DATE}\nrequest-target: get /cybs/tss/v2/transactions/1\nv-c-merchant-id: testrest`)
       .digest('base64');

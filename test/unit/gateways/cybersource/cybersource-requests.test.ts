@@ -56,7 +56,9 @@ describe('Cybersource requests', () => {
   });
 
   it('refunds payment.amount when no line names a refund amount', () => {
-    expect(bodyOf(t.buildRequest(ctx('refund', { amount: 99 }), gateway).body).orderInformation).toEqual({ amountDetails: { totalAmount: '0.99', currency: 'USD' } });
+    expect(bodyOf(t.buildRequest(ctx('refund', { amount: 99 }), gateway).body).orderInformation).toEqual({
+      amountDetails: { totalAmount: '0.99', currency: 'USD' },
+    });
   });
 
   it('validates with a GET of the transaction details and no body', () => {
@@ -134,7 +136,9 @@ describe('Cybersource requests', () => {
     });
 
     it('refuses a fractional amount of minor units', () => {
-      expect(() => t.buildRequest(ctx('authorize', { amount: 10.5 }), gateway)).toThrow(expect.objectContaining({ refusal: 'amount_not_representable', field: 'payment.amount' }));
+      expect(() => t.buildRequest(ctx('authorize', { amount: 10.5 }), gateway)).toThrow(
+        expect.objectContaining({ refusal: 'amount_not_representable', field: 'payment.amount' }),
+      );
     });
   });
 });

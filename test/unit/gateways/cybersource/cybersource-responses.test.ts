@@ -27,7 +27,11 @@ describe('Cybersource responses', () => {
   it('reports the smaller amount of a partial authorization', () => {
     const outcome = t.parseResponse(
       ctx('authorize'),
-      response(201, { id: PAYMENT_ID, status: 'PARTIAL_AUTHORIZED', orderInformation: { amountDetails: { totalAmount: '102.21', authorizedAmount: '50.00', currency: 'USD' } } }),
+      response(201, {
+        id: PAYMENT_ID,
+        status: 'PARTIAL_AUTHORIZED',
+        orderInformation: { amountDetails: { totalAmount: '102.21', authorizedAmount: '50.00', currency: 'USD' } },
+      }),
       gateway,
     );
     expect(outcome.status).toBe('SUCCESS');
@@ -40,18 +44,36 @@ describe('Cybersource responses', () => {
       response(201, { id: PAYMENT_ID, status: 'DECLINED', errorInformation: { reason: 'EXPIRED_CARD', message: 'Expired card.' } }),
       gateway,
     );
-    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'DECLINED', gatewayReference: PAYMENT_ID, reason: 'EXPIRED_CARD', decline: declineOf('expired_card', 'EXPIRED_CARD') });
+    expect(outcome).toEqual({
+      status: 'FAIL',
+      gatewayStatus: 'DECLINED',
+      gatewayReference: PAYMENT_ID,
+      reason: 'EXPIRED_CARD',
+      decline: declineOf('expired_card', 'EXPIRED_CARD'),
+    });
   });
 
   it('parses JPY and KWD amounts into exact minor units', () => {
-    const jpy = t.parseResponse(ctx('authorize', { currency: 'JPY', amount: 1500 }), response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '1500', currency: 'JPY' } } }), gateway);
+    const jpy = t.parseResponse(
+      ctx('authorize', { currency: 'JPY', amount: 1500 }),
+      response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '1500', currency: 'JPY' } } }),
+      gateway,
+    );
     expect(jpy.amount).toBe(1500);
-    const kwd = t.parseResponse(ctx('authorize', { currency: 'KWD', amount: 1234 }), response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '1.234', currency: 'KWD' } } }), gateway);
+    const kwd = t.parseResponse(
+      ctx('authorize', { currency: 'KWD', amount: 1234 }),
+      response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '1.234', currency: 'KWD' } } }),
+      gateway,
+    );
     expect(kwd.amount).toBe(1234);
   });
 
   it('parses a large amount exactly', () => {
-    const big = t.parseResponse(ctx('authorize'), response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '999999999999.99', currency: 'USD' } } }), gateway);
+    const big = t.parseResponse(
+      ctx('authorize'),
+      response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '999999999999.99', currency: 'USD' } } }),
+      gateway,
+    );
     expect(big.amount).toBe(999_999_999_999_99);
   });
 
@@ -70,37 +92,61 @@ describe('Cybersource responses', () => {
   });
 
   it('gives no new gateway key for a declined revalidation', () => {
-    const outcome = t.parseResponse(ctx('revalidate'), response(201, { id: NEW_AUTH_ID, status: 'DECLINED', errorInformation: { reason: 'INSUFFICIENT_FUND' } }), gateway);
+    const outcome = t.parseResponse(
+      ctx('revalidate'),
+      response(201, { id: NEW_AUTH_ID, status: 'DECLINED', errorInformation: { reason: 'INSUFFICIENT_FUND' } }),
+      gateway,
+    );
     expect(outcome.newGatewayKey).toBeUndefined();
     expect(outcome.reason).toBe('INSUFFICIENT_FUND');
   });
 
   it('maps a PENDING capture to SUCCESS with the captured amount', () => {
-    const outcome = t.parseResponse(ctx('capture', { amount: 5000 }), response(201, { id: NEW_AUTH_ID, status: 'PENDING', orderInformation: { amountDetails: { totalAmount: '50.00', currency: 'USD' } } }), gateway);
+    const outcome = t.parseResponse(
+      ctx('capture', { amount: 5000 }),
+      response(201, { id: NEW_AUTH_ID, status: 'PENDING', orderInformation: { amountDetails: { totalAmount: '50.00', currency: 'USD' } } }),
+      gateway,
+    );
     expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: NEW_AUTH_ID, amount: 5000, currency: 'USD' });
   });
 
   it('maps a REVERSED reversal to SUCCESS with the reversed amount', () => {
-    const outcome = t.parseResponse(ctx('cancel'), response(201, { id: NEW_AUTH_ID, status: 'REVERSED', reversalAmountDetails: { reversedAmount: '102.21', currency: 'USD' } }), gateway);
+    const outcome = t.parseResponse(
+      ctx('cancel'),
+      response(201, { id: NEW_AUTH_ID, status: 'REVERSED', reversalAmountDetails: { reversedAmount: '102.21', currency: 'USD' } }),
+      gateway,
+    );
     expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'REVERSED', gatewayReference: NEW_AUTH_ID, amount: 10221, currency: 'USD' });
   });
 
   it('maps a PENDING refund to SUCCESS with the refunded amount', () => {
-    const outcome = t.parseResponse(ctx('refund', { amount: 1250 }), response(201, { id: NEW_AUTH_ID, status: 'PENDING', refundAmountDetails: { refundAmount: '12.50', currency: 'USD' } }), gateway);
+    const outcome = t.parseResponse(
+      ctx('refund', { amount: 1250 }),
+      response(201, { id: NEW_AUTH_ID, status: 'PENDING', refundAmountDetails: { refundAmount: '12.50', currency: 'USD' } }),
+      gateway,
+    );
     expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PENDING', gatewayReference: NEW_AUTH_ID, amount: 1250, currency: 'USD' });
   });
 
   it('validates from the transaction details application status', () => {
     const outcome = t.parseResponse(
       ctx('validate'),
-      response(200, { id: PAYMENT_ID, applicationInformation: { status: 'AUTHORIZED', reasonCode: '100', rCode: '1', rFlag: 'SOK' }, orderInformation: { amountDetails: { totalAmount: '102.21', authorizedAmount: '102.21', currency: 'USD' } } }),
+      response(200, {
+        id: PAYMENT_ID,
+        applicationInformation: { status: 'AUTHORIZED', reasonCode: '100', rCode: '1', rFlag: 'SOK' },
+        orderInformation: { amountDetails: { totalAmount: '102.21', authorizedAmount: '102.21', currency: 'USD' } },
+      }),
       gateway,
     );
     expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' });
   });
 
   it('validates from the rCode when the details carry no status, failing a declined one with its rFlag', () => {
-    const outcome = t.parseResponse(ctx('validate'), response(200, { id: PAYMENT_ID, applicationInformation: { reasonCode: '202', rCode: '0', rFlag: 'DCARDEXPIRED' } }), gateway);
+    const outcome = t.parseResponse(
+      ctx('validate'),
+      response(200, { id: PAYMENT_ID, applicationInformation: { reasonCode: '202', rCode: '0', rFlag: 'DCARDEXPIRED' } }),
+      gateway,
+    );
     expect(outcome).toMatchObject({ status: 'FAIL', gatewayStatus: 'DCARDEXPIRED', reason: 'DCARDEXPIRED' });
   });
 
@@ -109,8 +155,17 @@ describe('Cybersource responses', () => {
   });
 
   it('returns the ACTIVE payment instrument id as the new gateway key of a tokenization', () => {
-    const outcome = t.parseResponse(ctx('tokenize'), response(201, { id: 'AB695DA801DD1BB6E05341588E0A3BDC', object: 'paymentInstrument', state: 'ACTIVE', card: { type: 'visa' } }), gateway);
-    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'ACTIVE', gatewayReference: 'AB695DA801DD1BB6E05341588E0A3BDC', newGatewayKey: 'AB695DA801DD1BB6E05341588E0A3BDC' });
+    const outcome = t.parseResponse(
+      ctx('tokenize'),
+      response(201, { id: 'AB695DA801DD1BB6E05341588E0A3BDC', object: 'paymentInstrument', state: 'ACTIVE', card: { type: 'visa' } }),
+      gateway,
+    );
+    expect(outcome).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'ACTIVE',
+      gatewayReference: 'AB695DA801DD1BB6E05341588E0A3BDC',
+      newGatewayKey: 'AB695DA801DD1BB6E05341588E0A3BDC',
+    });
   });
 
   it('fails a tokenization whose instrument comes back CLOSED', () => {
@@ -151,13 +206,17 @@ describe('Cybersource responses', () => {
     it('falls back to the rCode of a summary without a status', () => {
       const res = response(201, {
         totalCount: 1,
-        _embedded: { transactionSummaries: [{ id: PAYMENT_ID, submitTimeUtc: '2026-11-22T10:05:00Z', applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' } }] },
+        _embedded: {
+          transactionSummaries: [{ id: PAYMENT_ID, submitTimeUtc: '2026-11-22T10:05:00Z', applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' } }],
+        },
       });
       expect(() => t.parseStatusResponse(ctx('capture'), res, gateway)).toThrow(expect.objectContaining({ kind: 'server_error' }));
     });
 
     it('throws the classified error when the search itself fails', () => {
-      expect(() => t.parseStatusResponse(ctx('capture'), response(502, { status: 'SERVER_ERROR', reason: 'SYSTEM_ERROR' }), gateway)).toThrow(expect.objectContaining({ kind: 'server_error' }));
+      expect(() => t.parseStatusResponse(ctx('capture'), response(502, { status: 'SERVER_ERROR', reason: 'SYSTEM_ERROR' }), gateway)).toThrow(
+        expect.objectContaining({ kind: 'server_error' }),
+      );
     });
   });
 });

@@ -39,7 +39,12 @@ export function ctx(command: CommandType, payment: Partial<Payment> = {}, operat
 }
 
 export function response(status: number, body: unknown, headers: Record<string, string> = {}): GatewayResponse {
-  return { status, headers: { 'content-type': 'application/hal+json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body), elapsedMs: 5 };
+  return {
+    status,
+    headers: { 'content-type': 'application/hal+json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    elapsedMs: 5,
+  };
 }
 
 export function bodyOf(body: string | undefined): Record<string, unknown> {

@@ -22,7 +22,9 @@ function notification(eventType: string, data: Record<string, unknown> = {}): Bu
 
 /** Independent of the adapter: base64 HMAC-SHA256 of `t.body` keyed by the base64-decoded key. */
 function sign(rawBody: Buffer, t0: string, keyBase64: string): Record<string, string> {
-  const sig = createHmac('sha256', Buffer.from(keyBase64, 'base64')).update(`${t0}.${rawBody.toString('utf8')}`, 'utf8').digest('base64');
+  const sig = createHmac('sha256', Buffer.from(keyBase64, 'base64'))
+    .update(`${t0}.${rawBody.toString('utf8')}`, 'utf8')
+    .digest('base64');
   return { 'v-c-signature': `t=${t0};keyId=d8a9d5c2-key;sig=${sig}` };
 }
 
@@ -74,7 +76,10 @@ describe('Cybersource webhooks', () => {
   });
 
   it('maps an accepted payment to a SUCCESS event with our operation id and the notification id', () => {
-    const events = t.parseWebhook(notification('payments.payments.accept', { orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } } }), gateway);
+    const events = t.parseWebhook(
+      notification('payments.payments.accept', { orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } } }),
+      gateway,
+    );
     expect(events).toEqual([
       {
         eventId: '0b9a1c6d-3f43-4c2e-9a65-2f0d5d2b1e77',

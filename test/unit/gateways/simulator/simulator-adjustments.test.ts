@@ -6,19 +6,64 @@ function event(type: string, object: Record<string, unknown>): Buffer {
 
 describe('simulator late facts', () => {
   it('reads chargeback.created as a chargeback of the operation it names, never its outcome', () => {
-    const [e] = parseSimulatorWebhook(event('chargeback.created', { id: 'cb_1', object: 'chargeback', status: 'charged_back', amount: 1500, currency: 'EUR', reference: 'op-cap-1', authorization: 'auth_1', reason: 'fraudulent' }), 'simulator');
+    const [e] = parseSimulatorWebhook(
+      event('chargeback.created', {
+        id: 'cb_1',
+        object: 'chargeback',
+        status: 'charged_back',
+        amount: 1500,
+        currency: 'EUR',
+        reference: 'op-cap-1',
+        authorization: 'auth_1',
+        reason: 'fraudulent',
+      }),
+      'simulator',
+    );
     expect(e.operationId).toBe('op-cap-1');
     expect(e.outcome.status).toBe('PENDING');
-    expect(e.adjustment).toEqual({ kind: 'chargeback', direction: 'debit', failsOpenOperation: false, amount: 1500, currency: 'EUR', reason: 'fraudulent', pspReference: 'cb_1', occurredAt: 1764400000000 });
+    expect(e.adjustment).toEqual({
+      kind: 'chargeback',
+      direction: 'debit',
+      failsOpenOperation: false,
+      amount: 1500,
+      currency: 'EUR',
+      reason: 'fraudulent',
+      pspReference: 'cb_1',
+      occurredAt: 1764400000000,
+    });
   });
 
   it('reads chargeback.reversed as money coming back', () => {
-    const [e] = parseSimulatorWebhook(event('chargeback.reversed', { id: 'cbr_1', object: 'chargeback', status: 'reversed', amount: 1500, currency: 'EUR', reference: 'op-cap-1', authorization: 'auth_1', reason: 'fraudulent' }), 'simulator');
+    const [e] = parseSimulatorWebhook(
+      event('chargeback.reversed', {
+        id: 'cbr_1',
+        object: 'chargeback',
+        status: 'reversed',
+        amount: 1500,
+        currency: 'EUR',
+        reference: 'op-cap-1',
+        authorization: 'auth_1',
+        reason: 'fraudulent',
+      }),
+      'simulator',
+    );
     expect(e.adjustment).toMatchObject({ kind: 'chargeback_reversed', direction: 'credit' });
   });
 
   it('reads refund.failed as the refund FAIL outcome and a refund_failed adjustment', () => {
-    const [e] = parseSimulatorWebhook(event('refund.failed', { id: 're_1', object: 'refund', status: 'failed', amount: 800, currency: 'EUR', reference: 'op-ref-1', authorization: 'auth_1', failure_reason: 'expired_or_canceled_card' }), 'simulator');
+    const [e] = parseSimulatorWebhook(
+      event('refund.failed', {
+        id: 're_1',
+        object: 'refund',
+        status: 'failed',
+        amount: 800,
+        currency: 'EUR',
+        reference: 'op-ref-1',
+        authorization: 'auth_1',
+        failure_reason: 'expired_or_canceled_card',
+      }),
+      'simulator',
+    );
     expect(e.operationId).toBe('op-ref-1');
     expect(e.outcome).toMatchObject({ status: 'FAIL', reason: 'expired_or_canceled_card' });
     expect(e.adjustment).toMatchObject({ kind: 'refund_failed', direction: 'credit', failsOpenOperation: true, amount: 800, currency: 'EUR' });

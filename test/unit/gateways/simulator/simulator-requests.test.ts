@@ -53,7 +53,11 @@ describe('simulator requests', () => {
   });
 
   it('asks the status of an operation by its operation id', () => {
-    expect(t.buildStatusRequest(ctx('capture'), gateway)).toEqual({ method: 'GET', path: '/v1/operations/op-capture-42', headers: { accept: 'application/json' } });
+    expect(t.buildStatusRequest(ctx('capture'), gateway)).toEqual({
+      method: 'GET',
+      path: '/v1/operations/op-capture-42',
+      headers: { accept: 'application/json' },
+    });
   });
 
   it('authenticates with the api key as a bearer token, leaving the request otherwise unchanged', () => {

@@ -57,7 +57,11 @@ describe('simulator responses', () => {
   });
 
   it('gives no new gateway key for a declined revalidation', () => {
-    const outcome = t.parseResponse(ctx('revalidate'), json(201, authorization({ id: 'auth_new', status: 'declined', decline_code: 'insufficient_funds' })), gateway);
+    const outcome = t.parseResponse(
+      ctx('revalidate'),
+      json(201, authorization({ id: 'auth_new', status: 'declined', decline_code: 'insufficient_funds' })),
+      gateway,
+    );
     expect(outcome.newGatewayKey).toBeUndefined();
     expect(outcome.reason).toBe('insufficient_funds');
   });
@@ -69,7 +73,11 @@ describe('simulator responses', () => {
   });
 
   it('reports the amount of a capture, cancellation or refund object', () => {
-    const capture = t.parseResponse(ctx('capture', { amount: 1000 }), json(201, { id: 'cap_1', object: 'capture', status: 'captured', amount: 1000, authorization: 'auth_abc123' }), gateway);
+    const capture = t.parseResponse(
+      ctx('capture', { amount: 1000 }),
+      json(201, { id: 'cap_1', object: 'capture', status: 'captured', amount: 1000, authorization: 'auth_abc123' }),
+      gateway,
+    );
     expect(capture).toMatchObject({ status: 'SUCCESS', amount: 1000, gatewayReference: 'cap_1' });
     const cancel = t.parseResponse(ctx('cancel'), json(201, { id: 'can_1', object: 'cancellation', status: 'cancelled', amount: 2550 }), gateway);
     expect(cancel).toMatchObject({ status: 'SUCCESS', gatewayStatus: 'cancelled', amount: 2550 });
@@ -91,7 +99,12 @@ describe('simulator responses', () => {
 
   it('maps a capture above the authorized amount to FAIL with the simulator code as reason', () => {
     const outcome = t.parseResponse(ctx('capture'), json(422, { error: { code: 'amount_exceeds_authorized', message: 'too much' } }), gateway);
-    expect(outcome).toEqual({ status: 'FAIL', gatewayStatus: 'amount_exceeds_authorized', reason: 'amount_exceeds_authorized', decline: declineOf('operation_not_permitted', 'amount_exceeds_authorized') });
+    expect(outcome).toEqual({
+      status: 'FAIL',
+      gatewayStatus: 'amount_exceeds_authorized',
+      reason: 'amount_exceeds_authorized',
+      decline: declineOf('operation_not_permitted', 'amount_exceeds_authorized'),
+    });
   });
 
   it.each(['authorization_captured', 'authorization_cancelled', 'authorization_declined', 'authorization_pending', 'invalid_payment_method'])(
@@ -129,7 +142,11 @@ describe('simulator responses', () => {
     });
 
     it('gives a tokenization found by inquiry its token as the new gateway key', () => {
-      const outcome = t.parseStatusResponse(ctx('tokenize'), json(200, { id: 'tok_9', object: 'token', status: 'active', reference: 'op-tokenize-42' }), gateway);
+      const outcome = t.parseStatusResponse(
+        ctx('tokenize'),
+        json(200, { id: 'tok_9', object: 'token', status: 'active', reference: 'op-tokenize-42' }),
+        gateway,
+      );
       expect(outcome).toMatchObject({ status: 'SUCCESS', newGatewayKey: 'tok_9' });
     });
 

@@ -10,7 +10,9 @@ const T = Math.floor(NOW.getTime() / 1000);
 
 /** Independent of the adapter: hex HMAC-SHA256 of `${t}.${body}`. */
 function sign(body: Buffer, secret: string, ts = T): string {
-  return createHmac('sha256', secret).update(`${ts}.${body.toString('utf8')}`).digest('hex');
+  return createHmac('sha256', secret)
+    .update(`${ts}.${body.toString('utf8')}`)
+    .digest('hex');
 }
 
 function event(object: Record<string, unknown>, type = 'authorization.succeeded'): Buffer {

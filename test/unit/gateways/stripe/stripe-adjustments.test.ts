@@ -10,7 +10,11 @@ const NOW = new Date('2026-11-22T12:00:00Z');
 /** The event as Stripe sends it: the raw body and a `Stripe-Signature` made by Stripe's own SDK. */
 function signed(event: unknown): { raw: Buffer; headers: Record<string, string> } {
   const raw = Buffer.from(JSON.stringify(event, null, 2));
-  const header = stripe.webhooks.generateTestHeaderString({ payload: raw.toString('utf8'), secret: WEBHOOK_SECRET, timestamp: Math.floor(NOW.getTime() / 1000) });
+  const header = stripe.webhooks.generateTestHeaderString({
+    payload: raw.toString('utf8'),
+    secret: WEBHOOK_SECRET,
+    timestamp: Math.floor(NOW.getTime() / 1000),
+  });
   return { raw, headers: { 'stripe-signature': header } };
 }
 
@@ -21,7 +25,20 @@ function parseSigned(event: unknown) {
 }
 
 function dispute(fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: 'dp_1NgB2a2eZvKYlo2Cabcdefgh', object: 'dispute', amount: 2599, currency: 'eur', charge: 'ch_3NgB1r2eZvKYlo2C0abcdefg', payment_intent: PI_ID, reason: 'fraudulent', network_reason_code: '10.4', status: 'needs_response', metadata: {}, created: 1692600200, ...fields };
+  return {
+    id: 'dp_1NgB2a2eZvKYlo2Cabcdefgh',
+    object: 'dispute',
+    amount: 2599,
+    currency: 'eur',
+    charge: 'ch_3NgB1r2eZvKYlo2C0abcdefg',
+    payment_intent: PI_ID,
+    reason: 'fraudulent',
+    network_reason_code: '10.4',
+    status: 'needs_response',
+    metadata: {},
+    created: 1692600200,
+    ...fields,
+  };
 }
 
 /** Stripe event (and dispute status) → adjustment kind and money direction (docs/EVENTS.md). */
@@ -43,7 +60,16 @@ describe('Stripe late facts', () => {
     expect(event.gatewayReference).toBe(PI_ID);
     // The dispute's metadata is not ours: the operation is found through the PaymentIntent.
     expect(event.operationId).toBeUndefined();
-    expect(event.adjustment).toEqual({ kind, direction, failsOpenOperation: false, amount: 2599, currency: 'EUR', reason: 'fraudulent', pspReference: 'dp_1NgB2a2eZvKYlo2Cabcdefgh', occurredAt: 1692600100 * 1000 });
+    expect(event.adjustment).toEqual({
+      kind,
+      direction,
+      failsOpenOperation: false,
+      amount: 2599,
+      currency: 'EUR',
+      reason: 'fraudulent',
+      pspReference: 'dp_1NgB2a2eZvKYlo2Cabcdefgh',
+      occurredAt: 1692600100 * 1000,
+    });
     expect(event.outcome.status).not.toBe('FAIL');
   });
 
@@ -52,13 +78,25 @@ describe('Stripe late facts', () => {
     expect(event.gatewayReference).toBe('ch_3NgB1r2eZvKYlo2C0abcdefg');
   });
 
-  it.each(['refund.updated', 'charge.refund.updated', 'refund.failed'])('reads a failed Refund in %s as the refund FAIL outcome with a refund_failed adjustment', (type) => {
-    const ctx = stripeContext('refund');
-    const [event] = parseSigned(stripeEvent(type, refund(ctx, { status: 'failed', failure_reason: 'expired_or_canceled_card' }), 'evt_refund_failed'));
-    expect(event.operationId).toBe(ctx.operationId);
-    expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'expired_or_canceled_card' });
-    expect(event.adjustment).toEqual({ kind: 'refund_failed', direction: 'credit', failsOpenOperation: true, amount: ctx.payment.amount, currency: ctx.payment.currency, reason: 'expired_or_canceled_card', pspReference: REFUND_ID, occurredAt: 1692600100 * 1000 });
-  });
+  it.each(['refund.updated', 'charge.refund.updated', 'refund.failed'])(
+    'reads a failed Refund in %s as the refund FAIL outcome with a refund_failed adjustment',
+    (type) => {
+      const ctx = stripeContext('refund');
+      const [event] = parseSigned(stripeEvent(type, refund(ctx, { status: 'failed', failure_reason: 'expired_or_canceled_card' }), 'evt_refund_failed'));
+      expect(event.operationId).toBe(ctx.operationId);
+      expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'expired_or_canceled_card' });
+      expect(event.adjustment).toEqual({
+        kind: 'refund_failed',
+        direction: 'credit',
+        failsOpenOperation: true,
+        amount: ctx.payment.amount,
+        currency: ctx.payment.currency,
+        reason: 'expired_or_canceled_card',
+        pspReference: REFUND_ID,
+        occurredAt: 1692600100 * 1000,
+      });
+    },
+  );
 
   it('carries no adjustment on a Refund that did not fail', () => {
     const [event] = parseSigned(stripeEvent('refund.updated', refund(stripeContext('refund'))));

@@ -10,7 +10,9 @@ import { jsonResponse, paymentIntent, refund, stripeContext, stripeGateway } fro
  * zero-decimal list, the three-decimal list and the special cases (ISK, UGX: two decimals, divisible by 100).
  */
 const PRESENTMENT =
-  'USD AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BIF BMD BND BOB BRL BSD BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CVE CZK DJF DKK DOP DZD EGP ETB EUR FJD FKP GBP GEL GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR ISK JMD JPY KES KGS KHR KMF KRW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SEK SGD SHP SLE SOS SRD STD SZL THB TJS TOP TRY TTD TWD TZS UAH UGX UYU UZS VND VUV WST XAF XCD XOF XPF YER ZAR ZMW'.split(' ');
+  'USD AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BIF BMD BND BOB BRL BSD BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CVE CZK DJF DKK DOP DZD EGP ETB EUR FJD FKP GBP GEL GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR ISK JMD JPY KES KGS KHR KMF KRW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SEK SGD SHP SLE SOS SRD STD SZL THB TJS TOP TRY TTD TWD TZS UAH UGX UYU UZS VND VUV WST XAF XCD XOF XPF YER ZAR ZMW'.split(
+    ' ',
+  );
 const ZERO_DECIMAL = 'BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF'.split(' ');
 const THREE_DECIMAL = 'BHD JOD KWD OMR TND'.split(' ');
 /** Special cases: "effectively zero-decimal", passed with two decimals, evenly divisible by 100. */
@@ -92,7 +94,9 @@ describe('Stripe currency table', () => {
   });
 
   it.each(['CLF', 'UYW', 'ZWG', 'XXX', 'STD'])('refuses %s, which Stripe does not list, naming payment.currency', (code) => {
-    expect(() => toStripeAmount(100, code)).toThrow(expect.objectContaining({ refusal: 'currency_not_supported', field: 'payment.currency', retryable: false }));
+    expect(() => toStripeAmount(100, code)).toThrow(
+      expect.objectContaining({ refusal: 'currency_not_supported', field: 'payment.currency', retryable: false }),
+    );
   });
 });
 
@@ -114,7 +118,7 @@ describe('Stripe adapter amounts in the PSP unit', () => {
     expect(t.parseResponse(ctx, jsonResponse(200, body), stripeGateway)).toMatchObject({ status: 'SUCCESS', amount: 5, currency: 'ISK' });
   });
 
-  it('reports the currency Stripe confirmed even when it is not the command\'s', () => {
+  it("reports the currency Stripe confirmed even when it is not the command's", () => {
     const ctx = stripeContext('refund', { amount: 500, currency: 'EUR' });
     expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { currency: 'usd' })), stripeGateway)).toMatchObject({ amount: 500, currency: 'USD' });
   });
@@ -130,8 +134,12 @@ describe('Stripe adapter amounts in the PSP unit', () => {
 
   it('reads amount_received for a succeeded capture and amount_capturable for an authorization held', () => {
     const cap = stripeContext('capture', { amount: 1000 });
-    expect(t.parseResponse(cap, jsonResponse(200, paymentIntent(cap, { status: 'succeeded', amount: 2599, amount_received: 1000 })), stripeGateway).amount).toBe(1000);
+    expect(
+      t.parseResponse(cap, jsonResponse(200, paymentIntent(cap, { status: 'succeeded', amount: 2599, amount_received: 1000 })), stripeGateway).amount,
+    ).toBe(1000);
     const auth = stripeContext('authorize', { amount: 2599 });
-    expect(t.parseResponse(auth, jsonResponse(200, paymentIntent(auth, { status: 'requires_capture', amount_capturable: 2599 })), stripeGateway).amount).toBe(2599);
+    expect(t.parseResponse(auth, jsonResponse(200, paymentIntent(auth, { status: 'requires_capture', amount_capturable: 2599 })), stripeGateway).amount).toBe(
+      2599,
+    );
   });
 });

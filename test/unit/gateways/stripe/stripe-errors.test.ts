@@ -17,7 +17,13 @@ describe('Stripe error classification', () => {
   });
 
   it('reads a Retry-After HTTP-date against the response Date (RFC 9110)', () => {
-    const err = classifyStripeError(jsonResponse(429, errorBody('invalid_request_error', 'rate_limit'), { Date: 'Sun, 22 Nov 2026 10:00:00 GMT', 'Retry-After': 'Sun, 22 Nov 2026 10:00:07 GMT' }), 'stripe');
+    const err = classifyStripeError(
+      jsonResponse(429, errorBody('invalid_request_error', 'rate_limit'), {
+        Date: 'Sun, 22 Nov 2026 10:00:00 GMT',
+        'Retry-After': 'Sun, 22 Nov 2026 10:00:07 GMT',
+      }),
+      'stripe',
+    );
     expect(err.details.retryAfterMs).toBe(7000);
   });
 

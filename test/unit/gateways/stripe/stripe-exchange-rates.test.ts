@@ -27,6 +27,8 @@ describe('Stripe exchange rates', () => {
   });
 
   it('throws the classified error for an error answer', () => {
-    expect(() => parseExchangeRates(jsonResponse(404, errorBody('invalid_request_error', 'resource_missing')))).toThrow(expect.objectContaining({ kind: 'not_found' }));
+    expect(() => parseExchangeRates(jsonResponse(404, errorBody('invalid_request_error', 'resource_missing')))).toThrow(
+      expect.objectContaining({ kind: 'not_found' }),
+    );
   });
 });

@@ -130,7 +130,9 @@ describe('Stripe amounts', () => {
   });
 
   it('refuses a KWD amount Stripe cannot charge (a non-zero last minor digit)', () => {
-    expect(() => buildStripeRequest(stripeContext('authorize', { amount: 12345, currency: 'KWD' }))).toThrow(expect.objectContaining({ refusal: 'amount_not_representable', field: 'payment.amount' }));
+    expect(() => buildStripeRequest(stripeContext('authorize', { amount: 12345, currency: 'KWD' }))).toThrow(
+      expect.objectContaining({ refusal: 'amount_not_representable', field: 'payment.amount' }),
+    );
   });
 
   it('sends the largest amount Stripe documents (eight digits) as an exact integer and refuses one more', () => {
@@ -146,7 +148,9 @@ describe('Stripe amounts', () => {
   });
 
   it('refuses an unknown currency', () => {
-    expect(() => buildStripeRequest(stripeContext('authorize', { currency: 'XXY' }))).toThrow(expect.objectContaining({ refusal: 'currency_not_supported', field: 'payment.currency' }));
+    expect(() => buildStripeRequest(stripeContext('authorize', { currency: 'XXY' }))).toThrow(
+      expect.objectContaining({ refusal: 'currency_not_supported', field: 'payment.currency' }),
+    );
   });
 });
 

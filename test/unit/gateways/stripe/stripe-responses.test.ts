@@ -52,7 +52,11 @@ describe('Stripe responses', () => {
   it('maps a 200 PaymentIntent back in requires_payment_method to FAIL with last_payment_error.decline_code', () => {
     const ctx = stripeContext('sale');
     const body = paymentIntent(ctx, { status: 'requires_payment_method', last_payment_error: { code: 'card_declined', decline_code: 'stolen_card' } });
-    expect(t.parseResponse(ctx, jsonResponse(200, body), gw)).toMatchObject({ status: 'FAIL', reason: 'stolen_card', decline: { category: 'suspected_fraud', gateway_code: 'stolen_card' } });
+    expect(t.parseResponse(ctx, jsonResponse(200, body), gw)).toMatchObject({
+      status: 'FAIL',
+      reason: 'stolen_card',
+      decline: { category: 'suspected_fraud', gateway_code: 'stolen_card' },
+    });
   });
 
   it('reads JPY and KWD amounts back as the same integer of minor units', () => {
@@ -86,7 +90,13 @@ describe('Stripe responses', () => {
 
   it('maps a refund: succeeded is SUCCESS with the refund id, pending is PENDING, failed is FAIL with its failure_reason', () => {
     const ctx = stripeContext('refund', { amount: 500 });
-    expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx)), gw)).toEqual({ status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: REFUND_ID, amount: 500, currency: 'EUR' });
+    expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx)), gw)).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'succeeded',
+      gatewayReference: REFUND_ID,
+      amount: 500,
+      currency: 'EUR',
+    });
     expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { status: 'pending' })), gw).status).toBe('PENDING');
     expect(t.parseResponse(ctx, jsonResponse(200, refund(ctx, { status: 'failed', failure_reason: 'expired_or_canceled_card' })), gw)).toMatchObject({
       status: 'FAIL',
@@ -96,7 +106,10 @@ describe('Stripe responses', () => {
 
   it('maps a refund beyond what was captured to FAIL', () => {
     const ctx = stripeContext('refund');
-    expect(t.parseResponse(ctx, jsonResponse(400, errorBody('invalid_request_error', 'amount_too_large')), gw)).toMatchObject({ status: 'FAIL', reason: 'amount_too_large' });
+    expect(t.parseResponse(ctx, jsonResponse(400, errorBody('invalid_request_error', 'amount_too_large')), gw)).toMatchObject({
+      status: 'FAIL',
+      reason: 'amount_too_large',
+    });
   });
 
   it('maps validate of a held authorization to SUCCESS and of a canceled one to FAIL with the cancellation reason', () => {
@@ -108,7 +121,11 @@ describe('Stripe responses', () => {
 
   it('returns the new PaymentIntent id as the new gateway key of a revalidate', () => {
     const ctx = stripeContext('revalidate');
-    expect(t.parseResponse(ctx, jsonResponse(200, successBody(ctx)), gw)).toMatchObject({ status: 'SUCCESS', newGatewayKey: NEW_PI_ID, gatewayReference: NEW_PI_ID });
+    expect(t.parseResponse(ctx, jsonResponse(200, successBody(ctx)), gw)).toMatchObject({
+      status: 'SUCCESS',
+      newGatewayKey: NEW_PI_ID,
+      gatewayReference: NEW_PI_ID,
+    });
   });
 
   it('gives no new gateway key for a revalidate that failed', () => {
@@ -140,7 +157,9 @@ describe('Stripe responses', () => {
 
   it('throws the classified error for non-decline failures', () => {
     const ctx = stripeContext('authorize');
-    expect(() => t.parseResponse(ctx, jsonResponse(400, errorBody('idempotency_error')), gw)).toThrow(expect.objectContaining({ kind: 'idempotency_conflict' }));
+    expect(() => t.parseResponse(ctx, jsonResponse(400, errorBody('idempotency_error')), gw)).toThrow(
+      expect.objectContaining({ kind: 'idempotency_conflict' }),
+    );
     expect(() => t.parseResponse(ctx, jsonResponse(401, errorBody('invalid_request_error')), gw)).toThrow(expect.objectContaining({ kind: 'authentication' }));
   });
 });

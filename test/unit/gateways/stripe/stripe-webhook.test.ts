@@ -51,7 +51,13 @@ describe('Stripe webhook signatures', () => {
   it('refuses an unsigned payload, a header without v1, a wrong secret and a malformed header', () => {
     const wrong = stripeSignatureHeader(authorized, T, 'whsec_wrong');
     const v0only = `t=${T},v0=${parseStripeSignatureHeader(stripeSignatureHeader(authorized, T, WEBHOOK_SECRET))?.signatures[0]}`;
-    const cases: Array<Record<string, string>> = [{}, { 'stripe-signature': v0only }, { 'stripe-signature': wrong }, { 'stripe-signature': 'garbage' }, { 'stripe-signature': `t=${T},v1=abc` }];
+    const cases: Array<Record<string, string>> = [
+      {},
+      { 'stripe-signature': v0only },
+      { 'stripe-signature': wrong },
+      { 'stripe-signature': 'garbage' },
+      { 'stripe-signature': `t=${T},v1=abc` },
+    ];
     for (const headers of cases) {
       expect(stripeTransformer.verifyWebhook(authorized, headers, stripeGateway, NOW)).toBe(false);
     }
@@ -80,7 +86,10 @@ describe('Stripe webhook events', () => {
   });
 
   it('names the connected account of a Connect event, so the outcome worker can check it is ours', () => {
-    const event = { ...stripeEvent('payment_intent.amount_capturable_updated', paymentIntent(ctx, { amount_capturable: 2599 })), account: 'acct_1OtherMerchant' };
+    const event = {
+      ...stripeEvent('payment_intent.amount_capturable_updated', paymentIntent(ctx, { amount_capturable: 2599 })),
+      account: 'acct_1OtherMerchant',
+    };
     expect(parse(event)[0].account).toBe('acct_1OtherMerchant');
   });
 
@@ -112,12 +121,25 @@ describe('Stripe webhook events', () => {
     const rctx = stripeContext('refund', { amount: 700 });
     for (const type of ['refund.updated', 'charge.refund.updated', 'refund.created']) {
       const [event] = parse(stripeEvent(type, refund(rctx, { status: 'failed', failure_reason: 'lost_or_stolen_card' })));
-      expect(event).toMatchObject({ operationId: rctx.operationId, gatewayReference: PI_ID, outcome: { status: 'FAIL', gatewayReference: REFUND_ID, reason: 'lost_or_stolen_card', amount: 700 } });
+      expect(event).toMatchObject({
+        operationId: rctx.operationId,
+        gatewayReference: PI_ID,
+        outcome: { status: 'FAIL', gatewayReference: REFUND_ID, reason: 'lost_or_stolen_card', amount: 700 },
+      });
     }
   });
 
   it('maps charge.refunded to SUCCESS on the PaymentIntent without claiming an operation id', () => {
-    const charge = { id: 'ch_3NgB1r2eZvKYlo2C0abcdefg', object: 'charge', amount: 2599, amount_refunded: 2599, currency: 'eur', payment_intent: PI_ID, refunded: true, metadata: { operation_id: ctx.operationId } };
+    const charge = {
+      id: 'ch_3NgB1r2eZvKYlo2C0abcdefg',
+      object: 'charge',
+      amount: 2599,
+      amount_refunded: 2599,
+      currency: 'eur',
+      payment_intent: PI_ID,
+      refunded: true,
+      metadata: { operation_id: ctx.operationId },
+    };
     const [event] = parse(stripeEvent('charge.refunded', charge));
     expect(event.operationId).toBeUndefined();
     expect(event).toMatchObject({ gatewayReference: PI_ID, outcome: { status: 'SUCCESS', gatewayStatus: 'refunded', amount: 2599, currency: 'EUR' } });

@@ -34,7 +34,10 @@ describe('SimulatorState', () => {
       effect: false,
       body: { error: { code: 'amount_exceeds_authorized' } },
     });
-    expect(state.run((b) => state.refund(auth.id, b), { amount: 250, reference: 'op-4' })).toMatchObject({ status: 201, body: { object: 'refund', amount: 250 } });
+    expect(state.run((b) => state.refund(auth.id, b), { amount: 250, reference: 'op-4' })).toMatchObject({
+      status: 201,
+      body: { object: 'refund', amount: 250 },
+    });
     expect(state.run((b) => state.refund(auth.id, b), { amount: 351, reference: 'op-5' }).body).toMatchObject({ error: { code: 'amount_exceeds_captured' } });
     expect(state.run((b) => state.refund(auth.id, b), { amount: 350, reference: 'op-6' }).status).toBe(201);
     expect(state.getAuthorization(auth.id).body).toMatchObject({ status: 'captured', amount_captured: 600, amount_refunded: 600 });
@@ -64,7 +67,12 @@ describe('SimulatorState', () => {
     state.run((b) => state.capture(auth.id, b), { amount: 1, reference: 'c' });
     expect(state.run((b) => state.cancel(auth.id, b), { reference: 'x' })).toMatchObject({ status: 422, body: { error: { code: 'authorization_captured' } } });
     const other = authorize(state, {}).body as AuthorizationView;
-    expect(state.run((b) => state.cancel(other.id, b), { reference: 'y' }).body).toMatchObject({ object: 'cancellation', status: 'cancelled', amount: 1000, reference: 'y' });
+    expect(state.run((b) => state.cancel(other.id, b), { reference: 'y' }).body).toMatchObject({
+      object: 'cancellation',
+      status: 'cancelled',
+      amount: 1000,
+      reference: 'y',
+    });
     expect(state.getAuthorization(other.id).body).toMatchObject({ status: 'cancelled' });
   });
 
