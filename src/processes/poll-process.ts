@@ -7,8 +7,6 @@ import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
 import { createOmsEventsQueue } from '../events/oms-events-queue';
 import { DependencyWatch } from '../health/dependency-watch';
-import { startMonitoringServer } from '../health/monitoring-server';
-import { edgeAccessFor } from '../web/edge-access';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { setScrapeCollector } from '../metrics/scrape-gauges';
@@ -19,7 +17,7 @@ import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { WebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
-import { configurationCheck, redisCheck, startedCheck, waitForRedis } from './role-readiness';
+import { configurationCheck, redisCheck, startedCheck, startMonitoringAndWaitForRedis } from './role-readiness';
 import { scrapeSnapshot } from './scrape-snapshot';
 
 const passes = counter('pb_poller_passes_total', 'Poller passes, by result (ran, locked: another poller held the lock, failed)', ['result']);
@@ -114,32 +112,22 @@ export async function startPollerProcess(
   let started = false;
   let lastPassFailed: string | null = null;
   const port = options.monitoringPort ?? config.monitoring.pollerPort;
-  const monitoring =
-    port > 0
-      ? await startMonitoringServer({
-          host: config.monitoring.host,
-          access: edgeAccessFor(config, logger),
-          limits: config.edge,
-          port,
-          logger,
-          checks: {
-            started: startedCheck(() => started),
-            redis: redisCheck(redis),
-            last_pass: async () => {
-              if (lastPassFailed) throw new Error(`last poll pass failed: ${lastPassFailed}`);
-            },
-            configuration: configurationCheck(),
-          },
-        })
-      : null;
-  if (monitoring) logger.info('poller monitoring port listening', { url: monitoring.url, paths: ['/metrics', '/healthz', '/readyz'] });
-  try {
-    await waitForRedis(redis, logger, options.signal);
-  } catch (err) {
-    await monitoring?.close();
-    redis.disconnect();
-    throw err;
-  }
+  const monitoring = await startMonitoringAndWaitForRedis({
+    role: 'poller',
+    config,
+    logger,
+    redis,
+    port,
+    signal: options.signal,
+    checks: {
+      started: startedCheck(() => started),
+      redis: redisCheck(redis),
+      last_pass: async () => {
+        if (lastPassFailed) throw new Error(`last poll pass failed: ${lastPassFailed}`);
+      },
+      configuration: configurationCheck(),
+    },
+  });
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);

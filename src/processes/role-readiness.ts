@@ -2,6 +2,9 @@ import Redis from 'ioredis';
 import { Config } from '../config/config';
 import { configProblems } from '../health/config-problems';
 import { ReadinessCheck } from '../health/health-route';
+import { startMonitoringServer } from '../health/monitoring-server';
+import { edgeAccessFor } from '../web/edge-access';
+import { WebServer } from '../web/web-server';
 import { LogThrottle } from '../logging/log-throttle';
 import { Logger } from '../logging/logger';
 
@@ -85,4 +88,43 @@ export async function waitForRedis(redis: Redis, logger: Logger, signal?: AbortS
       );
     });
   }
+}
+
+/**
+ * How a role without a web server of its own comes up: its monitoring port first (when `port` > 0; while
+ * Redis is away it answers `/healthz` and a not-ready `/readyz`), logged as `<role> monitoring port
+ * listening`, then {@link waitForRedis}. Told to stop while waiting, it closes the port and the Redis
+ * connection before rethrowing, so nothing stays open.
+ * @returns the monitoring server, or null when the port is off (0).
+ */
+export async function startMonitoringAndWaitForRedis(options: {
+  role: 'worker' | 'poller';
+  config: Config;
+  logger: Logger;
+  redis: Redis;
+  port: number;
+  checks: Record<string, ReadinessCheck>;
+  signal?: AbortSignal;
+}): Promise<WebServer | null> {
+  const { config, logger, redis } = options;
+  const monitoring =
+    options.port > 0
+      ? await startMonitoringServer({
+          host: config.monitoring.host,
+          access: edgeAccessFor(config, logger),
+          limits: config.edge,
+          port: options.port,
+          logger,
+          checks: options.checks,
+        })
+      : null;
+  if (monitoring) logger.info(`${options.role} monitoring port listening`, { url: monitoring.url, paths: ['/metrics', '/healthz', '/readyz'] });
+  try {
+    await waitForRedis(redis, logger, options.signal);
+  } catch (err) {
+    await monitoring?.close();
+    redis.disconnect();
+    throw err;
+  }
+  return monitoring;
 }

@@ -30,13 +30,11 @@ import { startOutcomeWorker } from '../webhooks/outcome-worker';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { DependencyWatch } from '../health/dependency-watch';
-import { startMonitoringServer } from '../health/monitoring-server';
-import { edgeAccessFor } from '../web/edge-access';
 import { setScrapeCollector } from '../metrics/scrape-gauges';
 import { endToEnd } from '../metrics/outcome-metrics';
 import { WebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
-import { breakersCheck, configurationCheck, eventLagCheck, redisCheck, startedCheck, waitForRedis } from './role-readiness';
+import { breakersCheck, configurationCheck, eventLagCheck, redisCheck, startedCheck, startMonitoringAndWaitForRedis } from './role-readiness';
 import { scrapeSnapshot } from './scrape-snapshot';
 import { RateLimiter } from '../admission/rate-limiter';
 
@@ -86,34 +84,24 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   let consumerRef: CommandConsumer | null = null;
   let deliveryRef: DeliveryService | null = null;
   const monitoringPort = options.monitoringPort ?? config.monitoring.workerPort;
-  const monitoring =
-    monitoringPort > 0
-      ? await startMonitoringServer({
-          host: config.monitoring.host,
-          access: edgeAccessFor(config, logger),
-          limits: config.edge,
-          port: monitoringPort,
-          logger,
-          checks: {
-            started: startedCheck(() => started),
-            redis: redisCheck(redis),
-            consumer: async () => {
-              if (!consumerRef?.attached) throw new Error('command consumer not attached to its queue');
-            },
-            event_lag: eventLagCheck(config, redis),
-            gateways: breakersCheck(() => deliveryRef?.breakerStates() ?? new Map()),
-            configuration: configurationCheck(),
-          },
-        })
-      : null;
-  if (monitoring) logger.info('worker monitoring port listening', { url: monitoring.url, paths: ['/metrics', '/healthz', '/readyz'] });
-  try {
-    await waitForRedis(redis, logger, options.signal);
-  } catch (err) {
-    await monitoring?.close();
-    redis.disconnect();
-    throw err;
-  }
+  const monitoring = await startMonitoringAndWaitForRedis({
+    role: 'worker',
+    config,
+    logger,
+    redis,
+    port: monitoringPort,
+    signal: options.signal,
+    checks: {
+      started: startedCheck(() => started),
+      redis: redisCheck(redis),
+      consumer: async () => {
+        if (!consumerRef?.attached) throw new Error('command consumer not attached to its queue');
+      },
+      event_lag: eventLagCheck(config, redis),
+      gateways: breakersCheck(() => deliveryRef?.breakerStates() ?? new Map()),
+      configuration: configurationCheck(),
+    },
+  });
   const blocking = createRedis(config.redis.url, 'blocking', logger);
   // The ledger and the outbox get a connection of their own with auto-pipelining: with hundreds of
   // commands in flight, the scripts issued in one tick leave in one write (a write syscall per
