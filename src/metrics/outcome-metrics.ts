@@ -115,3 +115,14 @@ const OUR_FAILURES: ReadonlySet<string> = new Set(['bridge_refused', 'invalid_re
 
 /** The process' tracker (the recorder fills it, the senders empty it). */
 export const endToEnd = new EndToEndLatency();
+
+const OUTCOMES: readonly CommandOutcome[] = ['succeeded', 'declined', 'failed', 'unresolved'];
+
+/**
+ * Creates every `pb_commands_total` series at 0 (channels × commands × outcomes, a bounded set). A series
+ * born at its first increment already holding 10 is invisible to `increase()` and `rate()` over its first
+ * samples, so the success-rate KPI would miss a burst that arrived between two scrapes.
+ */
+export function zeroCommandSeries(channels: readonly string[], commands: readonly string[]): void {
+  for (const channel of channels) for (const command of commands) for (const outcome of OUTCOMES) commandsTotal.inc({ channel, command, outcome }, 0);
+}

@@ -31,7 +31,8 @@ import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { DependencyWatch } from '../health/dependency-watch';
 import { setScrapeCollector } from '../metrics/scrape-gauges';
-import { endToEnd } from '../metrics/outcome-metrics';
+import { endToEnd, zeroCommandSeries } from '../metrics/outcome-metrics';
+import { CHANNELS, COMMAND_TYPES } from '../contracts/payment-command';
 import { WebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
 import { breakersCheck, configurationCheck, eventLagCheck, redisCheck, startedCheck, startMonitoringAndWaitForRedis } from './role-readiness';
@@ -84,6 +85,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   let consumerRef: CommandConsumer | null = null;
   let deliveryRef: DeliveryService | null = null;
   const monitoringPort = options.monitoringPort ?? config.monitoring.workerPort;
+  zeroCommandSeries(CHANNELS, COMMAND_TYPES);
   const monitoring = await startMonitoringAndWaitForRedis({
     role: 'worker',
     config,

@@ -49,7 +49,10 @@ describe('Prometheus scraping a running stack', () => {
     expect(await prometheus.scalar('max(pb_queue_depth{queue="commands",state="ready"})')).toBe(0);
     expect(await prometheus.scalar('max(pb_gateway_breaker_state)')).toBe(0);
     // The KPI query of the README answers 1 (every command decided by the PSP).
-    const rate = await prometheus.query('sum(increase(pb_commands_total{outcome=~"succeeded|declined"}[1m])) / sum(increase(pb_commands_total[1m]))');
+    // increase() needs two samples of the series in its window: wait for the scrape after the one that first saw it.
+    const kpi = 'sum(increase(pb_commands_total{outcome=~"succeeded|declined"}[1m])) / sum(increase(pb_commands_total[1m]))';
+    await eventually(async () => Number.isFinite((await prometheus.query(kpi))[0]?.value), 10_000, 500);
+    const rate = await prometheus.query(kpi);
     expect(rate[0]?.value).toBeCloseTo(1, 5);
   });
 });
