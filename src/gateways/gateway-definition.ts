@@ -3,6 +3,7 @@ import type { PspCurrencyTable } from '../money/psp-currency-table';
 import type { GatewayRequest, GatewayTransformer } from './gateway-adapter';
 import type { GatewayBaseConfig, GatewayConfig, GatewayCredentialField } from './gateway-config';
 import type { FactRow } from './gateway-facts';
+import type { ReconciliationSupport } from '../reconciliation/psp-record';
 
 /**
  * Everything the rest of the bridge needs to know about one PSP, declared in the PSP's own folder
@@ -130,4 +131,6 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
   readonly authorizationValidityMs: AuthorizationValidity;
   /** Its conformance fixture, relative to the repository root (`test/conformance/fixtures/<type>.ts`). */
   readonly conformanceFixture: string;
+  /** How `payment-bridge reconcile` reads the PSP's own records (src/reconciliation/). Absent: not reconcilable yet. */
+  readonly reconciliation?: ReconciliationSupport;
 }

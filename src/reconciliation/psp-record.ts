@@ -1,0 +1,104 @@
+import type { GatewayConfig } from '../gateways/gateway-config';
+
+/**
+ * What a PSP's own records say happened, one line at a time, in our words: the input of reconciliation
+ * (see docs/ARCHITECTURE.md). Each gateway reads its PSP's documented report or list interface (Stripe
+ * balance transactions and list endpoints, Adyen's settlement details report, Cybersource's transaction
+ * search, the simulator's report endpoint) and normalises each line into a `PspRecord`; the classifier,
+ * the runner and the report never see a PSP's format.
+ */
+
+/** What kind of money movement a line records. Closed set: a PSP line that fits none is `other` (reported, never applied). */
+export const PSP_RECORD_KINDS = [
+  /** Funds reserved on the shopper's card, not yet collected (Stripe `requires_capture`, Adyen `Authorised`). */
+  'authorization',
+  /** Funds collected from the shopper (Stripe charge captured, Adyen `Settled`, Cybersource capture). */
+  'capture',
+  /** An authorization released without collecting (Stripe canceled PaymentIntent, Adyen `Cancelled`). */
+  'cancel',
+  /** Funds given back to the shopper (Stripe refund, Adyen `Refunded`, Cybersource credit). */
+  'refund',
+  /** Disputed funds taken from the merchant (Stripe dispute, Adyen `Chargeback`). */
+  'chargeback',
+  /** Disputed funds returned to the merchant (Adyen `ChargebackReversed`, Stripe dispute won). */
+  'chargeback_reversed',
+  /** A refund that came back to the merchant (Adyen `RefundedReversed`, Stripe refund failure). */
+  'refund_reversed',
+  /** A fee line, a payout, a balance transfer: no payment of ours (reported as context, never matched). */
+  'other',
+] as const;
+export type PspRecordKind = (typeof PSP_RECORD_KINDS)[number];
+
+/** Whether the PSP says the movement happened. */
+export type PspRecordStatus = 'succeeded' | 'failed' | 'pending';
+
+/** One line of a PSP's records. Amounts are integers of ISO 4217 minor units (converted by the gateway's currency table). */
+export interface PspRecord {
+  /**
+   * The PSP's own unique id of this line (a balance transaction id, Adyen's psp reference plus record
+   * type and batch, a Cybersource request id): adjustments from reconciliation are idempotent by it.
+   */
+  lineId: string;
+  kind: PspRecordKind;
+  status: PspRecordStatus;
+  /** Our operation id, when the PSP echoes it (Stripe metadata or idempotency, Adyen merchant reference, Cybersource code). */
+  operationId?: string;
+  /** The PSP's id of the payment (PaymentIntent or charge id, Adyen pspReference, Cybersource id): matched against the ledger's gateway reference. */
+  pspReference?: string;
+  /** The PSP's id of the modification itself (refund id, Adyen modification pspReference), when it has one. */
+  modificationReference?: string;
+  /** The merchant's own reference (our order id where the PSP carries it). */
+  merchantReference?: string;
+  /** Gross amount, integer minor units of `currency`, positive whatever the direction. */
+  amount: number;
+  /** Upper-case ISO 4217. */
+  currency: string;
+  /** The PSP's fee for this line, integer minor units of `feeCurrency` (or `currency`), when the PSP reports it. */
+  fee?: number;
+  /** Net amount credited (or debited, negative) to the merchant, minor units, when the PSP reports it. */
+  net?: number;
+  /** Currency of `fee` and `net` when it differs from `currency` (settlement currency). */
+  settlementCurrency?: string;
+  /** When the PSP says it happened, epoch milliseconds. */
+  occurredAt: number;
+  /** The PSP's own type or status string, verbatim (e.g. `charge`, `Settled`, `TRANSACTION_SEARCH`): for the report. */
+  pspType: string;
+}
+
+/** The period a reconciliation run covers: PSP lines with `from <= occurredAt < to`, epoch milliseconds. */
+export interface ReconciliationWindow {
+  from: number;
+  to: number;
+}
+
+/** A page of PSP lines and the opaque cursor that resumes right after it (stored by the runner). */
+export interface PspRecordPage {
+  records: PspRecord[];
+  /** Opaque to everyone but the reader; `read(window, cursor)` continues after this page. */
+  cursor: string;
+}
+
+/** HTTP the readers use: the gateway's own authenticated client, streamed where a report can be large. */
+export interface ReconciliationHttp {
+  /** A GET (or POST for search APIs) authenticated by the gateway's transformer, body buffered (list endpoints). */
+  send(request: { method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }>;
+  /** A GET whose body is streamed line by line (report files), with the given headers (a report user's Basic auth). */
+  lines(request: { path: string; headers?: Record<string, string> }): AsyncIterable<string>;
+}
+
+/**
+ * Reads one gateway's records for a window, page by page, in a stable order, so that a run stopped after
+ * any page resumes from its cursor without reading a line twice or skipping one. Constant memory: one
+ * page at a time.
+ */
+export interface PspRecordReader {
+  read(window: ReconciliationWindow, cursor?: string): AsyncIterable<PspRecordPage>;
+}
+
+/** What a gateway definition declares to take part in reconciliation (`GatewayDefinition.reconciliation`). */
+export interface ReconciliationSupport {
+  /** The documented interface it reads, for the report and the docs, e.g. `GET /v1/balance_transactions`. */
+  readonly source: string;
+  /** Builds the reader for one configured gateway. */
+  reader(gateway: GatewayConfig, http: ReconciliationHttp): PspRecordReader;
+}
