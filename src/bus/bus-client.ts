@@ -3,6 +3,7 @@ import { Config } from '../config/config';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError, displayUrl } from './bus-errors';
+import { retryAfterMs } from '../http/retry-after';
 import { jsonRpcRequest } from './json-rpc';
 import { AccessTokenSource } from './oauth-token-provider';
 
@@ -85,7 +86,7 @@ export class BusClient {
         );
       }
       if (response.status >= 500 || response.status === 429) {
-        throw new PeerUnavailableError('bus', displayUrl(url), `HTTP ${response.status}`);
+        throw new PeerUnavailableError('bus', displayUrl(url), `HTTP ${response.status}`, { retryAfterMs: retryAfterMs(response.headers) });
       }
       return response;
     }

@@ -13,7 +13,7 @@ export class PeerUnavailableError extends DependencyUnavailableError {
     readonly url: string,
     /** Transport error code or `HTTP <status>`; never taken from a message text. */
     readonly reason: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(dependency, `cannot reach ${peerName(dependency)} at ${url} (${reason})`, options);
   }

@@ -2,6 +2,7 @@ import { Config } from '../config/config';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { registerRecentToken, registerSecret } from '../logging/redact';
+import { retryAfterMs } from '../http/retry-after';
 import { BusAuthenticationError, BusRequestError, PeerUnavailableError, displayUrl } from './bus-errors';
 
 /** Where bus calls get their Bearer token. `OAuthTokenProvider` is the real one; tests may pass their own. */
@@ -105,7 +106,7 @@ export class OAuthTokenProvider implements AccessTokenSource {
       throw new PeerUnavailableError('oauth', this.displayTokenUrl, err.failure.code);
     }
     const raw = parseJsonObject(response.body);
-    if (response.status < 200 || response.status >= 300 || raw === undefined) throw this.classify(response.status, raw);
+    if (response.status < 200 || response.status >= 300 || raw === undefined) throw this.classify(response.status, raw, response.headers);
     const token = raw.access_token;
     if (typeof token !== 'string' || token === '') {
       throw new BusRequestError(
@@ -124,7 +125,7 @@ export class OAuthTokenProvider implements AccessTokenSource {
   }
 
   /** A refusal or a malformed answer in our taxonomy: by HTTP status and OAuth error code, never by message text. */
-  private classify(status: number, body: Record<string, unknown> | undefined): Error {
+  private classify(status: number, body: Record<string, unknown> | undefined, headers: Record<string, string>): Error {
     const oauthError = typeof body?.error === 'string' ? body.error : undefined;
     if (status === 401 || (status === 400 && oauthError !== undefined && CREDENTIAL_ERRORS.has(oauthError))) {
       return new BusAuthenticationError(
@@ -133,7 +134,9 @@ export class OAuthTokenProvider implements AccessTokenSource {
         oauthError,
       );
     }
-    if (status >= 500 || status === 429) return new PeerUnavailableError('oauth', this.displayTokenUrl, `HTTP ${status}`);
+    if (status >= 500 || status === 429) {
+      return new PeerUnavailableError('oauth', this.displayTokenUrl, `HTTP ${status}`, { retryAfterMs: retryAfterMs(headers) });
+    }
     if (status < 400) {
       return new BusRequestError(
         `the OAuth server at ${this.displayTokenUrl} answered HTTP ${status} without a JSON token: check mom_client.oauth_server_url and mom_client.token_path`,

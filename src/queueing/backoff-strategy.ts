@@ -1,3 +1,4 @@
+import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { GatewayError } from '../errors/gateway-error';
 import { RetryLaterError } from '../errors/retry-later-error';
 import { BackoffPolicy, backoffDelay } from './backoff';
@@ -8,7 +9,13 @@ import { BackoffPolicy, backoffDelay } from './backoff';
  */
 export function pbBackoffStrategy(policy: BackoffPolicy) {
   return (attemptsMade: number, _type?: string, err?: Error): number => {
-    const retryAfterMs = err instanceof RetryLaterError ? err.retryAfterMs : err instanceof GatewayError ? (err.details.retryAfterMs ?? 0) : 0;
-    return backoffDelay(attemptsMade, policy, retryAfterMs);
+    return backoffDelay(attemptsMade, policy, serverRetryAfterMs(err));
   };
+}
+
+/** The wait the server asked for (a PSP's or the bus's Retry-After), milliseconds; 0 when none. */
+function serverRetryAfterMs(err: Error | undefined): number {
+  if (err instanceof RetryLaterError || err instanceof DependencyUnavailableError) return err.retryAfterMs;
+  if (err instanceof GatewayError) return err.details.retryAfterMs ?? 0;
+  return 0;
 }

@@ -7,6 +7,7 @@ import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
 import { DependencyUnavailableError } from '../../../src/errors';
 import { createLogger } from '../../../src/logging/logger';
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
+import { pbBackoffStrategy } from '../../../src/queueing/backoff-strategy';
 import { testConfig } from '../../support/test-config';
 
 const CLIENT_ID = 'bus-client-test';
@@ -113,6 +114,27 @@ describe('BusClient', () => {
     twin.setDelegateDown(false);
     await client.notify('magento.payment.refunded', {});
     expect(twin.notifications).toHaveLength(1);
+  });
+
+  it("carries a busy bus's Retry-After on the retryable error, and the queue backoff waits at least that long", async () => {
+    // A delegate that sheds load: 429 with Retry-After: 7 (delay-seconds), the OAuth server is the twin.
+    const busy = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(429, { 'retry-after': '7', 'content-type': 'text/plain' }).end('slow down'));
+    });
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    try {
+      const { client } = setup({ 'service_bus.url': `http://127.0.0.1:${(busy.address() as AddressInfo).port}` });
+      const err = await client.notify('magento.payment.captured', {}).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PeerUnavailableError);
+      expect((err as PeerUnavailableError).reason).toBe('HTTP 429');
+      expect((err as PeerUnavailableError).retryAfterMs).toBe(7000);
+      const strategy = pbBackoffStrategy({ baseMs: 100, maxMs: 60_000 });
+      expect(strategy(1, 'pb-backoff', err as Error)).toBeGreaterThanOrEqual(7000);
+    } finally {
+      busy.closeAllConnections();
+      await new Promise<void>((r) => busy.close(() => r()));
+    }
   });
 
   it('reports an unreachable bus as a retryable error naming the transport code', async () => {
