@@ -124,6 +124,10 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, logger });
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   dependencies.watchAmqp(connection);
+  // Told to stop while still waiting for the broker: stop reconnecting, so starting gives up now rather
+  // than at shutdown.deadline_ms. Once started, `stop()` closes it in order.
+  const abandonBroker = () => void connection.close();
+  options.signal?.addEventListener('abort', abandonBroker, { once: true });
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) =>
     declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }),
   );
@@ -181,6 +185,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       void runPollerOnce(redis, config, poller, logger, lifecycle);
     }, config.poller.inProcessIntervalMs);
   }
+  options.signal?.removeEventListener('abort', abandonBroker);
   started = true;
   logger.info('worker started', { queue: config.amqp.commandsQueue, prefetch: config.amqp.prefetch, gateways: [...options.routes.keys()] });
   return {

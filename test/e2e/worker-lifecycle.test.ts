@@ -2,7 +2,7 @@
  * The worker and poller as real processes of the built CLI (`npm run build` first): not "started" before
  * Redis answers, not ready meanwhile, and a SIGTERM ends them within `shutdown.deadline_ms` even then.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -20,8 +20,8 @@ afterAll(async () => {
   for (const p of spawned) await p.kill('SIGKILL');
 });
 
-/** A configuration whose Redis nobody answers at (a closed port on loopback). */
-async function configWithDeadRedis(dir: string): Promise<string> {
+/** A configuration whose Redis (or, with `deadBroker`, RabbitMQ) nobody answers at (a closed port on loopback). */
+async function configWithDeadRedis(dir: string, deadBroker = false): Promise<string> {
   const ns = testNamespace();
   const parameters = {
     'service_bus.url': 'http://127.0.0.1:1',
@@ -31,13 +31,13 @@ async function configWithDeadRedis(dir: string): Promise<string> {
     'mom_client.client_id': 'mom-test-client',
     'mom_client.client_secret': 'mom-test-client-secret',
     'mom_client.oauth_server_url': 'http://127.0.0.1:1',
-    'amqp.url': process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    'amqp.url': deadBroker ? `amqp://guest:guest@127.0.0.1:${await freePort()}` : (process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'),
     'amqp.exchange.commands': `${ns}.commands`,
     'amqp.queue.commands': `${ns}:payment:command`,
     'amqp.exchange.dead_letter': `${ns}.dead-letter`,
     'amqp.queue.dead_letter': `${ns}:payment:dead-letter`,
     'amqp.queue.type': 'classic',
-    'redis.url': `redis://127.0.0.1:${await freePort()}`,
+    'redis.url': deadBroker ? (process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379') : `redis://127.0.0.1:${await freePort()}`,
     'redis.key_prefix': `${ns}:`,
     'log.level': 'info',
     'security.allow_insecure_http': true,
@@ -76,6 +76,32 @@ describe.each([
     const log = readFileSync(logPath, 'utf8');
     expect(log).toContain('waiting for Redis before starting');
     expect(log).not.toContain(`${name} started`);
+
+    const t0 = Date.now();
+    const code = await role.kill('SIGTERM');
+    expect(Date.now() - t0).toBeLessThan(DEADLINE_MS);
+    expect(code).toBe(0);
+  });
+});
+
+describe('the worker with Redis up and RabbitMQ unreachable', () => {
+  it('is not ready while it waits for the broker, and a SIGTERM ends the wait at once with exit 0 (not at shutdown.deadline_ms)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pb-lifecycle-broker-'));
+    const configPath = await configWithDeadRedis(dir, true);
+    const port = await freePort();
+    const logPath = join(dir, 'worker.log');
+    const role = spawnRole({
+      name: 'worker',
+      cliPath: join(projectRoot(), 'dist', 'src', 'cli.js'),
+      configPath,
+      args: ['worker', '--monitoring-port', String(port)],
+      logPath,
+    });
+    spawned.push(role);
+    await eventually(async () => existsSync(logPath) && readFileSync(logPath, 'utf8').includes('amqp connect failed; retrying'), 20_000, 100);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(readFileSync(logPath, 'utf8')).not.toContain('worker started');
 
     const t0 = Date.now();
     const code = await role.kill('SIGTERM');
