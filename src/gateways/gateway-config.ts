@@ -33,6 +33,12 @@ export interface GatewayCredentials {
   readonly merchantId: string;
   readonly keyId: string;
   readonly sharedSecret: string;
+  /** The report user's name, for PSPs whose reports are downloaded with their own credentials (Adyen `report@Company.…`). */
+  readonly reportUsername: string;
+  /** The report user's password (Basic auth on report downloads). */
+  readonly reportPassword: string;
+  /** Base URL of the PSP's report downloads when it is not `base_url` (Adyen: `https://ca-test.adyen.com`), no trailing slash. */
+  readonly reportBaseUrl: string;
 }
 
 /** A credential or account field of {@link GatewayCredentials}. */
@@ -47,6 +53,9 @@ const FIELDS: Readonly<Record<GatewayCredentialField, true>> = {
   merchantId: true,
   keyId: true,
   sharedSecret: true,
+  reportUsername: true,
+  reportPassword: true,
+  reportBaseUrl: true,
 };
 
 /** Every credential field, in the order of {@link GatewayCredentials}. */

@@ -82,7 +82,12 @@ export interface PspRecordPage {
 export interface ReconciliationHttp {
   /** A GET (or POST for search APIs) authenticated by the gateway's transformer, body buffered (list endpoints). */
   send(request: { method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }>;
-  /** A GET whose body is streamed line by line (report files), with the given headers (a report user's Basic auth). */
+  /**
+   * A GET whose body is streamed line by line (report files), with the given headers (a report user's Basic
+   * auth) and NOT the transformer's authentication. `path` is appended to the gateway's `base_url`, unless it
+   * is an absolute `https://` (or `http://`) URL: a PSP whose reports live on another host (Adyen's Customer
+   * Area) names it whole. A non-2xx answer throws a `GatewayError` carrying its HTTP status (404: `not_found`).
+   */
   lines(request: { path: string; headers?: Record<string, string> }): AsyncIterable<string>;
 }
 

@@ -29,6 +29,9 @@ function gatewayOf(type: GatewayType, baseUrl: string): GatewayConfig {
     merchantId: 'acme_eu',
     keyId: '08c94330-f618-42a3-b09d-e1e43be5efda',
     sharedSecret: SECRETS.sharedSecret,
+    reportUsername: '',
+    reportPassword: '',
+    reportBaseUrl: '',
     timeoutMs: 5000,
     maxSockets: 2,
   };

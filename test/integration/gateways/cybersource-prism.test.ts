@@ -58,6 +58,9 @@ beforeAll(async () => {
     merchantId: 'testrest',
     keyId: '08c94330-f618-42a3-b09d-e1e43be5efda',
     sharedSecret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
+    reportUsername: '',
+    reportPassword: '',
+    reportBaseUrl: '',
     timeoutMs: 10000,
     maxSockets: 4,
   };

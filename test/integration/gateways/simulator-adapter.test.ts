@@ -74,6 +74,9 @@ beforeAll(async () => {
     merchantId: '',
     keyId: '',
     sharedSecret: '',
+    reportUsername: '',
+    reportPassword: '',
+    reportBaseUrl: '',
     timeoutMs: 5000,
     maxSockets: 8,
   };

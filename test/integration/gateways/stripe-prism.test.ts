@@ -51,6 +51,9 @@ beforeAll(async () => {
     merchantId: '',
     keyId: '',
     sharedSecret: '',
+    reportUsername: '',
+    reportPassword: '',
+    reportBaseUrl: '',
     timeoutMs: 10000,
     maxSockets: 4,
   };

@@ -232,6 +232,9 @@ describe('buildConfig', () => {
       merchantId: '',
       keyId: '',
       sharedSecret: '',
+      reportUsername: '',
+      reportPassword: '',
+      reportBaseUrl: '',
       timeoutMs: 10000,
       maxSockets: 256,
     });

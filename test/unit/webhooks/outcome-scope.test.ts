@@ -15,6 +15,9 @@ function gateway(name: string, type: GatewayConfig['type'], account: { merchantA
     merchantId: account.merchantId ?? '',
     keyId: '',
     sharedSecret: '',
+    reportUsername: '',
+    reportPassword: '',
+    reportBaseUrl: '',
     timeoutMs: 1000,
     maxSockets: 1,
   };

@@ -17,6 +17,9 @@ export const gateway: GatewayConfig = Object.freeze({
   merchantId: '',
   keyId: 'adyen-hook',
   sharedSecret: 'hook-password',
+  reportUsername: '',
+  reportPassword: '',
+  reportBaseUrl: '',
   timeoutMs: 10000,
   maxSockets: 8,
 });

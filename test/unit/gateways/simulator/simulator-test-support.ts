@@ -13,6 +13,9 @@ export const gateway: GatewayConfig = {
   merchantId: '',
   keyId: '',
   sharedSecret: '',
+  reportUsername: '',
+  reportPassword: '',
+  reportBaseUrl: '',
   timeoutMs: 1000,
   maxSockets: 4,
 };

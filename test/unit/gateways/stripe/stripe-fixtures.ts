@@ -21,6 +21,9 @@ export const stripeGateway: GatewayConfig = {
   merchantId: '',
   keyId: '',
   sharedSecret: '',
+  reportUsername: '',
+  reportPassword: '',
+  reportBaseUrl: '',
   timeoutMs: 10000,
   maxSockets: 256,
 };
