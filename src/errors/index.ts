@@ -9,3 +9,4 @@ export { errorClassOf, isDependencyOutage } from './dependency-outage';
 export { RetryLaterError } from './retry-later-error';
 export { OperationNotFoundError } from './operation-not-found-error';
 export { BodyTooLargeError } from './body-too-large-error';
+export { PspRecordError } from './psp-record-error';

@@ -3,6 +3,7 @@ import { MIN_SECRET_LENGTH } from '../secret-format';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
 import { STRIPE_DECLINES } from './stripe-declines';
 import { stripeFacts } from './stripe-facts';
+import { stripeReconciliation } from './stripe-reconciliation';
 import { stripeTransformer } from './stripe-transformer';
 import { stripeSignatureHeader } from './stripe-webhook';
 
@@ -68,4 +69,5 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
   // extended authorizations up to 30 days (opt-in per payment: configure `authorizations.validity_ms` `stripe.card`).
   authorizationValidityMs: { default: 7 * DAY_MS, card: 7 * DAY_MS, card_present: 2 * DAY_MS },
   conformanceFixture: 'test/conformance/fixtures/stripe.ts',
+  reconciliation: stripeReconciliation,
 };

@@ -1,0 +1,24 @@
+import { PaymentBridgeError } from './payment-bridge-error';
+
+/**
+ * A line of a PSP's own records (a list page, a report line) that cannot be read into a `PspRecord`: a
+ * missing or malformed field, an amount that is not a whole number of ISO minor units. Names the line (the
+ * PSP's id or the report's line number) and the field, never the line's content (a report line may carry
+ * customer data). Not retryable: the same page reads the same way; the run stops at it with its cursor.
+ */
+export class PspRecordError extends PaymentBridgeError {
+  readonly retryable = false;
+  readonly code = 'PSP_RECORD_UNREADABLE';
+
+  constructor(
+    readonly gateway: string,
+    /** Where: the PSP's line id, or `<report>:<line number>`. */
+    readonly line: string,
+    /** The PSP's field at fault, e.g. `amount`, `Gross Credit (GC)`. */
+    readonly field: string,
+    explanation: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${gateway}: record ${line}: ${field}: ${explanation}`, options);
+  }
+}

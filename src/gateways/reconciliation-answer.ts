@@ -1,0 +1,50 @@
+import { GatewayError, GatewayErrorKind } from '../errors/gateway-error';
+import { containsCardNumber } from '../logging/redact';
+import { PspRecordError } from '../errors/psp-record-error';
+
+/**
+ * The JSON object of a reconciliation list or search answer (Stripe lists, Cybersource searches). A
+ * non-2xx answer throws a `GatewayError` classified by its status only (401/403 credentials, 404, 429,
+ * 5xx retryable, other 4xx a request the PSP refuses); a 2xx that is not a JSON object throws a
+ * `PspRecordError`. Neither message carries the body.
+ */
+export function reconciliationAnswer(gateway: string, what: string, answer: { status: number; body: string }): Record<string, unknown> {
+  if (answer.status < 200 || answer.status > 299) {
+    throw new GatewayError(statusKind(answer.status), gateway, `${what} answered HTTP ${answer.status}`, { httpStatus: answer.status });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(answer.body);
+  } catch (cause) {
+    throw new PspRecordError(gateway, what, 'body', 'is not JSON', { cause });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new PspRecordError(gateway, what, 'body', 'is not a JSON object');
+  return parsed as Record<string, unknown>;
+}
+
+/** The error kind of a non-2xx status, for calls that carry no PSP error code worth reading. */
+export function statusKind(status: number): GatewayErrorKind {
+  if (status === 401 || status === 403) return 'authentication';
+  if (status === 404) return 'not_found';
+  if (status === 429) return 'rate_limited';
+  return status >= 500 ? 'server_error' : 'invalid_request';
+}
+
+/** `value` when it is a non-empty string, else undefined. */
+export function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/** `value` when it is a plain object, else undefined. */
+export function object(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/**
+ * A reference copied into a `PspRecord` (our ids, a merchant reference): undefined when it is empty or
+ * holds something that looks like a card number, so no card data ever reaches a record, a report or a log.
+ */
+export function safeReference(value: unknown): string | undefined {
+  const s = text(value);
+  return s === undefined || containsCardNumber(s) ? undefined : s;
+}
