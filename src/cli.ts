@@ -11,6 +11,7 @@ import { parsePort } from './cli/parse-port';
 import { runDoctor } from './doctor/doctor';
 import { processActor } from './audit/actor';
 import { addOpsCommands } from './cli/ops-commands';
+import { addDataCommands } from './cli/data-commands';
 import { createLogger } from './logging/logger';
 import { openOps } from './ops/ops-context';
 import { createGatewayClients } from './gateways/gateway-registry';
@@ -146,7 +147,7 @@ program
     process.exitCode = report.passed ? 0 : 1;
   });
 
-addOpsCommands(program, async (run) => {
+const withOpsContext = async (run: Parameters<Parameters<typeof addOpsCommands>[1]>[0]): Promise<void> => {
   const config = configOrExit(configPath(), processLogger('ops'), { role: 'ops' });
   // Log lines and audit lines go to stderr: stdout is the command's output (`--json` stays parseable).
   const ctx = openOps(config, createLogger({ service: 'ops', level: 'warn', stream: process.stderr }), { service: 'ops', auditStream: process.stderr });
@@ -155,7 +156,9 @@ addOpsCommands(program, async (run) => {
   } finally {
     await ctx.close();
   }
-});
+};
+addOpsCommands(program, withOpsContext);
+addDataCommands(program, withOpsContext);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`payment-bridge: ${err.message}\n`);

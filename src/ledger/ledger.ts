@@ -15,6 +15,7 @@ import {
   TRANSITION_SCRIPT,
   transitionWithStepScript,
 } from './ledger-scripts';
+import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
 import { OPERATION_STATES, OperationState, POLLED_STATES } from './operation-state';
 import { orderIndexKey } from './order-index';
 import { OperationRecord, TransitionFields, decodeRecord, draftRecord, encodeRecord, encodeTransitionFields, hashFromPairs } from './record-fields';
@@ -420,6 +421,105 @@ export class Ledger {
   async releaseHold(id: string): Promise<boolean> {
     return (await RELEASE_SCRIPT.run(this.redis, { keys: { op: this.opKey(id) }, args: {} })) === 1;
   }
+
+  // --- Data lifecycle: restore, retention, erasure (src/data-lifecycle/, docs/DATA.md). Never on the hot path. ---
+
+  /**
+   * Writes an operation back from an export: `plan` is the list of writes (src/data-lifecycle/restore-plan.ts)
+   * that rebuild its record, history, every index entry and its companions, applied in one atomic step.
+   * @returns false (and writes nothing) when the operation already exists.
+   */
+  async restoreOperation(id: string, plan: readonly RestoreStep[]): Promise<boolean> {
+    return (await RESTORE_SCRIPT.run(this.redis, { keys: { op: this.opKey(id) }, args: { plan: JSON.stringify(plan) } })) === 1;
+  }
+
+  /**
+   * Expires terminal operation `id` if it was last updated at or before `cutoff` (epoch ms) and nothing of it
+   * is live (see `EXPIRE_SCRIPT` for every reason it is kept), deleting it with its `companions`' keys, all in
+   * one atomic step. With `requireReconciled`, it must also be older than its gateway's reconciled-through
+   * mark (`markReconciledThrough`).
+   * @returns `{expired: true}` or the reason it was kept.
+   */
+  async expireTerminal(
+    id: string,
+    cutoff: number,
+    companions: ExpiryCompanions,
+    options: { orderKey: string; requireReconciled: boolean },
+  ): Promise<{ expired: true } | { expired: false; kept: string }> {
+    const [done, reason] = (await EXPIRE_SCRIPT.run(this.redis, {
+      keys: {
+        op: this.opKey(id),
+        log: this.logKey(id),
+        dependents: this.dependentsKey(id),
+        op_adjustments: `${this.opKey(id)}:adjustments`,
+        order: options.orderKey,
+      },
+      args: { prefix: this.prefix, id, cutoff, require_reconciled: options.requireReconciled ? '1' : '0', companions: JSON.stringify(companions) },
+    })) as [number, string?];
+    return done === 1 ? { expired: true } : { expired: false, kept: reason ?? 'unknown' };
+  }
+
+  /**
+   * Keeps `id` out of retention's expiry (reconciliation left it for a person, an operator put a legal hold on
+   * it) until `releaseExpiryHold`. Score: when held (ms).
+   */
+  async holdFromExpiry(id: string, now = Date.now()): Promise<void> {
+    await this.redis.zadd(`${this.prefix}retention:hold`, now, id);
+  }
+
+  async releaseExpiryHold(id: string): Promise<void> {
+    await this.redis.zrem(`${this.prefix}retention:hold`, id);
+  }
+
+  /**
+   * Records that `gateway`'s operations updated up to `through` (epoch ms) have been reconciled (the mark
+   * only moves forward). Retention with `retention.require_reconciliation` expires nothing newer.
+   */
+  async markReconciledThrough(gateway: string, through: number): Promise<void> {
+    const key = `${this.prefix}retention:reconciled_through:${gateway}`;
+    const current = Number((await this.redis.get(key)) ?? 0);
+    if (through > current) await this.redis.set(key, String(through));
+  }
+
+  /**
+   * Replaces operation `id`'s payment (when `patch.payment` is given and differs), the history entries and
+   * the event params in `patch` (each only if it still holds what the caller read), and sets `erased_at` the
+   * first time. One atomic step; idempotent.
+   * @returns `null` for no such operation, else what changed.
+   */
+  async eraseCustomerData(id: string, patch: ErasurePatch, now = Date.now()): Promise<{ record: boolean; history: number; events: number } | null> {
+    const reply = (await ERASE_SCRIPT.run(this.redis, {
+      keys: { op: this.opKey(id), log: this.logKey(id) },
+      args: { now, patch: JSON.stringify({ payment: patch.payment, history: patch.history, events: patch.events }) },
+    })) as number[];
+    if (reply[0] === -1) return null;
+    return { record: reply[0] === 1, history: Number(reply[1]), events: Number(reply[2]) };
+  }
+}
+
+/** One write of a restore plan (see `RESTORE_SCRIPT`): values are strings as Redis holds them. */
+export type RestoreStep =
+  | { c: 'hset'; k: string; f: string[] }
+  | { c: 'rpush'; k: string; v: string[] }
+  | { c: 'zadd'; k: string; s: string; m: string }
+  | { c: 'sadd'; k: string; m: string[] }
+  | { c: 'set'; k: string; v: string; at: number }
+  | { c: 'max'; k: string; v: string };
+
+/** What an expiring operation takes with it (see `EXPIRE_SCRIPT`): keys and the ids they index under. */
+export interface ExpiryCompanions {
+  events: { k: string; id: string }[];
+  adjustments: { k: string; id: string }[];
+  refs: string[];
+  /** The payment's sequence counter keys [seq, sent], deleted once its order has no operation left; [] for none. */
+  payment: string[];
+}
+
+/** An erasure's writes (see `Ledger.eraseCustomerData`): [position, old, new] entries, [key, old, new] events. */
+export interface ErasurePatch {
+  payment: string | null;
+  history: [number, string, string][];
+  events: [string, string, string][];
 }
 
 /** One history entry as stored: redacted JSON with its time. */

@@ -1,0 +1,160 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Presets, SingleBar } from 'cli-progress';
+import { Command, Option } from 'commander';
+import { ExportFormat, ExportSummary, exportOperations } from '../data-lifecycle/export';
+import { exportToFile } from '../data-lifecycle/export-file';
+import { NamespaceNotEmptyError, importOperations } from '../data-lifecycle/import';
+import { OpsContext } from '../ops/ops-context';
+import { OpsOutput } from './ops-commands';
+
+/**
+ * A time as an operator types it for `--from`/`--to`: epoch milliseconds, an ISO 8601 date-time, or a date
+ * (`2026-11-01`, UTC): the start of that day, or its last millisecond with `endOfDay` (an inclusive `--to`).
+ * @throws Error naming the value when it is none of those.
+ */
+export function parseTimeArgument(text: string, endOfDay = false): number {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  if (/^\d{4}-\d{2}-\d{2}$/.test(t)) {
+    const start = Date.parse(`${t}T00:00:00.000Z`);
+    if (Number.isFinite(start)) return endOfDay ? start + 86_400_000 - 1 : start;
+  }
+  const ms = Date.parse(t);
+  if (!Number.isFinite(ms)) throw new Error(`"${text}" is not a time (epoch ms, 2026-11-01 or 2026-11-01T12:00:00Z)`);
+  return ms;
+}
+
+function progressBar(io: OpsOutput, label: string, unit: string): SingleBar | null {
+  if (!io.err.isTTY) return null;
+  return new SingleBar(
+    { format: `  ${label} {bar} {percentage}% {value}/{total} ${unit} | {rate}/s | ETA {eta_formatted}`, hideCursor: true, stream: io.err, etaBuffer: 50 },
+    Presets.shades_classic,
+  );
+}
+
+/** A progress callback driving `bar` with a rate payload. */
+function ticker(bar: SingleBar | null, started: number): (done: number, total: number) => void {
+  let begun = false;
+  return (done, total) => {
+    if (!bar) return;
+    const rate = Math.round(done / Math.max(0.001, (Date.now() - started) / 1000));
+    if (!begun) {
+      bar.start(total, done, { rate });
+      begun = true;
+    } else {
+      bar.setTotal(total);
+      bar.update(done, { rate });
+    }
+  };
+}
+
+/** `payment-bridge export`: operations created in the window, streamed to a file or stdout. */
+export async function dataExport(ctx: OpsContext, io: OpsOutput, args: { from?: string; to?: string; format: string; out?: string }): Promise<number> {
+  const format = args.format as ExportFormat;
+  const from = args.from === undefined ? 0 : parseTimeArgument(args.from);
+  const to = args.to === undefined ? Date.now() : parseTimeArgument(args.to, true);
+  if (to < from) throw new Error(`--to (${new Date(to).toISOString()}) is before --from (${new Date(from).toISOString()})`);
+  // No bar when the export itself goes to the terminal's stdout.
+  const bar = args.out ? progressBar(io, 'export', 'operations') : null;
+  const options = { from, to, format, onProgress: ticker(bar, Date.now()) };
+  const target = args.out ?? 'stdout';
+  let summary: ExportSummary;
+  try {
+    summary = args.out
+      ? await exportToFile(ctx.redis, ctx.config.redis.keyPrefix, args.out, options)
+      : await exportOperations(ctx.redis, ctx.config.redis.keyPrefix, io.out, options);
+  } catch (err) {
+    bar?.stop();
+    await ctx.audit.record({
+      action: 'data.export',
+      actor: io.actor,
+      outcome: 'failed',
+      target,
+      detail: { format, from, to, error: (err as Error).message.slice(0, 200) },
+    });
+    throw err;
+  }
+  bar?.stop();
+  await ctx.audit.record({
+    action: 'data.export',
+    actor: io.actor,
+    outcome: 'ok',
+    target,
+    detail: { format, from, to, operations: summary.operations, bytes: summary.bytes, sha256: summary.sha256, card_data_found: summary.cardDataFound },
+  });
+  io.err.write(
+    `exported ${summary.operations} operation(s) created ${new Date(from).toISOString()} .. ${new Date(to).toISOString()} as ${format} to ${target}` +
+      ` (${summary.bytes} bytes, sha256 ${summary.sha256}, ${summary.durationMs} ms)\n`,
+  );
+  if (summary.cardDataFound > 0) io.err.write(`WARNING: card data found in ${summary.cardDataFound} stored operation(s), masked in the export; see the log\n`);
+  return 0;
+}
+
+/** `payment-bridge import FILE`: restores an export into the configured (empty) namespace. */
+export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: string }): Promise<number> {
+  const size = (await stat(args.file)).size;
+  const bar = progressBar(io, 'import', 'bytes');
+  bar?.start(size, 0, { rate: 0 });
+  const started = Date.now();
+  try {
+    const summary = await importOperations(ctx.redis, ctx.config.redis.keyPrefix, createReadStream(args.file), {
+      onProgress: (bytes) => bar?.update(bytes, { rate: Math.round(bytes / Math.max(0.001, (Date.now() - started) / 1000)) }),
+    });
+    bar?.update(size);
+    bar?.stop();
+    await ctx.audit.record({
+      action: 'data.import',
+      actor: io.actor,
+      outcome: summary.complete ? 'ok' : 'failed',
+      target: args.file,
+      detail: { format: summary.format, operations: summary.operations, duplicates: summary.duplicates, complete: summary.complete, bytes: size },
+    });
+    io.err.write(
+      `imported ${summary.operations} operation(s) from ${args.file} (${summary.format}) into "${ctx.config.redis.keyPrefix}" in ${summary.durationMs} ms` +
+        (summary.duplicates > 0 ? `; ${summary.duplicates} repeated line(s) skipped` : '') +
+        '\n',
+    );
+    if (!summary.complete) {
+      io.err.write('the file has no end line or its count does not match: it is truncated; what it held was restored\n');
+      return 1;
+    }
+    return 0;
+  } catch (err) {
+    bar?.stop();
+    const refused = err instanceof NamespaceNotEmptyError;
+    await ctx.audit.record({
+      action: 'data.import',
+      actor: io.actor,
+      outcome: refused ? 'refused' : 'failed',
+      target: args.file,
+      detail: { reason: (err as Error).message.slice(0, 200) },
+    });
+    if (refused) {
+      io.err.write(`payment-bridge: ${(err as Error).message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+/** Adds `export` and `import` (and `erase`) to the CLI. */
+export function addDataCommands(program: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
+  program
+    .command('export')
+    .description('stream the operations created in a time window (with history, events, adjustments, index entries) to a file or stdout')
+    .option('--from <time>', 'first creation time: epoch ms, ISO 8601, or a date (UTC) (default: the beginning)')
+    .option('--to <time>', 'last creation time, inclusive; a date means its whole day (default: now)')
+    .addOption(
+      new Option('--format <format>', 'ndjson (restorable, the default) or csv (accounting columns plus the restorable snapshot)')
+        .choices(['ndjson', 'csv'])
+        .default('ndjson'),
+    )
+    .option('--out <file>', 'write to this file (atomically: .partial then renamed); default stdout')
+    .action((opts: { from?: string; to?: string; format: string; out?: string }) => withContext((ctx, io) => dataExport(ctx, io, opts)));
+
+  program
+    .command('import <file>')
+    .description('restore an export (ndjson or csv) into the configured namespace, which must hold no ledger yet, rebuilding every index')
+    .action((file: string) => withContext((ctx, io) => dataImport(ctx, io, { file })));
+}

@@ -1,0 +1,57 @@
+import { Payment } from '../contracts/payment-command';
+import { RestoreStep } from '../ledger/ledger';
+import { OperationState } from '../ledger/operation-state';
+import { OperationKeys } from './key-families';
+import { OperationSnapshot, derivedScores } from './operation-snapshot';
+
+function flat(hash: Readonly<Record<string, string>>): string[] {
+  return Object.keys(hash)
+    .sort()
+    .flatMap((k) => [k, hash[k]]);
+}
+
+/**
+ * The writes that put `snap` back under `keys.prefix` (`Ledger.restoreOperation` applies them atomically):
+ * the record and history as they were, and every index the ledger and its companions read: the state,
+ * creation, order, settling, authorization expiry/open and retention hold indexes (with their exported
+ * scores, else the ones the record implies), the dependents, the PSP reference entries (with their
+ * absolute expiry), the adjustments and their indexes, the outbox events (undelivered ones back in the
+ * unsent index, where the recovery sweep sends them) and the payment's sequence counters (raised, never
+ * lowered, since the payment's other operations may be restored in any order).
+ */
+export function restorePlan(snap: OperationSnapshot, keys: OperationKeys): RestoreStep[] {
+  const { record, id } = snap;
+  const derived = derivedScores(record);
+  const steps: RestoreStep[] = [{ c: 'hset', k: keys.op(id), f: flat(record) }];
+  if (snap.history.length > 0) steps.push({ c: 'rpush', k: keys.history(id), v: snap.history });
+  steps.push({ c: 'zadd', k: keys.state(record.state as OperationState), s: snap.indexes.state ?? derived.state, m: id });
+  steps.push({ c: 'zadd', k: keys.created, s: snap.indexes.created ?? derived.created, m: id });
+  let orderId: string | undefined;
+  try {
+    orderId = (JSON.parse(record.payment) as Payment).order_id;
+  } catch {
+    orderId = undefined;
+  }
+  const orderKey = keys.order(orderId);
+  if (orderKey !== '') steps.push({ c: 'zadd', k: orderKey, s: snap.indexes.order ?? derived.created, m: id });
+  if (snap.indexes.settling !== undefined) steps.push({ c: 'zadd', k: keys.settling, s: snap.indexes.settling, m: id });
+  if (snap.indexes.auths_expiry !== undefined) steps.push({ c: 'zadd', k: keys.authsExpiry, s: snap.indexes.auths_expiry, m: id });
+  if (snap.indexes.auths_open !== undefined) steps.push({ c: 'zadd', k: keys.authsOpen, s: snap.indexes.auths_open, m: id });
+  if (snap.indexes.retention_hold !== undefined) steps.push({ c: 'zadd', k: keys.retentionHold, s: snap.indexes.retention_hold, m: id });
+  if (snap.dependents.length > 0) steps.push({ c: 'sadd', k: keys.dependents(id), m: snap.dependents });
+  for (const ref of snap.references) steps.push({ c: 'set', k: keys.reference(ref.key), v: id, at: ref.expires_at });
+  for (const a of snap.adjustments) {
+    steps.push({ c: 'hset', k: keys.adjustment(a.id), f: flat(a.hash) });
+    steps.push({ c: 'zadd', k: keys.operationAdjustments(id), s: a.score, m: a.id });
+    steps.push({ c: 'zadd', k: keys.adjustments, s: a.index_score ?? a.score, m: a.id });
+  }
+  for (const e of snap.events) {
+    steps.push({ c: 'hset', k: keys.event(e.id), f: flat(e.hash) });
+    if (e.unsent !== undefined) steps.push({ c: 'zadd', k: keys.unsentEvents, s: e.unsent, m: e.id });
+  }
+  if (snap.payment) {
+    if (snap.payment.seq !== undefined) steps.push({ c: 'max', k: keys.paymentSequence(snap.payment.key), v: snap.payment.seq });
+    if (snap.payment.sent !== undefined) steps.push({ c: 'max', k: keys.paymentSent(snap.payment.key), v: snap.payment.sent });
+  }
+  return steps;
+}
