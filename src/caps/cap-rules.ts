@@ -1,0 +1,127 @@
+/**
+ * Transaction caps: per gateway and per merchant (`payment.gateway_account`), per currency: the smallest and
+ * largest single transaction, and the volume (sum of minor units) and count per UTC day and per UTC month.
+ * Pure: which limits apply to an attempt, and the Redis counters they are kept in. Only authorizations and
+ * sales are capped (they are what commit a PSP's or an acquirer's volume); captures, refunds and voids act
+ * on money already counted.
+ */
+
+/** Whose cap: a gateway as configured (`gateways.<name>`) or a merchant account (`payment.gateway_account`). */
+export type CapScope = 'gateway' | 'merchant';
+
+/** The counted limits of a cap rule. */
+export const COUNTED_LIMITS = ['daily_volume', 'daily_count', 'monthly_volume', 'monthly_count'] as const;
+export type CountedLimit = (typeof COUNTED_LIMITS)[number];
+/** Every limit a rule can name; the first two are checked without Redis. */
+export type CapLimit = 'min_amount' | 'max_amount' | CountedLimit;
+
+/** One configured cap rule (`caps.rules[]`). Absent limits do not apply. Amounts in minor units of `currency`. */
+export interface CapRule {
+  readonly scope: CapScope;
+  /** The gateway name (scope gateway) or the gateway_account (scope merchant). */
+  readonly name: string;
+  /** For a merchant rule: only on this gateway; `*` (default) = on every gateway. Ignored for gateway rules. */
+  readonly gateway: string;
+  /** ISO 4217 code: caps are per currency (the currency the gateway is asked to move, after any conversion). */
+  readonly currency: string;
+  readonly minAmount: number | null;
+  readonly maxAmount: number | null;
+  readonly dailyVolume: number | null;
+  readonly dailyCount: number | null;
+  readonly monthlyVolume: number | null;
+  readonly monthlyCount: number | null;
+}
+
+/** The attempt a cap is checked for: where it goes and what it moves (after conversion). */
+export interface CapAttempt {
+  gateway: string;
+  account: string;
+  /** Minor units of `currency`. */
+  amount: number;
+  currency: string;
+}
+
+/** One counted limit of one rule, as the reservation script checks it. */
+export interface CounterCheck {
+  /** Stable name of the cap, for events, logs and metrics' `limit` label: `gateway:stripe:EUR:daily_volume`. */
+  cap: string;
+  limit: CountedLimit;
+  /** Redis key of the counter (day or month bucket). */
+  key: string;
+  /** The configured maximum (minor units for volume, transactions for count). */
+  max: number;
+  /** What this attempt adds: the amount for a volume, 1 for a count. */
+  add: number;
+  /** When the bucket's key may go, epoch seconds (a day after its period ends, so a late release still finds it). */
+  expireAt: number;
+}
+
+/** Why an attempt is over a cap. */
+export interface CapRefusal {
+  cap: string;
+  limit: CapLimit;
+  /** The configured bound. */
+  max: number;
+  /** The amount (min/max) or the counter's value before this attempt (counted limits). */
+  current: number;
+}
+
+/** The name of a rule's limit as events and logs show it. */
+export function capName(rule: CapRule, limit: CapLimit): string {
+  return `${rule.scope}:${rule.name}:${rule.currency}:${limit}`;
+}
+
+/** The rules that apply to an attempt: its gateway's, and its merchant account's (on any or on that gateway), in its currency. */
+export function applicableRules(rules: readonly CapRule[], a: CapAttempt): CapRule[] {
+  return rules.filter(
+    (r) => r.currency === a.currency && (r.scope === 'gateway' ? r.name === a.gateway : r.name === a.account && (r.gateway === '*' || r.gateway === a.gateway)),
+  );
+}
+
+/** A per-transaction bound the attempt breaks (min, then max), if any. No I/O. */
+export function amountRefusal(rules: readonly CapRule[], a: CapAttempt): CapRefusal | null {
+  for (const r of rules) {
+    if (r.minAmount !== null && a.amount < r.minAmount) return { cap: capName(r, 'min_amount'), limit: 'min_amount', max: r.minAmount, current: a.amount };
+    if (r.maxAmount !== null && a.amount > r.maxAmount) return { cap: capName(r, 'max_amount'), limit: 'max_amount', max: r.maxAmount, current: a.amount };
+  }
+  return null;
+}
+
+/**
+ * The counters an attempt must fit in, with their keys. Every key of one currency carries the hash tag
+ * `{caps:<CUR>}`: the reservation script touches a gateway's and a merchant's counters (and the
+ * operation's reservation mark) at once, so on Redis Cluster they must share a slot.
+ */
+export function counterChecks(prefix: string, rules: readonly CapRule[], a: CapAttempt, now: number): CounterCheck[] {
+  const d = new Date(now);
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth();
+  const day = `${y}${pad(m + 1)}${pad(d.getUTCDate())}`;
+  const month = `${y}${pad(m + 1)}`;
+  const dayEnd = Date.UTC(y, m, d.getUTCDate() + 1) / 1000;
+  const monthEnd = Date.UTC(y, m + 1, 1) / 1000;
+  const out: CounterCheck[] = [];
+  for (const r of rules) {
+    const base = `${capsTag(prefix, r.currency)}:${r.scope}:${encodeURIComponent(r.name)}`;
+    const push = (limit: CountedLimit, max: number | null, bucket: string, end: number, add: number) => {
+      if (max === null) return;
+      out.push({ cap: capName(r, limit), limit, key: `${base}:${bucket}:${limit.endsWith('volume') ? 'v' : 'n'}`, max, add, expireAt: end + DAY_S });
+    };
+    push('daily_volume', r.dailyVolume, `d${day}`, dayEnd, a.amount);
+    push('daily_count', r.dailyCount, `d${day}`, dayEnd, 1);
+    push('monthly_volume', r.monthlyVolume, `m${month}`, monthEnd, a.amount);
+    push('monthly_count', r.monthlyCount, `m${month}`, monthEnd, 1);
+  }
+  return out;
+}
+
+/** The key prefix (with hash tag) of every caps key of one currency. */
+export function capsTag(prefix: string, currency: string): string {
+  return `${prefix}{caps:${currency}}`;
+}
+
+const DAY_S = 86400;
+
+function pad(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}

@@ -1,0 +1,101 @@
+import Redis from 'ioredis';
+import { CapReservations } from '../../../src/caps/cap-reservations';
+import { CapRule } from '../../../src/caps/cap-rules';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { testConfig } from '../../support/test-config';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { Config } from '../../../src/config/config';
+
+let redis: Redis;
+let config: Config;
+
+const rule = (over: Partial<CapRule>): CapRule => ({
+  scope: 'gateway',
+  name: 'sim-a',
+  gateway: '*',
+  currency: 'EUR',
+  minAmount: null,
+  maxAmount: null,
+  dailyVolume: null,
+  dailyCount: null,
+  monthlyVolume: null,
+  monthlyCount: null,
+  ...over,
+});
+
+beforeAll(() => {
+  config = testConfig();
+  redis = createRedis(config.redis.url, 'commands');
+});
+
+afterAll(async () => {
+  redis.disconnect();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+const attempt = (gateway: string, amount = 1000, index = 0) => ({ index, gateway, account: 'acme-eu', amount, currency: 'EUR' });
+
+test('1,000 concurrent reservations against a daily count cap of 100 let exactly 100 through', async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}c1:`, [rule({ dailyCount: 100 })]);
+  const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => caps.reserve(`op-${i}`, [attempt('sim-a')])));
+  expect(results.filter((r) => r.kind === 'reserved')).toHaveLength(100);
+  const over = results.filter((r) => r.kind === 'over');
+  expect(over).toHaveLength(900);
+  expect(over[0].refusals[0]).toMatchObject({ cap: 'gateway:sim-a:EUR:daily_count', limit: 'daily_count', max: 100, current: 100 });
+});
+
+test('a volume cap admits the attempt that reaches it exactly and refuses the one unit more', async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}c2:`, [rule({ dailyVolume: 2500 })]);
+  expect((await caps.reserve('a', [attempt('sim-a', 1500)])).kind).toBe('reserved');
+  expect((await caps.reserve('b', [attempt('sim-a', 1001)])).kind).toBe('over');
+  expect((await caps.reserve('c', [attempt('sim-a', 1000)])).kind).toBe('reserved');
+});
+
+test('a retry of the same operation does not reserve twice; a release gives it back once', async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}c3:`, [rule({ dailyCount: 1, monthlyVolume: 5000 })]);
+  expect((await caps.reserve('op-x', [attempt('sim-a')])).kind).toBe('reserved');
+  expect(await caps.reserve('op-x', [attempt('sim-a')])).toMatchObject({ kind: 'already', index: 0 });
+  expect((await caps.reserve('op-y', [attempt('sim-a')])).kind).toBe('over');
+  expect(await caps.release('op-x', 'EUR')).toBe(true);
+  expect(await caps.release('op-x', 'EUR')).toBe(false);
+  // Released exactly once: one slot free, taken by the next, then full again.
+  expect((await caps.reserve('op-y', [attempt('sim-a')])).kind).toBe('reserved');
+  expect((await caps.reserve('op-z', [attempt('sim-a')])).kind).toBe('over');
+});
+
+test('over the first candidate cap, the reservation falls back to the next candidate in the same round trip', async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}c4:`, [rule({ dailyCount: 1 }), rule({ name: 'sim-b', dailyCount: 5 })]);
+  expect((await caps.reserve('p1', [attempt('sim-a', 1000, 0), attempt('sim-b', 1000, 1)])).kind).toBe('reserved');
+  const second = await caps.reserve('p2', [attempt('sim-a', 1000, 0), attempt('sim-b', 1000, 1)]);
+  expect(second).toMatchObject({ kind: 'reserved', index: 1 });
+  expect(second.refusals.map((r) => r.cap)).toEqual(['gateway:sim-a:EUR:daily_count']);
+});
+
+test('merchant caps apply across gateways; per-transaction bounds refuse without touching counters', async () => {
+  const caps = new CapReservations(redis, `${config.redis.keyPrefix}c5:`, [
+    rule({ scope: 'merchant', name: 'acme-eu', dailyVolume: 3000 }),
+    rule({ name: 'sim-a', minAmount: 100, maxAmount: 2000 }),
+  ]);
+  expect(await caps.reserve('q1', [attempt('sim-a', 50)])).toMatchObject({ kind: 'over', refusals: [{ cap: 'gateway:sim-a:EUR:min_amount', current: 50 }] });
+  expect(await caps.reserve('q2', [attempt('sim-a', 2001)])).toMatchObject({ kind: 'over', refusals: [{ limit: 'max_amount', max: 2000 }] });
+  expect((await caps.reserve('q3', [attempt('sim-a', 2000)])).kind).toBe('reserved');
+  expect((await caps.reserve('q4', [attempt('sim-b', 1001)])).kind).toBe('over');
+  expect((await caps.reserve('q5', [attempt('sim-b', 1000)])).kind).toBe('reserved');
+});
+
+test('no rule for the currency or gateway: unlimited, nothing written', async () => {
+  const prefix = `${config.redis.keyPrefix}c6:`;
+  const caps = new CapReservations(redis, prefix, [rule({ currency: 'USD', dailyCount: 1 })]);
+  expect((await caps.reserve('r1', [attempt('sim-a')])).kind).toBe('unlimited');
+  expect(await redis.keys(`${prefix}*`)).toEqual([]);
+});
+
+test('counters expire after their bucket: a daily key carries a TTL', async () => {
+  const prefix = `${config.redis.keyPrefix}c7:`;
+  const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 3 })]);
+  await caps.reserve('s1', [attempt('sim-a')]);
+  const [key] = (await redis.keys(`${prefix}*:n`)).filter((k) => k.includes(':d'));
+  const ttl = await redis.ttl(key);
+  expect(ttl).toBeGreaterThan(86400);
+  expect(ttl).toBeLessThanOrEqual(2 * 86400);
+});
