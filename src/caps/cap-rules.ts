@@ -5,32 +5,10 @@
  * sales are capped (they are what commit a PSP's or an acquirer's volume); captures, refunds and voids act
  * on money already counted.
  */
+import { CapLimit, CapRule, CountedLimit } from '../config/limits-config';
 
-/** Whose cap: a gateway as configured (`gateways.<name>`) or a merchant account (`payment.gateway_account`). */
-export type CapScope = 'gateway' | 'merchant';
-
-/** The counted limits of a cap rule. */
-export const COUNTED_LIMITS = ['daily_volume', 'daily_count', 'monthly_volume', 'monthly_count'] as const;
-export type CountedLimit = (typeof COUNTED_LIMITS)[number];
-/** Every limit a rule can name; the first two are checked without Redis. */
-export type CapLimit = 'min_amount' | 'max_amount' | CountedLimit;
-
-/** One configured cap rule (`caps.rules[]`). Absent limits do not apply. Amounts in minor units of `currency`. */
-export interface CapRule {
-  readonly scope: CapScope;
-  /** The gateway name (scope gateway) or the gateway_account (scope merchant). */
-  readonly name: string;
-  /** For a merchant rule: only on this gateway; `*` (default) = on every gateway. Ignored for gateway rules. */
-  readonly gateway: string;
-  /** ISO 4217 code: caps are per currency (the currency the gateway is asked to move, after any conversion). */
-  readonly currency: string;
-  readonly minAmount: number | null;
-  readonly maxAmount: number | null;
-  readonly dailyVolume: number | null;
-  readonly dailyCount: number | null;
-  readonly monthlyVolume: number | null;
-  readonly monthlyCount: number | null;
-}
+export { COUNTED_LIMITS } from '../config/limits-config';
+export type { CapLimit, CapRule, CapScope, CountedLimit } from '../config/limits-config';
 
 /** The attempt a cap is checked for: where it goes and what it moves (after conversion). */
 export interface CapAttempt {

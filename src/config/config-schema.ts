@@ -5,6 +5,7 @@
  */
 import { gatewaysSchema } from './gateway-config-schema';
 import { channelsConfigSchema } from './channels-config';
+import { limitsConfigSchema } from './limits-config';
 
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const nonNegativeInt = { type: 'integer', minimum: 0 } as const;
@@ -210,6 +211,9 @@ export const configSchema = {
     'backpressure.retry_after_s': { type: 'integer', minimum: 1, maximum: 3600, default: 5 },
     'backpressure.depth_cache_ms': { ...positiveInt, default: 500 },
     'backpressure.priority_lane': { type: 'boolean', default: true },
+
+    // Orchestration limits: caps, risk rules, currency conversion (src/config/limits-config.ts).
+    ...limitsConfigSchema,
 
     // Each gateway's keys come from its own definition (src/gateways/<name>/<name>-gateway.ts).
     gateways: gatewaysSchema(),

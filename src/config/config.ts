@@ -1,5 +1,6 @@
 /** The validated, frozen configuration every process runs with. Built by `load-config.ts`. */
 import type { ChannelsConfig } from './channels-config';
+import type { LimitsConfig } from './limits-config';
 
 // A gateway's configuration is declared by the gateway itself (src/gateways/<name>/<name>-gateway.ts).
 export type { GatewayConfig } from '../gateways/gateway-config';
@@ -136,6 +137,8 @@ export interface Config {
   readonly backpressure: BackpressureConfig;
   /** Channel credentials, validation profiles, card data in free text, dead-letter triage (`channels.*`). */
   readonly channels: ChannelsConfig;
+  /** Orchestration limits: transaction caps (`caps.*`), risk rules (`risk.*`), currency conversion (`fx.*`). */
+  readonly limits: LimitsConfig;
   readonly gateways: Readonly<Record<string, GatewayConfig>>;
 }
 

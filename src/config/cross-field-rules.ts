@@ -2,6 +2,7 @@ import type { Config } from './config';
 import { edgeProblems } from './edge-checks';
 import { consoleCredentialProblems } from './console-credentials';
 import { channelsConfigProblems } from './channels-config';
+import { limitsConfigProblems } from './limits-config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 
 /**
@@ -65,6 +66,7 @@ const simulatorInProduction: Rule = (c) =>
         ]);
 
 const channelsBlock: Rule = (c) => channelsConfigProblems(c.channels);
+const limitsBlock: Rule = (c) => limitsConfigProblems(c.limits);
 
 const RULES: readonly Rule[] = [
   backoffOrder,
@@ -75,6 +77,7 @@ const RULES: readonly Rule[] = [
   edgeProblems,
   consoleCredentialProblems,
   channelsBlock,
+  limitsBlock,
 ];
 const WARNINGS: readonly Rule[] = [simulatorInProduction];
 

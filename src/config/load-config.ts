@@ -10,6 +10,7 @@ import { ConfigError } from '../errors/config-error';
 import { checkTransportSecurity } from './transport-security';
 import { checkSecretStrength } from './secret-strength';
 import { toChannelsConfig } from './channels-config';
+import { toLimitsConfig } from './limits-config';
 
 type Params = Record<string, unknown>;
 
@@ -256,6 +257,7 @@ function toConfig(p: Params): Config {
       priorityLane: p['backpressure.priority_lane'] as boolean,
     },
     channels: toChannelsConfig(p),
+    limits: toLimitsConfig(p),
     gateways,
   };
 }
