@@ -34,6 +34,18 @@ export const ADJUSTMENT_KINDS = [
    * moved, or is held on the shopper's card, that the OMS does not know about. The operation stays FAILED.
    */
   'succeeded_after_failure',
+  /**
+   * Reconciliation: the PSP's records show another amount than the ledger holds for an operation both say
+   * succeeded. The adjustment's amount is the difference (the PSP is authoritative), its direction which way.
+   */
+  'amount_mismatch',
+  /** Reconciliation: the PSP's records show the money moved in another currency than the ledger holds (amount and currency: the PSP's). */
+  'currency_mismatch',
+  /**
+   * Reconciliation: the PSP's records show as failed an operation the ledger holds SUCCEEDED, other than a
+   * capture or refund (those are `capture_failed` / `refund_failed`): an authorization or a cancel.
+   */
+  'failed_after_success',
 ] as const;
 export type AdjustmentKind = (typeof ADJUSTMENT_KINDS)[number];
 
@@ -109,6 +121,9 @@ export function needsAttention(kind: AdjustmentKind): boolean {
     case 'dispute_opened':
     case 'fraud_alert':
     case 'succeeded_after_failure':
+    case 'amount_mismatch':
+    case 'currency_mismatch':
+    case 'failed_after_success':
       return true;
     case 'chargeback_reversed':
     case 'dispute_won':

@@ -215,6 +215,16 @@ export const configSchema = {
     // Orchestration limits: caps, risk rules, currency conversion (src/config/limits-config.ts).
     ...limitsConfigSchema,
 
+    // Reconciliation against the PSPs' own records (src/reconciliation/, docs/RECONCILIATION.md).
+    'reconciliation.schedule': { enum: ['off', 'dry_run', 'on'], default: 'off' },
+    'reconciliation.interval_ms': { ...positiveInt, default: 3600000 },
+    'reconciliation.window_ms': { ...positiveInt, default: 3600000 },
+    'reconciliation.lag_ms': { ...nonNegativeInt, default: 7200000 },
+    'reconciliation.gateways': { type: 'array', items: nonEmpty, uniqueItems: true, default: [] },
+    'reconciliation.request_timeout_ms': { ...positiveInt, default: 30000 },
+    'reconciliation.state_ttl_days': { ...positiveInt, default: 35 },
+    'reconciliation.report_dir': { type: 'string', default: '' },
+
     // Each gateway's keys come from its own definition (src/gateways/<name>/<name>-gateway.ts).
     gateways: gatewaysSchema(),
   },

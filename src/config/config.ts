@@ -118,6 +118,7 @@ export interface Config {
   };
   readonly registration: { readonly attempts: number; readonly backoffBaseMs: number };
   readonly authorizations: AuthorizationsConfig;
+  readonly reconciliation: ReconciliationConfig;
   readonly monitoring: MonitoringConfig;
   readonly shutdown: {
     /**
@@ -140,6 +141,33 @@ export interface Config {
   /** Orchestration limits: transaction caps (`caps.*`), risk rules (`risk.*`), currency conversion (`fx.*`). */
   readonly limits: LimitsConfig;
   readonly gateways: Readonly<Record<string, GatewayConfig>>;
+}
+
+/** What the poller's reconciliation schedule does: nothing, classify and report only, or apply. */
+export type ReconciliationScheduleMode = 'off' | 'dry_run' | 'on';
+
+/** Reconciliation against the PSPs' own records (`reconciliation.*`, src/reconciliation/). */
+export interface ReconciliationConfig {
+  /**
+   * The poller's schedule: `off` (the default: reconciliation sends the OMS adjustment events, so a
+   * deployment turns it on knowingly, after a dry run), `dry_run` (classify and report, apply nothing) or
+   * `on`. `payment-bridge reconcile` works whatever this says.
+   */
+  readonly schedule: ReconciliationScheduleMode;
+  /** How often the poller looks for a window to reconcile, milliseconds. Default 3600000 (1 h). */
+  readonly intervalMs: number;
+  /** Length of each scheduled window, milliseconds (windows are aligned on multiples of it). Default 3600000 (1 h). */
+  readonly windowMs: number;
+  /** How far behind now a scheduled window must end (PSP reports lag), milliseconds. Default 7200000 (2 h). */
+  readonly lagMs: number;
+  /** Gateway names the schedule reconciles. Default `[]`: every configured gateway whose PSP has a reader. */
+  readonly gateways: readonly string[];
+  /** Deadline of one report request (and of each chunk of a streamed report), milliseconds, at least the gateway's `timeout_ms`. Default 30000. */
+  readonly requestTimeoutMs: number;
+  /** How long a run's resumable state (cursor, totals, done mark) is kept, days. Default 35. */
+  readonly stateTtlDays: number;
+  /** Directory the schedule writes each run's report to (`<gateway>-<from>.md` + `.jsonl`); empty: none. Default ''. */
+  readonly reportDir: string;
 }
 
 /** What the orphan reversal does with an orphaned authorization: nothing, report it only, or void it. */

@@ -4,7 +4,17 @@ import { schemaProblems } from './config-diagnostics';
 import { crossFieldProblems } from './cross-field-rules';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from './config-schema';
-import { BusCommandName, BusNotificationName, Config, EdgeConfig, GatewayConfig, OrphanReversalMode, RateLimit, RateLimitsConfig } from './config';
+import {
+  BusCommandName,
+  BusNotificationName,
+  Config,
+  EdgeConfig,
+  GatewayConfig,
+  OrphanReversalMode,
+  RateLimit,
+  ReconciliationScheduleMode,
+  RateLimitsConfig,
+} from './config';
 import { toGatewayConfig } from './gateway-config-schema';
 import { ConfigError } from '../errors/config-error';
 import { checkTransportSecurity } from './transport-security';
@@ -226,6 +236,16 @@ function toConfig(p: Params): Config {
       orphanVoidAfterMs: num(p, 'authorizations.orphan_void_after_ms'),
       orphanVoidAfterMsByAccount: p['authorizations.orphan_void_after_ms_by_account'] as Record<string, number>,
       sweepLimit: num(p, 'authorizations.sweep_limit'),
+    },
+    reconciliation: {
+      schedule: p['reconciliation.schedule'] as ReconciliationScheduleMode,
+      intervalMs: num(p, 'reconciliation.interval_ms'),
+      windowMs: num(p, 'reconciliation.window_ms'),
+      lagMs: num(p, 'reconciliation.lag_ms'),
+      gateways: p['reconciliation.gateways'] as string[],
+      requestTimeoutMs: num(p, 'reconciliation.request_timeout_ms'),
+      stateTtlDays: num(p, 'reconciliation.state_ttl_days'),
+      reportDir: str(p, 'reconciliation.report_dir'),
     },
     monitoring: {
       host: str(p, 'monitoring.host'),

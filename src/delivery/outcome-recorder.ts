@@ -24,7 +24,7 @@ export function ledgerStateOf(status: OutcomeStatus): OperationState {
 }
 
 /** Where an outcome came from, kept in the operation's history. */
-export type OutcomeSource = 'response' | 'webhook' | 'inquiry' | 'poller' | 'bridge';
+export type OutcomeSource = 'response' | 'webhook' | 'inquiry' | 'poller' | 'bridge' | 'reconciliation';
 
 /**
  * The one way an outcome becomes ledger state and an OMS event, whoever found it (the gateway's answer,

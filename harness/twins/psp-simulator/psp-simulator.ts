@@ -52,6 +52,15 @@
  * `refund.failed` with the refund of that reference, `status: "failed"` and `failure_reason` (default
  * `expired_or_canceled_card`). 404 `not_found` when the reference names no such operation.
  *
+ * Report (reconciliation's source, `simulator-report.ts`): `GET /v1/reports/lines?from=<ms>&to=<ms>&limit=<≤1000>&cursor=<c>`
+ * (Bearer) → `{object:"list", data:[{id, type, status, reference, payment, object_id, amount, currency, fee,
+ * net, created_ms}], has_more, next_cursor}`: one line per money movement in time order; `type` one of
+ * `authorization`, `capture` (a sale too), `refund`, `cancellation`, `chargeback`, `chargeback_reversal`,
+ * `refund_failure`; `status` `succeeded`, `failed` or `pending`. `GET /v1/reports/lines.csv?from=&to=`
+ * streams the same window as CSV. Control: `POST /_control/report/discrepancy {kind, reference?, amount?,
+ * currency?}` (`amount_mismatch`, `currency_mismatch`, `state_mismatch`, `unknown_payment`, `missing_line`)
+ * and `POST /_control/report/synthesize {count, prefix, amount, currency, from, to}` (the benchmark's lines).
+ *
  * Held answers (per operation, for scenes and tests of giving up): `POST /_control/hold {reference}` makes
  * every call about that `reference` (our operation id) land as usual but never answer: the operation's
  * POSTs (first send and replays) and `GET /v1/operations/:reference`, so the bridge sees timeouts and an
@@ -69,6 +78,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createSeededRandom } from './seeded-random';
 import { RequestFault, SimulatorFaults, hasRequestFaults, parseFaults, pickLatencyMs, pickRequestFault } from './simulator-faults';
 import { ApiResult, SimulatorState } from './simulator-state';
+import { Discrepancy, REPORT_CSV_COLUMNS, SimulatorReport, reportCsvRow } from './simulator-report';
 import { WebhookDispatcher } from './webhook-dispatcher';
 
 /** Options of `startPspSimulator`. */
@@ -140,6 +150,12 @@ export interface PspSimulator {
   hold(reference: string): void;
   /** Answers about `reference` again and sends the webhook of what it did while held. */
   release(reference: string): void;
+  /** Injects a discrepancy into the report (see `POST /_control/report/discrepancy`); returns an error message or the lines touched. */
+  injectDiscrepancy(discrepancy: Discrepancy): ReturnType<SimulatorReport['inject']>;
+  /** Adds `count` synthetic succeeded captures to the report (references `<prefix><i>`), spread over [from, to). */
+  synthesizeReport(count: number, prefix: string, amount: number, currency: string, from: number, to: number): void;
+  /** Lines in the report (hidden ones included). */
+  reportSize(): number;
 }
 
 interface IdempotencyRecord {
@@ -205,6 +221,7 @@ function sleep(ms: number): Promise<void> {
 /** Starts the simulator; resolves once it listens. */
 export async function startPspSimulator(options: PspSimulatorOptions): Promise<PspSimulator> {
   const state = new SimulatorState();
+  const report = new SimulatorReport();
   const random = createSeededRandom(options.seed ?? 1);
   const expectedAuth = Buffer.from(`Bearer ${options.apiKey}`, 'utf8');
   const asyncRate = options.asyncRate ?? 0;
@@ -258,11 +275,25 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       const view = state.chargeback(b.reference, b.amount as number | undefined, (b.reason as string | undefined) ?? 'fraudulent', reversed);
       if (view === undefined) return send(res, 404, errorJson('not_found', 'no captured operation with this reference'));
       if (typeof view === 'string') return send(res, 400, errorJson('invalid_request', view));
+      report.lateFact(reversed ? 'chargeback_reversal' : 'chargeback', {
+        reference: view.reference,
+        payment: view.authorization,
+        objectId: view.id,
+        amount: view.amount,
+        currency: view.currency,
+      });
       const id = sendEvent(reversed ? 'chargeback.reversed' : 'chargeback.created', view, duplicate);
       return send(res, 200, JSON.stringify({ event_id: id ?? null, object: view }));
     }
     const view = state.refundFailure(b.reference, (b.reason as string | undefined) ?? 'expired_or_canceled_card');
     if (view === undefined) return send(res, 404, errorJson('not_found', 'no refund with this reference'));
+    report.lateFact('refund_failure', {
+      reference: view.reference,
+      payment: view.authorization,
+      objectId: view.id,
+      amount: view.amount,
+      currency: view.currency,
+    });
     const id = sendEvent('refund.failed', view, duplicate);
     return send(res, 200, JSON.stringify({ event_id: id ?? null, object: view }));
   }
@@ -271,9 +302,42 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     const timer = setTimeout(() => {
       settleTimers.delete(timer);
       const settled = state.settle(authorizationId);
+      if (settled) report.settle(authorizationId, settled.view.status === 'declined' ? 'failed' : 'succeeded');
       if (settled) sendEvent(settled.event, settled.view);
     }, asyncDelayMs);
     settleTimers.add(timer);
+  }
+
+  /**
+   * `GET /v1/reports/lines?from=&to=&cursor=&limit=` (JSON page) or `GET /v1/reports/lines.csv?from=&to=`
+   * (the whole window as CSV, written page by page).
+   */
+  function serveReport(req: http.IncomingMessage, res: http.ServerResponse, csv: boolean): void {
+    const query = new URL(req.url ?? '/', 'http://simulator').searchParams;
+    const from = Number(query.get('from') ?? '0');
+    const to = Number(query.get('to') ?? String(Number.MAX_SAFE_INTEGER));
+    const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? '100')));
+    const cursorText = query.get('cursor');
+    const cursor = cursorText ? Number(cursorText) : undefined;
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || !Number.isSafeInteger(limit) || (cursor !== undefined && !Number.isSafeInteger(cursor)))
+      return send(res, 400, errorJson('invalid_request', 'from, to, limit and cursor must be integers'));
+    if (!csv) {
+      const page = report.page(from, to, cursor, limit);
+      return send(res, 200, JSON.stringify({ object: 'list', data: page.data, has_more: page.hasMore, next_cursor: page.hasMore ? String(page.next) : null }));
+    }
+    res.writeHead(200, { 'content-type': 'text/csv' });
+    res.write(`${REPORT_CSV_COLUMNS.join(',')}\n`);
+    let next: number | undefined = cursor;
+    const writePage = (): void => {
+      const page = report.page(from, to, next, 1000);
+      const text = page.data.map((l) => `${reportCsvRow(l)}\n`).join('');
+      next = page.next;
+      const more = res.write(text);
+      if (!page.hasMore) return void res.end();
+      if (more) setImmediate(writePage);
+      else res.once('drain', writePage);
+    };
+    writePage();
   }
 
   /** Never answers; the client's timeout (or our stop) ends it. */
@@ -306,6 +370,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
 
   function reset(): void {
     state.clear();
+    report.clear();
     idempotency = new Map();
     effects = new Map();
     counters = { maxEffectsPerKey: 0, totalEffects: 0, requests: 0, replays: 0, inquiries: 0, unansweredCommits: 0, outageRefusals: 0 };
@@ -352,6 +417,21 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       if (path === '/_control/hold') holdReference(reference);
       else releaseReference(reference);
       return send(res, 200, JSON.stringify({ reference, held: heldReferences.has(reference) }));
+    }
+    if (method === 'POST' && path === '/_control/report/discrepancy') {
+      const parsedDiscrepancy = parseDiscrepancy(body);
+      if (typeof parsedDiscrepancy === 'string') return send(res, 400, errorJson('invalid_request', parsedDiscrepancy));
+      const touched = report.inject(parsedDiscrepancy);
+      if (typeof touched === 'string') return send(res, 404, errorJson('not_found', touched));
+      return send(res, 200, JSON.stringify({ lines: touched }));
+    }
+    if (method === 'POST' && path === '/_control/report/synthesize') {
+      const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+      const ints = ['count', 'amount', 'from', 'to'].every((k) => Number.isSafeInteger(b[k]));
+      if (!ints || typeof b.prefix !== 'string' || typeof b.currency !== 'string')
+        return send(res, 400, errorJson('invalid_request', 'count, amount, from, to (integers), prefix and currency (strings) are required'));
+      report.synthesize(b.count as number, b.prefix, b.amount as number, b.currency, b.from as number, b.to as number);
+      return send(res, 200, JSON.stringify({ lines: report.size }));
     }
     if (method === 'POST' && path === '/_control/reset') {
       reset();
@@ -400,6 +480,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       return;
     }
     if (!authorized(req)) return send(res, 401, errorJson('unauthorized', 'missing or wrong api key'));
+    if (method === 'GET' && (path === '/v1/reports/lines' || path === '/v1/reports/lines.csv')) return serveReport(req, res, path.endsWith('.csv'));
 
     let key: string | undefined;
     let fingerprint = '';
@@ -474,6 +555,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       state.recordOperation((body as Record<string, string>).reference, result.status, json);
     }
     if (result.effect && key !== undefined) countEffect(key);
+    if (result.effect) report.recordResult(result.body, (body as Record<string, unknown>).capture === true);
     if (result.pendingAuthorization !== undefined) scheduleSettlement(result.pendingAuthorization);
     else if (result.event !== undefined && options.syncWebhooks === true) sendEvent(result.event, result.body);
     const bodyReference = (body as Record<string, unknown> | undefined)?.reference;
@@ -540,9 +622,34 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     reset,
     hold: holdReference,
     release: releaseReference,
+    injectDiscrepancy: (d: Discrepancy) => report.inject(d),
+    synthesizeReport: (count, prefix, amount, currency, from, to) => report.synthesize(count, prefix, amount, currency, from, to),
+    reportSize: () => report.size,
     async webhooksIdle() {
       while (settleTimers.size > 0) await sleep(10);
       await dispatcher?.idle();
     },
   };
+}
+
+/** A `POST /_control/report/discrepancy` body, or what is wrong with it. */
+function parseDiscrepancy(body: unknown): Discrepancy | string {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const reference = typeof b.reference === 'string' && b.reference.length > 0 ? b.reference : undefined;
+  const amount = Number.isSafeInteger(b.amount) && (b.amount as number) > 0 ? (b.amount as number) : undefined;
+  const currency = typeof b.currency === 'string' && /^[A-Z]{3}$/.test(b.currency) ? b.currency : undefined;
+  switch (b.kind) {
+    case 'amount_mismatch':
+      return reference && amount !== undefined ? { kind: b.kind, reference, amount } : 'amount_mismatch needs reference and amount (a positive integer)';
+    case 'currency_mismatch':
+      return reference && currency ? { kind: b.kind, reference, currency } : 'currency_mismatch needs reference and currency (ISO 4217)';
+    case 'state_mismatch':
+      return reference ? { kind: b.kind, reference, amount, currency } : 'state_mismatch needs reference';
+    case 'unknown_payment':
+      return amount !== undefined && currency ? { kind: b.kind, amount, currency } : 'unknown_payment needs amount and currency';
+    case 'missing_line':
+      return reference ? { kind: b.kind, reference } : 'missing_line needs reference';
+    default:
+      return 'kind must be amount_mismatch, currency_mismatch, state_mismatch, unknown_payment or missing_line';
+  }
 }

@@ -3,6 +3,7 @@ import { minLengthProblem } from '../secret-format';
 import { SIMULATOR_CURRENCIES } from './simulator-currencies';
 import { SIMULATOR_DECLINES } from './simulator-declines';
 import { simulatorFacts } from './simulator-facts';
+import { simulatorReconciliation } from './simulator-reconciliation';
 import { simulatorTransformer } from './simulator-transformer';
 import { simulatorWebhookSignature } from './simulator-webhook';
 
@@ -69,4 +70,5 @@ export const simulatorGateway: GatewayDefinition<'simulator', typeof SIMULATOR_S
   // Like a card at Stripe.
   authorizationValidityMs: { default: 7 * DAY_MS },
   conformanceFixture: 'test/conformance/fixtures/simulator.ts',
+  reconciliation: simulatorReconciliation,
 };

@@ -1,0 +1,364 @@
+import type { AdjustmentKind, MoneyDirection } from '../adjustments/adjustment';
+import type { CommandType } from '../contracts/payment-command';
+import type { OperationRecord } from '../ledger/ledger';
+import type { OperationState } from '../ledger/operation-state';
+import { assertNever } from '../gateways/assert-never';
+import type { PspRecord, PspRecordKind } from './psp-record';
+import type { LedgerSide, LineVerdict, MatchMethod, ReconciliationAction } from './reconciliation-class';
+
+/**
+ * The classifier: pure. It ties a PSP line to the ledger operation it is about (`chooseMatch`) and says
+ * what the two sides agree or disagree on (`classifyLine`), or flags a ledger operation no line names
+ * (`classifyMissingAtPsp`). No I/O: the runner looks the candidates up and applies the actions.
+ */
+
+/** A ledger operation a lookup found for a line, and how. */
+export interface Candidate {
+  op: OperationRecord;
+  by: MatchMethod;
+}
+
+/** An adjustment already recorded on an operation (for late-fact lines: a chargeback the webhook already brought). */
+export interface KnownAdjustment {
+  kind: AdjustmentKind;
+  amount?: number;
+}
+
+/** The match a line was tied to, with the operation's adjustments when the line is a late fact. */
+export interface Match extends Candidate {
+  adjustments?: readonly KnownAdjustment[];
+}
+
+const METHOD_RANK: Readonly<Record<MatchMethod, number>> = { operation_id: 0, modification_reference: 1, psp_reference: 2, merchant_reference: 3 };
+
+/** Whether a PSP line of `kind` can be about a ledger operation of `command`. */
+export function compatible(kind: PspRecordKind, command: CommandType): boolean {
+  switch (kind) {
+    case 'authorization':
+      return command === 'authorize' || command === 'revalidate' || command === 'sale';
+    case 'capture':
+      return command === 'capture' || command === 'sale';
+    case 'cancel':
+      return command === 'cancel';
+    case 'refund':
+      return command === 'refund';
+    case 'chargeback':
+    case 'chargeback_reversed':
+      return command === 'capture' || command === 'sale' || command === 'authorize' || command === 'revalidate';
+    case 'refund_reversed':
+      return command === 'refund';
+    case 'other':
+      return false;
+    default:
+      return assertNever(kind);
+  }
+}
+
+/** Whether the line is a late fact about money that already moved (it adds an adjustment, never settles). */
+export function isLateFact(kind: PspRecordKind): boolean {
+  return kind === 'chargeback' || kind === 'chargeback_reversed' || kind === 'refund_reversed';
+}
+
+/**
+ * The candidate a line is about: of `gateway` (the configured name), compatible with the line's kind, by the
+ * strongest method (operation id, the modification's reference, the payment's reference, the merchant
+ * reference); among merchant-reference candidates (an order has several operations) the one with the
+ * line's amount, else the oldest. `null`: none fits.
+ */
+export function chooseMatch(record: PspRecord, candidates: readonly Candidate[], gateway: string): Candidate | null {
+  let best: Candidate | null = null;
+  for (const c of candidates) {
+    if (c.op.payment.gateway !== gateway || !compatible(record.kind, c.op.command)) continue;
+    if (!best) {
+      best = c;
+      continue;
+    }
+    const rank = METHOD_RANK[c.by] - METHOD_RANK[best.by];
+    if (rank < 0) best = c;
+    else if (rank === 0 && c.by === 'merchant_reference') {
+      const fits = (x: Candidate): boolean => ledgerAmount(x.op) === record.amount;
+      if ((fits(c) && !fits(best)) || (fits(c) === fits(best) && c.op.createdAt < best.op.createdAt)) best = c;
+    }
+  }
+  return best;
+}
+
+/** What the PSP confirmed for the operation when it said, else what was asked. */
+export function ledgerAmount(op: OperationRecord): number {
+  return op.confirmedAmount ?? op.payment.amount;
+}
+
+export function ledgerCurrency(op: OperationRecord): string {
+  return (op.confirmedCurrency ?? op.payment.currency).toUpperCase();
+}
+
+export function ledgerSide(op: OperationRecord): LedgerSide {
+  return {
+    operationId: op.id,
+    command: op.command,
+    state: op.state,
+    amount: ledgerAmount(op),
+    currency: ledgerCurrency(op),
+    ...(op.payment.order_id ? { orderId: op.payment.order_id } : {}),
+    ...(op.gatewayReference ? { gatewayReference: op.gatewayReference } : {}),
+    createdAt: op.createdAt,
+  };
+}
+
+/** Operations whose success at the PSP moves (or holds) money, and so must appear in its records. */
+export function movesMoney(command: CommandType): boolean {
+  switch (command) {
+    case 'authorize':
+    case 'sale':
+    case 'capture':
+    case 'refund':
+    case 'cancel':
+    case 'revalidate':
+      return true;
+    case 'validate':
+    case 'tokenize':
+      return false;
+    default:
+      return assertNever(command);
+  }
+}
+
+/** Which way the merchant's money moved when the PSP did this operation and the ledger believed it failed. */
+function successDirection(command: CommandType): MoneyDirection {
+  switch (command) {
+    case 'sale':
+    case 'capture':
+      return 'credit';
+    case 'refund':
+      return 'debit';
+    case 'authorize':
+    case 'revalidate':
+    case 'validate':
+    case 'cancel':
+    case 'tokenize':
+      return 'none';
+    default:
+      return assertNever(command);
+  }
+}
+
+/** The adjustment of a PSP failure of an operation the ledger holds SUCCEEDED. */
+function failureAdjustment(command: CommandType): { kind: AdjustmentKind; direction: MoneyDirection } {
+  switch (command) {
+    case 'sale':
+    case 'capture':
+      return { kind: 'capture_failed', direction: 'debit' };
+    case 'refund':
+      return { kind: 'refund_failed', direction: 'credit' };
+    case 'authorize':
+    case 'revalidate':
+    case 'validate':
+    case 'cancel':
+    case 'tokenize':
+      return { kind: 'failed_after_success', direction: 'none' };
+    default:
+      return assertNever(command);
+  }
+}
+
+/**
+ * The direction of an amount difference, for the merchant: more collected than the ledger says is a credit,
+ * less a debit; for a refund the reverse; an authorization only holds money.
+ */
+function differenceDirection(command: CommandType, pspAmount: number, ledger: number): MoneyDirection {
+  const more = pspAmount > ledger;
+  switch (command) {
+    case 'sale':
+    case 'capture':
+      return more ? 'credit' : 'debit';
+    case 'refund':
+      return more ? 'debit' : 'credit';
+    case 'authorize':
+    case 'revalidate':
+    case 'validate':
+    case 'cancel':
+    case 'tokenize':
+      return 'none';
+    default:
+      return assertNever(command);
+  }
+}
+
+/** Adjustment kinds that already record a late-fact line of `kind` (a webhook brought it first). */
+function recordedAs(kind: PspRecordKind): readonly AdjustmentKind[] {
+  if (kind === 'chargeback') return ['chargeback', 'second_chargeback', 'dispute_lost'];
+  if (kind === 'chargeback_reversed') return ['chargeback_reversed', 'dispute_won'];
+  return ['refund_reversed', 'refund_failed'];
+}
+
+/** Where an operation stands, for comparing with a PSP status. */
+type LedgerStanding = 'succeeded' | 'failed' | 'open' | 'never_sent';
+
+function standing(state: OperationState): LedgerStanding {
+  switch (state) {
+    case 'SUCCEEDED':
+      return 'succeeded';
+    case 'FAILED':
+      return 'failed';
+    case 'SENT':
+    case 'PENDING':
+    case 'UNKNOWN':
+    case 'UNRESOLVED':
+      return 'open';
+    case 'RECEIVED':
+      return 'never_sent';
+    default:
+      return assertNever(state);
+  }
+}
+
+const money = (amount: number, currency: string): string => `${amount} ${currency}`;
+
+/**
+ * Classifies one PSP line against the operation it was matched to (`null`: none). Every PSP kind, PSP
+ * status and ledger state is handled; nothing falls through.
+ */
+export function classifyLine(record: PspRecord, match: Match | null): LineVerdict {
+  const currency = record.currency.toUpperCase();
+  if (record.kind === 'other') return { class: 'not_a_payment', record, action: { type: 'none' }, note: `${record.pspType}: not a payment` };
+  if (!match) {
+    const moved = record.status === 'failed' ? 'tried to move' : 'moved';
+    return {
+      class: 'missing_in_ledger',
+      record,
+      action: { type: 'report' },
+      note: `the PSP ${moved} ${money(record.amount, currency)} (${record.kind}) that no ledger operation of this gateway accounts for`,
+    };
+  }
+  const { op, by } = match;
+  const base = { record, ledger: ledgerSide(op), matchedBy: by };
+  if (isLateFact(record.kind)) return classifyLateFact(record, match, base);
+
+  const psp = record.status;
+  const ledger = standing(op.state);
+  const adjust = (kind: AdjustmentKind, direction: MoneyDirection, amount: number, reason: string): ReconciliationAction => ({
+    type: 'adjust',
+    kind,
+    direction,
+    amount,
+    currency,
+    reason,
+  });
+  switch (ledger) {
+    case 'succeeded':
+      if (psp === 'succeeded') return compareMoney(record, op, base);
+      if (psp === 'failed') {
+        const { kind, direction } = failureAdjustment(op.command);
+        return {
+          ...base,
+          class: 'state_mismatch',
+          action: adjust(kind, direction, record.amount, `psp_${record.pspType}`),
+          note: `the ledger holds ${op.command} ${op.id} SUCCEEDED; the PSP says it failed`,
+        };
+      }
+      return { ...base, class: 'state_mismatch', action: { type: 'report' }, note: `the ledger holds ${op.id} SUCCEEDED; the PSP still shows it pending` };
+    case 'failed':
+      if (psp === 'succeeded') {
+        return {
+          ...base,
+          class: 'state_mismatch',
+          action: adjust('succeeded_after_failure', successDirection(op.command), record.amount, `psp_${record.pspType}`),
+          note: `the ledger holds ${op.command} ${op.id} FAILED; the PSP says it succeeded (${money(record.amount, currency)})`,
+        };
+      }
+      if (psp === 'failed') return { ...base, class: 'matched', action: { type: 'none' }, note: 'failed on both sides' };
+      return { ...base, class: 'state_mismatch', action: { type: 'report' }, note: `the ledger holds ${op.id} FAILED; the PSP still shows it pending` };
+    case 'open':
+      if (psp === 'pending') return { ...base, class: 'matched', action: { type: 'none' }, note: `open on both sides (${op.state}, pending)` };
+      return {
+        ...base,
+        class: 'state_mismatch',
+        action: { type: 'settle', status: psp === 'succeeded' ? 'SUCCESS' : 'FAIL' },
+        note: `the ledger holds ${op.id} ${op.state}; the PSP says it ${psp}: settled by the PSP's record`,
+      };
+    case 'never_sent':
+      return {
+        ...base,
+        class: 'state_mismatch',
+        action: { type: 'report' },
+        note: `the ledger holds ${op.id} RECEIVED (never sent); the PSP lists it as ${psp}`,
+      };
+    default:
+      return assertNever(ledger);
+  }
+}
+
+/** Both sides say it succeeded: currency first, then amount (a cancel's amount is what it released: not compared). */
+function compareMoney(record: PspRecord, op: OperationRecord, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+  const currency = record.currency.toUpperCase();
+  const ourCurrency = ledgerCurrency(op);
+  const ours = ledgerAmount(op);
+  if (currency !== ourCurrency) {
+    return {
+      ...base,
+      class: 'currency_mismatch',
+      action: {
+        type: 'adjust',
+        kind: 'currency_mismatch',
+        direction: 'none',
+        amount: record.amount,
+        currency,
+        reason: `ledger_${money(ours, ourCurrency).replace(' ', '_')}`,
+      },
+      note: `the PSP moved ${money(record.amount, currency)}; the ledger holds ${money(ours, ourCurrency)}`,
+    };
+  }
+  if (record.kind !== 'cancel' && record.amount !== ours) {
+    const difference = Math.abs(record.amount - ours);
+    return {
+      ...base,
+      class: 'amount_mismatch',
+      action: {
+        type: 'adjust',
+        kind: 'amount_mismatch',
+        direction: differenceDirection(op.command, record.amount, ours),
+        amount: difference,
+        currency,
+        reason: `psp_${record.amount}_ledger_${ours}`,
+      },
+      note: `the PSP moved ${money(record.amount, currency)}; the ledger holds ${money(ours, ourCurrency)} (difference ${difference})`,
+    };
+  }
+  return { ...base, class: 'matched', action: { type: 'none' }, note: 'same operation, state, amount and currency' };
+}
+
+/** A chargeback, its reversal or a refund reversal: matched when the operation already has that adjustment, else one to record. */
+function classifyLateFact(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+  if (record.status !== 'succeeded') return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} ${record.status}: nothing moved` };
+  const kinds = recordedAs(record.kind);
+  const known = (match.adjustments ?? []).some((a) => kinds.includes(a.kind) && (a.amount === undefined || a.amount === record.amount));
+  if (known) return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} already recorded as an adjustment` };
+  const currency = record.currency.toUpperCase();
+  const fact: { kind: AdjustmentKind; direction: MoneyDirection } =
+    record.kind === 'chargeback'
+      ? { kind: 'chargeback', direction: 'debit' }
+      : record.kind === 'chargeback_reversed'
+        ? { kind: 'chargeback_reversed', direction: 'credit' }
+        : { kind: 'refund_reversed', direction: 'credit' };
+  return {
+    ...base,
+    class: 'state_mismatch',
+    action: { type: 'adjust', ...fact, amount: record.amount, currency, reason: `psp_${record.pspType}` },
+    note: `the PSP lists a ${record.kind} of ${money(record.amount, currency)} the ledger has no adjustment for`,
+  };
+}
+
+/**
+ * A ledger operation of the window with no PSP line: `missing_at_psp` when it moved money by the ledger
+ * (SUCCEEDED, of a money-moving command), else `null` (nothing to expect at the PSP).
+ */
+export function classifyMissingAtPsp(op: OperationRecord): LineVerdict | null {
+  if (op.state !== 'SUCCEEDED' || !movesMoney(op.command)) return null;
+  const side = ledgerSide(op);
+  return {
+    class: 'missing_at_psp',
+    ledger: side,
+    action: { type: 'report' },
+    note: `the ledger holds ${op.command} ${op.id} SUCCEEDED (${money(side.amount, side.currency)}); the PSP lists no line for it`,
+  };
+}

@@ -1,0 +1,185 @@
+import http from 'node:http';
+import https from 'node:https';
+import { StringDecoder } from 'node:string_decoder';
+import type { GatewayConfig } from '../gateways/gateway-config';
+import type { GatewayRequest, GatewayTransformer } from '../gateways/gateway-adapter';
+import { GatewayError } from '../errors';
+import { createAgents } from '../http/outbound-http';
+import { OutboundClient, OutboundRequestError } from '../http/outbound-request';
+import { Logger, silentLogger } from '../logging/logger';
+import { redact } from '../logging/redact';
+import type { ReconciliationHttp } from './psp-record';
+
+/** Longest line `lines()` accepts, characters (1 MiB): a report line longer than that is a broken report. */
+export const MAX_REPORT_LINE = 1 << 20;
+
+export interface ReconciliationHttpOptions {
+  /** Outbound proxy from the configuration; empty host: direct. */
+  proxy: { host: string; port: number };
+  /**
+   * `send`: the whole-call deadline; `lines`: the deadline for the response headers and then for each
+   * chunk of the body (a large report may take minutes, but never stalls longer than this), milliseconds.
+   */
+  timeoutMs: number;
+  /** Trusted CA certificates, replacing the system roots (tests with a local TLS server). Default: system roots. */
+  ca?: string | Buffer;
+  now?: () => Date;
+  logger?: Logger;
+}
+
+/**
+ * The HTTP reconciliation readers use: the gateway's own `base_url` and authentication (the transformer's
+ * `authenticate`), the same agents as every outbound call (keep-alive, TLS 1.2 floor, the configured proxy
+ * and CA). Headers the reader passes win over the transformer's (a report user's own Basic credentials).
+ * Its own small pool: a long report download never takes a socket from the payment path.
+ */
+export function createReconciliationHttp(
+  gateway: GatewayConfig,
+  transformer: GatewayTransformer,
+  options: ReconciliationHttpOptions,
+): ReconciliationHttp & { close(): void } {
+  const agentOptions = { timeoutMs: options.timeoutMs, maxSockets: 4, proxy: options.proxy, ca: options.ca };
+  const client = new OutboundClient(agentOptions);
+  const { httpAgent, httpsAgent } = createAgents(agentOptions);
+  const now = options.now ?? (() => new Date());
+  const logger = options.logger ?? silentLogger();
+  const sign = (request: GatewayRequest, given: Record<string, string> | undefined): GatewayRequest => {
+    const signed = transformer.authenticate(request, gateway, now());
+    return { ...signed, headers: { ...signed.headers, ...(given ?? {}) } };
+  };
+  return {
+    async send(request) {
+      const signed = sign(
+        { method: request.method, path: request.path, headers: { accept: 'application/json', ...(request.headers ?? {}) }, body: request.body },
+        request.headers,
+      );
+      try {
+        const response = await client.send({ method: signed.method, url: `${gateway.baseUrl}${signed.path}`, headers: signed.headers, body: signed.body });
+        logger.debug('reconciliation call', {
+          gateway: gateway.name,
+          method: signed.method,
+          path: redact(signed.path),
+          status: response.status,
+          elapsed_ms: response.elapsedMs,
+        });
+        return { status: response.status, body: response.body };
+      } catch (err) {
+        if (!(err instanceof OutboundRequestError)) throw err;
+        throw new GatewayError(err.failure.kind, gateway.name, `${signed.method} ${redact(signed.path)}: ${err.failure.description}`, { cause: err });
+      }
+    },
+    lines(request) {
+      const signed = sign({ method: 'GET', path: request.path, headers: {} }, request.headers);
+      return streamLines(`${gateway.baseUrl}${signed.path}`, signed.headers, { httpAgent, httpsAgent, timeoutMs: options.timeoutMs, gateway: gateway.name });
+    },
+    close() {
+      client.close();
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
+
+/** Opens the GET and resolves with the response once its headers arrive (within `timeoutMs`). */
+function open(
+  url: URL,
+  headers: Record<string, string>,
+  agents: { httpAgent: http.Agent; httpsAgent: https.Agent },
+  timeoutMs: number,
+): Promise<http.IncomingMessage> {
+  const secure = url.protocol === 'https:';
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request({
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+      method: 'GET',
+      headers,
+      agent: secure ? agents.httpsAgent : agents.httpAgent,
+    });
+    const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no response within ${timeoutMs} ms`), { code: 'TIMEOUT' })), timeoutMs);
+    req.on('response', (res) => {
+      clearTimeout(timer);
+      resolve(res);
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end();
+  });
+}
+
+/**
+ * The body of a GET, line by line (`\n` or `\r\n`, the last line without one included), read as it arrives:
+ * memory holds one chunk and one partial line, whatever the report's size. A non-2xx answer, a stall
+ * longer than `timeoutMs` or a line over `MAX_REPORT_LINE` ends the iteration with an error.
+ */
+async function* streamLines(
+  target: string,
+  headers: Record<string, string>,
+  opts: { httpAgent: http.Agent; httpsAgent: https.Agent; timeoutMs: number; gateway: string },
+): AsyncGenerator<string> {
+  const url = new URL(target);
+  const where = `GET ${redact(url.pathname)}`;
+  let res: http.IncomingMessage;
+  try {
+    res = await open(url, headers, opts, opts.timeoutMs);
+  } catch (err) {
+    throw new GatewayError('not_sent', opts.gateway, `${where}: ${(err as Error).message}`, { cause: err });
+  }
+  const status = res.statusCode ?? 0;
+  if (status < 200 || status >= 300) {
+    let sample = '';
+    for await (const chunk of res) {
+      sample += (chunk as Buffer).toString('utf8');
+      if (sample.length > 512) break;
+    }
+    res.destroy();
+    const kind =
+      status === 401 || status === 403
+        ? 'authentication'
+        : status === 404
+          ? 'not_found'
+          : status === 429
+            ? 'rate_limited'
+            : status >= 500
+              ? 'server_error'
+              : 'invalid_request';
+    throw new GatewayError(kind, opts.gateway, `${where}: HTTP ${status} ${redact(sample.slice(0, 200))}`, { httpStatus: status });
+  }
+  let idle: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(idle);
+    idle = setTimeout(() => res.destroy(Object.assign(new Error(`report stalled for ${opts.timeoutMs} ms`), { code: 'TIMEOUT' })), opts.timeoutMs);
+  };
+  const decoder = new StringDecoder('utf8');
+  let partial = '';
+  arm();
+  try {
+    for await (const chunk of res) {
+      arm();
+      partial += decoder.write(chunk as Buffer);
+      let start = 0;
+      let nl = partial.indexOf('\n', start);
+      while (nl !== -1) {
+        const end = nl > start && partial.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+        yield partial.slice(start, end);
+        start = nl + 1;
+        nl = partial.indexOf('\n', start);
+      }
+      partial = partial.slice(start);
+      if (partial.length > MAX_REPORT_LINE)
+        throw new GatewayError('invalid_request', opts.gateway, `${where}: a report line is longer than ${MAX_REPORT_LINE} characters`);
+    }
+    partial += decoder.end();
+    if (partial.length > 0) yield partial.endsWith('\r') ? partial.slice(0, -1) : partial;
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    throw new GatewayError('outcome_unknown', opts.gateway, `${where}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    clearTimeout(idle);
+    res.destroy();
+  }
+}

@@ -1,0 +1,29 @@
+import { counter, gauge, histogram } from '../metrics/metrics-registry';
+
+/** Every classified PSP line (and ledger operation missing at the PSP), by configured gateway and class. */
+export const reconciliationLines = counter('pb_reconciliation_lines_total', 'Reconciliation verdicts: PSP lines and ledger operations, by gateway and class', [
+  'gateway',
+  'class',
+]);
+
+/** What reconciliation did about them: adjusted, settled, would_apply (dry run), report (left to a person). */
+export const reconciliationActions = counter(
+  'pb_reconciliation_actions_total',
+  'Reconciliation actions, by gateway and action (adjusted, settled, would_apply, report)',
+  ['gateway', 'action'],
+);
+
+/** Wall time of one reconciliation invocation, seconds (a resumed run counts each invocation). */
+export const reconciliationDuration = histogram(
+  'pb_reconciliation_run_duration_seconds',
+  'Duration of reconciliation runs, by gateway and result (done, stopped, failed)',
+  ['gateway', 'result'],
+  [1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600],
+);
+
+/** When a (non-dry) reconciliation run of the gateway last finished, epoch seconds: alert when it lags. */
+export const reconciliationLastSuccess = gauge(
+  'pb_reconciliation_last_success_timestamp_seconds',
+  'When the last reconciliation run of the gateway finished, epoch seconds',
+  ['gateway'],
+);

@@ -1,0 +1,162 @@
+import { createWriteStream, WriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { formatMinor } from '../money/minor-units';
+import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from './reconciliation-class';
+import type { ActionOutcome, ReconciliationSummary, VerdictSink } from './reconciliation-runner';
+
+/** Format of the per-line details file: JSON lines or CSV. */
+export type DetailsFormat = 'jsonl' | 'csv';
+
+/** Columns of a details row, in CSV order. */
+export const DETAIL_COLUMNS = [
+  'class',
+  'action',
+  'outcome',
+  'operation_id',
+  'matched_by',
+  'order_id',
+  'ledger_command',
+  'ledger_state',
+  'ledger_amount',
+  'ledger_currency',
+  'psp_line_id',
+  'psp_type',
+  'psp_kind',
+  'psp_status',
+  'psp_amount',
+  'psp_currency',
+  'fee',
+  'net',
+  'settlement_currency',
+  'psp_reference',
+  'modification_reference',
+  'merchant_reference',
+  'occurred_at',
+  'note',
+] as const;
+export type DetailRow = Record<(typeof DETAIL_COLUMNS)[number], string | number | null>;
+
+/** One verdict as a details row (amounts: integer minor units). */
+export function detailRow(v: LineVerdict, outcome: ActionOutcome): DetailRow {
+  const r = v.record;
+  const l = v.ledger;
+  return {
+    class: v.class,
+    action: v.action.type === 'adjust' ? `adjust:${v.action.kind}` : v.action.type === 'settle' ? `settle:${v.action.status}` : v.action.type,
+    outcome,
+    operation_id: l?.operationId ?? null,
+    matched_by: v.matchedBy ?? null,
+    order_id: l?.orderId ?? null,
+    ledger_command: l?.command ?? null,
+    ledger_state: l?.state ?? null,
+    ledger_amount: l?.amount ?? null,
+    ledger_currency: l?.currency ?? null,
+    psp_line_id: r?.lineId ?? null,
+    psp_type: r?.pspType ?? null,
+    psp_kind: r?.kind ?? null,
+    psp_status: r?.status ?? null,
+    psp_amount: r?.amount ?? null,
+    psp_currency: r?.currency ?? null,
+    fee: r?.fee ?? null,
+    net: r?.net ?? null,
+    settlement_currency: r?.settlementCurrency ?? null,
+    psp_reference: r?.pspReference ?? null,
+    modification_reference: r?.modificationReference ?? null,
+    merchant_reference: r?.merchantReference ?? null,
+    occurred_at: r ? new Date(r.occurredAt).toISOString() : null,
+    note: v.note,
+  };
+}
+
+/** RFC 4180 field: quoted when it holds a comma, quote or line break; a leading =,+,-,@ is defused for spreadsheets. */
+export function csvField(value: string | number | null): string {
+  if (value === null) return '';
+  let text = String(value);
+  if (typeof value === 'string' && /^[=+\-@]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function csvRow(row: DetailRow): string {
+  return DETAIL_COLUMNS.map((c) => csvField(row[c])).join(',');
+}
+
+/**
+ * Writes every verdict that is not `matched` to the details file as it comes (JSON lines or CSV), with
+ * backpressure: memory holds at most the stream's buffer, whatever the report's size. `close()` ends it.
+ */
+export class DetailsWriter implements VerdictSink {
+  private readonly stream: WriteStream;
+  /** Rows written. */
+  rows = 0;
+
+  constructor(
+    readonly path: string,
+    readonly format: DetailsFormat,
+  ) {
+    this.stream = createWriteStream(path, { encoding: 'utf8' });
+    if (format === 'csv') this.stream.write(`${DETAIL_COLUMNS.join(',')}\n`);
+  }
+
+  async verdict(v: LineVerdict, outcome: ActionOutcome): Promise<void> {
+    if (v.class === 'matched') return;
+    const row = detailRow(v, outcome);
+    this.rows += 1;
+    if (!this.stream.write(`${this.format === 'csv' ? csvRow(row) : JSON.stringify(row)}\n`)) await once(this.stream, 'drain');
+  }
+
+  private closed: Promise<void> | null = null;
+
+  /** Ends the file (idempotent). */
+  close(): Promise<void> {
+    this.closed ??= new Promise<void>((resolve, reject) => {
+      this.stream.once('error', reject);
+      this.stream.end(() => resolve());
+    });
+    return this.closed;
+  }
+}
+
+function money(amount: number, currency: string): string {
+  try {
+    return `${formatMinor(amount, currency)} ${currency}`;
+  } catch {
+    return `${amount} (minor units) ${currency}`;
+  }
+}
+
+/** What each class means, for the summary's readers. */
+const CLASS_MEANING: Readonly<Record<ReconciliationClass, string>> = {
+  matched: 'the PSP and the ledger agree',
+  amount_mismatch: 'same operation, another amount: adjusted (the PSP is authoritative)',
+  currency_mismatch: 'same operation, another currency: adjusted (the PSP is authoritative)',
+  state_mismatch: 'the PSP and the ledger disagree on what happened: adjusted, settled or left to a person',
+  missing_in_ledger: 'money the PSP moved that no ledger operation accounts for: for a person',
+  missing_at_psp: 'a ledger operation that moved money and that the PSP does not list: for a person',
+  not_a_payment: 'PSP lines about no payment (fees, payouts): context',
+};
+
+/** The Markdown summary of a run; `details` names the per-line file when there is one. */
+export function markdownSummary(summary: ReconciliationSummary, details?: { path: string; rows: number }): string {
+  const when = (ms: number): string => new Date(ms).toISOString();
+  const lines: string[] = [];
+  lines.push(`# Reconciliation: ${summary.gateway}`, '');
+  lines.push(`- Window: ${when(summary.window.from)} to ${when(summary.window.to)} (PSP lines with from <= time < to)`);
+  lines.push(`- Source: ${summary.source}`);
+  lines.push(
+    `- Mode: ${summary.dryRun ? 'dry run (nothing applied)' : 'applied'}; result: ${summary.result}${summary.resumed ? ' (resumed an earlier run)' : ''}`,
+  );
+  lines.push(`- Lines judged: ${summary.lines} in ${(summary.durationMs / 1000).toFixed(1)} s (this invocation)`);
+  lines.push('', '| class | count | meaning |', '| --- | ---: | --- |');
+  for (const c of RECONCILIATION_CLASSES) lines.push(`| ${c} | ${summary.classes[c]} | ${CLASS_MEANING[c]} |`);
+  lines.push('', '| action | count |', '| --- | ---: |');
+  lines.push(`| adjustments recorded (OMS told) | ${summary.adjusted} |`);
+  lines.push(`| operations settled by the PSP's record | ${summary.settled} |`);
+  if (summary.dryRun) lines.push(`| would apply (dry run) | ${summary.wouldApply} |`);
+  const currencies = [...new Set([...Object.keys(summary.fees), ...Object.keys(summary.net)])].sort();
+  if (currencies.length > 0) {
+    lines.push('', '| currency | fees | net |', '| --- | ---: | ---: |');
+    for (const c of currencies) lines.push(`| ${c} | ${money(summary.fees[c] ?? 0, c)} | ${money(summary.net[c] ?? 0, c)} |`);
+  }
+  if (details) lines.push('', `Every line that is not \`matched\`: ${details.path} (${details.rows} rows in this invocation).`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,154 @@
+import Redis from 'ioredis';
+import { RECONCILIATION_CLASSES, ReconciliationClass } from './reconciliation-class';
+import type { ReconciliationWindow } from './psp-record';
+
+/** Where a run is: reading the PSP's lines, then the ledger's operations of the window no line named. */
+export type RunPhase = 'psp' | 'ledger';
+
+/** A run's progress as stored, totals over every invocation that worked on it. */
+export interface StoredRun {
+  status: 'new' | 'running' | 'done';
+  phase: RunPhase;
+  /** The reader's cursor after the last page committed (absent: from the window's start). */
+  cursor?: string;
+  /** The ledger phase's next rank in the creation index. */
+  ledgerRank?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  lines: number;
+  classes: Record<ReconciliationClass, number>;
+  /** Adjustments recorded (new), operations settled, actions a dry run would have taken. */
+  adjusted: number;
+  settled: number;
+  wouldApply: number;
+  /** Sum of fees and of net amounts, by currency, minor units. */
+  fees: Record<string, number>;
+  net: Record<string, number>;
+}
+
+/** What one committed page adds to the stored run. */
+export interface PageDelta {
+  phase: RunPhase;
+  cursor?: string;
+  ledgerRank?: number;
+  lines: number;
+  classes: Partial<Record<ReconciliationClass, number>>;
+  adjusted: number;
+  settled: number;
+  wouldApply: number;
+  fees: Record<string, number>;
+  net: Record<string, number>;
+  /** Operation ids the page's lines matched (the ledger phase skips them). */
+  seen: string[];
+}
+
+/**
+ * A run's resumable state in Redis, one per gateway and window (a dry run has its own, started afresh
+ * each time):
+ *   P recon:run:<gateway>:<from>:<to>[:dry]        hash: status, phase, cursor, ledger rank, totals
+ *   P recon:run:<gateway>:<from>:<to>[:dry]:seen   set: operation ids a PSP line was matched to
+ *   P recon:run:<gateway>:<from>:<to>[:dry]:lock   the running invocation's lock
+ * A page's cursor and totals are committed together (MULTI) after its actions are applied, so a run stopped
+ * anywhere resumes at the first page not committed; redoing that page is harmless (every action is
+ * idempotent by the PSP line id). A finished run stays `done` for `ttlS`: running it again does nothing.
+ */
+export class ReconciliationRunState {
+  readonly key: string;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+    gateway: string,
+    window: ReconciliationWindow,
+    dryRun: boolean,
+    /** How long a run's state is kept after its last page, seconds. */
+    private readonly ttlS: number,
+  ) {
+    this.key = `${prefix}recon:run:${gateway}:${window.from}:${window.to}${dryRun ? ':dry' : ''}`;
+  }
+
+  get seenKey(): string {
+    return `${this.key}:seen`;
+  }
+
+  /** Takes the run's lock for `ms` (false: another invocation holds it). */
+  async lock(token: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(`${this.key}:lock`, token, 'PX', ms, 'NX')) === 'OK';
+  }
+
+  async refreshLock(token: string, ms: number): Promise<void> {
+    await this.redis.eval(
+      "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0",
+      1,
+      `${this.key}:lock`,
+      token,
+      ms,
+    );
+  }
+
+  async unlock(token: string): Promise<void> {
+    await this.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, `${this.key}:lock`, token);
+  }
+
+  /** Forgets the run (a dry run starts afresh). */
+  async clear(): Promise<void> {
+    await this.redis.del(this.key, this.seenKey);
+  }
+
+  async load(): Promise<StoredRun> {
+    const h = await this.redis.hgetall(this.key);
+    const num = (name: string): number => Number(h[name] ?? 0);
+    const byCurrency = (prefix: string): Record<string, number> =>
+      Object.fromEntries(
+        Object.entries(h)
+          .filter(([k]) => k.startsWith(prefix))
+          .map(([k, v]) => [k.slice(prefix.length), Number(v)]),
+      );
+    return {
+      status: h.status === 'running' || h.status === 'done' ? h.status : 'new',
+      phase: h.phase === 'ledger' ? 'ledger' : 'psp',
+      ...(h.cursor ? { cursor: h.cursor } : {}),
+      ...(h.ledger_rank !== undefined ? { ledgerRank: Number(h.ledger_rank) } : {}),
+      ...(h.started_at ? { startedAt: Number(h.started_at) } : {}),
+      ...(h.finished_at ? { finishedAt: Number(h.finished_at) } : {}),
+      lines: num('lines'),
+      classes: Object.fromEntries(RECONCILIATION_CLASSES.map((c) => [c, num(`class:${c}`)])) as Record<ReconciliationClass, number>,
+      adjusted: num('adjusted'),
+      settled: num('settled'),
+      wouldApply: num('would_apply'),
+      fees: byCurrency('fee:'),
+      net: byCurrency('net:'),
+    };
+  }
+
+  /** Marks the run started (first invocation only keeps its start time). */
+  async start(now: number): Promise<void> {
+    await this.redis.multi().hsetnx(this.key, 'started_at', String(now)).hset(this.key, 'status', 'running').expire(this.key, this.ttlS).exec();
+  }
+
+  /** Commits one page: its cursor (or ledger rank) and its totals, atomically. */
+  async commit(delta: PageDelta): Promise<void> {
+    const m = this.redis.multi();
+    m.hset(this.key, 'phase', delta.phase);
+    if (delta.cursor !== undefined) m.hset(this.key, 'cursor', delta.cursor);
+    if (delta.ledgerRank !== undefined) m.hset(this.key, 'ledger_rank', String(delta.ledgerRank));
+    if (delta.lines) m.hincrby(this.key, 'lines', delta.lines);
+    for (const [c, n] of Object.entries(delta.classes)) if (n) m.hincrby(this.key, `class:${c}`, n);
+    if (delta.adjusted) m.hincrby(this.key, 'adjusted', delta.adjusted);
+    if (delta.settled) m.hincrby(this.key, 'settled', delta.settled);
+    if (delta.wouldApply) m.hincrby(this.key, 'would_apply', delta.wouldApply);
+    for (const [cur, n] of Object.entries(delta.fees)) if (n) m.hincrby(this.key, `fee:${cur}`, n);
+    for (const [cur, n] of Object.entries(delta.net)) if (n) m.hincrby(this.key, `net:${cur}`, n);
+    if (delta.seen.length > 0) {
+      m.sadd(this.seenKey, ...delta.seen);
+      m.expire(this.seenKey, this.ttlS);
+    }
+    m.expire(this.key, this.ttlS);
+    await m.exec();
+  }
+
+  /** Marks the run done and drops its seen set (no longer needed). */
+  async finish(now: number): Promise<void> {
+    await this.redis.multi().hset(this.key, 'status', 'done', 'finished_at', String(now)).expire(this.key, this.ttlS).del(this.seenKey).exec();
+  }
+}

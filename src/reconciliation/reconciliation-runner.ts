@@ -1,0 +1,337 @@
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { assertNever } from '../gateways/assert-never';
+import { OperationRecord } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import type { OrphanReversal } from '../poller/orphan-reversal';
+import { classifyLine, classifyMissingAtPsp } from './classifier';
+import type { PspRecord, PspRecordReader, ReconciliationWindow } from './psp-record';
+import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from './reconciliation-class';
+import { ReconciliationLedger } from './reconciliation-ledger';
+import { reconciliationActions, reconciliationDuration, reconciliationLastSuccess, reconciliationLines } from './reconciliation-metrics';
+import { PageDelta, ReconciliationRunState, StoredRun } from './reconciliation-run-state';
+
+/** What the runner did about one verdict. */
+export type ActionOutcome =
+  /** Nothing to do (agreement, or context). */
+  | 'none'
+  /** An adjustment was recorded now and its event queued. */
+  | 'adjusted'
+  /** The adjustment existed already (an earlier run, or a page redone after a stop): nothing sent twice. */
+  | 'already_adjusted'
+  /** A not-yet-terminal operation got the PSP's outcome. */
+  | 'settled'
+  /** Dry run: what would have been applied. */
+  | 'would_apply'
+  /** Left to a person (in the report). */
+  | 'report';
+
+/** Receives every verdict as it is made (the report writer). May apply backpressure by returning a promise. */
+export interface VerdictSink {
+  verdict(verdict: LineVerdict, outcome: ActionOutcome): void | Promise<void>;
+}
+
+/** Progress after each page, for a progress bar. */
+export interface ReconciliationProgress {
+  phase: 'psp' | 'ledger';
+  /** Lines and ledger operations judged so far in this invocation. */
+  judged: number;
+  /** Rough share of the work done, 0…1 (PSP phase: how far into the window the last line is). */
+  fraction: number;
+}
+
+export interface ReconciliationRunOptions {
+  window: ReconciliationWindow;
+  /** Classify and report only: no adjustment, no settlement, nothing stored but the dry run's own state. Default false. */
+  dryRun?: boolean;
+  sink?: VerdictSink;
+  onProgress?: (progress: ReconciliationProgress) => void;
+  /** Stops after the page in progress (its cursor is saved): the next run resumes there. */
+  signal?: AbortSignal;
+}
+
+/** A run's result: totals over every invocation of the run (a resumed run includes what earlier ones did). */
+export interface ReconciliationSummary extends Omit<StoredRun, 'status' | 'phase' | 'cursor' | 'ledgerRank'> {
+  gateway: string;
+  window: ReconciliationWindow;
+  dryRun: boolean;
+  /** `done`; `already_done` (a finished run asked again: nothing done); `stopped` (signal: resumable); `locked` (another invocation runs it). */
+  result: 'done' | 'already_done' | 'stopped' | 'locked';
+  /** This invocation continued a run an earlier one had started. */
+  resumed: boolean;
+  /** This invocation's own wall time, milliseconds. */
+  durationMs: number;
+  /** The PSP's interface the reader used (for the report). */
+  source: string;
+}
+
+export interface ReconciliationRunnerDeps {
+  redis: Redis;
+  /** The ledger's key prefix. */
+  prefix: string;
+  /** The configured gateway name (`gateways.<name>`). */
+  gateway: string;
+  reader: PspRecordReader;
+  /** The documented interface the reader reads, e.g. `GET /v1/reports/lines`. */
+  source: string;
+  adjustments: AdjustmentRecorder;
+  recorder: OutcomeRecorder;
+  /** Hands an authorization the OMS was told failed, and the PSP holds, to orphan reversal. Optional. */
+  orphans?: OrphanReversal;
+  logger: Logger;
+  /** How long a run's state is kept, seconds. Default 35 days. */
+  stateTtlS?: number;
+  /** Ledger operations read per round trip in the ledger phase. Default 500. */
+  ledgerPageSize?: number;
+  now?: () => number;
+}
+
+/** Non-matched verdicts logged one by one per invocation; the rest are in the report. */
+const LOGGED_VERDICTS = 50;
+const LOCK_MS = 120_000;
+
+/**
+ * Reconciliation of one gateway over one window: reads the PSP's records a page at a time (constant
+ * memory), ties each line to the ledger, classifies it, applies what the PSP is authoritative for, and
+ * commits the page's cursor; then lists the window's ledger operations that moved money and that no line
+ * named. Resumable at any page (see `ReconciliationRunState`), and a finished run asked again sends nothing.
+ */
+export class ReconciliationRunner {
+  private readonly ledger: ReconciliationLedger;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ReconciliationRunnerDeps) {
+    this.ledger = new ReconciliationLedger(deps.redis, deps.prefix, deps.gateway);
+    this.now = deps.now ?? Date.now;
+  }
+
+  async run(options: ReconciliationRunOptions): Promise<ReconciliationSummary> {
+    const { deps } = this;
+    const { window } = options;
+    const dryRun = options.dryRun ?? false;
+    if (!(Number.isSafeInteger(window.from) && Number.isSafeInteger(window.to) && window.from < window.to)) {
+      throw new RangeError(`reconciliation window: from (${window.from}) must be an integer of epoch ms before to (${window.to})`);
+    }
+    const started = this.now();
+    const clock = process.hrtime.bigint();
+    const state = new ReconciliationRunState(deps.redis, deps.prefix, deps.gateway, window, dryRun, deps.stateTtlS ?? 35 * 86_400);
+    const token = randomBytes(8).toString('hex');
+    const summarize = async (result: ReconciliationSummary['result'], resumed: boolean): Promise<ReconciliationSummary> => {
+      const stored = await state.load();
+      const { status: _s, phase: _p, cursor: _c, ledgerRank: _r, ...totals } = stored;
+      return {
+        ...totals,
+        gateway: deps.gateway,
+        window,
+        dryRun,
+        result,
+        resumed,
+        durationMs: Number(process.hrtime.bigint() - clock) / 1e6,
+        source: deps.source,
+      };
+    };
+    if (!(await state.lock(token, LOCK_MS))) return summarize('locked', false);
+    const log = { gateway: deps.gateway, from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(), dry_run: dryRun };
+    let result: ReconciliationSummary['result'] = 'done';
+    try {
+      if (dryRun) await state.clear();
+      const stored = await state.load();
+      if (stored.status === 'done') {
+        deps.logger.info('reconciliation run already finished: nothing to do', { ...log, finished_at: stored.finishedAt ?? null });
+        return await summarize('already_done', true);
+      }
+      const resumed = stored.status === 'running';
+      await state.start(started);
+      deps.logger.info(resumed ? 'reconciliation run resumed' : 'reconciliation run started', { ...log, source: deps.source, phase: stored.phase });
+      const logged = { n: 0 };
+      let judged = 0;
+      if (stored.phase === 'psp') {
+        for await (const page of deps.reader.read(window, stored.cursor)) {
+          const delta = await this.pspPage(page.records, dryRun, options.sink, logged);
+          delta.cursor = page.cursor;
+          await state.commit(delta);
+          await state.refreshLock(token, LOCK_MS);
+          judged += delta.lines;
+          const last = page.records[page.records.length - 1];
+          const fraction = last ? Math.min(1, Math.max(0, (last.occurredAt - window.from) / (window.to - window.from))) * 0.9 : 0;
+          options.onProgress?.({ phase: 'psp', judged, fraction });
+          if (options.signal?.aborted) {
+            result = 'stopped';
+            break;
+          }
+        }
+      }
+      if (result === 'done') {
+        const ranks = await this.ledger.windowRanks(window);
+        const size = deps.ledgerPageSize ?? 500;
+        let rank = Math.max(ranks.start, stored.phase === 'ledger' ? (stored.ledgerRank ?? ranks.start) : ranks.start);
+        await state.commit({ ...emptyDelta('ledger'), ledgerRank: rank });
+        while (rank < ranks.end) {
+          const next = Math.min(ranks.end, rank + size);
+          const delta = await this.ledgerPage(await this.ledger.createdAtRanks(rank, next, state.seenKey), window, options.sink, logged);
+          delta.ledgerRank = next;
+          await state.commit(delta);
+          await state.refreshLock(token, LOCK_MS);
+          rank = next;
+          judged += delta.lines;
+          options.onProgress?.({ phase: 'ledger', judged, fraction: 0.9 + (0.1 * (rank - ranks.start)) / Math.max(1, ranks.end - ranks.start) });
+          if (options.signal?.aborted && rank < ranks.end) {
+            result = 'stopped';
+            break;
+          }
+        }
+      }
+      if (result === 'done') {
+        await state.finish(this.now());
+        options.onProgress?.({ phase: 'ledger', judged, fraction: 1 });
+      }
+      const summary = await summarize(result, resumed);
+      reconciliationDuration.observe({ gateway: deps.gateway, result }, summary.durationMs / 1000);
+      if (result === 'done' && !dryRun) reconciliationLastSuccess.set({ gateway: deps.gateway }, Math.floor(this.now() / 1000));
+      const differences = RECONCILIATION_CLASSES.filter((c) => c !== 'matched' && c !== 'not_a_payment').reduce((n, c) => n + summary.classes[c], 0);
+      const fields = {
+        ...log,
+        result,
+        lines: summary.lines,
+        ...Object.fromEntries(RECONCILIATION_CLASSES.map((c) => [c, summary.classes[c]])),
+        adjusted: summary.adjusted,
+        settled: summary.settled,
+        would_apply: summary.wouldApply,
+        duration_ms: Math.round(summary.durationMs),
+      };
+      if (result === 'stopped') deps.logger.warn('reconciliation run stopped; run it again to resume', fields);
+      else if (differences > 0) deps.logger.warn('reconciliation run finished with differences', fields);
+      else deps.logger.info('reconciliation run finished', fields);
+      return summary;
+    } catch (err) {
+      reconciliationDuration.observe({ gateway: deps.gateway, result: 'failed' }, Number(process.hrtime.bigint() - clock) / 1e9);
+      deps.logger.error('reconciliation run failed; run it again to resume', { ...log, error: (err as Error).message });
+      throw err;
+    } finally {
+      await state.unlock(token).catch(() => undefined);
+    }
+  }
+
+  /** One page of PSP lines: match, classify, apply, report. */
+  private async pspPage(records: readonly PspRecord[], dryRun: boolean, sink: VerdictSink | undefined, logged: { n: number }): Promise<PageDelta> {
+    const delta = emptyDelta('psp');
+    const matches = await this.ledger.matchPage(records);
+    for (let i = 0; i < records.length; i += 1) {
+      const record = records[i];
+      const match = matches[i];
+      const verdict = classifyLine(record, match);
+      if (match) delta.seen.push(match.op.id);
+      const feeCurrency = (record.settlementCurrency ?? record.currency).toUpperCase();
+      if (record.fee !== undefined) delta.fees[feeCurrency] = (delta.fees[feeCurrency] ?? 0) + record.fee;
+      if (record.net !== undefined) delta.net[feeCurrency] = (delta.net[feeCurrency] ?? 0) + record.net;
+      const outcome = await this.apply(verdict, match?.op ?? null, dryRun);
+      this.note(verdict, outcome, delta, logged);
+      await sink?.verdict(verdict, outcome);
+    }
+    return delta;
+  }
+
+  /** One page of the window's ledger operations: those that moved money and no PSP line named. */
+  private async ledgerPage(
+    ops: readonly { op: OperationRecord; seen: boolean }[],
+    window: ReconciliationWindow,
+    sink: VerdictSink | undefined,
+    logged: { n: number },
+  ): Promise<PageDelta> {
+    const delta = emptyDelta('ledger');
+    delta.lines = 0;
+    for (const { op, seen } of ops) {
+      // Settled after the window's end: its PSP line may be in the next window.
+      if (seen || op.updatedAt >= window.to) continue;
+      const verdict = classifyMissingAtPsp(op);
+      if (!verdict) continue;
+      this.note(verdict, 'report', delta, logged);
+      await sink?.verdict(verdict, 'report');
+    }
+    return delta;
+  }
+
+  /** Counts a verdict (metrics and the page's totals) and logs the first few differences. */
+  private note(verdict: LineVerdict, outcome: ActionOutcome, delta: PageDelta, logged: { n: number }): void {
+    const gateway = this.deps.gateway;
+    delta.lines += 1;
+    delta.classes[verdict.class] = (delta.classes[verdict.class] ?? 0) + 1;
+    reconciliationLines.inc({ gateway, class: verdict.class });
+    if (outcome !== 'none' && outcome !== 'already_adjusted') reconciliationActions.inc({ gateway, action: outcome });
+    if (outcome === 'adjusted') delta.adjusted += 1;
+    if (outcome === 'settled') delta.settled += 1;
+    if (outcome === 'would_apply') delta.wouldApply += 1;
+    if (verdict.class === 'matched' || verdict.class === 'not_a_payment') return;
+    logged.n += 1;
+    if (logged.n > LOGGED_VERDICTS) return;
+    this.deps.logger.info('reconciliation difference', {
+      gateway,
+      class: verdict.class,
+      action: outcome,
+      operation_id: verdict.ledger?.operationId ?? null,
+      psp_line: verdict.record?.lineId ?? null,
+      note: verdict.note,
+      ...(logged.n === LOGGED_VERDICTS ? { further: 'further differences of this run are in its report only' } : {}),
+    });
+  }
+
+  /** Applies what the PSP is authoritative for (nothing in a dry run). */
+  private async apply(verdict: LineVerdict, op: OperationRecord | null, dryRun: boolean): Promise<ActionOutcome> {
+    const { action, record } = verdict;
+    switch (action.type) {
+      case 'none':
+        return 'none';
+      case 'report':
+        return 'report';
+      case 'adjust': {
+        if (!op || !record) return 'report';
+        if (dryRun) return 'would_apply';
+        const pspReference = record.modificationReference ?? record.pspReference;
+        const { created } = await this.deps.adjustments.recordAdjustment(op, {
+          kind: action.kind,
+          direction: action.direction,
+          amount: action.amount,
+          currency: action.currency,
+          reason: action.reason,
+          ...(pspReference !== undefined ? { pspReference } : {}),
+          occurredAt: record.occurredAt,
+          gateway: this.deps.gateway,
+          // Its own namespace: a webhook's event id of the same gateway can never collide with a line id.
+          pspEventId: `reconciliation:${record.lineId}`,
+          source: 'reconciliation',
+        });
+        if (created && action.kind === 'succeeded_after_failure' && op.command === 'authorize' && this.deps.orphans) {
+          await this.deps.orphans.request(op.id, 'oms_told_failed', record.pspReference !== undefined ? { pspReference: record.pspReference } : {});
+        }
+        return created ? 'adjusted' : 'already_adjusted';
+      }
+      case 'settle': {
+        if (!op || !record) return 'report';
+        if (dryRun) return 'would_apply';
+        const reference = record.modificationReference ?? record.pspReference;
+        const after = await this.deps.recorder.apply(
+          op,
+          {
+            status: action.status,
+            gatewayStatus: record.pspType,
+            ...(reference !== undefined ? { gatewayReference: reference } : {}),
+            ...(action.status === 'FAIL' ? { reason: record.pspType } : {}),
+            amount: record.amount,
+            currency: record.currency.toUpperCase(),
+          },
+          'reconciliation',
+          { psp_line: record.lineId },
+        );
+        return after.state !== op.state ? 'settled' : 'none';
+      }
+      default:
+        return assertNever(action);
+    }
+  }
+}
+
+function emptyDelta(phase: PageDelta['phase']): PageDelta {
+  return { phase, lines: 0, classes: {} as Partial<Record<ReconciliationClass, number>>, adjusted: 0, settled: 0, wouldApply: 0, fees: {}, net: {}, seen: [] };
+}

@@ -1,0 +1,216 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { adjustmentEventId } from '../../../src/events/adjustment-event';
+import { adjustmentIdFor, AdjustmentStore } from '../../../src/adjustments/adjustment-store';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { GatewayRoute } from '../../../src/gateways/gateway-route';
+import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { reconcile } from '../../../src/reconciliation/reconcile';
+import { LineVerdict } from '../../../src/reconciliation/reconciliation-class';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const API_KEY = 'sim-recon-test-key-0123456789';
+
+let sim: PspSimulator;
+let config: Config;
+let redis: Redis;
+let ledger: Ledger;
+let events: EventStore;
+let route: GatewayRoute;
+let recorder: OutcomeRecorder;
+let eventsQueue: ReturnType<typeof createOmsEventsQueue>;
+const logger = captureLogger('error').logger;
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ apiKey: API_KEY });
+  config = testConfig({
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recon-test-0123456789', timeout_ms: 5000 } },
+  });
+  redis = createRedis(config.redis.url, 'commands');
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  events = new EventStore(redis, config.redis.keyPrefix);
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  route = createGatewayClients(config).get('simulator')!;
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await sim.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+/** Sends `command` to the simulator as the bridge does and records its outcome (or, with `unresolve`, gives up on it). */
+async function deliver(command: PaymentCommand, options: { unresolve?: boolean } = {}): Promise<OperationRecord> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+  const op = (await ledger.get(id))!;
+  const ctx = { operationId: id, command: command.command, payment: command.payment };
+  const response = await route.client.send(route.transformer.buildRequest(ctx, route.gateway));
+  if (options.unresolve) {
+    await ledger.transition(id, 'UNRESOLVED', { event: 'test' }, { nextCheckAt: Date.now() + 3_600_000 });
+    return (await ledger.get(id))!;
+  }
+  return recorder.apply(op, route.transformer.parseResponse(ctx, response, route.gateway), 'response');
+}
+
+/** An authorization and its capture, both SUCCEEDED. */
+async function authorizedAndCaptured(amount: number): Promise<{ auth: OperationRecord; capture: OperationRecord }> {
+  const auth = await deliver(channelCommand('authorize', {}, { amount, gateway_key: 'pm_card_visa' }));
+  const capture = await deliver(channelCommand('capture', {}, { amount, gateway_key: auth.gatewayReference!, order_id: auth.payment.order_id }));
+  return { auth, capture };
+}
+
+function collect(): { verdicts: LineVerdict[]; sink: { verdict(v: LineVerdict): void } } {
+  const verdicts: LineVerdict[] = [];
+  return { verdicts, sink: { verdict: (v) => void verdicts.push(v) } };
+}
+
+describe('reconciliation against the simulator, end to end', () => {
+  let window: { from: number; to: number };
+  let matched: OperationRecord;
+  let amountOff: OperationRecord;
+  let failedButCaptured: OperationRecord;
+  let notListed: OperationRecord;
+  let unresolved: OperationRecord;
+
+  beforeAll(async () => {
+    const from = Date.now() - 1;
+    matched = (await authorizedAndCaptured(1000)).capture;
+    amountOff = (await authorizedAndCaptured(2000)).capture;
+    failedButCaptured = await deliver(channelCommand('sale', {}, { amount: 3000, gateway_key: 'pm_card_declined' }));
+    notListed = await deliver(channelCommand('sale', {}, { amount: 4000, gateway_key: 'pm_card_visa' }));
+    unresolved = await deliver(channelCommand('sale', {}, { amount: 5000, gateway_key: 'pm_card_visa' }), { unresolve: true });
+    expect([matched.state, amountOff.state, failedButCaptured.state, notListed.state, unresolved.state]).toEqual([
+      'SUCCEEDED',
+      'SUCCEEDED',
+      'FAILED',
+      'SUCCEEDED',
+      'UNRESOLVED',
+    ]);
+    expect(sim.injectDiscrepancy({ kind: 'amount_mismatch', reference: amountOff.id, amount: 1900 })).not.toEqual(expect.any(String));
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: failedButCaptured.id })).not.toEqual(expect.any(String));
+    expect(sim.injectDiscrepancy({ kind: 'unknown_payment', amount: 777, currency: 'EUR' })).not.toEqual(expect.any(String));
+    expect(sim.injectDiscrepancy({ kind: 'missing_line', reference: notListed.id })).not.toEqual(expect.any(String));
+    window = { from, to: Date.now() + 1 };
+  });
+
+  it('a dry run classifies every line and applies nothing', async () => {
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window, dryRun: true, logger, redis, sink });
+    expect(summary.result).toBe('done');
+    expect(summary.wouldApply).toBe(3);
+    expect(summary.adjusted).toBe(0);
+    expect(verdicts.find((v) => v.ledger?.operationId === unresolved.id)?.action).toEqual({ type: 'settle', status: 'SUCCESS' });
+    expect((await ledger.get(unresolved.id))?.state).toBe('UNRESOLVED');
+    expect(await new AdjustmentStore(redis, config.redis.keyPrefix).forOperation(amountOff.id)).toEqual([]);
+  });
+
+  it('finds each discrepancy, adjusts where the PSP is authoritative, settles the UNRESOLVED operation, reports the rest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'recon-'));
+    const { verdicts, sink } = collect();
+    const before = await metricValue('pb_reconciliation_lines_total', { gateway: 'simulator', class: 'amount_mismatch' });
+    const { summary, markdown, detailsFile } = await reconcile(config, {
+      gateway: 'simulator',
+      window,
+      logger,
+      redis,
+      sink,
+      reportFile: join(dir, 'report.md'),
+    });
+    const byOp = (id: string) => verdicts.filter((v) => v.ledger?.operationId === id);
+    expect(summary.result).toBe('done');
+    // Listed: 2 authorizations and 1 capture agree; the other capture, 2 sales and the unknown payment differ; 1 sale is hidden.
+    expect(summary.classes).toMatchObject({ matched: 3, amount_mismatch: 1, state_mismatch: 2, missing_in_ledger: 1, missing_at_psp: 1 });
+    expect(byOp(matched.id).map((v) => v.class)).toEqual(['matched']);
+    expect(byOp(amountOff.id)[0]).toMatchObject({
+      class: 'amount_mismatch',
+      action: { type: 'adjust', kind: 'amount_mismatch', direction: 'debit', amount: 100 },
+    });
+    expect(byOp(failedButCaptured.id)[0]).toMatchObject({ class: 'state_mismatch', action: { kind: 'succeeded_after_failure', direction: 'credit' } });
+    expect(byOp(notListed.id)[0]).toMatchObject({ class: 'missing_at_psp', action: { type: 'report' } });
+    expect(verdicts.find((v) => v.class === 'missing_in_ledger')?.record?.amount).toBe(777);
+    expect(summary.adjusted).toBe(2);
+    expect(summary.settled).toBe(1);
+    // Fees and net of the succeeded captures are recorded (1.4 % + 25 minor units each).
+    expect(summary.fees.EUR).toBeGreaterThan(0);
+    expect(summary.net.EUR).toBeGreaterThan(0);
+
+    // The adjustment is recorded once, idempotent by the PSP line, and its OMS event is in the outbox.
+    const line = byOp(amountOff.id)[0].record!.lineId;
+    const adjId = adjustmentIdFor('simulator', `reconciliation:${line}`);
+    const adjustment = await new AdjustmentStore(redis, config.redis.keyPrefix).get(adjId);
+    expect(adjustment).toMatchObject({ kind: 'amount_mismatch', source: 'reconciliation', amount: 100, currency: 'EUR', operationId: amountOff.id });
+    expect(await events.load(adjustmentEventId(amountOff.id, adjId))).not.toBeNull();
+    // The UNRESOLVED operation took the PSP's fact; a FAILED one never moves.
+    expect((await ledger.get(unresolved.id))?.state).toBe('SUCCEEDED');
+    expect((await ledger.get(failedButCaptured.id))?.state).toBe('FAILED');
+    expect(await metricValue('pb_reconciliation_lines_total', { gateway: 'simulator', class: 'amount_mismatch' })).toBe(before + 1);
+
+    expect(markdown).toContain('| amount_mismatch | 1 |');
+    expect(readFileSync(join(dir, 'report.md'), 'utf8')).toBe(markdown);
+    const rows = readFileSync(detailsFile!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => r.class).sort()).toEqual(['amount_mismatch', 'missing_at_psp', 'missing_in_ledger', 'state_mismatch', 'state_mismatch']);
+  });
+
+  it('a finished run asked again does nothing; with its state lost, a re-run records nothing twice', async () => {
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    const again = await reconcile(config, { gateway: 'simulator', window, logger, redis });
+    expect(again.summary.result).toBe('already_done');
+    const adjustmentsBefore = (await store.forOperation(amountOff.id)).length;
+    await redis.del(`${config.redis.keyPrefix}recon:run:simulator:${window.from}:${window.to}`);
+    const { summary } = await reconcile(config, { gateway: 'simulator', window, logger, redis });
+    expect(summary.result).toBe('done');
+    expect(summary.adjusted).toBe(0);
+    expect(summary.settled).toBe(0);
+    expect((await store.forOperation(amountOff.id)).length).toBe(adjustmentsBefore);
+    expect((await store.forOperation(failedButCaptured.id)).length).toBe(1);
+  });
+});
+
+describe('a long report', () => {
+  // A window of its own, far from the other tests' lines: 1,200 lines, three pages of 500.
+  const window = { from: 1_600_000_000_000, to: 1_600_000_000_000 + 3_600_000 };
+
+  beforeAll(() => {
+    sim.synthesizeReport(1200, 'recon-synthetic-', 1500, 'EUR', window.from, window.to);
+  });
+
+  it('stopped after a page, resumes where it stopped and judges each line once; then it is done', async () => {
+    const controller = new AbortController();
+    const first = await reconcile(config, {
+      gateway: 'simulator',
+      window,
+      logger,
+      redis,
+      signal: controller.signal,
+      onProgress: () => controller.abort(),
+    });
+    expect(first.summary.result).toBe('stopped');
+    expect(first.summary.lines).toBe(500);
+    const second = await reconcile(config, { gateway: 'simulator', window, logger, redis });
+    expect(second.summary).toMatchObject({ result: 'done', resumed: true, lines: 1200 });
+    expect(second.summary.classes.missing_in_ledger).toBe(1200);
+    const third = await reconcile(config, { gateway: 'simulator', window, logger, redis });
+    expect(third.summary.result).toBe('already_done');
+    expect(third.summary.lines).toBe(1200);
+  });
+});

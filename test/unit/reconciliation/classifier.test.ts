@@ -1,0 +1,184 @@
+import { CommandType } from '../../../src/contracts/payment-command';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { OperationState } from '../../../src/ledger/operation-state';
+import { chooseMatch, classifyLine, classifyMissingAtPsp, compatible, movesMoney } from '../../../src/reconciliation/classifier';
+import { PspRecord } from '../../../src/reconciliation/psp-record';
+import { RECONCILIATION_CLASSES } from '../../../src/reconciliation/reconciliation-class';
+
+function op(command: CommandType, state: OperationState, overrides: Partial<OperationRecord> = {}): OperationRecord {
+  return {
+    id: `op-${command}`,
+    command,
+    channel: 'bus',
+    state,
+    payment: { gateway: 'sim', gateway_account: 'acct', gateway_key: 'k', amount: 1000, currency: 'EUR', order_id: 'O-1' },
+    receivedAt: 1,
+    createdAt: 1,
+    updatedAt: 2,
+    attempts: 1,
+    ...overrides,
+  };
+}
+
+function line(overrides: Partial<PspRecord> = {}): PspRecord {
+  return { lineId: 'ln1', kind: 'capture', status: 'succeeded', amount: 1000, currency: 'EUR', occurredAt: 5, pspType: 'capture', ...overrides };
+}
+
+const match = (o: OperationRecord) => ({ op: o, by: 'operation_id' as const });
+
+describe('classifyLine', () => {
+  it('matched: same operation, state, amount and currency; nothing to do', () => {
+    expect(classifyLine(line(), match(op('capture', 'SUCCEEDED')))).toMatchObject({ class: 'matched', action: { type: 'none' } });
+  });
+
+  it('matched: compares what the PSP confirmed, not what was asked', () => {
+    const v = classifyLine(line({ amount: 900 }), match(op('capture', 'SUCCEEDED', { confirmedAmount: 900 })));
+    expect(v.class).toBe('matched');
+  });
+
+  it('amount_mismatch: an adjustment of the difference, less collected is a debit, more refunded is a debit', () => {
+    expect(classifyLine(line({ amount: 900 }), match(op('capture', 'SUCCEEDED')))).toMatchObject({
+      class: 'amount_mismatch',
+      action: { type: 'adjust', kind: 'amount_mismatch', direction: 'debit', amount: 100, currency: 'EUR' },
+    });
+    expect(classifyLine(line({ amount: 1100 }), match(op('capture', 'SUCCEEDED'))).action).toMatchObject({ direction: 'credit', amount: 100 });
+    expect(classifyLine(line({ kind: 'refund', amount: 1100 }), match(op('refund', 'SUCCEEDED'))).action).toMatchObject({ direction: 'debit' });
+  });
+
+  it('a cancel is not compared by amount (what it released is the PSP’s business)', () => {
+    expect(classifyLine(line({ kind: 'cancel', amount: 5 }), match(op('cancel', 'SUCCEEDED'))).class).toBe('matched');
+  });
+
+  it('currency_mismatch: the PSP moved another currency; an adjustment in the PSP’s amount and currency', () => {
+    expect(classifyLine(line({ currency: 'usd' }), match(op('capture', 'SUCCEEDED')))).toMatchObject({
+      class: 'currency_mismatch',
+      action: { type: 'adjust', kind: 'currency_mismatch', amount: 1000, currency: 'USD' },
+    });
+  });
+
+  it('state_mismatch: the PSP captured what the ledger says failed: succeeded_after_failure, the state never moves', () => {
+    expect(classifyLine(line(), match(op('sale', 'FAILED')))).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'succeeded_after_failure', direction: 'credit' },
+    });
+  });
+
+  it('state_mismatch: the PSP failed what the ledger holds SUCCEEDED: capture_failed, refund_failed, failed_after_success', () => {
+    expect(classifyLine(line({ status: 'failed' }), match(op('capture', 'SUCCEEDED'))).action).toMatchObject({ kind: 'capture_failed', direction: 'debit' });
+    expect(classifyLine(line({ kind: 'refund', status: 'failed' }), match(op('refund', 'SUCCEEDED'))).action).toMatchObject({ kind: 'refund_failed' });
+    expect(classifyLine(line({ kind: 'authorization', status: 'failed' }), match(op('authorize', 'SUCCEEDED'))).action).toMatchObject({
+      kind: 'failed_after_success',
+      direction: 'none',
+    });
+  });
+
+  it.each(['UNRESOLVED', 'PENDING', 'UNKNOWN', 'SENT'] as const)('state_mismatch: a %s operation is settled by the PSP’s record', (state) => {
+    expect(classifyLine(line(), match(op('capture', state)))).toMatchObject({ class: 'state_mismatch', action: { type: 'settle', status: 'SUCCESS' } });
+    expect(classifyLine(line({ status: 'failed' }), match(op('capture', state))).action).toEqual({ type: 'settle', status: 'FAIL' });
+  });
+
+  it('state_mismatch left to a person: the PSP still pending on a terminal operation, or a line for an operation never sent', () => {
+    expect(classifyLine(line({ status: 'pending' }), match(op('capture', 'SUCCEEDED')))).toMatchObject({ class: 'state_mismatch', action: { type: 'report' } });
+    expect(classifyLine(line(), match(op('capture', 'RECEIVED')))).toMatchObject({ class: 'state_mismatch', action: { type: 'report' } });
+  });
+
+  it('matched: failed on both sides, or open on both sides', () => {
+    expect(classifyLine(line({ status: 'failed' }), match(op('capture', 'FAILED'))).class).toBe('matched');
+    expect(classifyLine(line({ status: 'pending' }), match(op('capture', 'PENDING'))).class).toBe('matched');
+  });
+
+  it('missing_in_ledger: a line no operation accounts for is reported, never applied', () => {
+    expect(classifyLine(line(), null)).toMatchObject({ class: 'missing_in_ledger', action: { type: 'report' } });
+  });
+
+  it('not_a_payment: a fee or payout line is context', () => {
+    expect(classifyLine(line({ kind: 'other' }), null)).toMatchObject({ class: 'not_a_payment', action: { type: 'none' } });
+  });
+
+  it('a chargeback the webhook already recorded is matched; one it did not is adjusted', () => {
+    const captured = op('capture', 'SUCCEEDED');
+    expect(classifyLine(line({ kind: 'chargeback' }), { ...match(captured), adjustments: [{ kind: 'chargeback', amount: 1000 }] }).class).toBe('matched');
+    expect(classifyLine(line({ kind: 'chargeback' }), { ...match(captured), adjustments: [] })).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'chargeback', direction: 'debit', amount: 1000 },
+    });
+  });
+});
+
+describe('classifyMissingAtPsp', () => {
+  it('missing_at_psp: a SUCCEEDED operation that moved money and no line names', () => {
+    expect(classifyMissingAtPsp(op('sale', 'SUCCEEDED'))).toMatchObject({ class: 'missing_at_psp', action: { type: 'report' }, ledger: { amount: 1000 } });
+  });
+
+  it('nothing to expect for a failed operation or one that moves no money', () => {
+    expect(classifyMissingAtPsp(op('sale', 'FAILED'))).toBeNull();
+    expect(classifyMissingAtPsp(op('tokenize', 'SUCCEEDED'))).toBeNull();
+    expect(classifyMissingAtPsp(op('validate', 'SUCCEEDED'))).toBeNull();
+  });
+});
+
+describe('chooseMatch', () => {
+  it('prefers the operation id, then the modification reference, the payment reference, the merchant reference', () => {
+    const a = op('capture', 'SUCCEEDED', { id: 'a' });
+    const b = op('capture', 'SUCCEEDED', { id: 'b' });
+    expect(
+      chooseMatch(
+        line(),
+        [
+          { op: a, by: 'psp_reference' },
+          { op: b, by: 'operation_id' },
+        ],
+        'sim',
+      )?.op.id,
+    ).toBe('b');
+    expect(
+      chooseMatch(
+        line(),
+        [
+          { op: a, by: 'merchant_reference' },
+          { op: b, by: 'modification_reference' },
+        ],
+        'sim',
+      )?.op.id,
+    ).toBe('b');
+  });
+
+  it('ignores another gateway’s operation and one of an incompatible command', () => {
+    const other = op('capture', 'SUCCEEDED', { payment: { ...op('capture', 'SUCCEEDED').payment, gateway: 'stripe' } });
+    const auth = op('authorize', 'SUCCEEDED');
+    expect(
+      chooseMatch(
+        line(),
+        [
+          { op: other, by: 'operation_id' },
+          { op: auth, by: 'psp_reference' },
+        ],
+        'sim',
+      ),
+    ).toBeNull();
+  });
+
+  it('among an order’s operations picks the one with the line’s amount', () => {
+    const small = op('capture', 'SUCCEEDED', { id: 'small', payment: { ...op('capture', 'SUCCEEDED').payment, amount: 10 } });
+    const exact = op('capture', 'SUCCEEDED', { id: 'exact', createdAt: 9 });
+    expect(
+      chooseMatch(
+        line(),
+        [
+          { op: small, by: 'merchant_reference' },
+          { op: exact, by: 'merchant_reference' },
+        ],
+        'sim',
+      )?.op.id,
+    ).toBe('exact');
+  });
+});
+
+describe('the closed sets', () => {
+  it('every class is named, and the kind/command tables answer for every pair without throwing', () => {
+    expect(RECONCILIATION_CLASSES).toHaveLength(7);
+    expect(compatible('capture', 'sale')).toBe(true);
+    expect(compatible('refund', 'capture')).toBe(false);
+    expect(movesMoney('cancel')).toBe(true);
+  });
+});
