@@ -29,7 +29,8 @@ export function fieldOf(error: ErrorObject): string {
   return field || '(root)';
 }
 
-function reasonOf(error: ErrorObject): string {
+/** A reason for an ajv error, never quoting the value. */
+export function reasonOf(error: ErrorObject): string {
   switch (error.keyword) {
     case 'required':
       return 'is required';
@@ -84,8 +85,19 @@ export function validateCommandReport(message: unknown, channels?: ChannelsConfi
     // A lone surrogate cannot be encoded into a URL or UTF-8 body: the gateway call would fail forever.
     throw new CommandValidationError(broken, 'holds malformed unicode (a lone surrogate)', 'INVALID_PARAMS');
   }
+  checkSplits(value);
   checkProfile(value, profile);
   return { command: value, masked };
+}
+
+/** The parts of a split payment add up to its amount exactly: money that does not add up never moves. */
+function checkSplits(command: PaymentCommand): void {
+  const splits = command.payment.splits;
+  if (!splits) return;
+  const parts = splits.reduce((sum, s) => sum + BigInt(s.amount), 0n);
+  if (parts !== BigInt(command.payment.amount)) {
+    throw new CommandValidationError('payment.splits', `amounts add up to ${parts} minor units, not payment.amount (${command.payment.amount})`);
+  }
 }
 
 /** {@link validateCommandReport} without the report: the valid (possibly masked) command. */

@@ -71,6 +71,22 @@ const payment = {
         bank: { type: 'object', maxProperties: 32, additionalProperties: { type: 'string', maxLength: 255 } },
       },
     },
+    splits: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 51,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['type', 'amount'],
+        properties: {
+          type: { enum: ['seller', 'marketplace_fee'] },
+          account: text(128),
+          reference: { type: 'string', pattern: REFERENCE_PATTERN },
+          amount: minor,
+        },
+      },
+    },
     custom_attributes: {
       anyOf: [
         { type: 'object', maxProperties: 64 },

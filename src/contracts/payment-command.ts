@@ -47,6 +47,20 @@ export interface MethodDetails {
   bank?: Record<string, string>;
 }
 
+/**
+ * One part of a split payment (a marketplace order): what goes to a seller's sub-merchant account, or the
+ * marketplace's own fee. The parts of a payment add up to its `amount`.
+ */
+export interface PaymentSplit {
+  type: 'seller' | 'marketplace_fee';
+  /** The seller's sub-merchant account at the PSP (`seller` parts). */
+  account?: string;
+  /** The seller's id (`seller` parts). */
+  reference?: string;
+  /** Minor units. */
+  amount: number;
+}
+
 /** `params.payment` as the bus sends it. */
 export interface Payment {
   gateway: string;
@@ -62,6 +76,8 @@ export interface Payment {
   lines?: PaymentLine[];
   method_details?: MethodDetails;
   custom_attributes?: Record<string, unknown> | Array<Record<string, unknown>>;
+  /** How the amount splits between sellers and the marketplace (marketplace orders); the parts add up to `amount`. */
+  splits?: PaymentSplit[];
   /** Set by the bridge on the void of an orphaned authorization: why it voided it (echoed on the cancel event). */
   orphan_reversal?: string;
 }

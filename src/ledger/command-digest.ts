@@ -19,7 +19,9 @@ const DIGEST_VERSION = 'v1';
  * - `payment.gateway_key` (which authorization / payment method it acts on),
  * - `payment.amount`, `payment.currency` (how much, in what),
  * - `payment.order_id` (which order it is booked to),
- * - each line's `line_number` and `refund_amount`, in order (how a refund splits over the order lines).
+ * - each line's `line_number` and `refund_amount`, in order (how a refund splits over the order lines),
+ * - `payment.splits` when present (who gets which part of a marketplace payment); a command without splits
+ *   hashes exactly as before they existed, so stored digests stay valid.
  *
  * Left out, because a legitimate resend may differ in them without changing the money: `channel`,
  * `sequence` (the bus's JSON-RPC id changes on a resend), `received_at`, `version`, `operation_reference`
@@ -32,6 +34,8 @@ const DIGEST_VERSION = 'v1';
 export function commandDigest(command: PaymentCommand): string {
   const p = command.payment;
   const lines = (p.lines ?? []).map((l) => [l.line_number ?? null, l.refund_amount ?? null]);
-  const material = JSON.stringify([command.command, p.gateway, p.gateway_account, p.gateway_key, p.amount, p.currency, p.order_id ?? null, lines]);
+  const base = [command.command, p.gateway, p.gateway_account, p.gateway_key, p.amount, p.currency, p.order_id ?? null, lines];
+  const splits = p.splits?.map((s) => [s.type, s.account ?? null, s.reference ?? null, s.amount]);
+  const material = JSON.stringify(splits ? [...base, splits] : base);
   return `${DIGEST_VERSION}:${createHash('sha256').update(material).digest('hex').slice(0, 32)}`;
 }

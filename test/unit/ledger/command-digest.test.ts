@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { commandDigest } from '../../../src/ledger/command-digest';
 import { idempotencyConflictEvent } from '../../../src/events/idempotency-conflict-event';
 import { channelCommand } from '../../support/fixtures';
@@ -92,5 +93,32 @@ describe('idempotencyConflictEvent', () => {
       operation_reference: id,
       event_id: event.eventId,
     });
+  });
+});
+
+describe('commandDigest: marketplace splits', () => {
+  const split = (amount: number) => [
+    { type: 'seller' as const, account: 'BA-1', reference: 'S1', amount },
+    { type: 'marketplace_fee' as const, amount: 1000 - amount },
+  ];
+
+  it('changes when who gets which part changes, the total staying the same', () => {
+    expect(commandDigest(withPayment({ splits: split(900) }))).not.toBe(commandDigest(withPayment({ splits: split(800) })));
+    expect(commandDigest(withPayment({ splits: split(900) }))).not.toBe(commandDigest(base));
+  });
+
+  it('of a command without splits is what it was before splits existed (stored digests stay valid)', () => {
+    const p = base.payment;
+    const material = JSON.stringify([
+      base.command,
+      p.gateway,
+      p.gateway_account,
+      p.gateway_key,
+      p.amount,
+      p.currency,
+      p.order_id ?? null,
+      (p.lines ?? []).map((l) => [l.line_number ?? null, l.refund_amount ?? null]),
+    ]);
+    expect(commandDigest(base)).toBe(`v1:${createHash('sha256').update(material).digest('hex').slice(0, 32)}`);
   });
 });
