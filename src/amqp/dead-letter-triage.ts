@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { TriageConfig } from '../config/channels-config';
+import { describeContractBody } from '../channels/channel-contracts';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 
@@ -50,7 +51,7 @@ type Json = Record<string, unknown>;
 const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length <= 128 ? v : undefined);
 
-/** The payment, channel and command a (redacted) dead-letter body names: a canonical command or a bus JSON-RPC call. */
+/** The payment, channel and command a (redacted) dead-letter body names: a canonical command, a channel contract's payload or a bus JSON-RPC call. */
 export function describeBody(body: Buffer): { channel: string; command: string; payment: Json | undefined } {
   let parsed: Json | undefined;
   try {
@@ -63,6 +64,8 @@ export function describeBody(body: Buffer): { channel: string; command: string; 
     const method = parsed.method;
     return { channel: 'bus', command: method.slice(method.lastIndexOf('.') + 1) || 'unknown', payment: obj(obj(parsed.params)?.payment) };
   }
+  const contract = describeContractBody(parsed);
+  if (contract) return contract;
   return { channel: str(parsed.channel) ?? 'unknown', command: str(parsed.command) ?? 'unknown', payment: obj(parsed.payment) };
 }
 

@@ -6,7 +6,7 @@ import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
-import { validateCommandReport } from '../contracts/command-validator';
+import { CANONICAL, contractOf, readChannelMessage } from '../channels/channel-contracts';
 import { reportMaskedCardData } from './card-data-masking';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
@@ -224,31 +224,40 @@ export class CommandConsumer {
 
   private async decideMessage(msg: ConsumeMessage, seen: { operationId: string | null }): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
     let command: PaymentCommand;
+    // The contract label of the metric: a known contract's name, `canonical`, or `unknown` until it is read.
+    let contract = 'unknown';
     try {
       checkSize(msg.content);
       const auth = this.keyring.verify(msg.content, msg.properties.headers, msg.fields.routingKey);
       if (!auth.ok) return await this.refuseUnauthenticated(msg, auth.reason);
       const message = parseMessage(msg.content);
+      const resolved = contractOf(message);
+      contract = resolved === CANONICAL ? CANONICAL : resolved.name;
+      // A contract belongs to one channel: another channel's key signing it is a claim to be that channel.
+      if (resolved !== CANONICAL && resolved.channel !== auth.channel) return await this.refuseUnauthenticated(msg, 'channel_mismatch');
       const claimed = message !== null && typeof message === 'object' ? (message as Record<string, unknown>).channel : undefined;
       // A known channel other than the signer's is a claim to be another; anything else the schema refuses by name.
       if (typeof claimed === 'string' && claimed !== auth.channel && (KNOWN_CHANNELS as readonly string[]).includes(claimed)) {
         return await this.refuseUnauthenticated(msg, 'channel_mismatch');
       }
-      const validated = validateCommandReport(message, this.deps.config.channels);
+      const validated = readChannelMessage(message, this.deps.config.channels, new Date().toISOString());
       command = validated.command;
-      reportMaskedCardData(this.deps.logger, command.channel, validated.masked, { routing_key: msg.fields.routingKey });
+      reportMaskedCardData(this.deps.logger, command.channel, validated.masked, { routing_key: msg.fields.routingKey, contract });
     } catch (err) {
       if (!(err instanceof CommandValidationError)) throw err;
       await this.deadLetter(msg, { code: err.code, field: err.field, reason: err.reason }, err.code.toLowerCase());
+      contractMessages().inc({ contract, outcome: 'refused' });
       this.deps.logger.warn('command dead-lettered', {
         code: err.code,
         field: err.field,
         reason: err.reason,
         routing_key: msg.fields.routingKey,
+        contract,
         ...refusalIdentifiers(msg.content),
       });
       return { decision: 'dead-lettered', operationId: null };
     }
+    contractMessages().inc({ contract, outcome: 'accepted' });
     const operationId = operationIdOf(command);
     seen.operationId = operationId;
     await this.admit(command);
@@ -416,6 +425,18 @@ function channelRefusals() {
     'pb_channel_messages_refused_total',
     'Messages on the commands exchange refused because they lack valid credentials of the channel they claim, by claimed channel and reason',
     ['channel', 'reason'] as const,
+  );
+}
+
+/**
+ * `pb_channel_contract_messages_total{contract,outcome}`: messages read by payload contract (a contract's
+ * name, `canonical`, or `unknown` when the body names none it knows), `accepted` or `refused`.
+ */
+function contractMessages() {
+  return counter(
+    'pb_channel_contract_messages_total',
+    'Messages on the commands queues by payload contract (contract name, canonical, unknown) and outcome (accepted, refused)',
+    ['contract', 'outcome'] as const,
   );
 }
 

@@ -1,3 +1,4 @@
+import { describeContractBody } from '../channels/channel-contracts';
 /**
  * The identifiers an operator looks a refused command up by, read best-effort from its raw body: the order
  * id and the JSON-RPC id (a bus call's `id`; a queued bus command's `sequence`). Only on the refusal path
@@ -13,7 +14,8 @@ export function refusalIdentifiers(raw: Buffer | string): { order_id?: string; r
   }
   if (!isObject(body)) return {};
   const params = isObject(body.params) ? body.params : body;
-  const payment = isObject(params.payment) ? params.payment : undefined;
+  // A channel contract's payload keeps its order id under its own name.
+  const payment = describeContractBody(body)?.payment ?? (isObject(params.payment) ? params.payment : undefined);
   const orderId = scalar(payment?.order_id);
   const rpcId = 'jsonrpc' in body ? scalar(body.id) : body.channel === 'bus' ? scalar(body.sequence) : undefined;
   return { ...(orderId !== undefined ? { order_id: String(orderId) } : {}), ...(rpcId !== undefined ? { rpc_id: rpcId } : {}) };

@@ -4,7 +4,7 @@ import { AuditLog } from '../audit/audit-log';
 import { busSigningKey, channelSignatureHeaders } from '../channels/channel-signature';
 import { PublishingChannel } from '../config/channels-config';
 import { Config } from '../config/config';
-import { validateCommand } from '../contracts/command-validator';
+import { readChannelMessage } from '../channels/channel-contracts';
 import { MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
 import { PaymentCommand } from '../contracts/payment-command';
 import { CommandValidationError } from '../errors/command-validation-error';
@@ -177,7 +177,8 @@ export class DeadLetterReplay {
       if (!mapped.ok) throw mapped.error;
       return mapped.command;
     }
-    return validateCommand(body, this.deps.config.channels);
+    // A channel contract's payload is read by its adapter; the replay publishes the canonical command.
+    return readChannelMessage(body, this.deps.config.channels, new Date(record.deadLetteredAt).toISOString()).command;
   }
 
   private async publish(plan: ReplayPlan, actor: string): Promise<void> {
