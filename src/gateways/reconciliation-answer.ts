@@ -46,5 +46,12 @@ export function object(value: unknown): Record<string, unknown> | undefined {
  */
 export function safeReference(value: unknown): string | undefined {
   const s = text(value);
-  return s === undefined || containsCardNumber(s) ? undefined : s;
+  if (s === undefined) return undefined;
+  // Fewer than 12 digits cannot hold a card number: skip the full scan (report readers call this per line).
+  let digits = 0;
+  for (let i = 0; i < s.length && digits < 12; i += 1) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) digits += 1;
+  }
+  return digits >= 12 && containsCardNumber(s) ? undefined : s;
 }

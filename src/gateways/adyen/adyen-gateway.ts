@@ -4,6 +4,7 @@ import { MIN_SECRET_LENGTH, minLengthProblem } from '../secret-format';
 import { ADYEN_CURRENCIES } from './adyen-currencies';
 import { ADYEN_DECLINES, ADYEN_RAW_RESPONSES } from './adyen-declines';
 import { adyenFacts } from './adyen-facts';
+import { adyenReconciliation } from './adyen-reconciliation';
 import { adyenTransformer } from './adyen-transformer';
 import { adyenSigningString, adyenWebhookAuthorization } from './adyen-webhook';
 
@@ -33,6 +34,17 @@ const ADYEN_SETTINGS = {
     secret: true,
     check: (value: string) => minLengthProblem(value, 'the webhook Basic-auth password needs '),
     description: "the webhook's Basic-auth password",
+  },
+  reportUsername: {
+    secret: false,
+    description:
+      'the report user (`report@Company.<company account>`, Customer Area ▸ Developers ▸ API credentials, role Merchant report download) that downloads the Settlement details report for reconciliation; empty: `payment-bridge reconcile` cannot read Adyen',
+  },
+  reportPassword: { secret: true, description: "the report user's password (Basic auth on report downloads)" },
+  reportBaseUrl: {
+    secret: false,
+    description:
+      'where reports are downloaded (`<report_base_url>/reports/download/MerchantAccount/<merchant_account>/<file>`); empty: https://ca-test.adyen.com for the test Checkout base_url, https://ca-live.adyen.com for a live one',
   },
 } as const;
 
@@ -97,4 +109,5 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
   // PayPal captures are guaranteed 3 days.
   authorizationValidityMs: { default: 28 * DAY_MS, cartebancaire: 12 * DAY_MS, cartes_bancaires: 12 * DAY_MS, paypal: 3 * DAY_MS },
   conformanceFixture: 'test/conformance/fixtures/adyen.ts',
+  reconciliation: adyenReconciliation,
 };
