@@ -25,13 +25,14 @@ import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { IDEMPOTENCY_CONFLICT, idempotencyConflictEvent } from '../events/idempotency-conflict-event';
 import { idempotencyConflicts } from './idempotency-metrics';
 import { RateLimiter } from '../admission/rate-limiter';
-import { priorityQueueOf } from '../admission/command-priority';
+import { isPriorityCommand, priorityQueueOf } from '../admission/command-priority';
+import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { gauge } from '../metrics/metrics-registry';
 import { ChannelKeyring, ChannelAuthRefusal, routingChannel } from '../channels/channel-signature';
 import { LogThrottle } from '../logging/log-throttle';
 
 /** What the consumer did with one message. Every message ends in exactly one of these. */
-export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued';
+export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued' | 'demoted';
 
 export interface CommandConsumerStats {
   accepted: number;
@@ -42,6 +43,8 @@ export interface CommandConsumerStats {
   rateLimited: number;
   /** Dependency failures retried while holding a message. */
   dependencyRetries: number;
+  /** Authorizations, sales, validates… that arrived on the priority lane and were moved to the normal one. */
+  demoted: number;
 }
 
 export interface CommandConsumerDeps {
@@ -87,9 +90,13 @@ function heldGauge() {
  * step is idempotent: same idempotency key, inquiry before resending an UNKNOWN, events by id).
  */
 export class CommandConsumer {
-  readonly stats: CommandConsumerStats = { accepted: 0, duplicates: 0, deadLettered: 0, requeued: 0, rateLimited: 0, dependencyRetries: 0 };
+  readonly stats: CommandConsumerStats = { accepted: 0, duplicates: 0, deadLettered: 0, requeued: 0, rateLimited: 0, dependencyRetries: 0, demoted: 0 };
   /** One channel per queue consumed (the commands queue, then the priority lane's), each with its prefetch. */
   private lanes: { channel: Channel; consumerTag: string }[] = [];
+  /** Moves a command that may not ride the priority lane to the commands exchange (confirmed before the ack). */
+  private readonly demotions: ConfirmPublisher;
+  /** One demotion warning per minute per channel and command type. */
+  private readonly demotionLog: LogThrottle;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly onReady = () => void this.subscribe().catch((err: Error) => this.deps.logger.error('consumer resubscribe failed', { error: err.message }));
@@ -101,6 +108,8 @@ export class CommandConsumer {
   constructor(private readonly deps: CommandConsumerDeps) {
     this.keyring = new ChannelKeyring(deps.config.channels.credentials, deps.config.serviceBus.secret, deps.config.serviceBus.secretPrevious);
     this.authRefusals = new LogThrottle(deps.logger);
+    this.demotions = new ConfirmPublisher(deps.connection, deps.config.amqp.publishTimeoutMs);
+    this.demotionLog = new LogThrottle(deps.logger);
   }
 
   /** Whether the consumer is subscribed to its queue on a live connection (readiness). */
@@ -131,10 +140,11 @@ export class CommandConsumer {
       if (i === 0) await declareTopology(channel, config.amqp, { priorityLane });
       await channel.prefetch(config.amqp.prefetch);
       const acks = new AckBatcher(channel);
+      const priority = i === 1;
       const { consumerTag } = await channel.consume(queue, (msg) => {
         if (!msg) return; // consumer cancelled by the broker; `ready` resubscribes after reconnect
         acks.track(msg);
-        const work = this.handle(channel, acks, msg).finally(() => this.inFlight.delete(work));
+        const work = this.handle(channel, acks, msg, priority).finally(() => this.inFlight.delete(work));
         this.inFlight.add(work);
       });
       lanes.push({ channel, consumerTag });
@@ -153,12 +163,13 @@ export class CommandConsumer {
     await new Promise((resolve) => setImmediate(resolve));
     await Promise.all(lanes.map((lane) => lane.channel.close().catch(() => undefined)));
     this.lanes = [];
+    await this.demotions.close();
   }
 
-  private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage): Promise<void> {
+  private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage, priority: boolean): Promise<void> {
     let decision: ConsumeDecision;
     try {
-      decision = (await this.decide(msg)).decision;
+      decision = (await this.decide(msg, priority)).decision;
       acks.ack(msg);
     } catch {
       // Only reached when stopping with a dependency still down: hand the message back to the broker.
@@ -177,6 +188,7 @@ export class CommandConsumer {
     if (decision === 'accepted') this.stats.accepted += 1;
     else if (decision === 'duplicate') this.stats.duplicates += 1;
     else if (decision === 'dead-lettered') this.stats.deadLettered += 1;
+    else if (decision === 'demoted') this.stats.demoted += 1;
     else this.stats.requeued += 1;
   }
 
@@ -185,10 +197,10 @@ export class CommandConsumer {
    * Any other error ends in a dead letter with its reason: a message that fails the same way every time
    * must never be requeued (it would spin the worker and block the messages behind it).
    */
-  private async decide(msg: ConsumeMessage): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+  private async decide(msg: ConsumeMessage, priority: boolean): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
     const seen: { operationId: string | null } = { operationId: null };
     try {
-      return await this.decideMessage(msg, seen);
+      return await this.decideMessage(msg, seen, priority);
     } catch (err) {
       if (!this.running) throw err;
       const errorClass = errorClassOf(err);
@@ -222,7 +234,11 @@ export class CommandConsumer {
     deadLetteredTotal().inc({ reason: metricReason });
   }
 
-  private async decideMessage(msg: ConsumeMessage, seen: { operationId: string | null }): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+  private async decideMessage(
+    msg: ConsumeMessage,
+    seen: { operationId: string | null },
+    priority: boolean,
+  ): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
     let command: PaymentCommand;
     // The contract label of the metric: a known contract's name, `canonical`, or `unknown` until it is read.
     let contract = 'unknown';
@@ -257,6 +273,8 @@ export class CommandConsumer {
       });
       return { decision: 'dead-lettered', operationId: null };
     }
+    // The lane is for settling money already authorized: anything else published there goes to the back of the normal queue.
+    if (priority && !isPriorityCommand(command.command)) return await this.demote(msg, command, contract);
     contractMessages().inc({ contract, outcome: 'accepted' });
     const operationId = operationIdOf(command);
     seen.operationId = operationId;
@@ -300,6 +318,32 @@ export class CommandConsumer {
     // Adding again is safe: BullMQ ignores a jobId it already holds.
     await this.retrying('delivery queue', () => this.deps.deliveryQueue.add('deliver', { operationId }, { jobId: bullJobId(operationId) }));
     return { decision: created ? 'accepted' : 'duplicate', operationId };
+  }
+
+  /**
+   * A valid command that may not ride the priority lane (an authorization, a sale, a validate, …: only
+   * captures, cancels and refunds may) arrived on it: republish the message as it came (same body, same
+   * signature, same routing key) to the commands exchange, confirmed before the caller acks it, so it waits
+   * behind the backlog like any authorization and is read there again. Counted in
+   * `pb_priority_lane_demoted_total{channel,command}`, one warning a minute per channel and command.
+   */
+  private async demote(msg: ConsumeMessage, command: PaymentCommand, contract: string): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+    const { config } = this.deps;
+    const headers = { ...(msg.properties.headers ?? {}), [DEMOTED_HEADER]: priorityQueueOf(config.amqp) };
+    await this.retrying('priority lane demotion', () =>
+      this.demotions.publish(config.amqp.commandsExchange, msg.fields.routingKey, msg.content, {
+        contentType: msg.properties.contentType ?? 'application/json',
+        headers,
+        ...(msg.properties.messageId !== undefined ? { messageId: String(msg.properties.messageId) } : {}),
+      }),
+    );
+    demotedTotal().inc({ channel: command.channel, command: command.command });
+    this.demotionLog.warn(
+      `${command.channel}:${command.command}`,
+      'priority lane: command demoted to the normal lane (only capture, cancel and refund may ride it; rate-limited: one line per minute per channel and command)',
+      { channel: command.channel, command: command.command, contract, routing_key: msg.fields.routingKey, reason: 'not_a_priority_command' },
+    );
+    return { decision: 'demoted', operationId: null };
   }
 
   /**
@@ -437,6 +481,18 @@ function contractMessages() {
     'pb_channel_contract_messages_total',
     'Messages on the commands queues by payload contract (contract name, canonical, unknown) and outcome (accepted, refused)',
     ['contract', 'outcome'] as const,
+  );
+}
+
+/** Header on a demoted message: the priority queue it was moved from. */
+export const DEMOTED_HEADER = 'x-pb-demoted-from';
+
+/** `pb_priority_lane_demoted_total{channel,command}`: commands moved from the priority lane to the normal one. */
+function demotedTotal() {
+  return counter(
+    'pb_priority_lane_demoted_total',
+    'Commands published to the priority lane that may not ride it (only capture, cancel and refund may), moved to the normal commands queue, by channel and command',
+    ['channel', 'command'] as const,
   );
 }
 
