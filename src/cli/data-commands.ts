@@ -4,6 +4,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { ExportFormat, ExportSummary, exportOperations } from '../data-lifecycle/export';
 import { exportToFile } from '../data-lifecycle/export-file';
+import { eraseOrder } from '../data-lifecycle/erasure';
 import { NamespaceNotEmptyError, importOperations } from '../data-lifecycle/import';
 import { OpsContext } from '../ops/ops-context';
 import { OpsOutput } from './ops-commands';
@@ -138,7 +139,35 @@ export async function dataImport(ctx: OpsContext, io: OpsOutput, args: { file: s
   }
 }
 
-/** Adds `export` and `import` (and `erase`) to the CLI. */
+/** `payment-bridge erase --order ID`: scrubs the order's customer data, keeping what accounting needs. */
+export async function dataErase(ctx: OpsContext, io: OpsOutput, args: { order: string; json?: boolean }): Promise<number> {
+  let summary;
+  try {
+    summary = await eraseOrder(ctx.redis, ctx.config.redis.keyPrefix, args.order);
+  } catch (err) {
+    await ctx.audit.record({
+      action: 'data.erase',
+      actor: io.actor,
+      outcome: 'failed',
+      target: args.order,
+      detail: { error: (err as Error).message.slice(0, 200) },
+    });
+    throw err;
+  }
+  const { orderId: _orderId, ...counts } = summary;
+  await ctx.audit.record({ action: 'data.erase', actor: io.actor, outcome: 'ok', target: args.order, detail: counts });
+  io.out.write(
+    args.json
+      ? `${JSON.stringify(summary, null, 2)}\n`
+      : summary.operations === 0
+        ? `no operations for order ${args.order} (dead letters scrubbed: ${summary.deadLetters})\n`
+        : `order ${args.order}: ${summary.operations} operation(s); scrubbed ${summary.records} record(s), ${summary.historyEntries} history entr(y/ies), ` +
+          `${summary.events} stored event(s), ${summary.deadLetters} dead letter(s); ids, amounts, currencies, states and times kept\n`,
+  );
+  return summary.operations === 0 && summary.deadLetters === 0 ? 1 : 0;
+}
+
+/** Adds `export`, `import` and `erase` to the CLI. */
 export function addDataCommands(program: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
   program
     .command('export')
@@ -157,4 +186,13 @@ export function addDataCommands(program: Command, withContext: (run: (ctx: OpsCo
     .command('import <file>')
     .description('restore an export (ndjson or csv) into the configured namespace, which must hold no ledger yet, rebuilding every index')
     .action((file: string) => withContext((ctx, io) => dataImport(ctx, io, { file })));
+
+  program
+    .command('erase')
+    .description(
+      "scrub an order's customer data (names, e-mails, addresses, custom attributes, free text, card holder and expiry) from its records, history, stored events and dead letters; ids, amounts, currencies, states and times stay (idempotent)",
+    )
+    .requiredOption('--order <order_id>', 'the order whose customer data goes')
+    .option('--json', 'print the result as JSON')
+    .action((opts: { order: string; json?: boolean }) => withContext((ctx, io) => dataErase(ctx, io, opts)));
 }

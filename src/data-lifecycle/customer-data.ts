@@ -1,0 +1,144 @@
+import { Payment } from '../contracts/payment-command';
+
+/**
+ * What erasure keeps and what it removes (docs/DATA.md, "Erasure"). Accounting and reconciliation need the
+ * ids, amounts, currencies, states and times; the PSP's and our references; the card's BIN, last four
+ * digits and brand (what a chargeback or a customer query is matched by). Everything that describes the
+ * customer goes: names, e-mail and postal addresses, phone numbers, custom attributes, bank details, the
+ * card's holder name and expiry, product names and any free text.
+ */
+
+/** Payment fields kept by erasure (the payment is scrubbed by allowlist: a field not named here goes). */
+const KEPT_PAYMENT_FIELDS: ReadonlySet<string> = new Set([
+  'gateway',
+  'gateway_account',
+  'gateway_key',
+  'amount',
+  'currency',
+  'order_id',
+  'operation_reference',
+  'new_gateway_key',
+  'orphan_reversal',
+  'lines',
+  'method_details',
+] satisfies (keyof Payment)[]);
+
+/** Every field of the command's payment, kept or not: in an event's `payment` the rest are the event's own. */
+const PAYMENT_FIELDS: ReadonlySet<string> = new Set<string>([...KEPT_PAYMENT_FIELDS, ...(['custom_attributes'] satisfies (keyof Payment)[])]);
+
+const KEPT_LINE_FIELDS: ReadonlySet<string> = new Set([
+  'line_number',
+  'item_sku',
+  'item_type',
+  'quantity',
+  'unit_price_gross',
+  'refund_amount',
+  'tax_amount',
+  'tax_rate',
+]);
+const KEPT_METHOD_FIELDS: ReadonlySet<string> = new Set(['method', 'submethod']);
+const KEPT_CARD_FIELDS: ReadonlySet<string> = new Set(['bin', 'last_four_digits', 'brand']);
+
+/** Words that mark a field as describing a person or holding free text, wherever it appears (history, events). */
+const PERSONAL_WORDS: ReadonlySet<string> = new Set([
+  'name',
+  'firstname',
+  'lastname',
+  'surname',
+  'email',
+  'mail',
+  'address',
+  'street',
+  'city',
+  'postcode',
+  'postal',
+  'zip',
+  'phone',
+  'telephone',
+  'mobile',
+  'holder',
+  'birth',
+  'dob',
+  'ip',
+  'shopper',
+  'customer',
+  'billing',
+  'shipping',
+  'note',
+  'notes',
+  'comment',
+  'comments',
+  'description',
+  'text',
+  'message',
+  'custom',
+  'attributes',
+  'bank',
+  'iban',
+]);
+
+/** Whether a field name (snake_case, camelCase or kebab-case) holds one of the personal words. */
+export function isPersonalField(key: string): boolean {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  return words.some((w) => PERSONAL_WORDS.has(w));
+}
+
+function pick(value: unknown, kept: ReadonlySet<string>, nested: Record<string, (v: unknown) => unknown> = {}): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (!kept.has(k)) continue;
+    const scrubbed = nested[k] ? nested[k](v) : v;
+    if (scrubbed !== undefined) out[k] = scrubbed;
+  }
+  return out;
+}
+
+const scrubCard = (card: unknown) => pick(card, KEPT_CARD_FIELDS);
+const scrubMethod = (method: unknown) => pick(method, new Set([...KEPT_METHOD_FIELDS, 'card']), { card: scrubCard });
+const scrubLines = (lines: unknown) => (Array.isArray(lines) ? lines.map((l) => pick(l, KEPT_LINE_FIELDS) ?? {}) : undefined);
+
+/** The payment with only what accounting needs (see `KEPT_PAYMENT_FIELDS`). Pure; idempotent. */
+export function scrubPayment(payment: Payment): Payment {
+  return pick(payment, KEPT_PAYMENT_FIELDS, { lines: scrubLines, method_details: scrubMethod }) as Payment;
+}
+
+/**
+ * Any stored JSON value (a history entry, an event's params) without customer data: a `payment` object is
+ * scrubbed like the record's (its non-payment fields, the event's own, kept unless personal), `lines`,
+ * `method_details` and `card` wherever they appear, and every field named by a personal word is removed.
+ * Pure; idempotent.
+ */
+export function scrubStored(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) return value.map((v) => scrubStored(v));
+  if (value === null || typeof value !== 'object') return value;
+  if (key === 'method_details') return scrubMethod(value);
+  if (key === 'card') return scrubCard(value);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (key === 'payment' && PAYMENT_FIELDS.has(k) && !KEPT_PAYMENT_FIELDS.has(k)) continue;
+    if (isPersonalField(k)) continue;
+    if (k === 'lines') {
+      const lines = scrubLines(v);
+      if (lines !== undefined) out[k] = lines;
+      continue;
+    }
+    out[k] = scrubStored(v, k);
+  }
+  return out;
+}
+
+/** A stored JSON text scrubbed (`scrubStored`); text that is not JSON is replaced as a whole (free text). */
+export function scrubJsonText(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return JSON.stringify('[erased]');
+  }
+  return JSON.stringify(scrubStored(parsed));
+}

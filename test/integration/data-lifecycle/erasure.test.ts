@@ -1,0 +1,116 @@
+import { PassThrough, Writable } from 'node:stream';
+import { dataErase } from '../../../src/cli/data-commands';
+import { exportOperations } from '../../../src/data-lifecycle/export';
+import { EventStore } from '../../../src/events/event-store';
+import { silentLogger } from '../../../src/logging/logger';
+import { OpsContext, openOps } from '../../../src/ops/ops-context';
+import { SeededLedger, seedLedger } from '../../support/ledger-scenario';
+import { testConfig } from '../../support/test-config';
+
+let ctx: OpsContext;
+let seeded: SeededLedger;
+const PERSONAL = /Ada|ada@example\.com|Analytical|Engraved|holder_name|expiration_|custom_attributes/;
+
+async function exportOf(ids: string[]): Promise<string> {
+  const chunks: Buffer[] = [];
+  const out = new Writable({
+    write(c: Buffer, _e, done) {
+      chunks.push(c);
+      done();
+    },
+  });
+  await exportOperations(ctx.redis, ctx.config.redis.keyPrefix, out, { from: 0, to: Date.now() + 60_000 });
+  const lines = Buffer.concat(chunks).toString('utf8').trim().split('\n');
+  return lines.filter((l) => ids.some((id) => l.includes(`"id":"${id}"`))).join('\n');
+}
+
+const io = () => {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  return { io: { out, err: new PassThrough(), actor: 'dpo@ci' }, text: () => Buffer.concat(chunks).toString('utf8') };
+};
+
+beforeAll(async () => {
+  ctx = openOps(testConfig(), silentLogger(), { service: 'ops', auditStream: new PassThrough() });
+  seeded = await seedLedger(ctx.redis, ctx.config.redis.keyPrefix);
+  // A dead letter of the same order, as the archive holds it.
+  const prefix = ctx.config.redis.keyPrefix;
+  const body = JSON.stringify({ payment: { order_id: seeded.order, amount: 1999, custom_attributes: { email: 'ada@example.com' } } });
+  await ctx.redis.hset(`${prefix}dl:dl-1`, 'record', JSON.stringify({ id: 'dl-1', orderId: seeded.order, amount: 1999, body }), 'replays', '0');
+  await ctx.redis.zadd(`${prefix}dls:time`, 1, 'dl-1');
+});
+
+afterAll(async () => {
+  const keys = await ctx.redis.keys(`${ctx.config.redis.keyPrefix}*`);
+  if (keys.length > 0) await ctx.redis.del(...keys);
+  await ctx.close();
+});
+
+describe('payment-bridge erase --order', () => {
+  it("scrubs the order's customer data from records, history, stored events and dead letters, keeping ids, amounts, states and times", async () => {
+    const orderOps = [seeded.auth, seeded.capture, seeded.refund];
+    const before = await Promise.all(orderOps.map((id) => ctx.ledger.get(id)));
+    expect(await exportOf(orderOps)).toMatch(PERSONAL);
+    const otherBefore = await exportOf([seeded.failed]);
+
+    const run = io();
+    expect(await dataErase(ctx, run.io, { order: seeded.order, json: true })).toBe(0);
+    const summary = JSON.parse(run.text()) as Record<string, number>;
+    expect(summary).toMatchObject({ operations: 3, records: 3, deadLetters: 1 });
+    expect(summary.historyEntries).toBeGreaterThanOrEqual(1);
+    expect(summary.events).toBe(3);
+
+    expect(await exportOf(orderOps)).not.toMatch(PERSONAL);
+    const after = await Promise.all(orderOps.map((id) => ctx.ledger.get(id)));
+    after.forEach((op, i) => {
+      const was = before[i]!;
+      expect(op).toMatchObject({
+        id: was.id,
+        state: was.state,
+        command: was.command,
+        createdAt: was.createdAt,
+        updatedAt: was.updatedAt,
+        attempts: was.attempts,
+      });
+      expect(op!.payment).toMatchObject({
+        amount: was.payment.amount,
+        currency: was.payment.currency,
+        order_id: seeded.order,
+        gateway: 'simulator',
+        gateway_key: was.payment.gateway_key,
+        method_details: { method: 'card', card: { bin: '411111', last_four_digits: '1111' } },
+        lines: [{ line_number: 1, item_sku: 'PEN-1', quantity: 1, unit_price_gross: 1999 }],
+      });
+    });
+    const event = await new EventStore(ctx.redis, ctx.config.redis.keyPrefix).load(`${seeded.refund}.PENDING`);
+    expect(event?.sequence).toBe(3);
+    expect(JSON.stringify(event?.params)).not.toMatch(PERSONAL);
+    expect((event?.params.payment as Record<string, unknown>).amount).toBe(1999);
+    const dl = JSON.parse((await ctx.redis.hget(`${ctx.config.redis.keyPrefix}dl:dl-1`, 'record'))!) as { body: string; amount: number };
+    expect(dl.body).not.toMatch(PERSONAL);
+    expect(dl.amount).toBe(1999);
+    expect(await ctx.redis.hget(`${ctx.config.redis.keyPrefix}op:${seeded.auth}`, 'erased_at')).not.toBeNull();
+
+    // Another order is untouched.
+    expect(await exportOf([seeded.failed])).toBe(otherBefore);
+    const [audit] = await ctx.audit.recent(1);
+    expect(audit).toMatchObject({ action: 'data.erase', actor: 'dpo@ci', outcome: 'ok', target: seeded.order, detail: { operations: 3, records: 3 } });
+  });
+
+  it('is idempotent: a second erasure changes nothing and keeps the first erasure time', async () => {
+    const erasedAt = await ctx.redis.hget(`${ctx.config.redis.keyPrefix}op:${seeded.auth}`, 'erased_at');
+    const snapshot = await exportOf([seeded.auth, seeded.capture, seeded.refund]);
+    const run = io();
+    await dataErase(ctx, run.io, { order: seeded.order, json: true });
+    expect(JSON.parse(run.text())).toMatchObject({ operations: 3, records: 0, historyEntries: 0, events: 0, deadLetters: 0 });
+    expect(await exportOf([seeded.auth, seeded.capture, seeded.refund])).toBe(snapshot);
+    expect(await ctx.redis.hget(`${ctx.config.redis.keyPrefix}op:${seeded.auth}`, 'erased_at')).toBe(erasedAt);
+  });
+
+  it('says so (exit 1) for an order it does not know', async () => {
+    const run = io();
+    expect(await dataErase(ctx, run.io, { order: 'NO-SUCH-ORDER' })).toBe(1);
+    expect(run.text()).toMatch(/no operations for order NO-SUCH-ORDER/);
+  });
+});

@@ -1,0 +1,60 @@
+import { isPersonalField, scrubJsonText, scrubPayment, scrubStored } from '../../../src/data-lifecycle/customer-data';
+
+describe('customer data scrubbing', () => {
+  const payment = {
+    gateway: 'adyen',
+    gateway_account: 'acme',
+    gateway_key: 'psp_1',
+    amount: 1999,
+    currency: 'EUR',
+    order_id: 'ORD-1',
+    operation_reference: 'op-1',
+    lines: [{ line_number: 1, item_name: 'Gift for Bob', item_sku: 'SKU', quantity: 2, unit_price_gross: 999, tax_amount: 100, tax_rate: 21 }],
+    method_details: {
+      method: 'card',
+      submethod: 'visa',
+      card: { bin: '411111', last_four_digits: '1111', brand: 'visa', holder_name: 'Bob', expiration_month: 1, expiration_year: 2030 },
+      bank: { iban: 'NL91ABNA0417164300' },
+    },
+    custom_attributes: { email: 'bob@example.com' },
+    shopper_email: 'bob@example.com',
+  };
+
+  it('keeps in the payment only ids, amounts, currency, lines without names, and the card bin, last four and brand', () => {
+    expect(scrubPayment(payment)).toEqual({
+      gateway: 'adyen',
+      gateway_account: 'acme',
+      gateway_key: 'psp_1',
+      amount: 1999,
+      currency: 'EUR',
+      order_id: 'ORD-1',
+      operation_reference: 'op-1',
+      lines: [{ line_number: 1, item_sku: 'SKU', quantity: 2, unit_price_gross: 999, tax_amount: 100, tax_rate: 21 }],
+      method_details: { method: 'card', submethod: 'visa', card: { bin: '411111', last_four_digits: '1111', brand: 'visa' } },
+    });
+  });
+
+  it("keeps an event's own fields (status, reason, event id) next to its scrubbed payment, and drops personal fields anywhere", () => {
+    const params = {
+      payment: { ...payment, status: 'SUCCESS', reason: 'OK', event_id: 'op-1.SUCCEEDED', sequence: 3 },
+      billingAddress: { city: 'Delft' },
+      note: 'call Bob',
+    };
+    const scrubbed = scrubStored(params) as { payment: Record<string, unknown> };
+    expect(Object.keys(scrubbed)).toEqual(['payment']);
+    expect(scrubbed.payment).toMatchObject({ status: 'SUCCESS', reason: 'OK', event_id: 'op-1.SUCCEEDED', sequence: 3, amount: 1999 });
+    expect(JSON.stringify(scrubbed)).not.toMatch(/Bob|bob@|NL91|holder|expiration|Delft/);
+  });
+
+  it('is idempotent, and replaces text that is not JSON as a whole', () => {
+    const once = scrubJsonText(JSON.stringify({ event: 'outcome', customer_name: 'Bob', at: 1 }));
+    expect(once).toBe('{"event":"outcome","at":1}');
+    expect(scrubJsonText(once)).toBe(once);
+    expect(scrubJsonText('Bob called')).toBe('"[erased]"');
+  });
+
+  it('recognises personal field names in any case style, and not operational ones', () => {
+    for (const k of ['holder_name', 'shopperEmail', 'billing-address', 'phone', 'customer_id', 'free_text', 'note']) expect(isPersonalField(k)).toBe(true);
+    for (const k of ['amount', 'currency', 'gateway_key', 'state', 'reason', 'event', 'psp_reference', 'at', 'status']) expect(isPersonalField(k)).toBe(false);
+  });
+});
