@@ -225,6 +225,13 @@ export const configSchema = {
     'reconciliation.state_ttl_days': { ...positiveInt, default: 35 },
     'reconciliation.report_dir': { type: 'string', default: '' },
 
+    // Data lifecycle: retention of terminal operations (docs/DATA.md, "Retention").
+    'retention.enabled': { type: 'boolean', default: true },
+    'retention.expire_after_days': { type: 'integer', minimum: 30, maximum: 3650, default: 400 },
+    'retention.archive_dir': { type: 'string', default: 'var/archive' },
+    'retention.batch': { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
+    'retention.require_reconciliation': { type: 'boolean', default: false },
+
     // Each gateway's keys come from its own definition (src/gateways/<name>/<name>-gateway.ts).
     gateways: gatewaysSchema(),
   },

@@ -141,6 +141,36 @@ export interface Config {
   /** Orchestration limits: transaction caps (`caps.*`), risk rules (`risk.*`), currency conversion (`fx.*`). */
   readonly limits: LimitsConfig;
   readonly gateways: Readonly<Record<string, GatewayConfig>>;
+  /** Retention of terminal operations (`retention.*`). */
+  readonly retention: RetentionConfig;
+}
+
+/**
+ * Retention (`retention.*`, docs/DATA.md): terminal operations are archived to a file, then expire from
+ * Redis; nothing of a live operation, or of one awaiting reconciliation or held, ever does.
+ */
+export interface RetentionConfig {
+  /** Whether the poller runs the retention sweep. Default true. */
+  readonly enabled: boolean;
+  /**
+   * Days after an operation became terminal (its last update, or its last adjustment) before it expires.
+   * Default 400: card schemes let a cardholder dispute for up to 120 days after the transaction or the
+   * expected delivery (540 days at most), a year of records covers the annual audit and the PSPs' own
+   * monthly/annual statements, plus a margin. The archive file keeps it longer (the operator's policy).
+   */
+  readonly expireAfterDays: number;
+  /**
+   * Directory the sweep writes each batch's archive file to (ndjson export, `<dir>/<YYYY-MM-DD>/…`) before it
+   * expires the batch; relative to the working directory. `''`: no archive, so nothing expires. Default `var/archive`.
+   */
+  readonly archiveDir: string;
+  /** Operations examined per sweep pass. Default 500. */
+  readonly batch: number;
+  /**
+   * Expire only operations older than their gateway's reconciled-through mark (`Ledger.markReconciledThrough`,
+   * set by the reconciliation runner). Default false.
+   */
+  readonly requireReconciliation: boolean;
 }
 
 /** What the poller's reconciliation schedule does: nothing, classify and report only, or apply. */

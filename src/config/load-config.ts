@@ -278,6 +278,13 @@ function toConfig(p: Params): Config {
     },
     channels: toChannelsConfig(p),
     limits: toLimitsConfig(p),
+    retention: {
+      enabled: p['retention.enabled'] as boolean,
+      expireAfterDays: num(p, 'retention.expire_after_days'),
+      archiveDir: str(p, 'retention.archive_dir'),
+      batch: num(p, 'retention.batch'),
+      requireReconciliation: p['retention.require_reconciliation'] as boolean,
+    },
     gateways,
   };
 }

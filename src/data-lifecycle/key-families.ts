@@ -74,6 +74,10 @@ export class OperationKeys {
   get retentionHold(): string {
     return `${this.prefix}retention:hold`;
   }
+  /** String: epoch ms up to which the gateway's operations are reconciled (`Ledger.markReconciledThrough`). */
+  reconciledThrough(gateway: string): string {
+    return `${this.prefix}retention:reconciled_through:${gateway}`;
+  }
 }
 
 /**

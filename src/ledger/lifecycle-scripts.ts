@@ -42,7 +42,8 @@ return 1
  * event not recorded yet), `held` (in the retention hold set: reconciliation or an operator wants it),
  * `awaiting_reconciliation` (updated after its gateway's reconciled-through mark, when one is required),
  * `unsent_event` (the OMS has not been told yet), `recent_adjustment` (a chargeback or correction after
- * the cutoff restarts the clock), `live_dependent` (a capture or refund of it still moving).
+ * the cutoff restarts the clock), `live_dependent` (a capture or refund of it still moving),
+ * `live_in_order` (another operation of its order is not terminal: the order's money is still moving).
  * Expired (reply `{1}`): the record, history, dependents, adjustment links and every index entry are
  * deleted with the companions' keys: events, adjustments, reference entries still naming it, and the
  * payment's sequence counters once its order has no operation left.
@@ -75,6 +76,12 @@ if last[2] and tonumber(last[2]) > cutoff then return {0, 'recent_adjustment'} e
 for _, d in ipairs(redis.call('SMEMBERS', K.dependents)) do
   local ds = redis.call('HGET', P .. 'op:' .. d, 'state')
   if ds and ds ~= 'SUCCEEDED' and ds ~= 'FAILED' then return {0, 'live_dependent'} end
+end
+if K.order ~= '' then
+  for _, o in ipairs(redis.call('ZRANGE', K.order, 0, 999)) do
+    local os = redis.call('HGET', P .. 'op:' .. o, 'state')
+    if os and os ~= 'SUCCEEDED' and os ~= 'FAILED' then return {0, 'live_in_order'} end
+  end
 end
 for _, e in ipairs(c.events) do redis.call('DEL', e.k) end
 for _, a in ipairs(c.adjustments) do

@@ -6,6 +6,7 @@ import { createDeliveryQueue } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
 import { createOmsEventsQueue } from '../events/oms-events-queue';
+import { RetentionSweep } from '../data-lifecycle/retention-sweep';
 import { DependencyWatch } from '../health/dependency-watch';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
@@ -29,6 +30,7 @@ interface PassDeps {
   logger: Logger;
   poller: Poller;
   lifecycle: LifecycleSweep;
+  retention: RetentionSweep;
 }
 
 function passDeps(config: Config, logger: Logger, routes: ReadonlyMap<string, GatewayRoute>, redis: Redis, eventsQueue: Queue, deliveryQueue: Queue): PassDeps {
@@ -37,12 +39,13 @@ function passDeps(config: Config, logger: Logger, routes: ReadonlyMap<string, Ga
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, logger, deliveryQueue });
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
-  return { config, redis, logger, poller, lifecycle };
+  const retention = new RetentionSweep({ config, redis, logger });
+  return { config, redis, logger, poller, lifecycle, retention };
 }
 
 /**
  * One pass: the PENDING and UNKNOWN operations whose next check is due, then the authorization lifecycle
- * (expiry warnings, orphan reversal). A Redis lock (held for `lockMs`) keeps two passes (two pollers, a
+ * (expiry warnings, orphan reversal), then retention (archive and expire old terminal operations). A Redis lock (held for `lockMs`) keeps two passes (two pollers, a
  * poller and the workers' in-process poller) from asking the PSP twice.
  * @returns the pass' report, or `null` when another pass holds the lock.
  */
@@ -57,6 +60,8 @@ async function pollPass(deps: PassDeps, lockMs: number): Promise<PollReport | nu
   try {
     const report = await deps.poller.runOnce();
     await deps.lifecycle.runOnce().catch((err: Error) => logger.warn('authorization lifecycle sweep failed', { error: err.message }));
+    // Archive then expire terminal operations past retention (nothing live, nothing unarchived).
+    await deps.retention.runOnce().catch((err: Error) => logger.warn('retention sweep failed', { error: err.message }));
     passes.inc({ result: 'ran' });
     return report;
   } finally {

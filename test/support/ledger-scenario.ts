@@ -83,6 +83,7 @@ export async function seedLedger(redis: Redis, prefix: string, base = Date.now()
   const refundCmd = channelCommand('refund', {}, { order_id: order, gateway_key: auth, ...customer });
   const refund = refundCmd.payment.operation_reference!;
   await ledger.create(refund, refundCmd, base + 500, { event: 'attempt' });
+  await ledger.authorizationView(auth, refund);
   await ledger.transition(refund, 'PENDING', { event: 'outcome', status: 'PENDING' }, { nextCheckAt: base + 999_000, pollStep: 1 }, base + 600);
 
   const failedCmd = channelCommand('sale', {}, customer);
