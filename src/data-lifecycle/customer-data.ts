@@ -8,23 +8,31 @@ import { Payment } from '../contracts/payment-command';
  * card's holder name and expiry, product names and any free text.
  */
 
-/** Payment fields kept by erasure (the payment is scrubbed by allowlist: a field not named here goes). */
-const KEPT_PAYMENT_FIELDS: ReadonlySet<string> = new Set([
-  'gateway',
-  'gateway_account',
-  'gateway_key',
-  'amount',
-  'currency',
-  'order_id',
-  'operation_reference',
-  'new_gateway_key',
-  'orphan_reversal',
-  'lines',
-  'method_details',
-] satisfies (keyof Payment)[]);
+/**
+ * Every payment field, kept or erased: a field added to `Payment` does not compile until it is classified
+ * here. The payment is scrubbed by this allowlist (a field the type does not know goes too).
+ */
+const PAYMENT_FIELD_POLICY: Record<keyof Payment, 'keep' | 'erase'> = {
+  gateway: 'keep',
+  gateway_account: 'keep',
+  gateway_key: 'keep',
+  amount: 'keep',
+  currency: 'keep',
+  order_id: 'keep',
+  operation_reference: 'keep',
+  new_gateway_key: 'keep',
+  orphan_reversal: 'keep',
+  // Sellers' sub-merchant accounts and amounts: what settlement is reconciled by.
+  splits: 'keep',
+  lines: 'keep',
+  method_details: 'keep',
+  custom_attributes: 'erase',
+};
+
+const KEPT_PAYMENT_FIELDS: ReadonlySet<string> = new Set(Object.keys(PAYMENT_FIELD_POLICY).filter((k) => PAYMENT_FIELD_POLICY[k as keyof Payment] === 'keep'));
 
 /** Every field of the command's payment, kept or not: in an event's `payment` the rest are the event's own. */
-const PAYMENT_FIELDS: ReadonlySet<string> = new Set<string>([...KEPT_PAYMENT_FIELDS, ...(['custom_attributes'] satisfies (keyof Payment)[])]);
+const PAYMENT_FIELDS: ReadonlySet<string> = new Set(Object.keys(PAYMENT_FIELD_POLICY));
 
 const KEPT_LINE_FIELDS: ReadonlySet<string> = new Set([
   'line_number',
@@ -38,6 +46,7 @@ const KEPT_LINE_FIELDS: ReadonlySet<string> = new Set([
 ]);
 const KEPT_METHOD_FIELDS: ReadonlySet<string> = new Set(['method', 'submethod']);
 const KEPT_CARD_FIELDS: ReadonlySet<string> = new Set(['bin', 'last_four_digits', 'brand']);
+const KEPT_SPLIT_FIELDS: ReadonlySet<string> = new Set(['type', 'account', 'reference', 'amount']);
 
 /** Words that mark a field as describing a person or holding free text, wherever it appears (history, events). */
 const PERSONAL_WORDS: ReadonlySet<string> = new Set([
@@ -101,10 +110,11 @@ function pick(value: unknown, kept: ReadonlySet<string>, nested: Record<string, 
 const scrubCard = (card: unknown) => pick(card, KEPT_CARD_FIELDS);
 const scrubMethod = (method: unknown) => pick(method, new Set([...KEPT_METHOD_FIELDS, 'card']), { card: scrubCard });
 const scrubLines = (lines: unknown) => (Array.isArray(lines) ? lines.map((l) => pick(l, KEPT_LINE_FIELDS) ?? {}) : undefined);
+const scrubSplits = (splits: unknown) => (Array.isArray(splits) ? splits.map((p) => pick(p, KEPT_SPLIT_FIELDS) ?? {}) : undefined);
 
 /** The payment with only what accounting needs (see `KEPT_PAYMENT_FIELDS`). Pure; idempotent. */
 export function scrubPayment(payment: Payment): Payment {
-  return pick(payment, KEPT_PAYMENT_FIELDS, { lines: scrubLines, method_details: scrubMethod }) as Payment;
+  return pick(payment, KEPT_PAYMENT_FIELDS, { lines: scrubLines, method_details: scrubMethod, splits: scrubSplits }) as Payment;
 }
 
 /**
@@ -122,9 +132,9 @@ export function scrubStored(value: unknown, key = ''): unknown {
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (key === 'payment' && PAYMENT_FIELDS.has(k) && !KEPT_PAYMENT_FIELDS.has(k)) continue;
     if (isPersonalField(k)) continue;
-    if (k === 'lines') {
-      const lines = scrubLines(v);
-      if (lines !== undefined) out[k] = lines;
+    if (k === 'lines' || k === 'splits') {
+      const parts = k === 'lines' ? scrubLines(v) : scrubSplits(v);
+      if (parts !== undefined) out[k] = parts;
       continue;
     }
     out[k] = scrubStored(v, k);

@@ -17,6 +17,7 @@ describe('customer data scrubbing', () => {
       bank: { iban: 'NL91ABNA0417164300' },
     },
     custom_attributes: { email: 'bob@example.com' },
+    splits: [{ type: 'seller' as const, account: 'SUB-1', reference: 'seller-9', amount: 1999 }],
     shopper_email: 'bob@example.com',
   };
 
@@ -31,6 +32,7 @@ describe('customer data scrubbing', () => {
       operation_reference: 'op-1',
       lines: [{ line_number: 1, item_sku: 'SKU', quantity: 2, unit_price_gross: 999, tax_amount: 100, tax_rate: 21 }],
       method_details: { method: 'card', submethod: 'visa', card: { bin: '411111', last_four_digits: '1111', brand: 'visa' } },
+      splits: [{ type: 'seller', account: 'SUB-1', reference: 'seller-9', amount: 1999 }],
     });
   });
 
