@@ -1,4 +1,5 @@
 import { PAN_STYLES, TEST_PANS, formatPan } from './test-card-numbers';
+import { CONTRACT_EXAMPLES } from '../workload/channel-contract-examples';
 
 /** What the intake must answer to a fuzzed HTTP request. */
 export type HttpExpectation = 'rpc-error' | 'unauthorized' | 'too-large';
@@ -15,12 +16,17 @@ export interface HttpFuzzCase {
   deadLettered: boolean;
 }
 
-/** A malformed or invalid message published straight to the commands exchange; must be dead-lettered. */
+/**
+ * A message published straight to the commands exchange. Without `accept`: malformed or invalid, must be
+ * dead-lettered. With `accept`: a valid channel-contract message whose free text holds card numbers; it must
+ * be accepted (always signed) with the text masked, its operation recorded under `accept.operationId`.
+ */
 export interface AmqpFuzzCase {
   transport: 'amqp';
   kind: string;
   body: Buffer;
   routingKey: string;
+  accept?: { operationId: string };
 }
 
 export type FuzzCase = HttpFuzzCase | AmqpFuzzCase;
@@ -150,9 +156,86 @@ export class FuzzCaseGenerator {
       const command: Obj = { version: 1, command: this.pick(AMQP_COMMANDS), channel: this.pick(CHANNELS), received_at: new Date().toISOString(), payment };
       return { transport: 'amqp', kind: '500 KB text ending in a card number', body: Buffer.from(JSON.stringify(command)), routingKey };
     }
+    if (r < 0.5) return this.contractWithFreeTextPans();
+    if (r < 0.55) return this.defectiveContract();
     const [kind, payment] = this.defectivePayment();
     const command: Obj = { version: 1, command: this.pick(AMQP_COMMANDS), channel: this.pick(CHANNELS), received_at: new Date().toISOString(), payment };
     return { transport: 'amqp', kind: `command: ${kind}`, body: Buffer.from(JSON.stringify(command)), routingKey };
+  }
+
+  /** A valid payload of a channel contract, on the simulator's test token, with a unique id; its operation id. */
+  private contractPayload(): { name: string; payload: Obj; operationId: string; routingKey: string } {
+    this.n += 1;
+    const name = this.pick(Object.keys(CONTRACT_EXAMPLES));
+    const id = `fz-${this.runId}-${this.n}`;
+    const payload = CONTRACT_EXAMPLES[name](id) as Obj;
+    const method = (payload.payment_method ?? payload.tender) as Obj;
+    method.token = 'pm_card_visa';
+    const [channel, event] = name.split('.');
+    const operationId = {
+      'web.order_created.v1': `web-order.WEB-${id}`,
+      'web.payment_intent.v1': `web-intent.pi-${id}`,
+      'pos.sale.v1': `pos.S042.T07.TX-${id}`,
+      'marketplace.order.v1': `mkp-order.MKP-${id}`,
+    }[name] as string;
+    return { name, payload, operationId, routingKey: `${channel}.${event}` };
+  }
+
+  /**
+   * A valid channel-contract message (one of the four contracts) with card numbers in its free text: a
+   * note and a custom attribute's value (and a line name), each in one of the written forms. Must be
+   * accepted with the text masked, and no form of the number found anywhere afterwards.
+   */
+  private contractWithFreeTextPans(): AmqpFuzzCase {
+    const { name, payload, operationId, routingKey } = this.contractPayload();
+    const note = `gift card ${this.anyPan()} for Anna`;
+    const attribute = { remark: `pay with ${this.anyPan()} please`, ref: `call ${this.anyPan()}` };
+    switch (name) {
+      case 'web.order_created.v1': {
+        const order = payload.order as Obj;
+        order.note = note;
+        order.custom_attributes = attribute;
+        ((order.lines as Obj[])[0] as Obj).name = `mug ${this.anyPan()}`;
+        break;
+      }
+      case 'web.payment_intent.v1':
+        payload.description = note;
+        payload.metadata = attribute;
+        break;
+      default:
+        payload.note = note;
+        payload.custom_attributes = attribute;
+        if (Array.isArray(payload.lines)) (payload.lines[0] as Obj).name = `item ${this.anyPan()}`;
+    }
+    return {
+      transport: 'amqp',
+      kind: `contract ${name}: card numbers in free text (accepted, masked)`,
+      body: Buffer.from(JSON.stringify(payload)),
+      routingKey,
+      accept: { operationId },
+    };
+  }
+
+  /** A channel-contract message that must be refused: card data in a structured field, an unknown contract, money that does not add up. */
+  private defectiveContract(): AmqpFuzzCase {
+    const { name, payload, routingKey } = this.contractPayload();
+    const kind = this.pick(['card number in a structured field', 'unknown contract', 'no contract', 'float amount'] as const);
+    switch (kind) {
+      case 'card number in a structured field':
+        ((payload.payment_method ?? payload.tender) as Obj).token = `tok ${this.anyPan()}`;
+        break;
+      case 'unknown contract':
+        payload.contract = this.pick([`${name}x`, name.replace('.v1', '.v2'), 'order_created', this.oddString(12)]);
+        break;
+      case 'no contract':
+        delete payload.contract;
+        break;
+      default:
+        if (payload.order) (payload.order as Obj).total_amount = 129.9;
+        else if (payload.total_amount !== undefined) payload.total_amount = 99.5;
+        else payload.amount = 0.5;
+    }
+    return { transport: 'amqp', kind: `contract: ${kind}`, body: Buffer.from(JSON.stringify(payload)), routingKey };
   }
 
   /** A payment with one to three defects; the first one names the case. */

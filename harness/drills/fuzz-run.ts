@@ -14,6 +14,9 @@ import { openResilientPublisher } from './resilient-publisher';
 import { panNeedles } from './test-card-numbers';
 import { ChannelKeyring, routingChannel } from '../../src/channels/channel-signature';
 import { channelHeaders } from '../workload/channel-publisher';
+import { Ledger } from '../../src/ledger/ledger';
+import { isTerminal } from '../../src/ledger/operation-state';
+import { PAN_MASK } from '../../src/logging/redact';
 
 /** Per generator kind: how many were sent and how many were answered or dead-lettered as they must be. */
 export interface FuzzKindRow {
@@ -39,8 +42,9 @@ export interface FuzzReport {
 
 /**
  * Sends `count` malformed or invalid commands (seeded; about half signed or unsigned HTTP to the intake,
- * half raw AMQP publishes to the commands exchange) while `validPayments` valid payments run through the
- * flow, then checks: every HTTP request answered as it must be, every AMQP one dead-lettered with
+ * half raw AMQP publishes to the commands exchange, among them valid channel-contract messages with card
+ * numbers in their free text, which must be accepted masked) while `validPayments` valid payments run
+ * through the flow, then checks: every HTTP request answered as it must be, every AMQP one dead-lettered with
  * x-pb-reason (dead-letter depth = AMQP cases + signed HTTP refusals), the commands queue drained, the
  * valid traffic unaffected (drill invariants), no role process exited, and none of the planted card
  * numbers in any log file, Redis key or value, or dead-lettered message.
@@ -65,6 +69,8 @@ export async function runFuzz(
   let amqp = 0;
   let expectedDeadLetters = 0;
   let fieldless = 0;
+  /** Operation ids of the valid contract messages with card numbers in free text: accepted, masked. */
+  const acceptedWithPans: string[] = [];
 
   const connection = await amqplib.connect(stack.config.amqp.url);
   const channel = await connection.createConfirmChannel();
@@ -104,7 +110,8 @@ export async function runFuzz(
   let amqpSent = 0;
   const sendAmqp = (c: AmqpFuzzCase) =>
     new Promise<boolean>((resolve) => {
-      const { routingKey, headers } = signedAsClaimed(keyring, c, (amqpSent += 1) % 10 === 0);
+      // The valid contract messages are always signed: they must be accepted.
+      const { routingKey, headers } = signedAsClaimed(keyring, c, (amqpSent += 1) % 10 === 0 && !c.accept);
       channel.publish(stack.config.amqp.commandsExchange, routingKey, c.body, { persistent: true, headers }, (err) => resolve(!err));
     });
 
@@ -135,7 +142,8 @@ export async function runFuzz(
       } else {
         amqp += 1;
         ok = await sendAmqp(c);
-        if (ok) expectedDeadLetters += 1;
+        if (ok && c.accept) acceptedWithPans.push(c.accept.operationId);
+        else if (ok) expectedDeadLetters += 1;
       }
       if (ok) row.asExpected += 1;
     }
@@ -179,6 +187,7 @@ export async function runFuzz(
   const redis = new Redis(stack.config.redis.url);
   let inRedis: { keys: number; findings: Finding[] };
   try {
+    checks.push(await checkMaskedAndAccepted(new Ledger(redis, stack.config.redis.keyPrefix), acceptedWithPans));
     inRedis = await scanRedis(redis, stack.config.redis.keyPrefix, needles);
   } finally {
     redis.disconnect();
@@ -202,6 +211,33 @@ export async function runFuzz(
     checks,
     surprises,
     elapsedS: (Date.now() - started) / 1000,
+  };
+}
+
+/**
+ * Every valid contract message with card numbers in its free text was accepted: its operation is in the
+ * ledger (how many are terminal is reported) and what was stored holds the mask where the numbers were (the scans after this one
+ * check that no form of any number is left anywhere).
+ */
+async function checkMaskedAndAccepted(ledger: Ledger, operationIds: readonly string[]): Promise<FlowCheck> {
+  const missing: string[] = [];
+  const unmasked: string[] = [];
+  let terminal = 0;
+  for (const id of operationIds) {
+    const record = await ledger.get(id);
+    if (!record) missing.push(id);
+    else {
+      if (isTerminal(record.state)) terminal += 1;
+      if (!JSON.stringify(record.payment).includes(PAN_MASK)) unmasked.push(id);
+    }
+  }
+  return {
+    name: 'contract messages with card numbers in free text accepted, masked',
+    ok: operationIds.length > 0 && missing.length === 0 && unmasked.length === 0,
+    detail:
+      missing.length + unmasked.length === 0
+        ? `${operationIds.length} accepted with the text masked, ${terminal} terminal`
+        : `${missing.length} not recorded (e.g. ${missing[0] ?? '-'}), ${unmasked.length} without the mask`,
   };
 }
 

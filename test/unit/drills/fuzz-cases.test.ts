@@ -1,5 +1,7 @@
 import { MAX_COMMAND_MESSAGE_BYTES, parseBoundedJson } from '../../../src/contracts/json-limits';
-import { validateCommand } from '../../../src/contracts/command-validator';
+import { readChannelMessage } from '../../../src/channels/channel-contracts';
+import { operationIdOf } from '../../../src/ledger/operation-id';
+import { PAN_MASK } from '../../../src/logging/redact';
 import { FuzzCase, FuzzCaseGenerator } from '../../../harness/drills/fuzz-cases';
 import { PAN_STYLES, TEST_PANS, formatPan, panNeedles } from '../../../harness/drills/test-card-numbers';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
@@ -16,7 +18,7 @@ function refused(c: FuzzCase): boolean {
   try {
     if (c.transport === 'amqp') {
       if (c.body.length > MAX_COMMAND_MESSAGE_BYTES) return true;
-      validateCommand(parseBoundedJson(c.body.toString('utf8')));
+      readChannelMessage(parseBoundedJson(c.body.toString('utf8')), config.channels, new Date().toISOString());
       return false;
     }
     if (c.signature !== 'valid' || c.expect !== 'rpc-error') return true;
@@ -48,8 +50,36 @@ describe('fuzz cases', () => {
   });
 
   it('are every one refused by the intake or the consumer, without throwing anything but a validation error', () => {
-    const accepted = cases.filter((c) => !refused(c)).map((c) => c.kind);
+    const accepted = cases.filter((c) => !(c.transport === 'amqp' && c.accept) && !refused(c)).map((c) => c.kind);
     expect(accepted).toEqual([]);
+  });
+
+  it('include channel-contract messages refused for card data in a structured field, an unknown or missing contract', () => {
+    for (const kind of ['contract: card number in a structured field', 'contract: unknown contract', 'contract: no contract']) expect(kinds).toContain(kind);
+  });
+
+  describe('valid channel-contract messages with card numbers in free text', () => {
+    const valid = cases.filter((c) => c.transport === 'amqp' && c.accept !== undefined);
+    const bodies = valid.map((c) => c.body.toString('utf8'));
+
+    it('cover the four contracts, and every written form of a card number in their free text', () => {
+      expect(new Set(valid.map((c) => c.kind)).size).toBe(4);
+      for (const style of PAN_STYLES) {
+        expect(TEST_PANS.some((pan) => bodies.some((b) => b.includes(JSON.stringify(formatPan(pan, style)).slice(1, -1))))).toBe(true);
+      }
+    });
+
+    it('are each accepted by the consumer’s reader under the operation id the case names, the numbers masked and no form of them left', () => {
+      const needles = panNeedles();
+      for (const c of valid) {
+        const { command, masked } = readChannelMessage(JSON.parse(c.body.toString('utf8')), config.channels, new Date().toISOString());
+        expect(operationIdOf(command)).toBe(c.transport === 'amqp' ? c.accept?.operationId : undefined);
+        expect(masked.length).toBeGreaterThanOrEqual(2);
+        const text = JSON.stringify(command);
+        expect(text).toContain(PAN_MASK);
+        expect(needles.filter((n) => text.includes(n))).toEqual([]);
+      }
+    });
   });
 });
 
