@@ -3,6 +3,7 @@ import { MIN_SECRET_LENGTH } from '../secret-format';
 import { CYBERSOURCE_CURRENCIES } from './cybersource-currencies';
 import { CYBERSOURCE_DECLINES } from './cybersource-declines';
 import { cybersourceFacts } from './cybersource-facts';
+import { cybersourceReconciliation } from './cybersource-reconciliation';
 import { buildCredentialCheckRequest } from './cybersource-requests';
 import { cybersourceTransformer } from './cybersource-transformer';
 import { webhookSignature } from './cybersource-webhook';
@@ -78,4 +79,5 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   // Cybersource: the short end, 5 days (a warning a day early costs nothing).
   authorizationValidityMs: { default: 5 * DAY_MS },
   conformanceFixture: 'test/conformance/fixtures/cybersource.ts',
+  reconciliation: cybersourceReconciliation,
 };

@@ -36,7 +36,8 @@ export function merchantReference(operationId: string): string {
     .slice(0, MAX_REFERENCE_LENGTH - 2)}`;
 }
 
-const JSON_HEADERS: Readonly<Record<string, string>> = {
+/** Headers of every JSON request (the search of reconciliation too). */
+export const JSON_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'application/json;charset=utf-8',
   accept: 'application/hal+json;charset=utf-8, application/json;charset=utf-8',
 };

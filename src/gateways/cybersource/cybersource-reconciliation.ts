@@ -1,0 +1,211 @@
+import { MoneyRefusalError } from '../../errors/money-refusal-error';
+import { PspRecordError } from '../../errors/psp-record-error';
+import {
+  PspRecord,
+  PspRecordKind,
+  PspRecordPage,
+  PspRecordReader,
+  PspRecordStatus,
+  ReconciliationHttp,
+  ReconciliationSupport,
+  ReconciliationWindow,
+} from '../../reconciliation/psp-record';
+import { countUnmappedType } from '../../reconciliation/unmapped-type-metric';
+import type { GatewayConfig } from '../gateway-config';
+import { object, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
+import { fromCybersourceAmount } from './cybersource-currencies';
+import { JSON_HEADERS } from './cybersource-requests';
+
+/**
+ * Cybersource's own records for reconciliation: the Transaction Search API (`POST /tss/v2/searches`,
+ * https://developer.cybersource.com/docs/cybs/en-us/txn-search/developer/all/rest/txn-search.html) over
+ * `submitTimeUtc` in the window, sorted by time then id, paged by `offset`/`limit` (a stable order: nothing
+ * new is submitted inside a past window). Each transaction summary lists the services it ran
+ * (`applicationInformation.applications[].name`, e.g. `ics_auth` + `ics_bill` for a sale); each service
+ * that moves money becomes a record, our operation id from `clientReferenceInformation.code`.
+ *
+ * Cursor (opaque to the runner): `{"o":<offset of the next page>}`.
+ */
+
+/** Transaction summaries per page. */
+export const CYBERSOURCE_PAGE_LIMIT = 500;
+
+/**
+ * The services ("applications") a transaction summary names, as Cybersource's "Services Returned by the
+ * API" lists them: what each means for reconciliation; `null`: a service that moves no money (risk,
+ * authentication, address checks, tokens), no record of its own.
+ */
+export const CYBERSOURCE_APPLICATIONS = {
+  ics_auth: 'authorization',
+  ics_bill: 'capture',
+  ics_credit: 'refund',
+  ics_auth_reversal: 'cancel',
+  ics_void: 'cancel',
+  ics_ecp_debit: 'capture',
+  ics_ecp_credit: 'refund',
+  ics_pinless_debit: 'capture',
+  ics_pinless_debit_reversal: 'cancel',
+  ics_pinless_debit_validate: null,
+  ics_score: null,
+  ics_decision: null,
+  ics_decision_early: null,
+  ics_dm_event: null,
+  ics_risk_update: null,
+  ics_dav: null,
+  ics_export: null,
+  ics_ipgeo: null,
+  ics_pa_enroll: null,
+  ics_pa_validate: null,
+  ics_tax: null,
+  ics_dcc: null,
+  ics_create_isv: null,
+  pay_subscription_create: null,
+  pay_subscription_update: null,
+  pay_subscription_delete: null,
+} as const satisfies Readonly<Record<string, PspRecordKind | null>>;
+export type CybersourceApplication = keyof typeof CYBERSOURCE_APPLICATIONS;
+
+/**
+ * Whether one service succeeded: `rCode` `1` succeeded, `0` declined, `-1` error (failed); without an
+ * rCode, the reason code: `100` (and `110`, partial approval) succeeded, `480` (held for review) pending,
+ * any other failed; with neither, pending (the search does not say yet).
+ */
+export function cybersourceApplicationStatus(rCode: string | undefined, reasonCode: string | undefined): PspRecordStatus {
+  if (reasonCode === '480') return 'pending';
+  if (rCode === '1') return 'succeeded';
+  if (rCode === '0' || rCode === '-1') return 'failed';
+  if (reasonCode === undefined) return 'pending';
+  return reasonCode === '100' || reasonCode === '110' ? 'succeeded' : 'failed';
+}
+
+/** Our operation id from the merchant reference: undefined when digested (an id longer than 50 characters). */
+function operationIdFromCode(code: string | undefined): string | undefined {
+  return code === undefined || /^h-[0-9a-f]{48}$/.test(code) ? undefined : code;
+}
+
+/**
+ * One transaction summary → its records (one per service that moves money, `<id>:<service>`). Amount from
+ * `orderInformation.amountDetails.totalAmount` (decimal, major units) in its `currency`; a reversal or
+ * void that names no amount reads 0. Card details of the summary never reach a record.
+ */
+export function parseCybersourceSummary(gateway: string, summary: Record<string, unknown>): PspRecord[] {
+  const id = text(summary.id);
+  if (id === undefined) throw new PspRecordError(gateway, '?', 'id', 'is missing');
+  const submitted = text(summary.submitTimeUtc);
+  const occurredAt = submitted === undefined ? NaN : Date.parse(submitted);
+  if (!Number.isFinite(occurredAt)) throw new PspRecordError(gateway, id, 'submitTimeUtc', 'is not a time');
+  const applications = object(summary.applicationInformation)?.applications;
+  if (!Array.isArray(applications)) return [];
+  const amountDetails = object(object(summary.orderInformation)?.amountDetails) ?? {};
+  const code = safeReference(object(summary.clientReferenceInformation)?.code);
+  const operationId = operationIdFromCode(code);
+  const records: PspRecord[] = [];
+  for (const raw of applications) {
+    const app = object(raw);
+    const name = text(app?.name);
+    if (app === undefined || name === undefined) continue;
+    let kind: PspRecordKind | null;
+    if (Object.prototype.hasOwnProperty.call(CYBERSOURCE_APPLICATIONS, name)) {
+      kind = CYBERSOURCE_APPLICATIONS[name as CybersourceApplication];
+    } else {
+      countUnmappedType('cybersource');
+      kind = 'other';
+    }
+    if (kind === null) continue;
+    const currency = text(amountDetails.currency)?.toUpperCase();
+    const total = text(amountDetails.totalAmount);
+    let amount = 0;
+    if (total !== undefined && currency !== undefined) {
+      try {
+        amount = Math.abs(fromCybersourceAmount(total, currency, 'orderInformation.amountDetails.totalAmount'));
+      } catch (err) {
+        if (err instanceof MoneyRefusalError) throw new PspRecordError(gateway, id, err.field, err.refusal, { cause: err });
+        throw err;
+      }
+    } else if (kind !== 'cancel' && kind !== 'other') {
+      throw new PspRecordError(gateway, id, 'orderInformation.amountDetails', 'names no amount and currency');
+    }
+    const record: PspRecord = {
+      lineId: `${id}:${name}`,
+      kind,
+      status: cybersourceApplicationStatus(text(app.rCode), text(app.reasonCode)),
+      amount,
+      currency: currency ?? '',
+      occurredAt,
+      pspType: name,
+      pspReference: id,
+    };
+    if (operationId !== undefined) record.operationId = operationId;
+    if (code !== undefined) record.merchantReference = code;
+    const reconciliationId = safeReference(app.reconciliationId);
+    if (reconciliationId !== undefined) record.modificationReference = reconciliationId;
+    records.push(record);
+  }
+  return records;
+}
+
+/** `2026-11-01T00:00:00Z`: whole seconds, as the search's query language writes a time. */
+function queryTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
+/** The search of one page: `submitTimeUtc` from the window's start (inclusive) to its end (exclusive), oldest first. */
+export function cybersourceSearchBody(window: ReconciliationWindow, offset: number): Record<string, unknown> {
+  return {
+    save: false,
+    name: 'payment-bridge reconciliation',
+    timezone: 'UTC',
+    query: `submitTimeUtc:[${queryTime(Math.floor(window.from / 1000) * 1000)} TO ${queryTime(Math.ceil(window.to / 1000) * 1000)}}`,
+    offset,
+    limit: CYBERSOURCE_PAGE_LIMIT,
+    sort: 'submitTimeUtc:asc,id:asc',
+  };
+}
+
+/** The search request of one page, as `ReconciliationHttp.send` takes it (signed by the transformer). */
+export function cybersourceSearchRequest(
+  window: ReconciliationWindow,
+  offset: number,
+): { method: 'POST'; path: string; headers: Record<string, string>; body: string } {
+  return { method: 'POST', path: '/tss/v2/searches', headers: { ...JSON_HEADERS }, body: JSON.stringify(cybersourceSearchBody(window, offset)) };
+}
+
+function cursorOf(raw: string | undefined, gateway: string): number {
+  if (raw === undefined || raw === '') return 0;
+  try {
+    const c = object(JSON.parse(raw) as unknown);
+    if (c && Number.isSafeInteger(c.o) && (c.o as number) >= 0) return c.o as number;
+  } catch {
+    // named below
+  }
+  throw new PspRecordError(gateway, 'cursor', 'cursor', 'is not a cursor of the Cybersource reader');
+}
+
+/** The reader of one configured Cybersource gateway. */
+export function cybersourceRecordReader(gateway: GatewayConfig, http: ReconciliationHttp): PspRecordReader {
+  return {
+    async *read(window: ReconciliationWindow, rawCursor?: string): AsyncIterable<PspRecordPage> {
+      let offset = cursorOf(rawCursor, gateway.name);
+      for (;;) {
+        const answer = await http.send(cybersourceSearchRequest(window, offset));
+        const body = reconciliationAnswer(gateway.name, 'POST /tss/v2/searches', answer);
+        const summaries = object(body._embedded)?.transactionSummaries ?? [];
+        if (!Array.isArray(summaries)) throw new PspRecordError(gateway.name, 'POST /tss/v2/searches', '_embedded.transactionSummaries', 'is not a list');
+        const records = summaries
+          .flatMap((s, i) => parseCybersourceSummary(gateway.name, object(s) ?? { id: `summary[${offset + i}]` }))
+          .filter((r) => r.occurredAt >= window.from && r.occurredAt < window.to);
+        offset += summaries.length;
+        const total = typeof body.totalCount === 'number' ? body.totalCount : undefined;
+        const done = summaries.length < CYBERSOURCE_PAGE_LIMIT || (total !== undefined && offset >= total);
+        yield { records, cursor: JSON.stringify({ o: offset }) };
+        if (done) return;
+      }
+    },
+  };
+}
+
+/** `GatewayDefinition.reconciliation` of Cybersource. */
+export const cybersourceReconciliation: ReconciliationSupport = {
+  source: 'POST /tss/v2/searches (Transaction Search)',
+  reader: cybersourceRecordReader,
+};
