@@ -170,3 +170,30 @@ describe('channel contracts end to end: published to RabbitMQ, read by the consu
     expect(logs.lines.some((l) => l.includes('card data masked in free text') && l.includes('marketplace.order.v1'))).toBe(true);
   });
 });
+
+describe('channel contracts are rate-limited like any command (by the channel and the account the adapter maps)', () => {
+  it('holds POS sales over the account limit of their tender’s account until tokens come: all recorded, none dead-lettered', async () => {
+    const config = testConfig({ 'rate_limits.by_account': { 'simulator:acme-pos': { per_s: 5, burst: 2 } }, 'rate_limits.lease_tokens': 1 });
+    const client = await amqpClient(config);
+    const worker = await startIntakeProcess(config, captureLogger('error').logger, { rateLimits: true });
+    try {
+      const sales = Array.from({ length: 6 }, () => {
+        const sale = posSaleExample(run());
+        (sale.tender as Record<string, unknown>).gateway_account = 'acme-pos';
+        return sale;
+      });
+      for (const s of sales) await client.publish('pos.sale', s);
+      await eventually(
+        async () => (await Promise.all(sales.map((s) => worker.ledger.get(`pos.S042.T07.${String(s.transaction_number)}`)))).every((r) => r !== null),
+        30_000,
+      );
+      expect(worker.consumer.stats.rateLimited).toBeGreaterThan(0);
+      expect(worker.consumer.stats.deadLettered).toBe(0);
+      expect(await client.drainDeadLetters()).toHaveLength(0);
+    } finally {
+      await worker.stop();
+      await client.deleteNamespace();
+      await client.close();
+    }
+  });
+});
