@@ -69,6 +69,11 @@ export function createReconciliationHttp(
       }
     },
     lines(request) {
+      // An absolute URL is another host (Adyen's Customer Area): only the reader's own headers (the report
+      // user's Basic auth) go there, never the API credentials the transformer would add.
+      if (/^https?:\/\//i.test(request.path)) {
+        return streamLines(request.path, { ...(request.headers ?? {}) }, { httpAgent, httpsAgent, timeoutMs: options.timeoutMs, gateway: gateway.name });
+      }
       const signed = sign({ method: 'GET', path: request.path, headers: {} }, request.headers);
       return streamLines(`${gateway.baseUrl}${signed.path}`, signed.headers, { httpAgent, httpsAgent, timeoutMs: options.timeoutMs, gateway: gateway.name });
     },

@@ -3,8 +3,9 @@ import { AddressInfo } from 'node:net';
 import { GatewayError } from '../../../src/errors/gateway-error';
 import { adyenRecordReader, ADYEN_PAGE_SIZE } from '../../../src/gateways/adyen/adyen-reconciliation';
 import { GatewayConfig } from '../../../src/gateways/gateway-config';
-import { PspRecordPage } from '../../../src/reconciliation/psp-record';
-import { testReconciliationHttp } from '../../support/reconciliation-http';
+import { PspRecordPage, ReconciliationHttp } from '../../../src/reconciliation/psp-record';
+import { adyenGateway } from '../../../src/gateways/adyen/adyen-gateway';
+import { createReconciliationHttp } from '../../../src/reconciliation/reconciliation-http';
 
 /**
  * The Adyen reader against a real local HTTP server serving Settlement details reports the way Adyen's
@@ -56,6 +57,14 @@ function* largeBatch(): Generator<string> {
 
 let server: Server;
 let base: string;
+const opened: { close(): void }[] = [];
+
+/** The product's reconciliation HTTP (the reader's path in `payment-bridge reconcile`). */
+function testReconciliationHttp(gateway: GatewayConfig): ReconciliationHttp {
+  const http = createReconciliationHttp(gateway, adyenGateway.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 30_000 });
+  opened.push(http);
+  return http;
+}
 const downloads: string[] = [];
 
 function stream(res: ServerResponse, lines: Generator<string>): void {
@@ -73,6 +82,8 @@ function stream(res: ServerResponse, lines: Generator<string>): void {
 function handle(req: IncomingMessage, res: ServerResponse): void {
   const expected = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
   if (req.headers.authorization !== expected) return void res.writeHead(401).end();
+  // The report user's credentials only: the API key never travels to the report host.
+  if (req.headers['x-api-key'] !== undefined) return void res.writeHead(400).end();
   const m = /^\/reports\/download\/MerchantAccount\/(\w+)\/settlement_detail_report_batch_(\d+)\.csv$/.exec(req.url ?? '');
   if (!m) return void res.writeHead(404).end();
   downloads.push(`${m[1]}:${m[2]}`);
@@ -119,6 +130,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const http of opened) http.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 

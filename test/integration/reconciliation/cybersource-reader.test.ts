@@ -3,9 +3,11 @@ import { AddressInfo } from 'node:net';
 import { GatewayError } from '../../../src/errors/gateway-error';
 import { CYBERSOURCE_PAGE_LIMIT, cybersourceRecordReader, cybersourceSearchRequest } from '../../../src/gateways/cybersource/cybersource-reconciliation';
 import { GatewayConfig } from '../../../src/gateways/gateway-config';
-import { PspRecordPage } from '../../../src/reconciliation/psp-record';
+import { PspRecordPage, ReconciliationHttp } from '../../../src/reconciliation/psp-record';
 import { PrismMock, requestViolations, startPrism } from '../../support/prism';
-import { testReconciliationHttp } from '../../support/reconciliation-http';
+import { cybersourceGateway } from '../../../src/gateways/cybersource/cybersource-gateway';
+import { createReconciliationHttp } from '../../../src/reconciliation/reconciliation-http';
+import { testReconciliationHttp as recordingHttp } from '../../support/reconciliation-http';
 
 /**
  * The Cybersource reader against a real local HTTP server answering `POST /tss/v2/searches` as the
@@ -26,6 +28,14 @@ const summaries = Array.from({ length: TOTAL }, (_, i) => ({
 }));
 
 let server: Server;
+const opened: { close(): void }[] = [];
+
+/** The product's reconciliation HTTP (the reader's path in `payment-bridge reconcile`). */
+function testReconciliationHttp(g: GatewayConfig): ReconciliationHttp {
+  const http = createReconciliationHttp(g, cybersourceGateway.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 30_000 });
+  opened.push(http);
+  return http;
+}
 let gateway: GatewayConfig;
 let failNext = 0;
 const bodies: Record<string, unknown>[] = [];
@@ -88,6 +98,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const http of opened) http.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
@@ -133,7 +144,7 @@ describe('Cybersource reader search against the official spec (Prism)', () => {
 
   it('sends a search the spec accepts', async () => {
     const g = config(prism.url);
-    const http = testReconciliationHttp(g);
+    const http = recordingHttp(g);
     await http.send(cybersourceSearchRequest(WINDOW, 500));
     const [sent] = http.sent;
     expect(requestViolations(sent.responseHeaders?.['sl-violations'])).toBeUndefined();

@@ -3,9 +3,11 @@ import { AddressInfo } from 'node:net';
 import { GatewayError } from '../../../src/errors/gateway-error';
 import { GatewayConfig } from '../../../src/gateways/gateway-config';
 import { stripeRecordReader, stripeListPath, STRIPE_PAGE_LIMIT } from '../../../src/gateways/stripe/stripe-reconciliation';
-import { PspRecord, PspRecordPage } from '../../../src/reconciliation/psp-record';
+import { PspRecord, PspRecordPage, ReconciliationHttp } from '../../../src/reconciliation/psp-record';
 import { PrismMock, requestViolations, startPrism } from '../../support/prism';
-import { testReconciliationHttp } from '../../support/reconciliation-http';
+import { stripeGateway } from '../../../src/gateways/stripe/stripe-gateway';
+import { createReconciliationHttp } from '../../../src/reconciliation/reconciliation-http';
+import { testReconciliationHttp as recordingHttp } from '../../support/reconciliation-http';
 
 /**
  * The Stripe reader against a real local HTTP server that answers Stripe's list endpoints as Stripe
@@ -69,6 +71,14 @@ const paymentIntents = [
 ];
 
 let server: Server;
+const opened: { close(): void }[] = [];
+
+/** The product's reconciliation HTTP (the reader's path in `payment-bridge reconcile`). */
+function testReconciliationHttp(g: GatewayConfig): ReconciliationHttp {
+  const http = createReconciliationHttp(g, stripeGateway.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 30_000 });
+  opened.push(http);
+  return http;
+}
 let gateway: GatewayConfig;
 const requests: string[] = [];
 let failNext = 0;
@@ -144,6 +154,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const http of opened) http.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
@@ -218,7 +229,7 @@ describe('Stripe reader requests against the official spec (Prism)', () => {
     'lists %s with a request the spec accepts (first page and after a cursor)',
     async (_name, pass) => {
       const g = config(prism.url);
-      const http = testReconciliationHttp(g);
+      const http = recordingHttp(g);
       for (const after of [undefined, pass === 'bt' ? 'txn_1NgB1r2eZvKYlo2C' : 'pi_3NgB1r2eZvKYlo2C']) {
         await http.send({ method: 'GET', path: stripeListPath(pass, WINDOW, after), headers: { 'stripe-version': '2023-08-16' } });
         const last = http.sent[http.sent.length - 1];
