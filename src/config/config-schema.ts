@@ -6,6 +6,7 @@
 import { gatewaysSchema } from './gateway-config-schema';
 import { channelsConfigSchema } from './channels-config';
 import { limitsConfigSchema } from './limits-config';
+import { routingConfigSchema } from './routing-config';
 
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 const nonNegativeInt = { type: 'integer', minimum: 0 } as const;
@@ -186,6 +187,8 @@ export const configSchema = {
     'console.stuck_after_ms': { ...positiveInt, default: 300000 },
     // Channels: per-channel credentials, validation profiles, card data in free text, dead-letter triage (src/config/channels-config.ts).
     ...channelsConfigSchema,
+    // Orchestration: routing rules, merchant agreements, failover, payment method options (src/config/routing-config.ts).
+    ...routingConfigSchema,
 
     // Spikes: rate limits per channel and per account (Redis token buckets shared by every process), and
     // backpressure on a backlog of the commands queue (see README "Spikes: rate limits and backpressure").

@@ -1,6 +1,7 @@
 /** The validated, frozen configuration every process runs with. Built by `load-config.ts`. */
 import type { ChannelsConfig } from './channels-config';
 import type { LimitsConfig } from './limits-config';
+import type { RoutingConfig } from './routing-config';
 
 // A gateway's configuration is declared by the gateway itself (src/gateways/<name>/<name>-gateway.ts).
 export type { GatewayConfig } from '../gateways/gateway-config';
@@ -140,6 +141,8 @@ export interface Config {
   readonly channels: ChannelsConfig;
   /** Orchestration limits: transaction caps (`caps.*`), risk rules (`risk.*`), currency conversion (`fx.*`). */
   readonly limits: LimitsConfig;
+  /** Orchestration: routing rules, merchant agreements, failover, payment method options (`routing.*`). */
+  readonly routing: RoutingConfig;
   readonly gateways: Readonly<Record<string, GatewayConfig>>;
   /** Retention of terminal operations (`retention.*`). */
   readonly retention: RetentionConfig;

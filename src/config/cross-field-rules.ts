@@ -3,6 +3,7 @@ import { edgeProblems } from './edge-checks';
 import { consoleCredentialProblems } from './console-credentials';
 import { channelsConfigProblems } from './channels-config';
 import { limitsConfigProblems } from './limits-config';
+import { routingConfigProblems } from './routing-config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 
 /**
@@ -68,6 +69,8 @@ const simulatorInProduction: Rule = (c) =>
 const channelsBlock: Rule = (c) => channelsConfigProblems(c.channels);
 const limitsBlock: Rule = (c) => limitsConfigProblems(c.limits);
 
+const routingBlock: Rule = (c) => routingConfigProblems(c.routing, new Set(Object.keys(c.gateways)));
+
 const RULES: readonly Rule[] = [
   backoffOrder,
   pollScheduleAscending,
@@ -78,6 +81,7 @@ const RULES: readonly Rule[] = [
   consoleCredentialProblems,
   channelsBlock,
   limitsBlock,
+  routingBlock,
 ];
 const WARNINGS: readonly Rule[] = [simulatorInProduction];
 

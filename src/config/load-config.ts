@@ -21,6 +21,7 @@ import { checkTransportSecurity } from './transport-security';
 import { checkSecretStrength } from './secret-strength';
 import { toChannelsConfig } from './channels-config';
 import { toLimitsConfig } from './limits-config';
+import { toRoutingConfig } from './routing-config';
 
 type Params = Record<string, unknown>;
 
@@ -285,6 +286,7 @@ function toConfig(p: Params): Config {
       batch: num(p, 'retention.batch'),
       requireReconciliation: p['retention.require_reconciliation'] as boolean,
     },
+    routing: toRoutingConfig(p),
     gateways,
   };
 }

@@ -20,6 +20,11 @@ import { InquiryResult, inquireStatus } from './status-inquiry';
 import { OutcomeRecorder } from './outcome-recorder';
 import { retryAfterCapped } from './retry-after-metrics';
 import { BackoffPolicy } from '../queueing/backoff';
+import { OrchestrationPipeline, PipelineResult, planOf, routingRecordOf } from '../orchestration/orchestration-pipeline';
+import { buildOrchestrationPipeline } from '../orchestration/orchestration-stages';
+import { StageDecision } from '../orchestration/orchestration-stage';
+import { FailoverTrigger, countDecisions, countFailover } from '../orchestration/orchestration-metrics';
+import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
 
 /** What the caller (the BullMQ worker) must do next with the job. */
 export type DeliveryStep =
@@ -39,6 +44,8 @@ export interface PreparedAttempt {
   request: GatewayRequest;
   /** The attempt's history entry, for `Ledger.create`. */
   interaction: Omit<Interaction, 'at'>;
+  /** What the orchestration decided, for `Ledger.create` (`extra.routing`); absent when nothing is configured. */
+  routing?: RoutingRecord;
 }
 
 /**
@@ -51,6 +58,7 @@ export class DeliveryService {
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly configHold: ConfigHold;
   private readonly health: GatewayHealth;
+  private readonly pipeline: OrchestrationPipeline;
 
   constructor(
     private readonly deps: {
@@ -63,9 +71,12 @@ export class DeliveryService {
       deadLetters?: DeadLetterSink;
       /** Where breaker state changes are reported for the operator console (one write per change); without it, nowhere. */
       breakerBoard?: Pick<BreakerBoard, 'report'>;
+      /** Orchestration before each gateway call (route ▸ risk ▸ FX ▸ caps); default: the registered stages over `config`. */
+      pipeline?: OrchestrationPipeline;
       now?: () => number;
     },
   ) {
+    this.pipeline = deps.pipeline ?? buildOrchestrationPipeline({ config: deps.config, logger: deps.logger, now: deps.now });
     this.configHold = new ConfigHold({ config: deps.config, ledger: deps.ledger, logger: deps.logger, deadLetters: deps.deadLetters, now: deps.now });
     this.health = new GatewayHealth(deps.logger, deps.config.gateways);
   }
@@ -102,19 +113,27 @@ export class DeliveryService {
    */
   prepareFirstAttempt(draft: OperationRecord): PreparedAttempt | null {
     if (DEPENDENT.has(draft.command)) return null;
-    const route = this.deps.router.route(draft);
-    if ('refused' in route || !route.transformer.supports.includes(draft.command)) return null;
-    if (this.breaker(route.gateway.name).state !== 'closed') return null;
     const { maxAgeMs } = this.deps.config.delivery;
     if (maxAgeMs > 0 && this.now() - draft.receivedAt > maxAgeMs) return null;
-    const context: OperationContext = { operationId: draft.id, command: draft.command, payment: draft.payment };
+    let routed = draft;
+    if (this.pipeline.active) {
+      // Only a plan every active stage can make without I/O; refusals and holds take the plain path, which records them.
+      const planned = this.pipeline.planNow(draft, this.now());
+      if (!planned || planned.kind !== 'send') return null;
+      if (planned.plan.decisions.length > 0) routed = { ...draft, routing: routingRecordOf(draft, planned.plan) };
+    }
+    const route = this.deps.router.route(routed);
+    if ('refused' in route || !route.transformer.supports.includes(draft.command)) return null;
+    if (this.breaker(route.gateway.name).state !== 'closed') return null;
+    const context: OperationContext = { operationId: draft.id, command: draft.command, payment: routedPayment(routed) };
     let request: GatewayRequest;
     try {
       request = route.transformer.buildRequest(context, route.gateway);
     } catch {
       return null; // the plain path meets the same error where it is handled
     }
-    return { route, context, request, interaction: attemptInteraction(1, route, request) };
+    const interaction = attemptInteraction(1, route, request, routed.routing?.decisions);
+    return routed.routing ? { route, context, request, interaction, routing: routed.routing } : { route, context, request, interaction };
   }
 
   /**
@@ -125,10 +144,11 @@ export class DeliveryService {
   async deliver(operation: string | OperationRecord, prepared?: PreparedAttempt): Promise<DeliveryStep> {
     const { ledger, recorder, logger } = this.deps;
     if (prepared && typeof operation !== 'string' && operation.state === 'SENT' && operation.attempts === 1) {
+      if (prepared.routing) countDecisions(prepared.routing.decisions);
       return this.exchange(operation, prepared.context, prepared.route, this.breaker(prepared.route.gateway.name), prepared.request);
     }
-    const op = typeof operation === 'string' ? await ledger.get(operation) : operation;
-    if (!op) {
+    const read = typeof operation === 'string' ? await ledger.get(operation) : operation;
+    if (!read) {
       logger.error('delivery job for an operation the ledger does not know; dropping it', { operation_id: operation });
       return { kind: 'done', state: 'FAILED' };
     }
@@ -137,12 +157,20 @@ export class DeliveryService {
       warn: (m: string, meta: Record<string, unknown>) => logger.warn(m, { operation_id: op.id, command: op.command, ...meta }),
       error: (m: string, meta: Record<string, unknown>) => logger.error(m, { operation_id: op.id, command: op.command, ...meta }),
     };
-    if (isTerminal(op.state) || op.state === 'PENDING' || op.state === 'UNRESOLVED') {
+    if (isTerminal(read.state) || read.state === 'PENDING' || read.state === 'UNRESOLVED') {
       // Already decided (or waiting for a webhook/the poller; UNRESOLVED is never sent again): make sure its event is on its way.
-      const settled = await recorder.settle(op.id);
+      const settled = await recorder.settle(read.id);
       return { kind: 'done', state: settled.state };
     }
-    const route = this.deps.router.route(op);
+    // Orchestrate a new operation once (a decided route stands through retries, inquiries and webhooks).
+    let op = read;
+    if (this.pipeline.active && !read.routing && read.attempts === 0 && !DEPENDENT.has(read.command)) {
+      const planned = await this.pipeline.plan(read, this.now());
+      const unsent = await this.unsent(read, planned);
+      if (unsent) return unsent;
+      if (planned.plan.decisions.length > 0) op = { ...read, routing: freshly(routingRecordOf(read, planned.plan)) };
+    }
+    let route = this.deps.router.route(op);
     // Our configuration lacks the gateway: hold (never send, never fail), then park for replay.
     if ('refused' in route && route.refused === UNKNOWN_GATEWAY) return this.configHold.hold(op);
     if ('refused' in route) {
@@ -156,6 +184,25 @@ export class DeliveryService {
     }
     const ctx = await this.contextFor(op);
     if ('wait' in ctx) return ctx.wait;
+    if (!('fail' in ctx) && DEPENDENT.has(op.command)) {
+      // Its gateway is the authorization's (where it was routed), whatever the command names.
+      const holder = ctx.context.payment.gateway;
+      if (this.pipeline.active && !read.routing && read.attempts === 0) {
+        const planned = await this.pipeline.plan(op, this.now(), holder);
+        const unsent = await this.unsent(op, planned);
+        if (unsent) return unsent;
+        if (planned.plan.decisions.length > 0) {
+          op = { ...op, routing: freshly(routingRecordOf(op, planned.plan)) };
+          const { amount, currency } = planned.plan.payment;
+          ctx.context = { ...ctx.context, payment: { ...ctx.context.payment, amount, currency } };
+        }
+      }
+      if (holder !== gatewayOf(op)) op = { ...op, routing: freshly(followRouting(op, holder)) };
+      if (gatewayOf(op) !== route.gateway.name) {
+        route = this.deps.router.route(op);
+        if ('refused' in route) return this.configHold.hold(op);
+      }
+    }
     if ('fail' in ctx) {
       // Refused against its authorization (failed, scope, currency, amount): never sent to the PSP.
       authorizationRefusals().inc({ gateway: route.gateway.name, reason: ctx.fail });
@@ -169,7 +216,14 @@ export class DeliveryService {
     }
     const breaker = this.breaker(route.gateway.name);
     const permit = breaker.permit();
-    if (!permit.allowed) return { kind: 'wait', reason: `circuit open for ${route.gateway.name}`, delayMs: permit.retryInMs };
+    if (!permit.allowed) {
+      // Down before we call: another candidate may take it, when no attempt can be live here.
+      if (this.mayFailOver(op) && op.state !== 'UNKNOWN' && (op.attempts === 0 || !(await this.mayHaveReachedPsp(op.id)))) {
+        const moved = await this.failover(op, 'breaker_open', { gateway: route.gateway.name });
+        if (moved) return moved;
+      }
+      return { kind: 'wait', reason: `circuit open for ${route.gateway.name}`, delayMs: permit.retryInMs };
+    }
 
     const { maxAgeMs } = this.deps.config.delivery;
     const tooOld = maxAgeMs > 0 && this.now() - op.receivedAt > maxAgeMs;
@@ -232,6 +286,9 @@ export class DeliveryService {
         open = false;
       } else if (open && entry.event === 'inquiry' && entry.found === false) {
         open = false;
+      } else if (open && entry.event === 'failover') {
+        // A failover is only made once the attempt before it is proven to have done nothing.
+        open = false;
       }
     }
     return open;
@@ -267,7 +324,10 @@ export class DeliveryService {
       // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.
       await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: elapsedMs });
       const again = await this.deps.ledger.get(op.id);
-      return again && again.state === 'SENT' ? this.send(again, ctx, route, breaker) : { kind: 'done', state: again?.state ?? 'FAILED' };
+      if (!again || again.state !== 'SENT') return { kind: 'done', state: again?.state ?? 'FAILED' };
+      // Proven to have done nothing there: the next candidate may take it (never two live authorizations).
+      const moved = this.mayFailOver(again) ? await this.failover(again, 'inquiry_not_found', { gateway: route.gateway.name }) : null;
+      return moved ?? this.send(again, ctx, route, breaker);
     }
     const settled = await this.deps.recorder.apply(op, outcome, 'inquiry', { elapsed_ms: elapsedMs });
     return { kind: 'done', state: settled.state };
@@ -289,7 +349,16 @@ export class DeliveryService {
       return this.onError(op, commandRefused(err, route.gateway.name), breaker, 'send');
     }
     // The attempt is on record before the request leaves: an attempt is never invisible.
-    const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.attempts + 1, route, request), { countAttempt: true });
+    // A route decided (or changed) for this attempt is written with it, and its decisions with its history entry.
+    const decided = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
+    const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.attempts + 1, route, request, decided?.decisions), {
+      countAttempt: true,
+      ...(op.routing ? { routing: op.routing } : {}),
+    });
+    if (decided) {
+      fresh.delete(decided);
+      countDecisions(decided.decisions);
+    }
     if (!moved.applied) {
       // A webhook or another worker decided it meanwhile.
       const settled = await recorder.settle(op.id);
@@ -319,7 +388,13 @@ export class DeliveryService {
       const outcome = route.transformer.parseResponse(ctx, response, route.gateway);
       noteGatewayCall(route.gateway.name, 'send', 'ok', started);
       breaker.success();
+      if (outcome.status === 'FAIL' && this.mayFailOver(op) && this.triesElsewhere(outcome.reason ?? outcome.gatewayStatus)) {
+        const code = outcome.reason ?? outcome.gatewayStatus;
+        const moved = await this.failover(op, 'declined', { gateway: route.gateway.name, gateway_code: code, http_status: response.status });
+        if (moved) return moved;
+      }
       const settled = await recorder.apply(op, outcome, 'response', { http_status: response.status, elapsed_ms: response.elapsedMs });
+      if (settled.state === 'FAILED') await this.released(op, 'failed');
       return { kind: 'done', state: settled.state };
     } catch (err) {
       noteGatewayCall(route.gateway.name, 'send', resultOf(err), started);
@@ -356,6 +431,18 @@ export class DeliveryService {
       await ledger.transition(op.id, 'UNKNOWN', detail, op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 });
       return { kind: 'retry', reason: `outcome unknown (${phase})` };
     }
+    if (phase === 'send' && this.mayFailOver(op)) {
+      // Provably not sent, or a decline configured as "try elsewhere": the next candidate may take it.
+      const code = err.details.gatewayCode ?? err.code;
+      const trigger: FailoverTrigger | null = err.kind === 'not_sent' ? 'not_sent' : err.kind === 'declined' && this.triesElsewhere(code) ? 'declined' : null;
+      if (trigger) {
+        if (err.kind === 'not_sent') breaker.failure();
+        else breaker.success();
+        const moved = await this.failover(op, trigger, { gateway: err.gateway, kind: err.kind, gateway_code: err.details.gatewayCode });
+        if (moved) return moved;
+        if (err.kind === 'not_sent') breaker.success(); // undo: the plain handling below counts it once
+      }
+    }
     // Whether to try again is the error's to say (`GatewayError.retryable`), never a list kept here.
     if (err.retryable) {
       // Refused credentials say nothing about the PSP's health: they do not count against its breaker.
@@ -376,7 +463,90 @@ export class DeliveryService {
     const type = this.deps.config.gateways[err.gateway]?.type;
     const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);
     const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', { details: detail, decline });
+    if (failed.state === 'FAILED') await this.released(op, 'failed');
     return { kind: 'done', state: failed.state };
+  }
+
+  /**
+   * A plan that does not send: a refusal fails the operation unsent (its decisions on record), a hold makes
+   * it wait. `null` for a plan to send.
+   */
+  private async unsent(op: OperationRecord, planned: PipelineResult): Promise<DeliveryStep | null> {
+    if (planned.kind === 'send') return null;
+    countDecisions(planned.decisions);
+    const routing = routingRecordOf(op, planned.plan);
+    if (planned.kind === 'wait') {
+      await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
+      return {
+        kind: 'wait',
+        reason: `held by orchestration (${planned.decisions[planned.decisions.length - 1]?.reasons[0] ?? 'hold'})`,
+        delayMs: planned.delayMs,
+      };
+    }
+    this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
+      operation_id: op.id,
+      command: op.command,
+      reason: planned.reason,
+      decisions: planned.decisions.map((d) => `${d.stage}:${d.outcome}:${d.reasons.join('|')}`),
+    });
+    const failed = await this.deps.recorder.fail({ ...op, routing }, planned.reason, 'bridge', {
+      details: { decisions: planned.decisions },
+      ...(planned.field ? { field: planned.field } : {}),
+      routing,
+    });
+    return { kind: 'done', state: failed.state };
+  }
+
+  /** Whether this operation may move to another candidate: failover on, an authorization or sale, a candidate left. */
+  private mayFailOver(op: OperationRecord): boolean {
+    const r = op.routing;
+    return (
+      this.deps.config.routing.failover.enabled && (op.command === 'authorize' || op.command === 'sale') && r !== undefined && r.index + 1 < r.candidates.length
+    );
+  }
+
+  /** Whether a decline code is configured as "try elsewhere" (`routing.failover.decline_codes`, case-insensitive). */
+  private triesElsewhere(code: string | undefined): boolean {
+    if (code === undefined) return false;
+    const wanted = code.toLowerCase();
+    return this.deps.config.routing.failover.declineCodes.some((c) => c.toLowerCase() === wanted);
+  }
+
+  /**
+   * Moves an authorization or sale to its next candidate gateway and sends it there, when the attempt at the
+   * current one is proven to have done nothing (the caller's to know: breaker open before any call, not sent,
+   * declined, or a status inquiry that found nothing). The idempotency key stays the operation id: unique
+   * per gateway, the same on every retry there. `null` when there is no candidate left (the caller goes on
+   * as without failover).
+   */
+  private async failover(op: OperationRecord, trigger: FailoverTrigger, detail: Record<string, unknown>): Promise<DeliveryStep | null> {
+    const current = planOf(op);
+    const next = await this.pipeline.failover(op, current, this.now());
+    if (!next) return null;
+    const from = current.candidates[current.index];
+    if (next.kind !== 'send') return this.unsent(op, next);
+    const to = next.plan.candidates[next.plan.index];
+    const step: FailoverStep = { from, to, trigger: trigger === 'declined' ? `declined:${String(detail.gateway_code ?? '')}` : trigger, at: this.now() };
+    const routing = freshly(routingRecordOf(op, next.plan, [...(op.routing?.failovers ?? []), step]));
+    const moved: OperationRecord = { ...op, routing };
+    const route = this.deps.router.route(moved);
+    if ('refused' in route || !route.transformer.supports.includes(op.command)) return null;
+    countFailover(from, to, trigger);
+    this.deps.logger.warn('failover: sending the operation to its next candidate gateway', { operation_id: op.id, command: op.command, from, to, trigger });
+    await this.deps.ledger.appendInteraction(op.id, { event: 'failover', from, to, trigger: step.trigger, ...detail });
+    const ctx: OperationContext = { operationId: op.id, command: op.command, payment: routedPayment(moved) };
+    const breaker = this.breaker(route.gateway.name);
+    const permit = breaker.permit();
+    if (!permit.allowed)
+      return this.failover(moved, 'breaker_open', { gateway: route.gateway.name }).then(
+        (s) => s ?? { kind: 'wait', reason: `circuit open for ${to}`, delayMs: permit.retryInMs },
+      );
+    return this.send(moved, ctx, route, breaker);
+  }
+
+  /** Tells the stages what they reserved for this attempt is not used (the operation failed for good). */
+  private async released(op: OperationRecord, why: 'failed'): Promise<void> {
+    if (op.routing) await this.pipeline.release(op, planOf(op), why);
   }
 
   /**
@@ -417,6 +587,26 @@ export function deliveryBackoff(config: Config): BackoffPolicy {
 const NOT_LANDED: ReadonlySet<string> = new Set(['not_sent', 'rate_limited', 'authentication']);
 
 /** The history entry of a gateway attempt: which one, where to, which call (the path is redacted on write). */
-function attemptInteraction(attempt: number, route: GatewayRoute, request: GatewayRequest): Omit<Interaction, 'at'> {
-  return { event: 'attempt', attempt, gateway: route.gateway.name, method: request.method, path: request.path };
+function attemptInteraction(attempt: number, route: GatewayRoute, request: GatewayRequest, decisions?: StageDecision[]): Omit<Interaction, 'at'> {
+  const entry = { event: 'attempt', attempt, gateway: route.gateway.name, method: request.method, path: request.path };
+  return decisions && decisions.length > 0 ? { ...entry, orchestration: decisions } : entry;
+}
+
+/** Routing records decided in this process and not yet written with an attempt (their decisions go with it). */
+const fresh = new WeakSet<RoutingRecord>();
+
+function freshly(routing: RoutingRecord): RoutingRecord {
+  fresh.add(routing);
+  return routing;
+}
+
+/** The routing record of a capture, cancel, refund or revalidate that follows its authorization to `gateway`. */
+function followRouting(op: OperationRecord, gateway: string): RoutingRecord {
+  return {
+    gateway,
+    requested: op.payment.gateway,
+    candidates: [gateway],
+    index: 0,
+    decisions: [{ stage: 'route', outcome: 'default', reasons: ['follows_authorization'], candidates: [gateway] }],
+  };
 }

@@ -2,6 +2,7 @@ import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationContext } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
+import { gatewayOf, routedPayment } from '../ledger/routing-record';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -62,7 +63,8 @@ export interface ResolveOptions {
  * gateway (one extra read, only then) and checked the same way, but sent as given (`checkedByReference`).
  */
 export async function resolveOperationContext(op: OperationRecord, ledger: Ledger, options: ResolveOptions = {}): Promise<ContextResolution> {
-  const context: OperationContext = { operationId: op.id, command: op.command, payment: op.payment };
+  // The payment as its gateway sees it: the routed gateway (and a converted amount), where one was decided.
+  const context: OperationContext = { operationId: op.id, command: op.command, payment: routedPayment(op) };
   if (!DEPENDENT.has(op.command)) return { context };
   const key = op.payment.gateway_key;
   if (key === op.id) return { context };
@@ -87,7 +89,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       // Only authorizations whose dependents were all registered (created with a digest) can be summed.
       const over = amounts && auth.digest !== undefined ? amountRefusal(op, auth, dependents) : null;
       if (over) return over;
-      return { context: { ...context, payment: { ...op.payment, gateway_key: psp } } };
+      // Sent to the gateway that holds the authorization (where it was routed), whatever the command names.
+      return { context: { ...context, payment: { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp } } };
     }
     case 'FAILED':
       return { fail: 'AUTHORIZATION_FAILED' };
@@ -133,8 +136,9 @@ function scopeOf(p: Payment): Record<string, string | null> {
 /** A command for another gateway, account or order than its authorization's. Pure. */
 export function scopeRefusal(payment: Payment, auth: OperationRecord): ContextRefusal | null {
   const a = auth.payment;
+  // The OMS may name the gateway it asked for or the one the authorization was routed to (its event said which).
   const field =
-    payment.gateway !== a.gateway
+    payment.gateway !== a.gateway && payment.gateway !== gatewayOf(auth)
       ? 'payment.gateway'
       : payment.gateway_account !== a.gateway_account
         ? 'payment.gateway_account'

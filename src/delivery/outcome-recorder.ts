@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { RoutingRecord, gatewayOf } from '../ledger/routing-record';
 import { Config } from '../config/config';
 import { bullJobId } from '../queueing/job-id';
 import { EventStore, RecordResult } from '../events/event-store';
@@ -52,7 +53,8 @@ export class OutcomeRecorder {
   /** Applies a gateway outcome to an operation; returns the record as it now stands. */
   async apply(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
     const to = ledgerStateOf(outcome.status);
-    const gateway = op.payment.gateway;
+    // The PSP reference is indexed under the gateway that holds it (where the operation was routed).
+    const gateway = gatewayOf(op);
     const firstCheck = this.deps.config.poller.scheduleMs[0];
     const fields: TransitionFields = {
       gatewayReference: outcome.gatewayReference,
@@ -106,10 +108,16 @@ export class OutcomeRecorder {
     op: OperationRecord,
     reason: string,
     source: OutcomeSource,
-    options: { details?: Record<string, unknown>; decline?: Decline; field?: string } = {},
+    options: { details?: Record<string, unknown>; decline?: Decline; field?: string; routing?: RoutingRecord } = {},
   ): Promise<OperationRecord> {
-    const { details = {}, decline, field } = options;
-    const fields = { reason, decline: this.decline(op, declineOfFailure(reason, decline)), ...(field ? { reasonField: field } : {}) };
+    const { details = {}, decline, field, routing } = options;
+    const fields = {
+      reason,
+      decline: this.decline(op, declineOfFailure(reason, decline)),
+      ...(field ? { reasonField: field } : {}),
+      // An orchestration refusal: its decisions go on the record (and so on the FAIL event).
+      ...(routing ? { routing } : {}),
+    };
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null);
   }
 

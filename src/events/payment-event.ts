@@ -1,4 +1,5 @@
 import { BusNotificationName, Config } from '../config/config';
+import { gatewayOf, routingEventField } from '../ledger/routing-record';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationRecord } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
@@ -119,6 +120,8 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
         gateway_response: { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null },
         gateway_response_time: op.updatedAt - op.createdAt,
         ...(op.newGatewayKey ? { new_gateway_key: op.newGatewayKey } : {}),
+        // Where the orchestration sent it and why (rules, agreements, failovers), when anything decided.
+        ...(op.routing ? { routing: routingEventField(op.routing) } : {}),
         // A successful authorization: until when it can be captured (docs/AUTHORIZATION-LIFECYCLE.md).
         ...(op.expiresAt !== undefined && status === 'SUCCESS' ? { expires_at: new Date(op.expiresAt).toISOString() } : {}),
         event_id: eventId,
@@ -134,7 +137,7 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
 export function failDecline(op: OperationRecord, config: Config): Decline {
   if (op.decline !== undefined) return op.decline;
   const code = op.reason ?? op.gatewayStatus ?? 'FAILED';
-  const type = config.gateways[op.payment.gateway]?.type;
+  const type = config.gateways[gatewayOf(op)]?.type;
   if (type === undefined || isKnownCode(BRIDGE_DECLINES, code)) return bridgeDecline(code);
   return outcomeDecline(declineTableFor(type), { status: 'FAIL', gatewayStatus: code });
 }

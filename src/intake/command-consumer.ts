@@ -284,7 +284,7 @@ export class CommandConsumer {
     const now = Date.now();
     const prepared = inline ? inline.prepare(draftRecord(operationId, command, now)) : null;
     const { created, state, record, conflict, digest } = await this.retrying('ledger', () =>
-      this.deps.ledger.create(operationId, command, now, prepared?.interaction),
+      this.deps.ledger.create(operationId, command, now, prepared?.interaction, prepared?.routing ? { routing: prepared.routing } : undefined),
     );
     if (conflict) {
       await this.refuseConflict(msg, command, operationId, digest, state);

@@ -107,10 +107,12 @@ export class Ledger {
     command: PaymentCommand,
     now = Date.now(),
     firstAttempt?: Omit<Interaction, 'at'>,
+    extra: Pick<OperationRecord, 'routing'> = {},
   ): Promise<{ created: boolean; state: OperationState; conflict: boolean; digest: string; record?: OperationRecord }> {
     const state: OperationState = firstAttempt ? 'SENT' : 'RECEIVED';
     const digest = commandDigest(command);
-    const fields = encodeRecord({ ...draftRecord(id, command, now), state, attempts: firstAttempt ? 1 : 0, digest });
+    // `extra.routing`: the orchestration's decision for the first attempt, written with it.
+    const fields = encodeRecord({ ...draftRecord(id, command, now), state, attempts: firstAttempt ? 1 : 0, digest, ...extra });
     const interaction = JSON.stringify({ at: now, event: 'received', channel: command.channel });
     const attempt = firstAttempt ? historyEntry({ ...firstAttempt, to: 'SENT' }, now) : '';
     const [created, current, conflict] = (await CREATE_SCRIPT.run(

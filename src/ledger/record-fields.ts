@@ -1,6 +1,7 @@
 import { Channel, CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
 import { Decline, parseDecline } from '../errors/decline';
 import { OperationState } from './operation-state';
+import { RoutingRecord, parseRoutingRecord } from './routing-record';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
 export interface OperationRecord {
@@ -41,6 +42,11 @@ export interface OperationRecord {
   confirmedCurrency?: string;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
+  /**
+   * What the orchestration decided (gateway, candidates, decisions, failovers), when anything was
+   * configured to decide; absent: the operation goes to `payment.gateway` (see `gatewayOf`).
+   */
+  routing?: RoutingRecord;
 }
 
 /** How one field is written to and read from the record's Redis hash. */
@@ -98,6 +104,7 @@ const FIELDS: FieldTable = {
   confirmedAmount: { hash: 'confirmed_amount', codec: int },
   confirmedCurrency: { hash: 'confirmed_currency', codec: text },
   digest: { hash: 'digest', codec: text },
+  routing: { hash: 'routing', codec: json(parseRoutingRecord) },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -116,6 +123,7 @@ export const TRANSITION_SETTABLE = [
   'reasonField',
   'confirmedAmount',
   'confirmedCurrency',
+  'routing',
 ] as const satisfies readonly (keyof OperationRecord)[];
 
 /**

@@ -1,4 +1,5 @@
 import { GatewayConfig } from '../config/config';
+import { gatewayOf, routedPayment } from '../ledger/routing-record';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
 import { OperationRecord } from '../ledger/ledger';
@@ -38,12 +39,14 @@ export function configuredAccount(gateway: GatewayConfig): string {
  * the authorization's PaymentIntent, a chargeback) settles nothing and is not refused for it.
  */
 export function scopeMismatch(op: OperationRecord, arrived: ArrivedOutcome, gateway: GatewayConfig | undefined): ScopeCheck | null {
-  if (!gateway || op.payment.gateway !== arrived.gateway || gateway.name !== arrived.gateway) return 'gateway';
+  if (!gateway || gatewayOf(op) !== arrived.gateway || gateway.name !== arrived.gateway) return 'gateway';
   if (arrived.account !== undefined && arrived.account !== configuredAccount(gateway)) return 'account';
   if (isTerminal(op.state)) return null;
   const { amount, currency } = arrived.outcome;
-  if (amount !== undefined && amount !== op.payment.amount) return 'amount';
-  if (currency !== undefined && currency.toUpperCase() !== op.payment.currency.toUpperCase()) return 'currency';
+  // What the gateway was asked for (a converted amount where one was), not what the OMS sent.
+  const asked = routedPayment(op);
+  if (amount !== undefined && amount !== asked.amount) return 'amount';
+  if (currency !== undefined && currency.toUpperCase() !== asked.currency.toUpperCase()) return 'currency';
   return null;
 }
 
@@ -68,7 +71,7 @@ export function reportScopeMismatch(
     gateway,
     check,
     operation_id: op.id,
-    operation_gateway: op.payment.gateway,
+    operation_gateway: gatewayOf(op),
     event_id: eventId,
     webhook_status: arrived.outcome.status,
     ...(check === 'amount' ? { webhook_amount: arrived.outcome.amount, operation_amount: op.payment.amount } : {}),

@@ -1,0 +1,138 @@
+import type { Payment } from '../contracts/payment-command';
+import type { OperationRecord } from './record-fields';
+
+/*
+ * The orchestration's decisions as the ledger stores them (the record's `routing` field) and events carry
+ * them. The stages themselves live in src/orchestration/.
+ */
+
+/** The stages, in the order they run. */
+export const STAGE_NAMES = ['route', 'risk', 'fx', 'caps'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/**
+ * What a stage decided (a bounded set: it is a metric label, `pb_routing_decisions_total{stage,outcome}`).
+ * - `default`: nothing configured applied; the command's own choice stands (`payment.gateway`, no change).
+ * - `routed`: a rule chose the candidates.
+ * - `allowed`: checked and let through unchanged (risk, caps within limits).
+ * - `changed`: let through with a change to the plan (FX converted, a PSP risk check requested).
+ * - `fallback`: let through on another candidate than the preferred one (a cap's fallback route).
+ * - `held`: not sent now; the operation waits (`StageResult.verdict` `wait`), e.g. held for review.
+ * - `refused`: not sent at all; the operation fails with `reasons[0]` (`StageResult.verdict` `refuse`).
+ */
+export const STAGE_OUTCOMES = ['default', 'routed', 'allowed', 'changed', 'fallback', 'held', 'refused'] as const;
+export type StageOutcome = (typeof STAGE_OUTCOMES)[number];
+
+/** One rule a stage evaluated: its id (its name in configuration, else `rules[i]`) and whether it matched, and why not. */
+export interface RuleEvaluation {
+  rule: string;
+  matched: boolean;
+  /** The first condition that did not hold (`currency EUR not in [USD]`), when it did not match. */
+  why?: string;
+}
+
+/** A stage's explainable decision. Never holds card data, secrets or tokens. */
+export interface StageDecision {
+  stage: StageName;
+  outcome: StageOutcome;
+  /** Short machine-readable reasons, first one the main (`rule:eu-cards`, `agreement_suspended:adyen`, `cap_exceeded:daily_volume`). */
+  reasons: string[];
+  /** Rules evaluated, in order (route, risk); absent when the stage has no rules. */
+  rules?: RuleEvaluation[];
+  /** Gateway names still candidates after this stage, in order of preference. */
+  candidates?: string[];
+  /** Stage-specific facts an operator needs (FX rate and both amounts, the cap counter). Small, JSON-safe. */
+  details?: Record<string, string | number | boolean | null>;
+}
+
+/** One move to another candidate (failover): from where, to where, and what triggered it. */
+export interface FailoverStep {
+  from: string;
+  to: string;
+  /** `breaker_open`, `not_sent`, `declined:<code>`, `inquiry_not_found`. */
+  trigger: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/**
+ * What the orchestration decided for an operation, kept on its ledger record (field `routing`, JSON) so that
+ * every later step (retries, status inquiries, webhooks, the poller, captures against it) goes to the same
+ * gateway, and so the event can carry it without reading the history. Absent on operations that were
+ * never orchestrated (nothing configured): their gateway is `payment.gateway`.
+ */
+export interface RoutingRecord {
+  /** The gateway the operation is (now) sent to: `candidates[index]`. */
+  gateway: string;
+  /** The gateway the command named (`payment.gateway`). */
+  requested: string;
+  candidates: string[];
+  index: number;
+  /** The routing rule that chose the candidates; absent: the default (`payment.gateway`). */
+  rule?: string;
+  decisions: StageDecision[];
+  failovers?: FailoverStep[];
+  /**
+   * What the gateway was asked for when it differs from the command (FX conversion): amount in minor units
+   * of `currency`. Retries and status inquiries reuse it, so one operation is one amount at its gateway.
+   */
+  amount?: number;
+  currency?: string;
+}
+
+/** The gateway an operation is routed to: its routing record's, else the one the command named. */
+export function gatewayOf(op: Pick<OperationRecord, 'payment' | 'routing'>): string {
+  return op.routing?.gateway ?? op.payment.gateway;
+}
+
+/** The payment as its gateway sees it: the command's, with the routed gateway and any converted amount. */
+export function routedPayment(op: Pick<OperationRecord, 'payment' | 'routing'>): Payment {
+  const r = op.routing;
+  if (!r) return op.payment;
+  return { ...op.payment, gateway: r.gateway, amount: r.amount ?? op.payment.amount, currency: r.currency ?? op.payment.currency };
+}
+
+/** The `routing` object of an event: where the operation went and why (docs/EVENTS.md). */
+export function routingEventField(r: RoutingRecord): Record<string, unknown> {
+  return {
+    gateway: r.gateway,
+    requested_gateway: r.requested,
+    ...(r.rule !== undefined ? { rule: r.rule } : {}),
+    candidates: r.candidates,
+    ...(r.failovers && r.failovers.length > 0 ? { failovers: r.failovers.map((f) => ({ from: f.from, to: f.to, trigger: f.trigger })) } : {}),
+    decisions: r.decisions.map((d) => ({ stage: d.stage, outcome: d.outcome, reasons: d.reasons, ...(d.details ? { details: d.details } : {}) })),
+  };
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A stored routing record, or undefined when it does not have the expected shape (never throws). */
+export function parseRoutingRecord(value: unknown): RoutingRecord | undefined {
+  if (!isObject(value)) return undefined;
+  const { gateway, requested, candidates, index, decisions } = value;
+  if (!isString(gateway) || !isString(requested) || typeof index !== 'number') return undefined;
+  if (!Array.isArray(candidates) || !candidates.every(isString) || !Array.isArray(decisions)) return undefined;
+  const parsed: RoutingRecord = {
+    gateway,
+    requested,
+    candidates,
+    index,
+    decisions: decisions.filter(
+      (d): d is StageDecision =>
+        isObject(d) &&
+        (STAGE_NAMES as readonly unknown[]).includes(d.stage) &&
+        (STAGE_OUTCOMES as readonly unknown[]).includes(d.outcome) &&
+        Array.isArray(d.reasons),
+    ),
+  };
+  if (isString(value.rule)) parsed.rule = value.rule;
+  if (Array.isArray(value.failovers)) {
+    parsed.failovers = value.failovers.filter(
+      (f): f is FailoverStep => isObject(f) && isString(f.from) && isString(f.to) && isString(f.trigger) && typeof f.at === 'number',
+    );
+  }
+  if (typeof value.amount === 'number' && Number.isInteger(value.amount)) parsed.amount = value.amount;
+  if (isString(value.currency)) parsed.currency = value.currency;
+  return parsed;
+}

@@ -1,0 +1,146 @@
+import type { OperationRecord } from '../ledger/record-fields';
+import { OrchestrationPlan, OrchestrationStage, StageDecision, StageResult } from './orchestration-stage';
+import { FailoverStep, RoutingRecord } from '../ledger/routing-record';
+
+/**
+ * What the pipeline decided for one attempt: send it (with this plan), refuse it (fail unsent, with the
+ * reason), or wait (come back after `delayMs`). `decisions` is everything decided, in stage order.
+ */
+export type PipelineResult =
+  | { kind: 'send'; plan: OrchestrationPlan }
+  | { kind: 'refuse'; reason: string; field?: string; decisions: StageDecision[]; plan: OrchestrationPlan }
+  | { kind: 'wait'; delayMs: number; decisions: StageDecision[]; plan: OrchestrationPlan };
+
+/**
+ * Runs the orchestration stages in order (route ▸ risk ▸ FX ▸ caps) for one attempt of an operation.
+ * Stages that are not `active()` are skipped at no cost; with none active the plan is the command's own
+ * gateway and nothing is recorded (`recorded` false). Stateless; safe to share between workers.
+ */
+export class OrchestrationPipeline {
+  private readonly stages: readonly OrchestrationStage[];
+
+  /** @param stages in the order they run; the first is the route stage (skipped on failover: the route stands). */
+  constructor(stages: readonly OrchestrationStage[]) {
+    this.stages = stages;
+  }
+
+  /** Whether any stage has anything configured. When not, `planNow` always answers at once with the plain plan. */
+  get active(): boolean {
+    return this.stages.some((s) => s.active());
+  }
+
+  /** The stages, in order (tests, docs). */
+  get stageNames(): string[] {
+    return this.stages.map((s) => s.name);
+  }
+
+  /**
+   * The plan without I/O (the fast path): `undefined` when an active stage needs I/O (`decideNow` absent
+   * or undecided); the caller then takes the plain path and awaits `plan`. Nothing is reserved.
+   * @param pinned the gateway the operation must go to (a capture, cancel or refund: its authorization's).
+   */
+  planNow(op: OperationRecord, now: number, pinned?: string): PipelineResult | undefined {
+    let plan = initialPlan(op, pinned);
+    for (const stage of this.stages) {
+      if (!stage.active()) continue;
+      if (!stage.decideNow) return undefined;
+      const result = stage.decideNow({ op, plan, now });
+      if (result === undefined) return undefined;
+      const next = afterStage(plan, result);
+      if (next.kind !== 'send') return next;
+      plan = next.plan;
+    }
+    return { kind: 'send', plan };
+  }
+
+  /** The plan, with whatever I/O the active stages need (the plain path). */
+  async plan(op: OperationRecord, now: number, pinned?: string): Promise<PipelineResult> {
+    return this.run(op, initialPlan(op, pinned), now, 0);
+  }
+
+  /**
+   * The plan for the next candidate after `current` (failover), or null when there is none: the stages
+   * after routing run again for it (risk, FX and caps of the new gateway); what they reserved for the
+   * previous candidate is released first.
+   */
+  async failover(op: OperationRecord, current: OrchestrationPlan, now: number): Promise<PipelineResult | null> {
+    const index = current.index + 1;
+    if (index >= current.candidates.length) return null;
+    await this.release(op, current, 'failover');
+    const route = current.decisions.filter((d) => d.stage === 'route');
+    const plan: OrchestrationPlan = { ...current, index, payment: { ...op.payment, gateway: current.candidates[index] }, decisions: route };
+    return this.run(op, plan, now, 1);
+  }
+
+  /** Releases what the stages reserved for `plan` (an attempt that failed for good, a refusal, a failover). */
+  async release(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void> {
+    for (const stage of this.stages) if (stage.active() && stage.release) await stage.release(op, plan, why);
+  }
+
+  private async run(op: OperationRecord, start: OrchestrationPlan, now: number, from: number): Promise<PipelineResult> {
+    let plan = start;
+    for (const stage of this.stages.slice(from)) {
+      if (!stage.active()) continue;
+      const next = afterStage(plan, await stage.decide({ op, plan, now }));
+      if (next.kind !== 'send') {
+        // A later stage refused or held: what earlier stages reserved for this attempt is not used.
+        await this.release(op, plan, 'refused');
+        return next;
+      }
+      plan = next.plan;
+    }
+    return { kind: 'send', plan };
+  }
+}
+
+/** The plan before any stage: the command's own gateway (or the pinned one), its own payment. */
+export function initialPlan(op: OperationRecord, pinned?: string): OrchestrationPlan {
+  const gateway = pinned ?? op.payment.gateway;
+  return { candidates: [gateway], index: 0, payment: gateway === op.payment.gateway ? op.payment : { ...op.payment, gateway }, decisions: [] };
+}
+
+/** The plan an operation's stored routing record stands for (its current candidate, what it was asked for). */
+export function planOf(op: OperationRecord): OrchestrationPlan {
+  const r = op.routing;
+  if (!r) return initialPlan(op);
+  return {
+    candidates: r.candidates,
+    index: r.index,
+    rule: r.rule,
+    decisions: r.decisions,
+    payment: { ...op.payment, gateway: r.gateway, amount: r.amount ?? op.payment.amount, currency: r.currency ?? op.payment.currency },
+  };
+}
+
+/** The routing record to store for `plan` (with the failovers so far). */
+export function routingRecordOf(op: OperationRecord, plan: OrchestrationPlan, failovers?: FailoverStep[]): RoutingRecord {
+  const gateway = plan.candidates[plan.index];
+  const converted = plan.payment.amount !== op.payment.amount || plan.payment.currency !== op.payment.currency;
+  return {
+    gateway,
+    requested: op.payment.gateway,
+    candidates: plan.candidates,
+    index: plan.index,
+    ...(plan.rule !== undefined ? { rule: plan.rule } : {}),
+    decisions: plan.decisions,
+    ...(failovers && failovers.length > 0 ? { failovers } : {}),
+    ...(converted ? { amount: plan.payment.amount, currency: plan.payment.currency } : {}),
+  };
+}
+
+function afterStage(plan: OrchestrationPlan, result: StageResult): PipelineResult {
+  const decisions = [...plan.decisions, result.decision];
+  switch (result.verdict) {
+    case 'continue': {
+      const next = result.plan;
+      // The payment always names the candidate being tried.
+      const gateway = next.candidates[next.index];
+      const payment = next.payment.gateway === gateway ? next.payment : { ...next.payment, gateway };
+      return { kind: 'send', plan: { ...next, payment, decisions } };
+    }
+    case 'refuse':
+      return { kind: 'refuse', reason: result.reason, ...(result.field ? { field: result.field } : {}), decisions, plan: { ...plan, decisions } };
+    case 'wait':
+      return { kind: 'wait', delayMs: result.delayMs, decisions, plan: { ...plan, decisions } };
+  }
+}

@@ -1,0 +1,85 @@
+import type { Payment } from '../contracts/payment-command';
+import type { OperationRecord } from '../ledger/record-fields';
+import type { StageDecision, StageName } from '../ledger/routing-record';
+
+/**
+ * The orchestration step that runs before every gateway call: route ▸ risk ▸ FX ▸ caps, each an
+ * `OrchestrationStage`. A stage reads the plan the stages before it left (`OrchestrationPlan`), may change
+ * it (another candidate order, a converted amount, a fallback route) and returns its `StageDecision`: what
+ * it decided and why, recorded in the operation's history (the attempt's `orchestration` entry) and on its
+ * events (`routing`). See docs/ARCHITECTURE.md, "Orchestration".
+ */
+
+export { STAGE_NAMES, STAGE_OUTCOMES } from '../ledger/routing-record';
+export type { RuleEvaluation, StageDecision, StageName, StageOutcome } from '../ledger/routing-record';
+
+/**
+ * The plan the stages build: where to send and what. `candidates[index]` is the gateway being tried;
+ * later candidates are the failover order (authorize and sale only).
+ */
+export interface OrchestrationPlan {
+  /** Configured gateway names in order of preference; never empty. */
+  candidates: string[];
+  /** Which candidate this attempt goes to. */
+  index: number;
+  /**
+   * The payment the gateway transformer is given for this candidate. Starts as the command's own (with
+   * `gateway` = the candidate); FX may convert `amount`/`currency`. The ledger keeps the command's.
+   */
+  payment: Payment;
+  /** The name of the routing rule that chose the candidates; absent: `payment.gateway` by default. */
+  rule?: string;
+  /** The decisions so far, in stage order. */
+  decisions: StageDecision[];
+}
+
+/** What a stage is given: the operation (as recorded) and the plan so far. */
+export interface StageInput {
+  op: OperationRecord;
+  plan: OrchestrationPlan;
+  /** Epoch ms of the decision (stages never read the clock themselves: tests pass it). */
+  now: number;
+}
+
+/**
+ * A stage's answer: its decision and the plan to go on with (the one it was given when it changed
+ * nothing), and whether the operation goes on (`continue`), fails unsent (`refuse`, with the decision's
+ * first reason as the operation's reason), or waits (`wait`: come back after `delayMs`, e.g. a hold).
+ */
+export type StageResult =
+  | { verdict: 'continue'; decision: StageDecision; plan: OrchestrationPlan }
+  | { verdict: 'refuse'; decision: StageDecision; reason: string; field?: string }
+  | { verdict: 'wait'; decision: StageDecision; delayMs: number };
+
+/**
+ * One stage of the orchestration pipeline. Implementations: `RouteStage` (routing rules and merchant
+ * agreements); risk, FX and caps plug in beside it (`buildOrchestrationPipeline`).
+ *
+ * Cost rule: the fast path (`DeliveryService.prepareFirstAttempt`) is pure and synchronous. A stage that
+ * can decide without I/O implements `decideNow`; a stage that needs Redis or a PSP (caps, a rate fetch)
+ * returns `undefined` there, and the operation then takes the plain path, where `decide` is awaited. A
+ * stage with nothing configured says so with `active() === false`: it is skipped entirely (no decision
+ * recorded, no cost), so an unconfigured deployment behaves exactly as before.
+ */
+export interface OrchestrationStage {
+  readonly name: StageName;
+  /** Whether the stage has anything configured at all. Checked once per command; keep it O(1). */
+  active(): boolean;
+  /**
+   * The decision without I/O, when the stage can make it so; `undefined` when it needs `decide`. Must not
+   * reserve anything (it may run for a command that is then not sent on the fast path). Optional.
+   */
+  decideNow?(input: StageInput): StageResult | undefined;
+  /**
+   * The decision, with whatever I/O it needs (Redis counters, a rate source). Must be idempotent per
+   * operation and candidate: the same operation may be planned again (after a wait, a crash, a redelivery)
+   * before its attempt is recorded, so a reservation is keyed by operation id and gateway, never counted twice.
+   */
+  decide(input: StageInput): Promise<StageResult>;
+  /**
+   * The attempt this plan was made for will not use what `decide` reserved: it failed for good, or the
+   * operation moved on to another candidate (failover). Undo it (release a cap reservation). Idempotent:
+   * may be called more than once for the same operation and candidate. Optional.
+   */
+  release?(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void>;
+}

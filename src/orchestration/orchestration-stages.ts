@@ -1,0 +1,34 @@
+import type { Config } from '../config/config';
+import type { Logger } from '../logging/logger';
+import { OrchestrationPipeline } from './orchestration-pipeline';
+import { OrchestrationStage, STAGE_NAMES, StageName } from './orchestration-stage';
+import { RouteStage } from './route-stage';
+
+/** What a stage may be built with. Redis is the fast client shared by the worker (caps counters); absent in pure tests. */
+export interface OrchestrationDeps {
+  config: Config;
+  logger?: Logger;
+  /** The worker's Redis client (`ioredis`), for stages that keep counters; absent: such stages stay inactive. */
+  redis?: import('ioredis').default;
+  /** Epoch ms clock; default `Date.now`. */
+  now?: () => number;
+}
+
+/** A stage's entry in the registry: its name and how it is built (null: nothing to build, the stage is skipped). */
+export interface StageFactory {
+  name: StageName;
+  create(deps: OrchestrationDeps): OrchestrationStage | null;
+}
+
+/**
+ * THE list of orchestration stages: one line per stage. The pipeline runs them in `STAGE_NAMES` order
+ * (route ▸ risk ▸ FX ▸ caps) whatever the order here. Risk, FX and caps add their line here.
+ */
+export const STAGE_FACTORIES: readonly StageFactory[] = [{ name: 'route', create: (d) => new RouteStage(d.config.routing) }];
+
+/** The pipeline of every registered stage (plus `extra` ones, for tests), in stage order. */
+export function buildOrchestrationPipeline(deps: OrchestrationDeps, extra: readonly OrchestrationStage[] = []): OrchestrationPipeline {
+  const built = STAGE_FACTORIES.map((f) => f.create(deps)).filter((s): s is OrchestrationStage => s !== null);
+  const stages = [...built, ...extra].sort((a, b) => STAGE_NAMES.indexOf(a.name) - STAGE_NAMES.indexOf(b.name));
+  return new OrchestrationPipeline(stages);
+}

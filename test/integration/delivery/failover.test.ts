@@ -1,0 +1,228 @@
+import Redis from 'ioredis';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * Failover between two real PSP simulators (two gateways, two PSP accounts): the route's next candidate
+ * takes an authorization only when the first provably did nothing, and never while an attempt there may
+ * be live (commit-then-timeout: the first PSP charged, then went silent).
+ */
+const KEY_A = 'sim-failover-a-key-0123456789';
+const KEY_B = 'sim-failover-b-key-0123456789';
+
+let simA: PspSimulator;
+let simB: PspSimulator;
+let redis: Redis;
+let eventsQueue: Queue<OmsEventJobData>;
+const configs: Config[] = [];
+
+beforeAll(async () => {
+  simA = await startPspSimulator({ apiKey: KEY_A });
+  simB = await startPspSimulator({ apiKey: KEY_B });
+});
+
+afterAll(async () => {
+  await eventsQueue?.close();
+  redis?.disconnect();
+  await simA.stop();
+  await simB.stop();
+  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+});
+
+afterEach(() => {
+  for (const sim of [simA, simB]) {
+    sim.setDown(false);
+    sim.setFaults({});
+  }
+});
+
+function setup(overrides: Record<string, unknown> = {}): { service: DeliveryService; ledger: Ledger; events: EventStore; config: Config } {
+  const config = testConfig({
+    'delivery.breaker_failure_threshold': 3,
+    'delivery.breaker_open_ms': 60_000,
+    'routing.rules': [
+      { name: 'dead-first', when: { currencies: ['USD'] }, gateways: ['dead', 'simb'] },
+      { name: 'a-then-b', when: { commands: ['authorize', 'sale'] }, gateways: ['sima', 'simb'] },
+    ],
+    'routing.failover.enabled': true,
+    'routing.failover.decline_codes': ['insufficient_funds'],
+    ...overrides,
+    gateways: {
+      sima: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: 'whsec-failover-a-0123456789', timeout_ms: 800 },
+      simb: { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: 'whsec-failover-b-0123456789', timeout_ms: 800 },
+      // Nothing listens on port 9: every request is provably not sent.
+      dead: {
+        type: 'simulator',
+        base_url: 'http://127.0.0.1:9',
+        api_key: 'sim-failover-dead-0123456789',
+        webhook_secret: 'whsec-failover-d-0123456789',
+        timeout_ms: 800,
+      },
+    },
+  });
+  configs.push(config);
+  redis ??= createRedis(config.redis.url, 'commands');
+  eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const events = new EventStore(redis, config.redis.keyPrefix);
+  const logger = silentLogger();
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
+  return { service, ledger, events, config };
+}
+
+async function record(ledger: Ledger, command: PaymentCommand): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  return id;
+}
+
+const authorize = (payment: Record<string, unknown> = {}) =>
+  channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency: 'EUR', ...payment });
+
+async function eventsOf(ledger: Ledger, id: string): Promise<string[]> {
+  return (await ledger.interactions(id)).map((h) => h.event);
+}
+
+describe('routing and failover (authorize, sale)', () => {
+  it('routes by rule: records the decision in the history, on the record and on the event', async () => {
+    const { service, ledger, events } = setup({ 'routing.rules': [{ name: 'eur-to-b', when: { currencies: ['EUR'] }, gateways: ['simb'] }] });
+    const id = await record(ledger, authorize());
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simB.counters().effects[id]).toBe(1);
+    expect(simA.counters().effects[id]).toBeUndefined();
+    const op = await ledger.get(id);
+    expect(op?.routing).toMatchObject({ gateway: 'simb', requested: 'sima', rule: 'eur-to-b', candidates: ['simb'] });
+    const attempt = (await ledger.interactions(id)).find((h) => h.event === 'attempt');
+    expect(attempt).toMatchObject({ gateway: 'simb', orchestration: [{ stage: 'route', outcome: 'routed', reasons: ['rule:eur-to-b'] }] });
+    const event = await events.load(`${id}.SUCCEEDED`);
+    expect(JSON.stringify(event)).toContain('"requested_gateway":"sima"');
+  });
+
+  it('moves to the next candidate when the first request is provably not sent, in the same delivery', async () => {
+    const { service, ledger } = setup();
+    const before = (await metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' })) ?? 0;
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simB.counters().effects[id]).toBe(1);
+    const op = await ledger.get(id);
+    expect(op).toMatchObject({ attempts: 2, routing: { gateway: 'simb', index: 1, failovers: [{ from: 'dead', to: 'simb', trigger: 'not_sent' }] } });
+    expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'failover', 'attempt', 'outcome']);
+    expect(await metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' })).toBe(before + 1);
+  });
+
+  it('commit-then-timeout: never fails over while the first attempt may be live; its status inquiry finds the charge', async () => {
+    const { service, ledger } = setup();
+    simA.setFaults({ commitThenTimeoutRate: 1 });
+    const id = await record(ledger, authorize());
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(simA.counters().effects[id]).toBe(1);
+    simA.setFaults({});
+    // Next delivery: ask A first; A did authorize, so that is the outcome. B is never called.
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simB.counters().effects[id]).toBeUndefined();
+    expect(simA.counters().effects[id]).toBe(1);
+    expect((await ledger.get(id))?.routing).toMatchObject({ gateway: 'sima', index: 0 });
+    expect(await eventsOf(ledger, id)).not.toContain('failover');
+  });
+
+  it('commit-then-timeout while A stays silent: waits (retries the inquiry), never calls B', async () => {
+    const { service, ledger } = setup();
+    const requestsB = simB.counters().requests;
+    simA.setFaults({ commitThenTimeoutRate: 1 });
+    const id = await record(ledger, authorize());
+    expect((await service.deliver(id)).kind).toBe('retry');
+    // A now answers nothing at all: the inquiry times out too.
+    simA.setFaults({ timeoutRate: 1 });
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(simB.counters().requests).toBe(requestsB);
+  });
+
+  it('a timeout that did nothing: fails over only after A’s status inquiry shows no trace', async () => {
+    const { service, ledger } = setup();
+    simA.setFaults({ timeoutRate: 1 });
+    const id = await record(ledger, authorize());
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(simB.counters().effects[id]).toBeUndefined();
+    simA.setFaults({});
+    const inquiriesBefore = simA.counters().inquiries;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simA.counters().inquiries).toBe(inquiriesBefore + 1);
+    expect(simA.counters().effects[id]).toBeUndefined();
+    expect(simB.counters().effects[id]).toBe(1);
+    const history = await eventsOf(ledger, id);
+    expect(history.indexOf('inquiry')).toBeLessThan(history.indexOf('failover'));
+    expect((await ledger.get(id))?.routing?.failovers).toMatchObject([{ from: 'sima', to: 'simb', trigger: 'inquiry_not_found' }]);
+  });
+
+  it('moves on when the first gateway’s breaker is open, without calling it', async () => {
+    const { service, ledger } = setup();
+    const breaker = service.breaker('sima');
+    for (let i = 0; i < 3; i++) breaker.failure();
+    const requestsA = simA.counters().requests;
+    const id = await record(ledger, authorize());
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simA.counters().requests).toBe(requestsA);
+    expect(simB.counters().effects[id]).toBe(1);
+    expect((await ledger.get(id))?.routing?.failovers).toMatchObject([{ from: 'sima', to: 'simb', trigger: 'breaker_open' }]);
+  });
+
+  it('moves on after a decline configured as "try elsewhere"; the next gateway’s answer is the outcome', async () => {
+    const { service, ledger } = setup();
+    const id = await record(ledger, authorize({ gateway_key: 'pm_insufficient_funds' }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    // Both were asked (the simulators decline the same magic card), each once.
+    expect(simA.counters().effects[id] ?? 0).toBeLessThanOrEqual(1);
+    expect((await ledger.get(id))?.routing).toMatchObject({
+      gateway: 'simb',
+      failovers: [{ from: 'sima', to: 'simb', trigger: 'declined:insufficient_funds' }],
+    });
+    expect((await eventsOf(ledger, id)).filter((e) => e === 'attempt')).toHaveLength(2);
+  });
+
+  it('a decline not configured as "try elsewhere" fails at the first gateway', async () => {
+    const { service, ledger } = setup();
+    const requestsB = simB.counters().requests;
+    const id = await record(ledger, authorize({ gateway_key: 'pm_card_declined' }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(simB.counters().requests).toBe(requestsB);
+    expect(await eventsOf(ledger, id)).not.toContain('failover');
+  });
+
+  it('failover disabled: a not-sent request is retried at the same gateway', async () => {
+    const { service, ledger } = setup({ 'routing.failover.enabled': false });
+    const id = await record(ledger, authorize({ currency: 'USD' }));
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(simB.counters().effects[id]).toBeUndefined();
+    expect(await eventsOf(ledger, id)).not.toContain('failover');
+  });
+
+  it('a capture goes to the gateway that holds the authorization, whatever the command names', async () => {
+    const { service, ledger } = setup({ 'routing.rules': [{ name: 'eur-to-b', when: { commands: ['authorize'], currencies: ['EUR'] }, gateways: ['simb'] }] });
+    const authId = await record(ledger, authorize({ order_id: 'ORD-ROUTED' }));
+    expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const captureId = await record(ledger, channelCommand('capture', {}, { gateway: 'sima', gateway_key: authId, currency: 'EUR', order_id: 'ORD-ROUTED' }));
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simB.counters().effects[captureId]).toBe(1);
+    expect(simA.counters().effects[captureId]).toBeUndefined();
+    expect((await ledger.get(captureId))?.routing).toMatchObject({ gateway: 'simb', requested: 'sima' });
+  });
+});

@@ -1,0 +1,173 @@
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { draftRecord } from '../../../src/ledger/record-fields';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { OrchestrationStage, StageInput, StageResult } from '../../../src/orchestration/orchestration-stage';
+import { buildOrchestrationPipeline } from '../../../src/orchestration/orchestration-stages';
+import { routingRecordOf } from '../../../src/orchestration/orchestration-pipeline';
+import { gatewayOf, routedPayment, routingEventField } from '../../../src/ledger/routing-record';
+import { outcomeEvent } from '../../../src/events/payment-event';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+const GATEWAYS = {
+  a: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-a-key-0123456789', webhook_secret: 'whsec-a-test-0123456789' },
+  b: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-b-key-0123456789', webhook_secret: 'whsec-b-test-0123456789' },
+};
+
+function config(overrides: Record<string, unknown> = {}): Config {
+  return testConfig({ gateways: GATEWAYS, ...overrides });
+}
+
+function op(command: PaymentCommand = channelCommand('authorize', {}, { gateway: 'a', operation_reference: 'op-1' })): OperationRecord {
+  return draftRecord('op-1', command, NOW);
+}
+
+/** A stage the way the limits stages plug in: async only, records one decision, counts releases. */
+class CountingStage implements OrchestrationStage {
+  released: string[] = [];
+  constructor(
+    readonly name: 'risk' | 'fx' | 'caps',
+    private readonly answer: (input: StageInput) => StageResult,
+    private readonly on = true,
+  ) {}
+  active(): boolean {
+    return this.on;
+  }
+  decide(input: StageInput): Promise<StageResult> {
+    return Promise.resolve(this.answer(input));
+  }
+  release(_op: OperationRecord, plan: { candidates: string[]; index: number }, why: string): Promise<void> {
+    this.released.push(`${plan.candidates[plan.index]}:${why}`);
+    return Promise.resolve();
+  }
+}
+
+const allow =
+  (name: 'risk' | 'fx' | 'caps') =>
+  (input: StageInput): StageResult => ({
+    verdict: 'continue',
+    decision: { stage: name, outcome: 'allowed', reasons: [`${name}:ok:${input.plan.candidates[input.plan.index]}`] },
+    plan: input.plan,
+  });
+
+describe('orchestration pipeline', () => {
+  test('nothing configured: inactive, the plan is payment.gateway with no decision (the fast path records nothing)', () => {
+    const pipeline = buildOrchestrationPipeline({ config: config() });
+    expect(pipeline.active).toBe(false);
+    expect(pipeline.stageNames).toEqual(['route']);
+    const result = pipeline.planNow(op(), NOW);
+    expect(result).toMatchObject({ kind: 'send', plan: { candidates: ['a'], index: 0, decisions: [] } });
+  });
+
+  test('a routing rule decides on the fast path, recorded with its evaluated rules', () => {
+    const pipeline = buildOrchestrationPipeline({
+      config: config({ 'routing.rules': [{ name: 'to-b', when: { currencies: ['EUR'] }, gateways: ['b', 'a'] }] }),
+    });
+    const result = pipeline.planNow(op(), NOW);
+    expect(result?.kind).toBe('send');
+    if (result?.kind !== 'send') return;
+    expect(result.plan.candidates).toEqual(['b', 'a']);
+    expect(result.plan.payment.gateway).toBe('b');
+    expect(result.plan.decisions).toEqual([
+      { stage: 'route', outcome: 'routed', reasons: ['rule:to-b'], rules: [{ rule: 'to-b', matched: true }], candidates: ['b', 'a'] },
+    ]);
+  });
+
+  test('an active stage with no decideNow sends the command to the plain path (planNow undefined)', async () => {
+    const caps = new CountingStage('caps', allow('caps'));
+    const pipeline = buildOrchestrationPipeline({ config: config() }, [caps]);
+    expect(pipeline.active).toBe(true);
+    expect(pipeline.planNow(op(), NOW)).toBeUndefined();
+    const result = await pipeline.plan(op(), NOW);
+    expect(result).toMatchObject({ kind: 'send', plan: { decisions: [{ stage: 'caps', outcome: 'allowed' }] } });
+  });
+
+  test('stages run in route ▸ risk ▸ fx ▸ caps order whatever order they are given in', async () => {
+    const pipeline = buildOrchestrationPipeline({ config: config({ 'routing.rules': [{ name: 'r', gateways: ['a'] }] }) }, [
+      new CountingStage('caps', allow('caps')),
+      new CountingStage('fx', allow('fx')),
+      new CountingStage('risk', allow('risk')),
+    ]);
+    const result = await pipeline.plan(op(), NOW);
+    expect(result.kind === 'send' && result.plan.decisions.map((d) => d.stage)).toEqual(['route', 'risk', 'fx', 'caps']);
+  });
+
+  test('an inactive stage is skipped: no decision, no release', async () => {
+    const risk = new CountingStage('risk', allow('risk'), false);
+    const pipeline = buildOrchestrationPipeline({ config: config() }, [risk]);
+    expect(pipeline.active).toBe(false);
+    expect(pipeline.planNow(op(), NOW)).toMatchObject({ kind: 'send', plan: { decisions: [] } });
+  });
+
+  test('a refusal by a later stage releases what earlier stages reserved and carries every decision', async () => {
+    const risk = new CountingStage('risk', allow('risk'));
+    const caps = new CountingStage('caps', () => ({
+      verdict: 'refuse',
+      reason: 'CAP_EXCEEDED',
+      decision: { stage: 'caps', outcome: 'refused', reasons: ['cap_exceeded:daily_volume'] },
+    }));
+    const pipeline = buildOrchestrationPipeline({ config: config() }, [risk, caps]);
+    const result = await pipeline.plan(op(), NOW);
+    expect(result).toMatchObject({ kind: 'refuse', reason: 'CAP_EXCEEDED' });
+    expect(result.kind === 'refuse' && result.decisions.map((d) => `${d.stage}:${d.outcome}`)).toEqual(['risk:allowed', 'caps:refused']);
+    expect(risk.released).toEqual(['a:refused']);
+  });
+
+  test('failover: next candidate, later stages run again for it, the previous reservation is released', async () => {
+    const caps = new CountingStage('caps', allow('caps'));
+    const pipeline = buildOrchestrationPipeline({ config: config({ 'routing.rules': [{ name: 'ab', gateways: ['a', 'b'] }] }) }, [caps]);
+    const first = await pipeline.plan(op(), NOW);
+    if (first.kind !== 'send') throw new Error('expected a plan');
+    const second = await pipeline.failover(op(), first.plan, NOW);
+    expect(caps.released).toEqual(['a:failover']);
+    expect(second).toMatchObject({ kind: 'send', plan: { index: 1, payment: { gateway: 'b' } } });
+    expect(second?.kind === 'send' && second.plan.decisions.map((d) => d.reasons[0])).toEqual(['rule:ab', 'caps:ok:b']);
+    if (second?.kind !== 'send') return;
+    expect(await pipeline.failover(op(), second.plan, NOW)).toBeNull();
+  });
+
+  test('every candidate dropped by agreements: refused NO_ROUTE, naming why', () => {
+    const pipeline = buildOrchestrationPipeline({ config: config({ 'routing.agreements': [{ merchant: '*', gateway: 'a', status: 'suspended' }] }) });
+    expect(pipeline.planNow(op(), NOW)).toMatchObject({
+      kind: 'refuse',
+      reason: 'NO_ROUTE',
+      decisions: [{ stage: 'route', outcome: 'refused', reasons: ['NO_ROUTE', 'default:payment.gateway', 'agreement_suspended:a'] }],
+    });
+  });
+
+  test('captures follow their authorization, never the rules', () => {
+    const pipeline = buildOrchestrationPipeline({ config: config({ 'routing.rules': [{ name: 'to-b', gateways: ['b'] }] }) });
+    const capture = op(channelCommand('capture', {}, { gateway: 'a', operation_reference: 'op-1' }));
+    expect(pipeline.planNow(capture, NOW)).toMatchObject({ kind: 'send', plan: { candidates: ['a'], decisions: [{ reasons: ['follows_authorization'] }] } });
+  });
+});
+
+describe('the routing record', () => {
+  test('routes the operation, reaches the transformer payment and the event', () => {
+    const c = config({ 'routing.rules': [{ name: 'to-b', gateways: ['b', 'a'] }] });
+    const pipeline = buildOrchestrationPipeline({ config: c });
+    const draft = op();
+    const planned = pipeline.planNow(draft, NOW);
+    if (planned?.kind !== 'send') throw new Error('expected a plan');
+    const routed: OperationRecord = { ...draft, state: 'SUCCEEDED', routing: routingRecordOf(draft, planned.plan) };
+    expect(gatewayOf(routed)).toBe('b');
+    expect(routedPayment(routed)).toEqual({ ...draft.payment, gateway: 'b' });
+    const event = outcomeEvent(routed, c);
+    expect((event?.params.payment as Record<string, unknown>).routing).toEqual(routingEventField(routed.routing!));
+    expect((event?.params.payment as Record<string, unknown>).routing).toMatchObject({
+      gateway: 'b',
+      requested_gateway: 'a',
+      rule: 'to-b',
+      candidates: ['b', 'a'],
+    });
+    // The OMS's own payment stays as it sent it.
+    expect((event?.params.payment as Record<string, unknown>).gateway).toBe('a');
+  });
+
+  test('an operation never orchestrated has no routing on its event', () => {
+    const event = outcomeEvent({ ...op(), state: 'SUCCEEDED' }, config());
+    expect(event?.params.payment).not.toHaveProperty('routing');
+  });
+});

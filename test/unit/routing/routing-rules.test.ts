@@ -1,0 +1,173 @@
+import { RoutingConfig } from '../../../src/config/routing-config';
+import { Payment } from '../../../src/contracts/payment-command';
+import { MerchantAgreements } from '../../../src/routing/merchant-agreements';
+import { RoutingFacts, RoutingTable } from '../../../src/routing/routing-rules';
+import { testConfig } from '../../support/test-config';
+
+const NOW = Date.parse('2026-06-01T12:00:00Z');
+
+/** The routing block as the configuration loader builds it (schema defaults applied). */
+function routing(overrides: Record<string, unknown>): RoutingConfig {
+  return testConfig({
+    gateways: {
+      stripe: { type: 'stripe', base_url: 'http://127.0.0.1:9', api_key: 'sk_test_rules_0123456789', webhook_secret: 'whsec_rulesTest0123456789abcdefXYZ' },
+      adyen: {
+        type: 'adyen',
+        base_url: 'http://127.0.0.1:9',
+        api_key: 'adyen-rules-key-0123456789',
+        merchant_account: 'AcmeEU',
+        webhook_secret: '00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF',
+      },
+      sim: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-rules-key-0123456789', webhook_secret: 'whsec-rules-test-0123456789' },
+    },
+    ...overrides,
+  }).routing;
+}
+
+function facts(payment: Partial<Payment> = {}, more: Partial<RoutingFacts> = {}): RoutingFacts {
+  return {
+    command: 'authorize',
+    channel: 'web',
+    payment: { gateway: 'stripe', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 1000, currency: 'EUR', ...payment },
+    ...more,
+  };
+}
+
+const RULES = [
+  { name: 'big-usd', when: { currencies: ['USD'], min_amount: 100000 }, gateways: ['adyen'] },
+  {
+    name: 'eu-cards',
+    when: { commands: ['authorize', 'sale'], currencies: ['EUR'], methods: ['card'], countries: ['DE', 'FR'] },
+    gateways: ['adyen', 'stripe'],
+  },
+  { name: 'pos', when: { channels: ['pos'] }, gateways: ['sim'] },
+  { name: 'small', when: { max_amount: 500 }, gateways: ['sim', 'stripe'] },
+];
+
+describe('routing decision table', () => {
+  const table = new RoutingTable(routing({ 'routing.rules': RULES }));
+  const card = { method_details: { method: 'card' }, custom_attributes: { country: 'de' } };
+
+  test.each([
+    ['USD 1000.00 → big-usd', { currency: 'USD', amount: 100000 }, {}, 'big-usd', ['adyen']],
+    ['USD 999.99 (below min_amount) → default', { currency: 'USD', amount: 99999 }, {}, undefined, ['stripe']],
+    ['EUR card in DE → eu-cards', { ...card }, {}, 'eu-cards', ['adyen', 'stripe']],
+    [
+      'EUR card in FR, list-form attribute → eu-cards',
+      { method_details: { method: 'CARD' }, custom_attributes: [{ name: 'country', value: 'FR' }] },
+      {},
+      'eu-cards',
+      ['adyen', 'stripe'],
+    ],
+    ['EUR card in US → not eu-cards', { method_details: { method: 'card' }, custom_attributes: { country: 'US' } }, {}, undefined, ['stripe']],
+    ['EUR card without a country → not eu-cards', { method_details: { method: 'card' } }, {}, undefined, ['stripe']],
+    ['EUR paypal in DE → not eu-cards', { method_details: { method: 'paypal' }, custom_attributes: { country: 'DE' } }, {}, undefined, ['stripe']],
+    ['EUR card in DE but a refund → not eu-cards', { ...card }, { command: 'refund' as const }, undefined, ['stripe']],
+    ['POS channel → pos', {}, { channel: 'pos' as const }, 'pos', ['sim']],
+    ['5.00 → small (inclusive max)', { amount: 500 }, {}, 'small', ['sim', 'stripe']],
+    ['5.01 → default', { amount: 501 }, {}, undefined, ['stripe']],
+  ])('%s', (_name, payment, more, rule, candidates) => {
+    const result = table.decide(facts(payment, more), NOW);
+    expect(result.rule).toBe(rule);
+    expect(result.candidates).toEqual(candidates);
+  });
+
+  test('the first matching rule wins and every rule before it is listed with why it did not match', () => {
+    const result = table.decide(facts({ amount: 400, ...card }), NOW);
+    expect(result.rule).toBe('eu-cards');
+    expect(result.evaluated).toEqual([
+      { rule: 'big-usd', matched: false, why: 'currency EUR not in [USD]' },
+      { rule: 'eu-cards', matched: true },
+    ]);
+  });
+
+  test('no rules and no agreements: the table is inactive and routes to payment.gateway', () => {
+    const empty = new RoutingTable(routing({}));
+    expect(empty.active).toBe(false);
+    expect(empty.decide(facts(), NOW)).toEqual({ candidates: ['stripe'], rule: undefined, evaluated: [], dropped: [] });
+  });
+
+  test('merchants and the command gateway are conditions too', () => {
+    const t = new RoutingTable(
+      routing({ 'routing.rules': [{ name: 'acme-stripe', when: { merchants: ['acme-eu'], gateways: ['stripe'] }, gateways: ['adyen'] }] }),
+    );
+    expect(t.decide(facts(), NOW).rule).toBe('acme-stripe');
+    expect(t.decide(facts({ gateway_account: 'other' }), NOW).rule).toBeUndefined();
+    expect(t.decide(facts({ gateway: 'sim' }), NOW).candidates).toEqual(['sim']);
+  });
+});
+
+describe('merchant agreements', () => {
+  const agreements = [
+    { merchant: 'acme-eu', gateway: 'adyen', status: 'active', valid_from: '2026-01-01', valid_until: '2026-12-31T23:59:59Z' },
+    { merchant: 'acme-eu', gateway: 'stripe', status: 'suspended' },
+    { merchant: '*', gateway: 'sim', status: 'expired' },
+    { merchant: 'acme-us', gateway: 'sim', status: 'active' },
+  ];
+  const table = new MerchantAgreements(routing({ 'routing.agreements': agreements }).agreements);
+
+  test.each([
+    ['active within its dates', 'acme-eu', 'adyen', NOW, 'active'],
+    ['active, before valid_from', 'acme-eu', 'adyen', Date.parse('2025-12-31T00:00:00Z'), 'pending'],
+    ['active, past valid_until', 'acme-eu', 'adyen', Date.parse('2027-01-01T00:00:00Z'), 'expired'],
+    ['suspended', 'acme-eu', 'stripe', NOW, 'suspended'],
+    ['the * row for a merchant without its own', 'acme-eu', 'sim', NOW, 'expired'],
+    ["a merchant's own row wins over *", 'acme-us', 'sim', NOW, 'active'],
+    ['no row', 'acme-us', 'stripe', NOW, 'none'],
+  ])('%s', (_name, merchant, gateway, at, status) => {
+    expect(table.statusAt(merchant, gateway, at)).toBe(status);
+  });
+
+  test('candidates without a usable agreement are dropped, and said why', () => {
+    const t = new RoutingTable(routing({ 'routing.rules': [{ name: 'all', gateways: ['stripe', 'adyen', 'sim'] }], 'routing.agreements': agreements }));
+    expect(t.decide(facts(), NOW)).toMatchObject({ rule: 'all', candidates: ['adyen'], dropped: ['agreement_suspended:stripe', 'agreement_expired:sim'] });
+  });
+
+  test('the default route is checked too: a suspended payment.gateway leaves no candidate', () => {
+    const t = new RoutingTable(routing({ 'routing.agreements': agreements }));
+    expect(t.active).toBe(true);
+    expect(t.decide(facts(), NOW)).toMatchObject({ rule: undefined, candidates: [], dropped: ['agreement_suspended:stripe'] });
+  });
+
+  test('require_agreement drops gateways the merchant has no row for', () => {
+    const t = new RoutingTable(routing({ 'routing.agreements': agreements, 'routing.require_agreement': true }));
+    expect(t.decide(facts({ gateway_account: 'acme-us' }), NOW)).toMatchObject({ candidates: [], dropped: ['agreement_none:stripe'] });
+    expect(t.decide(facts({ gateway_account: 'acme-us', gateway: 'sim' }), NOW).candidates).toEqual(['sim']);
+  });
+
+  test('a rule on agreement status routes away from a suspended gateway', () => {
+    const t = new RoutingTable(
+      routing({
+        'routing.agreements': agreements,
+        'routing.rules': [{ name: 'stripe-off', when: { agreement_status: ['suspended', 'expired'], agreement_gateway: 'stripe' }, gateways: ['adyen'] }],
+      }),
+    );
+    expect(t.decide(facts(), NOW)).toMatchObject({ rule: 'stripe-off', candidates: ['adyen'] });
+    expect(t.decide(facts({ gateway_account: 'acme-us', gateway: 'sim' }), NOW)).toMatchObject({ rule: undefined, candidates: ['sim'] });
+  });
+});
+
+describe('routing configuration', () => {
+  test('a rule naming a gateway that is not configured is refused, naming the key', () => {
+    expect(() => routing({ 'routing.rules': [{ name: 'x', gateways: ['nope'] }] })).toThrow(/routing\.rules\[0\]\.gateways\[0\]/);
+  });
+
+  test('inverted amount ranges and duplicate rule names are refused', () => {
+    expect(() => routing({ 'routing.rules': [{ name: 'x', when: { min_amount: 10, max_amount: 5 }, gateways: ['sim'] }] })).toThrow(/min_amount/);
+    expect(() =>
+      routing({
+        'routing.rules': [
+          { name: 'x', gateways: ['sim'] },
+          { name: 'x', gateways: ['stripe'] },
+        ],
+      }),
+    ).toThrow(/unique/);
+  });
+
+  test('defaults change nothing: no rules, no agreements, no failover', () => {
+    const r = routing({});
+    expect(r.rules).toEqual([]);
+    expect(r.agreements).toEqual([]);
+    expect(r.failover.enabled).toBe(false);
+  });
+});
