@@ -1,0 +1,66 @@
+import type { FxConfig } from '../config/limits-config';
+import { convertMinor, formatRate, parseRate } from './exact-rate';
+import { RateQuote } from './rate-book';
+
+/**
+ * A conversion locked with an operation: the rate (exact text: a decimal or `num/den`), its source, when it
+ * was quoted, and both amounts. Captures and refunds of the operation convert at this same rate.
+ */
+export interface FxLock {
+  /** Units of `to.currency` per unit of `from.currency`, exact. */
+  rate: string;
+  source: string;
+  /** When the rate was quoted, ISO 8601. */
+  at: string;
+  from: { amount: number; currency: string };
+  to: { amount: number; currency: string };
+}
+
+/** The currency a gateway (and account) settles in for an order currency: null when no conversion is needed. */
+export function settlementCurrency(config: FxConfig, gateway: string, account: string, currency: string): string | null {
+  const list = config.settlementCurrencies[`${gateway}:${account}`] ?? config.settlementCurrencies[gateway];
+  if (!list || list.length === 0 || list.includes(currency)) return null;
+  return list[0];
+}
+
+/** The lock of converting `amount` of `from` into `to` at `quote`. Exact, half-even at `to`'s exponent. */
+export function lockAt(quote: RateQuote, amount: number, from: string, to: string): FxLock {
+  return {
+    rate: formatRate(quote.rate),
+    source: quote.source,
+    at: new Date(quote.at).toISOString(),
+    from: { amount, currency: from },
+    to: { amount: convertMinor(amount, from, to, quote.rate), currency: to },
+  };
+}
+
+/** `amount` of the lock's order currency at the locked rate (a capture or refund of a converted payment). */
+export function atLockedRate(lock: FxLock, amount: number): number {
+  return convertMinor(amount, lock.from.currency, lock.to.currency, parseRate(lock.rate));
+}
+
+/** The decision details (flat, JSON-safe) that carry a lock, and back. */
+export function lockDetails(lock: FxLock): Record<string, string | number> {
+  return {
+    fx_rate: lock.rate,
+    fx_source: lock.source,
+    fx_rate_at: lock.at,
+    from_amount: lock.from.amount,
+    from_currency: lock.from.currency,
+    to_amount: lock.to.amount,
+    to_currency: lock.to.currency,
+  };
+}
+
+export function lockFromDetails(d: Record<string, unknown> | undefined): FxLock | null {
+  if (!d || typeof d.fx_rate !== 'string') return null;
+  const { fx_rate, fx_source, fx_rate_at, from_amount, from_currency, to_amount, to_currency } = d;
+  if (typeof from_amount !== 'number' || typeof to_amount !== 'number' || typeof from_currency !== 'string' || typeof to_currency !== 'string') return null;
+  return {
+    rate: fx_rate,
+    source: String(fx_source),
+    at: String(fx_rate_at),
+    from: { amount: from_amount, currency: from_currency },
+    to: { amount: to_amount, currency: to_currency },
+  };
+}
