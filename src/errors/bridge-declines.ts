@@ -26,5 +26,11 @@ export const BRIDGE_DECLINES: DeclineTable = {
     GATEWAY_INVALID_REQUEST: 'invalid_request',
     GATEWAY_IDEMPOTENCY_CONFLICT: { category: 'invalid_request', action: 'contact_support' },
     GATEWAY_NOT_FOUND: 'invalid_request',
+    // Orchestration limits (src/orchestration/: caps, risk, FX stages), refused before any gateway call.
+    CAP_EXCEEDED: { category: 'limit_exceeded', action: 'use_another_method' },
+    RISK_DECLINED: { category: 'suspected_fraud', action: 'use_another_method' },
+    RISK_REVIEW_EXPIRED: { category: 'cancelled', action: 'none' },
+    FX_RATE_STALE: { category: 'try_again_later', action: 'retry_later' },
+    FX_RATE_UNAVAILABLE: { category: 'bridge_refused', action: 'contact_support' },
   },
 };

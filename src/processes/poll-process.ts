@@ -1,3 +1,4 @@
+import { RiskReviewExpiry } from '../poller/risk-review-expiry';
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
@@ -31,6 +32,7 @@ interface PassDeps {
   poller: Poller;
   lifecycle: LifecycleSweep;
   retention: RetentionSweep;
+  reviews: RiskReviewExpiry;
 }
 
 function passDeps(config: Config, logger: Logger, routes: ReadonlyMap<string, GatewayRoute>, redis: Redis, eventsQueue: Queue, deliveryQueue: Queue): PassDeps {
@@ -40,7 +42,8 @@ function passDeps(config: Config, logger: Logger, routes: ReadonlyMap<string, Ga
   const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, logger, deliveryQueue });
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
   const retention = new RetentionSweep({ config, redis, logger });
-  return { config, redis, logger, poller, lifecycle, retention };
+  const reviews = new RiskReviewExpiry({ config, redis, ledger, recorder, logger, deliveryQueue });
+  return { config, redis, logger, poller, lifecycle, retention, reviews };
 }
 
 /**
@@ -62,6 +65,8 @@ async function pollPass(deps: PassDeps, lockMs: number): Promise<PollReport | nu
     await deps.lifecycle.runOnce().catch((err: Error) => logger.warn('authorization lifecycle sweep failed', { error: err.message }));
     // Archive then expire terminal operations past retention (nothing live, nothing unarchived).
     await deps.retention.runOnce().catch((err: Error) => logger.warn('retention sweep failed', { error: err.message }));
+    // Authorizations held for review past their deadline are voided.
+    await deps.reviews.runOnce().catch((err: Error) => logger.warn('risk review expiry failed', { error: err.message }));
     passes.inc({ result: 'ran' });
     return report;
   } finally {

@@ -1,0 +1,48 @@
+import { Config } from '../config/config';
+import { OperationRecord } from '../ledger/ledger';
+import { PaymentEvent, notificationFor, paymentKeyOf } from './payment-event';
+
+/** The reason on the event of an authorization held for review by the risk rules. */
+export const RISK_REVIEW = 'RISK_REVIEW';
+
+/** What the OMS is told about a review hold (no card data: the rule, signal names, the deadline). */
+export interface ReviewNotice {
+  /** Epoch ms when the hold is voided unless an operator releases it. */
+  deadline: number;
+  rule: string;
+  /** Signal names, space-separated. */
+  signals: string;
+}
+
+/**
+ * The event of an authorization (or sale) held for review before it was sent: the command's notification
+ * with status PENDING, reason RISK_REVIEW and `review {status: held, reason, rule, signals, deadline}`.
+ * Nothing was asked of the PSP yet. Its final outcome follows as usual once an operator releases it
+ * (`payment-bridge ops risk-release`), or a FAIL `RISK_REVIEW_EXPIRED` when the deadline passes first.
+ * One per operation (event id `<operation>.risk-review`).
+ */
+export function riskReviewEvent(op: OperationRecord, config: Config, notice: ReviewNotice): PaymentEvent {
+  const eventId = `${op.id}.risk-review`;
+  return {
+    eventId,
+    paymentKey: paymentKeyOf(op.payment),
+    method: config.serviceBus.methods.notifications[notificationFor(op.command)],
+    params: {
+      payment: {
+        ...op.payment,
+        operation_reference: op.id,
+        status: 'PENDING',
+        reason: RISK_REVIEW,
+        review: {
+          status: 'held',
+          reason: 'risk_rules',
+          rule: notice.rule,
+          signals: notice.signals.split(' ').filter((s) => s.length > 0),
+          deadline: new Date(notice.deadline).toISOString(),
+        },
+        gateway_command: op.command,
+        event_id: eventId,
+      },
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import Redis from 'ioredis';
+import { Queue } from 'bullmq';
+import { Config } from '../config/config';
+import { DeliveryJobData } from '../delivery/delivery-queue';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { requeueDelivery } from '../delivery/requeue-delivery';
+import { Ledger } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { ReviewStore } from '../risk/review-store';
+import { RISK_REVIEW_EXPIRED } from '../risk/risk-reasons';
+
+const reviews = () => counter('pb_risk_reviews_total', 'Risk review holds settled, by result (released by an operator, expired and voided)', ['result']);
+
+/**
+ * The poller's automatic void of review holds: an authorization held by the risk rules whose deadline
+ * passed without an operator's release is voided. It was never sent (the hold comes before the gateway
+ * call), so nothing is asked of the PSP: the operation fails with `RISK_REVIEW_EXPIRED` and the OMS gets
+ * its FAIL event. An operation already gone further (released meanwhile, sent) is left alone.
+ */
+export class RiskReviewExpiry {
+  private readonly store: ReviewStore;
+
+  constructor(
+    private readonly deps: { config: Config; redis: Redis; ledger: Ledger; recorder: OutcomeRecorder; logger: Logger; deliveryQueue?: Queue<DeliveryJobData> },
+  ) {
+    this.store = new ReviewStore(deps.redis, deps.config.redis.keyPrefix);
+  }
+
+  /** One pass: every hold past its deadline. @returns how many were voided. */
+  async runOnce(now = Date.now()): Promise<number> {
+    if (this.deps.config.limits.risk.rules.length === 0) return 0;
+    let voided = 0;
+    for (const id of await this.store.due(now)) {
+      const hold = await this.store.get(id);
+      if ((await this.store.expire(id)) !== 'held') continue;
+      const op = await this.deps.ledger.get(id);
+      if (!op || op.state !== 'RECEIVED') continue;
+      const deadline = hold ? new Date(hold.deadline).toISOString() : null;
+      const failed = await this.deps.recorder.fail(op, RISK_REVIEW_EXPIRED, 'poller', {
+        details: { review_deadline: deadline, review_rule: hold?.rule ?? null },
+      });
+      if (failed.state !== 'FAILED') continue;
+      voided++;
+      reviews().inc({ result: 'expired' });
+      this.deps.logger.warn('review deadline passed without a release; authorization voided (never sent to the PSP)', {
+        operation_id: id,
+        review_deadline: deadline,
+        rule: hold?.rule,
+      });
+      // Its delivery job waits for the deadline: let it finish now (it finds the operation failed).
+      if (this.deps.deliveryQueue) await requeueDelivery(this.deps.deliveryQueue, id).catch(() => undefined);
+    }
+    return voided;
+  }
+}
+
+/**
+ * An operator's release of a review hold: the authorization goes on to its gateway at once (its delivery
+ * job is requeued). @returns what happened: released, or why not (no hold, already released or expired).
+ */
+export async function releaseReview(
+  deps: { config: Config; redis: Redis; deliveryQueue: Queue<DeliveryJobData>; logger: Logger },
+  id: string,
+  actor: string,
+): Promise<'released' | 'not_held' | 'already_released' | 'expired'> {
+  const before = await new ReviewStore(deps.redis, deps.config.redis.keyPrefix).release(id, actor);
+  if (before === '') return 'not_held';
+  if (before === 'released') return 'already_released';
+  if (before === 'expired') return 'expired';
+  reviews().inc({ result: 'released' });
+  deps.logger.info('review hold released by an operator; authorization sent on', { operation_id: id, actor });
+  await requeueDelivery(deps.deliveryQueue, id);
+  return 'released';
+}
