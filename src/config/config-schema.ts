@@ -65,6 +65,19 @@ export const configSchema = {
     'service_bus.method.authorization_expiring': { ...jsonRpcMethod, default: 'magento.payments.payments_management.authorization_expiring' },
     // Adjustments (late PSP facts: chargebacks, failed captures and refunds…), see docs/EVENTS.md.
     'service_bus.method.adjusted': { ...jsonRpcMethod, default: 'magento.payments.payments_management.adjusted' },
+    // Stored value (gift) cards: commands from the bus and their outcome notifications (docs/payment-methods/stored-value.md).
+    'service_bus.method.balance_inquiry': { ...jsonRpcMethod, default: 'magento.payments.payments_management.balance_inquiry' },
+    'service_bus.method.reload': { ...jsonRpcMethod, default: 'magento.payments.payments_management.reload' },
+    'service_bus.method.issue': { ...jsonRpcMethod, default: 'magento.payments.payments_management.issue' },
+    'service_bus.method.activate': { ...jsonRpcMethod, default: 'magento.payments.payments_management.activate' },
+    'service_bus.method.deactivate': { ...jsonRpcMethod, default: 'magento.payments.payments_management.deactivate' },
+    'service_bus.method.merge_balance': { ...jsonRpcMethod, default: 'magento.payments.payments_management.merge_balance' },
+    'service_bus.method.balance_reported': { ...jsonRpcMethod, default: 'magento.payments.payments_management.balance_reported' },
+    'service_bus.method.reloaded': { ...jsonRpcMethod, default: 'magento.payments.payments_management.reloaded' },
+    'service_bus.method.issued': { ...jsonRpcMethod, default: 'magento.payments.payments_management.issued' },
+    'service_bus.method.activated': { ...jsonRpcMethod, default: 'magento.payments.payments_management.activated' },
+    'service_bus.method.deactivated': { ...jsonRpcMethod, default: 'magento.payments.payments_management.deactivated' },
+    'service_bus.method.balance_merged': { ...jsonRpcMethod, default: 'magento.payments.payments_management.balance_merged' },
 
     'mom_client.client_id': nonEmpty,
     'mom_client.client_secret': nonEmpty,

@@ -8,7 +8,19 @@ export type { GatewayConfig } from '../gateways/gateway-config';
 export type { GatewayType } from '../gateways/gateway-registry';
 import type { GatewayConfig } from '../gateways/gateway-config';
 
-export type BusCommandName = 'validate' | 'revalidate' | 'capture' | 'cancel' | 'refund';
+export type BusCommandName =
+  | 'validate'
+  | 'revalidate'
+  | 'capture'
+  | 'cancel'
+  | 'refund'
+  /** Stored value (gift) card commands (src/contracts/stored-value.ts). */
+  | 'balance_inquiry'
+  | 'reload'
+  | 'issue'
+  | 'activate'
+  | 'deactivate'
+  | 'merge_balance';
 export type BusNotificationName =
   | 'validated'
   | 'revalidated'
@@ -21,7 +33,14 @@ export type BusNotificationName =
   | 'refund_updated'
   | 'authorization_expiring'
   /** A late PSP fact (chargeback, failed capture or refund…) recorded as an adjustment. */
-  | 'adjusted';
+  | 'adjusted'
+  /** Stored value card outcomes; `balance_reported` carries the card's `balance`. */
+  | 'balance_reported'
+  | 'reloaded'
+  | 'issued'
+  | 'activated'
+  | 'deactivated'
+  | 'balance_merged';
 
 export interface Config {
   readonly serviceBus: {

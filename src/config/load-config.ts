@@ -142,7 +142,20 @@ function num(p: Params, k: string): number {
   return p[k] as number;
 }
 
-const COMMANDS: readonly BusCommandName[] = ['validate', 'revalidate', 'capture', 'cancel', 'refund'];
+const COMMANDS: readonly BusCommandName[] = [
+  'validate',
+  'revalidate',
+  'capture',
+  'cancel',
+  'refund',
+  // Stored value cards.
+  'balance_inquiry',
+  'reload',
+  'issue',
+  'activate',
+  'deactivate',
+  'merge_balance',
+];
 const NOTIFICATIONS: readonly BusNotificationName[] = [
   'validated',
   'revalidated',
@@ -155,6 +168,13 @@ const NOTIFICATIONS: readonly BusNotificationName[] = [
   'refund_updated',
   'authorization_expiring',
   'adjusted',
+  // Stored value cards.
+  'balance_reported',
+  'reloaded',
+  'issued',
+  'activated',
+  'deactivated',
+  'balance_merged',
 ];
 
 function toConfig(p: Params): Config {

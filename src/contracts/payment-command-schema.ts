@@ -87,6 +87,11 @@ const payment = {
         },
       },
     },
+    stored_value: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { source_gateway_key: { ...text(255), not: { enum: ['.', '..'] } } },
+    },
     custom_attributes: {
       anyOf: [
         { type: 'object', maxProperties: 64 },
@@ -108,6 +113,18 @@ const refinements: Record<string, object> = {
   tokenize: {
     required: ['method_details'],
     properties: { method_details: { type: 'object', required: ['card'] } },
+  },
+  // Stored value cards (src/contracts/stored-value.ts). A balance inquiry moves no money: 0, or the amount
+  // the shopper means to pay (the PSP then says whether the card covers it).
+  balance_inquiry: {},
+  reload: { properties: { amount: positiveMinor } },
+  // A card may be issued empty.
+  issue: {},
+  activate: {},
+  deactivate: {},
+  merge_balance: {
+    required: ['stored_value'],
+    properties: { stored_value: { type: 'object', required: ['source_gateway_key'] } },
   },
 };
 

@@ -3,8 +3,10 @@
  * AMQP) puts the same envelope on the commands exchange; amounts are integers of minor units.
  */
 
-/** The five MIB payment commands plus the ones other channels add. */
-export const COMMAND_TYPES = ['validate', 'revalidate', 'capture', 'cancel', 'refund', 'authorize', 'sale', 'tokenize'] as const;
+import { STORED_VALUE_COMMAND_TYPES, StoredValueDetails } from './stored-value';
+
+/** The five MIB payment commands plus the ones other channels add, then the stored value card commands (`stored-value.ts`). */
+export const COMMAND_TYPES = ['validate', 'revalidate', 'capture', 'cancel', 'refund', 'authorize', 'sale', 'tokenize', ...STORED_VALUE_COMMAND_TYPES] as const;
 export type CommandType = (typeof COMMAND_TYPES)[number];
 
 /** Channels a command may arrive from (the intake schema's list). */
@@ -78,6 +80,8 @@ export interface Payment {
   custom_attributes?: Record<string, unknown> | Array<Record<string, unknown>>;
   /** How the amount splits between sellers and the marketplace (marketplace orders); the parts add up to `amount`. */
   splits?: PaymentSplit[];
+  /** Stored value card commands: what they need beyond the card token (see `stored-value.ts`). */
+  stored_value?: StoredValueDetails;
   /** Set by the bridge on the void of an orphaned authorization: why it voided it (echoed on the cancel event). */
   orphan_reversal?: string;
 }

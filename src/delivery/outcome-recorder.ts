@@ -8,6 +8,7 @@ import { PaymentEvent, outcomeEvent } from '../events/payment-event';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/event-send';
 import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { pspDiscrepancy } from '../events/psp-discrepancy';
+import { confirmsBalance } from '../contracts/stored-value';
 import { pspDiscrepancies } from './authorization-metrics';
 import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
@@ -123,6 +124,8 @@ export class OutcomeRecorder {
 
   /** The PSP confirmed another amount or currency than asked: a warning and `pb_psp_discrepancies_total`. */
   private noteDiscrepancy(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource): void {
+    // A balance inquiry's confirmed amount is the card's balance, never a discrepancy.
+    if (confirmsBalance(op.command)) return;
     const discrepancy = pspDiscrepancy({ amount: op.payment.amount, currency: op.payment.currency }, outcome);
     if (!discrepancy) return;
     const field = discrepancy === 'currency_mismatch' ? 'currency' : 'amount';

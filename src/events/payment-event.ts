@@ -3,7 +3,7 @@ import { gatewayOf, routingEventField } from '../ledger/routing-record';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationRecord } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
-import { reportedMoney } from './psp-discrepancy';
+import { balanceOf, reportedMoney } from './psp-discrepancy';
 import { assertNever } from '../gateways/assert-never';
 import { Decline, isKnownCode } from '../errors/decline';
 import { BRIDGE_DECLINES } from '../errors/bridge-declines';
@@ -55,6 +55,18 @@ export function notificationFor(command: CommandType): BusNotificationName {
       return 'sold';
     case 'tokenize':
       return 'tokenized';
+    case 'balance_inquiry':
+      return 'balance_reported';
+    case 'reload':
+      return 'reloaded';
+    case 'issue':
+      return 'issued';
+    case 'activate':
+      return 'activated';
+    case 'deactivate':
+      return 'deactivated';
+    case 'merge_balance':
+      return 'balance_merged';
     default:
       return assertNever(command, 'command');
   }
@@ -111,6 +123,8 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
         requested_amount: requested.amount,
         requested_currency: requested.currency,
         ...(discrepancy ? { discrepancy } : {}),
+        // A balance inquiry: what is on the card, as the PSP said (docs/payment-methods/stored-value.md).
+        ...(balanceOf(op) ? { balance: balanceOf(op) } : {}),
         operation_reference: op.id,
         status,
         ...(reason ? { reason } : {}),

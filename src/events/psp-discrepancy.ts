@@ -1,3 +1,4 @@
+import { confirmsBalance } from '../contracts/stored-value';
 import type { OperationRecord } from '../ledger/ledger';
 
 /** How what the PSP confirmed differs from what we asked: the event's `discrepancy` (and `reason` when it has none). */
@@ -26,10 +27,21 @@ export function pspDiscrepancy(requested: ReportedMoney, confirmed: { amount?: n
  */
 export function reportedMoney(op: OperationRecord): { reported: ReportedMoney; requested: ReportedMoney; discrepancy: PspDiscrepancy | null } {
   const requested = { amount: op.payment.amount, currency: op.payment.currency };
+  // A balance inquiry's confirmed figure is the card's balance (see `balanceOf`), not this operation's money.
+  if (confirmsBalance(op.command)) return { reported: requested, requested, discrepancy: null };
   const confirmed = { amount: op.confirmedAmount, currency: op.confirmedCurrency };
   return {
     reported: { amount: confirmed.amount ?? requested.amount, currency: confirmed.currency?.toUpperCase() ?? requested.currency },
     requested,
     discrepancy: pspDiscrepancy(requested, confirmed),
   };
+}
+
+/**
+ * The card balance a balance inquiry read (the PSP's figure, in ISO minor units), or undefined for any other
+ * command or when the PSP named none. Pure.
+ */
+export function balanceOf(op: OperationRecord): ReportedMoney | undefined {
+  if (!confirmsBalance(op.command) || op.confirmedAmount === undefined) return undefined;
+  return { amount: op.confirmedAmount, currency: op.confirmedCurrency?.toUpperCase() ?? op.payment.currency };
 }

@@ -11,16 +11,18 @@ export const SECRET_MASK = '[REDACTED]';
 
 /** Field names whose values are secrets or card security data, whatever they hold. */
 const SENSITIVE_KEY =
-  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|secret|client[_-]?secret|shared[_-]?secret|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code)(?:[_-]?(?:previous|prev|old))?$/i;
+  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|secret|client[_-]?secret|shared[_-]?secret|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
 
 /**
  * Names of card security codes and card numbers, compared with the key in lower case and without
  * separators (`card_cvv`, `cardCvv`, `card-cvv` → `cardcvv`): CVV, CVC, CV2, CSC, CVN, CVD, CID (only with a
  * `card` prefix: a bare `cid` is usually a customer id), "security code", "verification value/code",
  * card number, PAN. `cvv_result` and the like (the PSP's check result, not the code) do not match.
+ * Stored value (gift) cards: their PIN is their security code (`pin`, `card_pin`, `gift_card_pin`, `gc_pin`;
+ * not a bare `pincode`, an Indian postal code) and their number is a card number (`gift_card_number`, `gc_no`…).
  */
 const CARD_FIELD =
-  /^(?:(?:card|payment|pm)?(?:cvv2?|cvc2?|cv2|csc|cvn|cvd)(?:code|number|value)?|cardcid|(?:card)?securitycode|card(?:verification(?:value|code))|cardnumber|pan|primaryaccountnumber)$/;
+  /^(?:(?:card|payment|pm)?(?:cvv2?|cvc2?|cv2|csc|cvn|cvd)(?:code|number|value)?|cardcid|(?:card)?securitycode|card(?:verification(?:value|code))|cardnumber|pan|primaryaccountnumber|(?:giftcard|card|gc|svc|storedvaluecard)?pin(?:number)?|(?:giftcard|card|gc|svc|storedvaluecard)pincode|(?:giftcard|gc|svc|storedvaluecard)(?:number|no|num))$/;
 
 function normalizedKey(key: string): string {
   return key.length > 64 ? '' : key.toLowerCase().replace(/[^a-z0-9]/g, '');

@@ -13,7 +13,14 @@ function directionOf(command: CommandType): MoneyDirection {
     case 'capture':
       return 'credit';
     case 'refund':
+    // Stored value loaded onto a card the OMS was told was not: the merchant owes the cardholder more.
+    case 'reload':
+    case 'issue':
       return 'debit';
+    case 'balance_inquiry':
+    case 'activate':
+    case 'deactivate':
+    case 'merge_balance':
     case 'authorize':
     case 'revalidate':
     case 'validate':

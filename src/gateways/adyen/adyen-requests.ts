@@ -1,3 +1,5 @@
+import { isStoredValueCommand } from '../../contracts/stored-value';
+import { unsupportedCommand } from '../unsupported-command';
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
@@ -82,6 +84,8 @@ function paymentBody(ctx: OperationContext, gateway: GatewayConfig, capture: 'ma
 function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: string; body: Json } {
   const reference = merchantReferenceFor(ctx.operationId);
   const merchantAccount = gateway.merchantAccount;
+  // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
+  if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, gateway.name);
   switch (ctx.command) {
     case 'authorize':
     case 'revalidate':

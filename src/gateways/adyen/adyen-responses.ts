@@ -1,3 +1,5 @@
+import { isStoredValueCommand } from '../../contracts/stored-value';
+import { unsupportedCommand } from '../unsupported-command';
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
@@ -80,6 +82,8 @@ function storedOutcome(ctx: OperationContext, body: Json, response: GatewayRespo
 export function parseAdyenResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
   if (response.status < 200 || response.status >= 300) throw classifyAdyenError(response, gateway.name);
   const body = parseJson(response, gateway.name);
+  // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
+  if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, gateway.name);
   switch (ctx.command) {
     case 'authorize':
     case 'sale':

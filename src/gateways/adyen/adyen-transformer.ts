@@ -63,6 +63,14 @@ export function adyenInquiry(command: CommandType): InquirySupport {
     case 'refund':
     case 'validate':
       return 'webhook-only';
+    // Not carried by Checkout (the adyen-stored-value gateway carries them); nothing to ask about.
+    case 'balance_inquiry':
+    case 'reload':
+    case 'issue':
+    case 'activate':
+    case 'deactivate':
+    case 'merge_balance':
+      return 'supported';
     default:
       return assertNever(command, 'command');
   }

@@ -1,3 +1,5 @@
+import { isStoredValueCommand } from '../../contracts/stored-value';
+import { unsupportedCommand } from '../unsupported-command';
 import { createHash } from 'node:crypto';
 import type { GatewayConfig } from '../gateway-config';
 import { Payment } from '../../contracts/payment-command';
@@ -137,6 +139,8 @@ function tokenizeRequest(ctx: OperationContext, gateway: GatewayConfig): Gateway
 export function buildCybersourceRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
   const { payment } = ctx;
   const code = merchantReference(ctx.operationId);
+  // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
+  if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, gateway.name);
   switch (ctx.command) {
     case 'authorize':
       return paymentRequest(ctx, false, false);

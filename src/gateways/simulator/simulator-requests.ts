@@ -1,3 +1,5 @@
+import { isStoredValueCommand } from '../../contracts/stored-value';
+import { unsupportedCommand } from '../unsupported-command';
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
 import { pathSegment } from '../path-segment';
@@ -25,6 +27,8 @@ function post(ctx: OperationContext, path: string, body: Record<string, unknown>
  */
 export function buildSimulatorRequest(ctx: OperationContext): GatewayRequest {
   const { payment, operationId: reference } = ctx;
+  // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
+  if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, 'simulator');
   switch (ctx.command) {
     case 'authorize':
     case 'sale':

@@ -1,3 +1,5 @@
+import { isStoredValueCommand } from '../../contracts/stored-value';
+import { unsupportedCommand } from '../unsupported-command';
 import { CommandValidationError } from '../../errors/command-validation-error';
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
@@ -72,6 +74,8 @@ function intentPath(ctx: OperationContext): string {
  */
 export function buildStripeRequest(ctx: OperationContext): GatewayRequest {
   const { payment } = ctx;
+  // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
+  if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, 'stripe');
   switch (ctx.command) {
     case 'authorize':
       return paymentIntent(ctx, stripeId(payment.gateway_key, 'payment.gateway_key'), 'manual', false);
@@ -122,6 +126,8 @@ export function operationSearchQuery(operationId: string): string {
  */
 export function buildStripeStatusRequest(ctx: OperationContext): GatewayRequest {
   const { payment } = ctx;
+  // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
+  if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, 'stripe');
   switch (ctx.command) {
     case 'authorize':
     case 'sale':

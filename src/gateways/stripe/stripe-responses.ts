@@ -1,3 +1,5 @@
+import { isStoredValueCommand } from '../../contracts/stored-value';
+import { unsupportedCommand } from '../unsupported-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
@@ -98,6 +100,8 @@ export function parseStripeResponse(ctx: OperationContext, response: GatewayResp
     return { status: 'FAIL', gatewayStatus: status, gatewayReference: isObject(pi) ? str(pi.id) : undefined, reason };
   }
   const json = parseJson(response, gateway);
+  // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
+  if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, gateway);
   switch (ctx.command) {
     case 'authorize':
     case 'sale':
@@ -138,6 +142,8 @@ export function parseStripeStatusResponse(ctx: OperationContext, response: Gatew
   if (response.status === 404) return null;
   if (response.status < 200 || response.status >= 300) throw classifyStripeError(response, gateway);
   const json = parseJson(response, gateway);
+  // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
+  if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, gateway);
   switch (ctx.command) {
     case 'authorize':
     case 'sale':

@@ -20,6 +20,7 @@ function command(type: CommandType, payment: Json = {}, envelope: Json = {}): Js
   const p: Json = {
     ...basePayment(),
     ...(type === 'tokenize' ? { method_details: { method: 'card', card: { bin: '411111', last_four_digits: '1111' } } } : {}),
+    ...(type === 'merge_balance' ? { stored_value: { source_gateway_key: 'gc_source' } } : {}),
     ...payment,
   };
   for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];

@@ -1,0 +1,72 @@
+import { validateCommand } from '../../../src/contracts/command-validator';
+import { COMMAND_TYPES } from '../../../src/contracts/payment-command';
+import { STORED_VALUE_COMMAND_TYPES, StoredValueCommandType, isStoredValueCommand } from '../../../src/contracts/stored-value';
+import { CommandValidationError } from '../../../src/errors/command-validation-error';
+import { isCardFieldName, redact } from '../../../src/logging/redact';
+
+type Json = Record<string, unknown>;
+
+function command(type: StoredValueCommandType | 'authorize', payment: Json = {}): Json {
+  const p: Json = { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'gc_0001', amount: 0, currency: 'EUR', ...payment };
+  for (const k of Object.keys(p)) if (p[k] === undefined) delete p[k];
+  return { version: 1, command: type, channel: 'web', received_at: '2026-06-01T10:00:00.000Z', payment: p };
+}
+
+function rejection(message: unknown): CommandValidationError {
+  try {
+    validateCommand(message);
+  } catch (err) {
+    expect(err).toBeInstanceOf(CommandValidationError);
+    return err as CommandValidationError;
+  }
+  throw new Error('expected a CommandValidationError');
+}
+
+describe('stored value card commands', () => {
+  it('are canonical command types', () => {
+    for (const type of STORED_VALUE_COMMAND_TYPES) {
+      expect(COMMAND_TYPES).toContain(type);
+      expect(isStoredValueCommand(type)).toBe(true);
+    }
+    expect(isStoredValueCommand('authorize')).toBe(false);
+  });
+
+  it('accepts a balance inquiry with no amount to move (0)', () => {
+    expect(validateCommand(command('balance_inquiry')).command).toBe('balance_inquiry');
+  });
+
+  it('refuses a reload of 0, naming payment.amount', () => {
+    const err = rejection(command('reload', { amount: 0 }));
+    expect(err.field).toBe('payment.amount');
+    expect(validateCommand(command('reload', { amount: 2500 })).payment.amount).toBe(2500);
+  });
+
+  it('refuses a balance merge without the source card token, naming the field', () => {
+    expect(rejection(command('merge_balance')).field).toBe('payment.stored_value');
+    const ok = validateCommand(command('merge_balance', { stored_value: { source_gateway_key: 'gc_0002' } }));
+    expect(ok.payment.stored_value?.source_gateway_key).toBe('gc_0002');
+  });
+
+  it('refuses an unknown stored_value field', () => {
+    expect(rejection(command('merge_balance', { stored_value: { source_gateway_key: 'gc_0002', extra: 'x' } })).field).toContain('payment.stored_value');
+  });
+
+  it.each([['pin'], ['card_pin'], ['gift_card_pin'], ['giftCardPin'], ['gc_pin'], ['gift_card_number'], ['giftCardNo']])(
+    'refuses a gift card number or PIN by its field name (%s), whatever the channel put it in',
+    (field) => {
+      const err = rejection(command('authorize', { amount: 100, custom_attributes: { [field]: '1234' } }));
+      expect(err.code).toBe('CARD_DATA_REJECTED');
+      expect(err.message).not.toContain('1234');
+    },
+  );
+
+  it('does not take an Indian postal code (pincode) for a PIN', () => {
+    expect(isCardFieldName('pincode')).toBe(false);
+    expect(isCardFieldName('pin')).toBe(true);
+  });
+
+  it('redacts a gift card PIN and number from anything logged', () => {
+    const out = redact({ pin: '4321', gift_card_number: '6006491234567890123', card_pin: '9999' });
+    expect(JSON.stringify(out)).not.toMatch(/4321|6006491234567890123|9999/);
+  });
+});
