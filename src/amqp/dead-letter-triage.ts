@@ -97,7 +97,22 @@ function highImpactTotal() {
 }
 
 const CHANNELS = new Set(['bus', 'web', 'pos', 'marketplace']);
-const COMMANDS = new Set(['validate', 'revalidate', 'capture', 'cancel', 'refund', 'authorize', 'sale', 'tokenize', 'balance_inquiry', 'reload', 'issue', 'activate', 'deactivate', 'merge_balance']);
+const COMMANDS = new Set([
+  'validate',
+  'revalidate',
+  'capture',
+  'cancel',
+  'refund',
+  'authorize',
+  'sale',
+  'tokenize',
+  'balance_inquiry',
+  'reload',
+  'issue',
+  'activate',
+  'deactivate',
+  'merge_balance',
+]);
 
 /** Scores, indexes and raises the alert for each dead letter; see the file comment. */
 export class DeadLetterTriage {

@@ -13,7 +13,22 @@ export const PUBLISHING_CHANNELS = ['web', 'pos', 'marketplace'] as const;
 export type PublishingChannel = (typeof PUBLISHING_CHANNELS)[number];
 
 /** Command types, as the canonical command spells them (kept here so config does not import contracts). */
-const COMMAND_NAMES = ['validate', 'revalidate', 'capture', 'cancel', 'refund', 'authorize', 'sale', 'tokenize', 'balance_inquiry', 'reload', 'issue', 'activate', 'deactivate', 'merge_balance'] as const;
+const COMMAND_NAMES = [
+  'validate',
+  'revalidate',
+  'capture',
+  'cancel',
+  'refund',
+  'authorize',
+  'sale',
+  'tokenize',
+  'balance_inquiry',
+  'reload',
+  'issue',
+  'activate',
+  'deactivate',
+  'merge_balance',
+] as const;
 const ALL_CHANNELS = ['bus', 'web', 'pos', 'marketplace'] as const;
 
 /** One signing key of a channel. */

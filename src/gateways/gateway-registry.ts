@@ -2,6 +2,7 @@ import type { Config } from '../config/config';
 import { DeclineTable } from '../errors/decline';
 import { Logger } from '../logging/logger';
 import { adyenGateway } from './adyen/adyen-gateway';
+import { adyenStoredValueGateway } from './adyen-stored-value/adyen-stored-value-gateway';
 import { cybersourceGateway } from './cybersource/cybersource-gateway';
 import { GatewayClient } from './gateway-client';
 import { GatewayTransformer } from './gateway-adapter';
@@ -16,7 +17,7 @@ import { stripeGateway } from './stripe/stripe-gateway';
  * webhook routing, the docs generator and the conformance suite read it; nothing else names a gateway.
  * Order is the docs' order. Adding a gateway: docs/ADDING-A-GATEWAY.md.
  */
-export const GATEWAYS = [stripeGateway, adyenGateway, cybersourceGateway, simulatorGateway] as const;
+export const GATEWAYS = [stripeGateway, adyenGateway, adyenStoredValueGateway, cybersourceGateway, simulatorGateway] as const;
 
 /** A registered gateway type (`type:` of `gateways.<name>`). */
 export type GatewayType = (typeof GATEWAYS)[number]['type'];

@@ -375,9 +375,19 @@ function redactValue(value: unknown, seen: WeakSet<object>): unknown {
     // Keys are data too: a card number used as a key is masked like one in a value (kept distinct).
     let key = k.length >= MIN_PAN ? redactText(k) : k;
     if (key !== k) for (let n = 2; key in out; n += 1) key = `${redactText(k)}#${n}`;
-    out[key] = isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? SECRET_MASK : redactValue(v, seen);
+    out[key] = isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? SECRET_MASK : redactValue(paymentMethodWithoutNumber(k, v), seen);
   }
   return out;
+}
+
+/**
+ * A PSP's `paymentMethod` object (Adyen Stored Value `/issue` answers the new gift card's `number` in it):
+ * its `number` is a card number even when it fails the Luhn check, as many gift card numbers do.
+ */
+function paymentMethodWithoutNumber(key: string, value: unknown): unknown {
+  if (!/^payment[_-]?method$/i.test(key) || value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const pm = value as Record<string, unknown>;
+  return pm.number === undefined || pm.number === null || pm.number === '' ? value : { ...pm, number: SECRET_MASK };
 }
 
 /**

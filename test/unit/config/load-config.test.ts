@@ -51,6 +51,12 @@ describe('buildConfig', () => {
           capture: 'magento.payments.payments_management.capture',
           cancel: 'magento.payments.payments_management.cancel',
           refund: 'magento.payments.payments_management.refund',
+          balance_inquiry: 'magento.payments.payments_management.balance_inquiry',
+          reload: 'magento.payments.payments_management.reload',
+          issue: 'magento.payments.payments_management.issue',
+          activate: 'magento.payments.payments_management.activate',
+          deactivate: 'magento.payments.payments_management.deactivate',
+          merge_balance: 'magento.payments.payments_management.merge_balance',
         },
         notifications: {
           validated: 'magento.payments.payments_management.validated',
@@ -64,6 +70,12 @@ describe('buildConfig', () => {
           refund_updated: 'magento.postsales.refund_management.updated',
           authorization_expiring: 'magento.payments.payments_management.authorization_expiring',
           adjusted: 'magento.payments.payments_management.adjusted',
+          balance_reported: 'magento.payments.payments_management.balance_reported',
+          reloaded: 'magento.payments.payments_management.reloaded',
+          issued: 'magento.payments.payments_management.issued',
+          activated: 'magento.payments.payments_management.activated',
+          deactivated: 'magento.payments.payments_management.deactivated',
+          balance_merged: 'magento.payments.payments_management.balance_merged',
         },
       },
     });
@@ -363,7 +375,7 @@ describe('loadConfig', () => {
     const config = loadConfig(dist, env);
     expect(config.serviceBus.secret).toBe(env.SERVICE_BUS_SECRET);
     expect(config.http.port).toBe(8080);
-    expect(Object.keys(config.gateways).sort()).toEqual(['adyen', 'cybersource', 'stripe']);
+    expect(Object.keys(config.gateways).sort()).toEqual(['adyen', 'adyen-giftcards', 'cybersource', 'stripe']);
     expect(config.gateways.cybersource.sharedSecret).toBe(env.CYBERSOURCE_SHARED_SECRET);
   });
 

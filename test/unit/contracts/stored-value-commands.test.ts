@@ -70,3 +70,11 @@ describe('stored value card commands', () => {
     expect(JSON.stringify(out)).not.toMatch(/4321|6006491234567890123|9999/);
   });
 });
+
+describe('redaction of an issued gift card', () => {
+  it("masks the number in a PSP's paymentMethod even when it fails the Luhn check", () => {
+    const out = JSON.stringify(redact({ paymentMethod: { type: 'givex', number: '7000000000000001234' }, resultCode: 'Success' }));
+    expect(out).not.toContain('7000000000000001234');
+    expect(out).toContain('givex');
+  });
+});

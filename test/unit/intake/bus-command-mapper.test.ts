@@ -36,11 +36,17 @@ function success(result: MappedBusCall): Extract<MappedBusCall, { ok: true }> {
 }
 
 describe('commandMethodIndex', () => {
-  it('maps the five configured bus methods to their commands', () => {
+  it('maps the five configured bus methods and the stored value card methods to their commands', () => {
     expect([...methods.entries()].sort()).toEqual([
+      ['magento.payments.payments_management.activate', 'activate'],
+      ['magento.payments.payments_management.balance_inquiry', 'balance_inquiry'],
       ['magento.payments.payments_management.cancel', 'cancel'],
       ['magento.payments.payments_management.capture', 'capture'],
+      ['magento.payments.payments_management.deactivate', 'deactivate'],
+      ['magento.payments.payments_management.issue', 'issue'],
+      ['magento.payments.payments_management.merge_balance', 'merge_balance'],
       ['magento.payments.payments_management.refund', 'refund'],
+      ['magento.payments.payments_management.reload', 'reload'],
       ['magento.payments.payments_management.revalidate', 'revalidate'],
       ['magento.payments.payments_management.validate', 'validate'],
     ]);

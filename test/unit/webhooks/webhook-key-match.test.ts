@@ -11,6 +11,7 @@ import { ConformanceFixtures } from '../../conformance/conformance-fixtures';
 function freshSecret(type: GatewayConfig['type']): string {
   switch (type) {
     case 'adyen':
+    case 'adyen-stored-value':
       return randomBytes(32).toString('hex').toUpperCase();
     case 'stripe':
       return `whsec_${randomBytes(24).toString('base64url')}`;

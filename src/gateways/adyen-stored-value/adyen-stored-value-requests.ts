@@ -1,0 +1,136 @@
+import type { GatewayConfig } from '../gateway-config';
+import { GatewayError } from '../../errors/gateway-error';
+import { isoToPspAmount } from '../../money/psp-currency-table';
+import { assertNever } from '../assert-never';
+import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { idempotencyKeyFor, merchantReferenceFor } from '../adyen/adyen-references';
+import { customAttribute, parseStoredToken } from '../adyen/adyen-stored-token';
+import { unsupportedCommand } from '../unsupported-command';
+import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
+
+/**
+ * Request bodies for the Adyen Stored Value API v46 (`test/fixtures/specs/adyen-storedvalue-v46.json`,
+ * https://docs.adyen.com/payment-methods/gift-cards/stored-value-api). `base_url` includes the version, e.g.
+ * `https://pal-test.adyen.com/pal/servlet/StoredValue/v46`.
+ *
+ * | command | request |
+ * | --- | --- |
+ * | balance_inquiry | `POST /checkBalance` (with `amount` when the command names one: Adyen then says whether the card covers it) |
+ * | reload | `POST /load`, `loadType: load` |
+ * | refund (to the card) | `POST /load`, `loadType: merchandiseReturn` |
+ * | issue | `POST /issue` (with `amount` when the command names one) |
+ * | activate / deactivate | `POST /changeStatus`, `status: active / inactive` |
+ * | merge_balance | `POST /mergeBalance`, `sourcePaymentMethod` = the source card |
+ * | cancel (void) | `POST /voidTransaction`, `originalReference` = the transaction's pspReference (Adyen: within 24 hours) |
+ *
+ * The card is always a token, never its number or PIN: `gateway_key` is `<shopperReference>:<recurringDetailReference>`
+ * of a gift card Adyen tokenized (or the bare reference with `custom_attributes.shopper_reference`), sent as
+ * `recurringDetailReference` + `shopperReference`, with `paymentMethod.type` the card's brand from
+ * `method_details.submethod` (`givex`, `svs`, `valuelink`, an Intersolve card type; `custom_attributes.giftcard_brand`
+ * also works). `merchantAccount` is always the gateway's configured `merchant_account`.
+ *
+ * Redemption (paying with the card) is not a Stored Value API transaction ("The Stored Value API doesn't
+ * let you make, cancel, or refund payments"): it is a Checkout `/payments` with `paymentMethod.type: giftcard`,
+ * carried by the `adyen` gateway (docs/payment-methods/stored-value.md).
+ */
+
+type Json = Record<string, unknown>;
+
+/** The card's brand: `method_details.submethod`, else `custom_attributes.giftcard_brand`. */
+export function giftCardBrand(ctx: OperationContext, gateway: string): string {
+  const brand = ctx.payment.method_details?.submethod ?? customAttribute(ctx.payment, 'giftcard_brand');
+  if (!brand || !/^[A-Za-z0-9_-]{1,64}$/.test(brand)) {
+    throw new GatewayError('invalid_request', gateway, 'payment.method_details.submethod must name the gift card brand (givex, svs, valuelink…)', {
+      gatewayCode: 'ADYEN_SV_BRAND_MISSING',
+    });
+  }
+  return brand;
+}
+
+function amountOf(ctx: OperationContext): { value: number; currency: string } {
+  return { value: isoToPspAmount(ADYEN_SV_CURRENCIES, ctx.payment.amount, ctx.payment.currency, 'payment.amount'), currency: ctx.payment.currency };
+}
+
+/** The card fields of a request naming the card `key` (see the file comment). */
+function cardFields(ctx: OperationContext, key: string, brand: string, gateway: string): Json {
+  const token = parseStoredToken(key, ctx.payment, gateway);
+  return {
+    paymentMethod: { type: brand },
+    recurringDetailReference: token.storedPaymentMethodId,
+    shopperReference: token.shopperReference,
+    shopperInteraction: 'ContAuth',
+  };
+}
+
+function pspReferenceOf(ctx: OperationContext, gateway: string): string {
+  const key = ctx.payment.gateway_key;
+  if (!/^[A-Za-z0-9]{1,64}$/.test(key)) {
+    throw new GatewayError('invalid_request', gateway, 'payment.gateway_key is not an Adyen pspReference', { gatewayCode: 'ADYEN_PSP_REFERENCE_INVALID' });
+  }
+  return key;
+}
+
+function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: string; body: Json } {
+  const merchantAccount = gateway.merchantAccount;
+  const reference = merchantReferenceFor(ctx.operationId);
+  const base = (): Json => ({ merchantAccount, reference, ...cardFields(ctx, ctx.payment.gateway_key, giftCardBrand(ctx, gateway.name), gateway.name) });
+  switch (ctx.command) {
+    case 'balance_inquiry':
+      return { path: '/checkBalance', body: { ...base(), ...(ctx.payment.amount > 0 ? { amount: amountOf(ctx) } : {}) } };
+    case 'reload':
+      return { path: '/load', body: { ...base(), amount: amountOf(ctx), loadType: 'load' } };
+    case 'refund':
+      return { path: '/load', body: { ...base(), amount: amountOf(ctx), loadType: 'merchandiseReturn' } };
+    case 'issue': {
+      // A new card: no token yet, only its brand (Adyen answers with the card in paymentMethod).
+      const brand = giftCardBrand(ctx, gateway.name);
+      return {
+        path: '/issue',
+        body: { merchantAccount, reference, paymentMethod: { type: brand }, ...(ctx.payment.amount > 0 ? { amount: amountOf(ctx) } : {}) },
+      };
+    }
+    case 'activate':
+    case 'deactivate':
+      return { path: '/changeStatus', body: { ...base(), status: ctx.command === 'activate' ? 'active' : 'inactive' } };
+    case 'merge_balance': {
+      const source = ctx.payment.stored_value?.source_gateway_key;
+      if (!source) {
+        throw new GatewayError('invalid_request', gateway.name, 'payment.stored_value.source_gateway_key is required', {
+          gatewayCode: 'ADYEN_SV_SOURCE_MISSING',
+        });
+      }
+      const brand = giftCardBrand(ctx, gateway.name);
+      const sourceToken = parseStoredToken(source, ctx.payment, gateway.name);
+      // sourcePaymentMethod is a map of strings: the source card by its stored reference, same brand.
+      return {
+        path: '/mergeBalance',
+        body: { ...base(), sourcePaymentMethod: { type: brand, recurringDetailReference: sourceToken.storedPaymentMethodId } },
+      };
+    }
+    case 'cancel':
+      return { path: '/voidTransaction', body: { merchantAccount, originalReference: pspReferenceOf(ctx, gateway.name), reference } };
+    case 'authorize':
+    case 'sale':
+    case 'capture':
+    case 'validate':
+    case 'revalidate':
+    case 'tokenize':
+      return unsupportedCommand(ctx.command, gateway.name);
+    default:
+      return assertNever(ctx.command, 'command');
+  }
+}
+
+/**
+ * The request performing `ctx`. `Idempotency-Key` is the operation id (digested past Adyen's 64
+ * characters), and the merchant `reference` is the operation id too.
+ */
+export function buildAdyenSvRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
+  const { path, body } = bodyAndPath(ctx, gateway);
+  return {
+    method: 'POST',
+    path,
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKeyFor(ctx.operationId) },
+    body: JSON.stringify(body),
+  };
+}

@@ -1,0 +1,88 @@
+import type { GatewayConfig } from '../gateway-config';
+import { GatewayError } from '../../errors/gateway-error';
+import { readConfirmedMoney } from '../../money/psp-currency-table';
+import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { classifyAdyenError } from '../adyen/adyen-errors';
+import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
+import { isKnownRefusalText } from './adyen-stored-value-declines';
+import { mapSvResultCode } from './adyen-stored-value-status-map';
+
+/**
+ * Reading Stored Value API v46 answers. Every 200 is a `StoredValue*Response` (`resultCode`, `pspReference`,
+ * `currentBalance`, `refusalReason`); anything else is a `ServiceError`, classified like Checkout's
+ * (`classifyAdyenError`: 401/403 authentication, 429 rate limited, 5xx retryable, 4xx invalid request).
+ *
+ * What an outcome confirms:
+ * - balance_inquiry: `amount`/`currency` are the card's balance (`currentBalance`), which the event reports
+ *   as `balance`, never as a discrepancy;
+ * - reload, refund (a `merchandiseReturn` load): Adyen's answer names no loaded amount, only the new
+ *   balance: `Success` confirms the amount asked, in the card's currency (`currentBalance.currency`), so a
+ *   card in another currency than the command's is flagged;
+ * - the others move no money of the order (`currency` only, when Adyen names the card's).
+ * The issued card's number and PIN (`paymentMethod` of an `/issue` answer) are never read.
+ */
+
+type Json = Record<string, unknown>;
+
+function parseJson(response: GatewayResponse, gateway: string): Json {
+  try {
+    const parsed: unknown = JSON.parse(response.body);
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Json;
+  } catch {
+    // fall through: a 2xx we cannot read leaves the effect unknown
+  }
+  throw new GatewayError('outcome_unknown', gateway, `unreadable Adyen Stored Value answer (HTTP ${response.status})`, { httpStatus: response.status });
+}
+
+function str(o: Json, key: string): string | undefined {
+  const v = o[key];
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+/** `currentBalance` in ISO minor units (empty when absent or unreadable). */
+export function currentBalanceOf(body: Json): { amount?: number; currency?: string } {
+  const balance = body.currentBalance;
+  if (balance === null || typeof balance !== 'object') return {};
+  const { value, currency } = balance as Json;
+  return readConfirmedMoney(ADYEN_SV_CURRENCIES, value, currency, 'currentBalance.value');
+}
+
+/** The outcome of the answer to `buildAdyenSvRequest(ctx)`; non-2xx answers throw a classified `GatewayError`. */
+export function parseAdyenSvResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+  if (response.status < 200 || response.status >= 300) throw classifyAdyenError(response, gateway.name);
+  const body = parseJson(response, gateway.name);
+  const resultCode = str(body, 'resultCode');
+  if (resultCode === undefined) {
+    throw new GatewayError('outcome_unknown', gateway.name, `Adyen Stored Value answer without resultCode (HTTP ${response.status})`, {
+      httpStatus: response.status,
+    });
+  }
+  const status = mapSvResultCode(resultCode, gateway.name);
+  const outcome: GatewayOutcome = { status, gatewayStatus: resultCode };
+  const pspReference = str(body, 'pspReference');
+  if (pspReference) outcome.gatewayReference = pspReference;
+  const balance = currentBalanceOf(body);
+  if (ctx.command === 'balance_inquiry') {
+    if (balance.amount !== undefined) outcome.amount = balance.amount;
+    if (balance.currency !== undefined) outcome.currency = balance.currency;
+  } else if (balance.currency !== undefined) {
+    outcome.currency = balance.currency;
+    if ((ctx.command === 'reload' || ctx.command === 'refund') && status === 'SUCCESS') outcome.amount = ctx.payment.amount;
+  }
+  if (status === 'FAIL') {
+    // A listed refusal reason text is the reason; free text never is (it may echo anything).
+    const refusal = str(body, 'refusalReason');
+    outcome.reason = resultCode === 'NotEnoughBalance' || refusal === undefined || !isKnownRefusalText(refusal) ? resultCode : refusal;
+  }
+  return outcome;
+}
+
+/**
+ * Status inquiry: the Stored Value API has no lookup, so the inquiry sends the original request again with
+ * the same `Idempotency-Key` (Adyen replays the stored answer of an idempotent request, or performs it
+ * now if it never landed): either way the operation is resolved once. `null` only on 404.
+ */
+export function parseAdyenSvStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
+  if (response.status === 404) return null;
+  return parseAdyenSvResponse(ctx, response, gateway);
+}

@@ -1,0 +1,118 @@
+import http from 'node:http';
+import { AxiosInstance } from 'axios';
+import { GatewayConfig } from '../../../src/config/config';
+import { CommandType } from '../../../src/contracts/payment-command';
+import { adyenStoredValueGateway, adyenStoredValueTransformer } from '../../../src/gateways/adyen-stored-value';
+import { GatewayRequest, OperationContext } from '../../../src/gateways/gateway-adapter';
+import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { PrismMock, startPrism } from '../../support/prism';
+
+/**
+ * Every request the Adyen Stored Value transformer builds, authenticated, against Prism serving Adyen's own
+ * Stored Value v46 spec (strict: `additionalProperties: false` everywhere, so an unknown field is a
+ * violation), and the doctor's credential check. Prism keeps no state: only the shapes are checked.
+ */
+
+let prism: PrismMock;
+let client: AxiosInstance;
+let gateway: GatewayConfig;
+
+const t = adyenStoredValueTransformer;
+
+function ctxFor(command: CommandType, amount = 1234): OperationContext {
+  return {
+    operationId: `op-prism-sv-${command}-1`,
+    command,
+    payment: {
+      gateway: 'adyen-sv-prism',
+      gateway_account: 'X',
+      gateway_key: command === 'cancel' ? '993617894903480A' : 'shopper-0042:8316039902646531',
+      amount,
+      currency: 'EUR',
+      order_id: 'ORD-1',
+      method_details: { method: 'giftcard', submethod: 'svs' },
+      ...(command === 'merge_balance' ? { stored_value: { source_gateway_key: 'shopper-0042:8316039902646532' } } : {}),
+    },
+  };
+}
+
+async function send(request: GatewayRequest): Promise<{ status: number; violations: string | undefined; body: string }> {
+  const res = await client.request<string>({ method: request.method, url: request.path, headers: request.headers, data: request.body });
+  const violations = res.headers['sl-violations'];
+  return { status: res.status, violations: typeof violations === 'string' ? violations : undefined, body: res.data };
+}
+
+beforeAll(async () => {
+  prism = await startPrism('adyen-storedvalue-v46.json', 120_000);
+  gateway = {
+    name: 'adyen-sv-prism',
+    type: 'adyen-stored-value',
+    baseUrl: prism.url,
+    apiKey: 'AQE-prism-key',
+    webhookSecret: '',
+    webhookSecretPrevious: '',
+    merchantAccount: 'PrismMerchantAccount',
+    merchantId: '',
+    keyId: '',
+    sharedSecret: '',
+    reportUsername: '',
+    reportPassword: '',
+    reportBaseUrl: '',
+    timeoutMs: 10000,
+    maxSockets: 4,
+  };
+  client = createOutboundHttp({ baseURL: gateway.baseUrl, timeoutMs: gateway.timeoutMs, maxSockets: gateway.maxSockets });
+}, 150_000);
+
+afterAll(async () => {
+  (client?.defaults.httpAgent as http.Agent | undefined)?.destroy();
+  await prism?.stop();
+}, 120_000);
+
+describe('Adyen Stored Value requests against the Stored Value v46 spec', () => {
+  it.each(t.supports.map((c) => [c]))('sends a %s request the spec accepts without violations, and reads its answer', async (command) => {
+    const ctx = ctxFor(command);
+    const { status, violations, body } = await send(t.authenticate(t.buildRequest(ctx, gateway), gateway, new Date()));
+    expect(violations).toBeUndefined();
+    expect(status).toBe(200);
+    const outcome = t.parseResponse(ctx, { status, headers: {}, body, elapsedMs: 0 }, gateway);
+    expect(['SUCCESS', 'FAIL']).toContain(outcome.status);
+  });
+
+  it('sends a balance inquiry without an amount (0: nothing to cover) the spec accepts', async () => {
+    const request = t.authenticate(t.buildRequest(ctxFor('balance_inquiry', 0), gateway), gateway, new Date());
+    expect(JSON.parse(request.body ?? '{}')).not.toHaveProperty('amount');
+    const { status, violations } = await send(request);
+    expect(violations).toBeUndefined();
+    expect(status).toBe(200);
+  });
+
+  it('sends a status inquiry the spec accepts (the request again, same Idempotency-Key)', async () => {
+    const ctx = ctxFor('reload');
+    const request = t.buildStatusRequest(ctx, gateway);
+    expect(request.headers['Idempotency-Key']).toBe(ctx.operationId);
+    const { violations } = await send(t.authenticate(request, gateway, new Date()));
+    expect(violations).toBeUndefined();
+  });
+
+  it('sends the doctor credential check the spec accepts', async () => {
+    const check = adyenStoredValueGateway.credentialCheck;
+    const { status, violations } = await send(t.authenticate(check.request(gateway), gateway, new Date()));
+    expect(violations).toBeUndefined();
+    expect(status).toBe(200);
+  });
+
+  it('is told about a violation when the load has no amount (so the check is real)', async () => {
+    const request = t.authenticate(t.buildRequest(ctxFor('reload'), gateway), gateway, new Date());
+    const body = JSON.parse(request.body ?? '{}') as Record<string, unknown>;
+    delete body.amount;
+    const { status, violations } = await send({ ...request, body: JSON.stringify(body) });
+    expect(violations).toBeDefined();
+    expect(status).toBeGreaterThanOrEqual(400);
+  });
+
+  it('is refused with 401 when the API key is missing, so authenticate is what makes requests acceptable', async () => {
+    const { status } = await send(t.buildRequest(ctxFor('reload'), gateway));
+    expect(status).toBe(401);
+  });
+});

@@ -1,0 +1,120 @@
+import fixtures from '../../../conformance/fixtures/adyen-stored-value';
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { OperationContext } from '../../../../src/gateways/gateway-adapter';
+import { adyenStoredValueTransformer as t } from '../../../../src/gateways/adyen-stored-value';
+import { ADYEN_SV_RESULT_CODES, mapSvResultCode, svResultCodeStatus } from '../../../../src/gateways/adyen-stored-value/adyen-stored-value-status-map';
+import { ADYEN_SV_DECLINES } from '../../../../src/gateways/adyen-stored-value/adyen-stored-value-declines';
+import { describeDecline } from '../../../../src/errors/decline';
+
+const gateway = fixtures.gateway;
+const answer = (body: unknown, status = 200) => ({ status, headers: {}, body: JSON.stringify(body), elapsedMs: 1 });
+const body = (ctx: OperationContext): Record<string, unknown> => JSON.parse(t.buildRequest(ctx, gateway).body ?? '{}') as Record<string, unknown>;
+
+describe('Adyen Stored Value status map', () => {
+  it('maps every documented resultCode, Success alone to SUCCESS', () => {
+    expect(ADYEN_SV_RESULT_CODES.map((c) => [c, svResultCodeStatus(c)])).toEqual([
+      ['Success', 'SUCCESS'],
+      ['Refused', 'FAIL'],
+      ['Error', 'FAIL'],
+      ['NotEnoughBalance', 'FAIL'],
+    ]);
+  });
+
+  it('refuses an undocumented resultCode as outcome_unknown (never a quiet default)', () => {
+    expect(() => mapSvResultCode('Pending', 'sv')).toThrow(GatewayError);
+    try {
+      mapSvResultCode('Pending', 'sv');
+    } catch (err) {
+      expect((err as GatewayError).kind).toBe('outcome_unknown');
+    }
+  });
+});
+
+describe('Adyen Stored Value requests', () => {
+  it('names the card by its token and brand, never a number or PIN', () => {
+    const b = body(fixtures.context('balance_inquiry'));
+    expect(b).toEqual({
+      merchantAccount: 'TestMerchantAccount',
+      reference: 'op-balance_inquiry-0001',
+      paymentMethod: { type: 'givex' },
+      recurringDetailReference: '8316039902646531',
+      shopperReference: 'shopper-0042',
+      shopperInteraction: 'ContAuth',
+    });
+  });
+
+  it('loads a reload and loads a refund back to the card as a merchandise return', () => {
+    expect(body(fixtures.context('reload'))).toMatchObject({ amount: { value: 1000, currency: 'EUR' }, loadType: 'load' });
+    const refund = t.buildRequest(fixtures.context('refund'), gateway);
+    expect(refund.path).toBe('/load');
+    expect(JSON.parse(refund.body ?? '{}')).toMatchObject({ loadType: 'merchandiseReturn', amount: { value: 1000, currency: 'EUR' } });
+  });
+
+  it('voids by the original pspReference', () => {
+    const request = t.buildRequest(fixtures.context('cancel'), gateway);
+    expect(request.path).toBe('/voidTransaction');
+    expect(JSON.parse(request.body ?? '{}')).toEqual({
+      merchantAccount: 'TestMerchantAccount',
+      originalReference: 'QFQTPCQ8HXSKGK82',
+      reference: 'op-cancel-0001',
+    });
+  });
+
+  it('changes the status to active or inactive', () => {
+    expect(body(fixtures.context('activate')).status).toBe('active');
+    expect(body(fixtures.context('deactivate')).status).toBe('inactive');
+  });
+
+  it('refuses a command without the card brand, naming the field, before anything is sent', () => {
+    const ctx = fixtures.context('reload');
+    const noBrand = { ...ctx, payment: { ...ctx.payment, method_details: { method: 'giftcard' } } };
+    expect(() => t.buildRequest(noBrand, gateway)).toThrow(/method_details.submethod/);
+  });
+
+  it('does not carry a redemption (Checkout /payments with a giftcard, the adyen gateway does)', () => {
+    expect(t.supports).not.toContain('authorize');
+    expect(t.supports).not.toContain('sale');
+  });
+});
+
+describe('Adyen Stored Value answers', () => {
+  it("reports a balance inquiry's currentBalance as the confirmed figure (the event's balance)", () => {
+    const outcome = t.parseResponse(
+      fixtures.context('balance_inquiry'),
+      answer({ resultCode: 'Success', pspReference: 'P1', currentBalance: { value: 4250, currency: 'EUR' } }),
+      gateway,
+    );
+    expect(outcome).toMatchObject({ status: 'SUCCESS', amount: 4250, currency: 'EUR', gatewayReference: 'P1' });
+  });
+
+  it('fails NotEnoughBalance as insufficient funds', () => {
+    const outcome = t.parseResponse(
+      fixtures.context('balance_inquiry'),
+      answer({ resultCode: 'NotEnoughBalance', currentBalance: { value: 10, currency: 'EUR' } }),
+      gateway,
+    );
+    expect(outcome).toMatchObject({ status: 'FAIL', reason: 'NotEnoughBalance' });
+    expect(outcome.decline?.category).toBe('insufficient_funds');
+  });
+
+  it("takes a listed refusal reason as the reason, never Adyen's free text", () => {
+    const listed = t.parseResponse(fixtures.context('reload'), answer({ resultCode: 'Refused', refusalReason: 'Invalid Pin' }), gateway);
+    expect(listed).toMatchObject({ status: 'FAIL', reason: 'Invalid Pin' });
+    expect(listed.decline?.category).toBe('invalid_card_data');
+    const free = t.parseResponse(fixtures.context('reload'), answer({ resultCode: 'Refused', refusalReason: 'card 6006491234567890123 blocked' }), gateway);
+    expect(free.reason).toBe('Refused');
+  });
+
+  it('classifies 401 as authentication and an answer without resultCode as outcome unknown', () => {
+    expect(() => t.parseResponse(fixtures.context('reload'), answer({ status: 401, errorCode: '000', errorType: 'security' }, 401), gateway)).toThrow(
+      expect.objectContaining({ kind: 'authentication' }),
+    );
+    expect(() => t.parseResponse(fixtures.context('reload'), answer({ pspReference: 'P' }), gateway)).toThrow(
+      expect.objectContaining({ kind: 'outcome_unknown' }),
+    );
+  });
+
+  it('has a decline for every failing resultCode', () => {
+    for (const code of ['Refused', 'Error', 'NotEnoughBalance']) expect(describeDecline(ADYEN_SV_DECLINES, code).category).not.toBe('unknown');
+  });
+});
