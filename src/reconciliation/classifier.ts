@@ -114,9 +114,15 @@ export function movesMoney(command: CommandType): boolean {
     case 'refund':
     case 'cancel':
     case 'revalidate':
+    case 'reload':
+    case 'issue':
       return true;
     case 'validate':
     case 'tokenize':
+    case 'balance_inquiry':
+    case 'activate':
+    case 'deactivate':
+    case 'merge_balance':
       return false;
     default:
       return assertNever(command);
@@ -130,12 +136,18 @@ function successDirection(command: CommandType): MoneyDirection {
     case 'capture':
       return 'credit';
     case 'refund':
+    case 'reload':
+    case 'issue':
       return 'debit';
     case 'authorize':
     case 'revalidate':
     case 'validate':
     case 'cancel':
     case 'tokenize':
+    case 'balance_inquiry':
+    case 'activate':
+    case 'deactivate':
+    case 'merge_balance':
       return 'none';
     default:
       return assertNever(command);
@@ -155,7 +167,15 @@ function failureAdjustment(command: CommandType): { kind: AdjustmentKind; direct
     case 'validate':
     case 'cancel':
     case 'tokenize':
+    case 'balance_inquiry':
+    case 'activate':
+    case 'deactivate':
+    case 'merge_balance':
       return { kind: 'failed_after_success', direction: 'none' };
+    // A load the ledger holds done that the PSP failed: the card holds less than the merchant believes.
+    case 'reload':
+    case 'issue':
+      return { kind: 'failed_after_success', direction: 'credit' };
     default:
       return assertNever(command);
   }
@@ -172,12 +192,18 @@ function differenceDirection(command: CommandType, pspAmount: number, ledger: nu
     case 'capture':
       return more ? 'credit' : 'debit';
     case 'refund':
+    case 'reload':
+    case 'issue':
       return more ? 'debit' : 'credit';
     case 'authorize':
     case 'revalidate':
     case 'validate':
     case 'cancel':
     case 'tokenize':
+    case 'balance_inquiry':
+    case 'activate':
+    case 'deactivate':
+    case 'merge_balance':
       return 'none';
     default:
       return assertNever(command);

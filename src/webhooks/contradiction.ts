@@ -13,7 +13,6 @@ function directionOf(command: CommandType): MoneyDirection {
     case 'capture':
       return 'credit';
     case 'refund':
-    // Stored value loaded onto a card the OMS was told was not: the merchant owes the cardholder more.
     case 'reload':
     case 'issue':
       return 'debit';
