@@ -24,6 +24,8 @@ const PAYMENT_FIELD_POLICY: Record<keyof Payment, 'keep' | 'erase'> = {
   orphan_reversal: 'keep',
   // Sellers' sub-merchant accounts and amounts: what settlement is reconciled by.
   splits: 'keep',
+  // A merged gift card's token (like gateway_key): what the PSP's records name.
+  stored_value: 'keep',
   lines: 'keep',
   method_details: 'keep',
   custom_attributes: 'erase',
