@@ -106,4 +106,14 @@ export interface ReconciliationSupport {
   readonly source: string;
   /** Builds the reader for one configured gateway. */
   reader(gateway: GatewayConfig, http: ReconciliationHttp): PspRecordReader;
+  /** The PSP's line types and how the reader reads each (the docs' table, built from the reader's exhaustive map). Default: none shown. */
+  readonly types?: readonly ReconciliationTypeRow[];
+}
+
+/** One PSP line type of a reader's map, for `docs/gateways/<type>.md`. */
+export interface ReconciliationTypeRow {
+  /** The PSP's own type or status, verbatim (`charge`, `Settled`, `ics_bill`). */
+  readonly pspType: string;
+  /** What the reader makes of it, e.g. `capture succeeded`, `chargeback (funds withdrawn) or chargeback_reversed`, `no record`. */
+  readonly reads: string;
 }

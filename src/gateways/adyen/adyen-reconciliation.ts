@@ -17,7 +17,7 @@ import { object, safeReference } from '../reconciliation-answer';
 import { CsvRecordJoiner, parseCsvRecord } from './adyen-csv';
 import { ADYEN_CURRENCIES } from './adyen-currencies';
 import { operationIdFromReference } from './adyen-references';
-import { adyenSettlementKind, ADYEN_TIME_ZONES } from './adyen-settlement-types';
+import { ADYEN_SETTLEMENT_TYPES, ADYEN_SETTLEMENT_TYPE_MAP, adyenSettlementKind, ADYEN_TIME_ZONES } from './adyen-settlement-types';
 
 /**
  * Adyen's Settlement details report, one file per merchant account and settlement batch
@@ -342,6 +342,7 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
 
 /** `GatewayDefinition.reconciliation` of Adyen. */
 export const adyenReconciliation: ReconciliationSupport = {
-  source: 'Settlement details report (settlement_detail_report_batch_<n>.csv), report user',
+  source: 'Settlement details report (`settlement_detail_report_batch_<n>.csv`), report user',
   reader: adyenRecordReader,
+  types: ADYEN_SETTLEMENT_TYPES.map((type) => ({ pspType: `\`${type}\``, reads: `${ADYEN_SETTLEMENT_TYPE_MAP[type]} succeeded` })),
 };

@@ -208,4 +208,8 @@ export function cybersourceRecordReader(gateway: GatewayConfig, http: Reconcilia
 export const cybersourceReconciliation: ReconciliationSupport = {
   source: 'POST /tss/v2/searches (Transaction Search)',
   reader: cybersourceRecordReader,
+  types: (Object.keys(CYBERSOURCE_APPLICATIONS) as CybersourceApplication[]).map((name) => {
+    const kind: PspRecordKind | null = CYBERSOURCE_APPLICATIONS[name];
+    return { pspType: `\`${name}\``, reads: kind === null ? 'no record (moves no money)' : `${kind}; status from rCode / reason code` };
+  }),
 };

@@ -8,6 +8,7 @@ import {
   PspRecordReader,
   PspRecordStatus,
   ReconciliationHttp,
+  ReconciliationTypeRow,
   ReconciliationSupport,
   ReconciliationWindow,
 } from '../../reconciliation/psp-record';
@@ -15,7 +16,7 @@ import { countUnmappedType } from '../../reconciliation/unmapped-type-metric';
 import { assertNever } from '../assert-never';
 import type { GatewayConfig } from '../gateway-config';
 import { object, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
-import { stripeBalanceMapping } from './stripe-balance-types';
+import { STRIPE_BALANCE_TYPES, STRIPE_BALANCE_TYPE_MAP, stripeBalanceMapping } from './stripe-balance-types';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
 import { OPERATION_ID_METADATA, STRIPE_API_VERSION } from './stripe-requests';
 
@@ -265,8 +266,29 @@ export function stripeRecordReader(gateway: GatewayConfig, http: ReconciliationH
   };
 }
 
+function stripeTypeRows(): ReconciliationTypeRow[] {
+  const rows: ReconciliationTypeRow[] = STRIPE_BALANCE_TYPES.map((type) => {
+    const m = STRIPE_BALANCE_TYPE_MAP[type];
+    return {
+      pspType: `balance transaction \`${type}\``,
+      reads: m === 'dispute' ? 'on a dispute: chargeback (funds withdrawn) or chargeback_reversed (reinstated); else other' : `${m.kind} ${m.status}`,
+    };
+  });
+  for (const status of STRIPE_INTENT_STATUSES) {
+    for (const manual of [true, false]) {
+      const m = stripeIntentMapping(status, manual, true);
+      rows.push({
+        pspType: `PaymentIntent \`${status}\` (capture ${manual ? 'manual' : 'automatic'})`,
+        reads: m === null ? 'no record' : `${m.kind} ${m.status}`,
+      });
+    }
+  }
+  return rows;
+}
+
 /** `GatewayDefinition.reconciliation` of Stripe. */
 export const stripeReconciliation: ReconciliationSupport = {
   source: 'GET /v1/balance_transactions, GET /v1/payment_intents',
   reader: stripeRecordReader,
+  types: stripeTypeRows(),
 };
