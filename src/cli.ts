@@ -12,6 +12,7 @@ import { runDoctor } from './doctor/doctor';
 import { processActor } from './audit/actor';
 import { addOpsCommands } from './cli/ops-commands';
 import { addDataCommands } from './cli/data-commands';
+import { addPaymentMethodsCommand } from './cli/payment-methods-command';
 import { createLogger } from './logging/logger';
 import { openOps } from './ops/ops-context';
 import { createGatewayClients } from './gateways/gateway-registry';
@@ -159,6 +160,7 @@ const withOpsContext = async (run: Parameters<Parameters<typeof addOpsCommands>[
 };
 addOpsCommands(program, withOpsContext);
 addDataCommands(program, withOpsContext);
+addPaymentMethodsCommand(program, () => ({ config: configOrExit(configPath(), processLogger('ops'), { role: 'ops' }), logger: processLogger('ops', 'error') }));
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`payment-bridge: ${err.message}\n`);

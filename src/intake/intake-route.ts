@@ -5,6 +5,7 @@ import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
 import { BusCommandName, Config } from '../config/config';
 import { JSON_RPC, JsonRpcId, jsonRpcError, jsonRpcResult } from '../bus/json-rpc';
+import { MethodsQueryError, PaymentMethodOptions, methodsQueryOf } from '../routing/payment-method-options';
 import { matchSignature } from '../bus/x-signature';
 import { MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
 import { CommandValidationError } from '../errors/command-validation-error';
@@ -85,6 +86,8 @@ export class IntakeRoute implements WebRoute {
       rateLimiter?: Pick<RateLimiter, 'take'>;
       /** The commands queue's depth, for backpressure (503 + Retry-After past the backlog). Without it, none. */
       backlog?: Pick<BacklogProbe, 'depth'>;
+      /** Answers `routing.payment_methods.rpc_method` at once (not a command: nothing is queued). Without it, the method is unknown. */
+      paymentMethods?: Pick<PaymentMethodOptions, 'list'>;
     },
   ) {
     this.methods = commandMethodIndex(deps.config);
@@ -147,6 +150,7 @@ export class IntakeRoute implements WebRoute {
       await this.reject(res, raw, null, rpcCode, err.code, err.field, err.reason);
       return;
     }
+    if (await this.answeredPaymentMethods(res, body)) return;
     const mapped = mapBusCall(body, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels);
     if (!mapped.ok) {
       await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason);
@@ -194,6 +198,32 @@ export class IntakeRoute implements WebRoute {
     }
     this.stats.accepted += 1;
     sendJson(res, 200, jsonRpcResult(mapped.id, {}));
+  }
+
+  /**
+   * The payment method options call (`routing.payment_methods.rpc_method`), signed like a command but
+   * answered synchronously with the result: `{methods, explanation, cached}`. A bad query is a JSON-RPC
+   * invalid-params error naming the field. Returns false for any other method.
+   */
+  private async answeredPaymentMethods(res: ServerResponse, body: unknown): Promise<boolean> {
+    const { config, paymentMethods, logger } = this.deps;
+    if (!paymentMethods || typeof body !== 'object' || body === null) return false;
+    const call = body as { id?: unknown; method?: unknown; params?: unknown };
+    if (call.method !== config.routing.paymentMethods.rpcMethod) return false;
+    const id: JsonRpcId = typeof call.id === 'string' || typeof call.id === 'number' ? call.id : null;
+    try {
+      const params = typeof call.params === 'object' && call.params !== null && !Array.isArray(call.params) ? (call.params as Record<string, unknown>) : {};
+      const answer = await paymentMethods.list(methodsQueryOf(params));
+      sendJson(res, 200, jsonRpcResult(id, answer));
+    } catch (err) {
+      if (err instanceof MethodsQueryError) {
+        sendJson(res, 200, jsonRpcError(id, JSON_RPC.INVALID_PARAMS, `${err.field} ${err.reason}`, { field: `params.${err.field}` }));
+      } else {
+        logger.warn('payment methods: could not answer', { error: (err as Error).message });
+        sendJson(res, 503, jsonRpcError(id, JSON_RPC.UNAVAILABLE, 'payment methods are unavailable, ask again later'));
+      }
+    }
+    return true;
   }
 
   /**

@@ -1,4 +1,6 @@
 import { AmqpConnection } from '../amqp/amqp-connection';
+import { createGatewayClients } from '../gateways/gateway-registry';
+import { PaymentMethodOptions } from '../routing/payment-method-options';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { DeadLetterTriage } from '../amqp/dead-letter-triage';
@@ -69,7 +71,18 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   );
   const backlog = new BacklogProbe({ config, connection, logger });
   const rateLimiter = new RateLimiter({ config, redis, logger, where: 'intake' });
-  const intake = new IntakeRoute({ config, publisher, deadLetters, logger, ledger: new Ledger(redis, config.redis.keyPrefix), rateLimiter, backlog });
+  // Payment method options are answered by the intake at once (gateways' own lists asked when they have one).
+  const paymentMethods = new PaymentMethodOptions({ config, routes: createGatewayClients(config), logger });
+  const intake = new IntakeRoute({
+    config,
+    publisher,
+    deadLetters,
+    logger,
+    ledger: new Ledger(redis, config.redis.keyPrefix),
+    rateLimiter,
+    backlog,
+    paymentMethods,
+  });
   const health = new HealthRoute(
     {
       rabbitmq: async () => {

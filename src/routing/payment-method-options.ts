@@ -1,0 +1,221 @@
+import type { Config } from '../config/config';
+import type { Channel } from '../contracts/payment-command';
+import { GatewayRoute } from '../gateways/gateway-route';
+import { adyenPaymentMethodsRequest, parseAdyenPaymentMethods } from '../gateways/adyen/adyen-payment-methods';
+import type { RuleEvaluation } from '../ledger/routing-record';
+import type { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { isKnownCurrency } from '../money/currencies';
+import { MAX_MINOR_AMOUNT } from '../money/minor-units';
+import { RoutingTable } from './routing-rules';
+
+/** An order as the checkout asks about it. Amount in ISO 4217 minor units. */
+export interface MethodsQuery {
+  amount: number;
+  currency: string;
+  /** The merchant: `gateway_account`. */
+  merchant: string;
+  /** ISO 3166 alpha-2; optional (rules on countries then do not match). */
+  country?: string;
+  /** Default `web`. */
+  channel: Channel;
+  /** The gateway the order would name (`payment.gateway`); absent: every configured gateway when no rule matches. */
+  gateway?: string;
+}
+
+/** One method on offer, with the gateways (in routing order) that can take it. */
+export interface MethodOption {
+  method: string;
+  gateways: string[];
+  /** A display name, where a gateway gave one. */
+  name?: string;
+  /** Card brands, where a gateway listed them. */
+  brands?: string[];
+}
+
+/** What each candidate gateway contributed, and how it was learnt (`gateway`: asked it; `config`: `routing.payment_methods.by_gateway`; `default`: card). */
+export interface GatewayMethods {
+  gateway: string;
+  source: 'gateway' | 'config' | 'default';
+  methods: string[];
+  /** The gateway's own list could not be read (timeout, HTTP error): the configured or default list stands in. */
+  error?: string;
+}
+
+/** The answer: methods on offer, and why (the routing decision, each gateway's contribution). */
+export interface MethodsAnswer {
+  methods: MethodOption[];
+  explanation: {
+    rule: string | null;
+    rules: RuleEvaluation[];
+    candidates: string[];
+    dropped: string[];
+    gateways: GatewayMethods[];
+  };
+  /** Whether this answer came from the cache (`routing.payment_methods.cache_ms`). */
+  cached: boolean;
+}
+
+/** A query the caller got wrong: the field and why. */
+export class MethodsQueryError extends Error {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+const answersTotal = counter('pb_payment_methods_requests_total', 'Payment method option requests, by result (fresh, cached, refused)', ['result']);
+const gatewayListTotal = counter('pb_payment_methods_gateway_lists_total', "Gateways' own payment method lists asked, by gateway and result", [
+  'gateway',
+  'result',
+]);
+
+const CHANNELS: readonly Channel[] = ['bus', 'web', 'pos', 'marketplace'];
+
+/** A query from JSON-RPC params or CLI flags; throws `MethodsQueryError` naming the field. */
+export function methodsQueryOf(params: Record<string, unknown>): MethodsQuery {
+  const order = (typeof params.order === 'object' && params.order !== null ? params.order : params) as Record<string, unknown>;
+  const at = (f: string) => (order === params ? f : `order.${f}`);
+  const { amount, currency, country, channel, gateway } = order;
+  const merchant = order.gateway_account ?? order.merchant;
+  if (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 0 || amount > MAX_MINOR_AMOUNT)
+    throw new MethodsQueryError(at('amount'), 'must be an integer of minor units');
+  if (typeof currency !== 'string' || !isKnownCurrency(currency.toUpperCase())) throw new MethodsQueryError(at('currency'), 'must be an ISO 4217 code');
+  if (typeof merchant !== 'string' || merchant.length === 0 || merchant.length > 128)
+    throw new MethodsQueryError(at('gateway_account'), 'is required (the merchant account)');
+  if (country !== undefined && (typeof country !== 'string' || !/^[A-Za-z]{2}$/.test(country)))
+    throw new MethodsQueryError(at('country'), 'must be ISO 3166 alpha-2');
+  if (channel !== undefined && !CHANNELS.includes(channel as Channel)) throw new MethodsQueryError(at('channel'), `must be one of ${CHANNELS.join(', ')}`);
+  if (gateway !== undefined && (typeof gateway !== 'string' || !/^[a-z][a-z0-9_-]{0,31}$/.test(gateway)))
+    throw new MethodsQueryError(at('gateway'), 'is not a gateway name');
+  return {
+    amount,
+    currency: currency.toUpperCase(),
+    merchant,
+    channel: (channel as Channel | undefined) ?? 'web',
+    ...(typeof country === 'string' ? { country: country.toUpperCase() } : {}),
+    ...(typeof gateway === 'string' ? { gateway } : {}),
+  };
+}
+
+/**
+ * The payment methods an order can be paid with: the gateways the routing rules and the merchant
+ * agreements leave for it (an authorization of that amount, currency, country and channel), each with its
+ * methods: its own list where it has one (Adyen `POST /paymentMethods`), else `routing.payment_methods.
+ * by_gateway`, else card. Merged by method, gateways in routing order. Answers are cached per order shape
+ * for `routing.payment_methods.cache_ms`. Never sees card data: the query has none.
+ */
+export class PaymentMethodOptions {
+  private readonly table: RoutingTable;
+  private readonly cache = new Map<string, { at: number; answer: MethodsAnswer }>();
+
+  constructor(
+    private readonly deps: {
+      config: Config;
+      routes: ReadonlyMap<string, GatewayRoute>;
+      logger?: Logger;
+      now?: () => number;
+    },
+  ) {
+    this.table = new RoutingTable(deps.config.routing);
+  }
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  async list(query: MethodsQuery): Promise<MethodsAnswer> {
+    const { cacheMs } = this.deps.config.routing.paymentMethods;
+    const key = JSON.stringify([query.amount, query.currency, query.merchant, query.country ?? '', query.channel, query.gateway ?? '']);
+    const hit = this.cache.get(key);
+    if (hit && this.now() - hit.at < cacheMs) {
+      answersTotal.inc({ result: 'cached' });
+      return { ...hit.answer, cached: true };
+    }
+    const answer = await this.compute(query);
+    if (cacheMs > 0) {
+      if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(key, { at: this.now(), answer });
+    }
+    answersTotal.inc({ result: 'fresh' });
+    return answer;
+  }
+
+  private async compute(query: MethodsQuery): Promise<MethodsAnswer> {
+    const configured = Object.keys(this.deps.config.gateways);
+    const payment = {
+      gateway: query.gateway ?? '',
+      gateway_account: query.merchant,
+      gateway_key: '',
+      amount: query.amount,
+      currency: query.currency,
+      ...(query.country ? { custom_attributes: { [this.deps.config.routing.countryAttributes[0] ?? 'country']: query.country } } : {}),
+    };
+    const decided = this.table.decide({ command: 'authorize', channel: query.channel, payment }, this.now());
+    let candidates = decided.candidates;
+    const dropped = [...decided.dropped];
+    if (decided.rule === undefined && query.gateway === undefined) {
+      // No gateway named and no rule: every configured gateway the merchant may use.
+      candidates = configured.filter((g) => {
+        const again = this.table.decide({ command: 'authorize', channel: query.channel, payment: { ...payment, gateway: g } }, this.now());
+        dropped.push(...again.dropped);
+        return again.candidates.includes(g);
+      });
+    }
+    candidates = candidates.filter((g) => configured.includes(g));
+    const gateways = await Promise.all(candidates.map((g) => this.methodsOf(g, query)));
+    const byMethod = new Map<string, MethodOption>();
+    for (const [i, g] of gateways.entries()) {
+      for (const m of g.listed) {
+        const option = byMethod.get(m.method) ?? { method: m.method, gateways: [] };
+        option.gateways.push(candidates[i]);
+        if (m.name && option.name === undefined) option.name = m.name;
+        if (m.brands) option.brands = [...new Set([...(option.brands ?? []), ...m.brands])];
+        byMethod.set(m.method, option);
+      }
+    }
+    return {
+      methods: [...byMethod.values()],
+      explanation: { rule: decided.rule ?? null, rules: decided.evaluated, candidates, dropped, gateways: gateways.map((g) => g.summary) },
+      cached: false,
+    };
+  }
+
+  private async methodsOf(
+    gateway: string,
+    query: MethodsQuery,
+  ): Promise<{ listed: Array<{ method: string; name?: string; brands?: string[] }>; summary: GatewayMethods }> {
+    const { byGateway, gatewayTimeoutMs } = this.deps.config.routing.paymentMethods;
+    const fallback = byGateway[gateway];
+    const standIn = (error?: string) => {
+      const methods = fallback ? [...fallback] : ['card'];
+      return {
+        listed: methods.map((method) => ({ method })),
+        summary: { gateway, source: fallback ? ('config' as const) : ('default' as const), methods, ...(error ? { error } : {}) },
+      };
+    };
+    const route = this.deps.routes.get(gateway);
+    if (!route || route.gateway.type !== 'adyen') return standIn();
+    try {
+      const request = adyenPaymentMethodsRequest(query, route.gateway);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${gatewayTimeoutMs} ms`)), gatewayTimeoutMs);
+      });
+      const response = await Promise.race([route.client.send(request), timeout]).finally(() => clearTimeout(timer));
+      const listed = parseAdyenPaymentMethods(response);
+      gatewayListTotal.inc({ gateway, result: 'ok' });
+      return { listed, summary: { gateway, source: 'gateway', methods: listed.map((m) => m.method) } };
+    } catch (err) {
+      gatewayListTotal.inc({ gateway, result: 'error' });
+      const error = (err as Error).message;
+      this.deps.logger?.warn("payment methods: a gateway's own list could not be read; its configured list stands in", { gateway, error });
+      return standIn(error);
+    }
+  }
+}
+
+/** Most order shapes kept in the cache (oldest dropped first). */
+const MAX_CACHED = 1000;
