@@ -7,18 +7,21 @@
  *   4. the PSP down (503) for 30 s;  5. PSP faults (20 % 5xx, 5 % commit-then-timeout, webhook chaos);
  *   6. the bus delegate down for 30 s;
  *   7. a spike: ten times the normal load for 60 s (harness/drills/spike-drill.ts), with the latency of
- *      captures/cancels/refunds printed next to authorizations'.
+ *      captures/cancels/refunds printed next to authorizations';
+ *   8. the disaster: Redis loses the namespace's data under load; restore from the last export into a fresh
+ *      namespace and reconcile against the PSP (harness/drills/disaster-drill.ts), with RPO and RTO printed.
  * Invariants after each: see harness/drills/drill-invariants.ts. Exit code 1 if any drill failed.
  *
  * Options (environment): PB_CHAOS_COMMANDS (commands per drill, default 10 000), PB_CHAOS_OUTAGE_S
  * (PSP and delegate outage, default 30), PB_CHAOS_SEED (default 42), PB_CHAOS_DRILLS (comma-separated
- * drill numbers to run, default all; PB_CHAOS_DRILLS=7 runs the spike drill alone). The spike drill's
+ * drill numbers to run, default all; PB_CHAOS_DRILLS=7 runs the spike drill alone, 8 the disaster drill). The spike drill's
  * shape: PB_SPIKE_BASE_RATE (normal payments/s, default 8), PB_SPIKE_FACTOR (10), PB_SPIKE_WARM_S (10),
  * PB_SPIKE_S (60), PB_SPIKE_COOL_S (10), PB_SPIKE_PRIORITY_P99_MS (5000), PB_SPIKE_MAX_BACKLOG (300).
  */
 import { killWorkerDrill, delegateDownDrill, pspDownDrill, pspFaultsDrill, restartServiceDrill } from '../harness/drills/chaos-drills';
 import { describeDrillParameters } from '../harness/drills/drill-parameters';
 import { spikeDrill } from '../harness/drills/spike-drill';
+import { runDisasterDrill } from '../harness/drills/disaster-drill';
 import { RECOVERY_TARGET_MS } from '../harness/drills/drill-invariants';
 import { DrillDefinition, DrillResult, runDrill } from '../harness/drills/drill-runner';
 import { formatTable } from '../harness/workload/text-table';
@@ -38,18 +41,26 @@ async function main(): Promise<number> {
     delegateDownDrill(outageS),
     spikeDrill(),
   ];
-  const selected = (process.env.PB_CHAOS_DRILLS ?? '1,2,3,4,5,6,7')
+  // Drill 8 (the disaster) runs its own stack and phases rather than a disruption beside one workload.
+  const DISASTER = drills.length + 1;
+  const selected = (process.env.PB_CHAOS_DRILLS ?? '1,2,3,4,5,6,7,8')
     .split(',')
     .map((s) => Number(s.trim()))
-    .filter((n) => n >= 1 && n <= drills.length);
+    .filter((n) => n >= 1 && n <= DISASTER);
   say(`payment-bridge chaos drills: ${commands} commands per drill, outages ${outageS} s, seed ${seed}`);
   say(`recovery parameters: ${describeDrillParameters()}`);
   const results: DrillResult[] = [];
   for (const n of selected) {
-    const drill = drills[n - 1];
     say('');
-    say(`drill ${n}: ${drill.name}`);
-    const result = await runDrill(drill, { commands, seed: seed + n, log: say });
+    let result: DrillResult;
+    if (n === DISASTER) {
+      say(`drill ${n}: disaster: Redis data lost under load, restore from the last export, reconcile against the PSP`);
+      result = await runDisasterDrill({ commands, seed: seed + n, log: say });
+    } else {
+      const drill = drills[n - 1];
+      say(`drill ${n}: ${drill.name}`);
+      result = await runDrill(drill, { commands, seed: seed + n, log: say });
+    }
     results.push(result);
     for (const c of result.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);
     for (const line of result.figures) say(`  ${line}`);
