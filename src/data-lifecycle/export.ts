@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import Redis from 'ioredis';
 import { Payment } from '../contracts/payment-command';
 import { Logger } from '../logging/logger';
-import { findCardData, redact } from '../logging/redact';
+import { PAN_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 import { csvField } from './csv';
 import { OperationKeys } from './key-families';
@@ -104,15 +104,32 @@ async function put(out: Writable, text: string, hash: ReturnType<typeof createHa
 }
 
 /**
+ * `value` with card data masked where `findCardData` finds it, and nowhere else: a string holding a card
+ * number gets that number masked (strictly: only what intake would refuse, so a timestamp or a duration
+ * next to it is left as it is), a number that is one becomes the mask, a card field's value the mask.
+ */
+function maskCardData(value: unknown, key = ''): unknown {
+  if (key !== '' && isCardFieldName(key) && value !== null && value !== undefined && value !== '') return PAN_MASK;
+  if (typeof value === 'string') return value.length >= 12 && containsCardNumber(value) ? maskCardNumbers(value, true) : value;
+  if (typeof value === 'number') return String(value).length >= 12 && containsCardNumber(String(value)) ? PAN_MASK : value;
+  if (Array.isArray(value)) return value.map((v) => maskCardData(v));
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[containsCardNumber(k) ? maskCardNumbers(k, true) : k] = maskCardData(v, k);
+  return out;
+}
+
+/**
  * The redaction check every export line passes: a snapshot holding card data (which the bridge never stores:
- * intake refuses it) is masked before it is written, counted and logged with the paths, never the values.
+ * intake refuses it) has it masked before it is written (only the card data: every other value, times and
+ * scores included, stays as stored), counted and logged with the paths, never the values.
  */
 export function checkedSnapshot(snap: OperationSnapshot, logger?: Logger): { snap: OperationSnapshot; cardData: boolean } {
   const hits = findCardData(snap);
   if (hits.length === 0) return { snap, cardData: false };
   cardDataInExport.inc();
   logger?.error('card data found in a stored operation: masked in the export', { operation_id: snap.id, paths: hits.slice(0, 10) });
-  return { snap: redact(snap), cardData: true };
+  return { snap: maskCardData(snap) as OperationSnapshot, cardData: true };
 }
 
 /**

@@ -241,6 +241,10 @@ export function parseExportLine(raw: string, lineNumber: number): ExportLine {
     throw new Error(`line ${lineNumber}: record.state is missing or unknown`);
   }
   if (!Array.isArray(s.history)) throw new Error(`line ${lineNumber}: history is not a list`);
+  for (const [i, ref] of (s.references ?? []).entries()) {
+    if (typeof ref?.key !== 'string' || !Number.isInteger(ref.expires_at))
+      throw new Error(`line ${lineNumber}: references[${i}] needs a key and an integer expires_at`);
+  }
   return {
     ...s,
     indexes: s.indexes ?? {},

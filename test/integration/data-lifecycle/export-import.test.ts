@@ -138,4 +138,31 @@ describe('export → import → export', () => {
     expect(text).toContain('[PAN REDACTED]');
     expect(await metricValue('pb_export_card_data_total')).toBe(before + 1);
   });
+
+  it('masks only the card number a flagged line holds: its times, scores and reference expiries stay as stored and it still imports', async () => {
+    // A duration whose digits happen to form a Luhn-valid card number flags the line; the old check then
+    // masked every 13-digit value of it (the reference's expiry among them) and the import failed on it.
+    const prefix = freshPrefix();
+    const seededHere = await seedLedger(redis, prefix);
+    await redis.rpush(`${prefix}op:${seededHere.auth}:interactions`, '{"event":"outcome","elapsed_ms":4111.111111111111,"at":1795980112660}');
+    // A reference expiry whose digits pass the Luhn check (one in ten does).
+    await redis.pexpireat(`${prefix}ref:simulator:psp_${seededHere.auth}`, 1900000000000);
+    const text = await exportText(prefix);
+    const line = text.split('\n').find((l) => l.includes(`"id":"${seededHere.auth}"`))!;
+    const snap = JSON.parse(line) as { references: { expires_at: unknown }[]; indexes: Record<string, string>; history: string[] };
+    expect(snap.references[0].expires_at).toBe(1900000000000);
+    expect(snap.indexes.created).toMatch(/^\d{13}$/);
+    expect(snap.history[snap.history.length - 1]).toBe('{"event":"outcome","elapsed_ms":[PAN REDACTED],"at":1795980112660}');
+    expect(snap.history.slice(0, -1).join('')).not.toContain('PAN REDACTED');
+    const summary = await importOperations(redis, freshPrefix(), Readable.from([text]));
+    expect(summary).toMatchObject({ operations: seededHere.all.length, complete: true });
+  });
+
+  it('refuses, naming the line, a reference without an integer expiry', async () => {
+    const text = await exportText(source);
+    const broken = text.replace(/"expires_at":\d+/, '"expires_at":"[PAN REDACTED]"');
+    await expect(importOperations(redis, freshPrefix(), Readable.from([broken]))).rejects.toThrow(
+      /line \d+: references\[0\] needs a key and an integer expires_at/,
+    );
+  });
 });
