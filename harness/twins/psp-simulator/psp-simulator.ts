@@ -23,6 +23,14 @@
  * - `POST /v1/authorizations/:id/refunds {amount, reference}` → 201 `{id:"re_…", object:"refund",
  *   status:"refunded", …}`; above captured minus refunded → 422 `amount_exceeds_captured`.
  * - `POST /v1/tokens {payment_method, reference}` → 201 `{id:"tok_…", object:"token", status:"active", reference}`.
+ * - Stored value (gift) cards, `gc_…` tokens (`simulator-gift-cards.ts`): `POST /v1/gift_cards {currency, reference,
+ *   amount?}` (issue), `POST /v1/gift_cards/:token/balance {currency, reference, amount?}`, `…/loads {amount,
+ *   currency, reference}` (reload, refund to the card), `…/status {status: active|inactive, currency, reference}`,
+ *   `…/merge {source, currency, reference}` → 201 `{id:"gco_…", object:"gift_card_…", status:"succeeded"
+ *   (a status change: the new status), gift_card, amount, balance, currency, reference, created}`; refusals 422
+ *   `insufficient_balance`, `gift_card_inactive`, `currency_mismatch`. A card redeems as an authorization's
+ *   `payment_method` (held at once; declined `insufficient_funds`); cancel and refund give it back.
+ *   Control: `POST /_control/gift-cards {token, balance, currency, active?}`.
  * - `GET /v1/operations/:reference` → 200 the stored result of the operation with that `reference` (the
  *   bridge's operation id, also its idempotency key): the result object, the settled state of an async
  *   authorization, or the stored `{error}` body of a 422 refusal; 404 `not_found` if it never landed.
@@ -78,6 +86,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createSeededRandom } from './seeded-random';
 import { RequestFault, SimulatorFaults, hasRequestFaults, parseFaults, pickLatencyMs, pickRequestFault } from './simulator-faults';
 import { ApiResult, SimulatorState } from './simulator-state';
+import { GiftCards } from './simulator-gift-cards';
 import { Discrepancy, REPORT_CSV_COLUMNS, SimulatorReport, reportCsvRow } from './simulator-report';
 import { WebhookDispatcher } from './webhook-dispatcher';
 
@@ -433,6 +442,12 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       report.synthesize(b.count as number, b.prefix, b.amount as number, b.currency, b.from as number, b.to as number);
       return send(res, 200, JSON.stringify({ lines: report.size }));
     }
+    if (method === 'POST' && path === '/_control/gift-cards') {
+      const card = GiftCards.control((typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>);
+      if (typeof card === 'string') return send(res, 400, errorJson('invalid_request', card));
+      state.giftCards.set(card.token, card.balance, card.currency, card.active);
+      return send(res, 200, JSON.stringify(card));
+    }
     if (method === 'POST' && path === '/_control/reset') {
       reset();
       return send(res, 200, '{"reset":true}');
@@ -467,6 +482,22 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       return undefined;
     }
     if (resource === 'tokens' && segments.length === 2 && method === 'POST') return state.run((b) => state.tokenize(b), body);
+    if (resource === 'gift_cards' && method === 'POST') {
+      if (segments.length === 2) return state.run((b) => state.giftCardIssue(b), body);
+      if (segments.length !== 4 || !id.startsWith('gc_')) return undefined;
+      switch (action) {
+        case 'balance':
+          return state.run((b) => state.giftCardBalance(id, b), body);
+        case 'loads':
+          return state.run((b) => state.giftCardLoad(id, b), body);
+        case 'status':
+          return state.run((b) => state.giftCardStatus(id, b), body);
+        case 'merge':
+          return state.run((b) => state.giftCardMerge(id, b), body);
+        default:
+          return undefined;
+      }
+    }
     return undefined;
   }
 

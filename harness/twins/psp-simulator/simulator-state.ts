@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isKnownCurrency } from '../../../src/money/currencies';
 import { MAX_MINOR_AMOUNT } from '../../../src/money/minor-units';
+import { GiftCardView, GiftCards, isGiftCardToken } from './simulator-gift-cards';
 
 /** Statuses of an authorization object. */
 export const AUTHORIZATION_STATUSES = ['authorized', 'captured', 'declined', 'pending', 'cancelled', 'refunded'] as const;
@@ -9,8 +10,12 @@ export type AuthorizationStatus = (typeof AUTHORIZATION_STATUSES)[number];
 export const MOVEMENT_STATUSES = ['captured', 'refunded', 'cancelled'] as const;
 /** Statuses of a token object. */
 export const TOKEN_STATUSES = ['active'] as const;
+/** Statuses of a gift card result (`simulator-gift-cards.ts`). */
+export const GIFT_CARD_STATUSES = ['succeeded', 'active', 'inactive'] as const;
 /** Every status a result object of the API carries: what the bridge's status map must cover. */
-export const RESULT_STATUSES: readonly string[] = [...new Set<string>([...AUTHORIZATION_STATUSES, ...MOVEMENT_STATUSES, ...TOKEN_STATUSES])];
+export const RESULT_STATUSES: readonly string[] = [
+  ...new Set<string>([...AUTHORIZATION_STATUSES, ...MOVEMENT_STATUSES, ...TOKEN_STATUSES, ...GIFT_CARD_STATUSES]),
+];
 
 /** Webhook event types the simulator sends. */
 export type SimulatorEventType =
@@ -91,7 +96,7 @@ export interface ErrorBody {
   error: { code: string; message: string; param?: string };
 }
 
-export type ResultBody = AuthorizationView | MovementView | TokenView | ErrorBody;
+export type ResultBody = AuthorizationView | MovementView | TokenView | GiftCardView | ErrorBody;
 
 /**
  * The outcome of one API call on the state.
@@ -183,6 +188,8 @@ export class SimulatorState {
   private readonly authorizations = new Map<string, Authorization>();
   /** Token id → the payment method it stands for (decides declines of later authorizations). */
   private readonly tokens = new Map<string, string>();
+  /** Stored value cards by token (`gc_…`). */
+  readonly giftCards = new GiftCards();
   /** Operation reference → stored HTTP status and JSON body of its result. */
   private readonly operations = new Map<string, { status: number; body: string }>();
   // Seven hex digits and a letter: the letter ends every digit run of the tag (see `newId`).
@@ -269,6 +276,7 @@ export class SimulatorState {
     const refusal = this.refuseUnlessAuthorized(auth);
     if (refusal) return refusal;
     auth.status = 'cancelled';
+    if (isGiftCardToken(auth.paymentMethod)) this.giftCards.credit(auth.paymentMethod, auth.amount);
     return this.movement('cancellation', 'cancelled', auth.amount, auth, reference, 'authorization.cancelled');
   }
 
@@ -281,6 +289,7 @@ export class SimulatorState {
     if (amount > auth.captured - auth.refunded) return refuse('amount_exceeds_captured', 'amount exceeds the captured amount not yet refunded');
     auth.refunded += amount;
     if (auth.refunded === auth.amount) auth.status = 'refunded';
+    if (isGiftCardToken(auth.paymentMethod)) this.giftCards.credit(auth.paymentMethod, amount);
     return this.movement('refund', 'refunded', amount, auth, reference, 'refund.succeeded');
   }
 
@@ -293,6 +302,75 @@ export class SimulatorState {
     const token: TokenView = { id: this.newId('tok'), object: 'token', status: 'active', reference, created: nowSeconds() };
     this.tokens.set(token.id, resolved);
     return { status: 201, body: token, landed: true, effect: true, event: 'token.created' };
+  }
+
+  /** `POST /v1/gift_cards/:token/balance {currency, reference, amount?}`: the balance; an `amount` the card does not cover is refused `insufficient_balance`. */
+  giftCardBalance(token: string, body: Record<string, unknown>): ApiResult {
+    const { currency, reference } = this.giftCardParams(body);
+    const card = this.giftCards.card(token, currency);
+    if (body.amount !== undefined && amountOf(body) > card.balance) return refuse('insufficient_balance', 'the card holds less than amount');
+    return this.giftCardResult('gift_card_balance', 'succeeded', card.token, 0, card.balance, card.currency, reference);
+  }
+
+  /** `POST /v1/gift_cards/:token/loads {amount, currency, reference}`: a reload (or a refund to the card). */
+  giftCardLoad(token: string, body: Record<string, unknown>): ApiResult {
+    const amount = amountOf(body);
+    const { currency, reference } = this.giftCardParams(body);
+    const card = this.giftCards.card(token, currency);
+    if (!card.active) return refuse('gift_card_inactive', 'the card is inactive');
+    if (card.currency !== currency) return refuse('currency_mismatch', 'the card holds another currency');
+    card.balance += amount;
+    return this.giftCardResult('gift_card_load', 'succeeded', card.token, amount, card.balance, card.currency, reference);
+  }
+
+  /** `POST /v1/gift_cards {currency, reference, amount?}`: a new card (`gift_card` is its token). */
+  giftCardIssue(body: Record<string, unknown>): ApiResult {
+    const { currency, reference } = this.giftCardParams(body);
+    const amount = body.amount === undefined || body.amount === 0 ? 0 : amountOf(body);
+    const card = this.giftCards.set(this.newId('gc'), amount, currency);
+    return this.giftCardResult('gift_card_issue', 'succeeded', card.token, amount, card.balance, card.currency, reference);
+  }
+
+  /** `POST /v1/gift_cards/:token/status {status: active|inactive, currency, reference}`. */
+  giftCardStatus(token: string, body: Record<string, unknown>): ApiResult {
+    const { currency, reference } = this.giftCardParams(body);
+    if (body.status !== 'active' && body.status !== 'inactive') throw new Invalid('status', 'status must be active or inactive');
+    const card = this.giftCards.card(token, currency);
+    card.active = body.status === 'active';
+    return this.giftCardResult('gift_card_status', body.status, card.token, 0, card.balance, card.currency, reference);
+  }
+
+  /** `POST /v1/gift_cards/:token/merge {source, currency, reference}`: the source card's whole balance moves onto this one. */
+  giftCardMerge(token: string, body: Record<string, unknown>): ApiResult {
+    const { currency, reference } = this.giftCardParams(body);
+    const sourceToken = stringOf(body, 'source');
+    if (!isGiftCardToken(sourceToken)) throw new Invalid('source', 'source must be a gift card');
+    const card = this.giftCards.card(token, currency);
+    const source = this.giftCards.card(sourceToken, currency);
+    if (source.currency !== card.currency) return refuse('currency_mismatch', 'the cards hold different currencies');
+    const moved = source.balance;
+    source.balance = 0;
+    card.balance += moved;
+    return this.giftCardResult('gift_card_merge', 'succeeded', card.token, moved, card.balance, card.currency, reference);
+  }
+
+  private giftCardParams(body: Record<string, unknown>): { currency: string; reference: string } {
+    const currency = stringOf(body, 'currency');
+    if (!isKnownCurrency(currency)) throw new Invalid('currency', 'currency must be an ISO 4217 code');
+    return { currency, reference: stringOf(body, 'reference') };
+  }
+
+  private giftCardResult(
+    object: GiftCardView['object'],
+    status: GiftCardView['status'],
+    token: string,
+    amount: number,
+    balance: number,
+    currency: string,
+    reference: string,
+  ): ApiResult {
+    const body: GiftCardView = { id: this.newId('gco'), object, status, gift_card: token, amount, balance, currency, reference, created: nowSeconds() };
+    return { status: 201, body, landed: true, effect: true };
   }
 
   /**
@@ -397,6 +475,7 @@ export class SimulatorState {
     this.authorizations.clear();
     this.tokens.clear();
     this.operations.clear();
+    this.giftCards.clear();
   }
 
   private resolvePaymentMethod(paymentMethod: string): string | undefined {
@@ -439,7 +518,9 @@ export class SimulatorState {
   }
 
   private settleNow(auth: Authorization): SimulatorEventType {
-    const declineCode = DECLINING_PAYMENT_METHODS[auth.paymentMethod];
+    const declineCode = isGiftCardToken(auth.paymentMethod)
+      ? this.giftCards.hold(auth.paymentMethod, auth.amount, auth.currency)
+      : DECLINING_PAYMENT_METHODS[auth.paymentMethod];
     if (declineCode !== undefined) {
       auth.status = 'declined';
       auth.declineCode = declineCode;

@@ -1,5 +1,3 @@
-import { isStoredValueCommand } from '../../contracts/stored-value';
-import { unsupportedCommand } from '../unsupported-command';
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
 import { pathSegment } from '../path-segment';
@@ -8,6 +6,10 @@ const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/
 
 function authorizationPath(gatewayKey: string, action = ''): string {
   return `/v1/authorizations/${pathSegment(gatewayKey, 'payment.gateway_key', 'simulator')}${action}`;
+}
+
+function giftCardPath(gatewayKey: string, action: string): string {
+  return `/v1/gift_cards/${pathSegment(gatewayKey, 'payment.gateway_key', 'simulator')}${action}`;
 }
 
 /** A POST carrying the operation id as its `Idempotency-Key` (the simulator refuses a POST without one). */
@@ -23,12 +25,10 @@ function post(ctx: OperationContext, path: string, body: Record<string, unknown>
 /**
  * The simulator request for one command. Amounts are integers of minor units, as the simulator takes them;
  * `reference` is always our operation id, so the status inquiry (`GET /v1/operations/:reference`) and
- * webhooks find the operation again. `payment_method` is `gateway_key` (a `pm_…` or `tok_…`).
+ * webhooks find the operation again. `payment_method` is `gateway_key` (a `pm_…`, `tok_…` or a gift card's `gc_…`).
  */
 export function buildSimulatorRequest(ctx: OperationContext): GatewayRequest {
   const { payment, operationId: reference } = ctx;
-  // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
-  if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, 'simulator');
   switch (ctx.command) {
     case 'authorize':
     case 'sale':
@@ -51,6 +51,30 @@ export function buildSimulatorRequest(ctx: OperationContext): GatewayRequest {
       return post(ctx, authorizationPath(payment.gateway_key, '/refunds'), { amount: payment.amount, reference });
     case 'tokenize':
       return post(ctx, '/v1/tokens', { payment_method: payment.gateway_key, reference });
+    // Stored value cards: `gateway_key` is the card's `gc_…` token.
+    case 'balance_inquiry':
+      return post(ctx, giftCardPath(payment.gateway_key, '/balance'), {
+        currency: payment.currency,
+        reference,
+        ...(payment.amount > 0 ? { amount: payment.amount } : {}),
+      });
+    case 'reload':
+      return post(ctx, giftCardPath(payment.gateway_key, '/loads'), { amount: payment.amount, currency: payment.currency, reference });
+    case 'issue':
+      return post(ctx, '/v1/gift_cards', { currency: payment.currency, reference, ...(payment.amount > 0 ? { amount: payment.amount } : {}) });
+    case 'activate':
+    case 'deactivate':
+      return post(ctx, giftCardPath(payment.gateway_key, '/status'), {
+        status: ctx.command === 'activate' ? 'active' : 'inactive',
+        currency: payment.currency,
+        reference,
+      });
+    case 'merge_balance':
+      return post(ctx, giftCardPath(payment.gateway_key, '/merge'), {
+        source: payment.stored_value?.source_gateway_key ?? '',
+        currency: payment.currency,
+        reference,
+      });
     default:
       return assertNever(ctx.command, 'command');
   }

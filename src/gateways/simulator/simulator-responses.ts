@@ -1,3 +1,5 @@
+import { StoredValueCommandType, isStoredValueCommand } from '../../contracts/stored-value';
+import { assertNever } from '../assert-never';
 import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
 import { classifySimulatorError, isRefusalCode, simulatorErrorCode, simulatorRefusalCode } from './simulator-errors';
@@ -17,6 +19,9 @@ export interface SimulatorResult {
   currency?: string;
   reference?: string;
   decline_code?: string;
+  /** Gift card results: the card's token and its balance after the operation (minor units of `currency`). */
+  gift_card?: string;
+  balance?: number;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -44,6 +49,8 @@ export function toSimulatorResult(value: unknown, gateway: string): SimulatorRes
     currency: typeof value.currency === 'string' && value.currency.length > 0 ? value.currency.toUpperCase() : undefined,
     reference: typeof value.reference === 'string' ? value.reference : undefined,
     decline_code: typeof value.decline_code === 'string' && value.decline_code.length > 0 ? value.decline_code : undefined,
+    gift_card: typeof value.gift_card === 'string' && value.gift_card.length > 0 ? value.gift_card : undefined,
+    balance: Number.isSafeInteger(value.balance) ? (value.balance as number) : undefined,
   };
 }
 
@@ -65,12 +72,38 @@ export function simulatorOutcome(result: SimulatorResult, command: OperationCont
   }
   if (outcome.status === 'FAIL' && outcome.reason === undefined) outcome.reason = result.decline_code ?? status;
   if ((command === 'revalidate' || command === 'tokenize') && outcome.status !== 'FAIL') outcome.newGatewayKey = result.id;
+  if (command === 'issue' && outcome.status !== 'FAIL' && result.gift_card !== undefined) outcome.newGatewayKey = result.gift_card;
+  if (command !== undefined && isStoredValueCommand(command)) return giftCardMoney(outcome, result, command);
   // The simulator answers captures, cancels and refunds with their own objects; should one answer with the
   // authorization, its `amount` is what was authorized, not this operation's amount.
   const amountIsOurs = command === undefined || AMOUNT_IS_AUTHORIZATION.has(command) || result.object !== 'authorization';
   if (amountIsOurs && result.amount !== undefined) outcome.amount = result.amount;
   if (amountIsOurs && result.currency !== undefined) outcome.currency = result.currency;
   return outcome;
+}
+
+/**
+ * What a gift card result confirms: a balance inquiry the card's balance (reported as the event's `balance`);
+ * a reload or an issue the amount loaded; a status change or a merge no money of the command (a merge moves
+ * the source card's balance, whatever the command's amount), only the currency.
+ */
+function giftCardMoney(outcome: GatewayOutcome, result: SimulatorResult, command: StoredValueCommandType): GatewayOutcome {
+  if (result.currency !== undefined) outcome.currency = result.currency;
+  switch (command) {
+    case 'balance_inquiry':
+      if (result.balance !== undefined) outcome.amount = result.balance;
+      return outcome;
+    case 'reload':
+    case 'issue':
+      if (result.amount !== undefined) outcome.amount = result.amount;
+      return outcome;
+    case 'activate':
+    case 'deactivate':
+    case 'merge_balance':
+      return outcome;
+    default:
+      return assertNever(command, 'command');
+  }
 }
 
 /** A 422 business refusal (amount above what is authorized or captured, cancel after capture…) as FAIL. */

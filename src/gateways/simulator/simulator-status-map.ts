@@ -3,20 +3,23 @@ import { assertNever } from '../assert-never';
 import { OutcomeStatus } from '../gateway-adapter';
 
 /**
- * Every `status` the PSP simulator answers with (authorizations, captures, refunds, tokens), as its API
+ * Every `status` the PSP simulator answers with (authorizations, captures, refunds, tokens, gift cards), as its API
  * documents them in `harness/twins/psp-simulator/`.
  */
-export const SIMULATOR_STATUSES = ['authorized', 'captured', 'cancelled', 'refunded', 'active', 'declined', 'pending'] as const;
+export const SIMULATOR_STATUSES = ['authorized', 'captured', 'cancelled', 'refunded', 'active', 'declined', 'pending', 'succeeded', 'inactive'] as const;
 export type SimulatorStatus = (typeof SIMULATOR_STATUSES)[number];
 
 /** Exhaustive: a new status is a compile error here, never a quiet PENDING. */
 export function simulatorStatusMeaning(status: SimulatorStatus): OutcomeStatus {
+  // Gift card results too: `succeeded` (a balance, load, issue or merge done), `inactive` (deactivated as asked).
   switch (status) {
     case 'authorized':
     case 'captured':
     case 'cancelled':
     case 'refunded':
     case 'active':
+    case 'succeeded':
+    case 'inactive':
       return 'SUCCESS';
     case 'declined':
       return 'FAIL';

@@ -7,7 +7,23 @@ import { buildSimulatorRequest, buildSimulatorStatusRequest } from './simulator-
 import { parseSimulatorResponse, parseSimulatorStatusResponse } from './simulator-responses';
 import { parseSimulatorWebhook, verifySimulatorWebhook } from './simulator-webhook';
 
-const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'cancel', 'refund', 'validate', 'revalidate', 'tokenize'];
+const SUPPORTED: readonly CommandType[] = [
+  'authorize',
+  'sale',
+  'capture',
+  'cancel',
+  'refund',
+  'validate',
+  'revalidate',
+  'tokenize',
+  // Stored value (gift) cards; redemption is an authorize or sale with the card's gc_… token.
+  'balance_inquiry',
+  'reload',
+  'issue',
+  'activate',
+  'deactivate',
+  'merge_balance',
+];
 
 /**
  * Our PSP simulator (`harness/twins/psp-simulator/`): REST + JSON, amounts in minor units, Stripe-like

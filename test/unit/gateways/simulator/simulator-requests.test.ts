@@ -68,7 +68,22 @@ describe('simulator requests', () => {
     expect(req.headers.authorization).toBeUndefined();
   });
 
-  it('supports all eight commands', () => {
-    expect([...t.supports].sort()).toEqual(['authorize', 'cancel', 'capture', 'refund', 'revalidate', 'sale', 'tokenize', 'validate']);
+  it('supports all eight card commands and the six stored value card commands', () => {
+    expect([...t.supports].sort()).toEqual([
+      'activate',
+      'authorize',
+      'balance_inquiry',
+      'cancel',
+      'capture',
+      'deactivate',
+      'issue',
+      'merge_balance',
+      'refund',
+      'reload',
+      'revalidate',
+      'sale',
+      'tokenize',
+      'validate',
+    ]);
   });
 });

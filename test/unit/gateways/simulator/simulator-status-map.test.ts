@@ -12,6 +12,8 @@ const EXPECTED: Record<SimulatorStatus, OutcomeStatus> = {
   active: 'SUCCESS',
   declined: 'FAIL',
   pending: 'PENDING',
+  succeeded: 'SUCCESS',
+  inactive: 'SUCCESS',
 };
 
 describe('simulator status map', () => {
