@@ -46,6 +46,15 @@ function keptBySnapshot(snap: OperationSnapshot, cutoff: number): string | null 
   return null;
 }
 
+/** The order id of a snapshot's payment (undefined: none, or unreadable). */
+function orderOf(snap: OperationSnapshot): string | undefined {
+  try {
+    return (JSON.parse(snap.record.payment) as Payment).order_id;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The keys an expiring operation takes with it. */
 function companions(snap: OperationSnapshot, keys: OperationKeys): ExpiryCompanions {
   return {
@@ -92,9 +101,15 @@ export class RetentionSweep {
     // Candidates: the oldest terminal operations past the cutoff. Kept ones stay at the head of their index,
     // so the page starts after those this pass already kept.
     const due: OperationSnapshot[] = [];
-    const unsent = new Map<string, string>();
-    const flatUnsent = await redis.zrange(keys.unsentEvents, 0, -1, 'WITHSCORES');
-    for (let i = 0; i + 1 < flatUnsent.length; i += 2) unsent.set(flatUnsent[i], flatUnsent[i + 1]);
+    // The unsent index is read only when there are candidates (it grows while the OMS is unreachable).
+    let unsent: Map<string, string> | null = null;
+    const unsentEvents = async (): Promise<Map<string, string>> => {
+      if (unsent) return unsent;
+      unsent = new Map<string, string>();
+      const flat = await redis.zrange(keys.unsentEvents, 0, -1, 'WITHSCORES');
+      for (let i = 0; i + 1 < flat.length; i += 2) unsent.set(flat[i], flat[i + 1]);
+      return unsent;
+    };
     const batch = config.retention.batch;
     const reconciled = new Map<string, number>();
     const reconciledThrough = async (snap: OperationSnapshot): Promise<number> => {
@@ -119,7 +134,7 @@ export class RetentionSweep {
         if (ids.length === 0) break;
         offset += ids.length;
         report.examined += ids.length;
-        for (const raw of await readSnapshots(redis, keys, ids, unsent)) {
+        for (const raw of await readSnapshots(redis, keys, ids, await unsentEvents())) {
           let reason = keptBySnapshot(raw, cutoff);
           if (!reason && config.retention.requireReconciliation && Number(raw.record.updated_at ?? 0) > (await reconciledThrough(raw))) {
             reason = 'awaiting_reconciliation';
@@ -129,6 +144,32 @@ export class RetentionSweep {
         }
         if (ids.length < batch) break;
       }
+    }
+    // Operations whose dependents or order still move are not archived at every pass while they wait (the
+    // ledger's expiry would keep them anyway): two pipelined reads for the whole batch.
+    if (due.length > 0) {
+      const orders = redis.pipeline();
+      const withOrder = due.map((snap) => keys.order(orderOf(snap)));
+      for (const key of withOrder) if (key !== '') orders.zrange(key, 0, 999);
+      const orderReplies = (await orders.exec()) ?? [];
+      let o = 0;
+      const members = withOrder.map((key) => (key === '' ? [] : ((orderReplies[o++]?.[1] as string[] | undefined) ?? [])));
+      const states = redis.pipeline();
+      const asked: string[][] = due.map((snap, i) => [...snap.dependents, ...members[i].filter((id) => id !== snap.id)]);
+      for (const ids of asked) for (const id of ids) states.hget(keys.op(id), 'state');
+      const replies = (await states.exec()) ?? [];
+      let r = 0;
+      const stillDue: OperationSnapshot[] = [];
+      due.forEach((snap, i) => {
+        let reason: string | null = null;
+        asked[i].forEach((_id, k) => {
+          const state = replies[r++]?.[1] as string | null | undefined;
+          if (!reason && state && state !== 'SUCCEEDED' && state !== 'FAILED') reason = k < snap.dependents.length ? 'live_dependent' : 'live_in_order';
+        });
+        if (reason) keep(reason);
+        else stillDue.push(snap);
+      });
+      due.splice(0, due.length, ...stillDue);
     }
     if (due.length > 0) {
       const day = new Date(now).toISOString().slice(0, 10);
