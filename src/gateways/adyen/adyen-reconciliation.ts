@@ -2,7 +2,7 @@ import { GatewayError } from '../../errors/gateway-error';
 import { PspRecordError } from '../../errors/psp-record-error';
 import { currencyExponent } from '../../money/currencies';
 import { pspSupportsCurrency } from '../../money/psp-currency-table';
-import {
+import type {
   PspRecord,
   PspRecordKind,
   PspRecordPage,
@@ -11,7 +11,7 @@ import {
   ReconciliationSupport,
   ReconciliationWindow,
 } from '../../reconciliation/psp-record';
-import { countUnmappedType } from '../../reconciliation/unmapped-type-metric';
+import { countUnmappedType } from '../unmapped-type-metric';
 import type { GatewayConfig } from '../gateway-config';
 import { object, safeReference } from '../reconciliation-answer';
 import { CsvRecordJoiner, parseCsvRecord } from './adyen-csv';

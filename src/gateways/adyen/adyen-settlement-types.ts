@@ -1,4 +1,4 @@
-import { PspRecordKind } from '../../reconciliation/psp-record';
+import type { PspRecordKind } from '../../reconciliation/psp-record';
 
 /**
  * The record types (journal types) of Adyen's Settlement details report, column `Type`, as Adyen

@@ -1,6 +1,6 @@
 import { MoneyRefusalError } from '../../errors/money-refusal-error';
 import { PspRecordError } from '../../errors/psp-record-error';
-import {
+import type {
   PspRecord,
   PspRecordKind,
   PspRecordPage,
@@ -10,7 +10,7 @@ import {
   ReconciliationSupport,
   ReconciliationWindow,
 } from '../../reconciliation/psp-record';
-import { countUnmappedType } from '../../reconciliation/unmapped-type-metric';
+import { countUnmappedType } from '../unmapped-type-metric';
 import type { GatewayConfig } from '../gateway-config';
 import { object, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
 import { fromCybersourceAmount } from './cybersource-currencies';

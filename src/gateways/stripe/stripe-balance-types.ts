@@ -1,4 +1,4 @@
-import { PspRecordKind, PspRecordStatus } from '../../reconciliation/psp-record';
+import type { PspRecordKind, PspRecordStatus } from '../../reconciliation/psp-record';
 
 /**
  * What each Stripe balance transaction `type` (API 2023-08-16, the enum of `balance_transaction.type`;

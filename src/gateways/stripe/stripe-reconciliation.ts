@@ -1,7 +1,7 @@
 import { MoneyRefusalError } from '../../errors/money-refusal-error';
 import { PspRecordError } from '../../errors/psp-record-error';
 import { pspToIsoAmount } from '../../money/psp-currency-table';
-import {
+import type {
   PspRecord,
   PspRecordKind,
   PspRecordPage,
@@ -12,7 +12,7 @@ import {
   ReconciliationSupport,
   ReconciliationWindow,
 } from '../../reconciliation/psp-record';
-import { countUnmappedType } from '../../reconciliation/unmapped-type-metric';
+import { countUnmappedType } from '../unmapped-type-metric';
 import { assertNever } from '../assert-never';
 import type { GatewayConfig } from '../gateway-config';
 import { object, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
