@@ -142,6 +142,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     },
     ...options.parameters,
     gateways: {
+      // Extra gateways a caller (a demo scene) configures beside the simulator, e.g. a failover candidate.
+      ...((options.parameters?.gateways as Record<string, unknown> | undefined) ?? {}),
       simulator: { type: 'simulator', base_url: simulator.url, api_key: simApiKey, webhook_secret: simWebhookSecret, timeout_ms: 2000 },
     },
   };
