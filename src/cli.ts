@@ -13,6 +13,7 @@ import { processActor } from './audit/actor';
 import { addOpsCommands } from './cli/ops-commands';
 import { addDataCommands } from './cli/data-commands';
 import { addPaymentMethodsCommand } from './cli/payment-methods-command';
+import { addReconcileCommand } from './cli/reconcile-command';
 import { createLogger } from './logging/logger';
 import { openOps } from './ops/ops-context';
 import { createGatewayClients } from './gateways/gateway-registry';
@@ -161,6 +162,7 @@ const withOpsContext = async (run: Parameters<Parameters<typeof addOpsCommands>[
 addOpsCommands(program, withOpsContext);
 addDataCommands(program, withOpsContext);
 addPaymentMethodsCommand(program, () => ({ config: configOrExit(configPath(), processLogger('ops'), { role: 'ops' }), logger: processLogger('ops', 'error') }));
+addReconcileCommand(program, withOpsContext);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`payment-bridge: ${err.message}\n`);

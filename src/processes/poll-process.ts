@@ -16,6 +16,7 @@ import { counter } from '../metrics/metrics-registry';
 import { LifecycleSweep } from '../poller/lifecycle-sweep';
 import { PollReport, Poller } from '../poller/poller';
 import { createRedis } from '../redis/redis-connection';
+import { ReconciliationSchedule } from '../reconciliation/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { WebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
@@ -89,6 +90,9 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
     const report = await pollPass(passDeps(config, logger, routes, redis, eventsQueue, deliveryQueue), lockMs);
     if (report) logger.info('poll run finished', { ...report });
     else logger.info('another poll run holds the lock; nothing to do');
+    // Cron's one pass also covers the reconciliation schedule (each window has its own lock).
+    const reconciled = await new ReconciliationSchedule({ config, redis, logger }).runOnce();
+    if (reconciled.runs.length > 0) logger.info('scheduled reconciliation pass', { mode: reconciled.mode, windows: reconciled.runs.length });
     return report;
   } finally {
     await eventsQueue.close();
@@ -169,6 +173,20 @@ export async function startPollerProcess(
   };
   const timer = setInterval(() => void runPass(), intervalMs);
   void runPass();
+  // Reconciliation runs in its own lane: a long report never delays the status inquiries.
+  const schedule = new ReconciliationSchedule({ config, redis, logger });
+  let reconciling: Promise<unknown> | null = null;
+  const reconcileTick = (): void => {
+    if (reconciling) return;
+    reconciling = schedule
+      .maybeRun()
+      .catch((err: Error) => logger.warn('scheduled reconciliation pass failed', { error: err.message }))
+      .finally(() => {
+        reconciling = null;
+      });
+  };
+  const reconcileTimer = config.reconciliation.schedule === 'off' ? null : setInterval(reconcileTick, Math.min(intervalMs * 10, 60_000));
+  if (reconcileTimer) reconcileTick();
   started = true;
   logger.info('poller started', { interval_ms: intervalMs, gateways: [...routes.keys()] });
   return {
@@ -178,7 +196,9 @@ export async function startPollerProcess(
       started = false;
       dependencies.stop();
       clearInterval(timer);
+      if (reconcileTimer) clearInterval(reconcileTimer);
       await current;
+      await reconciling;
       setScrapeCollector(null);
       await monitoring?.close();
       await Promise.all([eventsQueue.close(), deliveryQueue.close(), outcomesQueue.close()]);

@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { Config } from '../config/config';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { reconcilableGateways, reconcile } from './reconcile';
+import type { ReconciliationWindow } from './psp-record';
+
+const scheduledRuns = counter('pb_reconciliation_scheduled_runs_total', 'Scheduled reconciliation windows, by gateway and result (done, already_done, stopped, locked, failed)', [
+  'gateway',
+  'result',
+]);
+
+/** Windows one pass reconciles per gateway at most (catching up after an outage happens over a few passes). */
+const MAX_WINDOWS_PER_PASS = 3;
+
+/** What one scheduled pass did, per gateway: the windows it reconciled and how each ended. */
+export interface SchedulePassReport {
+  mode: Config['reconciliation']['schedule'];
+  runs: { gateway: string; window: ReconciliationWindow; result: string; lines: number; differences: number }[];
+}
+
+/**
+ * Reconciliation on a schedule (the poller role): every `reconciliation.interval_ms`, each scheduled
+ * gateway's windows of `reconciliation.window_ms` (aligned on multiples of it) that ended at least
+ * `reconciliation.lag_ms` ago are reconciled, oldest first, from where the last pass stopped
+ * (`P recon:schedule:<gateway>`: the next window's start); the first pass starts with the latest complete
+ * window, not with history. `reconciliation.schedule` `dry_run` applies nothing, `off` does nothing.
+ */
+export class ReconciliationSchedule {
+  private lastPassAt = 0;
+
+  constructor(
+    private readonly deps: {
+      config: Config;
+      redis: Redis;
+      logger: Logger;
+      now?: () => number;
+    },
+  ) {}
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  /** The gateways the schedule covers: `reconciliation.gateways`, or every configured one with a reader. */
+  gateways(): string[] {
+    const { config } = this.deps;
+    const readable = new Set(reconcilableGateways(config));
+    return config.reconciliation.gateways.length > 0 ? config.reconciliation.gateways.filter((g) => readable.has(g)) : [...readable];
+  }
+
+  /** Runs a pass if `reconciliation.interval_ms` has passed since the last one (the poller calls it at every tick). */
+  async maybeRun(): Promise<SchedulePassReport | null> {
+    if (this.deps.config.reconciliation.schedule === 'off') return null;
+    if (this.now() - this.lastPassAt < this.deps.config.reconciliation.intervalMs) return null;
+    this.lastPassAt = this.now();
+    return this.runOnce();
+  }
+
+  /** One pass over every scheduled gateway. A gateway's failure is logged and does not stop the others. */
+  async runOnce(): Promise<SchedulePassReport> {
+    const { config, redis, logger } = this.deps;
+    const { schedule, windowMs, lagMs, reportDir } = config.reconciliation;
+    const report: SchedulePassReport = { mode: schedule, runs: [] };
+    if (schedule === 'off') return report;
+    const latestEnd = Math.floor((this.now() - lagMs) / windowMs) * windowMs;
+    for (const gateway of this.gateways()) {
+      const key = `${config.redis.keyPrefix}recon:schedule:${gateway}${schedule === 'dry_run' ? ':dry' : ''}`;
+      const stored = await redis.get(key);
+      let from = stored !== null && Number.isSafeInteger(Number(stored)) ? Number(stored) : latestEnd - windowMs;
+      for (let n = 0; n < MAX_WINDOWS_PER_PASS && from + windowMs <= latestEnd; n += 1) {
+        const window = { from, to: from + windowMs };
+        try {
+          const { summary } = await reconcile(config, {
+            gateway,
+            window,
+            dryRun: schedule === 'dry_run',
+            logger,
+            redis,
+            ...(reportDir ? { reportFile: join(reportDir, `${gateway}-${new Date(from).toISOString().replace(/[:.]/g, '-')}.md`) } : {}),
+          });
+          scheduledRuns.inc({ gateway, result: summary.result });
+          const differences = summary.lines - summary.classes.matched - summary.classes.not_a_payment;
+          report.runs.push({ gateway, window, result: summary.result, lines: summary.lines, differences });
+          if (summary.result !== 'done' && summary.result !== 'already_done') break;
+          from = window.to;
+          await redis.set(key, String(from));
+        } catch (err) {
+          scheduledRuns.inc({ gateway, result: 'failed' });
+          logger.warn('scheduled reconciliation failed; the next pass retries the window', { gateway, from: new Date(from).toISOString(), error: (err as Error).message });
+          report.runs.push({ gateway, window, result: 'failed', lines: 0, differences: 0 });
+          break;
+        }
+      }
+    }
+    return report;
+  }
+}
