@@ -2,10 +2,10 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { createLogger } from '../logging/logger';
 import { OpsContext } from '../ops/ops-context';
-import { NotReconcilableError, reconcile } from '../reconciliation/reconcile';
+import { NotReconcilableError, reconcile } from '../reconciliation-run/reconcile';
 import { RECONCILIATION_CLASSES } from '../reconciliation/reconciliation-class';
-import type { DetailsFormat } from '../reconciliation/reconciliation-report';
-import type { ReconciliationProgress, ReconciliationSummary } from '../reconciliation/reconciliation-runner';
+import type { DetailsFormat } from '../reconciliation-run/reconciliation-report';
+import type { ReconciliationProgress, ReconciliationSummary } from '../reconciliation-run/reconciliation-runner';
 import { parseTimeArgument } from './data-commands';
 import { OpsOutput } from './ops-commands';
 
@@ -34,7 +34,11 @@ function progressBar(io: OpsOutput): ((p: ReconciliationProgress) => void) & { s
   let begun = false;
   const update = (p: ReconciliationProgress): void => {
     if (!bar) return;
-    const payload = { judged: p.judged, phase: p.phase === 'psp' ? 'PSP lines' : 'ledger', rate: Math.round(p.judged / Math.max(0.001, (Date.now() - started) / 1000)) };
+    const payload = {
+      judged: p.judged,
+      phase: p.phase === 'psp' ? 'PSP lines' : 'ledger',
+      rate: Math.round(p.judged / Math.max(0.001, (Date.now() - started) / 1000)),
+    };
     if (!begun) {
       bar.start(1000, Math.round(p.fraction * 1000), payload);
       begun = true;

@@ -16,7 +16,7 @@ import { counter } from '../metrics/metrics-registry';
 import { LifecycleSweep } from '../poller/lifecycle-sweep';
 import { PollReport, Poller } from '../poller/poller';
 import { createRedis } from '../redis/redis-connection';
-import { ReconciliationSchedule } from '../reconciliation/reconciliation-schedule';
+import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { WebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';

@@ -2,7 +2,6 @@ import type { AdjustmentKind, MoneyDirection } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
-import { assertNever } from '../gateways/assert-never';
 import type { PspRecord, PspRecordKind } from './psp-record';
 import type { LedgerSide, LineVerdict, MatchMethod, ReconciliationAction } from './reconciliation-class';
 
@@ -27,6 +26,11 @@ export interface KnownAdjustment {
 /** The match a line was tied to, with the operation's adjustments when the line is a late fact. */
 export interface Match extends Candidate {
   adjustments?: readonly KnownAdjustment[];
+}
+
+/** Exhaustiveness guard: an unhandled kind, command or state is a compile error here, and a runtime error. */
+function assertNever(value: never): never {
+  throw new Error(`unmapped value: ${JSON.stringify(value)}`);
 }
 
 const METHOD_RANK: Readonly<Record<MatchMethod, number>> = { operation_id: 0, modification_reference: 1, psp_reference: 2, merchant_reference: 3 };

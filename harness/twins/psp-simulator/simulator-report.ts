@@ -89,7 +89,7 @@ export class SimulatorReport {
   }
 
   /** Appends a line (fee and net computed); keeps time order. */
-  add(line: Omit<ReportLine, 'id' | 'fee' | 'net' | 'created_ms'> & { created_ms?: number }): ReportLine {
+  add(line: Omit<ReportLine, 'id' | 'fee' | 'net' | 'created_ms'> & { created_ms?: number }, sort = true): ReportLine {
     const created = line.created_ms ?? Date.now();
     const stored: StoredLine = {
       ...line,
@@ -100,7 +100,7 @@ export class SimulatorReport {
     };
     const last = this.lines[this.lines.length - 1];
     this.lines.push(stored);
-    if (last && last.created_ms > created) this.lines.sort((a, b) => a.created_ms - b.created_ms);
+    if (sort && last && last.created_ms > created) this.lines.sort((a, b) => a.created_ms - b.created_ms);
     return stored;
   }
 
@@ -205,17 +205,22 @@ export class SimulatorReport {
     const step = Math.max(0, (to - from) / Math.max(1, count));
     for (let i = 0; i < count; i += 1) {
       const payment = `auth_syn${i.toString(36)}`;
-      this.add({
-        type: 'capture',
-        status: 'succeeded',
-        reference: `${prefix}${i}`,
-        payment,
-        object_id: payment,
-        amount,
-        currency,
-        created_ms: Math.floor(from + i * step),
-      });
+      this.add(
+        {
+          type: 'capture',
+          status: 'succeeded',
+          reference: `${prefix}${i}`,
+          payment,
+          object_id: payment,
+          amount,
+          currency,
+          created_ms: Math.floor(from + i * step),
+        },
+        false,
+      );
     }
+    // One sort for the whole batch (stable: lines of the same time keep their order).
+    this.lines.sort((a, b) => a.created_ms - b.created_ms);
   }
 
   /**

@@ -14,11 +14,16 @@ import { GatewayRoute } from '../../../src/gateways/gateway-route';
 import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis } from '../../../src/redis/redis-connection';
-import { reconcile } from '../../../src/reconciliation/reconcile';
+import { reconcile } from '../../../src/reconciliation-run/reconcile';
 import { LineVerdict } from '../../../src/reconciliation/reconciliation-class';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
+import { PassThrough } from 'node:stream';
+import { openOps } from '../../../src/ops/ops-context';
+import { reconcileCommand } from '../../../src/cli/reconcile-command';
+import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
+import { GatewayError } from '../../../src/errors';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
@@ -212,5 +217,67 @@ describe('a long report', () => {
     const third = await reconcile(config, { gateway: 'simulator', window, logger, redis });
     expect(third.summary.result).toBe('already_done');
     expect(third.summary.lines).toBe(1200);
+  });
+});
+
+describe('payment-bridge reconcile', () => {
+  it('prints the summary, exits 1 on differences and 2 on a usage error, and writes an audit entry', async () => {
+    const window = { from: Date.now() - 1, to: 0 };
+    const sale = await deliver(channelCommand('sale', {}, { amount: 1234, gateway_key: 'pm_card_visa' }));
+    sim.injectDiscrepancy({ kind: 'unknown_payment', amount: 4321, currency: 'EUR' });
+    window.to = Date.now() + 1;
+    const ctx = openOps(config, logger, { service: 'test', auditStream: new PassThrough() });
+    try {
+      const out = new PassThrough();
+      const err = new PassThrough();
+      let text = '';
+      out.on('data', (c: Buffer) => (text += c.toString()));
+      err.resume();
+      const args = { gateway: 'simulator', from: String(window.from), to: String(window.to), format: 'jsonl', dryRun: true };
+      const code = await reconcileCommand(ctx, { out, err, actor: 'tester@host' }, args);
+      expect(code).toBe(1);
+      expect(text).toContain('| missing_in_ledger | 1 |');
+      expect(text).toContain('dry run');
+      const entries = await redis.xrevrange(`${config.redis.keyPrefix}audit`, '+', '-', 'COUNT', 5);
+      const fields = entries.map(([, f]) => f.join(' '));
+      expect(fields.some((f) => f.includes('reconcile.run') && f.includes('dry_run'))).toBe(true);
+      expect(sale.state).toBe('SUCCEEDED');
+      const unknownGateway = await reconcileCommand(ctx, { out, err, actor: 'tester@host' }, { ...args, gateway: 'nope' });
+      expect(unknownGateway).toBe(2);
+      const badWindow = await reconcileCommand(ctx, { out, err, actor: 'tester@host' }, { ...args, to: args.from });
+      expect(badWindow).toBe(2);
+    } finally {
+      await ctx.close();
+    }
+  });
+});
+
+describe('ReconciliationHttp', () => {
+  it('streams a report line by line with the reader’s own headers, and names the HTTP status of a refusal', async () => {
+    const window = { from: 1_500_000_000_000, to: 1_500_000_000_000 + 60_000 };
+    sim.synthesizeReport(2500, 'recon-csv-', 100, 'EUR', window.from, window.to);
+    const http = createReconciliationHttp(route.gateway, route.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 5000 });
+    try {
+      let count = 0;
+      let header = '';
+      for await (const l of http.lines({
+        path: `/v1/reports/lines.csv?from=${window.from}&to=${window.to}`,
+        headers: { authorization: `Bearer ${API_KEY}` },
+      })) {
+        if (count === 0) header = l;
+        count += 1;
+      }
+      expect(header.startsWith('id,type,status')).toBe(true);
+      expect(count).toBe(2501);
+      // On an absolute URL (a report host) the API key is never added: without the reader's credentials, refused.
+      await expect(async () => {
+        for await (const _ of http.lines({ path: `${sim.url}/v1/reports/lines.csv?from=${window.from}&to=${window.to}` })) void _;
+      }).rejects.toMatchObject({ kind: 'authentication', details: { httpStatus: 401 } });
+      const sent = await http.send({ method: 'GET', path: `/v1/reports/lines?from=${window.from}&to=${window.to}&limit=1` });
+      expect(sent.status).toBe(200);
+      expect(GatewayError).toBeDefined();
+    } finally {
+      http.close();
+    }
   });
 });

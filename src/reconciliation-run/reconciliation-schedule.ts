@@ -4,12 +4,13 @@ import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { reconcilableGateways, reconcile } from './reconcile';
-import type { ReconciliationWindow } from './psp-record';
+import type { ReconciliationWindow } from '../reconciliation/psp-record';
 
-const scheduledRuns = counter('pb_reconciliation_scheduled_runs_total', 'Scheduled reconciliation windows, by gateway and result (done, already_done, stopped, locked, failed)', [
-  'gateway',
-  'result',
-]);
+const scheduledRuns = counter(
+  'pb_reconciliation_scheduled_runs_total',
+  'Scheduled reconciliation windows, by gateway and result (done, already_done, stopped, locked, failed)',
+  ['gateway', 'result'],
+);
 
 /** Windows one pass reconciles per gateway at most (catching up after an outage happens over a few passes). */
 const MAX_WINDOWS_PER_PASS = 3;
@@ -88,7 +89,11 @@ export class ReconciliationSchedule {
           await redis.set(key, String(from));
         } catch (err) {
           scheduledRuns.inc({ gateway, result: 'failed' });
-          logger.warn('scheduled reconciliation failed; the next pass retries the window', { gateway, from: new Date(from).toISOString(), error: (err as Error).message });
+          logger.warn('scheduled reconciliation failed; the next pass retries the window', {
+            gateway,
+            from: new Date(from).toISOString(),
+            error: (err as Error).message,
+          });
           report.runs.push({ gateway, window, result: 'failed', lines: 0, differences: 0 });
           break;
         }

@@ -3,8 +3,8 @@ import { isAdjustmentKind } from '../adjustments/adjustment';
 import { OperationRecord } from '../ledger/ledger';
 import { orderIndexKey } from '../ledger/order-index';
 import { decodeRecord } from '../ledger/record-fields';
-import { Candidate, KnownAdjustment, Match, chooseMatch, isLateFact } from './classifier';
-import type { PspRecord, ReconciliationWindow } from './psp-record';
+import { Candidate, KnownAdjustment, Match, chooseMatch, isLateFact } from '../reconciliation/classifier';
+import type { PspRecord, ReconciliationWindow } from '../reconciliation/psp-record';
 
 /** Operations of an order considered for a merchant-reference match (an order has a handful). */
 const ORDER_CANDIDATES = 20;

@@ -1,7 +1,7 @@
 import { createWriteStream, WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { formatMinor } from '../money/minor-units';
-import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from './reconciliation-class';
+import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import type { ActionOutcome, ReconciliationSummary, VerdictSink } from './reconciliation-runner';
 
 /** Format of the per-line details file: JSON lines or CSV. */

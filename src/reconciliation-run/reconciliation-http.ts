@@ -8,7 +8,7 @@ import { createAgents } from '../http/outbound-http';
 import { OutboundClient, OutboundRequestError } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { redact } from '../logging/redact';
-import type { ReconciliationHttp } from './psp-record';
+import type { ReconciliationHttp } from '../reconciliation/psp-record';
 
 /** Longest line `lines()` accepts, characters (1 MiB): a report line longer than that is a broken report. */
 export const MAX_REPORT_LINE = 1 << 20;
@@ -28,10 +28,11 @@ export interface ReconciliationHttpOptions {
 }
 
 /**
- * The HTTP reconciliation readers use: the gateway's own `base_url` and authentication (the transformer's
- * `authenticate`), the same agents as every outbound call (keep-alive, TLS 1.2 floor, the configured proxy
- * and CA). Headers the reader passes win over the transformer's (a report user's own Basic credentials).
- * Its own small pool: a long report download never takes a socket from the payment path.
+ * The HTTP reconciliation readers use, with the same agents as every outbound call (keep-alive, TLS 1.2
+ * floor, the configured proxy and CA). `send`: the gateway's `base_url` and authentication (the
+ * transformer's `authenticate`; headers the reader passes win). `lines`: streamed; on `base_url` authenticated
+ * like `send`, on an absolute URL the reader names (a report host) with the reader's own headers only (a
+ * report user's credentials), never the API key. Its own small pool: a long report download never takes a socket from the payment path.
  */
 export function createReconciliationHttp(
   gateway: GatewayConfig,

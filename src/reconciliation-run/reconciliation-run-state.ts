@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
-import { RECONCILIATION_CLASSES, ReconciliationClass } from './reconciliation-class';
-import type { ReconciliationWindow } from './psp-record';
+import { RECONCILIATION_CLASSES, ReconciliationClass } from '../reconciliation/reconciliation-class';
+import type { ReconciliationWindow } from '../reconciliation/psp-record';
 
 /** Where a run is: reading the PSP's lines, then the ledger's operations of the window no line named. */
 export type RunPhase = 'psp' | 'ledger';

@@ -12,7 +12,7 @@ import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { OrphanReversal } from '../poller/orphan-reversal';
 import { createRedis } from '../redis/redis-connection';
-import type { ReconciliationWindow } from './psp-record';
+import type { ReconciliationWindow } from '../reconciliation/psp-record';
 import { createReconciliationHttp } from './reconciliation-http';
 import { DetailsFormat, DetailsWriter, markdownSummary } from './reconciliation-report';
 import { ReconciliationProgress, ReconciliationRunner, ReconciliationSummary, VerdictSink } from './reconciliation-runner';
