@@ -5,7 +5,7 @@ import { adyenRecordReader, ADYEN_PAGE_SIZE } from '../../../src/gateways/adyen/
 import { GatewayConfig } from '../../../src/gateways/gateway-config';
 import { PspRecordPage, ReconciliationHttp } from '../../../src/reconciliation/psp-record';
 import { adyenGateway } from '../../../src/gateways/adyen/adyen-gateway';
-import { createReconciliationHttp } from '../../../src/reconciliation/reconciliation-http';
+import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
 
 /**
  * The Adyen reader against a real local HTTP server serving Settlement details reports the way Adyen's

@@ -6,7 +6,7 @@ import { GatewayConfig } from '../../../src/gateways/gateway-config';
 import { PspRecordPage, ReconciliationHttp } from '../../../src/reconciliation/psp-record';
 import { PrismMock, requestViolations, startPrism } from '../../support/prism';
 import { cybersourceGateway } from '../../../src/gateways/cybersource/cybersource-gateway';
-import { createReconciliationHttp } from '../../../src/reconciliation/reconciliation-http';
+import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
 import { testReconciliationHttp as recordingHttp } from '../../support/reconciliation-http';
 
 /**

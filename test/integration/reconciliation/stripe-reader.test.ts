@@ -6,7 +6,7 @@ import { stripeRecordReader, stripeListPath, STRIPE_PAGE_LIMIT } from '../../../
 import { PspRecord, PspRecordPage, ReconciliationHttp } from '../../../src/reconciliation/psp-record';
 import { PrismMock, requestViolations, startPrism } from '../../support/prism';
 import { stripeGateway } from '../../../src/gateways/stripe/stripe-gateway';
-import { createReconciliationHttp } from '../../../src/reconciliation/reconciliation-http';
+import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
 import { testReconciliationHttp as recordingHttp } from '../../support/reconciliation-http';
 
 /**
