@@ -1,3 +1,4 @@
+import type Redis from 'ioredis';
 import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
@@ -22,6 +23,9 @@ import { retryAfterCapped } from './retry-after-metrics';
 import { BackoffPolicy } from '../queueing/backoff';
 import { OrchestrationPipeline, PipelineResult, planOf, routingRecordOf } from '../orchestration/orchestration-pipeline';
 import { buildOrchestrationPipeline } from '../orchestration/orchestration-stages';
+import { reviewNoticeOf, withRiskReviewFields } from '../orchestration/risk-stage';
+import { riskReviewEvent } from '../events/risk-review-event';
+import { FxLock, lockDetails } from '../fx/fx-lock';
 import { StageDecision } from '../orchestration/orchestration-stage';
 import { FailoverTrigger, countDecisions, countFailover } from '../orchestration/orchestration-metrics';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -73,10 +77,15 @@ export class DeliveryService {
       breakerBoard?: Pick<BreakerBoard, 'report'>;
       /** Orchestration before each gateway call (route ▸ risk ▸ FX ▸ caps); default: the registered stages over `config`. */
       pipeline?: OrchestrationPipeline;
+      /** Redis for the stages that keep counters (caps, risk velocity, review holds); without it they stay inactive. */
+      redis?: Redis;
+      /** The gateways' clients, for FX's gateway exchange rates; without them FX uses configured rates only. */
+      routes?: ReadonlyMap<string, GatewayRoute>;
       now?: () => number;
     },
   ) {
-    this.pipeline = deps.pipeline ?? buildOrchestrationPipeline({ config: deps.config, logger: deps.logger, now: deps.now });
+    this.pipeline =
+      deps.pipeline ?? buildOrchestrationPipeline({ config: deps.config, logger: deps.logger, now: deps.now, redis: deps.redis, routes: deps.routes });
     this.configHold = new ConfigHold({ config: deps.config, ledger: deps.ledger, logger: deps.logger, deadLetters: deps.deadLetters, now: deps.now });
     this.health = new GatewayHealth(deps.logger, deps.config.gateways);
   }
@@ -128,7 +137,7 @@ export class DeliveryService {
     const context: OperationContext = { operationId: draft.id, command: draft.command, payment: routedPayment(routed) };
     let request: GatewayRequest;
     try {
-      request = route.transformer.buildRequest(context, route.gateway);
+      request = withRiskReviewFields(route.gateway.type, route.transformer.buildRequest(context, route.gateway), context.payment, routed.routing?.decisions);
     } catch {
       return null; // the plain path meets the same error where it is handled
     }
@@ -194,10 +203,13 @@ export class DeliveryService {
         if (planned.plan.decisions.length > 0) {
           op = { ...op, routing: freshly(routingRecordOf(op, planned.plan)) };
           const { amount, currency } = planned.plan.payment;
-          ctx.context = { ...ctx.context, payment: { ...ctx.context.payment, amount, currency } };
+          // A stage's own change only: a converted authorization's rate (below) is not undone.
+          if (amount !== read.payment.amount || currency !== read.payment.currency)
+            ctx.context = { ...ctx.context, payment: { ...ctx.context.payment, amount, currency } };
         }
       }
       if (holder !== gatewayOf(op)) op = { ...op, routing: freshly(followRouting(op, holder)) };
+      if (ctx.fxLock && !read.routing) op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock)) };
       if (gatewayOf(op) !== route.gateway.name) {
         route = this.deps.router.route(op);
         if ('refused' in route) return this.configHold.hold(op);
@@ -295,7 +307,7 @@ export class DeliveryService {
   }
 
   /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
-  private async contextFor(op: OperationRecord): Promise<{ context: OperationContext } | { wait: DeliveryStep } | ContextRefusal> {
+  private async contextFor(op: OperationRecord): Promise<{ context: OperationContext; fxLock?: FxLock } | { wait: DeliveryStep } | ContextRefusal> {
     // Amounts are checked before the first attempt only: once sent, the PSP has decided.
     const resolved = await resolveOperationContext(op, this.deps.ledger, { checkAmounts: op.state === 'RECEIVED' && op.attempts === 0 });
     if ('wait' in resolved) return { wait: { kind: 'wait', reason: resolved.wait, delayMs: this.deps.config.delivery.backoffBaseMs } };
@@ -341,7 +353,8 @@ export class DeliveryService {
     }
     let request: GatewayRequest;
     try {
-      request = route.transformer.buildRequest(ctx, route.gateway);
+      // The PSP's own risk engine gets its fields when the risk rules asked for its review.
+      request = withRiskReviewFields(route.gateway.type, route.transformer.buildRequest(ctx, route.gateway), ctx.payment, op.routing?.decisions);
     } catch (err) {
       // Refused before sending (an amount the PSP cannot take exactly, a currency it does not list, a bad
       // key, a transformer's own refusal of any other class): a FAIL with the reason, never a retry of the
@@ -477,6 +490,9 @@ export class DeliveryService {
     const routing = routingRecordOf(op, planned.plan);
     if (planned.kind === 'wait') {
       await this.deps.ledger.appendInteraction(op.id, { event: 'orchestration', decisions: planned.decisions });
+      // Held for review by the risk rules: the OMS hears it, with the deadline (once: idempotent by event id).
+      const review = reviewNoticeOf(planned.decisions);
+      if (review) await this.deps.recorder.emit(riskReviewEvent(op, this.deps.config, review));
       return {
         kind: 'wait',
         reason: `held by orchestration (${planned.decisions[planned.decisions.length - 1]?.reasons[0] ?? 'hold'})`,
@@ -593,6 +609,21 @@ function attemptInteraction(attempt: number, route: GatewayRoute, request: Gatew
 }
 
 /** Routing records decided in this process and not yet written with an attempt (their decisions go with it). */
+/**
+ * The routing record of a capture, cancel or refund of a converted authorization: sent to its holder at the
+ * authorization's locked rate (the amount the PSP is asked for, and the lock, on record and on its event).
+ */
+function atLockedRateRouting(op: OperationRecord, holder: string, sent: { amount: number; currency: string }, lock: FxLock): RoutingRecord {
+  const base = op.routing ?? { gateway: holder, requested: op.payment.gateway, candidates: [holder], index: 0, decisions: [] };
+  const decision = {
+    stage: 'fx' as const,
+    outcome: 'changed' as const,
+    reasons: ['locked_rate_of_authorization'],
+    details: { ...lockDetails(lock), from_amount: op.payment.amount, to_amount: sent.amount },
+  };
+  return { ...base, decisions: [...base.decisions, decision], amount: sent.amount, currency: sent.currency };
+}
+
 const fresh = new WeakSet<RoutingRecord>();
 
 function freshly(routing: RoutingRecord): RoutingRecord {

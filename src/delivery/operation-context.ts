@@ -3,6 +3,8 @@ import { OperationContext } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { gatewayOf, routedPayment } from '../ledger/routing-record';
+import { atAuthorizationRate, fxLockOf } from '../fx/locked-rate';
+import type { FxLock } from '../fx/fx-lock';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -37,7 +39,7 @@ export interface ContextRefusal {
  * `wait` (the authorization it names is not decided), `fail` (that authorization failed, succeeded without
  * a PSP reference, or does not match the command: scope, currency, amount).
  */
-export type ContextResolution = { context: OperationContext } | { wait: string } | ContextRefusal;
+export type ContextResolution = { context: OperationContext; fxLock?: FxLock } | { wait: string } | ContextRefusal;
 
 export interface ResolveOptions {
   /**
@@ -89,8 +91,12 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       // Only authorizations whose dependents were all registered (created with a digest) can be summed.
       const over = amounts && auth.digest !== undefined ? amountRefusal(op, auth, dependents) : null;
       if (over) return over;
-      // Sent to the gateway that holds the authorization (where it was routed), whatever the command names.
-      return { context: { ...context, payment: { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp } } };
+      // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
+      // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
+      const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };
+      const converted = atAuthorizationRate(auth, payment);
+      const fxLock = converted === payment ? null : fxLockOf(auth);
+      return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment } };
     }
     case 'FAILED':
       return { fail: 'AUTHORIZATION_FAILED' };
@@ -152,7 +158,8 @@ export function scopeRefusal(payment: Payment, auth: OperationRecord): ContextRe
 /** A capture, cancel or refund in another currency than the authorization's (as the PSP confirmed it, else as asked). Pure. */
 export function currencyRefusal(op: OperationRecord, auth: OperationRecord): ContextRefusal | null {
   if (!MONEY_MOVING.has(op.command)) return null;
-  const authorized = auth.confirmedCurrency ?? auth.payment.currency;
+  // A converted authorization is in the order's currency for the OMS; the PSP's is the converted one.
+  const authorized = fxLockOf(auth) ? auth.payment.currency : (auth.confirmedCurrency ?? auth.payment.currency);
   if (op.payment.currency === authorized) return null;
   return {
     fail: AUTHORIZATION_REFUSALS.currency,
@@ -167,7 +174,7 @@ export function currencyRefusal(op: OperationRecord, auth: OperationRecord): Con
  * captures) less successful refunds. Amounts are the PSP-confirmed ones where it said. Pure.
  */
 export function amountRefusal(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): ContextRefusal | null {
-  const authorized = auth.confirmedAmount ?? auth.payment.amount;
+  const authorized = fxLockOf(auth) ? auth.payment.amount : (auth.confirmedAmount ?? auth.payment.amount);
   const sum = (command: CommandType) => dependents.filter((d) => d.command === command && d.state === 'SUCCEEDED').reduce((total, d) => total + d.amount, 0);
   const captured = sum('capture');
   const detail = { authorization_id: auth.id, amount: op.payment.amount, authorized, captured };

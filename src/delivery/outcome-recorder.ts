@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { RoutingRecord, gatewayOf } from '../ledger/routing-record';
+import { RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { Config } from '../config/config';
 import { bullJobId } from '../queueing/job-id';
 import { EventStore, RecordResult } from '../events/event-store';
@@ -126,7 +126,9 @@ export class OutcomeRecorder {
   private noteDiscrepancy(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource): void {
     // A balance inquiry's confirmed amount is the card's balance, never a discrepancy.
     if (confirmsBalance(op.command)) return;
-    const discrepancy = pspDiscrepancy({ amount: op.payment.amount, currency: op.payment.currency }, outcome);
+    // Compared with what the gateway was asked for (a converted payment's converted amount).
+    const asked = routedPayment(op);
+    const discrepancy = pspDiscrepancy({ amount: asked.amount, currency: asked.currency }, outcome);
     if (!discrepancy) return;
     const field = discrepancy === 'currency_mismatch' ? 'currency' : 'amount';
     pspDiscrepancies().inc({ gateway: op.payment.gateway, field });

@@ -1,5 +1,6 @@
 import { confirmsBalance } from '../contracts/stored-value';
 import type { OperationRecord } from '../ledger/ledger';
+import { routedPayment } from '../ledger/routing-record';
 
 /** How what the PSP confirmed differs from what we asked: the event's `discrepancy` (and `reason` when it has none). */
 export type PspDiscrepancy = 'amount_mismatch' | 'currency_mismatch';
@@ -26,7 +27,9 @@ export function pspDiscrepancy(requested: ReportedMoney, confirmed: { amount?: n
  * command's; what was asked; and the discrepancy between the two, if any. Pure.
  */
 export function reportedMoney(op: OperationRecord): { reported: ReportedMoney; requested: ReportedMoney; discrepancy: PspDiscrepancy | null } {
-  const requested = { amount: op.payment.amount, currency: op.payment.currency };
+  // What the gateway was asked for: a converted payment's converted amount (its routing record), else the command's.
+  const asked = routedPayment(op);
+  const requested = { amount: asked.amount, currency: asked.currency };
   // A balance inquiry's confirmed figure is the card's balance (see `balanceOf`), not this operation's money.
   if (confirmsBalance(op.command)) return { reported: requested, requested, discrepancy: null };
   const confirmed = { amount: op.confirmedAmount, currency: op.confirmedCurrency };

@@ -145,6 +145,9 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     logger,
     deadLetters,
     breakerBoard: new BreakerBoard(redis, config.redis.keyPrefix),
+    // The orchestration's counters (caps, risk) and FX's gateway rates.
+    redis: fastRedis,
+    routes: options.routes,
   });
   const poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });

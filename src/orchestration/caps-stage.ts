@@ -1,0 +1,151 @@
+import type Redis from 'ioredis';
+import type { Config } from '../config/config';
+import type { Logger } from '../logging/logger';
+import type { OperationRecord } from '../ledger/record-fields';
+import { CapCandidate, CapDecision, CapReservations } from '../caps/cap-reservations';
+import { CapRefusal } from '../caps/cap-rules';
+import { settlementCurrency } from '../fx/fx-lock';
+import { counter } from '../metrics/metrics-registry';
+import { OrchestrationPlan, OrchestrationStage, StageDecision, StageInput, StageResult } from './orchestration-stage';
+
+/** Commands caps apply to: the ones that commit volume at the PSP. */
+const CAPPED = new Set(['authorize', 'sale']);
+
+/** The reason an operation fails with when every candidate is over a cap (event `reason`, decline limit_exceeded). */
+export const CAP_EXCEEDED = 'CAP_EXCEEDED';
+
+const decisions = () =>
+  counter('pb_caps_decisions_total', 'Transaction cap decisions, by gateway tried first, result and the limit that refused (none when within)', [
+    'gateway',
+    'result',
+    'limit',
+  ]);
+const releases = () => counter('pb_caps_releases_total', 'Cap reservations given back, by gateway and why (failed, failover, refused)', ['gateway', 'why']);
+
+/**
+ * The caps stage: reserves room under every applicable cap (per gateway and per merchant account, per
+ * currency: per-transaction bounds, daily and monthly volume and count) for the candidate about to be tried,
+ * in one Redis round trip, and falls back to the next candidate of the route when the first is over a cap
+ * (same round trip); over every candidate: refused with `CAP_EXCEEDED`, the decision naming the cap.
+ * Authorize and sale only. What an attempt reserved is given back when it fails or moves to another
+ * candidate (`release`). Inactive (free) without `caps.rules`.
+ */
+export class CapsStage implements OrchestrationStage {
+  readonly name = 'caps' as const;
+  private readonly caps: CapReservations;
+
+  constructor(
+    private readonly config: Config,
+    redis: Redis,
+    private readonly logger?: Logger,
+  ) {
+    this.caps = new CapReservations(redis, config.redis.keyPrefix, config.limits.caps.rules);
+  }
+
+  active(): boolean {
+    return this.caps.configured;
+  }
+
+  /** Caps keep counters: only a command they do not apply to is decided without Redis. */
+  decideNow(input: StageInput): StageResult | undefined {
+    if (!CAPPED.has(input.op.command))
+      return { verdict: 'continue', plan: input.plan, decision: { stage: 'caps', outcome: 'default', reasons: ['not_capped_command'] } };
+    return undefined;
+  }
+
+  async decide(input: StageInput): Promise<StageResult> {
+    const early = this.decideNow(input);
+    if (early) return early;
+    const { op, plan, now } = input;
+    const candidates = this.candidates(op, plan);
+    const first = plan.candidates[plan.index];
+    const result = await this.caps.reserve(op.id, candidates, now);
+    return this.resultOf(op, plan, candidates, result, first);
+  }
+
+  async release(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void> {
+    if (!CAPPED.has(op.command)) return;
+    const currencies = new Set([plan.payment.currency, op.payment.currency]);
+    for (const currency of currencies) {
+      if (await this.caps.release(op.id, currency)) {
+        releases().inc({ gateway: plan.candidates[plan.index] ?? op.payment.gateway, why });
+        this.logger?.info('cap reservation released', { operation_id: op.id, gateway: plan.candidates[plan.index], why });
+      }
+    }
+  }
+
+  /**
+   * The candidates from the current one on, each with what it would move: the current one the plan's
+   * payment (converted if FX converted it); a later one the same payment when it takes that currency, else
+   * the command's own when it settles in it; a later one needing another conversion is not a cap fallback.
+   * All in the current one's currency (one slot, one round trip).
+   */
+  private candidates(op: OperationRecord, plan: OrchestrationPlan): CapCandidate[] {
+    const out: CapCandidate[] = [];
+    const { fx } = this.config.limits;
+    const account = op.payment.gateway_account;
+    plan.candidates.forEach((gateway, index) => {
+      if (index < plan.index) return;
+      if (index === plan.index) {
+        out.push({ index, gateway, account, amount: plan.payment.amount, currency: plan.payment.currency });
+        return;
+      }
+      const current = plan.payment.currency;
+      if (settlementCurrency(fx, gateway, account, current) === null) out.push({ index, gateway, account, amount: plan.payment.amount, currency: current });
+      else if (op.payment.currency === current && settlementCurrency(fx, gateway, account, op.payment.currency) === null)
+        out.push({ index, gateway, account, amount: op.payment.amount, currency: current });
+    });
+    return out;
+  }
+
+  private resultOf(op: OperationRecord, plan: OrchestrationPlan, candidates: CapCandidate[], result: CapDecision, first: string): StageResult {
+    const refusals = result.refusals.map(refusalReason);
+    const refusedDetails = result.refusals[0] ? refusalDetails(result.refusals[0]) : {};
+    if (result.kind === 'over') {
+      const main = result.refusals[0];
+      decisions().inc({ gateway: first, result: 'refused', limit: main?.limit ?? 'none' });
+      this.logger?.warn('transaction cap exceeded on every candidate; refused before any gateway call', {
+        operation_id: op.id,
+        gateway: first,
+        caps: refusals,
+        ...refusedDetails,
+      });
+      const decision: StageDecision = {
+        stage: 'caps',
+        outcome: 'refused',
+        reasons: refusals.length > 0 ? refusals : ['cap_exceeded'],
+        details: refusedDetails,
+      };
+      return { verdict: 'refuse', decision, reason: CAP_EXCEEDED };
+    }
+    const chosen = candidates.find((c) => c.index === result.index);
+    const gateway = plan.candidates[result.index];
+    if (result.index === plan.index || !chosen) {
+      decisions().inc({ gateway: first, result: result.kind === 'unlimited' ? 'unlimited' : 'within', limit: 'none' });
+      const reasons = [result.kind === 'unlimited' ? 'no_cap_applies' : result.kind === 'already' ? 'already_reserved' : 'within_caps'];
+      return { verdict: 'continue', plan, decision: { stage: 'caps', outcome: 'allowed', reasons, candidates: plan.candidates.slice(plan.index) } };
+    }
+    decisions().inc({ gateway: first, result: 'fallback', limit: result.refusals[0]?.limit ?? 'none' });
+    this.logger?.info('transaction cap exceeded; falling back to the next route', { operation_id: op.id, from: first, to: gateway, caps: refusals });
+    const next: OrchestrationPlan = { ...plan, index: result.index, payment: { ...plan.payment, gateway, amount: chosen.amount, currency: chosen.currency } };
+    return {
+      verdict: 'continue',
+      plan: next,
+      decision: {
+        stage: 'caps',
+        outcome: 'fallback',
+        reasons: refusals,
+        candidates: plan.candidates.slice(result.index),
+        details: { ...refusedDetails, fallback: gateway },
+      },
+    };
+  }
+}
+
+function refusalReason(r: CapRefusal): string {
+  return `cap_exceeded:${r.cap}`;
+}
+
+function refusalDetails(r: CapRefusal): Record<string, string | number> {
+  return { cap: r.cap, cap_limit: r.limit, cap_max: r.max, cap_current: r.current };
+}

@@ -1,0 +1,104 @@
+import type { Config } from '../config/config';
+import type { Logger } from '../logging/logger';
+import { GatewayError } from '../errors/gateway-error';
+import { FxLock, lockAt, lockDetails, settlementCurrency } from '../fx/fx-lock';
+import { RateBook, RateGateway, RateQuote, RateRefusal } from '../fx/rate-book';
+import { counter } from '../metrics/metrics-registry';
+import { OrchestrationStage, StageInput, StageResult } from './orchestration-stage';
+
+/** Commands FX converts here: the ones that open a payment. Captures and refunds reuse its locked rate (operation-context). */
+const CONVERTED = new Set(['authorize', 'sale']);
+
+const conversions = () =>
+  counter('pb_fx_decisions_total', 'Currency conversion decisions, by gateway, result (native, converted, refused) and rate source', [
+    'gateway',
+    'result',
+    'source',
+  ]);
+
+/**
+ * The FX stage: when the order's currency is not one the routed gateway (and account) settles in
+ * (`fx.settlement_currencies`), converts the amount into the first settlement currency at the gateway's own
+ * rate (Stripe's exchange rates) or a configured one, half-even at the target's exponent, and locks the
+ * conversion with the operation: the decision's details carry the rate, its source and time, and both
+ * amounts (`lockDetails`), stored in the operation's routing record. A stale or missing rate refuses the
+ * payment (`FX_RATE_STALE`, `FX_RATE_UNAVAILABLE`). Inactive (free) without settlement currencies.
+ */
+export class FxStage implements OrchestrationStage {
+  readonly name = 'fx' as const;
+  private readonly book: RateBook;
+
+  constructor(
+    private readonly config: Config,
+    gateways: ReadonlyMap<string, RateGateway>,
+    private readonly logger?: Logger,
+    now: () => number = Date.now,
+  ) {
+    this.book = new RateBook(config.limits.fx, gateways, now);
+  }
+
+  active(): boolean {
+    return Object.keys(this.config.limits.fx.settlementCurrencies).length > 0;
+  }
+
+  decideNow(input: StageInput): StageResult | undefined {
+    const target = this.target(input);
+    if (target === null) return this.native(input);
+    const quote = this.book.quoteNow(input.plan.candidates[input.plan.index], input.plan.payment.currency, target);
+    return quote === undefined ? undefined : this.converted(input, target, quote);
+  }
+
+  async decide(input: StageInput): Promise<StageResult> {
+    const target = this.target(input);
+    if (target === null) return this.native(input);
+    const gateway = input.plan.candidates[input.plan.index];
+    try {
+      return this.converted(input, target, await this.book.quote(gateway, input.plan.payment.currency, target));
+    } catch (err) {
+      if (!(err instanceof GatewayError) || !err.retryable) throw err;
+      // The gateway's rates are out of reach for now and nothing else is configured: try again shortly.
+      this.logger?.warn('exchange rates unavailable from the gateway; conversion retried later', { operation_id: input.op.id, gateway, kind: err.kind });
+      return {
+        verdict: 'wait',
+        delayMs: this.config.delivery.backoffBaseMs,
+        decision: { stage: 'fx', outcome: 'held', reasons: ['fx_rates_unreachable'], details: { gateway } },
+      };
+    }
+  }
+
+  /** The currency to convert into, or null (not an opening command, or the gateway settles in the order's currency). */
+  private target({ op, plan }: StageInput): string | null {
+    if (!CONVERTED.has(op.command)) return null;
+    return settlementCurrency(this.config.limits.fx, plan.candidates[plan.index], op.payment.gateway_account, plan.payment.currency);
+  }
+
+  private native({ op, plan }: StageInput): StageResult {
+    // A capture or refund of a converted payment is converted at its authorization's locked rate by delivery (operation-context).
+    if (!CONVERTED.has(op.command)) return { verdict: 'continue', plan, decision: { stage: 'fx', outcome: 'default', reasons: ['not_an_opening_command'] } };
+    conversions().inc({ gateway: plan.candidates[plan.index], result: 'native', source: 'none' });
+    return { verdict: 'continue', plan, decision: { stage: 'fx', outcome: 'allowed', reasons: ['settles_in_currency'] } };
+  }
+
+  private converted({ op, plan }: StageInput, target: string, quote: RateQuote | RateRefusal): StageResult {
+    const gateway = plan.candidates[plan.index];
+    const { amount, currency } = plan.payment;
+    if (typeof quote === 'string') {
+      conversions().inc({ gateway, result: 'refused', source: 'none' });
+      this.logger?.warn('currency conversion refused: no usable rate', { operation_id: op.id, gateway, from: currency, to: target, reason: quote });
+      return {
+        verdict: 'refuse',
+        reason: quote,
+        field: 'payment.currency',
+        decision: { stage: 'fx', outcome: 'refused', reasons: [quote.toLowerCase()], details: { from_currency: currency, to_currency: target } },
+      };
+    }
+    const lock: FxLock = lockAt(quote, amount, currency, target);
+    conversions().inc({ gateway, result: 'converted', source: quote.source.startsWith('gateway:') ? 'gateway' : 'configured' });
+    this.logger?.info('payment converted at a locked rate', { operation_id: op.id, gateway, ...lockDetails(lock) });
+    return {
+      verdict: 'continue',
+      plan: { ...plan, payment: { ...plan.payment, amount: lock.to.amount, currency: lock.to.currency } },
+      decision: { stage: 'fx', outcome: 'changed', reasons: [`converted:${currency}->${target}`], details: lockDetails(lock) },
+    };
+  }
+}

@@ -1,0 +1,183 @@
+import type Redis from 'ioredis';
+import type { Config } from '../config/config';
+import type { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { RiskCounters } from '../risk/risk-counters';
+import { RiskCounts, RiskDecision, RiskSignal, decideRisk, needsTokenCheck, riskSignals, velocityValue } from '../risk/risk-rules';
+import { withPspRiskFields } from '../risk/psp-risk-fields';
+import type { Payment } from '../contracts/payment-command';
+import type { GatewayRequest } from '../gateways/gateway-adapter';
+import type { ReviewNotice } from '../events/risk-review-event';
+import { ReviewStore } from '../risk/review-store';
+import { RISK_DECLINED, RISK_REVIEW_EXPIRED } from '../risk/risk-reasons';
+import { OrchestrationStage, StageDecision, StageInput, StageResult } from './orchestration-stage';
+
+/** Commands the risk rules run before: the ones that open a payment. */
+const ASSESSED = new Set(['authorize', 'sale']);
+
+const decisions = () =>
+  counter('pb_risk_decisions_total', 'Risk rule decisions, by action and the rule that decided (none: allowed by default)', ['action', 'rule']);
+
+/**
+ * The risk stage: local rules before an authorization or a sale (amount threshold per currency, velocity per
+ * customer, token, IP or e-mail, country mismatch, a new token with a high amount) decide one of four:
+ * - allow: sent as it is;
+ * - psp_review: sent with the fields the PSP's own risk engine documents (`risk/psp-risk-fields.ts`, applied
+ *   by delivery from this decision);
+ * - hold: not sent; held for review (`ReviewStore`) until an operator releases it (`payment-bridge ops
+ *   risk-release`) or `risk.review_window_ms` passes, when the poller voids it (FAIL `RISK_REVIEW_EXPIRED`);
+ *   the OMS hears a PENDING event with the deadline;
+ * - decline: FAIL `RISK_DECLINED` (decline category suspected_fraud).
+ * Every decision carries its rule and signals. Inactive (free) without `risk.rules`.
+ */
+export class RiskStage implements OrchestrationStage {
+  readonly name = 'risk' as const;
+  private readonly counters: RiskCounters | null;
+  readonly reviews: ReviewStore | null;
+
+  constructor(
+    private readonly config: Config,
+    redis: Redis | undefined,
+    private readonly logger?: Logger,
+  ) {
+    const risk = config.limits.risk;
+    this.counters = redis ? new RiskCounters(redis, config.redis.keyPrefix, risk, risk.hashKey || config.serviceBus.secret) : null;
+    this.reviews = redis ? new ReviewStore(redis, config.redis.keyPrefix) : null;
+  }
+
+  active(): boolean {
+    return this.config.limits.risk.rules.length > 0;
+  }
+
+  /** Decided without Redis when no velocity or new-token counter applies and the decision is not a hold. */
+  decideNow(input: StageInput): StageResult | undefined {
+    if (!ASSESSED.has(input.op.command))
+      return { verdict: 'continue', plan: input.plan, decision: { stage: 'risk', outcome: 'default', reasons: ['not_assessed_command'] } };
+    if (this.needsCounters(input)) return undefined;
+    const decision = decideRisk(this.config.limits.risk, riskSignals(this.config.limits.risk, input.plan.payment, { velocity: {} }));
+    return decision.action === 'hold' ? undefined : this.resultOf(input, decision);
+  }
+
+  async decide(input: StageInput): Promise<StageResult> {
+    if (!ASSESSED.has(input.op.command)) return this.decideNow(input)!;
+    const { op, plan, now } = input;
+    // A hold already decided stands (its counters are not counted again): released, expired or still held.
+    const existing = this.reviews ? await this.reviews.get(op.id) : null;
+    if (existing) return this.reviewed(input, existing.state, existing.deadline, existing.rule, existing.signals, existing.releasedBy);
+    const counts: RiskCounts = this.counters && this.needsCounters(input) ? await this.counters.count(op.id, plan.payment, now) : { velocity: {} };
+    const decision = decideRisk(this.config.limits.risk, riskSignals(this.config.limits.risk, plan.payment, counts));
+    if (decision.action === 'hold' && this.reviews) {
+      const deadline = now + this.config.limits.risk.reviewWindowMs;
+      const hold = await this.reviews.hold(op.id, deadline, decision.rule ?? '', decision.signals.map((s) => s.signal).join(' '), now);
+      this.logger?.warn('authorization held for review by the risk rules', {
+        operation_id: op.id,
+        rule: decision.rule,
+        signals: decision.signals.map((s) => s.detail),
+        review_deadline: new Date(hold.deadline).toISOString(),
+      });
+      decisions().inc({ action: 'hold', rule: decision.rule ?? 'none' });
+      return this.reviewed(input, hold.state, hold.deadline, hold.rule, hold.signals, hold.releasedBy, decision);
+    }
+    return this.resultOf(input, decision);
+  }
+
+  private needsCounters({ plan }: StageInput): boolean {
+    const risk = this.config.limits.risk;
+    return risk.velocity.some((v) => velocityValue(plan.payment, v.by) !== undefined) || needsTokenCheck(risk, plan.payment);
+  }
+
+  private resultOf({ op, plan }: StageInput, decision: RiskDecision): StageResult {
+    const base = { stage: 'risk' as const, details: detailsOf(decision) };
+    const rule = decision.rule ? `rule:${decision.rule}` : 'no_rule_matched';
+    decisions().inc({ action: decision.action, rule: decision.rule ?? 'none' });
+    switch (decision.action) {
+      case 'allow':
+        return { verdict: 'continue', plan, decision: { ...base, outcome: 'allowed', reasons: [rule, ...signalReasons(decision)] } };
+      case 'psp_review':
+        this.logger?.info('risk rules ask the PSP risk engine', { operation_id: op.id, rule: decision.rule, signals: decision.signals.map((s) => s.detail) });
+        return { verdict: 'continue', plan, decision: { ...base, outcome: 'changed', reasons: ['psp_review', rule, ...signalReasons(decision)] } };
+      case 'decline':
+        this.logger?.warn('authorization declined by the risk rules; not sent', {
+          operation_id: op.id,
+          rule: decision.rule,
+          signals: decision.signals.map((s) => s.detail),
+        });
+        return { verdict: 'refuse', reason: RISK_DECLINED, decision: { ...base, outcome: 'refused', reasons: ['decline', rule, ...signalReasons(decision)] } };
+      case 'hold':
+        // No review store (no Redis): a hold cannot be kept, so it is not sent either.
+        return {
+          verdict: 'refuse',
+          reason: RISK_DECLINED,
+          decision: { ...base, outcome: 'refused', reasons: ['hold_unavailable', rule, ...signalReasons(decision)] },
+        };
+    }
+  }
+
+  /** A held operation: waits until released (then goes on) or expired (then fails). */
+  private reviewed(
+    { op, plan, now }: StageInput,
+    state: string,
+    deadline: number,
+    rule: string,
+    signals: string,
+    releasedBy: string | undefined,
+    decision?: RiskDecision,
+  ): StageResult {
+    const details = { ...(decision ? detailsOf(decision) : {}), review_deadline: new Date(deadline).toISOString(), review_rule: rule, review_signals: signals };
+    if (state === 'released') {
+      return {
+        verdict: 'continue',
+        plan,
+        decision: { stage: 'risk', outcome: 'allowed', reasons: ['review_released', `rule:${rule}`], details: { ...details, released_by: releasedBy ?? null } },
+      };
+    }
+    if (state === 'expired' || now >= deadline) {
+      this.logger?.warn('review deadline passed; authorization voided before it was sent', { operation_id: op.id, rule });
+      return {
+        verdict: 'refuse',
+        reason: RISK_REVIEW_EXPIRED,
+        decision: { stage: 'risk', outcome: 'refused', reasons: ['review_expired', `rule:${rule}`], details },
+      };
+    }
+    const held: StageDecision = { stage: 'risk', outcome: 'held', reasons: ['hold_for_review', `rule:${rule}`], details };
+    // Come back at the deadline; an operator's release or the poller's void requeue it sooner.
+    return { verdict: 'wait', decision: held, delayMs: Math.max(deadline - now, 1000) };
+  }
+}
+
+function signalReasons(d: RiskDecision): string[] {
+  return [...new Set(d.signals.map((s) => `signal:${s.signal}`))];
+}
+
+function detailsOf(d: RiskDecision): Record<string, string> {
+  return { risk_action: d.action, risk_rule: d.rule ?? 'none', risk_signals: d.signals.map((s) => s.detail).join('; ') };
+}
+
+/**
+ * The request with the PSP's risk-engine fields when the risk stage asked for the PSP's review
+ * (`psp_review`) in `decisions`; otherwise the request as built. Pure.
+ */
+export function withRiskReviewFields(
+  gatewayType: string,
+  request: GatewayRequest,
+  payment: Payment,
+  decisions: readonly StageDecision[] | undefined,
+): GatewayRequest {
+  const review = decisions?.find((d) => d.stage === 'risk' && d.outcome === 'changed' && d.reasons[0] === 'psp_review');
+  if (!review) return request;
+  const rule = review.details?.risk_rule;
+  const signals = review.reasons.filter((r) => r.startsWith('signal:')).map((r) => ({ signal: r.slice('signal:'.length) as RiskSignal, detail: '' }));
+  return withPspRiskFields(gatewayType, request, payment, {
+    action: 'psp_review',
+    rule: typeof rule === 'string' && rule !== 'none' ? rule : undefined,
+    signals,
+  });
+}
+
+/** The review hold a wait's decisions stand for (the risk stage's `hold_for_review`), for the OMS event. */
+export function reviewNoticeOf(decisions: readonly StageDecision[]): ReviewNotice | null {
+  const held = decisions.find((d) => d.stage === 'risk' && d.outcome === 'held' && d.reasons[0] === 'hold_for_review');
+  const deadline = held?.details?.review_deadline;
+  if (!held || typeof deadline !== 'string') return null;
+  return { deadline: Date.parse(deadline), rule: String(held.details?.review_rule ?? ''), signals: String(held.details?.review_signals ?? '') };
+}

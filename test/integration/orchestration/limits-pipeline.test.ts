@@ -1,0 +1,150 @@
+import Redis from 'ioredis';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { RiskReviewExpiry } from '../../../src/poller/risk-review-expiry';
+import { ReviewStore } from '../../../src/risk/review-store';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const API_KEY = 'sim-limits-key-0123456789';
+let sim: PspSimulator;
+let redis: Redis;
+let eventsQueue: Queue<OmsEventJobData>;
+let config: Config;
+let service: DeliveryService;
+let ledger: Ledger;
+let events: EventStore;
+let recorder: OutcomeRecorder;
+const logs = captureLogger();
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ apiKey: API_KEY });
+  config = testConfig({
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-limits-0123456789', timeout_ms: 30000 } },
+    // Caps only for the caps account; conversion only for the fx account; risk only in CHF: the tests do not meet each other's limits.
+    'caps.rules': [{ scope: 'merchant', name: 'capped', currency: 'EUR', daily_count: 100 }],
+    'fx.settlement_currencies': { 'simulator:fx-shop': ['EUR'] },
+    'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: new Date().toISOString() }],
+    'risk.rules': [{ name: 'big-chf', when: ['high_amount'], action: 'hold' }],
+    'risk.amount_thresholds': { CHF: 100000 },
+    'risk.review_window_ms': 60000,
+  });
+  redis = createRedis(config.redis.url, 'commands');
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  events = new EventStore(redis, config.redis.keyPrefix);
+  recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+  const routes = createGatewayClients(config);
+  service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, logger: logs.logger, redis, routes });
+}, 60_000);
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await sim.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+async function record(command: PaymentCommand): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  return id;
+}
+
+test('1,000 concurrent authorizations against a cap of 100 let exactly 100 through; the others fail CAP_EXCEEDED naming the cap, unsent', async () => {
+  const ids = await Promise.all(
+    Array.from({ length: 1000 }, () => record(channelCommand('authorize', {}, { gateway_account: 'capped', gateway_key: 'pm_card_visa', amount: 1000 }))),
+  );
+  const requestsBefore = sim.counters().requests;
+  const steps = await Promise.all(ids.map((id) => service.deliver(id)));
+  const states = steps.map((s) => (s.kind === 'done' ? s.state : s.kind));
+  // Exactly 100 went to the PSP (succeeded, or still in flight when the loaded twin answered late); 900 refused unsent.
+  expect(states.filter((s) => s !== 'FAILED')).toHaveLength(100);
+  expect(states.filter((s) => s === 'FAILED')).toHaveLength(900);
+  expect(sim.counters().requests - requestsBefore).toBe(100);
+  const failed = await Promise.all(ids.filter((_, i) => states[i] === 'FAILED').map((id) => ledger.get(id)));
+  expect(failed.every((op) => op?.reason === 'CAP_EXCEEDED' && op.attempts === 0)).toBe(true);
+  const refused = ids[states.indexOf('FAILED')];
+  const event = await events.load(`${refused}.FAILED`);
+  expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'CAP_EXCEEDED', decline: { category: 'limit_exceeded' } });
+  expect(JSON.stringify(event?.params.payment)).toContain('cap_exceeded:merchant:capped:EUR:daily_count');
+}, 240_000);
+
+test('a converted payment: USD authorized in EUR at the locked rate, and refunded at that same rate', async () => {
+  const sale = channelCommand('sale', {}, { gateway_account: 'fx-shop', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>);
+  const saleId = await record(sale);
+  expect(await service.deliver(saleId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  const op = await ledger.get(saleId);
+  // 123.45 USD × 0.9137 = 112.795965 → 112.80 EUR (half-even)
+  expect(op?.routing).toMatchObject({ amount: 11280, currency: 'EUR' });
+  const fx = op?.routing?.decisions.find((d) => d.stage === 'fx');
+  expect(fx?.details).toMatchObject({
+    fx_rate: '0.9137',
+    fx_source: 'configured',
+    from_amount: 12345,
+    from_currency: 'USD',
+    to_amount: 11280,
+    to_currency: 'EUR',
+  });
+  const saleEvent = await events.load(`${saleId}.SUCCEEDED`);
+  expect(saleEvent?.params.payment).toMatchObject({ amount: 11280, currency: 'EUR' });
+  expect((saleEvent?.params.payment as Record<string, unknown>).discrepancy).toBeUndefined();
+
+  const refund = channelCommand('refund', {}, {
+    gateway_account: 'fx-shop',
+    gateway_key: saleId,
+    order_id: sale.payment.order_id,
+    amount: 5000,
+    currency: 'USD',
+  } as Partial<Payment>);
+  const refundId = await record(refund);
+  expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  const refunded = await ledger.get(refundId);
+  // 50.00 USD at the locked 0.9137 = 45.685 → 45.68 EUR (half-even), whatever today's rate.
+  expect(refunded?.routing).toMatchObject({ amount: 4568, currency: 'EUR' });
+  expect(refunded?.confirmedCurrency ?? 'EUR').toBe('EUR');
+  const lock = refunded?.routing?.decisions.find((d) => d.stage === 'fx' && d.outcome === 'changed');
+  expect(lock).toMatchObject({ reasons: ['locked_rate_of_authorization'], details: { fx_rate: '0.9137', from_amount: 5000, to_amount: 4568 } });
+}, 60_000);
+
+test('risk hold: held before sending with an OMS event and deadline; one released by an operator goes through, one past its deadline is voided', async () => {
+  const reviews = new ReviewStore(redis, config.redis.keyPrefix);
+  const big = () => channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>);
+  const releasedId = await record(big());
+  const requests = sim.counters().requests;
+  const step = await service.deliver(releasedId);
+  expect(step.kind).toBe('wait');
+  expect(sim.counters().requests).toBe(requests);
+  const held = await events.load(`${releasedId}.risk-review`);
+  expect(held?.params.payment).toMatchObject({
+    status: 'PENDING',
+    reason: 'RISK_REVIEW',
+    review: { status: 'held', rule: 'big-chf', signals: ['high_amount'] },
+  });
+  expect(await reviews.release(releasedId, 'tester@host')).toBe('held');
+  expect(await service.deliver(releasedId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  const released = await ledger.get(releasedId);
+  expect(released?.routing?.decisions.find((d) => d.stage === 'risk')).toMatchObject({ outcome: 'allowed', reasons: ['review_released', 'rule:big-chf'] });
+
+  const expiredId = await record(big());
+  expect((await service.deliver(expiredId)).kind).toBe('wait');
+  const expiry = new RiskReviewExpiry({ config, redis, ledger, recorder, logger: logs.logger });
+  expect(await expiry.runOnce(Date.now() + 61_000)).toBeGreaterThanOrEqual(1);
+  const voided = await ledger.get(expiredId);
+  expect(voided).toMatchObject({ state: 'FAILED', reason: 'RISK_REVIEW_EXPIRED' });
+  expect(sim.counters().effects[expiredId]).toBeUndefined();
+  const failEvent = await events.load(`${expiredId}.FAILED`);
+  expect(failEvent?.params.payment).toMatchObject({ status: 'FAIL', reason: 'RISK_REVIEW_EXPIRED', decline: { category: 'cancelled' } });
+}, 60_000);

@@ -1,0 +1,78 @@
+import { FxStage } from '../../../src/orchestration/fx-stage';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { OrchestrationPlan, StageInput } from '../../../src/orchestration/orchestration-stage';
+import { testConfig } from '../../support/test-config';
+import { lockFromDetails } from '../../../src/fx/fx-lock';
+
+const NOW = Date.parse('2026-03-01T12:00:00Z');
+const config = testConfig({
+  'fx.settlement_currencies': { sim: ['EUR'], 'sim:jp-shop': ['JPY'] },
+  'fx.rates': [
+    { from: 'USD', to: 'EUR', rate: '0.9137', as_of: '2026-03-01T11:30:00Z' },
+    { from: 'EUR', to: 'JPY', rate: '162.35', as_of: '2026-03-01T11:59:00Z' },
+    { from: 'GBP', to: 'EUR', rate: '1.17', as_of: '2026-03-01T09:00:00Z' },
+  ],
+  'fx.max_rate_age_ms': 3600000,
+  gateways: { sim: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'k-0123456789', webhook_secret: 'whsec-0123456789abcdef' } },
+});
+
+function input(amount: number, currency: string, account = 'acme', command: OperationRecord['command'] = 'authorize'): StageInput {
+  const payment = { gateway: 'sim', gateway_account: account, gateway_key: 'pm_1', amount, currency };
+  const op = {
+    id: 'op-1',
+    command,
+    channel: 'web',
+    state: 'RECEIVED',
+    payment,
+    receivedAt: NOW,
+    createdAt: NOW,
+    updatedAt: NOW,
+    attempts: 0,
+  } as OperationRecord;
+  const plan: OrchestrationPlan = { candidates: ['sim'], index: 0, payment, decisions: [] };
+  return { op, plan, now: NOW };
+}
+
+const stage = new FxStage(config, new Map(), undefined, () => NOW);
+
+test('a currency the gateway settles in is not converted', () => {
+  const r = stage.decideNow(input(1000, 'EUR'))!;
+  expect(r.verdict).toBe('continue');
+  expect(r.decision).toMatchObject({ stage: 'fx', outcome: 'allowed', reasons: ['settles_in_currency'] });
+});
+
+test('USD 123.45 on a EUR gateway: converted at the configured rate, half-even, the lock in the decision', () => {
+  const r = stage.decideNow(input(12345, 'USD'))!;
+  expect(r.verdict).toBe('continue');
+  if (r.verdict !== 'continue') return;
+  // 123.45 × 0.9137 = 112.795965 → 112.80
+  expect(r.plan.payment).toMatchObject({ amount: 11280, currency: 'EUR' });
+  const lock = lockFromDetails(r.decision.details);
+  expect(lock).toEqual({
+    rate: '0.9137',
+    source: 'configured',
+    at: '2026-03-01T11:30:00.000Z',
+    from: { amount: 12345, currency: 'USD' },
+    to: { amount: 11280, currency: 'EUR' },
+  });
+});
+
+test('an account setting wins over the gateway: EUR into JPY (zero decimals), at the target exponent', () => {
+  const r = stage.decideNow(input(1000, 'EUR', 'jp-shop'))!;
+  expect(r.verdict === 'continue' && r.plan.payment).toMatchObject({ amount: 1624, currency: 'JPY' });
+});
+
+test('a stale rate is refused, naming the currency field', () => {
+  const r = stage.decideNow(input(1000, 'GBP'))!;
+  expect(r).toMatchObject({ verdict: 'refuse', reason: 'FX_RATE_STALE', field: 'payment.currency' });
+});
+
+test('no rate at all is refused as unavailable', () => {
+  const r = stage.decideNow(input(1000, 'CHF'))!;
+  expect(r).toMatchObject({ verdict: 'refuse', reason: 'FX_RATE_UNAVAILABLE' });
+});
+
+test('captures and refunds are not converted here (they reuse the lock of their authorization)', () => {
+  const r = stage.decideNow(input(1000, 'USD', 'acme', 'refund'))!;
+  expect(r.decision).toMatchObject({ outcome: 'default', reasons: ['not_an_opening_command'] });
+});
