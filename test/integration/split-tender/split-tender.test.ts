@@ -1,0 +1,188 @@
+import { randomBytes } from 'node:crypto';
+import { AxiosInstance } from 'axios';
+import Redis from 'ioredis';
+import { GatewayConfig } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { OperationContext } from '../../../src/gateways/gateway-adapter';
+import { simulatorTransformer as t } from '../../../src/gateways/simulator';
+import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { silentLogger } from '../../../src/logging/logger';
+import { SplitTenderCoordinator, SplitTenderPlan, StepOutcome, stepReferences } from '../../../src/split-tender/split-tender';
+import { startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+
+/**
+ * The split tender coordinator on the real Redis (its state) and the real simulator (the money). The
+ * bridge's worker is played by `execute`: each submitted command is sent once through the simulator adapter
+ * and its outcome kept by reference, as the ledger would (a repeat under the same reference is dropped).
+ */
+
+const API_KEY = `sk_test_${randomBytes(6).toString('hex')}`;
+let sim: Awaited<ReturnType<typeof startPspSimulator>>;
+let http: AxiosInstance;
+let redis: Redis;
+let gateway: GatewayConfig;
+const prefix = `pbtest:split:${randomBytes(4).toString('hex')}:`;
+const outcomes = new Map<string, StepOutcome>();
+const submitted: PaymentCommand[] = [];
+
+async function execute(command: PaymentCommand): Promise<void> {
+  const reference = command.payment.operation_reference ?? '';
+  submitted.push(command);
+  if (outcomes.has(reference)) return; // the ledger drops a duplicate
+  // A cancel or refund names our operation by its id: the worker resolves it to the PSP reference.
+  const key = outcomes.get(command.payment.gateway_key);
+  const payment = { ...command.payment, gateway_key: key?.state === 'SUCCEEDED' && key.gatewayReference ? key.gatewayReference : command.payment.gateway_key };
+  const ctx: OperationContext = { operationId: reference, command: command.command, payment };
+  const request = t.authenticate(t.buildRequest(ctx, gateway), gateway, new Date());
+  const res = await http.request<string>({
+    method: request.method,
+    url: request.path,
+    headers: request.headers,
+    data: request.body,
+    transformRequest: [(d: unknown) => d],
+  });
+  const outcome = t.parseResponse(ctx, { status: res.status, headers: {}, body: res.data, elapsedMs: 0 }, gateway);
+  outcomes.set(
+    reference,
+    outcome.status === 'SUCCESS'
+      ? { state: 'SUCCEEDED', gatewayReference: outcome.gatewayReference }
+      : outcome.status === 'FAIL'
+        ? { state: 'FAILED', reason: outcome.reason }
+        : { state: 'OPEN' },
+  );
+}
+
+function coordinator(submit: (c: PaymentCommand) => Promise<void> = execute): SplitTenderCoordinator {
+  return new SplitTenderCoordinator({
+    submit,
+    outcome: async (id) => outcomes.get(id) ?? { state: 'OPEN' },
+    redis,
+    keyPrefix: prefix,
+    logger: silentLogger(),
+    stepTimeoutMs: 5000,
+    pollMs: 20,
+  });
+}
+
+async function balance(card: string): Promise<number | undefined> {
+  const ctx: OperationContext = {
+    operationId: `op-bal-${randomBytes(4).toString('hex')}`,
+    command: 'balance_inquiry',
+    payment: { gateway: 'sim', gateway_account: 'acme', gateway_key: card, amount: 0, currency: 'EUR' },
+  };
+  const request = t.authenticate(t.buildRequest(ctx, gateway), gateway, new Date());
+  const res = await http.request<string>({
+    method: request.method,
+    url: request.path,
+    headers: request.headers,
+    data: request.body,
+    transformRequest: [(d: unknown) => d],
+  });
+  return t.parseResponse(ctx, { status: res.status, headers: {}, body: res.data, elapsedMs: 0 }, gateway).amount;
+}
+
+function plan(id: string, card: string, cardKey: string, capture = false): SplitTenderPlan {
+  return {
+    id,
+    channel: 'web',
+    order_id: `ORD-${id}`,
+    currency: 'EUR',
+    total: 10000,
+    capture,
+    gift_card: { gateway: 'sim', gateway_account: 'acme', gateway_key: card, amount: 3000 },
+    card: { gateway: 'sim', gateway_account: 'acme', gateway_key: cardKey },
+  };
+}
+
+beforeAll(async () => {
+  sim = await startPspSimulator({
+    port: 0,
+    host: '127.0.0.1',
+    apiKey: API_KEY,
+    webhookUrl: 'http://127.0.0.1:9/none',
+    webhookSecret: 'whsec_split_tender_01',
+    seed: 5,
+  });
+  gateway = {
+    name: 'sim',
+    type: 'simulator',
+    baseUrl: sim.url,
+    apiKey: API_KEY,
+    webhookSecret: 'whsec_split_tender_01',
+    webhookSecretPrevious: '',
+    merchantAccount: '',
+    merchantId: '',
+    keyId: '',
+    sharedSecret: '',
+    reportUsername: '',
+    reportPassword: '',
+    reportBaseUrl: '',
+    timeoutMs: 5000,
+    maxSockets: 8,
+  };
+  http = createOutboundHttp({ baseURL: sim.url, timeoutMs: 5000, maxSockets: 8 });
+  redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+});
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  await sim?.stop();
+});
+
+describe('split tender (gift card plus card)', () => {
+  it('redeems the gift card part, then authorizes the card for the remainder only', async () => {
+    const id = `st-ok-${randomBytes(3).toString('hex')}`;
+    expect(await coordinator().run(plan(id, 'gc_split_5000', 'pm_card_visa'))).toBe('DONE');
+    const card = submitted.find((c) => c.payment.operation_reference === stepReferences(id).card);
+    expect(card?.payment.amount).toBe(7000);
+    expect(await balance('gc_split_5000')).toBe(2000);
+  });
+
+  it('voids the redemption when the card part is declined: the gift card holds its whole balance again', async () => {
+    const id = `st-rb-${randomBytes(3).toString('hex')}`;
+    expect(await coordinator().run(plan(id, 'gc_rollback_4000', 'pm_card_declined'))).toBe('ROLLED_BACK');
+    expect(outcomes.get(stepReferences(id).giftCardVoid)?.state).toBe('SUCCEEDED');
+    expect(await balance('gc_rollback_4000')).toBe(4000);
+  });
+
+  it('refunds a captured redemption in full when the card part of a sale is declined', async () => {
+    const id = `st-sale-${randomBytes(3).toString('hex')}`;
+    expect(await coordinator().run(plan(id, 'gc_salerb_3000', 'pm_insufficient_funds', true))).toBe('ROLLED_BACK');
+    expect(await balance('gc_salerb_3000')).toBe(3000);
+  });
+
+  it('charges no card when the redemption is declined (FAILED)', async () => {
+    const id = `st-fail-${randomBytes(3).toString('hex')}`;
+    expect(await coordinator().run(plan(id, 'gc_poor_100', 'pm_card_visa'))).toBe('FAILED');
+    expect(submitted.some((c) => c.payment.operation_reference === stepReferences(id).card)).toBe(false);
+  });
+
+  it('resumes after a crash between steps from the state in Redis, without redeeming twice', async () => {
+    const id = `st-crash-${randomBytes(3).toString('hex')}`;
+    const p = plan(id, 'gc_crash_6000', 'pm_card_declined');
+    // The first process dies while submitting the card part: the redemption landed, the state says CHARGING_CARD.
+    const crashing = coordinator(async (c) => {
+      if (c.payment.operation_reference === stepReferences(id).card) throw new Error('crash');
+      await execute(c);
+    });
+    await expect(crashing.run(p)).rejects.toThrow('crash');
+    expect(await crashing.state(id)).toBe('CHARGING_CARD');
+    expect(await balance('gc_crash_6000')).toBe(3000);
+    // A new process runs the same split: it goes on from the card part, and rolls the redemption back.
+    expect(await coordinator().run(p)).toBe('ROLLED_BACK');
+    expect(submitted.filter((c) => c.payment.operation_reference === stepReferences(id).giftCard)).toHaveLength(1);
+    expect(await balance('gc_crash_6000')).toBe(6000);
+  });
+
+  it('refunds card first, then the gift card, each part under its own reference', async () => {
+    const id = `st-ref-${randomBytes(3).toString('hex')}`;
+    const p = plan(id, 'gc_refund_3000', 'pm_card_visa', true);
+    expect(await coordinator().run(p)).toBe('DONE');
+    expect(await balance('gc_refund_3000')).toBe(0);
+    const refunded = await coordinator().refundOrder(p, 8000, 1);
+    expect(refunded).toEqual({ card: 7000, gift_card: 1000, failed: [] });
+    expect(await balance('gc_refund_3000')).toBe(1000);
+  });
+});
