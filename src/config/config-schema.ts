@@ -247,6 +247,10 @@ export const configSchema = {
     'retention.archive_dir': { type: 'string', default: 'var/archive' },
     'retention.batch': { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
     'retention.require_reconciliation': { type: 'boolean', default: false },
+    // --- Payment methods: 3-D Secure / redirect hand-off, recurring billing (docs/PAYMENT-METHODS.md).
+    'authentication.action_timeout_ms': { ...positiveInt, default: 900000 },
+    'recurring.retry_schedule_ms': { type: 'array', maxItems: 10, items: positiveInt, default: [86400000, 259200000, 432000000] },
+    'recurring.run_limit': { ...positiveInt, default: 500 },
 
     // Each gateway's keys come from its own definition (src/gateways/<name>/<name>-gateway.ts).
     gateways: gatewaysSchema(),

@@ -150,6 +150,25 @@ export interface Config {
   /** The long-running poller (`payment-bridge poll`): one pass every `intervalMs`, milliseconds. Default 30000. */
   readonly pollerProcess: { readonly intervalMs: number };
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };
+  /** The customer-action hand-off (3-D Secure, redirects). */
+  readonly authentication: {
+    /**
+     * How long an operation waits in ACTION_REQUIRED for the customer before the poller asks the PSP once
+     * more and, still waiting, fails it (reason `ACTION_EXPIRED`) and voids what the PSP holds, ms.
+     * Default 900000 (15 min).
+     */
+    readonly actionTimeoutMs: number;
+  };
+  /** Recurring billing: the poller's schedule runner and dunning. */
+  readonly recurring: {
+    /**
+     * Waits before each retry of a cycle whose charge was softly declined, ms; after the last one the
+     * cycle fails for good (`recurring.failed` event). Default [86400000, 259200000, 432000000] (1 d, 3 d, 5 d).
+     */
+    readonly retryScheduleMs: readonly number[];
+    /** Most due cycles started per poller pass. Default 500. */
+    readonly runLimit: number;
+  };
   readonly security: SecurityConfig;
   readonly edge: EdgeConfig;
   readonly audit: AuditConfig;

@@ -18,6 +18,8 @@ function entrySchema(definition: GatewayDefinition): Record<string, unknown> {
     base_url: httpUrl,
     timeout_ms: { ...positiveInt, default: 10000 },
     max_sockets: { ...positiveInt, default: 256 },
+    // Token on first use (payment.payment_method.store) is allowed on this gateway.
+    store_payment_methods: { type: 'boolean', default: false },
   };
   const required = ['type', 'base_url'];
   for (const [field, setting] of Object.entries(definition.settings)) {
@@ -61,5 +63,6 @@ export function toGatewayConfig(name: string, raw: Record<string, unknown>): Gat
     ...credentials,
     timeoutMs: raw.timeout_ms as number,
     maxSockets: raw.max_sockets as number,
+    storePaymentMethods: raw.store_payment_methods === true,
   };
 }

@@ -249,6 +249,8 @@ function toConfig(p: Params): Config {
       unresolvedIntervalMs: num(p, 'poller.unresolved_interval_ms'),
       webhookWaitAlertMs: num(p, 'poller.webhook_wait_alert_ms'),
     },
+    authentication: { actionTimeoutMs: num(p, 'authentication.action_timeout_ms') },
+    recurring: { retryScheduleMs: p['recurring.retry_schedule_ms'] as number[], runLimit: num(p, 'recurring.run_limit') },
     registration: { attempts: num(p, 'registration.attempts'), backoffBaseMs: num(p, 'registration.backoff_base_ms') },
     authorizations: {
       validityMs: p['authorizations.validity_ms'] as Record<string, number>,

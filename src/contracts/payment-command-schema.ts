@@ -1,6 +1,7 @@
 import { CURRENCY_CODES } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 import { CHANNELS, COMMAND_TYPES } from './payment-command';
+import { paymentMethodRules, paymentMethodSchema, recurringSchema } from './payment-method-schema';
 
 /**
  * JSON Schemas of the canonical command. One base payment schema, refined per command type (a capture
@@ -98,7 +99,10 @@ const payment = {
         { type: 'array', maxItems: 64, items: { type: 'object', maxProperties: 8 } },
       ],
     },
+    payment_method: paymentMethodSchema,
+    recurring: recurringSchema,
   },
+  allOf: paymentMethodRules,
 } as const;
 
 /** Per-command refinements, applied on top of the base payment schema. */

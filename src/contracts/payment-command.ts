@@ -1,3 +1,5 @@
+import type { PaymentMethodSpec, RecurringSpec } from './payment-method';
+
 /**
  * The canonical command model. Every channel (the bus over HTTP, web checkout, POS, marketplace over
  * AMQP) puts the same envelope on the commands exchange; amounts are integers of minor units.
@@ -82,6 +84,10 @@ export interface Payment {
   splits?: PaymentSplit[];
   /** Stored value card commands: what they need beyond the card token (see `stored-value.ts`). */
   stored_value?: StoredValueDetails;
+  /** What pays, when not a stored card: a one-time method, a wallet, BNPL, crypto (payment-method.ts). */
+  payment_method?: PaymentMethodSpec;
+  /** A merchant-initiated charge on a stored credential (payment-method.ts). */
+  recurring?: RecurringSpec;
   /** Set by the bridge on the void of an orphaned authorization: why it voided it (echoed on the cancel event). */
   orphan_reversal?: string;
 }

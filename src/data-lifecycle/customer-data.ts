@@ -29,6 +29,10 @@ const PAYMENT_FIELD_POLICY: Record<keyof Payment, 'keep' | 'erase'> = {
   lines: 'keep',
   method_details: 'keep',
   custom_attributes: 'erase',
+  // The shopper's e-mail, name, address and a one-time method's token: the customer's.
+  payment_method: 'erase',
+  // Schedule id, cycle and the scheme's transaction id: what a recurring charge is reconciled by.
+  recurring: 'keep',
 };
 
 const KEPT_PAYMENT_FIELDS: ReadonlySet<string> = new Set(Object.keys(PAYMENT_FIELD_POLICY).filter((k) => PAYMENT_FIELD_POLICY[k as keyof Payment] === 'keep'));

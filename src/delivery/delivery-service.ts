@@ -166,7 +166,7 @@ export class DeliveryService {
       warn: (m: string, meta: Record<string, unknown>) => logger.warn(m, { operation_id: op.id, command: op.command, ...meta }),
       error: (m: string, meta: Record<string, unknown>) => logger.error(m, { operation_id: op.id, command: op.command, ...meta }),
     };
-    if (isTerminal(read.state) || read.state === 'PENDING' || read.state === 'UNRESOLVED') {
+    if (isTerminal(read.state) || read.state === 'PENDING' || read.state === 'ACTION_REQUIRED' || read.state === 'UNRESOLVED') {
       // Already decided (or waiting for a webhook/the poller; UNRESOLVED is never sent again): make sure its event is on its way.
       const settled = await recorder.settle(read.id);
       return { kind: 'done', state: settled.state };

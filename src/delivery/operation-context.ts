@@ -103,6 +103,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
     case 'RECEIVED':
     case 'SENT':
     case 'PENDING':
+    case 'ACTION_REQUIRED':
     case 'UNKNOWN':
     case 'UNRESOLVED':
       return { wait: `authorization ${auth.id} is ${auth.state}` };

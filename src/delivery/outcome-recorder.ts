@@ -19,10 +19,38 @@ import { Decline } from '../errors/decline';
 import { declineOfFailure, declineOfOutcome, noteDecline } from './decline-recording';
 import { alertUnresolved, noteUnresolvedSettled } from './unresolved-operations';
 import { commandOutcome, noteOutcome } from '../metrics/outcome-metrics';
+import { assertNever } from '../gateways/assert-never';
+import { boundedAction } from '../gateways/customer-action';
+import { wantsStoredToken } from '../contracts/payment-method';
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
 export function ledgerStateOf(status: OutcomeStatus): OperationState {
-  return status === 'SUCCESS' ? 'SUCCEEDED' : status === 'FAIL' ? 'FAILED' : 'PENDING';
+  switch (status) {
+    case 'SUCCESS':
+      return 'SUCCEEDED';
+    case 'FAIL':
+      return 'FAILED';
+    case 'PENDING':
+      return 'PENDING';
+    case 'ACTION_REQUIRED':
+      return 'ACTION_REQUIRED';
+    default:
+      return assertNever(status, 'outcome status');
+  }
+}
+
+/**
+ * The action fields of a move: entering ACTION_REQUIRED stores what the storefront needs and its expiry
+ * (`authentication.action_timeout_ms` from now; a repeated notice keeps the first expiry); leaving it keeps
+ * only the action's kind (the client secret is not kept past its use).
+ */
+function actionFields(op: OperationRecord, to: OperationState, outcome: GatewayOutcome, config: Config, now: number): TransitionFields {
+  if (to === 'ACTION_REQUIRED') {
+    if (op.state === 'ACTION_REQUIRED') return { nextCheckAt: op.nextCheckAt ?? now + config.authentication.actionTimeoutMs, action: outcome.action };
+    return { nextCheckAt: now + config.authentication.actionTimeoutMs, pollStep: 0, action: outcome.action ? boundedAction(outcome.action) : undefined };
+  }
+  if (op.state === 'ACTION_REQUIRED' && op.action) return { action: { kind: op.action.kind } };
+  return {};
 }
 
 /** Where an outcome came from, kept in the operation's history. */
@@ -67,6 +95,9 @@ export class OutcomeRecorder {
       confirmedCurrency: outcome.currency?.toUpperCase(),
       ...(to === 'FAILED' ? { decline: this.decline(op, declineOfOutcome(op, outcome, this.deps.config)) } : {}),
       ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
+      ...actionFields(op, to, outcome, this.deps.config, Date.now()),
+      // Token on first use: only when the command asked for it (a PSP may name a method stored otherwise).
+      storedToken: wantsStoredToken(op.payment) ? outcome.storedToken : undefined,
       // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
       ...lifecycleFields(this.deps.config, op, to === 'SUCCEEDED', Date.now()),
     };
@@ -112,12 +143,14 @@ export class OutcomeRecorder {
     options: { details?: Record<string, unknown>; decline?: Decline; field?: string; routing?: RoutingRecord } = {},
   ): Promise<OperationRecord> {
     const { details = {}, decline, field, routing } = options;
-    const fields = {
+    const fields: TransitionFields = {
       reason,
       decline: this.decline(op, declineOfFailure(reason, decline)),
       ...(field ? { reasonField: field } : {}),
       // An orchestration refusal: its decisions go on the record (and so on the FAIL event).
       ...(routing ? { routing } : {}),
+      // Leaving ACTION_REQUIRED: the client secret is not kept past its use.
+      ...(op.state === 'ACTION_REQUIRED' && op.action ? { action: { kind: op.action.kind } } : {}),
     };
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null);
   }

@@ -4,6 +4,7 @@ import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationRecord } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
 import { balanceOf, reportedMoney } from './psp-discrepancy';
+import { withoutMethodToken } from '../contracts/payment-method';
 import { assertNever } from '../gateways/assert-never';
 import { Decline, isKnownCode } from '../errors/decline';
 import { BRIDGE_DECLINES } from '../errors/bridge-declines';
@@ -14,8 +15,10 @@ import { declineTableFor } from '../gateways/gateway-registry';
  * Status the OMS sees in a payment notification. `UNRESOLVED`: the bridge stopped expecting an answer
  * from the PSP (its poll schedule ran out) and the money may or may not have moved; not final: a later
  * `SUCCESS` or `FAIL` event of the same operation (a new event id, a higher sequence) settles it.
+ * `ACTION_REQUIRED`: the PSP waits for the customer; the event carries `payment.action` (what the
+ * storefront needs) and a later SUCCESS, FAIL or PENDING event settles it (docs/EVENTS.md).
  */
-export type EventStatus = 'SUCCESS' | 'FAIL' | 'PENDING' | 'UNRESOLVED';
+export type EventStatus = 'SUCCESS' | 'FAIL' | 'PENDING' | 'ACTION_REQUIRED' | 'UNRESOLVED';
 
 /**
  * The reason an UNRESOLVED event carries: the bridge stopped expecting a final answer from the PSP; the
@@ -81,6 +84,8 @@ export function eventStatusOf(state: OperationState): EventStatus | null {
       return 'FAIL';
     case 'PENDING':
       return 'PENDING';
+    case 'ACTION_REQUIRED':
+      return 'ACTION_REQUIRED';
     case 'UNRESOLVED':
       return 'UNRESOLVED';
     case 'RECEIVED':
@@ -116,7 +121,8 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
     method: config.serviceBus.methods.notifications[notificationFor(op.command)],
     params: {
       payment: {
-        ...op.payment,
+        // The one-time method's token stays in the ledger: the OMS sent it, and it is the PSP's.
+        ...withoutMethodToken(op.payment),
         // What the PSP confirmed where it said so, else what was asked (docs/EVENTS.md).
         amount: reported.amount,
         currency: reported.currency,
@@ -136,6 +142,9 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
         ...(op.newGatewayKey ? { new_gateway_key: op.newGatewayKey } : {}),
         // Where the orchestration sent it and why (rules, agreements, failovers), when anything decided.
         ...(op.routing ? { routing: routingEventField(op.routing) } : {}),
+        // Token on first use: the reusable key, once the PSP confirmed the payment (docs/EVENTS.md).
+        ...(op.storedToken && status === 'SUCCESS' ? { token: op.storedToken } : {}),
+        ...(status === 'ACTION_REQUIRED' && op.action ? { action: op.action } : {}),
         // A successful authorization: until when it can be captured (docs/AUTHORIZATION-LIFECYCLE.md).
         ...(op.expiresAt !== undefined && status === 'SUCCESS' ? { expires_at: new Date(op.expiresAt).toISOString() } : {}),
         event_id: eventId,

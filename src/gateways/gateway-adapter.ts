@@ -3,14 +3,18 @@ import type { GatewayType } from './gateway-registry';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { Decline } from '../errors/decline';
 import { AdjustmentFact } from '../adjustments/adjustment';
+import { CustomerAction } from './customer-action';
 
 /**
  * The seam every gateway fills in: a pure transformer (shapes and units of one PSP, no I/O, no clock
  * except the `now` it is given) used by one shared thin client. See docs/ARCHITECTURE.md.
  */
 
-/** What the gateway said about an operation, in our words. */
-export type OutcomeStatus = 'SUCCESS' | 'FAIL' | 'PENDING';
+/**
+ * What the gateway said about an operation, in our words. `ACTION_REQUIRED`: the PSP waits for the
+ * customer (3-D Secure, a redirect to approve); not final, it settles by webhook, inquiry or expiry.
+ */
+export type OutcomeStatus = 'SUCCESS' | 'FAIL' | 'PENDING' | 'ACTION_REQUIRED';
 
 export interface GatewayOutcome {
   status: OutcomeStatus;
@@ -20,6 +24,13 @@ export interface GatewayOutcome {
   gatewayReference?: string;
   /** revalidate / tokenize: the key the OMS must use from now on. */
   newGatewayKey?: string;
+  /** ACTION_REQUIRED: what the storefront needs to let the customer act. */
+  action?: CustomerAction;
+  /**
+   * Token on first use: the reusable key of the method the PSP stored with this authorize or sale (what a
+   * later command sends as `gateway_key`); reported on the event as `payment.token`.
+   */
+  storedToken?: string;
   /** FAIL: the decline or error code the OMS receives as `reason`. */
   reason?: string;
   /**

@@ -17,6 +17,11 @@ export interface GatewayBaseConfig {
   readonly timeoutMs: number;
   /** Keep-alive pool size per gateway. Default 256. */
   readonly maxSockets: number;
+  /**
+   * `store_payment_methods`: token on first use is allowed on this gateway (a command asks for it with
+   * `payment.payment_method.store`). Default false; absent counts as false.
+   */
+  readonly storePaymentMethods?: boolean;
 }
 
 /**

@@ -2,6 +2,7 @@ import { Channel, CommandType, Payment, PaymentCommand } from '../contracts/paym
 import { Decline, parseDecline } from '../errors/decline';
 import { OperationState } from './operation-state';
 import { RoutingRecord, parseRoutingRecord } from './routing-record';
+import { CustomerAction, parseCustomerAction } from '../gateways/customer-action';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
 export interface OperationRecord {
@@ -40,6 +41,10 @@ export interface OperationRecord {
   confirmedAmount?: number;
   /** ISO 4217 currency the PSP confirmed (absent: it did not say). */
   confirmedCurrency?: string;
+  /** ACTION_REQUIRED: what the storefront needs (kept as `{kind}` only once the operation moves on). */
+  action?: CustomerAction;
+  /** Token on first use: the reusable key of the method the PSP stored with this payment. */
+  storedToken?: string;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
   /**
@@ -105,6 +110,8 @@ const FIELDS: FieldTable = {
   confirmedCurrency: { hash: 'confirmed_currency', codec: text },
   digest: { hash: 'digest', codec: text },
   routing: { hash: 'routing', codec: json(parseRoutingRecord) },
+  action: { hash: 'action', codec: json(parseCustomerAction) },
+  storedToken: { hash: 'stored_token', codec: text },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -124,6 +131,8 @@ export const TRANSITION_SETTABLE = [
   'confirmedAmount',
   'confirmedCurrency',
   'routing',
+  'action',
+  'storedToken',
 ] as const satisfies readonly (keyof OperationRecord)[];
 
 /**

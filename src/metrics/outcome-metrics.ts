@@ -28,7 +28,7 @@ const endToEndSeconds = histogram(
   E2E_BUCKETS,
 );
 
-/** The outcome label of a move to `to`, or null when the move is not an outcome (PENDING, UNKNOWN, SENT). */
+/** The outcome label of a move to `to`, or null when the move is not an outcome (PENDING, ACTION_REQUIRED, UNKNOWN, SENT). */
 export function commandOutcome(to: OperationState, interaction: Readonly<Record<string, unknown>>): CommandOutcome | null {
   switch (to) {
     case 'SUCCEEDED':
@@ -38,9 +38,20 @@ export function commandOutcome(to: OperationState, interaction: Readonly<Record<
       return interaction.event === 'outcome' || interaction.kind === 'declined' ? 'declined' : 'failed';
     case 'UNRESOLVED':
       return 'unresolved';
-    default:
+    // Not outcomes: on the way, or waiting (for the PSP, the poller, or the customer's action).
+    case 'RECEIVED':
+    case 'SENT':
+    case 'PENDING':
+    case 'ACTION_REQUIRED':
+    case 'UNKNOWN':
       return null;
+    default:
+      return assertNever(to);
   }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unmapped state: ${JSON.stringify(value)}`);
 }
 
 /**

@@ -19,9 +19,11 @@ import { counter } from '../metrics/metrics-registry';
  * - `uncaptured_past_age`: succeeded, and no capture or cancel succeeded for it within
  *   `authorizations.orphan_void_after_ms`;
  * - `oms_told_failed`: the OMS was told it failed, and a later PSP fact says the PSP authorised it;
- * - `oms_told_unresolved`: the OMS was told it is unresolved, and a later PSP fact says it was authorised.
+ * - `oms_told_unresolved`: the OMS was told it is unresolved, and a later PSP fact says it was authorised;
+ * - `action_expired`: the customer never completed the PSP's action (3-D Secure, a redirect) in time; the
+ *   operation failed, and what the PSP holds is voided (poller/action-expiry.ts).
  */
-export const ORPHAN_REASONS = ['uncaptured_past_age', 'oms_told_failed', 'oms_told_unresolved'] as const;
+export const ORPHAN_REASONS = ['uncaptured_past_age', 'oms_told_failed', 'oms_told_unresolved', 'action_expired'] as const;
 export type OrphanReason = (typeof ORPHAN_REASONS)[number];
 
 /** What became of one orphan. */

@@ -15,6 +15,7 @@ import { setScrapeCollector } from '../metrics/scrape-gauges';
 import { counter } from '../metrics/metrics-registry';
 import { LifecycleSweep } from '../poller/lifecycle-sweep';
 import { PollReport, Poller } from '../poller/poller';
+import { ActionExpiry } from '../poller/action-expiry';
 import { createRedis } from '../redis/redis-connection';
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
@@ -34,6 +35,8 @@ interface PassDeps {
   lifecycle: LifecycleSweep;
   retention: RetentionSweep;
   reviews: RiskReviewExpiry;
+  /** Customer actions (3-D Secure, redirects) past `authentication.action_timeout_ms`. */
+  actions: ActionExpiry;
 }
 
 function passDeps(config: Config, logger: Logger, routes: ReadonlyMap<string, GatewayRoute>, redis: Redis, eventsQueue: Queue, deliveryQueue: Queue): PassDeps {
@@ -44,7 +47,8 @@ function passDeps(config: Config, logger: Logger, routes: ReadonlyMap<string, Ga
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
   const retention = new RetentionSweep({ config, redis, logger });
   const reviews = new RiskReviewExpiry({ config, redis, ledger, recorder, logger, deliveryQueue });
-  return { config, redis, logger, poller, lifecycle, retention, reviews };
+  const actions = new ActionExpiry({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, deliveryQueue, logger });
+  return { config, redis, logger, poller, lifecycle, retention, reviews, actions };
 }
 
 /**
@@ -68,6 +72,11 @@ async function pollPass(deps: PassDeps, lockMs: number): Promise<PollReport | nu
     await deps.retention.runOnce().catch((err: Error) => logger.warn('retention sweep failed', { error: err.message }));
     // Authorizations held for review past their deadline are voided.
     await deps.reviews.runOnce().catch((err: Error) => logger.warn('risk review expiry failed', { error: err.message }));
+    const actions = await deps.actions.runOnce().catch((err: Error) => {
+      logger.warn('customer action expiry failed', { error: err.message });
+      return null;
+    });
+    if (actions && actions.due > 0) logger.info('customer action expiry', { ...actions });
     passes.inc({ result: 'ran' });
     return report;
   } finally {

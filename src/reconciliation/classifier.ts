@@ -232,6 +232,7 @@ function standing(state: OperationState): LedgerStanding {
       return 'failed';
     case 'SENT':
     case 'PENDING':
+    case 'ACTION_REQUIRED':
     case 'UNKNOWN':
     case 'UNRESOLVED':
       return 'open';

@@ -6,7 +6,8 @@ import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
 import { AdyenAmount, toAdyenAmount } from './adyen-amount';
 import { idempotencyKeyFor, merchantReferenceFor } from './adyen-references';
-import { customAttribute, parseStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
+import { customAttribute, shopperReferenceForNewToken } from './adyen-stored-token';
+import { adyenLineItems, adyenMethodFields } from './adyen-methods';
 
 /**
  * Request bodies for Checkout API v71 (`test/fixtures/specs/adyen-checkout-v71.json`), one per command.
@@ -16,7 +17,7 @@ import { customAttribute, parseStoredToken, shopperReferenceForNewToken } from '
  *
  * | command | request |
  * | --- | --- |
- * | authorize | `POST /payments`, stored card, `additionalData.manualCapture: "true"` |
+ * | authorize | `POST /payments`, the payment's method (adyen-methods.ts), `additionalData.manualCapture: "true"` |
  * | sale | `POST /payments`, stored card, `captureDelayHours: 0` (immediate capture) |
  * | revalidate | `POST /payments` with the stored card again (manual capture); new pspReference = new key |
  * | capture | `POST /payments/{pspReference}/captures` (partial when `amount` is less than authorised) |
@@ -31,8 +32,7 @@ import { customAttribute, parseStoredToken, shopperReferenceForNewToken } from '
  * authorisation is still valid (success true) or not. So validate is PENDING until that webhook.
  */
 
-/** Unused for server-to-server ContAuth payments (no shopper to redirect), but required by `/payments`. */
-export const ADYEN_RETURN_URL = 'https://payment-bridge.invalid/adyen/return';
+export { ADYEN_RETURN_URL } from './adyen-methods';
 
 /** How Adyen may reuse a stored card without the shopper present. */
 const RECURRING_MODEL = 'UnscheduledCardOnFile';
@@ -64,16 +64,12 @@ function storedCardKeyFor(ctx: OperationContext): string {
 }
 
 function paymentBody(ctx: OperationContext, gateway: GatewayConfig, capture: 'manual' | 'immediate'): Json {
-  const token = parseStoredToken(storedCardKeyFor(ctx), ctx.payment, gateway.name);
   const body: Json = {
     amount: amountOf(ctx),
     merchantAccount: gateway.merchantAccount,
     reference: merchantReferenceFor(ctx.operationId),
-    paymentMethod: { type: 'scheme', storedPaymentMethodId: token.storedPaymentMethodId },
-    shopperReference: token.shopperReference,
-    shopperInteraction: 'ContAuth',
-    recurringProcessingModel: RECURRING_MODEL,
-    returnUrl: ADYEN_RETURN_URL,
+    // The payment method (stored card, one-time card, wallet, Klarna) and token on first use: adyen-methods.ts.
+    ...adyenMethodFields(ctx, gateway, storedCardKeyFor(ctx)),
   };
   if (ctx.payment.order_id) body.merchantOrderReference = ctx.payment.order_id.slice(0, 1000);
   if (capture === 'manual') body.additionalData = { manualCapture: 'true' };
@@ -93,7 +89,16 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
     case 'sale':
       return { path: '/payments', body: paymentBody(ctx, gateway, 'immediate') };
     case 'capture':
-      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/captures`, body: { merchantAccount, amount: amountOf(ctx), reference } };
+      // A partial capture per shipment names its lines (Klarna requires them; harmless for cards).
+      return {
+        path: `/payments/${pspReferenceOf(ctx, gateway)}/captures`,
+        body: {
+          merchantAccount,
+          amount: amountOf(ctx),
+          reference,
+          ...(ctx.payment.lines && ctx.payment.lines.length > 0 ? { lineItems: adyenLineItems(ctx.payment.lines, ctx.payment.currency) } : {}),
+        },
+      };
     case 'refund':
       return { path: `/payments/${pspReferenceOf(ctx, gateway)}/refunds`, body: { merchantAccount, amount: amountOf(ctx), reference } };
     case 'cancel':

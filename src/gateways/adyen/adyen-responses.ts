@@ -9,6 +9,8 @@ import { adyenConfirmedMoney } from './adyen-amount';
 import { classifyAdyenError } from './adyen-errors';
 import { formatStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
 import { mapModificationStatus, mapResultCode } from './adyen-status-map';
+import { adyenAction, adyenStoredToken, newTokenShopperReference, shopperPresent } from './adyen-methods';
+import { wantsStoredToken } from '../../contracts/payment-method';
 
 /** Reading Checkout v71 answers into outcomes; non-2xx answers become classified `GatewayError`s. */
 
@@ -41,7 +43,7 @@ function requiredStr(o: Json, key: string, response: GatewayResponse, gateway: s
 
 function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
   const resultCode = requiredStr(body, 'resultCode', response, gateway);
-  const status = mapResultCode(resultCode, gateway);
+  const status = mapResultCode(resultCode, gateway, shopperPresent(ctx.payment));
   const pspReference = str(body, 'pspReference');
   const outcome: GatewayOutcome = { status, gatewayStatus: resultCode };
   if (pspReference) outcome.gatewayReference = pspReference;
@@ -49,6 +51,12 @@ function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResp
   withConfirmedMoney(outcome, adyenConfirmedMoney(body.amount));
   // The decline code is refusalReasonCode (e.g. "2"); refusalReason is its label; for the shopper-flow codes the resultCode itself.
   if (status === 'FAIL') outcome.reason = str(body, 'refusalReasonCode') ?? str(body, 'refusalReason') ?? resultCode;
+  if (status === 'ACTION_REQUIRED') outcome.action = adyenAction(body.action);
+  // Token on first use: Adyen names the stored method in additionalData once the payment is authorised.
+  if (status === 'SUCCESS' && wantsStoredToken(ctx.payment)) {
+    const token = adyenStoredToken(body.additionalData, newTokenShopperReference(ctx.payment, ctx.operationId));
+    if (token) outcome.storedToken = token;
+  }
   // revalidate: the new authorisation replaces the old one in the OMS.
   if (ctx.command === 'revalidate' && status !== 'FAIL' && pspReference) outcome.newGatewayKey = pspReference;
   return outcome;

@@ -100,11 +100,14 @@ function isOneOf<T extends string>(list: readonly T[], value: string): value is 
 /**
  * Outcome of a `/payments` resultCode.
  *
- * payment-bridge pays server to server with a stored method and no shopper session, so the codes that ask
- * for a shopper (3-D Secure, redirect, present-to-shopper) or that only report an authentication are
- * failures of the operation, not a wait that nobody can end.
+ * With a shopper there (a one-time method, or a stored card charged on-session: `shopperPresent`), the
+ * codes that ask for the shopper (3-D Secure identify/challenge, a redirect, present-to-shopper) are
+ * ACTION_REQUIRED: the storefront gets Adyen's `action` and the AUTHORISATION webhook completes it. A
+ * merchant-initiated charge on a stored card has no shopper session: those codes are failures of the
+ * operation there, not a wait nobody can end. Codes that only report an authentication (we never ask
+ * for authentication only) fail either way.
  */
-export function resultCodeStatus(resultCode: AdyenResultCode): OutcomeStatus {
+export function resultCodeStatus(resultCode: AdyenResultCode, shopperPresent = false): OutcomeStatus {
   switch (resultCode) {
     case 'Authorised':
     case 'Success':
@@ -119,12 +122,13 @@ export function resultCodeStatus(resultCode: AdyenResultCode): OutcomeStatus {
     case 'Error':
     case 'Cancelled':
       return 'FAIL';
-    case 'AuthenticationFinished':
-    case 'AuthenticationNotRequired':
     case 'ChallengeShopper':
     case 'IdentifyShopper':
     case 'PresentToShopper':
     case 'RedirectShopper':
+      return shopperPresent ? 'ACTION_REQUIRED' : 'FAIL';
+    case 'AuthenticationFinished':
+    case 'AuthenticationNotRequired':
       return 'FAIL';
     default:
       return assertNever(resultCode, 'Adyen resultCode');
@@ -132,9 +136,9 @@ export function resultCodeStatus(resultCode: AdyenResultCode): OutcomeStatus {
 }
 
 /** `resultCodeStatus` for a string from the wire: an undocumented code throws `outcome_unknown`. */
-export function mapResultCode(value: string, gateway: string): OutcomeStatus {
+export function mapResultCode(value: string, gateway: string, shopperPresent = false): OutcomeStatus {
   if (!isOneOf(ADYEN_RESULT_CODES, value)) throw unknown('resultCode', value, gateway);
-  return resultCodeStatus(value);
+  return resultCodeStatus(value, shopperPresent);
 }
 
 /** Modifications are asynchronous: `received` means Adyen has it; the webhook brings the outcome. */

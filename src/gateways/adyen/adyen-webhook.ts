@@ -6,6 +6,7 @@ import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
 import { AdyenEventCode, mapEvent } from './adyen-status-map';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
+import { adyenStoredToken } from './adyen-methods';
 import { AdjustmentFact } from '../../adjustments/adjustment';
 import { GatewayOutcome, WebhookAck, WebhookEvent } from '../gateway-adapter';
 
@@ -48,6 +49,12 @@ export interface AdyenNotificationItem {
   eventDate?: string;
   /** Dispute notifications: the scheme's chargeback reason code (`additionalData.chargebackReasonCode`). */
   chargebackReasonCode?: string;
+  /**
+   * AUTHORISATION of a payment with token on first use: the stored method as `<shopperReference>:<id>`
+   * (`additionalData` `tokenization.storedPaymentMethodId` / `recurring.recurringDetailReference` with
+   * `tokenization.shopperReference` / `recurring.shopperReference`).
+   */
+  storedToken?: string;
 }
 
 function isObject(v: unknown): v is Json {
@@ -56,6 +63,11 @@ function isObject(v: unknown): v is Json {
 
 function optionalString(o: Json, key: string): string | undefined {
   return typeof o[key] === 'string' ? (o[key] as string) : undefined;
+}
+
+function webhookStoredToken(additional: Json): string | undefined {
+  const shopper = optionalString(additional, 'tokenization.shopperReference') ?? optionalString(additional, 'recurring.shopperReference');
+  return shopper ? adyenStoredToken(additional, shopper) : undefined;
 }
 
 function toItem(raw: unknown): AdyenNotificationItem | undefined {
@@ -81,6 +93,7 @@ function toItem(raw: unknown): AdyenNotificationItem | undefined {
     hmacSignature: optionalString(additional, 'hmacSignature'),
     eventDate: optionalString(n, 'eventDate'),
     chargebackReasonCode: optionalString(additional, 'chargebackReasonCode'),
+    storedToken: webhookStoredToken(additional),
   };
 }
 
@@ -220,6 +233,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig): Webh
     // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
+    if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedToken) outcome.storedToken = item.storedToken;
     const event: WebhookEvent = {
       eventId: `${item.pspReference}:${item.eventCode}:${item.success}`,
       gatewayReference: item.pspReference,

@@ -8,6 +8,7 @@ import { toCybersourceAmount } from './cybersource-currencies';
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
 import { pathSegment } from '../path-segment';
+import { cybersourceMethodFields } from './cybersource-methods';
 
 /**
  * Command → Cybersource REST request (pts/v2, tss/v2, tms/v1). Pure.
@@ -73,15 +74,14 @@ function id(payment: Payment): string {
  * field the 2020 createPayment request documents ("when you use Payment Tokenization … the value for the
  * Customer ID is actually the Cybersource payment token"); with TMS v1 that is the payment instrument id.
  */
-function paymentRequest(ctx: OperationContext, capture: boolean, merchantInitiated: boolean): GatewayRequest {
+function paymentRequest(ctx: OperationContext, gateway: GatewayConfig, capture: boolean, revalidate: boolean): GatewayRequest {
   const { payment } = ctx;
+  // The method (stored token, transient token, token on first use) and merchant-initiated flags: cybersource-methods.ts.
+  const method = cybersourceMethodFields(payment, gateway, revalidate);
   return post('/pts/v2/payments', {
     clientReferenceInformation: { code: merchantReference(ctx.operationId) },
-    processingInformation: {
-      capture,
-      ...(merchantInitiated ? { authorizationOptions: { initiator: { type: 'merchant', storedCredentialUsed: true } } } : {}),
-    },
-    paymentInformation: { customer: { customerId: payment.gateway_key } },
+    processingInformation: { capture, ...method.processing },
+    ...method.body,
     orderInformation: { amountDetails: amountDetails(payment.amount, payment.currency) },
   });
 }
@@ -143,12 +143,12 @@ export function buildCybersourceRequest(ctx: OperationContext, gateway: GatewayC
   if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, gateway.name);
   switch (ctx.command) {
     case 'authorize':
-      return paymentRequest(ctx, false, false);
+      return paymentRequest(ctx, gateway, false, false);
     case 'sale':
-      return paymentRequest(ctx, true, false);
+      return paymentRequest(ctx, gateway, true, false);
     case 'revalidate':
       // A new authorization from the same stored token (gateway_key), merchant-initiated.
-      return paymentRequest(ctx, false, true);
+      return paymentRequest(ctx, gateway, false, true);
     case 'capture':
       return post(`/pts/v2/payments/${id(payment)}/captures`, {
         clientReferenceInformation: { code },

@@ -13,6 +13,8 @@ import {
   toCybersourceStatus,
   toCybersourceTokenState,
 } from './cybersource-status-map';
+import { cybersourceStoredToken } from './cybersource-methods';
+import { wantsStoredToken } from '../../contracts/payment-method';
 
 /**
  * Cybersource REST response → our outcome. Pure.
@@ -139,6 +141,11 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     const status = toCybersourceStatus(body.status, gateway);
     outcome = toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
     if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
+    // Token on first use (actionList TOKEN_CREATE): the TMS customer created with the payment.
+    if (outcome.status === 'SUCCESS' && wantsStoredToken(ctx.payment)) {
+      const token = cybersourceStoredToken(body);
+      if (token) outcome.storedToken = token;
+    }
   }
   return withConfirmedMoney(outcome, reportedMoney(ctx, body));
 }

@@ -1,6 +1,7 @@
 import { isStoredValueCommand } from '../../contracts/stored-value';
 import { unsupportedCommand } from '../unsupported-command';
 import { CommandValidationError } from '../../errors/command-validation-error';
+import { STRIPE_DEFAULT_GATEWAY, StripeMethodGateway, stripeMethodFields } from './stripe-methods';
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
 import { stripeCurrency, toStripeAmount } from './stripe-amount';
@@ -38,20 +39,26 @@ function metadata(ctx: OperationContext, key = OPERATION_ID_METADATA): { [key: s
 }
 
 /**
- * A confirmed PaymentIntent on a PaymentMethod. `automatic_payment_methods` with redirects off: a server
- * confirm has no return_url, and Stripe refuses a confirm that might redirect without one.
+ * A confirmed PaymentIntent on the payment's method (see `stripeMethodFields`: stored card, one-time card,
+ * wallet, Klarna, crypto; token on first use). revalidate re-authorizes the stored PaymentMethod off-session.
  */
-function paymentIntent(ctx: OperationContext, paymentMethod: string, capture: 'manual' | 'automatic', offSession: boolean): GatewayRequest {
+function paymentIntent(ctx: OperationContext, gateway: StripeMethodGateway, capture: 'manual' | 'automatic'): GatewayRequest {
   const { payment } = ctx;
+  const method =
+    ctx.command === 'revalidate'
+      ? {
+          payment_method: revalidatePaymentMethod(payment),
+          customer: stripeCustomer(payment),
+          off_session: true,
+          automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+        }
+      : stripeMethodFields(payment, gateway, capture, false);
   return post(ctx, '/v1/payment_intents', {
     amount: toStripeAmount(payment.amount, payment.currency),
     currency: stripeCurrency(payment.currency),
     capture_method: capture,
     confirm: true,
-    payment_method: paymentMethod,
-    customer: stripeCustomer(payment),
-    off_session: offSession ? true : undefined,
-    automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+    ...method,
     metadata: metadata(ctx),
   });
 }
@@ -72,17 +79,17 @@ function intentPath(ctx: OperationContext): string {
  *   `stripe_customer`: an attached PaymentMethod is reusable, and its id (still `pm_…`) is the token.
  *   The simplest documented flow within the API subset we test against (no SetupIntents or Customers).
  */
-export function buildStripeRequest(ctx: OperationContext): GatewayRequest {
+export function buildStripeRequest(ctx: OperationContext, gateway: StripeMethodGateway = STRIPE_DEFAULT_GATEWAY): GatewayRequest {
   const { payment } = ctx;
   // Stored value card commands are not carried here (`supports`); delivery refuses them before this.
   if (isStoredValueCommand(ctx.command)) return unsupportedCommand(ctx.command, 'stripe');
   switch (ctx.command) {
     case 'authorize':
-      return paymentIntent(ctx, stripeId(payment.gateway_key, 'payment.gateway_key'), 'manual', false);
+      return paymentIntent(ctx, gateway, 'manual');
     case 'sale':
-      return paymentIntent(ctx, stripeId(payment.gateway_key, 'payment.gateway_key'), 'automatic', false);
+      return paymentIntent(ctx, gateway, 'automatic');
     case 'revalidate':
-      return paymentIntent(ctx, revalidatePaymentMethod(payment), 'manual', true);
+      return paymentIntent(ctx, gateway, 'manual');
     case 'capture':
       return post(ctx, `${intentPath(ctx)}/capture`, {
         amount_to_capture: toStripeAmount(payment.amount, payment.currency),

@@ -8,7 +8,15 @@ import { stripeConfirmedMoney } from './stripe-amount';
 import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './stripe-errors';
 import { customAttribute } from './stripe-references';
 import { OPERATION_ID_METADATA } from './stripe-requests';
-import { PaymentIntentCommand, parsePaymentIntentStatus, parseRefundStatus, paymentIntentOutcome, refundOutcome } from './stripe-status-map';
+import { ActionKind, CustomerAction } from '../customer-action';
+import {
+  PaymentIntentCommand,
+  PaymentIntentStatus,
+  parsePaymentIntentStatus,
+  parseRefundStatus,
+  paymentIntentOutcome,
+  refundOutcome,
+} from './stripe-status-map';
 
 type Json = Record<string, unknown>;
 
@@ -49,12 +57,59 @@ function confirmedAmountField(command: PaymentIntentCommand, status: string): 'a
   return 'amount';
 }
 
-/** A PaymentIntent, read as the answer to `command`; `amount`/`currency` in ISO minor units as Stripe confirmed them. */
-export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, gateway: string): GatewayOutcome {
+/** The kind of a PaymentIntent's `next_action.type` (Stripe documents many; the storefront's Stripe.js handles each). */
+function actionKind(type: string | undefined): ActionKind {
+  if (type === 'redirect_to_url') return 'redirect';
+  if (type === 'use_stripe_sdk') return 'three_ds';
+  if (type === undefined) return 'other';
+  if (type.endsWith('_display_details') || type.endsWith('_display_qr_code') || type.includes('instructions')) return 'voucher';
+  if (type.endsWith('_handle_redirect_or_display_qr_code') || type.endsWith('_redirect_to_android_app') || type.endsWith('_redirect_to_ios_app')) return 'sdk';
+  return 'other';
+}
+
+/**
+ * What the storefront needs for a PaymentIntent in `requires_action`: `next_action` verbatim and the
+ * client secret Stripe.js takes (`stripe.handleNextAction({clientSecret})`). Webhooks leave it out (it would
+ * travel through our queue): the response that entered ACTION_REQUIRED gave it already.
+ */
+function stripeAction(pi: Json): CustomerAction {
+  const next = isObject(pi.next_action) ? pi.next_action : undefined;
+  const type = next ? str(next.type) : undefined;
+  const redirect = next && isObject(next.redirect_to_url) ? str(next.redirect_to_url.url) : undefined;
+  return {
+    kind: actionKind(type),
+    ...(redirect ? { url: redirect } : {}),
+    ...(str(pi.client_secret) ? { client_secret: str(pi.client_secret) } : {}),
+    ...(next ? { psp_action: next } : {}),
+  };
+}
+
+/**
+ * Token on first use: a PaymentIntent confirmed with `setup_future_usage` leaves its PaymentMethod attached
+ * to the Customer once it succeeds (or is held): that PaymentMethod id is the reusable key.
+ */
+function storedPaymentMethod(pi: Json, status: PaymentIntentStatus): string | undefined {
+  if (str(pi.setup_future_usage) === undefined) return undefined;
+  if (status !== 'succeeded' && status !== 'requires_capture') return undefined;
+  const pm = pi.payment_method;
+  return str(pm) ?? (isObject(pm) ? str(pm.id) : undefined);
+}
+
+/**
+ * A PaymentIntent, read as the answer to `command`; `amount`/`currency` in ISO minor units as Stripe confirmed them.
+ * @param withAction whether an ACTION_REQUIRED outcome carries the action (client secret included): the
+ *   API's answers yes, webhooks no.
+ */
+export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, gateway: string, withAction = true): GatewayOutcome {
   const status = parsePaymentIntentStatus(pi.status, gateway);
   const outcome = paymentIntentOutcome(status, command);
   const id = str(pi.id);
   const result: GatewayOutcome = { status: outcome, gatewayStatus: status, gatewayReference: id };
+  if (outcome === 'ACTION_REQUIRED' && withAction) result.action = stripeAction(pi);
+  if (command === 'authorize' || command === 'sale') {
+    const stored = storedPaymentMethod(pi, status);
+    if (stored !== undefined) result.storedToken = stored;
+  }
   withConfirmedMoney(result, stripeConfirmedMoney(pi, confirmedAmountField(command, status)));
   if (command === 'revalidate' && outcome !== 'FAIL' && id !== undefined) result.newGatewayKey = id;
   if (outcome === 'FAIL') {

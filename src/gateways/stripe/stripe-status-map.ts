@@ -42,8 +42,9 @@ type ByCommand = Readonly<Record<PaymentIntentCommand, OutcomeStatus>>;
  *
  * authorize / revalidate are sent with `confirm=true, capture_method=manual`, so `requires_capture` is a
  * held authorization; `requires_confirmation` after a confirm (or `requires_payment_method`, a decline)
- * will not progress without a new request, hence FAIL. `requires_action` (3-D Secure) and `processing`
- * resolve later by webhook or status inquiry: PENDING. validate asks whether the authorization still
+ * will not progress without a new request, hence FAIL. `requires_action` (3-D Secure, a redirect to
+ * Klarna or a wallet) waits for the customer: ACTION_REQUIRED, its `next_action` handed to the storefront;
+ * `processing` resolves later by webhook or status inquiry: PENDING. validate asks whether the authorization still
  * stands. A sale in `requires_capture` is held but not yet captured: PENDING until it moves.
  */
 export function paymentIntentOutcome(status: PaymentIntentStatus, command: PaymentIntentCommand): OutcomeStatus {
@@ -54,7 +55,7 @@ export function paymentIntentOutcome(status: PaymentIntentStatus, command: Payme
       case 'requires_confirmation':
         return { authorize: 'FAIL', revalidate: 'FAIL', validate: 'FAIL', sale: 'FAIL', capture: 'FAIL', cancel: 'FAIL' };
       case 'requires_action':
-        return { authorize: 'PENDING', revalidate: 'PENDING', validate: 'PENDING', sale: 'PENDING', capture: 'FAIL', cancel: 'FAIL' };
+        return { authorize: 'ACTION_REQUIRED', revalidate: 'ACTION_REQUIRED', validate: 'PENDING', sale: 'ACTION_REQUIRED', capture: 'FAIL', cancel: 'FAIL' };
       case 'processing':
         return { authorize: 'PENDING', revalidate: 'PENDING', validate: 'PENDING', sale: 'PENDING', capture: 'PENDING', cancel: 'PENDING' };
       case 'requires_capture':

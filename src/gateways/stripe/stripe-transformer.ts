@@ -22,8 +22,8 @@ export const stripeTransformer: GatewayTransformer = {
   type: 'stripe',
   supports: SUPPORTED,
 
-  buildRequest(ctx: OperationContext): GatewayRequest {
-    return buildStripeRequest(ctx);
+  buildRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
+    return buildStripeRequest(ctx, gateway);
   },
 
   parseResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {

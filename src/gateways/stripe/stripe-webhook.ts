@@ -141,7 +141,7 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
   if (type.startsWith('payment_intent.')) {
     if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
     // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
-    outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway);
+    outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway, false);
     reference = str(object.id);
   } else if (isStripeDisputeEventType(type)) {
     return [{ ...disputeEvent(eventId, type, object, json.created, gateway), account: str(json.account) ?? '' }];

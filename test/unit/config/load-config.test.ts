@@ -249,6 +249,7 @@ describe('buildConfig', () => {
       reportBaseUrl: '',
       timeoutMs: 10000,
       maxSockets: 256,
+      storePaymentMethods: false,
     });
   });
 

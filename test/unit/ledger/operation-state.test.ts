@@ -25,6 +25,16 @@ const ALLOWED: ReadonlyArray<[OperationState, OperationState]> = [
   ['UNRESOLVED', 'SUCCEEDED'],
   ['UNRESOLVED', 'FAILED'],
   ['UNRESOLVED', 'PENDING'],
+  // The customer's action (3-D Secure, a redirect): entered from any open state, left by any PSP fact or expiry.
+  ['SENT', 'ACTION_REQUIRED'],
+  ['PENDING', 'ACTION_REQUIRED'],
+  ['UNKNOWN', 'ACTION_REQUIRED'],
+  ['UNRESOLVED', 'ACTION_REQUIRED'],
+  ['ACTION_REQUIRED', 'ACTION_REQUIRED'],
+  ['ACTION_REQUIRED', 'SUCCEEDED'],
+  ['ACTION_REQUIRED', 'FAILED'],
+  ['ACTION_REQUIRED', 'PENDING'],
+  ['ACTION_REQUIRED', 'UNRESOLVED'],
 ];
 
 const allPairs = OPERATION_STATES.flatMap((from) => OPERATION_STATES.map((to) => [from, to] as [OperationState, OperationState]));

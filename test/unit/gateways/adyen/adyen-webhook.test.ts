@@ -186,7 +186,15 @@ describe('Adyen webhook events', () => {
         operationId: 'op-authorize-1',
         gatewayReference: 'QFQTPCQ8HXSKGK82',
         account: 'UnitMerchantAccount',
-        outcome: { status: 'SUCCESS', gatewayStatus: 'AUTHORISATION', gatewayReference: 'QFQTPCQ8HXSKGK82', amount: 1000, currency: 'EUR' },
+        outcome: {
+          status: 'SUCCESS',
+          gatewayStatus: 'AUTHORISATION',
+          gatewayReference: 'QFQTPCQ8HXSKGK82',
+          amount: 1000,
+          currency: 'EUR',
+          // Adyen's example names the stored method (tokenization.* additionalData): token on first use.
+          storedToken: 'YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50',
+        },
       },
     ]);
   });

@@ -32,10 +32,37 @@ describe('Stripe responses', () => {
     });
   });
 
-  it('maps an authorization waiting for 3-D Secure to PENDING', () => {
+  it('maps an authorization waiting for 3-D Secure to ACTION_REQUIRED with the next_action and client secret for the storefront', () => {
     const ctx = stripeContext('authorize');
-    const outcome = t.parseResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'requires_action' })), gw);
-    expect(outcome).toMatchObject({ status: 'PENDING', gatewayStatus: 'requires_action' });
+    const nextAction = {
+      type: 'use_stripe_sdk',
+      use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: 'https://hooks.stripe.com/3d_secure_2/hosted' },
+    };
+    const body = paymentIntent(ctx, { status: 'requires_action', next_action: nextAction, client_secret: 'pi_1_secret_abc' });
+    const outcome = t.parseResponse(ctx, jsonResponse(200, body), gw);
+    expect(outcome).toMatchObject({
+      status: 'ACTION_REQUIRED',
+      gatewayStatus: 'requires_action',
+      action: { kind: 'three_ds', client_secret: 'pi_1_secret_abc', psp_action: nextAction },
+    });
+  });
+
+  it('maps a redirect next_action (Klarna, crypto) to a redirect action with its url', () => {
+    const ctx = stripeContext('sale');
+    const nextAction = {
+      type: 'redirect_to_url',
+      redirect_to_url: { url: 'https://hooks.stripe.com/redirect/authenticate/src_1', return_url: 'https://shop.example/back' },
+    };
+    const outcome = t.parseResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'requires_action', next_action: nextAction })), gw);
+    expect(outcome.action).toEqual({ kind: 'redirect', url: 'https://hooks.stripe.com/redirect/authenticate/src_1', psp_action: nextAction });
+  });
+
+  it('reports the stored PaymentMethod as the token of a PaymentIntent confirmed with setup_future_usage', () => {
+    const ctx = stripeContext('authorize');
+    const held = paymentIntent(ctx, { status: 'requires_capture', setup_future_usage: 'off_session', payment_method: 'pm_saved_1' });
+    expect(t.parseResponse(ctx, jsonResponse(200, held), gw).storedToken).toBe('pm_saved_1');
+    const plain = paymentIntent(ctx, { status: 'requires_capture', payment_method: 'pm_saved_1' });
+    expect(t.parseResponse(ctx, jsonResponse(200, plain), gw).storedToken).toBeUndefined();
   });
 
   it('maps a 402 card decline to FAIL with the decline code and the PaymentIntent it left', () => {

@@ -19,7 +19,7 @@ const COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'revalidate', 'v
 const EXPECTED: Record<PaymentIntentStatus, readonly OutcomeStatus[]> = {
   requires_payment_method: ['FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL'],
   requires_confirmation: ['FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL'],
-  requires_action: ['PENDING', 'PENDING', 'PENDING', 'PENDING', 'FAIL', 'FAIL'],
+  requires_action: ['ACTION_REQUIRED', 'ACTION_REQUIRED', 'PENDING', 'ACTION_REQUIRED', 'FAIL', 'FAIL'],
   processing: ['PENDING', 'PENDING', 'PENDING', 'PENDING', 'PENDING', 'PENDING'],
   requires_capture: ['SUCCESS', 'SUCCESS', 'SUCCESS', 'PENDING', 'PENDING', 'FAIL'],
   canceled: ['FAIL', 'FAIL', 'FAIL', 'FAIL', 'FAIL', 'SUCCESS'],

@@ -112,9 +112,12 @@ describe('Stripe webhook events', () => {
     expect(parse(stripeEvent('payment_intent.canceled', pi))[0].outcome).toMatchObject({ status: 'FAIL', reason: 'requested_by_customer' });
   });
 
-  it('maps payment_intent.processing and payment_intent.requires_action to PENDING', () => {
+  it('maps payment_intent.processing to PENDING and payment_intent.requires_action to ACTION_REQUIRED without the client secret', () => {
     expect(parse(stripeEvent('payment_intent.processing', paymentIntent(ctx, { status: 'processing' })))[0].outcome.status).toBe('PENDING');
-    expect(parse(stripeEvent('payment_intent.requires_action', paymentIntent(ctx, { status: 'requires_action' })))[0].outcome.status).toBe('PENDING');
+    const waiting = parse(stripeEvent('payment_intent.requires_action', paymentIntent(ctx, { status: 'requires_action', client_secret: 'pi_1_secret_x' })))[0];
+    expect(waiting.outcome.status).toBe('ACTION_REQUIRED');
+    // A webhook outcome travels through the outcomes queue: it never carries the client secret.
+    expect(JSON.stringify(waiting)).not.toContain('secret');
   });
 
   it('maps refund.updated and charge.refund.updated from the refund, with the refund operation id', () => {

@@ -1,0 +1,102 @@
+/**
+ * How the OMS says what pays: `payment.payment_method` (which kind of method, the PSP's client-side token
+ * for a one-time method, whether to store it, where a redirect comes back) and `payment.recurring` (a
+ * merchant-initiated charge on a stored credential). Both are optional: a command without them is what it
+ * always was, a charge on a stored card (`gateway_key` is the PSP's token). See docs/PAYMENT-METHODS.md.
+ *
+ * No card data ever: a one-time method is the PSP's own client-side result (a Stripe PaymentMethod id, an
+ * Adyen encrypted card JWE, an Apple Pay or Google Pay token as the wallet hands it over, encrypted for
+ * the PSP), never a card number.
+ */
+import { Payment } from './payment-command';
+
+/**
+ * - `stored_card` (default): `gateway_key` is a token the PSP stored earlier (reusable, merchant-initiated).
+ * - `card`: a one-time card from the PSP's client-side fields (Stripe `pm_…` in `gateway_key`; Adyen
+ *   encrypted card JWE in `payment_method.token`; Cybersource Flex transient token JWT in `payment_method.token`).
+ * - `apple_pay`, `google_pay`: a wallet token (Stripe: the `pm_…` or `tok_…` Stripe.js made of it; Adyen: the
+ *   wallet's token in `payment_method.token`).
+ * - `klarna`: buy now, pay later; the customer approves at Klarna (a redirect, see ACTION_REQUIRED).
+ * - `crypto`: stablecoin payment (Stripe's `crypto` payment method type; the customer pays in a wallet
+ *   on Stripe's page, a redirect).
+ */
+export const METHOD_TYPES = ['stored_card', 'card', 'apple_pay', 'google_pay', 'klarna', 'crypto'] as const;
+export type MethodType = (typeof METHOD_TYPES)[number];
+
+/** Who pays, as BNPL needs it (Klarna wants an e-mail, a country and a name). No card data. */
+export interface Shopper {
+  /** The OMS's id of the customer: Adyen `shopperReference`, stored tokens are filed under it. */
+  reference?: string;
+  email?: string;
+  /** ISO 3166-1 alpha-2. */
+  country?: string;
+  /** BCP 47, e.g. `de-DE`. */
+  locale?: string;
+  first_name?: string;
+  last_name?: string;
+  telephone?: string;
+  billing_address?: {
+    street?: string;
+    house_number?: string;
+    postal_code?: string;
+    city?: string;
+    /** ISO 3166-1 alpha-2. */
+    country?: string;
+  };
+}
+
+/** `payment.payment_method`. */
+export interface PaymentMethodSpec {
+  /** Default `stored_card`. */
+  type?: MethodType;
+  /**
+   * The PSP's client-side result when it does not fit `gateway_key` (Adyen encrypted card, wallet tokens,
+   * Cybersource transient token). At most 16 KiB. Never echoed on events.
+   */
+  token?: string;
+  /**
+   * Token on first use: store the method at the PSP and report the reusable key on the event (`token`).
+   * Only where the gateway's configuration allows it (`gateways.<name>.store_payment_methods`).
+   */
+  store?: boolean;
+  /** Where the customer comes back after a redirect or a 3-D Secure challenge (https). */
+  return_url?: string;
+  shopper?: Shopper;
+}
+
+/** How often a stored credential is charged without the customer: the schemes' two MIT kinds. */
+export const RECURRING_MODELS = ['subscription', 'unscheduled'] as const;
+export type RecurringModel = (typeof RECURRING_MODELS)[number];
+
+/** `payment.recurring`: a merchant-initiated transaction on a stored credential. */
+export interface RecurringSpec {
+  model: RecurringModel;
+  /** The schedule this charge belongs to (set by the bridge's schedule runner). */
+  schedule_id?: string;
+  /** The billing cycle number, from 1 (set by the bridge's schedule runner). */
+  cycle?: number;
+  /** The scheme's transaction id of the first, customer-initiated payment, when the OMS has it (Cybersource `previousTransactionId`). */
+  network_transaction_id?: string;
+}
+
+/** The payment's method type; `stored_card` when it names none. */
+export function methodTypeOf(payment: Payment): MethodType {
+  return payment.payment_method?.type ?? 'stored_card';
+}
+
+/** Whether the command asks to store its one-time method (token on first use). */
+export function wantsStoredToken(payment: Payment): boolean {
+  return payment.payment_method?.store === true;
+}
+
+/** Methods the customer must approve on another page or app: they need a `return_url`. */
+export const REDIRECT_METHODS: ReadonlySet<MethodType> = new Set(['klarna', 'crypto']);
+
+/** Event/log copy of a payment: the one-time token is the PSP's and stays in the ledger only. */
+export function withoutMethodToken(payment: Payment): Payment {
+  const method = payment.payment_method;
+  if (!method || method.token === undefined) return payment;
+  const copy: PaymentMethodSpec = { ...method };
+  delete copy.token;
+  return { ...payment, payment_method: copy };
+}

@@ -1,0 +1,203 @@
+import type { GatewayConfig } from '../gateway-config';
+import { CommandValidationError } from '../../errors/command-validation-error';
+import { Payment, PaymentLine } from '../../contracts/payment-command';
+import { MethodType, methodTypeOf, wantsStoredToken } from '../../contracts/payment-method';
+import { assertNever } from '../assert-never';
+import { CustomerAction, ActionKind } from '../customer-action';
+import { toAdyenAmount } from './adyen-amount';
+import { formatStoredToken, parseStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
+
+type Json = Record<string, unknown>;
+
+/** Unused for server-to-server ContAuth payments (no shopper to redirect), but required by `/payments`. */
+export const ADYEN_RETURN_URL = 'https://payment-bridge.invalid/adyen/return';
+
+/** Klarna variants Adyen lists (`KlarnaDetails.type`), chosen by `method_details.submethod`; default `klarna` (pay later). */
+const KLARNA_TYPES = ['klarna', 'klarna_paynow', 'klarna_account', 'klarna_b2b'] as const;
+
+/**
+ * Whether a shopper is there to act on a 3-D Secure challenge or a redirect: any one-time method, or a
+ * stored card the OMS charges with the customer present (a `return_url`). A merchant-initiated charge on a
+ * stored card has nobody to ask: a shopper-flow result code fails it.
+ */
+export function shopperPresent(payment: Payment): boolean {
+  return methodTypeOf(payment) !== 'stored_card' || (payment.payment_method?.return_url !== undefined && payment.recurring === undefined);
+}
+
+function requiredToken(payment: Payment, what: string): string {
+  const token = payment.payment_method?.token;
+  if (!token) throw new CommandValidationError('payment.payment_method.token', `is required: ${what}`);
+  return token;
+}
+
+/** Adyen's `recurringProcessingModel` for a merchant-initiated charge (`payment.recurring.model`) or a stored card without one. */
+function recurringModel(payment: Payment): 'Subscription' | 'UnscheduledCardOnFile' | 'CardOnFile' {
+  const model = payment.recurring?.model;
+  if (model === 'subscription') return 'Subscription';
+  if (model === 'unscheduled') return 'UnscheduledCardOnFile';
+  // A stored card with the shopper present (return_url) is a cardholder-initiated card-on-file payment.
+  return payment.payment_method?.return_url !== undefined ? 'CardOnFile' : 'UnscheduledCardOnFile';
+}
+
+/** The `paymentMethod` object of a one-time method (the token as Adyen's client side produced it). */
+function oneTimeMethod(type: Exclude<MethodType, 'stored_card'>, payment: Payment): Json {
+  switch (type) {
+    case 'card':
+      // The JWE of Adyen's client-side encryption: never a card number in clear.
+      return { type: 'scheme', encryptedCard: requiredToken(payment, 'the encrypted card (encryptedCard) from Adyen Web') };
+    case 'apple_pay':
+      return { type: 'applepay', applePayToken: requiredToken(payment, 'the Apple Pay token') };
+    case 'google_pay':
+      return { type: 'googlepay', googlePayToken: requiredToken(payment, 'the Google Pay token') };
+    case 'klarna': {
+      const sub = payment.method_details?.submethod?.toLowerCase();
+      const klarna = (KLARNA_TYPES as readonly string[]).includes(sub ?? '') ? sub : 'klarna';
+      return { type: klarna };
+    }
+    case 'crypto':
+      throw new CommandValidationError('payment.payment_method.type', 'Adyen documents no digital-currency payment method (use Stripe)');
+    default:
+      return assertNever(type, 'method type');
+  }
+}
+
+/**
+ * Adyen `lineItems` from the command's lines (Klarna shows them to the customer; partial captures name
+ * the shipped ones). Amounts are per unit, in Adyen's minor units; `taxPercentage` in minor units of a
+ * percent (21 % = 2100).
+ */
+export function adyenLineItems(lines: readonly PaymentLine[], currency: string): Json[] {
+  return lines.map((line, i) => {
+    const item: Json = { id: line.item_sku ?? String(line.line_number ?? i + 1), description: line.item_name, quantity: line.quantity };
+    if (line.unit_price_gross !== undefined)
+      item.amountIncludingTax = toAdyenAmount(line.unit_price_gross, currency, `payment.lines[${i}].unit_price_gross`).value;
+    if (line.tax_rate !== undefined) item.taxPercentage = Math.round(line.tax_rate * 100);
+    // tax_amount is the line's; Adyen wants it per unit: sent only when that is exact.
+    if (line.tax_amount !== undefined && line.quantity !== undefined && line.quantity > 0 && line.tax_amount % line.quantity === 0) {
+      item.taxAmount = toAdyenAmount(line.tax_amount / line.quantity, currency, `payment.lines[${i}].tax_amount`).value;
+    }
+    if (line.item_sku) item.sku = line.item_sku;
+    return item;
+  });
+}
+
+/** Klarna's shopper fields (`shopperEmail`, `countryCode`, `shopperLocale`, `shopperName`, `billingAddress`, `telephoneNumber`). */
+function shopperFields(payment: Payment): Json {
+  const shopper = payment.payment_method?.shopper;
+  if (!shopper) return {};
+  const out: Json = {};
+  if (shopper.email) out.shopperEmail = shopper.email;
+  if (shopper.country) out.countryCode = shopper.country;
+  if (shopper.locale) out.shopperLocale = shopper.locale.replace('_', '-');
+  if (shopper.first_name || shopper.last_name) out.shopperName = { firstName: shopper.first_name ?? '', lastName: shopper.last_name ?? '' };
+  if (shopper.telephone) out.telephoneNumber = shopper.telephone;
+  const a = shopper.billing_address;
+  if (a?.street && a.city && a.postal_code && (a.country ?? shopper.country)) {
+    out.billingAddress = {
+      street: a.street,
+      houseNumberOrName: a.house_number ?? '',
+      postalCode: a.postal_code,
+      city: a.city,
+      country: a.country ?? shopper.country,
+    };
+  }
+  return out;
+}
+
+/**
+ * The method part of a `/payments` body (docs/PAYMENT-METHODS.md): `paymentMethod`, `shopperReference`,
+ * `shopperInteraction`, `recurringProcessingModel`, `storePaymentMethod`, `returnUrl`, Klarna's lines and
+ * shopper fields.
+ * - `stored_card`: `storedPaymentMethodId` with its shopper, `ContAuth`, the recurring model of
+ *   `payment.recurring` (`Subscription` | `UnscheduledCardOnFile`; `CardOnFile` when the shopper is there).
+ * - one-time methods: `Ecommerce`, the shopper's `returnUrl`.
+ * - token on first use: `storePaymentMethod: true` with the `shopperReference` it is filed under and the
+ *   recurring model it will be used with (`UnscheduledCardOnFile` unless `recurring` says subscription).
+ */
+export function adyenMethodFields(
+  ctx: { operationId: string; payment: Payment },
+  gateway: Pick<GatewayConfig, 'name' | 'storePaymentMethods'>,
+  storedKey: string,
+): Json {
+  const { payment } = ctx;
+  const type = methodTypeOf(payment);
+  const returnUrl = payment.payment_method?.return_url ?? ADYEN_RETURN_URL;
+  if (type === 'stored_card') {
+    if (wantsStoredToken(payment)) throw new CommandValidationError('payment.payment_method.store', 'the method is stored already (stored_card)');
+    const token = parseStoredToken(storedKey, payment, gateway.name);
+    return {
+      paymentMethod: { type: 'scheme', storedPaymentMethodId: token.storedPaymentMethodId },
+      shopperReference: token.shopperReference,
+      shopperInteraction: 'ContAuth',
+      recurringProcessingModel: recurringModel(payment),
+      returnUrl,
+    };
+  }
+  const fields: Json = { paymentMethod: oneTimeMethod(type, payment), shopperInteraction: 'Ecommerce', channel: 'Web', returnUrl };
+  if (type === 'klarna') {
+    Object.assign(fields, shopperFields(payment));
+    fields.lineItems = adyenLineItems(payment.lines ?? [], payment.currency);
+  }
+  const named = payment.payment_method?.shopper?.reference;
+  if (named) fields.shopperReference = named;
+  if (wantsStoredToken(payment)) {
+    if (gateway.storePaymentMethods !== true) {
+      throw new CommandValidationError(
+        'payment.payment_method.store',
+        `token storage is not enabled on gateway ${gateway.name} (gateways.${gateway.name}.store_payment_methods)`,
+      );
+    }
+    fields.storePaymentMethod = true;
+    fields.shopperReference = named ?? shopperReferenceForNewToken(payment, ctx.operationId);
+    fields.recurringProcessingModel = payment.recurring?.model === 'subscription' ? 'Subscription' : 'UnscheduledCardOnFile';
+  }
+  return fields;
+}
+
+/** The shopperReference a payment's new token is filed under (what `adyenMethodFields` sent). */
+export function newTokenShopperReference(payment: Payment, operationId: string): string {
+  return payment.payment_method?.shopper?.reference ?? shopperReferenceForNewToken(payment, operationId);
+}
+
+/**
+ * Token on first use: the stored method's id Adyen reports (`additionalData['tokenization.storedPaymentMethodId']`,
+ * older accounts `recurring.recurringDetailReference`), as the key the OMS keeps (`<shopperReference>:<id>`).
+ */
+export function adyenStoredToken(additionalData: unknown, shopperReference: string): string | undefined {
+  if (additionalData === null || typeof additionalData !== 'object' || Array.isArray(additionalData)) return undefined;
+  const data = additionalData as Json;
+  const id = data['tokenization.storedPaymentMethodId'] ?? data['recurring.recurringDetailReference'];
+  if (typeof id !== 'string' || id.length === 0) return undefined;
+  const shopper = data['tokenization.shopperReference'] ?? data['recurring.shopperReference'];
+  return formatStoredToken({ shopperReference: typeof shopper === 'string' && shopper.length >= 3 ? shopper : shopperReference, storedPaymentMethodId: id });
+}
+
+/** The kind of an Adyen `action.type` (`redirect`, `threeDS2`, `sdk`, `qrCode`, `voucher`, `await`, `bank`, `nativeRedirect`, `delegatedAuthentication`). */
+function actionKind(type: unknown): ActionKind {
+  switch (type) {
+    case 'redirect':
+    case 'nativeRedirect':
+      return 'redirect';
+    case 'threeDS2':
+    case 'delegatedAuthentication':
+      return 'three_ds';
+    case 'sdk':
+    case 'qrCode':
+      return 'sdk';
+    case 'voucher':
+    case 'bank':
+      return 'voucher';
+    case 'await':
+      return 'await';
+    default:
+      return 'other';
+  }
+}
+
+/** What the storefront hands to Adyen Checkout's `createFromAction`: the `action` object verbatim. */
+export function adyenAction(action: unknown): CustomerAction {
+  if (action === null || typeof action !== 'object' || Array.isArray(action)) return { kind: 'other' };
+  const a = action as Json;
+  const url = typeof a.url === 'string' ? a.url : undefined;
+  return { kind: actionKind(a.type), ...(url ? { url } : {}), psp_action: a };
+}

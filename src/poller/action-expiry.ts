@@ -1,0 +1,132 @@
+import { Queue } from 'bullmq';
+import { Config } from '../config/config';
+import { DeliveryJobData } from '../delivery/delivery-queue';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { resolveOperationContext } from '../delivery/operation-context';
+import { inquireStatus } from '../delivery/status-inquiry';
+import { GatewayError } from '../errors/gateway-error';
+import { inquirySupport } from '../gateways/gateway-adapter';
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { bullJobId } from '../queueing/job-id';
+import { GatewayRouter } from '../routing/gateway-router';
+import { voidCommand, voidOperationId } from './orphan-reversal';
+
+/** The reason a FAIL event of an expired customer action carries. */
+export const ACTION_EXPIRED = 'ACTION_EXPIRED';
+
+/** What one pass over expired customer actions did. */
+export interface ActionExpiryReport {
+  due: number;
+  /** The PSP had settled it meanwhile (the webhook was lost or late): its outcome applied. */
+  settled: number;
+  /** Failed as expired. */
+  expired: number;
+  /** Of those, voids queued for what the PSP holds. */
+  voided: number;
+  errors: number;
+}
+
+const expiredActions = counter(
+  'pb_customer_actions_expired_total',
+  'Operations whose customer action (3-D Secure, a redirect) expired, by gateway and whether a void was sent (voided: yes | nothing_held)',
+  ['gateway', 'voided'],
+);
+
+/**
+ * The end of a customer action nobody completed. An operation in ACTION_REQUIRED past
+ * `authentication.action_timeout_ms` (its index score) is, in the poller role:
+ * 1. asked about once more where the PSP can be asked: the customer may have finished while the webhook
+ *    was lost; a PSP answer other than "still waiting" is applied as any inquiry's;
+ * 2. otherwise FAILED with reason `ACTION_EXPIRED` (the OMS gets the FAIL event), and
+ * 3. what the PSP holds is voided: a cancel `<id>-void` of the PSP object (`payment.orphan_reversal:
+ *    action_expired`), delivered and reported like any cancel, so an authentication completed after the
+ *    expiry cannot leave money held for an order the OMS gave up on. Without a PSP reference (an Adyen
+ *    redirect answers none before the shopper returns) nothing is held: the PSP's own session expires.
+ * A success that arrives after the expiry is the contradiction path's (an adjustment, and an orphan void).
+ */
+export class ActionExpiry {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      ledger: Ledger;
+      router: GatewayRouter;
+      recorder: OutcomeRecorder;
+      deliveryQueue: Queue<DeliveryJobData>;
+      logger: Logger;
+      now?: () => number;
+    },
+  ) {}
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  async runOnce(limit = 500): Promise<ActionExpiryReport> {
+    const ids = await this.deps.ledger.idsInState('ACTION_REQUIRED', this.now(), limit);
+    const report: ActionExpiryReport = { due: ids.length, settled: 0, expired: 0, voided: 0, errors: 0 };
+    for (const id of ids) {
+      try {
+        const result = await this.check(id);
+        if (result === 'settled') report.settled += 1;
+        if (result === 'expired' || result === 'voided') report.expired += 1;
+        if (result === 'voided') report.voided += 1;
+      } catch (err) {
+        report.errors += 1;
+        this.deps.logger.warn('expiry of a customer action failed', { operation_id: id, error: (err as Error).message });
+      }
+    }
+    return report;
+  }
+
+  private async check(id: string): Promise<'settled' | 'expired' | 'voided' | 'skipped'> {
+    const { ledger, router, recorder, logger } = this.deps;
+    const op = await ledger.get(id);
+    if (!op || op.state !== 'ACTION_REQUIRED') return 'skipped';
+    const route = router.route(op);
+    let reference = op.gatewayReference;
+    if (!('refused' in route) && inquirySupport(route.transformer, op.command) === 'supported') {
+      const resolved = await resolveOperationContext(op, ledger);
+      if ('context' in resolved) {
+        try {
+          const { outcome, elapsedMs } = await inquireStatus(route, resolved.context);
+          if (outcome && outcome.status !== 'ACTION_REQUIRED') {
+            await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: 'action_timeout' });
+            return 'settled';
+          }
+          reference = outcome?.gatewayReference ?? reference;
+        } catch (err) {
+          // The PSP cannot be asked now: expire anyway, the void settles what it holds.
+          if (!(err instanceof GatewayError)) throw err;
+          await ledger.appendInteraction(op.id, { event: 'poll_error', kind: err.kind, http_status: err.details.httpStatus });
+        }
+      }
+    }
+    const waited = this.now() - op.updatedAt;
+    const after = await recorder.fail(op, ACTION_EXPIRED, 'poller', { details: { waited_ms: waited } });
+    if (after.state !== 'FAILED' || after.reason !== ACTION_EXPIRED) return 'skipped';
+    const voided = reference ? await this.queueVoid(op, reference) : false;
+    expiredActions.inc({ gateway: op.payment.gateway, voided: voided ? 'yes' : 'nothing_held' });
+    logger.warn('customer action expired: operation failed and what the PSP holds voided', {
+      operation_id: op.id,
+      order_id: op.payment.order_id,
+      gateway: op.payment.gateway,
+      command: op.command,
+      action_kind: op.action?.kind,
+      waited_ms: waited,
+      void_operation_id: voided ? voidOperationId(op.id) : undefined,
+    });
+    return voided ? 'voided' : 'expired';
+  }
+
+  /** The cancel of the PSP object the expired operation left (idempotent: one void id per operation). */
+  private async queueVoid(op: OperationRecord, reference: string): Promise<boolean> {
+    const { ledger, deliveryQueue } = this.deps;
+    const voidId = voidOperationId(op.id);
+    const now = this.now();
+    await ledger.create(voidId, voidCommand(op, 'action_expired', reference, now), now);
+    await deliveryQueue.add('deliver', { operationId: voidId }, { jobId: bullJobId(voidId) });
+    return true;
+  }
+}

@@ -1,0 +1,236 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import Redis from 'ioredis';
+import { Config } from '../../../src/config/config';
+import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { ACTION_EXPIRED, ActionExpiry } from '../../../src/poller/action-expiry';
+import { voidOperationId } from '../../../src/poller/orphan-reversal';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * The customer-action hand-off end to end on the real Redis, with a local HTTP peer answering as Stripe's
+ * API documents (PaymentIntents in `requires_action` with `next_action` and `client_secret`, search,
+ * cancel): ACTION_REQUIRED and its event, completion by webhook outcome, and the poller's expiry with its void.
+ */
+interface StripeIntent {
+  id: string;
+  object: 'payment_intent';
+  status: string;
+  amount: number;
+  amount_capturable: number;
+  amount_received: number;
+  currency: string;
+  capture_method: string;
+  client_secret: string;
+  next_action: Record<string, unknown> | null;
+  setup_future_usage: string | null;
+  payment_method: string;
+  metadata: Record<string, string>;
+  cancellation_reason: string | null;
+}
+
+let stripe: Server;
+let stripeUrl = '';
+const intents = new Map<string, StripeIntent>();
+const cancels: string[] = [];
+let counter = 0;
+let redis: Redis;
+const configs: Config[] = [];
+const closers: Array<() => Promise<unknown>> = [];
+
+function form(body: string): Record<string, string> {
+  return Object.fromEntries(new URLSearchParams(body));
+}
+
+function answer(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let body = '';
+  for await (const chunk of req) body += String(chunk);
+  const url = new URL(req.url ?? '/', 'http://x');
+  if (req.method === 'POST' && url.pathname === '/v1/payment_intents') {
+    const f = form(body);
+    const id = `pi_action_${++counter}`;
+    const intent: StripeIntent = {
+      id,
+      object: 'payment_intent',
+      status: 'requires_action',
+      amount: Number(f.amount),
+      amount_capturable: 0,
+      amount_received: 0,
+      currency: f.currency,
+      capture_method: f.capture_method,
+      client_secret: `${id}_secret_test${counter}`,
+      next_action: { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: 'https://hooks.stripe.com/3d_secure_2/hosted' } },
+      setup_future_usage: f.setup_future_usage ?? null,
+      payment_method: f.payment_method,
+      metadata: { operation_id: f['metadata[operation_id]'] },
+      cancellation_reason: null,
+    };
+    intents.set(id, intent);
+    return answer(res, 200, intent);
+  }
+  if (req.method === 'GET' && url.pathname === '/v1/payment_intents/search') {
+    const op = /metadata\['operation_id'\]:'(.+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
+    return answer(res, 200, { object: 'search_result', data: [...intents.values()].filter((i) => i.metadata.operation_id === op), has_more: false });
+  }
+  const cancel = /^\/v1\/payment_intents\/([A-Za-z0-9_]+)\/cancel$/.exec(url.pathname);
+  if (req.method === 'POST' && cancel) {
+    const intent = intents.get(cancel[1]);
+    if (!intent) return answer(res, 404, { error: { type: 'invalid_request_error', code: 'resource_missing' } });
+    cancels.push(intent.id);
+    Object.assign(intent, { status: 'canceled', next_action: null, cancellation_reason: 'requested_by_customer' });
+    return answer(res, 200, intent);
+  }
+  answer(res, 404, { error: { type: 'invalid_request_error', code: 'resource_missing' } });
+}
+
+beforeAll(async () => {
+  stripe = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve) => stripe.listen(0, '127.0.0.1', resolve));
+  stripeUrl = `http://127.0.0.1:${(stripe.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const close of closers) await close().catch(() => undefined);
+  redis?.disconnect();
+  await new Promise((resolve) => stripe.close(resolve));
+  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+});
+
+function setup() {
+  const config = testConfig({
+    'authentication.action_timeout_ms': 60_000,
+    gateways: {
+      stripe: {
+        type: 'stripe',
+        base_url: stripeUrl,
+        api_key: 'sk_test_action_0123456789',
+        webhook_secret: 'whsec_action_0123456789',
+        store_payment_methods: true,
+      },
+    },
+  });
+  configs.push(config);
+  redis ??= createRedis(config.redis.url, 'commands');
+  const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  closers.push(
+    () => eventsQueue.close(),
+    () => deliveryQueue.close(),
+  );
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const events = new EventStore(redis, config.redis.keyPrefix);
+  const logger = silentLogger();
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const router = new ConfiguredGatewayRouter(createGatewayClients(config));
+  const service = new DeliveryService({ config, ledger, router, recorder, logger });
+  const expiry = (offsetMs: number) => new ActionExpiry({ config, ledger, router, recorder, deliveryQueue, logger, now: () => Date.now() + offsetMs });
+  return { config, ledger, events, recorder, service, expiry, deliveryQueue };
+}
+
+function threeDsAuthorize(store = false) {
+  return channelCommand(
+    'authorize',
+    {},
+    {
+      gateway: 'stripe',
+      gateway_key: 'pm_card_threeDSecure2Required',
+      custom_attributes: { stripe_customer: 'cus_action_1' },
+      payment_method: { type: 'card', store },
+    },
+  );
+}
+
+describe('3-D Secure hand-off (Stripe requires_action)', () => {
+  it('reports ACTION_REQUIRED with the client secret and next_action, then completes SUCCESS with the stored token on the webhook outcome', async () => {
+    const s = setup();
+    const command = threeDsAuthorize(true);
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+
+    const op = await s.ledger.get(id);
+    expect(op?.state).toBe('ACTION_REQUIRED');
+    // The expiry is the index score: the poller's expiry pass finds it then, not before.
+    expect(op?.nextCheckAt).toBeGreaterThan(Date.now() + 50_000);
+    const waiting = (await s.events.load(`${id}.ACTION_REQUIRED`))?.params.payment as Record<string, unknown>;
+    expect(waiting).toMatchObject({
+      status: 'ACTION_REQUIRED',
+      operation_reference: id,
+      action: { kind: 'three_ds', client_secret: `${op!.gatewayReference}_secret_test${counter}`, psp_action: { type: 'use_stripe_sdk' } },
+      gateway_response: { status: 'requires_action', reference: op!.gatewayReference },
+    });
+
+    // The PaymentIntent succeeds after the challenge; Stripe's webhook carries it (no client secret).
+    const after = await s.recorder.apply(
+      op!,
+      {
+        status: 'SUCCESS',
+        gatewayStatus: 'requires_capture',
+        gatewayReference: op!.gatewayReference,
+        storedToken: 'pm_saved_after_3ds',
+        amount: 2599,
+        currency: 'EUR',
+      },
+      'webhook',
+    );
+    expect(after.state).toBe('SUCCEEDED');
+    // The client secret is not kept past the action.
+    expect(after.action).toEqual({ kind: 'three_ds' });
+    const done = (await s.events.load(`${id}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(done).toMatchObject({ status: 'SUCCESS', token: 'pm_saved_after_3ds' });
+    expect(done.action).toBeUndefined();
+  });
+
+  it('expires an action nobody completed: asks Stripe once more, fails it ACTION_EXPIRED and voids the PaymentIntent', async () => {
+    const s = setup();
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    expect((await s.ledger.get(id))?.state).toBe('ACTION_REQUIRED');
+
+    // Not due yet: nothing happens.
+    expect((await s.expiry(0).runOnce()).due).toBe(0);
+    const before = await metricValue('pb_customer_actions_expired_total', { gateway: 'stripe', voided: 'yes' });
+    const report = await s.expiry(61_000).runOnce();
+    expect(report).toMatchObject({ due: 1, settled: 0, expired: 1, voided: 1 });
+    expect(await metricValue('pb_customer_actions_expired_total', { gateway: 'stripe', voided: 'yes' })).toBe(before + 1);
+
+    const op = await s.ledger.get(id);
+    expect(op).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED, action: { kind: 'three_ds' } });
+    expect((await s.events.load(`${id}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: ACTION_EXPIRED,
+      decline: { category: 'authentication_required', suggested_action: 'authenticate' },
+    });
+
+    // The void is an operation of its own, naming the PaymentIntent; delivered, Stripe cancels it.
+    const voidId = voidOperationId(id);
+    const voidOp = await s.ledger.get(voidId);
+    expect(voidOp).toMatchObject({ command: 'cancel', channel: 'bridge', payment: { gateway_key: op!.gatewayReference, orphan_reversal: 'action_expired' } });
+    expect(await s.deliveryQueue.getJob(voidId)).toBeTruthy();
+    await s.service.deliver(voidId);
+    expect((await s.ledger.get(voidId))?.state).toBe('SUCCEEDED');
+    expect(cancels).toContain(op!.gatewayReference);
+
+    // A second pass finds nothing more to do.
+    expect((await s.expiry(61_000).runOnce()).due).toBe(0);
+  });
+});
