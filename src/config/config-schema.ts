@@ -78,6 +78,7 @@ export const configSchema = {
     'service_bus.method.activated': { ...jsonRpcMethod, default: 'magento.payments.payments_management.activated' },
     'service_bus.method.deactivated': { ...jsonRpcMethod, default: 'magento.payments.payments_management.deactivated' },
     'service_bus.method.balance_merged': { ...jsonRpcMethod, default: 'magento.payments.payments_management.balance_merged' },
+    'service_bus.method.recurring_failed': { ...jsonRpcMethod, default: 'magento.payments.payments_management.recurring_failed' },
 
     'mom_client.client_id': nonEmpty,
     'mom_client.client_secret': nonEmpty,

@@ -40,7 +40,9 @@ export type BusNotificationName =
   | 'issued'
   | 'activated'
   | 'deactivated'
-  | 'balance_merged';
+  | 'balance_merged'
+  /** A recurring billing cycle that failed for good (a hard decline, or the last dunning retry). */
+  | 'recurring_failed';
 
 export interface Config {
   readonly serviceBus: {

@@ -175,6 +175,7 @@ const NOTIFICATIONS: readonly BusNotificationName[] = [
   'activated',
   'deactivated',
   'balance_merged',
+  'recurring_failed',
 ];
 
 function toConfig(p: Params): Config {

@@ -16,6 +16,8 @@ import { counter } from '../metrics/metrics-registry';
 import { LifecycleSweep } from '../poller/lifecycle-sweep';
 import { PollReport, Poller } from '../poller/poller';
 import { ActionExpiry } from '../poller/action-expiry';
+import { RecurringRunner } from '../recurring/recurring-runner';
+import { RecurringStore } from '../recurring/recurring-store';
 import { createRedis } from '../redis/redis-connection';
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
@@ -37,6 +39,8 @@ interface PassDeps {
   reviews: RiskReviewExpiry;
   /** Customer actions (3-D Secure, redirects) past `authentication.action_timeout_ms`. */
   actions: ActionExpiry;
+  /** Recurring billing cycles and their dunning retries. */
+  recurring: RecurringRunner;
 }
 
 function passDeps(config: Config, logger: Logger, routes: ReadonlyMap<string, GatewayRoute>, redis: Redis, eventsQueue: Queue, deliveryQueue: Queue): PassDeps {
@@ -48,7 +52,8 @@ function passDeps(config: Config, logger: Logger, routes: ReadonlyMap<string, Ga
   const retention = new RetentionSweep({ config, redis, logger });
   const reviews = new RiskReviewExpiry({ config, redis, ledger, recorder, logger, deliveryQueue });
   const actions = new ActionExpiry({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, deliveryQueue, logger });
-  return { config, redis, logger, poller, lifecycle, retention, reviews, actions };
+  const recurring = new RecurringRunner({ config, store: new RecurringStore(redis, config.redis.keyPrefix), ledger, recorder, deliveryQueue, logger });
+  return { config, redis, logger, poller, lifecycle, retention, reviews, actions, recurring };
 }
 
 /**
@@ -77,6 +82,11 @@ async function pollPass(deps: PassDeps, lockMs: number): Promise<PollReport | nu
       return null;
     });
     if (actions && actions.due > 0) logger.info('customer action expiry', { ...actions });
+    const recurring = await deps.recurring.runOnce().catch((err: Error) => {
+      logger.warn('recurring schedule run failed', { error: err.message });
+      return null;
+    });
+    if (recurring && recurring.due > 0) logger.info('recurring schedules', { ...recurring });
     passes.inc({ result: 'ran' });
     return report;
   } finally {

@@ -122,6 +122,12 @@ export const DECLINING_PAYMENT_METHODS: Readonly<Record<string, string>> = Objec
   pm_fraudulent: 'fraudulent',
   pm_async_declined: 'card_declined',
 });
+/**
+ * `pm_insufficient_funds_once…` (any suffix): the first authorization with that exact payment method is
+ * declined `insufficient_funds`, later ones succeed: a soft decline the customer's bank lifts (recurring
+ * billing's dunning retries in the demo and tests).
+ */
+export const DECLINE_ONCE_PREFIX = 'pm_insufficient_funds_once';
 /** These always answer `pending` and settle by webhook (`pm_async_declined` settles as declined). */
 export const ASYNC_PAYMENT_METHODS: ReadonlySet<string> = new Set(['pm_async', 'pm_async_declined']);
 
@@ -195,6 +201,8 @@ export class SimulatorState {
   // Seven hex digits and a letter: the letter ends every digit run of the tag (see `newId`).
   private readonly tag = `${randomBytes(4).toString('hex').slice(0, 7)}${'abcdef'[randomBytes(1)[0] % 6]}`;
   private sequence = 0;
+  /** Payment methods of `DECLINE_ONCE_PREFIX` already declined once. */
+  private readonly declinedOnce = new Set<string>();
 
   /**
    * `<prefix>_<tag>_<sequence>`, the tag ending in a letter. The card-number scan reads `_`, `-`, `.` and
@@ -518,9 +526,13 @@ export class SimulatorState {
   }
 
   private settleNow(auth: Authorization): SimulatorEventType {
-    const declineCode = isGiftCardToken(auth.paymentMethod)
-      ? this.giftCards.hold(auth.paymentMethod, auth.amount, auth.currency)
-      : DECLINING_PAYMENT_METHODS[auth.paymentMethod];
+    const once = auth.paymentMethod.startsWith(DECLINE_ONCE_PREFIX) && !this.declinedOnce.has(auth.paymentMethod);
+    if (once) this.declinedOnce.add(auth.paymentMethod);
+    const declineCode = once
+      ? 'insufficient_funds'
+      : isGiftCardToken(auth.paymentMethod)
+        ? this.giftCards.hold(auth.paymentMethod, auth.amount, auth.currency)
+        : DECLINING_PAYMENT_METHODS[auth.paymentMethod];
     if (declineCode !== undefined) {
       auth.status = 'declined';
       auth.declineCode = declineCode;

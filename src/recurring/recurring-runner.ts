@@ -1,0 +1,221 @@
+import { Queue } from 'bullmq';
+import { Config } from '../config/config';
+import { DeliveryJobData } from '../delivery/delivery-queue';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { PaymentEvent, paymentKeyOf, failDecline } from '../events/payment-event';
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { bullJobId } from '../queueing/job-id';
+import { isSoftDecline } from './dunning';
+import { Schedule, cycleCommand, cycleDueAt, cycleOperationId } from './recurring-schedule';
+import { RecurringStore } from './recurring-store';
+
+/** The reason of the final failure event of a cycle whose retries ran out. */
+export const RETRIES_EXHAUSTED = 'RECURRING_RETRIES_EXHAUSTED';
+
+/** What one pass of the schedule runner did. */
+export interface RecurringReport {
+  due: number;
+  started: number;
+  succeeded: number;
+  retried: number;
+  failed: number;
+  waiting: number;
+  errors: number;
+}
+
+const cycles = counter(
+  'pb_recurring_cycles_total',
+  'Recurring billing: charges started, cycles succeeded, retries scheduled after a soft decline, cycles failed for good',
+  ['gateway', 'outcome'],
+);
+
+/** How long a charge in flight waits before the runner looks at it again, ms (the ledger settles it meanwhile). */
+const CHECK_AGAIN_MS = 30_000;
+
+/**
+ * The schedule runner (poller role): one pass over the active schedules whose next look is due.
+ *
+ * - A cycle due to start: its operation (`<schedule>.c<n>`, retries `<schedule>.c<n>.r<k>`) is written to
+ *   the ledger, idempotently by that id, and handed to delivery (jobId = operation id) as any command,
+ *   with the merchant-initiated flags (`payment.recurring`, see docs/PAYMENT-METHODS.md). Whatever happens
+ *   between these steps, a rerun finds the same operation: a cycle is charged at most once per attempt.
+ *   Its own events (`…sold`/`…authorized`, SUCCESS or FAIL) reach the OMS as any operation's.
+ * - A charge in flight is looked at again: SUCCEEDED moves the schedule to the next cycle (or completes
+ *   it after `max_cycles`); FAILED with a soft decline (`dunning.ts`) schedules the next retry after
+ *   `recurring.retry_schedule_ms[k]`; a hard decline, or a soft one after the last retry, fails the
+ *   schedule and sends the final failure event (`service_bus.method.recurring_failed`); anything still
+ *   open is looked at again later.
+ */
+export class RecurringRunner {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      store: RecurringStore;
+      ledger: Ledger;
+      recorder: OutcomeRecorder;
+      deliveryQueue: Queue<DeliveryJobData>;
+      logger: Logger;
+      now?: () => number;
+    },
+  ) {}
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  async runOnce(): Promise<RecurringReport> {
+    const { store, config, logger } = this.deps;
+    const ids = await store.dueIds(this.now(), config.recurring.runLimit);
+    const report: RecurringReport = { due: ids.length, started: 0, succeeded: 0, retried: 0, failed: 0, waiting: 0, errors: 0 };
+    for (const id of ids) {
+      try {
+        const schedule = await store.get(id);
+        if (!schedule || schedule.state !== 'active') continue;
+        report[await this.step(schedule)] += 1;
+      } catch (err) {
+        report.errors += 1;
+        logger.warn('recurring schedule step failed', { schedule_id: id, error: (err as Error).message });
+      }
+    }
+    return report;
+  }
+
+  private async step(schedule: Schedule): Promise<'started' | 'succeeded' | 'retried' | 'failed' | 'waiting'> {
+    if (schedule.phase === 'due') return this.start(schedule);
+    const op = schedule.operation ? await this.deps.ledger.get(schedule.operation) : null;
+    // The operation was never written (a crash before it): start the same attempt again, same id.
+    if (!op) return this.start(schedule);
+    switch (op.state) {
+      case 'SUCCEEDED':
+        return this.succeeded(schedule);
+      case 'FAILED':
+        return this.declined(schedule, op);
+      case 'RECEIVED':
+      case 'SENT':
+      case 'PENDING':
+      case 'ACTION_REQUIRED':
+      case 'UNKNOWN':
+      case 'UNRESOLVED':
+        await this.deps.store.save({ ...schedule, nextAt: this.now() + CHECK_AGAIN_MS });
+        return 'waiting';
+      default: {
+        const never: never = op.state;
+        throw new Error(`unmapped state ${String(never)}`);
+      }
+    }
+  }
+
+  private async start(schedule: Schedule): Promise<'started'> {
+    const { ledger, deliveryQueue, store, logger } = this.deps;
+    const now = this.now();
+    const d = schedule.definition;
+    const id = cycleOperationId(d.id, schedule.cycle, schedule.attempt);
+    const { created } = await ledger.create(id, cycleCommand(d, schedule.cycle, schedule.attempt, now), now);
+    await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) });
+    await store.save({ ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS });
+    if (created) {
+      cycles.inc({ gateway: d.gateway, outcome: 'started' });
+      logger.info('recurring cycle charge started', {
+        schedule_id: d.id,
+        cycle: schedule.cycle,
+        attempt: schedule.attempt,
+        operation_id: id,
+        gateway: d.gateway,
+      });
+    }
+    return 'started';
+  }
+
+  private async succeeded(schedule: Schedule): Promise<'succeeded'> {
+    const d = schedule.definition;
+    const next = schedule.cycle + 1;
+    const done = d.max_cycles !== undefined && next > d.max_cycles;
+    await this.deps.store.save({
+      ...schedule,
+      state: done ? 'completed' : 'active',
+      cycle: done ? schedule.cycle : next,
+      attempt: 0,
+      phase: 'due',
+      nextAt: done ? this.now() : Math.max(cycleDueAt(d, next), this.now()),
+      lastReason: undefined,
+    });
+    cycles.inc({ gateway: d.gateway, outcome: 'succeeded' });
+    this.deps.logger.info('recurring cycle paid', {
+      schedule_id: d.id,
+      cycle: schedule.cycle,
+      attempts: schedule.attempt + 1,
+      operation_id: schedule.operation,
+      completed: done,
+    });
+    return 'succeeded';
+  }
+
+  private async declined(schedule: Schedule, op: OperationRecord): Promise<'retried' | 'failed'> {
+    const { config, store, recorder, logger } = this.deps;
+    const d = schedule.definition;
+    const decline = failDecline(op, config);
+    const retries = config.recurring.retryScheduleMs;
+    if (isSoftDecline(decline.category) && schedule.attempt < retries.length) {
+      const wait = retries[schedule.attempt];
+      await store.save({ ...schedule, attempt: schedule.attempt + 1, phase: 'due', nextAt: this.now() + wait, lastReason: op.reason ?? decline.gateway_code });
+      cycles.inc({ gateway: d.gateway, outcome: 'retry_scheduled' });
+      logger.warn('recurring charge softly declined; retry scheduled', {
+        schedule_id: d.id,
+        cycle: schedule.cycle,
+        attempt: schedule.attempt,
+        operation_id: op.id,
+        category: decline.category,
+        retry_in_ms: wait,
+      });
+      return 'retried';
+    }
+    await store.save({ ...schedule, state: 'failed', lastReason: op.reason ?? decline.gateway_code });
+    await recorder.emit(recurringFailedEvent(schedule, op, config, isSoftDecline(decline.category) ? RETRIES_EXHAUSTED : (op.reason ?? decline.gateway_code)));
+    cycles.inc({ gateway: d.gateway, outcome: 'failed' });
+    logger.warn('recurring cycle failed for good; the OMS is told (recurring_failed)', {
+      schedule_id: d.id,
+      cycle: schedule.cycle,
+      attempts: schedule.attempt + 1,
+      operation_id: op.id,
+      category: decline.category,
+    });
+    return 'failed';
+  }
+}
+
+/**
+ * The final failure of a cycle (`service_bus.method.recurring_failed`): the schedule, the cycle, how many
+ * attempts were made, and the last attempt's payment with its decline. Event id `<schedule>.c<n>.failed`:
+ * once per cycle, whatever reruns.
+ */
+export function recurringFailedEvent(schedule: Schedule, last: OperationRecord, config: Config, reason: string): PaymentEvent {
+  const d = schedule.definition;
+  const eventId = `${cycleOperationId(d.id, schedule.cycle, 0)}.failed`;
+  return {
+    eventId,
+    paymentKey: paymentKeyOf(last.payment),
+    method: config.serviceBus.methods.notifications.recurring_failed,
+    params: {
+      schedule: {
+        id: d.id,
+        cycle: schedule.cycle,
+        attempts: schedule.attempt + 1,
+        model: d.model ?? 'subscription',
+        state: 'failed',
+      },
+      payment: {
+        ...last.payment,
+        operation_reference: last.id,
+        status: 'FAIL',
+        reason,
+        last_reason: last.reason ?? null,
+        decline: failDecline(last, config),
+        gateway_command: last.command,
+        gateway_response: { status: last.gatewayStatus ?? null, reference: last.gatewayReference ?? null },
+        event_id: eventId,
+      },
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import { PaymentCommand } from '../contracts/payment-command';
+import { RecurringModel } from '../contracts/payment-method';
+
+/**
+ * A recurring billing schedule: a stored credential charged by the bridge, cycle after cycle, without the
+ * customer (a merchant-initiated transaction). Kept in Redis (`recurring-store.ts`), run by the poller
+ * role (`recurring-runner.ts`). Amounts in minor units.
+ */
+export interface ScheduleDefinition {
+  /** The schedule's id: the root of every cycle's operation id. Letters, digits, `.`, `_`, `-`; at most 64. */
+  id: string;
+  gateway: string;
+  gateway_account: string;
+  /** The stored credential (what a token on first use reported as `payment.token`). */
+  gateway_key: string;
+  /** Per cycle, minor units. */
+  amount: number;
+  currency: string;
+  /** The subscription's order in the OMS: every cycle's events name it. */
+  order_id?: string;
+  /** `subscription` (a fixed schedule) or `unscheduled` (card on file, charged when due). Default subscription. */
+  model?: RecurringModel;
+  /** `sale` (default: charged at once) or `authorize`. */
+  command?: 'sale' | 'authorize';
+  /** The first cycle's due time (ISO 8601). */
+  start_at: string;
+  /** Cycle length. */
+  interval: { unit: 'day' | 'week' | 'month'; count: number };
+  /** Stop after this many cycles (absent: until cancelled). */
+  max_cycles?: number;
+  /** The scheme's id of the customer-initiated first payment (Cybersource `previousTransactionId`). */
+  network_transaction_id?: string;
+  custom_attributes?: Record<string, unknown>;
+}
+
+/** `active`: cycles run; `cancelled` by an operator; `completed` after `max_cycles`; `failed`: a cycle failed for good. */
+export type ScheduleState = 'active' | 'cancelled' | 'completed' | 'failed';
+
+/** Where the current cycle is: `due` (its next charge is to start at `nextAt`), `charging` (its operation is out). */
+export type CyclePhase = 'due' | 'charging';
+
+/** A schedule as it stands. */
+export interface Schedule {
+  definition: ScheduleDefinition;
+  state: ScheduleState;
+  /** The current cycle, from 1. */
+  cycle: number;
+  /** Retries of the current cycle made so far (0: first attempt). */
+  attempt: number;
+  phase: CyclePhase;
+  /** Epoch ms of the next look (a start, or a check of the charge in flight). */
+  nextAt: number;
+  /** The current cycle's operation (while charging, and after). */
+  operation?: string;
+  /** The last decline's reason, while retrying. */
+  lastReason?: string;
+}
+
+/**
+ * The operation id of one attempt of one cycle: `<schedule>.c<cycle>` for the first, `<schedule>.c<cycle>.r<n>`
+ * for the n-th retry. Deterministic, so a crash and a rerun find the same operation (never a second charge),
+ * and the PSP gets the same idempotency key; a retry is a new attempt at the PSP with its own key.
+ */
+export function cycleOperationId(scheduleId: string, cycle: number, attempt: number): string {
+  return attempt === 0 ? `${scheduleId}.c${cycle}` : `${scheduleId}.c${cycle}.r${attempt}`;
+}
+
+/** When cycle `n` (from 1) is due, epoch ms: `start_at` plus n-1 intervals; months add calendar months (UTC), the day clamped. */
+export function cycleDueAt(definition: ScheduleDefinition, cycle: number): number {
+  const start = new Date(definition.start_at);
+  const steps = (cycle - 1) * definition.interval.count;
+  switch (definition.interval.unit) {
+    case 'day':
+      return start.getTime() + steps * 86_400_000;
+    case 'week':
+      return start.getTime() + steps * 7 * 86_400_000;
+    case 'month': {
+      const year = start.getUTCFullYear();
+      const month = start.getUTCMonth() + steps;
+      const lastDay = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+      return Date.UTC(
+        year,
+        month,
+        Math.min(start.getUTCDate(), lastDay),
+        start.getUTCHours(),
+        start.getUTCMinutes(),
+        start.getUTCSeconds(),
+        start.getUTCMilliseconds(),
+      );
+    }
+    default: {
+      const never: never = definition.interval.unit;
+      throw new Error(`unknown interval unit ${String(never)}`);
+    }
+  }
+}
+
+/** The merchant-initiated command of one attempt of one cycle (channel `bridge`: the bridge starts it). */
+export function cycleCommand(definition: ScheduleDefinition, cycle: number, attempt: number, now: number): PaymentCommand {
+  const d = definition;
+  return {
+    version: 1,
+    command: d.command ?? 'sale',
+    channel: 'bridge',
+    sequence: 'recurring',
+    received_at: new Date(now).toISOString(),
+    payment: {
+      gateway: d.gateway,
+      gateway_account: d.gateway_account,
+      gateway_key: d.gateway_key,
+      amount: d.amount,
+      currency: d.currency,
+      ...(d.order_id !== undefined ? { order_id: d.order_id } : {}),
+      operation_reference: cycleOperationId(d.id, cycle, attempt),
+      recurring: {
+        model: d.model ?? 'subscription',
+        schedule_id: d.id,
+        cycle,
+        ...(d.network_transaction_id ? { network_transaction_id: d.network_transaction_id } : {}),
+      },
+      ...(d.custom_attributes ? { custom_attributes: d.custom_attributes } : {}),
+    },
+  };
+}

@@ -1,0 +1,129 @@
+import Redis from 'ioredis';
+import { validateCommand } from '../contracts/command-validator';
+import { CommandValidationError } from '../errors/command-validation-error';
+import { Schedule, ScheduleDefinition, ScheduleState, CyclePhase, cycleCommand, cycleDueAt } from './recurring-schedule';
+
+const SCHEDULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'failed'];
+
+/**
+ * Recurring schedules in Redis. Keys under the prefix P:
+ *   P recurring:schedule:{id}   hash: `definition` (JSON, fixed at creation), `state`, `cycle`, `attempt`,
+ *                               `phase`, `next_at`, `operation`, `last_reason`
+ *   P recurring:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
+ *   P recurring:schedules       sorted set of every schedule id, score = creation time
+ * A schedule's cycles are operations of the ledger (`<id>.c<n>`), so the money trail lives there.
+ */
+export class RecurringStore {
+  constructor(
+    private readonly redis: Redis,
+    readonly prefix: string,
+  ) {}
+
+  private key(id: string): string {
+    return `${this.prefix}recurring:schedule:${id}`;
+  }
+
+  private get dueKey(): string {
+    return `${this.prefix}recurring:due`;
+  }
+
+  /**
+   * Adds a schedule, active from its first cycle (`start_at`). Safe to repeat with the same definition; a
+   * different definition under a known id is refused (an id names one agreement with the customer).
+   * @throws CommandValidationError naming the field at fault (the first cycle's command is validated as a
+   *   channel's would be: a schedule that could never charge is refused now, not at its first cycle).
+   */
+  async add(definition: ScheduleDefinition, now = Date.now()): Promise<{ created: boolean; schedule: Schedule }> {
+    validateDefinition(definition);
+    const key = this.key(definition.id);
+    const json = JSON.stringify(definition);
+    const existing = await this.redis.hget(key, 'definition');
+    if (existing !== null) {
+      if (existing !== json) throw new CommandValidationError('schedule.id', 'names another schedule already (an id is one agreement)', 'INVALID_PARAMS');
+      const schedule = await this.get(definition.id);
+      if (!schedule) throw new Error(`schedule ${definition.id} vanished`);
+      return { created: false, schedule };
+    }
+    const schedule: Schedule = { definition, state: 'active', cycle: 1, attempt: 0, phase: 'due', nextAt: cycleDueAt(definition, 1) };
+    const created = await this.redis.hsetnx(key, 'definition', json);
+    if (created !== 1) return this.add(definition, now);
+    await this.redis.zadd(`${this.prefix}recurring:schedules`, now, definition.id);
+    await this.save(schedule);
+    return { created: true, schedule };
+  }
+
+  async get(id: string): Promise<Schedule | null> {
+    const h = await this.redis.hgetall(this.key(id));
+    if (!h.definition) return null;
+    const state = STATES.find((s) => s === h.state) ?? 'active';
+    return {
+      definition: JSON.parse(h.definition) as ScheduleDefinition,
+      state,
+      cycle: Number(h.cycle ?? 1),
+      attempt: Number(h.attempt ?? 0),
+      phase: (h.phase === 'charging' ? 'charging' : 'due') as CyclePhase,
+      nextAt: Number(h.next_at ?? 0),
+      ...(h.operation ? { operation: h.operation } : {}),
+      ...(h.last_reason ? { lastReason: h.last_reason } : {}),
+    };
+  }
+
+  /** Writes the schedule's moving parts and its place in the due index (only active schedules are due). */
+  async save(schedule: Schedule): Promise<void> {
+    const id = schedule.definition.id;
+    const fields: Record<string, string> = {
+      state: schedule.state,
+      cycle: String(schedule.cycle),
+      attempt: String(schedule.attempt),
+      phase: schedule.phase,
+      next_at: String(schedule.nextAt),
+      operation: schedule.operation ?? '',
+      last_reason: schedule.lastReason ?? '',
+    };
+    const multi = this.redis.multi().hset(this.key(id), fields);
+    if (schedule.state === 'active') multi.zadd(this.dueKey, schedule.nextAt, id);
+    else multi.zrem(this.dueKey, id);
+    await multi.exec();
+  }
+
+  /** Active schedules whose next look is due at `now`, oldest first. */
+  async dueIds(now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.dueKey, '-inf', String(now), 'LIMIT', 0, limit);
+  }
+
+  /** Every schedule id, by creation. */
+  async ids(limit = 1000): Promise<string[]> {
+    return this.redis.zrange(`${this.prefix}recurring:schedules`, 0, limit - 1);
+  }
+
+  /** Stops a schedule: no further cycle starts (a charge already out still settles in the ledger). */
+  async cancel(id: string): Promise<Schedule | null> {
+    const schedule = await this.get(id);
+    if (!schedule) return null;
+    if (schedule.state === 'active') await this.save({ ...schedule, state: 'cancelled' });
+    return this.get(id);
+  }
+}
+
+/** Checks a definition by the command its first cycle would send (with a channel's rules). */
+export function validateDefinition(d: ScheduleDefinition): void {
+  if (typeof d.id !== 'string' || !SCHEDULE_ID.test(d.id)) throw new CommandValidationError('schedule.id', 'must be 1 to 64 letters, digits, ., _ or -');
+  if (typeof d.start_at !== 'string' || Number.isNaN(Date.parse(d.start_at))) throw new CommandValidationError('schedule.start_at', 'must be an ISO 8601 time');
+  const i = d.interval as Partial<ScheduleDefinition['interval']> | undefined;
+  if (!i || !['day', 'week', 'month'].includes(i.unit ?? '') || !Number.isInteger(i.count) || (i.count ?? 0) < 1 || (i.count ?? 0) > 366) {
+    throw new CommandValidationError('schedule.interval', 'must be {unit: day|week|month, count: 1..366}');
+  }
+  if (d.max_cycles !== undefined && (!Number.isInteger(d.max_cycles) || d.max_cycles < 1))
+    throw new CommandValidationError('schedule.max_cycles', 'must be a positive integer');
+  if (d.command !== undefined && d.command !== 'sale' && d.command !== 'authorize')
+    throw new CommandValidationError('schedule.command', 'must be sale or authorize');
+  // The cycle's command as a channel would send it (the `bridge` channel is never accepted from outside).
+  const command = cycleCommand(d, 1, 0, Date.now());
+  try {
+    validateCommand({ ...command, channel: 'web' });
+  } catch (err) {
+    if (err instanceof CommandValidationError) throw new CommandValidationError(err.field.replace(/^payment\./, 'schedule.'), err.reason, err.code);
+    throw err;
+  }
+}

@@ -1,0 +1,178 @@
+import Redis from 'ioredis';
+import { Config } from '../../../src/config/config';
+import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { CommandValidationError } from '../../../src/errors/command-validation-error';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { RETRIES_EXHAUSTED, RecurringRunner } from '../../../src/recurring/recurring-runner';
+import { ScheduleDefinition } from '../../../src/recurring/recurring-schedule';
+import { RecurringStore } from '../../../src/recurring/recurring-store';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * The schedule runner on the real Redis and the real simulator: a cycle's merchant-initiated charge, a
+ * soft decline retried and recovered, a hard decline and retries that run out ending in the final
+ * failure event, and idempotency per cycle (a rerun never charges twice).
+ */
+const API_KEY = 'sim-recurring-test-key-0123456789';
+const DAY = 86_400_000;
+let sim: PspSimulator;
+let redis: Redis;
+const configs: Config[] = [];
+const closers: Array<() => Promise<unknown>> = [];
+let n = 0;
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ apiKey: API_KEY });
+});
+
+afterAll(async () => {
+  for (const close of closers) await close().catch(() => undefined);
+  redis?.disconnect();
+  await sim.stop();
+  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+});
+
+function setup() {
+  const config = testConfig({
+    'recurring.retry_schedule_ms': [DAY, 3 * DAY],
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recurring-test-0123456789', timeout_ms: 2000 } },
+  });
+  configs.push(config);
+  redis ??= createRedis(config.redis.url, 'commands');
+  const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
+  closers.push(
+    () => eventsQueue.close(),
+    () => deliveryQueue.close(),
+  );
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const events = new EventStore(redis, config.redis.keyPrefix);
+  const logger = silentLogger();
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
+  const store = new RecurringStore(redis, config.redis.keyPrefix);
+  let offset = 0;
+  const runner = new RecurringRunner({ config, store, ledger, recorder, deliveryQueue, logger, now: () => Date.now() + offset });
+  /** One runner pass at `at` ms from now, then delivery of every charge it started (as the worker would). */
+  const pass = async (at: number) => {
+    offset = at;
+    const report = await runner.runOnce();
+    for (const job of await deliveryQueue.getJobs(['waiting', 'delayed', 'prioritized'])) {
+      await service.deliver(job.data.operationId);
+      await job.remove().catch(() => undefined);
+    }
+    return report;
+  };
+  return { config, ledger, events, store, pass };
+}
+
+function definition(gatewayKey: string, extra: Partial<ScheduleDefinition> = {}): ScheduleDefinition {
+  n += 1;
+  return {
+    id: `sub-${process.pid}-${Date.now().toString(36)}-${n}`,
+    gateway: 'simulator',
+    gateway_account: 'acme-eu',
+    gateway_key: gatewayKey,
+    amount: 1500,
+    currency: 'EUR',
+    order_id: `SUB-ORDER-${n}`,
+    start_at: new Date(Date.now() - 1000).toISOString(),
+    interval: { unit: 'month', count: 1 },
+    ...extra,
+  };
+}
+
+describe('recurring billing', () => {
+  it('charges a due cycle once, merchant-initiated, and moves to the next cycle; a rerun charges nothing twice', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa', { max_cycles: 2 });
+    await s.store.add(d);
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 1 });
+    const op = await s.ledger.get(`${d.id}.c1`);
+    expect(op).toMatchObject({
+      state: 'SUCCEEDED',
+      channel: 'bridge',
+      command: 'sale',
+      payment: { recurring: { model: 'subscription', schedule_id: d.id, cycle: 1 } },
+    });
+    // The runner looks again after its check interval: the cycle is paid, the next one is a month on.
+    expect(await s.pass(60_000)).toMatchObject({ succeeded: 1 });
+    const after = await s.store.get(d.id);
+    expect(after).toMatchObject({ cycle: 2, attempt: 0, phase: 'due', state: 'active' });
+    expect(after!.nextAt).toBeGreaterThan(Date.now() + 27 * DAY);
+    // Nothing is due before then: no second charge of cycle 1, whatever reruns.
+    expect(await s.pass(60_000)).toMatchObject({ due: 0 });
+    expect((await s.events.load(`${d.id}.c1.SUCCEEDED`))?.params.payment).toMatchObject({ status: 'SUCCESS', recurring: { cycle: 1 } });
+  });
+
+  it('retries a soft decline after the dunning wait and recovers the cycle', async () => {
+    const s = setup();
+    const d = definition(`pm_insufficient_funds_once_${process.pid.toString(36)}x${Date.now().toString(36)}`);
+    await s.store.add(d);
+    await s.pass(0);
+    expect((await s.ledger.get(`${d.id}.c1`))?.state).toBe('FAILED');
+    expect(await s.pass(60_000)).toMatchObject({ retried: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ attempt: 1, phase: 'due', lastReason: 'insufficient_funds' });
+    // Not before the first retry wait (1 day).
+    expect(await s.pass(DAY / 2)).toMatchObject({ due: 0 });
+    expect(await s.pass(DAY + 70_000)).toMatchObject({ started: 1 });
+    expect((await s.ledger.get(`${d.id}.c1.r1`))?.state).toBe('SUCCEEDED');
+    expect(await s.pass(DAY + 140_000)).toMatchObject({ succeeded: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ cycle: 2, attempt: 0, state: 'active' });
+    expect(await s.events.load(`${d.id}.c1.failed`)).toBeNull();
+  });
+
+  it('after the last retry of a soft decline, fails the schedule and sends the final failure event once', async () => {
+    const s = setup();
+    const d = definition('pm_insufficient_funds');
+    await s.store.add(d);
+    await s.pass(0);
+    await s.pass(60_000); // retry 1 scheduled
+    await s.pass(DAY + 70_000);
+    await s.pass(DAY + 140_000); // retry 2 scheduled, 3 days on
+    await s.pass(4 * DAY + 150_000);
+    expect(await s.pass(4 * DAY + 220_000)).toMatchObject({ failed: 1 });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'failed', attempt: 2 });
+    const event = await s.events.load(`${d.id}.c1.failed`);
+    expect(event?.method).toBe(s.config.serviceBus.methods.notifications.recurring_failed);
+    expect(event?.params).toMatchObject({
+      schedule: { id: d.id, cycle: 1, attempts: 3, state: 'failed' },
+      payment: {
+        status: 'FAIL',
+        reason: RETRIES_EXHAUSTED,
+        last_reason: 'insufficient_funds',
+        operation_reference: `${d.id}.c1.r2`,
+        decline: { category: 'insufficient_funds' },
+      },
+    });
+    expect(await s.pass(10 * DAY)).toMatchObject({ due: 0 });
+  });
+
+  it('a hard decline fails the cycle at once, without retries', async () => {
+    const s = setup();
+    const d = definition('pm_expired_card');
+    await s.store.add(d);
+    await s.pass(0);
+    expect(await s.pass(60_000)).toMatchObject({ failed: 1, retried: 0 });
+    expect((await s.events.load(`${d.id}.c1.failed`))?.params.payment).toMatchObject({ reason: 'expired_card', decline: { category: 'expired_card' } });
+  });
+
+  it('refuses a schedule that could never charge, naming the field, and another definition under a known id', async () => {
+    const s = setup();
+    await expect(s.store.add({ ...definition('pm_card_visa'), currency: 'XXY' })).rejects.toMatchObject({ field: 'schedule.currency' });
+    const d = definition('pm_card_visa');
+    await s.store.add(d);
+    expect((await s.store.add(d)).created).toBe(false);
+    await expect(s.store.add({ ...d, amount: 999 })).rejects.toBeInstanceOf(CommandValidationError);
+  });
+});
