@@ -76,6 +76,7 @@ describe('buildConfig', () => {
           activated: 'magento.payments.payments_management.activated',
           deactivated: 'magento.payments.payments_management.deactivated',
           balance_merged: 'magento.payments.payments_management.balance_merged',
+          recurring_failed: 'magento.payments.payments_management.recurring_failed',
         },
       },
     });
