@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { describeContractBody } from '../channels/channel-contracts';
 import { GetMessage } from 'amqplib';
 import Redis from 'ioredis';
 import { AmqpConnection } from '../amqp/amqp-connection';
@@ -271,7 +272,7 @@ export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties'
   };
 }
 
-/** What a dead-lettered body is about, as far as it can be read (nothing is trusted: every field is checked for type). */
+/** What a dead-lettered body (a canonical command, a channel contract's payload, a bus call) is about, as far as it can be read (nothing is trusted: every field is checked for type). */
 function describeBody(body: string): {
   orderId?: string;
   command?: string;
@@ -289,10 +290,23 @@ function describeBody(body: string): {
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
   const doc = parsed as Record<string, unknown>;
+  const str = (v: unknown, max = 128) => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined);
+  // A channel contract's payload, read by where its contract keeps the money and the order id.
+  const contract = describeContractBody(doc);
+  if (contract) {
+    const p = contract.payment;
+    return {
+      orderId: str(p.order_id),
+      command: contract.command,
+      channel: contract.channel,
+      gateway: str(p.gateway, 64),
+      amount: typeof p.amount === 'number' && Number.isSafeInteger(p.amount) ? p.amount : undefined,
+      currency: str(p.currency, 3),
+    };
+  }
   const rpc = typeof doc.method === 'string' && doc.params !== null && typeof doc.params === 'object';
   const paymentValue = rpc ? (doc.params as Record<string, unknown>).payment : doc.payment;
   const payment = paymentValue !== null && typeof paymentValue === 'object' && !Array.isArray(paymentValue) ? (paymentValue as Record<string, unknown>) : {};
-  const str = (v: unknown, max = 128) => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined);
   return {
     orderId: str(payment.order_id),
     operationId: str(payment.operation_reference),

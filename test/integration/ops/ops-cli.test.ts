@@ -13,6 +13,7 @@ import { TEST_PANS, busCall, channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { eventually } from '../../support/tcp-proxy';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
+import { webOrderCreatedExample } from '../../../harness/workload/channel-contract-examples';
 
 /** Runs one `ops` command function and returns its exit code and parsed `--json` output. */
 async function run<A>(
@@ -217,5 +218,29 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     expect(a.published).toBeUndefined();
     const byCategory = await run(opsDeadLetterReplay, ctx, { ids: [], category: 'config', json: true });
     expect((byCategory.json.results as { id: string }[]).map((r) => r.id)).toEqual([cfg.id]);
+  });
+  it('replays a channel contract’s dead letter as the canonical command its adapter maps it to, under the adapter’s operation id', async () => {
+    const worker: IntakeProcess = await startIntakeProcess(config, silentLogger());
+    try {
+      const event = webOrderCreatedExample(`ops-${Date.now().toString(36)}`);
+      const orderId = (event.order as { order_id: string }).order_id;
+      await writer.write(Buffer.from(JSON.stringify(event)), {
+        code: 'UNEXPECTED_ERROR',
+        field: '(root)',
+        reason: 'unexpected_error: Error',
+        source: `amqp:${config.amqp.commandsQueue}`,
+      });
+      const listed = await run(opsDeadLetterList, ctx, { json: true });
+      const id = (listed.json.dead_letters as { id: string; orderId: string }[]).find((r) => r.orderId === orderId)?.id as string;
+      expect(id).toBeDefined();
+      const executed = await run(opsDeadLetterReplay, ctx, { ids: [id], execute: true, json: true });
+      expect(executed.code).toBe(0);
+      const result = (executed.json.results as { verdict: string; published: boolean; operationId: string; routingKey: string }[])[0];
+      expect(result).toMatchObject({ verdict: 'replay', published: true, operationId: `web-order.${orderId}`, routingKey: 'web.payment.authorize' });
+      await eventually(async () => (await ctx.ledger.get(`web-order.${orderId}`)) !== null);
+      expect(await ctx.ledger.get(`web-order.${orderId}`)).toMatchObject({ command: 'authorize', channel: 'web', payment: { amount: 12990 } });
+    } finally {
+      await worker.stop();
+    }
   });
 });
