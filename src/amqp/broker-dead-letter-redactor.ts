@@ -1,5 +1,5 @@
 import { Channel, ConsumeMessage } from 'amqplib';
-import { Config } from '../config/config';
+import type { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { AmqpConnection } from './amqp-connection';

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
-import { TriageConfig } from '../config/channels-config';
-import { describeContractBody } from '../channels/channel-contracts';
+import type { TriageConfig } from '../config/channels-config';
+import { describeContractBody } from '../contracts/channel-contracts';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 

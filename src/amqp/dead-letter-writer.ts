@@ -1,4 +1,4 @@
-import { Config } from '../config/config';
+import type { Config } from '../config/config';
 import { MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
 import { redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';

@@ -1,4 +1,4 @@
-import { Config } from '../config/config';
+import type { Config } from '../config/config';
 
 /**
  * The priority lane's exchange: `<amqp.exchange.commands>.priority` (topic, every key bound to the priority

@@ -1,5 +1,5 @@
 import { Channel } from 'amqplib';
-import { Config } from '../config/config';
+import type { Config } from '../config/config';
 import { priorityExchangeOf, priorityQueueOf } from './priority-lane';
 
 /**

@@ -6,7 +6,7 @@ import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
-import { CANONICAL, contractOf, readChannelMessage } from '../channels/channel-contracts';
+import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
 import { reportMaskedCardData } from './card-data-masking';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';

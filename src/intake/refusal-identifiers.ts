@@ -1,4 +1,4 @@
-import { describeContractBody } from '../channels/channel-contracts';
+import { describeContractBody } from '../contracts/channel-contracts';
 /**
  * The identifiers an operator looks a refused command up by, read best-effort from its raw body: the order
  * id and the JSON-RPC id (a bus call's `id`; a queued bus command's `sequence`). Only on the refusal path

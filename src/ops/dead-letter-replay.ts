@@ -4,7 +4,7 @@ import { AuditLog } from '../audit/audit-log';
 import { busSigningKey, channelSignatureHeaders } from '../channels/channel-signature';
 import { PublishingChannel } from '../config/channels-config';
 import { Config } from '../config/config';
-import { readChannelMessage } from '../channels/channel-contracts';
+import { readChannelMessage } from '../contracts/channel-contracts';
 import { MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
 import { PaymentCommand } from '../contracts/payment-command';
 import { CommandValidationError } from '../errors/command-validation-error';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { describeContractBody } from '../channels/channel-contracts';
+import { describeContractBody } from '../contracts/channel-contracts';
 import { GetMessage } from 'amqplib';
 import Redis from 'ioredis';
 import { AmqpConnection } from '../amqp/amqp-connection';

@@ -1,5 +1,5 @@
 import { MAX_COMMAND_MESSAGE_BYTES, parseBoundedJson } from '../../../src/contracts/json-limits';
-import { readChannelMessage } from '../../../src/channels/channel-contracts';
+import { readChannelMessage } from '../../../src/contracts/channel-contracts';
 import { operationIdOf } from '../../../src/ledger/operation-id';
 import { PAN_MASK } from '../../../src/logging/redact';
 import { FuzzCase, FuzzCaseGenerator } from '../../../harness/drills/fuzz-cases';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHANNEL_CONTRACTS, describeContractBody, readChannelMessage } from '../../../src/channels/channel-contracts';
+import { CHANNEL_CONTRACTS, describeContractBody, readChannelMessage } from '../../../src/contracts/channel-contracts';
 import { validateCommand } from '../../../src/contracts/command-validator';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
 import { PAN_MASK } from '../../../src/logging/redact';

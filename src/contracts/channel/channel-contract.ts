@@ -1,8 +1,8 @@
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import type { PublishingChannel } from '../../config/channels-config';
-import { fieldOf, reasonOf } from '../../contracts/command-validator';
-import { CardDetails, CommandType, PaymentCommand, PaymentLine } from '../../contracts/payment-command';
+import { fieldOf, reasonOf } from '../command-validator';
+import { CardDetails, CommandType, PaymentCommand, PaymentLine } from '../payment-command';
 import { CommandValidationError } from '../../errors/command-validation-error';
 
 const ajv = new Ajv({ allErrors: false, strict: false });

@@ -1,4 +1,4 @@
-import { PaymentCommand, PaymentSplit } from '../../contracts/payment-command';
+import { PaymentCommand, PaymentSplit } from '../payment-command';
 import { CommandValidationError } from '../../errors/command-validation-error';
 import { ContractLine, PaymentMethodPayload, canonicalLines, cardDetailsOf, byCaptureMethod, defineContract, defined } from './channel-contract';
 import { currency, customer, dateTime, freeMap, idPart, minor, orderId, orderLine, paymentMethod, positiveMinor, text } from './schema-parts';

@@ -1,4 +1,4 @@
-import { PaymentCommand } from '../../contracts/payment-command';
+import { PaymentCommand } from '../payment-command';
 import { ContractLine, PaymentMethodPayload, canonicalLines, cardDetailsOf, byCaptureMethod, defineContract, defined } from './channel-contract';
 import { currency, customer, dateTime, freeMap, idPart, minor, orderId, orderLine, paymentMethod, positiveMinor } from './schema-parts';
 

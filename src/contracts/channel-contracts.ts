@@ -1,19 +1,19 @@
 import type { ChannelsConfig } from '../config/channels-config';
-import { applyCardDataPolicy } from '../contracts/card-data-policy';
-import { ValidatedCommand, validateCommandReport } from '../contracts/command-validator';
-import { profileFor } from '../contracts/validation-profile';
+import { applyCardDataPolicy } from './card-data-policy';
+import { ValidatedCommand, validateCommandReport } from './command-validator';
+import { profileFor } from './validation-profile';
 import { CommandValidationError } from '../errors/command-validation-error';
-import { ChannelContract } from './contracts/channel-contract';
-import { marketplaceOrder } from './contracts/marketplace-order';
-import { posSale } from './contracts/pos-sale';
-import { webOrderCreated } from './contracts/web-order-created';
-import { webPaymentIntent } from './contracts/web-payment-intent';
+import { ChannelContract } from './channel/channel-contract';
+import { marketplaceOrder } from './channel/marketplace-order';
+import { posSale } from './channel/pos-sale';
+import { webOrderCreated } from './channel/web-order-created';
+import { webPaymentIntent } from './channel/web-payment-intent';
 
 /**
  * The channel payload contracts, by name. A message on the commands exchange says which one it follows in
  * its `contract` field, inside the signed body (so the choice is covered by the channel's signature); a
  * message without one is the canonical command (`version: 1`). Adding a contract: one file under
- * `contracts/`, one line here, its section in docs/CHANNELS.md.
+ * `channel/`, one line here, its section in docs/CHANNELS.md.
  */
 export const CHANNEL_CONTRACTS: ReadonlyMap<string, ChannelContract> = new Map(
   [webOrderCreated, webPaymentIntent, posSale, marketplaceOrder].map((c) => [c.name, c] as const),

@@ -1,4 +1,4 @@
-import { PaymentCommand } from '../../contracts/payment-command';
+import { PaymentCommand } from '../payment-command';
 import { CommandValidationError } from '../../errors/command-validation-error';
 import { CardSummary, ContractLine, canonicalLines, cardDetailsOf, defineContract, defined } from './channel-contract';
 import { cardSummary, currency, dateTime, freeMap, gateway, idPart, minor, orderLine, positiveMinor, pspToken, text } from './schema-parts';
