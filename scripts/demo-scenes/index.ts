@@ -1,8 +1,15 @@
 import { lateFactsScene } from './late-facts';
 import { orphanReversalScene } from './orphan-reversal';
+import { recurringDunningScene } from './recurring-dunning';
 import { routingFailoverScene } from './routing-failover';
 import { DemoScene } from './scene';
 import { unresolvedSettledLaterScene } from './unresolved-settled-later';
 
 /** The scenes the demo plays after its main workload, in order. Add one line per scene. */
-export const DEMO_SCENES: readonly DemoScene[] = [orphanReversalScene, unresolvedSettledLaterScene, lateFactsScene, routingFailoverScene];
+export const DEMO_SCENES: readonly DemoScene[] = [
+  orphanReversalScene,
+  unresolvedSettledLaterScene,
+  lateFactsScene,
+  routingFailoverScene,
+  recurringDunningScene,
+];
