@@ -527,7 +527,23 @@ export interface ErasurePatch {
 /** One history entry as stored: redacted JSON with its time. */
 function historyEntry(interaction: Omit<Interaction, 'at'>, now: number): string {
   // `at` is added after redaction: one epoch-ms timestamp in ten passes the Luhn check and would be masked.
-  return JSON.stringify({ ...redact(interaction), at: now });
+  return JSON.stringify({ ...redact(toMicroseconds(interaction)), at: now });
+}
+
+/**
+ * The entry with its fractional numbers (durations such as `elapsed_ms`, measured to the nanosecond)
+ * rounded to three decimals: a float's 15 or so digits can pass the Luhn check, and the card-number scan
+ * would then store the duration as a masked card number. A microsecond is finer than any reader needs.
+ */
+function toMicroseconds(interaction: Omit<Interaction, 'at'>): Omit<Interaction, 'at'> {
+  let rounded: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(interaction)) {
+    if (typeof value === 'number' && !Number.isInteger(value) && Number.isFinite(value)) {
+      rounded ??= { ...interaction };
+      rounded[key] = Math.round(value * 1000) / 1000;
+    }
+  }
+  return (rounded as Omit<Interaction, 'at'> | undefined) ?? interaction;
 }
 
 /** A transition reply's first two elements. */

@@ -258,6 +258,15 @@ describe('the operation ledger on a real Redis', () => {
     expect((await ledger.interactions(id)).map((i) => i.at)).toEqual([LUHN_VALID_NOW, LUHN_VALID_NOW, LUHN_VALID_NOW]);
   });
 
+  it('keeps a measured duration whose float digits pass the Luhn check, rounded to the microsecond, instead of masking it as a card number', async () => {
+    const id = nextId();
+    await ledger.create(id, command());
+    // 186.21973929236498: its fractional digits pass the Luhn check, so the card-number scan masked it.
+    await ledger.appendInteraction(id, { event: 'inquiry_lag', found: false, elapsed_ms: 186.21973929236498 });
+    const [, lag] = await ledger.interactions(id);
+    expect(lag.elapsed_ms).toBe(186.22);
+  });
+
   it('counts operations by state', async () => {
     const before = await ledger.countByState();
     const a = nextId();
