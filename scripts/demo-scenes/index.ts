@@ -1,5 +1,6 @@
 import { lateFactsScene } from './late-facts';
 import { orphanReversalScene } from './orphan-reversal';
+import { reconciliationScene } from './reconciliation';
 import { recurringDunningScene } from './recurring-dunning';
 import { routingFailoverScene } from './routing-failover';
 import { DemoScene } from './scene';
@@ -12,4 +13,5 @@ export const DEMO_SCENES: readonly DemoScene[] = [
   lateFactsScene,
   routingFailoverScene,
   recurringDunningScene,
+  reconciliationScene,
 ];
