@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import type { TriageConfig } from '../config/channels-config';
 import { describeContractBody } from '../contracts/channel-contracts';
+import { COMMAND_TYPES } from '../contracts/payment-command';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 
@@ -97,22 +98,7 @@ function highImpactTotal() {
 }
 
 const CHANNELS = new Set(['bus', 'web', 'pos', 'marketplace']);
-const COMMANDS = new Set([
-  'validate',
-  'revalidate',
-  'capture',
-  'cancel',
-  'refund',
-  'authorize',
-  'sale',
-  'tokenize',
-  'balance_inquiry',
-  'reload',
-  'issue',
-  'activate',
-  'deactivate',
-  'merge_balance',
-]);
+const COMMANDS: ReadonlySet<string> = new Set(COMMAND_TYPES);
 
 /** Scores, indexes and raises the alert for each dead letter; see the file comment. */
 export class DeadLetterTriage {

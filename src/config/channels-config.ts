@@ -1,4 +1,5 @@
 import { DEFAULT_FREE_TEXT_FIELDS } from '../contracts/free-text-fields';
+import { COMMAND_TYPES } from '../contracts/payment-command';
 import { CURRENCY_CODES } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 
@@ -12,23 +13,8 @@ import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 export const PUBLISHING_CHANNELS = ['web', 'pos', 'marketplace'] as const;
 export type PublishingChannel = (typeof PUBLISHING_CHANNELS)[number];
 
-/** Command types, as the canonical command spells them (kept here so config does not import contracts). */
-const COMMAND_NAMES = [
-  'validate',
-  'revalidate',
-  'capture',
-  'cancel',
-  'refund',
-  'authorize',
-  'sale',
-  'tokenize',
-  'balance_inquiry',
-  'reload',
-  'issue',
-  'activate',
-  'deactivate',
-  'merge_balance',
-] as const;
+/** Command types, as the canonical command spells them. */
+const COMMAND_NAMES = COMMAND_TYPES;
 const ALL_CHANNELS = ['bus', 'web', 'pos', 'marketplace'] as const;
 
 /** One signing key of a channel. */

@@ -1,5 +1,6 @@
 import { CURRENCY_CODES } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
+import { COMMAND_TYPES } from '../contracts/payment-command';
 
 /**
  * The `routing.*` block of the configuration: routing rules, the merchant agreement table, failover and
@@ -7,7 +8,7 @@ import { MAX_MINOR_AMOUNT } from '../money/minor-units';
  * default changes nothing: no rules, no agreements, no failover, so each command goes to `payment.gateway`.
  */
 
-const COMMAND_NAMES = ['validate', 'revalidate', 'capture', 'cancel', 'refund', 'authorize', 'sale', 'tokenize'] as const;
+const COMMAND_NAMES = COMMAND_TYPES;
 const CHANNEL_NAMES = ['bus', 'web', 'pos', 'marketplace'] as const;
 export const AGREEMENT_STATUSES = ['active', 'suspended', 'expired'] as const;
 /** An agreement's status as configured. */
