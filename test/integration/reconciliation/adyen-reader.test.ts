@@ -50,9 +50,15 @@ function* smallBatch(batch: number): Generator<string> {
 const LARGE_LINES = 100_000;
 // Wide lines (Adyen's report can carry many optional columns): about 100 MB of CSV in all.
 const FILLER = 'x'.repeat(700);
+/** Lines of the large report the server has written so far (it writes only as fast as the reader drains). */
+let largeLinesWritten = 0;
 function* largeBatch(): Generator<string> {
+  largeLinesWritten = 0;
   yield HEADER;
-  for (let i = 0; i < LARGE_LINES; i += 1) yield `${settledLine(1, i, T0 + i * 1000)}${FILLER}`;
+  for (let i = 0; i < LARGE_LINES; i += 1) {
+    largeLinesWritten += 1;
+    yield `${settledLine(1, i, T0 + i * 1000)}${FILLER}`;
+  }
 }
 
 let server: Server;
@@ -182,11 +188,10 @@ describe('Adyen reader over a local report download server', () => {
     expect(String(error)).not.toContain('wrong-password');
   });
 
-  it('streams a large report in constant memory, page by page, and resumes mid-report', async () => {
+  it('streams a large report page by page (its first page before the server has written a quarter of it), and resumes mid-report', async () => {
     const gateway = config('AcmeLarge');
     const window = { from: T0, to: T0 + 10 * DAY };
-    const before = process.memoryUsage().heapUsed;
-    let peak = before;
+    let writtenAtFirstPage = 0;
     let count = 0;
     let pages = 0;
     let midCursor: string | undefined;
@@ -195,13 +200,17 @@ describe('Adyen reader over a local report download server', () => {
       expect(page.records.length).toBeLessThanOrEqual(ADYEN_PAGE_SIZE);
       count += page.records.length;
       pages += 1;
+      if (pages === 1) writtenAtFirstPage = largeLinesWritten;
       if (pages === 100) midCursor = page.cursor;
       else if (midCursor !== undefined) afterMid += page.records.length;
-      peak = Math.max(peak, process.memoryUsage().heapUsed);
     }
     expect(count).toBe(LARGE_LINES);
-    // About 100 MB of CSV went through; the reader holds one page (500 records) at a time.
-    expect(peak - before).toBeLessThan(48 * 1024 * 1024);
+    // About 100 MB of CSV went through, and the first page came out while the server, which writes only as
+    // fast as the socket drains, had written a small part of it: the reader streams rather than buffers
+    // the file (a buffering reader gets its first page only after all 100,000 lines). Memory figures are
+    // the reconciliation benchmark's job, not a test's.
+    expect(writtenAtFirstPage).toBeGreaterThan(0);
+    expect(writtenAtFirstPage).toBeLessThan(LARGE_LINES / 4);
     let resumed = 0;
     for await (const page of adyenRecordReader(gateway, testReconciliationHttp(gateway)).read(window, midCursor)) resumed += page.records.length;
     expect(resumed).toBe(afterMid);
