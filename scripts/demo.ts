@@ -30,6 +30,7 @@ import { formatTable } from '../harness/workload/text-table';
 import { preciseNow } from '../harness/workload/precise-clock';
 import { DEMO_SCENES } from './demo-scenes';
 import { SceneContext } from './demo-scenes/scene';
+import { mergeSceneParameters } from './demo-scenes/scene-helpers';
 
 const TEST_PANS = ['4111111111111111', '5555555555554444', '378282246310005'];
 const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -69,7 +70,7 @@ async function main(): Promise<number> {
       'events.backoff_max_ms': 2000,
       'poller.schedule_ms': [1000, 2000, 4000, 8000, 30000],
       'poller.in_process_interval_ms': 1000,
-      ...Object.assign({}, ...DEMO_SCENES.map((scene) => scene.parameters ?? {})),
+      ...mergeSceneParameters(DEMO_SCENES.map((scene) => scene.parameters)),
       'console.enabled': true,
       'console.port': consolePort,
       'console.password': consolePassword,

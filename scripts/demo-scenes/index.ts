@@ -1,4 +1,5 @@
 import { lateFactsScene } from './late-facts';
+import { limitsScene } from './limits';
 import { orphanReversalScene } from './orphan-reversal';
 import { reconciliationScene } from './reconciliation';
 import { recurringDunningScene } from './recurring-dunning';
@@ -14,4 +15,5 @@ export const DEMO_SCENES: readonly DemoScene[] = [
   routingFailoverScene,
   recurringDunningScene,
   reconciliationScene,
+  limitsScene,
 ];

@@ -16,3 +16,21 @@ export async function waitFor<T>(probe: () => Promise<T | null>, timeoutMs: numb
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/**
+ * The `parameters:` keys of every scene, merged: lists (`routing.rules`, `caps.rules`…) are concatenated and
+ * maps (`gateways`…) merged key by key, so two scenes adding to the same key both keep what they add.
+ */
+export function mergeSceneParameters(all: ReadonlyArray<Record<string, unknown> | undefined>): Record<string, unknown> {
+  const merged: Record<string, unknown> = {};
+  const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  for (const parameters of all) {
+    for (const [key, value] of Object.entries(parameters ?? {})) {
+      const before = merged[key];
+      if (Array.isArray(before) && Array.isArray(value)) merged[key] = [...(before as unknown[]), ...(value as unknown[])];
+      else if (isMap(before) && isMap(value)) merged[key] = { ...before, ...value };
+      else merged[key] = value;
+    }
+  }
+  return merged;
+}
