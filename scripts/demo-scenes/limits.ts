@@ -131,7 +131,7 @@ export const limitsScene: DemoScene = {
           voided.reason === 'RISK_REVIEW_EXPIRED' &&
           fail.reason === 'RISK_REVIEW_EXPIRED' &&
           stack.simulator.counters().effects[expiredId] === undefined,
-        detail: `${voidedCount} voided; ${expiredId} ${voided?.state ?? '-'} ${voided?.reason ?? ''}; event ${String(fail.status)} ${String(fail.reason)}`,
+        detail: `voided by the poller or this pass (${voidedCount} here); ${expiredId} ${voided?.state ?? '-'} ${voided?.reason ?? ''}; event ${String(fail.status)} ${String(fail.reason)}`,
       });
       rows.push(
         `two 1,500.00 CHF authorizations held for review: one released by an operator → ${released?.state ?? '?'}, one voided at its deadline → ${voided?.state ?? '?'} ${voided?.reason ?? ''} (never sent)`,
@@ -153,7 +153,7 @@ export const limitsScene: DemoScene = {
               operation_reference: refundId,
             })
           : null;
-      const lock = refund?.routing?.decisions.find((d) => d.stage === 'fx');
+      const lock = refund?.routing?.decisions.find((d) => d.stage === 'fx' && d.outcome === 'changed');
       checks.push({
         name: 'limits scene: 123.45 USD sold as 112.80 EUR, the 50.00 USD refund at the locked rate as 45.68 EUR',
         ok:
