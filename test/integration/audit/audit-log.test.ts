@@ -56,8 +56,10 @@ describe('the audit log (JSON log channel + bounded Redis stream)', () => {
       outcome: 'dry_run',
       target: 'dl-1',
       detail: { count: 1 },
-      stream_id: second.id,
+      stream: 'written',
+      at: new Date(2_000).toISOString(),
     });
+    expect(lines[1]).not.toHaveProperty('stream_id');
     const recent = await audit.recent(10);
     expect(recent.map((r) => r.action)).toEqual(['dead_letter.replay', 'console.login']);
     expect(recent[0]).toMatchObject({ at: 2_000, target: 'dl-1', id: second.id });
