@@ -2,6 +2,8 @@ import type { AdjustmentKind, MoneyDirection } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
+import { isKnownCurrency } from '../money/currencies';
+import { formatMinor } from '../money/minor-units';
 import type { PspRecord, PspRecordKind } from './psp-record';
 import type { LedgerSide, LineVerdict, MatchMethod, ReconciliationAction } from './reconciliation-class';
 
@@ -243,7 +245,10 @@ function standing(state: OperationState): LedgerStanding {
   }
 }
 
-const money = (amount: number, currency: string): string => `${amount} ${currency}`;
+/** An amount for a person: major units ("41.00 EUR"), or minor units said as such for a currency we cannot place. */
+function money(amount: number, currency: string): string {
+  return isKnownCurrency(currency) && Number.isSafeInteger(amount) ? `${formatMinor(amount, currency)} ${currency}` : `${amount} minor units of ${currency}`;
+}
 
 /**
  * Classifies one PSP line against the operation it was matched to (`null`: none). Every PSP kind, PSP
@@ -352,7 +357,7 @@ function compareMoney(record: PspRecord, op: OperationRecord, base: Pick<LineVer
         currency,
         reason: `psp_${record.amount}_ledger_${ours}`,
       },
-      note: `the PSP moved ${money(record.amount, currency)}; the ledger holds ${money(ours, ourCurrency)} (difference ${difference})`,
+      note: `the PSP moved ${money(record.amount, currency)}; the ledger holds ${money(ours, ourCurrency)} (difference ${money(difference, currency)})`,
     };
   }
   return { ...base, class: 'matched', action: { type: 'none' }, note: 'same operation, state, amount and currency' };

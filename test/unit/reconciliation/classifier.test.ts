@@ -45,6 +45,13 @@ describe('classifyLine', () => {
     expect(classifyLine(line({ kind: 'refund', amount: 1100 }), match(op('refund', 'SUCCEEDED'))).action).toMatchObject({ direction: 'debit' });
   });
 
+  it('says amounts to a person in major units: the PSP moved 9.00 EUR, the ledger holds 10.00 EUR', () => {
+    expect(classifyLine(line({ amount: 900 }), match(op('capture', 'SUCCEEDED'))).note).toBe(
+      'the PSP moved 9.00 EUR; the ledger holds 10.00 EUR (difference 1.00 EUR)',
+    );
+    expect(classifyLine(line({ amount: 900, currency: 'XZZ' }), null).note).toContain('900 minor units of XZZ');
+  });
+
   it('a cancel is not compared by amount (what it released is the PSP’s business)', () => {
     expect(classifyLine(line({ kind: 'cancel', amount: 5 }), match(op('cancel', 'SUCCEEDED'))).class).toBe('matched');
   });
