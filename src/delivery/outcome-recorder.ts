@@ -76,6 +76,11 @@ export class OutcomeRecorder {
       logger: Logger;
       /** Sends events inline when their turn has come; without it every event goes through the queue. */
       notifier?: NotificationSender;
+      /**
+       * Called once an outcome moved an operation to FAILED (a webhook's or the poller's as well as the
+       * gateway's answer): the orchestration gives back what it reserved (cap counters). Without it, nothing.
+       */
+      afterFailure?: (op: OperationRecord) => Promise<void>;
     },
   ) {}
 
@@ -105,6 +110,14 @@ export class OutcomeRecorder {
     const after = await this.decide(op, to, { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details }, fields, reference);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
     if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source);
+    if (after.state === 'FAILED' && op.state !== 'FAILED' && this.deps.afterFailure) {
+      // The state is recorded; a lost release only keeps a cap counter high until its day or month ends.
+      await this.deps
+        .afterFailure(after)
+        .catch((err: Error) =>
+          this.deps.logger.warn('could not give back what the orchestration reserved for a failed operation', { operation_id: op.id, error: err.message }),
+        );
+    }
     return after;
   }
 

@@ -72,6 +72,14 @@ export class OrchestrationPipeline {
     return this.run(op, plan, now, 1);
   }
 
+  /**
+   * Releases what the stages reserved for a routed operation that ended FAILED, whoever found it (the
+   * gateway's answer, a webhook, a status inquiry). Idempotent, like every stage's `release`.
+   */
+  async releaseFailed(op: OperationRecord): Promise<void> {
+    if (op.routing && this.stages.some((s) => s.active() && s.release)) await this.release(op, planOf(op), 'failed');
+  }
+
   /** Releases what the stages reserved for `plan` (an attempt that failed for good, a refusal, a failover). */
   async release(op: OperationRecord, plan: OrchestrationPlan, why: 'failed' | 'failover' | 'refused'): Promise<void> {
     for (const stage of this.stages) if (stage.active() && stage.release) await stage.release(op, plan, why);

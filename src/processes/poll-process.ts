@@ -25,6 +25,7 @@ import { WebServer } from '../web/web-server';
 import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
 import { configurationCheck, redisCheck, startedCheck, startMonitoringAndWaitForRedis } from './role-readiness';
 import { scrapeSnapshot } from './scrape-snapshot';
+import { buildOrchestrationPipeline } from '../orchestration/orchestration-stages';
 
 const passes = counter('pb_poller_passes_total', 'Poller passes, by result (ran, locked: another poller held the lock, failed)', ['result']);
 
@@ -46,7 +47,8 @@ interface PassDeps {
 function passDeps(config: Config, logger: Logger, routes: ReadonlyMap<string, GatewayRoute>, redis: Redis, eventsQueue: Queue, deliveryQueue: Queue): PassDeps {
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const pipeline = buildOrchestrationPipeline({ config, logger, redis, routes });
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, afterFailure: (op) => pipeline.releaseFailed(op) });
   const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, logger, deliveryQueue });
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
   const retention = new RetentionSweep({ config, redis, logger });

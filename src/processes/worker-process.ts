@@ -21,6 +21,7 @@ import { startEventSender } from '../events/event-sender';
 import { OmsEventJobData, createOmsEventsQueue } from '../events/oms-events-queue';
 import { CommandConsumer } from '../intake/command-consumer';
 import { Ledger } from '../ledger/ledger';
+import { buildOrchestrationPipeline } from '../orchestration/orchestration-stages';
 import { Logger } from '../logging/logger';
 import { LifecycleSweep } from '../poller/lifecycle-sweep';
 import { Poller } from '../poller/poller';
@@ -119,7 +120,9 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   // The fast path: events go to the bus inline when their turn has come. The bus is followed as a
   // dependency (lost / back), and each accepted outcome event's end-to-end latency is observed.
   const notifier = watchedNotifier(options.notifier, dependencies, (eventId) => void endToEnd.accepted(eventId, (id) => ledger.get(id)));
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, notifier });
+  // One orchestration for delivery and for outcomes found later (webhooks, inquiries), which release what it reserved.
+  const pipeline = buildOrchestrationPipeline({ config, logger, redis: fastRedis, routes: options.routes });
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, notifier, afterFailure: (op) => pipeline.releaseFailed(op) });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, logger });
   const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
@@ -148,6 +151,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     // The orchestration's counters (caps, risk) and FX's gateway rates.
     redis: fastRedis,
     routes: options.routes,
+    pipeline,
   });
   const poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });
   const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
