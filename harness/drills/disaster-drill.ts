@@ -3,12 +3,14 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Config } from '../../src/config/config';
+import { COMMAND_TYPES, CommandType } from '../../src/contracts/payment-command';
 import { exportToFile } from '../../src/data-lifecycle/export-file';
 import { importOperations } from '../../src/data-lifecycle/import';
 import { Ledger } from '../../src/ledger/ledger';
 import { silentLogger } from '../../src/logging/logger';
 import { reconcile } from '../../src/reconciliation-run/reconcile';
 import { LineVerdict } from '../../src/reconciliation/reconciliation-class';
+import { movesMoney } from '../../src/reconciliation/classifier';
 import { ActionOutcome } from '../../src/reconciliation-run/reconciliation-runner';
 import { sendSignedCommand } from '../twins/bus-twin/signed-command-sender';
 import { startLocalStack } from '../twins/local-stack/local-stack';
@@ -32,13 +34,16 @@ async function flushNamespace(redis: Redis, prefix: string): Promise<number> {
   return deleted;
 }
 
-/** The terminal notification the bus received for each operation (first one), by operation id. */
+/** The terminal notification the bus received (first one) for each operation that moves money, by operation id. */
 function toldByOperation(notifications: readonly ObservedNotification[]): Map<string, string> {
   const told = new Map<string, string>();
   for (const n of notifications) {
     const p = n.params.payment as Record<string, unknown> | undefined;
     const eventId = typeof p?.event_id === 'string' ? p.event_id : '';
     if (!eventId.endsWith('.SUCCEEDED') && !eventId.endsWith('.FAILED')) continue;
+    // Only what moves money has a line in the PSP's records (a tokenize or a validate has none).
+    const command = p?.gateway_command;
+    if (!(COMMAND_TYPES as readonly unknown[]).includes(command) || !movesMoney(command as CommandType)) continue;
     const id = String(p?.operation_reference);
     if (!told.has(id)) told.set(id, String(p?.status));
   }
