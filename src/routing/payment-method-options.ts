@@ -8,6 +8,7 @@ import { counter } from '../metrics/metrics-registry';
 import { isKnownCurrency } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 import { RoutingTable } from './routing-rules';
+import { amountRefusal, applicableRules } from '../caps/cap-rules';
 
 /** An order as the checkout asks about it. Amount in ISO 4217 minor units. */
 export interface MethodsQuery {
@@ -101,8 +102,8 @@ export function methodsQueryOf(params: Record<string, unknown>): MethodsQuery {
 }
 
 /**
- * The payment methods an order can be paid with: the gateways the routing rules and the merchant
- * agreements leave for it (an authorization of that amount, currency, country and channel), each with its
+ * The payment methods an order can be paid with: the gateways the routing rules, the merchant agreements
+ * and the per-transaction caps leave for it (an authorization of that amount, currency, country and channel), each with its
  * methods: its own list where it has one (Adyen `POST /paymentMethods`), else `routing.payment_methods.
  * by_gateway`, else card. Merged by method, gateways in routing order. Answers are cached per order shape
  * for `routing.payment_methods.cache_ms`. Never sees card data: the query has none.
@@ -165,6 +166,14 @@ export class PaymentMethodOptions {
       });
     }
     candidates = candidates.filter((g) => configured.includes(g));
+    // Transaction caps: a gateway whose per-transaction bounds refuse this amount for this merchant is no
+    // option (the daily and monthly counters change by the second and are checked when the payment comes).
+    candidates = candidates.filter((g) => {
+      const attempt = { gateway: g, account: query.merchant, amount: query.amount, currency: query.currency };
+      const refusal = amountRefusal(applicableRules(this.deps.config.limits.caps.rules, attempt), attempt);
+      if (refusal) dropped.push(`cap_${refusal.limit}:${g}`);
+      return refusal === null;
+    });
     const gateways = await Promise.all(candidates.map((g) => this.methodsOf(g, query)));
     const byMethod = new Map<string, MethodOption>();
     for (const [i, g] of gateways.entries()) {

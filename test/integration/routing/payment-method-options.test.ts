@@ -131,6 +131,15 @@ describe('payment method options', () => {
     expect(formatMethodsAnswer(answer)).toContain('dropped agreement_suspended:stripe');
   });
 
+  it('per-transaction caps remove gateways: one whose maximum this amount breaks offers nothing', async () => {
+    const c = config({ 'caps.rules': [{ scope: 'gateway', name: 'stripe', currency: 'USD', max_amount: 400 }] });
+    const answer = await options(c).list(methodsQueryOf({ amount: 500, currency: 'USD', gateway_account: 'acme' }));
+    expect(answer.explanation).toMatchObject({ rule: 'us', candidates: ['sim'], dropped: ['cap_max_amount:stripe'] });
+    expect(answer.methods).toEqual([{ method: 'card', gateways: ['sim'] }]);
+    const under = await options(c).list(methodsQueryOf({ amount: 300, currency: 'USD', gateway_account: 'acme' }));
+    expect(under.explanation.candidates).toEqual(['stripe', 'sim']);
+  });
+
   it('no rule and no gateway named: every configured gateway the merchant may use', async () => {
     const answer = await options(config({ 'routing.rules': [] })).list(
       methodsQueryOf({ amount: 500, currency: 'GBP', gateway_account: 'acme', channel: 'pos' }),
