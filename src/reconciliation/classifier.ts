@@ -192,28 +192,10 @@ function failureAdjustment(command: CommandType): { kind: AdjustmentKind; direct
  * less a debit; for a refund the reverse; an authorization only holds money.
  */
 function differenceDirection(command: CommandType, pspAmount: number, ledger: number): MoneyDirection {
-  const more = pspAmount > ledger;
-  switch (command) {
-    case 'sale':
-    case 'capture':
-      return more ? 'credit' : 'debit';
-    case 'refund':
-    case 'reload':
-    case 'issue':
-      return more ? 'debit' : 'credit';
-    case 'authorize':
-    case 'revalidate':
-    case 'validate':
-    case 'cancel':
-    case 'tokenize':
-    case 'balance_inquiry':
-    case 'activate':
-    case 'deactivate':
-    case 'merge_balance':
-      return 'none';
-    default:
-      return assertNever(command);
-  }
+  // More moved than the ledger says goes the way the operation's own success moves money; less, the other way.
+  const success = successDirection(command);
+  if (success === 'none' || pspAmount > ledger) return success;
+  return success === 'credit' ? 'debit' : 'credit';
 }
 
 /** Adjustment kinds that already record a late-fact line of `kind` (a webhook brought it first). */
