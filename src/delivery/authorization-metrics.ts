@@ -39,3 +39,16 @@ export function authorizationReferenceLookups(): Counter<'gateway' | 'result'> {
     ['gateway', 'result'],
   );
 }
+
+/**
+ * `pb_authorization_reference_elsewhere_total{gateway,holder}`: dependent commands naming a PSP reference
+ * that was found at another configured gateway than the one they name (`gateway`): the authorization was
+ * routed or failed over to `holder`, where the command is then sent. Gateway names are configuration, bounded.
+ */
+export function authorizationReferenceElsewhere(): Counter<'gateway' | 'holder'> {
+  return counter(
+    'pb_authorization_reference_elsewhere_total',
+    'Dependent commands whose PSP reference was found at another gateway than the one they name (routed or failed-over authorizations), by named gateway and holder',
+    ['gateway', 'holder'],
+  );
+}

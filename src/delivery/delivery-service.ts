@@ -63,6 +63,8 @@ export class DeliveryService {
   private readonly configHold: ConfigHold;
   private readonly health: GatewayHealth;
   private readonly pipeline: OrchestrationPipeline;
+  /** The configured gateways, where a capture's PSP reference is looked for when not at the one it names. */
+  private readonly gatewayNames: readonly string[];
 
   constructor(
     private readonly deps: {
@@ -88,6 +90,7 @@ export class DeliveryService {
       deps.pipeline ?? buildOrchestrationPipeline({ config: deps.config, logger: deps.logger, now: deps.now, redis: deps.redis, routes: deps.routes });
     this.configHold = new ConfigHold({ config: deps.config, ledger: deps.ledger, logger: deps.logger, deadLetters: deps.deadLetters, now: deps.now });
     this.health = new GatewayHealth(deps.logger, deps.config.gateways);
+    this.gatewayNames = Object.keys(deps.config.gateways);
   }
 
   /** Each gateway's breaker state in this process (readiness). */
@@ -309,7 +312,10 @@ export class DeliveryService {
   /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
   private async contextFor(op: OperationRecord): Promise<{ context: OperationContext; fxLock?: FxLock } | { wait: DeliveryStep } | ContextRefusal> {
     // Amounts are checked before the first attempt only: once sent, the PSP has decided.
-    const resolved = await resolveOperationContext(op, this.deps.ledger, { checkAmounts: op.state === 'RECEIVED' && op.attempts === 0 });
+    const resolved = await resolveOperationContext(op, this.deps.ledger, {
+      checkAmounts: op.state === 'RECEIVED' && op.attempts === 0,
+      gateways: this.gatewayNames,
+    });
     if ('wait' in resolved) return { wait: { kind: 'wait', reason: resolved.wait, delayMs: this.deps.config.delivery.backoffBaseMs } };
     return resolved;
   }

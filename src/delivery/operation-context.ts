@@ -1,7 +1,7 @@
 import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationContext } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
-import { authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
+import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { gatewayOf, routedPayment } from '../ledger/routing-record';
 import { atAuthorizationRate, fxLockOf } from '../fx/locked-rate';
 import type { FxLock } from '../fx/fx-lock';
@@ -48,6 +48,12 @@ export interface ResolveOptions {
    * sums change as other captures settle. Default false (status inquiries, the poller).
    */
   checkAmounts?: boolean;
+  /**
+   * The configured gateway names: a `gateway_key` that is a PSP reference unknown at the command's gateway
+   * is looked for at these (one pipelined read, only then), because routing or failover may have put the
+   * authorization at another gateway than the one the command names. Default none (the command's gateway only).
+   */
+  gateways?: readonly string[];
 }
 
 /**
@@ -80,7 +86,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   } else {
     auth = await ledger.get(key);
   }
-  if (!auth) return checkedByReference(op, ledger, context, amounts);
+  if (!auth) return checkedByReference(op, ledger, context, amounts, options.gateways ?? []);
   if (!AUTHORIZING.has(auth.command)) return { context };
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return refused;
@@ -113,18 +119,48 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
 /**
  * A dependent command whose `gateway_key` is not one of our operation ids: when it is a PSP reference one of
  * our outcomes indexed (what our SUCCESS event returned), the same scope and currency checks, and the amount
- * checks when the authorization itself is reached and succeeded. The command is sent as the OMS gave it
- * either way (the key is the PSP's already); an unknown reference is not ours to check. One extra read.
+ * checks when the authorization itself is reached and succeeded. The reference is looked up at the gateway
+ * the operation is routed to (the one it names, before any routing), then at the other configured gateways:
+ * an authorization routed or failed over elsewhere is found where it is, and the command goes to that
+ * gateway (a converted authorization's at its locked rate). The key is sent as given (it is the PSP's
+ * already); an unknown reference is not ours to check. One extra read (two when found elsewhere).
  */
-async function checkedByReference(op: OperationRecord, ledger: Ledger, context: OperationContext, amounts: boolean): Promise<ContextResolution> {
-  const { gateway, gateway_key: reference } = op.payment;
-  const found = await ledger.authorizationByReference(gateway, reference, amounts ? op.id : '');
-  referenceLookups().inc({ gateway, result: !found ? 'unknown' : found.authorization ? 'authorization' : 'related' });
+async function checkedByReference(
+  op: OperationRecord,
+  ledger: Ledger,
+  context: OperationContext,
+  amounts: boolean,
+  gateways: readonly string[],
+): Promise<ContextResolution> {
+  const reference = op.payment.gateway_key;
+  const named = gatewayOf(op);
+  const dependent = amounts ? op.id : '';
+  let holder = named;
+  let found = await ledger.authorizationByReference(named, reference, dependent);
+  if (!found) {
+    const elsewhere = await ledger.gatewayHoldingReference(
+      gateways.filter((g) => g !== named),
+      reference,
+    );
+    if (elsewhere) {
+      found = await ledger.authorizationByReference(elsewhere, reference, dependent);
+      if (found) {
+        holder = elsewhere;
+        referenceElsewhere().inc({ gateway: named, holder });
+      }
+    }
+  }
+  referenceLookups().inc({ gateway: named, result: !found ? 'unknown' : found.authorization ? 'authorization' : 'related' });
   if (!found || found.record.id === op.id) return { context };
   const auth = found.record;
   const via = (r: ContextRefusal): ContextRefusal => ({
     ...r,
-    detail: { ...r.detail, psp_reference: reference, ...(found.authorization ? {} : { related_operation: auth.command }) },
+    detail: {
+      ...r.detail,
+      psp_reference: reference,
+      ...(holder !== named ? { holder_gateway: holder } : {}),
+      ...(found.authorization ? {} : { related_operation: auth.command }),
+    },
   });
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return via(refused);
@@ -132,7 +168,12 @@ async function checkedByReference(op: OperationRecord, ledger: Ledger, context: 
     const over = amountRefusal(op, auth, found.dependents);
     if (over) return via(over);
   }
-  return { context };
+  if (holder === context.payment.gateway) return { context };
+  // Found at another gateway than the one the command names: that gateway holds the PSP object.
+  const payment = { ...context.payment, gateway: holder };
+  const converted = found.authorization ? atAuthorizationRate(auth, payment) : payment;
+  const fxLock = converted === payment ? null : fxLockOf(auth);
+  return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment } };
 }
 
 /** The scope an authorization belongs to, for logs (no card data: gateway, account, order only). */

@@ -392,6 +392,20 @@ export class Ledger {
     return this.redis.get(this.referenceKey(gateway, reference));
   }
 
+  /**
+   * The first of `gateways` whose reference index holds `reference` (one pipelined round trip), or null:
+   * where a PSP reference lives when the command names another gateway than the one holding it (an
+   * authorization routed or failed over elsewhere). Only on that rare path.
+   */
+  async gatewayHoldingReference(gateways: readonly string[], reference: string): Promise<string | null> {
+    if (gateways.length === 0) return null;
+    const pipeline = this.redis.pipeline();
+    for (const gateway of gateways) pipeline.get(this.referenceKey(gateway, reference));
+    const replies = (await pipeline.exec()) ?? [];
+    const index = replies.findIndex(([err, value]) => !err && typeof value === 'string');
+    return index < 0 ? null : gateways[index];
+  }
+
   private referenceKey(gateway: string, reference: string): string {
     return `${this.prefix}ref:${gateway}:${reference}`;
   }

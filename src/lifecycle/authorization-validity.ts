@@ -2,6 +2,7 @@ import { Config } from '../config/config';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { AuthorizationValidity } from '../gateways/gateway-definition';
 import { gatewayDefinition } from '../gateways/gateway-registry';
+import { RoutingRecord, gatewayOf } from '../ledger/routing-record';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -81,19 +82,26 @@ export interface LifecycleFields {
 
 /**
  * The lifecycle fields an operation's move to SUCCEEDED carries (recorded in the same atomic step, see
- * `src/ledger/authorization-index.ts`): an authorization gets its `expiresAt` and `orphanAt`; a capture, cancel or
- * revalidate closes the authorization its `gateway_key` names. Nothing for any other move. Pure.
+ * `src/ledger/authorization-index.ts`): an authorization gets its `expiresAt` (the validity at the gateway
+ * that holds it, where it was routed) and `orphanAt`; a capture, cancel or revalidate closes the
+ * authorization its `gateway_key` names, a PSP reference being looked up at the gateway the command was
+ * sent to (the authorization's, wherever routing or failover put it). Nothing for any other move. Pure.
  */
-export function lifecycleFields(config: Config, op: { id: string; command: CommandType; payment: Payment }, succeeded: boolean, now: number): LifecycleFields {
+export function lifecycleFields(
+  config: Config,
+  op: { id: string; command: CommandType; payment: Payment; routing?: RoutingRecord },
+  succeeded: boolean,
+  now: number,
+): LifecycleFields {
   if (!succeeded) return {};
   const fields: LifecycleFields = {};
-  const expiresAt = expiresAtFor(config, op.command, op.payment, now);
+  const holder = gatewayOf(op);
+  const expiresAt = expiresAtFor(config, op.command, holder === op.payment.gateway ? op.payment : { ...op.payment, gateway: holder }, now);
   if (expiresAt !== undefined) {
     fields.expiresAt = expiresAt;
     const age = orphanAgeMs(config, op.payment);
     if (age > 0) fields.orphanAt = now + age;
   }
-  if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id)
-    fields.closesAuthorization = { gateway: op.payment.gateway, key: op.payment.gateway_key };
+  if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id) fields.closesAuthorization = { gateway: holder, key: op.payment.gateway_key };
   return fields;
 }

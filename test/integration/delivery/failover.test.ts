@@ -226,3 +226,71 @@ describe('routing and failover (authorize, sale)', () => {
     expect((await ledger.get(captureId))?.routing).toMatchObject({ gateway: 'simb', requested: 'sima' });
   });
 });
+
+describe('follow-up commands by PSP reference of a failed-over authorization', () => {
+  /** An authorization named to sima that failed over to simb (breaker open at sima): SUCCEEDED at simb. */
+  async function failedOverAuthorization(orderId: string): Promise<{ service: DeliveryService; ledger: Ledger; authId: string; reference: string }> {
+    const { service, ledger } = setup();
+    const breaker = service.breaker('sima');
+    for (let i = 0; i < 3; i++) breaker.failure();
+    const authId = await record(ledger, authorize({ order_id: orderId }));
+    expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const auth = await ledger.get(authId);
+    expect(auth?.routing).toMatchObject({ gateway: 'simb', requested: 'sima', failovers: [{ from: 'sima', to: 'simb' }] });
+    const reference = auth?.gatewayReference;
+    expect(reference).toBeDefined();
+    // sima is back: a follow-up must still go to simb, where the authorization is.
+    breaker.success();
+    return { service, ledger, authId, reference: reference! };
+  }
+
+  it.each(['sima', 'simb'])('a capture naming the PSP reference (payment.gateway %s) goes to simb, which holds it, and closes it', async (named) => {
+    const { service, ledger, authId, reference } = await failedOverAuthorization(`ORD-FO-CAP-${named}`);
+    const requestsA = simA.counters().requests;
+    const captureId = await record(
+      ledger,
+      channelCommand('capture', {}, { gateway: named, gateway_key: reference, currency: 'EUR', order_id: `ORD-FO-CAP-${named}` }),
+    );
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simB.counters().effects[captureId]).toBe(1);
+    expect(simA.counters().requests).toBe(requestsA);
+    expect((await ledger.get(captureId))?.routing).toMatchObject({ gateway: 'simb', requested: named });
+    expect((await ledger.get(authId))?.closedBy).toBe(captureId);
+  });
+
+  it('a cancel naming the PSP reference goes to simb', async () => {
+    const { service, ledger, authId, reference } = await failedOverAuthorization('ORD-FO-CANCEL');
+    const cancelId = await record(
+      ledger,
+      channelCommand('cancel', {}, { gateway: 'sima', gateway_key: reference, currency: 'EUR', order_id: 'ORD-FO-CANCEL' }),
+    );
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simB.counters().effects[cancelId]).toBe(1);
+    expect(simA.counters().effects[cancelId]).toBeUndefined();
+    expect((await ledger.get(authId))?.closedBy).toBe(cancelId);
+  });
+
+  it('a refund naming the PSP reference is checked against the authorization at simb and goes there', async () => {
+    const { service, ledger, reference } = await failedOverAuthorization('ORD-FO-REFUND');
+    const captureId = await record(
+      ledger,
+      channelCommand('capture', {}, { gateway: 'sima', gateway_key: reference, currency: 'EUR', order_id: 'ORD-FO-REFUND' }),
+    );
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const captured = (await ledger.get(captureId))!.payment.amount;
+    // Above what was captured: refused against the authorization found at simb, never sent.
+    const over = await record(
+      ledger,
+      channelCommand('refund', {}, { gateway: 'sima', gateway_key: reference, currency: 'EUR', order_id: 'ORD-FO-REFUND', amount: captured + 1 }),
+    );
+    expect(await service.deliver(over)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(over))?.reason).toBe('amount_exceeds_captured');
+    const refundId = await record(
+      ledger,
+      channelCommand('refund', {}, { gateway: 'sima', gateway_key: reference, currency: 'EUR', order_id: 'ORD-FO-REFUND' }),
+    );
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simB.counters().effects[refundId]).toBe(1);
+    expect(simA.counters().effects[refundId]).toBeUndefined();
+  });
+});

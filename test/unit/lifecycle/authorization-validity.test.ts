@@ -126,6 +126,12 @@ describe('which commands carry an expiry and which close an authorization', () =
     expect(lifecycleFields(c, { ...capture, command: 'cancel' }, true, 0)).toEqual({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } });
     expect(lifecycleFields(c, { ...capture, command: 'refund' }, true, 0)).toEqual({});
   });
+  it('a routed (failed-over) operation: validity and the closed reference are the holding gateway’s, not the one the command named', () => {
+    const routing = { gateway: 'adyen', requested: 'stripe', candidates: ['stripe', 'adyen'], index: 1, decisions: [] };
+    expect(lifecycleFields(c, record({ state: 'SENT', routing }), true, 0)).toMatchObject({ expiresAt: 28 * DAY });
+    const capture = record({ id: 'cap-1', command: 'capture', state: 'SENT', payment: { ...pay('stripe'), gateway_key: 'psp_ref_1' }, routing });
+    expect(lifecycleFields(c, capture, true, 0)).toEqual({ closesAuthorization: { gateway: 'adyen', key: 'psp_ref_1' } });
+  });
   it('a revalidate is tracked itself and closes the authorization it replaces', () => {
     const reval = record({ id: 'rv-1', command: 'revalidate', state: 'SENT', payment: { ...pay('stripe'), gateway_key: 'auth-1' } });
     expect(lifecycleFields(c, reval, true, 0)).toEqual({ expiresAt: 7 * DAY, orphanAt: 4 * DAY, closesAuthorization: { gateway: 'stripe', key: 'auth-1' } });
