@@ -25,6 +25,7 @@ import { buildOrchestrationPipeline } from '../orchestration/orchestration-stage
 import { Logger } from '../logging/logger';
 import { LifecycleSweep } from '../poller/lifecycle-sweep';
 import { Poller } from '../poller/poller';
+import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './periodic-jobs';
 import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
@@ -153,8 +154,10 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     routes: options.routes,
     pipeline,
   });
-  const poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });
-  const lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
+  // The same periodic jobs as the poller role (status inquiries, lifecycle, retention, review and action
+  // expiry, recurring cycles), run here when `poller.in_process_interval_ms` > 0.
+  const periodic = new PeriodicJobs({ config, redis, ledger, router, recorder, deliveryQueue, logger });
+  const { poller, lifecycle } = periodic;
 
   const inline = new InlineDelivery({ config, service: delivery, deliveryQueue, logger });
   // What the broker dead-letters by itself reaches the dead-letter queue only through our redaction.
@@ -187,9 +190,13 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const sweepTimer = setInterval(() => {
     void runSweepOnce(redis, config, staleMs, { ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id), logger }, logger);
   }, SWEEP_INTERVAL_MS);
+  let polling: Promise<void> | null = null;
   if (config.poller.inProcessIntervalMs > 0) {
     pollTimer = setInterval(() => {
-      void runPollerOnce(redis, config, poller, logger, lifecycle);
+      if (polling) return;
+      polling = runInProcessPass(redis, config, periodic, logger).finally(() => {
+        polling = null;
+      });
     }, config.poller.inProcessIntervalMs);
   }
   options.signal?.removeEventListener('abort', abandonBroker);
@@ -215,6 +222,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       setScrapeCollector(null);
       if (pollTimer) clearInterval(pollTimer);
       clearInterval(sweepTimer);
+      await polling;
       await consumer.stop();
       await brokerDeadLetters.stop();
       await Promise.all(workers.map((w) => w.close()));
@@ -231,18 +239,15 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   };
 }
 
-/** One poll run across all workers at a time: a Redis lock (expiring) keeps them from polling together. */
-async function runPollerOnce(redis: Redis, config: Config, poller: Poller, logger: Logger, lifecycle: LifecycleSweep): Promise<void> {
-  const lock = `${config.redis.keyPrefix}poller:lock`;
-  const got = await redis.set(lock, String(process.pid), 'PX', Math.max(config.poller.inProcessIntervalMs, 1000), 'NX').catch(() => null);
-  if (got !== 'OK') return;
+/** One pass of the periodic jobs across all workers and pollers at a time (the poller lock). */
+async function runInProcessPass(redis: Redis, config: Config, periodic: PeriodicJobs, logger: Logger): Promise<void> {
   try {
-    const report = await poller.runOnce();
-    if (report.due > 0) logger.info('poll run', { ...report });
+    const report = await runPeriodicPass({ config, redis, logger }, periodic, passLockMs(config.poller.inProcessIntervalMs), `worker:${process.pid}`);
+    if (report && report.due > 0) logger.info('poll run', { ...report });
   } catch (err) {
+    pollerPasses.inc({ result: 'failed' });
     logger.warn('poll run failed', { error: (err as Error).message });
   }
-  await lifecycle.runOnce().catch((err: Error) => logger.warn('authorization lifecycle sweep failed', { error: err.message }));
 }
 
 /** How often a worker runs the recovery sweep (one worker at a time, by lock), ms. */

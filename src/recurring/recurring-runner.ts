@@ -72,7 +72,8 @@ export class RecurringRunner {
     for (const id of ids) {
       try {
         const schedule = await store.get(id);
-        if (!schedule || schedule.state !== 'active') continue;
+        // Another pass may have moved it on since the due list was read (a cycle paid: the next one is not due yet).
+        if (!schedule || schedule.state !== 'active' || schedule.nextAt > this.now()) continue;
         report[await this.step(schedule)] += 1;
       } catch (err) {
         report.errors += 1;

@@ -1,0 +1,151 @@
+import Redis from 'ioredis';
+import { Queue } from 'bullmq';
+import { Config } from '../config/config';
+import { DeliveryJobData } from '../delivery/delivery-queue';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { RetentionSweep } from '../data-lifecycle/retention-sweep';
+import { Ledger } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { ActionExpiry } from '../poller/action-expiry';
+import { LifecycleSweep } from '../poller/lifecycle-sweep';
+import { PollReport, Poller } from '../poller/poller';
+import { RiskReviewExpiry } from '../poller/risk-review-expiry';
+import { RecurringRunner } from '../recurring/recurring-runner';
+import { RecurringStore } from '../recurring/recurring-store';
+import { GatewayRouter } from '../routing/gateway-router';
+
+export const pollerPasses = counter('pb_poller_passes_total', 'Poller passes, by result (ran, locked: another poller held the lock, failed)', ['result']);
+const jobFailures = counter('pb_periodic_job_failures_total', 'Periodic jobs of a poll pass that threw, by job (the pass goes on with the next job)', ['job']);
+
+/** The names of the periodic jobs, in the order a pass runs them. */
+export const PERIODIC_JOB_NAMES = ['authorization_lifecycle', 'retention', 'risk_review_expiry', 'action_expiry', 'recurring'] as const;
+export type PeriodicJobName = (typeof PERIODIC_JOB_NAMES)[number];
+
+/** One periodic job: what it did, as log fields, or null when there is nothing worth a log line. */
+export interface PeriodicJob {
+  readonly name: PeriodicJobName;
+  run(): Promise<Record<string, unknown> | null>;
+}
+
+/** What the periodic jobs need; the same for the poller role and the workers' in-process poller. */
+export interface PeriodicJobsDeps {
+  config: Config;
+  redis: Redis;
+  ledger: Ledger;
+  router: GatewayRouter;
+  recorder: OutcomeRecorder;
+  deliveryQueue: Queue<DeliveryJobData>;
+  logger: Logger;
+}
+
+/**
+ * Everything a poll pass runs, built once per process: the status inquiries (`poller`), then the ONE list
+ * of the other periodic jobs. Both the poller role (`payment-bridge poll`) and the workers' in-process
+ * poller (`poller.in_process_interval_ms`) run a pass through `runPeriodicPass`, so neither mode can
+ * forget a job. Reconciliation is not in the list: it has a lane (and locks) of its own in the poller role.
+ */
+export class PeriodicJobs {
+  readonly poller: Poller;
+  readonly lifecycle: LifecycleSweep;
+  readonly jobs: readonly PeriodicJob[];
+
+  constructor(deps: PeriodicJobsDeps) {
+    const { config, redis, ledger, router, recorder, deliveryQueue, logger } = deps;
+    this.poller = new Poller({ config, ledger, router, recorder, logger, deliveryQueue });
+    this.lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
+    const retention = new RetentionSweep({ config, redis, logger });
+    const reviews = new RiskReviewExpiry({ config, redis, ledger, recorder, logger, deliveryQueue });
+    const actions = new ActionExpiry({ config, ledger, router, recorder, deliveryQueue, logger });
+    const recurring = new RecurringRunner({ config, store: new RecurringStore(redis, config.redis.keyPrefix), ledger, recorder, deliveryQueue, logger });
+    const byName: Record<PeriodicJobName, PeriodicJob['run']> = {
+      // Expiry warnings and orphan reversal (it logs its own summary).
+      authorization_lifecycle: async () => {
+        await this.lifecycle.runOnce();
+        return null;
+      },
+      // Archive then expire terminal operations past retention (nothing live, nothing unarchived).
+      retention: async () => {
+        await retention.runOnce();
+        return null;
+      },
+      // Authorizations held for review past their deadline are voided.
+      risk_review_expiry: async () => {
+        const voided = await reviews.runOnce();
+        return voided > 0 ? { voided } : null;
+      },
+      // Customer actions (3-D Secure, redirects) past `authentication.action_timeout_ms`.
+      action_expiry: async () => {
+        const report = await actions.runOnce();
+        return report.due > 0 ? { ...report } : null;
+      },
+      // Recurring billing cycles and their dunning retries.
+      recurring: async () => {
+        const report = await recurring.runOnce();
+        return report.due > 0 ? { ...report } : null;
+      },
+    };
+    this.jobs = PERIODIC_JOB_NAMES.map((name) => ({ name, run: byName[name] }));
+  }
+}
+
+const LOG_LINES: Record<PeriodicJobName, string> = {
+  authorization_lifecycle: 'authorization lifecycle sweep',
+  retention: 'retention sweep',
+  risk_review_expiry: 'risk review expiry',
+  action_expiry: 'customer action expiry',
+  recurring: 'recurring schedules',
+};
+
+/**
+ * One pass: the PENDING and UNKNOWN operations whose next check is due, then every periodic job in turn
+ * (a job that throws is logged and counted, and the next one still runs, even after the inquiries threw). A Redis lock (`poller:lock`,
+ * held for `lockMs` and released by its owner only) keeps two passes (two pollers, a poller and the
+ * workers' in-process poller, two workers) from running at once; each job is idempotent besides.
+ * @returns the status inquiries' report, or `null` when another pass holds the lock.
+ * @throws what the status inquiries threw (the caller counts a failed pass).
+ */
+export async function runPeriodicPass(
+  deps: { config: Config; redis: Redis; logger: Logger },
+  jobs: PeriodicJobs,
+  lockMs: number,
+  owner = `poller:${process.pid}`,
+): Promise<PollReport | null> {
+  const { config, redis, logger } = deps;
+  const lock = `${config.redis.keyPrefix}poller:lock`;
+  const token = `${owner}:${Date.now()}:${Math.random().toString(36).slice(2)}`;
+  if ((await redis.set(lock, token, 'PX', lockMs, 'NX')) !== 'OK') {
+    pollerPasses.inc({ result: 'locked' });
+    return null;
+  }
+  try {
+    // The status inquiries failing (the PSP or Redis away) must not starve the other jobs: they run, then it is reported.
+    let report: PollReport | null = null;
+    let inquiryError: unknown = null;
+    try {
+      report = await jobs.poller.runOnce();
+    } catch (err) {
+      inquiryError = err;
+    }
+    for (const job of jobs.jobs) {
+      try {
+        const fields = await job.run();
+        if (fields) logger.info(LOG_LINES[job.name], fields);
+      } catch (err) {
+        jobFailures.inc({ job: job.name });
+        logger.warn(`${LOG_LINES[job.name]} failed`, { job: job.name, error: (err as Error).message });
+      }
+    }
+    if (inquiryError) throw inquiryError;
+    pollerPasses.inc({ result: 'ran' });
+    return report;
+  } finally {
+    // Release only our own lock: a pass that outlived lockMs must not free the next one's.
+    await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, lock, token).catch(() => undefined);
+  }
+}
+
+/** How long a pass may hold the poller lock, ms: ten intervals, at least a minute (a pass that dies frees it then). */
+export function passLockMs(intervalMs: number): number {
+  return Math.max(intervalMs * 10, 60_000);
+}
