@@ -5,7 +5,8 @@
  * Then paces PB_PROFILE_PACED commands (default 2500) at PB_PROFILE_RATE per second (default 500) and
  * prints the bridge-added latency (publish confirmed → notification received; the simulator adds 0 ms).
  * Also prints Redis calls per command (INFO commandstats delta; other users of the same Redis add noise)
- * and the RSS of each bridge process. Run: `node dist/scripts/profile-flow.js`.
+ * and the RSS of each bridge process. PB_PROFILE_PSP_LATENCY_MS (`200-300`) gives the simulator a latency
+ * range (then the paced latency includes it). Run: `node dist/scripts/profile-flow.js`.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -89,11 +90,13 @@ async function main(): Promise<void> {
   const paced = Number(process.env.PB_PROFILE_PACED ?? 2500);
   const rate = Number(process.env.PB_PROFILE_RATE ?? 500);
   const workers = Number(process.env.PB_PROFILE_WORKERS ?? 1);
+  // PB_PROFILE_PSP_LATENCY_MS: the simulator's answer latency, `min-max` or one value in ms (default 0).
+  const [latMin, latMax = latMin] = (process.env.PB_PROFILE_PSP_LATENCY_MS ?? '0').split('-').map(Number);
   const runId = randomBytes(3).toString('hex');
   const stack = await startLocalStack({
     namespace: `prof${runId}`,
     workers,
-    simulator: { seed: 1, faults: { latencyMs: { min: 0, max: 0 } } },
+    simulator: { seed: 1, faults: { latencyMs: { min: latMin, max: latMax } } },
     // PB_PROFILE_PARAMETERS: extra parameters as JSON, e.g. '{"amqp.prefetch": 50}'.
     parameters: { 'log.level': 'warn', ...(JSON.parse(process.env.PB_PROFILE_PARAMETERS ?? '{}') as Record<string, unknown>) },
   });

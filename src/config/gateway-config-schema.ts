@@ -4,7 +4,7 @@ import { GATEWAYS, GATEWAY_TYPES, GatewayType, gatewayDefinition } from '../gate
 
 /**
  * The `gateways` map of `parameters.yml`, from the gateway registry: every gateway has `type`, `base_url`,
- * `timeout_ms` and `max_sockets`, plus the keys its definition declares in `settings` (its required ones
+ * `timeout_ms`, `max_sockets`, `connect_timeout_ms`, `warm_sockets` and `keep_warm_interval_ms`, plus the keys its definition declares in `settings` (its required ones
  * must be non-empty); any other key is refused, naming it. No gateway is named here.
  */
 
@@ -18,6 +18,11 @@ function entrySchema(definition: GatewayDefinition): Record<string, unknown> {
     base_url: httpUrl,
     timeout_ms: { ...positiveInt, default: 10000 },
     max_sockets: { ...positiveInt, default: 256 },
+    // Connection establishment (TCP + TLS), separate from and shorter than the call's timeout_ms.
+    connect_timeout_ms: { ...positiveInt, default: 2000 },
+    // Keep-alive connections opened at start and kept open (0: none), and how often they are topped up.
+    warm_sockets: { type: 'integer', minimum: 0, default: 16 },
+    keep_warm_interval_ms: { ...positiveInt, minimum: 1000, default: 30000 },
     // Token on first use (payment.payment_method.store) is allowed on this gateway.
     store_payment_methods: { type: 'boolean', default: false },
   };
@@ -63,6 +68,9 @@ export function toGatewayConfig(name: string, raw: Record<string, unknown>): Gat
     ...credentials,
     timeoutMs: raw.timeout_ms as number,
     maxSockets: raw.max_sockets as number,
+    connectTimeoutMs: raw.connect_timeout_ms as number,
+    warmSockets: raw.warm_sockets as number,
+    keepWarmIntervalMs: raw.keep_warm_interval_ms as number,
     storePaymentMethods: raw.store_payment_methods === true,
   };
 }

@@ -3,6 +3,7 @@ import { GatewayError } from '../errors';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { redact } from '../logging/redact';
+import { gauge } from '../metrics/metrics-registry';
 import { GatewayRequest, GatewayResponse, GatewayTransformer } from './gateway-adapter';
 
 export interface GatewayClientOptions {
@@ -26,10 +27,16 @@ export interface GatewayClientOptions {
  * there is one: what it forwards is beyond our sight), or immediately on a reused keep-alive socket.
  * Any failure before that point is `not_sent` (nothing left); any failure after it, including the
  * whole-call timeout, is `outcome_unknown`. One wall-clock deadline (`gateway.timeoutMs`) covers the
- * whole call; a connect that is still pending when it fires is therefore `not_sent`.
+ * whole call; a connect that is still pending when it fires is therefore `not_sent`. A shorter connect
+ * timeout (`gateway.connectTimeoutMs`) bounds establishing a new connection alone: a black-holed address
+ * fails as `not_sent` (`ECONNECTTIMEOUT`) in that time, and its slot is free again.
+ *
+ * The pool is kept warm (`startKeepWarm`): `gateway.warmSockets` connections opened at start and topped
+ * up on an interval, so commands do not pay the connect and TLS handshake.
  */
 export class GatewayClient {
   private readonly http: OutboundClient;
+  private warmTimer: NodeJS.Timeout | undefined;
   private readonly now: () => Date;
   private readonly logger: Logger;
 
@@ -40,12 +47,67 @@ export class GatewayClient {
   ) {
     this.http = new OutboundClient({
       timeoutMs: gateway.timeoutMs,
+      // A connect bound at or past the call deadline would never fire first: then the deadline alone bounds it.
+      connectTimeoutMs: gateway.connectTimeoutMs !== undefined && gateway.connectTimeoutMs < gateway.timeoutMs ? gateway.connectTimeoutMs : undefined,
       maxSockets: gateway.maxSockets,
       proxy: options.proxy,
       ca: options.ca,
     });
     this.now = options.now ?? (() => new Date());
     this.logger = options.logger ?? silentLogger();
+  }
+
+  /**
+   * Opens (or refreshes) the warm keep-alive connections now: `HEAD` on the gateway's base URL, which needs
+   * no credentials and moves no money (its status is ignored). Logs how it went; never rejects.
+   */
+  async warm(): Promise<{ sent: number; failed: number }> {
+    const count = this.gateway.warmSockets ?? DEFAULT_WARM_SOCKETS;
+    if (count === 0) return { sent: 0, failed: 0 };
+    const result = await this.http.warm(`${this.gateway.baseUrl}/`, count);
+    this.observePool();
+    if (result.failed > 0) {
+      this.logger.warn('gateway pool: warm-up connections failed', {
+        gateway: this.gateway.name,
+        sent: result.sent,
+        failed: result.failed,
+        error_code: result.firstError,
+      });
+    }
+    return result;
+  }
+
+  /**
+   * Warms the pool now and then every `gateway.keepWarmIntervalMs` (default 30 s): sockets the peer closed
+   * while idle are replaced, idle ones used so the peer's idle timer restarts. The timer does not keep
+   * the process alive; `stopKeepWarm` ends it.
+   */
+  startKeepWarm(): Promise<{ sent: number; failed: number }> {
+    this.stopKeepWarm();
+    if ((this.gateway.warmSockets ?? DEFAULT_WARM_SOCKETS) === 0) return Promise.resolve({ sent: 0, failed: 0 });
+    this.warmTimer = setInterval(() => void this.warm(), this.gateway.keepWarmIntervalMs ?? DEFAULT_KEEP_WARM_INTERVAL_MS);
+    this.warmTimer.unref();
+    return this.warm().then((result) => {
+      this.logger.info('gateway pool warmed', { gateway: this.gateway.name, ...result, ...this.http.poolSockets() });
+      return result;
+    });
+  }
+
+  /** Stops the keep-warm timer (idle connections close on the peer's idle timeout or at exit). */
+  stopKeepWarm(): void {
+    if (this.warmTimer) clearInterval(this.warmTimer);
+    this.warmTimer = undefined;
+  }
+
+  /** Sockets of this gateway's pool (busy, idle). */
+  poolSockets(): { busy: number; idle: number } {
+    return this.http.poolSockets();
+  }
+
+  private observePool(): void {
+    const { busy, idle } = this.http.poolSockets();
+    poolGauge().set({ gateway: this.gateway.name, state: 'busy' }, busy);
+    poolGauge().set({ gateway: this.gateway.name, state: 'idle' }, idle);
   }
 
   /**
@@ -90,6 +152,19 @@ export class GatewayClient {
     }
     return result;
   }
+}
+
+/** Warm connections per gateway when the configuration does not say. */
+const DEFAULT_WARM_SOCKETS = 16;
+/** How often the warm pool is topped up when the configuration does not say, milliseconds. */
+const DEFAULT_KEEP_WARM_INTERVAL_MS = 30000;
+
+/** `pb_gateway_pool_sockets{gateway,state}`: keep-alive sockets per gateway, `busy` or `idle`, as of the last warm-up. */
+function poolGauge() {
+  return gauge('pb_gateway_pool_sockets', 'Keep-alive sockets of each gateway pool (busy, idle), as of the last keep-warm check', [
+    'gateway',
+    'state',
+  ] as const);
 }
 
 /** A body for a debug line: JSON redacted field by field, anything else as redacted text. */

@@ -18,6 +18,21 @@ export interface GatewayBaseConfig {
   /** Keep-alive pool size per gateway. Default 256. */
   readonly maxSockets: number;
   /**
+   * `connect_timeout_ms`: how long establishing a new connection (TCP connect, then the TLS handshake) may
+   * take, milliseconds, separate from and shorter than `timeoutMs`; a connect that misses it is `not_sent`
+   * (the request never left), so a black-holed address fails fast and is safe to retry or fail over.
+   * Default 2000; absent: `timeoutMs` alone bounds the call.
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * `warm_sockets`: keep-alive connections opened when a worker starts and topped up every
+   * `keepWarmIntervalMs`, so the first commands (and those after an idle spell) do not pay a TCP and TLS
+   * handshake. Capped by `maxSockets`. Default 16; 0: no warming.
+   */
+  readonly warmSockets?: number;
+  /** `keep_warm_interval_ms`: how often the warm pool is checked and topped up, milliseconds. Default 30000. */
+  readonly keepWarmIntervalMs?: number;
+  /**
    * `store_payment_methods`: token on first use is allowed on this gateway (a command asks for it with
    * `payment.payment_method.store`). Default false; absent counts as false.
    */

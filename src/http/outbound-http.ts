@@ -12,6 +12,14 @@ export interface OutboundHttpOptions {
   baseURL?: string;
   /** Whole-call timeout, milliseconds. Required: no outbound call may wait forever. */
   timeoutMs: number;
+  /**
+   * How long a new connection may take to be established (TCP connect, and the TLS handshake for https),
+   * milliseconds, counted from the moment the request gets its socket (time queued for a free pool slot is
+   * not counted). A connect that misses it fails as `not_sent` with code `ECONNECTTIMEOUT`: a black-holed
+   * address frees its slot in this time instead of the whole-call deadline. Default: the whole-call
+   * timeout (no separate bound). Not applied through a proxy (the tunnel is built before the socket is handed over).
+   */
+  connectTimeoutMs?: number;
   /** Keep-alive sockets per host. Default 64. */
   maxSockets?: number;
   /** Optional forward proxy (CONNECT for https). Empty host: direct. */
@@ -89,6 +97,8 @@ export interface CallState {
   timedOut: boolean;
   /** Set when an https tunnel was refused by the proxy (its answer never reaches the caller). */
   proxyRefused: boolean;
+  /** Set when the connect timeout fired: the connection was never established. */
+  connectTimedOut?: boolean;
 }
 
 type RequestFn = (options: https.RequestOptions, callback: (res: http.IncomingMessage) => void) => http.ClientRequest;
@@ -101,7 +111,7 @@ type RequestFn = (options: https.RequestOptions, callback: (res: http.IncomingMe
  * `https-proxy-agent` hands the proxy's own answer (403, 502…) to the request on a plain socket, and
  * that answer must never be mistaken for the peer's.
  */
-export function trackedTransport(state: CallState): { request: RequestFn } {
+export function trackedTransport(state: CallState, connectTimeoutMs?: number): { request: RequestFn } {
   return {
     request: (options, callback) => {
       const secure = options.protocol === 'https:';
@@ -116,6 +126,7 @@ export function trackedTransport(state: CallState): { request: RequestFn } {
         callback(res);
       });
       req.on('socket', (socket: net.Socket) => {
+        if (connectTimeoutMs !== undefined && !req.reusedSocket && socket.connecting) boundConnect(req, socket, state, connectTimeoutMs);
         if (req.reusedSocket) {
           state.phase = 'sent';
         } else if (socket instanceof tls.TLSSocket) {
@@ -128,6 +139,21 @@ export function trackedTransport(state: CallState): { request: RequestFn } {
       return req;
     },
   };
+}
+
+/**
+ * Destroys `req` with `ECONNECTTIMEOUT` unless `socket` is connected (and, for TLS, its handshake done)
+ * within `ms`. Only a socket still connecting is bounded: a reused one or a proxy's tunnel has no connect
+ * left to wait for.
+ */
+function boundConnect(req: http.ClientRequest, socket: net.Socket, state: CallState, ms: number): void {
+  const timer = setTimeout(() => {
+    state.connectTimedOut = true;
+    req.destroy(Object.assign(new Error(`connect timeout after ${ms} ms`), { code: 'ECONNECTTIMEOUT' }));
+  }, ms);
+  const done = () => clearTimeout(timer);
+  socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', done);
+  socket.once('close', done);
 }
 
 /** A transport failure in the error taxonomy's words. */
@@ -143,6 +169,7 @@ export interface TransportFailure {
 /** Codes that can only arise before a request left: name lookup, routing, connect, TLS setup. */
 const NEVER_SENT_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
+  'ECONNECTTIMEOUT',
   'ENOTFOUND',
   'EAI_AGAIN',
   'EHOSTUNREACH',
@@ -180,7 +207,7 @@ export function transportErrorCode(err: unknown): string {
  */
 export function classifyTransportFailure(err: unknown, state: CallState): TransportFailure {
   if (state.proxyRefused) return { kind: 'not_sent', code: 'EPROXYREFUSED', description: 'the proxy refused the tunnel' };
-  const code = state.timedOut ? 'TIMEOUT' : transportErrorCode(err);
+  const code = state.connectTimedOut ? 'ECONNECTTIMEOUT' : state.timedOut ? 'TIMEOUT' : transportErrorCode(err);
   const tlsSetup = code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_');
   if (NEVER_SENT_CODES.has(code) || tlsSetup || state.phase === 'connecting') {
     return { kind: 'not_sent', code, description: `not sent: ${code} before the connection was established` };

@@ -70,7 +70,7 @@ export class OutboundClient {
         clearTimeout(deadline);
         reject(new OutboundRequestError(classifyTransportFailure(err, state), { cause: err }));
       };
-      const req = trackedTransport(state).request(
+      const req = trackedTransport(state, this.options.connectTimeoutMs).request(
         {
           protocol: target.protocol,
           hostname: target.hostname,
@@ -114,6 +114,31 @@ export class OutboundClient {
       req.on('error', fail);
       req.end(request.body);
     });
+  }
+
+  /** Sockets of this client's pools: `busy` carrying a request, `idle` kept alive for the next one. */
+  poolSockets(): { busy: number; idle: number } {
+    const count = (lists: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(lists).reduce((n, list) => n + (list?.length ?? 0), 0);
+    return {
+      busy: count(this.httpAgent.sockets) + count(this.httpsAgent.sockets),
+      idle: count(this.httpAgent.freeSockets) + count(this.httpsAgent.freeSockets),
+    };
+  }
+
+  /**
+   * Brings the pool to `count` open keep-alive connections to `url`'s origin: one `HEAD url` per socket not
+   * busy, all at once, so idle sockets are reused (and their idle timer at the peer restarts) and missing
+   * ones are opened (connect and TLS handshake done now, not on a command's time). The answers' statuses
+   * do not matter: any answer leaves the socket in the pool. Never rejects.
+   */
+  async warm(url: string, count: number): Promise<{ sent: number; failed: number; firstError?: string }> {
+    const wanted = Math.max(0, Math.min(count, this.options.maxSockets ?? 64) - this.poolSockets().busy);
+    const results = await Promise.allSettled(Array.from({ length: wanted }, () => this.send({ method: 'HEAD', url, headers: {} })));
+    // The agent takes a socket back on the tick after its response ended: count the pool after that.
+    await new Promise((resolve) => setImmediate(resolve));
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const first = failures[0]?.reason as unknown;
+    return { sent: wanted, failed: failures.length, firstError: first instanceof OutboundRequestError ? first.failure.code : undefined };
   }
 
   /** Closes idle keep-alive sockets (shutdown, tests). */

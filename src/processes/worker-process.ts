@@ -11,6 +11,7 @@ import { Config } from '../config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../delivery/delivery-queue';
 import { DeliveryService } from '../delivery/delivery-service';
 import { GatewayRoute } from '../gateways/gateway-route';
+import { GatewayClient } from '../gateways/gateway-client';
 import { startDeliveryWorker } from '../delivery/delivery-worker';
 import { InlineDelivery } from '../delivery/inline-delivery';
 import { staleAfterMs, sweepOnce } from '../delivery/recovery-sweep';
@@ -183,6 +184,10 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     startEventSender(config, blocking, { events, sender: notifier, logger }),
     startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans }),
   ];
+  // Warm keep-alive pools: the connects and TLS handshakes happen now, not on the first commands' time.
+  // Not awaited: a PSP that is down must not hold the worker's start (its failure is logged).
+  const warmClients = [...options.routes.values()].map((r) => r.client).filter((c): c is GatewayClient => c instanceof GatewayClient);
+  for (const client of warmClients) void client.startKeepWarm();
   await consumer.start();
   await brokerDeadLetters.start();
   let pollTimer: NodeJS.Timeout | undefined;
@@ -223,6 +228,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       if (pollTimer) clearInterval(pollTimer);
       clearInterval(sweepTimer);
       await polling;
+      for (const client of warmClients) client.stopKeepWarm();
       await consumer.stop();
       await brokerDeadLetters.stop();
       await Promise.all(workers.map((w) => w.close()));

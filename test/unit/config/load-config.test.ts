@@ -250,6 +250,9 @@ describe('buildConfig', () => {
       reportBaseUrl: '',
       timeoutMs: 10000,
       maxSockets: 256,
+      connectTimeoutMs: 2000,
+      warmSockets: 16,
+      keepWarmIntervalMs: 30000,
       storePaymentMethods: false,
     });
   });

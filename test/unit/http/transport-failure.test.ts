@@ -64,6 +64,11 @@ describe('classifyTransportFailure', () => {
     expect(classifyTransportFailure(coded('ETIMEDOUT'), state({ phase: 'sent' })).kind).toBe('outcome_unknown');
   });
 
+  it('classifies a connect timeout as not_sent with code ECONNECTTIMEOUT, whatever error the destroyed socket reported', () => {
+    expect(classifyTransportFailure(coded('ECONNRESET'), state({ connectTimedOut: true }))).toMatchObject({ kind: 'not_sent', code: 'ECONNECTTIMEOUT' });
+    expect(classifyTransportFailure(coded('ECONNECTTIMEOUT'), state()).kind).toBe('not_sent');
+  });
+
   it('classifies a refused proxy tunnel as not_sent whatever the error says', () => {
     expect(classifyTransportFailure(coded('EPIPE'), state({ phase: 'sent', proxyRefused: true })).kind).toBe('not_sent');
   });
