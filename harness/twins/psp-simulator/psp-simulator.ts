@@ -12,6 +12,12 @@
  *   `card_declined`, `pm_insufficient_funds` → `insufficient_funds`, `pm_expired_card` → `expired_card`,
  *   `pm_fraudulent` → `fraudulent`, `pm_async` → always async (settles authorized/captured),
  *   `pm_async_declined` → async, settles declined. A `tok_…` from `/v1/tokens` stands for its payment method.
+ * - 3-D Secure: `pm_card_3ds` (or `pm_card_3ds_required`, or a token of one) answers `status: "requires_action"`
+ *   with `next_action: {type: "three_ds_challenge", url}`; the customer's browser opens `url` (`GET /3ds/:id`,
+ *   no API key) and posts `{result: "authenticated" | "failed"}` to it: the authorization settles (authorized,
+ *   captured for a sale, or declined `authentication_failed`), the stored result of its operation follows and
+ *   `authorization.succeeded` / `authorization.failed` is sent. Never completed it stays `requires_action`; a
+ *   cancel voids it; a capture is refused `authorization_requires_action`.
  * - `GET /v1/authorizations/:id` → 200 the authorization now (`cancelled`, `refunded` once fully refunded).
  * - `POST /v1/authorizations/:id/reauthorize {amount, reference}` → 201 a NEW authorization; the old one
  *   is cancelled. Only an `authorized` one.
@@ -35,7 +41,7 @@
  *   bridge's operation id, also its idempotency key): the result object, the settled state of an async
  *   authorization, or the stored `{error}` body of a 422 refusal; 404 `not_found` if it never landed.
  *
- * Other refusals (422, landed and replayable): `authorization_cancelled`, `authorization_declined`,
+ * Other refusals (422, landed and replayable): `authorization_cancelled`, `authorization_declined`, `authorization_requires_action`,
  * `authorization_pending`, `invalid_payment_method`. Not landed: 400 `invalid_request` (with `param`),
  * `invalid_json`, `idempotency_key_required`; 404 `not_found` (unknown authorization or route).
  *
@@ -153,6 +159,8 @@ export interface PspSimulator {
   counters(): SimulatorCounters;
   /** Forgets state, idempotency keys and counters (faults and down mode stay). */
   reset(): void;
+  /** Completes the 3-D Secure challenge of authorization `id` as the customer would (`POST /3ds/:id`). */
+  completeChallenge(id: string, result: 'authenticated' | 'failed'): Promise<{ status: number; body: unknown }>;
   /** Resolves when no webhook delivery or async settlement is under way. */
   webhooksIdle(): Promise<void>;
   /** Holds every answer about the operation `reference` (it still lands): see the module comment. */
@@ -455,6 +463,30 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     return send(res, 404, errorJson('not_found', 'no such control route'));
   }
 
+  /**
+   * The 3-D Secure challenge page of an authorization in `requires_action` (the customer's browser, no API
+   * key, as at a real issuer's ACS): `GET /3ds/:id` shows it; `POST /3ds/:id {result: authenticated|failed}`
+   * (JSON, or the page's form) completes it, settles the authorization and sends its webhook.
+   */
+  function handleChallenge(method: string, path: string, text: string, res: http.ServerResponse): void {
+    const id = decodeURIComponent(path.slice('/3ds/'.length));
+    if (method === 'GET') {
+      const page = `<!doctype html><title>3-D Secure</title><h1>Simulator 3-D Secure challenge</h1><form method="post"><button name="result" value="authenticated">Authenticate</button><button name="result" value="failed">Fail</button></form>`;
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return void res.end(page);
+    }
+    if (method !== 'POST') return send(res, 405, errorJson('invalid_request', 'GET or POST'));
+    const parsed = text.trim().startsWith('{') ? parseJson(text) : { ok: true as const, value: Object.fromEntries(new URLSearchParams(text)) };
+    const result = parsed.ok && typeof parsed.value === 'object' && parsed.value !== null ? (parsed.value as Record<string, unknown>).result : undefined;
+    if (result !== 'authenticated' && result !== 'failed') return send(res, 400, errorJson('invalid_request', 'result must be authenticated or failed'));
+    const done = state.completeChallenge(id, result);
+    if (done === 'not_found') return send(res, 404, errorJson('not_found', 'no such authorization'));
+    if (typeof done === 'string') return send(res, 409, errorJson(done, 'the authorization does not wait for a 3-D Secure challenge'));
+    report.settle(id, done.view.status === 'declined' ? 'failed' : 'succeeded');
+    sendEvent(done.event, done.view);
+    return send(res, 200, JSON.stringify(done.view));
+  }
+
   /** Routes one `/v1` call to the state; undefined for an unknown route. */
   function route(method: string, segments: string[], body: unknown): ApiResult | undefined {
     // segments: ['v1', resource, id?, action?]
@@ -610,6 +642,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       .then(async (text) => {
         if (text === undefined) return send(res, 413, errorJson('invalid_request', 'body too large'));
         if (path.startsWith('/_control/')) return handleControl(method, path, text, res);
+        if (path.startsWith('/3ds/')) return handleChallenge(method, path, text, res);
         if (path.startsWith('/v1/')) return handleApi(req, res, method, path, text);
         return send(res, 404, errorJson('not_found', 'no such route'));
       })
@@ -632,6 +665,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  state.baseUrl = `http://${host}:${address.port}`;
 
   return {
     url: `http://${host}:${address.port}`,
@@ -656,6 +690,14 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     injectDiscrepancy: (d: Discrepancy) => report.inject(d),
     synthesizeReport: (count, prefix, amount, currency, from, to) => report.synthesize(count, prefix, amount, currency, from, to),
     reportSize: () => report.size,
+    async completeChallenge(id: string, result: 'authenticated' | 'failed') {
+      const response = await fetch(`${state.baseUrl}/3ds/${encodeURIComponent(id)}`, {
+        method: 'POST',
+        headers: { 'content-type': JSON_TYPE },
+        body: JSON.stringify({ result }),
+      });
+      return { status: response.status, body: (await response.json()) as unknown };
+    },
     async webhooksIdle() {
       while (settleTimers.size > 0) await sleep(10);
       await dispatcher?.idle();

@@ -119,7 +119,7 @@ export class SimulatorReport {
     const amount = o.amount;
     switch (o.object) {
       case 'authorization': {
-        const status = o.status === 'declined' ? 'failed' : o.status === 'pending' ? 'pending' : 'succeeded';
+        const status = o.status === 'declined' ? 'failed' : o.status === 'pending' || o.status === 'requires_action' ? 'pending' : 'succeeded';
         this.add({ type: sale ? 'capture' : 'authorization', status, reference, payment: id, object_id: id, amount, currency });
         return;
       }

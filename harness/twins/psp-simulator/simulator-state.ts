@@ -4,7 +4,7 @@ import { MAX_MINOR_AMOUNT } from '../../../src/money/minor-units';
 import { GiftCardView, GiftCards, isGiftCardToken } from './simulator-gift-cards';
 
 /** Statuses of an authorization object. */
-export const AUTHORIZATION_STATUSES = ['authorized', 'captured', 'declined', 'pending', 'cancelled', 'refunded'] as const;
+export const AUTHORIZATION_STATUSES = ['authorized', 'captured', 'declined', 'pending', 'requires_action', 'cancelled', 'refunded'] as const;
 export type AuthorizationStatus = (typeof AUTHORIZATION_STATUSES)[number];
 /** Statuses of a capture, refund or cancellation object. */
 export const MOVEMENT_STATUSES = ['captured', 'refunded', 'cancelled'] as const;
@@ -70,6 +70,15 @@ export interface AuthorizationView {
   reference: string;
   created: number;
   decline_code?: string;
+  /** `requires_action`: the 3-D Secure challenge the customer must complete (see `CHALLENGE_PAYMENT_METHODS`). */
+  next_action?: NextActionView;
+}
+
+/** What the storefront needs for the simulator's 3-D Secure challenge. */
+export interface NextActionView {
+  type: 'three_ds_challenge';
+  /** The challenge page the customer's browser opens (`GET`); the page posts the result to the same URL. */
+  url: string;
 }
 
 /** A capture, refund or cancellation of an authorization. `amount` is this operation's amount. */
@@ -128,6 +137,15 @@ export const DECLINING_PAYMENT_METHODS: Readonly<Record<string, string>> = Objec
  * billing's dunning retries in the demo and tests).
  */
 export const DECLINE_ONCE_PREFIX = 'pm_insufficient_funds_once';
+/**
+ * 3-D Secure test cards: the authorization answers `requires_action` with a `next_action` (the challenge
+ * page), and waits until the customer completes the challenge (`POST /3ds/:authorization {result}`, see
+ * `completeChallenge`): `authenticated` settles it as any card (authorized, or captured for a sale),
+ * `failed` declines it `authentication_failed`. Never completed, it stays `requires_action` (cancellable).
+ */
+export const CHALLENGE_PAYMENT_METHODS: ReadonlySet<string> = new Set(['pm_card_3ds', 'pm_card_3ds_required']);
+/** The decline code of a failed (or refused) 3-D Secure challenge. */
+export const AUTHENTICATION_FAILED = 'authentication_failed';
 /** These always answer `pending` and settle by webhook (`pm_async_declined` settles as declined). */
 export const ASYNC_PAYMENT_METHODS: ReadonlySet<string> = new Set(['pm_async', 'pm_async_declined']);
 
@@ -143,6 +161,8 @@ interface Authorization {
   paymentMethod: string;
   capture: boolean;
   declineCode?: string;
+  /** Set while it waits for the customer's 3-D Secure challenge. */
+  challengeUrl?: string;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -203,6 +223,8 @@ export class SimulatorState {
   private sequence = 0;
   /** Payment methods of `DECLINE_ONCE_PREFIX` already declined once. */
   private readonly declinedOnce = new Set<string>();
+  /** The simulator's own URL (the challenge pages live there); set once it listens. */
+  baseUrl = 'http://127.0.0.1';
 
   /**
    * `<prefix>_<tag>_<sequence>`, the tag ending in a letter. The card-number scan reads `_`, `-`, `.` and
@@ -281,9 +303,11 @@ export class SimulatorState {
     const reference = stringOf(body, 'reference');
     const auth = this.authorizations.get(id);
     if (!auth) return fail(404, 'not_found', 'no such authorization');
-    const refusal = this.refuseUnlessAuthorized(auth);
+    // An authorization still waiting for its 3-D Secure challenge can be voided too (the challenge then fails).
+    const refusal = auth.status === 'requires_action' ? undefined : this.refuseUnlessAuthorized(auth);
     if (refusal) return refusal;
     auth.status = 'cancelled';
+    auth.challengeUrl = undefined;
     if (isGiftCardToken(auth.paymentMethod)) this.giftCards.credit(auth.paymentMethod, auth.amount);
     return this.movement('cancellation', 'cancelled', auth.amount, auth, reference, 'authorization.cancelled');
   }
@@ -403,6 +427,30 @@ export class SimulatorState {
     return { view: settled, event: declineCode === undefined ? 'authorization.succeeded' : 'authorization.failed' };
   }
 
+  /**
+   * The customer's answer to the 3-D Secure challenge of authorization `id` (`POST /3ds/:id`):
+   * `authenticated` settles it as any card would; `failed` declines it `authentication_failed`. The stored
+   * result of its operation follows (the status inquiry shows it) and the webhook to send is returned.
+   * A string error when the authorization is unknown or no longer waits for a challenge.
+   */
+  completeChallenge(id: string, result: 'authenticated' | 'failed'): { view: AuthorizationView; event: SimulatorEventType } | string {
+    const auth = this.authorizations.get(id);
+    if (!auth) return 'not_found';
+    if (auth.status !== 'requires_action') return 'not_awaiting_authentication';
+    auth.challengeUrl = undefined;
+    let event: SimulatorEventType;
+    if (result === 'failed') {
+      auth.status = 'declined';
+      auth.declineCode = AUTHENTICATION_FAILED;
+      event = 'authorization.failed';
+    } else {
+      event = this.settleNow(auth);
+    }
+    const settled = view(auth);
+    this.recordOperation(auth.reference, 201, JSON.stringify(settled));
+    return { view: settled, event };
+  }
+
   /** Stores the result of a landed operation under its reference (for `GET /v1/operations/:reference`). */
   recordOperation(reference: string, status: number, body: string): void {
     this.operations.set(reference, { status, body });
@@ -503,6 +551,8 @@ export class SimulatorState {
         return refuse('authorization_declined', 'the authorization was declined');
       case 'pending':
         return refuse('authorization_pending', 'the authorization is still pending');
+      case 'requires_action':
+        return refuse('authorization_requires_action', 'the authorization waits for the customer (3-D Secure)');
     }
   }
 
@@ -521,6 +571,11 @@ export class SimulatorState {
     };
     this.authorizations.set(auth.id, auth);
     if (isAsync) return { status: 201, body: view(auth), landed: true, effect: true, pendingAuthorization: auth.id };
+    if (CHALLENGE_PAYMENT_METHODS.has(paymentMethod)) {
+      auth.status = 'requires_action';
+      auth.challengeUrl = `${this.baseUrl}/3ds/${auth.id}`;
+      return { status: 201, body: view(auth), landed: true, effect: true };
+    }
     const settled = this.settleNow(auth);
     return { status: 201, body: view(auth), landed: true, effect: true, event: settled };
   }
@@ -579,5 +634,6 @@ function view(auth: Authorization): AuthorizationView {
     created: auth.created,
   };
   if (auth.declineCode !== undefined) v.decline_code = auth.declineCode;
+  if (auth.status === 'requires_action' && auth.challengeUrl !== undefined) v.next_action = { type: 'three_ds_challenge', url: auth.challengeUrl };
   return v;
 }

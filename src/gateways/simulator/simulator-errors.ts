@@ -13,6 +13,7 @@ import { retryAfterMs } from '../../http/retry-after';
  * - 422 `idempotency_conflict` → `idempotency_conflict` (never resend with a new key).
  * - 422 with any other code (`amount_exceeds_authorized`, `amount_exceeds_captured`,
  *   `authorization_captured`, `authorization_cancelled`, `authorization_declined`, `authorization_pending`,
+ *   `authorization_requires_action`,
  *   `invalid_payment_method`) is a business refusal of a well-formed request: not an error but a FAIL outcome with the
  *   code as reason (see `simulatorRefusalCode`). A 422 without a code is `invalid_request`.
  * - 429 → `rate_limited` with `Retry-After`; 5xx → `server_error`; anything else → `invalid_request`.

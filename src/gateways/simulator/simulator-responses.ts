@@ -2,6 +2,7 @@ import { StoredValueCommandType, isStoredValueCommand } from '../../contracts/st
 import { assertNever } from '../assert-never';
 import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { CustomerAction } from '../customer-action';
 import { classifySimulatorError, isRefusalCode, simulatorErrorCode, simulatorRefusalCode } from './simulator-errors';
 import { simulatorStatusMeaning, toSimulatorStatus } from './simulator-status-map';
 
@@ -22,6 +23,8 @@ export interface SimulatorResult {
   /** Gift card results: the card's token and its balance after the operation (minor units of `currency`). */
   gift_card?: string;
   balance?: number;
+  /** `requires_action`: the 3-D Secure challenge (`{type: "three_ds_challenge", url}`), handed to the storefront. */
+  next_action?: Record<string, unknown>;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -51,6 +54,7 @@ export function toSimulatorResult(value: unknown, gateway: string): SimulatorRes
     decline_code: typeof value.decline_code === 'string' && value.decline_code.length > 0 ? value.decline_code : undefined,
     gift_card: typeof value.gift_card === 'string' && value.gift_card.length > 0 ? value.gift_card : undefined,
     balance: Number.isSafeInteger(value.balance) ? (value.balance as number) : undefined,
+    next_action: isRecord(value.next_action) ? value.next_action : undefined,
   };
 }
 
@@ -71,6 +75,7 @@ export function simulatorOutcome(result: SimulatorResult, command: OperationCont
     outcome.reason = 'authorization_cancelled';
   }
   if (outcome.status === 'FAIL' && outcome.reason === undefined) outcome.reason = result.decline_code ?? status;
+  if (outcome.status === 'ACTION_REQUIRED') outcome.action = challengeAction(result.next_action);
   if ((command === 'revalidate' || command === 'tokenize') && outcome.status !== 'FAIL') outcome.newGatewayKey = result.id;
   if (command === 'issue' && outcome.status !== 'FAIL' && result.gift_card !== undefined) outcome.newGatewayKey = result.gift_card;
   if (command !== undefined && isStoredValueCommand(command)) return giftCardMoney(outcome, result, command);
@@ -80,6 +85,12 @@ export function simulatorOutcome(result: SimulatorResult, command: OperationCont
   if (amountIsOurs && result.amount !== undefined) outcome.amount = result.amount;
   if (amountIsOurs && result.currency !== undefined) outcome.currency = result.currency;
   return outcome;
+}
+
+/** The storefront's action for a `requires_action` authorization: open the challenge page (`next_action.url`). */
+function challengeAction(next: Record<string, unknown> | undefined): CustomerAction {
+  const url = typeof next?.url === 'string' && /^https?:\/\//.test(next.url) ? next.url : undefined;
+  return { kind: 'three_ds', ...(url ? { url } : {}), ...(next ? { psp_action: next } : {}) };
 }
 
 /**

@@ -6,7 +6,18 @@ import { OutcomeStatus } from '../gateway-adapter';
  * Every `status` the PSP simulator answers with (authorizations, captures, refunds, tokens, gift cards), as its API
  * documents them in `harness/twins/psp-simulator/`.
  */
-export const SIMULATOR_STATUSES = ['authorized', 'captured', 'cancelled', 'refunded', 'active', 'declined', 'pending', 'succeeded', 'inactive'] as const;
+export const SIMULATOR_STATUSES = [
+  'authorized',
+  'captured',
+  'cancelled',
+  'refunded',
+  'active',
+  'declined',
+  'pending',
+  'requires_action',
+  'succeeded',
+  'inactive',
+] as const;
 export type SimulatorStatus = (typeof SIMULATOR_STATUSES)[number];
 
 /** Exhaustive: a new status is a compile error here, never a quiet PENDING. */
@@ -26,6 +37,9 @@ export function simulatorStatusMeaning(status: SimulatorStatus): OutcomeStatus {
     case 'pending':
       // Async mode: the final answer comes by webhook or status inquiry.
       return 'PENDING';
+    case 'requires_action':
+      // A 3-D Secure test card: the customer completes the challenge at `next_action.url`; the webhook settles it.
+      return 'ACTION_REQUIRED';
     default:
       return assertNever(status, 'simulator status');
   }

@@ -12,6 +12,7 @@ const EXPECTED: Record<SimulatorStatus, OutcomeStatus> = {
   active: 'SUCCESS',
   declined: 'FAIL',
   pending: 'PENDING',
+  requires_action: 'ACTION_REQUIRED',
   succeeded: 'SUCCESS',
   inactive: 'SUCCESS',
 };
