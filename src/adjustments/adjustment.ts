@@ -46,6 +46,13 @@ export const ADJUSTMENT_KINDS = [
    * capture or refund (those are `capture_failed` / `refund_failed`): an authorization or a cancel.
    */
   'failed_after_success',
+  /**
+   * A gateway the operation failed over FROM reports that it authorised (or charged) it after all: a second
+   * live authorization, at the earlier gateway, besides the one where the operation was routed (whose
+   * outcome the OMS has). The bridge voids it (`authorizations.orphan_reversal` on); a sale charged there
+   * is for a person to refund. `gateway` is the earlier gateway, `psp_reference` its authorization.
+   */
+  'duplicate_after_failover',
 ] as const;
 export type AdjustmentKind = (typeof ADJUSTMENT_KINDS)[number];
 
@@ -124,6 +131,7 @@ export function needsAttention(kind: AdjustmentKind): boolean {
     case 'amount_mismatch':
     case 'currency_mismatch':
     case 'failed_after_success':
+    case 'duplicate_after_failover':
       return true;
     case 'chargeback_reversed':
     case 'dispute_won':

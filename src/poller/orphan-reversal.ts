@@ -21,9 +21,12 @@ import { counter } from '../metrics/metrics-registry';
  * - `oms_told_failed`: the OMS was told it failed, and a later PSP fact says the PSP authorised it;
  * - `oms_told_unresolved`: the OMS was told it is unresolved, and a later PSP fact says it was authorised;
  * - `action_expired`: the customer never completed the PSP's action (3-D Secure, a redirect) in time; the
- *   operation failed, and what the PSP holds is voided (poller/action-expiry.ts).
+ *   operation failed, and what the PSP holds is voided (poller/action-expiry.ts);
+ * - `failover_duplicate`: a gateway the operation failed over from authorised it after all (a late webhook):
+ *   the operation's authorization is the one where it was routed, so the one at the earlier gateway is voided
+ *   (webhooks/earlier-attempt.ts).
  */
-export const ORPHAN_REASONS = ['uncaptured_past_age', 'oms_told_failed', 'oms_told_unresolved', 'action_expired'] as const;
+export const ORPHAN_REASONS = ['uncaptured_past_age', 'oms_told_failed', 'oms_told_unresolved', 'action_expired', 'failover_duplicate'] as const;
 export type OrphanReason = (typeof ORPHAN_REASONS)[number];
 
 /** What became of one orphan. */
@@ -154,6 +157,51 @@ export class OrphanReversal {
     const auth = await this.deps.ledger.get(authorizationId);
     const decision = await this.decide(authorizationId, auth, reason, options.pspReference, null);
     await this.report(decision);
+    return decision;
+  }
+
+  /**
+   * Voids (or, in dry run, reports) an authorization an operation holds at a gateway it failed over FROM:
+   * the PSP's `pspReference` at `gateway`, which the ledger never recorded as the operation's (its outcome
+   * is the gateway it moved to). The void is a cancel of its own (`voidOperationId("<op id>-<gateway>")`,
+   * deterministic: one void per operation and gateway), naming `gateway` and the PSP's reference, delivered
+   * like any cancel. Safe to call again.
+   */
+  async requestAtEarlierGateway(op: OperationRecord, gateway: string, pspReference: string): Promise<OrphanDecision> {
+    const reason: OrphanReason = 'failover_duplicate';
+    const voidId = voidOperationId(`${op.id}-${gateway}`);
+    const base = { authorizationId: op.id, voidId, gateway, reason, amount: op.payment.amount, currency: op.payment.currency, orderId: op.payment.order_id };
+    let decision: OrphanDecision;
+    if (this.mode === 'off') decision = { ...base, outcome: 'skipped', skipped: 'off' };
+    else if (this.mode === 'dry_run') decision = { ...base, outcome: 'would_void' };
+    else {
+      const existing = await this.deps.ledger.get(voidId);
+      if (existing) {
+        if (existing.state === 'RECEIVED') await this.queue(voidId);
+        decision = { ...base, outcome: 'already_requested' };
+      } else {
+        const now = this.now();
+        const command = voidCommand(op, reason, pspReference, now);
+        const payment: Payment = { ...command.payment, gateway, operation_reference: voidId };
+        const { created } = await this.deps.ledger.create(voidId, { ...command, payment }, now);
+        await this.queue(voidId);
+        decision = { ...base, outcome: created ? 'voided' : 'already_requested' };
+      }
+    }
+    if (decision.outcome === 'would_void') {
+      // Not through `report`: its once-per-authorization mark lives on the operation, whose own authorization is another.
+      reversals.inc({ gateway, mode: 'dry_run', reason });
+      this.deps.logger.warn('orphan reversal (dry run): would void this authorization', {
+        operation_id: op.id,
+        void_operation_id: voidId,
+        gateway,
+        reason,
+        order_id: base.orderId,
+        amount: base.amount,
+        currency: base.currency,
+        mode: 'dry_run',
+      });
+    } else await this.report(decision);
     return decision;
   }
 

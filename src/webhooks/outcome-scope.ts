@@ -6,6 +6,7 @@ import { OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { isEarlierAttemptGateway } from './earlier-attempt';
 
 /** Which rule a webhook outcome broke: the label of `pb_webhook_outcomes_refused_total{check}`. */
 export type ScopeCheck = 'gateway' | 'account' | 'amount' | 'currency';
@@ -29,7 +30,8 @@ export function configuredAccount(gateway: GatewayConfig): string {
 
 /**
  * The first rule `arrived` breaks for `op`, or null when it may be applied. An outcome may only touch an
- * operation routed to the gateway whose endpoint it arrived on (`payment.gateway`), and only when the
+ * operation routed to the gateway whose endpoint it arrived on (`payment.gateway`, or its routing record's
+ * gateway; a gateway it failed over from is allowed too, for that earlier attempt), and only when the
  * account it names (if it names one) is that gateway's configured account: the gateway's one PSP account,
  * which every operation routed to it (whatever its OMS `gateway_account`) was sent with.
  *
@@ -39,9 +41,11 @@ export function configuredAccount(gateway: GatewayConfig): string {
  * the authorization's PaymentIntent, a chargeback) settles nothing and is not refused for it.
  */
 export function scopeMismatch(op: OperationRecord, arrived: ArrivedOutcome, gateway: GatewayConfig | undefined): ScopeCheck | null {
-  if (!gateway || gatewayOf(op) !== arrived.gateway || gateway.name !== arrived.gateway) return 'gateway';
+  const earlier = isEarlierAttemptGateway(op, arrived.gateway);
+  if (!gateway || gateway.name !== arrived.gateway || (gatewayOf(op) !== arrived.gateway && !earlier)) return 'gateway';
   if (arrived.account !== undefined && arrived.account !== configuredAccount(gateway)) return 'account';
-  if (isTerminal(op.state)) return null;
+  // An earlier attempt's outcome never settles the operation (it is recorded and reported, see earlier-attempt.ts).
+  if (earlier || isTerminal(op.state)) return null;
   const { amount, currency } = arrived.outcome;
   // What the gateway was asked for (a converted amount where one was), not what the OMS sent.
   const asked = routedPayment(op);

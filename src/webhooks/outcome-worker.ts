@@ -14,11 +14,13 @@ import { reportContradiction } from './contradiction';
 import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
+import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
 
 /**
  * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
  * or out-of-order webhook never turns a terminal state back. Finds the operation by our echoed id or by
- * the PSP's reference. Late facts about money (chargebacks, captures or refunds failing after success)
+ * the PSP's reference. An outcome from a gateway the operation failed over from is that earlier attempt's
+ * (recorded, a success voided and reported: see `applyEarlierAttemptOutcome`). Late facts about money (chargebacks, captures or refunds failing after success)
  * become adjustments of the operation with their own OMS event (see `applyLateFact`), and so does a
  * success the PSP reports for an operation the OMS was told FAILED (see `reportContradiction`).
  */
@@ -41,6 +43,8 @@ export function startOutcomeWorker(
         reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived: job.data });
         throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
       }
+      // From a gateway it failed over from: that attempt's fact, recorded and reported, never its outcome.
+      if (isEarlierAttemptGateway(op, gateway)) return applyEarlierAttemptOutcome(op, job.data, deps);
       // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
       const late = await applyLateFact(op, job.data, deps);
       if (late !== null) return late;

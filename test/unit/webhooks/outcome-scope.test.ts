@@ -44,6 +44,27 @@ describe('whose outcome: scopeMismatch', () => {
     expect(scopeMismatch(op('authorize', 'stripe', 1000), { gateway: 'adyen', outcome: success(1000) }, adyen)).toBe('gateway');
   });
 
+  it('accepts an outcome of a gateway the operation failed over from (its earlier attempt), still checking that gateway’s account', () => {
+    const moved: OperationRecord = {
+      ...op('authorize', 'adyen', 1000),
+      routing: {
+        gateway: 'stripe',
+        requested: 'adyen',
+        candidates: ['adyen', 'stripe'],
+        index: 1,
+        decisions: [],
+        failovers: [{ from: 'adyen', to: 'stripe', trigger: 'inquiry_not_found', at: 1 }],
+      },
+    };
+    // Not this operation's outcome (it is recorded as the earlier attempt's), so its amount is not compared.
+    expect(scopeMismatch(moved, { gateway: 'adyen', account: 'AcmeEU', outcome: success(999) }, adyen)).toBeNull();
+    expect(scopeMismatch(moved, { gateway: 'adyen', account: 'OtherMerchant', outcome: success(1000) }, adyen)).toBe('account');
+    expect(scopeMismatch(moved, { gateway: 'cybersource', outcome: success(1000) }, cybs)).toBe('gateway');
+    // Routed to stripe by a rule without any failover: adyen was never tried.
+    const routed: OperationRecord = { ...moved, routing: { ...moved.routing!, failovers: undefined } };
+    expect(scopeMismatch(routed, { gateway: 'adyen', account: 'AcmeEU', outcome: success(1000) }, adyen)).toBe('gateway');
+  });
+
   it('refuses an outcome naming another PSP account than the gateway is configured with', () => {
     expect(configuredAccount(adyen)).toBe('AcmeEU');
     expect(configuredAccount(cybs)).toBe('acme_eu');

@@ -1,0 +1,118 @@
+import { Counter } from 'prom-client';
+import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { gatewayOf } from '../ledger/routing-record';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { OrphanReversal } from '../poller/orphan-reversal';
+import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+
+/**
+ * Whether `gateway` is one the operation was routed to before it failed over to where it is now (its
+ * routing record's failovers). Its webhooks are about that earlier attempt: real PSP facts, accepted for
+ * the operation, never applied as its outcome (see `applyEarlierAttemptOutcome`). Pure.
+ */
+export function isEarlierAttemptGateway(op: Pick<OperationRecord, 'payment' | 'routing'>, gateway: string): boolean {
+  if (gatewayOf(op) === gateway) return false;
+  return (op.routing?.failovers ?? []).some((f) => f.from === gateway);
+}
+
+/**
+ * What became of a success reported by a gateway the operation failed over from (a bounded set, the label
+ * `outcome` of `pb_failover_late_successes_total`): `voided` (a cancel of it is queued), `would_void`
+ * (orphan reversal in dry run), `reported` (not voidable by us: a sale, no PSP reference, or reversal off).
+ */
+export type EarlierSuccessOutcome = 'voided' | 'would_void' | 'reported';
+
+function lateSuccesses(): Counter<'gateway' | 'outcome'> {
+  return counter(
+    'pb_failover_late_successes_total',
+    'Successes reported by a gateway an operation had failed over from (a second live authorization or charge), by that gateway and what was done',
+    ['gateway', 'outcome'],
+  );
+}
+
+/** Commands that fail over (authorize, sale): the only ones an earlier gateway can hold an attempt of. */
+const VOIDABLE = 'authorize';
+
+/**
+ * A webhook outcome from a gateway the operation failed over FROM (the scope check allowed it: that gateway
+ * and its account). The operation's own outcome is the gateway it moved to, so this never changes its state;
+ * it is recorded in its history (`earlier_attempt_outcome`), and:
+ * - a success (the earlier gateway authorised or charged after all: two live authorizations, or one the OMS
+ *   was told failed) is a PSP discrepancy the operator and the OMS see: a `duplicate_after_failover`
+ *   adjustment (its own OMS event, idempotent by the PSP's event id), `pb_failover_late_successes_total`, a
+ *   warning; an authorization is voided at that gateway through orphan reversal (dry run: reported);
+ * - a late fact (chargeback…) there is recorded as an adjustment of the operation;
+ * - anything else (a decline, pending) is history only.
+ * @returns the operation's state (unchanged).
+ */
+export async function applyEarlierAttemptOutcome(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Ledger; adjustments: AdjustmentRecorder; logger: Logger; orphans?: OrphanReversal },
+): Promise<string> {
+  const { outcome, gateway, eventId } = job;
+  const reference = outcome.gatewayReference ?? job.gatewayReference;
+  const entry = {
+    event: 'earlier_attempt_outcome',
+    source: 'webhook',
+    gateway,
+    current_gateway: gatewayOf(op),
+    status: outcome.status,
+    gateway_status: outcome.gatewayStatus,
+    provider_event_id: eventId,
+    ...(reference !== undefined ? { gateway_reference: reference } : {}),
+  };
+  if (job.adjustment) {
+    const { failsOpenOperation: _ignored, ...fact } = job.adjustment;
+    await deps.adjustments.recordAdjustment(op, { ...fact, gateway, pspEventId: eventId, source: 'webhook' });
+    return op.state;
+  }
+  if (outcome.status !== 'SUCCESS') {
+    await deps.ledger.appendInteraction(op.id, entry);
+    deps.logger.info('outcome of an attempt at a gateway the operation failed over from: recorded, not applied', {
+      operation_id: op.id,
+      gateway,
+      current_gateway: gatewayOf(op),
+      webhook_status: outcome.status,
+      event_id: eventId,
+    });
+    return op.state;
+  }
+  const { created } = await deps.adjustments.recordAdjustment(op, {
+    kind: 'duplicate_after_failover',
+    direction: op.command === 'sale' ? 'credit' : 'none',
+    ...(outcome.amount !== undefined ? { amount: outcome.amount } : {}),
+    ...(outcome.currency !== undefined ? { currency: outcome.currency } : {}),
+    reason: `${outcome.gatewayStatus}_after_failover_to_${gatewayOf(op)}`,
+    ...(reference !== undefined ? { pspReference: reference } : {}),
+    gateway,
+    pspEventId: eventId,
+    source: 'webhook',
+  });
+  // A repeated webhook: its adjustment (and what followed it) exists already.
+  if (!created) return op.state;
+  await deps.ledger.appendInteraction(op.id, entry);
+  let done: EarlierSuccessOutcome = 'reported';
+  let voidId: string | undefined;
+  if (op.command === VOIDABLE && reference !== undefined && deps.orphans) {
+    const decision = await deps.orphans.requestAtEarlierGateway(op, gateway, reference);
+    if (decision.outcome === 'voided' || decision.outcome === 'already_requested') done = 'voided';
+    else if (decision.outcome === 'would_void') done = 'would_void';
+    voidId = decision.voidId;
+  }
+  lateSuccesses().inc({ gateway, outcome: done });
+  deps.logger.warn('PSP discrepancy: a gateway the operation failed over from reports success (a second live authorization)', {
+    operation_id: op.id,
+    command: op.command,
+    gateway,
+    current_gateway: gatewayOf(op),
+    operation_state: op.state,
+    psp_status: outcome.gatewayStatus,
+    event_id: eventId,
+    action: done,
+    ...(voidId !== undefined ? { void_operation_id: voidId } : {}),
+  });
+  return op.state;
+}

@@ -1,0 +1,167 @@
+/**
+ * A late webhook from the FIRST gateway after a failover: gateway A says "authorised" after the operation
+ * moved on to B (A's status inquiry had shown nothing, as a PSP with a lagging read side can). It is real
+ * money: accepted for the operation's attempt at A (not refused as a scope mismatch), recorded, reported as
+ * a PSP discrepancy (adjustment event, metric, warning), and A's authorization is voided at A. The
+ * operation's own outcome stays B's. Two real simulators; A's webhooks reach the real web process.
+ */
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Config } from '../../../src/config/config';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { voidOperationId } from '../../../src/poller/orphan-reversal';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+jest.setTimeout(120_000);
+
+const KEY_A = 'sim-late-a-key-0123456789';
+const KEY_B = 'sim-late-b-key-0123456789';
+const SECRET_A = 'whsec-late-failover-a-0123456789';
+const SECRET_B = 'whsec-late-failover-b-0123456789';
+
+let relay: http.Server;
+let webUrl = '';
+let simA: PspSimulator;
+let simB: PspSimulator;
+let config: Config;
+let web: WebProcess;
+let worker: WorkerProcess;
+const logs = captureLogger('info');
+
+beforeAll(async () => {
+  // The simulators need the webhook URL before the web process (which needs their URLs) is up: a relay.
+  relay = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+      fetch(`${webUrl}${req.url ?? '/'}`, { method: req.method, headers, body: Buffer.concat(chunks) })
+        .then(async (r) => {
+          res.writeHead(r.status, { 'content-type': 'application/json' });
+          res.end(await r.text());
+        })
+        .catch(() => {
+          res.writeHead(502);
+          res.end();
+        });
+    });
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  simA = await startPspSimulator({ apiKey: KEY_A, webhookSecret: SECRET_A, webhookUrl: `${relayUrl}/webhooks/sima`, syncWebhooks: true });
+  simB = await startPspSimulator({ apiKey: KEY_B, webhookSecret: SECRET_B });
+  config = testConfig({
+    'delivery.breaker_failure_threshold': 3,
+    'delivery.breaker_open_ms': 60_000,
+    'routing.rules': [{ name: 'a-then-b', when: { commands: ['authorize'], currencies: ['EUR'] }, gateways: ['sima', 'simb'] }],
+    'routing.failover.enabled': true,
+    'authorizations.orphan_reversal': 'on',
+    gateways: {
+      sima: { type: 'simulator', base_url: simA.url, api_key: KEY_A, webhook_secret: SECRET_A, timeout_ms: 2000 },
+      simb: { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: SECRET_B, timeout_ms: 2000 },
+    },
+  });
+  const routes = createGatewayClients(config);
+  web = await startWebProcess(config, logs.logger, { webhooks: routes });
+  webUrl = web.server.url;
+  worker = await startWorkerProcess(config, logs.logger, { routes, notifier: { notify: async () => undefined } });
+});
+
+afterAll(async () => {
+  await web?.stop();
+  await worker?.stop();
+  await simA?.stop();
+  await simB?.stop();
+  await new Promise<void>((resolve) => relay.close(() => resolve()));
+  if (config) await purgeNamespace(config).catch(() => undefined);
+});
+
+/** An authorization named to sima that failed over to simb (sima's breaker open) and SUCCEEDED there. */
+async function failedOver(orderId: string): Promise<string> {
+  const breaker = worker.delivery.breaker('sima');
+  for (let i = 0; i < 3; i++) breaker.failure();
+  const command = channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency: 'EUR', order_id: orderId });
+  const id = command.payment.operation_reference!;
+  await worker.ledger.create(id, command);
+  expect(await worker.delivery.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  breaker.success();
+  expect((await worker.ledger.get(id))?.routing).toMatchObject({ gateway: 'simb', failovers: [{ from: 'sima', to: 'simb' }] });
+  return id;
+}
+
+/** sima performs the operation after all (what its inquiry did not show): its answer goes out as a webhook. */
+async function simaAuthorizes(id: string, paymentMethod = 'pm_card_visa'): Promise<{ id: string; status: string }> {
+  const res = await fetch(`${simA.url}/v1/authorizations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json', 'idempotency-key': id },
+    body: JSON.stringify({ amount: 1999, currency: 'EUR', payment_method: paymentMethod, reference: id }),
+  });
+  expect(res.status).toBe(201);
+  return (await res.json()) as { id: string; status: string };
+}
+
+describe('a late webhook from the gateway an authorization failed over from', () => {
+  it('is accepted for the attempt at A, reported (adjustment, metric, warning), and A’s authorization is voided at A', async () => {
+    const refusedBefore = (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
+    const lateBefore = (await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'voided' })) ?? 0;
+    const id = await failedOver('ORD-LATE-A');
+    const atA = await simaAuthorizes(id);
+    expect(atA.status).toBe('authorized');
+
+    const voidId = voidOperationId(`${id}-sima`);
+    await eventually(async () => (await worker.ledger.get(voidId))?.state === 'SUCCEEDED', 60_000);
+    // The void went to A, naming A's authorization; A's authorization is cancelled there.
+    expect(simA.counters().effects[voidId]).toBe(1);
+    const voided = await worker.ledger.get(voidId);
+    expect(voided).toMatchObject({ command: 'cancel', payment: { gateway: 'sima', gateway_key: atA.id, orphan_reversal: 'failover_duplicate' } });
+    const now = (await (await fetch(`${simA.url}/v1/authorizations/${atA.id}`, { headers: { authorization: `Bearer ${KEY_A}` } })).json()) as {
+      status: string;
+    };
+    expect(now.status).toBe('cancelled');
+
+    // The operation's outcome stays B's; the fact is on record and reported.
+    const op = await worker.ledger.get(id);
+    expect(op).toMatchObject({ state: 'SUCCEEDED', routing: { gateway: 'simb' } });
+    const history = await worker.ledger.interactions(id);
+    expect(history.find((h) => h.event === 'earlier_attempt_outcome')).toMatchObject({ gateway: 'sima', status: 'SUCCESS', gateway_reference: atA.id });
+    const adjustments = await worker.adjustmentStore.forOperation(id);
+    expect(adjustments).toHaveLength(1);
+    expect(adjustments[0]).toMatchObject({ kind: 'duplicate_after_failover', gateway: 'sima', pspReference: atA.id, direction: 'none' });
+    expect(await metricValue('pb_failover_late_successes_total', { gateway: 'sima', outcome: 'voided' })).toBe(lateBefore + 1);
+    expect(await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })).toBe(refusedBefore);
+    const warning = logs.lines.find((l) => l.includes('PSP discrepancy: a gateway the operation failed over from reports success') && l.includes(id));
+    expect(warning).toContain('"level":"warn"');
+  });
+
+  it('a decline from A after the failover is recorded in the history only: nothing voided, nothing adjusted', async () => {
+    const id = await failedOver('ORD-LATE-DECLINE');
+    expect((await simaAuthorizes(id, 'pm_card_declined')).status).toBe('declined');
+    await eventually(async () => (await worker.ledger.interactions(id)).some((h) => h.event === 'earlier_attempt_outcome'), 60_000);
+    expect((await worker.ledger.interactions(id)).find((h) => h.event === 'earlier_attempt_outcome')).toMatchObject({ gateway: 'sima', status: 'FAIL' });
+    expect(await worker.ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', routing: { gateway: 'simb' } });
+    expect(await worker.adjustmentStore.forOperation(id)).toHaveLength(0);
+    expect(await worker.ledger.get(voidOperationId(`${id}-sima`))).toBeNull();
+  });
+
+  it('still refuses a webhook of a gateway the operation never tried', async () => {
+    const before = (await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0;
+    // Routed straight to simb (sima's breaker closed but the rule skipped): an operation named to simb only.
+    const command = channelCommand('authorize', {}, { gateway: 'simb', gateway_key: 'pm_card_visa', currency: 'USD', order_id: 'ORD-NEVER-A' });
+    const id = command.payment.operation_reference!;
+    await worker.ledger.create(id, command);
+    expect(await worker.delivery.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect((await worker.ledger.get(id))?.routing?.failovers).toBeUndefined();
+    await simaAuthorizes(id);
+    await eventually(async () => ((await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'sima', check: 'gateway' })) ?? 0) > before, 60_000);
+    expect(await worker.adjustmentStore.forOperation(id)).toHaveLength(0);
+  });
+});
