@@ -123,8 +123,12 @@ case "${1:-start}" in
     stop_pidfile rabbitmq-launcher "$dir/rabbitmq/launcher.pid" ;;
   restart-rabbitmq) restart_owned rabbitmq "$dir/rabbitmq/rabbitmq.pid" amqp_ready; stop_pidfile rabbitmq "$dir/rabbitmq/rabbitmq.pid"; stop_pidfile rabbitmq-launcher "$dir/rabbitmq/launcher.pid"; start_rabbit ;;
   restart-redis) restart_owned redis "$dir/redis/redis.pid" redis_ready; stop_pidfile redis "$dir/redis/redis.pid"; start_redis ;;
+  # The 3-node cluster (scripts/rabbit-cluster.sh): its own ports, data and cookie; never the node above.
+  start-rabbit-cluster) install_missing; bash "$root/scripts/rabbit-cluster.sh" start ;;
+  stop-rabbit-cluster) bash "$root/scripts/rabbit-cluster.sh" stop ;;
+  status-rabbit-cluster) bash "$root/scripts/rabbit-cluster.sh" status ;;
   status)
     amqp_ready && log "rabbitmq up on $amqp_port" || log "rabbitmq down"
     redis_ready && log "redis up on $redis_port" || log "redis down" ;;
-  *) echo "usage: $0 start|stop|status|restart-rabbitmq|restart-redis" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart-rabbitmq|restart-redis|start-rabbit-cluster|stop-rabbit-cluster|status-rabbit-cluster" >&2; exit 2 ;;
 esac
