@@ -5,6 +5,8 @@ import { counter } from '../metrics/metrics-registry';
 import { AmqpConnection } from './amqp-connection';
 import { DeadLetterWriter } from './dead-letter-writer';
 import { brokerRejectedQueueOf, declareTopology } from './topology';
+import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
+import { QueueMismatchError } from '../errors/queue-mismatch-error';
 
 /** Dead-letter code of a message the broker dead-lettered by itself. */
 export const BROKER_DEAD_LETTERED = 'BROKER_DEAD_LETTERED';
@@ -43,6 +45,7 @@ function latestDeath(msg: ConsumeMessage): XDeath | undefined {
  */
 export class BrokerDeadLetterRedactor {
   private channel: Channel | null = null;
+  private mismatchRetry: NodeJS.Timeout | undefined;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly onReady = () =>
@@ -52,8 +55,10 @@ export class BrokerDeadLetterRedactor {
 
   async start(): Promise<void> {
     this.running = true;
-    this.deps.connection.on('ready', this.onReady);
+    // Listen for `ready` only once connected: the first connection's `ready` and the call below would
+    // otherwise both subscribe (two consumers per queue, one of them never cancelled on stop).
     await this.deps.connection.connect();
+    this.deps.connection.on('ready', this.onReady);
     await this.subscribe();
   }
 
@@ -62,7 +67,16 @@ export class BrokerDeadLetterRedactor {
     const model = await this.deps.connection.connect();
     const channel = await model.createChannel();
     channel.on('error', (err: Error) => this.deps.logger.warn('broker dead-letter redactor channel error', { error: err.message }));
-    await declareTopology(channel, this.deps.config.amqp);
+    try {
+      await declareTopology(channel, this.deps.config.amqp);
+    } catch (err) {
+      if (!(err instanceof QueueMismatchError)) throw err;
+      // The command consumer logs the mismatch and readiness reports it; try again later rather than exit.
+      clearTimeout(this.mismatchRetry);
+      this.mismatchRetry = setTimeout(() => void this.onReady(), QUEUE_MISMATCH_RETRY_MS);
+      this.mismatchRetry.unref();
+      return;
+    }
     await channel.prefetch(16);
     this.channel = channel;
     await channel.consume(brokerRejectedQueueOf(this.deps.config.amqp), (msg) => {
@@ -111,6 +125,7 @@ export class BrokerDeadLetterRedactor {
 
   async stop(): Promise<void> {
     this.running = false;
+    clearTimeout(this.mismatchRetry);
     this.deps.connection.off('ready', this.onReady);
     await Promise.allSettled([...this.inFlight]);
     const channel = this.channel;

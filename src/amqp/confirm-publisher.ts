@@ -1,6 +1,12 @@
 import { ConfirmChannel, Options } from 'amqplib';
 import { AmqpConnection } from './amqp-connection';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
+import { QueueMismatchError } from '../errors/queue-mismatch-error';
+import { counter } from '../metrics/metrics-registry';
+import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
+
+const resentTotal = () =>
+  counter('pb_amqp_publish_resent_total', 'Publishes sent again on a new connection because their channel died before the broker confirmed them');
 
 /**
  * Publishes persistent messages on a confirm channel and resolves only when the broker has confirmed
@@ -10,6 +16,8 @@ import { DependencyUnavailableError } from '../errors/dependency-unavailable-err
  */
 export class ConfirmPublisher {
   private channel: Promise<ConfirmChannel> | null = null;
+  /** A queue mismatch met while declaring: publishes fail at once with it until `until` (ms since the epoch). */
+  private mismatch: { error: QueueMismatchError; until: number } | null = null;
 
   constructor(
     private readonly connection: AmqpConnection,
@@ -40,29 +48,55 @@ export class ConfirmPublisher {
     return this.channel;
   }
 
-  /** Publishes and waits for the broker's confirm. */
+  /**
+   * Publishes and waits for the broker's confirm, at most the publish timeout in all. When the channel or its
+   * connection dies before the confirm (a cluster node stopped), whether the broker kept the message is
+   * unknown: it is published again on the next connection (another node) within the same deadline, so the
+   * caller may get a duplicate on the queue but never a lost command reported as sent. Consumers are
+   * idempotent by operation id. A nack (the broker refused it) is not sent again.
+   */
   async publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish = {}): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
     if (!this.connection.connected) {
-      // Do not wait for a reconnect loop here: the caller answers "retry later" instead.
-      throw new DependencyUnavailableError('rabbitmq', 'broker not connected');
+      // One broker: do not wait for a reconnect loop here, the caller answers "retry later" instead. Several
+      // nodes: a survivor is normally there within milliseconds, so wait for it (within the timeout).
+      if (this.connection.nodeCount < 2) throw new DependencyUnavailableError('rabbitmq', 'broker not connected');
+      await this.connection.waitReady(this.timeoutMs);
     }
-    let channel: ConfirmChannel;
-    try {
-      channel = await withTimeout(this.getChannel(), this.timeoutMs, 'opening a channel');
-    } catch (err) {
-      throw err instanceof DependencyUnavailableError ? err : new DependencyUnavailableError('rabbitmq', (err as Error).message, { cause: err });
-    }
-    // amqplib calls every outstanding confirm callback with an error if the channel closes first.
-    const confirmed = new Promise<void>((resolve, reject) => {
+    const mismatch = this.mismatch;
+    if (mismatch && Date.now() < mismatch.until) throw new DependencyUnavailableError('rabbitmq', mismatch.error.message, { cause: mismatch.error });
+    for (let attempt = 1; ; attempt += 1) {
+      let channel: ConfirmChannel;
       try {
-        channel.publish(exchange, routingKey, content, { persistent: true, ...options }, (err) =>
-          err ? reject(new DependencyUnavailableError('rabbitmq', 'publish was nacked by the broker')) : resolve(),
-        );
+        channel = await withTimeout(this.getChannel(), Math.max(1, deadline - Date.now()), 'opening a channel');
       } catch (err) {
-        reject(new DependencyUnavailableError('rabbitmq', (err as Error).message, { cause: err }));
+        if (err instanceof QueueMismatchError) this.mismatch = { error: err, until: Date.now() + QUEUE_MISMATCH_RETRY_MS };
+        throw err instanceof DependencyUnavailableError ? err : new DependencyUnavailableError('rabbitmq', (err as Error).message, { cause: err });
       }
-    });
-    await withTimeout(confirmed, this.timeoutMs, 'waiting for the publish confirm');
+      // amqplib calls every outstanding confirm callback with an error if the channel closes first.
+      const confirmed = new Promise<'confirmed' | 'lost'>((resolve, reject) => {
+        try {
+          channel.publish(exchange, routingKey, content, { persistent: true, ...options }, (err) => {
+            if (!err) resolve('confirmed');
+            else if (err.message === 'channel closed') resolve('lost');
+            else reject(new DependencyUnavailableError('rabbitmq', 'publish was nacked by the broker'));
+          });
+        } catch {
+          // The channel was already closed (IllegalOperationError): nothing was sent on it.
+          resolve('lost');
+        }
+      });
+      const outcome = await withTimeout(confirmed, Math.max(1, deadline - Date.now()), 'waiting for the publish confirm');
+      if (outcome === 'confirmed') {
+        if (attempt > 1) resentTotal().inc();
+        return;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new DependencyUnavailableError('rabbitmq', 'channel closed before the publish was confirmed');
+      // The next connection (the next node with a cluster) gets it again; the dead channel's 'close' (or the
+      // connection's 'lost') has already dropped it, so getChannel opens a new one.
+      await this.connection.waitReady(left);
+    }
   }
 
   async close(): Promise<void> {

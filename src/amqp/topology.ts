@@ -1,10 +1,16 @@
 import { Channel } from 'amqplib';
 import type { Config } from '../config/config';
 import { priorityExchangeOf, priorityQueueOf } from './priority-lane';
+import { queueArguments } from './queue-arguments';
+import { brokerText, isPreconditionFailed, queueMismatch } from './queue-mismatch';
+import { QueueMismatchError } from '../errors/queue-mismatch-error';
 
 /**
  * Declares the durable topology from configuration (idempotent):
  *   commands exchange (topic) ─#─▶ commands queue (quorum or classic; x-dead-letter-exchange = the DLX)
+ * Every queue is durable, of type `amqp.queue.type`, with the arguments of `queueArguments` (per type). A
+ * queue that exists with other arguments (another type) rejects with {@link QueueMismatchError}, which
+ * `queueMismatch` keeps for readiness until a later declaration passes.
  *   dead-letter exchange (topic) ─#─▶ broker-rejected queue (`<dead-letter queue>:broker-rejected`)
  *   default exchange ─▶ dead-letter queue (only `DeadLetterWriter` writes there, redacted)
  * The commands queue keeps its `x-dead-letter-exchange` argument (a declared queue's arguments cannot change
@@ -24,30 +30,39 @@ import { priorityExchangeOf, priorityQueueOf } from './priority-lane';
  * queues too (RabbitMQ 3.x quorum queues have no message priorities). Each message is in one queue only.
  */
 export async function declareTopology(channel: Channel, amqp: Config['amqp'], options: { priorityLane?: boolean } = {}): Promise<void> {
-  await channel.assertExchange(amqp.deadLetterExchange, 'topic', { durable: true });
-  await channel.assertQueue(amqp.deadLetterQueue, {
-    durable: true,
-    arguments: { 'x-queue-type': amqp.queueType },
-  });
-  await channel.unbindQueue(amqp.deadLetterQueue, amqp.deadLetterExchange, '#');
-  await channel.assertQueue(triageQueueOf(amqp), { durable: true, arguments: { 'x-queue-type': amqp.queueType } });
-  const brokerRejected = brokerRejectedQueueOf(amqp);
-  await channel.assertQueue(brokerRejected, { durable: true, arguments: { 'x-queue-type': amqp.queueType } });
-  await channel.bindQueue(brokerRejected, amqp.deadLetterExchange, '#');
-  await channel.assertExchange(amqp.commandsExchange, 'topic', { durable: true });
-  await channel.assertQueue(amqp.commandsQueue, {
-    durable: true,
-    arguments: { 'x-queue-type': amqp.queueType, 'x-dead-letter-exchange': amqp.deadLetterExchange },
-  });
-  await channel.bindQueue(amqp.commandsQueue, amqp.commandsExchange, '#');
-  if (options.priorityLane) {
-    const priority = priorityQueueOf(amqp);
-    await channel.assertExchange(priorityExchangeOf(amqp), 'topic', { durable: true });
-    await channel.assertQueue(priority, {
-      durable: true,
-      arguments: { 'x-queue-type': amqp.queueType, 'x-dead-letter-exchange': amqp.deadLetterExchange },
-    });
-    await channel.bindQueue(priority, priorityExchangeOf(amqp), '#');
+  const plain = queueArguments(amqp, { deadLetters: false });
+  const consumed = queueArguments(amqp, { deadLetters: true });
+  try {
+    await channel.assertExchange(amqp.deadLetterExchange, 'topic', { durable: true });
+    await assertQueue(channel, amqp, amqp.deadLetterQueue, plain);
+    await channel.unbindQueue(amqp.deadLetterQueue, amqp.deadLetterExchange, '#');
+    await assertQueue(channel, amqp, triageQueueOf(amqp), plain);
+    const brokerRejected = brokerRejectedQueueOf(amqp);
+    await assertQueue(channel, amqp, brokerRejected, plain);
+    await channel.bindQueue(brokerRejected, amqp.deadLetterExchange, '#');
+    await channel.assertExchange(amqp.commandsExchange, 'topic', { durable: true });
+    await assertQueue(channel, amqp, amqp.commandsQueue, consumed);
+    await channel.bindQueue(amqp.commandsQueue, amqp.commandsExchange, '#');
+    if (options.priorityLane) {
+      const priority = priorityQueueOf(amqp);
+      await channel.assertExchange(priorityExchangeOf(amqp), 'topic', { durable: true });
+      await assertQueue(channel, amqp, priority, consumed);
+      await channel.bindQueue(priority, priorityExchangeOf(amqp), '#');
+    }
+  } catch (err) {
+    if (err instanceof QueueMismatchError) queueMismatch.report(err);
+    throw err;
+  }
+  queueMismatch.clear();
+}
+
+/** Declares one durable queue; the broker's PRECONDITION_FAILED becomes a {@link QueueMismatchError} naming it. */
+async function assertQueue(channel: Channel, amqp: Config['amqp'], queue: string, args: Record<string, string>): Promise<void> {
+  try {
+    await channel.assertQueue(queue, { durable: true, arguments: args });
+  } catch (err) {
+    if (isPreconditionFailed(err)) throw new QueueMismatchError(queue, amqp.queueType, brokerText(err), { cause: err });
+    throw err;
   }
 }
 

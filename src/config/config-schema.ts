@@ -96,6 +96,9 @@ export const configSchema = {
     'amqp.prefetch': { ...positiveInt, default: 50 },
     'amqp.publish_timeout_ms': { ...positiveInt, default: 5000 },
     'amqp.reconnect_ms': { ...positiveInt, default: 1000 },
+    // --- RabbitMQ cluster (several nodes, quorum queues' dead-lettering) ---
+    'amqp.urls': { type: 'array', items: { type: 'string', pattern: '^amqps?://' }, default: [] },
+    'amqp.queue.dead_letter_strategy': { enum: ['at-most-once', 'at-least-once'], default: 'at-most-once' },
 
     'redis.url': { type: 'string', pattern: '^rediss?://' },
     'redis.key_prefix': { type: 'string', pattern: '^[A-Za-z0-9:_-]+$', default: 'pb:' },

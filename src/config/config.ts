@@ -79,7 +79,19 @@ export interface Config {
     readonly refreshMarginS: number;
   };
   readonly amqp: {
+    /** The first broker node (`amqp.url`). */
     readonly url: string;
+    /**
+     * Every broker node to connect to, in the order tried: `amqp.url` first, then `amqp.urls` (duplicates
+     * dropped). A lost connection reconnects to the next one in rotation. Default: `[amqp.url]`.
+     */
+    readonly urls: readonly string[];
+    /**
+     * How quorum queues dead-letter (`amqp.queue.dead_letter_strategy`): `at-most-once` (RabbitMQ's default,
+     * and what earlier versions declared) or `at-least-once` (declared with `x-dead-letter-strategy` and
+     * `x-overflow: reject-publish`; quorum only). Default `at-most-once`.
+     */
+    readonly deadLetterStrategy: 'at-most-once' | 'at-least-once';
     readonly commandsExchange: string;
     readonly commandsQueue: string;
     readonly queueType: 'quorum' | 'classic';

@@ -35,6 +35,9 @@ const distinctQueues: Rule = (c) => {
   if (c.amqp.commandsQueue === c.amqp.deadLetterQueue)
     out.push(['amqp.queue.dead_letter', 'must differ from amqp.queue.commands (dead letters would be consumed again)']);
   if (c.amqp.commandsExchange === c.amqp.deadLetterExchange) out.push(['amqp.exchange.dead_letter', 'must differ from amqp.exchange.commands']);
+  // Classic queues have no dead-letter strategy: at-least-once would be silently at-most-once.
+  if (c.amqp.deadLetterStrategy === 'at-least-once' && c.amqp.queueType !== 'quorum')
+    out.push(['amqp.queue.dead_letter_strategy', 'at-least-once needs amqp.queue.type: quorum (classic queues dead-letter at most once)']);
   return out;
 };
 

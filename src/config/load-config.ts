@@ -212,6 +212,8 @@ function toConfig(p: Params): Config {
     },
     amqp: {
       url: str(p, 'amqp.url'),
+      urls: [...new Set([str(p, 'amqp.url'), ...(p['amqp.urls'] as string[])])],
+      deadLetterStrategy: p['amqp.queue.dead_letter_strategy'] as 'at-most-once' | 'at-least-once',
       commandsExchange: str(p, 'amqp.exchange.commands'),
       commandsQueue: str(p, 'amqp.queue.commands'),
       queueType: p['amqp.queue.type'] as 'quorum' | 'classic',

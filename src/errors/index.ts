@@ -10,3 +10,4 @@ export { RetryLaterError } from './retry-later-error';
 export { OperationNotFoundError } from './operation-not-found-error';
 export { BodyTooLargeError } from './body-too-large-error';
 export { PspRecordError } from './psp-record-error';
+export { QueueMismatchError } from './queue-mismatch-error';

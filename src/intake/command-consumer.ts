@@ -5,6 +5,8 @@ import { AmqpConnection } from '../amqp/amqp-connection';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
 import { declareTopology } from '../amqp/topology';
+import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
+import { QueueMismatchError } from '../errors/queue-mismatch-error';
 import { Config } from '../config/config';
 import { CANONICAL, contractOf, readChannelMessage } from '../contracts/channel-contracts';
 import { reportMaskedCardData } from './card-data-masking';
@@ -99,7 +101,10 @@ export class CommandConsumer {
   private readonly demotionLog: LogThrottle;
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly onReady = () => void this.subscribe().catch((err: Error) => this.deps.logger.error('consumer resubscribe failed', { error: err.message }));
+  private readonly onReady = () =>
+    void this.subscribeOrWait().catch((err: Error) => this.deps.logger.error('consumer resubscribe failed', { error: err.message }));
+  /** The next declaration attempt after a queue mismatch (the process stays up, not ready, instead of exiting). */
+  private mismatchRetry: NodeJS.Timeout | undefined;
   /** Every channel's keys: a message is taken only under the credentials of the channel it claims. */
   private readonly keyring: ChannelKeyring;
   /** Anyone who can publish can send unsigned messages: one warning per minute per reason. */
@@ -121,9 +126,36 @@ export class CommandConsumer {
 
   async start(): Promise<void> {
     this.running = true;
-    this.deps.connection.on('ready', this.onReady);
+    // Listen for `ready` only once connected: the first connection's `ready` and the call below would
+    // otherwise both subscribe (two consumers per queue, one of them never cancelled on stop).
     await this.deps.connection.connect();
-    await this.subscribe();
+    this.deps.connection.on('ready', this.onReady);
+    await this.subscribeOrWait();
+  }
+
+  /**
+   * Subscribes; a queue that exists with other arguments than configured (another `amqp.queue.type`) is an
+   * operator's fix, not a crash: the error is logged with the fix, readiness reports it, and the declaration
+   * is tried again every QUEUE_MISMATCH_RETRY_MS, so the worker starts consuming once the queue is fixed.
+   */
+  private async subscribeOrWait(): Promise<void> {
+    clearTimeout(this.mismatchRetry);
+    try {
+      await this.subscribe();
+    } catch (err) {
+      if (!(err instanceof QueueMismatchError)) throw err;
+      this.deps.logger.error('command consumer cannot declare its queues: queue type mismatch; not consuming, retrying', {
+        error: err.message,
+        queue: err.queue,
+        retry_ms: QUEUE_MISMATCH_RETRY_MS,
+      });
+      if (!this.running) return;
+      this.mismatchRetry = setTimeout(() => {
+        if (this.lanes.length === 0)
+          void this.subscribeOrWait().catch((e: Error) => this.deps.logger.error('consumer resubscribe failed', { error: e.message }));
+      }, QUEUE_MISMATCH_RETRY_MS);
+      this.mismatchRetry.unref();
+    }
   }
 
   private async subscribe(): Promise<void> {
@@ -155,6 +187,7 @@ export class CommandConsumer {
   /** Stops taking messages, lets in-flight ones finish (or requeues them), closes the channel. */
   async stop(): Promise<void> {
     this.running = false;
+    clearTimeout(this.mismatchRetry);
     this.deps.connection.off('ready', this.onReady);
     const lanes = this.lanes;
     await Promise.all(lanes.map((lane) => lane.channel.cancel(lane.consumerTag).catch(() => undefined)));

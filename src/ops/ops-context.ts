@@ -50,7 +50,7 @@ export function openOps(config: Config, logger: Logger, options: { service: stri
   let publisher: ConfirmPublisher | null = null;
   const connected = async (): Promise<{ connection: AmqpConnection; publisher: ConfirmPublisher }> => {
     if (!connection || !publisher) {
-      connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: `payment-bridge:${options.service}`, logger });
+      connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: `payment-bridge:${options.service}`, logger });
       publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) => declareTopology(ch, config.amqp));
     }
     const c = connection;

@@ -5,6 +5,7 @@ import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { declareTopology } from '../amqp/topology';
+import { queueMismatch } from '../amqp/queue-mismatch';
 import { Config } from '../config/config';
 import { ConsoleRoute } from '../console/console-route';
 import { DependencyWatch } from '../health/dependency-watch';
@@ -53,7 +54,7 @@ export interface WebProcess {
 export async function startWebProcess(config: Config, logger: Logger, options: WebProcessOptions = {}): Promise<WebProcess> {
   // First: an unreadable certificate stops the start before any connection is opened.
   const tls = readTlsFiles(config.edge.tls);
-  const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:web', logger });
+  const connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:web', logger });
   // Connect in the background: intake answers 503 until the broker is there, which the bus retries.
   void connection.connect().catch(() => undefined);
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) =>
@@ -87,6 +88,8 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     {
       rabbitmq: async () => {
         if (!connection.connected) throw new Error('not connected');
+        const mismatch = queueMismatch.current();
+        if (mismatch) throw new Error(mismatch.message);
       },
       redis: async () => {
         await redis.ping();

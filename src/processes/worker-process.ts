@@ -7,6 +7,7 @@ import { BreakerBoard } from '../delivery/breaker-board';
 import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
 import { declareTopology } from '../amqp/topology';
+import { queueMismatch } from '../amqp/queue-mismatch';
 import { Config } from '../config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../delivery/delivery-queue';
 import { DeliveryService } from '../delivery/delivery-service';
@@ -100,7 +101,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       started: startedCheck(() => started),
       redis: redisCheck(redis),
       consumer: async () => {
-        if (!consumerRef?.attached) throw new Error('command consumer not attached to its queue');
+        if (!consumerRef?.attached) throw new Error(queueMismatch.current()?.message ?? 'command consumer not attached to its queue');
       },
       event_lag: eventLagCheck(config, redis),
       gateways: breakersCheck(() => deliveryRef?.breakerStates() ?? new Map()),
@@ -127,7 +128,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, notifier, afterFailure: (op) => pipeline.releaseFailed(op) });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, logger });
-  const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
+  const connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   dependencies.watchAmqp(connection);
   // Told to stop while still waiting for the broker: stop reconnecting, so starting gives up now rather
   // than at shutdown.deadline_ms. Once started, `stop()` closes it in order.

@@ -41,7 +41,7 @@ export async function startIntakeProcess(config: Config, logger: Logger, options
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   for (const q of [deliveryQueue, eventsQueue]) q.on('error', () => undefined);
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-  const connection = new AmqpConnection({ url: config.amqp.url, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:intake-test', logger });
+  const connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:intake-test', logger });
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) =>
     declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }),
   );

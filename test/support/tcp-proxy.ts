@@ -10,11 +10,14 @@ export interface TcpProxy {
   url(scheme: string, auth?: string): string;
   cut(): void;
   restore(): void;
+  /** Stops forwarding what clients send (held in the sockets' buffers, never delivered): a node gone silent. */
+  hold(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
   let up = true;
   const server = net.createServer((client) => {
     if (!up) {
@@ -24,7 +27,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     const upstream = net.connect(targetPort, targetHost);
     sockets.add(client);
     sockets.add(upstream);
+    clients.add(client);
     const drop = () => {
+      clients.delete(client);
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
@@ -50,6 +55,12 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       server.close();
       for (const s of sockets) s.destroy();
       sockets.clear();
+    },
+    hold: () => {
+      for (const c of clients) {
+        c.unpipe();
+        c.pause();
+      }
     },
     restore: () => {
       up = true;

@@ -90,6 +90,8 @@ describe('buildConfig', () => {
     });
     expect(config.amqp).toEqual({
       url: 'amqp://127.0.0.1:5672',
+      urls: ['amqp://127.0.0.1:5672'],
+      deadLetterStrategy: 'at-most-once',
       commandsExchange: 'payment-bridge.commands',
       commandsQueue: 'worker:payment:command',
       queueType: 'quorum',
