@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 /**
  * Peak resident set size of a process in MiB: `VmHWM` ("high water mark") from `/proc/<pid>/status`,
@@ -13,5 +13,20 @@ export function peakRssMiB(pid: number | undefined): number | null {
     return match ? Math.round((Number(match[1]) / 1024) * 10) / 10 : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Resets a process's peak RSS (`VmHWM`) to its current RSS by writing `5` to `/proc/<pid>/clear_refs`
+ * (Linux ≥ 4.0, our own child processes), so the next {@link peakRssMiB} is the peak of one phase rather
+ * than of the process's whole life. Returns false when the kernel refused (the peak then stays lifelong).
+ */
+export function resetPeakRss(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
   }
 }

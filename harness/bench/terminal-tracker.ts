@@ -19,6 +19,8 @@ export interface TrackedBatch {
   latenciesMs: number[];
   /** Operation references, in the order of `latenciesMs` (to join per-command figures such as PSP time). */
   references: string[];
+  /** The PSP's reference each notification reported (`gateway_response.reference`), in the order of `references`; null when none. */
+  gatewayReferences: (string | null)[];
   /** `receivedAt` of every terminal notification, in arrival order (steady-state rates). */
   completedAt: number[];
   /** `receivedAt` of the first and last terminal notification of the batch (epoch ms). */
@@ -114,6 +116,8 @@ export class TerminalTracker {
       b.completed += 1;
       b.latenciesMs.push(n.receivedAt - entry.publishedAt);
       b.references.push(reference);
+      const response = payment.gateway_response as { reference?: unknown } | undefined;
+      b.gatewayReferences.push(typeof response?.reference === 'string' ? response.reference : null);
       b.completedAt.push(n.receivedAt);
       if (b.firstAt === 0 || n.receivedAt < b.firstAt) b.firstAt = n.receivedAt;
       if (n.receivedAt > b.lastAt) b.lastAt = n.receivedAt;
@@ -123,7 +127,7 @@ export class TerminalTracker {
 }
 
 function emptyBatch(): TrackedBatch {
-  return { completed: 0, latenciesMs: [], references: [], completedAt: [], firstAt: 0, lastAt: 0, failed: 0 };
+  return { completed: 0, latenciesMs: [], references: [], gatewayReferences: [], completedAt: [], firstAt: 0, lastAt: 0, failed: 0 };
 }
 
 /**

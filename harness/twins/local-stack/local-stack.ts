@@ -34,6 +34,8 @@ export interface LocalStackOptions {
   redisUrl?: string;
   /** Give each worker a monitoring port (`--monitoring-port`, /metrics /healthz /readyz). Default false. */
   monitoring?: boolean;
+  /** Node options for every role process (e.g. the bench's allocation probe preload). Default none. */
+  roleNodeArgs?: string[];
 }
 
 /** A running stack: the twins in this process, the bridge's roles as real child processes. */
@@ -51,6 +53,14 @@ export interface LocalStack {
   readonly busSecret: string;
   /** Starts one more worker process and waits until it consumes. */
   startWorker(): Promise<RoleProcess>;
+  /**
+   * Starts one more `web` process on a port of its own (same configuration otherwise: intake, webhooks) and
+   * waits until it serves; resolves with it and its intake URL. Spreading requests over the web processes
+   * is the caller's job, as a load balancer's would be. Stopped with the stack.
+   */
+  startWeb(): Promise<{ web: RoleProcess; intakeUrl: string }>;
+  /** The web processes started by {@link startWeb} (the first `web` is not in it). */
+  readonly extraWebs: RoleProcess[];
   /** Runs a one-shot CLI command (`register`, `poll`, `doctor`…) and returns its exit code and output. */
   runCli(args: string[]): Promise<{ code: number; output: string }>;
   /** Stops the processes (SIGTERM), then the twins; `purge` also deletes the namespace's keys and queues. */
@@ -151,7 +161,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const configPath = join(dir, 'parameters.yml');
   writeFileSync(configPath, stringify({ parameters }), { mode: 0o600 });
 
-  const web = spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log') });
+  const nodeArgs = options.roleNodeArgs ?? [];
+  const web = spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log'), nodeArgs });
+  const extraWebs: RoleProcess[] = [];
+  const startWeb = async (): Promise<{ web: RoleProcess; intakeUrl: string }> => {
+    const n = extraWebs.length + 2;
+    const port = await freePort();
+    const path = join(dir, `parameters-web-${n}.yml`);
+    writeFileSync(path, stringify({ parameters: { ...parameters, 'http.port': port } }), { mode: 0o600 });
+    const extra = spawnRole({ name: `web-${n}`, cliPath, configPath: path, args: ['web'], logPath: join(dir, `web-${n}.log`), nodeArgs });
+    extraWebs.push(extra);
+    await extra.ready;
+    return { web: extra, intakeUrl: `http://127.0.0.1:${port}/bus` };
+  };
   const workers: RoleProcess[] = [];
   const metricsTargets: string[] = [`127.0.0.1:${webPort}`];
   let workerCount = 0;
@@ -160,7 +182,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const monitoringPort = options.monitoring ? await freePort() : 0;
     const args = monitoringPort > 0 ? ['worker', '--monitoring-port', String(monitoringPort)] : ['worker'];
     if (monitoringPort > 0) metricsTargets.push(`127.0.0.1:${monitoringPort}`);
-    const worker = spawnRole({ name: `worker-${workerCount}`, cliPath, configPath, args, logPath: join(dir, `worker-${workerCount}.log`) });
+    const worker = spawnRole({ name: `worker-${workerCount}`, cliPath, configPath, args, logPath: join(dir, `worker-${workerCount}.log`), nodeArgs });
     workers.push(worker);
     await worker.ready;
     return worker;
@@ -175,7 +197,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
 
   const stop = async (stopOptions: { purge?: boolean } = {}) => {
-    await Promise.all([web, ...workers].map((p) => p.kill('SIGTERM')));
+    await Promise.all([web, ...extraWebs, ...workers].map((p) => p.kill('SIGTERM')));
     await simulator.stop();
     await busTwin.stop();
     if (stopOptions.purge) await purgeNamespace(config);
@@ -202,6 +224,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     intakeUrl: `http://127.0.0.1:${webPort}/bus`,
     busSecret,
     startWorker,
+    startWeb,
+    extraWebs,
     runCli,
     stop,
     metricsTargets,

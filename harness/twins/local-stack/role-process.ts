@@ -32,8 +32,10 @@ export function spawnRole(options: {
   logPath: string;
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Node options before the script (e.g. a `--require` preload), after those of `PB_ROLE_NODE_ARGS`. */
+  nodeArgs?: string[];
 }): RoleProcess {
-  const nodeArgs = (process.env.PB_ROLE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const nodeArgs = [...(process.env.PB_ROLE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''), ...(options.nodeArgs ?? [])];
   const child = spawn(process.execPath, [...nodeArgs, options.cliPath, '--config', options.configPath, ...options.args], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

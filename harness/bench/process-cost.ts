@@ -1,0 +1,100 @@
+import { RoleProcess } from '../twins/local-stack/role-process';
+import { allocatedBytes } from './allocation-reader';
+import { peakRssMiB, resetPeakRss } from './process-memory';
+import { processCpuMicros } from './process-cpu';
+
+/** One process's readings at the start of a window. */
+interface Reading {
+  role: RoleProcess;
+  cpuMicros: number | null;
+  allocated: number | null;
+}
+
+/** What a window cost, per command, and the processes' peaks. */
+export interface WindowCost {
+  /** Sum of the workers' CPU time (user + system) over the window ÷ commands, µs. */
+  workerCpuMicrosPerCommand: number | null;
+  /** Each worker's CPU time over the window ÷ commands, µs (their sum is the line above). */
+  workerCpuMicrosEach: Record<string, number | null>;
+  /** The web processes' CPU time over the window ÷ commands, µs (≈0 when commands come over AMQP). */
+  webCpuMicrosPerCommand: number | null;
+  /** The RabbitMQ and Redis servers' CPU over the window ÷ commands, µs: other users of those servers included. */
+  rabbitmqCpuMicrosPerCommand: number | null;
+  redisCpuMicrosPerCommand: number | null;
+  /**
+   * Sum of the workers' V8 heap allocation over the window ÷ commands, bytes; null when the roles run
+   * without the allocation probe (`allocation-probe.ts`). Buffer contents are outside the V8 heap and not in it.
+   */
+  workerAllocatedBytesPerCommand: number | null;
+  /** Peak RSS (`VmHWM`) of each process over the window (or its life when the kernel refused the reset), MiB. */
+  peakRssMiB: Record<string, number | null>;
+}
+
+/**
+ * Measures what a window of work costs each bridge process: CPU time from /proc, V8 heap allocation from the
+ * allocation probe over IPC, peak RSS reset at the start (`clear_refs`) and read at the end. `begin` before
+ * the first command of the window, `end(commands)` after the last terminal notification; processes that
+ * exit during the window are read as far as they got (their CPU is lost: stop none inside a window).
+ */
+export class ProcessCost {
+  private readings: Reading[] = [];
+  private infraBefore = { rabbitmq: null as number | null, redis: null as number | null };
+
+  /**
+   * @param infra the pids of the RabbitMQ and Redis servers the stack uses (`pidListeningOn(5672)`…), null
+   * when unknown (their CPU is then not reported).
+   */
+  constructor(
+    private readonly webs: () => RoleProcess[],
+    private readonly workers: () => RoleProcess[],
+    private readonly infra: { rabbitmq: number | null; redis: number | null } = { rabbitmq: null, redis: null },
+  ) {}
+
+  async begin(options: { resetPeaks?: boolean } = {}): Promise<void> {
+    const roles = [...this.webs(), ...this.workers()].filter(alive);
+    if (options.resetPeaks ?? true) for (const role of roles) resetPeakRss(role.child.pid);
+    this.readings = await Promise.all(
+      roles.map(async (role) => ({ role, allocated: await allocatedBytes(role.child), cpuMicros: processCpuMicros(role.child.pid) })),
+    );
+    this.infraBefore = { rabbitmq: processCpuMicros(this.infra.rabbitmq ?? undefined), redis: processCpuMicros(this.infra.redis ?? undefined) };
+  }
+
+  async end(commands: number): Promise<WindowCost> {
+    const isWorker = new Set(this.workers());
+    const after = await Promise.all(
+      this.readings.map(async (r) => ({
+        ...r,
+        cpuAfter: processCpuMicros(r.role.child.pid),
+        allocatedAfter: await allocatedBytes(r.role.child),
+        peak: peakRssMiB(r.role.child.pid),
+      })),
+    );
+    const perCommand = (v: number) => (commands > 0 ? v / commands : 0);
+    const cpuOf = (x: (typeof after)[number]) => (x.cpuMicros !== null && x.cpuAfter !== null ? x.cpuAfter - x.cpuMicros : null);
+    const sum = (values: (number | null)[]) => (values.length > 0 && values.every((v) => v !== null) ? values.reduce<number>((a, b) => a + (b ?? 0), 0) : null);
+    const workers = after.filter((x) => isWorker.has(x.role));
+    const webs = after.filter((x) => !isWorker.has(x.role));
+    const workerCpu = sum(workers.map(cpuOf));
+    const webCpu = sum(webs.map(cpuOf));
+    const allocated = sum(workers.map((x) => (x.allocated !== null && x.allocatedAfter !== null ? x.allocatedAfter - x.allocated : null)));
+    const infra = (name: 'rabbitmq' | 'redis') => {
+      const before = this.infraBefore[name];
+      const now = processCpuMicros(this.infra[name] ?? undefined);
+      return before !== null && now !== null ? perCommand(now - before) : null;
+    };
+    return {
+      workerCpuMicrosPerCommand: workerCpu === null ? null : perCommand(workerCpu),
+      workerCpuMicrosEach: Object.fromEntries(workers.map((x) => [x.role.name, cpuOf(x) === null ? null : perCommand(cpuOf(x) ?? 0)])),
+      webCpuMicrosPerCommand: webCpu === null ? null : perCommand(webCpu),
+      rabbitmqCpuMicrosPerCommand: infra('rabbitmq'),
+      redisCpuMicrosPerCommand: infra('redis'),
+      workerAllocatedBytesPerCommand: allocated === null ? null : perCommand(allocated),
+      peakRssMiB: Object.fromEntries(after.map((x) => [x.role.name, x.peak])),
+    };
+  }
+}
+
+/** Whether a role process is still running. */
+export function alive(role: RoleProcess): boolean {
+  return role.child.exitCode === null && role.child.signalCode === null;
+}
