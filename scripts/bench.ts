@@ -15,11 +15,23 @@
  * 5. backlog: workers stopped, warm-up commands then a small (then a large) backlog published, workers
  *    started; the backlog's steady drain rate (middle 80 % of its completions) is compared, so the fresh
  *    workers' cold start (JIT, heap sizing) does not weigh 10× more on the small one;
- * 6. peak RSS (VmHWM) of every bridge process and of this process.
- * Results go to stdout and to bench/results/<UTC time>.json and .md. The namespace is purged at the end.
+ * 6. peak RSS (VmHWM) of every bridge process and of this process;
+ * 7. throughput at PSP latency: a fresh stack (1 web, N workers, default configuration) with the simulator
+ *    answering in 200–300 ms (uniform): commands/s, each process's peak RSS over the phase, CPU and V8 heap
+ *    allocation per command;
+ * 8. scaling: 1, 2 and 4 workers (commands over AMQP) and 1 and 2 web processes (captures over HTTP), each
+ *    at zero and at PSP latency, with the throughput gained per added process, on that second stack.
+ * Cost per command (saturation, PSP latency and every scaling row): the workers' CPU time from /proc ÷
+ * commands, and their V8 heap allocation ÷ commands from a probe preloaded into the roles
+ * (harness/bench/allocation-probe.ts; PB_BENCH_ALLOCATION=0 leaves it out).
+ * Results go to stdout and to bench/results/<UTC time>.json and .md. The namespaces are purged at the end.
  *
  * Options (environment): PB_BENCH_WORKERS (default 2), PB_BENCH_COMMANDS (20 000), PB_BENCH_BACKLOG_SMALL
- * (10 000), PB_BENCH_BACKLOG_LARGE (100 000), PB_BENCH_BACKLOG_WARMUP (5 000), PB_BENCH_RAW_BYTES (600), PB_BENCH_QUICK=1 (2 000 commands, backlogs 2 000 / 5 000).
+ * (10 000), PB_BENCH_BACKLOG_LARGE (100 000), PB_BENCH_BACKLOG_WARMUP (5 000), PB_BENCH_RAW_BYTES (600),
+ * PB_BENCH_PSP_LATENCY_MS (200-300), PB_BENCH_PSP_COMMANDS (20 000), PB_BENCH_SCALING_WORKERS (1,2,4),
+ * PB_BENCH_SCALING_WEBS (1,2; empty: no web rows), PB_BENCH_SCALING_WEB_WORKERS (2), PB_BENCH_SCALING_COMMANDS
+ * (5 000), PB_BENCH_PHASES (all of raw,saturation,paced,redis,backlog,psp,scaling), PB_BENCH_QUICK=1
+ * (2 000 commands, backlogs 2 000 / 5 000, 3 000 at PSP latency, 2 000 per scaling row).
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -27,16 +39,21 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import Redis from 'ioredis';
+import { allocationProbeArgs } from '../harness/bench/allocation-reader';
 import { authorizeCommand, benchReference } from '../harness/bench/bench-commands';
 import { BenchSection, toMarkdown, writeResults } from '../harness/bench/bench-output';
-import { checkTargets } from '../harness/bench/bench-targets';
+import { TargetInputs, checkTargets } from '../harness/bench/bench-targets';
 import { publishPaced, publishWindowed } from '../harness/bench/command-publishing';
+import { ProcessCost, WindowCost, alive } from '../harness/bench/process-cost';
+import { pidListeningOn } from '../harness/bench/process-cpu';
 import { peakRssMiB } from '../harness/bench/process-memory';
 import { pspRoundTrips } from '../harness/bench/psp-round-trip';
-import { rawAmqpBaseline } from '../harness/bench/raw-amqp-baseline';
+import { rawAmqpBaseline, RawAmqpResult } from '../harness/bench/raw-amqp-baseline';
 import { commandStats, commandStatsDelta, monitorPrefix } from '../harness/bench/redis-command-count';
 import { addedLatenciesMs, pspTimesMs } from '../harness/bench/psp-time';
+import { ScalingRow, scalingPhase } from '../harness/bench/scaling-phase';
 import { TerminalTracker, TrackedBatch, steadyRate } from '../harness/bench/terminal-tracker';
+import { ThroughputResult, throughputRun } from '../harness/bench/throughput-run';
 import { preciseNow } from '../harness/workload/precise-clock';
 import { LocalStack, projectRoot, startLocalStack } from '../harness/twins/local-stack/local-stack';
 import { RoleProcess } from '../harness/twins/local-stack/role-process';
@@ -47,8 +64,22 @@ import { formatTable } from '../harness/workload/text-table';
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const envInt = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const envList = (name: string, fallback: number[]) => {
+  const raw = process.env[name];
+  if (raw === undefined) return fallback;
+  return raw
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '')
+    .map(Number);
+};
+
+/** The phases of a run, in order; PB_BENCH_PHASES picks some (comma-separated). */
+const PHASES = ['raw', 'saturation', 'paced', 'redis', 'backlog', 'psp', 'scaling'] as const;
+type Phase = (typeof PHASES)[number];
 
 interface Settings {
+  phases: ReadonlySet<Phase>;
   workers: number;
   commands: number;
   backlogSmall: number;
@@ -60,13 +91,34 @@ interface Settings {
   window: number;
   /** Raw AMQP message size, bytes: the benchmark's "~600 bytes", a command with lines and attributes. */
   rawBytes: number;
+  /** The simulator's answer latency in the PSP-latency and scaling phases, ms, uniform in [min, max]. */
+  pspLatencyMs: [number, number];
+  /** Commands of the PSP-latency phase. */
+  pspCommands: number;
+  scalingWorkers: number[];
+  scalingWebs: number[];
+  scalingWebWorkers: number;
+  scalingCommands: number;
+  /** Concurrent HTTP requests of the web rows (the bus's delegate sends many at once). */
+  httpConcurrency: number;
+  /** Preload the allocation probe into the role processes. */
+  allocation: boolean;
   quick: boolean;
 }
 
 function settings(): Settings {
   const quick = process.env.PB_BENCH_QUICK === '1';
+  const chosen = (process.env.PB_BENCH_PHASES ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  for (const p of chosen)
+    if (!(PHASES as readonly string[]).includes(p)) throw new Error(`PB_BENCH_PHASES: unknown phase "${p}" (known: ${PHASES.join(', ')})`);
+  const [latMin, latMax = latMin] = (process.env.PB_BENCH_PSP_LATENCY_MS ?? '200-300').split('-').map(Number);
+  if (!(latMin >= 0 && latMax >= latMin)) throw new Error('PB_BENCH_PSP_LATENCY_MS must be "min-max" in ms, 0 <= min <= max');
   return {
     quick,
+    phases: new Set<Phase>(chosen.length > 0 ? (chosen as Phase[]) : PHASES),
     workers: envInt('PB_BENCH_WORKERS', 2),
     commands: envInt('PB_BENCH_COMMANDS', quick ? 2_000 : 20_000),
     backlogSmall: envInt('PB_BENCH_BACKLOG_SMALL', quick ? 2_000 : 10_000),
@@ -76,6 +128,14 @@ function settings(): Settings {
     pacedSeconds: 10,
     window: 500,
     rawBytes: envInt('PB_BENCH_RAW_BYTES', 600),
+    pspLatencyMs: [latMin, latMax],
+    pspCommands: envInt('PB_BENCH_PSP_COMMANDS', quick ? 3_000 : 20_000),
+    scalingWorkers: envList('PB_BENCH_SCALING_WORKERS', [1, 2, 4]),
+    scalingWebs: envList('PB_BENCH_SCALING_WEBS', [1, 2]),
+    scalingWebWorkers: envInt('PB_BENCH_SCALING_WEB_WORKERS', 2),
+    scalingCommands: envInt('PB_BENCH_SCALING_COMMANDS', quick ? 2_000 : 5_000),
+    httpConcurrency: envInt('PB_BENCH_HTTP_CONCURRENCY', 64),
+    allocation: process.env.PB_BENCH_ALLOCATION !== '0',
   };
 }
 
@@ -112,6 +172,47 @@ function machine(redisVersion: string): Record<string, string> {
   };
 }
 
+/** What a group of phases adds to the report. */
+interface PhaseOutput {
+  sections: BenchSection[];
+  inputs: TargetInputs;
+  json: Record<string, unknown>;
+}
+
+/** Formatting helpers shared by the sections. */
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+const f2 = (v: number) => v.toFixed(2);
+const lat = (l: LatencySummary) => `${f2(l.p50)} / ${f2(l.p95)} / ${f2(l.p99)} ms (max ${f2(l.max)})`;
+const micros = (v: number | null) => (v === null ? 'n/a' : `${Math.round(v)} µs`);
+const kib = (v: number | null) => (v === null ? 'n/a (no probe)' : `${(v / 1024).toFixed(1)} KiB`);
+const mib = (v: number | null | undefined) => (v === null || v === undefined ? '?' : v.toFixed(1));
+
+/** The rows of a "cost per command" table for one measured window. */
+function costRows(label: string, result: ThroughputResult | { cost: WindowCost; benchCpuMicrosPerCommand: number | null }): string[][] {
+  const c = result.cost;
+  return [
+    [
+      label,
+      `${micros(c.workerCpuMicrosPerCommand)} (${Object.entries(c.workerCpuMicrosEach)
+        .map(([n, v]) => `${n} ${micros(v)}`)
+        .join(', ')})`,
+      micros(c.webCpuMicrosPerCommand),
+      `${micros(c.rabbitmqCpuMicrosPerCommand)} / ${micros(c.redisCpuMicrosPerCommand)}`,
+      micros(result.benchCpuMicrosPerCommand),
+      kib(c.workerAllocatedBytesPerCommand),
+    ],
+  ];
+}
+
+const COST_HEADER = [
+  'window',
+  'worker CPU per command (sum of workers)',
+  'web CPU',
+  'RabbitMQ / Redis CPU (shared servers)',
+  'bench process CPU',
+  'worker V8 heap allocation per command',
+];
+
 async function main(): Promise<void> {
   const s = settings();
   const startedAt = new Date();
@@ -122,60 +223,171 @@ async function main(): Promise<void> {
   const redisUrl = process.env.PB_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const sample = authorizeCommand(runId, 'sat', 0);
   const commandBytes = Buffer.byteLength(JSON.stringify(sample));
+  const has = (p: Phase) => s.phases.has(p);
   say(
-    `payment-bridge bench${s.quick ? ' (quick)' : ''}: ${s.commands} commands, ${s.workers} workers, backlogs ${s.backlogSmall} / ${s.backlogLarge}, namespace ${runId}`,
+    `payment-bridge bench${s.quick ? ' (quick)' : ''}: phases ${[...s.phases].join(',')}; ${s.commands} commands, ${s.workers} workers, backlogs ${s.backlogSmall} / ${s.backlogLarge}, ${s.pspCommands} at ${s.pspLatencyMs[0]}–${s.pspLatencyMs[1]} ms PSP latency, scaling ${s.scalingWorkers.join('/')} workers and ${s.scalingWebs.join('/') || 'no'} web × ${s.scalingCommands}, namespace ${runId}`,
   );
-
-  // 1. The broker's ceiling for our message shape, before anything else loads the machine.
-  say('1. raw AMQP baseline (persistent, confirms window 500, one consumer prefetch 200)');
-  const rawBar = progress('raw AMQP acked', s.commands);
-  const raw = await rawAmqpBaseline({
-    url: amqpUrl,
-    queue: `${runId}:bench:raw`,
-    messages: s.commands,
-    messageBytes: s.rawBytes,
-    window: s.window,
-    prefetch: 200,
-    onProgress: rawBar.update,
-  });
-  rawBar.stop();
-
-  say(`starting the local stack: 1 web, ${s.workers} workers, simulator without faults…`);
-  const stack = await startLocalStack({
-    namespace: runId,
-    workers: s.workers,
-    simulator: { seed: 1, asyncRate: 0, faults: {} },
-    // As in production under load: warnings and errors only (roles report readiness over IPC).
-    parameters: { 'log.level': 'warn' },
-  });
-  try {
-    await runPhases(stack, s, runId, startedAt, raw, commandBytes, redisUrl, loadAtStart);
-  } finally {
-    await stack.stop({ purge: true });
-  }
-}
-
-async function runPhases(
-  stack: LocalStack,
-  s: Settings,
-  runId: string,
-  startedAt: Date,
-  raw: Awaited<ReturnType<typeof rawAmqpBaseline>>,
-  commandBytes: number,
-  redisUrl: string,
-  loadAtStart: number,
-): Promise<void> {
-  const publisher = await ChannelPublisher.open(stack.config);
-  const tracker = new TerminalTracker(() => stack.busTwin.notifications);
+  // The servers' own processes, for their CPU per command (other servers of the same kind may run beside them).
+  const infra = { rabbitmq: pidListeningOn(Number(new URL(amqpUrl).port || 5672)), redis: pidListeningOn(Number(new URL(redisUrl).port || 6379)) };
+  const roleNodeArgs = s.allocation ? allocationProbeArgs(projectRoot()) : [];
   const redis = new Redis(redisUrl);
   // A shared Redis may be restarted by someone else mid-run; ioredis reconnects, the error is not ours to log.
   redis.on('error', () => undefined);
   const redisVersion = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  const outputs: PhaseOutput[] = [];
+  let raw: RawAmqpResult | null = null;
+  try {
+    // 1. The broker's ceiling for our message shape, before anything else loads the machine.
+    if (has('raw')) {
+      say('1. raw AMQP baseline (persistent, confirms window 500, one consumer prefetch 200)');
+      const rawBar = progress('raw AMQP acked', s.commands);
+      raw = await rawAmqpBaseline({
+        url: amqpUrl,
+        queue: `${runId}:bench:raw`,
+        messages: s.commands,
+        messageBytes: s.rawBytes,
+        window: s.window,
+        prefetch: 200,
+        onProgress: rawBar.update,
+      });
+      rawBar.stop();
+      outputs.push({
+        sections: [
+          {
+            title: 'Raw AMQP baseline',
+            header: ['measure', 'value'],
+            rows: [
+              [
+                'raw AMQP (publish+confirm → consume+ack)',
+                `${Math.round(raw.perSecond)} messages/s (${raw.messages} × ${raw.messageBytes} B in ${raw.seconds.toFixed(2)} s; publish side ${Math.round(raw.publishPerSecond)}/s)`,
+              ],
+            ],
+          },
+        ],
+        inputs: { rawAmqpPerS: raw.perSecond },
+        json: { raw },
+      });
+    }
+
+    if (has('saturation') || has('paced') || has('redis') || has('backlog')) {
+      say(`starting the local stack: 1 web, ${s.workers} workers, simulator without faults or latency…`);
+      const stack = await startLocalStack({
+        namespace: runId,
+        workers: s.workers,
+        simulator: { seed: 1, asyncRate: 0, faults: {} },
+        // As in production under load: warnings and errors only (roles report readiness over IPC).
+        parameters: { 'log.level': 'warn' },
+        roleNodeArgs,
+      });
+      try {
+        outputs.push(await runFlowPhases(stack, s, runId, raw, redis, redisUrl, infra));
+      } finally {
+        await stack.stop({ purge: true });
+      }
+    }
+
+    if (has('psp') || has('scaling')) {
+      const ns = `${runId}p`;
+      say(
+        `starting a fresh stack for the PSP-latency phases: 1 web, ${s.workers} workers, default configuration, simulator answering in ${s.pspLatencyMs[0]}–${s.pspLatencyMs[1]} ms…`,
+      );
+      const stack = await startLocalStack({
+        namespace: ns,
+        workers: s.workers,
+        simulator: { seed: 1, asyncRate: 0, faults: { latencyMs: { min: s.pspLatencyMs[0], max: s.pspLatencyMs[1] } } },
+        parameters: { 'log.level': 'warn' },
+        roleNodeArgs,
+      });
+      try {
+        outputs.push(await runPspPhases(stack, s, ns, infra));
+      } finally {
+        await stack.stop({ purge: true });
+      }
+    }
+  } finally {
+    redis.disconnect();
+  }
+
+  const benchRss = peakRssMiB(process.pid);
+  const inputs: TargetInputs = Object.assign({}, ...outputs.map((o) => o.inputs)) as TargetInputs;
+  const targets = checkTargets(inputs);
+  const sections: BenchSection[] = [
+    ...outputs.flatMap((o) => o.sections),
+    {
+      title: 'Bench process',
+      header: ['measure', 'value'],
+      rows: [['peak RSS of this process (bus twin, simulator, publisher; not judged)', `${mib(benchRss)} MiB`]],
+    },
+  ];
+  const host = machine(redisVersion);
+  const preamble = [
+    `run ${startedAt.toISOString()}, namespace ${runId}${s.quick ? ', QUICK' : ''}, phases ${[...s.phases].join(',')}`,
+    `machine: ${host.cpus} CPUs (${host.cpuModel}), ${host.memoryMiB} MiB; node ${host.node}, RabbitMQ ${host.rabbitmq}, Redis ${host.redis}`,
+    `1-minute load average: ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (other work on the machine)`,
+    `git ${gitHead()}; bench command ${commandBytes} B of JSON${raw ? `, raw AMQP message ${raw.messageBytes} B` : ''}; allocation probe ${s.allocation ? 'on' : 'off'}`,
+  ];
+  say('');
+  for (const line of preamble) say(line);
+  for (const section of sections) {
+    say('');
+    say(section.title);
+    say(formatTable(section.header, section.rows));
+  }
+  say('');
+  say(
+    formatTable(
+      ['target', 'measured', 'result'],
+      targets.map((t) => [t.target, t.measured, t.met ? 'MET' : 'MISSED']),
+    ),
+  );
+  const json = {
+    startedAt: startedAt.toISOString(),
+    namespace: runId,
+    settings: { ...s, phases: [...s.phases] },
+    machine: host,
+    git: gitHead(),
+    loadAverage1m: { start: loadAtStart, end: loadavg()[0] },
+    commandBytes,
+    ...Object.assign({}, ...outputs.map((o) => o.json)),
+    benchPeakRssMiB: benchRss,
+    targets,
+  };
+  const paths = writeResults(
+    join(projectRoot(), 'bench', 'results'),
+    startedAt,
+    json,
+    toMarkdown(`payment-bridge bench ${startedAt.toISOString()}`, preamble, sections, targets),
+  );
+  say('');
+  say(`results: ${paths.json} and ${paths.markdown}`);
+}
+
+/** Phases 2–6 on the first stack (simulator at 0 ms): saturation, latency at 500/s, Redis per command, backlogs, peak RSS. */
+async function runFlowPhases(
+  stack: LocalStack,
+  s: Settings,
+  runId: string,
+  raw: RawAmqpResult | null,
+  redis: Redis,
+  redisUrl: string,
+  infra: { rabbitmq: number | null; redis: number | null },
+): Promise<PhaseOutput> {
+  const has = (p: Phase) => s.phases.has(p);
+  const publisher = await ChannelPublisher.open(stack.config);
+  const tracker = new TerminalTracker(() => stack.busTwin.notifications);
+  const sections: BenchSection[] = [];
+  const inputs: TargetInputs = {};
+  const json: Record<string, unknown> = {};
   const peakRss: Record<string, number | null> = {};
   const notePeak = (p: RoleProcess) => {
     const v = peakRssMiB(p.child.pid);
     if (v !== null) peakRss[p.name] = Math.max(v, peakRss[p.name] ?? 0);
   };
+  const cost = new ProcessCost(
+    () => [stack.web],
+    () => stack.workers.filter(alive),
+    infra,
+  );
   /** Publishes `count` commands of `phase` in a window, waiting for every terminal notification. */
   const windowedBatch = async (phase: string, count: number, label: string): Promise<{ batch: TrackedBatch; startedMs: number; publishSeconds: number }> => {
     tracker.begin();
@@ -196,169 +408,98 @@ async function runPhases(
     // Warm-up: connections, JIT, BullMQ scripts loaded; not measured.
     say('warm-up (500 commands, not measured)');
     await windowedBatch('warm', 500, 'warm-up reported');
-
-    // 2. Saturation.
-    say(`2. whole flow at saturation: ${s.commands} commands published with confirms, window ${s.window}`);
-    const statsBefore = await commandStats(redis);
-    const sat = await windowedBatch('sat', s.commands, 'terminal notifications');
-    const statsAfter = await commandStats(redis);
-    const satSeconds = (sat.batch.lastAt - sat.startedMs) / 1000;
-    const satPerS = sat.batch.completed / satSeconds;
-    const satLatency = latencySummary(sat.batch.latenciesMs);
-    const redisPerCommandGlobal = commandStatsDelta(statsBefore, statsAfter) / s.commands;
-
-    // 3. Latency at an offered 500/s, then the PSP's own round trip at the same rate.
-    await sleep(1000);
-    say(`3. latency at an offered ${s.pacedRate} commands/s for ${s.pacedSeconds} s`);
-    tracker.begin();
-    const pacedTotal = s.pacedRate * s.pacedSeconds;
-    const pacedBar = progress('paced reported', pacedTotal);
-    const ticker = setInterval(() => pacedBar.update(tracker.completed()), 200);
-    const pacedStarted = performance.now();
-    await publishPaced(publisher, s.pacedRate, s.pacedSeconds, (i) => authorizeCommand(runId, 'paced', i), {
-      before: (i) => tracker.published(benchReference(runId, 'paced', i)),
-    });
-    // The rate actually offered (timer jitter on a loaded machine can stretch the schedule).
-    const offeredPerS = (s.pacedRate * s.pacedSeconds) / ((performance.now() - pacedStarted) / 1000);
-    const paced = await tracker.waitAll({ timeoutMs: 60_000 });
-    clearInterval(ticker);
-    pacedBar.update(paced.completed);
-    pacedBar.stop();
-    tracker.compact();
-    const pacedLatency = latencySummary(paced.latenciesMs);
-    // Added latency, command by command: end to end minus that command's own PSP round trip as the worker
-    // timed it (ledger history, sub-millisecond). The direct PSP round trip below is for reference.
     const prefix = stack.config.redis.keyPrefix;
-    const pacedPsp = await pspTimesMs(redis, prefix, paced.references);
-    const satPsp = await pspTimesMs(redis, prefix, sat.batch.references);
-    const pacedAddedAll = latencySummary(addedLatenciesMs(paced.references, paced.latenciesMs, pacedPsp));
-    const satAddedAll = latencySummary(addedLatenciesMs(sat.batch.references, sat.batch.latenciesMs, satPsp));
-    const pspInFlow = latencySummary([...pacedPsp.values()]);
-    say(`   PSP round trip: direct authorize calls to the simulator at ${s.pacedRate}/s for 5 s (keep-alive)`);
-    const gateway = stack.config.gateways.simulator;
-    const psp = latencySummary(
-      await pspRoundTrips({ baseUrl: gateway.baseUrl, apiKey: gateway.apiKey, referencePrefix: `${runId}-psp`, ratePerS: s.pacedRate, durationS: 5 }),
-    );
-    const pacedAdded = { p50: pacedAddedAll.p50, p95: pacedAddedAll.p95, p99: pacedAddedAll.p99 };
-    const satAdded = { p50: satAddedAll.p50, p95: satAddedAll.p95, p99: satAddedAll.p99 };
 
-    // 4. Redis round trips and executed commands per command, on our prefix only (MONITOR), idle subtracted.
-    await sleep(1000);
-    const monitorCount = s.quick ? 300 : 1000;
-    say(`4. Redis commands per command: MONITOR on "${stack.config.redis.keyPrefix}" over ${monitorCount} commands at 200/s`);
-    const monitor = await monitorPrefix(redisUrl, stack.config.redis.keyPrefix);
-    await sleep(2000);
-    const idlePerS = monitor.total() / 2;
-    const idleRoundTripsPerS = monitor.roundTrips() / 2;
-    const idleByCommand = monitor.byCommand();
-    const monitorStarted = Date.now();
-    const atStart = monitor.total();
-    const roundTripsAtStart = monitor.roundTrips();
-    const atStartByCommand = monitor.byCommand();
-    tracker.begin();
-    await publishPaced(publisher, 200, monitorCount / 200, (i) => authorizeCommand(runId, 'mon', i), {
-      before: (i) => tracker.published(benchReference(runId, 'mon', i)),
-    });
-    await tracker.waitAll({ timeoutMs: 60_000 });
-    tracker.compact();
-    await sleep(1000); // job clean-up after the notification (completion, removal) still belongs to the command
-    const monitorSeconds = (Date.now() - monitorStarted) / 1000;
-    const monitored = monitor.total() - atStart - idlePerS * monitorSeconds;
-    const roundTripsPerCommand = (monitor.roundTrips() - roundTripsAtStart - idleRoundTripsPerS * monitorSeconds) / monitorCount;
-    const byCommandNow = monitor.byCommand();
-    await monitor.stop();
-    const redisPerCommand = monitored / monitorCount;
-    const redisBreakdown = [...byCommandNow.entries()]
-      .map(([name, n]) => [name, (n - (atStartByCommand.get(name) ?? 0) - ((idleByCommand.get(name) ?? 0) / 2) * monitorSeconds) / monitorCount] as const)
-      .filter(([, v]) => v >= 0.05)
-      .sort((a, b) => b[1] - a[1]);
-
-    // 5. Backlogs: stop the workers, publish, start them again, measure the drain.
-    const backlog = async (phase: string, count: number) => {
-      say(`5. backlog of ${count}: stopping the workers, publishing ${s.backlogWarmup} warm-up commands ahead of it, starting ${s.workers} workers`);
-      const running = stack.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
-      for (const w of running) notePeak(w);
-      await Promise.all(running.map((w) => w.kill('SIGTERM')));
-      tracker.begin();
-      // The warm-up commands queue ahead of the backlog: fresh workers compile (JIT) and size their heaps on
-      // them, a cost that would otherwise weigh 10x more on the small backlog than on the large one.
-      const warmPhase = `${phase}w`;
-      await publishWindowed(publisher, s.backlogWarmup, (i) => authorizeCommand(runId, warmPhase, i), {
-        window: s.window,
-        before: (i) => tracker.published(benchReference(runId, warmPhase, i)),
-      });
-      const pubBar = progress('backlog published', count);
-      await publishWindowed(publisher, count, (i) => authorizeCommand(runId, phase, i), {
-        window: s.window,
-        before: (i) => tracker.published(benchReference(runId, phase, i)),
-        onConfirmed: (n) => n % 500 === 0 && pubBar.update(n),
-      });
-      pubBar.update(count);
-      pubBar.stop();
-      const startMs = preciseNow();
-      await Promise.all(Array.from({ length: s.workers }, () => stack.startWorker()));
-      const bar = progress('backlog drained', count + s.backlogWarmup);
-      const batch = await tracker.waitAll({ timeoutMs: 120_000, onProgress: bar.update });
-      bar.stop();
-      tracker.compact();
-      const prefix = benchReference(runId, phase, 0).slice(0, -1);
-      const measured = batch.completedAt.filter((_, i) => batch.references[i].startsWith(prefix));
-      const first = measured.reduce((a, b) => Math.min(a, b), Infinity);
-      const last = measured.reduce((a, b) => Math.max(a, b), -Infinity);
-      const drainS = (last - first) / 1000;
-      // The compared figure: the steady rate over the middle 80 % of the backlog's completions.
-      const steady = steadyRate(measured) ?? (measured.length - 1) / drainS;
-      // Rate in each tenth of the completions: a deep queue that slows the flow shows as a rising curve,
-      // a burst of other work on the machine as a dip anywhere.
-      const byTenth = Array.from({ length: 10 }, (_, k) => steadyRate(measured, k / 10, (k + 1) / 10) ?? 0);
-      return {
-        count,
-        perS: steady,
-        byTenth,
-        firstToLastPerS: (measured.length - 1) / drainS,
-        withStartPerS: batch.completed / ((batch.lastAt - startMs) / 1000),
-        drainSeconds: drainS,
-        failed: batch.failed,
-      };
-    };
-    const small = await backlog('bsmall', s.backlogSmall);
-    const large = await backlog('blarge', s.backlogLarge);
-
-    // 6. Peak RSS of every process (killed workers were read before they stopped).
-    notePeak(stack.web);
-    for (const w of stack.workers) notePeak(w);
-    const benchRss = peakRssMiB(process.pid);
-
-    const targets = checkTargets({
-      endToEndPerS: satPerS,
-      rawAmqpPerS: raw.perSecond,
-      addedP50Ms: pacedAdded.p50,
-      addedP99Ms: pacedAdded.p99,
-      bridgeRssMiB: peakRss,
-      backlogSmallPerS: small.perS,
-      backlogLargePerS: large.perS,
-    });
-    const ms = (v: number) => `${v.toFixed(1)} ms`;
-    const f2 = (v: number) => v.toFixed(2);
-    const lat = (l: LatencySummary) => `${f2(l.p50)} / ${f2(l.p95)} / ${f2(l.p99)} ms (max ${f2(l.max)})`;
-    const sections: BenchSection[] = [
-      {
-        title: 'Throughput',
+    // 2. Saturation, with what it cost each process (peaks are the run's, not reset here).
+    if (has('saturation')) {
+      say(`2. whole flow at saturation: ${s.commands} commands published with confirms, window ${s.window}`);
+      const statsBefore = await commandStats(redis);
+      await cost.begin({ resetPeaks: false });
+      const benchCpu = process.cpuUsage();
+      const sat = await windowedBatch('sat', s.commands, 'terminal notifications');
+      const benchUsage = process.cpuUsage(benchCpu);
+      const satCost = await cost.end(sat.batch.completed);
+      const statsAfter = await commandStats(redis);
+      const satSeconds = (sat.batch.lastAt - sat.startedMs) / 1000;
+      const satPerS = sat.batch.completed / satSeconds;
+      const satLatency = latencySummary(sat.batch.latenciesMs);
+      const redisPerCommandGlobal = commandStatsDelta(statsBefore, statsAfter) / s.commands;
+      const satPsp = await pspTimesMs(redis, prefix, sat.batch.references);
+      const satAddedAll = latencySummary(addedLatenciesMs(sat.batch.references, sat.batch.latenciesMs, satPsp));
+      const satAdded = { p50: satAddedAll.p50, p95: satAddedAll.p95, p99: satAddedAll.p99 };
+      const benchCpuMicrosPerCommand = (benchUsage.user + benchUsage.system) / Math.max(1, sat.batch.completed);
+      inputs.endToEndPerS = satPerS;
+      sections.push({
+        title: 'Throughput at saturation (simulator at 0 ms)',
         header: ['measure', 'value'],
         rows: [
-          [
-            'raw AMQP (publish+confirm → consume+ack)',
-            `${Math.round(raw.perSecond)} messages/s (${raw.messages} × ${raw.messageBytes} B in ${raw.seconds.toFixed(2)} s; publish side ${Math.round(raw.publishPerSecond)}/s)`,
-          ],
           [
             'whole flow, end to end',
             `${Math.round(satPerS)} commands/s (${sat.batch.completed} in ${satSeconds.toFixed(2)} s; published in ${sat.publishSeconds.toFixed(2)} s; ${sat.batch.failed} not SUCCESS)`,
           ],
-          ['end to end / raw AMQP', `${((100 * satPerS) / raw.perSecond).toFixed(1)} %`],
+          ['end to end / raw AMQP (same run)', raw ? `${((100 * satPerS) / raw.perSecond).toFixed(1)} %` : 'n/a (raw phase not run)'],
           ['workers', String(s.workers)],
+          [
+            `latency at saturation (${sat.batch.completed} commands; queueing behind the publisher)`,
+            `${lat(satLatency)}; added ${ms(satAdded.p50)} / ${ms(satAdded.p95)} / ${ms(satAdded.p99)} (${satAddedAll.count} commands)`,
+          ],
+          ['Redis: INFO commandstats delta over the phase / commands (shared Redis: includes other clients)', redisPerCommandGlobal.toFixed(1)],
         ],
-      },
-      {
+      });
+      sections.push({
+        title: 'Cost per command at saturation (CPU from /proc ÷ commands; allocation from the probe)',
+        header: COST_HEADER,
+        rows: costRows(`saturation, ${s.workers} workers, ${sat.batch.completed} commands`, { cost: satCost, benchCpuMicrosPerCommand }),
+      });
+      json.saturation = {
+        commands: sat.batch.completed,
+        seconds: satSeconds,
+        perSecond: satPerS,
+        publishSeconds: sat.publishSeconds,
+        failed: sat.batch.failed,
+        ratioToRaw: raw ? satPerS / raw.perSecond : null,
+        latencyMs: satLatency,
+        addedMs: satAdded,
+        cost: satCost,
+        benchCpuMicrosPerCommand,
+        redisPerCommandCommandstatsShared: redisPerCommandGlobal,
+      };
+    }
+
+    // 3. Latency at an offered 500/s, then the PSP's own round trip at the same rate.
+    if (has('paced')) {
+      await sleep(1000);
+      say(`3. latency at an offered ${s.pacedRate} commands/s for ${s.pacedSeconds} s`);
+      tracker.begin();
+      const pacedTotal = s.pacedRate * s.pacedSeconds;
+      const pacedBar = progress('paced reported', pacedTotal);
+      const ticker = setInterval(() => pacedBar.update(tracker.completed()), 200);
+      const pacedStarted = performance.now();
+      await publishPaced(publisher, s.pacedRate, s.pacedSeconds, (i) => authorizeCommand(runId, 'paced', i), {
+        before: (i) => tracker.published(benchReference(runId, 'paced', i)),
+      });
+      // The rate actually offered (timer jitter on a loaded machine can stretch the schedule).
+      const offeredPerS = (s.pacedRate * s.pacedSeconds) / ((performance.now() - pacedStarted) / 1000);
+      const paced = await tracker.waitAll({ timeoutMs: 60_000 });
+      clearInterval(ticker);
+      pacedBar.update(paced.completed);
+      pacedBar.stop();
+      tracker.compact();
+      const pacedLatency = latencySummary(paced.latenciesMs);
+      // Added latency, command by command: end to end minus that command's own PSP round trip as the worker
+      // timed it (ledger history, sub-millisecond). The direct PSP round trip below is for reference.
+      const pacedPsp = await pspTimesMs(redis, prefix, paced.references);
+      const pacedAddedAll = latencySummary(addedLatenciesMs(paced.references, paced.latenciesMs, pacedPsp));
+      const pspInFlow = latencySummary([...pacedPsp.values()]);
+      say(`   PSP round trip: direct authorize calls to the simulator at ${s.pacedRate}/s for 5 s (keep-alive)`);
+      const gateway = stack.config.gateways.simulator;
+      const psp = latencySummary(
+        await pspRoundTrips({ baseUrl: gateway.baseUrl, apiKey: gateway.apiKey, referencePrefix: `${runId}-psp`, ratePerS: s.pacedRate, durationS: 5 }),
+      );
+      const pacedAdded = { p50: pacedAddedAll.p50, p95: pacedAddedAll.p95, p99: pacedAddedAll.p99 };
+      inputs.addedP50Ms = pacedAdded.p50;
+      inputs.addedP99Ms = pacedAdded.p99;
+      sections.push({
         title: 'Latency (publish → terminal notification at the bus twin)',
         header: ['load', 'p50 / p95 / p99', "added p50 / p95 / p99 (minus each command's PSP time)"],
         rows: [
@@ -367,137 +508,269 @@ async function runPhases(
             lat(pacedLatency),
             `${ms(pacedAdded.p50)} / ${ms(pacedAdded.p95)} / ${ms(pacedAdded.p99)} (${pacedAddedAll.count} commands)`,
           ],
-          [
-            `saturation (${sat.batch.completed} commands)`,
-            lat(satLatency),
-            `${ms(satAdded.p50)} / ${ms(satAdded.p95)} / ${ms(satAdded.p99)} (${satAddedAll.count} commands)`,
-          ],
           [`PSP round trip in the flow at ${s.pacedRate}/s, as the workers timed it`, lat(pspInFlow), '—'],
           [`PSP round trip, direct from the bench, ${s.pacedRate}/s (${psp.count} calls)`, lat(psp), '—'],
         ],
-      },
-      {
-        title: 'Backlog drain',
-        header: ['backlog', 'steady drain rate (middle 80 %)', 'first → last notification', 'with warm-up, from worker start', 'drain time'],
-        rows: [
-          [
-            String(small.count),
-            `${Math.round(small.perS)} commands/s`,
-            `${Math.round(small.firstToLastPerS)} commands/s`,
-            `${Math.round(small.withStartPerS)} commands/s`,
-            `${small.drainSeconds.toFixed(2)} s`,
-          ],
-          [
-            String(large.count),
-            `${Math.round(large.perS)} commands/s`,
-            `${Math.round(large.firstToLastPerS)} commands/s`,
-            `${Math.round(large.withStartPerS)} commands/s`,
-            `${large.drainSeconds.toFixed(2)} s`,
-          ],
-          [
-            'ratio large / small',
-            (large.perS / small.perS).toFixed(3),
-            (large.firstToLastPerS / small.firstToLastPerS).toFixed(3),
-            (large.withStartPerS / small.withStartPerS).toFixed(3),
-            '',
-          ],
-        ],
-      },
-      {
-        title: 'Backlog drain rate by tenth of its completions',
-        header: ['backlog', 'commands/s in each tenth, first to last'],
-        rows: [small, large].map((b) => [String(b.count), b.byTenth.map((r) => String(Math.round(r))).join(' · ')]),
-      },
-      {
-        title: 'Peak RSS (VmHWM)',
-        header: ['process', 'MiB'],
-        rows: [
-          ...Object.entries(peakRss).map(([name, v]) => [name, v === null ? '?' : v.toFixed(1)]),
-          ['bench process (bus twin, simulator, publisher)', benchRss === null ? '?' : benchRss.toFixed(1)],
-        ],
-      },
-      {
-        title: 'Redis per command',
-        header: ['measure', 'value'],
-        rows: [
-          [`round trips (commands a client sent; MONITOR on our prefix, ${monitorCount} commands at 200/s, idle subtracted)`, roundTripsPerCommand.toFixed(1)],
-          [`commands executed, including inside Lua scripts (same sample; idle ${idlePerS.toFixed(1)}/s subtracted)`, redisPerCommand.toFixed(1)],
-          ...redisBreakdown.map(([name, v]) => [`  of which ${name}`, v.toFixed(2)]),
-          ['INFO commandstats delta over the saturation phase / commands (shared Redis: includes other clients)', redisPerCommandGlobal.toFixed(1)],
-        ],
-      },
-    ];
-    const host = machine(redisVersion);
-    const preamble = [
-      `run ${startedAt.toISOString()}, namespace ${runId}${s.quick ? ', QUICK' : ''}`,
-      `machine: ${host.cpus} CPUs (${host.cpuModel}), ${host.memoryMiB} MiB; node ${host.node}, RabbitMQ ${host.rabbitmq}, Redis ${host.redis}`,
-      `1-minute load average: ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (other work on the machine)`,
-      `git ${gitHead()}; bench command ${commandBytes} B of JSON, raw AMQP message ${raw.messageBytes} B`,
-    ];
-    say('');
-    for (const line of preamble) say(line);
-    for (const section of sections) {
-      say('');
-      say(formatTable(section.header, section.rows));
-    }
-    say('');
-    say(
-      formatTable(
-        ['target', 'measured', 'result'],
-        targets.map((t) => [t.target, t.measured, t.met ? 'MET' : 'MISSED']),
-      ),
-    );
-    const json = {
-      startedAt: startedAt.toISOString(),
-      namespace: runId,
-      settings: s,
-      machine: host,
-      git: gitHead(),
-      loadAverage1m: { start: loadAtStart, end: loadavg()[0] },
-      commandBytes,
-      raw,
-      saturation: {
-        commands: sat.batch.completed,
-        seconds: satSeconds,
-        perSecond: satPerS,
-        publishSeconds: sat.publishSeconds,
-        failed: sat.batch.failed,
-        ratioToRaw: satPerS / raw.perSecond,
-        latencyMs: satLatency,
-        addedMs: satAdded,
-      },
-      paced: {
+      });
+      json.paced = {
         offeredPerSecond: s.pacedRate,
         achievedPerSecond: offeredPerS,
         seconds: s.pacedSeconds,
         commands: paced.completed,
         latencyMs: pacedLatency,
         addedMs: pacedAdded,
-      },
-      pspRoundTripMs: { inFlow: pspInFlow, direct: psp },
-      backlog: { small, large, ratio: large.perS / small.perS },
-      peakRssMiB: { ...peakRss, bench: benchRss },
-      redis: {
-        roundTripsPerCommand,
-        perCommandMonitor: redisPerCommand,
-        idlePerSecond: idlePerS,
-        byCommand: Object.fromEntries(redisBreakdown),
-        perCommandCommandstatsShared: redisPerCommandGlobal,
-      },
-      targets,
-    };
-    const paths = writeResults(
-      join(projectRoot(), 'bench', 'results'),
-      startedAt,
-      json,
-      toMarkdown(`payment-bridge bench ${startedAt.toISOString()}`, preamble, sections, targets),
-    );
-    say('');
-    say(`results: ${paths.json} and ${paths.markdown}`);
+      };
+      json.pspRoundTripMs = { inFlow: pspInFlow, direct: psp };
+    }
+
+    // 4. Redis round trips and executed commands per command, on our prefix only (MONITOR), idle subtracted.
+    if (has('redis')) {
+      await sleep(1000);
+      const monitorCount = s.quick ? 300 : 1000;
+      say(`4. Redis commands per command: MONITOR on "${prefix}" over ${monitorCount} commands at 200/s`);
+      const monitor = await monitorPrefix(redisUrl, prefix);
+      await sleep(2000);
+      const idlePerS = monitor.total() / 2;
+      const idleRoundTripsPerS = monitor.roundTrips() / 2;
+      const idleByCommand = monitor.byCommand();
+      const monitorStarted = Date.now();
+      const atStart = monitor.total();
+      const roundTripsAtStart = monitor.roundTrips();
+      const atStartByCommand = monitor.byCommand();
+      tracker.begin();
+      await publishPaced(publisher, 200, monitorCount / 200, (i) => authorizeCommand(runId, 'mon', i), {
+        before: (i) => tracker.published(benchReference(runId, 'mon', i)),
+      });
+      await tracker.waitAll({ timeoutMs: 60_000 });
+      tracker.compact();
+      await sleep(1000); // job clean-up after the notification (completion, removal) still belongs to the command
+      const monitorSeconds = (Date.now() - monitorStarted) / 1000;
+      const monitored = monitor.total() - atStart - idlePerS * monitorSeconds;
+      const roundTripsPerCommand = (monitor.roundTrips() - roundTripsAtStart - idleRoundTripsPerS * monitorSeconds) / monitorCount;
+      const byCommandNow = monitor.byCommand();
+      await monitor.stop();
+      const redisPerCommand = monitored / monitorCount;
+      const redisBreakdown = [...byCommandNow.entries()]
+        .map(([name, n]) => [name, (n - (atStartByCommand.get(name) ?? 0) - ((idleByCommand.get(name) ?? 0) / 2) * monitorSeconds) / monitorCount] as const)
+        .filter(([, v]) => v >= 0.05)
+        .sort((a, b) => b[1] - a[1]);
+      sections.push({
+        title: 'Redis per command',
+        header: ['measure', 'value'],
+        rows: [
+          [`round trips (commands a client sent; MONITOR on our prefix, ${monitorCount} commands at 200/s, idle subtracted)`, roundTripsPerCommand.toFixed(1)],
+          [`commands executed, including inside Lua scripts (same sample; idle ${idlePerS.toFixed(1)}/s subtracted)`, redisPerCommand.toFixed(1)],
+          ...redisBreakdown.map(([name, v]) => [`  of which ${name}`, v.toFixed(2)]),
+        ],
+      });
+      json.redis = { roundTripsPerCommand, perCommandMonitor: redisPerCommand, idlePerSecond: idlePerS, byCommand: Object.fromEntries(redisBreakdown) };
+    }
+
+    // 5. Backlogs: stop the workers, publish, start them again, measure the drain.
+    if (has('backlog')) {
+      const backlog = async (phase: string, count: number) => {
+        say(`5. backlog of ${count}: stopping the workers, publishing ${s.backlogWarmup} warm-up commands ahead of it, starting ${s.workers} workers`);
+        const running = stack.workers.filter(alive);
+        for (const w of running) notePeak(w);
+        await Promise.all(running.map((w) => w.kill('SIGTERM')));
+        tracker.begin();
+        // The warm-up commands queue ahead of the backlog: fresh workers compile (JIT) and size their heaps on
+        // them, a cost that would otherwise weigh 10x more on the small backlog than on the large one.
+        const warmPhase = `${phase}w`;
+        await publishWindowed(publisher, s.backlogWarmup, (i) => authorizeCommand(runId, warmPhase, i), {
+          window: s.window,
+          before: (i) => tracker.published(benchReference(runId, warmPhase, i)),
+        });
+        const pubBar = progress('backlog published', count);
+        await publishWindowed(publisher, count, (i) => authorizeCommand(runId, phase, i), {
+          window: s.window,
+          before: (i) => tracker.published(benchReference(runId, phase, i)),
+          onConfirmed: (n) => n % 500 === 0 && pubBar.update(n),
+        });
+        pubBar.update(count);
+        pubBar.stop();
+        const startMs = preciseNow();
+        await Promise.all(Array.from({ length: s.workers }, () => stack.startWorker()));
+        const bar = progress('backlog drained', count + s.backlogWarmup);
+        const batch = await tracker.waitAll({ timeoutMs: 120_000, onProgress: bar.update });
+        bar.stop();
+        tracker.compact();
+        const refPrefix = benchReference(runId, phase, 0).slice(0, -1);
+        const measured = batch.completedAt.filter((_, i) => batch.references[i].startsWith(refPrefix));
+        const first = measured.reduce((a, b) => Math.min(a, b), Infinity);
+        const last = measured.reduce((a, b) => Math.max(a, b), -Infinity);
+        const drainS = (last - first) / 1000;
+        // The compared figure: the steady rate over the middle 80 % of the backlog's completions.
+        const steady = steadyRate(measured) ?? (measured.length - 1) / drainS;
+        // Rate in each tenth of the completions: a deep queue that slows the flow shows as a rising curve,
+        // a burst of other work on the machine as a dip anywhere.
+        const byTenth = Array.from({ length: 10 }, (_, k) => steadyRate(measured, k / 10, (k + 1) / 10) ?? 0);
+        return {
+          count,
+          perS: steady,
+          byTenth,
+          firstToLastPerS: (measured.length - 1) / drainS,
+          withStartPerS: batch.completed / ((batch.lastAt - startMs) / 1000),
+          drainSeconds: drainS,
+          failed: batch.failed,
+        };
+      };
+      const small = await backlog('bsmall', s.backlogSmall);
+      const large = await backlog('blarge', s.backlogLarge);
+      inputs.backlogSmallPerS = small.perS;
+      inputs.backlogLargePerS = large.perS;
+      sections.push(
+        {
+          title: 'Backlog drain',
+          header: ['backlog', 'steady drain rate (middle 80 %)', 'first → last notification', 'with warm-up, from worker start', 'drain time'],
+          rows: [
+            ...[small, large].map((b) => [
+              String(b.count),
+              `${Math.round(b.perS)} commands/s`,
+              `${Math.round(b.firstToLastPerS)} commands/s`,
+              `${Math.round(b.withStartPerS)} commands/s`,
+              `${b.drainSeconds.toFixed(2)} s`,
+            ]),
+            [
+              'ratio large / small',
+              (large.perS / small.perS).toFixed(3),
+              (large.firstToLastPerS / small.firstToLastPerS).toFixed(3),
+              (large.withStartPerS / small.withStartPerS).toFixed(3),
+              '',
+            ],
+          ],
+        },
+        {
+          title: 'Backlog drain rate by tenth of its completions',
+          header: ['backlog', 'commands/s in each tenth, first to last'],
+          rows: [small, large].map((b) => [String(b.count), b.byTenth.map((r) => String(Math.round(r))).join(' · ')]),
+        },
+      );
+      json.backlog = { small, large, ratio: large.perS / small.perS };
+    }
+
+    // 6. Peak RSS of every process over the run (stopped workers were read before they stopped).
+    notePeak(stack.web);
+    for (const w of stack.workers) notePeak(w);
+    inputs.bridgeRssMiB = peakRss;
+    sections.push({
+      title: 'Peak RSS (VmHWM) over the run, simulator at 0 ms',
+      header: ['process', 'MiB'],
+      rows: Object.entries(peakRss).map(([name, v]) => [name, mib(v)]),
+    });
+    json.peakRssMiB = peakRss;
+    return { sections, inputs, json };
   } finally {
-    redis.disconnect();
     await publisher.close();
   }
+}
+
+/** Phases 7 and 8 on a fresh stack: throughput at PSP latency with the default configuration, then scaling. */
+async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra: { rabbitmq: number | null; redis: number | null }): Promise<PhaseOutput> {
+  const has = (p: Phase) => s.phases.has(p);
+  const publisher = await ChannelPublisher.open(stack.config);
+  const tracker = new TerminalTracker(() => stack.busTwin.notifications);
+  const sections: BenchSection[] = [];
+  const inputs: TargetInputs = {};
+  const json: Record<string, unknown> = {};
+  const [minMs, maxMs] = s.pspLatencyMs;
+  const latencyLabel = `${minMs}–${maxMs} ms`;
+  const cost = new ProcessCost(
+    () => [stack.web, ...stack.extraWebs].filter(alive),
+    () => stack.workers.filter(alive),
+    infra,
+  );
+  const amqp = { via: 'amqp' as const, publisher, window: s.window };
+  try {
+    if (has('psp')) {
+      say(`7. throughput at ${latencyLabel} PSP latency: ${s.workers} workers, default configuration, ${s.pspCommands} commands (500 warm-up first)`);
+      stack.simulator.setFaults({ latencyMs: { min: minMs, max: maxMs } });
+      await throughputRun({ runId, phase: 'pspw', commands: 500, route: amqp, tracker, cost });
+      const bar = progress('terminal notifications', s.pspCommands);
+      const result = await throughputRun({ runId, phase: 'psp', commands: s.pspCommands, route: amqp, tracker, cost, onProgress: bar.update });
+      bar.stop();
+      inputs.pspLatency = { minMs, maxMs, workers: s.workers, perS: result.perSecond, rssMiB: result.cost.peakRssMiB };
+      sections.push(
+        {
+          title: `Throughput at ${latencyLabel} PSP latency (default configuration, ${s.workers} workers; peaks reset at the phase start)`,
+          header: ['measure', 'value'],
+          rows: [
+            [
+              'whole flow, end to end',
+              `${Math.round(result.perSecond)} commands/s (${result.commands} in ${result.seconds.toFixed(2)} s; ${result.failed} not SUCCESS)`,
+            ],
+            ['per worker', `${Math.round(result.perSecond / s.workers)} commands/s`],
+            ['latency, publish → terminal notification (closed run: mostly queueing)', lat(result.latencyMs)],
+            ...Object.entries(result.cost.peakRssMiB).map(([name, v]) => [`peak RSS ${name}`, `${mib(v)} MiB`]),
+          ],
+        },
+        {
+          title: `Cost per command at ${latencyLabel} PSP latency`,
+          header: COST_HEADER,
+          rows: costRows(`${latencyLabel} PSP, ${s.workers} workers, ${result.commands} commands`, result),
+        },
+      );
+      json.pspLatency = { pspLatencyMs: [minMs, maxMs], workers: s.workers, ...result, gatewayReferences: undefined };
+    }
+
+    if (has('scaling')) {
+      say(
+        `8. scaling: ${s.scalingWorkers.join(', ')} workers (AMQP) and ${s.scalingWebs.join(', ') || 'no'} web processes (HTTP, ${s.scalingWebWorkers} workers), each at 0 ms and ${latencyLabel} PSP latency, ${s.scalingCommands} commands per row`,
+      );
+      const rows = await scalingPhase({
+        stack,
+        runId,
+        publisher,
+        tracker,
+        infra,
+        say,
+        settings: {
+          workerCounts: s.scalingWorkers,
+          webCounts: s.scalingWebs,
+          webRowWorkers: s.scalingWebWorkers,
+          commands: s.scalingCommands,
+          warmup: s.quick ? 200 : 500,
+          pspLatencyMs: s.pspLatencyMs,
+          window: s.window,
+          httpConcurrency: s.httpConcurrency,
+        },
+      });
+      sections.push(scalingSection(rows), {
+        title: 'Cost per command in each scaling row',
+        header: COST_HEADER,
+        rows: rows.flatMap((r) => costRows(rowLabel(r), r.result)),
+      });
+      json.scaling = rows.map((r) => ({ ...r, result: { ...r.result, gatewayReferences: undefined } }));
+    }
+    return { sections, inputs, json };
+  } finally {
+    stack.simulator.setFaults({});
+    await publisher.close();
+  }
+}
+
+function rowLabel(r: ScalingRow): string {
+  const latency = r.pspLatencyMs[1] > 0 ? `${r.pspLatencyMs[0]}–${r.pspLatencyMs[1]} ms` : '0 ms';
+  return r.kind === 'web' ? `${r.webs} web (HTTP captures), ${r.workers} workers, PSP ${latency}` : `${r.workers} workers (AMQP authorize), PSP ${latency}`;
+}
+
+/** The scaling table: one row per configuration, with throughput per process and per added process. */
+function scalingSection(rows: ScalingRow[]): BenchSection {
+  return {
+    title: 'Scaling: throughput per process and per added process (each row its own closed run)',
+    header: ['configuration', 'commands/s', 'per process', 'gain per added process', 'worker CPU / command', 'peak RSS (MiB)', 'refused 429/503'],
+    rows: rows.map((r) => [
+      rowLabel(r),
+      String(Math.round(r.result.perSecond)),
+      String(Math.round(r.perProcess)),
+      `${r.gainPerAddedProcess >= 0 ? '+' : ''}${Math.round(r.gainPerAddedProcess)}`,
+      micros(r.result.cost.workerCpuMicrosPerCommand),
+      Object.entries(r.result.cost.peakRssMiB)
+        .map(([name, v]) => `${name} ${mib(v)}`)
+        .join(', '),
+      r.kind === 'web' ? `${r.result.refusals[429]}/${r.result.refusals[503]}` : '—',
+    ]),
+  };
 }
 
 function gitHead(): string {
