@@ -79,6 +79,8 @@ export const configSchema = {
     'service_bus.method.deactivated': { ...jsonRpcMethod, default: 'magento.payments.payments_management.deactivated' },
     'service_bus.method.balance_merged': { ...jsonRpcMethod, default: 'magento.payments.payments_management.balance_merged' },
     'service_bus.method.recurring_failed': { ...jsonRpcMethod, default: 'magento.payments.payments_management.recurring_failed' },
+    // Split tender (gift card plus card): the order's overall result (docs/payment-methods/stored-value.md).
+    'service_bus.method.split_tender_settled': { ...jsonRpcMethod, default: 'magento.payments.payments_management.split_tender_settled' },
 
     'mom_client.client_id': nonEmpty,
     'mom_client.client_secret': nonEmpty,
@@ -167,6 +169,9 @@ export const configSchema = {
     'poller.interval_ms': { ...positiveInt, default: 30000 },
 
     'log.level': { enum: ['error', 'warn', 'info', 'debug'], default: 'info' },
+    // Split tender orders (gift card plus card): docs/payment-methods/stored-value.md.
+    'split_tender.refund_order': { enum: ['card_first', 'gift_card_first'], default: 'card_first' },
+    'split_tender.sweep_interval_ms': { type: 'integer', minimum: 50, maximum: 600000, default: 500 },
 
     // Transport security: plain-http URLs for the bus, OAuth, public intake and real gateways (development only).
     'security.allow_insecure_http': { type: 'boolean', default: false },

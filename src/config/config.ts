@@ -42,7 +42,9 @@ export type BusNotificationName =
   | 'deactivated'
   | 'balance_merged'
   /** A recurring billing cycle that failed for good (a hard decline, or the last dunning retry). */
-  | 'recurring_failed';
+  | 'recurring_failed'
+  /** A split tender order's overall result (gift card plus card): docs/payment-methods/stored-value.md. */
+  | 'split_tender_settled';
 
 export interface Config {
   readonly serviceBus: {
@@ -163,6 +165,16 @@ export interface Config {
   };
   /** The long-running poller (`payment-bridge poll`): one pass every `intervalMs`, milliseconds. Default 30000. */
   readonly pollerProcess: { readonly intervalMs: number };
+  /** Split tender orders (gift card plus card): docs/payment-methods/stored-value.md. */
+  readonly splitTender: {
+    /**
+     * Which tender a split tender order's refund goes back to first: `card_first` (default: the customer's
+     * bank money returns before store credit) or `gift_card_first`.
+     */
+    readonly refundOrder: 'card_first' | 'gift_card_first';
+    /** How often each worker advances the open split tenders (and looks again at one waiting for a step), ms. Default 500. */
+    readonly sweepIntervalMs: number;
+  };
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };
   /** The customer-action hand-off (3-D Secure, redirects). */
   readonly authentication: {

@@ -176,6 +176,8 @@ const NOTIFICATIONS: readonly BusNotificationName[] = [
   'deactivated',
   'balance_merged',
   'recurring_failed',
+  // Split tender.
+  'split_tender_settled',
 ];
 
 function toConfig(p: Params): Config {
@@ -281,6 +283,10 @@ function toConfig(p: Params): Config {
     },
     shutdown: { deadlineMs: num(p, 'shutdown.deadline_ms') },
     pollerProcess: { intervalMs: num(p, 'poller.interval_ms') },
+    splitTender: {
+      refundOrder: p['split_tender.refund_order'] as Config['splitTender']['refundOrder'],
+      sweepIntervalMs: num(p, 'split_tender.sweep_interval_ms'),
+    },
     log: { level: p['log.level'] as Config['log']['level'] },
     security: { allowInsecureHttp: p['security.allow_insecure_http'] as boolean },
     edge: edgeConfig(p),

@@ -7,6 +7,7 @@ import { cardDataPolicyOf, checkProfile, profileFor } from './validation-profile
 import { MAX_JSON_DEPTH, exceedsDepth } from './json-limits';
 import { PaymentCommand } from './payment-command';
 import { paymentCommandSchema } from './payment-command-schema';
+import { checkTenders } from './split-tender-command';
 
 const ajv = new Ajv({ allErrors: false, strict: false });
 addFormats(ajv, ['date-time']);
@@ -86,6 +87,7 @@ export function validateCommandReport(message: unknown, channels?: ChannelsConfi
     throw new CommandValidationError(broken, 'holds malformed unicode (a lone surrogate)', 'INVALID_PARAMS');
   }
   checkSplits(value);
+  checkTenders(value);
   checkProfile(value, profile);
   return { command: value, masked };
 }

@@ -1,6 +1,7 @@
 import { CURRENCY_CODES } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 import { CHANNELS, COMMAND_TYPES } from './payment-command';
+import { splitTenderFlagSchema, tendersSchema } from './split-tender-command';
 import { paymentMethodRules, paymentMethodSchema, recurringSchema } from './payment-method-schema';
 
 /**
@@ -101,6 +102,9 @@ const payment = {
     },
     payment_method: paymentMethodSchema,
     recurring: recurringSchema,
+    // Split tender (gift card plus card): split-tender-command.ts.
+    tenders: tendersSchema,
+    split_tender: splitTenderFlagSchema,
   },
   allOf: paymentMethodRules,
 } as const;

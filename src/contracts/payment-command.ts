@@ -6,6 +6,7 @@ import type { PaymentMethodSpec, RecurringSpec } from './payment-method';
  */
 
 import { STORED_VALUE_COMMAND_TYPES, StoredValueDetails } from './stored-value';
+import type { Tender } from './split-tender-command';
 
 /** The five MIB payment commands plus the ones other channels add, then the stored value card commands (`stored-value.ts`). */
 export const COMMAND_TYPES = ['validate', 'revalidate', 'capture', 'cancel', 'refund', 'authorize', 'sale', 'tokenize', ...STORED_VALUE_COMMAND_TYPES] as const;
@@ -88,6 +89,10 @@ export interface Payment {
   payment_method?: PaymentMethodSpec;
   /** A merchant-initiated charge on a stored credential (payment-method.ts). */
   recurring?: RecurringSpec;
+  /** Split tender (`authorize` / `sale`): the gift card part and the card part of one order (split-tender-command.ts). */
+  tenders?: Tender[];
+  /** `refund` of a split tender order: `gateway_key` is the split's id (split-tender-command.ts). */
+  split_tender?: boolean;
   /** Set by the bridge on the void of an orphaned authorization: why it voided it (echoed on the cancel event). */
   orphan_reversal?: string;
 }

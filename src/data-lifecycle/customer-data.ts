@@ -33,6 +33,9 @@ const PAYMENT_FIELD_POLICY: Record<keyof Payment, 'keep' | 'erase'> = {
   payment_method: 'erase',
   // Schedule id, cycle and the scheme's transaction id: what a recurring charge is reconciled by.
   recurring: 'keep',
+  // Split tender: the tenders' gateways, tokens and amounts (what each part is reconciled by), and the refund flag.
+  tenders: 'keep',
+  split_tender: 'keep',
 };
 
 const KEPT_PAYMENT_FIELDS: ReadonlySet<string> = new Set(Object.keys(PAYMENT_FIELD_POLICY).filter((k) => PAYMENT_FIELD_POLICY[k as keyof Payment] === 'keep'));

@@ -32,6 +32,8 @@ import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { gauge } from '../metrics/metrics-registry';
 import { ChannelKeyring, ChannelAuthRefusal, routingChannel } from '../channels/channel-signature';
 import { LogThrottle } from '../logging/log-throttle';
+import { isSplitTender, isSplitTenderRefund } from '../contracts/split-tender-command';
+import type { SplitTenderIntake } from '../split-tender/split-tender-service';
 
 /** What the consumer did with one message. Every message ends in exactly one of these. */
 export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued' | 'demoted';
@@ -71,6 +73,11 @@ export interface CommandConsumerDeps {
    * consumer from taking more) until a token is free. Without it nothing is limited.
    */
   rateLimiter?: RateLimiter;
+  /**
+   * Starts split tender orders (`payment.tenders`) and their refunds (`payment.split_tender`). Without it
+   * such a command is dead-lettered: it is never carried as a plain card payment of the whole amount.
+   */
+  splitTender?: SplitTenderIntake;
 }
 
 /** `pb_commands_held_by_rate_limit`: messages a consumer is holding until a rate-limit token is free. */
@@ -312,6 +319,8 @@ export class CommandConsumer {
     const operationId = operationIdOf(command);
     seen.operationId = operationId;
     await this.admit(command);
+    // Rare path: one order paid by a gift card and a card, or a refund of one, is a saga of operations.
+    if (isSplitTender(command) || isSplitTenderRefund(command)) return await this.startSplitTender(msg, command, operationId);
     const { inline } = this.deps;
     // The fast path records a new operation's first attempt with its creation when it can go out at once.
     const now = Date.now();
@@ -351,6 +360,35 @@ export class CommandConsumer {
     // Adding again is safe: BullMQ ignores a jobId it already holds.
     await this.retrying('delivery queue', () => this.deps.deliveryQueue.add('deliver', { operationId }, { jobId: bullJobId(operationId) }));
     return { decision: created ? 'accepted' : 'duplicate', operationId };
+  }
+
+  /**
+   * Records a split tender (or a refund of one) so the split tender sweep carries it out, durable before the
+   * ack: each tender then becomes an operation of its own (docs/payment-methods/stored-value.md). The same
+   * split id with other money is an idempotency conflict; a refund the bridge cannot carry (unknown split,
+   * not settled, more than is left) gets its FAIL event.
+   */
+  private async startSplitTender(
+    msg: ConsumeMessage,
+    command: PaymentCommand,
+    operationId: string,
+  ): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+    const split = this.deps.splitTender;
+    if (!split) {
+      const field = command.command === 'refund' ? 'payment.split_tender' : 'payment.tenders';
+      await this.deadLetter(msg, { code: 'INVALID_PARAMS', field, reason: 'split tender is not handled by this process' }, 'split_tender_unavailable');
+      return { decision: 'dead-lettered', operationId };
+    }
+    if (command.command === 'refund') {
+      await this.retrying('split tender refund', () => split.startRefund(operationId, command));
+      return { decision: 'accepted', operationId };
+    }
+    const { conflict, digest, state } = await this.retrying('split tender', () => split.start(operationId, command));
+    if (conflict) {
+      await this.refuseConflict(msg, command, operationId, digest, state);
+      return { decision: 'dead-lettered', operationId };
+    }
+    return { decision: 'accepted', operationId };
   }
 
   /**

@@ -42,6 +42,7 @@ import { createGatewayOutcomesQueue } from '../webhooks/gateway-outcomes-queue';
 import { breakersCheck, configurationCheck, eventLagCheck, redisCheck, startedCheck, startMonitoringAndWaitForRedis } from './role-readiness';
 import { scrapeSnapshot } from './scrape-snapshot';
 import { RateLimiter } from '../admission/rate-limiter';
+import { SplitTenderService } from '../split-tender/split-tender-service';
 
 export interface WorkerProcessOptions {
   /** Configured gateways, by the name commands use in `payment.gateway`. */
@@ -66,6 +67,8 @@ export interface WorkerProcess {
   adjustments: AdjustmentRecorder;
   adjustmentStore: AdjustmentStore;
   poller: Poller;
+  /** Split tender orders (gift card plus card) and their refunds. */
+  splitTender: SplitTenderService;
   /** The authorization lifecycle sweeps (expiry warnings, orphan reversal) the in-process poller runs. */
   lifecycle: LifecycleSweep;
   redis: Redis;
@@ -166,7 +169,9 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
   // Leased tokens: one Redis call per `rate_limits.lease_tokens` commands of a channel and account.
   const rateLimiter = new RateLimiter({ config, redis: fastRedis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens });
-  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, recorder, rateLimiter });
+  // Split tender orders (gift card plus card): started by the consumer, advanced by a sweep in every worker.
+  const splitTender = new SplitTenderService({ config, ledger, redis, deliveryQueue, emit: (event) => recorder.emit(event), logger });
+  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, recorder, rateLimiter, splitTender });
   consumerRef = consumer;
   deliveryRef = delivery;
   const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
@@ -191,6 +196,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   for (const client of warmClients) void client.startKeepWarm();
   await consumer.start();
   await brokerDeadLetters.start();
+  splitTender.startSweep();
   let pollTimer: NodeJS.Timeout | undefined;
   const staleMs = staleAfterMs(config);
   const sweepTimer = setInterval(() => {
@@ -219,6 +225,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     adjustments,
     adjustmentStore,
     poller,
+    splitTender,
     lifecycle,
     redis,
     monitoring,
@@ -230,6 +237,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       clearInterval(sweepTimer);
       await polling;
       for (const client of warmClients) client.stopKeepWarm();
+      splitTender.stopSweep();
       await consumer.stop();
       await brokerDeadLetters.stop();
       await Promise.all(workers.map((w) => w.close()));

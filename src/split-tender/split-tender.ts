@@ -1,54 +1,49 @@
 import type { Redis } from 'ioredis';
-import { GIFT_CARD_METHOD } from '../contracts/stored-value';
-import { Channel, PaymentCommand } from '../contracts/payment-command';
+import { PaymentCommand } from '../contracts/payment-command';
 import { counter } from '../metrics/metrics-registry';
 import { Logger } from '../logging/logger';
+import {
+  FINAL_SPLIT_STATES,
+  RefundOrder,
+  SplitRefundState,
+  SplitStep,
+  SplitTenderState,
+  StepOutcome,
+  nextRefundAction,
+  nextSplitAction,
+} from './split-tender-decision';
+import { SplitTenderPlan, TenderPart, cardAmount, planDigest, refundReferences, stepCommand, stepReferences } from './split-tender-plan';
+import { SplitTenderStore, StoredRefund } from './split-tender-store';
+
+export type { SplitTenderPlan } from './split-tender-plan';
+export { cardAmount, stepReferences } from './split-tender-plan';
+export type { SplitTenderState, StepOutcome } from './split-tender-decision';
 
 /**
  * Split tender: one order paid partly by a gift card and partly by a card.
  *
- * Order of steps (each a canonical command under a reference derived from the split's id, so every
- * step is idempotent end to end: the ledger, the delivery job and the PSP's idempotency key all dedupe it):
+ * Order of steps (each a canonical command under a reference derived from the split's id, so every step is
+ * an operation of its own, idempotent end to end: the ledger, the delivery job and the PSP's idempotency
+ * key all dedupe it):
  * 1. `<id>.gc`: redeem the gift card part (`authorize`, or `sale` when `capture` is set, method `giftcard`);
  * 2. `<id>.card`: only once the redemption SUCCEEDED, the card for the remainder (`total - gift card part`);
- * 3. the card part FAILED: `<id>.gc-void` voids the redemption (`cancel`; a captured sale is refunded in full,
- *    `<id>.gc-refund`), and the split is ROLLED_BACK: no money stays held.
+ * 3. the card part FAILED: `<id>.gc-void` voids the redemption (`cancel`; a redeemed sale is refunded in
+ *    full, `<id>.gc-refund`), and the split is ROLLED_BACK: no money stays held.
  * A redemption that FAILED ends the split FAILED before any card is charged.
  *
- * Refunds go back card first, then gift card (`refundOrder`): the card's money returns to the bank that
- * lent it, and only what the card part cannot take goes back onto the gift card (a merchant that prefers
- * the gift card first passes `order: 'gift_card_first'`).
+ * Refunds go back in the configured order (card first by default: see `refundParts` and
+ * docs/payment-methods/stored-value.md), one part after the other, each under its own reference.
  *
- * Crash safety: the split's state lives in one Redis hash (`<prefix>split:{<id>}`), written before each
- * step is submitted; `run` reads it and resumes at the step it names, resubmitting the step's command under
- * the same reference (a duplicate is dropped by the ledger), so a crash at any line loses nothing and
- * charges nothing twice.
+ * Crash safety: the split's plan and state live in one Redis hash (`SplitTenderStore`), written before a
+ * step is submitted and moved forward only by compare-and-set; `advance` reads it and resumes at the step
+ * it names, resubmitting that step under the same reference (a duplicate is dropped by the ledger), so a
+ * crash at any line loses nothing and redeems or charges nothing twice. The worker's sweep advances every
+ * open split (`split-tender-service.ts`).
  */
-
-/** Where a split stands. REDEEMING → CHARGING_CARD → DONE; CHARGING_CARD → ROLLING_BACK → ROLLED_BACK; REDEEMING → FAILED. */
-export type SplitTenderState = 'REDEEMING' | 'CHARGING_CARD' | 'DONE' | 'ROLLING_BACK' | 'ROLLED_BACK' | 'FAILED';
-
-/** One order's split. Amounts are integers of minor units of `currency`. */
-export interface SplitTenderPlan {
-  /** The split's id: the root of every step's operation reference (letters, digits, `.`, `_`, `-`). */
-  id: string;
-  channel: Exclude<Channel, 'bridge'>;
-  order_id: string;
-  currency: string;
-  /** The order's total. */
-  total: number;
-  /** `sale` (redeem and charge at once) or `authorize` (capture later). Default `authorize`. */
-  capture?: boolean;
-  gift_card: { gateway: string; gateway_account: string; gateway_key: string; brand?: string; amount: number };
-  card: { gateway: string; gateway_account: string; gateway_key: string };
-}
-
-/** What a step's operation became, as the ledger says (SUCCEEDED or FAILED are final; anything else: not yet). */
-export type StepOutcome = { state: 'SUCCEEDED'; gatewayReference?: string } | { state: 'FAILED'; reason?: string } | { state: 'OPEN' };
 
 /** What the coordinator needs from the bridge: a way in for commands and the ledger's view of an operation. */
 export interface SplitTenderPorts {
-  /** Puts a command on the commands exchange (confirmed); a repeat under the same reference is harmless. */
+  /** Records the command as an operation and gets it delivered; a repeat under the same reference is harmless. */
   submit(command: PaymentCommand): Promise<void>;
   /** The operation's outcome by its reference (the ledger record's state). */
   outcome(operationId: string): Promise<StepOutcome>;
@@ -58,174 +53,256 @@ export interface SplitTenderPorts {
   logger: Logger;
   /** How long `run` waits for one step before returning the split still open (ms). Default 30000. */
   stepTimeoutMs?: number;
-  /** Poll interval while waiting for a step (ms). Default 100. */
+  /** Poll interval of `run` while waiting for a step (ms). Default 100. */
   pollMs?: number;
+  /** Called once a split is final (DONE, ROLLED_BACK, FAILED, REVERSAL_FAILED): records its event. Must be idempotent. */
+  settled?(plan: SplitTenderPlan, state: SplitTenderState): Promise<void>;
+  /** Called once a split refund is final: records its event. Must be idempotent. */
+  refundSettled?(plan: SplitTenderPlan, refund: StoredRefund): Promise<void>;
+}
+
+function startedTotal() {
+  return counter('pb_split_tenders_started_total', 'Split tender orders (gift card plus card) started', [] as const);
 }
 
 function splitsTotal() {
-  return counter('pb_split_tenders_total', 'Split tender orders (gift card plus card) by final state', ['state'] as const);
+  return counter(
+    'pb_split_tenders_total',
+    'Split tender orders by final state: DONE (completed), ROLLED_BACK (card failed, redemption reversed), FAILED (redemption declined), REVERSAL_FAILED',
+    ['state'] as const,
+  );
 }
 
-/** The references of a split's steps. */
-export function stepReferences(id: string): { giftCard: string; card: string; giftCardVoid: string; giftCardRefund: string } {
-  return { giftCard: `${id}.gc`, card: `${id}.card`, giftCardVoid: `${id}.gc-void`, giftCardRefund: `${id}.gc-refund` };
-}
-
-/** The card part: the total less the gift card part. Refuses a plan whose parts cannot add up. */
-export function cardAmount(plan: SplitTenderPlan): number {
-  const { total, gift_card } = plan;
-  if (!Number.isSafeInteger(total) || !Number.isSafeInteger(gift_card.amount) || gift_card.amount <= 0 || gift_card.amount > total) {
-    throw new RangeError('split tender: gift_card.amount must be an integer between 1 and total');
-  }
-  return total - gift_card.amount;
+function refundsTotal() {
+  return counter('pb_split_tender_refunds_total', 'Refunds of split tender orders by final state (REFUNDED, REFUND_FAILED)', ['state'] as const);
 }
 
 export class SplitTenderCoordinator {
-  constructor(private readonly ports: SplitTenderPorts) {}
+  readonly store: SplitTenderStore;
 
-  private key(id: string): string {
-    return `${this.ports.keyPrefix}split:{${id}}`;
+  constructor(private readonly ports: SplitTenderPorts) {
+    this.store = new SplitTenderStore(ports.redis, ports.keyPrefix);
   }
 
   /** The split's stored state, or null when it was never started. */
   async state(id: string): Promise<SplitTenderState | null> {
-    return (await this.ports.redis.hget(this.key(id), 'state')) as SplitTenderState | null;
+    return this.store.state(id);
   }
 
-  private async move(id: string, state: SplitTenderState): Promise<void> {
-    await this.ports.redis.hset(this.key(id), 'state', state);
-  }
-
-  private command(
-    plan: SplitTenderPlan,
-    type: PaymentCommand['command'],
-    reference: string,
-    part: 'gift_card' | 'card',
-    amount: number,
-    key?: string,
-  ): PaymentCommand {
-    const p = part === 'gift_card' ? plan.gift_card : plan.card;
-    return {
-      version: 1,
-      command: type,
-      channel: plan.channel,
-      received_at: new Date().toISOString(),
-      payment: {
-        gateway: p.gateway,
-        gateway_account: p.gateway_account,
-        gateway_key: key ?? p.gateway_key,
-        amount,
-        currency: plan.currency,
+  /**
+   * Records a split (first time only) and puts it on the open index: durable before the command that
+   * started it is acked. `conflict`: the id is taken by a split with other money.
+   */
+  async begin(plan: SplitTenderPlan): Promise<{ created: boolean; conflict: boolean; state: SplitTenderState }> {
+    cardAmount(plan);
+    const result = await this.store.begin(plan, planDigest(plan));
+    if (result.created) {
+      startedTotal().inc();
+      this.ports.logger.info('split tender started', {
+        split: plan.id,
         order_id: plan.order_id,
-        operation_reference: reference,
-        ...(part === 'gift_card' && type !== 'cancel' && type !== 'refund'
-          ? { method_details: { method: GIFT_CARD_METHOD, ...(plan.gift_card.brand ? { submethod: plan.gift_card.brand } : {}) } }
-          : {}),
-      },
-    };
+        total: plan.total,
+        gift_card_amount: plan.gift_card.amount,
+        card_amount: plan.total - plan.gift_card.amount,
+        currency: plan.currency,
+        capture: plan.capture === true,
+      });
+    }
+    return result;
   }
 
-  /** Submits a step and waits for its final outcome (OPEN when it did not settle within the step timeout). */
-  private async step(command: PaymentCommand): Promise<StepOutcome> {
-    const reference = command.payment.operation_reference ?? '';
-    const done = await this.ports.outcome(reference);
-    if (done.state !== 'OPEN') return done;
-    await this.ports.submit(command);
-    const until = Date.now() + (this.ports.stepTimeoutMs ?? 30_000);
+  /** The command of the step `state` waits for. */
+  private stepCommandOf(plan: SplitTenderPlan, step: SplitStep): PaymentCommand {
+    const refs = stepReferences(plan.id);
+    const redeem = plan.capture === true ? 'sale' : 'authorize';
+    switch (step) {
+      case 'redeem':
+        return stepCommand(plan, redeem, refs.giftCard, 'gift_card', plan.gift_card.amount);
+      case 'charge_card':
+        return stepCommand(plan, redeem, refs.card, 'card', cardAmount(plan));
+      case 'reverse':
+        // An authorization is voided (cancel names our redemption by its operation id); a sale is refunded.
+        return plan.capture === true
+          ? stepCommand(plan, 'refund', refs.giftCardRefund, 'gift_card', plan.gift_card.amount, { key: refs.giftCard })
+          : stepCommand(plan, 'cancel', refs.giftCardVoid, 'gift_card', plan.gift_card.amount, { key: refs.giftCard });
+    }
+  }
+
+  /**
+   * One pass: moves the split forward as far as the ledger's outcomes allow, submitting the step it waits
+   * for (once per pass). Returns the state it stopped at: final, or waiting for a step's outcome. Never
+   * blocks on the PSP: call again later (the sweep does).
+   */
+  async advance(plan: SplitTenderPlan): Promise<SplitTenderState> {
+    const remainder = cardAmount(plan);
+    let submitted = false;
     for (;;) {
-      const outcome = await this.ports.outcome(reference);
-      if (outcome.state !== 'OPEN' || Date.now() > until) return outcome;
+      const state = (await this.store.state(plan.id)) ?? 'REDEEMING';
+      if (FINAL_SPLIT_STATES.has(state)) {
+        if (!(await this.store.reported(plan.id))) {
+          await this.ports.settled?.(plan, state);
+          await this.store.markReported(plan.id);
+        }
+        return state;
+      }
+      const step = this.stepCommandOf(plan, nextStep(state));
+      const outcome = await this.ports.outcome(step.payment.operation_reference ?? '');
+      const action = nextSplitAction(state, outcome, submitted, remainder);
+      if (action.kind === 'wait') return state;
+      if (action.kind === 'submit') {
+        await this.ports.submit(step);
+        submitted = true;
+        continue;
+      }
+      if (action.kind === 'final') return state;
+      submitted = false;
+      if (await this.store.move(plan.id, state, action.to)) this.moved(plan, state, action.to, outcome);
+    }
+  }
+
+  /** Metric and log line of a move (once: the move is a compare-and-set). */
+  private moved(plan: SplitTenderPlan, from: SplitTenderState, to: SplitTenderState, outcome: StepOutcome): void {
+    const { logger } = this.ports;
+    const reason = outcome.state === 'FAILED' ? outcome.reason : undefined;
+    const fields = { split: plan.id, order_id: plan.order_id, from, state: to, ...(reason ? { reason } : {}) };
+    if (to === 'ROLLING_BACK') logger.warn('split tender: card part failed, reversing the gift card redemption', fields);
+    if (!FINAL_SPLIT_STATES.has(to)) return;
+    splitsTotal().inc({ state: to });
+    if (to === 'DONE') logger.info('split tender completed', fields);
+    else if (to === 'ROLLED_BACK') logger.warn('split tender rolled back: the gift card redemption was reversed', fields);
+    else if (to === 'FAILED') logger.info('split tender failed: the gift card redemption was declined, no card was charged', fields);
+    // Never left silently: the operator must release the hold by hand.
+    else logger.error('split tender: the gift card redemption could not be reversed; release it by hand', fields);
+  }
+
+  /**
+   * Begins (if needed) and runs the split to a final state, polling the ledger: DONE, ROLLED_BACK, FAILED or
+   * REVERSAL_FAILED; the state it stopped at when a step is still open after the step timeout (call again:
+   * it resumes there). The worker does not use it (its sweep calls `advance`); tools and tests do.
+   */
+  async run(plan: SplitTenderPlan): Promise<SplitTenderState> {
+    await this.begin(plan);
+    let until = Date.now() + (this.ports.stepTimeoutMs ?? 30_000);
+    let last: SplitTenderState | null = null;
+    for (;;) {
+      const state = await this.advance(plan);
+      if (FINAL_SPLIT_STATES.has(state)) {
+        await this.store.close({ kind: 'split', id: plan.id });
+        return state;
+      }
+      if (state !== last) until = Date.now() + (this.ports.stepTimeoutMs ?? 30_000);
+      last = state;
+      if (Date.now() > until) return state;
       await new Promise((r) => setTimeout(r, this.ports.pollMs ?? 100));
     }
   }
 
   /**
-   * Runs (or resumes) the split to a final state: DONE, ROLLED_BACK or FAILED; the state it stopped at when
-   * a step is still open after the step timeout (call again: it resumes there).
+   * Records a refund of `amount` of a DONE split under `refundId` (its parts reserved against what each
+   * tender has left, in `order`), or says why it cannot be. Idempotent by `refundId`.
    */
-  async run(plan: SplitTenderPlan): Promise<SplitTenderState> {
+  async beginRefund(
+    plan: SplitTenderPlan,
+    refundId: string,
+    amount: number,
+    order: RefundOrder,
+    command: PaymentCommand | null,
+  ): Promise<{ refund: StoredRefund } | { refused: string; detail: string }> {
+    const caps = { card: cardAmount(plan), gift_card: plan.gift_card.amount };
+    return this.store.beginRefund(plan.id, refundId, amount, caps, order, JSON.stringify(command ?? {}));
+  }
+
+  private refundStep(plan: SplitTenderPlan, refund: StoredRefund, part: TenderPart, channel?: PaymentCommand['channel']): PaymentCommand {
     const refs = stepReferences(plan.id);
-    const remainder = cardAmount(plan);
-    const redeem = plan.capture === true ? 'sale' : 'authorize';
-    // HSETNX: a second run of the same split never restarts it.
-    await this.ports.redis.hsetnx(this.key(plan.id), 'state', 'REDEEMING');
-    for (;;) {
-      const state = (await this.state(plan.id)) ?? 'REDEEMING';
-      switch (state) {
-        case 'REDEEMING': {
-          const gc = await this.step(this.command(plan, redeem, refs.giftCard, 'gift_card', plan.gift_card.amount));
-          if (gc.state === 'OPEN') return state;
-          await this.move(plan.id, gc.state === 'SUCCEEDED' ? (remainder > 0 ? 'CHARGING_CARD' : 'DONE') : 'FAILED');
-          continue;
-        }
-        case 'CHARGING_CARD': {
-          const card = await this.step(this.command(plan, redeem, refs.card, 'card', remainder));
-          if (card.state === 'OPEN') return state;
-          if (card.state === 'FAILED')
-            this.ports.logger.warn('split tender: card part failed, reversing the gift card redemption', { split: plan.id, reason: card.reason });
-          await this.move(plan.id, card.state === 'SUCCEEDED' ? 'DONE' : 'ROLLING_BACK');
-          continue;
-        }
-        case 'ROLLING_BACK': {
-          // An authorization is voided (cancel names our redemption by its operation id); a sale is refunded.
-          const undo =
-            plan.capture === true
-              ? this.command(plan, 'refund', refs.giftCardRefund, 'gift_card', plan.gift_card.amount, refs.giftCard)
-              : this.command(plan, 'cancel', refs.giftCardVoid, 'gift_card', plan.gift_card.amount, refs.giftCard);
-          const undone = await this.step(undo);
-          if (undone.state === 'OPEN') return state;
-          if (undone.state === 'FAILED') {
-            // Never left silently: the operator must release the hold by hand; the split stays ROLLING_BACK.
-            this.ports.logger.error('split tender: the gift card redemption could not be reversed', { split: plan.id, reason: undone.reason });
-            return state;
-          }
-          await this.move(plan.id, 'ROLLED_BACK');
-          continue;
-        }
-        case 'DONE':
-        case 'ROLLED_BACK':
-        case 'FAILED':
-          splitsTotal().inc({ state });
-          this.ports.logger.info('split tender settled', { split: plan.id, state, order_id: plan.order_id });
-          return state;
+    const ch = channel && channel !== 'bridge' ? channel : plan.channel;
+    return stepCommand(plan, 'refund', refundReferences(refund.refundId)[part], part, refund[part], {
+      key: part === 'card' ? refs.card : refs.giftCard,
+      channel: ch,
+    });
+  }
+
+  /** One pass of a split refund: sends its parts one after the other; returns its state. */
+  async advanceRefund(plan: SplitTenderPlan, refundId: string): Promise<StoredRefund | null> {
+    let refund = await this.store.refund(plan.id, refundId);
+    if (!refund) return null;
+    const channel = channelOf(refund.command);
+    const order: TenderPart[] = refund.order === 'card_first' ? ['card', 'gift_card'] : ['gift_card', 'card'];
+    const submitted = new Set<TenderPart>();
+    while (refund.state === 'REFUNDING') {
+      const parts = [];
+      for (const part of order) {
+        const reference = refundReferences(refundId)[part];
+        const outcome = refund[part] > 0 ? await this.ports.outcome(reference) : ({ state: 'OPEN' } as const);
+        parts.push({ part, amount: refund[part], outcome, submitted: submitted.has(part) });
       }
+      const action = nextRefundAction(parts);
+      if (action.kind !== 'finish') {
+        if (action.kind === 'wait') return refund;
+        await this.ports.submit(this.refundStep(plan, refund, action.part, channel));
+        submitted.add(action.part);
+        continue;
+      }
+      const release = { card: 0, gift_card: 0 };
+      for (const p of parts) if (p.outcome.state !== 'SUCCEEDED') release[p.part] = p.amount;
+      if (await this.store.finishRefund(plan.id, refundId, action.to, release)) {
+        refundsTotal().inc({ state: action.to });
+        const fields = { split: plan.id, refund: refundId, card: refund.card, gift_card: refund.gift_card, order: refund.order, state: action.to };
+        if (action.to === 'REFUNDED') this.ports.logger.info('split tender refund completed', fields);
+        else this.ports.logger.warn('split tender refund failed: the parts after the failed one were not sent', fields);
+      }
+      refund = (await this.store.refund(plan.id, refundId)) ?? refund;
     }
+    await this.ports.refundSettled?.(plan, refund);
+    return refund;
   }
 
   /**
-   * Refunds `amount` of a DONE split sale: card first (up to the card part), then the gift card, each under its
-   * own reference (`<id>.card-refund-<n>`, `<id>.gc-refund-<n>`; `n` the caller's refund number, idempotent).
-   * `order: 'gift_card_first'` reverses the order. Returns the parts refunded (minor units).
+   * Refunds `amount` of a DONE split, polling until settled: in `order` (card first by default), each part
+   * under its own reference (`<refund id>.card`, `<refund id>.gc`). Returns the parts and the references that
+   * did not succeed. Tools and tests use it; the worker's sweep calls `advanceRefund`.
    */
   async refundOrder(
     plan: SplitTenderPlan,
     amount: number,
-    n: number,
-    order: 'card_first' | 'gift_card_first' = 'card_first',
-  ): Promise<{ card: number; gift_card: number; failed: string[] }> {
-    const refs = stepReferences(plan.id);
-    const cardPart = cardAmount(plan);
-    const firstIsCard = order === 'card_first';
-    const firstCap = firstIsCard ? cardPart : plan.gift_card.amount;
-    const first = Math.min(amount, firstCap);
-    const second = amount - first;
-    const parts = firstIsCard ? { card: first, gift_card: second } : { card: second, gift_card: first };
-    const failed: string[] = [];
-    const steps: Array<['card' | 'gift_card', number]> = firstIsCard
-      ? [
-          ['card', parts.card],
-          ['gift_card', parts.gift_card],
-        ]
-      : [
-          ['gift_card', parts.gift_card],
-          ['card', parts.card],
-        ];
-    for (const [part, value] of steps) {
-      if (value <= 0) continue;
-      const reference = `${plan.id}.${part === 'card' ? 'card' : 'gc'}-refund-${n}`;
-      const outcome = await this.step(this.command(plan, 'refund', reference, part, value, part === 'card' ? refs.card : refs.giftCard));
-      if (outcome.state !== 'SUCCEEDED') failed.push(reference);
+    refundId: string,
+    order: RefundOrder = 'card_first',
+  ): Promise<{ card: number; gift_card: number; failed: string[]; state: SplitRefundState | string }> {
+    const begun = await this.beginRefund(plan, refundId, amount, order, null);
+    if ('refused' in begun) return { card: 0, gift_card: 0, failed: [], state: begun.refused };
+    const until = Date.now() + (this.ports.stepTimeoutMs ?? 30_000) * 2;
+    for (;;) {
+      const refund = await this.advanceRefund(plan, refundId);
+      if (!refund) throw new Error('split tender refund vanished');
+      if (refund.state !== 'REFUNDING' || Date.now() > until) {
+        if (refund.state !== 'REFUNDING') await this.store.close({ kind: 'refund', splitId: plan.id, refundId });
+        const failed: string[] = [];
+        for (const part of ['card', 'gift_card'] as const) {
+          const ref = refundReferences(refundId)[part];
+          if (refund[part] > 0 && (await this.ports.outcome(ref)).state !== 'SUCCEEDED') failed.push(ref);
+        }
+        return { card: refund.card, gift_card: refund.gift_card, failed, state: refund.state };
+      }
+      await new Promise((r) => setTimeout(r, this.ports.pollMs ?? 100));
     }
-    return { ...parts, failed };
+  }
+}
+
+function nextStep(state: SplitTenderState): SplitStep {
+  switch (state) {
+    case 'REDEEMING':
+      return 'redeem';
+    case 'CHARGING_CARD':
+      return 'charge_card';
+    default:
+      return 'reverse';
+  }
+}
+
+function channelOf(commandJson: string): PaymentCommand['channel'] | undefined {
+  try {
+    const parsed = JSON.parse(commandJson) as Partial<PaymentCommand>;
+    return parsed.channel;
+  } catch {
+    return undefined;
   }
 }

@@ -1,6 +1,21 @@
 import { PaymentCommand } from '../payment-command';
 import { ContractLine, PaymentMethodPayload, canonicalLines, cardDetailsOf, byCaptureMethod, defineContract, defined } from './channel-contract';
-import { currency, customer, dateTime, freeMap, idPart, minor, orderId, orderLine, paymentMethod, positiveMinor } from './schema-parts';
+import { CommandValidationError } from '../../errors/command-validation-error';
+import {
+  currency,
+  customer,
+  dateTime,
+  freeMap,
+  gateway,
+  idPart,
+  minor,
+  orderId,
+  orderLine,
+  paymentMethod,
+  positiveMinor,
+  pspToken,
+  text,
+} from './schema-parts';
 
 /** `web.order_created.v1`: the web checkout's event when a customer places an order and pays with a PSP token. */
 export const WEB_ORDER_CREATED = 'web.order_created.v1';
@@ -27,7 +42,26 @@ export interface WebOrderCreated {
     custom_attributes?: Record<string, string>;
   };
   payment_method: PaymentMethodPayload;
+  /**
+   * Split tender: a gift card pays `amount` of the order, `payment_method` the rest (the order's total less
+   * the gift card part). The gift card is named by its PSP token, never by its number or PIN.
+   */
+  gift_card?: { gateway: string; gateway_account: string; token: string; brand?: string; amount: number };
 }
+
+/** `gift_card` of `web.order_created.v1`. */
+const giftCard = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['gateway', 'gateway_account', 'token', 'amount'],
+  properties: {
+    gateway,
+    gateway_account: text(128),
+    token: pspToken,
+    brand: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+    amount: positiveMinor,
+  },
+} as const;
 
 const schema = {
   $id: WEB_ORDER_CREATED,
@@ -59,6 +93,7 @@ const schema = {
       },
     },
     payment_method: paymentMethod,
+    gift_card: giftCard,
   },
 } as const;
 
@@ -77,9 +112,15 @@ export const webOrderCreated = defineContract<WebOrderCreated>({
   freeTextFields: ['order.note', 'order.gift_message', 'order.custom_attributes', 'order.lines[].name'],
   accountPath: 'payment_method.gateway_account',
   summary: { amount: 'order.total_amount', currency: 'order.currency', orderId: 'order.order_id', gateway: 'payment_method.gateway', command: byCaptureMethod },
+  check(e) {
+    if (e.gift_card && e.gift_card.amount > e.order.total_amount) {
+      throw new CommandValidationError('gift_card.amount', `is more than order.total_amount (${e.order.total_amount})`);
+    }
+  },
   toCommand(e, receivedAt): PaymentCommand {
     const o = e.order;
     const card = cardDetailsOf(e.payment_method.card);
+    const gc = e.gift_card;
     return {
       version: 1,
       command: e.capture_method === 'automatic' ? 'sale' : 'authorize',
@@ -95,6 +136,25 @@ export const webOrderCreated = defineContract<WebOrderCreated>({
         operation_reference: `web-order.${o.order_id}`,
         lines: canonicalLines(o.lines),
         method_details: defined({ method: e.payment_method.type ?? 'card', card }),
+        // A gift card pays part of it: a split tender (the envelope names the card tender).
+        tenders: gc
+          ? [
+              defined({
+                type: 'gift_card' as const,
+                gateway: gc.gateway,
+                gateway_account: gc.gateway_account,
+                gateway_key: gc.token,
+                brand: gc.brand,
+                amount: gc.amount,
+              }),
+              {
+                type: 'card' as const,
+                gateway: e.payment_method.gateway,
+                gateway_account: e.payment_method.gateway_account,
+                gateway_key: e.payment_method.token,
+              },
+            ]
+          : undefined,
         custom_attributes: defined({
           ...o.custom_attributes,
           contract: WEB_ORDER_CREATED,

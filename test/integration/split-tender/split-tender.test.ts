@@ -181,8 +181,8 @@ describe('split tender (gift card plus card)', () => {
     const p = plan(id, 'gc_refund_3000', 'pm_card_visa', true);
     expect(await coordinator().run(p)).toBe('DONE');
     expect(await balance('gc_refund_3000')).toBe(0);
-    const refunded = await coordinator().refundOrder(p, 8000, 1);
-    expect(refunded).toEqual({ card: 7000, gift_card: 1000, failed: [] });
+    const refunded = await coordinator().refundOrder(p, 8000, `${id}.r1`);
+    expect(refunded).toEqual({ card: 7000, gift_card: 1000, failed: [], state: 'REFUNDED' });
     expect(await balance('gc_refund_3000')).toBe(1000);
   });
 });

@@ -77,6 +77,7 @@ describe('buildConfig', () => {
           deactivated: 'magento.payments.payments_management.deactivated',
           balance_merged: 'magento.payments.payments_management.balance_merged',
           recurring_failed: 'magento.payments.payments_management.recurring_failed',
+          split_tender_settled: 'magento.payments.payments_management.split_tender_settled',
         },
       },
     });

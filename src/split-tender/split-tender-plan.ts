@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { GIFT_CARD_METHOD } from '../contracts/stored-value';
+import { Channel, CommandType, MethodDetails, PaymentCommand } from '../contracts/payment-command';
+import { tendersOf } from '../contracts/split-tender-command';
+
+/**
+ * A split tender's plan: one order paid partly by a gift card and partly by a card, read from the command
+ * that started it (`authorize` / `sale` with `payment.tenders`). Pure.
+ */
+
+/** One order's split. Amounts are integers of minor units of `currency`. */
+export interface SplitTenderPlan {
+  /** The split's id: the root of every step's operation reference (letters, digits, `.`, `_`, `-`). */
+  id: string;
+  channel: Exclude<Channel, 'bridge'>;
+  order_id: string;
+  currency: string;
+  /** The order's total. */
+  total: number;
+  /** `sale` (redeem and charge at once) or `authorize` (capture later). Default `authorize`. */
+  capture?: boolean;
+  gift_card: { gateway: string; gateway_account: string; gateway_key: string; brand?: string; amount: number };
+  card: { gateway: string; gateway_account: string; gateway_key: string; method_details?: MethodDetails };
+  /** The starting command's custom attributes (an object), echoed on every step. */
+  custom_attributes?: Record<string, unknown>;
+}
+
+/** Which tender an operation pays: the custom attribute every step carries, with the split's id. */
+export type TenderPart = 'gift_card' | 'card';
+
+/** The references of a split's steps (each an operation of its own, with its own idempotency key). */
+export function stepReferences(id: string): { giftCard: string; card: string; giftCardVoid: string; giftCardRefund: string } {
+  return { giftCard: `${id}.gc`, card: `${id}.card`, giftCardVoid: `${id}.gc-void`, giftCardRefund: `${id}.gc-refund` };
+}
+
+/** The references of a split refund's parts (`<refund id>.card`, `<refund id>.gc`). */
+export function refundReferences(refundId: string): Record<TenderPart, string> {
+  return { card: `${refundId}.card`, gift_card: `${refundId}.gc` };
+}
+
+/** The card part: the total less the gift card part. Refuses a plan whose parts cannot add up. */
+export function cardAmount(plan: Pick<SplitTenderPlan, 'total' | 'gift_card'>): number {
+  const { total, gift_card } = plan;
+  if (!Number.isSafeInteger(total) || !Number.isSafeInteger(gift_card.amount) || gift_card.amount <= 0 || gift_card.amount > total) {
+    throw new RangeError('split tender: gift_card.amount must be an integer between 1 and total');
+  }
+  return total - gift_card.amount;
+}
+
+/** The plan of a (validated) split tender command, under the split's id (its operation id). */
+export function planOf(id: string, command: PaymentCommand): SplitTenderPlan {
+  const tenders = tendersOf(command);
+  if (!tenders || command.channel === 'bridge') throw new RangeError('split tender: the command has no gift card and card tenders');
+  const p = command.payment;
+  const attributes = p.custom_attributes && !Array.isArray(p.custom_attributes) ? p.custom_attributes : undefined;
+  return {
+    id,
+    channel: command.channel,
+    order_id: p.order_id ?? id,
+    currency: p.currency,
+    total: p.amount,
+    capture: command.command === 'sale',
+    gift_card: {
+      gateway: tenders.giftCard.gateway,
+      gateway_account: tenders.giftCard.gateway_account,
+      gateway_key: tenders.giftCard.gateway_key,
+      ...(tenders.giftCard.brand ? { brand: tenders.giftCard.brand } : {}),
+      amount: tenders.giftCard.amount ?? 0,
+    },
+    card: {
+      gateway: tenders.card.gateway,
+      gateway_account: tenders.card.gateway_account,
+      gateway_key: tenders.card.gateway_key,
+      ...(p.method_details ? { method_details: p.method_details } : {}),
+    },
+    ...(attributes ? { custom_attributes: attributes } : {}),
+  };
+}
+
+/** What must be identical for a second command under the same split id (else an idempotency conflict). */
+export function planDigest(plan: SplitTenderPlan): string {
+  const material = JSON.stringify([
+    plan.capture === true,
+    plan.order_id,
+    plan.currency,
+    plan.total,
+    [plan.gift_card.gateway, plan.gift_card.gateway_account, plan.gift_card.gateway_key, plan.gift_card.amount],
+    [plan.card.gateway, plan.card.gateway_account, plan.card.gateway_key],
+  ]);
+  return createHash('sha256').update(material).digest('hex').slice(0, 32);
+}
+
+/**
+ * A step's canonical command: `type` on the tender `part`, under `reference`. A cancel or refund names the
+ * redemption or charge it undoes by our operation id (`key`); a redemption carries `method_details.method:
+ * giftcard` and the brand. Every step carries `custom_attributes.split_tender_id` and `.tender`.
+ */
+export function stepCommand(
+  plan: SplitTenderPlan,
+  type: CommandType,
+  reference: string,
+  part: TenderPart,
+  amount: number,
+  opts: { key?: string; channel?: Exclude<Channel, 'bridge'>; receivedAt?: string } = {},
+): PaymentCommand {
+  const p = part === 'gift_card' ? plan.gift_card : plan.card;
+  const creating = type === 'authorize' || type === 'sale';
+  const method: MethodDetails | undefined =
+    part === 'gift_card'
+      ? creating
+        ? { method: GIFT_CARD_METHOD, ...(plan.gift_card.brand ? { submethod: plan.gift_card.brand } : {}) }
+        : undefined
+      : creating
+        ? plan.card.method_details
+        : undefined;
+  return {
+    version: 1,
+    command: type,
+    channel: opts.channel ?? plan.channel,
+    received_at: opts.receivedAt ?? new Date().toISOString(),
+    payment: {
+      gateway: p.gateway,
+      gateway_account: p.gateway_account,
+      gateway_key: opts.key ?? p.gateway_key,
+      amount,
+      currency: plan.currency,
+      order_id: plan.order_id,
+      operation_reference: reference,
+      ...(method ? { method_details: method } : {}),
+      custom_attributes: { ...plan.custom_attributes, split_tender_id: plan.id, tender: part },
+    },
+  };
+}

@@ -1,0 +1,224 @@
+import type { Redis } from 'ioredis';
+import { RefundOrder, SplitRefundState, SplitTenderState } from './split-tender-decision';
+import { SplitTenderPlan, TenderPart } from './split-tender-plan';
+
+/**
+ * The split tender's durable state in Redis. One hash per split, `<prefix>split:{<id>}` (one hash slot: every
+ * script here touches that one key), holding the plan, the state, what its refunds have taken per tender
+ * and each refund's parts and state (`refund:<refund id>…` fields, so reserving a refund's parts and
+ * recording it is one atomic step). The open index `<prefix>split-tender:open` (a sorted set scored by the
+ * time a member is due) names every split and refund not yet settled and reported: `s:<id>` or
+ * `r:<split id>:<refund id>` (ids are in the reference alphabet, never holding `:`). The worker's sweep
+ * advances what is due, so a split a crashed worker left half done is resumed by the next one.
+ */
+
+/** A split refund as stored: its parts (minor units), its state, and the refund command's JSON. */
+export interface StoredRefund {
+  refundId: string;
+  card: number;
+  gift_card: number;
+  order: RefundOrder;
+  state: SplitRefundState;
+  /** The refund command as accepted (JSON), for its events. */
+  command: string;
+}
+
+/** Why a refund could not be recorded against its split. */
+export type RefundRefusal = 'split_tender_not_found' | 'split_tender_not_settled' | 'amount_exceeds_refundable';
+
+const BEGIN = `
+if redis.call('HEXISTS', KEYS[1], 'plan') == 1 then
+  return {0, redis.call('HGET', KEYS[1], 'digest') or '', redis.call('HGET', KEYS[1], 'state') or 'REDEEMING'}
+end
+redis.call('HSET', KEYS[1], 'plan', ARGV[1], 'digest', ARGV[2], 'state', 'REDEEMING', 'created_at', ARGV[3], 'updated_at', ARGV[3])
+return {1, ARGV[2], 'REDEEMING'}`;
+
+const MOVE = `
+if (redis.call('HGET', KEYS[1], 'state') or 'REDEEMING') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated_at', ARGV[3])
+return 1`;
+
+// Reserves a refund's parts against what each tender has left, and records the refund, in one step: a
+// redelivered refund command finds its record and reserves nothing twice.
+const BEGIN_REFUND = `
+local f = 'refund:' .. ARGV[1]
+if redis.call('HEXISTS', KEYS[1], f) == 1 then
+  return {'exists', redis.call('HGET', KEYS[1], f)}
+end
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'split_tender_not_found', ''} end
+if state ~= 'DONE' then return {'split_tender_not_settled', state} end
+local cardLeft = tonumber(ARGV[3]) - tonumber(redis.call('HGET', KEYS[1], 'refunded_card') or '0')
+local gcLeft = tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'refunded_gift_card') or '0')
+local amount = tonumber(ARGV[2])
+if amount > cardLeft + gcLeft then return {'amount_exceeds_refundable', string.format('%d', cardLeft + gcLeft)} end
+local card, gc
+if ARGV[5] == 'card_first' then
+  card = math.min(amount, cardLeft); gc = amount - card
+else
+  gc = math.min(amount, gcLeft); card = amount - gc
+end
+redis.call('HINCRBY', KEYS[1], 'refunded_card', card)
+redis.call('HINCRBY', KEYS[1], 'refunded_gift_card', gc)
+local record = string.format('%d', card) .. ',' .. string.format('%d', gc) .. ',' .. ARGV[5]
+redis.call('HSET', KEYS[1], f, record, f .. ':state', 'REFUNDING', f .. ':command', ARGV[6])
+return {'created', record}`;
+
+// A refund that failed gives back what its unrefunded parts had reserved, once (only from REFUNDING).
+const FINISH_REFUND = `
+local f = 'refund:' .. ARGV[1]
+if redis.call('HGET', KEYS[1], f .. ':state') ~= 'REFUNDING' then return 0 end
+redis.call('HSET', KEYS[1], f .. ':state', ARGV[2])
+if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'refunded_card', -tonumber(ARGV[3])) end
+if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[1], 'refunded_gift_card', -tonumber(ARGV[4])) end
+return 1`;
+
+const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+/** A member of the open index: a split, or a refund of one. */
+export type OpenMember = { kind: 'split'; id: string } | { kind: 'refund'; splitId: string; refundId: string };
+
+export function memberOf(m: OpenMember): string {
+  return m.kind === 'split' ? `s:${m.id}` : `r:${m.splitId}:${m.refundId}`;
+}
+
+export function parseMember(raw: string): OpenMember | null {
+  const parts = raw.split(':');
+  if (parts[0] === 's' && parts.length === 2 && parts[1]) return { kind: 'split', id: parts[1] };
+  if (parts[0] === 'r' && parts.length === 3 && parts[1] && parts[2]) return { kind: 'refund', splitId: parts[1], refundId: parts[2] };
+  return null;
+}
+
+export class SplitTenderStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix: string,
+  ) {}
+
+  key(id: string): string {
+    return `${this.keyPrefix}split:{${id}}`;
+  }
+
+  private get openKey(): string {
+    return `${this.keyPrefix}split-tender:open`;
+  }
+
+  /**
+   * Records a split's plan (first time only) and puts it on the open index. `conflict`: the id is taken by
+   * a split with other money (another digest).
+   */
+  async begin(plan: SplitTenderPlan, digest: string, now = Date.now()): Promise<{ created: boolean; conflict: boolean; state: SplitTenderState }> {
+    const [created, stored, state] = (await this.redis.eval(BEGIN, 1, this.key(plan.id), JSON.stringify(plan), digest, String(now))) as [
+      number,
+      string,
+      string,
+    ];
+    const conflict = created === 0 && stored !== digest;
+    if (!conflict) await this.schedule({ kind: 'split', id: plan.id }, now);
+    return { created: created === 1, conflict, state: state as SplitTenderState };
+  }
+
+  async plan(id: string): Promise<SplitTenderPlan | null> {
+    const raw = await this.redis.hget(this.key(id), 'plan');
+    return raw ? (JSON.parse(raw) as SplitTenderPlan) : null;
+  }
+
+  /** The split's state; null when it was never started. */
+  async state(id: string): Promise<SplitTenderState | null> {
+    const h = await this.redis.hmget(this.key(id), 'plan', 'state');
+    if (!h[0]) return null;
+    return (h[1] ?? 'REDEEMING') as SplitTenderState;
+  }
+
+  /** Whether the split's final outcome was reported (its event recorded). */
+  async reported(id: string): Promise<boolean> {
+    return (await this.redis.hget(this.key(id), 'reported')) === '1';
+  }
+
+  async markReported(id: string): Promise<void> {
+    await this.redis.hset(this.key(id), 'reported', '1');
+  }
+
+  /** Moves the split from `from` to `to`; false when it is no longer in `from` (another process moved it). */
+  async move(id: string, from: SplitTenderState, to: SplitTenderState, now = Date.now()): Promise<boolean> {
+    return (await this.redis.eval(MOVE, 1, this.key(id), from, to, String(now))) === 1;
+  }
+
+  async beginRefund(
+    splitId: string,
+    refundId: string,
+    amount: number,
+    caps: { card: number; gift_card: number },
+    order: RefundOrder,
+    commandJson: string,
+  ): Promise<{ refund: StoredRefund } | { refused: RefundRefusal; detail: string }> {
+    const [outcome, value] = (await this.redis.eval(
+      BEGIN_REFUND,
+      1,
+      this.key(splitId),
+      refundId,
+      String(amount),
+      String(caps.card),
+      String(caps.gift_card),
+      order,
+      commandJson,
+    )) as [string, string];
+    if (outcome !== 'created' && outcome !== 'exists') return { refused: outcome as RefundRefusal, detail: value };
+    await this.schedule({ kind: 'refund', splitId, refundId });
+    const refund = await this.refund(splitId, refundId);
+    if (!refund) throw new Error('split tender refund vanished after it was recorded');
+    return { refund };
+  }
+
+  async refund(splitId: string, refundId: string): Promise<StoredRefund | null> {
+    const f = `refund:${refundId}`;
+    const [record, state, command] = await this.redis.hmget(this.key(splitId), f, `${f}:state`, `${f}:command`);
+    if (!record) return null;
+    const [card, gift, order] = record.split(',');
+    return {
+      refundId,
+      card: Number(card),
+      gift_card: Number(gift),
+      order: order === 'gift_card_first' ? 'gift_card_first' : 'card_first',
+      state: (state ?? 'REFUNDING') as SplitRefundState,
+      command: command ?? '{}',
+    };
+  }
+
+  /** Settles a refund once; `release` gives back what its parts that did not succeed had reserved. */
+  async finishRefund(splitId: string, refundId: string, to: Exclude<SplitRefundState, 'REFUNDING'>, release: Record<TenderPart, number>): Promise<boolean> {
+    return (await this.redis.eval(FINISH_REFUND, 1, this.key(splitId), refundId, to, String(release.card), String(release.gift_card))) === 1;
+  }
+
+  /** Puts a member on the open index, due at `at` (ms). */
+  async schedule(member: OpenMember, at = Date.now()): Promise<void> {
+    await this.redis.zadd(this.openKey, at, memberOf(member));
+  }
+
+  /** Takes a member off the open index (settled and reported). */
+  async close(member: OpenMember): Promise<void> {
+    await this.redis.zrem(this.openKey, memberOf(member));
+  }
+
+  /** Members due at `now`, oldest first. */
+  async due(now: number, limit: number): Promise<OpenMember[]> {
+    const raw = await this.redis.zrangebyscore(this.openKey, '-inf', now, 'LIMIT', 0, limit);
+    return raw.map(parseMember).filter((m): m is OpenMember => m !== null);
+  }
+
+  /** How many splits and refunds are open (a gauge for operators). */
+  async openCount(): Promise<number> {
+    return this.redis.zcard(this.openKey);
+  }
+
+  /** Takes the split's advance lock (one process advances a split at a time) for `ms`; the token, or null. */
+  async lock(splitId: string, ms: number): Promise<string | null> {
+    const token = `${process.pid}.${Math.random().toString(36).slice(2)}`;
+    const ok = await this.redis.set(`${this.key(splitId)}:lock`, token, 'PX', ms, 'NX');
+    return ok === 'OK' ? token : null;
+  }
+
+  async unlock(splitId: string, token: string): Promise<void> {
+    await this.redis.eval(UNLOCK, 1, `${this.key(splitId)}:lock`, token);
+  }
+}

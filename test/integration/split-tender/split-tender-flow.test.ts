@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import { BusClient } from '../../../src/bus/bus-client';
+import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { bullJobId } from '../../../src/queueing/job-id';
+import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { ledgerStepOutcome } from '../../../src/split-tender/ledger-step-outcome';
+import { SplitTenderCoordinator } from '../../../src/split-tender/split-tender';
+import { planOf, stepReferences } from '../../../src/split-tender/split-tender-plan';
+import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { amqpClient } from '../../support/amqp-helpers';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * Split tender through the running worker: a channel publishes an order paid by a gift card and a card
+ * (`web.order_created.v1` with `gift_card`, or the canonical command with `payment.tenders`); the consumer
+ * records the split, the sweep carries out each tender as an operation of its own against the simulator,
+ * and the OMS (the bus twin) gets each tender's event and the order's overall result.
+ */
+
+jest.setTimeout(180_000);
+
+const API_KEY = `sk_test_${randomBytes(6).toString('hex')}`;
+const CLIENT_ID = 'split-tender-test';
+const CLIENT_SECRET = 'split-tender-test-client-secret-0123';
+const RUN = `${process.pid.toString(36)}${randomBytes(3).toString('hex')}`;
+let n = 0;
+const run = () => `${RUN}-${(n += 1)}`;
+
+let sim: PspSimulator;
+let twin: BusTwin;
+let config: Config;
+let worker: WorkerProcess;
+let client: Awaited<ReturnType<typeof amqpClient>>;
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ port: 0, host: '127.0.0.1', apiKey: API_KEY, webhookSecret: 'whsec_split_flow_0123456789', seed: 7 });
+  twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  config = testConfig({
+    'service_bus.url': twin.url,
+    'mom_client.oauth_server_url': twin.url,
+    'mom_client.client_id': CLIENT_ID,
+    'mom_client.client_secret': CLIENT_SECRET,
+    'split_tender.sweep_interval_ms': 100,
+    gateways: { sim: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec_split_flow_0123456789' } },
+  });
+  const routes = createGatewayClients(config);
+  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier: new BusClient(config, new OAuthTokenProvider(config)), monitoringPort: 0 });
+  client = await amqpClient(config);
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await client?.deleteNamespace();
+  await client?.close();
+  await twin?.stop();
+  await sim?.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+interface Notified {
+  method: string;
+  payment: Record<string, unknown> & { status?: string; reason?: string; operation_reference?: string; custom_attributes?: Record<string, unknown> };
+}
+
+function notifications(): Notified[] {
+  return twin.notifications.map((x) => ({ method: x.method, payment: (x.params as { payment?: Notified['payment'] }).payment ?? {} }));
+}
+
+async function settledEvent(splitId: string): Promise<Notified> {
+  const method = config.serviceBus.methods.notifications.split_tender_settled;
+  let found: Notified | undefined;
+  await eventually(async () => {
+    found = notifications().find((x) => x.method === method && x.payment.operation_reference === splitId);
+    return found !== undefined;
+  }, 60_000);
+  return found!;
+}
+
+async function balance(card: string): Promise<number> {
+  const res = await fetch(`${sim.url}/v1/gift_cards/${card}/balance`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', 'idempotency-key': `bal-${randomBytes(6).toString('hex')}` },
+    body: JSON.stringify({ currency: 'EUR', reference: `bal-${randomBytes(4).toString('hex')}` }),
+  });
+  const body = (await res.json()) as { balance: number };
+  return body.balance;
+}
+
+function order(id: string, card: string, giftCard: string, giftAmount: number, total = 10000, capture: 'manual' | 'automatic' = 'manual') {
+  return {
+    contract: 'web.order_created.v1',
+    event_id: `evt-${id}`,
+    occurred_at: '2026-11-29T19:00:00Z',
+    capture_method: capture,
+    order: { order_id: `WEB-${id}`, currency: 'EUR', total_amount: total },
+    payment_method: { type: 'card', gateway: 'sim', gateway_account: 'acme', token: card },
+    gift_card: { gateway: 'sim', gateway_account: 'acme', token: giftCard, brand: 'givex', amount: giftAmount },
+  };
+}
+
+function splitSale(id: string, card: string, giftCard: string, giftAmount: number, total: number): PaymentCommand {
+  return {
+    version: 1,
+    command: 'sale',
+    channel: 'web',
+    received_at: new Date().toISOString(),
+    payment: {
+      gateway: 'sim',
+      gateway_account: 'acme',
+      gateway_key: card,
+      amount: total,
+      currency: 'EUR',
+      order_id: `ORD-${id}`,
+      operation_reference: `split-${id}`,
+      tenders: [
+        { type: 'gift_card', gateway: 'sim', gateway_account: 'acme', gateway_key: giftCard, amount: giftAmount },
+        { type: 'card', gateway: 'sim', gateway_account: 'acme', gateway_key: card },
+      ],
+    },
+  };
+}
+
+describe('split tender through the worker', () => {
+  it('web.order_created with a gift card: redeems the gift card part, authorizes the card for the remainder, reports each tender and the order', async () => {
+    const id = run();
+    const gc = `gc_ok${id.replace(/-/g, '')}_5000`;
+    const started = (await metricValue('pb_split_tenders_started_total', {})) ?? 0;
+    await client.publish('web.order_created', order(id, 'pm_card_visa', gc, 3000));
+    const splitId = `web-order.WEB-${id}`;
+    const event = await settledEvent(splitId);
+    expect(event.payment.status).toBe('SUCCESS');
+    const split = event.payment.split_tender as {
+      state: string;
+      tenders: Array<{ tender: string; status: string; amount: number; gateway_reference: string | null }>;
+    };
+    expect(split.state).toBe('DONE');
+    expect(split.tenders.map((t) => [t.tender, t.status, t.amount])).toEqual([
+      ['gift_card', 'SUCCESS', 3000],
+      ['card', 'SUCCESS', 7000],
+    ]);
+    expect(split.tenders.every((t) => t.gateway_reference)).toBe(true);
+    // The card was authorized for the remainder only, and the gift card holds the rest of its balance.
+    const card = await worker.ledger.get(stepReferences(splitId).card);
+    expect(card?.payment.amount).toBe(7000);
+    expect(await balance(gc)).toBe(2000);
+    // Each tender's own event reached the OMS, linked to the split.
+    const authorized = notifications().filter(
+      (x) => x.method === config.serviceBus.methods.notifications.authorized && x.payment.custom_attributes?.split_tender_id === splitId,
+    );
+    expect(authorized.map((x) => x.payment.custom_attributes?.tender).sort()).toEqual(['card', 'gift_card']);
+    expect(await metricValue('pb_split_tenders_started_total', {})).toBe(started + 1);
+  });
+
+  it('card part declined: the gift card redemption is voided and the order reported FAIL with what the PSP confirmed', async () => {
+    const id = run();
+    const gc = `gc_rb${id.replace(/-/g, '')}_4000`;
+    await client.publish('web.order_created', order(id, 'pm_card_declined', gc, 2500));
+    const splitId = `web-order.WEB-${id}`;
+    const event = await settledEvent(splitId);
+    expect(event.payment.status).toBe('FAIL');
+    expect(event.payment.reason).toBe('card_part_failed_gift_card_reversed');
+    const split = event.payment.split_tender as { state: string; tenders: Array<{ role: string; status: string }> };
+    expect(split.state).toBe('ROLLED_BACK');
+    expect(split.tenders.map((t) => [t.role, t.status])).toEqual([
+      ['redeem', 'SUCCESS'],
+      ['charge', 'FAIL'],
+      ['reverse', 'SUCCESS'],
+    ]);
+    expect(await balance(gc)).toBe(4000);
+    expect((await worker.ledger.get(stepReferences(splitId).giftCardVoid))?.state).toBe('SUCCEEDED');
+  });
+
+  it('a worker that dies between the redemption and the card charge: the sweep resumes the split, redeeming once', async () => {
+    const id = run();
+    const gc = `gc_crash${id.replace(/-/g, '')}_6000`;
+    const command = splitSale(id, 'pm_card_visa', gc, 2000, 9000);
+    const splitId = command.payment.operation_reference!;
+    const refs = stepReferences(splitId);
+    // The first process: records the split, redeems, and dies as it submits the card part.
+    worker.splitTender.stopSweep();
+    const submit = async (c: PaymentCommand): Promise<void> => {
+      const opId = c.payment.operation_reference!;
+      if (opId === refs.card) throw new Error('worker killed');
+      const { created } = await worker.ledger.create(opId, c, Date.now());
+      if (created) await worker.deliveryQueue.add('deliver', { operationId: opId }, { jobId: bullJobId(opId) });
+    };
+    const dying = new SplitTenderCoordinator({
+      submit,
+      outcome: (opId) => ledgerStepOutcome(worker.ledger, opId),
+      redis: worker.redis,
+      keyPrefix: config.redis.keyPrefix,
+      logger: silentLogger(),
+    });
+    const plan = planOf(splitId, command);
+    await dying.begin(plan);
+    await eventually(async () => {
+      await dying.advance(plan).catch(() => undefined);
+      return (await dying.state(splitId)) === 'CHARGING_CARD';
+    }, 30_000);
+    await expect(dying.advance(plan)).rejects.toThrow('worker killed');
+    expect(await balance(gc)).toBe(4000);
+    expect(await worker.ledger.get(refs.card)).toBeNull();
+    // Another worker's sweep finds it on the open index and carries it on from the card part.
+    worker.splitTender.startSweep();
+    const event = await settledEvent(splitId);
+    expect(event.payment.status).toBe('SUCCESS');
+    expect((await worker.ledger.get(refs.card))?.payment.amount).toBe(7000);
+    expect(await balance(gc)).toBe(4000);
+  });
+
+  it('refunds a split tender sale card first, then the gift card, and reports each part', async () => {
+    const id = run();
+    const gc = `gc_refund${id.replace(/-/g, '')}_3000`;
+    const sale = splitSale(id, 'pm_card_visa', gc, 3000, 10000);
+    const splitId = sale.payment.operation_reference!;
+    await client.publish('web.payment.sale', sale);
+    await eventually(async () => (await client.drainDeadLetters()).length > 0 || (await worker.splitTender.coordinator.state(splitId)) !== null, 20_000);
+    expect(await worker.splitTender.coordinator.state(splitId)).not.toBeNull();
+    expect((await settledEvent(splitId)).payment.status).toBe('SUCCESS');
+    expect(await balance(gc)).toBe(0);
+    const refundId = `refund-${id}`;
+    const refund: PaymentCommand = {
+      version: 1,
+      command: 'refund',
+      channel: 'web',
+      received_at: new Date().toISOString(),
+      payment: {
+        gateway: 'sim',
+        gateway_account: 'acme',
+        gateway_key: splitId,
+        amount: 8000,
+        currency: 'EUR',
+        operation_reference: refundId,
+        split_tender: true,
+      },
+    };
+    await client.publish('web.payment.refund', refund);
+    let refunded: Notified | undefined;
+    await eventually(async () => {
+      refunded = notifications().find((x) => x.method === config.serviceBus.methods.notifications.refunded && x.payment.operation_reference === refundId);
+      return refunded !== undefined;
+    }, 60_000);
+    expect(refunded!.payment.status).toBe('SUCCESS');
+    const parts = (refunded!.payment.split_tender_refund as { parts: Array<{ tender: string; amount: number; status: string }> }).parts;
+    expect(parts.map((p) => [p.tender, p.amount, p.status])).toEqual([
+      ['card', 7000, 'SUCCESS'],
+      ['gift_card', 1000, 'SUCCESS'],
+    ]);
+    expect(await balance(gc)).toBe(1000);
+    // The card part went back first: its refund was recorded before the gift card's.
+    const cardRefund = await worker.ledger.get(`${refundId}.card`);
+    const gcRefund = await worker.ledger.get(`${refundId}.gc`);
+    expect(cardRefund!.createdAt).toBeLessThanOrEqual(gcRefund!.createdAt);
+    expect(gcRefund!.createdAt).toBeGreaterThanOrEqual(cardRefund!.updatedAt);
+    // What is left to refund is 2000 (all on the gift card): more is refused with its FAIL event.
+    const tooMuch = `refund2-${id}`;
+    await client.publish('web.payment.refund', { ...refund, payment: { ...refund.payment, amount: 2001, operation_reference: tooMuch } });
+    await eventually(async () =>
+      notifications().some((x) => x.payment.operation_reference === tooMuch && x.payment.status === 'FAIL' && x.payment.reason === 'amount_exceeds_refundable'),
+    );
+  });
+});
