@@ -181,6 +181,41 @@ export class CapReservations {
   }
 
   /**
+   * Read-only: for each attempt, the first cap it would break now (per-transaction bounds, then the daily
+   * and monthly counters as they stand), or null when it fits. Reserves nothing: what a checkout is offered
+   * (payment method options), which the payment itself checks again atomically when it comes. One MGET per
+   * currency (its counters share a hash slot); none when no counted limit applies.
+   */
+  async peek(attempts: readonly CapAttempt[], now = Date.now()): Promise<Array<CapRefusal | null>> {
+    const result: Array<CapRefusal | null> = attempts.map(() => null);
+    const counted: Array<{ at: number; checks: CounterCheck[] }> = [];
+    attempts.forEach((attempt, at) => {
+      const rules = applicableRules(this.rules, attempt);
+      const bound = amountRefusal(rules, attempt);
+      if (bound) result[at] = bound;
+      else {
+        const checks = counterChecks(this.prefix, rules, attempt, now);
+        if (checks.length > 0) counted.push({ at, checks });
+      }
+    });
+    const byCurrency = new Map<string, Array<{ at: number; checks: CounterCheck[] }>>();
+    for (const c of counted) {
+      const currency = attempts[c.at].currency;
+      byCurrency.set(currency, [...(byCurrency.get(currency) ?? []), c]);
+    }
+    for (const group of byCurrency.values()) {
+      const keys = [...new Set(group.flatMap((g) => g.checks.map((c) => c.key)))];
+      const values = await this.redis.mget(...keys);
+      const current = new Map(keys.map((k, i) => [k, Number(values[i] ?? 0)]));
+      for (const { at, checks } of group) {
+        const over = checks.find((c) => (current.get(c.key) ?? 0) + c.add > c.max);
+        if (over) result[at] = { cap: over.cap, limit: over.limit, max: over.max, current: current.get(over.key) ?? 0 };
+      }
+    }
+    return result;
+  }
+
+  /**
    * Gives back what `operationId` reserved in `currency` (its attempt failed, or was provably never sent).
    * Idempotent: nothing reserved, or released already, is a no-op. Two round trips, failure path only.
    * @returns whether a reservation was released.

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import type { Config } from '../config/config';
 import { createGatewayClients } from '../gateways/gateway-registry';
+import { createRedis } from '../redis/redis-connection';
 import type { Logger } from '../logging/logger';
 import { MethodsAnswer, MethodsQueryError, PaymentMethodOptions, methodsQueryOf } from '../routing/payment-method-options';
 
@@ -23,7 +24,9 @@ export function formatMethodsAnswer(answer: MethodsAnswer): string {
 export function addPaymentMethodsCommand(program: Command, context: () => { config: Config; logger: Logger }): void {
   program
     .command('payment-methods')
-    .description('the payment methods an order can be paid with, after routing rules and merchant agreements, merged with each gateway’s own list')
+    .description(
+      'the payment methods an order can be paid with, after routing rules, merchant agreements and transaction caps (daily and monthly counters included), merged with each gateway’s own list',
+    )
     .requiredOption('--amount <minor>', 'amount in minor units (integer)')
     .requiredOption('--currency <code>', 'ISO 4217 currency')
     .requiredOption('--merchant <account>', 'the merchant (payment.gateway_account)')
@@ -42,7 +45,11 @@ export function addPaymentMethodsCommand(program: Command, context: () => { conf
           ...(opts.country ? { country: opts.country } : {}),
           ...(opts.gateway ? { gateway: opts.gateway } : {}),
         });
-        const answer = await new PaymentMethodOptions({ config, routes: createGatewayClients(config), logger }).list(query);
+        // The daily and monthly cap counters are in Redis: read them only when caps are configured.
+        const redis = config.limits.caps.rules.length > 0 ? createRedis(config.redis.url, 'commands', logger) : undefined;
+        const answer = await new PaymentMethodOptions({ config, routes: createGatewayClients(config), logger, redis })
+          .list(query)
+          .finally(() => redis?.disconnect());
         process.stdout.write(opts.json ? `${JSON.stringify(answer, null, 2)}\n` : formatMethodsAnswer(answer));
         process.exitCode = 0;
       } catch (err) {

@@ -73,7 +73,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   const backlog = new BacklogProbe({ config, connection, logger });
   const rateLimiter = new RateLimiter({ config, redis, logger, where: 'intake' });
   // Payment method options are answered by the intake at once (gateways' own lists asked when they have one).
-  const paymentMethods = new PaymentMethodOptions({ config, routes: createGatewayClients(config), logger });
+  const paymentMethods = new PaymentMethodOptions({ config, routes: createGatewayClients(config), logger, redis });
   const intake = new IntakeRoute({
     config,
     publisher,

@@ -9,6 +9,8 @@ import { isKnownCurrency } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 import { RoutingTable } from './routing-rules';
 import { amountRefusal, applicableRules } from '../caps/cap-rules';
+import { CapReservations } from '../caps/cap-reservations';
+import type Redis from 'ioredis';
 
 /** An order as the checkout asks about it. Amount in ISO 4217 minor units. */
 export interface MethodsQuery {
@@ -103,7 +105,8 @@ export function methodsQueryOf(params: Record<string, unknown>): MethodsQuery {
 
 /**
  * The payment methods an order can be paid with: the gateways the routing rules, the merchant agreements
- * and the per-transaction caps leave for it (an authorization of that amount, currency, country and channel), each with its
+ * and the transaction caps (per-transaction bounds; daily and monthly volume and count, read from their
+ * Redis counters when given Redis) leave for it (an authorization of that amount, currency, country and channel), each with its
  * methods: its own list where it has one (Adyen `POST /paymentMethods`), else `routing.payment_methods.
  * by_gateway`, else card. Merged by method, gateways in routing order. Answers are cached per order shape
  * for `routing.payment_methods.cache_ms`. Never sees card data: the query has none.
@@ -111,6 +114,7 @@ export function methodsQueryOf(params: Record<string, unknown>): MethodsQuery {
 export class PaymentMethodOptions {
   private readonly table: RoutingTable;
   private readonly cache = new Map<string, { at: number; answer: MethodsAnswer }>();
+  private readonly caps: CapReservations | null;
 
   constructor(
     private readonly deps: {
@@ -118,9 +122,13 @@ export class PaymentMethodOptions {
       routes: ReadonlyMap<string, GatewayRoute>;
       logger?: Logger;
       now?: () => number;
+      /** Redis, to read the daily and monthly cap counters; without it only per-transaction caps apply. */
+      redis?: Redis;
     },
   ) {
     this.table = new RoutingTable(deps.config.routing);
+    const rules = deps.config.limits.caps.rules;
+    this.caps = deps.redis && rules.length > 0 ? new CapReservations(deps.redis, deps.config.redis.keyPrefix, rules) : null;
   }
 
   private now(): number {
@@ -166,14 +174,17 @@ export class PaymentMethodOptions {
       });
     }
     candidates = candidates.filter((g) => configured.includes(g));
-    // Transaction caps: a gateway whose per-transaction bounds refuse this amount for this merchant is no
-    // option (the daily and monthly counters change by the second and are checked when the payment comes).
-    candidates = candidates.filter((g) => {
-      const attempt = { gateway: g, account: query.merchant, amount: query.amount, currency: query.currency };
-      const refusal = amountRefusal(applicableRules(this.deps.config.limits.caps.rules, attempt), attempt);
-      if (refusal) dropped.push(`cap_${refusal.limit}:${g}`);
-      return refusal === null;
+    // Transaction caps: a gateway whose per-transaction bounds refuse this amount for this merchant, or whose
+    // daily or monthly volume or count (gateway's or merchant's) this payment would overrun, is no option.
+    // The counters are read, not reserved: the payment reserves atomically when it comes.
+    const attempts = candidates.map((g) => ({ gateway: g, account: query.merchant, amount: query.amount, currency: query.currency }));
+    const refusals = this.caps
+      ? await this.caps.peek(attempts, this.now())
+      : attempts.map((a) => amountRefusal(applicableRules(this.deps.config.limits.caps.rules, a), a));
+    refusals.forEach((refusal, i) => {
+      if (refusal) dropped.push(`cap_${refusal.limit}:${candidates[i]}`);
     });
+    candidates = candidates.filter((_, i) => refusals[i] === null);
     const gateways = await Promise.all(candidates.map((g) => this.methodsOf(g, query)));
     const byMethod = new Map<string, MethodOption>();
     for (const [i, g] of gateways.entries()) {

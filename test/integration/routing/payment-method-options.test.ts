@@ -7,6 +7,10 @@ import { MethodsQueryError, PaymentMethodOptions, methodsQueryOf } from '../../.
 import { formatMethodsAnswer } from '../../../src/cli/payment-methods-command';
 import { specPath } from '../../support/prism';
 import { testConfig } from '../../support/test-config';
+import Redis from 'ioredis';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { CapReservations } from '../../../src/caps/cap-reservations';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 
 /**
  * Payment method options against a real local HTTP server answering Adyen's `POST /paymentMethods` with the
@@ -38,8 +42,13 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
+const namespaces: Config[] = [];
+let redis: Redis | undefined;
+
 afterAll(async () => {
   await new Promise((r) => server.close(r));
+  for (const c of namespaces) await purgeNamespace(c).catch(() => undefined);
+  redis?.disconnect();
 });
 
 function config(overrides: Record<string, unknown> = {}): Config {
@@ -138,6 +147,38 @@ describe('payment method options', () => {
     expect(answer.methods).toEqual([{ method: 'card', gateways: ['sim'] }]);
     const under = await options(c).list(methodsQueryOf({ amount: 300, currency: 'USD', gateway_account: 'acme' }));
     expect(under.explanation.candidates).toEqual(['stripe', 'sim']);
+  });
+
+  it('daily and monthly cap counters remove gateways: one whose daily count or monthly volume for this merchant is used up offers nothing, naming the cap', async () => {
+    const c = config({
+      'caps.rules': [
+        { scope: 'gateway', name: 'stripe', currency: 'USD', daily_count: 2 },
+        { scope: 'merchant', name: 'acme', gateway: 'sim', currency: 'USD', monthly_volume: 1000 },
+      ],
+    });
+    namespaces.push(c);
+    redis ??= createRedis(c.redis.url, 'commands');
+    const caps = new CapReservations(redis, c.redis.keyPrefix, c.limits.caps.rules);
+    const withCounters = () => new PaymentMethodOptions({ config: c, routes: createGatewayClients(c), redis });
+    const usd = (amount: number) => methodsQueryOf({ amount, currency: 'USD', gateway_account: 'acme' });
+    expect((await withCounters().list(usd(300))).explanation.candidates).toEqual(['stripe', 'sim']);
+
+    // Two authorizations at stripe today (its daily count), 800 of acme's 1000 a month at sim.
+    for (const id of ['cap-opt-1', 'cap-opt-2']) await caps.reserve(id, [{ index: 0, gateway: 'stripe', account: 'other', amount: 100, currency: 'USD' }]);
+    await caps.reserve('cap-opt-3', [{ index: 0, gateway: 'sim', account: 'acme', amount: 800, currency: 'USD' }]);
+
+    const over = await withCounters().list(usd(300));
+    expect(over.explanation).toMatchObject({ rule: 'us', candidates: [], dropped: ['cap_daily_count:stripe', 'cap_monthly_volume:sim'] });
+    expect(over.methods).toEqual([]);
+    // 200 still fits acme's monthly volume at sim; stripe's daily count is used up whatever the amount.
+    const under = await withCounters().list(usd(200));
+    expect(under.explanation).toMatchObject({ candidates: ['sim'], dropped: ['cap_daily_count:stripe'] });
+    // Another merchant is not held to acme's counter.
+    const other = await withCounters().list(methodsQueryOf({ amount: 300, currency: 'USD', gateway_account: 'globex' }));
+    expect(other.explanation.candidates).toEqual(['sim']);
+    // A released reservation gives the room back.
+    await caps.release('cap-opt-1', 'USD');
+    expect((await withCounters().list(usd(200))).explanation.candidates).toEqual(['stripe', 'sim']);
   });
 
   it('no rule and no gateway named: every configured gateway the merchant may use', async () => {
