@@ -13,6 +13,7 @@ import { processActor } from './audit/actor';
 import { addOpsCommands } from './cli/ops-commands';
 import { addDataCommands } from './cli/data-commands';
 import { addPaymentMethodsCommand } from './cli/payment-methods-command';
+import { addRecurringCommands } from './cli/recurring-commands';
 import { addReconcileCommand } from './cli/reconcile-command';
 import { createLogger } from './logging/logger';
 import { openOps } from './ops/ops-context';
@@ -163,6 +164,7 @@ addOpsCommands(program, withOpsContext);
 addDataCommands(program, withOpsContext);
 addPaymentMethodsCommand(program, () => ({ config: configOrExit(configPath(), processLogger('ops'), { role: 'ops' }), logger: processLogger('ops', 'error') }));
 addReconcileCommand(program, withOpsContext);
+addRecurringCommands(program, withOpsContext);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`payment-bridge: ${err.message}\n`);

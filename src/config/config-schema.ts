@@ -260,6 +260,10 @@ export const configSchema = {
     'authentication.action_timeout_ms': { ...positiveInt, default: 900000 },
     'recurring.retry_schedule_ms': { type: 'array', maxItems: 10, items: positiveInt, default: [86400000, 259200000, 432000000] },
     'recurring.run_limit': { ...positiveInt, default: 500 },
+    // Recurring schedule management over the bus (JSON-RPC, answered at once by the intake).
+    'recurring.rpc_method.create': { type: 'string', pattern: '^[A-Za-z0-9_.]+$', default: 'magento.payments.recurring_management.create' },
+    'recurring.rpc_method.list': { type: 'string', pattern: '^[A-Za-z0-9_.]+$', default: 'magento.payments.recurring_management.list' },
+    'recurring.rpc_method.cancel': { type: 'string', pattern: '^[A-Za-z0-9_.]+$', default: 'magento.payments.recurring_management.cancel' },
 
     // Each gateway's keys come from its own definition (src/gateways/<name>/<name>-gateway.ts).
     gateways: gatewaysSchema(),

@@ -194,6 +194,12 @@ export interface Config {
     readonly retryScheduleMs: readonly number[];
     /** Most due cycles started per poller pass. Default 500. */
     readonly runLimit: number;
+    /**
+     * The bus's JSON-RPC methods that create, list and cancel schedules (signed like commands, answered at
+     * once by the intake, see docs/PAYMENT-METHODS.md). Defaults `magento.payments.recurring_management.create`,
+     * `….list`, `….cancel`.
+     */
+    readonly rpcMethods: { readonly create: string; readonly list: string; readonly cancel: string };
   };
   readonly security: SecurityConfig;
   readonly edge: EdgeConfig;

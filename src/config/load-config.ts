@@ -255,7 +255,15 @@ function toConfig(p: Params): Config {
       webhookWaitAlertMs: num(p, 'poller.webhook_wait_alert_ms'),
     },
     authentication: { actionTimeoutMs: num(p, 'authentication.action_timeout_ms') },
-    recurring: { retryScheduleMs: p['recurring.retry_schedule_ms'] as number[], runLimit: num(p, 'recurring.run_limit') },
+    recurring: {
+      retryScheduleMs: p['recurring.retry_schedule_ms'] as number[],
+      runLimit: num(p, 'recurring.run_limit'),
+      rpcMethods: {
+        create: p['recurring.rpc_method.create'] as string,
+        list: p['recurring.rpc_method.list'] as string,
+        cancel: p['recurring.rpc_method.cancel'] as string,
+      },
+    },
     registration: { attempts: num(p, 'registration.attempts'), backoffBaseMs: num(p, 'registration.backoff_base_ms') },
     authorizations: {
       validityMs: p['authorizations.validity_ms'] as Record<string, number>,

@@ -6,6 +6,7 @@ import { commandRoutingKey } from '../amqp/topology';
 import { BusCommandName, Config } from '../config/config';
 import { JSON_RPC, JsonRpcId, jsonRpcError, jsonRpcResult } from '../bus/json-rpc';
 import { MethodsQueryError, PaymentMethodOptions, methodsQueryOf } from '../routing/payment-method-options';
+import { RecurringManagement } from '../recurring/recurring-management';
 import { matchSignature } from '../bus/x-signature';
 import { MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
 import { CommandValidationError } from '../errors/command-validation-error';
@@ -88,6 +89,8 @@ export class IntakeRoute implements WebRoute {
       backlog?: Pick<BacklogProbe, 'depth'>;
       /** Answers `routing.payment_methods.rpc_method` at once (not a command: nothing is queued). Without it, the method is unknown. */
       paymentMethods?: Pick<PaymentMethodOptions, 'list'>;
+      /** Answers `recurring.rpc_method.create|list|cancel` at once (schedules in Redis). Without it, those methods are unknown. */
+      recurring?: Pick<RecurringManagement, 'create' | 'list' | 'cancel'>;
     },
   ) {
     this.methods = commandMethodIndex(deps.config);
@@ -151,6 +154,7 @@ export class IntakeRoute implements WebRoute {
       return;
     }
     if (await this.answeredPaymentMethods(res, body)) return;
+    if (await this.answeredRecurring(res, raw, body)) return;
     const mapped = mapBusCall(body, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels);
     if (!mapped.ok) {
       await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason);
@@ -221,6 +225,42 @@ export class IntakeRoute implements WebRoute {
       } else {
         logger.warn('payment methods: could not answer', { error: (err as Error).message });
         sendJson(res, 503, jsonRpcError(id, JSON_RPC.UNAVAILABLE, 'payment methods are unavailable, ask again later'));
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The recurring schedule calls (`recurring.rpc_method.create`, `.list`, `.cancel`), signed like a command
+   * and answered synchronously: `{created, schedule}`, `{schedules}`, `{cancelled, schedule}`. Bad params
+   * are refused as a command's are: a JSON-RPC invalid-params error naming the field (`params.schedule.amount`)
+   * and a dead-letter record with the reason. Returns false for any other method.
+   */
+  private async answeredRecurring(res: ServerResponse, raw: Buffer, body: unknown): Promise<boolean> {
+    const { config, recurring, logger } = this.deps;
+    if (!recurring || typeof body !== 'object' || body === null) return false;
+    const call = body as { id?: unknown; method?: unknown; params?: unknown };
+    const methods = config.recurring.rpcMethods;
+    const action = call.method === methods.create ? 'create' : call.method === methods.list ? 'list' : call.method === methods.cancel ? 'cancel' : null;
+    if (action === null) return false;
+    const id: JsonRpcId = typeof call.id === 'string' || typeof call.id === 'number' ? call.id : null;
+    if (typeof call.params !== 'object' || call.params === null || Array.isArray(call.params)) {
+      await this.reject(res, raw, id, JSON_RPC.INVALID_PARAMS, 'INVALID_PARAMS', 'params', 'must be an object');
+      return true;
+    }
+    const params = call.params as Record<string, unknown>;
+    try {
+      const actor = `bus:${config.serviceBus.endpointName}`;
+      const answer =
+        action === 'create' ? await recurring.create(params, actor) : action === 'list' ? await recurring.list(params) : await recurring.cancel(params, actor);
+      this.stats.accepted += 1;
+      sendJson(res, 200, jsonRpcResult(id, answer));
+    } catch (err) {
+      if (err instanceof CommandValidationError) {
+        await this.reject(res, raw, id, JSON_RPC.INVALID_PARAMS, err.code, `params.${err.field}`, err.reason);
+      } else {
+        logger.warn('recurring schedules: could not answer', { action, error: (err as Error).message });
+        sendJson(res, 503, jsonRpcError(id, JSON_RPC.UNAVAILABLE, 'recurring schedules are unavailable, ask again later'), { 'retry-after': '1' });
       }
     }
     return true;

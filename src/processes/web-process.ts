@@ -13,6 +13,8 @@ import { HealthRoute } from '../health/health-route';
 import { openOps } from '../ops/ops-context';
 import { IntakeRoute } from '../intake/intake-route';
 import { Logger } from '../logging/logger';
+import { RecurringManagement } from '../recurring/recurring-management';
+import { RecurringStore } from '../recurring/recurring-store';
 import { Ledger } from '../ledger/ledger';
 import { MetricsRoute } from '../web/metrics-route';
 import { createRedis } from '../redis/redis-connection';
@@ -83,6 +85,8 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     rateLimiter,
     backlog,
     paymentMethods,
+    // Recurring schedules: created, listed and cancelled by the OMS over the bus (answered at once).
+    recurring: new RecurringManagement({ config, store: new RecurringStore(redis, config.redis.keyPrefix), logger }),
   });
   const health = new HealthRoute(
     {

@@ -1,0 +1,208 @@
+import { Config } from '../config/config';
+import { CommandValidationError } from '../errors/command-validation-error';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { Schedule, ScheduleDefinition, ScheduleState, cycleCommand } from './recurring-schedule';
+import { validateCommandReport } from '../contracts/command-validator';
+import { RecurringStore } from './recurring-store';
+
+const managed = counter(
+  'pb_recurring_schedule_requests_total',
+  'Recurring schedule management (bus JSON-RPC and CLI): create, list, cancel, by result (created, exists, cancelled, listed, refused)',
+  ['action', 'result'],
+);
+
+/** A schedule as the OMS and an operator see it (no secret: the stored credential is a PSP token). */
+export interface ScheduleView {
+  id: string;
+  state: ScheduleState;
+  /** The current cycle, from 1. */
+  cycle: number;
+  /** Retries of the current cycle so far. */
+  attempt: number;
+  /** When the runner looks at it next (ISO 8601): the next cycle's start, a retry, or a check of a charge in flight. */
+  next_at: string;
+  /** The current cycle's operation (`<id>.c<n>`), once one was started. */
+  operation?: string;
+  last_reason?: string;
+  definition: ScheduleDefinition;
+}
+
+export function scheduleView(s: Schedule): ScheduleView {
+  return {
+    id: s.definition.id,
+    state: s.state,
+    cycle: s.cycle,
+    attempt: s.attempt,
+    next_at: new Date(s.nextAt).toISOString(),
+    ...(s.operation ? { operation: s.operation } : {}),
+    ...(s.lastReason ? { last_reason: s.lastReason } : {}),
+    definition: s.definition,
+  };
+}
+
+const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'failed'];
+
+/** Every field a definition may carry, with its JSON type. Anything else is refused (a typo is not ignored). */
+const DEFINITION_FIELDS: Readonly<Record<keyof ScheduleDefinition, 'string' | 'integer' | 'object'>> = {
+  id: 'string',
+  gateway: 'string',
+  gateway_account: 'string',
+  gateway_key: 'string',
+  amount: 'integer',
+  currency: 'string',
+  order_id: 'string',
+  model: 'string',
+  command: 'string',
+  start_at: 'string',
+  interval: 'object',
+  max_cycles: 'integer',
+  network_transaction_id: 'string',
+  custom_attributes: 'object',
+};
+const REQUIRED: ReadonlyArray<keyof ScheduleDefinition> = ['id', 'gateway', 'gateway_account', 'gateway_key', 'amount', 'currency', 'start_at', 'interval'];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Reads a schedule definition from untrusted JSON (`params.schedule` of the bus call, the CLI's flags):
+ * required fields, JSON types, no unknown field, `model` and `command` spelled as documented, and then
+ * the checks of `validateDefinition` (the first cycle's command validated as a channel's would be).
+ * @throws CommandValidationError naming the field (`schedule.<field>`).
+ */
+export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gateways'>): ScheduleDefinition {
+  if (!isObject(value)) throw new CommandValidationError('schedule', 'must be an object', 'INVALID_PARAMS');
+  for (const key of Object.keys(value)) {
+    if (!(key in DEFINITION_FIELDS)) throw new CommandValidationError(`schedule.${key}`, 'is not a schedule field', 'INVALID_PARAMS');
+  }
+  for (const key of REQUIRED) {
+    if (value[key] === undefined || value[key] === null) throw new CommandValidationError(`schedule.${key}`, 'is required', 'INVALID_PARAMS');
+  }
+  for (const [key, type] of Object.entries(DEFINITION_FIELDS)) {
+    const v = value[key];
+    if (v === undefined) continue;
+    const ok = type === 'string' ? typeof v === 'string' && v.length > 0 : type === 'integer' ? Number.isSafeInteger(v) : isObject(v);
+    if (!ok)
+      throw new CommandValidationError(
+        `schedule.${key}`,
+        type === 'integer' ? 'must be an integer' : `must be a ${type === 'string' ? 'non-empty string' : 'JSON object'}`,
+        'INVALID_PARAMS',
+      );
+  }
+  if (value.model !== undefined && value.model !== 'subscription' && value.model !== 'unscheduled')
+    throw new CommandValidationError('schedule.model', 'must be subscription or unscheduled', 'INVALID_PARAMS');
+  if (!Object.prototype.hasOwnProperty.call(config.gateways, value.gateway as string))
+    throw new CommandValidationError(
+      'schedule.gateway',
+      `names no configured gateway (${Object.keys(config.gateways).join(', ') || 'none'})`,
+      'INVALID_PARAMS',
+    );
+  const interval = value.interval as Record<string, unknown>;
+  for (const key of Object.keys(interval)) {
+    if (key !== 'unit' && key !== 'count') throw new CommandValidationError(`schedule.interval.${key}`, 'is not an interval field', 'INVALID_PARAMS');
+  }
+  const definition = value as unknown as ScheduleDefinition;
+  // Card data: refused in structured fields by the command validator; in free text (custom attributes) a
+  // channel's command would be masked, but a schedule keeps its definition verbatim: refused here too.
+  let masked: string[];
+  try {
+    masked = validateCommandReport({ ...cycleCommand(definition, 1, 0, Date.now()), channel: 'web' }).masked;
+  } catch (err) {
+    if (err instanceof CommandValidationError) throw new CommandValidationError(err.field.replace(/^payment\./, 'schedule.'), err.reason, err.code);
+    throw err;
+  }
+  if (masked.length > 0) throw new CommandValidationError(masked[0].replace(/^payment\./, 'schedule.'), 'holds a card number', 'CARD_DATA_REJECTED');
+  // The rest (id pattern, start_at, interval, max_cycles, command, money fields) as the store checks it.
+  return definition;
+}
+
+/**
+ * Creating, listing and cancelling recurring schedules: what the bus's JSON-RPC methods
+ * (`recurring.rpc_method.*`, answered at once by the intake) and `payment-bridge recurring …` share.
+ * Creation is idempotent by schedule id (the same definition again answers the existing schedule; another
+ * definition under a known id is refused naming `schedule.id`).
+ */
+export class RecurringManagement {
+  constructor(
+    private readonly deps: {
+      config: Config;
+      store: RecurringStore;
+      logger: Logger;
+      now?: () => number;
+    },
+  ) {}
+
+  /** @throws CommandValidationError naming the field at fault. */
+  async create(params: Record<string, unknown>, actor: string): Promise<{ created: boolean; schedule: ScheduleView }> {
+    try {
+      const definition = scheduleDefinitionOf(params.schedule, this.deps.config);
+      const { created, schedule } = await this.deps.store.add(definition, this.deps.now?.() ?? Date.now());
+      managed.inc({ action: 'create', result: created ? 'created' : 'exists' });
+      if (created) {
+        this.deps.logger.info('recurring schedule created', {
+          schedule_id: definition.id,
+          gateway: definition.gateway,
+          gateway_account: definition.gateway_account,
+          amount: definition.amount,
+          currency: definition.currency,
+          start_at: definition.start_at,
+          interval: `${definition.interval.count} ${definition.interval.unit}`,
+          actor,
+        });
+      }
+      return { created, schedule: scheduleView(schedule) };
+    } catch (err) {
+      if (err instanceof CommandValidationError) managed.inc({ action: 'create', result: 'refused' });
+      throw err;
+    }
+  }
+
+  /** Schedules by creation, optionally only those in `params.state`; at most `params.limit` (default 100, at most 1000). */
+  async list(params: Record<string, unknown>): Promise<{ schedules: ScheduleView[] }> {
+    const state = params.state;
+    if (state !== undefined && !(STATES as readonly unknown[]).includes(state)) {
+      managed.inc({ action: 'list', result: 'refused' });
+      throw new CommandValidationError('state', `must be one of ${STATES.join(', ')}`, 'INVALID_PARAMS');
+    }
+    const limit = params.limit ?? 100;
+    if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > 1000) {
+      managed.inc({ action: 'list', result: 'refused' });
+      throw new CommandValidationError('limit', 'must be an integer from 1 to 1000', 'INVALID_PARAMS');
+    }
+    const ids = await this.deps.store.ids(state === undefined ? (limit as number) : 10_000);
+    const schedules: ScheduleView[] = [];
+    for (const id of ids) {
+      const s = await this.deps.store.get(id);
+      if (!s || (state !== undefined && s.state !== state)) continue;
+      schedules.push(scheduleView(s));
+      if (schedules.length >= (limit as number)) break;
+    }
+    managed.inc({ action: 'list', result: 'listed' });
+    return { schedules };
+  }
+
+  /**
+   * Stops a schedule: no further cycle starts (a charge already out still settles and is reported).
+   * Cancelling a schedule that already ended answers it as it stands.
+   * @throws CommandValidationError naming `id` when it names no schedule.
+   */
+  async cancel(params: Record<string, unknown>, actor: string): Promise<{ cancelled: boolean; schedule: ScheduleView }> {
+    const id = params.id;
+    if (typeof id !== 'string' || id.length === 0) {
+      managed.inc({ action: 'cancel', result: 'refused' });
+      throw new CommandValidationError('id', 'must be a schedule id', 'INVALID_PARAMS');
+    }
+    const before = await this.deps.store.get(id);
+    const after = before ? await this.deps.store.cancel(id) : null;
+    if (!before || !after) {
+      managed.inc({ action: 'cancel', result: 'refused' });
+      throw new CommandValidationError('id', 'names no schedule', 'INVALID_PARAMS');
+    }
+    const cancelled = before.state === 'active' && after.state === 'cancelled';
+    managed.inc({ action: 'cancel', result: cancelled ? 'cancelled' : 'exists' });
+    if (cancelled) this.deps.logger.info('recurring schedule cancelled', { schedule_id: id, cycle: after.cycle, actor });
+    return { cancelled, schedule: scheduleView(after) };
+  }
+}

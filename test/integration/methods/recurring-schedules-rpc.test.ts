@@ -1,0 +1,126 @@
+/**
+ * Creating, listing and cancelling recurring schedules: the bus's JSON-RPC methods on the real web process
+ * (signed like commands, answered at once; bad params refused naming the field, with a dead-letter record)
+ * and the operator's `payment-bridge recurring create|list|cancel` on the real Redis.
+ */
+import { PassThrough } from 'node:stream';
+import { Config } from '../../../src/config/config';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { silentLogger } from '../../../src/logging/logger';
+import { openOps } from '../../../src/ops/ops-context';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { RecurringStore } from '../../../src/recurring/recurring-store';
+import { recurringCancel, recurringCreate, recurringList } from '../../../src/cli/recurring-commands';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { sendSignedCommand } from '../../../harness/twins/bus-twin/signed-command-sender';
+import { amqpClient } from '../../support/amqp-helpers';
+import { testConfig } from '../../support/test-config';
+
+jest.setTimeout(60_000);
+
+let config: Config;
+let web: WebProcess;
+let amqp: Awaited<ReturnType<typeof amqpClient>>;
+const tag = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+
+beforeAll(async () => {
+  config = testConfig({
+    gateways: {
+      simulator: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-recurring-rpc-key-0123456789', webhook_secret: 'whsec-rr-0123456789' },
+    },
+  });
+  amqp = await amqpClient(config);
+  web = await startWebProcess(config, silentLogger(), { webhooks: createGatewayClients(config) });
+});
+
+afterAll(async () => {
+  await web?.stop().catch(() => undefined);
+  await amqp?.deleteNamespace().catch(() => undefined);
+  await amqp?.close();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+function call(method: string, params: Record<string, unknown>) {
+  return sendSignedCommand({ url: web.intakeUrl, secret: config.serviceBus.secret, method, params, id: `rpc-${method}` });
+}
+
+function schedule(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id,
+    gateway: 'simulator',
+    gateway_account: 'acme-eu',
+    gateway_key: 'pm_card_visa',
+    amount: 1500,
+    currency: 'EUR',
+    order_id: `SUB-${id}`,
+    start_at: '2030-01-31T09:00:00Z',
+    interval: { unit: 'month', count: 1 },
+    max_cycles: 12,
+    ...extra,
+  };
+}
+
+describe('bus JSON-RPC', () => {
+  const m = () => config.recurring.rpcMethods;
+
+  it('creates a schedule (idempotent by id), lists it and cancels it', async () => {
+    const id = `rpc-${tag}`;
+    const created = await call(m().create, { schedule: schedule(id) });
+    expect(created.status).toBe(200);
+    expect(created.body).toMatchObject({ result: { created: true, schedule: { id, state: 'active', cycle: 1, next_at: '2030-01-31T09:00:00.000Z' } } });
+    // The same definition again: the same schedule, nothing new.
+    expect((await call(m().create, { schedule: schedule(id) })).body).toMatchObject({ result: { created: false, schedule: { id } } });
+    const listed = (await call(m().list, { state: 'active' })).body as { result: { schedules: Array<{ id: string }> } };
+    expect(listed.result.schedules.map((s) => s.id)).toContain(id);
+    expect((await call(m().cancel, { id })).body).toMatchObject({ result: { cancelled: true, schedule: { id, state: 'cancelled' } } });
+    const redis = createRedis(config.redis.url, 'commands');
+    expect(await new RecurringStore(redis, config.redis.keyPrefix).dueIds(Number.MAX_SAFE_INTEGER, 100)).not.toContain(id);
+    redis.disconnect();
+  });
+
+  it.each([
+    ['a non-integer amount', { amount: 15.5 }, 'params.schedule.amount'],
+    ['an unknown gateway', { gateway: 'nope' }, 'params.schedule.gateway'],
+    ['an unknown field', { amount_major: 15 }, 'params.schedule.amount_major'],
+    ['a bad interval', { interval: { unit: 'year', count: 1 } }, 'params.schedule.interval'],
+    ['a card number as the token', { gateway_key: '4111111111111111' }, 'params.schedule.gateway_key'],
+  ])('refuses %s naming the field, with a dead-letter record', async (_what, extra, field) => {
+    await amqp.drainDeadLetters();
+    const answer = await call(m().create, { schedule: schedule(`bad-${tag}`, extra) });
+    expect(answer.body).toMatchObject({ error: { code: -32602, data: { field } } });
+    const letters = await amqp.drainDeadLetters();
+    expect(letters.map((l) => l.properties.headers?.['x-pb-field'])).toContain(field);
+  });
+
+  it('refuses another definition under a known id, and a cancel of an unknown id, naming the field', async () => {
+    const id = `twice-${tag}`;
+    await call(m().create, { schedule: schedule(id) });
+    expect((await call(m().create, { schedule: schedule(id, { amount: 9999 }) })).body).toMatchObject({ error: { data: { field: 'params.schedule.id' } } });
+    expect((await call(m().cancel, { id: `missing-${tag}` })).body).toMatchObject({ error: { data: { field: 'params.id' } } });
+  });
+});
+
+describe('payment-bridge recurring', () => {
+  it('create, list and cancel from the CLI, with the interval in words; a bad flag names the field (exit 2)', async () => {
+    const redis = createRedis(config.redis.url, 'commands');
+    const ctx = openOps(config, silentLogger(), { service: 'ops', redis, auditStream: new PassThrough() });
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const io = { out, err, actor: 'test-operator' };
+    const read = (s: PassThrough) => String(s.read() ?? '');
+    const id = `cli-${tag}`;
+    const base = { id, gateway: 'simulator', merchant: 'acme-eu', token: 'pm_card_visa', amount: '990', currency: 'EUR', start: 'now', every: '2 weeks' };
+    expect(await recurringCreate(ctx, io, { ...base, json: true })).toBe(0);
+    expect(JSON.parse(read(out))).toMatchObject({ created: true, schedule: { id, definition: { interval: { unit: 'week', count: 2 }, amount: 990 } } });
+    expect(await recurringList(ctx, io, { json: true })).toBe(0);
+    expect((JSON.parse(read(out)) as { schedules: Array<{ id: string }> }).schedules.map((s) => s.id)).toContain(id);
+    expect(await recurringCancel(ctx, io, { id })).toBe(0);
+    expect(read(out)).toMatch(/^cancelled: /);
+    expect(await recurringCancel(ctx, io, { id })).toBe(1);
+    expect(await recurringCreate(ctx, io, { ...base, id: `cli2-${tag}`, amount: '9.90' })).toBe(2);
+    expect(read(err)).toContain('schedule.amount');
+    await ctx.close();
+    redis.disconnect();
+  });
+});
