@@ -5,6 +5,7 @@ import { reconciliationScene } from './reconciliation';
 import { recurringDunningScene } from './recurring-dunning';
 import { routingFailoverScene } from './routing-failover';
 import { DemoScene } from './scene';
+import { splitTenderScene } from './split-tender';
 import { unresolvedSettledLaterScene } from './unresolved-settled-later';
 
 /** The scenes the demo plays after its main workload, in order. Add one line per scene. */
@@ -16,4 +17,5 @@ export const DEMO_SCENES: readonly DemoScene[] = [
   recurringDunningScene,
   reconciliationScene,
   limitsScene,
+  splitTenderScene,
 ];
