@@ -21,6 +21,8 @@ export const paymentMethodSchema = {
     // Apple Pay tokens run to a few KiB; an Adyen encrypted card JWE to about 1 KiB.
     token: text(16384),
     store: { type: 'boolean' },
+    // A one-time gift card's encrypted PIN (Adyen's client-side encryption; the encrypted number is `token`).
+    encrypted_security_code: text(16384),
     return_url: { type: 'string', maxLength: 1024, pattern: '^https://[^\\s]+$' },
     shopper: {
       type: 'object',

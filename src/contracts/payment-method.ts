@@ -20,7 +20,7 @@ import { Payment } from './payment-command';
  * - `crypto`: stablecoin payment (Stripe's `crypto` payment method type; the customer pays in a wallet
  *   on Stripe's page, a redirect).
  */
-export const METHOD_TYPES = ['stored_card', 'card', 'apple_pay', 'google_pay', 'klarna', 'crypto'] as const;
+export const METHOD_TYPES = ['stored_card', 'card', 'apple_pay', 'google_pay', 'klarna', 'crypto', 'gift_card'] as const;
 export type MethodType = (typeof METHOD_TYPES)[number];
 
 /** Who pays, as BNPL needs it (Klarna wants an e-mail, a country and a name). No card data. */
@@ -59,6 +59,12 @@ export interface PaymentMethodSpec {
    * Only where the gateway's configuration allows it (`gateways.<name>.store_payment_methods`).
    */
   store?: boolean;
+  /**
+   * `gift_card` (a one-time gift card from Adyen's client-side gift card component): the encrypted security
+   * code (PIN), `encryptedSecurityCode`; the encrypted card number is `token`. Never a PIN in clear; never
+   * echoed on events.
+   */
+  encrypted_security_code?: string;
   /** Where the customer comes back after a redirect or a 3-D Secure challenge (https). */
   return_url?: string;
   shopper?: Shopper;
@@ -95,8 +101,9 @@ export const REDIRECT_METHODS: ReadonlySet<MethodType> = new Set(['klarna', 'cry
 /** Event/log copy of a payment: the one-time token is the PSP's and stays in the ledger only. */
 export function withoutMethodToken(payment: Payment): Payment {
   const method = payment.payment_method;
-  if (!method || method.token === undefined) return payment;
+  if (!method || (method.token === undefined && method.encrypted_security_code === undefined)) return payment;
   const copy: PaymentMethodSpec = { ...method };
   delete copy.token;
+  delete copy.encrypted_security_code;
   return { ...payment, payment_method: copy };
 }

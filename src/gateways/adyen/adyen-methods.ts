@@ -5,6 +5,7 @@ import { MethodType, methodTypeOf, wantsStoredToken } from '../../contracts/paym
 import { assertNever } from '../assert-never';
 import { CustomerAction, ActionKind } from '../customer-action';
 import { toAdyenAmount } from './adyen-amount';
+import { GIFT_CARD_METHOD } from '../../contracts/stored-value';
 import { formatStoredToken, parseStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
 
 type Json = Record<string, unknown>;
@@ -56,9 +57,29 @@ function oneTimeMethod(type: Exclude<MethodType, 'stored_card'>, payment: Paymen
     }
     case 'crypto':
       throw new CommandValidationError('payment.payment_method.type', 'Adyen documents no digital-currency payment method (use Stripe)');
+    case 'gift_card':
+      // Adyen Web's gift card component: the number and PIN each encrypted client-side, never in clear.
+      return {
+        type: 'giftcard',
+        brand: giftCardBrand(payment),
+        encryptedCardNumber: requiredToken(payment, 'the encrypted gift card number (encryptedCardNumber) from Adyen Web'),
+        ...(payment.payment_method?.encrypted_security_code ? { encryptedSecurityCode: payment.payment_method.encrypted_security_code } : {}),
+      };
     default:
       return assertNever(type, 'method type');
   }
+}
+
+/** The gift card's brand as Adyen names it (`givex`, `svs`, `valuelink`, an Intersolve type…): `method_details.submethod`. */
+function giftCardBrand(payment: Payment): string {
+  const brand = payment.method_details?.submethod;
+  if (!brand) throw new CommandValidationError('payment.method_details.submethod', 'is required for a gift card: the brand Adyen names it by (givex, svs, …)');
+  return brand;
+}
+
+/** Whether the payment redeems a gift card (`method_details.method: giftcard`). */
+export function isGiftCardPayment(payment: Payment): boolean {
+  return payment.method_details?.method === GIFT_CARD_METHOD || payment.payment_method?.type === 'gift_card';
 }
 
 /**
@@ -125,8 +146,12 @@ export function adyenMethodFields(
   if (type === 'stored_card') {
     if (wantsStoredToken(payment)) throw new CommandValidationError('payment.payment_method.store', 'the method is stored already (stored_card)');
     const token = parseStoredToken(storedKey, payment, gateway.name);
+    // A gift card Adyen tokenized (`<shopperReference>:<storedPaymentMethodId>`): Checkout's giftcard method.
+    const giftCard = isGiftCardPayment(payment);
     return {
-      paymentMethod: { type: 'scheme', storedPaymentMethodId: token.storedPaymentMethodId },
+      paymentMethod: giftCard
+        ? { type: 'giftcard', brand: giftCardBrand(payment), storedPaymentMethodId: token.storedPaymentMethodId }
+        : { type: 'scheme', storedPaymentMethodId: token.storedPaymentMethodId },
       shopperReference: token.shopperReference,
       shopperInteraction: 'ContAuth',
       recurringProcessingModel: recurringModel(payment),

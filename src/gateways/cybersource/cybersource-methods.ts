@@ -71,6 +71,7 @@ export function cybersourceMethodFields(
     case 'google_pay':
     case 'klarna':
     case 'crypto':
+    case 'gift_card':
       throw new CommandValidationError('payment.payment_method.type', `${type} is not offered through Cybersource here (use Stripe or Adyen)`);
     default:
       return assertNever(type, 'method type');

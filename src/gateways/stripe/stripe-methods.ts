@@ -92,6 +92,8 @@ export function stripeMethodFields(payment: Payment, gateway: StripeMethodGatewa
       fields.customer = customer;
       fields.return_url = returnUrl;
       break;
+    case 'gift_card':
+      throw new CommandValidationError('payment.payment_method.type', 'Stripe carries no gift cards (use Adyen or the simulator)');
     default:
       return assertNever(type, 'method type');
   }
