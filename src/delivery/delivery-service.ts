@@ -315,6 +315,7 @@ export class DeliveryService {
     const resolved = await resolveOperationContext(op, this.deps.ledger, {
       checkAmounts: op.state === 'RECEIVED' && op.attempts === 0,
       gateways: this.gatewayNames,
+      singleCapture: (gateway) => this.deps.config.gateways[gateway]?.type === 'stripe',
     });
     if ('wait' in resolved) return { wait: { kind: 'wait', reason: resolved.wait, delayMs: this.deps.config.delivery.backoffBaseMs } };
     return resolved;

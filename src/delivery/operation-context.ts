@@ -23,6 +23,8 @@ export const AUTHORIZATION_REFUSALS = {
   capture: 'amount_exceeds_authorized',
   /** A refund above the captured amount not yet refunded. */
   refund: 'amount_exceeds_captured',
+  /** A second capture of an authorization its PSP captures once only (Stripe without multicapture: Klarna, and cards as we send them). */
+  singleCapture: 'capture_already_made',
 } as const;
 
 /** Why a command cannot be carried against its authorization: reason, the field at fault, details to log. */
@@ -54,6 +56,13 @@ export interface ResolveOptions {
    * authorization at another gateway than the one the command names. Default none (the command's gateway only).
    */
   gateways?: readonly string[];
+  /**
+   * Whether the authorizations a gateway holds take one capture only (with `checkAmounts`): Stripe captures a
+   * PaymentIntent once (`amount_to_capture` may be less; Stripe releases the rest), multicapture being a
+   * card-only option we do not request. A second capture is then refused naming `payment.gateway_key`
+   * rather than sent to be declined. Default: none (every gateway takes several partial captures).
+   */
+  singleCapture?: (gateway: string) => boolean;
 }
 
 /**
@@ -86,7 +95,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   } else {
     auth = await ledger.get(key);
   }
-  if (!auth) return checkedByReference(op, ledger, context, amounts, options.gateways ?? []);
+  if (!auth) return checkedByReference(op, ledger, context, amounts, options.gateways ?? [], options.singleCapture);
   if (!AUTHORIZING.has(auth.command)) return { context };
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return refused;
@@ -95,7 +104,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const psp = auth.newGatewayKey ?? auth.gatewayReference;
       if (!psp) return { fail: 'AUTHORIZATION_REFERENCE_MISSING' };
       // Only authorizations whose dependents were all registered (created with a digest) can be summed.
-      const over = amounts && auth.digest !== undefined ? amountRefusal(op, auth, dependents) : null;
+      const over = amounts && auth.digest !== undefined ? amountRefusal(op, auth, dependents, options.singleCapture?.(gatewayOf(auth)) === true) : null;
       if (over) return over;
       // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
       // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
@@ -131,6 +140,7 @@ async function checkedByReference(
   context: OperationContext,
   amounts: boolean,
   gateways: readonly string[],
+  singleCapture?: (gateway: string) => boolean,
 ): Promise<ContextResolution> {
   const reference = op.payment.gateway_key;
   const named = gatewayOf(op);
@@ -165,7 +175,7 @@ async function checkedByReference(
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return via(refused);
   if (amounts && found.authorization && auth.state === 'SUCCEEDED' && auth.digest !== undefined) {
-    const over = amountRefusal(op, auth, found.dependents);
+    const over = amountRefusal(op, auth, found.dependents, singleCapture?.(holder) === true);
     if (over) return via(over);
   }
   if (holder === context.payment.gateway) return { context };
@@ -215,7 +225,28 @@ export function currencyRefusal(op: OperationRecord, auth: OperationRecord): Con
  * already, the PSP decides), or a refund above what was captured (a sale's amount, else the successful
  * captures) less successful refunds. Amounts are the PSP-confirmed ones where it said. Pure.
  */
-export function amountRefusal(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): ContextRefusal | null {
+export function amountRefusal(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  /** The authorization's PSP captures it once only: any other capture not failed refuses this one. */
+  singleCapture = false,
+): ContextRefusal | null {
+  if (singleCapture && op.command === 'capture' && auth.command !== 'sale') {
+    const other = dependents.find((d) => d.command === 'capture' && d.id !== op.id && d.state !== 'FAILED');
+    if (other) {
+      return {
+        fail: AUTHORIZATION_REFUSALS.singleCapture,
+        field: 'payment.gateway_key',
+        detail: {
+          authorization_id: auth.id,
+          capture_operation_id: other.id,
+          capture_state: other.state,
+          method: auth.payment.payment_method?.type ?? 'stored_card',
+        },
+      };
+    }
+  }
   const authorized = fxLockOf(auth) ? auth.payment.amount : (auth.confirmedAmount ?? auth.payment.amount);
   const sum = (command: CommandType) => dependents.filter((d) => d.command === command && d.state === 'SUCCEEDED').reduce((total, d) => total + d.amount, 0);
   const captured = sum('capture');

@@ -25,3 +25,29 @@ describe('amountRefusal: a refund against what was captured', () => {
     expect(amountRefusal(op('refund', 3000), auth, [])).toBeNull();
   });
 });
+
+describe('amountRefusal: a PSP that captures an authorization once only (Stripe: Klarna, and cards without multicapture)', () => {
+  const klarna = () =>
+    op('authorize', 5000, {
+      state: 'SUCCEEDED',
+      payment: { ...channelCommand('authorize', {}, { amount: 5000 }).payment, payment_method: { type: 'klarna' } },
+    });
+
+  it('refuses a second capture (the first shipment captured or still under way) naming payment.gateway_key', () => {
+    const first: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 2000 }];
+    expect(amountRefusal(op('capture', 1000), klarna(), first, true)).toMatchObject({
+      fail: 'capture_already_made',
+      field: 'payment.gateway_key',
+      detail: { capture_operation_id: 'cap-1', method: 'klarna' },
+    });
+    expect(amountRefusal(op('capture', 1000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'SENT', amount: 2000 }], true)).toMatchObject({
+      fail: 'capture_already_made',
+    });
+  });
+
+  it('lets one partial capture through, and a new one after the first failed; a gateway with multicapture takes several', () => {
+    expect(amountRefusal(op('capture', 2000), klarna(), [], true)).toBeNull();
+    expect(amountRefusal(op('capture', 2000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'FAILED', amount: 2000 }], true)).toBeNull();
+    expect(amountRefusal(op('capture', 1000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 2000 }], false)).toBeNull();
+  });
+});
