@@ -237,6 +237,15 @@ export const configSchema = {
     'backpressure.depth_cache_ms': { ...positiveInt, default: 500 },
     'backpressure.priority_lane': { type: 'boolean', default: true },
 
+    // Adaptive in-flight: commands a worker works on at once follow PSP latency and memory (src/admission/inflight-controller.ts).
+    'inflight.adaptive': { type: 'boolean', default: true },
+    'inflight.min': { ...positiveInt, default: 16 },
+    'inflight.max': { type: 'integer', minimum: 1, maximum: 65535, default: 512 },
+    'inflight.initial': { ...positiveInt, default: 64 },
+    'inflight.memory_budget_mib': { ...positiveInt, default: 136 },
+    'inflight.lag_limit_ms': { ...positiveInt, default: 100 },
+    'inflight.interval_ms': { type: 'integer', minimum: 100, default: 500 },
+
     // Orchestration limits: caps, risk rules, currency conversion (src/config/limits-config.ts).
     ...limitsConfigSchema,
 

@@ -207,6 +207,8 @@ export interface Config {
   readonly console: ConsoleConfig;
   readonly rateLimits: RateLimitsConfig;
   readonly backpressure: BackpressureConfig;
+  /** Adaptive in-flight work of the worker's command consumer (`inflight.*`). */
+  readonly inflight: InflightConfig;
   /** Channel credentials, validation profiles, card data in free text, dead-letter triage (`channels.*`). */
   readonly channels: ChannelsConfig;
   /** Orchestration limits: transaction caps (`caps.*`), risk rules (`risk.*`), currency conversion (`fx.*`). */
@@ -431,6 +433,30 @@ export interface RateLimitsConfig {
  * refuses new authorizations (validate, revalidate; authorize, sale, tokenize) with 503 and Retry-After,
  * while captures, cancels and refunds are still accepted and ride the priority lane past the backlog.
  */
+/**
+ * Adaptive in-flight (`inflight.*`): how many commands of the commands queue a worker works on at once
+ * follows PSP latency and the process's memory (src/admission/inflight-controller.ts) instead of the fixed
+ * `amqp.prefetch`. The broker's prefetch of the commands queue is then `max`; messages beyond the current
+ * limit wait, unacked, in the worker (a few hundred bytes each) until a slot frees. The priority lane keeps
+ * `amqp.prefetch` and is never held by the limit.
+ */
+export interface InflightConfig {
+  /** Whether the limit adapts. false: `amqp.prefetch` bounds the work in flight, as before. Default true. */
+  readonly adaptive: boolean;
+  /** Lowest limit, commands per worker. Default 16. */
+  readonly min: number;
+  /** Highest limit, commands per worker; also the commands queue's prefetch. Default 512. */
+  readonly max: number;
+  /** Limit at start, commands per worker. Default 64. */
+  readonly initial: number;
+  /** Resident memory above which the limit, when in use, is cut (from 95 % of it, it stops growing), MiB. Default 136 (the 150 MB target is 143 MiB; the cut reacts within an interval). */
+  readonly memoryBudgetMib: number;
+  /** Event-loop delay (99th percentile of an interval) above which the limit is cut (above half, it holds), milliseconds. Default 100. */
+  readonly lagLimitMs: number;
+  /** How often the limit is reconsidered, milliseconds. Default 500. */
+  readonly intervalMs: number;
+}
+
 export interface BackpressureConfig {
   /** Commands queue depth (messages ready) above which new authorizations are refused; 0 = never. Default 20000. */
   readonly maxBacklog: number;

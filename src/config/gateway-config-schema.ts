@@ -17,7 +17,7 @@ function entrySchema(definition: GatewayDefinition): Record<string, unknown> {
     type: { const: definition.type },
     base_url: httpUrl,
     timeout_ms: { ...positiveInt, default: 10000 },
-    max_sockets: { ...positiveInt, default: 256 },
+    max_sockets: { ...positiveInt, default: 512 },
     // Connection establishment (TCP + TLS), separate from and shorter than the call's timeout_ms.
     connect_timeout_ms: { ...positiveInt, default: 2000 },
     // Keep-alive connections opened at start and kept open (0: none), and how often they are topped up.

@@ -316,6 +316,15 @@ function toConfig(p: Params): Config {
       depthCacheMs: num(p, 'backpressure.depth_cache_ms'),
       priorityLane: p['backpressure.priority_lane'] as boolean,
     },
+    inflight: {
+      adaptive: p['inflight.adaptive'] as boolean,
+      min: num(p, 'inflight.min'),
+      max: num(p, 'inflight.max'),
+      initial: num(p, 'inflight.initial'),
+      memoryBudgetMib: num(p, 'inflight.memory_budget_mib'),
+      lagLimitMs: num(p, 'inflight.lag_limit_ms'),
+      intervalMs: num(p, 'inflight.interval_ms'),
+    },
     channels: toChannelsConfig(p),
     limits: toLimitsConfig(p),
     retention: {

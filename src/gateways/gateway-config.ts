@@ -15,7 +15,7 @@ export interface GatewayBaseConfig {
   readonly baseUrl: string;
   /** Per-call timeout, milliseconds. Default 10000. */
   readonly timeoutMs: number;
-  /** Keep-alive pool size per gateway. Default 256. */
+  /** Keep-alive pool size per gateway (at most this many calls at once; sized for `inflight.max`). Default 512. */
   readonly maxSockets: number;
   /**
    * `connect_timeout_ms`: how long establishing a new connection (TCP connect, then the TLS handshake) may

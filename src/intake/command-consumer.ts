@@ -34,6 +34,7 @@ import { ChannelKeyring, ChannelAuthRefusal, routingChannel } from '../channels/
 import { LogThrottle } from '../logging/log-throttle';
 import { isSplitTender, isSplitTenderRefund } from '../contracts/split-tender-command';
 import type { SplitTenderIntake } from '../split-tender/split-tender-service';
+import { InflightGate } from '../admission/inflight-gate';
 
 /** What the consumer did with one message. Every message ends in exactly one of these. */
 export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued' | 'demoted';
@@ -78,6 +79,12 @@ export interface CommandConsumerDeps {
    * such a command is dead-lettered: it is never carried as a plain card payment of the whole amount.
    */
   splitTender?: SplitTenderIntake;
+  /**
+   * The adaptive in-flight gate of the commands queue (`inflight.adaptive`): the queue's prefetch is then
+   * `inflight.max` and at most `gate.limit` of its messages are worked on at once, the others wait unacked
+   * in arrival order. The priority lane is never gated. Without it `amqp.prefetch` bounds the work.
+   */
+  inflight?: InflightGate;
 }
 
 /** `pb_commands_held_by_rate_limit`: messages a consumer is holding until a rate-limit token is free. */
@@ -177,13 +184,21 @@ export class CommandConsumer {
       const channel = await model.createChannel();
       channel.on('error', (err: Error) => this.deps.logger.warn('consumer channel error', { error: err.message, queue }));
       if (i === 0) await declareTopology(channel, config.amqp, { priorityLane });
-      await channel.prefetch(config.amqp.prefetch);
-      const acks = new AckBatcher(channel);
       const priority = i === 1;
+      const gate = priority ? undefined : this.deps.inflight;
+      await channel.prefetch(gate ? config.inflight.max : config.amqp.prefetch);
+      const acks = new AckBatcher(channel);
       const { consumerTag } = await channel.consume(queue, (msg) => {
         if (!msg) return; // consumer cancelled by the broker; `ready` resubscribes after reconnect
         acks.track(msg);
-        const work = this.handle(channel, acks, msg, priority).finally(() => this.inFlight.delete(work));
+        const work = (
+          gate
+            ? gate.run(
+                () => this.handle(channel, acks, msg, priority),
+                () => this.giveBack(channel, acks, msg),
+              )
+            : this.handle(channel, acks, msg, priority)
+        ).finally(() => this.inFlight.delete(work));
         this.inFlight.add(work);
       });
       lanes.push({ channel, consumerTag });
@@ -198,6 +213,8 @@ export class CommandConsumer {
     this.deps.connection.off('ready', this.onReady);
     const lanes = this.lanes;
     await Promise.all(lanes.map((lane) => lane.channel.cancel(lane.consumerTag).catch(() => undefined)));
+    // Messages still waiting for an in-flight slot were never started: back to the broker at once.
+    this.deps.inflight?.cancelWaiting();
     await Promise.allSettled([...this.inFlight]);
     // Let the ack batcher's pending flush (queued with setImmediate) go out before the channel closes.
     await new Promise((resolve) => setImmediate(resolve));
@@ -222,6 +239,17 @@ export class CommandConsumer {
       acks.forget(msg);
     }
     this.count(decision);
+  }
+
+  /** A message never started (stopping while it waited for a slot): requeued for another consumer. */
+  private giveBack(channel: Channel, acks: AckBatcher, msg: ConsumeMessage): void {
+    try {
+      channel.nack(msg, false, true);
+    } catch {
+      // channel already closed: the broker redelivers unacked messages anyway
+    }
+    acks.forget(msg);
+    this.count('requeued');
   }
 
   private count(decision: ConsumeDecision): void {

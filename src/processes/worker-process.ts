@@ -43,6 +43,7 @@ import { breakersCheck, configurationCheck, eventLagCheck, redisCheck, startedCh
 import { scrapeSnapshot } from './scrape-snapshot';
 import { RateLimiter } from '../admission/rate-limiter';
 import { SplitTenderService } from '../split-tender/split-tender-service';
+import { InflightGovernor } from '../admission/inflight-governor';
 
 export interface WorkerProcessOptions {
   /** Configured gateways, by the name commands use in `payment.gateway`. */
@@ -74,6 +75,8 @@ export interface WorkerProcess {
   redis: Redis;
   /** The monitoring server, when a port is configured. */
   monitoring: WebServer | null;
+  /** The adaptive in-flight governor of the commands queue; null when `inflight.adaptive` is false. */
+  inflight: InflightGovernor | null;
   stop(): Promise<void>;
 }
 
@@ -171,7 +174,21 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const rateLimiter = new RateLimiter({ config, redis: fastRedis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens });
   // Split tender orders (gift card plus card): started by the consumer, advanced by a sweep in every worker.
   const splitTender = new SplitTenderService({ config, ledger, redis, deliveryQueue, emit: (event) => recorder.emit(event), logger });
-  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, inline, recorder, rateLimiter, splitTender });
+  // Adaptive in-flight: the commands in flight follow PSP latency and memory (inflight.*), not a fixed prefetch.
+  const governor = config.inflight.adaptive ? new InflightGovernor(config.inflight, logger) : null;
+  const consumer = new CommandConsumer({
+    config,
+    connection,
+    ledger,
+    deliveryQueue,
+    deadLetters,
+    logger,
+    inline,
+    recorder,
+    rateLimiter,
+    splitTender,
+    inflight: governor?.gate,
+  });
   consumerRef = consumer;
   deliveryRef = delivery;
   const outcomesQueue = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
@@ -194,6 +211,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   // Not awaited: a PSP that is down must not hold the worker's start (its failure is logged).
   const warmClients = [...options.routes.values()].map((r) => r.client).filter((c): c is GatewayClient => c instanceof GatewayClient);
   for (const client of warmClients) void client.startKeepWarm();
+  governor?.start();
   await consumer.start();
   await brokerDeadLetters.start();
   splitTender.startSweep();
@@ -213,7 +231,12 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   }
   options.signal?.removeEventListener('abort', abandonBroker);
   started = true;
-  logger.info('worker started', { queue: config.amqp.commandsQueue, prefetch: config.amqp.prefetch, gateways: [...options.routes.keys()] });
+  logger.info('worker started', {
+    queue: config.amqp.commandsQueue,
+    prefetch: governor ? config.inflight.max : config.amqp.prefetch,
+    inflight: governor ? { adaptive: true, limit: governor.gate.limit, min: config.inflight.min, max: config.inflight.max } : { adaptive: false },
+    gateways: [...options.routes.keys()],
+  });
   return {
     consumer,
     ledger,
@@ -229,6 +252,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     lifecycle,
     redis,
     monitoring,
+    inflight: governor,
     stop: async () => {
       started = false;
       dependencies.stop();
@@ -238,6 +262,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       await polling;
       for (const client of warmClients) client.stopKeepWarm();
       splitTender.stopSweep();
+      governor?.stop();
       await consumer.stop();
       await brokerDeadLetters.stop();
       await Promise.all(workers.map((w) => w.close()));

@@ -91,6 +91,8 @@ describe('the priority lane', () => {
   it('a backlog of 300 authorizations does not delay a capture sent after them: it is terminal while most of the backlog still waits', async () => {
     const config = testConfig({
       'amqp.prefetch': 4,
+      // A fixed window of 4 keeps the backlog waiting long enough to be overtaken (adaptive in-flight would drain it).
+      'inflight.adaptive': false,
       gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, timeout_ms: 5000 } },
     });
     const client = await amqpClient(config);

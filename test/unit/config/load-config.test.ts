@@ -252,7 +252,7 @@ describe('buildConfig', () => {
       reportPassword: '',
       reportBaseUrl: '',
       timeoutMs: 10000,
-      maxSockets: 256,
+      maxSockets: 512,
       connectTimeoutMs: 2000,
       warmSockets: 16,
       keepWarmIntervalMs: 30000,

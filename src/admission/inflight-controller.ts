@@ -1,0 +1,150 @@
+/**
+ * How many commands a worker works on at once, following PSP latency and the worker's memory instead of
+ * a fixed AMQP prefetch. Pure: it is handed one {@link InflightSample} per interval and answers the next
+ * limit; the governor (`inflight-governor.ts`) measures and applies.
+ *
+ * Why it works: by Little's law the commands in flight a worker needs are its completion rate times the
+ * time each command takes, so at 250 ms per PSP call 1,000 commands/s need ~250 in flight, at 20 ms only
+ * 20. The controller does not need the target rate: while there is more work than slots (saturated) and
+ * nothing says stop, it grows (multiplicatively up to the level of the last cut, additively above it, AIMD); it cuts
+ * multiplicatively when the process's memory is over its budget or its event loop lags (more in flight
+ * would only queue on the CPU), holds while the command time has jumped above its recent level (a PSP
+ * that slows under load is not pushed harder until the new level is the usual one), and when demand is
+ * well below the limit it eases the limit down towards twice what is used (Little's estimate; never
+ * below the start value), so a
+ * sudden backlog does not start hundreds of commands at once on a limit that was never tested.
+ */
+
+/** What one interval looked like. */
+export interface InflightSample {
+  /** Commands that finished in the interval. */
+  completed: number;
+  /** Mean time a finished command held its slot, milliseconds (PSP call included); NaN when none finished. */
+  meanLatencyMs: number;
+  /** Highest number of commands in flight at any moment of the interval. */
+  peakInFlight: number;
+  /** Messages waiting for a slot at the end of the interval (work beyond the limit). */
+  waiting: number;
+  /** Resident set size of the process now, bytes. */
+  rssBytes: number;
+  /** Event-loop delay of the interval (99th percentile), milliseconds. */
+  eventLoopLagMs: number;
+  /** Length of the interval, milliseconds. */
+  intervalMs: number;
+}
+
+/** Bounds and thresholds; see `inflight.*` in `parameters.yml.dist`. */
+export interface InflightSettings {
+  /** Lowest limit, commands. */
+  min: number;
+  /** Highest limit, commands. */
+  max: number;
+  /** Limit at start, commands (clamped to min..max). */
+  initial: number;
+  /** RSS above which the limit is cut (when it is in use), bytes; at 95 % of it the limit stops growing. */
+  memoryBudgetBytes: number;
+  /** Event-loop delay (p99) above which the limit is cut, milliseconds; above half of it, it stops growing. */
+  lagLimitMs: number;
+}
+
+/** Why the limit moved (or did not): bounded values, the label of `pb_worker_inflight_adjustments_total`. */
+export type InflightReason = 'grow' | 'memory' | 'lag' | 'latency_rise' | 'memory_near' | 'lag_near' | 'ease' | 'steady';
+
+export interface InflightDecision {
+  limit: number;
+  previous: number;
+  reason: InflightReason;
+  /** Little's law: completion rate × mean command time = commands actually in flight on average. */
+  littleEstimate: number;
+  /** The recent level of the command time the latency check compares with, milliseconds (NaN until known). */
+  baselineLatencyMs: number;
+}
+
+/** Share of the limit in use (peak) from which a cut for memory or lag applies. */
+const IN_USE_SHARE = 0.5;
+/** Share of the memory budget from which the limit stops growing. */
+const NEAR_SHARE = 0.95;
+/** Multiplicative cut on memory pressure. */
+const MEMORY_CUT = 0.75;
+/** Multiplicative cut on event-loop lag. */
+const LAG_CUT = 0.8;
+/** Growth per interval below the last cut's level (slow start; up to it, as TCP's ssthresh). */
+const SLOW_START = 1.5;
+/** Additive growth per interval after the first cut, as a share of the limit (at least 1). */
+const ADDITIVE_SHARE = 0.1;
+/** A command time this far above its recent level holds growth. */
+const LATENCY_RISE = 1.5;
+/** Weight of a new interval in the recent command time. */
+const BASELINE_WEIGHT = 0.2;
+/** Below this share of the limit in use, the limit eases down. */
+const EASE_BELOW = 0.5;
+/** Easing never cuts more than this share per interval. */
+const EASE_MAX_CUT = 0.2;
+
+export class InflightController {
+  private current: number;
+  /** As TCP's ssthresh: growth is multiplicative below it, additive above; set by each cut. */
+  private threshold: number;
+  private baseline = Number.NaN;
+
+  constructor(private readonly settings: InflightSettings) {
+    if (settings.min < 1 || settings.max < settings.min) throw new Error('inflight limits need 1 <= min <= max');
+    this.current = clamp(settings.initial, settings.min, settings.max);
+    this.threshold = settings.max;
+  }
+
+  /** The limit now, commands. */
+  get limit(): number {
+    return this.current;
+  }
+
+  /** Takes one interval's sample, returns the decision (the new limit and why). */
+  next(sample: InflightSample): InflightDecision {
+    const { min, max, memoryBudgetBytes, lagLimitMs } = this.settings;
+    const previous = this.current;
+    const hasLatency = sample.completed > 0 && Number.isFinite(sample.meanLatencyMs);
+    const littleEstimate = hasLatency ? (sample.completed / (sample.intervalMs / 1000)) * (sample.meanLatencyMs / 1000) : 0;
+    const baselineBefore = this.baseline;
+    if (hasLatency) {
+      this.baseline = Number.isNaN(this.baseline) ? sample.meanLatencyMs : this.baseline + BASELINE_WEIGHT * (sample.meanLatencyMs - this.baseline);
+    }
+    const saturated = sample.waiting > 0 || sample.peakInFlight >= previous;
+    // A cut only helps when the limit is what fills memory or the CPU: an idle worker whose RSS is high
+    // (V8 returns pages lazily) keeps its limit and only stops growing.
+    const inUse = sample.peakInFlight >= previous * IN_USE_SHARE;
+    let reason: InflightReason;
+    let next = previous;
+    if (sample.rssBytes > memoryBudgetBytes && inUse) {
+      reason = 'memory';
+      next = Math.floor(previous * MEMORY_CUT);
+      this.threshold = next;
+    } else if (sample.eventLoopLagMs > lagLimitMs && inUse) {
+      reason = 'lag';
+      next = Math.floor(previous * LAG_CUT);
+      this.threshold = next;
+    } else if (sample.rssBytes > memoryBudgetBytes * NEAR_SHARE) {
+      reason = 'memory_near';
+    } else if (saturated) {
+      if (sample.eventLoopLagMs > lagLimitMs / 2) reason = 'lag_near';
+      else if (hasLatency && Number.isFinite(baselineBefore) && sample.meanLatencyMs > baselineBefore * LATENCY_RISE) reason = 'latency_rise';
+      else {
+        reason = 'grow';
+        const additive = previous + Math.max(1, Math.ceil(previous * ADDITIVE_SHARE));
+        next = previous < this.threshold ? Math.max(additive, Math.min(this.threshold, Math.ceil(previous * SLOW_START))) : additive;
+      }
+    } else if (sample.peakInFlight < previous * EASE_BELOW) {
+      reason = 'ease';
+      const wanted = Math.max(Math.ceil(2 * littleEstimate), 2 * sample.peakInFlight);
+      // Never below the start value: a backlog after an idle spell starts where a fresh worker would.
+      next = Math.min(previous, Math.max(wanted, Math.floor(previous * (1 - EASE_MAX_CUT)), this.settings.initial));
+    } else {
+      reason = 'steady';
+    }
+    this.current = clamp(next, min, max);
+    return { limit: this.current, previous, reason, littleEstimate, baselineLatencyMs: this.baseline };
+  }
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, Math.round(value)));
+}

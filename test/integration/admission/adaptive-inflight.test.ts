@@ -1,0 +1,105 @@
+/**
+ * Adaptive in-flight on a real worker (RabbitMQ, Redis, the PSP simulator over loopback HTTP): with slow
+ * PSP answers and a backlog the limit grows past its start value, so more commands are in flight than a
+ * fixed prefetch of that size would allow; over a memory budget it is cut to its minimum.
+ */
+import { Config } from '../../../src/config/config';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { amqpClient } from '../../support/amqp-helpers';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+jest.setTimeout(120_000);
+
+const API_KEY = 'sim-adaptive-inflight-key-0123456789';
+
+let sim: PspSimulator;
+const configs: Config[] = [];
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  // As slow as a real PSP: every answer after 300 ms.
+  sim = await startPspSimulator({ apiKey: API_KEY, faults: { latencyMs: { min: 300, max: 300 } } });
+});
+
+afterAll(async () => {
+  for (const w of workers) await w.stop().catch(() => undefined);
+  await sim.stop();
+  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+});
+
+function config(inflight: Record<string, unknown>): Config {
+  const c = testConfig({
+    'inflight.interval_ms': 200,
+    // The machine is shared and loaded: event-loop delay must not decide these tests.
+    'inflight.lag_limit_ms': 5000,
+    ...inflight,
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, timeout_ms: 10_000, warm_sockets: 0 } },
+  });
+  configs.push(c);
+  return c;
+}
+
+async function worker(c: Config, logger = captureLogger('info').logger): Promise<WorkerProcess> {
+  const w = await startWorkerProcess(c, logger, { routes: createGatewayClients(c), notifier: { notify: async () => undefined } });
+  workers.push(w);
+  return w;
+}
+
+async function backlog(c: Config, count: number): Promise<void> {
+  const client = await amqpClient(c);
+  try {
+    const publishes: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) publishes.push(client.publish('web.payment.authorize', channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' })));
+    await Promise.all(publishes);
+  } finally {
+    await client.close();
+  }
+}
+
+describe('adaptive in-flight', () => {
+  it('grows the limit past its start value while slow PSP answers leave work waiting, and works on more commands at once than it started with', async () => {
+    const c = config({ 'inflight.initial': 8, 'inflight.min': 4, 'inflight.max': 200, 'inflight.memory_budget_mib': 100_000 });
+    const w = await worker(c);
+    expect(w.inflight?.gate.limit).toBe(8);
+
+    await backlog(c, 1500);
+
+    let peak = 0;
+    await eventually(
+      () => {
+        peak = Math.max(peak, w.inflight?.gate.inFlight ?? 0);
+        return (w.inflight?.gate.limit ?? 0) >= 40 && peak > 8;
+      },
+      90_000,
+      20,
+    );
+    expect(peak).toBeGreaterThan(8);
+    expect(await metricValue('pb_worker_inflight_limit')).toBeGreaterThanOrEqual(40);
+    expect(await metricValue('pb_worker_inflight_adjustments_total', { reason: 'grow' })).toBeGreaterThan(0);
+    await w.stop();
+  });
+
+  it('cuts the limit to its minimum when the process is over its memory budget, with a warning naming the reason', async () => {
+    // A budget no process fits in: every interval in which the limit is used is over it.
+    const c = config({ 'inflight.initial': 64, 'inflight.min': 6, 'inflight.max': 200, 'inflight.memory_budget_mib': 1 });
+    const logs = captureLogger('info');
+    const w = await worker(c, logs.logger);
+
+    await backlog(c, 400);
+
+    await eventually(() => w.inflight?.gate.limit === 6, 90_000, 20);
+    expect(w.inflight?.last?.reason).toBe('memory');
+    expect(await metricValue('pb_worker_inflight_adjustments_total', { reason: 'memory' })).toBeGreaterThan(0);
+    const cuts = logs.lines.map((l) => JSON.parse(l) as { message?: string; level?: string }).filter((l) => l.message === 'in-flight limit cut (memory)');
+    expect(cuts.length).toBeGreaterThan(0);
+    expect(cuts[0].level).toBe('warn');
+    await w.stop();
+  });
+});

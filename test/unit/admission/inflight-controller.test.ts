@@ -1,0 +1,128 @@
+import { InflightController, InflightSample, InflightSettings } from '../../../src/admission/inflight-controller';
+
+const MiB = 1024 * 1024;
+const settings: InflightSettings = { min: 16, max: 512, initial: 64, memoryBudgetBytes: 136 * MiB, lagLimitMs: 100 };
+
+/** A 500 ms interval in which `limit` commands of `latencyMs` each ran back to back and more were waiting. */
+function saturated(limit: number, latencyMs = 250, extra: Partial<InflightSample> = {}): InflightSample {
+  return {
+    completed: Math.round((limit * 500) / latencyMs),
+    meanLatencyMs: latencyMs,
+    peakInFlight: limit,
+    waiting: 100,
+    rssBytes: 100 * MiB,
+    eventLoopLagMs: 12,
+    intervalMs: 500,
+    ...extra,
+  };
+}
+
+function idle(extra: Partial<InflightSample> = {}): InflightSample {
+  return { completed: 0, meanLatencyMs: Number.NaN, peakInFlight: 0, waiting: 0, rssBytes: 100 * MiB, eventLoopLagMs: 5, intervalMs: 500, ...extra };
+}
+
+describe('InflightController', () => {
+  it('starts at the initial limit, clamped to min..max', () => {
+    expect(new InflightController(settings).limit).toBe(64);
+    expect(new InflightController({ ...settings, initial: 2 }).limit).toBe(16);
+    expect(new InflightController({ ...settings, initial: 9000 }).limit).toBe(512);
+  });
+
+  it('refuses bounds that cannot hold (max below min)', () => {
+    expect(() => new InflightController({ ...settings, min: 10, max: 5 })).toThrow(/min <= max/);
+  });
+
+  it('grows while work waits and latency holds, multiplicatively at first, up to max and no further', () => {
+    const controller = new InflightController(settings);
+    const limits: number[] = [];
+    for (let i = 0; i < 12; i++) limits.push(controller.next(saturated(controller.limit)).limit);
+    expect(limits.slice(0, 3)).toEqual([96, 144, 216]);
+    expect(limits[limits.length - 1]).toBe(512);
+    for (let i = 1; i < limits.length; i++) expect(limits[i]).toBeGreaterThanOrEqual(limits[i - 1]);
+  });
+
+  it("reports Little's estimate: completion rate times command time", () => {
+    const controller = new InflightController(settings);
+    // 1,000 commands/s of 250 ms each = 250 in flight on average.
+    const decision = controller.next({ ...saturated(64), completed: 500, meanLatencyMs: 250, intervalMs: 500 });
+    expect(decision.littleEstimate).toBeCloseTo(250, 5);
+  });
+
+  it('cuts the limit when RSS is over the memory budget while the limit is in use, and grows only additively after', () => {
+    const controller = new InflightController({ ...settings, initial: 400 });
+    const cut = controller.next(saturated(400, 250, { rssBytes: 140 * MiB }));
+    expect(cut).toMatchObject({ reason: 'memory', previous: 400, limit: 300 });
+    const regrow = controller.next(saturated(300));
+    expect(regrow.reason).toBe('grow');
+    expect(regrow.limit).toBe(330); // +10 %: above the last cut's level growth is additive
+  });
+
+  it('stops growing near the memory budget without cutting', () => {
+    const controller = new InflightController(settings);
+    const decision = controller.next(saturated(64, 250, { rssBytes: 131 * MiB }));
+    expect(decision).toMatchObject({ reason: 'memory_near', limit: 64 });
+  });
+
+  it('does not cut an idle worker whose RSS is high (the limit is not what fills memory), it only holds', () => {
+    const controller = new InflightController(settings);
+    const decision = controller.next(idle({ rssBytes: 150 * MiB }));
+    expect(decision).toMatchObject({ reason: 'memory_near', limit: 64 });
+  });
+
+  it('cuts on event-loop lag over the limit and holds growth above half of it', () => {
+    const lagging = new InflightController({ ...settings, initial: 200 });
+    expect(lagging.next(saturated(200, 250, { eventLoopLagMs: 180 }))).toMatchObject({ reason: 'lag', limit: 160 });
+    const busy = new InflightController({ ...settings, initial: 200 });
+    expect(busy.next(saturated(200, 250, { eventLoopLagMs: 60 }))).toMatchObject({ reason: 'lag_near', limit: 200 });
+  });
+
+  it('never cuts below min', () => {
+    const controller = new InflightController({ ...settings, initial: 20 });
+    for (let i = 0; i < 5; i++) controller.next(saturated(controller.limit, 250, { rssBytes: 200 * MiB }));
+    expect(controller.limit).toBe(16);
+  });
+
+  it('holds growth while the command time is well above its recent level (a PSP slowing down is not pushed harder), then resumes', () => {
+    const controller = new InflightController(settings);
+    for (let i = 0; i < 3; i++) controller.next(saturated(controller.limit, 200));
+    const before = controller.limit;
+    const slowed = controller.next(saturated(before, 800));
+    expect(slowed).toMatchObject({ reason: 'latency_rise', limit: before });
+    // Once the slower level is the usual one, more in flight is what keeps the rate: growth resumes.
+    let decision = slowed;
+    for (let i = 0; i < 15 && decision.reason !== 'grow'; i++) decision = controller.next(saturated(controller.limit, 800));
+    expect(decision.reason).toBe('grow');
+    expect(controller.limit).toBeGreaterThan(before);
+  });
+
+  it('eases towards twice the commands in use when demand is well below the limit, never below the initial limit', () => {
+    const controller = new InflightController({ ...settings, initial: 64 });
+    for (let i = 0; i < 8; i++) controller.next(saturated(controller.limit));
+    expect(controller.limit).toBe(512);
+    // 500/s at 250 ms: ~125 in flight, peak 140.
+    const eased = controller.next({ ...idle(), completed: 250, meanLatencyMs: 250, peakInFlight: 140 });
+    expect(eased.reason).toBe('ease');
+    expect(eased.limit).toBe(409); // at most a fifth per interval
+    for (let i = 0; i < 10; i++) controller.next({ ...idle(), completed: 250, meanLatencyMs: 250, peakInFlight: 140 });
+    expect(controller.limit).toBe(280);
+    for (let i = 0; i < 20; i++) controller.next(idle());
+    expect(controller.limit).toBe(64);
+  });
+
+  it('follows PSP latency: at the same offered backlog a slower PSP ends with a higher limit', () => {
+    // A worker whose CPU allows 1,000 commands/s: in flight above rate x latency only waits for the CPU (lag).
+    const run = (latencyMs: number) => {
+      const controller = new InflightController(settings);
+      for (let i = 0; i < 40; i++) {
+        const needed = (1000 * latencyMs) / 1000;
+        const lag = controller.limit > needed * 1.2 ? 150 : 10;
+        controller.next(saturated(controller.limit, latencyMs, { eventLoopLagMs: lag }));
+      }
+      return controller.limit;
+    };
+    const fast = run(20);
+    const slow = run(250);
+    expect(fast).toBeLessThan(60);
+    expect(slow).toBeGreaterThan(200);
+  });
+});
