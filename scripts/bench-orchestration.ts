@@ -4,7 +4,6 @@
  * a merchant agreement table. Prints p50/p99 in microseconds and the difference to the default; asserts
  * nothing. `npm run bench:orchestration` (builds first), or `node dist/scripts/bench-orchestration.js`.
  */
-import Redis from 'ioredis';
 import { buildConfig } from '../src/config/load-config';
 import { Config } from '../src/config/config';
 import { DeliveryService } from '../src/delivery/delivery-service';
@@ -18,6 +17,7 @@ import { ConfiguredGatewayRouter } from '../src/routing/configured-gateway-route
 import { PaymentCommand } from '../src/contracts/payment-command';
 import { Queue } from 'bullmq';
 import { OmsEventJobData } from '../src/events/oms-events-queue';
+import { createRedis } from '../src/redis/redis-connection';
 
 const ITERATIONS = Number(process.env.PB_BENCH_ITERATIONS ?? 50000);
 
@@ -47,7 +47,7 @@ function config(overrides: Record<string, unknown>): Config {
 
 /** A delivery service whose Redis never connects: `prepareFirstAttempt` does no I/O. */
 function service(c: Config): DeliveryService {
-  const redis = new Redis(c.redis.url, { lazyConnect: true });
+  const redis = createRedis(c.redis, 'commands');
   const ledger = new Ledger(redis, 'bench:');
   const logger = silentLogger();
   const recorder = new OutcomeRecorder({ config: c, ledger, events: new EventStore(redis, 'bench:'), eventsQueue: {} as Queue<OmsEventJobData>, logger });

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     },
   };
   const config = buildConfig(parameters);
-  const redis = createRedis(config.redis.url, 'commands');
+  const redis = createRedis(config.redis, 'commands');
   const from = Date.now() - 3_600_000;
   const to = from + 3_600_000;
   const prefix = config.redis.keyPrefix;
@@ -135,7 +135,7 @@ async function runInChild(run: { parameters: Record<string, unknown>; from: numb
 async function runOnly(spec: string): Promise<void> {
   const { parameters, from, to } = JSON.parse(spec) as { parameters: Record<string, unknown>; from: number; to: number };
   const config = buildConfig(parameters);
-  const redis = createRedis(config.redis.url, 'commands');
+  const redis = createRedis(config.redis, 'commands');
   try {
     const started = performance.now();
     const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to }, logger: silentLogger(), redis });

@@ -14,7 +14,6 @@
 import { randomBytes } from 'node:crypto';
 import amqplib from 'amqplib';
 import { SingleBar, Presets } from 'cli-progress';
-import Redis from 'ioredis';
 import { signBody } from '../src/bus/x-signature';
 import { sendSignedCommand } from '../harness/twins/bus-twin/signed-command-sender';
 import { LocalStack, freePort, startLocalStack } from '../harness/twins/local-stack/local-stack';
@@ -31,6 +30,7 @@ import { preciseNow } from '../harness/workload/precise-clock';
 import { DEMO_SCENES } from './demo-scenes';
 import { SceneContext } from './demo-scenes/scene';
 import { mergeSceneParameters } from './demo-scenes/scene-helpers';
+import { createRedis } from '../src/redis/redis-connection';
 
 const TEST_PANS = ['4111111111111111', '5555555555554444', '378282246310005'];
 const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -168,7 +168,7 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
     ok: bad.refusedAtIntake + deadLetters.count >= bad.total && deadLetters.withReason === deadLetters.count,
     detail: `${bad.refusedAtIntake} answered with an error, ${deadLetters.count} dead-lettered (${deadLetters.withReason} with x-pb-reason)`,
   });
-  const redis = new Redis(stack.config.redis.url);
+  const redis = createRedis(stack.config.redis, 'commands');
   const fromLedger = await ledgerStats(
     new Ledger(redis, stack.config.redis.keyPrefix),
     records.filter((r) => r.acceptedAt !== undefined).map((r) => r.operationId),

@@ -10,10 +10,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import Redis from 'ioredis';
+import { RedisClient } from '../src/redis/redis-connection';
 import { startLocalStack } from '../harness/twins/local-stack/local-stack';
 import { ChannelPublisher } from '../harness/workload/channel-publisher';
 import { preciseNow } from '../harness/workload/precise-clock';
+import { createRedis } from '../src/redis/redis-connection';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -35,7 +36,7 @@ function command(ref: string): Record<string, unknown> {
   };
 }
 
-async function redisCalls(redis: Redis): Promise<Map<string, number>> {
+async function redisCalls(redis: RedisClient): Promise<Map<string, number>> {
   const info = await redis.info('commandstats');
   const calls = new Map<string, number>();
   for (const line of info.split('\n')) {
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
     // PB_PROFILE_PARAMETERS: extra parameters as JSON, e.g. '{"amqp.prefetch": 50}'.
     parameters: { 'log.level': 'warn', ...(JSON.parse(process.env.PB_PROFILE_PARAMETERS ?? '{}') as Record<string, unknown>) },
   });
-  const redis = new Redis(stack.config.redis.url);
+  const redis = createRedis(stack.config.redis, 'commands');
   try {
     const publisher = await ChannelPublisher.open(stack.config);
     // Warm-up: connections, JIT, Lua script loading.

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../src/redis/redis-connection';
 
 /**
  * The PSP's share of each command's end-to-end time, as the worker saw it: the `elapsed_ms` of the gateway
@@ -7,7 +7,7 @@ import Redis from 'ioredis';
  * exactly, where subtracting one PSP median from every command would blur both tails.
  * Reads the histories in pipelines of `chunk` (default 1 000). References without such an entry are absent.
  */
-export async function pspTimesMs(redis: Redis, keyPrefix: string, references: readonly string[], chunk = 1000): Promise<Map<string, number>> {
+export async function pspTimesMs(redis: RedisClient, keyPrefix: string, references: readonly string[], chunk = 1000): Promise<Map<string, number>> {
   const times = new Map<string, number>();
   for (let start = 0; start < references.length; start += chunk) {
     const part = references.slice(start, start + chunk);

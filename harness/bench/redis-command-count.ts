@@ -1,7 +1,8 @@
 import Redis from 'ioredis';
+import { RedisClient } from '../../src/redis/redis-connection';
 
 /** Commands per name, from `INFO commandstats` (`cmdstat_<name>:calls=N,…`). */
-export async function commandStats(redis: Redis): Promise<Map<string, number>> {
+export async function commandStats(redis: RedisClient): Promise<Map<string, number>> {
   const text = await redis.info('commandstats');
   const calls = new Map<string, number>();
   for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1], Number(match[2]));

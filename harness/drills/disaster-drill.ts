@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
+import { RedisClient } from '../../src/redis/redis-connection';
 import { Config } from '../../src/config/config';
 import { COMMAND_TYPES, CommandType } from '../../src/contracts/payment-command';
 import { exportToFile } from '../../src/data-lifecycle/export-file';
@@ -21,17 +21,12 @@ import { DRILL_PARAMETERS } from './drill-parameters';
 import { successRate } from './drill-invariants';
 import { DrillResult, scenariosForCommands } from './drill-runner';
 import { openResilientPublisher } from './resilient-publisher';
+import { createRedis } from '../../src/redis/redis-connection';
+import { unlinkMatching } from '../../src/redis/key-scan';
 
 /** Deletes every key of the namespace (what a FLUSHALL does to it), by SCAN pages: returns how many. */
-async function flushNamespace(redis: Redis, prefix: string): Promise<number> {
-  let deleted = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
-  return deleted;
+async function flushNamespace(redis: RedisClient, prefix: string): Promise<number> {
+  return unlinkMatching(redis, `${prefix}*`);
 }
 
 /** The terminal notification the bus received (first one) for each operation that moves money, by operation id. */
@@ -84,7 +79,7 @@ export async function runDisasterDrill(options: { commands: number; seed: number
     notes.push(stamped);
     log(`  ${stamped}`);
   };
-  const redis = new Redis(stack.config.redis.url, { maxRetriesPerRequest: 5 });
+  const redis = createRedis(stack.config.redis, 'commands');
   const prefix = stack.config.redis.keyPrefix;
   const publisher = openResilientPublisher(stack.config);
   let keep = false;

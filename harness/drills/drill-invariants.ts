@@ -1,10 +1,10 @@
-import Redis from 'ioredis';
 import { Ledger } from '../../src/ledger/ledger';
 import { isTerminal } from '../../src/ledger/operation-state';
 import { LocalStack } from '../twins/local-stack/local-stack';
 import { FlowCheck, checkFlow } from '../workload/flow-checks';
 import { ObservedNotification, StepRecord } from '../workload/workload-driver';
 import { waitForQueuesToSettle } from './queue-inspector';
+import { createRedis } from '../../src/redis/redis-connection';
 
 /** Recovery KPI: from a dependency coming back to the first successful delivery after it. Target ≤ 1 s. */
 export const RECOVERY_KPI_MS = 3000;
@@ -78,7 +78,7 @@ export async function checkDrillInvariants(input: {
         : `${missing.length} without, ${twoEvents.length} with two event ids, e.g. ${(missing[0] ?? twoEvents[0]).operationId}`,
   });
 
-  const redis = new Redis(stack.config.redis.url, { maxRetriesPerRequest: 5 });
+  const redis = createRedis(stack.config.redis, 'commands');
   try {
     const ledger = new Ledger(redis, stack.config.redis.keyPrefix);
     const notTerminal: string[] = [];

@@ -1,5 +1,4 @@
 import amqplib from 'amqplib';
-import Redis from 'ioredis';
 import { signBody } from '../../src/bus/x-signature';
 import { sendSignedCommand } from '../twins/bus-twin/signed-command-sender';
 import { LocalStack } from '../twins/local-stack/local-stack';
@@ -17,6 +16,7 @@ import { channelHeaders } from '../workload/channel-publisher';
 import { Ledger } from '../../src/ledger/ledger';
 import { isTerminal } from '../../src/ledger/operation-state';
 import { PAN_MASK } from '../../src/logging/redact';
+import { createRedis } from '../../src/redis/redis-connection';
 
 /** Per generator kind: how many were sent and how many were answered or dead-lettered as they must be. */
 export interface FuzzKindRow {
@@ -184,7 +184,7 @@ export async function runFuzz(
     ok: exited.length === 0,
     detail: exited.length === 0 ? `${roles.length} alive` : exited.map((p) => p.name).join(', '),
   });
-  const redis = new Redis(stack.config.redis.url);
+  const redis = createRedis(stack.config.redis, 'commands');
   let inRedis: { keys: number; findings: Finding[] };
   try {
     checks.push(await checkMaskedAndAccepted(new Ledger(redis, stack.config.redis.keyPrefix), acceptedWithPans));

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Redis from 'ioredis';
+import { RedisClient } from '../../src/redis/redis-connection';
+import { scanKeys } from '../../src/redis/key-scan';
 
 /** Where a forbidden value was found. */
 export interface Finding {
@@ -14,46 +15,49 @@ const BATCH = 500;
  * Looks for any of `needles` (test card numbers, secrets) in every value stored under a Redis key prefix:
  * strings, hashes, lists, sets, sorted sets and streams (BullMQ's event streams included).
  */
-export async function scanRedis(redis: Redis, prefix: string, needles: readonly string[]): Promise<{ keys: number; findings: Finding[] }> {
+export async function scanRedis(redis: RedisClient, prefix: string, needles: readonly string[]): Promise<{ keys: number; findings: Finding[] }> {
   const findings: Finding[] = [];
   let keys = 0;
-  let cursor = '0';
   const check = (where: string, text: string) => {
     for (const needle of needles) if (text.includes(needle)) findings.push({ where, needle: mask(needle) });
   };
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', BATCH);
-    cursor = next;
-    for (const key of batch) {
-      keys += 1;
-      check(`redis key ${key}`, key);
-      const type = await redis.type(key);
-      let text = '';
-      switch (type) {
-        case 'string':
-          text = (await redis.get(key)) ?? '';
-          break;
-        case 'hash':
-          text = JSON.stringify(await redis.hgetall(key));
-          break;
-        case 'list':
-          text = JSON.stringify(await redis.lrange(key, 0, -1));
-          break;
-        case 'set':
-          text = JSON.stringify(await redis.smembers(key));
-          break;
-        case 'zset':
-          text = JSON.stringify(await redis.zrange(key, 0, -1));
-          break;
-        case 'stream':
-          text = JSON.stringify(await redis.xrange(key, '-', '+'));
-          break;
-        default:
-          break;
+  // Every primary's keys on a cluster; each read goes to the node holding the key.
+  await scanKeys(
+    redis,
+    `${prefix}*`,
+    async (batch, node) => {
+      for (const key of batch) {
+        keys += 1;
+        check(`redis key ${key}`, key);
+        const type = await node.type(key);
+        let text = '';
+        switch (type) {
+          case 'string':
+            text = (await node.get(key)) ?? '';
+            break;
+          case 'hash':
+            text = JSON.stringify(await node.hgetall(key));
+            break;
+          case 'list':
+            text = JSON.stringify(await node.lrange(key, 0, -1));
+            break;
+          case 'set':
+            text = JSON.stringify(await node.smembers(key));
+            break;
+          case 'zset':
+            text = JSON.stringify(await node.zrange(key, 0, -1));
+            break;
+          case 'stream':
+            text = JSON.stringify(await node.xrange(key, '-', '+'));
+            break;
+          default:
+            break;
+        }
+        check(`redis key ${key}`, text);
       }
-      check(`redis key ${key}`, text);
-    }
-  } while (cursor !== '0');
+    },
+    BATCH,
+  );
   return { keys, findings };
 }
 

@@ -20,7 +20,7 @@ export const lateFactsScene: DemoScene = {
   title: 'chargeback and a late refund failure',
   async run(ctx: SceneContext): Promise<SceneResult> {
     const { stack, runId } = ctx;
-    const redis = createRedis(stack.config.redis.url, 'commands');
+    const redis = createRedis(stack.config.redis, 'commands');
     const ledger = new Ledger(redis, stack.config.redis.keyPrefix);
     const checks: FlowCheck[] = [];
     const adjusted = stack.config.serviceBus.methods.notifications.adjusted;

@@ -23,7 +23,7 @@ export const orphanReversalScene: DemoScene = {
   },
   async run(ctx: SceneContext): Promise<SceneResult> {
     const { stack, publisher, runId } = ctx;
-    const redis = createRedis(stack.config.redis.url, 'commands');
+    const redis = createRedis(stack.config.redis, 'commands');
     const ledger = new Ledger(redis, stack.config.redis.keyPrefix);
     const checks: FlowCheck[] = [];
     try {

@@ -27,7 +27,7 @@ export const reconciliationScene: DemoScene = {
   async run(ctx: SceneContext): Promise<SceneResult> {
     const { stack, runId } = ctx;
     const config = stack.config;
-    const redis = createRedis(config.redis.url, 'commands');
+    const redis = createRedis(config.redis, 'commands');
     const ledger = new Ledger(redis, config.redis.keyPrefix);
     const adjustmentsStore = new AdjustmentStore(redis, config.redis.keyPrefix);
     const adjusted = config.serviceBus.methods.notifications.adjusted;

@@ -23,7 +23,7 @@ export const recurringDunningScene: DemoScene = {
   async run(ctx: SceneContext): Promise<SceneResult> {
     const { stack, runId } = ctx;
     const config = stack.config;
-    const redis = createRedis(config.redis.url, 'commands');
+    const redis = createRedis(config.redis, 'commands');
     const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
     const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
     const ledger = new Ledger(redis, config.redis.keyPrefix);

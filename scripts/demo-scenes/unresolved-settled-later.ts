@@ -19,7 +19,7 @@ export const unresolvedSettledLaterScene: DemoScene = {
   title: 'UNRESOLVED settled later',
   async run(ctx: SceneContext): Promise<SceneResult> {
     const { stack, publisher, runId } = ctx;
-    const redis = createRedis(stack.config.redis.url, 'commands');
+    const redis = createRedis(stack.config.redis, 'commands');
     const ledger = new Ledger(redis, stack.config.redis.keyPrefix);
     const checks: FlowCheck[] = [];
     const opId = `unresolved-${runId}`;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import Redis, { Result } from 'ioredis';
+import { Result } from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { redact } from '../logging/redact';
 import { AdjustmentFact, AdjustmentRecord, AdjustmentSource, MoneyDirection, isAdjustmentKind } from './adjustment';
@@ -63,7 +64,7 @@ export function adjustmentIdFor(gateway: string, pspEventId: string): string {
  */
 export class AdjustmentStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** Key prefix, the ledger's (e.g. `pb:`). */
     private readonly prefix: string,
   ) {

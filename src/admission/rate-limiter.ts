@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config, RateLimit } from '../config/config';
 import { Channel } from '../contracts/payment-command';
 import { isDependencyOutage } from '../errors/dependency-outage';
@@ -59,7 +59,7 @@ export class RateLimiter {
   constructor(
     private readonly deps: {
       config: Config;
-      redis: Redis;
+      redis: RedisClient;
       logger: Logger;
       where: LimitedWhere;
       /** Tokens taken per Redis call. Default 1. */

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { RateLimit } from '../config/config';
 
 /**
@@ -77,7 +77,7 @@ type TakeCommand = (...args: (string | number)[]) => Promise<[number, number, nu
  * share a hash slot: callers build keys with one hash tag.
  */
 export class TokenBuckets {
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: RedisClient) {
     if (!(redis as unknown as Record<string, unknown>).pbTokenBucketTake) redis.defineCommand('pbTokenBucketTake', { lua: TAKE_LUA });
   }
 

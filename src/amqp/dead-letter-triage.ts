@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import type { TriageConfig } from '../config/channels-config';
 import { describeContractBody } from '../contracts/channel-contracts';
 import { COMMAND_TYPES } from '../contracts/payment-command';
@@ -102,7 +102,7 @@ const COMMANDS: ReadonlySet<string> = new Set(COMMAND_TYPES);
 
 /** Scores, indexes and raises the alert for each dead letter; see the file comment. */
 export class DeadLetterTriage {
-  constructor(private readonly deps: { redis: Redis; keyPrefix: string; triage: TriageConfig; logger: Logger }) {}
+  constructor(private readonly deps: { redis: RedisClient; keyPrefix: string; triage: TriageConfig; logger: Logger }) {}
 
   /** The summary of a dead letter (its redacted body and reason). */
   summarise(id: string, redactedBody: Buffer, why: { code: string; field: string; reason: string; source: string }, at: Date): DeadLetterSummary {
@@ -194,7 +194,7 @@ export interface ListByImpactOptions {
  * `payment-bridge ops` list. Reads the index the writers keep; summaries past `retentionMs` are dropped.
  * @param keyPrefix `redis.key_prefix`.
  */
-export async function listDeadLettersByImpact(redis: Redis, keyPrefix: string, options: ListByImpactOptions = {}): Promise<DeadLetterSummary[]> {
+export async function listDeadLettersByImpact(redis: RedisClient, keyPrefix: string, options: ListByImpactOptions = {}): Promise<DeadLetterSummary[]> {
   const keys = impactIndexKeys(keyPrefix);
   const limit = options.limit ?? 50;
   const now = (options.now ?? Date.now)();

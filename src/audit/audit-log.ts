@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Logger, createLogger } from '../logging/logger';
 import { redact } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
@@ -50,7 +50,7 @@ export class AuditLog {
   constructor(
     private readonly deps: {
       /** Without Redis (a process that has none yet) only the log line is written. */
-      redis?: Redis;
+      redis?: RedisClient;
       /** The Redis key prefix (`redis.key_prefix`). */
       prefix: string;
       /** Entries the stream keeps, approximately. Default {@link DEFAULT_AUDIT_STREAM_MAX_LEN}. */

@@ -35,7 +35,7 @@ export function configLoadEntry(path: string | undefined, role: string, outcome:
  * to start; the log line is the record then).
  */
 export async function recordConfigLoad(config: Config, entry: AuditEntry, role: string): Promise<void> {
-  const redis = createRedis(config.redis.url, 'commands');
+  const redis = createRedis(config.redis, 'commands');
   redis.on('error', () => undefined);
   const audit = new AuditLog({ redis, prefix: config.redis.keyPrefix, maxLen: config.audit.streamMaxLen, service: role });
   let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 import { CapAttempt, CapRefusal, CapRule, CounterCheck, amountRefusal, applicableRules, capsTag, counterChecks } from './cap-rules';
 
@@ -112,7 +112,7 @@ function scriptFor(cache: Map<number, LuaScript<string, string>>, keyCount: numb
  */
 export class CapReservations {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly rules: readonly CapRule[],
   ) {}

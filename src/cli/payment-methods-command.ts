@@ -46,7 +46,7 @@ export function addPaymentMethodsCommand(program: Command, context: () => { conf
           ...(opts.gateway ? { gateway: opts.gateway } : {}),
         });
         // The daily and monthly cap counters are in Redis: read them only when caps are configured.
-        const redis = config.limits.caps.rules.length > 0 ? createRedis(config.redis.url, 'commands', logger) : undefined;
+        const redis = config.limits.caps.rules.length > 0 ? createRedis(config.redis, 'commands', logger) : undefined;
         const answer = await new PaymentMethodOptions({ config, routes: createGatewayClients(config), logger, redis })
           .list(query)
           .finally(() => redis?.disconnect());

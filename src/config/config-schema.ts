@@ -104,6 +104,11 @@ export const configSchema = {
 
     'redis.url': { type: 'string', pattern: '^rediss?://' },
     'redis.key_prefix': { type: 'string', pattern: '^[A-Za-z0-9:_-]+$', default: 'pb:' },
+    // Redis Cluster: empty nodes = a single Redis at redis.url (see config.ts RedisClusterConfig).
+    'redis.cluster.nodes': { type: 'array', items: { type: 'string', pattern: '^[^\\s:/]+:[0-9]{1,5}$' }, default: [] },
+    'redis.cluster.retry_delay_ms': { ...positiveInt, default: 400 },
+    'redis.cluster.max_redirections': { ...positiveInt, default: 16 },
+    'redis.cluster.slots_refresh_interval_ms': { ...positiveInt, default: 5000 },
 
     'http.host': { type: 'string', default: '127.0.0.1' },
     'http.port': { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },

@@ -2,6 +2,10 @@
 import type { ChannelsConfig } from './channels-config';
 import type { LimitsConfig } from './limits-config';
 import type { RoutingConfig } from './routing-config';
+import type { RedisConfig } from '../redis/redis-config';
+
+// The redis section is declared next to the client that reads it (src/redis/redis-config.ts).
+export type { RedisConfig, RedisClusterConfig } from '../redis/redis-config';
 
 // A gateway's configuration is declared by the gateway itself (src/gateways/<name>/<name>-gateway.ts).
 export type { GatewayConfig } from '../gateways/gateway-config';
@@ -106,7 +110,7 @@ export interface Config {
     /** Delay between reconnection attempts, milliseconds. Default 1000. */
     readonly reconnectMs: number;
   };
-  readonly redis: { readonly url: string; readonly keyPrefix: string };
+  readonly redis: RedisConfig;
   readonly http: {
     readonly host: string;
     readonly port: number;

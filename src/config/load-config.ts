@@ -14,6 +14,7 @@ import {
   RateLimit,
   ReconciliationScheduleMode,
   RateLimitsConfig,
+  RedisConfig,
 } from './config';
 import { toGatewayConfig } from './gateway-config-schema';
 import { ConfigError } from '../errors/config-error';
@@ -225,7 +226,7 @@ function toConfig(p: Params): Config {
       publishTimeoutMs: num(p, 'amqp.publish_timeout_ms'),
       reconnectMs: num(p, 'amqp.reconnect_ms'),
     },
-    redis: { url: str(p, 'redis.url'), keyPrefix: str(p, 'redis.key_prefix') },
+    redis: toRedisConfig(p),
     http: {
       host: str(p, 'http.host'),
       port: num(p, 'http.port'),
@@ -376,4 +377,21 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value as object)) deepFreeze(v);
   }
   return value;
+}
+
+function toRedisConfig(p: Params): RedisConfig {
+  const nodes = p['redis.cluster.nodes'] as string[];
+  return {
+    url: str(p, 'redis.url'),
+    keyPrefix: str(p, 'redis.key_prefix'),
+    cluster:
+      nodes.length === 0
+        ? undefined
+        : {
+            nodes: Object.freeze([...nodes]),
+            retryDelayMs: num(p, 'redis.cluster.retry_delay_ms'),
+            maxRedirections: num(p, 'redis.cluster.max_redirections'),
+            slotsRefreshIntervalMs: num(p, 'redis.cluster.slots_refresh_interval_ms'),
+          },
+  };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 
 /** A console login: who, since when, and the token its forms must carry (CSRF). */
 export interface ConsoleSession {
@@ -23,7 +23,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
  */
 export class ConsoleSessions {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** Session lifetime, ms. */
     private readonly ttlMs: number,

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Payment } from '../contracts/payment-command';
 import { ErasurePatch, Ledger } from '../ledger/ledger';
 import { operationIdsOfOrder } from '../ledger/order-index';
@@ -22,7 +22,7 @@ export interface ErasureSummary {
 const erased = counter('pb_erasure_items_total', 'Items scrubbed of customer data by erasure, by kind', ['kind']);
 
 /** The order's dead letters, as the dead-letter archive holds them (`P dl:<id>`, listed in `P dls:time`). */
-async function eraseDeadLetters(redis: Redis, prefix: string, orderId: string): Promise<number> {
+async function eraseDeadLetters(redis: RedisClient, prefix: string, orderId: string): Promise<number> {
   let changed = 0;
   const page = 500;
   for (let start = 0; ; start += page) {
@@ -61,7 +61,7 @@ async function eraseDeadLetters(redis: Redis, prefix: string, orderId: string): 
  * that replaces only what is still as read; `erased_at` marks the record. Idempotent: a repeat changes
  * nothing. Not on the hot path.
  */
-export async function eraseOrder(redis: Redis, prefix: string, orderId: string, now = Date.now()): Promise<ErasureSummary> {
+export async function eraseOrder(redis: RedisClient, prefix: string, orderId: string, now = Date.now()): Promise<ErasureSummary> {
   const ledger = new Ledger(redis, prefix);
   const keys = new OperationKeys(prefix);
   const ids = await operationIdsOfOrder(redis, prefix, orderId, 100_000);

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { ExportOptions, ExportSummary, exportOperations } from './export';
 import { ExportHeader, OperationSnapshot, canonicalJson } from './operation-snapshot';
 
@@ -10,7 +10,7 @@ import { ExportHeader, OperationSnapshot, canonicalJson } from './operation-snap
  * Exports to `path` durably: written to `<path>.partial`, flushed to disk (fsync), then renamed, so a file
  * under its final name is always complete (a crash leaves only a `.partial` behind, removed on failure).
  */
-export async function exportToFile(redis: Redis, prefix: string, path: string, options: ExportOptions): Promise<ExportSummary> {
+export async function exportToFile(redis: RedisClient, prefix: string, path: string, options: ExportOptions): Promise<ExportSummary> {
   await mkdir(dirname(path), { recursive: true });
   const partial = `${path}.partial`;
   const out = createWriteStream(partial, { flags: 'w' });

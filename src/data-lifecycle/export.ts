@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Payment } from '../contracts/payment-command';
 import { Logger } from '../logging/logger';
 import { PAN_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
@@ -139,7 +139,7 @@ export function checkedSnapshot(snap: OperationSnapshot, logger?: Logger): { sna
  * operation (accounting columns, then the snapshot as JSON). Operations are ordered by creation time then
  * id, and every object's keys are sorted: the same data always exports to the same bytes.
  */
-export async function exportOperations(redis: Redis, prefix: string, out: Writable, options: ExportOptions): Promise<ExportSummary> {
+export async function exportOperations(redis: RedisClient, prefix: string, out: Writable, options: ExportOptions): Promise<ExportSummary> {
   const started = Date.now();
   const format = options.format ?? 'ndjson';
   const pageSize = options.pageSize ?? 500;

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Ledger } from '../ledger/ledger';
 import { OPERATION_STATES } from '../ledger/operation-state';
 import { counter } from '../metrics/metrics-registry';
@@ -39,7 +39,7 @@ const imported = counter('pb_import_operations_total', 'Operations restored from
  * Whether the namespace under `prefix` holds any ledger data: an operation in any index, an adjustment, an
  * outbox event, a settling mark or an open authorization. One pipelined round trip.
  */
-export async function namespaceHoldsLedger(redis: Redis, prefix: string): Promise<boolean> {
+export async function namespaceHoldsLedger(redis: RedisClient, prefix: string): Promise<boolean> {
   const keys = new OperationKeys(prefix);
   const p = redis.pipeline();
   const candidates = [
@@ -135,7 +135,7 @@ async function* snapshotsOf(
  * A bad line stops the import with an error naming the line; what was restored before it stays (the
  * namespace is then not empty: import again into a fresh one after fixing the file).
  */
-export async function importOperations(redis: Redis, prefix: string, input: Readable, options: ImportOptions = {}): Promise<ImportSummary> {
+export async function importOperations(redis: RedisClient, prefix: string, input: Readable, options: ImportOptions = {}): Promise<ImportSummary> {
   const started = Date.now();
   if (await namespaceHoldsLedger(redis, prefix)) {
     throw new NamespaceNotEmptyError(`the namespace "${prefix}" already holds ledger data: import restores into an empty namespace only`);

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Payment } from '../contracts/payment-command';
 import { paymentKeyOf } from '../events/payment-event';
 import { OPERATION_STATES, OperationState, POLLED_STATES } from '../ledger/operation-state';
@@ -105,7 +105,7 @@ function referenceCandidates(record: Record<string, string>, payment: Payment | 
  * derived from the record (idempotency conflicts not yet delivered).
  */
 export async function readSnapshots(
-  redis: Redis,
+  redis: RedisClient,
   keys: OperationKeys,
   ids: readonly string[],
   unsent: ReadonlyMap<string, string>,

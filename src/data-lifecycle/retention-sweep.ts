@@ -1,5 +1,5 @@
 import { resolve, join } from 'node:path';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { Payment } from '../contracts/payment-command';
 import { ExpiryCompanions, Ledger } from '../ledger/ledger';
@@ -77,7 +77,7 @@ export class RetentionSweep {
   constructor(
     private readonly deps: {
       config: Config;
-      redis: Redis;
+      redis: RedisClient;
       logger: Logger;
       now?: () => number;
     },

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 
 /** One worker's breaker for one gateway, as it last reported it. */
 export interface BreakerReport {
@@ -28,7 +28,7 @@ export class BreakerBoard {
   private readonly worker = `${hostname()}:${process.pid}`;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 
@@ -39,7 +39,7 @@ export class BreakerBoard {
 }
 
 /** Every breaker report younger than {@link BREAKER_REPORT_MAX_AGE_MS}, closed ones included. */
-export async function readBreakerBoard(redis: Redis, prefix: string, now = Date.now()): Promise<BreakerReport[]> {
+export async function readBreakerBoard(redis: RedisClient, prefix: string, now = Date.now()): Promise<BreakerReport[]> {
   const all = await redis.hgetall(breakerBoardKey(prefix));
   const out: BreakerReport[] = [];
   for (const json of Object.values(all)) {

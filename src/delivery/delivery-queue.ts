@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { bullPrefix } from '../queueing/bull-prefix';
 
 /** Name of the BullMQ queue that carries operations to their gateway. */
@@ -11,10 +11,10 @@ export interface DeliveryJobData {
 }
 
 /** The producer side of `gateway-delivery`, shared by the consumer and the poller. */
-export function createDeliveryQueue(connection: Redis, keyPrefix: string): Queue<DeliveryJobData> {
+export function createDeliveryQueue(connection: RedisClient, keyPrefix: string): Queue<DeliveryJobData> {
   return new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
     connection,
-    prefix: bullPrefix(keyPrefix),
+    prefix: bullPrefix(keyPrefix, DELIVERY_QUEUE),
     defaultJobOptions: {
       // "Keep trying until delivered": BullMQ counts attempts; delivery.max_age_ms bounds them in time.
       attempts: Number.MAX_SAFE_INTEGER,

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
@@ -80,7 +80,7 @@ export class DeliveryService {
       /** Orchestration before each gateway call (route ▸ risk ▸ FX ▸ caps); default: the registered stages over `config`. */
       pipeline?: OrchestrationPipeline;
       /** Redis for the stages that keep counters (caps, risk velocity, review holds); without it they stay inactive. */
-      redis?: Redis;
+      redis?: RedisClient;
       /** The gateways' clients, for FX's gateway exchange rates; without them FX uses configured rates only. */
       routes?: ReadonlyMap<string, GatewayRoute>;
       now?: () => number;

@@ -1,5 +1,5 @@
 import { DelayedError, Job, Worker } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { JOB_LOCK } from '../queueing/job-lock';
@@ -14,7 +14,7 @@ import { DeliveryService, deliveryBackoff } from './delivery-service';
  * step into BullMQ control flow: done → complete; retry → throw (BullMQ retries with our backoff, no
  * attempt limit by default); wait → move to delayed without spending an attempt.
  */
-export function startDeliveryWorker(config: Config, connection: Redis, service: DeliveryService, logger: Logger): Worker<DeliveryJobData> {
+export function startDeliveryWorker(config: Config, connection: RedisClient, service: DeliveryService, logger: Logger): Worker<DeliveryJobData> {
   const worker = new Worker<DeliveryJobData>(
     DELIVERY_QUEUE,
     async (job: Job<DeliveryJobData>, token?: string) => {
@@ -31,7 +31,7 @@ export function startDeliveryWorker(config: Config, connection: Redis, service: 
     },
     {
       connection,
-      prefix: bullPrefix(config.redis.keyPrefix),
+      prefix: bullPrefix(config.redis.keyPrefix, DELIVERY_QUEUE),
       concurrency: config.delivery.concurrency,
       settings: { backoffStrategy: pbBackoffStrategy(deliveryBackoff(config)) },
       ...JOB_LOCK,

@@ -1,8 +1,9 @@
 import amqp from 'amqplib';
-import Redis from 'ioredis';
+import { Cluster } from 'ioredis';
 import { Config } from '../config/config';
 import { transportErrorCode } from '../http/outbound-http';
 import { CheckResult } from './check-result';
+import { createRedis, isCluster, nodeName, RedisClient } from '../redis/redis-connection';
 
 /**
  * The doctor's checks of what the bridge runs on: RabbitMQ (login, the command and dead-letter queues),
@@ -101,20 +102,18 @@ export function parseRedisInfo(text: string): Map<string, string> {
  * Reachability, persistence and eviction of Redis. The ledger and the queues live there: without
  * persistence a restart loses accepted commands' state; with any eviction policy but `noeviction` Redis
  * may silently drop an operation or a queued job under memory pressure (BullMQ requires noeviction).
+ * On a Redis Cluster (`redis.cluster.nodes`): the cluster's state (`CLUSTER INFO` cluster_state:ok), a
+ * replica behind every primary (else a primary's failure loses its slots), and persistence and eviction
+ * on every primary.
  */
 export async function checkRedis(config: Config, timeoutMs: number): Promise<CheckResult[]> {
   const target = 'redis';
-  const redis = new Redis(config.redis.url, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    enableOfflineQueue: false,
-  });
+  const cluster = config.redis.cluster;
+  const seeds = cluster ? `cluster seeds ${cluster.nodes.join(', ')}` : where(config.redis.url);
+  const redis = createRedis(config.redis, 'probe', undefined, { timeoutMs });
   // With retries off, connect() rejects with "Connection is closed"; the socket's own error says why.
   let socketError: unknown;
-  redis.on('error', (err) => {
+  redis.on('error', (err: Error) => {
     socketError = err;
   });
   try {
@@ -129,62 +128,110 @@ export async function checkRedis(config: Config, timeoutMs: number): Promise<Che
         'connect',
         target,
         'FAIL',
-        `${where(config.redis.url)}: ${auth ? 'authentication refused' : transportErrorCode(err)}`,
-        auth ? 'check the user and password in redis.url' : 'check redis.url (host, port, rediss for TLS) and that Redis is running and reachable from here',
+        `${seeds}: ${auth ? 'authentication refused' : transportErrorCode(err)}`,
+        auth
+          ? 'check the user and password in redis.url'
+          : cluster
+            ? 'check redis.cluster.nodes (host:port of cluster nodes) and that the cluster is running and reachable from here'
+            : 'check redis.url (host, port, rediss for TLS) and that Redis is running and reachable from here',
       ),
     ];
   }
-  const out: CheckResult[] = [result('connect', target, 'OK', `PING answered by ${where(config.redis.url)}`)];
+  const out: CheckResult[] = [result('connect', target, 'OK', `PING answered through ${seeds}`)];
   try {
-    const persistence = parseRedisInfo(await redis.info('persistence'));
-    const memory = parseRedisInfo(await redis.info('memory'));
-    if (persistence.get('aof_enabled') === '1') {
-      out.push(result('persistence', target, 'OK', 'append-only file on'));
+    if (isCluster(redis)) {
+      out.push(...(await clusterChecks(redis, target)));
+      for (const node of redis.nodes('master')) out.push(...(await serverChecks(node, `${target} ${nodeName(node)}`)));
     } else {
-      let snapshots = '';
-      try {
-        const save = (await redis.config('GET', 'save')) as string[];
-        snapshots = save[1] ?? '';
-      } catch {
-        snapshots = '?';
-      }
-      out.push(
-        snapshots === ''
-          ? result(
-              'persistence',
-              target,
-              'FAIL',
-              'neither the append-only file nor snapshots are on: a restart loses every operation and queued job',
-              'set appendonly yes (appendfsync everysec) in redis.conf',
-            )
-          : result(
-              'persistence',
-              target,
-              'WARN',
-              snapshots === '?'
-                ? 'append-only file off, snapshot settings unreadable (CONFIG disabled)'
-                : `snapshots only (save ${snapshots}): a crash loses the writes since the last one`,
-              'set appendonly yes (appendfsync everysec) in redis.conf',
-            ),
-      );
+      out.push(...(await serverChecks(redis, target)));
     }
-    const policy = memory.get('maxmemory_policy') ?? 'unknown';
-    out.push(
-      policy === 'noeviction'
-        ? result('eviction', target, 'OK', 'maxmemory-policy noeviction')
-        : result(
-            'eviction',
-            target,
-            'FAIL',
-            `maxmemory-policy ${policy}: Redis may evict operations and queued jobs under memory pressure`,
-            'set maxmemory-policy noeviction in redis.conf (BullMQ requires it)',
-          ),
-    );
   } catch (err) {
     out.push(result('persistence', target, 'WARN', `INFO not readable: ${transportErrorCode(err)}`));
   } finally {
     redis.disconnect();
   }
+  return out;
+}
+
+/** `CLUSTER INFO` says ok, and every primary has a replica to fail over to. */
+async function clusterChecks(redis: Cluster, target: string): Promise<CheckResult[]> {
+  const info = parseRedisInfo(String(await redis.cluster('INFO')));
+  const state = info.get('cluster_state') ?? 'unknown';
+  const slots = info.get('cluster_slots_ok') ?? '?';
+  const primaryCount = redis.nodes('master').length;
+  const replicaCount = redis.nodes('slave').length;
+  const out: CheckResult[] = [
+    state === 'ok'
+      ? result('cluster', target, 'OK', `cluster_state:ok, ${slots} of 16384 slots ok, ${primaryCount} primaries, ${replicaCount} replicas`)
+      : result(
+          'cluster',
+          target,
+          'FAIL',
+          `cluster_state:${state} (${slots} of 16384 slots ok, ${info.get('cluster_slots_fail') ?? '?'} failing): the slots of a failed primary refuse commands`,
+          'look at CLUSTER NODES: start the failed primary or its replica, or assign the uncovered slots',
+        ),
+  ];
+  if (replicaCount < primaryCount) {
+    out.push(
+      result(
+        'cluster replicas',
+        target,
+        'WARN',
+        `${primaryCount} primaries, ${replicaCount} replicas: a primary without a replica cannot fail over, its slots stop with it`,
+        'give every primary a replica (redis-cli --cluster add-node --cluster-slave)',
+      ),
+    );
+  }
+  return out;
+}
+
+/** Persistence and eviction of one server (the single Redis, or one cluster primary). */
+async function serverChecks(redis: RedisClient, target: string): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  const persistence = parseRedisInfo(await redis.info('persistence'));
+  const memory = parseRedisInfo(await redis.info('memory'));
+  if (persistence.get('aof_enabled') === '1') {
+    out.push(result('persistence', target, 'OK', 'append-only file on'));
+  } else {
+    let snapshots: string;
+    try {
+      const save = (await redis.config('GET', 'save')) as string[];
+      snapshots = save[1] ?? '';
+    } catch {
+      snapshots = '?';
+    }
+    out.push(
+      snapshots === ''
+        ? result(
+            'persistence',
+            target,
+            'FAIL',
+            'neither the append-only file nor snapshots are on: a restart loses every operation and queued job',
+            'set appendonly yes (appendfsync everysec) in redis.conf',
+          )
+        : result(
+            'persistence',
+            target,
+            'WARN',
+            snapshots === '?'
+              ? 'append-only file off, snapshot settings unreadable (CONFIG disabled)'
+              : `snapshots only (save ${snapshots}): a crash loses the writes since the last one`,
+            'set appendonly yes (appendfsync everysec) in redis.conf',
+          ),
+    );
+  }
+  const policy = memory.get('maxmemory_policy') ?? 'unknown';
+  out.push(
+    policy === 'noeviction'
+      ? result('eviction', target, 'OK', 'maxmemory-policy noeviction')
+      : result(
+          'eviction',
+          target,
+          'FAIL',
+          `maxmemory-policy ${policy}: Redis may evict operations and queued jobs under memory pressure`,
+          'set maxmemory-policy noeviction in redis.conf (BullMQ requires it)',
+        ),
+  );
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { JOB_LOCK } from '../queueing/job-lock';
 import { DelayedError, Job, Worker } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { pbBackoffStrategy } from '../queueing/backoff-strategy';
 import { bullPrefix } from '../queueing/bull-prefix';
@@ -20,7 +20,7 @@ const ORDER_WAIT_MS = 100;
  */
 export function startEventSender(
   config: Config,
-  connection: Redis,
+  connection: RedisClient,
   deps: { events: EventStore; sender: NotificationSender; logger: Logger },
 ): Worker<OmsEventJobData> {
   const worker = new Worker<OmsEventJobData>(
@@ -50,7 +50,7 @@ export function startEventSender(
     },
     {
       connection,
-      prefix: bullPrefix(config.redis.keyPrefix),
+      prefix: bullPrefix(config.redis.keyPrefix, OMS_EVENTS_QUEUE),
       concurrency: config.events.concurrency,
       settings: { backoffStrategy: pbBackoffStrategy({ baseMs: config.events.backoffBaseMs, maxMs: config.events.backoffMaxMs }) },
       ...JOB_LOCK,

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { bullPrefix } from '../queueing/bull-prefix';
 
 /** The BullMQ queue of notifications waiting to reach the bus delegate URL. */
@@ -10,10 +10,10 @@ export interface OmsEventJobData {
   eventId: string;
 }
 
-export function createOmsEventsQueue(connection: Redis, keyPrefix: string): Queue<OmsEventJobData> {
+export function createOmsEventsQueue(connection: RedisClient, keyPrefix: string): Queue<OmsEventJobData> {
   return new Queue<OmsEventJobData>(OMS_EVENTS_QUEUE, {
     connection,
-    prefix: bullPrefix(keyPrefix),
+    prefix: bullPrefix(keyPrefix, OMS_EVENTS_QUEUE),
     defaultJobOptions: {
       // Retried until delivered: the bus being down for a day must not lose an event.
       attempts: Number.MAX_SAFE_INTEGER,

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
 import { LuaFragment, LuaScript, LuaStep, LuaValues } from '../redis/lua-script';
 import { redact } from '../logging/redact';
@@ -78,7 +78,7 @@ const REFERENCE_TTL_S = 90 * 24 * 3600;
  */
 export class Ledger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** Key prefix, e.g. `pb:`; tests use their own so they never collide. */
     readonly prefix: string,
   ) {}

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 
 /** Order ids up to this many characters are used in the key as they are; longer ones are hashed. */
 const MAX_PLAIN_ORDER_ID = 64;
@@ -19,7 +19,7 @@ export function orderIndexKey(prefix: string, orderId: string | undefined): stri
 }
 
 /** The operation ids of `orderId`, oldest first (at most `limit`). Operations created before the index existed are not listed. */
-export async function operationIdsOfOrder(redis: Redis, prefix: string, orderId: string, limit = 200): Promise<string[]> {
+export async function operationIdsOfOrder(redis: RedisClient, prefix: string, orderId: string, limit = 200): Promise<string[]> {
   const key = orderIndexKey(prefix, orderId);
   if (key === '') return [];
   return redis.zrange(key, 0, limit - 1);

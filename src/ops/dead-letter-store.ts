@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describeContractBody } from '../contracts/channel-contracts';
 import { GetMessage } from 'amqplib';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { redactBody } from '../amqp/dead-letter-writer';
 import { declareTopology } from '../amqp/topology';
@@ -80,7 +80,7 @@ return 1
  */
 export class DeadLetterStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
     redis.defineCommand('pbDeadLetterArchive', { numberOfKeys: 3, lua: ARCHIVE_LUA });
@@ -100,7 +100,9 @@ export class DeadLetterStore {
 
   /** Archives one record; false when it was already there. */
   async archive(record: DeadLetterRecord): Promise<boolean> {
-    const r = this.redis as Redis & { pbDeadLetterArchive(a: string, b: string, c: string, id: string, json: string, t: number, i: number): Promise<number> };
+    const r = this.redis as RedisClient & {
+      pbDeadLetterArchive(a: string, b: string, c: string, id: string, json: string, t: number, i: number): Promise<number>;
+    };
     const { replays: _r, lastReplayAt: _a, lastReplayBy: _b, ...stored } = record;
     return (
       (await r.pbDeadLetterArchive(

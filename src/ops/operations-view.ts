@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { OPERATION_STATES, OperationState, TERMINAL_STATES } from '../ledger/operation-state';
 import { operationIdsOfOrder } from '../ledger/order-index';
@@ -69,7 +69,7 @@ export function operationView(record: OperationRecord, now = Date.now()): Operat
 /** Read-only queries over the ledger for the CLI and the console (never on the hot path). */
 export class OperationsView {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly ledger: Ledger,
   ) {}
 

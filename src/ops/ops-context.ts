@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { declareTopology } from '../amqp/topology';
@@ -15,7 +15,7 @@ import { OperationsView } from './operations-view';
 /** Everything the operator's tools (the `ops` CLI, the console) read and act through. */
 export interface OpsContext {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   ledger: Ledger;
   operations: OperationsView;
   deadLetters: DeadLetterStore;
@@ -34,9 +34,13 @@ export interface OpsContext {
  * executed replays) RabbitMQ. `audit.service` names the tool on its audit lines (`ops`, `web`).
  * An existing Redis connection (the web process') can be passed and is then not closed here.
  */
-export function openOps(config: Config, logger: Logger, options: { service: string; redis?: Redis; auditStream?: Writable } = { service: 'ops' }): OpsContext {
+export function openOps(
+  config: Config,
+  logger: Logger,
+  options: { service: string; redis?: RedisClient; auditStream?: Writable } = { service: 'ops' },
+): OpsContext {
   const ownRedis = options.redis === undefined;
-  const redis = options.redis ?? createRedis(config.redis.url, 'commands', logger);
+  const redis = options.redis ?? createRedis(config.redis, 'commands', logger);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const audit = new AuditLog({
     redis,

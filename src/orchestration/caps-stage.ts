@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import type { Config } from '../config/config';
 import type { Logger } from '../logging/logger';
 import type { OperationRecord } from '../ledger/record-fields';
@@ -36,7 +36,7 @@ export class CapsStage implements OrchestrationStage {
 
   constructor(
     private readonly config: Config,
-    redis: Redis,
+    redis: RedisClient,
     private readonly logger?: Logger,
   ) {
     this.caps = new CapReservations(redis, config.redis.keyPrefix, config.limits.caps.rules);

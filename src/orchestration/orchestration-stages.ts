@@ -13,7 +13,7 @@ export interface OrchestrationDeps {
   config: Config;
   logger?: Logger;
   /** The worker's Redis client (`ioredis`), for stages that keep counters; absent: such stages stay inactive. */
-  redis?: import('ioredis').default;
+  redis?: import('../redis/redis-connection').RedisClient;
   /** Epoch ms clock; default `Date.now`. */
   now?: () => number;
   /** The configured gateways with their clients: where FX reads a gateway's own exchange rates. Absent: configured rates only. */

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import type { Config } from '../config/config';
 import type { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -37,7 +37,7 @@ export class RiskStage implements OrchestrationStage {
 
   constructor(
     private readonly config: Config,
-    redis: Redis | undefined,
+    redis: RedisClient | undefined,
     private readonly logger?: Logger,
   ) {
     const risk = config.limits.risk;

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { authorizationExpiringEvent } from '../events/authorization-expiring-event';
 import { PaymentEvent } from '../events/payment-event';
@@ -31,7 +31,7 @@ export class AuthorizationExpirySweep {
   constructor(
     private readonly deps: {
       config: Config;
-      redis: Redis;
+      redis: RedisClient;
       ledger: Ledger;
       /** Records the event in the outbox and queues it (OutcomeRecorder.emit). */
       emit: (event: PaymentEvent) => Promise<void>;

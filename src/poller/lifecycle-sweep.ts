@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
@@ -25,7 +25,7 @@ export class LifecycleSweep {
   constructor(
     private readonly deps: {
       config: Config;
-      redis: Redis;
+      redis: RedisClient;
       ledger: Ledger;
       recorder: OutcomeRecorder;
       deliveryQueue: Queue<DeliveryJobData>;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config, OrphanReversalMode } from '../config/config';
 import { Payment, PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
@@ -129,7 +129,7 @@ export class OrphanReversal {
   constructor(
     private readonly deps: {
       config: Config;
-      redis: Redis;
+      redis: RedisClient;
       ledger: Ledger;
       deliveryQueue: Queue<DeliveryJobData>;
       logger: Logger;

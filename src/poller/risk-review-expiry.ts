@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
@@ -22,7 +22,14 @@ export class RiskReviewExpiry {
   private readonly store: ReviewStore;
 
   constructor(
-    private readonly deps: { config: Config; redis: Redis; ledger: Ledger; recorder: OutcomeRecorder; logger: Logger; deliveryQueue?: Queue<DeliveryJobData> },
+    private readonly deps: {
+      config: Config;
+      redis: RedisClient;
+      ledger: Ledger;
+      recorder: OutcomeRecorder;
+      logger: Logger;
+      deliveryQueue?: Queue<DeliveryJobData>;
+    },
   ) {
     this.store = new ReviewStore(deps.redis, deps.config.redis.keyPrefix);
   }
@@ -60,7 +67,7 @@ export class RiskReviewExpiry {
  * job is requeued). @returns what happened: released, or why not (no hold, already released or expired).
  */
 export async function releaseReview(
-  deps: { config: Config; redis: Redis; deliveryQueue: Queue<DeliveryJobData>; logger: Logger },
+  deps: { config: Config; redis: RedisClient; deliveryQueue: Queue<DeliveryJobData>; logger: Logger },
   id: string,
   actor: string,
 ): Promise<'released' | 'not_held' | 'already_released' | 'expired'> {

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
@@ -31,7 +31,7 @@ export interface PeriodicJob {
 /** What the periodic jobs need; the same for the poller role and the workers' in-process poller. */
 export interface PeriodicJobsDeps {
   config: Config;
-  redis: Redis;
+  redis: RedisClient;
   ledger: Ledger;
   router: GatewayRouter;
   recorder: OutcomeRecorder;
@@ -106,7 +106,7 @@ const LOG_LINES: Record<PeriodicJobName, string> = {
  * @throws what the status inquiries threw (the caller counts a failed pass).
  */
 export async function runPeriodicPass(
-  deps: { config: Config; redis: Redis; logger: Logger },
+  deps: { config: Config; redis: RedisClient; logger: Logger },
   jobs: PeriodicJobs,
   lockMs: number,
   owner = `poller:${process.pid}`,

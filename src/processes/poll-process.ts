@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { GatewayRoute } from '../gateways/gateway-route';
@@ -26,7 +26,7 @@ function periodicJobs(
   config: Config,
   logger: Logger,
   routes: ReadonlyMap<string, GatewayRoute>,
-  redis: Redis,
+  redis: RedisClient,
   eventsQueue: Queue,
   deliveryQueue: Queue,
 ): PeriodicJobs {
@@ -42,7 +42,7 @@ function periodicJobs(
  * @returns the pass' report, or `null` when another poll pass holds the lock.
  */
 export async function runPollProcess(config: Config, logger: Logger, routes: ReadonlyMap<string, GatewayRoute>, lockMs = 600_000): Promise<PollReport | null> {
-  const redis = createRedis(config.redis.url, 'commands', logger);
+  const redis = createRedis(config.redis, 'commands', logger);
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   eventsQueue.on('error', () => undefined);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
@@ -81,7 +81,7 @@ export async function startPollerProcess(
   routes: ReadonlyMap<string, GatewayRoute>,
   options: { signal?: AbortSignal; monitoringPort?: number } = {},
 ): Promise<PollerProcess> {
-  const redis = createRedis(config.redis.url, 'commands', logger);
+  const redis = createRedis(config.redis, 'commands', logger);
   const dependencies = new DependencyWatch(logger);
   dependencies.watchRedis(redis);
   let started = false;

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { configProblems } from '../health/config-problems';
 import { ReadinessCheck } from '../health/health-route';
@@ -9,7 +9,7 @@ import { LogThrottle } from '../logging/log-throttle';
 import { Logger } from '../logging/logger';
 
 /** `redis`: the server answers PING. */
-export function redisCheck(redis: Redis): ReadinessCheck {
+export function redisCheck(redis: RedisClient): ReadinessCheck {
   return async () => {
     await redis.ping();
   };
@@ -23,7 +23,7 @@ export function startedCheck(isStarted: () => boolean): ReadinessCheck {
 }
 
 /** `event_lag`: the oldest event not yet accepted by the bus is younger than `monitoring.ready_max_event_lag_ms`. */
-export function eventLagCheck(config: Config, redis: Redis): ReadinessCheck {
+export function eventLagCheck(config: Config, redis: RedisClient): ReadinessCheck {
   return async () => {
     const oldest = await redis.zrange(`${config.redis.keyPrefix}events:unsent`, 0, 0, 'WITHSCORES');
     if (oldest.length < 2) return;
@@ -54,7 +54,7 @@ export function configurationCheck(): ReadinessCheck {
  * ready) before that. One warning per minute while it waits. Rejects when `signal` aborts (SIGTERM while
  * waiting), so a worker with an unreachable Redis still stops at once.
  */
-export async function waitForRedis(redis: Redis, logger: Logger, signal?: AbortSignal, everyMs = 1000): Promise<void> {
+export async function waitForRedis(redis: RedisClient, logger: Logger, signal?: AbortSignal, everyMs = 1000): Promise<void> {
   const throttle = new LogThrottle(logger);
   const started = Date.now();
   for (;;) {
@@ -101,7 +101,7 @@ export async function startMonitoringAndWaitForRedis(options: {
   role: 'worker' | 'poller';
   config: Config;
   logger: Logger;
-  redis: Redis;
+  redis: RedisClient;
   port: number;
   checks: Record<string, ReadinessCheck>;
   signal?: AbortSignal;

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { Config } from '../config/config';
 import { OPERATION_STATES, POLLED_STATES } from '../ledger/operation-state';
@@ -13,7 +13,12 @@ const JOB_STATES = ['waiting', 'delayed', 'failed', 'active'] as const;
  * operations, the outbox's unsent index), BullMQ's job counts per queue, and the two RabbitMQ queues by a
  * passive check on a short-lived channel (skipped while the broker is away).
  */
-export function scrapeSnapshot(deps: { config: Config; redis: Redis; queues: Record<string, Queue>; amqp?: AmqpConnection }): () => Promise<ScrapeSnapshot> {
+export function scrapeSnapshot(deps: {
+  config: Config;
+  redis: RedisClient;
+  queues: Record<string, Queue>;
+  amqp?: AmqpConnection;
+}): () => Promise<ScrapeSnapshot> {
   const { config, redis } = deps;
   const prefix = config.redis.keyPrefix;
   return async () => {

@@ -62,7 +62,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) =>
     declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }),
   );
-  const redis = createRedis(config.redis.url, 'commands', logger);
+  const redis = createRedis(config.redis, 'commands', logger);
   // Redis and RabbitMQ lost / back: rate-limited log lines and pb_dependency_up.
   const dependencies = new DependencyWatch(logger);
   dependencies.watchRedis(redis);

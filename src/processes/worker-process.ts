@@ -1,5 +1,5 @@
 import { Queue, Worker } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { DeadLetterWriter } from '../amqp/dead-letter-writer';
@@ -72,7 +72,7 @@ export interface WorkerProcess {
   splitTender: SplitTenderService;
   /** The authorization lifecycle sweeps (expiry warnings, orphan reversal) the in-process poller runs. */
   lifecycle: LifecycleSweep;
-  redis: Redis;
+  redis: RedisClient;
   /** The monitoring server, when a port is configured. */
   monitoring: WebServer | null;
   /** The adaptive in-flight governor of the commands queue; null when `inflight.adaptive` is false. */
@@ -86,7 +86,7 @@ export interface WorkerProcess {
  * RabbitMQ and Redis, so a killed worker's work is picked up by the next one.
  */
 export async function startWorkerProcess(config: Config, logger: Logger, options: WorkerProcessOptions): Promise<WorkerProcess> {
-  const redis = createRedis(config.redis.url, 'commands', logger);
+  const redis = createRedis(config.redis, 'commands', logger);
   const dependencies = new DependencyWatch(logger);
   dependencies.watchRedis(redis);
   dependencies.back('bus'); // up until a notification fails
@@ -114,11 +114,11 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       configuration: configurationCheck(),
     },
   });
-  const blocking = createRedis(config.redis.url, 'blocking', logger);
+  const blocking = createRedis(config.redis, 'blocking', logger);
   // The ledger and the outbox get a connection of their own with auto-pipelining: with hundreds of
   // commands in flight, the scripts issued in one tick leave in one write (a write syscall per
   // Redis call was ~12% of the worker's CPU). BullMQ keeps the plain connection it expects.
-  const fastRedis = createRedis(config.redis.url, 'commands', logger);
+  const fastRedis = createRedis(config.redis, 'commands', logger);
   fastRedis.options.enableAutoPipelining = true;
   const ledger = new Ledger(fastRedis, config.redis.keyPrefix);
   const events = new EventStore(fastRedis, config.redis.keyPrefix);
@@ -280,7 +280,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
 }
 
 /** One pass of the periodic jobs across all workers and pollers at a time (the poller lock). */
-async function runInProcessPass(redis: Redis, config: Config, periodic: PeriodicJobs, logger: Logger): Promise<void> {
+async function runInProcessPass(redis: RedisClient, config: Config, periodic: PeriodicJobs, logger: Logger): Promise<void> {
   try {
     const report = await runPeriodicPass({ config, redis, logger }, periodic, passLockMs(config.poller.inProcessIntervalMs), `worker:${process.pid}`);
     if (report && report.due > 0) logger.info('poll run', { ...report });
@@ -294,7 +294,7 @@ async function runInProcessPass(redis: Redis, config: Config, periodic: Periodic
 const SWEEP_INTERVAL_MS = 1000;
 
 /** One recovery sweep across all workers at a time: an expiring Redis lock, as for the poller. */
-async function runSweepOnce(redis: Redis, config: Config, staleMs: number, deps: Parameters<typeof sweepOnce>[0], logger: Logger): Promise<void> {
+async function runSweepOnce(redis: RedisClient, config: Config, staleMs: number, deps: Parameters<typeof sweepOnce>[0], logger: Logger): Promise<void> {
   const lock = `${config.redis.keyPrefix}sweep:lock`;
   const got = await redis.set(lock, String(process.pid), 'PX', SWEEP_INTERVAL_MS, 'NX').catch(() => null);
   if (got !== 'OK') return;

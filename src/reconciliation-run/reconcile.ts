@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { Config } from '../config/config';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
@@ -50,7 +50,7 @@ export interface ReconcileOptions {
   detailsFormat?: DetailsFormat;
   logger: Logger;
   /** An open Redis connection to use (not closed here). Default: one opened on `redis.url` and closed after. */
-  redis?: Redis;
+  redis?: RedisClient;
   onProgress?: (progress: ReconciliationProgress) => void;
   /** Stops after the page in progress; the next call resumes. */
   signal?: AbortSignal;
@@ -88,7 +88,7 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
   const support = definition.reconciliation;
   if (!support) throw new NotReconcilableError(options.gateway, `gateway "${options.gateway}" (${definition.title}) has no reconciliation reader yet`);
   const { logger } = options;
-  const redis = options.redis ?? createRedis(config.redis.url, 'commands', logger);
+  const redis = options.redis ?? createRedis(config.redis, 'commands', logger);
   const prefix = config.redis.keyPrefix;
   const eventsQueue = createOmsEventsQueue(redis, prefix);
   const deliveryQueue = createDeliveryQueue(redis, prefix);

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { isAdjustmentKind } from '../adjustments/adjustment';
 import { OperationRecord } from '../ledger/ledger';
 import { orderIndexKey } from '../ledger/order-index';
@@ -17,7 +17,7 @@ const ORDER_CANDIDATES = 20;
  */
 export class ReconciliationLedger {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** The ledger's key prefix. */
     readonly prefix: string,
     /** The configured gateway name operations must carry (`payment.gateway`). */

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { RECONCILIATION_CLASSES, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import type { ReconciliationWindow } from '../reconciliation/psp-record';
 
@@ -56,7 +56,7 @@ export class ReconciliationRunState {
   readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     gateway: string,
     window: ReconciliationWindow,

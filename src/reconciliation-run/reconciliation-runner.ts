@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { assertNever } from '../gateways/assert-never';
@@ -68,7 +68,7 @@ export interface ReconciliationSummary extends Omit<StoredRun, 'status' | 'phase
 }
 
 export interface ReconciliationRunnerDeps {
-  redis: Redis;
+  redis: RedisClient;
   /** The ledger's key prefix. */
   prefix: string;
   /** The configured gateway name (`gateways.<name>`). */

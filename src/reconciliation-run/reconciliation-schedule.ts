@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -34,7 +34,7 @@ export class ReconciliationSchedule {
   constructor(
     private readonly deps: {
       config: Config;
-      redis: Redis;
+      redis: RedisClient;
       logger: Logger;
       now?: () => number;
     },

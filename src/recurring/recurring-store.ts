@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { validateCommand } from '../contracts/command-validator';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Schedule, ScheduleDefinition, ScheduleState, CyclePhase, cycleCommand, cycleDueAt } from './recurring-schedule';
@@ -16,7 +16,7 @@ const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'f
  */
 export class RecurringStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly prefix: string,
   ) {}
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import Redis from 'ioredis';
+import { RedisClient } from './redis-connection';
 
 /**
  * Redis Lua scripts with named inputs. A script declares the names of its keys and arguments; its Lua reads
@@ -90,7 +90,7 @@ export class LuaScript<K extends string, A extends string> {
    * (NOSCRIPT: it does not hold the script yet), as ioredis's own `defineCommand` does.
    * @returns the script's reply, as Redis converted it (numbers, strings, nested arrays).
    */
-  async run(redis: Redis, values: LuaValues<K, A>, rest: readonly (string | number)[] = []): Promise<unknown> {
+  async run(redis: RedisClient, values: LuaValues<K, A>, rest: readonly (string | number)[] = []): Promise<unknown> {
     const args = this.layout(values, rest);
     try {
       return await redis.evalsha(this.sha, this.numberOfKeys, ...args);

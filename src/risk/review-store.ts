@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 
 /** Where a review hold stands. */
@@ -51,7 +51,7 @@ return 'held'
  */
 export class ReviewStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

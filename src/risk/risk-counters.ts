@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Payment } from '../contracts/payment-command';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 import { RiskConfig, RiskCounts, VelocityDimension, needsTokenCheck, velocityValue } from './risk-rules';
@@ -58,7 +58,7 @@ const MARK_TTL_MS = 7 * 86400 * 1000;
  */
 export class RiskCounters {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly config: RiskConfig,
     private readonly hashKey: string,

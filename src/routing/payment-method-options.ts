@@ -10,7 +10,7 @@ import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 import { RoutingTable } from './routing-rules';
 import { amountRefusal, applicableRules } from '../caps/cap-rules';
 import { CapReservations } from '../caps/cap-reservations';
-import type Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 
 /** An order as the checkout asks about it. Amount in ISO 4217 minor units. */
 export interface MethodsQuery {
@@ -123,7 +123,7 @@ export class PaymentMethodOptions {
       logger?: Logger;
       now?: () => number;
       /** Redis, to read the daily and monthly cap counters; without it only per-transaction caps apply. */
-      redis?: Redis;
+      redis?: RedisClient;
     },
   ) {
     this.table = new RoutingTable(deps.config.routing);

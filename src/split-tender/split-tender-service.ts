@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import type { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
@@ -18,7 +18,7 @@ import { OpenMember, StoredRefund } from './split-tender-store';
 export interface SplitTenderServiceDeps {
   config: Config;
   ledger: Ledger;
-  redis: Redis;
+  redis: RedisClient;
   deliveryQueue: Queue<DeliveryJobData>;
   /** Records an event in the outbox and sends it (idempotent by event id). */
   emit(event: PaymentEvent): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { RefundOrder, SplitRefundState, SplitTenderState } from './split-tender-decision';
 import { SplitTenderPlan, TenderPart } from './split-tender-plan';
 
@@ -91,7 +91,7 @@ export function parseMember(raw: string): OpenMember | null {
 
 export class SplitTenderStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
   ) {}
 

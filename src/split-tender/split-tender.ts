@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { PaymentCommand } from '../contracts/payment-command';
 import { counter } from '../metrics/metrics-registry';
 import { Logger } from '../logging/logger';
@@ -47,7 +47,7 @@ export interface SplitTenderPorts {
   submit(command: PaymentCommand): Promise<void>;
   /** The operation's outcome by its reference (the ledger record's state). */
   outcome(operationId: string): Promise<StepOutcome>;
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key prefix of the deployment (`redis.key_prefix`). */
   keyPrefix: string;
   logger: Logger;

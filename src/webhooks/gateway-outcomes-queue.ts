@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { AdjustmentFact } from '../adjustments/adjustment';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
@@ -21,10 +21,10 @@ export interface GatewayOutcomeJobData {
   adjustment?: AdjustmentFact;
 }
 
-export function createGatewayOutcomesQueue(connection: Redis, keyPrefix: string): Queue<GatewayOutcomeJobData> {
+export function createGatewayOutcomesQueue(connection: RedisClient, keyPrefix: string): Queue<GatewayOutcomeJobData> {
   return new Queue<GatewayOutcomeJobData>(GATEWAY_OUTCOMES_QUEUE, {
     connection,
-    prefix: bullPrefix(keyPrefix),
+    prefix: bullPrefix(keyPrefix, GATEWAY_OUTCOMES_QUEUE),
     defaultJobOptions: {
       // A webhook may arrive before the gateway's own answer has told us its reference: retry a while.
       attempts: 20,

@@ -1,7 +1,7 @@
 import { JOB_LOCK } from '../queueing/job-lock';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { pbBackoffStrategy } from '../queueing/backoff-strategy';
@@ -26,7 +26,7 @@ import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-a
  */
 export function startOutcomeWorker(
   config: Config,
-  connection: Redis,
+  connection: RedisClient,
   deps: { ledger: Ledger; recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; logger: Logger; orphans?: OrphanReversal },
 ): Worker<GatewayOutcomeJobData> {
   const worker = new Worker<GatewayOutcomeJobData>(
@@ -59,7 +59,7 @@ export function startOutcomeWorker(
     },
     {
       connection,
-      prefix: bullPrefix(config.redis.keyPrefix),
+      prefix: bullPrefix(config.redis.keyPrefix, GATEWAY_OUTCOMES_QUEUE),
       concurrency: 20,
       settings: { backoffStrategy: pbBackoffStrategy({ baseMs: config.delivery.backoffBaseMs, maxMs: config.delivery.backoffMaxMs }) },
       ...JOB_LOCK,

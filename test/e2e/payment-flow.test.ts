@@ -11,15 +11,16 @@ import { FlowCheck, checkFlow } from '../../harness/workload/flow-checks';
 import { PaymentScenario, SCENARIO_KINDS, buildScenarios } from '../../harness/workload/payment-scenarios';
 import { StepRecord, runWorkload } from '../../harness/workload/workload-driver';
 import { testNamespace } from '../support/test-config';
-import Redis from 'ioredis';
+import { RedisClient } from '../../src/redis/redis-connection';
 import { Interaction, Ledger } from '../../src/ledger/ledger';
+import { testRedis } from '../support/test-redis';
 
 jest.setTimeout(120_000);
 
 let stack: LocalStack;
 let publisher: ChannelPublisher;
 let round = 0;
-let redis: Redis;
+let redis: RedisClient;
 /** The bridge's ledger, read to see what happened to each operation (its history). */
 let ledger: Ledger;
 
@@ -40,7 +41,7 @@ beforeAll(async () => {
     },
   });
   publisher = await ChannelPublisher.open(stack.config);
-  redis = new Redis(stack.config.redis.url);
+  redis = testRedis(stack.config);
   ledger = new Ledger(redis, stack.config.redis.keyPrefix);
 });
 

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
+import { RedisClient } from '../../src/redis/redis-connection';
 import { AmqpConnection } from '../../src/amqp/amqp-connection';
 import { BrokerDeadLetterRedactor } from '../../src/amqp/broker-dead-letter-redactor';
 import { ConfirmPublisher } from '../../src/amqp/confirm-publisher';
@@ -23,7 +23,7 @@ export interface IntakeProcess {
   ledger: Ledger;
   deliveryQueue: Queue<DeliveryJobData>;
   events: EventStore;
-  redis: Redis;
+  redis: RedisClient;
   stop(): Promise<void>;
 }
 
@@ -34,7 +34,7 @@ export interface IntakeProcess {
  * conflicts still record their FAIL event in the outbox (queued, never sent).
  */
 export async function startIntakeProcess(config: Config, logger: Logger, options: { rateLimits?: boolean } = {}): Promise<IntakeProcess> {
-  const redis = createRedis(config.redis.url, 'commands', logger);
+  const redis = createRedis(config.redis, 'commands', logger);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../src/redis/redis-connection';
 import { AdjustmentStore } from '../../src/adjustments/adjustment-store';
 import { EventStore } from '../../src/events/event-store';
 import { Ledger } from '../../src/ledger/ledger';
@@ -22,7 +22,7 @@ export interface SeededLedger {
  * adjustment, a PENDING refund (polled index score), a FAILED one with a decline, a RECEIVED one, an
  * UNKNOWN one in the settling index, delivered and undelivered outbox events, customer data in the payments.
  */
-export async function seedLedger(redis: Redis, prefix: string, base = Date.now() - 60_000): Promise<SeededLedger> {
+export async function seedLedger(redis: RedisClient, prefix: string, base = Date.now() - 60_000): Promise<SeededLedger> {
   const ledger = new Ledger(redis, prefix);
   const events = new EventStore(redis, prefix);
   const adjustments = new AdjustmentStore(redis, prefix);

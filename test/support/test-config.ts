@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Config } from '../../src/config/config';
 import { buildConfig } from '../../src/config/load-config';
+import { localRedisParameters, onLocalRedisCluster } from '../../harness/twins/local-stack/local-redis';
 
 /**
  * A valid configuration for tests, with its own namespace: a unique Redis key prefix and unique AMQP
@@ -23,7 +24,7 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
     'amqp.exchange.dead_letter': `${ns}.dead-letter`,
     'amqp.queue.dead_letter': `${ns}:payment:dead-letter`,
     'amqp.queue.type': 'classic',
-    'redis.url': process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ...testRedisTarget(),
     'redis.key_prefix': `${ns}:`,
     'http.port': 0,
     'log.level': 'error',
@@ -33,6 +34,20 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
     'channels.credentials': TEST_CHANNEL_CREDENTIALS,
     ...overrides,
   });
+}
+
+/**
+ * The Redis the tests use: the single Redis (`PB_TEST_REDIS_URL`, default 127.0.0.1:6379), or with
+ * `PB_REDIS_CLUSTER=1` the local Redis Cluster (the jest global setup starts it; `PB_REDIS_CLUSTER_NODES`
+ * names another), so `PB_REDIS_CLUSTER=1 npx jest ...` runs the same tests on the cluster.
+ */
+export function testRedisTarget(): Record<string, unknown> {
+  return localRedisParameters(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+}
+
+/** True when the tests run on the local Redis Cluster (`PB_REDIS_CLUSTER=1`). */
+export function onRedisCluster(): boolean {
+  return onLocalRedisCluster();
 }
 
 /**

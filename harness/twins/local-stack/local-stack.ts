@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import amqplib from 'amqplib';
-import Redis from 'ioredis';
 import { stringify } from 'yaml';
 import { Config } from '../../../src/config/config';
 import { buildConfig } from '../../../src/config/load-config';
@@ -14,6 +13,9 @@ import { priorityExchangeOf, priorityQueueOf } from '../../../src/admission/comm
 import { BusTwin, startBusTwin } from '../bus-twin/bus-twin';
 import { PspSimulator, PspSimulatorOptions, startPspSimulator } from '../psp-simulator/psp-simulator';
 import { RoleProcess, spawnRole } from './role-process';
+import { unlinkMatching } from '../../../src/redis/key-scan';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ensureLocalRedisCluster, localRedisParameters } from './local-redis';
 
 /** What to run. */
 export interface LocalStackOptions {
@@ -123,6 +125,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     webhookUrl: `http://127.0.0.1:${webPort}/webhooks/simulator`,
   });
   const ns = options.namespace;
+  ensureLocalRedisCluster();
   const parameters: Record<string, unknown> = {
     'service_bus.url': busTwin.url,
     'service_bus.endpoint_name': `payment-bridge-${ns}`,
@@ -137,7 +140,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     'amqp.exchange.dead_letter': `${ns}.dead-letter`,
     'amqp.queue.dead_letter': `${ns}:payment:dead-letter`,
     'amqp.queue.type': 'classic',
-    'redis.url': options.redisUrl ?? process.env.PB_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    // PB_REDIS_CLUSTER=1: the local Redis Cluster (local-redis.ts), started here when it is not running.
+    ...localRedisParameters(options.redisUrl ?? process.env.PB_REDIS_URL ?? 'redis://127.0.0.1:6379'),
     'redis.key_prefix': `${ns}:`,
     'http.host': '127.0.0.1',
     'http.port': webPort,
@@ -234,15 +238,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
 /** Deletes a namespace's Redis keys and AMQP exchanges and queues (tests and demo runs clean up after themselves). */
 export async function purgeNamespace(config: Config): Promise<void> {
-  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = createRedis(config.redis, 'commands');
+  redis.on('error', () => undefined);
   try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redis.keyPrefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
   } finally {
     redis.disconnect();
   }

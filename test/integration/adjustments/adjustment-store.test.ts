@@ -1,24 +1,25 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { AdjustmentStore, adjustmentIdFor } from '../../../src/adjustments/adjustment-store';
 import { OperationNotFoundError } from '../../../src/errors/operation-not-found-error';
 import { Ledger } from '../../../src/ledger/ledger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+import { unlinkMatching } from '../../../src/redis/key-scan';
 
 const config = testConfig();
-let redis: Redis;
+let redis: RedisClient;
 let ledger: Ledger;
 let store: AdjustmentStore;
 
 beforeAll(() => {
-  redis = new Redis(config.redis.url);
+  redis = testRedis(config);
   ledger = new Ledger(redis, config.redis.keyPrefix);
   store = new AdjustmentStore(redis, config.redis.keyPrefix);
 });
 
 afterAll(async () => {
-  const keys = await redis.keys(`${config.redis.keyPrefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
+  await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
   redis.disconnect();
 });
 

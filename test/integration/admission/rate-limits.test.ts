@@ -4,7 +4,6 @@
  * worker holds an AMQP channel's messages until a token is free (none dropped, none dead-lettered).
  */
 import axios from 'axios';
-import Redis from 'ioredis';
 import { signBody } from '../../../src/bus/x-signature';
 import { JSON_RPC } from '../../../src/bus/json-rpc';
 import { Config } from '../../../src/config/config';
@@ -16,6 +15,8 @@ import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 import { startIntakeProcess } from '../../support/intake-process';
+import { testRedis } from '../../support/test-redis';
+import { keysMatching } from '../../../src/redis/key-scan';
 
 jest.setTimeout(60_000);
 
@@ -31,9 +32,9 @@ function post(web: WebProcess, config: Config, body: unknown) {
 }
 
 async function keysOf(config: Config): Promise<string[]> {
-  const redis = new Redis(config.redis.url);
+  const redis = testRedis(config);
   try {
-    return await redis.keys(`${config.redis.keyPrefix}{ratelimit}:*`);
+    return await keysMatching(redis, `${config.redis.keyPrefix}{ratelimit}:*`);
   } finally {
     redis.disconnect();
   }

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { AuditLog } from '../../../src/audit/audit-log';
 import { configLoadEntry, recordConfigLoad } from '../../../src/audit/config-load';
 import { testConfig, testNamespace } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
 
 const VISA = '4111111111111111';
 
@@ -29,9 +31,9 @@ function lineSink(): { stream: PassThrough; lines: () => Record<string, unknown>
 const tick = () => new Promise((r) => setImmediate(r));
 
 describe('the audit log (JSON log channel + bounded Redis stream)', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   beforeAll(() => {
-    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    redis = testRedis();
   });
   afterAll(async () => {
     await redis.quit();

@@ -1,12 +1,13 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { CapReservations } from '../../../src/caps/cap-reservations';
 import { CapRule } from '../../../src/caps/cap-rules';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { testConfig } from '../../support/test-config';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { Config } from '../../../src/config/config';
+import { keysMatching } from '../../../src/redis/key-scan';
 
-let redis: Redis;
+let redis: RedisClient;
 let config: Config;
 
 const rule = (over: Partial<CapRule>): CapRule => ({
@@ -25,7 +26,7 @@ const rule = (over: Partial<CapRule>): CapRule => ({
 
 beforeAll(() => {
   config = testConfig();
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
 });
 
 afterAll(async () => {
@@ -87,14 +88,14 @@ test('no rule for the currency or gateway: unlimited, nothing written', async ()
   const prefix = `${config.redis.keyPrefix}c6:`;
   const caps = new CapReservations(redis, prefix, [rule({ currency: 'USD', dailyCount: 1 })]);
   expect((await caps.reserve('r1', [attempt('sim-a')])).kind).toBe('unlimited');
-  expect(await redis.keys(`${prefix}*`)).toEqual([]);
+  expect(await keysMatching(redis, `${prefix}*`)).toEqual([]);
 });
 
 test('counters expire after their bucket: a daily key carries a TTL', async () => {
   const prefix = `${config.redis.keyPrefix}c7:`;
   const caps = new CapReservations(redis, prefix, [rule({ dailyCount: 3 })]);
   await caps.reserve('s1', [attempt('sim-a')]);
-  const [key] = (await redis.keys(`${prefix}*:n`)).filter((k) => k.includes(':d'));
+  const [key] = (await keysMatching(redis, `${prefix}*:n`)).filter((k) => k.includes(':d'));
   const ttl = await redis.ttl(key);
   expect(ttl).toBeGreaterThan(86400);
   expect(ttl).toBeLessThanOrEqual(2 * 86400);

@@ -4,7 +4,8 @@ import { WebProcess, startWebProcess } from '../../../src/processes/web-process'
 import { amqpClient } from '../../support/amqp-helpers';
 import { testConfig } from '../../support/test-config';
 import { auditStreamKey } from '../../../src/audit/audit-log';
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
+import { testRedis } from '../../support/test-redis';
 
 const PASSWORD = 'console-test-password-0123';
 
@@ -12,13 +13,13 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
   let config: Config;
   let web: WebProcess;
   let base: string;
-  let redis: Redis;
+  let redis: RedisClient;
 
   beforeAll(async () => {
     config = testConfig({ 'console.enabled': true, 'console.port': 0, 'console.password': PASSWORD });
     web = await startWebProcess(config, silentLogger());
     base = web.consoleUrl as string;
-    redis = new Redis(config.redis.url);
+    redis = testRedis(config);
   });
 
   afterAll(async () => {

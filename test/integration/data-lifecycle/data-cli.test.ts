@@ -7,6 +7,7 @@ import { silentLogger } from '../../../src/logging/logger';
 import { OpsContext, openOps } from '../../../src/ops/ops-context';
 import { seedLedger } from '../../support/ledger-scenario';
 import { testConfig } from '../../support/test-config';
+import { unlinkMatching } from '../../../src/redis/key-scan';
 
 const io = () => ({ out: new PassThrough(), err: new PassThrough(), actor: 'tester@ci' });
 const contexts: OpsContext[] = [];
@@ -18,8 +19,7 @@ function context(): OpsContext {
 
 afterAll(async () => {
   for (const ctx of contexts) {
-    const keys = await ctx.redis.keys(`${ctx.config.redis.keyPrefix}*`);
-    if (keys.length > 0) await ctx.redis.del(...keys);
+    await unlinkMatching(ctx.redis, `${ctx.config.redis.keyPrefix}*`);
     await ctx.close();
   }
 });

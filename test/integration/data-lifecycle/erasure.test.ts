@@ -6,6 +6,7 @@ import { silentLogger } from '../../../src/logging/logger';
 import { OpsContext, openOps } from '../../../src/ops/ops-context';
 import { SeededLedger, seedLedger } from '../../support/ledger-scenario';
 import { testConfig } from '../../support/test-config';
+import { unlinkMatching } from '../../../src/redis/key-scan';
 
 let ctx: OpsContext;
 let seeded: SeededLedger;
@@ -42,8 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const keys = await ctx.redis.keys(`${ctx.config.redis.keyPrefix}*`);
-  if (keys.length > 0) await ctx.redis.del(...keys);
+  await unlinkMatching(ctx.redis, `${ctx.config.redis.keyPrefix}*`);
   await ctx.close();
 });
 

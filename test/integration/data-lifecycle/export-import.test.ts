@@ -1,5 +1,5 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
 import { ExportFormat, exportOperations } from '../../../src/data-lifecycle/export';
 import { NamespaceNotEmptyError, importOperations } from '../../../src/data-lifecycle/import';
@@ -10,10 +10,12 @@ import { operationIdsOfOrder } from '../../../src/ledger/order-index';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { SeededLedger, seedLedger } from '../../support/ledger-scenario';
 import { testConfig, testNamespace } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+import { unlinkMatching } from '../../../src/redis/key-scan';
 
 const config = testConfig();
 const source = config.redis.keyPrefix;
-let redis: Redis;
+let redis: RedisClient;
 let seeded: SeededLedger;
 const prefixes: string[] = [source];
 /** One window for every export here (the header carries it). */
@@ -69,14 +71,13 @@ async function answers(prefix: string) {
 }
 
 beforeAll(async () => {
-  redis = new Redis(config.redis.url);
+  redis = testRedis(config);
   seeded = await seedLedger(redis, source);
 });
 
 afterAll(async () => {
   for (const p of prefixes) {
-    const keys = await redis.keys(`${p}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await unlinkMatching(redis, `${p}*`);
   }
   redis.disconnect();
 });

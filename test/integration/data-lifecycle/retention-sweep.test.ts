@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { importOperations } from '../../../src/data-lifecycle/import';
 import { RetentionSweep } from '../../../src/data-lifecycle/retention-sweep';
@@ -12,9 +12,11 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { channelCommand } from '../../support/fixtures';
 import { SeededLedger, seedLedger } from '../../support/ledger-scenario';
 import { testConfig, testNamespace } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+import { keysMatching, unlinkMatching } from '../../../src/redis/key-scan';
 
 const DAY = 86_400_000;
-let redis: Redis;
+let redis: RedisClient;
 const prefixes: string[] = [];
 
 function setup(overrides: Record<string, unknown> = {}): { config: Config; ledger: Ledger; dir: string } {
@@ -25,24 +27,23 @@ function setup(overrides: Record<string, unknown> = {}): { config: Config; ledge
 }
 
 beforeAll(() => {
-  redis = new Redis(testConfig().redis.url);
+  redis = testRedis();
 });
 
 afterAll(async () => {
   for (const p of prefixes) {
-    const keys = await redis.keys(`${p}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await unlinkMatching(redis, `${p}*`);
   }
   redis.disconnect();
 });
 
 async function keysNaming(prefix: string, id: string): Promise<string[]> {
-  return (await redis.keys(`${prefix}*`)).filter((k) => k.includes(id));
+  return (await keysMatching(redis, `${prefix}*`)).filter((k) => k.includes(id));
 }
 
 async function indexesHolding(prefix: string, id: string): Promise<string[]> {
   const out: string[] = [];
-  for (const k of await redis.keys(`${prefix}*`)) {
+  for (const k of await keysMatching(redis, `${prefix}*`)) {
     const type = await redis.type(k);
     if (type === 'zset' && (await redis.zscore(k, id)) !== null) out.push(k);
     if (type === 'string' && (await redis.get(k)) === id) out.push(k);

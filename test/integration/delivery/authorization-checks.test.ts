@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -22,7 +22,7 @@ const API_KEY = 'sim-authz-checks-key-0123456789';
 const ACCOUNTS = ['acme-eu', 'other-merchant'];
 
 let sim: PspSimulator;
-let redis: Redis;
+let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 let config: Config;
 let service: DeliveryService;
@@ -40,7 +40,7 @@ beforeAll(async () => {
       'simulator-b': { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-authz-checks-b-0123456789', timeout_ms: 1000 },
     },
   });
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);

@@ -1,13 +1,14 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { BreakerBoard, readBreakerBoard } from '../../../src/delivery/breaker-board';
 import { CircuitBreaker } from '../../../src/delivery/circuit-breaker';
 import { testNamespace } from '../../support/test-config';
 import { eventually } from '../../support/tcp-proxy';
+import { testRedis } from '../../support/test-redis';
 
 describe('the breaker board (workers report breaker changes, the console reads them)', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   beforeAll(() => {
-    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    redis = testRedis();
   });
   afterAll(async () => {
     await redis.quit();

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -29,7 +29,7 @@ const psp = { indexed: false, captures: 0, searches: 0 };
 let server: http.Server;
 let baseUrl: string;
 let config: Config;
-let redis: Redis;
+let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 
 beforeAll(async () => {
@@ -79,7 +79,7 @@ beforeAll(async () => {
       },
     },
   });
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
 });
 

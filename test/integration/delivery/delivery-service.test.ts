@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -22,7 +22,7 @@ import { testConfig } from '../../support/test-config';
 const API_KEY = 'sim-delivery-test-key-0123456789';
 
 let sim: PspSimulator;
-let redis: Redis;
+let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 const configs: Config[] = [];
 
@@ -61,7 +61,7 @@ function setup(overrides: Record<string, unknown> = {}): { service: DeliveryServ
     },
   });
   configs.push(config);
-  redis ??= createRedis(config.redis.url, 'commands');
+  redis ??= createRedis(config.redis, 'commands');
   eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -27,7 +27,7 @@ const KEY_B = 'sim-failover-b-key-0123456789';
 
 let simA: PspSimulator;
 let simB: PspSimulator;
-let redis: Redis;
+let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 const configs: Config[] = [];
 
@@ -76,7 +76,7 @@ function setup(overrides: Record<string, unknown> = {}): { service: DeliveryServ
     },
   });
   configs.push(config);
-  redis ??= createRedis(config.redis.url, 'commands');
+  redis ??= createRedis(config.redis, 'commands');
   eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);

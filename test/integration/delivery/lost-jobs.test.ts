@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Job, Queue, Worker } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
@@ -35,8 +35,8 @@ const API_KEY = 'sim-lost-jobs-test-key-0123456789';
 
 let sim: PspSimulator;
 let config: Config;
-let redis: Redis;
-let blocking: Redis;
+let redis: RedisClient;
+let blocking: RedisClient;
 let ledger: Ledger;
 let events: EventStore;
 let deliveryQueue: Queue<DeliveryJobData>;
@@ -49,8 +49,8 @@ beforeAll(async () => {
     'poller.schedule_ms': [1, 60_000, 60_000],
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-lost-jobs-test-0123456789', timeout_ms: 2000 } },
   });
-  redis = createRedis(config.redis.url, 'commands');
-  blocking = createRedis(config.redis.url, 'blocking');
+  redis = createRedis(config.redis, 'commands');
+  blocking = createRedis(config.redis, 'blocking');
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);
   deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
@@ -83,9 +83,9 @@ function runDeliveryWorker(): void {
 
 /** Puts a job with `jobId` on `queueName` and completes it, as a worker would: the id is now held by a finished job. */
 async function completedJob(queueName: string, name: string, data: object, jobId: string): Promise<void> {
-  const queue = new Queue(queueName, { connection: redis, prefix: bullPrefix(config.redis.keyPrefix) });
+  const queue = new Queue(queueName, { connection: redis, prefix: bullPrefix(config.redis.keyPrefix, queueName) });
   await queue.add(name, data, { jobId, removeOnComplete: { age: 3600 } });
-  const worker = new Worker(queueName, null, { connection: blocking.duplicate(), prefix: bullPrefix(config.redis.keyPrefix), autorun: false });
+  const worker = new Worker(queueName, null, { connection: blocking.duplicate(), prefix: bullPrefix(config.redis.keyPrefix, queueName), autorun: false });
   const token = 'test-token';
   const job = (await worker.getNextJob(token)) as Job | undefined;
   expect(job?.id).toBe(jobId);

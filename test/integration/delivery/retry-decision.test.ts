@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -24,7 +24,7 @@ import { testConfig } from '../../support/test-config';
  * `delivery.retry_after_max_ms`. The gateway here is a client that answers what each test needs.
  */
 let config: Config;
-let redis: Redis;
+let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 let ledger: Ledger;
 const logs = captureLogger('warn');
@@ -42,7 +42,7 @@ beforeAll(() => {
       },
     },
   });
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   ledger = new Ledger(redis, config.redis.keyPrefix);
 });

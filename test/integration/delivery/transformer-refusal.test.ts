@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -21,7 +21,7 @@ import { testConfig } from '../../support/test-config';
 const API_KEY = 'sim-refusal-test-key-0123456789';
 
 let sim: PspSimulator;
-let redis: Redis;
+let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 const configs: Config[] = [];
 
@@ -42,7 +42,7 @@ function setup(refuse?: () => never): { service: DeliveryService; ledger: Ledger
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-refusal-test-0123456789', timeout_ms: 1000 } },
   });
   configs.push(config);
-  redis ??= createRedis(config.redis.url, 'commands');
+  redis ??= createRedis(config.redis, 'commands');
   eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../../../src/events/event-send';
 import { EventStore } from '../../../src/events/event-store';
@@ -7,12 +7,12 @@ import { createRedis } from '../../../src/redis/redis-connection';
 import { testConfig } from '../../support/test-config';
 
 let config: Config;
-let redis: Redis;
+let redis: RedisClient;
 let events: EventStore;
 
 beforeAll(() => {
   config = testConfig({ 'service_bus.timeout_ms': 2000 });
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
   events = new EventStore(redis, config.redis.keyPrefix);
 });
 

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { PAN_MASK } from '../../../src/logging/redact';
@@ -10,6 +10,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
+import { testRedis } from '../../support/test-redis';
 
 jest.setTimeout(120_000);
 
@@ -21,13 +22,13 @@ describe('channel contracts end to end: published to RabbitMQ, read by the consu
   let config: Config;
   let worker: IntakeProcess;
   let client: Awaited<ReturnType<typeof amqpClient>>;
-  let redis: Redis;
+  let redis: RedisClient;
   const logs = captureLogger();
 
   beforeAll(async () => {
     config = testConfig();
     client = await amqpClient(config);
-    redis = new Redis(config.redis.url);
+    redis = testRedis(config);
     worker = await startIntakeProcess(config, logs.logger);
   });
 

@@ -1,5 +1,4 @@
 import axios from 'axios';
-import Redis from 'ioredis';
 import { signBody } from '../../../src/bus/x-signature';
 import { Config } from '../../../src/config/config';
 import { operationIdOf } from '../../../src/ledger/operation-id';
@@ -11,6 +10,8 @@ import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 import { eventually } from '../../support/tcp-proxy';
+import { testRedis } from '../../support/test-redis';
+import { keysMatching } from '../../../src/redis/key-scan';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
 
@@ -270,9 +271,9 @@ describe('command consumer: every malformed channel command is dead-lettered wit
     for (const v of variants) await client.publish('web.payment.sale', v);
     await eventually(() => worker.consumer.stats.deadLettered >= before + variants.length);
     const dead = await client.drainDeadLetters();
-    const redis = new Redis(config.redis.url);
+    const redis = testRedis(config);
     try {
-      const keys = await redis.keys(`${config.redis.keyPrefix}*`);
+      const keys = await keysMatching(redis, `${config.redis.keyPrefix}*`);
       const values: string[] = [];
       for (const k of keys) {
         const type = await redis.type(k);

@@ -1,5 +1,5 @@
 import axios from 'axios';
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { signBody } from '../../../src/bus/x-signature';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -10,6 +10,7 @@ import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 import { eventually } from '../../support/tcp-proxy';
+import { testRedis } from '../../support/test-redis';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
 const VISA = '4111111111111111';
@@ -25,13 +26,13 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
   let web: WebProcess;
   let worker: IntakeProcess;
   let client: Awaited<ReturnType<typeof amqpClient>>;
-  let redis: Redis;
+  let redis: RedisClient;
   const logs = captureLogger();
 
   beforeAll(async () => {
     config = testConfig();
     client = await amqpClient(config);
-    redis = new Redis(config.redis.url);
+    redis = testRedis(config);
     worker = await startIntakeProcess(config, logs.logger);
     web = await startWebProcess(config, logs.logger);
     await eventually(async () => (await axios.get(`${web.server.url}/readyz`, { validateStatus: () => true })).status === 200);

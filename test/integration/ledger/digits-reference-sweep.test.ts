@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { sweepOnce } from '../../../src/delivery/recovery-sweep';
@@ -6,11 +6,13 @@ import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { Ledger } from '../../../src/ledger/ledger';
 import { testNamespace } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+import { unlinkMatching } from '../../../src/redis/key-scan';
 
 /** A digits-only operation reference must not stop the recovery sweep (BullMQ refuses integer job ids). */
 describe('the recovery sweep with a digits-only operation reference', () => {
   const prefix = `${testNamespace()}:`;
-  let redis: Redis;
+  let redis: RedisClient;
   let ledger: Ledger;
   let events: EventStore;
   let deliveryQueue: ReturnType<typeof createDeliveryQueue>;
@@ -33,7 +35,7 @@ describe('the recovery sweep with a digits-only operation reference', () => {
   });
 
   beforeAll(() => {
-    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    redis = testRedis();
     ledger = new Ledger(redis, prefix);
     events = new EventStore(redis, prefix);
     deliveryQueue = createDeliveryQueue(redis, prefix);
@@ -45,14 +47,7 @@ describe('the recovery sweep with a digits-only operation reference', () => {
     await eventsQueue.obliterate({ force: true });
     await deliveryQueue.close();
     await eventsQueue.close();
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-    if (keys.length > 0) await redis.del(...keys);
+    await unlinkMatching(redis, `${prefix}*`);
     await redis.quit();
   });
 

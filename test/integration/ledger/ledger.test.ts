@@ -1,9 +1,11 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { Ledger } from '../../../src/ledger/ledger';
 import { OPERATION_STATES } from '../../../src/ledger/operation-state';
 import { PAN_MASK, SECRET_MASK } from '../../../src/logging/redact';
 import { testNamespace } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+import { unlinkMatching } from '../../../src/redis/key-scan';
 
 const VISA = '4111111111111111';
 /** Epoch milliseconds that pass the Luhn check (as one timestamp in ten does). */
@@ -11,7 +13,7 @@ const LUHN_VALID_NOW = 1718000000006;
 
 describe('the operation ledger on a real Redis', () => {
   const prefix = `${testNamespace()}:`;
-  let redis: Redis;
+  let redis: RedisClient;
   let ledger: Ledger;
   let seq = 0;
 
@@ -28,19 +30,12 @@ describe('the operation ledger on a real Redis', () => {
   const members = (state: string) => redis.zrange(`${prefix}ops:state:${state}`, 0, -1);
 
   beforeAll(() => {
-    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    redis = testRedis();
     ledger = new Ledger(redis, prefix);
   });
 
   afterAll(async () => {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-    if (keys.length > 0) await redis.del(...keys);
+    await unlinkMatching(redis, `${prefix}*`);
     await redis.quit();
   });
 

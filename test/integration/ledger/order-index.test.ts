@@ -1,12 +1,14 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { Ledger } from '../../../src/ledger/ledger';
 import { operationIdsOfOrder, orderIndexKey } from '../../../src/ledger/order-index';
 import { testNamespace } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+import { keysMatching } from '../../../src/redis/key-scan';
 
 describe('the order index the ledger keeps at create', () => {
   const prefix = `${testNamespace()}:`;
-  let redis: Redis;
+  let redis: RedisClient;
   let ledger: Ledger;
 
   const command = (orderId: string | undefined, amount = 1000): PaymentCommand => ({
@@ -25,7 +27,7 @@ describe('the order index the ledger keeps at create', () => {
   });
 
   beforeAll(() => {
-    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    redis = testRedis();
     ledger = new Ledger(redis, prefix);
   });
 
@@ -47,7 +49,7 @@ describe('the order index the ledger keeps at create', () => {
     await ledger.create('idx-d', command('ORD-IDX-3'), 9_000);
     expect(await redis.zscore(orderIndexKey(prefix, 'ORD-IDX-3'), 'idx-d')).toBe('1000');
     await ledger.create('idx-e', command(undefined), 1_000);
-    expect(await redis.keys(`${prefix}order:*`)).not.toContain(`${prefix}order:`);
+    expect(await keysMatching(redis, `${prefix}order:*`)).not.toContain(`${prefix}order:`);
   });
 
   it('hashes order ids with characters outside the plain alphabet, so none can name another key', async () => {

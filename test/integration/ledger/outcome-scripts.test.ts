@@ -1,10 +1,12 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { EventStore } from '../../../src/events/event-store';
 import { Ledger } from '../../../src/ledger/ledger';
 import { afterTransition } from '../../../src/ledger/record-fields';
 import { testNamespace } from '../../support/test-config';
 import { channelCommand } from '../../support/fixtures';
+import { testRedis } from '../../support/test-redis';
+import { unlinkMatching } from '../../../src/redis/key-scan';
 
 /**
  * The scripts of the outcome path (fewer round trips: docs/BENCHMARKS.md). The settling mark rides inside them: the
@@ -15,7 +17,7 @@ import { channelCommand } from '../../support/fixtures';
  */
 describe('the outcome scripts on a real Redis', () => {
   const prefix = `${testNamespace()}:`;
-  let redis: Redis;
+  let redis: RedisClient;
   let ledger: Ledger;
   let events: EventStore;
 
@@ -23,14 +25,13 @@ describe('the outcome scripts on a real Redis', () => {
     channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 1000, order_id: `o-${ref}`, operation_reference: ref });
 
   beforeAll(() => {
-    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    redis = testRedis();
     ledger = new Ledger(redis, prefix);
     events = new EventStore(redis, prefix);
   });
 
   afterAll(async () => {
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await unlinkMatching(redis, `${prefix}*`);
     await redis.quit();
   });
 

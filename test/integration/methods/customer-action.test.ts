@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -46,7 +46,7 @@ let stripeUrl = '';
 const intents = new Map<string, StripeIntent>();
 const cancels: string[] = [];
 let counter = 0;
-let redis: Redis;
+let redis: RedisClient;
 const configs: Config[] = [];
 const closers: Array<() => Promise<unknown>> = [];
 
@@ -127,7 +127,7 @@ function setup() {
     },
   });
   configs.push(config);
-  redis ??= createRedis(config.redis.url, 'commands');
+  redis ??= createRedis(config.redis, 'commands');
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   closers.push(

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -26,7 +26,7 @@ import { testConfig } from '../../support/test-config';
 const API_KEY = 'sim-recurring-test-key-0123456789';
 const DAY = 86_400_000;
 let sim: PspSimulator;
-let redis: Redis;
+let redis: RedisClient;
 const configs: Config[] = [];
 const closers: Array<() => Promise<unknown>> = [];
 let n = 0;
@@ -48,7 +48,7 @@ function setup() {
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recurring-test-0123456789', timeout_ms: 2000 } },
   });
   configs.push(config);
-  redis ??= createRedis(config.redis.url, 'commands');
+  redis ??= createRedis(config.redis, 'commands');
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   closers.push(

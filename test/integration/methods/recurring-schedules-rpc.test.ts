@@ -74,7 +74,7 @@ describe('bus JSON-RPC', () => {
     const listed = (await call(m().list, { state: 'active' })).body as { result: { schedules: Array<{ id: string }> } };
     expect(listed.result.schedules.map((s) => s.id)).toContain(id);
     expect((await call(m().cancel, { id })).body).toMatchObject({ result: { cancelled: true, schedule: { id, state: 'cancelled' } } });
-    const redis = createRedis(config.redis.url, 'commands');
+    const redis = createRedis(config.redis, 'commands');
     expect(await new RecurringStore(redis, config.redis.keyPrefix).dueIds(Number.MAX_SAFE_INTEGER, 100)).not.toContain(id);
     redis.disconnect();
   });
@@ -103,7 +103,7 @@ describe('bus JSON-RPC', () => {
 
 describe('payment-bridge recurring', () => {
   it('create, list and cancel from the CLI, with the interval in words; a bad flag names the field (exit 2)', async () => {
-    const redis = createRedis(config.redis.url, 'commands');
+    const redis = createRedis(config.redis, 'commands');
     const ctx = openOps(config, silentLogger(), { service: 'ops', redis, auditStream: new PassThrough() });
     const out = new PassThrough();
     const err = new PassThrough();

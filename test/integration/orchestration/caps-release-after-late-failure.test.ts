@@ -3,7 +3,7 @@
  * gateway's answer (a webhook, a status inquiry): the worker's outcome recorder releases through the same
  * orchestration delivery reserved with.
  */
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -23,7 +23,7 @@ import { testConfig } from '../../support/test-config';
 
 const API_KEY = 'sim-late-fail-key-0123456789';
 let sim: PspSimulator;
-let redis: Redis;
+let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 let config: Config;
 let service: DeliveryService;
@@ -38,7 +38,7 @@ beforeAll(async () => {
     // One authorization a day for this merchant: a reservation not given back blocks the next one.
     'caps.rules': [{ scope: 'merchant', name: 'one-a-day', currency: 'EUR', daily_count: 1 }],
   });
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   ledger = new Ledger(redis, config.redis.keyPrefix);
   const routes = createGatewayClients(config);

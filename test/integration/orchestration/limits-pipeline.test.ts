@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -20,7 +20,7 @@ import { testConfig } from '../../support/test-config';
 
 const API_KEY = 'sim-limits-key-0123456789';
 let sim: PspSimulator;
-let redis: Redis;
+let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 let config: Config;
 let service: DeliveryService;
@@ -41,7 +41,7 @@ beforeAll(async () => {
     'risk.amount_thresholds': { CHF: 100000 },
     'risk.review_window_ms': 60000,
   });
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);

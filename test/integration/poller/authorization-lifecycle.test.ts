@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
@@ -28,7 +28,7 @@ const API_KEY = 'sim-lifecycle-test-key-0123456789';
 const DAY = 24 * 3600 * 1000;
 
 let sim: PspSimulator;
-let redis: Redis;
+let redis: RedisClient;
 const closers: Array<() => Promise<void>> = [];
 const configs: Config[] = [];
 
@@ -63,7 +63,7 @@ function setup(overrides: Record<string, unknown> = {}): Setup {
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-lifecycle-test-0123456789', timeout_ms: 2000 } },
   });
   configs.push(config);
-  redis ??= createRedis(config.redis.url, 'commands');
+  redis ??= createRedis(config.redis, 'commands');
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   closers.push(

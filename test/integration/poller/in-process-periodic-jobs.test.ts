@@ -3,7 +3,7 @@
  * poller role: besides the status inquiries and the authorization lifecycle, the customer-action expiry,
  * the recurring cycles and the risk-review expiry. A worker alone (no poller process) must settle all three.
  */
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
@@ -28,7 +28,7 @@ jest.setTimeout(90_000);
 
 const API_KEY = 'sim-in-process-poller-key-0123456789';
 let sim: PspSimulator;
-let redis: Redis;
+let redis: RedisClient;
 let config: Config;
 let worker: WorkerProcess | undefined;
 
@@ -41,7 +41,7 @@ beforeAll(async () => {
     'risk.amount_thresholds': { CHF: 100000 },
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-in-process-0123456789', timeout_ms: 2000 } },
   });
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
 });
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../../../src/config/config';
 import { GatewayRouter } from '../../../src/routing/gateway-router';
@@ -22,7 +22,7 @@ const API_KEY = 'sim-poller-test-key-0123456789';
 
 let sim: PspSimulator;
 let config: Config;
-let redis: Redis;
+let redis: RedisClient;
 let ledger: Ledger;
 let events: EventStore;
 let eventsQueue: Queue<OmsEventJobData>;
@@ -38,7 +38,7 @@ beforeAll(async () => {
       adyen: { type: 'adyen', base_url: 'http://127.0.0.1:1/v71', api_key: 'adyen-poller-test-key-0123456789', merchant_account: 'AcmeEU', timeout_ms: 2000 },
     },
   });
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);

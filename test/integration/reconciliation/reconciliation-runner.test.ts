@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
@@ -31,7 +31,7 @@ const API_KEY = 'sim-recon-test-key-0123456789';
 
 let sim: PspSimulator;
 let config: Config;
-let redis: Redis;
+let redis: RedisClient;
 let ledger: Ledger;
 let events: EventStore;
 let route: GatewayRoute;
@@ -44,7 +44,7 @@ beforeAll(async () => {
   config = testConfig({
     gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recon-test-0123456789', timeout_ms: 5000 } },
   });
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);

@@ -7,7 +7,7 @@ import { MethodsQueryError, PaymentMethodOptions, methodsQueryOf } from '../../.
 import { formatMethodsAnswer } from '../../../src/cli/payment-methods-command';
 import { specPath } from '../../support/prism';
 import { testConfig } from '../../support/test-config';
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { CapReservations } from '../../../src/caps/cap-reservations';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -43,7 +43,7 @@ beforeAll(async () => {
 });
 
 const namespaces: Config[] = [];
-let redis: Redis | undefined;
+let redis: RedisClient | undefined;
 
 afterAll(async () => {
   await new Promise((r) => server.close(r));
@@ -157,7 +157,7 @@ describe('payment method options', () => {
       ],
     });
     namespaces.push(c);
-    redis ??= createRedis(c.redis.url, 'commands');
+    redis ??= createRedis(c.redis, 'commands');
     const caps = new CapReservations(redis, c.redis.keyPrefix, c.limits.caps.rules);
     const withCounters = () => new PaymentMethodOptions({ config: c, routes: createGatewayClients(c), redis });
     const usd = (amount: number) => methodsQueryOf({ amount, currency: 'USD', gateway_account: 'acme' });

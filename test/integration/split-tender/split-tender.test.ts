@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AxiosInstance } from 'axios';
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { GatewayConfig } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { OperationContext } from '../../../src/gateways/gateway-adapter';
@@ -9,6 +9,8 @@ import { createOutboundHttp } from '../../../src/http/outbound-http';
 import { silentLogger } from '../../../src/logging/logger';
 import { SplitTenderCoordinator, SplitTenderPlan, StepOutcome, stepReferences } from '../../../src/split-tender/split-tender';
 import { startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { testRedis } from '../../support/test-redis';
+import { unlinkMatching } from '../../../src/redis/key-scan';
 
 /**
  * The split tender coordinator on the real Redis (its state) and the real simulator (the money). The
@@ -19,7 +21,7 @@ import { startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simu
 const API_KEY = `sk_test_${randomBytes(6).toString('hex')}`;
 let sim: Awaited<ReturnType<typeof startPspSimulator>>;
 let http: AxiosInstance;
-let redis: Redis;
+let redis: RedisClient;
 let gateway: GatewayConfig;
 const prefix = `pbtest:split:${randomBytes(4).toString('hex')}:`;
 const outcomes = new Map<string, StepOutcome>();
@@ -121,12 +123,11 @@ beforeAll(async () => {
     maxSockets: 8,
   };
   http = createOutboundHttp({ baseURL: sim.url, timeoutMs: 5000, maxSockets: 8 });
-  redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+  redis = testRedis();
 });
 
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
+  await unlinkMatching(redis, `${prefix}*`);
   redis.disconnect();
   await sim?.stop();
 });

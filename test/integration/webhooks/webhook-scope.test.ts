@@ -3,7 +3,7 @@
  * arrived on (and its account), with the operation's own amount and currency. Anything else is refused:
  * not applied, a security warning, a metric, and the job kept in the failed set (not retried forever).
  */
-import Redis from 'ioredis';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { bullJobId } from '../../../src/queueing/job-id';
@@ -26,7 +26,7 @@ const SECRET_B = 'whsec-scope-test-gateway-b-0123456789';
 let config: Config;
 let web: WebProcess;
 let worker: WorkerProcess;
-let redis: Redis;
+let redis: RedisClient;
 let outcomes: Queue<GatewayOutcomeJobData>;
 const logs = captureLogger('info');
 
@@ -40,7 +40,7 @@ beforeAll(async () => {
   const routes = createGatewayClients(config);
   web = await startWebProcess(config, logs.logger, { webhooks: routes });
   worker = await startWorkerProcess(config, logs.logger, { routes, notifier: { notify: async () => undefined } });
-  redis = createRedis(config.redis.url, 'commands');
+  redis = createRedis(config.redis, 'commands');
   outcomes = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
 });
 

@@ -1,0 +1,31 @@
+/**
+ * Where the ledger and the queues live: one Redis (`url`), or a Redis Cluster (`cluster`, seeded with its
+ * nodes) when `redis.cluster.nodes` is set.
+ */
+export interface RedisConfig {
+  /**
+   * A single Redis, `redis://[user:password@]host:port[/db]` (`rediss://` for TLS). With a cluster, only its
+   * user, password and scheme are used (for every node).
+   */
+  readonly url: string;
+  /** Prefix of every key the bridge writes. Default `pb:`. */
+  readonly keyPrefix: string;
+  /** Redis Cluster; undefined (the default: `redis.cluster.nodes` empty) for a single Redis at `url`. */
+  readonly cluster: RedisClusterConfig | undefined;
+}
+
+/** A Redis Cluster connection (ioredis `Cluster`, reads and writes on the primaries). */
+export interface RedisClusterConfig {
+  /** Seed nodes, `host:port`; the client discovers the rest (CLUSTER SLOTS). At least one. */
+  readonly nodes: readonly string[];
+  /**
+   * Delay before a command that met a closed connection or CLUSTERDOWN (a primary failing over) is retried,
+   * milliseconds. Default 400: with `maxRedirections` 16, a command waits out about 6.4 s, longer than a
+   * failover at a cluster-node-timeout of 2-3 s.
+   */
+  readonly retryDelayMs: number;
+  /** Retries (MOVED, ASK, closed connection, CLUSTERDOWN) of one command before it fails. Default 16. */
+  readonly maxRedirections: number;
+  /** How often the slot map is read again, besides on every MOVED, milliseconds. Default 5000. */
+  readonly slotsRefreshIntervalMs: number;
+}
