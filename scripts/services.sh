@@ -4,6 +4,8 @@
 # a Prometheus the tests start on their own; never started here). Idempotent: `start` on running servers is a no-op.
 #
 #   scripts/services.sh start|stop|status
+#   scripts/services.sh start-redis-cluster|stop-redis-cluster|status-redis-cluster  (a local 6-node Redis
+#     Cluster on 127.0.0.1:7001-7006 for the cluster test pass and drill: scripts/redis-cluster.sh)
 #
 # Data and pid files live under $PB_SERVICES_DIR (default: <repo>/.services), so a checkout never
 # touches a system-wide instance. Ports: AMQP $PB_AMQP_PORT (5672), Redis $PB_REDIS_PORT (6379).
@@ -127,8 +129,12 @@ case "${1:-start}" in
   start-rabbit-cluster) install_missing; bash "$root/scripts/rabbit-cluster.sh" start ;;
   stop-rabbit-cluster) bash "$root/scripts/rabbit-cluster.sh" stop ;;
   status-rabbit-cluster) bash "$root/scripts/rabbit-cluster.sh" status ;;
+  # The local Redis Cluster (ports 7001-7006, its own data): scripts/redis-cluster.sh.
+  start-redis-cluster) bash "$root/scripts/redis-cluster.sh" start ;;
+  stop-redis-cluster) bash "$root/scripts/redis-cluster.sh" stop ;;
+  status-redis-cluster) bash "$root/scripts/redis-cluster.sh" status ;;
   status)
     amqp_ready && log "rabbitmq up on $amqp_port" || log "rabbitmq down"
     redis_ready && log "redis up on $redis_port" || log "redis down" ;;
-  *) echo "usage: $0 start|stop|status|restart-rabbitmq|restart-redis|start-rabbit-cluster|stop-rabbit-cluster|status-rabbit-cluster" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart-rabbitmq|restart-redis|start-rabbit-cluster|stop-rabbit-cluster|status-rabbit-cluster|start-redis-cluster|stop-redis-cluster|status-redis-cluster" >&2; exit 2 ;;
 esac
