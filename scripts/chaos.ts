@@ -9,18 +9,23 @@
  *   7. a spike: ten times the normal load for 60 s (harness/drills/spike-drill.ts), with the latency of
  *      captures/cancels/refunds printed next to authorizations';
  *   8. the disaster: Redis loses the namespace's data under load; restore from the last export into a fresh
- *      namespace and reconcile against the PSP (harness/drills/disaster-drill.ts), with RPO and RTO printed.
+ *      namespace and reconcile against the PSP (harness/drills/disaster-drill.ts), with RPO and RTO printed;
+ *   9. a RabbitMQ cluster node stopped under load: the stack on the local 3-node cluster
+ *      (scripts/rabbit-cluster.sh, started if needed) with quorum queues; node 1, where every connection and the
+ *      queues' leaders are, stops for PB_RABBIT_NODE_DOWN_S (20) s (harness/drills/rabbit-node-drill.ts), with
+ *      reconnection times and throughput before/during/after printed. SIGKILL; PB_RABBIT_DRILL_MODE=stop_app for stop_app.
  * Invariants after each: see harness/drills/drill-invariants.ts. Exit code 1 if any drill failed.
  *
  * Options (environment): PB_CHAOS_COMMANDS (commands per drill, default 10 000), PB_CHAOS_OUTAGE_S
  * (PSP and delegate outage, default 30), PB_CHAOS_SEED (default 42), PB_CHAOS_DRILLS (comma-separated
- * drill numbers to run, default all; PB_CHAOS_DRILLS=7 runs the spike drill alone, 8 the disaster drill). The spike drill's
+ * drill numbers to run, default all; PB_CHAOS_DRILLS=7 runs the spike drill alone, 8 the disaster drill, 9 the RabbitMQ node loss). The spike drill's
  * shape: PB_SPIKE_BASE_RATE (normal payments/s, default 8), PB_SPIKE_FACTOR (10), PB_SPIKE_WARM_S (10),
  * PB_SPIKE_S (60), PB_SPIKE_COOL_S (10), PB_SPIKE_PRIORITY_P99_MS (5000), PB_SPIKE_MAX_BACKLOG (300).
  */
 import { killWorkerDrill, delegateDownDrill, pspDownDrill, pspFaultsDrill, restartServiceDrill } from '../harness/drills/chaos-drills';
 import { describeDrillParameters } from '../harness/drills/drill-parameters';
 import { spikeDrill } from '../harness/drills/spike-drill';
+import { rabbitNodeDrill } from '../harness/drills/rabbit-node-drill';
 import { runDisasterDrill } from '../harness/drills/disaster-drill';
 import { RECOVERY_TARGET_MS } from '../harness/drills/drill-invariants';
 import { DrillDefinition, DrillResult, runDrill } from '../harness/drills/drill-runner';
@@ -42,11 +47,14 @@ async function main(): Promise<number> {
     spikeDrill(),
   ];
   // Drill 8 (the disaster) runs its own stack and phases rather than a disruption beside one workload.
-  const DISASTER = drills.length + 1;
-  const selected = (process.env.PB_CHAOS_DRILLS ?? '1,2,3,4,5,6,7,8')
+  const DISASTER = 8;
+  // Drills numbered after the disaster, each with its number.
+  const later = new Map<number, DrillDefinition>([[9, rabbitNodeDrill()]]);
+  const last = Math.max(DISASTER, ...later.keys());
+  const selected = (process.env.PB_CHAOS_DRILLS ?? Array.from({ length: last }, (_, i) => i + 1).join(','))
     .split(',')
     .map((s) => Number(s.trim()))
-    .filter((n) => n >= 1 && n <= DISASTER);
+    .filter((n) => n >= 1 && n <= last);
   say(`payment-bridge chaos drills: ${commands} commands per drill, outages ${outageS} s, seed ${seed}`);
   say(`recovery parameters: ${describeDrillParameters()}`);
   const results: DrillResult[] = [];
@@ -57,7 +65,7 @@ async function main(): Promise<number> {
       say(`drill ${n}: disaster: Redis data lost under load, restore from the last export, reconcile against the PSP`);
       result = await runDisasterDrill({ commands, seed: seed + n, log: say });
     } else {
-      const drill = drills[n - 1];
+      const drill = later.get(n) ?? drills[n - 1];
       say(`drill ${n}: ${drill.name}`);
       result = await runDrill(drill, { commands, seed: seed + n, log: say });
     }

@@ -10,8 +10,8 @@
 # Erlang distribution on AMQP port + 20000 (25681-25683), data and logs under $PB_RABBIT_CLUSTER_DIR
 # (default <repo>/.services/rabbit-cluster), one Erlang cookie of their own (HOME is that directory for the
 # servers and for every rabbitmqctl call made here). No plugins (no management UI).
-# `stop-node N` is `rabbitmqctl stop_app` (the Erlang VM stays up, `start-node N` brings the node back);
-# `kill-node N` is SIGKILL of the node's VM (`start` brings it back).
+# `stop-node N` is `rabbitmqctl stop_app` (the Erlang VM stays up); `kill-node N` is SIGKILL of the node's VM;
+# `start-node N` brings the node back after either (start_app, or a new VM that rejoins from its data).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -177,7 +177,12 @@ case "${1:-status}" in
     done ;;
   urls) urls ;;
   stop-node) node_arg "${2:-}"; ctl "$2" stop_app >/dev/null; log "$(node_name "$2") app stopped" ;;
-  start-node) node_arg "${2:-}"; ctl "$2" start_app >/dev/null; wait_port "$2" 120; log "$(node_name "$2") app started" ;;
+  start-node)
+    # After stop-node: start_app in the running VM; after kill-node: a new VM (it rejoins from its own data).
+    node_arg "${2:-}"
+    if amqp_ready "$(node_port "$2")"; then log "$(node_name "$2") already up"; exit 0; fi
+    if vm_alive "$2"; then ctl "$2" start_app >/dev/null; else cookie; launch "$2"; fi
+    wait_port "$2" 180; log "$(node_name "$2") started" ;;
   kill-node)
     node_arg "${2:-}"
     pidfile="$(node_dir "$2")/rabbitmq.pid"

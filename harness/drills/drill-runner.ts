@@ -39,6 +39,8 @@ export interface DrillDefinition {
   disrupt(context: DrillContext): Promise<number[]>;
   /** More `parameters.yml` keys for this drill's stack (on top of DRILL_PARAMETERS). */
   parameters?: Readonly<Record<string, unknown>>;
+  /** Runs before the stack starts (e.g. starts the servers the drill's parameters point at). */
+  prepare?: () => Promise<void>;
   /**
    * An open-loop workload instead of `commands` commands at a fixed concurrency: how many payments, how
    * many may be in flight, and when each may start (ms after the start).
@@ -88,6 +90,7 @@ export async function runDrill(
   options: { commands: number; seed: number; concurrency?: number; namespace?: string; log?: (line: string) => void },
 ): Promise<DrillResult> {
   const runId = randomBytes(3).toString('hex');
+  await definition.prepare?.();
   const stack = await startLocalStack({
     namespace: options.namespace ?? `chaos${runId}`,
     workers: definition.workers ?? 2,

@@ -17,12 +17,32 @@ export function openResilientPublisher(config: Config): ChannelPublisher {
   let current: { connection: amqplib.ChannelModel; channel: ConfirmChannel } | null = null;
   let opening: Promise<{ connection: amqplib.ChannelModel; channel: ConfirmChannel }> | null = null;
   let closed = false;
+  // Every node of a cluster (amqp.url, then amqp.urls): a dropped link reopens on the next one.
+  let node = 0;
+
+  const connectAny = async (): Promise<amqplib.ChannelModel> => {
+    let last: unknown;
+    for (let i = 0; i < config.amqp.urls.length; i += 1) {
+      const index = (node + i) % config.amqp.urls.length;
+      try {
+        const connection = await amqplib.connect(config.amqp.urls[index]);
+        node = index;
+        return connection;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last instanceof Error ? last : new Error('no broker node reachable');
+  };
 
   const open = async () => {
-    const connection = await amqplib.connect(config.amqp.url);
+    const connection = await connectAny();
     const link = { connection, channel: await connection.createConfirmChannel() };
     const drop = () => {
-      if (current === link) current = null;
+      if (current === link) {
+        current = null;
+        node = (node + 1) % config.amqp.urls.length;
+      }
     };
     // Without these listeners an 'error' event (CONNECTION_FORCED on broker shutdown) is thrown.
     connection.on('error', drop);
