@@ -6,7 +6,11 @@ import { counter } from '../metrics/metrics-registry';
 import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
 
 const resentTotal = () =>
-  counter('pb_amqp_publish_resent_total', 'Publishes sent again on a new connection because their channel died before the broker confirmed them');
+  counter(
+    'pb_amqp_publish_resent_total',
+    'Publishes confirmed after being sent again: their channel died before the confirm (reason=channel_lost), or a cluster node nacked them on a channel opened before a queue leader change (reason=nacked)',
+    ['reason'],
+  );
 
 /**
  * Publishes persistent messages on a confirm channel and resolves only when the broker has confirmed
@@ -53,7 +57,11 @@ export class ConfirmPublisher {
    * connection dies before the confirm (a cluster node stopped), whether the broker kept the message is
    * unknown: it is published again on the next connection (another node) within the same deadline, so the
    * caller may get a duplicate on the queue but never a lost command reported as sent. Consumers are
-   * idempotent by operation id. A nack (the broker refused it) is not sent again.
+   * idempotent by operation id. A nack from a single broker (it refused the message) is final. On a cluster a
+   * nack also comes from a channel whose quorum-queue client state predates a leader change (measured on
+   * RabbitMQ 3.10: such a channel nacks every publish to that queue for tens of seconds), so the message is
+   * sent again on a fresh channel within the same deadline; the old channel is closed once its in-flight
+   * confirms had time to arrive.
    */
   async publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish = {}): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
@@ -65,21 +73,23 @@ export class ConfirmPublisher {
     }
     const mismatch = this.mismatch;
     if (mismatch && Date.now() < mismatch.until) throw new DependencyUnavailableError('rabbitmq', mismatch.error.message, { cause: mismatch.error });
+    let reason: 'channel_lost' | 'nacked' | null = null;
     for (let attempt = 1; ; attempt += 1) {
       let channel: ConfirmChannel;
+      const opening = this.getChannel();
       try {
-        channel = await withTimeout(this.getChannel(), Math.max(1, deadline - Date.now()), 'opening a channel');
+        channel = await withTimeout(opening, Math.max(1, deadline - Date.now()), 'opening a channel');
       } catch (err) {
         if (err instanceof QueueMismatchError) this.mismatch = { error: err, until: Date.now() + QUEUE_MISMATCH_RETRY_MS };
         throw err instanceof DependencyUnavailableError ? err : new DependencyUnavailableError('rabbitmq', (err as Error).message, { cause: err });
       }
       // amqplib calls every outstanding confirm callback with an error if the channel closes first.
-      const confirmed = new Promise<'confirmed' | 'lost'>((resolve, reject) => {
+      const confirmed = new Promise<'confirmed' | 'lost' | 'nacked'>((resolve) => {
         try {
           channel.publish(exchange, routingKey, content, { persistent: true, ...options }, (err) => {
             if (!err) resolve('confirmed');
             else if (err.message === 'channel closed') resolve('lost');
-            else reject(new DependencyUnavailableError('rabbitmq', 'publish was nacked by the broker'));
+            else resolve('nacked');
           });
         } catch {
           // The channel was already closed (IllegalOperationError): nothing was sent on it.
@@ -88,10 +98,21 @@ export class ConfirmPublisher {
       });
       const outcome = await withTimeout(confirmed, Math.max(1, deadline - Date.now()), 'waiting for the publish confirm');
       if (outcome === 'confirmed') {
-        if (attempt > 1) resentTotal().inc();
+        if (reason) resentTotal().inc({ reason });
         return;
       }
       const left = deadline - Date.now();
+      if (outcome === 'nacked') {
+        if (this.connection.nodeCount < 2 || left <= NACK_RETRY_MS) throw new DependencyUnavailableError('rabbitmq', 'publish was nacked by the broker');
+        reason = 'nacked';
+        if (this.channel === opening) {
+          this.channel = null;
+          setTimeout(() => void channel.close().catch(() => undefined), this.timeoutMs).unref();
+        }
+        await new Promise((r) => setTimeout(r, NACK_RETRY_MS));
+        continue;
+      }
+      reason = 'channel_lost';
       if (left <= 0) throw new DependencyUnavailableError('rabbitmq', 'channel closed before the publish was confirmed');
       // The next connection (the next node with a cluster) gets it again; the dead channel's 'close' (or the
       // connection's 'lost') has already dropped it, so getChannel opens a new one.
@@ -105,6 +126,9 @@ export class ConfirmPublisher {
     if (ch) await ch.then((c) => c.close()).catch(() => undefined);
   }
 }
+
+/** Pause before sending a nacked message again on a fresh channel (cluster only), milliseconds. */
+const NACK_RETRY_MS = 100;
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;

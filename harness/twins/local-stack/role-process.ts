@@ -19,7 +19,7 @@ export interface RoleProcess {
  * to `logPath`, and resolves `ready` when the role reports it is serving (`ReadyMessage` over IPC, sent by
  * every long-running role whatever the log level).
  *
- * @param readyTimeoutMs how long to wait before `ready` rejects. Default 30 000 ms.
+ * @param readyTimeoutMs how long to wait before `ready` rejects. Default `PB_ROLE_READY_TIMEOUT_MS`, else 30 000 ms.
  *
  * `PB_ROLE_NODE_ARGS` (space-separated) adds Node options to every role process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile workers (Node refuses those in NODE_OPTIONS).
@@ -44,11 +44,10 @@ export function spawnRole(options: {
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
+  // PB_ROLE_READY_TIMEOUT_MS: a machine so loaded that loading the CLI alone takes 30 s.
+  const readyTimeoutMs = options.readyTimeoutMs ?? Number(process.env.PB_ROLE_READY_TIMEOUT_MS ?? 30000);
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${options.name} not ready after ${options.readyTimeoutMs ?? 30000} ms (see ${options.logPath})`)),
-      options.readyTimeoutMs ?? 30000,
-    );
+    const timer = setTimeout(() => reject(new Error(`${options.name} not ready after ${readyTimeoutMs} ms (see ${options.logPath})`)), readyTimeoutMs);
     const onMessage = (message: unknown) => {
       if (typeof message !== 'object' || message === null || (message as Partial<ReadyMessage>).type !== 'ready') return;
       clearTimeout(timer);
