@@ -41,7 +41,7 @@ export interface InflightSettings {
   max: number;
   /** Limit at start, commands (clamped to min..max). */
   initial: number;
-  /** RSS above which the limit is cut (when it is in use), bytes; at 95 % of it the limit stops growing. */
+  /** RSS above which the limit is cut (when it is in use), bytes; at 98 % of it the limit stops growing. */
   memoryBudgetBytes: number;
   /** Event-loop delay (p99) above which the limit is cut, milliseconds; above half of it, it stops growing. */
   lagLimitMs: number;
@@ -63,7 +63,7 @@ export interface InflightDecision {
 /** Share of the limit in use (peak) from which a cut for memory or lag applies. */
 const IN_USE_SHARE = 0.5;
 /** Share of the memory budget from which the limit stops growing. */
-const NEAR_SHARE = 0.95;
+const NEAR_SHARE = 0.98;
 /** Multiplicative cut on memory pressure. */
 const MEMORY_CUT = 0.75;
 /** Multiplicative cut on event-loop lag. */

@@ -1,7 +1,7 @@
 import { InflightController, InflightSample, InflightSettings } from '../../../src/admission/inflight-controller';
 
 const MiB = 1024 * 1024;
-const settings: InflightSettings = { min: 16, max: 512, initial: 64, memoryBudgetBytes: 136 * MiB, lagLimitMs: 100 };
+const settings: InflightSettings = { min: 16, max: 512, initial: 64, memoryBudgetBytes: 140 * MiB, lagLimitMs: 100 };
 
 /** A 500 ms interval in which `limit` commands of `latencyMs` each ran back to back and more were waiting. */
 function saturated(limit: number, latencyMs = 250, extra: Partial<InflightSample> = {}): InflightSample {
@@ -50,7 +50,7 @@ describe('InflightController', () => {
 
   it('cuts the limit when RSS is over the memory budget while the limit is in use, and grows only additively after', () => {
     const controller = new InflightController({ ...settings, initial: 400 });
-    const cut = controller.next(saturated(400, 250, { rssBytes: 140 * MiB }));
+    const cut = controller.next(saturated(400, 250, { rssBytes: 141 * MiB }));
     expect(cut).toMatchObject({ reason: 'memory', previous: 400, limit: 300 });
     const regrow = controller.next(saturated(300));
     expect(regrow.reason).toBe('grow');
@@ -59,7 +59,7 @@ describe('InflightController', () => {
 
   it('stops growing near the memory budget without cutting', () => {
     const controller = new InflightController(settings);
-    const decision = controller.next(saturated(64, 250, { rssBytes: 131 * MiB }));
+    const decision = controller.next(saturated(64, 250, { rssBytes: 138 * MiB }));
     expect(decision).toMatchObject({ reason: 'memory_near', limit: 64 });
   });
 
