@@ -13,12 +13,16 @@
  *   9. a RabbitMQ cluster node stopped under load: the stack on the local 3-node cluster
  *      (scripts/rabbit-cluster.sh, started if needed) with quorum queues; node 1, where every connection and the
  *      queues' leaders are, stops for PB_RABBIT_NODE_DOWN_S (20) s (harness/drills/rabbit-node-drill.ts), with
- *      reconnection times and throughput before/during/after printed. SIGKILL; PB_RABBIT_DRILL_MODE=stop_app for stop_app.
+ *      reconnection times and throughput before/during/after printed. SIGKILL; PB_RABBIT_DRILL_MODE=stop_app for stop_app;
+ *  10. a Redis Cluster primary fails over under load: the stack on the local Redis Cluster (scripts/redis-cluster.sh,
+ *      started if needed), the primary of the delivery queue's slot SIGKILLed (PB_REDIS_FAILOVER_MODE=failover: a
+ *      CLUSTER FAILOVER instead), the cluster's failover time and the recovery printed
+ *      (harness/drills/redis-failover-drill.ts).
  * Invariants after each: see harness/drills/drill-invariants.ts. Exit code 1 if any drill failed.
  *
  * Options (environment): PB_CHAOS_COMMANDS (commands per drill, default 10 000), PB_CHAOS_OUTAGE_S
  * (PSP and delegate outage, default 30), PB_CHAOS_SEED (default 42), PB_CHAOS_DRILLS (comma-separated
- * drill numbers to run, default all; PB_CHAOS_DRILLS=7 runs the spike drill alone, 8 the disaster drill, 9 the RabbitMQ node loss). The spike drill's
+ * drill numbers to run, default all; PB_CHAOS_DRILLS=7 runs the spike drill alone, 8 the disaster drill, 9 the RabbitMQ node loss, 10 the Redis Cluster failover). The spike drill's
  * shape: PB_SPIKE_BASE_RATE (normal payments/s, default 8), PB_SPIKE_FACTOR (10), PB_SPIKE_WARM_S (10),
  * PB_SPIKE_S (60), PB_SPIKE_COOL_S (10), PB_SPIKE_PRIORITY_P99_MS (5000), PB_SPIKE_MAX_BACKLOG (300).
  */
@@ -27,6 +31,8 @@ import { describeDrillParameters } from '../harness/drills/drill-parameters';
 import { spikeDrill } from '../harness/drills/spike-drill';
 import { rabbitNodeDrill } from '../harness/drills/rabbit-node-drill';
 import { runDisasterDrill } from '../harness/drills/disaster-drill';
+import { redisFailoverDrill } from '../harness/drills/redis-failover-drill';
+import { ensureLocalRedisCluster } from '../harness/twins/local-stack/local-redis';
 import { RECOVERY_TARGET_MS } from '../harness/drills/drill-invariants';
 import { DrillDefinition, DrillResult, runDrill } from '../harness/drills/drill-runner';
 import { formatTable } from '../harness/workload/text-table';
@@ -48,8 +54,11 @@ async function main(): Promise<number> {
   ];
   // Drill 8 (the disaster) runs its own stack and phases rather than a disruption beside one workload.
   const DISASTER = 8;
-  // Drills numbered after the disaster, each with its number.
-  const later = new Map<number, DrillDefinition>([[9, rabbitNodeDrill()]]);
+  // Drills numbered after the disaster, each with its number (9: a RabbitMQ node stops; 10: a Redis Cluster primary fails over).
+  const later = new Map<number, DrillDefinition>([
+    [9, rabbitNodeDrill()],
+    [10, redisFailoverDrill()],
+  ]);
   const last = Math.max(DISASTER, ...later.keys());
   const selected = (process.env.PB_CHAOS_DRILLS ?? Array.from({ length: last }, (_, i) => i + 1).join(','))
     .split(',')
@@ -66,6 +75,8 @@ async function main(): Promise<number> {
       result = await runDisasterDrill({ commands, seed: seed + n, log: say });
     } else {
       const drill = later.get(n) ?? drills[n - 1];
+      // The Redis failover drill runs on the local Redis Cluster (started here when it is not running).
+      if (n === 10) ensureLocalRedisCluster({ ...process.env, PB_REDIS_CLUSTER: '1' });
       say(`drill ${n}: ${drill.name}`);
       result = await runDrill(drill, { commands, seed: seed + n, log: say });
     }

@@ -1,0 +1,153 @@
+import { Redis } from 'ioredis';
+import { createRedis } from '../../src/redis/redis-connection';
+import { DrillContext, DrillDefinition } from './drill-runner';
+import { ensureLocalRedisCluster, localRedisClusterNodes } from '../twins/local-stack/local-redis';
+import { preciseNow } from '../workload/precise-clock';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repositoryRoot } from '../twins/local-stack/local-redis';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `parameters:` keys putting a drill's stack on the local Redis Cluster (whatever PB_REDIS_CLUSTER says). */
+function clusterParameters(): Record<string, unknown> {
+  const nodes = localRedisClusterNodes({ ...process.env, PB_REDIS_CLUSTER: '1' });
+  return { 'redis.url': `redis://${nodes[0]}`, 'redis.cluster.nodes': nodes };
+}
+
+/** One node of CLUSTER NODES: id, host:port, role, whether it is failing, the slot ranges it serves. */
+interface ClusterNode {
+  id: string;
+  address: string;
+  primary: boolean;
+  /** A replica's primary's id ('-' for a primary). */
+  primaryId: string;
+  failing: boolean;
+  slots: Array<[number, number]>;
+}
+
+function parseClusterNodes(text: string): ClusterNode[] {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const f = line.trim().split(' ');
+      const flags = f[2].split(',');
+      const slots = f
+        .slice(8)
+        .filter((s) => /^\d/.test(s))
+        .map((s): [number, number] => {
+          const [a, b] = s.split('-').map(Number);
+          return [a, b ?? a];
+        });
+      return {
+        id: f[0],
+        address: f[1].split('@')[0],
+        primary: flags.includes('master'),
+        primaryId: f[3],
+        failing: flags.some((x) => x === 'fail' || x === 'fail?'),
+        slots,
+      };
+    });
+}
+
+function owner(nodes: readonly ClusterNode[], slot: number): ClusterNode | undefined {
+  return nodes.find((n) => n.primary && !n.failing && n.slots.some(([a, b]) => slot >= a && slot <= b));
+}
+
+/** CLUSTER NODES from the first seed that answers (not `except`). */
+async function clusterNodes(seeds: readonly string[], except?: string): Promise<ClusterNode[]> {
+  for (const seed of seeds) {
+    if (seed === except) continue;
+    const node = createRedis(`redis://${seed}`, 'probe', undefined, { timeoutMs: 1000 }) as Redis;
+    node.on('error', () => undefined);
+    try {
+      await node.connect();
+      return parseClusterNodes(String(await node.cluster('NODES')));
+    } catch {
+      // try the next seed
+    } finally {
+      node.disconnect();
+    }
+  }
+  throw new Error('no cluster node answers');
+}
+
+/**
+ * Drill 10: a Redis Cluster primary fails over under load. The stack runs on the local Redis Cluster
+ * (scripts/redis-cluster.sh, started if needed); once 30 % of the commands are in, the primary holding the
+ * delivery queue's slot (the hottest keys) is SIGKILLed; its replica is promoted by the cluster
+ * (cluster-node-timeout 2 s). Printed: the cluster's failover time (kill to a new primary serving the slot)
+ * and, as the recovery, the time from the promotion to the first success after it. The killed node is started
+ * again afterwards and rejoins as a replica. `PB_REDIS_FAILOVER_MODE=failover` promotes the replica with
+ * `CLUSTER FAILOVER` (a planned switch, nothing killed) instead.
+ */
+export function redisFailoverDrill(): DrillDefinition {
+  return {
+    name: 'Redis Cluster primary fails over under load',
+    faults: { latencyMs: { min: 2, max: 20 } },
+    parameters: clusterParameters(),
+    async disrupt(ctx: DrillContext) {
+      const seeds = localRedisClusterNodes({ ...process.env, PB_REDIS_CLUSTER: '1' });
+      const probe = createRedis(`redis://${seeds[0]}`, 'probe', undefined, { timeoutMs: 2000 }) as Redis;
+      probe.on('error', () => undefined);
+      await probe.connect();
+      const prefix = ctx.stack.config.redis.keyPrefix;
+      const slot = Number(await probe.cluster('KEYSLOT', `${prefix}{bull:gateway-delivery}:gateway-delivery:wait`));
+      probe.disconnect();
+      await ctx.progress(0.3);
+      const before = owner(await clusterNodes(seeds), slot);
+      if (!before) throw new Error(`no primary serves slot ${slot}`);
+      const mode = process.env.PB_REDIS_FAILOVER_MODE === 'failover' ? 'failover' : 'kill';
+      const victim = createRedis(`redis://${before.address}`, 'probe', undefined, { timeoutMs: 2000 }) as Redis;
+      victim.on('error', () => undefined);
+      await victim.connect();
+      let startedAt: number;
+      if (mode === 'kill') {
+        const pid = Number(/process_id:(\d+)/.exec(await victim.info('server'))?.[1]);
+        victim.disconnect();
+        startedAt = preciseNow();
+        process.kill(pid, 'SIGKILL');
+        ctx.note(`primary ${before.address} (slot ${slot}, pid ${pid}) SIGKILLed`);
+      } else {
+        victim.disconnect();
+        const replicaOf = (await clusterNodes(seeds)).find((n) => !n.primary && !n.failing && n.primaryId === before.id);
+        if (!replicaOf) throw new Error(`no replica of ${before.address} to promote`);
+        startedAt = preciseNow();
+        const r = createRedis(`redis://${replicaOf.address}`, 'probe') as Redis;
+        await r.connect();
+        await r.cluster('FAILOVER');
+        r.disconnect();
+        ctx.note(`CLUSTER FAILOVER sent to replica ${replicaOf.address}`);
+      }
+      let promotedAt = 0;
+      let after: ClusterNode | undefined;
+      while (preciseNow() - startedAt < 60_000) {
+        try {
+          after = owner(await clusterNodes(seeds, before.address), slot);
+          if (after && after.address !== before.address) {
+            promotedAt = preciseNow();
+            break;
+          }
+        } catch {
+          // the cluster is settling
+        }
+        await sleep(100);
+      }
+      if (!promotedAt) {
+        ctx.note('no replica took over the slot within 60 s');
+        return [];
+      }
+      ctx.note(
+        `cluster failover: ${after?.address} serves slot ${slot} ${Math.round(promotedAt - startedAt)} ms after the ${mode === 'kill' ? 'kill' : 'FAILOVER'}`,
+      );
+      if (mode === 'kill') {
+        // Start the killed node again: it rejoins as a replica of the new primary.
+        ensureLocalRedisCluster({ ...process.env, PB_REDIS_CLUSTER: '1' });
+        execFileSync('bash', [join(repositoryRoot(), 'scripts/redis-cluster.sh'), 'start'], { stdio: 'ignore' });
+        ctx.note(`${before.address} started again (a replica now)`);
+      }
+      return [promotedAt];
+    },
+  };
+}
