@@ -47,6 +47,7 @@ import { publishPaced, publishWindowed } from '../harness/bench/command-publishi
 import { ProcessCost, WindowCost, alive } from '../harness/bench/process-cost';
 import { pidListeningOn } from '../harness/bench/process-cpu';
 import { peakRssMiB } from '../harness/bench/process-memory';
+import { scrapeMetric } from '../harness/bench/metric-scrape';
 import { pspRoundTrips } from '../harness/bench/psp-round-trip';
 import { rawAmqpBaseline, RawAmqpResult } from '../harness/bench/raw-amqp-baseline';
 import { commandStats, commandStatsDelta, monitorPrefix } from '../harness/bench/redis-command-count';
@@ -73,6 +74,9 @@ const envList = (name: string, fallback: number[]) => {
     .filter((v) => v !== '')
     .map(Number);
 };
+
+/** A role process starts in ~1 s on a quiet machine; a shared, loaded one has taken 30 s and more. */
+const ROLE_READY_TIMEOUT_MS = 120_000;
 
 /** The phases of a run, in order; PB_BENCH_PHASES picks some (comma-separated). */
 const PHASES = ['raw', 'saturation', 'paced', 'redis', 'backlog', 'psp', 'scaling'] as const;
@@ -196,6 +200,9 @@ function costRows(label: string, result: ThroughputResult | { cost: WindowCost; 
       `${micros(c.workerCpuMicrosPerCommand)} (${Object.entries(c.workerCpuMicrosEach)
         .map(([n, v]) => `${n} ${micros(v)}`)
         .join(', ')})`,
+      c.workerCpuMicrosPerCommandNetOfIdle === null
+        ? 'n/a'
+        : `${micros(c.workerCpuMicrosPerCommandNetOfIdle)} (idle ${c.workerIdleCpuMsPerSecond?.toFixed(1) ?? '?'} ms/s)`,
       micros(c.webCpuMicrosPerCommand),
       `${micros(c.rabbitmqCpuMicrosPerCommand)} / ${micros(c.redisCpuMicrosPerCommand)}`,
       micros(result.benchCpuMicrosPerCommand),
@@ -207,6 +214,7 @@ function costRows(label: string, result: ThroughputResult | { cost: WindowCost; 
 const COST_HEADER = [
   'window',
   'worker CPU per command (sum of workers)',
+  'same, less the workers’ idle CPU',
   'web CPU',
   'RabbitMQ / Redis CPU (shared servers)',
   'bench process CPU',
@@ -278,6 +286,7 @@ async function main(): Promise<void> {
         // As in production under load: warnings and errors only (roles report readiness over IPC).
         parameters: { 'log.level': 'warn' },
         roleNodeArgs,
+        readyTimeoutMs: ROLE_READY_TIMEOUT_MS,
       });
       try {
         outputs.push(await runFlowPhases(stack, s, runId, raw, redis, redisUrl, infra));
@@ -296,7 +305,10 @@ async function main(): Promise<void> {
         workers: s.workers,
         simulator: { seed: 1, asyncRate: 0, faults: { latencyMs: { min: s.pspLatencyMs[0], max: s.pspLatencyMs[1] } } },
         parameters: { 'log.level': 'warn' },
+        // Each worker's /metrics, for the in-flight limit it settled on.
+        monitoring: true,
         roleNodeArgs,
+        readyTimeoutMs: ROLE_READY_TIMEOUT_MS,
       });
       try {
         outputs.push(await runPspPhases(stack, s, ns, infra));
@@ -413,8 +425,8 @@ async function runFlowPhases(
     // 2. Saturation, with what it cost each process (peaks are the run's, not reset here).
     if (has('saturation')) {
       say(`2. whole flow at saturation: ${s.commands} commands published with confirms, window ${s.window}`);
+      await cost.begin({ resetPeaks: false, idleSampleMs: 2000 });
       const statsBefore = await commandStats(redis);
-      await cost.begin({ resetPeaks: false });
       const benchCpu = process.cpuUsage();
       const sat = await windowedBatch('sat', s.commands, 'terminal notifications');
       const benchUsage = process.cpuUsage(benchCpu);
@@ -687,7 +699,29 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
       stack.simulator.setFaults({ latencyMs: { min: minMs, max: maxMs } });
       await throughputRun({ runId, phase: 'pspw', commands: 500, route: amqp, tracker, cost });
       const bar = progress('terminal notifications', s.pspCommands);
-      const result = await throughputRun({ runId, phase: 'psp', commands: s.pspCommands, route: amqp, tracker, cost, onProgress: bar.update });
+      // The workers' in-flight limit (adaptive, where the build has it) and in-flight count, sampled each second.
+      const inflight = new Map<string, { limitMax: number; inflightMax: number }>();
+      const sampleInflight = async () => {
+        for (const w of stack.workers.filter(alive)) {
+          const target = stack.monitoringTargetOf(w);
+          if (!target) continue;
+          const [limit, now] = await Promise.all([scrapeMetric(target, 'pb_worker_inflight_limit'), scrapeMetric(target, 'pb_worker_inflight')]);
+          if (limit === null && now === null) continue;
+          const seen = inflight.get(w.name) ?? { limitMax: 0, inflightMax: 0 };
+          inflight.set(w.name, { limitMax: Math.max(seen.limitMax, limit ?? 0), inflightMax: Math.max(seen.inflightMax, now ?? 0) });
+        }
+      };
+      const sampler = setInterval(() => void sampleInflight(), 1000);
+      const result = await throughputRun({
+        runId,
+        phase: 'psp',
+        commands: s.pspCommands,
+        route: amqp,
+        tracker,
+        cost,
+        idleSampleMs: 2000,
+        onProgress: bar.update,
+      }).finally(() => clearInterval(sampler));
       bar.stop();
       inputs.pspLatency = { minMs, maxMs, workers: s.workers, perS: result.perSecond, rssMiB: result.cost.peakRssMiB };
       sections.push(
@@ -701,6 +735,16 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
             ],
             ['per worker', `${Math.round(result.perSecond / s.workers)} commands/s`],
             ['latency, publish → terminal notification (closed run: mostly queueing)', lat(result.latencyMs)],
+            [
+              'in flight per worker: by Little’s law (rate × mean PSP latency)',
+              `${Math.round(((result.perSecond / s.workers) * (minMs + maxMs)) / 2 / 1000)} commands`,
+            ],
+            [
+              'in-flight limit / in flight, highest sampled (pb_worker_inflight_limit, pb_worker_inflight)',
+              inflight.size === 0
+                ? 'n/a (no such metric in this build)'
+                : [...inflight.entries()].map(([name, v]) => `${name} ${v.limitMax} / ${v.inflightMax}`).join(', '),
+            ],
             ...Object.entries(result.cost.peakRssMiB).map(([name, v]) => [`peak RSS ${name}`, `${mib(v)} MiB`]),
           ],
         },
@@ -710,7 +754,7 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
           rows: costRows(`${latencyLabel} PSP, ${s.workers} workers, ${result.commands} commands`, result),
         },
       );
-      json.pspLatency = { pspLatencyMs: [minMs, maxMs], workers: s.workers, ...result, gatewayReferences: undefined };
+      json.pspLatency = { pspLatencyMs: [minMs, maxMs], workers: s.workers, ...result, gatewayReferences: undefined, inflight: Object.fromEntries(inflight) };
     }
 
     if (has('scaling')) {
@@ -758,13 +802,13 @@ function rowLabel(r: ScalingRow): string {
 function scalingSection(rows: ScalingRow[]): BenchSection {
   return {
     title: 'Scaling: throughput per process and per added process (each row its own closed run)',
-    header: ['configuration', 'commands/s', 'per process', 'gain per added process', 'worker CPU / command', 'peak RSS (MiB)', 'refused 429/503'],
+    header: ['configuration', 'commands/s', 'per process', 'gain per added process', 'worker CPU / command (net of idle)', 'peak RSS (MiB)', 'refused 429/503'],
     rows: rows.map((r) => [
       rowLabel(r),
       String(Math.round(r.result.perSecond)),
       String(Math.round(r.perProcess)),
       `${r.gainPerAddedProcess >= 0 ? '+' : ''}${Math.round(r.gainPerAddedProcess)}`,
-      micros(r.result.cost.workerCpuMicrosPerCommand),
+      `${micros(r.result.cost.workerCpuMicrosPerCommand)} (${micros(r.result.cost.workerCpuMicrosPerCommandNetOfIdle)})`,
       Object.entries(r.result.cost.peakRssMiB)
         .map(([name, v]) => `${name} ${mib(v)}`)
         .join(', '),

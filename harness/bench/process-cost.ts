@@ -14,6 +14,14 @@ interface Reading {
 export interface WindowCost {
   /** Sum of the workers' CPU time (user + system) over the window ÷ commands, µs. */
   workerCpuMicrosPerCommand: number | null;
+  /**
+   * The same less what the workers spend when idle (timers, sweeps, the in-process poller, BullMQ polls),
+   * measured just before the window and scaled to its length; null when no idle sample was taken. At low
+   * rates (a loaded machine) the idle share dominates the line above.
+   */
+  workerCpuMicrosPerCommandNetOfIdle: number | null;
+  /** The workers' idle CPU, summed, in ms of CPU per second of wall time (null without an idle sample). */
+  workerIdleCpuMsPerSecond: number | null;
   /** Each worker's CPU time over the window ÷ commands, µs (their sum is the line above). */
   workerCpuMicrosEach: Record<string, number | null>;
   /** The web processes' CPU time over the window ÷ commands, µs (≈0 when commands come over AMQP). */
@@ -38,6 +46,8 @@ export interface WindowCost {
  */
 export class ProcessCost {
   private readings: Reading[] = [];
+  private startedAt = 0;
+  private idleMicrosPerSecond: number | null = null;
   private infraBefore = { rabbitmq: null as number | null, redis: null as number | null };
 
   /**
@@ -50,16 +60,36 @@ export class ProcessCost {
     private readonly infra: { rabbitmq: number | null; redis: number | null } = { rabbitmq: null, redis: null },
   ) {}
 
-  async begin(options: { resetPeaks?: boolean } = {}): Promise<void> {
+  /**
+   * @param options.idleSampleMs sample the workers' CPU for this long first, with nothing sent (default 0:
+   *   no sample, no net-of-idle figure).
+   */
+  async begin(options: { resetPeaks?: boolean; idleSampleMs?: number } = {}): Promise<void> {
+    this.idleMicrosPerSecond = null;
+    if ((options.idleSampleMs ?? 0) > 0) {
+      const workers = this.workers().filter(alive);
+      const before = workers.map((w) => processCpuMicros(w.child.pid));
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, options.idleSampleMs));
+      const seconds = (performance.now() - t0) / 1000;
+      const deltas = workers.map((w, i) => {
+        const now = processCpuMicros(w.child.pid);
+        const was = before[i];
+        return now !== null && was !== null ? now - was : null;
+      });
+      if (deltas.every((d) => d !== null)) this.idleMicrosPerSecond = deltas.reduce<number>((a, b) => a + (b ?? 0), 0) / seconds;
+    }
     const roles = [...this.webs(), ...this.workers()].filter(alive);
     if (options.resetPeaks ?? true) for (const role of roles) resetPeakRss(role.child.pid);
     this.readings = await Promise.all(
       roles.map(async (role) => ({ role, allocated: await allocatedBytes(role.child), cpuMicros: processCpuMicros(role.child.pid) })),
     );
+    this.startedAt = performance.now();
     this.infraBefore = { rabbitmq: processCpuMicros(this.infra.rabbitmq ?? undefined), redis: processCpuMicros(this.infra.redis ?? undefined) };
   }
 
   async end(commands: number): Promise<WindowCost> {
+    const windowSeconds = (performance.now() - this.startedAt) / 1000;
     const isWorker = new Set(this.workers());
     const after = await Promise.all(
       this.readings.map(async (r) => ({
@@ -84,6 +114,9 @@ export class ProcessCost {
     };
     return {
       workerCpuMicrosPerCommand: workerCpu === null ? null : perCommand(workerCpu),
+      workerCpuMicrosPerCommandNetOfIdle:
+        workerCpu === null || this.idleMicrosPerSecond === null ? null : perCommand(Math.max(0, workerCpu - this.idleMicrosPerSecond * windowSeconds)),
+      workerIdleCpuMsPerSecond: this.idleMicrosPerSecond === null ? null : this.idleMicrosPerSecond / 1000,
       workerCpuMicrosEach: Object.fromEntries(workers.map((x) => [x.role.name, cpuOf(x) === null ? null : perCommand(cpuOf(x) ?? 0)])),
       webCpuMicrosPerCommand: webCpu === null ? null : perCommand(webCpu),
       rabbitmqCpuMicrosPerCommand: infra('rabbitmq'),

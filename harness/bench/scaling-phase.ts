@@ -6,6 +6,9 @@ import { ProcessCost, alive } from './process-cost';
 import { ThroughputResult, throughputRun } from './throughput-run';
 import { TerminalTracker } from './terminal-tracker';
 
+/** How long the workers' idle CPU is sampled before each measured row, ms. */
+const IDLE_SAMPLE_MS = 2000;
+
 /** One measured configuration of the scaling phase. */
 export interface ScalingRow {
   /** `workers` rows publish over AMQP; `web` rows send signed JSON-RPC over HTTP to the web processes. */
@@ -81,14 +84,14 @@ export async function scalingPhase(options: {
   let seq = 0;
   const amqp = { via: 'amqp' as const, publisher: options.publisher, window: s.window };
   /** Commands of `phase` over the row's route; a web row first authorizes (over AMQP, 0 ms PSP, not measured) what it captures. */
-  const rowRun = async (kind: 'workers' | 'web', phase: string, commands: number, latency: [number, number]): Promise<ThroughputResult> => {
-    const common = { runId: options.runId, tracker: options.tracker, cost };
+  const rowRun = async (kind: 'workers' | 'web', phase: string, commands: number, latency: [number, number], measured: boolean): Promise<ThroughputResult> => {
+    const common = { runId: options.runId, tracker: options.tracker, cost, idleSampleMs: measured ? IDLE_SAMPLE_MS : 0 };
     if (kind === 'workers') {
       stack.simulator.setFaults(faults(latency));
       return throughputRun({ ...common, phase, commands, route: amqp });
     }
     stack.simulator.setFaults({});
-    const auth = await throughputRun({ ...common, phase: `${phase}a`, commands, route: amqp });
+    const auth = await throughputRun({ ...common, idleSampleMs: 0, phase: `${phase}a`, commands, route: amqp });
     stack.simulator.setFaults(faults(latency));
     return throughputRun({
       ...common,
@@ -115,8 +118,8 @@ export async function scalingPhase(options: {
     const workers = liveWorkers().length;
     const webs = kind === 'web' ? webUrls.length : liveWebs().length;
     seq += 1;
-    if (s.warmup > 0) await rowRun(kind, `scw${seq}`, s.warmup, latency);
-    const result = await rowRun(kind, `sc${seq}`, s.commands, latency);
+    if (s.warmup > 0) await rowRun(kind, `scw${seq}`, s.warmup, latency, false);
+    const result = await rowRun(kind, `sc${seq}`, s.commands, latency, true);
     const processes = kind === 'web' ? webs : workers;
     const gain = gainPerAddedProcess(rows, { kind, processes, latencyMaxMs: latency[1], perSecond: result.perSecond });
     const row: ScalingRow = { kind, workers, webs, pspLatencyMs: latency, result, perProcess: result.perSecond / processes, gainPerAddedProcess: gain };

@@ -51,9 +51,11 @@ export async function throughputRun(options: {
   cost: ProcessCost;
   timeoutMs?: number;
   onProgress?: (done: number) => void;
+  /** Sample the workers' idle CPU for this long before the run (see `ProcessCost.begin`). Default 0. */
+  idleSampleMs?: number;
 }): Promise<ThroughputResult> {
   const { runId, phase, commands, route, tracker } = options;
-  await options.cost.begin();
+  await options.cost.begin({ idleSampleMs: options.idleSampleMs ?? 0 });
   tracker.begin();
   const refusals = { 429: 0, 503: 0 };
   const benchCpu = process.cpuUsage();

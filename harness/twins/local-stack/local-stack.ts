@@ -38,6 +38,8 @@ export interface LocalStackOptions {
   monitoring?: boolean;
   /** Node options for every role process (e.g. the bench's allocation probe preload). Default none. */
   roleNodeArgs?: string[];
+  /** How long a role process may take to report ready, ms. Default 30 000 (a loaded machine needs more). */
+  readyTimeoutMs?: number;
 }
 
 /** A running stack: the twins in this process, the bridge's roles as real child processes. */
@@ -63,6 +65,8 @@ export interface LocalStack {
   startWeb(): Promise<{ web: RoleProcess; intakeUrl: string }>;
   /** The web processes started by {@link startWeb} (the first `web` is not in it). */
   readonly extraWebs: RoleProcess[];
+  /** A worker's `/metrics` endpoint as `host:port` when the stack runs with `monitoring: true`. */
+  monitoringTargetOf(role: RoleProcess): string | undefined;
   /** Runs a one-shot CLI command (`register`, `poll`, `doctor`…) and returns its exit code and output. */
   runCli(args: string[]): Promise<{ code: number; output: string }>;
   /** Stops the processes (SIGTERM), then the twins; `purge` also deletes the namespace's keys and queues. */
@@ -166,14 +170,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   writeFileSync(configPath, stringify({ parameters }), { mode: 0o600 });
 
   const nodeArgs = options.roleNodeArgs ?? [];
-  const web = spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log'), nodeArgs });
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  const web = spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log'), nodeArgs, readyTimeoutMs });
   const extraWebs: RoleProcess[] = [];
+  const monitoringTargets = new Map<RoleProcess, string>();
   const startWeb = async (): Promise<{ web: RoleProcess; intakeUrl: string }> => {
     const n = extraWebs.length + 2;
     const port = await freePort();
     const path = join(dir, `parameters-web-${n}.yml`);
     writeFileSync(path, stringify({ parameters: { ...parameters, 'http.port': port } }), { mode: 0o600 });
-    const extra = spawnRole({ name: `web-${n}`, cliPath, configPath: path, args: ['web'], logPath: join(dir, `web-${n}.log`), nodeArgs });
+    const extra = spawnRole({ name: `web-${n}`, cliPath, configPath: path, args: ['web'], logPath: join(dir, `web-${n}.log`), nodeArgs, readyTimeoutMs });
     extraWebs.push(extra);
     await extra.ready;
     return { web: extra, intakeUrl: `http://127.0.0.1:${port}/bus` };
@@ -186,7 +192,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const monitoringPort = options.monitoring ? await freePort() : 0;
     const args = monitoringPort > 0 ? ['worker', '--monitoring-port', String(monitoringPort)] : ['worker'];
     if (monitoringPort > 0) metricsTargets.push(`127.0.0.1:${monitoringPort}`);
-    const worker = spawnRole({ name: `worker-${workerCount}`, cliPath, configPath, args, logPath: join(dir, `worker-${workerCount}.log`), nodeArgs });
+    const worker = spawnRole({
+      name: `worker-${workerCount}`,
+      cliPath,
+      configPath,
+      args,
+      logPath: join(dir, `worker-${workerCount}.log`),
+      nodeArgs,
+      readyTimeoutMs,
+    });
+    if (monitoringPort > 0) monitoringTargets.set(worker, `127.0.0.1:${monitoringPort}`);
     workers.push(worker);
     await worker.ready;
     return worker;
@@ -230,6 +245,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     startWorker,
     startWeb,
     extraWebs,
+    monitoringTargetOf: (role) => monitoringTargets.get(role),
     runCli,
     stop,
     metricsTargets,
