@@ -38,7 +38,7 @@ export interface LocalStackOptions {
   monitoring?: boolean;
   /** Node options for every role process (e.g. the bench's allocation probe preload). Default none. */
   roleNodeArgs?: string[];
-  /** How long a role process may take to report ready, ms. Default 30 000 (a loaded machine needs more). */
+  /** How long a role process may take to report ready, ms. Default `PB_ROLE_READY_TIMEOUT_MS`, else 30 000. */
   readyTimeoutMs?: number;
 }
 
@@ -170,7 +170,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   writeFileSync(configPath, stringify({ parameters }), { mode: 0o600 });
 
   const nodeArgs = options.roleNodeArgs ?? [];
-  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+  // Unset: spawnRole's default (PB_ROLE_READY_TIMEOUT_MS, else 30 s).
+  const readyTimeoutMs = options.readyTimeoutMs;
   const web = spawnRole({ name: 'web', cliPath, configPath, args: ['web'], logPath: join(dir, 'web.log'), nodeArgs, readyTimeoutMs });
   const extraWebs: RoleProcess[] = [];
   const monitoringTargets = new Map<RoleProcess, string>();
