@@ -14,9 +14,11 @@ import { buildConfig } from '../src/config/load-config';
 import { silentLogger } from '../src/logging/logger';
 import { createRedis } from '../src/redis/redis-connection';
 import { reconcile } from '../src/reconciliation-run/reconcile';
-import { purgeNamespace } from '../harness/twins/local-stack/local-stack';
+import { tuneHeap } from '../src/cli/heap-tuning';
 
 async function main(): Promise<void> {
+  // Loaded here, not at the top: the run's own process (this file again) must not carry the harness's modules.
+  const { purgeNamespace } = await import('../harness/twins/local-stack/local-stack');
   const total = Number(process.env.PB_BENCH_RECON_OPERATIONS ?? 100_000);
   const ns = `benchrecon${randomBytes(3).toString('hex')}`;
   const apiKey = `sim-${randomBytes(12).toString('hex')}`;
@@ -116,6 +118,14 @@ interface RunFigures {
   seconds: number;
   lines_per_s: number;
   peak_rss_mb: number;
+  /** The process's RSS once loaded, before the run (modules, connections). */
+  rss_before_run_mb: number;
+  /** `PB_HEAP_GROWING_PERCENT` as applied (null: V8's own heuristic). */
+  heap_growing_percent: number | null;
+  heap_total_mb: number;
+  heap_used_mb: number;
+  external_mb: number;
+  array_buffers_mb: number;
 }
 
 /** Runs `reconcile()` in a fresh Node process (this script with PB_BENCH_RECON_RUN) and returns its figures. */
@@ -133,9 +143,23 @@ async function runInChild(run: { parameters: Record<string, unknown>; from: numb
 
 /** The child: one `reconcile()` over the seeded window; peak RSS is the process's own high-water mark. */
 async function runOnly(spec: string): Promise<void> {
+  // As `payment-bridge reconcile` does (src/cli/reconcile-command.ts): the roles' old-generation growth cap.
+  const heapGrowingPercent = tuneHeap();
   const { parameters, from, to } = JSON.parse(spec) as { parameters: Record<string, unknown>; from: number; to: number };
   const config = buildConfig(parameters);
   const redis = createRedis(config.redis, 'commands');
+  // Where the memory is, sampled through the run: V8's heap (live + garbage not yet collected), and what
+  // lives outside it (Buffers: sockets, HTTP bodies). Peaks, MB.
+  const peaks = { heap_total_mb: 0, heap_used_mb: 0, external_mb: 0, array_buffers_mb: 0 };
+  const sample = () => {
+    const m = process.memoryUsage();
+    peaks.heap_total_mb = Math.max(peaks.heap_total_mb, Math.round(m.heapTotal / 1048576));
+    peaks.heap_used_mb = Math.max(peaks.heap_used_mb, Math.round(m.heapUsed / 1048576));
+    peaks.external_mb = Math.max(peaks.external_mb, Math.round(m.external / 1048576));
+    peaks.array_buffers_mb = Math.max(peaks.array_buffers_mb, Math.round(m.arrayBuffers / 1048576));
+  };
+  const sampler = setInterval(sample, 250);
+  const rssAtStart = Math.round(process.memoryUsage().rss / 1048576);
   try {
     const started = performance.now();
     const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to }, logger: silentLogger(), redis });
@@ -147,9 +171,13 @@ async function runOnly(spec: string): Promise<void> {
       lines_per_s: Math.round(summary.lines / seconds),
       // maxRSS: kilobytes, the process's peak resident set since it started.
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+      rss_before_run_mb: rssAtStart,
+      heap_growing_percent: heapGrowingPercent,
+      ...peaks,
     };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
   } finally {
+    clearInterval(sampler);
     redis.disconnect();
   }
 }

@@ -8,6 +8,7 @@ import type { DetailsFormat } from '../reconciliation-run/reconciliation-report'
 import type { ReconciliationProgress, ReconciliationSummary } from '../reconciliation-run/reconciliation-runner';
 import { parseTimeArgument } from './data-commands';
 import { OpsOutput } from './ops-commands';
+import { tuneHeap } from './heap-tuning';
 
 /** Exit codes of `payment-bridge reconcile`. */
 export const RECONCILE_EXIT = { matched: 0, differences: 1, usage: 2, locked: 3, stopped: 130 } as const;
@@ -121,6 +122,10 @@ export function addReconcileCommand(program: Command, withContext: (run: (ctx: O
     .option('--json', 'print the summary as JSON')
     .action((opts: { gateway: string; from: string; to: string; dryRun?: boolean; report?: string; format: string; json?: boolean }) =>
       withContext(async (ctx, io) => {
+        // A run's live set is one page, but each page lives across its Redis and HTTP round trips, gets
+        // promoted, and dies in old space: with V8's default growth a 100,000-line run kept ~60 MB of dead
+        // pages before a mark-compact. The roles' heap growth cap applies here too (docs/BENCHMARKS.md).
+        tuneHeap();
         // Ctrl-C stops after the page in progress; the next run resumes there.
         const controller = new AbortController();
         const stop = (): void => controller.abort();

@@ -497,6 +497,12 @@ export class Ledger {
     if (through > current) await this.redis.set(key, String(through));
   }
 
+  /** The gateway's reconciled-through mark (epoch ms), or null when no run has set one. */
+  async reconciledThrough(gateway: string): Promise<number | null> {
+    const raw = await this.redis.get(`${this.prefix}retention:reconciled_through:${gateway}`);
+    return raw === null ? null : Number(raw);
+  }
+
   /**
    * Replaces operation `id`'s payment (when `patch.payment` is given and differs), the history entries and
    * the event params in `patch` (each only if it still holds what the caller read), and sets `erased_at` the

@@ -139,25 +139,28 @@ export class ReconciliationLedger {
   }
 
   /**
-   * The operations of this gateway among those at ranks [from, to) of the creation index (`windowRanks`),
-   * and whether each was seen in the run's seen set. Two round trips per page, whatever the window's size.
+   * The operations of this gateway among those at ranks [from, to) of the creation index (`windowRanks`)
+   * that no PSP line was matched to (not in the run's seen set): the only ones the ledger phase judges.
+   * Three round trips per page: the ids, their seen marks, then only the unseen operations, so a window the
+   * PSP covered line for line loads (and decodes) nothing more.
    */
-  async createdAtRanks(from: number, to: number, seenKey: string): Promise<{ op: OperationRecord; seen: boolean }[]> {
+  async unseenAtRanks(from: number, to: number, seenKey: string): Promise<OperationRecord[]> {
     if (to <= from) return [];
     const ids = await this.redis.zrange(`${this.prefix}ops:created`, from, to - 1);
     if (ids.length === 0) return [];
+    const seen = await this.redis.smismember(seenKey, ...ids);
+    const unseen = ids.filter((_id, n) => seen[n] !== 1);
+    if (unseen.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.opKey(id));
-    pipeline.smismember(seenKey, ...ids);
+    for (const id of unseen) pipeline.hgetall(this.opKey(id));
     const replies = (await pipeline.exec()) ?? [];
-    const seen = (replies[ids.length]?.[1] as number[] | undefined) ?? [];
-    const out: { op: OperationRecord; seen: boolean }[] = [];
-    ids.forEach((_id, n) => {
+    const out: OperationRecord[] = [];
+    unseen.forEach((_id, n) => {
       const h = replies[n]?.[1] as Record<string, string> | undefined;
       if (!h || !h.state || !h.payment) return;
       const op = decodeRecord(h);
       if (op.payment.gateway !== this.gateway) return;
-      out.push({ op, seen: seen[n] === 1 });
+      out.push(op);
     });
     return out;
   }

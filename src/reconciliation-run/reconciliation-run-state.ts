@@ -40,6 +40,8 @@ export interface PageDelta {
   net: Record<string, number>;
   /** Operation ids the page's lines matched (the ledger phase skips them). */
   seen: string[];
+  /** Operation ids left to a person (the runner keeps them out of retention's expiry; not stored here). */
+  held: string[];
 }
 
 /**

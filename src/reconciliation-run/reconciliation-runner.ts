@@ -3,7 +3,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { assertNever } from '../gateways/assert-never';
-import { OperationRecord } from '../ledger/ledger';
+import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import type { OrphanReversal } from '../poller/orphan-reversal';
 import { classifyLine, classifyMissingAtPsp } from '../reconciliation/classifier';
@@ -100,10 +100,13 @@ const LOCK_MS = 120_000;
  */
 export class ReconciliationRunner {
   private readonly ledger: ReconciliationLedger;
+  /** The ledger's own functions (retention's reconciled-through mark, expiry holds). */
+  private readonly ledgerRecords: Ledger;
   private readonly now: () => number;
 
   constructor(private readonly deps: ReconciliationRunnerDeps) {
     this.ledger = new ReconciliationLedger(deps.redis, deps.prefix, deps.gateway);
+    this.ledgerRecords = new Ledger(deps.redis, deps.prefix);
     this.now = deps.now ?? Date.now;
   }
 
@@ -151,6 +154,7 @@ export class ReconciliationRunner {
         for await (const page of deps.reader.read(window, stored.cursor)) {
           const delta = await this.pspPage(page.records, dryRun, options.sink, logged);
           delta.cursor = page.cursor;
+          if (!dryRun) await this.holdFromExpiry(delta.held);
           await state.commit(delta);
           await state.refreshLock(token, LOCK_MS);
           judged += delta.lines;
@@ -170,8 +174,9 @@ export class ReconciliationRunner {
         await state.commit({ ...emptyDelta('ledger'), ledgerRank: rank });
         while (rank < ranks.end) {
           const next = Math.min(ranks.end, rank + size);
-          const delta = await this.ledgerPage(await this.ledger.createdAtRanks(rank, next, state.seenKey), window, options.sink, logged);
+          const delta = await this.ledgerPage(await this.ledger.unseenAtRanks(rank, next, state.seenKey), window, options.sink, logged);
           delta.ledgerRank = next;
+          if (!dryRun) await this.holdFromExpiry(delta.held);
           await state.commit(delta);
           await state.refreshLock(token, LOCK_MS);
           rank = next;
@@ -184,6 +189,8 @@ export class ReconciliationRunner {
         }
       }
       if (result === 'done') {
+        // Retention (`retention.require_reconciliation`) expires only what a finished, applied run covered.
+        if (!dryRun) await this.markReconciled(window);
         await state.finish(this.now());
         options.onProgress?.({ phase: 'ledger', judged, fraction: 1 });
       }
@@ -233,18 +240,18 @@ export class ReconciliationRunner {
     return delta;
   }
 
-  /** One page of the window's ledger operations: those that moved money and no PSP line named. */
+  /** One page of the window's ledger operations no PSP line named: those that moved money are missing at the PSP. */
   private async ledgerPage(
-    ops: readonly { op: OperationRecord; seen: boolean }[],
+    ops: readonly OperationRecord[],
     window: ReconciliationWindow,
     sink: VerdictSink | undefined,
     logged: { n: number },
   ): Promise<PageDelta> {
     const delta = emptyDelta('ledger');
     delta.lines = 0;
-    for (const { op, seen } of ops) {
+    for (const op of ops) {
       // Settled after the window's end: its PSP line may be in the next window.
-      if (seen || op.updatedAt >= window.to) continue;
+      if (op.updatedAt >= window.to) continue;
       const verdict = classifyMissingAtPsp(op);
       if (!verdict) continue;
       this.note(verdict, 'report', delta, logged);
@@ -253,8 +260,35 @@ export class ReconciliationRunner {
     return delta;
   }
 
+  /** Keeps operations whose difference was left to a person out of retention's expiry (`Ledger.holdFromExpiry`). */
+  private async holdFromExpiry(ids: readonly string[]): Promise<void> {
+    const now = this.now();
+    for (const id of ids) await this.ledgerRecords.holdFromExpiry(id, now);
+  }
+
+  /**
+   * Moves the gateway's reconciled-through mark (`Ledger.markReconciledThrough`, read by retention) to the
+   * window's end, when the window joins on what is already covered (the mark is at or after its start) or
+   * there is no mark yet (the first run starts it). A window further on leaves it: the gap between was not
+   * reconciled. Only moves forward.
+   */
+  private async markReconciled(window: ReconciliationWindow): Promise<void> {
+    const through = await this.ledgerRecords.reconciledThrough(this.deps.gateway);
+    if (through !== null && through < window.from) {
+      this.deps.logger.info('reconciliation window does not join the reconciled-through mark; the mark stays (retention waits for the gap)', {
+        gateway: this.deps.gateway,
+        reconciled_through: new Date(through).toISOString(),
+        from: new Date(window.from).toISOString(),
+      });
+      return;
+    }
+    await this.ledgerRecords.markReconciledThrough(this.deps.gateway, window.to);
+  }
+
   /** Counts a verdict (metrics and the page's totals) and logs the first few differences. */
   private note(verdict: LineVerdict, outcome: ActionOutcome, delta: PageDelta, logged: { n: number }): void {
+    // Left to a person: its operation is kept out of retention's expiry until released (rare: one write per difference).
+    if (outcome === 'report' && verdict.ledger?.operationId !== undefined) delta.held.push(verdict.ledger.operationId);
     const gateway = this.deps.gateway;
     delta.lines += 1;
     delta.classes[verdict.class] = (delta.classes[verdict.class] ?? 0) + 1;
@@ -333,5 +367,16 @@ export class ReconciliationRunner {
 }
 
 function emptyDelta(phase: PageDelta['phase']): PageDelta {
-  return { phase, lines: 0, classes: {} as Partial<Record<ReconciliationClass, number>>, adjusted: 0, settled: 0, wouldApply: 0, fees: {}, net: {}, seen: [] };
+  return {
+    phase,
+    lines: 0,
+    classes: {} as Partial<Record<ReconciliationClass, number>>,
+    adjusted: 0,
+    settled: 0,
+    wouldApply: 0,
+    fees: {},
+    net: {},
+    seen: [],
+    held: [],
+  };
 }

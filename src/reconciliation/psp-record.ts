@@ -83,10 +83,14 @@ export interface ReconciliationHttp {
   /** A GET (or POST for search APIs) authenticated by the gateway's transformer, body buffered (list endpoints). */
   send(request: { method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }>;
   /**
-   * A GET whose body is streamed line by line (report files), with the given headers (a report user's Basic
-   * auth) and NOT the transformer's authentication. `path` is appended to the gateway's `base_url`, unless it
-   * is an absolute `https://` (or `http://`) URL: a PSP whose reports live on another host (Adyen's Customer
-   * Area) names it whole. A non-2xx answer throws a `GatewayError` carrying its HTTP status (404: `not_found`).
+   * A GET whose body is streamed line by line (report files). Two cases, by `path`:
+   * - a relative path (the gateway's own API, e.g. the simulator's `/v1/reports/lines.csv`): appended to the
+   *   gateway's `base_url` and authenticated by the gateway's transformer like `send`; the given headers are
+   *   added and win over the transformer's on a clash;
+   * - an absolute `https://` (or `http://`) URL (a PSP whose reports live on another host: Adyen's Customer
+   *   Area): only the given headers (a report user's Basic auth) go there, never the transformer's API
+   *   credentials.
+   * A non-2xx answer throws a `GatewayError` carrying its HTTP status (404: `not_found`).
    */
   lines(request: { path: string; headers?: Record<string, string> }): AsyncIterable<string>;
 }

@@ -26,6 +26,7 @@ import { createReconciliationHttp } from '../../../src/reconciliation-run/reconc
 import { GatewayError } from '../../../src/errors';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { OperationKeys } from '../../../src/data-lifecycle/key-families';
 
 const API_KEY = 'sim-recon-test-key-0123456789';
 
@@ -124,6 +125,9 @@ describe('reconciliation against the simulator, end to end', () => {
     expect(verdicts.find((v) => v.ledger?.operationId === unresolved.id)?.action).toEqual({ type: 'settle', status: 'SUCCESS' });
     expect((await ledger.get(unresolved.id))?.state).toBe('UNRESOLVED');
     expect(await new AdjustmentStore(redis, config.redis.keyPrefix).forOperation(amountOff.id)).toEqual([]);
+    // A dry run reconciles nothing for retention: no mark, no hold.
+    expect(await ledger.reconciledThrough('simulator')).toBeNull();
+    expect(await redis.zscore(new OperationKeys(config.redis.keyPrefix).retentionHold, notListed.id)).toBeNull();
   });
 
   it('finds each discrepancy, adjusts where the PSP is authoritative, settles the UNRESOLVED operation, reports the rest', async () => {
@@ -149,6 +153,10 @@ describe('reconciliation against the simulator, end to end', () => {
     });
     expect(byOp(failedButCaptured.id)[0]).toMatchObject({ class: 'state_mismatch', action: { kind: 'succeeded_after_failure', direction: 'credit' } });
     expect(byOp(notListed.id)[0]).toMatchObject({ class: 'missing_at_psp', action: { type: 'report' } });
+    // Retention: the window is reconciled through its end; what was left to a person is held from expiry.
+    expect(await ledger.reconciledThrough('simulator')).toBe(window.to);
+    expect(await redis.zscore(new OperationKeys(config.redis.keyPrefix).retentionHold, notListed.id)).not.toBeNull();
+    expect(await redis.zscore(new OperationKeys(config.redis.keyPrefix).retentionHold, matched.id)).toBeNull();
     expect(verdicts.find((v) => v.class === 'missing_in_ledger')?.record?.amount).toBe(777);
     expect(summary.adjusted).toBe(2);
     expect(summary.settled).toBe(1);
