@@ -1,8 +1,11 @@
-/** Tests run from TypeScript sources; `npm run build` (pretest) type-checks them first, so ts-jest only transpiles. */
+/**
+ * Tests run from TypeScript sources; `npm run build` (pretest) type-checks them first, so ts-jest only transpiles:
+ * `isolatedModules` in tsconfig.jest.json (where ts-jest reads it; its own option of that name is deprecated).
+ */
 module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json', diagnostics: false }] },
   testEnvironment: 'node',
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
