@@ -21,7 +21,8 @@ const DIGEST_VERSION = 'v1';
  * - `payment.order_id` (which order it is booked to),
  * - each line's `line_number` and `refund_amount`, in order (how a refund splits over the order lines),
  * - `payment.splits` when present (who gets which part of a marketplace payment); a command without splits
- *   hashes exactly as before they existed, so stored digests stay valid.
+ *   hashes exactly as before they existed, so stored digests stay valid;
+ * - `payment.stored_value.source_gateway_key` when present (a merge: which card's balance moves), the same way.
  *
  * Left out, because a legitimate resend may differ in them without changing the money: `channel`,
  * `sequence` (the bus's JSON-RPC id changes on a resend), `received_at`, `version`, `operation_reference`
@@ -36,6 +37,9 @@ export function commandDigest(command: PaymentCommand): string {
   const lines = (p.lines ?? []).map((l) => [l.line_number ?? null, l.refund_amount ?? null]);
   const base = [command.command, p.gateway, p.gateway_account, p.gateway_key, p.amount, p.currency, p.order_id ?? null, lines];
   const splits = p.splits?.map((s) => [s.type, s.account ?? null, s.reference ?? null, s.amount]);
-  const material = JSON.stringify(splits ? [...base, splits] : base);
+  const withSplits = splits ? [...base, splits] : base;
+  // A merge's source card: which balance moves. Appended only when present, so other digests stay valid.
+  const source = p.stored_value?.source_gateway_key;
+  const material = JSON.stringify(source !== undefined ? [...withSplits, { source_gateway_key: source }] : withSplits);
   return `${DIGEST_VERSION}:${createHash('sha256').update(material).digest('hex').slice(0, 32)}`;
 }

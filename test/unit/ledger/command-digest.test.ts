@@ -122,3 +122,12 @@ describe('commandDigest: marketplace splits', () => {
     expect(commandDigest(base)).toBe(`v1:${createHash('sha256').update(material).digest('hex').slice(0, 32)}`);
   });
 });
+
+describe('commandDigest: a stored-value merge', () => {
+  it('changes with the card whose balance moves (stored_value.source_gateway_key); unchanged without it', () => {
+    const merge = (source?: string) => withPayment(source === undefined ? {} : { stored_value: { source_gateway_key: source } });
+    expect(commandDigest(merge('gc_source_1'))).not.toBe(commandDigest(merge('gc_source_2')));
+    expect(commandDigest(merge('gc_source_1'))).not.toBe(commandDigest(merge()));
+    expect(commandDigest(merge())).toBe(commandDigest(base));
+  });
+});
