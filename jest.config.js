@@ -9,6 +9,8 @@ module.exports = {
   testEnvironment: 'node',
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  // Every Lua script run in a test must keep its keys in one Redis Cluster slot (src/redis/key-layout.ts).
+  setupFilesAfterEnv: ['<rootDir>/test/support/single-slot-setup.ts'],
   testTimeout: 30000,
   // Integration tests own real sockets; a leak should show, not hang CI.
   forceExit: true,

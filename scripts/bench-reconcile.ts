@@ -7,6 +7,7 @@
  *
  * Options (environment): PB_BENCH_RECON_OPERATIONS (default 100 000), PB_REDIS_URL.
  */
+import { shardKeysOf, shardOfPayment } from '../src/redis/key-layout';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -56,9 +57,10 @@ async function main(): Promise<void> {
   const to = from + 3_600_000;
   const prefix = config.redis.keyPrefix;
   try {
-    // The ledger: `total` captures SUCCEEDED, created across the window, as the create script lays them out.
+    // The ledger: `total` captures SUCCEEDED, created across the window, as the create script lays them out
+    // (each in its order's shard, src/redis/key-layout.ts; one pipeline per shard).
     for (let start = 0; start < total; start += 5000) {
-      const p = redis.pipeline();
+      const pipelines = shardKeysOf(prefix).map(() => redis.pipeline());
       for (let i = start; i < Math.min(total, start + 5000); i += 1) {
         const id = `bench-recon-${i}`;
         const at = Math.floor(from + (i * 3_600_000) / total);
@@ -70,8 +72,10 @@ async function main(): Promise<void> {
           currency: 'EUR',
           order_id: `O-${i}`,
         };
+        const keys = shardKeysOf(prefix)[shardOfPayment(payment)];
+        const p = pipelines[keys.shard];
         p.hset(
-          `${prefix}op:${id}`,
+          keys.op(id),
           'id',
           id,
           'command',
@@ -91,9 +95,9 @@ async function main(): Promise<void> {
           'attempts',
           1,
         );
-        p.zadd(`${prefix}ops:created`, at, id);
+        p.zadd(keys.created, at, id);
       }
-      await p.exec();
+      await Promise.all(pipelines.map((p) => p.exec()));
     }
     const seeded = await fetch(`${url}/_control/report/synthesize`, {
       method: 'POST',

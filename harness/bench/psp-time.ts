@@ -1,4 +1,5 @@
 import { RedisClient } from '../../src/redis/redis-connection';
+import { Ledger } from '../../src/ledger/ledger';
 
 /**
  * The PSP's share of each command's end-to-end time, as the worker saw it: the `elapsed_ms` of the gateway
@@ -11,11 +12,11 @@ export async function pspTimesMs(redis: RedisClient, keyPrefix: string, referenc
   const times = new Map<string, number>();
   for (let start = 0; start < references.length; start += chunk) {
     const part = references.slice(start, start + chunk);
-    const pipeline = redis.pipeline();
-    for (const reference of part) pipeline.lrange(`${keyPrefix}op:${reference}:interactions`, 0, -1);
-    const results = (await pipeline.exec()) ?? [];
+    // The ledger finds each operation's shard (src/redis/key-layout.ts); the reads are sent together.
+    const ledger = new Ledger(redis, keyPrefix);
+    const results = await Promise.all(part.map((reference) => ledger.interactions(reference).catch(() => null)));
     part.forEach((reference, i) => {
-      const entries = results[i]?.[1];
+      const entries = results[i]?.map((e) => JSON.stringify(e));
       if (!Array.isArray(entries)) return;
       for (const raw of entries) {
         const entry = JSON.parse(String(raw)) as { event?: string; source?: string; elapsed_ms?: unknown };

@@ -1,3 +1,4 @@
+import { ShardKeys, shardKeysOf } from '../../src/redis/key-layout';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
@@ -118,7 +119,7 @@ export async function runDisasterDrill(options: { commands: number; seed: number
         reported += 1;
         if (loss === null && reported >= restCommands / 2) {
           loss = (async () => {
-            opsAtLoss = await redis.zcard(`${prefix}ops:created`);
+            opsAtLoss = await sumOverShards(prefix, (keys) => redis.zcard(keys.created));
             lossAt = Date.now();
             const deleted = await flushNamespace(redis, prefix);
             note(`DISASTER: the namespace's ${deleted} keys deleted under load (the ledger held ${opsAtLoss} operations)`);
@@ -174,9 +175,9 @@ export async function runDisasterDrill(options: { commands: number; seed: number
     const toldSuccess = [...told.entries()].filter(([, st]) => st === 'SUCCESS').map(([id]) => id);
     const unaccounted: string[] = [];
     for (const id of toldSuccess) if (!moved.has(id) && !(await restored.get(id))) unaccounted.push(id);
-    const exportedIds = await redis.zrange(`${restoredPrefix}ops:created`, 0, -1);
-    const missingRestored = exportedIds.length === exported.operations ? 0 : exported.operations - exportedIds.length;
-    const queuedEvents = await redis.zcard(`${restoredPrefix}events:unsent`);
+    const restoredCount = await sumOverShards(restoredPrefix, (keys) => redis.zcard(keys.created));
+    const missingRestored = restoredCount === exported.operations ? 0 : exported.operations - restoredCount;
+    const queuedEvents = await sumOverShards(restoredPrefix, (keys) => redis.zcard(keys.unsentEvents));
 
     const checks: FlowCheck[] = [
       {
@@ -223,4 +224,9 @@ export async function runDisasterDrill(options: { commands: number; seed: number
     redis.disconnect();
     await stack.stop({ purge: !keep }).catch((err: Error) => log(`  stopping the stack failed: ${err.message}`));
   }
+}
+
+/** A count summed over the ledger's shards (src/redis/key-layout.ts). */
+async function sumOverShards(prefix: string, count: (keys: ShardKeys) => Promise<number>): Promise<number> {
+  return (await Promise.all(shardKeysOf(prefix).map(count))).reduce((a, b) => a + b, 0);
 }

@@ -1,41 +1,28 @@
 import { createHash } from 'node:crypto';
-import { Result } from 'ioredis';
 import { RedisClient } from '../redis/redis-connection';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { redact } from '../logging/redact';
+import { ALL_SHARDS, ShardKeys, shardKeysOf, shardOfOperation } from '../redis/key-layout';
+import { LuaScript, luaInputs } from '../redis/lua-script';
 import { AdjustmentFact, AdjustmentRecord, AdjustmentSource, MoneyDirection, isAdjustmentKind } from './adjustment';
 
-// KEYS: adjustment hash, the operation's adjustments (sorted set), the operation's history list, the
-// adjustments index (sorted set), the operation's hash. ARGV: adjustment id, now (ms), history entry JSON,
-// then the adjustment's fields as name, value, name, value…
 // Creates the adjustment unless it exists (same gateway and PSP event: a repeat), links it to the
-// operation and appends the history entry, all in one step. Returns {1} when created, {0, HGETALL} when
-// it already existed, {-1} when the operation does not exist.
-const RECORD_LUA = `
-if redis.call('EXISTS', KEYS[5]) == 0 then return {-1} end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('HGETALL', KEYS[1])} end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('RPUSH', KEYS[3], ARGV[3])
-redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+// operation and appends the history entry, all in one step, over keys of the operation's shard. The
+// adjustment's fields follow the named arguments as name, value, name, value…
+// Returns {1} when created, {0, HGETALL} when it already existed, {-1} when the operation does not exist.
+const RECORD_SCRIPT = new LuaScript(
+  luaInputs(['adjustment', 'op_adjustments', 'log', 'index', 'op'], ['id', 'now', 'history']),
+  `
+if redis.call('EXISTS', K.op) == 0 then return {-1} end
+if redis.call('EXISTS', K.adjustment) == 1 then return {0, redis.call('HGETALL', K.adjustment)} end
+redis.call('HSET', K.adjustment, unpack(ARGV, A_REST))
+redis.call('ZADD', K.op_adjustments, A.now, A.id)
+redis.call('RPUSH', K.log, A.history)
+redis.call('ZADD', K.index, A.now, A.id)
 return {1}
-`;
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    pbAdjustmentRecord(
-      adjKey: string,
-      opAdjKey: string,
-      logKey: string,
-      indexKey: string,
-      opKey: string,
-      id: string,
-      now: number,
-      history: string,
-      ...fields: string[]
-    ): Result<[number, string[]?], Context>;
-  }
-}
+`,
+  true,
+);
 
 /** What `recordAdjustment` needs: the fact, whose it is, and where it came from. */
 export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperation'> {
@@ -54,21 +41,23 @@ export function adjustmentIdFor(gateway: string, pspEventId: string): string {
 }
 
 /**
- * Adjustments in Redis, next to the operation ledger (same prefix P):
- *   P adj:{id}                   hash: the adjustment
- *   P op:{opId}:adjustments      sorted set of the operation's adjustment ids, score = recorded at (ms)
- *   P op:{opId}:interactions     the operation's history, which gets one entry per new adjustment
- *   P adjustments                sorted set of every adjustment id, score = recorded at (ms)
+ * Adjustments in Redis, next to the operation ledger, in the operation's shard S (src/redis/key-layout.ts):
+ *   S adj:{id}                   hash: the adjustment
+ *   S op:{opId}:adjustments      sorted set of the operation's adjustment ids, score = recorded at (ms)
+ *   S op:{opId}:interactions     the operation's history, which gets one entry per new adjustment
+ *   S adjustments                sorted set of the shard's adjustment ids, score = recorded at (ms)
  * Webhooks and reconciliation both record through `recordAdjustment`: one fact, one record, however many
  * times it is reported. The operation's own record and state are never touched.
  */
 export class AdjustmentStore {
+  private readonly shards: readonly ShardKeys[];
+
   constructor(
     private readonly redis: RedisClient,
     /** Key prefix, the ledger's (e.g. `pb:`). */
     private readonly prefix: string,
   ) {
-    redis.defineCommand('pbAdjustmentRecord', { numberOfKeys: 5, lua: RECORD_LUA });
+    this.shards = shardKeysOf(prefix);
   }
 
   /**
@@ -109,40 +98,43 @@ export class AdjustmentStore {
       }),
       at: now,
     });
-    const [status, existing] = await this.redis.pbAdjustmentRecord(
-      this.adjKey(id),
-      this.operationAdjustmentsKey(input.operationId),
-      `${this.prefix}op:${input.operationId}:interactions`,
-      `${this.prefix}adjustments`,
-      `${this.prefix}op:${input.operationId}`,
-      id,
-      now,
-      history,
-      ...fields,
-    );
+    const shard = await shardOfOperation(this.redis, this.prefix, input.operationId);
+    if (shard === null) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
+    const keys = this.shards[shard];
+    const [status, existing] = (await RECORD_SCRIPT.run(
+      this.redis,
+      {
+        keys: {
+          adjustment: keys.adjustment(id),
+          op_adjustments: keys.operationAdjustments(input.operationId),
+          log: keys.history(input.operationId),
+          index: keys.adjustments,
+          op: keys.op(input.operationId),
+        },
+        args: { id, now, history },
+      },
+      fields,
+    )) as [number, string[]?];
     if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
     if (status === 1) return { created: true, adjustment };
     return { created: false, adjustment: fromHash(hashFromPairs(existing ?? [])) };
   }
 
+  /** The adjustment `id` (every shard is asked, together; `forOperation` knows its shard). */
   async get(id: string): Promise<AdjustmentRecord | null> {
-    const h = await this.redis.hgetall(this.adjKey(id));
-    return h.id ? fromHash(h) : null;
+    const found = await Promise.all(ALL_SHARDS.map((n) => this.redis.hgetall(this.shards[n].adjustment(id))));
+    const h = found.find((f) => f.id);
+    return h ? fromHash(h) : null;
   }
 
   /** The operation's adjustments, oldest first. */
   async forOperation(operationId: string): Promise<AdjustmentRecord[]> {
-    const ids = await this.redis.zrange(this.operationAdjustmentsKey(operationId), 0, -1);
-    const found = await Promise.all(ids.map((id) => this.get(id)));
-    return found.filter((a): a is AdjustmentRecord => a !== null);
-  }
-
-  private adjKey(id: string): string {
-    return `${this.prefix}adj:${id}`;
-  }
-
-  private operationAdjustmentsKey(operationId: string): string {
-    return `${this.prefix}op:${operationId}:adjustments`;
+    const shard = await shardOfOperation(this.redis, this.prefix, operationId);
+    if (shard === null) return [];
+    const keys = this.shards[shard];
+    const ids = await this.redis.zrange(keys.operationAdjustments(operationId), 0, -1);
+    const found = await Promise.all(ids.map((id) => this.redis.hgetall(keys.adjustment(id))));
+    return found.filter((h) => h.id).map((h) => fromHash(h));
   }
 }
 

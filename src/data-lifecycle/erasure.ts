@@ -5,6 +5,7 @@ import { operationIdsOfOrder } from '../ledger/order-index';
 import { counter } from '../metrics/metrics-registry';
 import { scrubJsonText, scrubPayment } from './customer-data';
 import { OperationKeys } from './key-families';
+import { shardOfOrder } from '../redis/key-layout';
 import { readSnapshots } from './operation-snapshot';
 
 /** What an erasure changed (all zero on a repeat: it is idempotent). */
@@ -63,7 +64,8 @@ async function eraseDeadLetters(redis: RedisClient, prefix: string, orderId: str
  */
 export async function eraseOrder(redis: RedisClient, prefix: string, orderId: string, now = Date.now()): Promise<ErasureSummary> {
   const ledger = new Ledger(redis, prefix);
-  const keys = new OperationKeys(prefix);
+  // The order's operations live in the order's shard (src/redis/key-layout.ts).
+  const keys = new OperationKeys(prefix, shardOfOrder(orderId));
   const ids = await operationIdsOfOrder(redis, prefix, orderId, 100_000);
   // Undelivered idempotency-conflict events echo a command's payment too; their ids are found here.
   const unsent = new Map<string, string>();

@@ -7,7 +7,7 @@ import { Logger } from '../logging/logger';
 import { PAN_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 import { csvField } from './csv';
-import { OperationKeys } from './key-families';
+import { operationKeysOf } from './key-families';
 import { ExportHeader, OperationSnapshot, canonicalJson, readSnapshots } from './operation-snapshot';
 
 export type ExportFormat = 'ndjson' | 'csv';
@@ -136,23 +136,20 @@ export function checkedSnapshot(snap: OperationSnapshot, logger?: Logger): { sna
  * Streams the operations created in `[from, to]` to `out`, oldest first, in pages of the creation index
  * (ZRANGEBYSCORE … LIMIT), so memory stays one page whatever the window holds. ndjson: a header line, one
  * line per operation (`OperationSnapshot`), an `end` line with the count. csv: a header row, one row per
- * operation (accounting columns, then the snapshot as JSON). Operations are ordered by creation time then
- * id, and every object's keys are sorted: the same data always exports to the same bytes.
+ * operation (accounting columns, then the snapshot as JSON). Operations come shard by shard
+ * (src/redis/key-layout.ts), each shard's by creation time then id, and every object's keys are sorted: the
+ * same data always exports to the same bytes.
  */
 export async function exportOperations(redis: RedisClient, prefix: string, out: Writable, options: ExportOptions): Promise<ExportSummary> {
   const started = Date.now();
   const format = options.format ?? 'ndjson';
   const pageSize = options.pageSize ?? 500;
-  const keys = new OperationKeys(prefix);
+  const shards = operationKeysOf(prefix);
   const hash = createHash('sha256');
   let bytes = 0;
   let operations = 0;
   let cardDataFound = 0;
-  const total = await redis.zcount(keys.created, String(options.from), String(options.to));
-  // Undelivered events whose ids the records do not imply (idempotency conflicts): the unsent index is small.
-  const unsent = new Map<string, string>();
-  const flatUnsent = await redis.zrange(keys.unsentEvents, 0, -1, 'WITHSCORES');
-  for (let i = 0; i + 1 < flatUnsent.length; i += 2) unsent.set(flatUnsent[i], flatUnsent[i + 1]);
+  const total = (await Promise.all(shards.map((keys) => redis.zcount(keys.created, String(options.from), String(options.to))))).reduce((a, b) => a + b, 0);
 
   if (format === 'ndjson') {
     const header: ExportHeader = { type: 'header', format: 'payment-bridge.export', version: 1, from: options.from, to: options.to };
@@ -160,40 +157,46 @@ export async function exportOperations(redis: RedisClient, prefix: string, out: 
   } else {
     bytes += await put(out, `${CSV_COLUMNS.join(',')}\n`, hash);
   }
-  // Cursor: the last score seen and how many ids at that score were already written (ids of one score come
-  // in lexical order, so skipping that many resumes right after the last one).
-  let min = String(options.from);
-  let skip = 0;
-  for (;;) {
-    const flat = await redis.zrangebyscore(keys.created, min, String(options.to), 'WITHSCORES', 'LIMIT', skip, pageSize);
-    if (flat.length === 0) break;
-    const ids: string[] = [];
-    let lastScore = '';
-    let sameScore = 0;
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      ids.push(flat[i]);
-      if (flat[i + 1] === lastScore) sameScore += 1;
-      else {
-        lastScore = flat[i + 1];
-        sameScore = 1;
+  for (const keys of shards) {
+    // Undelivered events whose ids the records do not imply (idempotency conflicts): the unsent index is small.
+    const unsent = new Map<string, string>();
+    const flatUnsent = await redis.zrange(keys.unsentEvents, 0, -1, 'WITHSCORES');
+    for (let i = 0; i + 1 < flatUnsent.length; i += 2) unsent.set(flatUnsent[i], flatUnsent[i + 1]);
+    // Cursor: the last score seen and how many ids at that score were already written (ids of one score come
+    // in lexical order, so skipping that many resumes right after the last one).
+    let min = String(options.from);
+    let skip = 0;
+    for (;;) {
+      const flat = await redis.zrangebyscore(keys.created, min, String(options.to), 'WITHSCORES', 'LIMIT', skip, pageSize);
+      if (flat.length === 0) break;
+      const ids: string[] = [];
+      let lastScore = '';
+      let sameScore = 0;
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        ids.push(flat[i]);
+        if (flat[i + 1] === lastScore) sameScore += 1;
+        else {
+          lastScore = flat[i + 1];
+          sameScore = 1;
+        }
       }
+      skip = lastScore === min ? skip + sameScore : sameScore;
+      min = lastScore;
+      let chunk = '';
+      let written = 0;
+      for (const raw of await readSnapshots(redis, keys, ids, unsent)) {
+        const { snap, cardData } = checkedSnapshot(raw, options.logger);
+        if (cardData) cardDataFound += 1;
+        const json = canonicalJson(snap);
+        chunk += format === 'ndjson' ? `${json}\n` : csvRow(snap, json);
+        operations += 1;
+        written += 1;
+      }
+      if (chunk !== '') bytes += await put(out, chunk, hash);
+      exported.inc({ format }, written);
+      options.onProgress?.(operations, total);
+      if (ids.length < pageSize) break;
     }
-    skip = lastScore === min ? skip + sameScore : sameScore;
-    min = lastScore;
-    let chunk = '';
-    let written = 0;
-    for (const raw of await readSnapshots(redis, keys, ids, unsent)) {
-      const { snap, cardData } = checkedSnapshot(raw, options.logger);
-      if (cardData) cardDataFound += 1;
-      const json = canonicalJson(snap);
-      chunk += format === 'ndjson' ? `${json}\n` : csvRow(snap, json);
-      operations += 1;
-      written += 1;
-    }
-    if (chunk !== '') bytes += await put(out, chunk, hash);
-    exported.inc({ format }, written);
-    options.onProgress?.(operations, total);
-    if (ids.length < pageSize) break;
   }
   if (format === 'ndjson') bytes += await put(out, `${canonicalJson({ type: 'end', operations })}\n`, hash);
   return { operations, bytes, sha256: hash.digest('hex'), cardDataFound, durationMs: Date.now() - started };

@@ -6,9 +6,10 @@ import { OPERATION_STATES } from '../ledger/operation-state';
 import { counter } from '../metrics/metrics-registry';
 import { CsvRows } from './csv';
 import { CSV_COLUMNS } from './export';
-import { OperationKeys } from './key-families';
+import { shardKeysOf } from '../redis/key-layout';
+import { operationKeysOf } from './key-families';
 import { ExportHeader, OperationSnapshot, parseExportLine } from './operation-snapshot';
-import { restorePlan } from './restore-plan';
+import { restorePlan, snapshotShard } from './restore-plan';
 
 /** Refused: the namespace already holds a ledger (an import never merges into live data). */
 export class NamespaceNotEmptyError extends Error {}
@@ -36,27 +37,38 @@ export interface ImportOptions {
 const imported = counter('pb_import_operations_total', 'Operations restored from an export file');
 
 /**
- * Whether the namespace under `prefix` holds any ledger data: an operation in any index, an adjustment, an
- * outbox event, a settling mark or an open authorization. One pipelined round trip.
+ * Whether the namespace under `prefix` holds any ledger data: an operation in any index of any shard, an
+ * adjustment, an outbox event, a settling mark or an open authorization, in the current key layout or in the
+ * layout before shards (`<prefix>ops:created`…: data to move with export then import, docs/DATA.md). One
+ * round trip (the reads are sent together).
  */
 export async function namespaceHoldsLedger(redis: RedisClient, prefix: string): Promise<boolean> {
-  const keys = new OperationKeys(prefix);
-  const p = redis.pipeline();
-  const candidates = [
-    keys.created,
-    keys.adjustments,
-    keys.unsentEvents,
-    keys.settling,
-    keys.authsOpen,
-    keys.authsExpiry,
-    ...OPERATION_STATES.map((s) => keys.state(s)),
-  ];
-  for (const k of candidates) p.exists(k);
-  const replies = (await p.exec()) ?? [];
-  return replies.some(([err, n]) => {
-    if (err) throw err;
-    return Number(n) > 0;
-  });
+  const families = (keys: {
+    created: string;
+    adjustments: string;
+    unsentEvents: string;
+    settling: string;
+    authsOpen: string;
+    authsExpiry: string;
+    state(s: string): string;
+  }) => [keys.created, keys.adjustments, keys.unsentEvents, keys.settling, keys.authsOpen, keys.authsExpiry, ...OPERATION_STATES.map((s) => keys.state(s))];
+  const candidates = [...shardKeysOf(prefix).flatMap(families), ...families(legacyKeys(prefix))];
+  // One EXISTS per key: on Redis Cluster the shards' keys live in different slots.
+  const replies = await Promise.all(candidates.map((k) => redis.exists(k)));
+  return replies.some((n) => n > 0);
+}
+
+/** The index keys of the layout before shards (`<prefix>ops:created`…), which an import refuses to mix with. */
+function legacyKeys(prefix: string) {
+  return {
+    created: `${prefix}ops:created`,
+    adjustments: `${prefix}adjustments`,
+    unsentEvents: `${prefix}events:unsent`,
+    settling: `${prefix}ops:settling`,
+    authsOpen: `${prefix}auths:open`,
+    authsExpiry: `${prefix}auths:expiry`,
+    state: (s: string) => `${prefix}ops:state:${s}`,
+  };
 }
 
 /** Lines (ndjson) or rows (csv) of `input`, as parsed export lines, with the bytes read so far. */
@@ -141,7 +153,7 @@ export async function importOperations(redis: RedisClient, prefix: string, input
     throw new NamespaceNotEmptyError(`the namespace "${prefix}" already holds ledger data: import restores into an empty namespace only`);
   }
   const ledger = new Ledger(redis, prefix);
-  const keys = new OperationKeys(prefix);
+  const keysOf = operationKeysOf(prefix);
   const batchSize = options.batch ?? 200;
   const seen: { format: 'ndjson' | 'csv' } = { format: 'ndjson' };
   let header: ExportHeader | undefined;
@@ -151,7 +163,12 @@ export async function importOperations(redis: RedisClient, prefix: string, input
   let batch: OperationSnapshot[] = [];
   let lastBytes = 0;
   const flush = async () => {
-    const results = await Promise.all(batch.map((s) => ledger.restoreOperation(s.id, restorePlan(s, keys))));
+    const results = await Promise.all(
+      batch.map((s) => {
+        const shard = snapshotShard(s);
+        return ledger.restoreOperation(s.id, shard, restorePlan(s, keysOf[shard]));
+      }),
+    );
     const restored = results.filter(Boolean).length;
     operations += restored;
     duplicates += results.length - restored;

@@ -1,83 +1,27 @@
-import { OperationState } from '../ledger/operation-state';
-import { orderIndexKey } from '../ledger/order-index';
+import { orderKeyPart } from '../ledger/order-index';
+import { ALL_SHARDS, ShardKeys } from '../redis/key-layout';
 
 /**
- * The Redis keys one operation owns or appears in, under the ledger prefix P (docs/DATA.md lists every
- * family with its lifetime). The ledger, the outbox (`src/events/event-store.ts`) and the adjustment store
- * (`src/adjustments/adjustment-store.ts`) each write their own; export, import, retention and erasure need
- * all of them for one operation, so their names are gathered here, in one place, as those modules spell them.
+ * The Redis keys one operation owns or appears in, in its shard (src/redis/key-layout.ts; docs/DATA.md lists
+ * every family with its lifetime). The ledger, the outbox (`src/events/event-store.ts`) and the adjustment
+ * store (`src/adjustments/adjustment-store.ts`) each write their own; export, import, retention and erasure
+ * need all of them for one operation, so their names come from one place, the key layout's `ShardKeys`.
  */
-export class OperationKeys {
-  constructor(readonly prefix: string) {}
-
-  /** Hash: the record. */
-  op(id: string): string {
-    return `${this.prefix}op:${id}`;
+export class OperationKeys extends ShardKeys {
+  /** The order index of `orderId` (in this shard: the order's); `''` when there is no order. */
+  orderOf(orderId: string | undefined): string {
+    const part = orderKeyPart(orderId);
+    return part === '' ? '' : this.order(part);
   }
-  /** List: the redacted history. */
-  history(id: string): string {
-    return `${this.prefix}op:${id}:interactions`;
-  }
-  /** Set: the captures, refunds… acting on an authorization. */
-  dependents(id: string): string {
-    return `${this.prefix}op:${id}:dependents`;
-  }
-  /** Sorted set: the operation's adjustment ids by recording time. */
-  operationAdjustments(id: string): string {
-    return `${this.prefix}op:${id}:adjustments`;
-  }
-  /** Sorted set: ids in `state`. */
-  state(state: OperationState): string {
-    return `${this.prefix}ops:state:${state}`;
-  }
-  get created(): string {
-    return `${this.prefix}ops:created`;
-  }
-  get settling(): string {
-    return `${this.prefix}ops:settling`;
-  }
-  get authsExpiry(): string {
-    return `${this.prefix}auths:expiry`;
-  }
-  get authsOpen(): string {
-    return `${this.prefix}auths:open`;
-  }
-  /** `''` when there is no order (see `orderIndexKey`). */
-  order(orderId: string | undefined): string {
-    return orderIndexKey(this.prefix, orderId);
-  }
-  /** String: PSP reference → operation id (`<gateway>:<reference>`). */
-  reference(gatewayAndReference: string): string {
-    return `${this.prefix}ref:${gatewayAndReference}`;
-  }
-  /** Hash: an adjustment. */
-  adjustment(id: string): string {
-    return `${this.prefix}adj:${id}`;
-  }
-  get adjustments(): string {
-    return `${this.prefix}adjustments`;
-  }
-  /** Hash: an outbox event. */
-  event(eventId: string): string {
-    return `${this.prefix}event:${eventId}`;
-  }
-  get unsentEvents(): string {
-    return `${this.prefix}events:unsent`;
-  }
-  paymentSequence(paymentKey: string): string {
-    return `${this.prefix}payment:${paymentKey}:seq`;
-  }
-  paymentSent(paymentKey: string): string {
-    return `${this.prefix}payment:${paymentKey}:sent`;
-  }
-  /** Sorted set: operations kept out of retention's expiry (score = when held, ms). */
-  get retentionHold(): string {
-    return `${this.prefix}retention:hold`;
-  }
-  /** String: epoch ms up to which the gateway's operations are reconciled (`Ledger.markReconciledThrough`). */
+  /** String: epoch ms up to which the gateway's operations are reconciled (`Ledger.markReconciledThrough`; not sharded). */
   reconciledThrough(gateway: string): string {
     return `${this.prefix}retention:reconciled_through:${gateway}`;
   }
+}
+
+/** `OperationKeys` of every shard of `prefix`, index = shard number. */
+export function operationKeysOf(prefix: string): OperationKeys[] {
+  return ALL_SHARDS.map((n) => new OperationKeys(prefix, n));
 }
 
 /**

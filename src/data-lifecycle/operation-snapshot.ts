@@ -154,7 +154,7 @@ export async function readSnapshots(
   for (const snap of partial) {
     const payment = parsePayment(snap.record);
     const state = snap.record.state as OperationState;
-    const order = keys.order(payment?.order_id);
+    const order = keys.orderOf(payment?.order_id);
     const refs = referenceCandidates(snap.record, payment);
     const eventIds = new Set<string>(FIXED_EVENT_SUFFIXES.map((s) => `${snap.id}.${s}`));
     for (const a of snap.adjustments) eventIds.add(`${snap.id}.adj.${a.id}`);

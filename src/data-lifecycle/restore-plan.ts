@@ -2,6 +2,8 @@ import { Payment } from '../contracts/payment-command';
 import { RestoreStep } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
 import { OperationKeys } from './key-families';
+import { shardOfAnchor, shardOfPayment } from '../redis/key-layout';
+import { orderKeyPart } from '../ledger/order-index';
 import { OperationSnapshot, derivedScores } from './operation-snapshot';
 
 function flat(hash: Readonly<Record<string, string>>): string[] {
@@ -11,7 +13,21 @@ function flat(hash: Readonly<Record<string, string>>): string[] {
 }
 
 /**
- * The writes that put `snap` back under `keys.prefix` (`Ledger.restoreOperation` applies them atomically):
+ * The shard `snap` is restored into: its payment's (src/redis/key-layout.ts), whatever layout it was exported
+ * from (a snapshot names no key). A record without a readable payment goes by its id.
+ */
+export function snapshotShard(snap: OperationSnapshot): number {
+  try {
+    const payment = JSON.parse(snap.record.payment ?? '') as Payment;
+    if (typeof payment.gateway_key === 'string') return shardOfPayment(payment);
+  } catch {
+    // fall through
+  }
+  return shardOfAnchor(snap.id);
+}
+
+/**
+ * The writes that put `snap` back under `keys.prefix`, in `keys`' shard (`snapshotShard`) (`Ledger.restoreOperation` applies them atomically):
  * the record and history as they were, and every index the ledger and its companions read: the state,
  * creation, order, settling, authorization expiry/open and retention hold indexes (with their exported
  * scores, else the ones the record implies), the dependents, the PSP reference entries (with their
@@ -32,8 +48,8 @@ export function restorePlan(snap: OperationSnapshot, keys: OperationKeys): Resto
   } catch {
     orderId = undefined;
   }
-  const orderKey = keys.order(orderId);
-  if (orderKey !== '') steps.push({ c: 'zadd', k: orderKey, s: snap.indexes.order ?? derived.created, m: id });
+  const orderPart = orderKeyPart(orderId);
+  if (orderPart !== '') steps.push({ c: 'zadd', k: keys.order(orderPart), s: snap.indexes.order ?? derived.created, m: id });
   if (snap.indexes.settling !== undefined) steps.push({ c: 'zadd', k: keys.settling, s: snap.indexes.settling, m: id });
   if (snap.indexes.auths_expiry !== undefined) steps.push({ c: 'zadd', k: keys.authsExpiry, s: snap.indexes.auths_expiry, m: id });
   if (snap.indexes.auths_open !== undefined) steps.push({ c: 'zadd', k: keys.authsOpen, s: snap.indexes.auths_open, m: id });

@@ -7,7 +7,7 @@ import { Logger } from '../logging/logger';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { checkedSnapshot } from './export';
 import { writeSnapshotFile } from './export-file';
-import { OperationKeys } from './key-families';
+import { OperationKeys, operationKeysOf } from './key-families';
 import { OperationSnapshot, readSnapshots } from './operation-snapshot';
 
 /** What one retention pass did. */
@@ -91,26 +91,11 @@ export class RetentionSweep {
     const now = this.deps.now ? this.deps.now() : Date.now();
     const cutoff = now - config.retention.expireAfterDays * DAY_MS;
     const prefix = config.redis.keyPrefix;
-    const keys = new OperationKeys(prefix);
     const ledger = new Ledger(redis, prefix);
     const keep = (reason: string) => {
       report.kept[reason] = (report.kept[reason] ?? 0) + 1;
       keptTotal.inc({ reason });
     };
-
-    // Candidates: the oldest terminal operations past the cutoff. Kept ones stay at the head of their index,
-    // so the page starts after those this pass already kept.
-    const due: OperationSnapshot[] = [];
-    // The unsent index is read only when there are candidates (it grows while the OMS is unreachable).
-    let unsent: Map<string, string> | null = null;
-    const unsentEvents = async (): Promise<Map<string, string>> => {
-      if (unsent) return unsent;
-      unsent = new Map<string, string>();
-      const flat = await redis.zrange(keys.unsentEvents, 0, -1, 'WITHSCORES');
-      for (let i = 0; i + 1 < flat.length; i += 2) unsent.set(flat[i], flat[i + 1]);
-      return unsent;
-    };
-    const batch = config.retention.batch;
     const reconciled = new Map<string, number>();
     const reconciledThrough = async (snap: OperationSnapshot): Promise<number> => {
       let gateway: string;
@@ -121,72 +106,33 @@ export class RetentionSweep {
       }
       let through = reconciled.get(gateway);
       if (through === undefined) {
-        through = Number((await redis.get(keys.reconciledThrough(gateway))) ?? -1);
+        through = Number((await redis.get(ledger.reconciledThroughKey(gateway))) ?? -1);
         reconciled.set(gateway, through);
       }
       return through;
     };
-    // Pages of the oldest terminal operations past the cutoff. Kept ones stay at the head of their index, so
-    // each page starts after those already read this pass; at most 4 × batch are read, batch archived.
-    for (const state of ['SUCCEEDED', 'FAILED'] as const) {
-      for (let offset = 0; due.length < batch && report.examined < 4 * batch;) {
-        const ids = await redis.zrangebyscore(keys.state(state), '-inf', String(cutoff), 'LIMIT', offset, batch);
-        if (ids.length === 0) break;
-        offset += ids.length;
-        report.examined += ids.length;
-        for (const raw of await readSnapshots(redis, keys, ids, await unsentEvents())) {
-          let reason = keptBySnapshot(raw, cutoff);
-          if (!reason && config.retention.requireReconciliation && Number(raw.record.updated_at ?? 0) > (await reconciledThrough(raw))) {
-            reason = 'awaiting_reconciliation';
-          }
-          if (reason) keep(reason);
-          else if (due.length < batch) due.push(checkedSnapshot(raw, logger).snap);
-        }
-        if (ids.length < batch) break;
-      }
-    }
-    // Operations whose dependents or order still move are not archived at every pass while they wait (the
-    // ledger's expiry would keep them anyway): two pipelined reads for the whole batch.
-    if (due.length > 0) {
-      const orders = redis.pipeline();
-      const withOrder = due.map((snap) => keys.order(orderOf(snap)));
-      for (const key of withOrder) if (key !== '') orders.zrange(key, 0, 999);
-      const orderReplies = (await orders.exec()) ?? [];
-      let o = 0;
-      const members = withOrder.map((key) => (key === '' ? [] : ((orderReplies[o++]?.[1] as string[] | undefined) ?? [])));
-      const states = redis.pipeline();
-      const asked: string[][] = due.map((snap, i) => [...snap.dependents, ...members[i].filter((id) => id !== snap.id)]);
-      for (const ids of asked) for (const id of ids) states.hget(keys.op(id), 'state');
-      const replies = (await states.exec()) ?? [];
-      let r = 0;
-      const stillDue: OperationSnapshot[] = [];
-      due.forEach((snap, i) => {
-        let reason: string | null = null;
-        asked[i].forEach((_id, k) => {
-          const state = replies[r++]?.[1] as string | null | undefined;
-          if (!reason && state && state !== 'SUCCEEDED' && state !== 'FAILED') reason = k < snap.dependents.length ? 'live_dependent' : 'live_in_order';
-        });
-        if (reason) keep(reason);
-        else stillDue.push(snap);
-      });
-      due.splice(0, due.length, ...stillDue);
+    const batch = config.retention.batch;
+    // Candidates, shard by shard (src/redis/key-layout.ts): the oldest terminal operations past the cutoff.
+    const due: { snap: OperationSnapshot; keys: OperationKeys }[] = [];
+    for (const keys of operationKeysOf(prefix)) {
+      if (due.length >= batch || report.examined >= 4 * batch) break;
+      const found = await this.candidates(keys, cutoff, batch - due.length, 4 * batch - report.examined, reconciledThrough, keep);
+      report.examined += found.examined;
+      due.push(...found.due.map((snap) => ({ snap, keys })));
     }
     if (due.length > 0) {
       const day = new Date(now).toISOString().slice(0, 10);
       const file = resolve(join(config.retention.archiveDir, day, `retention-${new Date(now).toISOString().replace(/[:.]/g, '-')}-${due.length}.ndjson`));
-      await writeSnapshotFile(file, due);
+      await writeSnapshotFile(
+        file,
+        due.map((d) => d.snap),
+      );
       report.archived = due.length;
       report.archiveFile = file;
       archivedTotal.inc(due.length);
-      for (const snap of due) {
-        let orderId: string | undefined;
-        try {
-          orderId = (JSON.parse(snap.record.payment) as Payment).order_id;
-        } catch {
-          orderId = undefined;
-        }
+      for (const { snap, keys } of due) {
         const result = await ledger.expireTerminal(snap.id, cutoff, companions(snap, keys), {
-          orderKey: keys.order(orderId),
+          orderKey: keys.orderOf(orderOf(snap)),
           requireReconciled: config.retention.requireReconciliation,
         });
         if (result.expired) {
@@ -200,5 +146,68 @@ export class RetentionSweep {
       logger.info('retention sweep', { cutoff: new Date(cutoff).toISOString(), ...report });
     }
     return report;
+  }
+
+  /**
+   * One shard's candidates: pages of its oldest terminal operations past the cutoff (kept ones stay at the
+   * head of their index, so each page starts after those already read), at most `room` due and `reads`
+   * read; those whose dependents or order still move are not archived at every pass while they wait (the
+   * ledger's expiry would keep them anyway).
+   */
+  private async candidates(
+    keys: OperationKeys,
+    cutoff: number,
+    room: number,
+    reads: number,
+    reconciledThrough: (snap: OperationSnapshot) => Promise<number>,
+    keep: (reason: string) => void,
+  ): Promise<{ due: OperationSnapshot[]; examined: number }> {
+    const { config, redis, logger } = this.deps;
+    const due: OperationSnapshot[] = [];
+    let examined = 0;
+    // The unsent index is read only when there are candidates (it grows while the OMS is unreachable).
+    let unsent: Map<string, string> | null = null;
+    const unsentEvents = async (): Promise<Map<string, string>> => {
+      if (unsent) return unsent;
+      unsent = new Map<string, string>();
+      const flat = await redis.zrange(keys.unsentEvents, 0, -1, 'WITHSCORES');
+      for (let i = 0; i + 1 < flat.length; i += 2) unsent.set(flat[i], flat[i + 1]);
+      return unsent;
+    };
+    const batch = config.retention.batch;
+    for (const state of ['SUCCEEDED', 'FAILED'] as const) {
+      for (let offset = 0; due.length < room && examined < reads;) {
+        const ids = await redis.zrangebyscore(keys.state(state), '-inf', String(cutoff), 'LIMIT', offset, batch);
+        if (ids.length === 0) break;
+        offset += ids.length;
+        examined += ids.length;
+        for (const raw of await readSnapshots(redis, keys, ids, await unsentEvents())) {
+          let reason = keptBySnapshot(raw, cutoff);
+          if (!reason && config.retention.requireReconciliation && Number(raw.record.updated_at ?? 0) > (await reconciledThrough(raw))) {
+            reason = 'awaiting_reconciliation';
+          }
+          if (reason) keep(reason);
+          else if (due.length < room) due.push(checkedSnapshot(raw, logger).snap);
+        }
+        if (ids.length < batch) break;
+      }
+    }
+    if (due.length === 0) return { due, examined };
+    // Dependents and the order's other operations: their states, read together (they may be in other shards).
+    const orders = await Promise.all(due.map((snap) => (keys.orderOf(orderOf(snap)) === '' ? [] : redis.zrange(keys.orderOf(orderOf(snap)), 0, 999))));
+    const ledger = new Ledger(redis, keys.prefix);
+    const stillDue: OperationSnapshot[] = [];
+    for (const [i, snap] of due.entries()) {
+      const asked = [...snap.dependents, ...orders[i].filter((id) => id !== snap.id)];
+      const states = await ledger.fieldsOf(asked, ['state']);
+      let reason: string | null = null;
+      asked.forEach((_id, k) => {
+        const state = states[k][0];
+        if (!reason && state && state !== 'SUCCEEDED' && state !== 'FAILED') reason = k < snap.dependents.length ? 'live_dependent' : 'live_in_order';
+      });
+      if (reason) keep(reason);
+      else stillDue.push(snap);
+    }
+    return { due: stillDue, examined };
   }
 }

@@ -281,8 +281,8 @@ export class OutcomeRecorder {
   }
 
   /** The settling mark of `operationId`, which recording its event clears. */
-  private settles(operationId: string): { settlingKey: string; operationId: string } {
-    return { settlingKey: this.deps.ledger.settlingKey, operationId };
+  private settles(operationId: string): { operationId: string } {
+    return { operationId };
   }
 
   /** After recording: sends the event inline when it holds the lease, queues it otherwise, or leaves it if delivered. */

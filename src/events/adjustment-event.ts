@@ -1,7 +1,7 @@
 import { Config } from '../config/config';
 import { AdjustmentRecord } from '../adjustments/adjustment';
 import { OperationRecord } from '../ledger/ledger';
-import { PaymentEvent, paymentKeyOf } from './payment-event';
+import { PaymentEvent, eventAnchor } from './payment-event';
 
 /** Event id of an adjustment's notification: `<operation id>.adj.<adjustment id>`, stable across repeats and crashes. */
 export function adjustmentEventId(operationId: string, adjustmentId: string): string {
@@ -19,7 +19,7 @@ export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecor
   const eventId = adjustmentEventId(op.id, adjustment.id);
   return {
     eventId,
-    paymentKey: paymentKeyOf(op.payment),
+    ...eventAnchor(op.payment),
     method: config.serviceBus.methods.notifications.adjusted,
     params: {
       payment: {

@@ -1,6 +1,6 @@
 import { Config } from '../config/config';
 import { OperationRecord } from '../ledger/ledger';
-import { PaymentEvent, paymentKeyOf } from './payment-event';
+import { PaymentEvent, eventAnchor } from './payment-event';
 
 /**
  * The notice that an authorization expires soon (method `service_bus.method.authorization_expiring`), sent
@@ -16,7 +16,7 @@ export function authorizationExpiringEvent(auth: OperationRecord, config: Config
   const p = auth.payment;
   return {
     eventId,
-    paymentKey: paymentKeyOf(p),
+    ...eventAnchor(p),
     method: config.serviceBus.methods.notifications.authorization_expiring,
     params: {
       payment: {

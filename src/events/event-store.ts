@@ -1,6 +1,7 @@
 import { RedisClient } from '../redis/redis-connection';
 import { LuaFragment, LuaScript, LuaStep, luaInputs } from '../redis/lua-script';
-import { PaymentEvent } from './payment-event';
+import { ALL_SHARDS, ShardKeys, ShardMemo, shardKeysOf, shardMemoOf } from '../redis/key-layout';
+import { PaymentEvent, shardOfEvent } from './payment-event';
 
 // The recording of an event, as a Lua function `pb_record_event(K, A)` so that the ledger's outcome
 // transition can record the outcome's event in the same atomic step (`EventStore.recordStep`); RECORD_SCRIPT
@@ -78,22 +79,64 @@ export interface StoredEvent extends PaymentEvent {
 
 /**
  * The outbox: events are recorded in Redis (with their per-payment sequence) before they are queued, so a
- * crash between the two is repaired by re-recording (same id, same sequence) and re-queuing.
- *   P event:{eventId}       hash: sequence, payment_key, method, params
- *   P payment:{key}:seq     last sequence given out for the payment
- *   P payment:{key}:sent    highest sequence delivered to the bus
- *   P event:{eventId}:sending  send lease (expiring): someone is sending it now
- *   P events:unsent         sorted set of recorded, not yet delivered event ids; score = recorded at (ms)
+ * crash between the two is repaired by re-recording (same id, same sequence) and re-queuing. An event lives
+ * in its payment's shard S (src/redis/key-layout.ts), the shard of the operation it reports, so recording it
+ * joins that operation's transition script:
+ *   S event:{eventId}       hash: sequence, payment_key, method, params
+ *   S payment:{key}:seq     last sequence given out for the payment
+ *   S payment:{key}:sent    highest sequence delivered to the bus
+ *   S event:{eventId}:sending  send lease (expiring): someone is sending it now
+ *   S events:unsent         sorted set of recorded, not yet delivered event ids; score = recorded at (ms)
+ * Callers that name an event by id alone find its shard in a bounded in-process memo, else by asking every
+ * shard at once (rare paths: a queued send after a restart).
  */
 export class EventStore {
+  private readonly shards: readonly ShardKeys[];
+  private readonly events: ShardMemo;
+  private readonly payments: ShardMemo;
+
   constructor(
     private readonly redis: RedisClient,
-    private readonly prefix: string,
-  ) {}
+    prefix: string,
+  ) {
+    this.shards = shardKeysOf(prefix);
+    this.events = shardMemoOf(prefix, 'events');
+    this.payments = shardMemoOf(prefix, 'payments');
+  }
 
-  /** Key of the unsent index (recovery sweep). */
-  private get unsentKey(): string {
-    return `${this.prefix}events:unsent`;
+  /** The shard of `event`, remembered for its id and payment. */
+  private keysOfEvent(event: PaymentEvent): ShardKeys {
+    const shard = shardOfEvent(event);
+    this.events.set(event.eventId, shard);
+    this.payments.set(event.paymentKey, shard);
+    return this.shards[shard];
+  }
+
+  /** The shard event `eventId` is recorded in: the memo, else every shard asked at once (shard 0 when none has it). */
+  private async keysOfEventId(eventId: string): Promise<ShardKeys> {
+    const known = this.events.get(eventId);
+    if (known !== undefined) return this.shards[known];
+    const found = await Promise.all(ALL_SHARDS.map((n) => this.redis.exists(this.shards[n].event(eventId))));
+    const shard = Math.max(
+      0,
+      found.findIndex((f) => f === 1),
+    );
+    if (found[shard] === 1) this.events.set(eventId, shard);
+    return this.shards[shard];
+  }
+
+  /** The shard of a payment's counters: the memo, else the shard of `eventId` (one of its events), else asked. */
+  private async keysOfPayment(paymentKey: string, eventId = ''): Promise<ShardKeys> {
+    const known = this.payments.get(paymentKey);
+    if (known !== undefined) return this.shards[known];
+    if (eventId !== '') return this.keysOfEventId(eventId);
+    const found = await Promise.all(ALL_SHARDS.map((n) => this.redis.exists(this.shards[n].paymentSequence(paymentKey))));
+    const shard = Math.max(
+      0,
+      found.findIndex((f) => f === 1),
+    );
+    if (found[shard] === 1) this.payments.set(paymentKey, shard);
+    return this.shards[shard];
   }
 
   /** Records the event (idempotent) and returns its sequence within the payment. */
@@ -104,12 +147,12 @@ export class EventStore {
   /**
    * Records the event (idempotent) and, in the same round trip, reads the payment's sent watermark; with
    * `leaseMs`, also takes the event's send lease when its turn has come (see `claim`); with `settles`, clears
-   * that operation's settling mark in the ledger's settling index (the event it was waiting for is now in
-   * the outbox, whose unsent index covers the rest).
+   * that operation's settling mark in the ledger's settling index of the event's shard (the event it was
+   * waiting for is now in the outbox, whose unsent index covers the rest).
    * @returns its sequence within the payment, the highest sequence of the payment already delivered, and
    *   whether the lease was taken (always false without `leaseMs`).
    */
-  async recordAndCheck(event: PaymentEvent, now = Date.now(), leaseMs?: number, settles?: { settlingKey: string; operationId: string }): Promise<RecordResult> {
+  async recordAndCheck(event: PaymentEvent, now = Date.now(), leaseMs?: number, settles?: { operationId: string }): Promise<RecordResult> {
     const step = this.recordStep(event, now, leaseMs, settles);
     return step.read(await RECORD_SCRIPT.run(this.redis, step.values));
   }
@@ -117,25 +160,26 @@ export class EventStore {
   /**
    * The recording (`recordAndCheck`, same parameters) as a step another script runs inside its own atomic
    * step: the ledger's outcome transition records the outcome's event with it (`Ledger.transitionAndRecord`).
+   * The event's keys are in its payment's shard, the operation's.
    */
   recordStep(
     event: PaymentEvent,
     now: number,
     leaseMs?: number,
-    settles?: { settlingKey: string; operationId: string },
+    settles?: { operationId: string },
   ): LuaStep<RecordResult> & { values: { keys: Record<RecordKey, string>; args: Record<RecordArg, string> } } {
+    const keys = this.keysOfEvent(event);
     return {
       fragment: RECORD_EVENT,
       call: 'pb_record_event(K, A)',
       values: {
         keys: {
-          event: `${this.prefix}event:${event.eventId}`,
-          event_seq: `${this.prefix}payment:${event.paymentKey}:seq`,
-          event_sent: `${this.prefix}payment:${event.paymentKey}:sent`,
-          event_unsent: this.unsentKey,
-          event_lease: this.leaseKey(event.eventId),
-          // Unused without `settles`; any key of ours keeps the script's key list complete.
-          event_settling: settles?.settlingKey ?? this.unsentKey,
+          event: keys.event(event.eventId),
+          event_seq: keys.paymentSequence(event.paymentKey),
+          event_sent: keys.paymentSent(event.paymentKey),
+          event_unsent: keys.unsentEvents,
+          event_lease: keys.eventLease(event.eventId),
+          event_settling: keys.settling,
         },
         args: {
           event_payment_key: event.paymentKey,
@@ -160,33 +204,42 @@ export class EventStore {
    * It expires by itself if its holder dies.
    */
   async claim(eventId: string, leaseMs: number): Promise<boolean> {
-    return (await this.redis.set(this.leaseKey(eventId), '1', 'PX', leaseMs, 'NX')) === 'OK';
+    const keys = await this.keysOfEventId(eventId);
+    return (await this.redis.set(keys.eventLease(eventId), '1', 'PX', leaseMs, 'NX')) === 'OK';
   }
 
   /** Gives the send lease back (the send failed; the next sender need not wait for it to expire). */
   async release(eventId: string): Promise<void> {
-    await this.redis.del(this.leaseKey(eventId));
-  }
-
-  private leaseKey(eventId: string): string {
-    return `${this.prefix}event:${eventId}:sending`;
+    const keys = await this.keysOfEventId(eventId);
+    await this.redis.del(keys.eventLease(eventId));
   }
 
   async load(eventId: string): Promise<StoredEvent | null> {
-    const h = await this.redis.hgetall(`${this.prefix}event:${eventId}`);
+    const keys = await this.keysOfEventId(eventId);
+    const h = await this.redis.hgetall(keys.event(eventId));
     if (!h.sequence) return null;
-    return { eventId, paymentKey: h.payment_key, method: h.method, params: JSON.parse(h.params) as Record<string, unknown>, sequence: Number(h.sequence) };
+    this.payments.set(h.payment_key, keys.shard);
+    return {
+      eventId,
+      paymentKey: h.payment_key,
+      shard: keys.shard,
+      method: h.method,
+      params: JSON.parse(h.params) as Record<string, unknown>,
+      sequence: Number(h.sequence),
+    };
   }
 
   /** Highest sequence of the payment already delivered (0 when none). */
   async sentWatermark(paymentKey: string): Promise<number> {
-    return Number((await this.redis.get(`${this.prefix}payment:${paymentKey}:sent`)) ?? 0);
+    const keys = await this.keysOfPayment(paymentKey);
+    return Number((await this.redis.get(keys.paymentSent(paymentKey))) ?? 0);
   }
 
   /** Raises the payment's sent watermark to `sequence`; with `eventId`, also drops it from the unsent index. */
   async markSent(paymentKey: string, sequence: number, eventId = ''): Promise<void> {
+    const keys = await this.keysOfPayment(paymentKey, eventId);
     await MARK_SENT_SCRIPT.run(this.redis, {
-      keys: { sent: `${this.prefix}payment:${paymentKey}:sent`, unsent: this.unsentKey },
+      keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents },
       args: { sequence, event_id: eventId },
     });
   }
@@ -196,12 +249,27 @@ export class EventStore {
    * meanwhile is not put back (ZADD XX). The recovery sweep, as `Ledger.rescoreInState`.
    */
   async rescoreUnsent(eventIds: readonly string[], score: number): Promise<void> {
-    if (eventIds.length === 0) return;
-    await this.redis.zadd(this.unsentKey, 'XX', ...eventIds.flatMap((id) => [score, id]));
+    const groups = new Map<number, string[]>();
+    for (const id of eventIds) {
+      const shard = (await this.keysOfEventId(id)).shard;
+      groups.set(shard, [...(groups.get(shard) ?? []), id]);
+    }
+    for (const [shard, ids] of groups) await this.redis.zadd(this.shards[shard].unsentEvents, 'XX', ...ids.flatMap((id) => [score, id]));
   }
 
-  /** Unsent event ids recorded at or before `maxScore` (epoch ms), oldest first. */
+  /** Unsent event ids recorded at or before `maxScore` (epoch ms), from every shard, oldest first. */
   async unsentBefore(maxScore: number, limit = 1000): Promise<string[]> {
-    return this.redis.zrangebyscore(this.unsentKey, '-inf', String(maxScore), 'LIMIT', 0, limit);
+    const pages = await Promise.all(
+      this.shards.map((keys) => this.redis.zrangebyscore(keys.unsentEvents, '-inf', String(maxScore), 'WITHSCORES', 'LIMIT', 0, limit)),
+    );
+    const all: { id: string; score: number }[] = [];
+    pages.forEach((flat, shard) => {
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        all.push({ id: flat[i], score: Number(flat[i + 1]) });
+        this.events.set(flat[i], shard);
+      }
+    });
+    all.sort((a, b) => a.score - b.score);
+    return all.slice(0, limit).map((e) => e.id);
   }
 }

@@ -1,7 +1,7 @@
 import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { bridgeDecline } from '../gateways/gateway-declines';
-import { PaymentEvent, notificationFor, paymentKeyOf } from './payment-event';
+import { PaymentEvent, notificationFor, eventAnchor } from './payment-event';
 
 /** The event `reason` (and dead-letter reason) of a command refused as an idempotency conflict. */
 export const IDEMPOTENCY_CONFLICT = 'idempotency_conflict';
@@ -18,7 +18,7 @@ export function idempotencyConflictEvent(operationId: string, command: PaymentCo
   const eventId = `${operationId}.idempotency-conflict.${digest.replace(/^v\d+:/, '')}`;
   return {
     eventId,
-    paymentKey: paymentKeyOf(command.payment),
+    ...eventAnchor(command.payment),
     method: config.serviceBus.methods.notifications[notificationFor(command.command)],
     params: {
       payment: {

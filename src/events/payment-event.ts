@@ -10,6 +10,7 @@ import { Decline, isKnownCode } from '../errors/decline';
 import { BRIDGE_DECLINES } from '../errors/bridge-declines';
 import { bridgeDecline, outcomeDecline } from '../gateways/gateway-declines';
 import { declineTableFor } from '../gateways/gateway-registry';
+import { shardOfAnchor, shardOfPayment } from '../redis/key-layout';
 
 /**
  * Status the OMS sees in a payment notification. `UNRESOLVED`: the bridge stopped expecting an answer
@@ -35,6 +36,11 @@ export interface PaymentEvent {
   eventId: string;
   /** Orders events of one payment; the OMS drops duplicates and reorders by it. */
   paymentKey: string;
+  /**
+   * The ledger shard the event is recorded in: its payment's (src/redis/key-layout.ts `shardOfPayment`),
+   * the same as its operation's. Set by `eventAnchor`; without it, it is read from `paymentKey`.
+   */
+  shard?: number;
   method: string;
   params: Record<string, unknown>;
 }
@@ -102,6 +108,20 @@ export function paymentKeyOf(payment: Payment): string {
   return `${payment.gateway}:${payment.gateway_account}:${payment.order_id ?? payment.gateway_key}`;
 }
 
+/** What places an event of `payment`: its payment key and its ledger shard (spread into a `PaymentEvent`). */
+export function eventAnchor(payment: Payment): { paymentKey: string; shard: number } {
+  return { paymentKey: paymentKeyOf(payment), shard: shardOfPayment(payment) };
+}
+
+/**
+ * The ledger shard of `event`: its own `shard`, else the one its payment key's anchor (what follows the
+ * gateway and the account) gives, which is the payment's when the account holds no `:`.
+ */
+export function shardOfEvent(event: Pick<PaymentEvent, 'paymentKey' | 'shard'>): number {
+  if (event.shard !== undefined) return event.shard;
+  return shardOfAnchor(event.paymentKey.split(':').slice(2).join(':'));
+}
+
 /**
  * The outcome notification for an operation in a reportable state: the command's payment echoed, plus
  * status, reason, `decline` on a FAIL (see `failDecline`), gateway details (no raw PSP body: only its status and reference), the new
@@ -117,7 +137,7 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   const reason = (op.state === 'UNRESOLVED' ? UNRESOLVED_REASON : op.reason) ?? discrepancy ?? undefined;
   return {
     eventId,
-    paymentKey: paymentKeyOf(op.payment),
+    ...eventAnchor(op.payment),
     method: config.serviceBus.methods.notifications[notificationFor(op.command)],
     params: {
       payment: {
@@ -170,7 +190,7 @@ export function refundPendingEvent(op: OperationRecord, config: Config): Payment
   const eventId = `${op.id}.refund-pending`;
   return {
     eventId,
-    paymentKey: paymentKeyOf(op.payment),
+    ...eventAnchor(op.payment),
     method: config.serviceBus.methods.notifications.refund_updated,
     params: {
       code: 'PENDINGRELEASE',

@@ -1,6 +1,6 @@
 import { Config } from '../config/config';
 import { OperationRecord } from '../ledger/ledger';
-import { PaymentEvent, notificationFor, paymentKeyOf } from './payment-event';
+import { PaymentEvent, notificationFor, eventAnchor } from './payment-event';
 
 /** The reason on the event of an authorization held for review by the risk rules. */
 export const RISK_REVIEW = 'RISK_REVIEW';
@@ -25,7 +25,7 @@ export function riskReviewEvent(op: OperationRecord, config: Config, notice: Rev
   const eventId = `${op.id}.risk-review`;
   return {
     eventId,
-    paymentKey: paymentKeyOf(op.payment),
+    ...eventAnchor(op.payment),
     method: config.serviceBus.methods.notifications[notificationFor(op.command)],
     params: {
       payment: {

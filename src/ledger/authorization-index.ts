@@ -1,57 +1,77 @@
 /**
  * The authorization lifecycle indexes, kept by the ledger's transition scripts in the same atomic step as
- * the move to SUCCEEDED (no extra round trip on the hot path). Under the ledger prefix P:
- *   P auths:expiry   sorted set of authorization ids still to be warned about; score = expires_at (ms)
- *   P auths:open     sorted set of authorization ids neither captured, voided nor replaced; score = when
+ * the move to SUCCEEDED (no extra round trip on the hot path). Per shard S (src/redis/key-layout.ts):
+ *   S auths:expiry   sorted set of authorization ids still to be warned about; score = expires_at (ms)
+ *   S auths:open     sorted set of authorization ids neither captured, voided nor replaced; score = when
  *                    they become orphans (`orphan_at`, ms; +inf: never by age): the orphan sweep's source
  * An authorization enters both when its transition carries `expires_at`; a capture, cancel or revalidate
  * whose transition carries `authorization_key` (the `gateway_key` it named: our operation id, or the PSP's
- * reference, found through `P ref:<authorization_ref>`) takes it out of both, sets its `closed_by`, and
+ * reference, found through `S ref:<gateway>:<reference>`) takes it out of both, sets its `closed_by`, and
  * records it as the closing operation's `authorization_id`.
  *
- * A Lua function `pb_authorization_index(P, id, fields, own_ref_key, own_ref_before)`: `fields` is the flat
- * name/value list the transition wrote; `own_ref_key` the reference key the same transition set ('' for
- * none) and `own_ref_before` what it held before (false for nothing).
+ * A Lua function `pb_authorization_index(id, fields, own_ref_before)` for the transition script, reading
+ * only declared keys (`K.auths_open`, `K.auths_expiry`, `K.close_op`: the named authorization's record when
+ * the name is our operation id, `K.close_ref`: the reference entry of the name, `K.ref`: the reference entry
+ * this very transition set, which held `own_ref_before` before). `fields` is the flat name/value list the
+ * transition wrote.
+ * Returns what is left for the ledger to do outside the script: '' (nothing), the authorization's id when it
+ * was found through a reference entry (its `closed_by` is set in its own record, a key the script could not
+ * declare beforehand), or `?` followed by the name when neither the record nor the reference entry is in
+ * this shard (an authorization of another order or payment anchor: closed in its own shard).
  */
 export const AUTHORIZATION_INDEX_LUA = `
-local function pb_authorization_index(P, id, fields, own_ref_key, own_ref_before)
-  local expires, orphan, key, ref
+local function pb_authorization_index(id, fields, own_ref_before)
+  local expires, orphan, key
   for i = 1, #fields, 2 do
     local f = fields[i]
     if f == 'expires_at' then expires = fields[i + 1]
     elseif f == 'orphan_at' then orphan = fields[i + 1]
-    elseif f == 'authorization_key' then key = fields[i + 1]
-    elseif f == 'authorization_ref' then ref = fields[i + 1] end
+    elseif f == 'authorization_key' then key = fields[i + 1] end
   end
-  if key then
-    local auth = key
-    if not redis.call('ZSCORE', P .. 'auths:open', key) and ref then
+  local left = ''
+  if key and A.close == '1' then
+    local auth, own = nil, false
+    if redis.call('ZSCORE', K.auths_open, key) then
+      auth, own = key, true
+    else
       -- This very transition may have just taken over that reference (a Stripe capture answers with the
       -- PaymentIntent id the authorization holds): then its previous holder is the authorization.
-      if own_ref_key == P .. 'ref:' .. ref then auth = own_ref_before else auth = redis.call('GET', P .. 'ref:' .. ref) end
+      if A.has_ref == '1' and K.ref == K.close_ref then auth = own_ref_before else auth = redis.call('GET', K.close_ref) end
+      if auth == key then own = true end
     end
     if auth and auth ~= id then
-      redis.call('ZREM', P .. 'auths:open', auth)
-      redis.call('ZREM', P .. 'auths:expiry', auth)
-      if redis.call('EXISTS', P .. 'op:' .. auth) == 1 then redis.call('HSET', P .. 'op:' .. auth, 'closed_by', id) end
+      redis.call('ZREM', K.auths_open, auth)
+      redis.call('ZREM', K.auths_expiry, auth)
+      if own then
+        if redis.call('EXISTS', K.close_op) == 1 then redis.call('HSET', K.close_op, 'closed_by', id) end
+      else
+        left = auth
+      end
       -- Which authorization it closed, for a later command that finds this operation by the reference it
-      -- took over (authorization-by-reference.ts).
-      redis.call('HSET', P .. 'op:' .. id, 'authorization_id', auth)
+      -- took over (Ledger.authorizationByReference).
+      redis.call('HSET', K.op, 'authorization_id', auth)
+    elseif not auth and redis.call('EXISTS', K.close_op) == 0 then
+      left = '?' .. key
     end
   end
   if expires then
-    redis.call('ZADD', P .. 'auths:expiry', expires, id)
-    redis.call('ZADD', P .. 'auths:open', orphan or '+inf', id)
+    redis.call('ZADD', K.auths_expiry, expires, id)
+    redis.call('ZADD', K.auths_open, orphan or '+inf', id)
   end
+  return left
 end
 `;
 
-/** Key of the expiry index (see `AUTHORIZATION_INDEX_LUA`). */
-export function expiryIndexKey(prefix: string): string {
-  return `${prefix}auths:expiry`;
-}
-
-/** Key of the open-authorizations index (see `AUTHORIZATION_INDEX_LUA`). */
-export function openIndexKey(prefix: string): string {
-  return `${prefix}auths:open`;
-}
+/**
+ * Finishes closing an authorization in its own shard (see `AUTHORIZATION_INDEX_LUA`'s leftovers): out of
+ * both indexes, `closed_by` set when its record exists. Keys: the authorization's record, its shard's
+ * open and expiry indexes.
+ */
+export const CLOSE_AUTHORIZATION_LUA = `
+local was_open = redis.call('ZREM', K.auths_open, A.auth)
+redis.call('ZREM', K.auths_expiry, A.auth)
+if redis.call('EXISTS', K.auth_op) == 0 then return 0 end
+-- A later command naming an authorization already closed does not take its closing over.
+if was_open == 1 or A.named_by_ref == '1' or not redis.call('HGET', K.auth_op, 'closed_by') then redis.call('HSET', K.auth_op, 'closed_by', A.closer) end
+return 1
+`;

@@ -1,6 +1,6 @@
 import { LuaFragment, LuaScript, luaInputs, mergeInputs } from '../redis/lua-script';
 import { AUTHORIZATION_INDEX_LUA } from './authorization-index';
-import { ALLOWED_TRANSITIONS } from './operation-state';
+import { ALLOWED_TRANSITIONS, OPERATION_STATES } from './operation-state';
 
 // The ledger's Lua scripts. Each reads its keys and arguments by name (`K.op`, `A.now`: src/redis/lua-script.ts).
 // Every write to an operation is one of them, so a state change, its index move and its history entry are atomic.
@@ -13,12 +13,14 @@ import { ALLOWED_TRANSITIONS } from './operation-state';
  */
 export const CREATE_SCRIPT = new LuaScript(
   luaInputs(
-    // The record's hash, its history, the order index (order-index.ts; '' when the command names no order).
-    ['op', 'log', 'order'],
-    // Key prefix, id, now (ms), the received interaction JSON, the initial state (RECEIVED, or SENT when the
-    // first attempt is recorded with the creation), the first attempt's interaction JSON ('' for none), the
-    // command's digest (command-digest.ts).
-    ['prefix', 'id', 'now', 'interaction', 'state', 'attempt', 'digest'],
+    // The record's hash, its history, the order index (order-index.ts; the record's own key when the command
+    // names no order: `has_order` says), the initial state's index, the creation index. All in the
+    // operation's shard (src/redis/key-layout.ts).
+    ['op', 'log', 'order', 'state_index', 'created'],
+    // Id, now (ms), the received interaction JSON, the initial state (RECEIVED, or SENT when the first attempt
+    // is recorded with the creation), the first attempt's interaction JSON ('' for none), the command's
+    // digest (command-digest.ts), '1' when `order` is an order index.
+    ['id', 'now', 'interaction', 'state', 'attempt', 'digest', 'has_order'],
   ),
   `
 local existing = redis.call('HMGET', K.op, 'state', 'digest')
@@ -28,9 +30,9 @@ if existing[1] then
   return {0, existing[1], conflict}
 end
 redis.call('HSET', K.op, unpack(ARGV, A_REST))
-redis.call('ZADD', A.prefix .. 'ops:state:' .. A.state, A.now, A.id)
-redis.call('ZADD', A.prefix .. 'ops:created', A.now, A.id)
-if K.order ~= '' then redis.call('ZADD', K.order, A.now, A.id) end
+redis.call('ZADD', K.state_index, A.now, A.id)
+redis.call('ZADD', K.created, A.now, A.id)
+if A.has_order == '1' then redis.call('ZADD', K.order, A.now, A.id) end
 redis.call('RPUSH', K.log, A.interaction)
 if A.attempt ~= '' then redis.call('RPUSH', K.log, A.attempt) end
 return {1, A.state}
@@ -44,11 +46,29 @@ return {1, A.state}
  */
 export type ReadBack = 'none' | 'without_payment' | 'whole';
 
+/** The input name of each state's index in the transition script (`st_sent`…): every one is declared. */
+export const STATE_INDEX_INPUTS = OPERATION_STATES.map((s) => `st_${s.toLowerCase()}` as const);
+
 export const TRANSITION_INPUTS = luaInputs(
-  // The record's hash, its history.
-  ['op', 'log'],
   [
-    'prefix',
+    // The record's hash, its history.
+    'op',
+    'log',
+    // Each state's index in the operation's shard (the move leaves one and enters another).
+    ...STATE_INDEX_INPUTS,
+    // The shard's settling index (`settle` says whether to mark).
+    'settling',
+    // The PSP reference index entry to point at this operation (`has_ref` says whether there is one).
+    'ref',
+    // The shard's authorization lifecycle indexes (authorization-index.ts).
+    'auths_open',
+    'auths_expiry',
+    // The authorization a closing command names (`close` says whether there is one), in the operation's
+    // shard: its record when the name is our operation id, the reference entry when it is the PSP's.
+    'close_op',
+    'close_ref',
+  ],
+  [
     'id',
     'now',
     'to',
@@ -59,13 +79,15 @@ export const TRANSITION_INPUTS = luaInputs(
     'interaction',
     // '1': count one more gateway attempt.
     'count_attempt',
-    // The PSP reference index entry to point at this operation ('' for none), and its TTL (seconds).
-    'ref_key',
+    // '1': point `ref` at this operation, for `ref_ttl` seconds.
+    'has_ref',
     'ref_ttl',
     // ReadBack.
     'read_back',
-    // The settling index to mark the operation in ('' for none; see `Ledger.settlingBefore`).
-    'settling',
+    // '1': mark the operation in the settling index (see `Ledger.settlingBefore`).
+    'settle',
+    // '1': the transition names an authorization it closes (`close_op`, `close_ref`).
+    'close',
   ],
 );
 
@@ -73,9 +95,15 @@ const luaAllowed = `{${Object.entries(ALLOWED_TRANSITIONS)
   .map(([from, tos]) => `${from}={${tos.map((t) => `${t}=true`).join(',')}}`)
   .join(',')}}`;
 
+/** Lua table: state → its declared index key. */
+const luaStateIndex = `{${OPERATION_STATES.map((s, i) => `${s}=K.${STATE_INDEX_INPUTS[i]}`).join(',')}}`;
+
 /**
  * The transition: moves the state forward only along ALLOWED_TRANSITIONS; `reply` is {applied(0|1), from,
- * record as a flat HGETALL per `read_back` ({} for none)}, or {0, ''} for no such operation. The settling
+ * record as a flat HGETALL per `read_back` ({} for none), (step), (step reply), closing}, or {0, ''} for no
+ * such operation. `closing` is what is left of closing the authorization the transition names
+ * (authorization-index.ts): '' nothing, else the authorization's id (or `?` + the name when it is not in
+ * this shard) for the ledger to finish in the authorization's own shard. The settling
  * mark, the reference index and the read-back ride in the same round trip as the move.
  * `runsStep` is Lua defining `runs_step(from, before)` (`before`: the stored updated_at and attempts):
  * whether the script runs an attached step (another module's write) after the move, in which case that step
@@ -84,25 +112,28 @@ const luaAllowed = `{${Object.entries(ALLOWED_TRANSITIONS)
 function transitionBody(runsStep: string, tail: string): string {
   return `
 local allowed = ${luaAllowed}
+local state_index = ${luaStateIndex}
 ${runsStep}
 ${AUTHORIZATION_INDEX_LUA}
 local ref_before = false
-if A.ref_key ~= '' then ref_before = redis.call('SET', A.ref_key, A.id, 'EX', A.ref_ttl, 'GET') end
+if A.has_ref == '1' then ref_before = redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'GET') end
 local from = redis.call('HGET', K.op, 'state')
 if not from then return {0, ''} end
 local before = redis.call('HMGET', K.op, 'updated_at', 'attempts')
 local to = A.to
 local steps = runs_step(from, before)
-if A.settling ~= '' and not steps then redis.call('ZADD', A.settling, A.now, A.id) end
+if A.settle == '1' and not steps then redis.call('ZADD', K.settling, A.now, A.id) end
 local applied = 0
+local closing = ''
+
 if allowed[from][to] then
   local fields = cjson.decode(A.fields)
   redis.call('HSET', K.op, 'state', to, 'updated_at', A.now, unpack(fields))
   if A.count_attempt == '1' then redis.call('HINCRBY', K.op, 'attempts', 1) end
-  if from ~= to then redis.call('ZREM', A.prefix .. 'ops:state:' .. from, A.id) end
-  redis.call('ZADD', A.prefix .. 'ops:state:' .. to, A.score, A.id)
+  if from ~= to then redis.call('ZREM', state_index[from], A.id) end
+  redis.call('ZADD', state_index[to], A.score, A.id)
   redis.call('RPUSH', K.log, A.interaction)
-  if to == 'SUCCEEDED' then pb_authorization_index(A.prefix, A.id, fields, A.ref_key, ref_before) end
+  if to == 'SUCCEEDED' then closing = pb_authorization_index(A.id, fields, ref_before) end
   applied = 1
 end
 local reply = {applied, from, {}}
@@ -116,6 +147,9 @@ if A.read_back == 'without_payment' then
   reply[3] = out
 end
 ${tail}
+if reply[4] == nil then reply[4] = 0 end
+if reply[5] == nil then reply[5] = 0 end
+reply[6] = closing
 return reply
 `;
 }

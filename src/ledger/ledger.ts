@@ -2,7 +2,8 @@ import { RedisClient } from '../redis/redis-connection';
 import { CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
 import { LuaFragment, LuaScript, LuaStep, LuaValues } from '../redis/lua-script';
 import { redact } from '../logging/redact';
-import { AUTHORIZATION_BY_REFERENCE_SCRIPT } from './authorization-by-reference';
+import { ALL_SHARDS, ShardKeys, ShardMemo, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
+import { CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
   AUTHORIZATION_VIEW_SCRIPT,
@@ -11,13 +12,14 @@ import {
   PARK_SCRIPT,
   RELEASE_SCRIPT,
   ReadBack,
+  STATE_INDEX_INPUTS,
   TRANSITION_INPUTS,
   TRANSITION_SCRIPT,
   transitionWithStepScript,
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
 import { OPERATION_STATES, OperationState, POLLED_STATES } from './operation-state';
-import { orderIndexKey } from './order-index';
+import { orderKeyPart } from './order-index';
 import { OperationRecord, TransitionFields, decodeRecord, draftRecord, encodeRecord, encodeTransitionFields, hashFromPairs } from './record-fields';
 
 export type { OperationRecord, TransitionFields } from './record-fields';
@@ -65,30 +67,83 @@ export interface DependentSummary {
 const REFERENCE_TTL_S = 90 * 24 * 3600;
 
 /**
- * The operation ledger in Redis. Key layout under the configured prefix P:
- *   P op:{id}                hash: the record
- *   P op:{id}:interactions   list: append-only history (JSON, redacted)
- *   P ops:state:{STATE}      sorted set of ids; score = next check time for PENDING/UNKNOWN/UNRESOLVED, else updated_at
- *   P ops:created            sorted set of ids by creation time
- *   P order:{order_id}       sorted set of the order's operation ids by creation time (order-index.ts)
- *   P ops:settling           sorted set of ids whose outcome is being written and its event not yet
+ * The operation ledger in Redis, in SHARD_COUNT shards (src/redis/key-layout.ts: the layout, and why an
+ * operation lives in its payment's shard). Per shard S:
+ *   S op:{id}                hash: the record
+ *   S op:{id}:interactions   list: append-only history (JSON, redacted)
+ *   S ops:state:{STATE}      sorted set of ids; score = next check time for PENDING/UNKNOWN/UNRESOLVED, else updated_at
+ *   S ops:created            sorted set of ids by creation time
+ *   S order:{order_id}       sorted set of the order's operation ids by creation time (order-index.ts)
+ *   S ops:settling           sorted set of ids whose outcome is being written and its event not yet
  *                            recorded; score = when it started (the recovery sweep finishes stale ones)
- * Every write is one Lua script (ledger-scripts.ts), so a state change, its index move and its history
- * entry are atomic. Records are written and read through one field table (record-fields.ts).
+ *   S ref:{gateway}:{ref}    the operation a PSP reference names
+ * Every write is one Lua script (ledger-scripts.ts) over keys of one shard, all declared, so a state
+ * change, its index move and its history entry are atomic, on Redis Cluster too. Records are written and
+ * read through one field table (record-fields.ts).
+ *
+ * Callers name operations by id. The ledger knows an id's shard from its payment when it has one, else
+ * from a bounded in-process memo filled by whatever learnt it (creation, reads, sweeps, reference lookups),
+ * else it asks every shard at once (one round trip, rare paths only).
  */
 export class Ledger {
+  private readonly shards: readonly ShardKeys[];
+  private readonly memo: ShardMemo;
+
   constructor(
     private readonly redis: RedisClient,
     /** Key prefix, e.g. `pb:`; tests use their own so they never collide. */
     readonly prefix: string,
-  ) {}
-
-  private opKey(id: string): string {
-    return `${this.prefix}op:${id}`;
+  ) {
+    this.shards = shardKeysOf(prefix);
+    this.memo = shardMemoOf(prefix, 'operations');
   }
 
-  private logKey(id: string): string {
-    return `${this.prefix}op:${id}:interactions`;
+  /** The keys of shard `n`. */
+  keysOf(shard: number): ShardKeys {
+    return this.shards[shard];
+  }
+
+  /** The keys of the shard an operation of `payment` lives in (and notes `id` there). */
+  keysFor(id: string, payment: Payment): ShardKeys {
+    const shard = shardOfPayment(payment);
+    this.memo.set(id, shard);
+    return this.shards[shard];
+  }
+
+  /** Notes that `id` lives in `shard` (a sweep or lookup that found it there). */
+  remember(id: string, shard: number): void {
+    this.memo.set(id, shard);
+  }
+
+  /**
+   * The shard operation `id` lives in: the memo, else every shard asked at once. `null`: no such operation.
+   * @param fresh skip the memo (it pointed at a shard without the record).
+   */
+  async shardOf(id: string, fresh = false): Promise<number | null> {
+    const known = fresh ? undefined : this.memo.get(id);
+    if (known !== undefined) return known;
+    const found = await Promise.all(ALL_SHARDS.map((n) => this.redis.exists(this.shards[n].op(id))));
+    const shard = found.findIndex((f) => f === 1);
+    if (shard < 0) return null;
+    this.memo.set(id, shard);
+    return shard;
+  }
+
+  /** The keys of `id`'s shard; with no such operation, those of shard 0 (where reads then find nothing). */
+  private async keysOfId(id: string, fresh = false): Promise<ShardKeys> {
+    return this.shards[(await this.shardOf(id, fresh)) ?? 0];
+  }
+
+  /**
+   * Runs `work` on `id`'s shard; when the memo sent it to a shard without the record (`missing` says so on
+   * its result), once more on the shard the record is found in, if any.
+   */
+  private async onShard<T>(id: string, work: (keys: ShardKeys) => Promise<T>, missing: (result: T) => boolean): Promise<T> {
+    const remembered = this.memo.get(id) !== undefined;
+    const result = await work(await this.keysOfId(id));
+    if (!remembered || !missing(result)) return result;
+    const shard = await this.shardOf(id, true);
+    return shard === null ? result : work(this.shards[shard]);
   }
 
   /**
@@ -115,11 +170,19 @@ export class Ledger {
     const fields = encodeRecord({ ...draftRecord(id, command, now), state, attempts: firstAttempt ? 1 : 0, digest, ...extra });
     const interaction = JSON.stringify({ at: now, event: 'received', channel: command.channel });
     const attempt = firstAttempt ? historyEntry({ ...firstAttempt, to: 'SENT' }, now) : '';
+    const keys = this.keysFor(id, command.payment);
+    const order = orderKeyPart(command.payment.order_id);
     const [created, current, conflict] = (await CREATE_SCRIPT.run(
       this.redis,
       {
-        keys: { op: this.opKey(id), log: this.logKey(id), order: orderIndexKey(this.prefix, command.payment.order_id) },
-        args: { prefix: this.prefix, id, now, interaction, state, attempt, digest },
+        keys: {
+          op: keys.op(id),
+          log: keys.history(id),
+          order: order === '' ? keys.op(id) : keys.order(order),
+          state_index: keys.state(state),
+          created: keys.created,
+        },
+        args: { id, now, interaction, state, attempt, digest, has_order: order === '' ? '0' : '1' },
       },
       fields,
     )) as [number, string, number?];
@@ -140,11 +203,14 @@ export class Ledger {
     fields: TransitionFields = {},
     now = Date.now(),
   ): Promise<TransitionResult> {
-    const [applied, from] = (await TRANSITION_SCRIPT.run(this.redis, this.transitionValues(id, to, interaction, fields, now, null, 'none', false))) as [
-      number,
-      string,
-    ];
-    return { applied: applied === 1, from: from === '' ? null : (from as OperationState) };
+    const reply = await this.onShard(
+      id,
+      (keys) =>
+        TRANSITION_SCRIPT.run(this.redis, this.transitionValues(keys, id, to, interaction, fields, now, null, 'none', false)) as Promise<TransitionReply>,
+      (r) => r[1] === '',
+    );
+    await this.finishClosing(id, fields, reply[5]);
+    return readTransition(reply[0], reply[1]);
   }
 
   /**
@@ -162,17 +228,24 @@ export class Ledger {
     options: { reference?: PspReference | null; markSettling?: boolean; payment?: Payment; now?: number } = {},
   ): Promise<TransitionWithRecord> {
     const { payment, now = Date.now() } = options;
-    const values = this.transitionValues(
-      id,
-      to,
-      interaction,
-      fields,
-      now,
-      options.reference ?? null,
-      payment ? 'without_payment' : 'whole',
-      options.markSettling ?? false,
-    );
-    const [applied, from, flat] = (await TRANSITION_SCRIPT.run(this.redis, values)) as [number, string, string[]?];
+    const run = (keys: ShardKeys): Promise<TransitionReply> =>
+      TRANSITION_SCRIPT.run(
+        this.redis,
+        this.transitionValues(
+          keys,
+          id,
+          to,
+          interaction,
+          fields,
+          now,
+          options.reference ?? null,
+          payment ? 'without_payment' : 'whole',
+          options.markSettling ?? false,
+        ),
+      ) as Promise<TransitionReply>;
+    const reply = payment ? await run(this.keysFor(id, payment)) : await this.onShard(id, run, (r) => r[1] === '');
+    const [applied, from, flat] = reply;
+    await this.finishClosing(id, fields, reply[5]);
     return { ...readTransition(applied, from), record: flat && flat.length > 0 ? decodeRecord(hashFromPairs(flat), payment) : null };
   }
 
@@ -198,7 +271,17 @@ export class Ledger {
       script = transitionWithStepScript(step.fragment, step.call);
       withStepScripts.set(step.fragment, script);
     }
-    const own = this.transitionValues(expected.id, to, interaction, fields, now, options.reference ?? null, 'without_payment', true);
+    const own = this.transitionValues(
+      this.keysFor(expected.id, expected.payment),
+      expected.id,
+      to,
+      interaction,
+      fields,
+      now,
+      options.reference ?? null,
+      'without_payment',
+      true,
+    );
     const values: LuaValues<string, string> = {
       keys: { ...step.values.keys, ...own.keys },
       args: {
@@ -209,7 +292,8 @@ export class Ledger {
         expected_attempts: String(expected.attempts),
       },
     };
-    const [applied, from, flat, ran, stepReply] = (await script.run(this.redis, values)) as [number, string, string[]?, number?, unknown?];
+    const [applied, from, flat, ran, stepReply, closing] = (await script.run(this.redis, values)) as TransitionReply;
+    await this.finishClosing(expected.id, fields, closing);
     const hash = hashFromPairs(flat ?? []);
     return {
       ...readTransition(applied, from),
@@ -218,8 +302,9 @@ export class Ledger {
     };
   }
 
-  /** The transition script's inputs, by name (ledger-scripts.ts `TRANSITION_INPUTS`). */
+  /** The transition script's inputs, by name (ledger-scripts.ts `TRANSITION_INPUTS`), in `keys`' shard. */
   private transitionValues(
+    keys: ShardKeys,
     id: string,
     to: OperationState,
     interaction: Omit<Interaction, 'at'>,
@@ -230,10 +315,24 @@ export class Ledger {
     markSettling: boolean,
   ): LuaValues<TransitionKey, TransitionArg> {
     const score = POLLED_STATES.has(to) && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
+    const op = keys.op(id);
+    const closes = fields.closesAuthorization;
+    const stateKeys = {} as Record<(typeof STATE_INDEX_INPUTS)[number], string>;
+    OPERATION_STATES.forEach((s, i) => (stateKeys[STATE_INDEX_INPUTS[i]] = keys.state(s)));
     return {
-      keys: { op: this.opKey(id), log: this.logKey(id) },
+      keys: {
+        op,
+        log: keys.history(id),
+        ...stateKeys,
+        settling: keys.settling,
+        // Unused keys are given the record's own key: every declared key stays in the operation's slot.
+        ref: reference ? keys.reference(`${reference.gateway}:${reference.reference}`) : op,
+        auths_open: keys.authsOpen,
+        auths_expiry: keys.authsExpiry,
+        close_op: closes ? keys.op(closes.key) : op,
+        close_ref: closes ? keys.reference(`${closes.gateway}:${closes.key}`) : op,
+      },
       args: {
-        prefix: this.prefix,
         id,
         now,
         to,
@@ -241,63 +340,149 @@ export class Ledger {
         fields: JSON.stringify(encodeTransitionFields(fields)),
         interaction: historyEntry({ ...interaction, to }, now),
         count_attempt: fields.countAttempt ? '1' : '0',
-        ref_key: reference ? this.referenceKey(reference.gateway, reference.reference) : '',
+        has_ref: reference ? '1' : '0',
         ref_ttl: REFERENCE_TTL_S,
         read_back: readBack,
-        settling: markSettling ? this.settlingKey : '',
+        settle: markSettling ? '1' : '0',
+        close: closes ? '1' : '0',
       },
     };
   }
 
+  /**
+   * What the transition script left of closing the authorization it names (see `AUTHORIZATION_INDEX_LUA`):
+   * the authorization's own `closed_by` when it was found through a reference entry, or the whole closing
+   * when the authorization lives in another shard (a command of another order or payment anchor). Rare:
+   * an extra round trip only then.
+   */
+  private async finishClosing(closer: string, fields: TransitionFields, left: string | number | undefined): Promise<void> {
+    if (typeof left !== 'string' || left === '' || !fields.closesAuthorization) return;
+    let auth = left;
+    let namedByRef = true;
+    if (left.startsWith('?')) {
+      const { gateway, key } = fields.closesAuthorization;
+      const asId = await this.shardOf(key);
+      // By reference: the entry of another shard than the closer's (it may have just taken the reference over).
+      const found = asId !== null ? { id: key, shard: asId } : await this.locateReference(gateway, key, closer);
+      if (!found || found.id === closer) return;
+      auth = found.id;
+      namedByRef = asId === null;
+      const own = await this.keysOfId(closer);
+      await this.redis.hset(own.op(closer), 'authorization_id', auth);
+    }
+    const keys = await this.keysOfId(auth);
+    await CLOSE_AUTHORIZATION_SCRIPT.run(this.redis, {
+      keys: { auth_op: keys.op(auth), auths_open: keys.authsOpen, auths_expiry: keys.authsExpiry },
+      args: { auth, closer, named_by_ref: namedByRef ? '1' : '0' },
+    });
+  }
+
   /** Appends a history entry without changing state (e.g. a retry scheduled, a duplicate seen). */
   async appendInteraction(id: string, interaction: Omit<Interaction, 'at'>, now = Date.now()): Promise<void> {
-    await this.redis.rpush(this.logKey(id), historyEntry(interaction, now));
+    const keys = await this.keysOfId(id);
+    await this.redis.rpush(keys.history(id), historyEntry(interaction, now));
   }
 
   /**
    * The digest stored with operation `id` (`null`: no such operation, or one created before digests were
-   * stored). One read: the intake's cheap idempotency-conflict check.
+   * stored). One read when the shard is known: the intake's cheap idempotency-conflict check.
    */
   async digestOf(id: string): Promise<string | null> {
-    return this.redis.hget(this.opKey(id), 'digest');
+    return this.onShard(
+      id,
+      (keys) => this.redis.hget(keys.op(id), 'digest'),
+      (d) => d === null,
+    );
   }
 
   async get(id: string): Promise<OperationRecord | null> {
-    const h = await this.redis.hgetall(this.opKey(id));
+    const h = await this.onShard(
+      id,
+      (keys) => this.redis.hgetall(keys.op(id)),
+      (r) => !r.state,
+    );
     if (!h.state) return null;
     return decodeRecord(h);
   }
 
   async interactions(id: string): Promise<Interaction[]> {
-    const raw = await this.redis.lrange(this.logKey(id), 0, -1);
+    const keys = await this.keysOfId(id);
+    const raw = await this.redis.lrange(keys.history(id), 0, -1);
     return raw.map((r) => JSON.parse(r) as Interaction);
   }
 
   /** The event of `id`'s current state is recorded: nothing left for the sweep. */
   async markSettled(id: string): Promise<void> {
-    await this.redis.zrem(this.settlingKey, id);
-  }
-
-  /** Key of the settling index: the event store clears an operation's mark when it records its event. */
-  get settlingKey(): string {
-    return `${this.prefix}ops:settling`;
+    const keys = await this.keysOfId(id);
+    await this.redis.zrem(keys.settling, id);
   }
 
   /**
-   * Ids whose settling started before `maxScore` (ms) and never finished. An operation is settling while its
-   * outcome is written and its event not recorded yet (a crash in between leaves the id here for the
-   * recovery sweep): the outcome recorder sets the mark inside the transition itself (`transitionAndGet`
-   * with `markSettling`), the event store clears it when it records the event, `markSettled` when there is
-   * no event to record.
+   * Ids whose settling started before `maxScore` (ms) and never finished, from every shard. An operation is
+   * settling while its outcome is written and its event not recorded yet (a crash in between leaves the id
+   * here for the recovery sweep): the outcome recorder sets the mark inside the transition itself
+   * (`transitionAndGet` with `markSettling`), the event store clears it when it records the event,
+   * `markSettled` when there is no event to record.
    */
   async settlingBefore(maxScore: number, limit = 1000): Promise<string[]> {
-    return this.redis.zrangebyscore(this.settlingKey, '-inf', String(maxScore), 'LIMIT', 0, limit);
+    return this.scan((keys) => keys.settling, String(maxScore), limit);
   }
 
-  /** Ids in `state` whose index score is at most `maxScore` (for PENDING/UNKNOWN/UNRESOLVED: due for a check). */
+  /**
+   * Ids in `state` whose index score is at most `maxScore` (for PENDING/UNKNOWN/UNRESOLVED: due for a
+   * check), from every shard, lowest scores first, at most `limit`.
+   */
   async idsInState(state: OperationState, maxScore = Number.POSITIVE_INFINITY, limit = 1000): Promise<string[]> {
-    const max = Number.isFinite(maxScore) ? String(maxScore) : '+inf';
-    return this.redis.zrangebyscore(`${this.prefix}ops:state:${state}`, '-inf', max, 'LIMIT', 0, limit);
+    return this.scan((keys) => keys.state(state), Number.isFinite(maxScore) ? String(maxScore) : '+inf', limit);
+  }
+
+  /**
+   * Up to `limit` members scored at most `max` of one index per shard, lowest scores first; each id's shard
+   * is remembered (the caller reads or moves them next). One round trip: the shards are asked together.
+   */
+  private async scan(index: (keys: ShardKeys) => string, max: string, limit: number): Promise<string[]> {
+    const pages = await Promise.all(this.shards.map((keys) => this.redis.zrangebyscore(index(keys), '-inf', max, 'WITHSCORES', 'LIMIT', 0, limit)));
+    const all: { id: string; score: number }[] = [];
+    pages.forEach((flat, shard) => {
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        all.push({ id: flat[i], score: Number(flat[i + 1]) });
+        this.memo.set(flat[i], shard);
+      }
+    });
+    if (pages.filter((p) => p.length > 0).length > 1) all.sort((a, b) => a.score - b.score);
+    return all.slice(0, limit).map((e) => e.id);
+  }
+
+  /**
+   * Authorizations in an authorization lifecycle index (authorization-index.ts: `expiry`, scored by when
+   * they expire; `open`, by when they become orphans) scored at most `maxScore`, from every shard.
+   */
+  async authorizationsDue(index: 'expiry' | 'open', maxScore: number, limit: number): Promise<string[]> {
+    return this.scan((keys) => (index === 'expiry' ? keys.authsExpiry : keys.authsOpen), String(maxScore), limit);
+  }
+
+  /** Whether `id` is in the authorization lifecycle index `index` of its shard. */
+  async inAuthorizationIndex(index: 'expiry' | 'open', id: string): Promise<boolean> {
+    const keys = await this.keysOfId(id);
+    return (await this.redis.zscore(index === 'expiry' ? keys.authsExpiry : keys.authsOpen, id)) !== null;
+  }
+
+  /** Takes `id` out of the authorization lifecycle index `index` (of every shard when its record is gone). */
+  async dropFromAuthorizationIndex(index: 'expiry' | 'open', id: string): Promise<void> {
+    const shard = await this.shardOf(id);
+    const shards = shard === null ? this.shards : [this.shards[shard]];
+    await Promise.all(shards.map((keys) => this.redis.zrem(index === 'expiry' ? keys.authsExpiry : keys.authsOpen, id)));
+  }
+
+  /** Sets `field` on operation `id`'s record unless it is set (HSETNX); whether this call set it. */
+  async setFieldOnce(id: string, field: string, value: string): Promise<boolean> {
+    const keys = await this.keysOfId(id);
+    return (await this.redis.hsetnx(keys.op(id), field, value)) === 1;
+  }
+
+  /** The raw stored `fields` of each of `ids` (null where absent), one read each, sent together. */
+  async fieldsOf(ids: readonly string[], fields: readonly string[]): Promise<(string | null)[][]> {
+    return Promise.all(ids.map(async (id) => this.redis.hmget((await this.keysOfId(id)).op(id), ...fields)));
   }
 
   /**
@@ -306,8 +491,23 @@ export class Ledger {
    * stale period instead of being picked up again at every pass.
    */
   async rescoreInState(state: OperationState, ids: readonly string[], score: number): Promise<void> {
-    if (ids.length === 0) return;
-    await this.redis.zadd(`${this.prefix}ops:state:${state}`, 'XX', ...ids.flatMap((id) => [score, id]));
+    for (const [shard, members] of await this.byShard(ids)) {
+      await this.redis.zadd(this.shards[shard].state(state), 'XX', ...members.flatMap((id) => [score, id]));
+    }
+  }
+
+  /** `ids` grouped by the shard they live in (ids of no operation are left out). */
+  private async byShard(ids: readonly string[]): Promise<Map<number, string[]>> {
+    const groups = new Map<number, string[]>();
+    const shards = await Promise.all(ids.map((id) => this.shardOf(id)));
+    ids.forEach((id, i) => {
+      const shard = shards[i];
+      if (shard === null) return;
+      const group = groups.get(shard);
+      if (group) group.push(id);
+      else groups.set(shard, [id]);
+    });
+    return groups;
   }
 
   /**
@@ -318,35 +518,43 @@ export class Ledger {
    * @returns `null` when there is no such operation.
    */
   async authorizationView(authId: string, dependentId: string): Promise<{ auth: OperationRecord; dependents: DependentSummary[] } | null> {
-    const [flat, members] = (await AUTHORIZATION_VIEW_SCRIPT.run(this.redis, {
-      keys: { op: this.opKey(authId), dependents: this.dependentsKey(authId) },
-      args: { dependent: dependentId },
-    })) as [string[], string[]];
+    const [flat, members] = await this.onShard(
+      authId,
+      (keys) =>
+        AUTHORIZATION_VIEW_SCRIPT.run(this.redis, {
+          keys: { op: keys.op(authId), dependents: keys.dependents(authId) },
+          args: { dependent: dependentId },
+        }) as Promise<[string[], string[]]>,
+      (r) => r[0].length === 0,
+    );
     if (flat.length === 0) return null;
     const auth = decodeRecord(hashFromPairs(flat));
-    const others = members.filter((m) => m !== dependentId);
-    if (others.length === 0) return { auth, dependents: [] };
-    const pipeline = this.redis.pipeline();
-    for (const id of others) pipeline.hmget(this.opKey(id), 'state', 'command', 'confirmed_amount', 'payment');
-    const replies = (await pipeline.exec()) ?? [];
+    return { auth, dependents: await this.dependentSummaries(members.filter((m) => m !== dependentId)) };
+  }
+
+  /** What `ids` (dependents of an authorization) are and moved; those not found are left out. */
+  private async dependentSummaries(ids: readonly string[]): Promise<DependentSummary[]> {
+    if (ids.length === 0) return [];
+    // One read per dependent, sent together (they may live in other shards than the authorization).
+    const replies = await Promise.all(
+      ids.map(async (id) => this.redis.hmget((await this.keysOfId(id)).op(id), 'state', 'command', 'confirmed_amount', 'payment')),
+    );
     const dependents: DependentSummary[] = [];
-    replies.forEach(([err, reply], i) => {
-      if (err) throw err;
-      const [state, command, confirmed, payment] = reply as (string | null)[];
+    replies.forEach((reply, i) => {
+      const [state, command, confirmed, payment] = reply;
       if (!state || !command || !payment) return;
       const amount = confirmed !== null ? Number(confirmed) : (JSON.parse(payment) as Payment).amount;
-      dependents.push({ id: others[i], command: command as CommandType, state: state as OperationState, amount });
+      dependents.push({ id: ids[i], command: command as CommandType, state: state as OperationState, amount });
     });
-    return { auth, dependents };
+    return dependents;
   }
 
   /**
-   * The operation the PSP's `reference` on `gateway` names (the reference index, see
-   * `authorization-by-reference.ts`), followed back to the authorization it belongs to when the index holds
-   * one of its dependents (a Stripe capture answers with the PaymentIntent id). With `dependentId`, that
-   * dependent is registered among the authorization's dependents and the others are listed, as in
-   * `authorizationView`. One round trip; only for a dependent command whose `gateway_key` is not one of our
-   * operation ids.
+   * The operation the PSP's `reference` on `gateway` names (the reference index), followed back to the
+   * authorization it belongs to when the index holds one of its dependents (a Stripe capture answers with
+   * the PaymentIntent id; see `followToAuthorization`). With `dependentId`, that dependent is registered
+   * among the authorization's dependents and the others are listed, as in `authorizationView`. A few round
+   * trips; only for a dependent command whose `gateway_key` is not one of our operation ids.
    * @returns `null` when the reference is unknown; `authorization: false` when only a related operation of
    *   the same payment was reached (its scope and currency still hold, not its amounts).
    */
@@ -355,59 +563,76 @@ export class Ledger {
     reference: string,
     dependentId = '',
   ): Promise<{ record: OperationRecord; authorization: boolean; dependents: DependentSummary[] } | null> {
-    const [flat, isAuth, rows] = (await AUTHORIZATION_BY_REFERENCE_SCRIPT.run(this.redis, {
-      keys: {},
-      args: { prefix: this.prefix, gateway, reference, dependent: dependentId },
-    })) as [string[], number, string[]];
-    if (flat.length === 0) return null;
-    const dependents: DependentSummary[] = [];
-    for (let i = 0; i + 4 < rows.length; i += 5) {
-      const [id, state, command, confirmed, payment] = rows.slice(i, i + 5);
-      const amount = confirmed !== '' ? Number(confirmed) : (JSON.parse(payment) as Payment).amount;
-      dependents.push({ id, command: command as CommandType, state: state as OperationState, amount });
-    }
-    return { record: decodeRecord(hashFromPairs(flat)), authorization: isAuth === 1, dependents };
+    const id = await this.findByReference(gateway, reference);
+    if (!id) return null;
+    const hashOf = async (other: string): Promise<Record<string, string> | null> => {
+      const h = await this.onShard(
+        other,
+        (keys) => this.redis.hgetall(keys.op(other)),
+        (r) => !r.state,
+      );
+      return h.state ? h : null;
+    };
+    const first = await hashOf(id);
+    if (!first) return null;
+    const reached = await followToAuthorization({ id, hash: first }, { hash: hashOf, findByReference: (ref) => this.findByReference(gateway, ref) });
+    const record = decodeRecord(reached.hash);
+    if (!reached.authorization || dependentId === '') return { record, authorization: reached.authorization, dependents: [] };
+    const keys = await this.keysOfId(reached.id);
+    const members = (await DEPENDENTS_SCRIPT.run(this.redis, {
+      keys: { dependents: keys.dependents(reached.id) },
+      args: { dependent: dependentId },
+    })) as string[];
+    return { record, authorization: true, dependents: await this.dependentSummaries(members.filter((m) => m !== dependentId)) };
   }
 
-  private dependentsKey(authId: string): string {
-    return `${this.prefix}op:${authId}:dependents`;
-  }
-
-  /** How many operations are in each state (one pipelined round trip): the operator's overview. */
+  /** How many operations are in each state, summed over the shards (one round trip): the operator's overview. */
   async countByState(): Promise<Record<OperationState, number>> {
-    const states: readonly OperationState[] = OPERATION_STATES;
-    const pipeline = this.redis.pipeline();
-    for (const s of states) pipeline.zcard(`${this.prefix}ops:state:${s}`);
-    const results = (await pipeline.exec()) ?? [];
-    return Object.fromEntries(states.map((s, i) => [s, Number(results[i]?.[1] ?? 0)])) as Record<OperationState, number>;
+    const counts = await Promise.all(OPERATION_STATES.map((s) => this.countInState(s)));
+    return Object.fromEntries(OPERATION_STATES.map((s, i) => [s, counts[i]])) as Record<OperationState, number>;
   }
 
-  /** How many operations are in `state` (one ZCARD): e.g. the UNRESOLVED gauge. */
+  /** How many operations are in `state` (one ZCARD per shard, sent together): e.g. the UNRESOLVED gauge. */
   async countInState(state: OperationState): Promise<number> {
-    return this.redis.zcard(`${this.prefix}ops:state:${state}`);
-  }
-
-  /** The operation a PSP object (`reference` on `gateway`) belongs to, as the transitions that named it indexed it (90 days). */
-  async findByReference(gateway: string, reference: string): Promise<string | null> {
-    return this.redis.get(this.referenceKey(gateway, reference));
+    const counts = await Promise.all(this.shards.map((keys) => this.redis.zcard(keys.state(state))));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /**
-   * The first of `gateways` whose reference index holds `reference` (one pipelined round trip), or null:
-   * where a PSP reference lives when the command names another gateway than the one holding it (an
+   * The operation a PSP object (`reference` on `gateway`) belongs to, as the transitions that named it
+   * indexed it (90 days). The entry lives in the shard of the operation that set it, so every shard is asked
+   * (one round trip); when operations of two shards named it, the one that named it last wins (longest
+   * time to live left), as a single entry would have been overwritten.
+   */
+  async findByReference(gateway: string, reference: string): Promise<string | null> {
+    return (await this.locateReference(gateway, reference))?.id ?? null;
+  }
+
+  /**
+   * The first of `gateways` whose reference index holds `reference` (every shard asked, all at once), or
+   * null: where a PSP reference lives when the command names another gateway than the one holding it (an
    * authorization routed or failed over elsewhere). Only on that rare path.
    */
   async gatewayHoldingReference(gateways: readonly string[], reference: string): Promise<string | null> {
     if (gateways.length === 0) return null;
-    const pipeline = this.redis.pipeline();
-    for (const gateway of gateways) pipeline.get(this.referenceKey(gateway, reference));
-    const replies = (await pipeline.exec()) ?? [];
-    const index = replies.findIndex(([err, value]) => !err && typeof value === 'string');
+    const found = await Promise.all(gateways.map((gateway) => this.locateReference(gateway, reference)));
+    const index = found.findIndex((f) => f !== null);
     return index < 0 ? null : gateways[index];
   }
 
-  private referenceKey(gateway: string, reference: string): string {
-    return `${this.prefix}ref:${gateway}:${reference}`;
+  /** `findByReference`, with the shard of the operation found; `except`: an operation not to return. */
+  async locateReference(gateway: string, reference: string, except?: string): Promise<{ id: string; shard: number } | null> {
+    const name = `${gateway}:${reference}`;
+    const ids = await Promise.all(this.shards.map((keys) => this.redis.get(keys.reference(name))));
+    const hits = ids.flatMap((id, shard) => (id === null || id === except ? [] : [{ id, shard }]));
+    if (hits.length === 0) return null;
+    let found = hits[0];
+    if (hits.length > 1) {
+      const ttls = await Promise.all(hits.map((h) => this.redis.pttl(this.shards[h.shard].reference(name))));
+      found = hits[ttls.indexOf(Math.max(...ttls))];
+    }
+    this.memo.set(found.id, found.shard);
+    return found;
   }
 
   // --- Holds: operations whose gateway is missing from the configuration (delivery/config-hold.ts) ---
@@ -418,7 +643,11 @@ export class Ledger {
    * `markParked`). `null`: no such operation. Rare path only.
    */
   async markHeld(id: string, now = Date.now()): Promise<{ heldSince: number; parkedAt: number | null; first: boolean } | null> {
-    const reply = (await HOLD_SCRIPT.run(this.redis, { keys: { op: this.opKey(id) }, args: { now: String(now) } })) as [string, string | null, number] | null;
+    const reply = (await this.onShard(
+      id,
+      (keys) => HOLD_SCRIPT.run(this.redis, { keys: { op: keys.op(id) }, args: { now: String(now) } }),
+      (r) => r === null,
+    )) as [string, string | null, number] | null;
     if (!reply) return null;
     const [since, parked, first] = reply;
     return { heldSince: Number(since), parkedAt: parked ? Number(parked) : null, first: first === 1 };
@@ -426,7 +655,8 @@ export class Ledger {
 
   /** Marks a held operation as parked (its dead letter is written). Only while it is still RECEIVED. */
   async markParked(id: string, now = Date.now()): Promise<boolean> {
-    return (await PARK_SCRIPT.run(this.redis, { keys: { op: this.opKey(id) }, args: { now: String(now) } })) === 1;
+    const keys = await this.keysOfId(id);
+    return (await PARK_SCRIPT.run(this.redis, { keys: { op: keys.op(id) }, args: { now: String(now) } })) === 1;
   }
 
   /**
@@ -435,25 +665,34 @@ export class Ledger {
    * release (false: not held, or it moved on from RECEIVED, so nothing to redeliver).
    */
   async releaseHold(id: string): Promise<boolean> {
-    return (await RELEASE_SCRIPT.run(this.redis, { keys: { op: this.opKey(id) }, args: {} })) === 1;
+    const keys = await this.keysOfId(id);
+    return (await RELEASE_SCRIPT.run(this.redis, { keys: { op: keys.op(id) }, args: {} })) === 1;
   }
 
   // --- Data lifecycle: restore, retention, erasure (src/data-lifecycle/, docs/DATA.md). Never on the hot path. ---
 
   /**
    * Writes an operation back from an export: `plan` is the list of writes (src/data-lifecycle/restore-plan.ts)
-   * that rebuild its record, history, every index entry and its companions, applied in one atomic step.
+   * that rebuild its record, history, every index entry and its companions in shard `shard` (its payment's),
+   * applied in one atomic step.
    * @returns false (and writes nothing) when the operation already exists.
    */
-  async restoreOperation(id: string, plan: readonly RestoreStep[]): Promise<boolean> {
-    return (await RESTORE_SCRIPT.run(this.redis, { keys: { op: this.opKey(id) }, args: { plan: JSON.stringify(plan) } })) === 1;
+  async restoreOperation(id: string, shard: number, plan: readonly RestoreStep[]): Promise<boolean> {
+    const keys = this.shards[shard];
+    const { indexed, list } = keyList(plan.map((step) => step.k));
+    const steps = plan.map((step) => ({ ...step, k: indexed.get(step.k) }));
+    const restored = (await RESTORE_SCRIPT.run(this.redis, { keys: { op: keys.op(id) }, args: { plan: JSON.stringify(steps) } }, [], list)) === 1;
+    if (restored) this.memo.set(id, shard);
+    return restored;
   }
 
   /**
    * Expires terminal operation `id` if it was last updated at or before `cutoff` (epoch ms) and nothing of it
    * is live (see `EXPIRE_SCRIPT` for every reason it is kept), deleting it with its `companions`' keys, all in
    * one atomic step. With `requireReconciled`, it must also be older than its gateway's reconciled-through
-   * mark (`markReconciledThrough`).
+   * mark (`markReconciledThrough`). Its dependents and the other operations of its order are read first: those
+   * of its own shard are checked again inside the step; those of another (a command without the order's
+   * anchor) only before it.
    * @returns `{expired: true}` or the reason it was kept.
    */
   async expireTerminal(
@@ -462,16 +701,82 @@ export class Ledger {
     companions: ExpiryCompanions,
     options: { orderKey: string; requireReconciled: boolean },
   ): Promise<{ expired: true } | { expired: false; kept: string }> {
-    const [done, reason] = (await EXPIRE_SCRIPT.run(this.redis, {
-      keys: {
-        op: this.opKey(id),
-        log: this.logKey(id),
-        dependents: this.dependentsKey(id),
-        op_adjustments: `${this.opKey(id)}:adjustments`,
-        order: options.orderKey,
+    const shard = await this.shardOf(id);
+    if (shard === null) return { expired: false, kept: 'missing' };
+    const keys = this.shards[shard];
+    const [gateway, dependents, inOrder] = await Promise.all([
+      this.redis.hget(keys.op(id), 'payment').then((p) => gatewayOfPayment(p)),
+      this.redis.smembers(keys.dependents(id)),
+      options.orderKey === '' ? Promise.resolve([] as string[]) : this.redis.zrange(options.orderKey, 0, 999),
+    ]);
+    const through = options.requireReconciled ? await this.redis.get(this.reconciledThroughKey(gateway)) : null;
+    // Related operations in other shards: checked here, outside the atomic step.
+    const related = [
+      ...dependents.map((d) => ({ id: d, why: 'live_dependent' })),
+      ...inOrder.filter((o) => o !== id).map((o) => ({ id: o, why: 'live_in_order' })),
+    ];
+    const shardsOf = await Promise.all(related.map((r) => this.shardOf(r.id)));
+    const local = { dependents: [] as string[], order: [] as string[] };
+    for (let i = 0; i < related.length; i++) {
+      const other = shardsOf[i];
+      if (other === null) continue;
+      if (other === shard) {
+        (related[i].why === 'live_dependent' ? local.dependents : local.order).push(this.shards[other].op(related[i].id));
+        continue;
+      }
+      const state = await this.redis.hget(this.shards[other].op(related[i].id), 'state');
+      if (state && state !== 'SUCCEEDED' && state !== 'FAILED') return { expired: false, kept: related[i].why };
+    }
+    const rest = [
+      ...companions.events.map((e) => e.k),
+      ...companions.adjustments.map((a) => a.k),
+      ...companions.refs,
+      ...companions.payment,
+      ...local.dependents,
+      ...local.order,
+    ];
+    const { indexed, list } = keyList(rest);
+    const at = (k: string): number => indexed.get(k) ?? 0;
+    const plan = {
+      events: companions.events.map((e) => ({ k: at(e.k), id: e.id })),
+      adjustments: companions.adjustments.map((a) => ({ k: at(a.k), id: a.id })),
+      refs: companions.refs.map(at),
+      payment: companions.payment.map(at),
+      dependents: local.dependents.map(at),
+      order: local.order.map(at),
+    };
+    const [done, reason] = (await EXPIRE_SCRIPT.run(
+      this.redis,
+      {
+        keys: {
+          op: keys.op(id),
+          log: keys.history(id),
+          dependents: keys.dependents(id),
+          op_adjustments: keys.operationAdjustments(id),
+          order: options.orderKey === '' ? keys.op(id) : options.orderKey,
+          st_succeeded: keys.state('SUCCEEDED'),
+          st_failed: keys.state('FAILED'),
+          created: keys.created,
+          auths_open: keys.authsOpen,
+          auths_expiry: keys.authsExpiry,
+          settling: keys.settling,
+          hold: keys.retentionHold,
+          unsent: keys.unsentEvents,
+          adjustments: keys.adjustments,
+        },
+        args: {
+          id,
+          cutoff,
+          require_reconciled: options.requireReconciled ? '1' : '0',
+          reconciled_through: through ?? '',
+          has_order: options.orderKey === '' ? '0' : '1',
+          related: String(dependents.length + inOrder.filter((o) => o !== id).length),
+          companions: JSON.stringify(plan),
+        },
       },
-      args: { prefix: this.prefix, id, cutoff, require_reconciled: options.requireReconciled ? '1' : '0', companions: JSON.stringify(companions) },
-    })) as [number, string?];
+      [],
+      list,
+    )) as [number, string?];
     return done === 1 ? { expired: true } : { expired: false, kept: reason ?? 'unknown' };
   }
 
@@ -480,11 +785,18 @@ export class Ledger {
    * it) until `releaseExpiryHold`. Score: when held (ms).
    */
   async holdFromExpiry(id: string, now = Date.now()): Promise<void> {
-    await this.redis.zadd(`${this.prefix}retention:hold`, now, id);
+    const keys = await this.keysOfId(id);
+    await this.redis.zadd(keys.retentionHold, now, id);
   }
 
   async releaseExpiryHold(id: string): Promise<void> {
-    await this.redis.zrem(`${this.prefix}retention:hold`, id);
+    const keys = await this.keysOfId(id);
+    await this.redis.zrem(keys.retentionHold, id);
+  }
+
+  /** Key of `gateway`'s reconciled-through mark (not sharded: one per gateway, read before the expiry step). */
+  reconciledThroughKey(gateway: string): string {
+    return `${this.prefix}retention:reconciled_through:${gateway}`;
   }
 
   /**
@@ -492,7 +804,7 @@ export class Ledger {
    * only moves forward). Retention with `retention.require_reconciliation` expires nothing newer.
    */
   async markReconciledThrough(gateway: string, through: number): Promise<void> {
-    const key = `${this.prefix}retention:reconciled_through:${gateway}`;
+    const key = this.reconciledThroughKey(gateway);
     const current = Number((await this.redis.get(key)) ?? 0);
     if (through > current) await this.redis.set(key, String(through));
   }
@@ -506,16 +818,51 @@ export class Ledger {
   /**
    * Replaces operation `id`'s payment (when `patch.payment` is given and differs), the history entries and
    * the event params in `patch` (each only if it still holds what the caller read), and sets `erased_at` the
-   * first time. One atomic step; idempotent.
+   * first time. One atomic step; idempotent. The events' keys (`patch.events[i][0]`) are in the operation's shard.
    * @returns `null` for no such operation, else what changed.
    */
   async eraseCustomerData(id: string, patch: ErasurePatch, now = Date.now()): Promise<{ record: boolean; history: number; events: number } | null> {
-    const reply = (await ERASE_SCRIPT.run(this.redis, {
-      keys: { op: this.opKey(id), log: this.logKey(id) },
-      args: { now, patch: JSON.stringify({ payment: patch.payment, history: patch.history, events: patch.events }) },
-    })) as number[];
+    const keys = await this.keysOfId(id);
+    const { indexed, list } = keyList(patch.events.map((e) => e[0]));
+    const reply = (await ERASE_SCRIPT.run(
+      this.redis,
+      {
+        keys: { op: keys.op(id), log: keys.history(id) },
+        args: {
+          now,
+          patch: JSON.stringify({ payment: patch.payment, history: patch.history, events: patch.events.map((e) => [indexed.get(e[0]), e[1], e[2]]) }),
+        },
+      },
+      [],
+      list,
+    )) as number[];
     if (reply[0] === -1) return null;
     return { record: reply[0] === 1, history: Number(reply[1]), events: Number(reply[2]) };
+  }
+}
+
+/**
+ * Distinct keys of `keys` in first-seen order, and each one's position among a script's extra keys as Lua
+ * counts them from the first extra key (1-based, relative: the script adds its own named keys' count).
+ */
+function keyList(keys: readonly string[]): { indexed: Map<string, number>; list: string[] } {
+  const indexed = new Map<string, number>();
+  const list: string[] = [];
+  for (const k of keys) {
+    if (indexed.has(k)) continue;
+    list.push(k);
+    indexed.set(k, list.length);
+  }
+  return { indexed, list };
+}
+
+/** The gateway a stored payment JSON names ('' when unreadable). */
+function gatewayOfPayment(json: string | null): string {
+  try {
+    const p = JSON.parse(json ?? '') as { gateway?: unknown };
+    return typeof p.gateway === 'string' ? p.gateway : '';
+  } catch {
+    return '';
   }
 }
 
@@ -565,6 +912,9 @@ function toMicroseconds(interaction: Omit<Interaction, 'at'>): Omit<Interaction,
   }
   return (rounded as Omit<Interaction, 'at'> | undefined) ?? interaction;
 }
+
+/** What the transition scripts return: applied, from, record, step ran, step reply, closing left (ledger-scripts.ts). */
+type TransitionReply = [number, string, string[]?, number?, unknown?, (string | number)?];
 
 /** A transition reply's first two elements. */
 function readTransition(applied: number, from: string): TransitionResult {

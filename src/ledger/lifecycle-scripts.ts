@@ -1,13 +1,13 @@
 import { LuaScript, luaInputs } from '../redis/lua-script';
 
 // The ledger's data lifecycle scripts: restore (import), expiry (retention) and erasure. None is on the hot
-// path. Each acts on one operation atomically; the keys of the operation's companions (outbox events,
-// adjustments, reference entries) are named by the caller (src/data-lifecycle/key-families.ts) and handed
-// over as a JSON list, since their number varies.
+// path. Each acts on one operation atomically, in its shard; the keys of the operation's companions (outbox
+// events, adjustments, reference entries) vary in number: the caller (Ledger) declares them as extra keys
+// (`XK(i)`, src/redis/lua-script.ts) and the JSON argument names them by their position there.
 
 /**
  * Restores one operation from a plan of writes (src/data-lifecycle/restore-plan.ts), unless its record
- * exists. Steps: `{c:'hset',k,f:[name,value…]}`, `{c:'rpush',k,v:[…]}`, `{c:'zadd',k,s,m}`,
+ * exists. Each step's `k` is the position of its key among the extra keys. Steps: `{c:'hset',k,f:[name,value…]}`, `{c:'rpush',k,v:[…]}`, `{c:'zadd',k,s,m}`,
  * `{c:'sadd',k,m:[…]}`, `{c:'set',k,v,at}` (at: absolute expiry ms, -1 none), `{c:'max',k,v}` (raise a
  * counter to v, never lower it). Returns 1 when restored, 0 when the record was already there.
  */
@@ -16,17 +16,18 @@ export const RESTORE_SCRIPT = new LuaScript(
   `
 if redis.call('EXISTS', K.op) == 1 then return 0 end
 for _, s in ipairs(cjson.decode(A.plan)) do
-  if s.c == 'hset' then redis.call('HSET', s.k, unpack(s.f))
+  local k = XK(s.k)
+  if s.c == 'hset' then redis.call('HSET', k, unpack(s.f))
   elseif s.c == 'rpush' then
-    for i = 1, #s.v, 500 do redis.call('RPUSH', s.k, unpack(s.v, i, math.min(i + 499, #s.v))) end
-  elseif s.c == 'zadd' then redis.call('ZADD', s.k, s.s, s.m)
-  elseif s.c == 'sadd' then redis.call('SADD', s.k, unpack(s.m))
+    for i = 1, #s.v, 500 do redis.call('RPUSH', k, unpack(s.v, i, math.min(i + 499, #s.v))) end
+  elseif s.c == 'zadd' then redis.call('ZADD', k, s.s, s.m)
+  elseif s.c == 'sadd' then redis.call('SADD', k, unpack(s.m))
   elseif s.c == 'set' then
-    redis.call('SET', s.k, s.v)
-    if tonumber(s.at) > 0 then redis.call('PEXPIREAT', s.k, s.at) end
+    redis.call('SET', k, s.v)
+    if tonumber(s.at) > 0 then redis.call('PEXPIREAT', k, s.at) end
   elseif s.c == 'max' then
-    local cur = tonumber(redis.call('GET', s.k) or '0')
-    if tonumber(s.v) > cur then redis.call('SET', s.k, s.v) end
+    local cur = tonumber(redis.call('GET', k) or '0')
+    if tonumber(s.v) > cur then redis.call('SET', k, s.v) end
   else
     return redis.error_reply('unknown restore step ' .. tostring(s.c))
   end
@@ -47,60 +48,85 @@ return 1
  * Expired (reply `{1}`): the record, history, dependents, adjustment links and every index entry are
  * deleted with the companions' keys: events, adjustments, reference entries still naming it, and the
  * payment's sequence counters once its order has no operation left.
- * companions JSON: {events:[{k,id}], adjustments:[{k,id}], refs:[k], payment:[seq, sent]}.
+ * Every key is declared: the named ones (the operation's own keys and its shard's indexes; `order` is the
+ * record's own key when `has_order` is 0), and as extra keys the companions and the records of its
+ * dependents and of the other operations of its order that live in its shard (the ledger checked those of
+ * other shards before). `related` is how many dependents and other operations of the order the ledger
+ * read: if that changed meanwhile, it is kept (`changed`) for the next pass.
+ * companions JSON (positions among the extra keys): {events:[{k,id}], adjustments:[{k,id}], refs:[k],
+ * payment:[seq, sent], dependents:[k], order:[k]}.
  */
 export const EXPIRE_SCRIPT = new LuaScript(
-  luaInputs(['op', 'log', 'dependents', 'op_adjustments', 'order'], ['prefix', 'id', 'cutoff', 'require_reconciled', 'companions']),
+  luaInputs(
+    [
+      'op',
+      'log',
+      'dependents',
+      'op_adjustments',
+      'order',
+      'st_succeeded',
+      'st_failed',
+      'created',
+      'auths_open',
+      'auths_expiry',
+      'settling',
+      'hold',
+      'unsent',
+      'adjustments',
+    ],
+    ['id', 'cutoff', 'require_reconciled', 'reconciled_through', 'has_order', 'related', 'companions'],
+  ),
   `
-local P, id, cutoff = A.prefix, A.id, tonumber(A.cutoff)
-local h = redis.call('HMGET', K.op, 'state', 'updated_at', 'payment')
+local id, cutoff = A.id, tonumber(A.cutoff)
+local h = redis.call('HMGET', K.op, 'state', 'updated_at')
 local state = h[1]
 if not state then return {0, 'missing'} end
 if state ~= 'SUCCEEDED' and state ~= 'FAILED' then return {0, 'live'} end
 if tonumber(h[2] or '0') > cutoff then return {0, 'recent'} end
-if redis.call('ZSCORE', P .. 'auths:open', id) then return {0, 'open_authorization'} end
-if redis.call('ZSCORE', P .. 'ops:settling', id) then return {0, 'settling'} end
-if redis.call('ZSCORE', P .. 'retention:hold', id) then return {0, 'held'} end
+if redis.call('ZSCORE', K.auths_open, id) then return {0, 'open_authorization'} end
+if redis.call('ZSCORE', K.settling, id) then return {0, 'settling'} end
+if redis.call('ZSCORE', K.hold, id) then return {0, 'held'} end
 if A.require_reconciled == '1' then
-  local ok, p = pcall(cjson.decode, h[3] or '')
-  local gw = (ok and type(p) == 'table' and type(p.gateway) == 'string') and p.gateway or ''
-  local through = redis.call('GET', P .. 'retention:reconciled_through:' .. gw)
-  if not through or tonumber(h[2] or '0') > tonumber(through) then return {0, 'awaiting_reconciliation'} end
+  if A.reconciled_through == '' or tonumber(h[2] or '0') > tonumber(A.reconciled_through) then return {0, 'awaiting_reconciliation'} end
 end
 local c = cjson.decode(A.companions)
 for _, e in ipairs(c.events) do
-  if redis.call('ZSCORE', P .. 'events:unsent', e.id) then return {0, 'unsent_event'} end
+  if redis.call('ZSCORE', K.unsent, e.id) then return {0, 'unsent_event'} end
 end
 local last = redis.call('ZRANGE', K.op_adjustments, -1, -1, 'WITHSCORES')
 if last[2] and tonumber(last[2]) > cutoff then return {0, 'recent_adjustment'} end
-for _, d in ipairs(redis.call('SMEMBERS', K.dependents)) do
-  local ds = redis.call('HGET', P .. 'op:' .. d, 'state')
+local related = redis.call('SCARD', K.dependents)
+if A.has_order == '1' then
+  related = related + redis.call('ZCARD', K.order)
+  if redis.call('ZSCORE', K.order, id) then related = related - 1 end
+end
+if related ~= tonumber(A.related) then return {0, 'changed'} end
+for _, d in ipairs(c.dependents) do
+  local ds = redis.call('HGET', XK(d), 'state')
   if ds and ds ~= 'SUCCEEDED' and ds ~= 'FAILED' then return {0, 'live_dependent'} end
 end
-if K.order ~= '' then
-  for _, o in ipairs(redis.call('ZRANGE', K.order, 0, 999)) do
-    local os = redis.call('HGET', P .. 'op:' .. o, 'state')
-    if os and os ~= 'SUCCEEDED' and os ~= 'FAILED' then return {0, 'live_in_order'} end
-  end
+for _, o in ipairs(c.order) do
+  local os = redis.call('HGET', XK(o), 'state')
+  if os and os ~= 'SUCCEEDED' and os ~= 'FAILED' then return {0, 'live_in_order'} end
 end
-for _, e in ipairs(c.events) do redis.call('DEL', e.k) end
+for _, e in ipairs(c.events) do redis.call('DEL', XK(e.k)) end
 for _, a in ipairs(c.adjustments) do
-  redis.call('DEL', a.k)
-  redis.call('ZREM', P .. 'adjustments', a.id)
+  redis.call('DEL', XK(a.k))
+  redis.call('ZREM', K.adjustments, a.id)
 end
 for _, r in ipairs(c.refs) do
-  if redis.call('GET', r) == id then redis.call('DEL', r) end
+  if redis.call('GET', XK(r)) == id then redis.call('DEL', XK(r)) end
 end
 redis.call('DEL', K.op, K.log, K.dependents, K.op_adjustments)
-redis.call('ZREM', P .. 'ops:state:' .. state, id)
-redis.call('ZREM', P .. 'ops:created', id)
-redis.call('ZREM', P .. 'auths:expiry', id)
-if K.order ~= '' then
+if state == 'SUCCEEDED' then redis.call('ZREM', K.st_succeeded, id) else redis.call('ZREM', K.st_failed, id) end
+redis.call('ZREM', K.created, id)
+redis.call('ZREM', K.auths_expiry, id)
+local drop_payment = #c.payment == 2
+if A.has_order == '1' then
   redis.call('ZREM', K.order, id)
-  if redis.call('ZCARD', K.order) == 0 and c.payment and #c.payment == 2 then redis.call('DEL', c.payment[1], c.payment[2]) end
-elseif c.payment and #c.payment == 2 then
-  redis.call('DEL', c.payment[1], c.payment[2])
+  if redis.call('ZCARD', K.order) ~= 0 then drop_payment = false end
 end
+if drop_payment then redis.call('DEL', XK(c.payment[1]), XK(c.payment[2])) end
 return {1}
 `,
 );
@@ -110,7 +136,7 @@ return {1}
  * history entries and outbox events that changed, each replaced only if it still holds what the caller read
  * (history is append-only and events never change, so positions and contents are stable), and the time of
  * the first erasure (`erased_at`, set once). patch JSON: {payment: string|null, history:[[index0, old,
- * new]…], events:[[key, old_params, new_params]…]}. Returns {-1} for no such operation, else
+ * new]…], events:[[extra key position, old_params, new_params]…]} (the events' keys are extra keys). Returns {-1} for no such operation, else
  * {record changed 0|1, history entries changed, events changed}.
  */
 export const ERASE_SCRIPT = new LuaScript(
@@ -132,8 +158,8 @@ for _, e in ipairs(p.history) do
 end
 local ev = 0
 for _, e in ipairs(p.events) do
-  if redis.call('HGET', e[1], 'params') == e[2] then
-    redis.call('HSET', e[1], 'params', e[3])
+  if redis.call('HGET', XK(e[1]), 'params') == e[2] then
+    redis.call('HSET', XK(e[1]), 'params', e[3])
     ev = ev + 1
   end
 end

@@ -1,3 +1,4 @@
+import { ShardKeys, shardKeysOf } from '../redis/key-layout';
 import { RedisClient } from '../redis/redis-connection';
 import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { OPERATION_STATES, OperationState, TERMINAL_STATES } from '../ledger/operation-state';
@@ -119,15 +120,10 @@ export class OperationsView {
     now = Date.now(),
   ): Promise<{ windowMs: number; received: number; succeeded: number; failed: number; successRate: number | null; byState: Record<OperationState, number> }> {
     const since = String(now - windowMs);
-    const pipeline = this.redis.pipeline();
-    pipeline.zcount(`${this.prefix}ops:created`, since, '+inf');
-    pipeline.zcount(`${this.prefix}ops:state:SUCCEEDED`, since, '+inf');
-    pipeline.zcount(`${this.prefix}ops:state:FAILED`, since, '+inf');
-    const replies = (await pipeline.exec()) ?? [];
-    const [received, succeeded, failed] = replies.map(([err, n]) => {
-      if (err) throw err;
-      return Number(n);
-    });
+    // Summed over the ledger's shards (src/redis/key-layout.ts), read together.
+    const sum = async (index: (keys: ShardKeys) => string) =>
+      (await Promise.all(shardKeysOf(this.prefix).map((keys) => this.redis.zcount(index(keys), since, '+inf')))).reduce((a, b) => a + b, 0);
+    const [received, succeeded, failed] = await Promise.all([sum((k) => k.created), sum((k) => k.state('SUCCEEDED')), sum((k) => k.state('FAILED'))]);
     const settled = succeeded + failed;
     return { windowMs, received, succeeded, failed, successRate: settled === 0 ? null : succeeded / settled, byState: await this.ledger.countByState() };
   }
@@ -137,17 +133,11 @@ export class OperationsView {
    * p50, p95, p99 (null when none settled).
    */
   async latency(sample = 200): Promise<{ count: number; p50: number; p95: number; p99: number } | null> {
-    const ids = [
-      ...(await this.redis.zrevrange(`${this.prefix}ops:state:SUCCEEDED`, 0, sample - 1)),
-      ...(await this.redis.zrevrange(`${this.prefix}ops:state:FAILED`, 0, Math.ceil(sample / 4) - 1)),
-    ];
+    const ids = [...(await this.latest('SUCCEEDED', sample)), ...(await this.latest('FAILED', Math.ceil(sample / 4)))];
     if (ids.length === 0) return null;
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hmget(`${this.prefix}op:${id}`, 'received_at', 'updated_at');
     const durations: number[] = [];
-    for (const [err, reply] of (await pipeline.exec()) ?? []) {
-      const [received, updated] = (reply ?? []) as (string | null)[];
-      if (!err && received && updated) durations.push(Math.max(0, Number(updated) - Number(received)));
+    for (const [received, updated] of await this.ledger.fieldsOf(ids, ['received_at', 'updated_at'])) {
+      if (received && updated) durations.push(Math.max(0, Number(updated) - Number(received)));
     }
     if (durations.length === 0) return null;
     durations.sort((a, b) => a - b);
@@ -157,17 +147,11 @@ export class OperationsView {
 
   /** Gateway and state of the latest `sample` operations that settled (SUCCEEDED, FAILED), newest first. */
   async recentSettled(sample = 200): Promise<{ id: string; gateway: string; state: OperationState }[]> {
-    const ids = [
-      ...(await this.redis.zrevrange(`${this.prefix}ops:state:SUCCEEDED`, 0, sample - 1)),
-      ...(await this.redis.zrevrange(`${this.prefix}ops:state:FAILED`, 0, sample - 1)),
-    ];
+    const ids = [...(await this.latest('SUCCEEDED', sample)), ...(await this.latest('FAILED', sample))];
     if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hmget(`${this.prefix}op:${id}`, 'state', 'payment');
     const out: { id: string; gateway: string; state: OperationState }[] = [];
-    ((await pipeline.exec()) ?? []).forEach(([err, reply], i) => {
-      const [state, payment] = (reply ?? []) as (string | null)[];
-      if (err || !state || !payment) return;
+    (await this.ledger.fieldsOf(ids, ['state', 'payment'])).forEach(([state, payment], i) => {
+      if (!state || !payment) return;
       try {
         out.push({ id: ids[i], gateway: String((JSON.parse(payment) as { gateway: unknown }).gateway), state: state as OperationState });
       } catch {
@@ -175,6 +159,24 @@ export class OperationsView {
       }
     });
     return out;
+  }
+
+  /** The `count` ids that entered `state` last, newest first, over every shard (each shard's newest, merged). */
+  private async latest(state: OperationState, count: number): Promise<string[]> {
+    const pages = await Promise.all(
+      shardKeysOf(this.prefix).map(async (keys) => {
+        const flat = await this.redis.zrevrange(keys.state(state), 0, count - 1, 'WITHSCORES');
+        const page: { id: string; score: number; shard: number }[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) page.push({ id: flat[i], score: Number(flat[i + 1]), shard: keys.shard });
+        return page;
+      }),
+    );
+    const newest = pages
+      .flat()
+      .sort((a, b) => b.score - a.score)
+      .slice(0, count);
+    for (const e of newest) this.ledger.remember(e.id, e.shard);
+    return newest.map((e) => e.id);
   }
 
   private async views(ids: readonly string[], now: number): Promise<OperationView[]> {

@@ -2,7 +2,6 @@ import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { authorizationExpiringEvent } from '../events/authorization-expiring-event';
 import { PaymentEvent } from '../events/payment-event';
-import { expiryIndexKey } from '../ledger/authorization-index';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -41,24 +40,23 @@ export class AuthorizationExpirySweep {
   ) {}
 
   async runOnce(): Promise<ExpiryReport> {
-    const { config, redis, ledger, logger } = this.deps;
+    const { config, ledger, logger } = this.deps;
     const now = this.deps.now ? this.deps.now() : Date.now();
-    const key = expiryIndexKey(ledger.prefix);
     const horizon = now + config.authorizations.expiryWarningMs;
-    const ids = await redis.zrangebyscore(key, '-inf', String(horizon), 'LIMIT', 0, config.authorizations.sweepLimit);
+    const ids = await ledger.authorizationsDue('expiry', horizon, config.authorizations.sweepLimit);
     const report: ExpiryReport = { due: ids.length, warned: 0, dropped: 0, errors: 0 };
     for (const id of ids) {
       try {
         const auth = await ledger.get(id);
         const event = auth && auth.state === 'SUCCEEDED' && !auth.closedBy ? authorizationExpiringEvent(auth, config) : null;
         if (!auth || !event) {
-          await redis.zrem(key, id);
+          await ledger.dropFromAuthorizationIndex('expiry', id);
           report.dropped += 1;
           continue;
         }
         // Recorded before it leaves the index: a crash in between re-records the same event id (a no-op).
         await this.deps.emit(event);
-        await redis.zrem(key, id);
+        await ledger.dropFromAuthorizationIndex('expiry', id);
         report.warned += 1;
         expiring.inc({ gateway: auth.payment.gateway });
         logger.info('authorization expires soon; OMS notified', {

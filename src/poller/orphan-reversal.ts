@@ -7,7 +7,6 @@ import { DeliveryJobData } from '../delivery/delivery-queue';
 import { bullJobId } from '../queueing/job-id';
 import { DEPENDENT } from '../delivery/operation-context';
 import { TRACKED_AUTHORIZATIONS } from '../lifecycle/authorization-validity';
-import { openIndexKey } from '../ledger/authorization-index';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { OPERATION_STATES, isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
@@ -207,11 +206,11 @@ export class OrphanReversal {
 
   /** One pass over the authorizations uncaptured past their orphan age. */
   async sweep(): Promise<OrphanReport> {
-    const { config, redis, ledger, logger } = this.deps;
+    const { config, ledger, logger } = this.deps;
     const report: OrphanReport = { mode: this.mode, candidates: 0, voided: 0, wouldVoid: 0, skipped: 0, errors: 0, decisions: [] };
     if (this.mode === 'off') return report;
     // Scored by when each becomes an orphan (its account's age, fixed when it succeeded).
-    const ids = await redis.zrangebyscore(openIndexKey(ledger.prefix), '-inf', String(this.now()), 'LIMIT', 0, config.authorizations.sweepLimit);
+    const ids = await ledger.authorizationsDue('open', this.now(), config.authorizations.sweepLimit);
     report.candidates = ids.length;
     if (ids.length === 0) return report;
     const inFlight = await this.dependentsInFlight();
@@ -238,8 +237,7 @@ export class OrphanReversal {
     pspReference: string | undefined,
     known: InFlight | null,
   ): Promise<OrphanDecision> {
-    const { ledger, redis } = this.deps;
-    const open = openIndexKey(ledger.prefix);
+    const { ledger } = this.deps;
     const voidId = voidOperationId(id);
     const base = {
       authorizationId: id,
@@ -253,7 +251,7 @@ export class OrphanReversal {
     const skip = (why: string): OrphanDecision => ({ ...base, outcome: 'skipped', skipped: why });
     if (this.mode === 'off') return skip('off');
     if (!auth) {
-      await redis.zrem(open, id);
+      await ledger.dropFromAuthorizationIndex('open', id);
       return skip('unknown_authorization');
     }
     if (!TRACKED_AUTHORIZATIONS.has(auth.command)) return skip('not_an_authorization');
@@ -262,23 +260,23 @@ export class OrphanReversal {
     if (existing) {
       // Never two voids. One that never left (a crash after its record) is queued again, idempotently.
       if (existing.state === 'RECEIVED') await this.queue(voidId);
-      if (isTerminal(existing.state)) await redis.zrem(open, id);
+      if (isTerminal(existing.state)) await ledger.dropFromAuthorizationIndex('open', id);
       return { ...base, outcome: 'already_requested' };
     }
 
     let gatewayKey: string;
     if (auth.state === 'SUCCEEDED') {
-      if (auth.closedBy || (await redis.zscore(open, id)) === null) return skip('closed');
+      if (auth.closedBy || !(await ledger.inAuthorizationIndex('open', id))) return skip('closed');
       if (auth.expiresAt !== undefined && auth.expiresAt <= this.now()) {
         // The PSP has released it already: nothing to void.
-        await redis.zrem(open, id);
+        await ledger.dropFromAuthorizationIndex('open', id);
         return skip('expired');
       }
       const reference = auth.newGatewayKey ?? auth.gatewayReference;
       const holder = reference ? await ledger.findByReference(auth.payment.gateway, reference) : null;
       if (holder && holder !== id) {
         // A later operation (a capture on the same PSP object, a re-authorization) now owns the reference.
-        await redis.zrem(open, id);
+        await ledger.dropFromAuthorizationIndex('open', id);
         return skip('superseded');
       }
       gatewayKey = id; // delivery resolves our id to the PSP's reference
@@ -306,7 +304,7 @@ export class OrphanReversal {
 
   /** Log line and metric of a decision: a warning per void, a warning per dry-run void (once per authorization). */
   private async report(d: OrphanDecision): Promise<void> {
-    const { logger, redis, ledger } = this.deps;
+    const { logger, ledger } = this.deps;
     const meta = {
       operation_id: d.authorizationId,
       void_operation_id: d.voidId,
@@ -322,8 +320,8 @@ export class OrphanReversal {
     } else if (d.outcome === 'would_void') {
       // A dry run reports every pass, but counts and warns once per authorization.
       // The mark lives on the authorization's own record (no index that grows): `orphan_dry_run_at`.
-      const added = await redis.hsetnx(`${ledger.prefix}op:${d.authorizationId}`, 'orphan_dry_run_at', String(this.now())).catch(() => 1);
-      if (added !== 1) return;
+      const added = await ledger.setFieldOnce(d.authorizationId, 'orphan_dry_run_at', String(this.now())).catch(() => true);
+      if (!added) return;
       reversals.inc({ gateway: d.gateway, mode: 'dry_run', reason: d.reason });
       logger.warn('orphan reversal (dry run): would void this authorization', { ...meta, mode: 'dry_run' });
     }
@@ -331,21 +329,21 @@ export class OrphanReversal {
 
   /** Captures, cancels and other commands on an authorization that are not decided yet, by the key they name. */
   private async dependentsInFlight(): Promise<InFlight> {
-    const { ledger, redis } = this.deps;
+    const { ledger } = this.deps;
     const keys = new Set<string>();
     let incomplete = false;
     for (const state of OPERATION_STATES.filter((s) => !isTerminal(s))) {
       const ids = await ledger.idsInState(state, Number.POSITIVE_INFINITY, IN_FLIGHT_SCAN_LIMIT);
       if (ids.length >= IN_FLIGHT_SCAN_LIMIT) incomplete = true;
       if (ids.length === 0) continue;
-      const pipeline = redis.pipeline();
-      for (const opId of ids) pipeline.hmget(`${ledger.prefix}op:${opId}`, 'command', 'payment');
-      for (const [err, value] of (await pipeline.exec()) ?? []) {
-        if (err) {
-          incomplete = true;
-          continue;
-        }
-        const [command, payment] = value as [string | null, string | null];
+      let rows: (string | null)[][];
+      try {
+        rows = await ledger.fieldsOf(ids, ['command', 'payment']);
+      } catch {
+        incomplete = true;
+        continue;
+      }
+      for (const [command, payment] of rows) {
         if (!command || !payment || !DEPENDENT.has(command as PaymentCommand['command'])) continue;
         const p = JSON.parse(payment) as Payment;
         keys.add(p.gateway_key);

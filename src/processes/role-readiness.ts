@@ -1,3 +1,4 @@
+import { shardKeysOf } from '../redis/key-layout';
 import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { configProblems } from '../health/config-problems';
@@ -25,9 +26,11 @@ export function startedCheck(isStarted: () => boolean): ReadinessCheck {
 /** `event_lag`: the oldest event not yet accepted by the bus is younger than `monitoring.ready_max_event_lag_ms`. */
 export function eventLagCheck(config: Config, redis: RedisClient): ReadinessCheck {
   return async () => {
-    const oldest = await redis.zrange(`${config.redis.keyPrefix}events:unsent`, 0, 0, 'WITHSCORES');
-    if (oldest.length < 2) return;
-    const lagMs = Date.now() - Number(oldest[1]);
+    // The oldest of each shard's unsent index (src/redis/key-layout.ts), read together.
+    const heads = await Promise.all(shardKeysOf(config.redis.keyPrefix).map((keys) => redis.zrange(keys.unsentEvents, 0, 0, 'WITHSCORES')));
+    const scores = heads.filter((h) => h.length >= 2).map((h) => Number(h[1]));
+    if (scores.length === 0) return;
+    const lagMs = Date.now() - Math.min(...scores);
     if (lagMs > config.monitoring.readyMaxEventLagMs)
       throw new Error(`oldest unsent event is ${lagMs} ms old (monitoring.ready_max_event_lag_ms ${config.monitoring.readyMaxEventLagMs})`);
   };

@@ -4,12 +4,13 @@ import { AmqpConnection } from '../amqp/amqp-connection';
 import { Config } from '../config/config';
 import { OPERATION_STATES, POLLED_STATES } from '../ledger/operation-state';
 import { OVERDUE_GRACE_MS, ScrapeSnapshot } from '../metrics/scrape-gauges';
+import { shardKeysOf } from '../redis/key-layout';
 
 /** BullMQ job states the queue-depth gauge reports. */
 const JOB_STATES = ['waiting', 'delayed', 'failed', 'active'] as const;
 
 /**
- * Builds a process' scrape-time snapshot: one Redis pipeline (state index sizes, the overdue polled
+ * Builds a process' scrape-time snapshot: one Redis pipeline per ledger shard (state index sizes, the overdue polled
  * operations, the outbox's unsent index), BullMQ's job counts per queue, and the two RabbitMQ queues by a
  * passive check on a short-lived channel (skipped while the broker is away).
  */
@@ -23,31 +24,48 @@ export function scrapeSnapshot(deps: {
   const prefix = config.redis.keyPrefix;
   return async () => {
     const now = Date.now();
-    const pipeline = redis.pipeline();
-    for (const s of OPERATION_STATES) pipeline.zcard(`${prefix}ops:state:${s}`);
-    for (const s of POLLED_STATES) {
-      pipeline.zcount(`${prefix}ops:state:${s}`, '-inf', now - OVERDUE_GRACE_MS);
-      pipeline.zrange(`${prefix}ops:state:${s}`, 0, 0, 'WITHSCORES');
-    }
-    pipeline.zcard(`${prefix}events:unsent`);
-    pipeline.zrange(`${prefix}events:unsent`, 0, 0, 'WITHSCORES');
-    const results = ((await pipeline.exec()) ?? []).map(([err, value]) => {
-      if (err) throw err;
-      return value;
-    });
-    let i = 0;
+    // One pipeline per ledger shard (its keys share a slot: src/redis/key-layout.ts), sent together, summed.
+    const perShard = await Promise.all(
+      shardKeysOf(prefix).map(async (keys) => {
+        const pipeline = redis.pipeline();
+        for (const s of OPERATION_STATES) pipeline.zcard(keys.state(s));
+        for (const s of POLLED_STATES) {
+          pipeline.zcount(keys.state(s), '-inf', now - OVERDUE_GRACE_MS);
+          pipeline.zrange(keys.state(s), 0, 0, 'WITHSCORES');
+        }
+        pipeline.zcard(keys.unsentEvents);
+        pipeline.zrange(keys.unsentEvents, 0, 0, 'WITHSCORES');
+        return ((await pipeline.exec()) ?? []).map(([err, value]) => {
+          if (err) throw err;
+          return value;
+        });
+      }),
+    );
     const operations: Record<string, number> = {};
-    for (const s of OPERATION_STATES) operations[s] = Number(results[i++]);
+    for (const s of OPERATION_STATES) operations[s] = 0;
     const overdue: ScrapeSnapshot['overdue'] = {};
+    const dueAt: Record<string, number> = {};
     for (const s of POLLED_STATES) {
-      const count = Number(results[i++]);
-      const first = results[i++] as string[];
-      const dueAt = first.length === 2 ? Number(first[1]) : now;
-      overdue[s] = { count, oldestSeconds: count > 0 ? Math.max(0, now - dueAt) / 1000 : 0 };
+      overdue[s] = { count: 0, oldestSeconds: 0 };
+      dueAt[s] = now;
     }
-    const eventsUnsent = Number(results[i++]);
-    const oldestUnsent = results[i] as string[];
-    const eventLagSeconds = oldestUnsent.length === 2 ? Math.max(0, now - Number(oldestUnsent[1])) / 1000 : 0;
+    let eventsUnsent = 0;
+    let oldestUnsentAt = now;
+    for (const results of perShard) {
+      let i = 0;
+      for (const s of OPERATION_STATES) operations[s] += Number(results[i++]);
+      for (const s of POLLED_STATES) {
+        const count = Number(results[i++]);
+        const first = results[i++] as string[];
+        overdue[s].count += count;
+        if (count > 0 && first.length === 2) dueAt[s] = Math.min(dueAt[s], Number(first[1]));
+      }
+      eventsUnsent += Number(results[i++]);
+      const oldest = results[i] as string[];
+      if (oldest.length === 2) oldestUnsentAt = Math.min(oldestUnsentAt, Number(oldest[1]));
+    }
+    for (const s of POLLED_STATES) overdue[s].oldestSeconds = overdue[s].count > 0 ? Math.max(0, now - dueAt[s]) / 1000 : 0;
+    const eventLagSeconds = Math.max(0, now - oldestUnsentAt) / 1000;
 
     const queues: ScrapeSnapshot['queues'] = [];
     for (const [name, queue] of Object.entries(deps.queues)) {

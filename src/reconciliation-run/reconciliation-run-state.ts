@@ -47,9 +47,10 @@ export interface PageDelta {
 /**
  * A run's resumable state in Redis, one per gateway and window (a dry run has its own, started afresh
  * each time):
- *   P recon:run:<gateway>:<from>:<to>[:dry]        hash: status, phase, cursor, ledger rank, totals
- *   P recon:run:<gateway>:<from>:<to>[:dry]:seen   set: operation ids a PSP line was matched to
- *   P recon:run:<gateway>:<from>:<to>[:dry]:lock   the running invocation's lock
+ *   P recon:run:{<gateway>:<from>:<to>[:dry]}        hash: status, phase, cursor, ledger rank, totals
+ *   P recon:run:{<gateway>:<from>:<to>[:dry]}:seen   set: operation ids a PSP line was matched to
+ *   P recon:run:{<gateway>:<from>:<to>[:dry]}:lock   the running invocation's lock
+ * The braces are a hash tag: the three share a Redis Cluster slot, for the MULTI and the DEL that name several.
  * A page's cursor and totals are committed together (MULTI) after its actions are applied, so a run stopped
  * anywhere resumes at the first page not committed; redoing that page is harmless (every action is
  * idempotent by the PSP line id). A finished run stays `done` for `ttlS`: running it again does nothing.
@@ -66,7 +67,7 @@ export class ReconciliationRunState {
     /** How long a run's state is kept after its last page, seconds. */
     private readonly ttlS: number,
   ) {
-    this.key = `${prefix}recon:run:${gateway}:${window.from}:${window.to}${dryRun ? ':dry' : ''}`;
+    this.key = `${prefix}recon:run:{${gateway}:${window.from}:${window.to}${dryRun ? ':dry' : ''}}`;
   }
 
   get seenKey(): string {

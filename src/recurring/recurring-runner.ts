@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
-import { PaymentEvent, paymentKeyOf, failDecline } from '../events/payment-event';
+import { PaymentEvent, eventAnchor, failDecline } from '../events/payment-event';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -196,7 +196,7 @@ export function recurringFailedEvent(schedule: Schedule, last: OperationRecord, 
   const eventId = `${cycleOperationId(d.id, schedule.cycle, 0)}.failed`;
   return {
     eventId,
-    paymentKey: paymentKeyOf(last.payment),
+    ...eventAnchor(last.payment),
     method: config.serviceBus.methods.notifications.recurring_failed,
     params: {
       schedule: {

@@ -80,7 +80,9 @@ export class LuaScript<K extends string, A extends string> {
     const keys = inputs.keys.map((k, i) => `${k} = KEYS[${i + 1}]`).join(', ');
     const args = inputs.args.map((a, i) => `${a} = ARGV[${i + 1}]`).join(', ');
     const rest = restArgs ? `\nlocal A_REST = ${inputs.args.length + 1}` : '';
-    this.lua = `local K = {${keys}}\nlocal A = {${args}}${rest}\n${body}`;
+    // Extra keys (a variable number, after the named ones): \`XK(i)\` is the i-th (1-based).
+    const extra = `\nlocal function XK(i) return KEYS[${inputs.keys.length} + i] end`;
+    this.lua = `local K = {${keys}}\nlocal A = {${args}}${rest}${extra}\n${body}`;
     this.numberOfKeys = inputs.keys.length;
     this.sha = createHash('sha1').update(this.lua).digest('hex');
   }
@@ -90,24 +92,61 @@ export class LuaScript<K extends string, A extends string> {
    * (NOSCRIPT: it does not hold the script yet), as ioredis's own `defineCommand` does.
    * @returns the script's reply, as Redis converted it (numbers, strings, nested arrays).
    */
-  async run(redis: RedisClient, values: LuaValues<K, A>, rest: readonly (string | number)[] = []): Promise<unknown> {
-    const args = this.layout(values, rest);
+  async run(redis: RedisClient, values: LuaValues<K, A>, rest: readonly (string | number)[] = [], extraKeys: readonly string[] = []): Promise<unknown> {
+    const args = this.layout(values, rest, extraKeys);
+    const numberOfKeys = this.numberOfKeys + extraKeys.length;
+    checkKeys?.(this, args.slice(0, numberOfKeys) as string[]);
     try {
-      return await redis.evalsha(this.sha, this.numberOfKeys, ...args);
+      return await redis.evalsha(this.sha, numberOfKeys, ...args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return redis.eval(this.lua, this.numberOfKeys, ...args);
+    }
+    // A burst of first uses (a thousand concurrent commands after a restart) sends the script's text once:
+    // the others wait for that EVAL, then ask by SHA again (EVAL only if that server still lacks it).
+    const loading = this.loading.get(redis);
+    if (loading) {
+      await loading.catch(() => undefined);
+      try {
+        return await redis.evalsha(this.sha, numberOfKeys, ...args);
+      } catch (err) {
+        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      }
+    }
+    const evaluated = redis.eval(this.lua, numberOfKeys, ...args);
+    this.loading.set(redis, evaluated);
+    try {
+      return await evaluated;
+    } finally {
+      if (this.loading.get(redis) === evaluated) this.loading.delete(redis);
     }
   }
 
-  /** KEYS then ARGV as the script reads them, then `rest`. Throws on a missing value (a composition mistake). */
-  layout(values: LuaValues<K, A>, rest: readonly (string | number)[] = []): (string | number)[] {
+  /** The EVAL in flight per connection that loads this script (see `run`). */
+  private readonly loading = new WeakMap<RedisClient, Promise<unknown>>();
+
+  /**
+   * KEYS (the named ones, then `extraKeys`) then ARGV as the script reads them, then `rest`. Throws on a
+   * missing value (a composition mistake).
+   */
+  layout(values: LuaValues<K, A>, rest: readonly (string | number)[] = [], extraKeys: readonly string[] = []): (string | number)[] {
     const out: (string | number)[] = [];
     for (const k of this.inputs.keys) out.push(present(values.keys[k], k));
+    out.push(...extraKeys);
     for (const a of this.inputs.args) out.push(present(values.args[a], a));
     if (rest.length > 0) out.push(...rest);
     return out;
   }
+}
+
+/** A check of every script run's keys (tests: all in one Redis Cluster slot); none by default. */
+let checkKeys: ((script: LuaScript<string, string>, keys: readonly string[]) => void) | undefined;
+
+/**
+ * Installs `check` to see the keys of every script run from now on (`undefined` removes it). For tests:
+ * test/support/single-slot.ts asserts that every script's keys hash to one Redis Cluster slot.
+ */
+export function watchScriptKeys(check: ((script: LuaScript<string, string>, keys: readonly string[]) => void) | undefined): void {
+  checkKeys = check;
 }
 
 function present<T>(value: T | undefined, name: string): T {

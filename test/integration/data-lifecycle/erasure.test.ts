@@ -1,3 +1,4 @@
+import { ShardKeys, shardOfOrder } from '../../../src/redis/key-layout';
 import { PassThrough, Writable } from 'node:stream';
 import { dataErase } from '../../../src/cli/data-commands';
 import { exportOperations } from '../../../src/data-lifecycle/export';
@@ -90,7 +91,7 @@ describe('payment-bridge erase --order', () => {
     const dl = JSON.parse((await ctx.redis.hget(`${ctx.config.redis.keyPrefix}dl:dl-1`, 'record'))!) as { body: string; amount: number };
     expect(dl.body).not.toMatch(PERSONAL);
     expect(dl.amount).toBe(1999);
-    expect(await ctx.redis.hget(`${ctx.config.redis.keyPrefix}op:${seeded.auth}`, 'erased_at')).not.toBeNull();
+    expect(await ctx.redis.hget(new ShardKeys(ctx.config.redis.keyPrefix, shardOfOrder(seeded.order)).op(seeded.auth), 'erased_at')).not.toBeNull();
 
     // Another order is untouched.
     expect(await exportOf([seeded.failed])).toBe(otherBefore);
@@ -99,13 +100,13 @@ describe('payment-bridge erase --order', () => {
   });
 
   it('is idempotent: a second erasure changes nothing and keeps the first erasure time', async () => {
-    const erasedAt = await ctx.redis.hget(`${ctx.config.redis.keyPrefix}op:${seeded.auth}`, 'erased_at');
+    const erasedAt = await ctx.redis.hget(new ShardKeys(ctx.config.redis.keyPrefix, shardOfOrder(seeded.order)).op(seeded.auth), 'erased_at');
     const snapshot = await exportOf([seeded.auth, seeded.capture, seeded.refund]);
     const run = io();
     await dataErase(ctx, run.io, { order: seeded.order, json: true });
     expect(JSON.parse(run.text())).toMatchObject({ operations: 3, records: 0, historyEntries: 0, events: 0, deadLetters: 0 });
     expect(await exportOf([seeded.auth, seeded.capture, seeded.refund])).toBe(snapshot);
-    expect(await ctx.redis.hget(`${ctx.config.redis.keyPrefix}op:${seeded.auth}`, 'erased_at')).toBe(erasedAt);
+    expect(await ctx.redis.hget(new ShardKeys(ctx.config.redis.keyPrefix, shardOfOrder(seeded.order)).op(seeded.auth), 'erased_at')).toBe(erasedAt);
   });
 
   it('says so (exit 1) for an order it does not know', async () => {

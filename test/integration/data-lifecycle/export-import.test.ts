@@ -1,3 +1,5 @@
+import { slotsOf } from '../../support/single-slot';
+import { ShardKeys, shardOfOrder, shardOfPayment } from '../../../src/redis/key-layout';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
@@ -39,6 +41,11 @@ async function exportText(prefix: string, format: ExportFormat = 'ndjson', pageS
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The keys of the seeded order's shard under `prefix`. */
+function orderKeys(prefix: string): ShardKeys {
+  return new ShardKeys(prefix, shardOfOrder(seeded.order));
+}
+
 /** Everything the ledger and its companions answer about the seeded operations, as plain data. */
 async function answers(prefix: string) {
   const ledger = new Ledger(redis, prefix);
@@ -63,10 +70,11 @@ async function answers(prefix: string) {
     settling: await ledger.settlingBefore(Number.MAX_SAFE_INTEGER),
     unsent: await events.unsentBefore(Number.MAX_SAFE_INTEGER),
     sentWatermark: await events.sentWatermark(`simulator:acme-eu:${seeded.order}`),
-    open: await redis.zrange(`${prefix}auths:open`, 0, -1, 'WITHSCORES'),
-    expiry: await redis.zrange(`${prefix}auths:expiry`, 0, -1, 'WITHSCORES'),
-    adjustmentIndex: await redis.zrange(`${prefix}adjustments`, 0, -1, 'WITHSCORES'),
-    sequence: await redis.get(`${prefix}payment:simulator:acme-eu:${seeded.order}:seq`),
+    // The order's shard holds its operations' indexes and its payment's counters (src/redis/key-layout.ts).
+    open: await redis.zrange(orderKeys(prefix).authsOpen, 0, -1, 'WITHSCORES'),
+    expiry: await redis.zrange(orderKeys(prefix).authsExpiry, 0, -1, 'WITHSCORES'),
+    adjustmentIndex: await redis.zrange(orderKeys(prefix).adjustments, 0, -1, 'WITHSCORES'),
+    sequence: await redis.get(orderKeys(prefix).paymentSequence(`simulator:acme-eu:${seeded.order}`)),
   };
 }
 
@@ -114,6 +122,28 @@ describe('export → import → export', () => {
     await expect(importOperations(redis, source, Readable.from([text]))).rejects.toBeInstanceOf(NamespaceNotEmptyError);
   });
 
+  it('writes the hash-tagged layout: every ledger key of an import is in its payment shard, the order all in one slot', async () => {
+    const target = freshPrefix();
+    await importOperations(redis, target, Readable.from([await exportText(source)]));
+    const written = await redis.keys(`${target}*`);
+    expect(written.length).toBeGreaterThan(10);
+    // Every key the import wrote is a shard key; the seeded order's keys all hash to its shard's one slot.
+    expect(written.filter((k) => !k.startsWith(`${target}{s:`))).toEqual([]);
+    const shard = `${target}{s:${shardOfOrder(seeded.order)}}:`;
+    expect(slotsOf(written.filter((k) => k.startsWith(shard)))).toHaveLength(1);
+    for (const id of seeded.all) {
+      const record = await new Ledger(redis, target).get(id);
+      expect(await redis.exists(new ShardKeys(target, shardOfPayment(record!.payment)).op(id))).toBe(1);
+    }
+  });
+
+  it('refuses to import into a namespace still holding a ledger of the layout before shards (move it first: docs/DATA.md)', async () => {
+    const target = freshPrefix();
+    await redis.zadd(`${target}ops:created`, 1, 'op-old');
+    await expect(importOperations(redis, target, Readable.from([await exportText(source)]))).rejects.toBeInstanceOf(NamespaceNotEmptyError);
+    expect(await redis.keys(`${target}{s:*`)).toEqual([]);
+  });
+
   it('says an export without its end line is incomplete (truncated file)', async () => {
     const text = await exportText(source);
     const truncated = text.split('\n').slice(0, 3).join('\n') + '\n';
@@ -131,8 +161,10 @@ describe('export → import → export', () => {
   it('runs the redaction check on every line: a card number planted in stored data never reaches the export', async () => {
     const prefix = freshPrefix();
     await seedLedger(redis, prefix);
-    const [id] = await redis.zrange(`${prefix}ops:created`, 0, 0);
-    await redis.rpush(`${prefix}op:${id}:interactions`, JSON.stringify({ event: 'note', text: 'card 4111 1111 1111 1111 given on the phone', at: 1 }));
+    const seededHere = await new Ledger(redis, prefix).shardOf(seeded.auth);
+    const keys = new ShardKeys(prefix, seededHere ?? 0);
+    const [id] = await redis.zrange(keys.created, 0, 0);
+    await redis.rpush(keys.history(id), JSON.stringify({ event: 'note', text: 'card 4111 1111 1111 1111 given on the phone', at: 1 }));
     const before = await metricValue('pb_export_card_data_total');
     const text = await exportText(prefix);
     expect(text).not.toMatch(/4111 1111 1111 1111|4111111111111111/);
@@ -145,9 +177,10 @@ describe('export → import → export', () => {
     // masked every 13-digit value of it (the reference's expiry among them) and the import failed on it.
     const prefix = freshPrefix();
     const seededHere = await seedLedger(redis, prefix);
-    await redis.rpush(`${prefix}op:${seededHere.auth}:interactions`, '{"event":"outcome","elapsed_ms":4111.111111111111,"at":1795980112660}');
+    const keys = new ShardKeys(prefix, shardOfOrder(seededHere.order));
+    await redis.rpush(keys.history(seededHere.auth), '{"event":"outcome","elapsed_ms":4111.111111111111,"at":1795980112660}');
     // A reference expiry whose digits pass the Luhn check (one in ten does).
-    await redis.pexpireat(`${prefix}ref:simulator:psp_${seededHere.auth}`, 1900000000000);
+    await redis.pexpireat(keys.reference(`simulator:psp_${seededHere.auth}`), 1900000000000);
     const text = await exportText(prefix);
     const line = text.split('\n').find((l) => l.includes(`"id":"${seededHere.auth}"`))!;
     const snap = JSON.parse(line) as { references: { expires_at: unknown }[]; indexes: Record<string, string>; history: string[] };

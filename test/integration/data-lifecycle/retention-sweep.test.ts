@@ -1,3 +1,4 @@
+import { ShardKeys, shardOfOrder } from '../../../src/redis/key-layout';
 import { mkdtempSync, readFileSync, createReadStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,7 +96,7 @@ describe('RetentionSweep', () => {
     // Once the refund settles, the whole order goes: capture with its adjustment and events, the
     // authorization, the refund, the order index and the payment's event counters.
     await ledger.transition(seeded.refund, 'SUCCEEDED', { event: 'outcome' }, {}, now - 420 * DAY);
-    await redis.zrem(`${prefix}events:unsent`, `${seeded.refund}.PENDING`);
+    await redis.zrem(new ShardKeys(prefix, shardOfOrder(seeded.order)).unsentEvents, `${seeded.refund}.PENDING`);
     const settled = await new RetentionSweep({ config, redis, logger: silentLogger(), now: () => now }).runOnce();
     expect(settled).toMatchObject({ archived: 3, expired: 3, kept: { open_authorization: 1, held: 1 } });
     for (const id of [seeded.auth, seeded.capture, seeded.refund]) {
@@ -103,9 +104,10 @@ describe('RetentionSweep', () => {
       expect(await keysNaming(prefix, id)).toEqual([]);
       expect(await indexesHolding(prefix, id)).toEqual([]);
     }
-    expect(await redis.zcard(`${prefix}adjustments`)).toBe(0);
+    const keys = new ShardKeys(prefix, shardOfOrder(seeded.order));
+    expect(await redis.zcard(keys.adjustments)).toBe(0);
     expect(await operationIdsOfOrder(redis, prefix, seeded.order)).toEqual([]);
-    expect(await redis.exists(`${prefix}payment:simulator:acme-eu:${seeded.order}:seq`, `${prefix}payment:simulator:acme-eu:${seeded.order}:sent`)).toBe(0);
+    expect(await redis.exists(keys.paymentSequence(`simulator:acme-eu:${seeded.order}`), keys.paymentSent(`simulator:acme-eu:${seeded.order}`))).toBe(0);
 
     // The archive is a complete export: it restores the expired operations as they were.
     const lines = readFileSync(report.archiveFile!, 'utf8').trim().split('\n');

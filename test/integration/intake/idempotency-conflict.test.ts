@@ -1,3 +1,4 @@
+import { keysMatching } from '../../../src/redis/key-scan';
 import axios from 'axios';
 import { signBody } from '../../../src/bus/x-signature';
 import { Config } from '../../../src/config/config';
@@ -9,7 +10,6 @@ import { busCall, channelCommand, payment } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 import { eventually } from '../../support/tcp-proxy';
-import { keysMatching } from '../../../src/redis/key-scan';
 
 const CAPTURE = 'magento.payments.payments_management.capture';
 
@@ -31,8 +31,8 @@ describe('idempotency conflicts: a reused operation_reference with different mon
 
   /** The conflict events recorded for operation `id` (their ids differ from the operation's own events). */
   const conflictEvents = async (id: string) => {
-    const keys = await keysMatching(worker.redis, `${config.redis.keyPrefix}event:${id}.*`);
-    const ids = keys.map((k) => k.slice(`${config.redis.keyPrefix}event:`.length)).filter((e) => e.includes('idempotency-conflict'));
+    const keys = await keysMatching(worker.redis, `${config.redis.keyPrefix}{s:*}:event:${id}.*`);
+    const ids = keys.map((k) => k.slice(k.indexOf(':event:') + ':event:'.length)).filter((e) => e.includes('idempotency-conflict') && !e.endsWith(':sending'));
     return Promise.all(ids.map(async (e) => (await worker.events.load(e))!));
   };
 

@@ -1,3 +1,4 @@
+import { ShardKeys, shardOfPayment } from '../../../src/redis/key-layout';
 import axios from 'axios';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { signBody } from '../../../src/bus/x-signature';
@@ -105,7 +106,7 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     const command = channelCommand('capture');
     const ref = command.payment.operation_reference!;
     // A key of the wrong type where the operation's hash goes: Redis answers WRONGTYPE, every time.
-    await redis.set(`${config.redis.keyPrefix}op:${ref}`, 'not a hash');
+    await redis.set(new ShardKeys(config.redis.keyPrefix, shardOfPayment(command.payment)).op(ref), 'not a hash');
     const before = await metricValue('pb_commands_dead_lettered_total', { reason: 'unexpected_error' });
     const good = channelCommand('capture');
     await client.publish('web.payment.capture', command);

@@ -1,11 +1,10 @@
-import { RedisClient } from '../../../src/redis/redis-connection';
+import { ALL_SHARDS } from '../../../src/redis/key-layout';
+import Redis from 'ioredis';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { Ledger } from '../../../src/ledger/ledger';
 import { OPERATION_STATES } from '../../../src/ledger/operation-state';
 import { PAN_MASK, SECRET_MASK } from '../../../src/logging/redact';
 import { testNamespace } from '../../support/test-config';
-import { testRedis } from '../../support/test-redis';
-import { unlinkMatching } from '../../../src/redis/key-scan';
 
 const VISA = '4111111111111111';
 /** Epoch milliseconds that pass the Luhn check (as one timestamp in ten does). */
@@ -13,7 +12,7 @@ const LUHN_VALID_NOW = 1718000000006;
 
 describe('the operation ledger on a real Redis', () => {
   const prefix = `${testNamespace()}:`;
-  let redis: RedisClient;
+  let redis: Redis;
   let ledger: Ledger;
   let seq = 0;
 
@@ -27,15 +26,25 @@ describe('the operation ledger on a real Redis', () => {
     payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'auth_1', amount: 1999, currency: 'EUR', order_id: 'ORD-1' },
     ...overrides,
   });
-  const members = (state: string) => redis.zrange(`${prefix}ops:state:${state}`, 0, -1);
+  // Every shard's index of the state (src/redis/key-layout.ts).
+  const members = async (state: string) => (await Promise.all(ALL_SHARDS.map((n) => redis.zrange(ledger.keysOf(n).state(state), 0, -1)))).flat();
+  /** The keys of `id`'s shard. */
+  const keysOf = async (id: string) => ledger.keysOf((await ledger.shardOf(id)) ?? 0);
 
   beforeAll(() => {
-    redis = testRedis();
+    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
     ledger = new Ledger(redis, prefix);
   });
 
   afterAll(async () => {
-    await unlinkMatching(redis, `${prefix}*`);
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    if (keys.length > 0) await redis.del(...keys);
     await redis.quit();
   });
 
@@ -64,7 +73,7 @@ describe('the operation ledger on a real Redis', () => {
       digest: expect.stringMatching(/^v1:[0-9a-f]{32}$/),
     });
     expect(await members('RECEIVED')).toContain(id);
-    expect(await redis.zscore(`${prefix}ops:created`, id)).toBe('1000');
+    expect(await redis.zscore((await keysOf(id)).created, id)).toBe('1000');
   });
 
   it('compares the money-field digest inside create: an identical repeat is no conflict, other money fields are, a digest-less record never is', async () => {
@@ -79,7 +88,7 @@ describe('the operation ledger on a real Redis', () => {
     });
     expect((await ledger.get(id))?.payment.amount).toBe(first.payment.amount);
     // A record written before digests were stored: a repeat is treated as the duplicate it always was.
-    await redis.hdel(`${prefix}op:${id}`, 'digest');
+    await redis.hdel((await keysOf(id)).op(id), 'digest');
     expect(await ledger.create(id, { ...first, payment: { ...first.payment, amount: 1 } }, 4_000)).toMatchObject({ created: false, conflict: false });
   });
 
@@ -116,7 +125,7 @@ describe('the operation ledger on a real Redis', () => {
     );
     expect(pending).toEqual({ applied: true, from: 'SENT' });
     expect(await members('SENT')).not.toContain(id);
-    expect(await redis.zscore(`${prefix}ops:state:PENDING`, id)).toBe('62000');
+    expect(await redis.zscore((await keysOf(id)).state('PENDING'), id)).toBe('62000');
 
     expect(
       await ledger.transition(id, 'SUCCEEDED', { event: 'webhook' }, { reason: 'captured', newGatewayKey: 'auth_2', gatewayStatus: 'succeeded' }, 3_000),
@@ -125,7 +134,7 @@ describe('the operation ledger on a real Redis', () => {
       from: 'PENDING',
     });
     expect(await members('PENDING')).not.toContain(id);
-    expect(await redis.zscore(`${prefix}ops:state:SUCCEEDED`, id)).toBe('3000');
+    expect(await redis.zscore((await keysOf(id)).state('SUCCEEDED'), id)).toBe('3000');
 
     expect(await ledger.get(id)).toMatchObject({
       state: 'SUCCEEDED',
@@ -171,7 +180,7 @@ describe('the operation ledger on a real Redis', () => {
   it('says from:null for an operation it does not hold, and creates nothing', async () => {
     expect(await ledger.transition('op-ledger-missing', 'SENT', { event: 'sent' })).toEqual({ applied: false, from: null });
     expect(await ledger.get('op-ledger-missing')).toBeNull();
-    expect(await redis.exists(`${prefix}op:op-ledger-missing`)).toBe(0);
+    expect(await Promise.all(ALL_SHARDS.map((n) => redis.exists(ledger.keysOf(n).op('op-ledger-missing'))))).not.toContain(1);
   });
 
   it('applies exactly one of 50 racing terminal transitions', async () => {
@@ -228,7 +237,7 @@ describe('the operation ledger on a real Redis', () => {
       2_000,
     );
     await ledger.appendInteraction(id, { event: 'retry_scheduled', note: `customer typed ${VISA}`, cvv: '123' }, 2_500);
-    const stored = await redis.lrange(`${prefix}op:${id}:interactions`, 0, -1);
+    const stored = await redis.lrange((await keysOf(id)).history(id), 0, -1);
     for (const entry of stored) {
       expect(entry).not.toContain(VISA);
       expect(entry).not.toContain('sk_live_xyz');

@@ -1,12 +1,11 @@
-import { RedisClient } from '../../../src/redis/redis-connection';
+import { shardOfPayment } from '../../../src/redis/key-layout';
+import Redis from 'ioredis';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { EventStore } from '../../../src/events/event-store';
 import { Ledger } from '../../../src/ledger/ledger';
 import { afterTransition } from '../../../src/ledger/record-fields';
 import { testNamespace } from '../../support/test-config';
 import { channelCommand } from '../../support/fixtures';
-import { testRedis } from '../../support/test-redis';
-import { unlinkMatching } from '../../../src/redis/key-scan';
 
 /**
  * The scripts of the outcome path (fewer round trips: docs/BENCHMARKS.md). The settling mark rides inside them: the
@@ -17,7 +16,7 @@ import { unlinkMatching } from '../../../src/redis/key-scan';
  */
 describe('the outcome scripts on a real Redis', () => {
   const prefix = `${testNamespace()}:`;
-  let redis: RedisClient;
+  let redis: Redis;
   let ledger: Ledger;
   let events: EventStore;
 
@@ -25,13 +24,14 @@ describe('the outcome scripts on a real Redis', () => {
     channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 1000, order_id: `o-${ref}`, operation_reference: ref });
 
   beforeAll(() => {
-    redis = testRedis();
+    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
     ledger = new Ledger(redis, prefix);
     events = new EventStore(redis, prefix);
   });
 
   afterAll(async () => {
-    await unlinkMatching(redis, `${prefix}*`);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
     await redis.quit();
   });
 
@@ -59,10 +59,12 @@ describe('the outcome scripts on a real Redis', () => {
     const event = {
       eventId: 'ev-sm-1',
       paymentKey: 'pay-sm-1',
+      // The operation's shard: an event is recorded beside the operation it reports (src/redis/key-layout.ts).
+      shard: shardOfPayment(command('sm-1').payment),
       method: 'magento.payments.payments_management.authorized',
       params: { payment: { amount: 1000 } },
     };
-    expect(await events.recordAndCheck(event, 2_001, undefined, { settlingKey: ledger.settlingKey, operationId: 'sm-1' })).toMatchObject({
+    expect(await events.recordAndCheck(event, 2_001, undefined, { operationId: 'sm-1' })).toMatchObject({
       sequence: 1,
       sent: 0,
     });
@@ -80,6 +82,7 @@ describe('the outcome scripts on a real Redis', () => {
   const eventFor = (id: string) => ({
     eventId: `ev-${id}`,
     paymentKey: `pay-${id}`,
+    shard: shardOfPayment(command(id).payment),
     method: 'magento.payments.payments_management.authorized',
     params: { payment: { amount: 1000 } },
   });
@@ -87,7 +90,7 @@ describe('the outcome scripts on a real Redis', () => {
   it('moves and records the event in one step when the record is the one the caller holds', async () => {
     const cmd = command('sm-3');
     const { record } = await ledger.create('sm-3', cmd, 1_000, { event: 'attempt', attempt: 1 });
-    const step = events.recordStep(eventFor('sm-3'), 2_000, 10_000, { settlingKey: ledger.settlingKey, operationId: 'sm-3' });
+    const step = events.recordStep(eventFor('sm-3'), 2_000, 10_000, { operationId: 'sm-3' });
     const result = await ledger.transitionAndRecord(record!, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'psp-3' }, step, { now: 2_000 });
     expect(result).toMatchObject({ applied: true, from: 'SENT', recorded: { sequence: 1, sent: 0, claimed: true } });
     expect(result.record).toEqual(afterTransition(record!, 'SUCCEEDED', { gatewayReference: 'psp-3' }, 2_000));
@@ -102,7 +105,7 @@ describe('the outcome scripts on a real Redis', () => {
     const { record: stale } = await ledger.create('sm-4', cmd, 1_000, { event: 'attempt', attempt: 1 });
     // Another worker's retry counted a second attempt meanwhile.
     await ledger.transition('sm-4', 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true }, 1_500);
-    const step = events.recordStep(eventFor('sm-4'), 2_000, undefined, { settlingKey: ledger.settlingKey, operationId: 'sm-4' });
+    const step = events.recordStep(eventFor('sm-4'), 2_000, undefined, { operationId: 'sm-4' });
     const result = await ledger.transitionAndRecord(stale!, 'FAILED', { event: 'failed' }, { reason: 'DECLINED' }, step, { now: 2_000 });
     expect(result).toMatchObject({ applied: true, from: 'SENT', recorded: null, record: { state: 'FAILED', attempts: 2, reason: 'DECLINED' } });
     expect(await events.load('ev-sm-4')).toBeNull();

@@ -9,7 +9,6 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
-import { expiryIndexKey, openIndexKey } from '../../../src/ledger/authorization-index';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -101,6 +100,14 @@ async function pspStatus(reference: string): Promise<string> {
   return ((await res.json()) as { status: string }).status;
 }
 
+/** `id`'s score in an authorization lifecycle index of its shard (`null`: not in it). */
+async function indexScore(ledger: Ledger, index: 'expiry' | 'open', id: string): Promise<string | null> {
+  const shard = await ledger.shardOf(id);
+  if (shard === null) return null;
+  const keys = ledger.keysOf(shard);
+  return redis.zscore(index === 'expiry' ? keys.authsExpiry : keys.authsOpen, id);
+}
+
 describe('authorization expiry', () => {
   it('a successful authorization carries its expiry and is indexed in the same transition', async () => {
     const s = setup();
@@ -109,8 +116,8 @@ describe('authorization expiry', () => {
     const op = await s.ledger.get(id);
     expect(op?.expiresAt).toBeGreaterThanOrEqual(before + 7 * DAY);
     expect(op?.expiresAt).toBeLessThanOrEqual(Date.now() + 7 * DAY);
-    expect(Number(await redis.zscore(expiryIndexKey(s.config.redis.keyPrefix), id))).toBe(op?.expiresAt);
-    expect(await redis.zscore(openIndexKey(s.config.redis.keyPrefix), id)).not.toBeNull();
+    expect(Number(await indexScore(s.ledger, 'expiry', id))).toBe(op?.expiresAt);
+    expect(await indexScore(s.ledger, 'open', id)).not.toBeNull();
     // The OMS learns it with the authorization's own event.
     expect((await s.events.load(`${id}.SUCCEEDED`))?.params.payment).toMatchObject({ status: 'SUCCESS', expires_at: new Date(op!.expiresAt!).toISOString() });
   });
@@ -120,7 +127,7 @@ describe('authorization expiry', () => {
     const sale = await deliver(s, channelCommand('sale', {}, { gateway_key: 'pm_card_visa' }));
     const declined = await deliver(s, channelCommand('authorize', {}, { gateway_key: 'pm_card_declined' }));
     expect((await s.ledger.get(declined))?.state).toBe('FAILED');
-    for (const id of [sale, declined]) expect(await redis.zscore(expiryIndexKey(s.config.redis.keyPrefix), id)).toBeNull();
+    for (const id of [sale, declined]) expect(await indexScore(s.ledger, 'expiry', id)).toBeNull();
   });
 
   it('sends the expiring event once, however often the sweep runs, with expires_at, capturable amount, currency, order and gateway', async () => {
@@ -174,7 +181,7 @@ describe('authorization expiry', () => {
     );
     expect(await s.ledger.findByReference('simulator', 'pi_same')).toBe(captureId);
     expect((await s.ledger.get(authId))?.closedBy).toBe(captureId);
-    expect(await redis.zscore(expiryIndexKey(s.config.redis.keyPrefix), authId)).toBeNull();
+    expect(await indexScore(s.ledger, 'expiry', authId)).toBeNull();
   });
 
   it('a captured authorization gets no expiring event', async () => {
@@ -221,7 +228,7 @@ describe('orphan reversal', () => {
     expect(event?.method).toBe(s.config.serviceBus.methods.notifications.cancelled);
     expect(event?.params.payment).toMatchObject({ status: 'SUCCESS', orphan_reversal: 'uncaptured_past_age', order_id: voidOp?.payment.order_id });
     // The void closed it: later sweeps have nothing to do.
-    expect(await redis.zscore(openIndexKey(s.config.redis.keyPrefix), id)).toBeNull();
+    expect(await indexScore(s.ledger, 'open', id)).toBeNull();
     expect((await s.sweep(5 * DAY).runOnce()).orphans.candidates).toBe(0);
   });
 

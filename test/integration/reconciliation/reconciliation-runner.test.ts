@@ -127,7 +127,7 @@ describe('reconciliation against the simulator, end to end', () => {
     expect(await new AdjustmentStore(redis, config.redis.keyPrefix).forOperation(amountOff.id)).toEqual([]);
     // A dry run reconciles nothing for retention: no mark, no hold.
     expect(await ledger.reconciledThrough('simulator')).toBeNull();
-    expect(await redis.zscore(new OperationKeys(config.redis.keyPrefix).retentionHold, notListed.id)).toBeNull();
+    expect(await redis.zscore(new OperationKeys(config.redis.keyPrefix, (await ledger.shardOf(notListed.id)) ?? 0).retentionHold, notListed.id)).toBeNull();
   });
 
   it('finds each discrepancy, adjusts where the PSP is authoritative, settles the UNRESOLVED operation, reports the rest', async () => {
@@ -155,8 +155,8 @@ describe('reconciliation against the simulator, end to end', () => {
     expect(byOp(notListed.id)[0]).toMatchObject({ class: 'missing_at_psp', action: { type: 'report' } });
     // Retention: the window is reconciled through its end; what was left to a person is held from expiry.
     expect(await ledger.reconciledThrough('simulator')).toBe(window.to);
-    expect(await redis.zscore(new OperationKeys(config.redis.keyPrefix).retentionHold, notListed.id)).not.toBeNull();
-    expect(await redis.zscore(new OperationKeys(config.redis.keyPrefix).retentionHold, matched.id)).toBeNull();
+    expect(await redis.zscore(new OperationKeys(config.redis.keyPrefix, (await ledger.shardOf(notListed.id)) ?? 0).retentionHold, notListed.id)).not.toBeNull();
+    expect(await redis.zscore(new OperationKeys(config.redis.keyPrefix, (await ledger.shardOf(matched.id)) ?? 0).retentionHold, matched.id)).toBeNull();
     expect(verdicts.find((v) => v.class === 'missing_in_ledger')?.record?.amount).toBe(777);
     expect(summary.adjusted).toBe(2);
     expect(summary.settled).toBe(1);
@@ -189,7 +189,7 @@ describe('reconciliation against the simulator, end to end', () => {
     const again = await reconcile(config, { gateway: 'simulator', window, logger, redis });
     expect(again.summary.result).toBe('already_done');
     const adjustmentsBefore = (await store.forOperation(amountOff.id)).length;
-    await redis.del(`${config.redis.keyPrefix}recon:run:simulator:${window.from}:${window.to}`);
+    await redis.del(`${config.redis.keyPrefix}recon:run:{simulator:${window.from}:${window.to}}`);
     const { summary } = await reconcile(config, { gateway: 'simulator', window, logger, redis });
     expect(summary.result).toBe('done');
     expect(summary.adjusted).toBe(0);

@@ -1,0 +1,217 @@
+import { RedisClient } from './redis-connection';
+
+/**
+ * The ledger's key layout, for Redis Cluster as well as a single Redis (docs/ARCHITECTURE.md, "Key layout").
+ *
+ * The ledger is split into SHARD_COUNT shards. Every key of shard n starts with `<prefix>{s:<n>}:`; the
+ * part in braces is the key's hash tag, so Redis Cluster puts every key of a shard in one slot, and a Lua
+ * script or a multi-key command over one shard's keys is legal there. On a single Redis the braces are
+ * just characters.
+ *
+ * An operation lives in the shard of its payment's anchor: the order id, else the gateway key (the same
+ * thing that groups its events into one payment, see `paymentKeyOf`). So an order's authorization, its
+ * captures, refunds and cancels, their state and outbox indexes, their events and the payment's sequence
+ * counters share a slot, and the scripts that cross operations of one order (an outcome closing its
+ * authorization, a capture reading it, retention checking the order) stay single-slot.
+ *
+ * Per shard S = `<prefix>{s:<n>}:`:
+ *   S op:<id>                 hash: the record (plus `:interactions` list, `:dependents` set, `:adjustments` zset)
+ *   S ops:state:<STATE>       zset of ids in the state; S ops:created, S ops:settling
+ *   S auths:expiry, S auths:open   authorization lifecycle indexes
+ *   S order:<order>           zset: the order's operation ids
+ *   S ref:<gateway>:<ref>     string: PSP reference → operation id (90 days)
+ *   S event:<event id>        hash: an outbox event (plus `:sending` lease); S events:unsent
+ *   S payment:<key>:seq|sent  the payment's event sequence counters
+ *   S adj:<id>, S adjustments adjustments and their index
+ *   S retention:hold          zset: operations kept from retention
+ * Sweeps (recovery, poller, retention, export, reconciliation, console counts) read every shard.
+ *
+ * The shard count is part of the data's layout: changing it moves every operation to another key, so it
+ * is a constant, not configuration; data moves between layouts by `payment-bridge export` then `import`
+ * (docs/DATA.md).
+ */
+export const SHARD_COUNT = 16;
+
+/** Every shard number, 0 … SHARD_COUNT-1. */
+export const ALL_SHARDS: readonly number[] = Array.from({ length: SHARD_COUNT }, (_, i) => i);
+
+/** The shard of an anchor string: FNV-1a (32 bit) of its UTF-8 bytes, modulo SHARD_COUNT. Stable across releases. */
+export function shardOfAnchor(anchor: string): number {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(anchor, 'utf8')) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % SHARD_COUNT;
+}
+
+/** The shard of an operation (or event) of this payment: its order id, else its gateway key. */
+export function shardOfPayment(payment: { order_id?: string; gateway_key: string }): number {
+  return shardOfAnchor(payment.order_id !== undefined && payment.order_id !== '' ? payment.order_id : payment.gateway_key);
+}
+
+/** The shard of an order's index (`S order:<order>`): the same as its operations'. */
+export function shardOfOrder(orderId: string): number {
+  return shardOfAnchor(orderId);
+}
+
+/** `<prefix>{s:<n>}:`: what every key of shard `shard` starts with. */
+export function shardBase(prefix: string, shard: number): string {
+  if (!Number.isInteger(shard) || shard < 0 || shard >= SHARD_COUNT) throw new Error(`shard ${shard} is not in 0..${SHARD_COUNT - 1}`);
+  return `${prefix}{s:${shard}}:`;
+}
+
+/**
+ * The keys of one shard, by family (the list above). Every module that reads or writes the ledger's keys
+ * names them through this class, so the layout is spelled in one place.
+ */
+export class ShardKeys {
+  /** `<prefix>{s:<n>}:` */
+  readonly base: string;
+
+  constructor(
+    readonly prefix: string,
+    readonly shard: number,
+  ) {
+    this.base = shardBase(prefix, shard);
+  }
+
+  /** Hash: the record. */
+  op(id: string): string {
+    return `${this.base}op:${id}`;
+  }
+  /** List: the redacted history. */
+  history(id: string): string {
+    return `${this.base}op:${id}:interactions`;
+  }
+  /** Set: the captures, refunds… acting on an authorization. */
+  dependents(id: string): string {
+    return `${this.base}op:${id}:dependents`;
+  }
+  /** Sorted set: the operation's adjustment ids by recording time. */
+  operationAdjustments(id: string): string {
+    return `${this.base}op:${id}:adjustments`;
+  }
+  /** Sorted set: ids in `state`. */
+  state(state: string): string {
+    return `${this.base}ops:state:${state}`;
+  }
+  get created(): string {
+    return `${this.base}ops:created`;
+  }
+  get settling(): string {
+    return `${this.base}ops:settling`;
+  }
+  get authsExpiry(): string {
+    return `${this.base}auths:expiry`;
+  }
+  get authsOpen(): string {
+    return `${this.base}auths:open`;
+  }
+  /** Sorted set: the order's operation ids (`orderKeyPart` spells the order part). */
+  order(orderPart: string): string {
+    return `${this.base}order:${orderPart}`;
+  }
+  /** String: PSP reference → operation id (`<gateway>:<reference>`). */
+  reference(gatewayAndReference: string): string {
+    return `${this.base}ref:${gatewayAndReference}`;
+  }
+  /** Hash: an adjustment. */
+  adjustment(id: string): string {
+    return `${this.base}adj:${id}`;
+  }
+  get adjustments(): string {
+    return `${this.base}adjustments`;
+  }
+  /** Hash: an outbox event. */
+  event(eventId: string): string {
+    return `${this.base}event:${eventId}`;
+  }
+  /** String (expiring): an event's send lease. */
+  eventLease(eventId: string): string {
+    return `${this.base}event:${eventId}:sending`;
+  }
+  get unsentEvents(): string {
+    return `${this.base}events:unsent`;
+  }
+  paymentSequence(paymentKey: string): string {
+    return `${this.base}payment:${paymentKey}:seq`;
+  }
+  paymentSent(paymentKey: string): string {
+    return `${this.base}payment:${paymentKey}:sent`;
+  }
+  /** Sorted set: operations kept out of retention's expiry (score = when held, ms). */
+  get retentionHold(): string {
+    return `${this.base}retention:hold`;
+  }
+}
+
+/** The keys of every shard, built once per prefix (shard-keyed lookups on every command). */
+const byPrefix = new Map<string, readonly ShardKeys[]>();
+
+/** `ShardKeys` for each shard of `prefix`, index = shard number. */
+export function shardKeysOf(prefix: string): readonly ShardKeys[] {
+  let all = byPrefix.get(prefix);
+  if (!all) {
+    all = ALL_SHARDS.map((n) => new ShardKeys(prefix, n));
+    if (byPrefix.size > 1000) byPrefix.clear();
+    byPrefix.set(prefix, all);
+  }
+  return all;
+}
+
+/**
+ * Remembers which shard an id (operation or event) lives in, for the callers that only know the id: a
+ * bounded map (oldest forgotten first). Filled by whatever learns the shard (creation, a sweep, a lookup).
+ */
+export class ShardMemo {
+  private readonly map = new Map<string, number>();
+
+  constructor(private readonly capacity = 20_000) {}
+
+  get(id: string): number | undefined {
+    return this.map.get(id);
+  }
+
+  set(id: string, shard: number): void {
+    if (this.map.get(id) === shard) return;
+    this.map.delete(id);
+    this.map.set(id, shard);
+    if (this.map.size > this.capacity) {
+      const oldest = this.map.keys().next();
+      if (!oldest.done) this.map.delete(oldest.value);
+    }
+  }
+}
+
+/** Memos per key prefix and kind of id, shared by the ledgers and outboxes of one process. */
+const memos = new Map<string, ShardMemo>();
+
+/** The memo of `prefix`'s `kind` of ids (operations, events, payments). */
+export function shardMemoOf(prefix: string, kind: 'operations' | 'events' | 'payments'): ShardMemo {
+  const name = `${kind}\u0000${prefix}`;
+  let memo = memos.get(name);
+  if (!memo) {
+    if (memos.size > 3000) memos.clear();
+    memo = new ShardMemo();
+    memos.set(name, memo);
+  }
+  return memo;
+}
+
+/**
+ * The shard operation `id` lives in under `prefix`: the process' memo, else every shard asked at once (one
+ * round trip). `null`: no such operation. For the ledger's neighbours that name an operation by id alone
+ * (the adjustment store); the ledger itself has `Ledger.shardOf`.
+ */
+export async function shardOfOperation(redis: RedisClient, prefix: string, id: string): Promise<number | null> {
+  const memo = shardMemoOf(prefix, 'operations');
+  const known = memo.get(id);
+  const keys = shardKeysOf(prefix);
+  if (known !== undefined && (await redis.exists(keys[known].op(id))) === 1) return known;
+  const found = await Promise.all(ALL_SHARDS.map((n) => redis.exists(keys[n].op(id))));
+  const shard = found.findIndex((f) => f === 1);
+  if (shard < 0) return null;
+  memo.set(id, shard);
+  return shard;
+}

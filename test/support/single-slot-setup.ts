@@ -1,0 +1,9 @@
+import { installSingleSlotCheck } from './single-slot';
+
+// Every test file runs with the single-slot check on (jest.config.js `setupFilesAfterEnv`): any Lua script
+// whose keys would span two Redis Cluster slots fails the file, whatever the test was about.
+const violations = installSingleSlotCheck();
+
+afterAll(() => {
+  expect(violations).toEqual([]);
+});
