@@ -25,6 +25,8 @@ function entrySchema(definition: GatewayDefinition): Record<string, unknown> {
     keep_warm_interval_ms: { ...positiveInt, minimum: 1000, default: 30000 },
     // Token on first use (payment.payment_method.store) is allowed on this gateway.
     store_payment_methods: { type: 'boolean', default: false },
+    // 3-D Secure on every authorize/sale of this gateway (Cybersource Payer Authentication).
+    payer_authentication: { type: 'boolean', default: false },
   };
   const required = ['type', 'base_url'];
   for (const [field, setting] of Object.entries(definition.settings)) {
@@ -72,5 +74,6 @@ export function toGatewayConfig(name: string, raw: Record<string, unknown>): Gat
     warmSockets: raw.warm_sockets as number,
     keepWarmIntervalMs: raw.keep_warm_interval_ms as number,
     storePaymentMethods: raw.store_payment_methods === true,
+    payerAuthentication: raw.payer_authentication === true,
   };
 }

@@ -1,3 +1,4 @@
+import { actionResultSchema, threeDsSchema } from './three-ds';
 import { CURRENCY_CODES } from '../money/currencies';
 import { MAX_MINOR_AMOUNT } from '../money/minor-units';
 import { CHANNELS, COMMAND_TYPES } from './payment-command';
@@ -105,6 +106,9 @@ const payment = {
     // Split tender (gift card plus card): split-tender-command.ts.
     tenders: tendersSchema,
     split_tender: splitTenderFlagSchema,
+    // 3-D Secure asked for, and the completion of a customer action: three-ds.ts.
+    three_ds: threeDsSchema,
+    action_result: actionResultSchema,
   },
   allOf: paymentMethodRules,
 } as const;

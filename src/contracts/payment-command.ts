@@ -1,3 +1,4 @@
+import { ActionResult, ThreeDsRequirement } from './three-ds';
 import type { PaymentMethodSpec, RecurringSpec } from './payment-method';
 
 /**
@@ -95,6 +96,10 @@ export interface Payment {
   split_tender?: boolean;
   /** Set by the bridge on the void of an orphaned authorization: why it voided it (echoed on the cancel event). */
   orphan_reversal?: string;
+  /** 3-D Secure asked for on this authorize/sale (three-ds.ts). */
+  three_ds?: ThreeDsRequirement;
+  /** The completion of a customer action: the same command again with the challenge's result (three-ds.ts). */
+  action_result?: ActionResult;
 }
 
 /** What travels on the commands exchange. */

@@ -36,6 +36,9 @@ const PAYMENT_FIELD_POLICY: Record<keyof Payment, 'keep' | 'erase'> = {
   // Split tender: the tenders' gateways, tokens and amounts (what each part is reconciled by), and the refund flag.
   tenders: 'keep',
   split_tender: 'keep',
+  // 3-D Secure asked for, and a challenge's transaction id: the PSP's references, nothing of the customer.
+  three_ds: 'keep',
+  action_result: 'keep',
 };
 
 const KEPT_PAYMENT_FIELDS: ReadonlySet<string> = new Set(Object.keys(PAYMENT_FIELD_POLICY).filter((k) => PAYMENT_FIELD_POLICY[k as keyof Payment] === 'keep'));

@@ -1,3 +1,4 @@
+import type { ActionResult } from '../contracts/three-ds';
 import type { GatewayConfig } from './gateway-config';
 import type { GatewayType } from './gateway-registry';
 import { CommandType, Payment } from '../contracts/payment-command';
@@ -147,6 +148,12 @@ export interface GatewayTransformer {
   parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[];
   /** What the PSP expects as the answer to an accepted webhook (Adyen: `[accepted]`). */
   webhookAck(): WebhookAck;
+  /**
+   * The request that completes an operation waiting in ACTION_REQUIRED with what the storefront sent back
+   * (`payment.action_result`); its answer is read by `parseResponse`. Optional: a PSP whose actions complete
+   * by webhook declares none (src/delivery/action-completion.ts).
+   */
+  buildActionCompletionRequest?(ctx: OperationContext, result: ActionResult, gateway: GatewayConfig): GatewayRequest;
 }
 
 /** The declared `inquiry` capability of `transformer` for `command`; `supported` when it declares none. */

@@ -37,6 +37,12 @@ export interface GatewayBaseConfig {
    * `payment.payment_method.store`). Default false; absent counts as false.
    */
   readonly storePaymentMethods?: boolean;
+  /**
+   * `payer_authentication`: every authorize/sale of this gateway asks for 3-D Secure (Cybersource: Payer
+   * Authentication, `actionList: ["CONSUMER_AUTHENTICATION"]`); a command asks for it alone with
+   * `payment.three_ds: required`. Default false; absent counts as false. Other gateways ignore it.
+   */
+  readonly payerAuthentication?: boolean;
 }
 
 /**

@@ -35,6 +35,9 @@ import { LogThrottle } from '../logging/log-throttle';
 import { isSplitTender, isSplitTenderRefund } from '../contracts/split-tender-command';
 import type { SplitTenderIntake } from '../split-tender/split-tender-service';
 import { InflightGate } from '../admission/inflight-gate';
+import type { ActionCompletion, ActionCompletionResult } from '../delivery/action-completion';
+import type { ActionResult } from '../contracts/three-ds';
+import { commandDigest } from '../ledger/command-digest';
 
 /** What the consumer did with one message. Every message ends in exactly one of these. */
 export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued' | 'demoted';
@@ -85,6 +88,11 @@ export interface CommandConsumerDeps {
    * in arrival order. The priority lane is never gated. Without it `amqp.prefetch` bounds the work.
    */
   inflight?: InflightGate;
+  /**
+   * Completes customer actions (`payment.action_result`: the same authorize/sale again with what the
+   * storefront got back). Without it (a consumer-only process) such a command is dead-lettered, replayable.
+   */
+  actionCompletion?: Pick<ActionCompletion, 'complete'>;
 }
 
 /** `pb_commands_held_by_rate_limit`: messages a consumer is holding until a rate-limit token is free. */
@@ -347,6 +355,8 @@ export class CommandConsumer {
     const operationId = operationIdOf(command);
     seen.operationId = operationId;
     await this.admit(command);
+    // Rare path: the completion of a customer action (3-D Secure) of an operation waiting for it.
+    if (command.payment.action_result) return await this.completeAction(msg, command, operationId);
     // Rare path: one order paid by a gift card and a card, or a refund of one, is a saga of operations.
     if (isSplitTender(command) || isSplitTenderRefund(command)) return await this.startSplitTender(msg, command, operationId);
     const { inline } = this.deps;
@@ -388,6 +398,43 @@ export class CommandConsumer {
     // Adding again is safe: BullMQ ignores a jobId it already holds.
     await this.retrying('delivery queue', () => this.deps.deliveryQueue.add('deliver', { operationId }, { jobId: bullJobId(operationId) }));
     return { decision: created ? 'accepted' : 'duplicate', operationId };
+  }
+
+  /**
+   * `payment.action_result`: the same authorize/sale (same operation id and money) sent again to complete
+   * its customer action (src/delivery/action-completion.ts). Never creates an operation: nothing waiting
+   * under that id, another command, or other money is refused naming the field. An operation no longer
+   * waiting makes it a duplicate. The completion's outcome is recorded before the ack.
+   */
+  private async completeAction(msg: ConsumeMessage, command: PaymentCommand, operationId: string): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+    const refuse = async (reason: string): Promise<{ decision: ConsumeDecision; operationId: string | null }> => {
+      await this.deadLetter(msg, { code: 'INVALID_PARAMS', field: 'payment.action_result', reason }, 'invalid_action_result', { 'x-pb-operation-id': operationId });
+      this.deps.logger.warn('action completion refused', { operation_id: operationId, field: 'payment.action_result', reason });
+      return { decision: 'dead-lettered', operationId };
+    };
+    if (command.command !== 'authorize' && command.command !== 'sale') return await refuse(`completes an authorize or a sale, not a ${command.command}`);
+    const stored = await this.retrying('ledger', () => this.deps.ledger.digestOf(operationId));
+    if (stored === null) return await refuse(`no operation ${operationId} waits for a customer action`);
+    const digest = commandDigest(command);
+    if (stored !== digest) {
+      await this.refuseConflict(msg, command, operationId, digest, 'ACTION_REQUIRED');
+      return { decision: 'dead-lettered', operationId };
+    }
+    const completion = this.deps.actionCompletion;
+    if (!completion) return await refuse('customer action completion is not handled by this process');
+    let result: ActionCompletionResult;
+    try {
+      result = await completion.complete(operationId, command.payment.action_result as ActionResult);
+    } catch (err) {
+      if (err instanceof CommandValidationError) return await refuse(err.reason);
+      throw err;
+    }
+    if (result === 'unsupported') return await refuse(`gateway ${command.payment.gateway} completes customer actions by webhook, not by command`);
+    if (result === 'not_waiting') {
+      this.deps.logger.info('duplicate command dropped: its operation no longer waits for a customer action', { operation_id: operationId });
+      return { decision: 'duplicate', operationId };
+    }
+    return { decision: 'accepted', operationId };
   }
 
   /**

@@ -384,6 +384,15 @@ export class Ledger {
   }
 
   /**
+   * Claims the one completion request of a customer action (`payment.action_result`) for operation `id`:
+   * true the first time (the caller sends it), false once claimed (it may have reached the PSP: only an
+   * inquiry may follow). One field of the operation's own hash, so it lives and expires with it.
+   */
+  async claimActionCompletion(id: string, now = Date.now()): Promise<boolean> {
+    return (await this.redis.hsetnx(this.opKey(id), 'action_completion_at', String(now))) === 1;
+  }
+
+  /**
    * The digest stored with operation `id` (`null`: no such operation, or one created before digests were
    * stored). One read when the shard is known: the intake's cheap idempotency-conflict check.
    */

@@ -1,3 +1,4 @@
+import { ActionCompletion } from '../delivery/action-completion';
 import { Queue, Worker } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
@@ -188,6 +189,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     rateLimiter,
     splitTender,
     inflight: governor?.gate,
+    // Customer actions the OMS completes by command (Cybersource Payer Authentication).
+    actionCompletion: new ActionCompletion({ ledger, router, recorder, logger }),
   });
   consumerRef = consumer;
   deliveryRef = delivery;

@@ -44,6 +44,7 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     DECISION_PROFILE_REJECT: 'suspected_fraud',
     SCORE_EXCEEDS_THRESHOLD: 'suspected_fraud',
     PENDING_AUTHENTICATION: 'authentication_required',
+    AUTHENTICATION_FAILED: 'authentication_required',
     ACH_VERIFICATION_FAILED: 'invalid_card_data',
     DECISION_PROFILE_REVIEW: 'suspected_fraud',
     CONSUMER_AUTHENTICATION_REQUIRED: 'authentication_required',

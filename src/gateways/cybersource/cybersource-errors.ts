@@ -43,6 +43,8 @@ export const CYBERSOURCE_400_REASONS = [
   'CAPTURE_ALREADY_VOIDED',
   'ACCOUNT_NOT_ALLOWED_CREDIT',
   'NOT_VOIDABLE',
+  // Payer Authentication (its "HTTP Status Codes"): the cardholder could not be authenticated.
+  'CONSUMER_AUTHENTICATION_FAILED',
 ] as const;
 export type Cybersource400Reason = (typeof CYBERSOURCE_400_REASONS)[number];
 
@@ -75,6 +77,7 @@ export function kindOf400Reason(reason: Cybersource400Reason): GatewayErrorKind 
     case 'CAPTURE_ALREADY_VOIDED':
     case 'ACCOUNT_NOT_ALLOWED_CREDIT':
     case 'NOT_VOIDABLE':
+    case 'CONSUMER_AUTHENTICATION_FAILED':
       return 'declined';
   }
 }

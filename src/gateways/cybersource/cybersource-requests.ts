@@ -9,6 +9,9 @@ import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
 import { pathSegment } from '../path-segment';
 import { cybersourceMethodFields } from './cybersource-methods';
+import { payerAuthenticationFields, validationFields, wantsPayerAuthentication } from './cybersource-payer-auth';
+import { ActionResult } from '../../contracts/three-ds';
+import { CommandValidationError } from '../../errors/command-validation-error';
 
 /**
  * Command → Cybersource REST request (pts/v2, tss/v2, tms/v1). Pure.
@@ -74,16 +77,42 @@ function id(payment: Payment): string {
  * field the 2020 createPayment request documents ("when you use Payment Tokenization … the value for the
  * Customer ID is actually the Cybersource payment token"); with TMS v1 that is the payment instrument id.
  */
-function paymentRequest(ctx: OperationContext, gateway: GatewayConfig, capture: boolean, revalidate: boolean): GatewayRequest {
+function paymentRequest(
+  ctx: OperationContext,
+  gateway: GatewayConfig,
+  capture: boolean,
+  revalidate: boolean,
+  completion?: ActionResult,
+): GatewayRequest {
   const { payment } = ctx;
   // The method (stored token, transient token, token on first use) and merchant-initiated flags: cybersource-methods.ts.
   const method = cybersourceMethodFields(payment, gateway, revalidate);
+  // 3-D Secure (cybersource-payer-auth.ts): asked for on the first request, validated on the completion.
+  const auth = completion ? validationFields(completion) : !revalidate && wantsPayerAuthentication(payment, gateway) ? payerAuthenticationFields(payment) : null;
+  const processing: Record<string, unknown> = { capture, ...method.processing };
+  if (auth) {
+    const existing = Array.isArray(processing.actionList) ? (processing.actionList as string[]) : [];
+    processing.actionList = [...auth.actions, ...existing];
+  }
   return post('/pts/v2/payments', {
     clientReferenceInformation: { code: merchantReference(ctx.operationId) },
-    processingInformation: { capture, ...method.processing },
+    processingInformation: processing,
     ...method.body,
+    ...(auth ? auth.body : {}),
     orderInformation: { amountDetails: amountDetails(payment.amount, payment.currency) },
   });
+}
+
+/**
+ * The completion of a 3-D Secure challenge (`payment.action_result`): the authorize or sale again, with
+ * `actionList: ["VALIDATE_CONSUMER_AUTHENTICATION"]` and the challenge's `authenticationTransactionId`,
+ * under the same merchant reference. Its answer is the authorization's (`parseCybersourceResponse`).
+ */
+export function buildCybersourceCompletionRequest(ctx: OperationContext, result: ActionResult, gateway: GatewayConfig): GatewayRequest {
+  if (ctx.command !== 'authorize' && ctx.command !== 'sale') {
+    throw new CommandValidationError('payment.action_result', `completes an authorize or a sale, not a ${ctx.command}`);
+  }
+  return paymentRequest(ctx, gateway, ctx.command === 'sale', false, result);
 }
 
 /** TMS card `type` names (spec: tms/v1/paymentinstruments `card.type`) by the brand names channels send. */

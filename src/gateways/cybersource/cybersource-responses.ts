@@ -14,6 +14,7 @@ import {
   toCybersourceTokenState,
 } from './cybersource-status-map';
 import { cybersourceStoredToken } from './cybersource-methods';
+import { payerAuthenticationAction } from './cybersource-payer-auth';
 import { wantsStoredToken } from '../../contracts/payment-method';
 
 /**
@@ -140,6 +141,14 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
   } else {
     const status = toCybersourceStatus(body.status, gateway);
     outcome = toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
+    // Payer Authentication asked for a challenge: the storefront's step-up (cybersource-payer-auth.ts).
+    // Without the step-up data nobody could complete it, and it stays the FAIL the status map says.
+    const action = status === 'PENDING_AUTHENTICATION' && ctx.command !== 'revalidate' ? payerAuthenticationAction(body) : undefined;
+    if (action) {
+      delete outcome.reason;
+      outcome.status = 'ACTION_REQUIRED';
+      outcome.action = action;
+    }
     if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
     // Token on first use (actionList TOKEN_CREATE): the TMS customer created with the payment.
     if (outcome.status === 'SUCCESS' && wantsStoredToken(ctx.payment)) {

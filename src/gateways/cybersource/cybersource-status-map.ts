@@ -16,6 +16,8 @@ export const CYBERSOURCE_STATUSES = [
   'AUTHORIZED_PENDING_REVIEW',
   'AUTHORIZED_RISK_DECLINED',
   'PENDING_AUTHENTICATION',
+  // Payer Authentication: the validation (or a frictionless check) refused the cardholder (201).
+  'AUTHENTICATION_FAILED',
   'PENDING_REVIEW',
   'DECLINED',
   'INVALID_REQUEST',
@@ -48,7 +50,10 @@ export function cybersourceStatusMeaning(status: CybersourceStatus): Cybersource
     case 'AUTHORIZED_RISK_DECLINED':
       return 'FAIL';
     case 'PENDING_AUTHENTICATION':
-      // 3-D Secure challenge needed: nobody completes it on a server-to-server command.
+      // 3-D Secure challenge needed. With the step-up data of Payer Authentication the response parser
+      // makes it ACTION_REQUIRED (cybersource-payer-auth.ts); without, nobody could complete it.
+      return 'FAIL';
+    case 'AUTHENTICATION_FAILED':
       return 'FAIL';
     case 'DECLINED':
     case 'INVALID_REQUEST':

@@ -4,7 +4,9 @@ import { withDecline, withDeclines } from '../gateway-declines';
 import { CYBERSOURCE_DECLINES } from './cybersource-declines';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
 import { httpSignatureHeaders } from './cybersource-http-signature';
-import { buildCybersourceRequest, buildSearchRequest } from './cybersource-requests';
+import { buildCybersourceCompletionRequest, buildCybersourceRequest, buildSearchRequest } from './cybersource-requests';
+import { ActionResult } from '../../contracts/three-ds';
+import { wantsPayerAuthentication } from './cybersource-payer-auth';
 import { parseCybersourceResponse, parseCybersourceSearchResponse } from './cybersource-responses';
 import { parseCybersourceWebhook, verifyCybersourceWebhook } from './cybersource-webhook';
 
@@ -51,7 +53,13 @@ export const cybersourceTransformer: GatewayTransformer = {
 
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
     const outcome = parseCybersourceSearchResponse(ctx, response, gateway.name);
-    return outcome === null ? null : withDecline(outcome, CYBERSOURCE_DECLINES);
+    if (outcome === null) return null;
+    // A challenge still open is still waiting for the customer, not a refusal (cybersource-payer-auth.ts).
+    if (outcome.gatewayStatus === 'PENDING_AUTHENTICATION' && (ctx.command === 'authorize' || ctx.command === 'sale') && wantsPayerAuthentication(ctx.payment, gateway)) {
+      const { reason: _reason, ...waiting } = outcome;
+      return { ...waiting, status: 'ACTION_REQUIRED' };
+    }
+    return withDecline(outcome, CYBERSOURCE_DECLINES);
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig, now: Date): GatewayRequest {
@@ -80,5 +88,9 @@ export const cybersourceTransformer: GatewayTransformer = {
   webhookAck(): WebhookAck {
     // Cybersource retries any answer that is not 2xx; it reads no body.
     return { status: 200, body: '', contentType: 'text/plain' };
+  },
+
+  buildActionCompletionRequest(ctx: OperationContext, result: ActionResult, gateway: GatewayConfig): GatewayRequest {
+    return buildCybersourceCompletionRequest(ctx, result, gateway);
   },
 };

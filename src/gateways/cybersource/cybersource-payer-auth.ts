@@ -1,0 +1,78 @@
+import type { GatewayConfig } from '../gateway-config';
+import { Payment } from '../../contracts/payment-command';
+import { ActionResult } from '../../contracts/three-ds';
+import { CustomerAction } from '../customer-action';
+
+/**
+ * Cybersource Payer Authentication (3-D Secure) combined with the authorization, as Cybersource's REST
+ * documentation describes it ("Combining the Authentication and the Authorization Services"; the
+ * payments samples "authorization with PA enroll, authentication needed" and "authorization with PA
+ * validate"):
+ * 1. `POST /pts/v2/payments` with `processingInformation.actionList: ["CONSUMER_AUTHENTICATION"]` checks
+ *    enrollment and authorizes when no challenge is needed (frictionless: `AUTHORIZED`). A challenge
+ *    answers `status: PENDING_AUTHENTICATION` with `consumerAuthenticationInformation.stepUpUrl`,
+ *    `accessToken` (the JWT the browser posts to the step-up URL) and `authenticationTransactionId`.
+ * 2. After the step-up, `POST /pts/v2/payments` again with `actionList: ["VALIDATE_CONSUMER_AUTHENTICATION"]`
+ *    and `consumerAuthenticationInformation.authenticationTransactionId` validates and authorizes.
+ *
+ * Kept minimal: the device data collection (`POST /risk/v1/authentication-setups` and the browser's post
+ * to its `deviceDataCollectionUrl`) is not driven from here, and its `referenceId` is not sent (the command
+ * model has no field for it yet): Cybersource then authenticates without the browser's device data, which
+ * makes a challenge likelier, never skips one. The command's `payment_method.return_url` goes out as
+ * `consumerAuthenticationInformation.returnUrl`.
+ * The offline spec (2020-02-17) predates `actionList`: its Prism check covers the rest of the request.
+ */
+
+type Json = Record<string, unknown>;
+
+/** `actionList` entry that asks for enrollment check and authentication with the authorization. */
+export const CONSUMER_AUTHENTICATION = 'CONSUMER_AUTHENTICATION';
+/** `actionList` entry that validates a finished challenge and authorizes. */
+export const VALIDATE_CONSUMER_AUTHENTICATION = 'VALIDATE_CONSUMER_AUTHENTICATION';
+
+/** Whether this authorize/sale asks Cybersource to authenticate the cardholder. */
+export function wantsPayerAuthentication(payment: Payment, gateway: Pick<GatewayConfig, 'payerAuthentication'>): boolean {
+  return payment.three_ds === 'required' || gateway.payerAuthentication === true;
+}
+
+/**
+ * What the first request adds: the action, and the return URL (where the issuer's challenge page sends the
+ * browser back) when the command gives one.
+ */
+export function payerAuthenticationFields(payment: Payment): { actions: string[]; body: Json } {
+  const returnUrl = payment.payment_method?.return_url;
+  return {
+    actions: [CONSUMER_AUTHENTICATION],
+    body: returnUrl ? { consumerAuthenticationInformation: { returnUrl } } : {},
+  };
+}
+
+/** What the completion request adds: the validation action and the challenge's transaction id. */
+export function validationFields(result: ActionResult): { actions: string[]; body: Json } {
+  return {
+    actions: [VALIDATE_CONSUMER_AUTHENTICATION],
+    body: { consumerAuthenticationInformation: { authenticationTransactionId: result.authentication_transaction_id } },
+  };
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+/**
+ * The storefront's part of a `PENDING_AUTHENTICATION` answer: `kind: three_ds`, `url` = the step-up URL,
+ * and `psp_action` with `stepUpUrl`, `accessToken` (short-lived, for the customer's browser; a key the log
+ * redactor masks), `authenticationTransactionId` (what the OMS sends back as
+ * `payment.action_result.authentication_transaction_id`). `undefined` when any of the three is missing:
+ * nobody could complete such a challenge, and the answer stays a FAIL.
+ */
+export function payerAuthenticationAction(body: Json): CustomerAction | undefined {
+  const info = body.consumerAuthenticationInformation;
+  if (info === null || typeof info !== 'object' || Array.isArray(info)) return undefined;
+  const cai = info as Json;
+  const stepUpUrl = str(cai.stepUpUrl);
+  const accessToken = str(cai.accessToken);
+  const authenticationTransactionId = str(cai.authenticationTransactionId);
+  if (!stepUpUrl || !accessToken || !authenticationTransactionId) return undefined;
+  return { kind: 'three_ds', url: stepUpUrl, psp_action: { type: 'cybersource_step_up', stepUpUrl, accessToken, authenticationTransactionId } };
+}
