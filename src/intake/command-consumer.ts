@@ -406,9 +406,15 @@ export class CommandConsumer {
    * under that id, another command, or other money is refused naming the field. An operation no longer
    * waiting makes it a duplicate. The completion's outcome is recorded before the ack.
    */
-  private async completeAction(msg: ConsumeMessage, command: PaymentCommand, operationId: string): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+  private async completeAction(
+    msg: ConsumeMessage,
+    command: PaymentCommand,
+    operationId: string,
+  ): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
     const refuse = async (reason: string): Promise<{ decision: ConsumeDecision; operationId: string | null }> => {
-      await this.deadLetter(msg, { code: 'INVALID_PARAMS', field: 'payment.action_result', reason }, 'invalid_action_result', { 'x-pb-operation-id': operationId });
+      await this.deadLetter(msg, { code: 'INVALID_PARAMS', field: 'payment.action_result', reason }, 'invalid_action_result', {
+        'x-pb-operation-id': operationId,
+      });
       this.deps.logger.warn('action completion refused', { operation_id: operationId, field: 'payment.action_result', reason });
       return { decision: 'dead-lettered', operationId };
     };

@@ -16,6 +16,13 @@ export function cybersourceFacts(): FactRow[] {
   const meaning = (m: OutcomeStatus | 'ERROR'): FactMeaning => (m === 'ERROR' ? 'retry' : m);
   for (const status of CYBERSOURCE_STATUSES)
     rows.push({ fact: `status \`${status}\``, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
+  // Payer Authentication (cybersource-payer-auth.ts): a challenge with its step-up data waits for the customer.
+  rows.push({
+    fact: 'status `PENDING_AUTHENTICATION` with `consumerAuthenticationInformation.stepUpUrl`, `accessToken`, `authenticationTransactionId`',
+    source: 'response',
+    commands: ['authorize', 'sale'],
+    meaning: 'ACTION_REQUIRED',
+  });
   for (const state of CYBERSOURCE_TOKEN_STATES)
     rows.push({ fact: `payment instrument state \`${state}\``, source: 'response', commands: ['tokenize'], meaning: cybersourceTokenStateMeaning(state) });
   for (const rCode of CYBERSOURCE_RCODES)

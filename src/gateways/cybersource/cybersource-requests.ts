@@ -77,18 +77,16 @@ function id(payment: Payment): string {
  * field the 2020 createPayment request documents ("when you use Payment Tokenization … the value for the
  * Customer ID is actually the Cybersource payment token"); with TMS v1 that is the payment instrument id.
  */
-function paymentRequest(
-  ctx: OperationContext,
-  gateway: GatewayConfig,
-  capture: boolean,
-  revalidate: boolean,
-  completion?: ActionResult,
-): GatewayRequest {
+function paymentRequest(ctx: OperationContext, gateway: GatewayConfig, capture: boolean, revalidate: boolean, completion?: ActionResult): GatewayRequest {
   const { payment } = ctx;
   // The method (stored token, transient token, token on first use) and merchant-initiated flags: cybersource-methods.ts.
   const method = cybersourceMethodFields(payment, gateway, revalidate);
   // 3-D Secure (cybersource-payer-auth.ts): asked for on the first request, validated on the completion.
-  const auth = completion ? validationFields(completion) : !revalidate && wantsPayerAuthentication(payment, gateway) ? payerAuthenticationFields(payment) : null;
+  const auth = completion
+    ? validationFields(completion)
+    : !revalidate && wantsPayerAuthentication(payment, gateway)
+      ? payerAuthenticationFields(payment)
+      : null;
   const processing: Record<string, unknown> = { capture, ...method.processing };
   if (auth) {
     const existing = Array.isArray(processing.actionList) ? (processing.actionList as string[]) : [];

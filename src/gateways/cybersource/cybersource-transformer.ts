@@ -55,7 +55,11 @@ export const cybersourceTransformer: GatewayTransformer = {
     const outcome = parseCybersourceSearchResponse(ctx, response, gateway.name);
     if (outcome === null) return null;
     // A challenge still open is still waiting for the customer, not a refusal (cybersource-payer-auth.ts).
-    if (outcome.gatewayStatus === 'PENDING_AUTHENTICATION' && (ctx.command === 'authorize' || ctx.command === 'sale') && wantsPayerAuthentication(ctx.payment, gateway)) {
+    if (
+      outcome.gatewayStatus === 'PENDING_AUTHENTICATION' &&
+      (ctx.command === 'authorize' || ctx.command === 'sale') &&
+      wantsPayerAuthentication(ctx.payment, gateway)
+    ) {
       const { reason: _reason, ...waiting } = outcome;
       return { ...waiting, status: 'ACTION_REQUIRED' };
     }

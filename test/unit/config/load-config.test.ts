@@ -257,6 +257,7 @@ describe('buildConfig', () => {
       warmSockets: 16,
       keepWarmIntervalMs: 30000,
       storePaymentMethods: false,
+      payerAuthentication: false,
     });
   });
 
