@@ -16,6 +16,7 @@ import { Ledger } from '../../src/ledger/ledger';
 import { Logger } from '../../src/logging/logger';
 import { createRedis } from '../../src/redis/redis-connection';
 import { RateLimiter } from '../../src/admission/rate-limiter';
+import type { ActionCompletion } from '../../src/delivery/action-completion';
 
 /** The command consumer alone, as the intake tests need it. */
 export interface IntakeProcess {
@@ -33,7 +34,11 @@ export interface IntakeProcess {
  * test sees exactly what intake wrote) and without the delivery, event and outcome workers. Idempotency
  * conflicts still record their FAIL event in the outbox (queued, never sent).
  */
-export async function startIntakeProcess(config: Config, logger: Logger, options: { rateLimits?: boolean } = {}): Promise<IntakeProcess> {
+export async function startIntakeProcess(
+  config: Config,
+  logger: Logger,
+  options: { rateLimits?: boolean; actionCompletion?: Pick<ActionCompletion, 'complete'> } = {},
+): Promise<IntakeProcess> {
   const redis = createRedis(config.redis, 'commands', logger);
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
@@ -52,7 +57,17 @@ export async function startIntakeProcess(config: Config, logger: Logger, options
   );
   // With `rateLimits`, the worker's rate limiter (rate_limits.*, leased tokens) holds messages over a limit.
   const rateLimiter = options.rateLimits ? new RateLimiter({ config, redis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens }) : undefined;
-  const consumer = new CommandConsumer({ config, connection, ledger, deliveryQueue, deadLetters, logger, recorder, rateLimiter });
+  const consumer = new CommandConsumer({
+    config,
+    connection,
+    ledger,
+    deliveryQueue,
+    deadLetters,
+    logger,
+    recorder,
+    rateLimiter,
+    actionCompletion: options.actionCompletion,
+  });
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
   await consumer.start();
   await brokerDeadLetters.start();
