@@ -389,7 +389,10 @@ export class Ledger {
    * inquiry may follow). One field of the operation's own hash, so it lives and expires with it.
    */
   async claimActionCompletion(id: string, now = Date.now()): Promise<boolean> {
-    return (await this.redis.hsetnx(this.opKey(id), 'action_completion_at', String(now))) === 1;
+    // Never writes where no record is: an operation that does not exist has nothing to claim.
+    const shard = await this.shardOf(id);
+    if (shard === null) return false;
+    return (await this.redis.hsetnx(this.shards[shard].op(id), 'action_completion_at', String(now))) === 1;
   }
 
   /**
