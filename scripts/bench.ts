@@ -560,22 +560,31 @@ async function runFlowPhases(
       const monitored = monitor.total() - atStart - idlePerS * monitorSeconds;
       const roundTripsPerCommand = (monitor.roundTrips() - roundTripsAtStart - idleRoundTripsPerS * monitorSeconds) / monitorCount;
       const byCommandNow = monitor.byCommand();
+      const lost = monitor.lost();
       await monitor.stop();
       const redisPerCommand = monitored / monitorCount;
       const redisBreakdown = [...byCommandNow.entries()]
         .map(([name, n]) => [name, (n - (atStartByCommand.get(name) ?? 0) - ((idleByCommand.get(name) ?? 0) / 2) * monitorSeconds) / monitorCount] as const)
         .filter(([, v]) => v >= 0.05)
         .sort((a, b) => b[1] - a[1]);
+      if (lost) say(`   MONITOR connection lost (${lost}): the Redis counts below are incomplete`);
       sections.push({
         title: 'Redis per command',
         header: ['measure', 'value'],
         rows: [
+          ...(lost ? [['MONITOR connection lost: counts incomplete', lost]] : []),
           [`round trips (commands a client sent; MONITOR on our prefix, ${monitorCount} commands at 200/s, idle subtracted)`, roundTripsPerCommand.toFixed(1)],
           [`commands executed, including inside Lua scripts (same sample; idle ${idlePerS.toFixed(1)}/s subtracted)`, redisPerCommand.toFixed(1)],
           ...redisBreakdown.map(([name, v]) => [`  of which ${name}`, v.toFixed(2)]),
         ],
       });
-      json.redis = { roundTripsPerCommand, perCommandMonitor: redisPerCommand, idlePerSecond: idlePerS, byCommand: Object.fromEntries(redisBreakdown) };
+      json.redis = {
+        ...(lost ? { monitorLost: lost } : {}),
+        roundTripsPerCommand,
+        perCommandMonitor: redisPerCommand,
+        idlePerSecond: idlePerS,
+        byCommand: Object.fromEntries(redisBreakdown),
+      };
     }
 
     // 5. Backlogs: stop the workers, publish, start them again, measure the drain.

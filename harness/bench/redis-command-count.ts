@@ -23,6 +23,8 @@ export interface PrefixMonitor {
   readonly byCommand: () => Map<string, number>;
   /** Of those, the ones a client sent: round trips (an EVALSHA is one, whatever its script runs). */
   readonly roundTrips: () => number;
+  /** Why the MONITOR connection failed (the counts are then incomplete), else undefined. */
+  readonly lost: () => string | undefined;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,14 @@ export async function monitorPrefix(url: string, prefix: string): Promise<Prefix
   const counts = new Map<string, number>();
   let total = 0;
   let roundTrips = 0;
+  let lost: string | undefined;
+  // ioredis can lose track of a MONITOR stream on a busy shared Redis ("Command queue state error"); without a
+  // listener that error would end the whole bench, so it only marks this sample as incomplete.
+  const fail = (err: Error) => {
+    lost ??= err.message.slice(0, 80);
+  };
+  monitor.on('error', fail);
+  client.on('error', fail);
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
     if (!args.some((a) => typeof a === 'string' && a.includes(prefix))) return;
     const name = String(args[0]).toLowerCase();
@@ -51,6 +61,7 @@ export async function monitorPrefix(url: string, prefix: string): Promise<Prefix
     total: () => total,
     byCommand: () => new Map(counts),
     roundTrips: () => roundTrips,
+    lost: () => lost,
     stop: async () => {
       monitor.disconnect();
       client.disconnect();
