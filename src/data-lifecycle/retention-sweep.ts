@@ -4,6 +4,7 @@ import { Config } from '../config/config';
 import { Payment } from '../contracts/payment-command';
 import { ExpiryCompanions, Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
+import { gatewayOf, parseRoutingRecord } from '../ledger/routing-record';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { checkedSnapshot } from './export';
 import { writeSnapshotFile } from './export-file';
@@ -55,6 +56,20 @@ function orderOf(snap: OperationSnapshot): string | undefined {
   }
 }
 
+/**
+ * The gateway a snapshot's operation was sent to (routed, else its command's; '' when unreadable): the
+ * one whose reconciliation covers it.
+ */
+function gatewayOfSnapshot(snap: OperationSnapshot): string {
+  try {
+    const payment = JSON.parse(snap.record.payment) as Payment;
+    const routing = snap.record.routing === undefined ? undefined : parseRoutingRecord(JSON.parse(snap.record.routing));
+    return gatewayOf({ payment, routing });
+  } catch {
+    return '';
+  }
+}
+
 /** The keys an expiring operation takes with it. */
 function companions(snap: OperationSnapshot, keys: OperationKeys): ExpiryCompanions {
   return {
@@ -98,12 +113,7 @@ export class RetentionSweep {
     };
     const reconciled = new Map<string, number>();
     const reconciledThrough = async (snap: OperationSnapshot): Promise<number> => {
-      let gateway: string;
-      try {
-        gateway = (JSON.parse(snap.record.payment) as Payment).gateway;
-      } catch {
-        gateway = '';
-      }
+      const gateway = gatewayOfSnapshot(snap);
       let through = reconciled.get(gateway);
       if (through === undefined) {
         through = Number((await redis.get(ledger.reconciledThroughKey(gateway))) ?? -1);

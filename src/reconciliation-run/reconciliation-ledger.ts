@@ -5,6 +5,7 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { orderIndexKey, orderKeyPart } from '../ledger/order-index';
 import { ShardKeys, shardKeysOf, shardOfOrder } from '../redis/key-layout';
 import { decodeRecord } from '../ledger/record-fields';
+import { gatewayOf } from '../ledger/routing-record';
 import { Candidate, KnownAdjustment, Match, chooseMatch, isLateFact } from '../reconciliation/classifier';
 import type { PspRecord, ReconciliationWindow } from '../reconciliation/psp-record';
 
@@ -35,7 +36,7 @@ export class ReconciliationLedger {
     private readonly redis: RedisClient,
     /** The ledger's key prefix. */
     readonly prefix: string,
-    /** The configured gateway name operations must carry (`payment.gateway`). */
+    /** The configured gateway the operations were sent to (`gatewayOf`: routed, else `payment.gateway`). */
     readonly gateway: string,
   ) {
     this.shards = shardKeysOf(prefix);
@@ -238,7 +239,7 @@ export class ReconciliationLedger {
         const h = replies[n]?.[1] as Record<string, string> | undefined;
         if (!h || !h.state || !h.payment) return;
         const op = decodeRecord(h);
-        if (op.payment.gateway !== this.gateway) return;
+        if (gatewayOf(op) !== this.gateway) return;
         this.ledger.remember(id, range.shard);
         out.push(op);
       });

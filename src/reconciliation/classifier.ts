@@ -2,6 +2,7 @@ import type { AdjustmentKind, MoneyDirection } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
+import { gatewayOf, routedPayment } from '../ledger/routing-record';
 import { isKnownCurrency } from '../money/currencies';
 import { formatMinor } from '../money/minor-units';
 import type { PspRecord, PspRecordKind } from './psp-record';
@@ -74,7 +75,7 @@ export function isLateFact(kind: PspRecordKind): boolean {
 export function chooseMatch(record: PspRecord, candidates: readonly Candidate[], gateway: string): Candidate | null {
   let best: Candidate | null = null;
   for (const c of candidates) {
-    if (c.op.payment.gateway !== gateway || !compatible(record.kind, c.op.command)) continue;
+    if (gatewayOf(c.op) !== gateway || !compatible(record.kind, c.op.command)) continue;
     if (!best) {
       best = c;
       continue;
@@ -89,13 +90,17 @@ export function chooseMatch(record: PspRecord, candidates: readonly Candidate[],
   return best;
 }
 
-/** What the PSP confirmed for the operation when it said, else what was asked. */
+/**
+ * What the PSP confirmed for the operation when it said, else what was sent to it: the routed payment's
+ * amount, which for a converted payment is in the settlement currency the PSP's records use.
+ */
 export function ledgerAmount(op: OperationRecord): number {
-  return op.confirmedAmount ?? op.payment.amount;
+  return op.confirmedAmount ?? routedPayment(op).amount;
 }
 
+/** The currency of {@link ledgerAmount}. */
 export function ledgerCurrency(op: OperationRecord): string {
-  return (op.confirmedCurrency ?? op.payment.currency).toUpperCase();
+  return (op.confirmedCurrency ?? routedPayment(op).currency).toUpperCase();
 }
 
 export function ledgerSide(op: OperationRecord): LedgerSide {

@@ -165,6 +165,26 @@ describe('chooseMatch', () => {
     ).toBeNull();
   });
 
+  it('takes an operation routed (or failed over) to this gateway, not one the command named but routing sent elsewhere', () => {
+    const routing = (gateway: string) => ({ gateway, requested: 'sim', candidates: ['sim', gateway], index: 1, decisions: [] });
+    const routedHere = op('capture', 'SUCCEEDED', {
+      id: 'here',
+      payment: { ...op('capture', 'SUCCEEDED').payment, gateway: 'stripe' },
+      routing: routing('sim'),
+    });
+    const routedAway = op('capture', 'SUCCEEDED', { id: 'away', routing: routing('stripe') });
+    expect(chooseMatch(line(), [{ op: routedAway, by: 'operation_id' }], 'sim')).toBeNull();
+    expect(chooseMatch(line(), [{ op: routedHere, by: 'operation_id' }], 'sim')?.op.id).toBe('here');
+  });
+
+  it('compares a converted payment in the currency the PSP was asked for: USD 10.00 sent as EUR 9.20 matches a EUR 9.20 line', () => {
+    const converted = op('capture', 'SUCCEEDED', {
+      payment: { ...op('capture', 'SUCCEEDED').payment, amount: 1000, currency: 'USD' },
+      routing: { gateway: 'sim', requested: 'sim', candidates: ['sim'], index: 0, decisions: [], amount: 920, currency: 'EUR' },
+    });
+    expect(classifyLine(line({ amount: 920, currency: 'EUR' }), match(converted)).class).toBe('matched');
+  });
+
   it('among an order’s operations picks the one with the line’s amount', () => {
     const small = op('capture', 'SUCCEEDED', { id: 'small', payment: { ...op('capture', 'SUCCEEDED').payment, amount: 10 } });
     const exact = op('capture', 'SUCCEEDED', { id: 'exact', createdAt: 9 });
