@@ -453,7 +453,7 @@ export interface InflightConfig {
   readonly max: number;
   /** Limit at start, commands per worker. Default 64. */
   readonly initial: number;
-  /** Resident memory above which the limit, when in use, is cut (from 98 % of it, it stops growing), MiB. Default 140 (the 150 MB target is 143 MiB; the cut reacts within an interval). An idle worker already holds ~120-137 MiB (Node, V8's new space, lazily returned pages), so the budget leaves the in-flight work little room: raise it where memory allows. */
+  /** Resident memory above which the limit, when in use, is cut (from 98 % of it, it stops growing), MiB. Default 256. An idle worker already holds ~140 MiB (Node, the loaded modules, V8's new space, lazily returned pages): a budget near that (140 was tried) pins the limit to `min` and the workers to ~60 commands/s each at 250 ms PSP latency, so the budget bounds growth under load rather than the idle footprint. */
   readonly memoryBudgetMib: number;
   /** Event-loop delay (99th percentile of an interval) above which the limit is cut (above half, it holds), milliseconds. Default 100. */
   readonly lagLimitMs: number;
