@@ -106,7 +106,7 @@ export const reconciliationScene: DemoScene = {
 
       // Asked again: the finished run does nothing. With its state lost, a re-run records nothing twice.
       const again = await reconcile(config, { gateway: 'simulator', window, logger, redis });
-      await redis.del(`${config.redis.keyPrefix}recon:run:simulator:${window.from}:${window.to}`);
+      await redis.del(`${config.redis.keyPrefix}recon:run:{simulator:${window.from}:${window.to}}`); // the run's state (src/reconciliation-run/reconciliation-run-state.ts)
       const rerun = await reconcile(config, { gateway: 'simulator', window, logger, redis });
       await new Promise((r) => setTimeout(r, 3000));
       const [amtAdj2, stAdj2] = await Promise.all([adjustmentsStore.forOperation(amountOff.id), adjustmentsStore.forOperation(declined.id)]);

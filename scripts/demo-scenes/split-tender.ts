@@ -16,7 +16,16 @@ export const splitTenderScene: DemoScene = {
     const config = stack.config;
     const sim = config.gateways.simulator;
     const checks: FlowCheck[] = [];
+    // The demo's simulator injects 5xx, 429 and resets into every call, this one too: ask again a few times.
     const balance = async (token: string): Promise<number | null> => {
+      for (let attempt = 0; attempt < 8; attempt += 1) {
+        const value = await balanceOnce(token).catch(() => null);
+        if (value !== null) return value;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return null;
+    };
+    const balanceOnce = async (token: string): Promise<number | null> => {
       const res = await fetch(`${sim.baseUrl}/v1/gift_cards/${token}/balance`, {
         method: 'POST',
         headers: { authorization: `Bearer ${sim.apiKey}`, 'content-type': 'application/json', 'idempotency-key': `demo-bal-${randomBytes(6).toString('hex')}` },
