@@ -28,6 +28,7 @@ export const splitTenderScene: DemoScene = {
     const balanceOnce = async (token: string): Promise<number | null> => {
       const res = await fetch(`${sim.baseUrl}/v1/gift_cards/${token}/balance`, {
         method: 'POST',
+        signal: AbortSignal.timeout(2000), // an injected hang must not stall the scene
         headers: { authorization: `Bearer ${sim.apiKey}`, 'content-type': 'application/json', 'idempotency-key': `demo-bal-${randomBytes(6).toString('hex')}` },
         body: JSON.stringify({ currency: 'EUR', reference: `demo-bal-${randomBytes(4).toString('hex')}` }),
       });
