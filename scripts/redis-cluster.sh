@@ -57,8 +57,19 @@ start_node() {
   log "node $port up"
 }
 
+# Every node's CLUSTER SLOTS lists a replica beside each primary. `cluster_state:ok` comes as soon as the slots
+# are covered, seconds before that: Redis lists a replica there only once it has synced, and a client (ioredis,
+# the doctor) reads its topology from it, so a test or a drill started earlier sees primaries only.
+replicas_ok() {
+  local p
+  for p in "${ports[@]}"; do
+    [ "$(cli "$p" cluster slots 2>/dev/null | grep -c '^127\.0\.0\.1$')" -ge 6 ] || return 1
+  done
+}
+
 all_ok() {
   for p in "${ports[@]}"; do cluster_ok "$p" || return 1; done
+  replicas_ok
 }
 
 start() {
