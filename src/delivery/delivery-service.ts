@@ -1,3 +1,4 @@
+import { attemptIdempotencyKey } from './attempt-key';
 import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
@@ -144,7 +145,7 @@ export class DeliveryService {
     } catch {
       return null; // the plain path meets the same error where it is handled
     }
-    const interaction = attemptInteraction(1, route, request, routed.routing?.decisions);
+    const interaction = attemptInteraction(draft.id, 1, route, request, routed.routing?.decisions);
     return routed.routing ? { route, context, request, interaction, routing: routed.routing } : { route, context, request, interaction };
   }
 
@@ -371,7 +372,7 @@ export class DeliveryService {
     // The attempt is on record before the request leaves: an attempt is never invisible.
     // A route decided (or changed) for this attempt is written with it, and its decisions with its history entry.
     const decided = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
-    const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.attempts + 1, route, request, decided?.decisions), {
+    const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions), {
       countAttempt: true,
       ...(op.routing ? { routing: op.routing } : {}),
     });
@@ -538,8 +539,8 @@ export class DeliveryService {
   /**
    * Moves an authorization or sale to its next candidate gateway and sends it there, when the attempt at the
    * current one is proven to have done nothing (the caller's to know: breaker open before any call, not sent,
-   * declined, or a status inquiry that found nothing). The idempotency key stays the operation id: unique
-   * per gateway, the same on every retry there. `null` when there is no candidate left (the caller goes on
+   * declined, or a status inquiry that found nothing). The attempt there carries a key of its own (two
+   * gateway entries may share one PSP account: see `attempt-key.ts`), the same on every retry there. `null` when there is no candidate left (the caller goes on
    * as without failover).
    */
   private async failover(op: OperationRecord, trigger: FailoverTrigger, detail: Record<string, unknown>): Promise<DeliveryStep | null> {
@@ -557,7 +558,7 @@ export class DeliveryService {
     countFailover(from, to, trigger);
     this.deps.logger.warn('failover: sending the operation to its next candidate gateway', { operation_id: op.id, command: op.command, from, to, trigger });
     await this.deps.ledger.appendInteraction(op.id, { event: 'failover', from, to, trigger: step.trigger, ...detail });
-    const ctx: OperationContext = { operationId: op.id, command: op.command, payment: routedPayment(moved) };
+    const ctx: OperationContext = { operationId: op.id, command: op.command, payment: routedPayment(moved), idempotencyKey: attemptIdempotencyKey(moved) };
     const breaker = this.breaker(route.gateway.name);
     const permit = breaker.permit();
     if (!permit.allowed)
@@ -610,8 +611,24 @@ export function deliveryBackoff(config: Config): BackoffPolicy {
 const NOT_LANDED: ReadonlySet<string> = new Set(['not_sent', 'rate_limited', 'authentication']);
 
 /** The history entry of a gateway attempt: which one, where to, which call (the path is redacted on write). */
-function attemptInteraction(attempt: number, route: GatewayRoute, request: GatewayRequest, decisions?: StageDecision[]): Omit<Interaction, 'at'> {
-  const entry = { event: 'attempt', attempt, gateway: route.gateway.name, method: request.method, path: request.path };
+function attemptInteraction(
+  operationId: string,
+  attempt: number,
+  route: GatewayRoute,
+  request: GatewayRequest,
+  decisions?: StageDecision[],
+): Omit<Interaction, 'at'> {
+  // The key is on record only when it is not the operation id (an attempt after a failover): the hot path stays as small.
+  const key = request.headers['idempotency-key'] ?? request.headers['Idempotency-Key'];
+  const own = key !== undefined && key !== operationId;
+  const entry = {
+    event: 'attempt',
+    attempt,
+    gateway: route.gateway.name,
+    method: request.method,
+    path: request.path,
+    ...(own ? { idempotency_key: key } : {}),
+  };
   return decisions && decisions.length > 0 ? { ...entry, orchestration: decisions } : entry;
 }
 

@@ -1,3 +1,4 @@
+import { attemptIdempotencyKey } from './attempt-key';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { OperationContext } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
@@ -81,7 +82,13 @@ export interface ResolveOptions {
  */
 export async function resolveOperationContext(op: OperationRecord, ledger: Ledger, options: ResolveOptions = {}): Promise<ContextResolution> {
   // The payment as its gateway sees it: the routed gateway (and a converted amount), where one was decided.
-  const context: OperationContext = { operationId: op.id, command: op.command, payment: routedPayment(op) };
+  const attemptKey = attemptIdempotencyKey(op);
+  const context: OperationContext = {
+    operationId: op.id,
+    command: op.command,
+    payment: routedPayment(op),
+    ...(attemptKey !== op.id ? { idempotencyKey: attemptKey } : {}),
+  };
   if (!DEPENDENT.has(op.command)) return { context };
   const key = op.payment.gateway_key;
   if (key === op.id) return { context };

@@ -72,11 +72,21 @@ export interface GatewayResponse {
 
 /** Everything a transformer may know about the operation it maps. */
 export interface OperationContext {
-  /** Our operation id: also the Idempotency-Key and the PSP-side merchant reference. */
+  /** Our operation id: the PSP-side merchant reference, and the Idempotency-Key unless `idempotencyKey` says otherwise. */
   operationId: string;
   command: CommandType;
   /** Minor units, currency as in the command. */
   payment: Payment;
+  /**
+   * The `Idempotency-Key` of this attempt, when it is not the operation id (an attempt after a failover:
+   * see `src/delivery/attempt-key.ts`). Default: `operationId`.
+   */
+  idempotencyKey?: string;
+}
+
+/** The `Idempotency-Key` a request for this context carries (`idempotencyKey`, else the operation id). */
+export function idempotencyKeyOf(ctx: OperationContext): string {
+  return ctx.idempotencyKey ?? ctx.operationId;
 }
 
 /** A verified webhook notification, normalised. */

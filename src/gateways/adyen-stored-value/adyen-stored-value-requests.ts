@@ -2,7 +2,7 @@ import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
 import { isoToPspAmount } from '../../money/psp-currency-table';
 import { assertNever } from '../assert-never';
-import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { GatewayRequest, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
 import { idempotencyKeyFor, merchantReferenceFor } from '../adyen/adyen-references';
 import { customAttribute, parseStoredToken } from '../adyen/adyen-stored-token';
 import { unsupportedCommand } from '../unsupported-command';
@@ -130,7 +130,7 @@ export function buildAdyenSvRequest(ctx: OperationContext, gateway: GatewayConfi
   return {
     method: 'POST',
     path,
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKeyFor(ctx.operationId) },
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKeyFor(idempotencyKeyOf(ctx)) },
     body: JSON.stringify(body),
   };
 }

@@ -16,7 +16,7 @@ function digest(operationId: string): string {
   return createHash('sha256').update(operationId).digest('hex');
 }
 
-/** `Idempotency-Key` for the operation: the id itself, or its SHA-256 hex when longer than 64. */
+/** `Idempotency-Key` for an attempt key (the operation id, or its failover key): itself, or its SHA-256 hex when longer than 64. */
 export function idempotencyKeyFor(operationId: string): string {
   return operationId.length <= MAX_IDEMPOTENCY_KEY ? operationId : digest(operationId);
 }

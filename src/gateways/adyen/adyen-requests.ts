@@ -3,7 +3,7 @@ import { unsupportedCommand } from '../unsupported-command';
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
-import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { GatewayRequest, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
 import { AdyenAmount, toAdyenAmount } from './adyen-amount';
 import { idempotencyKeyFor, merchantReferenceFor } from './adyen-references';
 import { customAttribute, shopperReferenceForNewToken } from './adyen-stored-token';
@@ -130,7 +130,7 @@ export function buildAdyenRequest(ctx: OperationContext, gateway: GatewayConfig)
   return {
     method: 'POST',
     path,
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKeyFor(ctx.operationId) },
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKeyFor(idempotencyKeyOf(ctx)) },
     body: JSON.stringify(body),
   };
 }

@@ -1,5 +1,5 @@
 import { assertNever } from '../assert-never';
-import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { GatewayRequest, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
 import { pathSegment } from '../path-segment';
 
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json' } as const;
@@ -12,12 +12,12 @@ function giftCardPath(gatewayKey: string, action: string): string {
   return `/v1/gift_cards/${pathSegment(gatewayKey, 'payment.gateway_key', 'simulator')}${action}`;
 }
 
-/** A POST carrying the operation id as its `Idempotency-Key` (the simulator refuses a POST without one). */
+/** A POST carrying the attempt's `Idempotency-Key` (the simulator refuses a POST without one). */
 function post(ctx: OperationContext, path: string, body: Record<string, unknown>): GatewayRequest {
   return {
     method: 'POST',
     path,
-    headers: { ...JSON_HEADERS, 'idempotency-key': ctx.operationId },
+    headers: { ...JSON_HEADERS, 'idempotency-key': idempotencyKeyOf(ctx) },
     body: JSON.stringify(body),
   };
 }

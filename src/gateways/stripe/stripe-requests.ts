@@ -3,7 +3,7 @@ import { unsupportedCommand } from '../unsupported-command';
 import { CommandValidationError } from '../../errors/command-validation-error';
 import { STRIPE_DEFAULT_GATEWAY, StripeMethodGateway, stripeMethodFields } from './stripe-methods';
 import { assertNever } from '../assert-never';
-import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { GatewayRequest, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
 import { stripeCurrency, toStripeAmount } from './stripe-amount';
 import { encodeStripeForm, StripeFormValue } from './stripe-form';
 import { revalidatePaymentMethod, stripeCustomer, stripeId } from './stripe-references';
@@ -23,7 +23,7 @@ function post(ctx: OperationContext, path: string, fields: { [key: string]: Stri
     path,
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      'idempotency-key': ctx.operationId,
+      'idempotency-key': idempotencyKeyOf(ctx),
       'stripe-version': STRIPE_API_VERSION,
     },
     body: encodeStripeForm(fields),

@@ -20,7 +20,8 @@ import { testConfig } from '../../support/test-config';
 /**
  * Failover between two real PSP simulators (two gateways, two PSP accounts): the route's next candidate
  * takes an authorization only when the first provably did nothing, and never while an attempt there may
- * be live (commit-then-timeout: the first PSP charged, then went silent).
+ * be live (commit-then-timeout: the first PSP charged, then went silent). An attempt after a failover
+ * carries its own idempotency key, `<id>.failover<n>` (see src/delivery/attempt-key.ts).
  */
 const KEY_A = 'sim-failover-a-key-0123456789';
 const KEY_B = 'sim-failover-b-key-0123456789';
@@ -95,6 +96,13 @@ async function record(ledger: Ledger, command: PaymentCommand): Promise<string> 
 const authorize = (payment: Record<string, unknown> = {}) =>
   channelCommand('authorize', {}, { gateway: 'sima', gateway_key: 'pm_card_visa', currency: 'EUR', ...payment });
 
+/** Effects at a simulator under any of the operation's keys (its id, or an attempt's after a failover: `<id>.failover<n>`). */
+function effectsOf(sim: PspSimulator, id: string): number {
+  return Object.entries(sim.counters().effects)
+    .filter(([key]) => key === id || key.startsWith(`${id}.failover`))
+    .reduce((sum, [, n]) => sum + n, 0);
+}
+
 async function eventsOf(ledger: Ledger, id: string): Promise<string[]> {
   return (await ledger.interactions(id)).map((h) => h.event);
 }
@@ -119,7 +127,7 @@ describe('routing and failover (authorize, sale)', () => {
     const before = (await metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' })) ?? 0;
     const id = await record(ledger, authorize({ currency: 'USD' }));
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-    expect(simB.counters().effects[id]).toBe(1);
+    expect(simB.counters().effects[`${id}.failover1`]).toBe(1);
     const op = await ledger.get(id);
     expect(op).toMatchObject({ attempts: 2, routing: { gateway: 'simb', index: 1, failovers: [{ from: 'dead', to: 'simb', trigger: 'not_sent' }] } });
     expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'failover', 'attempt', 'outcome']);
@@ -136,7 +144,7 @@ describe('routing and failover (authorize, sale)', () => {
     simA.setFaults({});
     // Next delivery: ask A first; A did authorize, so that is the outcome. B is never called.
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-    expect(simB.counters().effects[id]).toBeUndefined();
+    expect(effectsOf(simB, id)).toBe(0);
     expect(simA.counters().effects[id]).toBe(1);
     expect((await ledger.get(id))?.routing).toMatchObject({ gateway: 'sima', index: 0 });
     expect(await eventsOf(ledger, id)).not.toContain('failover');
@@ -161,13 +169,13 @@ describe('routing and failover (authorize, sale)', () => {
     const id = await record(ledger, authorize());
     expect((await service.deliver(id)).kind).toBe('retry');
     expect((await ledger.get(id))?.state).toBe('UNKNOWN');
-    expect(simB.counters().effects[id]).toBeUndefined();
+    expect(effectsOf(simB, id)).toBe(0);
     simA.setFaults({});
     const inquiriesBefore = simA.counters().inquiries;
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(simA.counters().inquiries).toBe(inquiriesBefore + 1);
     expect(simA.counters().effects[id]).toBeUndefined();
-    expect(simB.counters().effects[id]).toBe(1);
+    expect(simB.counters().effects[`${id}.failover1`]).toBe(1);
     const history = await eventsOf(ledger, id);
     expect(history.indexOf('inquiry')).toBeLessThan(history.indexOf('failover'));
     expect((await ledger.get(id))?.routing?.failovers).toMatchObject([{ from: 'sima', to: 'simb', trigger: 'inquiry_not_found' }]);
@@ -181,7 +189,7 @@ describe('routing and failover (authorize, sale)', () => {
     const id = await record(ledger, authorize());
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(simA.counters().requests).toBe(requestsA);
-    expect(simB.counters().effects[id]).toBe(1);
+    expect(simB.counters().effects[`${id}.failover1`]).toBe(1);
     expect((await ledger.get(id))?.routing?.failovers).toMatchObject([{ from: 'sima', to: 'simb', trigger: 'breaker_open' }]);
   });
 
@@ -211,7 +219,7 @@ describe('routing and failover (authorize, sale)', () => {
     const { service, ledger } = setup({ 'routing.failover.enabled': false });
     const id = await record(ledger, authorize({ currency: 'USD' }));
     expect((await service.deliver(id)).kind).toBe('retry');
-    expect(simB.counters().effects[id]).toBeUndefined();
+    expect(effectsOf(simB, id)).toBe(0);
     expect(await eventsOf(ledger, id)).not.toContain('failover');
   });
 
