@@ -11,7 +11,8 @@ import { DoctorTarget, doctorTargets } from './doctor-targets';
 import { edgeTlsChecks } from './edge-tls-checks';
 import { formatReport } from './format-report';
 import { withFixHints } from './fix-hints';
-import { checkPublicIntake, checkRabbitMq, checkRedis } from './infrastructure-checks';
+import { checkPublicIntake, checkRedis } from './infrastructure-checks';
+import { checkRabbitMq } from './rabbitmq-checks';
 import { connectTcp, connectViaProxy, observeTls, resolveHost } from './network-probe';
 
 export interface DoctorOptions {

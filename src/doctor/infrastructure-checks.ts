@@ -1,4 +1,3 @@
-import amqp from 'amqplib';
 import { Cluster } from 'ioredis';
 import { Config } from '../config/config';
 import { transportErrorCode } from '../http/outbound-http';
@@ -6,8 +5,7 @@ import { CheckResult } from './check-result';
 import { createRedis, isCluster, nodeName, RedisClient } from '../redis/redis-connection';
 
 /**
- * The doctor's checks of what the bridge runs on: RabbitMQ (login, the command and dead-letter queues),
- * Redis (reachable, persistence on, eviction `noeviction`) and our own public intake URL (the bus's OPTIONS
+ * The doctor's checks of what the bridge runs on (RabbitMQ: `rabbitmq-checks.ts`): Redis (reachable, persistence on, eviction `noeviction`) and our own public intake URL (the bus's OPTIONS
  * probe). Each check opens its own short-lived connection and closes it; details never carry a password.
  */
 
@@ -16,76 +14,13 @@ function result(check: string, target: string, status: CheckResult['status'], de
 }
 
 /** The broker host and port of an amqp URL, for details (never the user info). */
-function where(url: string): string {
+export function where(url: string): string {
   try {
     const u = new URL(url);
     return `${u.hostname}:${u.port || (u.protocol === 'amqps:' ? 5671 : u.protocol === 'rediss:' ? 6380 : u.protocol === 'redis:' ? 6379 : 5672)}`;
   } catch {
     return '(unparsable URL)';
   }
-}
-
-/** The amqplib / broker failure in words: ACCESS_REFUSED (403) for a wrong login, else the socket code. */
-function amqpFailure(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  if (/ACCESS_REFUSED|403/.test(message)) return 'ACCESS_REFUSED: the broker refused the user name or password';
-  if (/NOT_ALLOWED|530/.test(message)) return 'NOT_ALLOWED: the user may not use this virtual host';
-  return transportErrorCode(err);
-}
-
-/** Logs in to RabbitMQ and looks at the command and dead-letter queues (passively: declares nothing). */
-export async function checkRabbitMq(config: Config, timeoutMs: number): Promise<CheckResult[]> {
-  const target = 'rabbitmq';
-  let connection: amqp.ChannelModel | undefined;
-  try {
-    connection = await amqp.connect(config.amqp.url, { timeout: timeoutMs });
-  } catch (err) {
-    const failure = amqpFailure(err);
-    return [
-      result(
-        'connect',
-        target,
-        'FAIL',
-        `${where(config.amqp.url)}: ${failure}`,
-        failure.startsWith('ACCESS') || failure.startsWith('NOT_ALLOWED')
-          ? "check the user, password and virtual host in amqp.url (and the user's permissions: rabbitmqctl list_permissions)"
-          : 'check amqp.url (host, port, amqps for TLS) and that the broker is running and reachable from here',
-      ),
-    ];
-  }
-  const out: CheckResult[] = [result('connect', target, 'OK', `logged in to ${where(config.amqp.url)}`)];
-  connection.on('error', () => undefined);
-  try {
-    for (const [role, queue] of [
-      ['commands', config.amqp.commandsQueue],
-      ['dead letters', config.amqp.deadLetterQueue],
-    ] as const) {
-      // A failed passive check closes the channel: one channel per queue.
-      const channel = await connection.createChannel();
-      channel.on('error', () => undefined);
-      try {
-        const q = await channel.checkQueue(queue);
-        out.push(result('queue', target, 'OK', `${role} queue ${queue}: ${q.messageCount} message(s), ${q.consumerCount} consumer(s)`));
-        await channel.close();
-      } catch (err) {
-        const missing = /NOT_FOUND|404/.test(err instanceof Error ? err.message : '');
-        out.push(
-          missing
-            ? result(
-                'queue',
-                target,
-                'WARN',
-                `${role} queue ${queue} does not exist yet`,
-                'start the worker once (it declares the topology), or check amqp.queue.* for a typo',
-              )
-            : result('queue', target, 'FAIL', `${role} queue ${queue}: ${amqpFailure(err)}`, 'give the user configure/read/write permissions on the queue'),
-        );
-      }
-    }
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
-  return out;
 }
 
 /** `field:value` lines of a Redis INFO section as a map. */

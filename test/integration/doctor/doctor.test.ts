@@ -119,6 +119,17 @@ function row(report: string, check: string, target: string): { status: string; d
   return { status: match?.[1] ?? '', detail: match?.[2] ?? '' };
 }
 
+/** Every row of one check and target, in report order. */
+function rows(report: string, check: string, target: string): Array<{ status: string; detail: string }> {
+  return report
+    .split('\n')
+    .filter((l) => l.startsWith(`${check} `) && l.includes(` ${target} `))
+    .map((line) => {
+      const match = / (OK|WARN|FAIL|SKIP)(?: +(.*))?$/.exec(line);
+      return { status: match?.[1] ?? '', detail: match?.[2] ?? '' };
+    });
+}
+
 let local: Local;
 const cleanups: Array<() => Promise<void>> = [];
 
@@ -327,6 +338,75 @@ describe('runDoctor: what the bridge runs on', () => {
     });
     expect(report).toMatch(/fix: check the user, password and virtual host in amqp\.url/);
     expect(report).not.toContain('wrong-broker-password');
+  });
+
+  describe('every RabbitMQ node of amqp.urls', () => {
+    const AMQP = process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+    const node = new URL(AMQP);
+    const nodeName = `${node.hostname}:${node.port || 5672}`;
+
+    it('checks each configured node and WARNs naming the one that does not answer while another does', async () => {
+      const port = await closedPort();
+      const { out, text } = capture();
+      const cfg = config({}, { 'amqp.url': AMQP, 'amqp.urls': [`amqp://guest:guest@127.0.0.1:${port}`], 'amqp.queue.type': 'quorum' });
+      const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 3000 });
+      const report = text();
+      expect(code).toBe(0);
+      const connects = rows(report, 'connect', 'rabbitmq');
+      expect(connects).toHaveLength(2);
+      expect(connects[0]).toMatchObject({ status: 'OK' });
+      expect(connects[0].detail).toMatch(new RegExp(`^logged in to ${nodeName} \\(vhost /, RabbitMQ \\d+\\.\\d+\\.\\d+`));
+      expect(connects[1]).toEqual({ status: 'WARN', detail: `127.0.0.1:${port}: ECONNREFUSED (1 of 2 nodes answer; a reconnect skips this one)` });
+      expect(report).toMatch(/fix: check amqp\.urls \(host, port/);
+      expect(row(report, 'cluster', 'rabbitmq').status).toBe('WARN');
+      expect(row(report, 'cluster', 'rabbitmq').detail).toMatch(/^1 of 2 nodes answer/);
+      expect(row(report, 'version', 'rabbitmq')).toMatchObject({ status: 'OK' });
+      expect(row(report, 'version', 'rabbitmq').detail).toMatch(/^RabbitMQ \d+\.\d+\.\d+ \(amqp\.queue\.type: quorum needs 3\.8\.0\+\)$/);
+      // The queues are still looked at, through the node that answers.
+      expect(rows(report, 'queue', 'rabbitmq')).toHaveLength(2);
+    });
+
+    it('fails when no configured node answers, naming each', async () => {
+      const [a, b] = [await closedPort(), await closedPort()];
+      const { out, text } = capture();
+      const cfg = config({}, { 'amqp.url': `amqp://guest:guest@127.0.0.1:${a}`, 'amqp.urls': [`amqp://guest:guest@127.0.0.1:${b}`] });
+      const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 3000 });
+      const report = text();
+      expect(code).toBe(1);
+      expect(rows(report, 'connect', 'rabbitmq')).toEqual([
+        { status: 'FAIL', detail: `127.0.0.1:${a}: ECONNREFUSED` },
+        { status: 'FAIL', detail: `127.0.0.1:${b}: ECONNREFUSED` },
+      ]);
+      expect(rows(report, 'queue', 'rabbitmq')).toEqual([]);
+    });
+
+    it('names a node whose virtual host is refused (WARN while another node answers)', async () => {
+      const { out, text } = capture();
+      const elsewhere = new URL(AMQP);
+      elsewhere.pathname = '/pb-doctor-no-such-vhost';
+      const cfg = config({}, { 'amqp.url': AMQP, 'amqp.urls': [elsewhere.toString()] });
+      const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 3000 });
+      const report = text();
+      expect(code).toBe(0);
+      expect(rows(report, 'connect', 'rabbitmq')[1]).toEqual({
+        status: 'WARN',
+        detail: `${nodeName}: NOT_ALLOWED: the virtual host does not exist or the user may not use it (1 of 2 nodes answer; a reconnect skips this one)`,
+      });
+      expect(report).toMatch(/fix: check the user, password and virtual host in amqp\.urls/);
+    });
+
+    it('all nodes answering: one connect row each and the cluster OK', async () => {
+      const { out, text } = capture();
+      // The same broker under a second spelling: two entries, both answer.
+      const second = AMQP.replace('127.0.0.1', 'localhost');
+      const cfg = config({}, { 'amqp.url': AMQP, 'amqp.urls': [second] });
+      const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 3000 });
+      const report = text();
+      expect(code).toBe(0);
+      expect(rows(report, 'connect', 'rabbitmq').map((r) => r.status)).toEqual(['OK', 'OK']);
+      expect(row(report, 'cluster', 'rabbitmq')).toMatchObject({ status: 'OK' });
+      expect(row(report, 'cluster', 'rabbitmq').detail).toMatch(/^2 of 2 nodes answer/);
+    });
   });
 
   it('fails a Redis that evicts keys and keeps no append-only file, naming the redis.conf settings', async () => {
