@@ -1,5 +1,6 @@
 import { RedisClient } from '../redis/redis-connection';
 import { RateLimit } from '../config/config';
+import { LuaScript, luaInputs } from '../redis/lua-script';
 
 /**
  * Takes up to ARGV[1] tokens from every bucket KEYS[i] (rate ARGV[2i], capacity ARGV[2i+1]) at once, or none.
@@ -8,7 +9,9 @@ import { RateLimit } from '../config/config';
  * Returns {granted, 0, 0} or, when a bucket is short, {0, ms until one token is free, index of that bucket}.
  * Keys expire once they would be full again (an idle bucket costs nothing).
  */
-const TAKE_LUA = `
+const TAKE = new LuaScript(
+  luaInputs([], []),
+  `
 local now_t = redis.call('TIME')
 local now = tonumber(now_t[1]) * 1000 + math.floor(tonumber(now_t[2]) / 1000)
 local want = tonumber(ARGV[1])
@@ -52,7 +55,9 @@ for i = 1, #KEYS do
   redis.call('PEXPIRE', KEYS[i], math.ceil((burst - left) * 1000 / rate) + 1000)
 end
 return {grant, 0, 0}
-`;
+`,
+  true,
+);
 
 /** One bucket to take from: its Redis key and its limit. */
 export interface Bucket {
@@ -69,24 +74,27 @@ export interface TakeResult {
   limitedBy: number;
 }
 
-type TakeCommand = (...args: (string | number)[]) => Promise<[number, number, number]>;
-
 /**
  * Token buckets in Redis, one Lua script per take (atomic over all the buckets given: a command never takes
  * from the channel's bucket and is then refused by the account's). On Redis Cluster every bucket key must
  * share a hash slot: callers build keys with one hash tag.
  */
 export class TokenBuckets {
-  constructor(private readonly redis: RedisClient) {
-    if (!(redis as unknown as Record<string, unknown>).pbTokenBucketTake) redis.defineCommand('pbTokenBucketTake', { lua: TAKE_LUA });
-  }
+  constructor(private readonly redis: RedisClient) {}
 
   /** Takes up to `want` tokens (at least one, or none) from every bucket. */
   async take(buckets: readonly Bucket[], want = 1): Promise<TakeResult> {
-    const args: (string | number)[] = [buckets.length, ...buckets.map((b) => b.key), want];
+    const args: (string | number)[] = [want];
     for (const b of buckets) args.push(b.limit.perS, b.limit.burst);
-    const take = (this.redis as unknown as { pbTokenBucketTake: TakeCommand }).pbTokenBucketTake.bind(this.redis);
-    const [granted, retryAfterMs, limitedBy] = await take(...args);
+    // An EVALSHA naming its keys: the worker's auto-pipelined cluster connection groups commands by their
+    // first key, which a command defined with a variable key count (first argument: the count) misstates,
+    // failing every command sent in the same tick ("same slots allocation group").
+    const [granted, retryAfterMs, limitedBy] = (await TAKE.run(
+      this.redis,
+      { keys: {}, args: {} },
+      args,
+      buckets.map((b) => b.key),
+    )) as [number, number, number];
     return { granted: Number(granted), retryAfterMs: Number(retryAfterMs), limitedBy: Number(limitedBy) };
   }
 }
