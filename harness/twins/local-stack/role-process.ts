@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, WriteStream } from 'node:fs';
 import { ReadyMessage } from '../../../src/cli/run-process';
+import { roleNodeOptions } from '../../../src/cli/role-node-options';
 
 /** One `payment-bridge <role>` child process of a local stack, its output kept in a log file. */
 export interface RoleProcess {
@@ -21,6 +22,8 @@ export interface RoleProcess {
  *
  * @param readyTimeoutMs how long to wait before `ready` rejects. Default `PB_ROLE_READY_TIMEOUT_MS`, else 30 000 ms.
  *
+ * The role starts with the Node options the Procfile gives it (`roleNodeOptions`, src/cli/role-node-options.ts),
+ * so tests and benchmarks run the deployed settings.
  * `PB_ROLE_NODE_ARGS` (space-separated) adds Node options to every role process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile workers (Node refuses those in NODE_OPTIONS).
  */
@@ -35,7 +38,11 @@ export function spawnRole(options: {
   /** Node options before the script (e.g. a `--require` preload), after those of `PB_ROLE_NODE_ARGS`. */
   nodeArgs?: string[];
 }): RoleProcess {
-  const nodeArgs = [...(process.env.PB_ROLE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''), ...(options.nodeArgs ?? [])];
+  const nodeArgs = [
+    ...roleNodeOptions(options.args[0]),
+    ...(process.env.PB_ROLE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
+    ...(options.nodeArgs ?? []),
+  ];
   const child = spawn(process.execPath, [...nodeArgs, options.cliPath, '--config', options.configPath, ...options.args], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
