@@ -3,12 +3,9 @@ import { Command } from 'commander';
 import { BusClient } from './bus/bus-client';
 import { OAuthTokenProvider } from './bus/oauth-token-provider';
 import { runRegisterCommand } from './bus/registration';
-import { runCertify } from './certify/certify';
-import { formatCertifyReport } from './certify/format-certify';
 import { runCheckConfig } from './cli/check-config';
 import { configOrExit, processLogger, runUntilSignal } from './cli/run-process';
 import { parsePort } from './cli/parse-port';
-import { runDoctor } from './doctor/doctor';
 import { processActor } from './audit/actor';
 import { addOpsCommands } from './cli/ops-commands';
 import { addDataCommands } from './cli/data-commands';
@@ -18,9 +15,9 @@ import { addReconcileCommand } from './cli/reconcile-command';
 import { createLogger } from './logging/logger';
 import { openOps } from './ops/ops-context';
 import { createGatewayClients } from './gateways/gateway-registry';
-import { runPollProcess, startPollerProcess } from './processes/poll-process';
-import { startWebProcess } from './processes/web-process';
-import { startWorkerProcess } from './processes/worker-process';
+
+// Each role and the doctor and certify commands load their own modules when they run (dynamic imports):
+// a worker has no use for the web console or the doctor's axios, and every module loaded is resident memory.
 
 /**
  * `payment-bridge <command>`: one binary for every Procfile role and operator task. The configuration
@@ -50,6 +47,7 @@ program
     const config = configOrExit(configPath(), processLogger('web'), { role: 'web', stream: true });
     const logger = processLogger('web', config.log.level);
     const webhooks = createGatewayClients(config, { logger });
+    const { startWebProcess } = await import('./processes/web-process');
     await runUntilSignal('web', logger, () => startWebProcess(config, logger, { webhooks }), config.shutdown.deadlineMs);
   });
 
@@ -62,6 +60,7 @@ program
     const logger = processLogger('worker', config.log.level);
     const routes = createGatewayClients(config, { logger });
     const notifier = new BusClient(config, new OAuthTokenProvider(config, logger), logger);
+    const { startWorkerProcess } = await import('./processes/worker-process');
     await runUntilSignal(
       'worker',
       logger,
@@ -97,6 +96,7 @@ program
     const config = configOrExit(configPath(), processLogger('poller'), { role: 'poller', stream: true });
     const logger = processLogger('poller', config.log.level);
     const routes = createGatewayClients(config, { logger });
+    const { runPollProcess, startPollerProcess } = await import('./processes/poll-process');
     if (opts.once) {
       const report = await runPollProcess(config, logger, routes);
       process.stdout.write(report ? `${JSON.stringify(report)}\n` : 'another poll run is in progress\n');
@@ -116,6 +116,7 @@ program
   .option('--json', 'print the results as JSON')
   .action(async (opts: { json?: boolean }) => {
     const config = configOrExit(configPath(), processLogger('doctor'), { role: 'doctor' });
+    const { runDoctor } = await import('./doctor/doctor');
     process.exitCode = await runDoctor(config, { logger: processLogger('doctor', 'error'), out: process.stdout, format: opts.json ? 'json' : 'text' });
   });
 
@@ -140,6 +141,7 @@ program
       process.exitCode = 2;
       return;
     }
+    const [{ runCertify }, { formatCertifyReport }] = await Promise.all([import('./certify/certify'), import('./certify/format-certify')]);
     const report = await runCertify(
       config,
       route,

@@ -2,7 +2,6 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import axios, { AxiosInstance } from 'axios';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 
@@ -66,25 +65,6 @@ export function createAgents(options: OutboundHttpOptions): { httpAgent: http.Ag
     httpAgent: new http.Agent({ keepAlive: true, maxSockets }),
     httpsAgent: new https.Agent({ keepAlive: true, maxSockets, ...tlsFloor }),
   };
-}
-
-/**
- * An axios instance for outbound calls: keep-alive pool, timeout, TLS 1.2+, optional proxy. Responses are
- * never thrown for their status (`validateStatus` accepts all) and bodies stay raw text: callers classify.
- */
-export function createOutboundHttp(options: OutboundHttpOptions): AxiosInstance {
-  const { httpAgent, httpsAgent } = createAgents(options);
-  return axios.create({
-    baseURL: options.baseURL,
-    timeout: options.timeoutMs,
-    httpAgent,
-    httpsAgent,
-    proxy: false,
-    validateStatus: () => true,
-    responseType: 'text',
-    transformResponse: [(data: unknown) => data],
-    maxRedirects: 0,
-  });
 }
 
 /** How far one outbound request got. `sent`: its socket reached the peer, so the peer may have acted. */

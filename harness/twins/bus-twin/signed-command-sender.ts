@@ -1,5 +1,5 @@
 import { AxiosInstance } from 'axios';
-import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { createOutboundHttp } from '../../../src/http/axios-http';
 import { JsonRpcId, jsonRpcRequest } from '../../../src/bus/json-rpc';
 import { SignatureAlgorithm, signBody } from '../../../src/bus/x-signature';
 

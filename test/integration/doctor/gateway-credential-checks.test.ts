@@ -4,7 +4,7 @@ import { AxiosInstance } from 'axios';
 import { GatewayConfig, GatewayType } from '../../../src/config/config';
 import { checkGatewayCredentials } from '../../../src/doctor/credential-checks';
 import { gatewayDefinition } from '../../../src/gateways/gateway-registry';
-import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { createOutboundHttp } from '../../../src/http/axios-http';
 import { PrismMock, requestViolations, startPrism } from '../../support/prism';
 
 /**

@@ -4,7 +4,7 @@ import { GatewayConfig } from '../../../src/config/config';
 import { CommandType } from '../../../src/contracts/payment-command';
 import { adyenTransformer } from '../../../src/gateways/adyen';
 import { GatewayRequest, OperationContext } from '../../../src/gateways/gateway-adapter';
-import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { createOutboundHttp } from '../../../src/http/axios-http';
 import { PrismMock, startPrism } from '../../support/prism';
 
 /**

@@ -4,7 +4,7 @@ import { GatewayConfig } from '../../../src/config/config';
 import { CommandType } from '../../../src/contracts/payment-command';
 import { adyenStoredValueGateway, adyenStoredValueTransformer } from '../../../src/gateways/adyen-stored-value';
 import { GatewayRequest, OperationContext } from '../../../src/gateways/gateway-adapter';
-import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { createOutboundHttp } from '../../../src/http/axios-http';
 import { PrismMock, startPrism } from '../../support/prism';
 
 /**

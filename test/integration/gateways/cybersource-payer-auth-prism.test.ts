@@ -3,7 +3,7 @@ import { GatewayConfig } from '../../../src/config/config';
 import { Payment } from '../../../src/contracts/payment-command';
 import { cybersourceTransformer as t } from '../../../src/gateways/cybersource';
 import { GatewayRequest, OperationContext } from '../../../src/gateways/gateway-adapter';
-import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { createOutboundHttp } from '../../../src/http/axios-http';
 import { PrismMock, PrismViolation, requestViolations, startPrism } from '../../support/prism';
 
 /**

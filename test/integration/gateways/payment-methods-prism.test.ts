@@ -5,7 +5,7 @@ import { adyenTransformer } from '../../../src/gateways/adyen';
 import { cybersourceTransformer } from '../../../src/gateways/cybersource';
 import { GatewayRequest, GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { stripeTransformer } from '../../../src/gateways/stripe';
-import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { createOutboundHttp } from '../../../src/http/axios-http';
 import { PrismMock, PrismViolation, requestViolations, startPrism } from '../../support/prism';
 
 /**

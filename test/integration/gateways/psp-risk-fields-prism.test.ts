@@ -5,7 +5,7 @@ import { GatewayRequest, GatewayTransformer, OperationContext } from '../../../s
 import { adyenTransformer } from '../../../src/gateways/adyen';
 import { cybersourceTransformer } from '../../../src/gateways/cybersource';
 import { stripeTransformer } from '../../../src/gateways/stripe';
-import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { createOutboundHttp } from '../../../src/http/axios-http';
 import { withPspRiskFields } from '../../../src/risk/psp-risk-fields';
 import { RiskDecision } from '../../../src/risk/risk-rules';
 import { PrismMock, startPrism, requestViolations } from '../../support/prism';

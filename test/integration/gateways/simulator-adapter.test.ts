@@ -8,7 +8,7 @@ import { GatewayError } from '../../../src/errors/gateway-error';
 import { GatewayClient } from '../../../src/gateways/gateway-client';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { simulatorTransformer as t } from '../../../src/gateways/simulator';
-import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { createOutboundHttp } from '../../../src/http/axios-http';
 import { startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
 

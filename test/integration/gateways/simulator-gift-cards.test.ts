@@ -4,7 +4,7 @@ import { GatewayConfig } from '../../../src/config/config';
 import { CommandType, Payment } from '../../../src/contracts/payment-command';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { simulatorTransformer as t } from '../../../src/gateways/simulator';
-import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { createOutboundHttp } from '../../../src/http/axios-http';
 import { startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 
 /** Stored value (gift) cards through the simulator adapter, against the real simulator on loopback. */

@@ -5,7 +5,7 @@ import { GatewayConfig } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { OperationContext } from '../../../src/gateways/gateway-adapter';
 import { simulatorTransformer as t } from '../../../src/gateways/simulator';
-import { createOutboundHttp } from '../../../src/http/outbound-http';
+import { createOutboundHttp } from '../../../src/http/axios-http';
 import { silentLogger } from '../../../src/logging/logger';
 import { SplitTenderCoordinator, SplitTenderPlan, StepOutcome, stepReferences } from '../../../src/split-tender/split-tender';
 import { startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
