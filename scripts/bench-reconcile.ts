@@ -5,17 +5,26 @@
  * PB_BENCH_RECON_RUN), so neither the simulator's memory nor the seeding's is counted; the ledger is seeded
  * directly (pipelined), under a namespace of its own, deleted at the end. Prints, never asserts.
  *
- * Options (environment): PB_BENCH_RECON_OPERATIONS (default 100 000), PB_REDIS_URL.
+ * Besides wall time it prints the run process's CPU seconds (user + system: robust to a loaded machine,
+ * where wall time is not), the simulator's CPU seconds over the run (its report pages are not the run's
+ * cost, but they share the cores), and the load average before and after.
+ *
+ * Options (environment): PB_BENCH_RECON_OPERATIONS (default 100 000), PB_REDIS_URL,
+ * PB_BENCH_RECON_NODE_FLAGS (extra node options for the run's process only, e.g. `--cpu-prof
+ * --cpu-prof-dir=/tmp/prof` or `--heap-prof`), PB_BENCH_RECON_REPEAT (runs of the reconcile over the same
+ * seeded data, each in a fresh process, default 1).
  */
 import { shardKeysOf, shardOfPayment } from '../src/redis/key-layout';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig } from '../src/config/load-config';
 import { silentLogger } from '../src/logging/logger';
 import { createRedis } from '../src/redis/redis-connection';
 import { reconcile } from '../src/reconciliation-run/reconcile';
 import { tuneHeap } from '../src/cli/heap-tuning';
+import { processCpuMicros } from '../harness/bench/process-cpu';
 
 async function main(): Promise<void> {
   // Loaded here, not at the top: the run's own process (this file again) must not carry the harness's modules.
@@ -105,9 +114,25 @@ async function main(): Promise<void> {
       body: JSON.stringify({ count: total, prefix: 'bench-recon-', amount: 1500, currency: 'EUR', from, to }),
     });
     if (!seeded.ok) throw new Error(`simulator refused the report: ${seeded.status}`);
-    // The run itself in a process of its own: its peak RSS is the runner's, not the seeding's.
-    const line = await runInChild({ parameters, from, to });
-    process.stdout.write(`${JSON.stringify({ operations: total, ...line })}\n`);
+    // The run itself in a process of its own: its peak RSS is the runner's, not the seeding's. Each repeat
+    // is a fresh process over the same data (a finished run's state is dropped first, so it runs again).
+    const repeat = Math.max(1, Number(process.env.PB_BENCH_RECON_REPEAT ?? 1));
+    for (let n = 0; n < repeat; n += 1) {
+      await redis.del(...(await redis.keys(`${prefix}recon:run:*`)), `${prefix}recon:none`);
+      const load = loadavg()[0];
+      const simulatorCpu = processCpuMicros(child.pid);
+      const line = await runInChild({ parameters, from, to });
+      const simulatorCpuAfter = processCpuMicros(child.pid);
+      process.stdout.write(
+        `${JSON.stringify({
+          operations: total,
+          ...line,
+          simulator_cpu_s: simulatorCpu !== null && simulatorCpuAfter !== null ? Number(((simulatorCpuAfter - simulatorCpu) / 1e6).toFixed(1)) : null,
+          load_before: Number(load.toFixed(1)),
+          load_after: Number(loadavg()[0].toFixed(1)),
+        })}\n`,
+      );
+    }
   } finally {
     redis.disconnect();
     child.kill('SIGTERM');
@@ -120,6 +145,10 @@ interface RunFigures {
   lines: number;
   matched: number;
   seconds: number;
+  /** The run process's CPU time over the run, user + system, seconds. */
+  cpu_s: number;
+  cpu_user_s: number;
+  cpu_system_s: number;
   lines_per_s: number;
   peak_rss_mb: number;
   /** The process's RSS once loaded, before the run (modules, connections). */
@@ -134,7 +163,8 @@ interface RunFigures {
 
 /** Runs `reconcile()` in a fresh Node process (this script with PB_BENCH_RECON_RUN) and returns its figures. */
 async function runInChild(run: { parameters: Record<string, unknown>; from: number; to: number }): Promise<RunFigures> {
-  const worker = spawn(process.execPath, [__filename], {
+  const flags = (process.env.PB_BENCH_RECON_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0);
+  const worker = spawn(process.execPath, [...flags, __filename], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, PB_BENCH_RECON_RUN: JSON.stringify(run) },
   });
@@ -166,12 +196,17 @@ async function runOnly(spec: string): Promise<void> {
   const rssAtStart = Math.round(process.memoryUsage().rss / 1048576);
   try {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to }, logger: silentLogger(), redis });
     const seconds = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
     const figures: RunFigures = {
       lines: summary.lines,
       matched: summary.classes.matched,
       seconds: Number(seconds.toFixed(1)),
+      cpu_s: Number(((used.user + used.system) / 1e6).toFixed(1)),
+      cpu_user_s: Number((used.user / 1e6).toFixed(1)),
+      cpu_system_s: Number((used.system / 1e6).toFixed(1)),
       lines_per_s: Math.round(summary.lines / seconds),
       // maxRSS: kilobytes, the process's peak resident set since it started.
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),

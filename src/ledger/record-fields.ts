@@ -193,6 +193,33 @@ export function decodeRecord(hash: Readonly<Record<string, string>>, payment?: P
   return record as unknown as OperationRecord;
 }
 
+/** The hash names of `fields`, in order: an HMGET of only what a reader needs (see {@link decodeFields}). */
+export function hashNamesOf(fields: readonly (keyof OperationRecord)[]): string[] {
+  return fields.map((f) => FIELDS[f].hash);
+}
+
+/**
+ * Those `fields` of a record from an HMGET of `hashNamesOf(fields)` (same order); `null` when the record is
+ * absent (no `state`, or no `state` asked for and every value null). Decodes only what was read: a bulk
+ * reader (reconciliation) spends nothing on the fields it does not use.
+ */
+export function decodeFields<K extends keyof OperationRecord>(fields: readonly K[], values: readonly (string | null)[]): Pick<OperationRecord, K> | null {
+  const record: Partial<Record<K, unknown>> = {};
+  let present = false;
+  for (let i = 0; i < fields.length; i += 1) {
+    const stored = values[i];
+    const field = fields[i];
+    if (stored === null || stored === undefined) {
+      if (field === 'state') return null;
+      record[field] = field === 'attempts' ? 0 : undefined;
+      continue;
+    }
+    present = true;
+    record[field] = (FIELDS[field] as { codec: Codec<unknown> }).codec.decode(stored);
+  }
+  return present ? (record as Pick<OperationRecord, K>) : null;
+}
+
 /** `[name, value, name, value…]` (a field list, an HGETALL reply) as an object. */
 export function hashFromPairs(pairs: readonly string[]): Record<string, string> {
   const hash: Record<string, string> = {};

@@ -4,13 +4,24 @@ import { isAdjustmentKind } from '../adjustments/adjustment';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { orderIndexKey, orderKeyPart } from '../ledger/order-index';
 import { ShardKeys, shardKeysOf, shardOfOrder } from '../redis/key-layout';
-import { decodeRecord } from '../ledger/record-fields';
+import { decodeFields, hashNamesOf } from '../ledger/record-fields';
 import { gatewayOf } from '../ledger/routing-record';
-import { Candidate, KnownAdjustment, Match, chooseMatch, isLateFact } from '../reconciliation/classifier';
+import { Candidate, KnownAdjustment, Match, RECONCILED_FIELDS, ReconciledOperation, chooseMatch, isLateFact } from '../reconciliation/classifier';
 import type { PspRecord, ReconciliationWindow } from '../reconciliation/psp-record';
 
 /** Operations of an order considered for a merchant-reference match (an order has a handful). */
 const ORDER_CANDIDATES = 20;
+
+/** The hash fields read of each candidate operation (`RECONCILED_FIELDS`). */
+const FIELD_NAMES = hashNamesOf(RECONCILED_FIELDS);
+
+/** A candidate operation a lookup found: the line it is for, how, and the shard holding it. */
+interface Wanted {
+  i: number;
+  by: Candidate['by'];
+  id: string;
+  shard: number;
+}
 
 /** One shard's part of a reconciliation window: its creation index ranks [start, end). */
 interface ShardRange {
@@ -60,29 +71,42 @@ export class ReconciliationLedger {
     );
   }
 
-  /** For each record, the ledger operation it is about and how it was tied (`null`: none of this gateway fits). */
+  /**
+   * For each record, the ledger operation it is about and how it was tied (`null`: none of this gateway
+   * fits). Two rounds of one pipeline per shard, a few commands each whatever the page's size: which shard
+   * holds each named id (ZMSCORE on the creation index), the reference entries (MGET: every shard may hold
+   * one) and the order indexes; then the fields the classifier reads of every candidate (HMGET). A third
+   * round only for late facts (their adjustments).
+   */
   async matchPage(records: readonly PspRecord[]): Promise<(Match | null)[]> {
-    const loaded = new Map<string, OperationRecord | null>();
     type Ask = { i: number; by: Candidate['by']; value: string };
     const ops: Ask[] = [];
     const refs: Ask[] = [];
     const orders: Ask[] = [];
-    records.forEach((r, i) => {
-      if (r.kind === 'other') return;
+    for (let i = 0; i < records.length; i += 1) {
+      const r = records[i];
+      if (r.kind === 'other') continue;
       if (r.operationId) ops.push({ i, by: 'operation_id', value: r.operationId });
       if (r.modificationReference) refs.push({ i, by: 'modification_reference', value: r.modificationReference });
       if (r.pspReference) refs.push({ i, by: 'psp_reference', value: r.pspReference });
       if (r.merchantReference && orderIndexKey(this.prefix, r.merchantReference) !== '')
         orders.push({ i, by: 'merchant_reference', value: r.merchantReference });
-    });
-    const wanted: { i: number; by: Candidate['by']; id: string }[] = [];
+    }
+    const wanted: Wanted[] = [];
     if (ops.length + refs.length + orders.length > 0) {
-      // Round trip 1: operations named by id (which shard holds them), reference entries (every shard may),
-      // order indexes (in the order's shard).
+      const ids = ops.map((a) => a.value);
+      const refKeys = refs.map((a) => `${this.gateway}:${a.value}`);
+      // Round trip 1. Reply slots per shard: [ZMSCORE]? [MGET]? then that shard's order ranges.
       const replies = await this.perShard((keys, p) => {
-        for (const a of ops) p.exists(keys.op(a.value));
-        for (const a of refs) p.get(keys.reference(`${this.gateway}:${a.value}`));
-        let n = ops.length + refs.length;
+        let n = 0;
+        if (ids.length > 0) {
+          p.zmscore(keys.created, ...ids);
+          n += 1;
+        }
+        if (refKeys.length > 0) {
+          p.mget(...refKeys.map((k) => keys.reference(k)));
+          n += 1;
+        }
         for (const a of orders) {
           if (shardOfOrder(a.value) !== keys.shard) continue;
           p.zrange(keys.order(orderKeyPart(a.value)), 0, ORDER_CANDIDATES - 1);
@@ -90,40 +114,49 @@ export class ReconciliationLedger {
         }
         return n;
       });
-      ops.forEach((a, n) => {
-        const shard = replies.findIndex((r) => r[n] === 1);
-        if (shard >= 0) this.ledger.remember(a.value, shard);
-        else loaded.set(a.value, null);
-        wanted.push({ i: a.i, by: a.by, id: a.value });
-      });
-      refs.forEach((a, n) => {
-        const holders = replies.flatMap((r, shard) => (typeof r[ops.length + n] === 'string' ? [{ id: r[ops.length + n] as string, shard }] : []));
-        // Two shards may hold one reference (an operation of another anchor took it over): both are candidates.
-        for (const h of holders) {
-          this.ledger.remember(h.id, h.shard);
-          wanted.push({ i: a.i, by: a.by, id: h.id });
+      const refSlot = ids.length > 0 ? 1 : 0;
+      const orderSlot = refSlot + (refKeys.length > 0 ? 1 : 0);
+      const unplaced: Ask[] = [];
+      for (let n = 0; n < ops.length; n += 1) {
+        let shard = -1;
+        for (let s = 0; s < replies.length && shard < 0; s += 1) {
+          const scores = replies[s][0] as (string | null)[] | undefined;
+          if (scores && scores[n] !== null && scores[n] !== undefined) shard = s;
         }
-      });
-      const seenInShard = this.shards.map(() => ops.length + refs.length);
+        if (shard >= 0) wanted.push({ i: ops[n].i, by: ops[n].by, id: ops[n].value, shard });
+        else unplaced.push(ops[n]);
+      }
+      // Not in any creation index (rare: a record written outside `create`): asked of every shard, one at a time.
+      for (const a of unplaced) {
+        const shard = await this.ledger.shardOf(a.value, true);
+        if (shard !== null) wanted.push({ i: a.i, by: a.by, id: a.value, shard });
+      }
+      for (let n = 0; n < refs.length; n += 1) {
+        // Two shards may hold one reference (an operation of another anchor took it over): both are candidates.
+        for (let s = 0; s < replies.length; s += 1) {
+          const held = (replies[s][refSlot] as (string | null)[] | undefined)?.[n];
+          if (typeof held === 'string') wanted.push({ i: refs[n].i, by: refs[n].by, id: held, shard: s });
+        }
+      }
+      const nextOrder = this.shards.map(() => orderSlot);
       for (const a of orders) {
         const shard = shardOfOrder(a.value);
-        for (const id of replies[shard][seenInShard[shard]++] as string[]) {
-          this.ledger.remember(id, shard);
-          wanted.push({ i: a.i, by: a.by, id });
-        }
+        for (const id of replies[shard][nextOrder[shard]++] as string[]) wanted.push({ i: a.i, by: a.by, id, shard });
       }
     }
     // Round trip 2: the operations the ids, references and orders led to.
-    await this.load(
-      wanted.map((w) => w.id),
-      loaded,
-    );
+    const loaded = await this.load(wanted);
     const candidates: Candidate[][] = records.map(() => []);
     for (const w of wanted) {
-      const op = loaded.get(w.id);
+      const op = loaded[w.shard].get(w.id);
       if (op) candidates[w.i].push({ op, by: w.by });
     }
     const matches: (Match | null)[] = records.map((r, i) => chooseMatch(r, candidates[i], this.gateway));
+    // The runner may act on a matched operation (a settlement, an adjustment): the ledger knows its shard then.
+    for (const w of wanted) {
+      const m = matches[w.i];
+      if (m && m.op.id === w.id) this.ledger.remember(w.id, w.shard);
+    }
     // Round trip 3, only for late facts (chargebacks…): the adjustments their operations already have.
     const late = matches.map((m, i) => (m && isLateFact(records[i].kind) ? m : null)).filter((m): m is Match => m !== null);
     if (late.length > 0) {
@@ -131,6 +164,11 @@ export class ReconciliationLedger {
       for (const m of late) m.adjustments = known.get(m.op.id) ?? [];
     }
     return matches;
+  }
+
+  /** The whole record of a matched operation (the runner's rare actions need more than the classifier's fields). */
+  async record(id: string): Promise<OperationRecord | null> {
+    return this.ledger.get(id);
   }
 
   /** `ids` grouped by the shard the ledger knows them in (round trip 1 taught it); unknown ones are left out. */
@@ -143,22 +181,28 @@ export class ReconciliationLedger {
     return groups;
   }
 
-  /** Loads (HGETALL, one pipeline per shard) the ids not in `loaded` yet; missing ones are stored as `null`. */
-  private async load(ids: readonly string[], loaded: Map<string, OperationRecord | null>): Promise<void> {
-    const todo = [...new Set(ids)].filter((id) => !loaded.has(id));
-    if (todo.length === 0) return;
-    for (const id of todo) loaded.set(id, null);
-    const groups = await this.grouped(todo);
+  /** Reads the classifier's fields (HMGET, one pipeline per shard) of each wanted id, once; per shard, id → operation (absent ones left out). */
+  private async load(wanted: readonly Wanted[]): Promise<Map<string, ReconciledOperation>[]> {
+    const groups: string[][] = this.shards.map(() => []);
+    const queued = this.shards.map(() => new Set<string>());
+    for (const w of wanted) {
+      if (queued[w.shard].has(w.id)) continue;
+      queued[w.shard].add(w.id);
+      groups[w.shard].push(w.id);
+    }
+    const out = this.shards.map(() => new Map<string, ReconciledOperation>());
+    if (wanted.length === 0) return out;
     const replies = await this.perShard((keys, p) => {
-      for (const id of groups[keys.shard]) p.hgetall(keys.op(id));
+      for (const id of groups[keys.shard]) p.hmget(keys.op(id), ...FIELD_NAMES);
       return groups[keys.shard].length;
     });
     groups.forEach((group, shard) =>
       group.forEach((id, n) => {
-        const h = replies[shard][n] as Record<string, string>;
-        loaded.set(id, h && h.state ? decodeRecord(h) : null);
+        const op = decodeFields(RECONCILED_FIELDS, replies[shard][n] as (string | null)[]);
+        if (op && op.payment) out[shard].set(id, op);
       }),
     );
+    return out;
   }
 
   /** The adjustments already recorded on each operation (kind and amount). Two rounds of per-shard pipelines. */
@@ -216,9 +260,9 @@ export class ReconciliationLedger {
    * the page touches: the ids, their seen marks, then only the unseen operations, so a window the PSP
    * covered line for line loads (and decodes) nothing more.
    */
-  async unseenAtRanks(from: number, to: number, seenKey: string): Promise<OperationRecord[]> {
+  async unseenAtRanks(from: number, to: number, seenKey: string): Promise<ReconciledOperation[]> {
     if (to <= from) return [];
-    const out: OperationRecord[] = [];
+    const out: ReconciledOperation[] = [];
     let offset = 0;
     for (const range of this.ranges) {
       const size = range.end - range.start;
@@ -233,12 +277,11 @@ export class ReconciliationLedger {
       const unseen = ids.filter((_id, n) => seen[n] !== 1);
       if (unseen.length === 0) continue;
       const pipeline = this.redis.pipeline();
-      for (const id of unseen) pipeline.hgetall(keys.op(id));
+      for (const id of unseen) pipeline.hmget(keys.op(id), ...FIELD_NAMES);
       const replies = (await pipeline.exec()) ?? [];
       unseen.forEach((id, n) => {
-        const h = replies[n]?.[1] as Record<string, string> | undefined;
-        if (!h || !h.state || !h.payment) return;
-        const op = decodeRecord(h);
+        const op = decodeFields(RECONCILED_FIELDS, (replies[n]?.[1] as (string | null)[] | undefined) ?? []);
+        if (!op || !op.payment) return;
         if (gatewayOf(op) !== this.gateway) return;
         this.ledger.remember(id, range.shard);
         out.push(op);

@@ -3,10 +3,10 @@ import { RedisClient } from '../redis/redis-connection';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { assertNever } from '../gateways/assert-never';
-import { Ledger, OperationRecord } from '../ledger/ledger';
+import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import type { OrphanReversal } from '../poller/orphan-reversal';
-import { classifyLine, classifyMissingAtPsp } from '../reconciliation/classifier';
+import { ReconciledOperation, classifyLine, classifyMissingAtPsp } from '../reconciliation/classifier';
 import type { PspRecord, PspRecordReader, ReconciliationWindow } from '../reconciliation/psp-record';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import { ReconciliationLedger } from './reconciliation-ledger';
@@ -242,7 +242,7 @@ export class ReconciliationRunner {
 
   /** One page of the window's ledger operations no PSP line named: those that moved money are missing at the PSP. */
   private async ledgerPage(
-    ops: readonly OperationRecord[],
+    ops: readonly ReconciledOperation[],
     window: ReconciliationWindow,
     sink: VerdictSink | undefined,
     logged: { n: number },
@@ -312,7 +312,7 @@ export class ReconciliationRunner {
   }
 
   /** Applies what the PSP is authoritative for (nothing in a dry run). */
-  private async apply(verdict: LineVerdict, op: OperationRecord | null, dryRun: boolean): Promise<ActionOutcome> {
+  private async apply(verdict: LineVerdict, matched: ReconciledOperation | null, dryRun: boolean): Promise<ActionOutcome> {
     const { action, record } = verdict;
     switch (action.type) {
       case 'none':
@@ -320,8 +320,11 @@ export class ReconciliationRunner {
       case 'report':
         return 'report';
       case 'adjust': {
-        if (!op || !record) return 'report';
+        if (!matched || !record) return 'report';
         if (dryRun) return 'would_apply';
+        // The match holds only the classifier's fields; acting needs the whole record (rare: one read per action).
+        const op = await this.ledger.record(matched.id);
+        if (!op) return 'report';
         const pspReference = record.modificationReference ?? record.pspReference;
         const { created } = await this.deps.adjustments.recordAdjustment(op, {
           kind: action.kind,
@@ -342,8 +345,10 @@ export class ReconciliationRunner {
         return created ? 'adjusted' : 'already_adjusted';
       }
       case 'settle': {
-        if (!op || !record) return 'report';
+        if (!matched || !record) return 'report';
         if (dryRun) return 'would_apply';
+        const op = await this.ledger.record(matched.id);
+        if (!op) return 'report';
         const reference = record.modificationReference ?? record.pspReference;
         const after = await this.deps.recorder.apply(
           op,

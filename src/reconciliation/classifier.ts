@@ -14,9 +14,29 @@ import type { LedgerSide, LineVerdict, MatchMethod, ReconciliationAction } from 
  * (`classifyMissingAtPsp`). No I/O: the runner looks the candidates up and applies the actions.
  */
 
+/**
+ * What the classifier reads of a ledger operation: reconciliation loads only these fields (an HMGET per
+ * operation, not the whole record), so the classifier must not need more.
+ */
+export const RECONCILED_FIELDS = [
+  'id',
+  'command',
+  'state',
+  'payment',
+  'routing',
+  'confirmedAmount',
+  'confirmedCurrency',
+  'gatewayReference',
+  'createdAt',
+  'updatedAt',
+] as const satisfies readonly (keyof OperationRecord)[];
+
+/** A ledger operation as reconciliation reads it ({@link RECONCILED_FIELDS}); a full `OperationRecord` is one too. */
+export type ReconciledOperation = Pick<OperationRecord, (typeof RECONCILED_FIELDS)[number]>;
+
 /** A ledger operation a lookup found for a line, and how. */
 export interface Candidate {
-  op: OperationRecord;
+  op: ReconciledOperation;
   by: MatchMethod;
 }
 
@@ -94,16 +114,16 @@ export function chooseMatch(record: PspRecord, candidates: readonly Candidate[],
  * What the PSP confirmed for the operation when it said, else what was sent to it: the routed payment's
  * amount, which for a converted payment is in the settlement currency the PSP's records use.
  */
-export function ledgerAmount(op: OperationRecord): number {
+export function ledgerAmount(op: ReconciledOperation): number {
   return op.confirmedAmount ?? routedPayment(op).amount;
 }
 
 /** The currency of {@link ledgerAmount}. */
-export function ledgerCurrency(op: OperationRecord): string {
+export function ledgerCurrency(op: ReconciledOperation): string {
   return (op.confirmedCurrency ?? routedPayment(op).currency).toUpperCase();
 }
 
-export function ledgerSide(op: OperationRecord): LedgerSide {
+export function ledgerSide(op: ReconciledOperation): LedgerSide {
   return {
     operationId: op.id,
     command: op.command,
@@ -312,7 +332,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
 }
 
 /** Both sides say it succeeded: currency first, then amount (a cancel's amount is what it released: not compared). */
-function compareMoney(record: PspRecord, op: OperationRecord, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+function compareMoney(record: PspRecord, op: ReconciledOperation, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
   const currency = record.currency.toUpperCase();
   const ourCurrency = ledgerCurrency(op);
   const ours = ledgerAmount(op);
@@ -375,7 +395,7 @@ function classifyLateFact(record: PspRecord, match: Match, base: Pick<LineVerdic
  * A ledger operation of the window with no PSP line: `missing_at_psp` when it moved money by the ledger
  * (SUCCEEDED, of a money-moving command), else `null` (nothing to expect at the PSP).
  */
-export function classifyMissingAtPsp(op: OperationRecord): LineVerdict | null {
+export function classifyMissingAtPsp(op: ReconciledOperation): LineVerdict | null {
   if (op.state !== 'SUCCEEDED' || !movesMoney(op.command)) return null;
   const side = ledgerSide(op);
   return {
