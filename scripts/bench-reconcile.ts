@@ -10,14 +10,15 @@
  * cost, but they share the cores), and the load average before and after.
  *
  * Options (environment): PB_BENCH_RECON_OPERATIONS (default 100 000), PB_REDIS_URL,
- * PB_BENCH_RECON_NODE_FLAGS (extra node options for the run's process only, e.g. `--cpu-prof
- * --cpu-prof-dir=/tmp/prof` or `--heap-prof`), PB_BENCH_RECON_REPEAT (runs of the reconcile over the same
- * seeded data, each in a fresh process, default 1).
+ * PB_BENCH_RECON_NODE_FLAGS (extra node options for the run's process only, `NAME=value` for its environment, e.g. `--cpu-prof
+ * --cpu-prof-dir=/tmp/prof` or `--heap-prof`; several sets separated by `|` are run in turn over the same
+ * seeded data, to compare them), PB_BENCH_RECON_REPEAT (runs of each set, each in a fresh process, default 1).
  */
 import { shardKeysOf, shardOfPayment } from '../src/redis/key-layout';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { join } from 'node:path';
 import { buildConfig } from '../src/config/load-config';
 import { silentLogger } from '../src/logging/logger';
@@ -117,15 +118,18 @@ async function main(): Promise<void> {
     // The run itself in a process of its own: its peak RSS is the runner's, not the seeding's. Each repeat
     // is a fresh process over the same data (a finished run's state is dropped first, so it runs again).
     const repeat = Math.max(1, Number(process.env.PB_BENCH_RECON_REPEAT ?? 1));
-    for (let n = 0; n < repeat; n += 1) {
+    const variants = (process.env.PB_BENCH_RECON_NODE_FLAGS ?? '').split('|').map((v) => v.split(' ').filter((f) => f.length > 0));
+    for (let n = 0; n < repeat * variants.length; n += 1) {
+      const flags = variants[n % variants.length];
       await redis.del(...(await redis.keys(`${prefix}recon:run:*`)), `${prefix}recon:none`);
       const load = loadavg()[0];
       const simulatorCpu = processCpuMicros(child.pid);
-      const line = await runInChild({ parameters, from, to });
+      const line = await runInChild({ parameters, from, to }, flags);
       const simulatorCpuAfter = processCpuMicros(child.pid);
       process.stdout.write(
         `${JSON.stringify({
           operations: total,
+          ...(flags.length > 0 ? { node_flags: flags.join(' ') } : {}),
           ...line,
           simulator_cpu_s: simulatorCpu !== null && simulatorCpuAfter !== null ? Number(((simulatorCpuAfter - simulatorCpu) / 1e6).toFixed(1)) : null,
           load_before: Number(load.toFixed(1)),
@@ -151,8 +155,11 @@ interface RunFigures {
   cpu_system_s: number;
   lines_per_s: number;
   peak_rss_mb: number;
-  /** The process's RSS once loaded, before the run (modules, connections). */
+  /** The process's RSS once loaded, before the run (modules, connections), and its peak so far (loading). */
   rss_before_run_mb: number;
+  peak_rss_before_run_mb: number;
+  /** V8's young generation (semi-spaces), peak size. */
+  new_space_mb: number;
   /** `PB_HEAP_GROWING_PERCENT` as applied (null: V8's own heuristic). */
   heap_growing_percent: number | null;
   heap_total_mb: number;
@@ -162,11 +169,13 @@ interface RunFigures {
 }
 
 /** Runs `reconcile()` in a fresh Node process (this script with PB_BENCH_RECON_RUN) and returns its figures. */
-async function runInChild(run: { parameters: Record<string, unknown>; from: number; to: number }): Promise<RunFigures> {
-  const flags = (process.env.PB_BENCH_RECON_NODE_FLAGS ?? '').split(' ').filter((f) => f.length > 0);
-  const worker = spawn(process.execPath, [...flags, __filename], {
+async function runInChild(run: { parameters: Record<string, unknown>; from: number; to: number }, flags: readonly string[]): Promise<RunFigures> {
+  // `NAME=value` among the flags is an environment variable of the run's process (PB_HEAP_GROWING_PERCENT=0).
+  const env = Object.fromEntries(flags.filter((f) => /^[A-Z_]+=/.test(f)).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+  const options = flags.filter((f) => !/^[A-Z_]+=/.test(f));
+  const worker = spawn(process.execPath, [...options, __filename], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, PB_BENCH_RECON_RUN: JSON.stringify(run) },
+    env: { ...process.env, ...env, PB_BENCH_RECON_RUN: JSON.stringify(run) },
   });
   let out = '';
   worker.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -184,9 +193,11 @@ async function runOnly(spec: string): Promise<void> {
   const redis = createRedis(config.redis, 'commands');
   // Where the memory is, sampled through the run: V8's heap (live + garbage not yet collected), and what
   // lives outside it (Buffers: sockets, HTTP bodies). Peaks, MB.
-  const peaks = { heap_total_mb: 0, heap_used_mb: 0, external_mb: 0, array_buffers_mb: 0 };
+  const peaks = { heap_total_mb: 0, heap_used_mb: 0, new_space_mb: 0, external_mb: 0, array_buffers_mb: 0 };
   const sample = () => {
     const m = process.memoryUsage();
+    const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+    if (young) peaks.new_space_mb = Math.max(peaks.new_space_mb, Math.round(young.space_size / 1048576));
     peaks.heap_total_mb = Math.max(peaks.heap_total_mb, Math.round(m.heapTotal / 1048576));
     peaks.heap_used_mb = Math.max(peaks.heap_used_mb, Math.round(m.heapUsed / 1048576));
     peaks.external_mb = Math.max(peaks.external_mb, Math.round(m.external / 1048576));
@@ -194,6 +205,7 @@ async function runOnly(spec: string): Promise<void> {
   };
   const sampler = setInterval(sample, 250);
   const rssAtStart = Math.round(process.memoryUsage().rss / 1048576);
+  const peakAtStart = Math.round(process.resourceUsage().maxRSS / 1024);
   try {
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -211,6 +223,7 @@ async function runOnly(spec: string): Promise<void> {
       // maxRSS: kilobytes, the process's peak resident set since it started.
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
       rss_before_run_mb: rssAtStart,
+      peak_rss_before_run_mb: peakAtStart,
       heap_growing_percent: heapGrowingPercent,
       ...peaks,
     };
