@@ -11,9 +11,10 @@ import { counter } from '../metrics/metrics-registry';
  * (amount at or above the threshold of its currency, or a command type or channel configured as
  * high-impact) also goes to the triage queue `<dead-letter queue>:triage`, counts in
  * `pb_dead_letters_high_impact_total{channel,command,code}` and writes a warning. Every summary is indexed in
- * Redis by impact score (`<prefix>dead-letters:impact`, a sorted set, with the summaries in the hash
- * `<prefix>dead-letters:summary`), the `index_size` highest kept, so operators can list dead letters by
- * impact: {@link listDeadLettersByImpact}.
+ * Redis by impact score (`<prefix>{dead-letters}:impact`, a sorted set, with the summaries in the hash
+ * `<prefix>{dead-letters}:summary`; one hash tag, so the transaction writing both is single-slot on Redis
+ * Cluster; `<prefix>dead-letters:impact|summary` before it), the `index_size` highest kept, so operators
+ * can list dead letters by impact: {@link listDeadLettersByImpact}.
  */
 
 /** What the index keeps of one dead letter. No body, no card data (the record is redacted before this). */
@@ -86,7 +87,7 @@ export function impactOf(
 
 /** Keys of the impact index under a Redis key prefix. */
 export function impactIndexKeys(keyPrefix: string): { byImpact: string; summaries: string } {
-  return { byImpact: `${keyPrefix}dead-letters:impact`, summaries: `${keyPrefix}dead-letters:summary` };
+  return { byImpact: `${keyPrefix}{dead-letters}:impact`, summaries: `${keyPrefix}{dead-letters}:summary` };
 }
 
 function highImpactTotal() {

@@ -7,6 +7,7 @@ import { scrubJsonText, scrubPayment } from './customer-data';
 import { OperationKeys } from './key-families';
 import { shardOfOrder } from '../redis/key-layout';
 import { readSnapshots } from './operation-snapshot';
+import { deadLetterArchiveKeys } from '../ops/dead-letter-store';
 
 /** What an erasure changed (all zero on a repeat: it is idempotent). */
 export interface ErasureSummary {
@@ -22,15 +23,16 @@ export interface ErasureSummary {
 
 const erased = counter('pb_erasure_items_total', 'Items scrubbed of customer data by erasure, by kind', ['kind']);
 
-/** The order's dead letters, as the dead-letter archive holds them (`P dl:<id>`, listed in `P dls:time`). */
+/** The order's dead letters, as the dead-letter archive holds them (`deadLetterArchiveKeys`: one slot, so one pipeline per page). */
 async function eraseDeadLetters(redis: RedisClient, prefix: string, orderId: string): Promise<number> {
+  const archive = deadLetterArchiveKeys(prefix);
   let changed = 0;
   const page = 500;
   for (let start = 0; ; start += page) {
-    const ids = await redis.zrange(`${prefix}dls:time`, start, start + page - 1);
+    const ids = await redis.zrange(archive.time, start, start + page - 1);
     if (ids.length === 0) break;
     const p = redis.pipeline();
-    for (const id of ids) p.hget(`${prefix}dl:${id}`, 'record');
+    for (const id of ids) p.hget(archive.record(id), 'record');
     const replies = (await p.exec()) ?? [];
     for (let i = 0; i < ids.length; i += 1) {
       const [err, raw] = replies[i] ?? [null, null];
@@ -46,7 +48,7 @@ async function eraseDeadLetters(redis: RedisClient, prefix: string, orderId: str
       if (body === record.body) continue;
       // Only if the record is still the one read (an operator's replay may update its counters meanwhile:
       // those live in other fields of the hash, so this write does not race them).
-      await redis.hset(`${prefix}dl:${ids[i]}`, 'record', JSON.stringify({ ...record, body }));
+      await redis.hset(archive.record(ids[i]), 'record', JSON.stringify({ ...record, body }));
       changed += 1;
     }
     if (ids.length < page) break;

@@ -69,33 +69,47 @@ return 1
 `;
 
 /**
+ * The archive's keys under the prefix P, all with the hash tag `{dl}` (one Redis Cluster slot: the archive
+ * script writes a record and both indexes at once, and listings read many records in one pipeline; the
+ * archive is bounded by {@link DEAD_LETTER_ARCHIVE_MAX}, so one slot holds it):
+ *   P {dl}:dl:<id>      hash: `record` (JSON), `replays`, `last_replay_at`, `last_replay_by`
+ *   P {dl}:dls:time     sorted set of ids by dead-letter time
+ *   P {dl}:dls:impact   sorted set of ids by impact score
+ * Before the cluster layout they were `P dl:<id>`, `P dls:time`, `P dls:impact` (src/data-lifecycle/legacy-keys.ts moves them).
+ */
+export function deadLetterArchiveKeys(prefix: string): { record(id: string): string; time: string; impact: string } {
+  const base = `${prefix}{dl}:`;
+  return { record: (id) => `${base}dl:${id}`, time: `${base}dls:time`, impact: `${base}dls:impact` };
+}
+
+/**
  * The dead-letter archive: dead letters moved from the dead-letter queue into Redis, where an operator can
  * list them (by time or impact), read one, triage and replay it; the queue itself can only be read front
- * to back. Keys under the prefix P:
- *   P dl:<id>          hash: `record` (JSON), `replays`, `last_replay_at`, `last_replay_by`
- *   P dls:time         sorted set of ids by dead-letter time
- *   P dls:impact       sorted set of ids by impact score
+ * to back. Keys: {@link deadLetterArchiveKeys}.
  * `importFromQueue` moves messages: each is written here before it is acked, so a crash in between leaves
  * it in the queue and the re-import finds the same id (one record).
  */
 export class DeadLetterStore {
+  private readonly keys: ReturnType<typeof deadLetterArchiveKeys>;
+
   constructor(
     private readonly redis: RedisClient,
-    private readonly prefix: string,
+    prefix: string,
   ) {
     redis.defineCommand('pbDeadLetterArchive', { numberOfKeys: 3, lua: ARCHIVE_LUA });
+    this.keys = deadLetterArchiveKeys(prefix);
   }
 
   private key(id: string): string {
-    return `${this.prefix}dl:${id}`;
+    return this.keys.record(id);
   }
 
   private get timeKey(): string {
-    return `${this.prefix}dls:time`;
+    return this.keys.time;
   }
 
   private get impactKey(): string {
-    return `${this.prefix}dls:impact`;
+    return this.keys.impact;
   }
 
   /** Archives one record; false when it was already there. */

@@ -6,26 +6,39 @@ import { Schedule, ScheduleDefinition, ScheduleState, CyclePhase, cycleCommand, 
 const SCHEDULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'failed'];
 
+/** The recurring schedules' keys under `prefix` (see {@link RecurringStore}). */
+export function recurringKeys(prefix: string): { schedule(id: string): string; due: string; all: string } {
+  const base = `${prefix}{recurring}:`;
+  return { schedule: (id) => `${base}schedule:${id}`, due: `${base}due`, all: `${base}schedules` };
+}
+
 /**
- * Recurring schedules in Redis. Keys under the prefix P:
- *   P recurring:schedule:{id}   hash: `definition` (JSON, fixed at creation), `state`, `cycle`, `attempt`,
- *                               `phase`, `next_at`, `operation`, `last_reason`
- *   P recurring:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
- *   P recurring:schedules       sorted set of every schedule id, score = creation time
+ * Recurring schedules in Redis. Keys under the prefix P, all with the hash tag `{recurring}` (one Redis
+ * Cluster slot: `save` writes a schedule and the due index in one transaction):
+ *   P {recurring}:schedule:<id>   hash: `definition` (JSON, fixed at creation), `state`, `cycle`, `attempt`,
+ *                                 `phase`, `next_at`, `operation`, `last_reason`
+ *   P {recurring}:due             sorted set of active schedule ids, score = `next_at` (epoch ms)
+ *   P {recurring}:schedules       sorted set of every schedule id, score = creation time
+ * Before the cluster layout they were `P recurring:schedule:<id>`, `P recurring:due`, `P recurring:schedules`
+ * (src/data-lifecycle/legacy-keys.ts moves them).
  * A schedule's cycles are operations of the ledger (`<id>.c<n>`), so the money trail lives there.
  */
 export class RecurringStore {
+  private readonly keys: ReturnType<typeof recurringKeys>;
+
   constructor(
     private readonly redis: RedisClient,
     readonly prefix: string,
-  ) {}
+  ) {
+    this.keys = recurringKeys(prefix);
+  }
 
   private key(id: string): string {
-    return `${this.prefix}recurring:schedule:${id}`;
+    return this.keys.schedule(id);
   }
 
   private get dueKey(): string {
-    return `${this.prefix}recurring:due`;
+    return this.keys.due;
   }
 
   /**
@@ -48,7 +61,7 @@ export class RecurringStore {
     const schedule: Schedule = { definition, state: 'active', cycle: 1, attempt: 0, phase: 'due', nextAt: cycleDueAt(definition, 1) };
     const created = await this.redis.hsetnx(key, 'definition', json);
     if (created !== 1) return this.add(definition, now);
-    await this.redis.zadd(`${this.prefix}recurring:schedules`, now, definition.id);
+    await this.redis.zadd(this.keys.all, now, definition.id);
     await this.save(schedule);
     return { created: true, schedule };
   }
@@ -94,7 +107,7 @@ export class RecurringStore {
 
   /** Every schedule id, by creation. */
   async ids(limit = 1000): Promise<string[]> {
-    return this.redis.zrange(`${this.prefix}recurring:schedules`, 0, limit - 1);
+    return this.redis.zrange(this.keys.all, 0, limit - 1);
   }
 
   /** Stops a schedule: no further cycle starts (a charge already out still settles in the ledger). */

@@ -8,6 +8,7 @@ import { OpsContext, openOps } from '../../../src/ops/ops-context';
 import { SeededLedger, seedLedger } from '../../support/ledger-scenario';
 import { testConfig } from '../../support/test-config';
 import { unlinkMatching } from '../../../src/redis/key-scan';
+import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
 
 let ctx: OpsContext;
 let seeded: SeededLedger;
@@ -36,11 +37,15 @@ const io = () => {
 beforeAll(async () => {
   ctx = openOps(testConfig(), silentLogger(), { service: 'ops', auditStream: new PassThrough() });
   seeded = await seedLedger(ctx.redis, ctx.config.redis.keyPrefix);
-  // A dead letter of the same order, as the archive holds it.
-  const prefix = ctx.config.redis.keyPrefix;
+  // A dead letter of the same order and one of another order, as the archive holds them (one page: one
+  // pipeline, single-slot as Redis Cluster needs).
+  const archive = deadLetterArchiveKeys(ctx.config.redis.keyPrefix);
   const body = JSON.stringify({ payment: { order_id: seeded.order, amount: 1999, custom_attributes: { email: 'ada@example.com' } } });
-  await ctx.redis.hset(`${prefix}dl:dl-1`, 'record', JSON.stringify({ id: 'dl-1', orderId: seeded.order, amount: 1999, body }), 'replays', '0');
-  await ctx.redis.zadd(`${prefix}dls:time`, 1, 'dl-1');
+  await ctx.redis.hset(archive.record('dl-1'), 'record', JSON.stringify({ id: 'dl-1', orderId: seeded.order, amount: 1999, body }), 'replays', '0');
+  await ctx.redis.zadd(archive.time, 1, 'dl-1');
+  const otherBody = JSON.stringify({ payment: { order_id: 'OTHER-ORDER', amount: 500, custom_attributes: { email: 'grace@example.com' } } });
+  await ctx.redis.hset(archive.record('dl-2'), 'record', JSON.stringify({ id: 'dl-2', orderId: 'OTHER-ORDER', amount: 500, body: otherBody }), 'replays', '0');
+  await ctx.redis.zadd(archive.time, 2, 'dl-2');
 });
 
 afterAll(async () => {
@@ -88,9 +93,12 @@ describe('payment-bridge erase --order', () => {
     expect(event?.sequence).toBe(3);
     expect(JSON.stringify(event?.params)).not.toMatch(PERSONAL);
     expect((event?.params.payment as Record<string, unknown>).amount).toBe(1999);
-    const dl = JSON.parse((await ctx.redis.hget(`${ctx.config.redis.keyPrefix}dl:dl-1`, 'record'))!) as { body: string; amount: number };
+    const archive = deadLetterArchiveKeys(ctx.config.redis.keyPrefix);
+    const dl = JSON.parse((await ctx.redis.hget(archive.record('dl-1'), 'record'))!) as { body: string; amount: number };
     expect(dl.body).not.toMatch(PERSONAL);
     expect(dl.amount).toBe(1999);
+    const other = JSON.parse((await ctx.redis.hget(archive.record('dl-2'), 'record'))!) as { body: string };
+    expect(other.body).toMatch(/grace@example\.com/);
     expect(await ctx.redis.hget(new ShardKeys(ctx.config.redis.keyPrefix, shardOfOrder(seeded.order)).op(seeded.auth), 'erased_at')).not.toBeNull();
 
     // Another order is untouched.

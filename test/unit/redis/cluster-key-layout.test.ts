@@ -3,6 +3,10 @@ import { join, relative } from 'node:path';
 import { ALL_SHARDS, SHARD_COUNT, ShardKeys, shardBase, shardOfAnchor, shardOfPayment } from '../../../src/redis/key-layout';
 import { LuaScript, luaInputs } from '../../../src/redis/lua-script';
 import { installSingleSlotCheck, slotsOf } from '../../support/single-slot';
+import { impactIndexKeys } from '../../../src/amqp/dead-letter-triage';
+import { capsTag } from '../../../src/caps/cap-rules';
+import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
+import { recurringKeys } from '../../../src/recurring/recurring-store';
 
 const SRC = join(__dirname, '../../../src');
 
@@ -49,6 +53,25 @@ describe('Redis Cluster key layout', () => {
       return own[0];
     });
     expect(new Set(slots).size).toBe(SHARD_COUNT);
+  });
+
+  it("keeps the keys each store names together (script, MULTI, pipeline) in one slot, and the stores' in different slots", () => {
+    const prefix = 'pb:';
+    const archive = deadLetterArchiveKeys(prefix);
+    const triage = impactIndexKeys(prefix);
+    const recurring = recurringKeys(prefix);
+    const families = [
+      [archive.record('dl-1'), archive.record('dl-2'), archive.time, archive.impact],
+      [triage.byImpact, triage.summaries],
+      [recurring.schedule('sub-1'), recurring.schedule('sub-2'), recurring.due, recurring.all],
+      [`${capsTag(prefix, 'EUR')}:res:op-1`, `${capsTag(prefix, 'EUR')}:merchant:m:d20261130:v`],
+    ];
+    const slots = families.map((keys) => {
+      const own = slotsOf(keys);
+      expect(own).toHaveLength(1);
+      return own[0];
+    });
+    expect(new Set(slots).size).toBe(families.length);
   });
 
   it('assigns shards from the anchor by a stable hash (FNV-1a), the order id before the gateway key', () => {
