@@ -13,6 +13,7 @@ import { setScrapeCollector } from '../metrics/scrape-gauges';
 import { PollReport } from '../poller/poller';
 import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './periodic-jobs';
 import { createRedis } from '../redis/redis-connection';
+import { moveLegacyKeys } from '../data-lifecycle/legacy-keys';
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { WebServer } from '../web/web-server';
@@ -48,6 +49,7 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   deliveryQueue.on('error', () => undefined);
   try {
+    await moveLegacyKeysLogged(redis, config.redis.keyPrefix, logger);
     const report = await runPeriodicPass({ config, redis, logger }, periodicJobs(config, logger, routes, redis, eventsQueue, deliveryQueue), lockMs);
     if (report) logger.info('poll run finished', { ...report });
     else logger.info('another poll run holds the lock; nothing to do');
@@ -59,6 +61,19 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
     await eventsQueue.close();
     await deliveryQueue.close();
     redis.disconnect();
+  }
+}
+
+/**
+ * Moves keys still under their names from before the Redis Cluster layout (src/data-lifecycle/legacy-keys.ts),
+ * logging what moved; a failure is logged and retried at the next start (it never stops the poller).
+ */
+async function moveLegacyKeysLogged(redis: RedisClient, prefix: string, logger: Logger): Promise<void> {
+  try {
+    const movedKeys = await moveLegacyKeys(redis, prefix);
+    if (Object.values(movedKeys).some((n) => n > 0)) logger.info('redis keys moved from their pre-cluster names', { moved: movedKeys });
+  } catch (err) {
+    logger.warn('redis keys under pre-cluster names not moved (retried at the next start)', { error: (err as Error).message });
   }
 }
 
@@ -134,6 +149,8 @@ export async function startPollerProcess(
   };
   const timer = setInterval(() => void runPass(), intervalMs);
   void runPass();
+  // Data an earlier release wrote under the keys' pre-cluster names: moved once, beside the passes.
+  void moveLegacyKeysLogged(redis, config.redis.keyPrefix, logger);
   // Reconciliation runs in its own lane: a long report never delays the status inquiries.
   const schedule = new ReconciliationSchedule({ config, redis, logger });
   let reconciling: Promise<unknown> | null = null;
