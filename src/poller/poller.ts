@@ -14,7 +14,13 @@ import { inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { POLLED_STATES } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
 
+/** Polls of an UNKNOWN operation that left its schedule alone because the delivery had sent it again meanwhile. */
+const pollsSuperseded = counter(
+  'pb_poll_superseded_total',
+  'Polls of an UNKNOWN operation that left its schedule to the delivery job, which had sent it again during the inquiry.',
+);
 /** What one poll run did. */
 export interface PollReport {
   due: number;
@@ -128,9 +134,31 @@ export class Poller {
         logger.warn('poll cannot name the PSP object of this operation yet', { operation_id: op.id, reason });
         await ledger.appendInteraction(op.id, { event: 'poll_skipped', reason });
       }
-      if (op.state === 'UNKNOWN') await this.keepDelivering(op, noTrace);
+      if (op.state === 'UNKNOWN') {
+        await this.keepDelivering(op, noTrace);
+        if (await this.sentAgainMeanwhile(op)) return 'stillOpen';
+      }
     }
     return this.advance(op);
+  }
+
+  /**
+   * Whether the operation was sent again since the poller read it (its attempt count moved): the inquiry
+   * can take up to the gateway's timeout, while the delivery job asks too, resends, and puts its own poll
+   * schedule on the record. Advancing from the record read before would undo that schedule, or give up
+   * (UNRESOLVED, never sent again) on an attempt just made. One read, on the UNKNOWN path only.
+   */
+  private async sentAgainMeanwhile(op: OperationRecord): Promise<boolean> {
+    const now = await this.deps.ledger.get(op.id);
+    if (!now || now.attempts === op.attempts) return false;
+    this.deps.logger.info('poll: the operation was sent again meanwhile; its delivery keeps its schedule', {
+      operation_id: op.id,
+      attempts_read: op.attempts,
+      attempts_now: now.attempts,
+      state: now.state,
+    });
+    pollsSuperseded.inc();
+    return true;
   }
 
   /**

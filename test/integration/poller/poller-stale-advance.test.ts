@@ -1,0 +1,83 @@
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { Poller } from '../../../src/poller/poller';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * The poller asks about an UNKNOWN operation; its inquiry is slow (a PSP that commits, then answers late or
+ * never: up to the gateway timeout). Meanwhile the operation's delivery job asks too, finds no trace, sends
+ * it again, and that attempt times out as well: UNKNOWN again with a fresh poll schedule. The poller must
+ * not then advance the schedule of the record it read before (one step from giving up), which would make
+ * the operation UNRESOLVED although it was just sent again: an UNRESOLVED operation is never sent again,
+ * so a read such as validate (which leaves no trace to find) would never be reported.
+ */
+const API_KEY = 'sim-poller-stale-key-0123456789';
+
+let sim: PspSimulator;
+let config: Config;
+let redis: RedisClient;
+let eventsQueue: Queue<OmsEventJobData>;
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ apiKey: API_KEY });
+  config = testConfig({
+    // One step: the first poll that finds nothing gives up (the last step of any schedule).
+    'poller.schedule_ms': [1],
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-poller-stale-0123456789', timeout_ms: 1500 } },
+  });
+  redis = createRedis(config.redis, 'commands');
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await sim.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+it('does not give up on an operation the delivery sent again while the poll’s inquiry was under way', async () => {
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const events = new EventStore(redis, config.redis.keyPrefix);
+  const logger = silentLogger();
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
+
+  const command = channelCommand('validate', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' });
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+  await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+
+  // The poller's inquiry about it hangs until the gateway timeout.
+  sim.hold(id);
+  const superseded = (await metricValue('pb_poll_superseded_total')) ?? 0;
+  const inquiriesBefore = sim.counters().inquiries;
+  const polling = poller.runOnce();
+  while (sim.counters().inquiries === inquiriesBefore) await new Promise((r) => setTimeout(r, 10));
+
+  // Meanwhile, what the delivery job does: asks (no trace), sends again, times out again.
+  const reschedule = Date.now() + 60_000;
+  await ledger.transition(id, 'SENT', { event: 'inquiry', found: false });
+  await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 2 }, { countAttempt: true });
+  await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: reschedule, pollStep: 0 });
+
+  await polling;
+  sim.release(id);
+  const op = await ledger.get(id);
+  expect(op).toMatchObject({ state: 'UNKNOWN', attempts: 2, pollStep: 0 });
+  expect((await ledger.interactions(id)).map((h) => h.event)).not.toContain('unresolved');
+  expect(await metricValue('pb_poll_superseded_total')).toBe(superseded + 1);
+});
