@@ -6,7 +6,7 @@ import { isDependencyOutage } from '../errors/dependency-outage';
 import { LogThrottle } from '../logging/log-throttle';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { Bucket, TokenBuckets } from './token-buckets';
+import { Bucket, TakeResult, TokenBuckets } from './token-buckets';
 
 /** Where a limit was applied: the HTTP intake (429) or the AMQP consumer (the message is held). */
 export type LimitedWhere = 'intake' | 'consumer';
@@ -35,8 +35,28 @@ export interface LimitSubject {
 /** Allowed, or refused with how long to wait and which limit is short. */
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number; scope: 'channel' | 'account' };
 
+const ALLOWED: RateDecision = Object.freeze({ allowed: true });
+
+/** Most tokens one take asks for, however many commands waited: a lease never holds a large share of a bucket. */
+const MAX_LEASE_TOKENS = 256;
+
 /** How long tokens leased from Redis may be spent locally, ms: short, so an idle lease is not hoarded. */
 const LEASE_MS = 200;
+
+/**
+ * The tokens a worker holds for one channel and account pair: spent locally until `until`; `taking` is the
+ * one Redis take in flight for the pair, which every command arriving meanwhile waits for instead of
+ * sending its own.
+ */
+interface Lease {
+  tokens: number;
+  until: number;
+  taking?: Promise<RateDecision>;
+  /** Commands that waited for the take in flight: the next take asks for at least as many tokens. */
+  joined: number;
+  /** How many waited for the previous take (the demand one round trip sees). */
+  demand: number;
+}
 
 /**
  * Rate limits per channel and per account (`rate_limits.*`), shared by every process through Redis token
@@ -45,15 +65,18 @@ const LEASE_MS = 200;
  * could hold anything, card data included) is ever written to a key. One hash tag: both buckets of a take
  * are in one slot on Redis Cluster.
  *
- * With `lease` > 1 (the worker) one Redis call takes up to `lease` tokens for a channel+account pair and
- * spends them locally within {@link LEASE_MS}; the intake takes one at a time.
+ * With `lease` > 1 (the worker) one Redis call takes tokens for a channel+account pair and they are spent
+ * locally within {@link LEASE_MS}. Only one take per pair is in flight at a time: the commands that arrive
+ * while it is out wait for it and share what it granted (it asks for `lease` tokens, or as many as commands
+ * waited for the previous take when that is more), so a busy worker makes a few takes per lease, not one per
+ * command. The intake takes one at a time.
  *
  * If Redis cannot answer, the command goes on (counted, logged at most once a minute): a limit is a
  * protection, not a reason to refuse payments while Redis restarts.
  */
 export class RateLimiter {
   private readonly buckets: TokenBuckets;
-  private readonly leases = new Map<string, { tokens: number; until: number }>();
+  private readonly leases = new Map<string, Lease>();
   private readonly throttle: LogThrottle;
 
   constructor(
@@ -78,21 +101,55 @@ export class RateLimiter {
 
   /** Takes one token for `subject` from its channel's and its account's bucket, or says how long to wait. */
   async take(subject: LimitSubject): Promise<RateDecision> {
-    if (!this.enabled) return { allowed: true };
+    if (!this.enabled) return ALLOWED;
     const lease = Math.max(1, this.deps.lease ?? 1);
+    if (lease === 1) return this.decide(subject, await this.takeFromRedis(subject, 1));
     const pair = `${subject.channel}\u0000${subject.gateway}\u0000${subject.account}`;
-    const now = (this.deps.now ?? Date.now)();
-    if (lease > 1) {
-      const held = this.leases.get(pair);
-      if (held && held.tokens > 0 && held.until > now) {
-        held.tokens -= 1;
-        return { allowed: true };
-      }
+    let held = this.leases.get(pair);
+    if (!held) {
+      if (this.leases.size > 10_000) this.leases.clear(); // bounded: pairs are channel × account
+      held = { tokens: 0, until: 0, joined: 0, demand: 0 };
+      this.leases.set(pair, held);
     }
-    const buckets = this.bucketsOf(subject);
-    let result;
+    for (;;) {
+      if (held.tokens > 0 && held.until > this.now()) {
+        held.tokens -= 1;
+        return ALLOWED;
+      }
+      if (held.taking) {
+        held.joined += 1;
+        const shared = await held.taking;
+        if (!shared.allowed) return this.decide(subject, { granted: 0, ...shared });
+        continue; // a token of that take, if others did not spend them all first
+      }
+      held.taking = this.leaseFromRedis(subject, held, Math.min(Math.max(lease, held.demand), MAX_LEASE_TOKENS));
+      const own = await held.taking;
+      if (!own.allowed) return this.decide(subject, { granted: 0, ...own });
+    }
+  }
+
+  /** One take for a pair's lease: fills `held` with what was granted; the decision every waiter shares. */
+  private async leaseFromRedis(subject: LimitSubject, held: Lease, want: number): Promise<RateDecision> {
     try {
-      result = await this.buckets.take(buckets, lease);
+      const result = await this.takeFromRedis(subject, want);
+      // Redis did not answer: the lease lets `want` commands through, as a take of one would have each.
+      if (result === 'unavailable' || result.granted > 0) {
+        held.tokens = result === 'unavailable' ? want : result.granted;
+        held.until = this.now() + LEASE_MS;
+        return ALLOWED;
+      }
+      return { allowed: false, retryAfterMs: result.retryAfterMs, scope: result.limitedBy === 0 ? 'channel' : 'account' };
+    } finally {
+      held.taking = undefined;
+      held.demand = held.joined;
+      held.joined = 0;
+    }
+  }
+
+  /** One Redis take; a Redis outage lets the command through (counted, logged at most once a minute). */
+  private async takeFromRedis(subject: LimitSubject, want: number): Promise<TakeResult | 'unavailable'> {
+    try {
+      return await this.buckets.take(this.bucketsOf(subject), want);
     } catch (err) {
       if (!isDependencyOutage(err)) throw err;
       limiterUnavailable().inc({ where: this.deps.where });
@@ -100,16 +157,14 @@ export class RateLimiter {
         error: (err as Error).message,
         where: this.deps.where,
       });
-      return { allowed: true };
+      return 'unavailable';
     }
-    if (result.granted > 0) {
-      if (lease > 1) {
-        if (this.leases.size > 10_000) this.leases.clear(); // bounded: pairs are channel × account
-        this.leases.set(pair, { tokens: result.granted - 1, until: now + LEASE_MS });
-      }
-      return { allowed: true };
-    }
-    const scope = result.limitedBy === 0 ? 'channel' : 'account';
+  }
+
+  /** Allowed when a token was granted (or Redis was unavailable); otherwise refused, counted and logged. */
+  private decide(subject: LimitSubject, result: TakeResult | 'unavailable' | { granted: 0; retryAfterMs: number; scope: 'channel' | 'account' }): RateDecision {
+    if (result === 'unavailable' || result.granted > 0) return ALLOWED;
+    const scope = 'scope' in result ? result.scope : result.limitedBy === 0 ? 'channel' : 'account';
     rateLimited().inc({ channel: subject.channel, scope, where: this.deps.where });
     this.throttle.warn(`${subject.channel}:${scope}`, 'rate limit reached (rate-limited log line: one per minute per channel and scope)', {
       channel: subject.channel,
@@ -119,6 +174,10 @@ export class RateLimiter {
       retry_after_ms: result.retryAfterMs,
     });
     return { allowed: false, retryAfterMs: result.retryAfterMs, scope };
+  }
+
+  private now(): number {
+    return (this.deps.now ?? Date.now)();
   }
 
   /** The limit that applies to a channel or an account (`<gateway>:<gateway_account>`). */

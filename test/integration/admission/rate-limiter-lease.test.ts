@@ -1,0 +1,68 @@
+/**
+ * The worker's leased rate-limit tokens on the real Redis: commands arriving while a take is out wait for it
+ * and share what it granted, so a busy worker makes a few takes per lease instead of one per command (each
+ * take spends at least the lease's worth of tokens from the buckets, so the tokens gone from the channel's
+ * bucket bound the number of takes), and sharing never lets more through than the buckets granted.
+ */
+import { RateLimiter } from '../../../src/admission/rate-limiter';
+import { Config } from '../../../src/config/config';
+import { RedisClient } from '../../../src/redis/redis-connection';
+import { unlinkMatching } from '../../../src/redis/key-scan';
+import { captureLogger } from '../../support/capture-logger';
+import { testConfig } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+
+jest.setTimeout(60_000);
+
+const subject = { channel: 'web' as const, gateway: 'simulator', account: 'acme-eu' };
+
+describe('RateLimiter with a lease (the worker)', () => {
+  let redis: RedisClient;
+  const configs: Config[] = [];
+
+  beforeAll(() => {
+    redis = testRedis();
+  });
+
+  afterAll(async () => {
+    for (const config of configs) await unlinkMatching(redis, `${config.redis.keyPrefix}*`);
+    redis.disconnect();
+  });
+
+  /** A limiter whose web channel allows `burst` at once and refills 1 a second (nothing refills during a test). */
+  function limiter(burst: number, lease: number): { limiter: RateLimiter; config: Config } {
+    const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst } }, 'rate_limits.lease_tokens': lease });
+    configs.push(config);
+    return { limiter: new RateLimiter({ config, redis, logger: captureLogger('error').logger, where: 'consumer', lease }), config };
+  }
+
+  async function channelTokensLeft(config: Config): Promise<number> {
+    return Number(await redis.hget(`${config.redis.keyPrefix}{ratelimit}:channel:web`, 't'));
+  }
+
+  it('lets 200 concurrent commands through with a few takes: at most ~2 × 200 tokens spent, not 8 per command', async () => {
+    const { limiter: rl, config } = limiter(100_000, 8);
+    const decisions = await Promise.all(Array.from({ length: 200 }, () => rl.take(subject)));
+    expect(decisions.every((d) => d.allowed)).toBe(true);
+    const spent = 100_000 - (await channelTokensLeft(config));
+    // One take per command (the old behaviour under concurrency) spends 8 × 200 = 1 600 tokens.
+    expect(spent).toBeGreaterThanOrEqual(200);
+    expect(spent).toBeLessThanOrEqual(2 * 200 + 8);
+  });
+
+  it('never lets more through than the buckets granted: 10 concurrent commands on a burst of 3 give 3 allowed, 7 refused with a wait', async () => {
+    const { limiter: rl } = limiter(3, 8);
+    const decisions = await Promise.all(Array.from({ length: 10 }, () => rl.take(subject)));
+    const allowed = decisions.filter((d) => d.allowed);
+    const refused = decisions.filter((d) => !d.allowed);
+    expect(allowed).toHaveLength(3);
+    expect(refused).toHaveLength(7);
+    for (const d of refused) if (!d.allowed) expect(d.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it('spends a lease locally: 8 commands one after another make one take of 8 tokens', async () => {
+    const { limiter: rl, config } = limiter(1_000, 8);
+    for (let i = 0; i < 8; i += 1) expect((await rl.take(subject)).allowed).toBe(true);
+    expect(1_000 - (await channelTokensLeft(config))).toBe(8);
+  });
+});
