@@ -71,6 +71,40 @@ describe('BusClient', () => {
     expect(twin.notifications).toHaveLength(20);
   });
 
+  it('sends as many notifications at once as commands may be in flight (inflight.max), not a fixed pool of 64', async () => {
+    // A bus that holds every delegate call until `concurrent` are open at once (or a second passed), then answers them all:
+    // the worker's fast path awaits each event's send inside its command's in-flight slot, so a smaller pool than
+    // inflight.max would queue the commands behind the bus's round trip.
+    const concurrent = 200;
+    let open = 0;
+    let highest = 0;
+    const held: http.ServerResponse[] = [];
+    const release = () => held.splice(0).forEach((res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    const holding = http.createServer((req, res) => {
+      req.resume();
+      open += 1;
+      highest = Math.max(highest, open);
+      res.on('finish', () => (open -= 1));
+      held.push(res);
+      if (open >= concurrent) release();
+    });
+    await new Promise<void>((r) => holding.listen(0, '127.0.0.1', r));
+    const timer = setInterval(release, 1000);
+    try {
+      const { client } = setup({
+        'service_bus.url': `http://127.0.0.1:${(holding.address() as AddressInfo).port}`,
+        'inflight.max': 256,
+        'service_bus.timeout_ms': 30_000,
+      });
+      await Promise.all(Array.from({ length: concurrent }, (_, i) => client.notify('magento.payment.authorized', { n: i })));
+      expect(highest).toBe(concurrent);
+    } finally {
+      clearInterval(timer);
+      holding.closeAllConnections();
+      await new Promise<void>((r) => holding.close(() => r()));
+    }
+  });
+
   it('refreshes a revoked token once and then succeeds', async () => {
     const { client, tokens } = setup();
     await client.notify('magento.payment.validated', { n: 1 });
