@@ -1,11 +1,16 @@
 import { RedisClient } from '../redis/redis-connection';
 import type { TriageConfig } from '../config/channels-config';
-import { describeContractBody } from '../contracts/channel-contracts';
+import { describeDeadLetterBody } from './dead-letter-body';
+import { currencyExponent, isKnownCurrency } from '../money/currencies';
 import { COMMAND_TYPES } from '../contracts/payment-command';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 
 /**
+ * Dead-letter triage, the one implementation: what kind of fix a dead letter needs (`triageCategory`), how
+ * much it weighs (`impactScore`, the archive's order: the console and `payment-bridge ops dead-letters`),
+ * and the writers' priority triage below. Bodies are read by `describeDeadLetterBody`.
+ *
  * Priority triage of dead letters. Each dead letter is summarised (never its body: channel, command, money,
  * gateway and account, order, operation id, code, field, reason) and scored by impact; a high-impact one
  * (amount at or above the threshold of its currency, or a command type or channel configured as
@@ -16,6 +21,61 @@ import { counter } from '../metrics/metrics-registry';
  * Cluster; `<prefix>dead-letters:impact|summary` before it), the `index_size` highest kept, so operators
  * can list dead letters by impact: {@link listDeadLettersByImpact}.
  */
+
+/**
+ * What kind of fix a dead letter needs, from its reason code:
+ * - `hard`: the message itself is wrong (malformed, invalid, card data, an idempotency conflict): replaying
+ *   it as it is fails again; the sender must send a corrected command.
+ * - `config`: our configuration refused it (a gateway not configured): fix the key, then replay.
+ * - `outage`: a dependency or the broker gave up on it (expired, queue length or delivery limit, a
+ *   dependency error): replay once the dependency is back.
+ * - `unknown`: anything else (an unexpected error, a code this version does not know): look at it first.
+ */
+export type TriageCategory = 'hard' | 'config' | 'outage' | 'unknown';
+
+export const TRIAGE_CATEGORIES: readonly TriageCategory[] = ['hard', 'config', 'outage', 'unknown'];
+
+const HARD_CODES = new Set(['INVALID_PARAMS', 'INVALID_REQUEST', 'PARSE_ERROR', 'UNKNOWN_METHOD', 'CARD_DATA_REJECTED', 'IDEMPOTENCY_CONFLICT']);
+const CONFIG_CODES = new Set(['GATEWAY_NOT_CONFIGURED', 'UNKNOWN_GATEWAY']);
+/** The broker's own reasons (x-death) that mean "it waited too long or the queue was full": an outage or a backlog. */
+const OUTAGE_BROKER_REASONS = /\b(expired|maxlen|delivery_limit)\b/;
+/** Error classes and texts of an unexpected error that name a dependency failing rather than the message. */
+const OUTAGE_ERRORS = /DependencyUnavailable|Timeout|ECONN|EPIPE|ETIMEDOUT|MaxRetriesPerRequest|ConnectionClosed/i;
+
+/** The triage category of a dead letter's reason `code` (and `reason` text, for the broker's and unexpected ones). Pure. */
+export function triageCategory(code: string, reason = ''): TriageCategory {
+  if (HARD_CODES.has(code)) return 'hard';
+  if (CONFIG_CODES.has(code) || /CONFIG/.test(code)) return 'config';
+  if (code === 'BROKER_DEAD_LETTERED') return OUTAGE_BROKER_REASONS.test(reason) ? 'outage' : 'unknown';
+  if (code === 'UNEXPECTED_ERROR') return OUTAGE_ERRORS.test(reason) ? 'outage' : 'unknown';
+  if (/UNAVAILABLE|OUTAGE|TIMEOUT/.test(code)) return 'outage';
+  return 'unknown';
+}
+
+/** How much a command type weighs in the impact score: money that moves now counts most. */
+const COMMAND_WEIGHT: Readonly<Record<string, number>> = {
+  capture: 3,
+  sale: 3,
+  refund: 3,
+  authorize: 2,
+  validate: 2,
+  revalidate: 2,
+  cancel: 1,
+  tokenize: 1,
+};
+
+/**
+ * The impact score of a dead letter, for listing the ones that matter first: the amount in major units
+ * (100.00 EUR counts 100, as 100 JPY does: comparable enough across currencies without an FX table)
+ * times the command's weight (capture, sale, refund 3; authorize, validate, revalidate 2; cancel, tokenize 1;
+ * unknown 1). No amount, or an unknown currency: 0. Pure.
+ */
+export function impactScore(fields: { command?: string; amount?: number; currency?: string }): number {
+  const { amount, currency, command } = fields;
+  if (amount === undefined || !Number.isSafeInteger(amount) || amount <= 0 || currency === undefined || !isKnownCurrency(currency)) return 0;
+  const major = amount / 10 ** currencyExponent(currency);
+  return Math.round(major * (COMMAND_WEIGHT[command ?? ''] ?? 1) * 100) / 100;
+}
 
 /** What the index keeps of one dead letter. No body, no card data (the record is redacted before this). */
 export interface DeadLetterSummary {
@@ -28,6 +88,8 @@ export interface DeadLetterSummary {
   reason: string;
   /** `amqp:<queue>` or `http:intake`. */
   source: string;
+  /** What kind of fix it needs (see {@link triageCategory}): the same as the archive shows. */
+  category: TriageCategory;
   /** `bus`, `web`, `pos`, `marketplace`, or `unknown` when the body did not say. */
   channel: string;
   /** Command type (`capture`, …), or `unknown`. */
@@ -50,26 +112,6 @@ export interface DeadLetterSummary {
 const HIGH = 1e15;
 
 type Json = Record<string, unknown>;
-const obj = (v: unknown): Json | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined);
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length <= 128 ? v : undefined);
-
-/** The payment, channel and command a (redacted) dead-letter body names: a canonical command, a channel contract's payload or a bus JSON-RPC call. */
-export function describeBody(body: Buffer): { channel: string; command: string; payment: Json | undefined } {
-  let parsed: Json | undefined;
-  try {
-    parsed = obj(JSON.parse(body.toString('utf8')) as unknown);
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed) return { channel: 'unknown', command: 'unknown', payment: undefined };
-  if (typeof parsed.method === 'string') {
-    const method = parsed.method;
-    return { channel: 'bus', command: method.slice(method.lastIndexOf('.') + 1) || 'unknown', payment: obj(obj(parsed.params)?.payment) };
-  }
-  const contract = describeContractBody(parsed);
-  if (contract) return contract;
-  return { channel: str(parsed.channel) ?? 'unknown', command: str(parsed.command) ?? 'unknown', payment: obj(parsed.payment) };
-}
 
 /** Impact of a dead letter under the triage configuration. */
 export function impactOf(
@@ -107,13 +149,13 @@ export class DeadLetterTriage {
 
   /** The summary of a dead letter (its redacted body and reason). */
   summarise(id: string, redactedBody: Buffer, why: { code: string; field: string; reason: string; source: string }, at: Date): DeadLetterSummary {
-    const { channel, command, payment } = describeBody(redactedBody);
-    const amount = typeof payment?.amount === 'number' && Number.isSafeInteger(payment.amount) && payment.amount >= 0 ? payment.amount : undefined;
+    const about = describeDeadLetterBody(redactedBody);
+    const amount = about.amount !== undefined && about.amount >= 0 ? about.amount : undefined;
     const base = {
-      channel: CHANNELS.has(channel) ? channel : 'unknown',
-      command: COMMANDS.has(command) ? command : 'unknown',
+      channel: about.channel !== undefined && CHANNELS.has(about.channel) ? about.channel : 'unknown',
+      command: about.command !== undefined && COMMANDS.has(about.command) ? about.command : 'unknown',
       amount,
-      currency: str(payment?.currency),
+      currency: about.currency,
     };
     const { impact, reasons, score } = impactOf(base, this.deps.triage);
     const summary: DeadLetterSummary = {
@@ -123,16 +165,17 @@ export class DeadLetterTriage {
       field: why.field,
       reason: why.reason,
       source: why.source,
+      category: triageCategory(why.code, why.reason),
       ...base,
       impact,
       impactReasons: reasons,
       score,
     };
     const optional: Array<[keyof DeadLetterSummary, unknown]> = [
-      ['gateway', str(payment?.gateway)],
-      ['account', str(payment?.gateway_account)],
-      ['orderId', str(payment?.order_id)],
-      ['operationReference', str(payment?.operation_reference)],
+      ['gateway', about.gateway],
+      ['account', about.account],
+      ['orderId', about.orderId],
+      ['operationReference', about.operationReference],
     ];
     for (const [k, v] of optional) if (v !== undefined) (summary as unknown as Json)[k] = v;
     if (summary.amount === undefined) delete summary.amount;

@@ -5,7 +5,7 @@ import { OPERATION_STATES, OperationState } from '../ledger/operation-state';
 import { formatMinor } from '../money/minor-units';
 import { DeadLetterRecord } from '../ops/dead-letter-store';
 import { planView } from '../ops/dead-letter-replay';
-import { TRIAGE_CATEGORIES, TriageCategory } from '../ops/dead-letter-triage';
+import { TRIAGE_CATEGORIES, TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
 import { OperationView } from '../ops/operations-view';
 import { formatDuration, parseDuration } from './duration';

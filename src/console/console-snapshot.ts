@@ -2,7 +2,7 @@ import { AuditRecord } from '../audit/audit-log';
 import { OperationState } from '../ledger/operation-state';
 import { metricValue } from '../metrics/metrics-registry';
 import { DeadLetterRecord } from '../ops/dead-letter-store';
-import { TriageCategory } from '../ops/dead-letter-triage';
+import { TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
 import { OperationView } from '../ops/operations-view';
 import { BreakerReport, readBreakerBoard } from '../delivery/breaker-board';

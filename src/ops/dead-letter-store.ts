@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { describeContractBody } from '../contracts/channel-contracts';
 import { GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
@@ -8,7 +7,8 @@ import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
 import { redactText } from '../logging/redact';
 import { gauge } from '../metrics/metrics-registry';
-import { TriageCategory, impactScore, triageCategory } from './dead-letter-triage';
+import { TriageCategory, impactScore, triageCategory } from '../amqp/dead-letter-triage';
+import { describeDeadLetterBody } from '../amqp/dead-letter-body';
 
 /** A dead letter as the archive holds it: its reason, what it was about, its triage and its replays. No card data (bodies are redacted). */
 export interface DeadLetterRecord {
@@ -255,7 +255,7 @@ export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties'
   const code = header(headers, 'x-pb-code') ?? (headers['x-death'] ? 'BROKER_DEAD_LETTERED' : 'UNKNOWN');
   const reason = header(headers, 'x-pb-reason') ?? '';
   const at = Date.parse(header(headers, 'x-pb-dead-lettered-at') ?? '');
-  const about = describeBody(body);
+  const about = describeDeadLetterBody(body);
   const id = `dl-${createHash('sha256')
     .update(JSON.stringify([body, code, reason, header(headers, 'x-pb-dead-lettered-at') ?? '', header(headers, 'x-pb-source') ?? '']))
     .digest('hex')
@@ -273,7 +273,7 @@ export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties'
     reason,
     source: header(headers, 'x-pb-source') ?? 'broker',
     routingKey: optional('x-pb-routing-key'),
-    operationId: optional('x-pb-operation-id') ?? about.operationId,
+    operationId: optional('x-pb-operation-id') ?? about.operationReference,
     orderId: about.orderId,
     command: about.command,
     channel: about.channel,
@@ -285,51 +285,5 @@ export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties'
     impact: impactScore(about),
     body,
     replays: 0,
-  };
-}
-
-/** What a dead-lettered body (a canonical command, a channel contract's payload, a bus call) is about, as far as it can be read (nothing is trusted: every field is checked for type). */
-function describeBody(body: string): {
-  orderId?: string;
-  command?: string;
-  channel?: string;
-  gateway?: string;
-  amount?: number;
-  currency?: string;
-  operationId?: string;
-} {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return {};
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
-  const doc = parsed as Record<string, unknown>;
-  const str = (v: unknown, max = 128) => (typeof v === 'string' && v.length > 0 && v.length <= max ? v : undefined);
-  // A channel contract's payload, read by where its contract keeps the money and the order id.
-  const contract = describeContractBody(doc);
-  if (contract) {
-    const p = contract.payment;
-    return {
-      orderId: str(p.order_id),
-      command: contract.command,
-      channel: contract.channel,
-      gateway: str(p.gateway, 64),
-      amount: typeof p.amount === 'number' && Number.isSafeInteger(p.amount) ? p.amount : undefined,
-      currency: str(p.currency, 3),
-    };
-  }
-  const rpc = typeof doc.method === 'string' && doc.params !== null && typeof doc.params === 'object';
-  const paymentValue = rpc ? (doc.params as Record<string, unknown>).payment : doc.payment;
-  const payment = paymentValue !== null && typeof paymentValue === 'object' && !Array.isArray(paymentValue) ? (paymentValue as Record<string, unknown>) : {};
-  return {
-    orderId: str(payment.order_id),
-    operationId: str(payment.operation_reference),
-    command: rpc ? str((doc.method as string).split('.').pop()) : str(doc.command, 32),
-    channel: rpc ? 'bus' : str(doc.channel, 32),
-    gateway: str(payment.gateway, 64),
-    amount: typeof payment.amount === 'number' && Number.isSafeInteger(payment.amount) ? payment.amount : undefined,
-    currency: str(payment.currency, 3),
   };
 }

@@ -1,4 +1,4 @@
-import { impactScore, triageCategory } from '../../../src/ops/dead-letter-triage';
+import { impactScore, triageCategory } from '../../../src/amqp/dead-letter-triage';
 
 describe('dead-letter triage', () => {
   it('derives the category from the reason code', () => {
