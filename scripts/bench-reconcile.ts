@@ -12,18 +12,20 @@
  * Options (environment): PB_BENCH_RECON_OPERATIONS (default 100 000), PB_REDIS_URL,
  * PB_BENCH_RECON_NODE_FLAGS (extra node options for the run's process only, `NAME=value` for its environment, e.g. `--cpu-prof
  * --cpu-prof-dir=/tmp/prof` or `--heap-prof`; several sets separated by `|` are run in turn over the same
- * seeded data, to compare them), PB_BENCH_RECON_REPEAT (runs of each set, each in a fresh process, default 1).
+ * seeded data, to compare them), PB_BENCH_RECON_REPEAT (runs of each set, each in a fresh process, default 1), PB_BENCH_RECON_SNAPSHOT_AT (a
+ * heap snapshot of the run's process once that many lines are judged; its file name is printed).
  */
 import { shardKeysOf, shardOfPayment } from '../src/redis/key-layout';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { getHeapSpaceStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { join } from 'node:path';
 import { buildConfig } from '../src/config/load-config';
 import { silentLogger } from '../src/logging/logger';
 import { createRedis } from '../src/redis/redis-connection';
 import { reconcile } from '../src/reconciliation-run/reconcile';
+import type { ReconciliationProgress } from '../src/reconciliation-run/reconciliation-runner';
 import { tuneHeap } from '../src/cli/heap-tuning';
 import { processCpuMicros } from '../harness/bench/process-cpu';
 
@@ -149,6 +151,8 @@ interface RunFigures {
   lines: number;
   matched: number;
   seconds: number;
+  /** Of which the PSP phase (the report's lines); the rest is the ledger phase (operations no line named). */
+  psp_phase_seconds: number;
   /** The run process's CPU time over the run, user + system, seconds. */
   cpu_s: number;
   cpu_user_s: number;
@@ -166,6 +170,8 @@ interface RunFigures {
   heap_used_mb: number;
   external_mb: number;
   array_buffers_mb: number;
+  /** The heap snapshot written mid-run (PB_BENCH_RECON_SNAPSHOT_AT), if any. */
+  heap_snapshot?: string;
 }
 
 /** Runs `reconcile()` in a fresh Node process (this script with PB_BENCH_RECON_RUN) and returns its figures. */
@@ -209,13 +215,22 @@ async function runOnly(spec: string): Promise<void> {
   try {
     const started = performance.now();
     const cpu = process.cpuUsage();
-    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to }, logger: silentLogger(), redis });
+    // When the ledger phase began (the PSP phase's share of the time), and an optional heap snapshot mid-run.
+    let ledgerPhaseAt: number | null = null;
+    const snapshotAt = Number(process.env.PB_BENCH_RECON_SNAPSHOT_AT ?? 0);
+    let snapshot: string | null = null;
+    const onProgress = (p: ReconciliationProgress): void => {
+      if (p.phase === 'ledger' && ledgerPhaseAt === null) ledgerPhaseAt = performance.now();
+      if (snapshotAt > 0 && snapshot === null && p.judged >= snapshotAt) snapshot = writeHeapSnapshot();
+    };
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to }, logger: silentLogger(), redis, onProgress });
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     const figures: RunFigures = {
       lines: summary.lines,
       matched: summary.classes.matched,
       seconds: Number(seconds.toFixed(1)),
+      psp_phase_seconds: Number((((ledgerPhaseAt ?? performance.now()) - started) / 1000).toFixed(1)),
       cpu_s: Number(((used.user + used.system) / 1e6).toFixed(1)),
       cpu_user_s: Number((used.user / 1e6).toFixed(1)),
       cpu_system_s: Number((used.system / 1e6).toFixed(1)),
@@ -226,6 +241,7 @@ async function runOnly(spec: string): Promise<void> {
       peak_rss_before_run_mb: peakAtStart,
       heap_growing_percent: heapGrowingPercent,
       ...peaks,
+      ...(snapshot ? { heap_snapshot: snapshot } : {}),
     };
     process.stdout.write(`${JSON.stringify(figures)}\n`);
   } finally {

@@ -151,7 +151,7 @@ export class ReconciliationRunner {
       const logged = { n: 0 };
       let judged = 0;
       if (stored.phase === 'psp') {
-        for await (const page of deps.reader.read(window, stored.cursor)) {
+        for await (const page of readAhead(deps.reader.read(window, stored.cursor))) {
           const delta = await this.pspPage(page.records, dryRun, options.sink, logged);
           delta.cursor = page.cursor;
           if (!dryRun) await this.holdFromExpiry(delta.held);
@@ -233,9 +233,10 @@ export class ReconciliationRunner {
       const feeCurrency = (record.settlementCurrency ?? record.currency).toUpperCase();
       if (record.fee !== undefined) delta.fees[feeCurrency] = (delta.fees[feeCurrency] ?? 0) + record.fee;
       if (record.net !== undefined) delta.net[feeCurrency] = (delta.net[feeCurrency] ?? 0) + record.net;
-      const outcome = await this.apply(verdict, match?.op ?? null, dryRun);
+      // Most lines agree: no call, no await for them (a microtask per line is measurable over 100,000).
+      const outcome = verdict.action.type === 'none' ? 'none' : await this.apply(verdict, match?.op ?? null, dryRun);
       this.note(verdict, outcome, delta, logged);
-      await sink?.verdict(verdict, outcome);
+      if (sink) await sink.verdict(verdict, outcome);
     }
     return delta;
   }
@@ -255,7 +256,7 @@ export class ReconciliationRunner {
       const verdict = classifyMissingAtPsp(op);
       if (!verdict) continue;
       this.note(verdict, 'report', delta, logged);
-      await sink?.verdict(verdict, 'report');
+      if (sink) await sink.verdict(verdict, 'report');
     }
     return delta;
   }
@@ -368,6 +369,29 @@ export class ReconciliationRunner {
       default:
         return assertNever(action);
     }
+  }
+}
+
+/**
+ * The pages of `source`, the next one read while the caller works on the current one (the PSP's answer
+ * overlaps the ledger's round trips): at most two pages in memory. The cursor committed is always that of
+ * a page the caller finished, so a stop never skips the page read ahead.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let next = it.next();
+  // Left pending when the caller stops early: its failure is not the caller's any more.
+  const settle = (p: Promise<IteratorResult<T>>): void => void p.catch(() => undefined);
+  try {
+    for (;;) {
+      const current = await next;
+      if (current.done) return;
+      next = it.next();
+      settle(next);
+      yield current.value;
+    }
+  } finally {
+    await it.return?.().catch(() => undefined);
   }
 }
 
