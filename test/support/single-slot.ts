@@ -20,13 +20,17 @@ export function slotsOf(keys: readonly string[]): number[] {
   return [...new Set(keys.map(slotOf))];
 }
 
+/** The script runs found breaking the rule in this test file (one list, whoever installed the check). */
+const scriptViolations: SlotViolation[] = [];
+
 /**
  * Checks the keys of every Lua script run through `LuaScript` from now on: all in one slot, as Redis Cluster
  * requires of a script. A run that breaks it throws (the script is not sent) and is recorded in the list
- * returned, which the suite's setup checks after each test file (test/support/single-slot-setup.ts).
+ * returned (the same list on every call), which the suite's setup checks after each test file
+ * (test/support/single-slot-setup.ts).
  */
 export function installSingleSlotCheck(): SlotViolation[] {
-  const violations: SlotViolation[] = [];
+  const violations = scriptViolations;
   watchScriptKeys((script: LuaScript<string, string>, keys: readonly string[]) => {
     const slots = slotsOf(keys);
     if (slots.length <= 1) return;
@@ -77,6 +81,8 @@ function senderInSrc(): string | null {
 const NODE_SENDERS = ['src/redis/key-scan.ts'];
 
 const checkedCommands = new WeakSet<Command>();
+/** The sends found breaking the rule in this test file (one list, whoever installed the check). */
+const allCommandViolations: CommandSlotViolation[] = [];
 let commandViolations: CommandSlotViolation[] | null = null;
 let patched = false;
 
@@ -98,10 +104,10 @@ function record(command: string, keys: readonly (string | Buffer)[]): void {
  * every key of a pipeline or a MULTI transaction in one slot (ioredis' Cluster sends a pipeline to one node
  * only, and a transaction must be single-slot). Only the sends whose stack goes through src/ count; the
  * key walks of src/redis/key-scan.ts, which send to the node that holds the keys, are exempt. A send that
- * breaks it throws (CROSSSLOT, as on a cluster) and is recorded in the list returned.
+ * breaks it throws (CROSSSLOT, as on a cluster) and is recorded in the list returned (the same list on every call).
  */
 export function installCommandSlotCheck(): CommandSlotViolation[] {
-  const violations: CommandSlotViolation[] = [];
+  const violations = allCommandViolations;
   commandViolations = violations;
   if (!patched) {
     patched = true;

@@ -2,7 +2,9 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ALL_SHARDS, SHARD_COUNT, ShardKeys, shardBase, shardOfAnchor, shardOfPayment } from '../../../src/redis/key-layout';
 import { LuaScript, luaInputs } from '../../../src/redis/lua-script';
-import { installSingleSlotCheck, slotsOf } from '../../support/single-slot';
+import { installCommandSlotCheck, installSingleSlotCheck, slotsOf } from '../../support/single-slot';
+import { Redis } from 'ioredis';
+import { watchScriptKeys } from '../../../src/redis/lua-script';
 import { impactIndexKeys } from '../../../src/amqp/dead-letter-triage';
 import { capsTag } from '../../../src/caps/cap-rules';
 import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
@@ -94,8 +96,31 @@ describe('Redis Cluster key layout', () => {
     await expect(script.run(redis, { keys: { a: 'pb:{s:1}:x', b: 'pb:{s:2}:y' }, args: {} })).rejects.toThrow(/CROSSSLOT/);
     expect(violations).toHaveLength(1);
     await expect(script.run(redis, { keys: { a: 'pb:{s:1}:x', b: 'pb:{s:1}:y' }, args: {} })).resolves.toBe('ran');
-    // Leave the suite's own check (single-slot-setup.ts) in place for the rest of the file.
+    // The suite's own list (single-slot-setup.ts): nothing left from this test for the rest of the file.
     violations.splice(0);
+  });
+
+  it('refuses a command src/ sends over keys of two slots even when no script check sees it (raw EVAL, defineCommand)', async () => {
+    const violations = installCommandSlotCheck();
+    // The script-level check off for this run, so only the command-level one (what raw EVAL and
+    // defineCommand scripts, MGET or MULTI from src/ meet) stands between the script and the server.
+    watchScriptKeys(undefined);
+    const redis = new Redis({ lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    try {
+      const script = new LuaScript(luaInputs(['a', 'b'], []), "return redis.call('GET', K.a)");
+      await expect(script.run(redis, { keys: { a: 'pb:{s:1}:x', b: 'pb:{s:2}:y' }, args: {} })).rejects.toThrow(
+        /CROSSSLOT: EVALSHA from src\/redis\/lua-script\.ts/,
+      );
+      expect(violations).toEqual([expect.objectContaining({ command: 'EVALSHA', keys: ['pb:{s:1}:x', 'pb:{s:2}:y'] })]);
+      // Test code itself (no src/ frame on the stack) is not held to it: it is refused by the server, or not at all.
+      await expect(redis.mget('pb:{s:1}:x', 'pb:{s:2}:y')).rejects.not.toThrow(/CROSSSLOT/);
+      expect(violations).toHaveLength(1);
+    } finally {
+      redis.disconnect();
+      // Back to the suite's own checks (single-slot-setup.ts), with nothing left from this test.
+      violations.splice(0);
+      installSingleSlotCheck();
+    }
   });
 
   it('has no Lua in src/ that builds a key from its arguments or by concatenation: every key is declared', () => {
