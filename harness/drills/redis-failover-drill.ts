@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { createRedis } from '../../src/redis/redis-connection';
 import { DrillContext, DrillDefinition } from './drill-runner';
-import { ensureLocalRedisCluster, localRedisClusterNodes } from '../twins/local-stack/local-redis';
+import { localRedisClusterNodes } from '../twins/local-stack/local-redis';
 import { preciseNow } from '../workload/precise-clock';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { repositoryRoot } from '../twins/local-stack/local-redis';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,6 +103,9 @@ export function redisFailoverDrill(): DrillDefinition {
       victim.on('error', () => undefined);
       await victim.connect();
       let startedAt: number;
+      // Where the victim keeps its data (<services dir>/redis-cluster/<port>): it must come back from there, with
+      // its nodes.conf, to rejoin as a replica. The checkout that started the cluster may not be this one.
+      const victimDir = String(((await victim.config('GET', 'dir')) as string[])[1] ?? '');
       if (mode === 'kill') {
         const pid = Number(/process_id:(\d+)/.exec(await victim.info('server'))?.[1]);
         victim.disconnect();
@@ -142,10 +145,20 @@ export function redisFailoverDrill(): DrillDefinition {
         `cluster failover: ${after?.address} serves slot ${slot} ${Math.round(promotedAt - startedAt)} ms after the ${mode === 'kill' ? 'kill' : 'FAILOVER'}`,
       );
       if (mode === 'kill') {
-        // Start the killed node again: it rejoins as a replica of the new primary.
-        ensureLocalRedisCluster({ ...process.env, PB_REDIS_CLUSTER: '1' });
-        execFileSync('bash', [join(repositoryRoot(), 'scripts/redis-cluster.sh'), 'start'], { stdio: 'ignore' });
-        ctx.note(`${before.address} started again (a replica now)`);
+        // Start the killed node again from its own data directory: it rejoins as a replica of the new primary.
+        // A failure here is noted, not fatal: the failover under load has been measured already.
+        const servicesDir = victimDir ? resolve(victimDir, '..', '..') : (process.env.PB_SERVICES_DIR ?? '');
+        try {
+          execFileSync('bash', [join(repositoryRoot(), 'scripts/redis-cluster.sh'), 'start'], {
+            stdio: 'ignore',
+            env: { ...process.env, ...(servicesDir ? { PB_SERVICES_DIR: servicesDir } : {}) },
+          });
+          ctx.note(`${before.address} started again from ${victimDir} (a replica now)`);
+        } catch (err) {
+          ctx.note(
+            `${before.address} did not come back (${(err as Error).message.split('\n')[0]}): start it with PB_SERVICES_DIR=${servicesDir} bash scripts/redis-cluster.sh start`,
+          );
+        }
       }
       return [promotedAt];
     },
