@@ -20,6 +20,10 @@
  *      (harness/drills/redis-failover-drill.ts).
  * Invariants after each: see harness/drills/drill-invariants.ts. Exit code 1 if any drill failed.
  *
+ * On Redis Cluster: `PB_REDIS_CLUSTER=1 npm run chaos` runs every drill's stack on the local Redis Cluster
+ * (scripts/redis-cluster.sh, started here when it is not running; `PB_REDIS_CLUSTER_NODES` names another)
+ * instead of the single Redis; drill 3 then restarts every node of that cluster (AOF), never the single Redis.
+ *
  * Options (environment): PB_CHAOS_COMMANDS (commands per drill, default 10 000), PB_CHAOS_OUTAGE_S
  * (PSP and delegate outage, default 30), PB_CHAOS_SEED (default 42), PB_CHAOS_DRILLS (comma-separated
  * drill numbers to run, default all; PB_CHAOS_DRILLS=7 runs the spike drill alone, 8 the disaster drill, 9 the RabbitMQ node loss, 10 the Redis Cluster failover). The spike drill's
@@ -32,7 +36,7 @@ import { spikeDrill } from '../harness/drills/spike-drill';
 import { rabbitNodeDrill } from '../harness/drills/rabbit-node-drill';
 import { runDisasterDrill } from '../harness/drills/disaster-drill';
 import { redisFailoverDrill } from '../harness/drills/redis-failover-drill';
-import { ensureLocalRedisCluster } from '../harness/twins/local-stack/local-redis';
+import { ensureLocalRedisCluster, localRedisClusterNodes, onLocalRedisCluster } from '../harness/twins/local-stack/local-redis';
 import { RECOVERY_TARGET_MS } from '../harness/drills/drill-invariants';
 import { DrillDefinition, DrillResult, runDrill } from '../harness/drills/drill-runner';
 import { formatTable } from '../harness/workload/text-table';
@@ -64,7 +68,10 @@ async function main(): Promise<number> {
     .split(',')
     .map((s) => Number(s.trim()))
     .filter((n) => n >= 1 && n <= last);
+  // PB_REDIS_CLUSTER=1: every stack on the local Redis Cluster (harness/twins/local-stack/local-redis.ts).
+  ensureLocalRedisCluster();
   say(`payment-bridge chaos drills: ${commands} commands per drill, outages ${outageS} s, seed ${seed}`);
+  say(`redis: ${onLocalRedisCluster() ? `Redis Cluster ${localRedisClusterNodes().join(', ')}` : 'single Redis'} (drill 10 always on the local cluster)`);
   say(`recovery parameters: ${describeDrillParameters()}`);
   const results: DrillResult[] = [];
   for (const n of selected) {

@@ -6,8 +6,10 @@
 # is a no-op, and starts only the nodes that are down (e.g. a primary the drill killed, which rejoins as a
 # replica).
 #
-#   scripts/redis-cluster.sh start|stop|status|nodes
-#   (also: scripts/services.sh start-redis-cluster|stop-redis-cluster|status-redis-cluster)
+#   scripts/redis-cluster.sh start|stop|restart|status|nodes
+#   (also: scripts/services.sh start-redis-cluster|stop-redis-cluster|restart-redis-cluster|status-redis-cluster)
+#   restart: every node stopped (SIGTERM: AOF flushed) then started; returns once the cluster is ok again
+#   (`PB_REDIS_CLUSTER=1 npm run chaos`, drill 3).
 #
 # Settings chosen for a quick, safe failover (docs/OPERATIONS.md, "Redis Cluster"):
 #   cluster-node-timeout 2000        a primary unreachable for 2 s is failed over (about 3 s end to end)
@@ -118,8 +120,9 @@ status() {
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
+  restart) stop; start ;;
   status) status ;;
   # The cluster's view of itself (CLUSTER NODES), from the first node that answers.
   nodes) for p in "${ports[@]}"; do if node_up "$p"; then cli "$p" cluster nodes; exit 0; fi; done; exit 1 ;;
-  *) echo "usage: $0 start|stop|status|nodes" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|status|nodes" >&2; exit 2 ;;
 esac

@@ -4,7 +4,7 @@
 # a Prometheus the tests start on their own; never started here). Idempotent: `start` on running servers is a no-op.
 #
 #   scripts/services.sh start|stop|status
-#   scripts/services.sh start-redis-cluster|stop-redis-cluster|status-redis-cluster  (a local 6-node Redis
+#   scripts/services.sh start-redis-cluster|stop-redis-cluster|restart-redis-cluster|status-redis-cluster  (a local 6-node Redis
 #     Cluster on 127.0.0.1:7001-7006 for the cluster test pass and drill: scripts/redis-cluster.sh)
 #
 # Data and pid files live under $PB_SERVICES_DIR (default: <repo>/.services), so a checkout never
@@ -132,9 +132,10 @@ case "${1:-start}" in
   # The local Redis Cluster (ports 7001-7006, its own data): scripts/redis-cluster.sh.
   start-redis-cluster) bash "$root/scripts/redis-cluster.sh" start ;;
   stop-redis-cluster) bash "$root/scripts/redis-cluster.sh" stop ;;
+  restart-redis-cluster) bash "$root/scripts/redis-cluster.sh" restart ;;
   status-redis-cluster) bash "$root/scripts/redis-cluster.sh" status ;;
   status)
     amqp_ready && log "rabbitmq up on $amqp_port" || log "rabbitmq down"
     redis_ready && log "redis up on $redis_port" || log "redis down" ;;
-  *) echo "usage: $0 start|stop|status|restart-rabbitmq|restart-redis|start-rabbit-cluster|stop-rabbit-cluster|status-rabbit-cluster|start-redis-cluster|stop-redis-cluster|status-redis-cluster" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|restart-rabbitmq|restart-redis|start-rabbit-cluster|stop-rabbit-cluster|status-rabbit-cluster|start-redis-cluster|stop-redis-cluster|restart-redis-cluster|status-redis-cluster" >&2; exit 2 ;;
 esac

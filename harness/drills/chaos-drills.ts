@@ -1,6 +1,7 @@
 import { DrillContext, DrillDefinition } from './drill-runner';
 import { restartService } from './service-restart';
 import { preciseNow } from '../workload/precise-clock';
+import { onLocalRedisCluster } from '../twins/local-stack/local-redis';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,7 +44,7 @@ export function killWorkerDrill(kills = 10): DrillDefinition {
 /** Drills 2 and 3: restart RabbitMQ or Redis (scripts/services.sh) once a third of the commands are in. */
 export function restartServiceDrill(service: 'rabbitmq' | 'redis'): DrillDefinition {
   return {
-    name: `restart ${service === 'rabbitmq' ? 'RabbitMQ' : 'Redis (AOF)'} under load`,
+    name: `restart ${service === 'rabbitmq' ? 'RabbitMQ' : onLocalRedisCluster() ? 'every Redis Cluster node (AOF)' : 'Redis (AOF)'} under load`,
     faults: BACKGROUND,
     async disrupt(ctx: DrillContext) {
       await ctx.progress(0.3);
