@@ -3,7 +3,8 @@ import { createRedis } from '../../src/redis/redis-connection';
 import { DrillContext, DrillDefinition } from './drill-runner';
 import { localRedisClusterNodes } from '../twins/local-stack/local-redis';
 import { preciseNow } from '../workload/precise-clock';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import { repositoryRoot } from '../twins/local-stack/local-redis';
 
@@ -146,11 +147,12 @@ export function redisFailoverDrill(): DrillDefinition {
       );
       if (mode === 'kill') {
         // Start the killed node again from its own data directory: it rejoins as a replica of the new primary.
-        // A failure here is noted, not fatal: the failover under load has been measured already.
+        // A failure here is noted, not fatal: the failover under load has been measured already. Asynchronous:
+        // the bus twin and the PSP simulator live in this process, and a synchronous wait (the script takes
+        // seconds) froze them, so the drill measured its own pause as the bridge's recovery.
         const servicesDir = victimDir ? resolve(victimDir, '..', '..') : (process.env.PB_SERVICES_DIR ?? '');
         try {
-          execFileSync('bash', [join(repositoryRoot(), 'scripts/redis-cluster.sh'), 'start'], {
-            stdio: 'ignore',
+          await promisify(execFile)('bash', [join(repositoryRoot(), 'scripts/redis-cluster.sh'), 'start'], {
             env: { ...process.env, ...(servicesDir ? { PB_SERVICES_DIR: servicesDir } : {}) },
           });
           ctx.note(`${before.address} started again from ${victimDir} (a replica now)`);
