@@ -1,7 +1,11 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
-import axios from 'axios';
+import http from 'node:http';
+import axios, { AxiosInstance } from 'axios';
+import { GatewayConfig } from '../../src/config/config';
+import { GatewayRequest } from '../../src/gateways/gateway-adapter';
+import { createOutboundHttp } from '../../src/http/axios-http';
 
 /** A running Prism mock of one official spec from `test/fixtures/specs/`. */
 export interface PrismMock {
@@ -84,4 +88,112 @@ export function requestViolations(header: string | undefined): PrismViolation[] 
   if (header === undefined) return undefined;
   const found = (JSON.parse(header) as PrismViolation[]).filter((v) => v.location[0] === 'request');
   return found.length > 0 ? found : undefined;
+}
+
+/** The suite's Prism, started in `beforeAll` and stopped in `afterAll` (see {@link usePrism}). Read its fields inside tests and hooks only. */
+export interface PrismHandle {
+  readonly url: string;
+  readonly mock: PrismMock;
+}
+
+/**
+ * Starts Prism for `specFile` before the tests of the calling suite (or `describe` block) and stops it after
+ * them: the one place the start-up wait and its jest hook timeout live. A big spec takes Prism 3-5 s to load
+ * on a quiet machine and much longer on a loaded one, hence the generous defaults.
+ * @param timeoutMs how long Prism may take to start, ms. Default 120000.
+ */
+export function usePrism(specFile: string, timeoutMs = 120_000): PrismHandle {
+  let mock: PrismMock | undefined;
+  beforeAll(async () => {
+    mock = await startPrism(specFile, timeoutMs);
+  }, timeoutMs + 10_000);
+  afterAll(async () => {
+    await mock?.stop();
+  }, 30_000);
+  const started = (): PrismMock => {
+    if (!mock) throw new Error(`Prism for ${specFile} is not running (read it inside a test or hook)`);
+    return mock;
+  };
+  return {
+    get url() {
+      return started().url;
+    },
+    get mock() {
+      return started();
+    },
+  };
+}
+
+/** A gateway entry pointed at a Prism: the given fields over empty credentials, a 10 s timeout and 4 sockets. */
+export function prismGateway(baseUrl: string, entry: Pick<GatewayConfig, 'name' | 'type'> & Partial<GatewayConfig>): GatewayConfig {
+  return {
+    apiKey: '',
+    webhookSecret: '',
+    webhookSecretPrevious: '',
+    merchantAccount: '',
+    merchantId: '',
+    keyId: '',
+    sharedSecret: '',
+    reportUsername: '',
+    reportPassword: '',
+    reportBaseUrl: '',
+    timeoutMs: 10_000,
+    maxSockets: 4,
+    ...entry,
+    baseUrl,
+  };
+}
+
+/** What Prism answered a request: status, body, and the raw `sl-violations` header (see {@link requestViolations}). */
+export interface PrismAnswer {
+  status: number;
+  body: string;
+  violations: string | undefined;
+}
+
+/** The suite's Prism with a gateway entry and a pooled client pointed at it (see {@link usePrismGateway}). */
+export interface PrismGatewayHandle extends PrismHandle {
+  readonly gateway: GatewayConfig;
+  /** Sends a built (authenticated) request to Prism as the gateway client would. */
+  send(request: GatewayRequest): Promise<PrismAnswer>;
+}
+
+/**
+ * {@link usePrism} plus the gateway entry (`prismGateway`) and an outbound client (`createOutboundHttp`, as
+ * the gateway client builds it) for request-shape tests against an official spec; the client's sockets are
+ * closed after the suite.
+ */
+export function usePrismGateway(
+  specFile: string,
+  entry: Pick<GatewayConfig, 'name' | 'type'> & Partial<GatewayConfig>,
+  timeoutMs = 120_000,
+): PrismGatewayHandle {
+  const prism = usePrism(specFile, timeoutMs);
+  let gateway: GatewayConfig | undefined;
+  let client: AxiosInstance | undefined;
+  beforeAll(() => {
+    gateway = prismGateway(prism.url, entry);
+    client = createOutboundHttp({ baseURL: gateway.baseUrl, timeoutMs: gateway.timeoutMs, maxSockets: gateway.maxSockets });
+  });
+  afterAll(() => {
+    (client?.defaults.httpAgent as http.Agent | undefined)?.destroy();
+  });
+  return {
+    get url() {
+      return prism.url;
+    },
+    get mock() {
+      return prism.mock;
+    },
+    get gateway() {
+      if (!gateway) throw new Error(`no gateway for ${specFile} yet (read it inside a test or hook)`);
+      return gateway;
+    },
+    async send(request: GatewayRequest): Promise<PrismAnswer> {
+      if (!client) throw new Error(`no client for ${specFile} yet (send inside a test or hook)`);
+      const res = await client.request<string>({ method: request.method, url: request.path, headers: request.headers, data: request.body });
+      const violations = res.headers['sl-violations'];
+      return { status: res.status, violations: typeof violations === 'string' ? violations : undefined, body: res.data };
+    },
+  };
 }

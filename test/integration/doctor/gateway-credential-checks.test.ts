@@ -5,7 +5,7 @@ import { GatewayConfig, GatewayType } from '../../../src/config/config';
 import { checkGatewayCredentials } from '../../../src/doctor/credential-checks';
 import { gatewayDefinition } from '../../../src/gateways/gateway-registry';
 import { createOutboundHttp } from '../../../src/http/axios-http';
-import { PrismMock, requestViolations, startPrism } from '../../support/prism';
+import { requestViolations, usePrism } from '../../support/prism';
 
 /**
  * The doctor's credential check of each real PSP, built to the PSP's documented API: sent to Prism serving
@@ -55,13 +55,7 @@ describe.each([
   ['adyen', 'adyen-checkout-v71.json', 'POST /paymentMethods'],
   ['cybersource', 'cybersource-payments-2020-02-17.json', 'POST /tss/v2/searches'],
 ] as const)('doctor credential check of %s against its official spec (Prism)', (type, spec, call) => {
-  let prism: PrismMock;
-  beforeAll(async () => {
-    prism = await startPrism(spec);
-  }, 90000);
-  afterAll(async () => {
-    await prism?.stop();
-  });
+  const prism = usePrism(spec);
 
   it(`sends ${call}, a request the spec accepts (no request violation, not a 4xx)`, async () => {
     const gateway = gatewayOf(type, prism.url);

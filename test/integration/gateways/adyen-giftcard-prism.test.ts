@@ -1,11 +1,7 @@
-import http from 'node:http';
-import { AxiosInstance } from 'axios';
-import { GatewayConfig } from '../../../src/config/config';
 import { Payment } from '../../../src/contracts/payment-command';
 import { adyenTransformer as t } from '../../../src/gateways/adyen';
 import { GatewayRequest, OperationContext } from '../../../src/gateways/gateway-adapter';
-import { createOutboundHttp } from '../../../src/http/axios-http';
-import { PrismMock, startPrism } from '../../support/prism';
+import { usePrismGateway } from '../../support/prism';
 
 /**
  * Gift card redemption through Adyen Checkout (`paymentMethod.type: giftcard` with its `brand`), against
@@ -14,9 +10,13 @@ import { PrismMock, startPrism } from '../../support/prism';
  * encrypted client-side, never a number or PIN in clear); then the void and the refund of a redemption.
  */
 
-let prism: PrismMock;
-let client: AxiosInstance;
-let gateway: GatewayConfig;
+const suite = usePrismGateway('adyen-checkout-v71.json', {
+  name: 'adyen-prism',
+  type: 'adyen',
+  apiKey: 'AQE-prism-key',
+  merchantAccount: 'PrismMerchantAccount',
+});
+const send = (request: GatewayRequest) => suite.send(request);
 
 const JWE_NUMBER = 'adyenjs_0_1_25$prism-encrypted-gift-card-number';
 const JWE_PIN = 'adyenjs_0_1_25$prism-encrypted-gift-card-pin';
@@ -38,39 +38,6 @@ function ctx(command: OperationContext['command'], extra: Partial<Payment> = {})
   };
 }
 
-async function send(request: GatewayRequest): Promise<{ status: number; violations: string | undefined; body: string }> {
-  const res = await client.request<string>({ method: request.method, url: request.path, headers: request.headers, data: request.body });
-  const violations = res.headers['sl-violations'];
-  return { status: res.status, violations: typeof violations === 'string' ? violations : undefined, body: res.data };
-}
-
-beforeAll(async () => {
-  prism = await startPrism('adyen-checkout-v71.json');
-  gateway = {
-    name: 'adyen-prism',
-    type: 'adyen',
-    baseUrl: prism.url,
-    apiKey: 'AQE-prism-key',
-    webhookSecret: '',
-    webhookSecretPrevious: '',
-    merchantAccount: 'PrismMerchantAccount',
-    merchantId: '',
-    keyId: '',
-    sharedSecret: '',
-    reportUsername: '',
-    reportPassword: '',
-    reportBaseUrl: '',
-    timeoutMs: 10000,
-    maxSockets: 4,
-  };
-  client = createOutboundHttp({ baseURL: gateway.baseUrl, timeoutMs: gateway.timeoutMs, maxSockets: gateway.maxSockets });
-}, 120_000);
-
-afterAll(async () => {
-  (client?.defaults.httpAgent as http.Agent | undefined)?.destroy();
-  await prism?.stop();
-}, 120_000);
-
 describe('Adyen Checkout gift card redemption against the Checkout v71 spec', () => {
   it.each([
     ['a tokenized gift card (authorize)', ctx('authorize')],
@@ -80,7 +47,7 @@ describe('Adyen Checkout gift card redemption against the Checkout v71 spec', ()
       ctx('sale', { gateway_key: 'gc-one-time', payment_method: { type: 'gift_card', token: JWE_NUMBER, encrypted_security_code: JWE_PIN } }),
     ],
   ])('redeems %s with paymentMethod.type giftcard and its brand, which the spec accepts', async (_name, c) => {
-    const request = t.authenticate(t.buildRequest(c, gateway), gateway, new Date());
+    const request = t.authenticate(t.buildRequest(c, suite.gateway), suite.gateway, new Date());
     const body = JSON.parse(request.body ?? '{}') as { paymentMethod: Record<string, string> };
     expect(body.paymentMethod.type).toBe('giftcard');
     expect(body.paymentMethod.brand).toBe('givex');
@@ -88,13 +55,13 @@ describe('Adyen Checkout gift card redemption against the Checkout v71 spec', ()
     expect(violations).toBeUndefined();
     expect(status).toBeLessThan(400);
     expect(['SUCCESS', 'FAIL', 'PENDING', 'ACTION_REQUIRED']).toContain(
-      t.parseResponse(c, { status, headers: {}, body: answer, elapsedMs: 0 }, gateway).status,
+      t.parseResponse(c, { status, headers: {}, body: answer, elapsedMs: 0 }, suite.gateway).status,
     );
   });
 
   it.each([['cancel'], ['refund']] as const)('reverses a redemption with %s by its pspReference, which the spec accepts', async (command) => {
     const c = ctx(command, { gateway_key: '993617894903480A', method_details: undefined });
-    const { status, violations } = await send(t.authenticate(t.buildRequest(c, gateway), gateway, new Date()));
+    const { status, violations } = await send(t.authenticate(t.buildRequest(c, suite.gateway), suite.gateway, new Date()));
     expect(violations).toBeUndefined();
     expect(status).toBeLessThan(400);
   });

@@ -1,11 +1,7 @@
-import http from 'node:http';
-import { AxiosInstance } from 'axios';
-import { GatewayConfig } from '../../../src/config/config';
 import { CommandType } from '../../../src/contracts/payment-command';
 import { adyenStoredValueGateway, adyenStoredValueTransformer } from '../../../src/gateways/adyen-stored-value';
 import { GatewayRequest, OperationContext } from '../../../src/gateways/gateway-adapter';
-import { createOutboundHttp } from '../../../src/http/axios-http';
-import { PrismMock, startPrism } from '../../support/prism';
+import { usePrismGateway } from '../../support/prism';
 
 /**
  * Every request the Adyen Stored Value transformer builds, authenticated, against Prism serving Adyen's own
@@ -13,9 +9,13 @@ import { PrismMock, startPrism } from '../../support/prism';
  * violation), and the doctor's credential check. Prism keeps no state: only the shapes are checked.
  */
 
-let prism: PrismMock;
-let client: AxiosInstance;
-let gateway: GatewayConfig;
+const suite = usePrismGateway('adyen-storedvalue-v46.json', {
+  name: 'adyen-sv-prism',
+  type: 'adyen-stored-value',
+  apiKey: 'AQE-prism-key',
+  merchantAccount: 'PrismMerchantAccount',
+});
+const send = (request: GatewayRequest) => suite.send(request);
 
 const t = adyenStoredValueTransformer;
 
@@ -36,51 +36,18 @@ function ctxFor(command: CommandType, amount = 1234): OperationContext {
   };
 }
 
-async function send(request: GatewayRequest): Promise<{ status: number; violations: string | undefined; body: string }> {
-  const res = await client.request<string>({ method: request.method, url: request.path, headers: request.headers, data: request.body });
-  const violations = res.headers['sl-violations'];
-  return { status: res.status, violations: typeof violations === 'string' ? violations : undefined, body: res.data };
-}
-
-beforeAll(async () => {
-  prism = await startPrism('adyen-storedvalue-v46.json', 120_000);
-  gateway = {
-    name: 'adyen-sv-prism',
-    type: 'adyen-stored-value',
-    baseUrl: prism.url,
-    apiKey: 'AQE-prism-key',
-    webhookSecret: '',
-    webhookSecretPrevious: '',
-    merchantAccount: 'PrismMerchantAccount',
-    merchantId: '',
-    keyId: '',
-    sharedSecret: '',
-    reportUsername: '',
-    reportPassword: '',
-    reportBaseUrl: '',
-    timeoutMs: 10000,
-    maxSockets: 4,
-  };
-  client = createOutboundHttp({ baseURL: gateway.baseUrl, timeoutMs: gateway.timeoutMs, maxSockets: gateway.maxSockets });
-}, 150_000);
-
-afterAll(async () => {
-  (client?.defaults.httpAgent as http.Agent | undefined)?.destroy();
-  await prism?.stop();
-}, 120_000);
-
 describe('Adyen Stored Value requests against the Stored Value v46 spec', () => {
   it.each(t.supports.map((c) => [c]))('sends a %s request the spec accepts without violations, and reads its answer', async (command) => {
     const ctx = ctxFor(command);
-    const { status, violations, body } = await send(t.authenticate(t.buildRequest(ctx, gateway), gateway, new Date()));
+    const { status, violations, body } = await send(t.authenticate(t.buildRequest(ctx, suite.gateway), suite.gateway, new Date()));
     expect(violations).toBeUndefined();
     expect(status).toBe(200);
-    const outcome = t.parseResponse(ctx, { status, headers: {}, body, elapsedMs: 0 }, gateway);
+    const outcome = t.parseResponse(ctx, { status, headers: {}, body, elapsedMs: 0 }, suite.gateway);
     expect(['SUCCESS', 'FAIL']).toContain(outcome.status);
   });
 
   it('sends a balance inquiry without an amount (0: nothing to cover) the spec accepts', async () => {
-    const request = t.authenticate(t.buildRequest(ctxFor('balance_inquiry', 0), gateway), gateway, new Date());
+    const request = t.authenticate(t.buildRequest(ctxFor('balance_inquiry', 0), suite.gateway), suite.gateway, new Date());
     expect(JSON.parse(request.body ?? '{}')).not.toHaveProperty('amount');
     const { status, violations } = await send(request);
     expect(violations).toBeUndefined();
@@ -89,21 +56,21 @@ describe('Adyen Stored Value requests against the Stored Value v46 spec', () => 
 
   it('sends a status inquiry the spec accepts (the request again, same Idempotency-Key)', async () => {
     const ctx = ctxFor('reload');
-    const request = t.buildStatusRequest(ctx, gateway);
+    const request = t.buildStatusRequest(ctx, suite.gateway);
     expect(request.headers['Idempotency-Key']).toBe(ctx.operationId);
-    const { violations } = await send(t.authenticate(request, gateway, new Date()));
+    const { violations } = await send(t.authenticate(request, suite.gateway, new Date()));
     expect(violations).toBeUndefined();
   });
 
   it('sends the doctor credential check the spec accepts', async () => {
     const check = adyenStoredValueGateway.credentialCheck;
-    const { status, violations } = await send(t.authenticate(check.request(gateway), gateway, new Date()));
+    const { status, violations } = await send(t.authenticate(check.request(suite.gateway), suite.gateway, new Date()));
     expect(violations).toBeUndefined();
     expect(status).toBe(200);
   });
 
   it('is told about a violation when the load has no amount (so the check is real)', async () => {
-    const request = t.authenticate(t.buildRequest(ctxFor('reload'), gateway), gateway, new Date());
+    const request = t.authenticate(t.buildRequest(ctxFor('reload'), suite.gateway), suite.gateway, new Date());
     const body = JSON.parse(request.body ?? '{}') as Record<string, unknown>;
     delete body.amount;
     const { status, violations } = await send({ ...request, body: JSON.stringify(body) });
@@ -112,7 +79,7 @@ describe('Adyen Stored Value requests against the Stored Value v46 spec', () => 
   });
 
   it('is refused with 401 when the API key is missing, so authenticate is what makes requests acceptable', async () => {
-    const { status } = await send(t.buildRequest(ctxFor('reload'), gateway));
+    const { status } = await send(t.buildRequest(ctxFor('reload'), suite.gateway));
     expect(status).toBe(401);
   });
 });

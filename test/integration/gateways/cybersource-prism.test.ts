@@ -1,19 +1,30 @@
-import { AxiosInstance } from 'axios';
-import { GatewayConfig } from '../../../src/config/config';
 import { COMMAND_TYPES, CommandType } from '../../../src/contracts/payment-command';
 import { cybersourceTransformer as t } from '../../../src/gateways/cybersource';
 import { GatewayRequest, OperationContext } from '../../../src/gateways/gateway-adapter';
-import { createOutboundHttp } from '../../../src/http/axios-http';
-import { PrismMock, startPrism, PrismViolation, requestViolations } from '../../support/prism';
+import { PrismViolation, requestViolations, usePrismGateway } from '../../support/prism';
 
 /**
  * Every request the Cybersource transformer builds, signed, against Prism serving the official
  * 2020-02-17 spec: no `sl-violations` header means the request has the shape the spec describes. The
  * Swagger 2.0 spec validates weakly (few required fields), hence the unit tests beside it.
  */
-let prism: PrismMock;
-let http: AxiosInstance;
-let gateway: GatewayConfig;
+
+const suite = usePrismGateway('cybersource-payments-2020-02-17.json', {
+  name: 'cybs-prism',
+  type: 'cybersource',
+  merchantAccount: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
+  merchantId: 'testrest',
+  keyId: '08c94330-f618-42a3-b09d-e1e43be5efda',
+  sharedSecret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
+});
+
+async function send(request: GatewayRequest): Promise<{ status: number; violations: PrismViolation[] | undefined }> {
+  const signed = t.authenticate(request, suite.gateway, new Date());
+  // axios sets Host from the URL itself; the signed value is the same.
+  const { host: _host, ...headers } = signed.headers;
+  const answer = await suite.send({ ...signed, headers });
+  return { status: answer.status, violations: requestViolations(answer.violations) };
+}
 
 const PAYMENT_ID = '6381278241084565908266';
 
@@ -37,58 +48,23 @@ function ctx(command: CommandType): OperationContext {
   };
 }
 
-async function send(request: GatewayRequest): Promise<{ status: number; violations: PrismViolation[] | undefined }> {
-  const signed = t.authenticate(request, gateway, new Date());
-  // axios sets Host from the URL itself; the signed value is the same.
-  const { host: _host, ...headers } = signed.headers;
-  const res = await http.request({ method: signed.method, url: signed.path, headers, data: signed.body });
-  return { status: res.status, violations: requestViolations(res.headers['sl-violations'] as string | undefined) };
-}
-
-beforeAll(async () => {
-  prism = await startPrism('cybersource-payments-2020-02-17.json');
-  gateway = {
-    name: 'cybs-prism',
-    type: 'cybersource',
-    baseUrl: prism.url,
-    apiKey: '',
-    webhookSecret: '',
-    webhookSecretPrevious: '',
-    merchantAccount: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
-    merchantId: 'testrest',
-    keyId: '08c94330-f618-42a3-b09d-e1e43be5efda',
-    sharedSecret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
-    reportUsername: '',
-    reportPassword: '',
-    reportBaseUrl: '',
-    timeoutMs: 10000,
-    maxSockets: 4,
-  };
-  http = createOutboundHttp({ baseURL: prism.url, timeoutMs: 10000, maxSockets: 4 });
-  // A large spec takes Prism a few seconds to load, more on a loaded machine.
-}, 120_000);
-
-afterAll(async () => {
-  await prism?.stop();
-});
-
 describe('Cybersource requests against the official spec (Prism)', () => {
   it.each(COMMAND_TYPES.filter((c) => t.supports.includes(c)).map((c) => [c] as const))('sends a %s request the spec accepts', async (command) => {
-    const { status, violations } = await send(t.buildRequest(ctx(command), gateway));
+    const { status, violations } = await send(t.buildRequest(ctx(command), suite.gateway));
     expect(violations).toBeUndefined();
     // Prism answers 500 when its own example breaks the response schema; a refused request is a 4xx.
     expect(status < 400 || status >= 500).toBe(true);
   });
 
   it('sends a status inquiry the spec accepts', async () => {
-    const { status, violations } = await send(t.buildStatusRequest(ctx('capture'), gateway));
+    const { status, violations } = await send(t.buildStatusRequest(ctx('capture'), suite.gateway));
     expect(violations).toBeUndefined();
     // Prism answers 500 when its own example breaks the response schema; a refused request is a 4xx.
     expect(status < 400 || status >= 500).toBe(true);
   });
 
   it('gets violations back for a request of the wrong type', async () => {
-    const good = t.buildRequest(ctx('authorize'), gateway);
+    const good = t.buildRequest(ctx('authorize'), suite.gateway);
     const body = JSON.parse(good.body ?? '{}') as { processingInformation: Record<string, unknown> };
     body.processingInformation.capture = 'yes please';
     const { status, violations } = await send({ ...good, body: JSON.stringify(body) });
@@ -97,7 +73,7 @@ describe('Cybersource requests against the official spec (Prism)', () => {
   });
 
   it('gets violations back for a token request without its required profile-id header', async () => {
-    const good = t.buildRequest(ctx('tokenize'), gateway);
+    const good = t.buildRequest(ctx('tokenize'), suite.gateway);
     const { 'profile-id': _profile, ...headers } = good.headers;
     const { violations } = await send({ ...good, headers });
     expect(violations?.find((v) => v.location[1] === 'header' && v.message.includes('profile-id'))).toBeDefined();

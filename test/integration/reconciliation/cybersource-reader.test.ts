@@ -4,7 +4,7 @@ import { GatewayError } from '../../../src/errors/gateway-error';
 import { CYBERSOURCE_PAGE_LIMIT, cybersourceRecordReader, cybersourceSearchRequest } from '../../../src/gateways/cybersource/cybersource-reconciliation';
 import { GatewayConfig } from '../../../src/gateways/gateway-config';
 import { PspRecordPage, ReconciliationHttp } from '../../../src/reconciliation/psp-record';
-import { PrismMock, requestViolations, startPrism } from '../../support/prism';
+import { requestViolations, usePrism } from '../../support/prism';
 import { cybersourceGateway } from '../../../src/gateways/cybersource/cybersource-gateway';
 import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
 import { testReconciliationHttp as recordingHttp } from '../../support/reconciliation-http';
@@ -134,13 +134,7 @@ describe('Cybersource reader over a local Transaction Search server', () => {
 });
 
 describe('Cybersource reader search against the official spec (Prism)', () => {
-  let prism: PrismMock;
-  beforeAll(async () => {
-    prism = await startPrism('cybersource-payments-2020-02-17.json', 120_000);
-  }, 130_000);
-  afterAll(async () => {
-    await prism?.stop();
-  });
+  const prism = usePrism('cybersource-payments-2020-02-17.json', 120_000);
 
   it('sends a search the spec accepts', async () => {
     const g = config(prism.url);

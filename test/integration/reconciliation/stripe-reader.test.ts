@@ -4,7 +4,7 @@ import { GatewayError } from '../../../src/errors/gateway-error';
 import { GatewayConfig } from '../../../src/gateways/gateway-config';
 import { stripeRecordReader, stripeListPath, STRIPE_PAGE_LIMIT } from '../../../src/gateways/stripe/stripe-reconciliation';
 import { PspRecord, PspRecordPage, ReconciliationHttp } from '../../../src/reconciliation/psp-record';
-import { PrismMock, requestViolations, startPrism } from '../../support/prism';
+import { requestViolations, usePrism } from '../../support/prism';
 import { stripeGateway } from '../../../src/gateways/stripe/stripe-gateway';
 import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
 import { testReconciliationHttp as recordingHttp } from '../../support/reconciliation-http';
@@ -214,13 +214,7 @@ describe('Stripe reader over a local Stripe-shaped server', () => {
 });
 
 describe('Stripe reader requests against the official spec (Prism)', () => {
-  let prism: PrismMock;
-  beforeAll(async () => {
-    prism = await startPrism('stripe-payments-2023-08-16.prism.json', 120_000);
-  }, 130_000);
-  afterAll(async () => {
-    await prism?.stop();
-  });
+  const prism = usePrism('stripe-payments-2023-08-16.prism.json', 120_000);
 
   it.each([
     ['balance transactions', 'bt'],
