@@ -7,7 +7,8 @@
  * time each command takes, so at 250 ms per PSP call 1,000 commands/s need ~250 in flight, at 20 ms only
  * 20. The controller does not need the target rate: while there is more work than slots (saturated) and
  * nothing says stop, it grows (multiplicatively up to the level of the last cut, additively above it, AIMD); it cuts
- * multiplicatively when the process's memory is over its budget or its event loop lags (more in flight
+ * multiplicatively when the process's memory is over its budget (once, then again only when RSS still
+ * rises or stays over the budget for seconds: RSS follows a cut slowly) or its event loop lags (more in flight
  * would only queue on the CPU), holds while the command time has jumped above its recent level (a PSP
  * that slows under load is not pushed harder until the new level is the usual one), and when demand is
  * well below the limit it eases the limit down towards twice what is used (Little's estimate; never
@@ -48,7 +49,20 @@ export interface InflightSettings {
 }
 
 /** Why the limit moved (or did not): bounded values, the label of `pb_worker_inflight_adjustments_total`. */
-export type InflightReason = 'grow' | 'memory' | 'lag' | 'latency_rise' | 'memory_near' | 'lag_near' | 'ease' | 'steady';
+export type InflightReason = 'grow' | 'memory' | 'memory_wait' | 'lag' | 'latency_rise' | 'memory_near' | 'lag_near' | 'ease' | 'steady';
+
+/** Every reason, for zeroed metric series and reports. */
+export const INFLIGHT_REASONS: readonly InflightReason[] = [
+  'grow',
+  'memory',
+  'memory_wait',
+  'lag',
+  'latency_rise',
+  'memory_near',
+  'lag_near',
+  'ease',
+  'steady',
+];
 
 export interface InflightDecision {
   limit: number;
@@ -66,6 +80,14 @@ const IN_USE_SHARE = 0.5;
 const NEAR_SHARE = 0.98;
 /** Multiplicative cut on memory pressure. */
 const MEMORY_CUT = 0.75;
+/**
+ * After a cut for memory, how many intervals RSS may stay over the budget before the next cut (5 s at the
+ * default 500 ms). V8 gives pages back to the system lazily (after a full GC, and not all of them), so RSS
+ * lags a cut by seconds: cutting again every interval meanwhile pinned the limit to its minimum for good.
+ */
+const MEMORY_SETTLE_INTERVALS = 10;
+/** ...unless RSS keeps rising: this far above its level at the cut, the next cut comes at once. */
+const MEMORY_RISE_SHARE = 0.05;
 /** Multiplicative cut on event-loop lag. */
 const LAG_CUT = 0.8;
 /** Growth per interval below the last cut's level (slow start; up to it, as TCP's ssthresh). */
@@ -86,6 +108,8 @@ export class InflightController {
   /** As TCP's ssthresh: growth is multiplicative below it, additive above; set by each cut. */
   private threshold: number;
   private baseline = Number.NaN;
+  /** RSS at the last cut for memory and the intervals since, while RSS has stayed over the budget; null otherwise. */
+  private memoryCut: { rssBytes: number; intervals: number } | null = null;
 
   constructor(private readonly settings: InflightSettings) {
     if (settings.min < 1 || settings.max < settings.min) throw new Error('inflight limits need 1 <= min <= max');
@@ -114,10 +138,18 @@ export class InflightController {
     const inUse = sample.peakInFlight >= previous * IN_USE_SHARE;
     let reason: InflightReason;
     let next = previous;
-    if (sample.rssBytes > memoryBudgetBytes && inUse) {
+    if (sample.rssBytes <= memoryBudgetBytes) this.memoryCut = null;
+    else if (this.memoryCut) this.memoryCut.intervals += 1;
+    const cut = this.memoryCut;
+    const settled = cut === null || cut.intervals >= MEMORY_SETTLE_INTERVALS || sample.rssBytes > cut.rssBytes * (1 + MEMORY_RISE_SHARE);
+    if (sample.rssBytes > memoryBudgetBytes && inUse && !settled) {
+      // The last cut has not had its effect on RSS yet: hold, do not cut again.
+      reason = 'memory_wait';
+    } else if (sample.rssBytes > memoryBudgetBytes && inUse) {
       reason = 'memory';
       next = Math.floor(previous * MEMORY_CUT);
       this.threshold = next;
+      this.memoryCut = { rssBytes: sample.rssBytes, intervals: 0 };
     } else if (sample.eventLoopLagMs > lagLimitMs && inUse) {
       reason = 'lag';
       next = Math.floor(previous * LAG_CUT);

@@ -18,7 +18,8 @@ const LOG_CHANGE_SHARE = 0.25;
  * Runs the in-flight controller on the worker's command consumer: every `inflight.interval_ms` it reads
  * the gate's interval figures, the process's RSS and the event-loop delay, asks the controller for the
  * next limit and sets it on the gate. Exposes `pb_worker_inflight_limit`, `pb_worker_inflight`,
- * `pb_worker_inflight_waiting` and `pb_worker_inflight_adjustments_total{reason}`, and logs a line when
+ * `pb_worker_inflight_waiting`, `pb_worker_inflight_adjustments_total{reason}` (changes) and
+ * `pb_worker_inflight_decisions_total{reason}` (every interval, holds included), and logs a line when
  * the limit moved by a quarter or more since the last line (and on every cut for memory or lag, at warn).
  */
 export class InflightGovernor {
@@ -80,6 +81,7 @@ export class InflightGovernor {
     inflightGauge().set(this.gate.inFlight);
     waitingGauge().set(this.gate.waiting);
     if (decision.limit !== decision.previous) adjustments().inc({ reason: decision.reason });
+    decisions().inc({ reason: decision.reason });
     this.report(decision, sample);
     return decision;
   }
@@ -115,6 +117,15 @@ function inflightGauge() {
 
 function waitingGauge() {
   return gauge('pb_worker_inflight_waiting', 'Messages this worker holds (unacked) waiting for an in-flight slot, as of the last interval');
+}
+
+/** Every interval's decision, held limits included: whether lag, memory or latency kept the limit from growing. */
+function decisions() {
+  return counter(
+    'pb_worker_inflight_decisions_total',
+    'In-flight intervals by decision (grow, steady, ease, lag_near, memory_near, latency_rise, lag, memory, memory_wait): why the limit moved or held',
+    ['reason'] as const,
+  );
 }
 
 function adjustments() {

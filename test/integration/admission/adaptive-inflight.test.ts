@@ -88,7 +88,8 @@ describe('adaptive in-flight', () => {
 
   it('cuts the limit to its minimum when the process is over its memory budget, with a warning naming the reason', async () => {
     // A budget no process fits in: every interval in which the limit is used is over it.
-    const c = config({ 'inflight.initial': 64, 'inflight.min': 6, 'inflight.max': 200, 'inflight.memory_budget_mib': 1 });
+    // From 16 to 6 in three cuts, one per 10 intervals (2 s here) while RSS stays over the budget.
+    const c = config({ 'inflight.initial': 16, 'inflight.min': 6, 'inflight.max': 200, 'inflight.memory_budget_mib': 1 });
     const logs = captureLogger('info');
     const w = await worker(c, logs.logger);
 
@@ -97,6 +98,8 @@ describe('adaptive in-flight', () => {
     await eventually(() => w.inflight?.gate.limit === 6, 90_000, 20);
     expect(w.inflight?.last?.reason).toBe('memory');
     expect(await metricValue('pb_worker_inflight_adjustments_total', { reason: 'memory' })).toBeGreaterThan(0);
+    // Between cuts the limit holds while RSS has not had time to follow: no cut every interval.
+    expect(await metricValue('pb_worker_inflight_decisions_total', { reason: 'memory_wait' })).toBeGreaterThan(0);
     const cuts = logs.lines.map((l) => JSON.parse(l) as { message?: string; level?: string }).filter((l) => l.message === 'in-flight limit cut (memory)');
     expect(cuts.length).toBeGreaterThan(0);
     expect(cuts[0].level).toBe('warn');

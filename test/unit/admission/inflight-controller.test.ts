@@ -57,6 +57,36 @@ describe('InflightController', () => {
     expect(regrow.limit).toBe(330); // +10 %: above the last cut's level growth is additive
   });
 
+  it('after a cut for memory, holds while RSS stays over the budget without rising, instead of cutting every interval down to min', () => {
+    // V8 gives memory back lazily: RSS stays over the budget for seconds after the in-flight work shrank.
+    const controller = new InflightController({ ...settings, initial: 400 });
+    expect(controller.next(saturated(400, 250, { rssBytes: 141 * MiB }))).toMatchObject({ reason: 'memory', limit: 300 });
+    const held: number[] = [];
+    for (let i = 0; i < 8; i++) held.push(controller.next(saturated(controller.limit, 250, { rssBytes: 141 * MiB })).limit);
+    expect(held).toEqual(Array(8).fill(300));
+    expect(controller.next(saturated(300, 250, { rssBytes: 141 * MiB })).reason).toBe('memory_wait');
+  });
+
+  it('cuts again for memory when RSS keeps rising after a cut, or stays over the budget past the settling time', () => {
+    const rising = new InflightController({ ...settings, initial: 400 });
+    rising.next(saturated(400, 250, { rssBytes: 141 * MiB }));
+    expect(rising.next(saturated(300, 250, { rssBytes: 149 * MiB }))).toMatchObject({ reason: 'memory', limit: 225 });
+    const stuck = new InflightController({ ...settings, initial: 400 });
+    stuck.next(saturated(400, 250, { rssBytes: 141 * MiB }));
+    const reasons: string[] = [];
+    for (let i = 0; i < 10; i++) reasons.push(stuck.next(saturated(stuck.limit, 250, { rssBytes: 141 * MiB })).reason);
+    expect(reasons.slice(0, 9)).toEqual(Array(9).fill('memory_wait'));
+    expect(reasons[9]).toBe('memory'); // 10 intervals (5 s at 500 ms) later
+    expect(stuck.limit).toBe(225);
+  });
+
+  it('forgets a cut for memory once RSS is back under the budget: the next excess cuts at once', () => {
+    const controller = new InflightController({ ...settings, initial: 400 });
+    controller.next(saturated(400, 250, { rssBytes: 141 * MiB }));
+    controller.next(saturated(300, 250, { rssBytes: 120 * MiB }));
+    expect(controller.next(saturated(controller.limit, 250, { rssBytes: 141 * MiB }))).toMatchObject({ reason: 'memory' });
+  });
+
   it('stops growing near the memory budget without cutting', () => {
     const controller = new InflightController(settings);
     const decision = controller.next(saturated(64, 250, { rssBytes: 138 * MiB }));
