@@ -3,7 +3,7 @@
  * a running local stack (web and two workers with their monitoring ports) while a known workload runs, and
  * its HTTP API gives back the workload's counts.
  */
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStack, startLocalStack } from '../../harness/twins/local-stack/local-stack';
@@ -32,6 +32,12 @@ afterAll(async () => {
 });
 
 describe('Prometheus scraping a running stack', () => {
+  it('names the workers it started together apart, each with its own log (the bench keys its per-process rows by name)', () => {
+    expect(stack.workers.map((w) => w.name)).toEqual(['worker-1', 'worker-2']);
+    expect(new Set(stack.workers.map((w) => stack.monitoringTargetOf(w))).size).toBe(2);
+    expect(existsSync(join(stack.dir, 'worker-1.log')) && existsSync(join(stack.dir, 'worker-2.log'))).toBe(true);
+  });
+
   it('scrapes web and both workers and counts a known workload: 20 POS authorizations, all succeeded', async () => {
     expect(stack.metricsTargets).toHaveLength(3);
     await eventually(async () => (await prometheus.query('up{job="payment-bridge"} == 1')).length === 3, 20_000, 500);

@@ -190,15 +190,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let workerCount = 0;
   const startWorker = async (): Promise<RoleProcess> => {
     workerCount += 1;
+    // Named before the first await: workers started together would otherwise all take the last number
+    // (one log file, one entry in every per-process table).
+    const name = `worker-${workerCount}`;
     const monitoringPort = options.monitoring ? await freePort() : 0;
     const args = monitoringPort > 0 ? ['worker', '--monitoring-port', String(monitoringPort)] : ['worker'];
     if (monitoringPort > 0) metricsTargets.push(`127.0.0.1:${monitoringPort}`);
     const worker = spawnRole({
-      name: `worker-${workerCount}`,
+      name,
       cliPath,
       configPath,
       args,
-      logPath: join(dir, `worker-${workerCount}.log`),
+      logPath: join(dir, `${name}.log`),
       nodeArgs,
       readyTimeoutMs,
     });
