@@ -46,8 +46,8 @@ import { TargetInputs, checkTargets } from '../harness/bench/bench-targets';
 import { publishPaced, publishWindowed } from '../harness/bench/command-publishing';
 import { ProcessCost, WindowCost, alive } from '../harness/bench/process-cost';
 import { pidListeningOn } from '../harness/bench/process-cpu';
-import { peakRssMiB } from '../harness/bench/process-memory';
-import { scrapeMetric } from '../harness/bench/metric-scrape';
+import { peakRssMiB, rssMiB } from '../harness/bench/process-memory';
+import { scrapeMetric, scrapeMetricByLabel } from '../harness/bench/metric-scrape';
 import { pspRoundTrips } from '../harness/bench/psp-round-trip';
 import { rawAmqpBaseline, RawAmqpResult } from '../harness/bench/raw-amqp-baseline';
 import { commandStats, commandStatsDelta, monitorPrefix } from '../harness/bench/redis-command-count';
@@ -705,8 +705,21 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
   try {
     if (has('psp')) {
       say(`7. throughput at ${latencyLabel} PSP latency: ${s.workers} workers, default configuration, ${s.pspCommands} commands (500 warm-up first)`);
+      // Each role's RSS on the fresh, idle stack: the memory a process holds before any work.
+      const idleRss = [stack.web, ...stack.workers].map((p) => [p.name, rssMiB(p.child.pid)] as const);
       stack.simulator.setFaults({ latencyMs: { min: minMs, max: maxMs } });
       await throughputRun({ runId, phase: 'pspw', commands: 500, route: amqp, tracker, cost });
+      // The controller's decision of every interval over the phase: what held the limit, if anything did.
+      const decisionsNow = async () =>
+        new Map(
+          await Promise.all(
+            stack.workers.filter(alive).map(async (w) => {
+              const target = stack.monitoringTargetOf(w);
+              return [w.name, target ? await scrapeMetricByLabel(target, 'pb_worker_inflight_decisions_total', 'reason') : new Map<string, number>()] as const;
+            }),
+          ),
+        );
+      const decisionsBefore = await decisionsNow();
       const bar = progress('terminal notifications', s.pspCommands);
       // The workers' in-flight limit (adaptive, where the build has it) and in-flight count, sampled each second.
       const inflight = new Map<string, { limitMax: number; inflightMax: number }>();
@@ -732,6 +745,12 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
         onProgress: bar.update,
       }).finally(() => clearInterval(sampler));
       bar.stop();
+      const decisions = new Map<string, Record<string, number>>();
+      for (const [name, after] of await decisionsNow()) {
+        const before = decisionsBefore.get(name) ?? new Map<string, number>();
+        const counts = Object.fromEntries([...after].map(([reason, n]) => [reason, n - (before.get(reason) ?? 0)] as const).filter(([, n]) => n > 0));
+        decisions.set(name, counts);
+      }
       inputs.pspLatency = { minMs, maxMs, workers: s.workers, perS: result.perSecond, rssMiB: result.cost.peakRssMiB };
       sections.push(
         {
@@ -754,6 +773,21 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
                 ? 'n/a (no such metric in this build)'
                 : [...inflight.entries()].map(([name, v]) => `${name} ${v.limitMax} / ${v.inflightMax}`).join(', '),
             ],
+            [
+              'in-flight decisions over the phase, intervals by reason (pb_worker_inflight_decisions_total)',
+              decisions.size === 0 || [...decisions.values()].every((c) => Object.keys(c).length === 0)
+                ? 'n/a (no such metric in this build)'
+                : [...decisions.entries()]
+                    .map(
+                      ([name, c]) =>
+                        `${name}: ${Object.entries(c)
+                          .sort((a, b) => b[1] - a[1])
+                          .map(([reason, n]) => `${reason} ${n}`)
+                          .join(', ')}`,
+                    )
+                    .join('; '),
+            ],
+            ['idle RSS on the fresh stack, before the warm-up (VmRSS)', idleRss.map(([name, v]) => `${name} ${mib(v)} MiB`).join(', ')],
             ...Object.entries(result.cost.peakRssMiB).map(([name, v]) => [`peak RSS ${name}`, `${mib(v)} MiB`]),
           ],
         },
@@ -763,7 +797,15 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
           rows: costRows(`${latencyLabel} PSP, ${s.workers} workers, ${result.commands} commands`, result),
         },
       );
-      json.pspLatency = { pspLatencyMs: [minMs, maxMs], workers: s.workers, ...result, gatewayReferences: undefined, inflight: Object.fromEntries(inflight) };
+      json.pspLatency = {
+        pspLatencyMs: [minMs, maxMs],
+        workers: s.workers,
+        ...result,
+        gatewayReferences: undefined,
+        inflight: Object.fromEntries(inflight),
+        inflightDecisions: Object.fromEntries(decisions),
+        idleRssMiB: Object.fromEntries(idleRss),
+      };
     }
 
     if (has('scaling')) {

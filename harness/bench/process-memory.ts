@@ -16,6 +16,17 @@ export function peakRssMiB(pid: number | undefined): number | null {
   }
 }
 
+/** Resident set size of a process now, MiB (`VmRSS` of `/proc/<pid>/status`); `null` as {@link peakRssMiB}. */
+export function rssMiB(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Math.round((Number(match[1]) / 1024) * 10) / 10 : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Resets a process's peak RSS (`VmHWM`) to its current RSS by writing `5` to `/proc/<pid>/clear_refs`
  * (Linux ≥ 4.0, our own child processes), so the next {@link peakRssMiB} is the peak of one phase rather
