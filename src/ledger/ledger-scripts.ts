@@ -117,9 +117,10 @@ ${runsStep}
 ${AUTHORIZATION_INDEX_LUA}
 local ref_before = false
 if A.has_ref == '1' then ref_before = redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'GET') end
-local from = redis.call('HGET', K.op, 'state')
+local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts')
+local from = current[1]
 if not from then return {0, ''} end
-local before = redis.call('HMGET', K.op, 'updated_at', 'attempts')
+local before = {current[2], current[3]}
 local to = A.to
 local steps = runs_step(from, before)
 if A.settle == '1' and not steps then redis.call('ZADD', K.settling, A.now, A.id) end
@@ -137,8 +138,11 @@ if allowed[from][to] then
   applied = 1
 end
 local reply = {applied, from, {}}
-if A.read_back == 'whole' then reply[3] = redis.call('HGETALL', K.op) end
-if A.read_back == 'without_payment' then
+-- An attached step ran: the move applied to exactly the record the caller holds, so the caller knows the
+-- record it left (record-fields.ts afterTransition) unless closing an authorization wrote more to it.
+local known = steps and A.close ~= '1'
+if A.read_back == 'whole' and not known then reply[3] = redis.call('HGETALL', K.op) end
+if A.read_back == 'without_payment' and not known then
   local flat = redis.call('HGETALL', K.op)
   local out = {}
   for i = 1, #flat, 2 do

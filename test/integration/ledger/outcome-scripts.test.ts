@@ -1,4 +1,5 @@
 import { shardOfPayment } from '../../../src/redis/key-layout';
+import { spawn } from 'node:child_process';
 import Redis from 'ioredis';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { EventStore } from '../../../src/events/event-store';
@@ -98,6 +99,39 @@ describe('the outcome scripts on a real Redis', () => {
     expect(await events.unsentBefore(Number.MAX_SAFE_INTEGER)).toContain('ev-sm-3');
     expect(await ledger.settlingBefore(Number.MAX_SAFE_INTEGER)).not.toContain('sm-3');
     expect((await ledger.interactions('sm-3')).map((h) => h.event)).toEqual(['received', 'attempt', 'outcome']);
+  });
+
+  it('costs the hot path one state read and no read-back: the record the step was built from is moved locally', async () => {
+    const cmd = command('sm-5');
+    const { record } = await ledger.create('sm-5', cmd, 1_000, { event: 'attempt', attempt: 1 });
+    const step = events.recordStep(eventFor('sm-5'), 2_000, 10_000, { operationId: 'sm-5' });
+    // redis-cli's MONITOR (ioredis' own loses track of a busy shared server's stream): the commands naming this record.
+    const seen: string[] = [];
+    const monitor = spawn('redis-cli', ['-u', process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', 'monitor']);
+    let buffered = '';
+    monitor.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        const command = /^[\d.]+ \[[^\]]*\] "([a-zA-Z]+)"/.exec(line);
+        if (command && line.includes(`"${prefix}`) && line.includes('op:sm-5')) seen.push(command[1].toLowerCase());
+      }
+    });
+    await new Promise<void>((resolve) => monitor.stdout.once('data', () => resolve()));
+    try {
+      const result = await ledger.transitionAndRecord(record!, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: 'psp-5' }, step, { now: 2_000 });
+      expect(result.recorded).not.toBeNull();
+      expect(result.record).toEqual(afterTransition(record!, 'SUCCEEDED', { gatewayReference: 'psp-5' }, 2_000));
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      monitor.kill();
+    }
+    expect(seen).toContain('evalsha');
+    expect(seen.filter((c) => c === 'hgetall')).toHaveLength(0);
+    expect(seen.filter((c) => c === 'hget' || c === 'hmget')).toHaveLength(1);
+    // What Redis holds is what the caller was handed.
+    expect(await ledger.get('sm-5')).toMatchObject({ state: 'SUCCEEDED', updatedAt: 2_000, attempts: 1, gatewayReference: 'psp-5' });
   });
 
   it('moves but records nothing, leaving the settling mark, when the operation changed since the caller read it', async () => {
