@@ -100,6 +100,33 @@ describe('createLogger', () => {
   });
 });
 
+describe('createLogger below its level', () => {
+  it('does no work for an entry below the level: its metadata is never read, and it writes once the level allows it', () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'warn', stream });
+    let reads = 0;
+    const meta = {
+      get operation_id() {
+        reads += 1;
+        return 'op-1';
+      },
+    };
+    logger.info('operation outcome', meta);
+    logger.child({ role: 'worker' }).debug('operation outcome', meta);
+    expect(reads).toBe(0);
+    logger.level = 'info';
+    logger.info('operation outcome', meta);
+    expect(reads).toBeGreaterThan(0);
+    expect(parsed(lines)).toEqual([expect.objectContaining({ level: 'info', message: 'operation outcome', operation_id: 'op-1' })]);
+  });
+});
+
 describe('silentLogger', () => {
   it('accepts entries at every level without throwing', () => {
     const logger = silentLogger();
