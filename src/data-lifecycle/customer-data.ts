@@ -1,4 +1,5 @@
 import { Payment } from '../contracts/payment-command';
+import type { SplitTenderPlan } from '../split-tender/split-tender-plan';
 
 /**
  * What erasure keeps and what it removes (docs/DATA.md, "Erasure"). Accounting and reconciliation need the
@@ -127,6 +128,34 @@ const scrubSplits = (splits: unknown) => (Array.isArray(splits) ? splits.map((p)
 /** The payment with only what accounting needs (see `KEPT_PAYMENT_FIELDS`). Pure; idempotent. */
 export function scrubPayment(payment: Payment): Payment {
   return pick(payment, KEPT_PAYMENT_FIELDS, { lines: scrubLines, method_details: scrubMethod, splits: scrubSplits }) as Payment;
+}
+
+/**
+ * Every field of a split tender's plan, kept or erased (a field added to the plan does not compile until it
+ * is classified here): the tenders' gateways, tokens and amounts stay (what each part is reconciled by),
+ * the card's method details are scrubbed like a payment's, the starting command's custom attributes go.
+ */
+const SPLIT_PLAN_FIELD_POLICY: Record<keyof SplitTenderPlan, 'keep' | 'erase'> = {
+  id: 'keep',
+  channel: 'keep',
+  order_id: 'keep',
+  currency: 'keep',
+  total: 'keep',
+  capture: 'keep',
+  gift_card: 'keep',
+  card: 'keep',
+  custom_attributes: 'erase',
+};
+const KEPT_SPLIT_PLAN_FIELDS: ReadonlySet<string> = new Set(
+  Object.keys(SPLIT_PLAN_FIELD_POLICY).filter((k) => SPLIT_PLAN_FIELD_POLICY[k as keyof SplitTenderPlan] === 'keep'),
+);
+const KEPT_TENDER_FIELDS: ReadonlySet<string> = new Set(['gateway', 'gateway_account', 'gateway_key', 'brand', 'amount', 'method_details']);
+
+/** A split tender's plan with only what accounting needs (see `SPLIT_PLAN_FIELD_POLICY`). Pure; idempotent. */
+export function scrubSplitTenderPlan(plan: SplitTenderPlan): SplitTenderPlan {
+  if (plan === null || typeof plan !== 'object') return plan;
+  const tender = (t: unknown) => pick(t, KEPT_TENDER_FIELDS, { method_details: scrubMethod });
+  return pick(plan, KEPT_SPLIT_PLAN_FIELDS, { gift_card: tender, card: tender }) as SplitTenderPlan;
 }
 
 /**

@@ -7,6 +7,7 @@ import { scrubJsonText, scrubPayment } from './customer-data';
 import { OperationKeys } from './key-families';
 import { shardOfOrder } from '../redis/key-layout';
 import { readSnapshots } from './operation-snapshot';
+import { eraseSplitTender } from './split-tender-records';
 import { deadLetterArchiveKeys } from '../ops/dead-letter-store';
 
 /** What an erasure changed (all zero on a repeat: it is idempotent). */
@@ -19,6 +20,8 @@ export interface ErasureSummary {
   historyEntries: number;
   events: number;
   deadLetters: number;
+  /** Split tender records (plan and refund commands) of the order scrubbed. */
+  splitTenders: number;
 }
 
 const erased = counter('pb_erasure_items_total', 'Items scrubbed of customer data by erasure, by kind', ['kind']);
@@ -60,7 +63,7 @@ async function eraseDeadLetters(redis: RedisClient, prefix: string, orderId: str
  * Erases the customer data of order `orderId` (docs/DATA.md, "Erasure"): every operation of the order
  * (its order index) keeps its ids, amounts, currencies, states, times and references, and loses what
  * describes the customer (`scrubPayment`, `scrubStored`) in its record, its history, its stored outbox
- * events, and the order's archived dead letters. Each operation is rewritten in one atomic ledger step
+ * events, the order's archived dead letters, and its split tenders' records (`eraseSplitTender`). Each operation is rewritten in one atomic ledger step
  * that replaces only what is still as read; `erased_at` marks the record. Idempotent: a repeat changes
  * nothing. Not on the hot path.
  */
@@ -73,10 +76,13 @@ export async function eraseOrder(redis: RedisClient, prefix: string, orderId: st
   const unsent = new Map<string, string>();
   const flatUnsent = await redis.zrange(keys.unsentEvents, 0, -1, 'WITHSCORES');
   for (let i = 0; i + 1 < flatUnsent.length; i += 2) unsent.set(flatUnsent[i], flatUnsent[i + 1]);
-  const summary: ErasureSummary = { orderId, operations: 0, records: 0, historyEntries: 0, events: 0, deadLetters: 0 };
+  const summary: ErasureSummary = { orderId, operations: 0, records: 0, historyEntries: 0, events: 0, deadLetters: 0, splitTenders: 0 };
+  // The order's split tenders, named by their steps' records as read before they are scrubbed.
+  const splits = new Set<string>();
   for (let i = 0; i < ids.length; i += 200) {
     for (const snap of await readSnapshots(redis, keys, ids.slice(i, i + 200), unsent)) {
       summary.operations += 1;
+      if (snap.split_tender) splits.add(snap.split_tender.id);
       let payment: string | null = null;
       try {
         const scrubbed = JSON.stringify(scrubPayment(JSON.parse(snap.record.payment) as Payment));
@@ -102,10 +108,12 @@ export async function eraseOrder(redis: RedisClient, prefix: string, orderId: st
       summary.events += changed.events;
     }
   }
+  for (const split of splits) if (await eraseSplitTender(redis, prefix, split, now)) summary.splitTenders += 1;
   summary.deadLetters = await eraseDeadLetters(redis, prefix, orderId);
   erased.inc({ kind: 'record' }, summary.records);
   erased.inc({ kind: 'history_entry' }, summary.historyEntries);
   erased.inc({ kind: 'event' }, summary.events);
   erased.inc({ kind: 'dead_letter' }, summary.deadLetters);
+  erased.inc({ kind: 'split_tender' }, summary.splitTenders);
   return summary;
 }

@@ -10,6 +10,7 @@ import { shardKeysOf } from '../redis/key-layout';
 import { operationKeysOf } from './key-families';
 import { ExportHeader, OperationSnapshot, parseExportLine } from './operation-snapshot';
 import { restorePlan, snapshotShard } from './restore-plan';
+import { restoreSplitTender } from './split-tender-records';
 
 /** Refused: the namespace already holds a ledger (an import never merges into live data). */
 export class NamespaceNotEmptyError extends Error {}
@@ -164,9 +165,12 @@ export async function importOperations(redis: RedisClient, prefix: string, input
   let lastBytes = 0;
   const flush = async () => {
     const results = await Promise.all(
-      batch.map((s) => {
+      batch.map(async (s) => {
         const shard = snapshotShard(s);
-        return ledger.restoreOperation(s.id, shard, restorePlan(s, keysOf[shard]));
+        const restored = await ledger.restoreOperation(s.id, shard, restorePlan(s, keysOf[shard]));
+        // Its split's record, once (every step's line carries it; the first one written wins, the same data).
+        if (s.split_tender) await restoreSplitTender(redis, prefix, s.split_tender);
+        return restored;
       }),
     );
     const restored = results.filter(Boolean).length;

@@ -3,6 +3,7 @@ import { Payment } from '../contracts/payment-command';
 import { paymentKeyOf } from '../events/payment-event';
 import { OPERATION_STATES, OperationState, POLLED_STATES } from '../ledger/operation-state';
 import { FIXED_EVENT_SUFFIXES, OperationKeys, isEventOf } from './key-families';
+import { SplitTenderSnapshot, readSplitTenders, splitTenderIdOf } from './split-tender-records';
 
 /**
  * Everything Redis holds about one operation, as one line of an export (docs/DATA.md, "Exports"): the
@@ -36,6 +37,8 @@ export interface OperationSnapshot {
   events: { id: string; hash: Record<string, string>; unsent?: string }[];
   /** The payment's event sequence counters (`payment:<key>:seq|sent`), shared by the payment's operations. */
   payment: { key: string; seq?: string; sent?: string } | null;
+  /** The split tender the operation is a step of (its record and open index entries): on every step's line. */
+  split_tender?: SplitTenderSnapshot;
 }
 
 /** First line of an export file. */
@@ -204,6 +207,19 @@ export async function readSnapshots(
       snap.payment = { key: paymentKey, seq, sent };
     }
   }
+  // Third round, only when steps of a split tender are among them: the splits' own records.
+  const splitIds = partial.map((snap) => splitTenderIdOf(snap.id, snap.record));
+  if (splitIds.some((id) => id !== null)) {
+    const splits = await readSplitTenders(
+      redis,
+      keys.prefix,
+      splitIds.filter((id): id is string => id !== null),
+    );
+    partial.forEach((snap, n) => {
+      const split = splitIds[n] === null ? undefined : splits.get(splitIds[n] as string);
+      if (split) snap.split_tender = split;
+    });
+  }
   return partial;
 }
 
@@ -245,8 +261,13 @@ export function parseExportLine(raw: string, lineNumber: number): ExportLine {
     if (typeof ref?.key !== 'string' || !Number.isInteger(ref.expires_at))
       throw new Error(`line ${lineNumber}: references[${i}] needs a key and an integer expires_at`);
   }
+  const split = s.split_tender;
+  if (split !== undefined && (typeof split?.id !== 'string' || typeof split.hash !== 'object' || split.hash === null || typeof split.hash.plan !== 'string')) {
+    throw new Error(`line ${lineNumber}: split_tender needs an id and a hash with its plan`);
+  }
   return {
     ...s,
+    ...(split ? { split_tender: { id: split.id, hash: split.hash, open: split.open ?? {} } } : {}),
     indexes: s.indexes ?? {},
     dependents: s.dependents ?? [],
     references: s.references ?? [],

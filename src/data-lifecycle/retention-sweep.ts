@@ -10,6 +10,7 @@ import { checkedSnapshot } from './export';
 import { writeSnapshotFile } from './export-file';
 import { OperationKeys, operationKeysOf } from './key-families';
 import { OperationSnapshot, readSnapshots } from './operation-snapshot';
+import { dropSplitTenderIfUnused } from './split-tender-records';
 
 /** What one retention pass did. */
 export interface RetentionReport {
@@ -19,6 +20,8 @@ export interface RetentionReport {
   expired: number;
   /** Why the others were kept (see `EXPIRE_SCRIPT`), by reason. */
   kept: Record<string, number>;
+  /** Split tender records deleted with the last of their steps (absent: none). */
+  splitTendersExpired?: number;
   /** The archive file written this pass (none when nothing was due). */
   archiveFile?: string;
   /** Set when the pass did not run: `disabled`, `no_archive_dir`. */
@@ -28,6 +31,10 @@ export interface RetentionReport {
 const DAY_MS = 86_400_000;
 const expiredTotal = counter('pb_retention_expired_total', 'Terminal operations expired from Redis by the retention sweep (archived first)');
 const archivedTotal = counter('pb_retention_archived_total', 'Operations written to a retention archive file before expiry');
+const splitTendersExpiredTotal = counter(
+  'pb_retention_split_tenders_expired_total',
+  'Split tender records deleted by the retention sweep with the last of their steps (archived with them first)',
+);
 const keptTotal = counter('pb_retention_kept_total', 'Operations past the retention cutoff kept in Redis, by reason', ['reason']);
 const lastRun = gauge('pb_retention_last_run_timestamp_seconds', 'When the retention sweep last completed a pass (unix seconds)');
 
@@ -44,6 +51,8 @@ function keptBySnapshot(snap: OperationSnapshot, cutoff: number): string | null 
   if (indexes.retention_hold !== undefined) return 'held';
   if (snap.events.some((e) => e.unsent !== undefined)) return 'unsent_event';
   if (snap.adjustments.some((a) => Number(a.score) > cutoff)) return 'recent_adjustment';
+  // A step of a split tender still open (a refund in progress): the split's sweep reads its steps.
+  if (snap.split_tender && Object.keys(snap.split_tender.open).length > 0) return 'open_split_tender';
   return null;
 }
 
@@ -148,6 +157,11 @@ export class RetentionSweep {
         if (result.expired) {
           report.expired += 1;
           expiredTotal.inc();
+          // The split's record (archived with this step) goes with the last of its steps.
+          if (snap.split_tender && (await dropSplitTenderIfUnused(redis, prefix, keys, snap.split_tender.id))) {
+            report.splitTendersExpired = (report.splitTendersExpired ?? 0) + 1;
+            splitTendersExpiredTotal.inc();
+          }
         } else keep(result.kept);
       }
     }

@@ -99,7 +99,8 @@ export class SplitTenderStore {
     return `${this.keyPrefix}split:{${id}}`;
   }
 
-  private get openKey(): string {
+  /** The open index (a sorted set of `memberOf` members, scored by when each is due). */
+  get openKey(): string {
     return `${this.keyPrefix}split-tender:open`;
   }
 
