@@ -2,8 +2,8 @@ import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
 import { isoToPspAmount } from '../../money/psp-currency-table';
 import { assertNever } from '../assert-never';
-import { GatewayRequest, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
-import { idempotencyKeyFor, merchantReferenceFor } from '../adyen/adyen-references';
+import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { adyenPost, merchantReferenceFor } from '../adyen/adyen-references';
 import { customAttribute, parseStoredToken } from '../adyen/adyen-stored-token';
 import { unsupportedCommand } from '../unsupported-command';
 import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
@@ -122,15 +122,9 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
 }
 
 /**
- * The request performing `ctx`. `Idempotency-Key` is the operation id (digested past Adyen's 64
- * characters), and the merchant `reference` is the operation id too.
+ * The request performing `ctx` (see `adyenPost`: the attempt's `Idempotency-Key`, the operation id as reference).
  */
 export function buildAdyenSvRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
   const { path, body } = bodyAndPath(ctx, gateway);
-  return {
-    method: 'POST',
-    path,
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKeyFor(idempotencyKeyOf(ctx)) },
-    body: JSON.stringify(body),
-  };
+  return adyenPost(ctx, path, body);
 }

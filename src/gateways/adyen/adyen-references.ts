@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { GatewayRequest, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
 
 /**
  * Our operation id on Adyen's side. It is the `Idempotency-Key` (Adyen: at most 64 characters) and the
@@ -30,4 +31,18 @@ export function merchantReferenceFor(operationId: string): string {
 export function operationIdFromReference(reference: string | undefined): string | undefined {
   if (!reference || reference.startsWith(DIGEST_PREFIX)) return undefined;
   return reference;
+}
+
+/**
+ * The JSON POST performing `ctx` at `path` (Checkout and Stored Value alike): `Idempotency-Key` is the
+ * attempt's key (the operation id, or its failover key: `src/delivery/attempt-key.ts`), digested past 64
+ * characters; the body's merchant `reference` is the operation id, so webhooks name it back.
+ */
+export function adyenPost(ctx: OperationContext, path: string, body: unknown): GatewayRequest {
+  return {
+    method: 'POST',
+    path,
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKeyFor(idempotencyKeyOf(ctx)) },
+    body: JSON.stringify(body),
+  };
 }

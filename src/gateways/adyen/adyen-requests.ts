@@ -3,9 +3,9 @@ import { unsupportedCommand } from '../unsupported-command';
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
-import { GatewayRequest, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
+import { GatewayRequest, OperationContext } from '../gateway-adapter';
 import { AdyenAmount, toAdyenAmount } from './adyen-amount';
-import { idempotencyKeyFor, merchantReferenceFor } from './adyen-references';
+import { adyenPost, merchantReferenceFor } from './adyen-references';
 import { customAttribute, shopperReferenceForNewToken } from './adyen-stored-token';
 import { adyenLineItems, adyenMethodFields } from './adyen-methods';
 
@@ -122,15 +122,9 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
 }
 
 /**
- * The request performing `ctx`. `Idempotency-Key` is the operation id (digested when longer than Adyen's
- * 64 characters), and the merchant `reference` is the operation id too, so webhooks name it back.
+ * The request performing `ctx` (see `adyenPost`: the attempt's `Idempotency-Key`, the operation id as reference).
  */
 export function buildAdyenRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
   const { path, body } = bodyAndPath(ctx, gateway);
-  return {
-    method: 'POST',
-    path,
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': idempotencyKeyFor(idempotencyKeyOf(ctx)) },
-    body: JSON.stringify(body),
-  };
+  return adyenPost(ctx, path, body);
 }
