@@ -1,19 +1,10 @@
-import { Queue } from 'bullmq';
-import { Config } from '../../../src/config/config';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
-import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
-import { EventStore } from '../../../src/events/event-store';
-import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
-import { silentLogger } from '../../../src/logging/logger';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
-import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { useDeliveryStacks } from '../../support/delivery-stack';
 
 /**
  * Failover between two gateway entries that point at ONE PSP account (one real simulator, one API key).
@@ -25,19 +16,14 @@ import { testConfig } from '../../support/test-config';
 const KEY = 'sim-shared-account-key-0123456789';
 
 let sim: PspSimulator;
-let redis: RedisClient;
-let eventsQueue: Queue<OmsEventJobData>;
-const configs: Config[] = [];
+const stacks = useDeliveryStacks();
 
 beforeAll(async () => {
   sim = await startPspSimulator({ apiKey: KEY });
 });
 
 afterAll(async () => {
-  await eventsQueue?.close();
-  redis?.disconnect();
   await sim.stop();
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
 });
 
 afterEach(() => sim.setFaults({}));
@@ -52,15 +38,7 @@ function setup(overrides: Record<string, unknown> = {}): { service: DeliveryServ
     // Two entries, one account: same URL, same credentials.
     gateways: { sim_eu: entry, sim_us: entry },
   });
-  configs.push(config);
-  redis ??= createRedis(config.redis, 'commands');
-  eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
-  const ledger = new Ledger(redis, config.redis.keyPrefix);
-  const events = new EventStore(redis, config.redis.keyPrefix);
-  const logger = silentLogger();
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-  const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
-  return { service, ledger };
+  return stacks.build(config);
 }
 
 async function record(ledger: Ledger, payment: Partial<Payment>): Promise<string> {

@@ -1,21 +1,13 @@
-import { RedisClient } from '../../../src/redis/redis-connection';
-import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
-import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
-import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
-import { silentLogger } from '../../../src/logging/logger';
-import { createRedis } from '../../../src/redis/redis-connection';
-import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { useDeliveryStacks } from '../../support/delivery-stack';
 
 /**
  * Failover between two real PSP simulators (two gateways, two PSP accounts): the route's next candidate
@@ -28,9 +20,7 @@ const KEY_B = 'sim-failover-b-key-0123456789';
 
 let simA: PspSimulator;
 let simB: PspSimulator;
-let redis: RedisClient;
-let eventsQueue: Queue<OmsEventJobData>;
-const configs: Config[] = [];
+const stacks = useDeliveryStacks();
 
 beforeAll(async () => {
   simA = await startPspSimulator({ apiKey: KEY_A });
@@ -38,12 +28,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await eventsQueue?.close();
-  redis?.disconnect();
   await simA.stop();
   await simB.stop();
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
-});
+  // A simulator holding answers (commit-then-timeout) takes a while to close on a loaded machine.
+}, 60_000);
 
 afterEach(() => {
   for (const sim of [simA, simB]) {
@@ -76,15 +64,7 @@ function setup(overrides: Record<string, unknown> = {}): { service: DeliveryServ
       },
     },
   });
-  configs.push(config);
-  redis ??= createRedis(config.redis, 'commands');
-  eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
-  const ledger = new Ledger(redis, config.redis.keyPrefix);
-  const events = new EventStore(redis, config.redis.keyPrefix);
-  const logger = silentLogger();
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-  const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
-  return { service, ledger, events, config };
+  return stacks.build(config);
 }
 
 async function record(ledger: Ledger, command: PaymentCommand): Promise<string> {

@@ -1,0 +1,64 @@
+import { Queue } from 'bullmq';
+import { Config } from '../../src/config/config';
+import { DeliveryService } from '../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../src/delivery/outcome-recorder';
+import { EventStore } from '../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../src/gateways/gateway-registry';
+import { Ledger } from '../../src/ledger/ledger';
+import { Logger, silentLogger } from '../../src/logging/logger';
+import { RedisClient, createRedis } from '../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../src/routing/configured-gateway-router';
+import { GatewayRouter } from '../../src/routing/gateway-router';
+import { purgeNamespace } from '../../harness/twins/local-stack/local-stack';
+
+/** A delivery service on the real Redis, with what it is built from. */
+export interface DeliveryStack {
+  config: Config;
+  service: DeliveryService;
+  recorder: OutcomeRecorder;
+  ledger: Ledger;
+  events: EventStore;
+}
+
+/** Builds {@link DeliveryStack}s for one test file (see {@link useDeliveryStacks}). */
+export interface DeliveryStacks {
+  /**
+   * A delivery service for `config` (its own namespace: `testConfig()`), on the file's one Redis connection
+   * and events queue. `router`: the configured gateways' router unless given (built from the config's
+   * clients); `logger`: silent unless given.
+   */
+  build(config: Config, options?: { logger?: Logger; router?: (real: GatewayRouter) => GatewayRouter }): DeliveryStack;
+}
+
+/**
+ * The set-up the delivery integration tests share: one Redis connection and one OMS events queue for the
+ * file, a DeliveryService (ledger, event store, outcome recorder, configured router) per configuration, and
+ * after the file the queue closed, the connection dropped and every namespace built purged.
+ */
+export function useDeliveryStacks(): DeliveryStacks {
+  let redis: RedisClient | undefined;
+  let eventsQueue: Queue<OmsEventJobData> | undefined;
+  const configs: Config[] = [];
+  afterAll(async () => {
+    await eventsQueue?.close();
+    redis?.disconnect();
+    for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+    // Purging several namespaces takes a while on a loaded machine.
+  }, 60_000);
+  return {
+    build(config, options = {}) {
+      configs.push(config);
+      redis ??= createRedis(config.redis, 'commands');
+      eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
+      const ledger = new Ledger(redis, config.redis.keyPrefix);
+      const events = new EventStore(redis, config.redis.keyPrefix);
+      const logger = options.logger ?? silentLogger();
+      const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+      const real = new ConfiguredGatewayRouter(createGatewayClients(config));
+      const router = options.router ? options.router(real) : real;
+      const service = new DeliveryService({ config, ledger, router, recorder, logger });
+      return { config, service, recorder, ledger, events };
+    },
+  };
+}
