@@ -8,7 +8,7 @@
  * 20. The controller does not need the target rate: while there is more work than slots (saturated) and
  * nothing says stop, it grows (multiplicatively up to the level of the last cut, additively above it, AIMD); it cuts
  * multiplicatively when the process's memory is over its budget (once, then again only when RSS still
- * rises or stays over the budget for seconds: RSS follows a cut slowly) or its event loop lags (more in flight
+ * rises or stays over the budget for seconds: RSS follows a cut slowly) or its event loop lags two intervals in a row (more in flight
  * would only queue on the CPU), holds while the command time has jumped above its recent level (a PSP
  * that slows under load is not pushed harder until the new level is the usual one), and when demand is
  * well below the limit it eases the limit down towards twice what is used (Little's estimate; never
@@ -88,6 +88,12 @@ const MEMORY_CUT = 0.75;
 const MEMORY_SETTLE_INTERVALS = 10;
 /** ...unless RSS keeps rising: this far above its level at the cut, the next cut comes at once. */
 const MEMORY_RISE_SHARE = 0.05;
+/**
+ * Intervals in a row with the event-loop delay over its limit before a cut for lag. The delay is sampled
+ * every 10 ms, so over a 500 ms interval its p99 is the interval's longest stall: one full GC or one slow
+ * step alone would cut the limit (and the throughput at a slow PSP) by a fifth. Two in a row is load.
+ */
+const LAG_INTERVALS = 2;
 /** Multiplicative cut on event-loop lag. */
 const LAG_CUT = 0.8;
 /** Growth per interval below the last cut's level (slow start; up to it, as TCP's ssthresh). */
@@ -110,6 +116,8 @@ export class InflightController {
   private baseline = Number.NaN;
   /** RSS at the last cut for memory and the intervals since, while RSS has stayed over the budget; null otherwise. */
   private memoryCut: { rssBytes: number; intervals: number } | null = null;
+  /** Intervals in a row whose event-loop delay was over the limit. */
+  private lagging = 0;
 
   constructor(private readonly settings: InflightSettings) {
     if (settings.min < 1 || settings.max < settings.min) throw new Error('inflight limits need 1 <= min <= max');
@@ -140,6 +148,7 @@ export class InflightController {
     let next = previous;
     if (sample.rssBytes <= memoryBudgetBytes) this.memoryCut = null;
     else if (this.memoryCut) this.memoryCut.intervals += 1;
+    this.lagging = sample.eventLoopLagMs > lagLimitMs ? this.lagging + 1 : 0;
     const cut = this.memoryCut;
     const settled = cut === null || cut.intervals >= MEMORY_SETTLE_INTERVALS || sample.rssBytes > cut.rssBytes * (1 + MEMORY_RISE_SHARE);
     if (sample.rssBytes > memoryBudgetBytes && inUse && !settled) {
@@ -150,7 +159,7 @@ export class InflightController {
       next = Math.floor(previous * MEMORY_CUT);
       this.threshold = next;
       this.memoryCut = { rssBytes: sample.rssBytes, intervals: 0 };
-    } else if (sample.eventLoopLagMs > lagLimitMs && inUse) {
+    } else if (this.lagging >= LAG_INTERVALS && inUse) {
       reason = 'lag';
       next = Math.floor(previous * LAG_CUT);
       this.threshold = next;

@@ -99,11 +99,20 @@ describe('InflightController', () => {
     expect(decision).toMatchObject({ reason: 'memory_near', limit: 64 });
   });
 
-  it('cuts on event-loop lag over the limit and holds growth above half of it', () => {
+  it('cuts on event-loop lag over the limit two intervals in a row and holds growth above half of it', () => {
     const lagging = new InflightController({ ...settings, initial: 200 });
+    expect(lagging.next(saturated(200, 250, { eventLoopLagMs: 180 }))).toMatchObject({ reason: 'lag_near', limit: 200 });
     expect(lagging.next(saturated(200, 250, { eventLoopLagMs: 180 }))).toMatchObject({ reason: 'lag', limit: 160 });
+    expect(lagging.next(saturated(160, 250, { eventLoopLagMs: 180 }))).toMatchObject({ reason: 'lag', limit: 128 });
     const busy = new InflightController({ ...settings, initial: 200 });
     expect(busy.next(saturated(200, 250, { eventLoopLagMs: 60 }))).toMatchObject({ reason: 'lag_near', limit: 200 });
+  });
+
+  it('does not cut for one stall alone (a full GC, one slow step): the p99 of an interval is its longest pause', () => {
+    const controller = new InflightController({ ...settings, initial: 200 });
+    const decisions = [10, 180, 10, 180, 10].map((lag) => controller.next(saturated(controller.limit, 250, { eventLoopLagMs: lag })));
+    expect(decisions.map((d) => d.reason)).not.toContain('lag');
+    expect(controller.limit).toBeGreaterThanOrEqual(200);
   });
 
   it('never cuts below min', () => {
