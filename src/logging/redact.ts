@@ -331,8 +331,19 @@ export function redactText(text: string): string {
 
 /** Whether a field name marks a secret or card security value. */
 export function isSensitiveKey(key: string): boolean {
-  return SENSITIVE_KEY.test(key) || isCardFieldName(key);
+  let known = sensitiveKeys.get(key);
+  if (known === undefined) {
+    known = SENSITIVE_KEY.test(key) || isCardFieldName(key);
+    // Bounded: keys are mostly the same few dozen field names; a flood of odd ones only empties it.
+    if (sensitiveKeys.size >= SENSITIVE_KEY_MEMO) sensitiveKeys.clear();
+    sensitiveKeys.set(key, known);
+  }
+  return known;
 }
+
+/** `isSensitiveKey`'s answers by key: every history entry and log line asks about the same field names. */
+const sensitiveKeys = new Map<string, boolean>();
+const SENSITIVE_KEY_MEMO = 4096;
 
 /** A JSON member `"key": value` in text, for bodies too deep or too broken to parse (keys up to 128 chars). */
 const JSON_MEMBER = /"((?:[^"\\]|\\.){1,128})"(\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)/g;
