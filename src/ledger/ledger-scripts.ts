@@ -33,8 +33,7 @@ redis.call('HSET', K.op, unpack(ARGV, A_REST))
 redis.call('ZADD', K.state_index, A.now, A.id)
 redis.call('ZADD', K.created, A.now, A.id)
 if A.has_order == '1' then redis.call('ZADD', K.order, A.now, A.id) end
-redis.call('RPUSH', K.log, A.interaction)
-if A.attempt ~= '' then redis.call('RPUSH', K.log, A.attempt) end
+if A.attempt ~= '' then redis.call('RPUSH', K.log, A.interaction, A.attempt) else redis.call('RPUSH', K.log, A.interaction) end
 return {1, A.state}
 `,
   true,
