@@ -8,6 +8,13 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { Bucket, TakeResult, TokenBuckets } from './token-buckets';
 
+/** `pb_rate_limit_takes_total{where}`: Redis takes (one round trip each); per command, the cost of the limits. */
+function limiterTakes() {
+  return counter('pb_rate_limit_takes_total', 'Rate-limit takes sent to Redis (one round trip each; a worker leases several tokens per take)', [
+    'where',
+  ] as const);
+}
+
 /** Where a limit was applied: the HTTP intake (429) or the AMQP consumer (the message is held). */
 export type LimitedWhere = 'intake' | 'consumer';
 
@@ -56,6 +63,8 @@ interface Lease {
   joined: number;
   /** How many waited for the previous take (the demand one round trip sees). */
   demand: number;
+  /** Tokens the last take asked for: doubled when a lease ran out before it expired, halved when it expired unspent. */
+  size: number;
 }
 
 /**
@@ -67,9 +76,10 @@ interface Lease {
  *
  * With `lease` > 1 (the worker) one Redis call takes tokens for a channel+account pair and they are spent
  * locally within {@link LEASE_MS}. Only one take per pair is in flight at a time: the commands that arrive
- * while it is out wait for it and share what it granted (it asks for `lease` tokens, or as many as commands
- * waited for the previous take when that is more), so a busy worker makes a few takes per lease, not one per
- * command. The intake takes one at a time.
+ * while it is out wait for it and share what it granted, so a busy worker makes a few takes per lease, not one
+ * per command. A take asks for `lease` tokens or more: as many as waited for the previous one, and twice the
+ * last size while leases run out before they expire (see `nextSize`). Takes are counted in
+ * `pb_rate_limit_takes_total{where}`. The intake takes one at a time.
  *
  * If Redis cannot answer, the command goes on (counted, logged at most once a minute): a limit is a
  * protection, not a reason to refuse payments while Redis restarts.
@@ -108,7 +118,7 @@ export class RateLimiter {
     let held = this.leases.get(pair);
     if (!held) {
       if (this.leases.size > 10_000) this.leases.clear(); // bounded: pairs are channel × account
-      held = { tokens: 0, until: 0, joined: 0, demand: 0 };
+      held = { tokens: 0, until: 0, joined: 0, demand: 0, size: 0 };
       this.leases.set(pair, held);
     }
     for (;;) {
@@ -122,10 +132,25 @@ export class RateLimiter {
         if (!shared.allowed) return this.decide(subject, { granted: 0, ...shared });
         continue; // a token of that take, if others did not spend them all first
       }
-      held.taking = this.leaseFromRedis(subject, held, Math.min(Math.max(lease, held.demand), MAX_LEASE_TOKENS));
+      held.taking = this.leaseFromRedis(subject, held, this.nextSize(held, lease));
       const own = await held.taking;
       if (!own.allowed) return this.decide(subject, { granted: 0, ...own });
     }
+  }
+
+  /**
+   * How many tokens the next take of a pair asks for: at least `lease` and as many as waited for the previous
+   * take; twice the last size when that lease ran out before it expired (the pair is busier than it), half
+   * when it expired with tokens left; at most MAX_LEASE_TOKENS.
+   */
+  private nextSize(held: Lease, lease: number): number {
+    let size = held.size;
+    if (size > 0) {
+      if (held.until > this.now()) size *= 2;
+      else if (held.tokens > 0) size = Math.floor(size / 2);
+    }
+    held.size = Math.min(Math.max(lease, held.demand, size), MAX_LEASE_TOKENS);
+    return held.size;
   }
 
   /** One take for a pair's lease: fills `held` with what was granted; the decision every waiter shares. */
@@ -148,6 +173,7 @@ export class RateLimiter {
 
   /** One Redis take; a Redis outage lets the command through (counted, logged at most once a minute). */
   private async takeFromRedis(subject: LimitSubject, want: number): Promise<TakeResult | 'unavailable'> {
+    limiterTakes().inc({ where: this.deps.where });
     try {
       return await this.buckets.take(this.bucketsOf(subject), want);
     } catch (err) {

@@ -8,6 +8,7 @@ import { RateLimiter } from '../../../src/admission/rate-limiter';
 import { Config } from '../../../src/config/config';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { unlinkMatching } from '../../../src/redis/key-scan';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
@@ -58,6 +59,15 @@ describe('RateLimiter with a lease (the worker)', () => {
     expect(allowed).toHaveLength(3);
     expect(refused).toHaveLength(7);
     for (const d of refused) if (!d.allowed) expect(d.retryAfterMs).toBeGreaterThan(0);
+  });
+
+  it('grows the lease of a busy pair: 100 commands one after another make at most 5 takes (8 tokens each would be 13), counted in pb_rate_limit_takes_total', async () => {
+    const { limiter: rl } = limiter(100_000, 8);
+    const before = await metricValue('pb_rate_limit_takes_total', { where: 'consumer' });
+    for (let i = 0; i < 100; i += 1) expect((await rl.take(subject)).allowed).toBe(true);
+    const takes = (await metricValue('pb_rate_limit_takes_total', { where: 'consumer' })) - before;
+    expect(takes).toBeGreaterThanOrEqual(1);
+    expect(takes).toBeLessThanOrEqual(5);
   });
 
   it('spends a lease locally: 8 commands one after another make one take of 8 tokens', async () => {
