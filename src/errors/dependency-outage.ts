@@ -3,12 +3,17 @@ import { DependencyUnavailableError } from './dependency-unavailable-error';
 /** Socket-level error codes: the dependency could not be reached, whatever the message was. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
 
-/** Redis error replies that describe the server's state (loading, out of memory, failover), not the command. */
-const TRANSIENT_REDIS_REPLY = /^(?:LOADING|BUSY|OOM|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MISCONF|NOAUTH|WRONGPASS)\b/;
+/**
+ * Redis error replies that describe the server's state (loading, out of memory, failover), not the command.
+ * MOVED and ASK: a Redis Cluster slot moved (a failover, a reshard) and the command did not run; ioredis follows
+ * them itself, except in a pipeline mixing them with other replies (an auto-pipelined batch after a failover),
+ * which hands them to the caller: retried once the client's slot map is current.
+ */
+const TRANSIENT_REDIS_REPLY = /^(?:LOADING|BUSY|OOM|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|NOREPLICAS|MISCONF|NOAUTH|WRONGPASS)\b/;
 
 /** Client messages of ioredis and amqplib when the connection, not the request, is the problem. */
 const CONNECTION_MESSAGE =
-  /connection is closed|stream isn't writeable|channel closed|channel ended|connection closed|socket closed|reached the max retries per request|broker not connected/i;
+  /connection is closed|stream isn't writeable|channel closed|channel ended|connection closed|socket closed|reached the max retries per request|broker not connected|too many cluster redirections/i;
 
 /**
  * Whether an error says a dependency (Redis, RabbitMQ) is down or unreachable, so holding the message and

@@ -29,6 +29,24 @@ describe('isDependencyOutage', () => {
   });
 });
 
+describe('isDependencyOutage on a Redis Cluster', () => {
+  it('holds the message when a slot moved or a failover outlasted the retries: MOVED and ASK replies (the command did not run; an auto-pipelined batch hands them to the caller), too many redirections', () => {
+    for (const err of [
+      new ReplyError('MOVED 15224 127.0.0.1:7004'),
+      new ReplyError('ASK 15224 127.0.0.1:7004'),
+      new ReplyError('TRYAGAIN Multiple keys request during rehashing of slot'),
+      new ReplyError('CLUSTERDOWN The cluster is down'),
+      new Error('Too many Cluster redirections. Last error: Error: Connection is closed.'),
+    ]) {
+      expect(isDependencyOutage(err)).toBe(true);
+    }
+  });
+
+  it('still blames the message for a CROSSSLOT reply (keys of one command in several slots: retrying cannot help)', () => {
+    expect(isDependencyOutage(new ReplyError("CROSSSLOT Keys in request don't hash to the same slot"))).toBe(false);
+  });
+});
+
 describe('errorClassOf', () => {
   it('names the class, never the message', () => {
     expect(errorClassOf(new ReplyError('WRONGTYPE 4111111111111111'))).toBe('ReplyError');
