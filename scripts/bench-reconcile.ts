@@ -3,14 +3,17 @@
  * report (every line matches), printing the time and the peak RSS of the run (target: at most 60 s and
  * 150 MB). The simulator runs in a child process, and so does the run itself (this script again, with
  * PB_BENCH_RECON_RUN), so neither the simulator's memory nor the seeding's is counted; the ledger is seeded
- * directly (pipelined), under a namespace of its own, deleted at the end. Prints, never asserts.
+ * directly (pipelined), under a namespace of its own, deleted at the end. The run's peak RSS is its own
+ * process's high-water mark, loading its modules included (`peak_rss_before_run_mb` is that part). Prints,
+ * never asserts.
  *
  * Besides wall time it prints the run process's CPU seconds (user + system: robust to a loaded machine,
  * where wall time is not), the simulator's CPU seconds over the run (its report pages are not the run's
  * cost, but they share the cores), and the load average before and after.
  *
  * Options (environment): PB_BENCH_RECON_OPERATIONS (default 100 000), PB_REDIS_URL,
- * PB_BENCH_RECON_NODE_FLAGS (extra node options for the run's process only, `NAME=value` for its environment, e.g. `--cpu-prof
+ * PB_BENCH_RECON_NODE_FLAGS (default: two runs, with V8's defaults as `payment-bridge reconcile` starts, and
+ * with the roles' Node options as the poller's scheduled reconciliation runs; else node options for the run's process only, `NAME=value` for its environment, e.g. `--cpu-prof
  * --cpu-prof-dir=/tmp/prof` or `--heap-prof`; several sets separated by `|` are run in turn over the same
  * seeded data, to compare them), PB_BENCH_RECON_REPEAT (runs of each set, each in a fresh process, default 1), PB_BENCH_RECON_SNAPSHOT_AT (a
  * heap snapshot of the run's process once that many lines are judged; its file name is printed).
@@ -27,6 +30,7 @@ import { createRedis } from '../src/redis/redis-connection';
 import { reconcile } from '../src/reconciliation-run/reconcile';
 import type { ReconciliationProgress } from '../src/reconciliation-run/reconciliation-runner';
 import { tuneHeap } from '../src/cli/heap-tuning';
+import { roleNodeOptions } from '../src/cli/role-node-options';
 import { processCpuMicros } from '../harness/bench/process-cpu';
 
 async function main(): Promise<void> {
@@ -120,7 +124,12 @@ async function main(): Promise<void> {
     // The run itself in a process of its own: its peak RSS is the runner's, not the seeding's. Each repeat
     // is a fresh process over the same data (a finished run's state is dropped first, so it runs again).
     const repeat = Math.max(1, Number(process.env.PB_BENCH_RECON_REPEAT ?? 1));
-    const variants = (process.env.PB_BENCH_RECON_NODE_FLAGS ?? '').split('|').map((v) => v.split(' ').filter((f) => f.length > 0));
+    // By default the run twice: as `payment-bridge reconcile` starts (V8's defaults) and as the poller's
+    // scheduled reconciliation runs (the roles' Node options, src/cli/role-node-options.ts).
+    const variants =
+      process.env.PB_BENCH_RECON_NODE_FLAGS === undefined
+        ? [[], [...roleNodeOptions('poll')]]
+        : process.env.PB_BENCH_RECON_NODE_FLAGS.split('|').map((v) => v.split(' ').filter((f) => f.length > 0));
     for (let n = 0; n < repeat * variants.length; n += 1) {
       const flags = variants[n % variants.length];
       await redis.del(...(await redis.keys(`${prefix}recon:run:*`)), `${prefix}recon:none`);
@@ -131,7 +140,8 @@ async function main(): Promise<void> {
       process.stdout.write(
         `${JSON.stringify({
           operations: total,
-          ...(flags.length > 0 ? { node_flags: flags.join(' ') } : {}),
+          node_flags: flags.join(' '),
+          target: `<= 60 s ${line.seconds <= 60 ? 'MET' : 'MISSED'}, <= 150 MB ${line.peak_rss_mb <= 150 ? 'MET' : 'MISSED'}`,
           ...line,
           simulator_cpu_s: simulatorCpu !== null && simulatorCpuAfter !== null ? Number(((simulatorCpuAfter - simulatorCpu) / 1e6).toFixed(1)) : null,
           load_before: Number(load.toFixed(1)),

@@ -2,6 +2,8 @@ import { RedisClient } from '../redis/redis-connection';
 import { RECONCILIATION_CLASSES, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import type { ReconciliationWindow } from '../reconciliation/psp-record';
 
+const REFRESH_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0";
+
 /** Where a run is: reading the PSP's lines, then the ledger's operations of the window no line named. */
 export type RunPhase = 'psp' | 'ledger';
 
@@ -80,13 +82,7 @@ export class ReconciliationRunState {
   }
 
   async refreshLock(token: string, ms: number): Promise<void> {
-    await this.redis.eval(
-      "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0",
-      1,
-      `${this.key}:lock`,
-      token,
-      ms,
-    );
+    await this.redis.eval(REFRESH_LOCK, 1, `${this.key}:lock`, token, ms);
   }
 
   async unlock(token: string): Promise<void> {
@@ -129,9 +125,13 @@ export class ReconciliationRunState {
     await this.redis.multi().hsetnx(this.key, 'started_at', String(now)).hset(this.key, 'status', 'running').expire(this.key, this.ttlS).exec();
   }
 
-  /** Commits one page: its cursor (or ledger rank) and its totals, atomically. */
-  async commit(delta: PageDelta): Promise<void> {
+  /**
+   * Commits one page: its cursor (or ledger rank) and its totals, atomically; with `lock`, the run's lock
+   * is refreshed in the same round trip (the keys share the run's hash tag).
+   */
+  async commit(delta: PageDelta, lock?: { token: string; ms: number }): Promise<void> {
     const m = this.redis.multi();
+    if (lock) m.eval(REFRESH_LOCK, 1, `${this.key}:lock`, lock.token, lock.ms);
     m.hset(this.key, 'phase', delta.phase);
     if (delta.cursor !== undefined) m.hset(this.key, 'cursor', delta.cursor);
     if (delta.ledgerRank !== undefined) m.hset(this.key, 'ledger_rank', String(delta.ledgerRank));

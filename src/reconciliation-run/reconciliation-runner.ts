@@ -155,8 +155,7 @@ export class ReconciliationRunner {
           const delta = await this.pspPage(page.records, dryRun, options.sink, logged);
           delta.cursor = page.cursor;
           if (!dryRun) await this.holdFromExpiry(delta.held);
-          await state.commit(delta);
-          await state.refreshLock(token, LOCK_MS);
+          await state.commit(delta, { token, ms: LOCK_MS });
           judged += delta.lines;
           const last = page.records[page.records.length - 1];
           const fraction = last ? Math.min(1, Math.max(0, (last.occurredAt - window.from) / (window.to - window.from))) * 0.9 : 0;
@@ -177,8 +176,7 @@ export class ReconciliationRunner {
           const delta = await this.ledgerPage(await this.ledger.unseenAtRanks(rank, next, state.seenKey), window, options.sink, logged);
           delta.ledgerRank = next;
           if (!dryRun) await this.holdFromExpiry(delta.held);
-          await state.commit(delta);
-          await state.refreshLock(token, LOCK_MS);
+          await state.commit(delta, { token, ms: LOCK_MS });
           rank = next;
           judged += delta.lines;
           options.onProgress?.({ phase: 'ledger', judged, fraction: 0.9 + (0.1 * (rank - ranks.start)) / Math.max(1, ranks.end - ranks.start) });
