@@ -85,7 +85,13 @@ export const routingFailoverScene: DemoScene = {
           failovers[0]?.trigger === 'not_sent',
         detail: `${failoverId} ${failoverOp?.state ?? 'missing'} after ${failoverOp?.attempts ?? 0} attempts; failovers ${JSON.stringify(failovers)}`,
       });
-      const effects = [routedId, failoverId].map((id) => stack.simulator.counters().effects[id] ?? 0);
+      // An attempt after a failover carries its own idempotency key (<id>.failover<n>): a payment's effects are under either.
+      const counted = stack.simulator.counters().effects;
+      const effects = [routedId, failoverId].map((id) =>
+        Object.entries(counted)
+          .filter(([key]) => key === id || key.startsWith(`${id}.failover`))
+          .reduce((sum, [, n]) => sum + n, 0),
+      );
       checks.push({
         name: 'routing scene: each payment charged once',
         ok: effects.every((e) => e === 1),
