@@ -44,6 +44,17 @@ export function checkFlow(input: { records: readonly StepRecord[]; notifications
     detail: unreported.length === 0 ? `${accepted.length} of ${accepted.length}` : `${unreported.length} never reported, e.g. ${unreported[0].operationId}`,
   });
 
+  // Only a read the PSP keeps no trace of (validate) may end UNRESOLVED: a status inquiry settles anything that moves money.
+  const unresolved = records.filter((r) => r.status === 'UNRESOLVED' && r.command !== 'validate');
+  checks.push({
+    name: 'UNRESOLVED only where the PSP keeps no trace',
+    ok: unresolved.length === 0,
+    detail:
+      unresolved.length === 0
+        ? `${records.filter((r) => r.status === 'UNRESOLVED').length} validate(s) UNRESOLVED`
+        : `${unresolved.length} UNRESOLVED, e.g. ${unresolved[0].operationId}`,
+  });
+
   const wrong = records.filter((r) => (r.status === 'SUCCESS' || r.status === 'FAIL') && r.status !== r.expect);
   checks.push({
     name: 'every outcome as expected',

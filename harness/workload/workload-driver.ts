@@ -26,7 +26,7 @@ export interface StepRecord {
   acceptedAt?: number;
   reportedAt?: number;
   /** Status in the terminal notification, or why there was none. */
-  status?: ExpectedStatus | 'REJECTED' | 'TIMEOUT' | 'SKIPPED';
+  status?: ExpectedStatus | 'UNRESOLVED' | 'REJECTED' | 'TIMEOUT' | 'SKIPPED';
   reason?: string;
   /** Times intake answered "try again" (503, 429, connection refused) before accepting. */
   intakeRetries: number;
@@ -89,7 +89,8 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
       const n = all[cursor];
       const payment = n.params.payment as Record<string, unknown> | undefined;
       const eventId = typeof payment?.event_id === 'string' ? payment.event_id : '';
-      if (!eventId.endsWith('.SUCCEEDED') && !eventId.endsWith('.FAILED')) continue;
+      // UNRESOLVED is a report too (the bridge stopped expecting an answer and said so); a later fact may follow it.
+      if (!eventId.endsWith('.SUCCEEDED') && !eventId.endsWith('.FAILED') && !eventId.endsWith('.UNRESOLVED')) continue;
       const opId = String(payment?.operation_reference);
       if (reported.has(opId)) continue;
       reported.set(opId, n);
@@ -168,7 +169,7 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
       }
       const reportedPayment = n.params.payment as Record<string, unknown>;
       record.reportedAt = n.receivedAt;
-      record.status = reportedPayment.status === 'SUCCESS' ? 'SUCCESS' : 'FAIL';
+      record.status = reportedPayment.status === 'SUCCESS' ? 'SUCCESS' : reportedPayment.status === 'UNRESOLVED' ? 'UNRESOLVED' : 'FAIL';
       if (typeof reportedPayment.reason === 'string') record.reason = reportedPayment.reason;
       const response = reportedPayment.gateway_response as { reference?: string | null } | undefined;
       keys[s] = typeof reportedPayment.new_gateway_key === 'string' ? reportedPayment.new_gateway_key : (response?.reference ?? undefined);

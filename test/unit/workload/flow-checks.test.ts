@@ -52,6 +52,17 @@ describe('flow checks', () => {
     expect(checks['every accepted command reported'].detail).toContain('ORD-1-1-authorize');
   });
 
+  it('count an UNRESOLVED validate as reported, and fail an UNRESOLVED command that moves money', () => {
+    const validate = byName(
+      checkFlow({ records: [record({ operationId: 'ORD-1-1-validate', command: 'validate', status: 'UNRESOLVED' })], notifications: [], maxEffectsPerKey: 1 }),
+    );
+    expect(validate['every accepted command reported'].ok).toBe(true);
+    expect(validate['UNRESOLVED only where the PSP keeps no trace'].ok).toBe(true);
+    const capture = byName(checkFlow({ records: [record({ command: 'capture', status: 'UNRESOLVED' })], notifications: [], maxEffectsPerKey: 1 }));
+    expect(capture['UNRESOLVED only where the PSP keeps no trace'].ok).toBe(false);
+    expect(capture['UNRESOLVED only where the PSP keeps no trace'].detail).toContain('ORD-1-1-authorize');
+  });
+
   it('fail when an outcome differs from the plan, naming the operation and its reason', () => {
     const checks = byName(checkFlow({ records: [record({ status: 'FAIL', reason: 'card_declined' })], notifications: [], maxEffectsPerKey: 1 }));
     expect(checks['every outcome as expected'].ok).toBe(false);
