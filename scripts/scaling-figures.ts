@@ -1,0 +1,35 @@
+/**
+ * `npm run scaling-figures [-- <results.json>]`: writes the measured-unit table of docs/SCALING.md (F1…F15)
+ * from one bench results file (default: the newest in bench/results/), between the document's
+ * `<!-- scaling-figures:begin -->` and `<!-- scaling-figures:end -->` markers. `--print` prints it instead.
+ */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { BenchResultsFile, replaceBetweenMarkers, scalingFiguresMarkdown } from '../harness/bench/scaling-figures';
+import { projectRoot } from '../harness/twins/local-stack/local-stack';
+
+function newestResults(dir: string): string {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  const newest = files.at(-1);
+  if (newest === undefined) throw new Error(`no results in ${dir}: run \`npm run bench\` first`);
+  return join(dir, newest);
+}
+
+function main(): void {
+  const args = process.argv.slice(2);
+  const print = args.includes('--print');
+  const path = args.find((a) => !a.startsWith('--')) ?? newestResults(join(projectRoot(), 'bench', 'results'));
+  const results = JSON.parse(readFileSync(path, 'utf8')) as BenchResultsFile;
+  const table = scalingFiguresMarkdown(results, basename(path));
+  if (print) {
+    process.stdout.write(`${table}\n`);
+    return;
+  }
+  const doc = join(projectRoot(), 'docs', 'SCALING.md');
+  writeFileSync(doc, replaceBetweenMarkers(readFileSync(doc, 'utf8'), table));
+  process.stdout.write(`docs/SCALING.md: figures from ${basename(path)} (git ${results.git ?? '?'})\n`);
+}
+
+main();

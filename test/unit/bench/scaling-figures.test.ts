@@ -1,0 +1,78 @@
+import { BenchResultsFile, replaceBetweenMarkers, scalingFigures, scalingFiguresMarkdown } from '../../../harness/bench/scaling-figures';
+
+const cost = (workerCpu: number, extra: Record<string, unknown> = {}) => ({
+  workerCpuMicrosPerCommand: workerCpu,
+  workerCpuMicrosPerCommandNetOfIdle: workerCpu - 20,
+  workerIdleCpuMsPerSecond: 25,
+  webCpuMicrosPerCommand: 900,
+  rabbitmqCpuMicrosPerCommand: 186,
+  redisCpuMicrosPerCommand: 190,
+  workerAllocatedBytesPerCommand: 149_504,
+  peakRssMiB: { web: 105.3, 'worker-1': 128.5, 'worker-2': 135.7 },
+  ...extra,
+});
+
+const results: BenchResultsFile = {
+  git: 'abc1234',
+  settings: { quick: false, commands: 20000, pspCommands: 20000, scalingCommands: 5000 },
+  loadAverage1m: { start: 1.57, end: 4.28 },
+  raw: { perSecond: 14240.6 },
+  saturation: { perSecond: 1028.7, cost: cost(1088) },
+  pspLatency: { perSecond: 689.7, workers: 2, pspLatencyMs: [200, 300], cost: cost(1616) },
+  scaling: [
+    { kind: 'workers', workers: 1, webs: 1, pspLatencyMs: [0, 0], result: { perSecond: 728.4, cost: cost(1352) }, gainPerAddedProcess: 728.4 },
+    { kind: 'workers', workers: 1, webs: 1, pspLatencyMs: [200, 300], result: { perSecond: 518, cost: cost(1686) }, gainPerAddedProcess: 518 },
+    { kind: 'workers', workers: 2, webs: 1, pspLatencyMs: [0, 0], result: { perSecond: 713, cost: cost(1640) }, gainPerAddedProcess: -15.4 },
+    { kind: 'workers', workers: 2, webs: 1, pspLatencyMs: [200, 300], result: { perSecond: 717, cost: cost(1546) }, gainPerAddedProcess: 199 },
+    {
+      kind: 'web',
+      workers: 2,
+      webs: 1,
+      pspLatencyMs: [0, 0],
+      result: { perSecond: 289, cost: cost(2768), benchCpuMicrosPerCommand: 1434 },
+      gainPerAddedProcess: 289,
+    },
+    {
+      kind: 'web',
+      workers: 2,
+      webs: 2,
+      pspLatencyMs: [0, 0],
+      result: { perSecond: 297, cost: cost(2474), benchCpuMicrosPerCommand: 1155 },
+      gainPerAddedProcess: 8,
+    },
+  ],
+};
+
+describe('scaling figures (docs/SCALING.md table from a bench results file)', () => {
+  const byId = new Map(scalingFigures(results).map((f) => [f.id, f.value]));
+
+  it('reads each figure from its field of the results file, rounded for reading', () => {
+    expect(byId.get('F1')).toBe('728 commands/s');
+    expect(byId.get('F2')).toBe('518 commands/s');
+    expect(byId.get('F3')).toBe('+728 → -15 / +518 → +199 commands/s');
+    expect(byId.get('F4')).toBe('690 commands/s');
+    expect(byId.get('F5')).toBe('1,088 µs (1,068 µs net of idle; idle 25 ms/s)');
+    expect(byId.get('F7')).toBe('900 µs');
+    expect(byId.get('F8')).toBe('289 commands/s with one web; second web +8/s; bench process 1,434 µs');
+    expect(byId.get('F12')).toBe('146 KiB');
+    expect(byId.get('F13')).toBe('workers 129–136 MiB, web 105–105 MiB');
+    expect(byId.get('F14')).toBe('14,241 messages/s');
+    expect(byId.get('F15')).toBe('130 commands');
+  });
+
+  it('says "not in this run" for a phase the run skipped instead of inventing a figure', () => {
+    expect(byId.get('F11')).toBe('not in this run');
+    const empty = new Map(scalingFigures({}).map((f) => [f.id, f.value]));
+    expect([...empty.values()].every((v) => v.includes('not in this run'))).toBe(true);
+  });
+
+  it('replaces only what stands between the markers, and refuses a document without them', () => {
+    const doc = 'intro\n<!-- scaling-figures:begin -->\nold table\n<!-- scaling-figures:end -->\nsizing';
+    const out = replaceBetweenMarkers(doc, scalingFiguresMarkdown(results, 'run.json'));
+    expect(out.startsWith('intro\n<!-- scaling-figures:begin -->\n| #')).toBe(true);
+    expect(out).not.toContain('old table');
+    expect(out).toContain('Source: `bench/results/run.json` (and `.md`), git abc1234');
+    expect(out.endsWith('<!-- scaling-figures:end -->\nsizing')).toBe(true);
+    expect(() => replaceBetweenMarkers('no markers', 'x')).toThrow(/scaling-figures:begin/);
+  });
+});
