@@ -135,8 +135,9 @@ export class GatewayClient {
         cause: err,
       });
     }
-    const { elapsedMs } = response;
-    const result: GatewayResponse = { status: response.status, headers: response.headers, body: response.body, elapsedMs };
+    // The response as it came: copying it would build its headers, which are read on error paths only.
+    const result: GatewayResponse = response;
+    const { elapsedMs } = result;
     // Hot path: parsing and redacting both bodies costs more than the call's own bookkeeping, so only
     // build the line when someone reads it.
     if (this.logger.isLevelEnabled('debug')) {
