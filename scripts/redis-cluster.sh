@@ -42,8 +42,8 @@ node_up() { cli "$1" ping 2>/dev/null | grep -q PONG; }
 cluster_ok() { cli "$1" cluster info 2>/dev/null | grep -q 'cluster_state:ok'; }
 known_nodes() { cli "$1" cluster info 2>/dev/null | sed -n 's/^cluster_known_nodes:\([0-9]*\).*/\1/p'; }
 
-start_node() {
-  local port=$1 d="$dir/$1"
+start_node() { # port [data dir, default $dir/<port>]
+  local port=$1 d="${2:-$dir/$1}"
   if node_up "$port"; then return 0; fi
   mkdir -p "$d"
   redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --protected-mode yes \
@@ -77,6 +77,10 @@ all_ok() {
 start() {
   install_missing
   for p in "${ports[@]}"; do start_node "$p"; done
+  form_and_wait
+}
+
+form_and_wait() {
   # Formed already (a node sees the other five): a restarted node rejoins by itself from its nodes.conf.
   if [ "$(known_nodes "${ports[0]}")" != "6" ]; then
     local addrs=()
@@ -107,6 +111,31 @@ stop() {
   done
 }
 
+# Every running node stopped (SIGTERM: AOF flushed) and started again from ITS OWN data directory and pid, read
+# from the node (CONFIG GET dir, INFO server), not from this checkout's $dir: a cluster started from another
+# checkout (the main one, while a drill runs from a worktree) has no pid files here, and a restart that went by
+# them stopped nothing and started nothing (drill 3 timed a restart that never happened).
+restart() {
+  install_missing
+  local -A dirs=()
+  local p d pid
+  for p in "${ports[@]}"; do
+    dirs[$p]="$dir/$p"
+    node_up "$p" || continue
+    d=$(cli "$p" config get dir 2>/dev/null | sed -n 2p | tr -d '\r')
+    pid=$(cli "$p" info server 2>/dev/null | sed -n 's/^process_id:\([0-9]*\).*/\1/p')
+    [ -n "$d" ] && dirs[$p]="$d"
+    [ -n "$pid" ] || continue
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "${dirs[$p]}/redis.pid"
+    log "node $p stopped (pid $pid, data ${dirs[$p]})"
+  done
+  for p in "${ports[@]}"; do start_node "$p" "${dirs[$p]}"; done
+  form_and_wait
+}
+
 status() {
   for p in "${ports[@]}"; do
     if node_up "$p"; then
@@ -120,7 +149,7 @@ status() {
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
-  restart) stop; start ;;
+  restart) restart ;;
   status) status ;;
   # The cluster's view of itself (CLUSTER NODES), from the first node that answers.
   nodes) for p in "${ports[@]}"; do if node_up "$p"; then cli "$p" cluster nodes; exit 0; fi; done; exit 1 ;;

@@ -8,8 +8,9 @@ import { preciseNow } from '../workload/precise-clock';
  * Restarts the local RabbitMQ or Redis with `scripts/services.sh restart-<service>` (which returns once the
  * server answers again). Resolves with the epoch ms at which it was back and how long it was down.
  * With `PB_REDIS_CLUSTER=1` (the stacks on the local Redis Cluster), 'redis' restarts every node of that
- * cluster (`restart-redis-cluster`: all stopped, then all started, back once CLUSTER INFO says ok), never
- * the single Redis; a cluster named by `PB_REDIS_CLUSTER_NODES` is not ours to restart: refused.
+ * cluster (`restart-redis-cluster`: all stopped, then all started, each from the data directory the node
+ * itself reports, so a cluster started from another checkout is restarted too; back once CLUSTER INFO says
+ * ok), never the single Redis; a cluster named by `PB_REDIS_CLUSTER_NODES` is not ours to restart: refused.
  *
  * @param timeoutMs fail if the restart takes longer. Default 120 000 ms.
  */
