@@ -11,9 +11,13 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
  */
 const TRANSIENT_REDIS_REPLY = /^(?:LOADING|BUSY|OOM|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|NOREPLICAS|MISCONF|NOAUTH|WRONGPASS)\b/;
 
-/** Client messages of ioredis and amqplib when the connection, not the request, is the problem. */
+/**
+ * Client messages of ioredis and amqplib when the connection, not the request, is the problem. "Command timed
+ * out" is ioredis' `commandTimeout`: the server did not answer in time (a Redis Cluster's nodes restarting hold
+ * the client's commands until then), which says nothing about the command.
+ */
 const CONNECTION_MESSAGE =
-  /connection is closed|stream isn't writeable|channel closed|channel ended|connection closed|socket closed|reached the max retries per request|broker not connected|too many cluster redirections/i;
+  /connection is closed|stream isn't writeable|channel closed|channel ended|connection closed|socket closed|reached the max retries per request|broker not connected|too many cluster redirections|^command timed out$/i;
 
 /**
  * Whether an error says a dependency (Redis, RabbitMQ) is down or unreachable, so holding the message and

@@ -37,6 +37,8 @@ describe('isDependencyOutage on a Redis Cluster', () => {
       new ReplyError('TRYAGAIN Multiple keys request during rehashing of slot'),
       new ReplyError('CLUSTERDOWN The cluster is down'),
       new Error('Too many Cluster redirections. Last error: Error: Connection is closed.'),
+      // ioredis' commandTimeout: the cluster's nodes restarting held the command until it ran out.
+      new Error('Command timed out'),
     ]) {
       expect(isDependencyOutage(err)).toBe(true);
     }

@@ -1,0 +1,59 @@
+/**
+ * A Redis that accepts connections and never answers (a Redis Cluster whose nodes are restarting: the client
+ * holds the command until `commandTimeout` ends it with "Command timed out"). The intake's rate limiter must
+ * treat that as Redis being unavailable and let the command through, as it does for a refused connection:
+ * before, the timeout escaped the limiter and the bus got HTTP 500 for valid commands (drill 3 on the local
+ * Redis Cluster).
+ */
+import { createServer, Server, Socket } from 'node:net';
+import { AddressInfo } from 'node:net';
+import { RateLimiter } from '../../../src/admission/rate-limiter';
+import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
+import { isDependencyOutage } from '../../../src/errors/dependency-outage';
+import { captureLogger } from '../../support/capture-logger';
+import { testConfig } from '../../support/test-config';
+
+jest.setTimeout(60_000);
+
+describe('RateLimiter on a Redis that never answers', () => {
+  let server: Server;
+  const sockets: Socket[] = [];
+  let redis: RedisClient;
+
+  beforeAll(async () => {
+    // Accepts, reads and never replies: every command ends by the client's command timeout.
+    server = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('data', () => undefined);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    redis = createRedis({ url: `redis://127.0.0.1:${port}`, keyPrefix: 'silent:', cluster: undefined }, 'commands', undefined, { timeoutMs: 300 });
+    redis.on('error', () => undefined);
+  });
+
+  afterAll(async () => {
+    redis.disconnect();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('the client reports the silence as "Command timed out", which counts as a dependency outage', async () => {
+    const err = await redis.get('silent:any').then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toBe('Command timed out');
+    expect(isDependencyOutage(err)).toBe(true);
+  });
+
+  it('lets the command through (allowed, counted as not checked) instead of throwing', async () => {
+    const config = testConfig({ 'rate_limits.by_channel': { bus: { per_s: 1, burst: 1 } } });
+    const { logger, lines } = captureLogger('warn');
+    const limiter = new RateLimiter({ config, redis, logger, where: 'intake' });
+    const decision = await limiter.take({ channel: 'bus', gateway: 'simulator', account: 'acme-eu' });
+    expect(decision.allowed).toBe(true);
+    expect(lines.some((l) => l.includes('rate limit not checked'))).toBe(true);
+  });
+});
