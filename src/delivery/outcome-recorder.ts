@@ -90,6 +90,9 @@ export class OutcomeRecorder {
     // The PSP reference is indexed under the gateway that holds it (where the operation was routed).
     const gateway = gatewayOf(op);
     const firstCheck = this.deps.config.poller.scheduleMs[0];
+    const now = Date.now();
+    // Built by assignment, not as a literal of conditional spreads (each a copy through V8's slow path); the
+    // later parts override the earlier ones as the spreads did.
     const fields: TransitionFields = {
       gatewayReference: outcome.gatewayReference,
       newGatewayKey: outcome.newGatewayKey,
@@ -98,16 +101,20 @@ export class OutcomeRecorder {
       // What the PSP confirmed, kept beside what was asked: the event reports it (same transition, no extra call).
       confirmedAmount: outcome.amount,
       confirmedCurrency: outcome.currency?.toUpperCase(),
-      ...(to === 'FAILED' ? { decline: this.decline(op, declineOfOutcome(op, outcome, this.deps.config)) } : {}),
-      ...(to === 'PENDING' && op.state !== 'PENDING' ? { nextCheckAt: Date.now() + firstCheck, pollStep: 0 } : {}),
-      ...actionFields(op, to, outcome, this.deps.config, Date.now()),
-      // Token on first use: only when the command asked for it (a PSP may name a method stored otherwise).
-      storedToken: wantsStoredToken(op.payment) ? outcome.storedToken : undefined,
-      // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
-      ...lifecycleFields(this.deps.config, op, to === 'SUCCEEDED', Date.now()),
     };
+    if (to === 'FAILED') fields.decline = this.decline(op, declineOfOutcome(op, outcome, this.deps.config));
+    if (to === 'PENDING' && op.state !== 'PENDING') {
+      fields.nextCheckAt = now + firstCheck;
+      fields.pollStep = 0;
+    }
+    if (to === 'ACTION_REQUIRED' || op.state === 'ACTION_REQUIRED') Object.assign(fields, actionFields(op, to, outcome, this.deps.config, now));
+    // Token on first use: only when the command asked for it (a PSP may name a method stored otherwise).
+    fields.storedToken = wantsStoredToken(op.payment) ? outcome.storedToken : undefined;
+    // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
+    if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now));
     const reference = outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null;
-    const after = await this.decide(op, to, { event: 'outcome', source, gateway_status: outcome.gatewayStatus, ...details }, fields, reference);
+    const interaction = Object.assign({ event: 'outcome', source, gateway_status: outcome.gatewayStatus }, details);
+    const after = await this.decide(op, to, interaction, fields, reference);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
     if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source);
     if (after.state === 'FAILED' && op.state !== 'FAILED' && this.deps.afterFailure) {
@@ -216,7 +223,8 @@ export class OutcomeRecorder {
   ): Promise<OperationRecord> {
     const { ledger, events, config } = this.deps;
     const now = Date.now();
-    const event = outcomeEvent(afterTransition(op, to, fields, now), config);
+    const after = afterTransition(op, to, fields, now);
+    const event = outcomeEvent(after, config);
     if (!event) {
       const { record, applied, from } = await ledger.transitionAndGet(op.id, to, interaction, fields, {
         reference,
@@ -228,11 +236,11 @@ export class OutcomeRecorder {
       return this.settleRecord(op.id, record);
     }
     const step = events.recordStep(event, now, this.leaseMs(), this.settles(op.id));
-    const { record, recorded, applied, from } = await ledger.transitionAndRecord(op, to, interaction, fields, step, { reference, now });
+    const { record, recorded, applied, from } = await ledger.transitionAndRecord(op, to, interaction, fields, step, { reference, now, after });
     if (applied) this.noteMove(op, from, to, interaction, record, now);
     if (!recorded) return this.settleRecord(op.id, record);
     await this.dispatch(event, recorded);
-    return record ?? afterTransition(op, to, fields, now);
+    return record ?? after;
   }
 
   /** A move this call applied: an outcome (not a reschedule) is counted and gets its info line. */

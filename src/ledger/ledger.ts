@@ -1,6 +1,6 @@
 import { RedisClient } from '../redis/redis-connection';
 import { CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
-import { LuaFragment, LuaScript, LuaStep, LuaValues } from '../redis/lua-script';
+import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
 import { ALL_SHARDS, ShardKeys, ShardMemo, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
 import { CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
@@ -25,6 +25,7 @@ import {
   TransitionFields,
   afterTransition,
   decodeRecord,
+  decodeRecordPairs,
   draftRecord,
   encodeRecord,
   encodeTransitionFields,
@@ -59,6 +60,12 @@ export interface PspReference {
 
 type TransitionKey = (typeof TRANSITION_INPUTS.keys)[number];
 type TransitionArg = (typeof TRANSITION_INPUTS.args)[number];
+
+/** The transition script's values: its keys in two parts (see `Ledger.transitionValues`), its arguments. */
+interface TransitionValues {
+  keys: [Readonly<Partial<Record<TransitionKey, string>>>, Readonly<Partial<Record<TransitionKey, string>>>];
+  args: Record<TransitionArg, string | number>;
+}
 
 /** The transition script with a step attached, one per step fragment (built once, on first use). */
 const withStepScripts = new WeakMap<LuaFragment<string, string>, LuaScript<string, string>>();
@@ -192,9 +199,15 @@ export class Ledger {
     const state: OperationState = firstAttempt ? 'SENT' : 'RECEIVED';
     const digest = commandDigest(command);
     // `extra.routing`: the orchestration's decision for the first attempt, written with it.
-    const fields = encodeRecord({ ...draftRecord(id, command, now), state, attempts: firstAttempt ? 1 : 0, digest, ...extra });
+    // The draft is fresh: completed in place rather than copied by spreads.
+    const draft = draftRecord(id, command, now);
+    draft.state = state;
+    draft.attempts = firstAttempt ? 1 : 0;
+    draft.digest = digest;
+    if (extra.routing !== undefined) draft.routing = extra.routing;
+    const fields = encodeRecord(draft);
     const interaction = JSON.stringify({ at: now, event: 'received', channel: command.channel });
-    const attempt = firstAttempt ? historyEntry({ ...firstAttempt, to: 'SENT' }, now) : '';
+    const attempt = firstAttempt ? historyEntry(firstAttempt, now, 'SENT') : '';
     const keys = this.keysFor(id, command.payment);
     const order = orderKeyPart(command.payment.order_id);
     const [created, current, conflict] = (await CREATE_SCRIPT.run(
@@ -214,7 +227,7 @@ export class Ledger {
     if (created !== 1) return { created: false, state: current as OperationState, conflict: conflict === 1, digest };
     // The record as Redis now holds it, built from the very fields written: the caller can deliver it
     // without reading it back (one round trip less per command).
-    return { created: true, state, conflict: false, digest, record: decodeRecord(hashFromPairs(fields), command.payment) };
+    return { created: true, state, conflict: false, digest, record: decodeRecordPairs(fields, command.payment) };
   }
 
   /**
@@ -230,8 +243,10 @@ export class Ledger {
   ): Promise<TransitionResult> {
     const reply = await this.onShard(
       id,
-      (keys) =>
-        TRANSITION_SCRIPT.run(this.redis, this.transitionValues(keys, id, to, interaction, fields, now, null, 'none', false)) as Promise<TransitionReply>,
+      (keys) => {
+        const values = this.transitionValues(keys, id, to, interaction, fields, now, null, 'none', false);
+        return TRANSITION_SCRIPT.runParts(this.redis, values.keys, [values.args]) as Promise<TransitionReply>;
+      },
       (r) => r[1] === '',
     );
     await this.finishClosing(id, fields, reply[5]);
@@ -253,25 +268,28 @@ export class Ledger {
     options: { reference?: PspReference | null; markSettling?: boolean; payment?: Payment; now?: number } = {},
   ): Promise<TransitionWithRecord> {
     const { payment, now = Date.now() } = options;
-    const run = (keys: ShardKeys): Promise<TransitionReply> =>
-      TRANSITION_SCRIPT.run(
-        this.redis,
-        this.transitionValues(
-          keys,
-          id,
-          to,
-          interaction,
-          fields,
-          now,
-          options.reference ?? null,
-          payment ? 'without_payment' : 'whole',
-          options.markSettling ?? false,
-        ),
-      ) as Promise<TransitionReply>;
+    const run = (keys: ShardKeys): Promise<TransitionReply> => {
+      const values = this.transitionValues(
+        keys,
+        id,
+        to,
+        interaction,
+        fields,
+        now,
+        options.reference ?? null,
+        payment ? 'without_payment' : 'whole',
+        options.markSettling ?? false,
+      );
+      return TRANSITION_SCRIPT.runParts(this.redis, values.keys, [values.args]) as Promise<TransitionReply>;
+    };
     const reply = payment ? await run(this.keysFor(id, payment)) : await this.onShard(id, run, (r) => r[1] === '');
     const [applied, from, flat] = reply;
     await this.finishClosing(id, fields, reply[5]);
-    return { ...readTransition(applied, from), record: flat && flat.length > 0 ? decodeRecord(hashFromPairs(flat), payment) : null };
+    return {
+      applied: applied === 1,
+      from: fromState(from),
+      record: flat && flat.length > 0 ? decodeRecordPairs(flat, payment) : null,
+    };
   }
 
   /**
@@ -281,6 +299,8 @@ export class Ledger {
    * from (same state, updated_at and attempts in Redis). The step then takes the place of the settling mark.
    * Otherwise nothing else is written (`recorded: null`) and the caller builds its step from the returned
    * record as usual. One round trip either way.
+   * @param options.after `afterTransition(expected, to, fields, now)` when the caller built it already (it is
+   *   the record returned when the step ran without a read-back); default: built here when needed.
    */
   async transitionAndRecord<R>(
     expected: OperationRecord,
@@ -288,7 +308,7 @@ export class Ledger {
     interaction: Omit<Interaction, 'at'>,
     fields: TransitionFields,
     step: LuaStep<R>,
-    options: { reference?: PspReference | null; now?: number } = {},
+    options: { reference?: PspReference | null; now?: number; after?: OperationRecord } = {},
   ): Promise<TransitionWithRecord & { recorded: R | null }> {
     const now = options.now ?? Date.now();
     let script = withStepScripts.get(step.fragment);
@@ -307,30 +327,32 @@ export class Ledger {
       'without_payment',
       true,
     );
-    // Object.assign, not object spread: V8 copies a second spread of ~20 properties one by one through its
-    // slow path, which cost more CPU than the rest of the call (about a tenth of a worker's time per command).
-    const values: LuaValues<string, string> = {
-      keys: Object.assign({}, step.values.keys, own.keys),
-      args: Object.assign({}, step.values.args, own.args, {
-        expected_state: expected.state,
-        expected_updated_at: String(expected.updatedAt),
-        expected_attempts: String(expected.attempts),
-      }),
+    // The parts are passed as they are, never merged into one object: a merged object of some fifty names
+    // is a dictionary V8 builds one property at a time (several KiB and a measurable share of CPU per command).
+    const expectedArgs = {
+      expected_state: expected.state,
+      expected_updated_at: String(expected.updatedAt),
+      expected_attempts: String(expected.attempts),
     };
-    const [applied, from, flat, ran, stepReply, closing] = (await script.run(this.redis, values)) as TransitionReply;
+    const reply = (await script.runParts(
+      this.redis,
+      [step.values.keys, own.keys[0], own.keys[1]],
+      [step.values.args, own.args, expectedArgs],
+    )) as TransitionReply;
+    const [applied, from, flat, ran, stepReply, closing] = reply;
     await this.finishClosing(expected.id, fields, closing);
-    const hash = hashFromPairs(flat ?? []);
+    let record = flat && flat.length > 0 ? decodeRecordPairs(flat, expected.payment) : null;
+    if (record && !record.state) record = null;
     // The step ran without a read-back (the script skips it then, see ledger-scripts.ts): the move applied
     // to exactly `expected`, so the record it left is `expected` moved.
-    const known = ran === 1 && !hash.state ? afterTransition(expected, to, fields, now) : null;
-    return {
-      ...readTransition(applied, from),
-      record: hash.state ? decodeRecord(hash, expected.payment) : known,
-      recorded: ran === 1 ? step.read(stepReply) : null,
-    };
+    if (record === null && ran === 1) record = options.after ?? afterTransition(expected, to, fields, now);
+    return { applied: applied === 1, from: fromState(from), record, recorded: ran === 1 ? step.read(stepReply) : null };
   }
 
-  /** The transition script's inputs, by name (ledger-scripts.ts `TRANSITION_INPUTS`), in `keys`' shard. */
+  /**
+   * The transition script's inputs, by name (ledger-scripts.ts `TRANSITION_INPUTS`), in `keys`' shard: its keys
+   * in two parts (the shard's state indexes, built once, and the operation's own), for `LuaScript.runParts`.
+   */
   private transitionValues(
     keys: ShardKeys,
     id: string,
@@ -341,29 +363,32 @@ export class Ledger {
     reference: PspReference | null,
     readBack: ReadBack,
     markSettling: boolean,
-  ): LuaValues<TransitionKey, TransitionArg> {
+  ): TransitionValues {
     const score = POLLED_STATES.has(to) && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
     const op = keys.op(id);
     const closes = fields.closesAuthorization;
     return {
-      keys: Object.assign({}, stateKeysOf(keys), {
-        op,
-        log: keys.history(id),
-        settling: keys.settling,
-        // Unused keys are given the record's own key: every declared key stays in the operation's slot.
-        ref: reference ? keys.reference(`${reference.gateway}:${reference.reference}`) : op,
-        auths_open: keys.authsOpen,
-        auths_expiry: keys.authsExpiry,
-        close_op: closes ? keys.op(closes.key) : op,
-        close_ref: closes ? keys.reference(`${closes.gateway}:${closes.key}`) : op,
-      }),
+      keys: [
+        stateKeysOf(keys),
+        {
+          op,
+          log: keys.history(id),
+          settling: keys.settling,
+          // Unused keys are given the record's own key: every declared key stays in the operation's slot.
+          ref: reference ? keys.reference(`${reference.gateway}:${reference.reference}`) : op,
+          auths_open: keys.authsOpen,
+          auths_expiry: keys.authsExpiry,
+          close_op: closes ? keys.op(closes.key) : op,
+          close_ref: closes ? keys.reference(`${closes.gateway}:${closes.key}`) : op,
+        },
+      ],
       args: {
         id,
         now,
         to,
         score,
         fields: JSON.stringify(encodeTransitionFields(fields)),
-        interaction: historyEntry({ ...interaction, to }, now),
+        interaction: historyEntry(interaction, now, to),
         count_attempt: fields.countAttempt ? '1' : '0',
         has_ref: reference ? '1' : '0',
         ref_ttl: REFERENCE_TTL_S,
@@ -928,10 +953,18 @@ export interface ErasurePatch {
   events: [string, string, string][];
 }
 
-/** One history entry as stored: redacted JSON with its time. */
-function historyEntry(interaction: Omit<Interaction, 'at'>, now: number): string {
-  // `at` is added after redaction: one epoch-ms timestamp in ten passes the Luhn check and would be masked.
-  return JSON.stringify({ ...redact(toMicroseconds(interaction)), at: now });
+/**
+ * One history entry as stored: redacted JSON with its time; with `to`, the entry also names the state it
+ * moved to (as `{ ...interaction, to }` would: in place of an own `to`, else last before `at`).
+ */
+function historyEntry(interaction: Omit<Interaction, 'at'>, now: number, to?: OperationState): string {
+  // `redact` returns a fresh copy, completed in place (no spread of it): `to` (a state name, which redaction
+  // leaves as it is), then `at`, added after redaction: one epoch-ms timestamp in ten passes the Luhn check
+  // and would be masked.
+  const entry = redact(toMicroseconds(interaction)) as Record<string, unknown>;
+  if (to !== undefined) entry.to = to;
+  entry.at = now;
+  return JSON.stringify(entry);
 }
 
 /**
@@ -941,7 +974,8 @@ function historyEntry(interaction: Omit<Interaction, 'at'>, now: number): string
  */
 function toMicroseconds(interaction: Omit<Interaction, 'at'>): Omit<Interaction, 'at'> {
   let rounded: Record<string, unknown> | undefined;
-  for (const [key, value] of Object.entries(interaction)) {
+  for (const key of Object.keys(interaction)) {
+    const value = interaction[key];
     if (typeof value === 'number' && !Number.isInteger(value) && Number.isFinite(value)) {
       rounded ??= { ...interaction };
       rounded[key] = Math.round(value * 1000) / 1000;
@@ -955,5 +989,10 @@ type TransitionReply = [number, string, string[]?, number?, unknown?, (string | 
 
 /** A transition reply's first two elements. */
 function readTransition(applied: number, from: string): TransitionResult {
-  return { applied: applied === 1, from: from === '' ? null : (from as OperationState) };
+  return { applied: applied === 1, from: fromState(from) };
+}
+
+/** A transition reply's `from`: `null` for no such operation. */
+function fromState(from: string): OperationState | null {
+  return from === '' ? null : (from as OperationState);
 }

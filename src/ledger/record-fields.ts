@@ -179,14 +179,78 @@ export function encodeTransitionFields(fields: TransitionFields): string[] {
   return out;
 }
 
+/** Every field of a record, undefined: what a decoded record starts from. */
+type BlankRecord = { [F in keyof OperationRecord]-?: unknown };
+
+/**
+ * A record with every field present and undefined, as one literal in the field table's order (the compiler
+ * checks that it names every field): records then share one shape whatever their history, and V8 keeps them
+ * as fast objects (a record built by assigning its 27 fields one by one by name is a dictionary, slower to
+ * read and to copy on every transition).
+ */
+function blankRecord(): BlankRecord {
+  return {
+    id: undefined,
+    command: undefined,
+    channel: undefined,
+    state: undefined,
+    payment: undefined,
+    sequence: undefined,
+    receivedAt: undefined,
+    createdAt: undefined,
+    updatedAt: undefined,
+    attempts: undefined,
+    reason: undefined,
+    gatewayReference: undefined,
+    newGatewayKey: undefined,
+    gatewayStatus: undefined,
+    decline: undefined,
+    nextCheckAt: undefined,
+    pollStep: undefined,
+    expiresAt: undefined,
+    orphanAt: undefined,
+    closedBy: undefined,
+    reasonField: undefined,
+    confirmedAmount: undefined,
+    confirmedCurrency: undefined,
+    digest: undefined,
+    routing: undefined,
+    action: undefined,
+    storedToken: undefined,
+  };
+}
+
+/** A field's value as the hash holds it (`undefined`: not stored), decoded. */
+function decodeField(field: keyof OperationRecord, stored: string | undefined): unknown {
+  return stored === undefined ? undefined : (FIELDS[field].codec as Codec<unknown>).decode(stored);
+}
+
 /** A record from its Redis hash; `payment` may be passed when the caller already holds it parsed. */
 export function decodeRecord(hash: Readonly<Record<string, string>>, payment?: Payment): OperationRecord {
-  const record: Partial<Record<keyof OperationRecord, unknown>> = {};
+  const record: BlankRecord = blankRecord();
   for (const field of RECORD_FIELDS) {
     if (field === 'payment' && payment) continue;
-    const stored = hash[FIELDS[field].hash];
     // Every field is present, undefined when not stored: the record's shape does not depend on its history.
-    record[field] = stored === undefined ? undefined : FIELDS[field].codec.decode(stored);
+    record[field] = decodeField(field, hash[FIELDS[field].hash]);
+  }
+  if (payment) record.payment = payment;
+  record.attempts ??= 0;
+  return record as unknown as OperationRecord;
+}
+
+/** Record field by hash name. */
+const FIELD_BY_HASH: ReadonlyMap<string, keyof OperationRecord> = new Map(RECORD_FIELDS.map((f) => [FIELDS[f].hash, f]));
+
+/**
+ * `decodeRecord(hashFromPairs(pairs), payment)` without the intermediate hash: a record from the flat
+ * `[name, value, …]` list a script wrote or read back (a name given twice: the last value).
+ */
+export function decodeRecordPairs(pairs: readonly string[], payment?: Payment): OperationRecord {
+  const record: BlankRecord = blankRecord();
+  for (let i = 0; i < pairs.length; i += 2) {
+    const field = FIELD_BY_HASH.get(pairs[i]);
+    if (field === undefined || (field === 'payment' && payment)) continue;
+    record[field] = decodeField(field, pairs[i + 1]);
   }
   if (payment) record.payment = payment;
   record.attempts ??= 0;

@@ -236,12 +236,26 @@ function forEachDigitRun(text: string, visit: (run: DigitRun) => boolean): void 
 }
 
 /**
+ * Whether `text` has at least as many digits (of any script `digitValue` reads) as the shortest card number:
+ * one pass, no allocation. Most strings a history entry or log line holds have fewer, and the digit-run walk
+ * (which allocates) is then skipped: it could find nothing in them.
+ */
+function hasPanDigits(text: string): boolean {
+  if (text.length < MIN_PAN) return false;
+  let digits = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    if (digitValue(text.charCodeAt(i)) >= 0 && ++digits >= MIN_PAN) return true;
+  }
+  return false;
+}
+
+/**
  * Whether free text holds something that is plausibly a card number (see {@link isLikelyCardNumber}), in
  * any of the forms people write one: grouped by spaces, dashes, dots, slashes, tabs or no-break spaces,
  * in full-width digits, with leading zeros, next to other numbers. Linear in the text's length.
  */
 export function containsCardNumber(text: string): boolean {
-  if (text.length < MIN_PAN) return false;
+  if (!hasPanDigits(text)) return false;
   let found = false;
   forEachDigitRun(text, (run) => (found = run.holdsCardNumber(true)));
   return found;
@@ -253,7 +267,7 @@ export function containsCardNumber(text: string): boolean {
  *   stored and forwarded); default false: Luhn alone (redacting logs, where over-masking costs nothing).
  */
 export function maskCardNumbers(text: string, strict = false): string {
-  if (text.length < MIN_PAN) return text;
+  if (!hasPanDigits(text)) return text;
   let out = '';
   let from = 0;
   forEachDigitRun(text, (run) => {
@@ -382,7 +396,10 @@ function redactValue(value: unknown, seen: WeakSet<object>): unknown {
     return { name: value.name, message: redactText(value.message), stack: value.stack ? redactText(value.stack) : undefined };
   }
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+  const object = value as Record<string, unknown>;
+  // Object.keys, not Object.entries: no [key, value] pair allocated per member.
+  for (const k of Object.keys(object)) {
+    const v = object[k];
     // Keys are data too: a card number used as a key is masked like one in a value (kept distinct).
     let key = k.length >= MIN_PAN ? redactText(k) : k;
     if (key !== k) for (let n = 2; key in out; n += 1) key = `${redactText(k)}#${n}`;

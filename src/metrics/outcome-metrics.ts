@@ -62,6 +62,9 @@ function assertNever(value: never): never {
 export function noteOutcome(logger: Logger, op: OperationRecord, after: OperationRecord | null, outcome: CommandOutcome, now: number): void {
   commandsTotal.inc({ channel: op.channel, command: op.command, outcome });
   const record = after ?? op;
+  endToEnd.expect(`${op.id}.${record.state}`, op.channel, outcome, op.receivedAt);
+  // The line's fields are built only when it is written (the worker runs at level warn).
+  if (!logger.isLevelEnabled('info')) return;
   logger.info('operation outcome', {
     operation_id: op.id,
     order_id: op.payment.order_id,
@@ -74,7 +77,6 @@ export function noteOutcome(logger: Logger, op: OperationRecord, after: Operatio
     latency_ms: now - op.receivedAt,
     ...(record.reason ? { reason: record.reason } : {}),
   });
-  endToEnd.expect(`${op.id}.${record.state}`, op.channel, outcome, op.receivedAt);
 }
 
 /**

@@ -37,12 +37,37 @@ export const ALL_SHARDS: readonly number[] = Array.from({ length: SHARD_COUNT },
 
 /** The shard of an anchor string: FNV-1a (32 bit) of its UTF-8 bytes, modulo SHARD_COUNT. Stable across releases. */
 export function shardOfAnchor(anchor: string): number {
+  // The UTF-8 bytes are produced here, as Buffer.from(anchor, 'utf8') would (a lone surrogate as U+FFFD),
+  // without allocating a Buffer and its iterator on every command.
   let h = 0x811c9dc5;
-  for (const byte of Buffer.from(anchor, 'utf8')) {
-    h ^= byte;
-    h = Math.imul(h, 0x01000193) >>> 0;
+  for (let i = 0; i < anchor.length; i += 1) {
+    let c = anchor.charCodeAt(i);
+    if (c < 0x80) {
+      h = fnv(h, c);
+      continue;
+    }
+    if (c < 0x800) {
+      h = fnv(fnv(h, 0xc0 | (c >> 6)), 0x80 | (c & 0x3f));
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < anchor.length ? anchor.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        const point = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        i += 1;
+        h = fnv(fnv(fnv(fnv(h, 0xf0 | (point >> 18)), 0x80 | ((point >> 12) & 0x3f)), 0x80 | ((point >> 6) & 0x3f)), 0x80 | (point & 0x3f));
+        continue;
+      }
+      c = 0xfffd;
+    }
+    h = fnv(fnv(fnv(h, 0xe0 | (c >> 12)), 0x80 | ((c >> 6) & 0x3f)), 0x80 | (c & 0x3f));
   }
   return h % SHARD_COUNT;
+}
+
+/** One FNV-1a (32 bit) step: `h` with `byte` folded in. */
+function fnv(h: number, byte: number): number {
+  return Math.imul(h ^ byte, 0x01000193) >>> 0;
 }
 
 /** The shard of an operation (or event) of this payment: its order id, else its gateway key. */

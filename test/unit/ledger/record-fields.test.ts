@@ -3,6 +3,7 @@ import {
   OperationRecord,
   afterTransition,
   decodeRecord,
+  decodeRecordPairs,
   draftRecord,
   encodeRecord,
   encodeTransitionFields,
@@ -62,6 +63,21 @@ describe('the one table of record fields', () => {
     expect(record.attempts).toBe(0);
   });
 
+  it('reads a record from the flat pair list as from its hash (last value of a repeated name wins), every field present in one order', () => {
+    const pairs = encodeRecord(full);
+    expect(decodeRecordPairs(pairs)).toEqual(decodeRecord(hashFromPairs(pairs)));
+    expect(decodeRecordPairs(pairs)).toEqual(full);
+    const held = { ...command.payment };
+    const twice = decodeRecordPairs([...pairs, 'state', 'SUCCEEDED', 'payment', 'not json'], held);
+    expect(twice.state).toBe('SUCCEEDED');
+    expect(twice.payment).toBe(held);
+    // Same keys in the same order whatever was stored: one shape for every record.
+    const sparse = decodeRecordPairs(['id', 'op-9', 'state', 'SENT']);
+    expect(Object.keys(sparse)).toEqual(Object.keys(decodeRecord(hash0(full))));
+    expect(Object.keys(decodeRecord({ id: 'x', state: 'SENT' }))).toEqual(Object.keys(sparse));
+    expect(sparse.attempts).toBe(0);
+  });
+
   it('drops an unreadable stored decline rather than failing the read', () => {
     const hash = hashFromPairs(encodeRecord(full));
     expect(decodeRecord({ ...hash, decline: '{not json' }).decline).toBeUndefined();
@@ -86,3 +102,8 @@ describe('the one table of record fields', () => {
     expect(after).toMatchObject({ state: 'SUCCEEDED', updatedAt: 2_000, attempts: 1, reason: 'new', gatewayStatus: 'x', confirmedAmount: 1999 });
   });
 });
+
+/** The hash a record is written as. */
+function hash0(record: OperationRecord): Record<string, string> {
+  return hashFromPairs(encodeRecord(record));
+}

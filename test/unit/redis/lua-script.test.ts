@@ -26,3 +26,22 @@ describe('Lua scripts with named inputs', () => {
     expect(() => luaInputs(['event-key'], [])).toThrow(/not a lower-case Lua identifier/);
   });
 });
+
+describe('Lua script values given in parts', () => {
+  const script = new LuaScript(luaInputs(['op', 'log', 'ref'], ['id', 'now']), 'return 1');
+
+  it('lays out each name from the first part that holds it, in declared order, as the merged object would', () => {
+    const keyParts = [{ log: 'L' }, { ref: 'R', op: 'O' }];
+    const argParts = [{ now: 5 }, { id: 'x' }];
+    expect(script.layoutParts(keyParts, argParts)).toEqual(['O', 'L', 'R', 'x', 5]);
+    expect(script.layoutParts(keyParts, argParts)).toEqual(script.layout({ keys: { op: 'O', log: 'L', ref: 'R' }, args: { id: 'x', now: 5 } }));
+  });
+
+  it('refuses a name no part holds, and rejects (never throws) when run with one missing', async () => {
+    expect(() => script.layoutParts([{ op: 'O' }, { ref: 'R' }], [{ id: 'x', now: 1 }])).toThrow(/log has no value/);
+    const redis = { evalsha: async () => 'ran' } as unknown as Parameters<typeof script.run>[0];
+    const run = script.runParts(redis, [{ op: '{s}O' }], [{ id: 'x', now: 1 }]);
+    await expect(run).rejects.toThrow(/log has no value/);
+    await expect(script.runParts(redis, [{ op: '{s}O', log: '{s}L' }, { ref: '{s}R' }], [{ id: 'x', now: 1 }])).resolves.toBe('ran');
+  });
+});
