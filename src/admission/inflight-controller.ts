@@ -10,7 +10,10 @@
  * multiplicatively when the process's memory is over its budget (once, then again only when RSS still
  * rises or stays over the budget for seconds: RSS follows a cut slowly) or its event loop lags two intervals in a row (more in flight
  * would only queue on the CPU), holds while the command time has jumped above its recent level (a PSP
- * that slows under load is not pushed harder until the new level is the usual one), and when demand is
+ * that slows under load is not pushed harder until the new level is the usual one), holds while the
+ * worker's own share of the command time (the command time less the PSP's) shows commands queueing in
+ * the worker for the CPU or Redis (more in flight would only wait longer there, holding memory and GC
+ * work), trims a limit grown past that point back towards what the PSP latency needs, and when demand is
  * well below the limit it eases the limit down towards twice what is used (Little's estimate; never
  * below the start value), so a
  * sudden backlog does not start hundreds of commands at once on a limit that was never tested.
@@ -30,6 +33,11 @@ export interface InflightSample {
   rssBytes: number;
   /** Event-loop delay of the interval (99th percentile), milliseconds. */
   eventLoopLagMs: number;
+  /**
+   * Mean time the interval's PSP calls took, milliseconds (the part of a command's time spent waiting on
+   * the PSP); NaN or absent when no call finished. The rest of the command time is the worker's own.
+   */
+  meanExternalMs?: number;
   /** Length of the interval, milliseconds. */
   intervalMs: number;
 }
@@ -44,12 +52,12 @@ export interface InflightSettings {
   initial: number;
   /** RSS above which the limit is cut (when it is in use), bytes; at 98 % of it the limit stops growing. */
   memoryBudgetBytes: number;
-  /** Event-loop delay (p99) above which the limit is cut, milliseconds; above half of it, it stops growing. */
+  /** Event-loop delay (p99) above which, two intervals in a row, the limit is cut (one interval: it holds), milliseconds. */
   lagLimitMs: number;
 }
 
 /** Why the limit moved (or did not): bounded values, the label of `pb_worker_inflight_adjustments_total`. */
-export type InflightReason = 'grow' | 'memory' | 'memory_wait' | 'lag' | 'latency_rise' | 'memory_near' | 'lag_near' | 'ease' | 'steady';
+export type InflightReason = 'grow' | 'memory' | 'memory_wait' | 'lag' | 'latency_rise' | 'memory_near' | 'lag_near' | 'queueing' | 'ease' | 'steady';
 
 /** Every reason, for zeroed metric series and reports. */
 export const INFLIGHT_REASONS: readonly InflightReason[] = [
@@ -60,6 +68,7 @@ export const INFLIGHT_REASONS: readonly InflightReason[] = [
   'latency_rise',
   'memory_near',
   'lag_near',
+  'queueing',
   'ease',
   'steady',
 ];
@@ -72,6 +81,8 @@ export interface InflightDecision {
   littleEstimate: number;
   /** The recent level of the command time the latency check compares with, milliseconds (NaN until known). */
   baselineLatencyMs: number;
+  /** The worker's own time per command (command time less PSP time), milliseconds; NaN when unknown. */
+  workerTimeMs: number;
 }
 
 /** Share of the limit in use (peak) from which a cut for memory or lag applies. */
@@ -104,6 +115,20 @@ const ADDITIVE_SHARE = 0.1;
 const LATENCY_RISE = 1.5;
 /** Weight of a new interval in the recent command time. */
 const BASELINE_WEIGHT = 0.2;
+/**
+ * The worker's own time per command (command time less PSP time) above which commands are queueing in
+ * the worker: this many milliseconds, or this share of the PSP time if more. Unloaded, a command's own time
+ * is a few Redis round trips and a bus call (a few ms); when it climbs past this, the CPU (or Redis) is
+ * what the commands in flight wait for, and more of them would only wait longer there.
+ */
+const QUEUE_FLOOR_MS = 20;
+const QUEUE_SHARE = 0.25;
+/**
+ * Queueing this deep (the worker's own time over the PSP time, and over 4 × QUEUE_FLOOR_MS) trims a limit
+ * grown past it by this factor per interval, never below the initial limit: the extra commands in flight
+ * bring no throughput, only memory and scavenge work (each one survives to old space at PSP latency).
+ */
+const QUEUE_TRIM = 0.9;
 /** Below this share of the limit in use, the limit eases down. */
 const EASE_BELOW = 0.5;
 /** Easing never cuts more than this share per interval. */
@@ -140,6 +165,10 @@ export class InflightController {
     if (hasLatency) {
       this.baseline = Number.isNaN(this.baseline) ? sample.meanLatencyMs : this.baseline + BASELINE_WEIGHT * (sample.meanLatencyMs - this.baseline);
     }
+    const external = sample.meanExternalMs;
+    const workerTimeMs = hasLatency && external !== undefined && Number.isFinite(external) ? Math.max(0, sample.meanLatencyMs - external) : Number.NaN;
+    const queueing = Number.isFinite(workerTimeMs) && workerTimeMs > Math.max(QUEUE_FLOOR_MS, QUEUE_SHARE * (external ?? 0));
+    const deepQueue = queueing && workerTimeMs > Math.max(4 * QUEUE_FLOOR_MS, external ?? 0);
     const saturated = sample.waiting > 0 || sample.peakInFlight >= previous;
     // A cut only helps when the limit is what fills memory or the CPU: an idle worker whose RSS is high
     // (V8 returns pages lazily) keeps its limit and only stops growing.
@@ -166,8 +195,12 @@ export class InflightController {
     } else if (sample.rssBytes > memoryBudgetBytes * NEAR_SHARE) {
       reason = 'memory_near';
     } else if (saturated) {
-      if (sample.eventLoopLagMs > lagLimitMs / 2) reason = 'lag_near';
-      else if (hasLatency && Number.isFinite(baselineBefore) && sample.meanLatencyMs > baselineBefore * LATENCY_RISE) reason = 'latency_rise';
+      // Over the limit for one interval: may be the first of two (a cut), or one full GC; hold either way.
+      if (sample.eventLoopLagMs > lagLimitMs) reason = 'lag_near';
+      else if (queueing) {
+        reason = 'queueing';
+        if (deepQueue && inUse && previous > this.settings.initial) next = Math.max(this.settings.initial, Math.floor(previous * QUEUE_TRIM));
+      } else if (hasLatency && Number.isFinite(baselineBefore) && sample.meanLatencyMs > baselineBefore * LATENCY_RISE) reason = 'latency_rise';
       else {
         reason = 'grow';
         const additive = previous + Math.max(1, Math.ceil(previous * ADDITIVE_SHARE));
@@ -182,7 +215,7 @@ export class InflightController {
       reason = 'steady';
     }
     this.current = clamp(next, min, max);
-    return { limit: this.current, previous, reason, littleEstimate, baselineLatencyMs: this.baseline };
+    return { limit: this.current, previous, reason, littleEstimate, baselineLatencyMs: this.baseline, workerTimeMs };
   }
 }
 

@@ -4,6 +4,7 @@ import { Logger } from '../logging/logger';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { InflightController, InflightDecision, InflightSample } from './inflight-controller';
 import { InflightGate } from './inflight-gate';
+import { takePspWaits } from './psp-wait';
 
 /** What the governor reads each interval besides the gate; replaceable in tests. */
 export interface InflightProbes {
@@ -72,7 +73,13 @@ export class InflightGovernor {
     const figures = this.gate.takeInterval();
     const lagMs = this.lag.count > 0 ? this.lag.percentile(99) / 1e6 : 0;
     this.lag.reset();
-    const sample: InflightSample = { ...figures, rssBytes: this.probes.rssBytes(), eventLoopLagMs: lagMs, intervalMs: Math.max(1, now - this.lastTick) };
+    const sample: InflightSample = {
+      ...figures,
+      rssBytes: this.probes.rssBytes(),
+      eventLoopLagMs: lagMs,
+      intervalMs: Math.max(1, now - this.lastTick),
+      meanExternalMs: takePspWaits().meanMs,
+    };
     this.lastTick = now;
     const decision = this.controller.next(sample);
     this.gate.setLimit(decision.limit);
@@ -99,6 +106,7 @@ export class InflightGovernor {
       waiting: sample.waiting,
       little_estimate: Math.round(decision.littleEstimate),
       command_ms: Number.isFinite(sample.meanLatencyMs) ? Math.round(sample.meanLatencyMs) : undefined,
+      worker_ms: Number.isFinite(decision.workerTimeMs) ? Math.round(decision.workerTimeMs) : undefined,
       rss_mib: Math.round(sample.rssBytes / (1024 * 1024)),
       event_loop_lag_ms: Math.round(sample.eventLoopLagMs),
     };
@@ -123,11 +131,11 @@ function waitingGauge() {
 function decisions() {
   return counter(
     'pb_worker_inflight_decisions_total',
-    'In-flight intervals by decision (grow, steady, ease, lag_near, memory_near, latency_rise, lag, memory, memory_wait): why the limit moved or held',
+    'In-flight intervals by decision (grow, steady, ease, lag_near, memory_near, latency_rise, queueing, lag, memory, memory_wait): why the limit moved or held',
     ['reason'] as const,
   );
 }
 
 function adjustments() {
-  return counter('pb_worker_inflight_adjustments_total', 'Changes of the in-flight limit, by reason (grow, ease, memory, lag)', ['reason'] as const);
+  return counter('pb_worker_inflight_adjustments_total', 'Changes of the in-flight limit, by reason (grow, ease, memory, lag, queueing)', ['reason'] as const);
 }

@@ -455,7 +455,7 @@ export interface InflightConfig {
   readonly initial: number;
   /** Resident memory above which the limit, when in use, is cut (from 98 % of it, it stops growing), MiB. Default 256. An idle worker already holds ~140 MiB (Node, the loaded modules, V8's new space, lazily returned pages): a budget near that (140 was tried) pins the limit to `min` and the workers to ~60 commands/s each at 250 ms PSP latency, so the budget bounds growth under load rather than the idle footprint. */
   readonly memoryBudgetMib: number;
-  /** Event-loop delay (99th percentile of an interval) above which, two intervals in a row, the limit is cut (above half, it holds), milliseconds. Default 100. */
+  /** Event-loop delay (99th percentile of an interval) above which, two intervals in a row, the limit is cut (one interval over it: it holds), milliseconds. Default 100. */
   readonly lagLimitMs: number;
   /** How often the limit is reconsidered, milliseconds. Default 500. */
   readonly intervalMs: number;

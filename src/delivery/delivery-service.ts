@@ -1,4 +1,5 @@
 import { attemptIdempotencyKey } from './attempt-key';
+import { notePspWait } from '../admission/psp-wait';
 import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
@@ -402,9 +403,12 @@ export class DeliveryService {
     try {
       response = await route.client.send(request);
     } catch (err) {
+      notePspWait(performance.now() - started);
       noteGatewayCall(route.gateway.name, 'send', resultOf(err), started);
       return this.onError(op, err, breaker, 'send');
     }
+    // The in-flight controller tells PSP time from the worker's own (src/admission/inflight-controller.ts).
+    notePspWait(performance.now() - started);
     try {
       const outcome = route.transformer.parseResponse(ctx, response, route.gateway);
       noteGatewayCall(route.gateway.name, 'send', 'ok', started);

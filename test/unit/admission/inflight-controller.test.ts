@@ -99,13 +99,66 @@ describe('InflightController', () => {
     expect(decision).toMatchObject({ reason: 'memory_near', limit: 64 });
   });
 
-  it('cuts on event-loop lag over the limit two intervals in a row and holds growth above half of it', () => {
+  it('cuts on event-loop lag over the limit two intervals in a row and holds growth for one interval over it', () => {
     const lagging = new InflightController({ ...settings, initial: 200 });
     expect(lagging.next(saturated(200, 250, { eventLoopLagMs: 180 }))).toMatchObject({ reason: 'lag_near', limit: 200 });
     expect(lagging.next(saturated(200, 250, { eventLoopLagMs: 180 }))).toMatchObject({ reason: 'lag', limit: 160 });
     expect(lagging.next(saturated(160, 250, { eventLoopLagMs: 180 }))).toMatchObject({ reason: 'lag', limit: 128 });
+  });
+
+  it('keeps growing through event-loop delay under the limit (a scavenge or one slow step), while commands do not queue in the worker', () => {
+    // Sampled every 10 ms, an interval's p99 is its longest stall: 60 ms is one GC pause, not a CPU at its ceiling.
     const busy = new InflightController({ ...settings, initial: 200 });
-    expect(busy.next(saturated(200, 250, { eventLoopLagMs: 60 }))).toMatchObject({ reason: 'lag_near', limit: 200 });
+    expect(busy.next(saturated(200, 250, { eventLoopLagMs: 60, meanExternalMs: 245 }))).toMatchObject({ reason: 'grow', limit: 300 });
+    expect(busy.next(saturated(300, 250, { eventLoopLagMs: 90 }))).toMatchObject({ reason: 'grow' });
+  });
+
+  it("holds growth while commands queue in the worker: its own time (command time less the PSP's) over 20 ms and a quarter of the PSP time", () => {
+    const controller = new InflightController({ ...settings, initial: 200 });
+    // 400 ms per command of which the PSP took 250: 150 ms waiting for the CPU or Redis.
+    const decision = controller.next(saturated(200, 400, { meanExternalMs: 250 }));
+    expect(decision).toMatchObject({ reason: 'queueing', limit: 200 });
+    expect(decision.workerTimeMs).toBeCloseTo(150, 5);
+    // 30 ms of its own at 250 ms PSP latency is a few round trips, not a queue: growth goes on.
+    expect(new InflightController({ ...settings, initial: 200 }).next(saturated(200, 280, { meanExternalMs: 250 }))).toMatchObject({ reason: 'grow' });
+    // At 0 ms PSP latency the floor applies: 15 ms of its own is no queue, 40 ms is.
+    expect(new InflightController(settings).next(saturated(64, 17, { meanExternalMs: 2 })).reason).toBe('grow');
+    expect(new InflightController(settings).next(saturated(64, 42, { meanExternalMs: 2 })).reason).toBe('queueing');
+  });
+
+  it('ignores the queueing check when no PSP call finished (no figure to subtract)', () => {
+    const controller = new InflightController(settings);
+    expect(controller.next(saturated(64, 400, { meanExternalMs: Number.NaN })).reason).toBe('grow');
+  });
+
+  it('trims a limit grown past what the PSP latency needs on a CPU-bound worker, towards rate × PSP latency, never below the initial limit', () => {
+    // A worker whose CPU does 345 commands/s whatever the limit: a command holds its slot limit / 345 s.
+    const controller = new InflightController({ ...settings, initial: 64 });
+    const cpuBound = (limit: number) => saturated(limit, Math.max(250, (limit / 345) * 1000), { meanExternalMs: 250, completed: 172 });
+    for (let i = 0; i < 6; i++) controller.next(saturated(controller.limit, 250, { meanExternalMs: 250 }));
+    expect(controller.limit).toBeGreaterThan(324); // grown while the CPU kept up
+    const reasons: string[] = [];
+    for (let i = 0; i < 30; i++) reasons.push(controller.next(cpuBound(controller.limit)).reason);
+    expect(reasons).toContain('queueing');
+    // 345/s × 250 ms = 86 needed; it ends where the worker's own time is between a quarter of and the PSP time.
+    expect(controller.limit).toBeGreaterThanOrEqual(108);
+    expect(controller.limit).toBeLessThanOrEqual(173);
+    const low = new InflightController({ ...settings, initial: 64 });
+    for (let i = 0; i < 30; i++) low.next(saturated(low.limit, 2000, { meanExternalMs: 250 }));
+    expect(low.limit).toBe(64);
+  });
+
+  it('follows PSP latency on a CPU-bound worker (queueing, no lag): a slower PSP ends with a higher limit, near rate × latency', () => {
+    // A worker whose CPU allows 1,000 commands/s: a command waits its PSP latency, or its turn on the CPU if longer.
+    const run = (latencyMs: number) => {
+      const controller = new InflightController(settings);
+      for (let i = 0; i < 40; i++) controller.next(saturated(controller.limit, Math.max(latencyMs, controller.limit), { meanExternalMs: latencyMs }));
+      return controller.limit;
+    };
+    expect(run(20)).toBeLessThanOrEqual(64);
+    const slow = run(250);
+    expect(slow).toBeGreaterThanOrEqual(250);
+    expect(slow).toBeLessThan(420);
   });
 
   it('does not cut for one stall alone (a full GC, one slow step): the p99 of an interval is its longest pause', () => {
