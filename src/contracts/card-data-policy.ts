@@ -35,19 +35,80 @@ function isFreeText(path: string, fields: readonly string[]): boolean {
 }
 
 /**
+ * The path of a field from its trail (keys and array indexes from the root): `payment.lines[3].item_name`.
+ * Built only when a field is refused or masked: walking a valid command builds no path string.
+ */
+function pathOf(trail: readonly (string | number)[]): string {
+  let path = '';
+  for (const part of trail) path = typeof part === 'number' ? `${path}[${part}]` : path ? `${path}.${part}` : part;
+  return path;
+}
+
+/** Fewest digit characters a text needs to hold a card number (the shortest card number's length). */
+const MIN_CARD_DIGITS = 12;
+
+/**
+ * ASCII characters the card scan may read between the digits of one number (`redact.ts`'s separators:
+ * tab, line breaks, space, `-`, `.`, `/`, `_`). Any other ASCII character other than a digit ends a run.
+ */
+function isAsciiSeparator(c: number): boolean {
+  return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x2f || c === 0x5f || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/**
+ * A quick over-estimate of the card scan: whether `text` has a run of at least 12 characters that may be
+ * digits (ASCII digits, and any non-ASCII character: the scan also reads Arabic-Indic, Devanagari and
+ * full-width digits), with nothing but separators (ASCII ones, and any non-ASCII character) between them.
+ * False means no card number can be in it, so most values (ids, dates, tokens) skip the full scan.
+ */
+function mayHoldCardNumber(text: string): boolean {
+  if (text.length < MIN_CARD_DIGITS) return false;
+  let digits = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i);
+    if ((c >= 0x30 && c <= 0x39) || c >= 0x80) {
+      digits += 1;
+      if (digits >= MIN_CARD_DIGITS) return true;
+    } else if (!isAsciiSeparator(c)) digits = 0;
+  }
+  return false;
+}
+
+/** {@link containsCardNumber}, after the quick check. */
+export function holdsCardNumber(text: string): boolean {
+  return mayHoldCardNumber(text) && containsCardNumber(text);
+}
+
+/** Field names already classified (a command uses a few dozen); bounded, so hostile keys only miss it. */
+const cardFieldNames = new Map<string, boolean>();
+const CARD_FIELD_NAME_CACHE = 4096;
+
+function isCardField(key: string): boolean {
+  let known = cardFieldNames.get(key);
+  if (known === undefined) {
+    known = isCardFieldName(key);
+    if (cardFieldNames.size < CARD_FIELD_NAME_CACHE) cardFieldNames.set(key, known);
+  }
+  return known;
+}
+
+/**
  * Applies the card-data policy to a decoded message.
  * @throws CommandValidationError `CARD_DATA_REJECTED` naming the first field that holds card data where it
  *   may not (never quoting the value).
  */
 export function applyCardDataPolicy(message: unknown, policy: CardDataPolicy): CardDataPolicyResult {
   const masked: string[] = [];
+  // Keys and indexes from the root to the value being walked (a card-number key is kept as PAN_MASK).
+  const trail: (string | number)[] = [];
   const refuse = (path: string): never => {
     throw new CommandValidationError(path || '(root)', 'holds card data; send a gateway token, never a card number or CVV', 'CARD_DATA_REJECTED');
   };
-  const walk = (v: unknown, path: string): unknown => {
+  const walk = (v: unknown): unknown => {
     if (typeof v === 'string' || typeof v === 'number') {
-      const s = String(v);
-      if (s.length < 12 || !containsCardNumber(s)) return v;
+      const s = typeof v === 'string' ? v : String(v);
+      if (!holdsCardNumber(s)) return v;
+      const path = pathOf(trail);
       if (policy.freeText === 'refuse' || !isFreeText(path, policy.freeTextFields)) return refuse(path);
       masked.push(path);
       return typeof v === 'string' ? maskCardNumbers(v, true) : PAN_MASK;
@@ -56,22 +117,27 @@ export function applyCardDataPolicy(message: unknown, policy: CardDataPolicy): C
     if (Array.isArray(v)) {
       let copy: unknown[] | null = null;
       for (let i = 0; i < v.length; i += 1) {
-        const out = walk(v[i], `${path}[${i}]`);
+        trail.push(i);
+        const out = walk(v[i]);
+        trail.pop();
         if (out !== v[i]) (copy ??= v.slice())[i] = out;
       }
       return copy ?? v;
     }
+    const record = v as Record<string, unknown>;
     let copy: Record<string, unknown> | null = null;
-    for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
-      const keyHasPan = k.length >= 12 && containsCardNumber(k);
-      const child = path ? `${path}.${keyHasPan ? PAN_MASK : k}` : keyHasPan ? PAN_MASK : k;
-      if (keyHasPan) refuse(child);
-      if (isCardFieldName(k) && item !== null && item !== undefined && item !== '') refuse(child);
-      const out = walk(item, child);
-      if (out !== item) (copy ??= { ...(v as Record<string, unknown>) })[k] = out;
+    for (const k of Object.keys(record)) {
+      const item = record[k];
+      const keyHasPan = holdsCardNumber(k);
+      trail.push(keyHasPan ? PAN_MASK : k);
+      if (keyHasPan) refuse(pathOf(trail));
+      if (isCardField(k) && item !== null && item !== undefined && item !== '') refuse(pathOf(trail));
+      const out = walk(item);
+      trail.pop();
+      if (out !== item) (copy ??= { ...record })[k] = out;
     }
     return copy ?? v;
   };
-  const value = walk(message, '');
+  const value = walk(message);
   return { value, masked };
 }

@@ -77,7 +77,7 @@ export interface ReadChannelMessage extends ValidatedCommand {
  * 4. the canonical validation (schema, splits, the validation profile) as for any command.
  * Pure. The channel's signature has been checked before (the caller also checks that the contract belongs
  * to the signing channel).
- * @param receivedAt ISO 8601 time of receipt: the command's `received_at` for contract messages.
+ * @param receivedAt ISO 8601 time of receipt: the command's `received_at` for contract messages (unused for a canonical command).
  * @throws CommandValidationError naming the field at fault, never quoting its value.
  */
 export function readChannelMessage(message: unknown, channels: ChannelsConfig | undefined, receivedAt: string): ReadChannelMessage {

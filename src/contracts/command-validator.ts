@@ -109,22 +109,48 @@ export function validateCommand(message: unknown, channels?: ChannelsConfig): Pa
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** The path of the first string (value or key) holding a lone UTF-16 surrogate, or null. */
+/** `String.prototype.isWellFormed` (ES2024, in Node 20): true when the string holds no lone surrogate. */
+const nativeWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
+
+/** Whether a string holds a lone UTF-16 surrogate (natively when the runtime can, else by the pattern). */
+function hasLoneSurrogate(text: string): boolean {
+  return nativeWellFormed ? !nativeWellFormed.call(text) : LONE_SURROGATE.test(text);
+}
+
+/**
+ * The path of the first string (value or key) holding a lone UTF-16 surrogate, or null. Below a key
+ * (not at the root) a malformed key is written `(key)`.
+ */
 export function malformedUnicodeField(value: unknown, path = ''): string | null {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path || '(root)' : null;
-  if (value === null || typeof value !== 'object') return null;
+  // Keys and indexes from `value` to the malformed string: the path is only built when one is found.
+  const trail: (string | number)[] = [];
+  if (!holdsLoneSurrogate(value, trail)) return null;
+  let found = path;
+  for (const part of trail) {
+    if (typeof part === 'number') found = `${found}[${part}]`;
+    else found = found ? `${found}.${hasLoneSurrogate(part) ? '(key)' : part}` : part;
+  }
+  // An empty path (a string at the root, or under empty keys only) is named `(root)`.
+  return found || '(root)';
+}
+
+/** Depth-first, keys before their values, as {@link malformedUnicodeField} reports; fills `trail` on a hit. */
+function holdsLoneSurrogate(value: unknown, trail: (string | number)[]): boolean {
+  if (typeof value === 'string') return hasLoneSurrogate(value);
+  if (value === null || typeof value !== 'object') return false;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i += 1) {
-      const found = malformedUnicodeField(value[i], `${path}[${i}]`);
-      if (found !== null) return found;
+      trail.push(i);
+      if (holdsLoneSurrogate(value[i], trail)) return true;
+      trail.pop();
     }
-    return null;
+    return false;
   }
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    const child = path ? `${path}.${LONE_SURROGATE.test(key) ? '(key)' : key}` : key;
-    if (LONE_SURROGATE.test(key)) return child;
-    const found = malformedUnicodeField(item, child);
-    if (found !== null) return found;
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    trail.push(key);
+    if (hasLoneSurrogate(key) || holdsLoneSurrogate(record[key], trail)) return true;
+    trail.pop();
   }
-  return null;
+  return false;
 }

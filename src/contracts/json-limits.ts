@@ -65,18 +65,23 @@ export function parseBoundedJson(text: string, limits: { maxBytes?: number; maxD
 }
 
 /**
- * Whether an already decoded value nests deeper than `limit`, checked without recursion (an explicit
- * stack), so a value built in code gets the same bound as parsed text.
+ * Whether an already decoded value nests deeper than `limit`, so a value built in code gets the same bound
+ * as parsed text. Recursive but stack-safe: it never goes deeper than `limit + 1` calls (a cyclic value
+ * counts as too deep), and it allocates nothing on the way (one key list per object).
  */
 export function exceedsDepth(value: unknown, limit = MAX_JSON_DEPTH): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop() as [unknown, number];
-    if (v === null || typeof v !== 'object') continue;
-    if (d + 1 > limit) return true;
-    for (const item of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
-      if (item !== null && typeof item === 'object') stack.push([item, d + 1]);
-    }
+  return deeperThan(value, 0, limit);
+}
+
+/** Whether `v`, found at nesting `depth`, is an object or array whose nesting exceeds `limit`. */
+function deeperThan(v: unknown, depth: number, limit: number): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (depth + 1 > limit) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i += 1) if (deeperThan(v[i], depth + 1, limit)) return true;
+    return false;
   }
+  const record = v as Record<string, unknown>;
+  for (const key of Object.keys(record)) if (deeperThan(record[key], depth + 1, limit)) return true;
   return false;
 }

@@ -332,7 +332,9 @@ export class CommandConsumer {
       if (typeof claimed === 'string' && claimed !== auth.channel && (KNOWN_CHANNELS as readonly string[]).includes(claimed)) {
         return await this.refuseUnauthenticated(msg, 'channel_mismatch');
       }
-      const validated = readChannelMessage(message, this.deps.config.channels, new Date().toISOString());
+      // The time of receipt is a contract message's `received_at`; a canonical command carries its own.
+      const receivedAt = resolved === CANONICAL ? '' : new Date().toISOString();
+      const validated = readChannelMessage(message, this.deps.config.channels, receivedAt);
       command = validated.command;
       reportMaskedCardData(this.deps.logger, command.channel, validated.masked, { routing_key: msg.fields.routingKey, contract });
     } catch (err) {

@@ -1,7 +1,7 @@
 import { validateCommand, validateCommandReport } from '../../../src/contracts/command-validator';
-import { applyCardDataPolicy } from '../../../src/contracts/card-data-policy';
+import { applyCardDataPolicy, holdsCardNumber } from '../../../src/contracts/card-data-policy';
 import { buildChannels } from '../../support/channels-config';
-import { PAN_MASK } from '../../../src/logging/redact';
+import { PAN_MASK, containsCardNumber } from '../../../src/logging/redact';
 import { channelCommand } from '../../support/fixtures';
 
 const VISA = '4111111111111111';
@@ -97,5 +97,32 @@ describe('card-data policy by field', () => {
     const command = { ...channelCommand('sale', { channel: 'pos' }), payment: { ...channelCommand('sale').payment, receipt_text: `paid ${VISA}` } };
     expect((validateCommand(command, channels).payment as unknown as Record<string, unknown>).receipt_text).toBe(`paid ${PAN_MASK}`);
     expect(() => validateCommand({ ...command, channel: 'web' }, channels)).toThrow(expect.objectContaining({ field: 'payment.receipt_text' }));
+  });
+});
+
+describe('the quick check before the card scan', () => {
+  // holdsCardNumber skips the full scan when an ASCII character that is not one of its separators breaks
+  // every run of digits: that must agree with the scan itself, character by character.
+  it.each(Array.from({ length: 0x80 }, (_, c) => c).filter((c) => c < 0x30 || c > 0x39))(
+    'agrees with the full scan for ASCII 0x%s between digit groups',
+    (c) => {
+      const text = groups4(VISA).join(String.fromCharCode(c));
+      expect(holdsCardNumber(text)).toBe(containsCardNumber(text));
+    },
+  );
+
+  it.each(FORMS)('finds a card number written with %s', (_label, pan) => {
+    expect(holdsCardNumber(`note ${pan} end`)).toBe(true);
+  });
+
+  it('clears an ISO 8601 time, an id and a token without the full scan, as the scan would', () => {
+    for (const text of ['2026-11-30T04:55:12.345Z', 'o-1234567890a', 'pm_card_visa', 'tok_1234_5678_9012_x']) {
+      expect(holdsCardNumber(text)).toBe(containsCardNumber(text));
+    }
+  });
+
+  it('keeps a card number in a key refused after the key cache has seen the key', () => {
+    const message = { payment: { custom_attributes: { [VISA]: 'x' } } };
+    for (let i = 0; i < 2; i += 1) expect(() => applyCardDataPolicy(message, policy)).toThrow(/holds card data/);
   });
 });
