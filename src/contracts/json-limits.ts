@@ -44,6 +44,21 @@ export function jsonDepth(text: string, limit = MAX_JSON_DEPTH): number {
 }
 
 /**
+ * Whether `text` holds at most `limit` opening brackets (`{` or `[`, in strings too): its nesting cannot
+ * then exceed `limit`. Native searches, so a command of a few objects skips {@link jsonDepth}'s pass.
+ */
+function fewOpenings(text: string, limit: number): boolean {
+  let count = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i >= 0; i = text.indexOf(bracket, i + 1)) {
+      count += 1;
+      if (count > limit) return false;
+    }
+  }
+  return true;
+}
+
+/**
  * Parses a command's JSON text after checking its size and nesting, before anything recursive touches it.
  * @throws CommandValidationError `(root)` naming the limit (`INVALID_REQUEST`), or `PARSE_ERROR`.
  */
@@ -54,7 +69,7 @@ export function parseBoundedJson(text: string, limits: { maxBytes?: number; maxD
     const bytes = text.length > limits.maxBytes / 3 ? Buffer.byteLength(text, 'utf8') : text.length;
     if (bytes > limits.maxBytes) throw new CommandValidationError('(root)', `is larger than ${limits.maxBytes} bytes`, 'INVALID_REQUEST');
   }
-  if (jsonDepth(text, maxDepth) > maxDepth) {
+  if (!fewOpenings(text, maxDepth) && jsonDepth(text, maxDepth) > maxDepth) {
     throw new CommandValidationError('(root)', `nests objects or arrays deeper than ${maxDepth} levels`, 'INVALID_REQUEST');
   }
   try {
