@@ -83,6 +83,9 @@ describe('adaptive in-flight', () => {
     expect(peak).toBeGreaterThan(8);
     expect(await metricValue('pb_worker_inflight_limit')).toBeGreaterThanOrEqual(40);
     expect(await metricValue('pb_worker_inflight_adjustments_total', { reason: 'grow' })).toBeGreaterThan(0);
+    // The delivery notes each PSP call's time, so the controller sees the worker's own share of a command.
+    await eventually(() => Number.isFinite(w.inflight?.last?.workerTimeMs ?? Number.NaN), 10_000, 20);
+    expect(w.inflight?.last?.workerTimeMs).toBeGreaterThanOrEqual(0);
     await w.stop();
   });
 
