@@ -247,7 +247,7 @@ export const configSchema = {
     'inflight.min': { ...positiveInt, default: 16 },
     'inflight.max': { type: 'integer', minimum: 1, maximum: 65535, default: 512 },
     'inflight.initial': { ...positiveInt, default: 64 },
-    'inflight.memory_budget_mib': { ...positiveInt, default: 256 },
+    'inflight.memory_budget_mib': { ...positiveInt, default: 143 },
     'inflight.lag_limit_ms': { ...positiveInt, default: 100 },
     'inflight.interval_ms': { type: 'integer', minimum: 100, default: 500 },
 

@@ -453,7 +453,12 @@ export interface InflightConfig {
   readonly max: number;
   /** Limit at start, commands per worker. Default 64. */
   readonly initial: number;
-  /** Resident memory above which the limit, when in use, is cut (from 98 % of it, it stops growing), MiB. Default 256. An idle worker already holds ~140 MiB (Node, the loaded modules, V8's new space, lazily returned pages): a budget near that (140 was tried) pins the limit to `min` and the workers to ~60 commands/s each at 250 ms PSP latency, so the budget bounds growth under load rather than the idle footprint. */
+  /**
+   * Resident memory above which the limit, when in use, is cut (from 98 % of it, it stops growing), MiB.
+   * Default 143 (150 MB, the per-process memory target). An idle worker holds ~105-112 MiB (Node, the loaded
+   * modules, V8's 4 MiB semi-spaces), so the budget bounds growth under load; a cut is followed by a hold
+   * while V8 returns pages (`memory_wait`), so one excess does not take the limit to `min`.
+   */
   readonly memoryBudgetMib: number;
   /** Event-loop delay (99th percentile of an interval) above which, two intervals in a row, the limit is cut (one interval over it: it holds), milliseconds. Default 100. */
   readonly lagLimitMs: number;
