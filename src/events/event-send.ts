@@ -1,6 +1,7 @@
 import { Config } from '../config/config';
 import { EventStore } from './event-store';
 import { PaymentEvent } from './payment-event';
+import { extensibleCopy } from './extensible-copy';
 
 /** Posts a JSON-RPC notification to the bus delegate URL (BusClient.notify). */
 export interface NotificationSender {
@@ -35,6 +36,12 @@ export async function sendLeasedEvent(events: EventStore, sender: NotificationSe
 /** Puts `event_id` and `sequence` where the OMS reads them: in `payment` when there is one, else at the top. */
 export function withSequence(params: Record<string, unknown>, eventId: string, sequence: number): Record<string, unknown> {
   const payment = params.payment;
-  if (payment && typeof payment === 'object') return { ...params, payment: { ...(payment as Record<string, unknown>), event_id: eventId, sequence } };
+  if (payment && typeof payment === 'object') {
+    // Not `{ ...payment, event_id, sequence }`: see `extensibleCopy`.
+    const echoed = extensibleCopy(payment);
+    echoed.event_id = eventId;
+    echoed.sequence = sequence;
+    return { ...params, payment: echoed };
+  }
   return { ...params, event_id: eventId, sequence };
 }

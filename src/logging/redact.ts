@@ -133,6 +133,19 @@ function isSeparator(c: number): boolean {
  * Decides in time linear in the run whether it holds a card number, with Luhn prefix sums: each span's
  * check is O(1).
  */
+/** Scratch prefix-sum arrays of `DigitRun.holdsCardNumber` (synchronous, never re-entered), grown on demand. */
+const scratch = { evenDoubled: new Int32Array(64), oddDoubled: new Int32Array(64), nextSignificant: new Int32Array(64) };
+
+function prefixScratch(length: number): typeof scratch {
+  if (scratch.evenDoubled.length < length) {
+    const size = Math.max(length, scratch.evenDoubled.length * 2);
+    scratch.evenDoubled = new Int32Array(size);
+    scratch.oddDoubled = new Int32Array(size);
+    scratch.nextSignificant = new Int32Array(size);
+  }
+  return scratch;
+}
+
 class DigitRun {
   readonly digits: number[] = [];
   /** Index (into `digits`) where each group starts. */
@@ -157,10 +170,11 @@ class DigitRun {
     const m = d.length;
     if (m < MIN_PAN) return false;
     // Luhn prefix sums: `evenDoubled[i]` sums d[0..i) doubling even indices, `oddDoubled` odd ones.
-    const evenDoubled = new Int32Array(m + 1);
-    const oddDoubled = new Int32Array(m + 1);
-    // nextSignificant[i]: first index ≥ i holding a non-zero digit (m if none).
-    const nextSignificant = new Int32Array(m + 1);
+    // nextSignificant[i]: first index ≥ i holding a non-zero digit (m if none). Indexes 0..m are all written
+    // below; the arrays are the module's scratch, reused (every timestamp of a command has 17 digits).
+    const { evenDoubled, oddDoubled, nextSignificant } = prefixScratch(m + 1);
+    evenDoubled[0] = 0;
+    oddDoubled[0] = 0;
     nextSignificant[m] = m;
     for (let i = 0; i < m; i += 1) {
       const v = d[i];
@@ -202,13 +216,17 @@ class DigitRun {
   }
 }
 
+const sharedRun = new DigitRun();
+
 /**
  * Walks the digit runs of `text` once (linear in its length): digits of any script listed in `digitValue`,
  * up to {@link MAX_SEPARATORS} separator characters between two digits. `visit` gets each run of 12 or
  * more digits; returning true stops the walk.
  */
 function forEachDigitRun(text: string, visit: (run: DigitRun) => boolean): void {
-  const run = new DigitRun();
+  // One run object for the process: the walk is synchronous and its visitors never start another walk.
+  const run = sharedRun;
+  run.reset();
   let separators = 0;
   const flush = (): boolean => {
     const stop = run.digits.length >= MIN_PAN && visit(run);
@@ -294,6 +312,8 @@ const recentTokens = new Set<string>();
  * must not be masked first, which would leave the rest of the longer one in the text.
  */
 let ordered: string[] | undefined;
+/** Length of the shortest registered value (rebuilt with `ordered`): shorter text cannot hold one. */
+let shortest = Infinity;
 
 /**
  * Registers a configured secret value (bus secret, client secret, API keys, webhook secrets) so that it is
@@ -329,7 +349,12 @@ export function registeredSecretCount(): number {
 }
 
 function scrubSecrets(text: string): string {
-  ordered ??= [...secrets, ...recentTokens].sort((a, b) => b.length - a.length);
+  if (ordered === undefined) {
+    ordered = [...secrets, ...recentTokens].sort((a, b) => b.length - a.length);
+    shortest = ordered.length > 0 ? ordered[ordered.length - 1].length : Infinity;
+  }
+  // Most values of a history entry or a log line (states, event names, gateway names) are shorter than any secret.
+  if (text.length < shortest) return text;
   let out = text;
   for (const s of ordered) if (out.includes(s)) out = out.split(s).join(SECRET_MASK);
   return out;
@@ -384,6 +409,9 @@ export function redact<T>(value: T): T {
 function redactValue(value: unknown, seen: WeakSet<object>): unknown {
   if (typeof value === 'string') return redactText(value);
   if (typeof value === 'number' || typeof value === 'bigint') {
+    // An integer of at most 11 digits (attempt counts, HTTP statuses, amounts) cannot be a card number: not
+    // turned into a string to find out.
+    if (typeof value === 'number' && Number.isInteger(value) && value < 1e11 && value > -1e11) return value;
     const s = String(value);
     return s.length >= 12 && redactText(s) !== s ? PAN_MASK : value;
   }
@@ -413,7 +441,9 @@ function redactValue(value: unknown, seen: WeakSet<object>): unknown {
  * its `number` is a card number even when it fails the Luhn check, as many gift card numbers do.
  */
 function paymentMethodWithoutNumber(key: string, value: unknown): unknown {
-  if (!/^payment[_-]?method$/i.test(key) || value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  // `paymentMethod`, `payment_method`, `payment-method`: 13 or 14 characters (the length spares the regex on every key).
+  if ((key.length !== 13 && key.length !== 14) || !/^payment[_-]?method$/i.test(key) || value === null || typeof value !== 'object' || Array.isArray(value))
+    return value;
   const pm = value as Record<string, unknown>;
   return pm.number === undefined || pm.number === null || pm.number === '' ? value : { ...pm, number: SECRET_MASK };
 }
