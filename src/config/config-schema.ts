@@ -133,6 +133,9 @@ export const configSchema = {
     'events.backoff_base_ms': { ...positiveInt, default: 250 },
     'events.backoff_max_ms': { ...positiveInt, default: 30000 },
 
+    // The BullMQ worker watchdog (src/queueing/worker-watchdog.ts): 0 disables it.
+    'queues.watchdog_interval_ms': { ...nonNegativeInt, default: 15000 },
+
     'poller.schedule_ms': {
       type: 'array',
       items: positiveInt,

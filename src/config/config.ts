@@ -145,6 +145,14 @@ export interface Config {
     readonly retryAfterMaxMs: number;
   };
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
+  readonly queues: {
+    /**
+     * How often the worker checks that each BullMQ worker still takes ready jobs, milliseconds; a worker seen
+     * with jobs waiting, a free slot and no job started on two checks in a row is closed and started again
+     * (a blocking connection stuck after a Redis restart). 0 disables the watchdog. Default 15000.
+     */
+    readonly watchdogIntervalMs: number;
+  };
   readonly poller: {
     readonly scheduleMs: readonly number[];
     readonly inProcessIntervalMs: number;

@@ -249,6 +249,7 @@ function toConfig(p: Params): Config {
       backoffBaseMs: num(p, 'events.backoff_base_ms'),
       backoffMaxMs: num(p, 'events.backoff_max_ms'),
     },
+    queues: { watchdogIntervalMs: num(p, 'queues.watchdog_interval_ms') },
     poller: {
       scheduleMs: p['poller.schedule_ms'] as number[],
       inProcessIntervalMs: num(p, 'poller.in_process_interval_ms'),

@@ -1,5 +1,5 @@
 import { ActionCompletion } from '../delivery/action-completion';
-import { Queue, Worker } from 'bullmq';
+import { Queue } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
@@ -32,6 +32,7 @@ import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './perio
 import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
+import { WorkerWatchdog } from '../queueing/worker-watchdog';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { DependencyWatch } from '../health/dependency-watch';
@@ -205,11 +206,17 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     }),
   );
 
-  const workers: Worker[] = [
-    startDeliveryWorker(config, blocking, delivery, logger),
-    startEventSender(config, blocking, { events, sender: notifier, logger }),
-    startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans }),
-  ];
+  // Factories, not workers: the watchdog starts a worker again when its blocking connection is stuck.
+  const watchdog = new WorkerWatchdog(
+    [
+      { queue: deliveryQueue, start: () => startDeliveryWorker(config, blocking, delivery, logger) },
+      { queue: eventsQueue, start: () => startEventSender(config, blocking, { events, sender: notifier, logger }) },
+      { queue: outcomesQueue, start: () => startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans }) },
+    ],
+    config.queues.watchdogIntervalMs,
+    logger,
+  );
+  watchdog.start();
   // Warm keep-alive pools: the connects and TLS handshakes happen now, not on the first commands' time.
   // Not awaited: a PSP that is down must not hold the worker's start (its failure is logged).
   const warmClients = [...options.routes.values()].map((r) => r.client).filter((c): c is GatewayClient => c instanceof GatewayClient);
@@ -268,7 +275,8 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       governor?.stop();
       await consumer.stop();
       await brokerDeadLetters.stop();
-      await Promise.all(workers.map((w) => w.close()));
+      await watchdog.stop();
+      await Promise.all(watchdog.workers().map((w) => w.close()));
       await publisher.close();
       await connection.close();
       await deliveryQueue.close();
