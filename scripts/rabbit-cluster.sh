@@ -109,6 +109,41 @@ running_count() {
   ctl 1 cluster_status --formatter json 2>/dev/null | sed -n 's/.*"running_nodes":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' | grep -c 'pb-r' || true
 }
 
+node_vm_pid() { # N: the pid of the Erlang VM serving node N's AMQP port, whichever checkout started it (empty if none)
+  local port pid
+  port=$(node_port "$1")
+  if command -v ss >/dev/null 2>&1; then
+    pid=$(ss -ltnpH "sport = :$port" 2>/dev/null | sed -n 's/.*"beam[^"]*",pid=\([0-9]*\).*/\1/p' | head -n 1)
+  fi
+  if [ -z "${pid:-}" ]; then # no ss: the VM that was given this port in its environment
+    for env in /proc/[0-9]*/environ; do
+      if tr '\0' '\n' < "$env" 2>/dev/null | grep -qx "RABBITMQ_NODE_PORT=$port"; then
+        pid=${env#/proc/}; pid=${pid%/environ}
+        grep -q beam "/proc/$pid/cmdline" 2>/dev/null && break
+        pid=
+      fi
+    done
+  fi
+  printf '%s' "${pid:-}"
+}
+
+stop_foreign_nodes() {
+  # A node on our port that this checkout's cookie cannot reach was started from another checkout (another
+  # clone's .services, since deleted or not): it would refuse the join below. Stop its VM so ours can start.
+  local n pid
+  for n in "${nodes[@]}"; do
+    amqp_ready "$(node_port "$n")" || continue
+    ctl "$n" eval 'ok.' >/dev/null 2>&1 && continue
+    pid=$(node_vm_pid "$n")
+    if [ -z "$pid" ]; then log "$(node_name "$n"): port $(node_port "$n") answers but this checkout cannot reach the node, and no VM pid was found"; return 1; fi
+    log "$(node_name "$n") on port $(node_port "$n") was started from another checkout (its Erlang cookie differs): stopping its VM (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$cdir/.joined"
+  done
+}
+
 start_cluster() {
   cookie
   epmd -address 127.0.0.1 -daemon 2>/dev/null || true
@@ -116,6 +151,7 @@ start_cluster() {
   for n in "${nodes[@]}"; do amqp_ready "$(node_port "$n")" || all=0; done
   # Every listener up and the nodes joined before: nothing to do (no slow CLI round trips).
   if [ "$all" = 1 ] && [ -f "$cdir/.joined" ]; then log "already running ($(urls | tr '\n' ' '))"; return 0; fi
+  stop_foreign_nodes
   for n in "${nodes[@]}"; do
     if amqp_ready "$(node_port "$n")"; then continue; fi
     if vm_alive "$n"; then
