@@ -135,9 +135,8 @@ export class GatewayClient {
         cause: err,
       });
     }
-    // The response as it came: copying it would build its headers, which are read on error paths only.
-    const result: GatewayResponse = response;
-    const { elapsedMs } = result;
+    const { elapsedMs } = response;
+    const result: GatewayResponse = { status: response.status, headers: response.headers, body: response.body, elapsedMs };
     // Hot path: parsing and redacting both bodies costs more than the call's own bookkeeping, so only
     // build the line when someone reads it.
     if (this.logger.isLevelEnabled('debug')) {
