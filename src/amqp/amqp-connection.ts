@@ -3,6 +3,7 @@ import amqp, { ChannelModel, ConfirmChannel } from 'amqplib';
 import { Logger } from '../logging/logger';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { counter } from '../metrics/metrics-registry';
+import { coalesceFrameWrites } from './frame-write-coalescing';
 
 /** Options of the resilient AMQP connection. */
 export interface AmqpConnectionOptions {
@@ -117,6 +118,8 @@ export class AmqpConnection extends EventEmitter {
             await model.close().catch(() => undefined);
             throw new DependencyUnavailableError('rabbitmq', 'connection closed');
           }
+          // Frames queued in the same tick go out in one socket write (fewer system calls per command).
+          coalesceFrameWrites(model);
           model.on('error', (err: Error) => this.options.logger.warn('amqp connection error', { error: err.message, node: nodeOf(this.urls[index]) }));
           model.on('close', () => this.onClose(model));
           const previous = this.node;

@@ -1,0 +1,108 @@
+import { Channel, ConsumeMessage } from 'amqplib';
+import { AmqpConnection } from '../../../src/amqp/amqp-connection';
+import { AckBatcher } from '../../../src/intake/ack-batcher';
+import { captureLogger } from '../../support/capture-logger';
+import { testNamespace } from '../../support/test-config';
+
+jest.setTimeout(60000);
+
+const url = process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const ticks = async (n: number) => {
+  for (let i = 0; i < n; i += 1) await new Promise((resolve) => setImmediate(resolve));
+};
+
+/** Delivers `count` messages to one consumer with an AckBatcher and hands them over once all have arrived. */
+async function deliverAll(channel: Channel, queue: string, count: number): Promise<{ acks: AckBatcher; msgs: ConsumeMessage[] }> {
+  for (let i = 0; i < count; i += 1) channel.sendToQueue(queue, Buffer.from(String(i)));
+  await channel.prefetch(count);
+  const acks = new AckBatcher(channel);
+  const msgs: ConsumeMessage[] = [];
+  await new Promise<void>((resolve) => {
+    void channel.consume(queue, (msg) => {
+      if (!msg) return;
+      acks.track(msg);
+      msgs.push(msg);
+      if (msgs.length === count) resolve();
+    });
+  });
+  return { acks, msgs };
+}
+
+describe('AckBatcher on a real broker', () => {
+  it('acks every finished delivery exactly once, out of order, and never one still being handled', async () => {
+    const connection = new AmqpConnection({ url, logger: captureLogger('error').logger, name: 'ack-batcher-test' });
+    const model = await connection.connect();
+    const queue = `${testNamespace()}.ack-batcher`;
+    const channel = await model.createChannel();
+    const errors: Error[] = [];
+    channel.on('error', (err: Error) => errors.push(err));
+    await channel.assertQueue(queue, { durable: false, autoDelete: false });
+    try {
+      const count = 400;
+      const { acks, msgs } = await deliverAll(channel, queue, count);
+      const scrambled = (from: number, to: number) =>
+        Array.from({ length: to - from }, (_, k) => from + k).sort((a, b) => ((a * 7919) % count) - ((b * 7919) % count));
+      const finishOverTicks = async (indexes: number[]) => {
+        for (const [k, i] of indexes.entries()) {
+          if (i === 301) {
+            channel.nack(msgs[i], false, false);
+            acks.forget(msgs[i]);
+          } else acks.ack(msgs[i]);
+          if (k % 37 === 0) await ticks(2);
+        }
+        await ticks(3);
+      };
+      // Behind an unfinished head: each is acked on its own.
+      await finishOverTicks(scrambled(1, 150));
+      // The head finishes with a fresh run behind it: one ack with allUpTo covers them and the ones already acked.
+      for (const i of [0, ...scrambled(150, 181)]) acks.ack(msgs[i]);
+      await ticks(3);
+      // 200 stays unfinished; everything after it (one nacked) finishes out of order.
+      await finishOverTicks([...scrambled(181, 200), ...scrambled(201, count)]);
+      acks.ack(msgs[150]); // twice: the second is ignored
+      await ticks(3);
+      // A round trip on the channel: a double ack or an unknown tag would have closed it by now.
+      await channel.checkQueue(queue);
+      expect(errors).toEqual([]);
+      await channel.close();
+      // Only the unfinished one went back to the queue.
+      const check = await model.createChannel();
+      const back: string[] = [];
+      for (;;) {
+        const msg = await check.get(queue, { noAck: true });
+        if (!msg) break;
+        back.push(msg.content.toString());
+      }
+      expect(back).toEqual(['200']);
+      await check.deleteQueue(queue);
+      await check.close();
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('acks a head run finished in one tick with a single frame covering it', async () => {
+    const connection = new AmqpConnection({ url, logger: captureLogger('error').logger, name: 'ack-batcher-test' });
+    const model = await connection.connect();
+    const queue = `${testNamespace()}.ack-batcher-run`;
+    const channel = await model.createChannel();
+    await channel.assertQueue(queue, { durable: false, autoDelete: false });
+    try {
+      const { acks, msgs } = await deliverAll(channel, queue, 20);
+      const sent: { tag: number; multiple: boolean }[] = [];
+      const ack = channel.ack.bind(channel);
+      channel.ack = (msg, allUpTo) => {
+        sent.push({ tag: msg.fields.deliveryTag, multiple: allUpTo === true });
+        ack(msg, allUpTo);
+      };
+      for (const msg of [...msgs].reverse()) acks.ack(msg);
+      await ticks(3);
+      expect(sent).toEqual([{ tag: msgs[19].fields.deliveryTag, multiple: true }]);
+      expect((await channel.checkQueue(queue)).messageCount).toBe(0);
+      await channel.deleteQueue(queue);
+      await channel.close();
+    } finally {
+      await connection.close();
+    }
+  });
+});
