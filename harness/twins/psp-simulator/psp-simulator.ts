@@ -176,7 +176,9 @@ export interface PspSimulator {
 }
 
 interface IdempotencyRecord {
-  fingerprint: string;
+  /** `<method> <path>` and the raw body as received: a replay byte for byte matches without parsing. */
+  route: string;
+  text: string;
   inFlight: boolean;
   status: number;
   body: string;
@@ -195,6 +197,18 @@ function canonicalJson(value: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * Whether a request with a used idempotency key carries the same parameters as the first: the same method
+ * and path and the same JSON value (key order aside). The raw bodies are compared first, so the usual
+ * replay (the same bytes) costs no canonical form; only differing bytes are compared as canonical JSON.
+ */
+function sameParameters(record: IdempotencyRecord, route: string, text: string, body: unknown): boolean {
+  if (record.route !== route) return false;
+  if (record.text === text) return true;
+  const first = parseJson(record.text);
+  return first.ok && canonicalJson(first.value) === canonicalJson(body);
 }
 
 function errorJson(code: string, message: string): string {
@@ -546,7 +560,6 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     if (method === 'GET' && (path === '/v1/reports/lines' || path === '/v1/reports/lines.csv')) return serveReport(req, res, path.endsWith('.csv'));
 
     let key: string | undefined;
-    let fingerprint = '';
     let body: unknown = undefined;
     if (method === 'POST') {
       const header = req.headers['idempotency-key'];
@@ -555,17 +568,17 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
       const parsed = parseJson(text);
       if (!parsed.ok) return send(res, 400, errorJson('invalid_json', 'body is not JSON'));
       body = parsed.value;
-      fingerprint = `${method} ${path} ${canonicalJson(body)}`;
       const record = idempotency.get(key);
       const reference = (body as Record<string, unknown> | null)?.reference;
       if (record && typeof reference === 'string' && heldReferences.has(reference)) return hold(res);
       if (record) {
         if (record.inFlight) return send(res, 409, errorJson('idempotency_in_flight', 'a request with this key is in flight'));
-        if (record.fingerprint !== fingerprint) return send(res, 422, errorJson('idempotency_conflict', 'this key was used with other parameters'));
+        if (!sameParameters(record, `${method} ${path}`, text, body))
+          return send(res, 422, errorJson('idempotency_conflict', 'this key was used with other parameters'));
         counters.replays += 1;
         return send(res, record.status, record.body, { 'idempotent-replayed': 'true' });
       }
-      idempotency.set(key, { fingerprint, inFlight: true, status: 0, body: '' });
+      idempotency.set(key, { route: `${method} ${path}`, text, inFlight: true, status: 0, body: '' });
     }
     const release = (): void => {
       if (key !== undefined) idempotency.delete(key);
@@ -611,7 +624,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     }
     const json = JSON.stringify(result.body);
     if (key !== undefined) {
-      if (result.landed) idempotency.set(key, { fingerprint, inFlight: false, status: result.status, body: json });
+      if (result.landed) idempotency.set(key, { route: `${method} ${path}`, text, inFlight: false, status: result.status, body: json });
       else release();
     }
     if (result.landed && typeof (body as Record<string, unknown>).reference === 'string') {
