@@ -15,7 +15,8 @@
  * 5. backlog: workers stopped, warm-up commands then a small (then a large) backlog published, workers
  *    started; the backlog's steady drain rate (middle 80 % of its completions) is compared, so the fresh
  *    workers' cold start (JIT, heap sizing) does not weigh 10× more on the small one;
- * 6. peak RSS (VmHWM) of every bridge process and of this process;
+ * 6. peak RSS (VmHWM) of every bridge process and of the stand-ins (this process; the bus twin and the PSP
+ *    simulator, each run in a child process of its own so their heaps and GC pauses stay out of the publisher's);
  * 7. throughput at PSP latency: a fresh stack (1 web, N workers, default configuration) with the simulator
  *    answering in 200–300 ms (uniform): commands/s, each process's peak RSS over the phase, CPU and V8 heap
  *    allocation per command;
@@ -44,7 +45,7 @@ import { authorizeCommand, benchReference } from '../harness/bench/bench-command
 import { BenchSection, toMarkdown, writeResults } from '../harness/bench/bench-output';
 import { TargetInputs, checkTargets } from '../harness/bench/bench-targets';
 import { publishPaced, publishWindowed } from '../harness/bench/command-publishing';
-import { ProcessCost, WindowCost, alive } from '../harness/bench/process-cost';
+import { ProcessCost, StandIn, WindowCost, alive } from '../harness/bench/process-cost';
 import { pidListeningOn } from '../harness/bench/process-cpu';
 import { peakRssMiB, rssMiB } from '../harness/bench/process-memory';
 import { scrapeMetric, scrapeMetricByLabel } from '../harness/bench/metric-scrape';
@@ -56,7 +57,7 @@ import { ScalingRow, scalingPhase } from '../harness/bench/scaling-phase';
 import { TerminalTracker, TrackedBatch, steadyRate } from '../harness/bench/terminal-tracker';
 import { ThroughputResult, throughputRun } from '../harness/bench/throughput-run';
 import { preciseNow } from '../harness/workload/precise-clock';
-import { LocalStack, projectRoot, startLocalStack } from '../harness/twins/local-stack/local-stack';
+import { ChildProcessTwins, LocalStack, projectRoot, startLocalStack } from '../harness/twins/local-stack/local-stack';
 import { RoleProcess } from '../harness/twins/local-stack/role-process';
 import { ChannelPublisher } from '../harness/workload/channel-publisher';
 import { LatencySummary, latencySummary } from '../harness/workload/flow-checks';
@@ -191,8 +192,30 @@ const micros = (v: number | null) => (v === null ? 'n/a' : `${Math.round(v)} µs
 const kib = (v: number | null) => (v === null ? 'n/a (no probe)' : `${(v / 1024).toFixed(1)} KiB`);
 const mib = (v: number | null | undefined) => (v === null || v === undefined ? '?' : v.toFixed(1));
 
+/**
+ * The stand-ins of a stack whose twins run in processes of their own: this process (publisher, tracking,
+ * measurements), the bus twin and the PSP simulator. Their CPU is the bench's overhead on this machine.
+ */
+function standInsOf(stack: LocalStack<ChildProcessTwins>): () => StandIn[] {
+  return () => [
+    { name: 'bench', pid: process.pid },
+    { name: 'bus twin', pid: stack.busTwin.pid },
+    { name: 'simulator', pid: stack.simulator.pid },
+  ];
+}
+
+/** Peak RSS (VmHWM) of each stand-in, MiB, the highest seen over the run (read before each stack stops). */
+const standInPeakRss: Record<string, number | null> = {};
+function noteStandInPeaks(standIns: StandIn[]): void {
+  for (const { name, pid } of standIns) {
+    const v = peakRssMiB(pid);
+    if (v !== null) standInPeakRss[name] = Math.max(v, standInPeakRss[name] ?? 0);
+    else if (!(name in standInPeakRss)) standInPeakRss[name] = null;
+  }
+}
+
 /** The rows of a "cost per command" table for one measured window. */
-function costRows(label: string, result: ThroughputResult | { cost: WindowCost; benchCpuMicrosPerCommand: number | null }): string[][] {
+function costRows(label: string, result: ThroughputResult | { cost: WindowCost }): string[][] {
   const c = result.cost;
   return [
     [
@@ -205,7 +228,9 @@ function costRows(label: string, result: ThroughputResult | { cost: WindowCost; 
         : `${micros(c.workerCpuMicrosPerCommandNetOfIdle)} (idle ${c.workerIdleCpuMsPerSecond?.toFixed(1) ?? '?'} ms/s)`,
       micros(c.webCpuMicrosPerCommand),
       `${micros(c.rabbitmqCpuMicrosPerCommand)} / ${micros(c.redisCpuMicrosPerCommand)}`,
-      micros(result.benchCpuMicrosPerCommand),
+      `${micros(c.standInCpuMicrosPerCommand)} (${Object.entries(c.standInCpuMicrosEach)
+        .map(([n, v]) => `${n} ${micros(v)}`)
+        .join(', ')})`,
       kib(c.workerAllocatedBytesPerCommand),
     ],
   ];
@@ -217,7 +242,7 @@ const COST_HEADER = [
   'same, less the workers’ idle CPU',
   'web CPU',
   'RabbitMQ / Redis CPU (shared servers)',
-  'bench process CPU',
+  'stand-ins CPU (bench process, bus twin, simulator; not the bridge’s)',
   'worker V8 heap allocation per command',
 ];
 
@@ -287,10 +312,13 @@ async function main(): Promise<void> {
         parameters: { 'log.level': 'warn' },
         roleNodeArgs,
         readyTimeoutMs: ROLE_READY_TIMEOUT_MS,
+        // Each twin in a process of its own: its heap and GC pauses are not the publisher's or the tracker's.
+        twinProcesses: true,
       });
       try {
         outputs.push(await runFlowPhases(stack, s, runId, raw, redis, redisUrl, infra));
       } finally {
+        noteStandInPeaks(standInsOf(stack)());
         await stack.stop({ purge: true });
       }
     }
@@ -309,10 +337,12 @@ async function main(): Promise<void> {
         monitoring: true,
         roleNodeArgs,
         readyTimeoutMs: ROLE_READY_TIMEOUT_MS,
+        twinProcesses: true,
       });
       try {
         outputs.push(await runPspPhases(stack, s, ns, infra));
       } finally {
+        noteStandInPeaks(standInsOf(stack)());
         await stack.stop({ purge: true });
       }
     }
@@ -320,15 +350,21 @@ async function main(): Promise<void> {
     redis.disconnect();
   }
 
-  const benchRss = peakRssMiB(process.pid);
+  noteStandInPeaks([{ name: 'bench', pid: process.pid }]);
+  const benchRss = standInPeakRss.bench ?? null;
   const inputs: TargetInputs = Object.assign({}, ...outputs.map((o) => o.inputs)) as TargetInputs;
   const targets = checkTargets(inputs);
   const sections: BenchSection[] = [
     ...outputs.flatMap((o) => o.sections),
     {
-      title: 'Bench process',
-      header: ['measure', 'value'],
-      rows: [['peak RSS of this process (bus twin, simulator, publisher; not judged)', `${mib(benchRss)} MiB`]],
+      title: 'Stand-ins (the bench process and the twins’ processes; not judged)',
+      header: ['process', 'peak RSS (VmHWM) over the run, MiB'],
+      rows: [
+        ['bench (publisher, tracking, measurements)', mib(benchRss)],
+        ...Object.entries(standInPeakRss)
+          .filter(([name]) => name !== 'bench')
+          .map(([name, v]) => [name, mib(v)]),
+      ],
     },
   ];
   const host = machine(redisVersion);
@@ -362,6 +398,7 @@ async function main(): Promise<void> {
     commandBytes,
     ...Object.assign({}, ...outputs.map((o) => o.json)),
     benchPeakRssMiB: benchRss,
+    standInsPeakRssMiB: standInPeakRss,
     targets,
   };
   const paths = writeResults(
@@ -376,7 +413,7 @@ async function main(): Promise<void> {
 
 /** Phases 2–6 on the first stack (simulator at 0 ms): saturation, latency at 500/s, Redis per command, backlogs, peak RSS. */
 async function runFlowPhases(
-  stack: LocalStack,
+  stack: LocalStack<ChildProcessTwins>,
   s: Settings,
   runId: string,
   raw: RawAmqpResult | null,
@@ -399,6 +436,7 @@ async function runFlowPhases(
     () => [stack.web],
     () => stack.workers.filter(alive),
     infra,
+    standInsOf(stack),
   );
   /** Publishes `count` commands of `phase` in a window, waiting for every terminal notification. */
   const windowedBatch = async (phase: string, count: number, label: string): Promise<{ batch: TrackedBatch; startedMs: number; publishSeconds: number }> => {
@@ -427,9 +465,7 @@ async function runFlowPhases(
       say(`2. whole flow at saturation: ${s.commands} commands published with confirms, window ${s.window}`);
       await cost.begin({ resetPeaks: false, idleSampleMs: 2000 });
       const statsBefore = await commandStats(redis);
-      const benchCpu = process.cpuUsage();
       const sat = await windowedBatch('sat', s.commands, 'terminal notifications');
-      const benchUsage = process.cpuUsage(benchCpu);
       const satCost = await cost.end(sat.batch.completed);
       const statsAfter = await commandStats(redis);
       const satSeconds = (sat.batch.lastAt - sat.startedMs) / 1000;
@@ -439,7 +475,7 @@ async function runFlowPhases(
       const satPsp = await pspTimesMs(redis, prefix, sat.batch.references);
       const satAddedAll = latencySummary(addedLatenciesMs(sat.batch.references, sat.batch.latenciesMs, satPsp));
       const satAdded = { p50: satAddedAll.p50, p95: satAddedAll.p95, p99: satAddedAll.p99 };
-      const benchCpuMicrosPerCommand = (benchUsage.user + benchUsage.system) / Math.max(1, sat.batch.completed);
+      const benchCpuMicrosPerCommand = satCost.standInCpuMicrosPerCommand;
       inputs.endToEndPerS = satPerS;
       sections.push({
         title: 'Throughput at saturation (simulator at 0 ms)',
@@ -461,7 +497,7 @@ async function runFlowPhases(
       sections.push({
         title: 'Cost per command at saturation (CPU from /proc ÷ commands; allocation from the probe)',
         header: COST_HEADER,
-        rows: costRows(`saturation, ${s.workers} workers, ${sat.batch.completed} commands`, { cost: satCost, benchCpuMicrosPerCommand }),
+        rows: costRows(`saturation, ${s.workers} workers, ${sat.batch.completed} commands`, { cost: satCost }),
       });
       json.saturation = {
         commands: sat.batch.completed,
@@ -687,7 +723,12 @@ async function runFlowPhases(
 }
 
 /** Phases 7 and 8 on a fresh stack: throughput at PSP latency with the default configuration, then scaling. */
-async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra: { rabbitmq: number | null; redis: number | null }): Promise<PhaseOutput> {
+async function runPspPhases(
+  stack: LocalStack<ChildProcessTwins>,
+  s: Settings,
+  runId: string,
+  infra: { rabbitmq: number | null; redis: number | null },
+): Promise<PhaseOutput> {
   const has = (p: Phase) => s.phases.has(p);
   const publisher = await ChannelPublisher.open(stack.config);
   const tracker = new TerminalTracker(() => stack.busTwin.notifications);
@@ -700,6 +741,7 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
     () => [stack.web, ...stack.extraWebs].filter(alive),
     () => stack.workers.filter(alive),
     infra,
+    standInsOf(stack),
   );
   const amqp = { via: 'amqp' as const, publisher, window: s.window };
   try {
@@ -707,7 +749,7 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
       say(`7. throughput at ${latencyLabel} PSP latency: ${s.workers} workers, default configuration, ${s.pspCommands} commands (500 warm-up first)`);
       // Each role's RSS on the fresh, idle stack: the memory a process holds before any work.
       const idleRss = [stack.web, ...stack.workers].map((p) => [p.name, rssMiB(p.child.pid)] as const);
-      stack.simulator.setFaults({ latencyMs: { min: minMs, max: maxMs } });
+      await stack.simulator.setFaults({ latencyMs: { min: minMs, max: maxMs } });
       await throughputRun({ runId, phase: 'pspw', commands: 500, route: amqp, tracker, cost });
       // The controller's decision of every interval over the phase: what held the limit, if anything did.
       const decisionsNow = async () =>
@@ -818,6 +860,7 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
         publisher,
         tracker,
         infra,
+        standIns: standInsOf(stack),
         say,
         settings: {
           workerCounts: s.scalingWorkers,
@@ -839,7 +882,7 @@ async function runPspPhases(stack: LocalStack, s: Settings, runId: string, infra
     }
     return { sections, inputs, json };
   } finally {
-    stack.simulator.setFaults({});
+    await stack.simulator.setFaults({});
     await publisher.close();
   }
 }

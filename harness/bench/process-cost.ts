@@ -36,6 +36,29 @@ export interface WindowCost {
   workerAllocatedBytesPerCommand: number | null;
   /** Peak RSS (`VmHWM`) of each process over the window (or its life when the kernel refused the reset), MiB. */
   peakRssMiB: Record<string, number | null>;
+  /**
+   * The stand-ins' CPU over the window ÷ commands, µs: the bench process (publisher, measurements) and the
+   * twins' processes when they run apart (bus twin, PSP simulator), summed; null when one was unreadable.
+   * Real peers run elsewhere: this is what measuring costs the machine, not what the bridge costs.
+   */
+  standInCpuMicrosPerCommand: number | null;
+  /** Each stand-in's share of the line above, µs per command. */
+  standInCpuMicrosEach: Record<string, number | null>;
+}
+
+/** A process standing in for a peer (or the bench itself); `pid` is this process's for the bench. */
+export interface StandIn {
+  name: string;
+  pid: number;
+}
+
+/** CPU time of a stand-in so far, µs: this process's from `process.cpuUsage` (µs precise), others' from /proc. */
+function standInCpuMicros(s: StandIn): number | null {
+  if (s.pid === process.pid) {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  }
+  return processCpuMicros(s.pid);
 }
 
 /**
@@ -49,15 +72,18 @@ export class ProcessCost {
   private startedAt = 0;
   private idleMicrosPerSecond: number | null = null;
   private infraBefore = { rabbitmq: null as number | null, redis: null as number | null };
+  private standInsBefore: { standIn: StandIn; cpuMicros: number | null }[] = [];
 
   /**
    * @param infra the pids of the RabbitMQ and Redis servers the stack uses (`pidListeningOn(5672)`…), null
    * when unknown (their CPU is then not reported).
+   * @param standIns the bench process and the twins' processes (default: this process alone).
    */
   constructor(
     private readonly webs: () => RoleProcess[],
     private readonly workers: () => RoleProcess[],
     private readonly infra: { rabbitmq: number | null; redis: number | null } = { rabbitmq: null, redis: null },
+    private readonly standIns: () => StandIn[] = () => [{ name: 'bench', pid: process.pid }],
   ) {}
 
   /**
@@ -86,9 +112,14 @@ export class ProcessCost {
     );
     this.startedAt = performance.now();
     this.infraBefore = { rabbitmq: processCpuMicros(this.infra.rabbitmq ?? undefined), redis: processCpuMicros(this.infra.redis ?? undefined) };
+    this.standInsBefore = this.standIns().map((standIn) => ({ standIn, cpuMicros: standInCpuMicros(standIn) }));
   }
 
   async end(commands: number): Promise<WindowCost> {
+    const standInCpu = this.standInsBefore.map(({ standIn, cpuMicros }) => {
+      const now = standInCpuMicros(standIn);
+      return [standIn.name, cpuMicros !== null && now !== null ? now - cpuMicros : null] as const;
+    });
     const windowSeconds = (performance.now() - this.startedAt) / 1000;
     const isWorker = new Set(this.workers());
     const after = await Promise.all(
@@ -123,6 +154,8 @@ export class ProcessCost {
       redisCpuMicrosPerCommand: infra('redis'),
       workerAllocatedBytesPerCommand: allocated === null ? null : perCommand(allocated),
       peakRssMiB: Object.fromEntries(after.map((x) => [x.role.name, x.peak])),
+      standInCpuMicrosPerCommand: ((total) => (total === null ? null : perCommand(total)))(sum(standInCpu.map(([, v]) => v))),
+      standInCpuMicrosEach: Object.fromEntries(standInCpu.map(([name, v]) => [name, v === null ? null : perCommand(v)])),
     };
   }
 }

@@ -33,7 +33,7 @@ interface ResultScalingRow {
   workers: number;
   webs: number;
   pspLatencyMs: number[];
-  result: { perSecond: number; cost: ResultCost; benchCpuMicrosPerCommand?: number };
+  result: { perSecond: number; cost: ResultCost; benchCpuMicrosPerCommand?: number | null };
   gainPerAddedProcess: number;
 }
 
@@ -131,11 +131,11 @@ export function scalingFigures(results: BenchResultsFile): ScalingFigure[] {
     },
     {
       id: 'F8',
-      figure: 'web process, captures over HTTP, commands/s; gain of a second web; the bench process (HTTP client) per command',
+      figure: 'web process, captures over HTTP, commands/s; gain of a second web; the stand-ins (bench HTTP client, bus twin, simulator) per command',
       value:
         oneWeb === undefined
           ? NOT_MEASURED
-          : `${rate(oneWeb.result.perSecond)} with one web; second web ${twoWebs ? `${twoWebs.gainPerAddedProcess >= 0 ? '+' : ''}${int(twoWebs.gainPerAddedProcess)}/s` : NOT_MEASURED}; bench process ${micros(oneWeb.result.benchCpuMicrosPerCommand)}`,
+          : `${rate(oneWeb.result.perSecond)} with one web; second web ${twoWebs ? `${twoWebs.gainPerAddedProcess >= 0 ? '+' : ''}${int(twoWebs.gainPerAddedProcess)}/s` : NOT_MEASURED}; stand-ins ${micros(oneWeb.result.benchCpuMicrosPerCommand)}`,
       source: 'scaling[kind=web].result.perSecond, .gainPerAddedProcess, .result.benchCpuMicrosPerCommand',
     },
     {

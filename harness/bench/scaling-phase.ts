@@ -1,8 +1,8 @@
-import { LocalStack } from '../twins/local-stack/local-stack';
+import { ChildProcessTwins, InProcessTwins, LocalStack } from '../twins/local-stack/local-stack';
 import { SimulatorFaults } from '../twins/psp-simulator/simulator-faults';
 import { authorizeCommand, benchReference } from './bench-commands';
 import { ConfirmingPublisher } from './command-publishing';
-import { ProcessCost, alive } from './process-cost';
+import { ProcessCost, StandIn, alive } from './process-cost';
 import { ThroughputResult, throughputRun } from './throughput-run';
 import { TerminalTracker } from './terminal-tracker';
 
@@ -54,11 +54,13 @@ export interface ScalingSettings {
  * the order measured; `say` gets one line per row as it finishes.
  */
 export async function scalingPhase(options: {
-  stack: LocalStack;
+  stack: LocalStack<InProcessTwins | ChildProcessTwins>;
   runId: string;
   publisher: ConfirmingPublisher;
   tracker: TerminalTracker;
   infra: { rabbitmq: number | null; redis: number | null };
+  /** The bench process and the twins' processes, for the stand-ins' CPU (default: this process). */
+  standIns?: () => StandIn[];
   settings: ScalingSettings;
   say: (line: string) => void;
 }): Promise<ScalingRow[]> {
@@ -66,7 +68,7 @@ export async function scalingPhase(options: {
   const liveWorkers = () => stack.workers.filter(alive);
   const liveWebs = () => [stack.web, ...stack.extraWebs].filter(alive);
   const webUrls: string[] = [stack.intakeUrl];
-  const cost = new ProcessCost(liveWebs, liveWorkers, options.infra);
+  const cost = new ProcessCost(liveWebs, liveWorkers, options.infra, options.standIns);
   const setWorkers = async (n: number) => {
     const running = liveWorkers();
     if (running.length > n) await Promise.all(running.slice(n).map((w) => w.kill('SIGTERM')));
@@ -87,12 +89,12 @@ export async function scalingPhase(options: {
   const rowRun = async (kind: 'workers' | 'web', phase: string, commands: number, latency: [number, number], measured: boolean): Promise<ThroughputResult> => {
     const common = { runId: options.runId, tracker: options.tracker, cost, idleSampleMs: measured ? IDLE_SAMPLE_MS : 0 };
     if (kind === 'workers') {
-      stack.simulator.setFaults(faults(latency));
+      await stack.simulator.setFaults(faults(latency));
       return throughputRun({ ...common, phase, commands, route: amqp });
     }
-    stack.simulator.setFaults({});
+    await stack.simulator.setFaults({});
     const auth = await throughputRun({ ...common, idleSampleMs: 0, phase: `${phase}a`, commands, route: amqp });
-    stack.simulator.setFaults(faults(latency));
+    await stack.simulator.setFaults(faults(latency));
     return throughputRun({
       ...common,
       phase,
@@ -139,7 +141,7 @@ export async function scalingPhase(options: {
       for (const latency of latencies) await run('web', latency);
     }
   }
-  stack.simulator.setFaults({});
+  await stack.simulator.setFaults({});
   return rows;
 }
 

@@ -33,8 +33,11 @@ export interface ThroughputResult {
   cost: WindowCost;
   /** The PSP reference each command's terminal notification reported, by operation reference. */
   gatewayReferences: Map<string, string>;
-  /** This (bench) process's CPU ÷ commands, µs: the publisher or HTTP client, the bus twin and the PSP simulator. */
-  benchCpuMicrosPerCommand: number;
+  /**
+   * The stand-ins' CPU ÷ commands, µs (`cost.standInCpuMicrosPerCommand`): the bench process (publisher or HTTP
+   * client, tracking) and the bus twin and PSP simulator, in it or in processes of their own; null if unreadable.
+   */
+  benchCpuMicrosPerCommand: number | null;
 }
 
 /**
@@ -58,7 +61,6 @@ export async function throughputRun(options: {
   await options.cost.begin({ idleSampleMs: options.idleSampleMs ?? 0 });
   tracker.begin();
   const refusals = { 429: 0, 503: 0 };
-  const benchCpu = process.cpuUsage();
   const startedMs = preciseNow();
   let sending: Promise<unknown>;
   if (route.via === 'amqp') {
@@ -93,7 +95,6 @@ export async function throughputRun(options: {
   await sending.finally(() => clearInterval(ticker));
   const batch = await tracker.waitAll({ timeoutMs: options.timeoutMs ?? 120_000, onProgress: options.onProgress });
   tracker.compact();
-  const benchUsage = process.cpuUsage(benchCpu);
   const cost = await options.cost.end(batch.completed);
   const seconds = (batch.lastAt - startedMs) / 1000;
   const gatewayReferences = new Map<string, string>();
@@ -110,6 +111,6 @@ export async function throughputRun(options: {
     latencyMs: latencySummary(batch.latenciesMs),
     refusals,
     cost,
-    benchCpuMicrosPerCommand: batch.completed > 0 ? (benchUsage.user + benchUsage.system) / batch.completed : 0,
+    benchCpuMicrosPerCommand: cost.standInCpuMicrosPerCommand,
   };
 }

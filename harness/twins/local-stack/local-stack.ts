@@ -13,6 +13,7 @@ import { priorityExchangeOf, priorityQueueOf } from '../../../src/admission/comm
 import { BusTwin, startBusTwin } from '../bus-twin/bus-twin';
 import { PspSimulator, PspSimulatorOptions, startPspSimulator } from '../psp-simulator/psp-simulator';
 import { RoleProcess, spawnRole } from './role-process';
+import { BusTwinProcess, SimulatorProcess, startBusTwinProcess, startSimulatorProcess } from '../twin-processes/twin-processes';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ensureLocalRedisCluster, localRedisParameters } from './local-redis';
@@ -40,15 +41,26 @@ export interface LocalStackOptions {
   roleNodeArgs?: string[];
   /** How long a role process may take to report ready, ms. Default `PB_ROLE_READY_TIMEOUT_MS`, else 30 000. */
   readyTimeoutMs?: number;
+  /**
+   * Run the bus twin and the simulator each in a child process of its own (`twin-processes.ts`, built
+   * harness only) instead of in this one: the bench, whose publisher and measurements should not share an
+   * event loop and a heap (GC pauses) with them. The stack's `busTwin` and `simulator` are then the
+   * narrower {@link BusTwinProcess} and {@link SimulatorProcess}. Default false.
+   */
+  twinProcesses?: boolean;
 }
 
-/** A running stack: the twins in this process, the bridge's roles as real child processes. */
-export interface LocalStack {
+/** The twins of a stack: in this process (default), or each in a child process (`twinProcesses: true`). */
+export type InProcessTwins = { busTwin: BusTwin; simulator: PspSimulator };
+export type ChildProcessTwins = { busTwin: BusTwinProcess; simulator: SimulatorProcess };
+
+/** A running stack: the twins (in this process unless `twinProcesses`), the bridge's roles as real child processes. */
+export interface LocalStack<T extends InProcessTwins | ChildProcessTwins = InProcessTwins> {
   readonly dir: string;
   readonly configPath: string;
   readonly config: Config;
-  readonly busTwin: BusTwin;
-  readonly simulator: PspSimulator;
+  readonly busTwin: T['busTwin'];
+  readonly simulator: T['simulator'];
   readonly web: RoleProcess;
   readonly workers: RoleProcess[];
   /** Our intake URL, as registered with the bus twin. */
@@ -108,7 +120,9 @@ export async function freePort(): Promise<number> {
  * `npm run build` first), configured by a generated parameters.yml. Used by the end-to-end tests, the demo
  * and the benchmarks.
  */
-export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+export async function startLocalStack(options: LocalStackOptions & { twinProcesses: true }): Promise<LocalStack<ChildProcessTwins>>;
+export async function startLocalStack(options: LocalStackOptions & { twinProcesses?: false }): Promise<LocalStack>;
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack<InProcessTwins | ChildProcessTwins>> {
   const root = projectRoot();
   const cliPath = join(root, 'dist', 'src', 'cli.js');
   if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run 'npm run build' first`);
@@ -120,14 +134,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const simApiKey = secret('sim-key');
   const simWebhookSecret = secret('sim-whsec');
 
-  const busTwin = await startBusTwin({ clientId: 'payment-bridge', clientSecret: momClientSecret });
+  const busOptions = { clientId: 'payment-bridge', clientSecret: momClientSecret };
+  const busTwin = options.twinProcesses ? await startBusTwinProcess(busOptions) : await startBusTwin(busOptions);
   const webPort = await freePort();
-  const simulator = await startPspSimulator({
+  const simulatorOptions: PspSimulatorOptions = {
     ...options.simulator,
     apiKey: simApiKey,
     webhookSecret: simWebhookSecret,
     webhookUrl: `http://127.0.0.1:${webPort}/webhooks/simulator`,
-  });
+  };
+  const simulator = await (options.twinProcesses ? startSimulatorProcess(simulatorOptions) : startPspSimulator(simulatorOptions)).catch(
+    async (err: unknown) => {
+      await busTwin.stop();
+      throw err;
+    },
+  );
   const ns = options.namespace;
   ensureLocalRedisCluster();
   const parameters: Record<string, unknown> = {

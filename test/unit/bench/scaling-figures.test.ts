@@ -53,7 +53,7 @@ describe('scaling figures (docs/SCALING.md table from a bench results file)', ()
     expect(byId.get('F4')).toBe('690 commands/s');
     expect(byId.get('F5')).toBe('1,088 µs (1,068 µs net of idle; idle 25 ms/s)');
     expect(byId.get('F7')).toBe('900 µs');
-    expect(byId.get('F8')).toBe('289 commands/s with one web; second web +8/s; bench process 1,434 µs');
+    expect(byId.get('F8')).toBe('289 commands/s with one web; second web +8/s; stand-ins 1,434 µs');
     expect(byId.get('F12')).toBe('146 KiB');
     expect(byId.get('F13')).toBe('workers 129–136 MiB, web 105–105 MiB');
     expect(byId.get('F14')).toBe('14,241 messages/s');
