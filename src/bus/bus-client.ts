@@ -61,7 +61,12 @@ export class BusClient {
 
   /** Sends a JSON-RPC notification (no id) to the delegate URL; resolves once the bus accepted it (2xx). */
   async notify(method: string, params: Record<string, unknown>): Promise<void> {
-    const response = await this.post(this.delegateUrl, JSON.stringify(jsonRpcRequest(method, params)));
+    await this.notifyEncoded(JSON.stringify(jsonRpcRequest(method, params)));
+  }
+
+  /** `notify` with the notification already serialised (a JSON-RPC request without id, as `notify` writes it). */
+  async notifyEncoded(body: string): Promise<void> {
+    const response = await this.post(this.delegateUrl, body);
     if (response.status >= 300) throw this.statusError(this.delegateUrl, response.status);
     // A JSON-RPC error in a 2xx answer is still a refusal: the OMS did not take the event.
     const answer = parseJson(response.body);

@@ -2,6 +2,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { LuaFragment, LuaScript, LuaStep, luaInputs } from '../redis/lua-script';
 import { ALL_SHARDS, ShardKeys, ShardMemo, shardKeysOf, shardMemoOf } from '../redis/key-layout';
 import { PaymentEvent, shardOfEvent } from './payment-event';
+import { paramsJson } from './event-json';
 
 // The recording of an event, as a Lua function `pb_record_event(K, A)` so that the ledger's outcome
 // transition can record the outcome's event in the same atomic step (`EventStore.recordStep`); RECORD_SCRIPT
@@ -184,7 +185,7 @@ export class EventStore {
         args: {
           event_payment_key: event.paymentKey,
           event_method: event.method,
-          event_params: JSON.stringify(event.params),
+          event_params: paramsJson(event.params),
           event_id: event.eventId,
           event_now: String(now),
           event_lease_ms: leaseMs === undefined ? '' : String(leaseMs),

@@ -322,19 +322,20 @@ async function runSweepOnce(redis: RedisClient, config: Config, staleMs: number,
  * `accepted` hears the event id of every notification the bus took.
  */
 function watchedNotifier(inner: NotificationSender, dependencies: DependencyWatch, accepted: (eventId: string) => void): NotificationSender {
-  return {
-    notify: async (method, params) => {
-      try {
-        await inner.notify(method, params);
-      } catch (err) {
-        dependencies.lost('bus', (err as Error).message);
-        throw err;
-      }
-      if (!dependencies.isUp('bus')) dependencies.back('bus');
-      const eventId = eventIdOf(params);
-      if (eventId) accepted(eventId);
-    },
+  const watched = async (send: () => Promise<void>, eventId: string | undefined): Promise<void> => {
+    try {
+      await send();
+    } catch (err) {
+      dependencies.lost('bus', (err as Error).message);
+      throw err;
+    }
+    if (!dependencies.isUp('bus')) dependencies.back('bus');
+    if (eventId) accepted(eventId);
   };
+  const sender: NotificationSender = { notify: (method, params) => watched(() => inner.notify(method, params), eventIdOf(params)) };
+  const encoded = inner.notifyEncoded?.bind(inner);
+  if (encoded) sender.notifyEncoded = (body, eventId) => watched(() => encoded(body, eventId), eventId);
+  return sender;
 }
 
 /** The `event_id` a notification carries (`withSequence` puts it in `payment`, else at the top). */

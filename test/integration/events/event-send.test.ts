@@ -44,6 +44,27 @@ describe('sendLeasedEvent (the inline and the queued sender alike)', () => {
     expect(await events.unsentBefore(Date.now() + 1000)).not.toContain(e.eventId);
   });
 
+  it('hands a sender that takes encoded notifications the JSON-RPC text, with event_id and sequence, then marks it sent', async () => {
+    const e = { ...event(3), params: { payment: { operation_reference: 'send-test-3', event_id: 'send-test-3.SUCCEEDED' } } };
+    const { sequence } = await events.recordAndCheck(e, Date.now(), sendLeaseMs(config));
+    const sent: Array<[string, string]> = [];
+    const sender: NotificationSender = {
+      notify: async () => {
+        throw new Error('notify must not be used when notifyEncoded is there');
+      },
+      notifyEncoded: async (body, eventId) => void sent.push([body, eventId]),
+    };
+    await sendLeasedEvent(events, sender, e, sequence);
+    expect(sent).toHaveLength(1);
+    expect(sent[0][1]).toBe(e.eventId);
+    expect(JSON.parse(sent[0][0])).toEqual({
+      jsonrpc: '2.0',
+      method: e.method,
+      params: { payment: { operation_reference: 'send-test-3', event_id: e.eventId, sequence } },
+    });
+    expect(await events.sentWatermark(e.paymentKey)).toBe(sequence);
+  });
+
   it('gives the lease back and rethrows when the bus refuses, leaving the event unsent for the queue', async () => {
     const e = event(2);
     const { sequence } = await events.recordAndCheck(e, Date.now(), sendLeaseMs(config));
