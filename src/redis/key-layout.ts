@@ -199,8 +199,10 @@ export class ShardMemo {
   }
 
   set(id: string, shard: number): void {
-    if (this.map.get(id) === shard) return;
-    this.map.delete(id);
+    const known = this.map.get(id);
+    if (known === shard) return;
+    // A new id (nearly every call: each command brings new ones) has nothing to move to the end.
+    if (known !== undefined) this.map.delete(id);
     this.map.set(id, shard);
     if (this.map.size > this.capacity) {
       const oldest = this.map.keys().next();
