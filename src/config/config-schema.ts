@@ -136,6 +136,10 @@ export const configSchema = {
     // The BullMQ worker watchdog (src/queueing/worker-watchdog.ts): 0 disables it.
     'queues.watchdog_interval_ms': { ...nonNegativeInt, default: 15000 },
 
+    // Lease holders (src/leases/lease-holder.ts): the TTL of a worker's heartbeat, after which a send lease
+    // it held is taken over.
+    'leases.holder_ttl_ms': { ...positiveInt, minimum: 200, default: 2000 },
+
     'poller.schedule_ms': {
       type: 'array',
       items: positiveInt,

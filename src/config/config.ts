@@ -153,6 +153,16 @@ export interface Config {
      */
     readonly watchdogIntervalMs: number;
   };
+  readonly leases: {
+    /**
+     * How long a worker's holder heartbeat (`<prefix>holder:<id>`, refreshed every quarter of it) outlives its
+     * last refresh, milliseconds. An event send lease whose holder's heartbeat has expired (a killed worker)
+     * is taken over by the next sender instead of waiting for the lease's own expiry (the bus timeout plus
+     * 5 s). A live worker whose event loop stalls longer than this could see a lease taken (the event is then
+     * sent twice, same event_id). Default 2000, minimum 200.
+     */
+    readonly holderTtlMs: number;
+  };
   readonly poller: {
     readonly scheduleMs: readonly number[];
     readonly inProcessIntervalMs: number;

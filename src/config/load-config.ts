@@ -250,6 +250,7 @@ function toConfig(p: Params): Config {
       backoffMaxMs: num(p, 'events.backoff_max_ms'),
     },
     queues: { watchdogIntervalMs: num(p, 'queues.watchdog_interval_ms') },
+    leases: { holderTtlMs: num(p, 'leases.holder_ttl_ms') },
     poller: {
       scheduleMs: p['poller.schedule_ms'] as number[],
       inProcessIntervalMs: num(p, 'poller.in_process_interval_ms'),

@@ -9,6 +9,7 @@ import { ensureJob } from '../queueing/ensure-job';
 import { bullJobId } from '../queueing/job-id';
 import { ensureDelivery } from './requeue-delivery';
 import { noteEventRevival, noteOperationRevival } from './revived-jobs';
+import { LeaseHolder } from '../leases/lease-holder';
 
 /** What one sweep queued. */
 export interface SweepReport {
@@ -51,6 +52,14 @@ export async function sweepOnce(
     settle?: (id: string) => Promise<unknown>;
     /** Where the warn line of each revived job goes. */
     logger?: Logger;
+    /**
+     * With it, each pass also looks at events unsent for `minAgeMs` but not yet stale (up to
+     * DEAD_HOLDER_LIMIT of them) and queues those whose send lease names a dead holder (a killed worker
+     * that was sending them): the job takes the lease over (`EventStore.claim`) within a second or two of
+     * the kill instead of `staleMs`. `minAgeMs`: the holder heartbeat's TTL (no holder can be found dead
+     * sooner).
+     */
+    deadHolders?: { holder: LeaseHolder; minAgeMs: number };
   },
   staleMs: number,
   now = Date.now(),
@@ -80,5 +89,41 @@ export async function sweepOnce(
     await events.rescoreUnsent(eventIds, now);
     report.events = eventIds.length;
   }
+  if (deps.deadHolders) report.events += await reviveEventsOfDeadHolders(deps, deps.deadHolders, cutoff, now);
   return report;
+}
+
+/** Most young unsent events one pass checks for a dead lease holder (a GET each; a bus outage leaves many unsent). */
+const DEAD_HOLDER_LIMIT = 100;
+
+/**
+ * Events unsent for at least `minAgeMs`, not yet stale, whose send lease names a holder that is dead: each
+ * gets its send job back (its own may be gone with the process that sent it inline). Events whose lease is
+ * free or held by a live holder are left alone (the live holder, or the queue's backoff, has them).
+ */
+async function reviveEventsOfDeadHolders(
+  deps: Parameters<typeof sweepOnce>[0],
+  { holder, minAgeMs }: { holder: LeaseHolder; minAgeMs: number },
+  cutoff: number,
+  now: number,
+): Promise<number> {
+  const ids = await deps.events.unsentBetween(cutoff, now - minAgeMs, DEAD_HOLDER_LIMIT);
+  if (ids.length === 0) return 0;
+  const alive = new Map<string, Promise<boolean>>();
+  const deadHolder = async (id: string): Promise<boolean> => {
+    const h = await deps.events.leaseHolderOf(id);
+    if (h === null) return false;
+    let live = alive.get(h);
+    if (!live) alive.set(h, (live = holder.isAlive(h)));
+    return !(await live);
+  };
+  const revived = await Promise.all(
+    ids.map(async (id) => {
+      if (!(await deadHolder(id))) return 0;
+      const result = await ensureJob(deps.eventsQueue, 'notify', { eventId: id }, bullJobId(id));
+      noteEventRevival(deps.logger, id, result);
+      return result.action === 'revived' ? 1 : 0;
+    }),
+  );
+  return revived.reduce<number>((a, b) => a + b, 0);
 }

@@ -3,6 +3,7 @@ import { LuaFragment, LuaScript, LuaStep, luaInputs } from '../redis/lua-script'
 import { ALL_SHARDS, ShardKeys, ShardMemo, shardKeysOf, shardMemoOf } from '../redis/key-layout';
 import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
+import { LeaseHolder, isHolderId } from '../leases/lease-holder';
 
 // The recording of an event, as a Lua function `pb_record_event(K, A)` so that the ledger's outcome
 // transition can record the outcome's event in the same atomic step (`EventStore.recordStep`); RECORD_SCRIPT
@@ -17,9 +18,10 @@ const RECORD_INPUTS = luaInputs(
   // The event hash, the payment's sequence counter and sent watermark, the unsent index, the event's send
   // lease, the settling index whose mark the recording clears (the ledger's; see `settles`).
   ['event', 'event_seq', 'event_sent', 'event_unsent', 'event_lease', 'event_settling'],
-  // The payment key, method, params JSON, event id, now (ms), lease ms ('' = do not claim), the operation
-  // id whose settling mark the recorded event clears ('' = none).
-  ['event_payment_key', 'event_method', 'event_params', 'event_id', 'event_now', 'event_lease_ms', 'event_settles'],
+  // The payment key, method, params JSON, event id, now (ms), lease ms ('' = do not claim), the lease's
+  // value (the holder id, see src/leases/lease-holder.ts), the operation id whose settling mark the
+  // recorded event clears ('' = none).
+  ['event_payment_key', 'event_method', 'event_params', 'event_id', 'event_now', 'event_lease_ms', 'event_lease_holder', 'event_settles'],
 );
 type RecordKey = (typeof RECORD_INPUTS.keys)[number];
 type RecordArg = (typeof RECORD_INPUTS.args)[number];
@@ -40,7 +42,7 @@ local function pb_record_event(K, A)
   if A.event_settles ~= '' then redis.call('ZREM', K.event_settling, A.event_settles) end
   local claimed = 0
   if A.event_lease_ms ~= '' and sent == seq - 1 then
-    if redis.call('SET', K.event_lease, '1', 'PX', A.event_lease_ms, 'NX') then claimed = 1 end
+    if redis.call('SET', K.event_lease, A.event_lease_holder, 'PX', A.event_lease_ms, 'NX') then claimed = 1 end
   end
   return {seq, sent, claimed}
 end
@@ -51,6 +53,25 @@ const RECORD_SCRIPT = new LuaScript(
   RECORD_INPUTS,
   `${RECORD_EVENT.lua}
 return pb_record_event(K, A)
+`,
+);
+
+// Takes a lease from the holder it names (found dead by the caller), only if that holder still has it.
+const TAKE_OVER_SCRIPT = new LuaScript(
+  luaInputs(['lease'], ['dead', 'holder', 'lease_ms']),
+  `
+if redis.call('GET', K.lease) ~= A.dead then return 0 end
+redis.call('SET', K.lease, A.holder, 'PX', A.lease_ms)
+return 1
+`,
+);
+
+// Gives a lease back only if the caller still holds it (a lease taken over meanwhile is the new holder's).
+const RELEASE_SCRIPT = new LuaScript(
+  luaInputs(['lease'], ['holder']),
+  `
+if redis.call('GET', K.lease) == A.holder then redis.call('DEL', K.lease) return 1 end
+return 0
 `,
 );
 
@@ -96,9 +117,16 @@ export class EventStore {
   private readonly events: ShardMemo;
   private readonly payments: ShardMemo;
 
+  /**
+   * @param holder this process's lease identity: the send leases it takes name it, and a lease found held
+   *   by a holder whose heartbeat lapsed (a killed process) is taken over at once instead of after its
+   *   expiry. Without it (processes that send nothing, tests) leases hold the constant '1' and are only
+   *   ever waited out.
+   */
   constructor(
     private readonly redis: RedisClient,
     prefix: string,
+    private readonly holder?: LeaseHolder,
   ) {
     this.shards = shardKeysOf(prefix);
     this.events = shardMemoOf(prefix, 'events');
@@ -189,6 +217,7 @@ export class EventStore {
           event_id: event.eventId,
           event_now: String(now),
           event_lease_ms: leaseMs === undefined ? '' : String(leaseMs),
+          event_lease_holder: this.holder?.id ?? '1',
           event_settles: settles?.operationId ?? '',
         },
       },
@@ -202,17 +231,55 @@ export class EventStore {
   /**
    * Takes the event's send lease for `leaseMs` (milliseconds) unless someone holds it: whoever sends an
    * event holds it, so the inline sender and the queue never have the same event on the wire together.
-   * It expires by itself if its holder dies.
+   * It expires by itself if its holder dies; sooner with a `holder`: a lease found held (the rare path) is
+   * taken over when the holder it names is dead (`takeOverFromDeadHolder`), never from a live one.
    */
   async claim(eventId: string, leaseMs: number): Promise<boolean> {
     const keys = await this.keysOfEventId(eventId);
-    return (await this.redis.set(keys.eventLease(eventId), '1', 'PX', leaseMs, 'NX')) === 'OK';
+    if ((await this.redis.set(keys.eventLease(eventId), this.holder?.id ?? '1', 'PX', leaseMs, 'NX')) === 'OK') return true;
+    return this.takeOverFromDeadHolder(eventId, leaseMs);
   }
 
-  /** Gives the send lease back (the send failed; the next sender need not wait for it to expire). */
+  /**
+   * The holder id in the event's send lease, or null (no lease, or one written without a holder id).
+   * Rare path: the recovery sweep asks this for events left unsent.
+   */
+  async leaseHolderOf(eventId: string): Promise<string | null> {
+    const keys = await this.keysOfEventId(eventId);
+    const value = await this.redis.get(keys.eventLease(eventId));
+    return isHolderId(value) ? value : null;
+  }
+
+  /**
+   * Takes the event's send lease for `leaseMs` if the holder it names is dead (its heartbeat expired): in
+   * one step that checks the lease still names that holder, so of two processes trying, one wins. A live
+   * holder (however slow), no lease, or a lease without a holder id (an older build's) is left alone.
+   * Counted and logged by the holder (`pb_send_lease_takeovers_total`). False without a `holder`.
+   */
+  async takeOverFromDeadHolder(eventId: string, leaseMs: number): Promise<boolean> {
+    const { holder } = this;
+    if (!holder) return false;
+    const keys = await this.keysOfEventId(eventId);
+    const lease = keys.eventLease(eventId);
+    const current = await this.redis.get(lease);
+    if (!isHolderId(current) || current === holder.id || (await holder.isAlive(current))) return false;
+    const taken = await TAKE_OVER_SCRIPT.run(this.redis, { keys: { lease }, args: { dead: current, holder: holder.id, lease_ms: String(leaseMs) } });
+    if (Number(taken) !== 1) return false;
+    holder.noteTakeover(current, eventId);
+    return true;
+  }
+
+  /**
+   * Gives the send lease back (the send failed; the next sender need not wait for it to expire). With a
+   * `holder`, only a lease this process still holds: one taken over meanwhile stays with its new holder.
+   */
   async release(eventId: string): Promise<void> {
     const keys = await this.keysOfEventId(eventId);
-    await this.redis.del(keys.eventLease(eventId));
+    if (!this.holder) {
+      await this.redis.del(keys.eventLease(eventId));
+      return;
+    }
+    await RELEASE_SCRIPT.run(this.redis, { keys: { lease: keys.eventLease(eventId) }, args: { holder: this.holder.id } });
   }
 
   async load(eventId: string): Promise<StoredEvent | null> {
@@ -260,9 +327,19 @@ export class EventStore {
 
   /** Unsent event ids recorded at or before `maxScore` (epoch ms), from every shard, oldest first. */
   async unsentBefore(maxScore: number, limit = 1000): Promise<string[]> {
-    const pages = await Promise.all(
-      this.shards.map((keys) => this.redis.zrangebyscore(keys.unsentEvents, '-inf', String(maxScore), 'WITHSCORES', 'LIMIT', 0, limit)),
-    );
+    return this.unsentWithin('-inf', String(maxScore), limit);
+  }
+
+  /**
+   * Unsent event ids whose index score is after `after` and at or before `maxScore` (epoch ms), from every
+   * shard, oldest first: the recovery sweep's look at events younger than the stale time.
+   */
+  async unsentBetween(after: number, maxScore: number, limit = 1000): Promise<string[]> {
+    return this.unsentWithin(`(${after}`, String(maxScore), limit);
+  }
+
+  private async unsentWithin(min: string, max: string, limit: number): Promise<string[]> {
+    const pages = await Promise.all(this.shards.map((keys) => this.redis.zrangebyscore(keys.unsentEvents, min, max, 'WITHSCORES', 'LIMIT', 0, limit)));
     const all: { id: string; score: number }[] = [];
     pages.forEach((flat, shard) => {
       for (let i = 0; i + 1 < flat.length; i += 2) {

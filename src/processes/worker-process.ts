@@ -17,6 +17,7 @@ import { GatewayClient } from '../gateways/gateway-client';
 import { startDeliveryWorker } from '../delivery/delivery-worker';
 import { InlineDelivery } from '../delivery/inline-delivery';
 import { staleAfterMs, sweepOnce } from '../delivery/recovery-sweep';
+import { LeaseHolder } from '../leases/lease-holder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
 import { NotificationSender } from '../events/event-send';
@@ -123,7 +124,11 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const fastRedis = createRedis(config.redis, 'commands', logger);
   fastRedis.options.enableAutoPipelining = true;
   const ledger = new Ledger(fastRedis, config.redis.keyPrefix);
-  const events = new EventStore(fastRedis, config.redis.keyPrefix);
+  // Names this process in the send leases it takes; its heartbeat lets another worker take over a lease it
+  // held when it is killed, instead of waiting for the lease's expiry.
+  const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger);
+  await holder.start();
+  const events = new EventStore(fastRedis, config.redis.keyPrefix, holder);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   // Redis errors already reach the log through the connection; without a listener BullMQ prints them raw.
@@ -228,7 +233,13 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   let pollTimer: NodeJS.Timeout | undefined;
   const staleMs = staleAfterMs(config);
   const sweepTimer = setInterval(() => {
-    void runSweepOnce(redis, config, staleMs, { ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id), logger }, logger);
+    void runSweepOnce(
+      redis,
+      config,
+      staleMs,
+      { ledger, events, deliveryQueue, eventsQueue, settle: (id) => recorder.settle(id), logger, deadHolders: { holder, minAgeMs: config.leases.holderTtlMs } },
+      logger,
+    );
   }, SWEEP_INTERVAL_MS);
   let polling: Promise<void> | null = null;
   if (config.poller.inProcessIntervalMs > 0) {
@@ -283,6 +294,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       await eventsQueue.close();
       await outcomesQueue.close();
       await monitoring?.close();
+      await holder.stop();
       redis.disconnect();
       fastRedis.disconnect();
       blocking.disconnect();

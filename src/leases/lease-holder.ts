@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { RedisClient } from '../redis/redis-connection';
+
+const takeovers = counter(
+  'pb_send_lease_takeovers_total',
+  'Event send leases taken over from a holder process whose heartbeat had lapsed (a worker killed while it held them)',
+);
+const lapses = counter(
+  'pb_lease_holder_heartbeat_lapses_total',
+  'Times this process found its own holder heartbeat expired (its event loop stalled longer than leases.holder_ttl_ms): leases it held may have been taken over',
+);
+
+/** A holder id: `h-` and 24 hex digits. Anything else in a lease (an older build's '1') is never taken over. */
+const HOLDER_ID = /^h-[0-9a-f]{24}$/;
+
+/** Whether a lease's value names a holder this build can check the liveness of. */
+export function isHolderId(value: string | null | undefined): value is string {
+  return typeof value === 'string' && HOLDER_ID.test(value);
+}
+
+/** The heartbeat key of holder `id`: one key of its own (any slot), read alone. */
+export function holderHeartbeatKey(prefix: string, id: string): string {
+  return `${prefix}holder:${id}`;
+}
+
+/**
+ * The identity a process writes into the leases it takes (today: the event send leases), and the liveness
+ * signal that lets another process take over a lease whose holder died instead of waiting for the lease to
+ * expire (the bus timeout plus 5 s, ~15 s): a heartbeat key `<prefix>holder:<id>` with a TTL of `ttlMs`,
+ * refreshed every quarter of it. A process killed with SIGKILL stops refreshing and its key expires within
+ * `ttlMs`; a holder that is merely slow (a long bus call) keeps refreshing, so its leases are never
+ * bypassed. Only an event loop blocked for longer than `ttlMs` could let a live holder's lease be taken
+ * (the sender then sends a repeat with the same event_id); the process notices it on its next refresh
+ * (warn log, `pb_lease_holder_heartbeat_lapses_total`).
+ *
+ * The liveness check is for the rare path only (a lease found held): the hot path writes the id instead of
+ * a constant, nothing more.
+ */
+export class LeaseHolder {
+  /** This process's holder id (`h-` + 24 hex digits), new on every start. */
+  readonly id = `h-${randomBytes(12).toString('hex')}`;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly key: string;
+
+  /**
+   * @param ttlMs how long the heartbeat outlives its last refresh, ms (`leases.holder_ttl_ms`, default 2000).
+   */
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    private readonly ttlMs: number,
+    private readonly logger?: Logger,
+  ) {
+    this.key = holderHeartbeatKey(prefix, this.id);
+  }
+
+  /** Writes the heartbeat, then refreshes it every `ttlMs / 4` until `stop`. */
+  async start(): Promise<void> {
+    await this.redis.set(this.key, '1', 'PX', this.ttlMs);
+    this.timer = setInterval(() => void this.refresh(), Math.max(50, Math.floor(this.ttlMs / 4)));
+    this.timer.unref();
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      // XX: a key that is gone expired while this process was alive; say so, then write it again.
+      if ((await this.redis.set(this.key, '1', 'PX', this.ttlMs, 'XX')) === null) {
+        lapses.inc();
+        this.logger?.warn('lease holder heartbeat had lapsed (event loop stalled?); leases of this process may have been taken over', {
+          holder: this.id,
+          ttl_ms: this.ttlMs,
+        });
+        await this.redis.set(this.key, '1', 'PX', this.ttlMs);
+      }
+    } catch {
+      // Redis away: the next refresh tries again; the leases wait for it like everything else.
+    }
+  }
+
+  /** Stops refreshing and removes the heartbeat (a clean stop: this process holds no lease any more). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.redis.del(this.key).catch(() => undefined);
+  }
+
+  /** Whether holder `id` is alive (its heartbeat key exists). This process is always alive to itself. */
+  async isAlive(id: string): Promise<boolean> {
+    if (id === this.id) return true;
+    return (await this.redis.exists(holderHeartbeatKey(this.prefix, id))) === 1;
+  }
+
+  /** Counts and logs a lease taken over from dead holder `from`. */
+  noteTakeover(from: string, eventId: string): void {
+    takeovers.inc();
+    this.logger?.warn('event send lease taken over from a dead holder', { event_id: eventId, dead_holder: from, holder: this.id });
+  }
+}
