@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { sendSignedCommand } from '../twins/bus-twin/signed-command-sender';
 import { LocalStack, startLocalStack } from '../twins/local-stack/local-stack';
 import { SimulatorFaults } from '../twins/psp-simulator/simulator-faults';
@@ -65,6 +67,32 @@ export interface DrillResult {
   figures: string[];
   ok: boolean;
   logDir: string;
+}
+
+/** The recovery trace of a drill (see `runDrill`): one block per comeback moment. */
+function recoveryTrace(stack: LocalStack, records: readonly StepRecord[], upAts: readonly number[]): string {
+  const lines: string[] = [`logs: ${stack.dir}`];
+  const notifications = stack.busTwin.notifications;
+  for (const at of upAts) {
+    const after = notifications.filter((n) => n.receivedAt > at).sort((a, b) => a.receivedAt - b.receivedAt);
+    const before = notifications.filter((n) => n.receivedAt > at - 2000 && n.receivedAt <= at).length;
+    lines.push(
+      `at ${new Date(at).toISOString()}: first success +${String(firstSuccessAfter(notifications, at))} ms; ${before} notifications in the 2 s before, ${after.length} after`,
+    );
+    for (const n of after.slice(0, 6)) {
+      const p = (n.params.payment ?? {}) as Record<string, unknown>;
+      lines.push(`   +${(n.receivedAt - at).toFixed(0)} ms ${n.method} ${String(p.event_id)} ${String(p.status)}`);
+    }
+    const open = records.filter((r) => r.acceptedAt !== undefined && r.acceptedAt < at && (r.reportedAt === undefined || r.reportedAt > at));
+    const late = (r: StepRecord) => (r.reportedAt === undefined ? Infinity : r.reportedAt - at);
+    lines.push(
+      `   ${open.length} accepted before and reported after, slowest first: ${[...open]
+        .sort((a, b) => late(b) - late(a))
+        .map((r) => `${r.operationId} +${r.reportedAt === undefined ? 'never' : late(r).toFixed(0)} ms`)
+        .join(', ')}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 /** Scenarios adding up to about `commands` commands (a payment has 2.3 commands on average). */
@@ -172,6 +200,12 @@ export async function runDrill(
     // Late duplicates of notifications and refund notices settle after the last outcome.
     await new Promise((r) => setTimeout(r, 1500));
     const recoveries = upAts.map((at) => firstSuccessAfter(stack.busTwin.notifications, at));
+    // What each recovery waited on: the first notifications after each comeback, and the commands accepted
+    // before it and reported after it (with how long after). Written next to the roles' logs; printed too
+    // with PB_DRILL_TRACE=1.
+    const trace = recoveryTrace(stack, records, upAts);
+    writeFileSync(join(stack.dir, 'recovery-trace.txt'), trace);
+    if (process.env.PB_DRILL_TRACE) process.stderr.write(`${trace}\n`);
     const checks = await checkDrillInvariants({ stack, records, recoveries });
     const own = definition.report?.(records) ?? { checks: [], figures: [] };
     checks.push(...own.checks);
