@@ -82,6 +82,61 @@ function pidsNamed(name: string): number[] {
   return found;
 }
 
+/** `pb_command_stage_seconds` of a worker (PB_STAGE_TIMING=1): per stage, its cumulative buckets, sum and count. */
+type StageFigures = Map<string, { buckets: [number, number][]; sum: number; count: number }>;
+
+async function stageFigures(target: string | undefined): Promise<StageFigures> {
+  const figures: StageFigures = new Map();
+  if (!target) return figures;
+  const text = await (await fetch(`http://${target}/metrics`)).text();
+  const entry = (stage: string) => {
+    let e = figures.get(stage);
+    if (!e) figures.set(stage, (e = { buckets: [], sum: 0, count: 0 }));
+    return e;
+  };
+  for (const line of text.split('\n')) {
+    let m = /^pb_command_stage_seconds_bucket\{le="([^"]+)",stage="([^"]+)"\} (\S+)/.exec(line);
+    if (m) {
+      entry(m[2]).buckets.push([m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[3])]);
+      continue;
+    }
+    m = /^pb_command_stage_seconds_(sum|count)\{stage="([^"]+)"\} (\S+)/.exec(line);
+    if (m) entry(m[2])[m[1] as 'sum' | 'count'] = Number(m[3]);
+  }
+  return figures;
+}
+
+/** Per stage over the paced run (after minus before): count, mean and bucket-interpolated p50/p90/p99, ms. */
+function stageTable(before: StageFigures, after: StageFigures): string[] {
+  const order = ['started', 'admitted', 'created', 'psp_start', 'psp_end', 'recorded', 'notify_start', 'notify_end', 'acked', 'ack_sent', 'total'];
+  const lines: string[] = [];
+  for (const stage of order) {
+    const a = after.get(stage);
+    if (!a) continue;
+    const b = before.get(stage);
+    const count = a.count - (b?.count ?? 0);
+    if (count <= 0) continue;
+    const buckets = a.buckets.map(([le, n], i) => [le, n - (b?.buckets[i]?.[1] ?? 0)] as [number, number]);
+    const q = (p: number) => {
+      const want = p * count;
+      let prevLe = 0;
+      let prevN = 0;
+      for (const [le, n] of buckets) {
+        if (n >= want) {
+          if (!Number.isFinite(le)) return `>${prevLe * 1000}`;
+          return ((prevLe + ((le - prevLe) * (want - prevN)) / Math.max(1, n - prevN)) * 1000).toFixed(2);
+        }
+        prevLe = le;
+        prevN = n;
+      }
+      return '?';
+    };
+    const mean = (((a.sum - (b?.sum ?? 0)) / count) * 1000).toFixed(2);
+    lines.push(`  ${stage.padEnd(13)} n=${count} mean ${mean} p50 ${q(0.5)} p90 ${q(0.9)} p99 ${q(0.99)}`);
+  }
+  return lines;
+}
+
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
@@ -99,6 +154,7 @@ async function main(): Promise<void> {
     workers,
     simulator: { seed: 1, faults: { latencyMs: { min: latMin, max: latMax } } },
     // PB_PROFILE_PARAMETERS: extra parameters as JSON, e.g. '{"amqp.prefetch": 50}'.
+    monitoring: process.env.PB_STAGE_TIMING === '1',
     parameters: { 'log.level': 'warn', ...(JSON.parse(process.env.PB_PROFILE_PARAMETERS ?? '{}') as Record<string, unknown>) },
   });
   const redis = createRedis(stack.config.redis, 'commands');
@@ -148,6 +204,7 @@ async function main(): Promise<void> {
     say(`redis calls per command: ${(calls / total).toFixed(2)} (${byCmd.join(' ')})`);
 
     // Paced run: latency at `rate` commands/s.
+    const stagesBefore = await Promise.all(stack.workers.map((w) => stageFigures(stack.monitoringTargetOf(w))));
     const sentAt = new Map<string, number>();
     const base2 = stack.busTwin.notifications.length;
     const interval = 1000 / rate;
@@ -174,6 +231,12 @@ async function main(): Promise<void> {
     say(
       `latency at ${rate}/s (${lat.length} commands, publish → notification, ms): p50 ${pct(lat, 50)} p90 ${pct(lat, 90)} p99 ${pct(lat, 99)} max ${lat[lat.length - 1]}`,
     );
+    if (process.env.PB_STAGE_TIMING === '1') {
+      for (const [i, w] of stack.workers.entries()) {
+        say(`worker ${i} stages over the paced run (time since the previous mark, ms; PB_STAGE_TIMING=1):`);
+        for (const line of stageTable(stagesBefore[i], await stageFigures(stack.monitoringTargetOf(w)))) say(line);
+      }
+    }
     const rss = stack.workers.map((w) => rssMb(w.child.pid));
     say(`peak RSS MB: workers ${rss.join(', ')} · web ${rssMb(stack.web.child.pid)}`);
     await publisher.close();

@@ -1,5 +1,6 @@
 import { attemptIdempotencyKey } from './attempt-key';
 import { notePspWait } from '../admission/psp-wait';
+import { markOperation } from '../metrics/stage-timing';
 import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
@@ -400,6 +401,7 @@ export class DeliveryService {
     const { recorder } = this.deps;
     let response: GatewayResponse;
     const started = performance.now();
+    markOperation(op.id, 'psp_start');
     try {
       response = await route.client.send(request);
     } catch (err) {
@@ -409,6 +411,7 @@ export class DeliveryService {
     }
     // The in-flight controller tells PSP time from the worker's own (src/admission/inflight-controller.ts).
     notePspWait(performance.now() - started);
+    markOperation(op.id, 'psp_end');
     try {
       const outcome = route.transformer.parseResponse(ctx, response, route.gateway);
       noteGatewayCall(route.gateway.name, 'send', 'ok', started);

@@ -22,6 +22,7 @@ import { commandOutcome, noteOutcome } from '../metrics/outcome-metrics';
 import { assertNever } from '../gateways/assert-never';
 import { boundedAction } from '../gateways/customer-action';
 import { wantsStoredToken } from '../contracts/payment-method';
+import { markOperation } from '../metrics/stage-timing';
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
 export function ledgerStateOf(status: OutcomeStatus): OperationState {
@@ -237,9 +238,12 @@ export class OutcomeRecorder {
     }
     const step = events.recordStep(event, now, this.leaseMs(), this.settles(op.id));
     const { record, recorded, applied, from } = await ledger.transitionAndRecord(op, to, interaction, fields, step, { reference, now, after });
+    markOperation(op.id, 'recorded');
     if (applied) this.noteMove(op, from, to, interaction, record, now);
     if (!recorded) return this.settleRecord(op.id, record);
+    markOperation(op.id, 'notify_start');
     await this.dispatch(event, recorded);
+    markOperation(op.id, 'notify_end');
     return record ?? after;
   }
 

@@ -1,4 +1,5 @@
 import { Channel, Message } from 'amqplib';
+import { STAGE_TIMING, markDone } from '../metrics/stage-timing';
 
 /** Where a tracked delivery stands. */
 enum Stage {
@@ -80,7 +81,10 @@ export class AckBatcher {
     const order = this.order;
     while (head < order.length && order[head].stage !== Stage.Handling) {
       const entry = order[head];
-      if (entry.stage === Stage.ToAck) lastToAck = entry;
+      if (entry.stage === Stage.ToAck) {
+        lastToAck = entry;
+        if (STAGE_TIMING) markDone(entry.msg, 'ack_sent');
+      }
       entry.stage = Stage.Settled;
       head += 1;
     }
@@ -97,6 +101,7 @@ export class AckBatcher {
         if (entry.stage !== Stage.ToAck) continue;
         entry.stage = Stage.Settled;
         this.channel.ack(entry.msg);
+        if (STAGE_TIMING) markDone(entry.msg, 'ack_sent');
       }
     } catch {
       // The channel is closed: the broker redelivers whatever was not acked, and the consumer resubscribes.

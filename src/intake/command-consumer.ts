@@ -38,6 +38,7 @@ import { InflightGate } from '../admission/inflight-gate';
 import type { ActionCompletion, ActionCompletionResult } from '../delivery/action-completion';
 import type { ActionResult } from '../contracts/three-ds';
 import { commandDigest } from '../ledger/command-digest';
+import { bindOperation, markDelivered, markMessage, markOperation, unbindOperation } from '../metrics/stage-timing';
 
 /** What the consumer did with one message. Every message ends in exactly one of these. */
 export type ConsumeDecision = 'accepted' | 'duplicate' | 'dead-lettered' | 'requeued' | 'demoted';
@@ -198,6 +199,7 @@ export class CommandConsumer {
       const acks = new AckBatcher(channel);
       const { consumerTag } = await channel.consume(queue, (msg) => {
         if (!msg) return; // consumer cancelled by the broker; `ready` resubscribes after reconnect
+        markDelivered(msg);
         acks.track(msg);
         const work = (
           gate
@@ -232,9 +234,13 @@ export class CommandConsumer {
   }
 
   private async handle(channel: Channel, acks: AckBatcher, msg: ConsumeMessage, priority: boolean): Promise<void> {
+    markMessage(msg, 'started');
     let decision: ConsumeDecision;
     try {
-      decision = (await this.decide(msg, priority)).decision;
+      const decided = await this.decide(msg, priority);
+      decision = decided.decision;
+      markMessage(msg, 'acked');
+      unbindOperation(decided.operationId);
       acks.ack(msg);
     } catch {
       // Only reached when stopping with a dependency still down: hand the message back to the broker.
@@ -357,6 +363,8 @@ export class CommandConsumer {
     const operationId = operationIdOf(command);
     seen.operationId = operationId;
     await this.admit(command);
+    markMessage(msg, 'admitted');
+    bindOperation(msg, operationId);
     // Rare path: the completion of a customer action (3-D Secure) of an operation waiting for it.
     if (command.payment.action_result) return await this.completeAction(msg, command, operationId);
     // Rare path: one order paid by a gift card and a card, or a refund of one, is a saga of operations.
@@ -368,6 +376,7 @@ export class CommandConsumer {
     const { created, state, record, conflict, digest } = await this.retrying('ledger', () =>
       this.deps.ledger.create(operationId, command, now, prepared?.interaction, prepared?.routing ? { routing: prepared.routing } : undefined),
     );
+    markOperation(operationId, 'created');
     if (conflict) {
       await this.refuseConflict(msg, command, operationId, digest, state);
       return { decision: 'dead-lettered', operationId };
