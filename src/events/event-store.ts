@@ -78,10 +78,11 @@ return 0
 const MARK_SENT_SCRIPT = new LuaScript(
   luaInputs(['sent', 'unsent'], ['sequence', 'event_id']),
   // Raises the payment's sent watermark, never lowers it, and takes the event ('' for none) out of the unsent index.
+  // Events are marked in order almost always: one SET ... GET raises the mark and reads the old one (one
+  // command, not a GET then a SET), and the rare older event marked late puts the higher mark back.
   `
-local cur = tonumber(redis.call('GET', K.sent) or '0')
-local seq = tonumber(A.sequence)
-if seq > cur then redis.call('SET', K.sent, seq) end
+local cur = tonumber(redis.call('SET', K.sent, A.sequence, 'GET') or '0')
+if cur > tonumber(A.sequence) then redis.call('SET', K.sent, cur) end
 if A.event_id ~= '' then redis.call('ZREM', K.unsent, A.event_id) end
 return cur
 `,

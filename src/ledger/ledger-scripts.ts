@@ -90,12 +90,27 @@ export const TRANSITION_INPUTS = luaInputs(
   ],
 );
 
-const luaAllowed = `{${Object.entries(ALLOWED_TRANSITIONS)
-  .map(([from, tos]) => `${from}={${tos.map((t) => `${t}=true`).join(',')}}`)
-  .join(',')}}`;
+// The allowed moves and each state's index, as Lua functions rather than tables: a script builds its tables
+// anew on every call (Redis keeps no Lua state between calls), and these two were nine tables and some forty
+// entries per transition, for two lookups.
 
-/** Lua table: state → its declared index key. */
-const luaStateIndex = `{${OPERATION_STATES.map((s, i) => `${s}=K.${STATE_INDEX_INPUTS[i]}`).join(',')}}`;
+/** Every allowed move as ` FROM>TO `, searched as plain text: no table, no pattern. */
+const luaAllowedMoves = ` ${Object.entries(ALLOWED_TRANSITIONS)
+  .flatMap(([from, tos]) => tos.map((to) => `${from}>${to}`))
+  .join(' ')} `;
+
+/**
+ * Lua: `may(from, to)`, whether ALLOWED_TRANSITIONS has the move; `state_input(s)`, the input name of the
+ * state's index (`K[state_input(s)]` is its declared key).
+ */
+const luaMoveFunctions = `
+local function may(from, to)
+  return string.find('${luaAllowedMoves}', ' ' .. from .. '>' .. to .. ' ', 1, true) ~= nil
+end
+local function state_input(s)
+  ${OPERATION_STATES.map((s, i) => `${i === 0 ? 'if' : 'elseif'} s == '${s}' then return '${STATE_INDEX_INPUTS[i]}'`).join('\n  ')}
+  end
+end`;
 
 /**
  * The transition: moves the state forward only along ALLOWED_TRANSITIONS; `reply` is {applied(0|1), from,
@@ -110,8 +125,7 @@ const luaStateIndex = `{${OPERATION_STATES.map((s, i) => `${s}=K.${STATE_INDEX_I
  */
 function transitionBody(runsStep: string, tail: string): string {
   return `
-local allowed = ${luaAllowed}
-local state_index = ${luaStateIndex}
+${luaMoveFunctions}
 ${runsStep}
 ${AUTHORIZATION_INDEX_LUA}
 local ref_before = false
@@ -126,12 +140,12 @@ if A.settle == '1' and not steps then redis.call('ZADD', K.settling, A.now, A.id
 local applied = 0
 local closing = ''
 
-if allowed[from][to] then
+if may(from, to) then
   local fields = cjson.decode(A.fields)
   redis.call('HSET', K.op, 'state', to, 'updated_at', A.now, unpack(fields))
   if A.count_attempt == '1' then redis.call('HINCRBY', K.op, 'attempts', 1) end
-  if from ~= to then redis.call('ZREM', state_index[from], A.id) end
-  redis.call('ZADD', state_index[to], A.score, A.id)
+  if from ~= to then redis.call('ZREM', K[state_input(from)], A.id) end
+  redis.call('ZADD', K[state_input(to)], A.score, A.id)
   redis.call('RPUSH', K.log, A.interaction)
   if to == 'SUCCEEDED' then closing = pb_authorization_index(A.id, fields, ref_before) end
   applied = 1
@@ -175,7 +189,7 @@ export function transitionWithStepScript(step: LuaFragment<string, string>, call
     `${step.lua}
 ${transitionBody(
   `local function runs_step(from, before)
-  return allowed[from][A.to] == true and from == A.expected_state and before[1] == A.expected_updated_at and before[2] == A.expected_attempts
+  return may(from, A.to) and from == A.expected_state and before[1] == A.expected_updated_at and before[2] == A.expected_attempts
 end`,
   `if steps then
   reply[4] = 1; reply[5] = ${call}

@@ -128,14 +128,15 @@ describe('Redis Cluster key layout', () => {
     const keyCall = new RegExp(`redis\\.call\\(\\s*'(?:${KEY_COMMANDS})'\\s*,\\s*([^,)]*)`, 'gi');
     for (const file of sourceFiles(SRC)) {
       const text = readFileSync(file, 'utf8');
-      // Lua locals bound to a declared key (`local mark = KEYS[1]`, the transition's state → key table).
-      const locals = new Set([...text.matchAll(/local (\w+) = (?:KEYS\[|K\.|XK\(|\$\{luaStateIndex\})/g)].map((m) => m[1]));
+      // Lua locals bound to a declared key (`local mark = KEYS[1]`).
+      const locals = new Set([...text.matchAll(/local (\w+) = (?:KEYS\[|K\.|XK\()/g)].map((m) => m[1]));
       text.split('\n').forEach((line, i) => {
         for (const m of line.matchAll(keyCall)) {
           const key = m[1].trim();
-          // A key is a declared KEYS entry: K.<name>, KEYS[…], an extra key XK(…), or a local bound to one.
+          // A key is a declared KEYS entry: K.<name>, K[<name>] (K holds only declared keys: the transition's
+          // state index by its input name), KEYS[…], an extra key XK(…), or a local bound to one.
           const head = /^(\w+)/.exec(key)?.[1] ?? '';
-          const declared = /^(K\.\w+|KEYS\[.*|XK\(.*)$/.test(key) || locals.has(head);
+          const declared = /^(K\.\w+|K\[.*|KEYS\[.*|XK\(.*)$/.test(key) || locals.has(head);
           const built = key.includes('..') || /\bA\.|ARGV/.test(key.replace(/^KEYS\[.*?ARGV\[.*$/, 'KEYS[i]'));
           if (built || !declared) offenders.push(`${relative(SRC, file)}:${i + 1}: ${line.trim()}`);
         }
