@@ -136,7 +136,18 @@ export class GatewayClient {
       });
     }
     const { elapsedMs } = response;
-    const result: GatewayResponse = { status: response.status, headers: response.headers, body: response.body, elapsedMs };
+    // Headers stay unbuilt until a transformer reads them (only error answers do).
+    const result: GatewayResponse = {
+      status: response.status,
+      get headers() {
+        return response.headers;
+      },
+      set headers(value: Record<string, string>) {
+        response.headers = value;
+      },
+      body: response.body,
+      elapsedMs,
+    };
     // Hot path: parsing and redacting both bodies costs more than the call's own bookkeeping, so only
     // build the line when someone reads it.
     if (this.logger.isLevelEnabled('debug')) {

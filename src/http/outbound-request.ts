@@ -97,12 +97,7 @@ export class OutboundClient {
             if (settled) return;
             settled = true;
             clearTimeout(deadline);
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: flattenHeaders(res.headers),
-              body: chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'),
-              elapsedMs: performance.now() - started,
-            });
+            resolve(responseOf(res, chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'), performance.now() - started));
           });
         },
       );
@@ -146,6 +141,26 @@ export class OutboundClient {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
+}
+
+/**
+ * The response, its headers built on first read: Node parses the header lines into `res.headers` only when
+ * asked, and most callers (every successful gateway call and bus notification) never read them.
+ */
+function responseOf(res: http.IncomingMessage, body: string, elapsedMs: number): OutboundResponse {
+  let headers: Record<string, string> | undefined;
+  return {
+    status: res.statusCode ?? 0,
+    get headers(): Record<string, string> {
+      headers ??= flattenHeaders(res.headers);
+      return headers;
+    },
+    set headers(value: Record<string, string>) {
+      headers = value;
+    },
+    body,
+    elapsedMs,
+  };
 }
 
 function flattenHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {
