@@ -47,8 +47,18 @@ const ALLOWED: RateDecision = Object.freeze({ allowed: true });
 /** Most tokens one take asks for, however many commands waited: a lease never holds a large share of a bucket. */
 const MAX_LEASE_TOKENS = 256;
 
-/** How long tokens leased from Redis may be spent locally, ms: short, so an idle lease is not hoarded. */
+/**
+ * How long tokens leased from Redis may be spent locally, ms: short, so an idle lease is not hoarded. Tokens
+ * left when it ends may still be spent for as long again while the pair's renewal is out (never after it
+ * returns, and never more than were granted).
+ */
 const LEASE_MS = 200;
+
+/**
+ * Share of a lease's size left when its renewal is taken, ahead of running out: a busy pair's commands then
+ * find tokens instead of waiting for a Redis round trip at the end of every lease.
+ */
+const REFILL_AT_SHARE = 0.25;
 
 /**
  * The tokens a worker holds for one channel and account pair: spent locally until `until`; `taking` is the
@@ -78,7 +88,9 @@ interface Lease {
  * locally within {@link LEASE_MS}. Only one take per pair is in flight at a time: the commands that arrive
  * while it is out wait for it and share what it granted, so a busy worker makes a few takes per lease, not one
  * per command. A take asks for `lease` tokens or more: as many as waited for the previous one, and twice the
- * last size while leases run out before they expire (see `nextSize`). Takes are counted in
+ * last size while leases run out before they expire (see `nextSize`). The next take goes out ahead, when a
+ * lease is down to its last quarter or has just expired with tokens left, so a busy pair's commands do not
+ * wait for the round trip (its tokens add to what is left). Takes are counted in
  * `pb_rate_limit_takes_total{where}`. The intake takes one at a time.
  *
  * If Redis cannot answer, the command goes on (counted, logged at most once a minute): a limit is a
@@ -122,7 +134,16 @@ export class RateLimiter {
       this.leases.set(pair, held);
     }
     for (;;) {
-      if (held.tokens > 0 && held.until > this.now()) {
+      const now = this.now();
+      if (held.tokens > 0 && held.until > now) {
+        held.tokens -= 1;
+        // Down to its last quarter: the next take goes out now, so no command waits for it at the end.
+        if (!held.taking && held.tokens <= held.size * REFILL_AT_SHARE) this.renew(subject, held, lease);
+        return ALLOWED;
+      }
+      if (held.tokens > 0 && held.until + LEASE_MS > now) {
+        // Just expired with tokens left (granted, not yet spent): they carry commands while the renewal is out.
+        if (!held.taking) this.renew(subject, held, lease);
         held.tokens -= 1;
         return ALLOWED;
       }
@@ -136,6 +157,14 @@ export class RateLimiter {
       const own = await held.taking;
       if (!own.allowed) return this.decide(subject, { granted: 0, ...own });
     }
+  }
+
+  /** Starts the pair's next take without anyone waiting for it; commands that find no token join it. */
+  private renew(subject: LimitSubject, held: Lease, lease: number): void {
+    const taking = this.leaseFromRedis(subject, held, this.nextSize(held, lease));
+    held.taking = taking;
+    // Whoever joins it sees its failure; nobody may have.
+    taking.catch(() => undefined);
   }
 
   /**
@@ -159,8 +188,10 @@ export class RateLimiter {
       const result = await this.takeFromRedis(subject, want);
       // Redis did not answer: the lease lets `want` commands through, as a take of one would have each.
       if (result === 'unavailable' || result.granted > 0) {
-        held.tokens = result === 'unavailable' ? want : result.granted;
-        held.until = this.now() + LEASE_MS;
+        const now = this.now();
+        // A renewal taken ahead adds to what is left of a live lease; an expired lease's rest is dropped.
+        held.tokens = (held.until > now ? held.tokens : 0) + (result === 'unavailable' ? want : result.granted);
+        held.until = now + LEASE_MS;
         return ALLOWED;
       }
       return { allowed: false, retryAfterMs: result.retryAfterMs, scope: result.limitedBy === 0 ? 'channel' : 'account' };
