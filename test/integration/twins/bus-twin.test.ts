@@ -179,6 +179,8 @@ describe('sendSignedCommand', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        // A peer that never answers: the sender's own timeout ends the call.
+        if (req.url === '/hang') return;
         const body = Buffer.concat(chunks);
         const signature = req.headers['x-signature'] as string | undefined;
         received.push({ body, signature });
@@ -225,5 +227,16 @@ describe('sendSignedCommand', () => {
   it('returns a refusal as a status rather than throwing', async () => {
     const answer = await sendSignedCommand({ url, secret: 'wrong-secret', method: 'm', params: {}, id: 3 });
     expect(answer).toEqual({ status: 401, body: { error: 'bad signature' } });
+  });
+
+  it('rejects when no answer comes within timeoutMs', async () => {
+    const hang = url.replace(/\/bus$/, '/hang');
+    await expect(sendSignedCommand({ url: hang, secret: 'intake-secret-123', method: 'm', params: {}, id: 4, timeoutMs: 200 })).rejects.toThrow(
+      'within 200 ms',
+    );
+  });
+
+  it('rejects when nobody listens', async () => {
+    await expect(sendSignedCommand({ url: 'http://127.0.0.1:1/bus', secret: 's', method: 'm', params: {}, id: 5 })).rejects.toThrow();
   });
 });
