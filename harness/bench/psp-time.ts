@@ -10,16 +10,13 @@ import { Ledger } from '../../src/ledger/ledger';
  */
 export async function pspTimesMs(redis: RedisClient, keyPrefix: string, references: readonly string[], chunk = 1000): Promise<Map<string, number>> {
   const times = new Map<string, number>();
+  // The ledger finds each operation's shard (src/redis/key-layout.ts); the reads are sent together.
+  const ledger = new Ledger(redis, keyPrefix);
   for (let start = 0; start < references.length; start += chunk) {
     const part = references.slice(start, start + chunk);
-    // The ledger finds each operation's shard (src/redis/key-layout.ts); the reads are sent together.
-    const ledger = new Ledger(redis, keyPrefix);
     const results = await Promise.all(part.map((reference) => ledger.interactions(reference).catch(() => null)));
     part.forEach((reference, i) => {
-      const entries = results[i]?.map((e) => JSON.stringify(e));
-      if (!Array.isArray(entries)) return;
-      for (const raw of entries) {
-        const entry = JSON.parse(String(raw)) as { event?: string; source?: string; elapsed_ms?: unknown };
+      for (const entry of results[i] ?? []) {
         if (entry.event === 'outcome' && entry.source === 'response' && typeof entry.elapsed_ms === 'number') times.set(reference, entry.elapsed_ms);
       }
     });
