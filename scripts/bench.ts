@@ -24,7 +24,8 @@
  *    at zero and at PSP latency, with the throughput gained per added process, on that second stack.
  * Cost per command (saturation, PSP latency and every scaling row): the workers' CPU time from /proc ÷
  * commands, and their V8 heap allocation ÷ commands from a probe preloaded into the roles
- * (harness/bench/allocation-probe.ts; PB_BENCH_ALLOCATION=0 leaves it out).
+ * (harness/bench/allocation-probe.ts; PB_BENCH_ALLOCATION=0 leaves it out); beside them the stand-ins' CPU
+ * (this process, the bus twin's and the simulator's: what measuring costs the machine, not the bridge).
  * Results go to stdout and to bench/results/<UTC time>.json and .md. The namespaces are purged at the end.
  *
  * Options (environment): PB_BENCH_WORKERS (default 2), PB_BENCH_COMMANDS (20 000), PB_BENCH_BACKLOG_SMALL
