@@ -136,18 +136,8 @@ export class GatewayClient {
       });
     }
     const { elapsedMs } = response;
-    // Headers stay unbuilt until a transformer reads them (only error answers do).
-    const result: GatewayResponse = {
-      status: response.status,
-      get headers() {
-        return response.headers;
-      },
-      set headers(value: Record<string, string>) {
-        response.headers = value;
-      },
-      body: response.body,
-      elapsedMs,
-    };
+    // The client's response as it is: its headers stay unbuilt until a transformer reads them (only error answers do).
+    const result: GatewayResponse = response;
     // Hot path: parsing and redacting both bodies costs more than the call's own bookkeeping, so only
     // build the line when someone reads it.
     if (this.logger.isLevelEnabled('debug')) {
