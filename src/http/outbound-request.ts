@@ -1,54 +1,37 @@
 import http from 'node:http';
 import https from 'node:https';
-import { CallState, OutboundHttpOptions, TransportFailure, classifyTransportFailure, createAgents, trackedTransport } from './outbound-http';
+import { DirectPools } from './direct-pools';
+import { CallState, OutboundHttpOptions, classifyTransportFailure, createAgents, trackedTransport } from './outbound-http';
+import { MAX_RESPONSE_BYTES, OutboundRequest, OutboundRequestError, OutboundResponse } from './outbound-types';
 
-/** One outbound request. The body is sent as these exact bytes (callers serialize and sign them). */
-export interface OutboundRequest {
-  method: string;
-  /** Absolute URL (http or https). */
-  url: string;
-  headers: Record<string, string>;
-  body?: string;
-}
-
-/** A response of any status: callers classify statuses. */
-export interface OutboundResponse {
-  status: number;
-  /** Lower-case names; repeated headers joined with ", ". */
-  headers: Record<string, string>;
-  body: string;
-  /** Milliseconds from send to the last byte (sub-millisecond precision). */
-  elapsedMs: number;
-}
-
-/** A request that got no response: the transport failure, classified by how far the request got. */
-export class OutboundRequestError extends Error {
-  constructor(
-    readonly failure: TransportFailure,
-    options?: { cause?: unknown },
-  ) {
-    super(failure.description, options);
-    this.name = 'OutboundRequestError';
-  }
-}
-
-/** Largest response body we read, bytes (8 MiB): a peer streaming more is treated as a broken answer. */
-export const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+export { MAX_RESPONSE_BYTES, OutboundRequestError } from './outbound-types';
+export type { OutboundRequest, OutboundResponse } from './outbound-types';
 
 /**
- * The hot-path HTTP client of the gateways and the bus: Node's own `http.request` on the
- * keep-alive agents of `createAgents` (TLS 1.2 floor, optional proxy), one whole-call deadline, and the
- * same phase tracking and failure classification as before. It replaced axios there, whose per-call
- * config merging, header objects and interceptor chain cost about a fifth of a worker's CPU for the two
- * calls each command makes. Bodies are text; nothing is parsed or transformed here.
+ * The hot-path HTTP client of the gateways and the bus. Direct calls (no proxy configured) go through
+ * undici pools (`DirectPools`: about half the CPU per request of Node's `http.request`); calls through a
+ * proxy take Node's own `http.request` on the keep-alive agents of `createAgents`, whose proxy agents do
+ * the CONNECT tunnel (https) or the forwarding (http). Either way: TLS 1.2 floor, one whole-call deadline,
+ * a separate connect bound, the same phase tracking and failure classification. Bodies are text; nothing
+ * is parsed or transformed here.
  */
 export class OutboundClient {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
+  /** Direct transport; undefined when a proxy is configured (every call then takes the agents). */
+  private readonly direct: DirectPools | undefined;
 
   /** @param options `timeoutMs` is the whole-call deadline (connect to last byte), milliseconds. */
   constructor(private readonly options: OutboundHttpOptions) {
     ({ httpAgent: this.httpAgent, httpsAgent: this.httpsAgent } = createAgents(options));
+    if (!options.proxy?.host) {
+      this.direct = new DirectPools({
+        timeoutMs: options.timeoutMs,
+        connectTimeoutMs: options.connectTimeoutMs,
+        maxSockets: options.maxSockets ?? 64,
+        ca: options.ca,
+      });
+    }
   }
 
   /**
@@ -56,6 +39,14 @@ export class OutboundClient {
    * (`not_sent` or `outcome_unknown`) when no complete response came before the deadline.
    */
   send(request: OutboundRequest): Promise<OutboundResponse> {
+    if (this.direct) {
+      const { origin, path } = splitUrl(request.url);
+      return this.direct.send(origin, path, request);
+    }
+    return this.viaAgents(request);
+  }
+
+  private viaAgents(request: OutboundRequest): Promise<OutboundResponse> {
     const target = new URL(request.url);
     const secure = target.protocol === 'https:';
     const state: CallState = { phase: 'connecting', timedOut: false, proxyRefused: false };
@@ -114,9 +105,10 @@ export class OutboundClient {
   /** Sockets of this client's pools: `busy` carrying a request, `idle` kept alive for the next one. */
   poolSockets(): { busy: number; idle: number } {
     const count = (lists: NodeJS.ReadOnlyDict<unknown[]>) => Object.values(lists).reduce((n, list) => n + (list?.length ?? 0), 0);
+    const direct = this.direct?.poolSockets() ?? { busy: 0, idle: 0 };
     return {
-      busy: count(this.httpAgent.sockets) + count(this.httpsAgent.sockets),
-      idle: count(this.httpAgent.freeSockets) + count(this.httpsAgent.freeSockets),
+      busy: direct.busy + count(this.httpAgent.sockets) + count(this.httpsAgent.sockets),
+      idle: direct.idle + count(this.httpAgent.freeSockets) + count(this.httpsAgent.freeSockets),
     };
   }
 
@@ -138,6 +130,7 @@ export class OutboundClient {
 
   /** Closes idle keep-alive sockets (shutdown, tests). */
   close(): void {
+    this.direct?.close();
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
@@ -161,6 +154,29 @@ function responseOf(res: http.IncomingMessage, body: string, elapsedMs: number):
     body,
     elapsedMs,
   };
+}
+
+/** Characters a path may hold for it to be sent as written: anything else (and dot segments) goes through `URL`. */
+const PLAIN_PATH = /^\/[A-Za-z0-9\-._~%!$&()*+,;=:@/?]*$/;
+const DOT_SEGMENT = /\/(?:\.|%2e)/i;
+
+/**
+ * `url`'s origin (`http://host:port`, the pool's key) and its path with the query. The common case, a plain
+ * path, is a split at the first `/` after the authority; anything unusual (dot segments, characters `URL`
+ * would escape, a fragment, user info) is left to `URL`, so the request line is what `new URL` makes of it.
+ */
+export function splitUrl(url: string): { origin: string; path: string } {
+  const authority = url.indexOf('//') + 2;
+  const slash = url.indexOf('/', authority);
+  if (authority > 2 && slash > 0 && !url.includes('@', authority)) {
+    const path = url.slice(slash);
+    if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) {
+      const origin = url.slice(0, slash);
+      if (/^https?:$/.test(origin.slice(0, authority - 2))) return { origin, path };
+    }
+  }
+  const target = new URL(url);
+  return { origin: target.origin, path: `${target.pathname}${target.search}` };
 }
 
 function flattenHeaders(headers: http.IncomingHttpHeaders): Record<string, string> {

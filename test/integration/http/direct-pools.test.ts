@@ -1,0 +1,70 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { OutboundClient, OutboundRequestError } from '../../../src/http/outbound-request';
+
+jest.setTimeout(60000);
+
+async function failure(promise: Promise<unknown>): Promise<OutboundRequestError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof OutboundRequestError) return err;
+    throw err;
+  }
+  throw new Error('expected an OutboundRequestError');
+}
+
+/** The direct (no proxy) transport's own edges: what a deadline does to a call still waiting for its connection. */
+describe('OutboundClient without a proxy', () => {
+  let server: http.Server;
+  let url: string;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      seen.push(req.url ?? '');
+      req.resume();
+      // /hang is read and never answered; anything else is answered at once.
+      if (req.url !== '/hang') req.on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('never sends a call whose deadline fired while it waited for a free connection (not_sent), and the peer never sees it', async () => {
+    const client = new OutboundClient({ timeoutMs: 500, maxSockets: 1 });
+    try {
+      const first = failure(client.send({ method: 'POST', url: `${url}/hang`, headers: {}, body: '{}' }));
+      // Queued behind the first on the pool's one connection.
+      const second = failure(client.send({ method: 'POST', url: `${url}/queued`, headers: {}, body: '{}' }));
+
+      expect((await first).failure).toMatchObject({ kind: 'outcome_unknown', code: 'TIMEOUT' });
+      expect((await second).failure).toMatchObject({ kind: 'not_sent', code: 'TIMEOUT' });
+      // The pool reconnects after the first call's connection is dropped: the second must not go out then.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(seen).not.toContain('/queued');
+
+      // The pool still works afterwards.
+      const ok = await client.send({ method: 'GET', url: `${url}/after`, headers: {} });
+      expect(ok.body).toBe('ok');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('counts its connections in poolSockets: busy while a call runs, idle after it', async () => {
+    const client = new OutboundClient({ timeoutMs: 5000, maxSockets: 4 });
+    try {
+      await Promise.all([1, 2, 3].map((i) => client.send({ method: 'GET', url: `${url}/p${i}`, headers: {} })));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(client.poolSockets()).toEqual({ busy: 0, idle: 3 });
+    } finally {
+      client.close();
+    }
+  });
+});
