@@ -68,7 +68,9 @@ export class BusClient {
   async notifyEncoded(body: string): Promise<void> {
     const response = await this.post(this.delegateUrl, body);
     if (response.status >= 300) throw this.statusError(this.delegateUrl, response.status);
-    // A JSON-RPC error in a 2xx answer is still a refusal: the OMS did not take the event.
+    // A JSON-RPC error in a 2xx answer is still a refusal: the OMS did not take the event. An answer that
+    // cannot hold an `error` member (not even \u-escaped) is not parsed: the common case, on every event.
+    if (!response.body.includes('error') && !response.body.includes('\\u')) return;
     const answer = parseJson(response.body);
     if (isObject(answer) && isObject(answer.error)) {
       const code = typeof answer.error.code === 'number' ? answer.error.code : 0;

@@ -89,7 +89,7 @@ class Call implements Dispatcher.DispatchHandlers {
   private abort: ((err?: Error) => void) | undefined;
   private settled = false;
   private status = 0;
-  private headers: Record<string, string> = {};
+  private rawHeaders: Buffer[] | string[] | null = null;
   private chunks: Buffer[] = [];
   private size = 0;
 
@@ -128,7 +128,7 @@ class Call implements Dispatcher.DispatchHandlers {
   onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
     if (statusCode < 200) return true; // 1xx: the answer is still to come
     this.status = statusCode;
-    this.headers = flattenRawHeaders(rawHeaders);
+    this.rawHeaders = rawHeaders;
     return true;
   }
 
@@ -146,10 +146,18 @@ class Call implements Dispatcher.DispatchHandlers {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.deadline);
-    const { chunks } = this;
+    const { chunks, rawHeaders } = this;
+    let headers: Record<string, string> | undefined;
     const response: OutboundResponse = {
       status: this.status,
-      headers: this.headers,
+      // Built on first read: the callers read headers on their error paths only (Retry-After…). An own
+      // accessor, so a spread or JSON.stringify of the response still carries them.
+      get headers(): Record<string, string> {
+        return (headers ??= flattenRawHeaders(rawHeaders));
+      },
+      set headers(value: Record<string, string>) {
+        headers = value;
+      },
       body: chunks.length === 0 ? '' : chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'),
       elapsedMs: performance.now() - this.started,
     };

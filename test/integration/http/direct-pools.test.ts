@@ -57,6 +57,18 @@ describe('OutboundClient without a proxy', () => {
     }
   });
 
+  it('hands over the response headers however the response is read: directly, spread or serialized', async () => {
+    const client = new OutboundClient({ timeoutMs: 5000 });
+    try {
+      const res = await client.send({ method: 'GET', url: `${url}/h`, headers: {} });
+      expect(res.headers['content-length']).toBe('2');
+      expect({ ...res }.headers['content-length']).toBe('2');
+      expect((JSON.parse(JSON.stringify(res)) as { headers: Record<string, string> }).headers['content-length']).toBe('2');
+    } finally {
+      client.close();
+    }
+  });
+
   it('counts its connections in poolSockets: busy while a call runs, idle after it', async () => {
     const client = new OutboundClient({ timeoutMs: 5000, maxSockets: 4 });
     try {
