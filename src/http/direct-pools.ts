@@ -1,5 +1,5 @@
-import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
+import { setFlagsFromString } from 'node:v8';
+import type { Dispatcher, Pool as UndiciPool } from 'undici';
 import { CallState, classifyTransportFailure } from './outbound-http';
 import { MAX_RESPONSE_BYTES, OutboundRequest, OutboundRequestError, OutboundResponse } from './outbound-types';
 
@@ -14,6 +14,19 @@ export interface DirectPoolOptions {
   /** Trusted CA certificates, replacing the system roots. Default: system roots. */
   ca?: string | Buffer;
 }
+
+// undici parses HTTP with llhttp compiled to WebAssembly, on the first connection. V8's optimizing tier
+// compiles it again on background threads whose malloc arenas keep 10-30 MiB of a worker's RSS; the
+// baseline compiler alone keeps it to ~6 MiB more than Node's own client, and the parser is too small a
+// share of the CPU for the difference to show (harness/bench/http-client-bench.ts). It only concerns
+// WebAssembly, which nothing else in the product compiles.
+setFlagsFromString('--liftoff-only');
+
+// Only the pool (its client and parser): the package's index also loads fetch, WebSocket and caches, ~4 MiB
+// more per process that nothing here uses.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Pool = require('undici/lib/dispatcher/pool') as typeof UndiciPool;
+type Pool = UndiciPool;
 
 /**
  * How long an idle connection is kept when the peer's answer carries no `Keep-Alive: timeout` hint,
