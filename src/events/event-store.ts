@@ -5,7 +5,7 @@ import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
 
-// The recording of an event, as a Lua function `pb_record_event(K, A)` so that the ledger's outcome
+// The recording of an event, as a Lua function `pb_record_event()` (reading the script's K and A) so that the ledger's outcome
 // transition can record the outcome's event in the same atomic step (`EventStore.recordStep`); RECORD_SCRIPT
 // calls it alone. Inputs: see RECORD_INPUTS.
 // Records the event once; a second call (crash and retry) returns the sequence given the first time.
@@ -29,7 +29,7 @@ type RecordArg = (typeof RECORD_INPUTS.args)[number];
 const RECORD_EVENT: LuaFragment<RecordKey, RecordArg> = {
   inputs: RECORD_INPUTS,
   lua: `
-local function pb_record_event(K, A)
+local function pb_record_event()
   local sent = tonumber(redis.call('GET', K.event_sent) or '0')
   local seq = redis.call('HGET', K.event, 'sequence')
   if seq then
@@ -52,7 +52,7 @@ end
 const RECORD_SCRIPT = new LuaScript(
   RECORD_INPUTS,
   `${RECORD_EVENT.lua}
-return pb_record_event(K, A)
+return pb_record_event()
 `,
 );
 
@@ -201,7 +201,7 @@ export class EventStore {
     const keys = this.keysOfEvent(event);
     return {
       fragment: RECORD_EVENT,
-      call: 'pb_record_event(K, A)',
+      call: 'pb_record_event()',
       values: {
         keys: {
           event: keys.event(event.eventId),

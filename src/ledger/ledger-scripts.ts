@@ -100,15 +100,15 @@ const luaAllowedMoves = ` ${Object.entries(ALLOWED_TRANSITIONS)
   .join(' ')} `;
 
 /**
- * Lua: `may(from, to)`, whether ALLOWED_TRANSITIONS has the move; `state_input(s)`, the input name of the
- * state's index (`K[state_input(s)]` is its declared key).
+ * Lua: `may(from, to)`, whether ALLOWED_TRANSITIONS has the move; `state_key(s)`, the state's declared index
+ * key (it returns nothing but `K.<name>`: test/unit/redis/cluster-key-layout.test.ts relies on that).
  */
 const luaMoveFunctions = `
 local function may(from, to)
   return string.find('${luaAllowedMoves}', ' ' .. from .. '>' .. to .. ' ', 1, true) ~= nil
 end
-local function state_input(s)
-  ${OPERATION_STATES.map((s, i) => `${i === 0 ? 'if' : 'elseif'} s == '${s}' then return '${STATE_INDEX_INPUTS[i]}'`).join('\n  ')}
+local function state_key(s)
+  ${OPERATION_STATES.map((s, i) => `${i === 0 ? 'if' : 'elseif'} s == '${s}' then return K.${STATE_INDEX_INPUTS[i]}`).join('\n  ')}
   end
 end`;
 
@@ -144,8 +144,8 @@ if may(from, to) then
   local fields = cjson.decode(A.fields)
   redis.call('HSET', K.op, 'state', to, 'updated_at', A.now, unpack(fields))
   if A.count_attempt == '1' then redis.call('HINCRBY', K.op, 'attempts', 1) end
-  if from ~= to then redis.call('ZREM', K[state_input(from)], A.id) end
-  redis.call('ZADD', K[state_input(to)], A.score, A.id)
+  if from ~= to then redis.call('ZREM', state_key(from), A.id) end
+  redis.call('ZADD', state_key(to), A.score, A.id)
   redis.call('RPUSH', K.log, A.interaction)
   if to == 'SUCCEEDED' then closing = pb_authorization_index(A.id, fields, ref_before) end
   applied = 1

@@ -3,12 +3,26 @@ import { LuaScript, luaInputs, mergeInputs } from '../../../src/redis/lua-script
 describe('Lua scripts with named inputs', () => {
   const script = new LuaScript(luaInputs(['op', 'log'], ['id', 'now']), 'return {K.op, A.now}', true);
 
-  it('binds every name to its KEYS/ARGV position in a prelude, and counts the keys', () => {
+  it('replaces every name by its KEYS/ARGV position (no tables built per call), and counts the keys', () => {
     expect(script.numberOfKeys).toBe(2);
-    expect(script.lua).toContain('local K = {op = KEYS[1], log = KEYS[2]}');
-    expect(script.lua).toContain('local A = {id = ARGV[1], now = ARGV[2]}');
+    expect(script.lua).not.toContain('local K =');
+    expect(script.lua).not.toContain('local A =');
     expect(script.lua).toContain('local A_REST = 3');
-    expect(script.lua.endsWith('return {K.op, A.now}')).toBe(true);
+    expect(script.lua.endsWith('return {KEYS[1], ARGV[2]}')).toBe(true);
+  });
+
+  it('inlines names only where K and A are read by name: a field of another table and another identifier stay', () => {
+    const s = new LuaScript(luaInputs(['op'], ['id']), "return {t.K.op, XK(1), K.op, A.id, 'x'}");
+    expect(s.lua.endsWith("return {t.K.op, XK(1), KEYS[1], ARGV[1], 'x'}")).toBe(true);
+  });
+
+  it('builds K and A as tables when the body uses them otherwise: a computed name, passed along, or an undeclared name', () => {
+    for (const body of ['return K[ARGV[1]]', 'return f(K, A)', 'return A.undeclared']) {
+      const s = new LuaScript(luaInputs(['op', 'log'], ['id', 'now']), body);
+      expect(s.lua).toContain('local K = {op = KEYS[1], log = KEYS[2]}');
+      expect(s.lua).toContain('local A = {id = ARGV[1], now = ARGV[2]}');
+      expect(s.lua.endsWith(body)).toBe(true);
+    }
   });
 
   it('lays out keys then arguments in declared order from objects, whatever order the caller writes them in, then the rest', () => {
