@@ -4,9 +4,9 @@
  * URL. The bus twin forwards each notification's compact record (`terminalSummary`) in batches; the
  * simulator takes `setFaults`. Stops when the parent goes away (IPC disconnect) or on SIGTERM.
  */
-import { Notification, startBusTwin, terminalSummary } from '../bus-twin/bus-twin';
+import { startBusTwin, terminalSummary } from '../bus-twin/bus-twin';
 import { startPspSimulator } from '../psp-simulator/psp-simulator';
-import { ChildMessage, NOTIFICATION_BATCH_MS, SetFaultsMessage, StartMessage } from './twin-process-messages';
+import { ChildMessage, NOTIFICATION_BATCH_MS, NotificationTuple, SetFaultsMessage, StartMessage, toTuple } from './twin-process-messages';
 
 const reply = (message: ChildMessage): void => {
   process.send?.(message);
@@ -15,7 +15,7 @@ const reply = (message: ChildMessage): void => {
 async function start(message: StartMessage): Promise<void> {
   let stop: () => Promise<void>;
   if (message.twin === 'bus') {
-    let batch: Notification[] = [];
+    let batch: NotificationTuple[] = [];
     let timer: NodeJS.Timeout | undefined;
     const flush = (): void => {
       timer = undefined;
@@ -28,7 +28,7 @@ async function start(message: StartMessage): Promise<void> {
       clientSecret: message.clientSecret,
       keepParams: terminalSummary,
       onNotification: (n) => {
-        batch.push(n);
+        batch.push(toTuple(n));
         timer ??= setTimeout(flush, NOTIFICATION_BATCH_MS);
       },
     });

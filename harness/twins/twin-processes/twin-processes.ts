@@ -4,7 +4,7 @@ import { dirname, join, relative } from 'node:path';
 import { Notification } from '../bus-twin/bus-twin';
 import { PspSimulatorOptions } from '../psp-simulator/psp-simulator';
 import { SimulatorFaults } from '../psp-simulator/simulator-faults';
-import { ChildMessage, StartMessage } from './twin-process-messages';
+import { ChildMessage, StartMessage, fromTuple } from './twin-process-messages';
 
 /** A twin running in a child process of its own. */
 export interface TwinProcess {
@@ -91,7 +91,7 @@ export async function startBusTwinProcess(options: { clientId: string; clientSec
   const notifications: Notification[] = [];
   const { child, url } = await spawnTwin({ type: 'start', twin: 'bus', ...options }, (m) => {
     if (m.type !== 'notifications') return;
-    for (const n of m.list) notifications.push(n);
+    for (const t of m.list) notifications.push(fromTuple(t));
   });
   return { url, pid: child.pid ?? 0, notifications, stop: stopper(child) };
 }
