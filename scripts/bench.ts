@@ -31,7 +31,8 @@
  * Options (environment): PB_BENCH_WORKERS (default 2), PB_BENCH_COMMANDS (20 000), PB_BENCH_BACKLOG_SMALL
  * (10 000), PB_BENCH_BACKLOG_LARGE (100 000), PB_BENCH_BACKLOG_WARMUP (5 000), PB_BENCH_RAW_BYTES (600),
  * PB_BENCH_PSP_LATENCY_MS (200-300), PB_BENCH_PSP_COMMANDS (20 000), PB_BENCH_SCALING_WORKERS (1,2,4),
- * PB_BENCH_SCALING_WEBS (1,2; empty: no web rows), PB_BENCH_SCALING_WEB_WORKERS (2), PB_BENCH_SCALING_COMMANDS
+ * PB_BENCH_SCALING_WEBS (1,2; empty: no web rows), PB_BENCH_SCALING_WEB_WORKERS (2), PB_BENCH_TWIN_PROCESSES (1; 0 runs
+ * the bus twin and the simulator in this process, as before 2026-11-30), PB_BENCH_SCALING_COMMANDS
  * (5 000), PB_BENCH_PHASES (all of raw,saturation,paced,redis,backlog,psp,scaling), PB_BENCH_QUICK=1
  * (2 000 commands, backlogs 2 000 / 5 000, 3 000 at PSP latency, 2 000 per scaling row).
  */
@@ -58,7 +59,7 @@ import { ScalingRow, scalingPhase } from '../harness/bench/scaling-phase';
 import { TerminalTracker, TrackedBatch, steadyRate } from '../harness/bench/terminal-tracker';
 import { ThroughputResult, throughputRun } from '../harness/bench/throughput-run';
 import { preciseNow } from '../harness/workload/precise-clock';
-import { ChildProcessTwins, LocalStack, projectRoot, startLocalStack } from '../harness/twins/local-stack/local-stack';
+import { ChildProcessTwins, InProcessTwins, LocalStack, projectRoot, startLocalStack } from '../harness/twins/local-stack/local-stack';
 import { RoleProcess } from '../harness/twins/local-stack/role-process';
 import { ChannelPublisher } from '../harness/workload/channel-publisher';
 import { LatencySummary, latencySummary } from '../harness/workload/flow-checks';
@@ -109,6 +110,8 @@ interface Settings {
   httpConcurrency: number;
   /** Preload the allocation probe into the role processes. */
   allocation: boolean;
+  /** The bus twin and the simulator each in a child process (default) rather than in this one. */
+  twinProcesses: boolean;
   quick: boolean;
 }
 
@@ -142,6 +145,7 @@ function settings(): Settings {
     scalingCommands: envInt('PB_BENCH_SCALING_COMMANDS', quick ? 2_000 : 5_000),
     httpConcurrency: envInt('PB_BENCH_HTTP_CONCURRENCY', 64),
     allocation: process.env.PB_BENCH_ALLOCATION !== '0',
+    twinProcesses: process.env.PB_BENCH_TWIN_PROCESSES !== '0',
   };
 }
 
@@ -197,13 +201,20 @@ const mib = (v: number | null | undefined) => (v === null || v === undefined ? '
  * The stand-ins of a stack whose twins run in processes of their own: this process (publisher, tracking,
  * measurements), the bus twin and the PSP simulator. Their CPU is the bench's overhead on this machine.
  */
-function standInsOf(stack: LocalStack<ChildProcessTwins>): () => StandIn[] {
+function standInsOf(stack: BenchStack): () => StandIn[] {
+  const twins = stack.busTwin;
+  const simulator = stack.simulator;
+  // PB_BENCH_TWIN_PROCESSES=0: the twins run in this process, and its CPU is theirs too.
+  if (!('pid' in twins) || !('pid' in simulator)) return () => [{ name: 'bench', pid: process.pid }];
   return () => [
     { name: 'bench', pid: process.pid },
-    { name: 'bus twin', pid: stack.busTwin.pid },
-    { name: 'simulator', pid: stack.simulator.pid },
+    { name: 'bus twin', pid: twins.pid },
+    { name: 'simulator', pid: simulator.pid },
   ];
 }
+
+/** A stack of the bench: twins in processes of their own (default) or in this one (PB_BENCH_TWIN_PROCESSES=0). */
+type BenchStack = LocalStack<InProcessTwins | ChildProcessTwins>;
 
 /** Peak RSS (VmHWM) of each stand-in, MiB, the highest seen over the run (read before each stack stops). */
 const standInPeakRss: Record<string, number | null> = {};
@@ -314,7 +325,7 @@ async function main(): Promise<void> {
         roleNodeArgs,
         readyTimeoutMs: ROLE_READY_TIMEOUT_MS,
         // Each twin in a process of its own: its heap and GC pauses are not the publisher's or the tracker's.
-        twinProcesses: true,
+        twinProcesses: s.twinProcesses,
       });
       try {
         outputs.push(await runFlowPhases(stack, s, runId, raw, redis, redisUrl, infra));
@@ -338,7 +349,7 @@ async function main(): Promise<void> {
         monitoring: true,
         roleNodeArgs,
         readyTimeoutMs: ROLE_READY_TIMEOUT_MS,
-        twinProcesses: true,
+        twinProcesses: s.twinProcesses,
       });
       try {
         outputs.push(await runPspPhases(stack, s, ns, infra));
@@ -414,7 +425,7 @@ async function main(): Promise<void> {
 
 /** Phases 2–6 on the first stack (simulator at 0 ms): saturation, latency at 500/s, Redis per command, backlogs, peak RSS. */
 async function runFlowPhases(
-  stack: LocalStack<ChildProcessTwins>,
+  stack: BenchStack,
   s: Settings,
   runId: string,
   raw: RawAmqpResult | null,
@@ -724,12 +735,7 @@ async function runFlowPhases(
 }
 
 /** Phases 7 and 8 on a fresh stack: throughput at PSP latency with the default configuration, then scaling. */
-async function runPspPhases(
-  stack: LocalStack<ChildProcessTwins>,
-  s: Settings,
-  runId: string,
-  infra: { rabbitmq: number | null; redis: number | null },
-): Promise<PhaseOutput> {
+async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra: { rabbitmq: number | null; redis: number | null }): Promise<PhaseOutput> {
   const has = (p: Phase) => s.phases.has(p);
   const publisher = await ChannelPublisher.open(stack.config);
   const tracker = new TerminalTracker(() => stack.busTwin.notifications);

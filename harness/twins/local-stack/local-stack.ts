@@ -122,6 +122,7 @@ export async function freePort(): Promise<number> {
  */
 export async function startLocalStack(options: LocalStackOptions & { twinProcesses: true }): Promise<LocalStack<ChildProcessTwins>>;
 export async function startLocalStack(options: LocalStackOptions & { twinProcesses?: false }): Promise<LocalStack>;
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack<InProcessTwins | ChildProcessTwins>>;
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack<InProcessTwins | ChildProcessTwins>> {
   const root = projectRoot();
   const cliPath = join(root, 'dist', 'src', 'cli.js');
