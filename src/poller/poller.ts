@@ -19,7 +19,7 @@ import { counter } from '../metrics/metrics-registry';
 /** Polls of an UNKNOWN operation that left its schedule alone because the delivery had sent it again meanwhile. */
 const pollsSuperseded = counter(
   'pb_poll_superseded_total',
-  'Polls of an UNKNOWN operation that left its schedule to the delivery job, which had sent it again during the inquiry.',
+  "Polls that left an operation's schedule as it was: another poller took the step after the ids were listed, or the delivery job sent it again during the inquiry.",
 );
 /** What one poll run did. */
 export interface PollReport {
@@ -106,6 +106,12 @@ export class Poller {
     const { ledger, router, recorder, logger } = this.deps;
     const op = await ledger.get(id);
     if (!op || !POLLED_STATES.has(op.state)) return 'resolved';
+    // Every worker runs a poller: another one (or the delivery job) may have taken this step since the ids
+    // were listed. Advancing again from the fresh record would spend one step of the schedule per poller.
+    if (op.nextCheckAt !== undefined && op.nextCheckAt > this.now()) {
+      pollsSuperseded.inc();
+      return 'stillOpen';
+    }
     const route = router.route(op);
     // No route: nothing to ask; the schedule runs out and the operation becomes UNRESOLVED, alerting operators.
     if (!('refused' in route)) {

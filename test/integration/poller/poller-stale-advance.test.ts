@@ -81,3 +81,46 @@ it('does not give up on an operation the delivery sent again while the poll’s 
   expect((await ledger.interactions(id)).map((h) => h.event)).not.toContain('unresolved');
   expect(await metricValue('pb_poll_superseded_total')).toBe(superseded + 1);
 });
+
+/**
+ * Every worker runs a poller. One reads the due ids; another polls the same operation and moves it to its next
+ * step before the first gets to it. The first must see the operation is no longer due and leave it: advancing
+ * again from the fresh record spent a step of the schedule per poller, so an operation polled by three workers
+ * ran out its five steps in five seconds instead of fifteen and ended UNRESOLVED.
+ */
+it('leaves an operation another poller moved to its next step after this one listed it as due', async () => {
+  const cfg: Config = { ...config, poller: { ...config.poller, scheduleMs: [1, 60_000, 60_000] } };
+  const ledger = new Ledger(redis, cfg.redis.keyPrefix);
+  const events = new EventStore(redis, cfg.redis.keyPrefix);
+  const logger = silentLogger();
+  const recorder = new OutcomeRecorder({ config: cfg, ledger, events, eventsQueue, logger });
+  const router = new ConfiguredGatewayRouter(createGatewayClients(cfg));
+  const other = new Poller({ config: cfg, ledger, router, recorder, logger });
+
+  // This poller's ledger: its list of due ids is taken before the other poller's pass.
+  let otherPass: (() => Promise<unknown>) | null = () => other.runOnce();
+  class ListedBeforeTheOtherPass extends Ledger {
+    override async idsInState(...args: Parameters<Ledger['idsInState']>): Promise<string[]> {
+      const ids = await super.idsInState(...args);
+      if (args[0] === 'UNKNOWN' && otherPass) {
+        const pass = otherPass;
+        otherPass = null;
+        await pass();
+      }
+      return ids;
+    }
+  }
+  const late = new Poller({ config: cfg, ledger: new ListedBeforeTheOtherPass(redis, cfg.redis.keyPrefix), router, recorder, logger });
+
+  const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' });
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+  await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+
+  await late.runOnce();
+  expect(otherPass).toBeNull();
+  const op = await ledger.get(id);
+  expect(op).toMatchObject({ state: 'UNKNOWN', pollStep: 1 });
+  expect((await ledger.interactions(id)).filter((h) => h.event === 'poll')).toHaveLength(1);
+});
