@@ -5,6 +5,7 @@ import { ALLOWED_TRANSITIONS, OPERATION_STATES, OperationState } from '../../../
 import { ALL_SHARDS } from '../../../src/redis/key-layout';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { RedisClient } from '../../../src/redis/redis-connection';
+import { channelCommand } from '../../support/fixtures';
 import { testNamespace } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
 
@@ -21,21 +22,8 @@ describe('ledger transitions on a real Redis follow ALLOWED_TRANSITIONS exactly'
   let events: EventStore;
   let seq = 0;
 
-  const command = (ref: string): PaymentCommand => ({
-    version: 1,
-    command: 'authorize',
-    channel: 'web',
-    received_at: '2024-06-01T10:00:00.000Z',
-    payment: {
-      gateway: 'simulator',
-      gateway_account: 'acme-eu',
-      gateway_key: 'pm_card_visa',
-      amount: 1000,
-      currency: 'EUR',
-      order_id: `o-${ref}`,
-      operation_reference: ref,
-    },
-  });
+  const command = (ref: string): PaymentCommand =>
+    channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 1000, order_id: `o-${ref}`, operation_reference: ref });
 
   /** A new operation in `state`: created, then moved along allowed moves (RECEIVED → SENT → state). */
   async function operationIn(state: OperationState): Promise<string> {
