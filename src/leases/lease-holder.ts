@@ -79,10 +79,16 @@ export class LeaseHolder {
     }
   }
 
-  /** Stops refreshing and removes the heartbeat (a clean stop: this process holds no lease any more). */
+  /**
+   * Stops refreshing and removes the heartbeat (a clean stop: this process holds no lease any more). A second
+   * call does nothing: by then the connection may be closed, and a Redis Cluster client queues a command
+   * sent on a closed connection forever instead of refusing it.
+   */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    if (!this.timer) return;
+    clearInterval(this.timer);
     this.timer = null;
+    if (this.redis.status !== 'ready') return; // the key expires by itself within ttlMs
     await this.redis.del(this.key).catch(() => undefined);
   }
 
