@@ -886,6 +886,9 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         rows: rows.flatMap((r) => costRows(rowLabel(r), r.result)),
       });
       json.scaling = rows.map((r) => ({ ...r, result: { ...r.result, gatewayReferences: undefined } }));
+      inputs.scalingRssMiB = Object.fromEntries(
+        rows.flatMap((r) => Object.entries(r.result.cost.peakRssMiB).map(([name, v]) => [`${name} (${rowLabel(r)})`, v])),
+      );
     }
     return { sections, inputs, json };
   } finally {

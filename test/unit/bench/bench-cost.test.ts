@@ -19,6 +19,24 @@ describe('bench cost and scaling figures', () => {
     expect(missed[1].measured).toBe('max 143.1 MiB (worker-1)');
   });
 
+  it('judges every scaling row against 150 MB per process and names the row of the worst peak', () => {
+    const rows = {
+      'worker-1 (1 workers (AMQP authorize), PSP 0 ms)': 126,
+      'worker-1 (1 web (HTTP captures), 2 workers, PSP 0 ms)': 146.3,
+      'web (1 web (HTTP captures), 2 workers, PSP 0 ms)': 102.7,
+    };
+    const [check] = checkTargets({ scalingRssMiB: rows });
+    // 146.3 MiB is 153.4 MB: the long-lived worker-1 is over in the HTTP row although every row alone looked fine.
+    expect(check).toEqual({
+      target: '≤ 150 MB peak RSS per process in every scaling row',
+      measured: 'max 146.3 MiB (worker-1 (1 web (HTTP captures), 2 workers, PSP 0 ms))',
+      met: false,
+    });
+    expect(checkTargets({ scalingRssMiB: { ...rows, 'worker-1 (1 web (HTTP captures), 2 workers, PSP 0 ms)': 143 } })[0].met).toBe(true);
+    // A peak that could not be read is no pass.
+    expect(checkTargets({ scalingRssMiB: { 'worker-1 (x)': null } })[0].met).toBe(false);
+  });
+
   it('judges the raw AMQP ratio only when both rates come from the run, and added p99 against 10 ms', () => {
     const both = checkTargets({ endToEndPerS: 3000, rawAmqpPerS: 15000, addedP99Ms: 10.5 });
     expect(both.find((t) => t.target.startsWith('end to end ≥ 20 %'))).toMatchObject({ met: true, measured: '20.0 % (3000 / 15000)' });
