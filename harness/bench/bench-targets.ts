@@ -13,6 +13,7 @@ export interface TargetInputs {
   addedP99Ms?: number;
   /** Peak RSS of each bridge process (web, workers) over the whole run, MiB. */
   bridgeRssMiB?: Record<string, number | null>;
+  /** Steady drain rate of the small backlog (the mean of its drains before and after the large one), commands/s. */
   backlogSmallPerS?: number;
   backlogLargePerS?: number;
   /** The PSP-latency phase: its PSP latency range (ms), workers, throughput and each process's peak RSS (MiB). */
