@@ -19,7 +19,7 @@ export interface OutboundHttpOptions {
    * timeout (no separate bound). Not applied through a proxy (the tunnel is built before the socket is handed over).
    */
   connectTimeoutMs?: number;
-  /** Keep-alive sockets per host. Default 64. */
+  /** Keep-alive sockets per host. Default {@link DEFAULT_MAX_SOCKETS} (64). */
   maxSockets?: number;
   /** Optional forward proxy (CONNECT for https). Empty host: direct. */
   proxy?: { host: string; port: number };
@@ -46,13 +46,16 @@ class TlsFloorProxyAgent extends HttpsProxyAgent<string> {
   }
 }
 
+/** Keep-alive connections per host when `OutboundHttpOptions.maxSockets` is not given (both transports). */
+export const DEFAULT_MAX_SOCKETS = 64;
+
 /**
  * Keep-alive agents with TLS 1.2 as the floor, optionally tunnelled through a proxy. `https-proxy-agent`
  * does CONNECT tunnelling properly (axios' own `proxy` option does not for https targets); the subclass
  * above keeps TLS verification, `ca` and the TLS 1.2 floor end to end inside the tunnel.
  */
 export function createAgents(options: OutboundHttpOptions): { httpAgent: http.Agent; httpsAgent: https.Agent } {
-  const maxSockets = options.maxSockets ?? 64;
+  const maxSockets = options.maxSockets ?? DEFAULT_MAX_SOCKETS;
   const tlsFloor: tls.ConnectionOptions = { minVersion: 'TLSv1.2', ca: options.ca };
   if (options.proxy && options.proxy.host) {
     const proxyUrl = `http://${options.proxy.host}:${options.proxy.port}`;

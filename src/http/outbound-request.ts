@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { DirectPools } from './direct-pools';
-import { CallState, OutboundHttpOptions, classifyTransportFailure, createAgents, trackedTransport } from './outbound-http';
+import { CallState, DEFAULT_MAX_SOCKETS, OutboundHttpOptions, classifyTransportFailure, createAgents, trackedTransport } from './outbound-http';
 import { MAX_RESPONSE_BYTES, OutboundRequest, OutboundRequestError, OutboundResponse } from './outbound-types';
 
 export { MAX_RESPONSE_BYTES, OutboundRequestError } from './outbound-types';
@@ -28,7 +28,7 @@ export class OutboundClient {
       this.direct = new DirectPools({
         timeoutMs: options.timeoutMs,
         connectTimeoutMs: options.connectTimeoutMs,
-        maxSockets: options.maxSockets ?? 64,
+        maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS,
         ca: options.ca,
       });
     }
