@@ -7,6 +7,7 @@ import { GatewayClient } from '../../../src/gateways/gateway-client';
 import { GatewayRequest, GatewayTransformer } from '../../../src/gateways/gateway-adapter';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { testConfig } from '../../support/test-config';
+import { rejectionOf } from '../../support/thrown';
 
 jest.setTimeout(60000);
 
@@ -52,15 +53,7 @@ const transformer: GatewayTransformer = {
 
 const post: GatewayRequest = { method: 'POST', path: '/v1/charges', headers: { 'content-type': 'application/json' }, body: '{"amount":1000}' };
 
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
-}
+const failure = (promise: Promise<unknown>): Promise<GatewayError> => rejectionOf(promise, GatewayError);
 
 /**
  * A black-holed address: a listening socket whose process never accepts (its event loop is parked in

@@ -10,6 +10,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { testConfig } from '../../support/test-config';
 import { startConnectProxy, TestProxy } from '../http/connect-proxy';
 import { makeSelfSignedCert, TestCert } from '../http/tls-cert';
+import { rejectionOf } from '../../support/thrown';
 
 const DIRECT = { host: '', port: 0 };
 
@@ -112,15 +113,7 @@ const ok = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
   res.end('{"id":"ch_1","status":"succeeded"}');
 };
 
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
-}
+const failure = (promise: Promise<unknown>): Promise<GatewayError> => rejectionOf(promise, GatewayError);
 
 async function closedPort(): Promise<number> {
   const server = net.createServer();

@@ -11,6 +11,7 @@ import { simulatorTransformer as t } from '../../../src/gateways/simulator';
 import { createOutboundHttp } from '../../../src/http/axios-http';
 import { startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
+import { rejectionOf } from '../../support/thrown';
 
 /**
  * The adapter against the real simulator on loopback, through a plain outbound client: every command,
@@ -131,15 +132,7 @@ async function authorized(amount = 1000): Promise<string> {
   return outcome.gatewayReference ?? '';
 }
 
-async function gatewayErrorOf(p: Promise<unknown>): Promise<GatewayError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
-}
+const gatewayErrorOf = (promise: Promise<unknown>): Promise<GatewayError> => rejectionOf(promise, GatewayError);
 
 describe('simulator adapter against the simulator', () => {
   it('authorizes, captures in part, refunds in part and reports each step as SUCCESS', async () => {

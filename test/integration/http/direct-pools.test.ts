@@ -1,18 +1,11 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { OutboundClient, OutboundRequestError } from '../../../src/http/outbound-request';
+import { rejectionOf } from '../../support/thrown';
 
 jest.setTimeout(60000);
 
-async function failure(promise: Promise<unknown>): Promise<OutboundRequestError> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof OutboundRequestError) return err;
-    throw err;
-  }
-  throw new Error('expected an OutboundRequestError');
-}
+const failure = (promise: Promise<unknown>): Promise<OutboundRequestError> => rejectionOf(promise, OutboundRequestError);
 
 /** The direct (no proxy) transport's own edges: what a deadline does to a call still waiting for its connection. */
 describe('OutboundClient without a proxy', () => {

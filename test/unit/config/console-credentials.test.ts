@@ -1,14 +1,9 @@
 import { ConfigError } from '../../../src/errors/config-error';
 import { testConfig } from '../../support/test-config';
+import { thrownBy } from '../../support/thrown';
 
 function refusal(overrides: Record<string, unknown>): ConfigError {
-  try {
-    testConfig(overrides);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('configuration was accepted');
+  return thrownBy(() => testConfig(overrides), ConfigError);
 }
 
 describe('console credentials in the configuration', () => {

@@ -2,6 +2,7 @@ import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { adyenTransformer } from '../../../../src/gateways/adyen';
 import { ctxFor, gateway, response, specExample } from './adyen-test-support';
+import { thrownBy } from '../../../support/thrown';
 
 const t = adyenTransformer;
 const MODIFICATION_PATHS = {
@@ -12,13 +13,7 @@ const MODIFICATION_PATHS = {
 } as const;
 
 function thrown(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
+  return thrownBy(() => fn(), GatewayError);
 }
 
 describe('Adyen response mapping', () => {

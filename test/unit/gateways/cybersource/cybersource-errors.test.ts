@@ -3,15 +3,10 @@ import { GatewayError, GatewayErrorKind } from '../../../../src/errors/gateway-e
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
 import { CYBERSOURCE_400_REASONS, classifyCybersourceError } from '../../../../src/gateways/cybersource/cybersource-errors';
 import { ctx, gateway, response } from './cybersource-test-fixtures';
+import { thrownBy } from '../../../support/thrown';
 
 function errorOf(status: number, body: unknown, headers: Record<string, string> = {}): GatewayError {
-  try {
-    t.parseResponse(ctx('capture'), response(status, body, headers), gateway);
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
+  return thrownBy(() => t.parseResponse(ctx('capture'), response(status, body, headers), gateway), GatewayError);
 }
 
 describe('Cybersource error classification', () => {

@@ -2,15 +2,10 @@ import { GatewayError, GatewayErrorKind } from '../../../../src/errors/gateway-e
 import { simulatorTransformer } from '../../../../src/gateways/simulator';
 import { classifySimulatorError, simulatorErrorCode } from '../../../../src/gateways/simulator/simulator-errors';
 import { ctx, gateway, json } from './simulator-test-support';
+import { thrownBy } from '../../../support/thrown';
 
 function thrown(status: number, body: unknown, headers: Record<string, string> = {}): GatewayError {
-  try {
-    simulatorTransformer.parseResponse(ctx('capture'), json(status, body, headers), gateway);
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
+  return thrownBy(() => simulatorTransformer.parseResponse(ctx('capture'), json(status, body, headers), gateway), GatewayError);
 }
 
 describe('simulator error classification', () => {

@@ -2,17 +2,12 @@ import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { simulatorTransformer } from '../../../../src/gateways/simulator';
 import { authorization, ctx, gateway, json } from './simulator-test-support';
+import { thrownBy } from '../../../support/thrown';
 
 const t = simulatorTransformer;
 
 function errorOf(fn: () => unknown): GatewayError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GatewayError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatewayError');
+  return thrownBy(() => fn(), GatewayError);
 }
 
 describe('simulator responses', () => {
