@@ -109,11 +109,14 @@ running_count() {
   ctl 1 cluster_status --formatter json 2>/dev/null | sed -n 's/.*"running_nodes":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' | grep -c 'pb-r' || true
 }
 
-node_vm_pid() { # N: the pid of the Erlang VM serving node N's AMQP port, whichever checkout started it (empty if none)
-  local port pid
+node_vm_pid() { # N: the pid of the Erlang VM on node N's AMQP port, or on its distribution port (all a VM whose app was stopped with stop_app still holds), whichever checkout started it (empty if none)
+  local port pid p
   port=$(node_port "$1")
   if command -v ss >/dev/null 2>&1; then
-    pid=$(ss -ltnpH "sport = :$port" 2>/dev/null | sed -n 's/.*"beam[^"]*",pid=\([0-9]*\).*/\1/p' | head -n 1)
+    for p in "$port" $((port + 20000)); do
+      pid=$(ss -ltnpH "sport = :$p" 2>/dev/null | sed -n 's/.*"beam[^"]*",pid=\([0-9]*\).*/\1/p' | head -n 1)
+      [ -n "$pid" ] && break
+    done
   fi
   if [ -z "${pid:-}" ]; then # no ss: the VM that was given this port in its environment
     for env in /proc/[0-9]*/environ; do
@@ -130,9 +133,11 @@ node_vm_pid() { # N: the pid of the Erlang VM serving node N's AMQP port, whiche
 stop_foreign_nodes() {
   # A node on our port that this checkout's cookie cannot reach was started from another checkout (another
   # clone's .services, since deleted or not): it would refuse the join below. Stop its VM so ours can start.
+  # A VM whose app was stopped (stop_app, as the node drill does) answers no AMQP but still holds the
+  # distribution port, where ours would fail to start: it counts too.
   local n pid
   for n in "${nodes[@]}"; do
-    amqp_ready "$(node_port "$n")" || continue
+    amqp_ready "$(node_port "$n")" || port_open $(($(node_port "$n") + 20000)) || continue
     ctl "$n" eval 'ok.' >/dev/null 2>&1 && continue
     pid=$(node_vm_pid "$n")
     if [ -z "$pid" ]; then log "$(node_name "$n"): port $(node_port "$n") answers but this checkout cannot reach the node, and no VM pid was found"; return 1; fi
