@@ -48,7 +48,7 @@ import { authorizeCommand, benchReference } from '../harness/bench/bench-command
 import { BenchSection, toMarkdown, writeResults } from '../harness/bench/bench-output';
 import { TargetInputs, checkTargets } from '../harness/bench/bench-targets';
 import { publishPaced, publishWindowed } from '../harness/bench/command-publishing';
-import { ProcessCost, StandIn, WindowCost, alive } from '../harness/bench/process-cost';
+import { ProcessCost, StandIn, WindowCost, alive, cpuCeiling } from '../harness/bench/process-cost';
 import { pidListeningOn } from '../harness/bench/process-cpu';
 import { peakRssMiB, rssMiB } from '../harness/bench/process-memory';
 import { scrapeMetric, scrapeMetricByLabel } from '../harness/bench/metric-scrape';
@@ -245,6 +245,7 @@ function costRows(label: string, result: ThroughputResult | { cost: WindowCost }
         .map(([n, v]) => `${n} ${micros(v)}`)
         .join(', ')})`,
       kib(c.workerAllocatedBytesPerCommand),
+      ((ceiling) => (ceiling === null ? 'n/a' : `${micros(ceiling.cpuMicrosPerCommand)} → ${Math.round(ceiling.perS)} commands/s`))(cpuCeiling(c, cpus().length)),
     ],
   ];
 }
@@ -257,6 +258,7 @@ const COST_HEADER = [
   'RabbitMQ / Redis CPU (shared servers)',
   'stand-ins CPU (bench process, bus twin, simulator; not the bridge’s)',
   'worker V8 heap allocation per command',
+  'all processes’ CPU per command → the rate it allows on this machine’s cores (CPU ceiling)',
 ];
 
 async function main(): Promise<void> {
@@ -490,6 +492,7 @@ async function runFlowPhases(
       const satAdded = { p50: satAddedAll.p50, p95: satAddedAll.p95, p99: satAddedAll.p99 };
       const benchCpuMicrosPerCommand = satCost.standInCpuMicrosPerCommand;
       inputs.endToEndPerS = satPerS;
+      inputs.endToEndCeiling = cpuCeiling(satCost, cpus().length) ?? undefined;
       sections.push({
         title: 'Throughput at saturation (simulator at 0 ms)',
         header: ['measure', 'value'],
@@ -811,7 +814,14 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         const counts = Object.fromEntries([...after].map(([reason, n]) => [reason, n - (before.get(reason) ?? 0)] as const).filter(([, n]) => n > 0));
         decisions.set(name, counts);
       }
-      inputs.pspLatency = { minMs, maxMs, workers: s.workers, perS: result.perSecond, rssMiB: result.cost.peakRssMiB };
+      inputs.pspLatency = {
+        minMs,
+        maxMs,
+        workers: s.workers,
+        perS: result.perSecond,
+        rssMiB: result.cost.peakRssMiB,
+        ceiling: cpuCeiling(result.cost, cpus().length) ?? undefined,
+      };
       sections.push(
         {
           title: `Throughput at ${latencyLabel} PSP latency (default configuration, ${s.workers} workers; peaks reset at the phase start)`,

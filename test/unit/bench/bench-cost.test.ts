@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { checkTargets } from '../../../harness/bench/bench-targets';
+import { WindowCost, cpuCeiling } from '../../../harness/bench/process-cost';
 import { pidListeningOn, processCpuMicros } from '../../../harness/bench/process-cpu';
 import { peakRssMiB, resetPeakRss } from '../../../harness/bench/process-memory';
 import { gainPerAddedProcess } from '../../../harness/bench/scaling-phase';
@@ -17,6 +18,30 @@ describe('bench cost and scaling figures', () => {
     const missed = checkTargets({ pspLatency: { minMs: 200, maxMs: 300, workers: 2, perS: 1999, rssMiB: { web: 90, 'worker-1': 143.1 } } });
     expect(missed.map((t) => t.met)).toEqual([false, false]);
     expect(missed[1].measured).toBe('max 143.1 MiB (worker-1)');
+  });
+
+  it("adds the phase's CPU ceiling (all processes' CPU per command, the rate it allows on the cores) to a throughput verdict", () => {
+    const cost: WindowCost = {
+      workerCpuMicrosPerCommand: 1365,
+      workerCpuMicrosPerCommandNetOfIdle: 1248,
+      workerIdleCpuMsPerSecond: 84.9,
+      workerCpuMicrosEach: { 'worker-1': 735, 'worker-2': 630 },
+      webCpuMicrosPerCommand: 12,
+      rabbitmqCpuMicrosPerCommand: 333,
+      redisCpuMicrosPerCommand: 354,
+      workerAllocatedBytesPerCommand: null,
+      peakRssMiB: {},
+      standInCpuMicrosPerCommand: 526,
+      standInCpuMicrosEach: {},
+    };
+    const ceiling = cpuCeiling(cost, 2);
+    expect(ceiling?.cpuMicrosPerCommand).toBe(2590);
+    expect(ceiling?.perS).toBeCloseTo(772.2, 1);
+    const [rate] = checkTargets({ pspLatency: { minMs: 200, maxMs: 300, workers: 2, perS: 731, rssMiB: { web: 90 }, ceiling: ceiling ?? undefined } });
+    expect(rate.measured).toBe('731 commands/s; CPU ceiling 772/s (2590 µs of CPU per command, all processes)');
+    // One process's CPU unreadable: no ceiling rather than a ceiling too high.
+    expect(cpuCeiling({ ...cost, redisCpuMicrosPerCommand: null }, 2)).toBeNull();
+    expect(checkTargets({ endToEndPerS: 1052 })[0].measured).toBe('1052 commands/s');
   });
 
   it('judges every scaling row against 150 MB per process and names the row of the worst peak', () => {
