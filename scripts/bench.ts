@@ -245,7 +245,9 @@ function costRows(label: string, result: ThroughputResult | { cost: WindowCost }
         .map(([n, v]) => `${n} ${micros(v)}`)
         .join(', ')})`,
       kib(c.workerAllocatedBytesPerCommand),
-      ((ceiling) => (ceiling === null ? 'n/a' : `${micros(ceiling.cpuMicrosPerCommand)} → ${Math.round(ceiling.perS)} commands/s`))(cpuCeiling(c, cpus().length)),
+      ((ceiling) => (ceiling === null ? 'n/a' : `${micros(ceiling.cpuMicrosPerCommand)} → ${Math.round(ceiling.perS)} commands/s`))(
+        cpuCeiling(c, cpus().length),
+      ),
     ],
   ];
 }
