@@ -48,7 +48,8 @@ import { authorizeCommand, benchReference } from '../harness/bench/bench-command
 import { BenchSection, toMarkdown, writeResults } from '../harness/bench/bench-output';
 import { TargetInputs, checkTargets } from '../harness/bench/bench-targets';
 import { publishPaced, publishWindowed } from '../harness/bench/command-publishing';
-import { ProcessCost, StandIn, WindowCost, alive, cpuCeiling } from '../harness/bench/process-cost';
+import { cpuCeiling } from '../harness/bench/cpu-ceiling';
+import { ProcessCost, StandIn, WindowCost, alive } from '../harness/bench/process-cost';
 import { pidListeningOn } from '../harness/bench/process-cpu';
 import { peakRssMiB, rssMiB } from '../harness/bench/process-memory';
 import { scrapeMetric, scrapeMetricByLabel } from '../harness/bench/metric-scrape';

@@ -1,3 +1,5 @@
+import { CpuCeiling } from './cpu-ceiling';
+
 /** One benchmark target (docs/BENCHMARKS.md) and whether the run met it. Targets are reported, never enforced. */
 export interface TargetCheck {
   target: string;
@@ -6,12 +8,6 @@ export interface TargetCheck {
 }
 
 /** The figures the targets are judged on; a phase that did not run leaves its figures out (no verdict then). */
-/** The CPU-bound ceiling of a phase (`cpuCeiling` in process-cost.ts): all processes' CPU per command, µs, and the rate it allows. */
-export interface CpuCeiling {
-  cpuMicrosPerCommand: number;
-  perS: number;
-}
-
 export interface TargetInputs {
   endToEndPerS?: number;
   /** The saturation phase's CPU ceiling, when every process's CPU was readable. */

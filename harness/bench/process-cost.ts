@@ -164,22 +164,3 @@ export class ProcessCost {
 export function alive(role: RoleProcess): boolean {
   return role.child.exitCode === null && role.child.signalCode === null;
 }
-
-/**
- * What a window's commands cost the whole machine: every process's CPU per command (workers, web, RabbitMQ,
- * Redis, stand-ins), µs, and the rate that CPU allows on `cores` (1 000 000 × cores ÷ that), commands/s.
- * When the measured rate is near the ceiling the run was CPU-bound; well below it, something else (in-flight
- * limits, latency, a stall) held it back. Null when a process's CPU was unreadable.
- */
-export function cpuCeiling(cost: WindowCost, cores: number): { cpuMicrosPerCommand: number; perS: number } | null {
-  const parts = [
-    cost.workerCpuMicrosPerCommand,
-    cost.webCpuMicrosPerCommand,
-    cost.rabbitmqCpuMicrosPerCommand,
-    cost.redisCpuMicrosPerCommand,
-    cost.standInCpuMicrosPerCommand,
-  ];
-  if (parts.some((p) => p === null)) return null;
-  const cpuMicrosPerCommand = parts.reduce<number>((a, b) => a + (b ?? 0), 0);
-  return cpuMicrosPerCommand > 0 ? { cpuMicrosPerCommand, perS: (1_000_000 * cores) / cpuMicrosPerCommand } : null;
-}

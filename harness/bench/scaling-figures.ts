@@ -1,14 +1,17 @@
 /**
- * The measured-unit table of docs/SCALING.md (F1…F15), computed from one `npm run bench` results file
+ * The measured-unit table of docs/SCALING.md (F1…F16), computed from one `npm run bench` results file
  * (bench/results/<stamp>.json), so the sizing in that document is always arithmetic on one recorded run.
  * `scripts/scaling-figures.ts` writes the table into the document between its markers.
  */
+
+import { cpuCeiling } from './cpu-ceiling';
 
 /** The parts of a results file this table reads; every field is optional because a run may skip phases. */
 export interface BenchResultsFile {
   startedAt?: string;
   git?: string;
   loadAverage1m?: { start?: number; end?: number };
+  machine?: { cpus?: string };
   settings?: { quick?: boolean; commands?: number; pspCommands?: number; scalingCommands?: number };
   raw?: { perSecond?: number };
   saturation?: { perSecond?: number; cost?: ResultCost };
@@ -26,6 +29,7 @@ interface ResultCost {
   redisCpuMicrosPerCommand?: number | null;
   workerAllocatedBytesPerCommand?: number | null;
   peakRssMiB?: Record<string, number | null>;
+  standInCpuMicrosPerCommand?: number | null;
 }
 
 interface ResultScalingRow {
@@ -70,6 +74,12 @@ function peakRss(cost: ResultCost | undefined): string {
   return `workers ${span(workers)} MiB, web ${span(webs)} MiB`;
 }
 
+/** `2,040 µs → 980 commands/s`: all processes' CPU per command and the rate it allows on `cores`. */
+function ceiling(cost: ResultCost | undefined, cores: number): string {
+  const c = cost === undefined ? null : cpuCeiling(cost, cores);
+  return c === null ? NOT_MEASURED : `${micros(c.cpuMicrosPerCommand)} → ${rate(c.perS)}`;
+}
+
 /** The gains per added process along one kind and latency, e.g. "+728 → -15 → -52". */
 function gains(rows: ResultScalingRow[], kind: 'workers' | 'web', zeroLatency: boolean): string {
   const chosen = rows.filter((r) => r.kind === kind && isZero(r.pspLatencyMs) === zeroLatency);
@@ -90,6 +100,7 @@ export function scalingFigures(results: BenchResultsFile): ScalingFigure[] {
   const twoWebs = row('web', 2, true);
   const sat = results.saturation?.cost;
   const psp = results.pspLatency;
+  const cores = Number(results.machine?.cpus ?? 2);
   const workerSrc = (latency: string) => `scaling[kind=workers, workers=1, pspLatencyMs=${latency}].result.perSecond`;
   return [
     { id: 'F1', figure: 'one worker, PSP at 0 ms (CPU-bound), commands/s', value: rate(oneWorkerZero?.result.perSecond), source: workerSrc('[0,0]') },
@@ -178,6 +189,12 @@ export function scalingFigures(results: BenchResultsFile): ScalingFigure[] {
           ? NOT_MEASURED
           : `${int((oneWorkerPsp.result.perSecond * (oneWorkerPsp.pspLatencyMs[0] + oneWorkerPsp.pspLatencyMs[1])) / 2 / 1000)} commands`,
       source: 'derived',
+    },
+    {
+      id: 'F16',
+      figure: `all processes' CPU per command (workers, web, RabbitMQ, Redis, stand-ins) → the rate it allows on ${cores} cores, at 0 ms / at ${pspLabel}`,
+      value: `${ceiling(sat, cores)} / ${ceiling(psp?.cost, cores)}`,
+      source: 'saturation.cost, pspLatency.cost, machine.cpus',
     },
   ];
 }

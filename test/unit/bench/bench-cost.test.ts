@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { checkTargets } from '../../../harness/bench/bench-targets';
-import { WindowCost, cpuCeiling } from '../../../harness/bench/process-cost';
+import { cpuCeiling } from '../../../harness/bench/cpu-ceiling';
+import { WindowCost } from '../../../harness/bench/process-cost';
 import { pidListeningOn, processCpuMicros } from '../../../harness/bench/process-cpu';
 import { peakRssMiB, resetPeakRss } from '../../../harness/bench/process-memory';
 import { gainPerAddedProcess } from '../../../harness/bench/scaling-phase';

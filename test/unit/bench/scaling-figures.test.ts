@@ -60,6 +60,21 @@ describe('scaling figures (docs/SCALING.md table from a bench results file)', ()
     expect(byId.get('F15')).toBe('130 commands');
   });
 
+  it("sums every process's CPU per command into the CPU ceiling on the run's cores (F16), and gives none when a process is missing", () => {
+    const withStandIns: BenchResultsFile = {
+      ...results,
+      machine: { cpus: '2' },
+      saturation: { perSecond: 1028.7, cost: cost(1088, { standInCpuMicrosPerCommand: 412 }) },
+      pspLatency: { perSecond: 689.7, workers: 2, pspLatencyMs: [200, 300], cost: cost(1616, { standInCpuMicrosPerCommand: 512 }) },
+    };
+    const f16 = scalingFigures(withStandIns).find((f) => f.id === 'F16');
+    // 1 088 + 900 + 186 + 190 + 412 = 2 776 µs → 2 × 10⁶ ÷ 2 776 = 720/s; 1 616 + 900 + 186 + 190 + 512 = 3 404 µs → 588/s.
+    expect(f16?.value).toBe('2,776 µs → 720 commands/s / 3,404 µs → 588 commands/s');
+    expect(f16?.figure).toContain('on 2 cores');
+    // The fixture above has no stand-in CPU: no ceiling rather than one that leaves a process out.
+    expect(byId.get('F16')).toBe('not in this run / not in this run');
+  });
+
   it('says "not in this run" for a phase the run skipped instead of inventing a figure', () => {
     expect(byId.get('F11')).toBe('not in this run');
     const empty = new Map(scalingFigures({}).map((f) => [f.id, f.value]));
