@@ -1,5 +1,5 @@
 /**
- * `npm run scaling-figures [-- <results.json>]`: writes the measured-unit table of docs/SCALING.md (F1…F15)
+ * `npm run scaling-figures [-- <results.json>]`: writes the measured-unit table of docs/SCALING.md (F1…F16)
  * from one bench results file (default: the newest in bench/results/), between the document's
  * `<!-- scaling-figures:begin -->` and `<!-- scaling-figures:end -->` markers. `--print` prints it instead.
  */
