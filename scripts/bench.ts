@@ -48,7 +48,7 @@ import { authorizeCommand, benchReference } from '../harness/bench/bench-command
 import { BenchSection, toMarkdown, writeResults } from '../harness/bench/bench-output';
 import { TargetInputs, checkTargets } from '../harness/bench/bench-targets';
 import { publishPaced, publishWindowed } from '../harness/bench/command-publishing';
-import { cpuCeiling } from '../harness/bench/cpu-ceiling';
+import { CpuCeiling, cpuCeiling } from '../harness/bench/cpu-ceiling';
 import { ProcessCost, StandIn, WindowCost, alive } from '../harness/bench/process-cost';
 import { pidListeningOn } from '../harness/bench/process-cpu';
 import { peakRssMiB, rssMiB } from '../harness/bench/process-memory';
@@ -196,6 +196,9 @@ const ms = (v: number) => `${v.toFixed(1)} ms`;
 const f2 = (v: number) => v.toFixed(2);
 const lat = (l: LatencySummary) => `${f2(l.p50)} / ${f2(l.p95)} / ${f2(l.p99)} ms (max ${f2(l.max)})`;
 const micros = (v: number | null) => (v === null ? 'n/a' : `${Math.round(v)} µs`);
+/** A window's CPU ceiling on this machine's cores (undefined when a process's CPU was unreadable). */
+const machineCeiling = (cost: WindowCost) => cpuCeiling(cost, cpus().length) ?? undefined;
+const ceilingCell = (c: CpuCeiling | undefined) => (c === undefined ? 'n/a' : `${micros(c.cpuMicrosPerCommand)} → ${Math.round(c.perS)} commands/s`);
 const kib = (v: number | null) => (v === null ? 'n/a (no probe)' : `${(v / 1024).toFixed(1)} KiB`);
 const mib = (v: number | null | undefined) => (v === null || v === undefined ? '?' : v.toFixed(1));
 
@@ -246,9 +249,7 @@ function costRows(label: string, result: ThroughputResult | { cost: WindowCost }
         .map(([n, v]) => `${n} ${micros(v)}`)
         .join(', ')})`,
       kib(c.workerAllocatedBytesPerCommand),
-      ((ceiling) => (ceiling === null ? 'n/a' : `${micros(ceiling.cpuMicrosPerCommand)} → ${Math.round(ceiling.perS)} commands/s`))(
-        cpuCeiling(c, cpus().length),
-      ),
+      ceilingCell(machineCeiling(c)),
     ],
   ];
 }
@@ -495,7 +496,7 @@ async function runFlowPhases(
       const satAdded = { p50: satAddedAll.p50, p95: satAddedAll.p95, p99: satAddedAll.p99 };
       const benchCpuMicrosPerCommand = satCost.standInCpuMicrosPerCommand;
       inputs.endToEndPerS = satPerS;
-      inputs.endToEndCeiling = cpuCeiling(satCost, cpus().length) ?? undefined;
+      inputs.endToEndCeiling = machineCeiling(satCost);
       sections.push({
         title: 'Throughput at saturation (simulator at 0 ms)',
         header: ['measure', 'value'],
@@ -823,7 +824,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         workers: s.workers,
         perS: result.perSecond,
         rssMiB: result.cost.peakRssMiB,
-        ceiling: cpuCeiling(result.cost, cpus().length) ?? undefined,
+        ceiling: machineCeiling(result.cost),
       };
       sections.push(
         {

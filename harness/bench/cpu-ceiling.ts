@@ -27,7 +27,8 @@ export function cpuCeiling(cost: MachineCpuParts, cores: number): CpuCeiling | n
     cost.redisCpuMicrosPerCommand,
     cost.standInCpuMicrosPerCommand,
   ];
-  if (parts.some((p) => p === null || p === undefined) || !(cores > 0)) return null;
-  const cpuMicrosPerCommand = parts.reduce<number>((a, b) => a + (b ?? 0), 0);
+  const known = parts.filter((p): p is number => typeof p === 'number');
+  if (known.length < parts.length || !(cores > 0)) return null;
+  const cpuMicrosPerCommand = known.reduce((a, b) => a + b, 0);
   return cpuMicrosPerCommand > 0 ? { cpuMicrosPerCommand, perS: (1_000_000 * cores) / cpuMicrosPerCommand } : null;
 }
