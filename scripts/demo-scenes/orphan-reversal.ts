@@ -1,6 +1,5 @@
 import { Ledger } from '../../src/ledger/ledger';
 import { voidOperationId } from '../../src/poller/orphan-reversal';
-import { passLockMs } from '../../src/processes/periodic-jobs';
 import { createRedis } from '../../src/redis/redis-connection';
 import { FlowCheck } from '../../harness/workload/flow-checks';
 import { DemoScene, SceneContext, SceneResult } from './scene';
@@ -58,16 +57,13 @@ export const orphanReversalScene: DemoScene = {
       });
       if (!auth?.gatewayReference) return { summary: 'the authorization never succeeded', checks };
 
-      // The sweep runs in the workers' periodic pass, one process at a time under an expiring lock. When an
-      // earlier scene killed the worker holding it, the others wait out the lock (a minute here) before any
-      // pass runs, so the void may come that much later than the orphan age.
-      const voided = await waitFor(
-        async () => {
-          const op = await ledger.get(voidId);
-          return op && (op.state === 'SUCCEEDED' || op.state === 'FAILED') ? op : null;
-        },
-        passLockMs(stack.config.poller.inProcessIntervalMs) + 30_000,
-      );
+      // The sweep runs in the workers' periodic pass, one process at a time under a lock. When an earlier scene
+      // killed the worker holding it, the others take it over once its holder heartbeat lapses
+      // (`leases.holder_ttl_ms`), not after the lock's minute: a longer wait here would hide that regressing.
+      const voided = await waitFor(async () => {
+        const op = await ledger.get(voidId);
+        return op && (op.state === 'SUCCEEDED' || op.state === 'FAILED') ? op : null;
+      }, 30_000 + stack.config.leases.holderTtlMs);
       const voidedAfterMs = Date.now() - startedAt;
       checks.push({
         name: 'orphan scene: the sweep voided the uncaptured authorization',

@@ -5,6 +5,7 @@ import { DeliveryJobData } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { RetentionSweep } from '../data-lifecycle/retention-sweep';
 import { Ledger } from '../ledger/ledger';
+import { LeaseHolder, isHolderId } from '../leases/lease-holder';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { ActionExpiry } from '../poller/action-expiry';
@@ -13,9 +14,14 @@ import { PollReport, Poller } from '../poller/poller';
 import { RiskReviewExpiry } from '../poller/risk-review-expiry';
 import { RecurringRunner } from '../recurring/recurring-runner';
 import { RecurringStore } from '../recurring/recurring-store';
+import { LuaScript, luaInputs } from '../redis/lua-script';
 import { GatewayRouter } from '../routing/gateway-router';
 
 export const pollerPasses = counter('pb_poller_passes_total', 'Poller passes, by result (ran, locked: another poller held the lock, failed)', ['result']);
+const lockTakeovers = counter(
+  'pb_poller_lock_takeovers_total',
+  'Periodic-pass locks taken over from a holder process whose heartbeat had lapsed (a worker or poller killed during a pass)',
+);
 const jobFailures = counter('pb_periodic_job_failures_total', 'Periodic jobs of a poll pass that threw, by job (the pass goes on with the next job)', ['job']);
 
 /** The names of the periodic jobs, in the order a pass runs them. */
@@ -98,23 +104,41 @@ const LOG_LINES: Record<PeriodicJobName, string> = {
 };
 
 /**
+ * Takes the pass lock from a dead holder: in one step that checks the lock still holds the token found, so
+ * of two processes trying, one wins.
+ */
+const TAKE_OVER_LOCK_SCRIPT = new LuaScript(
+  luaInputs(['lock'], ['found', 'token', 'lock_ms']),
+  `
+if redis.call('GET', K.lock) ~= A.found then return 0 end
+redis.call('SET', K.lock, A.token, 'PX', A.lock_ms)
+return 1
+`,
+);
+
+/**
  * One pass: the PENDING and UNKNOWN operations whose next check is due, then every periodic job in turn
  * (a job that throws is logged and counted, and the next one still runs, even after the inquiries threw). A Redis lock (`poller:lock`,
  * held for `lockMs` and released by its owner only) keeps two passes (two pollers, a poller and the
  * workers' in-process poller, two workers) from running at once; each job is idempotent besides.
+ *
+ * With a `holder`, the lock's token starts with the holder's id, and a lock found held by a holder whose
+ * heartbeat is gone (a process killed mid-pass) is taken over at once instead of blocking every pass until
+ * it expires (`passLockMs`, a minute or more). A live holder's lock, however long its pass, is never taken;
+ * nor a token without a holder id (an older build's).
  * @returns the status inquiries' report, or `null` when another pass holds the lock.
  * @throws what the status inquiries threw (the caller counts a failed pass).
  */
 export async function runPeriodicPass(
-  deps: { config: Config; redis: RedisClient; logger: Logger },
+  deps: { config: Config; redis: RedisClient; logger: Logger; holder?: LeaseHolder },
   jobs: PeriodicJobs,
   lockMs: number,
   owner = `poller:${process.pid}`,
 ): Promise<PollReport | null> {
-  const { config, redis, logger } = deps;
+  const { config, redis, logger, holder } = deps;
   const lock = `${config.redis.keyPrefix}poller:lock`;
-  const token = `${owner}:${Date.now()}:${Math.random().toString(36).slice(2)}`;
-  if ((await redis.set(lock, token, 'PX', lockMs, 'NX')) !== 'OK') {
+  const token = `${holder ? `${holder.id}:` : ''}${owner}:${Date.now()}:${Math.random().toString(36).slice(2)}`;
+  if ((await redis.set(lock, token, 'PX', lockMs, 'NX')) !== 'OK' && !(await takeOverFromDeadHolder(redis, lock, token, lockMs, holder, logger))) {
     pollerPasses.inc({ result: 'locked' });
     return null;
   }
@@ -143,6 +167,26 @@ export async function runPeriodicPass(
     // Release only our own lock: a pass that outlived lockMs must not free the next one's.
     await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, lock, token).catch(() => undefined);
   }
+}
+
+/** Takes the pass lock if the holder its token names is dead; false for a live holder, no holder id, or no `holder` of ours. */
+async function takeOverFromDeadHolder(
+  redis: RedisClient,
+  lock: string,
+  token: string,
+  lockMs: number,
+  holder: LeaseHolder | undefined,
+  logger: Logger,
+): Promise<boolean> {
+  if (!holder) return false;
+  const found = await redis.get(lock);
+  const dead = found?.split(':', 1)[0];
+  if (!found || !isHolderId(dead) || dead === holder.id || (await holder.isAlive(dead))) return false;
+  const taken = await TAKE_OVER_LOCK_SCRIPT.run(redis, { keys: { lock }, args: { found, token, lock_ms: String(lockMs) } });
+  if (Number(taken) !== 1) return false;
+  lockTakeovers.inc();
+  logger.warn('periodic pass lock taken over from a dead holder', { dead_holder: dead, holder: holder.id });
+  return true;
 }
 
 /** How long a pass may hold the poller lock, ms: ten intervals, at least a minute (a pass that dies frees it then). */

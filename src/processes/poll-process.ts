@@ -8,6 +8,7 @@ import { EventStore } from '../events/event-store';
 import { createOmsEventsQueue } from '../events/oms-events-queue';
 import { DependencyWatch } from '../health/dependency-watch';
 import { Ledger } from '../ledger/ledger';
+import { LeaseHolder } from '../leases/lease-holder';
 import { Logger } from '../logging/logger';
 import { setScrapeCollector } from '../metrics/scrape-gauges';
 import { PollReport } from '../poller/poller';
@@ -48,9 +49,12 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
   eventsQueue.on('error', () => undefined);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   deliveryQueue.on('error', () => undefined);
+  // Names this run in the pass lock, so a run killed mid-pass does not block the next one for lockMs.
+  const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger);
   try {
+    await holder.start();
     await moveLegacyKeysLogged(redis, config.redis.keyPrefix, logger);
-    const report = await runPeriodicPass({ config, redis, logger }, periodicJobs(config, logger, routes, redis, eventsQueue, deliveryQueue), lockMs);
+    const report = await runPeriodicPass({ config, redis, logger, holder }, periodicJobs(config, logger, routes, redis, eventsQueue, deliveryQueue), lockMs);
     if (report) logger.info('poll run finished', { ...report });
     else logger.info('another poll run holds the lock; nothing to do');
     // Cron's one pass also covers the reconciliation schedule (each window has its own lock).
@@ -58,6 +62,7 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
     if (reconciled.runs.length > 0) logger.info('scheduled reconciliation pass', { mode: reconciled.mode, windows: reconciled.runs.length });
     return report;
   } finally {
+    await holder.stop();
     await eventsQueue.close();
     await deliveryQueue.close();
     redis.disconnect();
@@ -126,11 +131,14 @@ export async function startPollerProcess(
     scrapeSnapshot({ config, redis, queues: { 'gateway-delivery': deliveryQueue, 'oms-events': eventsQueue, 'gateway-outcomes': outcomesQueue } }),
   );
   const jobs = periodicJobs(config, logger, routes, redis, eventsQueue, deliveryQueue);
+  // Names this poller in the pass lock: killed mid-pass, its lock is taken over at once, not after passLockMs.
+  const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger);
+  await holder.start();
   const intervalMs = config.pollerProcess.intervalMs;
   let current: Promise<PollReport | null> | null = null;
   const runPass = (): Promise<PollReport | null> => {
     if (current) return current;
-    current = runPeriodicPass({ config, redis, logger }, jobs, passLockMs(intervalMs))
+    current = runPeriodicPass({ config, redis, logger, holder }, jobs, passLockMs(intervalMs))
       .then((report) => {
         lastPassFailed = null;
         if (report && report.due > 0) logger.info('poll pass', { ...report });
@@ -180,6 +188,7 @@ export async function startPollerProcess(
       setScrapeCollector(null);
       await monitoring?.close();
       await Promise.all([eventsQueue.close(), deliveryQueue.close(), outcomesQueue.close()]);
+      await holder.stop();
       redis.disconnect();
     },
   };

@@ -245,7 +245,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   if (config.poller.inProcessIntervalMs > 0) {
     pollTimer = setInterval(() => {
       if (polling) return;
-      polling = runInProcessPass(redis, config, periodic, logger).finally(() => {
+      polling = runInProcessPass(redis, config, periodic, holder, logger).finally(() => {
         polling = null;
       });
     }, config.poller.inProcessIntervalMs);
@@ -303,9 +303,9 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
 }
 
 /** One pass of the periodic jobs across all workers and pollers at a time (the poller lock). */
-async function runInProcessPass(redis: RedisClient, config: Config, periodic: PeriodicJobs, logger: Logger): Promise<void> {
+async function runInProcessPass(redis: RedisClient, config: Config, periodic: PeriodicJobs, holder: LeaseHolder, logger: Logger): Promise<void> {
   try {
-    const report = await runPeriodicPass({ config, redis, logger }, periodic, passLockMs(config.poller.inProcessIntervalMs), `worker:${process.pid}`);
+    const report = await runPeriodicPass({ config, redis, logger, holder }, periodic, passLockMs(config.poller.inProcessIntervalMs), `worker:${process.pid}`);
     if (report && report.due > 0) logger.info('poll run', { ...report });
   } catch (err) {
     pollerPasses.inc({ result: 'failed' });
