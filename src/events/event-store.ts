@@ -1,6 +1,7 @@
 import { RedisClient } from '../redis/redis-connection';
 import { LuaFragment, LuaScript, LuaStep, luaInputs } from '../redis/lua-script';
-import { ALL_SHARDS, ShardKeys, ShardMemo, shardKeysOf, shardMemoOf } from '../redis/key-layout';
+import { ShardKeys, ShardMemo, shardKeysOf, shardMemoOf } from '../redis/key-layout';
+import { firstExisting } from '../redis/shard-probe';
 import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
@@ -146,12 +147,12 @@ export class EventStore {
   private async keysOfEventId(eventId: string): Promise<ShardKeys> {
     const known = this.events.get(eventId);
     if (known !== undefined) return this.shards[known];
-    const found = await Promise.all(ALL_SHARDS.map((n) => this.redis.exists(this.shards[n].event(eventId))));
-    const shard = Math.max(
-      0,
-      found.findIndex((f) => f === 1),
+    const shard = await firstExisting(
+      this.redis,
+      this.shards.map((keys) => keys.event(eventId)),
     );
-    if (found[shard] === 1) this.events.set(eventId, shard);
+    if (shard < 0) return this.shards[0];
+    this.events.set(eventId, shard);
     return this.shards[shard];
   }
 
@@ -160,12 +161,12 @@ export class EventStore {
     const known = this.payments.get(paymentKey);
     if (known !== undefined) return this.shards[known];
     if (eventId !== '') return this.keysOfEventId(eventId);
-    const found = await Promise.all(ALL_SHARDS.map((n) => this.redis.exists(this.shards[n].paymentSequence(paymentKey))));
-    const shard = Math.max(
-      0,
-      found.findIndex((f) => f === 1),
+    const shard = await firstExisting(
+      this.redis,
+      this.shards.map((keys) => keys.paymentSequence(paymentKey)),
     );
-    if (found[shard] === 1) this.payments.set(paymentKey, shard);
+    if (shard < 0) return this.shards[0];
+    this.payments.set(paymentKey, shard);
     return this.shards[shard];
   }
 

@@ -2,7 +2,8 @@ import { RedisClient } from '../redis/redis-connection';
 import { CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
 import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
-import { ALL_SHARDS, ShardKeys, ShardMemo, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
+import { ShardKeys, ShardMemo, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
+import { firstExisting, getEach } from '../redis/shard-probe';
 import { CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
@@ -154,8 +155,10 @@ export class Ledger {
   async shardOf(id: string, fresh = false): Promise<number | null> {
     const known = fresh ? undefined : this.memo.get(id);
     if (known !== undefined) return known;
-    const found = await Promise.all(ALL_SHARDS.map((n) => this.redis.exists(this.shards[n].op(id))));
-    const shard = found.findIndex((f) => f === 1);
+    const shard = await firstExisting(
+      this.redis,
+      this.shards.map((keys) => keys.op(id)),
+    );
     if (shard < 0) return null;
     this.memo.set(id, shard);
     return shard;
@@ -685,7 +688,10 @@ export class Ledger {
   /** `findByReference`, with the shard of the operation found; `except`: an operation not to return. */
   async locateReference(gateway: string, reference: string, except?: string): Promise<{ id: string; shard: number } | null> {
     const name = `${gateway}:${reference}`;
-    const ids = await Promise.all(this.shards.map((keys) => this.redis.get(keys.reference(name))));
+    const ids = await getEach(
+      this.redis,
+      this.shards.map((keys) => keys.reference(name)),
+    );
     const hits = ids.flatMap((id, shard) => (id === null || id === except ? [] : [{ id, shard }]));
     if (hits.length === 0) return null;
     let found = hits[0];

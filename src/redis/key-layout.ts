@@ -1,4 +1,5 @@
 import { RedisClient } from './redis-connection';
+import { firstExisting } from './shard-probe';
 
 /**
  * The ledger's key layout, for Redis Cluster as well as a single Redis (docs/ARCHITECTURE.md, "Key layout").
@@ -257,8 +258,10 @@ export async function shardOfOperation(redis: RedisClient, prefix: string, id: s
   const known = memo.get(id);
   const keys = shardKeysOf(prefix);
   if (known !== undefined && (await redis.exists(keys[known].op(id))) === 1) return known;
-  const found = await Promise.all(ALL_SHARDS.map((n) => redis.exists(keys[n].op(id))));
-  const shard = found.findIndex((f) => f === 1);
+  const shard = await firstExisting(
+    redis,
+    keys.map((k) => k.op(id)),
+  );
   if (shard < 0) return null;
   memo.set(id, shard);
   return shard;

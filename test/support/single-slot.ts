@@ -75,10 +75,12 @@ function senderInSrc(): string | null {
 }
 
 /**
- * Modules allowed to send one command or batch over keys of several slots: the key walks, which send to
- * the one server that holds the keys it just scanned (src/redis/key-scan.ts).
+ * Modules allowed to send one command or batch over keys of several slots, because they send it to one
+ * server that holds all of them: the key walks, to the server they just scanned (src/redis/key-scan.ts), and
+ * the shard probes, only when the client is a single Redis (src/redis/shard-probe.ts; on a cluster they send
+ * one command per key, which the cluster pass of the suite checks).
  */
-const NODE_SENDERS = ['src/redis/key-scan.ts'];
+const NODE_SENDERS = ['src/redis/key-scan.ts', 'src/redis/shard-probe.ts'];
 
 const checkedCommands = new WeakSet<Command>();
 /** The sends found breaking the rule in this test file (one list, whoever installed the check). */
@@ -103,7 +105,7 @@ function record(command: string, keys: readonly (string | Buffer)[]): void {
  * command's keys in one slot (MGET, multi-key DEL, EVAL/EVALSHA of any script, `defineCommand`'s too), and
  * every key of a pipeline or a MULTI transaction in one slot (ioredis' Cluster sends a pipeline to one node
  * only, and a transaction must be single-slot). Only the sends whose stack goes through src/ count; the
- * key walks of src/redis/key-scan.ts, which send to the node that holds the keys, are exempt. A send that
+ * modules of NODE_SENDERS, which send to one node that holds all the keys, are exempt. A send that
  * breaks it throws (CROSSSLOT, as on a cluster) and is recorded in the list returned (the same list on every call).
  */
 export function installCommandSlotCheck(): CommandSlotViolation[] {

@@ -1,0 +1,28 @@
+import { RedisClient, isCluster } from './redis-connection';
+
+/**
+ * Probes of one key in every ledger shard, for an id whose shard this process does not know (a command of
+ * another worker's payment, a PSP reference a capture names, a new id checked for an idempotency conflict).
+ * On a Redis Cluster the shards' keys hash to different slots, so each is asked on its own (sent together,
+ * one round trip). On a single Redis one command answers for all of them: a capture used to cost 32 such
+ * commands (16 EXISTS at the intake, 16 at the worker) and 16 GETs, each paying the client's per-command cost.
+ */
+
+/**
+ * The index in `keys` of the first key that exists, or -1 when none does. On a single Redis one multi-key
+ * EXISTS answers "none" (the usual reply: an id not yet written, a key that is no operation id); only when
+ * some key exists are they asked one by one to learn which.
+ */
+export async function firstExisting(redis: RedisClient, keys: readonly string[]): Promise<number> {
+  if (keys.length === 0) return -1;
+  if (!isCluster(redis) && (await redis.exists(...keys)) === 0) return -1;
+  const found = await Promise.all(keys.map((key) => redis.exists(key)));
+  return found.indexOf(1);
+}
+
+/** Every key's string value (null where there is none): one MGET on a single Redis, one GET each on a cluster. */
+export async function getEach(redis: RedisClient, keys: readonly string[]): Promise<(string | null)[]> {
+  if (keys.length === 0) return [];
+  if (isCluster(redis)) return Promise.all(keys.map((key) => redis.get(key)));
+  return redis.mget(...keys);
+}

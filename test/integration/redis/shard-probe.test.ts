@@ -1,0 +1,69 @@
+import { Redis } from 'ioredis';
+import { Config } from '../../../src/config/config';
+import { shardKeysOf } from '../../../src/redis/key-layout';
+import { RedisClient, createRedis, isCluster } from '../../../src/redis/redis-connection';
+import { firstExisting, getEach } from '../../../src/redis/shard-probe';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * The probes that look for an id in every ledger shard: the same answers on a single Redis and on a Redis
+ * Cluster (where the suite's cluster pass runs them), and on a single Redis one command instead of one per
+ * shard (a capture used to send 32 EXISTS and 16 GETs to find its authorization and check its own id).
+ */
+let config: Config;
+let redis: RedisClient;
+let keys: string[];
+
+beforeAll(() => {
+  config = testConfig();
+  redis = createRedis(config.redis, 'commands');
+  keys = shardKeysOf(config.redis.keyPrefix).map((shard) => shard.reference('simulator:probe'));
+});
+
+afterAll(async () => {
+  await purgeNamespace(config).catch(() => undefined);
+  redis.disconnect();
+});
+
+afterEach(async () => {
+  await Promise.all(keys.map((k) => redis.del(k)));
+});
+
+test('firstExisting gives -1 when no shard holds the key, and the first shard that does otherwise', async () => {
+  expect(await firstExisting(redis, keys)).toBe(-1);
+  await redis.set(keys[11], 'op-b');
+  expect(await firstExisting(redis, keys)).toBe(11);
+  await redis.set(keys[3], 'op-a');
+  expect(await firstExisting(redis, keys)).toBe(3);
+  expect(await firstExisting(redis, [])).toBe(-1);
+});
+
+test('getEach reads every shard in order, null where the key is missing', async () => {
+  await redis.set(keys[0], 'op-0');
+  await redis.set(keys[15], 'op-15');
+  const values = await getEach(redis, keys);
+  expect(values).toHaveLength(16);
+  expect(values[0]).toBe('op-0');
+  expect(values[15]).toBe('op-15');
+  expect(values.slice(1, 15).every((v) => v === null)).toBe(true);
+  expect(await getEach(redis, [])).toEqual([]);
+});
+
+test('on a single Redis, a miss costs one EXISTS and a read of all shards one MGET', async () => {
+  if (isCluster(redis)) return; // each shard is its own slot there: one command per shard, by design
+  const monitor = await (redis as Redis).duplicate().monitor();
+  const seen: string[] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args.slice(1).some((a) => keys.includes(a))) seen.push(String(args[0]).toLowerCase());
+  });
+  try {
+    expect(await firstExisting(redis, keys)).toBe(-1);
+    await getEach(redis, keys);
+    await redis.ping(); // MONITOR sees our commands before this one's reply
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    monitor.disconnect();
+  }
+  expect(seen).toEqual(['exists', 'mget']);
+});
