@@ -84,9 +84,9 @@ export interface CommandConsumerDeps {
    */
   splitTender?: SplitTenderIntake;
   /**
-   * The adaptive in-flight gate of the commands queue (`inflight.adaptive`): the queue's prefetch is then
-   * `inflight.max` and at most `gate.limit` of its messages are worked on at once, the others wait unacked
-   * in arrival order. The priority lane is never gated. Without it `amqp.prefetch` bounds the work.
+   * The adaptive in-flight gate (`inflight.adaptive`): each lane's prefetch is then `inflight.max` and at most
+   * `gate.limit` messages of both lanes together are worked on at once, the others wait unacked in arrival
+   * order, the priority lane's ahead of the commands queue's. Without it `amqp.prefetch` bounds each lane.
    */
   inflight?: InflightGate;
   /**
@@ -194,7 +194,10 @@ export class CommandConsumer {
       channel.on('error', (err: Error) => this.deps.logger.warn('consumer channel error', { error: err.message, queue }));
       if (i === 0) await declareTopology(channel, config.amqp, { priorityLane });
       const priority = i === 1;
-      const gate = priority ? undefined : this.deps.inflight;
+      // One gate for both lanes: what is in flight follows PSP latency and memory whatever the lane (a
+      // fixed prefetch of 50 held captures to 2 x 50 / PSP time), and a priority command takes the next free
+      // slot ahead of every waiting authorization.
+      const gate = this.deps.inflight;
       await channel.prefetch(gate ? config.inflight.max : config.amqp.prefetch);
       const acks = new AckBatcher(channel);
       const { consumerTag } = await channel.consume(queue, (msg) => {
@@ -206,6 +209,7 @@ export class CommandConsumer {
             ? gate.run(
                 () => this.handle(channel, acks, msg, priority),
                 () => this.giveBack(channel, acks, msg),
+                priority,
               )
             : this.handle(channel, acks, msg, priority)
         ).finally(() => this.inFlight.delete(work));

@@ -3,10 +3,14 @@
  * PSP answers and a backlog the limit grows past its start value, so more commands are in flight than a
  * fixed prefetch of that size would allow; over a memory budget it is cut to its minimum.
  */
+import { priorityExchangeOf } from '../../../src/admission/command-priority';
+import { channelSignatureHeaders } from '../../../src/channels/channel-signature';
 import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { createRedis } from '../../../src/redis/redis-connection';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { amqpClient } from '../../support/amqp-helpers';
@@ -107,5 +111,76 @@ describe('adaptive in-flight', () => {
     expect(cuts.length).toBeGreaterThan(0);
     expect(cuts[0].level).toBe('warn');
     await w.stop();
+  });
+});
+
+describe('the priority lane under the adaptive in-flight limit', () => {
+  /** Publishes captures to the priority exchange, signed as the web channel signs. */
+  async function publishPriority(c: Config, count: number): Promise<string[]> {
+    const client = await amqpClient(c);
+    const channel = await client.model.createConfirmChannel();
+    const refs: string[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const command = channelCommand('capture', {}, { gateway_key: `pi_priority_${i}` });
+        refs.push(command.payment.operation_reference!);
+        const content = Buffer.from(JSON.stringify(command));
+        channel.publish(priorityExchangeOf(c.amqp), 'web.payment.capture', content, {
+          persistent: true,
+          headers: channelSignatureHeaders(content, c.channels.credentials.web![0]),
+        });
+      }
+      await channel.waitForConfirms();
+    } finally {
+      await channel.close().catch(() => undefined);
+      await client.close();
+    }
+    return refs;
+  }
+
+  it('works on as many captures at once as the adaptive limit allows, not the fixed amqp.prefetch', async () => {
+    // A fixed limit of 24; amqp.prefetch 2 is what bounded the priority lane before it shared the gate.
+    const c = config({ 'inflight.initial': 24, 'inflight.min': 24, 'inflight.max': 24, 'amqp.prefetch': 2, 'inflight.memory_budget_mib': 100_000 });
+    const w = await worker(c);
+    await publishPriority(c, 60);
+
+    let peak = 0;
+    await eventually(
+      () => {
+        peak = Math.max(peak, w.inflight?.gate.inFlight ?? 0);
+        return peak >= 12;
+      },
+      30_000,
+      10,
+    );
+    expect(peak).toBeGreaterThanOrEqual(12);
+    expect(peak).toBeLessThanOrEqual(24);
+    await w.stop();
+  });
+
+  it('starts a capture at the next free slot, ahead of the authorizations waiting in the worker, never above the limit', async () => {
+    // A limit of 4 that holds (no interval ends within the test); the prefetch (inflight.max) lets the rest wait in the worker.
+    const c = config({ 'inflight.initial': 4, 'inflight.min': 4, 'inflight.max': 64, 'inflight.interval_ms': 600_000, 'inflight.memory_budget_mib': 100_000 });
+    const w = await worker(c);
+    const redis = createRedis(c.redis, 'commands');
+    const ledger = new Ledger(redis, c.redis.keyPrefix);
+    try {
+      await backlog(c, 40); // ten rounds of 300 ms at four at a time
+      await eventually(() => (w.inflight?.gate.waiting ?? 0) > 0, 30_000, 10);
+      let peak = 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, w.inflight?.gate.inFlight ?? 0)), 5);
+      const [capture] = await publishPriority(c, 1);
+      try {
+        await eventually(async () => (await ledger.get(capture)) !== null, 30_000, 20);
+      } finally {
+        clearInterval(sampler);
+      }
+      // Started within a round or two, while most of the backlog still waits in the worker.
+      expect(w.inflight?.gate.waiting ?? 0).toBeGreaterThan(10);
+      expect(peak).toBeLessThanOrEqual(4);
+    } finally {
+      redis.disconnect();
+      await w.stop();
+    }
   });
 });

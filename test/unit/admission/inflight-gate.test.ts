@@ -33,6 +33,44 @@ describe('InflightGate', () => {
     expect(tasks.every((t) => t.started())).toBe(true);
   });
 
+  it('starts a waiting priority task at the next free slot, ahead of tasks that waited longer, priority ones in arrival order', async () => {
+    const gate = new InflightGate(1);
+    const [running, normal, firstPriority, secondPriority] = [held(), held(), held(), held()];
+    const runs = [gate.run(running.task, () => undefined), gate.run(normal.task, () => undefined)];
+    runs.push(
+      gate.run(firstPriority.task, () => undefined, true),
+      gate.run(secondPriority.task, () => undefined, true),
+    );
+    expect(gate.waiting).toBe(3);
+    running.release();
+    await tick();
+    expect([normal.started(), firstPriority.started(), secondPriority.started()]).toEqual([false, true, false]);
+    firstPriority.release();
+    await tick();
+    expect([normal.started(), secondPriority.started()]).toEqual([false, true]);
+    secondPriority.release();
+    await tick();
+    expect(normal.started()).toBe(true);
+    normal.release();
+    await Promise.all(runs);
+  });
+
+  it('cancels waiting priority tasks on shutdown too', async () => {
+    const gate = new InflightGate(1);
+    const running = held();
+    const cancelled: string[] = [];
+    const runs = [
+      gate.run(running.task, () => undefined),
+      gate.run(held().task, () => cancelled.push('normal')),
+      gate.run(held().task, () => cancelled.push('priority'), true),
+    ];
+    gate.cancelWaiting();
+    expect(cancelled).toEqual(['priority', 'normal']);
+    expect(gate.waiting).toBe(0);
+    running.release();
+    await Promise.all(runs);
+  });
+
   it('starts waiting tasks at once when the limit is raised, and lets running ones finish when it is lowered', async () => {
     const gate = new InflightGate(1);
     const tasks = [held(), held(), held()];
