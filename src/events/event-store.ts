@@ -57,16 +57,6 @@ return pb_record_event()
 `,
 );
 
-// Takes a lease from the holder it names (found dead by the caller), only if that holder still has it.
-const TAKE_OVER_SCRIPT = new LuaScript(
-  luaInputs(['lease'], ['dead', 'holder', 'lease_ms']),
-  `
-if redis.call('GET', K.lease) ~= A.dead then return 0 end
-redis.call('SET', K.lease, A.holder, 'PX', A.lease_ms)
-return 1
-`,
-);
-
 // Gives a lease back only if the caller still holds it (a lease taken over meanwhile is the new holder's).
 const RELEASE_SCRIPT = new LuaScript(
   luaInputs(['lease'], ['holder']),
@@ -263,11 +253,9 @@ export class EventStore {
     if (!holder) return false;
     const keys = await this.keysOfEventId(eventId);
     const lease = keys.eventLease(eventId);
-    const current = await this.redis.get(lease);
-    if (!isHolderId(current) || current === holder.id || (await holder.isAlive(current))) return false;
-    const taken = await TAKE_OVER_SCRIPT.run(this.redis, { keys: { lease }, args: { dead: current, holder: holder.id, lease_ms: String(leaseMs) } });
-    if (Number(taken) !== 1) return false;
-    holder.noteTakeover(current, eventId);
+    const dead = await holder.takeOverFromDead(this.redis, lease, holder.id, leaseMs);
+    if (dead === null) return false;
+    holder.noteTakeover(dead, eventId);
     return true;
   }
 

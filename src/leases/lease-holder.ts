@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { LuaScript, luaInputs } from '../redis/lua-script';
 import { RedisClient } from '../redis/redis-connection';
 
 const takeovers = counter(
@@ -19,6 +20,25 @@ const HOLDER_ID = /^h-[0-9a-f]{24}$/;
 export function isHolderId(value: string | null | undefined): value is string {
   return typeof value === 'string' && HOLDER_ID.test(value);
 }
+
+/**
+ * The holder a lease's value names: the value itself (an event send lease) or its part before the first ':'
+ * (a lock token, `<holder id>:<owner>:…`), when that is a holder id; else null.
+ */
+export function holderNamedBy(value: string | null | undefined): string | null {
+  const first = value?.split(':', 1)[0];
+  return isHolderId(first) ? first : null;
+}
+
+// Sets a lease to its new value only if it still holds what the caller read (and found its holder dead).
+const TAKE_OVER_SCRIPT = new LuaScript(
+  luaInputs(['lease'], ['found', 'value', 'lease_ms']),
+  `
+if redis.call('GET', K.lease) ~= A.found then return 0 end
+redis.call('SET', K.lease, A.value, 'PX', A.lease_ms)
+return 1
+`,
+);
 
 /** The heartbeat key of holder `id`: one key of its own (any slot), read alone. */
 export function holderHeartbeatKey(prefix: string, id: string): string {
@@ -96,6 +116,21 @@ export class LeaseHolder {
   async isAlive(id: string): Promise<boolean> {
     if (id === this.id) return true;
     return (await this.redis.exists(holderHeartbeatKey(this.prefix, id))) === 1;
+  }
+
+  /**
+   * Takes over the lease at `key` (set to `value` for `leaseMs`) when the holder its value names is dead, in
+   * one step that checks the lease still holds what was read, so of two processes trying, one wins. A live
+   * holder (however slow), this process, no lease, or a value naming no holder (an older build's) is left
+   * alone. The caller counts and logs what it took over.
+   * @returns the dead holder's id when the lease was taken, else null.
+   */
+  async takeOverFromDead(redis: RedisClient, key: string, value: string, leaseMs: number): Promise<string | null> {
+    const found = await redis.get(key);
+    const dead = holderNamedBy(found);
+    if (found === null || dead === null || dead === this.id || (await this.isAlive(dead))) return null;
+    const taken = await TAKE_OVER_SCRIPT.run(redis, { keys: { lease: key }, args: { found, value, lease_ms: String(leaseMs) } });
+    return Number(taken) === 1 ? dead : null;
   }
 
   /** Counts and logs a lease taken over from dead holder `from`. */

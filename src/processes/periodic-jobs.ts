@@ -5,7 +5,7 @@ import { DeliveryJobData } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { RetentionSweep } from '../data-lifecycle/retention-sweep';
 import { Ledger } from '../ledger/ledger';
-import { LeaseHolder, isHolderId } from '../leases/lease-holder';
+import { LeaseHolder } from '../leases/lease-holder';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { ActionExpiry } from '../poller/action-expiry';
@@ -14,7 +14,6 @@ import { PollReport, Poller } from '../poller/poller';
 import { RiskReviewExpiry } from '../poller/risk-review-expiry';
 import { RecurringRunner } from '../recurring/recurring-runner';
 import { RecurringStore } from '../recurring/recurring-store';
-import { LuaScript, luaInputs } from '../redis/lua-script';
 import { GatewayRouter } from '../routing/gateway-router';
 
 export const pollerPasses = counter('pb_poller_passes_total', 'Poller passes, by result (ran, locked: another poller held the lock, failed)', ['result']);
@@ -104,19 +103,6 @@ const LOG_LINES: Record<PeriodicJobName, string> = {
 };
 
 /**
- * Takes the pass lock from a dead holder: in one step that checks the lock still holds the token found, so
- * of two processes trying, one wins.
- */
-const TAKE_OVER_LOCK_SCRIPT = new LuaScript(
-  luaInputs(['lock'], ['found', 'token', 'lock_ms']),
-  `
-if redis.call('GET', K.lock) ~= A.found then return 0 end
-redis.call('SET', K.lock, A.token, 'PX', A.lock_ms)
-return 1
-`,
-);
-
-/**
  * One pass: the PENDING and UNKNOWN operations whose next check is due, then every periodic job in turn
  * (a job that throws is logged and counted, and the next one still runs, even after the inquiries threw). A Redis lock (`poller:lock`,
  * held for `lockMs` and released by its owner only) keeps two passes (two pollers, a poller and the
@@ -179,11 +165,8 @@ async function takeOverFromDeadHolder(
   logger: Logger,
 ): Promise<boolean> {
   if (!holder) return false;
-  const found = await redis.get(lock);
-  const dead = found?.split(':', 1)[0];
-  if (!found || !isHolderId(dead) || dead === holder.id || (await holder.isAlive(dead))) return false;
-  const taken = await TAKE_OVER_LOCK_SCRIPT.run(redis, { keys: { lock }, args: { found, token, lock_ms: String(lockMs) } });
-  if (Number(taken) !== 1) return false;
+  const dead = await holder.takeOverFromDead(redis, lock, token, lockMs);
+  if (dead === null) return false;
   lockTakeovers.inc();
   logger.warn('periodic pass lock taken over from a dead holder', { dead_holder: dead, holder: holder.id });
   return true;
