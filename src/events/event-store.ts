@@ -1,7 +1,6 @@
 import { RedisClient } from '../redis/redis-connection';
 import { LuaFragment, LuaScript, LuaStep, luaInputs } from '../redis/lua-script';
-import { ShardKeys, ShardMemo, shardKeysOf, shardMemoOf } from '../redis/key-layout';
-import { firstExisting } from '../redis/shard-probe';
+import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf } from '../redis/key-layout';
 import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
@@ -137,13 +136,8 @@ export class EventStore {
   private async keysOfEventId(eventId: string): Promise<ShardKeys> {
     const known = this.events.get(eventId);
     if (known !== undefined) return this.shards[known];
-    const shard = await firstExisting(
-      this.redis,
-      this.shards.map((keys) => keys.event(eventId)),
-    );
-    if (shard < 0) return this.shards[0];
-    this.events.set(eventId, shard);
-    return this.shards[shard];
+    // Shard 0 when no shard holds it: reads there find nothing, as anywhere.
+    return this.shards[Math.max(0, await probeShard(this.redis, this.shards, (keys) => keys.event(eventId), this.events, eventId))];
   }
 
   /** The shard of a payment's counters: the memo, else the shard of `eventId` (one of its events), else asked. */
@@ -151,13 +145,7 @@ export class EventStore {
     const known = this.payments.get(paymentKey);
     if (known !== undefined) return this.shards[known];
     if (eventId !== '') return this.keysOfEventId(eventId);
-    const shard = await firstExisting(
-      this.redis,
-      this.shards.map((keys) => keys.paymentSequence(paymentKey)),
-    );
-    if (shard < 0) return this.shards[0];
-    this.payments.set(paymentKey, shard);
-    return this.shards[shard];
+    return this.shards[Math.max(0, await probeShard(this.redis, this.shards, (keys) => keys.paymentSequence(paymentKey), this.payments, paymentKey))];
   }
 
   /** Records the event (idempotent) and returns its sequence within the payment. */

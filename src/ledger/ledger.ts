@@ -2,8 +2,8 @@ import { RedisClient } from '../redis/redis-connection';
 import { CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
 import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
-import { ShardKeys, ShardMemo, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
-import { firstExisting, getEach } from '../redis/shard-probe';
+import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
+import { getEach } from '../redis/shard-probe';
 import { CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
@@ -155,13 +155,8 @@ export class Ledger {
   async shardOf(id: string, fresh = false): Promise<number | null> {
     const known = fresh ? undefined : this.memo.get(id);
     if (known !== undefined) return known;
-    const shard = await firstExisting(
-      this.redis,
-      this.shards.map((keys) => keys.op(id)),
-    );
-    if (shard < 0) return null;
-    this.memo.set(id, shard);
-    return shard;
+    const shard = await probeShard(this.redis, this.shards, (keys) => keys.op(id), this.memo, id);
+    return shard < 0 ? null : shard;
   }
 
   /** The keys of `id`'s shard; with no such operation, those of shard 0 (where reads then find nothing). */

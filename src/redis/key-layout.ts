@@ -249,6 +249,22 @@ export function shardMemoOf(prefix: string, kind: 'operations' | 'events' | 'pay
 }
 
 /**
+ * The shard whose key for `id` (`keyOf`) exists, every shard asked at once (`firstExisting`), noted in `memo`
+ * when found; -1 when no shard holds it. What every lookup of an id whose shard the memo does not know ends in.
+ */
+export async function probeShard(
+  redis: RedisClient,
+  shards: readonly ShardKeys[],
+  keyOf: (keys: ShardKeys) => string,
+  memo: ShardMemo,
+  id: string,
+): Promise<number> {
+  const shard = await firstExisting(redis, shards.map(keyOf));
+  if (shard >= 0) memo.set(id, shard);
+  return shard;
+}
+
+/**
  * The shard operation `id` lives in under `prefix`: the process' memo, else every shard asked at once (one
  * round trip). `null`: no such operation. For the ledger's neighbours that name an operation by id alone
  * (the adjustment store); the ledger itself has `Ledger.shardOf`.
@@ -258,11 +274,6 @@ export async function shardOfOperation(redis: RedisClient, prefix: string, id: s
   const known = memo.get(id);
   const keys = shardKeysOf(prefix);
   if (known !== undefined && (await redis.exists(keys[known].op(id))) === 1) return known;
-  const shard = await firstExisting(
-    redis,
-    keys.map((k) => k.op(id)),
-  );
-  if (shard < 0) return null;
-  memo.set(id, shard);
-  return shard;
+  const shard = await probeShard(redis, keys, (k) => k.op(id), memo, id);
+  return shard < 0 ? null : shard;
 }
