@@ -167,13 +167,18 @@ export class Ledger {
   /**
    * Runs `work` on `id`'s shard; when the memo sent it to a shard without the record (`missing` says so on
    * its result), once more on the shard the record is found in, if any.
+   * @param absent the result when no shard holds `id`, given instead of running `work` on shard 0 (where
+   *   it finds nothing): a read of an id that is not ours, as the intake's idempotency check of every new
+   *   command and a capture naming a PSP reference, then costs the probe alone, not a further round trip.
    */
-  private async onShard<T>(id: string, work: (keys: ShardKeys) => Promise<T>, missing: (result: T) => boolean): Promise<T> {
+  private async onShard<T>(id: string, work: (keys: ShardKeys) => Promise<T>, missing: (result: T) => boolean, absent?: () => T): Promise<T> {
     const remembered = this.memo.get(id) !== undefined;
-    const result = await work(await this.keysOfId(id));
+    const shard = await this.shardOf(id);
+    if (shard === null && absent !== undefined) return absent();
+    const result = await work(this.shards[shard ?? 0]);
     if (!remembered || !missing(result)) return result;
-    const shard = await this.shardOf(id, true);
-    return shard === null ? result : work(this.shards[shard]);
+    const found = await this.shardOf(id, true);
+    return found === null ? result : work(this.shards[found]);
   }
 
   /**
@@ -452,6 +457,7 @@ export class Ledger {
       id,
       (keys) => this.redis.hget(keys.op(id), 'digest'),
       (d) => d === null,
+      () => null,
     );
   }
 
@@ -460,6 +466,7 @@ export class Ledger {
       id,
       (keys) => this.redis.hgetall(keys.op(id)),
       (r) => !r.state,
+      (): Record<string, string> => ({}),
     );
     if (!h.state) return null;
     return decodeRecord(h);
@@ -586,6 +593,7 @@ export class Ledger {
           args: { dependent: dependentId },
         }) as Promise<[string[], string[]]>,
       (r) => r[0].length === 0,
+      (): [string[], string[]] => [[], []],
     );
     if (flat.length === 0) return null;
     const auth = decodeRecord(hashFromPairs(flat));
@@ -630,6 +638,7 @@ export class Ledger {
         other,
         (keys) => this.redis.hgetall(keys.op(other)),
         (r) => !r.state,
+        (): Record<string, string> => ({}),
       );
       return h.state ? h : null;
     };
@@ -710,6 +719,7 @@ export class Ledger {
       id,
       (keys) => HOLD_SCRIPT.run(this.redis, { keys: { op: keys.op(id) }, args: { now: String(now) } }),
       (r) => r === null,
+      () => null,
     )) as [string, string | null, number] | null;
     if (!reply) return null;
     const [since, parked, first] = reply;

@@ -285,4 +285,32 @@ describe('the operation ledger on a real Redis', () => {
     expect(after.SENT).toBe(before.SENT);
     expect(await ledger.countInState('FAILED')).toBe(after.FAILED);
   });
+
+  it('answers a read of an id no shard holds from the probe alone, without reading shard 0', async () => {
+    const unknown = `${nextId()}-nowhere`;
+    const monitor = await redis.duplicate().monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args.slice(1).some((a) => String(a).includes(`:op:${unknown}`))) seen.push(String(args[0]).toLowerCase());
+    });
+    try {
+      expect(await ledger.get(unknown)).toBeNull();
+      expect(await ledger.digestOf(unknown)).toBeNull();
+      expect(await ledger.authorizationView(unknown, 'op-capture')).toBeNull();
+      await redis.ping(); // MONITOR shows our commands before this one's reply
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      monitor.disconnect();
+    }
+    // One multi-key EXISTS over the shards per read; before, each read then also ran on shard 0.
+    expect(seen).toEqual(['exists', 'exists', 'exists']);
+  });
+
+  it('still finds an operation created after a read missed it', async () => {
+    const id = nextId();
+    expect(await ledger.get(id)).toBeNull();
+    await ledger.create(id, command(), 1_000);
+    expect(await ledger.get(id)).toMatchObject({ id, state: 'RECEIVED' });
+    expect(await ledger.digestOf(id)).toMatch(/^v1:/);
+  });
 });
