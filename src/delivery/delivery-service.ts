@@ -11,7 +11,8 @@ import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { gatewayErrorDecline } from '../gateways/gateway-declines';
 import { declineTableFor } from '../gateways/gateway-registry';
-import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
+import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
+import { afterTransition } from '../ledger/record-fields';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { BreakerBoard } from './breaker-board';
@@ -374,10 +375,9 @@ export class DeliveryService {
     // The attempt is on record before the request leaves: an attempt is never invisible.
     // A route decided (or changed) for this attempt is written with it, and its decisions with its history entry.
     const decided = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
-    const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions), {
-      countAttempt: true,
-      ...(op.routing ? { routing: op.routing } : {}),
-    });
+    const fields: TransitionFields = { countAttempt: true, ...(op.routing ? { routing: op.routing } : {}) };
+    const now = Date.now();
+    const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions), fields, now);
     if (decided) {
       fresh.delete(decided);
       countDecisions(decided.decisions);
@@ -387,7 +387,11 @@ export class DeliveryService {
       const settled = await recorder.settle(op.id);
       return { kind: 'done', state: settled.state };
     }
-    return this.exchange(op, ctx, route, breaker, request);
+    // The record as this move left it: the outcome's event is then recorded with the outcome in one round
+    // trip (`Ledger.transitionAndRecord` applies it only to exactly that record; with the record as read
+    // before the move, every command the web intake had created, RECEIVED, took the slower path: the move,
+    // then the event in a second script), and a failover numbers its attempt after this one.
+    return this.exchange(afterTransition(op, 'SENT', fields, now), ctx, route, breaker, request);
   }
 
   /** Sends a request whose attempt is on record, and turns the answer (or its absence) into the next step. */

@@ -1,4 +1,5 @@
-import { RedisClient } from '../../../src/redis/redis-connection';
+import { Redis } from 'ioredis';
+import { RedisClient, isCluster } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
@@ -87,6 +88,30 @@ describe('gateway delivery', () => {
     expect(sim.counters().effects[id]).toBe(1);
     const history = (await ledger.interactions(id)).map((h) => h.event);
     expect(history.indexOf('attempt')).toBeLessThan(history.indexOf('outcome'));
+  });
+
+  it('records the outcome of a command the intake created (RECEIVED) and its event in one script, after the move to SENT', async () => {
+    const { service, ledger, events } = setup();
+    const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
+    if (isCluster(redis)) return; // MONITOR watches one server; the cluster pass runs the rest of the suite
+    const monitor = await (redis as Redis).duplicate().monitor();
+    const scripts: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const name = String(args[0]).toLowerCase();
+      const touches = args.slice(1).some((a) => String(a).endsWith(`:op:${id}`) || String(a).includes(`:event:${id}.`));
+      if ((name === 'evalsha' || name === 'eval') && touches) scripts.push(name);
+    });
+    try {
+      expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      await redis.ping(); // MONITOR shows our commands before this one's reply
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      monitor.disconnect();
+    }
+    // The move to SENT (the attempt on record), then the outcome with its event; the event was a third script
+    // when the outcome was checked against the record as read before the move.
+    expect(scripts).toEqual(['evalsha', 'evalsha']);
+    expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
   });
 
   it('holds a command whose gateway is not configured (waits, never fails, calls no one)', async () => {

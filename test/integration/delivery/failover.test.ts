@@ -111,6 +111,9 @@ describe('routing and failover (authorize, sale)', () => {
     const op = await ledger.get(id);
     expect(op).toMatchObject({ attempts: 2, routing: { gateway: 'simb', index: 1, failovers: [{ from: 'dead', to: 'simb', trigger: 'not_sent' }] } });
     expect(await eventsOf(ledger, id)).toEqual(['received', 'attempt', 'failover', 'attempt', 'outcome']);
+    // The attempt after the failover is numbered after the first, as the record counts them.
+    const numbers = (await ledger.interactions(id)).filter((h) => h.event === 'attempt').map((h) => (h as { attempt?: unknown }).attempt);
+    expect(numbers).toEqual([1, 2]);
     expect(await metricValue('pb_routing_failovers_total', { from: 'dead', to: 'simb', trigger: 'not_sent' })).toBe(before + 1);
   });
 
