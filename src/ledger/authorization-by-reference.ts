@@ -52,6 +52,30 @@ return redis.call('SMEMBERS', K.dependents)
 `,
 );
 
+/**
+ * The first step of `Ledger.authorizationByReference` with a dependent to register, in one round trip: the
+ * operation the reference names, and when it is itself an authorization (the usual case: the reference our
+ * SUCCESS event returned), the dependent registered among its dependents and all of them listed, as
+ * `DEPENDENTS_SCRIPT` would in a second round trip. Any other operation is returned as read, its set left
+ * alone. Keys: the operation's hash and dependents set. Reply `{flat, members, 1}` for an authorization,
+ * `{flat, {}, 0}` otherwise, `{{}, {}, 0}` when there is no such operation.
+ */
+export const REFERENCED_VIEW_SCRIPT = new LuaScript(
+  luaInputs(['op', 'dependents'], ['dependent']),
+  `
+local authorizing = {${[...AUTHORIZING].map((c) => `[${JSON.stringify(c)}] = true`).join(', ')}}
+local flat = redis.call('HGETALL', K.op)
+if #flat == 0 then return {{}, {}, 0} end
+local command = nil
+for i = 1, #flat, 2 do
+  if flat[i] == 'command' then command = flat[i + 1] break end
+end
+if not authorizing[command] then return {flat, {}, 0} end
+if A.dependent ~= '' then redis.call('SADD', K.dependents, A.dependent) end
+return {flat, redis.call('SMEMBERS', K.dependents), 1}
+`,
+);
+
 /** See `CLOSE_AUTHORIZATION_LUA`. */
 export const CLOSE_AUTHORIZATION_SCRIPT = new LuaScript(
   luaInputs(['auth_op', 'auths_open', 'auths_expiry'], ['auth', 'closer', 'named_by_ref']),

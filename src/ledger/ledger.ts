@@ -4,7 +4,7 @@ import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
 import { getEach } from '../redis/shard-probe';
-import { CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
+import { CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, REFERENCED_VIEW_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
   AUTHORIZATION_VIEW_SCRIPT,
@@ -642,7 +642,28 @@ export class Ledger {
       );
       return h.state ? h : null;
     };
-    const first = await hashOf(id);
+    let first: Record<string, string> | null;
+    if (dependentId !== '') {
+      // Usually the reference names the authorization itself: read it and register the dependent at once.
+      const [flat, members, authorization] = await this.onShard(
+        id,
+        (keys) =>
+          REFERENCED_VIEW_SCRIPT.run(this.redis, {
+            keys: { op: keys.op(id), dependents: keys.dependents(id) },
+            args: { dependent: dependentId },
+          }) as Promise<[string[], string[], number]>,
+        (r) => r[0].length === 0,
+        (): [string[], string[], number] => [[], [], 0],
+      );
+      if (flat.length === 0) return null;
+      if (authorization === 1) {
+        const others = members.filter((m) => m !== dependentId);
+        return { record: decodeRecord(hashFromPairs(flat)), authorization: true, dependents: await this.dependentSummaries(others) };
+      }
+      first = hashFromPairs(flat);
+    } else {
+      first = await hashOf(id);
+    }
     if (!first) return null;
     const reached = await followToAuthorization({ id, hash: first }, { hash: hashOf, findByReference: (ref) => this.findByReference(gateway, ref) });
     const record = decodeRecord(reached.hash);

@@ -313,4 +313,57 @@ describe('the operation ledger on a real Redis', () => {
     expect(await ledger.get(id)).toMatchObject({ id, state: 'RECEIVED' });
     expect(await ledger.digestOf(id)).toMatch(/^v1:/);
   });
+
+  describe('an authorization found by its PSP reference', () => {
+    /** An operation of `kind` that succeeded with PSP reference `ref` indexed. */
+    const succeeded = async (kind: 'authorize' | 'capture', ref: string): Promise<string> => {
+      const id = nextId();
+      await ledger.create(id, command({ command: kind }), 1_000);
+      await ledger.transitionAndGet(id, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: ref }, { reference: { gateway: 'simulator', reference: ref } });
+      return id;
+    };
+
+    it('reads it and registers the dependent among its dependents in one script', async () => {
+      const ref = `auth_ref_${seq}`;
+      const auth = await succeeded('authorize', ref);
+      const monitor = await redis.duplicate().monitor();
+      const sent: string[] = [];
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        const name = String(args[0]).toLowerCase();
+        if (source === 'lua') return; // what the script itself ran
+        // An EVAL follows an EVALSHA only when this Redis did not hold the script yet: not a step of the read.
+        if (name !== 'eval' && args.some((a) => /:op:[^:]+(:dependents)?$/.test(String(a)) && String(a).includes(`:op:${auth}`))) sent.push(name);
+      });
+      let found: Awaited<ReturnType<Ledger['authorizationByReference']>>;
+      try {
+        found = await ledger.authorizationByReference('simulator', ref, 'op-capture-1');
+        await redis.ping(); // MONITOR shows our commands before this one's reply
+        await new Promise((r) => setTimeout(r, 50));
+      } finally {
+        monitor.disconnect();
+      }
+      expect(found).toMatchObject({ authorization: true, record: { id: auth, command: 'authorize' }, dependents: [] });
+      // Before: an HGETALL of the authorization, then a script registering the dependent.
+      expect(sent).toEqual(['evalsha']);
+      expect(await redis.smembers((await keysOf(auth)).dependents(auth))).toEqual(['op-capture-1']);
+    });
+
+    it('follows a reference a capture took over back to the authorization, registering the dependent there only', async () => {
+      const auth = await succeeded('authorize', `auth_ref_${seq}`);
+      const ref = `pi_shared_${seq}`;
+      const capture = nextId();
+      await ledger.create(capture, command({ command: 'capture', payment: { ...command().payment, gateway_key: auth } }), 1_000);
+      await ledger.transitionAndGet(
+        capture,
+        'SUCCEEDED',
+        { event: 'outcome' },
+        { gatewayReference: ref },
+        { reference: { gateway: 'simulator', reference: ref } },
+      );
+      const found = await ledger.authorizationByReference('simulator', ref, 'op-refund-1');
+      expect(found).toMatchObject({ authorization: true, record: { id: auth } });
+      expect(await redis.smembers((await keysOf(capture)).dependents(capture))).toEqual([]);
+      expect(await redis.smembers((await keysOf(auth)).dependents(auth))).toEqual(['op-refund-1']);
+    });
+  });
 });
