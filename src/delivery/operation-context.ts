@@ -4,13 +4,12 @@ import { OperationContext } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { gatewayOf, routedPayment } from '../ledger/routing-record';
+import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { atAuthorizationRate, fxLockOf } from '../fx/locked-rate';
 import type { FxLock } from '../fx/fx-lock';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
-/** Commands whose success creates an authorization later commands may name by our operation id. */
-const AUTHORIZING: ReadonlySet<CommandType> = new Set(['authorize', 'sale', 'revalidate']);
 /** Commands that move the authorization's money: they must be in its currency. */
 const MONEY_MOVING: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund']);
 

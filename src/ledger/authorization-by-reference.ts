@@ -1,7 +1,8 @@
 import { LuaScript, luaInputs } from '../redis/lua-script';
 import { CLOSE_AUTHORIZATION_LUA } from './authorization-index';
 
-const AUTHORIZING: ReadonlySet<string> = new Set(['authorize', 'sale', 'revalidate']);
+/** Commands whose success creates an authorization later commands may name (by our operation id or its PSP reference). */
+export const AUTHORIZING: ReadonlySet<string> = new Set(['authorize', 'sale', 'revalidate']);
 
 /**
  * From the operation a PSP reference names back to the authorization it belongs to, for a dependent command
@@ -53,24 +54,20 @@ return redis.call('SMEMBERS', K.dependents)
 );
 
 /**
- * The first step of `Ledger.authorizationByReference` with a dependent to register, in one round trip: the
- * operation the reference names, and when it is itself an authorization (the usual case: the reference our
- * SUCCESS event returned), the dependent registered among its dependents and all of them listed, as
- * `DEPENDENTS_SCRIPT` would in a second round trip. Any other operation is returned as read, its set left
- * alone. Keys: the operation's hash and dependents set. Reply `{flat, members, 1}` for an authorization,
- * `{flat, {}, 0}` otherwise, `{{}, {}, 0}` when there is no such operation.
+ * An operation and, when it authorizes, the dependent registered among its dependents ('' for none) and
+ * all of them listed, in one round trip: what a capture or refund needs to check its authorization, named by
+ * our operation id or by the PSP reference our SUCCESS event returned. Any other operation (one the
+ * reference index holds because it took the reference over, as a Stripe capture does) is returned as read,
+ * its set left alone. Keys: the operation's hash and dependents set. Reply `{flat HGETALL, members, 1}` for
+ * an authorization, `{flat, {}, 0}` otherwise, `{{}, {}, 0}` when there is no such operation.
  */
-export const REFERENCED_VIEW_SCRIPT = new LuaScript(
+export const AUTHORIZATION_VIEW_SCRIPT = new LuaScript(
   luaInputs(['op', 'dependents'], ['dependent']),
   `
 local authorizing = {${[...AUTHORIZING].map((c) => `[${JSON.stringify(c)}] = true`).join(', ')}}
 local flat = redis.call('HGETALL', K.op)
 if #flat == 0 then return {{}, {}, 0} end
-local command = nil
-for i = 1, #flat, 2 do
-  if flat[i] == 'command' then command = flat[i + 1] break end
-end
-if not authorizing[command] then return {flat, {}, 0} end
+if not authorizing[redis.call('HGET', K.op, 'command')] then return {flat, {}, 0} end
 if A.dependent ~= '' then redis.call('SADD', K.dependents, A.dependent) end
 return {flat, redis.call('SMEMBERS', K.dependents), 1}
 `,

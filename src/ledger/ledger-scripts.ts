@@ -229,17 +229,3 @@ if redis.call('HGET', K.op, 'state') ~= 'RECEIVED' then return 0 end
 return redis.call('HDEL', K.op, 'held_since', 'parked_at') > 0 and 1 or 0
 `,
 );
-
-/**
- * Registers the dependent ('' for none; only if the operation exists); returns {the operation as a flat
- * HGETALL, the dependents' ids}. One round trip: what a capture or refund needs to check its authorization.
- */
-export const AUTHORIZATION_VIEW_SCRIPT = new LuaScript(
-  luaInputs(['op', 'dependents'], ['dependent']),
-  `
-local flat = redis.call('HGETALL', K.op)
-if #flat == 0 then return {{}, {}} end
-if A.dependent ~= '' then redis.call('SADD', K.dependents, A.dependent) end
-return {flat, redis.call('SMEMBERS', K.dependents)}
-`,
-);

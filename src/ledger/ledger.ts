@@ -4,10 +4,9 @@ import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
 import { getEach } from '../redis/shard-probe';
-import { CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, REFERENCED_VIEW_SCRIPT, followToAuthorization } from './authorization-by-reference';
+import { AUTHORIZATION_VIEW_SCRIPT, CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
-  AUTHORIZATION_VIEW_SCRIPT,
   CREATE_SCRIPT,
   HOLD_SCRIPT,
   PARK_SCRIPT,
@@ -585,19 +584,31 @@ export class Ledger {
    * @returns `null` when there is no such operation.
    */
   async authorizationView(authId: string, dependentId: string): Promise<{ auth: OperationRecord; dependents: DependentSummary[] } | null> {
-    const [flat, members] = await this.onShard(
-      authId,
+    const view = await this.viewWithDependent(authId, dependentId);
+    return view && { auth: decodeRecord(view.hash), dependents: view.dependents };
+  }
+
+  /**
+   * `AUTHORIZATION_VIEW_SCRIPT` on `id`'s shard: the operation, and when it authorizes, `dependentId`
+   * registered among its dependents and the others summed up. `null` when no shard holds it.
+   */
+  private async viewWithDependent(
+    id: string,
+    dependentId: string,
+  ): Promise<{ hash: Record<string, string>; authorizing: boolean; dependents: DependentSummary[] } | null> {
+    const [flat, members, authorizing] = await this.onShard(
+      id,
       (keys) =>
         AUTHORIZATION_VIEW_SCRIPT.run(this.redis, {
-          keys: { op: keys.op(authId), dependents: keys.dependents(authId) },
+          keys: { op: keys.op(id), dependents: keys.dependents(id) },
           args: { dependent: dependentId },
-        }) as Promise<[string[], string[]]>,
+        }) as Promise<[string[], string[], number]>,
       (r) => r[0].length === 0,
-      (): [string[], string[]] => [[], []],
+      (): [string[], string[], number] => [[], [], 0],
     );
     if (flat.length === 0) return null;
-    const auth = decodeRecord(hashFromPairs(flat));
-    return { auth, dependents: await this.dependentSummaries(members.filter((m) => m !== dependentId)) };
+    const dependents = await this.dependentSummaries(members.filter((m) => m !== dependentId));
+    return { hash: hashFromPairs(flat), authorizing: authorizing === 1, dependents };
   }
 
   /** What `ids` (dependents of an authorization) are and moved; those not found are left out. */
@@ -645,22 +656,10 @@ export class Ledger {
     let first: Record<string, string> | null;
     if (dependentId !== '') {
       // Usually the reference names the authorization itself: read it and register the dependent at once.
-      const [flat, members, authorization] = await this.onShard(
-        id,
-        (keys) =>
-          REFERENCED_VIEW_SCRIPT.run(this.redis, {
-            keys: { op: keys.op(id), dependents: keys.dependents(id) },
-            args: { dependent: dependentId },
-          }) as Promise<[string[], string[], number]>,
-        (r) => r[0].length === 0,
-        (): [string[], string[], number] => [[], [], 0],
-      );
-      if (flat.length === 0) return null;
-      if (authorization === 1) {
-        const others = members.filter((m) => m !== dependentId);
-        return { record: decodeRecord(hashFromPairs(flat)), authorization: true, dependents: await this.dependentSummaries(others) };
-      }
-      first = hashFromPairs(flat);
+      const view = await this.viewWithDependent(id, dependentId);
+      if (!view) return null;
+      if (view.authorizing) return { record: decodeRecord(view.hash), authorization: true, dependents: view.dependents };
+      first = view.hash;
     } else {
       first = await hashOf(id);
     }
