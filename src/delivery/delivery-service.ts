@@ -216,6 +216,8 @@ export class DeliveryService {
         }
       }
       if (holder !== gatewayOf(op)) op = { ...op, routing: freshly(followRouting(op, holder)) };
+      // Recorded with the attempt (see `send`): the outcome, whoever reports it, closes it in one script.
+      if (ctx.authorizationId !== undefined && ctx.authorizationId !== op.authorizationId) op = { ...op, authorizationId: ctx.authorizationId };
       if (ctx.fxLock && !read.routing) op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock)) };
       if (gatewayOf(op) !== route.gateway.name) {
         route = this.deps.router.route(op);
@@ -314,7 +316,9 @@ export class DeliveryService {
   }
 
   /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
-  private async contextFor(op: OperationRecord): Promise<{ context: OperationContext; fxLock?: FxLock } | { wait: DeliveryStep } | ContextRefusal> {
+  private async contextFor(
+    op: OperationRecord,
+  ): Promise<{ context: OperationContext; fxLock?: FxLock; authorizationId?: string } | { wait: DeliveryStep } | ContextRefusal> {
     // Amounts are checked before the first attempt only: once sent, the PSP has decided.
     const resolved = await resolveOperationContext(op, this.deps.ledger, {
       checkAmounts: op.state === 'RECEIVED' && op.attempts === 0,
@@ -376,6 +380,7 @@ export class DeliveryService {
     // A route decided (or changed) for this attempt is written with it, and its decisions with its history entry.
     const decided = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
     const fields: TransitionFields = { countAttempt: true, ...(op.routing ? { routing: op.routing } : {}) };
+    if (op.authorizationId !== undefined) fields.authorizationId = op.authorizationId;
     const now = Date.now();
     const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions), fields, now);
     if (decided) {

@@ -39,9 +39,10 @@ export interface ContextRefusal {
 /**
  * What the gateway transformer is given for an operation, or why it cannot be given anything yet:
  * `wait` (the authorization it names is not decided), `fail` (that authorization failed, succeeded without
- * a PSP reference, or does not match the command: scope, currency, amount).
+ * a PSP reference, or does not match the command: scope, currency, amount). `authorizationId`: the
+ * authorization a PSP reference the command names was resolved to (recorded with the attempt).
  */
-export type ContextResolution = { context: OperationContext; fxLock?: FxLock } | { wait: string } | ContextRefusal;
+export type ContextResolution = { context: OperationContext; fxLock?: FxLock; authorizationId?: string } | { wait: string } | ContextRefusal;
 
 export interface ResolveOptions {
   /**
@@ -184,12 +185,14 @@ async function checkedByReference(
     const over = amountRefusal(op, auth, found.dependents, singleCapture?.(holder) === true);
     if (over) return via(over);
   }
-  if (holder === context.payment.gateway) return { context };
+  // The record keeps which authorization it acts on: its closing then reaches it in the same script.
+  const linked = found.authorization ? { authorizationId: auth.id } : {};
+  if (holder === context.payment.gateway) return { context, ...linked };
   // Found at another gateway than the one the command names: that gateway holds the PSP object.
   const payment = { ...context.payment, gateway: holder };
   const converted = found.authorization ? atAuthorizationRate(auth, payment) : payment;
   const fxLock = converted === payment ? null : fxLockOf(auth);
-  return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment } };
+  return fxLock ? { context: { ...context, payment: converted }, fxLock, ...linked } : { context: { ...context, payment }, ...linked };
 }
 
 /** The scope an authorization belongs to, for logs (no card data: gateway, account, order only). */

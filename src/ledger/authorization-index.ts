@@ -11,13 +11,16 @@
  *
  * A Lua function `pb_authorization_index(id, fields, own_ref_before)` for the transition script, reading
  * only declared keys (`K.auths_open`, `K.auths_expiry`, `K.close_op`: the named authorization's record when
- * the name is our operation id, `K.close_ref`: the reference entry of the name, `K.ref`: the reference entry
- * this very transition set, which held `own_ref_before` before). `fields` is the flat name/value list the
+ * the name is our operation id, `K.close_ref`: the reference entry of the name, `K.close_auth`: the record of
+ * `A.close_id`, the authorization the caller resolved a PSP reference to, `K.ref`: the reference entry this
+ * very transition set, which held `own_ref_before` before). `fields` is the flat name/value list the
  * transition wrote.
  * Returns what is left for the ledger to do outside the script: '' (nothing), the authorization's id when it
- * was found through a reference entry (its `closed_by` is set in its own record, a key the script could not
- * declare beforehand), or `?` followed by the name when neither the record nor the reference entry is in
- * this shard (an authorization of another order or payment anchor: closed in its own shard).
+ * was found through a reference entry and is not the one the caller resolved in this shard (its `closed_by`
+ * is set in its own record, a key the script could not declare beforehand), or `?` followed by the name when
+ * neither the record nor the reference entry is in this shard (an authorization of another order or payment
+ * anchor: closed in its own shard). The caller's id only lets the script reach the record: which
+ * authorization closes is still what the reference entry says.
  */
 export const AUTHORIZATION_INDEX_LUA = `
 local function pb_authorization_index(id, fields, own_ref_before)
@@ -44,6 +47,10 @@ local function pb_authorization_index(id, fields, own_ref_before)
       redis.call('ZREM', K.auths_expiry, auth)
       if own then
         if redis.call('EXISTS', K.close_op) == 1 then redis.call('HSET', K.close_op, 'closed_by', id) end
+      elseif auth == A.close_id and redis.call('EXISTS', K.close_auth) == 1 then
+        -- Found through the reference entry, and it is the authorization the caller resolved: its record
+        -- is declared, so it is closed here rather than by a second script.
+        redis.call('HSET', K.close_auth, 'closed_by', id)
       else
         left = auth
       end

@@ -66,6 +66,9 @@ export const TRANSITION_INPUTS = luaInputs(
     // shard: its record when the name is our operation id, the reference entry when it is the PSP's.
     'close_op',
     'close_ref',
+    // The record of the authorization the caller resolved the PSP's reference to (`close_id`), in the same
+    // shard: closed in this script when the reference entry names it too.
+    'close_auth',
   ],
   [
     'id',
@@ -87,6 +90,8 @@ export const TRANSITION_INPUTS = luaInputs(
     'settle',
     // '1': the transition names an authorization it closes (`close_op`, `close_ref`).
     'close',
+    // The authorization id the caller resolved a PSP reference to ('' for none; `close_auth` is its record).
+    'close_id',
   ],
 );
 

@@ -382,6 +382,7 @@ export class Ledger {
           auths_expiry: keys.authsExpiry,
           close_op: closes ? keys.op(closes.key) : op,
           close_ref: closes ? keys.reference(`${closes.gateway}:${closes.key}`) : op,
+          close_auth: closes?.id !== undefined ? keys.op(closes.id) : op,
         },
       ],
       args: {
@@ -397,13 +398,15 @@ export class Ledger {
         read_back: readBack,
         settle: markSettling ? '1' : '0',
         close: closes ? '1' : '0',
+        close_id: closes?.id ?? '',
       },
     };
   }
 
   /**
    * What the transition script left of closing the authorization it names (see `AUTHORIZATION_INDEX_LUA`):
-   * the authorization's own `closed_by` when it was found through a reference entry, or the whole closing
+   * the authorization's own `closed_by` when it was found through a reference entry and is not the id the
+   * caller resolved the reference to (`closesAuthorization.id`, whose record the script declares), or the whole closing
    * when the authorization lives in another shard (a command of another order or payment anchor). Rare:
    * an extra round trip only then.
    */

@@ -35,6 +35,11 @@ export interface OperationRecord {
   orphanAt?: number;
   /** A successful authorization: the capture, cancel or revalidate that closed it. */
   closedBy?: string;
+  /**
+   * A capture, cancel, refund, validate or revalidate: the id of the authorization it acts on, recorded when
+   * its attempt is (once the PSP reference it names was resolved to one of ours), and when it closes one.
+   */
+  authorizationId?: string;
   /** The command field a refusal of ours is about (`payment.currency`), with `reason`. */
   reasonField?: string;
   /** Amount the PSP confirmed for this operation, minor units of `confirmedCurrency` (absent: it did not say). */
@@ -79,8 +84,8 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
 /**
  * THE mapping between an operation record and its Redis hash: each field's name in the hash and its
  * encoding. Everything that writes or reads a record (create, transitions, read-backs) goes through it.
- * The hash also holds fields the record does not expose: `authorization_key`, `authorization_ref` and
- * `authorization_id` (authorization-index.ts), the hold marks `held_since` and `parked_at`
+ * The hash also holds fields the record does not expose: `authorization_key` and `authorization_ref`
+ * (authorization-index.ts), the hold marks `held_since` and `parked_at`
  * (`Ledger.markHeld`), and the poller's `orphan_dry_run_at`.
  */
 const FIELDS: FieldTable = {
@@ -105,6 +110,7 @@ const FIELDS: FieldTable = {
   expiresAt: { hash: 'expires_at', codec: int },
   orphanAt: { hash: 'orphan_at', codec: int },
   closedBy: { hash: 'closed_by', codec: text },
+  authorizationId: { hash: 'authorization_id', codec: text },
   reasonField: { hash: 'reason_field', codec: text },
   confirmedAmount: { hash: 'confirmed_amount', codec: int },
   confirmedCurrency: { hash: 'confirmed_currency', codec: text },
@@ -131,6 +137,7 @@ export const TRANSITION_SETTABLE = [
   'confirmedAmount',
   'confirmedCurrency',
   'routing',
+  'authorizationId',
   'action',
   'storedToken',
 ] as const satisfies readonly (keyof OperationRecord)[];
@@ -142,8 +149,12 @@ export const TRANSITION_SETTABLE = [
 export type TransitionFields = Partial<Pick<OperationRecord, (typeof TRANSITION_SETTABLE)[number]>> & {
   /** Count this transition as one more gateway attempt. */
   countAttempt?: boolean;
-  /** A capture, cancel or revalidate's success: the `gateway_key` it named, whose authorization it closes. */
-  closesAuthorization?: { gateway: string; key: string };
+  /**
+   * A capture, cancel or revalidate's success: the `gateway_key` it named, whose authorization it closes, and
+   * the id of the authorization the caller resolved that key to, when it did (`authorizationId`): with it an
+   * authorization named by PSP reference is closed in the same script.
+   */
+  closesAuthorization?: { gateway: string; key: string; id?: string };
 };
 
 /** Appends `field`'s hash name and encoded value to `out` when `value` is defined. */
@@ -210,6 +221,7 @@ function blankRecord(): BlankRecord {
     expiresAt: undefined,
     orphanAt: undefined,
     closedBy: undefined,
+    authorizationId: undefined,
     reasonField: undefined,
     confirmedAmount: undefined,
     confirmedCurrency: undefined,

@@ -77,7 +77,7 @@ export function orphanAgeMs(config: Config, payment: Payment): number {
 export interface LifecycleFields {
   expiresAt?: number;
   orphanAt?: number;
-  closesAuthorization?: { gateway: string; key: string };
+  closesAuthorization?: { gateway: string; key: string; id?: string };
 }
 
 /**
@@ -85,11 +85,12 @@ export interface LifecycleFields {
  * `src/ledger/authorization-index.ts`): an authorization gets its `expiresAt` (the validity at the gateway
  * that holds it, where it was routed) and `orphanAt`; a capture, cancel or revalidate closes the
  * authorization its `gateway_key` names, a PSP reference being looked up at the gateway the command was
- * sent to (the authorization's, wherever routing or failover put it). Nothing for any other move. Pure.
+ * sent to (the authorization's, wherever routing or failover put it; the id delivery resolved it to, on the
+ * record as `authorizationId`, goes along). Nothing for any other move. Pure.
  */
 export function lifecycleFields(
   config: Config,
-  op: { id: string; command: CommandType; payment: Payment; routing?: RoutingRecord },
+  op: { id: string; command: CommandType; payment: Payment; routing?: RoutingRecord; authorizationId?: string },
   succeeded: boolean,
   now: number,
 ): LifecycleFields {
@@ -102,6 +103,9 @@ export function lifecycleFields(
     const age = orphanAgeMs(config, op.payment);
     if (age > 0) fields.orphanAt = now + age;
   }
-  if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id) fields.closesAuthorization = { gateway: holder, key: op.payment.gateway_key };
+  if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id) {
+    const closes = { gateway: holder, key: op.payment.gateway_key };
+    fields.closesAuthorization = op.authorizationId !== undefined ? { ...closes, id: op.authorizationId } : closes;
+  }
   return fields;
 }

@@ -9,6 +9,7 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { CLOSE_AUTHORIZATION_SCRIPT } from '../../../src/ledger/authorization-by-reference';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -191,6 +192,58 @@ describe('authorization expiry', () => {
     expect((await s.sweep(6.5 * DAY).runOnce()).expiry.warned).toBe(0);
     expect(await s.events.load(`${id}.expiring`)).toBeNull();
     expect((await s.ledger.get(id))?.closedBy).toBeDefined();
+  });
+
+  it('a capture naming its authorization by PSP reference records the authorization id with its attempt and closes it in its outcome script', async () => {
+    const s = setup({ 'authorizations.orphan_reversal': 'off' });
+    const { id, reference, order_id } = await authorized(s);
+    // Observed, not replaced: the separate closing script is what the resolved id saves.
+    const closing = jest.spyOn(CLOSE_AUTHORIZATION_SCRIPT, 'run');
+    try {
+      const captureId = await deliver(s, channelCommand('capture', {}, { gateway_key: reference, amount: 1999, order_id }));
+      expect(await s.ledger.get(captureId)).toMatchObject({ state: 'SUCCEEDED', authorizationId: id });
+      expect((await s.ledger.get(id))?.closedBy).toBe(captureId);
+      expect(await indexScore(s.ledger, 'open', id)).toBeNull();
+      expect(await indexScore(s.ledger, 'expiry', id)).toBeNull();
+      expect(closing).not.toHaveBeenCalled();
+    } finally {
+      closing.mockRestore();
+    }
+  });
+
+  it('a resolved authorization id the reference entry does not name closes nothing of its own: the referenced authorization is closed', async () => {
+    const s = setup();
+    const order = { order_id: `ord-${Date.now()}` };
+    const succeeded = async (ref: string): Promise<string> => {
+      const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', ...order });
+      const id = auth.payment.operation_reference!;
+      await s.ledger.create(id, auth);
+      await s.ledger.transition(id, 'SENT', { event: 'attempt' });
+      await s.ledger.transitionAndGet(
+        id,
+        'SUCCEEDED',
+        { event: 'outcome' },
+        { gatewayReference: ref, expiresAt: Date.now() + DAY },
+        { reference: { gateway: 'simulator', reference: ref } },
+      );
+      return id;
+    };
+    const named = await succeeded(`pi_named_${Date.now()}`);
+    const other = await succeeded(`pi_other_${Date.now()}`);
+    const capture = channelCommand('capture', {}, { gateway_key: (await s.ledger.get(named))!.gatewayReference!, ...order });
+    const captureId = capture.payment.operation_reference!;
+    await s.ledger.create(captureId, capture);
+    await s.ledger.transition(captureId, 'SENT', { event: 'attempt' });
+    await s.ledger.transitionAndGet(
+      captureId,
+      'SUCCEEDED',
+      { event: 'outcome' },
+      { gatewayReference: `cap_${captureId}`, closesAuthorization: { gateway: 'simulator', key: capture.payment.gateway_key, id: other } },
+    );
+    expect((await s.ledger.get(named))?.closedBy).toBe(captureId);
+    expect(await indexScore(s.ledger, 'open', named)).toBeNull();
+    expect((await s.ledger.get(other))?.closedBy).toBeUndefined();
+    expect(await indexScore(s.ledger, 'open', other)).not.toBeNull();
   });
 });
 

@@ -126,6 +126,10 @@ describe('which commands carry an expiry and which close an authorization', () =
     expect(lifecycleFields(c, { ...capture, command: 'cancel' }, true, 0)).toEqual({ closesAuthorization: { gateway: 'stripe', key: 'pi_1' } });
     expect(lifecycleFields(c, { ...capture, command: 'refund' }, true, 0)).toEqual({});
   });
+  it('a capture whose PSP reference delivery resolved to our authorization names that id with the reference it closes', () => {
+    const capture = record({ id: 'cap-1', command: 'capture', state: 'SENT', payment: { ...pay('stripe'), gateway_key: 'pi_1' }, authorizationId: 'auth-1' });
+    expect(lifecycleFields(c, capture, true, 0)).toEqual({ closesAuthorization: { gateway: 'stripe', key: 'pi_1', id: 'auth-1' } });
+  });
   it('a routed (failed-over) operation: validity and the closed reference are the holding gateway’s, not the one the command named', () => {
     const routing = { gateway: 'adyen', requested: 'stripe', candidates: ['stripe', 'adyen'], index: 1, decisions: [] };
     expect(lifecycleFields(c, record({ state: 'SENT', routing }), true, 0)).toMatchObject({ expiresAt: 28 * DAY });
