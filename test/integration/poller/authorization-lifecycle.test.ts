@@ -10,7 +10,7 @@ import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { CLOSE_AUTHORIZATION_SCRIPT } from '../../../src/ledger/authorization-by-reference';
-import { Ledger } from '../../../src/ledger/ledger';
+import { Ledger, TransitionFields } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { LifecycleSweep } from '../../../src/poller/lifecycle-sweep';
@@ -95,6 +95,25 @@ async function authorized(s: Setup): Promise<{ id: string; reference: string; or
   return { id, reference: op!.gatewayReference!, order_id: op!.payment.order_id };
 }
 
+/**
+ * `command` moved straight in the ledger to SUCCEEDED with the PSP reference `reference` (indexed), and
+ * `fields`: for the cases delivery through the simulator cannot produce (a PSP answering a capture with
+ * the authorization's own reference, a resolved id the reference entry does not name).
+ */
+async function succeededInLedger(s: Setup, command: PaymentCommand, reference: string, fields: TransitionFields): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await s.ledger.create(id, command);
+  await s.ledger.transition(id, 'SENT', { event: 'attempt' });
+  await s.ledger.transitionAndGet(
+    id,
+    'SUCCEEDED',
+    { event: 'outcome' },
+    { gatewayReference: reference, ...fields },
+    { reference: { gateway: 'simulator', reference } },
+  );
+  return id;
+}
+
 /** The authorization as the simulator holds it now. */
 async function pspStatus(reference: string): Promise<string> {
   const res = await fetch(`${sim.url}/v1/authorizations/${reference}`, { headers: { authorization: `Bearer ${API_KEY}` } });
@@ -158,28 +177,10 @@ describe('authorization expiry', () => {
 
   it('a capture that answers with the same PSP reference as its authorization (a Stripe PaymentIntent) still closes it', async () => {
     const s = setup();
-    const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' });
-    const authId = auth.payment.operation_reference!;
-    await s.ledger.create(authId, auth);
-    await s.ledger.transition(authId, 'SENT', { event: 'attempt' });
-    await s.ledger.transitionAndGet(
-      authId,
-      'SUCCEEDED',
-      { event: 'outcome' },
-      { gatewayReference: 'pi_same', expiresAt: Date.now() + DAY },
-      { reference: { gateway: 'simulator', reference: 'pi_same' } },
-    );
-    const capture = channelCommand('capture', {}, { gateway_key: 'pi_same' });
-    const captureId = capture.payment.operation_reference!;
-    await s.ledger.create(captureId, capture);
-    await s.ledger.transition(captureId, 'SENT', { event: 'attempt' });
-    await s.ledger.transitionAndGet(
-      captureId,
-      'SUCCEEDED',
-      { event: 'outcome' },
-      { gatewayReference: 'pi_same', closesAuthorization: { gateway: 'simulator', key: 'pi_same' } },
-      { reference: { gateway: 'simulator', reference: 'pi_same' } },
-    );
+    const authId = await succeededInLedger(s, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }), 'pi_same', { expiresAt: Date.now() + DAY });
+    const captureId = await succeededInLedger(s, channelCommand('capture', {}, { gateway_key: 'pi_same' }), 'pi_same', {
+      closesAuthorization: { gateway: 'simulator', key: 'pi_same' },
+    });
     expect(await s.ledger.findByReference('simulator', 'pi_same')).toBe(captureId);
     expect((await s.ledger.get(authId))?.closedBy).toBe(captureId);
     expect(await indexScore(s.ledger, 'expiry', authId)).toBeNull();
@@ -214,32 +215,14 @@ describe('authorization expiry', () => {
   it('a resolved authorization id the reference entry does not name closes nothing of its own: the referenced authorization is closed', async () => {
     const s = setup();
     const order = { order_id: `ord-${Date.now()}` };
-    const succeeded = async (ref: string): Promise<string> => {
-      const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', ...order });
-      const id = auth.payment.operation_reference!;
-      await s.ledger.create(id, auth);
-      await s.ledger.transition(id, 'SENT', { event: 'attempt' });
-      await s.ledger.transitionAndGet(
-        id,
-        'SUCCEEDED',
-        { event: 'outcome' },
-        { gatewayReference: ref, expiresAt: Date.now() + DAY },
-        { reference: { gateway: 'simulator', reference: ref } },
-      );
-      return id;
-    };
+    const succeeded = (ref: string) =>
+      succeededInLedger(s, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', ...order }), ref, { expiresAt: Date.now() + DAY });
     const named = await succeeded(`pi_named_${Date.now()}`);
     const other = await succeeded(`pi_other_${Date.now()}`);
     const capture = channelCommand('capture', {}, { gateway_key: (await s.ledger.get(named))!.gatewayReference!, ...order });
-    const captureId = capture.payment.operation_reference!;
-    await s.ledger.create(captureId, capture);
-    await s.ledger.transition(captureId, 'SENT', { event: 'attempt' });
-    await s.ledger.transitionAndGet(
-      captureId,
-      'SUCCEEDED',
-      { event: 'outcome' },
-      { gatewayReference: `cap_${captureId}`, closesAuthorization: { gateway: 'simulator', key: capture.payment.gateway_key, id: other } },
-    );
+    const captureId = await succeededInLedger(s, capture, `cap_${capture.payment.operation_reference}`, {
+      closesAuthorization: { gateway: 'simulator', key: capture.payment.gateway_key, id: other },
+    });
     expect((await s.ledger.get(named))?.closedBy).toBe(captureId);
     expect(await indexScore(s.ledger, 'open', named)).toBeNull();
     expect((await s.ledger.get(other))?.closedBy).toBeUndefined();
