@@ -86,9 +86,9 @@ export class TokenBuckets {
   async take(buckets: readonly Bucket[], want = 1): Promise<TakeResult> {
     const args: (string | number)[] = [want];
     for (const b of buckets) args.push(b.limit.perS, b.limit.burst);
-    // An EVALSHA naming its keys: the worker's auto-pipelined cluster connection groups commands by their
-    // first key, which a command defined with a variable key count (first argument: the count) misstates,
-    // failing every command sent in the same tick ("same slots allocation group").
+    // An EVALSHA naming its keys: a cluster client routes a command by its keys, which a command defined with
+    // a variable key count (first argument: the count) misstates to ioredis' auto-pipelining, failing every
+    // command sent in the same tick ("same slots allocation group").
     const [granted, retryAfterMs, limitedBy] = (await TAKE.run(
       this.redis,
       { keys: {}, args: {} },

@@ -30,6 +30,7 @@ import { Logger } from '../logging/logger';
 import { LifecycleSweep } from '../poller/lifecycle-sweep';
 import { Poller } from '../poller/poller';
 import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './periodic-jobs';
+import { coalesceCommandWrites } from '../redis/command-write-coalescing';
 import { createRedis } from '../redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { startOutcomeWorker } from '../webhooks/outcome-worker';
@@ -118,11 +119,11 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     },
   });
   const blocking = createRedis(config.redis, 'blocking', logger);
-  // The ledger and the outbox get a connection of their own with auto-pipelining: with hundreds of
-  // commands in flight, the scripts issued in one tick leave in one write (a write syscall per
-  // Redis call was ~12% of the worker's CPU). BullMQ keeps the plain connection it expects.
+  // The ledger and the outbox get a connection of their own whose commands issued in one tick leave in one
+  // socket write (a write syscall per Redis call was ~12% of the worker's CPU). BullMQ keeps the plain
+  // connection it expects.
   const fastRedis = createRedis(config.redis, 'commands', logger);
-  fastRedis.options.enableAutoPipelining = true;
+  coalesceCommandWrites(fastRedis);
   const ledger = new Ledger(fastRedis, config.redis.keyPrefix);
   // Names this process in the send leases it takes; its heartbeat lets another worker take over a lease it
   // held when it is killed, instead of waiting for the lease's expiry.

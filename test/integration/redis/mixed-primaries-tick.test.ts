@@ -1,5 +1,6 @@
 import { Cluster } from 'ioredis';
 import { TokenBuckets } from '../../../src/admission/token-buckets';
+import { coalesceCommandWrites } from '../../../src/redis/command-write-coalescing';
 import { keysMatching, unlinkMatching, whenReady } from '../../../src/redis/key-scan';
 import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { slotOf } from '../../support/single-slot';
@@ -13,14 +14,14 @@ function nodeOf(redis: Cluster, key: string): string {
   return redis.slots[slotOf(key)][0];
 }
 
-onCluster('auto-pipelining on a Redis Cluster (the worker connection of the ledger, outbox and rate limits)', () => {
+onCluster('one tick of commands for every primary on the worker connection of the ledger, outbox and rate limits (Redis Cluster)', () => {
   const config = testConfig();
   const prefix = config.redis.keyPrefix;
   let redis: Cluster;
 
   beforeAll(async () => {
     redis = createRedis(config.redis, 'commands') as Cluster;
-    redis.options.enableAutoPipelining = true;
+    coalesceCommandWrites(redis);
     await whenReady(redis as RedisClient);
   });
 
