@@ -61,6 +61,12 @@ export interface CommandSlotViolation {
   sentBy: string;
 }
 
+/**
+ * Modules of src/ that only pass a command on to ioredis (the worker connection's write coalescing): the
+ * sender is the src/ frame below them.
+ */
+const PASS_THROUGH = ['src/redis/command-write-coalescing.ts'];
+
 /** The innermost frame of the call stack in the product's sources (src/), or null when src/ is not on it. */
 function senderInSrc(): string | null {
   const limit = Error.stackTraceLimit;
@@ -69,7 +75,9 @@ function senderInSrc(): string | null {
   Error.stackTraceLimit = limit;
   for (const line of stack.split('\n')) {
     const m = /[(\s]([^()\s]*\/src\/[^()\s]*\.ts):(\d+)/.exec(line);
-    if (m && !m[1].includes('/node_modules/')) return `${m[1].slice(m[1].lastIndexOf('/src/') + 1)}:${m[2]}`;
+    if (!m || m[1].includes('/node_modules/')) continue;
+    const file = m[1].slice(m[1].lastIndexOf('/src/') + 1);
+    if (!PASS_THROUGH.includes(file)) return `${file}:${m[2]}`;
   }
   return null;
 }
