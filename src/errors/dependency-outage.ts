@@ -6,7 +6,7 @@ const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE
 /**
  * Redis error replies that describe the server's state (loading, out of memory, failover), not the command.
  * MOVED and ASK: a Redis Cluster slot moved (a failover, a reshard) and the command did not run; ioredis follows
- * them itself, except in a pipeline mixing them with other replies (an auto-pipelined batch after a failover),
+ * them itself, except in a pipeline mixing them with other replies (a batch of a `pipeline()` sent across a failover),
  * which hands them to the caller: retried once the client's slot map is current.
  */
 const TRANSIENT_REDIS_REPLY = /^(?:LOADING|BUSY|OOM|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK|NOREPLICAS|MISCONF|NOAUTH|WRONGPASS)\b/;
