@@ -30,7 +30,7 @@ describe('isDependencyOutage', () => {
 });
 
 describe('isDependencyOutage on a Redis Cluster', () => {
-  it('holds the message when a slot moved or a failover outlasted the retries: MOVED and ASK replies (the command did not run; an auto-pipelined batch hands them to the caller), too many redirections', () => {
+  it('holds the message when a slot moved or a failover outlasted the retries: MOVED and ASK replies (the command did not run; a pipelined batch hands them to the caller), too many redirections', () => {
     for (const err of [
       new ReplyError('MOVED 15224 127.0.0.1:7004'),
       new ReplyError('ASK 15224 127.0.0.1:7004'),
