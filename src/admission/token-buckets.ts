@@ -86,8 +86,8 @@ export class TokenBuckets {
   async take(buckets: readonly Bucket[], want = 1): Promise<TakeResult> {
     const args: (string | number)[] = [want];
     for (const b of buckets) args.push(b.limit.perS, b.limit.burst);
-    // An EVALSHA naming its keys: a cluster client routes a command by its keys, which a command defined with
-    // a variable key count (first argument: the count) misstates to ioredis' auto-pipelining, failing every
+    // An EVALSHA naming its keys, so a cluster client routes it by them. A command defined with a variable key
+    // count (first argument: the count) misstates its keys to ioredis' auto-pipelining, which then failed every
     // command sent in the same tick ("same slots allocation group").
     const [granted, retryAfterMs, limitedBy] = (await TAKE.run(
       this.redis,

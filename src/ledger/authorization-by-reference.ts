@@ -10,8 +10,8 @@ export const AUTHORIZING: ReadonlySet<string> = new Set(['authorize', 'sale', 'r
  * authorization by what our SUCCESS event returned). `S ref:<gateway>:<reference>` holds the operation that
  * last indexed the reference: an authorization, or (Stripe answers a capture or cancel with the PaymentIntent
  * id) one of its dependents. A non-authorizing operation is followed back once to the authorization it names:
- * its `authorization_id` (set with its attempt when delivery resolved it, and when it closed one), else its `authorization_key` or `gateway_key` as our
- * operation id or as a PSP reference of the same gateway. Each step is one read of one operation (they may
+ * its `authorization_id` (set with its attempt when delivery resolved it, and when it closed one), else its
+ * `authorization_key` or `gateway_key` as our operation id or as a PSP reference of the same gateway. Each step is one read of one operation (they may
  * live in different shards, so no single script can take them together); only on that path.
  * @returns the authorization reached (`authorization: true`), else the operation the reference named.
  */

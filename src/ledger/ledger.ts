@@ -406,9 +406,9 @@ export class Ledger {
   /**
    * What the transition script left of closing the authorization it names (see `AUTHORIZATION_INDEX_LUA`):
    * the authorization's own `closed_by` when it was found through a reference entry and is not the id the
-   * caller resolved the reference to (`closesAuthorization.id`, whose record the script declares), or the whole closing
-   * when the authorization lives in another shard (a command of another order or payment anchor). Rare:
-   * an extra round trip only then.
+   * caller resolved the reference to (`closesAuthorization.id`, whose record the script declares), or the
+   * whole closing when the authorization lives in another shard (a command of another order or payment
+   * anchor). Rare: an extra round trip only then.
    */
   private async finishClosing(closer: string, fields: TransitionFields, left: string | number | undefined): Promise<void> {
     if (typeof left !== 'string' || left === '' || !fields.closesAuthorization) return;

@@ -104,8 +104,8 @@ export function lifecycleFields(
     if (age > 0) fields.orphanAt = now + age;
   }
   if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id) {
-    const closes = { gateway: holder, key: op.payment.gateway_key };
-    fields.closesAuthorization = op.authorizationId !== undefined ? { ...closes, id: op.authorizationId } : closes;
+    const id = op.authorizationId !== undefined ? { id: op.authorizationId } : {};
+    fields.closesAuthorization = { gateway: holder, key: op.payment.gateway_key, ...id };
   }
   return fields;
 }

@@ -8,7 +8,8 @@ const coalesced = new WeakSet<Redis>();
  * write: the first command of the turn corks the socket and an immediate uncorks it, so the writes leave
  * together (one `writev`) instead of one system call each. Commands, their order, their replies and ioredis'
  * timeouts and offline queue are unchanged; only writes to a ready connection's own socket are held, and
- * only until the turn ends. On a Redis Cluster every primary's connection is, the ones opened later too.
+ * only until the turn ends. On a Redis Cluster this applies to every primary's connection, including the
+ * ones opened later.
  *
  * Why not ioredis' auto-pipelining, which batches the same way: it wraps each turn's commands in a
  * `Pipeline`, and V8 promotes those (with the commands, their RESP strings and their replies) out of the young
