@@ -16,6 +16,7 @@
  *    published, workers started; the large backlog's steady drain rate (middle 80 % of its completions) is
  *    compared with the mean of the two small ones around it (the machine's speed drifts between them), and
  *    warm-up commands ahead of each keep the fresh workers' cold start (JIT, heap sizing) off the small ones;
+ *    each backlog's CPU per command, every process, over the same middle 80 % says where a deep queue costs more;
  * 6. peak RSS (VmHWM) of every bridge process and of the stand-ins (this process; the bus twin and the PSP
  *    simulator, each run in a child process of its own so their heaps and GC pauses stay out of the publisher's);
  * 7. throughput at PSP latency: a fresh stack (1 web, N workers, default configuration) with the simulator
@@ -669,7 +670,21 @@ async function runFlowPhases(
         const startMs = preciseNow();
         await Promise.all(Array.from({ length: s.workers }, () => stack.startWorker()));
         const bar = progress('backlog drained', count + s.backlogWarmup);
-        const batch = await tracker.waitAll({ timeoutMs: 120_000, onProgress: bar.update });
+        // What each process spends per command between the 10 % and 90 % marks of the completions (the steady
+        // rate's window; the warm-up commands finish first): where a deep queue's extra cost goes, if any.
+        const costFrom = s.backlogWarmup + Math.floor(count * 0.1);
+        const costTo = s.backlogWarmup + Math.floor(count * 0.9);
+        let costBegun: Promise<number> | undefined;
+        let drainCost: Promise<WindowCost> | undefined;
+        const onProgress = (done: number) => {
+          bar.update(done);
+          if (costBegun === undefined && done >= costFrom) {
+            costBegun = cost.begin({ resetPeaks: false }).then(() => tracker.completed());
+          } else if (costBegun !== undefined && drainCost === undefined && done >= costTo) {
+            drainCost = costBegun.then((doneAtBegin) => cost.end(tracker.completed() - doneAtBegin));
+          }
+        };
+        const batch = await tracker.waitAll({ timeoutMs: 120_000, onProgress });
         bar.stop();
         tracker.compact();
         const refPrefix = benchReference(runId, phase, 0).slice(0, -1);
@@ -684,6 +699,7 @@ async function runFlowPhases(
         const byTenth = Array.from({ length: 10 }, (_, k) => steadyRate(measured, k / 10, (k + 1) / 10) ?? 0);
         return {
           count,
+          cost: await drainCost,
           perS: steady,
           byTenth,
           firstToLastPerS: (measured.length - 1) / drainS,
@@ -731,6 +747,11 @@ async function runFlowPhases(
           title: 'Backlog drain rate by tenth of its completions',
           header: ['backlog', 'commands/s in each tenth, first to last'],
           rows: drains.map(([label, b]) => [label, b.byTenth.map((r) => String(Math.round(r))).join(' · ')]),
+        },
+        {
+          title: 'Cost per command in each backlog (from the 10 % to the 90 % mark of its completions; no idle sample)',
+          header: COST_HEADER,
+          rows: drains.flatMap(([label, b]) => (b.cost === undefined ? [] : costRows(label, { cost: b.cost }))),
         },
       );
       json.backlog = { small, large, smallAfter, ratio: large.perS / mean((b) => b.perS) };
