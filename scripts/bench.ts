@@ -50,6 +50,7 @@ import { BenchSection, toMarkdown, writeResults } from '../harness/bench/bench-o
 import { TargetInputs, checkTargets } from '../harness/bench/bench-targets';
 import { publishPaced, publishWindowed } from '../harness/bench/command-publishing';
 import { CpuCeiling, cpuCeiling } from '../harness/bench/cpu-ceiling';
+import { MarkedWindowCost } from '../harness/bench/marked-window-cost';
 import { ProcessCost, StandIn, WindowCost, alive } from '../harness/bench/process-cost';
 import { pidListeningOn } from '../harness/bench/process-cpu';
 import { peakRssMiB, rssMiB } from '../harness/bench/process-memory';
@@ -672,17 +673,15 @@ async function runFlowPhases(
         const bar = progress('backlog drained', count + s.backlogWarmup);
         // What each process spends per command between the 10 % and 90 % marks of the completions (the steady
         // rate's window; the warm-up commands finish first): where a deep queue's extra cost goes, if any.
-        const costFrom = s.backlogWarmup + Math.floor(count * 0.1);
-        const costTo = s.backlogWarmup + Math.floor(count * 0.9);
-        let costBegun: Promise<number> | undefined;
-        let drainCost: Promise<WindowCost> | undefined;
+        const drainCost = new MarkedWindowCost(
+          cost,
+          () => tracker.completed(),
+          s.backlogWarmup + Math.floor(count * 0.1),
+          s.backlogWarmup + Math.floor(count * 0.9),
+        );
         const onProgress = (done: number) => {
           bar.update(done);
-          if (costBegun === undefined && done >= costFrom) {
-            costBegun = cost.begin({ resetPeaks: false }).then(() => tracker.completed());
-          } else if (costBegun !== undefined && drainCost === undefined && done >= costTo) {
-            drainCost = costBegun.then((doneAtBegin) => cost.end(tracker.completed() - doneAtBegin));
-          }
+          drainCost.onProgress(done);
         };
         const batch = await tracker.waitAll({ timeoutMs: 120_000, onProgress });
         bar.stop();
@@ -699,7 +698,7 @@ async function runFlowPhases(
         const byTenth = Array.from({ length: 10 }, (_, k) => steadyRate(measured, k / 10, (k + 1) / 10) ?? 0);
         return {
           count,
-          cost: await drainCost,
+          cost: await drainCost.result(),
           perS: steady,
           byTenth,
           firstToLastPerS: (measured.length - 1) / drainS,
@@ -790,6 +789,12 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
     standInsOf(stack),
   );
   const amqp = { via: 'amqp' as const, publisher, window: s.window };
+  const steadyCost = new ProcessCost(
+    () => [stack.web, ...stack.extraWebs].filter(alive),
+    () => stack.workers.filter(alive),
+    infra,
+    standInsOf(stack),
+  );
   try {
     if (has('psp')) {
       say(`7. throughput at ${latencyLabel} PSP latency: ${s.workers} workers, default configuration, ${s.pspCommands} commands (500 warm-up first)`);
@@ -830,6 +835,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         tracker,
         cost,
         idleSampleMs: 2000,
+        steadyCost,
         onProgress: bar.update,
       }).finally(() => clearInterval(sampler));
       bar.stop();
@@ -844,6 +850,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         maxMs,
         workers: s.workers,
         perS: result.perSecond,
+        steadyPerS: result.steadyPerSecond,
         rssMiB: result.cost.peakRssMiB,
         ceiling: machineCeiling(result.cost),
       };
@@ -857,6 +864,10 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
               `${Math.round(result.perSecond)} commands/s (${result.commands} in ${result.seconds.toFixed(2)} s; ${result.failed} not SUCCESS)`,
             ],
             ['per worker', `${Math.round(result.perSecond / s.workers)} commands/s`],
+            [
+              'steady rate (middle 80 % of the completions) · by tenth of the completions, first to last',
+              `${Math.round(result.steadyPerSecond)} commands/s · ${result.byTenth.map((r) => String(Math.round(r))).join(' · ')}`,
+            ],
             ['latency, publish → terminal notification (closed run: mostly queueing)', lat(result.latencyMs)],
             [
               'in flight per worker: by Little’s law (rate × mean PSP latency)',
@@ -889,7 +900,12 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         {
           title: `Cost per command at ${latencyLabel} PSP latency`,
           header: COST_HEADER,
-          rows: costRows(`${latencyLabel} PSP, ${s.workers} workers, ${result.commands} commands`, result),
+          rows: [
+            ...costRows(`${latencyLabel} PSP, ${s.workers} workers, ${result.commands} commands`, result),
+            ...(result.steadyCost
+              ? costRows('same, 10 % to 90 % of the completions (the steady rate’s window; no idle sample)', { cost: result.steadyCost })
+              : []),
+          ],
         },
       );
       json.pspLatency = {

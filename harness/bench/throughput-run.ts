@@ -3,8 +3,9 @@ import { LatencySummary, latencySummary } from '../workload/flow-checks';
 import { preciseNow } from '../workload/precise-clock';
 import { authorizeCommand, benchReference } from './bench-commands';
 import { ConfirmingPublisher, publishWindowed } from './command-publishing';
+import { MarkedWindowCost } from './marked-window-cost';
 import { ProcessCost, WindowCost } from './process-cost';
-import { TerminalTracker } from './terminal-tracker';
+import { TerminalTracker, steadyRate } from './terminal-tracker';
 
 /** How the commands of one run reach the bridge. */
 export type CommandRoute =
@@ -26,11 +27,20 @@ export interface ThroughputResult {
   /** First publish (or request) → last terminal notification at the bus twin, seconds. */
   seconds: number;
   perSecond: number;
+  /**
+   * Rate over the middle 80 % of the completions, commands/s: a closed run's start (the in-flight limit
+   * growing, connections opening) and its end (the last commands finishing with few in flight) left out.
+   */
+  steadyPerSecond: number;
+  /** Rate in each tenth of the completions, first to last, commands/s. */
+  byTenth: number[];
   /** Publish → terminal notification; in a closed run this is mostly queueing. */
   latencyMs: LatencySummary;
   /** Intake refusals sent again (HTTP route only). */
   refusals: { 429: number; 503: number };
   cost: WindowCost;
+  /** The same over the steady rate's window (10 % to 90 % of the completions), when `steadyCost` was given. */
+  steadyCost?: WindowCost;
   /** The PSP reference each command's terminal notification reported, by operation reference. */
   gatewayReferences: Map<string, string>;
   /**
@@ -56,6 +66,8 @@ export async function throughputRun(options: {
   onProgress?: (done: number) => void;
   /** Sample the workers' idle CPU for this long before the run (see `ProcessCost.begin`). Default 0. */
   idleSampleMs?: number;
+  /** A second meter (same processes as `cost`) for the steady window; none by default. */
+  steadyCost?: ProcessCost;
 }): Promise<ThroughputResult> {
   const { runId, phase, commands, route, tracker } = options;
   await options.cost.begin({ idleSampleMs: options.idleSampleMs ?? 0 });
@@ -90,12 +102,22 @@ export async function throughputRun(options: {
       }),
     );
   }
+  const steady = options.steadyCost && new MarkedWindowCost(options.steadyCost, () => tracker.completed(), commands * 0.1, commands * 0.9);
   // The tracker resolves once nothing it knows of is pending: wait for it only once every command is sent.
   const ticker = setInterval(() => options.onProgress?.(tracker.completed()), 250);
+  const marks = steady && setInterval(() => steady.onProgress(tracker.completed()), 20);
   await sending.finally(() => clearInterval(ticker));
-  const batch = await tracker.waitAll({ timeoutMs: options.timeoutMs ?? 120_000, onProgress: options.onProgress });
+  const batch = await tracker.waitAll({
+    timeoutMs: options.timeoutMs ?? 120_000,
+    onProgress: (done) => {
+      options.onProgress?.(done);
+      steady?.onProgress(done);
+    },
+  });
+  clearInterval(marks);
   tracker.compact();
   const cost = await options.cost.end(batch.completed);
+  const steadyCost = await steady?.result();
   const seconds = (batch.lastAt - startedMs) / 1000;
   const gatewayReferences = new Map<string, string>();
   batch.references.forEach((reference, k) => {
@@ -108,9 +130,12 @@ export async function throughputRun(options: {
     failed: batch.failed,
     seconds,
     perSecond: batch.completed / seconds,
+    steadyPerSecond: steadyRate(batch.completedAt) ?? batch.completed / seconds,
+    byTenth: Array.from({ length: 10 }, (_, k) => steadyRate(batch.completedAt, k / 10, (k + 1) / 10) ?? 0),
     latencyMs: latencySummary(batch.latenciesMs),
     refusals,
     cost,
+    steadyCost,
     benchCpuMicrosPerCommand: cost.standInCpuMicrosPerCommand,
   };
 }

@@ -21,6 +21,12 @@ describe('bench cost and scaling figures', () => {
     expect(missed[1].measured).toBe('max 143.1 MiB (worker-1)');
   });
 
+  it('judges the PSP-latency rate on the closed run and prints the steady rate beside it, not instead', () => {
+    const [rate] = checkTargets({ pspLatency: { minMs: 200, maxMs: 300, workers: 2, perS: 1604, steadyPerS: 2134, rssMiB: { web: 90 } } });
+    expect(rate.measured).toBe('1604 commands/s (steady 2134/s)');
+    expect(rate.met).toBe(false);
+  });
+
   it("adds the phase's CPU ceiling (all processes' CPU per command, the rate it allows on the cores) to a throughput verdict", () => {
     const cost: WindowCost = {
       workerCpuMicrosPerCommand: 1365,
