@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RedisClient } from './redis-connection';
+import { sendEvalsha } from './flat-args-command';
 
 /**
  * Redis Lua scripts with named inputs. A script declares the names of its keys and arguments; its Lua reads
@@ -132,7 +133,7 @@ export class LuaScript<K extends string, A extends string> {
   private async send(redis: RedisClient, args: (string | number)[], numberOfKeys: number): Promise<unknown> {
     checkKeys?.(this, args.slice(0, numberOfKeys) as string[]);
     try {
-      return await redis.evalsha(this.sha, numberOfKeys, ...args);
+      return await sendEvalsha(redis, this.sha, numberOfKeys, args);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
     }
@@ -142,7 +143,7 @@ export class LuaScript<K extends string, A extends string> {
     if (loading) {
       await loading.catch(() => undefined);
       try {
-        return await redis.evalsha(this.sha, numberOfKeys, ...args);
+        return await sendEvalsha(redis, this.sha, numberOfKeys, args);
       } catch (err) {
         if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
       }

@@ -62,10 +62,10 @@ export interface CommandSlotViolation {
 }
 
 /**
- * Modules of src/ that only pass a command on to ioredis (the worker connection's write coalescing): the
- * sender is the src/ frame below them.
+ * Modules of src/ that only pass a command on to ioredis (the worker connection's write coalescing, EVALSHA
+ * with its arguments already flat): the sender is the src/ frame below them.
  */
-const PASS_THROUGH = ['src/redis/command-write-coalescing.ts'];
+const PASS_THROUGH = ['src/redis/command-write-coalescing.ts', 'src/redis/flat-args-command.ts'];
 
 /** The innermost frame of the call stack in the product's sources (src/), or null when src/ is not on it. */
 function senderInSrc(): string | null {

@@ -92,7 +92,10 @@ describe('Redis Cluster key layout', () => {
   it('refuses to run a script whose keys span two slots (the check every test file runs with)', async () => {
     const violations = installSingleSlotCheck();
     const script = new LuaScript(luaInputs(['a', 'b'], []), "return redis.call('GET', K.a)");
-    const redis = { evalsha: async () => 'ran', eval: async () => 'ran' } as unknown as Parameters<typeof script.run>[0];
+    // A client that answers every command it is sent with 'ran' (EVALSHA goes through sendCommand).
+    const redis = { options: {}, sendCommand: (command: { resolve(value: unknown): void }) => command.resolve('ran') } as unknown as Parameters<
+      typeof script.run
+    >[0];
     await expect(script.run(redis, { keys: { a: 'pb:{s:1}:x', b: 'pb:{s:2}:y' }, args: {} })).rejects.toThrow(/CROSSSLOT/);
     expect(violations).toHaveLength(1);
     await expect(script.run(redis, { keys: { a: 'pb:{s:1}:x', b: 'pb:{s:1}:y' }, args: {} })).resolves.toBe('ran');

@@ -53,7 +53,10 @@ describe('Lua script values given in parts', () => {
 
   it('refuses a name no part holds, and rejects (never throws) when run with one missing', async () => {
     expect(() => script.layoutParts([{ op: 'O' }, { ref: 'R' }], [{ id: 'x', now: 1 }])).toThrow(/log has no value/);
-    const redis = { evalsha: async () => 'ran' } as unknown as Parameters<typeof script.run>[0];
+    // A client that answers every command it is sent with 'ran' (EVALSHA goes through sendCommand).
+    const redis = { options: {}, sendCommand: (command: { resolve(value: unknown): void }) => command.resolve('ran') } as unknown as Parameters<
+      typeof script.run
+    >[0];
     const run = script.runParts(redis, [{ op: '{s}O' }], [{ id: 'x', now: 1 }]);
     await expect(run).rejects.toThrow(/log has no value/);
     await expect(script.runParts(redis, [{ op: '{s}O', log: '{s}L' }, { ref: '{s}R' }], [{ id: 'x', now: 1 }])).resolves.toBe('ran');
