@@ -1,6 +1,7 @@
 import { RedisClient } from '../redis/redis-connection';
 import { LuaFragment, LuaScript, LuaStep, luaInputs } from '../redis/lua-script';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf } from '../redis/key-layout';
+import { rangeEachByScore } from '../redis/shard-probe';
 import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
@@ -317,7 +318,13 @@ export class EventStore {
   }
 
   private async unsentWithin(min: string, max: string, limit: number): Promise<string[]> {
-    const pages = await Promise.all(this.shards.map((keys) => this.redis.zrangebyscore(keys.unsentEvents, min, max, 'WITHSCORES', 'LIMIT', 0, limit)));
+    const pages = await rangeEachByScore(
+      this.redis,
+      this.shards.map((keys) => keys.unsentEvents),
+      min,
+      max,
+      limit,
+    );
     const all: { id: string; score: number }[] = [];
     pages.forEach((flat, shard) => {
       for (let i = 0; i + 1 < flat.length; i += 2) {

@@ -3,7 +3,7 @@ import { CommandType, Payment, PaymentCommand } from '../contracts/payment-comma
 import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
-import { getEach } from '../redis/shard-probe';
+import { getEach, rangeEachByScore } from '../redis/shard-probe';
 import { AUTHORIZATION_VIEW_SCRIPT, CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
@@ -507,10 +507,17 @@ export class Ledger {
 
   /**
    * Up to `limit` members scored at most `max` of one index per shard, lowest scores first; each id's shard
-   * is remembered (the caller reads or moves them next). One round trip: the shards are asked together.
+   * is remembered (the caller reads or moves them next). One round trip: one script on a single Redis, the
+   * shards asked together on a cluster.
    */
   private async scan(index: (keys: ShardKeys) => string, max: string, limit: number): Promise<string[]> {
-    const pages = await Promise.all(this.shards.map((keys) => this.redis.zrangebyscore(index(keys), '-inf', max, 'WITHSCORES', 'LIMIT', 0, limit)));
+    const pages = await rangeEachByScore(
+      this.redis,
+      this.shards.map((keys) => index(keys)),
+      '-inf',
+      max,
+      limit,
+    );
     const all: { id: string; score: number }[] = [];
     pages.forEach((flat, shard) => {
       for (let i = 0; i + 1 < flat.length; i += 2) {

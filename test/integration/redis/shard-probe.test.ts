@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { Config } from '../../../src/config/config';
 import { shardKeysOf } from '../../../src/redis/key-layout';
 import { RedisClient, createRedis, isCluster } from '../../../src/redis/redis-connection';
-import { firstExisting, getEach } from '../../../src/redis/shard-probe';
+import { firstExisting, getEach, rangeEachByScore } from '../../../src/redis/shard-probe';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { testConfig } from '../../support/test-config';
 
@@ -66,4 +66,45 @@ test('on a single Redis, a miss costs one EXISTS and a read of all shards one MG
     monitor.disconnect();
   }
   expect(seen).toEqual(['exists', 'mget']);
+});
+
+describe('rangeEachByScore', () => {
+  let indexes: string[];
+  beforeAll(() => {
+    indexes = shardKeysOf(config.redis.keyPrefix).map((shard) => shard.unsentEvents);
+  });
+  afterEach(async () => {
+    await Promise.all(indexes.map((k) => redis.del(k)));
+  });
+
+  test('answers as one ZRANGEBYSCORE … WITHSCORES LIMIT per key would, in key order, the limit applying to each key', async () => {
+    await redis.zadd(indexes[2], 10, 'e-a', 20, 'e-b', 30, 'e-c');
+    await redis.zadd(indexes[9], 15, 'e-d', 40, 'e-e');
+    const pages = await rangeEachByScore(redis, indexes, '-inf', '30', 2);
+    const oneByOne = await Promise.all(indexes.map((k) => redis.zrangebyscore(k, '-inf', '30', 'WITHSCORES', 'LIMIT', 0, 2)));
+    expect(pages).toEqual(oneByOne);
+    expect(pages[2]).toEqual(['e-a', '10', 'e-b', '20']);
+    expect(pages[9]).toEqual(['e-d', '15']);
+    expect(pages.filter((p) => p.length === 0)).toHaveLength(14);
+    // An exclusive lower bound, as the recovery sweep's look at younger events passes it.
+    expect((await rangeEachByScore(redis, indexes, '(10', '+inf', 10))[2]).toEqual(['e-b', '20', 'e-c', '30']);
+    expect(await rangeEachByScore(redis, [], '-inf', '+inf', 10)).toEqual([]);
+  });
+
+  test('on a single Redis, all sixteen shards cost one command', async () => {
+    if (isCluster(redis)) return; // each shard is its own slot there: one command per shard, by design
+    const monitor = await (redis as Redis).duplicate().monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.slice(1).some((a) => indexes.includes(a))) seen.push(String(args[0]).toLowerCase());
+    });
+    try {
+      await rangeEachByScore(redis, indexes, '-inf', '+inf', 1000);
+      await redis.ping();
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      monitor.disconnect();
+    }
+    expect(seen).toEqual(['eval']);
+  });
 });
