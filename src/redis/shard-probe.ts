@@ -27,21 +27,25 @@ export async function getEach(redis: RedisClient, keys: readonly string[]): Prom
   return redis.mget(...keys);
 }
 
-/** ZRANGEBYSCORE of every key (KEYS) with the same bounds and limit, the replies in key order. */
-const RANGE_EACH = `local out = {}
+/** How many members of each key (KEYS) score between ARGV[1] and ARGV[2] (ZCOUNT bounds), in key order. */
+const COUNT_EACH = `local out = {}
 for i = 1, #KEYS do
-  out[i] = redis.call('ZRANGEBYSCORE', KEYS[i], ARGV[1], ARGV[2], 'WITHSCORES', 'LIMIT', 0, ARGV[3])
+  out[i] = redis.call('ZCOUNT', KEYS[i], ARGV[1], ARGV[2])
 end
 return out`;
 
 /**
  * `ZRANGEBYSCORE key min max WITHSCORES LIMIT 0 limit` of every key, the flat member/score replies in key
- * order: one script on a single Redis, one command per key on a cluster. The workers' sweeps read the same
- * index in all 16 shards several times a second, idle or not; one command instead of sixteen is what an idle
- * worker's Redis traffic and CPU mostly were.
+ * order. The workers' sweeps read the same index in all 16 shards several times a second, idle or not, and
+ * mostly find nothing: on a single Redis one script counts every shard's due members (16 ZCOUNTs, O(log n)
+ * each) and only the shards that hold some are read, one command each. Reading them all inside the script
+ * instead would block the server for the whole reply (6-8 ms for 16 pages of 1 000) just when a backlog
+ * needs it most. On a cluster every shard is read, one command each (each is its own slot).
  */
 export async function rangeEachByScore(redis: RedisClient, keys: readonly string[], min: string, max: string, limit: number): Promise<string[][]> {
   if (keys.length === 0) return [];
-  if (isCluster(redis)) return Promise.all(keys.map((key) => redis.zrangebyscore(key, min, max, 'WITHSCORES', 'LIMIT', 0, limit)));
-  return (await redis.eval(RANGE_EACH, keys.length, ...keys, min, max, String(limit))) as string[][];
+  const range = (key: string) => redis.zrangebyscore(key, min, max, 'WITHSCORES', 'LIMIT', 0, limit);
+  if (isCluster(redis)) return Promise.all(keys.map(range));
+  const counts = (await redis.eval(COUNT_EACH, keys.length, ...keys, min, max)) as number[];
+  return Promise.all(keys.map((key, i) => (counts[i] > 0 ? range(key) : [])));
 }
