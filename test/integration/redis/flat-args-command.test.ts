@@ -1,6 +1,6 @@
 import { Config } from '../../../src/config/config';
 import { sendEvalsha } from '../../../src/redis/flat-args-command';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { RedisClient, createRedis, isCluster } from '../../../src/redis/redis-connection';
 import { testConfig } from '../../support/test-config';
 
 /**
@@ -17,7 +17,11 @@ let sha: string;
 beforeAll(async () => {
   config = testConfig();
   redis = createRedis(config.redis, 'commands');
-  sha = String(await redis.script('LOAD', ECHO));
+  // A cluster's SCRIPT LOAD reaches one node: load it on every primary, as the keys' slot may live on any.
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+  const servers = isCluster(redis) ? redis.nodes('master') : [redis];
+  const shas = await Promise.all(servers.map((server) => server.script('LOAD', ECHO)));
+  sha = String(shas[0]);
 });
 
 afterAll(() => redis.disconnect());
