@@ -1,7 +1,7 @@
 import { RedisClient } from '../redis/redis-connection';
 import { LuaFragment, LuaScript, LuaStep, luaInputs } from '../redis/lua-script';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf } from '../redis/key-layout';
-import { rangeEachByScore } from '../redis/shard-probe';
+import { lowestAcrossKeys } from '../redis/shard-probe';
 import { PaymentEvent, shardOfEvent } from './payment-event';
 import { paramsJson } from './event-json';
 import { LeaseHolder, isHolderId } from '../leases/lease-holder';
@@ -318,21 +318,7 @@ export class EventStore {
   }
 
   private async unsentWithin(min: string, max: string, limit: number): Promise<string[]> {
-    const pages = await rangeEachByScore(
-      this.redis,
-      this.shards.map((keys) => keys.unsentEvents),
-      min,
-      max,
-      limit,
-    );
-    const all: { id: string; score: number }[] = [];
-    pages.forEach((flat, shard) => {
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        all.push({ id: flat[i], score: Number(flat[i + 1]) });
-        this.events.set(flat[i], shard);
-      }
-    });
-    all.sort((a, b) => a.score - b.score);
-    return all.slice(0, limit).map((e) => e.id);
+    const indexes = this.shards.map((keys) => keys.unsentEvents);
+    return lowestAcrossKeys(this.redis, indexes, min, max, limit, (id, shard) => this.events.set(id, shard));
   }
 }

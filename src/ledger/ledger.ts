@@ -3,7 +3,7 @@ import { CommandType, Payment, PaymentCommand } from '../contracts/payment-comma
 import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
-import { getEach, rangeEachByScore } from '../redis/shard-probe';
+import { getEach, lowestAcrossKeys } from '../redis/shard-probe';
 import { AUTHORIZATION_VIEW_SCRIPT, CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
@@ -507,26 +507,10 @@ export class Ledger {
 
   /**
    * Up to `limit` members scored at most `max` of one index per shard, lowest scores first; each id's shard
-   * is remembered (the caller reads or moves them next). One round trip: one script on a single Redis, the
-   * shards asked together on a cluster.
+   * is remembered (the caller reads or moves them next). See `lowestAcrossKeys` for the round trips.
    */
   private async scan(index: (keys: ShardKeys) => string, max: string, limit: number): Promise<string[]> {
-    const pages = await rangeEachByScore(
-      this.redis,
-      this.shards.map((keys) => index(keys)),
-      '-inf',
-      max,
-      limit,
-    );
-    const all: { id: string; score: number }[] = [];
-    pages.forEach((flat, shard) => {
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        all.push({ id: flat[i], score: Number(flat[i + 1]) });
-        this.memo.set(flat[i], shard);
-      }
-    });
-    if (pages.filter((p) => p.length > 0).length > 1) all.sort((a, b) => a.score - b.score);
-    return all.slice(0, limit).map((e) => e.id);
+    return lowestAcrossKeys(this.redis, this.shards.map(index), '-inf', max, limit, (id, shard) => this.memo.set(id, shard));
   }
 
   /**

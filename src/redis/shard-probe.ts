@@ -49,3 +49,32 @@ export async function rangeEachByScore(redis: RedisClient, keys: readonly string
   const counts = (await redis.eval(COUNT_EACH, keys.length, ...keys, min, max)) as number[];
   return Promise.all(keys.map((key, i) => (counts[i] > 0 ? range(key) : [])));
 }
+
+/**
+ * The `limit` lowest-scored members scored within `min`..`max` over all `keys` (one index per shard), lowest
+ * scores first, read with {@link rangeEachByScore}; `seen(member, keyIndex)` is told of every member read, so
+ * a caller can remember which shard holds it. One round trip when nothing is due, two on a single Redis when
+ * something is (the count, then the shards that hold some).
+ */
+export async function lowestAcrossKeys(
+  redis: RedisClient,
+  keys: readonly string[],
+  min: string,
+  max: string,
+  limit: number,
+  seen: (member: string, keyIndex: number) => void,
+): Promise<string[]> {
+  const pages = await rangeEachByScore(redis, keys, min, max, limit);
+  const all: { member: string; score: number }[] = [];
+  let nonEmpty = 0;
+  pages.forEach((flat, keyIndex) => {
+    if (flat.length > 0) nonEmpty += 1;
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      all.push({ member: flat[i], score: Number(flat[i + 1]) });
+      seen(flat[i], keyIndex);
+    }
+  });
+  // One page is already in score order.
+  if (nonEmpty > 1) all.sort((a, b) => a.score - b.score);
+  return all.slice(0, limit).map((e) => e.member);
+}

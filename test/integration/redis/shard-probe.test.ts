@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { Config } from '../../../src/config/config';
 import { shardKeysOf } from '../../../src/redis/key-layout';
 import { RedisClient, createRedis, isCluster } from '../../../src/redis/redis-connection';
-import { firstExisting, getEach, rangeEachByScore } from '../../../src/redis/shard-probe';
+import { firstExisting, getEach, lowestAcrossKeys, rangeEachByScore } from '../../../src/redis/shard-probe';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { testConfig } from '../../support/test-config';
 
@@ -89,6 +89,22 @@ describe('rangeEachByScore', () => {
     // An exclusive lower bound, as the recovery sweep's look at younger events passes it.
     expect((await rangeEachByScore(redis, indexes, '(10', '+inf', 10))[2]).toEqual(['e-b', '20', 'e-c', '30']);
     expect(await rangeEachByScore(redis, [], '-inf', '+inf', 10)).toEqual([]);
+  });
+
+  test('lowestAcrossKeys keeps the lowest scores over all shards, in score order, and reports each member read with its shard', async () => {
+    await redis.zadd(indexes[1], 30, 'e-late', 5, 'e-first');
+    await redis.zadd(indexes[7], 10, 'e-mid');
+    await redis.zadd(indexes[15], 20, 'e-third');
+    const seen: [string, number][] = [];
+    const ids = await lowestAcrossKeys(redis, indexes, '-inf', '+inf', 3, (member, shard) => seen.push([member, shard]));
+    expect(ids).toEqual(['e-first', 'e-mid', 'e-third']);
+    expect(seen.sort()).toEqual([
+      ['e-first', 1],
+      ['e-late', 1],
+      ['e-mid', 7],
+      ['e-third', 15],
+    ]);
+    expect(await lowestAcrossKeys(redis, indexes, '(30', '+inf', 3, () => undefined)).toEqual([]);
   });
 
   test('on a single Redis, one script counts every shard and only the shards with due members are read', async () => {
