@@ -782,19 +782,17 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
   const json: Record<string, unknown> = {};
   const [minMs, maxMs] = s.pspLatencyMs;
   const latencyLabel = `${minMs}–${maxMs} ms`;
-  const cost = new ProcessCost(
-    () => [stack.web, ...stack.extraWebs].filter(alive),
-    () => stack.workers.filter(alive),
-    infra,
-    standInsOf(stack),
-  );
+  // Two meters over the same processes: the whole run, and its steady window.
+  const meter = () =>
+    new ProcessCost(
+      () => [stack.web, ...stack.extraWebs].filter(alive),
+      () => stack.workers.filter(alive),
+      infra,
+      standInsOf(stack),
+    );
+  const cost = meter();
+  const steadyCost = meter();
   const amqp = { via: 'amqp' as const, publisher, window: s.window };
-  const steadyCost = new ProcessCost(
-    () => [stack.web, ...stack.extraWebs].filter(alive),
-    () => stack.workers.filter(alive),
-    infra,
-    standInsOf(stack),
-  );
   try {
     if (has('psp')) {
       say(`7. throughput at ${latencyLabel} PSP latency: ${s.workers} workers, default configuration, ${s.pspCommands} commands (500 warm-up first)`);

@@ -103,18 +103,14 @@ export async function throughputRun(options: {
     );
   }
   const steady = options.steadyCost && new MarkedWindowCost(options.steadyCost, () => tracker.completed(), commands * 0.1, commands * 0.9);
+  const progress = (done: number) => {
+    options.onProgress?.(done);
+    steady?.onProgress(done);
+  };
   // The tracker resolves once nothing it knows of is pending: wait for it only once every command is sent.
-  const ticker = setInterval(() => options.onProgress?.(tracker.completed()), 250);
-  const marks = steady && setInterval(() => steady.onProgress(tracker.completed()), 20);
+  const ticker = setInterval(() => progress(tracker.completed()), 250);
   await sending.finally(() => clearInterval(ticker));
-  const batch = await tracker.waitAll({
-    timeoutMs: options.timeoutMs ?? 120_000,
-    onProgress: (done) => {
-      options.onProgress?.(done);
-      steady?.onProgress(done);
-    },
-  });
-  clearInterval(marks);
+  const batch = await tracker.waitAll({ timeoutMs: options.timeoutMs ?? 120_000, onProgress: progress });
   tracker.compact();
   const cost = await options.cost.end(batch.completed);
   const steadyCost = await steady?.result();
