@@ -23,8 +23,8 @@ class FlatArgsCommand extends Command {
 
 /**
  * `EVALSHA sha numberOfKeys ...keysThenArgs` on `redis`, as `redis.evalsha(...)` sends it (utf8 replies),
- * without ioredis's per-command copy of the arguments. A connection that auto-pipelines takes ioredis's own
- * path, so its commands still join the tick's pipeline.
+ * without ioredis's per-command copy of the arguments. A connection that auto-pipelines, prefixes keys or
+ * keeps friendly error stacks takes ioredis's own path, which does those (none of ours does).
  */
 export function sendEvalsha(redis: RedisClient, sha: string, numberOfKeys: number, keysThenArgs: readonly (string | number)[]): Promise<unknown> {
   if (redis.options.enableAutoPipelining || redis.options.keyPrefix || redis.options.showFriendlyErrorStack)
