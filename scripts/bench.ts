@@ -21,7 +21,8 @@
  *    simulator, each run in a child process of its own so their heaps and GC pauses stay out of the publisher's);
  * 7. throughput at PSP latency: a fresh stack (1 web, N workers, default configuration) with the simulator
  *    answering in 200–300 ms (uniform): commands/s, each process's peak RSS over the phase, CPU and V8 heap
- *    allocation per command;
+ *    allocation per command; then RabbitMQ alone at the phase's steady rate (harness/bench/broker-alone.ts),
+ *    its CPU per message beside its CPU per command in the flow;
  * 8. scaling: 1, 2 and 4 workers (commands over AMQP) and 1 and 2 web processes (captures over HTTP), each
  *    at zero and at PSP latency, with the throughput gained per added process, on that second stack.
  * Cost per command (saturation, PSP latency and every scaling row): the workers' CPU time from /proc ÷
@@ -57,6 +58,8 @@ import { peakRssMiB, rssMiB } from '../harness/bench/process-memory';
 import { scrapeMetric, scrapeMetricByLabel } from '../harness/bench/metric-scrape';
 import { pspRoundTrips } from '../harness/bench/psp-round-trip';
 import { rawAmqpBaseline, RawAmqpResult } from '../harness/bench/raw-amqp-baseline';
+import { brokerAlone } from '../harness/bench/broker-alone';
+import { configSchema } from '../src/config/config-schema';
 import { commandStats, commandStatsDelta, monitorPrefix } from '../harness/bench/redis-command-count';
 import { addedLatenciesMs, pspTimesMs } from '../harness/bench/psp-time';
 import { ScalingRow, scalingPhase } from '../harness/bench/scaling-phase';
@@ -84,6 +87,13 @@ const envList = (name: string, fallback: number[]) => {
 
 /** A role process starts in ~1 s on a quiet machine; a shared, loaded one has taken 30 s and more. */
 const ROLE_READY_TIMEOUT_MS = 120_000;
+
+/**
+ * The commands queue type a deployment gets when parameters.yml names none (quorum). The local stack declares
+ * classic queues for the tests; the bench measures what is deployed. Until 2026-12-01 it ran on classic:
+ * at 200–300 ms PSP latency RabbitMQ then took ~110 µs more per command (docs/BENCHMARKS.md).
+ */
+const SHIPPED_QUEUE_TYPE = configSchema.properties['amqp.queue.type'].default;
 
 /** The phases of a run, in order; PB_BENCH_PHASES picks some (comma-separated). */
 const PHASES = ['raw', 'saturation', 'paced', 'redis', 'backlog', 'psp', 'scaling'] as const;
@@ -330,7 +340,7 @@ async function main(): Promise<void> {
         workers: s.workers,
         simulator: { seed: 1, asyncRate: 0, faults: {} },
         // As in production under load: warnings and errors only (roles report readiness over IPC).
-        parameters: { 'log.level': 'warn' },
+        parameters: { 'log.level': 'warn', 'amqp.queue.type': SHIPPED_QUEUE_TYPE },
         roleNodeArgs,
         readyTimeoutMs: ROLE_READY_TIMEOUT_MS,
         // Each twin in a process of its own: its heap and GC pauses are not the publisher's or the tracker's.
@@ -353,7 +363,7 @@ async function main(): Promise<void> {
         namespace: ns,
         workers: s.workers,
         simulator: { seed: 1, asyncRate: 0, faults: { latencyMs: { min: s.pspLatencyMs[0], max: s.pspLatencyMs[1] } } },
-        parameters: { 'log.level': 'warn' },
+        parameters: { 'log.level': 'warn', 'amqp.queue.type': SHIPPED_QUEUE_TYPE },
         // Each worker's /metrics, for the in-flight limit it settled on.
         monitoring: true,
         roleNodeArgs,
@@ -393,7 +403,7 @@ async function main(): Promise<void> {
     `run ${startedAt.toISOString()}, namespace ${runId}${s.quick ? ', QUICK' : ''}, phases ${[...s.phases].join(',')}`,
     `machine: ${host.cpus} CPUs (${host.cpuModel}), ${host.memoryMiB} MiB; node ${host.node}, RabbitMQ ${host.rabbitmq}, Redis ${host.redis}`,
     `1-minute load average: ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (other work on the machine)`,
-    `git ${gitHead()}; bench command ${commandBytes} B of JSON${raw ? `, raw AMQP message ${raw.messageBytes} B` : ''}; allocation probe ${s.allocation ? 'on' : 'off'}`,
+    `git ${gitHead()}; bench command ${commandBytes} B of JSON${raw ? `, raw AMQP message ${raw.messageBytes} B` : ''}; allocation probe ${s.allocation ? 'on' : 'off'}; commands queue ${SHIPPED_QUEUE_TYPE} (the shipped default; the raw baseline's is classic)`,
   ];
   say('');
   for (const line of preamble) say(line);
@@ -843,6 +853,19 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         const counts = Object.fromEntries([...after].map(([reason, n]) => [reason, n - (before.get(reason) ?? 0)] as const).filter(([, n]) => n > 0));
         decisions.set(name, counts);
       }
+      // RabbitMQ alone at the phase's steady rate, held and acked as the workers do: the same traffic, no bridge.
+      say(`   RabbitMQ alone at ${Math.round(result.steadyPerSecond)} messages/s (the same traffic, no bridge)…`);
+      const alone = await brokerAlone({
+        url: stack.config.amqp.url,
+        queue: `${runId}:bench:broker-alone`,
+        queueType: stack.config.amqp.queueType,
+        messages: Math.min(s.pspCommands, 10_000),
+        perSecond: Math.max(1, Math.round(result.steadyPerSecond)),
+        consumers: s.workers,
+        window: s.window,
+        holdMs: [minMs, maxMs],
+        rabbitmqPid: infra.rabbitmq,
+      });
       inputs.pspLatency = {
         minMs,
         maxMs,
@@ -905,6 +928,20 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
               : []),
           ],
         },
+        {
+          title: `RabbitMQ alone at the steady rate (the same traffic, no bridge: ${stack.config.amqp.queueType} queue, persistent messages published with confirms as the run's were, ${s.workers} consumers, each message held ${latencyLabel} before its ack)`,
+          header: ['measure', 'value'],
+          rows: [
+            [
+              'drain rate sized for (prefetch per consumer) / achieved',
+              `${alone.offeredPerSecond} messages/s (prefetch ${alone.prefetch}) / ${Math.round(alone.perSecond)} messages/s (${alone.messages} messages)`,
+            ],
+            [
+              'RabbitMQ CPU per message alone (first publish to last ack) · per command in the flow, whole run · steady window',
+              `${micros(alone.rabbitmqCpuMicrosPerMessage)} · ${micros(result.cost.rabbitmqCpuMicrosPerCommand)} · ${micros(result.steadyCost?.rabbitmqCpuMicrosPerCommand ?? null)}`,
+            ],
+          ],
+        },
       );
       json.pspLatency = {
         pspLatencyMs: [minMs, maxMs],
@@ -914,6 +951,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         inflight: Object.fromEntries(inflight),
         inflightDecisions: Object.fromEntries(decisions),
         idleRssMiB: Object.fromEntries(idleRss),
+        brokerAlone: alone,
       };
     }
 
