@@ -29,9 +29,9 @@ export interface BrokerAloneResult {
  * publish to the last ack. The queue is deleted at the end.
  *
  * Why: the bench charges RabbitMQ's CPU to each command. This says what the same traffic costs the broker
- * with nothing else of the bridge's beside it. It is not a lower bound: on an otherwise idle machine the
- * broker handles each message as it comes, and costs more per message than when it is loaded and works
- * through them in batches (docs/BENCHMARKS.md).
+ * with nothing else of the bridge's beside it. It is not a lower bound: in its first runs the broker cost
+ * more per message alone than in the flow, where it is loaded and works through messages in batches
+ * (docs/BENCHMARKS.md).
  */
 export async function brokerAlone(options: {
   url: string;
@@ -100,7 +100,6 @@ export async function brokerAlone(options: {
     await Promise.race([Promise.all([done, publishing]), stuck]).finally(() => clearTimeout(giveUp));
     const seconds = (performance.now() - started) / 1000;
     const cpuAfter = processCpuMicros(options.rabbitmqPid ?? undefined);
-    await pub.deleteQueue(options.queue);
     return {
       messages: options.messages,
       offeredPerSecond: options.perSecond,
@@ -110,6 +109,11 @@ export async function brokerAlone(options: {
     };
   } finally {
     for (const timer of timers) clearTimeout(timer);
+    // Deleted whatever happened, so a failed run leaves no queue (and no messages) behind.
+    await publisherConnection
+      .createChannel()
+      .then((channel) => channel.deleteQueue(options.queue))
+      .catch(() => undefined);
     await Promise.all([publisherConnection, ...consumerConnections].map((c) => c.close().catch(() => undefined)));
   }
 }
