@@ -2,6 +2,7 @@ import amqplib from 'amqplib';
 import { coalesceFrameWrites } from '../../src/amqp/frame-write-coalescing';
 import { AckBatcher } from '../../src/intake/ack-batcher';
 import { processCpuMicros } from './process-cpu';
+import { commandSizedBody, publishConfirmed } from './raw-amqp-baseline';
 
 /** What the broker cost at a given rate, with nothing of the bridge beside it. */
 export interface BrokerAloneResult {
@@ -45,9 +46,7 @@ export async function brokerAlone(options: {
   rabbitmqPid: number | null;
   messageBytes?: number;
 }): Promise<BrokerAloneResult> {
-  const size = options.messageBytes ?? 300;
-  const prefix = '{"version":1,"command":"authorize","pad":"';
-  const body = Buffer.from(`${prefix}${'x'.repeat(Math.max(0, size - prefix.length - 2))}"}`);
+  const body = commandSizedBody(options.messageBytes ?? 300);
   const [minHold, maxHold] = options.holdMs;
   const prefetch = Math.max(1, Math.ceil((options.perSecond * ((minHold + maxHold) / 2)) / 1000 / options.consumers));
   const publisherConnection = await amqplib.connect(options.url, { noDelay: true });
@@ -81,16 +80,7 @@ export async function brokerAlone(options: {
     }
     const cpuBefore = processCpuMicros(options.rabbitmqPid ?? undefined);
     const started = performance.now();
-    let next = 0;
-    const publishing = Promise.all(
-      Array.from({ length: Math.min(options.window, options.messages) }, async () => {
-        for (let i = next++; i < options.messages; i = next++) {
-          await new Promise<void>((resolve, reject) =>
-            pub.sendToQueue(options.queue, body, { persistent: true, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve())),
-          );
-        }
-      }),
-    );
+    const publishing = publishConfirmed(pub, options.queue, body, options.messages, options.window);
     // A broker that stops confirming or delivering must not hang the bench: give up well past the expected time.
     const limitMs = (options.messages / options.perSecond) * 3000 + maxHold + 30_000;
     let giveUp: NodeJS.Timeout | undefined;

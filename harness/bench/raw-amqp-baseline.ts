@@ -1,4 +1,4 @@
-import amqplib from 'amqplib';
+import amqplib, { ConfirmChannel } from 'amqplib';
 
 /** What the raw AMQP baseline measured. */
 export interface RawAmqpResult {
@@ -9,6 +9,29 @@ export interface RawAmqpResult {
   perSecond: number;
   /** Publish-side rate (until the last confirm), messages/s. */
   publishPerSecond: number;
+}
+
+/** A JSON-ish body of exactly `size` bytes, shaped like a command. */
+export function commandSizedBody(size: number): Buffer {
+  const prefix = '{"version":1,"command":"authorize","pad":"';
+  return Buffer.from(`${prefix}${'x'.repeat(Math.max(0, size - prefix.length - 2))}"}`);
+}
+
+/**
+ * Publishes `messages` copies of `body` to `queue`, persistent, with at most `window` unconfirmed; resolves
+ * once every one is confirmed, rejects on the first nack.
+ */
+export async function publishConfirmed(channel: ConfirmChannel, queue: string, body: Buffer, messages: number, window: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(window, messages) }, async () => {
+      for (let i = next++; i < messages; i = next++) {
+        await new Promise<void>((resolve, reject) =>
+          channel.sendToQueue(queue, body, { persistent: true, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve())),
+        );
+      }
+    }),
+  );
 }
 
 /**
@@ -27,10 +50,7 @@ export async function rawAmqpBaseline(options: {
   prefetch?: number;
   onProgress?: (acked: number) => void;
 }): Promise<RawAmqpResult> {
-  const size = options.messageBytes ?? 600;
-  // A JSON-ish body of exactly `size` bytes, like a command.
-  const prefix = '{"version":1,"command":"authorize","pad":"';
-  const body = Buffer.from(`${prefix}${'x'.repeat(Math.max(0, size - prefix.length - 2))}"}`);
+  const body = commandSizedBody(options.messageBytes ?? 600);
   // Publisher and consumer on their own connections, as a channel and the bridge's worker would be.
   const connection = await amqplib.connect(options.url);
   const consumerConnection = await amqplib.connect(options.url);
@@ -50,16 +70,7 @@ export async function rawAmqpBaseline(options: {
       if (acked >= options.messages) resolveDone();
     });
     const started = process.hrtime.bigint();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(options.window ?? 500, options.messages) }, async () => {
-        for (let i = next++; i < options.messages; i = next++) {
-          await new Promise<void>((resolve, reject) =>
-            pub.sendToQueue(options.queue, body, { persistent: true, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve())),
-          );
-        }
-      }),
-    );
+    await publishConfirmed(pub, options.queue, body, options.messages, options.window ?? 500);
     const publishSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     await done;
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
