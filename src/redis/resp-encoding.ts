@@ -38,37 +38,37 @@ export function encodeCommand(name: string, args: readonly string[]): Buffer {
   const count = args.length;
   if (byteLengths.length < count) byteLengths = new Int32Array(count * 2);
   const nameBytes = Buffer.byteLength(name);
-  let size = 1 + decimalDigits(count + 1) + 2 + 1 + decimalDigits(nameBytes) + 2 + nameBytes + 2;
+  let size = 1 + decimalDigits(count + 1) + 2 + bulkSize(nameBytes);
   for (let i = 0; i < count; i += 1) {
     const bytes = Buffer.byteLength(args[i]);
     byteLengths[i] = bytes;
-    size += 1 + decimalDigits(bytes) + 2 + bytes + 2;
+    size += bulkSize(bytes);
   }
   const out = Buffer.allocUnsafe(size);
-  let offset = 0;
-  out[offset++] = 42; // '*'
-  offset = writeDecimal(out, offset, count + 1);
+  out[0] = 42; // '*'
+  let offset = writeDecimal(out, 1, count + 1);
   out[offset++] = CR;
   out[offset++] = LF;
-  out[offset++] = 36; // '$'
-  offset = writeDecimal(out, offset, nameBytes);
-  out[offset++] = CR;
-  out[offset++] = LF;
-  offset += out.write(name, offset, nameBytes);
-  out[offset++] = CR;
-  out[offset++] = LF;
-  for (let i = 0; i < count; i += 1) {
-    const arg = args[i];
-    const bytes = byteLengths[i];
-    out[offset++] = 36;
-    offset = writeDecimal(out, offset, bytes);
-    out[offset++] = CR;
-    out[offset++] = LF;
-    // As many UTF-8 bytes as UTF-16 units means every character is ASCII: one byte each.
-    if (bytes === arg.length && bytes < SHORT_ASCII) for (let k = 0; k < bytes; k += 1) out[offset++] = arg.charCodeAt(k);
-    else offset += out.write(arg, offset, bytes);
-    out[offset++] = CR;
-    out[offset++] = LF;
-  }
+  offset = writeBulk(out, offset, name, nameBytes);
+  for (let i = 0; i < count; i += 1) offset = writeBulk(out, offset, args[i], byteLengths[i]);
   return out;
+}
+
+/** Size of one bulk string of `bytes` bytes: `$<bytes>\r\n<bytes>\r\n`. */
+function bulkSize(bytes: number): number {
+  return 1 + decimalDigits(bytes) + 2 + bytes + 2;
+}
+
+/** Writes `text` (`bytes` long in UTF-8) as one bulk string at `offset`; returns the offset after it. */
+function writeBulk(out: Buffer, start: number, text: string, bytes: number): number {
+  out[start] = 36; // '$'
+  let offset = writeDecimal(out, start + 1, bytes);
+  out[offset++] = CR;
+  out[offset++] = LF;
+  // As many UTF-8 bytes as UTF-16 units means every character is ASCII: one byte each.
+  if (bytes === text.length && bytes < SHORT_ASCII) for (let k = 0; k < bytes; k += 1) out[offset++] = text.charCodeAt(k);
+  else offset += out.write(text, offset, bytes);
+  out[offset++] = CR;
+  out[offset++] = LF;
+  return offset;
 }
