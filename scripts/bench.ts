@@ -146,6 +146,8 @@ function settings(): Settings {
     if (!(PHASES as readonly string[]).includes(p)) throw new Error(`PB_BENCH_PHASES: unknown phase "${p}" (known: ${PHASES.join(', ')})`);
   const [latMin, latMax = latMin] = (process.env.PB_BENCH_PSP_LATENCY_MS ?? '200-300').split('-').map(Number);
   if (!(latMin >= 0 && latMax >= latMin)) throw new Error('PB_BENCH_PSP_LATENCY_MS must be "min-max" in ms, 0 <= min <= max');
+  const flowQueueType = process.env.PB_BENCH_QUEUE_TYPE ?? 'classic';
+  if (flowQueueType !== 'classic' && flowQueueType !== 'quorum') throw new Error(`PB_BENCH_QUEUE_TYPE: "${flowQueueType}" is neither classic nor quorum`);
   return {
     quick,
     phases: new Set<Phase>(chosen.length > 0 ? (chosen as Phase[]) : PHASES),
@@ -166,7 +168,7 @@ function settings(): Settings {
     scalingCommands: envInt('PB_BENCH_SCALING_COMMANDS', quick ? 2_000 : 5_000),
     httpConcurrency: envInt('PB_BENCH_HTTP_CONCURRENCY', 64),
     allocation: process.env.PB_BENCH_ALLOCATION !== '0',
-    flowQueueType: process.env.PB_BENCH_QUEUE_TYPE === 'quorum' ? 'quorum' : 'classic',
+    flowQueueType,
     twinProcesses: process.env.PB_BENCH_TWIN_PROCESSES !== '0',
   };
 }
