@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { RedisClient } from '../redis/redis-connection';
 import { Logger, createLogger } from '../logging/logger';
+import { HashDigest } from '../logging/hash-digest';
 import { redact } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 
@@ -19,8 +20,11 @@ export interface AuditEntry {
   outcome: AuditOutcome;
   /** What it was done to: an operation id, an order id, a dead-letter id, a file path. */
   target?: string;
-  /** Small facts about it (a SHA-256, a count, a reason code). */
-  detail?: Record<string, string | number | boolean>;
+  /**
+   * Small facts about it (a count, a reason code, a SHA-256). A digest goes in as a {@link HashDigest}, which
+   * redaction leaves whole; read back from the stream, it is its hex string.
+   */
+  detail?: Record<string, string | number | boolean | HashDigest>;
 }
 
 /** An entry as recorded: with its time (epoch ms), and its stream id once it is in Redis. */

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Config } from '../config/config';
+import { HashDigest } from '../logging/hash-digest';
 import { DEFAULT_CONFIG_PATH } from '../config/load-config';
 import { createRedis } from '../redis/redis-connection';
 import { AuditEntry, AuditLog } from './audit-log';
@@ -14,9 +14,9 @@ import { processActor } from './actor';
  */
 export function configLoadEntry(path: string | undefined, role: string, outcome: { ok: true } | { ok: false; key: string }): AuditEntry {
   const file = resolve(path ?? process.env.PB_CONFIG ?? DEFAULT_CONFIG_PATH);
-  let sha256 = 'unreadable';
+  let sha256: HashDigest | 'unreadable' = 'unreadable';
   try {
-    sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+    sha256 = HashDigest.sha256(readFileSync(file));
   } catch {
     // the load itself says why; the entry still records the attempt
   }

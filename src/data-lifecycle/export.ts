@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { RedisClient } from '../redis/redis-connection';
 import { Payment } from '../contracts/payment-command';
+import { HashDigest } from '../logging/hash-digest';
 import { Logger } from '../logging/logger';
 import { PAN_MASK, containsCardNumber, findCardData, isCardFieldName, maskCardNumbers } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
@@ -29,8 +30,8 @@ export interface ExportOptions {
 export interface ExportSummary {
   operations: number;
   bytes: number;
-  /** SHA-256 (hex) of the bytes written: the audit entry carries it. */
-  sha256: string;
+  /** SHA-256 of the bytes written (hex in JSON and text): the audit entry carries it. */
+  sha256: HashDigest;
   /** Operations in which the redaction check found card data (masked before writing; should be 0). */
   cardDataFound: number;
   durationMs: number;
@@ -199,5 +200,5 @@ export async function exportOperations(redis: RedisClient, prefix: string, out: 
     }
   }
   if (format === 'ndjson') bytes += await put(out, `${canonicalJson({ type: 'end', operations })}\n`, hash);
-  return { operations, bytes, sha256: hash.digest('hex'), cardDataFound, durationMs: Date.now() - started };
+  return { operations, bytes, sha256: HashDigest.of(hash), cardDataFound, durationMs: Date.now() - started };
 }

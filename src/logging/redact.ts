@@ -4,6 +4,8 @@
  * field cannot come out anywhere.
  */
 
+import { HashDigest } from './hash-digest';
+
 /** Replacement for a card number found in free text. */
 export const PAN_MASK = '[PAN REDACTED]';
 /** Replacement for the value of a sensitive field. */
@@ -416,6 +418,8 @@ function redactValue(value: unknown, seen: WeakSet<object>): unknown {
     return s.length >= 12 && redactText(s) !== s ? PAN_MASK : value;
   }
   if (value === null || typeof value !== 'object') return value;
+  // Made by hashing only, never from text: nothing of anyone's input in it (see HashDigest).
+  if (value instanceof HashDigest) return value;
   if (seen.has(value)) return '[Circular]';
   seen.add(value);
   if (Buffer.isBuffer(value)) return `[Buffer ${value.length} bytes]`;

@@ -115,8 +115,8 @@ describe('the audit log (JSON log channel + bounded Redis stream)', () => {
       action: 'config.load',
       outcome: 'ok',
       target: file,
-      detail: { role: 'web', sha256: createHash('sha256').update(text).digest('hex') },
     });
+    expect(String(entry.detail?.sha256)).toBe(createHash('sha256').update(text).digest('hex'));
     expect(entry.actor).toMatch(/.+@.+/);
     expect(configLoadEntry(file, 'worker', { ok: false, key: 'amqp.url' })).toMatchObject({ outcome: 'refused', detail: { key: 'amqp.url' } });
 
@@ -127,5 +127,22 @@ describe('the audit log (JSON log channel + bounded Redis stream)', () => {
     const stored = rows[0][1][1];
     expect(JSON.parse(stored)).toMatchObject({ action: 'config.load', target: file });
     expect(stored).not.toContain(config.serviceBus.secret);
+  });
+
+  it("records a configuration file's SHA-256 whole where the card-number scan would mask part of its hex", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pb-audit-'));
+    const file = join(dir, 'parameters.yml');
+    // This file's digest holds the Luhn-valid digit run 202101084681 (41fdb81c…a202101084681dd1f…).
+    writeFileSync(file, 'parameters:\n  log.level: info # 94\n');
+    const hex = '41fdb81c97824588d1be029b298a202101084681dd1fcdc4b2441605a803579c';
+    const sink = lineSink();
+    const audit = new AuditLog({ redis, prefix: `${testNamespace()}:`, stream: sink.stream });
+    const record = await audit.record(configLoadEntry(file, 'worker', { ok: true }));
+    await tick();
+    expect(sink.lines()[0]).toMatchObject({ action: 'config.load', detail: { sha256: hex } });
+    const [[, fields]] = await redis.xrange(audit.streamKey, '-', '+');
+    expect(JSON.parse(fields[1])).toMatchObject({ detail: { sha256: hex } });
+    expect(JSON.stringify(record)).toContain(hex);
+    await redis.del(audit.streamKey);
   });
 });
