@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, WriteStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { ReadyMessage } from '../../../src/cli/run-process';
 import { roleNodeOptions } from '../../../src/cli/role-node-options';
 
@@ -43,11 +43,19 @@ export function spawnRole(options: {
     ...(process.env.PB_ROLE_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
     ...(options.nodeArgs ?? []),
   ];
-  const child = spawn(process.execPath, [...nodeArgs, options.cliPath, '--config', options.configPath, ...options.args], {
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  const log: WriteStream = createWriteStream(options.logPath, { flags: 'a' });
+  // The role writes its log file itself (the file is its stdout and stderr), as under a process manager that
+  // appends to a file. Piped through this process, every line cost this process's event loop (the bench's
+  // publisher, twins sharing it), and a pipe it drained late blocked the role's synchronous writes.
+  const logFd = openSync(options.logPath, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [...nodeArgs, options.cliPath, '--config', options.configPath, ...options.args], {
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+    });
+  } finally {
+    closeSync(logFd); // the child holds its own copy from here
+  }
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
@@ -68,9 +76,6 @@ export function spawnRole(options: {
     });
   });
   ready.catch(() => undefined);
-  child.stdout?.pipe(log, { end: false });
-  child.stderr?.pipe(log, { end: false });
-  void exited.then(() => setImmediate(() => log.end()));
   return {
     name: options.name,
     child,
