@@ -96,6 +96,13 @@ const ROLE_READY_TIMEOUT_MS = 120_000;
  */
 const SHIPPED_QUEUE_TYPE = configSchema.properties['amqp.queue.type'].default;
 
+/**
+ * The log level a deployment gets when parameters.yml names none (info: one line per outcome), for the same
+ * stack and the same reason. Until 2026-12-01 that stack ran at warn, as the first stack still does (its
+ * figures stay comparable with every earlier run); a line per outcome costs a worker ~20 µs (docs/BENCHMARKS.md).
+ */
+const SHIPPED_LOG_LEVEL = configSchema.properties['log.level'].default;
+
 /** The phases of a run, in order; PB_BENCH_PHASES picks some (comma-separated). */
 const PHASES = ['raw', 'saturation', 'paced', 'redis', 'backlog', 'psp', 'scaling'] as const;
 type Phase = (typeof PHASES)[number];
@@ -373,7 +380,7 @@ async function main(): Promise<void> {
         namespace: ns,
         workers: s.workers,
         simulator: { seed: 1, asyncRate: 0, faults: { latencyMs: { min: s.pspLatencyMs[0], max: s.pspLatencyMs[1] } } },
-        parameters: { 'log.level': 'warn', 'amqp.queue.type': SHIPPED_QUEUE_TYPE },
+        parameters: { 'log.level': SHIPPED_LOG_LEVEL, 'amqp.queue.type': SHIPPED_QUEUE_TYPE },
         // Each worker's /metrics, for the in-flight limit it settled on.
         monitoring: true,
         roleNodeArgs,
@@ -413,7 +420,7 @@ async function main(): Promise<void> {
     `run ${startedAt.toISOString()}, namespace ${runId}${s.quick ? ', QUICK' : ''}, phases ${[...s.phases].join(',')}`,
     `machine: ${host.cpus} CPUs (${host.cpuModel}), ${host.memoryMiB} MiB; node ${host.node}, RabbitMQ ${host.rabbitmq}, Redis ${host.redis}`,
     `1-minute load average: ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (other work on the machine)`,
-    `git ${gitHead()}; bench command ${commandBytes} B of JSON${raw ? `, raw AMQP message ${raw.messageBytes} B` : ''}; allocation probe ${s.allocation ? 'on' : 'off'}; commands queue: ${s.flowQueueType} for saturation, paced, Redis and backlog, ${SHIPPED_QUEUE_TYPE} (the shipped default) for PSP latency and scaling, classic for the raw baseline`,
+    `git ${gitHead()}; bench command ${commandBytes} B of JSON${raw ? `, raw AMQP message ${raw.messageBytes} B` : ''}; allocation probe ${s.allocation ? 'on' : 'off'}; commands queue: ${s.flowQueueType} for saturation, paced, Redis and backlog, ${SHIPPED_QUEUE_TYPE} (the shipped default) for PSP latency and scaling, classic for the raw baseline; log level warn for the first stack, ${SHIPPED_LOG_LEVEL} (the shipped default) for PSP latency and scaling`,
   ];
   say('');
   for (const line of preamble) say(line);
