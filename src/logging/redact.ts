@@ -36,6 +36,8 @@ export function isCardFieldName(key: string): boolean {
 }
 
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
+/** Whether text may hold a credential for {@link BEARER} (a module constant: a literal in the function is a new RegExp per call). */
+const BEARER_HINT = /bearer|basic/i;
 
 /** Luhn check over a string of ASCII digits. */
 export function luhnValid(digits: string): boolean {
@@ -366,7 +368,7 @@ function scrubSecrets(text: string): string {
 export function redactText(text: string): string {
   let out = text;
   out = maskCardNumbers(out);
-  if (/bearer|basic/i.test(out)) out = out.replace(BEARER, (_m, scheme: string) => `${scheme} ${SECRET_MASK}`);
+  if (BEARER_HINT.test(out)) out = out.replace(BEARER, (_m, scheme: string) => `${scheme} ${SECRET_MASK}`);
   return scrubSecrets(out);
 }
 
@@ -405,8 +407,12 @@ export function redactJsonText(text: string): string {
  * numbers long enough to be one). Cycles are cut; Buffers become a length note.
  */
 export function redact<T>(value: T): T {
-  return redactValue(value, new WeakSet()) as T;
+  // Cycles are only possible below an object: a string or a number needs no set of visited objects.
+  return (value !== null && typeof value === 'object' ? redactValue(value, new WeakSet()) : redactValue(value, NO_OBJECTS)) as T;
 }
+
+/** The visited set of a primitive's redaction, which never adds to it. */
+const NO_OBJECTS = new WeakSet<object>();
 
 function redactValue(value: unknown, seen: WeakSet<object>): unknown {
   if (typeof value === 'string') return redactText(value);
@@ -415,7 +421,9 @@ function redactValue(value: unknown, seen: WeakSet<object>): unknown {
     // turned into a string to find out.
     if (typeof value === 'number' && Number.isInteger(value) && value < 1e11 && value > -1e11) return value;
     const s = String(value);
-    return s.length >= 12 && redactText(s) !== s ? PAN_MASK : value;
+    if (s.length >= 12 && redactText(s) !== s) return PAN_MASK;
+    // A BigInt as its decimal text: what is redacted is written as JSON, which has no BigInt (JSON.stringify throws).
+    return typeof value === 'bigint' ? s : value;
   }
   if (value === null || typeof value !== 'object') return value;
   // Made by hashing only, never from text: nothing of anyone's input in it (see HashDigest).

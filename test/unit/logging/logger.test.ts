@@ -98,6 +98,34 @@ describe('createLogger', () => {
     logger.warn('written');
     expect(parsed(lines)).toEqual([expect.objectContaining({ level: 'warn', message: 'written', service: 'worker' })]);
   });
+
+  it('writes a BigInt as its decimal text, at the top level and nested, and masks one that is a card number', () => {
+    const { logger, lines } = captureLogger();
+    logger.info('rate', { numerator: 123456789n, rate: { den: 3n }, reference: BigInt(VISA) });
+    const [entry] = parsed(lines);
+    expect(entry).toMatchObject({ numerator: '123456789', rate: { den: '3' }, reference: PAN_MASK });
+  });
+
+  it('still writes the line, redacted, when a value cannot be serialized natively (a throwing toJSON)', () => {
+    const { logger, lines } = captureLogger();
+    const odd = {
+      toJSON(): never {
+        throw new Error('no');
+      },
+    };
+    logger.warn(`odd value beside ${VISA}`, { odd: [odd], operation_id: 'op-5' });
+    const [entry] = parsed(lines);
+    expect(entry).toMatchObject({ level: 'warn', message: `odd value beside ${PAN_MASK}`, operation_id: 'op-5', odd: '[unserializable]' });
+  });
+
+  it("stamps the line with this process's clock, whatever timestamp field the caller passed", () => {
+    const { logger, lines } = captureLogger();
+    const before = Date.now();
+    logger.info('stamped', { timestamp: `card ${VISA}` });
+    const [entry] = parsed(lines);
+    expect(Date.parse(String(entry.timestamp))).toBeGreaterThanOrEqual(before - 1);
+    expect(entry.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
 });
 
 describe('createLogger below its level', () => {
