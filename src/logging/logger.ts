@@ -81,6 +81,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 type LevelMethod = (this: Logger, ...args: unknown[]) => Logger;
 
 /**
+ * Whether `level` is written now: winston's `isLevelEnabled` for a logger whose transports carry no level of
+ * their own (createLogger's one transport never does), without its garbage: its `transports` getter builds
+ * two arrays and it makes a closure on every call, i.e. on every line and every skipped debug call.
+ */
+function levelEnabled(self: Logger, level: string): boolean {
+  const { levels } = self;
+  const given = levels[level];
+  const configured = levels[self.level];
+  return given !== undefined && configured !== undefined && configured >= given;
+}
+
+/**
  * Wraps each level's method (`info`, `debug`…) to return before any work when the level is not enabled now
  * (the level may change later; child loggers inherit the wrapped methods and their parent's level).
  */
@@ -91,7 +103,7 @@ function skipDisabledLevels(logger: Logger): void {
     if (typeof write !== 'function') continue;
     methods[level] = function (this: Logger, ...args: unknown[]): Logger {
       const self = this ?? logger;
-      return self.isLevelEnabled(level) ? write.apply(self, args) : self;
+      return levelEnabled(self, level) ? write.apply(self, args) : self;
     };
   }
 }
