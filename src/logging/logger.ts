@@ -94,9 +94,14 @@ function levelEnabled(self: Logger, level: string): boolean {
 
 /**
  * Wraps each level's method (`info`, `debug`…) to return before any work when the level is not enabled now
- * (the level may change later; child loggers inherit the wrapped methods and their parent's level).
+ * (the level may change later; child loggers inherit the wrapped methods and their parent's level), and
+ * answers `isLevelEnabled` with {@link levelEnabled}.
  */
 function skipDisabledLevels(logger: Logger): void {
+  // Callers' own checks (`isLevelEnabled('debug')` before building a costly line) take the same two lookups.
+  logger.isLevelEnabled = function (this: Logger, level: string): boolean {
+    return levelEnabled(this ?? logger, level);
+  };
   const methods = logger as unknown as Record<string, LevelMethod>;
   for (const level of Object.keys(logger.levels)) {
     const write = methods[level];

@@ -17,7 +17,12 @@ describe('OutboundClient without a proxy', () => {
     server = http.createServer((req, res) => {
       seen.push(req.url ?? '');
       req.resume();
-      // /hang is read and never answered; anything else is answered at once.
+      // /hang is read and never answered; /headers answers repeated and empty headers; anything else at once.
+      if (req.url === '/headers') {
+        res.setHeader('Retry-After', '7');
+        res.setHeader('X-Seen', ['a', 'b']);
+        res.setHeader('X-Empty', '');
+      }
       if (req.url !== '/hang') req.on('end', () => res.end('ok'));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -57,6 +62,16 @@ describe('OutboundClient without a proxy', () => {
       expect(res.headers['content-length']).toBe('2');
       expect({ ...res }.headers['content-length']).toBe('2');
       expect((JSON.parse(JSON.stringify(res)) as { headers: Record<string, string> }).headers['content-length']).toBe('2');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('hands over every header of the answer: lower-case names, repeated ones joined, empty values kept', async () => {
+    const client = new OutboundClient({ timeoutMs: 5000 });
+    try {
+      const res = await client.send({ method: 'GET', url: `${url}/headers`, headers: {} });
+      expect(res.headers).toMatchObject({ 'retry-after': '7', 'x-seen': 'a, b', 'x-empty': '', 'content-length': '2' });
     } finally {
       client.close();
     }

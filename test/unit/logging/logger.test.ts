@@ -155,6 +155,20 @@ describe('createLogger below its level', () => {
   });
 });
 
+describe('isLevelEnabled', () => {
+  it("answers by the logger's level now, for the logger and its children, as the level changes", () => {
+    const { logger } = captureLogger('info');
+    const child = logger.child({ role: 'worker' });
+    expect([logger.isLevelEnabled('debug'), logger.isLevelEnabled('info'), logger.isLevelEnabled('error')]).toEqual([false, true, true]);
+    expect(child.isLevelEnabled('debug')).toBe(false);
+    logger.level = 'debug';
+    expect([logger.isLevelEnabled('debug'), child.isLevelEnabled('debug')]).toEqual([true, true]);
+    logger.level = 'error';
+    expect([logger.isLevelEnabled('warn'), child.isLevelEnabled('warn'), child.isLevelEnabled('error')]).toEqual([false, false, true]);
+    expect(logger.isLevelEnabled('no-such-level')).toBe(false);
+  });
+});
+
 describe('silentLogger', () => {
   it('accepts entries at every level without throwing', () => {
     const logger = silentLogger();
