@@ -241,7 +241,14 @@ export class CommandConsumer {
     markMessage(msg, 'started');
     let decision: ConsumeDecision;
     try {
-      const decided = await this.decide(msg, priority);
+      // Decided here rather than in a function of its own: one suspended frame less per message in flight.
+      const seen: { operationId: string | null } = { operationId: null };
+      let decided: { decision: ConsumeDecision; operationId: string | null };
+      try {
+        decided = await this.decideMessage(msg, seen, priority);
+      } catch (err) {
+        decided = await this.afterUnexpectedError(err, msg, seen);
+      }
       decision = decided.decision;
       markMessage(msg, 'acked');
       unbindOperation(decided.operationId);
@@ -279,27 +286,27 @@ export class CommandConsumer {
   }
 
   /**
-   * Everything that must be durable before the ack. Throws only when stopping with a dependency down.
-   * Any other error ends in a dead letter with its reason: a message that fails the same way every time
-   * must never be requeued (it would spin the worker and block the messages behind it).
+   * After `decideMessage` (everything that must be durable before the ack) threw. Rethrows only when
+   * stopping with a dependency down (the message then goes back to the broker). Any other error ends in a
+   * dead letter with its reason: a message that fails the same way every time must never be requeued (it
+   * would spin the worker and block the messages behind it).
    */
-  private async decide(msg: ConsumeMessage, priority: boolean): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
-    const seen: { operationId: string | null } = { operationId: null };
-    try {
-      return await this.decideMessage(msg, seen, priority);
-    } catch (err) {
-      if (!this.running) throw err;
-      const errorClass = errorClassOf(err);
-      await this.deadLetter(msg, { code: 'UNEXPECTED_ERROR', field: '(root)', reason: `unexpected_error: ${errorClass}` }, 'unexpected_error');
-      this.deps.logger.error('command dead-lettered after an unexpected error', {
-        error_class: errorClass,
-        error: err instanceof Error ? err.message : String(err),
-        operation_id: seen.operationId ?? undefined,
-        routing_key: msg.fields.routingKey,
-        ...refusalIdentifiers(msg.content),
-      });
-      return { decision: 'dead-lettered', operationId: seen.operationId };
-    }
+  private async afterUnexpectedError(
+    err: unknown,
+    msg: ConsumeMessage,
+    seen: { operationId: string | null },
+  ): Promise<{ decision: ConsumeDecision; operationId: string | null }> {
+    if (!this.running) throw err;
+    const errorClass = errorClassOf(err);
+    await this.deadLetter(msg, { code: 'UNEXPECTED_ERROR', field: '(root)', reason: `unexpected_error: ${errorClass}` }, 'unexpected_error');
+    this.deps.logger.error('command dead-lettered after an unexpected error', {
+      error_class: errorClass,
+      error: err instanceof Error ? err.message : String(err),
+      operation_id: seen.operationId ?? undefined,
+      routing_key: msg.fields.routingKey,
+      ...refusalIdentifiers(msg.content),
+    });
+    return { decision: 'dead-lettered', operationId: seen.operationId };
   }
 
   /** Writes the (redacted) dead letter, holding the message while the broker is down, and counts it. */
