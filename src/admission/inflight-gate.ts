@@ -6,8 +6,10 @@ class Waiter {
   constructor(
     readonly task: () => Promise<void>,
     readonly cancel: () => void,
-    /** Settles the promise `run` returned. */
+    /** Resolves the promise `run` returned. */
     readonly settle: () => void,
+    /** Rejects it: the task threw, as `run` rejects for a task that started at once. */
+    readonly fail: (err: unknown) => void,
   ) {}
 }
 
@@ -57,8 +59,8 @@ export class InflightGate {
    */
   run(task: () => Promise<void>, cancel: () => void, priority = false): Promise<void> {
     if (this.running < this.current) return this.start(task);
-    return new Promise<void>((resolve) => {
-      (priority ? this.priorityWaiters : this.waiters).push(new Waiter(task, cancel, resolve));
+    return new Promise<void>((resolve, reject) => {
+      (priority ? this.priorityWaiters : this.waiters).push(new Waiter(task, cancel, resolve, reject));
     });
   }
 
@@ -87,19 +89,29 @@ export class InflightGate {
     return figures;
   }
 
-  /** Runs `task` in a slot; `settle` (a waiter's) is called once it has ended and the next ones started. */
-  private async start(task: () => Promise<void>, settle?: () => void): Promise<void> {
+  /**
+   * Runs `task` in a slot. For a task that waited, its `run` promise is settled here, once the task has
+   * ended and the next ones have started (this promise then never rejects); otherwise this is that promise.
+   */
+  private async start(task: () => Promise<void>, waiter?: Waiter): Promise<void> {
     this.running += 1;
     if (this.running > this.peak) this.peak = this.running;
     const started = performance.now();
+    let failure: { err: unknown } | undefined;
     try {
       await task();
+    } catch (err) {
+      if (!waiter) throw err;
+      failure = { err };
     } finally {
       this.running -= 1;
       this.completed += 1;
       this.latencySumMs += performance.now() - started;
       this.pump();
-      settle?.();
+    }
+    if (waiter) {
+      if (failure) waiter.fail(failure.err);
+      else waiter.settle();
     }
   }
 
@@ -107,7 +119,7 @@ export class InflightGate {
     while (this.running < this.current) {
       const next = this.priorityWaiters.shift() ?? this.waiters.shift();
       if (!next) return;
-      void this.start(next.task, next.settle);
+      void this.start(next.task, next);
     }
   }
 }

@@ -18,6 +18,33 @@ function held(): { task: () => Promise<void>; release: () => void; started: () =
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('InflightGate', () => {
+  it('rejects the run of a waiting task that threw, as for one that started at once, frees its slot and starts the next one', async () => {
+    const gate = new InflightGate(1);
+    const first = held();
+    const next = held();
+    const firstRun = gate.run(first.task, () => undefined);
+    const failing = gate.run(
+      () => Promise.reject(new Error('task failed')),
+      () => undefined,
+    );
+    const nextRun = gate.run(next.task, () => undefined);
+    first.release();
+    await firstRun;
+    await expect(failing).rejects.toThrow('task failed');
+    await tick();
+    expect(next.started()).toBe(true);
+    expect(gate.inFlight).toBe(1);
+    next.release();
+    await nextRun;
+    expect(gate.inFlight).toBe(0);
+    await expect(
+      gate.run(
+        () => Promise.reject(new Error('at once')),
+        () => undefined,
+      ),
+    ).rejects.toThrow('at once');
+  });
+
   it('runs at most limit tasks at once and starts waiting ones in arrival order as slots free', async () => {
     const gate = new InflightGate(2);
     const tasks = [held(), held(), held(), held()];
