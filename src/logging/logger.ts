@@ -19,10 +19,14 @@ const redactFormat = winston.format((info) => {
 /** winston's key of an entry's finished line (triple-beam's `MESSAGE`). */
 const MESSAGE = Symbol.for('message');
 
-/** One member of a line, or a note in its place when the value cannot be serialized (a throwing `toJSON`). */
-function member(key: string, value: unknown): string {
+/**
+ * One member of a line, as `JSON.stringify` writes it (none for a value it leaves out: undefined, a function),
+ * or a note in its place when the value cannot be serialized (a throwing `toJSON`).
+ */
+function member(key: string, value: unknown): string | undefined {
   try {
-    return `${JSON.stringify(key)}:${JSON.stringify(value) ?? 'null'}`;
+    const json = JSON.stringify(value) as string | undefined;
+    return json === undefined ? undefined : `${JSON.stringify(key)}:${json}`;
   } catch {
     return `${JSON.stringify(key)}:"[unserializable]"`;
   }
@@ -42,6 +46,7 @@ const jsonLine = winston.format((info) => {
   } catch {
     line[MESSAGE] = `{${Object.keys(info)
       .map((key) => member(key, line[key]))
+      .filter((written) => written !== undefined)
       .join(',')}}`;
   }
   return info;
