@@ -98,12 +98,13 @@ function levelEnabled(self: Logger, level: string): boolean {
 }
 
 /**
- * Wraps each level's method (`info`, `debug`…) to return before any work when the level is not enabled now
- * (the level may change later; child loggers inherit the wrapped methods and their parent's level), and
- * answers `isLevelEnabled` with {@link levelEnabled}.
+ * Answers `isLevelEnabled` with {@link levelEnabled}, and wraps each level's method (`info`, `debug`…) to
+ * return before any work when the level is not enabled now (the level may change later; child loggers
+ * inherit both and their parent's level).
  */
 function skipDisabledLevels(logger: Logger): void {
-  // Callers' own checks (`isLevelEnabled('debug')` before building a costly line) take the same two lookups.
+  // The wrapped methods below and callers' own checks (`isLevelEnabled('debug')` before building a costly
+  // line) take the same two lookups.
   logger.isLevelEnabled = function (this: Logger, level: string): boolean {
     return levelEnabled(this ?? logger, level);
   };
@@ -113,7 +114,7 @@ function skipDisabledLevels(logger: Logger): void {
     if (typeof write !== 'function') continue;
     methods[level] = function (this: Logger, ...args: unknown[]): Logger {
       const self = this ?? logger;
-      return levelEnabled(self, level) ? write.apply(self, args) : self;
+      return self.isLevelEnabled(level) ? write.apply(self, args) : self;
     };
   }
 }

@@ -407,14 +407,11 @@ export function redactJsonText(text: string): string {
  * numbers long enough to be one). Cycles are cut; Buffers become a length note.
  */
 export function redact<T>(value: T): T {
-  // Cycles are only possible below an object: a string or a number needs no set of visited objects.
-  return (value !== null && typeof value === 'object' ? redactValue(value, new WeakSet()) : redactValue(value, NO_OBJECTS)) as T;
+  return redactValue(value, undefined) as T;
 }
 
-/** The visited set of a primitive's redaction, which never adds to it. */
-const NO_OBJECTS = new WeakSet<object>();
-
-function redactValue(value: unknown, seen: WeakSet<object>): unknown {
+/** @param seen the objects above `value`; made at the first object (a string or a number needs none). */
+function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown {
   if (typeof value === 'string') return redactText(value);
   if (typeof value === 'number' || typeof value === 'bigint') {
     // An integer of at most 11 digits (attempt counts, HTTP statuses, amounts) cannot be a card number: not
@@ -428,6 +425,7 @@ function redactValue(value: unknown, seen: WeakSet<object>): unknown {
   if (value === null || typeof value !== 'object') return value;
   // Made by hashing only, never from text: nothing of anyone's input in it (see HashDigest).
   if (value instanceof HashDigest) return value;
+  seen ??= new WeakSet();
   if (seen.has(value)) return '[Circular]';
   seen.add(value);
   if (Buffer.isBuffer(value)) return `[Buffer ${value.length} bytes]`;
