@@ -19,8 +19,8 @@ jest.setTimeout(150_000);
 /** Failed checks as readable lines, so a failure says which invariant broke and how. */
 const broken = (checks: readonly FlowCheck[]) => checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
 
-// The seeded kill moments fall at 33, 42 and 47 % of the run, and each kill waits for its replacement to be
-// ready (3-4 s) before the next: 1 200 commands were done before the third once recovery got fast.
+// The seeded kill moments fall at 33, 42 and 47 % of the run. Kills do not wait for the replacements to be
+// ready (when they did, a fast run could end before the third kill), so all three land under load.
 test('kill -9 a worker three times during ~3000 commands: every invariant holds', async () => {
   const result = await runDrill(killWorkerDrill(3), { commands: 3000, seed: 11, concurrency: 30, namespace: testNamespace() });
   expect(broken(result.checks)).toEqual([]);
