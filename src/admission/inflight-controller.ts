@@ -8,7 +8,8 @@
  * 20. The controller does not need the target rate: while there is more work than slots (saturated) and
  * nothing says stop, it grows (multiplicatively up to the level of the last cut, additively above it, AIMD); it cuts
  * multiplicatively when the process's memory is over its budget (once, then again only when RSS still
- * rises or stays over the budget for seconds: RSS follows a cut slowly) or its event loop lags two intervals in a row (more in flight
+ * rises, or when it fell but stays over the budget for seconds: RSS follows a cut slowly, and a cut that
+ * did not move it at all says the commands in flight are not what holds it) or its event loop lags two intervals in a row (more in flight
  * would only queue on the CPU), holds while the command time has jumped above its recent level (a PSP
  * that slows under load is not pushed harder until the new level is the usual one), holds while the
  * worker's own share of the command time (the command time less the PSP's) shows commands queueing in
@@ -57,13 +58,15 @@ export interface InflightSettings {
 }
 
 /** Why the limit moved (or did not): bounded values, the label of `pb_worker_inflight_adjustments_total`. */
-export type InflightReason = 'grow' | 'memory' | 'memory_wait' | 'lag' | 'latency_rise' | 'memory_near' | 'lag_near' | 'queueing' | 'ease' | 'steady';
+export type InflightReason =
+  'grow' | 'memory' | 'memory_wait' | 'memory_floor' | 'lag' | 'latency_rise' | 'memory_near' | 'lag_near' | 'queueing' | 'ease' | 'steady';
 
 /** Every reason, for zeroed metric series and reports. */
 export const INFLIGHT_REASONS: readonly InflightReason[] = [
   'grow',
   'memory',
   'memory_wait',
+  'memory_floor',
   'lag',
   'latency_rise',
   'memory_near',
@@ -99,6 +102,13 @@ const MEMORY_CUT = 0.75;
 const MEMORY_SETTLE_INTERVALS = 10;
 /** ...unless RSS keeps rising: this far above its level at the cut, the next cut comes at once. */
 const MEMORY_RISE_SHARE = 0.05;
+/**
+ * After the settling time, the next cut for memory needs RSS this far below its level at the last cut: a cut
+ * that did not move RSS shows that what holds the memory is not the commands in flight (larger semi-spaces, a
+ * budget under the process's floor), and cutting again every settling time took a worker to `min` and its
+ * throughput to a fifth with RSS unchanged. The limit holds (`memory_floor`) until RSS falls or rises.
+ */
+const MEMORY_EFFECT_SHARE = 0.02;
 /**
  * Intervals in a row with the event-loop delay over its limit before a cut for lag. The delay is sampled
  * every 10 ms, so over a 500 ms interval its p99 is the interval's longest stall: one full GC or one slow
@@ -179,11 +189,17 @@ export class InflightController {
     else if (this.memoryCut) this.memoryCut.intervals += 1;
     this.lagging = sample.eventLoopLagMs > lagLimitMs ? this.lagging + 1 : 0;
     const cut = this.memoryCut;
-    const settled = cut === null || cut.intervals >= MEMORY_SETTLE_INTERVALS || sample.rssBytes > cut.rssBytes * (1 + MEMORY_RISE_SHARE);
-    if (sample.rssBytes > memoryBudgetBytes && inUse && !settled) {
+    const over = sample.rssBytes > memoryBudgetBytes;
+    const rising = cut !== null && sample.rssBytes > cut.rssBytes * (1 + MEMORY_RISE_SHARE);
+    const settled = cut === null || cut.intervals >= MEMORY_SETTLE_INTERVALS;
+    const cutMovedRss = cut === null || sample.rssBytes <= cut.rssBytes * (1 - MEMORY_EFFECT_SHARE);
+    if (over && inUse && !rising && !settled) {
       // The last cut has not had its effect on RSS yet: hold, do not cut again.
       reason = 'memory_wait';
-    } else if (sample.rssBytes > memoryBudgetBytes && inUse) {
+    } else if (over && inUse && !rising && !cutMovedRss) {
+      // The last cut did not move RSS: the commands in flight are not what holds it. Hold, do not cut again.
+      reason = 'memory_floor';
+    } else if (over && inUse) {
       reason = 'memory';
       next = Math.floor(previous * MEMORY_CUT);
       this.threshold = next;

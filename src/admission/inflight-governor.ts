@@ -21,7 +21,8 @@ const LOG_CHANGE_SHARE = 0.25;
  * next limit and sets it on the gate. Exposes `pb_worker_inflight_limit`, `pb_worker_inflight`,
  * `pb_worker_inflight_waiting`, `pb_worker_inflight_adjustments_total{reason}` (changes) and
  * `pb_worker_inflight_decisions_total{reason}` (every interval, holds included), and logs a line when
- * the limit moved by a quarter or more since the last line (and on every cut for memory or lag, at warn).
+ * the limit moved by a quarter or more since the last line (and on every cut for memory or lag, and when
+ * RSS stays over the budget although the last cut did not lower it, at warn).
  */
 export class InflightGovernor {
   readonly gate: InflightGate;
@@ -82,6 +83,7 @@ export class InflightGovernor {
     };
     this.lastTick = now;
     const decision = this.controller.next(sample);
+    const before = this.last;
     this.gate.setLimit(decision.limit);
     this.last = decision;
     limitGauge().set(decision.limit);
@@ -89,14 +91,15 @@ export class InflightGovernor {
     waitingGauge().set(this.gate.waiting);
     if (decision.limit !== decision.previous) adjustments().inc({ reason: decision.reason });
     decisions().inc({ reason: decision.reason });
-    this.report(decision, sample);
+    this.report(decision, sample, before?.reason === 'memory_floor');
     return decision;
   }
 
-  private report(decision: InflightDecision, sample: InflightSample): void {
+  private report(decision: InflightDecision, sample: InflightSample, floorKnown: boolean): void {
     const cut = decision.limit < decision.previous && (decision.reason === 'memory' || decision.reason === 'lag');
+    const floor = decision.reason === 'memory_floor' && !floorKnown;
     const moved = Math.abs(decision.limit - this.lastLogged) >= Math.max(1, this.lastLogged * LOG_CHANGE_SHARE);
-    if (!cut && !moved) return;
+    if (!cut && !floor && !moved) return;
     this.lastLogged = decision.limit;
     const fields = {
       limit: decision.limit,
@@ -111,7 +114,13 @@ export class InflightGovernor {
       event_loop_lag_ms: Math.round(sample.eventLoopLagMs),
     };
     if (cut) this.logger.warn(`in-flight limit cut (${decision.reason})`, fields);
-    else this.logger.info('in-flight limit changed', fields);
+    else if (floor) {
+      // Once per spell: the operator's cue that the budget is under what this process holds without load.
+      this.logger.warn('in-flight limit held over the memory budget: the last cut did not lower RSS, so the commands in flight are not what holds it', {
+        ...fields,
+        memory_budget_mib: this.config.memoryBudgetMib,
+      });
+    } else this.logger.info('in-flight limit changed', fields);
   }
 }
 
@@ -131,7 +140,7 @@ function waitingGauge() {
 function decisions() {
   return counter(
     'pb_worker_inflight_decisions_total',
-    'In-flight intervals by decision (grow, steady, ease, lag_near, memory_near, latency_rise, queueing, lag, memory, memory_wait): why the limit moved or held',
+    'In-flight intervals by decision (grow, steady, ease, lag_near, memory_near, latency_rise, queueing, lag, memory, memory_wait, memory_floor): why the limit moved or held',
     ['reason'] as const,
   );
 }

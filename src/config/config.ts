@@ -475,7 +475,8 @@ export interface InflightConfig {
    * Resident memory above which the limit, when in use, is cut (from 98 % of it, it stops growing), MiB.
    * Default 143 (150 MB, the per-process memory target). An idle worker holds ~105-112 MiB (Node, the loaded
    * modules, V8's 4 MiB semi-spaces), so the budget bounds growth under load; a cut is followed by a hold
-   * while V8 returns pages (`memory_wait`), so one excess does not take the limit to `min`.
+   * while V8 returns pages (`memory_wait`), so one excess does not take the limit to `min`, and a cut that
+   * did not lower RSS is not repeated (`memory_floor`: what is over the budget is not the work in flight).
    */
   readonly memoryBudgetMib: number;
   /** Event-loop delay (99th percentile of an interval) above which, two intervals in a row, the limit is cut (one interval over it: it holds), milliseconds. Default 100. */

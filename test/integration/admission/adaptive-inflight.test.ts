@@ -93,23 +93,28 @@ describe('adaptive in-flight', () => {
     await w.stop();
   });
 
-  it('cuts the limit to its minimum when the process is over its memory budget, with a warning naming the reason', async () => {
-    // A budget no process fits in: every interval in which the limit is used is over it.
-    // From 16 to 6 in three cuts, one per 10 intervals (2 s here) while RSS stays over the budget.
+  it('over a memory budget no process fits in: cuts with a warning, then holds (memory_floor) with one warning naming the budget, since the cut did not lower RSS', async () => {
+    // A budget under any process's floor: RSS does not follow the in-flight limit, so cutting down to min
+    // would only cost throughput. The first cut comes at once; after the settling time (10 intervals, 2 s
+    // here) the limit holds instead of being cut again.
     const c = config({ 'inflight.initial': 16, 'inflight.min': 6, 'inflight.max': 200, 'inflight.memory_budget_mib': 1 });
     const logs = captureLogger('info');
     const w = await worker(c, logs.logger);
 
     await backlog(c, 400);
 
-    await eventually(() => w.inflight?.gate.limit === 6, 90_000, 20);
-    expect(w.inflight?.last?.reason).toBe('memory');
+    await eventually(async () => (await metricValue('pb_worker_inflight_decisions_total', { reason: 'memory_floor' })) > 0, 90_000, 20);
     expect(await metricValue('pb_worker_inflight_adjustments_total', { reason: 'memory' })).toBeGreaterThan(0);
-    // Between cuts the limit holds while RSS has not had time to follow: no cut every interval.
+    // Between the cut and the floor the limit held while RSS had time to follow: no cut every interval.
     expect(await metricValue('pb_worker_inflight_decisions_total', { reason: 'memory_wait' })).toBeGreaterThan(0);
-    const cuts = logs.lines.map((l) => JSON.parse(l) as { message?: string; level?: string }).filter((l) => l.message === 'in-flight limit cut (memory)');
+    const lines = logs.lines.map((l) => JSON.parse(l) as { message?: string; level?: string; memory_budget_mib?: number; limit?: number });
+    const cuts = lines.filter((l) => l.message === 'in-flight limit cut (memory)');
     expect(cuts.length).toBeGreaterThan(0);
     expect(cuts[0].level).toBe('warn');
+    const floor = lines.filter((l) => l.message?.startsWith('in-flight limit held over the memory budget'));
+    expect(floor).toHaveLength(1);
+    expect(floor[0]).toMatchObject({ level: 'warn', memory_budget_mib: 1 });
+    expect(floor[0].limit).toBeGreaterThan(6);
     await w.stop();
   });
 });

@@ -67,17 +67,38 @@ describe('InflightController', () => {
     expect(controller.next(saturated(300, 250, { rssBytes: 141 * MiB })).reason).toBe('memory_wait');
   });
 
-  it('cuts again for memory when RSS keeps rising after a cut, or stays over the budget past the settling time', () => {
+  it('cuts again for memory when RSS keeps rising after a cut, or fell but stays over the budget past the settling time', () => {
     const rising = new InflightController({ ...settings, initial: 400 });
-    rising.next(saturated(400, 250, { rssBytes: 141 * MiB }));
-    expect(rising.next(saturated(300, 250, { rssBytes: 149 * MiB }))).toMatchObject({ reason: 'memory', limit: 225 });
-    const stuck = new InflightController({ ...settings, initial: 400 });
-    stuck.next(saturated(400, 250, { rssBytes: 141 * MiB }));
+    rising.next(saturated(400, 250, { rssBytes: 150 * MiB }));
+    expect(rising.next(saturated(300, 250, { rssBytes: 158 * MiB }))).toMatchObject({ reason: 'memory', limit: 225 });
+    const falling = new InflightController({ ...settings, initial: 400 });
+    falling.next(saturated(400, 250, { rssBytes: 150 * MiB }));
     const reasons: string[] = [];
-    for (let i = 0; i < 10; i++) reasons.push(stuck.next(saturated(stuck.limit, 250, { rssBytes: 141 * MiB })).reason);
+    for (let i = 0; i < 10; i++) reasons.push(falling.next(saturated(falling.limit, 250, { rssBytes: 145 * MiB })).reason);
     expect(reasons.slice(0, 9)).toEqual(Array(9).fill('memory_wait'));
     expect(reasons[9]).toBe('memory'); // 10 intervals (5 s at 500 ms) later
-    expect(stuck.limit).toBe(225);
+    expect(falling.limit).toBe(225);
+  });
+
+  it('does not cut again when the last cut left RSS where it was: it holds (memory_floor) instead of falling to min', () => {
+    // 4 → 16 MiB semi-spaces put a worker's RSS at 150-157 MiB whatever it had in flight: with a 143 MiB
+    // budget, a cut every settling time took the limit to min and the throughput to a fifth.
+    const controller = new InflightController({ ...settings, initial: 400 });
+    expect(controller.next(saturated(400, 250, { rssBytes: 150 * MiB }))).toMatchObject({ reason: 'memory', limit: 300 });
+    const reasons: string[] = [];
+    for (let i = 0; i < 60; i++) reasons.push(controller.next(saturated(controller.limit, 250, { rssBytes: 149 * MiB })).reason);
+    expect(reasons.slice(0, 9)).toEqual(Array(9).fill('memory_wait'));
+    expect(new Set(reasons.slice(9))).toEqual(new Set(['memory_floor']));
+    expect(controller.limit).toBe(300);
+    // RSS then falls (V8 gave pages back: the cut was working) but is still over the budget: the next cut comes.
+    expect(controller.next(saturated(300, 250, { rssBytes: 145 * MiB }))).toMatchObject({ reason: 'memory', limit: 225 });
+  });
+
+  it('cuts at once when RSS rises well past its level at the cut, even while holding at the floor', () => {
+    const controller = new InflightController({ ...settings, initial: 400 });
+    controller.next(saturated(400, 250, { rssBytes: 150 * MiB }));
+    for (let i = 0; i < 12; i++) controller.next(saturated(controller.limit, 250, { rssBytes: 150 * MiB }));
+    expect(controller.next(saturated(300, 250, { rssBytes: 160 * MiB }))).toMatchObject({ reason: 'memory', limit: 225 });
   });
 
   it('forgets a cut for memory once RSS is back under the budget: the next excess cuts at once', () => {
