@@ -63,7 +63,7 @@ export function noteOutcome(logger: Logger, op: OperationRecord, after: Operatio
   commandsTotal.inc({ channel: op.channel, command: op.command, outcome });
   const record = after ?? op;
   endToEnd.expect(`${op.id}.${record.state}`, op.channel, outcome, op.receivedAt);
-  // The line's fields are built only when it is written (the worker runs at level warn).
+  // The line's fields are built only when it is written (an operator may run workers at warn).
   if (!logger.isLevelEnabled('info')) return;
   logger.info('operation outcome', {
     operation_id: op.id,
