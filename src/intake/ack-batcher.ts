@@ -14,20 +14,35 @@ enum Stage {
 interface Tracked {
   readonly msg: Message;
   stage: Stage;
+  /** When it finished behind an unfinished delivery, ms (performance.now); for the hold. */
+  finishedAt: number;
 }
 
 /** Settled entries at the front of the delivery list are dropped in bulk once this many have built up. */
 const COMPACT_AT = 256;
 
+/** How the batcher holds finished deliveries behind an unfinished one; see {@link AckBatcher}. */
+export interface AckHoldOptions {
+  /** Longest a finished delivery waits for the head run to cover it before it is acked on its own, ms. Default 150. */
+  holdMs?: number;
+  /** Most finished deliveries held at once; the oldest beyond it are acked on their own at the next flush. Default 64. */
+  maxHeld?: number;
+}
+
 /**
- * Acks one channel's messages with as few frames as possible, without ever acking a message
- * still being handled: completions are collected for the rest of the tick, then the longest run of
- * finished messages at the head of the delivery order is acked with one `ack(last, allUpTo)`; a finished
- * message behind an unfinished one is acked on its own (never held back: a slow head must not fill the
- * prefetch window). Messages settled otherwise (nack) are only forgotten.
+ * Acks one channel's messages with as few frames as possible, without ever acking a message still being
+ * handled: completions are collected for the rest of the tick, then the longest run of finished messages at
+ * the head of the delivery order is acked with one `ack(last, allUpTo)`.
  *
- * Every step is O(1) per message (amortised): the delivery list is only appended to and trimmed at its
- * head, never spliced.
+ * A message that finishes behind an unfinished one is held, up to `holdMs` and `maxHeld`, for a later head
+ * run to cover it, and acked on its own only when the hold runs out. At a PSP latency of 200-300 ms,
+ * completions come in random order: acked on its own, nearly every message cost an ack frame, and on a quorum
+ * queue a settle command in the queue's log. A held message is work already done (it is in the ledger), so a
+ * crash only means a redelivery, which intake answers as a duplicate; it does take a prefetch slot for the
+ * hold, which `maxHeld` bounds (a slow head must not fill the prefetch window).
+ *
+ * Every step is O(1) per message (amortised): the lists are only appended to and trimmed at their head,
+ * never spliced.
  */
 export class AckBatcher {
   /** Delivered in delivery order; entries before `head` are settled and wait to be trimmed. */
@@ -35,15 +50,29 @@ export class AckBatcher {
   private head = 0;
   /** Tracked and not yet finished, by delivery tag. */
   private readonly byTag = new Map<number, Tracked>();
-  /** Finished since the last flush, to ack on their own if the head run does not cover them. */
+  /** Finished since the last flush. */
   private finishedNow: Tracked[] = [];
+  /** Finished behind an unfinished delivery, in finishing order; entries a head run covered are skipped. */
+  private held: Tracked[] = [];
+  private heldHead = 0;
+  /** Held entries still to ack (not yet covered by a head run). */
+  private liveHeld = 0;
   private flushScheduled = false;
+  private holdTimer: NodeJS.Timeout | undefined;
+  private readonly holdMs: number;
+  private readonly maxHeld: number;
 
-  constructor(private readonly channel: Channel) {}
+  constructor(
+    private readonly channel: Channel,
+    options: AckHoldOptions = {},
+  ) {
+    this.holdMs = options.holdMs ?? 150;
+    this.maxHeld = options.maxHeld ?? 64;
+  }
 
   /** Call for every message as it arrives, before any of them can finish. */
   track(msg: Message): void {
-    const entry: Tracked = { msg, stage: Stage.Handling };
+    const entry: Tracked = { msg, stage: Stage.Handling, finishedAt: 0 };
     this.order.push(entry);
     this.byTag.set(msg.fields.deliveryTag, entry);
   }
@@ -58,6 +87,13 @@ export class AckBatcher {
     this.finish(msg, Stage.Settled);
   }
 
+  /** Acks every finished message now, held ones included (before the channel closes). */
+  flushAll(): void {
+    clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
+    this.flush(true);
+  }
+
   private finish(msg: Message, stage: Stage.ToAck | Stage.Settled): void {
     const entry = this.byTag.get(msg.fields.deliveryTag);
     if (!entry) return;
@@ -66,11 +102,11 @@ export class AckBatcher {
     if (stage === Stage.ToAck) this.finishedNow.push(entry);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => this.flush(false));
     }
   }
 
-  private flush(): void {
+  private flush(releaseAll: boolean): void {
     this.flushScheduled = false;
     const finished = this.finishedNow;
     this.finishedNow = [];
@@ -83,6 +119,7 @@ export class AckBatcher {
       const entry = order[head];
       if (entry.stage === Stage.ToAck) {
         lastToAck = entry;
+        if (entry.finishedAt > 0) this.liveHeld -= 1;
         if (STAGE_TIMING) markDone(entry.msg, 'ack_sent');
       }
       entry.stage = Stage.Settled;
@@ -93,18 +130,63 @@ export class AckBatcher {
       this.order = order.slice(head);
       this.head = 0;
     }
+    // Finished behind an unfinished head: held for a later run to cover.
+    const now = performance.now();
+    for (const entry of finished) {
+      if (entry.stage !== Stage.ToAck) continue;
+      entry.finishedAt = now;
+      this.held.push(entry);
+      this.liveHeld += 1;
+    }
     try {
       // allUpTo also covers any nacked or already acked ones in the run: they are no longer outstanding.
       if (lastToAck) this.channel.ack(lastToAck.msg, true);
-      // Finished behind an unfinished head: ack each now rather than hold it.
-      for (const entry of finished) {
-        if (entry.stage !== Stage.ToAck) continue;
+      this.releaseHeld(releaseAll, now);
+    } catch {
+      // The channel is closed: the broker redelivers whatever was not acked, and the consumer resubscribes.
+      this.held = [];
+      this.heldHead = 0;
+      this.liveHeld = 0;
+    }
+  }
+
+  /** Acks on its own each held entry whose hold ran out (or every one, or the oldest beyond `maxHeld`). */
+  private releaseHeld(all: boolean, now: number): void {
+    const held = this.held;
+    let i = this.heldHead;
+    while (i < held.length) {
+      const entry = held[i];
+      if (entry.stage === Stage.ToAck) {
+        if (!all && this.liveHeld <= this.maxHeld && now - entry.finishedAt < this.holdMs) break;
         entry.stage = Stage.Settled;
+        this.liveHeld -= 1;
         this.channel.ack(entry.msg);
         if (STAGE_TIMING) markDone(entry.msg, 'ack_sent');
       }
-    } catch {
-      // The channel is closed: the broker redelivers whatever was not acked, and the consumer resubscribes.
+      i += 1;
     }
+    if (i >= held.length) {
+      this.held = [];
+      this.heldHead = 0;
+    } else if (i >= COMPACT_AT && i * 2 >= held.length) {
+      this.held = held.slice(i);
+      this.heldHead = 0;
+    } else this.heldHead = i;
+    this.armHoldTimer(now);
+  }
+
+  /** A flush when the oldest held entry's hold runs out, in case no completion comes to trigger one. */
+  private armHoldTimer(now: number): void {
+    if (this.holdTimer !== undefined) return;
+    const oldest = this.held[this.heldHead];
+    if (oldest === undefined) return;
+    this.holdTimer = setTimeout(
+      () => {
+        this.holdTimer = undefined;
+        if (!this.flushScheduled) this.flush(false);
+      },
+      Math.max(1, this.holdMs - (now - oldest.finishedAt)),
+    );
+    this.holdTimer.unref();
   }
 }

@@ -117,7 +117,7 @@ function heldGauge() {
 export class CommandConsumer {
   readonly stats: CommandConsumerStats = { accepted: 0, duplicates: 0, deadLettered: 0, requeued: 0, rateLimited: 0, dependencyRetries: 0, demoted: 0 };
   /** One channel per queue consumed (the commands queue, then the priority lane's), each with its prefetch. */
-  private lanes: { channel: Channel; consumerTag: string }[] = [];
+  private lanes: { channel: Channel; consumerTag: string; acks: AckBatcher }[] = [];
   /** Moves a command that may not ride the priority lane to the commands exchange (confirmed before the ack). */
   private readonly demotions: ConfirmPublisher;
   /** One demotion warning per minute per channel and command type. */
@@ -187,7 +187,7 @@ export class CommandConsumer {
     const model = await this.deps.connection.connect();
     const priorityLane = config.backpressure.priorityLane;
     const queues = priorityLane ? [config.amqp.commandsQueue, priorityQueueOf(config.amqp)] : [config.amqp.commandsQueue];
-    const lanes: { channel: Channel; consumerTag: string }[] = [];
+    const lanes: { channel: Channel; consumerTag: string; acks: AckBatcher }[] = [];
     for (const [i, queue] of queues.entries()) {
       // A channel per queue: the priority lane's prefetch is its own, never filled by authorizations.
       const channel = await model.createChannel();
@@ -198,8 +198,10 @@ export class CommandConsumer {
       // fixed prefetch of 50 held captures to 2 x 50 / PSP time), and a priority command takes the next free
       // slot ahead of every waiting authorization.
       const gate = this.deps.inflight;
-      await channel.prefetch(gate ? config.inflight.max : config.amqp.prefetch);
-      const acks = new AckBatcher(channel);
+      const prefetch = gate ? config.inflight.max : config.amqp.prefetch;
+      await channel.prefetch(prefetch);
+      // Finished messages held for a multiple ack take at most a quarter of the window.
+      const acks = new AckBatcher(channel, { maxHeld: Math.max(1, Math.floor(prefetch / 4)) });
       const { consumerTag } = await channel.consume(queue, (msg) => {
         if (!msg) return; // consumer cancelled by the broker; `ready` resubscribes after reconnect
         markDelivered(msg);
@@ -215,7 +217,7 @@ export class CommandConsumer {
         ).finally(() => this.inFlight.delete(work));
         this.inFlight.add(work);
       });
-      lanes.push({ channel, consumerTag });
+      lanes.push({ channel, consumerTag, acks });
     }
     this.lanes = lanes;
   }
@@ -230,8 +232,8 @@ export class CommandConsumer {
     // Messages still waiting for an in-flight slot were never started: back to the broker at once.
     this.deps.inflight?.cancelWaiting();
     await Promise.allSettled([...this.inFlight]);
-    // Let the ack batcher's pending flush (queued with setImmediate) go out before the channel closes.
-    await new Promise((resolve) => setImmediate(resolve));
+    // The acks still pending (this tick's, and those held for a head run) go out before the channel closes.
+    for (const lane of lanes) lane.acks.flushAll();
     await Promise.all(lanes.map((lane) => lane.channel.close().catch(() => undefined)));
     this.lanes = [];
     await this.demotions.close();
