@@ -1,4 +1,4 @@
-import { Channel, ConsumeMessage } from 'amqplib';
+import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { AckBatcher, AckHoldOptions } from '../../../src/intake/ack-batcher';
 import { captureLogger } from '../../support/capture-logger';
@@ -26,6 +26,20 @@ async function deliverAll(channel: Channel, queue: string, count: number, hold: 
     });
   });
   return { acks, msgs };
+}
+
+/** The bodies of the messages back in `queue` (taken off it), then the queue deleted. */
+async function takeBackAndDelete(model: ChannelModel, queue: string): Promise<string[]> {
+  const check = await model.createChannel();
+  const back: string[] = [];
+  for (;;) {
+    const msg = await check.get(queue, { noAck: true });
+    if (!msg) break;
+    back.push(msg.content.toString());
+  }
+  await check.deleteQueue(queue);
+  await check.close();
+  return back;
 }
 
 describe('AckBatcher on a real broker', () => {
@@ -72,16 +86,7 @@ describe('AckBatcher on a real broker', () => {
         expect(errors).toEqual([]);
         await channel.close();
         // Only the unfinished one went back to the queue.
-        const check = await model.createChannel();
-        const back: string[] = [];
-        for (;;) {
-          const msg = await check.get(queue, { noAck: true });
-          if (!msg) break;
-          back.push(msg.content.toString());
-        }
-        expect(back).toEqual(['200']);
-        await check.deleteQueue(queue);
-        await check.close();
+        expect(await takeBackAndDelete(model, queue)).toEqual(['200']);
       } finally {
         await connection.close();
       }
@@ -130,15 +135,7 @@ describe('AckBatcher on a real broker', () => {
     /** What went back to the queue once the channel closed, then the queue deleted and the connection closed. */
     const close = async (): Promise<string[]> => {
       await channel.close();
-      const check = await model.createChannel();
-      const back: string[] = [];
-      for (;;) {
-        const msg = await check.get(queue, { noAck: true });
-        if (!msg) break;
-        back.push(msg.content.toString());
-      }
-      await check.deleteQueue(queue);
-      await check.close();
+      const back = await takeBackAndDelete(model, queue);
       await connection.close();
       return back;
     };
