@@ -5,7 +5,7 @@ import { STAGE_TIMING, markDone } from '../metrics/stage-timing';
 enum Stage {
   /** Still being handled: nothing at or after it may be covered by a `multiple` ack. */
   Handling,
-  /** Finished, to be acked at the next flush. */
+  /** Finished, to be acked: at the next flush, or when a head run covers it or its hold runs out. */
   ToAck,
   /** Acked on its own, or settled another way (nacked): no longer outstanding. */
   Settled,
@@ -37,9 +37,10 @@ export interface AckHoldOptions {
  * A message that finishes behind an unfinished one is held, up to `holdMs` and `maxHeld`, for a later head
  * run to cover it, and acked on its own only when the hold runs out. At a PSP latency of 200-300 ms,
  * completions come in random order: acked on its own, nearly every message cost an ack frame, and on a quorum
- * queue a settle command in the queue's log. A held message is work already done (it is in the ledger), so a
- * crash only means a redelivery, which intake answers as a duplicate; it does take a prefetch slot for the
- * hold, which `maxHeld` bounds (a slow head must not fill the prefetch window).
+ * queue a settle command in the queue's log. What a held message carries is already durably elsewhere (the
+ * ledger, a dead letter, a republished copy), so a crash only means a redelivery, which intake answers as a
+ * duplicate; it does take a prefetch slot for the hold, which `maxHeld` bounds (a slow head must not fill the
+ * prefetch window).
  *
  * Every step is O(1) per message (amortised): the lists are only appended to and trimmed at their head,
  * never spliced.
