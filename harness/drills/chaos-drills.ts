@@ -12,8 +12,9 @@ const BACKGROUND = { latencyMs: { min: 2, max: 20 } };
 /**
  * Drill 1: SIGKILL a worker `kills` times at random moments (between 5 % and 75 % of the commands
  * reported, so the workload is still at full load), starting a replacement each time. Recovery is
- * measured from each kill to the next success (the other workers and the stalled-job takeover carry on);
- * the kill-to-replacement-ready time is noted.
+ * measured from each kill to the next success (the other workers and the stalled-job takeover carry on),
+ * or, when the kill left no worker up, from the next worker being ready; the kill-to-replacement-ready
+ * time is noted.
  *
  * A kill does not wait for the previous replacement to be ready: kills land at their moments whatever
  * the replacements' start time (3-30 s on a loaded machine, which once let the workload end before the
@@ -28,7 +29,15 @@ export function killWorkerDrill(kills = 10): DrillDefinition {
       const moments = Array.from({ length: kills }, () => 0.05 + 0.7 * ctx.random()).sort((a, b) => a - b);
       const up = new Set<RoleProcess>(ctx.stack.workers);
       const starting = new Set<Promise<void>>();
-      const readyAt: number[] = [];
+      // Each kill's comeback moment, from which its recovery is measured: the kill itself while another worker
+      // is up, else the moment the next worker is ready (a process manager's start time is not the bridge's).
+      const comebacks: Promise<number>[] = [];
+      let nextReady: ((at: number) => void)[] = [];
+      const workerReady = () => {
+        const at = preciseNow();
+        for (const resolve of nextReady) resolve(at);
+        nextReady = [];
+      };
       const isAlive = (w: RoleProcess) => w.child.exitCode === null && w.child.signalCode === null;
       for (const [i, moment] of moments.entries()) {
         await ctx.progress(moment);
@@ -41,13 +50,17 @@ export function killWorkerDrill(kills = 10): DrillDefinition {
         ctx.killed.add(victim.child.pid ?? -1);
         const killedAt = preciseNow();
         await victim.kill('SIGKILL');
-        readyAt.push(killedAt);
-        ctx.note(`kill ${i + 1}/${kills} at ${Math.round(moment * 100)} %: ${victim.name} SIGKILLed (${alive.length - 1} worker(s) left up)`);
+        const left = alive.length - 1;
+        comebacks.push(left > 0 ? Promise.resolve(killedAt) : new Promise<number>((resolve) => nextReady.push(resolve)));
+        ctx.note(
+          `kill ${i + 1}/${kills} at ${Math.round(moment * 100)} %: ${victim.name} SIGKILLed (${left} worker(s) left up${left > 0 ? '' : ': recovery counted from the next worker ready'})`,
+        );
         const start: Promise<void> = ctx.stack
           .startWorker()
           .then(
             (replacement) => {
               up.add(replacement);
+              workerReady();
               ctx.note(`after kill ${i + 1}: ${replacement.name} ready ${Math.round(preciseNow() - killedAt)} ms after the kill`);
             },
             (err: Error) => ctx.note(`after kill ${i + 1}: the replacement did not start: ${err.message}`),
@@ -56,7 +69,8 @@ export function killWorkerDrill(kills = 10): DrillDefinition {
         starting.add(start);
       }
       await Promise.all(starting);
-      return readyAt;
+      workerReady(); // no replacement came up after the last such kill: count from now
+      return Promise.all(comebacks);
     },
   };
 }
