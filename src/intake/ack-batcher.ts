@@ -5,8 +5,10 @@ import { STAGE_TIMING, markDone } from '../metrics/stage-timing';
 enum Stage {
   /** Still being handled: nothing at or after it may be covered by a `multiple` ack. */
   Handling,
-  /** Finished, to be acked: at the next flush, or when a head run covers it or its hold runs out. */
+  /** Finished, to be acked at the next flush. */
   ToAck,
+  /** Finished behind an unfinished delivery: acked when a head run covers it or its hold runs out. */
+  Held,
   /** Acked on its own, or settled another way (nacked): no longer outstanding. */
   Settled,
 }
@@ -14,12 +16,29 @@ enum Stage {
 interface Tracked {
   readonly msg: Message;
   stage: Stage;
-  /** When it finished behind an unfinished delivery, ms (performance.now); for the hold. */
-  finishedAt: number;
+  /** When it was held, ms (performance.now). */
+  heldAt: number;
 }
 
-/** Settled entries at the front of the delivery list are dropped in bulk once this many have built up. */
+/** Settled entries at the front of a list are dropped in bulk once this many have built up. */
 const COMPACT_AT = 256;
+
+/** A list consumed from its head: entries before `head` are done with, and dropped in bulk, never spliced. */
+class HeadList {
+  items: Tracked[] = [];
+  head = 0;
+
+  /** Moves the head to `head`, dropping what is before it once that is most of the list. */
+  advance(head: number): void {
+    if (head >= this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (head >= COMPACT_AT && head * 2 >= this.items.length) {
+      this.items = this.items.slice(head);
+      this.head = 0;
+    } else this.head = head;
+  }
+}
 
 /** How the batcher holds finished deliveries behind an unfinished one; see {@link AckBatcher}. */
 export interface AckHoldOptions {
@@ -46,17 +65,15 @@ export interface AckHoldOptions {
  * never spliced.
  */
 export class AckBatcher {
-  /** Delivered in delivery order; entries before `head` are settled and wait to be trimmed. */
-  private order: Tracked[] = [];
-  private head = 0;
+  /** Delivered, in delivery order; entries before its head are settled. */
+  private readonly order = new HeadList();
   /** Tracked and not yet finished, by delivery tag. */
   private readonly byTag = new Map<number, Tracked>();
   /** Finished since the last flush. */
   private finishedNow: Tracked[] = [];
-  /** Finished behind an unfinished delivery, in finishing order; entries a head run covered are skipped. */
-  private held: Tracked[] = [];
-  private heldHead = 0;
-  /** Held entries still to ack (not yet covered by a head run). */
+  /** Held, in holding order; entries a head run covered since are skipped. */
+  private readonly held = new HeadList();
+  /** Entries still `Held` (not yet covered by a head run or acked on their own). */
   private liveHeld = 0;
   private flushScheduled = false;
   private holdTimer: NodeJS.Timeout | undefined;
@@ -73,8 +90,8 @@ export class AckBatcher {
 
   /** Call for every message as it arrives, before any of them can finish. */
   track(msg: Message): void {
-    const entry: Tracked = { msg, stage: Stage.Handling, finishedAt: 0 };
-    this.order.push(entry);
+    const entry: Tracked = { msg, stage: Stage.Handling, heldAt: 0 };
+    this.order.items.push(entry);
     this.byTag.set(msg.fields.deliveryTag, entry);
   }
 
@@ -114,29 +131,26 @@ export class AckBatcher {
     // The run of finished deliveries at the head: one ack with allUpTo covers it. Its last to-ack entry is
     // never one already acked on its own (acking a tag twice closes the channel).
     let lastToAck: Tracked | null = null;
-    let head = this.head;
-    const order = this.order;
+    const order = this.order.items;
+    let head = this.order.head;
     while (head < order.length && order[head].stage !== Stage.Handling) {
       const entry = order[head];
-      if (entry.stage === Stage.ToAck) {
+      if (entry.stage !== Stage.Settled) {
+        if (entry.stage === Stage.Held) this.liveHeld -= 1;
         lastToAck = entry;
-        if (entry.finishedAt > 0) this.liveHeld -= 1;
         if (STAGE_TIMING) markDone(entry.msg, 'ack_sent');
       }
       entry.stage = Stage.Settled;
       head += 1;
     }
-    this.head = head;
-    if (head >= COMPACT_AT && head * 2 >= order.length) {
-      this.order = order.slice(head);
-      this.head = 0;
-    }
+    this.order.advance(head);
     // Finished behind an unfinished head: held for a later run to cover.
     const now = performance.now();
     for (const entry of finished) {
       if (entry.stage !== Stage.ToAck) continue;
-      entry.finishedAt = now;
-      this.held.push(entry);
+      entry.stage = Stage.Held;
+      entry.heldAt = now;
+      this.held.items.push(entry);
       this.liveHeld += 1;
     }
     try {
@@ -145,20 +159,19 @@ export class AckBatcher {
       this.releaseHeld(releaseAll, now);
     } catch {
       // The channel is closed: the broker redelivers whatever was not acked, and the consumer resubscribes.
-      this.held = [];
-      this.heldHead = 0;
+      this.held.advance(Infinity);
       this.liveHeld = 0;
     }
   }
 
   /** Acks on its own each held entry whose hold ran out (or every one, or the oldest beyond `maxHeld`). */
   private releaseHeld(all: boolean, now: number): void {
-    const held = this.held;
-    let i = this.heldHead;
+    const held = this.held.items;
+    let i = this.held.head;
     while (i < held.length) {
       const entry = held[i];
-      if (entry.stage === Stage.ToAck) {
-        if (!all && this.liveHeld <= this.maxHeld && now - entry.finishedAt < this.holdMs) break;
+      if (entry.stage === Stage.Held) {
+        if (!all && this.liveHeld <= this.maxHeld && now - entry.heldAt < this.holdMs) break;
         entry.stage = Stage.Settled;
         this.liveHeld -= 1;
         this.channel.ack(entry.msg);
@@ -166,27 +179,21 @@ export class AckBatcher {
       }
       i += 1;
     }
-    if (i >= held.length) {
-      this.held = [];
-      this.heldHead = 0;
-    } else if (i >= COMPACT_AT && i * 2 >= held.length) {
-      this.held = held.slice(i);
-      this.heldHead = 0;
-    } else this.heldHead = i;
+    this.held.advance(i);
     this.armHoldTimer(now);
   }
 
   /** A flush when the oldest held entry's hold runs out, in case no completion comes to trigger one. */
   private armHoldTimer(now: number): void {
     if (this.holdTimer !== undefined) return;
-    const oldest = this.held[this.heldHead];
+    const oldest = this.held.items[this.held.head];
     if (oldest === undefined) return;
     this.holdTimer = setTimeout(
       () => {
         this.holdTimer = undefined;
         if (!this.flushScheduled) this.flush(false);
       },
-      Math.max(1, this.holdMs - (now - oldest.finishedAt)),
+      Math.max(1, this.holdMs - (now - oldest.heldAt)),
     );
     this.holdTimer.unref();
   }

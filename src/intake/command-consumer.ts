@@ -101,6 +101,13 @@ function heldGauge() {
   return gauge('pb_commands_held_by_rate_limit', 'Messages the command consumer holds (unacked) until their rate limit has a token');
 }
 
+/** One consumed queue: its channel, the consumer's tag on it and the channel's acks. */
+interface Lane {
+  channel: Channel;
+  consumerTag: string;
+  acks: AckBatcher;
+}
+
 /**
  * Consumes canonical commands from the commands queue. For each message, in order:
  * parse ▸ validate (bad → dead-letter with reason, confirmed, then ack) ▸ record in the ledger
@@ -117,7 +124,7 @@ function heldGauge() {
 export class CommandConsumer {
   readonly stats: CommandConsumerStats = { accepted: 0, duplicates: 0, deadLettered: 0, requeued: 0, rateLimited: 0, dependencyRetries: 0, demoted: 0 };
   /** One channel per queue consumed (the commands queue, then the priority lane's), each with its prefetch. */
-  private lanes: { channel: Channel; consumerTag: string; acks: AckBatcher }[] = [];
+  private lanes: Lane[] = [];
   /** Moves a command that may not ride the priority lane to the commands exchange (confirmed before the ack). */
   private readonly demotions: ConfirmPublisher;
   /** One demotion warning per minute per channel and command type. */
@@ -187,7 +194,7 @@ export class CommandConsumer {
     const model = await this.deps.connection.connect();
     const priorityLane = config.backpressure.priorityLane;
     const queues = priorityLane ? [config.amqp.commandsQueue, priorityQueueOf(config.amqp)] : [config.amqp.commandsQueue];
-    const lanes: { channel: Channel; consumerTag: string; acks: AckBatcher }[] = [];
+    const lanes: Lane[] = [];
     for (const [i, queue] of queues.entries()) {
       // A channel per queue: the priority lane's prefetch is its own, never filled by authorizations.
       const channel = await model.createChannel();
