@@ -31,12 +31,12 @@ export function killWorkerDrill(kills = 10): DrillDefinition {
       const starting = new Set<Promise<void>>();
       // Each kill's comeback moment, from which its recovery is measured: the kill itself while another worker
       // is up, else the moment the next worker is ready (a process manager's start time is not the bridge's).
-      const comebacks: Promise<number>[] = [];
-      let nextReady: ((at: number) => void)[] = [];
+      const comebacks: number[] = [];
+      /** Indexes in `comebacks` of kills that left no worker up, waiting for the next worker ready. */
+      let awaitingWorker: number[] = [];
       const workerReady = () => {
-        const at = preciseNow();
-        for (const resolve of nextReady) resolve(at);
-        nextReady = [];
+        for (const k of awaitingWorker) comebacks[k] = preciseNow();
+        awaitingWorker = [];
       };
       const isAlive = (w: RoleProcess) => w.child.exitCode === null && w.child.signalCode === null;
       for (const [i, moment] of moments.entries()) {
@@ -51,7 +51,8 @@ export function killWorkerDrill(kills = 10): DrillDefinition {
         const killedAt = preciseNow();
         await victim.kill('SIGKILL');
         const left = alive.length - 1;
-        comebacks.push(left > 0 ? Promise.resolve(killedAt) : new Promise<number>((resolve) => nextReady.push(resolve)));
+        if (left === 0) awaitingWorker.push(comebacks.length);
+        comebacks.push(killedAt);
         ctx.note(
           `kill ${i + 1}/${kills} at ${Math.round(moment * 100)} %: ${victim.name} SIGKILLed (${left} worker(s) left up${left > 0 ? '' : ': recovery counted from the next worker ready'})`,
         );
@@ -70,7 +71,7 @@ export function killWorkerDrill(kills = 10): DrillDefinition {
       }
       await Promise.all(starting);
       workerReady(); // no replacement came up after the last such kill: count from now
-      return Promise.all(comebacks);
+      return comebacks;
     },
   };
 }
