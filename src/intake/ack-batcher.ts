@@ -1,4 +1,5 @@
 import { Channel, Message } from 'amqplib';
+import { counter } from '../metrics/metrics-registry';
 import { STAGE_TIMING, markDone } from '../metrics/stage-timing';
 
 /** Where a tracked delivery stands. */
@@ -155,7 +156,10 @@ export class AckBatcher {
     }
     try {
       // allUpTo also covers any nacked or already acked ones in the run: they are no longer outstanding.
-      if (lastToAck) this.channel.ack(lastToAck.msg, true);
+      if (lastToAck) {
+        this.channel.ack(lastToAck.msg, true);
+        ackFrames().inc({ kind: 'run' });
+      }
       this.releaseHeld(releaseAll, now);
     } catch {
       // The channel is closed: the broker redelivers whatever was not acked, and the consumer resubscribes.
@@ -175,6 +179,7 @@ export class AckBatcher {
         entry.stage = Stage.Settled;
         this.liveHeld -= 1;
         this.channel.ack(entry.msg);
+        ackFrames().inc({ kind: 'single' });
         if (STAGE_TIMING) markDone(entry.msg, 'ack_sent');
       }
       i += 1;
@@ -197,4 +202,17 @@ export class AckBatcher {
     );
     this.holdTimer.unref();
   }
+}
+
+/**
+ * Ack frames sent: `run` covers a head run with one `multiple` ack, `single` is a held delivery acked on its
+ * own (its hold ran out behind a slow head, or the hold was full). Per message, so a counter rather than a
+ * log line: many `single` frames mean heads that stay unfinished for longer than the hold.
+ */
+function ackFrames() {
+  return counter(
+    'pb_command_ack_frames_total',
+    'Ack frames the command consumer sent: run (one multiple ack over a finished head run) or single (a held delivery acked on its own)',
+    ['kind'] as const,
+  );
 }

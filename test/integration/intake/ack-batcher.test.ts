@@ -1,6 +1,7 @@
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { AckBatcher, AckHoldOptions } from '../../../src/intake/ack-batcher';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { testNamespace } from '../../support/test-config';
 
@@ -153,8 +154,13 @@ describe('AckBatcher on a real broker', () => {
     expect(await close()).toEqual([]);
   });
 
-  it('acks a held delivery on its own once its hold runs out while the head stays unfinished', async () => {
+  it('acks a held delivery on its own once its hold runs out while the head stays unfinished, counting each frame by kind', async () => {
+    const frames = async () => ({
+      single: await metricValue('pb_command_ack_frames_total', { kind: 'single' }),
+      run: await metricValue('pb_command_ack_frames_total', { kind: 'run' }),
+    });
     const { acks, msgs, sent, tag, close } = await recorded('hold-expiry', 5, { holdMs: 30 });
+    const before = await frames();
     for (const i of [3, 1, 2]) acks.ack(msgs[i]);
     await ticks(3);
     expect(sent).toEqual([]);
@@ -164,6 +170,7 @@ describe('AckBatcher on a real broker', () => {
     await ticks(3);
     // The head run 0-3 has one entry left to ack: a multiple ack on 0 (1-3 are no longer outstanding).
     expect(sent.slice(3)).toEqual([{ tag: tag(0), multiple: true }]);
+    expect(await frames()).toEqual({ single: before.single + 3, run: before.run + 1 });
     expect(await close()).toEqual(['4']);
   });
 
