@@ -24,17 +24,29 @@ interface Tracked {
 /** Settled entries at the front of a list are dropped in bulk once this many have built up. */
 const COMPACT_AT = 256;
 
-/** A list consumed from its head: entries before `head` are done with, and dropped in bulk, never spliced. */
+/**
+ * A list consumed from its head: entries before `head` are done with, and dropped in bulk, never spliced.
+ * Their slots are cleared as the head passes them, so a settled delivery (its body, fields and header
+ * table) is garbage from its ack on, not kept until the next compaction (256 deliveries or more).
+ */
 class HeadList {
-  items: Tracked[] = [];
+  items: (Tracked | undefined)[] = [];
   head = 0;
 
-  /** Moves the head to `head`, dropping what is before it once that is most of the list. */
+  /** The entry at `index`, at or after the head (undefined past the end). */
+  at(index: number): Tracked | undefined {
+    return this.items[index];
+  }
+
+  /** Moves the head to `head`, clearing what it passed and dropping it once that is most of the list. */
   advance(head: number): void {
     if (head >= this.items.length) {
       this.items = [];
       this.head = 0;
-    } else if (head >= COMPACT_AT && head * 2 >= this.items.length) {
+      return;
+    }
+    for (let i = this.head; i < head; i += 1) this.items[i] = undefined;
+    if (head >= COMPACT_AT && head * 2 >= this.items.length) {
       this.items = this.items.slice(head);
       this.head = 0;
     } else this.head = head;
@@ -132,10 +144,8 @@ export class AckBatcher {
     // The run of finished deliveries at the head: one ack with allUpTo covers it. Its last to-ack entry is
     // never one already acked on its own (acking a tag twice closes the channel).
     let lastToAck: Tracked | null = null;
-    const order = this.order.items;
     let head = this.order.head;
-    while (head < order.length && order[head].stage !== Stage.Handling) {
-      const entry = order[head];
+    for (let entry = this.order.at(head); entry !== undefined && entry.stage !== Stage.Handling; entry = this.order.at(head)) {
       if (entry.stage !== Stage.Settled) {
         if (entry.stage === Stage.Held) this.liveHeld -= 1;
         lastToAck = entry;
@@ -170,10 +180,8 @@ export class AckBatcher {
 
   /** Acks on its own each held entry whose hold ran out (or every one, or the oldest beyond `maxHeld`). */
   private releaseHeld(all: boolean, now: number): void {
-    const held = this.held.items;
     let i = this.held.head;
-    while (i < held.length) {
-      const entry = held[i];
+    for (let entry = this.held.at(i); entry !== undefined; entry = this.held.at(i)) {
       if (entry.stage === Stage.Held) {
         if (!all && this.liveHeld <= this.maxHeld && now - entry.heldAt < this.holdMs) break;
         entry.stage = Stage.Settled;
@@ -191,7 +199,7 @@ export class AckBatcher {
   /** A flush when the oldest held entry's hold runs out, in case no completion comes to trigger one. */
   private armHoldTimer(now: number): void {
     if (this.holdTimer !== undefined) return;
-    const oldest = this.held.items[this.held.head];
+    const oldest = this.held.at(this.held.head);
     if (oldest === undefined) return;
     this.holdTimer = setTimeout(
       () => {

@@ -1,4 +1,6 @@
 import { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { AckBatcher, AckHoldOptions } from '../../../src/intake/ack-batcher';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -6,6 +8,10 @@ import { captureLogger } from '../../support/capture-logger';
 import { testNamespace } from '../../support/test-config';
 
 jest.setTimeout(60000);
+
+// A full collection on demand, for the test of what the batcher keeps alive (a new context sees the flag).
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 const url = process.env.PB_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const ticks = async (n: number) => {
@@ -182,6 +188,21 @@ describe('AckBatcher on a real broker', () => {
     acks.flushAll();
     expect(sent.slice(3)).toEqual([4, 5].map((i) => ({ tag: tag(i), multiple: false })));
     expect(await close()).toEqual(['0', '6', '7']);
+  });
+
+  it('keeps no delivery alive once a head run has acked it, while a later one is still being handled', async () => {
+    const { acks, msgs, sent, tag, close } = await recorded('let-go', 10, {});
+    const lastOfRun = tag(8);
+    // Acked in a function of its own, so that no variable of this test's frame still holds one of them.
+    const refs = ((run: ConsumeMessage[]) => {
+      for (const msg of run) acks.ack(msg);
+      return run.map((msg) => new WeakRef(msg));
+    })(msgs.splice(0, 9));
+    await ticks(3);
+    expect(sent).toEqual([{ tag: lastOfRun, multiple: true }]);
+    collectGarbage();
+    expect(refs.flatMap((ref, i) => (ref.deref() === undefined ? [] : [i]))).toEqual([]);
+    expect(await close()).toEqual(['9']);
   });
 
   it('flushAll acks what is held and what finished this tick, so nothing finished goes back to the queue when the channel closes', async () => {
