@@ -5,6 +5,8 @@
  * gets an event for it. See docs/EVENTS.md for the mapping of each PSP's notifications.
  */
 
+import type { CommandType } from '../contracts/payment-command';
+
 /** Every kind of adjustment, in our words (each PSP's notifications map onto these, see docs/EVENTS.md). */
 export const ADJUSTMENT_KINDS = [
   /** A capture the PSP accepted was later rejected (by the scheme or the bank): the money was not collected. */
@@ -61,6 +63,34 @@ export type AdjustmentKind = (typeof ADJUSTMENT_KINDS)[number];
  * collected after all), `credit` (given back to the merchant), `none` (a notice: nothing moved).
  */
 export type MoneyDirection = 'debit' | 'credit' | 'none';
+
+/**
+ * Which way the merchant's money moved when the PSP did an operation the ledger (or the OMS) holds as failed:
+ * a sale or a capture credited the merchant, a refund or a stored-value load or issue debited it; the other
+ * commands move no money. The direction of a `succeeded_after_failure` adjustment, whoever finds it (a
+ * webhook or reconciliation).
+ */
+export function directionOfSuccess(command: CommandType): MoneyDirection {
+  switch (command) {
+    case 'sale':
+    case 'capture':
+      return 'credit';
+    case 'refund':
+    case 'reload':
+    case 'issue':
+      return 'debit';
+    case 'authorize':
+    case 'revalidate':
+    case 'validate':
+    case 'cancel':
+    case 'tokenize':
+    case 'balance_inquiry':
+    case 'activate':
+    case 'deactivate':
+    case 'merge_balance':
+      return 'none';
+  }
+}
 
 /** What a PSP notification says, normalised by the gateway's webhook parser. Amounts as the PSP reported them. */
 export interface AdjustmentFact {

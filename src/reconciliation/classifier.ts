@@ -1,4 +1,4 @@
-import type { AdjustmentKind, MoneyDirection } from '../adjustments/adjustment';
+import { directionOfSuccess, type AdjustmentKind, type MoneyDirection } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
@@ -160,31 +160,6 @@ export function movesMoney(command: CommandType): boolean {
   }
 }
 
-/** Which way the merchant's money moved when the PSP did this operation and the ledger believed it failed. */
-function successDirection(command: CommandType): MoneyDirection {
-  switch (command) {
-    case 'sale':
-    case 'capture':
-      return 'credit';
-    case 'refund':
-    case 'reload':
-    case 'issue':
-      return 'debit';
-    case 'authorize':
-    case 'revalidate':
-    case 'validate':
-    case 'cancel':
-    case 'tokenize':
-    case 'balance_inquiry':
-    case 'activate':
-    case 'deactivate':
-    case 'merge_balance':
-      return 'none';
-    default:
-      return assertNever(command);
-  }
-}
-
 /** The adjustment of a PSP failure of an operation the ledger holds SUCCEEDED. */
 function failureAdjustment(command: CommandType): { kind: AdjustmentKind; direction: MoneyDirection } {
   switch (command) {
@@ -218,7 +193,7 @@ function failureAdjustment(command: CommandType): { kind: AdjustmentKind; direct
  */
 function differenceDirection(command: CommandType, pspAmount: number, ledger: number): MoneyDirection {
   // More moved than the ledger says goes the way the operation's own success moves money; less, the other way.
-  const success = successDirection(command);
+  const success = directionOfSuccess(command);
   if (success === 'none' || pspAmount > ledger) return success;
   return success === 'credit' ? 'debit' : 'credit';
 }
@@ -305,7 +280,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
         return {
           ...base,
           class: 'state_mismatch',
-          action: adjust('succeeded_after_failure', successDirection(op.command), record.amount, `psp_${record.pspType}`),
+          action: adjust('succeeded_after_failure', directionOfSuccess(op.command), record.amount, `psp_${record.pspType}`),
           note: `the ledger holds ${op.command} ${op.id} FAILED; the PSP says it succeeded (${money(record.amount, currency)})`,
         };
       }

@@ -1,33 +1,9 @@
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
-import { CommandType } from '../contracts/payment-command';
-import { MoneyDirection } from '../adjustments/adjustment';
+import { directionOfSuccess } from '../adjustments/adjustment';
 import { OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { OrphanReversal } from '../poller/orphan-reversal';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
-
-/** Which way the merchant's money moved when an operation the OMS was told FAILED in fact succeeded. */
-function directionOf(command: CommandType): MoneyDirection {
-  switch (command) {
-    case 'sale':
-    case 'capture':
-      return 'credit';
-    case 'refund':
-    case 'reload':
-    case 'issue':
-      return 'debit';
-    case 'balance_inquiry':
-    case 'activate':
-    case 'deactivate':
-    case 'merge_balance':
-    case 'authorize':
-    case 'revalidate':
-    case 'validate':
-    case 'cancel':
-    case 'tokenize':
-      return 'none';
-  }
-}
 
 /**
  * A PSP fact that contradicts a terminal state the OMS was told: the operation FAILED, and the PSP now says
@@ -54,7 +30,7 @@ export async function reportContradiction(
   });
   await deps.adjustments.recordAdjustment(op, {
     kind: 'succeeded_after_failure',
-    direction: directionOf(op.command),
+    direction: directionOfSuccess(op.command),
     ...(outcome.amount !== undefined ? { amount: outcome.amount } : {}),
     ...(outcome.currency !== undefined ? { currency: outcome.currency } : {}),
     reason: outcome.gatewayStatus,
