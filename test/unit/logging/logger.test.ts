@@ -157,6 +157,35 @@ describe('createLogger below its level', () => {
   });
 });
 
+describe('the line write', () => {
+  it('writes each line to the destination before the call returns, in call order, from the logger, log(level, …) and a child logger alike', () => {
+    const { logger, lines } = captureLogger('info');
+    const child = logger.child({ operation_id: 'op-9' });
+    logger.info('first');
+    expect(lines).toHaveLength(1);
+    logger.log('warn', 'second', { order_id: 'o-1' });
+    child.error('third', { card: VISA });
+    expect(parsed(lines)).toEqual([
+      expect.objectContaining({ level: 'info', message: 'first' }),
+      expect.objectContaining({ level: 'warn', message: 'second', order_id: 'o-1' }),
+      expect.objectContaining({ level: 'error', message: 'third', operation_id: 'op-9', card: PAN_MASK }),
+    ]);
+  });
+
+  it('drops an entry below the level however it reaches the logger (log(level, …), a child, an entry object), and a silent logger writes nothing', () => {
+    const { logger, lines } = captureLogger('warn');
+    logger.log('debug', 'no');
+    logger.log({ level: 'info', message: 'no' });
+    logger.child({ operation_id: 'op-9' }).log('info', 'no');
+    logger.log({ level: 'no-such-level', message: 'no' });
+    logger.log('error', 'yes');
+    expect(parsed(lines).map((entry) => entry.message)).toEqual(['yes']);
+    logger.silent = true;
+    logger.error('no');
+    expect(lines).toHaveLength(1);
+  });
+});
+
 describe('isLevelEnabled', () => {
   it("answers by the logger's level now, for the logger and its children, as the level changes", () => {
     const { logger } = captureLogger('info');
