@@ -92,6 +92,11 @@ export function directionOfSuccess(command: CommandType): MoneyDirection {
   }
 }
 
+/** The other way: what undoes a movement in `direction` (`none` stays `none`). */
+export function reversed(direction: MoneyDirection): MoneyDirection {
+  return direction === 'credit' ? 'debit' : direction === 'debit' ? 'credit' : 'none';
+}
+
 /** What a PSP notification says, normalised by the gateway's webhook parser. Amounts as the PSP reported them. */
 export interface AdjustmentFact {
   kind: AdjustmentKind;

@@ -1,4 +1,4 @@
-import { directionOfSuccess, type AdjustmentKind, type MoneyDirection } from '../adjustments/adjustment';
+import { directionOfSuccess, reversed, type AdjustmentKind, type MoneyDirection } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
@@ -160,31 +160,14 @@ export function movesMoney(command: CommandType): boolean {
   }
 }
 
-/** The adjustment of a PSP failure of an operation the ledger holds SUCCEEDED. */
+/**
+ * The adjustment of a PSP failure of an operation the ledger holds SUCCEEDED: it undoes the money the success
+ * would have moved (a capture not collected is a debit, a refund not paid out a credit, a stored-value load
+ * that failed leaves the card holding less than the merchant believes, a credit).
+ */
 function failureAdjustment(command: CommandType): { kind: AdjustmentKind; direction: MoneyDirection } {
-  switch (command) {
-    case 'sale':
-    case 'capture':
-      return { kind: 'capture_failed', direction: 'debit' };
-    case 'refund':
-      return { kind: 'refund_failed', direction: 'credit' };
-    case 'authorize':
-    case 'revalidate':
-    case 'validate':
-    case 'cancel':
-    case 'tokenize':
-    case 'balance_inquiry':
-    case 'activate':
-    case 'deactivate':
-    case 'merge_balance':
-      return { kind: 'failed_after_success', direction: 'none' };
-    // A load the ledger holds done that the PSP failed: the card holds less than the merchant believes.
-    case 'reload':
-    case 'issue':
-      return { kind: 'failed_after_success', direction: 'credit' };
-    default:
-      return assertNever(command);
-  }
+  const kind: AdjustmentKind = command === 'sale' || command === 'capture' ? 'capture_failed' : command === 'refund' ? 'refund_failed' : 'failed_after_success';
+  return { kind, direction: reversed(directionOfSuccess(command)) };
 }
 
 /**
@@ -194,8 +177,7 @@ function failureAdjustment(command: CommandType): { kind: AdjustmentKind; direct
 function differenceDirection(command: CommandType, pspAmount: number, ledger: number): MoneyDirection {
   // More moved than the ledger says goes the way the operation's own success moves money; less, the other way.
   const success = directionOfSuccess(command);
-  if (success === 'none' || pspAmount > ledger) return success;
-  return success === 'credit' ? 'debit' : 'credit';
+  return pspAmount > ledger ? success : reversed(success);
 }
 
 /** Adjustment kinds that already record a late-fact line of `kind` (a webhook brought it first). */

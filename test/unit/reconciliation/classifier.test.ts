@@ -79,6 +79,18 @@ describe('classifyLine', () => {
     });
   });
 
+  it.each([
+    ['sale', 'capture_failed', 'debit'],
+    ['capture', 'capture_failed', 'debit'],
+    ['refund', 'refund_failed', 'credit'],
+    ['reload', 'failed_after_success', 'credit'],
+    ['issue', 'failed_after_success', 'credit'],
+    ['authorize', 'failed_after_success', 'none'],
+    ['cancel', 'failed_after_success', 'none'],
+  ] as const)('state_mismatch: the PSP failed a %s the ledger holds SUCCEEDED: %s, %s (the money its success moved, undone)', (command, kind, direction) => {
+    expect(classifyLine(line({ status: 'failed' }), match(op(command, 'SUCCEEDED'))).action).toMatchObject({ kind, direction });
+  });
+
   it.each(['UNRESOLVED', 'PENDING', 'UNKNOWN', 'SENT'] as const)('state_mismatch: a %s operation is settled by the PSP’s record', (state) => {
     expect(classifyLine(line(), match(op('capture', state)))).toMatchObject({ class: 'state_mismatch', action: { type: 'settle', status: 'SUCCESS' } });
     expect(classifyLine(line({ status: 'failed' }), match(op('capture', state))).action).toEqual({ type: 'settle', status: 'FAIL' });
