@@ -30,26 +30,31 @@ const COMPACT_AT = 256;
  * table) is garbage from its ack on, not kept until the next compaction (256 deliveries or more).
  */
 class HeadList {
-  items: (Tracked | undefined)[] = [];
+  private items: (Tracked | undefined)[] = [];
   head = 0;
+
+  /** Appends `entry` at the tail. */
+  push(entry: Tracked): void {
+    this.items.push(entry);
+  }
 
   /** The entry at `index`, at or after the head (undefined past the end). */
   at(index: number): Tracked | undefined {
     return this.items[index];
   }
 
-  /** Moves the head to `head`, clearing what it passed and dropping it once that is most of the list. */
+  /** Moves the head to `head`, dropping what it passed once that is most of the list, else clearing it. */
   advance(head: number): void {
     if (head >= this.items.length) {
       this.items = [];
       this.head = 0;
-      return;
-    }
-    for (let i = this.head; i < head; i += 1) this.items[i] = undefined;
-    if (head >= COMPACT_AT && head * 2 >= this.items.length) {
+    } else if (head >= COMPACT_AT && head * 2 >= this.items.length) {
       this.items = this.items.slice(head);
       this.head = 0;
-    } else this.head = head;
+    } else {
+      for (let i = this.head; i < head; i += 1) this.items[i] = undefined;
+      this.head = head;
+    }
   }
 }
 
@@ -104,7 +109,7 @@ export class AckBatcher {
   /** Call for every message as it arrives, before any of them can finish. */
   track(msg: Message): void {
     const entry: Tracked = { msg, stage: Stage.Handling, heldAt: 0 };
-    this.order.items.push(entry);
+    this.order.push(entry);
     this.byTag.set(msg.fields.deliveryTag, entry);
   }
 
@@ -161,7 +166,7 @@ export class AckBatcher {
       if (entry.stage !== Stage.ToAck) continue;
       entry.stage = Stage.Held;
       entry.heldAt = now;
-      this.held.items.push(entry);
+      this.held.push(entry);
       this.liveHeld += 1;
     }
     try {
