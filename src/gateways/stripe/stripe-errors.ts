@@ -91,7 +91,9 @@ export function classifyStripeError(response: GatewayResponse, gateway: string):
   if (err.type === 'idempotency_error') return fail(err.code === 'idempotency_key_in_use' ? 'server_error' : 'idempotency_conflict');
   const shouldRetry = header(response.headers, 'stripe-should-retry');
   if (shouldRetry === 'true') return fail('server_error');
-  if (shouldRetry === 'false') return fail(err.type === 'card_error' ? 'declined' : 'invalid_request');
+  // On a 5xx "do not retry" still leaves the result indeterminate (Stripe's "Advanced error handling": treat
+  // a 500 as indeterminate): ask what happened rather than tell the OMS it failed.
+  if (shouldRetry === 'false') return fail(status >= 500 ? 'outcome_unknown' : err.type === 'card_error' ? 'declined' : 'invalid_request');
   if (err.type === 'card_error') return fail('declined');
   if (status === 404) return fail('not_found');
   if (status === 409 || status >= 500 || err.type === 'api_error') return fail('server_error');

@@ -1,7 +1,7 @@
 import { FactRow, RESPONSE_OR_INQUIRY } from '../gateway-facts';
 import { STRIPE_DISPUTE_EVENT_TYPES, STRIPE_DISPUTE_STATUSES, stripeDisputeFact } from './stripe-adjustments';
 import { PAYMENT_INTENT_STATUSES, PaymentIntentCommand, REFUND_STATUSES, paymentIntentOutcome, refundOutcome } from './stripe-status-map';
-import { parseStripeWebhook, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
+import { STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
 
@@ -39,12 +39,6 @@ export function stripeFacts(): FactRow[] {
       meaning: paymentIntentOutcome(status, 'sale'),
     });
   }
-  // charge.refunded carries no status of its own: read it through the webhook parser itself.
-  const body = Buffer.from(
-    JSON.stringify({ id: 'evt_docs', type: 'charge.refunded', data: { object: { id: 'ch_docs', payment_intent: 'pi_docs', amount_refunded: 100 } } }),
-  );
-  const [chargeRefunded] = parseStripeWebhook(body, 'stripe');
-  rows.push({ fact: '`charge.refunded`', source: 'webhook', commands: ['refund'], meaning: chargeRefunded?.outcome.status ?? 'ignore' });
   for (const type of STRIPE_DISPUTE_EVENT_TYPES) {
     const kinds = [...new Set(STRIPE_DISPUTE_STATUSES.map((status) => stripeDisputeFact(type, status).kind))];
     for (const kind of kinds) {

@@ -1,7 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, WebhookEvent } from '../gateway-adapter';
-import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { paymentIntentToOutcome, refundToOutcome } from './stripe-responses';
 import { OPERATION_ID_METADATA } from './stripe-requests';
@@ -46,7 +45,8 @@ export function stripeSignatureHeader(rawBody: Buffer, timestamp: number, secret
 
 /**
  * Whether `Stripe-Signature` signs `rawBody` with one of `secrets` (current and previous, for rotation),
- * at a timestamp within the tolerance of `now` either way. Every candidate is compared in constant time.
+ * at a timestamp at most the tolerance older than `now` (a later one is clock skew, accepted as Stripe's
+ * libraries accept it). Every candidate is compared in constant time.
  */
 export function verifyStripeWebhook(
   rawBody: Buffer,
@@ -58,7 +58,8 @@ export function verifyStripeWebhook(
   const value = Object.entries(headers).find(([k]) => k.toLowerCase() === 'stripe-signature')?.[1];
   const parsed = parseStripeSignatureHeader(value);
   if (parsed === undefined) return false;
-  if (Math.abs(Math.floor(now.getTime() / 1000) - parsed.timestamp) > toleranceS) return false;
+  // Too old only, as Stripe's libraries check: a timestamp ahead of our clock is skew, not a replay.
+  if (Math.floor(now.getTime() / 1000) - parsed.timestamp > toleranceS) return false;
   let ok = false;
   for (const secret of secrets) {
     if (secret.length === 0) continue;
@@ -89,7 +90,6 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
   'payment_intent.canceled',
   'payment_intent.processing',
   'payment_intent.requires_action',
-  'charge.refunded',
   'refund.created',
   'refund.updated',
   'refund.failed',
@@ -109,9 +109,11 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
  *   the cancellation or decline code. `operationId` is the one we put
  *   in its metadata when creating it (the authorize / sale / revalidate), `gatewayReference` its id, so a
  *   capture or cancel is found through the PaymentIntent.
- * - `refund.*` / `charge.refund.updated`: the Refund, whose metadata carries the refund's operation id.
- * - `charge.refunded`: the Charge carries the PaymentIntent's metadata, not the refund's, so no
- *   operationId is claimed; the PaymentIntent id is the reference and the outcome is the refund total.
+ * - `refund.*` / `charge.refund.updated`: the Refund, whose metadata carries the refund's operation id and
+ *   whose id is its reference; a refund without our metadata (made in the Dashboard) is not applied.
+ * - `charge.refunded` is acknowledged and ignored: it is the Charge, with a running total
+ *   (`amount_refunded`) and the PaymentIntent's metadata, sent even while the refund is pending; it names
+ *   no refund, so it cannot settle one (Stripe: "Listen to refund.created for information about the refund").
  * - A Refund `failed` (`refund.failed`, or an update to `failed`) also carries a `refund_failed`
  *   adjustment: the refund's outcome while it is open, an adjustment once it had succeeded.
  * - `charge.dispute.*`: the Dispute, a late fact about the disputed PaymentIntent (its reference); an
@@ -136,7 +138,6 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
 
   let outcome: GatewayOutcome;
   let reference: string | undefined;
-  let claimsOperation = true;
   let adjustment: AdjustmentFact | undefined;
   if (type.startsWith('payment_intent.')) {
     if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
@@ -146,20 +147,18 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
   } else if (isStripeDisputeEventType(type)) {
     return [{ ...disputeEvent(eventId, type, object, json.created, gateway), account: str(json.account) ?? '' }];
   } else if (type === 'refund.created' || type === 'refund.updated' || type === 'refund.failed' || type === 'charge.refund.updated') {
+    // Ours only: a refund made elsewhere (the Dashboard) has no operation here; reconciliation reports it.
+    if (operationId === undefined) return [];
     outcome = refundToOutcome(object, gateway);
-    reference = str(object.payment_intent) ?? str(object.id);
+    // The Refund itself, as our refund operation holds it: never the PaymentIntent, which names other operations.
+    reference = str(object.id);
     if (object.status === 'failed') adjustment = refundFailure(object, json.created);
-  } else if (type === 'charge.refunded') {
-    outcome = { status: 'SUCCESS', gatewayStatus: 'refunded', gatewayReference: str(object.id) };
-    withConfirmedMoney(outcome, stripeConfirmedMoney(object, 'amount_refunded'));
-    reference = str(object.payment_intent) ?? str(object.id);
-    claimsOperation = false;
   } else {
     return [];
   }
   // A Connect event names the connected account; the platform's own events name none ('').
   const event: WebhookEvent = { eventId, gatewayReference: reference, account: str(json.account) ?? '', outcome };
-  if (claimsOperation && operationId !== undefined) event.operationId = operationId;
+  if (operationId !== undefined) event.operationId = operationId;
   if (adjustment) event.adjustment = adjustment;
   return [event];
 }

@@ -42,11 +42,19 @@ describe('Stripe error classification', () => {
     expect(classifyStripeError(jsonResponse(503, 'unavailable'), 'stripe')).toMatchObject({ kind: 'server_error', retryable: true });
   });
 
-  it('obeys Stripe-Should-Retry: true makes a 400 retryable, false makes a 500 terminal', () => {
+  it('obeys Stripe-Should-Retry: true makes a 400 retryable, false makes a 400 terminal', () => {
     const retry = classifyStripeError(jsonResponse(400, errorBody('invalid_request_error', 'lock_timeout'), { 'Stripe-Should-Retry': 'true' }), 'stripe');
     expect(retry).toMatchObject({ kind: 'server_error', retryable: true });
-    const noRetry = classifyStripeError(jsonResponse(500, errorBody('api_error'), { 'stripe-should-retry': 'false' }), 'stripe');
-    expect(noRetry.retryable).toBe(false);
+    const noRetry = classifyStripeError(
+      jsonResponse(400, errorBody('invalid_request_error', 'parameter_invalid'), { 'stripe-should-retry': 'false' }),
+      'stripe',
+    );
+    expect(noRetry).toMatchObject({ kind: 'invalid_request', retryable: false });
+  });
+
+  it('reads a 500 with Stripe-Should-Retry: false as an unknown outcome (asked about), never as a failure', () => {
+    const err = classifyStripeError(jsonResponse(500, errorBody('api_error'), { 'stripe-should-retry': 'false' }), 'stripe');
+    expect(err.kind).toBe('outcome_unknown');
   });
 
   it('classifies a card_error as declined with the decline code', () => {
