@@ -48,8 +48,11 @@ export const CYBERSOURCE_400_REASONS = [
 ] as const;
 export type Cybersource400Reason = (typeof CYBERSOURCE_400_REASONS)[number];
 
-/** Documented 502 `reason` values. */
-export const CYBERSOURCE_502_REASONS = ['SYSTEM_ERROR', 'SERVER_TIMEOUT', 'SERVICE_TIMEOUT', 'INVALID_OR_MISSING_CONFIG'] as const;
+/**
+ * Documented 502 `reason` values (the API reference's `PtsV2PaymentsPost502Response`; `PROCESSOR_TIMEOUT` is
+ * listed there though not in the 2020-02-17 spec's enum).
+ */
+export const CYBERSOURCE_502_REASONS = ['SYSTEM_ERROR', 'SERVER_TIMEOUT', 'SERVICE_TIMEOUT', 'INVALID_OR_MISSING_CONFIG', 'PROCESSOR_TIMEOUT'] as const;
 export type Cybersource502Reason = (typeof CYBERSOURCE_502_REASONS)[number];
 
 /** The error kind of a documented 400 reason. Exhaustive. */
@@ -88,8 +91,11 @@ export function kindOf502Reason(reason: Cybersource502Reason): GatewayErrorKind 
     case 'SYSTEM_ERROR':
     case 'INVALID_OR_MISSING_CONFIG':
       return 'server_error';
+    // The request got past Cybersource (to the processor, for PROCESSOR_TIMEOUT) and may have moved money:
+    // ask before sending again, as Cybersource takes no idempotency key.
     case 'SERVER_TIMEOUT':
     case 'SERVICE_TIMEOUT':
+    case 'PROCESSOR_TIMEOUT':
       return 'outcome_unknown';
   }
 }

@@ -14,7 +14,7 @@ import { countUnmappedType } from '../unmapped-type-metric';
 import type { GatewayConfig } from '../gateway-config';
 import { object, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
 import { fromCybersourceAmount } from './cybersource-currencies';
-import { JSON_HEADERS } from './cybersource-requests';
+import { JSON_HEADERS, operationIdFromReference } from './cybersource-requests';
 
 /**
  * Cybersource's own records for reconciliation: the Transaction Search API (`POST /tss/v2/searches`,
@@ -78,11 +78,6 @@ export function cybersourceApplicationStatus(rCode: string | undefined, reasonCo
   return reasonCode === '100' || reasonCode === '110' ? 'succeeded' : 'failed';
 }
 
-/** Our operation id from the merchant reference: undefined when digested (an id longer than 50 characters). */
-function operationIdFromCode(code: string | undefined): string | undefined {
-  return code === undefined || /^h-[0-9a-f]{48}$/.test(code) ? undefined : code;
-}
-
 /**
  * One transaction summary → its records (one per service that moves money, `<id>:<service>`). Amount from
  * `orderInformation.amountDetails.totalAmount` (decimal, major units) in its `currency`; a reversal or
@@ -98,7 +93,7 @@ export function parseCybersourceSummary(gateway: string, summary: Record<string,
   if (!Array.isArray(applications)) return [];
   const amountDetails = object(object(summary.orderInformation)?.amountDetails) ?? {};
   const code = safeReference(object(summary.clientReferenceInformation)?.code);
-  const operationId = operationIdFromCode(code);
+  const operationId = operationIdFromReference(code);
   const records: PspRecord[] = [];
   for (const raw of applications) {
     const app = object(raw);

@@ -42,6 +42,11 @@ export function merchantReference(operationId: string): string {
     .slice(0, MAX_REFERENCE_LENGTH - 2)}`;
 }
 
+/** Our operation id from a merchant reference: undefined when absent or digested (an id longer than 50 characters). */
+export function operationIdFromReference(code: string | undefined): string | undefined {
+  return code === undefined || /^h-[0-9a-f]{48}$/.test(code) ? undefined : code;
+}
+
 /** Headers of every JSON request (the search of reconciliation too). */
 export const JSON_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'application/json;charset=utf-8',

@@ -149,6 +149,12 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
       outcome.status = 'ACTION_REQUIRED';
       outcome.action = action;
     }
+    // `reversalSubmitted` "N": "The authorization reversal was not successfully submitted. You must send a
+    // credit request for a refund" (processors that report it): the hold stands, whatever the status says.
+    if (ctx.command === 'cancel' && outcome.status === 'SUCCESS' && obj(body.authorizationInformation)?.reversalSubmitted === 'N') {
+      outcome.status = 'FAIL';
+      outcome.reason = 'reversal_not_submitted';
+    }
     if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
     // Token on first use (actionList TOKEN_CREATE): the TMS customer created with the payment.
     if (outcome.status === 'SUCCESS' && wantsStoredToken(ctx.payment)) {

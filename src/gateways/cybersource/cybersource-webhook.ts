@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
 import { ConfirmedMoney } from '../../money/psp-currency-table';
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
+import { operationIdFromReference } from './cybersource-requests';
 import { assertNever } from '../assert-never';
 import { OutcomeStatus, WebhookEvent } from '../gateway-adapter';
 import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
@@ -227,7 +228,8 @@ function moneyOf(data: Json): ConfirmedMoney {
   const details = obj(obj(data.orderInformation)?.amountDetails);
   // A notification names its currency; without one, no amount can be read.
   if (!str(details?.currency)) return {};
-  return cybersourceConfirmedMoney(details, ['totalAmount', 'authorizedAmount'], '');
+  // What was approved, when it says (a partial approval holds less than was asked), else the total.
+  return cybersourceConfirmedMoney(details, ['authorizedAmount', 'totalAmount'], '');
 }
 
 /**
@@ -280,7 +282,8 @@ export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): Webho
     return {
       ...adjustment,
       eventId: entries.length > 1 ? `${base}:${i}` : base,
-      operationId: str(obj(data.clientReferenceInformation)?.code),
+      // A digested reference names no operation: the outcome is then found by the PSP's id.
+      operationId: operationIdFromReference(str(obj(data.clientReferenceInformation)?.code)),
       gatewayReference: reference,
       ...(account !== undefined ? { account } : {}),
       outcome: {

@@ -65,9 +65,12 @@ describe('Cybersource error classification', () => {
     expect(err.retryable).toBe(true);
   });
 
-  it.each([['SERVER_TIMEOUT'], ['SERVICE_TIMEOUT']])('classifies a 502 %s as an unknown outcome: it may have been processed', (reason) => {
-    expect(errorOf(502, { status: 'SERVER_ERROR', reason }).kind).toBe('outcome_unknown');
-  });
+  it.each([['SERVER_TIMEOUT'], ['SERVICE_TIMEOUT'], ['PROCESSOR_TIMEOUT']])(
+    'classifies a 502 %s as an unknown outcome: it may have been processed',
+    (reason) => {
+      expect(errorOf(502, { status: 'SERVER_ERROR', reason }).kind).toBe('outcome_unknown');
+    },
+  );
 
   it('classifies a 500 without a body as server_error', () => {
     expect(errorOf(500, '').kind).toBe('server_error');

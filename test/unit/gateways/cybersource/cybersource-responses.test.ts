@@ -119,6 +119,13 @@ describe('Cybersource responses', () => {
     expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'REVERSED', gatewayReference: NEW_AUTH_ID, amount: 10221, currency: 'USD' });
   });
 
+  it('maps a REVERSED reversal whose reversalSubmitted is N (not submitted: the hold stands) to FAIL', () => {
+    const body = { id: NEW_AUTH_ID, status: 'REVERSED', authorizationInformation: { reversalSubmitted: 'N' } };
+    expect(t.parseResponse(ctx('cancel'), response(201, body), gateway)).toMatchObject({ status: 'FAIL', reason: 'reversal_not_submitted' });
+    const submitted = { ...body, authorizationInformation: { reversalSubmitted: 'Y' } };
+    expect(t.parseResponse(ctx('cancel'), response(201, submitted), gateway).status).toBe('SUCCESS');
+  });
+
   it('maps a PENDING refund to SUCCESS with the refunded amount', () => {
     const outcome = t.parseResponse(
       ctx('refund', { amount: 1250 }),

@@ -91,6 +91,19 @@ describe('Cybersource webhooks', () => {
     ]);
   });
 
+  it('reports the approved amount of a partial approval (authorizedAmount), not the amount asked (totalAmount)', () => {
+    const amounts = { orderInformation: { amountDetails: { totalAmount: '100.00', authorizedAmount: '60.00', currency: 'USD' } } };
+    const [event] = t.parseWebhook(notification('payments.payments.partial.approval', amounts), gateway);
+    expect(event.outcome).toMatchObject({ status: 'SUCCESS', amount: 6000, currency: 'USD' });
+  });
+
+  it('claims no operation for a digested reference (an id over 50 characters): the payment id finds it', () => {
+    const digested = `h-${'0123456789abcdef'.repeat(3)}`;
+    const [event] = t.parseWebhook(notification('payments.payments.accept', { clientReferenceInformation: { code: digested } }), gateway);
+    expect(event.operationId).toBeUndefined();
+    expect(event.gatewayReference).toBe(PAYMENT_ID);
+  });
+
   it('maps a rejected payment to FAIL with the reason', () => {
     const [event] = t.parseWebhook(notification('payments.payments.reject', { errorInformation: { reason: 'INSUFFICIENT_FUND' } }), gateway);
     expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'INSUFFICIENT_FUND' });
