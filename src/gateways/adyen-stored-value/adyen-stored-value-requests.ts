@@ -99,13 +99,10 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
           gatewayCode: 'ADYEN_SV_SOURCE_MISSING',
         });
       }
-      const brand = giftCardBrand(ctx, gateway.name);
       const sourceToken = parseStoredToken(source, ctx.payment, gateway.name);
-      // sourcePaymentMethod is a map of strings: the source card by its stored reference, same brand.
-      return {
-        path: '/mergeBalance',
-        body: { ...base(), sourcePaymentMethod: { type: brand, recurringDetailReference: sourceToken.storedPaymentMethodId } },
-      };
+      // sourcePaymentMethod is a map of strings: the source card by its stored reference. No `type`: the
+      // spec says it "should not be included since it is inferred from the (target) payment method".
+      return { path: '/mergeBalance', body: { ...base(), sourcePaymentMethod: { recurringDetailReference: sourceToken.storedPaymentMethodId } } };
     }
     case 'cancel':
       return { path: '/voidTransaction', body: { merchantAccount, originalReference: pspReferenceOf(ctx, gateway.name), reference } };

@@ -77,6 +77,9 @@ export function adyenLateFact(eventCode: AdyenEventCode, success: boolean): Adye
     case 'TECHNICAL_CANCEL':
     case 'OFFER_CLOSED':
     case 'POSTPONED_REFUND':
+    case 'PENDING':
+    case 'PROCESS_RETRY':
+    case 'DONATION':
     case 'RECURRING_CONTRACT':
     case 'AUTHENTICATION':
     case 'ACH_NOTIFICATION_OF_CHANGE':

@@ -28,7 +28,8 @@ const ADYEN_SETTINGS = {
   keyId: {
     secret: false,
     notSecretBecause: "it is the webhook's Basic-auth user name; the password is shared_secret",
-    description: "the webhook's Basic-auth user name (Customer Area ▸ Webhooks ▸ Authentication); empty: no Basic auth expected",
+    description:
+      "the webhook's Basic-auth user name (Customer Area ▸ Webhooks ▸ Authentication); empty: every webhook refused (Basic auth and the HMAC are both required)",
   },
   sharedSecret: {
     secret: true,

@@ -50,6 +50,7 @@ export const ADYEN_EVENT_CODES = [
   'CHARGEBACK_REVERSED',
   'DIRECT_DEBIT_NOTICE_OF_CHANGE_NOTIFICATION',
   'DISPUTE_DEFENSE_PERIOD_ENDED',
+  'DONATION',
   'EXPIRE',
   'HANDLED_EXTERNALLY',
   'INFORMATION_SUPPLIED',
@@ -66,6 +67,7 @@ export const ADYEN_EVENT_CODES = [
   'PAYOUT_DECLINE',
   'PAYOUT_EXPIRE',
   'PAYOUT_THIRDPARTY',
+  'PENDING',
   'POSTPONED_REFUND',
   'PREARBITRATION_ACCEPTED',
   'PREARBITRATION_DECLINED',
@@ -73,6 +75,7 @@ export const ADYEN_EVENT_CODES = [
   'PREARBITRATION_LOST',
   'PREARBITRATION_OPEN',
   'PREARBITRATION_WON',
+  'PROCESS_RETRY',
   'RECURRING_CONTRACT',
   'REFUND',
   'REFUNDED_REVERSED',
@@ -181,8 +184,9 @@ export function eventOutcome(eventCode: AdyenEventCode, success: boolean): Outco
     case 'TECHNICAL_CANCEL':
     case 'OFFER_CLOSED':
       return success ? 'FAIL' : 'ignore';
-    // The refund is accepted but waits for funds.
+    // The refund is accepted but waits for funds; a payment waits for the shopper or the method (PENDING).
     case 'POSTPONED_REFUND':
+    case 'PENDING':
       return success ? 'PENDING' : 'ignore';
     // Our tokenization is synchronous (POST /storedPaymentMethods); these report on other flows.
     case 'RECURRING_CONTRACT':
@@ -197,6 +201,8 @@ export function eventOutcome(eventCode: AdyenEventCode, success: boolean): Outco
     case 'SCHEME_ARBITRATION_WON':
     case 'AUTORESCUE':
     case 'CANCEL_AUTORESCUE':
+    case 'PROCESS_RETRY':
+    case 'DONATION':
     case 'CHARGEBACK':
     case 'CHARGEBACK_REVERSED':
     case 'DISPUTE_DEFENSE_PERIOD_ENDED':

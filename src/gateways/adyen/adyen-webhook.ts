@@ -21,9 +21,8 @@ import { GatewayOutcome, WebhookAck, WebhookEvent } from '../gateway-adapter';
  * 2. Per item, the HMAC Adyen puts in `additionalData.hmacSignature`: base64 HMAC-SHA256, with the hex
  *    key `webhook_secret` (or `webhook_secret_previous` during a key rotation), over
  *    `pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:eventCode:success`,
- *    each value escaped as Adyen's HMAC calculation escapes values (`\` → `\\`, `:` → `\:`). For the values
- *    Adyen sends (none holds `:` or `\`) that is byte for byte the string Adyen's own libraries sign; a
- *    value that does hold one can no longer be re-split: `A:B` + `` and `A` + `B` sign different strings.
+ *    unescaped, byte for byte what Adyen's own libraries check. Only `merchantReference` may hold a `:`, so
+ *    that the string splits into the fields one way only (`splitsOneWay`).
  * 3. Every item names our merchant account (`merchantAccountCode` = the gateway's `merchant_account`): a
  *    notification about another account is not ours to apply, whoever signed it.
  *
@@ -115,14 +114,9 @@ export function parseNotificationItems(rawBody: Buffer): AdyenNotificationItem[]
   return items;
 }
 
-/** Adyen's escaping of one signed value: `\` → `\\` first, then `:` → `\:`. */
-export function escapeAdyenValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
-}
-
 /**
- * Adyen's signing string for one item (missing `originalReference` is an empty field), values escaped so
- * that no value holding the separator can shift into its neighbour.
+ * Adyen's signing string for one item: the eight values joined with `:`, unescaped, as Adyen signs them and
+ * its own libraries check them (a missing `originalReference` is an empty field).
  */
 export function adyenSigningString(item: AdyenNotificationItem): string {
   return [
@@ -134,9 +128,26 @@ export function adyenSigningString(item: AdyenNotificationItem): string {
     item.amount.currency,
     item.eventCode,
     item.success,
-  ]
-    .map(escapeAdyenValue)
-    .join(':');
+  ].join(':');
+}
+
+/**
+ * Whether the signed string splits into the item's fields one way only. `merchantReference`, the merchant's
+ * free text, may hold `:` (a reference made outside the bridge); with the seven others free of it the three
+ * before and the four after are fixed by their separators, so a signature cannot be moved to another split
+ * of the same string (`A:B` + `` against `A` + `B`).
+ */
+function splitsOneWay(item: AdyenNotificationItem): boolean {
+  const others = [
+    item.pspReference,
+    item.originalReference ?? '',
+    item.merchantAccountCode,
+    String(item.amount.value),
+    item.amount.currency,
+    item.eventCode,
+    item.success,
+  ];
+  return others.every((value) => !value.includes(':'));
 }
 
 function hmacKey(hex: string): Buffer | undefined {
@@ -154,6 +165,7 @@ function signatureMatches(item: AdyenNotificationItem, keyHex: string): boolean 
 
 /** Whether one item carries a valid HMAC under the current or the previous key. */
 export function verifyItemSignature(item: AdyenNotificationItem, gateway: GatewayConfig): boolean {
+  if (!splitsOneWay(item)) return false;
   // Both keys are always checked, so timing does not tell which one matched.
   const current = signatureMatches(item, gateway.webhookSecret);
   const previous = signatureMatches(item, gateway.webhookSecretPrevious);

@@ -60,6 +60,14 @@ describe('Adyen Stored Value requests', () => {
     });
   });
 
+  it('merges from the source card by its stored reference, without a type (the spec: inferred from the target)', () => {
+    const request = t.buildRequest(fixtures.context('merge_balance'), gateway);
+    expect(request.path).toBe('/mergeBalance');
+    const b = JSON.parse(request.body ?? '{}') as Record<string, unknown>;
+    expect(b.sourcePaymentMethod).toEqual({ recurringDetailReference: '8316039902646532' });
+    expect(b.paymentMethod).toEqual({ type: 'givex' });
+  });
+
   it('changes the status to active or inactive', () => {
     expect(body(fixtures.context('activate')).status).toBe('active');
     expect(body(fixtures.context('deactivate')).status).toBe('inactive');

@@ -8,6 +8,7 @@ import {
   mapResultCode,
 } from '../../../../src/gateways/adyen/adyen-status-map';
 import { readFileSync } from 'node:fs';
+import { Types } from '@adyen/api-library';
 import { specPath } from '../../../support/prism';
 
 const RESULT_EXPECTED: Record<(typeof ADYEN_RESULT_CODES)[number], string> = {
@@ -40,6 +41,11 @@ describe('Adyen status map', () => {
     for (const path of Object.keys(spec.webhooks)) expect(ADYEN_EVENT_CODES).toContain(path.slice(1));
   });
 
+  it("lists every event code of Adyen's own library (NotificationRequestItem.EventCodeEnum)", () => {
+    const listed = Object.values(Types.notification.NotificationRequestItem.EventCodeEnum) as string[];
+    for (const code of listed) expect(ADYEN_EVENT_CODES).toContain(code);
+  });
+
   it.each(ADYEN_RESULT_CODES.map((c) => [c, RESULT_EXPECTED[c]]))('maps resultCode %s to %s', (code, expected) => {
     expect(mapResultCode(code, 'adyen')).toBe(expected);
   });
@@ -65,6 +71,9 @@ describe('Adyen status map', () => {
     ['REFUND', 'false', 'FAIL'],
     ['REFUND_FAILED', 'true', 'FAIL'],
     ['POSTPONED_REFUND', 'true', 'PENDING'],
+    ['PENDING', 'true', 'PENDING'],
+    ['PROCESS_RETRY', 'true', 'ignore'],
+    ['DONATION', 'true', 'ignore'],
     ['CHARGEBACK', 'true', 'ignore'],
     ['REPORT_AVAILABLE', 'true', 'ignore'],
   ])('maps %s with success %s to %s', (code, success, expected) => {

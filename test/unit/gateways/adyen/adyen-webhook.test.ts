@@ -161,13 +161,21 @@ describe('Adyen webhook verification', () => {
     expect(t.verifyWebhook(raw(resplit), auth, gateway, now)).toBe(false);
   });
 
-  it('escapes backslash and colon in signed values as Adyen HMAC calculation does, and changes nothing for values without them', () => {
-    const items = parseNotificationItems(raw(signedBySdk(example('post-CAPTURE-capture')))) ?? [];
-    const item = { ...items[0], merchantReference: 'a:b\\c' };
-    expect(adyenSigningString(item)).toContain(':a\\:b\\\\c:');
-    expect(adyenSigningString(items[0])).toBe(
-      sdk.getDataToSign(signedBySdk(example('post-CAPTURE-capture')).notificationItems[0].NotificationRequestItem as never),
-    );
+  it("accepts a merchantReference holding ':' and '\\' signed by Adyen's SDK (the plain join), and signs the SDK's very string", () => {
+    const base = JSON.parse(JSON.stringify(example('post-CAPTURE-capture'))) as Notification;
+    Object.assign(base.notificationItems[0].NotificationRequestItem, { merchantReference: 'order:42\\a' });
+    const signed = signedBySdk(base);
+    expect(t.verifyWebhook(raw(signed), auth, gateway, now)).toBe(true);
+    const items = parseNotificationItems(raw(signed)) ?? [];
+    expect(adyenSigningString(items[0])).toBe(sdk.getDataToSign(signed.notificationItems[0].NotificationRequestItem as never));
+  });
+
+  it("refuses a ':' in any signed field but merchantReference, even signed by Adyen's SDK (the string would split two ways)", () => {
+    for (const field of ['pspReference', 'originalReference', 'eventCode'] as const) {
+      const base = JSON.parse(JSON.stringify(example('post-CAPTURE-capture'))) as Notification;
+      Object.assign(base.notificationItems[0].NotificationRequestItem, { [field]: 'AAAA:BBBB' });
+      expect(t.verifyWebhook(raw(signedBySdk(base)), auth, gateway, now)).toBe(false);
+    }
   });
 
   it('refuses bodies that are not notifications', () => {
