@@ -10,7 +10,7 @@ import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { pspDiscrepancy } from '../events/psp-discrepancy';
 import { confirmsBalance } from '../contracts/stored-value';
 import { pspDiscrepancies } from './authorization-metrics';
-import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
+import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { lifecycleFields } from '../lifecycle/authorization-validity';
@@ -23,6 +23,7 @@ import { assertNever } from '../gateways/assert-never';
 import { boundedAction } from '../gateways/customer-action';
 import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
+import { DEPENDENT } from './operation-context';
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
 export function ledgerStateOf(status: OutcomeStatus): OperationState {
@@ -113,7 +114,10 @@ export class OutcomeRecorder {
     fields.storedToken = wantsStoredToken(op.payment) ? outcome.storedToken : undefined;
     // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
     if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now));
-    const reference = outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference } : null;
+    // A refused command on an earlier PSP object (a capture or cancel the PSP turned down) leaves that object
+    // indexed to the operation holding it, so a later fact about it (a dispute) does not land on the refusal.
+    const refusedDependent = to === 'FAILED' && DEPENDENT.has(op.command);
+    const reference = outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference, ...(refusedDependent ? { ifUnclaimed: true } : {}) } : null;
     const interaction = Object.assign({ event: 'outcome', source, gateway_status: outcome.gatewayStatus }, details);
     const after = await this.decide(op, to, interaction, fields, reference);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
@@ -220,7 +224,7 @@ export class OutcomeRecorder {
     to: OperationState,
     interaction: Omit<Interaction, 'at'>,
     fields: TransitionFields,
-    reference: { gateway: string; reference: string } | null,
+    reference: PspReference | null,
   ): Promise<OperationRecord> {
     const { ledger, events, config } = this.deps;
     const now = Date.now();

@@ -81,7 +81,7 @@ export const TRANSITION_INPUTS = luaInputs(
     'interaction',
     // '1': count one more gateway attempt.
     'count_attempt',
-    // '1': point `ref` at this operation, for `ref_ttl` seconds.
+    // '1': point `ref` at this operation, for `ref_ttl` seconds; 'nx': only when it points nowhere yet.
     'has_ref',
     'ref_ttl',
     // ReadBack.
@@ -134,7 +134,8 @@ ${luaMoveFunctions}
 ${runsStep}
 ${AUTHORIZATION_INDEX_LUA}
 local ref_before = false
-if A.has_ref == '1' then ref_before = redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'GET') end
+if A.has_ref == '1' then ref_before = redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'GET')
+elseif A.has_ref == 'nx' then redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'NX') end
 local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts')
 local from = current[1]
 if not from then return {0, ''} end

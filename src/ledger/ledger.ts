@@ -56,6 +56,12 @@ export interface TransitionWithRecord extends TransitionResult {
 export interface PspReference {
   gateway: string;
   reference: string;
+  /**
+   * Index it only when no operation holds it yet (default false: it points at this operation from now on).
+   * For a refusal of a command on an existing PSP object: a Stripe capture or cancel refused names the
+   * PaymentIntent it left alone, which stays with the operation that holds it.
+   */
+  ifUnclaimed?: boolean;
 }
 
 type TransitionKey = (typeof TRANSITION_INPUTS.keys)[number];
@@ -393,7 +399,7 @@ export class Ledger {
         fields: JSON.stringify(encodeTransitionFields(fields)),
         interaction: historyEntry(interaction, now, to),
         count_attempt: fields.countAttempt ? '1' : '0',
-        has_ref: reference ? '1' : '0',
+        has_ref: reference ? (reference.ifUnclaimed === true ? 'nx' : '1') : '0',
         ref_ttl: REFERENCE_TTL_S,
         read_back: readBack,
         settle: markSettling ? '1' : '0',
