@@ -65,6 +65,8 @@ export interface GatewayCredentials {
   readonly reportPassword: string;
   /** Base URL of the PSP's report downloads when it is not `base_url` (Adyen: `https://ca-test.adyen.com`), no trailing slash. */
   readonly reportBaseUrl: string;
+  /** The authorization type a PSP is asked for when it offers a choice (Adyen `PreAuth` or `FinalAuth`); '' leaves it to the PSP. */
+  readonly authorisationType: string;
 }
 
 /** A credential or account field of {@link GatewayCredentials}. */
@@ -82,6 +84,7 @@ const FIELDS: Readonly<Record<GatewayCredentialField, true>> = {
   reportUsername: true,
   reportPassword: true,
   reportBaseUrl: true,
+  authorisationType: true,
 };
 
 /** Every credential field, in the order of {@link GatewayCredentials}. */

@@ -137,6 +137,7 @@ export function prismGateway(baseUrl: string, entry: Pick<GatewayConfig, 'name' 
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 10_000,
     maxSockets: 4,
     ...entry,

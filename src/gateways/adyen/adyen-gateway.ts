@@ -42,6 +42,12 @@ const ADYEN_SETTINGS = {
       'the report user (`report@Company.<company account>`, Customer Area ▸ Developers ▸ API credentials, role Merchant report download) that downloads the Settlement details report for reconciliation; empty: `payment-bridge reconcile` cannot read Adyen',
   },
   reportPassword: { secret: true, description: "the report user's password (Basic auth on report downloads)" },
+  authorisationType: {
+    secret: false,
+    check: (value: string) => (value === '' || value === 'PreAuth' || value === 'FinalAuth' ? null : 'must be PreAuth, FinalAuth or empty'),
+    description:
+      "`additionalData.authorisationType` of authorizations: PreAuth (their amount and validity can be adjusted; `validate` needs it, as Adyen adjusts only pre-authorised payments) or FinalAuth; empty: the account's default, and `validate` is refused",
+  },
   reportBaseUrl: {
     secret: false,
     description:

@@ -72,8 +72,9 @@ function paymentBody(ctx: OperationContext, gateway: GatewayConfig, capture: 'ma
     ...adyenMethodFields(ctx, gateway, storedCardKeyFor(ctx)),
   };
   if (ctx.payment.order_id) body.merchantOrderReference = ctx.payment.order_id.slice(0, 1000);
-  if (capture === 'manual') body.additionalData = { manualCapture: 'true' };
-  else body.captureDelayHours = 0;
+  if (capture === 'manual') {
+    body.additionalData = gateway.authorisationType ? { manualCapture: 'true', authorisationType: gateway.authorisationType } : { manualCapture: 'true' };
+  } else body.captureDelayHours = 0;
   return body;
 }
 
@@ -104,6 +105,13 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
     case 'cancel':
       return { path: `/payments/${pspReferenceOf(ctx, gateway)}/cancels`, body: { merchantAccount, reference } };
     case 'validate':
+      // An adjustment to the same amount confirms (and extends) a pre-authorisation; Adyen adjusts nothing
+      // else, so on a final authorisation it would fail and the OMS would hear that a valid hold is not.
+      if (gateway.authorisationType !== 'PreAuth') {
+        throw new GatewayError('invalid_request', gateway.name, `validate needs pre-authorisations: gateways.${gateway.name}.authorisation_type PreAuth`, {
+          gatewayCode: 'ADYEN_VALIDATE_NEEDS_PREAUTH',
+        });
+      }
       return { path: `/payments/${pspReferenceOf(ctx, gateway)}/amountUpdates`, body: { merchantAccount, amount: amountOf(ctx), reference } };
     case 'tokenize':
       return {

@@ -32,6 +32,7 @@ function gatewayOf(type: GatewayType, baseUrl: string): GatewayConfig {
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 5000,
     maxSockets: 2,
   };

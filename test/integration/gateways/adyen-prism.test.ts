@@ -13,6 +13,8 @@ const suite = usePrismGateway('adyen-checkout-v71.json', {
   type: 'adyen',
   apiKey: 'AQE-prism-key',
   merchantAccount: 'PrismMerchantAccount',
+  // Pre-authorisations: every supported command is then sent, validate included (amountUpdates).
+  authorisationType: 'PreAuth',
 });
 const send = (request: GatewayRequest) => suite.send(request);
 

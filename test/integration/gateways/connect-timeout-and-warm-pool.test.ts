@@ -28,6 +28,7 @@ function gatewayConfig(baseUrl: string, overrides: Partial<GatewayConfig> = {}):
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 10000,
     maxSockets: 8,
     ...overrides,

@@ -27,6 +27,7 @@ const gatewayBase: Omit<GatewayConfig, 'baseUrl'> = {
   reportUsername: '',
   reportPassword: '',
   reportBaseUrl: '',
+  authorisationType: '',
   timeoutMs: 10000,
   maxSockets: 4,
   payerAuthentication: true,

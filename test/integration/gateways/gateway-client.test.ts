@@ -29,6 +29,7 @@ function gatewayConfig(baseUrl: string, overrides: Partial<GatewayConfig> = {}):
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 2000,
     maxSockets: 8,
     ...overrides,

@@ -24,6 +24,7 @@ const BASE: Omit<GatewayConfig, 'name' | 'type' | 'baseUrl'> = {
   reportUsername: '',
   reportPassword: '',
   reportBaseUrl: '',
+  authorisationType: '',
   timeoutMs: 10000,
   maxSockets: 4,
   storePaymentMethods: true,

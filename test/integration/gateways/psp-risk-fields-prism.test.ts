@@ -31,7 +31,16 @@ const riskAttributes = {
   ip_country: 'NG',
 };
 
-const base = { webhookSecret: '', webhookSecretPrevious: '', reportUsername: '', reportPassword: '', reportBaseUrl: '', timeoutMs: 10000, maxSockets: 4 };
+const base = {
+  webhookSecret: '',
+  webhookSecretPrevious: '',
+  reportUsername: '',
+  reportPassword: '',
+  reportBaseUrl: '',
+  authorisationType: '',
+  timeoutMs: 10000,
+  maxSockets: 4,
+};
 const cases: Array<{
   spec: string;
   transformer: GatewayTransformer;

@@ -78,6 +78,7 @@ beforeAll(async () => {
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 5000,
     maxSockets: 8,
   };

@@ -37,6 +37,7 @@ beforeAll(async () => {
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 5000,
     maxSockets: 8,
   };

@@ -114,6 +114,7 @@ function config(merchantAccount: string, password = PASSWORD): GatewayConfig {
     reportUsername: USER,
     reportPassword: password,
     reportBaseUrl: base,
+    authorisationType: '',
     timeoutMs: 10000,
     maxSockets: 4,
   };

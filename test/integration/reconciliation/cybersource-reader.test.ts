@@ -76,6 +76,7 @@ function config(baseUrl: string): GatewayConfig {
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 10000,
     maxSockets: 4,
   };

@@ -131,6 +131,7 @@ function config(baseUrl: string): GatewayConfig {
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 10000,
     maxSockets: 4,
   };

@@ -119,6 +119,7 @@ beforeAll(async () => {
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 5000,
     maxSockets: 8,
   };

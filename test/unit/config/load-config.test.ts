@@ -251,6 +251,7 @@ describe('buildConfig', () => {
       reportUsername: '',
       reportPassword: '',
       reportBaseUrl: '',
+      authorisationType: '',
       timeoutMs: 10000,
       maxSockets: 512,
       connectTimeoutMs: 2000,

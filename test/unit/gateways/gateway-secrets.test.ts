@@ -30,6 +30,8 @@ function valueFor(definition: GatewayDefinition, field: GatewayCredentialField):
     // Hex (Adyen HMAC) and base64 (Cybersource) keys, distinct per type and field.
     Buffer.from(`${definition.type}:${field}:0123456789abcdef`).toString('hex').toUpperCase(),
     Buffer.from(`${definition.type}:${field}:0123456789abcdef`).toString('base64'),
+    // A setting with a closed list of values (Adyen authorisation_type).
+    'PreAuth',
   ];
   const check = definition.settings[field]?.check;
   const ok = candidates.find((c) => !check || check(c) === null);

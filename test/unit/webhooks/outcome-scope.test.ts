@@ -18,6 +18,7 @@ function gateway(name: string, type: GatewayConfig['type'], account: { merchantA
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 1000,
     maxSockets: 1,
   };

@@ -81,10 +81,24 @@ describe('Adyen request mapping', () => {
     expect(body(req)).toEqual({ merchantAccount: 'UnitMerchantAccount', reference: 'op-cancel-1' });
   });
 
-  it('validates an authorisation with an amount update to the amount it holds', () => {
-    const req = t.buildRequest(ctxFor('validate'), gateway);
+  it('validates a pre-authorisation with an amount update to the amount it holds', () => {
+    const req = t.buildRequest(ctxFor('validate'), { ...gateway, authorisationType: 'PreAuth' });
     expect(req.path).toBe(`/payments/${PSP_REFERENCE}/amountUpdates`);
     expect(body(req)).toEqual({ merchantAccount: 'UnitMerchantAccount', amount: { value: 2000, currency: 'EUR' }, reference: 'op-validate-1' });
+  });
+
+  it('refuses validate without pre-authorisations, naming the key, before anything is sent (Adyen adjusts only pre-auths)', () => {
+    for (const authorisationType of ['', 'FinalAuth']) {
+      expect(() => t.buildRequest(ctxFor('validate'), { ...gateway, authorisationType })).toThrow(
+        expect.objectContaining({ kind: 'invalid_request', message: expect.stringContaining(`gateways.${gateway.name}.authorisation_type PreAuth`) }),
+      );
+    }
+  });
+
+  it('asks for the configured authorisation type on authorizations only', () => {
+    const preAuth = { ...gateway, authorisationType: 'PreAuth' };
+    expect(body(t.buildRequest(ctxFor('authorize'), preAuth)).additionalData).toEqual({ manualCapture: 'true', authorisationType: 'PreAuth' });
+    expect(body(t.buildRequest(ctxFor('sale'), preAuth)).additionalData).toBeUndefined();
   });
 
   it('tokenizes the client-side encrypted card into a stored payment method', () => {

@@ -20,6 +20,7 @@ export const gateway: GatewayConfig = Object.freeze({
   reportUsername: '',
   reportPassword: '',
   reportBaseUrl: '',
+  authorisationType: '',
   timeoutMs: 10000,
   maxSockets: 8,
 });

@@ -17,6 +17,7 @@ export const gateway: GatewayConfig = {
   reportUsername: '',
   reportPassword: '',
   reportBaseUrl: '',
+  authorisationType: '',
   timeoutMs: 10000,
   maxSockets: 256,
 };

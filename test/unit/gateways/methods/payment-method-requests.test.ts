@@ -27,6 +27,7 @@ function gw(type: GatewayConfig['type'], store = true): GatewayConfig {
     reportUsername: '',
     reportPassword: '',
     reportBaseUrl: '',
+    authorisationType: '',
     timeoutMs: 1000,
     maxSockets: 1,
     storePaymentMethods: store,

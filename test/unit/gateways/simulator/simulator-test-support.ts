@@ -16,6 +16,7 @@ export const gateway: GatewayConfig = {
   reportUsername: '',
   reportPassword: '',
   reportBaseUrl: '',
+  authorisationType: '',
   timeoutMs: 1000,
   maxSockets: 4,
 };

@@ -24,6 +24,7 @@ export const stripeGateway: GatewayConfig = {
   reportUsername: '',
   reportPassword: '',
   reportBaseUrl: '',
+  authorisationType: '',
   timeoutMs: 10000,
   maxSockets: 256,
 };
