@@ -50,6 +50,12 @@ export interface GatewayOutcome {
    * never assume. Absent when the PSP's answer names none.
    */
   currency?: string;
+  /**
+   * A SUCCESS that is the outcome of these commands only (default: of any). Another command's operation
+   * takes it as PENDING: a Cybersource review accepted confirms an authorization, while a sale held for
+   * that review was never captured (`webhooks/outcome-for-command.ts`).
+   */
+  succeedsOnly?: readonly CommandType[];
 }
 
 /** An HTTP request as the transformer builds it; the client adds transport concerns only. */

@@ -14,6 +14,7 @@ import { reportContradiction } from './contradiction';
 import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
+import { outcomeForCommand } from './outcome-for-command';
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
 
 /**
@@ -32,24 +33,35 @@ export function startOutcomeWorker(
   const worker = new Worker<GatewayOutcomeJobData>(
     GATEWAY_OUTCOMES_QUEUE,
     async (job: Job<GatewayOutcomeJobData>) => {
-      const { gateway, operationId, gatewayReference, outcome } = job.data;
+      const { gateway, operationId, gatewayReference } = job.data;
       const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
       const op = id ? await deps.ledger.get(id) : null;
       if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
+      // What the fact means for this operation's command (a success of some commands only), read once for every path below.
+      const outcome = outcomeForCommand(job.data.outcome, op.command);
+      const arrived = outcome === job.data.outcome ? job.data : { ...job.data, outcome };
+      if (arrived !== job.data) {
+        deps.logger.info("webhook success is not this command's outcome: read as PENDING", {
+          operation_id: op.id,
+          command: op.command,
+          gateway_status: outcome.gatewayStatus,
+          event_id: job.data.eventId,
+        });
+      }
       // Only an outcome of this gateway and account, for this amount, may touch the operation. Refused:
       // not applied, not retried; the job stays in the failed set for an operator to look at.
-      const check = scopeMismatch(op, job.data, config.gateways[gateway]);
+      const check = scopeMismatch(op, arrived, config.gateways[gateway]);
       if (check) {
-        reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived: job.data });
+        reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived });
         throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
       }
       // From a gateway it failed over from: that attempt's fact, recorded and reported, never its outcome.
-      if (isEarlierAttemptGateway(op, gateway)) return applyEarlierAttemptOutcome(op, job.data, deps);
+      if (isEarlierAttemptGateway(op, gateway)) return applyEarlierAttemptOutcome(op, arrived, deps);
       // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
-      const late = await applyLateFact(op, job.data, deps);
+      const late = await applyLateFact(op, arrived, deps);
       if (late !== null) return late;
       // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void), never dropped.
-      if (await reportContradiction(op, job.data, deps)) return op.state;
+      if (await reportContradiction(op, arrived, deps)) return op.state;
       const before = op.state;
       const after = await deps.recorder.apply(op, outcome, 'webhook', { provider_event_id: job.data.eventId });
       if (before === after.state && before !== 'PENDING') {

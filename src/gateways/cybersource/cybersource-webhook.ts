@@ -5,6 +5,7 @@ import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { operationIdFromReference } from './cybersource-requests';
 import { assertNever } from '../assert-never';
 import { OutcomeStatus, WebhookEvent } from '../gateway-adapter';
+import type { CommandType } from '../../contracts/payment-command';
 import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
 
 /**
@@ -124,6 +125,13 @@ export const CYBERSOURCE_WEBHOOK_EVENT_TYPES = [
   'risk.profile.decision.reject',
 ] as const;
 export type CybersourceWebhookEventType = (typeof CYBERSOURCE_WEBHOOK_EVENT_TYPES)[number];
+
+/**
+ * The commands a review accepted (`risk.casemanagement.decision.accept`) completes. Decision Manager holds
+ * a flagged request's follow-on services: a sale held for review was authorized, not captured ("If decision
+ * is ACCEPT, then CAPTURE can be used"), so it stays PENDING until its capture is reported.
+ */
+export const REVIEW_ACCEPTED_SUCCEEDS: readonly CommandType[] = ['authorize', 'revalidate'];
 
 /** Exhaustive map of an event type to the outcome of the transaction it is about. */
 export function webhookEventOutcome(type: CybersourceWebhookEventType): OutcomeStatus {
@@ -288,6 +296,7 @@ export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): Webho
       ...(account !== undefined ? { account } : {}),
       outcome: {
         status,
+        ...(eventType === 'risk.casemanagement.decision.accept' ? { succeedsOnly: REVIEW_ACCEPTED_SUCCEEDS } : {}),
         gatewayStatus: eventType,
         ...(reference ? { gatewayReference: reference } : {}),
         ...(reason ? { reason } : {}),

@@ -104,6 +104,12 @@ describe('Cybersource webhooks', () => {
     expect(event.gatewayReference).toBe(PAYMENT_ID);
   });
 
+  it('marks a review accepted as the success of an authorization only (a sale held for review was not captured)', () => {
+    const [event] = t.parseWebhook(notification('risk.casemanagement.decision.accept'), gateway);
+    expect(event.outcome).toMatchObject({ status: 'SUCCESS', succeedsOnly: ['authorize', 'revalidate'] });
+    expect(t.parseWebhook(notification('payments.payments.accept'), gateway)[0].outcome.succeedsOnly).toBeUndefined();
+  });
+
   it('maps a rejected payment to FAIL with the reason', () => {
     const [event] = t.parseWebhook(notification('payments.payments.reject', { errorInformation: { reason: 'INSUFFICIENT_FUND' } }), gateway);
     expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'INSUFFICIENT_FUND' });
