@@ -87,6 +87,7 @@ export function validateCommandReport(message: unknown, channels?: ChannelsConfi
     throw new CommandValidationError(broken, 'holds malformed unicode (a lone surrogate)', 'INVALID_PARAMS');
   }
   checkSplits(value);
+  checkRefundLines(value);
   checkTenders(value);
   checkProfile(value, profile);
   return { command: value, masked };
@@ -99,6 +100,20 @@ function checkSplits(command: PaymentCommand): void {
   const parts = splits.reduce((sum, s) => sum + BigInt(s.amount), 0n);
   if (parts !== BigInt(command.payment.amount)) {
     throw new CommandValidationError('payment.splits', `amounts add up to ${parts} minor units, not payment.amount (${command.payment.amount})`);
+  }
+}
+
+/**
+ * A refund by lines (`lines[].refund_amount`) refunds what its lines add up to, which must be its
+ * `amount`: every gateway is asked for, and the ledger, caps and events hold, that one figure.
+ */
+function checkRefundLines(command: PaymentCommand): void {
+  if (command.command !== 'refund') return;
+  const lines = (command.payment.lines ?? []).filter((l) => l.refund_amount !== undefined);
+  if (lines.length === 0) return;
+  const total = lines.reduce((sum, l) => sum + BigInt(l.refund_amount ?? 0), 0n);
+  if (total !== BigInt(command.payment.amount)) {
+    throw new CommandValidationError('payment.lines[].refund_amount', `add up to ${total} minor units, not payment.amount (${command.payment.amount})`);
   }
 }
 

@@ -51,6 +51,7 @@ describe('validateCommand accepts valid commands', () => {
     const c = command(
       'refund',
       {
+        amount: 1998,
         new_gateway_key: 'auth_456',
         lines: [
           {
@@ -164,6 +165,21 @@ describe('validateCommand names the field at fault', () => {
     expect(rejection(command('capture', { amount: 0 })).reason).toBe('must be >= 1');
     expect(rejection(command('capture', { amount: 1.5 })).reason).toBe('must be integer');
     expect(rejection(command('capture', {}, { priority: 1 })).reason).toBe('is not allowed');
+  });
+});
+
+describe('validateCommand: a refund by lines', () => {
+  const line = (n: number, refund: number): Json => ({ line_number: n, item_name: `item ${n}`, quantity: 1, refund_amount: refund });
+
+  it('accepts lines whose refund_amount add up to amount, and a refund without line amounts', () => {
+    expect(validateCommand(command('refund', { amount: 1999, lines: [line(1, 1000), line(2, 999)] })).payment.amount).toBe(1999);
+    expect(validateCommand(command('refund', { amount: 1999 })).payment.amount).toBe(1999);
+  });
+
+  it('refuses lines that add up to another amount, naming payment.lines[].refund_amount (every gateway would move another figure)', () => {
+    const err = rejection(command('refund', { amount: 10000, lines: [line(1, 2000), line(2, 1000)] }));
+    expect(err.field).toBe('payment.lines[].refund_amount');
+    expect(err.reason).toContain('3000');
   });
 });
 
