@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BusCommandName, Config } from '../config/config';
 import { validateCommandReport } from '../contracts/command-validator';
 import { ChannelsConfig } from '../config/channels-config';
@@ -25,7 +26,7 @@ function fail(id: JsonRpcId, code: number, field: string, reason: string, kind: 
 
 /**
  * Pure mapping of a decoded JSON-RPC body to a canonical command: checks the envelope (-32600), the
- * method (-32601), then the payment (-32602, via the command schema and the `bus` validation profile of
+ * method (-32601), then the params and the payment (-32602, via the command schema and the `bus` validation profile of
  * `channels`), converting major-unit amounts when the bus is configured to send them. `receivedAt` is ISO 8601.
  */
 export function mapBusCall(
@@ -39,22 +40,18 @@ export function mapBusCall(
   if (body === null || typeof body !== 'object') return fail(null, JSON_RPC.INVALID_REQUEST, '(root)', 'must be a JSON-RPC request object', 'INVALID_REQUEST');
   const req = body as Record<string, unknown>;
   const rawId = req.id;
-  const id: JsonRpcId = typeof rawId === 'string' || typeof rawId === 'number' ? rawId : null;
   if (rawId !== undefined && rawId !== null && typeof rawId !== 'string' && typeof rawId !== 'number') {
     return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be a string or a number', 'INVALID_REQUEST');
   }
-  // The id becomes the command's sequence: refuse here, as the envelope's fault, what the sequence cannot hold.
-  if (typeof rawId === 'string' && (rawId.length === 0 || rawId.length > 64))
-    return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be 1 to 64 characters', 'INVALID_REQUEST');
-  if (typeof rawId === 'number' && (!Number.isSafeInteger(rawId) || rawId < 0))
-    return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be a non-negative integer', 'INVALID_REQUEST');
+  const id: JsonRpcId = rawId ?? null;
   if (req.jsonrpc !== '2.0') return fail(id, JSON_RPC.INVALID_REQUEST, 'jsonrpc', 'must be "2.0"', 'INVALID_REQUEST');
   if (typeof req.method !== 'string') return fail(id, JSON_RPC.INVALID_REQUEST, 'method', 'must be a string', 'INVALID_REQUEST');
-  if (req.params === null || typeof req.params !== 'object' || Array.isArray(req.params)) {
-    return fail(id, JSON_RPC.INVALID_REQUEST, 'params', 'must be an object', 'INVALID_REQUEST');
-  }
   const command = methods.get(req.method);
   if (!command) return fail(id, JSON_RPC.METHOD_NOT_FOUND, 'method', 'is not a payment command this endpoint handles', 'UNKNOWN_METHOD');
+  // JSON-RPC lets params be omitted or an array; a payment command needs its named params.
+  if (req.params === null || typeof req.params !== 'object' || Array.isArray(req.params)) {
+    return fail(id, JSON_RPC.INVALID_PARAMS, 'params', 'must be an object', 'INVALID_PARAMS');
+  }
   const params = req.params as Record<string, unknown>;
   try {
     let payment = params.payment;
@@ -65,7 +62,7 @@ export function mapBusCall(
       version: 1,
       command,
       channel: 'bus',
-      ...(id !== null ? { sequence: id } : {}),
+      ...(id !== null ? { sequence: sequenceOf(id) } : {}),
       received_at: receivedAt,
       payment,
     };
@@ -76,6 +73,19 @@ export function mapBusCall(
     throw err;
   }
 }
+
+/**
+ * The command's sequence from its JSON-RPC id: the id itself when a sequence can hold it (1 to 64
+ * characters, or a non-negative safe integer), else a digest of it. Any id JSON-RPC allows is accepted and
+ * echoed as sent; distinct ids keep distinct sequences, so distinct commands keep distinct operation ids.
+ */
+function sequenceOf(id: string | number): string | number {
+  if (typeof id === 'number' ? Number.isSafeInteger(id) && id >= 0 : id.length > 0 && id.length <= MAX_SEQUENCE_LENGTH) return id;
+  return `id-${createHash('sha256').update(JSON.stringify(id)).digest('hex').slice(0, 40)}`;
+}
+
+/** Longest string sequence a command holds (`payment-command-schema.ts`). */
+const MAX_SEQUENCE_LENGTH = 64;
 
 /**
  * Major → minor units for the amount fields; leaves anything that is not an integer for the schema to

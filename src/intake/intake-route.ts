@@ -156,8 +156,10 @@ export class IntakeRoute implements WebRoute {
     if (await this.answeredPaymentMethods(res, body)) return;
     if (await this.answeredRecurring(res, raw, body)) return;
     const mapped = mapBusCall(body, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels);
+    // A request without an `id` member is a JSON-RPC notification: "The Server MUST NOT reply" (204, no body).
+    const notification = typeof body === 'object' && body !== null && !Array.isArray(body) && !('id' in body);
     if (!mapped.ok) {
-      await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason);
+      await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason, { notification });
       return;
     }
     const command = mapped.command;
@@ -178,6 +180,7 @@ export class IntakeRoute implements WebRoute {
         {
           operationId,
           message: 'idempotency conflict: intake refused a command whose operation_reference is taken by one with other money fields',
+          notification,
         },
       );
       return;
@@ -201,7 +204,8 @@ export class IntakeRoute implements WebRoute {
       return;
     }
     this.stats.accepted += 1;
-    sendJson(res, 200, jsonRpcResult(mapped.id, {}));
+    if (notification) noReply(res);
+    else sendJson(res, 200, jsonRpcResult(mapped.id, {}));
   }
 
   /**
@@ -354,8 +358,11 @@ export class IntakeRoute implements WebRoute {
     code: string,
     field: string,
     reason: string,
-    /** A refusal about a known operation (an idempotency conflict): its id goes on the log line, the dead letter and the error's data. */
-    about: { operationId?: string; message?: string } = {},
+    /**
+     * A refusal about a known operation (an idempotency conflict): its id goes on the log line, the dead
+     * letter and the error's data. `notification`: the request had no `id`, so it gets no reply body.
+     */
+    about: { operationId?: string; message?: string; notification?: boolean } = {},
   ): Promise<void> {
     this.stats.rejected += 1;
     intakeRejects.inc({ code });
@@ -372,6 +379,18 @@ export class IntakeRoute implements WebRoute {
       // The bus still gets its answer; the log line above is the record of last resort.
       this.deps.logger.error('dead-letter write failed for a rejected intake command', { code, field, error: (err as Error).message });
     }
-    sendJson(res, 200, jsonRpcError(id, rpcCode, `${field}: ${reason}`, { field, reason, ...(operationId ? { code, operation_reference: operationId } : {}) }));
+    if (about.notification === true) noReply(res);
+    else
+      sendJson(
+        res,
+        200,
+        jsonRpcError(id, rpcCode, `${field}: ${reason}`, { field, reason, ...(operationId ? { code, operation_reference: operationId } : {}) }),
+      );
   }
+}
+
+/** The HTTP answer to a JSON-RPC notification: nothing to reply (the log line and dead letter record a refusal). */
+function noReply(res: ServerResponse): void {
+  res.writeHead(204);
+  res.end();
 }

@@ -70,6 +70,22 @@ describe('command intake: signed bus commands and channel commands end as queued
     expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
   });
 
+  it('queues a JSON-RPC notification (no id) and does not reply to it (204, no body), nor to a refused one, which is dead-lettered', async () => {
+    const p = payment();
+    const { id: _id, ...notification } = busCall(CAPTURE, p) as Record<string, unknown>;
+    const accepted = await post(notification);
+    expect(accepted.status).toBe(204);
+    expect(accepted.data).toBe('');
+    await eventually(async () => (await worker.deliveryQueue.getJob(p.operation_reference!)) !== undefined);
+
+    await client.drainDeadLetters();
+    const { id: _id2, ...bad } = busCall(CAPTURE, payment({ currency: 'XXY' })) as Record<string, unknown>;
+    const refused = await post(bad);
+    expect(refused.status).toBe(204);
+    expect(refused.data).toBe('');
+    await eventually(async () => (await client.drainDeadLetters()).some((m) => m.properties.headers?.['x-pb-field'] === 'payment.currency'));
+  });
+
   it('accepts sha256 signatures as well', async () => {
     const p = payment();
     const raw = JSON.stringify(busCall('magento.payments.payments_management.refund', p));
@@ -138,7 +154,7 @@ describe('command intake: signed bus commands and channel commands end as queued
     ['malformed JSON', null, '{"jsonrpc":"2.0",', -32700, '(root)'],
     ['a batch', [busCall(CAPTURE, payment())], undefined, -32600, '(root)'],
     ['a wrong jsonrpc version', { jsonrpc: '1.0', id: 1, method: CAPTURE, params: {} }, undefined, -32600, 'jsonrpc'],
-    ['params that are not an object', { jsonrpc: '2.0', id: 1, method: CAPTURE, params: [1] }, undefined, -32600, 'params'],
+    ['params that are not an object', { jsonrpc: '2.0', id: 1, method: CAPTURE, params: [1] }, undefined, -32602, 'params'],
     ['an unknown method', busCall('magento.payments.payments_management.explode', payment()), undefined, -32601, 'method'],
     ['a missing amount', busCall(CAPTURE, { ...payment(), amount: undefined as unknown as number }), undefined, -32602, 'payment.amount'],
     ['a fractional amount', busCall(CAPTURE, payment({ amount: 10.5 })), undefined, -32602, 'payment.amount'],

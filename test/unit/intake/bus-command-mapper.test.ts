@@ -85,10 +85,18 @@ describe('mapBusCall refuses a malformed envelope with -32600', () => {
     expect(r.error.field).toBe('id');
   });
 
-  it.each(['i'.repeat(65), '', -1, 1.5, Number.MAX_SAFE_INTEGER + 1])('refuses the id %p, which cannot be a sequence, as the envelope fault', (id) => {
-    const r = failure(map(call({ id })));
-    expect(r).toMatchObject({ id: null, code: JSON_RPC.INVALID_REQUEST });
-    expect(r.error.field).toBe('id');
+  it.each(['i'.repeat(65), '', -1, 1.5, Number.MAX_SAFE_INTEGER + 1])(
+    'accepts the id %p (JSON-RPC allows any string or number), echoes it, and takes a digest of it as the sequence',
+    (id) => {
+      const r = success(map(call({ id })));
+      expect(r.id).toBe(id);
+      expect(r.command.sequence).toMatch(/^id-[0-9a-f]{40}$/);
+    },
+  );
+
+  it('keeps distinct odd ids distinct sequences (the number 1.5 and the string "1.5" too)', () => {
+    const sequences = [-1, -2, 1.5, '1.5', 'i'.repeat(65), 'i'.repeat(66)].map((id) => success(map(call({ id }))).command.sequence);
+    expect(new Set(sequences).size).toBe(sequences.length);
   });
 
   it('accepts an id of exactly 64 characters and the id 0', () => {
@@ -102,10 +110,17 @@ describe('mapBusCall refuses a malformed envelope with -32600', () => {
     expect(r.error.field).toBe('method');
   });
 
-  it.each([undefined, null, [1], 'payment'])('refuses params %p', (params) => {
+  it.each([undefined, null, [1], 'payment'])('refuses params %p of a payment command as invalid params (-32602)', (params) => {
     const r = failure(map(call({ params })));
-    expect(r).toMatchObject({ id: 'rpc-1', code: JSON_RPC.INVALID_REQUEST });
+    expect(r).toMatchObject({ id: 'rpc-1', code: JSON_RPC.INVALID_PARAMS });
     expect(r.error.field).toBe('params');
+  });
+
+  it('answers an unknown method -32601 whatever its params (the method is checked first)', () => {
+    const body = call({ method: 'foo.bar' });
+    delete body.params;
+    expect(failure(map(body))).toMatchObject({ id: 'rpc-1', code: JSON_RPC.METHOD_NOT_FOUND });
+    expect(failure(map(call({ method: 'foo.bar', params: [1] })))).toMatchObject({ code: JSON_RPC.METHOD_NOT_FOUND });
   });
 });
 
