@@ -135,6 +135,8 @@ export function parseStripeBalanceTransaction(gateway: string, bt: Record<string
   const sourceId = idOf(bt.source);
   const sourceObject = text(source?.object);
   const isDispute = sourceObject === 'dispute' || (sourceId !== undefined && /^(dp|du)_/.test(sourceId));
+  const isRefund = sourceObject === 'refund' || (sourceId !== undefined && /^(re|pyr)_/.test(sourceId));
+  const category = text(bt.reporting_category);
 
   let kind: PspRecordKind;
   let status: PspRecordStatus;
@@ -143,23 +145,34 @@ export function parseStripeBalanceTransaction(gateway: string, bt: Record<string
     countUnmappedType('stripe');
     kind = 'other';
     status = 'succeeded';
+  } else if (category === 'partial_capture_reversal') {
+    // The uncaptured part of an authorization captured for less, given back: no refund (the capture's own
+    // line is read at the amount captured, below).
+    kind = 'other';
+    status = 'succeeded';
   } else if (mapping === 'dispute') {
-    kind = isDispute ? (signed < 0 ? 'chargeback' : 'chargeback_reversed') : 'other';
+    // Adjustments: a dispute's withdrawal or reinstatement, or a failed refund's money coming back
+    // (reporting_category refund_failure; its source is the refund).
+    if (isDispute) kind = signed < 0 ? 'chargeback' : 'chargeback_reversed';
+    else kind = category === 'refund_failure' || (isRefund && signed > 0) ? 'refund_reversed' : 'other';
     status = 'succeeded';
   } else {
     ({ kind, status } = mapping);
   }
 
-  // The presentment money, when the expanded source names it in another currency than the balance's.
+  // The presentment money, when the expanded source names it in another currency than the balance's. A
+  // charge captured for less than its authorization is booked at the authorization with a
+  // partial_capture_reversal beside it (before API version 2025-03-31): its amount_captured is what moved.
   let amount = Math.abs(signed);
   let currency = balanceCurrency;
+  const captured = sourceObject === 'charge' && typeof source?.amount_captured === 'number' && source.amount_captured > 0 ? source.amount_captured : undefined;
   if (source !== undefined && kind !== 'other' && source.currency !== undefined) {
     const sourceCurrency = currencyOf(gateway, lineId, 'source.currency', source.currency);
     if (sourceCurrency !== balanceCurrency) {
-      const value =
-        sourceObject === 'charge' && typeof source.amount_captured === 'number' && source.amount_captured > 0 ? source.amount_captured : source.amount;
-      amount = Math.abs(isoAmount(gateway, lineId, 'source.amount', value, sourceCurrency));
+      amount = Math.abs(isoAmount(gateway, lineId, 'source.amount', captured ?? source.amount, sourceCurrency));
       currency = sourceCurrency;
+    } else if (kind === 'capture' && captured !== undefined) {
+      amount = Math.abs(isoAmount(gateway, lineId, 'source.amount_captured', captured, sourceCurrency));
     }
   }
 

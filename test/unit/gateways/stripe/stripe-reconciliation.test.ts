@@ -105,6 +105,21 @@ describe('Stripe balance transaction types', () => {
     expect(parseStripeBalanceTransaction('stripe', bt({ type: 'adjustment', amount: -500, source: 'ia_1NgB2a2eZvKYlo2C' })).kind).toBe('other');
   });
 
+  it('reads a failed refund (adjustment, reporting_category refund_failure) as refund_reversed, with the refund operation id', () => {
+    const refund = {
+      id: 're_3NgB1r2eZvKYlo2C1',
+      object: 'refund',
+      amount: 4000,
+      currency: 'eur',
+      payment_intent: 'pi_1',
+      metadata: { operation_id: 'op-refund-1' },
+    };
+    const record = parseStripeBalanceTransaction('stripe', bt({ type: 'adjustment', reporting_category: 'refund_failure', amount: 4000, source: refund }));
+    expect(record).toMatchObject({ kind: 'refund_reversed', operationId: 'op-refund-1', amount: 4000, modificationReference: 're_3NgB1r2eZvKYlo2C1' });
+    // Not expanded: the refund is known by its id and the money coming back.
+    expect(parseStripeBalanceTransaction('stripe', bt({ type: 'adjustment', amount: 4000, source: 're_3NgB1r2eZvKYlo2C1' })).kind).toBe('refund_reversed');
+  });
+
   it('keeps a type Stripe added later as other, counted', async () => {
     const before = await metricValue('pb_reconciliation_unmapped_types_total', { psp: 'stripe' });
     expect(parseStripeBalanceTransaction('stripe', bt({ type: 'climate_order_purchase' }))).toMatchObject({ kind: 'other', pspType: 'climate_order_purchase' });
@@ -137,6 +152,19 @@ describe('parseStripeBalanceTransaction', () => {
       occurredAt: 1692230400000,
       pspType: 'charge',
     });
+  });
+
+  it('reads a capture for less than the authorization at the amount captured, and the uncaptured part given back as no refund', () => {
+    const source = { ...charge, amount: 10000, amount_captured: 6000, payment_intent: { id: 'pi_1', metadata: { capture_operation_id: 'op-cap-1' } } };
+    // Before API version 2025-03-31 Stripe books the authorization's full amount, then reverses the rest.
+    const capture = parseStripeBalanceTransaction('stripe', bt({ amount: 10000, source }));
+    expect(capture).toMatchObject({ kind: 'capture', amount: 6000, operationId: 'op-cap-1' });
+    const reversal = parseStripeBalanceTransaction(
+      'stripe',
+      bt({ type: 'refund', reporting_category: 'partial_capture_reversal', amount: -4000, source: 'pyr_1' }),
+    );
+    expect(reversal.kind).toBe('other');
+    expect(reversal.operationId).toBeUndefined();
   });
 
   it('reads a sale (no capture id) with the operation id of the PaymentIntent', () => {
