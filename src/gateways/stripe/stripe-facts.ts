@@ -1,6 +1,14 @@
 import { FactRow, RESPONSE_OR_INQUIRY } from '../gateway-facts';
 import { STRIPE_DISPUTE_EVENT_TYPES, STRIPE_DISPUTE_STATUSES, stripeDisputeFact } from './stripe-adjustments';
-import { PAYMENT_INTENT_STATUSES, PaymentIntentCommand, REFUND_STATUSES, paymentIntentOutcome, refundOutcome } from './stripe-status-map';
+import {
+  PAYMENT_INTENT_STATUSES,
+  PaymentIntentCommand,
+  REFUND_STATUSES,
+  SETUP_INTENT_STATUSES,
+  paymentIntentOutcome,
+  refundOutcome,
+  setupIntentOutcome,
+} from './stripe-status-map';
 import { STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
@@ -20,6 +28,9 @@ export function stripeFacts(): FactRow[] {
       meaning: refundOutcome(status),
       ...(status === 'failed' ? { adjustment: 'refund_failed' as const } : {}),
     });
+  }
+  for (const status of SETUP_INTENT_STATUSES) {
+    rows.push({ fact: `SetupIntent \`${status}\``, source: 'response, webhook setup_intent.*', commands: ['tokenize'], meaning: setupIntentOutcome(status) });
   }
   // Every payment_intent.* type we act on is read by the PaymentIntent it carries, whatever the type.
   const piTypes = STRIPE_WEBHOOK_EVENT_TYPES.filter((t) => t.startsWith('payment_intent.'))

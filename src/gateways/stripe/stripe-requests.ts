@@ -75,9 +75,10 @@ function intentPath(ctx: OperationContext): string {
  * - validate: `GET` the PaymentIntent (`gateway_key`).
  * - revalidate: a new off-session manual-capture PaymentIntent on the stored PaymentMethod; its id is the
  *   new gateway key.
- * - tokenize: attach the single-use PaymentMethod (`gateway_key`) to the Customer in custom attribute
- *   `stripe_customer`: an attached PaymentMethod is reusable, and its id (still `pm_…`) is the token.
- *   The simplest documented flow within the API subset we test against (no SetupIntents or Customers).
+ * - tokenize: a confirmed off-session SetupIntent for the PaymentMethod (`gateway_key`) and the Customer
+ *   in custom attribute `stripe_customer`: Stripe's way to save a method for later payments (it runs the
+ *   checks and authentication attaching the method directly skips); once it succeeds the PaymentMethod is
+ *   attached and reusable, and its id (still `pm_…`) is the token.
  */
 export function buildStripeRequest(ctx: OperationContext, gateway: StripeMethodGateway = STRIPE_DEFAULT_GATEWAY): GatewayRequest {
   const { payment } = ctx;
@@ -109,7 +110,15 @@ export function buildStripeRequest(ctx: OperationContext, gateway: StripeMethodG
     case 'tokenize': {
       const customer = stripeCustomer(payment);
       if (customer === undefined) throw new CommandValidationError('payment.custom_attributes.stripe_customer', 'tokenize needs the Stripe Customer id');
-      return post(ctx, `/v1/payment_methods/${stripeId(payment.gateway_key, 'payment.gateway_key')}/attach`, { customer });
+      return post(ctx, '/v1/setup_intents', {
+        customer,
+        payment_method: stripeId(payment.gateway_key, 'payment.gateway_key'),
+        confirm: true,
+        usage: 'off_session',
+        // The method confirms here, without a redirect the bridge could not follow.
+        automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+        metadata: metadata(ctx),
+      });
     }
     default:
       return assertNever(ctx.command, 'command');
@@ -129,7 +138,7 @@ export function operationSearchQuery(operationId: string): string {
  *   because the resend carries the same Idempotency-Key and Stripe answers it from its 24 h cache).
  * - capture / cancel / validate: the PaymentIntent itself (`gateway_key`).
  * - refund: the PaymentIntent's refunds, matched by `metadata.operation_id`.
- * - tokenize: the PaymentMethod, attached or not.
+ * - tokenize: the PaymentMethod, attached (the SetupIntent succeeded) or not.
  */
 export function buildStripeStatusRequest(ctx: OperationContext): GatewayRequest {
   const { payment } = ctx;

@@ -14,6 +14,8 @@ import {
   PaymentIntentStatus,
   parsePaymentIntentStatus,
   parseRefundStatus,
+  parseSetupIntentStatus,
+  setupIntentOutcome,
   paymentIntentOutcome,
   refundOutcome,
 } from './stripe-status-map';
@@ -128,6 +130,29 @@ export function refundToOutcome(refund: Json, gateway: string): GatewayOutcome {
   return result;
 }
 
+/**
+ * A SetupIntent, the answer to a tokenize: when it succeeded, its PaymentMethod is the reusable key.
+ * @param withAction whether an ACTION_REQUIRED outcome carries the action (client secret included): not
+ *   for a webhook outcome, which travels through a queue.
+ */
+export function setupIntentToOutcome(si: Json, gateway: string, withAction = true): GatewayOutcome {
+  const status = parseSetupIntentStatus(si.status, gateway);
+  const outcome = setupIntentOutcome(status);
+  const result: GatewayOutcome = { status: outcome, gatewayStatus: status, gatewayReference: str(si.id) };
+  if (outcome === 'ACTION_REQUIRED' && withAction) result.action = stripeAction(si);
+  if (outcome === 'SUCCESS') {
+    const pm = si.payment_method;
+    const key = str(pm) ?? (isObject(pm) ? str(pm.id) : undefined);
+    if (key === undefined) throw new GatewayError('outcome_unknown', gateway, 'SetupIntent succeeded without a payment method');
+    result.newGatewayKey = key;
+  }
+  if (outcome === 'FAIL') {
+    const error = isObject(si.last_setup_error) ? si.last_setup_error : undefined;
+    result.reason = (error ? (str(error.decline_code) ?? str(error.code)) : undefined) ?? str(si.cancellation_reason) ?? status;
+  }
+  return result;
+}
+
 /** An attached PaymentMethod: reusable (SUCCESS) when attached to the Customer we asked for. */
 function paymentMethodToOutcome(pm: Json, customer: string | undefined, gateway: string): GatewayOutcome | null {
   const id = str(pm.id);
@@ -167,11 +192,8 @@ export function parseStripeResponse(ctx: OperationContext, response: GatewayResp
       return paymentIntentToOutcome(json, ctx.command, gateway);
     case 'refund':
       return refundToOutcome(json, gateway);
-    case 'tokenize': {
-      const outcome = paymentMethodToOutcome(json, customAttribute(ctx.payment, 'stripe_customer'), gateway);
-      if (outcome === null) throw new GatewayError('outcome_unknown', gateway, 'attach answered a PaymentMethod without a customer');
-      return outcome;
-    }
+    case 'tokenize':
+      return setupIntentToOutcome(json, gateway);
     default:
       return assertNever(ctx.command, 'command');
   }

@@ -15,6 +15,10 @@ export const PAYMENT_INTENT_STATUSES = [
 ] as const;
 export type PaymentIntentStatus = (typeof PAYMENT_INTENT_STATUSES)[number];
 
+/** Every SetupIntent status Stripe documents (API 2023-08-16). */
+export const SETUP_INTENT_STATUSES = ['requires_payment_method', 'requires_confirmation', 'requires_action', 'processing', 'canceled', 'succeeded'] as const;
+export type SetupIntentStatus = (typeof SETUP_INTENT_STATUSES)[number];
+
 /** Every Refund status Stripe documents. */
 export const REFUND_STATUSES = ['pending', 'requires_action', 'succeeded', 'failed', 'canceled'] as const;
 export type RefundStatus = (typeof REFUND_STATUSES)[number];
@@ -27,6 +31,34 @@ export function parsePaymentIntentStatus(value: unknown, gateway: string): Payme
   const found = PAYMENT_INTENT_STATUSES.find((s) => s === value);
   if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown PaymentIntent status ${JSON.stringify(value)}`);
   return found;
+}
+
+export function parseSetupIntentStatus(value: unknown, gateway: string): SetupIntentStatus {
+  const found = SETUP_INTENT_STATUSES.find((s) => s === value);
+  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown SetupIntent status ${JSON.stringify(value)}`);
+  return found;
+}
+
+/**
+ * What a SetupIntent status means for the tokenize that confirmed it: `succeeded` leaves the PaymentMethod
+ * set up for off-session use and attached to the Customer; `requires_action` waits for the customer
+ * (3-D Secure, a mandate); `processing` resolves later; the rest will not progress without a new request.
+ */
+export function setupIntentOutcome(status: SetupIntentStatus): OutcomeStatus {
+  switch (status) {
+    case 'succeeded':
+      return 'SUCCESS';
+    case 'requires_action':
+      return 'ACTION_REQUIRED';
+    case 'processing':
+      return 'PENDING';
+    case 'requires_payment_method':
+    case 'requires_confirmation':
+    case 'canceled':
+      return 'FAIL';
+    default:
+      return assertNever(status, 'SetupIntent status');
+  }
 }
 
 export function parseRefundStatus(value: unknown, gateway: string): RefundStatus {

@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, WebhookEvent } from '../gateway-adapter';
 import { stripeConfirmedMoney } from './stripe-amount';
-import { paymentIntentToOutcome, refundToOutcome } from './stripe-responses';
+import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome } from './stripe-responses';
 import { OPERATION_ID_METADATA } from './stripe-requests';
 import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
 import { AdjustmentFact } from '../../adjustments/adjustment';
@@ -90,6 +90,10 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
   'payment_intent.canceled',
   'payment_intent.processing',
   'payment_intent.requires_action',
+  'setup_intent.succeeded',
+  'setup_intent.setup_failed',
+  'setup_intent.requires_action',
+  'setup_intent.canceled',
   'refund.created',
   'refund.updated',
   'refund.failed',
@@ -109,6 +113,7 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
  *   the cancellation or decline code. `operationId` is the one we put
  *   in its metadata when creating it (the authorize / sale / revalidate), `gatewayReference` its id, so a
  *   capture or cancel is found through the PaymentIntent.
+ * - `setup_intent.*`: a tokenize's SetupIntent, read as its outcome (the PaymentMethod the token).
  * - `refund.*` / `charge.refund.updated`: the Refund, whose metadata carries the refund's operation id and
  *   whose id is its reference; a refund without our metadata (made in the Dashboard) is not applied.
  * - `charge.refunded` is acknowledged and ignored: it is the Charge, with a running total
@@ -143,6 +148,11 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
     if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
     // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
     outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway, false);
+    reference = str(object.id);
+  } else if (type.startsWith('setup_intent.')) {
+    if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
+    // A tokenize's SetupIntent (our operation id in its metadata): what the customer's action led to.
+    outcome = setupIntentToOutcome(object, gateway, false);
     reference = str(object.id);
   } else if (isStripeDisputeEventType(type)) {
     return [{ ...disputeEvent(eventId, type, object, json.created, gateway), account: str(json.account) ?? '' }];

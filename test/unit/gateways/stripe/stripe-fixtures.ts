@@ -34,6 +34,7 @@ export const NEW_PI_ID = 'pi_3NgB9x2eZvKYlo2C1aBcDeFg';
 export const PM_ID = 'pm_1NgB1q2eZvKYlo2CmTlPgL8w';
 export const CUSTOMER_ID = 'cus_OTbK4yAhPz9Xr1';
 export const REFUND_ID = 're_3NgB1r2eZvKYlo2C0pQrStUv';
+export const SETUP_INTENT_ID = 'seti_1NgB1s2eZvKYlo2CgH7kQw3e';
 
 /** The gateway_key each command receives from the OMS. */
 function keyFor(command: CommandType): string {
@@ -118,6 +119,27 @@ export function paymentMethod(fields: Record<string, unknown> = {}): Record<stri
   };
 }
 
+/** A SetupIntent as Stripe documents it (API 2023-08-16), confirmed off-session for the tokenize `ctx`. */
+export function setupIntent(ctx: OperationContext, fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: SETUP_INTENT_ID,
+    object: 'setup_intent',
+    cancellation_reason: null,
+    client_secret: `${SETUP_INTENT_ID}_secret_unitTestOnly`,
+    created: 1692600000,
+    customer: CUSTOMER_ID,
+    last_setup_error: null,
+    livemode: false,
+    metadata: { operation_id: ctx.operationId },
+    next_action: null,
+    payment_method: PM_ID,
+    payment_method_types: ['card'],
+    status: 'succeeded',
+    usage: 'off_session',
+    ...fields,
+  };
+}
+
 /** The documented success body for the request built for `ctx`. */
 export function successBody(ctx: OperationContext): unknown {
   switch (ctx.command) {
@@ -135,7 +157,7 @@ export function successBody(ctx: OperationContext): unknown {
     case 'refund':
       return refund(ctx);
     case 'tokenize':
-      return paymentMethod();
+      return setupIntent(ctx);
   }
 }
 

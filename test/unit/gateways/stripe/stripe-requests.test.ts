@@ -89,11 +89,19 @@ describe('Stripe requests', () => {
     expect(() => buildStripeRequest(ctx)).toThrow(CommandValidationError);
   });
 
-  it('tokenizes by attaching the single-use payment method to the customer', () => {
+  it('tokenizes with a confirmed off-session SetupIntent for the payment method and the customer, our operation id in its metadata', () => {
     const ctx = stripeContext('tokenize');
     const req = buildStripeRequest(ctx);
-    expect(req.path).toBe(`/v1/payment_methods/${PM_ID}/attach`);
-    expect(form(req.body)).toEqual({ customer: CUSTOMER_ID });
+    expect(req.path).toBe('/v1/setup_intents');
+    expect(form(req.body)).toMatchObject({
+      customer: CUSTOMER_ID,
+      payment_method: PM_ID,
+      confirm: 'true',
+      usage: 'off_session',
+      'automatic_payment_methods[enabled]': 'true',
+      'automatic_payment_methods[allow_redirects]': 'never',
+      'metadata[operation_id]': ctx.operationId,
+    });
     expect(req.headers['idempotency-key']).toBe(ctx.operationId);
   });
 

@@ -11,6 +11,8 @@ import {
   paymentIntent,
   paymentMethod,
   REFUND_ID,
+  SETUP_INTENT_ID,
+  setupIntent,
   refund,
   stripeContext,
   stripeGateway,
@@ -162,16 +164,35 @@ describe('Stripe responses', () => {
     expect(outcome.newGatewayKey).toBeUndefined();
   });
 
-  it('returns the attached payment method as the reusable token of a tokenize, never card data', () => {
+  it("returns a succeeded SetupIntent's payment method as the reusable token of a tokenize, never card data", () => {
     const ctx = stripeContext('tokenize');
-    const outcome = t.parseResponse(ctx, jsonResponse(200, paymentMethod()), gw);
-    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'attached', gatewayReference: PM_ID, newGatewayKey: PM_ID });
+    const outcome = t.parseResponse(ctx, jsonResponse(200, setupIntent(ctx)), gw);
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: SETUP_INTENT_ID, newGatewayKey: PM_ID });
+    // Expanded, the payment method is read by its id.
+    expect(t.parseResponse(ctx, jsonResponse(200, setupIntent(ctx, { payment_method: paymentMethod() })), gw).newGatewayKey).toBe(PM_ID);
     expect(JSON.stringify(outcome)).not.toContain('4242');
   });
 
-  it('refuses a tokenize answered with a payment method attached to another customer', () => {
+  it.each([
+    ['requires_action', 'ACTION_REQUIRED'],
+    ['processing', 'PENDING'],
+    ['requires_payment_method', 'FAIL'],
+    ['requires_confirmation', 'FAIL'],
+    ['canceled', 'FAIL'],
+  ] as const)('maps a SetupIntent %s to %s, with no token', (status, expected) => {
     const ctx = stripeContext('tokenize');
-    expect(t.parseResponse(ctx, jsonResponse(200, paymentMethod({ customer: 'cus_Other' })), gw)).toMatchObject({ status: 'FAIL' });
+    const outcome = t.parseResponse(ctx, jsonResponse(200, setupIntent(ctx, { status })), gw);
+    expect(outcome.status).toBe(expected);
+    expect(outcome.newGatewayKey).toBeUndefined();
+  });
+
+  it("gives a failed SetupIntent's decline code as the reason", () => {
+    const ctx = stripeContext('tokenize');
+    const failed = setupIntent(ctx, {
+      status: 'requires_payment_method',
+      last_setup_error: { type: 'card_error', code: 'card_declined', decline_code: 'do_not_honor' },
+    });
+    expect(t.parseResponse(ctx, jsonResponse(200, failed), gw)).toMatchObject({ status: 'FAIL', reason: 'do_not_honor' });
   });
 
   it('throws outcome_unknown on an unknown status and on an unreadable 2xx body', () => {

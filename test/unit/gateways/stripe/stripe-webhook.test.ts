@@ -1,7 +1,20 @@
 import Stripe from 'stripe';
 import { stripeTransformer } from '../../../../src/gateways/stripe';
 import { parseStripeSignatureHeader, stripeSignatureHeader, verifyStripeWebhook } from '../../../../src/gateways/stripe/stripe-webhook';
-import { paymentIntent, PI_ID, PREVIOUS_WEBHOOK_SECRET, refund, REFUND_ID, stripeContext, stripeEvent, stripeGateway, WEBHOOK_SECRET } from './stripe-fixtures';
+import {
+  paymentIntent,
+  PI_ID,
+  PM_ID,
+  PREVIOUS_WEBHOOK_SECRET,
+  refund,
+  REFUND_ID,
+  SETUP_INTENT_ID,
+  setupIntent,
+  stripeContext,
+  stripeEvent,
+  stripeGateway,
+  WEBHOOK_SECRET,
+} from './stripe-fixtures';
 
 const NOW = new Date('2026-11-22T12:00:00Z');
 const T = Math.floor(NOW.getTime() / 1000);
@@ -157,6 +170,20 @@ describe('Stripe webhook events', () => {
       metadata: { operation_id: ctx.operationId },
     };
     expect(parse(stripeEvent('charge.refunded', charge))).toEqual([]);
+  });
+
+  it("maps setup_intent.succeeded to the tokenize's SUCCESS with the payment method as token, and a failed setup to FAIL", () => {
+    const tctx = stripeContext('tokenize');
+    const [done] = parse(stripeEvent('setup_intent.succeeded', setupIntent(tctx)));
+    expect(done).toMatchObject({ operationId: tctx.operationId, gatewayReference: SETUP_INTENT_ID, outcome: { status: 'SUCCESS', newGatewayKey: PM_ID } });
+    const failed = setupIntent(tctx, { status: 'requires_payment_method', last_setup_error: { type: 'card_error', code: 'card_declined' } });
+    expect(parse(stripeEvent('setup_intent.setup_failed', failed))[0].outcome).toMatchObject({ status: 'FAIL', reason: 'card_declined' });
+    // A webhook outcome travels through a queue: an action never carries the client secret.
+    const waiting = parse(
+      stripeEvent('setup_intent.requires_action', setupIntent(tctx, { status: 'requires_action', next_action: { type: 'use_stripe_sdk' } })),
+    )[0];
+    expect(waiting.outcome.status).toBe('ACTION_REQUIRED');
+    expect(JSON.stringify(waiting)).not.toContain('secret');
   });
 
   it('ignores event types we do not act on', () => {
