@@ -92,13 +92,23 @@ export class OAuthTokenProvider implements AccessTokenSource {
   private async fetchToken(generation: number): Promise<string> {
     this.fetchCount += 1;
     const scope = this.config.momClient.scope;
-    const form = new URLSearchParams({ grant_type: 'client_credentials', ...(scope ? { scope } : {}) });
+    const { clientAuth, clientId, clientSecret } = this.config.momClient;
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      ...(scope ? { scope } : {}),
+      // RFC 6749 §2.3.1 allows the credentials in the body for servers that do not read Basic; never both.
+      ...(clientAuth === 'body' ? { client_id: clientId, client_secret: clientSecret } : {}),
+    });
     let response: OutboundResponse;
     try {
       response = await this.http.send({
         method: 'POST',
         url: this.tokenUrl,
-        headers: { authorization: this.authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        headers: {
+          ...(clientAuth === 'header' ? { authorization: this.authorization } : {}),
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
         body: form.toString(),
       });
     } catch (err) {

@@ -87,6 +87,7 @@ export const configSchema = {
     'mom_client.oauth_server_url': httpUrl,
     'mom_client.token_path': { type: 'string', pattern: '^/', default: '/oauth/token' },
     'mom_client.scope': { type: 'string', default: '' },
+    'mom_client.client_auth': { enum: ['header', 'body'], default: 'header' },
     'mom_client.refresh_margin_s': { ...nonNegativeInt, default: 60 },
 
     'amqp.url': { type: 'string', pattern: '^amqps?://' },

@@ -81,6 +81,12 @@ export interface Config {
     readonly oauthServerUrl: string;
     readonly tokenPath: string;
     readonly scope: string;
+    /**
+     * How the client authenticates to the token endpoint (RFC 6749 §2.3.1): `header`, HTTP Basic (which every
+     * OAuth server must accept), or `body`, `client_id` and `client_secret` in the form, for servers that
+     * read only that. Default `header`.
+     */
+    readonly clientAuth: 'header' | 'body';
     /** Refresh a cached token this many seconds before it expires. Default 60. */
     readonly refreshMarginS: number;
   };

@@ -211,6 +211,7 @@ function toConfig(p: Params): Config {
       oauthServerUrl: str(p, 'mom_client.oauth_server_url').replace(/\/+$/, ''),
       tokenPath: str(p, 'mom_client.token_path'),
       scope: str(p, 'mom_client.scope'),
+      clientAuth: str(p, 'mom_client.client_auth') === 'body' ? 'body' : 'header',
       refreshMarginS: num(p, 'mom_client.refresh_margin_s'),
     },
     amqp: {

@@ -89,6 +89,32 @@ describe('OAuthTokenProvider', () => {
     await expect(provider.getToken()).resolves.toMatch(/^[0-9a-f]{48}$/);
   });
 
+  it('authenticates with HTTP Basic by default, and with client_id and client_secret in the form when mom_client.client_auth is body (never both)', async () => {
+    const seen: Array<{ authorization?: string; form: URLSearchParams }> = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        seen.push({ authorization: req.headers.authorization, form: new URLSearchParams(Buffer.concat(chunks).toString('utf8')) });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ access_token: 'a'.repeat(48), token_type: 'Bearer', expires_in: 3600 }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': url })).getToken();
+      await new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': url, 'mom_client.client_auth': 'body' })).getToken();
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    const [basic, body] = seen;
+    expect(basic.authorization).toBe(`Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`);
+    expect(basic.form.get('client_secret')).toBeNull();
+    expect(body.authorization).toBeUndefined();
+    expect(Object.fromEntries(body.form)).toEqual({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: CLIENT_SECRET });
+  });
+
   it('reports a wrong client secret as a non-retryable error naming mom_client settings', async () => {
     const provider = new OAuthTokenProvider(config({ 'mom_client.client_secret': 'not-the-right-secret' }));
     const err = await provider.getToken().then(

@@ -87,6 +87,7 @@ describe('buildConfig', () => {
       oauthServerUrl: 'https://bus.example.com',
       tokenPath: '/oauth/token',
       scope: '',
+      clientAuth: 'header',
       refreshMarginS: 60,
     });
     expect(config.amqp).toEqual({
