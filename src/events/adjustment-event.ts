@@ -2,6 +2,7 @@ import { Config } from '../config/config';
 import { AdjustmentRecord } from '../adjustments/adjustment';
 import { OperationRecord } from '../ledger/ledger';
 import { PaymentEvent, eventAnchor } from './payment-event';
+import { withoutMethodToken } from '../contracts/payment-method';
 
 /** Event id of an adjustment's notification: `<operation id>.adj.<adjustment id>`, stable across repeats and crashes. */
 export function adjustmentEventId(operationId: string, adjustmentId: string): string {
@@ -23,7 +24,7 @@ export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecor
     method: config.serviceBus.methods.notifications.adjusted,
     params: {
       payment: {
-        ...op.payment,
+        ...withoutMethodToken(op.payment),
         operation_reference: op.id,
         operation_state: op.state,
         gateway_command: op.command,

@@ -2,6 +2,7 @@ import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { bridgeDecline } from '../gateways/gateway-declines';
 import { PaymentEvent, notificationFor, eventAnchor } from './payment-event';
+import { withoutMethodToken } from '../contracts/payment-method';
 
 /** The event `reason` (and dead-letter reason) of a command refused as an idempotency conflict. */
 export const IDEMPOTENCY_CONFLICT = 'idempotency_conflict';
@@ -22,7 +23,7 @@ export function idempotencyConflictEvent(operationId: string, command: PaymentCo
     method: config.serviceBus.methods.notifications[notificationFor(command.command)],
     params: {
       payment: {
-        ...command.payment,
+        ...withoutMethodToken(command.payment),
         operation_reference: operationId,
         status: 'FAIL',
         reason: IDEMPOTENCY_CONFLICT,

@@ -1,6 +1,7 @@
 import { Config } from '../config/config';
 import { OperationRecord } from '../ledger/ledger';
 import { PaymentEvent, notificationFor, eventAnchor } from './payment-event';
+import { withoutMethodToken } from '../contracts/payment-method';
 
 /** The reason on the event of an authorization held for review by the risk rules. */
 export const RISK_REVIEW = 'RISK_REVIEW';
@@ -29,7 +30,7 @@ export function riskReviewEvent(op: OperationRecord, config: Config, notice: Rev
     method: config.serviceBus.methods.notifications[notificationFor(op.command)],
     params: {
       payment: {
-        ...op.payment,
+        ...withoutMethodToken(op.payment),
         operation_reference: op.id,
         status: 'PENDING',
         reason: RISK_REVIEW,

@@ -10,6 +10,7 @@ import { bullJobId } from '../queueing/job-id';
 import { isSoftDecline } from './dunning';
 import { Schedule, cycleCommand, cycleDueAt, cycleOperationId } from './recurring-schedule';
 import { RecurringStore } from './recurring-store';
+import { withoutMethodToken } from '../contracts/payment-method';
 
 /** The reason of the final failure event of a cycle whose retries ran out. */
 export const RETRIES_EXHAUSTED = 'RECURRING_RETRIES_EXHAUSTED';
@@ -207,7 +208,7 @@ export function recurringFailedEvent(schedule: Schedule, last: OperationRecord, 
         state: 'failed',
       },
       payment: {
-        ...last.payment,
+        ...withoutMethodToken(last.payment),
         operation_reference: last.id,
         status: 'FAIL',
         reason,

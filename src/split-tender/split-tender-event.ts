@@ -5,6 +5,7 @@ import { OperationRecord } from '../ledger/ledger';
 import { SplitTenderState } from './split-tender-decision';
 import { SplitTenderPlan, TenderPart, cardAmount, refundReferences, stepReferences } from './split-tender-plan';
 import { StoredRefund } from './split-tender-store';
+import { withoutMethodToken } from '../contracts/payment-method';
 
 /**
  * The events of a split tender order as a whole (each tender's own operation reports itself with the
@@ -163,7 +164,7 @@ export function splitRefundRefusedEvent(refundId: string, command: PaymentComman
     method: config.serviceBus.methods.notifications.refunded,
     params: {
       payment: {
-        ...command.payment,
+        ...withoutMethodToken(command.payment),
         operation_reference: refundId,
         status: 'FAIL',
         reason,
