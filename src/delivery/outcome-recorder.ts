@@ -7,6 +7,7 @@ import { OmsEventJobData } from '../events/oms-events-queue';
 import { PaymentEvent, outcomeEvent } from '../events/payment-event';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/event-send';
 import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
+import { withSafeReason } from '../gateways/outcome-text';
 import { pspDiscrepancy } from '../events/psp-discrepancy';
 import { confirmsBalance } from '../contracts/stored-value';
 import { pspDiscrepancies } from './authorization-metrics';
@@ -87,7 +88,9 @@ export class OutcomeRecorder {
   ) {}
 
   /** Applies a gateway outcome to an operation; returns the record as it now stands. */
-  async apply(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
+  async apply(op: OperationRecord, answer: GatewayOutcome, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
+    // Whatever path it came by, the PSP's free text reaches the ledger and the OMS with card data masked.
+    const outcome = withSafeReason(answer);
     const to = ledgerStateOf(outcome.status);
     // The PSP reference is indexed under the gateway that holds it (where the operation was routed).
     const gateway = gatewayOf(op);

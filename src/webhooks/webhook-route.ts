@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../config/config';
 import { bullJobId } from '../queueing/job-id';
 import { GatewayTransformer } from '../gateways/gateway-adapter';
+import { withSafeReason } from '../gateways/outcome-text';
 import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
 import { counter } from '../metrics/metrics-registry';
@@ -116,8 +117,9 @@ export class WebhookRoute implements WebRoute {
           operationId: event.operationId,
           gatewayReference: event.gatewayReference,
           account: event.account,
-          outcome: event.outcome,
-          ...(event.adjustment ? { adjustment: event.adjustment } : {}),
+          // The PSP's free text is masked before it is queued (Redis), stored and sent on.
+          outcome: withSafeReason(event.outcome),
+          ...(event.adjustment ? { adjustment: withSafeReason(event.adjustment) } : {}),
         },
         { jobId },
       );
