@@ -52,7 +52,7 @@ const MIN_CARD_DIGITS = 12;
  * tab, line breaks, space, `-`, `.`, `/`, `_`). Any other ASCII character other than a digit ends a run.
  */
 function isAsciiSeparator(c: number): boolean {
-  return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x2f || c === 0x5f || c === 0x09 || c === 0x0a || c === 0x0d;
+  return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x2f || c === 0x5f || (c >= 0x09 && c <= 0x0d);
 }
 
 /**

@@ -67,69 +67,67 @@ export function isLikelyCardNumber(digits: string): boolean {
 
 const MIN_PAN = 12;
 const MAX_PAN = 19;
-/** Separator characters allowed between two digits of one number ("4111 - 1111"): at most this many. */
-const MAX_SEPARATORS = 3;
+/** Separator characters allowed between two digits of one number ("4111 - 1111", a few spaces): at most this many. */
+const MAX_SEPARATORS = 6;
 /** A span of whole digit groups longer than this (leading zeros included) is not tried as a card number. */
 const MAX_SPAN_DIGITS = 64;
 
+/** Code points below this take the fast paths; the Basic Multilingual Plane above it is read from tables. */
+const TABLE_FROM = 0x80;
+
 /**
- * Value of a decimal digit as people type card numbers: ASCII, full-width (U+FF10–FF19), Arabic-Indic,
- * Extended Arabic-Indic and Devanagari digits; -1 for anything else.
+ * Decimal digit values of the Basic Multilingual Plane (-1: not a digit): every character of
+ * Unicode category Nd (Arabic-Indic, Devanagari, Bengali, Thai, full-width…) counts, as a card number typed
+ * in any script is still one. Nd digits come in runs of ten, zero first.
  */
+function buildDigitValues(): Int8Array {
+  const table = new Int8Array(0x10000).fill(-1);
+  const nd = /\p{Nd}/u;
+  let runStart = -1;
+  for (let c = 0; c < 0x10000; c += 1) {
+    if (c >= 0xd800 && c <= 0xdfff) {
+      runStart = -1;
+      continue;
+    }
+    if (nd.test(String.fromCharCode(c))) {
+      if (runStart < 0) runStart = c;
+      table[c] = (c - runStart) % 10;
+    } else runStart = -1;
+  }
+  return table;
+}
+/** Built on the first character above ASCII (~10 ms): most processes and texts never need it. */
+let digitValues: Int8Array | undefined;
+
+/** Value of a decimal digit as people type card numbers, in any script of the Basic Multilingual Plane; -1 for anything else. */
 function digitValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c < 0x660) return -1;
-  if (c >= 0xff10 && c <= 0xff19) return c - 0xff10;
-  if (c >= 0x660 && c <= 0x669) return c - 0x660;
-  if (c >= 0x6f0 && c <= 0x6f9) return c - 0x6f0;
-  if (c >= 0x966 && c <= 0x96f) return c - 0x966;
-  return -1;
+  if (c < TABLE_FROM) return -1;
+  return c <= 0xffff ? (digitValues ??= buildDigitValues())[c] : -1;
 }
 
 /**
- * Characters written between digit groups: space, tab, line breaks, dash, dot, slash, underscore, the
- * no-break, figure, thin, narrow and ideographic spaces, zero-width characters, Unicode dashes and minus,
- * and their full-width forms.
+ * Characters written between digit groups: space, tab and every other white space, line breaks, dash, dot,
+ * slash, underscore, and above ASCII every space separator, dash punctuation and format character of
+ * Unicode (no-break, en, em, thin and ideographic spaces, zero-width characters, soft hyphen, every dash),
+ * the minus sign, one-dot leaders, hyphen bullets and full-width forms.
  */
-function isSeparator(c: number): boolean {
-  switch (c) {
-    case 0x09:
-    case 0x0a:
-    case 0x0d:
-    case 0x20:
-    case 0x2d:
-    case 0x2e:
-    case 0x2f:
-    case 0x5f:
-    case 0xa0:
-    case 0xad:
-    case 0x2007:
-    case 0x2008:
-    case 0x2009:
-    case 0x200a:
-    case 0x200b:
-    case 0x200c:
-    case 0x200d:
-    case 0x202f:
-    case 0x2060:
-    case 0x2010:
-    case 0x2011:
-    case 0x2012:
-    case 0x2013:
-    case 0x2014:
-    case 0x2015:
-    case 0x2212:
-    case 0x2024:
-    case 0x3000:
-    case 0xfeff:
-    case 0xff0d:
-    case 0xff0e:
-    case 0xff0f:
-    case 0xff3f:
-      return true;
-    default:
-      return false;
+function buildSeparators(): Uint8Array {
+  const table = new Uint8Array(0x10000);
+  const unicode = /[\p{Zs}\p{Zl}\p{Zp}\p{Pd}\p{Cf}\s]/u;
+  for (let c = TABLE_FROM; c < 0x10000; c += 1) {
+    if (c >= 0xd800 && c <= 0xdfff) continue;
+    if (unicode.test(String.fromCharCode(c))) table[c] = 1;
   }
+  for (const c of [0x85, 0x2212, 0x2024, 0x2043, 0xff0e, 0xff0f, 0xff3f, 0xfe63]) table[c] = 1;
+  return table;
+}
+/** Built on first use, as `digitValues`. */
+let separators: Uint8Array | undefined;
+
+function isSeparator(c: number): boolean {
+  if (c < TABLE_FROM) return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x2f || c === 0x5f || (c >= 0x09 && c <= 0x0d);
+  return c <= 0xffff && (separators ??= buildSeparators())[c] === 1;
 }
 
 /**

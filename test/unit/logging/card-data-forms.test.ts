@@ -39,6 +39,18 @@ const FORMS: Array<[string, (pan: string) => string]> = [
   ['a leading zero', (p) => `0${p}`],
   ['leading zeros and spaces', (p) => `00 ${groups4(p).join(' ')}`],
   ['spaced dashes', (p) => groups4(p).join(' - ')],
+  ['en spaces', (p) => groups4(p).join('\u2002')],
+  ['em spaces', (p) => groups4(p).join('\u2003')],
+  ['medium mathematical spaces', (p) => groups4(p).join('\u205f')],
+  ['ogham space marks', (p) => groups4(p).join('\u1680')],
+  ['line separators', (p) => groups4(p).join('\u2028')],
+  ['next-line controls', (p) => groups4(p).join('\u0085')],
+  ['vertical tabs and form feeds', (p) => groups4(p).join('\u000b\u000c')],
+  ['hyphen bullets', (p) => groups4(p).join('\u2043')],
+  ['small hyphen-minus', (p) => groups4(p).join('\ufe63')],
+  ['four spaces', (p) => groups4(p).join('    ')],
+  ['Bengali digits', (p) => p.replace(/[0-9]/g, (d) => String.fromCharCode(0x9e6 + Number(d)))],
+  ['Thai digits with spaces', (p) => groups4(p.replace(/[0-9]/g, (d) => String.fromCharCode(0xe50 + Number(d)))).join(' ')],
 ];
 
 describe('card numbers in every written form', () => {
