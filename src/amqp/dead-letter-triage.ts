@@ -4,6 +4,7 @@ import { describeDeadLetterBody } from './dead-letter-body';
 import { currencyExponent, isKnownCurrency } from '../money/currencies';
 import { COMMAND_TYPES } from '../contracts/payment-command';
 import { Logger } from '../logging/logger';
+import { redactText } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 
 /**
@@ -177,7 +178,8 @@ export class DeadLetterTriage {
       ['orderId', about.orderId],
       ['operationReference', about.operationReference],
     ];
-    for (const [k, v] of optional) if (v !== undefined) (summary as unknown as Json)[k] = v;
+    // Read from the body's values: masked again, as a value the body's redaction could not see must not reach the index.
+    for (const [k, v] of optional) if (v !== undefined) (summary as unknown as Json)[k] = typeof v === 'string' ? redactText(v) : v;
     if (summary.amount === undefined) delete summary.amount;
     if (summary.currency === undefined) delete summary.currency;
     return summary;

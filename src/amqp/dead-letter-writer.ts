@@ -71,7 +71,7 @@ export class DeadLetterWriter {
 /**
  * JSON bodies are redacted field by field (keys like `cvv` masked, card numbers in keys and values); a body
  * that is not JSON, or nests too deep to walk, is redacted as text (card numbers, and the values of
- * sensitive JSON keys, masked).
+ * sensitive JSON keys, masked), or withheld when its JSON escapes hide card data or a sensitive key.
  */
 export function redactBody(body: Buffer): Buffer {
   const text = body.toString('utf8');
@@ -81,6 +81,12 @@ export function redactBody(body: Buffer): Buffer {
     } catch {
       // not JSON: redacted as text below
     }
+  }
+  // JSON escapes (`\u0034`…) hide digits and member names from a scan of the text: a body whose decoded
+  // text holds card data or a sensitive member is withheld whole, only its size kept.
+  const decoded = text.includes('\\u') ? text.replace(/\\u([0-9a-fA-F]{4})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))) : text;
+  if (decoded !== text && redactJsonText(decoded) !== decoded) {
+    return Buffer.from(JSON.stringify({ withheld: 'the body could not be walked and its escaped text holds card data or a secret', bytes: body.length }));
   }
   return Buffer.from(redactJsonText(text));
 }

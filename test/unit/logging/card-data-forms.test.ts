@@ -155,6 +155,26 @@ describe('card numbers used as keys', () => {
   });
 });
 
+describe('a dead-letter body too deep to walk, its card data hidden in JSON escapes', () => {
+  const escaped = (text: string) => [...text].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  const deep = (member: string) => `${'{"a":'.repeat(200)}{${member},"note":"ok"}${'}'.repeat(200)}`;
+
+  it.each([
+    ['a card number written as escapes', `"order_id":"${escaped(VISA)}"`],
+    ['a sensitive member name written as escapes', `"${escaped('cvv')}":"737"`],
+  ])('is withheld whole when it holds %s (only its size is kept)', (_label, member) => {
+    const body = Buffer.from(deep(member));
+    const out = redactBody(body).toString();
+    expect(JSON.parse(out)).toEqual({ withheld: expect.any(String), bytes: body.length });
+    expect(out).not.toContain('737');
+  });
+
+  it('is kept, redacted as text, when its escapes hide nothing', () => {
+    const out = redactBody(Buffer.from(deep(`"note2":"${escaped('caf')}\\u00e9"`))).toString();
+    expect(out).toContain('"note":"ok"');
+  });
+});
+
 describe('scan cost is linear in the input', () => {
   // Correctness on 500 KB inputs; the old scan took minutes on these (it tried every span of digit groups).
   const KB500 = 500 * 1024;
