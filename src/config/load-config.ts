@@ -128,7 +128,11 @@ export function loadConfig(path = process.env.PB_CONFIG ?? DEFAULT_CONFIG_PATH, 
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new ConfigError('(file)', `${path} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    // The parser's message quotes the text it choked on, which may be a secret written inline: only where.
+    const at = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+    const code = (err as { code?: unknown }).code;
+    const kind = typeof code === 'string' ? code : (err as Error).name;
+    throw new ConfigError('(file)', `${path} is not valid YAML (${kind})${at ? ` at line ${at.line}, column ${at.col}` : ''}`);
   }
   if (doc === null || typeof doc !== 'object' || !('parameters' in doc)) {
     throw new ConfigError('parameters', `${path} has no top-level "parameters:" map`);

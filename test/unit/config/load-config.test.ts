@@ -360,6 +360,14 @@ describe('loadConfig', () => {
     expect(err.message).toContain('not valid YAML');
   });
 
+  it('names where invalid YAML breaks without quoting it (an inline secret must not reach the message)', () => {
+    const secret = 'Xk9#pQ2vLm8sW4tZ';
+    const err = configError(() => loadConfig(write('alias.yml', `parameters:\n  service_bus.secret: *${secret}\n`), {}));
+    expect(err.message).toContain('not valid YAML');
+    expect(configError(() => loadConfig(write('bad2.yml', 'parameters:\n  a: [1, 2\n'), {})).message).toMatch(/line \d+, column \d+/);
+    expect(err.message).not.toContain(secret);
+  });
+
   it('refuses a file that does not exist, naming its path', () => {
     const missing = join(dir, 'missing.yml');
     const err = configError(() => loadConfig(missing, {}));
