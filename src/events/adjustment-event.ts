@@ -3,6 +3,7 @@ import { AdjustmentRecord } from '../adjustments/adjustment';
 import { OperationRecord } from '../ledger/ledger';
 import { PaymentEvent, eventAnchor } from './payment-event';
 import { withoutMethodToken } from '../contracts/payment-method';
+import { reportedMoney } from './psp-discrepancy';
 
 /** Event id of an adjustment's notification: `<operation id>.adj.<adjustment id>`, stable across repeats and crashes. */
 export function adjustmentEventId(operationId: string, adjustmentId: string): string {
@@ -18,6 +19,7 @@ export function adjustmentEventId(operationId: string, adjustmentId: string): st
  */
 export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecord, config: Config): PaymentEvent {
   const eventId = adjustmentEventId(op.id, adjustment.id);
+  const money = reportedMoney(op);
   return {
     eventId,
     ...eventAnchor(op.payment),
@@ -25,6 +27,12 @@ export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecor
     params: {
       payment: {
         ...withoutMethodToken(op.payment),
+        // The operation's money as the PSP confirmed it, beside what the command asked (as outcome events).
+        amount: money.reported.amount,
+        currency: money.reported.currency,
+        requested_amount: money.requested.amount,
+        requested_currency: money.requested.currency,
+        ...(money.discrepancy !== null ? { discrepancy: money.discrepancy } : {}),
         operation_reference: op.id,
         operation_state: op.state,
         gateway_command: op.command,

@@ -1,6 +1,7 @@
 import { Config } from '../config/config';
 import { OperationRecord } from '../ledger/ledger';
 import { PaymentEvent, eventAnchor } from './payment-event';
+import { reportedMoney } from './psp-discrepancy';
 
 /**
  * The notice that an authorization expires soon (method `service_bus.method.authorization_expiring`), sent
@@ -14,6 +15,7 @@ export function authorizationExpiringEvent(auth: OperationRecord, config: Config
   if (auth.expiresAt === undefined) return null;
   const eventId = `${auth.id}.expiring`;
   const p = auth.payment;
+  const held = reportedMoney(auth).reported;
   return {
     eventId,
     ...eventAnchor(p),
@@ -29,9 +31,10 @@ export function authorizationExpiringEvent(auth: OperationRecord, config: Config
         gateway_reference: auth.gatewayReference ?? null,
         status: 'EXPIRING',
         expires_at: new Date(auth.expiresAt).toISOString(),
-        amount: p.amount,
-        amount_capturable: p.amount,
-        currency: p.currency,
+        // What the PSP holds (its confirmed figure, a partial authorization's included), not what was asked.
+        amount: held.amount,
+        amount_capturable: held.amount,
+        currency: held.currency,
         event_id: eventId,
       },
     },

@@ -23,20 +23,22 @@ export function pspDiscrepancy(requested: ReportedMoney, confirmed: { amount?: n
 }
 
 /**
- * What an operation's event reports: the amount and currency the PSP confirmed where it said so, else the
- * command's; what was asked; and the discrepancy between the two, if any. Pure.
+ * What an operation's event reports: the amount and currency the PSP confirmed where it said so, else what
+ * the gateway was asked; what the command asked (`requested`, before any currency conversion); and the
+ * discrepancy between what the gateway was asked and what it confirmed, if any. Pure.
  */
 export function reportedMoney(op: OperationRecord): { reported: ReportedMoney; requested: ReportedMoney; discrepancy: PspDiscrepancy | null } {
   // What the gateway was asked for: a converted payment's converted amount (its routing record), else the command's.
-  const asked = routedPayment(op);
-  const requested = { amount: asked.amount, currency: asked.currency };
+  const routed = routedPayment(op);
+  const asked = { amount: routed.amount, currency: routed.currency };
+  const requested = { amount: op.payment.amount, currency: op.payment.currency };
   // A balance inquiry's confirmed figure is the card's balance (see `balanceOf`), not this operation's money.
-  if (confirmsBalance(op.command)) return { reported: requested, requested, discrepancy: null };
+  if (confirmsBalance(op.command)) return { reported: asked, requested, discrepancy: null };
   const confirmed = { amount: op.confirmedAmount, currency: op.confirmedCurrency };
   return {
-    reported: { amount: confirmed.amount ?? requested.amount, currency: confirmed.currency?.toUpperCase() ?? requested.currency },
+    reported: { amount: confirmed.amount ?? asked.amount, currency: confirmed.currency?.toUpperCase() ?? asked.currency },
     requested,
-    discrepancy: pspDiscrepancy(requested, confirmed),
+    discrepancy: pspDiscrepancy(asked, confirmed),
   };
 }
 

@@ -35,6 +35,16 @@ const adjustment: AdjustmentRecord = {
 };
 
 describe('the adjustment event', () => {
+  it('reports the operation as the PSP confirmed it, beside what the command asked', () => {
+    const event = adjustmentEvent({ ...op, confirmedAmount: 4800, confirmedCurrency: 'EUR' }, adjustment, testConfig());
+    expect(event.params.payment).toMatchObject({
+      amount: 4800,
+      currency: 'EUR',
+      requested_amount: 5000,
+      requested_currency: 'EUR',
+      discrepancy: 'amount_mismatch',
+    });
+  });
   it('goes by the configured adjusted method, in the payment sequence, with a stable id', () => {
     const config = testConfig({ 'service_bus.method.adjusted': 'oms.payments.adjusted' });
     const event = adjustmentEvent(op, adjustment, config);

@@ -1,4 +1,5 @@
-import { pspDiscrepancy } from '../../../src/events/psp-discrepancy';
+import { pspDiscrepancy, reportedMoney } from '../../../src/events/psp-discrepancy';
+import { OperationRecord } from '../../../src/ledger/ledger';
 
 describe('pspDiscrepancy: what the PSP confirmed against what was asked', () => {
   const asked = { amount: 2000, currency: 'EUR' };
@@ -12,5 +13,31 @@ describe('pspDiscrepancy: what the PSP confirmed against what was asked', () => 
     ['another currency and amount (currency first: amounts in two currencies do not compare)', { amount: 5, currency: 'JPY' }, 'currency_mismatch'],
   ])('%s → %s', (_label, confirmed, expected) => {
     expect(pspDiscrepancy(asked, confirmed)).toBe(expected);
+  });
+});
+
+describe('reportedMoney of a converted payment (FX)', () => {
+  const op = {
+    id: 'op-fx-1',
+    command: 'authorize',
+    channel: 'web',
+    state: 'SUCCEEDED',
+    payment: { gateway: 'simulator', gateway_account: 'acme', gateway_key: 'pm_1', amount: 1000, currency: 'EUR' },
+    routing: { gateway: 'simulator', requested: 'simulator', candidates: ['simulator'], index: 0, decisions: [], amount: 1100, currency: 'USD' },
+    receivedAt: 1,
+    createdAt: 1,
+    updatedAt: 2,
+    attempts: 1,
+  } as unknown as OperationRecord;
+
+  it('requests what the command asked, reports what the PSP confirmed, and compares the PSP with what it was asked', () => {
+    expect(reportedMoney({ ...op, confirmedAmount: 1100, confirmedCurrency: 'usd' })).toEqual({
+      reported: { amount: 1100, currency: 'USD' },
+      requested: { amount: 1000, currency: 'EUR' },
+      discrepancy: null,
+    });
+    expect(reportedMoney({ ...op, confirmedAmount: 1050, confirmedCurrency: 'USD' }).discrepancy).toBe('amount_mismatch');
+    // The PSP said nothing: what the gateway was asked.
+    expect(reportedMoney(op).reported).toEqual({ amount: 1100, currency: 'USD' });
   });
 });

@@ -177,6 +177,10 @@ describe('the expiry warning', () => {
       gateway_key: 'pi_1',
     });
   });
+  it('the expiring event reports what the PSP holds (a partial authorization), not what was asked', () => {
+    const e = authorizationExpiringEvent(record({ expiresAt: Date.UTC(2026, 0, 8), confirmedAmount: 800, confirmedCurrency: 'EUR' }), c);
+    expect(e?.params.payment).toMatchObject({ amount: 800, amount_capturable: 800, currency: 'EUR' });
+  });
   it('no expiry, no event', () => {
     expect(authorizationExpiringEvent(record(), c)).toBeNull();
   });
