@@ -156,8 +156,7 @@ export class IntakeRoute implements WebRoute {
     if (await this.answeredPaymentMethods(res, body)) return;
     if (await this.answeredRecurring(res, raw, body)) return;
     const mapped = mapBusCall(body, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels);
-    // A request without an `id` member is a JSON-RPC notification: "The Server MUST NOT reply" (204, no body).
-    const notification = typeof body === 'object' && body !== null && !Array.isArray(body) && !('id' in body);
+    const notification = isNotification(body);
     if (!mapped.ok) {
       await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason, { notification });
       return;
@@ -387,6 +386,16 @@ export class IntakeRoute implements WebRoute {
         jsonRpcError(id, rpcCode, `${field}: ${reason}`, { field, reason, ...(operationId ? { code, operation_reference: operationId } : {}) }),
       );
   }
+}
+
+/**
+ * A JSON-RPC notification: a request (`jsonrpc` "2.0" and a `method`) without an `id` member, to which
+ * "The Server MUST NOT reply". An object that is not a valid request is answered -32600 with a null id.
+ */
+function isNotification(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || 'id' in body) return false;
+  const request = body as Record<string, unknown>;
+  return request.jsonrpc === '2.0' && typeof request.method === 'string';
 }
 
 /** The HTTP answer to a JSON-RPC notification: nothing to reply (the log line and dead letter record a refusal). */
