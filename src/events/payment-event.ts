@@ -152,13 +152,14 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   if (balance) payment.balance = balance;
   payment.operation_reference = op.id;
   payment.status = status;
-  if (reason) payment.reason = reason;
+  // Every field the bus protocol lists is present: null when it has no value (a SUCCESS has no reason).
+  payment.reason = reason || null;
   if (status === 'FAIL') payment.decline = failDecline(op, config);
   if (op.reasonField) payment.field = op.reasonField;
   payment.gateway_command = op.command;
   payment.gateway_response = { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null };
   payment.gateway_response_time = op.updatedAt - op.createdAt;
-  if (op.newGatewayKey) payment.new_gateway_key = op.newGatewayKey;
+  payment.new_gateway_key = op.newGatewayKey ?? payment.new_gateway_key ?? null;
   // Where the orchestration sent it and why (rules, agreements, failovers), when anything decided.
   if (op.routing) payment.routing = routingEventField(op.routing);
   // Token on first use: the reusable key, once the PSP confirmed the payment (docs/EVENTS.md).

@@ -138,7 +138,7 @@ describe('the webhook route', () => {
       [`${id}.SUCCEEDED`, 'SUCCESS'],
     ]);
     expect(Number(told[1].sequence)).toBeGreaterThan(Number(told[0].sequence));
-    expect(told[1].reason).toBeUndefined();
+    expect(told[1].reason).toBeNull();
   });
 
   it('never reverses a terminal state: a late decline after success is processed and changes nothing', async () => {
