@@ -41,7 +41,13 @@ export function riskReviewEvent(op: OperationRecord, config: Config, notice: Rev
           signals: notice.signals.split(' ').filter((s) => s.length > 0),
           deadline: new Date(notice.deadline).toISOString(),
         },
+        // Nothing was asked of the PSP yet: no answer, and the money as the command asked it.
+        requested_amount: op.payment.amount,
+        requested_currency: op.payment.currency,
         gateway_command: op.command,
+        gateway_response: { status: null, reference: null },
+        gateway_response_time: 0,
+        new_gateway_key: null,
         event_id: eventId,
       },
     },

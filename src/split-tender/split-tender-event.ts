@@ -134,7 +134,7 @@ export function splitRefundEvent(plan: SplitTenderPlan, refund: StoredRefund, op
     method: config.serviceBus.methods.notifications.refunded,
     params: {
       payment: {
-        ...(payment ?? {}),
+        ...(payment ? withoutMethodToken(payment) : {}),
         gateway: payment?.gateway ?? plan.card.gateway,
         gateway_account: payment?.gateway_account ?? plan.card.gateway_account,
         gateway_key: plan.id,
@@ -143,8 +143,12 @@ export function splitRefundEvent(plan: SplitTenderPlan, refund: StoredRefund, op
         order_id: plan.order_id,
         operation_reference: refund.refundId,
         status: refund.state === 'REFUNDED' ? 'SUCCESS' : refund.state === 'REFUND_FAILED' ? 'FAIL' : 'PENDING',
-        ...(refund.state === 'REFUND_FAILED' ? { reason: 'split_tender_refund_failed' } : {}),
+        reason: refund.state === 'REFUND_FAILED' ? 'split_tender_refund_failed' : null,
         gateway_command: 'refund',
+        // Several PSP answers make this one: each is in `split_tender_refund.parts`.
+        gateway_response: { status: refund.state, reference: null },
+        gateway_response_time: 0,
+        new_gateway_key: null,
         split_tender_refund: { order: refund.order, card_amount: refund.card, gift_card_amount: refund.gift_card, parts },
         event_id: eventId,
       },
@@ -171,6 +175,8 @@ export function splitRefundRefusedEvent(refundId: string, command: PaymentComman
         field: reason === 'amount_exceeds_refundable' ? 'payment.amount' : 'payment.gateway_key',
         gateway_command: 'refund',
         gateway_response: { status: null, reference: null },
+        gateway_response_time: 0,
+        new_gateway_key: null,
         event_id: eventId,
       },
     },

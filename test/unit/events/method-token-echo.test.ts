@@ -63,3 +63,27 @@ describe('events never echo the one-time method token or the encrypted security 
     expect(text).toContain('"type":"card"');
   });
 });
+
+describe('events the bridge answers without a PSP call still carry every field of the protocol', () => {
+  const config = testConfig();
+  it.each([
+    ['idempotency conflict', () => idempotencyConflictEvent(op.id, command, 'v1:abc', config)],
+    ['risk review', () => riskReviewEvent({ ...op, state: 'PENDING' }, config, { deadline: 3000, rule: 'high-amount', signals: 'amount' })],
+  ])('the %s event', (_name, build) => {
+    const payment = build().params.payment as Record<string, unknown>;
+    for (const field of [
+      'operation_reference',
+      'status',
+      'reason',
+      'gateway_command',
+      'gateway_response',
+      'gateway_response_time',
+      'new_gateway_key',
+      'requested_amount',
+      'requested_currency',
+      'event_id',
+    ]) {
+      expect(payment).toHaveProperty(field);
+    }
+  });
+});
