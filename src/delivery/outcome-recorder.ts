@@ -9,6 +9,7 @@ import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/even
 import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { withSafeReason } from '../gateways/outcome-text';
 import { pspDiscrepancy } from '../events/psp-discrepancy';
+import { inBusUnits } from '../events/bus-units';
 import { confirmsBalance } from '../contracts/stored-value';
 import { pspDiscrepancies } from './authorization-metrics';
 import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields } from '../ledger/ledger';
@@ -232,7 +233,8 @@ export class OutcomeRecorder {
     const { ledger, events, config } = this.deps;
     const now = Date.now();
     const after = afterTransition(op, to, fields, now);
-    const event = outcomeEvent(after, config);
+    const built = outcomeEvent(after, config);
+    const event = built && inBusUnits(built, config.serviceBus.amountUnits);
     if (!event) {
       const { record, applied, from } = await ledger.transitionAndGet(op.id, to, interaction, fields, {
         reference,
@@ -289,8 +291,10 @@ export class OutcomeRecorder {
    * @param settledOperation the operation whose settling mark (see `Ledger.settlingBefore`) the recorded
    *   event clears, in the same step as the recording.
    */
-  async emit(event: PaymentEvent, settledOperation?: string): Promise<void> {
+  async emit(built: PaymentEvent, settledOperation?: string): Promise<void> {
     const settles = settledOperation === undefined ? undefined : this.settles(settledOperation);
+    // Every event is recorded through here or `decide`: both put its money in the bus's units.
+    const event = inBusUnits(built, this.deps.config.serviceBus.amountUnits);
     await this.dispatch(event, await this.deps.events.recordAndCheck(event, Date.now(), this.leaseMs(), settles));
   }
 

@@ -1,0 +1,62 @@
+import { isKnownCurrency } from '../money/currencies';
+import { minorToWholeMajor } from '../money/minor-units';
+import type { PaymentEvent } from './payment-event';
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Line fields that are money, in the payment's (the command's) currency. */
+const LINE_MONEY = ['unit_price_gross', 'refund_amount', 'tax_amount'] as const;
+
+/** One money field to convert: where it is, and the currency it is in. */
+interface MoneyField {
+  holder: Json;
+  key: string;
+  currency: unknown;
+}
+
+/** Every money field of an event's params, with its currency. */
+function moneyFields(params: Json): MoneyField[] {
+  const fields: MoneyField[] = [];
+  const payment = params.payment;
+  if (isObject(payment)) {
+    fields.push({ holder: payment, key: 'amount', currency: payment.currency });
+    fields.push({ holder: payment, key: 'requested_amount', currency: payment.requested_currency ?? payment.currency });
+    const commandCurrency = payment.requested_currency ?? payment.currency;
+    if (Array.isArray(payment.lines)) {
+      for (const line of payment.lines) if (isObject(line)) for (const key of LINE_MONEY) fields.push({ holder: line, key, currency: commandCurrency });
+    }
+    if (isObject(payment.balance)) fields.push({ holder: payment.balance, key: 'amount', currency: payment.balance.currency });
+    const split = payment.split_tender_refund;
+    if (isObject(split)) for (const key of ['card_amount', 'gift_card_amount']) fields.push({ holder: split, key, currency: payment.currency });
+  }
+  if (isObject(params.adjustment)) fields.push({ holder: params.adjustment, key: 'amount', currency: params.adjustment.currency });
+  return fields.filter((f) => typeof f.holder[f.key] === 'number');
+}
+
+function copy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copy);
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v)]));
+  return value;
+}
+
+/**
+ * An event in the bus's amount units. Minor units (the default): the event as built. Major units (a bus
+ * configured with `service_bus.amount_units: major`, which sends its commands so): every money field
+ * converted back to whole major units, and `payment.amount_units` saying which the event uses. A figure that
+ * is not a whole number of major units (a PSP that confirmed 19.99 of a whole-unit amount) cannot be said in
+ * the bus's unit and is never rounded: that event keeps every figure in minor units and says `minor`.
+ */
+export function inBusUnits(event: PaymentEvent, units: 'minor' | 'major'): PaymentEvent {
+  if (units === 'minor' || !isObject(event.params.payment)) return event;
+  const params = copy(event.params) as Json;
+  const fields = moneyFields(params);
+  const converted = fields.map((f) =>
+    typeof f.currency === 'string' && isKnownCurrency(f.currency) ? minorToWholeMajor(f.holder[f.key] as number, f.currency) : undefined,
+  );
+  const whole = converted.every((v) => v !== undefined);
+  if (whole) fields.forEach((f, i) => (f.holder[f.key] = converted[i]));
+  (params.payment as Json).amount_units = whole ? 'major' : 'minor';
+  return { ...event, params };
+}
