@@ -15,6 +15,8 @@ import { purgeNamespace } from '../../harness/twins/local-stack/local-stack';
 /** A delivery service on the real Redis, with what it is built from. */
 export interface DeliveryStack {
   config: Config;
+  /** The file's one connection to the real Redis. */
+  redis: RedisClient;
   service: DeliveryService;
   recorder: OutcomeRecorder;
   ledger: Ledger;
@@ -58,7 +60,7 @@ export function useDeliveryStacks(): DeliveryStacks {
       const real = new ConfiguredGatewayRouter(createGatewayClients(config));
       const router = options.router ? options.router(real) : real;
       const service = new DeliveryService({ config, ledger, router, recorder, logger });
-      return { config, service, recorder, ledger, events };
+      return { config, redis, service, recorder, ledger, events };
     },
   };
 }
