@@ -187,5 +187,25 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     cybersourceConfirmedMoney(obj(obj(newest.orderInformation)?.amountDetails), ['totalAmount', 'authorizedAmount'], ctx.payment.currency),
   );
   if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
+  // A sale is sold once captured: an AUTHORIZED sale whose transactions show no capture (`ics_bill`) done
+  // was authorized only (Decision Manager holds a reviewed request's capture). It waits, never "sold".
+  if (ctx.command === 'sale' && outcome.status === 'SUCCESS' && listsApplications(newest) && !list.some(captured)) {
+    outcome.status = 'PENDING';
+    outcome.gatewayStatus = `${outcome.gatewayStatus} (not captured)`;
+  }
   return outcome;
+}
+
+function applicationsOf(summary: Json): Json[] {
+  const apps = obj(summary.applicationInformation)?.applications;
+  return Array.isArray(apps) ? apps.map(obj).filter((a): a is Json => a !== undefined) : [];
+}
+
+function listsApplications(summary: Json): boolean {
+  return applicationsOf(summary).length > 0;
+}
+
+/** Whether a transaction summary shows a capture done: its `ics_bill` application succeeded (rCode 1). */
+function captured(summary: Json): boolean {
+  return applicationsOf(summary).some((a) => a.name === 'ics_bill' && String(a.rCode) === '1');
 }

@@ -210,6 +210,15 @@ describe('Cybersource responses', () => {
       expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' });
     });
 
+    it('keeps a sale PENDING while its transactions show no capture (held by a review), and SUCCESS once one does', () => {
+      const authorizedOnly = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED', '2026-11-22T10:05:00Z')] } });
+      expect(t.parseStatusResponse(ctx('sale'), authorizedOnly, gateway)?.status).toBe('PENDING');
+      const sold = summary('AUTHORIZED', '2026-11-22T10:05:00Z') as { applicationInformation: { applications: unknown[] } };
+      sold.applicationInformation.applications.push({ name: 'ics_bill', rCode: '1' });
+      const capturedToo = response(201, { totalCount: 1, _embedded: { transactionSummaries: [sold] } });
+      expect(t.parseStatusResponse(ctx('sale'), capturedToo, gateway)?.status).toBe('SUCCESS');
+    });
+
     it('falls back to the rCode of a summary without a status', () => {
       const res = response(201, {
         totalCount: 1,
