@@ -1,3 +1,4 @@
+import { GATEWAY_CREDENTIAL_FIELDS, GatewayCredentials } from '../../src/gateways/gateway-config';
 /**
  * Placeholder values for the credentials a gateway type requires (its definition's `required` settings), so
  * a test about something else can configure a gateway in one spread: `{ type: 'adyen', base_url, ...requiredCredentials('adyen') }`.
@@ -19,3 +20,12 @@ export function requiredCredentials(type: 'simulator' | 'stripe' | 'adyen' | 'cy
       return {};
   }
 }
+
+/**
+ * Every credential field of a gateway configuration, empty: what a gateway that declares no such setting
+ * holds. Spread it first and set what the test needs (`{ ...NO_CREDENTIALS, apiKey: 'sk_test_…' }`), so a
+ * credential field added later does not touch every fixture.
+ */
+export const NO_CREDENTIALS: Readonly<GatewayCredentials> = Object.freeze(
+  Object.fromEntries(GATEWAY_CREDENTIAL_FIELDS.map((field) => [field, ''])) as unknown as GatewayCredentials,
+);

@@ -1,3 +1,4 @@
+import { NO_CREDENTIALS } from '../../support/gateway-credentials';
 import { AxiosInstance } from 'axios';
 import { GatewayConfig } from '../../../src/config/config';
 import { Payment } from '../../../src/contracts/payment-command';
@@ -15,19 +16,12 @@ import { PrismMock, PrismViolation, requestViolations, startPrism } from '../../
  * peer: test/integration/methods/cybersource-payer-auth.test.ts.
  */
 const gatewayBase: Omit<GatewayConfig, 'baseUrl'> = {
+  ...NO_CREDENTIALS,
   name: 'cybs-prism-3ds',
   type: 'cybersource',
-  apiKey: '',
-  webhookSecret: '',
-  webhookSecretPrevious: '',
-  merchantAccount: '',
   merchantId: 'prism_merchant',
   keyId: '08d6a0e4-7a4c-4d3e-9c43-1f0c2b7d9e10',
   sharedSecret: Buffer.from('prism-shared-secret-0123456789abcdef').toString('base64'),
-  reportUsername: '',
-  reportPassword: '',
-  reportBaseUrl: '',
-  authorisationType: '',
   timeoutMs: 10000,
   maxSockets: 4,
   payerAuthentication: true,

@@ -1,3 +1,4 @@
+import { NO_CREDENTIALS } from '../../support/gateway-credentials';
 import { AxiosInstance } from 'axios';
 import { GatewayConfig } from '../../../src/config/config';
 import { CommandType, Payment } from '../../../src/contracts/payment-command';
@@ -14,17 +15,13 @@ import { PrismMock, PrismViolation, requestViolations, startPrism } from '../../
  * and merchant-initiated recurring charges. No request violation means the PSP's spec accepts the shape.
  */
 const BASE: Omit<GatewayConfig, 'name' | 'type' | 'baseUrl'> = {
+  ...NO_CREDENTIALS,
   apiKey: 'sk_test_prism_methods_0123456789',
   webhookSecret: 'whsec_prism',
-  webhookSecretPrevious: '',
   merchantAccount: 'PrismMerchantAccount',
   merchantId: 'prism_merchant',
   keyId: '08d6a0e4-7a4c-4d3e-9c43-1f0c2b7d9e10',
   sharedSecret: Buffer.from('prism-shared-secret-0123456789abcdef').toString('base64'),
-  reportUsername: '',
-  reportPassword: '',
-  reportBaseUrl: '',
-  authorisationType: '',
   timeoutMs: 10000,
   maxSockets: 4,
   storePaymentMethods: true,

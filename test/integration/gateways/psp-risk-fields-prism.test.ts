@@ -1,3 +1,4 @@
+import { NO_CREDENTIALS } from '../../support/gateway-credentials';
 import { AxiosInstance } from 'axios';
 import { GatewayConfig } from '../../../src/config/config';
 import { CommandType, Payment } from '../../../src/contracts/payment-command';
@@ -32,12 +33,7 @@ const riskAttributes = {
 };
 
 const base = {
-  webhookSecret: '',
-  webhookSecretPrevious: '',
-  reportUsername: '',
-  reportPassword: '',
-  reportBaseUrl: '',
-  authorisationType: '',
+  ...NO_CREDENTIALS,
   timeoutMs: 10000,
   maxSockets: 4,
 };

@@ -1,3 +1,4 @@
+import { NO_CREDENTIALS } from '../../support/gateway-credentials';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { GatewayError } from '../../../src/errors/gateway-error';
@@ -63,20 +64,13 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 
 function config(baseUrl: string): GatewayConfig {
   return {
+    ...NO_CREDENTIALS,
     name: 'cybersource-recon',
     type: 'cybersource',
     baseUrl,
-    apiKey: '',
-    webhookSecret: '',
-    webhookSecretPrevious: '',
-    merchantAccount: '',
     merchantId: 'acme_eu',
     keyId: '08c94330-f618-42a3-b09d-e1e43be5efda',
     sharedSecret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
-    reportUsername: '',
-    reportPassword: '',
-    reportBaseUrl: '',
-    authorisationType: '',
     timeoutMs: 10000,
     maxSockets: 4,
   };

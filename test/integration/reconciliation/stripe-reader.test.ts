@@ -1,3 +1,4 @@
+import { NO_CREDENTIALS } from '../../support/gateway-credentials';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { GatewayError } from '../../../src/errors/gateway-error';
@@ -118,20 +119,11 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 
 function config(baseUrl: string): GatewayConfig {
   return {
+    ...NO_CREDENTIALS,
     name: 'stripe-recon',
     type: 'stripe',
     baseUrl,
     apiKey: 'sk_test_reader_0123456789',
-    webhookSecret: '',
-    webhookSecretPrevious: '',
-    merchantAccount: '',
-    merchantId: '',
-    keyId: '',
-    sharedSecret: '',
-    reportUsername: '',
-    reportPassword: '',
-    reportBaseUrl: '',
-    authorisationType: '',
     timeoutMs: 10000,
     maxSockets: 4,
   };
