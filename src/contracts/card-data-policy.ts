@@ -1,5 +1,5 @@
 import { CommandValidationError } from '../errors/command-validation-error';
-import { PAN_MASK, containsCardNumber, isCardFieldName, maskCardNumbers } from '../logging/redact';
+import { PAN_MASK, containsCardNumber, isAsciiSeparator, isCardFieldName, maskCardNumbers } from '../logging/redact';
 
 /**
  * Card data by field. A card number or security code in a structured field (`gateway_key`,
@@ -46,14 +46,6 @@ function pathOf(trail: readonly (string | number)[]): string {
 
 /** Fewest digit characters a text needs to hold a card number (the shortest card number's length). */
 const MIN_CARD_DIGITS = 12;
-
-/**
- * ASCII characters the card scan may read between the digits of one number (`redact.ts`'s separators:
- * tab, line breaks, space, `-`, `.`, `/`, `_`). Any other ASCII character other than a digit ends a run.
- */
-function isAsciiSeparator(c: number): boolean {
-  return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x2f || c === 0x5f || (c >= 0x09 && c <= 0x0d);
-}
 
 /**
  * A quick over-estimate of the card scan: whether `text` has a run of at least 12 characters that may be

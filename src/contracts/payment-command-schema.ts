@@ -22,6 +22,9 @@ const positiveMinor = { type: 'integer', minimum: 1, maximum: MAX_MINOR_AMOUNT }
  * `<id>:interactions` would name another operation's key), `/`, `%`, spaces or anything a URL, a header or
  * a PSP's signed field list could split on. Derived ids (`op-<32 hex>`) are in the same alphabet.
  */
+/** Longest string `sequence` a command holds (a channel's receipt counter, the bus's JSON-RPC id). */
+export const MAX_SEQUENCE_LENGTH = 64;
+
 export const REFERENCE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$';
 
 const line = {
@@ -151,7 +154,7 @@ export const paymentCommandSchema = {
     channel: { enum: CHANNELS },
     sequence: {
       anyOf: [
-        { type: 'string', minLength: 1, maxLength: 64 },
+        { type: 'string', minLength: 1, maxLength: MAX_SEQUENCE_LENGTH },
         { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
       ],
     },

@@ -35,12 +35,6 @@ function moneyFields(params: Json): MoneyField[] {
   return fields.filter((f) => typeof f.holder[f.key] === 'number');
 }
 
-function copy(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(copy);
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v)]));
-  return value;
-}
-
 /**
  * An event in the bus's amount units. Minor units (the default): the event as built. Major units (a bus
  * configured with `service_bus.amount_units: major`, which sends its commands so): every money field
@@ -50,7 +44,7 @@ function copy(value: unknown): unknown {
  */
 export function inBusUnits(event: PaymentEvent, units: 'minor' | 'major'): PaymentEvent {
   if (units === 'minor' || !isObject(event.params.payment)) return event;
-  const params = copy(event.params) as Json;
+  const params = structuredClone(event.params) as Json;
   const fields = moneyFields(params);
   const converted = fields.map((f) =>
     typeof f.currency === 'string' && isKnownCurrency(f.currency) ? minorToWholeMajor(f.holder[f.key] as number, f.currency) : undefined,

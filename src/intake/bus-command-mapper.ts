@@ -5,6 +5,7 @@ import { ChannelsConfig } from '../config/channels-config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { JSON_RPC, JsonRpcId } from '../bus/json-rpc';
 import { CommandValidationError } from '../errors/command-validation-error';
+import { MAX_SEQUENCE_LENGTH } from '../contracts/payment-command-schema';
 import { isKnownCurrency } from '../money/currencies';
 import { MAX_MINOR_AMOUNT, majorToMinor } from '../money/minor-units';
 
@@ -83,9 +84,6 @@ function sequenceOf(id: string | number): string | number {
   if (typeof id === 'number' ? Number.isSafeInteger(id) && id >= 0 : id.length > 0 && id.length <= MAX_SEQUENCE_LENGTH) return id;
   return `id-${createHash('sha256').update(JSON.stringify(id)).digest('hex').slice(0, 40)}`;
 }
-
-/** Longest string sequence a command holds (`payment-command-schema.ts`). */
-const MAX_SEQUENCE_LENGTH = 64;
 
 /**
  * Major → minor units for the amount fields; leaves anything that is not an integer for the schema to

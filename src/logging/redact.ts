@@ -125,8 +125,13 @@ function buildSeparators(): Uint8Array {
 /** Built on first use, as `digitValues`. */
 let separators: Uint8Array | undefined;
 
+/** ASCII characters written between digit groups: white space (tab to carriage return), space, `-`, `.`, `/`, `_`. */
+export function isAsciiSeparator(c: number): boolean {
+  return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x2f || c === 0x5f || (c >= 0x09 && c <= 0x0d);
+}
+
 function isSeparator(c: number): boolean {
-  if (c < TABLE_FROM) return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x2f || c === 0x5f || (c >= 0x09 && c <= 0x0d);
+  if (c < TABLE_FROM) return isAsciiSeparator(c);
   return c <= 0xffff && (separators ??= buildSeparators())[c] === 1;
 }
 
