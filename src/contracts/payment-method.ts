@@ -98,10 +98,19 @@ export function wantsStoredToken(payment: Payment): boolean {
 /** Methods the customer must approve on another page or app: they need a `return_url`. */
 export const REDIRECT_METHODS: ReadonlySet<MethodType> = new Set(['klarna', 'crypto']);
 
-/** Event/log copy of a payment: the one-time token is the PSP's and stays in the ledger only. */
+/** Whether the payment carries one-time method data (`token`, `encrypted_security_code`): only the PSP may read it. */
+export function holdsOneTimeMethodData(payment: Payment): boolean {
+  const method = payment.payment_method;
+  return method !== undefined && (method.token !== undefined || method.encrypted_security_code !== undefined);
+}
+
+/**
+ * Event/log copy of a payment without its one-time method data: the PSP's, kept in the ledger only until the
+ * operation ends (the ledger then drops it too).
+ */
 export function withoutMethodToken(payment: Payment): Payment {
   const method = payment.payment_method;
-  if (!method || (method.token === undefined && method.encrypted_security_code === undefined)) return payment;
+  if (!method || !holdsOneTimeMethodData(payment)) return payment;
   const copy: PaymentMethodSpec = { ...method };
   delete copy.token;
   delete copy.encrypted_security_code;

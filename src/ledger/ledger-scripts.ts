@@ -92,6 +92,9 @@ export const TRANSITION_INPUTS = luaInputs(
     'close',
     // The authorization id the caller resolved a PSP reference to ('' for none; `close_auth` is its record).
     'close_id',
+    // The payment JSON without its one-time method data, written when the move applies unless the record was
+    // erased ('' for none; see `Ledger.transitionValues`).
+    'scrubbed_payment',
   ],
 );
 
@@ -150,6 +153,10 @@ if may(from, to) then
   local fields = cjson.decode(A.fields)
   redis.call('HSET', K.op, 'state', to, 'updated_at', A.now, unpack(fields))
   if A.count_attempt == '1' then redis.call('HINCRBY', K.op, 'attempts', 1) end
+  -- An erasure's payment is already scrubbed, and of more than this: never written over.
+  if A.scrubbed_payment ~= '' and redis.call('HEXISTS', K.op, 'erased_at') == 0 then
+    redis.call('HSET', K.op, 'payment', A.scrubbed_payment)
+  end
   if from ~= to then redis.call('ZREM', state_key(from), A.id) end
   redis.call('ZADD', state_key(to), A.score, A.id)
   redis.call('RPUSH', K.log, A.interaction)

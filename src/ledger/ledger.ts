@@ -1,5 +1,6 @@
 import { RedisClient } from '../redis/redis-connection';
 import { CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
+import { holdsOneTimeMethodData, withoutMethodToken } from '../contracts/payment-method';
 import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
@@ -18,7 +19,7 @@ import {
   transitionWithStepScript,
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
-import { OPERATION_STATES, OperationState, POLLED_STATES } from './operation-state';
+import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 import { orderKeyPart } from './order-index';
 import {
   OperationRecord,
@@ -252,7 +253,7 @@ export class Ledger {
     const reply = await this.onShard(
       id,
       (keys) => {
-        const values = this.transitionValues(keys, id, to, interaction, fields, now, null, 'none', false);
+        const values = this.transitionValues(keys, id, to, interaction, fields, now, null, 'none', false, undefined);
         return TRANSITION_SCRIPT.runParts(this.redis, values.keys, [values.args]) as Promise<TransitionReply>;
       },
       (r) => r[1] === '',
@@ -287,6 +288,7 @@ export class Ledger {
         options.reference ?? null,
         payment ? 'without_payment' : 'whole',
         options.markSettling ?? false,
+        payment,
       );
       return TRANSITION_SCRIPT.runParts(this.redis, values.keys, [values.args]) as Promise<TransitionReply>;
     };
@@ -334,6 +336,7 @@ export class Ledger {
       options.reference ?? null,
       'without_payment',
       true,
+      expected.payment,
     );
     // The parts are passed as they are, never merged into one object: a merged object of some fifty names
     // is a dictionary V8 builds one property at a time (several KiB and a measurable share of CPU per command).
@@ -371,6 +374,7 @@ export class Ledger {
     reference: PspReference | null,
     readBack: ReadBack,
     markSettling: boolean,
+    payment: Payment | undefined,
   ): TransitionValues {
     const score = POLLED_STATES.has(to) && fields.nextCheckAt !== undefined ? fields.nextCheckAt : now;
     const op = keys.op(id);
@@ -405,6 +409,9 @@ export class Ledger {
         settle: markSettling ? '1' : '0',
         close: closes ? '1' : '0',
         close_id: closes?.id ?? '',
+        // Card data is not kept once the operation has ended (PCI DSS: no security code after authorization):
+        // the one-time method data only served to send the command, and an ended operation is never sent again.
+        scrubbed_payment: payment && isTerminal(to) && holdsOneTimeMethodData(payment) ? JSON.stringify(withoutMethodToken(payment)) : '',
       },
     };
   }

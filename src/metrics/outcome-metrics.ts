@@ -1,5 +1,6 @@
+import { holdsOneTimeMethodData } from '../contracts/payment-method';
 import type { OperationRecord } from '../ledger/ledger';
-import type { OperationState } from '../ledger/operation-state';
+import { isTerminal, type OperationState } from '../ledger/operation-state';
 import type { Logger } from '../logging/logger';
 import { counter, histogram } from './metrics-registry';
 
@@ -17,6 +18,11 @@ const commandsTotal = counter(
   'pb_commands_total',
   'Commands that reached an outcome (succeeded, declined, failed, unresolved), counted once on the move, by channel, command and outcome',
   ['channel', 'command', 'outcome'],
+);
+
+const methodDataDropped = counter(
+  'pb_one_time_method_data_dropped_total',
+  "Ended operations whose one-time method data (the PSP's client-side token, an encrypted security code) the ledger dropped in the ending move",
 );
 
 /** Seconds; from 10 ms (the fast path) to 30 min (an UNKNOWN resolved by the poller). */
@@ -62,6 +68,9 @@ function assertNever(value: never): never {
 export function noteOutcome(logger: Logger, op: OperationRecord, after: OperationRecord | null, outcome: CommandOutcome, now: number): void {
   commandsTotal.inc({ channel: op.channel, command: op.command, outcome });
   const record = after ?? op;
+  // The ending move dropped it with the same script (Ledger.transitionValues).
+  const dropped = isTerminal(record.state) && holdsOneTimeMethodData(op.payment);
+  if (dropped) methodDataDropped.inc();
   endToEnd.expect(`${op.id}.${record.state}`, op.channel, outcome, op.receivedAt);
   // The line's fields are built only when it is written (an operator may run workers at warn).
   if (!logger.isLevelEnabled('info')) return;
@@ -76,6 +85,7 @@ export function noteOutcome(logger: Logger, op: OperationRecord, after: Operatio
     attempts: record.attempts,
     latency_ms: now - op.receivedAt,
     ...(record.reason ? { reason: record.reason } : {}),
+    ...(dropped ? { method_data_dropped: true } : {}),
   });
 }
 
