@@ -28,8 +28,14 @@ function moneyFields(params: Json): MoneyField[] {
       for (const line of payment.lines) if (isObject(line)) for (const key of LINE_MONEY) fields.push({ holder: line, key, currency: commandCurrency });
     }
     if (isObject(payment.balance)) fields.push({ holder: payment.balance, key: 'amount', currency: payment.balance.currency });
-    const split = payment.split_tender_refund;
-    if (isObject(split)) for (const key of ['card_amount', 'gift_card_amount']) fields.push({ holder: split, key, currency: payment.currency });
+    // A split tender's totals are in the order's currency; each tender's operation says its own.
+    for (const split of [payment.split_tender, payment.split_tender_refund]) {
+      if (!isObject(split)) continue;
+      for (const key of ['card_amount', 'gift_card_amount']) fields.push({ holder: split, key, currency: payment.currency });
+      for (const list of [split.tenders, split.parts]) {
+        if (Array.isArray(list)) for (const part of list) if (isObject(part)) fields.push({ holder: part, key: 'amount', currency: part.currency });
+      }
+    }
   }
   if (isObject(params.adjustment)) fields.push({ holder: params.adjustment, key: 'amount', currency: params.adjustment.currency });
   return fields.filter((f) => typeof f.holder[f.key] === 'number');

@@ -1,5 +1,10 @@
 import { inBusUnits } from '../../../src/events/bus-units';
 import { PaymentEvent } from '../../../src/events/payment-event';
+import { validateCommand } from '../../../src/contracts/command-validator';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { splitRefundEvent, splitSettledEvent } from '../../../src/split-tender/split-tender-event';
+import { planOf, refundReferences, stepReferences } from '../../../src/split-tender/split-tender-plan';
+import { testConfig } from '../../support/test-config';
 
 function event(payment: Record<string, unknown>, adjustment?: Record<string, unknown>): PaymentEvent {
   return { eventId: 'op-1.SUCCEEDED', paymentKey: 'k', method: 'm', params: { payment, ...(adjustment ? { adjustment } : {}) } };
@@ -44,5 +49,67 @@ describe('events in the bus amount units', () => {
     const built = event(payment);
     inBusUnits(built, 'major');
     expect(built.params.payment).toEqual(payment);
+  });
+
+  describe('split tender events', () => {
+    const command = validateCommand({
+      version: 1,
+      command: 'sale',
+      channel: 'web',
+      received_at: '2026-11-29T19:00:00Z',
+      payment: {
+        gateway: 'sim',
+        gateway_account: 'acme',
+        gateway_key: 'pm_card_visa',
+        amount: 10000,
+        currency: 'EUR',
+        order_id: 'ORD-1',
+        operation_reference: 'split-1',
+        tenders: [
+          { type: 'gift_card', gateway: 'sim', gateway_account: 'acme', gateway_key: 'gc_demo_5000', amount: 3000 },
+          { type: 'card', gateway: 'sim', gateway_account: 'acme', gateway_key: 'pm_card_visa' },
+        ],
+      },
+    });
+    const plan = planOf('split-1', command);
+    const done = (id: string, confirmedAmount: number): OperationRecord =>
+      ({ id, state: 'SUCCEEDED', confirmedAmount, confirmedCurrency: 'EUR', gatewayReference: `psp-${id}` }) as OperationRecord;
+
+    it('converts the totals and every tender of split_tender_settled', () => {
+      const refs = stepReferences('split-1');
+      const ops = new Map([
+        [refs.giftCard, done(refs.giftCard, 3000)],
+        [refs.card, done(refs.card, 7000)],
+      ]);
+      const out = inBusUnits(splitSettledEvent(plan, 'DONE', ops, testConfig()), 'major').params.payment as Record<string, unknown>;
+      expect(out).toMatchObject({
+        amount: 100,
+        amount_units: 'major',
+        split_tender: { gift_card_amount: 30, card_amount: 70, tenders: [{ amount: 30 }, { amount: 70 }] },
+      });
+    });
+
+    it('converts the totals and every part of a split refund', () => {
+      const refs = refundReferences('refund-1');
+      const refundCommand = JSON.stringify({ ...command, command: 'refund', payment: { ...command.payment, amount: 5000, operation_reference: 'refund-1' } });
+      const refund = {
+        refundId: 'refund-1',
+        card: 2000,
+        gift_card: 3000,
+        order: 'gift_card_first' as const,
+        state: 'REFUNDED' as const,
+        command: refundCommand,
+      };
+      const ops = new Map([
+        [refs.card, done(refs.card, 2000)],
+        [refs.gift_card, done(refs.gift_card, 3000)],
+      ]);
+      const out = inBusUnits(splitRefundEvent(plan, refund, ops, testConfig()), 'major').params.payment as Record<string, unknown>;
+      expect(out).toMatchObject({
+        amount: 50,
+        amount_units: 'major',
+        split_tender_refund: { card_amount: 20, gift_card_amount: 30, parts: [{ amount: 30 }, { amount: 20 }] },
+      });
+    });
   });
 });
