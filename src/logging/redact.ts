@@ -76,20 +76,22 @@ const MAX_SPAN_DIGITS = 64;
 const TABLE_FROM = 0x80;
 
 /**
- * Decimal digit values of the Basic Multilingual Plane (-1: not a digit): every character of
- * Unicode category Nd (Arabic-Indic, Devanagari, Bengali, Thai, full-width…) counts, as a card number typed
- * in any script is still one. Nd digits come in runs of ten, zero first.
+ * Decimal digit values of one plane of Unicode (-1: not a digit): every character of category Nd
+ * (Arabic-Indic, Devanagari, Bengali, Thai, full-width… in the Basic Multilingual Plane; Osmanya, Brahmi,
+ * the mathematical digits… in plane 1, where every other Nd digit is) counts, as a card number typed in any
+ * script is still one. Nd digits come in runs of ten, zero first.
  */
-function buildDigitValues(): Int8Array {
+function buildDigitValues(plane: number): Int8Array {
   const table = new Int8Array(0x10000).fill(-1);
   const nd = /\p{Nd}/u;
+  const base = plane * 0x10000;
   let runStart = -1;
   for (let c = 0; c < 0x10000; c += 1) {
-    if (c >= 0xd800 && c <= 0xdfff) {
+    if (plane === 0 && c >= 0xd800 && c <= 0xdfff) {
       runStart = -1;
       continue;
     }
-    if (nd.test(String.fromCharCode(c))) {
+    if (nd.test(String.fromCodePoint(base + c))) {
       if (runStart < 0) runStart = c;
       table[c] = (c - runStart) % 10;
     } else runStart = -1;
@@ -98,12 +100,24 @@ function buildDigitValues(): Int8Array {
 }
 /** Built on the first character above ASCII (~10 ms): most processes and texts never need it. */
 let digitValues: Int8Array | undefined;
+/** Plane 1's, built on the first character there. */
+let plane1DigitValues: Int8Array | undefined;
 
-/** Value of a decimal digit as people type card numbers, in any script of the Basic Multilingual Plane; -1 for anything else. */
+/** Value of a decimal digit (a code point) as people type card numbers, in any script; -1 for anything else. */
 function digitValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   if (c < TABLE_FROM) return -1;
-  return c <= 0xffff ? (digitValues ??= buildDigitValues())[c] : -1;
+  if (c <= 0xffff) return (digitValues ??= buildDigitValues(0))[c];
+  return c <= 0x1ffff ? (plane1DigitValues ??= buildDigitValues(1))[c - 0x10000] : -1;
+}
+
+/**
+ * The code point at `i` of `text`: a surrogate pair read as one character (the caller steps over both units
+ * when it is above 0xFFFF), a lone surrogate as itself.
+ */
+function codePointAt(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  return c >= 0xd800 && c <= 0xdbff ? (text.codePointAt(i) as number) : c;
 }
 
 /**
@@ -130,9 +144,14 @@ export function isAsciiSeparator(c: number): boolean {
   return c === 0x20 || c === 0x2d || c === 0x2e || c === 0x2f || c === 0x5f || (c >= 0x09 && c <= 0x0d);
 }
 
+/** Separators above the Basic Multilingual Plane: invisible tag characters (U+E0020…) and other format characters. */
+const ASTRAL_SEPARATOR = /^[\p{Zs}\p{Pd}\p{Cf}]$/u;
+
 function isSeparator(c: number): boolean {
   if (c < TABLE_FROM) return isAsciiSeparator(c);
-  return c <= 0xffff && (separators ??= buildSeparators())[c] === 1;
+  // Rare enough to test one by one.
+  if (c > 0xffff) return ASTRAL_SEPARATOR.test(String.fromCodePoint(c));
+  return (separators ??= buildSeparators())[c] === 1;
 }
 
 /**
@@ -242,11 +261,13 @@ function forEachDigitRun(text: string, visit: (run: DigitRun) => boolean): void 
     return stop;
   };
   for (let i = 0; i < text.length; i += 1) {
-    const c = text.charCodeAt(i);
+    const at = i;
+    const c = codePointAt(text, i);
+    if (c > 0xffff) i += 1;
     const v = digitValue(c);
     if (v >= 0) {
       if (run.digits.length === 0) {
-        run.start = i;
+        run.start = at;
         run.groups.push(0);
       } else if (separators > 0) run.groups.push(run.digits.length);
       run.digits.push(v);
@@ -269,7 +290,9 @@ function hasPanDigits(text: string): boolean {
   if (text.length < MIN_PAN) return false;
   let digits = 0;
   for (let i = 0; i < text.length; i += 1) {
-    if (digitValue(text.charCodeAt(i)) >= 0 && ++digits >= MIN_PAN) return true;
+    const c = codePointAt(text, i);
+    if (c > 0xffff) i += 1;
+    if (digitValue(c) >= 0 && ++digits >= MIN_PAN) return true;
   }
   return false;
 }

@@ -51,6 +51,12 @@ const FORMS: Array<[string, (pan: string) => string]> = [
   ['four spaces', (p) => groups4(p).join('    ')],
   ['Bengali digits', (p) => p.replace(/[0-9]/g, (d) => String.fromCharCode(0x9e6 + Number(d)))],
   ['Thai digits with spaces', (p) => groups4(p.replace(/[0-9]/g, (d) => String.fromCharCode(0xe50 + Number(d)))).join(' ')],
+  // Above the Basic Multilingual Plane: each digit is a surrogate pair.
+  ['mathematical bold digits', (p) => p.replace(/[0-9]/g, (d) => String.fromCodePoint(0x1d7ce + Number(d)))],
+  ['mathematical monospace digits with spaces', (p) => groups4(p.replace(/[0-9]/g, (d) => String.fromCodePoint(0x1d7f6 + Number(d)))).join(' ')],
+  ['Osmanya digits', (p) => p.replace(/[0-9]/g, (d) => String.fromCodePoint(0x104a0 + Number(d)))],
+  ['invisible tag spaces', (p) => groups4(p).join('\u{e0020}')],
+  ['segmented digits with tag spaces', (p) => groups4(p.replace(/[0-9]/g, (d) => String.fromCodePoint(0x1fbf0 + Number(d)))).join('\u{e0020}')],
 ];
 
 describe('card numbers in every written form', () => {
