@@ -102,13 +102,24 @@ function toMinorUnits(payment: Record<string, unknown>): Record<string, unknown>
     }
   };
   const out: Record<string, unknown> = { ...payment, amount: convert(payment.amount, 'payment.amount') };
-  if (Array.isArray(payment.lines)) {
-    out.lines = payment.lines.map((line: unknown, i: number) => {
-      if (line === null || typeof line !== 'object') return line;
-      const l = { ...(line as Record<string, unknown>) };
-      for (const k of ['unit_price_gross', 'refund_amount', 'tax_amount']) if (k in l) l[k] = convert(l[k], `payment.lines[${i}].${k}`);
-      return l;
+  // Every money field of the command, in the payment's currency: line amounts and a marketplace order's
+  // splits. One left in major units would be read as minor (a seller's part of 90 EUR paid out as 0.90).
+  // (Split tender parts come from the channels, in minor units: the bus sends no authorize or sale.)
+  for (const [list, keys] of MONEY_IN_LISTS) {
+    const items = payment[list];
+    if (!Array.isArray(items)) continue;
+    out[list] = items.map((item: unknown, i: number) => {
+      if (item === null || typeof item !== 'object') return item;
+      const copy = { ...(item as Record<string, unknown>) };
+      for (const k of keys) if (k in copy) copy[k] = convert(copy[k], `payment.${list}[${i}].${k}`);
+      return copy;
     });
   }
   return out;
 }
+
+/** The payment's lists whose items hold money, and the money fields of their items. */
+const MONEY_IN_LISTS: readonly (readonly [string, readonly string[]])[] = [
+  ['lines', ['unit_price_gross', 'refund_amount', 'tax_amount']],
+  ['splits', ['amount']],
+];

@@ -233,6 +233,16 @@ describe('mapBusCall converts major units when the bus sends them', () => {
     expect(lines[0].unit_price_gross).toBe(5);
   });
 
+  it("converts a marketplace order's splits too, so a seller's 90 EUR part is 9000 minor units, not 90", () => {
+    const splits = [
+      { type: 'seller', account: 'seller-1', reference: 's1', amount: 90 },
+      { type: 'marketplace_fee', amount: 10 },
+    ];
+    const capture = success(map(call({ params: { payment: payment({ amount: 100, currency: 'EUR', splits }) } }), 'major'));
+    expect(capture.command.payment.amount).toBe(10000);
+    expect(capture.command.payment.splits?.map((p) => p.amount)).toEqual([9000, 1000]);
+  });
+
   it('refuses a fractional major amount, naming the amount', () => {
     const r = failure(map(call({ params: { payment: payment({ amount: 10.5, currency: 'USD' }) } }), 'major'));
     expect(r.code).toBe(JSON_RPC.INVALID_PARAMS);
