@@ -23,9 +23,14 @@ function moneyFields(params: Json): MoneyField[] {
   if (isObject(payment)) {
     fields.push({ holder: payment, key: 'amount', currency: payment.currency });
     fields.push({ holder: payment, key: 'requested_amount', currency: payment.requested_currency ?? payment.currency });
+    fields.push({ holder: payment, key: 'amount_capturable', currency: payment.currency });
+    // The command's own lists (echoed as it came) are in the command's currency.
     const commandCurrency = payment.requested_currency ?? payment.currency;
     if (Array.isArray(payment.lines)) {
       for (const line of payment.lines) if (isObject(line)) for (const key of LINE_MONEY) fields.push({ holder: line, key, currency: commandCurrency });
+    }
+    for (const list of [payment.splits, payment.tenders]) {
+      if (Array.isArray(list)) for (const part of list) if (isObject(part)) fields.push({ holder: part, key: 'amount', currency: commandCurrency });
     }
     if (isObject(payment.balance)) fields.push({ holder: payment.balance, key: 'amount', currency: payment.balance.currency });
     // A split tender's totals are in the order's currency; each tender's operation says its own.
@@ -36,6 +41,9 @@ function moneyFields(params: Json): MoneyField[] {
         if (Array.isArray(list)) for (const part of list) if (isObject(part)) fields.push({ holder: part, key: 'amount', currency: part.currency });
       }
     }
+  } else {
+    // An event without a payment (the refund pre-notice) says its money at the top.
+    fields.push({ holder: params, key: 'amount', currency: params.currency });
   }
   if (isObject(params.adjustment)) fields.push({ holder: params.adjustment, key: 'amount', currency: params.adjustment.currency });
   return fields.filter((f) => typeof f.holder[f.key] === 'number');
@@ -49,14 +57,17 @@ function moneyFields(params: Json): MoneyField[] {
  * the bus's unit and is never rounded: that event keeps every figure in minor units and says `minor`.
  */
 export function inBusUnits(event: PaymentEvent, units: 'minor' | 'major'): PaymentEvent {
-  if (units === 'minor' || !isObject(event.params.payment)) return event;
+  if (units === 'minor') return event;
   const params = structuredClone(event.params) as Json;
   const fields = moneyFields(params);
+  // The units are said where the money is: in the payment, or at the top of an event without one.
+  const says = isObject(params.payment) ? params.payment : fields.length > 0 ? params : null;
+  if (says === null) return event;
   const converted = fields.map((f) =>
     typeof f.currency === 'string' && isKnownCurrency(f.currency) ? minorToWholeMajor(f.holder[f.key] as number, f.currency) : undefined,
   );
   const whole = converted.every((v) => v !== undefined);
   if (whole) fields.forEach((f, i) => (f.holder[f.key] = converted[i]));
-  (params.payment as Json).amount_units = whole ? 'major' : 'minor';
+  says.amount_units = whole ? 'major' : 'minor';
   return { ...event, params };
 }

@@ -51,6 +51,45 @@ describe('events in the bus amount units', () => {
     expect(built.params.payment).toEqual(payment);
   });
 
+  it('converts what an expiry warning says is capturable, and the splits and tenders a payment echoes', () => {
+    const out = inBusUnits(
+      event({
+        amount: 10000,
+        amount_capturable: 10000,
+        currency: 'EUR',
+        splits: [
+          { type: 'seller', amount: 9000 },
+          { type: 'marketplace_fee', amount: 1000 },
+        ],
+        tenders: [{ type: 'gift_card', amount: 3000 }, { type: 'card' }],
+      }),
+      'major',
+    );
+    expect(out.params.payment).toMatchObject({
+      amount: 100,
+      amount_capturable: 100,
+      amount_units: 'major',
+      splits: [{ amount: 90 }, { amount: 10 }],
+      tenders: [{ amount: 30 }, { type: 'card' }],
+    });
+  });
+
+  it('converts the refund pre-notice, whose money is at the top of its params, and says so there', () => {
+    const notice: PaymentEvent = {
+      eventId: 'op-1.refund-pending',
+      paymentKey: 'k',
+      method: 'm',
+      params: { code: 'PENDINGRELEASE', reason_code: 'REQUESTED', amount: 2500, currency: 'USD', event_id: 'op-1.refund-pending' },
+    };
+    expect(inBusUnits(notice, 'major').params).toMatchObject({ amount: 25, currency: 'USD', amount_units: 'major' });
+    expect(inBusUnits({ ...notice, params: { ...notice.params, amount: 2550 } }, 'major').params).toMatchObject({ amount: 2550, amount_units: 'minor' });
+  });
+
+  it('leaves an event with no money as it was built', () => {
+    const built: PaymentEvent = { eventId: 'e', paymentKey: 'k', method: 'm', params: { code: 'X' } };
+    expect(inBusUnits(built, 'major')).toBe(built);
+  });
+
   describe('split tender events', () => {
     const command = validateCommand({
       version: 1,
