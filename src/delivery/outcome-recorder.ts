@@ -23,7 +23,7 @@ import { alertUnresolved, noteUnresolvedSettled } from './unresolved-operations'
 import { commandOutcome, noteOutcome } from '../metrics/outcome-metrics';
 import { assertNever } from '../gateways/assert-never';
 import { boundedAction } from '../gateways/customer-action';
-import { wantsStoredToken } from '../contracts/payment-method';
+import { holdsOneTimeMethodData, wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { DEPENDENT } from './operation-context';
 
@@ -267,7 +267,8 @@ export class OutcomeRecorder {
   ): void {
     if (from === to) return;
     const outcome = commandOutcome(to, interaction);
-    if (outcome) noteOutcome(this.deps.logger, op, record, outcome, now);
+    // The ending move dropped it in the same script (Ledger.transitionValues).
+    if (outcome) noteOutcome(this.deps.logger, op, record, outcome, now, isTerminal(to) && holdsOneTimeMethodData(op.payment));
   }
 
   /** Reloads the operation and makes sure the event of its current state is recorded and queued. */

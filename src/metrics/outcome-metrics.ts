@@ -1,6 +1,5 @@
-import { holdsOneTimeMethodData } from '../contracts/payment-method';
 import type { OperationRecord } from '../ledger/ledger';
-import { isTerminal, type OperationState } from '../ledger/operation-state';
+import type { OperationState } from '../ledger/operation-state';
 import type { Logger } from '../logging/logger';
 import { counter, histogram } from './metrics-registry';
 
@@ -20,7 +19,7 @@ const commandsTotal = counter(
   ['channel', 'command', 'outcome'],
 );
 
-const methodDataDropped = counter(
+const methodDataDroppedTotal = counter(
   'pb_one_time_method_data_dropped_total',
   "Ended operations whose one-time method data (the PSP's client-side token, an encrypted security code) the ledger dropped in the ending move",
 );
@@ -65,12 +64,18 @@ function assertNever(value: never): never {
  * gateway, command, channel, state, attempts, latency since intake). Called once per move: the ledger
  * script applies a move once, whoever races for it.
  */
-export function noteOutcome(logger: Logger, op: OperationRecord, after: OperationRecord | null, outcome: CommandOutcome, now: number): void {
+export function noteOutcome(
+  logger: Logger,
+  op: OperationRecord,
+  after: OperationRecord | null,
+  outcome: CommandOutcome,
+  now: number,
+  /** The ending move also dropped the operation's one-time method data (see `Ledger.transitionValues`). */
+  methodDataDropped = false,
+): void {
   commandsTotal.inc({ channel: op.channel, command: op.command, outcome });
   const record = after ?? op;
-  // The ending move dropped it with the same script (Ledger.transitionValues).
-  const dropped = isTerminal(record.state) && holdsOneTimeMethodData(op.payment);
-  if (dropped) methodDataDropped.inc();
+  if (methodDataDropped) methodDataDroppedTotal.inc();
   endToEnd.expect(`${op.id}.${record.state}`, op.channel, outcome, op.receivedAt);
   // The line's fields are built only when it is written (an operator may run workers at warn).
   if (!logger.isLevelEnabled('info')) return;
@@ -85,7 +90,7 @@ export function noteOutcome(logger: Logger, op: OperationRecord, after: Operatio
     attempts: record.attempts,
     latency_ms: now - op.receivedAt,
     ...(record.reason ? { reason: record.reason } : {}),
-    ...(dropped ? { method_data_dropped: true } : {}),
+    ...(methodDataDropped ? { method_data_dropped: true } : {}),
   });
 }
 

@@ -3,6 +3,7 @@ import { DeliveryStack, useDeliveryStacks } from '../../support/delivery-stack';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 
 /**
  * One-time method data (Adyen's encrypted gift card number and its encrypted PIN, a Flex transient token)
@@ -48,8 +49,10 @@ describe('one-time method data in the ledger', () => {
     expect(op.state).toBe('PENDING');
     expect((await stack.ledger.get(id))!.payment.payment_method).toMatchObject({ token: TOKEN, encrypted_security_code: PIN });
 
+    const dropped = await metricValue('pb_one_time_method_data_dropped_total');
     op = await stack.recorder.apply(op, { status: 'SUCCESS', gatewayStatus: 'AUTHORISATION', gatewayReference: 'psp-one-time-1' }, 'webhook');
     expect(op.state).toBe('SUCCEEDED');
+    expect(await metricValue('pb_one_time_method_data_dropped_total')).toBe(dropped + 1);
     const stored = (await stack.ledger.get(id))!;
     expect(stored.payment.payment_method).toEqual({ type: 'gift_card' });
     // The rest of the payment is as the command gave it.

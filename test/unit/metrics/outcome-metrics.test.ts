@@ -60,12 +60,12 @@ describe('noteOutcome', () => {
     expect(JSON.parse(logs.lines[0])).not.toHaveProperty('method_data_dropped');
   });
 
-  it('counts and says on the line that an ended operation with one-time method data had it dropped; an unresolved one keeps it', async () => {
+  it('counts and says on the line that the move dropped one-time method data, only when it did', async () => {
     const logs = captureLogger('info');
     const oneTime = record({ payment: payment({ payment_method: { type: 'gift_card', token: 'enc-card', encrypted_security_code: 'enc-pin' } }) });
     const before = await metricValue('pb_one_time_method_data_dropped_total');
     noteOutcome(logs.logger, oneTime, { ...oneTime, state: 'UNRESOLVED' }, 'unresolved', 1250);
-    noteOutcome(logs.logger, oneTime, { ...oneTime, state: 'FAILED' }, 'declined', 1250);
+    noteOutcome(logs.logger, oneTime, { ...oneTime, state: 'FAILED' }, 'declined', 1250, true);
     expect(await metricValue('pb_one_time_method_data_dropped_total')).toBe(before + 1);
     expect(logs.lines.map((l) => (JSON.parse(l) as { method_data_dropped?: boolean }).method_data_dropped)).toEqual([undefined, true]);
   });
