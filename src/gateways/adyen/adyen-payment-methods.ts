@@ -1,6 +1,6 @@
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayRequest, GatewayResponse } from '../gateway-adapter';
-import { currencyExponent } from '../../money/currencies';
+import { toAdyenAmount } from './adyen-amount';
 
 /** An order as Adyen's `POST /paymentMethods` is asked about it. Amount in ISO 4217 minor units. */
 export interface AdyenMethodsQuery {
@@ -22,14 +22,16 @@ export interface AdyenListedMethod {
 
 /**
  * The Checkout API's `POST /paymentMethods` request (PaymentMethodsRequest: `merchantAccount` required;
- * `amount` {currency, value in minor units}, `countryCode`, `channel` Web|iOS|Android). Adyen's minor units
- * are ISO 4217 ones for the currencies we send, so the amount goes as it is.
+ * `amount` {currency, value in Adyen's minor units}, `countryCode`, `channel` Web|iOS|Android). The amount
+ * goes through the same conversion as `/payments` (Adyen's minor units differ from ISO's for CLP, CVE, ISK
+ * and IDR), so Adyen filters its methods on the amount it would be asked to pay; an amount `/payments`
+ * could not send is refused here too (`MoneyRefusalError`) before anything is sent.
  */
 export function adyenPaymentMethodsRequest(query: AdyenMethodsQuery, gateway: GatewayConfig): GatewayRequest {
-  currencyExponent(query.currency); // throws on an unknown code before anything is sent
+  const amount = toAdyenAmount(query.amount, query.currency, 'amount');
   const body: Record<string, unknown> = {
     merchantAccount: gateway.merchantAccount,
-    amount: { currency: query.currency, value: query.amount },
+    amount: { currency: amount.currency, value: amount.value },
     ...(query.country ? { countryCode: query.country.toUpperCase() } : {}),
     ...(query.channel === 'web' ? { channel: 'Web' } : {}),
   };
