@@ -91,16 +91,19 @@ export function roundHalfEven(num: bigint, den: bigint): bigint {
 
 /**
  * Converts an integer amount of `from` minor units into `to` minor units at `rate` (units of `to` per unit
- * of `from`), rounded half-even at the target currency's ISO 4217 exponent (JPY 0, EUR 2, KWD 3).
+ * of `from`), rounded half-even to a multiple of `step` minor units of `to`: 1 rounds at the target's ISO
+ * 4217 exponent (JPY 0, EUR 2, KWD 3); a gateway's coarser step (whole IDR at Adyen, KWD in tens of fils
+ * at Stripe) rounds to what that gateway takes, so the converted amount is never refused as unrepresentable.
  * Exact BigInt arithmetic: `amount × rate × 10^(exp(to) − exp(from))`, one rounding at the end.
- * Throws on a non-integer amount or a result outside the safe range of minor amounts.
+ * Throws on a non-integer amount or step, or a result outside the safe range of minor amounts.
  */
-export function convertMinor(amount: number, from: string, to: string, rate: ExactRate): number {
+export function convertMinor(amount: number, from: string, to: string, rate: ExactRate, step = 1): number {
   if (!Number.isSafeInteger(amount)) throw new RangeError('amount must be an integer of minor units');
+  if (!Number.isSafeInteger(step) || step < 1) throw new RangeError('step must be a positive integer of minor units');
   const shift = currencyExponent(to) - currencyExponent(from);
   const num = BigInt(amount) * rate.num * (shift > 0 ? 10n ** BigInt(shift) : 1n);
   const den = rate.den * (shift < 0 ? 10n ** BigInt(-shift) : 1n);
-  const out = roundHalfEven(num, den);
+  const out = roundHalfEven(num, den * BigInt(step)) * BigInt(step);
   if (out > BigInt(MAX_MINOR_AMOUNT) || out < -BigInt(MAX_MINOR_AMOUNT)) throw new RangeError('converted amount out of range');
   return Number(out);
 }

@@ -14,6 +14,11 @@ export interface FxLock {
   at: string;
   from: { amount: number; currency: string };
   to: { amount: number; currency: string };
+  /**
+   * The gateway's step of `to.currency` in ISO minor units (`isoAmountStep`): the converted amounts are
+   * rounded to multiples of it, so the gateway takes them. Absent: 1 (the ISO minor unit).
+   */
+  step?: number;
 }
 
 /** The currency a gateway (and account) settles in for an order currency: null when no conversion is needed. */
@@ -23,20 +28,24 @@ export function settlementCurrency(config: FxConfig, gateway: string, account: s
   return list[0];
 }
 
-/** The lock of converting `amount` of `from` into `to` at `quote`. Exact, half-even at `to`'s exponent. */
-export function lockAt(quote: RateQuote, amount: number, from: string, to: string): FxLock {
+/**
+ * The lock of converting `amount` of `from` into `to` at `quote`. Exact, half-even to a multiple of `step`
+ * minor units of `to` (the gateway's step, `isoAmountStep`; 1: at `to`'s ISO exponent).
+ */
+export function lockAt(quote: RateQuote, amount: number, from: string, to: string, step = 1): FxLock {
   return {
     rate: formatRate(quote.rate),
     source: quote.source,
     at: new Date(quote.at).toISOString(),
     from: { amount, currency: from },
-    to: { amount: convertMinor(amount, from, to, quote.rate), currency: to },
+    to: { amount: convertMinor(amount, from, to, quote.rate, step), currency: to },
+    ...(step > 1 ? { step } : {}),
   };
 }
 
-/** `amount` of the lock's order currency at the locked rate (a capture or refund of a converted payment). */
+/** `amount` of the lock's order currency at the locked rate and step (a capture or refund of a converted payment). */
 export function atLockedRate(lock: FxLock, amount: number): number {
-  return convertMinor(amount, lock.from.currency, lock.to.currency, parseRate(lock.rate));
+  return convertMinor(amount, lock.from.currency, lock.to.currency, parseRate(lock.rate), lock.step ?? 1);
 }
 
 /** The decision details (flat, JSON-safe) that carry a lock, and back. */
@@ -49,12 +58,13 @@ export function lockDetails(lock: FxLock): Record<string, string | number> {
     from_currency: lock.from.currency,
     to_amount: lock.to.amount,
     to_currency: lock.to.currency,
+    ...(lock.step !== undefined ? { to_step: lock.step } : {}),
   };
 }
 
 export function lockFromDetails(d: Record<string, unknown> | undefined): FxLock | null {
   if (!d || typeof d.fx_rate !== 'string') return null;
-  const { fx_rate, fx_source, fx_rate_at, from_amount, from_currency, to_amount, to_currency } = d;
+  const { fx_rate, fx_source, fx_rate_at, from_amount, from_currency, to_amount, to_currency, to_step } = d;
   if (typeof from_amount !== 'number' || typeof to_amount !== 'number' || typeof from_currency !== 'string' || typeof to_currency !== 'string') return null;
   return {
     rate: fx_rate,
@@ -62,5 +72,6 @@ export function lockFromDetails(d: Record<string, unknown> | undefined): FxLock 
     at: String(fx_rate_at),
     from: { amount: from_amount, currency: from_currency },
     to: { amount: to_amount, currency: to_currency },
+    ...(typeof to_step === 'number' && Number.isSafeInteger(to_step) && to_step > 1 ? { step: to_step } : {}),
   };
 }

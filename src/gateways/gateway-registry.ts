@@ -1,6 +1,7 @@
 import type { Config } from '../config/config';
 import { DeclineTable } from '../errors/decline';
 import { Logger } from '../logging/logger';
+import { isoAmountStep, pspSupportsCurrency } from '../money/psp-currency-table';
 import { adyenGateway } from './adyen/adyen-gateway';
 import { adyenStoredValueGateway } from './adyen-stored-value/adyen-stored-value-gateway';
 import { cybersourceGateway } from './cybersource/cybersource-gateway';
@@ -47,6 +48,16 @@ export function transformerFor(type: GatewayType): GatewayTransformer {
 /** The decline table of a gateway type (its definition's `declines`). */
 export function declineTableFor(type: GatewayType): DeclineTable {
   return gatewayDefinition(type).declines;
+}
+
+/**
+ * The smallest step, in ISO minor units, of `currency` that a gateway type takes (its currency table's
+ * `isoAmountStep`): what a conversion into that currency rounds to. 1 when the type does not list the
+ * currency (its adapter then refuses the currency itself).
+ */
+export function isoAmountStepFor(type: GatewayType, currency: string): number {
+  const table = gatewayDefinition(type).currencies;
+  return pspSupportsCurrency(table, currency) ? isoAmountStep(table, currency) : 1;
 }
 
 /** The fields of a gateway type's configuration declared secret. */

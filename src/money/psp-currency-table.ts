@@ -62,6 +62,23 @@ function shift(value: number, from: number, to: number): number | undefined {
 }
 
 /**
+ * The PSP's smallest step of `currency` in ISO minor units: every amount it takes is a multiple of it, and
+ * every multiple is taken (below `maxValue`). 1 where each ISO minor unit goes; Adyen IDR and CVE, Stripe
+ * MGA: 100 (whole units); Stripe's three-decimal currencies: 10. Exact: the PSP's step is `multipleOf` of
+ * its unit, `multipleOf × 10^(iso − exponent)` ISO minor units, a fraction p/q in lowest terms, and an
+ * integer n is a whole number of such steps exactly when p divides n. Throws like `pspCurrencyRule`.
+ */
+export function isoAmountStep(table: PspCurrencyTable, currency: string): number {
+  const rule = pspCurrencyRule(table, currency);
+  const iso = currencyExponent(currency);
+  const num = BigInt(rule.multipleOf ?? 1) * 10n ** BigInt(Math.max(0, iso - rule.exponent));
+  const den = 10n ** BigInt(Math.max(0, rule.exponent - iso));
+  let [a, b] = [num, den];
+  while (b !== 0n) [a, b] = [b, a % b];
+  return Number(num / a);
+}
+
+/**
  * Our integer ISO minor units → the PSP's API amount (an integer in the PSP's unit). Exact or refused:
  * `amount_not_representable` when the amount is not a whole number of the PSP's unit, not a multiple the
  * PSP accepts, or above its maximum; `currency_not_supported` when the table lacks the currency.

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config';
 import type { Logger } from '../logging/logger';
 import { GatewayError } from '../errors/gateway-error';
+import { isoAmountStepFor } from '../gateways/gateway-registry';
 import { FxLock, lockAt, lockDetails, settlementCurrency } from '../fx/fx-lock';
 import { RateBook, RateGateway, RateQuote, RateRefusal } from '../fx/rate-book';
 import { counter } from '../metrics/metrics-registry';
@@ -19,7 +20,8 @@ const conversions = () =>
 /**
  * The FX stage: when the order's currency is not one the routed gateway (and account) settles in
  * (`fx.settlement_currencies`), converts the amount into the first settlement currency at the gateway's own
- * rate (Stripe's exchange rates) or a configured one, half-even at the target's exponent, and locks the
+ * rate (Stripe's exchange rates) or a configured one, half-even to the gateway's step in the target currency
+ * (its currency table: whole IDR at Adyen, tens of fils at Stripe; else the ISO exponent), and locks the
  * conversion with the operation: the decision's details carry the rate, its source and time, and both
  * amounts (`lockDetails`), stored in the operation's routing record. A stale or missing rate refuses the
  * payment (`FX_RATE_STALE`, `FX_RATE_UNAVAILABLE`). Inactive (free) without settlement currencies.
@@ -92,7 +94,9 @@ export class FxStage implements OrchestrationStage {
         decision: { stage: 'fx', outcome: 'refused', reasons: [quote.toLowerCase()], details: { from_currency: currency, to_currency: target } },
       };
     }
-    const lock: FxLock = lockAt(quote, amount, currency, target);
+    // Rounded to what this gateway takes, or its adapter would refuse the converted amount as unrepresentable.
+    const type = this.config.gateways[gateway]?.type;
+    const lock: FxLock = lockAt(quote, amount, currency, target, type === undefined ? 1 : isoAmountStepFor(type, target));
     conversions().inc({ gateway, result: 'converted', source: quote.source.startsWith('gateway:') ? 'gateway' : 'configured' });
     this.logger?.info('payment converted at a locked rate', { operation_id: op.id, gateway, ...lockDetails(lock) });
     return {

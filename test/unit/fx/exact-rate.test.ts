@@ -56,3 +56,14 @@ describe('convertMinor', () => {
   });
   test('refuses a non-integer amount', () => expect(() => convertMinor(1.5, 'USD', 'EUR', parseRate('1'))).toThrow(RangeError));
 });
+
+describe('convertMinor to a gateway step', () => {
+  test('rounds half-even to multiples of the step, not of the ISO minor unit: 6138.929 fils at step 10 is 6140', () =>
+    expect(convertMinor(1999, 'USD', 'KWD', parseRate('0.3071'), 10)).toBe(6140));
+  test('a tie at the step goes to the even multiple: 6145 → 6140, 6155 → 6160', () => {
+    expect(convertMinor(6145, 'KWD', 'KWD', parseRate('1'), 10)).toBe(6140);
+    expect(convertMinor(6155, 'KWD', 'KWD', parseRate('1'), 10)).toBe(6160);
+  });
+  test('step 1 is the ISO rounding', () => expect(convertMinor(1999, 'USD', 'KWD', parseRate('0.3071'), 1)).toBe(6139));
+  test.each([0, -10, 2.5])('refuses step %p', (step) => expect(() => convertMinor(1, 'USD', 'EUR', parseRate('1'), step)).toThrow(RangeError));
+});

@@ -1,7 +1,10 @@
 import { MoneyRefusalError } from '../../../src/errors/money-refusal-error';
 import { GatewayOutcome } from '../../../src/gateways/gateway-adapter';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { isoToPspAmount, PspCurrencyTable, pspToIsoAmount, readConfirmedMoney, withConfirmedMoney } from '../../../src/money/psp-currency-table';
+import { ADYEN_CURRENCIES } from '../../../src/gateways/adyen/adyen-currencies';
+import { CYBERSOURCE_CURRENCIES } from '../../../src/gateways/cybersource/cybersource-currencies';
+import { STRIPE_CURRENCIES } from '../../../src/gateways/stripe/stripe-currencies';
+import { isoAmountStep, isoToPspAmount, PspCurrencyTable, pspToIsoAmount, readConfirmedMoney, withConfirmedMoney } from '../../../src/money/psp-currency-table';
 
 /** A made-up PSP: ISK in hundredths (multiples of 100), MGA whole, KWD in tens of fils, EUR up to 9999. */
 const TABLE: PspCurrencyTable = {
@@ -58,4 +61,28 @@ describe('PSP currency table conversions', () => {
     expect(withConfirmedMoney(outcome, { currency: 'ISK' })).toEqual({ status: 'SUCCESS', gatewayStatus: 'ok', currency: 'ISK' });
     expect(withConfirmedMoney({ status: 'SUCCESS', gatewayStatus: 'ok' } as GatewayOutcome, {})).toEqual({ status: 'SUCCESS', gatewayStatus: 'ok' });
   });
+});
+
+describe('isoAmountStep: the smallest ISO minor amount a PSP takes', () => {
+  it.each([
+    ['ISK', 1], // hundredths in multiples of 100: one whole krona, which is ISO's unit
+    ['MGA', 100], // whole ariary: 100 ISO minor units
+    ['KWD', 10], // tens of fils
+    ['EUR', 1],
+  ])('%s: %d', (code, step) => expect(isoAmountStep(TABLE, code)).toBe(step));
+
+  it('a step that is not a whole number of ISO units is the least multiple that is (25 thousandths of a 2-decimal currency: 5 cents)', () =>
+    expect(isoAmountStep({ psp: 'p', source: 's', currencies: { EUR: { exponent: 3, multipleOf: 25 } } }, 'EUR')).toBe(5));
+
+  it.each([
+    [ADYEN_CURRENCIES, 'IDR', 100],
+    [ADYEN_CURRENCIES, 'CVE', 100],
+    [ADYEN_CURRENCIES, 'ISK', 1],
+    [ADYEN_CURRENCIES, 'CLP', 1],
+    [STRIPE_CURRENCIES, 'KWD', 10],
+    [STRIPE_CURRENCIES, 'MGA', 100],
+    [STRIPE_CURRENCIES, 'UGX', 1],
+    [STRIPE_CURRENCIES, 'IDR', 1],
+    [CYBERSOURCE_CURRENCIES, 'KWD', 1],
+  ])('the real tables: %# %s step %d', (table, code, step) => expect(isoAmountStep(table, code)).toBe(step));
 });
