@@ -31,7 +31,9 @@ import { reviewNoticeOf, withRiskReviewFields } from '../orchestration/risk-stag
 import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
 import { StageDecision } from '../orchestration/orchestration-stage';
-import { FailoverTrigger, countDecisions, countFailover } from '../orchestration/orchestration-metrics';
+import { FailoverTrigger, countDecisions, countFailover, countFxLinesOmitted } from '../orchestration/orchestration-metrics';
+import { linesOmitted } from '../fx/locked-rate';
+import type { PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
 
 /** What the caller (the BullMQ worker) must do next with the job. */
@@ -218,7 +220,16 @@ export class DeliveryService {
       if (holder !== gatewayOf(op)) op = { ...op, routing: freshly(followRouting(op, holder)) };
       // Recorded with the attempt (see `send`): the outcome, whoever reports it, closes it in one script.
       if (ctx.authorizationId !== undefined && ctx.authorizationId !== op.authorizationId) op = { ...op, authorizationId: ctx.authorizationId };
-      if (ctx.fxLock && !read.routing) op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock)) };
+      if (ctx.fxLock && !read.routing) {
+        op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock)) };
+        if (linesOmitted(op.payment, ctx.context.payment)) {
+          countFxLinesOmitted(holder, op.command);
+          log.warn('converted payment sent without its lines: they cannot be converted to add up to the converted amount', {
+            gateway: holder,
+            lines: op.payment.lines?.length ?? 0,
+          });
+        }
+      }
       if (gatewayOf(op) !== route.gateway.name) {
         route = this.deps.router.route(op);
         if ('refused' in route) return this.configHold.hold(op);
@@ -653,7 +664,12 @@ function attemptInteraction(
  * The routing record of a capture, cancel or refund of a converted authorization: sent to its holder at the
  * authorization's locked rate (the amount the PSP is asked for, and the lock, on record and on its event).
  */
-function atLockedRateRouting(op: OperationRecord, holder: string, sent: { amount: number; currency: string }, lock: FxLock): RoutingRecord {
+function atLockedRateRouting(
+  op: OperationRecord,
+  holder: string,
+  sent: { amount: number; currency: string; lines?: PaymentLine[] },
+  lock: FxLock,
+): RoutingRecord {
   const base = op.routing ?? { gateway: holder, requested: op.payment.gateway, candidates: [holder], index: 0, decisions: [] };
   const decision = {
     stage: 'fx' as const,
@@ -661,7 +677,7 @@ function atLockedRateRouting(op: OperationRecord, holder: string, sent: { amount
     reasons: ['locked_rate_of_authorization'],
     details: { ...lockDetails(lock), from_amount: op.payment.amount, to_amount: sent.amount },
   };
-  return { ...base, decisions: [...base.decisions, decision], amount: sent.amount, currency: sent.currency };
+  return { ...base, decisions: [...base.decisions, decision], amount: sent.amount, currency: sent.currency, ...(sent.lines ? { lines: sent.lines } : {}) };
 }
 
 const fresh = new WeakSet<RoutingRecord>();

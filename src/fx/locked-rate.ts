@@ -1,5 +1,7 @@
 import type { Payment } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/record-fields';
+import { convertLines } from './converted-lines';
+import { parseRate } from './exact-rate';
 import { FxLock, atLockedRate, lockFromDetails } from './fx-lock';
 
 /** The conversion locked with an operation (its FX decision, kept in its routing record), if it was converted. */
@@ -15,11 +17,31 @@ export function fxLockOf(op: Pick<OperationRecord, 'routing'>): FxLock | null {
 /**
  * A capture, cancel or refund of `auth` as its gateway must see it: when `auth` was converted, the amount
  * (in the order's currency, as the OMS sends it) converted at the authorization's locked rate into the
- * currency the PSP holds, so a refund goes out at the original rate. Otherwise `payment` unchanged.
- * A command in another currency than the order's is left as it is (the currency check refuses it).
+ * currency the PSP holds, so a refund goes out at the original rate; its lines too (`convertedPayment`).
+ * Otherwise `payment` unchanged. A command in another currency than the order's is left as it is (the
+ * currency check refuses it).
  */
 export function atAuthorizationRate(auth: Pick<OperationRecord, 'routing'>, payment: Payment): Payment {
   const lock = fxLockOf(auth);
   if (!lock || payment.currency !== lock.from.currency) return payment;
-  return { ...payment, amount: atLockedRate(lock, payment.amount), currency: lock.to.currency };
+  return convertedPayment(payment, lock, atLockedRate(lock, payment.amount));
+}
+
+/**
+ * `payment` converted at `lock`'s rate into `amount` of the lock's target currency, with its lines in that
+ * currency too, adding up as before (`convertLines`); when they cannot, without lines: a line in the order's
+ * currency must never reach the PSP labelled with the converted one. `linesOmitted` tells the caller to say so.
+ */
+export function convertedPayment(payment: Payment, lock: FxLock, amount: number): Payment {
+  const { lines, ...rest } = payment;
+  const converted: Payment = { ...rest, amount, currency: lock.to.currency };
+  if (!lines || lines.length === 0) return lines ? { ...converted, lines } : converted;
+  const to = { amount, currency: lock.to.currency };
+  const moved = convertLines(lines, { amount: payment.amount, currency: payment.currency }, to, parseRate(lock.rate), lock.step ?? 1);
+  return moved ? { ...converted, lines: moved } : converted;
+}
+
+/** Whether a conversion of `original` left its lines out (they could not be converted to add up). */
+export function linesOmitted(original: Payment, converted: Payment): boolean {
+  return (original.lines?.length ?? 0) > 0 && converted.lines === undefined;
 }

@@ -1,4 +1,4 @@
-import type { Payment } from '../contracts/payment-command';
+import type { Payment, PaymentLine } from '../contracts/payment-command';
 import type { OperationRecord } from './record-fields';
 
 /*
@@ -78,6 +78,11 @@ export interface RoutingRecord {
    */
   amount?: number;
   currency?: string;
+  /**
+   * The lines the gateway was asked with when `currency` is not the command's: converted to add up to
+   * `amount` (absent: sent without lines, never the command's, which are in the order's currency).
+   */
+  lines?: PaymentLine[];
 }
 
 /** The gateway an operation is routed to: its routing record's, else the one the command named. */
@@ -85,11 +90,15 @@ export function gatewayOf(op: Pick<OperationRecord, 'payment' | 'routing'>): str
   return op.routing?.gateway ?? op.payment.gateway;
 }
 
-/** The payment as its gateway sees it: the command's, with the routed gateway and any converted amount. */
+/** The payment as its gateway sees it: the command's, with the routed gateway and any converted amount and lines. */
 export function routedPayment(op: Pick<OperationRecord, 'payment' | 'routing'>): Payment {
   const r = op.routing;
   if (!r) return op.payment;
-  return { ...op.payment, gateway: r.gateway, amount: r.amount ?? op.payment.amount, currency: r.currency ?? op.payment.currency };
+  const payment = { ...op.payment, gateway: r.gateway, amount: r.amount ?? op.payment.amount, currency: r.currency ?? op.payment.currency };
+  if (payment.currency === op.payment.currency) return payment;
+  // Converted: the command's lines are in the order's currency, so only converted ones go (or none).
+  const { lines: _ordered, ...rest } = payment;
+  return r.lines ? { ...rest, lines: r.lines } : rest;
 }
 
 /** The `routing` object of an event: where the operation went and why (docs/EVENTS.md). */
@@ -106,6 +115,15 @@ export function routingEventField(r: RoutingRecord): Record<string, unknown> {
 
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const LINE_NUMBERS = ['line_number', 'quantity', 'unit_price_gross', 'refund_amount', 'tax_amount', 'tax_rate'] as const;
+const LINE_STRINGS = ['item_name', 'item_sku', 'item_type'] as const;
+
+/** A converted line as stored: its money fields integers, its other fields of their type. */
+function isLine(v: unknown): v is PaymentLine {
+  if (!isObject(v)) return false;
+  return LINE_NUMBERS.every((k) => v[k] === undefined || typeof v[k] === 'number') && LINE_STRINGS.every((k) => v[k] === undefined || isString(v[k]));
+}
 
 /** A stored routing record, or undefined when it does not have the expected shape (never throws). */
 export function parseRoutingRecord(value: unknown): RoutingRecord | undefined {
@@ -134,5 +152,6 @@ export function parseRoutingRecord(value: unknown): RoutingRecord | undefined {
   }
   if (typeof value.amount === 'number' && Number.isInteger(value.amount)) parsed.amount = value.amount;
   if (isString(value.currency)) parsed.currency = value.currency;
+  if (Array.isArray(value.lines) && value.lines.every(isLine)) parsed.lines = value.lines;
   return parsed;
 }

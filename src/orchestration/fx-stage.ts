@@ -3,8 +3,10 @@ import type { Logger } from '../logging/logger';
 import { GatewayError } from '../errors/gateway-error';
 import { isoAmountStepFor } from '../gateways/gateway-registry';
 import { FxLock, lockAt, lockDetails, settlementCurrency } from '../fx/fx-lock';
+import { convertedPayment, linesOmitted } from '../fx/locked-rate';
 import { RateBook, RateGateway, RateQuote, RateRefusal } from '../fx/rate-book';
 import { counter } from '../metrics/metrics-registry';
+import { countFxLinesOmitted } from './orchestration-metrics';
 import { OrchestrationStage, StageInput, StageResult } from './orchestration-stage';
 
 /** Commands FX converts here: the ones that open a payment. Captures and refunds reuse its locked rate (operation-context). */
@@ -99,10 +101,18 @@ export class FxStage implements OrchestrationStage {
     const lock: FxLock = lockAt(quote, amount, currency, target, type === undefined ? 1 : isoAmountStepFor(type, target));
     conversions().inc({ gateway, result: 'converted', source: quote.source.startsWith('gateway:') ? 'gateway' : 'configured' });
     this.logger?.info('payment converted at a locked rate', { operation_id: op.id, gateway, ...lockDetails(lock) });
-    return {
-      verdict: 'continue',
-      plan: { ...plan, payment: { ...plan.payment, amount: lock.to.amount, currency: lock.to.currency } },
-      decision: { stage: 'fx', outcome: 'changed', reasons: [`converted:${currency}->${target}`], details: lockDetails(lock) },
-    };
+    // Its lines go in the converted currency too, or not at all (never in the order's beside a converted amount).
+    const payment = convertedPayment(plan.payment, lock, lock.to.amount);
+    const reasons = [`converted:${currency}->${target}`];
+    if (linesOmitted(plan.payment, payment)) {
+      reasons.push('lines_not_convertible');
+      countFxLinesOmitted(gateway, op.command);
+      this.logger?.warn('converted payment sent without its lines: they cannot be converted to add up to the converted amount', {
+        operation_id: op.id,
+        gateway,
+        lines: plan.payment.lines?.length ?? 0,
+      });
+    }
+    return { verdict: 'continue', plan: { ...plan, payment }, decision: { stage: 'fx', outcome: 'changed', reasons, details: lockDetails(lock) } };
   }
 }

@@ -23,3 +23,14 @@ export type FailoverTrigger = 'breaker_open' | 'not_sent' | 'declined' | 'inquir
 export function countFailover(from: string, to: string, trigger: FailoverTrigger): void {
   failoversTotal.inc({ from, to, trigger });
 }
+
+const fxLinesOmittedTotal = counter(
+  'pb_fx_lines_omitted_total',
+  'Converted payments sent without their lines, which could not be converted to add up to the converted amount, by gateway and command',
+  ['gateway', 'command'],
+);
+
+/** Counts a converted payment sent without its lines (see `convertedPayment`). */
+export function countFxLinesOmitted(gateway: string, command: string): void {
+  fxLinesOmittedTotal.inc({ gateway, command });
+}

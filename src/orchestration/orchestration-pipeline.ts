@@ -133,6 +133,8 @@ export function routingRecordOf(op: OperationRecord, plan: OrchestrationPlan, fa
     decisions: plan.decisions,
     ...(failovers && failovers.length > 0 ? { failovers } : {}),
     ...(converted ? { amount: plan.payment.amount, currency: plan.payment.currency } : {}),
+    // In another currency, the lines are the converted ones (or none): the command's are in the order's.
+    ...(plan.payment.currency !== op.payment.currency && plan.payment.lines ? { lines: plan.payment.lines } : {}),
   };
 }
 
