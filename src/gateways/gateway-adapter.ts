@@ -51,11 +51,13 @@ export interface GatewayOutcome {
    */
   currency?: string;
   /**
-   * A SUCCESS that is the outcome of these commands only (default: of any). Another command's operation
-   * takes it as PENDING: a Cybersource review accepted confirms an authorization, while a sale held for
-   * that review was never captured (`webhooks/outcome-for-command.ts`).
+   * The commands whose operation this outcome (SUCCESS or FAIL alike) can settle (default: any). A webhook
+   * names an operation by a reference that may be its payment's, not the operation the fact is about: an
+   * Adyen CANCELLATION naming the authorization's reference is not that authorization's outcome, and a
+   * Cybersource review accepted is not a sale's (never captured). For another command's operation it is
+   * recorded in the history and moves nothing (`webhooks/outcome-for-command.ts`).
    */
-  succeedsOnly?: readonly CommandType[];
+  settles?: readonly CommandType[];
 }
 
 /** An HTTP request as the transformer builds it; the client adds transport concerns only. */

@@ -38,14 +38,15 @@ export function configuredAccount(gateway: GatewayConfig): string {
  * The amount and currency it states (if it states them) must be the operation's own (a partial capture's
  * or refund's amount, not its authorization's) when the outcome would settle it; a terminal operation
  * does not move any more (forward-only), so a fact about another amount there (a partial capture seen on
- * the authorization's PaymentIntent, a chargeback) settles nothing and is not refused for it.
+ * the authorization's PaymentIntent, a chargeback) settles nothing and is not refused for it; nor is an
+ * outcome of another command (`settles` false, see outcome-for-command.ts), which only goes in the history.
  */
-export function scopeMismatch(op: OperationRecord, arrived: ArrivedOutcome, gateway: GatewayConfig | undefined): ScopeCheck | null {
+export function scopeMismatch(op: OperationRecord, arrived: ArrivedOutcome, gateway: GatewayConfig | undefined, settles = true): ScopeCheck | null {
   const earlier = isEarlierAttemptGateway(op, arrived.gateway);
   if (!gateway || gateway.name !== arrived.gateway || (gatewayOf(op) !== arrived.gateway && !earlier)) return 'gateway';
   if (arrived.account !== undefined && arrived.account !== configuredAccount(gateway)) return 'account';
   // An earlier attempt's outcome never settles the operation (it is recorded and reported, see earlier-attempt.ts).
-  if (earlier || isTerminal(op.state)) return null;
+  if (earlier || !settles || isTerminal(op.state)) return null;
   const { amount, currency } = arrived.outcome;
   // What the gateway was asked for (a converted amount where one was), not what the OMS sent.
   const asked = routedPayment(op);

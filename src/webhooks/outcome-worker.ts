@@ -14,7 +14,7 @@ import { reportContradiction } from './contradiction';
 import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
-import { outcomeForCommand } from './outcome-for-command';
+import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-command';
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
 
 /**
@@ -37,23 +37,22 @@ export function startOutcomeWorker(
       const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
       const op = id ? await deps.ledger.get(id) : null;
       if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
-      // What the fact means for this operation's command (a success of some commands only), read once for every path below.
-      const outcome = outcomeForCommand(job.data.outcome, op.command);
-      const arrived = outcome === job.data.outcome ? job.data : { ...job.data, outcome };
-      if (arrived !== job.data) {
-        deps.logger.info("webhook success is not this command's outcome: read as PENDING", {
-          operation_id: op.id,
-          command: op.command,
-          gateway_status: outcome.gatewayStatus,
-          event_id: job.data.eventId,
-        });
-      }
+      // Named by its payment's reference, a fact may be another command's outcome: history only, never a move.
+      const settles = settlesCommand(job.data.outcome, op.command);
       // Only an outcome of this gateway and account, for this amount, may touch the operation. Refused:
       // not applied, not retried; the job stays in the failed set for an operator to look at.
-      const check = scopeMismatch(op, arrived, config.gateways[gateway]);
+      const check = scopeMismatch(op, job.data, config.gateways[gateway], settles);
       if (check) {
-        reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived });
+        reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived: job.data });
         throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
+      }
+      let arrived = job.data;
+      if (!settles) {
+        await recordOutcomeNotForCommand(op, job.data, deps);
+        if (!job.data.adjustment) return op.state;
+        // A late fact about another command's operation (a capture failing, named by its authorization) is
+        // an adjustment of the operation named, never its failure.
+        arrived = { ...job.data, adjustment: { ...job.data.adjustment, failsOpenOperation: false } };
       }
       // From a gateway it failed over from: that attempt's fact, recorded and reported, never its outcome.
       if (isEarlierAttemptGateway(op, gateway)) return applyEarlierAttemptOutcome(op, arrived, deps);
@@ -63,9 +62,9 @@ export function startOutcomeWorker(
       // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void), never dropped.
       if (await reportContradiction(op, arrived, deps)) return op.state;
       const before = op.state;
-      const after = await deps.recorder.apply(op, outcome, 'webhook', { provider_event_id: job.data.eventId });
+      const after = await deps.recorder.apply(op, arrived.outcome, 'webhook', { provider_event_id: job.data.eventId });
       if (before === after.state && before !== 'PENDING') {
-        deps.logger.info('webhook changed nothing (late or repeated)', { operation_id: op.id, state: before, webhook_status: outcome.status });
+        deps.logger.info('webhook changed nothing (late or repeated)', { operation_id: op.id, state: before, webhook_status: arrived.outcome.status });
       }
       return after.state;
     },

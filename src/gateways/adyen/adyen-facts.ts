@@ -1,6 +1,14 @@
 import { FactRow, RESPONSE_OR_INQUIRY } from '../gateway-facts';
 import { adyenLateFact } from './adyen-adjustments';
-import { ADYEN_EVENT_CODES, ADYEN_MODIFICATION_STATUSES, ADYEN_RESULT_CODES, eventOutcome, modificationStatus, resultCodeStatus } from './adyen-status-map';
+import {
+  ADYEN_EVENT_CODES,
+  ADYEN_MODIFICATION_STATUSES,
+  ADYEN_RESULT_CODES,
+  eventOutcome,
+  eventSettles,
+  modificationStatus,
+  resultCodeStatus,
+} from './adyen-status-map';
 
 /** Adyen's fact table (docs/gateways/adyen.md), read from its status maps and late-fact map. */
 export function adyenFacts(): FactRow[] {
@@ -25,11 +33,13 @@ export function adyenFacts(): FactRow[] {
     const onFalse = eventOutcome(code, false);
     const late = adyenLateFact(code, true);
     const adjustment = late ? { adjustment: late.kind } : {};
+    // The commands an outcome settles (merchantReference may name the payment, not this event's operation).
+    const commands = eventSettles(code);
     if (onTrue === onFalse && !late) {
-      rows.push({ fact: `eventCode \`${code}\``, source: 'webhook', commands: [], meaning: onTrue });
+      rows.push({ fact: `eventCode \`${code}\``, source: 'webhook', commands, meaning: onTrue });
     } else {
-      rows.push({ fact: `eventCode \`${code}\`, success true`, source: 'webhook', commands: [], meaning: onTrue, ...adjustment });
-      rows.push({ fact: `eventCode \`${code}\`, success false`, source: 'webhook', commands: [], meaning: onFalse });
+      rows.push({ fact: `eventCode \`${code}\`, success true`, source: 'webhook', commands, meaning: onTrue, ...adjustment });
+      rows.push({ fact: `eventCode \`${code}\`, success false`, source: 'webhook', commands, meaning: onFalse });
     }
   }
   return rows;

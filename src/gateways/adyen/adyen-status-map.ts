@@ -1,5 +1,6 @@
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
+import { CommandType } from '../../contracts/payment-command';
 import { OutcomeStatus } from '../gateway-adapter';
 
 /**
@@ -228,6 +229,86 @@ export function eventOutcome(eventCode: AdyenEventCode, success: boolean): Outco
     case 'REQUEST_FOR_INFORMATION':
     case 'SECOND_CHARGEBACK':
       return 'ignore';
+    default:
+      return assertNever(eventCode, 'Adyen eventCode');
+  }
+}
+
+/** The commands the bridge sends to Adyen as a payment (`POST /payments`, adyen-requests.ts). */
+const PAYMENT_COMMANDS: readonly CommandType[] = ['authorize', 'sale', 'revalidate'];
+
+/**
+ * The commands whose operation an event's outcome (success or failure) settles. `merchantReference` is the
+ * reference of the payment (Webhooks v1), so a modification made outside the bridge (a cancel in the
+ * Customer Area, a capture that fails) names the authorization: it is not that authorization's outcome.
+ * A modification the bridge sent names its own operation (its `reference`), whose command is listed here.
+ * Only the codes `eventOutcome` reads as an outcome; the others settle nothing.
+ */
+export function eventSettles(eventCode: AdyenEventCode): readonly CommandType[] {
+  switch (eventCode) {
+    // The payment itself: authorised, refused, pending, or closed by Adyen (a technical cancel, an offer expired).
+    case 'AUTHORISATION':
+    case 'PENDING':
+    case 'TECHNICAL_CANCEL':
+    case 'OFFER_CLOSED':
+      return PAYMENT_COMMANDS;
+    // A sale is captured in its own /payments call (captureDelayHours 0): only a capture command is a capture.
+    case 'CAPTURE':
+    case 'CAPTURE_FAILED':
+      return ['capture'];
+    case 'CANCELLATION':
+      return ['cancel'];
+    case 'CANCEL_OR_REFUND':
+      return ['cancel', 'refund'];
+    case 'REFUND':
+    case 'REFUND_WITH_DATA':
+    case 'REFUND_FAILED':
+    case 'REFUNDED_REVERSED':
+    case 'VOID_PENDING_REFUND':
+    case 'POSTPONED_REFUND':
+      return ['refund'];
+    // Sent only by validate (`/amountUpdates` with the amount already held).
+    case 'AUTHORISATION_ADJUSTMENT':
+      return ['validate'];
+    case 'RECURRING_CONTRACT':
+    case 'AUTHENTICATION':
+    case 'ACH_NOTIFICATION_OF_CHANGE':
+    case 'DIRECT_DEBIT_NOTICE_OF_CHANGE_NOTIFICATION':
+    case 'PREARBITRATION_ACCEPTED':
+    case 'PREARBITRATION_DECLINED':
+    case 'PREARBITRATION_ISSUER_WITHDRAWN':
+    case 'SCHEME_ARBITRATION':
+    case 'SCHEME_ARBITRATION_LOST':
+    case 'SCHEME_ARBITRATION_WON':
+    case 'AUTORESCUE':
+    case 'CANCEL_AUTORESCUE':
+    case 'PROCESS_RETRY':
+    case 'DONATION':
+    case 'CHARGEBACK':
+    case 'CHARGEBACK_REVERSED':
+    case 'DISPUTE_DEFENSE_PERIOD_ENDED':
+    case 'EXPIRE':
+    case 'HANDLED_EXTERNALLY':
+    case 'INFORMATION_SUPPLIED':
+    case 'ISSUER_COMMENTS':
+    case 'ISSUER_RESPONSE_TIMEFRAME_EXPIRED':
+    case 'MANUAL_REVIEW_ACCEPT':
+    case 'MANUAL_REVIEW_REJECT':
+    case 'NOTIFICATION_OF_CHARGEBACK':
+    case 'NOTIFICATION_OF_FRAUD':
+    case 'ORDER_CLOSED':
+    case 'ORDER_OPENED':
+    case 'PAIDOUT_REVERSED':
+    case 'PAYOUT_DECLINE':
+    case 'PAYOUT_EXPIRE':
+    case 'PAYOUT_THIRDPARTY':
+    case 'PREARBITRATION_LOST':
+    case 'PREARBITRATION_OPEN':
+    case 'PREARBITRATION_WON':
+    case 'REPORT_AVAILABLE':
+    case 'REQUEST_FOR_INFORMATION':
+    case 'SECOND_CHARGEBACK':
+      return [];
     default:
       return assertNever(eventCode, 'Adyen eventCode');
   }

@@ -4,7 +4,7 @@ import { GatewayError } from '../../errors/gateway-error';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
-import { AdyenEventCode, mapEvent } from './adyen-status-map';
+import { AdyenEventCode, eventSettles, mapEvent } from './adyen-status-map';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
 import { adyenStoredToken } from './adyen-methods';
 import { AdjustmentFact } from '../../adjustments/adjustment';
@@ -236,12 +236,14 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig): Webh
   for (const item of items) {
     const status = mapEvent(item.eventCode, item.success, gateway.name);
     // mapEvent has checked the code and the flag.
-    const late = adyenLateFact(item.eventCode as AdyenEventCode, item.success === 'true');
+    const code = item.eventCode as AdyenEventCode;
+    const late = adyenLateFact(code, item.success === 'true');
     if (status === 'ignore') {
       if (late !== null) events.push(disputeEvent(item, late));
       continue;
     }
-    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: item.pspReference };
+    // merchantReference may name the payment rather than the modification this is the outcome of.
+    const outcome: GatewayOutcome = { status, gatewayStatus: item.eventCode, gatewayReference: item.pspReference, settles: eventSettles(code) };
     // amount.value/currency as Adyen confirmed them, in ISO minor units (an inexact one is left out: the outcome still counts).
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;

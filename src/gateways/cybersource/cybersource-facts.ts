@@ -8,7 +8,7 @@ import {
   cybersourceStatusMeaning,
   cybersourceTokenStateMeaning,
 } from './cybersource-status-map';
-import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SUCCEEDS, cybersourceLateFact, webhookEventOutcome } from './cybersource-webhook';
+import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SETTLES, cybersourceLateFact, webhookEventOutcome } from './cybersource-webhook';
 
 /** Cybersource's fact table (docs/gateways/cybersource.md), read from its status maps and webhook map. */
 export function cybersourceFacts(): FactRow[] {
@@ -35,9 +35,9 @@ export function cybersourceFacts(): FactRow[] {
   for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES) {
     const late = cybersourceLateFact(type);
     if (type === 'risk.casemanagement.decision.accept') {
-      // A review accepted completes an authorization; a sale held for it was not captured and waits.
-      rows.push({ fact: `\`${type}\``, source: 'webhook', commands: REVIEW_ACCEPTED_SUCCEEDS, meaning: webhookEventOutcome(type) });
-      rows.push({ fact: `\`${type}\``, source: 'webhook', commands: ['sale'], meaning: 'PENDING' });
+      // A review accepted completes an authorization; a sale held for it was not captured: history only, it waits.
+      rows.push({ fact: `\`${type}\``, source: 'webhook', commands: REVIEW_ACCEPTED_SETTLES, meaning: webhookEventOutcome(type) });
+      rows.push({ fact: `\`${type}\``, source: 'webhook', commands: ['sale'], meaning: 'ignore' });
       continue;
     }
     rows.push({ fact: `\`${type}\``, source: 'webhook', commands: [], meaning: webhookEventOutcome(type), ...(late ? { adjustment: late.kind } : {}) });

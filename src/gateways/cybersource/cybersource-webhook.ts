@@ -129,9 +129,10 @@ export type CybersourceWebhookEventType = (typeof CYBERSOURCE_WEBHOOK_EVENT_TYPE
 /**
  * The commands a review accepted (`risk.casemanagement.decision.accept`) completes. Decision Manager holds
  * a flagged request's follow-on services: a sale held for review was authorized, not captured ("If decision
- * is ACCEPT, then CAPTURE can be used"), so it stays PENDING until its capture is reported.
+ * is ACCEPT, then CAPTURE can be used"), so the accept is history for it, which
+ * stays PENDING until its capture is reported.
  */
-export const REVIEW_ACCEPTED_SUCCEEDS: readonly CommandType[] = ['authorize', 'revalidate'];
+export const REVIEW_ACCEPTED_SETTLES: readonly CommandType[] = ['authorize', 'revalidate'];
 
 /** Exhaustive map of an event type to the outcome of the transaction it is about. */
 export function webhookEventOutcome(type: CybersourceWebhookEventType): OutcomeStatus {
@@ -296,7 +297,7 @@ export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): Webho
       ...(account !== undefined ? { account } : {}),
       outcome: {
         status,
-        ...(eventType === 'risk.casemanagement.decision.accept' ? { succeedsOnly: REVIEW_ACCEPTED_SUCCEEDS } : {}),
+        ...(eventType === 'risk.casemanagement.decision.accept' ? { settles: REVIEW_ACCEPTED_SETTLES } : {}),
         gatewayStatus: eventType,
         ...(reference ? { gatewayReference: reference } : {}),
         ...(reason ? { reason } : {}),

@@ -3,6 +3,8 @@ import {
   ADYEN_EVENT_CODES,
   ADYEN_MODIFICATION_STATUSES,
   ADYEN_RESULT_CODES,
+  eventOutcome,
+  eventSettles,
   mapEvent,
   mapModificationStatus,
   mapResultCode,
@@ -91,6 +93,19 @@ describe('Adyen status map', () => {
       fn();
     } catch (err) {
       expect((err as GatewayError).kind).toBe('outcome_unknown');
+    }
+  });
+
+  it('names the commands of every event code that is an outcome, and none for the codes that are not', () => {
+    for (const code of ADYEN_EVENT_CODES) {
+      const outcome = eventOutcome(code, true) !== 'ignore' || eventOutcome(code, false) !== 'ignore';
+      expect([code, eventSettles(code).length > 0]).toEqual([code, outcome]);
+    }
+  });
+
+  it('never lets a cancellation, capture or refund event settle the payment it names (authorize, sale, revalidate)', () => {
+    for (const code of ['CANCELLATION', 'CANCEL_OR_REFUND', 'CAPTURE', 'CAPTURE_FAILED', 'REFUND', 'REFUND_FAILED', 'AUTHORISATION_ADJUSTMENT'] as const) {
+      for (const command of ['authorize', 'sale', 'revalidate'] as const) expect([code, eventSettles(code).includes(command)]).toEqual([code, false]);
     }
   });
 });

@@ -202,6 +202,7 @@ describe('Adyen webhook events', () => {
           currency: 'EUR',
           // Adyen's example names the stored method (tokenization.* additionalData): token on first use.
           storedToken: 'YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50',
+          settles: ['authorize', 'sale', 'revalidate'],
         },
       },
     ]);
@@ -228,6 +229,21 @@ describe('Adyen webhook events', () => {
     const [event] = t.parseWebhook(raw(example(name)), gateway);
     expect(event.outcome.status).toBe(status);
     if (status === 'FAIL') expect(event.outcome.reason).toBeTruthy();
+  });
+
+  it.each([
+    ['post-AUTHORISATION-authorisation', ['authorize', 'sale', 'revalidate']],
+    ['post-CAPTURE-capture', ['capture']],
+    ['post-CAPTURE_FAILED-capture_failed', ['capture']],
+    ['post-CANCELLATION-cancellation', ['cancel']],
+    ['post-CANCEL_OR_REFUND-cancel_or_refund', ['cancel', 'refund']],
+    ['post-REFUND-refund', ['refund']],
+    ['post-REFUND_FAILED-refund_failed', ['refund']],
+    ['post-AUTHORISATION_ADJUSTMENT-authorisation_adjustment', ['validate']],
+  ])('says the %s outcome settles only %j, whatever operation merchantReference names', (name, commands) => {
+    const [event] = t.parseWebhook(raw(withReference(example(name), 'op-authorize-1')), gateway);
+    expect(event.operationId).toBe('op-authorize-1');
+    expect(event.outcome.settles).toEqual(commands);
   });
 
   it('skips events that are neither the outcome of a command we send nor a late fact about a payment', () => {

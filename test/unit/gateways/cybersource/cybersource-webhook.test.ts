@@ -106,8 +106,8 @@ describe('Cybersource webhooks', () => {
 
   it('marks a review accepted as the success of an authorization only (a sale held for review was not captured)', () => {
     const [event] = t.parseWebhook(notification('risk.casemanagement.decision.accept'), gateway);
-    expect(event.outcome).toMatchObject({ status: 'SUCCESS', succeedsOnly: ['authorize', 'revalidate'] });
-    expect(t.parseWebhook(notification('payments.payments.accept'), gateway)[0].outcome.succeedsOnly).toBeUndefined();
+    expect(event.outcome).toMatchObject({ status: 'SUCCESS', settles: ['authorize', 'revalidate'] });
+    expect(t.parseWebhook(notification('payments.payments.accept'), gateway)[0].outcome.settles).toBeUndefined();
   });
 
   it('maps a rejected payment to FAIL with the reason', () => {
