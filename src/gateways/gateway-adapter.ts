@@ -121,6 +121,25 @@ export interface WebhookEvent {
   adjustment?: AdjustmentFact;
 }
 
+/**
+ * Why an item of a verified webhook was acknowledged without being queued (the label `reason` of
+ * `pb_webhook_items_skipped_total`): an event type or code the gateway's map does not list
+ * (`unknown_event_type`), an item it cannot read (`unreadable`, e.g. an Adyen success flag other than
+ * "true"/"false"), an item about another PSP account than the gateway's (`other_account`).
+ */
+export type WebhookSkipReason = 'unknown_event_type' | 'unreadable' | 'other_account';
+
+/** An item of a verified webhook the transformer skipped, with what an operator needs to find it at the PSP. */
+export interface SkippedWebhookItem {
+  reason: WebhookSkipReason;
+  /** The PSP's event type or code, verbatim. */
+  eventType?: string;
+  /** The PSP's reference of the object the item is about. */
+  reference?: string;
+  /** The PSP account the item names. */
+  account?: string;
+}
+
 export interface WebhookAck {
   status: number;
   body: string;
@@ -162,8 +181,12 @@ export interface GatewayTransformer {
   authenticate(request: GatewayRequest, gateway: GatewayConfig, now: Date): GatewayRequest;
   /** Verifies a webhook's signature on the raw body, in constant time, at `now`. */
   verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig, now: Date): boolean;
-  /** Normalises a verified webhook into zero or more events (Adyen batches several). */
-  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[];
+  /**
+   * Normalises a verified webhook into zero or more events (Adyen batches several). An item it cannot read
+   * or does not know is reported to `skipped` and left out, so the PSP's acknowledgement never hangs on it
+   * and the other items of a batch are kept; throws only when the body as a whole is not a notification.
+   */
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped?: (item: SkippedWebhookItem) => void): WebhookEvent[];
   /** What the PSP expects as the answer to an accepted webhook (Adyen: `[accepted]`). */
   webhookAck(): WebhookAck;
   /**

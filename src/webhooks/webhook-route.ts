@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../config/config';
 import { bullJobId } from '../queueing/job-id';
-import { GatewayTransformer } from '../gateways/gateway-adapter';
+import { GatewayTransformer, SkippedWebhookItem } from '../gateways/gateway-adapter';
 import { withSafeReason } from '../gateways/outcome-text';
 import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
@@ -21,19 +21,31 @@ const webhooksRefused = counter(
   ['gateway', 'reason'],
 );
 
+/** Items of verified webhooks acknowledged but not queued, by configured gateway and reason. */
+const itemsSkipped = counter(
+  'pb_webhook_items_skipped_total',
+  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable, other_account, unparseable_body)',
+  ['gateway', 'reason'],
+);
+
 export interface WebhookStats {
   accepted: number;
   duplicates: number;
   refused: number;
+  /** Verified items acknowledged and left out (unknown, unreadable, another account's). */
+  skipped: number;
 }
 
 /**
  * `POST /webhooks/:gateway`: verify the signature on the raw body (401 if bad), normalise, enqueue each
  * outcome (deduped by the provider's event id), answer 2xx at once. Nothing else happens here: the
- * outcome worker applies the outcome, forward only.
+ * outcome worker applies the outcome, forward only. A verified item the gateway does not know or cannot
+ * read is acknowledged with the rest and left out (counted, logged): PSPs retry what is not acknowledged,
+ * and Adyen retries a batch whole, so a refusal would hold back the good items beside it and bring the
+ * unknown one back for days. Only a signed body that is no notification at all is answered 422.
  */
 export class WebhookRoute implements WebRoute {
-  readonly stats: WebhookStats = { accepted: 0, duplicates: 0, refused: 0 };
+  readonly stats: WebhookStats = { accepted: 0, duplicates: 0, refused: 0, skipped: 0 };
   /** Anyone can post a bad signature: one warning per gateway per minute, carrying how many were suppressed. */
   private readonly refusals: LogThrottle;
   /** Which webhook secret (current, previous) signed each accepted webhook. */
@@ -99,9 +111,10 @@ export class WebhookRoute implements WebRoute {
     this.keyUse.record('webhook', name, key, `gateways.${name}.webhook_secret_previous`);
     let events;
     try {
-      events = transformer.parseWebhook(raw, gateway);
+      events = transformer.parseWebhook(raw, gateway, (item) => this.skip(name, item));
     } catch (err) {
-      // Signed by the PSP but not understood: 2xx would lose it silently, so let the PSP retry and alert.
+      // Signed by the PSP but no notification at all: nothing in it can be acknowledged item by item.
+      itemsSkipped.inc({ gateway: name, reason: 'unparseable_body' });
       this.deps.logger.error('verified webhook could not be parsed', { gateway: name, error: (err as Error).message });
       sendJson(res, 422, { error: 'unprocessable notification' });
       return;
@@ -129,5 +142,15 @@ export class WebhookRoute implements WebRoute {
     const ack = transformer.webhookAck();
     res.writeHead(ack.status, { 'content-type': ack.contentType, 'content-length': Buffer.byteLength(ack.body) });
     res.end(ack.body);
+  }
+
+  /** A verified item left out: counted by reason, and a line naming what to look up at the PSP. */
+  private skip(name: string, item: SkippedWebhookItem): void {
+    this.stats.skipped += 1;
+    itemsSkipped.inc({ gateway: name, reason: item.reason });
+    const fields = { gateway: name, reason: item.reason, event_type: item.eventType, psp_reference: item.reference, account: item.account };
+    // A company-level webhook brings every sibling account's items: expected, so not a warning.
+    if (item.reason === 'other_account') this.deps.logger.info('webhook item for another PSP account acknowledged and skipped', fields);
+    else this.deps.logger.warn('webhook item acknowledged and skipped: the bridge does not know or cannot read it', fields);
   }
 }

@@ -1,7 +1,16 @@
 import type { GatewayConfig } from '../gateway-config';
 import { CommandType } from '../../contracts/payment-command';
 import { withDeclines } from '../gateway-declines';
-import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import {
+  GatewayOutcome,
+  GatewayRequest,
+  GatewayResponse,
+  GatewayTransformer,
+  OperationContext,
+  SkippedWebhookItem,
+  WebhookAck,
+  WebhookEvent,
+} from '../gateway-adapter';
 import { adyenWebhookAck, parseAdyenWebhook, verifyAdyenWebhook } from '../adyen/adyen-webhook';
 import { ADYEN_SV_DECLINES, adyenSvDecline } from './adyen-stored-value-declines';
 import { buildAdyenSvRequest } from './adyen-stored-value-requests';
@@ -56,8 +65,8 @@ export const adyenStoredValueTransformer: GatewayTransformer = Object.freeze({
     return verifyAdyenWebhook(rawBody, headers, gateway);
   },
 
-  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
-    return withDeclines(parseAdyenWebhook(rawBody, gateway), ADYEN_SV_DECLINES);
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped?: (item: SkippedWebhookItem) => void): WebhookEvent[] {
+    return withDeclines(parseAdyenWebhook(rawBody, gateway, skipped), ADYEN_SV_DECLINES);
   },
 
   webhookAck(): WebhookAck {

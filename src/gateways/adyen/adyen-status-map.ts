@@ -314,6 +314,11 @@ export function eventSettles(eventCode: AdyenEventCode): readonly CommandType[] 
   }
 }
 
+/** Whether `value` is an event code of the Webhooks v1 spec (the ones `eventOutcome` maps). */
+export function isAdyenEventCode(value: string): value is AdyenEventCode {
+  return isOneOf(ADYEN_EVENT_CODES, value);
+}
+
 /** `eventOutcome` for strings from the wire: an unknown event code or success flag throws `outcome_unknown`. */
 export function mapEvent(eventCode: string, success: string, gateway: string): OutcomeStatus | 'ignore' {
   if (!isOneOf(ADYEN_EVENT_CODES, eventCode)) throw unknown('eventCode', eventCode, gateway);

@@ -10,6 +10,7 @@ import {
   GatewayTransformer,
   InquirySupport,
   OperationContext,
+  SkippedWebhookItem,
   WebhookAck,
   WebhookEvent,
 } from '../gateway-adapter';
@@ -109,8 +110,8 @@ export const adyenTransformer: GatewayTransformer = Object.freeze({
     return verifyAdyenWebhook(rawBody, headers, gateway);
   },
 
-  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
-    return withDeclines(parseAdyenWebhook(rawBody, gateway), ADYEN_DECLINES);
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped?: (item: SkippedWebhookItem) => void): WebhookEvent[] {
+    return withDeclines(parseAdyenWebhook(rawBody, gateway, skipped), ADYEN_DECLINES);
   },
 
   webhookAck(): WebhookAck {

@@ -4,11 +4,11 @@ import { GatewayError } from '../../errors/gateway-error';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
-import { AdyenEventCode, eventSettles, mapEvent } from './adyen-status-map';
+import { eventOutcome, eventSettles, isAdyenEventCode } from './adyen-status-map';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
 import { adyenStoredToken } from './adyen-methods';
 import { AdjustmentFact } from '../../adjustments/adjustment';
-import { GatewayOutcome, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import { GatewayOutcome, SkippedWebhookItem, WebhookAck, WebhookEvent } from '../gateway-adapter';
 
 /**
  * Adyen standard notifications (Webhooks v1): `{ live, notificationItems: [{ NotificationRequestItem }] }`.
@@ -227,16 +227,27 @@ export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, stri
 /**
  * The events of a verified notification: one per item that is the outcome of something we send or a late
  * fact about a payment (disputes, a capture or refund failing later: `adjustment`, see
- * `adyenLateFact`); items about payouts, reports… are skipped. An unknown eventCode throws `outcome_unknown`.
+ * `adyenLateFact`); items about payouts, reports… are left out. Adyen wants every notification accepted
+ * before any business logic and retries an unaccepted batch whole, so an item with an event code outside
+ * the spec's list, or a success flag other than "true"/"false", is reported to `skipped` and left out on
+ * its own: the other items of its batch still count. Throws only for a body that is not a notification.
  */
-export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
+export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped: (item: SkippedWebhookItem) => void = () => undefined): WebhookEvent[] {
   const items = parseNotificationItems(rawBody);
   if (!items) throw new GatewayError('invalid_request', gateway.name, 'not an Adyen notification body');
   const events: WebhookEvent[] = [];
   for (const item of items) {
-    const status = mapEvent(item.eventCode, item.success, gateway.name);
-    // mapEvent has checked the code and the flag.
-    const code = item.eventCode as AdyenEventCode;
+    const code = item.eventCode;
+    if (!isAdyenEventCode(code) || (item.success !== 'true' && item.success !== 'false')) {
+      skipped({
+        reason: isAdyenEventCode(code) ? 'unreadable' : 'unknown_event_type',
+        eventType: code,
+        reference: item.pspReference,
+        account: item.merchantAccountCode,
+      });
+      continue;
+    }
+    const status = eventOutcome(code, item.success === 'true');
     const late = adyenLateFact(code, item.success === 'true');
     if (status === 'ignore') {
       if (late !== null) events.push(disputeEvent(item, late));

@@ -2,7 +2,16 @@ import type { GatewayConfig } from '../gateway-config';
 import { CommandType } from '../../contracts/payment-command';
 import { withDecline, withDeclines } from '../gateway-declines';
 import { CYBERSOURCE_DECLINES } from './cybersource-declines';
-import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import {
+  GatewayOutcome,
+  GatewayRequest,
+  GatewayResponse,
+  GatewayTransformer,
+  OperationContext,
+  SkippedWebhookItem,
+  WebhookAck,
+  WebhookEvent,
+} from '../gateway-adapter';
 import { httpSignatureHeaders } from './cybersource-http-signature';
 import { buildCybersourceCompletionRequest, buildCybersourceRequest, buildSearchRequest } from './cybersource-requests';
 import { ActionResult } from '../../contracts/three-ds';
@@ -85,8 +94,8 @@ export const cybersourceTransformer: GatewayTransformer = {
     return verifyCybersourceWebhook(rawBody, headers, [gateway.webhookSecret, gateway.webhookSecretPrevious], now);
   },
 
-  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
-    return withDeclines(parseCybersourceWebhook(rawBody, gateway.name), CYBERSOURCE_DECLINES);
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped?: (item: SkippedWebhookItem) => void): WebhookEvent[] {
+    return withDeclines(parseCybersourceWebhook(rawBody, gateway.name, skipped), CYBERSOURCE_DECLINES);
   },
 
   webhookAck(): WebhookAck {

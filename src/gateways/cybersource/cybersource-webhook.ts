@@ -4,7 +4,7 @@ import { ConfirmedMoney } from '../../money/psp-currency-table';
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { operationIdFromReference } from './cybersource-requests';
 import { assertNever } from '../assert-never';
-import { OutcomeStatus, WebhookEvent } from '../gateway-adapter';
+import { OutcomeStatus, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import type { CommandType } from '../../contracts/payment-command';
 import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
 
@@ -245,9 +245,10 @@ function moneyOf(data: Json): ConfirmedMoney {
  * Normalises a verified notification: one event per payload entry. A capture, refund or credit failure
  * also carries its adjustment (see `cybersourceLateFact`). Event types outside the payment
  * products (tokens, invoicing, reports…) carry no payment outcome and give no event; an unknown
- * `payments.*` type is an error (the PSP retries and we are alerted) rather than a guess.
+ * `payments.*` type is reported to `skipped` and gives no event rather than a guess (acknowledged: a
+ * refusal would only bring the same notification back). Throws only for a body without an event type.
  */
-export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): WebhookEvent[] {
+export function parseCybersourceWebhook(rawBody: Buffer, gateway: string, skipped: (item: SkippedWebhookItem) => void = () => undefined): WebhookEvent[] {
   let body: Json | undefined;
   try {
     body = obj(JSON.parse(rawBody.toString('utf8')));
@@ -259,7 +260,10 @@ export function parseCybersourceWebhook(rawBody: Buffer, gateway: string): Webho
   if (!eventType) throw new GatewayError('invalid_request', gateway, 'webhook without eventType');
   if (!isMappedEventType(eventType)) {
     if (eventType.startsWith('payments.')) {
-      throw new GatewayError('outcome_unknown', gateway, `unmapped cybersource event type ${JSON.stringify(eventType)}`, { gatewayCode: eventType });
+      const first = obj(Array.isArray(body.payload) ? body.payload[0] : body.payload);
+      const reference = str(obj(first?.data)?.id);
+      const account = str(first?.organizationId) ?? str(body.organizationId);
+      skipped({ reason: 'unknown_event_type', eventType, ...(reference ? { reference } : {}), ...(account ? { account } : {}) });
     }
     return [];
   }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hmacValidator as HmacValidator } from '@adyen/api-library';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { adyenTransformer, adyenWebhookAuthorization } from '../../../../src/gateways/adyen';
+import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { adyenSigningString, parseNotificationItems } from '../../../../src/gateways/adyen/adyen-webhook';
 import { specPath } from '../../../support/prism';
 import { gateway } from './adyen-test-support';
@@ -256,10 +257,23 @@ describe('Adyen webhook events', () => {
     expect(event.gatewayReference).toBe('QFQTPCQ8HXSKGK82');
   });
 
-  it('turns an unknown event code into an outcome_unknown error', () => {
-    const n = JSON.parse(JSON.stringify(example('post-CAPTURE-capture'))) as Notification;
-    n.notificationItems[0].NotificationRequestItem.eventCode = 'BRAND_NEW_EVENT';
-    expect(() => t.parseWebhook(raw(n), gateway)).toThrow(GatewayError);
+  it('skips an item with an unknown event code or success flag on its own, reports it, and keeps the other items of the batch', () => {
+    const batch = JSON.parse(JSON.stringify(example('post-CAPTURE-capture'))) as Notification;
+    const good = batch.notificationItems[0].NotificationRequestItem;
+    const unknownCode = { ...good, pspReference: 'NEWEVENT00000001', eventCode: 'BRAND_NEW_EVENT' };
+    const badFlag = { ...good, pspReference: 'BADFLAG000000001', success: 'maybe' };
+    batch.notificationItems = [{ NotificationRequestItem: unknownCode }, { NotificationRequestItem: good }, { NotificationRequestItem: badFlag }];
+    const skipped: SkippedWebhookItem[] = [];
+    const events = t.parseWebhook(raw(batch), gateway, (item) => skipped.push(item));
+    expect(events.map((e) => e.eventId)).toEqual([`${String(good.pspReference)}:CAPTURE:true`]);
+    expect(skipped).toEqual([
+      { reason: 'unknown_event_type', eventType: 'BRAND_NEW_EVENT', reference: 'NEWEVENT00000001', account: good.merchantAccountCode },
+      { reason: 'unreadable', eventType: 'CAPTURE', reference: 'BADFLAG000000001', account: good.merchantAccountCode },
+    ]);
+  });
+
+  it('still refuses to read a body that is not a notification at all', () => {
+    expect(() => t.parseWebhook(Buffer.from('{"live":"false"}'), gateway)).toThrow(GatewayError);
   });
 
   it('acknowledges with 200 [accepted]', () => {

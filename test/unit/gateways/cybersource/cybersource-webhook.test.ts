@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { GatewayError } from '../../../../src/errors/gateway-error';
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
+import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, webhookEventOutcome } from '../../../../src/gateways/cybersource/cybersource-webhook';
 import { PAYMENT_ID, gateway } from './cybersource-test-fixtures';
 
@@ -129,9 +129,12 @@ describe('Cybersource webhooks', () => {
     for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES) expect(['SUCCESS', 'FAIL', 'PENDING']).toContain(webhookEventOutcome(type));
   });
 
-  it('gives no event for products outside payments, and refuses an unknown payments event', () => {
-    expect(t.parseWebhook(notification('tms.networktoken.updated'), gateway)).toEqual([]);
-    expect(() => t.parseWebhook(notification('payments.payments.unheard'), gateway)).toThrow(GatewayError);
+  it('gives no event for products outside payments, and reports an unknown payments event (payments.payments.updated) as skipped instead of throwing', () => {
+    const skipped: SkippedWebhookItem[] = [];
+    expect(t.parseWebhook(notification('tms.networktoken.updated'), gateway, (item) => skipped.push(item))).toEqual([]);
+    expect(skipped).toEqual([]);
+    expect(t.parseWebhook(notification('payments.payments.updated'), gateway, (item) => skipped.push(item))).toEqual([]);
+    expect(skipped).toEqual([expect.objectContaining({ reason: 'unknown_event_type', eventType: 'payments.payments.updated', reference: PAYMENT_ID })]);
   });
 
   it('acknowledges with a 200', () => {
