@@ -21,7 +21,8 @@ const ADYEN_SETTINGS = {
   merchantAccount: {
     secret: false,
     required: true,
-    description: 'the merchant account code every request names and every webhook must name (`merchantAccountCode`)',
+    description:
+      'the merchant account code every request names; webhook items naming another (`merchantAccountCode`, e.g. from a company-level webhook) are acknowledged and skipped',
   },
   webhookSecret: { secret: true, check: hmacKeyProblem, description: "the webhook's HMAC key (hex); empty: every webhook refused" },
   webhookSecretPrevious: { secret: true, check: hmacKeyProblem, description: 'the previous HMAC key, still accepted while it rotates' },

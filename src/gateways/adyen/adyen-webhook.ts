@@ -23,8 +23,11 @@ import { GatewayOutcome, SkippedWebhookItem, WebhookAck, WebhookEvent } from '..
  *    `pspReference:originalReference:merchantAccountCode:merchantReference:value:currency:eventCode:success`,
  *    unescaped, byte for byte what Adyen's own libraries check. Only `merchantReference` may hold a `:`, so
  *    that the string splits into the fields one way only (`splitsOneWay`).
- * 3. Every item names our merchant account (`merchantAccountCode` = the gateway's `merchant_account`): a
- *    notification about another account is not ours to apply, whoever signed it.
+ *
+ * The merchant account is not part of the verification: a company-level webhook brings, correctly signed,
+ * the items of every merchant account of the company. An item naming another account than the gateway's
+ * `merchant_account` is acknowledged and skipped when the notification is read (`other_account`); the
+ * outcome worker's scope check still refuses any outcome naming another account (`outcome-scope.ts`).
  *
  * No freshness window: the signed fields carry no timestamp (eventDate is not signed), and Adyen retries
  * an unanswered notification for days, so an age limit would lose real outcomes. Replays are harmless:
@@ -214,13 +217,13 @@ export function namesOurMerchantAccount(item: AdyenNotificationItem, gateway: Ga
   return gateway.merchantAccount !== '' && item.merchantAccountCode === gateway.merchantAccount;
 }
 
-/** Basic auth, then every item's HMAC and merchant account: true only when all hold for the whole batch. */
+/** Basic auth, then every item's HMAC: true only when both hold for the whole batch. */
 export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig): boolean {
   const authorised = verifyBasicAuth(headers, gateway);
   const items = parseNotificationItems(rawBody);
   if (!items) return false;
   let allSigned = true;
-  for (const item of items) allSigned = verifyItemSignature(item, gateway) && namesOurMerchantAccount(item, gateway) && allSigned;
+  for (const item of items) allSigned = verifyItemSignature(item, gateway) && allSigned;
   return authorised && allSigned;
 }
 
@@ -230,7 +233,8 @@ export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, stri
  * `adyenLateFact`); items about payouts, reports… are left out. Adyen wants every notification accepted
  * before any business logic and retries an unaccepted batch whole, so an item with an event code outside
  * the spec's list, or a success flag other than "true"/"false", is reported to `skipped` and left out on
- * its own: the other items of its batch still count. Throws only for a body that is not a notification.
+ * its own: the other items of its batch still count; so is an item for another merchant account (a
+ * company-level webhook). Throws only for a body that is not a notification.
  */
 export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped: (item: SkippedWebhookItem) => void = () => undefined): WebhookEvent[] {
   const items = parseNotificationItems(rawBody);
@@ -238,6 +242,10 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
   const events: WebhookEvent[] = [];
   for (const item of items) {
     const code = item.eventCode;
+    if (!namesOurMerchantAccount(item, gateway)) {
+      skipped({ reason: 'other_account', eventType: code, reference: item.pspReference, account: item.merchantAccountCode });
+      continue;
+    }
     if (!isAdyenEventCode(code) || (item.success !== 'true' && item.success !== 'false')) {
       skipped({
         reason: isAdyenEventCode(code) ? 'unreadable' : 'unknown_event_type',

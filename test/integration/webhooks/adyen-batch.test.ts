@@ -115,4 +115,19 @@ describe('an Adyen batch', () => {
     await eventually(async () => (await worker.ledger.get(authorization))?.state === 'SUCCEEDED');
     expect(await metricValue('pb_webhook_items_skipped_total', { gateway: 'adyen', reason: 'unreadable' })).toBe(before + 1);
   });
+
+  it("from a company-level webhook, [ours, a sibling merchant account's], is accepted: ours settles its operation, the sibling's is skipped as other_account", async () => {
+    const before = await metricValue('pb_webhook_items_skipped_total', { gateway: 'adyen', reason: 'other_account' });
+    const authorization = await pendingAuthorization('BATCHPSP00000003');
+    const answer = await post([
+      item({ eventCode: 'AUTHORISATION', merchantReference: authorization, pspReference: 'BATCHPSP00000003' }),
+      item({ eventCode: 'AUTHORISATION', merchantReference: 'sibling-order-1', pspReference: 'SIBLING000000003', account: 'SiblingMerchant' }),
+    ]);
+    expect(answer).toEqual({ status: 200, body: '[accepted]' });
+
+    await eventually(async () => (await worker.ledger.get(authorization))?.state === 'SUCCEEDED');
+    expect(await metricValue('pb_webhook_items_skipped_total', { gateway: 'adyen', reason: 'other_account' })).toBe(before + 1);
+    const line = webLogs.lines.find((l) => l.includes('SIBLING000000003'));
+    expect(JSON.parse(line!)).toMatchObject({ gateway: 'adyen', reason: 'other_account', account: 'SiblingMerchant' });
+  });
 });

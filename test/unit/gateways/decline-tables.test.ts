@@ -192,7 +192,7 @@ describe('decline tables', () => {
       amount: { currency: 'EUR', value: 1000 },
       eventCode: 'AUTHORISATION',
       eventDate: '2026-01-01T00:00:00+01:00',
-      merchantAccountCode: 'TestMerchant',
+      merchantAccountCode: adyenGateway.merchantAccount,
       merchantReference: 'op-authorize-1',
       pspReference: 'QFQTPCQ8HXSKGK82',
       reason: 'Expired Card',

@@ -45,10 +45,13 @@ function raw(n: Notification): Buffer {
   return Buffer.from(JSON.stringify(n), 'utf8');
 }
 
+/** The spec's example, its items naming our merchant account (the spec's name `YOUR_MERCHANT_ACCOUNT`). */
 function example(name: string): Notification {
   const found = examples.find(([n]) => n === name);
   if (!found) throw new Error(`no example ${name}`);
-  return found[1];
+  const copy = JSON.parse(JSON.stringify(found[1])) as Notification;
+  for (const { NotificationRequestItem: item } of copy.notificationItems) item.merchantAccountCode = gateway.merchantAccount;
+  return copy;
 }
 
 function withReference(n: Notification, merchantReference: string): Notification {
@@ -134,16 +137,32 @@ describe('Adyen webhook verification', () => {
     expect(t.verifyWebhook(raw(signedBySdk(example('post-CAPTURE-capture'))), { authorization: 'Basic Og==' }, bare, now)).toBe(false);
   });
 
-  it('refuses a correctly signed notification that names another merchant account than the configured one', () => {
+  it('verifies a correctly signed item for another merchant account (a company-level webhook), and skips it when read, reporting other_account', () => {
     const other = signedBySdk(example('post-CAPTURE-capture'), gateway.webhookSecret, 'SomeoneElsesAccount');
-    expect(sdk.validateHMAC(other.notificationItems[0].NotificationRequestItem as never, gateway.webhookSecret)).toBe(true);
-    expect(t.verifyWebhook(raw(other), auth, gateway, now)).toBe(false);
-    expect(t.verifyWebhook(raw(signedBySdk(example('post-CAPTURE-capture'))), auth, { ...gateway, merchantAccount: '' }, now)).toBe(false);
+    expect(t.verifyWebhook(raw(other), auth, gateway, now)).toBe(true);
+    const skipped: SkippedWebhookItem[] = [];
+    expect(t.parseWebhook(raw(other), gateway, (item) => skipped.push(item))).toEqual([]);
+    expect(skipped).toEqual([expect.objectContaining({ reason: 'other_account', account: 'SomeoneElsesAccount', eventType: 'CAPTURE' })]);
   });
 
-  it('refuses a batch in which one item names another merchant account', () => {
+  it('reads nothing as ours when no merchant account is configured', () => {
+    const skipped: SkippedWebhookItem[] = [];
+    expect(t.parseWebhook(raw(signedBySdk(example('post-CAPTURE-capture'))), { ...gateway, merchantAccount: '' }, (item) => skipped.push(item))).toEqual([]);
+    expect(skipped.map((i) => i.reason)).toEqual(['other_account']);
+  });
+
+  it("verifies a batch [ours, a sibling account's] and reads only our item", () => {
     const good = signedBySdk(example('post-CAPTURE-capture'));
     const other = signedBySdk(example('post-REFUND-refund'), gateway.webhookSecret, 'SomeoneElsesAccount');
+    const batch: Notification = { live: 'false', notificationItems: [...good.notificationItems, ...other.notificationItems] };
+    expect(t.verifyWebhook(raw(batch), auth, gateway, now)).toBe(true);
+    const events = t.parseWebhook(raw(batch), gateway);
+    expect(events.map((e) => [e.account, e.outcome.gatewayStatus])).toEqual([[gateway.merchantAccount, 'CAPTURE']]);
+  });
+
+  it("refuses a batch in which a sibling account's item is not correctly signed", () => {
+    const good = signedBySdk(example('post-CAPTURE-capture'));
+    const other = signedBySdk(example('post-REFUND-refund'), '0'.repeat(64), 'SomeoneElsesAccount');
     const batch: Notification = { live: 'false', notificationItems: [...good.notificationItems, ...other.notificationItems] };
     expect(t.verifyWebhook(raw(batch), auth, gateway, now)).toBe(false);
   });
