@@ -58,6 +58,12 @@ export interface GatewayOutcome {
    * recorded in the history and moves nothing (`webhooks/outcome-for-command.ts`).
    */
   settles?: readonly CommandType[];
+  /**
+   * The PSP approved less than was asked (a partial approval): an `amount` below the request is this
+   * outcome's fact, recorded and reported with its discrepancy as a synchronous partial authorization is,
+   * not a webhook for another amount (`webhooks/outcome-scope.ts`).
+   */
+  partialApproval?: true;
 }
 
 /** An HTTP request as the transformer builds it; the client adds transport concerns only. */

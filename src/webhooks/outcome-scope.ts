@@ -50,7 +50,9 @@ export function scopeMismatch(op: OperationRecord, arrived: ArrivedOutcome, gate
   const { amount, currency } = arrived.outcome;
   // What the gateway was asked for (a converted amount where one was), not what the OMS sent.
   const asked = routedPayment(op);
-  if (amount !== undefined && amount !== asked.amount) return 'amount';
+  // A partial approval holds less than was asked: that lower amount is the fact, not a mismatch.
+  const partial = arrived.outcome.partialApproval === true && amount !== undefined && amount > 0 && amount < asked.amount;
+  if (amount !== undefined && amount !== asked.amount && !partial) return 'amount';
   if (currency !== undefined && currency.toUpperCase() !== asked.currency.toUpperCase()) return 'currency';
   return null;
 }

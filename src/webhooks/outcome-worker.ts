@@ -1,4 +1,7 @@
 import { JOB_LOCK } from '../queueing/job-lock';
+import { counter } from '../metrics/metrics-registry';
+import { isTerminal } from '../ledger/operation-state';
+import { routedPayment } from '../ledger/routing-record';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { RedisClient } from '../redis/redis-connection';
@@ -16,6 +19,12 @@ import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcome
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-command';
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
+
+const partialApprovals = counter(
+  'pb_webhook_partial_approvals_total',
+  'Webhook partial approvals applied to an open operation (settled with the lower amount the PSP approved, reported with the discrepancy), by gateway',
+  ['gateway'],
+);
 
 /**
  * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
@@ -62,6 +71,16 @@ export function startOutcomeWorker(
       // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void), never dropped.
       if (await reportContradiction(op, arrived, deps)) return op.state;
       const before = op.state;
+      if (arrived.outcome.partialApproval && !isTerminal(op.state)) {
+        partialApprovals.inc({ gateway });
+        deps.logger.info('webhook partial approval: the operation settles with the amount the PSP approved', {
+          operation_id: op.id,
+          gateway,
+          approved_amount: arrived.outcome.amount,
+          requested_amount: routedPayment(op).amount,
+          event_id: job.data.eventId,
+        });
+      }
       const after = await deps.recorder.apply(op, arrived.outcome, 'webhook', { provider_event_id: job.data.eventId });
       if (before === after.state && before !== 'PENDING') {
         deps.logger.info('webhook changed nothing (late or repeated)', { operation_id: op.id, state: before, webhook_status: arrived.outcome.status });

@@ -302,6 +302,8 @@ export function parseCybersourceWebhook(rawBody: Buffer, gateway: string, skippe
       outcome: {
         status,
         ...(eventType === 'risk.casemanagement.decision.accept' ? { settles: REVIEW_ACCEPTED_SETTLES } : {}),
+        // The approved amount (authorizedAmount) is below the request: the synchronous PARTIAL_AUTHORIZED's fact.
+        ...(eventType.endsWith('.partial.approval') ? { partialApproval: true as const } : {}),
         gatewayStatus: eventType,
         ...(reference ? { gatewayReference: reference } : {}),
         ...(reason ? { reason } : {}),

@@ -94,4 +94,17 @@ describe('whose outcome: scopeMismatch', () => {
     expect(scopeMismatch(authorized, { gateway: 'stripe', account: '', outcome: success(400) }, stripe)).toBeNull();
     expect(scopeMismatch(authorized, { gateway: 'adyen', outcome: success(1000) }, adyen)).toBe('gateway');
   });
+
+  it('accepts a partial approval below the amount asked on an open operation (the synchronous partial authorization’s fact), but not one above it or without the flag', () => {
+    const authorization = op('authorize', 'cybersource', 10000);
+    const partial = { ...success(6000), partialApproval: true as const };
+    expect(scopeMismatch(authorization, { gateway: 'cybersource', account: 'acme_eu', outcome: partial }, cybs)).toBeNull();
+    expect(scopeMismatch(authorization, { gateway: 'cybersource', account: 'acme_eu', outcome: { ...partial, amount: 12000 } }, cybs)).toBe('amount');
+    expect(scopeMismatch(authorization, { gateway: 'cybersource', account: 'acme_eu', outcome: success(6000) }, cybs)).toBe('amount');
+  });
+
+  it('does not let a partial approval skip the account check', () => {
+    const partial = { ...success(6000), partialApproval: true as const };
+    expect(scopeMismatch(op('authorize', 'cybersource', 10000), { gateway: 'cybersource', account: 'someone_else', outcome: partial }, cybs)).toBe('account');
+  });
 });

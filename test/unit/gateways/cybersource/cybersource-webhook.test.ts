@@ -137,6 +137,17 @@ describe('Cybersource webhooks', () => {
     expect(skipped).toEqual([expect.objectContaining({ reason: 'unknown_event_type', eventType: 'payments.payments.updated', reference: PAYMENT_ID })]);
   });
 
+  it('marks a partial approval as such, with the authorized amount as its amount; a full approval is not marked', () => {
+    const [event] = t.parseWebhook(
+      notification('payments.payments.partial.approval', {
+        orderInformation: { amountDetails: { authorizedAmount: '60.00', totalAmount: '100.00', currency: 'USD' } },
+      }),
+      gateway,
+    );
+    expect(event.outcome).toMatchObject({ status: 'SUCCESS', amount: 6000, currency: 'USD', partialApproval: true });
+    expect(t.parseWebhook(notification('payments.payments.accept'), gateway)[0].outcome.partialApproval).toBeUndefined();
+  });
+
   it('acknowledges with a 200', () => {
     expect(t.webhookAck().status).toBe(200);
   });
