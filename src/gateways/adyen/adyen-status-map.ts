@@ -161,157 +161,99 @@ export function mapModificationStatus(value: string, gateway: string): OutcomeSt
   return modificationStatus(value);
 }
 
-/**
- * What a notification says about the operation named by its `merchantReference`: an outcome, or `ignore`
- * when the event is not the outcome of a command we send (disputes, payouts, reports, reviews…).
- * `success` is the item's own flag (`"true"`/`"false"`).
- */
-export function eventOutcome(eventCode: AdyenEventCode, success: boolean): OutcomeStatus | 'ignore' {
-  switch (eventCode) {
-    // The outcome of the request we sent: success decides.
-    case 'AUTHORISATION':
-    case 'AUTHORISATION_ADJUSTMENT':
-    case 'CAPTURE':
-    case 'CANCELLATION':
-    case 'CANCEL_OR_REFUND':
-    case 'REFUND':
-    case 'REFUND_WITH_DATA':
-      return success ? 'SUCCESS' : 'FAIL';
-    // Later failures of an accepted capture or refund, and Adyen cancelling a payment on its own.
-    case 'CAPTURE_FAILED':
-    case 'REFUND_FAILED':
-    case 'REFUNDED_REVERSED':
-    case 'VOID_PENDING_REFUND':
-    case 'TECHNICAL_CANCEL':
-    case 'OFFER_CLOSED':
-      return success ? 'FAIL' : 'ignore';
-    // The refund is accepted but waits for funds; a payment waits for the shopper or the method (PENDING).
-    case 'POSTPONED_REFUND':
-    case 'PENDING':
-      return success ? 'PENDING' : 'ignore';
-    // Our tokenization is synchronous (POST /storedPaymentMethods); these report on other flows.
-    case 'RECURRING_CONTRACT':
-    case 'AUTHENTICATION':
-    case 'ACH_NOTIFICATION_OF_CHANGE':
-    case 'DIRECT_DEBIT_NOTICE_OF_CHANGE_NOTIFICATION':
-    case 'PREARBITRATION_ACCEPTED':
-    case 'PREARBITRATION_DECLINED':
-    case 'PREARBITRATION_ISSUER_WITHDRAWN':
-    case 'SCHEME_ARBITRATION':
-    case 'SCHEME_ARBITRATION_LOST':
-    case 'SCHEME_ARBITRATION_WON':
-    case 'AUTORESCUE':
-    case 'CANCEL_AUTORESCUE':
-    case 'PROCESS_RETRY':
-    case 'DONATION':
-    case 'CHARGEBACK':
-    case 'CHARGEBACK_REVERSED':
-    case 'DISPUTE_DEFENSE_PERIOD_ENDED':
-    case 'EXPIRE':
-    case 'HANDLED_EXTERNALLY':
-    case 'INFORMATION_SUPPLIED':
-    case 'ISSUER_COMMENTS':
-    case 'ISSUER_RESPONSE_TIMEFRAME_EXPIRED':
-    case 'MANUAL_REVIEW_ACCEPT':
-    case 'MANUAL_REVIEW_REJECT':
-    case 'NOTIFICATION_OF_CHARGEBACK':
-    case 'NOTIFICATION_OF_FRAUD':
-    case 'ORDER_CLOSED':
-    case 'ORDER_OPENED':
-    case 'PAIDOUT_REVERSED':
-    case 'PAYOUT_DECLINE':
-    case 'PAYOUT_EXPIRE':
-    case 'PAYOUT_THIRDPARTY':
-    case 'PREARBITRATION_LOST':
-    case 'PREARBITRATION_OPEN':
-    case 'PREARBITRATION_WON':
-    case 'REPORT_AVAILABLE':
-    case 'REQUEST_FOR_INFORMATION':
-    case 'SECOND_CHARGEBACK':
-      return 'ignore';
-    default:
-      return assertNever(eventCode, 'Adyen eventCode');
-  }
-}
-
 /** The commands the bridge sends to Adyen as a payment (`POST /payments`, adyen-requests.ts). */
 const PAYMENT_COMMANDS: readonly CommandType[] = ['authorize', 'sale', 'revalidate'];
 
 /**
- * The commands whose operation an event's outcome (success or failure) settles. `merchantReference` is the
- * reference of the payment (Webhooks v1), so a modification made outside the bridge (a cancel in the
- * Customer Area, a capture that fails) names the authorization: it is not that authorization's outcome.
- * A modification the bridge sent names its own operation (its `reference`), whose command is listed here.
- * Only the codes `eventOutcome` reads as an outcome; the others settle nothing.
+ * What a notification says about the operation named by its `merchantReference`: its outcome when the item's
+ * `success` flag is `"true"` and when it is `"false"` (`ignore`: not the outcome of a command we send), and
+ * the commands whose operation that outcome settles. `merchantReference` is the reference of the payment
+ * (Webhooks v1), so a modification made outside the bridge (a cancel in the Customer Area, a capture that
+ * fails) names the authorization: it is not that authorization's outcome. A modification the bridge sent
+ * names its own operation (its `reference`), whose command is listed here.
  */
+interface EventReading {
+  onSuccess: OutcomeStatus | 'ignore';
+  onFailure: OutcomeStatus | 'ignore';
+  settles: readonly CommandType[];
+}
+
+const decides = (settles: readonly CommandType[]): EventReading => ({ onSuccess: 'SUCCESS', onFailure: 'FAIL', settles });
+const failsOnSuccess = (settles: readonly CommandType[]): EventReading => ({ onSuccess: 'FAIL', onFailure: 'ignore', settles });
+const waitsOnSuccess = (settles: readonly CommandType[]): EventReading => ({ onSuccess: 'PENDING', onFailure: 'ignore', settles });
+const OTHER_FLOW: EventReading = { onSuccess: 'ignore', onFailure: 'ignore', settles: [] };
+
+/** Every event code of the spec, read once (a `Record`: the compiler wants each code). */
+const EVENT_READINGS: Readonly<Record<AdyenEventCode, EventReading>> = {
+  // The outcome of the request we sent: success decides.
+  AUTHORISATION: decides(PAYMENT_COMMANDS),
+  AUTHORISATION_ADJUSTMENT: decides(['validate']),
+  CAPTURE: decides(['capture']),
+  CANCELLATION: decides(['cancel']),
+  CANCEL_OR_REFUND: decides(['cancel', 'refund']),
+  REFUND: decides(['refund']),
+  REFUND_WITH_DATA: decides(['refund']),
+  // Later failures of an accepted capture or refund, and Adyen closing a payment on its own.
+  CAPTURE_FAILED: failsOnSuccess(['capture']),
+  REFUND_FAILED: failsOnSuccess(['refund']),
+  REFUNDED_REVERSED: failsOnSuccess(['refund']),
+  VOID_PENDING_REFUND: failsOnSuccess(['refund']),
+  TECHNICAL_CANCEL: failsOnSuccess(PAYMENT_COMMANDS),
+  OFFER_CLOSED: failsOnSuccess(PAYMENT_COMMANDS),
+  // The refund is accepted but waits for funds; a payment waits for the shopper or the method.
+  POSTPONED_REFUND: waitsOnSuccess(['refund']),
+  PENDING: waitsOnSuccess(PAYMENT_COMMANDS),
+  // Other flows: tokenization is synchronous (POST /storedPaymentMethods); disputes, payouts, reports,
+  // reviews are late facts (adyen-adjustments.ts) or none of ours.
+  RECURRING_CONTRACT: OTHER_FLOW,
+  AUTHENTICATION: OTHER_FLOW,
+  ACH_NOTIFICATION_OF_CHANGE: OTHER_FLOW,
+  DIRECT_DEBIT_NOTICE_OF_CHANGE_NOTIFICATION: OTHER_FLOW,
+  PREARBITRATION_ACCEPTED: OTHER_FLOW,
+  PREARBITRATION_DECLINED: OTHER_FLOW,
+  PREARBITRATION_ISSUER_WITHDRAWN: OTHER_FLOW,
+  SCHEME_ARBITRATION: OTHER_FLOW,
+  SCHEME_ARBITRATION_LOST: OTHER_FLOW,
+  SCHEME_ARBITRATION_WON: OTHER_FLOW,
+  AUTORESCUE: OTHER_FLOW,
+  CANCEL_AUTORESCUE: OTHER_FLOW,
+  PROCESS_RETRY: OTHER_FLOW,
+  DONATION: OTHER_FLOW,
+  CHARGEBACK: OTHER_FLOW,
+  CHARGEBACK_REVERSED: OTHER_FLOW,
+  DISPUTE_DEFENSE_PERIOD_ENDED: OTHER_FLOW,
+  EXPIRE: OTHER_FLOW,
+  HANDLED_EXTERNALLY: OTHER_FLOW,
+  INFORMATION_SUPPLIED: OTHER_FLOW,
+  ISSUER_COMMENTS: OTHER_FLOW,
+  ISSUER_RESPONSE_TIMEFRAME_EXPIRED: OTHER_FLOW,
+  MANUAL_REVIEW_ACCEPT: OTHER_FLOW,
+  MANUAL_REVIEW_REJECT: OTHER_FLOW,
+  NOTIFICATION_OF_CHARGEBACK: OTHER_FLOW,
+  NOTIFICATION_OF_FRAUD: OTHER_FLOW,
+  ORDER_CLOSED: OTHER_FLOW,
+  ORDER_OPENED: OTHER_FLOW,
+  PAIDOUT_REVERSED: OTHER_FLOW,
+  PAYOUT_DECLINE: OTHER_FLOW,
+  PAYOUT_EXPIRE: OTHER_FLOW,
+  PAYOUT_THIRDPARTY: OTHER_FLOW,
+  PREARBITRATION_LOST: OTHER_FLOW,
+  PREARBITRATION_OPEN: OTHER_FLOW,
+  PREARBITRATION_WON: OTHER_FLOW,
+  REPORT_AVAILABLE: OTHER_FLOW,
+  REQUEST_FOR_INFORMATION: OTHER_FLOW,
+  SECOND_CHARGEBACK: OTHER_FLOW,
+};
+
+/** What an event says about the operation its `merchantReference` names (see `EVENT_READINGS`). */
+export function eventOutcome(eventCode: AdyenEventCode, success: boolean): OutcomeStatus | 'ignore' {
+  const reading = EVENT_READINGS[eventCode];
+  return success ? reading.onSuccess : reading.onFailure;
+}
+
+/** The commands whose operation an event's outcome (success or failure) settles (see `EVENT_READINGS`). */
 export function eventSettles(eventCode: AdyenEventCode): readonly CommandType[] {
-  switch (eventCode) {
-    // The payment itself: authorised, refused, pending, or closed by Adyen (a technical cancel, an offer expired).
-    case 'AUTHORISATION':
-    case 'PENDING':
-    case 'TECHNICAL_CANCEL':
-    case 'OFFER_CLOSED':
-      return PAYMENT_COMMANDS;
-    // A sale is captured in its own /payments call (captureDelayHours 0): only a capture command is a capture.
-    case 'CAPTURE':
-    case 'CAPTURE_FAILED':
-      return ['capture'];
-    case 'CANCELLATION':
-      return ['cancel'];
-    case 'CANCEL_OR_REFUND':
-      return ['cancel', 'refund'];
-    case 'REFUND':
-    case 'REFUND_WITH_DATA':
-    case 'REFUND_FAILED':
-    case 'REFUNDED_REVERSED':
-    case 'VOID_PENDING_REFUND':
-    case 'POSTPONED_REFUND':
-      return ['refund'];
-    // Sent only by validate (`/amountUpdates` with the amount already held).
-    case 'AUTHORISATION_ADJUSTMENT':
-      return ['validate'];
-    case 'RECURRING_CONTRACT':
-    case 'AUTHENTICATION':
-    case 'ACH_NOTIFICATION_OF_CHANGE':
-    case 'DIRECT_DEBIT_NOTICE_OF_CHANGE_NOTIFICATION':
-    case 'PREARBITRATION_ACCEPTED':
-    case 'PREARBITRATION_DECLINED':
-    case 'PREARBITRATION_ISSUER_WITHDRAWN':
-    case 'SCHEME_ARBITRATION':
-    case 'SCHEME_ARBITRATION_LOST':
-    case 'SCHEME_ARBITRATION_WON':
-    case 'AUTORESCUE':
-    case 'CANCEL_AUTORESCUE':
-    case 'PROCESS_RETRY':
-    case 'DONATION':
-    case 'CHARGEBACK':
-    case 'CHARGEBACK_REVERSED':
-    case 'DISPUTE_DEFENSE_PERIOD_ENDED':
-    case 'EXPIRE':
-    case 'HANDLED_EXTERNALLY':
-    case 'INFORMATION_SUPPLIED':
-    case 'ISSUER_COMMENTS':
-    case 'ISSUER_RESPONSE_TIMEFRAME_EXPIRED':
-    case 'MANUAL_REVIEW_ACCEPT':
-    case 'MANUAL_REVIEW_REJECT':
-    case 'NOTIFICATION_OF_CHARGEBACK':
-    case 'NOTIFICATION_OF_FRAUD':
-    case 'ORDER_CLOSED':
-    case 'ORDER_OPENED':
-    case 'PAIDOUT_REVERSED':
-    case 'PAYOUT_DECLINE':
-    case 'PAYOUT_EXPIRE':
-    case 'PAYOUT_THIRDPARTY':
-    case 'PREARBITRATION_LOST':
-    case 'PREARBITRATION_OPEN':
-    case 'PREARBITRATION_WON':
-    case 'REPORT_AVAILABLE':
-    case 'REQUEST_FOR_INFORMATION':
-    case 'SECOND_CHARGEBACK':
-      return [];
-    default:
-      return assertNever(eventCode, 'Adyen eventCode');
-  }
+  return EVENT_READINGS[eventCode].settles;
 }
 
 /** Whether `value` is an event code of the Webhooks v1 spec (the ones `eventOutcome` maps). */
