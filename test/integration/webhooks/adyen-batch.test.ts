@@ -4,88 +4,50 @@
  * does not know is acknowledged and skipped on its own (counted, logged), and the items beside it settle
  * their operations.
  */
-import { hmacValidator as HmacValidator } from '@adyen/api-library';
-import { Config } from '../../../src/config/config';
-import { adyenWebhookAuthorization } from '../../../src/gateways/adyen';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
-import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
+import { pendingOperation, postAdyenBatch, signedAdyenItem, useWebhookStack } from '../../support/webhook-stack';
 
 const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const MERCHANT = 'TestMerchant';
 const AMOUNT = 5000;
 
-let config: Config;
-let web: WebProcess;
-let worker: WorkerProcess;
 const webLogs = captureLogger('info');
-const sdk = new HmacValidator();
-
-beforeAll(async () => {
-  config = testConfig({
-    gateways: {
-      adyen: {
-        type: 'adyen',
-        base_url: 'http://127.0.0.1:1',
-        api_key: 'adyen-key-unused',
-        merchant_account: MERCHANT,
-        key_id: 'adyen-hook-user',
-        shared_secret: 'adyen-hook-password-0123',
-        webhook_secret: ADYEN_HMAC,
-      },
+const stack = useWebhookStack(
+  {
+    adyen: {
+      type: 'adyen',
+      base_url: 'http://127.0.0.1:1',
+      api_key: 'adyen-key-unused',
+      merchant_account: MERCHANT,
+      key_id: 'adyen-hook-user',
+      shared_secret: 'adyen-hook-password-0123',
+      webhook_secret: ADYEN_HMAC,
     },
-  });
-  const routes = createGatewayClients(config);
-  web = await startWebProcess(config, webLogs.logger, { webhooks: routes });
-  worker = await startWorkerProcess(config, captureLogger('warn').logger, { routes, notifier: { notify: async () => undefined } });
-});
-
-afterAll(async () => {
-  await web.stop();
-  await worker.stop();
-  await purgeNamespace(config).catch(() => undefined);
-});
+  },
+  { webLogger: webLogs.logger, workerLogger: captureLogger('warn').logger },
+);
 
 let seq = 0;
 
 /** An authorization at Adyen, PENDING (a Pending resultCode). */
-async function pendingAuthorization(pspReference: string): Promise<string> {
-  const cmd = channelCommand('authorize', {}, { gateway: 'adyen', amount: AMOUNT, currency: 'EUR', order_id: `order-batch-${Date.now()}-${++seq}` });
-  const id = cmd.payment.operation_reference!;
-  await worker.ledger.create(id, cmd);
-  await worker.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
-  await worker.ledger.transition(id, 'PENDING', { event: 'outcome' }, { gatewayReference: pspReference, nextCheckAt: Date.now() + 600_000, pollStep: 0 });
-  return id;
+function pendingAuthorization(pspReference: string): Promise<string> {
+  return pendingOperation(
+    stack.worker,
+    'authorize',
+    { gateway: 'adyen', amount: AMOUNT, currency: 'EUR', order_id: `order-batch-${Date.now()}-${++seq}` },
+    pspReference,
+  );
 }
 
 /** One notification item, signed with the gateway's HMAC key. */
 function item(fields: { eventCode: string; merchantReference: string; pspReference: string; account?: string; success?: string }): Record<string, unknown> {
-  const signed: Record<string, unknown> = {
-    pspReference: fields.pspReference,
-    merchantAccountCode: fields.account ?? MERCHANT,
-    merchantReference: fields.merchantReference,
-    amount: { value: AMOUNT, currency: 'EUR' },
-    eventCode: fields.eventCode,
-    success: fields.success ?? 'true',
-    eventDate: new Date().toISOString(),
-    additionalData: {},
-  };
-  (signed.additionalData as Record<string, string>).hmacSignature = sdk.calculateHmac(signed as never, ADYEN_HMAC);
-  return { NotificationRequestItem: signed };
+  const { account, ...rest } = fields;
+  return signedAdyenItem({ ...rest, merchantAccountCode: account ?? MERCHANT, amount: { value: AMOUNT, currency: 'EUR' } }, ADYEN_HMAC);
 }
 
-async function post(items: Record<string, unknown>[]): Promise<{ status: number; body: string }> {
-  const body = JSON.stringify({ live: 'false', notificationItems: items });
-  const headers = { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(config.gateways.adyen) };
-  const res = await fetch(`${web.server.url}/webhooks/adyen`, { method: 'POST', body, headers });
-  return { status: res.status, body: await res.text() };
-}
+const post = (items: Record<string, unknown>[]) => postAdyenBatch(stack, 'adyen', items);
 
 describe('an Adyen batch', () => {
   it('with an unknown event code beside a known one is accepted ([accepted]); the known item settles its operation, the unknown one is counted and logged', async () => {
@@ -97,7 +59,7 @@ describe('an Adyen batch', () => {
     ]);
     expect(answer).toEqual({ status: 200, body: '[accepted]' });
 
-    await eventually(async () => (await worker.ledger.get(authorization))?.state === 'SUCCEEDED');
+    await eventually(async () => (await stack.worker.ledger.get(authorization))?.state === 'SUCCEEDED');
     expect(await metricValue('pb_webhook_items_skipped_total', { gateway: 'adyen', reason: 'unknown_event_type' })).toBe(before + 1);
     const line = webLogs.lines.find((l) => l.includes('webhook item acknowledged and skipped') && l.includes('NEWEVENT00000001'));
     expect(line).toBeDefined();
@@ -112,7 +74,7 @@ describe('an Adyen batch', () => {
       item({ eventCode: 'CAPTURE', merchantReference: 'not-ours', pspReference: 'BADFLAG000000002', success: 'maybe' }),
     ]);
     expect(answer.status).toBe(200);
-    await eventually(async () => (await worker.ledger.get(authorization))?.state === 'SUCCEEDED');
+    await eventually(async () => (await stack.worker.ledger.get(authorization))?.state === 'SUCCEEDED');
     expect(await metricValue('pb_webhook_items_skipped_total', { gateway: 'adyen', reason: 'unreadable' })).toBe(before + 1);
   });
 
@@ -125,7 +87,7 @@ describe('an Adyen batch', () => {
     ]);
     expect(answer).toEqual({ status: 200, body: '[accepted]' });
 
-    await eventually(async () => (await worker.ledger.get(authorization))?.state === 'SUCCEEDED');
+    await eventually(async () => (await stack.worker.ledger.get(authorization))?.state === 'SUCCEEDED');
     expect(await metricValue('pb_webhook_items_skipped_total', { gateway: 'adyen', reason: 'other_account' })).toBe(before + 1);
     const line = webLogs.lines.find((l) => l.includes('SIBLING000000003'));
     expect(JSON.parse(line!)).toMatchObject({ gateway: 'adyen', reason: 'other_account', account: 'SiblingMerchant' });

@@ -1,0 +1,108 @@
+import { createHmac } from 'node:crypto';
+import { hmacValidator as HmacValidator } from '@adyen/api-library';
+import { Config } from '../../src/config/config';
+import { CommandType, Payment } from '../../src/contracts/payment-command';
+import { NotificationSender } from '../../src/events/event-send';
+import { adyenWebhookAuthorization } from '../../src/gateways/adyen';
+import { createGatewayClients } from '../../src/gateways/gateway-registry';
+import { Logger } from '../../src/logging/logger';
+import { WebProcess, startWebProcess } from '../../src/processes/web-process';
+import { WorkerProcess, startWorkerProcess } from '../../src/processes/worker-process';
+import { purgeNamespace } from '../../harness/twins/local-stack/local-stack';
+import { channelCommand } from './fixtures';
+import { testConfig } from './test-config';
+
+/** A web process taking the configured gateways' webhooks and a worker applying them, on the real Redis. */
+export interface WebhookStack {
+  readonly config: Config;
+  readonly web: WebProcess;
+  readonly worker: WorkerProcess;
+}
+
+/**
+ * The set-up the webhook integration tests share: a web process and a worker for `gateways` (the file's own
+ * namespace), started before the file's tests, stopped and their namespace purged after them.
+ * @param options.webLogger / workerLogger the processes' loggers (the worker's: the web's unless given).
+ * @param options.notify receives the OMS events (default: accepted and dropped).
+ */
+export function useWebhookStack(
+  gateways: Record<string, Record<string, unknown>>,
+  options: { webLogger: Logger; workerLogger?: Logger; notify?: NotificationSender['notify'] },
+): WebhookStack {
+  const stack = {} as { config: Config; web: WebProcess; worker: WorkerProcess };
+  beforeAll(async () => {
+    stack.config = testConfig({ gateways });
+    const routes = createGatewayClients(stack.config);
+    stack.web = await startWebProcess(stack.config, options.webLogger, { webhooks: routes });
+    stack.worker = await startWorkerProcess(stack.config, options.workerLogger ?? options.webLogger, {
+      routes,
+      notifier: { notify: options.notify ?? (async () => undefined) },
+    });
+  });
+  afterAll(async () => {
+    await stack.web?.stop();
+    await stack.worker?.stop();
+    if (stack.config) await purgeNamespace(stack.config).catch(() => undefined);
+  });
+  return stack;
+}
+
+/**
+ * An operation of `command` the PSP holds under `pspReference` and has not settled: created, sent once, and
+ * PENDING (its next poll far away, so only the webhook under test moves it).
+ * @returns its operation id.
+ */
+export async function pendingOperation(worker: WorkerProcess, command: CommandType, payment: Partial<Payment>, pspReference: string): Promise<string> {
+  const cmd = channelCommand(command, {}, payment);
+  const id = cmd.payment.operation_reference!;
+  await worker.ledger.create(id, cmd);
+  await worker.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+  await worker.ledger.transition(id, 'PENDING', { event: 'outcome' }, { gatewayReference: pspReference, nextCheckAt: Date.now() + 600_000, pollStep: 0 });
+  return id;
+}
+
+const adyenSigner = new HmacValidator();
+
+/** The fields of an Adyen notification item a test varies; the rest are Adyen's usual. */
+export interface AdyenItemFields {
+  eventCode: string;
+  merchantReference: string;
+  pspReference: string;
+  merchantAccountCode: string;
+  amount: { value: number; currency: string };
+  originalReference?: string;
+  success?: string;
+}
+
+/** One notification item, signed with `hmacKey` as Adyen signs it (its own library's `calculateHmac`). */
+export function signedAdyenItem(fields: AdyenItemFields, hmacKey: string): Record<string, unknown> {
+  const item: Record<string, unknown> = {
+    pspReference: fields.pspReference,
+    ...(fields.originalReference !== undefined ? { originalReference: fields.originalReference } : {}),
+    merchantAccountCode: fields.merchantAccountCode,
+    merchantReference: fields.merchantReference,
+    amount: fields.amount,
+    eventCode: fields.eventCode,
+    success: fields.success ?? 'true',
+    eventDate: new Date().toISOString(),
+    additionalData: {},
+  };
+  (item.additionalData as Record<string, string>).hmacSignature = adyenSigner.calculateHmac(item as never, hmacKey);
+  return { NotificationRequestItem: item };
+}
+
+/** Posts a batch of items to the stack's `/webhooks/<gateway>` with the gateway's Basic auth. */
+export async function postAdyenBatch(stack: WebhookStack, gateway: string, items: Record<string, unknown>[]): Promise<{ status: number; body: string }> {
+  const body = JSON.stringify({ live: 'false', notificationItems: items });
+  const headers = { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(stack.config.gateways[gateway]) };
+  const res = await fetch(`${stack.web.server.url}/webhooks/${gateway}`, { method: 'POST', body, headers });
+  return { status: res.status, body: await res.text() };
+}
+
+/** Posts `body` to the stack's `/webhooks/<gateway>` with `v-c-signature` made with `keyBase64` as Cybersource makes it. */
+export async function postCybersourceSigned(stack: WebhookStack, gateway: string, body: string, keyBase64: string): Promise<number> {
+  const t = String(Date.now());
+  const sig = createHmac('sha256', Buffer.from(keyBase64, 'base64')).update(`${t}.${body}`, 'utf8').digest('base64');
+  const headers = { 'content-type': 'application/json', 'v-c-signature': `t=${t};keyId=key-1;sig=${sig}` };
+  return (await fetch(`${stack.web.server.url}/webhooks/${gateway}`, { method: 'POST', body, headers })).status;
+}
