@@ -106,3 +106,28 @@ export async function postCybersourceSigned(stack: WebhookStack, gateway: string
   const headers = { 'content-type': 'application/json', 'v-c-signature': `t=${t};keyId=key-1;sig=${sig}` };
   return (await fetch(`${stack.web.server.url}/webhooks/${gateway}`, { method: 'POST', body, headers })).status;
 }
+
+/** An Adyen gateway's configuration for webhook tests: Basic auth user and password, `hmacKey`, no reachable API. */
+export function adyenWebhookGateway(merchantAccount: string, hmacKey: string): Record<string, unknown> {
+  return {
+    type: 'adyen',
+    base_url: 'http://127.0.0.1:1',
+    api_key: 'adyen-key-unused',
+    merchant_account: merchantAccount,
+    key_id: 'adyen-hook-user',
+    shared_secret: 'adyen-hook-password-0123',
+    webhook_secret: hmacKey,
+  };
+}
+
+/** A Cybersource gateway's configuration for webhook tests: organization `merchantId`, webhook key `keyBase64`, no reachable API. */
+export function cybersourceWebhookGateway(merchantId: string, keyBase64: string): Record<string, unknown> {
+  return {
+    type: 'cybersource',
+    base_url: 'http://127.0.0.1:1',
+    merchant_id: merchantId,
+    key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
+    shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
+    webhook_secret: keyBase64,
+  };
+}

@@ -7,27 +7,14 @@
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { pendingOperation, postAdyenBatch, signedAdyenItem, useWebhookStack } from '../../support/webhook-stack';
+import { adyenWebhookGateway, pendingOperation, postAdyenBatch, signedAdyenItem, useWebhookStack } from '../../support/webhook-stack';
 
 const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const MERCHANT = 'TestMerchant';
 const AMOUNT = 5000;
 
 const webLogs = captureLogger('info');
-const stack = useWebhookStack(
-  {
-    adyen: {
-      type: 'adyen',
-      base_url: 'http://127.0.0.1:1',
-      api_key: 'adyen-key-unused',
-      merchant_account: MERCHANT,
-      key_id: 'adyen-hook-user',
-      shared_secret: 'adyen-hook-password-0123',
-      webhook_secret: ADYEN_HMAC,
-    },
-  },
-  { webLogger: webLogs.logger, workerLogger: captureLogger('warn').logger },
-);
+const stack = useWebhookStack({ adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC) }, { webLogger: webLogs.logger, workerLogger: captureLogger('warn').logger });
 
 let seq = 0;
 

@@ -7,23 +7,14 @@
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { pendingOperation, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
+import { cybersourceWebhookGateway, pendingOperation, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
 
 const WEBHOOK_KEY = Buffer.from('partial-approval-test-key-0123456789').toString('base64');
 const ORGANIZATION = 'testrest';
 
 const notified: Record<string, unknown>[] = [];
 const stack = useWebhookStack(
-  {
-    cybs: {
-      type: 'cybersource',
-      base_url: 'http://127.0.0.1:1',
-      merchant_id: ORGANIZATION,
-      key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
-      shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
-      webhook_secret: WEBHOOK_KEY,
-    },
-  },
+  { cybs: cybersourceWebhookGateway(ORGANIZATION, WEBHOOK_KEY) },
   { webLogger: captureLogger('warn').logger, notify: async (_method, params) => void notified.push(params) },
 );
 

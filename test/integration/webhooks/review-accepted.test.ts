@@ -7,24 +7,12 @@
 import { CommandType } from '../../../src/contracts/payment-command';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
-import { pendingOperation, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
+import { cybersourceWebhookGateway, pendingOperation, postCybersourceSigned, useWebhookStack } from '../../support/webhook-stack';
 
 const WEBHOOK_KEY = Buffer.from('review-accepted-test-key-0123456789').toString('base64');
 const ORGANIZATION = 'testrest';
 
-const stack = useWebhookStack(
-  {
-    cybs: {
-      type: 'cybersource',
-      base_url: 'http://127.0.0.1:1',
-      merchant_id: ORGANIZATION,
-      key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
-      shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
-      webhook_secret: WEBHOOK_KEY,
-    },
-  },
-  { webLogger: captureLogger('info').logger },
-);
+const stack = useWebhookStack({ cybs: cybersourceWebhookGateway(ORGANIZATION, WEBHOOK_KEY) }, { webLogger: captureLogger('info').logger });
 
 /** An operation of `command` held for review: PENDING after Cybersource answered AUTHORIZED_PENDING_REVIEW. */
 function heldForReview(command: CommandType, paymentId: string): Promise<string> {
