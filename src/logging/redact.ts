@@ -461,12 +461,21 @@ function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown
   }
   const out: Record<string, unknown> = {};
   const object = value as Record<string, unknown>;
+  // The next free `#n` of each masked key: thousands of card numbers used as keys stay linear.
+  let nextSuffix: Map<string, number> | undefined;
   // Object.keys, not Object.entries: no [key, value] pair allocated per member.
   for (const k of Object.keys(object)) {
     const v = object[k];
     // Keys are data too: a card number used as a key is masked like one in a value (kept distinct).
     let key = k.length >= MIN_PAN ? redactText(k) : k;
-    if (key !== k) for (let n = 2; key in out; n += 1) key = `${redactText(k)}#${n}`;
+    if (key !== k && Object.hasOwn(out, key)) {
+      const masked = key;
+      nextSuffix ??= new Map();
+      let n = nextSuffix.get(masked) ?? 2;
+      while (Object.hasOwn(out, `${masked}#${n}`)) n += 1;
+      key = `${masked}#${n}`;
+      nextSuffix.set(masked, n + 1);
+    }
     out[key] = isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? SECRET_MASK : redactValue(paymentMethodWithoutNumber(k, v), seen);
   }
   return out;
