@@ -1,5 +1,5 @@
 import { currencyExponent } from '../money/currencies';
-import { MAX_MINOR_AMOUNT } from '../money/minor-units';
+import { MAX_MINOR_AMOUNT, withoutTrailingZeros } from '../money/minor-units';
 
 /**
  * An exchange rate as an exact fraction: units of the target currency per one unit of the source currency
@@ -62,7 +62,7 @@ export function formatRate(rate: ExactRate): string {
   if (places === 0n) return String(scaled);
   const digits = String(scaled).padStart(Number(places) + 1, '0');
   const whole = digits.slice(0, digits.length - Number(places));
-  const frac = digits.slice(digits.length - Number(places)).replace(/0+$/, '');
+  const frac = withoutTrailingZeros(digits.slice(digits.length - Number(places)));
   return frac ? `${whole}.${frac}` : whole;
 }
 

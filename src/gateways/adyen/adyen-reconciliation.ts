@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error';
+import { withoutTrailingZeros } from '../../money/minor-units';
 import { PspRecordError } from '../../errors/psp-record-error';
 import { currencyExponent } from '../../money/currencies';
 import { pspSupportsCurrency } from '../../money/psp-currency-table';
@@ -98,7 +99,7 @@ export function adyenDecimalToMinor(gateway: string, line: string, column: strin
   const m = /^([-+]?)(\d+)(?:\.(\d*))?$/.exec(text);
   if (!m) throw new PspRecordError(gateway, line, column, 'is not a decimal amount');
   const exponent = currencyExponent(currency);
-  const fraction = (m[3] ?? '').replace(/0+$/, '');
+  const fraction = withoutTrailingZeros(m[3] ?? '');
   if (fraction.length > exponent) throw new PspRecordError(gateway, line, column, `has more decimals than ${currency}'s ${exponent}`);
   const minor = Number(m[2] + fraction.padEnd(exponent, '0'));
   if (!Number.isSafeInteger(minor)) throw new PspRecordError(gateway, line, column, 'is out of range');

@@ -1,4 +1,5 @@
 import { MoneyRefusalError } from '../../errors/money-refusal-error';
+import { withoutTrailingZeros } from '../../money/minor-units';
 import { ConfirmedMoney, countUnreadable, isoToPspAmount, pspCurrencyRule, pspToIsoAmount, PspCurrencyTable } from '../../money/psp-currency-table';
 
 /**
@@ -202,7 +203,7 @@ export function fromCybersourceAmount(text: string, currency: string, field: str
   const { exponent } = pspCurrencyRule(CYBERSOURCE_CURRENCIES, currency, field);
   const m = /^(-?)(\d{1,20})(?:\.(\d{1,20}))?$/.exec(text.trim());
   if (!m) throw new MoneyRefusalError('amount_not_representable', CYBERSOURCE_CURRENCIES.psp, field, 'not a decimal amount');
-  const fraction = (m[3] ?? '').replace(/0+$/, '');
+  const fraction = withoutTrailingZeros(m[3] ?? '');
   if (fraction.length > exponent) {
     throw new MoneyRefusalError('amount_not_representable', CYBERSOURCE_CURRENCIES.psp, field, `${currency} has ${exponent} decimals at Cybersource`);
   }

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error';
+import { withoutTrailingZeros } from '../../money/minor-units';
 import { GatewayRequest, GatewayResponse } from '../gateway-adapter';
 import { stripeCurrency } from './stripe-amount';
 import { classifyStripeError } from './stripe-errors';
@@ -17,12 +18,19 @@ export function buildExchangeRateRequest(currency: string): GatewayRequest {
   return { method: 'GET', path: `/v1/exchange_rates/${stripeCurrency(currency)}`, headers: { 'stripe-version': STRIPE_API_VERSION } };
 }
 
-/** A JSON number literal as a plain decimal string (`1.2e-3` → `"0.0012"`), by string arithmetic only. */
+/** Largest exponent a rate is read with: the rates of real currencies are within 10^±10 of each other. */
+const MAX_RATE_EXPONENT = 30;
+
+/**
+ * A JSON number literal as a plain decimal string (`1.2e-3` → `"0.0012"`), by string arithmetic only. An
+ * exponent beyond ±{@link MAX_RATE_EXPONENT} is refused (RangeError): `1e-100000` would be 100 000 digits.
+ */
 export function plainDecimal(literal: string): string {
   const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(literal);
   if (!m) throw new RangeError(`not a number literal: ${literal}`);
   const [, sign, int, frac = '', expText = '0'] = m;
   const exp = Number(expText);
+  if (!(Math.abs(exp) <= MAX_RATE_EXPONENT)) throw new RangeError(`exponent beyond ±${MAX_RATE_EXPONENT}: ${literal.slice(0, 40)}`);
   let digits = int + frac;
   let point = int.length + exp;
   if (point <= 0) {
@@ -32,7 +40,7 @@ export function plainDecimal(literal: string): string {
     digits = digits.padEnd(point, '0');
   }
   const whole = digits.slice(0, point).replace(/^0+(?=\d)/, '');
-  const fraction = digits.slice(point).replace(/0+$/, '');
+  const fraction = withoutTrailingZeros(digits.slice(point));
   return `${sign}${whole}${fraction ? `.${fraction}` : ''}`;
 }
 
@@ -56,6 +64,12 @@ export function parseExchangeRates(response: GatewayResponse, gateway = 'stripe'
   const section = end < 0 ? rest : rest.slice(0, end);
   const rates: Record<string, string> = {};
   const pair = /"([A-Za-z]{3})"\s*:\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
-  for (let m = pair.exec(section); m !== null; m = pair.exec(section)) rates[m[1].toUpperCase()] = plainDecimal(m[2]);
+  for (let m = pair.exec(section); m !== null; m = pair.exec(section)) {
+    try {
+      rates[m[1].toUpperCase()] = plainDecimal(m[2]);
+    } catch (cause) {
+      throw new GatewayError('server_error', gateway, `exchange rate of ${m[1].toUpperCase()} is not a usable number`, { cause });
+    }
+  }
   return { base: id.toUpperCase(), rates };
 }

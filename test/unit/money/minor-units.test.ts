@@ -1,5 +1,5 @@
 import { CURRENCY_CODES, currencyExponent, isKnownCurrency } from '../../../src/money/currencies';
-import { MAX_MINOR_AMOUNT, formatMinor, majorToMinor, parseMajor } from '../../../src/money/minor-units';
+import { MAX_MINOR_AMOUNT, formatMinor, majorToMinor, parseMajor, withoutTrailingZeros } from '../../../src/money/minor-units';
 
 describe('currencyExponent', () => {
   it.each<[string, number]>([
@@ -123,6 +123,20 @@ describe('parseMajor', () => {
     [MAX_MINOR_AMOUNT, 'KWD'],
   ])('round-trips %d %s through formatMinor and parseMajor', (minor, currency) => {
     expect(parseMajor(formatMinor(minor, currency), currency)).toBe(minor);
+  });
+});
+
+describe('withoutTrailingZeros', () => {
+  it('drops only trailing zeros', () => {
+    expect(withoutTrailingZeros('1200')).toBe('12');
+    expect(withoutTrailingZeros('0000')).toBe('');
+    expect(withoutTrailingZeros('1002')).toBe('1002');
+    expect(withoutTrailingZeros('')).toBe('');
+  });
+
+  it('reads a PSP decimal with 300 000 zeros before its last digit in one pass: refused for its decimals, not hung on them', () => {
+    expect(() => parseMajor(`1.${'0'.repeat(300_000)}1`, 'EUR')).toThrow(/decimals/);
+    expect(parseMajor(`1.5${'0'.repeat(300_000)}`, 'EUR')).toBe(150);
   });
 });
 

@@ -26,6 +26,16 @@ describe('Stripe exchange rates', () => {
     expect(plainDecimal('12.5e-3')).toBe('0.0125');
   });
 
+  it('refuses a rate whose exponent no currency needs (1e-100000 would be 100 000 digits) as a server error naming the currency', () => {
+    expect(() => plainDecimal('1e-100000')).toThrow(RangeError);
+    expect(() => plainDecimal('1e999999999')).toThrow(RangeError);
+    expect(plainDecimal('1e-30')).toBe(`0.${'0'.repeat(29)}1`);
+    const raw = '{"id":"eur","object":"exchange_rate","rates":{"usd":1e-100000}}';
+    expect(() => parseExchangeRates({ status: 200, headers: {}, body: raw, elapsedMs: 1 })).toThrow(
+      expect.objectContaining({ kind: 'server_error', message: expect.stringContaining('USD') }),
+    );
+  });
+
   it('throws the classified error for an error answer', () => {
     expect(() => parseExchangeRates(jsonResponse(404, errorBody('invalid_request_error', 'resource_missing')))).toThrow(
       expect.objectContaining({ kind: 'not_found' }),
