@@ -41,8 +41,8 @@ export class RateBook {
     if (this.config.gatewayRates && g && hasOwnRates(g.type)) {
       const cached = this.cache.get(`${gateway}:${from}`);
       if (!cached || this.now() - cached.at > this.config.cacheMs) return undefined;
-      const text = cached.rates[to];
-      if (text !== undefined) return { rate: parseRate(text), source: `gateway:${gateway}`, at: cached.at };
+      const quoted = gatewayQuote(cached.rates[to], gateway, cached.at);
+      if (quoted !== undefined) return quoted;
     }
     return this.configured(from, to);
   }
@@ -61,14 +61,12 @@ export class RateBook {
       const fallback = this.configured(from, to);
       if (fallback !== 'FX_RATE_UNAVAILABLE') return fallback;
       const cached = this.cache.get(`${gateway}:${from}`);
-      const text = cached?.rates[to];
-      if (cached && text !== undefined && this.now() - cached.at <= this.config.maxRateAgeMs)
-        return { rate: parseRate(text), source: `gateway:${gateway}`, at: cached.at };
+      const quoted = cached && this.now() - cached.at <= this.config.maxRateAgeMs ? gatewayQuote(cached.rates[to], gateway, cached.at) : undefined;
+      if (quoted !== undefined) return quoted;
       throw err;
     }
     this.cache.set(`${gateway}:${from}`, fetched);
-    const text = fetched.rates[to];
-    return text === undefined ? this.configured(from, to) : { rate: parseRate(text), source: `gateway:${gateway}`, at: fetched.at };
+    return gatewayQuote(fetched.rates[to], gateway, fetched.at) ?? this.configured(from, to);
   }
 
   /** A configured rate (direct or inverted), refused when stale. */
@@ -80,6 +78,19 @@ export class RateBook {
     if (this.now() - found.asOf > this.config.maxRateAgeMs) return 'FX_RATE_STALE';
     const rate = parseRate(found.rate);
     return { rate: direct ? rate : invertRate(rate), source: 'configured', at: found.asOf };
+  }
+}
+
+/**
+ * The gateway's rate for one currency as a quote, or undefined when it has none or one that is no rate (0, a
+ * negative or unreadable number): then the configured rates decide, as when the gateway lists none.
+ */
+function gatewayQuote(text: string | undefined, gateway: string, at: number): RateQuote | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return { rate: parseRate(text), source: `gateway:${gateway}`, at };
+  } catch {
+    return undefined;
   }
 }
 

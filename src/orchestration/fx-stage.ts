@@ -98,7 +98,27 @@ export class FxStage implements OrchestrationStage {
     }
     // Rounded to what this gateway takes, or its adapter would refuse the converted amount as unrepresentable.
     const type = this.config.gateways[gateway]?.type;
-    const lock: FxLock = lockAt(quote, amount, currency, target, type === undefined ? 1 : isoAmountStepFor(type, target));
+    let lock: FxLock;
+    try {
+      lock = lockAt(quote, amount, currency, target, type === undefined ? 1 : isoAmountStepFor(type, target));
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      // The same amount and rate fail the same way every time: a refusal, never a retry.
+      conversions().inc({ gateway, result: 'refused', source: 'none' });
+      this.logger?.warn('currency conversion refused: the converted amount is out of range', {
+        operation_id: op.id,
+        gateway,
+        from: currency,
+        to: target,
+        amount,
+      });
+      return {
+        verdict: 'refuse',
+        reason: 'FX_AMOUNT_OUT_OF_RANGE',
+        field: 'payment.amount',
+        decision: { stage: 'fx', outcome: 'refused', reasons: ['fx_amount_out_of_range'], details: { from_currency: currency, to_currency: target } },
+      };
+    }
     conversions().inc({ gateway, result: 'converted', source: quote.source.startsWith('gateway:') ? 'gateway' : 'configured' });
     this.logger?.info('payment converted at a locked rate', { operation_id: op.id, gateway, ...lockDetails(lock) });
     // Its lines go in the converted currency too, or not at all (never in the order's beside a converted amount).

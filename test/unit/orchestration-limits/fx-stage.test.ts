@@ -76,3 +76,29 @@ test('captures and refunds are not converted here (they reuse the lock of their 
   const r = stage.decideNow(input(1000, 'USD', 'acme', 'refund'))!;
   expect(r.decision).toMatchObject({ outcome: 'default', reasons: ['not_an_opening_command'] });
 });
+
+test('an amount whose conversion is beyond the largest minor amount is refused, naming the amount (the same rate fails the same way every time: never retried)', () => {
+  const r = stage.decideNow(input(99_999_999_999_999, 'EUR', 'jp-shop'))!;
+  expect(r).toMatchObject({ verdict: 'refuse', reason: 'FX_AMOUNT_OUT_OF_RANGE', field: 'payment.amount' });
+});
+
+test.each(['0', '-1', '0.000'])('a gateway rate of %s is no rate: the configured one is used, or the conversion refused as unavailable', async (rate) => {
+  const stripeConfig = testConfig({
+    'fx.settlement_currencies': { stripe: ['EUR'] },
+    'fx.rates': [{ from: 'USD', to: 'EUR', rate: '0.9137', as_of: '2026-03-01T11:30:00Z' }],
+    'fx.max_rate_age_ms': 3600000,
+    gateways: { stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_0123456789', webhook_secret: 'whsec_0123456789abcdefghij' } },
+  });
+  const body = `{"id":"usd","object":"exchange_rate","rates":{"eur":${rate},"chf":${rate}}}`;
+  const client = { send: async () => ({ status: 200, headers: {}, body, elapsedMs: 1 }) };
+  const withRates = new FxStage(stripeConfig, new Map([['stripe', { type: 'stripe', client }]]), undefined, () => NOW);
+  const at = (currency: string): StageInput => {
+    const base = input(12345, currency);
+    const payment = { ...base.plan.payment, gateway: 'stripe' };
+    return { ...base, op: { ...base.op, payment }, plan: { ...base.plan, candidates: ['stripe'], payment } };
+  };
+  const converted = await withRates.decide(at('USD'));
+  expect(converted.verdict === 'continue' && converted.plan.payment).toMatchObject({ amount: 11280, currency: 'EUR' });
+  expect(lockFromDetails(converted.decision.details)?.source).toBe('configured');
+  expect(await withRates.decide(at('CHF'))).toMatchObject({ verdict: 'refuse', reason: 'FX_RATE_UNAVAILABLE', field: 'payment.currency' });
+});
