@@ -33,7 +33,8 @@ export interface CreateFlags {
 
 /** `1 month`, `2 weeks`, `30 days`, `month`, `1m`/`2w`/`30d` → an interval (else the text as is, refused by validation). */
 export function parseInterval(text: string): { unit: string; count: number } | string {
-  const m = /^\s*(\d+)?\s*(d|days?|w|weeks?|m|months?)\s*$/i.exec(text);
+  // Trimmed first: `^\s*(\d+)?\s*` lets two runs of spaces share the blanks, quadratic in a long run of them.
+  const m = /^(\d+)?\s*(d|days?|w|weeks?|m|months?)$/i.exec(text.trim());
   if (!m) return text;
   const unit = m[2].toLowerCase().startsWith('d') ? 'day' : m[2].toLowerCase().startsWith('w') ? 'week' : 'month';
   return { unit, count: m[1] === undefined ? 1 : Number(m[1]) };
