@@ -1,5 +1,5 @@
 import type { Config } from '../config/config';
-import { MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
+import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
 import { redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
 import { randomUUID } from 'node:crypto';
@@ -71,9 +71,15 @@ export class DeadLetterWriter {
 /**
  * JSON bodies are redacted field by field (keys like `cvv` masked, card numbers in keys and values); a body
  * that is not JSON, or nests too deep to walk, is redacted as text (card numbers, and the values of
- * sensitive JSON keys, masked), or withheld when its JSON escapes hide card data or a sensitive key.
+ * sensitive JSON keys, masked), or withheld when its JSON escapes hide card data or a sensitive key. A body
+ * larger than a message may be is withheld, only its size kept.
  */
 export function redactBody(body: Buffer): Buffer {
+  // Refused for its size before anything read it, and refused again if replayed: walking a body the broker
+  // let through (up to its own limit, 128 MiB by default) would hold the worker for nothing.
+  if (body.length > MAX_COMMAND_MESSAGE_BYTES) {
+    return Buffer.from(JSON.stringify({ withheld: `larger than the ${MAX_COMMAND_MESSAGE_BYTES} bytes a message may have`, bytes: body.length }));
+  }
   const text = body.toString('utf8');
   if (jsonDepth(text) <= MAX_JSON_DEPTH) {
     try {

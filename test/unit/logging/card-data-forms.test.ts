@@ -161,6 +161,13 @@ describe('card numbers used as keys', () => {
   });
 });
 
+describe('a dead-letter body larger than a message may be', () => {
+  it('is withheld whole, only its size kept (refused for its size, it is never walked nor replayed)', () => {
+    const body = Buffer.from(JSON.stringify({ params: { note: `${VISA} ${'x'.repeat(1024 * 1024)}` } }));
+    expect(JSON.parse(redactBody(body).toString())).toEqual({ withheld: expect.stringContaining('bytes a message may have'), bytes: body.length });
+  });
+});
+
 describe('a dead-letter body too deep to walk, its card data hidden in JSON escapes', () => {
   const escaped = (text: string) => [...text].map((ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
   const deep = (member: string) => `${'{"a":'.repeat(200)}{${member},"note":"ok"}${'}'.repeat(200)}`;
