@@ -3,7 +3,8 @@ import type { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { AmqpConnection } from './amqp-connection';
-import { DeadLetterWriter } from './dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from './dead-letter-writer';
+import { ChannelKeyring } from '../channels/channel-signature';
 import { brokerRejectedQueueOf, declareTopology } from './topology';
 import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
@@ -51,7 +52,13 @@ export class BrokerDeadLetterRedactor {
   private readonly onReady = () =>
     void this.subscribe().catch((err: Error) => this.deps.logger.warn('broker dead-letter redactor resubscribe failed', { error: err.message }));
 
-  constructor(private readonly deps: { config: Config; connection: AmqpConnection; deadLetters: DeadLetterWriter; logger: Logger }) {}
+  /** Verifies the original's channel signature, so the record says whether a channel signed it (replay signs only that). */
+  private readonly keyring: ChannelKeyring;
+
+  constructor(private readonly deps: { config: Config; connection: AmqpConnection; deadLetters: DeadLetterWriter; logger: Logger }) {
+    const { channels, serviceBus } = deps.config;
+    this.keyring = new ChannelKeyring(channels.credentials, serviceBus.secret, serviceBus.secretPrevious);
+  }
 
   async start(): Promise<void> {
     this.running = true;
@@ -93,9 +100,15 @@ export class BrokerDeadLetterRedactor {
     const keys = Array.isArray(death?.['routing-keys']) ? (death?.['routing-keys'] as unknown[]) : [];
     const routingKey = typeof keys[0] === 'string' ? keys[0] : msg.fields.routingKey;
     const why = { code: BROKER_DEAD_LETTERED, field: '(root)', reason: `broker_dead_lettered: ${brokerReason} in ${queue}`, source: `amqp:${queue}` };
+    const auth = this.keyring.verify(msg.content, msg.properties.headers, routingKey);
+    const headers = {
+      'x-pb-routing-key': routingKey,
+      'x-pb-broker-reason': brokerReason,
+      ...(auth.ok ? { [AUTHENTICATED_CHANNEL_HEADER]: auth.channel } : {}),
+    };
     for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
       try {
-        await this.deps.deadLetters.write(msg.content, why, { 'x-pb-routing-key': routingKey, 'x-pb-broker-reason': brokerReason });
+        await this.deps.deadLetters.write(msg.content, why, headers);
         break;
       } catch (err) {
         if (!this.running) {

@@ -69,6 +69,13 @@ export class DeadLetterWriter {
 }
 
 /**
+ * The channel whose key signed the original, verified before it was refused (absent: never verified, as an
+ * unsigned message or one the broker dead-lettered with a signature that does not hold). A replay signs
+ * only what a channel signed first.
+ */
+export const AUTHENTICATED_CHANNEL_HEADER = 'x-pb-authenticated-channel';
+
+/**
  * JSON bodies are redacted field by field (keys like `cvv` masked, card numbers in keys and values); a body
  * that is not JSON, or nests too deep to walk, is redacted as text (card numbers, and the values of
  * sensitive JSON keys, masked), or withheld when its JSON escapes hide card data or a sensitive key. A body

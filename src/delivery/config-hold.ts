@@ -1,4 +1,4 @@
-import { DeadLetterReason } from '../amqp/dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterReason } from '../amqp/dead-letter-writer';
 import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { Ledger, OperationRecord } from '../ledger/ledger';
@@ -115,7 +115,8 @@ export class ConfigHold {
         reason: `${GATEWAY_NOT_CONFIGURED}: gateway "${gateway}" is not configured (gateways.${gateway}); never sent; replay after fixing the configuration`,
         source: 'delivery',
       },
-      { 'x-pb-operation-id': op.id, 'x-pb-routing-key': routingKey, 'x-pb-replayable': 'true' },
+      // The consumer verified the channel's signature before the operation was created.
+      { 'x-pb-operation-id': op.id, 'x-pb-routing-key': routingKey, 'x-pb-replayable': 'true', [AUTHENTICATED_CHANNEL_HEADER]: op.channel },
     );
     await ledger.markParked(op.id, this.now());
     parked.inc({ reason: GATEWAY_NOT_CONFIGURED });

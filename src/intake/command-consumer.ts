@@ -2,7 +2,7 @@ import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { Channel, ConsumeMessage } from 'amqplib';
 import { Queue } from 'bullmq';
 import { AmqpConnection } from '../amqp/amqp-connection';
-import { DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { AckBatcher } from './ack-batcher';
 import { declareTopology } from '../amqp/topology';
 import { QUEUE_MISMATCH_RETRY_MS } from '../amqp/queue-mismatch';
@@ -330,7 +330,12 @@ export class CommandConsumer {
       this.deps.deadLetters.write(
         msg.content,
         { ...why, source },
-        { 'x-pb-routing-key': msg.fields.routingKey, ...refusalHeaders(refusalIdentifiers(msg.content)), ...headers },
+        {
+          'x-pb-routing-key': msg.fields.routingKey,
+          ...refusalHeaders(refusalIdentifiers(msg.content)),
+          ...(authenticated.has(msg) ? { [AUTHENTICATED_CHANNEL_HEADER]: authenticated.get(msg) as string } : {}),
+          ...headers,
+        },
       ),
     );
     deadLetteredTotal().inc({ reason: metricReason });
@@ -358,6 +363,7 @@ export class CommandConsumer {
       if (typeof claimed === 'string' && claimed !== auth.channel && (KNOWN_CHANNELS as readonly string[]).includes(claimed)) {
         return await this.refuseUnauthenticated(msg, 'channel_mismatch');
       }
+      authenticated.set(msg, auth.channel);
       // The time of receipt is a contract message's `received_at`; a canonical command carries its own.
       const receivedAt = resolved === CANONICAL ? '' : new Date().toISOString();
       const validated = readChannelMessage(message, this.deps.config.channels, receivedAt);
@@ -628,6 +634,9 @@ export class CommandConsumer {
     }
   }
 }
+
+/** Deliveries whose channel signature held (and named no other channel), by the channel: their dead letters say so. */
+const authenticated = new WeakMap<ConsumeMessage, string>();
 
 /** Tries a write that fails for a reason other than an outage gets before the message is dead-lettered. */
 export const MESSAGE_FAULT_TRIES = 3;

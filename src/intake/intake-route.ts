@@ -1,6 +1,6 @@
 import { refusalHeaders, refusalIdentifiers } from './refusal-identifiers';
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { DeadLetterWriter } from '../amqp/dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-letter-writer';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
 import { BusCommandName, Config } from '../config/config';
@@ -372,7 +372,8 @@ export class IntakeRoute implements WebRoute {
       await this.deps.deadLetters.write(
         raw,
         { code, field, reason, source: 'http:intake' },
-        { ...refusalHeaders(ids), ...(operationId ? { 'x-pb-operation-id': operationId } : {}) },
+        // Refusals come after the X-Signature check (a bad one is a 401, never a dead letter): the bus signed it.
+        { ...refusalHeaders(ids), [AUTHENTICATED_CHANNEL_HEADER]: 'bus', ...(operationId ? { 'x-pb-operation-id': operationId } : {}) },
       );
     } catch (err) {
       // The bus still gets its answer; the log line above is the record of last resort.

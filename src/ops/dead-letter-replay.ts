@@ -1,3 +1,4 @@
+import { SECRET_MASK } from '../logging/redact';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
 import { AuditLog } from '../audit/audit-log';
@@ -23,9 +24,13 @@ import { DeadLetterRecord, DeadLetterStore } from './dead-letter-store';
  * - `done`: its operation exists and moved past RECEIVED: the command was carried already (a resend from
  *   the sender, or an earlier replay); replaying it would be dropped as a duplicate;
  * - `conflict`: its operation id is taken by a command with other money fields;
+ * - `unauthenticated`: no channel's signature of the original was verified before it was refused (unsigned,
+ *   signed by another channel's key, or dead-lettered by the broker with a signature that does not hold):
+ *   the replay signs what it publishes, so it would turn a message nobody signed into a genuine command;
+ *   its sender must send it again;
  * - `missing`: no such dead letter.
  */
-export type ReplayVerdict = 'replay' | 'invalid' | 'done' | 'conflict' | 'missing';
+export type ReplayVerdict = 'replay' | 'invalid' | 'done' | 'conflict' | 'unauthenticated' | 'missing';
 
 /** The plan for one dead letter (dry run), and after an executed replay whether it was published. */
 export interface ReplayPlan {
@@ -50,7 +55,7 @@ export interface ReplayPlan {
 
 const replays = counter(
   'pb_dead_letter_replays_total',
-  'Dead-letter replays, by mode (dry_run, execute) and verdict (replay, invalid, done, conflict, missing; published, failed when executed)',
+  'Dead-letter replays, by mode (dry_run, execute) and verdict (replay, invalid, done, conflict, unauthenticated, missing; published, failed when executed)',
   ['mode', 'verdict'],
 );
 
@@ -126,6 +131,30 @@ export class DeadLetterReplay {
     }
     const operationId = operationIdOf(command);
     const routingKey = commandRoutingKey(command.channel, command.command);
+    // Signed again as its channel by the replay: only what that channel signed first.
+    if (record.authenticatedChannel !== command.channel) {
+      return {
+        ...base,
+        verdict: 'unauthenticated',
+        operationId,
+        routingKey,
+        problem:
+          record.authenticatedChannel === undefined
+            ? `no channel signature of it was verified before it was refused: it cannot be signed as ${command.channel}; its sender must send it again`
+            : `signed by the ${record.authenticatedChannel} channel, it names ${command.channel}; its sender must send it again`,
+      };
+    }
+    // What redaction masked is gone: the PSP would get the mask (an encrypted security code as `[REDACTED]`).
+    const masked = maskedPath(command);
+    if (masked !== null) {
+      return {
+        ...base,
+        verdict: 'invalid',
+        operationId,
+        routingKey,
+        problem: `${masked}: was redacted when it was dead-lettered, so the replay cannot send it; its sender must send it again`,
+      };
+    }
     const pinned: PaymentCommand = { ...command, payment: { ...command.payment, operation_reference: operationId } };
     const gateway = command.payment.gateway;
     if (!Object.prototype.hasOwnProperty.call(this.deps.config.gateways, gateway)) {
@@ -215,4 +244,15 @@ export class DeadLetterReplay {
 export function planView(plan: ReplayPlan): Omit<ReplayPlan, 'command'> {
   const { command: _command, ...view } = plan;
   return view;
+}
+
+/** The path of the first value of `value` that redaction replaced by its secret mask, or null. */
+function maskedPath(value: unknown, path = ''): string | null {
+  if (value === SECRET_MASK) return path || '(root)';
+  if (value === null || typeof value !== 'object') return null;
+  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+    const found = maskedPath(child, Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key);
+    if (found !== null) return found;
+  }
+  return null;
 }

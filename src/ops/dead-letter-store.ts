@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
-import { redactBody } from '../amqp/dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
 import { redactText } from '../logging/redact';
@@ -35,6 +35,8 @@ export interface DeadLetterRecord {
   currency?: string;
   /** The writer marked it as meant for replay once the cause is fixed (`x-pb-replayable`). */
   replayable: boolean;
+  /** The channel whose signature of the original was verified before it was refused (`x-pb-authenticated-channel`). */
+  authenticatedChannel?: string;
   category: TriageCategory;
   /** See `impactScore`. */
   impact: number;
@@ -281,6 +283,7 @@ export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties'
     amount: about.amount,
     currency: about.currency,
     replayable: header(headers, 'x-pb-replayable') === 'true',
+    authenticatedChannel: header(headers, AUTHENTICATED_CHANNEL_HEADER),
     category: triageCategory(code, reason),
     impact: impactScore(about),
     body,

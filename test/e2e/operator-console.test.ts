@@ -9,7 +9,7 @@
 import { Browser, Locator, Page, chromium } from 'playwright-core';
 import { AmqpConnection } from '../../src/amqp/amqp-connection';
 import { ConfirmPublisher } from '../../src/amqp/confirm-publisher';
-import { DeadLetterWriter } from '../../src/amqp/dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../../src/amqp/dead-letter-writer';
 import { silentLogger } from '../../src/logging/logger';
 import { LocalStack, freePort, startLocalStack } from '../../harness/twins/local-stack/local-stack';
 import { ChannelPublisher } from '../../harness/workload/channel-publisher';
@@ -105,7 +105,8 @@ for (const viewport of [
           reason: 'unexpected_error: DependencyUnavailableError',
           source: `amqp:${stack.config.amqp.commandsQueue}`,
         },
-        { 'x-pb-routing-key': 'web.payment.authorize' },
+        // The consumer verified the web channel's signature before the outage refused it.
+        { 'x-pb-routing-key': 'web.payment.authorize', [AUTHENTICATED_CHANNEL_HEADER]: 'web' },
       );
       await writer.write(Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: XSS, custom_attributes: { note: `card ${TEST_PANS[0]}` } }))), {
         code: 'INVALID_PARAMS',

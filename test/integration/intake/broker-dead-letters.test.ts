@@ -1,10 +1,12 @@
 import amqp from 'amqplib';
 import { brokerRejectedQueueOf } from '../../../src/amqp/topology';
+import { AUTHENTICATED_CHANNEL_HEADER } from '../../../src/amqp/dead-letter-writer';
+import { channelSignatureHeaders } from '../../../src/channels/channel-signature';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
-import { TEST_PANS } from '../../support/fixtures';
+import { TEST_PANS, channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { eventually } from '../../support/tcp-proxy';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
@@ -53,6 +55,29 @@ describe('dead letters the broker makes by itself pass our redaction', () => {
     expect(await client.queueDepth(brokerRejectedQueueOf(config.amqp))).toBe(0);
     expect(await metricValue('pb_broker_dead_letters_redacted_total', { reason: 'rejected' })).toBeGreaterThanOrEqual(1);
     expect(logs.lines.some((l) => l.includes('message dead-lettered by the broker itself'))).toBe(true);
+    await ch.deleteQueue(side);
+    await model.close();
+  });
+
+  it('says which channel signed what the broker dead-lettered when its signature holds, and none when it does not (a replay signs only the first)', async () => {
+    const model = await amqp.connect(config.amqp.url);
+    const ch = await model.createChannel();
+    // Named like a routing key of the web channel: the broker's x-death gives it as the message's routing key.
+    const side = `web.payment.side-${config.amqp.commandsQueue}`;
+    await ch.assertQueue(side, { durable: false, autoDelete: false, arguments: { 'x-dead-letter-exchange': config.amqp.deadLetterExchange } });
+    const signed = Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-BROKER-SIGNED' })));
+    ch.sendToQueue(side, signed, { headers: channelSignatureHeaders(signed, config.channels.credentials.web![0]) });
+    ch.sendToQueue(side, Buffer.from(JSON.stringify(channelCommand('capture', {}, { order_id: 'ORD-BROKER-UNSIGNED' }))));
+    for (let n = 0; n < 2; n += 1) {
+      let got: amqp.GetMessage | false = false;
+      await eventually(async () => (got = await ch.get(side)) !== false);
+      ch.nack(got as unknown as amqp.Message, false, false);
+    }
+    let dead: amqp.GetMessage[] = [];
+    await eventually(async () => (dead = dead.concat(await client.drainDeadLetters())).length >= 2);
+    const stamp = (orderId: string) => dead.find((m) => m.content.toString('utf8').includes(orderId))?.properties.headers?.[AUTHENTICATED_CHANNEL_HEADER];
+    expect(stamp('ORD-BROKER-SIGNED')).toBe('web');
+    expect(stamp('ORD-BROKER-UNSIGNED')).toBeUndefined();
     await ch.deleteQueue(side);
     await model.close();
   });

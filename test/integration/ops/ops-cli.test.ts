@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
-import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
+import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { auditStreamKey } from '../../../src/audit/audit-log';
 import { opsCounts, opsDeadLetterList, opsDeadLetterReplay, opsDeadLetterShow, opsList, opsShow } from '../../../src/cli/ops-commands';
 import { Config } from '../../../src/config/config';
@@ -127,7 +127,7 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     await writer.write(
       Buffer.from(JSON.stringify(channelCommand('authorize', {}, { gateway: 'nowhere', order_id: 'ORD-DL-CFG' }))),
       { code: 'GATEWAY_NOT_CONFIGURED', field: 'payment.gateway', reason: 'gateway_not_configured', source: 'delivery' },
-      { 'x-pb-replayable': 'true' },
+      { 'x-pb-replayable': 'true', [AUTHENTICATED_CHANNEL_HEADER]: 'web' },
     );
 
     const listed = await run(opsDeadLetterList, ctx, { json: true });
@@ -158,12 +158,11 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
         { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'auth_rpc', amount: 2500, currency: 'EUR', order_id: 'ORD-DL-RPC' },
         'rpc-replay-1',
       );
-      await writer.write(Buffer.from(JSON.stringify(rpc)), {
-        code: 'UNEXPECTED_ERROR',
-        field: '(root)',
-        reason: 'unexpected_error: Error',
-        source: 'http:intake',
-      });
+      await writer.write(
+        Buffer.from(JSON.stringify(rpc)),
+        { code: 'UNEXPECTED_ERROR', field: '(root)', reason: 'unexpected_error: Error', source: 'http:intake' },
+        { [AUTHENTICATED_CHANNEL_HEADER]: 'bus' },
+      );
       const listed = await run(opsDeadLetterList, ctx, { json: true });
       const id = (listed.json.dead_letters as { id: string; orderId: string }[]).find((r) => r.orderId === 'ORD-DL-RPC')?.id as string;
 
@@ -224,12 +223,11 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     try {
       const event = webOrderCreatedExample(`ops-${Date.now().toString(36)}`);
       const orderId = (event.order as { order_id: string }).order_id;
-      await writer.write(Buffer.from(JSON.stringify(event)), {
-        code: 'UNEXPECTED_ERROR',
-        field: '(root)',
-        reason: 'unexpected_error: Error',
-        source: `amqp:${config.amqp.commandsQueue}`,
-      });
+      await writer.write(
+        Buffer.from(JSON.stringify(event)),
+        { code: 'UNEXPECTED_ERROR', field: '(root)', reason: 'unexpected_error: Error', source: `amqp:${config.amqp.commandsQueue}` },
+        { [AUTHENTICATED_CHANNEL_HEADER]: 'web' },
+      );
       const listed = await run(opsDeadLetterList, ctx, { json: true });
       const id = (listed.json.dead_letters as { id: string; orderId: string }[]).find((r) => r.orderId === orderId)?.id as string;
       expect(id).toBeDefined();
@@ -242,5 +240,63 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     } finally {
       await worker.stop();
     }
+  });
+
+  it('never signs what no channel signed: an unsigned command the consumer dead-lettered is refused as unauthenticated, and so is one signed by another channel than it names', async () => {
+    const worker: IntakeProcess = await startIntakeProcess(config, silentLogger());
+    try {
+      const unsigned = channelCommand('sale', { channel: 'bus' }, { amount: 99_999, order_id: 'ORD-DL-UNSIGNED' });
+      await client.publish('bus.payment.sale', unsigned, null);
+      // Signed by the web channel, refused after the signature held: its record says who signed it.
+      await client.publish('web.payment.capture', channelCommand('capture', {}, { currency: 'EURO', order_id: 'ORD-DL-SIGNED' }));
+      const archived = async (orderId: string) => {
+        await run(opsDeadLetterList, ctx, { json: true });
+        return (await ctx.deadLetters.list({ limit: 500 })).find((r) => r.orderId === orderId);
+      };
+      await eventually(async () => (await archived('ORD-DL-UNSIGNED')) !== undefined && (await archived('ORD-DL-SIGNED')) !== undefined);
+      const record = (await archived('ORD-DL-UNSIGNED'))!;
+      expect((await archived('ORD-DL-SIGNED'))?.authenticatedChannel).toBe('web');
+      expect(record).toMatchObject({ code: 'UNAUTHENTICATED_CHANNEL' });
+      expect(record.authenticatedChannel).toBeUndefined();
+
+      await writer.write(
+        Buffer.from(JSON.stringify(channelCommand('capture', { channel: 'bus' }, { order_id: 'ORD-DL-OTHER-SIGNER' }))),
+        { code: 'UNEXPECTED_ERROR', field: '(root)', reason: 'unexpected_error: Error', source: `amqp:${config.amqp.commandsQueue}` },
+        { [AUTHENTICATED_CHANNEL_HEADER]: 'web' },
+      );
+      await run(opsDeadLetterList, ctx, { json: true });
+      const other = (await ctx.deadLetters.list({ limit: 500 })).find((r) => r.orderId === 'ORD-DL-OTHER-SIGNER')!;
+
+      const res = await run(opsDeadLetterReplay, ctx, { ids: [record.id, other.id], execute: true, json: true });
+      expect(res.code).toBe(1);
+      const [a, b] = res.json.results as { verdict: string; problem: string; published?: boolean }[];
+      expect(a).toMatchObject({ verdict: 'unauthenticated', problem: expect.stringContaining('no channel signature') });
+      expect(b).toMatchObject({ verdict: 'unauthenticated', problem: expect.stringContaining('signed by the web channel') });
+      expect(a.published).toBeUndefined();
+      expect(b.published).toBeUndefined();
+      expect(await ctx.operations.byOrder('ORD-DL-UNSIGNED')).toEqual([]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('refuses to replay a command whose body lost a value to redaction (an encrypted security code as [REDACTED]), naming the field', async () => {
+    const giftCard = channelCommand(
+      'sale',
+      {},
+      { order_id: 'ORD-DL-MASKED', payment_method: { type: 'gift_card', token: 'adyenjs_0_1_25$card', encrypted_security_code: 'adyenjs_0_1_25$pin' } },
+    );
+    await writer.write(
+      Buffer.from(JSON.stringify(giftCard)),
+      { code: 'UNEXPECTED_ERROR', field: '(root)', reason: 'unexpected_error: Error', source: `amqp:${config.amqp.commandsQueue}` },
+      { [AUTHENTICATED_CHANNEL_HEADER]: 'web' },
+    );
+    await run(opsDeadLetterList, ctx, { json: true });
+    const record = (await ctx.deadLetters.list({ limit: 500 })).find((r) => r.orderId === 'ORD-DL-MASKED')!;
+    const res = await run(opsDeadLetterReplay, ctx, { ids: [record.id], execute: true, json: true });
+    expect((res.json.results as { verdict: string; problem: string }[])[0]).toMatchObject({
+      verdict: 'invalid',
+      problem: expect.stringContaining('payment.payment_method.encrypted_security_code'),
+    });
   });
 });
