@@ -20,7 +20,12 @@ const FORM_LIMIT_BYTES = 64 * 1024;
 /** Most dead letters one replay form may name. */
 const MAX_REPLAY_IDS = 200;
 
-const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused)', ['outcome']);
+const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled)', ['outcome']);
+
+/** Login attempts one client may make in {@link LOGIN_WINDOW_MS} without succeeding; past it, 429 until the window ends. */
+export const LOGIN_ATTEMPTS_MAX = 10;
+/** The window of {@link LOGIN_ATTEMPTS_MAX}, ms (from the client's first attempt in it). */
+export const LOGIN_WINDOW_MS = 15 * 60_000;
 
 /** Headers on every console answer: no caching, no framing, no inline script, nothing sniffed, no referrer. */
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -201,13 +206,31 @@ export class ConsoleRoute implements WebRoute {
     const userOk = constantTimeEqual(user, username);
     const passwordOk = constantTimeEqual(form.get('password') ?? '', password);
     const client = this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown';
+    // Counted before the check, so a flood of concurrent guesses is counted too; a success clears it.
+    const attemptsKey = `${this.deps.config.redis.keyPrefix}console:login-attempts:${client}`;
+    const replies = await this.deps.ops.redis.multi().set(attemptsKey, '0', 'PX', LOGIN_WINDOW_MS, 'NX').incr(attemptsKey).exec();
+    const attempts = Number(replies?.[1]?.[1] ?? 0);
+    if (attempts > LOGIN_ATTEMPTS_MAX) {
+      logins.inc({ outcome: 'throttled' });
+      return send(res, 429, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'Too many failed logins from here: try again later.'));
+    }
     if (!this.sameOrigin(req) || !userOk || !passwordOk) {
       logins.inc({ outcome: 'refused' });
-      await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${user || '(empty)'}@${client}`, outcome: 'refused' });
+      // The first refusal of a window and the one that locks the client out are audited, not every guess (a flood
+      // would push the operators' entries out of the audit stream); never the user typed (it may be a password).
+      if (attempts === 1 || attempts === LOGIN_ATTEMPTS_MAX) {
+        await this.deps.ops.audit.record({
+          action: 'console.login',
+          actor: `console:(refused)@${client}`,
+          outcome: 'refused',
+          detail: { attempts, ...(attempts === LOGIN_ATTEMPTS_MAX ? { locked_for_ms: LOGIN_WINDOW_MS } : {}) },
+        });
+      }
       // A pause makes guessing slow without locking the real operator out.
       await new Promise((r) => setTimeout(r, 400));
       return send(res, 401, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'Wrong user or password.'));
     }
+    await this.deps.ops.redis.del(attemptsKey);
     const { id } = await this.sessions.create(username);
     logins.inc({ outcome: 'ok' });
     await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${username}@${client}`, outcome: 'ok' });

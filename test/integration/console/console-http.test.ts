@@ -6,6 +6,7 @@ import { testConfig } from '../../support/test-config';
 import { auditStreamKey } from '../../../src/audit/audit-log';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { testRedis } from '../../support/test-redis';
+import { LOGIN_ATTEMPTS_MAX } from '../../../src/console/console-route';
 
 const PASSWORD = 'console-test-password-0123';
 
@@ -63,5 +64,28 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
 
   it('refuses a login posted from another origin', async () => {
     expect((await login(PASSWORD, { origin: 'https://evil.example' })).status).toBe(401);
+  });
+
+  it('throttles a flood of guesses from one client: past the limit it answers 429 without checking, even the right password; the audit keeps two entries, never the user typed', async () => {
+    await redis.del(
+      `${config.redis.keyPrefix}console:login-attempts:127.0.0.1`,
+      `${config.redis.keyPrefix}console:login-attempts:::1`,
+      `${config.redis.keyPrefix}console:login-attempts:::ffff:127.0.0.1`,
+    );
+    const before = (await redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).length;
+    const guess = (n: number) =>
+      fetch(`${base}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username: `typed-${n}`, password: `guess-${n}` }).toString(),
+      });
+    const statuses = (await Promise.all(Array.from({ length: 30 }, (_, n) => guess(n)))).map((r) => r.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(LOGIN_ATTEMPTS_MAX);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(30 - LOGIN_ATTEMPTS_MAX);
+    expect((await login(PASSWORD)).status).toBe(429);
+    const entries = (await redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).slice(before).map(([, f]) => f[1]);
+    expect(entries).toHaveLength(2);
+    for (const entry of entries) expect(entry).not.toContain('typed-');
   });
 });
