@@ -2,6 +2,7 @@ import type { Config } from '../config/config';
 import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../contracts/json-limits';
 import { redact, redactJsonText, redactText } from '../logging/redact';
 import { ConfirmPublisher } from './confirm-publisher';
+import { stampOf } from './dead-letter-stamp';
 import { randomUUID } from 'node:crypto';
 import { DeadLetterTriage } from './dead-letter-triage';
 import { triageQueueOf } from './topology';
@@ -34,6 +35,11 @@ export class DeadLetterWriter {
      * `<dead-letter queue>:triage` as well (see `DeadLetterTriage`). Without it: the dead-letter queue only.
      */
     private readonly triage?: DeadLetterTriage,
+    /**
+     * `deadLetterStampKey(service_bus.secret)`: binds a caller's `x-pb-authenticated-channel` to the body
+     * (`stampOf`). Without it the header is dropped: a stamp nobody can verify would be a claim, not a fact.
+     */
+    private readonly stampKey?: Buffer,
   ) {}
 
   async write(original: Buffer, why: DeadLetterReason, extraHeaders: Record<string, string> = {}): Promise<void> {
@@ -50,6 +56,9 @@ export class DeadLetterWriter {
     };
     for (const [k, v] of Object.entries(headers)) headers[k] = redactText(v);
     const body = redactBody(original);
+    const channel = extraHeaders[AUTHENTICATED_CHANNEL_HEADER];
+    if (channel !== undefined && this.stampKey) headers[AUTHENTICATED_CHANNEL_HEADER] = stampOf(this.stampKey, channel, body);
+    else delete headers[AUTHENTICATED_CHANNEL_HEADER];
     await this.publisher.publish('', this.amqp.deadLetterQueue, body, { contentType: 'application/json', headers });
     if (!this.triage) return;
     const summary = this.triage.summarise(
@@ -71,7 +80,8 @@ export class DeadLetterWriter {
 /**
  * The channel whose key signed the original, verified before it was refused (absent: never verified, as an
  * unsigned message or one the broker dead-lettered with a signature that does not hold). A replay signs
- * only what a channel signed first.
+ * only what a channel signed first. Callers give the channel; the writer publishes its stamp
+ * (`dead-letter-stamp.ts`).
  */
 export const AUTHENTICATED_CHANNEL_HEADER = 'x-pb-authenticated-channel';
 

@@ -3,6 +3,7 @@ import { GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { AUTHENTICATED_CHANNEL_HEADER, redactBody } from '../amqp/dead-letter-writer';
+import { stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
 import { redactText } from '../logging/redact';
@@ -97,6 +98,8 @@ export class DeadLetterStore {
   constructor(
     private readonly redis: RedisClient,
     prefix: string,
+    /** `deadLetterStampKey(service_bus.secret)`: verifies the stamps of what it imports (without it: none holds). */
+    private readonly stampKey?: Buffer,
   ) {
     redis.defineCommand('pbDeadLetterArchive', { numberOfKeys: 3, lua: ARCHIVE_LUA });
     this.keys = deadLetterArchiveKeys(prefix);
@@ -147,7 +150,7 @@ export class DeadLetterStore {
       for (; moved < limit; moved += 1) {
         const msg = await channel.get(amqp.deadLetterQueue, { noAck: false });
         if (!msg) break;
-        if (await this.archive(recordFromMessage(msg, now))) created += 1;
+        if (await this.archive(recordFromMessage(msg, now, this.stampKey))) created += 1;
         channel.ack(msg);
       }
       if (moved > 0) await this.trim();
@@ -251,7 +254,7 @@ function header(headers: Record<string, unknown>, name: string): string | undefi
  * listing shows (order, command, channel, gateway, amount) is read from it: a canonical command, or a
  * JSON-RPC call from the bus (`params.payment`).
  */
-export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties' | 'fields'>, now: number): DeadLetterRecord {
+export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties' | 'fields'>, now: number, stampKey?: Buffer): DeadLetterRecord {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const body = redactBody(msg.content).toString('utf8');
   const code = header(headers, 'x-pb-code') ?? (headers['x-death'] ? 'BROKER_DEAD_LETTERED' : 'UNKNOWN');
@@ -283,7 +286,8 @@ export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties'
     amount: about.amount,
     currency: about.currency,
     replayable: header(headers, 'x-pb-replayable') === 'true',
-    authenticatedChannel: header(headers, AUTHENTICATED_CHANNEL_HEADER),
+    // Only a stamp our writer made for exactly this body: a header is anyone's to set.
+    authenticatedChannel: stampKey ? stampedChannel(stampKey, header(headers, AUTHENTICATED_CHANNEL_HEADER), msg.content) : undefined,
     category: triageCategory(code, reason),
     impact: impactScore(about),
     body,

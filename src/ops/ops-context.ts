@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
@@ -49,7 +50,7 @@ export function openOps(
     service: options.service,
     stream: options.auditStream,
   });
-  const deadLetters = new DeadLetterStore(redis, config.redis.keyPrefix);
+  const deadLetters = new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKey(config.serviceBus.secret));
   let connection: AmqpConnection | null = null;
   let publisher: ConfirmPublisher | null = null;
   const connected = async (): Promise<{ connection: AmqpConnection; publisher: ConfirmPublisher }> => {

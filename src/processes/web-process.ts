@@ -1,4 +1,5 @@
 import { AmqpConnection } from '../amqp/amqp-connection';
+import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
 import { createGatewayClients } from '../gateways/gateway-registry';
 import { PaymentMethodOptions } from '../routing/payment-method-options';
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
@@ -71,6 +72,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     publisher,
     config.amqp,
     new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }),
+    deadLetterStampKey(config.serviceBus.secret),
   );
   const backlog = new BacklogProbe({ config, connection, logger });
   const rateLimiter = new RateLimiter({ config, redis, logger, where: 'intake' });

@@ -1,4 +1,5 @@
 import { ActionCompletion } from '../delivery/action-completion';
+import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
 import { Queue } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
@@ -155,6 +156,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     publisher,
     config.amqp,
     new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }),
+    deadLetterStampKey(config.serviceBus.secret),
   );
   const router = new ConfiguredGatewayRouter(options.routes);
   const delivery = new DeliveryService({

@@ -7,6 +7,7 @@
  * overflow, and nothing a dead letter carries runs as script.
  */
 import { Browser, Locator, Page, chromium } from 'playwright-core';
+import { deadLetterStampKey } from '../../src/amqp/dead-letter-stamp';
 import { AmqpConnection } from '../../src/amqp/amqp-connection';
 import { ConfirmPublisher } from '../../src/amqp/confirm-publisher';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../../src/amqp/dead-letter-writer';
@@ -96,7 +97,7 @@ for (const viewport of [
 
       // A valid command dead-lettered by an outage (never carried): the one to replay. And one carrying markup.
       const lost = channelCommand('authorize', {}, { order_id: `ORD-DL-${run}`, amount: 4200 });
-      const writer = new DeadLetterWriter(publisher, stack.config.amqp);
+      const writer = new DeadLetterWriter(publisher, stack.config.amqp, undefined, deadLetterStampKey(stack.config.serviceBus.secret));
       await writer.write(
         Buffer.from(JSON.stringify(lost)),
         {

@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { deadLetterStampKey } from '../../src/amqp/dead-letter-stamp';
 import { RedisClient } from '../../src/redis/redis-connection';
 import { AmqpConnection } from '../../src/amqp/amqp-connection';
 import { BrokerDeadLetterRedactor } from '../../src/amqp/broker-dead-letter-redactor';
@@ -54,6 +55,7 @@ export async function startIntakeProcess(
     publisher,
     config.amqp,
     new DeadLetterTriage({ redis, keyPrefix: config.redis.keyPrefix, triage: config.channels.triage, logger }),
+    deadLetterStampKey(config.serviceBus.secret),
   );
   // With `rateLimits`, the worker's rate limiter (rate_limits.*, leased tokens) holds messages over a limit.
   const rateLimiter = options.rateLimits ? new RateLimiter({ config, redis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens }) : undefined;

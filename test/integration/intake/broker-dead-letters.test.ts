@@ -2,6 +2,7 @@ import amqp from 'amqplib';
 import { brokerRejectedQueueOf } from '../../../src/amqp/topology';
 import { AUTHENTICATED_CHANNEL_HEADER } from '../../../src/amqp/dead-letter-writer';
 import { channelSignatureHeaders } from '../../../src/channels/channel-signature';
+import { deadLetterStampKey, stampedChannel } from '../../../src/amqp/dead-letter-stamp';
 import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { amqpClient } from '../../support/amqp-helpers';
@@ -75,7 +76,14 @@ describe('dead letters the broker makes by itself pass our redaction', () => {
     }
     let dead: amqp.GetMessage[] = [];
     await eventually(async () => (dead = dead.concat(await client.drainDeadLetters())).length >= 2);
-    const stamp = (orderId: string) => dead.find((m) => m.content.toString('utf8').includes(orderId))?.properties.headers?.[AUTHENTICATED_CHANNEL_HEADER];
+    const stamp = (orderId: string) => {
+      const m = dead.find((d) => d.content.toString('utf8').includes(orderId))!;
+      return stampedChannel(
+        deadLetterStampKey(config.serviceBus.secret),
+        m.properties.headers?.[AUTHENTICATED_CHANNEL_HEADER] as string | undefined,
+        m.content,
+      );
+    };
     expect(stamp('ORD-BROKER-SIGNED')).toBe('web');
     expect(stamp('ORD-BROKER-UNSIGNED')).toBeUndefined();
     await ch.deleteQueue(side);

@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
@@ -50,7 +51,7 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     connection = new AmqpConnection({ url: config.amqp.url, logger: silentLogger() });
     await connection.connect();
     publisher = new ConfirmPublisher(connection, 5000);
-    writer = new DeadLetterWriter(publisher, config.amqp);
+    writer = new DeadLetterWriter(publisher, config.amqp, undefined, deadLetterStampKey(config.serviceBus.secret));
   });
 
   afterAll(async () => {
@@ -278,6 +279,29 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     } finally {
       await worker.stop();
     }
+  });
+
+  it('takes no channel from a dead letter published straight to the queue with a forged stamp: its replay is refused as unauthenticated', async () => {
+    const forged = Buffer.from(JSON.stringify(channelCommand('sale', { channel: 'bus' }, { amount: 77_777, order_id: 'ORD-DL-FORGED' })));
+    const ch = await client.model.createConfirmChannel();
+    for (const stamp of ['bus', 'bus.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
+      ch.sendToQueue(config.amqp.deadLetterQueue, forged, {
+        headers: {
+          'x-pb-code': 'UNEXPECTED_ERROR',
+          'x-pb-reason': `forged ${stamp}`,
+          'x-pb-source': `amqp:${config.amqp.commandsQueue}`,
+          [AUTHENTICATED_CHANNEL_HEADER]: stamp,
+        },
+      });
+    }
+    await ch.waitForConfirms();
+    await ch.close();
+    await run(opsDeadLetterList, ctx, { json: true });
+    const records = (await ctx.deadLetters.list({ limit: 500 })).filter((r) => r.orderId === 'ORD-DL-FORGED');
+    expect(records).toHaveLength(2);
+    for (const record of records) expect(record.authenticatedChannel).toBeUndefined();
+    const res = await run(opsDeadLetterReplay, ctx, { ids: records.map((r) => r.id), execute: true, json: true });
+    expect((res.json.results as { verdict: string }[]).map((r) => r.verdict)).toEqual(['unauthenticated', 'unauthenticated']);
   });
 
   it('refuses to replay a command whose body lost a value to redaction (an encrypted security code as [REDACTED]), naming the field', async () => {

@@ -1,0 +1,32 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * The stamp a dead letter carries in `x-pb-authenticated-channel`: the channel whose signature of the
+ * original was verified before it was refused, bound by an HMAC to the dead letter's (redacted) body, so a
+ * message published straight to the dead-letter queue cannot claim a channel. `<channel>.<base64url MAC>`.
+ * The key is derived from `service_bus.secret`, never the secret itself.
+ */
+export function deadLetterStampKey(busSecret: string): Buffer {
+  return createHmac('sha256', busSecret).update('payment-bridge dead-letter stamp v1').digest();
+}
+
+function mac(key: Buffer, channel: string, body: Buffer): Buffer {
+  const digest = createHash('sha256').update(body).digest('hex');
+  return createHmac('sha256', key).update(`${channel}\n${digest}`).digest();
+}
+
+/** The stamp of `channel` for a dead letter whose body (as published) is `body`. */
+export function stampOf(key: Buffer, channel: string, body: Buffer): string {
+  return `${channel}.${mac(key, channel, body).toString('base64url')}`;
+}
+
+/** The channel a stamp names when it was made with `key` for exactly `body`; undefined otherwise. Constant time in the MAC. */
+export function stampedChannel(key: Buffer, stamp: string | undefined, body: Buffer): string | undefined {
+  if (stamp === undefined) return undefined;
+  const dot = stamp.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  const channel = stamp.slice(0, dot);
+  const given = Buffer.from(stamp.slice(dot + 1), 'base64url');
+  const expected = mac(key, channel, body);
+  return given.length === expected.length && timingSafeEqual(given, expected) ? channel : undefined;
+}

@@ -1,0 +1,22 @@
+import { deadLetterStampKey, stampOf, stampedChannel } from '../../../src/amqp/dead-letter-stamp';
+
+describe('the dead-letter stamp (which channel signed the original)', () => {
+  const key = deadLetterStampKey('bus-secret-0123456789abcdef');
+  const body = Buffer.from('{"command":"capture"}');
+
+  it('names its channel for exactly the body it was made for, with the key it was made with', () => {
+    expect(stampedChannel(key, stampOf(key, 'web', body), body)).toBe('web');
+    expect(stampedChannel(key, stampOf(key, 'web', body), Buffer.from('{"command":"refund"}'))).toBeUndefined();
+    expect(stampedChannel(deadLetterStampKey('another-bus-secret-0123456789'), stampOf(key, 'web', body), body)).toBeUndefined();
+  });
+
+  it('takes no channel from a stamp it did not make: a bare name, another channel with the same MAC, garbage', () => {
+    const mac = stampOf(key, 'web', body).slice('web.'.length);
+    for (const stamp of ['bus', `bus.${mac}`, 'bus.', '.x', '', undefined]) expect(stampedChannel(key, stamp, body)).toBeUndefined();
+  });
+
+  it('is derived from the bus secret, never the secret itself', () => {
+    expect(key.toString('utf8')).not.toContain('bus-secret');
+    expect(key).toHaveLength(32);
+  });
+});
