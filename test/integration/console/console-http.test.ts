@@ -67,11 +67,8 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
   });
 
   it('throttles a flood of guesses from one client: past the limit it answers 429 without checking, even the right password; the audit keeps two entries, never the user typed', async () => {
-    await redis.del(
-      `${config.redis.keyPrefix}console:login-attempts:127.0.0.1`,
-      `${config.redis.keyPrefix}console:login-attempts:::1`,
-      `${config.redis.keyPrefix}console:login-attempts:::ffff:127.0.0.1`,
-    );
+    // One key at a time: on a Redis Cluster the client addresses' keys live in different slots.
+    for (const client of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) await redis.del(`${config.redis.keyPrefix}console:login-attempts:${client}`);
     const before = (await redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).length;
     const guess = (n: number) =>
       fetch(`${base}/login`, {
