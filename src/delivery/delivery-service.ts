@@ -31,7 +31,7 @@ import { reviewNoticeOf, withRiskReviewFields } from '../orchestration/risk-stag
 import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
 import { StageDecision } from '../orchestration/orchestration-stage';
-import { FailoverTrigger, countDecisions, countFailover, countFxLinesOmitted } from '../orchestration/orchestration-metrics';
+import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted } from '../orchestration/orchestration-metrics';
 import { linesOmitted } from '../fx/locked-rate';
 import type { PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -222,13 +222,7 @@ export class DeliveryService {
       if (ctx.authorizationId !== undefined && ctx.authorizationId !== op.authorizationId) op = { ...op, authorizationId: ctx.authorizationId };
       if (ctx.fxLock && !read.routing) {
         op = { ...op, routing: freshly(atLockedRateRouting(op, holder, ctx.context.payment, ctx.fxLock)) };
-        if (linesOmitted(op.payment, ctx.context.payment)) {
-          countFxLinesOmitted(holder, op.command);
-          log.warn('converted payment sent without its lines: they cannot be converted to add up to the converted amount', {
-            gateway: holder,
-            lines: op.payment.lines?.length ?? 0,
-          });
-        }
+        if (linesOmitted(op.payment, ctx.context.payment)) reportFxLinesOmitted(logger, op, holder, op.payment.lines?.length ?? 0);
       }
       if (gatewayOf(op) !== route.gateway.name) {
         route = this.deps.router.route(op);

@@ -6,7 +6,7 @@ import { FxLock, lockAt, lockDetails, settlementCurrency } from '../fx/fx-lock';
 import { convertedPayment, linesOmitted } from '../fx/locked-rate';
 import { RateBook, RateGateway, RateQuote, RateRefusal } from '../fx/rate-book';
 import { counter } from '../metrics/metrics-registry';
-import { countFxLinesOmitted } from './orchestration-metrics';
+import { reportFxLinesOmitted } from './orchestration-metrics';
 import { OrchestrationStage, StageInput, StageResult } from './orchestration-stage';
 
 /** Commands FX converts here: the ones that open a payment. Captures and refunds reuse its locked rate (operation-context). */
@@ -126,12 +126,7 @@ export class FxStage implements OrchestrationStage {
     const reasons = [`converted:${currency}->${target}`];
     if (linesOmitted(plan.payment, payment)) {
       reasons.push('lines_not_convertible');
-      countFxLinesOmitted(gateway, op.command);
-      this.logger?.warn('converted payment sent without its lines: they cannot be converted to add up to the converted amount', {
-        operation_id: op.id,
-        gateway,
-        lines: plan.payment.lines?.length ?? 0,
-      });
+      reportFxLinesOmitted(this.logger, op, gateway, plan.payment.lines?.length ?? 0);
     }
     return { verdict: 'continue', plan: { ...plan, payment }, decision: { stage: 'fx', outcome: 'changed', reasons, details: lockDetails(lock) } };
   }

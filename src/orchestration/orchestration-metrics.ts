@@ -1,3 +1,4 @@
+import type { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { StageDecision } from './orchestration-stage';
 
@@ -30,7 +31,16 @@ const fxLinesOmittedTotal = counter(
   ['gateway', 'command'],
 );
 
-/** Counts a converted payment sent without its lines (see `convertedPayment`). */
-export function countFxLinesOmitted(gateway: string, command: string): void {
-  fxLinesOmittedTotal.inc({ gateway, command });
+/**
+ * A converted payment sent without its lines (see `convertedPayment`): counted, and its warn line. One report
+ * for both places a payment is converted: the FX stage, and a capture or refund at its authorization's rate.
+ */
+export function reportFxLinesOmitted(logger: Pick<Logger, 'warn'> | undefined, op: { id: string; command: string }, gateway: string, lines: number): void {
+  fxLinesOmittedTotal.inc({ gateway, command: op.command });
+  logger?.warn('converted payment sent without its lines: they cannot be converted to add up to the converted amount', {
+    operation_id: op.id,
+    command: op.command,
+    gateway,
+    lines,
+  });
 }
