@@ -1,6 +1,6 @@
 import type { OperationRecord } from '../ledger/record-fields';
 import { OrchestrationPlan, OrchestrationStage, StageDecision, StageResult } from './orchestration-stage';
-import { FailoverStep, RoutingRecord } from '../ledger/routing-record';
+import { FailoverStep, RoutingRecord, routedPayment } from '../ledger/routing-record';
 
 /**
  * What the pipeline decided for one attempt: send it (with this plan), refuse it (fail unsent, with the
@@ -116,7 +116,8 @@ export function planOf(op: OperationRecord): OrchestrationPlan {
     index: r.index,
     rule: r.rule,
     decisions: r.decisions,
-    payment: { ...op.payment, gateway: r.gateway, amount: r.amount ?? op.payment.amount, currency: r.currency ?? op.payment.currency },
+    // The payment as its gateway sees it (converted amount and lines included): routing-record.ts says how.
+    payment: routedPayment(op),
   };
 }
 
