@@ -37,6 +37,9 @@ export interface PaymentLine {
   tax_rate?: number;
 }
 
+/** The money fields of a line (minor units of the command's currency): what a change of units converts. */
+export const LINE_MONEY_FIELDS = ['unit_price_gross', 'refund_amount', 'tax_amount'] as const satisfies readonly (keyof PaymentLine)[];
+
 export interface CardDetails {
   bin?: string;
   last_four_digits?: string;

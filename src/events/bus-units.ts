@@ -1,3 +1,4 @@
+import { LINE_MONEY_FIELDS } from '../contracts/payment-command';
 import { isKnownCurrency } from '../money/currencies';
 import { minorToWholeMajor } from '../money/minor-units';
 import type { PaymentEvent } from './payment-event';
@@ -5,9 +6,6 @@ import type { PaymentEvent } from './payment-event';
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Line fields that are money, in the payment's (the command's) currency. */
-const LINE_MONEY = ['unit_price_gross', 'refund_amount', 'tax_amount'] as const;
 
 /** One money field to convert: where it is, and the currency it is in. */
 interface MoneyField {
@@ -27,7 +25,7 @@ function moneyFields(params: Json): MoneyField[] {
     // The command's own lists (echoed as it came) are in the command's currency.
     const commandCurrency = payment.requested_currency ?? payment.currency;
     if (Array.isArray(payment.lines)) {
-      for (const line of payment.lines) if (isObject(line)) for (const key of LINE_MONEY) fields.push({ holder: line, key, currency: commandCurrency });
+      for (const line of payment.lines) if (isObject(line)) for (const key of LINE_MONEY_FIELDS) fields.push({ holder: line, key, currency: commandCurrency });
     }
     for (const list of [payment.splits, payment.tenders]) {
       if (Array.isArray(list)) for (const part of list) if (isObject(part)) fields.push({ holder: part, key: 'amount', currency: commandCurrency });

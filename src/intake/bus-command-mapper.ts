@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BusCommandName, Config } from '../config/config';
 import { validateCommandReport } from '../contracts/command-validator';
 import { ChannelsConfig } from '../config/channels-config';
-import { PaymentCommand } from '../contracts/payment-command';
+import { LINE_MONEY_FIELDS, PaymentCommand } from '../contracts/payment-command';
 import { JSON_RPC, JsonRpcId } from '../bus/json-rpc';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { MAX_SEQUENCE_LENGTH } from '../contracts/payment-command-schema';
@@ -120,6 +120,6 @@ function toMinorUnits(payment: Record<string, unknown>): Record<string, unknown>
 
 /** The payment's lists whose items hold money, and the money fields of their items. */
 const MONEY_IN_LISTS: readonly (readonly [string, readonly string[]])[] = [
-  ['lines', ['unit_price_gross', 'refund_amount', 'tax_amount']],
+  ['lines', LINE_MONEY_FIELDS],
   ['splits', ['amount']],
 ];
