@@ -12,7 +12,7 @@ import { pspDiscrepancy } from '../events/psp-discrepancy';
 import { inBusUnits } from '../events/bus-units';
 import { confirmsBalance } from '../contracts/stored-value';
 import { pspDiscrepancies } from './authorization-metrics';
-import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields } from '../ledger/ledger';
+import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields, dropsMethodData } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
 import { OperationState, isTerminal } from '../ledger/operation-state';
 import { lifecycleFields } from '../lifecycle/authorization-validity';
@@ -23,7 +23,7 @@ import { alertUnresolved, noteUnresolvedSettled } from './unresolved-operations'
 import { commandOutcome, noteOutcome } from '../metrics/outcome-metrics';
 import { assertNever } from '../gateways/assert-never';
 import { boundedAction } from '../gateways/customer-action';
-import { holdsOneTimeMethodData, wantsStoredToken } from '../contracts/payment-method';
+import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { DEPENDENT } from './operation-context';
 
@@ -267,8 +267,7 @@ export class OutcomeRecorder {
   ): void {
     if (from === to) return;
     const outcome = commandOutcome(to, interaction);
-    // The ending move dropped it in the same script (Ledger.transitionValues).
-    if (outcome) noteOutcome(this.deps.logger, op, record, outcome, now, isTerminal(to) && holdsOneTimeMethodData(op.payment));
+    if (outcome) noteOutcome(this.deps.logger, op, record, outcome, now, dropsMethodData(to, op.payment));
   }
 
   /** Reloads the operation and makes sure the event of its current state is recorded and queued. */

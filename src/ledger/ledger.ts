@@ -411,7 +411,7 @@ export class Ledger {
         close_id: closes?.id ?? '',
         // Card data is not kept once the operation has ended (PCI DSS: no security code after authorization):
         // the one-time method data only served to send the command, and an ended operation is never sent again.
-        scrubbed_payment: payment && isTerminal(to) && holdsOneTimeMethodData(payment) ? JSON.stringify(withoutMethodToken(payment)) : '',
+        scrubbed_payment: payment && dropsMethodData(to, payment) ? JSON.stringify(withoutMethodToken(payment)) : '',
       },
     };
   }
@@ -954,6 +954,14 @@ function keyList(keys: readonly string[]): { indexed: Map<string, number>; list:
     indexed.set(k, list.length);
   }
   return { indexed, list };
+}
+
+/**
+ * Whether a move to `to` drops `payment`'s one-time method data from the ledger (the transition script does
+ * it when the move applies): card data is not kept once the operation has ended.
+ */
+export function dropsMethodData(to: OperationState, payment: Payment): boolean {
+  return isTerminal(to) && holdsOneTimeMethodData(payment);
 }
 
 /** The gateway a stored payment JSON names ('' when unreadable). */
