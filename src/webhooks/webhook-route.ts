@@ -17,14 +17,14 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 /** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
 const webhooksRefused = counter(
   'pb_webhooks_refused_total',
-  'Webhook requests refused with 401, by gateway endpoint and reason (invalid_signature: missing, wrong or expired)',
+  'Webhook requests refused, by gateway endpoint and reason (invalid_signature: 401, missing, wrong or expired; unparseable_body: 422, signed but no notification)',
   ['gateway', 'reason'],
 );
 
 /** Items of verified webhooks acknowledged but not queued, by configured gateway and reason. */
 const itemsSkipped = counter(
   'pb_webhook_items_skipped_total',
-  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable, other_account, unparseable_body)',
+  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable, other_account)',
   ['gateway', 'reason'],
 );
 
@@ -114,7 +114,8 @@ export class WebhookRoute implements WebRoute {
       events = transformer.parseWebhook(raw, gateway, (item) => this.skip(name, item));
     } catch (err) {
       // Signed by the PSP but no notification at all: nothing in it can be acknowledged item by item.
-      itemsSkipped.inc({ gateway: name, reason: 'unparseable_body' });
+      // Refused, not acknowledged: the PSP sends it again, so it is no skipped item.
+      webhooksRefused.inc({ gateway: name, reason: 'unparseable_body' });
       this.deps.logger.error('verified webhook could not be parsed', { gateway: name, error: (err as Error).message });
       sendJson(res, 422, { error: 'unprocessable notification' });
       return;
