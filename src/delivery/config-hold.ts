@@ -25,7 +25,12 @@ export interface DeadLetterSink {
 export type HoldStep = { kind: 'done'; state: OperationState } | { kind: 'wait'; reason: string; delayMs: number };
 
 const held = counter('pb_operations_held_total', 'Operations held because of our own configuration (never sent, not failed), by reason', ['reason']);
-const parked = counter('pb_operations_parked_total', 'Held operations parked as replayable dead letters after delivery.config_grace_ms, by reason', ['reason']);
+/** `pb_operations_parked_total{reason}`: never-sent operations parked as replayable dead letters (here, and after delivery faults). */
+export const parkedOperations = counter(
+  'pb_operations_parked_total',
+  'Never-sent operations parked as replayable dead letters, by reason: gateway_not_configured (after delivery.config_grace_ms), delivery_fault',
+  ['reason'],
+);
 
 /**
  * What delivery does with an operation whose gateway is missing from the configuration: that is our
@@ -119,7 +124,7 @@ export class ConfigHold {
       { 'x-pb-operation-id': op.id, 'x-pb-routing-key': routingKey, 'x-pb-replayable': 'true', [AUTHENTICATED_CHANNEL_HEADER]: op.channel },
     );
     await ledger.markParked(op.id, this.now());
-    parked.inc({ reason: GATEWAY_NOT_CONFIGURED });
+    parkedOperations.inc({ reason: GATEWAY_NOT_CONFIGURED });
     logger.error(
       `operation parked for replay: gateway "${gateway}" is still not configured after delivery.config_grace_ms; fix gateways.${gateway}, then replay the dead letter or have the OMS re-send the command`,
       {

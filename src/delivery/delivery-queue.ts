@@ -8,6 +8,8 @@ export const DELIVERY_QUEUE = 'gateway-delivery';
 /** Job payload: only the operation id. The payment itself lives in the ledger, never in the queue. */
 export interface DeliveryJobData {
   operationId: string;
+  /** Faults of the bridge this job has met so far (see `src/delivery/delivery-fault.ts`); absent: none. */
+  faults?: number;
 }
 
 /** The producer side of `gateway-delivery`, shared by the consumer and the poller. */

@@ -19,6 +19,7 @@ import { BreakerBoard } from './breaker-board';
 import { CircuitBreaker } from './circuit-breaker';
 import { GatewayHealth, noteGatewayCall, resultOf } from './gateway-health';
 import { ConfigHold, DeadLetterSink } from './config-hold';
+import { DeliveryFaults } from './delivery-fault';
 import { ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-context';
 import { authorizationRefusals } from './authorization-metrics';
 import { InquiryResult, inquireStatus } from './status-inquiry';
@@ -67,6 +68,7 @@ export interface PreparedAttempt {
 export class DeliveryService {
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly configHold: ConfigHold;
+  private readonly faults: DeliveryFaults;
   private readonly health: GatewayHealth;
   private readonly pipeline: OrchestrationPipeline;
   /** The configured gateways, where a capture's PSP reference is looked for when not at the one it names. */
@@ -95,6 +97,14 @@ export class DeliveryService {
     this.pipeline =
       deps.pipeline ?? buildOrchestrationPipeline({ config: deps.config, logger: deps.logger, now: deps.now, redis: deps.redis, routes: deps.routes });
     this.configHold = new ConfigHold({ config: deps.config, ledger: deps.ledger, logger: deps.logger, deadLetters: deps.deadLetters, now: deps.now });
+    this.faults = new DeliveryFaults({
+      config: deps.config,
+      ledger: deps.ledger,
+      recorder: deps.recorder,
+      logger: deps.logger,
+      deadLetters: deps.deadLetters,
+      now: deps.now,
+    });
     this.health = new GatewayHealth(deps.logger, deps.config.gateways);
     this.gatewayNames = Object.keys(deps.config.gateways);
   }
@@ -288,6 +298,14 @@ export class DeliveryService {
       return { kind: 'done', state: failed.state };
     }
     return this.send(op, ctx.context, route, breaker);
+  }
+
+  /**
+   * Sets aside an operation whose delivery kept throwing a fault of the bridge (see `DeliveryFaults`): never
+   * sent, parked as a replayable dead letter; maybe sent, UNRESOLVED for the poller. The job then ends.
+   */
+  async setAside(operationId: string, err: unknown): Promise<DeliveryStep> {
+    return this.faults.setAside(operationId, err);
   }
 
   /** Whether the PSP answered an attempt of this operation that it already holds a request under its reference. Rare path only. */

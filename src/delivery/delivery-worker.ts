@@ -7,18 +7,27 @@ import { RetryLaterError } from '../errors/retry-later-error';
 import { pbBackoffStrategy } from '../queueing/backoff-strategy';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { DELIVERY_QUEUE, DeliveryJobData } from './delivery-queue';
-import { DeliveryService, deliveryBackoff } from './delivery-service';
+import { DeliveryService, DeliveryStep, deliveryBackoff } from './delivery-service';
+import { DELIVERY_FAULT_TRIES, countDeliveryFault } from './delivery-fault';
+import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 
 /**
  * The `gateway-delivery` worker: runs DeliveryService for each job (jobId = operation id) and turns its
  * step into BullMQ control flow: done → complete; retry → throw (BullMQ retries with our backoff, no
- * attempt limit by default); wait → move to delayed without spending an attempt.
+ * attempt limit by default); wait → move to delayed without spending an attempt. A fault of the bridge
+ * (thrown, and neither a gateway answer nor a dependency outage) is retried the same way
+ * until it has happened {@link DELIVERY_FAULT_TRIES} times, then the operation is set aside (`DeliveryService.setAside`).
  */
 export function startDeliveryWorker(config: Config, connection: RedisClient, service: DeliveryService, logger: Logger): Worker<DeliveryJobData> {
   const worker = new Worker<DeliveryJobData>(
     DELIVERY_QUEUE,
     async (job: Job<DeliveryJobData>, token?: string) => {
-      const step = await service.deliver(job.data.operationId);
+      let step: DeliveryStep;
+      try {
+        step = await service.deliver(job.data.operationId);
+      } catch (err) {
+        step = await afterFault(job, err, service, logger);
+      }
       switch (step.kind) {
         case 'done':
           return step.state;
@@ -39,4 +48,24 @@ export function startDeliveryWorker(config: Config, connection: RedisClient, ser
   );
   worker.on('error', (err) => logger.warn('delivery worker error', { error: err.message }));
   return worker;
+}
+
+/**
+ * A delivery that threw: a dependency outage is retried with backoff for as long as it lasts; any other
+ * error is counted on the job and retried until it has happened {@link DELIVERY_FAULT_TRIES} times, then the operation is set aside.
+ */
+async function afterFault(job: Job<DeliveryJobData>, err: unknown, service: DeliveryService, logger: Logger): Promise<DeliveryStep> {
+  if (isDependencyOutage(err)) throw err;
+  const faults = (job.data.faults ?? 0) + 1;
+  if (faults >= DELIVERY_FAULT_TRIES) return service.setAside(job.data.operationId, err);
+  await job.updateData({ ...job.data, faults });
+  countDeliveryFault('retried');
+  logger.warn('delivery threw a fault of the bridge (not a gateway answer, not an outage); retrying', {
+    operation_id: job.data.operationId,
+    error_class: errorClassOf(err),
+    error: err instanceof Error ? err.message : String(err),
+    faults,
+    tries: DELIVERY_FAULT_TRIES,
+  });
+  throw err;
 }

@@ -1,0 +1,183 @@
+/**
+ * A delivery that throws a fault of the bridge (neither a gateway answer nor a dependency outage) meets the
+ * same fault every time: after DELIVERY_FAULT_TRIES tries its job ends and the operation is set aside where
+ * an operator sees it. Never sent: parked as a replayable dead letter (the OMS hears nothing). Maybe sent:
+ * UNRESOLVED, never sent again, settled from the PSP by the poller.
+ */
+import { Config } from '../../../src/config/config';
+import { DELIVERY_FAULT_TRIES } from '../../../src/delivery/delivery-fault';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { GatewayRoute } from '../../../src/gateways/gateway-route';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { Poller } from '../../../src/poller/poller';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { ShardKeys } from '../../../src/redis/key-layout';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { amqpClient } from '../../support/amqp-helpers';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+jest.setTimeout(60_000);
+
+const API_KEY = 'sim-delivery-faults-key-0123456789';
+
+let sim: PspSimulator;
+const configs: Config[] = [];
+const workers: WorkerProcess[] = [];
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ apiKey: API_KEY });
+});
+
+afterAll(async () => {
+  for (const w of workers) await w.stop().catch(() => undefined);
+  await sim.stop();
+  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+});
+
+function faultConfig(): Config {
+  const config = testConfig({
+    'delivery.backoff_base_ms': 50,
+    'delivery.backoff_max_ms': 200,
+    'poller.schedule_ms': [1],
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, timeout_ms: 2000 } },
+  });
+  configs.push(config);
+  return config;
+}
+
+type Note = { method: string; params: Record<string, unknown> };
+
+async function worker(config: Config, notes: Note[], routes: ReadonlyMap<string, GatewayRoute>, logger = captureLogger('info').logger): Promise<WorkerProcess> {
+  const w = await startWorkerProcess(config, logger, {
+    routes,
+    notifier: {
+      notify: async (method, params) => {
+        notes.push({ method, params });
+      },
+    },
+  });
+  workers.push(w);
+  return w;
+}
+
+/** The gateway's routes with a transformer that cannot read any answer (a bug met after the request left). */
+function unreadableAnswers(config: Config): ReadonlyMap<string, GatewayRoute> {
+  const routes = new Map(createGatewayClients(config));
+  const route = routes.get('simulator')!;
+  const transformer = Object.create(route.transformer, {
+    parseResponse: {
+      value: () => {
+        throw new TypeError("Cannot read properties of undefined (reading 'status')");
+      },
+    },
+  }) as GatewayRoute['transformer'];
+  routes.set('simulator', { ...route, transformer });
+  return routes;
+}
+
+function statusesOf(notes: Note[], id: string): string[] {
+  return notes.filter((n) => JSON.stringify(n.params).includes(id)).map((n) => String((n.params.payment as Record<string, unknown> | undefined)?.status));
+}
+
+describe('a delivery that keeps throwing a fault of the bridge', () => {
+  it(`after the request was sent: UNRESOLVED after ${DELIVERY_FAULT_TRIES} tries, sent once only, an alert, no outcome told; the poller then settles it from the PSP`, async () => {
+    const config = faultConfig();
+    const notes: Note[] = [];
+    const logs = captureLogger('info');
+    const retriedBefore = await metricValue('pb_delivery_faults_total', { outcome: 'retried' });
+    const unresolvedBefore = await metricValue('pb_delivery_faults_total', { outcome: 'unresolved' });
+    const w = await worker(config, notes, unreadableAnswers(config), logs.logger);
+    const client = await amqpClient(config);
+    const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' });
+    const id = command.payment.operation_reference!;
+    await client.publish('web.payment.authorize', command);
+
+    await eventually(async () => (await w.ledger.get(id))?.state === 'UNRESOLVED', 20_000);
+    const history = await w.ledger.interactions(id);
+    expect(history.filter((h) => h.event === 'unresolved').map((h) => [h.cause, h.error_class])).toEqual([['delivery_fault', 'TypeError']]);
+    // Every try re-sent the same request under its idempotency key: the PSP acted once.
+    expect(sim.counters().effects[id]).toBe(1);
+    expect(await metricValue('pb_delivery_faults_total', { outcome: 'retried' })).toBe(retriedBefore + DELIVERY_FAULT_TRIES - 1);
+    expect(await metricValue('pb_delivery_faults_total', { outcome: 'unresolved' })).toBe(unresolvedBefore + 1);
+    expect(logs.lines.some((l) => l.includes('"level":"error"') && l.includes('delivery_fault') && l.includes(id))).toBe(true);
+    // The job ended: no more tries.
+    const attempts = (await w.ledger.get(id))!.attempts;
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await w.ledger.get(id))!.attempts).toBe(attempts);
+    expect(statusesOf(notes, id).filter((s) => s === 'SUCCESS' || s === 'FAIL')).toEqual([]);
+
+    // The poller asks the PSP with a transformer that reads its answer: what the PSP did is what is told.
+    const redis = createRedis(config.redis, 'commands');
+    const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+    try {
+      const ledger = new Ledger(redis, config.redis.keyPrefix);
+      const recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, config.redis.keyPrefix), eventsQueue, logger: silentLogger() });
+      const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: silentLogger() });
+      await poller.runOnce();
+      expect((await ledger.get(id))?.state).toBe('SUCCEEDED');
+      expect(sim.counters().effects[id]).toBe(1);
+      await eventually(async () => statusesOf(notes, id).includes('SUCCESS'));
+    } finally {
+      await eventsQueue.close();
+      redis.disconnect();
+    }
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  it('before anything was sent: parked as a replayable dead letter (DELIVERY_FAULT), the OMS told nothing; replayed after the repair, it is delivered once', async () => {
+    const config = faultConfig();
+    const notes: Note[] = [];
+    const parkedBefore = await metricValue('pb_operations_parked_total', { reason: 'delivery_fault' });
+    const w = await worker(config, notes, createGatewayClients(config));
+    const client = await amqpClient(config);
+    const auth = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' });
+    const authId = auth.payment.operation_reference!;
+    await client.publish('web.payment.authorize', auth);
+    await eventually(async () => (await w.ledger.get(authId))?.state === 'SUCCEEDED', 15_000);
+
+    // The authorization's record no longer decodes: every capture delivery that reads it throws a SyntaxError.
+    const redis = createRedis(config.redis, 'commands');
+    const key = new ShardKeys(config.redis.keyPrefix, (await w.ledger.shardOf(authId)) ?? 0).op(authId);
+    const payment = (await redis.hget(key, 'payment'))!;
+    await redis.hset(key, 'payment', '{"amount":');
+    const capture = channelCommand('capture', {}, { gateway: 'simulator', gateway_key: authId, order_id: auth.payment.order_id, amount: auth.payment.amount });
+    const id = capture.payment.operation_reference!;
+    await client.publish('web.payment.capture', capture);
+
+    let dead: Awaited<ReturnType<typeof client.drainDeadLetters>> = [];
+    await eventually(async () => (dead = dead.concat(await client.drainDeadLetters())).length > 0, 20_000);
+    expect(dead).toHaveLength(1);
+    const headers = dead[0].properties.headers as Record<string, unknown>;
+    expect(headers['x-pb-code']).toBe('DELIVERY_FAULT');
+    expect(String(headers['x-pb-reason'])).toContain('SyntaxError');
+    expect(headers['x-pb-replayable']).toBe('true');
+    expect(headers['x-pb-operation-id']).toBe(id);
+    expect((await w.ledger.get(id))?.state).toBe('RECEIVED');
+    expect(sim.counters().effects[id]).toBeUndefined();
+    expect(await metricValue('pb_operations_parked_total', { reason: 'delivery_fault' })).toBe(parkedBefore + 1);
+    expect(statusesOf(notes, id)).toEqual([]);
+
+    // Repaired, then replayed: delivered once, through its one operation id.
+    await redis.hset(key, 'payment', payment);
+    redis.disconnect();
+    await client.publish(String(headers['x-pb-routing-key']), dead[0].content);
+    await eventually(async () => (await w.ledger.get(id))?.state === 'SUCCEEDED', 15_000);
+    expect(sim.counters().effects[id]).toBe(1);
+    await eventually(async () => statusesOf(notes, id).includes('SUCCESS'));
+    expect(statusesOf(notes, id)).not.toContain('FAIL');
+    await client.deleteNamespace();
+    await client.close();
+  });
+});
