@@ -6,7 +6,8 @@ import { pbBackoffStrategy } from '../queueing/backoff-strategy';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { Logger } from '../logging/logger';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from './event-send';
-import { EventStore } from './event-store';
+import { EventStore, StoredEvent } from './event-store';
+import { EVENT_REJECTION_TRIES, contentRejection, countEventRejection } from './event-rejection';
 import { OMS_EVENTS_QUEUE, OmsEventJobData } from './oms-events-queue';
 
 /** How long an event waits for an earlier event of the same payment before it looks again, ms. */
@@ -15,8 +16,10 @@ const ORDER_WAIT_MS = 100;
 /**
  * The `oms-events` worker: sends each recorded event to the bus, in sequence order per payment, retrying
  * with backoff until the bus has it. An event whose predecessor has not been delivered yet waits (without
- * spending an attempt); a repeat of an event already delivered is dropped. The notification carries its
- * `event_id` and `sequence`, so the OMS drops the rare duplicate (sent, then a crash before the ack).
+ * spending an attempt, looking again less often the longer it has waited); a repeat of an event already
+ * delivered is dropped. The notification carries its `event_id` and `sequence`, so the OMS drops the rare
+ * duplicate (sent, then a crash before the ack). An event the bus refuses for its content
+ * {@link EVENT_REJECTION_TRIES} times is set aside (`EventStore.setAside`), so the payment's later events go on.
  */
 export function startEventSender(
   config: Config,
@@ -31,21 +34,28 @@ export function startEventSender(
         deps.logger.error('event job without a recorded event; dropping it', { event_id: job.data.eventId });
         return 'missing';
       }
-      const sent = await deps.events.sentWatermark(event.paymentKey);
-      if (sent >= event.sequence) {
-        await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);
-        return 'already-sent';
-      }
-      if (sent < event.sequence - 1) {
-        await job.moveToDelayed(Date.now() + ORDER_WAIT_MS, token);
-        throw new DelayedError();
+      // An operator's resend goes out although the watermark passed it when it was set aside.
+      if (!job.data.resend) {
+        const sent = await deps.events.sentWatermark(event.paymentKey);
+        if (sent >= event.sequence) {
+          await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);
+          return 'already-sent';
+        }
+        if (sent < event.sequence - 1) {
+          await job.moveToDelayed(Date.now() + orderWaitMs(job, config), token);
+          throw new DelayedError();
+        }
       }
       // Someone else (the inline fast path) is sending it right now: look again shortly.
       if (!(await deps.events.claim(event.eventId, sendLeaseMs(config)))) {
         await job.moveToDelayed(Date.now() + ORDER_WAIT_MS, token);
         throw new DelayedError();
       }
-      await sendLeasedEvent(deps.events, deps.sender, event, event.sequence);
+      try {
+        await sendLeasedEvent(deps.events, deps.sender, event, event.sequence);
+      } catch (err) {
+        return afterRefusal(job, event, err, deps);
+      }
       return 'sent';
     },
     {
@@ -62,4 +72,42 @@ export function startEventSender(
       deps.logger.warn('event not delivered yet; retrying', { event_id: job.data.eventId, attempts: job.attemptsMade, error: err.message });
   });
   return worker;
+}
+
+/**
+ * How long an event whose predecessor is not delivered yet waits before it looks again, ms: a tenth of how
+ * long its job has existed, between {@link ORDER_WAIT_MS} and `events.backoff_max_ms`, so that a payment held
+ * back by a long bus outage does not have every later event polling ten times a second.
+ */
+function orderWaitMs(job: Job<OmsEventJobData>, config: Config): number {
+  return Math.min(config.events.backoffMaxMs, Math.max(ORDER_WAIT_MS, Math.round((Date.now() - job.timestamp) / 10)));
+}
+
+/**
+ * A send that failed: a refusal of the event's content is counted on the job and retried until it has
+ * happened {@link EVENT_REJECTION_TRIES} times, then the event is set aside (an error line names it, the
+ * bus's reason and its payment); anything else is rethrown for the queue's backoff.
+ */
+async function afterRefusal(job: Job<OmsEventJobData>, event: StoredEvent, err: unknown, deps: { events: EventStore; logger: Logger }): Promise<string> {
+  const reason = contentRejection(err);
+  if (reason === null) throw err;
+  const rejections = (job.data.rejections ?? 0) + 1;
+  const meta = { event_id: event.eventId, method: event.method, sequence: event.sequence, reason, rejections, tries: EVENT_REJECTION_TRIES };
+  if (rejections < EVENT_REJECTION_TRIES) {
+    await job.updateData({ ...job.data, rejections });
+    countEventRejection(reason, 'retried');
+    deps.logger.warn('the bus refused the event for its content; retrying', { ...meta, error: (err as Error).message });
+    throw err;
+  }
+  await deps.events.setAside(event, reason);
+  countEventRejection(reason, 'set_aside');
+  deps.logger.error(
+    "event set aside: the bus refused its content every time; the payment's later events go on. Fix the cause, then resend it (payment-bridge ops events resend)",
+    {
+      ...meta,
+      payment_key: event.paymentKey,
+      error: (err as Error).message,
+    },
+  );
+  return 'set-aside';
 }

@@ -79,6 +79,45 @@ return cur
 `,
 );
 
+// The bus refused the event's content for good: it leaves the unsent index for the rejected one, with its
+// reason on its hash, and the payment's watermark rises past it so the events after it are not held for ever.
+const SET_ASIDE_SCRIPT = new LuaScript(
+  luaInputs(['event', 'sent', 'unsent', 'rejected'], ['sequence', 'event_id', 'reason', 'now']),
+  `
+if redis.call('EXISTS', K.event) == 0 then return 0 end
+local cur = tonumber(redis.call('GET', K.sent) or '0')
+if cur < tonumber(A.sequence) then redis.call('SET', K.sent, A.sequence) end
+redis.call('ZREM', K.unsent, A.event_id)
+redis.call('HSET', K.event, 'rejected_at', A.now, 'rejected_reason', A.reason)
+redis.call('ZADD', K.rejected, A.now, A.event_id)
+return 1
+`,
+);
+
+// An operator's resend of a set-aside event: back in the unsent index, its marks cleared.
+const RESEND_SCRIPT = new LuaScript(
+  luaInputs(['event', 'unsent', 'rejected'], ['event_id', 'now']),
+  `
+if redis.call('ZREM', K.rejected, A.event_id) == 0 then return 0 end
+if redis.call('EXISTS', K.event) == 0 then return 0 end
+redis.call('HDEL', K.event, 'rejected_at', 'rejected_reason')
+redis.call('ZADD', K.unsent, A.now, A.event_id)
+return 1
+`,
+);
+
+/** An event the bus refused for its content, set aside (`EventStore.setAside`). */
+export interface RejectedEvent {
+  eventId: string;
+  paymentKey: string;
+  method: string;
+  sequence: number;
+  /** When it was set aside, epoch ms. */
+  rejectedAt: number;
+  /** The bus's refusal: `http_<status>` or `rpc_<code>`. */
+  reason: string;
+}
+
 /** What recording an event found: its sequence, the payment's sent watermark, whether the send lease was taken. */
 export interface RecordResult {
   sequence: number;
@@ -289,6 +328,61 @@ export class EventStore {
       keys: { sent: keys.paymentSent(paymentKey), unsent: keys.unsentEvents },
       args: { sequence, event_id: eventId },
     });
+  }
+
+  /**
+   * Sets aside an event the bus refused for its content (`reason`: `http_<status>` or `rpc_<code>`): out of
+   * the unsent index into the rejected one, the reason on its hash, the payment's sent watermark raised past
+   * it so the payment's later events go on. False when the event no longer exists.
+   */
+  async setAside(event: StoredEvent, reason: string, now = Date.now()): Promise<boolean> {
+    const keys = this.shards[event.shard ?? (await this.keysOfEventId(event.eventId)).shard];
+    const done = await SET_ASIDE_SCRIPT.run(this.redis, {
+      keys: { event: keys.event(event.eventId), sent: keys.paymentSent(event.paymentKey), unsent: keys.unsentEvents, rejected: keys.rejectedEvents },
+      args: { sequence: event.sequence, event_id: event.eventId, reason, now },
+    });
+    return done === 1;
+  }
+
+  /** Set-aside events, oldest first, from every shard. */
+  async rejected(limit = 100): Promise<RejectedEvent[]> {
+    const ids = await lowestAcrossKeys(
+      this.redis,
+      this.shards.map((keys) => keys.rejectedEvents),
+      '-inf',
+      '+inf',
+      limit,
+      (id, shard) => this.events.set(id, shard),
+    );
+    const found: RejectedEvent[] = [];
+    for (const eventId of ids) {
+      const keys = await this.keysOfEventId(eventId);
+      const h = await this.redis.hgetall(keys.event(eventId));
+      if (!h.sequence) continue;
+      found.push({
+        eventId,
+        paymentKey: h.payment_key,
+        method: h.method,
+        sequence: Number(h.sequence),
+        rejectedAt: Number(h.rejected_at ?? 0),
+        reason: h.rejected_reason ?? '',
+      });
+    }
+    return found;
+  }
+
+  /**
+   * Puts a set-aside event back in the unsent index (an operator's resend, once the cause is fixed): the
+   * caller then queues it with `resend` so that the payment's watermark, already past it, does not drop it.
+   * False when it was not set aside.
+   */
+  async resend(eventId: string, now = Date.now()): Promise<boolean> {
+    const keys = await this.keysOfEventId(eventId);
+    const done = await RESEND_SCRIPT.run(this.redis, {
+      keys: { event: keys.event(eventId), unsent: keys.unsentEvents, rejected: keys.rejectedEvents },
+      args: { event_id: eventId, now },
+    });
+    return done === 1;
   }
 
   /**

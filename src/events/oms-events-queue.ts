@@ -8,6 +8,10 @@ export const OMS_EVENTS_QUEUE = 'oms-events';
 /** Job payload: the event id only; the event itself is in the outbox (EventStore). */
 export interface OmsEventJobData {
   eventId: string;
+  /** Content refusals of the bus this job has met so far (see `event-rejection.ts`); absent: none. */
+  rejections?: number;
+  /** An operator's resend of a set-aside event: sent although the payment's watermark is already past it. */
+  resend?: boolean;
 }
 
 export function createOmsEventsQueue(connection: RedisClient, keyPrefix: string): Queue<OmsEventJobData> {

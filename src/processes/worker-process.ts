@@ -23,6 +23,7 @@ import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
 import { NotificationSender } from '../events/event-send';
 import { startEventSender } from '../events/event-sender';
+import { contentRejection } from '../events/event-rejection';
 import { OmsEventJobData, createOmsEventsQueue } from '../events/oms-events-queue';
 import { CommandConsumer } from '../intake/command-consumer';
 import { Ledger } from '../ledger/ledger';
@@ -333,7 +334,8 @@ async function runSweepOnce(redis: RedisClient, config: Config, staleMs: number,
 }
 
 /**
- * The bus client, followed as a dependency: a failed notification marks the bus lost, the next success back;
+ * The bus client, followed as a dependency: a failed notification marks the bus lost (not a refusal of the
+ * event's content, which the bus answered), the next success back;
  * `accepted` hears the event id of every notification the bus took.
  */
 function watchedNotifier(inner: NotificationSender, dependencies: DependencyWatch, accepted: (eventId: string) => void): NotificationSender {
@@ -341,7 +343,9 @@ function watchedNotifier(inner: NotificationSender, dependencies: DependencyWatc
     try {
       await send();
     } catch (err) {
-      dependencies.lost('bus', (err as Error).message);
+      // A refusal of one event's content is an answer: the bus is up (the sender sets that event aside).
+      if (contentRejection(err) === null) dependencies.lost('bus', (err as Error).message);
+      else if (!dependencies.isUp('bus')) dependencies.back('bus');
       throw err;
     }
     if (!dependencies.isUp('bus')) dependencies.back('bus');

@@ -160,6 +160,10 @@ export class ShardKeys {
   get unsentEvents(): string {
     return `${this.base}events:unsent`;
   }
+  /** Sorted set: events the bus refused for their content, set aside (score = when, ms). */
+  get rejectedEvents(): string {
+    return `${this.base}events:rejected`;
+  }
   paymentSequence(paymentKey: string): string {
     return `${this.base}payment:${paymentKey}:seq`;
   }

@@ -1,0 +1,73 @@
+import { Command, Option } from 'commander';
+import { EventStore } from '../events/event-store';
+import { createOmsEventsQueue } from '../events/oms-events-queue';
+import { ensureJob } from '../queueing/ensure-job';
+import { bullJobId } from '../queueing/job-id';
+import type { Writable } from 'node:stream';
+import type { OpsContext } from '../ops/ops-context';
+
+/** Where these commands write, and who runs them (the `ops` command's output, structurally). */
+interface OpsOutput {
+  out: Writable;
+  actor: string;
+}
+
+/** `ops events rejected`: events the bus refused for their content and the sender set aside, oldest first. */
+export async function opsRejectedEvents(ctx: OpsContext, io: OpsOutput, opts: { limit?: string; json?: boolean }): Promise<number> {
+  const events = await new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(Number(opts.limit ?? '50'));
+  await ctx.audit.record({ action: 'ops.rejected_events', actor: io.actor, outcome: 'ok', detail: { found: events.length } });
+  if (opts.json) io.out.write(`${JSON.stringify(events)}\n`);
+  else
+    io.out.write(
+      events.length === 0
+        ? 'no event is set aside\n'
+        : events
+            .map(
+              (e) => `${e.eventId}  ${e.method}  sequence ${e.sequence}  payment ${e.paymentKey}  ${e.reason}  since ${new Date(e.rejectedAt).toISOString()}\n`,
+            )
+            .join(''),
+    );
+  return 0;
+}
+
+/**
+ * `ops events resend <event-id...>`: once the cause is fixed (the bus's schema, our event), each set-aside
+ * event goes back to the unsent index and is queued to be sent again, out of its payment's order (its later
+ * events went on without it). An event not set aside is left alone.
+ */
+export async function opsResendEvents(ctx: OpsContext, io: OpsOutput, opts: { ids: string[]; json?: boolean }): Promise<number> {
+  const store = new EventStore(ctx.redis, ctx.config.redis.keyPrefix);
+  const queue = createOmsEventsQueue(ctx.redis, ctx.config.redis.keyPrefix);
+  const results: Array<{ event_id: string; result: 'queued' | 'not_set_aside' }> = [];
+  try {
+    for (const id of opts.ids) {
+      const back = await store.resend(id);
+      // A finished job of the same id is replaced: the resend must run, flagged so the watermark does not drop it.
+      if (back) await ensureJob(queue, 'notify', { eventId: id, resend: true }, bullJobId(id));
+      const result = back ? 'queued' : 'not_set_aside';
+      results.push({ event_id: id, result });
+      await ctx.audit.record({ action: 'event.resend', actor: io.actor, outcome: back ? 'ok' : 'refused', target: id, detail: { result } });
+    }
+  } finally {
+    await queue.close();
+  }
+  io.out.write(opts.json ? `${JSON.stringify(results)}\n` : results.map((r) => `${r.event_id}: ${r.result.replace(/_/g, ' ')}\n`).join(''));
+  return results.every((r) => r.result === 'queued') ? 0 : 1;
+}
+
+/** Adds `ops events rejected` and `ops events resend <event-id...>` to the `ops` command. */
+export function addEventCommands(ops: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
+  const json = () => new Option('--json', 'print the result as JSON');
+  const events = ops.command('events').description('events the bus refused for their content: list, resend');
+  events
+    .command('rejected')
+    .description('events set aside after the bus refused their content (HTTP 400/413/422, JSON-RPC -32700/-32600/-32602), oldest first')
+    .option('--limit <n>', 'at most this many', '50')
+    .addOption(json())
+    .action((opts: { limit?: string; json?: boolean }) => withContext((ctx, io) => opsRejectedEvents(ctx, io, opts)));
+  events
+    .command('resend <event-ids...>')
+    .description('send set-aside events again, once the cause is fixed (audit-logged)')
+    .addOption(json())
+    .action((ids: string[], opts: { json?: boolean }) => withContext((ctx, io) => opsResendEvents(ctx, io, { ids, ...opts })));
+}

@@ -1,0 +1,38 @@
+import { BusRequestError, BusRpcError } from '../bus/bus-errors';
+import { counter } from '../metrics/metrics-registry';
+
+/**
+ * How many times one event's send is refused by the bus for its content before the event is set aside: the
+ * same body gets the same answer, and an event retried for ever also holds back every later event of its
+ * payment (they are sent in sequence order).
+ */
+export const EVENT_REJECTION_TRIES = 3;
+
+/** HTTP statuses that refuse the request's content: 400 Bad Request, 413 Content Too Large, 422 Unprocessable Content. */
+const CONTENT_STATUSES: ReadonlySet<number> = new Set([400, 413, 422]);
+
+/** JSON-RPC 2.0 errors that refuse the request's content: -32700 parse error, -32600 invalid request, -32602 invalid params. */
+const CONTENT_RPC_CODES: ReadonlySet<number> = new Set([-32700, -32600, -32602]);
+
+/**
+ * Why the bus refused this event for its content, as a bounded token (`http_422`, `rpc_-32602`), or null when
+ * the failure is anything else: unreachable, 5xx, 429, refused credentials, or a 4xx that names the endpoint
+ * or our access (404, 403, 405, …, JSON-RPC method not found). Those are the bus's or our configuration's, the
+ * same for every event, and are retried until fixed: setting every event aside would bury the cause.
+ */
+export function contentRejection(err: unknown): string | null {
+  if (err instanceof BusRequestError && CONTENT_STATUSES.has(err.httpStatus)) return `http_${err.httpStatus}`;
+  if (err instanceof BusRpcError && CONTENT_RPC_CODES.has(err.rpcCode)) return `rpc_${err.rpcCode}`;
+  return null;
+}
+
+const rejections = counter(
+  'pb_event_rejections_total',
+  'Event sends the bus refused for their content (HTTP 400/413/422, JSON-RPC -32700/-32600/-32602), by reason and by what was done: retried, or the event set aside',
+  ['reason', 'outcome'],
+);
+
+/** Counts one content refusal of an event (`pb_event_rejections_total{reason,outcome}`). */
+export function countEventRejection(reason: string, outcome: 'retried' | 'set_aside'): void {
+  rejections.inc({ reason, outcome });
+}
