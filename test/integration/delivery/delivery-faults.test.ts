@@ -12,10 +12,10 @@ import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { GatewayRoute } from '../../../src/gateways/gateway-route';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
-import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { Poller } from '../../../src/poller/poller';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { WorkerProcess } from '../../../src/processes/worker-process';
+import { Logger, silentLogger } from '../../../src/logging/logger';
 import { ShardKeys } from '../../../src/redis/key-layout';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
@@ -26,6 +26,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { Note, notedWorker, statusesOf } from '../../support/noted-worker';
 
 jest.setTimeout(60_000);
 
@@ -56,17 +57,8 @@ function faultConfig(): Config {
   return config;
 }
 
-type Note = { method: string; params: Record<string, unknown> };
-
-async function worker(config: Config, notes: Note[], routes: ReadonlyMap<string, GatewayRoute>, logger = captureLogger('info').logger): Promise<WorkerProcess> {
-  const w = await startWorkerProcess(config, logger, {
-    routes,
-    notifier: {
-      notify: async (method, params) => {
-        notes.push({ method, params });
-      },
-    },
-  });
+async function worker(config: Config, notes: Note[], routes: ReadonlyMap<string, GatewayRoute>, logger?: Logger): Promise<WorkerProcess> {
+  const w = await notedWorker(config, notes, { routes, logger });
   workers.push(w);
   return w;
 }
@@ -84,10 +76,6 @@ function unreadableAnswers(config: Config): ReadonlyMap<string, GatewayRoute> {
   }) as GatewayRoute['transformer'];
   routes.set('simulator', { ...route, transformer });
   return routes;
-}
-
-function statusesOf(notes: Note[], id: string): string[] {
-  return notes.filter((n) => JSON.stringify(n.params).includes(id)).map((n) => String((n.params.payment as Record<string, unknown> | undefined)?.status));
 }
 
 describe('a delivery that keeps throwing a fault of the bridge', () => {

@@ -5,9 +5,9 @@
  * same command delivers it, once.
  */
 import { Config } from '../../../src/config/config';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { WorkerProcess } from '../../../src/processes/worker-process';
+import { Logger } from '../../../src/logging/logger';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
@@ -16,6 +16,7 @@ import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { Note, notedWorker, statusesOf } from '../../support/noted-worker';
 
 jest.setTimeout(60_000);
 
@@ -56,25 +57,10 @@ function configs2(graceMs: number): { broken: Config; fixed: Config } {
   return { broken, fixed };
 }
 
-async function worker(
-  config: Config,
-  notes: Array<{ method: string; params: Record<string, unknown> }>,
-  logger = captureLogger('info').logger,
-): Promise<WorkerProcess> {
-  const w = await startWorkerProcess(config, logger, {
-    routes: createGatewayClients(config),
-    notifier: {
-      notify: async (method, params) => {
-        notes.push({ method, params });
-      },
-    },
-  });
+async function worker(config: Config, notes: Note[], logger?: Logger): Promise<WorkerProcess> {
+  const w = await notedWorker(config, notes, { logger });
   workers.push(w);
   return w;
-}
-
-function statusesOf(notes: Array<{ params: Record<string, unknown> }>, id: string): string[] {
-  return notes.filter((n) => JSON.stringify(n.params).includes(id)).map((n) => String((n.params.payment as Record<string, unknown>).status));
 }
 
 function backupCommand(): PaymentCommand {
@@ -85,7 +71,7 @@ describe('a command for a gateway the configuration lacks', () => {
   it('is held, never failed nor sent, with an alert naming gateways.<name>; a worker restarted with that gateway delivers it', async () => {
     const { broken, fixed } = configs2(60_000);
     const client = await amqpClient(broken);
-    const notes: Array<{ method: string; params: Record<string, unknown> }> = [];
+    const notes: Note[] = [];
     const logs = captureLogger('info');
     const heldBefore = await metricValue('pb_operations_held_total', { reason: 'gateway_not_configured' });
     const first = await worker(broken, notes, logs.logger);
@@ -117,7 +103,7 @@ describe('a command for a gateway the configuration lacks', () => {
   it('is parked past the grace period as a replayable dead letter (gateway_not_configured), the OMS told no FAIL; replaying it after the fix delivers it once', async () => {
     const { broken, fixed } = configs2(300);
     const client = await amqpClient(broken);
-    const notes: Array<{ method: string; params: Record<string, unknown> }> = [];
+    const notes: Note[] = [];
     const first = await worker(broken, notes);
     const command = backupCommand();
     const id = command.payment.operation_reference!;
@@ -152,7 +138,7 @@ describe('a command for a gateway the configuration lacks', () => {
   it('an identical re-send by the OMS after the fix is delivered, not dropped as a duplicate; a third copy changes nothing', async () => {
     const { broken, fixed } = configs2(200);
     const client = await amqpClient(broken);
-    const notes: Array<{ method: string; params: Record<string, unknown> }> = [];
+    const notes: Note[] = [];
     const first = await worker(broken, notes);
     const command = backupCommand();
     const id = command.payment.operation_reference!;
