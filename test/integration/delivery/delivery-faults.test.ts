@@ -19,39 +19,26 @@ import { Logger, silentLogger } from '../../../src/logging/logger';
 import { ShardKeys } from '../../../src/redis/key-layout';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
-import { Note, notedWorker, statusesOf } from '../../support/noted-worker';
+import { Note, notedWorker, statusesOf, useSimulatorWorkers } from '../../support/noted-worker';
 
 jest.setTimeout(60_000);
 
 const API_KEY = 'sim-delivery-faults-key-0123456789';
 
-let sim: PspSimulator;
-const configs: Config[] = [];
-const workers: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: API_KEY });
-});
-
-afterAll(async () => {
-  for (const w of workers) await w.stop().catch(() => undefined);
-  await sim.stop();
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
-});
+const stack = useSimulatorWorkers(API_KEY);
+const { configs, workers } = stack;
 
 function faultConfig(): Config {
   const config = testConfig({
     'delivery.backoff_base_ms': 50,
     'delivery.backoff_max_ms': 200,
     'poller.schedule_ms': [1],
-    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, timeout_ms: 2000 } },
+    gateways: { simulator: { type: 'simulator', base_url: stack.sim.url, api_key: API_KEY, timeout_ms: 2000 } },
   });
   configs.push(config);
   return config;
@@ -95,7 +82,7 @@ describe('a delivery that keeps throwing a fault of the bridge', () => {
     const history = await w.ledger.interactions(id);
     expect(history.filter((h) => h.event === 'unresolved').map((h) => [h.cause, h.error_class])).toEqual([['delivery_fault', 'TypeError']]);
     // Every try re-sent the same request under its idempotency key: the PSP acted once.
-    expect(sim.counters().effects[id]).toBe(1);
+    expect(stack.sim.counters().effects[id]).toBe(1);
     expect(await metricValue('pb_delivery_faults_total', { outcome: 'retried' })).toBe(retriedBefore + DELIVERY_FAULT_TRIES - 1);
     expect(await metricValue('pb_delivery_faults_total', { outcome: 'unresolved' })).toBe(unresolvedBefore + 1);
     expect(logs.lines.some((l) => l.includes('"level":"error"') && l.includes('delivery_fault') && l.includes(id))).toBe(true);
@@ -114,7 +101,7 @@ describe('a delivery that keeps throwing a fault of the bridge', () => {
       const poller = new Poller({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: silentLogger() });
       await poller.runOnce();
       expect((await ledger.get(id))?.state).toBe('SUCCEEDED');
-      expect(sim.counters().effects[id]).toBe(1);
+      expect(stack.sim.counters().effects[id]).toBe(1);
       await eventually(async () => statusesOf(notes, id).includes('SUCCESS'));
     } finally {
       await eventsQueue.close();
@@ -153,7 +140,7 @@ describe('a delivery that keeps throwing a fault of the bridge', () => {
     expect(headers['x-pb-replayable']).toBe('true');
     expect(headers['x-pb-operation-id']).toBe(id);
     expect((await w.ledger.get(id))?.state).toBe('RECEIVED');
-    expect(sim.counters().effects[id]).toBeUndefined();
+    expect(stack.sim.counters().effects[id]).toBeUndefined();
     expect(await metricValue('pb_operations_parked_total', { reason: 'delivery_fault' })).toBe(parkedBefore + 1);
     expect(statusesOf(notes, id)).toEqual([]);
 
@@ -162,7 +149,7 @@ describe('a delivery that keeps throwing a fault of the bridge', () => {
     redis.disconnect();
     await client.publish(String(headers['x-pb-routing-key']), dead[0].content);
     await eventually(async () => (await w.ledger.get(id))?.state === 'SUCCEEDED', 15_000);
-    expect(sim.counters().effects[id]).toBe(1);
+    expect(stack.sim.counters().effects[id]).toBe(1);
     await eventually(async () => statusesOf(notes, id).includes('SUCCESS'));
     expect(statusesOf(notes, id)).not.toContain('FAIL');
     await client.deleteNamespace();

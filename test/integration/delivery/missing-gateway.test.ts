@@ -8,33 +8,20 @@ import { Config } from '../../../src/config/config';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WorkerProcess } from '../../../src/processes/worker-process';
 import { Logger } from '../../../src/logging/logger';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
-import { Note, notedWorker, statusesOf } from '../../support/noted-worker';
+import { Note, notedWorker, statusesOf, useSimulatorWorkers } from '../../support/noted-worker';
 
 jest.setTimeout(60_000);
 
 const API_KEY = 'sim-missing-gateway-key-0123456789';
 
-let sim: PspSimulator;
-const configs: Config[] = [];
-const workers: WorkerProcess[] = [];
-
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: API_KEY });
-});
-
-afterAll(async () => {
-  for (const w of workers) await w.stop().catch(() => undefined);
-  await sim.stop();
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
-});
+const stack = useSimulatorWorkers(API_KEY);
+const { configs, workers } = stack;
 
 /** The first configuration of a namespace (no `backup` gateway), and the fixed one of the same namespace. */
 function configs2(graceMs: number): { broken: Config; fixed: Config } {
@@ -43,7 +30,7 @@ function configs2(graceMs: number): { broken: Config; fixed: Config } {
     'delivery.backoff_base_ms': 50,
     'delivery.backoff_max_ms': 200,
   };
-  const simulator = { type: 'simulator', base_url: sim.url, api_key: API_KEY, timeout_ms: 2000 };
+  const simulator = { type: 'simulator', base_url: stack.sim.url, api_key: API_KEY, timeout_ms: 2000 };
   const broken = testConfig({ ...base, gateways: { simulator } });
   const same = {
     'redis.key_prefix': broken.redis.keyPrefix,
@@ -81,7 +68,7 @@ describe('a command for a gateway the configuration lacks', () => {
     await eventually(async () => (await first.ledger.get(id)) !== null);
     await new Promise((r) => setTimeout(r, 800));
     expect((await first.ledger.get(id))?.state).toBe('RECEIVED');
-    expect(sim.counters().effects[id]).toBeUndefined();
+    expect(stack.sim.counters().effects[id]).toBeUndefined();
     expect(statusesOf(notes, id)).toEqual([]);
     expect(await metricValue('pb_operations_held_total', { reason: 'gateway_not_configured' })).toBe(heldBefore + 1);
     const alerts = logs.lines.filter((l) => l.includes('"level":"error"') && l.includes('gateways.backup'));
@@ -92,7 +79,7 @@ describe('a command for a gateway the configuration lacks', () => {
     await first.stop();
     const second = await worker(fixed, notes);
     await eventually(async () => (await second.ledger.get(id))?.state === 'SUCCEEDED', 15_000);
-    expect(sim.counters().effects[id]).toBe(1);
+    expect(stack.sim.counters().effects[id]).toBe(1);
     await eventually(async () => statusesOf(notes, id).includes('SUCCESS'));
     expect(statusesOf(notes, id)).not.toContain('FAIL');
     await second.stop();
@@ -127,7 +114,7 @@ describe('a command for a gateway the configuration lacks', () => {
     // The replay: the dead letter's body published back to the commands exchange with its routing key.
     await client.publish(String(headers['x-pb-routing-key']), dead[0].content);
     await eventually(async () => (await second.ledger.get(id))?.state === 'SUCCEEDED', 15_000);
-    expect(sim.counters().effects[id]).toBe(1);
+    expect(stack.sim.counters().effects[id]).toBe(1);
     await eventually(async () => statusesOf(notes, id).includes('SUCCESS'));
     expect(statusesOf(notes, id)).not.toContain('FAIL');
     await second.stop();
@@ -151,7 +138,7 @@ describe('a command for a gateway the configuration lacks', () => {
     await eventually(async () => (await second.ledger.get(id))?.state === 'SUCCEEDED', 15_000);
     await client.publish('web.payment.authorize', command);
     await new Promise((r) => setTimeout(r, 500));
-    expect(sim.counters().effects[id]).toBe(1);
+    expect(stack.sim.counters().effects[id]).toBe(1);
     expect((await second.ledger.get(id))?.attempts).toBe(1);
     await eventually(async () => statusesOf(notes, id).includes('SUCCESS'));
     expect(statusesOf(notes, id).filter((s) => s === 'SUCCESS')).toHaveLength(1);

@@ -8,29 +8,21 @@ import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { configProblems } from '../../../src/health/config-problems';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
-import { freePort, purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { freePort } from '../../../harness/twins/local-stack/local-stack';
 import { amqpClient } from '../../support/amqp-helpers';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { useSimulatorWorkers } from '../../support/noted-worker';
 
 jest.setTimeout(60_000);
 
 const API_KEY = 'sim-monitoring-key-0123456789';
-let sim: PspSimulator;
-const configs: Config[] = [];
-const workers: WorkerProcess[] = [];
+const stack = useSimulatorWorkers(API_KEY);
+const { configs, workers } = stack;
 
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: API_KEY });
-});
-
-afterAll(async () => {
-  for (const w of workers) await w.stop().catch(() => undefined);
-  await sim.stop();
-  for (const c of configs) await purgeNamespace(c).catch(() => undefined);
+afterAll(() => {
   configProblems.reset();
 });
 
@@ -38,7 +30,7 @@ async function worker(apiKey: string, logs = captureLogger('info')): Promise<{ w
   const config = testConfig({
     'delivery.backoff_base_ms': 50,
     'delivery.backoff_max_ms': 200,
-    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: apiKey, timeout_ms: 2000 } },
+    gateways: { simulator: { type: 'simulator', base_url: stack.sim.url, api_key: apiKey, timeout_ms: 2000 } },
   });
   configs.push(config);
   const w = await startWorkerProcess(config, logs.logger, {
