@@ -28,11 +28,11 @@ export function contentRejection(err: unknown): string | null {
 
 const rejections = counter(
   'pb_event_rejections_total',
-  'Event sends the bus refused for their content (HTTP 400/413/422, JSON-RPC -32700/-32600/-32602), by reason and by what was done: retried, or the event set aside',
+  'Event sends the bus refused for their content (HTTP 400/413/422, JSON-RPC -32700/-32600/-32602) or that could not be read (unreadable), by reason and by what was done: retried, or the event set aside',
   ['reason', 'outcome'],
 );
 
-/** Counts one content refusal of an event (`pb_event_rejections_total{reason,outcome}`). */
+/** Counts one content refusal (or unreadable record) of an event (`pb_event_rejections_total{reason,outcome}`). */
 export function countEventRejection(reason: string, outcome: 'retried' | 'set_aside'): void {
   rejections.inc({ reason, outcome });
 }

@@ -6,7 +6,7 @@ import { pbBackoffStrategy } from '../queueing/backoff-strategy';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { Logger } from '../logging/logger';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from './event-send';
-import { EventStore, StoredEvent } from './event-store';
+import { EventStore, StoredEvent, UnreadableEventError } from './event-store';
 import { EVENT_REJECTION_TRIES, contentRejection, countEventRejection } from './event-rejection';
 import { OMS_EVENTS_QUEUE, OmsEventJobData } from './oms-events-queue';
 
@@ -29,7 +29,13 @@ export function startEventSender(
   const worker = new Worker<OmsEventJobData>(
     OMS_EVENTS_QUEUE,
     async (job: Job<OmsEventJobData>, token?: string) => {
-      const event = await deps.events.load(job.data.eventId);
+      let event: StoredEvent | null;
+      try {
+        event = await deps.events.load(job.data.eventId);
+      } catch (err) {
+        if (!(err instanceof UnreadableEventError)) throw err;
+        return afterRefusal(job, err.event, err, deps);
+      }
       if (!event) {
         deps.logger.error('event job without a recorded event; dropping it', { event_id: job.data.eventId });
         return 'missing';
@@ -84,25 +90,29 @@ function orderWaitMs(job: Job<OmsEventJobData>, config: Config): number {
 }
 
 /**
- * A send that failed: a refusal of the event's content is counted on the job and retried until it has
- * happened {@link EVENT_REJECTION_TRIES} times, then the event is set aside (an error line names it, the
- * bus's reason and its payment); anything else is rethrown for the queue's backoff.
+ * A send that failed: a refusal of the event's content (or an event recorded with params that do not
+ * decode, reason `unreadable`) is counted on the job and retried until it has happened
+ * {@link EVENT_REJECTION_TRIES} times, then the event is set aside (an error line names it, the reason and
+ * its payment); anything else is rethrown for the queue's backoff.
  */
 async function afterRefusal(job: Job<OmsEventJobData>, event: StoredEvent, err: unknown, deps: { events: EventStore; logger: Logger }): Promise<string> {
-  const reason = contentRejection(err);
+  const reason = err instanceof UnreadableEventError ? 'unreadable' : contentRejection(err);
   if (reason === null) throw err;
   const rejections = (job.data.rejections ?? 0) + 1;
   const meta = { event_id: event.eventId, method: event.method, sequence: event.sequence, reason, rejections, tries: EVENT_REJECTION_TRIES };
   if (rejections < EVENT_REJECTION_TRIES) {
     await job.updateData({ ...job.data, rejections });
     countEventRejection(reason, 'retried');
-    deps.logger.warn('the bus refused the event for its content; retrying', { ...meta, error: (err as Error).message });
+    deps.logger.warn(reason === 'unreadable' ? 'the event does not decode; retrying' : 'the bus refused the event for its content; retrying', {
+      ...meta,
+      error: (err as Error).message,
+    });
     throw err;
   }
   await deps.events.setAside(event, reason);
   countEventRejection(reason, 'set_aside');
   deps.logger.error(
-    "event set aside: the bus refused its content every time; the payment's later events go on. Fix the cause, then resend it (payment-bridge ops events resend)",
+    "event set aside: the bus refused its content (or it does not decode) every time; the payment's later events go on. Fix the cause, then resend it (payment-bridge ops events resend)",
     {
       ...meta,
       payment_key: event.paymentKey,

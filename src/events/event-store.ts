@@ -106,6 +106,17 @@ return 1
 `,
 );
 
+/** A recorded event whose params do not decode: it can be placed (payment, sequence) but not sent. */
+export class UnreadableEventError extends Error {
+  constructor(
+    /** The event as far as it reads, with empty params. */
+    readonly event: StoredEvent,
+  ) {
+    super(`event ${event.eventId} is recorded with params that do not decode`);
+    this.name = 'UnreadableEventError';
+  }
+}
+
 /** An event the bus refused for its content, set aside (`EventStore.setAside`). */
 export interface RejectedEvent {
   eventId: string;
@@ -305,14 +316,12 @@ export class EventStore {
     const h = await this.redis.hgetall(keys.event(eventId));
     if (!h.sequence) return null;
     this.payments.set(h.payment_key, keys.shard);
-    return {
-      eventId,
-      paymentKey: h.payment_key,
-      shard: keys.shard,
-      method: h.method,
-      params: JSON.parse(h.params) as Record<string, unknown>,
-      sequence: Number(h.sequence),
-    };
+    const event = { eventId, paymentKey: h.payment_key, shard: keys.shard, method: h.method, params: {}, sequence: Number(h.sequence) };
+    try {
+      return { ...event, params: JSON.parse(h.params) as Record<string, unknown> };
+    } catch {
+      throw new UnreadableEventError(event);
+    }
   }
 
   /** Highest sequence of the payment already delivered (0 when none). */

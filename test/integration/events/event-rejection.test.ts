@@ -13,6 +13,7 @@ import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { openOps } from '../../../src/ops/ops-context';
 import { bullJobId } from '../../../src/queueing/job-id';
+import { ShardKeys } from '../../../src/redis/key-layout';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
@@ -137,6 +138,20 @@ describe('an event the bus refuses for its content', () => {
     expect(b.taken.filter((id) => id === second.eventId)).toEqual([second.eventId]);
     expect((await events.rejected()).map((e) => e.eventId)).not.toContain(second.eventId);
     expect(await events.unsentBefore(Date.now() + 1000)).not.toContain(second.eventId);
+  });
+});
+
+describe('an event recorded with params that do not decode', () => {
+  it('is set aside as unreadable after the same tries, and the payment’s later events go on', async () => {
+    const [first, second, third] = await threeEvents('rej-unreadable');
+    const shard = (await events.load(second.eventId))!.shard!;
+    await redis.hset(new ShardKeys(config.redis.keyPrefix, shard).event(second.eventId), 'params', '{"payment":');
+    const b = bus(() => null);
+    workers.push(startEventSender(config, blocking, { events, sender: b.sender, logger: silentLogger() }));
+    const mine = [first, second, third].map((e) => e.eventId);
+    await eventually(async () => b.taken.includes(third.eventId), 15_000);
+    expect(b.taken.filter((id) => mine.includes(id))).toEqual([first.eventId, third.eventId]);
+    expect((await events.rejected()).find((e) => e.eventId === second.eventId)?.reason).toBe('unreadable');
   });
 });
 
