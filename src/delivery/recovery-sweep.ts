@@ -10,6 +10,14 @@ import { bullJobId } from '../queueing/job-id';
 import { ensureDelivery } from './requeue-delivery';
 import { noteEventRevival, noteOperationRevival } from './revived-jobs';
 import { LeaseHolder } from '../leases/lease-holder';
+import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
+import { counter } from '../metrics/metrics-registry';
+
+const sweepFaults = counter(
+  'pb_recovery_sweep_faults_total',
+  'Items the recovery sweep could not take over because of a fault of the item itself (not a dependency outage), by stage and what was done: dropped (its record is gone) or postponed (tried again after the stale time)',
+  ['stage', 'outcome'],
+);
 
 /** What one sweep queued. */
 export interface SweepReport {
@@ -41,6 +49,10 @@ export function staleAfterMs(config: Config): number {
  * whose lock lapsed, still moved the operation, is replaced: `ensureJob`). Each one queued is counted
  * (`pb_operations_revived_total`, `pb_events_revived_total`) and logged: its job was lost. It then moves their index score to now, so the next passes leave them to the queue for
  * another `staleMs` instead of re-adding them every time.
+ *
+ * A settling mark whose settle throws a fault of the operation itself is set aside on its own (an error line,
+ * `pb_recovery_sweep_faults_total{stage="settle"}`), never holding up the marks and events behind it. A
+ * dependency outage while settling ends that stage; the event stages still run, then the pass throws it.
  */
 export async function sweepOnce(
   deps: {
@@ -76,11 +88,13 @@ export async function sweepOnce(
     await ledger.rescoreInState(state, ids, now);
     report.operations += ids.length;
   }
+  // An outage met while settling ends that stage; the event stages below still run, then the pass fails with it.
+  let settleOutage: { err: unknown } | null = null;
   if (deps.settle) {
-    // Decided in the ledger, event never recorded: the worker died (or Redis dropped) in between.
-    for (const id of await ledger.settlingBefore(cutoff, limit)) {
-      await deps.settle(id);
-      report.settled += 1;
+    try {
+      report.settled = await settleStaleMarks(deps, deps.settle, cutoff, now, limit);
+    } catch (err) {
+      settleOutage = { err };
     }
   }
   const eventIds = await events.unsentBefore(cutoff, limit);
@@ -90,7 +104,63 @@ export async function sweepOnce(
     report.events = eventIds.length;
   }
   if (deps.deadHolders) report.events += await reviveEventsOfDeadHolders(deps, deps.deadHolders, cutoff, now);
+  if (settleOutage) throw settleOutage.err;
   return report;
+}
+
+/**
+ * Settles the operations decided in the ledger whose event was never recorded (the worker died, or Redis
+ * dropped, in between), oldest mark first; how many it settled. One that faults is set aside on its own
+ * (see {@link setSettlingAside}) so that it never holds up the marks behind it. Throws a dependency outage.
+ */
+async function settleStaleMarks(
+  deps: Parameters<typeof sweepOnce>[0],
+  settle: (id: string) => Promise<unknown>,
+  cutoff: number,
+  now: number,
+  limit: number,
+): Promise<number> {
+  let settled = 0;
+  for (const id of await deps.ledger.settlingBefore(cutoff, limit)) {
+    try {
+      await settle(id);
+      settled += 1;
+    } catch (err) {
+      if (isDependencyOutage(err)) throw err;
+      await setSettlingAside(deps, id, err, now);
+    }
+  }
+  return settled;
+}
+
+/**
+ * A settling mark whose settle threw a fault of the operation itself (not an outage). Its record is gone:
+ * there is nothing left to settle, so the mark is dropped. Otherwise (a record that does not decode, a Redis
+ * error reply): the mark is moved to `now`, so it is tried again after the stale time, behind the others,
+ * and alerts each time until the record is repaired.
+ */
+async function setSettlingAside(deps: Parameters<typeof sweepOnce>[0], id: string, err: unknown, now: number): Promise<void> {
+  const { ledger, logger } = deps;
+  const log = { operation_id: id, error_class: errorClassOf(err), error: err instanceof Error ? err.message : String(err) };
+  if (await recordIsGone(ledger, id)) {
+    await ledger.markSettled(id);
+    sweepFaults.inc({ stage: 'settle', outcome: 'dropped' });
+    logger?.error('recovery sweep: an operation marked as settling has no record; its settling mark is dropped', log);
+    return;
+  }
+  await ledger.rescoreSettling(id, now);
+  sweepFaults.inc({ stage: 'settle', outcome: 'postponed' });
+  logger?.error('recovery sweep could not settle an operation (a fault of its record, not an outage); tried again after the stale time', log);
+}
+
+/** Whether `id` has no record at all (a record that does not decode is there: it can be repaired). */
+async function recordIsGone(ledger: Ledger, id: string): Promise<boolean> {
+  try {
+    return (await ledger.get(id)) === null;
+  } catch (err) {
+    if (isDependencyOutage(err)) throw err;
+    return false;
+  }
 }
 
 /** Most young unsent events one pass checks for a dead lease holder (a GET each; a bus outage leaves many unsent). */

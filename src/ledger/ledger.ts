@@ -511,6 +511,15 @@ export class Ledger {
   }
 
   /**
+   * Moves the settling mark of `id`, if it still has one, to `score` (epoch ms; ZADD XX: a mark cleared
+   * meanwhile is not put back). The recovery sweep: a mark it cannot settle goes behind the others.
+   */
+  async rescoreSettling(id: string, score: number): Promise<void> {
+    const keys = await this.keysOfId(id);
+    await this.redis.zadd(keys.settling, 'XX', score, id);
+  }
+
+  /**
    * Ids in `state` whose index score is at most `maxScore` (for PENDING/UNKNOWN/UNRESOLVED: due for a
    * check), from every shard, lowest scores first, at most `limit`.
    */
