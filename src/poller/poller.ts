@@ -9,10 +9,11 @@ import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { alertAwaitingWebhook, unresolvedGauge } from '../delivery/unresolved-operations';
+import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { GatewayError } from '../errors/gateway-error';
 import { inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
-import { POLLED_STATES } from '../ledger/operation-state';
+import { OperationState, POLLED_STATES } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 
@@ -21,6 +22,19 @@ const pollsSuperseded = counter(
   'pb_poll_superseded_total',
   "Polls that left an operation's schedule as it was: another poller took the step after the ids were listed, or the delivery job sent it again during the inquiry.",
 );
+/**
+ * Polls that threw a fault of the bridge. The same operation meets the same fault at each poll, so it is not
+ * asked again at once: it moves along its schedule as a poll that found nothing does.
+ */
+const pollFaults = counter(
+  'pb_poll_faults_total',
+  'Polls that threw a fault of the bridge (neither a gateway answer nor a dependency outage), by what was done: rescheduled (one step along its poll schedule), unresolved (the schedule ran out: UNRESOLVED, cause poll_fault), postponed (its record could not be read or moved: asked again after poller.unresolved_interval_ms)',
+  ['outcome'],
+);
+
+/** Cause of an operation made UNRESOLVED because its polls kept faulting (its history, its alert). */
+export const POLL_FAULT = 'poll_fault';
+
 /** What one poll run did. */
 export interface PollReport {
   due: number;
@@ -28,6 +42,10 @@ export interface PollReport {
   stillOpen: number;
   /** Operations given up on in this run: now UNRESOLVED (not failed). */
   unresolved: number;
+  /**
+   * Polls that could not be done: a dependency outage (left due), or an operation that could not be read or
+   * moved (postponed). A poll fault that moved the operation along its schedule counts as what it led to.
+   */
   errors: number;
 }
 
@@ -79,21 +97,24 @@ export class Poller {
 
   async runOnce(limit = 5000): Promise<PollReport> {
     const now = this.now();
-    const ids = [
-      ...(await this.deps.ledger.idsInState('PENDING', now, limit)),
-      ...(await this.deps.ledger.idsInState('UNKNOWN', now, limit)),
-      ...(await this.deps.ledger.idsInState('UNRESOLVED', now, limit)),
-    ];
-    const report: PollReport = { due: ids.length, resolved: 0, stillOpen: 0, unresolved: 0, errors: 0 };
-    const queue = [...ids];
+    const queue: { id: string; state: OperationState }[] = [];
+    for (const state of ['PENDING', 'UNKNOWN', 'UNRESOLVED'] as const) {
+      for (const id of await this.deps.ledger.idsInState(state, now, limit)) queue.push({ id, state });
+    }
+    const report: PollReport = { due: queue.length, resolved: 0, stillOpen: 0, unresolved: 0, errors: 0 };
     const workers = Array.from({ length: Math.min(this.deps.parallelism ?? 20, queue.length) }, async () => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      for (let due = queue.shift(); due !== undefined; due = queue.shift()) {
         try {
-          const result = await this.check(id);
+          const result = await this.check(due.id);
           report[result] += 1;
         } catch (err) {
           report.errors += 1;
-          this.deps.logger.warn('poll of an operation failed', { operation_id: id, error: (err as Error).message });
+          if (isDependencyOutage(err)) {
+            // Left due: asked again at the next pass, for as long as the outage lasts.
+            this.deps.logger.warn('poll of an operation failed', { operation_id: due.id, error_class: errorClassOf(err), error: (err as Error).message });
+          } else {
+            await this.postpone(due.id, due.state, err);
+          }
         }
       }
     });
@@ -102,9 +123,13 @@ export class Poller {
     return report;
   }
 
+  /**
+   * Polls operation `id`. A fault of the bridge met while polling it (not a gateway answer, not an outage)
+   * moves the operation along its schedule (see `afterFault`).
+   * Throws a dependency outage, or a fault met before the record could be read.
+   */
   private async check(id: string): Promise<'resolved' | 'stillOpen' | 'unresolved'> {
-    const { ledger, router, recorder, logger } = this.deps;
-    const op = await ledger.get(id);
+    const op = await this.deps.ledger.get(id);
     if (!op || !POLLED_STATES.has(op.state)) return 'resolved';
     // Every worker runs a poller: another one (or the delivery job) may have taken this step since the ids
     // were listed. Advancing again from the fresh record would spend one step of the schedule per poller.
@@ -112,6 +137,16 @@ export class Poller {
       pollsSuperseded.inc();
       return 'stillOpen';
     }
+    try {
+      return await this.poll(op);
+    } catch (err) {
+      if (isDependencyOutage(err)) throw err;
+      return this.afterFault(op, err);
+    }
+  }
+
+  private async poll(op: OperationRecord): Promise<'resolved' | 'stillOpen' | 'unresolved'> {
+    const { ledger, router, recorder, logger } = this.deps;
     const route = router.route(op);
     // No route: nothing to ask; the schedule runs out and the operation becomes UNRESOLVED, alerting operators.
     if (!('refused' in route)) {
@@ -210,20 +245,65 @@ export class Poller {
     noteOperationRevival(this.deps.logger, op.id, 'UNKNOWN', result, 'poller');
   }
 
-  /** Moves the operation to its next check; past the last step of the schedule, to UNRESOLVED. */
-  private async advance(op: OperationRecord): Promise<'stillOpen' | 'unresolved'> {
+  /**
+   * A poll that threw a fault of the bridge (a TypeError parsing the answer, a Redis error reply): the same
+   * fault meets the next poll at once, so the operation takes the step a poll that found nothing takes, and
+   * the schedule bounds the faults as it bounds the unanswered polls (one each step; no count of its own to
+   * keep). Once it runs out, UNRESOLVED with cause `poll_fault`: never failed, the PSP may have it.
+   */
+  private async afterFault(op: OperationRecord, err: unknown): Promise<'stillOpen' | 'unresolved'> {
+    const fault = { error_class: errorClassOf(err), error: err instanceof Error ? err.message : String(err) };
+    // The delivery job sent it again meanwhile, with its own schedule: that schedule stands.
+    if (op.state === 'UNKNOWN' && (await this.sentAgainMeanwhile(op))) return 'stillOpen';
+    const result = await this.advance(op, fault.error_class);
+    const after = result === 'unresolved' ? 'unresolved' : 'rescheduled';
+    pollFaults.inc({ outcome: after });
+    const log = { operation_id: op.id, command: op.command, state: op.state, ...fault };
+    if (after === 'unresolved') {
+      this.deps.logger.error('poll fault: the poll schedule ran out while polls kept faulting; the operation is left UNRESOLVED (cause poll_fault)', log);
+    } else {
+      this.deps.logger.error('poll fault (not a gateway answer, not an outage): the operation moves to its next check', log);
+    }
+    return result;
+  }
+
+  /**
+   * A due operation that could not be polled nor moved along its schedule (its record does not decode, a
+   * write refused): its index entry moves on by `poller.unresolved_interval_ms`, so it is not read again at
+   * every pass. It alerts each time until it is repaired.
+   */
+  private async postpone(id: string, state: OperationState, err: unknown): Promise<void> {
+    const { config, ledger, logger } = this.deps;
+    const log = { operation_id: id, state, error_class: errorClassOf(err), error: err instanceof Error ? err.message : String(err) };
+    try {
+      await ledger.rescoreInState(state, [id], this.now() + config.poller.unresolvedIntervalMs);
+    } catch (rescoreErr) {
+      logger.warn('poll of an operation failed, and it could not be postponed', { ...log, rescore_error_class: errorClassOf(rescoreErr) });
+      return;
+    }
+    pollFaults.inc({ outcome: 'postponed' });
+    logger.error('poll fault: the operation could not be polled nor moved along its schedule; asked again after poller.unresolved_interval_ms', log);
+  }
+
+  /**
+   * Moves the operation to its next check; past the last step of the schedule, to UNRESOLVED.
+   * @param faultClass the error class of the fault this poll met, if it met one (its history and cause say so).
+   */
+  private async advance(op: OperationRecord, faultClass?: string): Promise<'stillOpen' | 'unresolved'> {
     const { config, ledger, recorder } = this.deps;
+    const fault = faultClass === undefined ? {} : { error_class: faultClass };
+    const event = faultClass === undefined ? 'poll' : POLL_FAULT;
     if (op.state === 'UNRESOLVED') {
-      await ledger.transition(op.id, 'UNRESOLVED', { event: 'poll' }, { nextCheckAt: this.now() + config.poller.unresolvedIntervalMs });
+      await ledger.transition(op.id, 'UNRESOLVED', { event, ...fault }, { nextCheckAt: this.now() + config.poller.unresolvedIntervalMs });
       return 'stillOpen';
     }
     const schedule = config.poller.scheduleMs;
     const step = (op.pollStep ?? 0) + 1;
     if (step >= schedule.length) {
-      await recorder.unresolve(op, 'poll schedule ran out', 'poller', { poll_steps: step });
+      await recorder.unresolve(op, faultClass === undefined ? 'poll schedule ran out' : POLL_FAULT, 'poller', { poll_steps: step, ...fault });
       return 'unresolved';
     }
-    await ledger.transition(op.id, op.state, { event: 'poll', step }, { nextCheckAt: this.now() + schedule[step], pollStep: step });
+    await ledger.transition(op.id, op.state, { event, step, ...fault }, { nextCheckAt: this.now() + schedule[step], pollStep: step });
     return 'stillOpen';
   }
 }
