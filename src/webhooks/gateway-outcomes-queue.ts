@@ -19,6 +19,8 @@ export interface GatewayOutcomeJobData {
   outcome: GatewayOutcome;
   /** A late fact to record as an adjustment (see `WebhookEvent.adjustment`). */
   adjustment?: AdjustmentFact;
+  /** Faults of the bridge this job has met so far (see `OUTCOME_FAULT_TRIES`); absent: none. */
+  faults?: number;
 }
 
 export function createGatewayOutcomesQueue(connection: RedisClient, keyPrefix: string): Queue<GatewayOutcomeJobData> {

@@ -4,6 +4,7 @@ import { isTerminal } from '../ledger/operation-state';
 import { routedPayment } from '../ledger/routing-record';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
+import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { bullPrefix } from '../queueing/bull-prefix';
@@ -27,6 +28,19 @@ const partialApprovals = counter(
 );
 
 /**
+ * How many times one outcome job runs a webhook outcome whose handling throws a fault of the bridge (a
+ * TypeError, a record that does not decode, a Redis error reply) before the job ends: the same fact meets
+ * the same fault, and the queue's 20 attempts are there for an operation not matched yet, not for this.
+ */
+export const OUTCOME_FAULT_TRIES = 3;
+
+const outcomeFaults = counter(
+  'pb_webhook_outcome_faults_total',
+  'Webhook outcomes whose handling threw a fault of the bridge (neither an operation not matched yet nor a dependency outage), by gateway and what was done: retried, or set_aside (the job ended, kept in the failed set)',
+  ['gateway', 'outcome'],
+);
+
+/**
  * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
  * or out-of-order webhook never turns a terminal state back. Finds the operation by our echoed id or by
  * the PSP's reference. An outcome from a gateway the operation failed over from is that earlier attempt's
@@ -42,50 +56,11 @@ export function startOutcomeWorker(
   const worker = new Worker<GatewayOutcomeJobData>(
     GATEWAY_OUTCOMES_QUEUE,
     async (job: Job<GatewayOutcomeJobData>) => {
-      const { gateway, operationId, gatewayReference } = job.data;
-      const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
-      const op = id ? await deps.ledger.get(id) : null;
-      if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
-      // Named by its payment's reference, a fact may be another command's outcome: history only, never a move.
-      const settles = settlesCommand(job.data.outcome, op.command);
-      // Only an outcome of this gateway and account, for this amount, may touch the operation. Refused:
-      // not applied, not retried; the job stays in the failed set for an operator to look at.
-      const check = scopeMismatch(op, job.data, config.gateways[gateway], settles);
-      if (check) {
-        reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived: job.data });
-        throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
+      try {
+        return await applyOutcome(config, deps, job);
+      } catch (err) {
+        throw await afterFault(job, err, deps.logger);
       }
-      let arrived = job.data;
-      if (!settles) {
-        await recordOutcomeNotForCommand(op, job.data, deps);
-        if (!job.data.adjustment) return op.state;
-        // A late fact about another command's operation (a capture failing, named by its authorization) is
-        // an adjustment of the operation named, never its failure.
-        arrived = { ...job.data, adjustment: { ...job.data.adjustment, failsOpenOperation: false } };
-      }
-      // From a gateway it failed over from: that attempt's fact, recorded and reported, never its outcome.
-      if (isEarlierAttemptGateway(op, gateway)) return applyEarlierAttemptOutcome(op, arrived, deps);
-      // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
-      const late = await applyLateFact(op, arrived, deps);
-      if (late !== null) return late;
-      // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void), never dropped.
-      if (await reportContradiction(op, arrived, deps)) return op.state;
-      const before = op.state;
-      if (arrived.outcome.partialApproval && !isTerminal(op.state)) {
-        partialApprovals.inc({ gateway });
-        deps.logger.info('webhook partial approval: the operation settles with the amount the PSP approved', {
-          operation_id: op.id,
-          gateway,
-          approved_amount: arrived.outcome.amount,
-          requested_amount: routedPayment(op).amount,
-          event_id: job.data.eventId,
-        });
-      }
-      const after = await deps.recorder.apply(op, arrived.outcome, 'webhook', { provider_event_id: job.data.eventId });
-      if (before === after.state && before !== 'PENDING') {
-        deps.logger.info('webhook changed nothing (late or repeated)', { operation_id: op.id, state: before, webhook_status: arrived.outcome.status });
-      }
-      return after.state;
     },
     {
       connection,
@@ -98,12 +73,93 @@ export function startOutcomeWorker(
   worker.on('error', (err) => deps.logger.warn('outcome worker error', { error: err.message }));
   worker.on('failed', (job, err) => {
     if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
-      deps.logger.error('webhook outcome could not be matched to an operation; kept in the failed set', {
-        event_id: job.data.eventId,
-        gateway: job.data.gateway,
-        error: err.message,
-      });
+      const fields = { event_id: job.data.eventId, gateway: job.data.gateway, error_class: errorClassOf(err), error: err.message };
+      if (err instanceof OperationNotFoundError) deps.logger.error('webhook outcome could not be matched to an operation; kept in the failed set', fields);
+      else deps.logger.error('webhook outcome failed at its last attempt; kept in the failed set', fields);
     }
   });
   return worker;
+}
+
+/**
+ * What a throw of the outcome job becomes. An operation not matched yet, a refusal, or a dependency outage:
+ * as thrown (retried with backoff up to the queue's attempts, or failed at once). Any other error is a fault
+ * of the bridge: counted on the job and retried until it has happened {@link OUTCOME_FAULT_TRIES} times,
+ * then the job ends (an `UnrecoverableError`, the job kept in the failed set) with an error line.
+ */
+async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger: Logger): Promise<Error> {
+  if (err instanceof OperationNotFoundError || err instanceof UnrecoverableError || (err instanceof Error && isDependencyOutage(err))) return err;
+  const errorClass = errorClassOf(err);
+  const faults = (job.data.faults ?? 0) + 1;
+  const fields = {
+    event_id: job.data.eventId,
+    gateway: job.data.gateway,
+    operation_id: job.data.operationId,
+    error_class: errorClass,
+    error: err instanceof Error ? err.message : String(err),
+    faults,
+    tries: OUTCOME_FAULT_TRIES,
+  };
+  // What BullMQ keeps of the failure in Redis is the error's class, never its message (it may quote the webhook).
+  const kept = `outcome_fault: ${errorClass}`;
+  if (faults >= OUTCOME_FAULT_TRIES) {
+    outcomeFaults.inc({ gateway: job.data.gateway, outcome: 'set_aside' });
+    logger.error(
+      'webhook outcome kept throwing a fault of the bridge (not an unmatched operation, not an outage); its job ends, kept in the failed set',
+      fields,
+    );
+    return new UnrecoverableError(kept);
+  }
+  await job.updateData({ ...job.data, faults });
+  outcomeFaults.inc({ gateway: job.data.gateway, outcome: 'retried' });
+  logger.warn('webhook outcome threw a fault of the bridge (not an unmatched operation, not an outage); retrying', fields);
+  return new Error(kept);
+}
+
+/** Applies one webhook outcome job to its operation; the operation's state after it. */
+async function applyOutcome(config: Config, deps: Parameters<typeof startOutcomeWorker>[2], job: Job<GatewayOutcomeJobData>): Promise<string> {
+  const { gateway, operationId, gatewayReference } = job.data;
+  const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
+  const op = id ? await deps.ledger.get(id) : null;
+  if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
+  // Named by its payment's reference, a fact may be another command's outcome: history only, never a move.
+  const settles = settlesCommand(job.data.outcome, op.command);
+  // Only an outcome of this gateway and account, for this amount, may touch the operation. Refused:
+  // not applied, not retried; the job stays in the failed set for an operator to look at.
+  const check = scopeMismatch(op, job.data, config.gateways[gateway], settles);
+  if (check) {
+    reportScopeMismatch(deps.logger, { gateway, check, op, eventId: job.data.eventId, arrived: job.data });
+    throw new UnrecoverableError(`webhook_scope_mismatch: ${check}`);
+  }
+  let arrived = job.data;
+  if (!settles) {
+    await recordOutcomeNotForCommand(op, job.data, deps);
+    if (!job.data.adjustment) return op.state;
+    // A late fact about another command's operation (a capture failing, named by its authorization) is
+    // an adjustment of the operation named, never its failure.
+    arrived = { ...job.data, adjustment: { ...job.data.adjustment, failsOpenOperation: false } };
+  }
+  // From a gateway it failed over from: that attempt's fact, recorded and reported, never its outcome.
+  if (isEarlierAttemptGateway(op, gateway)) return applyEarlierAttemptOutcome(op, arrived, deps);
+  // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
+  const late = await applyLateFact(op, arrived, deps);
+  if (late !== null) return late;
+  // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void), never dropped.
+  if (await reportContradiction(op, arrived, deps)) return op.state;
+  const before = op.state;
+  if (arrived.outcome.partialApproval && !isTerminal(op.state)) {
+    partialApprovals.inc({ gateway });
+    deps.logger.info('webhook partial approval: the operation settles with the amount the PSP approved', {
+      operation_id: op.id,
+      gateway,
+      approved_amount: arrived.outcome.amount,
+      requested_amount: routedPayment(op).amount,
+      event_id: job.data.eventId,
+    });
+  }
+  const after = await deps.recorder.apply(op, arrived.outcome, 'webhook', { provider_event_id: job.data.eventId });
+  if (before === after.state && before !== 'PENDING') {
+    deps.logger.info('webhook changed nothing (late or repeated)', { operation_id: op.id, state: before, webhook_status: arrived.outcome.status });
+  }
+  return after.state;
 }
