@@ -353,7 +353,7 @@ export class EventStore {
     return done === 1;
   }
 
-  /** Set-aside events, oldest first, from every shard. */
+  /** Set-aside events, oldest first, from every shard; an entry whose event is gone is dropped from the index. */
   async rejected(limit = 100): Promise<RejectedEvent[]> {
     const ids = await lowestAcrossKeys(
       this.redis,
@@ -367,7 +367,11 @@ export class EventStore {
     for (const eventId of ids) {
       const keys = await this.keysOfEventId(eventId);
       const h = await this.redis.hgetall(keys.event(eventId));
-      if (!h.sequence) continue;
+      if (!h.sequence) {
+        // Expired with its operation (retention) or erased: nothing left to resend.
+        await this.redis.zrem(keys.rejectedEvents, eventId);
+        continue;
+      }
       found.push({
         eventId,
         paymentKey: h.payment_key,
