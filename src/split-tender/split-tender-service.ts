@@ -4,16 +4,17 @@ import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { PaymentEvent } from '../events/payment-event';
+import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
-import { gauge } from '../metrics/metrics-registry';
+import { counter, gauge } from '../metrics/metrics-registry';
 import { bullJobId } from '../queueing/job-id';
 import { ledgerStepOutcome } from './ledger-step-outcome';
 import { SplitTenderCoordinator } from './split-tender';
 import { FINAL_SPLIT_STATES } from './split-tender-decision';
 import { splitRefundEvent, splitRefundRefusedEvent, splitSettledEvent } from './split-tender-event';
 import { SplitTenderPlan, planDigest, planOf, refundReferences, stepReferences } from './split-tender-plan';
-import { OpenMember, StoredRefund } from './split-tender-store';
+import { OpenMember, StoredRefund, splitIdOf } from './split-tender-store';
 
 export interface SplitTenderServiceDeps {
   config: Config;
@@ -38,8 +39,41 @@ const LOCK_MS = 30_000;
 /** Splits and refunds advanced per sweep pass and process. */
 const BATCH = 200;
 
+/**
+ * Faults in a row (an advance that threw something other than a dependency outage: a record that does not
+ * decode, a Redis error reply, a bug) after which a split or refund is parked: the same input meets the
+ * same fault, so it is left out of the sweep, where an operator sees it, instead of being retried for ever.
+ */
+export const SPLIT_FAULT_LIMIT = 5;
+
+/** Longest wait before a faulted split or refund is advanced again, ms. */
+const MAX_FAULT_BACKOFF_MS = 600_000;
+
 function openGauge() {
-  return gauge('pb_split_tenders_open', 'Split tender orders and split refunds not yet settled and reported (the sweep advances them)');
+  return gauge('pb_split_tenders_open', 'Split tender orders and split refunds not yet settled and reported (the sweep advances them; parked ones included)');
+}
+
+function parkedGauge() {
+  return gauge(
+    'pb_split_tenders_parked',
+    'Split tender orders and split refunds parked after faulting: open, but left out of the sweep until an operator resumes them',
+  );
+}
+
+const faultsTotal = counter(
+  'pb_split_tender_faults_total',
+  'Advances of a split tender or split refund that threw a fault of their own (not a dependency outage), by what was done: retried later, parked, gone (no record), unreadable (an open index entry naming nothing, removed)',
+  ['outcome'],
+);
+
+/** The wait before the next advance of a member that faulted `faults` times in a row: the sweep interval times 4^faults, capped. */
+export function splitFaultBackoffMs(faults: number, sweepIntervalMs: number): number {
+  return Math.min(sweepIntervalMs * 4 ** faults, MAX_FAULT_BACKOFF_MS);
+}
+
+/** A member's ids as log fields. */
+function memberFields(member: OpenMember): { split: string; refund?: string } {
+  return member.kind === 'split' ? { split: member.id } : { split: member.splitId, refund: member.refundId };
 }
 
 /**
@@ -135,27 +169,79 @@ export class SplitTenderService implements SplitTenderIntake {
 
   /** Advances a member soon, in this process (the sweep would anyway: this only saves its interval). */
   private kick(member: OpenMember): void {
-    setImmediate(() => void this.advanceMember(member).catch((err: Error) => this.failed(member, err)));
+    setImmediate(() => void this.advanceOrRecord(member));
   }
 
-  private failed(member: OpenMember, err: Error): void {
-    this.deps.logger.warn('split tender pass failed; the sweep retries it', {
-      member: member.kind === 'split' ? member.id : member.refundId,
-      error: err.message,
-    });
+  /** One advance of `member`; what it throws is recorded ({@link faulted}), never thrown on. */
+  private async advanceOrRecord(member: OpenMember): Promise<void> {
+    try {
+      await this.advanceMember(member);
+    } catch (err) {
+      await this.faulted(member, err).catch((recordErr: unknown) =>
+        this.deps.logger.warn('split tender pass failed and its fault could not be recorded; the sweep retries it', {
+          ...memberFields(member),
+          error_class: errorClassOf(err),
+          record_error_class: errorClassOf(recordErr),
+        }),
+      );
+    }
+  }
+
+  /**
+   * What an advance that threw leaves: a dependency outage, nothing (the member is due already: the sweep
+   * retries it for as long as the outage lasts). Any other fault is the member's own: counted in its
+   * split's hash and `pb_split_tender_faults_total`, logged as an error, and the member is due again only
+   * after a growing backoff (so the members behind it get their turn); after {@link SPLIT_FAULT_LIMIT}
+   * faults in a row it is parked.
+   */
+  private async faulted(member: OpenMember, err: unknown): Promise<void> {
+    const { logger, config } = this.deps;
+    const { store } = this.coordinator;
+    const message = err instanceof Error ? err.message : String(err);
+    if (isDependencyOutage(err)) {
+      logger.warn('split tender pass failed; the sweep retries it', { ...memberFields(member), error_class: errorClassOf(err), error: message });
+      return;
+    }
+    const now = Date.now();
+    const errorClass = errorClassOf(err);
+    let faults: number;
+    try {
+      faults = await store.recordFault(member, errorClass, now);
+    } catch (countErr) {
+      if (isDependencyOutage(countErr)) throw countErr;
+      // Its record cannot even take a count (a key of another type): parking it is all that is left.
+      faults = SPLIT_FAULT_LIMIT;
+    }
+    const fields = { ...memberFields(member), error_class: errorClass, error: message, faults };
+    if (faults < 0) {
+      await store.close(member);
+      faultsTotal.inc({ outcome: 'gone' });
+      logger.error('split tender advance faulted and its split has no record any more; taken off the open index', fields);
+      return;
+    }
+    if (faults >= SPLIT_FAULT_LIMIT) {
+      await store.park(member, now);
+      faultsTotal.inc({ outcome: 'parked' });
+      logger.error('split tender parked: its advance keeps faulting; left out of the sweep until an operator resumes it', fields);
+      return;
+    }
+    const retryInMs = splitFaultBackoffMs(faults, config.splitTender.sweepIntervalMs);
+    await store.postpone(member, now + retryInMs);
+    faultsTotal.inc({ outcome: 'retried' });
+    logger.error('split tender advance faulted; advanced again after a backoff', { ...fields, retry_in_ms: retryInMs });
   }
 
   /**
    * One pass over one open split or refund, under its lock: advance it; a settled and reported one leaves
-   * the open index, any other is due again after the sweep interval.
+   * the open index, any other is due again after the sweep interval (and its earlier faults are forgotten).
    */
   async advanceMember(member: OpenMember): Promise<void> {
     const { store } = this.coordinator;
-    const splitId = member.kind === 'split' ? member.id : member.splitId;
+    const splitId = splitIdOf(member);
     const token = await store.lock(splitId, LOCK_MS);
     if (!token) return; // another process is advancing it now
     try {
-      const plan = await store.plan(splitId);
+      const { plan, faults } = await store.planOfMember(member);
       if (!plan) {
         await store.close(member);
         return;
@@ -165,6 +251,7 @@ export class SplitTenderService implements SplitTenderIntake {
       else settled = ((await this.coordinator.advanceRefund(plan, member.refundId))?.state ?? 'REFUNDED') !== 'REFUNDING';
       if (settled) await store.close(member);
       else await store.schedule(member, Date.now() + this.deps.config.splitTender.sweepIntervalMs);
+      if (faults > 0) await store.clearFaults(member);
     } finally {
       await store.unlock(splitId, token).catch(() => undefined);
     }
@@ -175,10 +262,21 @@ export class SplitTenderService implements SplitTenderIntake {
     if (this.sweeping) return 0;
     this.sweeping = true;
     try {
-      const due = await this.coordinator.store.due(now, BATCH);
-      for (const member of due) await this.advanceMember(member).catch((err: Error) => this.failed(member, err));
-      openGauge().set(await this.coordinator.store.openCount());
-      return due.length;
+      const { store } = this.coordinator;
+      const { members, unreadable } = await store.due(now, BATCH);
+      if (unreadable.length > 0) {
+        // Nothing can advance them, and left there they would fill every batch.
+        await store.dropEntries(unreadable);
+        faultsTotal.inc({ outcome: 'unreadable' }, unreadable.length);
+        this.deps.logger.error('split tender open index entries that name no split or refund removed', {
+          entries: unreadable.slice(0, 10),
+          count: unreadable.length,
+        });
+      }
+      for (const member of members) await this.advanceOrRecord(member);
+      openGauge().set(await store.openCount());
+      parkedGauge().set(await store.parkedCount());
+      return members.length + unreadable.length;
     } finally {
       this.sweeping = false;
     }

@@ -75,18 +75,41 @@ return 1`;
 
 const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+// Counts one more fault of a member in its split's hash (never creating a hash: -1 when the split is gone).
+const FAULT = `
+if redis.call('HEXISTS', KEYS[1], 'plan') == 0 then return -1 end
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[4], ARGV[3], ARGV[5])
+return n`;
+
+/** Score of a parked member in the open index: still open (retention keeps its steps), never due. */
+const PARKED = '+inf';
+
 /** A member of the open index: a split, or a refund of one. */
 export type OpenMember = { kind: 'split'; id: string } | { kind: 'refund'; splitId: string; refundId: string };
 
+/** The open index member of a split (`s:<id>`) or refund (`r:<split id>:<refund id>`). */
 export function memberOf(m: OpenMember): string {
   return m.kind === 'split' ? `s:${m.id}` : `r:${m.splitId}:${m.refundId}`;
 }
 
+/** The split a member is, or belongs to. */
+export function splitIdOf(member: OpenMember): string {
+  return member.kind === 'split' ? member.id : member.splitId;
+}
+
+/** The split or refund an open index member names; null for anything else. */
 export function parseMember(raw: string): OpenMember | null {
   const parts = raw.split(':');
   if (parts[0] === 's' && parts.length === 2 && parts[1]) return { kind: 'split', id: parts[1] };
   if (parts[0] === 'r' && parts.length === 3 && parts[1] && parts[2]) return { kind: 'refund', splitId: parts[1], refundId: parts[2] };
   return null;
+}
+
+/** The hash fields of a member's faults: the split's own, or its refund's (`refund:<id>:…`, never a refund id field). */
+function faultFields(member: OpenMember): { faults: string; faultClass: string; faultAt: string; parkedAt: string } {
+  const p = member.kind === 'split' ? '' : `refund:${member.refundId}:`;
+  return { faults: `${p}faults`, faultClass: `${p}fault_class`, faultAt: `${p}fault_at`, parkedAt: `${p}parked_at` };
 }
 
 export class SplitTenderStore {
@@ -119,9 +142,16 @@ export class SplitTenderStore {
     return { created: created === 1, conflict, state: state as SplitTenderState };
   }
 
+  /** The split's stored plan; null when it was never started. Throws when the stored plan is not JSON. */
   async plan(id: string): Promise<SplitTenderPlan | null> {
     const raw = await this.redis.hget(this.key(id), 'plan');
     return raw ? (JSON.parse(raw) as SplitTenderPlan) : null;
+  }
+
+  /** The plan of a member's split (as {@link plan}) and the member's faults in a row, in one read. */
+  async planOfMember(member: OpenMember): Promise<{ plan: SplitTenderPlan | null; faults: number }> {
+    const [raw, faults] = await this.redis.hmget(this.key(splitIdOf(member)), 'plan', faultFields(member).faults);
+    return { plan: raw ? (JSON.parse(raw) as SplitTenderPlan) : null, faults: Number(faults ?? 0) };
   }
 
   /** The split's state; null when it was never started. */
@@ -196,20 +226,94 @@ export class SplitTenderStore {
     await this.redis.zadd(this.openKey, at, memberOf(member));
   }
 
+  /** Moves a member that is still open to be due at `at` (ms); a member closed meanwhile is not put back. */
+  async postpone(member: OpenMember, at: number): Promise<void> {
+    await this.redis.zadd(this.openKey, 'XX', at, memberOf(member));
+  }
+
   /** Takes a member off the open index (settled and reported). */
   async close(member: OpenMember): Promise<void> {
     await this.redis.zrem(this.openKey, memberOf(member));
   }
 
-  /** Members due at `now`, oldest first. */
-  async due(now: number, limit: number): Promise<OpenMember[]> {
+  /**
+   * Members due at `now`, oldest first, and the entries that name no split or refund (`unreadable`: an
+   * import of a damaged file), which the caller takes off the index so they never fill a batch.
+   */
+  async due(now: number, limit: number): Promise<{ members: OpenMember[]; unreadable: string[] }> {
     const raw = await this.redis.zrangebyscore(this.openKey, '-inf', now, 'LIMIT', 0, limit);
+    const members: OpenMember[] = [];
+    const unreadable: string[] = [];
+    for (const entry of raw) {
+      const member = parseMember(entry);
+      if (member) members.push(member);
+      else unreadable.push(entry);
+    }
+    return { members, unreadable };
+  }
+
+  /** Takes entries off the open index as they are (unreadable ones). */
+  async dropEntries(entries: readonly string[]): Promise<void> {
+    if (entries.length > 0) await this.redis.zrem(this.openKey, ...entries);
+  }
+
+  /** How many splits and refunds are open, parked ones included (a gauge for operators). */
+  async openCount(): Promise<number> {
+    return this.redis.zcard(this.openKey);
+  }
+
+  /**
+   * Counts one more fault of an advance of `member` (in its split's hash: `faults`, or `refund:<id>:faults`
+   * for a refund; with the error's class and the time). Returns the faults in a row, or -1 when the split
+   * has no record any more.
+   */
+  async recordFault(member: OpenMember, errorClass: string, now = Date.now()): Promise<number> {
+    const f = faultFields(member);
+    return (await this.redis.eval(FAULT, 1, this.key(splitIdOf(member)), f.faults, f.faultClass, f.faultAt, errorClass, String(now))) as number;
+  }
+
+  /** Forgets a member's faults (an advance went through again). */
+  async clearFaults(member: OpenMember): Promise<void> {
+    const f = faultFields(member);
+    await this.redis.hdel(this.key(splitIdOf(member)), f.faults, f.faultClass, f.faultAt, f.parkedAt);
+  }
+
+  /**
+   * Parks a member that keeps faulting: it stays on the open index (its steps are kept, it counts as open)
+   * but is never due again until {@link resume}; `parked_at` in its split's hash says since when.
+   */
+  async park(member: OpenMember, now = Date.now()): Promise<void> {
+    await this.redis.zadd(this.openKey, 'XX', PARKED, memberOf(member));
+    await this.redis.hset(this.key(splitIdOf(member)), faultFields(member).parkedAt, String(now));
+  }
+
+  /** Parked members (oldest entries first), for operators. */
+  async parked(limit = 1000): Promise<OpenMember[]> {
+    const raw = await this.redis.zrangebyscore(this.openKey, PARKED, PARKED, 'LIMIT', 0, limit);
     return raw.map(parseMember).filter((m): m is OpenMember => m !== null);
   }
 
-  /** How many splits and refunds are open (a gauge for operators). */
-  async openCount(): Promise<number> {
-    return this.redis.zcard(this.openKey);
+  /** A member's faults as recorded (0 and nulls when it has none). */
+  async faultsOf(member: OpenMember): Promise<{ faults: number; faultClass: string | null; faultAt: number | null; parkedAt: number | null }> {
+    const f = faultFields(member);
+    const [faults, faultClass, faultAt, parkedAt] = await this.redis.hmget(this.key(splitIdOf(member)), f.faults, f.faultClass, f.faultAt, f.parkedAt);
+    return {
+      faults: Number(faults ?? 0),
+      faultClass,
+      faultAt: faultAt === null ? null : Number(faultAt),
+      parkedAt: parkedAt === null ? null : Number(parkedAt),
+    };
+  }
+
+  /** How many members are parked. */
+  async parkedCount(): Promise<number> {
+    return this.redis.zcount(this.openKey, PARKED, PARKED);
+  }
+
+  /** Puts a parked member back on the sweep (due at `now`, its faults forgotten); false when it is not open. */
+  async resume(member: OpenMember, now = Date.now()): Promise<boolean> {
+    await this.clearFaults(member);
+    return (await this.redis.zadd(this.openKey, 'XX', 'CH', now, memberOf(member))) === 1;
   }
 
   /** Takes the split's advance lock (one process advances a split at a time) for `ms`; the token, or null. */

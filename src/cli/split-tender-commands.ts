@@ -1,0 +1,72 @@
+import { Command, Option } from 'commander';
+import type { Writable } from 'node:stream';
+import type { OpsContext } from '../ops/ops-context';
+import { OpenMember, SplitTenderStore } from '../split-tender/split-tender-store';
+
+/** Where these commands write, and who runs them (the `ops` command's output, structurally). */
+interface OpsOutput {
+  out: Writable;
+  actor: string;
+}
+
+/** `ops split-tenders-parked`: the splits and split refunds parked after faulting, with their last fault. */
+export async function opsSplitTendersParked(ctx: OpsContext, io: OpsOutput, opts: { limit?: string; json?: boolean }): Promise<number> {
+  const store = new SplitTenderStore(ctx.redis, ctx.config.redis.keyPrefix);
+  const members = await store.parked(Number(opts.limit ?? '50'));
+  const rows = await Promise.all(
+    members.map(async (m) => {
+      const f = await store.faultsOf(m);
+      return {
+        split: m.kind === 'split' ? m.id : m.splitId,
+        ...(m.kind === 'refund' ? { refund: m.refundId } : {}),
+        faults: f.faults,
+        error_class: f.faultClass,
+        parked_at: f.parkedAt === null ? null : new Date(f.parkedAt).toISOString(),
+      };
+    }),
+  );
+  await ctx.audit.record({ action: 'ops.split_tenders_parked', actor: io.actor, outcome: 'ok', detail: { found: rows.length } });
+  if (opts.json) io.out.write(`${JSON.stringify(rows)}\n`);
+  else
+    io.out.write(
+      rows.length === 0
+        ? 'no split tender is parked\n'
+        : rows
+            .map((r) => `${r.split}${r.refund ? ` refund ${r.refund}` : ''}  faults ${r.faults}  ${r.error_class ?? ''}  parked ${r.parked_at ?? '?'}\n`)
+            .join(''),
+    );
+  return 0;
+}
+
+/** `ops split-tender-resume <split-id> [--refund <id>]`: puts a parked split (or refund) back on the sweep, its faults forgotten. */
+export async function opsSplitTenderResume(ctx: OpsContext, io: OpsOutput, opts: { id: string; refund?: string; json?: boolean }): Promise<number> {
+  const member: OpenMember = opts.refund ? { kind: 'refund', splitId: opts.id, refundId: opts.refund } : { kind: 'split', id: opts.id };
+  const resumed = await new SplitTenderStore(ctx.redis, ctx.config.redis.keyPrefix).resume(member);
+  const result = resumed ? 'resumed' : 'not_open';
+  await ctx.audit.record({
+    action: 'split_tender.resume',
+    actor: io.actor,
+    outcome: resumed ? 'ok' : 'refused',
+    target: opts.id,
+    detail: { result, ...(opts.refund ? { refund: opts.refund } : {}) },
+  });
+  io.out.write(opts.json ? `${JSON.stringify({ split: opts.id, refund: opts.refund ?? null, result })}\n` : `${opts.id}: ${result.replace(/_/g, ' ')}\n`);
+  return resumed ? 0 : 1;
+}
+
+/** Adds `ops split-tenders-parked` and `ops split-tender-resume <split-id>` to the `ops` command. */
+export function addSplitTenderCommands(ops: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
+  const json = () => new Option('--json', 'print the result as JSON');
+  ops
+    .command('split-tenders-parked')
+    .description('split tenders and split refunds parked after their advance kept faulting (left out of the sweep), with the last fault')
+    .option('--limit <n>', 'at most this many', '50')
+    .addOption(json())
+    .action((opts: { limit?: string; json?: boolean }) => withContext((ctx, io) => opsSplitTendersParked(ctx, io, opts)));
+  ops
+    .command('split-tender-resume <split-id>')
+    .description('put a parked split tender (or, with --refund, its refund) back on the sweep once the fault is fixed (audit-logged)')
+    .option('--refund <refund-id>', 'the refund of the split to resume')
+    .addOption(json())
+    .action((id: string, opts: { refund?: string; json?: boolean }) => withContext((ctx, io) => opsSplitTenderResume(ctx, io, { id, ...opts })));
+}
