@@ -6,6 +6,7 @@ import { PaymentEvent, eventAnchor, failDecline } from '../events/payment-event'
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { PeriodicItems } from '../periodic/periodic-items';
 import { bullJobId } from '../queueing/job-id';
 import { isSoftDecline } from './dunning';
 import { Schedule, cycleCommand, cycleDueAt, cycleOperationId } from './recurring-schedule';
@@ -50,6 +51,8 @@ const CHECK_AGAIN_MS = 30_000;
  *   open is looked at again later.
  */
 export class RecurringRunner {
+  private readonly items: PeriodicItems;
+
   constructor(
     private readonly deps: {
       config: Config;
@@ -60,27 +63,40 @@ export class RecurringRunner {
       logger: Logger;
       now?: () => number;
     },
-  ) {}
+  ) {
+    this.items = new PeriodicItems('recurring', 'schedule_id', deps.logger, () => this.now());
+  }
 
   private now(): number {
     return this.deps.now ? this.deps.now() : Date.now();
   }
 
+  /**
+   * One pass over the due schedules (`recurring.run_limit`, oldest first). A schedule whose step faults is
+   * put back after a backoff (`PeriodicItems`); a due entry whose schedule is gone or no longer active is
+   * taken off the due index. A dependency outage ends the pass (thrown).
+   */
   async runOnce(): Promise<RecurringReport> {
-    const { store, config, logger } = this.deps;
+    const { store, config } = this.deps;
     const ids = await store.dueIds(this.now(), config.recurring.runLimit);
     const report: RecurringReport = { due: ids.length, started: 0, succeeded: 0, retried: 0, failed: 0, waiting: 0, errors: 0 };
-    for (const id of ids) {
-      try {
+    report.errors = await this.items.each(
+      ids,
+      (id) => id,
+      async (id) => {
         const schedule = await store.get(id);
+        if (!schedule || schedule.state !== 'active') {
+          // Saving a schedule that is not active takes it off the index: this entry was left behind, and would stay due for ever.
+          await store.dropDue(id);
+          this.items.dropped(id, 'recurring due', schedule ? `schedule_${schedule.state}` : 'record_gone');
+          return;
+        }
         // Another pass may have moved it on since the due list was read (a cycle paid: the next one is not due yet).
-        if (!schedule || schedule.state !== 'active' || schedule.nextAt > this.now()) continue;
+        if (schedule.nextAt > this.now()) return;
         report[await this.step(schedule)] += 1;
-      } catch (err) {
-        report.errors += 1;
-        logger.warn('recurring schedule step failed', { schedule_id: id, error: (err as Error).message });
-      }
-    }
+      },
+      (id, at) => store.postpone(id, at),
+    );
     return report;
   }
 

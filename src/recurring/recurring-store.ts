@@ -105,6 +105,16 @@ export class RecurringStore {
     return this.redis.zrangebyscore(this.dueKey, '-inf', String(now), 'LIMIT', 0, limit);
   }
 
+  /** Moves a due schedule's place in the due index to `at` (ms); one that left the index meanwhile is not put back. */
+  async postpone(id: string, at: number): Promise<void> {
+    await this.redis.zadd(this.dueKey, 'XX', at, id);
+  }
+
+  /** Takes an id off the due index (its schedule is gone or no longer active). */
+  async dropDue(id: string): Promise<void> {
+    await this.redis.zrem(this.dueKey, id);
+  }
+
   /** Every schedule id, by creation. */
   async ids(limit = 1000): Promise<string[]> {
     return this.redis.zrange(this.keys.all, 0, limit - 1);
