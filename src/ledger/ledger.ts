@@ -556,6 +556,22 @@ export class Ledger {
     await Promise.all(shards.map((keys) => this.redis.zrem(index === 'expiry' ? keys.authsExpiry : keys.authsOpen, id)));
   }
 
+  /**
+   * Moves `id`'s score in the authorization lifecycle index `index` to `score` (a sweep puts back an
+   * authorization it faulted on, behind the others); one that left the index meanwhile is not put back (ZADD XX).
+   */
+  async postponeInAuthorizationIndex(index: 'expiry' | 'open', id: string, score: number): Promise<void> {
+    const shard = await this.shardOf(id);
+    if (shard === null) return;
+    const keys = this.shards[shard];
+    await this.redis.zadd(index === 'expiry' ? keys.authsExpiry : keys.authsOpen, 'XX', score, id);
+  }
+
+  /** Takes `id` out of the index of `state` of every shard: an entry left behind by a record that is gone. */
+  async dropFromStateIndex(state: OperationState, id: string): Promise<void> {
+    await Promise.all(this.shards.map((keys) => this.redis.zrem(keys.state(state), id)));
+  }
+
   /** Sets `field` on operation `id`'s record unless it is set (HSETNX); whether this call set it. */
   async setFieldOnce(id: string, field: string, value: string): Promise<boolean> {
     const keys = await this.keysOfId(id);

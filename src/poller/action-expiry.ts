@@ -9,6 +9,7 @@ import { inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { PeriodicItems } from '../periodic/periodic-items';
 import { bullJobId } from '../queueing/job-id';
 import { GatewayRouter } from '../routing/gateway-router';
 import { voidCommand, voidOperationId } from './orphan-reversal';
@@ -47,6 +48,8 @@ const expiredActions = counter(
  * A success that arrives after the expiry is the contradiction path's (an adjustment, and an orphan void).
  */
 export class ActionExpiry {
+  private readonly items: PeriodicItems;
+
   constructor(
     private readonly deps: {
       config: Config;
@@ -57,33 +60,46 @@ export class ActionExpiry {
       logger: Logger;
       now?: () => number;
     },
-  ) {}
+  ) {
+    this.items = new PeriodicItems('action_expiry', 'operation_id', deps.logger, () => this.now());
+  }
 
   private now(): number {
     return this.deps.now ? this.deps.now() : Date.now();
   }
 
+  /**
+   * One pass over the operations whose customer action is past its deadline (at most `limit`, oldest
+   * first). One that faults is put back after a backoff (`PeriodicItems`); a dependency outage ends the pass (thrown).
+   */
   async runOnce(limit = 500): Promise<ActionExpiryReport> {
-    const ids = await this.deps.ledger.idsInState('ACTION_REQUIRED', this.now(), limit);
+    const { ledger } = this.deps;
+    const ids = await ledger.idsInState('ACTION_REQUIRED', this.now(), limit);
     const report: ActionExpiryReport = { due: ids.length, settled: 0, expired: 0, voided: 0, errors: 0 };
-    for (const id of ids) {
-      try {
-        const result = await this.check(id);
-        if (result === 'settled') report.settled += 1;
-        if (result === 'expired' || result === 'voided') report.expired += 1;
-        if (result === 'voided') report.voided += 1;
-      } catch (err) {
-        report.errors += 1;
-        this.deps.logger.warn('expiry of a customer action failed', { operation_id: id, error: (err as Error).message });
-      }
-    }
+    const expire = async (id: string): Promise<void> => {
+      const result = await this.check(id);
+      if (result === 'settled') report.settled += 1;
+      if (result === 'expired' || result === 'voided') report.expired += 1;
+      if (result === 'voided') report.voided += 1;
+    };
+    report.errors = await this.items.each(
+      ids,
+      (id) => id,
+      expire,
+      (id, at) => ledger.rescoreInState('ACTION_REQUIRED', [id], at),
+    );
     return report;
   }
 
   private async check(id: string): Promise<'settled' | 'expired' | 'voided' | 'skipped'> {
     const { ledger, router, recorder, logger } = this.deps;
     const op = await ledger.get(id);
-    if (!op || op.state !== 'ACTION_REQUIRED') return 'skipped';
+    if (!op) {
+      await ledger.dropFromStateIndex('ACTION_REQUIRED', id);
+      this.items.dropped(id, 'ops:state:ACTION_REQUIRED');
+      return 'skipped';
+    }
+    if (op.state !== 'ACTION_REQUIRED') return 'skipped';
     const route = router.route(op);
     let reference = op.gatewayReference;
     if (!('refused' in route) && inquirySupport(route.transformer, op.command) === 'supported') {

@@ -5,6 +5,7 @@ import { PaymentEvent } from '../events/payment-event';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { PeriodicItems } from '../periodic/periodic-items';
 
 /** What one expiry sweep did. */
 export interface ExpiryReport {
@@ -27,6 +28,8 @@ const expiring = counter('pb_authorizations_expiring_total', 'Authorizations the
  * voided or replaced authorization has already left it (see `src/ledger/authorization-index.ts`).
  */
 export class AuthorizationExpirySweep {
+  private readonly items: PeriodicItems;
+
   constructor(
     private readonly deps: {
       config: Config;
@@ -37,41 +40,54 @@ export class AuthorizationExpirySweep {
       logger: Logger;
       now?: () => number;
     },
-  ) {}
+  ) {
+    this.items = new PeriodicItems('authorization_expiry', 'operation_id', deps.logger, () => this.now());
+  }
 
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  /**
+   * One pass (`authorizations.sweep_limit`, soonest expiry first). An authorization that faults is put back
+   * after a backoff (`PeriodicItems`); a dependency outage ends the pass (thrown).
+   */
   async runOnce(): Promise<ExpiryReport> {
     const { config, ledger, logger } = this.deps;
-    const now = this.deps.now ? this.deps.now() : Date.now();
-    const horizon = now + config.authorizations.expiryWarningMs;
-    const ids = await ledger.authorizationsDue('expiry', horizon, config.authorizations.sweepLimit);
+    const now = this.now();
+    const warning = config.authorizations.expiryWarningMs;
+    const ids = await ledger.authorizationsDue('expiry', now + warning, config.authorizations.sweepLimit);
     const report: ExpiryReport = { due: ids.length, warned: 0, dropped: 0, errors: 0 };
-    for (const id of ids) {
-      try {
-        const auth = await ledger.get(id);
-        const event = auth && auth.state === 'SUCCEEDED' && !auth.closedBy ? authorizationExpiringEvent(auth, config) : null;
-        if (!auth || !event) {
-          await ledger.dropFromAuthorizationIndex('expiry', id);
-          report.dropped += 1;
-          continue;
-        }
-        // Recorded before it leaves the index: a crash in between re-records the same event id (a no-op).
-        await this.deps.emit(event);
+    const warn = async (id: string): Promise<void> => {
+      const auth = await ledger.get(id);
+      const event = auth && auth.state === 'SUCCEEDED' && !auth.closedBy ? authorizationExpiringEvent(auth, config) : null;
+      if (!auth || !event) {
         await ledger.dropFromAuthorizationIndex('expiry', id);
-        report.warned += 1;
-        expiring.inc({ gateway: auth.payment.gateway });
-        logger.info('authorization expires soon; OMS notified', {
-          operation_id: id,
-          gateway: auth.payment.gateway,
-          order_id: auth.payment.order_id,
-          expires_at: new Date(auth.expiresAt ?? now).toISOString(),
-          amount: auth.payment.amount,
-          currency: auth.payment.currency,
-        });
-      } catch (err) {
-        report.errors += 1;
-        logger.warn('expiry sweep of an authorization failed', { operation_id: id, error: (err as Error).message });
+        report.dropped += 1;
+        if (!auth) this.items.dropped(id, 'auths:expiry');
+        return;
       }
-    }
+      // Recorded before it leaves the index: a crash in between re-records the same event id (a no-op).
+      await this.deps.emit(event);
+      await ledger.dropFromAuthorizationIndex('expiry', id);
+      report.warned += 1;
+      expiring.inc({ gateway: auth.payment.gateway });
+      logger.info('authorization expires soon; OMS notified', {
+        operation_id: id,
+        gateway: auth.payment.gateway,
+        order_id: auth.payment.order_id,
+        expires_at: new Date(auth.expiresAt ?? now).toISOString(),
+        amount: auth.payment.amount,
+        currency: auth.payment.currency,
+      });
+    };
+    // The index is scored by expiry, due `warning` ahead of it: due again at `at` is a score of `at + warning`.
+    report.errors = await this.items.each(
+      ids,
+      (id) => id,
+      warn,
+      (id, at) => ledger.postponeInAuthorizationIndex('expiry', id, at + warning),
+    );
     return report;
   }
 }

@@ -11,6 +11,7 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { OPERATION_STATES, isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { PeriodicItems } from '../periodic/periodic-items';
 
 /**
  * Why an authorization is an orphan (a bounded set: it is a metric label and the cancel event's
@@ -125,6 +126,8 @@ export function voidCommand(auth: OperationRecord, reason: OrphanReason, gateway
  * `on` voids.
  */
 export class OrphanReversal {
+  private readonly items: PeriodicItems;
+
   constructor(
     private readonly deps: {
       config: Config;
@@ -136,7 +139,9 @@ export class OrphanReversal {
       /** Overrides `authorizations.orphan_reversal` (tests, one-off operator runs). */
       mode?: OrphanReversalMode;
     },
-  ) {}
+  ) {
+    this.items = new PeriodicItems('orphan_reversal', 'operation_id', deps.logger, () => this.now());
+  }
 
   private now(): number {
     return this.deps.now ? this.deps.now() : Date.now();
@@ -204,9 +209,12 @@ export class OrphanReversal {
     return decision;
   }
 
-  /** One pass over the authorizations uncaptured past their orphan age. */
+  /**
+   * One pass over the authorizations uncaptured past their orphan age (`authorizations.sweep_limit`, oldest
+   * first). One that faults is put back after a backoff (`PeriodicItems`); a dependency outage ends the pass (thrown).
+   */
   async sweep(): Promise<OrphanReport> {
-    const { config, ledger, logger } = this.deps;
+    const { config, ledger } = this.deps;
     const report: OrphanReport = { mode: this.mode, candidates: 0, voided: 0, wouldVoid: 0, skipped: 0, errors: 0, decisions: [] };
     if (this.mode === 'off') return report;
     // Scored by when each becomes an orphan (its account's age, fixed when it succeeded).
@@ -214,19 +222,21 @@ export class OrphanReversal {
     report.candidates = ids.length;
     if (ids.length === 0) return report;
     const inFlight = await this.dependentsInFlight();
-    for (const id of ids) {
-      try {
-        const decision = await this.decide(id, await ledger.get(id), 'uncaptured_past_age', undefined, inFlight);
-        await this.report(decision);
-        report.decisions.push(decision);
-        if (decision.outcome === 'voided') report.voided += 1;
-        else if (decision.outcome === 'would_void') report.wouldVoid += 1;
-        else if (decision.outcome === 'skipped') report.skipped += 1;
-      } catch (err) {
-        report.errors += 1;
-        logger.warn('orphan reversal of an authorization failed', { operation_id: id, error: (err as Error).message });
-      }
-    }
+    const reverse = async (id: string): Promise<void> => {
+      const decision = await this.decide(id, await ledger.get(id), 'uncaptured_past_age', undefined, inFlight);
+      if (decision.skipped === 'unknown_authorization') this.items.dropped(id, 'auths:open');
+      await this.report(decision);
+      report.decisions.push(decision);
+      if (decision.outcome === 'voided') report.voided += 1;
+      else if (decision.outcome === 'would_void') report.wouldVoid += 1;
+      else if (decision.outcome === 'skipped') report.skipped += 1;
+    };
+    report.errors = await this.items.each(
+      ids,
+      (id) => id,
+      reverse,
+      (id, at) => ledger.postponeInAuthorizationIndex('open', id, at),
+    );
     return report;
   }
 

@@ -7,6 +7,7 @@ import { requeueDelivery } from '../delivery/requeue-delivery';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { PeriodicItems } from '../periodic/periodic-items';
 import { ReviewStore } from '../risk/review-store';
 import { RISK_REVIEW_EXPIRED } from '../risk/risk-reasons';
 
@@ -20,6 +21,9 @@ const reviews = () => counter('pb_risk_reviews_total', 'Risk review holds settle
  */
 export class RiskReviewExpiry {
   private readonly store: ReviewStore;
+  private readonly items: PeriodicItems;
+  /** The clock of the pass under way (`runOnce`'s `now`): a faulted hold's backoff counts from it. */
+  private passNow = Date.now();
 
   constructor(
     private readonly deps: {
@@ -32,22 +36,34 @@ export class RiskReviewExpiry {
     },
   ) {
     this.store = new ReviewStore(deps.redis, deps.config.redis.keyPrefix);
+    this.items = new PeriodicItems('risk_review_expiry', 'operation_id', deps.logger, () => this.passNow);
   }
 
-  /** One pass: every hold past its deadline. @returns how many were voided. */
+  /**
+   * One pass: every hold past its deadline (oldest first). A hold that faults is put back after a backoff
+   * (`PeriodicItems`); a deadline entry whose hold is gone is removed; a dependency outage ends the pass (thrown).
+   * @returns how many were voided.
+   */
   async runOnce(now = Date.now()): Promise<number> {
     if (this.deps.config.limits.risk.rules.length === 0) return 0;
+    this.passNow = now;
     let voided = 0;
-    for (const id of await this.store.due(now)) {
+    const expire = async (id: string): Promise<void> => {
       const hold = await this.store.get(id);
-      if ((await this.store.expire(id)) !== 'held') continue;
+      const before = await this.store.expire(id);
+      if (before === '') {
+        // No hold (its hash outlived its TTL): nothing settles the entry, which would stay due for ever.
+        await this.store.dropDue(id);
+        this.items.dropped(id, '{risk:review}:due');
+      }
+      if (before !== 'held') return;
       const op = await this.deps.ledger.get(id);
-      if (!op || op.state !== 'RECEIVED') continue;
+      if (!op || op.state !== 'RECEIVED') return;
       const deadline = hold ? new Date(hold.deadline).toISOString() : null;
       const failed = await this.deps.recorder.fail(op, RISK_REVIEW_EXPIRED, 'poller', {
         details: { review_deadline: deadline, review_rule: hold?.rule ?? null },
       });
-      if (failed.state !== 'FAILED') continue;
+      if (failed.state !== 'FAILED') return;
       voided++;
       reviews().inc({ result: 'expired' });
       this.deps.logger.warn('review deadline passed without a release; authorization voided (never sent to the PSP)', {
@@ -57,7 +73,13 @@ export class RiskReviewExpiry {
       });
       // Its delivery job waits for the deadline: let it finish now (it finds the operation failed).
       if (this.deps.deliveryQueue) await requeueDelivery(this.deps.deliveryQueue, id).catch(() => undefined);
-    }
+    };
+    await this.items.each(
+      await this.store.due(now),
+      (id) => id,
+      expire,
+      (id, at) => this.store.postpone(id, at),
+    );
     return voided;
   }
 }

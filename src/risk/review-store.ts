@@ -92,6 +92,16 @@ export class ReviewStore {
     return this.redis.zrangebyscore(this.dueKey, 0, now, 'LIMIT', 0, limit);
   }
 
+  /** Moves a held operation's deadline entry to `at` (ms); one released or expired meanwhile is not put back. */
+  async postpone(id: string, at: number): Promise<void> {
+    await this.redis.zadd(this.dueKey, 'XX', at, id);
+  }
+
+  /** Takes an id off the deadline index (its hold is gone: expired with its TTL). */
+  async dropDue(id: string): Promise<void> {
+    await this.redis.zrem(this.dueKey, id);
+  }
+
   /** Every held operation, by deadline (ops listing). */
   async held(limit = 500): Promise<string[]> {
     return this.redis.zrange(this.dueKey, 0, limit - 1);

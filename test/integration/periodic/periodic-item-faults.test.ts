@@ -3,18 +3,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { DependencyUnavailableError } from '../../../src/errors/dependency-unavailable-error';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { ActionExpiry } from '../../../src/poller/action-expiry';
+import { AuthorizationExpirySweep } from '../../../src/poller/authorization-expiry';
+import { OrphanReversal } from '../../../src/poller/orphan-reversal';
+import { RiskReviewExpiry } from '../../../src/poller/risk-review-expiry';
 import { RecurringRunner } from '../../../src/recurring/recurring-runner';
 import { RecurringStore, recurringKeys } from '../../../src/recurring/recurring-store';
+import { shardKeysOf } from '../../../src/redis/key-layout';
 import { RedisClient } from '../../../src/redis/redis-connection';
+import { ReviewStore } from '../../../src/risk/review-store';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
 
@@ -26,6 +36,7 @@ import { testRedis } from '../../support/test-redis';
  * them still get their turn; a due entry whose record is gone is removed. Real Redis, own namespace.
  */
 
+const DAY = 86_400_000;
 let config: Config;
 let redis: RedisClient;
 let ledger: Ledger;
@@ -56,6 +67,26 @@ afterAll(async () => {
   redis.disconnect();
   await purgeNamespace(config).catch(() => undefined);
 });
+
+/** The operation's record no longer decodes (its payment is not JSON): reading it throws a SyntaxError. */
+async function spoil(id: string): Promise<void> {
+  const shard = await ledger.shardOf(id);
+  await redis.hset(shardKeysOf(config.redis.keyPrefix)[shard ?? 0].op(id), 'payment', '{not json');
+}
+
+/** A recorded operation of `command`, moved to `to` (with `fields`) at `at`. */
+async function recorded(
+  command: PaymentCommand,
+  to: 'SUCCEEDED' | 'FAILED' | 'ACTION_REQUIRED',
+  fields: Parameters<Ledger['transition']>[3],
+  at = Date.now(),
+): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command, at);
+  await ledger.transition(id, 'SENT', { event: 'attempt' }, {}, at);
+  await ledger.transition(id, to, { event: 'outcome' }, fields, at);
+  return id;
+}
 
 interface LogLine {
   level: string;
@@ -127,4 +158,92 @@ describe('periodic job items that fault', () => {
     expect(await metricValue('pb_periodic_item_faults_total', { job: 'recurring' })).toBe(faults);
     await redis.zrem(keys.due, 'outage-sched');
   });
+
+  it('authorization expiry: two records that do not decode at the head of the index are put back, the authorization behind them is warned', async () => {
+    const now = Date.now();
+    const bad: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const id = await recorded(channelCommand('authorize'), 'SUCCEEDED', { expiresAt: now + 1000 + i });
+      await spoil(id);
+      bad.push(id);
+    }
+    const good = await recorded(channelCommand('authorize'), 'SUCCEEDED', { expiresAt: now + 5000 });
+    const emitted: string[] = [];
+    const { logger, lines } = captureLogger();
+    const sweep = new AuthorizationExpirySweep({ config, redis, ledger, emit: async (e) => void emitted.push(e.eventId), logger });
+    const faults = await metricValue('pb_periodic_item_faults_total', { job: 'authorization_expiry' });
+    expect(await sweep.runOnce()).toMatchObject({ due: 2, errors: 2, warned: 0 });
+    expect(await sweep.runOnce()).toMatchObject({ warned: 1, errors: 0 });
+    expect(emitted).toEqual([`${good}.expiring`]);
+    expect(await metricValue('pb_periodic_item_faults_total', { job: 'authorization_expiry' })).toBe(faults + 2);
+    expect(faultLines(lines, 'authorization_expiry').map((l) => l.operation_id)).toEqual(bad);
+    expect(await ledger.inAuthorizationIndex('expiry', bad[0])).toBe(true);
+  });
+
+  it('orphan reversal: two records that do not decode at the head of the index are put back, the authorization behind them is decided', async () => {
+    const now = Date.now();
+    const bad: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const id = await recorded(channelCommand('authorize'), 'SUCCEEDED', { orphanAt: now - 5000 + i, expiresAt: now + 10 * DAY });
+      await spoil(id);
+      bad.push(id);
+    }
+    const good = await recorded(channelCommand('authorize'), 'SUCCEEDED', { orphanAt: now - 1000, expiresAt: now + 10 * DAY, gatewayReference: 'pi_good' });
+    const { logger, lines } = captureLogger();
+    const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
+    const faults = await metricValue('pb_periodic_item_faults_total', { job: 'orphan_reversal' });
+    expect(await orphans.sweep()).toMatchObject({ candidates: 2, errors: 2 });
+    const second = await orphans.sweep();
+    expect(second.decisions.map((d) => d.authorizationId)).toContain(good);
+    expect(second.errors).toBe(0);
+    expect(await metricValue('pb_periodic_item_faults_total', { job: 'orphan_reversal' })).toBe(faults + 2);
+    expect(faultLines(lines, 'orphan_reversal').map((l) => l.operation_id)).toEqual(bad);
+  });
+
+  it('action expiry: two records that do not decode at the head of the index are put back, the operation behind them is expired, an entry without a record is removed', async () => {
+    const now = Date.now();
+    const bad: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const id = await recorded(channelCommand('authorize'), 'ACTION_REQUIRED', { nextCheckAt: now - 9000 + i });
+      await spoil(id);
+      bad.push(id);
+    }
+    const good = await recorded(channelCommand('authorize'), 'ACTION_REQUIRED', { nextCheckAt: now - 1000 });
+    const keys = shardKeysOf(config.redis.keyPrefix)[(await ledger.shardOf(good)) ?? 0];
+    await redis.zadd(keys.state('ACTION_REQUIRED'), now - 5000, 'gone-op');
+    const { logger, lines } = captureLogger();
+    const router = new ConfiguredGatewayRouter(createGatewayClients(config));
+    const expiry = new ActionExpiry({ config, ledger, router, recorder, deliveryQueue, logger });
+    const faults = await metricValue('pb_periodic_item_faults_total', { job: 'action_expiry' });
+    expect(await expiry.runOnce(2)).toMatchObject({ due: 2, errors: 2, expired: 0 });
+    expect(await expiry.runOnce(2)).toMatchObject({ due: 2, errors: 0, expired: 1 });
+    expect(await ledger.get(good)).toMatchObject({ state: 'FAILED', reason: 'ACTION_EXPIRED' });
+    expect(await redis.zscore(keys.state('ACTION_REQUIRED'), 'gone-op')).toBeNull();
+    expect(await metricValue('pb_periodic_item_faults_total', { job: 'action_expiry' })).toBe(faults + 2);
+    expect(faultLines(lines, 'action_expiry').map((l) => l.operation_id)).toEqual(bad);
+  });
+
+  it('risk review expiry: holds that cannot be read at the head of the deadline index no longer abort the pass; the hold behind them is voided, an entry without a hold is removed', async () => {
+    const reviews = new ReviewStore(redis, config.redis.keyPrefix);
+    const due = `${config.redis.keyPrefix}{risk:review}:due`;
+    // 500 (the pass limit) holds stored as another type: every read of them is a WRONGTYPE reply.
+    for (let i = 0; i < 500; i += 1) {
+      await redis.set(`${config.redis.keyPrefix}{risk:review}:op:bad-hold-${i}`, 'x');
+      await redis.zadd(due, 1 + i, `bad-hold-${i}`);
+    }
+    await redis.zadd(due, 600, 'gone-hold');
+    const good = channelCommand('authorize', {}, { amount: 150000, currency: 'CHF' });
+    const id = good.payment.operation_reference!;
+    await ledger.create(id, good);
+    await reviews.hold(id, Date.now() - 1000, 'big-chf', 'high_amount');
+    const { logger, lines } = captureLogger();
+    const expiry = new RiskReviewExpiry({ config, redis, ledger, recorder, logger });
+    const faults = await metricValue('pb_periodic_item_faults_total', { job: 'risk_review_expiry' });
+    expect(await expiry.runOnce()).toBe(0);
+    expect(await expiry.runOnce()).toBe(1);
+    expect(await ledger.get(id)).toMatchObject({ state: 'FAILED', reason: 'RISK_REVIEW_EXPIRED' });
+    expect(await redis.zscore(due, 'gone-hold')).toBeNull();
+    expect(await metricValue('pb_periodic_item_faults_total', { job: 'risk_review_expiry' })).toBe(faults + 500);
+    expect(faultLines(lines, 'risk_review_expiry')[0]).toMatchObject({ operation_id: 'bad-hold-0', error_class: 'ReplyError' });
+  }, 60_000);
 });
