@@ -6,6 +6,7 @@ import { ExpiryCompanions, Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { gatewayOf, parseRoutingRecord } from '../ledger/routing-record';
 import { counter, gauge } from '../metrics/metrics-registry';
+import { PeriodicItems } from '../periodic/periodic-items';
 import { checkedSnapshot } from './export';
 import { writeSnapshotFile } from './export-file';
 import { OperationKeys, operationKeysOf } from './key-families';
@@ -22,6 +23,8 @@ export interface RetentionReport {
   kept: Record<string, number>;
   /** Split tender records deleted with the last of their steps (absent: none). */
   splitTendersExpired?: number;
+  /** Operations whose expiry threw a fault of their own, left for a later pass (absent: none). */
+  faulted?: number;
   /** The archive file written this pass (none when nothing was due). */
   archiveFile?: string;
   /** Set when the pass did not run: `disabled`, `no_archive_dir`. */
@@ -98,6 +101,9 @@ function companions(snap: OperationSnapshot, keys: OperationKeys): ExpiryCompani
  * score (the terminal state's index holds the time it became terminal), never scanned.
  */
 export class RetentionSweep {
+  /** Operations whose expiry faulted: skipped as candidates until their backoff ends (their index is the ledger's, by age). */
+  private readonly items: PeriodicItems;
+
   constructor(
     private readonly deps: {
       config: Config;
@@ -105,7 +111,9 @@ export class RetentionSweep {
       logger: Logger;
       now?: () => number;
     },
-  ) {}
+  ) {
+    this.items = new PeriodicItems('retention', 'operation_id', deps.logger, () => (deps.now ? deps.now() : Date.now()));
+  }
 
   async runOnce(): Promise<RetentionReport> {
     const { config, redis, logger } = this.deps;
@@ -149,7 +157,7 @@ export class RetentionSweep {
       report.archived = due.length;
       report.archiveFile = file;
       archivedTotal.inc(due.length);
-      for (const { snap, keys } of due) {
+      const expire = async ({ snap, keys }: (typeof due)[number]): Promise<void> => {
         const result = await ledger.expireTerminal(snap.id, cutoff, companions(snap, keys), {
           orderKey: keys.orderOf(orderOf(snap)),
           requireReconciled: config.retention.requireReconciliation,
@@ -163,7 +171,9 @@ export class RetentionSweep {
             splitTendersExpiredTotal.inc();
           }
         } else keep(result.kept);
-      }
+      };
+      const faulted = await this.items.each(due, (d) => d.snap.id, expire);
+      if (faulted > 0) report.faulted = faulted;
     }
     lastRun.set(Math.floor(now / 1000));
     if (report.examined > 0) {
@@ -205,7 +215,10 @@ export class RetentionSweep {
         if (ids.length === 0) break;
         offset += ids.length;
         examined += ids.length;
-        for (const raw of await readSnapshots(redis, keys, ids, await unsentEvents())) {
+        // One whose expiry faulted lately waits out its backoff, leaving its room to the next ones.
+        const fresh = ids.filter((id) => !this.items.waiting(id));
+        for (let k = fresh.length; k < ids.length; k += 1) keep('fault_backoff');
+        for (const raw of await readSnapshots(redis, keys, fresh, await unsentEvents())) {
           let reason = keptBySnapshot(raw, cutoff);
           if (!reason && config.retention.requireReconciliation && Number(raw.record.updated_at ?? 0) > (await reconciledThrough(raw))) {
             reason = 'awaiting_reconciliation';

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { RetentionSweep } from '../../../src/data-lifecycle/retention-sweep';
 import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { DependencyUnavailableError } from '../../../src/errors/dependency-unavailable-error';
@@ -246,4 +247,32 @@ describe('periodic job items that fault', () => {
     expect(await metricValue('pb_periodic_item_faults_total', { job: 'risk_review_expiry' })).toBe(faults + 500);
     expect(faultLines(lines, 'risk_review_expiry')[0]).toMatchObject({ operation_id: 'bad-hold-0', error_class: 'ReplyError' });
   }, 60_000);
+
+  it('retention: candidates whose expiry throws no longer abort the pass, and wait out a backoff while the ones behind them expire', async () => {
+    const now = Date.now();
+    const old = now - 500 * DAY;
+    // One order: its operations share a shard, whose index retention reads oldest first.
+    const sale = () => channelCommand('sale', {}, { order_id: 'ORD-RETENTION-FAULTS' });
+    const bad: string[] = [];
+    for (let i = 0; i < 2; i += 1) bad.push(await recorded(sale(), 'FAILED', {}, old + i));
+    const good = await recorded(sale(), 'FAILED', {}, old + 10);
+    const original = Ledger.prototype.expireTerminal;
+    const spy = jest.spyOn(Ledger.prototype, 'expireTerminal').mockImplementation(function (this: Ledger, ...args: Parameters<Ledger['expireTerminal']>) {
+      if (bad.includes(args[0])) return Promise.reject(new TypeError('a bug in the expiry of this one'));
+      return original.apply(this, args);
+    });
+    try {
+      const { logger, lines } = captureLogger();
+      const sweep = new RetentionSweep({ config, redis, logger, now: () => now });
+      const faults = await metricValue('pb_periodic_item_faults_total', { job: 'retention' });
+      expect(await sweep.runOnce()).toMatchObject({ archived: 2, expired: 0, faulted: 2 });
+      expect(await sweep.runOnce()).toMatchObject({ expired: 1, kept: { fault_backoff: 2 } });
+      expect(await ledger.get(good)).toBeNull();
+      expect((await ledger.get(bad[0]))?.state).toBe('FAILED');
+      expect(await metricValue('pb_periodic_item_faults_total', { job: 'retention' })).toBe(faults + 2);
+      expect(faultLines(lines, 'retention').map((l) => [l.operation_id, l.error_class])).toEqual(bad.map((b) => [b, 'TypeError']));
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });
