@@ -145,6 +145,7 @@ const SPLIT_PLAN_FIELD_POLICY: Record<keyof SplitTenderPlan, 'keep' | 'erase'> =
   gift_card: 'keep',
   card: 'keep',
   custom_attributes: 'erase',
+  step_ids: 'keep',
 };
 const KEPT_SPLIT_PLAN_FIELDS: ReadonlySet<string> = new Set(
   Object.keys(SPLIT_PLAN_FIELD_POLICY).filter((k) => SPLIT_PLAN_FIELD_POLICY[k as keyof SplitTenderPlan] === 'keep'),

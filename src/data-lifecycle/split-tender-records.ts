@@ -1,5 +1,5 @@
 import { RedisClient } from '../redis/redis-connection';
-import { SplitTenderPlan, refundReferences, stepReferences } from '../split-tender/split-tender-plan';
+import { SplitTenderPlan, refundReferences, splitIdOfStep, stepReferences } from '../split-tender/split-tender-plan';
 import { SplitTenderStore, memberOf } from '../split-tender/split-tender-store';
 import { scrubJsonText, scrubSplitTenderPlan } from './customer-data';
 import { OperationKeys } from './key-families';
@@ -21,13 +21,10 @@ export interface SplitTenderSnapshot {
   open: Record<string, string>;
 }
 
-/** The suffixes of a split's step references (`stepReferences`), by which a step names its split. */
-const STEP_SUFFIXES = Object.values(stepReferences(''));
-
 /**
  * The split an operation is a step of: its payment's `custom_attributes.split_tender_id`, else (an
- * erased record has no custom attributes any more) the root of a step reference (`<split>.gc`…). May name
- * a split that does not exist (a refund part `<refund id>.card`): reading it finds nothing.
+ * erased record has no custom attributes any more) the root of a step reference (`_<split>.gc`, `<split>.gc`…).
+ * May name a split that does not exist (an older refund part `<refund id>.card`): reading it finds nothing.
  */
 export function splitTenderIdOf(operationId: string, record: Readonly<Record<string, string>>): string | null {
   try {
@@ -37,8 +34,7 @@ export function splitTenderIdOf(operationId: string, record: Readonly<Record<str
   } catch {
     // an unreadable payment: fall back to the reference
   }
-  const suffix = STEP_SUFFIXES.find((s) => operationId.endsWith(s) && operationId.length > s.length);
-  return suffix ? operationId.slice(0, -suffix.length) : null;
+  return splitIdOfStep(operationId);
 }
 
 /** The refund ids a record's hash holds (`refund:<id>` fields). */
@@ -105,7 +101,13 @@ export async function dropSplitTenderIfUnused(redis: RedisClient, prefix: string
   const [snap] = (await readSplitTenders(redis, prefix, [id])).values();
   if (!snap) return false;
   if (Object.keys(snap.open).length > 0) return false;
-  const steps = [...Object.values(stepReferences(id)), ...refundIdsOf(snap.hash).flatMap((r) => Object.values(refundReferences(r)))];
+  // Both namings (`StepIds`): reading the plan to know which would fail for a plan that no longer decodes.
+  const steps = [
+    ...(['namespaced', undefined] as const).flatMap((stepIds) => Object.values(stepReferences({ id, step_ids: stepIds }))),
+    ...refundIdsOf(snap.hash).flatMap((refundId) =>
+      (['namespaced', undefined] as const).flatMap((stepIds) => Object.values(refundReferences({ refundId, stepIds }))),
+    ),
+  ];
   const left = await Promise.all(steps.map((step) => redis.exists(keys.op(step))));
   if (left.some((n) => n > 0)) return false;
   const store = new SplitTenderStore(redis, prefix);

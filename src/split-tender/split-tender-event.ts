@@ -77,7 +77,7 @@ export function splitReason(state: SplitTenderState): string | undefined {
  * @param ops the steps' ledger records by operation id (missing: never sent).
  */
 export function splitSettledEvent(plan: SplitTenderPlan, state: SplitTenderState, ops: ReadonlyMap<string, OperationRecord>, config: Config): PaymentEvent {
-  const refs = stepReferences(plan.id);
+  const refs = stepReferences(plan);
   const eventId = `${plan.id}.split-tender.${state}`;
   const reverse = plan.capture === true ? refs.giftCardRefund : refs.giftCardVoid;
   const tenders = [
@@ -122,7 +122,7 @@ export function splitSettledEvent(plan: SplitTenderPlan, state: SplitTenderState
  * the PSP confirmed. Event id `<refund id>.split-refund.<STATE>`.
  */
 export function splitRefundEvent(plan: SplitTenderPlan, refund: StoredRefund, ops: ReadonlyMap<string, OperationRecord>, config: Config): PaymentEvent {
-  const refs = refundReferences(refund.refundId);
+  const refs = refundReferences(refund);
   const eventId = `${refund.refundId}.split-refund.${refund.state}`;
   const command = parseCommand(refund.command);
   const order: TenderPart[] = refund.order === 'card_first' ? ['card', 'gift_card'] : ['gift_card', 'card'];

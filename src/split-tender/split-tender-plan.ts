@@ -23,19 +23,57 @@ export interface SplitTenderPlan {
   card: { gateway: string; gateway_account: string; gateway_key: string; method_details?: MethodDetails };
   /** The starting command's custom attributes (an object), echoed on every step. */
   custom_attributes?: Record<string, unknown>;
+  /** How its steps are named (`stepReferences`): `namespaced` for every split begun since; absent on older ones. */
+  step_ids?: StepIds;
 }
+
+/**
+ * How a split's steps and a split refund's parts are named. `namespaced`: `_<id>.gc`, `_<refund id>.refund-card`…,
+ * a leading `_` that the reference alphabet refuses as a first character (`REFERENCE_PATTERN`), so no
+ * channel command's operation id can ever be a step's: a command sent with the reference `<split id>.gc`
+ * neither takes the step's place before the split sends it (the split would follow that command's state as
+ * its redemption's) nor collides with it after. Refund parts have suffixes of their own (`.refund-card`), so a
+ * refund whose id is a split's id takes none of that split's steps. Absent (splits and refunds stored before):
+ * `<id>.gc`, `<refund id>.card`, as their steps were recorded, so they are found again under those ids.
+ */
+export type StepIds = 'namespaced';
+
+/** What marks a namespaced step id (never the first character of a channel's reference). */
+const NAMESPACE = '_';
 
 /** Which tender an operation pays: the custom attribute every step carries, with the split's id. */
 export type TenderPart = 'gift_card' | 'card';
 
-/** The references of a split's steps (each an operation of its own, with its own idempotency key). */
-export function stepReferences(id: string): { giftCard: string; card: string; giftCardVoid: string; giftCardRefund: string } {
-  return { giftCard: `${id}.gc`, card: `${id}.card`, giftCardVoid: `${id}.gc-void`, giftCardRefund: `${id}.gc-refund` };
+/**
+ * The references (operation ids) of a split's steps, each an operation of its own with its own idempotency
+ * key: `_<id>.gc`, `_<id>.card`, `_<id>.gc-void`, `_<id>.gc-refund` (without the `_` for a split stored
+ * before `step_ids`: see {@link StepIds}).
+ */
+export function stepReferences(plan: Pick<SplitTenderPlan, 'id' | 'step_ids'>): {
+  giftCard: string;
+  card: string;
+  giftCardVoid: string;
+  giftCardRefund: string;
+} {
+  const root = plan.step_ids === 'namespaced' ? `${NAMESPACE}${plan.id}` : plan.id;
+  return { giftCard: `${root}.gc`, card: `${root}.card`, giftCardVoid: `${root}.gc-void`, giftCardRefund: `${root}.gc-refund` };
 }
 
-/** The references of a split refund's parts (`<refund id>.card`, `<refund id>.gc`). */
-export function refundReferences(refundId: string): Record<TenderPart, string> {
-  return { card: `${refundId}.card`, gift_card: `${refundId}.gc` };
+/**
+ * The references of a split refund's parts: `_<refund id>.refund-card`, `_<refund id>.refund-gc`
+ * (`<refund id>.card`, `<refund id>.gc` for a refund stored before `step_ids`: see {@link StepIds}).
+ */
+export function refundReferences(refund: { refundId: string; stepIds?: StepIds }): Record<TenderPart, string> {
+  if (refund.stepIds !== 'namespaced') return { card: `${refund.refundId}.card`, gift_card: `${refund.refundId}.gc` };
+  return { card: `${NAMESPACE}${refund.refundId}.refund-card`, gift_card: `${NAMESPACE}${refund.refundId}.refund-gc` };
+}
+
+/** The split a step's reference names (either naming), or null when it names none (a refund part, another operation). */
+export function splitIdOfStep(operationId: string): string | null {
+  const namespaced = operationId.startsWith(NAMESPACE);
+  const root = namespaced ? operationId.slice(NAMESPACE.length) : operationId;
+  const suffix = Object.values(stepReferences({ id: '' })).find((s) => root.endsWith(s) && root.length > s.length);
+  return suffix ? root.slice(0, -suffix.length) : null;
 }
 
 /** The card part: the total less the gift card part. Refuses a plan whose parts cannot add up. */
@@ -55,6 +93,7 @@ export function planOf(id: string, command: PaymentCommand): SplitTenderPlan {
   const attributes = p.custom_attributes && !Array.isArray(p.custom_attributes) ? p.custom_attributes : undefined;
   return {
     id,
+    step_ids: 'namespaced',
     channel: command.channel,
     order_id: p.order_id ?? id,
     currency: p.currency,

@@ -124,13 +124,13 @@ export class SplitTenderService implements SplitTenderIntake {
   }
 
   private async reportSplit(plan: SplitTenderPlan, state: Parameters<typeof splitSettledEvent>[1]): Promise<void> {
-    const refs = stepReferences(plan.id);
+    const refs = stepReferences(plan);
     const ops = await this.records([refs.giftCard, refs.card, refs.giftCardVoid, refs.giftCardRefund]);
     await this.deps.emit(splitSettledEvent(plan, state, ops, this.deps.config));
   }
 
   private async reportRefund(plan: SplitTenderPlan, refund: StoredRefund): Promise<void> {
-    const refs = refundReferences(refund.refundId);
+    const refs = refundReferences(refund);
     const ops = await this.records([refs.card, refs.gift_card]);
     await this.deps.emit(splitRefundEvent(plan, refund, ops, this.deps.config));
   }

@@ -1,6 +1,6 @@
 import { RedisClient } from '../redis/redis-connection';
 import { RefundOrder, SplitRefundState, SplitTenderState } from './split-tender-decision';
-import { SplitTenderPlan, TenderPart } from './split-tender-plan';
+import { SplitTenderPlan, StepIds, TenderPart } from './split-tender-plan';
 
 /**
  * The split tender's durable state in Redis. One hash per split, `<prefix>split:{<id>}` (one hash slot: every
@@ -21,6 +21,8 @@ export interface StoredRefund {
   state: SplitRefundState;
   /** The refund command as accepted (JSON), for its events. */
   command: string;
+  /** How its parts are named (`refundReferences`): `namespaced` for every refund begun since; absent on older ones. */
+  stepIds?: StepIds;
 }
 
 /** Why a refund could not be recorded against its split. */
@@ -61,7 +63,7 @@ end
 redis.call('HINCRBY', KEYS[1], 'refunded_card', card)
 redis.call('HINCRBY', KEYS[1], 'refunded_gift_card', gc)
 local record = string.format('%d', card) .. ',' .. string.format('%d', gc) .. ',' .. ARGV[5]
-redis.call('HSET', KEYS[1], f, record, f .. ':state', 'REFUNDING', f .. ':command', ARGV[6])
+redis.call('HSET', KEYS[1], f, record, f .. ':state', 'REFUNDING', f .. ':command', ARGV[6], f .. ':step_ids', ARGV[7])
 return {'created', record}`;
 
 // A refund that failed gives back what its unrefunded parts had reserved, once (only from REFUNDING).
@@ -72,6 +74,9 @@ redis.call('HSET', KEYS[1], f .. ':state', ARGV[2])
 if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'refunded_card', -tonumber(ARGV[3])) end
 if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[1], 'refunded_gift_card', -tonumber(ARGV[4])) end
 return 1`;
+
+/** How a refund recorded now names its parts (one recorded before keeps its own: `StepIds`). */
+const NEW_STEP_IDS: StepIds = 'namespaced';
 
 const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
@@ -193,6 +198,7 @@ export class SplitTenderStore {
       String(caps.gift_card),
       order,
       commandJson,
+      NEW_STEP_IDS,
     )) as [string, string];
     if (outcome !== 'created' && outcome !== 'exists') return { refused: outcome as RefundRefusal, detail: value };
     await this.schedule({ kind: 'refund', splitId, refundId });
@@ -203,7 +209,7 @@ export class SplitTenderStore {
 
   async refund(splitId: string, refundId: string): Promise<StoredRefund | null> {
     const f = `refund:${refundId}`;
-    const [record, state, command] = await this.redis.hmget(this.key(splitId), f, `${f}:state`, `${f}:command`);
+    const [record, state, command, stepIds] = await this.redis.hmget(this.key(splitId), f, `${f}:state`, `${f}:command`, `${f}:step_ids`);
     if (!record) return null;
     const [card, gift, order] = record.split(',');
     return {
@@ -213,6 +219,7 @@ export class SplitTenderStore {
       order: order === 'gift_card_first' ? 'gift_card_first' : 'card_first',
       state: (state ?? 'REFUNDING') as SplitRefundState,
       command: command ?? '{}',
+      ...(stepIds === NEW_STEP_IDS ? { stepIds: NEW_STEP_IDS } : {}),
     };
   }
 

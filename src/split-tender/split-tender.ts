@@ -24,11 +24,11 @@ export type { SplitTenderState, StepOutcome } from './split-tender-decision';
  *
  * Order of steps (each a canonical command under a reference derived from the split's id, so every step is
  * an operation of its own, idempotent end to end: the ledger, the delivery job and the PSP's idempotency
- * key all dedupe it):
- * 1. `<id>.gc`: redeem the gift card part (`authorize`, or `sale` when `capture` is set, method `giftcard`);
- * 2. `<id>.card`: only once the redemption SUCCEEDED, the card for the remainder (`total - gift card part`);
- * 3. the card part FAILED: `<id>.gc-void` voids the redemption (`cancel`; a redeemed sale is refunded in
- *    full, `<id>.gc-refund`), and the split is ROLLED_BACK: no money stays held.
+ * key all dedupe it; `_<id>` is the root a channel's reference can never be, see `StepIds`):
+ * 1. `_<id>.gc`: redeem the gift card part (`authorize`, or `sale` when `capture` is set, method `giftcard`);
+ * 2. `_<id>.card`: only once the redemption SUCCEEDED, the card for the remainder (`total - gift card part`);
+ * 3. the card part FAILED: `_<id>.gc-void` voids the redemption (`cancel`; a redeemed sale is refunded in
+ *    full, `_<id>.gc-refund`), and the split is ROLLED_BACK: no money stays held.
  * A redemption that FAILED ends the split FAILED before any card is charged.
  *
  * Refunds go back in the configured order (card first by default: see `refundParts` and
@@ -113,7 +113,7 @@ export class SplitTenderCoordinator {
 
   /** The command of the step `state` waits for. */
   private stepCommandOf(plan: SplitTenderPlan, step: SplitStep): PaymentCommand {
-    const refs = stepReferences(plan.id);
+    const refs = stepReferences(plan);
     const redeem = plan.capture === true ? 'sale' : 'authorize';
     switch (step) {
       case 'redeem':
@@ -213,9 +213,9 @@ export class SplitTenderCoordinator {
   }
 
   private refundStep(plan: SplitTenderPlan, refund: StoredRefund, part: TenderPart, channel?: PaymentCommand['channel']): PaymentCommand {
-    const refs = stepReferences(plan.id);
+    const refs = stepReferences(plan);
     const ch = channel && channel !== 'bridge' ? channel : plan.channel;
-    return stepCommand(plan, 'refund', refundReferences(refund.refundId)[part], part, refund[part], {
+    return stepCommand(plan, 'refund', refundReferences(refund)[part], part, refund[part], {
       key: part === 'card' ? refs.card : refs.giftCard,
       channel: ch,
     });
@@ -231,7 +231,7 @@ export class SplitTenderCoordinator {
     while (refund.state === 'REFUNDING') {
       const parts = [];
       for (const part of order) {
-        const reference = refundReferences(refundId)[part];
+        const reference = refundReferences(refund)[part];
         const outcome = refund[part] > 0 ? await this.ports.outcome(reference) : ({ state: 'OPEN' } as const);
         parts.push({ part, amount: refund[part], outcome, submitted: submitted.has(part) });
       }
@@ -258,7 +258,7 @@ export class SplitTenderCoordinator {
 
   /**
    * Refunds `amount` of a DONE split, polling until settled: in `order` (card first by default), each part
-   * under its own reference (`<refund id>.card`, `<refund id>.gc`). Returns the parts and the references that
+   * under its own reference (`refundReferences`). Returns the parts and the references that
    * did not succeed. Tools and tests use it; the worker's sweep calls `advanceRefund`.
    */
   async refundOrder(
@@ -277,7 +277,7 @@ export class SplitTenderCoordinator {
         if (refund.state !== 'REFUNDING') await this.store.close({ kind: 'refund', splitId: plan.id, refundId });
         const failed: string[] = [];
         for (const part of ['card', 'gift_card'] as const) {
-          const ref = refundReferences(refundId)[part];
+          const ref = refundReferences(refund)[part];
           if (refund[part] > 0 && (await this.ports.outcome(ref)).state !== 'SUCCEEDED') failed.push(ref);
         }
         return { card: refund.card, gift_card: refund.gift_card, failed, state: refund.state };

@@ -56,7 +56,7 @@ async function seedSplit(prefix: string, at: number): Promise<{ plan: SplitTende
     custom_attributes: { email: 'ada@example.com', gift_message: 'Happy birthday Ada' },
   };
   const ledger = new Ledger(redis, prefix);
-  const refs = stepReferences(id);
+  const refs = stepReferences(plan);
   const steps = [
     { ref: refs.giftCard, command: stepCommand(plan, 'authorize', refs.giftCard, 'gift_card', 2000) },
     { ref: refs.card, command: stepCommand(plan, 'authorize', refs.card, 'card', 3000) },

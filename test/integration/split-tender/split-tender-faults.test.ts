@@ -55,6 +55,7 @@ function plan(id: string): SplitTenderPlan {
     total: 10000,
     gift_card: { gateway: 'sim', gateway_account: 'acme', gateway_key: 'gc_tok', amount: 3000 },
     card: { gateway: 'sim', gateway_account: 'acme', gateway_key: 'pm_card_visa' },
+    step_ids: 'namespaced',
   };
 }
 
@@ -121,7 +122,7 @@ describe('split tender advances that fault', () => {
     await sweep.sweepOnce();
     // The good split was advanced: its redemption is recorded in the ledger and queued for delivery.
     const ledger = new Ledger(redis, config.redis.keyPrefix);
-    expect((await ledger.get(stepReferences(good.id).giftCard))?.state).toBe('RECEIVED');
+    expect((await ledger.get(stepReferences(good).giftCard))?.state).toBe('RECEIVED');
     for (const id of ids) await store.close({ kind: 'split', id });
     await store.close({ kind: 'split', id: good.id });
   });

@@ -10,7 +10,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { ledgerStepOutcome } from '../../../src/split-tender/ledger-step-outcome';
 import { SplitTenderCoordinator } from '../../../src/split-tender/split-tender';
-import { planOf, stepReferences } from '../../../src/split-tender/split-tender-plan';
+import { planOf, refundReferences, stepReferences } from '../../../src/split-tender/split-tender-plan';
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
@@ -148,7 +148,7 @@ describe('split tender through the worker', () => {
     ]);
     expect(split.tenders.every((t) => t.gateway_reference)).toBe(true);
     // The card was authorized for the remainder only, and the gift card holds the rest of its balance.
-    const card = await worker.ledger.get(stepReferences(splitId).card);
+    const card = await worker.ledger.get(stepReferences({ id: splitId, step_ids: 'namespaced' }).card);
     expect(card?.payment.amount).toBe(7000);
     expect(await balance(gc)).toBe(2000);
     // Each tender's own event reached the OMS, linked to the split.
@@ -175,7 +175,7 @@ describe('split tender through the worker', () => {
       ['reverse', 'SUCCESS'],
     ]);
     expect(await balance(gc)).toBe(4000);
-    expect((await worker.ledger.get(stepReferences(splitId).giftCardVoid))?.state).toBe('SUCCEEDED');
+    expect((await worker.ledger.get(stepReferences({ id: splitId, step_ids: 'namespaced' }).giftCardVoid))?.state).toBe('SUCCEEDED');
   });
 
   it('a worker that dies between the redemption and the card charge: the sweep resumes the split, redeeming once', async () => {
@@ -183,7 +183,7 @@ describe('split tender through the worker', () => {
     const gc = `gc_crash${id.replace(/-/g, '')}_6000`;
     const command = splitSale(id, 'pm_card_visa', gc, 2000, 9000);
     const splitId = command.payment.operation_reference!;
-    const refs = stepReferences(splitId);
+    const refs = stepReferences({ id: splitId, step_ids: 'namespaced' });
     // The first process: records the split, redeems, and dies as it submits the card part.
     worker.splitTender.stopSweep();
     const submit = async (c: PaymentCommand): Promise<void> => {
@@ -256,8 +256,9 @@ describe('split tender through the worker', () => {
     ]);
     expect(await balance(gc)).toBe(1000);
     // The card part went back first: its refund was recorded before the gift card's.
-    const cardRefund = await worker.ledger.get(`${refundId}.card`);
-    const gcRefund = await worker.ledger.get(`${refundId}.gc`);
+    const refundParts = refundReferences({ refundId, stepIds: 'namespaced' });
+    const cardRefund = await worker.ledger.get(refundParts.card);
+    const gcRefund = await worker.ledger.get(refundParts.gift_card);
     expect(cardRefund!.createdAt).toBeLessThanOrEqual(gcRefund!.createdAt);
     expect(gcRefund!.createdAt).toBeGreaterThanOrEqual(cardRefund!.updatedAt);
     // What is left to refund is 2000 (all on the gift card): more is refused with its FAIL event.

@@ -93,6 +93,7 @@ function plan(id: string, card: string, cardKey: string, capture = false): Split
     capture,
     gift_card: { gateway: 'sim', gateway_account: 'acme', gateway_key: card, amount: 3000 },
     card: { gateway: 'sim', gateway_account: 'acme', gateway_key: cardKey },
+    step_ids: 'namespaced',
   };
 }
 
@@ -137,7 +138,7 @@ describe('split tender (gift card plus card)', () => {
   it('redeems the gift card part, then authorizes the card for the remainder only', async () => {
     const id = `st-ok-${randomBytes(3).toString('hex')}`;
     expect(await coordinator().run(plan(id, 'gc_split_5000', 'pm_card_visa'))).toBe('DONE');
-    const card = submitted.find((c) => c.payment.operation_reference === stepReferences(id).card);
+    const card = submitted.find((c) => c.payment.operation_reference === stepReferences({ id, step_ids: 'namespaced' }).card);
     expect(card?.payment.amount).toBe(7000);
     expect(await balance('gc_split_5000')).toBe(2000);
   });
@@ -145,7 +146,7 @@ describe('split tender (gift card plus card)', () => {
   it('voids the redemption when the card part is declined: the gift card holds its whole balance again', async () => {
     const id = `st-rb-${randomBytes(3).toString('hex')}`;
     expect(await coordinator().run(plan(id, 'gc_rollback_4000', 'pm_card_declined'))).toBe('ROLLED_BACK');
-    expect(outcomes.get(stepReferences(id).giftCardVoid)?.state).toBe('SUCCEEDED');
+    expect(outcomes.get(stepReferences({ id, step_ids: 'namespaced' }).giftCardVoid)?.state).toBe('SUCCEEDED');
     expect(await balance('gc_rollback_4000')).toBe(4000);
   });
 
@@ -158,7 +159,7 @@ describe('split tender (gift card plus card)', () => {
   it('charges no card when the redemption is declined (FAILED)', async () => {
     const id = `st-fail-${randomBytes(3).toString('hex')}`;
     expect(await coordinator().run(plan(id, 'gc_poor_100', 'pm_card_visa'))).toBe('FAILED');
-    expect(submitted.some((c) => c.payment.operation_reference === stepReferences(id).card)).toBe(false);
+    expect(submitted.some((c) => c.payment.operation_reference === stepReferences({ id, step_ids: 'namespaced' }).card)).toBe(false);
   });
 
   it('resumes after a crash between steps from the state in Redis, without redeeming twice', async () => {
@@ -166,7 +167,7 @@ describe('split tender (gift card plus card)', () => {
     const p = plan(id, 'gc_crash_6000', 'pm_card_declined');
     // The first process dies while submitting the card part: the redemption landed, the state says CHARGING_CARD.
     const crashing = coordinator(async (c) => {
-      if (c.payment.operation_reference === stepReferences(id).card) throw new Error('crash');
+      if (c.payment.operation_reference === stepReferences({ id, step_ids: 'namespaced' }).card) throw new Error('crash');
       await execute(c);
     });
     await expect(crashing.run(p)).rejects.toThrow('crash');
@@ -174,7 +175,7 @@ describe('split tender (gift card plus card)', () => {
     expect(await balance('gc_crash_6000')).toBe(3000);
     // A new process runs the same split: it goes on from the card part, and rolls the redemption back.
     expect(await coordinator().run(p)).toBe('ROLLED_BACK');
-    expect(submitted.filter((c) => c.payment.operation_reference === stepReferences(id).giftCard)).toHaveLength(1);
+    expect(submitted.filter((c) => c.payment.operation_reference === stepReferences({ id, step_ids: 'namespaced' }).giftCard)).toHaveLength(1);
     expect(await balance('gc_crash_6000')).toBe(6000);
   });
 

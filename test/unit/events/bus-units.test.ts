@@ -115,7 +115,7 @@ describe('events in the bus amount units', () => {
       ({ id, state: 'SUCCEEDED', confirmedAmount, confirmedCurrency: 'EUR', gatewayReference: `psp-${id}` }) as OperationRecord;
 
     it('converts the totals and every tender of split_tender_settled', () => {
-      const refs = stepReferences('split-1');
+      const refs = stepReferences(plan);
       const ops = new Map([
         [refs.giftCard, done(refs.giftCard, 3000)],
         [refs.card, done(refs.card, 7000)],
@@ -129,7 +129,7 @@ describe('events in the bus amount units', () => {
     });
 
     it('converts the totals and every part of a split refund', () => {
-      const refs = refundReferences('refund-1');
+      const refs = refundReferences({ refundId: 'refund-1' });
       const refundCommand = JSON.stringify({ ...command, command: 'refund', payment: { ...command.payment, amount: 5000, operation_reference: 'refund-1' } });
       const refund = {
         refundId: 'refund-1',

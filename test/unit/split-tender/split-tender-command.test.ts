@@ -42,14 +42,14 @@ describe('split tender command (payment.tenders)', () => {
     const command = validateCommand(split());
     const plan = planOf('split-1', command);
     expect(plan.gift_card).toEqual({ gateway: 'sim', gateway_account: 'acme', gateway_key: 'gc_demo_5000', brand: 'givex', amount: 3000 });
-    const card = stepCommand(plan, 'sale', stepReferences('split-1').card, 'card', 7000);
+    const card = stepCommand(plan, 'sale', stepReferences(plan).card, 'card', 7000);
     expect(card.payment).toMatchObject({
       amount: 7000,
       gateway_key: 'pm_card_visa',
-      operation_reference: 'split-1.card',
+      operation_reference: '_split-1.card',
       custom_attributes: { split_tender_id: 'split-1', tender: 'card' },
     });
-    const gc = stepCommand(plan, 'sale', stepReferences('split-1').giftCard, 'gift_card', 3000);
+    const gc = stepCommand(plan, 'sale', stepReferences(plan).giftCard, 'gift_card', 3000);
     expect(gc.payment.method_details).toEqual({ method: 'giftcard', submethod: 'givex' });
   });
 
