@@ -11,7 +11,7 @@ const ORPHAN_AGE_MS = 3000;
 
 /**
  * Orphan reversal: a web checkout authorizes a payment the OMS never captures. Past its account's orphan
- * age the workers' in-process poller voids it with a cancel of the bridge's own (`<auth id>-void`),
+ * age the workers' in-process poller voids it with a cancel of the bridge's own (`_<auth id>.void`),
  * delivered and reported like any command. The scene checks the PSP shows the authorization cancelled by
  * exactly one void, and the OMS got that cancel with `orphan_reversal: uncaptured_past_age`.
  */

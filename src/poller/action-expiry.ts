@@ -12,7 +12,7 @@ import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { bullJobId } from '../queueing/job-id';
 import { GatewayRouter } from '../routing/gateway-router';
-import { voidCommand, voidOperationId } from './orphan-reversal';
+import { existingVoid, voidCommand, voidOperationId } from './orphan-reversal';
 
 /** The reason a FAIL event of an expired customer action carries. */
 export const ACTION_EXPIRED = 'ACTION_EXPIRED';
@@ -41,7 +41,7 @@ const expiredActions = counter(
  * 1. asked about once more where the PSP can be asked: the customer may have finished while the webhook
  *    was lost; a PSP answer other than "still waiting" is applied as any inquiry's;
  * 2. otherwise FAILED with reason `ACTION_EXPIRED` (the OMS gets the FAIL event), and
- * 3. what the PSP holds is voided: a cancel `<id>-void` of the PSP object (`payment.orphan_reversal:
+ * 3. what the PSP holds is voided: a cancel `_<id>.void` of the PSP object (`payment.orphan_reversal:
  *    action_expired`), delivered and reported like any cancel, so an authentication completed after the
  *    expiry cannot leave money held for an order the OMS gave up on. Without a PSP reference (an Adyen
  *    redirect answers none before the shopper returns) nothing is held: the PSP's own session expires.
@@ -139,7 +139,8 @@ export class ActionExpiry {
   /** The cancel of the PSP object the expired operation left (idempotent: one void id per operation). */
   private async queueVoid(op: OperationRecord, reference: string): Promise<boolean> {
     const { ledger, deliveryQueue } = this.deps;
-    const voidId = voidOperationId(op.id);
+    // One made before the void's naming changed is the one to queue again: never two voids of one PSP object.
+    const voidId = (await existingVoid(ledger, op.id))?.id ?? voidOperationId(op.id);
     const now = this.now();
     await ledger.create(voidId, voidCommand(op, 'action_expired', reference, now), now);
     await deliveryQueue.add('deliver', { operationId: voidId }, { jobId: bullJobId(voidId) });

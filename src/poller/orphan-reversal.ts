@@ -32,7 +32,7 @@ export type OrphanReason = (typeof ORPHAN_REASONS)[number];
 /** What became of one orphan. */
 export interface OrphanDecision {
   authorizationId: string;
-  /** The void's operation id (`<authorization id>-void`). */
+  /** The void's operation id (`_<authorization id>.void`; `<authorization id>-void` for one made before). */
   voidId: string;
   gateway: string;
   reason: OrphanReason;
@@ -72,13 +72,35 @@ const MAX_ID_LENGTH = 128;
 const IN_FLIGHT_SCAN_LIMIT = 10_000;
 
 /**
- * The void's operation id: `<authorization id>-void`, or, for an id too long to take the suffix,
- * `void-<32 hex of its SHA-256>`. Deterministic, so the same authorization can never get two voids.
+ * The void's operation id: `_<authorization id>.void`, or, for an id too long to take the affixes,
+ * `_void-<32 hex of its SHA-256>`. Deterministic, so the same authorization can never get two voids. The
+ * leading `_` is one no channel's reference may start with (`REFERENCE_PATTERN`): a command sent with the
+ * reference `<authorization id>-void` (the naming before) could take the void's place, and the reversal would
+ * then have taken it for its own void and stopped watching an authorization nothing released.
  */
 export function voidOperationId(authorizationId: string): string {
+  const plain = `_${authorizationId}.void`;
+  if (plain.length <= MAX_ID_LENGTH) return plain;
+  return `_void-${createHash('sha256').update(authorizationId).digest('hex').slice(0, 32)}`;
+}
+
+/** The void's operation id as voids were named before {@link voidOperationId}: `<id>-void` or `void-<hex>`. */
+function earlierVoidOperationId(authorizationId: string): string {
   const plain = `${authorizationId}-void`;
   if (plain.length <= MAX_ID_LENGTH) return plain;
   return `void-${createHash('sha256').update(authorizationId).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * The void the bridge already made for `authorizationId` (the key `voidOperationId` takes), or null: under
+ * its id, or under the earlier naming when the operation there is the bridge's own cancel (channel `bridge`,
+ * which no channel's command can carry); any other operation under that earlier id is someone else's.
+ */
+export async function existingVoid(ledger: Pick<Ledger, 'get'>, authorizationId: string): Promise<OperationRecord | null> {
+  const current = await ledger.get(voidOperationId(authorizationId));
+  if (current) return current;
+  const earlier = await ledger.get(earlierVoidOperationId(authorizationId));
+  return earlier && earlier.channel === 'bridge' && earlier.command === 'cancel' ? earlier : null;
 }
 
 /**
@@ -173,13 +195,13 @@ export class OrphanReversal {
    */
   async requestAtEarlierGateway(op: OperationRecord, gateway: string, pspReference: string): Promise<OrphanDecision> {
     const reason: OrphanReason = 'failover_duplicate';
-    const voidId = voidOperationId(`${op.id}-${gateway}`);
+    const existing = this.mode === 'on' ? await existingVoid(this.deps.ledger, `${op.id}-${gateway}`) : null;
+    const voidId = existing?.id ?? voidOperationId(`${op.id}-${gateway}`);
     const base = { authorizationId: op.id, voidId, gateway, reason, amount: op.payment.amount, currency: op.payment.currency, orderId: op.payment.order_id };
     let decision: OrphanDecision;
     if (this.mode === 'off') decision = { ...base, outcome: 'skipped', skipped: 'off' };
     else if (this.mode === 'dry_run') decision = { ...base, outcome: 'would_void' };
     else {
-      const existing = await this.deps.ledger.get(voidId);
       if (existing) {
         if (existing.state === 'RECEIVED') await this.queue(voidId);
         decision = { ...base, outcome: 'already_requested' };
@@ -248,7 +270,8 @@ export class OrphanReversal {
     known: InFlight | null,
   ): Promise<OrphanDecision> {
     const { ledger } = this.deps;
-    const voidId = voidOperationId(id);
+    const existing = await existingVoid(ledger, id);
+    const voidId = existing?.id ?? voidOperationId(id);
     const base = {
       authorizationId: id,
       voidId,
@@ -266,7 +289,6 @@ export class OrphanReversal {
     }
     if (!TRACKED_AUTHORIZATIONS.has(auth.command)) return skip('not_an_authorization');
 
-    const existing = await ledger.get(voidId);
     if (existing) {
       // Never two voids. One that never left (a crash after its record) is queued again, idempotently.
       if (existing.state === 'RECEIVED') await this.queue(voidId);

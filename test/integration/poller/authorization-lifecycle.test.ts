@@ -14,7 +14,7 @@ import { Ledger, TransitionFields } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { LifecycleSweep } from '../../../src/poller/lifecycle-sweep';
-import { voidOperationId } from '../../../src/poller/orphan-reversal';
+import { voidCommand, voidOperationId } from '../../../src/poller/orphan-reversal';
 import { runPollProcess } from '../../../src/processes/poll-process';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
@@ -231,6 +231,28 @@ describe('authorization expiry', () => {
 });
 
 describe('orphan reversal', () => {
+  it('a channel command sent with the reference <authorization id>-void is not taken for the void: the authorization is still voided, under an id no channel can send', async () => {
+    const s = setup();
+    const { id } = await authorized(s);
+    const squatter = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', operation_reference: `${id}-void` });
+    await s.ledger.create(`${id}-void`, squatter);
+    const run = await s.sweep(5 * DAY).runOnce();
+    expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, voidId: `_${id}.void`, outcome: 'voided' })]);
+    expect(await s.ledger.get(`_${id}.void`)).toMatchObject({ command: 'cancel', channel: 'bridge', state: 'RECEIVED' });
+    expect((await s.ledger.get(`${id}-void`))?.channel).toBe('web');
+  });
+
+  it('a void the bridge made under the earlier naming (<authorization id>-void) is its void: never a second one', async () => {
+    const s = setup();
+    const { id } = await authorized(s);
+    const auth = (await s.ledger.get(id))!;
+    const earlier = voidCommand(auth, 'uncaptured_past_age', id, Date.now());
+    await s.ledger.create(`${id}-void`, { ...earlier, payment: { ...earlier.payment, operation_reference: `${id}-void` } });
+    const run = await s.sweep(5 * DAY).runOnce();
+    expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, voidId: `${id}-void`, outcome: 'already_requested' })]);
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+  });
+
   it('voids an authorization uncaptured past its orphan age exactly once, and the OMS gets the cancel with the reason', async () => {
     const s = setup();
     const { id, reference } = await authorized(s);
