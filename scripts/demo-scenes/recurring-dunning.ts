@@ -52,22 +52,22 @@ export const recurringDunningScene: DemoScene = {
         interval: { unit: 'month', count: 1 },
       });
       await runner.runOnce();
-      const first = await settled(`${id}.c1`);
+      const first = await settled(`_${id}.c1`);
       checks.push({
         name: 'recurring scene: the first charge was softly declined',
         ok: first?.state === 'FAILED',
-        detail: `${id}.c1 ${first?.state ?? '-'} ${first?.reason ?? ''}`,
+        detail: `_${id}.c1 ${first?.state ?? '-'} ${first?.reason ?? ''}`,
       });
       offset = 60_000;
       const retry = await runner.runOnce();
       const waitMs = config.recurring.retryScheduleMs[0] ?? 0;
       offset = 60_000 + waitMs + 60_000;
       await runner.runOnce();
-      const second = await settled(`${id}.c1.r1`);
+      const second = await settled(`_${id}.c1.r1`);
       checks.push({
         name: 'recurring scene: the dunning retry recovered the cycle',
         ok: retry.retried === 1 && second?.state === 'SUCCEEDED',
-        detail: `${id}.c1.r1 ${second?.state ?? '-'}`,
+        detail: `_${id}.c1.r1 ${second?.state ?? '-'}`,
       });
       offset += 60_000;
       await runner.runOnce();

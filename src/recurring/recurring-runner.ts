@@ -9,7 +9,7 @@ import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { bullJobId } from '../queueing/job-id';
 import { isSoftDecline } from './dunning';
-import { Schedule, cycleCommand, cycleDueAt, cycleOperationId } from './recurring-schedule';
+import { Schedule, cycleCommand, cycleDueAt, cycleOperationId, earlierCycleOperationId, isCycleOf } from './recurring-schedule';
 import { RecurringStore } from './recurring-store';
 import { withoutMethodToken } from '../contracts/payment-method';
 
@@ -102,8 +102,10 @@ export class RecurringRunner {
 
   private async step(schedule: Schedule): Promise<'started' | 'succeeded' | 'retried' | 'failed' | 'waiting'> {
     if (schedule.phase === 'due') return this.start(schedule);
-    const op = schedule.operation ? await this.deps.ledger.get(schedule.operation) : null;
-    // The operation was never written (a crash before it): start the same attempt again, same id.
+    const found = schedule.operation ? await this.deps.ledger.get(schedule.operation) : null;
+    // Under a name a channel could also send (cycles named before `cycleOperationId`'s `_`), another command's.
+    const op = found && isCycleOf(found, schedule.definition.id) ? found : null;
+    // The operation was never written (a crash before it), or is not this cycle's: start the attempt, under its own id.
     if (!op) return this.start(schedule);
     switch (op.state) {
       case 'SUCCEEDED':
@@ -125,11 +127,22 @@ export class RecurringRunner {
     }
   }
 
+  /**
+   * The operation id of the schedule's current attempt: `cycleOperationId`, or the earlier name when the bridge
+   * already made that attempt under it (a crash before the schedule was saved, then an upgrade): never a
+   * second charge for one attempt.
+   */
+  private async attemptId(schedule: Schedule): Promise<string> {
+    const d = schedule.definition;
+    const earlier = await this.deps.ledger.get(earlierCycleOperationId(d.id, schedule.cycle, schedule.attempt));
+    return earlier && isCycleOf(earlier, d.id) ? earlier.id : cycleOperationId(d.id, schedule.cycle, schedule.attempt);
+  }
+
   private async start(schedule: Schedule): Promise<'started'> {
     const { ledger, deliveryQueue, store, logger } = this.deps;
     const now = this.now();
     const d = schedule.definition;
-    const id = cycleOperationId(d.id, schedule.cycle, schedule.attempt);
+    const id = await this.attemptId(schedule);
     const { created } = await ledger.create(id, cycleCommand(d, schedule.cycle, schedule.attempt, now), now);
     await deliveryQueue.add('deliver', { operationId: id }, { jobId: bullJobId(id) });
     await store.save({ ...schedule, phase: 'charging', operation: id, nextAt: now + CHECK_AGAIN_MS });
@@ -210,7 +223,8 @@ export class RecurringRunner {
  */
 export function recurringFailedEvent(schedule: Schedule, last: OperationRecord, config: Config, reason: string): PaymentEvent {
   const d = schedule.definition;
-  const eventId = `${cycleOperationId(d.id, schedule.cycle, 0)}.failed`;
+  // Named as before the cycles' `_`: a failure event already recorded is found again, never sent twice.
+  const eventId = `${earlierCycleOperationId(d.id, schedule.cycle, 0)}.failed`;
   return {
     eventId,
     ...eventAnchor(last.payment),

@@ -1,4 +1,5 @@
 import { PaymentCommand } from '../contracts/payment-command';
+import type { OperationRecord } from '../ledger/ledger';
 import { RecurringModel } from '../contracts/payment-method';
 
 /**
@@ -57,12 +58,25 @@ export interface Schedule {
 }
 
 /**
- * The operation id of one attempt of one cycle: `<schedule>.c<cycle>` for the first, `<schedule>.c<cycle>.r<n>`
+ * The operation id of one attempt of one cycle: `_<schedule>.c<cycle>` for the first, `_<schedule>.c<cycle>.r<n>`
  * for the n-th retry. Deterministic, so a crash and a rerun find the same operation (never a second charge),
- * and the PSP gets the same idempotency key; a retry is a new attempt at the PSP with its own key.
+ * and the PSP gets the same idempotency key; a retry is a new attempt at the PSP with its own key. The
+ * leading `_` is one no channel's reference may start with (`REFERENCE_PATTERN`): under the earlier naming
+ * ({@link earlierCycleOperationId}) a command sent with the reference `<schedule>.c<cycle>` took the cycle's
+ * place, and the schedule followed that command's outcome as its charge's.
  */
 export function cycleOperationId(scheduleId: string, cycle: number, attempt: number): string {
+  return `_${earlierCycleOperationId(scheduleId, cycle, attempt)}`;
+}
+
+/** A cycle attempt's operation id as cycles were named before {@link cycleOperationId}: `<schedule>.c<cycle>[.r<n>]`. */
+export function earlierCycleOperationId(scheduleId: string, cycle: number, attempt: number): string {
   return attempt === 0 ? `${scheduleId}.c${cycle}` : `${scheduleId}.c${cycle}.r${attempt}`;
+}
+
+/** Whether `op` is a cycle charge the bridge made for schedule `scheduleId` (channel `bridge`, no channel can send it). */
+export function isCycleOf(op: Pick<OperationRecord, 'channel' | 'payment'>, scheduleId: string): boolean {
+  return op.channel === 'bridge' && op.payment.recurring?.schedule_id === scheduleId;
 }
 
 /** When cycle `n` (from 1) is due, epoch ms: `start_at` plus n-1 intervals; months add calendar months (UTC), the day clamped. */

@@ -16,6 +16,7 @@ import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
 /**
@@ -98,7 +99,7 @@ describe('recurring billing', () => {
     const d = definition('pm_card_visa', { max_cycles: 2 });
     await s.store.add(d);
     expect(await s.pass(0)).toMatchObject({ due: 1, started: 1 });
-    const op = await s.ledger.get(`${d.id}.c1`);
+    const op = await s.ledger.get(`_${d.id}.c1`);
     expect(op).toMatchObject({
       state: 'SUCCEEDED',
       channel: 'bridge',
@@ -112,7 +113,24 @@ describe('recurring billing', () => {
     expect(after!.nextAt).toBeGreaterThan(Date.now() + 27 * DAY);
     // Nothing is due before then: no second charge of cycle 1, whatever reruns.
     expect(await s.pass(60_000)).toMatchObject({ due: 0 });
-    expect((await s.events.load(`${d.id}.c1.SUCCEEDED`))?.params.payment).toMatchObject({ status: 'SUCCESS', recurring: { cycle: 1 } });
+    expect((await s.events.load(`_${d.id}.c1.SUCCEEDED`))?.params.payment).toMatchObject({ status: 'SUCCESS', recurring: { cycle: 1 } });
+  });
+
+  it('a channel command sent with the reference <schedule>.c1 is not taken for the cycle: the cycle is charged under its own id', async () => {
+    const s = setup();
+    const d = definition('pm_card_visa', { max_cycles: 1 });
+    await s.store.add(d);
+    // Another command under the cycle's earlier name, already succeeded (1 cent): it must not pay the cycle.
+    const squatter = channelCommand('sale', {}, { gateway_key: 'pm_card_visa', amount: 1, operation_reference: `${d.id}.c1` });
+    await s.ledger.create(`${d.id}.c1`, squatter);
+    await s.ledger.transition(`${d.id}.c1`, 'SUCCEEDED', { event: 'outcome' });
+    expect(await s.pass(0)).toMatchObject({ due: 1, started: 1 });
+    expect(await s.ledger.get(`_${d.id}.c1`)).toMatchObject({ state: 'SUCCEEDED', channel: 'bridge', payment: { amount: 1500 } });
+    expect(sim.counters().effects[`_${d.id}.c1`]).toBe(1);
+    // A schedule stored mid-charge under the earlier name, pointing at that command, follows its own charge: never the command, never a second charge.
+    await s.store.save({ ...(await s.store.get(d.id))!, phase: 'charging', cycle: 1, attempt: 0, operation: `${d.id}.c1`, nextAt: 0, state: 'active' });
+    await s.pass(60_000);
+    expect(sim.counters().effects[`_${d.id}.c1`]).toBe(1);
   });
 
   it('retries a soft decline after the dunning wait and recovers the cycle', async () => {
@@ -120,13 +138,13 @@ describe('recurring billing', () => {
     const d = definition(`pm_insufficient_funds_once_${process.pid.toString(36)}x${Date.now().toString(36)}`);
     await s.store.add(d);
     await s.pass(0);
-    expect((await s.ledger.get(`${d.id}.c1`))?.state).toBe('FAILED');
+    expect((await s.ledger.get(`_${d.id}.c1`))?.state).toBe('FAILED');
     expect(await s.pass(60_000)).toMatchObject({ retried: 1 });
     expect(await s.store.get(d.id)).toMatchObject({ attempt: 1, phase: 'due', lastReason: 'insufficient_funds' });
     // Not before the first retry wait (1 day).
     expect(await s.pass(DAY / 2)).toMatchObject({ due: 0 });
     expect(await s.pass(DAY + 70_000)).toMatchObject({ started: 1 });
-    expect((await s.ledger.get(`${d.id}.c1.r1`))?.state).toBe('SUCCEEDED');
+    expect((await s.ledger.get(`_${d.id}.c1.r1`))?.state).toBe('SUCCEEDED');
     expect(await s.pass(DAY + 140_000)).toMatchObject({ succeeded: 1 });
     expect(await s.store.get(d.id)).toMatchObject({ cycle: 2, attempt: 0, state: 'active' });
     expect(await s.events.load(`${d.id}.c1.failed`)).toBeNull();
@@ -151,7 +169,7 @@ describe('recurring billing', () => {
         status: 'FAIL',
         reason: RETRIES_EXHAUSTED,
         last_reason: 'insufficient_funds',
-        operation_reference: `${d.id}.c1.r2`,
+        operation_reference: `_${d.id}.c1.r2`,
         decline: { category: 'insufficient_funds' },
       },
     });

@@ -132,7 +132,7 @@ describe('periodic job items that fault', () => {
     const faults = await metricValue('pb_periodic_item_faults_total', { job: 'recurring' });
     expect(await runner.runOnce()).toMatchObject({ due: 2, errors: 2, started: 0 });
     expect(await runner.runOnce()).toMatchObject({ due: 2, errors: 0, started: 1 });
-    expect((await ledger.get('good-sched.c1'))?.state).toBe('RECEIVED');
+    expect((await ledger.get('_good-sched.c1'))?.state).toBe('RECEIVED');
     expect(await redis.zscore(keys.due, 'gone-sched')).toBeNull();
     expect(Number(await redis.zscore(keys.due, 'bad-sched-1'))).toBeGreaterThan(Date.now());
     expect(await metricValue('pb_periodic_item_faults_total', { job: 'recurring' })).toBe(faults + 2);

@@ -99,11 +99,11 @@ test('a worker with the in-process poller alone expires customer actions and rev
   });
 
   await eventually(async () => {
-    const [action, held, cycle] = await Promise.all([ledger.get(actionId), ledger.get(heldId), ledger.get(`${scheduleId}.c1`)]);
+    const [action, held, cycle] = await Promise.all([ledger.get(actionId), ledger.get(heldId), ledger.get(`_${scheduleId}.c1`)]);
     return action?.state === 'FAILED' && held?.state === 'FAILED' && cycle?.state === 'SUCCEEDED';
   }, 60_000);
   expect(await ledger.get(actionId)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
   expect(await ledger.get(heldId)).toMatchObject({ state: 'FAILED', reason: RISK_REVIEW_EXPIRED });
-  expect(await ledger.get(`${scheduleId}.c1`)).toMatchObject({ state: 'SUCCEEDED', channel: 'bridge' });
+  expect(await ledger.get(`_${scheduleId}.c1`)).toMatchObject({ state: 'SUCCEEDED', channel: 'bridge' });
   await eventsQueue.close();
 });
