@@ -40,6 +40,46 @@ return {1, A.state}
 );
 
 /**
+ * Claims operation id `id` for shard `shard` unless it is claimed: returns the shard that holds it ('' when this
+ * call claimed it). The claim expires after `ttl_s`. Sent with the creation, in the same write.
+ */
+export const CLAIM_ID_SCRIPT = new LuaScript(
+  luaInputs(['claim'], ['shard', 'ttl_s']),
+  `
+local holder = redis.call('GET', K.claim)
+if holder then return holder end
+redis.call('SET', K.claim, A.shard, 'EX', A.ttl_s)
+return ''
+`,
+);
+
+/** Drops an id's claim if it names shard `shard` (the operation there expired); another shard's claim stays. */
+export const RELEASE_ID_CLAIM_SCRIPT = new LuaScript(
+  luaInputs(['claim'], ['shard']),
+  `
+if redis.call('GET', K.claim) == A.shard then return redis.call('DEL', K.claim) end
+return 0
+`,
+);
+
+/**
+ * Undoes a creation that the id claim showed to be a second operation under an id another shard holds (one
+ * reference, two payments): the record, its history and its index entries, only while it is as created (no
+ * attempt has left: the caller had not delivered it yet). Returns 1 when it removed it.
+ */
+export const DISCARD_CREATED_SCRIPT = new LuaScript(
+  luaInputs(['op', 'log', 'order', 'state_index', 'created'], ['id', 'state', 'has_order']),
+  `
+if redis.call('HGET', K.op, 'state') ~= A.state then return 0 end
+redis.call('DEL', K.op, K.log)
+redis.call('ZREM', K.state_index, A.id)
+redis.call('ZREM', K.created, A.id)
+if A.has_order == '1' then redis.call('ZREM', K.order, A.id) end
+return 1
+`,
+);
+
+/**
  * What a transition reads back in the same round trip: nothing, the record without its payment (the caller
  * holds it: it never changes), or the whole record.
  */

@@ -3,12 +3,15 @@ import { CommandType, Payment, PaymentCommand } from '../contracts/payment-comma
 import { holdsOneTimeMethodData, withoutMethodToken } from '../contracts/payment-method';
 import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
-import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfPayment } from '../redis/key-layout';
+import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfAnchor, shardOfPayment } from '../redis/key-layout';
 import { getEach, lowestAcrossKeys } from '../redis/shard-probe';
 import { AUTHORIZATION_VIEW_SCRIPT, CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
+  CLAIM_ID_SCRIPT,
   CREATE_SCRIPT,
+  DISCARD_CREATED_SCRIPT,
+  RELEASE_ID_CLAIM_SCRIPT,
   HOLD_SCRIPT,
   PARK_SCRIPT,
   RELEASE_SCRIPT,
@@ -101,6 +104,12 @@ function stateKeysOf(keys: ShardKeys): Readonly<StateIndexKeys> {
   }
   return known;
 }
+
+/**
+ * How long an operation id's claim (`ShardKeys.idClaim`) lives, seconds (90 days): past it a second payment
+ * under the same id is no longer refused (the PSPs' idempotency keys are long expired by then).
+ */
+const ID_CLAIM_TTL_S = 90 * 24 * 3600;
 
 /** How long a PSP reference → operation id index entry lives, seconds (90 days). */
 const REFERENCE_TTL_S = 90 * 24 * 3600;
@@ -219,24 +228,58 @@ export class Ledger {
     const attempt = firstAttempt ? historyEntry(firstAttempt, now, 'SENT') : '';
     const keys = this.keysFor(id, command.payment);
     const order = orderKeyPart(command.payment.order_id);
-    const [created, current, conflict] = (await CREATE_SCRIPT.run(
+    const createKeys = {
+      op: keys.op(id),
+      log: keys.history(id),
+      order: order === '' ? keys.op(id) : keys.order(order),
+      state_index: keys.state(state),
+      created: keys.created,
+    };
+    const hasOrder = order === '' ? '0' : '1';
+    // The id's claim goes out with the creation (one write, no round trip more): only it can tell that another
+    // payment's shard already holds this id.
+    const claimKey = this.shards[shardOfAnchor(id)].idClaim(id);
+    const claim = CLAIM_ID_SCRIPT.run(this.redis, { keys: { claim: claimKey }, args: { shard: keys.shard, ttl_s: ID_CLAIM_TTL_S } }) as Promise<string>;
+    const creation = CREATE_SCRIPT.run(
       this.redis,
-      {
-        keys: {
-          op: keys.op(id),
-          log: keys.history(id),
-          order: order === '' ? keys.op(id) : keys.order(order),
-          state_index: keys.state(state),
-          created: keys.created,
-        },
-        args: { id, now, interaction, state, attempt, digest, has_order: order === '' ? '0' : '1' },
-      },
+      { keys: createKeys, args: { id, now, interaction, state, attempt, digest, has_order: hasOrder } },
       fields,
-    )) as [number, string, number?];
+    ) as Promise<[number, string, number?]>;
+    const [holder, [created, current, conflict]] = await Promise.all([claim, creation]);
+    if (holder !== '' && Number(holder) !== keys.shard) {
+      const mine = { claim: claimKey, shard: keys.shard, written: created === 1, keys: createKeys };
+      const conflicting = await this.heldElsewhere(id, Number(holder), mine, state, hasOrder, digest);
+      if (conflicting) return conflicting;
+    }
     if (created !== 1) return { created: false, state: current as OperationState, conflict: conflict === 1, digest };
     // The record as Redis now holds it, built from the very fields written: the caller can deliver it
     // without reading it back (one round trip less per command).
     return { created: true, state, conflict: false, digest, record: decodeRecordPairs(fields, command.payment) };
+  }
+
+  /**
+   * The id of a command being created is claimed by another payment's shard. When that shard holds the
+   * operation (one reference, two payments: an idempotency conflict the creation script, which sees one shard,
+   * cannot tell), the record just written, if any, is removed before anything reads it, and the caller is told
+   * of a conflict with the operation there. When it no longer does (expired, erased), the claim is this
+   * shard's now, and null says the creation stands.
+   */
+  private async heldElsewhere(
+    id: string,
+    shard: number,
+    mine: { claim: string; shard: number; written: boolean; keys: Parameters<typeof DISCARD_CREATED_SCRIPT.run>[1]['keys'] },
+    state: OperationState,
+    hasOrder: string,
+    digest: string,
+  ): Promise<{ created: false; state: OperationState; conflict: true; digest: string } | null> {
+    const held = (await this.redis.hget(this.shards[shard].op(id), 'state')) as OperationState | null;
+    if (held === null) {
+      await this.redis.set(mine.claim, String(mine.shard), 'EX', ID_CLAIM_TTL_S);
+      return null;
+    }
+    if (mine.written) await DISCARD_CREATED_SCRIPT.run(this.redis, { keys: mine.keys, args: { id, state, has_order: hasOrder } });
+    this.memo.set(id, shard);
+    return { created: false, state: held, conflict: true, digest };
   }
 
   /**
@@ -807,7 +850,10 @@ export class Ledger {
     const { indexed, list } = keyList(plan.map((step) => step.k));
     const steps = plan.map((step) => ({ ...step, k: indexed.get(step.k) }));
     const restored = (await RESTORE_SCRIPT.run(this.redis, { keys: { op: keys.op(id) }, args: { plan: JSON.stringify(steps) } }, [], list)) === 1;
-    if (restored) this.memo.set(id, shard);
+    if (restored) {
+      this.memo.set(id, shard);
+      await CLAIM_ID_SCRIPT.run(this.redis, { keys: { claim: this.shards[shardOfAnchor(id)].idClaim(id) }, args: { shard, ttl_s: ID_CLAIM_TTL_S } });
+    }
     return restored;
   }
 
@@ -902,7 +948,10 @@ export class Ledger {
       [],
       list,
     )) as [number, string?];
-    return done === 1 ? { expired: true } : { expired: false, kept: reason ?? 'unknown' };
+    if (done !== 1) return { expired: false, kept: reason ?? 'unknown' };
+    // Its id's claim lives in another slot (the id's own shard): released after, so the id is free again.
+    await RELEASE_ID_CLAIM_SCRIPT.run(this.redis, { keys: { claim: this.shards[shardOfAnchor(id)].idClaim(id) }, args: { shard: keys.shard } });
+    return { expired: true };
   }
 
   /**

@@ -25,6 +25,9 @@ import { firstExisting } from './shard-probe';
  *   S payment:<key>:seq|sent  the payment's event sequence counters
  *   S adj:<id>, S adjustments adjustments and their index
  *   S retention:hold          zset: operations kept from retention
+ *   S claim:<id>              string: which shard holds operation <id> (90 days), in the shard of the id itself
+ *                             (not of its payment), so one id under two payments is refused as a conflict
+ *   S events:rejected         zset: events the bus refused for their content, set aside
  * Sweeps (recovery, poller, retention, export, reconciliation, console counts) read every shard.
  *
  * The shard count is part of the data's layout: changing it moves every operation to another key, so it
@@ -105,6 +108,13 @@ export class ShardKeys {
   /** Hash: the record. */
   op(id: string): string {
     return `${this.base}op:${id}`;
+  }
+  /**
+   * String (expiring): which shard holds operation `id` (`Ledger.create`), in the shard of the id itself
+   * (`shardOfAnchor(id)`), not of its payment: the one place two commands with one id and different payments meet.
+   */
+  idClaim(id: string): string {
+    return `${this.base}claim:${id}`;
   }
   /** List: the redacted history. */
   history(id: string): string {

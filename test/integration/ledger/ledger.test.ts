@@ -1,4 +1,4 @@
-import { ALL_SHARDS } from '../../../src/redis/key-layout';
+import { ALL_SHARDS, shardOfPayment } from '../../../src/redis/key-layout';
 import Redis from 'ioredis';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { Ledger } from '../../../src/ledger/ledger';
@@ -90,6 +90,28 @@ describe('the operation ledger on a real Redis', () => {
     // A record written before digests were stored: a repeat is treated as the duplicate it always was.
     await redis.hdel((await keysOf(id)).op(id), 'digest');
     expect(await ledger.create(id, { ...first, payment: { ...first.payment, amount: 1 } }, 4_000)).toMatchObject({ created: false, conflict: false });
+  });
+
+  it('refuses as a conflict an id another payment’s shard holds (one reference, two orders): nothing stays in the second shard, the first is untouched', async () => {
+    const id = nextId();
+    const first = command();
+    // An order that lands in another shard than the first's.
+    let other = 'ORD-2';
+    for (let n = 2; shardOfPayment({ ...first.payment, order_id: other }) === shardOfPayment(first.payment); n += 1) other = `ORD-${n}`;
+    const second = command({ payment: { ...first.payment, order_id: other } });
+    expect(await ledger.create(id, first, 1_000)).toMatchObject({ created: true, conflict: false });
+    expect(await ledger.create(id, second, 2_000)).toMatchObject({ created: false, conflict: true, state: 'RECEIVED' });
+    const secondShard = ledger.keysOf(shardOfPayment(second.payment));
+    expect(await redis.exists(secondShard.op(id), secondShard.history(id))).toBe(0);
+    expect(await redis.zscore(secondShard.state('RECEIVED'), id)).toBeNull();
+    expect(await redis.zscore(secondShard.created, id)).toBeNull();
+    expect(await redis.zscore(secondShard.order(other), id)).toBeNull();
+    expect((await new Ledger(redis, prefix).get(id))?.payment.order_id).toBe('ORD-1');
+    // Once the first is gone (erased, expired), its stale claim does not stand in the way.
+    const firstShard = ledger.keysOf(shardOfPayment(first.payment));
+    await redis.del(firstShard.op(id), firstShard.history(id));
+    expect(await ledger.create(id, second, 3_000)).toMatchObject({ created: true, conflict: false });
+    expect(await ledger.create(id, first, 4_000)).toMatchObject({ created: false, conflict: true });
   });
 
   it('creates an operation only once: a second create returns created:false, the current state, and adds no history', async () => {
