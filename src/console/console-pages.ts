@@ -5,6 +5,7 @@ import { ReplayPlan } from '../ops/dead-letter-replay';
 import { DeadLetterRecord } from '../ops/dead-letter-store';
 import { OperationView } from '../ops/operations-view';
 import { ConsoleSnapshot } from './console-snapshot';
+import type { RejectedEvent } from '../events/event-store';
 import { SafeHtml, html } from './html';
 
 /** What every page needs: where the console lives, the logged-in user and the form token. */
@@ -108,6 +109,37 @@ function operationsTable(ctx: PageContext, ops: OperationView[], id: string): Sa
               <td class="num">${o.attempts}</td>
               <td>${age(o.ageMs)}</td>
               <td>${o.reason ?? ''}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
+}
+
+function rejectedEventsTable(events: RejectedEvent[]): SafeHtml {
+  if (events.length === 0) return html`<p class="empty" id="rejected-events">none</p>`;
+  return html`<div class="scroll">
+    <table id="rejected-events">
+      <thead>
+        <tr>
+          <th>event</th>
+          <th>method</th>
+          <th>sequence</th>
+          <th>payment</th>
+          <th>reason</th>
+          <th>since</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${events.map(
+          (e) =>
+            html`<tr data-event="${e.eventId}">
+              <td>${e.eventId}</td>
+              <td>${e.method}</td>
+              <td class="num">${e.sequence}</td>
+              <td>${e.paymentKey}</td>
+              <td>${e.reason}</td>
+              <td>${time(e.rejectedAt)}</td>
             </tr>`,
         )}
       </tbody>
@@ -268,6 +300,12 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
           <a href="${ctx.base}?dl=impact" ${order === 'impact' ? html` aria-current="true"` : ''}>impact</a>
         </p>
         ${deadLettersForm(ctx, s.deadLetters)}
+      </section>
+      <section>
+        <h2>
+          Events the bus refused <small>set aside: the OMS has not heard them; resend with <code>payment-bridge ops events resend</code></small>
+        </h2>
+        ${rejectedEventsTable(s.rejectedEvents)}
       </section>
       <section>
         <h2>Audit log</h2>

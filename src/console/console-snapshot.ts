@@ -6,6 +6,7 @@ import { TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
 import { OperationView } from '../ops/operations-view';
 import { BreakerReport, readBreakerBoard } from '../delivery/breaker-board';
+import { EventStore, RejectedEvent } from '../events/event-store';
 
 /** What the console's dashboard shows, read fresh on every load (and every few seconds by its script). */
 export interface ConsoleSnapshot {
@@ -26,6 +27,8 @@ export interface ConsoleSnapshot {
   breakers: BreakerReport[];
   gateways: GatewayHealth[];
   audit: AuditRecord[];
+  /** Events the bus refused for their content, set aside (the OMS has not heard them), oldest first. */
+  rejectedEvents: RejectedEvent[];
 }
 
 /** A gateway's health as the ledger shows it: recent settled outcomes and what is stuck on it. */
@@ -47,7 +50,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
   } catch (err) {
     deadLetterImportError = (err as Error).message;
   }
-  const [lastMinute, last15Minutes, latencyMs, stuck, deadLetters, deadLetterSummary, breakers, audit, intakeRejects] = await Promise.all([
+  const [lastMinute, last15Minutes, latencyMs, stuck, deadLetters, deadLetterSummary, breakers, audit, intakeRejects, rejectedEvents] = await Promise.all([
     ctx.operations.counts(60_000, now),
     ctx.operations.counts(15 * 60_000, now),
     ctx.operations.latency(200),
@@ -57,6 +60,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     readBreakerBoard(ctx.redis, ctx.config.redis.keyPrefix),
     ctx.audit.recent(15),
     metricValue('pb_intake_rejects_total'),
+    new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(25),
   ]);
   const recent = await ctx.operations.recentSettled(200);
   const names = new Set([...Object.keys(ctx.config.gateways), ...recent.map((r) => r.gateway), ...stuck.map((s) => s.gateway)]);
@@ -89,5 +93,6 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     breakers,
     gateways,
     audit,
+    rejectedEvents,
   };
 }

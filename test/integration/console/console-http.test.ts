@@ -7,6 +7,7 @@ import { auditStreamKey } from '../../../src/audit/audit-log';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { testRedis } from '../../support/test-redis';
 import { LOGIN_ATTEMPTS_MAX } from '../../../src/console/console-route';
+import { EventStore } from '../../../src/events/event-store';
 
 const PASSWORD = 'console-test-password-0123';
 
@@ -60,6 +61,24 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
       ([, f]) => JSON.parse(f[1]) as { action: string; outcome: string },
     );
     expect(entries.filter((e) => e.action === 'console.login').map((e) => e.outcome)).toEqual(['refused', 'ok']);
+  });
+
+  it('lists the events the bus refused and the bridge set aside, with the reason, on the dashboard', async () => {
+    const events = new EventStore(redis, config.redis.keyPrefix);
+    const event = {
+      eventId: `console-rejected-${Date.now()}.SUCCEEDED`,
+      paymentKey: `pay-console-rejected-${Date.now()}`,
+      method: 'magento.payments.payments_management.captured',
+      params: { payment: { operation_reference: 'console-rejected' } },
+    };
+    const { sequence } = await events.recordAndCheck(event, Date.now(), 1000);
+    await events.setAside({ ...event, sequence }, 'http_422');
+    const ok = await login(PASSWORD, { origin: new URL(base).origin });
+    const cookie = (ok.headers.get('set-cookie') ?? '').split(';')[0];
+    const page = await (await fetch(base, { headers: { cookie } })).text();
+    const section = page.slice(page.indexOf('Events the bus refused'));
+    expect(section).toContain(`data-event="${event.eventId}"`);
+    expect(section).toContain('http_422');
   });
 
   it('refuses a login posted from another origin', async () => {
