@@ -2,7 +2,7 @@ import { Config } from '../config/config';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { Schedule, ScheduleDefinition, ScheduleState, cycleCommand } from './recurring-schedule';
+import { Schedule, ScheduleDefinition, ScheduleState, cycleCommandToValidate } from './recurring-schedule';
 import { validateCommandReport } from '../contracts/command-validator';
 import { RecurringStore } from './recurring-store';
 
@@ -108,7 +108,7 @@ export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gatew
   // channel's command would be masked, but a schedule keeps its definition verbatim: refused here too.
   let masked: string[];
   try {
-    masked = validateCommandReport({ ...cycleCommand(definition, 1, 0, Date.now()), channel: 'web' }).masked;
+    masked = validateCommandReport(cycleCommandToValidate(definition)).masked;
   } catch (err) {
     if (err instanceof CommandValidationError) throw new CommandValidationError(err.field.replace(/^payment\./, 'schedule.'), err.reason, err.code);
     throw err;

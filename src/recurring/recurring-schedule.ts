@@ -109,6 +109,16 @@ export function cycleDueAt(definition: ScheduleDefinition, cycle: number): numbe
   }
 }
 
+/**
+ * A schedule's first cycle command as a channel would send it, for checking a definition with the command
+ * validator: channel `web` (the `bridge` channel is never accepted from outside) and the reference without the
+ * leading `_` of the bridge's own ids (which no channel may send): the schedule id is what is checked.
+ */
+export function cycleCommandToValidate(definition: ScheduleDefinition): PaymentCommand {
+  const command = cycleCommand(definition, 1, 0, Date.now());
+  return { ...command, channel: 'web', payment: { ...command.payment, operation_reference: earlierCycleOperationId(definition.id, 1, 0) } };
+}
+
 /** The merchant-initiated command of one attempt of one cycle (channel `bridge`: the bridge starts it). */
 export function cycleCommand(definition: ScheduleDefinition, cycle: number, attempt: number, now: number): PaymentCommand {
   const d = definition;

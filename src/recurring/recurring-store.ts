@@ -1,7 +1,7 @@
 import { RedisClient } from '../redis/redis-connection';
 import { validateCommand } from '../contracts/command-validator';
 import { CommandValidationError } from '../errors/command-validation-error';
-import { Schedule, ScheduleDefinition, ScheduleState, CyclePhase, cycleCommand, cycleDueAt, earlierCycleOperationId } from './recurring-schedule';
+import { Schedule, ScheduleDefinition, ScheduleState, CyclePhase, cycleCommandToValidate, cycleDueAt } from './recurring-schedule';
 
 const SCHEDULE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const STATES: readonly ScheduleState[] = ['active', 'cancelled', 'completed', 'failed'];
@@ -141,11 +141,8 @@ export function validateDefinition(d: ScheduleDefinition): void {
     throw new CommandValidationError('schedule.max_cycles', 'must be a positive integer');
   if (d.command !== undefined && d.command !== 'sale' && d.command !== 'authorize')
     throw new CommandValidationError('schedule.command', 'must be sale or authorize');
-  // The cycle's command as a channel would send it (the `bridge` channel is never accepted from outside).
-  const command = cycleCommand(d, 1, 0, Date.now());
   try {
-    // Its reference without the leading `_` no channel may send (the bridge's own namespace): the schedule id is what is checked.
-    validateCommand({ ...command, channel: 'web', payment: { ...command.payment, operation_reference: earlierCycleOperationId(d.id, 1, 0) } });
+    validateCommand(cycleCommandToValidate(d));
   } catch (err) {
     if (err instanceof CommandValidationError) throw new CommandValidationError(err.field.replace(/^payment\./, 'schedule.'), err.reason, err.code);
     throw err;

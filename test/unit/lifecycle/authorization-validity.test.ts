@@ -1,3 +1,4 @@
+import { REFERENCE_PATTERN } from '../../../src/contracts/payment-command-schema';
 import { Config } from '../../../src/config/config';
 import { buildConfig } from '../../../src/config/load-config';
 import { authorizationExpiringEvent } from '../../../src/events/authorization-expiring-event';
@@ -187,12 +188,16 @@ describe('the expiry warning', () => {
 });
 
 describe('the orphan void', () => {
-  it('has a deterministic id in the operation-reference alphabet, even for the longest ids', () => {
-    expect(voidOperationId('auth-1')).toBe('auth-1-void');
+  it('has a deterministic id no channel can send (a leading _ the reference alphabet refuses), at most 128 characters even for the longest ids', () => {
+    const channelReference = new RegExp(REFERENCE_PATTERN);
+    expect(voidOperationId('auth-1')).toBe('_auth-1.void');
+    expect(voidOperationId('auth-1')).not.toMatch(channelReference);
     const long = 'a'.repeat(128);
-    expect(voidOperationId(long)).toMatch(/^void-[0-9a-f]{32}$/);
+    expect(voidOperationId(long)).toMatch(/^_void-[0-9a-f]{32}$/);
     expect(voidOperationId(long)).toBe(voidOperationId(long));
-    expect(voidOperationId('a'.repeat(123))).toHaveLength(128);
+    expect(voidOperationId('a'.repeat(122))).toHaveLength(128);
+    expect(voidOperationId('a'.repeat(123))).toMatch(/^_void-/);
+    expect(voidOperationId(long).slice(1)).toMatch(channelReference);
   });
   it('is a cancel from the bridge, naming the authorization, carrying its reason, amount and currency', () => {
     const cmd = voidCommand(record(), 'uncaptured_past_age', 'auth-1', 0);
@@ -204,7 +209,7 @@ describe('the orphan void', () => {
       amount: 1000,
       currency: 'EUR',
       order_id: 'ORD-1',
-      operation_reference: 'auth-1-void',
+      operation_reference: '_auth-1.void',
       orphan_reversal: 'uncaptured_past_age',
     });
   });
