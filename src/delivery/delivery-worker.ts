@@ -67,5 +67,6 @@ async function afterFault(job: Job<DeliveryJobData>, err: unknown, service: Deli
     faults,
     tries: DELIVERY_FAULT_TRIES,
   });
-  throw err;
+  // BullMQ keeps a failure's message and stack in Redis: its class only, never a message that may quote input.
+  throw new Error(`delivery_fault: ${errorClassOf(err)}`);
 }

@@ -7,6 +7,7 @@ import { bullPrefix } from '../queueing/bull-prefix';
 import { Logger } from '../logging/logger';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from './event-send';
 import { EventStore, StoredEvent, UnreadableEventError } from './event-store';
+import { BusRpcError } from '../bus/bus-errors';
 import { EVENT_REJECTION_TRIES, contentRejection, countEventRejection } from './event-rejection';
 import { OMS_EVENTS_QUEUE, OmsEventJobData } from './oms-events-queue';
 
@@ -97,7 +98,8 @@ function orderWaitMs(job: Job<OmsEventJobData>, config: Config): number {
  */
 async function afterRefusal(job: Job<OmsEventJobData>, event: StoredEvent, err: unknown, deps: { events: EventStore; logger: Logger }): Promise<string> {
   const reason = err instanceof UnreadableEventError ? 'unreadable' : contentRejection(err);
-  if (reason === null) throw err;
+  // BullMQ keeps a failure's message and stack in Redis: never the bus's own words, which may echo the payment.
+  if (reason === null) throw err instanceof BusRpcError ? new Error(`bus JSON-RPC error ${err.rpcCode}`) : err;
   const rejections = (job.data.rejections ?? 0) + 1;
   const meta = { event_id: event.eventId, method: event.method, sequence: event.sequence, reason, rejections, tries: EVENT_REJECTION_TRIES };
   if (rejections < EVENT_REJECTION_TRIES) {
@@ -107,7 +109,7 @@ async function afterRefusal(job: Job<OmsEventJobData>, event: StoredEvent, err: 
       ...meta,
       error: (err as Error).message,
     });
-    throw err;
+    throw new Error(`event_refused: ${reason}`);
   }
   await deps.events.setAside(event, reason);
   countEventRejection(reason, 'set_aside');

@@ -24,11 +24,13 @@ import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { redisText } from '../../support/redis-text';
 import { Note, notedWorker, statusesOf, useSimulatorWorkers } from '../../support/noted-worker';
 
 jest.setTimeout(60_000);
 
 const API_KEY = 'sim-delivery-faults-key-0123456789';
+const VISA = '4111111111111111';
 
 const stack = useSimulatorWorkers(API_KEY);
 const { configs, workers } = stack;
@@ -57,7 +59,8 @@ function unreadableAnswers(config: Config): ReadonlyMap<string, GatewayRoute> {
   const transformer = Object.create(route.transformer, {
     parseResponse: {
       value: () => {
-        throw new TypeError("Cannot read properties of undefined (reading 'status')");
+        // A message that quotes input, as a JSON parse error's does: it must reach no store.
+        throw new TypeError(`Cannot read properties of undefined (reading 'status') in "${VISA}"`);
       },
     },
   }) as GatewayRoute['transformer'];
@@ -86,6 +89,11 @@ describe('a delivery that keeps throwing a fault of the bridge', () => {
     expect(await metricValue('pb_delivery_faults_total', { outcome: 'retried' })).toBe(retriedBefore + DELIVERY_FAULT_TRIES - 1);
     expect(await metricValue('pb_delivery_faults_total', { outcome: 'unresolved' })).toBe(unresolvedBefore + 1);
     expect(logs.lines.some((l) => l.includes('"level":"error"') && l.includes('delivery_fault') && l.includes(id))).toBe(true);
+    // The fault's message quoted a card number: not in the logs, not in the jobs' failure records, nowhere in Redis.
+    expect(logs.lines.join('\n')).not.toContain(VISA);
+    const store = createRedis(config.redis, 'commands');
+    expect(await redisText(store, config.redis.keyPrefix)).not.toContain(VISA);
+    store.disconnect();
     // The job ended: no more tries.
     const attempts = (await w.ledger.get(id))!.attempts;
     await new Promise((r) => setTimeout(r, 600));
@@ -141,7 +149,8 @@ describe('a delivery that keeps throwing a fault of the bridge', () => {
     expect(headers['x-pb-operation-id']).toBe(id);
     expect((await w.ledger.get(id))?.state).toBe('RECEIVED');
     expect(stack.sim.counters().effects[id]).toBeUndefined();
-    expect(await metricValue('pb_operations_parked_total', { reason: 'delivery_fault' })).toBe(parkedBefore + 1);
+    // Counted once the park's mark is written, just after its dead letter.
+    await eventually(async () => (await metricValue('pb_operations_parked_total', { reason: 'delivery_fault' })) === parkedBefore + 1);
     expect(statusesOf(notes, id)).toEqual([]);
 
     // Repaired, then replayed: delivered once, through its one operation id.

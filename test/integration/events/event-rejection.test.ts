@@ -19,6 +19,7 @@ import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { redisText } from '../../support/redis-text';
 
 /**
  * Events go to the bus in sequence order per payment. One the bus refuses for its content (HTTP 400/413/422,
@@ -27,6 +28,8 @@ import { testConfig } from '../../support/test-config';
  * names the endpoint or our access (404, an outage) is the same for every event: retried, never set aside.
  */
 jest.setTimeout(30_000);
+
+const VISA = '4111111111111111';
 
 let config: Config;
 let redis: RedisClient;
@@ -138,6 +141,17 @@ describe('an event the bus refuses for its content', () => {
     expect(b.taken.filter((id) => id === second.eventId)).toEqual([second.eventId]);
     expect((await events.rejected()).map((e) => e.eventId)).not.toContain(second.eventId);
     expect(await events.unsentBefore(Date.now() + 1000)).not.toContain(second.eventId);
+  });
+});
+
+describe('the bus’s own words', () => {
+  it('never reach Redis: a refusal quoting a card number leaves no trace of it in the job, the outbox or anywhere else', async () => {
+    const [, second, third] = await threeEvents('rej-pan');
+    const b = bus((id) => (id === second.eventId ? new BusRpcError(-32602, `card ${VISA} refused`) : null));
+    workers.push(startEventSender(config, blocking, { events, sender: b.sender, logger: silentLogger() }));
+    await eventually(async () => b.taken.includes(third.eventId), 15_000);
+    expect(b.calls.filter((id) => id === second.eventId)).toHaveLength(EVENT_REJECTION_TRIES);
+    expect(await redisText(redis, config.redis.keyPrefix)).not.toContain(VISA);
   });
 });
 
