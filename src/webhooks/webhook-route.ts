@@ -28,6 +28,11 @@ const itemsSkipped = counter(
   ['gateway', 'reason'],
 );
 
+/** Reachability pings (GET or HEAD) of a gateway's webhook endpoint, answered 200. */
+const webhookPings = counter('pb_webhook_pings_total', "GET or HEAD requests to a gateway's webhook endpoint (a PSP's reachability ping), answered 200", [
+  'gateway',
+]);
+
 export interface WebhookStats {
   accepted: number;
   duplicates: number;
@@ -83,8 +88,16 @@ export class WebhookRoute implements WebRoute {
       sendJson(res, 404, { error: 'unknown gateway' });
       return;
     }
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      // A PSP's reachability ping of the endpoint (Cybersource's health check URL, or its activation ping of
+      // the webhook URL when none is set): a subscription that gets no answer is suspended and its
+      // notifications withheld. It says the endpoint is up, and nothing else.
+      webhookPings.inc({ gateway: name });
+      sendJson(res, 200, { status: 'ok' }, { Allow: 'GET, HEAD, POST' });
+      return;
+    }
     if (req.method !== 'POST') {
-      sendJson(res, 405, { error: 'POST only' }, { Allow: 'POST' });
+      sendJson(res, 405, { error: 'POST only' }, { Allow: 'GET, HEAD, POST' });
       return;
     }
     let raw: Buffer;

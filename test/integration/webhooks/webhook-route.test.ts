@@ -1,3 +1,4 @@
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { Job, Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
@@ -83,6 +84,20 @@ describe('the webhook route', () => {
   it('answers 404 for a gateway that is not configured', async () => {
     const res = await post(event('x', 'authorized'), { gateway: 'paypal' });
     expect(res.status).toBe(404);
+  });
+
+  it('answers a PSP’s reachability ping (GET or HEAD, as Cybersource’s health check) with 200 and nothing else; other methods 405', async () => {
+    const url = `${web.server.url}/webhooks/simulator`;
+    const before = await metricValue('pb_webhook_pings_total', { gateway: 'simulator' });
+    const get = await fetch(url);
+    expect(get.status).toBe(200);
+    expect(await get.json()).toEqual({ status: 'ok' });
+    expect((await fetch(url, { method: 'HEAD' })).status).toBe(200);
+    expect(await metricValue('pb_webhook_pings_total', { gateway: 'simulator' })).toBe(before + 2);
+    const put = await fetch(url, { method: 'PUT', body: '{}' });
+    expect(put.status).toBe(405);
+    expect(put.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect((await fetch(`${web.server.url}/webhooks/paypal`)).status).toBe(404);
   });
 
   it('refuses a bad, a missing and a stale signature with 401 and queues nothing', async () => {
