@@ -7,44 +7,34 @@ import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
-import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { OmsEventJobData } from '../../../src/events/oms-events-queue';
 import { GatewayRoute } from '../../../src/gateways/gateway-route';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { Poller } from '../../../src/poller/poller';
 import { ShardKeys } from '../../../src/redis/key-layout';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
-import { testConfig } from '../../support/test-config';
+import { usePollerStack } from '../../support/poller-stack';
 
 const API_KEY = 'sim-poller-faults-key-0123456789';
 const SCHEDULE_MS = [1000, 1000, 1000];
 
+const stack = usePollerStack({ apiKey: API_KEY }, (url) => ({
+  'poller.schedule_ms': SCHEDULE_MS,
+  gateways: { simulator: { type: 'simulator', base_url: url, api_key: API_KEY, timeout_ms: 2000 } },
+}));
 let sim: PspSimulator;
 let config: Config;
 let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: API_KEY });
-  config = testConfig({
-    'poller.schedule_ms': SCHEDULE_MS,
-    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, timeout_ms: 2000 } },
-  });
-  redis = createRedis(config.redis, 'commands');
-  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
-});
-
-afterAll(async () => {
-  await eventsQueue.close();
-  redis.disconnect();
-  await sim.stop();
-  await purgeNamespace(config).catch(() => undefined);
+beforeAll(() => {
+  ({ sim, config, redis, eventsQueue } = stack);
 });
 
 /** The gateway's routes with a transformer that cannot read any status answer (a bug met after the inquiry). */

@@ -2,18 +2,17 @@ import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
-import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { OmsEventJobData } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { Poller } from '../../../src/poller/poller';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { RedisClient } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { channelCommand } from '../../support/fixtures';
-import { testConfig } from '../../support/test-config';
+import { usePollerStack } from '../../support/poller-stack';
 
 /**
  * The poller asks about an UNKNOWN operation; its inquiry is slow (a PSP that commits, then answers late or
@@ -25,27 +24,18 @@ import { testConfig } from '../../support/test-config';
  */
 const API_KEY = 'sim-poller-stale-key-0123456789';
 
+const stack = usePollerStack({ apiKey: API_KEY }, (url) => ({
+  // One step: the first poll that finds nothing gives up (the last step of any schedule).
+  'poller.schedule_ms': [1],
+  gateways: { simulator: { type: 'simulator', base_url: url, api_key: API_KEY, webhook_secret: 'whsec-poller-stale-0123456789', timeout_ms: 1500 } },
+}));
 let sim: PspSimulator;
 let config: Config;
 let redis: RedisClient;
 let eventsQueue: Queue<OmsEventJobData>;
 
-beforeAll(async () => {
-  sim = await startPspSimulator({ apiKey: API_KEY });
-  config = testConfig({
-    // One step: the first poll that finds nothing gives up (the last step of any schedule).
-    'poller.schedule_ms': [1],
-    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-poller-stale-0123456789', timeout_ms: 1500 } },
-  });
-  redis = createRedis(config.redis, 'commands');
-  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
-});
-
-afterAll(async () => {
-  await eventsQueue.close();
-  redis.disconnect();
-  await sim.stop();
-  await purgeNamespace(config).catch(() => undefined);
+beforeAll(() => {
+  ({ sim, config, redis, eventsQueue } = stack);
 });
 
 it('does not give up on an operation the delivery sent again while the poll’s inquiry was under way', async () => {

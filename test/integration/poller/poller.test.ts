@@ -5,21 +5,28 @@ import { GatewayRouter } from '../../../src/routing/gateway-router';
 import { GatewayTransformer, OperationContext } from '../../../src/gateways/gateway-adapter';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
-import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { OmsEventJobData } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { Poller } from '../../../src/poller/poller';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
-import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
-import { testConfig } from '../../support/test-config';
+import { usePollerStack } from '../../support/poller-stack';
 
 const API_KEY = 'sim-poller-test-key-0123456789';
 
+// Async authorizations stay pending for a minute: long enough for the poller to give up on them.
+const stack = usePollerStack({ apiKey: API_KEY, asyncDelayMs: 60_000 }, (url) => ({
+  'poller.schedule_ms': [1, 1],
+  gateways: {
+    simulator: { type: 'simulator', base_url: url, api_key: API_KEY, webhook_secret: 'whsec-poller-test-0123456789', timeout_ms: 2000 },
+    // Nothing listens there: the poller must not even try.
+    adyen: { type: 'adyen', base_url: 'http://127.0.0.1:1/v71', api_key: 'adyen-poller-test-key-0123456789', merchant_account: 'AcmeEU', timeout_ms: 2000 },
+  },
+}));
 let sim: PspSimulator;
 let config: Config;
 let redis: RedisClient;
@@ -27,28 +34,10 @@ let ledger: Ledger;
 let events: EventStore;
 let eventsQueue: Queue<OmsEventJobData>;
 
-beforeAll(async () => {
-  // Async authorizations stay pending for a minute: long enough for the poller to give up on them.
-  sim = await startPspSimulator({ apiKey: API_KEY, asyncDelayMs: 60_000 });
-  config = testConfig({
-    'poller.schedule_ms': [1, 1],
-    gateways: {
-      simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-poller-test-0123456789', timeout_ms: 2000 },
-      // Nothing listens there: the poller must not even try.
-      adyen: { type: 'adyen', base_url: 'http://127.0.0.1:1/v71', api_key: 'adyen-poller-test-key-0123456789', merchant_account: 'AcmeEU', timeout_ms: 2000 },
-    },
-  });
-  redis = createRedis(config.redis, 'commands');
+beforeAll(() => {
+  ({ sim, config, redis, eventsQueue } = stack);
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);
-  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
-});
-
-afterAll(async () => {
-  await eventsQueue.close();
-  redis.disconnect();
-  await sim.stop();
-  await purgeNamespace(config).catch(() => undefined);
 });
 
 function poller(logger = captureLogger('info').logger): Poller {
