@@ -14,6 +14,8 @@ export interface ScrapeSnapshot {
   /** Recorded events not yet accepted by the bus, and the age of the oldest, seconds (0 when none). */
   eventsUnsent: number;
   eventLagSeconds: number;
+  /** Events the bus refused for their content and the sender set aside: the OMS has not heard them. */
+  eventsSetAside: number;
 }
 
 /** How far past its next check a PENDING/UNKNOWN/UNRESOLVED operation is counted as overdue: 1 minute. */
@@ -60,6 +62,10 @@ const queueDepth = gauge(
   ['queue', 'state'],
 );
 const eventsUnsent = gauge('pb_events_unsent', 'Events recorded in the outbox and not yet accepted by the bus, at scrape');
+const eventsSetAside = gauge(
+  'pb_events_set_aside',
+  'Events the bus refused for their content, set aside and not resent yet (the OMS has not heard them), at scrape: `payment-bridge ops events rejected`',
+);
 const eventLag = gauge('pb_event_send_lag_seconds', 'Age of the oldest event not yet accepted by the bus, seconds (0: none waiting), at scrape');
 
 async function collectAll(): Promise<void> {
@@ -73,9 +79,10 @@ async function collectAll(): Promise<void> {
   for (const q of s.queues) queueDepth.set({ queue: q.queue, state: q.state }, q.count);
   eventsUnsent.set(s.eventsUnsent);
   eventLag.set(s.eventLagSeconds);
+  eventsSetAside.set(s.eventsSetAside);
 }
 
 // prom-client calls `collect` on each gauge when the registry is read; the snapshot is shared.
-for (const g of [operations, overdue, overdueAge, queueDepth, eventsUnsent, eventLag]) {
+for (const g of [operations, overdue, overdueAge, queueDepth, eventsUnsent, eventLag, eventsSetAside]) {
   (g as unknown as { collect?: () => Promise<void> }).collect = collectAll;
 }

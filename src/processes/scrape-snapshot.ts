@@ -35,6 +35,7 @@ export function scrapeSnapshot(deps: {
         }
         pipeline.zcard(keys.unsentEvents);
         pipeline.zrange(keys.unsentEvents, 0, 0, 'WITHSCORES');
+        pipeline.zcard(keys.rejectedEvents);
         return ((await pipeline.exec()) ?? []).map(([err, value]) => {
           if (err) throw err;
           return value;
@@ -50,6 +51,7 @@ export function scrapeSnapshot(deps: {
       dueAt[s] = now;
     }
     let eventsUnsent = 0;
+    let eventsSetAside = 0;
     let oldestUnsentAt = now;
     for (const results of perShard) {
       let i = 0;
@@ -61,8 +63,9 @@ export function scrapeSnapshot(deps: {
         if (count > 0 && first.length === 2) dueAt[s] = Math.min(dueAt[s], Number(first[1]));
       }
       eventsUnsent += Number(results[i++]);
-      const oldest = results[i] as string[];
+      const oldest = results[i++] as string[];
       if (oldest.length === 2) oldestUnsentAt = Math.min(oldestUnsentAt, Number(oldest[1]));
+      eventsSetAside += Number(results[i]);
     }
     for (const s of POLLED_STATES) overdue[s].oldestSeconds = overdue[s].count > 0 ? Math.max(0, now - dueAt[s]) / 1000 : 0;
     const eventLagSeconds = Math.max(0, now - oldestUnsentAt) / 1000;
@@ -88,6 +91,6 @@ export function scrapeSnapshot(deps: {
         await channel.close().catch(() => undefined);
       }
     }
-    return { operations, overdue, queues, eventsUnsent, eventLagSeconds };
+    return { operations, overdue, queues, eventsUnsent, eventLagSeconds, eventsSetAside };
   };
 }

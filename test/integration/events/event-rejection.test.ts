@@ -12,6 +12,8 @@ import { PaymentEvent } from '../../../src/events/payment-event';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { openOps } from '../../../src/ops/ops-context';
+import { setScrapeCollector } from '../../../src/metrics/scrape-gauges';
+import { scrapeSnapshot } from '../../../src/processes/scrape-snapshot';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { ShardKeys } from '../../../src/redis/key-layout';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
@@ -114,6 +116,13 @@ describe('an event the bus refuses for its content', () => {
     const line = logs.lines.find((l) => l.includes('"level":"error"') && l.includes('event set aside') && l.includes(second.eventId));
     expect(line).toContain('http_422');
 
+    // The gauge read at scrape counts it until it is resent (what the page alert watches).
+    setScrapeCollector(scrapeSnapshot({ config, redis, queues: {} }));
+    try {
+      expect(await metricValue('pb_events_set_aside')).toBe(1);
+    } finally {
+      setScrapeCollector(null);
+    }
     const listed = await events.rejected();
     expect(listed.map((e) => [e.eventId, e.sequence, e.reason])).toEqual([[second.eventId, 2, 'http_422']]);
     const ctx = openOps(config, silentLogger(), { service: 'ops', redis, auditStream: new PassThrough() });
