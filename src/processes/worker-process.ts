@@ -24,6 +24,7 @@ import { EventStore } from '../events/event-store';
 import { NotificationSender } from '../events/event-send';
 import { startEventSender } from '../events/event-sender';
 import { contentRejection } from '../events/event-rejection';
+import { errorClassOf } from '../errors/dependency-outage';
 import { OmsEventJobData, createOmsEventsQueue } from '../events/oms-events-queue';
 import { CommandConsumer } from '../intake/command-consumer';
 import { Ledger } from '../ledger/ledger';
@@ -329,7 +330,7 @@ async function runSweepOnce(redis: RedisClient, config: Config, staleMs: number,
     const report = await sweepOnce(deps, staleMs);
     if (report.operations > 0 || report.events > 0 || report.settled > 0) logger.warn('recovery sweep took over orphaned work', { ...report });
   } catch (err) {
-    logger.warn('recovery sweep failed', { error: (err as Error).message });
+    logger.warn('recovery sweep failed', { error_class: errorClassOf(err), error: (err as Error).message });
   }
 }
 
