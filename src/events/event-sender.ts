@@ -42,7 +42,7 @@ export function startEventSender(
         return 'missing';
       }
       // An operator's resend goes out although the watermark passed it when it was set aside.
-      if (!job.data.resend) {
+      if (!job.data.resend && !event.resent) {
         const sent = await deps.events.sentWatermark(event.paymentKey);
         if (sent >= event.sequence) {
           await deps.events.markSent(event.paymentKey, event.sequence, event.eventId);

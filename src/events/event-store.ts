@@ -94,13 +94,15 @@ return 1
 `,
 );
 
-// An operator's resend of a set-aside event: back in the unsent index, its marks cleared.
+// An operator's resend of a set-aside event: back in the unsent index, its marks cleared, and marked as resent
+// (`resend_at`), so a sender that picks it up without the resend job (the recovery sweep's revival) still sends it.
 const RESEND_SCRIPT = new LuaScript(
   luaInputs(['event', 'unsent', 'rejected'], ['event_id', 'now']),
   `
 if redis.call('ZREM', K.rejected, A.event_id) == 0 then return 0 end
 if redis.call('EXISTS', K.event) == 0 then return 0 end
 redis.call('HDEL', K.event, 'rejected_at', 'rejected_reason')
+redis.call('HSET', K.event, 'resend_at', A.now)
 redis.call('ZADD', K.unsent, A.now, A.event_id)
 return 1
 `,
@@ -139,6 +141,8 @@ export interface RecordResult {
 /** A recorded event, as the sender loads it. */
 export interface StoredEvent extends PaymentEvent {
   sequence: number;
+  /** An operator resent it after it was set aside: sent although the payment's watermark is past it. */
+  resent?: boolean;
 }
 
 /**
@@ -316,7 +320,8 @@ export class EventStore {
     const h = await this.redis.hgetall(keys.event(eventId));
     if (!h.sequence) return null;
     this.payments.set(h.payment_key, keys.shard);
-    const event = { eventId, paymentKey: h.payment_key, shard: keys.shard, method: h.method, params: {}, sequence: Number(h.sequence) };
+    const event: StoredEvent = { eventId, paymentKey: h.payment_key, shard: keys.shard, method: h.method, params: {}, sequence: Number(h.sequence) };
+    if (h.resend_at) event.resent = true;
     try {
       return { ...event, params: JSON.parse(h.params) as Record<string, unknown> };
     } catch {

@@ -153,6 +153,22 @@ describe('an event the bus refuses for its content', () => {
   });
 });
 
+describe('a resent event picked up without its resend job', () => {
+  it('is still sent (the recovery sweep’s revival of the unsent index queues a plain job), never dropped as already sent', async () => {
+    const [, second, third] = await threeEvents('rej-revived');
+    let fixed = false;
+    const b = bus((id) => (id === second.eventId && !fixed ? new BusRequestError('refused (HTTP 400)', 400) : null));
+    workers.push(startEventSender(config, blocking, { events, sender: b.sender, logger: silentLogger() }));
+    await eventually(async () => b.taken.includes(third.eventId) && (await events.rejected()).some((e) => e.eventId === second.eventId), 15_000);
+    fixed = true;
+    expect(await events.resend(second.eventId)).toBe(true);
+    await (await queue.getJob(bullJobId(second.eventId)))?.remove();
+    await queue.add('notify', { eventId: second.eventId }, { jobId: bullJobId(second.eventId) });
+    await eventually(async () => b.taken.includes(second.eventId), 15_000);
+    expect(await events.unsentBefore(Date.now() + 1000)).not.toContain(second.eventId);
+  });
+});
+
 describe('the bus’s own words', () => {
   it('never reach Redis: a refusal quoting a card number leaves no trace of it in the job, the outbox or anywhere else', async () => {
     const [, second, third] = await threeEvents('rej-pan');
