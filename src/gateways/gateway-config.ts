@@ -67,6 +67,8 @@ export interface GatewayCredentials {
   readonly reportBaseUrl: string;
   /** The authorization type a PSP is asked for when it offers a choice (Adyen `PreAuth` or `FinalAuth`); '' leaves it to the PSP. */
   readonly authorisationType: string;
+  /** The private key (PEM) webhook payloads encrypted for us are decrypted with (Cybersource message-level encryption). */
+  readonly webhookPrivateKey: string;
 }
 
 /** A credential or account field of {@link GatewayCredentials}. */
@@ -85,6 +87,7 @@ const FIELDS: Readonly<Record<GatewayCredentialField, true>> = {
   reportPassword: true,
   reportBaseUrl: true,
   authorisationType: true,
+  webhookPrivateKey: true,
 };
 
 /** Every credential field, in the order of {@link GatewayCredentials}. */

@@ -13,7 +13,7 @@ export const SECRET_MASK = '[REDACTED]';
 
 /** Field names whose values are secrets or card security data, whatever they hold. */
 const SENSITIVE_KEY =
-  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|secret|client[_-]?secret|shared[_-]?secret|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
+  /^(?:.*[_-])?(?:cvv2?|cvc2?|cvn|cid|security[_-]?code|card[_-]?number|cardnumber|pan|password|passwd|secret|client[_-]?secret|shared[_-]?secret|webhook[_-]?secret|report[_-]?password|api[_-]?key|apikey|authorization|proxy-authorization|access[_-]?token|refresh[_-]?token|id[_-]?token|private[_-]?key|webhook[_-]?private[_-]?key|hmac[_-]?key|cookie|set-cookie|encrypted[_-]?card[_-]?number|encrypted[_-]?security[_-]?code|pin|pin[_-]?number|gift[_-]?card[_-]?(?:number|no|pin)|giftcard(?:number|pin))(?:[_-]?(?:previous|prev|old))?$/i;
 
 /**
  * Names of card security codes and card numbers, compared with the key in lower case and without

@@ -138,6 +138,7 @@ export function prismGateway(baseUrl: string, entry: Pick<GatewayConfig, 'name' 
     reportPassword: '',
     reportBaseUrl: '',
     authorisationType: '',
+    webhookPrivateKey: '',
     timeoutMs: 10_000,
     maxSockets: 4,
     ...entry,

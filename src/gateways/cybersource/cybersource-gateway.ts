@@ -7,6 +7,7 @@ import { cybersourceReconciliation } from './cybersource-reconciliation';
 import { buildCredentialCheckRequest } from './cybersource-requests';
 import { cybersourceTransformer } from './cybersource-transformer';
 import { webhookSignature } from './cybersource-webhook';
+import { mlePrivateKeyProblem } from './cybersource-mle';
 
 const DAY_MS = 86_400_000;
 
@@ -36,6 +37,12 @@ const CYBERSOURCE_SETTINGS = {
   webhookSecret: { secret: true, check: signatureKeyProblem, description: 'the webhook digital signature key (base64); empty: every webhook refused' },
   webhookSecretPrevious: { secret: true, check: signatureKeyProblem, description: 'the previous digital signature key, still accepted while it rotates' },
   merchantAccount: { secret: false, description: 'the Token Management profile id (`profile-id` header of tokenize)' },
+  webhookPrivateKey: {
+    secret: true,
+    check: mlePrivateKeyProblem,
+    description:
+      'the private key (PEM, RSA 2048+) of the message-level encryption key pair whose certificate Cybersource encrypts payment webhooks for; empty: an encrypted webhook is refused (422) until it is set',
+  },
 } as const;
 
 /** Cybersource (REST API 2020-02-17: pts/v2, tss/v2, tms/v1). */

@@ -95,7 +95,7 @@ export const cybersourceTransformer: GatewayTransformer = {
   },
 
   parseWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped?: (item: SkippedWebhookItem) => void): WebhookEvent[] {
-    return withDeclines(parseCybersourceWebhook(rawBody, gateway.name, skipped), CYBERSOURCE_DECLINES);
+    return withDeclines(parseCybersourceWebhook(rawBody, gateway.name, skipped, gateway.webhookPrivateKey), CYBERSOURCE_DECLINES);
   },
 
   webhookAck(): WebhookAck {

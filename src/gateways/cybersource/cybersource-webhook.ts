@@ -4,6 +4,7 @@ import { ConfirmedMoney } from '../../money/psp-currency-table';
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { operationIdFromReference } from './cybersource-requests';
 import { assertNever } from '../assert-never';
+import { JweError, decryptCompactJwe, isCompactJwe } from './cybersource-mle';
 import { OutcomeStatus, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import type { CommandType } from '../../contracts/payment-command';
 import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
@@ -21,8 +22,9 @@ import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
  * `t=1617830804768` is in milliseconds; a value below 10^11 is read as seconds.
  *
  * We check the HMAC in constant time against the current and the previous key (rotation) and refuse a
- * timestamp more than `toleranceS` (default 300 s) away from `now`. Payloads with message-level
- * encryption (required for payment events from guide revision 26.1) are not decrypted here.
+ * timestamp more than `toleranceS` (default 300 s) away from `now`. The signature covers the body as sent;
+ * payloads with message-level encryption (required for payment events from guide revision 26.1) are then
+ * decrypted with `webhook_private_key` (`cybersource-mle.ts`).
  */
 
 /** Default timestamp tolerance, seconds. */
@@ -242,20 +244,78 @@ function moneyOf(data: Json): ConfirmedMoney {
 }
 
 /**
+ * The notification with its encrypted parts decrypted (message-level encryption, `cybersource-mle.ts`): a
+ * `payload` that is a JWE, a payload entry that is one, or an entry's `data` that is one, each replaced by
+ * the JSON it holds. The guide describes the encryption, not where in the notification it sits: every place a
+ * payload can be is read. Unchanged when nothing is encrypted.
+ */
+function withDecryptedPayload(body: Json, gateway: string, key: string): Json {
+  const open = (value: unknown): unknown => (isCompactJwe(value) ? decrypted(value, gateway, key) : value);
+  const entry = (value: unknown): unknown => {
+    const opened = open(value);
+    const o = obj(opened);
+    return o && isCompactJwe(o.data) ? { ...o, data: open(o.data) } : opened;
+  };
+  const payload = open(body.payload);
+  if (payload === body.payload && !Array.isArray(payload) && !isCompactJwe(obj(payload)?.data)) return body;
+  return { ...body, payload: Array.isArray(payload) ? payload.map(entry) : entry(payload) };
+}
+
+/**
+ * The JSON a JWE holds. Refused (the route answers 422 and the PSP sends the notification again) when no
+ * key is configured, or it was not encrypted for it: a configuration to fix, after which the resends are read.
+ */
+function decrypted(jwe: string, gateway: string, key: string): unknown {
+  if (key === '') {
+    throw new GatewayError(
+      'invalid_request',
+      gateway,
+      `webhook payload is encrypted (message-level encryption) and gateways.${gateway}.webhook_private_key is not set`,
+    );
+  }
+  let plain: Buffer;
+  try {
+    plain = decryptCompactJwe(jwe, key);
+  } catch (err) {
+    const reason = err instanceof JweError ? err.reason : 'malformed';
+    throw new GatewayError(
+      'invalid_request',
+      gateway,
+      `encrypted webhook payload could not be decrypted with gateways.${gateway}.webhook_private_key (${reason})`,
+    );
+  }
+  try {
+    return JSON.parse(plain.toString('utf8')) as unknown;
+  } catch {
+    throw new GatewayError('invalid_request', gateway, 'decrypted webhook payload is not JSON');
+  }
+}
+
+/**
  * Normalises a verified notification: one event per payload entry. A capture, refund or credit failure
  * also carries its adjustment (see `cybersourceLateFact`). Event types outside the payment
  * products (tokens, invoicing, reports…) carry no payment outcome and give no event; an unknown
  * `payments.*` type is reported to `skipped` and gives no event rather than a guess (acknowledged: a
  * refusal would only bring the same notification back). Throws only for a body without an event type.
  */
-export function parseCybersourceWebhook(rawBody: Buffer, gateway: string, skipped: (item: SkippedWebhookItem) => void = () => undefined): WebhookEvent[] {
+export function parseCybersourceWebhook(
+  rawBody: Buffer,
+  gateway: string,
+  skipped: (item: SkippedWebhookItem) => void = () => undefined,
+  decryptionKey = '',
+): WebhookEvent[] {
+  const text = rawBody.toString('utf8');
   let body: Json | undefined;
   try {
-    body = obj(JSON.parse(rawBody.toString('utf8')));
-  } catch {
+    // The whole body may be one JWE (message-level encryption); else it is JSON, whose payload may be.
+    const trimmed = text.trim();
+    body = obj(isCompactJwe(trimmed) ? decrypted(trimmed, gateway, decryptionKey) : JSON.parse(text));
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
     body = undefined;
   }
   if (!body) throw new GatewayError('invalid_request', gateway, 'webhook body is not a JSON object');
+  body = withDecryptedPayload(body, gateway, decryptionKey);
   const eventType = str(body.eventType);
   if (!eventType) throw new GatewayError('invalid_request', gateway, 'webhook without eventType');
   if (!isMappedEventType(eventType)) {

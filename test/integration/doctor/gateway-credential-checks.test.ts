@@ -33,6 +33,7 @@ function gatewayOf(type: GatewayType, baseUrl: string): GatewayConfig {
     reportPassword: '',
     reportBaseUrl: '',
     authorisationType: '',
+    webhookPrivateKey: '',
     timeoutMs: 5000,
     maxSockets: 2,
   };

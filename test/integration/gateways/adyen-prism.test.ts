@@ -15,6 +15,7 @@ const suite = usePrismGateway('adyen-checkout-v71.json', {
   merchantAccount: 'PrismMerchantAccount',
   // Pre-authorisations: every supported command is then sent, validate included (amountUpdates).
   authorisationType: 'PreAuth',
+  webhookPrivateKey: '',
 });
 const send = (request: GatewayRequest) => suite.send(request);
 

@@ -29,6 +29,7 @@ function gatewayConfig(baseUrl: string, overrides: Partial<GatewayConfig> = {}):
     reportPassword: '',
     reportBaseUrl: '',
     authorisationType: '',
+    webhookPrivateKey: '',
     timeoutMs: 10000,
     maxSockets: 8,
     ...overrides,

@@ -30,6 +30,7 @@ function gatewayConfig(baseUrl: string, overrides: Partial<GatewayConfig> = {}):
     reportPassword: '',
     reportBaseUrl: '',
     authorisationType: '',
+    webhookPrivateKey: '',
     timeoutMs: 2000,
     maxSockets: 8,
     ...overrides,

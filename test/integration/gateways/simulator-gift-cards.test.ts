@@ -38,6 +38,7 @@ beforeAll(async () => {
     reportPassword: '',
     reportBaseUrl: '',
     authorisationType: '',
+    webhookPrivateKey: '',
     timeoutMs: 5000,
     maxSockets: 8,
   };

@@ -115,6 +115,7 @@ function config(merchantAccount: string, password = PASSWORD): GatewayConfig {
     reportPassword: password,
     reportBaseUrl: base,
     authorisationType: '',
+    webhookPrivateKey: '',
     timeoutMs: 10000,
     maxSockets: 4,
   };

@@ -253,6 +253,7 @@ describe('buildConfig', () => {
       reportPassword: '',
       reportBaseUrl: '',
       authorisationType: '',
+      webhookPrivateKey: '',
       timeoutMs: 10000,
       maxSockets: 512,
       connectTimeoutMs: 2000,

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,18 @@ function fieldsOf(definition: GatewayDefinition): GatewayCredentialField[] {
   return Object.keys(definition.settings) as GatewayCredentialField[];
 }
 
+let pem: string | undefined;
+
+/** An RSA 2048 private key (PEM), made once for the file. */
+function rsaPem(): string {
+  pem ??= generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  }).privateKey;
+  return pem;
+}
+
 /** A value for `field` of `definition` that passes the setting's own check (webhook key formats). */
 function valueFor(definition: GatewayDefinition, field: GatewayCredentialField): string {
   const candidates = [
@@ -32,6 +45,8 @@ function valueFor(definition: GatewayDefinition, field: GatewayCredentialField):
     Buffer.from(`${definition.type}:${field}:0123456789abcdef`).toString('base64'),
     // A setting with a closed list of values (Adyen authorisation_type).
     'PreAuth',
+    // A PEM private key (Cybersource's message-level encryption key).
+    rsaPem(),
   ];
   const check = definition.settings[field]?.check;
   const ok = candidates.find((c) => !check || check(c) === null);

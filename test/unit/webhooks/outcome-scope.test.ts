@@ -19,6 +19,7 @@ function gateway(name: string, type: GatewayConfig['type'], account: { merchantA
     reportPassword: '',
     reportBaseUrl: '',
     authorisationType: '',
+    webhookPrivateKey: '',
     timeoutMs: 1000,
     maxSockets: 1,
   };

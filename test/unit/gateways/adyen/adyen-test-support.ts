@@ -21,6 +21,7 @@ export const gateway: GatewayConfig = Object.freeze({
   reportPassword: '',
   reportBaseUrl: '',
   authorisationType: '',
+  webhookPrivateKey: '',
   timeoutMs: 10000,
   maxSockets: 8,
 });

@@ -18,6 +18,7 @@ export const gateway: GatewayConfig = {
   reportPassword: '',
   reportBaseUrl: '',
   authorisationType: '',
+  webhookPrivateKey: '',
   timeoutMs: 10000,
   maxSockets: 256,
 };

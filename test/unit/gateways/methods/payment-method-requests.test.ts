@@ -28,6 +28,7 @@ function gw(type: GatewayConfig['type'], store = true): GatewayConfig {
     reportPassword: '',
     reportBaseUrl: '',
     authorisationType: '',
+    webhookPrivateKey: '',
     timeoutMs: 1000,
     maxSockets: 1,
     storePaymentMethods: store,

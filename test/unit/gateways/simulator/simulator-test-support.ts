@@ -17,6 +17,7 @@ export const gateway: GatewayConfig = {
   reportPassword: '',
   reportBaseUrl: '',
   authorisationType: '',
+  webhookPrivateKey: '',
   timeoutMs: 1000,
   maxSockets: 4,
 };

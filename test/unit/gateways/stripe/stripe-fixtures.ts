@@ -25,6 +25,7 @@ export const stripeGateway: GatewayConfig = {
   reportPassword: '',
   reportBaseUrl: '',
   authorisationType: '',
+  webhookPrivateKey: '',
   timeoutMs: 10000,
   maxSockets: 256,
 };
