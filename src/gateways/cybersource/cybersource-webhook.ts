@@ -309,7 +309,9 @@ export function parseCybersourceWebhook(
   try {
     // The whole body may be one JWE (message-level encryption); else it is JSON, whose payload may be.
     const trimmed = text.trim();
-    body = obj(isCompactJwe(trimmed) ? decrypted(trimmed, gateway, decryptionKey) : JSON.parse(text));
+    const parsed: unknown = isCompactJwe(trimmed) ? decrypted(trimmed, gateway, decryptionKey) : JSON.parse(text);
+    // A JWE sent as a JSON string is the same JWE.
+    body = obj(isCompactJwe(parsed) ? decrypted(parsed, gateway, decryptionKey) : parsed);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
     body = undefined;

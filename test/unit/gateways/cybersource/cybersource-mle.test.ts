@@ -74,9 +74,11 @@ describe('Cybersource message-level encryption of webhook payloads (JWE: RSA-OAE
     });
   });
 
-  it('reads a body that is one JWE of the whole notification', () => {
-    const whole = Buffer.from(jwe(notification([{ data: DATA, organizationId: 'testrest' }]).toString('utf8')));
-    expect(t.parseWebhook(whole, withKey)).toEqual([expect.objectContaining({ operationId: 'op-mle-1', gatewayReference: PAYMENT_ID })]);
+  it('reads a body that is one JWE of the whole notification, bare or as a JSON string', () => {
+    const sealed = jwe(notification([{ data: DATA, organizationId: 'testrest' }]).toString('utf8'));
+    for (const whole of [Buffer.from(sealed), Buffer.from(JSON.stringify(sealed))]) {
+      expect(t.parseWebhook(whole, withKey)).toEqual([expect.objectContaining({ operationId: 'op-mle-1', gatewayReference: PAYMENT_ID })]);
+    }
   });
 
   it('refuses (so Cybersource sends it again) an encrypted notification it has no key for, or the wrong key, naming the setting', () => {
