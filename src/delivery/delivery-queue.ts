@@ -1,15 +1,17 @@
 import { Queue } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { bullPrefix } from '../queueing/bull-prefix';
+import type { FaultCount } from '../queueing/job-faults';
 
 /** Name of the BullMQ queue that carries operations to their gateway. */
 export const DELIVERY_QUEUE = 'gateway-delivery';
 
-/** Job payload: only the operation id. The payment itself lives in the ledger, never in the queue. */
-export interface DeliveryJobData {
+/**
+ * Job payload: the operation id (the payment itself lives in the ledger, never in the queue); `faults`: the
+ * faults of the bridge it met (`src/delivery/delivery-fault.ts`).
+ */
+export interface DeliveryJobData extends FaultCount {
   operationId: string;
-  /** Faults of the bridge this job has met so far (see `src/delivery/delivery-fault.ts`); absent: none. */
-  faults?: number;
 }
 
 /** The producer side of `gateway-delivery`, shared by the consumer and the poller. */

@@ -5,6 +5,7 @@ import { Logger } from '../logging/logger';
 import { JOB_LOCK } from '../queueing/job-lock';
 import { RetryLaterError } from '../errors/retry-later-error';
 import { pbBackoffStrategy } from '../queueing/backoff-strategy';
+import { countJobFault } from '../queueing/job-faults';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { DELIVERY_QUEUE, DeliveryJobData } from './delivery-queue';
 import { DeliveryService, DeliveryStep, deliveryBackoff } from './delivery-service';
@@ -56,9 +57,8 @@ export function startDeliveryWorker(config: Config, connection: RedisClient, ser
  */
 async function afterFault(job: Job<DeliveryJobData>, err: unknown, service: DeliveryService, logger: Logger): Promise<DeliveryStep> {
   if (isDependencyOutage(err)) throw err;
-  const faults = (job.data.faults ?? 0) + 1;
-  if (faults >= DELIVERY_FAULT_TRIES) return service.setAside(job.data.operationId, err);
-  await job.updateData({ ...job.data, faults });
+  const { faults, last } = await countJobFault(job, DELIVERY_FAULT_TRIES);
+  if (last) return service.setAside(job.data.operationId, err);
   countDeliveryFault('retried');
   logger.warn('delivery threw a fault of the bridge (not a gateway answer, not an outage); retrying', {
     operation_id: job.data.operationId,

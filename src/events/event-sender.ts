@@ -3,6 +3,7 @@ import { DelayedError, Job, Worker } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { pbBackoffStrategy } from '../queueing/backoff-strategy';
+import { countJobFault } from '../queueing/job-faults';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { Logger } from '../logging/logger';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from './event-send';
@@ -100,10 +101,9 @@ async function afterRefusal(job: Job<OmsEventJobData>, event: StoredEvent, err: 
   const reason = err instanceof UnreadableEventError ? 'unreadable' : contentRejection(err);
   // BullMQ keeps a failure's message and stack in Redis: never the bus's own words, which may echo the payment.
   if (reason === null) throw err instanceof BusRpcError ? new Error(`bus JSON-RPC error ${err.rpcCode}`) : err;
-  const rejections = (job.data.rejections ?? 0) + 1;
+  const { faults: rejections, last } = await countJobFault(job, EVENT_REJECTION_TRIES);
   const meta = { event_id: event.eventId, method: event.method, sequence: event.sequence, reason, rejections, tries: EVENT_REJECTION_TRIES };
-  if (rejections < EVENT_REJECTION_TRIES) {
-    await job.updateData({ ...job.data, rejections });
+  if (!last) {
     countEventRejection(reason, 'retried');
     deps.logger.warn(reason === 'unreadable' ? 'the event does not decode; retrying' : 'the bus refused the event for its content; retrying', {
       ...meta,

@@ -1,15 +1,17 @@
 import { Queue } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { bullPrefix } from '../queueing/bull-prefix';
+import type { FaultCount } from '../queueing/job-faults';
 
 /** The BullMQ queue of notifications waiting to reach the bus delegate URL. */
 export const OMS_EVENTS_QUEUE = 'oms-events';
 
-/** Job payload: the event id only; the event itself is in the outbox (EventStore). */
-export interface OmsEventJobData {
+/**
+ * Job payload: the event id; the event itself is in the outbox (EventStore). `faults`: the content refusals
+ * of the bus (or unreadable records) it met (`event-rejection.ts`).
+ */
+export interface OmsEventJobData extends FaultCount {
   eventId: string;
-  /** Content refusals of the bus this job has met so far (see `event-rejection.ts`); absent: none. */
-  rejections?: number;
   /** An operator's resend of a set-aside event: sent although the payment's watermark is already past it. */
   resend?: boolean;
 }

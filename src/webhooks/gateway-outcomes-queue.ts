@@ -3,11 +3,12 @@ import { RedisClient } from '../redis/redis-connection';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { AdjustmentFact } from '../adjustments/adjustment';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
+import type { FaultCount } from '../queueing/job-faults';
 
 /** Outcomes pushed by PSP webhooks, waiting to be applied to the ledger. */
 export const GATEWAY_OUTCOMES_QUEUE = 'gateway-outcomes';
 
-export interface GatewayOutcomeJobData {
+export interface GatewayOutcomeJobData extends FaultCount {
   /** Configured gateway name (the `:gateway` of the webhook URL). */
   gateway: string;
   /** The provider's event id (dedupe). */
@@ -19,8 +20,6 @@ export interface GatewayOutcomeJobData {
   outcome: GatewayOutcome;
   /** A late fact to record as an adjustment (see `WebhookEvent.adjustment`). */
   adjustment?: AdjustmentFact;
-  /** Faults of the bridge this job has met so far (see `OUTCOME_FAULT_TRIES`); absent: none. */
-  faults?: number;
 }
 
 export function createGatewayOutcomesQueue(connection: RedisClient, keyPrefix: string): Queue<GatewayOutcomeJobData> {

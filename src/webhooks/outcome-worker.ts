@@ -8,6 +8,7 @@ import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { bullPrefix } from '../queueing/bull-prefix';
+import { countJobFault } from '../queueing/job-faults';
 import { pbBackoffStrategy } from '../queueing/backoff-strategy';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { Ledger } from '../ledger/ledger';
@@ -90,7 +91,7 @@ export function startOutcomeWorker(
 async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger: Logger): Promise<Error> {
   if (err instanceof OperationNotFoundError || err instanceof UnrecoverableError || (err instanceof Error && isDependencyOutage(err))) return err;
   const errorClass = errorClassOf(err);
-  const faults = (job.data.faults ?? 0) + 1;
+  const { faults, last } = await countJobFault(job, OUTCOME_FAULT_TRIES);
   const fields = {
     event_id: job.data.eventId,
     gateway: job.data.gateway,
@@ -102,7 +103,7 @@ async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger:
   };
   // What BullMQ keeps of the failure in Redis is the error's class, never its message (it may quote the webhook).
   const kept = `outcome_fault: ${errorClass}`;
-  if (faults >= OUTCOME_FAULT_TRIES) {
+  if (last) {
     outcomeFaults.inc({ gateway: job.data.gateway, outcome: 'set_aside' });
     logger.error(
       'webhook outcome kept throwing a fault of the bridge (not an unmatched operation, not an outage); its job ends, kept in the failed set',
@@ -110,7 +111,6 @@ async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger:
     );
     return new UnrecoverableError(kept);
   }
-  await job.updateData({ ...job.data, faults });
   outcomeFaults.inc({ gateway: job.data.gateway, outcome: 'retried' });
   logger.warn('webhook outcome threw a fault of the bridge (not an unmatched operation, not an outage); retrying', fields);
   return new Error(kept);
