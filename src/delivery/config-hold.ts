@@ -25,8 +25,8 @@ export interface DeadLetterSink {
 export type HoldStep = { kind: 'done'; state: OperationState } | { kind: 'wait'; reason: string; delayMs: number };
 
 const held = counter('pb_operations_held_total', 'Operations held because of our own configuration (never sent, not failed), by reason', ['reason']);
-/** `pb_operations_parked_total{reason}`: never-sent operations parked as replayable dead letters (here, and after delivery faults). */
-export const parkedOperations = counter(
+/** `pb_operations_parked_total{reason}`: never-sent operations parked as replayable dead letters (`parkForReplay`). */
+const parkedOperations = counter(
   'pb_operations_parked_total',
   'Never-sent operations parked as replayable dead letters, by reason: gateway_not_configured (after delivery.config_grace_ms), delivery_fault',
   ['reason'],
@@ -106,25 +106,22 @@ export class ConfigHold {
     });
   }
 
-  /** Dead letter first (confirmed), then the mark: a crash in between gives a second dead letter, never none. */
+  /** Parks it (`parkForReplay`) and says why on an error line. */
   private async park(op: OperationRecord, heldMs: number): Promise<HoldStep> {
     const { ledger, logger, deadLetters } = this.deps;
     const gateway = op.payment.gateway;
-    const command = commandOf(op);
-    const routingKey = `${op.channel}.payment.${op.command}`;
-    await deadLetters!.write(
-      Buffer.from(JSON.stringify(command)),
+    await parkForReplay(
+      { ledger, deadLetters: deadLetters! },
+      op,
+      GATEWAY_NOT_CONFIGURED,
       {
         code: GATEWAY_NOT_CONFIGURED_CODE,
         field: 'payment.gateway',
         reason: `${GATEWAY_NOT_CONFIGURED}: gateway "${gateway}" is not configured (gateways.${gateway}); never sent; replay after fixing the configuration`,
         source: 'delivery',
       },
-      // The consumer verified the channel's signature before the operation was created.
-      { 'x-pb-operation-id': op.id, 'x-pb-routing-key': routingKey, 'x-pb-replayable': 'true', [AUTHENTICATED_CHANNEL_HEADER]: op.channel },
+      this.now(),
     );
-    await ledger.markParked(op.id, this.now());
-    parkedOperations.inc({ reason: GATEWAY_NOT_CONFIGURED });
     logger.error(
       `operation parked for replay: gateway "${gateway}" is still not configured after delivery.config_grace_ms; fix gateways.${gateway}, then replay the dead letter or have the OMS re-send the command`,
       {
@@ -137,6 +134,30 @@ export class ConfigHold {
     );
     return { kind: 'done', state: op.state };
   }
+}
+
+/**
+ * Parks a never-sent operation for replay: a replayable dead letter carrying its canonical command (`why`,
+ * the routing key to replay it with, its operation id, and the channel whose signature the consumer verified
+ * before the operation was created), then the `parked_at` mark, counted in `pb_operations_parked_total{reason}`.
+ * Dead letter first (confirmed), then the mark: a crash in between gives a second dead letter, never none.
+ * Shared by the configuration hold and the delivery fault set-aside; the caller logs what it is about.
+ */
+export async function parkForReplay(
+  deps: { ledger: Pick<Ledger, 'markParked'>; deadLetters: DeadLetterSink },
+  op: OperationRecord,
+  reason: string,
+  why: DeadLetterReason,
+  now: number,
+): Promise<void> {
+  await deps.deadLetters.write(Buffer.from(JSON.stringify(commandOf(op))), why, {
+    'x-pb-operation-id': op.id,
+    'x-pb-routing-key': `${op.channel}.payment.${op.command}`,
+    'x-pb-replayable': 'true',
+    [AUTHENTICATED_CHANNEL_HEADER]: op.channel,
+  });
+  await deps.ledger.markParked(op.id, now);
+  parkedOperations.inc({ reason });
 }
 
 /** The canonical command an operation was created from, as the consumer accepts it again (the replay). */

@@ -1,11 +1,10 @@
-import { AUTHENTICATED_CHANNEL_HEADER } from '../amqp/dead-letter-writer';
 import { Config } from '../config/config';
 import { errorClassOf } from '../errors/dependency-outage';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { DeadLetterSink, HoldStep, commandOf, parkedOperations } from './config-hold';
+import { DeadLetterSink, HoldStep, parkForReplay } from './config-hold';
 import { OutcomeRecorder } from './outcome-recorder';
 
 /**
@@ -120,7 +119,7 @@ export class DeliveryFaults {
     return { kind: 'done', state: given.state };
   }
 
-  /** Dead letter first (confirmed), then the mark: a crash in between gives a second dead letter, never none. */
+  /** Parks it (`parkForReplay`) once: a second set-aside of a parked operation (the sweep brought it back) changes nothing. */
   private async park(op: OperationRecord, errorClass: string, message: string): Promise<HoldStep> {
     const { ledger, logger, deadLetters } = this.deps;
     const log = { operation_id: op.id, command: op.command, reason: DELIVERY_FAULT, error_class: errorClass, error: message, tries: DELIVERY_FAULT_TRIES };
@@ -135,24 +134,18 @@ export class DeliveryFaults {
       countDeliveryFault('already_set_aside');
       return { kind: 'done', state: op.state };
     }
-    await deadLetters.write(
-      Buffer.from(JSON.stringify(commandOf(op))),
+    await parkForReplay(
+      { ledger, deadLetters },
+      op,
+      DELIVERY_FAULT,
       {
         code: DELIVERY_FAULT_CODE,
         field: '(root)',
         reason: `${DELIVERY_FAULT}: delivery threw ${errorClass} ${DELIVERY_FAULT_TRIES} times; never sent; replay once the fault is fixed`,
         source: 'delivery',
       },
-      // The consumer verified the channel's signature before the operation was created.
-      {
-        'x-pb-operation-id': op.id,
-        'x-pb-routing-key': `${op.channel}.payment.${op.command}`,
-        'x-pb-replayable': 'true',
-        [AUTHENTICATED_CHANNEL_HEADER]: op.channel,
-      },
+      this.now(),
     );
-    await ledger.markParked(op.id, this.now());
-    parkedOperations.inc({ reason: DELIVERY_FAULT });
     countDeliveryFault('parked');
     logger.error('delivery fault: the operation was never sent; parked as a replayable dead letter (DELIVERY_FAULT); replay it once the fault is fixed', log);
     return { kind: 'done', state: op.state };
