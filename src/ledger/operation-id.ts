@@ -21,3 +21,16 @@ export function operationIdOf(command: PaymentCommand): string {
   ].join('\u001f');
   return `op-${createHash('sha256').update(material).digest('hex').slice(0, 32)}`;
 }
+
+/** What starts every operation id the bridge makes for itself; no channel's reference may start with it. */
+export const BRIDGE_ID_PREFIX = '_';
+
+/**
+ * The id of an operation the bridge makes for itself (a split tender's step, an orphan void, a recurring
+ * cycle's charge): `_<name>`. A channel's `operation_reference` cannot start with `_` (`REFERENCE_PATTERN`), so
+ * no command can take the id before the bridge makes it, nor collide with it after: the bridge never takes
+ * another command's operation for its own.
+ */
+export function bridgeOperationId(name: string): string {
+  return `${BRIDGE_ID_PREFIX}${name}`;
+}

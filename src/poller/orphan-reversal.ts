@@ -12,6 +12,7 @@ import { OPERATION_STATES, isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
+import { bridgeOperationId } from '../ledger/operation-id';
 
 /**
  * Why an authorization is an orphan (a bounded set: it is a metric label and the cancel event's
@@ -72,16 +73,15 @@ const MAX_ID_LENGTH = 128;
 const IN_FLIGHT_SCAN_LIMIT = 10_000;
 
 /**
- * The void's operation id: `_<authorization id>.void`, or, for an id too long to take the affixes,
- * `_void-<32 hex of its SHA-256>`. Deterministic, so the same authorization can never get two voids. The
- * leading `_` is one no channel's reference may start with (`REFERENCE_PATTERN`): a command sent with the
- * reference `<authorization id>-void` (the naming before) could take the void's place, and the reversal would
- * then have taken it for its own void and stopped watching an authorization nothing released.
+ * The void's operation id, one of the bridge's own (`bridgeOperationId`): `_<authorization id>.void`, or, for
+ * an id too long to take the affixes, `_void-<32 hex of its SHA-256>`. Deterministic, so the same
+ * authorization can never get two voids. Under the earlier naming a command sent with the reference
+ * `<authorization id>-void` was taken for the void, and the authorization was no longer watched.
  */
 export function voidOperationId(authorizationId: string): string {
-  const plain = `_${authorizationId}.void`;
+  const plain = bridgeOperationId(`${authorizationId}.void`);
   if (plain.length <= MAX_ID_LENGTH) return plain;
-  return `_void-${createHash('sha256').update(authorizationId).digest('hex').slice(0, 32)}`;
+  return bridgeOperationId(`void-${createHash('sha256').update(authorizationId).digest('hex').slice(0, 32)}`);
 }
 
 /** The void's operation id as voids were named before {@link voidOperationId}: `<id>-void` or `void-<hex>`. */

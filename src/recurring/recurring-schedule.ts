@@ -1,5 +1,6 @@
 import { PaymentCommand } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
+import { bridgeOperationId } from '../ledger/operation-id';
 import { RecurringModel } from '../contracts/payment-method';
 
 /**
@@ -58,15 +59,14 @@ export interface Schedule {
 }
 
 /**
- * The operation id of one attempt of one cycle: `_<schedule>.c<cycle>` for the first, `_<schedule>.c<cycle>.r<n>`
- * for the n-th retry. Deterministic, so a crash and a rerun find the same operation (never a second charge),
- * and the PSP gets the same idempotency key; a retry is a new attempt at the PSP with its own key. The
- * leading `_` is one no channel's reference may start with (`REFERENCE_PATTERN`): under the earlier naming
- * ({@link earlierCycleOperationId}) a command sent with the reference `<schedule>.c<cycle>` took the cycle's
- * place, and the schedule followed that command's outcome as its charge's.
+ * The operation id of one attempt of one cycle, one of the bridge's own (`bridgeOperationId`):
+ * `_<schedule>.c<cycle>` for the first, `_<schedule>.c<cycle>.r<n>` for the n-th retry. Deterministic, so a
+ * crash and a rerun find the same operation (never a second charge), and the PSP gets the same idempotency
+ * key; a retry is a new attempt at the PSP with its own key. Under the earlier naming
+ * ({@link earlierCycleOperationId}) a command sent with the reference `<schedule>.c<cycle>` took the cycle's place.
  */
 export function cycleOperationId(scheduleId: string, cycle: number, attempt: number): string {
-  return `_${earlierCycleOperationId(scheduleId, cycle, attempt)}`;
+  return bridgeOperationId(earlierCycleOperationId(scheduleId, cycle, attempt));
 }
 
 /** A cycle attempt's operation id as cycles were named before {@link cycleOperationId}: `<schedule>.c<cycle>[.r<n>]`. */

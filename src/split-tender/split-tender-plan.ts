@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { GIFT_CARD_METHOD } from '../contracts/stored-value';
 import { Channel, CommandType, MethodDetails, PaymentCommand } from '../contracts/payment-command';
 import { tendersOf } from '../contracts/split-tender-command';
+import { BRIDGE_ID_PREFIX, bridgeOperationId } from '../ledger/operation-id';
 
 /**
  * A split tender's plan: one order paid partly by a gift card and partly by a card, read from the command
@@ -28,18 +29,14 @@ export interface SplitTenderPlan {
 }
 
 /**
- * How a split's steps and a split refund's parts are named. `namespaced`: `_<id>.gc`, `_<refund id>.refund-card`…,
- * a leading `_` that the reference alphabet refuses as a first character (`REFERENCE_PATTERN`), so no
- * channel command's operation id can ever be a step's: a command sent with the reference `<split id>.gc`
- * neither takes the step's place before the split sends it (the split would follow that command's state as
- * its redemption's) nor collides with it after. Refund parts have suffixes of their own (`.refund-card`), so a
- * refund whose id is a split's id takes none of that split's steps. Absent (splits and refunds stored before):
+ * How a split's steps and a split refund's parts are named. `namespaced`: ids of the bridge's own
+ * (`bridgeOperationId`: `_<id>.gc`, `_<refund id>.refund-card`…), so a command sent with the reference
+ * `<split id>.gc` neither takes the step's place (the split would follow that command's state as its
+ * redemption's) nor collides with it. Refund parts have suffixes of their own (`.refund-card`), so a refund
+ * whose id is a split's id takes none of that split's steps. Absent (splits and refunds stored before):
  * `<id>.gc`, `<refund id>.card`, as their steps were recorded, so they are found again under those ids.
  */
 export type StepIds = 'namespaced';
-
-/** What marks a namespaced step id (never the first character of a channel's reference). */
-const NAMESPACE = '_';
 
 /** Which tender an operation pays: the custom attribute every step carries, with the split's id. */
 export type TenderPart = 'gift_card' | 'card';
@@ -55,7 +52,7 @@ export function stepReferences(plan: Pick<SplitTenderPlan, 'id' | 'step_ids'>): 
   giftCardVoid: string;
   giftCardRefund: string;
 } {
-  const root = plan.step_ids === 'namespaced' ? `${NAMESPACE}${plan.id}` : plan.id;
+  const root = plan.step_ids === 'namespaced' ? bridgeOperationId(plan.id) : plan.id;
   return { giftCard: `${root}.gc`, card: `${root}.card`, giftCardVoid: `${root}.gc-void`, giftCardRefund: `${root}.gc-refund` };
 }
 
@@ -65,13 +62,13 @@ export function stepReferences(plan: Pick<SplitTenderPlan, 'id' | 'step_ids'>): 
  */
 export function refundReferences(refund: { refundId: string; stepIds?: StepIds }): Record<TenderPart, string> {
   if (refund.stepIds !== 'namespaced') return { card: `${refund.refundId}.card`, gift_card: `${refund.refundId}.gc` };
-  return { card: `${NAMESPACE}${refund.refundId}.refund-card`, gift_card: `${NAMESPACE}${refund.refundId}.refund-gc` };
+  return { card: bridgeOperationId(`${refund.refundId}.refund-card`), gift_card: bridgeOperationId(`${refund.refundId}.refund-gc`) };
 }
 
 /** The split a step's reference names (either naming), or null when it names none (a refund part, another operation). */
 export function splitIdOfStep(operationId: string): string | null {
-  const namespaced = operationId.startsWith(NAMESPACE);
-  const root = namespaced ? operationId.slice(NAMESPACE.length) : operationId;
+  const namespaced = operationId.startsWith(BRIDGE_ID_PREFIX);
+  const root = namespaced ? operationId.slice(BRIDGE_ID_PREFIX.length) : operationId;
   const suffix = Object.values(stepReferences({ id: '' })).find((s) => root.endsWith(s) && root.length > s.length);
   return suffix ? root.slice(0, -suffix.length) : null;
 }
