@@ -323,10 +323,11 @@ export class EventStore {
     const event: StoredEvent = { eventId, paymentKey: h.payment_key, shard: keys.shard, method: h.method, params: {}, sequence: Number(h.sequence) };
     if (h.resend_at) event.resent = true;
     try {
-      return { ...event, params: JSON.parse(h.params) as Record<string, unknown> };
+      event.params = JSON.parse(h.params) as Record<string, unknown>;
     } catch {
       throw new UnreadableEventError(event);
     }
+    return event;
   }
 
   /** Highest sequence of the payment already delivered (0 when none). */

@@ -105,6 +105,9 @@ function stateKeysOf(keys: ShardKeys): Readonly<StateIndexKeys> {
   return known;
 }
 
+/** The keys a creation writes (and a discarded creation removes): the record, its history and its index entries. */
+type CreationKeys = Record<'op' | 'log' | 'order' | 'state_index' | 'created', string>;
+
 /**
  * How long an operation id's claim (`ShardKeys.idClaim`) lives, seconds (90 days): past it a second payment
  * under the same id is no longer refused (the PSPs' idempotency keys are long expired by then).
@@ -228,7 +231,7 @@ export class Ledger {
     const attempt = firstAttempt ? historyEntry(firstAttempt, now, 'SENT') : '';
     const keys = this.keysFor(id, command.payment);
     const order = orderKeyPart(command.payment.order_id);
-    const createKeys = {
+    const createKeys: CreationKeys = {
       op: keys.op(id),
       log: keys.history(id),
       order: order === '' ? keys.op(id) : keys.order(order),
@@ -267,7 +270,7 @@ export class Ledger {
   private async heldElsewhere(
     id: string,
     shard: number,
-    mine: { claim: string; shard: number; written: boolean; keys: Parameters<typeof DISCARD_CREATED_SCRIPT.run>[1]['keys'] },
+    mine: { claim: string; shard: number; written: boolean; keys: CreationKeys },
     state: OperationState,
     hasOrder: string,
     digest: string,

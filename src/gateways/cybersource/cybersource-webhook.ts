@@ -247,7 +247,7 @@ function moneyOf(data: Json): ConfirmedMoney {
  * The notification with its encrypted parts decrypted (message-level encryption, `cybersource-mle.ts`): a
  * `payload` that is a JWE, a payload entry that is one, or an entry's `data` that is one, each replaced by
  * the JSON it holds. The guide describes the encryption, not where in the notification it sits: every place a
- * payload can be is read. Unchanged when nothing is encrypted.
+ * payload can be is read. A clear notification comes out as it went in.
  */
 function withDecryptedPayload(body: Json, gateway: string, key: string): Json {
   const open = (value: unknown): unknown => (isCompactJwe(value) ? decrypted(value, gateway, key) : value);
@@ -257,7 +257,6 @@ function withDecryptedPayload(body: Json, gateway: string, key: string): Json {
     return o && isCompactJwe(o.data) ? { ...o, data: open(o.data) } : opened;
   };
   const payload = open(body.payload);
-  if (payload === body.payload && !Array.isArray(payload) && !isCompactJwe(obj(payload)?.data)) return body;
   return { ...body, payload: Array.isArray(payload) ? payload.map(entry) : entry(payload) };
 }
 
