@@ -1,6 +1,7 @@
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { faultWaitMs } from '../queueing/backoff';
 
 /** The periodic jobs that run their due items one by one (the `job` label of `pb_periodic_item_faults_total`). */
 export type PeriodicItemJob = 'recurring' | 'authorization_expiry' | 'orphan_reversal' | 'action_expiry' | 'risk_review_expiry' | 'retention';
@@ -19,7 +20,7 @@ const REMEMBERED = 10_000;
 
 /** The wait before an item that faulted `faults` times in a row is run again, ms. */
 export function itemFaultBackoffMs(faults: number): number {
-  return Math.min(FIRST_BACKOFF_MS * 4 ** Math.max(faults - 1, 0), MAX_BACKOFF_MS);
+  return faultWaitMs(faults, FIRST_BACKOFF_MS, MAX_BACKOFF_MS);
 }
 
 /**

@@ -20,3 +20,12 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, retryAfterM
   const jittered = Math.round(exp / 2 + random() * (exp / 2));
   return Math.max(jittered, Math.min(retryAfterMs, policy.retryAfterMaxMs ?? policy.maxMs));
 }
+
+/**
+ * The wait before an item that faulted `faults` times in a row (1 = its first fault) is tried again, ms:
+ * `firstMs`, then four times longer at each further fault, at most `maxMs`. No jitter: these are single
+ * items set back behind the others, not a crowd retrying at once.
+ */
+export function faultWaitMs(faults: number, firstMs: number, maxMs: number): number {
+  return Math.min(firstMs * 4 ** Math.max(faults - 1, 0), maxMs);
+}

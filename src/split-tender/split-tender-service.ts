@@ -9,6 +9,7 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter, gauge } from '../metrics/metrics-registry';
 import { bullJobId } from '../queueing/job-id';
+import { faultWaitMs } from '../queueing/backoff';
 import { ledgerStepOutcome } from './ledger-step-outcome';
 import { SplitTenderCoordinator } from './split-tender';
 import { FINAL_SPLIT_STATES } from './split-tender-decision';
@@ -68,7 +69,7 @@ const faultsTotal = counter(
 
 /** The wait before the next advance of a member that faulted `faults` times in a row: the sweep interval times 4^faults, capped. */
 export function splitFaultBackoffMs(faults: number, sweepIntervalMs: number): number {
-  return Math.min(sweepIntervalMs * 4 ** faults, MAX_FAULT_BACKOFF_MS);
+  return faultWaitMs(faults, sweepIntervalMs * 4, MAX_FAULT_BACKOFF_MS);
 }
 
 /** A member's ids as log fields. */
