@@ -498,7 +498,11 @@ export class CommandConsumer {
       return { decision: 'dead-lettered', operationId };
     }
     if (command.command === 'refund') {
-      await this.retrying('split tender refund', () => split.startRefund(operationId, command));
+      const { conflict } = await this.retrying('split tender refund', () => split.startRefund(operationId, command));
+      if (conflict) {
+        await this.refuseConflict(msg, command, operationId, conflict.digest, `split refund of ${conflict.holder}`);
+        return { decision: 'dead-lettered', operationId };
+      }
       return { decision: 'accepted', operationId };
     }
     const { conflict, digest, state } = await this.retrying('split tender', () => split.start(operationId, command));

@@ -112,7 +112,7 @@ type CreationKeys = Record<'op' | 'log' | 'order' | 'state_index' | 'created', s
  * How long an operation id's claim (`ShardKeys.idClaim`) lives, seconds (90 days): past it a second payment
  * under the same id is no longer refused (the PSPs' idempotency keys are long expired by then).
  */
-const ID_CLAIM_TTL_S = 90 * 24 * 3600;
+export const ID_CLAIM_TTL_S = 90 * 24 * 3600;
 
 /** How long a PSP reference → operation id index entry lives, seconds (90 days). */
 const REFERENCE_TTL_S = 90 * 24 * 3600;

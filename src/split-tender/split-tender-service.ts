@@ -5,6 +5,7 @@ import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { PaymentEvent } from '../events/payment-event';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
+import { commandDigest } from '../ledger/command-digest';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter, gauge } from '../metrics/metrics-registry';
@@ -31,8 +32,12 @@ export interface SplitTenderServiceDeps {
 export interface SplitTenderIntake {
   /** Records the split (durable before the ack); `conflict` when its id is taken by a split with other money. */
   start(operationId: string, command: PaymentCommand): Promise<{ conflict: boolean; digest: string; state: string }>;
-  /** Records the refund (durable before the ack), or reports it refused (FAIL event recorded). */
-  startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string }>;
+  /**
+   * Records the refund (durable before the ack), or reports it refused (FAIL event recorded). `conflict`:
+   * the refund id already refunds another split or other money (nothing recorded; the caller refuses it as
+   * an idempotency conflict, `digest` being this command's).
+   */
+  startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; holder: string } }>;
 }
 
 /** How long one process may hold a split's advance lock, ms (a pass never waits for a PSP: it is short). */
@@ -143,7 +148,7 @@ export class SplitTenderService implements SplitTenderIntake {
     return { conflict, digest: planDigest(plan), state };
   }
 
-  async startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string }> {
+  async startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; holder: string } }> {
     const splitId = command.payment.gateway_key;
     const plan = await this.coordinator.store.plan(splitId);
     const refusal = (reason: string) => this.refuse(refundId, command, reason);
@@ -151,6 +156,7 @@ export class SplitTenderService implements SplitTenderIntake {
     if (plan.currency !== command.payment.currency) return refusal('currency_mismatch');
     const begun = await this.coordinator.beginRefund(plan, refundId, command.payment.amount, this.deps.config.splitTender.refundOrder, command);
     if ('refused' in begun) return refusal(begun.refused);
+    if ('conflict' in begun) return { conflict: { digest: commandDigest(command), holder: begun.conflict } };
     this.deps.logger.info('split tender refund started', {
       split: plan.id,
       refund: refundId,

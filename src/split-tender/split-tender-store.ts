@@ -1,3 +1,4 @@
+import { ID_CLAIM_TTL_S } from '../ledger/ledger';
 import { RedisClient } from '../redis/redis-connection';
 import { RefundOrder, SplitRefundState, SplitTenderState } from './split-tender-decision';
 import { SplitTenderPlan, StepIds, TenderPart } from './split-tender-plan';
@@ -45,7 +46,10 @@ return 1`;
 const BEGIN_REFUND = `
 local f = 'refund:' .. ARGV[1]
 if redis.call('HEXISTS', KEYS[1], f) == 1 then
-  return {'exists', redis.call('HGET', KEYS[1], f)}
+  local held = redis.call('HGET', KEYS[1], f)
+  local card, gc = string.match(held, '^(%d+),(%d+),')
+  if tonumber(card) + tonumber(gc) ~= tonumber(ARGV[2]) then return {'conflict', held} end
+  return {'exists', held}
 end
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'split_tender_not_found', ''} end
@@ -74,6 +78,16 @@ redis.call('HSET', KEYS[1], f .. ':state', ARGV[2])
 if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'refunded_card', -tonumber(ARGV[3])) end
 if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[1], 'refunded_gift_card', -tonumber(ARGV[4])) end
 return 1`;
+
+// Claims a refund id for one split and amount (KEYS[1] the claim, ARGV[1] `<split id>:<amount>`, ARGV[2] TTL
+// in seconds): returns what holds it and 1 when this call set it.
+const CLAIM_REFUND_ID = `
+local held = redis.call('GET', KEYS[1])
+if held then return {held, 0} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return {ARGV[1], 1}`;
+
+const RELEASE_REFUND_ID = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 /** How a refund recorded now names its parts (one recorded before keeps its own: `StepIds`). */
 const NEW_STEP_IDS: StepIds = 'namespaced';
@@ -180,6 +194,21 @@ export class SplitTenderStore {
     return (await this.redis.eval(MOVE, 1, this.key(id), from, to, String(now))) === 1;
   }
 
+  /**
+   * The claim on a split refund's id, `<prefix>split-refund:{<refund id>}`: which split and amount it refunds.
+   * A refund id names one refund, whatever split it is sent against: its parts' operation ids derive from it
+   * alone, so the same id on a second split would find the first one's parts and report their outcome as its
+   * own. The claim lives as long as the ledger's id claims ({@link ID_CLAIM_TTL_S}).
+   */
+  refundClaimKey(refundId: string): string {
+    return `${this.keyPrefix}split-refund:{${refundId}}`;
+  }
+
+  /**
+   * Records a refund (`created`, or `exists` for a repeat of the same refund) and schedules it; or says why
+   * it cannot be (`refused`), or that `refundId` already refunds another split or other money (`conflict`,
+   * nothing recorded or reserved).
+   */
   async beginRefund(
     splitId: string,
     refundId: string,
@@ -187,7 +216,15 @@ export class SplitTenderStore {
     caps: { card: number; gift_card: number },
     order: RefundOrder,
     commandJson: string,
-  ): Promise<{ refund: StoredRefund } | { refused: RefundRefusal; detail: string }> {
+  ): Promise<{ refund: StoredRefund } | { refused: RefundRefusal; detail: string } | { conflict: string }> {
+    // The claim first (another slot than the split's hash): a crash after it leaves a claim its redelivery holds.
+    const claimKey = this.refundClaimKey(refundId);
+    const mine = `${splitId}:${amount}`;
+    const [holder, claimedNow] = (await this.redis.eval(CLAIM_REFUND_ID, 1, claimKey, mine, String(ID_CLAIM_TTL_S))) as [string, number];
+    if (holder !== mine) return { conflict: holder };
+    const release = async () => {
+      if (claimedNow === 1) await this.redis.eval(RELEASE_REFUND_ID, 1, claimKey, mine);
+    };
     const [outcome, value] = (await this.redis.eval(
       BEGIN_REFUND,
       1,
@@ -200,7 +237,16 @@ export class SplitTenderStore {
       commandJson,
       NEW_STEP_IDS,
     )) as [string, string];
-    if (outcome !== 'created' && outcome !== 'exists') return { refused: outcome as RefundRefusal, detail: value };
+    if (outcome === 'conflict') {
+      // Recorded before refund ids were claimed, with other money.
+      await release();
+      return { conflict: `${splitId}:${value}` };
+    }
+    if (outcome !== 'created' && outcome !== 'exists') {
+      // Nothing was recorded: the id stays free for a corrected refund.
+      await release();
+      return { refused: outcome as RefundRefusal, detail: value };
+    }
     await this.schedule({ kind: 'refund', splitId, refundId });
     const refund = await this.refund(splitId, refundId);
     if (!refund) throw new Error('split tender refund vanished after it was recorded');

@@ -207,7 +207,7 @@ export class SplitTenderCoordinator {
     amount: number,
     order: RefundOrder,
     command: PaymentCommand | null,
-  ): Promise<{ refund: StoredRefund } | { refused: string; detail: string }> {
+  ): Promise<{ refund: StoredRefund } | { refused: string; detail: string } | { conflict: string }> {
     const caps = { card: cardAmount(plan), gift_card: plan.gift_card.amount };
     return this.store.beginRefund(plan.id, refundId, amount, caps, order, JSON.stringify(command ?? {}));
   }
@@ -269,6 +269,7 @@ export class SplitTenderCoordinator {
   ): Promise<{ card: number; gift_card: number; failed: string[]; state: SplitRefundState | string }> {
     const begun = await this.beginRefund(plan, refundId, amount, order, null);
     if ('refused' in begun) return { card: 0, gift_card: 0, failed: [], state: begun.refused };
+    if ('conflict' in begun) return { card: 0, gift_card: 0, failed: [], state: 'conflict' };
     const until = Date.now() + (this.ports.stepTimeoutMs ?? 30_000) * 2;
     for (;;) {
       const refund = await this.advanceRefund(plan, refundId);

@@ -128,6 +128,24 @@ function splitSale(id: string, card: string, giftCard: string, giftAmount: numbe
   };
 }
 
+function splitRefund(splitId: string, refundId: string, amount: number): PaymentCommand {
+  return {
+    version: 1,
+    command: 'refund',
+    channel: 'web',
+    received_at: new Date().toISOString(),
+    payment: { gateway: 'sim', gateway_account: 'acme', gateway_key: splitId, amount, currency: 'EUR', operation_reference: refundId, split_tender: true },
+  };
+}
+
+async function settledSale(id: string, gc: string): Promise<string> {
+  const sale = splitSale(id, 'pm_card_visa', gc, 3000, 10000);
+  await client.publish('web.payment.sale', sale);
+  const splitId = sale.payment.operation_reference!;
+  expect((await settledEvent(splitId)).payment.status).toBe('SUCCESS');
+  return splitId;
+}
+
 describe('split tender through the worker', () => {
   it('web.order_created with a gift card: redeems the gift card part, authorizes the card for the remainder, reports each tender and the order', async () => {
     const id = run();
@@ -267,5 +285,42 @@ describe('split tender through the worker', () => {
     await eventually(async () =>
       notifications().some((x) => x.payment.operation_reference === tooMuch && x.payment.status === 'FAIL' && x.payment.reason === 'amount_exceeds_refundable'),
     );
+  });
+  it('a refund id already used on one split is refused on another, and on the same split with other money: IDEMPOTENCY_CONFLICT, nothing refunded twice', async () => {
+    const id = run();
+    const gcA = `gc_dupa${id.replace(/-/g, '')}_3000`;
+    const gcB = `gc_dupb${id.replace(/-/g, '')}_3000`;
+    const splitA = await settledSale(`${id}a`, gcA);
+    const splitB = await settledSale(`${id}b`, gcB);
+    await client.drainDeadLetters();
+    const refundId = `refund-dup-${id}`;
+    const refunded = () =>
+      notifications().filter((x) => x.method === config.serviceBus.methods.notifications.refunded && x.payment.operation_reference === refundId);
+    // 5000 card first: 5000 of the card's 7000, the gift card untouched.
+    await client.publish('web.payment.refund', splitRefund(splitA, refundId, 5000));
+    await eventually(async () => refunded().some((x) => x.payment.status === 'SUCCESS'), 60_000);
+
+    // The same refund id on split B: refused as a conflict, and B's tenders are not refunded.
+    await client.publish('web.payment.refund', splitRefund(splitB, refundId, 5000));
+    await eventually(async () => refunded().some((x) => x.payment.reason === 'idempotency_conflict'), 30_000);
+    const dead = await client.drainDeadLetters();
+    expect(dead.map((m) => (JSON.parse(m.content.toString()) as { payment: { gateway_key: string } }).payment.gateway_key)).toEqual([splitB]);
+    expect(dead[0].properties.headers?.['x-pb-code']).toBe('IDEMPOTENCY_CONFLICT');
+    expect(dead[0].properties.headers?.['x-pb-field']).toBe('payment.operation_reference');
+    expect(await worker.splitTender.coordinator.store.refund(splitB, refundId)).toBeNull();
+
+    // The same id on split A with other money: a conflict too; the recorded refund keeps its 5000.
+    await client.publish('web.payment.refund', splitRefund(splitA, refundId, 6000));
+    await eventually(async () => refunded().filter((x) => x.payment.reason === 'idempotency_conflict').length === 2, 30_000);
+    const recorded = await worker.splitTender.coordinator.store.refund(splitA, refundId);
+    expect(recorded!.card + recorded!.gift_card).toBe(5000);
+
+    // A true repeat (same split, same money) is no conflict: nothing more is refunded, no further event.
+    await client.publish('web.payment.refund', splitRefund(splitA, refundId, 5000));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(refunded().filter((x) => x.payment.status === 'SUCCESS')).toHaveLength(1);
+    expect(refunded()).toHaveLength(3);
+    expect(await balance(gcA)).toBe(0);
+    expect(await balance(gcB)).toBe(0);
   });
 });

@@ -189,4 +189,21 @@ describe('split tender (gift card plus card)', () => {
     expect(refunded).toEqual({ card: 7000, gift_card: 1000, failed: [], state: 'REFUNDED' });
     expect(await balance('gc_refund_3000')).toBe(1000);
   });
+  it('a refund the bridge refused leaves its id free for a corrected one; one recorded before refund ids were claimed still refuses other money', async () => {
+    const id = `st-claim-${randomBytes(3).toString('hex')}`;
+    const p = plan(id, 'gc_claim_3000', 'pm_card_visa', true);
+    const c = coordinator();
+    expect(await c.run(p)).toBe('DONE');
+    // 10001 is more than the split took: refused, nothing recorded, the id not held.
+    expect(await c.beginRefund(p, `${id}.r1`, 10_001, 'card_first', null)).toEqual({ refused: 'amount_exceeds_refundable', detail: '10000' });
+    expect(await redis.get(c.store.refundClaimKey(`${id}.r1`))).toBeNull();
+    const begun = await c.beginRefund(p, `${id}.r1`, 4000, 'card_first', null);
+    expect('refund' in begun && begun.refund.card).toBe(4000);
+    expect(await redis.get(c.store.refundClaimKey(`${id}.r1`))).toBe(`${id}:4000`);
+    // As if recorded before the claim existed: the record alone still tells a repeat from other money.
+    await redis.del(c.store.refundClaimKey(`${id}.r1`));
+    expect(await c.beginRefund(p, `${id}.r1`, 4500, 'card_first', null)).toEqual({ conflict: `${id}:4000,0,card_first` });
+    expect(await redis.get(c.store.refundClaimKey(`${id}.r1`))).toBeNull();
+    expect('refund' in (await c.beginRefund(p, `${id}.r1`, 4000, 'card_first', null))).toBe(true);
+  });
 });
