@@ -15,7 +15,7 @@ import { counter } from '../metrics/metrics-registry';
 
 const sweepFaults = counter(
   'pb_recovery_sweep_faults_total',
-  'Items the recovery sweep could not take over because of a fault of the item itself (not a dependency outage), by stage and what was done: dropped (its record is gone) or postponed (tried again after the stale time)',
+  'Items the recovery sweep could not take over because of a fault of the item itself (not a dependency outage), by stage (settle, revive_operation, revive_event) and what was done: dropped (its record is gone) or postponed (tried again after the stale time)',
   ['stage', 'outcome'],
 );
 
@@ -49,6 +49,10 @@ export function staleAfterMs(config: Config): number {
  * whose lock lapsed, still moved the operation, is replaced: `ensureJob`). Each one queued is counted
  * (`pb_operations_revived_total`, `pb_events_revived_total`) and logged: its job was lost. It then moves their index score to now, so the next passes leave them to the queue for
  * another `staleMs` instead of re-adding them every time.
+ *
+ * An operation or event whose job the sweep cannot queue again because of a fault of that job's own key (a
+ * Redis error reply: a key of another type) is counted and logged on its own and rescored with the others,
+ * so it is tried again after the stale time; a job record that does not decode is replaced (`ensureJob`).
  *
  * A settling mark whose settle throws a fault of the operation itself is set aside on its own (an error line,
  * `pb_recovery_sweep_faults_total{stage="settle"}`), never holding up the marks and events behind it. A
@@ -84,7 +88,9 @@ export async function sweepOnce(
   for (const state of ['RECEIVED', 'SENT'] as const) {
     const ids = await ledger.idsInState(state, cutoff, limit);
     if (ids.length === 0) continue;
-    await Promise.all(ids.map(async (id) => noteOperationRevival(deps.logger, id, state, await ensureDelivery(deliveryQueue, id), 'sweep')));
+    await reviveEach(deps.logger, 'revive_operation', ids, async (id) =>
+      noteOperationRevival(deps.logger, id, state, await ensureDelivery(deliveryQueue, id), 'sweep'),
+    );
     await ledger.rescoreInState(state, ids, now);
     report.operations += ids.length;
   }
@@ -99,13 +105,45 @@ export async function sweepOnce(
   }
   const eventIds = await events.unsentBefore(cutoff, limit);
   if (eventIds.length > 0) {
-    await Promise.all(eventIds.map(async (id) => noteEventRevival(deps.logger, id, await ensureJob(eventsQueue, 'notify', { eventId: id }, bullJobId(id)))));
+    await reviveEach(deps.logger, 'revive_event', eventIds, async (id) =>
+      noteEventRevival(deps.logger, id, await ensureJob(eventsQueue, 'notify', { eventId: id }, bullJobId(id))),
+    );
     await events.rescoreUnsent(eventIds, now);
     report.events = eventIds.length;
   }
   if (deps.deadHolders) report.events += await reviveEventsOfDeadHolders(deps, deps.deadHolders, cutoff, now);
   if (settleOutage) throw settleOutage.err;
   return report;
+}
+
+/**
+ * Queues each of `ids` again with `revive`, each on its own: one that throws a fault of its own (not a
+ * dependency outage) is counted (`pb_recovery_sweep_faults_total{stage, outcome="postponed"}`) and logged,
+ * and never fails the others. Throws the first dependency outage, once every id has been tried.
+ */
+async function reviveEach(
+  logger: Logger | undefined,
+  stage: 'revive_operation' | 'revive_event',
+  ids: string[],
+  revive: (id: string) => Promise<void>,
+): Promise<void> {
+  const results = await Promise.allSettled(ids.map(revive));
+  let outage: { err: unknown } | null = null;
+  results.forEach((result, i) => {
+    if (result.status === 'fulfilled') return;
+    if (isDependencyOutage(result.reason)) {
+      outage ??= { err: result.reason };
+      return;
+    }
+    sweepFaults.inc({ stage, outcome: 'postponed' });
+    const what = stage === 'revive_operation' ? { operation_id: ids[i] } : { event_id: ids[i] };
+    logger?.error("recovery sweep could not queue its job again (a fault of the job's key, not an outage); tried again after the stale time", {
+      ...what,
+      error_class: errorClassOf(result.reason),
+      error: result.reason instanceof Error ? result.reason.message : String(result.reason),
+    });
+  });
+  if (outage) throw (outage as { err: unknown }).err;
 }
 
 /**
@@ -187,13 +225,12 @@ async function reviveEventsOfDeadHolders(
     if (!live) alive.set(h, (live = holder.isAlive(h)));
     return !(await live);
   };
-  const revived = await Promise.all(
-    ids.map(async (id) => {
-      if (!(await deadHolder(id))) return 0;
-      const result = await ensureJob(deps.eventsQueue, 'notify', { eventId: id }, bullJobId(id));
-      noteEventRevival(deps.logger, id, result);
-      return result.action === 'revived' ? 1 : 0;
-    }),
-  );
-  return revived.reduce<number>((a, b) => a + b, 0);
+  let revived = 0;
+  await reviveEach(deps.logger, 'revive_event', ids, async (id) => {
+    if (!(await deadHolder(id))) return;
+    const result = await ensureJob(deps.eventsQueue, 'notify', { eventId: id }, bullJobId(id));
+    noteEventRevival(deps.logger, id, result);
+    if (result.action === 'revived') revived += 1;
+  });
+  return revived;
 }

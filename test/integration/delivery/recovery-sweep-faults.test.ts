@@ -63,6 +63,14 @@ async function opKey(id: string): Promise<string> {
   return new ShardKeys(config.redis.keyPrefix, (await ledger.shardOf(id)) ?? 0).op(id);
 }
 
+/** An operation created at `at` and left in RECEIVED (its worker died before its job ran). */
+async function receivedAt(at: number): Promise<string> {
+  const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' });
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command, at);
+  return id;
+}
+
 /** A recorded event no worker sent (its sender died), recorded at `at`. */
 async function unsentEvent(at: number): Promise<string> {
   const eventId = `sf-${at}-${Math.random().toString(36).slice(2)}.SUCCEEDED`;
@@ -123,5 +131,43 @@ describe('the recovery sweep meeting a settling mark it cannot settle', () => {
     expect(await eventsQueue.getJob(bullJobId(eventId))).toBeDefined();
     expect(await ledger.settlingBefore(t0)).toContain(id);
     await ledger.markSettled(id);
+  });
+});
+
+describe('the recovery sweep meeting a job record it cannot read', () => {
+  it('replaces a job whose record does not decode, postpones one whose key holds another type, and still revives every other operation and event', async () => {
+    const logs = captureLogger('info');
+    const t0 = Date.now() - 400_000;
+    const now = t0 + 20_000;
+    const undecodable = await receivedAt(t0);
+    const wrongType = await receivedAt(t0 + 1);
+    const good = await receivedAt(t0 + 2);
+    const undecodableEvent = await unsentEvent(t0);
+    const wrongTypeEvent = await unsentEvent(t0 + 1);
+    const goodEvent = await unsentEvent(t0 + 2);
+    // A job hash whose data is cut short, and a job key that is not a hash at all.
+    await redis.hset(deliveryQueue.toKey(bullJobId(undecodable)), 'name', 'deliver', 'data', '{"operationId":');
+    await redis.set(deliveryQueue.toKey(bullJobId(wrongType)), 'x');
+    await redis.hset(eventsQueue.toKey(bullJobId(undecodableEvent)), 'name', 'notify', 'data', '{"eventId":');
+    await redis.set(eventsQueue.toKey(bullJobId(wrongTypeEvent)), 'x');
+    const postponedOps = await metricValue('pb_recovery_sweep_faults_total', { stage: 'revive_operation', outcome: 'postponed' });
+    const postponedEvents = await metricValue('pb_recovery_sweep_faults_total', { stage: 'revive_event', outcome: 'postponed' });
+
+    await sweepOnce({ ledger, events, deliveryQueue, eventsQueue, logger: logs.logger }, STALE_MS, now);
+
+    expect((await deliveryQueue.getJob(bullJobId(good)))?.data).toEqual({ operationId: good });
+    expect((await deliveryQueue.getJob(bullJobId(undecodable)))?.data).toEqual({ operationId: undecodable });
+    expect((await eventsQueue.getJob(bullJobId(goodEvent)))?.data).toEqual({ eventId: goodEvent });
+    expect((await eventsQueue.getJob(bullJobId(undecodableEvent)))?.data).toEqual({ eventId: undecodableEvent });
+    expect(logs.lines.find((l) => l.includes(undecodable) && l.includes('queued it again'))).toContain('"job_state":"unreadable"');
+    expect(await metricValue('pb_recovery_sweep_faults_total', { stage: 'revive_operation', outcome: 'postponed' })).toBe(postponedOps + 1);
+    expect(await metricValue('pb_recovery_sweep_faults_total', { stage: 'revive_event', outcome: 'postponed' })).toBe(postponedEvents + 1);
+    const errorLine = (id: string) => logs.lines.find((l) => l.includes('"level":"error"') && l.includes(id));
+    expect(errorLine(wrongType)).toContain('"error_class":"ReplyError"');
+    expect(errorLine(wrongTypeEvent)).toContain('"error_class":"ReplyError"');
+    // Every one is rescored: the next pass within the stale time leaves them alone.
+    expect(await ledger.idsInState('RECEIVED', now - 1)).not.toEqual(expect.arrayContaining([wrongType]));
+    expect(await events.unsentBefore(now - 1)).not.toEqual(expect.arrayContaining([wrongTypeEvent]));
+    await redis.del(deliveryQueue.toKey(bullJobId(wrongType)), eventsQueue.toKey(bullJobId(wrongTypeEvent)));
   });
 });
