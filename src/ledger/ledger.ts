@@ -249,8 +249,10 @@ export class Ledger {
       fields,
     ) as Promise<[number, string, number?]>;
     const [holder, [created, current, conflict]] = await Promise.all([claim, creation]);
-    if (holder !== '' && Number(holder) !== keys.shard) {
-      const mine = { claim: claimKey, shard: keys.shard, written: created === 1, keys: createKeys };
+    // Only a record this creation wrote can be a second payment's: one already in this shard is this payment's
+    // own (its digest decided above), even where another shard holds the id from before claims existed.
+    if (created === 1 && holder !== '' && Number(holder) !== keys.shard) {
+      const mine = { claim: claimKey, shard: keys.shard, keys: createKeys };
       const conflicting = await this.heldElsewhere(id, Number(holder), mine, state, hasOrder, digest);
       if (conflicting) return conflicting;
     }
@@ -263,14 +265,14 @@ export class Ledger {
   /**
    * The id of a command being created is claimed by another payment's shard. When that shard holds the
    * operation (one reference, two payments: an idempotency conflict the creation script, which sees one shard,
-   * cannot tell), the record just written, if any, is removed before anything reads it, and the caller is told
+   * cannot tell), the record just written is removed before anything reads it, and the caller is told
    * of a conflict with the operation there. When it no longer does (expired, erased), the claim is this
    * shard's now, and null says the creation stands.
    */
   private async heldElsewhere(
     id: string,
     shard: number,
-    mine: { claim: string; shard: number; written: boolean; keys: CreationKeys },
+    mine: { claim: string; shard: number; keys: CreationKeys },
     state: OperationState,
     hasOrder: string,
     digest: string,
@@ -280,7 +282,7 @@ export class Ledger {
       await this.redis.set(mine.claim, String(mine.shard), 'EX', ID_CLAIM_TTL_S);
       return null;
     }
-    if (mine.written) await DISCARD_CREATED_SCRIPT.run(this.redis, { keys: mine.keys, args: { id, state, has_order: hasOrder } });
+    await DISCARD_CREATED_SCRIPT.run(this.redis, { keys: mine.keys, args: { id, state, has_order: hasOrder } });
     this.memo.set(id, shard);
     return { created: false, state: held, conflict: true, digest };
   }

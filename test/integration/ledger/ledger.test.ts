@@ -1,4 +1,4 @@
-import { ALL_SHARDS, shardOfPayment } from '../../../src/redis/key-layout';
+import { ALL_SHARDS, shardOfAnchor, shardOfPayment } from '../../../src/redis/key-layout';
 import Redis from 'ioredis';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { Ledger } from '../../../src/ledger/ledger';
@@ -112,6 +112,20 @@ describe('the operation ledger on a real Redis', () => {
     await redis.del(firstShard.op(id), firstShard.history(id));
     expect(await ledger.create(id, second, 3_000)).toMatchObject({ created: true, conflict: false });
     expect(await ledger.create(id, first, 4_000)).toMatchObject({ created: false, conflict: true });
+  });
+
+  it('a repeat of an operation its own shard holds is a duplicate even where another shard claims the id (two payments under one reference from before claims)', async () => {
+    const id = nextId();
+    const first = command();
+    let other = 'ORD-2';
+    for (let n = 2; shardOfPayment({ ...first.payment, order_id: other }) === shardOfPayment(first.payment); n += 1) other = `ORD-${n}`;
+    const second = command({ payment: { ...first.payment, order_id: other } });
+    await ledger.create(id, first, 1_000);
+    // As before claims existed: the second payment was created beside the first, and now holds the claim.
+    await redis.del(ledger.keysOf(shardOfAnchor(id)).idClaim(id));
+    expect(await ledger.create(id, second, 2_000)).toMatchObject({ created: true, conflict: false });
+    expect(await ledger.create(id, first, 3_000)).toMatchObject({ created: false, conflict: false, state: 'RECEIVED' });
+    expect(await redis.exists(ledger.keysOf(shardOfPayment(first.payment)).op(id))).toBe(1);
   });
 
   it('creates an operation only once: a second create returns created:false, the current state, and adds no history', async () => {
