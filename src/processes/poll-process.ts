@@ -15,6 +15,7 @@ import { PollReport } from '../poller/poller';
 import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './periodic-jobs';
 import { createRedis } from '../redis/redis-connection';
 import { moveLegacyKeys } from '../data-lifecycle/legacy-keys';
+import { backfillIdClaims } from '../ledger/id-claim-backfill';
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { WebServer } from '../web/web-server';
@@ -53,7 +54,7 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
   const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger);
   try {
     await holder.start();
-    await moveLegacyKeysLogged(redis, config.redis.keyPrefix, logger);
+    await upgradeDataLogged(redis, config.redis.keyPrefix, logger);
     const report = await runPeriodicPass({ config, redis, logger, holder }, periodicJobs(config, logger, routes, redis, eventsQueue, deliveryQueue), lockMs);
     if (report) logger.info('poll run finished', { ...report });
     else logger.info('another poll run holds the lock; nothing to do');
@@ -70,15 +71,30 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
 }
 
 /**
- * Moves keys still under their names from before the Redis Cluster layout (src/data-lifecycle/legacy-keys.ts),
- * logging what moved; a failure is logged and retried at the next start (it never stops the poller).
+ * Brings data an earlier release wrote up to this one, logging what changed: keys still under their names from
+ * before the Redis Cluster layout are moved (src/data-lifecycle/legacy-keys.ts), and operations created before
+ * ids were claimed get their claim, once (src/ledger/id-claim-backfill.ts). A failure is logged and retried at
+ * the next start; it never stops the poller.
  */
-async function moveLegacyKeysLogged(redis: RedisClient, prefix: string, logger: Logger): Promise<void> {
+async function upgradeDataLogged(redis: RedisClient, prefix: string, logger: Logger): Promise<void> {
   try {
     const movedKeys = await moveLegacyKeys(redis, prefix);
     if (Object.values(movedKeys).some((n) => n > 0)) logger.info('redis keys moved from their pre-cluster names', { moved: movedKeys });
   } catch (err) {
     logger.warn('redis keys under pre-cluster names not moved (retried at the next start)', { error: (err as Error).message });
+  }
+  try {
+    const claims = await backfillIdClaims(redis, prefix);
+    if (claims.alreadyDone) return;
+    logger.info('operation id claims backfilled', { claimed: claims.claimed, present: claims.present, conflicting: claims.conflictingCount });
+    if (claims.conflictingCount > 0) {
+      logger.warn('operation ids held by two payments from before id claims: each stays as it is, and a third payment under one is refused', {
+        count: claims.conflictingCount,
+        operations: claims.conflicting,
+      });
+    }
+  } catch (err) {
+    logger.warn('operation id claims not backfilled (retried at the next start)', { error: (err as Error).message });
   }
 }
 
@@ -157,8 +173,8 @@ export async function startPollerProcess(
   };
   const timer = setInterval(() => void runPass(), intervalMs);
   void runPass();
-  // Data an earlier release wrote under the keys' pre-cluster names: moved once, beside the passes.
-  void moveLegacyKeysLogged(redis, config.redis.keyPrefix, logger);
+  // Data an earlier release wrote (pre-cluster key names, operations without an id claim): upgraded once, beside the passes.
+  void upgradeDataLogged(redis, config.redis.keyPrefix, logger);
   // Reconciliation runs in its own lane: a long report never delays the status inquiries.
   const schedule = new ReconciliationSchedule({ config, redis, logger });
   let reconciling: Promise<unknown> | null = null;

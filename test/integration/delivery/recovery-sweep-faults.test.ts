@@ -168,6 +168,7 @@ describe('the recovery sweep meeting a job record it cannot read', () => {
     // Every one is rescored: the next pass within the stale time leaves them alone.
     expect(await ledger.idsInState('RECEIVED', now - 1)).not.toEqual(expect.arrayContaining([wrongType]));
     expect(await events.unsentBefore(now - 1)).not.toEqual(expect.arrayContaining([wrongTypeEvent]));
-    await redis.del(deliveryQueue.toKey(bullJobId(wrongType)), eventsQueue.toKey(bullJobId(wrongTypeEvent)));
+    await redis.del(deliveryQueue.toKey(bullJobId(wrongType)));
+    await redis.del(eventsQueue.toKey(bullJobId(wrongTypeEvent)));
   });
 });

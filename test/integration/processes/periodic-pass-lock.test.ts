@@ -1,8 +1,11 @@
 import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { LeaseHolder } from '../../../src/leases/lease-holder';
+import { idClaimBackfillMarker } from '../../../src/ledger/id-claim-backfill';
+import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { runPollProcess } from '../../../src/processes/poll-process';
+import { shardOfAnchor } from '../../../src/redis/key-layout';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
@@ -109,4 +112,26 @@ test('of two processes finding the same dead holder, only one takes the lock ove
   // The other is locked out, or runs after the winner freed the lock, but never takes it over as well.
   expect(results.some((r) => r.ran)).toBe(true);
   expect(await metricValue('pb_poller_lock_takeovers_total')).toBe(before + 1);
+});
+
+test('a run on data from before id claims gives its operations their claim once (logged), and later runs skip it', async () => {
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const id = `op-pass-claims-${Date.now()}`;
+  await ledger.create(id, {
+    version: 1,
+    command: 'authorize',
+    channel: 'bus',
+    received_at: new Date().toISOString(),
+    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 500, currency: 'EUR', order_id: `ORD-${id}` },
+  });
+  const claim = ledger.keysOf(shardOfAnchor(id)).idClaim(id);
+  await redis.del(claim);
+  await redis.del(idClaimBackfillMarker(config.redis.keyPrefix));
+
+  const first = await pass();
+
+  expect(first.lines.find((l) => l.includes('operation id claims backfilled'))).toContain('"claimed":1');
+  expect(await redis.get(claim)).not.toBeNull();
+  const second = await pass();
+  expect(second.lines.some((l) => l.includes('operation id claims backfilled'))).toBe(false);
 });

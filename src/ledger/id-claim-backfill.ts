@@ -1,0 +1,81 @@
+import { counter } from '../metrics/metrics-registry';
+import { ALL_SHARDS, shardKeysOf, shardOfAnchor } from '../redis/key-layout';
+import { RedisClient } from '../redis/redis-connection';
+import { ID_CLAIM_TTL_S } from './ledger';
+import { CLAIM_ID_SCRIPT } from './ledger-scripts';
+
+const backfilled = counter(
+  'pb_id_claims_backfilled_total',
+  'Operations of the last 90 days whose id claim the one-off backfill looked at, by outcome: claimed (it had none), present (it had its own), conflicting (another shard claims the id: one reference under two payments from before claims existed)',
+  ['outcome'],
+);
+
+/** What one backfill did. */
+export interface IdClaimBackfill {
+  /** True when an earlier run had finished it (nothing was looked at). */
+  alreadyDone: boolean;
+  claimed: number;
+  present: number;
+  /** Ids another shard claims: `shard` holds the operation looked at, `holder` the claim. First 20 only. */
+  conflicting: Array<{ id: string; shard: number; holder: string }>;
+  conflictingCount: number;
+}
+
+/** The key marking the backfill done (a string: when it finished, epoch ms). */
+export function idClaimBackfillMarker(prefix: string): string {
+  return `${prefix}migrations:id-claims`;
+}
+
+/** Operations claimed per round of parallel calls (each claim is its own single-key script: claims live in every slot). */
+const BATCH = 500;
+
+/**
+ * Gives the operations created before ids were claimed (`ShardKeys.idClaim`, `Ledger.create`) their claim,
+ * once: each operation of the last {@link ID_CLAIM_TTL_S} seconds in a shard's created index is claimed for
+ * its shard, expiring when a claim made at its creation would. Without it, a second payment under the
+ * reference of such an operation (another order, so another shard) would be created beside it instead of
+ * being refused as an idempotency conflict, for as long as the claim lives.
+ *
+ * An id another shard already claims (one reference under two payments, from before claims) is left as it is,
+ * counted and returned. Idempotent (a claim is only set where there is none); the marker
+ * ({@link idClaimBackfillMarker}) is written last, so a run cut short runs again whole at the next start.
+ */
+export async function backfillIdClaims(redis: RedisClient, prefix: string, now = Date.now()): Promise<IdClaimBackfill> {
+  const marker = idClaimBackfillMarker(prefix);
+  const report: IdClaimBackfill = { alreadyDone: false, claimed: 0, present: 0, conflicting: [], conflictingCount: 0 };
+  if ((await redis.exists(marker)) === 1) return { ...report, alreadyDone: true };
+  const shards = shardKeysOf(prefix);
+  const since = now - ID_CLAIM_TTL_S * 1000;
+  for (const shard of ALL_SHARDS) {
+    for (let offset = 0; ; offset += BATCH) {
+      const page = await redis.zrangebyscore(shards[shard].created, since, '+inf', 'WITHSCORES', 'LIMIT', offset, BATCH);
+      if (page.length === 0) break;
+      const claims: Array<Promise<void>> = [];
+      for (let i = 0; i < page.length; i += 2) {
+        const id = page[i];
+        // The claim expires when one set at the creation would have (at least a second from now).
+        const ttl = Math.max(1, Math.ceil((Number(page[i + 1]) - since) / 1000));
+        const claim = shards[shardOfAnchor(id)].idClaim(id);
+        claims.push(
+          (CLAIM_ID_SCRIPT.run(redis, { keys: { claim }, args: { shard, ttl_s: ttl } }) as Promise<string>).then((holder) => {
+            if (holder === '') {
+              report.claimed += 1;
+              backfilled.inc({ outcome: 'claimed' });
+            } else if (holder === String(shard)) {
+              report.present += 1;
+              backfilled.inc({ outcome: 'present' });
+            } else {
+              report.conflictingCount += 1;
+              if (report.conflicting.length < 20) report.conflicting.push({ id, shard, holder });
+              backfilled.inc({ outcome: 'conflicting' });
+            }
+          }),
+        );
+      }
+      await Promise.all(claims);
+      if (page.length < BATCH * 2) break;
+    }
+  }
+  await redis.set(marker, String(now));
+  return report;
+}
