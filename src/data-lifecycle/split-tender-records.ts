@@ -44,6 +44,14 @@ function refundIdsOf(hash: Readonly<Record<string, string>>): string[] {
     .map((f) => f.slice(7));
 }
 
+/** Each refund a record's hash holds, with its amount (minor units: its card and gift card parts). */
+function refundsOf(hash: Readonly<Record<string, string>>): Array<{ refundId: string; amount: number }> {
+  return refundIdsOf(hash).map((refundId) => {
+    const [card, gift] = (hash[`refund:${refundId}`] ?? '').split(',');
+    return { refundId, amount: Number(card) + Number(gift) };
+  });
+}
+
 /** The open index members a split may have: the split's own and one per refund. */
 function openMembers(id: string, hash: Readonly<Record<string, string>>): string[] {
   return [memberOf({ kind: 'split', id }), ...refundIdsOf(hash).map((refundId) => memberOf({ kind: 'refund', splitId: id, refundId }))];
@@ -88,6 +96,8 @@ export async function restoreSplitTender(redis: RedisClient, prefix: string, sna
   if (written) {
     const entries = Object.entries(snap.open);
     for (const [member, score] of entries) await redis.zadd(store.openKey, 'NX', score === 'inf' ? '+inf' : score, member);
+    // Its refund ids are claimed again, so the same id on another split is still a conflict.
+    for (const { refundId, amount } of refundsOf(snap.hash)) if (Number.isSafeInteger(amount)) await store.claimRefundId(snap.id, refundId, amount);
   }
   return written;
 }
@@ -112,6 +122,8 @@ export async function dropSplitTenderIfUnused(redis: RedisClient, prefix: string
   if (left.some((n) => n > 0)) return false;
   const store = new SplitTenderStore(redis, prefix);
   await redis.del(store.key(id));
+  // Its refund ids are free again, as an expired operation's id is.
+  for (const { refundId, amount } of refundsOf(snap.hash)) if (Number.isSafeInteger(amount)) await store.releaseRefundId(id, refundId, amount);
   return true;
 }
 

@@ -89,6 +89,11 @@ return {ARGV[1], 1}`;
 
 const RELEASE_REFUND_ID = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+/** What a refund id's claim holds: the split and the amount (minor units) the refund takes. */
+function refundClaimOf(splitId: string, amount: number): string {
+  return `${splitId}:${amount}`;
+}
+
 /** How a refund recorded now names its parts (one recorded before keeps its own: `StepIds`). */
 const NEW_STEP_IDS: StepIds = 'namespaced';
 
@@ -205,6 +210,26 @@ export class SplitTenderStore {
   }
 
   /**
+   * Claims `refundId` for the refund of `amount` (minor units) of split `splitId` unless it is claimed: what
+   * holds it (`<split id>:<amount>`), and whether this call claimed it.
+   */
+  async claimRefundId(splitId: string, refundId: string, amount: number): Promise<{ holder: string; claimedNow: boolean }> {
+    const [holder, claimed] = (await this.redis.eval(
+      CLAIM_REFUND_ID,
+      1,
+      this.refundClaimKey(refundId),
+      refundClaimOf(splitId, amount),
+      String(ID_CLAIM_TTL_S),
+    )) as [string, number];
+    return { holder, claimedNow: claimed === 1 };
+  }
+
+  /** Frees `refundId` if that refund of that split holds it (another's claim stays). */
+  async releaseRefundId(splitId: string, refundId: string, amount: number): Promise<void> {
+    await this.redis.eval(RELEASE_REFUND_ID, 1, this.refundClaimKey(refundId), refundClaimOf(splitId, amount));
+  }
+
+  /**
    * Records a refund (`created`, or `exists` for a repeat of the same refund) and schedules it; or says why
    * it cannot be (`refused`), or that `refundId` already refunds another split or other money (`conflict`,
    * nothing recorded or reserved).
@@ -218,12 +243,10 @@ export class SplitTenderStore {
     commandJson: string,
   ): Promise<{ refund: StoredRefund } | { refused: RefundRefusal; detail: string } | { conflict: string }> {
     // The claim first (another slot than the split's hash): a crash after it leaves a claim its redelivery holds.
-    const claimKey = this.refundClaimKey(refundId);
-    const mine = `${splitId}:${amount}`;
-    const [holder, claimedNow] = (await this.redis.eval(CLAIM_REFUND_ID, 1, claimKey, mine, String(ID_CLAIM_TTL_S))) as [string, number];
-    if (holder !== mine) return { conflict: holder };
+    const { holder, claimedNow } = await this.claimRefundId(splitId, refundId, amount);
+    if (holder !== refundClaimOf(splitId, amount)) return { conflict: holder };
     const release = async () => {
-      if (claimedNow === 1) await this.redis.eval(RELEASE_REFUND_ID, 1, claimKey, mine);
+      if (claimedNow) await this.releaseRefundId(splitId, refundId, amount);
     };
     const [outcome, value] = (await this.redis.eval(
       BEGIN_REFUND,

@@ -120,6 +120,11 @@ describe('split tender records in the data lifecycle', () => {
     const member = memberOf({ kind: 'refund', splitId: plan.id, refundId });
     expect(await redis.zscore(targetStore.openKey, member)).toBe(await redis.zscore(sourceStore.openKey, member));
     expect(await redis.zscore(targetStore.openKey, memberOf({ kind: 'split', id: plan.id }))).toBeNull();
+    // Its refund id is claimed again: the same id on another split stays a conflict.
+    expect(await redis.get(targetStore.refundClaimKey(refundId))).toBe(`${plan.id}:1000`);
+    expect(await targetStore.beginRefund('another-split', refundId, 1000, { card: 3000, gift_card: 2000 }, 'card_first', '{}')).toEqual({
+      conflict: `${plan.id}:1000`,
+    });
 
     expect(await exportText(target)).toBe(text);
   }, 60_000);
@@ -175,6 +180,8 @@ describe('split tender records in the data lifecycle', () => {
       const second = await sweep.runOnce();
       expect(second.expired).toBe(steps.length);
       expect(await redis.exists(store.key(plan.id))).toBe(0);
+      // Its refund id is free again, as an expired operation's id is.
+      expect(await redis.exists(store.refundClaimKey(refundId))).toBe(0);
 
       const files = (await readdir(archiveDir, { recursive: true })).filter((f) => f.endsWith('.ndjson'));
       const archived = (await Promise.all(files.map((f) => readFile(join(archiveDir, f), 'utf8')))).join('');
