@@ -1,9 +1,10 @@
 import { describeContractBody } from '../contracts/channel-contracts';
+import { redactText } from '../logging/redact';
 /**
  * The identifiers an operator looks a refused command up by, read best-effort from its raw body: the order
  * id and the JSON-RPC id (a bus call's `id`; a queued bus command's `sequence`). Only on the refusal path
- * (never per accepted command); a body that does not parse gives nothing. Values are strings or numbers cut to
- * 128 characters; the logger's redaction still applies to them.
+ * (never per accepted command); a body that does not parse gives nothing. Values are strings (redacted, then
+ * cut to 128 characters) or numbers; the logger's redaction still applies to them.
  */
 export function refusalIdentifiers(raw: Buffer | string): { order_id?: string; rpc_id?: string | number } {
   let body: unknown;
@@ -27,7 +28,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function scalar(value: unknown): string | number | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string' && value !== '') return value.slice(0, 128);
+  // Redacted before the cut: a cut through a card number leaves digits the redaction no longer sees as one
+  // (15 of 16 digits fail the Luhn check, and give the 16th).
+  if (typeof value === 'string' && value !== '') return redactText(value).slice(0, 128);
   return undefined;
 }
 

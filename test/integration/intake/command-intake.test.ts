@@ -192,6 +192,23 @@ describe('command intake: signed bus commands and channel commands end as queued
     expect(headers?.['x-pb-order-id']).toBe('ORD-REFUSED-1');
   });
 
+  it('never puts part of a card number on a refusal when the order id is cut to 128 characters across it', async () => {
+    await client.drainDeadLetters();
+    const pan = '4111111111111111';
+    // 113 characters, then the number: the cut at 128 keeps its first 15 digits, which fail the Luhn check
+    // on their own, and the 16th (the check digit) follows from them.
+    const orderId = `${'A'.repeat(113)}${pan}`;
+    const before = worker.consumer.stats.deadLettered;
+    await client.publish('web.payment.sale', channelCommand('sale', {}, { order_id: orderId }));
+    await eventually(() => worker.consumer.stats.deadLettered > before);
+    const dead = await client.drainDeadLetters();
+    const line = logs.lines.find((l) => l.includes('"message":"command dead-lettered"') && l.includes('AAAAAAAAAA'));
+    expect(line).toBeDefined();
+    const header = String(dead.find((m) => m.properties.headers?.['x-pb-code'] === 'CARD_DATA_REJECTED')?.properties.headers?.['x-pb-order-id']);
+    expect(header).toMatch(/^A{113}/);
+    for (const text of [line as string, header]) expect(text).not.toContain(pan.slice(0, 12));
+  });
+
   it('refuses a body over the size limit with 413', async () => {
     const p = payment({ order_id: 'x'.repeat(100) });
     const big = { ...busCall(CAPTURE, p), padding: 'y'.repeat(config.http.bodyLimitBytes) };
