@@ -4,6 +4,7 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { Schedule, ScheduleDefinition, ScheduleState, cycleCommandToValidate } from './recurring-schedule';
 import { validateCommandReport } from '../contracts/command-validator';
+import { applyCardDataPolicy } from '../contracts/card-data-policy';
 import { RecurringStore } from './recurring-store';
 
 const managed = counter(
@@ -74,6 +75,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
  */
 export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gateways'>): ScheduleDefinition {
   if (!isObject(value)) throw new CommandValidationError('schedule', 'must be an object', 'INVALID_PARAMS');
+  // Card data before any other check: the refusals below name keys as they were sent, and a card number
+  // used as a key must never be quoted (the card check names it masked). Free text is refused too.
+  try {
+    applyCardDataPolicy(value, { freeText: 'refuse', freeTextFields: [] });
+  } catch (err) {
+    if (err instanceof CommandValidationError) throw new CommandValidationError(`schedule.${err.field}`, err.reason, err.code);
+    throw err;
+  }
   for (const key of Object.keys(value)) {
     if (!(key in DEFINITION_FIELDS)) throw new CommandValidationError(`schedule.${key}`, 'is not a schedule field', 'INVALID_PARAMS');
   }

@@ -93,6 +93,21 @@ describe('bus JSON-RPC', () => {
     expect(letters.map((l) => l.properties.headers?.['x-pb-field'])).toContain(field);
   });
 
+  it.each([
+    ['the schedule', (pan: string) => ({ [pan]: 'x' })],
+    ['its interval', (pan: string) => ({ interval: { unit: 'month', count: 1, [pan]: 1 } })],
+  ])('refuses a card number used as a key of %s without quoting it in the answer or the dead letter', async (_where, extra) => {
+    const pan = '4111111111111111';
+    await amqp.drainDeadLetters();
+    const answer = await call(m().create, { schedule: schedule(`pankey-${tag}`, extra(pan)) });
+    expect(answer.body).toMatchObject({ error: { code: -32602 } });
+    const letters = await amqp.drainDeadLetters();
+    expect(letters).toHaveLength(1);
+    const text = [JSON.stringify(answer.body), ...letters.map((l) => JSON.stringify(l.properties.headers) + l.content.toString())].join('\n');
+    expect(text).not.toContain(pan);
+    expect(answer.body).toMatchObject({ error: { data: { reason: expect.stringMatching(/card/) as unknown } } });
+  });
+
   it('refuses another definition under a known id, and a cancel of an unknown id, naming the field', async () => {
     const id = `twice-${tag}`;
     await call(m().create, { schedule: schedule(id) });
