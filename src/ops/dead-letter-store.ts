@@ -257,26 +257,28 @@ function header(headers: Record<string, unknown>, name: string): string | undefi
 export function recordFromMessage(msg: Pick<GetMessage, 'content' | 'properties' | 'fields'>, now: number, stampKey?: Buffer): DeadLetterRecord {
   const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
   const body = redactBody(msg.content).toString('utf8');
-  const code = header(headers, 'x-pb-code') ?? (headers['x-death'] ? 'BROKER_DEAD_LETTERED' : 'UNKNOWN');
-  const reason = header(headers, 'x-pb-reason') ?? '';
+  // Every header is redacted as the body is: our writer redacts them, but anyone who can publish to the
+  // queue sets their own, and what is archived is stored in Redis and shown by the console and the CLI.
+  const optional = (name: string) => {
+    const v = header(headers, name);
+    return v === undefined ? undefined : redactText(v);
+  };
+  const code = optional('x-pb-code') ?? (headers['x-death'] ? 'BROKER_DEAD_LETTERED' : 'UNKNOWN');
+  const reason = optional('x-pb-reason') ?? '';
   const at = Date.parse(header(headers, 'x-pb-dead-lettered-at') ?? '');
   const about = describeDeadLetterBody(body);
   const id = `dl-${createHash('sha256')
     .update(JSON.stringify([body, code, reason, header(headers, 'x-pb-dead-lettered-at') ?? '', header(headers, 'x-pb-source') ?? '']))
     .digest('hex')
     .slice(0, 24)}`;
-  const optional = (name: string) => {
-    const v = header(headers, name);
-    return v === undefined ? undefined : redactText(v);
-  };
   return {
     id,
     deadLetteredAt: Number.isFinite(at) ? at : now,
     archivedAt: now,
     code,
-    field: header(headers, 'x-pb-field') ?? '(root)',
+    field: optional('x-pb-field') ?? '(root)',
     reason,
-    source: header(headers, 'x-pb-source') ?? 'broker',
+    source: optional('x-pb-source') ?? 'broker',
     routingKey: optional('x-pb-routing-key'),
     operationId: optional('x-pb-operation-id') ?? about.operationReference,
     orderId: about.orderId,

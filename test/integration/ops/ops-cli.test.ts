@@ -12,6 +12,7 @@ import { silentLogger } from '../../../src/logging/logger';
 import { amqpClient } from '../../support/amqp-helpers';
 import { TEST_PANS, busCall, channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
+import { redisText } from '../../support/redis-text';
 import { eventually } from '../../support/tcp-proxy';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
 import { webOrderCreatedExample } from '../../../harness/workload/channel-contract-examples';
@@ -302,6 +303,29 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     for (const record of records) expect(record.authenticatedChannel).toBeUndefined();
     const res = await run(opsDeadLetterReplay, ctx, { ids: records.map((r) => r.id), execute: true, json: true });
     expect((res.json.results as { verdict: string }[]).map((r) => r.verdict)).toEqual(['unauthenticated', 'unauthenticated']);
+  });
+
+  it('archives and shows a dead letter published straight to the queue without the card number its reason headers carry', async () => {
+    const pan = TEST_PANS[1];
+    const ch = await client.model.createConfirmChannel();
+    ch.sendToQueue(config.amqp.deadLetterQueue, Buffer.from(JSON.stringify(channelCommand('sale', {}, { order_id: 'ORD-DL-HEADERS' }))), {
+      headers: {
+        'x-pb-code': `CODE ${pan}`,
+        'x-pb-field': `payment.${pan}`,
+        'x-pb-reason': `card ${pan} declined`,
+        'x-pb-source': `amqp:${pan}`,
+        'x-pb-dead-lettered-at': new Date().toISOString(),
+      },
+    });
+    await ch.waitForConfirms();
+    await ch.close();
+    const listed = await run(opsDeadLetterList, ctx, { json: true });
+    const record = (await ctx.deadLetters.list({ limit: 500 })).find((r) => r.orderId === 'ORD-DL-HEADERS')!;
+    expect(record).toBeDefined();
+    const shown = await run(opsDeadLetterShow, ctx, { id: record.id });
+    expect(shown.text).toContain('declined');
+    const archived = await redisText(ctx.redis, `${config.redis.keyPrefix}{dl}`);
+    for (const text of [listed.text, shown.text, JSON.stringify(record), archived]) expect(text).not.toContain(pan);
   });
 
   it('refuses to replay a command whose body lost a value to redaction (an encrypted security code as [REDACTED]), naming the field', async () => {
