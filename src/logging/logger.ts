@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { SECRET_MASK, isSensitiveKey, redact } from './redact';
+import { SECRET_MASK, isSensitiveKey, redact, redactKey } from './redact';
 
 /** The bridge's logger type: winston's, so `child({ operation_id })` gives a correlated logger. */
 export type Logger = winston.Logger;
@@ -11,7 +11,17 @@ const redactFormat = winston.format((info) => {
   for (const key of Object.keys(fields)) {
     // Top-level metadata keys are the entry's own: mask sensitive ones here, as redact() does below them.
     const value = fields[key];
-    fields[key] = isSensitiveKey(key) && value !== null && value !== undefined && value !== '' ? SECRET_MASK : redact(value);
+    const redacted = isSensitiveKey(key) && value !== null && value !== undefined && value !== '' ? SECRET_MASK : redact(value);
+    // A card number used as a key is masked as it is below the top level (the first one keeps the masked key).
+    const masked = redactKey(key);
+    if (masked === key) {
+      fields[key] = redacted;
+    } else {
+      delete fields[key];
+      let free = masked;
+      for (let n = 2; Object.hasOwn(fields, free); n += 1) free = `${masked}#${n}`;
+      fields[free] = redacted;
+    }
   }
   return info;
 });

@@ -467,7 +467,7 @@ function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown
   for (const k of Object.keys(object)) {
     const v = object[k];
     // Keys are data too: a card number used as a key is masked like one in a value (kept distinct).
-    let key = k.length >= MIN_PAN ? redactText(k) : k;
+    let key = redactKey(k);
     if (key !== k && Object.hasOwn(out, key)) {
       const masked = key;
       nextSuffix ??= new Map();
@@ -479,6 +479,11 @@ function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown
     out[key] = isSensitiveKey(k) && v !== null && v !== undefined && v !== '' ? SECRET_MASK : redactValue(paymentMethodWithoutNumber(k, v), seen);
   }
   return out;
+}
+
+/** A key with any card number in it masked, as a value would be (a key too short to hold one is as it is). */
+export function redactKey(key: string): string {
+  return key.length >= MIN_PAN ? redactText(key) : key;
 }
 
 /**

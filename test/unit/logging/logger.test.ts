@@ -59,6 +59,14 @@ describe('createLogger', () => {
     expect(lines[0]).not.toContain('cs-123456789');
   });
 
+  it('masks a card number used as a key at the top level of an entry, as below it, keeping two such keys apart', () => {
+    const { logger, lines } = captureLogger();
+    logger.info('keys are data', { [VISA]: 1, [`x${VISA}`]: 2, ok: 3 });
+    expect(lines[0]).not.toContain(VISA);
+    const [entry] = parsed(lines);
+    expect(entry).toMatchObject({ [PAN_MASK]: 1, [`x${PAN_MASK}`]: 2, ok: 3 });
+  });
+
   it('removes a card number from an Error logged directly', () => {
     const { logger, lines } = captureLogger();
     logger.error(new Error(`gateway echoed ${VISA}`));
