@@ -138,11 +138,19 @@ async function* streamLines(
   const status = res.statusCode ?? 0;
   if (status < 200 || status >= 300) {
     let sample = '';
-    for await (const chunk of res) {
-      sample += (chunk as Buffer).toString('utf8');
-      if (sample.length > 512) break;
+    // Bounded like the report's own body: a host that sends the status and then stalls must not hold the run.
+    const stall = setTimeout(() => res.destroy(), opts.timeoutMs);
+    try {
+      for await (const chunk of res) {
+        sample += (chunk as Buffer).toString('utf8');
+        if (sample.length > 512) break;
+      }
+    } catch {
+      // Stalled or cut off: the status alone classifies the answer.
+    } finally {
+      clearTimeout(stall);
+      res.destroy();
     }
-    res.destroy();
     const kind =
       status === 401 || status === 403
         ? 'authentication'

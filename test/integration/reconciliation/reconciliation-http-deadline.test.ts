@@ -1,0 +1,73 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { GatewayError } from '../../../src/errors/gateway-error';
+import { GatewayConfig } from '../../../src/gateways/gateway-config';
+import { adyenGateway } from '../../../src/gateways/adyen/adyen-gateway';
+import { createReconciliationHttp } from '../../../src/reconciliation-run/reconciliation-http';
+
+// A report host that answers an error status and then sends its body slowly, or not at all: the read of
+// that body must be bounded like every other read of a report download.
+let server: Server;
+let base: string;
+const open = new Set<ServerResponse>();
+
+function handle(_req: IncomingMessage, res: ServerResponse): void {
+  open.add(res);
+  res.on('close', () => open.delete(res));
+  // Headers and a first chunk, then nothing: the connection stays open.
+  res.writeHead(503, { 'content-type': 'text/plain', 'content-length': '1000' });
+  res.write('Service Unavailable');
+}
+
+const gateway: GatewayConfig = {
+  name: 'adyen-recon',
+  type: 'adyen',
+  baseUrl: 'https://checkout-test.adyen.com/v71',
+  apiKey: 'AQE-test',
+  webhookSecret: '',
+  webhookSecretPrevious: '',
+  merchantAccount: 'Acme',
+  merchantId: '',
+  keyId: '',
+  sharedSecret: '',
+  reportUsername: 'report@Company.Acme',
+  reportPassword: 'secret',
+  reportBaseUrl: '',
+  authorisationType: '',
+  webhookPrivateKey: '',
+  timeoutMs: 10000,
+  maxSockets: 4,
+};
+
+beforeAll(async () => {
+  server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  for (const res of open) res.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+describe('reconciliation report download deadline', () => {
+  it('ends with a classified GatewayError when an error answer stalls in its body', async () => {
+    const http = createReconciliationHttp(gateway, adyenGateway.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 300 });
+    const started = Date.now();
+    const read = (async () => {
+      for await (const line of http.lines({ path: `${base}/reports/download/MerchantAccount/Acme/settlement_detail_report_batch_1.csv` })) void line;
+    })();
+    // Without a bound the read never ends: the race names that outcome instead of the test timing out.
+    const outcome = await Promise.race([
+      read.then(
+        () => 'resolved',
+        (err: unknown) => err,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 3000).unref()),
+    ]);
+    http.close();
+    expect(outcome).toBeInstanceOf(GatewayError);
+    expect((outcome as GatewayError).details.httpStatus).toBe(503);
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+});
