@@ -16,8 +16,8 @@ export function isClearTextUrl(url: string): boolean {
  * The configuration keys whose URL is plain http and would carry credentials or payment data in clear:
  * the bus (`service_bus.url`), its OAuth server (`mom_client.oauth_server_url`), our own intake URL as
  * announced to the bus (`service_bus.public_url`: the bus sends signed commands there; behind a
- * TLS-terminating proxy it is the proxy's https URL) and every real gateway's `base_url` (a test double,
- * our simulator, may stay http). Pure; in key order.
+ * TLS-terminating proxy it is the proxy's https URL) and every real gateway's `base_url` and
+ * `report_base_url` when set (a test double, our simulator, may stay http). Pure; in key order.
  */
 export function insecureHttpKeys(config: Config): string[] {
   const keys: Array<[string, string]> = [
@@ -28,7 +28,10 @@ export function insecureHttpKeys(config: Config): string[] {
   for (const gw of Object.values(config.gateways)
     .slice()
     .sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!gatewayDefinition(gw.type).testDouble) keys.push([`gateways.${gw.name}.base_url`, gw.baseUrl]);
+    if (gatewayDefinition(gw.type).testDouble) continue;
+    keys.push([`gateways.${gw.name}.base_url`, gw.baseUrl]);
+    // The report host gets the report user's credentials and returns the settlement report: the same rule.
+    if (gw.reportBaseUrl !== '') keys.push([`gateways.${gw.name}.report_base_url`, gw.reportBaseUrl]);
   }
   return keys.filter(([, url]) => isClearTextUrl(url)).map(([key]) => key);
 }

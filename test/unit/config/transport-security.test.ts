@@ -52,6 +52,13 @@ describe('configuration refuses http:// for the bus, its OAuth server, our publi
     expect(err.key).toBe('gateways.psp.base_url');
   });
 
+  it("refuses an http:// report_base_url (the report user's Basic credentials and the settlement report), naming the key", () => {
+    const adyen = { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', ...requiredCredentials('adyen') };
+    const err = refusal({ ...secure(), gateways: { psp: { ...adyen, report_base_url: 'http://reports.example.com' } } });
+    expect(err.key).toBe('gateways.psp.report_base_url');
+    expect(insecureHttpKeys(buildConfig({ ...secure(), gateways: { psp: { ...adyen, report_base_url: 'https://reports.example.com' } } }, {}))).toEqual([]);
+  });
+
   it('names every insecure key, not only the first', () => {
     const err = refusal({
       ...secure(),
