@@ -59,7 +59,7 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
   if (proxy) results.push(await checkProxy(proxy, timeoutMs));
   results.push(...edgeTlsChecks(config, now()));
   if (options.infrastructure ?? true) {
-    results.push(...(await checkRabbitMq(config, timeoutMs)), ...(await checkRedis(config, timeoutMs)), await checkPublicIntake(config, timeoutMs));
+    results.push(...(await checkRabbitMq(config, timeoutMs)), ...(await checkRedis(config, timeoutMs)), await checkPublicIntake(config, http));
   }
 
   try {

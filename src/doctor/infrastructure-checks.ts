@@ -1,3 +1,4 @@
+import { AxiosInstance } from 'axios';
 import { Cluster } from 'ioredis';
 import { Config } from '../config/config';
 import { transportErrorCode } from '../http/outbound-http';
@@ -6,7 +7,8 @@ import { createRedis, isCluster, nodeName, RedisClient } from '../redis/redis-co
 
 /**
  * The doctor's checks of what the bridge runs on (RabbitMQ: `rabbitmq-checks.ts`): Redis (reachable, persistence on, eviction `noeviction`) and our own public intake URL (the bus's OPTIONS
- * probe). Each check opens its own short-lived connection and closes it; details never carry a password.
+ * probe). Each check opens its own short-lived connection and closes it (the probe goes through the doctor's
+ * outbound client, closed with it); details never carry a password.
  */
 
 function result(check: string, target: string, status: CheckResult['status'], detail: string, fix?: string): CheckResult {
@@ -172,15 +174,15 @@ async function serverChecks(redis: RedisClient, target: string): Promise<CheckRe
 
 /**
  * The bus's probe of our endpoint: OPTIONS on `service_bus.public_url` must answer 2xx. Carries no
- * credential, so it also runs over http. `fetchImpl` is Node's fetch (undici), with a deadline.
+ * credential, so it also runs over http. Sent with the doctor's outbound client (`http`), as every other
+ * outbound call: the configured proxy, the TLS 1.2 floor and the timeout.
  */
-export async function checkPublicIntake(config: Config, timeoutMs: number): Promise<CheckResult> {
+export async function checkPublicIntake(config: Config, http: AxiosInstance): Promise<CheckResult> {
   const target = 'intake';
   const url = config.serviceBus.publicUrl;
   try {
-    const res = await fetch(url, { method: 'OPTIONS', signal: AbortSignal.timeout(timeoutMs) });
-    await res.body?.cancel();
-    if (res.ok) return result('options-probe', target, 'OK', `OPTIONS ${url} → ${res.status}`);
+    const res = await http.request<string>({ method: 'OPTIONS', url });
+    if (res.status >= 200 && res.status < 300) return result('options-probe', target, 'OK', `OPTIONS ${url} → ${res.status}`);
     return result(
       'options-probe',
       target,
@@ -189,12 +191,12 @@ export async function checkPublicIntake(config: Config, timeoutMs: number): Prom
       "service_bus.public_url must reach the web role's intake path (http.intake_path) through your proxy; the bus probes it with OPTIONS",
     );
   } catch (err) {
-    const cause = err instanceof Error && err.cause ? err.cause : err;
+    const code = transportErrorCode(err);
     return result(
       'options-probe',
       target,
       'FAIL',
-      `OPTIONS ${url}: ${err instanceof Error && err.name === 'TimeoutError' ? 'ETIMEDOUT' : transportErrorCode(cause)}`,
+      `OPTIONS ${url}: ${code === 'ECONNABORTED' ? 'ETIMEDOUT' : code}`,
       'start the web role and make service_bus.public_url reachable from here (DNS, proxy, TLS certificate)',
     );
   }

@@ -310,6 +310,18 @@ describe('runDoctor', () => {
     expect(proxy.forwarded).toContain(`${local.url}/oauth/token`);
     expect(server.paths).toEqual(['GET /_control/counters']);
   });
+
+  it("sends the public URL's OPTIONS probe through the proxy too", async () => {
+    const proxy = await startConnectProxy();
+    cleanups.push(() => proxy.close());
+    const { out, text } = capture();
+    const cfg = config({}, { 'proxy.host': '127.0.0.1', 'proxy.port': proxy.port });
+
+    await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 3000 });
+
+    expect(row(text(), 'options-probe', 'intake').status).toBe('OK');
+    expect(proxy.forwarded).toContain(`${local.url}/bus`);
+  });
 });
 
 describe('runDoctor: what the bridge runs on', () => {
