@@ -13,6 +13,7 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { bridgeOperationId } from '../ledger/operation-id';
+import { gatewayOf } from '../ledger/routing-record';
 
 /**
  * Why an authorization is an orphan (a bounded set: it is a metric label and the cancel event's
@@ -275,7 +276,8 @@ export class OrphanReversal {
     const base = {
       authorizationId: id,
       voidId,
-      gateway: auth?.payment.gateway ?? 'unknown',
+      // The gateway that holds the authorization (routing may have sent it elsewhere than the command named).
+      gateway: auth ? gatewayOf(auth) : 'unknown',
       reason,
       amount: auth?.payment.amount,
       currency: auth?.payment.currency,
@@ -305,7 +307,8 @@ export class OrphanReversal {
         return skip('expired');
       }
       const reference = auth.newGatewayKey ?? auth.gatewayReference;
-      const holder = reference ? await ledger.findByReference(auth.payment.gateway, reference) : null;
+      // PSP references are indexed under the gateway that answered them: the routed one.
+      const holder = reference ? await ledger.findByReference(gatewayOf(auth), reference) : null;
       if (holder && holder !== id) {
         // A later operation (a capture on the same PSP object, a re-authorization) now owns the reference.
         await ledger.dropFromAuthorizationIndex('open', id);

@@ -327,6 +327,35 @@ describe('orphan reversal', () => {
     expect(await pspStatus(reference)).toBe('authorized');
   });
 
+  it('an authorization routed to another gateway than requested is superseded by a later operation holding its reference at that gateway: never voided', async () => {
+    const s = setup();
+    const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' });
+    const id = command.payment.operation_reference!;
+    const routing = { gateway: 'simb', requested: 'simulator', candidates: ['simulator', 'simb'], index: 1, decisions: [] };
+    const reference = `pi_routed_${id}`;
+    await s.ledger.create(id, command, Date.now(), undefined, { routing });
+    await s.ledger.transition(id, 'SENT', { event: 'attempt' });
+    await s.ledger.transitionAndGet(
+      id,
+      'SUCCEEDED',
+      { event: 'outcome' },
+      { gatewayReference: reference, expiresAt: Date.now() + 30 * DAY, orphanAt: Date.now() + 4 * DAY },
+      { reference: { gateway: 'simb', reference } },
+    );
+    // A later operation (a re-authorization of the same PSP object) now owns the reference at simb.
+    const later = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa', order_id: command.payment.order_id });
+    const laterId = later.payment.operation_reference!;
+    await s.ledger.create(laterId, later, Date.now(), undefined, { routing: { ...routing } });
+    await s.ledger.transition(laterId, 'SENT', { event: 'attempt' });
+    await s.ledger.transitionAndGet(laterId, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: reference }, { reference: { gateway: 'simb', reference } });
+    expect(await s.ledger.findByReference('simb', reference)).toBe(laterId);
+
+    const run = await s.sweep(5 * DAY).runOnce();
+
+    expect(run.orphans.decisions).toContainEqual(expect.objectContaining({ authorizationId: id, outcome: 'skipped', skipped: 'superseded' }));
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+  });
+
   it('off does nothing', async () => {
     const s = setup({ 'authorizations.orphan_reversal': 'off' });
     const { id } = await authorized(s);
