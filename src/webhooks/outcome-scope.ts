@@ -31,7 +31,8 @@ export function configuredAccount(gateway: GatewayConfig): string {
 /**
  * The first rule `arrived` breaks for `op`, or null when it may be applied. An outcome may only touch an
  * operation routed to the gateway whose endpoint it arrived on (`payment.gateway`, or its routing record's
- * gateway; a gateway it failed over from is allowed too, for that earlier attempt), and only when the
+ * gateway; a gateway it failed over from is allowed too, for that earlier attempt, unless it names the PSP
+ * object the current attempt holds), and only when the
  * account it names (if it names one) is that gateway's configured account: the gateway's one PSP account,
  * which every operation routed to it (whatever its OMS `gateway_account`) was sent with.
  *
@@ -45,6 +46,10 @@ export function scopeMismatch(op: OperationRecord, arrived: ArrivedOutcome, gate
   const earlier = isEarlierAttemptGateway(op, arrived.gateway);
   if (!gateway || gateway.name !== arrived.gateway || (gatewayOf(op) !== arrived.gateway && !earlier)) return 'gateway';
   if (arrived.account !== undefined && arrived.account !== configuredAccount(gateway)) return 'account';
+  // Two gateway entries on one PSP account both receive its webhooks: one about the object the current attempt
+  // holds is that attempt's (its own endpoint applies it), never a second live payment of the earlier attempt.
+  const reference = arrived.outcome.gatewayReference;
+  if (earlier && reference !== undefined && (reference === op.gatewayReference || reference === op.newGatewayKey)) return 'gateway';
   // An earlier attempt's outcome never settles the operation (it is recorded and reported, see earlier-attempt.ts).
   if (earlier || !settles || isTerminal(op.state)) return null;
   const { amount, currency } = arrived.outcome;

@@ -67,6 +67,25 @@ describe('whose outcome: scopeMismatch', () => {
     expect(scopeMismatch(routed, { gateway: 'adyen', account: 'AcmeEU', outcome: success(1000) }, adyen)).toBe('gateway');
   });
 
+  it('refuses, on the endpoint of a gateway the operation failed over from, an outcome about the PSP object its current attempt holds (two gateway entries on one PSP account)', () => {
+    const moved: OperationRecord = {
+      ...op('authorize', 'stripe_eu', 1000),
+      gatewayReference: 'pi_current',
+      routing: {
+        gateway: 'stripe_backup',
+        requested: 'stripe_eu',
+        candidates: ['stripe_eu', 'stripe_backup'],
+        index: 1,
+        decisions: [],
+        failovers: [{ from: 'stripe_eu', to: 'stripe_backup', trigger: 'not_sent', at: 1 }],
+      },
+    };
+    const earlierEndpoint = gateway('stripe_eu', 'stripe');
+    expect(scopeMismatch(moved, { gateway: 'stripe_eu', outcome: { ...success(1000), gatewayReference: 'pi_current' } }, earlierEndpoint)).toBe('gateway');
+    // The earlier attempt's own object is still its fact.
+    expect(scopeMismatch(moved, { gateway: 'stripe_eu', outcome: { ...success(1000), gatewayReference: 'pi_earlier' } }, earlierEndpoint)).toBeNull();
+  });
+
   it('refuses an outcome naming another PSP account than the gateway is configured with', () => {
     expect(configuredAccount(adyen)).toBe('AcmeEU');
     expect(configuredAccount(cybs)).toBe('acme_eu');
