@@ -88,11 +88,13 @@ export function kindOf400Reason(reason: Cybersource400Reason): GatewayErrorKind 
 /** The error kind of a documented 502 reason. Exhaustive. */
 export function kindOf502Reason(reason: Cybersource502Reason): GatewayErrorKind {
   switch (reason) {
-    case 'SYSTEM_ERROR':
+    // Refused on our configuration before any processing: sending again changes nothing until it is fixed.
     case 'INVALID_OR_MISSING_CONFIG':
       return 'server_error';
-    // The request got past Cybersource (to the processor, for PROCESSOR_TIMEOUT) and may have moved money:
-    // ask before sending again, as Cybersource takes no idempotency key.
+    // The request got past Cybersource (to the processor, for PROCESSOR_TIMEOUT), or failed somewhere in it
+    // (SYSTEM_ERROR, "general system failure"), and may have moved money: ask before sending again, as
+    // Cybersource takes no idempotency key.
+    case 'SYSTEM_ERROR':
     case 'SERVER_TIMEOUT':
     case 'SERVICE_TIMEOUT':
     case 'PROCESSOR_TIMEOUT':
@@ -129,8 +131,11 @@ function isOneOf<T extends string>(list: readonly T[], value: string | undefined
   return value !== undefined && (list as readonly string[]).includes(value);
 }
 
-/** The `GatewayError` for a non-2xx Cybersource response. */
-export function classifyCybersourceError(response: GatewayResponse, gateway: string): GatewayError {
+/**
+ * The `GatewayError` for a non-2xx Cybersource response. `read`: the answer of a search, which moves no
+ * money: a 5xx there is a plain server error whatever the request it was.
+ */
+export function classifyCybersourceError(response: GatewayResponse, gateway: string, { read = false }: { read?: boolean } = {}): GatewayError {
   const code = cybersourceErrorCode(response.body);
   const details = { httpStatus: response.status, gatewayCode: code };
   const fail = (kind: GatewayErrorKind, extra: { retryAfterMs?: number; pspHasRequest?: boolean } = {}): GatewayError =>
@@ -148,8 +153,11 @@ export function classifyCybersourceError(response: GatewayResponse, gateway: str
   if (status === 429) return fail('rate_limited', { retryAfterMs: retryAfterMs(response.headers) });
   if (status === 504) return fail('outcome_unknown');
   if (status >= 500) {
+    if (read) return fail('server_error');
     if (isOneOf(CYBERSOURCE_502_REASONS, code)) return fail(kindOf502Reason(code));
-    return fail('server_error');
+    // Undocumented (the payments API documents 502 only): the request may have been processed, and a resend
+    // without an idempotency key could move the money twice, so it is looked up first.
+    return fail('outcome_unknown');
   }
   return fail('invalid_request');
 }

@@ -171,7 +171,7 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
  */
 export function parseCybersourceSearchResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
   if (response.status === 404) return null;
-  if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway);
+  if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
   const body = parseBody(response, gateway);
   const summaries = obj(body._embedded)?.transactionSummaries;
   const list = Array.isArray(summaries) ? summaries.map(obj).filter((s): s is Json => s !== undefined) : [];

@@ -59,21 +59,23 @@ describe('Cybersource error classification', () => {
     expect(err.retryable).toBe(true);
   });
 
-  it.each([['SYSTEM_ERROR'], ['INVALID_OR_MISSING_CONFIG']])('classifies a 502 %s as a retryable server error', (reason) => {
-    const err = errorOf(502, { status: 'SERVER_ERROR', reason });
+  it('classifies a 502 INVALID_OR_MISSING_CONFIG as a retryable server error: refused before any processing', () => {
+    const err = errorOf(502, { status: 'SERVER_ERROR', reason: 'INVALID_OR_MISSING_CONFIG' });
     expect(err.kind).toBe('server_error');
     expect(err.retryable).toBe(true);
   });
 
-  it.each([['SERVER_TIMEOUT'], ['SERVICE_TIMEOUT'], ['PROCESSOR_TIMEOUT']])(
+  it.each([['SYSTEM_ERROR'], ['SERVER_TIMEOUT'], ['SERVICE_TIMEOUT'], ['PROCESSOR_TIMEOUT']])(
     'classifies a 502 %s as an unknown outcome: it may have been processed',
     (reason) => {
       expect(errorOf(502, { status: 'SERVER_ERROR', reason }).kind).toBe('outcome_unknown');
     },
   );
 
-  it('classifies a 500 without a body as server_error', () => {
-    expect(errorOf(500, '').kind).toBe('server_error');
+  it.each([[500], [503]])('classifies an undocumented %s without a body as an unknown outcome: looked up before any resend (no idempotency key)', (status) => {
+    const err = errorOf(status, '');
+    expect(err.kind).toBe('outcome_unknown');
+    expect(err.retryable).toBe(true);
   });
 
   it('classifies 429 as rate_limited with Retry-After in milliseconds', () => {
