@@ -18,6 +18,8 @@ import { mapSvResultCode } from './adyen-stored-value-status-map';
  * - reload, refund (a `merchandiseReturn` load): Adyen's answer names no loaded amount, only the new
  *   balance: `Success` confirms the amount asked, in the card's currency (`currentBalance.currency`), so a
  *   card in another currency than the command's is flagged;
+ * - issue: a new card's `currentBalance` is its first balance, what Adyen loaded: the confirmed amount, so a
+ *   card issued with another balance than asked is flagged;
  * - the others move no money of the order (`currency` only, when Adyen names the card's).
  * The issued card's number and PIN (`paymentMethod` of an `/issue` answer) are never read.
  */
@@ -68,6 +70,8 @@ export function parseAdyenSvResponse(ctx: OperationContext, response: GatewayRes
   } else if (balance.currency !== undefined) {
     outcome.currency = balance.currency;
     if ((ctx.command === 'reload' || ctx.command === 'refund') && status === 'SUCCESS') outcome.amount = ctx.payment.amount;
+    // A new card held nothing before: its balance is what was issued, whatever the command asked.
+    if (ctx.command === 'issue' && status === 'SUCCESS' && balance.amount !== undefined) outcome.amount = balance.amount;
   }
   if (status === 'FAIL') {
     // A listed refusal reason text is the reason; free text never is (it may echo anything).

@@ -5,6 +5,9 @@ import { adyenStoredValueTransformer as t } from '../../../../src/gateways/adyen
 import { ADYEN_SV_RESULT_CODES, mapSvResultCode, svResultCodeStatus } from '../../../../src/gateways/adyen-stored-value/adyen-stored-value-status-map';
 import { ADYEN_SV_DECLINES } from '../../../../src/gateways/adyen-stored-value/adyen-stored-value-declines';
 import { describeDecline } from '../../../../src/errors/decline';
+import { outcomeEvent } from '../../../../src/events/payment-event';
+import { OperationRecord } from '../../../../src/ledger/ledger';
+import { testConfig } from '../../../support/test-config';
 
 const gateway = fixtures.gateway;
 const answer = (body: unknown, status = 200) => ({ status, headers: {}, body: JSON.stringify(body), elapsedMs: 1 });
@@ -93,6 +96,30 @@ describe('Adyen Stored Value answers', () => {
       gateway,
     );
     expect(outcome).toMatchObject({ status: 'SUCCESS', amount: 4250, currency: 'EUR', gatewayReference: 'P1' });
+  });
+
+  it("reports a new card's currentBalance as what the issue confirmed, so a first balance other than asked is flagged", () => {
+    const ctx = fixtures.context('issue');
+    // A recorded StoredValueIssueResponse (Stored Value v46): the card provider loaded less than asked.
+    const outcome = t.parseResponse(ctx, answer({ resultCode: 'Success', pspReference: 'P2', currentBalance: { value: 400, currency: 'EUR' } }), gateway);
+    expect(ctx.payment.amount).not.toBe(400);
+    expect(outcome).toMatchObject({ status: 'SUCCESS', amount: 400, currency: 'EUR' });
+    const record: OperationRecord = {
+      id: ctx.operationId,
+      command: 'issue',
+      channel: 'web',
+      state: 'SUCCEEDED',
+      payment: ctx.payment,
+      receivedAt: 1,
+      createdAt: 1,
+      updatedAt: 2,
+      attempts: 1,
+      gatewayStatus: outcome.gatewayStatus,
+      confirmedAmount: outcome.amount,
+      confirmedCurrency: outcome.currency,
+    };
+    const payment = outcomeEvent(record, testConfig())?.params.payment as Record<string, unknown>;
+    expect(payment).toMatchObject({ amount: 400, requested_amount: ctx.payment.amount, discrepancy: 'amount_mismatch' });
   });
 
   it('fails NotEnoughBalance as insufficient funds', () => {
