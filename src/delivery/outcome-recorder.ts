@@ -193,15 +193,20 @@ export class OutcomeRecorder {
     const discrepancy = pspDiscrepancy({ amount: asked.amount, currency: asked.currency }, outcome);
     if (!discrepancy) return;
     const field = discrepancy === 'currency_mismatch' ? 'currency' : 'amount';
-    pspDiscrepancies().inc({ gateway: op.payment.gateway, field });
+    // Under the PSP that confirmed it (where the operation was routed), not the gateway the command named.
+    const gateway = gatewayOf(op);
+    pspDiscrepancies().inc({ gateway, field });
     this.deps.logger.warn('PSP confirmed another amount or currency than the command asked; the event reports the PSP figure and flags it', {
       operation_id: op.id,
       command: op.command,
-      gateway: op.payment.gateway,
+      gateway,
       source,
       discrepancy,
       requested_amount: op.payment.amount,
       requested_currency: op.payment.currency,
+      // What the comparison was made with: the gateway's request (a converted amount where one was).
+      asked_amount: asked.amount,
+      asked_currency: asked.currency,
       confirmed_amount: outcome.amount,
       confirmed_currency: outcome.currency,
       status: outcome.status,

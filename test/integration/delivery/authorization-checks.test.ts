@@ -234,6 +234,37 @@ describe('events report what the PSP confirmed, and flag any difference with wha
     expect(event).toMatchObject({ status: 'FAIL', reason: 'card_declined', amount: 1500, requested_amount: 2000, discrepancy: 'amount_mismatch' });
   });
 
+  it('counts and logs a difference under the gateway the operation was routed to, against what that gateway was asked (a converted amount)', async () => {
+    const command = channelCommand('authorize', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa', amount: 10000, currency: 'EUR' });
+    const id = command.payment.operation_reference!;
+    const routing = {
+      gateway: 'simulator-b',
+      requested: 'simulator',
+      candidates: ['simulator', 'simulator-b'],
+      index: 1,
+      decisions: [],
+      amount: 11000,
+      currency: 'USD',
+    };
+    await ledger.create(id, command, Date.now(), undefined, { routing });
+    await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    const routed = await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator-b', field: 'amount' });
+    const named = await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'amount' });
+    await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayStatus: 'authorized', amount: 10500, currency: 'USD' }, 'response');
+    expect((await events.load(`${id}.SUCCEEDED`))!.params.payment).toMatchObject({ amount: 10500, currency: 'USD', discrepancy: 'amount_mismatch' });
+    expect(await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator-b', field: 'amount' })).toBe(routed + 1);
+    expect(await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'amount' })).toBe(named);
+    const line = logs.lines.find((l) => l.includes(id) && l.includes('PSP confirmed another amount'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({
+      gateway: 'simulator-b',
+      asked_amount: 11000,
+      asked_currency: 'USD',
+      confirmed_amount: 10500,
+      requested_amount: 10000,
+    });
+  });
+
   it('reports what was asked when the PSP states no amount or currency, without a discrepancy', async () => {
     const id = await sentCapture(2000);
     await recorder.apply((await ledger.get(id))!, { status: 'SUCCESS', gatewayStatus: 'captured' }, 'response');
