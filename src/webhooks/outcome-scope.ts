@@ -78,6 +78,8 @@ export function reportScopeMismatch(
 ): void {
   const { gateway, check, op, eventId, arrived } = details;
   refused.inc({ gateway, check });
+  // The figures the check compared with: what the gateway was asked (a converted amount), not the command's.
+  const asked = routedPayment(op);
   logger.warn('security: webhook_scope_mismatch', {
     security: 'webhook_scope_mismatch',
     gateway,
@@ -86,7 +88,7 @@ export function reportScopeMismatch(
     operation_gateway: gatewayOf(op),
     event_id: eventId,
     webhook_status: arrived.outcome.status,
-    ...(check === 'amount' ? { webhook_amount: arrived.outcome.amount, operation_amount: op.payment.amount } : {}),
-    ...(check === 'currency' ? { webhook_currency: arrived.outcome.currency, operation_currency: op.payment.currency } : {}),
+    ...(check === 'amount' ? { webhook_amount: arrived.outcome.amount, operation_amount: asked.amount, operation_currency: asked.currency } : {}),
+    ...(check === 'currency' ? { webhook_currency: arrived.outcome.currency, operation_currency: asked.currency } : {}),
   });
 }

@@ -1,6 +1,7 @@
 import { GatewayConfig } from '../../../src/config/config';
 import { OperationRecord, draftRecord } from '../../../src/ledger/record-fields';
-import { configuredAccount, scopeMismatch } from '../../../src/webhooks/outcome-scope';
+import { configuredAccount, reportScopeMismatch, scopeMismatch } from '../../../src/webhooks/outcome-scope';
+import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 
 function gateway(name: string, type: GatewayConfig['type'], account: { merchantAccount?: string; merchantId?: string } = {}): GatewayConfig {
@@ -126,5 +127,25 @@ describe('whose outcome: scopeMismatch', () => {
   it('does not let a partial approval skip the account check', () => {
     const partial = { ...success(6000), partialApproval: true as const };
     expect(scopeMismatch(op('authorize', 'cybersource', 10000), { gateway: 'cybersource', account: 'someone_else', outcome: partial }, cybs)).toBe('account');
+  });
+});
+
+describe('the security line of a refused outcome', () => {
+  it('names the amount and currency the gateway was asked for (a converted one), which the check compared with', () => {
+    const { logger, lines } = captureLogger('warn');
+    const base = op('authorize', 'sim', 10000);
+    const routed: OperationRecord = {
+      ...base,
+      routing: { gateway: 'sim', requested: 'sim', candidates: ['sim'], index: 0, decisions: [], amount: 11000, currency: 'USD' },
+    };
+    const arrived = { gateway: 'sim', outcome: success(10500, 'USD') };
+    const check = scopeMismatch(routed, arrived, gateway('sim', 'simulator'));
+    expect(check).toBe('amount');
+    reportScopeMismatch(logger, { gateway: 'sim', check: check!, op: routed, eventId: 'evt_1', arrived });
+    expect(JSON.parse(lines.find((l) => l.includes('webhook_scope_mismatch'))!)).toMatchObject({
+      webhook_amount: 10500,
+      operation_amount: 11000,
+      operation_currency: 'USD',
+    });
   });
 });
