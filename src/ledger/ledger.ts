@@ -24,6 +24,7 @@ import {
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 import { orderKeyPart } from './order-index';
+import { parseRoutingRecord } from './routing-record';
 import {
   OperationRecord,
   TransitionFields,
@@ -85,7 +86,7 @@ export interface DependentSummary {
   id: string;
   command: CommandType;
   state: OperationState;
-  /** What the PSP confirmed for it, else what it asked for; minor units. */
+  /** What the PSP confirmed for it, else what it asked for; minor units of the command's currency (a converted dependent counts what it asked). */
   amount: number;
 }
 
@@ -696,13 +697,20 @@ export class Ledger {
     if (ids.length === 0) return [];
     // One read per dependent, sent together (they may live in other shards than the authorization).
     const replies = await Promise.all(
-      ids.map(async (id) => this.redis.hmget((await this.keysOfId(id)).op(id), 'state', 'command', 'confirmed_amount', 'payment')),
+      ids.map(async (id) =>
+        this.redis.hmget((await this.keysOfId(id)).op(id), 'state', 'command', 'confirmed_amount', 'confirmed_currency', 'payment', 'routing'),
+      ),
     );
     const dependents: DependentSummary[] = [];
     replies.forEach((reply, i) => {
-      const [state, command, confirmed, payment] = reply;
-      if (!state || !command || !payment) return;
-      const amount = confirmed !== null ? Number(confirmed) : (JSON.parse(payment) as Payment).amount;
+      const [state, command, confirmed, confirmedCurrency, paymentJson, routing] = reply;
+      if (!state || !command || !paymentJson) return;
+      const payment = JSON.parse(paymentJson) as Payment;
+      // The PSP's figure is in the currency it was asked in: a converted dependent's (its routing's currency)
+      // is not the command's, so what the command asked, converted at the authorization's locked rate, counts.
+      const askedCurrency = (routing ? parseRoutingRecord(JSON.parse(routing))?.currency : undefined) ?? payment.currency;
+      const inCommandCurrency = (confirmedCurrency ?? askedCurrency).toUpperCase() === payment.currency.toUpperCase();
+      const amount = confirmed !== null && inCommandCurrency ? Number(confirmed) : payment.amount;
       dependents.push({ id: ids[i], command: command as CommandType, state: state as OperationState, amount });
     });
     return dependents;

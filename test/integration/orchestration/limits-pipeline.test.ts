@@ -117,6 +117,23 @@ test('a converted payment: USD authorized in EUR at the locked rate, and refunde
   expect(refunded?.confirmedCurrency ?? 'EUR').toBe('EUR');
   const lock = refunded?.routing?.decisions.find((d) => d.stage === 'fx' && d.outcome === 'changed');
   expect(lock).toMatchObject({ reasons: ['locked_rate_of_authorization'], details: { fx_rate: '0.9137', from_amount: 5000, to_amount: 4568 } });
+
+  // What is left to refund is counted in the order's currency (73.45 USD), not from the EUR the PSP confirmed.
+  const more = (amount: number) =>
+    record(
+      channelCommand('refund', {}, {
+        gateway_account: 'fx-shop',
+        gateway_key: saleId,
+        order_id: sale.payment.order_id,
+        amount,
+        currency: 'USD',
+      } as Partial<Payment>),
+    );
+  const tooMuch = await more(7346);
+  expect(await service.deliver(tooMuch)).toEqual({ kind: 'done', state: 'FAILED' });
+  expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_captured');
+  const rest = await more(7345);
+  expect(await service.deliver(rest)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
 }, 60_000);
 
 test('risk hold: held before sending with an OMS event and deadline; one released by an operator goes through, one past its deadline is voided', async () => {
