@@ -356,6 +356,26 @@ describe('orphan reversal', () => {
     expect(await s.ledger.get(voidOperationId(id))).toBeNull();
   });
 
+  it('voids a partially approved authorization for what it holds, not for what was asked', async () => {
+    const s = setup();
+    const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 1000 });
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.ledger.transition(id, 'SENT', { event: 'attempt' });
+    await s.ledger.transitionAndGet(
+      id,
+      'SUCCEEDED',
+      { event: 'outcome' },
+      { gatewayReference: `pa_${id}`, confirmedAmount: 600, confirmedCurrency: 'EUR', expiresAt: Date.now() + 30 * DAY, orphanAt: Date.now() + 4 * DAY },
+      { reference: { gateway: 'simulator', reference: `pa_${id}` } },
+    );
+
+    const run = await s.sweep(5 * DAY).runOnce();
+
+    expect(run.orphans.decisions).toContainEqual(expect.objectContaining({ authorizationId: id, outcome: 'voided' }));
+    expect((await s.ledger.get(voidOperationId(id)))?.payment).toMatchObject({ amount: 600, currency: 'EUR', gateway_key: id });
+  });
+
   it('off does nothing', async () => {
     const s = setup({ 'authorizations.orphan_reversal': 'off' });
     const { id } = await authorized(s);
