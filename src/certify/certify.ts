@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { Agent } from 'node:http';
 import { Config, GatewayConfig, GatewayType } from '../config/config';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { PaymentBridgeError } from '../errors/payment-bridge-error';
 import { GatewayOutcome, OperationContext, OutcomeStatus, inquirySupport } from '../gateways/gateway-adapter';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { gatewayDefinition } from '../gateways/gateway-registry';
+import { createOutboundHttp } from '../http/axios-http';
+import { transportErrorCode } from '../http/outbound-http';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { checkNotification } from './check-notification';
@@ -220,18 +223,25 @@ async function webhookRoundTrip(config: Config, gateway: GatewayConfig, referenc
     return entry;
   }
   const note = checkNotification(gateway, reference, (options.now ?? (() => new Date()))());
+  // As every outbound call: the configured proxy, the TLS 1.2 floor and a timeout (our public URL may be
+  // reachable from here only through the egress proxy).
+  const http = createOutboundHttp({ timeoutMs: options.webhookTimeoutMs ?? 10000, maxSockets: 1, proxy: config.proxy });
   try {
-    const res = await fetch(url, { method: 'POST', headers: note.headers, body: note.body, signal: AbortSignal.timeout(options.webhookTimeoutMs ?? 10000) });
-    const text = await res.text();
+    const res = await http.request<string>({ method: 'POST', url, headers: note.headers, data: note.body });
+    const ok = res.status >= 200 && res.status < 300;
     entry.outcome = `HTTP ${res.status}`;
-    entry.status = res.ok ? 'PASS' : 'FAIL';
-    entry.detail = res.ok
-      ? `our endpoint verified a notification signed with the configured secret and answered ${JSON.stringify(text.slice(0, 40))}`
+    entry.status = ok ? 'PASS' : 'FAIL';
+    entry.detail = ok
+      ? `our endpoint verified a notification signed with the configured secret and answered ${JSON.stringify(String(res.data).slice(0, 40))}`
       : res.status === 401
         ? `our endpoint refused the signature: the web role runs with another gateways.${gateway.name}.webhook_secret`
         : `our endpoint answered ${res.status}`;
   } catch (err) {
-    entry.detail = `${url} unreachable: ${err instanceof Error && err.name === 'TimeoutError' ? 'timed out' : (((err as Error).cause as Error | undefined)?.message ?? (err as Error).message)}`;
+    const code = transportErrorCode(err);
+    entry.detail = `${url} unreachable: ${code === 'ECONNABORTED' ? 'timed out' : code}`;
+  } finally {
+    (http.defaults.httpAgent as Agent | undefined)?.destroy();
+    (http.defaults.httpsAgent as Agent | undefined)?.destroy();
   }
   return entry;
 }

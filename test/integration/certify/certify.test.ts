@@ -7,6 +7,7 @@ import { WebProcess, startWebProcess } from '../../../src/processes/web-process'
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PrismMock, startPrism } from '../../support/prism';
 import { testConfig } from '../../support/test-config';
+import { startConnectProxy } from '../http/connect-proxy';
 
 const SIM_KEY = 'sim-certify-key-0123456789';
 const SIM_WHSEC = 'whsec-certify-sim-0123456789';
@@ -128,6 +129,21 @@ describe('payment-bridge certify', () => {
     expect(byFlow(report, 'authorize').request).toMatch(/^POST \//);
     expect(byFlow(report, 'webhook round trip')).toMatchObject({ status: 'PASS', outcome: 'HTTP 200' });
     expect(text).toContain(`certify ${name}`);
+  });
+
+  it('posts the webhook round trip through the configured proxy, as every outbound call', async () => {
+    const proxy = await startConnectProxy();
+    try {
+      const proxied: Config = { ...config, proxy: { host: '127.0.0.1', port: proxy.port } };
+      const route = createGatewayClients(proxied).get('sim');
+      if (!route) throw new Error('no sim');
+      const webhookUrl = `${web.server.url}/webhooks/sim`;
+      const report = await runCertify(proxied, route, {}, { logger: silentLogger(), webhookUrl });
+      expect(byFlow(report, 'webhook round trip')).toMatchObject({ status: 'PASS', outcome: 'HTTP 200' });
+      expect(proxy.forwarded).toContain(webhookUrl);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('skips the flows that need a payment method when the PSP documents no test token, saying what to pass', async () => {
