@@ -202,8 +202,10 @@ export class RecurringRunner {
       });
       return 'retried';
     }
-    await store.save({ ...schedule, state: 'failed', lastReason: op.reason ?? decline.gateway_code });
+    // The event first (its id is the cycle's: a rerun records nothing twice): saving the schedule failed takes
+    // it off the due index, so an event not recorded by then would never be.
     await recorder.emit(recurringFailedEvent(schedule, op, config, isSoftDecline(decline.category) ? RETRIES_EXHAUSTED : (op.reason ?? decline.gateway_code)));
+    await store.save({ ...schedule, state: 'failed', lastReason: op.reason ?? decline.gateway_code });
     cycles.inc({ gateway: d.gateway, outcome: 'failed' });
     logger.warn('recurring cycle failed for good; the OMS is told (recurring_failed)', {
       schedule_id: d.id,

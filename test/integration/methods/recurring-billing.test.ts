@@ -74,7 +74,7 @@ function setup() {
     }
     return report;
   };
-  return { config, ledger, events, store, pass };
+  return { config, ledger, events, store, pass, eventsQueue, deliveryQueue };
 }
 
 function definition(gatewayKey: string, extra: Partial<ScheduleDefinition> = {}): ScheduleDefinition {
@@ -174,6 +174,37 @@ describe('recurring billing', () => {
       },
     });
     expect(await s.pass(10 * DAY)).toMatchObject({ due: 0 });
+  });
+
+  it('a cycle failed for good whose final failure event cannot be recorded stays due: the next pass records it, the schedule is failed only then', async () => {
+    const s = setup();
+    const d = definition('pm_expired_card');
+    await s.store.add(d);
+    await s.pass(0);
+    // The outbox's Redis goes away between the runner's two writes (a crash there leaves the same state).
+    const down = createRedis(s.config.redis, 'commands');
+    down.disconnect();
+    const broken = new RecurringRunner({
+      config: s.config,
+      store: s.store,
+      ledger: s.ledger,
+      recorder: new OutcomeRecorder({
+        config: s.config,
+        ledger: s.ledger,
+        events: new EventStore(down, s.config.redis.keyPrefix),
+        eventsQueue: s.eventsQueue,
+        logger: silentLogger(),
+      }),
+      deliveryQueue: s.deliveryQueue,
+      logger: silentLogger(),
+      now: () => Date.now() + 60_000,
+    });
+    await broken.runOnce().catch(() => undefined);
+    expect(await s.events.load(`${d.id}.c1.failed`)).toBeNull();
+    // Still due: the next pass records the event, then fails the schedule.
+    expect(await s.pass(70_000)).toMatchObject({ failed: 1 });
+    expect((await s.events.load(`${d.id}.c1.failed`))?.params.payment).toMatchObject({ reason: 'expired_card' });
+    expect(await s.store.get(d.id)).toMatchObject({ state: 'failed' });
   });
 
   it('a hard decline fails the cycle at once, without retries', async () => {
