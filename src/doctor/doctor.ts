@@ -34,7 +34,7 @@ export interface DoctorOptions {
 
 /**
  * Checks that this deployment can reach and use what it depends on: the configuration, RabbitMQ (login,
- * queues), Redis (persistence on, eviction noeviction), our public intake URL (the bus's OPTIONS probe),
+ * queues), Redis (persistence on and fsynced by Redis, eviction noeviction), our public intake URL (the bus's OPTIONS probe),
  * then for each gateway, the bus and the OAuth server: DNS, TCP, TLS (version ≥ 1.2, trust, expiry within 30 days,
  * host name) and credentials (each gateway's own harmless call, see `credentialCheck`), never over plain http unless
  * `security.allow_insecure_http` is set (a FAIL line with the fix instead). Honours the proxy: TCP and TLS go through a

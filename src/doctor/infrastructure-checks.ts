@@ -122,13 +122,35 @@ async function clusterChecks(redis: Cluster, target: string): Promise<CheckResul
   return out;
 }
 
+/** A server setting (`CONFIG GET`), or null when CONFIG is disabled (managed Redis) or the setting unknown. */
+async function configValue(redis: RedisClient, name: string): Promise<string | null> {
+  try {
+    const reply = (await redis.config('GET', name)) as string[];
+    return reply[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Persistence and eviction of one server (the single Redis, or one cluster primary). */
 async function serverChecks(redis: RedisClient, target: string): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   const persistence = parseRedisInfo(await redis.info('persistence'));
   const memory = parseRedisInfo(await redis.info('memory'));
   if (persistence.get('aof_enabled') === '1') {
-    out.push(result('persistence', target, 'OK', 'append-only file on'));
+    // Without fsync by Redis, what it acknowledged (an operation, a queued job) sits in the page cache for as
+    // long as the OS likes: the ack of a command would come before its write is on disk.
+    if ((await configValue(redis, 'appendfsync')) === 'no') {
+      out.push(
+        result(
+          'persistence',
+          target,
+          'WARN',
+          'append-only file on, appendfsync no: the OS writes it to disk when it likes, so a machine crash loses the writes of the last ~30 s',
+          'set appendfsync everysec in redis.conf',
+        ),
+      );
+    } else out.push(result('persistence', target, 'OK', 'append-only file on'));
   } else {
     let snapshots: string;
     try {

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import http from 'node:http';
 import https from 'node:https';
 import net, { AddressInfo } from 'node:net';
@@ -443,6 +446,45 @@ describe('runDoctor: what the bridge runs on', () => {
     });
     expect(report).toContain('fix: set maxmemory-policy noeviction in redis.conf');
     expect(report).toContain('fix: set appendonly yes');
+  });
+
+  it('warns about an append-only file Redis never fsyncs itself (appendfsync no), naming the redis.conf setting', async () => {
+    const port = await closedPort();
+    const dir = mkdtempSync(join(tmpdir(), 'pb-doctor-aof-'));
+    const child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'no',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
+      { stdio: 'ignore' },
+    );
+    cleanups.push(async () => {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await waitForPort(port);
+    const { out, text } = capture();
+    const code = await runDoctor(config({}, { 'redis.url': `redis://127.0.0.1:${port}` }), { logger: silentLogger(), out, timeoutMs: 3000 });
+    const report = text();
+    expect(code).toBe(0);
+    expect(row(report, 'persistence', 'redis')).toEqual({
+      status: 'WARN',
+      detail: 'append-only file on, appendfsync no: the OS writes it to disk when it likes, so a machine crash loses the writes of the last ~30 s',
+    });
+    expect(report).toContain('fix: set appendfsync everysec in redis.conf');
   });
 
   it('fails an unreachable Redis and a public intake URL that does not answer the OPTIONS probe', async () => {
