@@ -45,6 +45,13 @@ const backpressureRefusals = counter(
   ['command'],
 );
 
+/**
+ * The challenge of the intake's 401: a 401 MUST carry a WWW-Authenticate header naming how to authenticate
+ * (RFC 9110 §15.5.2, https://www.rfc-editor.org/rfc/rfc9110#section-15.5.2); here, an X-Signature HMAC of
+ * the raw body, SHA-1 or SHA-256.
+ */
+const X_SIGNATURE_CHALLENGE = 'X-Signature realm="bus", algorithm="sha1 sha256"';
+
 export interface IntakeStats {
   accepted: number;
   rejected: number;
@@ -139,7 +146,9 @@ export class IntakeRoute implements WebRoute {
       this.refusals.warn('UNAUTHORIZED', 'intake refused a request with a missing or wrong X-Signature (rate-limited: one line per minute)', {
         code: 'UNAUTHORIZED',
       });
-      sendJson(res, 401, jsonRpcError(null, JSON_RPC.UNAUTHORIZED, 'X-Signature is missing or does not match the body', { field: 'X-Signature' }));
+      sendJson(res, 401, jsonRpcError(null, JSON_RPC.UNAUTHORIZED, 'X-Signature is missing or does not match the body', { field: 'X-Signature' }), {
+        'www-authenticate': X_SIGNATURE_CHALLENGE,
+      });
       return;
     }
     this.keyUse.record('intake', '', key, 'service_bus.secret_previous');

@@ -139,8 +139,11 @@ describe('command intake: signed bus commands and channel commands end as queued
     const res = await post(busCall(CAPTURE, p), { signature: 'sha1=0000000000000000000000000000000000000000' });
     expect(res.status).toBe(401);
     expect(res.data.error.data.field).toBe('X-Signature');
+    // RFC 9110 §15.5.2: a 401 MUST carry a WWW-Authenticate challenge naming what the resource expects.
+    expect(res.headers['www-authenticate']).toBe('X-Signature realm="bus", algorithm="sha1 sha256"');
     const unsigned = await axios.post(web.intakeUrl, busCall(CAPTURE, p), { validateStatus: () => true });
     expect(unsigned.status).toBe(401);
+    expect(unsigned.headers['www-authenticate']).toBe('X-Signature realm="bus", algorithm="sha1 sha256"');
     // A signed command sent afterwards is processed, so the bad ones had their chance to show up first.
     const marker = payment();
     await post(busCall(CAPTURE, marker));
