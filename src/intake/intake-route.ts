@@ -4,7 +4,7 @@ import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../amqp/dead-let
 import { ConfirmPublisher } from '../amqp/confirm-publisher';
 import { commandRoutingKey } from '../amqp/topology';
 import { BusCommandName, Config } from '../config/config';
-import { JSON_RPC, JsonRpcId, jsonRpcError, jsonRpcResult } from '../bus/json-rpc';
+import { JSON_RPC, JsonRpcId, JsonRpcResponse, jsonRpcError, jsonRpcResult } from '../bus/json-rpc';
 import { MethodsQueryError, PaymentMethodOptions, methodsQueryOf } from '../routing/payment-method-options';
 import { RecurringManagement } from '../recurring/recurring-management';
 import { matchSignature } from '../bus/x-signature';
@@ -173,8 +173,8 @@ export class IntakeRoute implements WebRoute {
     const command = mapped.command;
     reportMaskedCardData(logger, 'bus', mapped.masked);
     const operationId = operationIdOf(command);
-    if (await this.overBacklog(res, mapped.id, command)) return;
-    if (await this.overRateLimit(res, mapped.id, command)) return;
+    if (await this.overBacklog(res, mapped.id, command, notification)) return;
+    if (await this.overRateLimit(res, mapped.id, command, notification)) return;
     if (await this.conflicts(command, operationId)) {
       idempotencyConflicts().inc({ channel: command.channel });
       await this.reject(
@@ -206,7 +206,7 @@ export class IntakeRoute implements WebRoute {
     } catch (err) {
       this.stats.unavailable += 1;
       logger.warn('intake could not publish a command; answering 503 so the bus retries', { operation_id: operationId, error: (err as Error).message });
-      sendJson(res, 503, jsonRpcError(mapped.id, JSON_RPC.UNAVAILABLE, 'command not accepted: the queue is unavailable, send it again later'), {
+      refuse(res, notification, 503, jsonRpcError(mapped.id, JSON_RPC.UNAVAILABLE, 'command not accepted: the queue is unavailable, send it again later'), {
         'retry-after': '1',
       });
       return;
@@ -283,7 +283,7 @@ export class IntakeRoute implements WebRoute {
    * (anything but a capture, cancel or refund) is refused with 503 and Retry-After, as when the broker is
    * unavailable: the bus sends it again later. Nothing is recorded or dead-lettered (the command is fine).
    */
-  private async overBacklog(res: ServerResponse, id: JsonRpcId, command: PaymentCommand): Promise<boolean> {
+  private async overBacklog(res: ServerResponse, id: JsonRpcId, command: PaymentCommand, notification: boolean): Promise<boolean> {
     const { config, backlog } = this.deps;
     const max = config.backpressure.maxBacklog;
     if (!backlog || max === 0 || isPriorityCommand(command.command)) return false;
@@ -298,8 +298,9 @@ export class IntakeRoute implements WebRoute {
       command: command.command,
     });
     const retryAfterS = config.backpressure.retryAfterS;
-    sendJson(
+    refuse(
       res,
+      notification,
       503,
       jsonRpcError(
         id,
@@ -315,15 +316,16 @@ export class IntakeRoute implements WebRoute {
   }
 
   /** Rate limits per channel and account: over one, 429 with Retry-After (whole seconds, at least 1). */
-  private async overRateLimit(res: ServerResponse, id: JsonRpcId, command: PaymentCommand): Promise<boolean> {
+  private async overRateLimit(res: ServerResponse, id: JsonRpcId, command: PaymentCommand, notification: boolean): Promise<boolean> {
     const { rateLimiter } = this.deps;
     if (!rateLimiter) return false;
     const decision = await rateLimiter.take({ channel: command.channel, gateway: command.payment.gateway, account: command.payment.gateway_account });
     if (decision.allowed) return false;
     this.stats.rateLimited += 1;
     const retryAfterS = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-    sendJson(
+    refuse(
       res,
+      notification,
       429,
       jsonRpcError(id, JSON_RPC.RATE_LIMITED, `command not accepted: the ${decision.scope} rate limit is reached; send it again after ${retryAfterS} s`, {
         reason: 'rate_limited',
@@ -411,5 +413,19 @@ function isNotification(body: unknown): boolean {
 /** The HTTP answer to a JSON-RPC notification: nothing to reply (the log line and dead letter record a refusal). */
 function noReply(res: ServerResponse): void {
   res.writeHead(204);
+  res.end();
+}
+
+/**
+ * A "send it again later" refusal (429, 503 with Retry-After). To a notification the status and headers
+ * alone: "The Server MUST NOT reply to a Notification" (JSON-RPC 2.0, section 4.1,
+ * https://www.jsonrpc.org/specification#notification), so no JSON-RPC error object goes with them.
+ */
+function refuse(res: ServerResponse, notification: boolean, status: number, answer: JsonRpcResponse, headers: Record<string, string>): void {
+  if (!notification) {
+    sendJson(res, status, answer, headers);
+    return;
+  }
+  res.writeHead(status, { ...headers, 'content-length': '0' });
   res.end();
 }

@@ -49,7 +49,7 @@ describe('rate limits at the intake, shared by every web process', () => {
     config = testConfig({
       // 6 bus commands at once, then one a second; the account 'acme-slow' gets 2 at once.
       'rate_limits.by_channel': { bus: { per_s: 1, burst: 6 } },
-      'rate_limits.by_account': { 'simulator:acme-slow': { per_s: 1, burst: 2 } },
+      'rate_limits.by_account': { 'simulator:acme-slow': { per_s: 1, burst: 2 }, 'simulator:acme-notify': { per_s: 1, burst: 1 } },
     });
     client = await amqpClient(config);
     const logger = captureLogger('error').logger;
@@ -82,6 +82,20 @@ describe('rate limits at the intake, shared by every web process', () => {
       expect(a.data.id).toBeDefined();
     }
     expect(await metricValue('pb_rate_limited_total', { channel: 'bus', scope: 'channel', where: 'intake' })).toBe(limitedBefore + limited.length);
+  });
+
+  it('refuses a JSON-RPC notification over the limit with 429 and Retry-After but no reply body (JSON-RPC 2.0: no reply to a notification)', async () => {
+    const answers = [];
+    for (let i = 0; i < 3; i += 1) {
+      const { id: _id, ...notification } = busCall(CAPTURE, payment({ gateway_account: 'acme-notify' }));
+      answers.push(await post(webs[0], config, notification));
+    }
+    const limited = answers.filter((a) => a.status === 429);
+    expect(limited.length).toBeGreaterThanOrEqual(1);
+    for (const a of limited) {
+      expect(Number(a.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(a.data).toBe('');
+    }
   });
 
   it('limits one account on its own (scope account) while other accounts go on, and keeps account text out of Redis keys', async () => {
