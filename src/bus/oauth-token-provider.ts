@@ -128,7 +128,10 @@ export class OAuthTokenProvider implements AccessTokenSource {
     const lifetimeS = typeof raw.expires_in === 'number' && raw.expires_in > 0 ? raw.expires_in : DEFAULT_LIFETIME_S;
     const fetchedAt = this.now();
     if (generation === this.generation) {
-      this.cached = { token, refreshAt: fetchedAt + (lifetimeS - this.config.momClient.refreshMarginS) * 1000 };
+      // At most half the lifetime early: a token living no longer than the margin would otherwise be stale
+      // on arrival, and every bus call would fetch a new one.
+      const marginS = Math.min(this.config.momClient.refreshMarginS, lifetimeS / 2);
+      this.cached = { token, refreshAt: fetchedAt + (lifetimeS - marginS) * 1000 };
     }
     this.logger.debug('OAuth access token obtained', { expires_in_s: lifetimeS, token_url: this.displayTokenUrl });
     return token;

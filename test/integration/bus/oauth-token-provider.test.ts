@@ -73,6 +73,25 @@ describe('OAuthTokenProvider', () => {
     expect(provider.fetchCount).toBe(2);
   });
 
+  it('caches a token that lives no longer than the refresh margin for half its lifetime, instead of fetching one per call', async () => {
+    const shortLived = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, tokenTtlS: 40 });
+    try {
+      let now = 1_000_000;
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': shortLived.url, 'mom_client.refresh_margin_s': 60 }), undefined, {
+        now: () => now,
+      });
+      const first = await provider.getToken();
+      expect(await provider.getToken()).toBe(first);
+      now += 19_000;
+      expect(await provider.getToken()).toBe(first);
+      now += 2000; // past half of its 40 s
+      expect(await provider.getToken()).not.toBe(first);
+      expect(provider.fetchCount).toBe(2);
+    } finally {
+      await shortLived.stop();
+    }
+  });
+
   it('fetches a new token after invalidate(), but ignores an invalidate() for a token it already replaced', async () => {
     const provider = new OAuthTokenProvider(config());
     const first = await provider.getToken();
