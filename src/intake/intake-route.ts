@@ -226,6 +226,12 @@ export class IntakeRoute implements WebRoute {
     if (!paymentMethods || typeof body !== 'object' || body === null) return false;
     const call = body as { id?: unknown; method?: unknown; params?: unknown };
     if (call.method !== config.routing.paymentMethods.rpcMethod) return false;
+    // A query sent as a notification asks for nothing back, and the server must not reply to one (JSON-RPC
+    // 2.0, section 4.1): no answer is computed.
+    if (isNotification(body)) {
+      noReply(res);
+      return true;
+    }
     const id: JsonRpcId = typeof call.id === 'string' || typeof call.id === 'number' ? call.id : null;
     try {
       const params = typeof call.params === 'object' && call.params !== null && !Array.isArray(call.params) ? (call.params as Record<string, unknown>) : {};
@@ -256,8 +262,10 @@ export class IntakeRoute implements WebRoute {
     const action = call.method === methods.create ? 'create' : call.method === methods.list ? 'list' : call.method === methods.cancel ? 'cancel' : null;
     if (action === null) return false;
     const id: JsonRpcId = typeof call.id === 'string' || typeof call.id === 'number' ? call.id : null;
+    // A create or cancel sent as a notification is carried out, but gets no reply body (JSON-RPC 2.0, 4.1).
+    const notification = isNotification(body);
     if (typeof call.params !== 'object' || call.params === null || Array.isArray(call.params)) {
-      await this.reject(res, raw, id, JSON_RPC.INVALID_PARAMS, 'INVALID_PARAMS', 'params', 'must be an object');
+      await this.reject(res, raw, id, JSON_RPC.INVALID_PARAMS, 'INVALID_PARAMS', 'params', 'must be an object', { notification });
       return true;
     }
     const params = call.params as Record<string, unknown>;
@@ -266,13 +274,14 @@ export class IntakeRoute implements WebRoute {
       const answer =
         action === 'create' ? await recurring.create(params, actor) : action === 'list' ? await recurring.list(params) : await recurring.cancel(params, actor);
       this.stats.accepted += 1;
-      sendJson(res, 200, jsonRpcResult(id, answer));
+      if (notification) noReply(res);
+      else sendJson(res, 200, jsonRpcResult(id, answer));
     } catch (err) {
       if (err instanceof CommandValidationError) {
-        await this.reject(res, raw, id, JSON_RPC.INVALID_PARAMS, err.code, `params.${err.field}`, err.reason);
+        await this.reject(res, raw, id, JSON_RPC.INVALID_PARAMS, err.code, `params.${err.field}`, err.reason, { notification });
       } else {
         logger.warn('recurring schedules: could not answer', { action, error: (err as Error).message });
-        sendJson(res, 503, jsonRpcError(id, JSON_RPC.UNAVAILABLE, 'recurring schedules are unavailable, ask again later'), { 'retry-after': '1' });
+        refuse(res, notification, 503, jsonRpcError(id, JSON_RPC.UNAVAILABLE, 'recurring schedules are unavailable, ask again later'), { 'retry-after': '1' });
       }
     }
     return true;

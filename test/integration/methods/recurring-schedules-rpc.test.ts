@@ -16,6 +16,7 @@ import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { sendSignedCommand } from '../../../harness/twins/bus-twin/signed-command-sender';
 import { amqpClient } from '../../support/amqp-helpers';
 import { testConfig } from '../../support/test-config';
+import { signBody } from '../../../src/bus/x-signature';
 
 jest.setTimeout(60_000);
 
@@ -61,8 +62,30 @@ function schedule(id: string, extra: Record<string, unknown> = {}): Record<strin
   };
 }
 
+/** A signed JSON-RPC notification (no `id`): the server must not reply to one. */
+async function notify(method: string, params: Record<string, unknown>): Promise<{ status: number; body: string }> {
+  const raw = JSON.stringify({ jsonrpc: '2.0', method, params });
+  const res = await fetch(web.intakeUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-signature': signBody(raw, config.serviceBus.secret) },
+    body: raw,
+  });
+  return { status: res.status, body: await res.text() };
+}
+
 describe('bus JSON-RPC', () => {
   const m = () => config.recurring.rpcMethods;
+
+  it('carries out a create sent as a notification without a reply body, and refuses a bad one without one either', async () => {
+    const id = `rpc-notify-${tag}`;
+    expect(await notify(m().create, { schedule: schedule(id) })).toEqual({ status: 204, body: '' });
+    expect((await call(m().list, { state: 'active' })).body).toMatchObject({
+      result: { schedules: expect.arrayContaining([expect.objectContaining({ id })]) },
+    });
+    expect(await notify(m().create, { schedule: schedule(`${id}-bad`, { amount: -1 }) })).toEqual({ status: 204, body: '' });
+    expect(await notify(config.routing.paymentMethods.rpcMethod, { currency: 'EUR', amount: 1000 })).toEqual({ status: 204, body: '' });
+    await call(m().cancel, { id });
+  });
 
   it('creates a schedule (idempotent by id), lists it and cancels it', async () => {
     const id = `rpc-${tag}`;
