@@ -103,13 +103,34 @@ export function projectRoot(from = __dirname): string {
 
 /** A TCP port nobody listens on right now, on 127.0.0.1. */
 export async function freePort(): Promise<number> {
+  // 20000-24999: below Linux's ephemeral range (32768-60999 by default), clear of RabbitMQ's 25672 and the
+  // local clusters' ports. A port `listen(0)` hands out comes from the ephemeral range, where the kernel may
+  // give it to an outgoing connection before the child process binds it (EADDRINUSE on a busy machine);
+  // here only another listener can take it.
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const port = 20000 + Math.floor(Math.random() * 5000);
+    if (await bindable(port)) return port;
+  }
+  return listenedPort(0);
+}
+
+/** Whether `port` on 127.0.0.1 can be bound now. */
+async function bindable(port: number): Promise<boolean> {
+  return listenedPort(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Binds `port` (0: any) on 127.0.0.1, closes it, and resolves with the port it had. */
+function listenedPort(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(port, '127.0.0.1', () => {
       const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
+      const bound = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(bound));
     });
   });
 }
