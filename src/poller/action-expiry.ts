@@ -10,6 +10,7 @@ import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
+import { RedisClient } from '../redis/redis-connection';
 import { bullJobId } from '../queueing/job-id';
 import { GatewayRouter } from '../routing/gateway-router';
 import { existingVoid, voidCommand, voidOperationId } from './orphan-reversal';
@@ -29,6 +30,11 @@ export interface ActionExpiryReport {
   errors: number;
 }
 
+const resumedVoids = counter(
+  'pb_customer_action_voids_resumed_total',
+  'Voids of expired customer actions queued by a later pass from their recorded intent (the pass that failed the operation stopped before queueing it)',
+);
+
 const expiredActions = counter(
   'pb_customer_actions_expired_total',
   'Operations whose customer action (3-D Secure, a redirect) expired, by gateway and whether a void was sent (voided: yes | nothing_held)',
@@ -46,6 +52,10 @@ const expiredActions = counter(
  *    expiry cannot leave money held for an order the OMS gave up on. Without a PSP reference (an Adyen
  *    redirect answers none before the shopper returns) nothing is held: the PSP's own session expires.
  * A success that arrives after the expiry is the contradiction path's (an adjustment, and an orphan void).
+ *
+ * The void is a write after the failure: its intent (operation id → PSP reference) goes to
+ * `<prefix>{actions}:void-intents` before the failure and leaves it once the void is queued, so a crash in
+ * between leaves an intent the next pass carries out (`pb_customer_action_voids_resumed_total`).
  */
 export class ActionExpiry {
   private readonly items: PeriodicItems;
@@ -53,6 +63,8 @@ export class ActionExpiry {
   constructor(
     private readonly deps: {
       config: Config;
+      /** Where the void intents live (`<prefix>{actions}:void-intents`). */
+      redis: RedisClient;
       ledger: Ledger;
       router: GatewayRouter;
       recorder: OutcomeRecorder;
@@ -68,14 +80,21 @@ export class ActionExpiry {
     return this.deps.now ? this.deps.now() : Date.now();
   }
 
+  /** Hash: operation id → the PSP reference its void is to cancel, from before the failure until the void is queued. */
+  get voidIntentsKey(): string {
+    return `${this.deps.config.redis.keyPrefix}{actions}:void-intents`;
+  }
+
   /**
    * One pass over the operations whose customer action is past its deadline (at most `limit`, oldest
    * first). One that faults is put back after a backoff (`PeriodicItems`); a dependency outage ends the pass (thrown).
    */
   async runOnce(limit = 500): Promise<ActionExpiryReport> {
     const { ledger } = this.deps;
+    const report: ActionExpiryReport = { due: 0, settled: 0, expired: 0, voided: 0, errors: 0 };
+    report.voided += await this.resumeVoids();
     const ids = await ledger.idsInState('ACTION_REQUIRED', this.now(), limit);
-    const report: ActionExpiryReport = { due: ids.length, settled: 0, expired: 0, voided: 0, errors: 0 };
+    report.due = ids.length;
     const expire = async (id: string): Promise<void> => {
       const result = await this.check(id);
       if (result === 'settled') report.settled += 1;
@@ -120,9 +139,16 @@ export class ActionExpiry {
       }
     }
     const waited = this.now() - op.updatedAt;
+    // The void's intent first: a crash after the failure (which takes the operation off the index this pass
+    // reads) would otherwise leave what the PSP holds unvoided, with nothing to come back to it.
+    if (reference) await this.deps.redis.hset(this.voidIntentsKey, op.id, reference);
     const after = await recorder.fail(op, ACTION_EXPIRED, 'poller', { details: { waited_ms: waited } });
-    if (after.state !== 'FAILED' || after.reason !== ACTION_EXPIRED) return 'skipped';
+    if (after.state !== 'FAILED' || after.reason !== ACTION_EXPIRED) {
+      if (reference) await this.deps.redis.hdel(this.voidIntentsKey, op.id);
+      return 'skipped';
+    }
     const voided = reference ? await this.queueVoid(op, reference) : false;
+    if (reference) await this.deps.redis.hdel(this.voidIntentsKey, op.id);
     expiredActions.inc({ gateway: op.payment.gateway, voided: voided ? 'yes' : 'nothing_held' });
     logger.warn('customer action expired: operation failed and what the PSP holds voided', {
       operation_id: op.id,
@@ -134,6 +160,32 @@ export class ActionExpiry {
       void_operation_id: voided ? voidOperationId(op.id) : undefined,
     });
     return voided ? 'voided' : 'expired';
+  }
+
+  /**
+   * Carries out the void intents a pass left (it stopped between failing an operation and queueing its void):
+   * an operation FAILED as expired gets its void; one still waiting for its action is left to the expiry
+   * (the intent stays); any other (settled by the PSP meanwhile, gone) needs none. Returns the voids queued.
+   */
+  private async resumeVoids(): Promise<number> {
+    const { redis, ledger, logger } = this.deps;
+    const intents = await redis.hgetall(this.voidIntentsKey);
+    let queued = 0;
+    for (const [id, reference] of Object.entries(intents)) {
+      const op = await ledger.get(id);
+      if (op?.state === 'ACTION_REQUIRED') continue;
+      if (op?.state === 'FAILED' && op.reason === ACTION_EXPIRED) {
+        await this.queueVoid(op, reference);
+        queued += 1;
+        resumedVoids.inc();
+        logger.warn('customer action expired earlier without its void queued (the pass stopped in between): void queued now', {
+          operation_id: id,
+          void_operation_id: (await existingVoid(ledger, id))?.id ?? voidOperationId(id),
+        });
+      }
+      await redis.hdel(this.voidIntentsKey, id);
+    }
+    return queued;
   }
 
   /** The cancel of the PSP object the expired operation left (idempotent: one void id per operation). */

@@ -61,7 +61,7 @@ export class PeriodicJobs {
     this.lifecycle = new LifecycleSweep({ config, redis, ledger, recorder, deliveryQueue, logger });
     const retention = new RetentionSweep({ config, redis, logger });
     const reviews = new RiskReviewExpiry({ config, redis, ledger, recorder, logger, deliveryQueue });
-    const actions = new ActionExpiry({ config, ledger, router, recorder, deliveryQueue, logger });
+    const actions = new ActionExpiry({ config, redis, ledger, router, recorder, deliveryQueue, logger });
     const recurring = new RecurringRunner({ config, store: new RecurringStore(redis, config.redis.keyPrefix), ledger, recorder, deliveryQueue, logger });
     const byName: Record<PeriodicJobName, PeriodicJob['run']> = {
       // Expiry warnings and orphan reversal (it logs its own summary).

@@ -140,7 +140,7 @@ function setup() {
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const router = new ConfiguredGatewayRouter(createGatewayClients(config));
   const service = new DeliveryService({ config, ledger, router, recorder, logger });
-  const expiry = (offsetMs: number) => new ActionExpiry({ config, ledger, router, recorder, deliveryQueue, logger, now: () => Date.now() + offsetMs });
+  const expiry = (offsetMs: number) => new ActionExpiry({ config, redis, ledger, router, recorder, deliveryQueue, logger, now: () => Date.now() + offsetMs });
   return { config, ledger, events, recorder, service, expiry, deliveryQueue };
 }
 
@@ -232,5 +232,33 @@ describe('3-D Secure hand-off (Stripe requires_action)', () => {
 
     // A second pass finds nothing more to do.
     expect((await s.expiry(61_000).runOnce()).due).toBe(0);
+    expect(await redis.hlen(s.expiry(0).voidIntentsKey)).toBe(0);
+  });
+
+  it('a pass that stopped between failing an expired action and queueing its void leaves the intent: the next pass queues the void, once', async () => {
+    const s = setup();
+    const command = threeDsAuthorize();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const op = (await s.ledger.get(id))!;
+    expect(op.state).toBe('ACTION_REQUIRED');
+    // What the pass wrote before it died: the intent, then the failure (off the ACTION_REQUIRED index).
+    const expiry = s.expiry(61_000);
+    await redis.hset(expiry.voidIntentsKey, id, op.gatewayReference!);
+    await s.recorder.fail(op, ACTION_EXPIRED, 'poller', { details: { waited_ms: 61_000 } });
+    const resumed = await metricValue('pb_customer_action_voids_resumed_total');
+
+    const report = await expiry.runOnce();
+
+    expect(report).toMatchObject({ due: 0, voided: 1 });
+    expect(await s.ledger.get(voidOperationId(id))).toMatchObject({
+      command: 'cancel',
+      payment: { gateway_key: op.gatewayReference, orphan_reversal: 'action_expired' },
+    });
+    expect(await s.deliveryQueue.getJob(voidOperationId(id))).toBeTruthy();
+    expect(await metricValue('pb_customer_action_voids_resumed_total')).toBe(resumed + 1);
+    expect(await redis.hlen(expiry.voidIntentsKey)).toBe(0);
+    expect((await s.expiry(61_000).runOnce()).voided).toBe(0);
   });
 });

@@ -181,7 +181,7 @@ function setup() {
   const router = new ConfiguredGatewayRouter(createGatewayClients(config));
   const service = new DeliveryService({ config, ledger, router, recorder, logger });
   const completion = new ActionCompletion({ ledger, router, recorder, logger });
-  const expiry = (offsetMs: number) => new ActionExpiry({ config, ledger, router, recorder, deliveryQueue, logger, now: () => Date.now() + offsetMs });
+  const expiry = (offsetMs: number) => new ActionExpiry({ config, redis, ledger, router, recorder, deliveryQueue, logger, now: () => Date.now() + offsetMs });
   return { config, ledger, events, recorder, service, completion, expiry, deliveryQueue };
 }
 

@@ -214,7 +214,7 @@ describe('periodic job items that fault', () => {
     await redis.zadd(keys.state('ACTION_REQUIRED'), now - 5000, 'gone-op');
     const { logger, lines } = captureLogger();
     const router = new ConfiguredGatewayRouter(createGatewayClients(config));
-    const expiry = new ActionExpiry({ config, ledger, router, recorder, deliveryQueue, logger });
+    const expiry = new ActionExpiry({ config, redis, ledger, router, recorder, deliveryQueue, logger });
     const faults = await metricValue('pb_periodic_item_faults_total', { job: 'action_expiry' });
     expect(await expiry.runOnce(2)).toMatchObject({ due: 2, errors: 2, expired: 0 });
     expect(await expiry.runOnce(2)).toMatchObject({ due: 2, errors: 0, expired: 1 });
