@@ -359,16 +359,12 @@ describe('orphan reversal', () => {
   it('voids a partially approved authorization for what it holds, not for what was asked', async () => {
     const s = setup();
     const command = channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 1000 });
-    const id = command.payment.operation_reference!;
-    await s.ledger.create(id, command);
-    await s.ledger.transition(id, 'SENT', { event: 'attempt' });
-    await s.ledger.transitionAndGet(
-      id,
-      'SUCCEEDED',
-      { event: 'outcome' },
-      { gatewayReference: `pa_${id}`, confirmedAmount: 600, confirmedCurrency: 'EUR', expiresAt: Date.now() + 30 * DAY, orphanAt: Date.now() + 4 * DAY },
-      { reference: { gateway: 'simulator', reference: `pa_${id}` } },
-    );
+    const id = await succeededInLedger(s, command, `pa_${command.payment.operation_reference!}`, {
+      confirmedAmount: 600,
+      confirmedCurrency: 'EUR',
+      expiresAt: Date.now() + 30 * DAY,
+      orphanAt: Date.now() + 4 * DAY,
+    });
 
     const run = await s.sweep(5 * DAY).runOnce();
 
