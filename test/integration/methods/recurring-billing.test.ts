@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { Config } from '../../../src/config/config';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
@@ -181,9 +182,9 @@ describe('recurring billing', () => {
     const d = definition('pm_expired_card');
     await s.store.add(d);
     await s.pass(0);
-    // The outbox's Redis goes away between the runner's two writes (a crash there leaves the same state).
-    const down = createRedis(s.config.redis, 'commands');
-    down.disconnect();
+    // The outbox's Redis goes away between the runner's two writes (a crash there leaves the same state): a
+    // client that never connected and queues nothing fails every call at once, on a single Redis or a cluster.
+    const down = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     const broken = new RecurringRunner({
       config: s.config,
       store: s.store,
