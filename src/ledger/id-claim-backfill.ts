@@ -27,7 +27,7 @@ export function idClaimBackfillMarker(prefix: string): string {
 }
 
 /** Operations claimed per round of parallel calls (each claim is its own single-key script: claims live in every slot). */
-const BATCH = 500;
+const DEFAULT_BATCH = 500;
 
 /**
  * Gives the operations created before ids were claimed (`ShardKeys.idClaim`, `Ledger.create`) their claim,
@@ -40,19 +40,26 @@ const BATCH = 500;
  * counted and returned. Idempotent (a claim is only set where there is none); the marker
  * ({@link idClaimBackfillMarker}) is written last, so a run cut short runs again whole at the next start.
  */
-export async function backfillIdClaims(redis: RedisClient, prefix: string, now = Date.now()): Promise<IdClaimBackfill> {
+export async function backfillIdClaims(redis: RedisClient, prefix: string, now = Date.now(), batch = DEFAULT_BATCH): Promise<IdClaimBackfill> {
   const marker = idClaimBackfillMarker(prefix);
   const report: IdClaimBackfill = { alreadyDone: false, claimed: 0, present: 0, conflicting: [], conflictingCount: 0 };
   if ((await redis.exists(marker)) === 1) return { ...report, alreadyDone: true };
   const shards = shardKeysOf(prefix);
   const since = now - ID_CLAIM_TTL_S * 1000;
   for (const shard of ALL_SHARDS) {
-    for (let offset = 0; ; offset += BATCH) {
-      const page = await redis.zrangebyscore(shards[shard].created, since, '+inf', 'WITHSCORES', 'LIMIT', offset, BATCH);
+    // A cursor on the creation time, not an offset: retention deleting older entries meanwhile would shift
+    // offsets past entries not yet read. Ids at the cursor's own time are read again and skipped once seen.
+    let from = since;
+    let seenAtFrom = new Set<string>();
+    for (;;) {
+      const page = await redis.zrangebyscore(shards[shard].created, from, '+inf', 'WITHSCORES', 'LIMIT', seenAtFrom.size, batch);
       if (page.length === 0) break;
       const claims: Array<Promise<void>> = [];
+      const last = Number(page[page.length - 1]);
+      const seenAtLast = last === from ? seenAtFrom : new Set<string>();
       for (let i = 0; i < page.length; i += 2) {
         const id = page[i];
+        if (Number(page[i + 1]) === last) seenAtLast.add(id);
         // The claim expires when one set at the creation would have (at least a second from now).
         const ttl = Math.max(1, Math.ceil((Number(page[i + 1]) - since) / 1000));
         const claim = shards[shardOfAnchor(id)].idClaim(id);
@@ -73,7 +80,9 @@ export async function backfillIdClaims(redis: RedisClient, prefix: string, now =
         );
       }
       await Promise.all(claims);
-      if (page.length < BATCH * 2) break;
+      if (page.length < batch * 2) break;
+      from = last;
+      seenAtFrom = seenAtLast;
     }
   }
   await redis.set(marker, String(now));

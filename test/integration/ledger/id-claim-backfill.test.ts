@@ -81,6 +81,27 @@ describe('the id claim backfill', () => {
     await redis.del(idClaimBackfillMarker(prefix));
   });
 
+  it('reads each shard by creation time in pages, every operation once, ties across a page boundary included', async () => {
+    const now = Date.now();
+    const at = now - 3 * DAY_MS;
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i += 1) {
+      seq += 1;
+      // One order: one shard, so its index holds seven entries, five created in the same millisecond.
+      const id = `op-backfill-tie-${seq}`;
+      await ledger.create(id, command('ORD-BF-TIES'), i < 5 ? at : at + i);
+      await redis.del(claimKey(id));
+      ids.push(id);
+    }
+    await redis.del(idClaimBackfillMarker(prefix));
+
+    const report = await backfillIdClaims(redis, prefix, now, 2);
+
+    expect(report.claimed).toBeGreaterThanOrEqual(7);
+    for (const id of ids) expect(await redis.get(claimKey(id))).toBe(String(shardOfPayment(command('ORD-BF-TIES').payment)));
+    await redis.del(idClaimBackfillMarker(prefix));
+  });
+
   it('reports an id another shard already claims and leaves that claim; an id with its own claim is counted present; a second run is skipped', async () => {
     const now = Date.now();
     const doubled = await unclaimed(now, 5);
