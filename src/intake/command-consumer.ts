@@ -497,6 +497,13 @@ export class CommandConsumer {
       await this.deadLetter(msg, { code: 'INVALID_PARAMS', field, reason: 'split tender is not handled by this process' }, 'split_tender_unavailable');
       return { decision: 'dead-lettered', operationId };
     }
+    // One reference, one operation: an ordinary operation already under this id (a reference the channel used
+    // before) is not this split or refund, whose own operations are named apart (`_<id>.…`).
+    const taken = await this.retrying('ledger', () => this.deps.ledger.get(operationId));
+    if (taken) {
+      await this.refuseConflict(msg, command, operationId, commandDigest(command), `${taken.command} ${taken.state}`);
+      return { decision: 'dead-lettered', operationId };
+    }
     if (command.command === 'refund') {
       const { conflict } = await this.retrying('split tender refund', () => split.startRefund(operationId, command));
       if (conflict) {

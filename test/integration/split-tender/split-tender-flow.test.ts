@@ -286,6 +286,41 @@ describe('split tender through the worker', () => {
       notifications().some((x) => x.payment.operation_reference === tooMuch && x.payment.status === 'FAIL' && x.payment.reason === 'amount_exceeds_refundable'),
     );
   });
+  it('a split refund under the reference of an ordinary operation is refused as an IDEMPOTENCY_CONFLICT, nothing refunded', async () => {
+    const id = run();
+    const gc = `gc_taken${id.replace(/-/g, '')}_3000`;
+    const splitId = await settledSale(`${id}t`, gc);
+    await client.drainDeadLetters();
+    // An ordinary authorization the channel sent under the reference it now reuses for the split refund.
+    const reference = `auth-taken-${id}`;
+    await client.publish('web.payment.authorize', {
+      version: 1,
+      command: 'authorize',
+      channel: 'web',
+      received_at: new Date().toISOString(),
+      payment: {
+        gateway: 'sim',
+        gateway_account: 'acme',
+        gateway_key: 'pm_card_visa',
+        amount: 500,
+        currency: 'EUR',
+        order_id: `ORD-${id}`,
+        operation_reference: reference,
+      },
+    } satisfies PaymentCommand);
+    await eventually(async () => (await worker.ledger.get(reference))?.state === 'SUCCEEDED', 30_000);
+
+    await client.publish('web.payment.refund', splitRefund(splitId, reference, 1000));
+    await eventually(
+      async () => notifications().some((x) => x.payment.operation_reference === reference && x.payment.reason === 'idempotency_conflict'),
+      30_000,
+    );
+    const dead = await client.drainDeadLetters();
+    expect(dead.map((m) => m.properties.headers?.['x-pb-code'])).toEqual(['IDEMPOTENCY_CONFLICT']);
+    expect(await worker.splitTender.coordinator.store.refund(splitId, reference)).toBeNull();
+    expect(await balance(gc)).toBe(0);
+  });
+
   it('a refund id already used on one split is refused on another, and on the same split with other money: IDEMPOTENCY_CONFLICT, nothing refunded twice', async () => {
     const id = run();
     const gcA = `gc_dupa${id.replace(/-/g, '')}_3000`;
