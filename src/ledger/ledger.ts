@@ -24,7 +24,7 @@ import {
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 import { orderKeyPart } from './order-index';
-import { parseRoutingRecord } from './routing-record';
+import { amountInCommandCurrency, parseRoutingRecord } from './routing-record';
 import {
   OperationRecord,
   TransitionFields,
@@ -705,12 +705,13 @@ export class Ledger {
     replies.forEach((reply, i) => {
       const [state, command, confirmed, confirmedCurrency, paymentJson, routing] = reply;
       if (!state || !command || !paymentJson) return;
-      const payment = JSON.parse(paymentJson) as Payment;
-      // The PSP's figure is in the currency it was asked in: a converted dependent's (its routing's currency)
-      // is not the command's, so what the command asked, converted at the authorization's locked rate, counts.
-      const askedCurrency = (routing ? parseRoutingRecord(JSON.parse(routing))?.currency : undefined) ?? payment.currency;
-      const inCommandCurrency = (confirmedCurrency ?? askedCurrency).toUpperCase() === payment.currency.toUpperCase();
-      const amount = confirmed !== null && inCommandCurrency ? Number(confirmed) : payment.amount;
+      // Summed against the authorization in the order's currency: a converted dependent counts what it asked.
+      const amount = amountInCommandCurrency({
+        payment: JSON.parse(paymentJson) as Payment,
+        routing: routing ? parseRoutingRecord(JSON.parse(routing)) : undefined,
+        confirmedAmount: confirmed !== null ? Number(confirmed) : undefined,
+        confirmedCurrency: confirmedCurrency ?? undefined,
+      });
       dependents.push({ id: ids[i], command: command as CommandType, state: state as OperationState, amount });
     });
     return dependents;

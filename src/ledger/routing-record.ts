@@ -101,6 +101,17 @@ export function routedPayment(op: Pick<OperationRecord, 'payment' | 'routing'>):
   return r.lines ? { ...rest, lines: r.lines } : rest;
 }
 
+/**
+ * What an operation moved, in minor units of its command's currency: what the PSP confirmed (a partial
+ * approval holds less than was asked), when that figure is in the command's currency; else (a converted
+ * operation, whose PSP figure is in the gateway's currency, or nothing confirmed) what the command asked.
+ */
+export function amountInCommandCurrency(op: Pick<OperationRecord, 'payment' | 'routing' | 'confirmedAmount' | 'confirmedCurrency'>): number {
+  if (op.confirmedAmount === undefined) return op.payment.amount;
+  const asked = op.routing?.currency ?? op.payment.currency;
+  return (op.confirmedCurrency ?? asked).toUpperCase() === op.payment.currency.toUpperCase() ? op.confirmedAmount : op.payment.amount;
+}
+
 /** The `routing` object of an event: where the operation went and why (docs/EVENTS.md). */
 export function routingEventField(r: RoutingRecord): Record<string, unknown> {
   return {

@@ -13,7 +13,7 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { bridgeOperationId } from '../ledger/operation-id';
-import { gatewayOf } from '../ledger/routing-record';
+import { amountInCommandCurrency, gatewayOf } from '../ledger/routing-record';
 
 /**
  * Why an authorization is an orphan (a bounded set: it is a metric label and the cancel event's
@@ -105,18 +105,6 @@ export async function existingVoid(ledger: Pick<Ledger, 'get'>, authorizationId:
 }
 
 /**
- * What `auth` holds on the shopper's card, minor units of its command's currency: what the PSP confirmed (a
- * partial approval holds less than was asked, and a PSP may refuse to reverse more than it holds), else what
- * was asked. A converted authorization's confirmed figure is in the PSP's currency: its void asks what the
- * command asked, converted at the locked rate on delivery.
- */
-function heldAmount(auth: OperationRecord): number {
-  const confirmed = auth.confirmedAmount;
-  if (confirmed === undefined || auth.routing?.currency !== undefined) return auth.payment.amount;
-  return (auth.confirmedCurrency ?? auth.payment.currency).toUpperCase() === auth.payment.currency.toUpperCase() ? confirmed : auth.payment.amount;
-}
-
-/**
  * The cancel that voids `auth`: channel `bridge`, its own operation id, naming the authorization by our
  * operation id (delivery then sends the PSP's reference for it) or, for an authorization the ledger holds
  * as not succeeded, by the PSP's reference a later fact gave. Pure.
@@ -127,7 +115,8 @@ export function voidCommand(auth: OperationRecord, reason: OrphanReason, gateway
     gateway: p.gateway,
     gateway_account: p.gateway_account,
     gateway_key: gatewayKey,
-    amount: heldAmount(auth),
+    // What it holds (a partial approval less than was asked; a PSP may refuse to reverse more than it holds).
+    amount: amountInCommandCurrency(auth),
     currency: p.currency,
     ...(p.order_id !== undefined ? { order_id: p.order_id } : {}),
     operation_reference: voidOperationId(auth.id),
