@@ -1,8 +1,8 @@
 import { counter } from '../metrics/metrics-registry';
+import { CLAIM_KEY_SCRIPT } from '../redis/key-claim';
 import { ALL_SHARDS, shardKeysOf, shardOfAnchor } from '../redis/key-layout';
 import { RedisClient } from '../redis/redis-connection';
 import { ID_CLAIM_TTL_S } from './ledger';
-import { CLAIM_ID_SCRIPT } from './ledger-scripts';
 
 const backfilled = counter(
   'pb_id_claims_backfilled_total',
@@ -64,7 +64,7 @@ export async function backfillIdClaims(redis: RedisClient, prefix: string, now =
         const ttl = Math.max(1, Math.ceil((Number(page[i + 1]) - since) / 1000));
         const claim = shards[shardOfAnchor(id)].idClaim(id);
         claims.push(
-          (CLAIM_ID_SCRIPT.run(redis, { keys: { claim }, args: { shard, ttl_s: ttl } }) as Promise<string>).then((holder) => {
+          (CLAIM_KEY_SCRIPT.run(redis, { keys: { claim }, args: { holder: shard, ttl_s: ttl } }) as Promise<string>).then((holder) => {
             if (holder === '') {
               report.claimed += 1;
               backfilled.inc({ outcome: 'claimed' });

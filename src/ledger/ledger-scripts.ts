@@ -40,29 +40,6 @@ return {1, A.state}
 );
 
 /**
- * Claims operation id `id` for shard `shard` unless it is claimed: returns the shard that holds it ('' when this
- * call claimed it). The claim expires after `ttl_s`. Sent with the creation, in the same write.
- */
-export const CLAIM_ID_SCRIPT = new LuaScript(
-  luaInputs(['claim'], ['shard', 'ttl_s']),
-  `
-local holder = redis.call('GET', K.claim)
-if holder then return holder end
-redis.call('SET', K.claim, A.shard, 'EX', A.ttl_s)
-return ''
-`,
-);
-
-/** Drops an id's claim if it names shard `shard` (the operation there expired); another shard's claim stays. */
-export const RELEASE_ID_CLAIM_SCRIPT = new LuaScript(
-  luaInputs(['claim'], ['shard']),
-  `
-if redis.call('GET', K.claim) == A.shard then return redis.call('DEL', K.claim) end
-return 0
-`,
-);
-
-/**
  * Undoes a creation that the id claim showed to be a second operation under an id another shard holds (one
  * reference, two payments): the record, its history and its index entries, only while it is as created (no
  * attempt has left: the caller had not delivered it yet). Returns 1 when it removed it.

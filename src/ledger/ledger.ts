@@ -8,10 +8,8 @@ import { getEach, lowestAcrossKeys } from '../redis/shard-probe';
 import { AUTHORIZATION_VIEW_SCRIPT, CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
-  CLAIM_ID_SCRIPT,
   CREATE_SCRIPT,
   DISCARD_CREATED_SCRIPT,
-  RELEASE_ID_CLAIM_SCRIPT,
   HOLD_SCRIPT,
   PARK_SCRIPT,
   RELEASE_SCRIPT,
@@ -23,6 +21,7 @@ import {
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
+import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { orderKeyPart } from './order-index';
 import { amountInCommandCurrency, parseRoutingRecord } from './routing-record';
 import {
@@ -243,7 +242,7 @@ export class Ledger {
     // The id's claim goes out with the creation (one write, no round trip more): only it can tell that another
     // payment's shard already holds this id.
     const claimKey = this.shards[shardOfAnchor(id)].idClaim(id);
-    const claim = CLAIM_ID_SCRIPT.run(this.redis, { keys: { claim: claimKey }, args: { shard: keys.shard, ttl_s: ID_CLAIM_TTL_S } }) as Promise<string>;
+    const claim = CLAIM_KEY_SCRIPT.run(this.redis, { keys: { claim: claimKey }, args: { holder: keys.shard, ttl_s: ID_CLAIM_TTL_S } }) as Promise<string>;
     const creation = CREATE_SCRIPT.run(
       this.redis,
       { keys: createKeys, args: { id, now, interaction, state, attempt, digest, has_order: hasOrder } },
@@ -866,7 +865,7 @@ export class Ledger {
     const restored = (await RESTORE_SCRIPT.run(this.redis, { keys: { op: keys.op(id) }, args: { plan: JSON.stringify(steps) } }, [], list)) === 1;
     if (restored) {
       this.memo.set(id, shard);
-      await CLAIM_ID_SCRIPT.run(this.redis, { keys: { claim: this.shards[shardOfAnchor(id)].idClaim(id) }, args: { shard, ttl_s: ID_CLAIM_TTL_S } });
+      await CLAIM_KEY_SCRIPT.run(this.redis, { keys: { claim: this.shards[shardOfAnchor(id)].idClaim(id) }, args: { holder: shard, ttl_s: ID_CLAIM_TTL_S } });
     }
     return restored;
   }
@@ -964,7 +963,7 @@ export class Ledger {
     )) as [number, string?];
     if (done !== 1) return { expired: false, kept: reason ?? 'unknown' };
     // Its id's claim lives in another slot (the id's own shard): released after, so the id is free again.
-    await RELEASE_ID_CLAIM_SCRIPT.run(this.redis, { keys: { claim: this.shards[shardOfAnchor(id)].idClaim(id) }, args: { shard: keys.shard } });
+    await RELEASE_KEY_SCRIPT.run(this.redis, { keys: { claim: this.shards[shardOfAnchor(id)].idClaim(id) }, args: { holder: keys.shard } });
     return { expired: true };
   }
 

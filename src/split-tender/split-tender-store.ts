@@ -1,4 +1,5 @@
 import { ID_CLAIM_TTL_S } from '../ledger/ledger';
+import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { RedisClient } from '../redis/redis-connection';
 import { RefundOrder, SplitRefundState, SplitTenderState } from './split-tender-decision';
 import { SplitTenderPlan, StepIds, TenderPart } from './split-tender-plan';
@@ -79,16 +80,6 @@ if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'refunded_card', -t
 if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[1], 'refunded_gift_card', -tonumber(ARGV[4])) end
 return 1`;
 
-// Claims a refund id for one split and amount (KEYS[1] the claim, ARGV[1] `<split id>:<amount>`, ARGV[2] TTL
-// in seconds): returns what holds it and 1 when this call set it.
-const CLAIM_REFUND_ID = `
-local held = redis.call('GET', KEYS[1])
-if held then return {held, 0} end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return {ARGV[1], 1}`;
-
-const RELEASE_REFUND_ID = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-
 /** What a refund id's claim holds: the split and the amount (minor units) the refund takes. */
 function refundClaimOf(splitId: string, amount: number): string {
   return `${splitId}:${amount}`;
@@ -96,8 +87,6 @@ function refundClaimOf(splitId: string, amount: number): string {
 
 /** How a refund recorded now names its parts (one recorded before keeps its own: `StepIds`). */
 const NEW_STEP_IDS: StepIds = 'namespaced';
-
-const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 // Counts one more fault of a member in its split's hash (never creating a hash: -1 when the split is gone).
 const FAULT = `
@@ -214,19 +203,17 @@ export class SplitTenderStore {
    * holds it (`<split id>:<amount>`), and whether this call claimed it.
    */
   async claimRefundId(splitId: string, refundId: string, amount: number): Promise<{ holder: string; claimedNow: boolean }> {
-    const [holder, claimed] = (await this.redis.eval(
-      CLAIM_REFUND_ID,
-      1,
-      this.refundClaimKey(refundId),
-      refundClaimOf(splitId, amount),
-      String(ID_CLAIM_TTL_S),
-    )) as [string, number];
-    return { holder, claimedNow: claimed === 1 };
+    const mine = refundClaimOf(splitId, amount);
+    const held = (await CLAIM_KEY_SCRIPT.run(this.redis, {
+      keys: { claim: this.refundClaimKey(refundId) },
+      args: { holder: mine, ttl_s: ID_CLAIM_TTL_S },
+    })) as string;
+    return held === '' ? { holder: mine, claimedNow: true } : { holder: held, claimedNow: false };
   }
 
   /** Frees `refundId` if that refund of that split holds it (another's claim stays). */
   async releaseRefundId(splitId: string, refundId: string, amount: number): Promise<void> {
-    await this.redis.eval(RELEASE_REFUND_ID, 1, this.refundClaimKey(refundId), refundClaimOf(splitId, amount));
+    await RELEASE_KEY_SCRIPT.run(this.redis, { keys: { claim: this.refundClaimKey(refundId) }, args: { holder: refundClaimOf(splitId, amount) } });
   }
 
   /**
@@ -400,6 +387,6 @@ export class SplitTenderStore {
   }
 
   async unlock(splitId: string, token: string): Promise<void> {
-    await this.redis.eval(UNLOCK, 1, `${this.key(splitId)}:lock`, token);
+    await RELEASE_KEY_SCRIPT.run(this.redis, { keys: { claim: `${this.key(splitId)}:lock` }, args: { holder: token } });
   }
 }
