@@ -1,6 +1,6 @@
 import { RedisClient } from '../redis/redis-connection';
 import { SplitTenderPlan, refundReferences, splitIdOfStep, stepReferences } from '../split-tender/split-tender-plan';
-import { SplitTenderStore, memberOf } from '../split-tender/split-tender-store';
+import { SplitTenderStore, memberOf, refundParts } from '../split-tender/split-tender-store';
 import { scrubJsonText, scrubSplitTenderPlan } from './customer-data';
 import { OperationKeys } from './key-families';
 
@@ -47,8 +47,8 @@ function refundIdsOf(hash: Readonly<Record<string, string>>): string[] {
 /** Each refund a record's hash holds, with its amount (minor units: its card and gift card parts). */
 function refundsOf(hash: Readonly<Record<string, string>>): Array<{ refundId: string; amount: number }> {
   return refundIdsOf(hash).map((refundId) => {
-    const [card, gift] = (hash[`refund:${refundId}`] ?? '').split(',');
-    return { refundId, amount: Number(card) + Number(gift) };
+    const parts = refundParts(hash[`refund:${refundId}`] ?? '');
+    return { refundId, amount: parts.card + parts.gift_card };
   });
 }
 

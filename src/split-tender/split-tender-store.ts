@@ -80,6 +80,12 @@ if tonumber(ARGV[3]) > 0 then redis.call('HINCRBY', KEYS[1], 'refunded_card', -t
 if tonumber(ARGV[4]) > 0 then redis.call('HINCRBY', KEYS[1], 'refunded_gift_card', -tonumber(ARGV[4])) end
 return 1`;
 
+/** A refund's record (`refund:<id>` field, `<card>,<gift card>,<order>`): its parts, minor units, and their order. */
+export function refundParts(record: string): { card: number; gift_card: number; order: RefundOrder } {
+  const [card, gift, order] = record.split(',');
+  return { card: Number(card), gift_card: Number(gift), order: order === 'gift_card_first' ? 'gift_card_first' : 'card_first' };
+}
+
 /** What a refund id's claim holds: the split and the amount (minor units) the refund takes. */
 function refundClaimOf(splitId: string, amount: number): string {
   return `${splitId}:${amount}`;
@@ -267,12 +273,9 @@ export class SplitTenderStore {
     const f = `refund:${refundId}`;
     const [record, state, command, stepIds] = await this.redis.hmget(this.key(splitId), f, `${f}:state`, `${f}:command`, `${f}:step_ids`);
     if (!record) return null;
-    const [card, gift, order] = record.split(',');
     return {
       refundId,
-      card: Number(card),
-      gift_card: Number(gift),
-      order: order === 'gift_card_first' ? 'gift_card_first' : 'card_first',
+      ...refundParts(record),
       state: (state ?? 'REFUNDING') as SplitRefundState,
       command: command ?? '{}',
       ...(stepIds === NEW_STEP_IDS ? { stepIds: NEW_STEP_IDS } : {}),
