@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Agent } from 'node:http';
 import { Config, GatewayConfig, GatewayType } from '../config/config';
 import { CommandType, Payment } from '../contracts/payment-command';
 import { PaymentBridgeError } from '../errors/payment-bridge-error';
 import { GatewayOutcome, OperationContext, OutcomeStatus, inquirySupport } from '../gateways/gateway-adapter';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { gatewayDefinition } from '../gateways/gateway-registry';
-import { createOutboundHttp } from '../http/axios-http';
+import { closeOutboundHttp, createOutboundHttp } from '../http/axios-http';
 import { transportErrorCode } from '../http/outbound-http';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -240,8 +239,7 @@ async function webhookRoundTrip(config: Config, gateway: GatewayConfig, referenc
     const code = transportErrorCode(err);
     entry.detail = `${url} unreachable: ${code === 'ECONNABORTED' ? 'timed out' : code}`;
   } finally {
-    (http.defaults.httpAgent as Agent | undefined)?.destroy();
-    (http.defaults.httpsAgent as Agent | undefined)?.destroy();
+    closeOutboundHttp(http);
   }
   return entry;
 }

@@ -1,8 +1,7 @@
-import { Agent } from 'node:http';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { Config } from '../config/config';
-import { createOutboundHttp } from '../http/axios-http';
+import { closeOutboundHttp, createOutboundHttp } from '../http/axios-http';
 import { transportErrorCode } from '../http/outbound-http';
 import { Logger } from '../logging/logger';
 import { certificateChecks } from './certificate-checks';
@@ -72,8 +71,7 @@ export async function runDoctor(config: Config, options: DoctorOptions): Promise
     }
   } finally {
     // Keep-alive sockets would hold a CLI process open after the report.
-    (http.defaults.httpAgent as Agent | undefined)?.destroy();
-    (http.defaults.httpsAgent as Agent | undefined)?.destroy();
+    closeOutboundHttp(http);
   }
 
   const report = withFixHints(results, config);

@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import axios, { AxiosInstance } from 'axios';
 import { OutboundHttpOptions, createAgents } from './outbound-http';
 
@@ -21,4 +22,10 @@ export function createOutboundHttp(options: OutboundHttpOptions): AxiosInstance 
     transformResponse: [(data: unknown) => data],
     maxRedirects: 0,
   });
+}
+
+/** Closes the keep-alive sockets of an instance made by {@link createOutboundHttp} (a one-off command's, when it is done). */
+export function closeOutboundHttp(http: AxiosInstance): void {
+  (http.defaults.httpAgent as Agent | undefined)?.destroy();
+  (http.defaults.httpsAgent as Agent | undefined)?.destroy();
 }
