@@ -16,6 +16,7 @@ import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { amqpClient } from '../../support/amqp-helpers';
 import { eventually } from '../../support/tcp-proxy';
+import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
 /**
@@ -293,21 +294,14 @@ describe('split tender through the worker', () => {
     await client.drainDeadLetters();
     // An ordinary authorization the channel sent under the reference it now reuses for the split refund.
     const reference = `auth-taken-${id}`;
-    await client.publish('web.payment.authorize', {
-      version: 1,
-      command: 'authorize',
-      channel: 'web',
-      received_at: new Date().toISOString(),
-      payment: {
-        gateway: 'sim',
-        gateway_account: 'acme',
-        gateway_key: 'pm_card_visa',
-        amount: 500,
-        currency: 'EUR',
-        order_id: `ORD-${id}`,
-        operation_reference: reference,
-      },
-    } satisfies PaymentCommand);
+    await client.publish(
+      'web.payment.authorize',
+      channelCommand(
+        'authorize',
+        {},
+        { gateway: 'sim', gateway_account: 'acme', gateway_key: 'pm_card_visa', amount: 500, order_id: `ORD-${id}`, operation_reference: reference },
+      ),
+    );
     await eventually(async () => (await worker.ledger.get(reference))?.state === 'SUCCEEDED', 30_000);
 
     await client.publish('web.payment.refund', splitRefund(splitId, reference, 1000));
