@@ -97,6 +97,17 @@ export function reversed(direction: MoneyDirection): MoneyDirection {
   return direction === 'credit' ? 'debit' : direction === 'debit' ? 'credit' : 'none';
 }
 
+/**
+ * The adjustment of a PSP failure of an operation the ledger holds SUCCEEDED, whoever finds it (a webhook the
+ * PSP confirmed, reconciliation): it undoes the money the success would have moved (a capture not collected
+ * is a debit, a refund not paid out a credit, a stored-value load that failed leaves the card holding less
+ * than the merchant believes, a credit; an authorization that no longer holds moves nothing).
+ */
+export function failureAfterSuccess(command: CommandType): { kind: AdjustmentKind; direction: MoneyDirection } {
+  const kind: AdjustmentKind = command === 'sale' || command === 'capture' ? 'capture_failed' : command === 'refund' ? 'refund_failed' : 'failed_after_success';
+  return { kind, direction: reversed(directionOfSuccess(command)) };
+}
+
 /** What a PSP notification says, normalised by the gateway's webhook parser. Amounts as the PSP reported them. */
 export interface AdjustmentFact {
   kind: AdjustmentKind;

@@ -129,6 +129,7 @@ export const configSchema = {
     'delivery.config_grace_ms': { ...nonNegativeInt, default: 1800000 },
     // A PSP's Retry-After is honoured above backoff_max_ms, up to this ceiling (see queueing/backoff.ts).
     'delivery.retry_after_max_ms': { ...positiveInt, default: 300000 },
+    'delivery.late_failure_confirm_ms': { ...nonNegativeInt, default: 30000 },
 
     'events.concurrency': { ...positiveInt, default: 50 },
     'events.backoff_base_ms': { ...positiveInt, default: 250 },

@@ -149,6 +149,12 @@ export interface Config {
      * without bound: a broken or hostile value (days) would stall the operation. Default 300000 (5 min).
      */
     readonly retryAfterMaxMs: number;
+    /**
+     * How long after a webhook reports the failure of an operation the OMS was told SUCCEEDED the PSP is
+     * asked to confirm it (status inquiry), milliseconds: a void in flight has settled by then, so the
+     * cancellation it causes is recognised as the one asked for. Default 30000.
+     */
+    readonly lateFailureConfirmMs: number;
   };
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly queues: {

@@ -248,6 +248,7 @@ function toConfig(p: Params): Config {
       breakerOpenMs: num(p, 'delivery.breaker_open_ms'),
       configGraceMs: num(p, 'delivery.config_grace_ms'),
       retryAfterMaxMs: num(p, 'delivery.retry_after_max_ms'),
+      lateFailureConfirmMs: num(p, 'delivery.late_failure_confirm_ms'),
     },
     events: {
       concurrency: num(p, 'events.concurrency'),

@@ -221,7 +221,10 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     [
       { queue: deliveryQueue, start: () => startDeliveryWorker(config, blocking, delivery, logger) },
       { queue: eventsQueue, start: () => startEventSender(config, blocking, { events, sender: notifier, logger }) },
-      { queue: outcomesQueue, start: () => startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans }) },
+      {
+        queue: outcomesQueue,
+        start: () => startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger, orphans: lifecycle.orphans, router }),
+      },
     ],
     config.queues.watchdogIntervalMs,
     logger,

@@ -1,4 +1,4 @@
-import { directionOfSuccess, reversed, type AdjustmentKind, type MoneyDirection } from '../adjustments/adjustment';
+import { directionOfSuccess, failureAfterSuccess, reversed, type AdjustmentKind, type MoneyDirection } from '../adjustments/adjustment';
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
@@ -161,16 +161,6 @@ export function movesMoney(command: CommandType): boolean {
 }
 
 /**
- * The adjustment of a PSP failure of an operation the ledger holds SUCCEEDED: it undoes the money the success
- * would have moved (a capture not collected is a debit, a refund not paid out a credit, a stored-value load
- * that failed leaves the card holding less than the merchant believes, a credit).
- */
-function failureAdjustment(command: CommandType): { kind: AdjustmentKind; direction: MoneyDirection } {
-  const kind: AdjustmentKind = command === 'sale' || command === 'capture' ? 'capture_failed' : command === 'refund' ? 'refund_failed' : 'failed_after_success';
-  return { kind, direction: reversed(directionOfSuccess(command)) };
-}
-
-/**
  * The direction of an amount difference, for the merchant: more collected than the ledger says is a credit,
  * less a debit; for a refund the reverse; an authorization only holds money.
  */
@@ -248,7 +238,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
     case 'succeeded':
       if (psp === 'succeeded') return compareMoney(record, op, base);
       if (psp === 'failed') {
-        const { kind, direction } = failureAdjustment(op.command);
+        const { kind, direction } = failureAfterSuccess(op.command);
         return {
           ...base,
           class: 'state_mismatch',

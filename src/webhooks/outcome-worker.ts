@@ -2,7 +2,7 @@ import { JOB_LOCK } from '../queueing/job-lock';
 import { counter } from '../metrics/metrics-registry';
 import { isTerminal } from '../ledger/operation-state';
 import { routedPayment } from '../ledger/routing-record';
-import { Job, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { RedisClient } from '../redis/redis-connection';
@@ -21,6 +21,9 @@ import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcome
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-command';
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
+import { handleFailureAfterSuccess } from './failure-after-success';
+import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
+import { GatewayRouter } from '../routing/gateway-router';
 
 const partialApprovals = counter(
   'pb_webhook_partial_approvals_total',
@@ -41,24 +44,33 @@ const outcomeFaults = counter(
   ['gateway', 'outcome'],
 );
 
+/** What the outcome worker works with. */
+export interface OutcomeWorkerDeps {
+  ledger: Ledger;
+  recorder: OutcomeRecorder;
+  adjustments: AdjustmentRecorder;
+  logger: Logger;
+  orphans?: OrphanReversal;
+  /** Asks the PSP to confirm a failure reported for an operation that succeeded (its status inquiry). */
+  router?: GatewayRouter;
+}
+
 /**
  * Applies webhook outcomes to the ledger through the OutcomeRecorder: forward only, so a late, repeated
  * or out-of-order webhook never turns a terminal state back. Finds the operation by our echoed id or by
  * the PSP's reference. An outcome from a gateway the operation failed over from is that earlier attempt's
  * (recorded, a success voided and reported: see `applyEarlierAttemptOutcome`). Late facts about money (chargebacks, captures or refunds failing after success)
  * become adjustments of the operation with their own OMS event (see `applyLateFact`), and so does a
- * success the PSP reports for an operation the OMS was told FAILED (see `reportContradiction`).
+ * success the PSP reports for an operation the OMS was told FAILED (see `reportContradiction`), and a
+ * failure of an operation the OMS was told SUCCEEDED, once the PSP confirms it (see
+ * `handleFailureAfterSuccess`: without `router`, such a failure is only logged).
  */
-export function startOutcomeWorker(
-  config: Config,
-  connection: RedisClient,
-  deps: { ledger: Ledger; recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; logger: Logger; orphans?: OrphanReversal },
-): Worker<GatewayOutcomeJobData> {
+export function startOutcomeWorker(config: Config, connection: RedisClient, deps: OutcomeWorkerDeps): Worker<GatewayOutcomeJobData> {
   const worker = new Worker<GatewayOutcomeJobData>(
     GATEWAY_OUTCOMES_QUEUE,
-    async (job: Job<GatewayOutcomeJobData>) => {
+    async (job: Job<GatewayOutcomeJobData>, token?: string) => {
       try {
-        return await applyOutcome(config, deps, job);
+        return await applyOutcome(config, deps, job, token);
       } catch (err) {
         throw await afterFault(job, err, deps.logger);
       }
@@ -89,7 +101,15 @@ export function startOutcomeWorker(
  * then the job ends (an `UnrecoverableError`, the job kept in the failed set) with an error line.
  */
 async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger: Logger): Promise<Error> {
-  if (err instanceof OperationNotFoundError || err instanceof UnrecoverableError || (err instanceof Error && isDependencyOutage(err))) return err;
+  if (
+    err instanceof OperationNotFoundError ||
+    err instanceof FailureNotConfirmedError ||
+    err instanceof DelayedError ||
+    err instanceof UnrecoverableError ||
+    (err instanceof Error && isDependencyOutage(err))
+  ) {
+    return err;
+  }
   const errorClass = errorClassOf(err);
   const { faults, last } = await countJobFault(job, OUTCOME_FAULT_TRIES);
   const fields = {
@@ -117,7 +137,7 @@ async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger:
 }
 
 /** Applies one webhook outcome job to its operation; the operation's state after it. */
-async function applyOutcome(config: Config, deps: Parameters<typeof startOutcomeWorker>[2], job: Job<GatewayOutcomeJobData>): Promise<string> {
+async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<GatewayOutcomeJobData>, token: string | undefined): Promise<string> {
   const { gateway, operationId, gatewayReference } = job.data;
   const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
   const op = id ? await deps.ledger.get(id) : null;
@@ -146,6 +166,19 @@ async function applyOutcome(config: Config, deps: Parameters<typeof startOutcome
   if (late !== null) return late;
   // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void), never dropped.
   if (await reportContradiction(op, arrived, deps)) return op.state;
+  // Failure for what the OMS was told SUCCEEDED: reported once the PSP confirms it, never applied.
+  if (deps.router) {
+    const verdict = await handleFailureAfterSuccess(op, arrived, job.timestamp, {
+      ...deps,
+      router: deps.router,
+      confirmAfterMs: config.delivery.lateFailureConfirmMs,
+    });
+    if (verdict.kind === 'wait') {
+      await job.moveToDelayed(verdict.at, token);
+      throw new DelayedError();
+    }
+    if (verdict.kind === 'handled') return op.state;
+  }
   const before = op.state;
   if (arrived.outcome.partialApproval && !isTerminal(op.state)) {
     partialApprovals.inc({ gateway });

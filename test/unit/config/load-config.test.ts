@@ -115,6 +115,7 @@ describe('buildConfig', () => {
       breakerOpenMs: 1000,
       configGraceMs: 1800000,
       retryAfterMaxMs: 300000,
+      lateFailureConfirmMs: 30000,
     });
     expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
     expect(config.poller).toEqual({

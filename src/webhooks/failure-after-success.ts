@@ -1,0 +1,172 @@
+import { failureAfterSuccess } from '../adjustments/adjustment';
+import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
+import { resolveOperationContext } from '../delivery/operation-context';
+import { inquireStatus } from '../delivery/status-inquiry';
+import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
+import { GatewayError } from '../errors/gateway-error';
+import { GatewayOutcome, inquirySupport } from '../gateways/gateway-adapter';
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { existingVoid } from '../poller/orphan-reversal';
+import { ledgerAmount, ledgerCurrency } from '../reconciliation/classifier';
+import { GatewayRouter } from '../routing/gateway-router';
+import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+
+const failuresAfterSuccess = counter(
+  'pb_webhook_failures_after_success_total',
+  'Webhooks reporting the failure of an operation the OMS was told succeeded, by gateway and what the bridge found: own_void (a void the bridge or the OMS asked for), stale (the PSP confirms success: an out-of-order event), confirmed (the PSP confirms the failure: reported as an adjustment), webhook_only (no status inquiry for the command: reported on the signed webhook alone), waiting (asked again later)',
+  ['gateway', 'outcome'],
+);
+
+/** What the caller does with a webhook's failure of a SUCCEEDED operation. */
+export type FailureAfterSuccessVerdict =
+  /** Not such a failure: the caller applies the outcome as any other. */
+  | { kind: 'not_applicable' }
+  /** Handled (reported, or found expected or stale): nothing more to do. */
+  | { kind: 'handled' }
+  /** Too early to ask the PSP: run the job again at `at` (epoch ms). */
+  | { kind: 'wait'; at: number };
+
+export interface FailureAfterSuccessDeps {
+  ledger: Ledger;
+  router: GatewayRouter;
+  adjustments: AdjustmentRecorder;
+  logger: Logger;
+  /** How long after the webhook arrived the PSP is asked, ms (`delivery.late_failure_confirm_ms`). */
+  confirmAfterMs: number;
+  now?: () => number;
+}
+
+/**
+ * A webhook says an operation the OMS was told SUCCEEDED failed (a `payment_intent.canceled`, an
+ * authorisation refused after all). The state never moves back, and the webhook alone is not proof: PSPs
+ * send events out of order (a stale `payment_failed` after `succeeded`), and a void the bridge or the OMS
+ * asked for is the authorization's cancellation seen from the other side. So:
+ * - an authorization the bridge closed with a cancel or a revalidation (`closed_by`), or that the bridge's
+ *   own void targets, is expected to read as cancelled: recorded in its history, nothing reported;
+ * - otherwise, once `confirmAfterMs` have passed since the webhook arrived (a void in flight has settled
+ *   by then), the PSP is asked (status inquiry): it confirms success (a stale event: history only), or
+ *   confirms the failure, which becomes an adjustment (`failed_after_success`, `capture_failed` or
+ *   `refund_failed`, its own OMS event, idempotent by the PSP's event id); an answer that decides nothing
+ *   (pending, no trace, the PSP unreachable) throws {@link FailureNotConfirmedError}, asked again with backoff;
+ * - a command the PSP cannot be asked about (webhook-only) is reported on the signed webhook alone.
+ */
+export async function handleFailureAfterSuccess(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  receivedAt: number,
+  deps: FailureAfterSuccessDeps,
+): Promise<FailureAfterSuccessVerdict> {
+  if (op.state !== 'SUCCEEDED' || job.outcome.status !== 'FAIL') return { kind: 'not_applicable' };
+  const { ledger, logger } = deps;
+  const gateway = job.gateway;
+  const expected = await ownClosing(op, ledger);
+  if (expected) {
+    failuresAfterSuccess.inc({ gateway, outcome: 'own_void' });
+    await ledger.appendInteraction(op.id, {
+      event: 'webhook_failure_expected',
+      closed_by: expected,
+      psp_status: job.outcome.gatewayStatus,
+      provider_event_id: job.eventId,
+    });
+    logger.info('webhook reports the cancellation of an authorization the bridge or the OMS voided: nothing to report', {
+      operation_id: op.id,
+      gateway,
+      closed_by: expected,
+      psp_status: job.outcome.gatewayStatus,
+      event_id: job.eventId,
+    });
+    return { kind: 'handled' };
+  }
+  const now = deps.now ? deps.now() : Date.now();
+  const due = receivedAt + deps.confirmAfterMs;
+  if (now < due) return { kind: 'wait', at: due };
+
+  const route = deps.router.route(op);
+  if ('refused' in route) throw new FailureNotConfirmedError(`gateway ${gateway} cannot be asked (${route.refused})`);
+  if (inquirySupport(route.transformer, op.command) === 'webhook-only') {
+    await report(op, job, job.outcome, 'webhook_only', deps);
+    return { kind: 'handled' };
+  }
+  const resolved = await resolveOperationContext(op, ledger);
+  if (!('context' in resolved))
+    throw new FailureNotConfirmedError(`operation ${op.id} cannot be asked about: ${'wait' in resolved ? resolved.wait : resolved.fail}`);
+  let answer: GatewayOutcome | null;
+  try {
+    answer = (await inquireStatus(route, resolved.context)).outcome;
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err;
+    failuresAfterSuccess.inc({ gateway, outcome: 'waiting' });
+    throw new FailureNotConfirmedError(`status inquiry failed (${err.kind})`, { cause: err });
+  }
+  if (answer?.status === 'SUCCESS') {
+    failuresAfterSuccess.inc({ gateway, outcome: 'stale' });
+    await ledger.appendInteraction(op.id, { event: 'webhook_failure_stale', psp_status: answer.gatewayStatus, provider_event_id: job.eventId });
+    logger.info('webhook reports a failure the PSP does not confirm (an out-of-order event): the operation stands SUCCEEDED', {
+      operation_id: op.id,
+      gateway,
+      webhook_status: job.outcome.gatewayStatus,
+      psp_status: answer.gatewayStatus,
+      event_id: job.eventId,
+    });
+    return { kind: 'handled' };
+  }
+  if (answer?.status !== 'FAIL') {
+    failuresAfterSuccess.inc({ gateway, outcome: 'waiting' });
+    throw new FailureNotConfirmedError(`the PSP answers ${answer ? answer.status : 'that it has no trace of the operation'}`);
+  }
+  await report(op, job, answer, 'confirmed', deps);
+  return { kind: 'handled' };
+}
+
+/**
+ * The cancel or revalidation that closed `op` (its `closed_by`), or the bridge's own void of it when that
+ * void has not failed: a cancellation the PSP reports is then the one asked for. `null` otherwise.
+ */
+async function ownClosing(op: OperationRecord, ledger: Ledger): Promise<string | null> {
+  if (op.closedBy) {
+    const closing = await ledger.get(op.closedBy);
+    // A capture closes it too, but a captured authorization never reads as cancelled: that is news.
+    if (closing && closing.command !== 'capture') return closing.id;
+  }
+  const voided = await existingVoid(ledger, op.id);
+  return voided && voided.state !== 'FAILED' ? voided.id : null;
+}
+
+/** Records the failure the PSP confirmed (or, webhook-only, signed) as an adjustment and its OMS event. */
+async function report(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  psp: GatewayOutcome,
+  how: 'confirmed' | 'webhook_only',
+  deps: FailureAfterSuccessDeps,
+): Promise<void> {
+  const { kind, direction } = failureAfterSuccess(op.command);
+  // The amount the failure concerns: what the PSP names, else what the OMS was told succeeded.
+  const amount = psp.amount ?? job.outcome.amount ?? ledgerAmount(op);
+  const currency = psp.currency ?? job.outcome.currency ?? ledgerCurrency(op);
+  const reference = job.outcome.gatewayReference ?? psp.gatewayReference;
+  const { created } = await deps.adjustments.recordAdjustment(op, {
+    kind,
+    direction,
+    amount,
+    currency,
+    reason: job.outcome.reason ?? psp.reason ?? job.outcome.gatewayStatus,
+    ...(reference !== undefined ? { pspReference: reference } : {}),
+    gateway: job.gateway,
+    pspEventId: job.eventId,
+    source: 'webhook',
+  });
+  if (!created) return;
+  failuresAfterSuccess.inc({ gateway: job.gateway, outcome: how });
+  deps.logger.warn('PSP reports the failure of an operation the OMS was told succeeded: reported as an adjustment', {
+    operation_id: op.id,
+    gateway: job.gateway,
+    command: op.command,
+    kind,
+    confirmed_by: how === 'confirmed' ? 'status_inquiry' : 'signed_webhook',
+    psp_status: psp.gatewayStatus,
+    event_id: job.eventId,
+  });
+}

@@ -1,0 +1,270 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+import { BusClient } from '../../../src/bus/bus-client';
+import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { voidOperationId } from '../../../src/poller/orphan-reversal';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * A webhook reporting the failure of an operation the OMS was told SUCCEEDED, through the real path (signed
+ * webhook → outcome worker → status inquiry at the PSP → adjustment → bus). The PSP is a local HTTP server
+ * answering the gateways' status inquiries with what each test sets: Stripe's PaymentIntent search, the
+ * simulator's `GET /v1/operations/:reference`.
+ */
+
+const STRIPE_SECRET = 'whsec_failure_after_success_0123456789';
+const SIM_SECRET = 'whsec-sim-failure-after-success-0123456789';
+const CLIENT_ID = 'failure-after-success-test';
+const CLIENT_SECRET = 'failure-after-success-client-secret-0123';
+const CONFIRM_MS = 300;
+
+let twin: BusTwin;
+let psp: http.Server;
+let config: Config;
+let web: WebProcess;
+let worker: WorkerProcess;
+const stripe = new Stripe('sk_test_unit_only');
+/** What the PSP answers to a status inquiry about an operation id: the object, or an HTTP status alone. */
+const answers = new Map<string, Record<string, unknown> | number>();
+const inquiries: string[] = [];
+
+function answerOf(operationId: string | undefined, res: http.ServerResponse, wrap: (o: Record<string, unknown>) => unknown): void {
+  const answer = operationId === undefined ? undefined : answers.get(operationId);
+  if (operationId !== undefined) inquiries.push(operationId);
+  if (answer === undefined) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"type":"invalid_request_error"}}');
+  if (typeof answer === 'number') return void res.writeHead(answer, { 'content-type': 'application/json' }).end('{"error":{"type":"api_error"}}');
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(wrap(answer)));
+}
+
+beforeAll(async () => {
+  psp = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://psp');
+    if (url.pathname === '/v1/payment_intents/search') {
+      const id = /metadata\['operation_id'\]:'([^']+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
+      return answerOf(id, res, (pi) => ({ object: 'search_result', data: [pi], has_more: false }));
+    }
+    if (url.pathname.startsWith('/v1/operations/')) return answerOf(decodeURIComponent(url.pathname.slice('/v1/operations/'.length)), res, (o) => o);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => psp.listen(0, '127.0.0.1', resolve));
+  const pspUrl = `http://127.0.0.1:${(psp.address() as AddressInfo).port}`;
+  twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  config = testConfig({
+    'service_bus.url': twin.url,
+    'mom_client.oauth_server_url': twin.url,
+    'mom_client.client_id': CLIENT_ID,
+    'mom_client.client_secret': CLIENT_SECRET,
+    'delivery.late_failure_confirm_ms': CONFIRM_MS,
+    'delivery.backoff_base_ms': 50,
+    'delivery.backoff_max_ms': 200,
+    gateways: {
+      stripe: { type: 'stripe', base_url: pspUrl, api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
+      simulator: { type: 'simulator', base_url: pspUrl, api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
+    },
+  });
+  const routes = createGatewayClients(config);
+  const notifier = new BusClient(config, new OAuthTokenProvider(config));
+  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
+  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier });
+});
+
+afterAll(async () => {
+  await web.stop();
+  await worker.stop();
+  await twin.stop();
+  await new Promise((resolve) => psp.close(resolve));
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+let seq = 0;
+
+/** An operation that SUCCEEDED at `gateway` with PSP reference `reference`, its outcome event delivered. */
+async function succeeded(
+  command: PaymentCommand['command'],
+  gateway: string,
+  reference: string,
+  extra: Record<string, unknown> = {},
+): Promise<OperationRecord> {
+  const cmd = channelCommand(
+    command,
+    {},
+    { gateway, gateway_account: 'acct-1', order_id: `order-fas-${process.pid}-${++seq}`, amount: 5000, currency: 'EUR', ...extra },
+  );
+  const id = cmd.payment.operation_reference!;
+  const { record } = await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+  const after = await worker.recorder.apply(
+    record!,
+    { status: 'SUCCESS', gatewayStatus: 'ok', gatewayReference: reference, amount: 5000, currency: 'EUR' },
+    'response',
+  );
+  expect(after.state).toBe('SUCCEEDED');
+  await eventually(async () => twin.notifications.some((n) => (n.params as { payment?: { event_id?: string } }).payment?.event_id === `${id}.SUCCEEDED`));
+  return after;
+}
+
+function adjustedFor(operationId: string) {
+  return twin.notifications.filter(
+    (n) =>
+      n.method === config.serviceBus.methods.notifications.adjusted &&
+      (n.params as { payment: { operation_reference: string } }).payment.operation_reference === operationId,
+  );
+}
+
+function paymentIntent(id: string, operationId: string, status: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, object: 'payment_intent', status, amount: 5000, currency: 'eur', capture_method: 'manual', metadata: { operation_id: operationId }, ...extra };
+}
+
+async function postStripe(type: string, object: Record<string, unknown>, eventId: string): Promise<void> {
+  const body = JSON.stringify({ id: eventId, object: 'event', type, created: Math.floor(Date.now() / 1000), data: { object } });
+  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET });
+  const res = await fetch(`${web.server.url}/webhooks/stripe`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': header },
+  });
+  expect(res.status).toBe(200);
+}
+
+async function postSimulator(type: string, object: Record<string, unknown>, eventId: string): Promise<void> {
+  const body = JSON.stringify({ id: eventId, type, created: Math.floor(Date.now() / 1000), data: { object } });
+  const signature = signSimulatorPayload(SIM_SECRET, body, Math.floor(Date.now() / 1000));
+  const res = await fetch(`${web.server.url}/webhooks/simulator`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
+  });
+  expect(res.status).toBe(200);
+}
+
+/** Waits until a webhook's failure of a SUCCEEDED operation was handled at `gateway` with `outcome`. */
+async function finished(gateway: string, outcome: string, before: number): Promise<void> {
+  await eventually(async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway, outcome })) > before, 15000);
+  // Anything sent after it (a repeated webhook's event) would reach the bus within moments.
+  await new Promise((r) => setTimeout(r, 300));
+}
+
+async function history(id: string): Promise<string[]> {
+  return (await worker.ledger.interactions(id)).map((i) => i.event);
+}
+
+describe('a webhook failure of an operation the OMS was told succeeded', () => {
+  it('a Stripe payment_intent.canceled the PSP confirms (cancelled in the Dashboard) is a failed_after_success adjustment, sent once; the authorization stays SUCCEEDED', async () => {
+    const auth = await succeeded('authorize', 'stripe', `pi_fas_dash_${seq}`);
+    const pi = paymentIntent(auth.gatewayReference!, auth.id, 'canceled', { cancellation_reason: 'requested_by_customer' });
+    answers.set(auth.id, pi);
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'confirmed' });
+    await postStripe('payment_intent.canceled', pi, `evt_fas_dash_${auth.id}`);
+    await postStripe('payment_intent.canceled', pi, `evt_fas_dash_${auth.id}`);
+    await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
+    await finished('stripe', 'confirmed', before);
+    expect(adjustedFor(auth.id)).toHaveLength(1);
+    expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
+      kind: 'failed_after_success',
+      direction: 'none',
+      amount: 5000,
+      currency: 'EUR',
+      reason: 'requested_by_customer',
+      psp_reference: auth.gatewayReference,
+    });
+    expect(inquiries).toContain(auth.id);
+    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+  });
+
+  it('a stale Stripe payment_intent.payment_failed, while the PSP says the sale succeeded, reports nothing and is recorded in the history as stale', async () => {
+    const sale = await succeeded('sale', 'stripe', `pi_fas_stale_${seq}`);
+    answers.set(sale.id, paymentIntent(sale.gatewayReference!, sale.id, 'succeeded', { capture_method: 'automatic', amount_received: 5000 }));
+    const failed = paymentIntent(sale.gatewayReference!, sale.id, 'requires_payment_method', {
+      capture_method: 'automatic',
+      last_payment_error: { decline_code: 'insufficient_funds', code: 'card_declined' },
+    });
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'stale' });
+    await postStripe('payment_intent.payment_failed', failed, `evt_fas_stale_${sale.id}`);
+    await finished('stripe', 'stale', before);
+    expect(adjustedFor(sale.id)).toHaveLength(0);
+    expect(await history(sale.id)).toContain('webhook_failure_stale');
+    expect((await worker.ledger.get(sale.id))?.state).toBe('SUCCEEDED');
+  });
+
+  it('the cancellation of an authorization the bridge is voiding is expected: no inquiry, no adjustment', async () => {
+    const auth = await succeeded('authorize', 'stripe', `pi_fas_void_${seq}`);
+    // The bridge's own void of it, recorded (not failed): the PSP's cancellation is that void seen from Stripe.
+    const voidCmd = channelCommand(
+      'cancel',
+      {},
+      { gateway: 'stripe', gateway_account: 'acct-1', order_id: auth.payment.order_id, gateway_key: auth.id, amount: 5000, currency: 'EUR' },
+    );
+    await worker.ledger.create(
+      voidOperationId(auth.id),
+      { ...voidCmd, payment: { ...voidCmd.payment, operation_reference: voidOperationId(auth.id) } },
+      Date.now(),
+      {
+        event: 'attempt',
+      },
+    );
+    answers.set(auth.id, paymentIntent(auth.gatewayReference!, auth.id, 'canceled', { cancellation_reason: 'requested_by_customer' }));
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'own_void' });
+    await postStripe('payment_intent.canceled', paymentIntent(auth.gatewayReference!, auth.id, 'canceled'), `evt_fas_void_${auth.id}`);
+    await finished('stripe', 'own_void', before);
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+    expect(inquiries).not.toContain(auth.id);
+    expect(await history(auth.id)).toContain('webhook_failure_expected');
+  });
+
+  it("the cancellation of an authorization the OMS's own cancel closed is expected: no inquiry, no adjustment", async () => {
+    const auth = await succeeded('authorize', 'stripe', `pi_fas_oms_${seq}`);
+    const cancel = channelCommand(
+      'cancel',
+      {},
+      { gateway: 'stripe', gateway_account: 'acct-1', order_id: auth.payment.order_id, gateway_key: auth.id, amount: 5000, currency: 'EUR' },
+    );
+    const { record } = await worker.ledger.create(cancel.payment.operation_reference!, cancel, Date.now(), { event: 'attempt' });
+    await worker.recorder.apply(record!, { status: 'SUCCESS', gatewayStatus: 'canceled', gatewayReference: auth.gatewayReference }, 'response');
+    expect((await worker.ledger.get(auth.id))?.closedBy).toBe(cancel.payment.operation_reference);
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'own_void' });
+    await postStripe('payment_intent.canceled', paymentIntent(auth.gatewayReference!, auth.id, 'canceled'), `evt_fas_oms_${auth.id}`);
+    await finished('stripe', 'own_void', before);
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+    expect(inquiries).not.toContain(auth.id);
+  });
+
+  it('a failure the PSP cannot confirm yet (its inquiry fails, then answers) is asked again and reported once confirmed', async () => {
+    const auth = await succeeded('authorize', 'simulator', `auth_fas_retry_${seq}`);
+    answers.set(auth.id, 503);
+    const declined = {
+      id: auth.gatewayReference,
+      object: 'authorization',
+      status: 'declined',
+      decline_code: 'do_not_honor',
+      amount: 5000,
+      currency: 'EUR',
+      reference: auth.id,
+    };
+    const waitingBefore = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'simulator', outcome: 'waiting' });
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'simulator', outcome: 'confirmed' });
+    await postSimulator('authorization.failed', declined, `evt_fas_retry_${auth.id}`);
+    await eventually(
+      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'simulator', outcome: 'waiting' })) > waitingBefore,
+      15000,
+    );
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+    answers.set(auth.id, declined);
+    await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
+    await finished('simulator', 'confirmed', before);
+    expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'failed_after_success', reason: 'do_not_honor' });
+    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+  });
+});
