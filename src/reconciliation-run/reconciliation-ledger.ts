@@ -7,7 +7,7 @@ import { orderIndexKey, orderKeyPart } from '../ledger/order-index';
 import { ShardKeys, shardKeysOf, shardOfOrder } from '../redis/key-layout';
 import { decodeFields, hashNamesOf } from '../ledger/record-fields';
 import { gatewayOf } from '../ledger/routing-record';
-import { Candidate, KnownAdjustment, Match, RECONCILED_FIELDS, ReconciledOperation, chooseMatch, isLateFact } from '../reconciliation/classifier';
+import { Candidate, KnownAdjustment, Match, RECONCILED_FIELDS, ReconciledOperation, chooseMatch, needsKnownAdjustments } from '../reconciliation/classifier';
 import type { PspRecord, ReconciliationWindow } from '../reconciliation/psp-record';
 
 /** Operations of an order considered for a merchant-reference match (an order has a handful). */
@@ -175,8 +175,9 @@ export class ReconciliationLedger {
       const m = matches[w.i];
       if (m && m.op.id === w.id) this.ledger.remember(w.id, w.shard);
     }
-    // Round trip 3, only for late facts (chargebacks…): the adjustments their operations already have.
-    const late = matches.map((m, i) => (m && isLateFact(records[i].kind) ? m : null)).filter((m): m is Match => m !== null);
+    // Round trip 3, only for late facts (chargebacks…) and contradicted terminal states: the adjustments their
+    // operations already have (a webhook may have reported the same fact first).
+    const late = matches.map((m, i) => (m && needsKnownAdjustments(records[i], m.op) ? m : null)).filter((m): m is Match => m !== null);
     if (late.length > 0) {
       const known = await this.adjustmentsOf([...new Set(late.map((m) => m.op.id))]);
       for (const m of late) m.adjustments = known.get(m.op.id) ?? [];

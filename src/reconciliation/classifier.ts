@@ -46,7 +46,7 @@ export interface KnownAdjustment {
   amount?: number;
 }
 
-/** The match a line was tied to, with the operation's adjustments when the line is a late fact. */
+/** The match a line was tied to, with the operation's adjustments when the line needs them (`needsKnownAdjustments`). */
 export interface Match extends Candidate {
   adjustments?: readonly KnownAdjustment[];
 }
@@ -84,6 +84,17 @@ export function compatible(kind: PspRecordKind, command: CommandType): boolean {
 /** Whether the line is a late fact about money that already moved (it adds an adjustment, never settles). */
 export function isLateFact(kind: PspRecordKind): boolean {
   return kind === 'chargeback' || kind === 'chargeback_reversed' || kind === 'refund_reversed';
+}
+
+/**
+ * Whether classifying `record` against `op` needs the adjustments `op` already has: a late fact (a webhook
+ * may have brought it), or a line that contradicts a terminal state (a webhook may have reported the same
+ * contradiction as `succeeded_after_failure` or a failure after success).
+ */
+export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation): boolean {
+  if (isLateFact(record.kind)) return true;
+  const ledger = standing(op.state);
+  return (ledger === 'succeeded' && record.status === 'failed') || (ledger === 'failed' && record.status === 'succeeded');
 }
 
 /**
@@ -239,6 +250,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
       if (psp === 'succeeded') return compareMoney(record, op, base);
       if (psp === 'failed') {
         const { kind, direction } = failureAfterSuccess(op.command);
+        if (reported(match, kind)) return alreadyReported(base, kind, `the ledger holds ${op.command} ${op.id} SUCCEEDED; the PSP says it failed`);
         return {
           ...base,
           class: 'state_mismatch',
@@ -249,6 +261,9 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
       return { ...base, class: 'state_mismatch', action: { type: 'report' }, note: `the ledger holds ${op.id} SUCCEEDED; the PSP still shows it pending` };
     case 'failed':
       if (psp === 'succeeded') {
+        if (reported(match, 'succeeded_after_failure')) {
+          return alreadyReported(base, 'succeeded_after_failure', `the ledger holds ${op.command} ${op.id} FAILED; the PSP says it succeeded`);
+        }
         return {
           ...base,
           class: 'state_mismatch',
@@ -318,6 +333,19 @@ function compareMoney(record: PspRecord, op: ReconciledOperation, base: Pick<Lin
 }
 
 /** A chargeback, its reversal or a refund reversal: matched when the operation already has that adjustment, else one to record. */
+/** Whether the operation already has an adjustment of `kind` (a webhook reported the contradiction first). */
+function reported(match: Match, kind: AdjustmentKind): boolean {
+  return (match.adjustments ?? []).some((a) => a.kind === kind);
+}
+
+/**
+ * A contradiction of a terminal state that an adjustment already reported to the OMS: still a state
+ * mismatch for the report, with nothing more to record or send.
+ */
+function alreadyReported(base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>, kind: AdjustmentKind, note: string): LineVerdict {
+  return { ...base, class: 'state_mismatch', action: { type: 'none' }, note: `${note}; already reported as a ${kind} adjustment` };
+}
+
 function classifyLateFact(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
   if (record.status !== 'succeeded') return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} ${record.status}: nothing moved` };
   const kinds = recordedAs(record.kind);

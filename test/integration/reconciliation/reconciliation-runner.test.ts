@@ -199,6 +199,32 @@ describe('reconciliation against the simulator, end to end', () => {
   });
 });
 
+describe('a contradiction a webhook reported first', () => {
+  it('is a state mismatch with nothing to record: the OMS heard it once, from the webhook', async () => {
+    const from = Date.now() - 1;
+    const sale = await deliver(channelCommand('sale', {}, { amount: 3100, gateway_key: 'pm_card_declined' }));
+    expect(sale.state).toBe('FAILED');
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: sale.id })).not.toEqual(expect.any(String));
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    await store.recordAdjustment({
+      operationId: sale.id,
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 3100,
+      currency: 'EUR',
+      gateway: 'simulator',
+      pspEventId: `evt_webhook_${sale.id}`,
+      source: 'webhook',
+    });
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
+    expect(summary.result).toBe('done');
+    expect(verdicts.find((v) => v.ledger?.operationId === sale.id)).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+    expect(summary.adjusted).toBe(0);
+    expect((await store.forOperation(sale.id)).map((a) => a.source)).toEqual(['webhook']);
+  });
+});
+
 describe('a long report', () => {
   // A window of its own, far from the other tests' lines: 1,200 lines, three pages of 500.
   const window = { from: 1_600_000_000_000, to: 1_600_000_000_000 + 3_600_000 };

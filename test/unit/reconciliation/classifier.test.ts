@@ -1,7 +1,7 @@
 import { CommandType } from '../../../src/contracts/payment-command';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { OperationState } from '../../../src/ledger/operation-state';
-import { chooseMatch, classifyLine, classifyMissingAtPsp, compatible, movesMoney } from '../../../src/reconciliation/classifier';
+import { chooseMatch, classifyLine, classifyMissingAtPsp, compatible, movesMoney, needsKnownAdjustments } from '../../../src/reconciliation/classifier';
 import { PspRecord } from '../../../src/reconciliation/psp-record';
 import { RECONCILIATION_CLASSES } from '../../../src/reconciliation/reconciliation-class';
 
@@ -89,6 +89,32 @@ describe('classifyLine', () => {
     ['cancel', 'failed_after_success', 'none'],
   ] as const)('state_mismatch: the PSP failed a %s the ledger holds SUCCEEDED: %s, %s (the money its success moved, undone)', (command, kind, direction) => {
     expect(classifyLine(line({ status: 'failed' }), match(op(command, 'SUCCEEDED'))).action).toMatchObject({ kind, direction });
+  });
+
+  it('a contradiction a webhook already reported as an adjustment of that kind is reported, not adjusted again', () => {
+    const auth = op('authorize', 'SUCCEEDED');
+    const failed = line({ kind: 'authorization', status: 'failed' });
+    expect(classifyLine(failed, { ...match(auth), adjustments: [{ kind: 'failed_after_success' }] })).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'none' },
+      note: expect.stringContaining('already reported as a failed_after_success adjustment'),
+    });
+    // Another kind of adjustment (a dispute) does not stand for this contradiction.
+    expect(classifyLine(failed, { ...match(auth), adjustments: [{ kind: 'dispute_opened' }] }).action).toMatchObject({
+      type: 'adjust',
+      kind: 'failed_after_success',
+    });
+    expect(classifyLine(line(), { ...match(op('sale', 'FAILED')), adjustments: [{ kind: 'succeeded_after_failure', amount: 1000 }] }).action).toEqual({
+      type: 'none',
+    });
+  });
+
+  it('needs the adjustments an operation has for late facts and for lines contradicting a terminal state only', () => {
+    expect(needsKnownAdjustments(line({ kind: 'chargeback' }), op('capture', 'SUCCEEDED'))).toBe(true);
+    expect(needsKnownAdjustments(line({ status: 'failed' }), op('capture', 'SUCCEEDED'))).toBe(true);
+    expect(needsKnownAdjustments(line(), op('capture', 'FAILED'))).toBe(true);
+    expect(needsKnownAdjustments(line(), op('capture', 'SUCCEEDED'))).toBe(false);
+    expect(needsKnownAdjustments(line({ status: 'failed' }), op('capture', 'PENDING'))).toBe(false);
   });
 
   it.each(['UNRESOLVED', 'PENDING', 'UNKNOWN', 'SENT'] as const)('state_mismatch: a %s operation is settled by the PSP’s record', (state) => {
