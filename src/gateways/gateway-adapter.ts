@@ -179,6 +179,14 @@ export interface GatewayTransformer {
    * that does not declare it supports inquiries for every command it carries.
    */
   inquiry?(command: CommandType): InquirySupport;
+  /**
+   * Whether a status inquiry sends the operation's own request again under its idempotency key (Adyen): its
+   * answer is the replay of what the request did, never what became of the operation afterwards, and past
+   * the key's validity it would perform the request again. Such an inquiry resolves an UNKNOWN outcome, but
+   * cannot confirm a later fact (a failure reported after success). Default false: the inquiry reads the
+   * operation's current state at the PSP.
+   */
+  readonly inquiryReplaysRequest?: boolean;
   /** Status inquiry for an operation whose outcome is PENDING, UNKNOWN or UNRESOLVED. */
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest;
   /** `null` when the PSP has no trace of the operation (it never landed: safe to send again). */

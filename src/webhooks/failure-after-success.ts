@@ -50,7 +50,8 @@ export interface FailureAfterSuccessDeps {
  *   confirms the failure, which becomes an adjustment (`failed_after_success`, `capture_failed` or
  *   `refund_failed`, its own OMS event, idempotent by the PSP's event id); an answer that decides nothing
  *   (pending, no trace, the PSP unreachable) throws {@link FailureNotConfirmedError}, asked again with backoff;
- * - a command the PSP cannot be asked about (webhook-only) is reported on the signed webhook alone.
+ * - a command the PSP cannot be asked about (webhook-only), or whose inquiry only replays the request (Adyen:
+ *   it would answer what the request did, and could perform it again), is reported on the signed webhook alone.
  */
 export async function handleFailureAfterSuccess(
   op: OperationRecord,
@@ -85,7 +86,9 @@ export async function handleFailureAfterSuccess(
 
   const route = deps.router.route(op);
   if ('refused' in route) throw new FailureNotConfirmedError(`gateway ${gateway} cannot be asked (${route.refused})`);
-  if (inquirySupport(route.transformer, op.command) === 'webhook-only') {
+  // Nothing to ask, or an inquiry that only replays the original answer (and could resend it): the PSP's
+  // signed word is all there is.
+  if (inquirySupport(route.transformer, op.command) === 'webhook-only' || route.transformer.inquiryReplaysRequest === true) {
     await report(op, job, job.outcome, 'webhook_only', deps);
     return { kind: 'handled' };
   }

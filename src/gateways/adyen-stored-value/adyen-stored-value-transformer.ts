@@ -48,6 +48,9 @@ export const adyenStoredValueTransformer: GatewayTransformer = Object.freeze({
     return adyenSvDecline(parseAdyenSvResponse(ctx, response, gateway));
   },
 
+  // The inquiry is the request sent again under its key: Adyen replays its stored answer.
+  inquiryReplaysRequest: true,
+
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
     return buildAdyenSvRequest(ctx, gateway);
   },

@@ -93,6 +93,9 @@ export const adyenTransformer: GatewayTransformer = Object.freeze({
     return adyenDecline(parseAdyenResponse(ctx, response, gateway), response.body);
   },
 
+  // The inquiry is the request sent again under its key: Adyen replays its stored answer.
+  inquiryReplaysRequest: true,
+
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
     return buildAdyenRequest(ctx, gateway);
   },

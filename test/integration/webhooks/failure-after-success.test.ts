@@ -1,3 +1,4 @@
+import { hmacValidator as HmacValidator } from '@adyen/api-library';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
@@ -5,6 +6,7 @@ import { BusClient } from '../../../src/bus/bus-client';
 import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { adyenWebhookAuthorization } from '../../../src/gateways/adyen';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
@@ -26,6 +28,7 @@ import { testConfig } from '../../support/test-config';
  * simulator's `GET /v1/operations/:reference`.
  */
 
+const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const STRIPE_SECRET = 'whsec_failure_after_success_0123456789';
 const SIM_SECRET = 'whsec-sim-failure-after-success-0123456789';
 const CLIENT_ID = 'failure-after-success-test';
@@ -41,6 +44,8 @@ const stripe = new Stripe('sk_test_unit_only');
 /** What the PSP answers to a status inquiry about an operation id: the object, or an HTTP status alone. */
 const answers = new Map<string, Record<string, unknown> | number>();
 const inquiries: string[] = [];
+/** Every request the PSP server received (method and path). */
+const requests: string[] = [];
 
 function answerOf(operationId: string | undefined, res: http.ServerResponse, wrap: (o: Record<string, unknown>) => unknown): void {
   const answer = operationId === undefined ? undefined : answers.get(operationId);
@@ -53,6 +58,7 @@ function answerOf(operationId: string | undefined, res: http.ServerResponse, wra
 beforeAll(async () => {
   psp = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://psp');
+    requests.push(`${req.method} ${url.pathname}`);
     if (url.pathname === '/v1/payment_intents/search') {
       const id = /metadata\['operation_id'\]:'([^']+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
       return answerOf(id, res, (pi) => ({ object: 'search_result', data: [pi], has_more: false }));
@@ -72,6 +78,15 @@ beforeAll(async () => {
     'delivery.backoff_base_ms': 50,
     'delivery.backoff_max_ms': 200,
     gateways: {
+      adyen: {
+        type: 'adyen',
+        base_url: pspUrl,
+        api_key: 'adyen-key-unused',
+        merchant_account: 'TestMerchant',
+        key_id: 'adyen-hook-user',
+        shared_secret: 'adyen-hook-password-0123',
+        webhook_secret: ADYEN_HMAC,
+      },
       stripe: { type: 'stripe', base_url: pspUrl, api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
       simulator: { type: 'simulator', base_url: pspUrl, api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
     },
@@ -146,6 +161,17 @@ async function postSimulator(type: string, object: Record<string, unknown>, even
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
+  });
+  expect(res.status).toBe(200);
+}
+
+async function postAdyen(item: Record<string, unknown>): Promise<void> {
+  const signed = { ...item, additionalData: {} as Record<string, string> };
+  signed.additionalData.hmacSignature = new HmacValidator().calculateHmac(signed as never, ADYEN_HMAC);
+  const res = await fetch(`${web.server.url}/webhooks/adyen`, {
+    method: 'POST',
+    body: JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: signed }] }),
+    headers: { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(config.gateways.adyen) },
   });
   expect(res.status).toBe(200);
 }
@@ -239,6 +265,30 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     await finished('stripe', 'own_void', before);
     expect(adjustedFor(auth.id)).toHaveLength(0);
     expect(inquiries).not.toContain(auth.id);
+  });
+
+  it('an Adyen AUTHORISATION refused after success is reported on the signed webhook: the inquiry would only replay the request, so it is never sent', async () => {
+    const auth = await succeeded('authorize', 'adyen', `ADYFAS${String(seq).padStart(10, '0')}`);
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'adyen', outcome: 'webhook_only' });
+    await postAdyen({
+      pspReference: auth.gatewayReference,
+      merchantAccountCode: 'TestMerchant',
+      merchantReference: auth.id,
+      eventCode: 'AUTHORISATION',
+      success: 'false',
+      reason: 'FRAUD',
+      amount: { value: 5000, currency: 'EUR' },
+      eventDate: new Date().toISOString(),
+    });
+    await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
+    await finished('adyen', 'webhook_only', before);
+    expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
+      kind: 'failed_after_success',
+      direction: 'none',
+      amount: 5000,
+    });
+    expect(requests.filter((r) => r.startsWith('POST'))).toEqual([]);
+    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
   });
 
   it('a failure the PSP cannot confirm yet (its inquiry fails, then answers) is asked again and reported once confirmed', async () => {
