@@ -4,7 +4,7 @@ import { GatewayRoute } from '../gateways/gateway-route';
 /** What a status inquiry found: the outcome (null: the PSP has no trace of the operation) and its duration. */
 export interface InquiryResult {
   outcome: GatewayOutcome | null;
-  /** Round trip of the inquiry, ms. */
+  /** Round trip of the inquiry, ms (both requests' when it took a follow-up). */
   elapsedMs: number;
 }
 
@@ -16,8 +16,18 @@ export interface InquiryResult {
  *
  * Asks the gateway what became of an operation (UNKNOWN resolution, the poller). Transport failures and
  * answers the transformer cannot read both throw a GatewayError, classified once, for the caller's policy.
+ * A second request is sent only when the transformer's `statusFollowUp` asks for one from the first answer
+ * (a Cybersource partial authorization's amount); every other inquiry is one round trip.
  */
 export async function inquireStatus(route: GatewayRoute, ctx: OperationContext): Promise<InquiryResult> {
-  const response = await route.client.send(route.transformer.buildStatusRequest(ctx, route.gateway));
-  return { outcome: route.transformer.parseStatusResponse(ctx, response, route.gateway), elapsedMs: response.elapsedMs };
+  const { transformer, gateway, client } = route;
+  const response = await client.send(transformer.buildStatusRequest(ctx, gateway));
+  const outcome = transformer.parseStatusResponse(ctx, response, gateway);
+  const followUp = transformer.statusFollowUp;
+  if (outcome === null || !followUp) return { outcome, elapsedMs: response.elapsedMs };
+  const first = { outcome, response };
+  const request = followUp.buildRequest(ctx, first, gateway);
+  if (request === null) return { outcome, elapsedMs: response.elapsedMs };
+  const second = await client.send(request);
+  return { outcome: followUp.parseResponse(ctx, first, second, gateway), elapsedMs: response.elapsedMs + second.elapsedMs };
 }

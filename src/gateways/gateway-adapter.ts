@@ -162,6 +162,27 @@ export interface WebhookAck {
  */
 export type InquirySupport = 'supported' | 'webhook-only';
 
+/** A status inquiry's first answer: the PSP's response and the outcome `parseStatusResponse` read from it. */
+export interface StatusAnswer {
+  outcome: GatewayOutcome;
+  response: GatewayResponse;
+}
+
+/**
+ * A second request of a status inquiry, for a PSP whose lookup cannot always say all an outcome needs
+ * (Cybersource: a transaction search summary names the amount asked, its transaction details the amount
+ * authorized). Asked only about an operation the first answer found; pure, like the rest of the transformer.
+ */
+export interface StatusFollowUp {
+  /** The request whose answer completes `first`, or `null` when `first` says enough (then no second round trip). */
+  buildRequest(ctx: OperationContext, first: StatusAnswer, gateway: GatewayConfig): GatewayRequest | null;
+  /**
+   * The inquiry's outcome from `first` and the follow-up's `response`. An answer it cannot read throws a
+   * `GatewayError`, classified as a read (it moves no money).
+   */
+  parseResponse(ctx: OperationContext, first: StatusAnswer, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome;
+}
+
 /** Pure mapping between our command model and one PSP's API. */
 export interface GatewayTransformer {
   readonly type: GatewayType;
@@ -191,6 +212,11 @@ export interface GatewayTransformer {
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest;
   /** `null` when the PSP has no trace of the operation (it never landed: safe to send again). */
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null;
+  /**
+   * A second request an inquiry sends when its first answer asks for one (see `StatusFollowUp`). Optional: a
+   * transformer that declares none answers every inquiry with one request.
+   */
+  readonly statusFollowUp?: StatusFollowUp;
   /** Adds authentication (API key, HTTP Signature…) at `now`. Pure. */
   authenticate(request: GatewayRequest, gateway: GatewayConfig, now: Date): GatewayRequest;
   /** Verifies a webhook's signature on the raw body, in constant time, at `now`. */
