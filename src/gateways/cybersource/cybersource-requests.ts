@@ -199,12 +199,26 @@ export function buildCybersourceRequest(ctx: OperationContext, gateway: GatewayC
         orderInformation: { amountDetails: amountDetails(refundAmount(payment), payment.currency, refundAmountField(payment)) },
       });
     case 'validate':
-      return { method: 'GET', path: `/tss/v2/transactions/${id(payment)}`, headers: { accept: JSON_HEADERS.accept } };
+      return transactionDetailsRequest(id(payment));
     case 'tokenize':
       return tokenizeRequest(ctx, gateway);
     default:
       return assertNever(ctx.command, 'command');
   }
+}
+
+/** `GET /tss/v2/transactions/{id}` (Transaction Details) for an id already made a path segment. */
+function transactionDetailsRequest(segment: string): GatewayRequest {
+  return { method: 'GET', path: `/tss/v2/transactions/${segment}`, headers: { accept: JSON_HEADERS.accept } };
+}
+
+/**
+ * The follow-up of a status inquiry: the Transaction Details of the transaction its search found
+ * (`cybersourceDetailsToAsk`), which carry `orderInformation.amountDetails.authorizedAmount` where a
+ * search summary carries only `totalAmount`, the amount asked.
+ */
+export function buildTransactionDetailsRequest(transactionId: string, gateway: string): GatewayRequest {
+  return transactionDetailsRequest(pathSegment(transactionId, 'transactionSummaries[].id', gateway));
 }
 
 /** A TSS query value: bare when it is a plain word, otherwise quoted with `"` and `\` escaped. */

@@ -1,7 +1,8 @@
 import { GatewayError } from '../../errors/gateway-error';
 import { ConfirmedMoney, withConfirmedMoney } from '../../money/psp-currency-table';
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
-import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { GatewayOutcome, GatewayResponse, OperationContext, StatusAnswer } from '../gateway-adapter';
+import { CommandType } from '../../contracts/payment-command';
 import { classifyCybersourceError } from './cybersource-errors';
 import {
   CybersourceStatusMeaning,
@@ -165,27 +166,99 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
   return withConfirmedMoney(outcome, reportedMoney(ctx, body));
 }
 
+/** The commands whose operation holds funds: their confirmed amount is what was authorized. */
+export const CYBERSOURCE_AUTHORIZING_COMMANDS: readonly CommandType[] = ['authorize', 'sale', 'revalidate'];
+
+function authorizes(ctx: OperationContext): boolean {
+  return CYBERSOURCE_AUTHORIZING_COMMANDS.includes(ctx.command);
+}
+
 /**
- * Maps a `POST /tss/v2/searches` answer: `null` when no transaction carries the operation's merchant
- * reference (`totalCount` 0: the request never landed), otherwise the newest transaction's outcome.
+ * Sets the money an authorizing command's answer confirms, and marks a partial approval: an amount in the
+ * currency asked, above zero and below the amount asked (what `webhooks/outcome-scope.ts` accepts as one).
  */
-export function parseCybersourceSearchResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
-  if (response.status === 404) return null;
-  if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
-  const body = parseBody(response, gateway);
+function withAuthorizedMoney(ctx: OperationContext, outcome: GatewayOutcome, money: ConfirmedMoney): GatewayOutcome {
+  withConfirmedMoney(outcome, money);
+  const asked = ctx.payment;
+  const { amount, currency = asked.currency } = outcome;
+  if (amount !== undefined && amount > 0 && amount < asked.amount && currency.toUpperCase() === asked.currency.toUpperCase()) outcome.partialApproval = true;
+  return outcome;
+}
+
+/** The transaction summaries of a search answer: `null` when it lists none and says there are none. */
+function searchSummaries(body: Json, gateway: string): Json[] | null {
   const summaries = obj(body._embedded)?.transactionSummaries;
   const list = Array.isArray(summaries) ? summaries.map(obj).filter((s): s is Json => s !== undefined) : [];
   if (body.totalCount === 0 || list.length === 0) {
     if (body.totalCount === 0 || body.totalCount === undefined) return null;
     throw new GatewayError('outcome_unknown', gateway, `search reports ${String(body.totalCount)} transactions but lists none`);
   }
-  // Newest first (the request sorts so); the latest attempt decides.
-  const newest = [...list].sort((a, b) => (str(b.submitTimeUtc) ?? '').localeCompare(str(a.submitTimeUtc) ?? ''))[0];
+  return list;
+}
+
+/** The newest of the summaries: the latest attempt decides (the request sorts newest first; this does not rely on it). */
+function newestOf(list: Json[]): Json {
+  return [...list].sort((a, b) => (str(b.submitTimeUtc) ?? '').localeCompare(str(a.submitTimeUtc) ?? ''))[0];
+}
+
+function amountDetailsOf(transaction: Json): Json | undefined {
+  return obj(obj(transaction.orderInformation)?.amountDetails);
+}
+
+/** A reason code as text (the spec types it a string; a number is read the same). */
+function code(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
+
+/** Simple Order reason code 110: "Only a partial amount was approved". */
+const PARTIAL_REASON_CODE = '110';
+
+/**
+ * What a transaction (a search summary, or its details) says about a partial approval: `partial` (status
+ * `PARTIAL_AUTHORIZED`, or reason code 110 for the request or its `ics_auth`), `whole` (a status or reason
+ * code that is not those), or `silent` (neither a status nor a reason code).
+ */
+function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
+  const app = obj(transaction.applicationInformation);
+  const statuses = [transaction.status, app?.status].filter(isCybersourceStatus);
+  const reasons = [
+    app?.reasonCode,
+    ...applicationsOf(transaction)
+      .filter((a) => a.name === 'ics_auth')
+      .map((a) => a.reasonCode),
+  ]
+    .map(code)
+    .filter((c): c is string => c !== undefined);
+  if (statuses.includes('PARTIAL_AUTHORIZED') || reasons.includes(PARTIAL_REASON_CODE)) return 'partial';
+  return statuses.length > 0 || reasons.length > 0 ? 'whole' : 'silent';
+}
+
+/**
+ * Maps a `POST /tss/v2/searches` answer: `null` when no transaction carries the operation's merchant
+ * reference (`totalCount` 0: the request never landed), otherwise the newest transaction's outcome.
+ *
+ * Amounts: a summary's `orderInformation.amountDetails` has `totalAmount` and `currency` only (2020-02-17
+ * spec), and `totalAmount` is the amount asked. For an authorize, sale or revalidate the amount authorized
+ * is read from `authorizedAmount` when a summary carries it; when the summary says the approval was partial
+ * and does not, the outcome names no amount and {@link cybersourceDetailsToAsk} names the transaction whose
+ * details (`GET /tss/v2/transactions/{id}`) do.
+ */
+export function parseCybersourceSearchResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
+  if (response.status === 404) return null;
+  if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
+  const list = searchSummaries(parseBody(response, gateway), gateway);
+  if (list === null) return null;
+  const newest = newestOf(list);
   const outcome = transactionOutcome(newest, response, gateway);
-  withConfirmedMoney(
-    outcome,
-    cybersourceConfirmedMoney(obj(obj(newest.orderInformation)?.amountDetails), ['totalAmount', 'authorizedAmount'], ctx.payment.currency),
-  );
+  const amounts = amountDetailsOf(newest);
+  if (!authorizes(ctx)) {
+    withConfirmedMoney(outcome, cybersourceConfirmedMoney(amounts, ['totalAmount', 'authorizedAmount'], ctx.payment.currency));
+  } else if (partialSignal(newest) === 'partial' && str(amounts?.authorizedAmount) === undefined) {
+    // `totalAmount` is what was asked, not what is held: only the currency is confirmed here.
+    withConfirmedMoney(outcome, cybersourceConfirmedMoney(amounts, [], ctx.payment.currency));
+  } else {
+    withAuthorizedMoney(ctx, outcome, cybersourceConfirmedMoney(amounts, ['authorizedAmount', 'totalAmount'], ctx.payment.currency));
+  }
   if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
   // A sale is sold once captured: an AUTHORIZED sale whose transactions show no capture (`ics_bill`) done
   // was authorized only (Decision Manager holds a reviewed request's capture). It waits, never "sold".
@@ -194,6 +267,70 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     outcome.gatewayStatus = `${outcome.gatewayStatus} (not captured)`;
   }
   return outcome;
+}
+
+/** The newest summary of an inquiry's search answer, and the id of its transaction, when its details are needed. */
+function detailsTarget(ctx: OperationContext, first: StatusAnswer, gateway: string): { id: string; summary: Json } | null {
+  if (!authorizes(ctx) || (first.outcome.status !== 'SUCCESS' && first.outcome.status !== 'PENDING')) return null;
+  const list = searchSummaries(parseBody(first.response, gateway), gateway);
+  if (list === null) return null;
+  const summary = newestOf(list);
+  if (str(amountDetailsOf(summary)?.authorizedAmount) !== undefined || partialSignal(summary) === 'whole') return null;
+  const id = str(summary.id);
+  // A path segment must not be `.` or `..`; an answer naming one is unreadable, not our request's fault.
+  if (id === undefined || id === '.' || id === '..') {
+    throw new GatewayError('outcome_unknown', gateway, 'transaction search summary without a usable id: the amount authorized cannot be asked for');
+  }
+  return { id, summary };
+}
+
+/**
+ * The id of the transaction whose details an inquiry needs, or `null` when its search answer (`first`)
+ * says enough. Only for an authorize, sale or revalidate found holding funds (SUCCESS, or a sale still
+ * PENDING) whose newest summary carries no `authorizedAmount` and says the approval was partial, or says
+ * nothing either way (no status, no reason code): an approval the summary calls whole costs no second
+ * request.
+ * @throws GatewayError `outcome_unknown` when that summary names no usable transaction id.
+ */
+export function cybersourceDetailsToAsk(ctx: OperationContext, first: StatusAnswer, gateway: string): string | null {
+  return detailsTarget(ctx, first, gateway)?.id ?? null;
+}
+
+/**
+ * Reads `GET /tss/v2/transactions/{id}` (the transaction {@link cybersourceDetailsToAsk} named) into the
+ * inquiry's outcome: `first`'s, with the amount authorized (`orderInformation.amountDetails.authorizedAmount`,
+ * "Amount that was authorized") and `partialApproval` when it is below the amount asked. Details without
+ * `authorizedAmount` leave `first` as it is, unless the summary or the details say the approval was partial:
+ * then the amount held is unknown.
+ * @throws GatewayError `outcome_unknown` for a 404 (Cybersource: the details of a new transaction can lag;
+ * "retry the API call 5 minutes later"), an unreadable body or amount, details of another transaction, or
+ * a partial approval without its amount; the search classification (read) for other non-2xx answers.
+ */
+export function parseCybersourceDetailsAmount(ctx: OperationContext, first: StatusAnswer, response: GatewayResponse, gateway: string): GatewayOutcome {
+  const target = detailsTarget(ctx, first, gateway);
+  if (target === null) return first.outcome;
+  if (response.status === 404 || response.status === 410) {
+    // The search found it: a miss here is the details lagging, never "no such transaction" (nor the PSP down).
+    throw new GatewayError('outcome_unknown', gateway, `HTTP ${response.status}: transaction details not available yet`, {
+      httpStatus: response.status,
+      pspHasRequest: true,
+    });
+  }
+  if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
+  const body = parseBody(response, gateway);
+  const id = str(body.id);
+  if (id !== undefined && id !== target.id)
+    throw new GatewayError('outcome_unknown', gateway, 'transaction details of another transaction than the one asked for');
+  const amounts = amountDetailsOf(body);
+  if (str(amounts?.authorizedAmount) !== undefined) {
+    const money = cybersourceConfirmedMoney(amounts, ['authorizedAmount'], ctx.payment.currency);
+    if (money.amount === undefined) throw new GatewayError('outcome_unknown', gateway, 'authorizedAmount of the transaction details cannot be read exactly');
+    return withAuthorizedMoney(ctx, { ...first.outcome }, money);
+  }
+  if (partialSignal(target.summary) === 'partial' || partialSignal(body) === 'partial') {
+    throw new GatewayError('outcome_unknown', gateway, 'partial authorization whose transaction details name no authorizedAmount');
+  }
+  return first.outcome;
 }
 
 function applicationsOf(summary: Json): Json[] {

@@ -9,14 +9,15 @@ import {
   GatewayTransformer,
   OperationContext,
   SkippedWebhookItem,
+  StatusAnswer,
   WebhookAck,
   WebhookEvent,
 } from '../gateway-adapter';
 import { httpSignatureHeaders } from './cybersource-http-signature';
-import { buildCybersourceCompletionRequest, buildCybersourceRequest, buildSearchRequest } from './cybersource-requests';
+import { buildCybersourceCompletionRequest, buildCybersourceRequest, buildSearchRequest, buildTransactionDetailsRequest } from './cybersource-requests';
 import { ActionResult } from '../../contracts/three-ds';
 import { wantsPayerAuthentication } from './cybersource-payer-auth';
-import { parseCybersourceResponse, parseCybersourceSearchResponse } from './cybersource-responses';
+import { cybersourceDetailsToAsk, parseCybersourceDetailsAmount, parseCybersourceResponse, parseCybersourceSearchResponse } from './cybersource-responses';
 import { parseCybersourceWebhook, verifyCybersourceWebhook } from './cybersource-webhook';
 
 const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'cancel', 'refund', 'validate', 'revalidate', 'tokenize'];
@@ -39,6 +40,11 @@ function origin(baseUrl: string): { host: string; prefix: string } {
  * search with no hit means the request never landed. Tokenize (TMS) has no merchant reference; its
  * search finds nothing, and a resend links the same instrument identifier again, which creates no money
  * effect.
+ *
+ * Amounts found by an inquiry: a search summary names the amount asked (`totalAmount`), not the amount
+ * authorized. When it says an authorization was approved in part (status `PARTIAL_AUTHORIZED`, reason
+ * code 110), or says nothing either way, the inquiry's follow-up (`statusFollowUp`) reads the amount
+ * authorized from the transaction's details (`GET /tss/v2/transactions/{id}`); otherwise one request.
  *
  * Gateway configuration: `base_url`, `merchant_id` (`v-c-merchant-id`), `key_id` and `shared_secret`
  * (base64, the REST shared-secret key), `merchant_account` (the TMS profile id), `webhook_secret` and
@@ -73,6 +79,17 @@ export const cybersourceTransformer: GatewayTransformer = {
       return { ...waiting, status: 'ACTION_REQUIRED' };
     }
     return withDecline(outcome, CYBERSOURCE_DECLINES);
+  },
+
+  // A search summary names the amount asked; a partial authorization's amount held is in its details.
+  statusFollowUp: {
+    buildRequest(ctx: OperationContext, first: StatusAnswer, gateway: GatewayConfig): GatewayRequest | null {
+      const id = cybersourceDetailsToAsk(ctx, first, gateway.name);
+      return id === null ? null : buildTransactionDetailsRequest(id, gateway.name);
+    },
+    parseResponse(ctx: OperationContext, first: StatusAnswer, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+      return parseCybersourceDetailsAmount(ctx, first, response, gateway.name);
+    },
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig, now: Date): GatewayRequest {
