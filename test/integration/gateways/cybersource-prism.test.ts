@@ -63,6 +63,34 @@ describe('Cybersource requests against the official spec (Prism)', () => {
     expect(status < 400 || status >= 500).toBe(true);
   });
 
+  it("sends a status inquiry's follow-up (the transaction details of a partial authorization) the spec accepts", async () => {
+    const c = ctx('authorize');
+    const found = {
+      status: 201,
+      headers: {},
+      elapsedMs: 1,
+      body: JSON.stringify({
+        totalCount: 1,
+        _embedded: {
+          transactionSummaries: [
+            {
+              id: PAYMENT_ID,
+              submitTimeUtc: '2026-11-22T10:05:00Z',
+              applicationInformation: { status: 'PARTIAL_AUTHORIZED', rCode: '1', rFlag: 'SOK', reasonCode: '110' },
+              orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+            },
+          ],
+        },
+      }),
+    };
+    const outcome = t.parseStatusResponse(c, found, suite.gateway);
+    const request = outcome && t.statusFollowUp?.buildRequest(c, { outcome, response: found }, suite.gateway);
+    expect(request).toMatchObject({ method: 'GET', path: `/tss/v2/transactions/${PAYMENT_ID}` });
+    const { status, violations } = await send(request!);
+    expect(violations).toBeUndefined();
+    expect(status < 400 || status >= 500).toBe(true);
+  });
+
   it('gets violations back for a request of the wrong type', async () => {
     const good = t.buildRequest(ctx('authorize'), suite.gateway);
     const body = JSON.parse(good.body ?? '{}') as { processingInformation: Record<string, unknown> };

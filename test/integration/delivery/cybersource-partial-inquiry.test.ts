@@ -1,0 +1,157 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+/** 22-digit Cybersource payment ids (no Luhn-valid card-length window). */
+const PARTIAL_ID = '6381278241084565908266';
+const WHOLE_ID = '7000000000000000000001';
+
+type Json = Record<string, unknown>;
+
+/**
+ * A local Cybersource stand-in answering as the 2020-02-17 spec shapes it: a transaction search summary
+ * carries `orderInformation.amountDetails.totalAmount` (the amount asked) and no `authorizedAmount`; the
+ * transaction's details (`GET /tss/v2/transactions/{id}`) carry `authorizedAmount`. The details of the
+ * partial authorization answer 404 until `detailsReady` (Cybersource: a new transaction's details can lag;
+ * "retry the API call 5 minutes later").
+ */
+const psp = { detailsReady: false, searches: 0, details: 0, payments: 0 };
+/** Search summaries by merchant reference. */
+const summaries = new Map<string, Json>();
+let server: http.Server;
+let config: Config;
+let redis: RedisClient;
+let eventsQueue: Queue<OmsEventJobData>;
+
+function summary(id: string, status: string, reasonCode: string): Json {
+  return {
+    id,
+    submitTimeUtc: '2026-11-29T13:00:00Z',
+    applicationInformation: { status, rCode: '1', rFlag: 'SOK', reasonCode, applications: [{ name: 'ics_auth', rCode: '1', reasonCode }] },
+    orderInformation: { amountDetails: { totalAmount: '100.00', currency: 'USD' } },
+  };
+}
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const json = (status: number, answer: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/hal+json' });
+        res.end(JSON.stringify(answer));
+      };
+      if (req.method === 'POST' && req.url === '/tss/v2/searches') {
+        psp.searches += 1;
+        const reference = /clientReferenceInformation\.code:(\S+)/.exec((JSON.parse(body) as { query: string }).query)?.[1] ?? '';
+        const found = summaries.get(reference);
+        return json(201, { totalCount: found ? 1 : 0, _embedded: { transactionSummaries: found ? [found] : [] } });
+      }
+      if (req.method === 'GET' && req.url === `/tss/v2/transactions/${PARTIAL_ID}`) {
+        psp.details += 1;
+        if (!psp.detailsReady) return json(404, { message: 'The requested resource does not exist' });
+        return json(200, {
+          id: PARTIAL_ID,
+          status: 'PARTIAL_AUTHORIZED',
+          applicationInformation: { status: 'PARTIAL_AUTHORIZED', rCode: '1', rFlag: 'SOK', reasonCode: '110' },
+          orderInformation: { amountDetails: { totalAmount: '100.00', authorizedAmount: '60.00', currency: 'USD' } },
+        });
+      }
+      if (req.method === 'POST' && req.url === '/pts/v2/payments') psp.payments += 1;
+      json(404, { reason: 'NOT_FOUND' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  config = testConfig({
+    gateways: {
+      cybs: {
+        type: 'cybersource',
+        base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        merchant_id: 'testrest',
+        key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
+        shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
+        merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
+        timeout_ms: 2000,
+      },
+    },
+  });
+  redis = createRedis(config.redis, 'commands');
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+describe('Cybersource: a status inquiry resolving an authorization whose answer was lost', () => {
+  function stack(): { ledger: Ledger; events: EventStore; service: DeliveryService } {
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const events = new EventStore(redis, config.redis.keyPrefix);
+    const logger = silentLogger();
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+    return {
+      ledger,
+      events,
+      service: new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger }),
+    };
+  }
+
+  /** An authorization of 100.00 USD that left and whose answer was lost: UNKNOWN, asked about before any resend. */
+  async function unknownAuthorization(ledger: Ledger, found: (reference: string) => Json): Promise<string> {
+    const command = channelCommand('authorize', {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 10000, currency: 'USD' });
+    const id = command.payment.operation_reference!;
+    summaries.set(id, found(id));
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+    return id;
+  }
+
+  it('reports the amount Cybersource authorized in part (from the transaction details), waiting out their lag without failing or resending; a whole authorization costs one request', async () => {
+    const { ledger, events, service } = stack();
+    const partial = await unknownAuthorization(ledger, () => summary(PARTIAL_ID, 'PARTIAL_AUTHORIZED', '110'));
+    const whole = await unknownAuthorization(ledger, () => summary(WHOLE_ID, 'AUTHORIZED', '100'));
+    let before = { ...psp };
+
+    // The search finds the partial authorization; its details are not there yet: still UNKNOWN, asked again later.
+    expect((await service.deliver(partial)).kind).toBe('retry');
+    expect((await ledger.get(partial))?.state).toBe('UNKNOWN');
+    expect(await events.load(`${partial}.SUCCEEDED`)).toBeNull();
+    expect(await events.load(`${partial}.FAILED`)).toBeNull();
+
+    psp.detailsReady = true;
+    expect(await service.deliver(partial)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await ledger.get(partial)).toMatchObject({ confirmedAmount: 6000, confirmedCurrency: 'USD' });
+    const settled = await events.load(`${partial}.SUCCEEDED`);
+    expect(settled?.params.payment).toMatchObject({ status: 'SUCCESS', amount: 6000, requested_amount: 10000, discrepancy: 'amount_mismatch' });
+    expect({ searches: psp.searches - before.searches, details: psp.details - before.details, payments: psp.payments - before.payments }).toEqual({
+      searches: 2,
+      details: 2,
+      payments: 0,
+    });
+
+    // The summary calls the other approval whole: settled from the search alone.
+    before = { ...psp };
+    expect(await service.deliver(whole)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const event = await events.load(`${whole}.SUCCEEDED`);
+    expect(event?.params.payment).toMatchObject({ status: 'SUCCESS', amount: 10000 });
+    expect((event?.params.payment as Json | undefined)?.discrepancy).toBeUndefined();
+    expect({ searches: psp.searches - before.searches, details: psp.details - before.details }).toEqual({ searches: 1, details: 0 });
+  });
+});
