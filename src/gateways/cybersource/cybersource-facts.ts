@@ -8,6 +8,7 @@ import {
   cybersourceStatusMeaning,
   cybersourceTokenStateMeaning,
 } from './cybersource-status-map';
+import { CYBERSOURCE_AUTHORIZING_COMMANDS } from './cybersource-responses';
 import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SETTLES, cybersourceLateFact, webhookEventOutcome } from './cybersource-webhook';
 
 /** Cybersource's fact table (docs/gateways/cybersource.md), read from its status maps and webhook map. */
@@ -25,6 +26,13 @@ export function cybersourceFacts(): FactRow[] {
   });
   for (const state of CYBERSOURCE_TOKEN_STATES)
     rows.push({ fact: `payment instrument state \`${state}\``, source: 'response', commands: ['tokenize'], meaning: cybersourceTokenStateMeaning(state) });
+  // A search summary names the amount asked: an inquiry reads a partial approval's amount from the details.
+  rows.push({
+    fact: 'status `PARTIAL_AUTHORIZED` or reason code `110` in a transaction search summary (whose `totalAmount` is the amount asked): the amount is `orderInformation.amountDetails.authorizedAmount` of `GET /tss/v2/transactions/{id}`, asked again while it is missing',
+    source: 'status inquiry (transaction search, then details)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: meaning(cybersourceStatusMeaning('PARTIAL_AUTHORIZED')),
+  });
   for (const rCode of CYBERSOURCE_RCODES)
     rows.push({
       fact: `rCode \`${rCode}\` (no status)`,
