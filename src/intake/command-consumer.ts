@@ -399,12 +399,13 @@ export class CommandConsumer {
     // The fast path records a new operation's first attempt with its creation when it can go out at once.
     const now = Date.now();
     const prepared = inline ? inline.prepare(draftRecord(operationId, command, now)) : null;
-    const { created, state, record, conflict, digest } = await this.retrying('ledger', () =>
+    const { created, state, record, conflict, digest, heldBy } = await this.retrying('ledger', () =>
       this.deps.ledger.create(operationId, command, now, prepared?.interaction, prepared?.routing ? { routing: prepared.routing } : undefined),
     );
     markOperation(operationId, 'created');
     if (conflict) {
-      await this.refuseConflict(msg, command, operationId, digest, state);
+      // No state: the id is a split tender's or a split refund's (its claim names which), not an operation's.
+      await this.refuseConflict(msg, command, operationId, digest, state ?? `claimed by ${heldBy ?? 'another record'}`);
       return { decision: 'dead-lettered', operationId };
     }
     if (!created && state === 'RECEIVED' && (await this.retrying('ledger', () => this.deps.ledger.releaseHold(operationId)))) {

@@ -41,8 +41,9 @@ return {1, A.state}
 
 /**
  * Undoes a creation that the id claim showed to be a second operation under an id another shard holds (one
- * reference, two payments): the record, its history and its index entries, only while it is as created (no
- * attempt has left: the caller had not delivered it yet). Returns 1 when it removed it.
+ * reference, two payments) or a split tender or split refund claims: the record, its history and its index
+ * entries, only while it is as created (no attempt has left: the caller had not delivered it yet). Returns 1
+ * when it removed it.
  */
 export const DISCARD_CREATED_SCRIPT = new LuaScript(
   luaInputs(['op', 'log', 'order', 'state_index', 'created'], ['id', 'state', 'has_order']),

@@ -114,6 +114,15 @@ type CreationKeys = Record<'op' | 'log' | 'order' | 'state_index' | 'created', s
  */
 export const ID_CLAIM_TTL_S = 90 * 24 * 3600;
 
+/**
+ * The shard an id claim's holder names (`ShardKeys.idClaim`: an operation's claim holds its shard's number), or
+ * null when the id is claimed by something that is no operation: a split tender or a split refund
+ * (`SplitTenderStore`), whose reference an ordinary command may not take either.
+ */
+export function operationShardOfClaim(holder: string): number | null {
+  return /^[0-9]+$/.test(holder) ? Number(holder) : null;
+}
+
 /** How long a PSP reference → operation id index entry lives, seconds (90 days). */
 const REFERENCE_TTL_S = 90 * 24 * 3600;
 
@@ -206,7 +215,9 @@ export class Ledger {
    * { countAttempt: true })`, in one atomic round trip. The attempt is on record before the request leaves.
    * The command's digest (`commandDigest`) is stored with the record and compared in the same script when
    * the operation exists: `conflict` says the existing one was created from a command with other money
-   * fields (an idempotency conflict; the existing record is left untouched).
+   * fields (an idempotency conflict; the existing record is left untouched). An id a split tender or a split
+   * refund claims (`operationShardOfClaim`) is a conflict too: nothing is created, `state` is null and
+   * `heldBy` says which split holds it.
    * @returns whether it was created, its current state, whether it conflicts, and (when created) the record
    *   as written.
    */
@@ -216,7 +227,7 @@ export class Ledger {
     now = Date.now(),
     firstAttempt?: Omit<Interaction, 'at'>,
     extra: Pick<OperationRecord, 'routing'> = {},
-  ): Promise<{ created: boolean; state: OperationState; conflict: boolean; digest: string; record?: OperationRecord }> {
+  ): Promise<{ created: boolean; state: OperationState | null; conflict: boolean; digest: string; record?: OperationRecord; heldBy?: string }> {
     const state: OperationState = firstAttempt ? 'SENT' : 'RECEIVED';
     const digest = commandDigest(command);
     // `extra.routing`: the orchestration's decision for the first attempt, written with it.
@@ -240,7 +251,8 @@ export class Ledger {
     };
     const hasOrder = order === '' ? '0' : '1';
     // The id's claim goes out with the creation (one write, no round trip more): only it can tell that another
-    // payment's shard already holds this id.
+    // payment's shard, or a split tender or split refund (no operation, so no record the script could see), already
+    // holds this id.
     const claimKey = this.shards[shardOfAnchor(id)].idClaim(id);
     const claim = CLAIM_KEY_SCRIPT.run(this.redis, { keys: { claim: claimKey }, args: { holder: keys.shard, ttl_s: ID_CLAIM_TTL_S } }) as Promise<string>;
     const creation = CREATE_SCRIPT.run(
@@ -253,7 +265,7 @@ export class Ledger {
     // own (its digest decided above), even where another shard holds the id from before claims existed.
     if (created === 1 && holder !== '' && Number(holder) !== keys.shard) {
       const mine = { claim: claimKey, shard: keys.shard, keys: createKeys };
-      const conflicting = await this.heldElsewhere(id, Number(holder), mine, state, hasOrder, digest);
+      const conflicting = await this.heldElsewhere(id, holder, mine, state, hasOrder, digest);
       if (conflicting) return conflicting;
     }
     if (created !== 1) return { created: false, state: current as OperationState, conflict: conflict === 1, digest };
@@ -263,20 +275,26 @@ export class Ledger {
   }
 
   /**
-   * The id of a command being created is claimed by another payment's shard. When that shard holds the
-   * operation (one reference, two payments: an idempotency conflict the creation script, which sees one shard,
-   * cannot tell), the record just written is removed before anything reads it, and the caller is told
+   * The id of a command being created is claimed by another payment's shard (`holder`). When that shard holds
+   * the operation (one reference, two payments: an idempotency conflict the creation script, which sees one
+   * shard, cannot tell), the record just written is removed before anything reads it, and the caller is told
    * of a conflict with the operation there. When it no longer does (expired, erased), the claim is this
-   * shard's now, and null says the creation stands.
+   * shard's now, and null says the creation stands. A claim of a split tender or split refund is a conflict
+   * as it stands, with no read: the split store frees it with the split's record (retention).
    */
   private async heldElsewhere(
     id: string,
-    shard: number,
+    holder: string,
     mine: { claim: string; shard: number; keys: CreationKeys },
     state: OperationState,
     hasOrder: string,
     digest: string,
-  ): Promise<{ created: false; state: OperationState; conflict: true; digest: string } | null> {
+  ): Promise<{ created: false; state: OperationState | null; conflict: true; digest: string; heldBy?: string } | null> {
+    const shard = operationShardOfClaim(holder);
+    if (shard === null) {
+      await DISCARD_CREATED_SCRIPT.run(this.redis, { keys: mine.keys, args: { id, state, has_order: hasOrder } });
+      return { created: false, state: null, conflict: true, digest, heldBy: holder };
+    }
     const held = (await this.redis.hget(this.shards[shard].op(id), 'state')) as OperationState | null;
     if (held === null) {
       await this.redis.set(mine.claim, String(mine.shard), 'EX', ID_CLAIM_TTL_S);
