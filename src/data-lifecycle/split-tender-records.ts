@@ -1,6 +1,6 @@
 import { RedisClient } from '../redis/redis-connection';
 import { SplitTenderPlan, refundReferences, splitIdOfStep, stepReferences } from '../split-tender/split-tender-plan';
-import { SplitTenderStore, memberOf, refundParts } from '../split-tender/split-tender-store';
+import { SplitTenderStore, memberOf, refundParts, refundReferenceHolder, splitReferenceHolder } from '../split-tender/split-tender-store';
 import { scrubJsonText, scrubSplitTenderPlan } from './customer-data';
 import { OperationKeys } from './key-families';
 
@@ -96,8 +96,11 @@ export async function restoreSplitTender(redis: RedisClient, prefix: string, sna
   if (written) {
     const entries = Object.entries(snap.open);
     for (const [member, score] of entries) await redis.zadd(store.openKey, 'NX', score === 'inf' ? '+inf' : score, member);
-    // Its refund ids are claimed again, so the same id on another split is still a conflict.
+    // Its refund ids are claimed again, so the same id on another split is still a conflict; its own id and its
+    // refund ids as references too, so an ordinary command under one of them is still refused.
     for (const { refundId, amount } of refundsOf(snap.hash)) if (Number.isSafeInteger(amount)) await store.claimRefundId(snap.id, refundId, amount);
+    await store.claimReference(snap.id, splitReferenceHolder(snap.id));
+    for (const refundId of refundIdsOf(snap.hash)) await store.claimReference(refundId, refundReferenceHolder(snap.id));
   }
   return written;
 }
@@ -122,8 +125,10 @@ export async function dropSplitTenderIfUnused(redis: RedisClient, prefix: string
   if (left.some((n) => n > 0)) return false;
   const store = new SplitTenderStore(redis, prefix);
   await redis.del(store.key(id));
-  // Its refund ids are free again, as an expired operation's id is.
+  // Its refund ids are free again, and its own id and its refund ids as references, as an expired operation's id is.
   for (const { refundId, amount } of refundsOf(snap.hash)) if (Number.isSafeInteger(amount)) await store.releaseRefundId(id, refundId, amount);
+  await store.releaseReference(id, splitReferenceHolder(id));
+  for (const refundId of refundIdsOf(snap.hash)) await store.releaseReference(refundId, refundReferenceHolder(id));
   return true;
 }
 

@@ -508,7 +508,7 @@ export class CommandConsumer {
     if (command.command === 'refund') {
       const { conflict } = await this.retrying('split tender refund', () => split.startRefund(operationId, command));
       if (conflict) {
-        await this.refuseConflict(msg, command, operationId, conflict.digest, `split refund of ${conflict.holder}`);
+        await this.refuseConflict(msg, command, operationId, conflict.digest, conflict.existing);
         return { decision: 'dead-lettered', operationId };
       }
       return { decision: 'accepted', operationId };

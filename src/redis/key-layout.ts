@@ -26,7 +26,8 @@ import { firstExisting } from './shard-probe';
  *   S adj:<id>, S adjustments adjustments and their index
  *   S retention:hold          zset: operations kept from retention
  *   S claim:<id>              string: which shard holds operation <id> (90 days), in the shard of the id itself
- *                             (not of its payment), so one id under two payments is refused as a conflict
+ *                             (not of its payment), so one id under two payments is refused as a conflict; or
+ *                             which split tender record holds <id> as a split's or split refund's own reference
  *   S events:rejected         zset: events the bus refused for their content, set aside
  * Sweeps (recovery, poller, retention, export, reconciliation, console counts) read every shard.
  *
@@ -112,6 +113,7 @@ export class ShardKeys {
   /**
    * String (expiring): which shard holds operation `id` (`Ledger.create`), in the shard of the id itself
    * (`shardOfAnchor(id)`), not of its payment: the one place two commands with one id and different payments meet.
+   * A split tender's or split refund's id is claimed here too, by its split's record (`SplitTenderStore`).
    */
   idClaim(id: string): string {
     return `${this.base}claim:${id}`;
@@ -184,6 +186,14 @@ export class ShardKeys {
   get retentionHold(): string {
     return `${this.base}retention:hold`;
   }
+}
+
+/**
+ * The claim on operation reference `id` under `prefix` (`ShardKeys.idClaim`, in the shard of the id itself): where
+ * the ledger's operations, and the split tender's splits and refunds, which are no operations, claim their ids.
+ */
+export function idClaimKeyOf(prefix: string, id: string): string {
+  return shardKeysOf(prefix)[shardOfAnchor(id)].idClaim(id);
 }
 
 /** The keys of every shard, built once per prefix (shard-keyed lookups on every command). */

@@ -30,15 +30,22 @@ export interface SplitTenderServiceDeps {
 
 /** What the command consumer needs to start a split tender or its refund. */
 export interface SplitTenderIntake {
-  /** Records the split (durable before the ack); `conflict` when its id is taken by a split with other money. */
+  /**
+   * Records the split (durable before the ack); `conflict` when its id is taken by a split with other money
+   * or by an operation (`state` says which: the stored split's state, or {@link TAKEN_BY_OPERATION}).
+   */
   start(operationId: string, command: PaymentCommand): Promise<{ conflict: boolean; digest: string; state: string }>;
   /**
    * Records the refund (durable before the ack), or reports it refused (FAIL event recorded). `conflict`:
-   * the refund id already refunds another split or other money (nothing recorded; the caller refuses it as
-   * an idempotency conflict, `digest` being this command's).
+   * the refund id already refunds another split or other money, or is an operation's reference (nothing
+   * recorded; the caller refuses it as an idempotency conflict, `digest` being this command's, `existing`
+   * saying what holds the id).
    */
-  startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; holder: string } }>;
+  startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; existing: string } }>;
 }
+
+/** What holds a split's id when an operation of the ledger does (the `state` of a refused start). */
+export const TAKEN_BY_OPERATION = 'operation';
 
 /** How long one process may hold a split's advance lock, ms (a pass never waits for a PSP: it is short). */
 const LOCK_MS = 30_000;
@@ -145,10 +152,10 @@ export class SplitTenderService implements SplitTenderIntake {
     const plan = planOf(operationId, command);
     const { conflict, state } = await this.coordinator.begin(plan);
     if (!conflict) this.kick({ kind: 'split', id: plan.id });
-    return { conflict, digest: planDigest(plan), state };
+    return { conflict, digest: planDigest(plan), state: state ?? TAKEN_BY_OPERATION };
   }
 
-  async startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; holder: string } }> {
+  async startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; existing: string } }> {
     const splitId = command.payment.gateway_key;
     const plan = await this.coordinator.store.plan(splitId);
     const refusal = (reason: string) => this.refuse(refundId, command, reason);
@@ -156,7 +163,8 @@ export class SplitTenderService implements SplitTenderIntake {
     if (plan.currency !== command.payment.currency) return refusal('currency_mismatch');
     const begun = await this.coordinator.beginRefund(plan, refundId, command.payment.amount, this.deps.config.splitTender.refundOrder, command);
     if ('refused' in begun) return refusal(begun.refused);
-    if ('conflict' in begun) return { conflict: { digest: commandDigest(command), holder: begun.conflict } };
+    if ('conflict' in begun) return { conflict: { digest: commandDigest(command), existing: `split refund of ${begun.conflict}` } };
+    if ('operation' in begun) return { conflict: { digest: commandDigest(command), existing: `${TAKEN_BY_OPERATION} of shard ${begun.operation}` } };
     this.deps.logger.info('split tender refund started', {
       split: plan.id,
       refund: refundId,

@@ -1,5 +1,6 @@
-import { ID_CLAIM_TTL_S } from '../ledger/ledger';
+import { ID_CLAIM_TTL_S, operationShardOfClaim } from '../ledger/ledger';
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
+import { idClaimKeyOf } from '../redis/key-layout';
 import { RedisClient } from '../redis/redis-connection';
 import { RefundOrder, SplitRefundState, SplitTenderState } from './split-tender-decision';
 import { SplitTenderPlan, StepIds, TenderPart } from './split-tender-plan';
@@ -12,6 +13,11 @@ import { SplitTenderPlan, StepIds, TenderPart } from './split-tender-plan';
  * time a member is due) names every split and refund not yet settled and reported: `s:<id>` or
  * `r:<split id>:<refund id>` (ids are in the reference alphabet, never holding `:`). The worker's sweep
  * advances what is due, so a split a crashed worker left half done is resumed by the next one.
+ *
+ * A split's id and each of its refunds' ids are also claimed in the ledger's id claims (`ShardKeys.idClaim`,
+ * holders {@link splitReferenceHolder}, {@link refundReferenceHolder}), where the ledger's creation of an
+ * ordinary operation already looks (`Ledger.create`): an ordinary command under a split's or refund's reference
+ * is refused there as an idempotency conflict, at no cost to the commands that take no such reference.
  */
 
 /** A split refund as stored: its parts (minor units), its state, and the refund command's JSON. */
@@ -91,6 +97,16 @@ function refundClaimOf(splitId: string, amount: number): string {
   return `${splitId}:${amount}`;
 }
 
+/** The holder of a split's own id in the ledger's id claims: the split's record. */
+export function splitReferenceHolder(splitId: string): string {
+  return `split:${splitId}`;
+}
+
+/** The holder of a split refund's id in the ledger's id claims: the record of the split it refunds. */
+export function refundReferenceHolder(splitId: string): string {
+  return `split-refund:${splitId}`;
+}
+
 /** How a refund recorded now names its parts (one recorded before keeps its own: `StepIds`). */
 const NEW_STEP_IDS: StepIds = 'namespaced';
 
@@ -148,9 +164,13 @@ export class SplitTenderStore {
 
   /**
    * Records a split's plan (first time only) and puts it on the open index. `conflict`: the id is taken by
-   * a split with other money (another digest).
+   * a split with other money (another digest), or, with `state` null, by an operation of the ledger.
    */
-  async begin(plan: SplitTenderPlan, digest: string, now = Date.now()): Promise<{ created: boolean; conflict: boolean; state: SplitTenderState }> {
+  async begin(plan: SplitTenderPlan, digest: string, now = Date.now()): Promise<{ created: boolean; conflict: boolean; state: SplitTenderState | null }> {
+    // The reference first (the ledger's claim, another slot than the split's hash): a crash after it leaves a
+    // claim the redelivery holds. An operation's claim is one taken since the consumer looked at the ledger.
+    const held = await this.claimReference(plan.id, splitReferenceHolder(plan.id));
+    if (operationShardOfClaim(held) !== null) return { created: false, conflict: true, state: null };
     const [created, stored, state] = (await this.redis.eval(BEGIN, 1, this.key(plan.id), JSON.stringify(plan), digest, String(now))) as [
       number,
       string,
@@ -195,6 +215,21 @@ export class SplitTenderStore {
   }
 
   /**
+   * Claims operation reference `id` (a split's or a split refund's id) in the ledger's id claims for `holder`
+   * ({@link splitReferenceHolder}, {@link refundReferenceHolder}) unless it is claimed: '' when this call claimed
+   * it, else what holds it (an operation's shard, or a split or refund that took the id first, which covers it).
+   * Lives as long as the ledger's id claims ({@link ID_CLAIM_TTL_S}).
+   */
+  async claimReference(id: string, holder: string): Promise<string> {
+    return (await CLAIM_KEY_SCRIPT.run(this.redis, { keys: { claim: idClaimKeyOf(this.keyPrefix, id) }, args: { holder, ttl_s: ID_CLAIM_TTL_S } })) as string;
+  }
+
+  /** Frees reference `id` in the ledger's id claims if `holder` holds it (an operation's or another split's claim stays). */
+  async releaseReference(id: string, holder: string): Promise<void> {
+    await RELEASE_KEY_SCRIPT.run(this.redis, { keys: { claim: idClaimKeyOf(this.keyPrefix, id) }, args: { holder } });
+  }
+
+  /**
    * The claim on a split refund's id, `<prefix>split-refund:{<refund id>}`: which split and amount it refunds.
    * A refund id names one refund, whatever split it is sent against: its parts' operation ids derive from it
    * alone, so the same id on a second split would find the first one's parts and report their outcome as its
@@ -225,7 +260,8 @@ export class SplitTenderStore {
   /**
    * Records a refund (`created`, or `exists` for a repeat of the same refund) and schedules it; or says why
    * it cannot be (`refused`), or that `refundId` already refunds another split or other money (`conflict`,
-   * nothing recorded or reserved).
+   * what holds the refund id), or is an operation's reference (`operation`, the shard its claim names);
+   * nothing recorded or reserved then.
    */
   async beginRefund(
     splitId: string,
@@ -234,13 +270,22 @@ export class SplitTenderStore {
     caps: { card: number; gift_card: number },
     order: RefundOrder,
     commandJson: string,
-  ): Promise<{ refund: StoredRefund } | { refused: RefundRefusal; detail: string } | { conflict: string }> {
-    // The claim first (another slot than the split's hash): a crash after it leaves a claim its redelivery holds.
+  ): Promise<{ refund: StoredRefund } | { refused: RefundRefusal; detail: string } | { conflict: string } | { operation: number }> {
+    // The claims first (other slots than the split's hash): a crash after them leaves claims its redelivery holds.
     const { holder, claimedNow } = await this.claimRefundId(splitId, refundId, amount);
     if (holder !== refundClaimOf(splitId, amount)) return { conflict: holder };
-    const release = async () => {
+    const reference = refundReferenceHolder(splitId);
+    const referenceHeld = await this.claimReference(refundId, reference);
+    const release = async (withReference = true) => {
       if (claimedNow) await this.releaseRefundId(splitId, refundId, amount);
+      if (withReference && referenceHeld === '') await this.releaseReference(refundId, reference);
     };
+    // An operation's claim: one taken since the consumer looked at the ledger.
+    const operationShard = operationShardOfClaim(referenceHeld);
+    if (operationShard !== null) {
+      await release();
+      return { operation: operationShard };
+    }
     const [outcome, value] = (await this.redis.eval(
       BEGIN_REFUND,
       1,
@@ -254,8 +299,9 @@ export class SplitTenderStore {
       NEW_STEP_IDS,
     )) as [string, string];
     if (outcome === 'conflict') {
-      // Recorded before refund ids were claimed, with other money.
-      await release();
+      // Recorded before refund ids were claimed, with other money: this call's claim names the wrong amount, while
+      // its reference claim names the right split (the refund is this split's) and stays.
+      await release(false);
       return { conflict: `${splitId}:${value}` };
     }
     if (outcome !== 'created' && outcome !== 'exists') {

@@ -91,9 +91,10 @@ export class SplitTenderCoordinator {
 
   /**
    * Records a split (first time only) and puts it on the open index: durable before the command that
-   * started it is acked. `conflict`: the id is taken by a split with other money.
+   * started it is acked. `conflict`: the id is taken by a split with other money, or (`state` null) by an
+   * operation of the ledger.
    */
-  async begin(plan: SplitTenderPlan): Promise<{ created: boolean; conflict: boolean; state: SplitTenderState }> {
+  async begin(plan: SplitTenderPlan): Promise<{ created: boolean; conflict: boolean; state: SplitTenderState | null }> {
     cardAmount(plan);
     const result = await this.store.begin(plan, planDigest(plan));
     if (result.created) {
@@ -199,7 +200,7 @@ export class SplitTenderCoordinator {
 
   /**
    * Records a refund of `amount` of a DONE split under `refundId` (its parts reserved against what each
-   * tender has left, in `order`), or says why it cannot be. Idempotent by `refundId`.
+   * tender has left, in `order`), or says why it cannot be (`SplitTenderStore.beginRefund`). Idempotent by `refundId`.
    */
   async beginRefund(
     plan: SplitTenderPlan,
@@ -207,7 +208,7 @@ export class SplitTenderCoordinator {
     amount: number,
     order: RefundOrder,
     command: PaymentCommand | null,
-  ): Promise<{ refund: StoredRefund } | { refused: string; detail: string } | { conflict: string }> {
+  ): Promise<{ refund: StoredRefund } | { refused: string; detail: string } | { conflict: string } | { operation: number }> {
     const caps = { card: cardAmount(plan), gift_card: plan.gift_card.amount };
     return this.store.beginRefund(plan.id, refundId, amount, caps, order, JSON.stringify(command ?? {}));
   }

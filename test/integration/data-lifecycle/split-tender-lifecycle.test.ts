@@ -10,6 +10,7 @@ import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { unlinkMatching } from '../../../src/redis/key-scan';
+import { idClaimKeyOf } from '../../../src/redis/key-layout';
 import { SplitTenderPlan, planDigest, stepCommand, stepReferences } from '../../../src/split-tender/split-tender-plan';
 import { SplitTenderStore, memberOf } from '../../../src/split-tender/split-tender-store';
 import { testConfig, testNamespace } from '../../support/test-config';
@@ -125,6 +126,9 @@ describe('split tender records in the data lifecycle', () => {
     expect(await targetStore.beginRefund('another-split', refundId, 1000, { card: 3000, gift_card: 2000 }, 'card_first', '{}')).toEqual({
       conflict: `${plan.id}:1000`,
     });
+    // The split's id and its refund's are claimed again among the ledger's id claims: an ordinary command under either is still refused.
+    expect(await redis.get(idClaimKeyOf(target, plan.id))).toBe(`split:${plan.id}`);
+    expect(await redis.get(idClaimKeyOf(target, refundId))).toBe(`split-refund:${plan.id}`);
 
     expect(await exportText(target)).toBe(text);
   }, 60_000);
@@ -168,6 +172,8 @@ describe('split tender records in the data lifecycle', () => {
       const retention = { ...config.retention, enabled: true, archiveDir, expireAfterDays: 30, requireReconciliation: false, batch: 100 };
       const sweep = new RetentionSweep({ config: { ...config, redis: { ...config.redis, keyPrefix: prefix }, retention }, redis, logger: silentLogger() });
 
+      expect(await redis.get(idClaimKeyOf(prefix, plan.id))).toBe(`split:${plan.id}`);
+      expect(await redis.get(idClaimKeyOf(prefix, refundId))).toBe(`split-refund:${plan.id}`);
       // The refund is still open (the sweep advances it): nothing of the split expires.
       const first = await sweep.runOnce();
       expect(first.expired).toBe(0);
@@ -180,8 +186,10 @@ describe('split tender records in the data lifecycle', () => {
       const second = await sweep.runOnce();
       expect(second.expired).toBe(steps.length);
       expect(await redis.exists(store.key(plan.id))).toBe(0);
-      // Its refund id is free again, as an expired operation's id is.
+      // Its refund id is free again, as an expired operation's id is, and its own id and the refund's as references.
       expect(await redis.exists(store.refundClaimKey(refundId))).toBe(0);
+      expect(await redis.exists(idClaimKeyOf(prefix, plan.id))).toBe(0);
+      expect(await redis.exists(idClaimKeyOf(prefix, refundId))).toBe(0);
 
       const files = (await readdir(archiveDir, { recursive: true })).filter((f) => f.endsWith('.ndjson'));
       const archived = (await Promise.all(files.map((f) => readFile(join(archiveDir, f), 'utf8')))).join('');

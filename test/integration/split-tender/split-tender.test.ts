@@ -11,6 +11,8 @@ import { SplitTenderCoordinator, SplitTenderPlan, StepOutcome, stepReferences } 
 import { startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { testRedis } from '../../support/test-redis';
 import { unlinkMatching } from '../../../src/redis/key-scan';
+import { Ledger } from '../../../src/ledger/ledger';
+import { idClaimKeyOf, shardOfAnchor } from '../../../src/redis/key-layout';
 
 /**
  * The split tender coordinator on the real Redis (its state) and the real simulator (the money). The
@@ -204,6 +206,64 @@ describe('split tender (gift card plus card)', () => {
     await redis.del(c.store.refundClaimKey(`${id}.r1`));
     expect(await c.beginRefund(p, `${id}.r1`, 4500, 'card_first', null)).toEqual({ conflict: `${id}:4000,0,card_first` });
     expect(await redis.get(c.store.refundClaimKey(`${id}.r1`))).toBeNull();
+    // Its reference claim names the right split whatever the amount: it stays.
+    expect(await redis.get(idClaimKeyOf(prefix, `${id}.r1`))).toBe(`split-refund:${id}`);
     expect('refund' in (await c.beginRefund(p, `${id}.r1`, 4000, 'card_first', null))).toBe(true);
+  });
+
+  it("claims a split's id and its refunds' ids among the ledger's id claims: the ledger's creation refuses an ordinary operation under them; a split or refund under an operation's id is refused", async () => {
+    const id = `st-ref-${randomBytes(3).toString('hex')}`;
+    const p = plan(id, 'gc_ref_3000', 'pm_card_visa', true);
+    const c = coordinator();
+    const ledger = new Ledger(redis, prefix);
+    const ordinary = (reference: string): PaymentCommand => ({
+      version: 1,
+      command: 'authorize',
+      channel: 'web',
+      received_at: new Date().toISOString(),
+      payment: {
+        gateway: 'sim',
+        gateway_account: 'acme',
+        gateway_key: 'pm_card_visa',
+        amount: 500,
+        currency: 'EUR',
+        order_id: `ORD-${id}`,
+        operation_reference: reference,
+      },
+    });
+    expect(await c.run(p)).toBe('DONE');
+    expect(await redis.get(idClaimKeyOf(prefix, id))).toBe(`split:${id}`);
+    // The fast path's creation (with its first attempt): refused, and the record it wrote removed with its index entries.
+    expect(await ledger.create(id, ordinary(id), Date.now(), { event: 'attempt' })).toMatchObject({
+      created: false,
+      conflict: true,
+      state: null,
+      heldBy: `split:${id}`,
+    });
+    expect(await ledger.get(id)).toBeNull();
+    expect(await ledger.idsInState('SENT')).not.toContain(id);
+    expect(await redis.get(idClaimKeyOf(prefix, id))).toBe(`split:${id}`);
+    // A repeat of the split itself is no conflict.
+    expect(await c.begin(p)).toEqual({ created: false, conflict: false, state: 'DONE' });
+
+    const refundId = `${id}.r1`;
+    expect('refund' in (await c.beginRefund(p, refundId, 4000, 'card_first', null))).toBe(true);
+    expect(await redis.get(idClaimKeyOf(prefix, refundId))).toBe(`split-refund:${id}`);
+    expect(await ledger.create(refundId, ordinary(refundId))).toMatchObject({ created: false, conflict: true, state: null, heldBy: `split-refund:${id}` });
+    expect(await ledger.get(refundId)).toBeNull();
+    expect(await ledger.idsInState('RECEIVED')).not.toContain(refundId);
+    // A refund the bridge refused leaves its reference free too.
+    expect(await c.beginRefund(p, `${id}.r2`, 10_001, 'card_first', null)).toMatchObject({ refused: 'amount_exceeds_refundable' });
+    expect(await redis.get(idClaimKeyOf(prefix, `${id}.r2`))).toBeNull();
+
+    // The other way round: an operation holds the id (one created since the consumer looked at the ledger).
+    const taken = `${id}-op`;
+    expect((await ledger.create(taken, ordinary(taken))).created).toBe(true);
+    expect(await c.begin(plan(taken, 'gc_ref_3000', 'pm_card_visa', true))).toEqual({ created: false, conflict: true, state: null });
+    expect(await c.store.plan(taken)).toBeNull();
+    expect(await c.beginRefund(p, taken, 1000, 'card_first', null)).toEqual({ operation: shardOfAnchor(`ORD-${id}`) });
+    expect(await redis.get(c.store.refundClaimKey(taken))).toBeNull();
+    expect(await redis.get(idClaimKeyOf(prefix, taken))).toBe(String(shardOfAnchor(`ORD-${id}`)));
+    expect(await c.store.refund(id, taken)).toBeNull();
   });
 });
