@@ -6,6 +6,7 @@ import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { silentLogger } from '../../../src/logging/logger';
+import { captureLogger } from '../../support/capture-logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { ledgerStepOutcome } from '../../../src/split-tender/ledger-step-outcome';
@@ -40,6 +41,8 @@ let twin: BusTwin;
 let config: Config;
 let worker: WorkerProcess;
 let client: Awaited<ReturnType<typeof amqpClient>>;
+/** The worker's warnings and errors, for the conflicts' log lines. */
+const logs = captureLogger('warn');
 
 beforeAll(async () => {
   sim = await startPspSimulator({ port: 0, host: '127.0.0.1', apiKey: API_KEY, webhookSecret: 'whsec_split_flow_0123456789', seed: 7 });
@@ -53,7 +56,7 @@ beforeAll(async () => {
     gateways: { sim: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec_split_flow_0123456789' } },
   });
   const routes = createGatewayClients(config);
-  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier: new BusClient(config, new OAuthTokenProvider(config)), monitoringPort: 0 });
+  worker = await startWorkerProcess(config, logs.logger, { routes, notifier: new BusClient(config, new OAuthTokenProvider(config)), monitoringPort: 0 });
   client = await amqpClient(config);
 });
 
@@ -313,6 +316,86 @@ describe('split tender through the worker', () => {
     expect(dead.map((m) => m.properties.headers?.['x-pb-code'])).toEqual(['IDEMPOTENCY_CONFLICT']);
     expect(await worker.splitTender.coordinator.store.refund(splitId, reference)).toBeNull();
     expect(await balance(gc)).toBe(0);
+  });
+
+  /**
+   * Publishes an ordinary authorization under `reference` (a split's or split refund's id) and checks it was
+   * refused as an idempotency conflict: its dead letter, its FAIL event, the metric, the log line, and no
+   * operation in the ledger.
+   */
+  async function expectOrdinaryRefused(reference: string, orderId: string): Promise<void> {
+    await client.drainDeadLetters();
+    const before = (await metricValue('pb_idempotency_conflicts_total', { channel: 'web' })) ?? 0;
+    await client.publish(
+      'web.payment.authorize',
+      channelCommand(
+        'authorize',
+        {},
+        { gateway: 'sim', gateway_account: 'acme', gateway_key: 'pm_card_visa', amount: 500, order_id: orderId, operation_reference: reference },
+      ),
+    );
+    let conflict: Notified | undefined;
+    await eventually(async () => {
+      conflict = notifications().find((x) => x.payment.operation_reference === reference && x.payment.reason === 'idempotency_conflict');
+      return conflict !== undefined;
+    }, 30_000);
+    expect(conflict!.method).toBe(config.serviceBus.methods.notifications.authorized);
+    expect(conflict!.payment).toMatchObject({ status: 'FAIL', amount: 500, field: 'payment.operation_reference' });
+    let dead: Awaited<ReturnType<typeof client.drainDeadLetters>> = [];
+    await eventually(async () => {
+      dead = dead.concat(await client.drainDeadLetters());
+      return dead.length > 0;
+    });
+    expect(dead).toHaveLength(1);
+    expect(dead[0].properties.headers?.['x-pb-code']).toBe('IDEMPOTENCY_CONFLICT');
+    expect(dead[0].properties.headers?.['x-pb-field']).toBe('payment.operation_reference');
+    expect(dead[0].properties.headers?.['x-pb-reason']).toMatch(/^idempotency_conflict/);
+    expect((JSON.parse(dead[0].content.toString()) as PaymentCommand).command).toBe('authorize');
+    expect(await metricValue('pb_idempotency_conflicts_total', { channel: 'web' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('idempotency conflict') && l.includes(reference) && l.includes('"warn"'))).toBe(true);
+    // Nothing was created under the reference, in any shard: the split's events stay the only ones under it.
+    expect(await worker.ledger.get(reference)).toBeNull();
+    expect(await worker.ledger.shardOf(reference, true)).toBeNull();
+  }
+
+  it("an ordinary authorization under a split's reference is refused as an IDEMPOTENCY_CONFLICT; a repeat of the split stays a duplicate", async () => {
+    const id = run();
+    const gc = `gc_ref${id.replace(/-/g, '')}_3000`;
+    const sale = splitSale(id, 'pm_card_visa', gc, 3000, 10000);
+    const splitId = await settledSale(id, gc);
+    await expectOrdinaryRefused(splitId, `ORD-${id}`);
+    // The split is as it was: settled, its steps untouched.
+    expect(await worker.splitTender.coordinator.state(splitId)).toBe('DONE');
+    expect((await worker.ledger.get(stepReferences({ id: splitId, step_ids: 'namespaced' }).card))?.state).toBe('SUCCEEDED');
+
+    // The same split sent again (same id, same money): no conflict, nothing redeemed or reported again.
+    const duplicates = worker.consumer.stats.duplicates + worker.consumer.stats.accepted;
+    await client.publish('web.payment.sale', { ...sale, received_at: new Date(Date.now() + 1000).toISOString() });
+    await eventually(() => worker.consumer.stats.duplicates + worker.consumer.stats.accepted > duplicates);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await client.drainDeadLetters()).toHaveLength(0);
+    expect(notifications().filter((x) => x.payment.operation_reference === splitId && x.payment.reason === 'idempotency_conflict')).toHaveLength(1);
+    expect(
+      notifications().filter((x) => x.method === config.serviceBus.methods.notifications.split_tender_settled && x.payment.operation_reference === splitId),
+    ).toHaveLength(1);
+    expect(await balance(gc)).toBe(0);
+  });
+
+  it("an ordinary authorization under a split refund's reference is refused as an IDEMPOTENCY_CONFLICT", async () => {
+    const id = run();
+    const gc = `gc_refref${id.replace(/-/g, '')}_3000`;
+    const splitId = await settledSale(id, gc);
+    const refundId = `refund-ref-${id}`;
+    await client.publish('web.payment.refund', splitRefund(splitId, refundId, 1000));
+    await eventually(
+      async () =>
+        notifications().some(
+          (x) => x.method === config.serviceBus.methods.notifications.refunded && x.payment.operation_reference === refundId && x.payment.status === 'SUCCESS',
+        ),
+      60_000,
+    );
+    await expectOrdinaryRefused(refundId, `ORD-${id}`);
+    expect((await worker.splitTender.coordinator.store.refund(splitId, refundId))?.state).toBe('REFUNDED');
   });
 
   it('a refund id already used on one split is refused on another, and on the same split with other money: IDEMPOTENCY_CONFLICT, nothing refunded twice', async () => {
