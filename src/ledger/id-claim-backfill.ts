@@ -1,6 +1,6 @@
 import { counter } from '../metrics/metrics-registry';
 import { CLAIM_KEY_SCRIPT } from '../redis/key-claim';
-import { ALL_SHARDS, shardKeysOf, shardOfAnchor } from '../redis/key-layout';
+import { ALL_SHARDS, ShardKeys, shardKeysOf, shardOfAnchor } from '../redis/key-layout';
 import { RedisClient } from '../redis/redis-connection';
 import { ID_CLAIM_TTL_S } from './ledger';
 
@@ -47,44 +47,60 @@ export async function backfillIdClaims(redis: RedisClient, prefix: string, now =
   const shards = shardKeysOf(prefix);
   const since = now - ID_CLAIM_TTL_S * 1000;
   for (const shard of ALL_SHARDS) {
-    // A cursor on the creation time, not an offset: retention deleting older entries meanwhile would shift
-    // offsets past entries not yet read. Ids at the cursor's own time are read again and skipped once seen.
-    let from = since;
-    let seenAtFrom = new Set<string>();
-    for (;;) {
-      const page = await redis.zrangebyscore(shards[shard].created, from, '+inf', 'WITHSCORES', 'LIMIT', seenAtFrom.size, batch);
-      if (page.length === 0) break;
-      const claims: Array<Promise<void>> = [];
-      const last = Number(page[page.length - 1]);
-      const seenAtLast = last === from ? seenAtFrom : new Set<string>();
-      for (let i = 0; i < page.length; i += 2) {
-        const id = page[i];
-        if (Number(page[i + 1]) === last) seenAtLast.add(id);
+    await walkCreatedSince(redis, shards[shard], since, batch, async (page) => {
+      const claims = page.map(async ({ id, createdAt }) => {
         // The claim expires when one set at the creation would have (at least a second from now).
-        const ttl = Math.max(1, Math.ceil((Number(page[i + 1]) - since) / 1000));
+        const ttl = Math.max(1, Math.ceil((createdAt - since) / 1000));
         const claim = shards[shardOfAnchor(id)].idClaim(id);
-        claims.push(
-          (CLAIM_KEY_SCRIPT.run(redis, { keys: { claim }, args: { holder: shard, ttl_s: ttl } }) as Promise<string>).then((holder) => {
-            if (holder === '') {
-              report.claimed += 1;
-              backfilled.inc({ outcome: 'claimed' });
-            } else if (holder === String(shard)) {
-              report.present += 1;
-              backfilled.inc({ outcome: 'present' });
-            } else {
-              report.conflictingCount += 1;
-              if (report.conflicting.length < 20) report.conflicting.push({ id, shard, holder });
-              backfilled.inc({ outcome: 'conflicting' });
-            }
-          }),
-        );
-      }
+        const holder = (await CLAIM_KEY_SCRIPT.run(redis, { keys: { claim }, args: { holder: shard, ttl_s: ttl } })) as string;
+        if (holder === '') {
+          report.claimed += 1;
+          backfilled.inc({ outcome: 'claimed' });
+        } else if (holder === String(shard)) {
+          report.present += 1;
+          backfilled.inc({ outcome: 'present' });
+        } else {
+          report.conflictingCount += 1;
+          if (report.conflicting.length < 20) report.conflicting.push({ id, shard, holder });
+          backfilled.inc({ outcome: 'conflicting' });
+        }
+      });
       await Promise.all(claims);
-      if (page.length < batch * 2) break;
-      from = last;
-      seenAtFrom = seenAtLast;
-    }
+    });
   }
   await redis.set(marker, String(now));
   return report;
+}
+
+/**
+ * Calls `visit` with each page (at most `batch` ids, in creation order) of the operations in `keys`' shard
+ * created at or after `since` (epoch ms), with their creation times: what the one-off backfills of claims walk.
+ */
+export async function walkCreatedSince(
+  redis: RedisClient,
+  keys: ShardKeys,
+  since: number,
+  batch: number,
+  visit: (page: Array<{ id: string; createdAt: number }>) => Promise<void>,
+): Promise<void> {
+  // A cursor on the creation time, not an offset: retention deleting older entries meanwhile would shift
+  // offsets past entries not yet read. Ids at the cursor's own time are read again and skipped once seen.
+  let from = since;
+  let seenAtFrom = new Set<string>();
+  for (;;) {
+    const raw = await redis.zrangebyscore(keys.created, from, '+inf', 'WITHSCORES', 'LIMIT', seenAtFrom.size, batch);
+    if (raw.length === 0) break;
+    const last = Number(raw[raw.length - 1]);
+    const seenAtLast = last === from ? seenAtFrom : new Set<string>();
+    const page: Array<{ id: string; createdAt: number }> = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const createdAt = Number(raw[i + 1]);
+      if (createdAt === last) seenAtLast.add(raw[i]);
+      page.push({ id: raw[i], createdAt });
+    }
+    await visit(page);
+    if (raw.length < batch * 2) break;
+    from = last;
+    seenAtFrom = seenAtLast;
+  }
 }
