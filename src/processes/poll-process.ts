@@ -16,6 +16,7 @@ import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './perio
 import { createRedis } from '../redis/redis-connection';
 import { moveLegacyKeys } from '../data-lifecycle/legacy-keys';
 import { backfillIdClaims } from '../ledger/id-claim-backfill';
+import { backfillSplitReferenceClaims } from '../split-tender/split-reference-backfill';
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
 import { WebServer } from '../web/web-server';
@@ -72,9 +73,10 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
 
 /**
  * Brings data an earlier release wrote up to this one, logging what changed: keys still under their names from
- * before the Redis Cluster layout are moved (src/data-lifecycle/legacy-keys.ts), and operations created before
- * ids were claimed get their claim, once (src/ledger/id-claim-backfill.ts). A failure is logged and retried at
- * the next start; it never stops the poller.
+ * before the Redis Cluster layout are moved (src/data-lifecycle/legacy-keys.ts), operations created before
+ * ids were claimed get their claim, once (src/ledger/id-claim-backfill.ts), and so do split tenders and split
+ * refunds recorded before they claimed theirs (src/split-tender/split-reference-backfill.ts). A failure is
+ * logged and retried at the next start; it never stops the poller.
  */
 async function upgradeDataLogged(redis: RedisClient, prefix: string, logger: Logger): Promise<void> {
   try {
@@ -85,16 +87,30 @@ async function upgradeDataLogged(redis: RedisClient, prefix: string, logger: Log
   }
   try {
     const claims = await backfillIdClaims(redis, prefix);
-    if (claims.alreadyDone) return;
-    logger.info('operation id claims backfilled', { claimed: claims.claimed, present: claims.present, conflicting: claims.conflictingCount });
-    if (claims.conflictingCount > 0) {
-      logger.warn('operation ids held by two payments from before id claims: each stays as it is, and a third payment under one is refused', {
-        count: claims.conflictingCount,
-        operations: claims.conflicting,
-      });
+    if (!claims.alreadyDone) {
+      logger.info('operation id claims backfilled', { claimed: claims.claimed, present: claims.present, conflicting: claims.conflictingCount });
+      if (claims.conflictingCount > 0) {
+        logger.warn('operation ids held by two payments from before id claims: each stays as it is, and a third payment under one is refused', {
+          count: claims.conflictingCount,
+          operations: claims.conflicting,
+        });
+      }
     }
   } catch (err) {
     logger.warn('operation id claims not backfilled (retried at the next start)', { error: (err as Error).message });
+  }
+  try {
+    const splits = await backfillSplitReferenceClaims(redis, prefix);
+    if (splits.alreadyDone) return;
+    logger.info('split tender id claims backfilled', { claimed: splits.claimed, present: splits.present, operations: splits.operationCount });
+    if (splits.operationCount > 0) {
+      logger.warn('split tender or split refund ids an ordinary operation also holds, from before their claims: each stays as it is', {
+        count: splits.operationCount,
+        ids: splits.operations,
+      });
+    }
+  } catch (err) {
+    logger.warn('split tender id claims not backfilled (retried at the next start)', { error: (err as Error).message });
   }
 }
 

@@ -73,6 +73,21 @@ export function splitIdOfStep(operationId: string): string | null {
   return suffix ? root.slice(0, -suffix.length) : null;
 }
 
+/**
+ * The split refund a refund part's reference names (either naming: `_<refund id>.refund-card`, `<refund id>.card`…),
+ * or null when it names none. A `<id>.card` may as well be a split's step (`splitIdOfStep`) or another operation:
+ * only the refund's own records can tell.
+ */
+export function refundIdOfPart(operationId: string): string | null {
+  const namespaced = operationId.startsWith(BRIDGE_ID_PREFIX);
+  const root = namespaced ? operationId.slice(BRIDGE_ID_PREFIX.length) : operationId;
+  const suffixes = Object.values(refundReferences({ refundId: '', stepIds: namespaced ? 'namespaced' : undefined })).map((r) =>
+    namespaced ? r.slice(BRIDGE_ID_PREFIX.length) : r,
+  );
+  const suffix = suffixes.find((s) => root.endsWith(s) && root.length > s.length);
+  return suffix ? root.slice(0, -suffix.length) : null;
+}
+
 /** The card part: the total less the gift card part. Refuses a plan whose parts cannot add up. */
 export function cardAmount(plan: Pick<SplitTenderPlan, 'total' | 'gift_card'>): number {
   const { total, gift_card } = plan;

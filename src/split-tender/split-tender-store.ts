@@ -218,10 +218,11 @@ export class SplitTenderStore {
    * Claims operation reference `id` (a split's or a split refund's id) in the ledger's id claims for `holder`
    * ({@link splitReferenceHolder}, {@link refundReferenceHolder}) unless it is claimed: '' when this call claimed
    * it, else what holds it (an operation's shard, or a split or refund that took the id first, which covers it).
-   * Lives as long as the ledger's id claims ({@link ID_CLAIM_TTL_S}).
+   * Lives as long as the ledger's id claims ({@link ID_CLAIM_TTL_S}), or `ttlS` seconds (a backfill's claim
+   * expiring when one made at the split's start would have).
    */
-  async claimReference(id: string, holder: string): Promise<string> {
-    return (await CLAIM_KEY_SCRIPT.run(this.redis, { keys: { claim: idClaimKeyOf(this.keyPrefix, id) }, args: { holder, ttl_s: ID_CLAIM_TTL_S } })) as string;
+  async claimReference(id: string, holder: string, ttlS = ID_CLAIM_TTL_S): Promise<string> {
+    return (await CLAIM_KEY_SCRIPT.run(this.redis, { keys: { claim: idClaimKeyOf(this.keyPrefix, id) }, args: { holder, ttl_s: ttlS } })) as string;
   }
 
   /** Frees reference `id` in the ledger's id claims if `holder` holds it (an operation's or another split's claim stays). */
