@@ -103,22 +103,11 @@ export class FxStage implements OrchestrationStage {
       lock = lockAt(quote, amount, currency, target, type === undefined ? 1 : isoAmountStepFor(type, target));
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
-      // The same amount and rate fail the same way every time: a refusal, never a retry.
-      conversions().inc({ gateway, result: 'refused', source: 'none' });
-      this.logger?.warn('currency conversion refused: the converted amount is out of range', {
-        operation_id: op.id,
-        gateway,
-        from: currency,
-        to: target,
-        amount,
-      });
-      return {
-        verdict: 'refuse',
-        reason: 'FX_AMOUNT_OUT_OF_RANGE',
-        field: 'payment.amount',
-        decision: { stage: 'fx', outcome: 'refused', reasons: ['fx_amount_out_of_range'], details: { from_currency: currency, to_currency: target } },
-      };
+      return this.outOfRange(op.id, gateway, currency, target, amount, 'the converted amount is out of range');
     }
+    // Less than half the gateway's step rounds to 0: a payment of nothing, which Adyen would even take as a
+    // zero-value authorization (a card check that holds no money) while the OMS thinks the amount is held.
+    if (lock.to.amount <= 0) return this.outOfRange(op.id, gateway, currency, target, amount, 'the converted amount rounds to nothing');
     conversions().inc({ gateway, result: 'converted', source: quote.source.startsWith('gateway:') ? 'gateway' : 'configured' });
     this.logger?.info('payment converted at a locked rate', { operation_id: op.id, gateway, ...lockDetails(lock) });
     // Its lines go in the converted currency too, or not at all (never in the order's beside a converted amount).
@@ -129,5 +118,20 @@ export class FxStage implements OrchestrationStage {
       reportFxLinesOmitted(this.logger, op, gateway, plan.payment.lines?.length ?? 0);
     }
     return { verdict: 'continue', plan: { ...plan, payment }, decision: { stage: 'fx', outcome: 'changed', reasons, details: lockDetails(lock) } };
+  }
+
+  /**
+   * A conversion refused for its amount (beyond the largest minor amount, or rounding to nothing): the same
+   * amount and rate fail the same way every time, so a refusal naming the amount, never a retry.
+   */
+  private outOfRange(operationId: string, gateway: string, from: string, to: string, amount: number, why: string): StageResult {
+    conversions().inc({ gateway, result: 'refused', source: 'none' });
+    this.logger?.warn(`currency conversion refused: ${why}`, { operation_id: operationId, gateway, from, to, amount });
+    return {
+      verdict: 'refuse',
+      reason: 'FX_AMOUNT_OUT_OF_RANGE',
+      field: 'payment.amount',
+      decision: { stage: 'fx', outcome: 'refused', reasons: ['fx_amount_out_of_range'], details: { from_currency: from, to_currency: to } },
+    };
   }
 }

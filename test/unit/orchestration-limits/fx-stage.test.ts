@@ -102,3 +102,18 @@ test.each(['0', '-1', '0.000'])('a gateway rate of %s is no rate: the configured
   expect(lockFromDetails(converted.decision.details)?.source).toBe('configured');
   expect(await withRates.decide(at('CHF'))).toMatchObject({ verdict: 'refuse', reason: 'FX_RATE_UNAVAILABLE', field: 'payment.currency' });
 });
+
+test('a conversion that rounds to nothing is refused, naming the amount: never sent as a payment of 0 (at Adyen a zero-value authorization, a card check that holds no money)', () => {
+  const idrConfig = testConfig({
+    'fx.settlement_currencies': { sim: ['EUR'] },
+    'fx.rates': [{ from: 'IDR', to: 'EUR', rate: '0.0000577', as_of: '2026-03-01T11:30:00Z' }],
+    'fx.max_rate_age_ms': 3600000,
+    gateways: { sim: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: 'k-0123456789', webhook_secret: 'whsec-0123456789abcdef' } },
+  });
+  const idrStage = new FxStage(idrConfig, new Map(), undefined, () => NOW);
+  // IDR 50.00 × 0.0000577 = EUR 0.002885: 0.2885 cent, half-even 0.
+  expect(idrStage.decideNow(input(5000, 'IDR'))).toMatchObject({ verdict: 'refuse', reason: 'FX_AMOUNT_OUT_OF_RANGE', field: 'payment.amount' });
+  // IDR 100.00 is EUR 0.00577: 1 cent, converted.
+  const r = idrStage.decideNow(input(10000, 'IDR'))!;
+  expect(r.verdict === 'continue' && r.plan.payment).toMatchObject({ amount: 1, currency: 'EUR' });
+});
