@@ -187,9 +187,10 @@ async function checkedByReference(
   }
   // The record keeps which authorization it acts on: its closing then reaches it in the same script.
   const linked = found.authorization ? { authorizationId: auth.id } : {};
-  if (holder === context.payment.gateway) return { context, ...linked };
-  // Found at another gateway than the one the command names: that gateway holds the PSP object.
-  const payment = { ...context.payment, gateway: holder };
+  // Sent to the gateway that holds the PSP object (found at another than the one the command names, when
+  // routing or failover put it there); a converted authorization's captures and refunds at its locked rate,
+  // wherever it was found: the PSP holds the converted currency, not the order's.
+  const payment = holder === context.payment.gateway ? context.payment : { ...context.payment, gateway: holder };
   const converted = found.authorization ? atAuthorizationRate(auth, payment) : payment;
   const fxLock = converted === payment ? null : fxLockOf(auth);
   return fxLock ? { context: { ...context, payment: converted }, fxLock, ...linked } : { context: { ...context, payment }, ...linked };

@@ -136,6 +136,35 @@ test('a converted payment: USD authorized in EUR at the locked rate, and refunde
   expect(await service.deliver(rest)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
 }, 60_000);
 
+test('a capture naming a converted authorization by its PSP reference goes out at the locked rate, in the currency the PSP holds', async () => {
+  const auth = channelCommand('authorize', {}, { gateway_account: 'fx-shop', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>);
+  const authId = await record(auth);
+  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  const authorized = await ledger.get(authId);
+  expect(authorized?.routing).toMatchObject({ amount: 11280, currency: 'EUR' });
+  const reference = authorized?.gatewayReference;
+  expect(reference).toBeDefined();
+
+  // The OMS names the authorization as its SUCCESS event did: by the PSP's reference, at the gateway it went to.
+  const capture = channelCommand('capture', {}, {
+    gateway_account: 'fx-shop',
+    gateway_key: reference,
+    order_id: auth.payment.order_id,
+    amount: 12345,
+    currency: 'USD',
+  } as Partial<Payment>);
+  const captureId = await record(capture);
+  // Unconverted, the PSP was asked for 12345 of the EUR authorization's 11280 and refused it.
+  expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  const captured = await ledger.get(captureId);
+  // The whole authorization: exactly the converted authorization, in EUR, never USD 123.45 labelled as asked.
+  expect(captured?.routing).toMatchObject({ amount: 11280, currency: 'EUR' });
+  const lock = captured?.routing?.decisions.find((d) => d.stage === 'fx' && d.outcome === 'changed');
+  expect(lock).toMatchObject({ reasons: ['locked_rate_of_authorization'], details: { fx_rate: '0.9137', from_amount: 12345, to_amount: 11280 } });
+  const event = await events.load(`${captureId}.SUCCEEDED`);
+  expect(event?.params.payment).toMatchObject({ amount: 11280, currency: 'EUR', requested_amount: 12345, requested_currency: 'USD' });
+}, 60_000);
+
 test('risk hold: held before sending with an OMS event and deadline; one released by an operator goes through, one past its deadline is voided', async () => {
   const reviews = new ReviewStore(redis, config.redis.keyPrefix);
   const big = () => channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>);
