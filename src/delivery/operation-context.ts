@@ -116,7 +116,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
       // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
       const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };
-      const converted = atAuthorizationRate(auth, payment);
+      const converted = atAuthorizationRate(auth, payment, takenBefore(op, dependents));
       const fxLock = converted === payment ? null : fxLockOf(auth);
       return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment } };
     }
@@ -191,9 +191,20 @@ async function checkedByReference(
   // routing or failover put it there); a converted authorization's captures and refunds at its locked rate,
   // wherever it was found: the PSP holds the converted currency, not the order's.
   const payment = holder === context.payment.gateway ? context.payment : { ...context.payment, gateway: holder };
-  const converted = found.authorization ? atAuthorizationRate(auth, payment) : payment;
+  const converted = found.authorization ? atAuthorizationRate(auth, payment, takenBefore(op, found.dependents)) : payment;
   const fxLock = converted === payment ? null : fxLockOf(auth);
   return fxLock ? { context: { ...context, payment: converted }, fxLock, ...linked } : { context: { ...context, payment }, ...linked };
+}
+
+/**
+ * What the authorization's other captures (for a capture) or refunds (for a refund) took, in the order's
+ * currency: the running total a converted part is added to (`atAuthorizationRate`). Those that failed took
+ * nothing; those still in flight count as if they succeed, so two that both do still add up. 0 for any other
+ * command, and when the dependents were not read (not the first attempt: its converted amount is on record).
+ */
+function takenBefore(op: OperationRecord, dependents: readonly DependentSummary[]): number {
+  if (op.command !== 'capture' && op.command !== 'refund') return 0;
+  return dependents.filter((d) => d.command === op.command && d.id !== op.id && d.state !== 'FAILED').reduce((total, d) => total + d.amount, 0);
 }
 
 /** The scope an authorization belongs to, for logs (no card data: gateway, account, order only). */

@@ -48,6 +48,21 @@ export function atLockedRate(lock: FxLock, amount: number): number {
   return convertMinor(amount, lock.from.currency, lock.to.currency, parseRate(lock.rate), lock.step ?? 1);
 }
 
+/**
+ * What `amount` of the order's currency adds, at the locked rate and step, to `before` already taken by
+ * earlier operations of its kind (captures of one authorization, or refunds of one payment): the conversion
+ * of the running total less the conversion of what came before, `f(before + amount) − f(before)`. Rounding
+ * each part on its own drifts: USD 0.33 + 0.33 + 0.34 at 150.3 JPY/USD would be ¥50 + ¥50 + ¥51 = ¥151 of an
+ * authorization of ¥150 (its last capture refused), and USD 50.00 + 73.45 at 0.9137 gave EUR 45.68 + 67.11,
+ * a cent short of the EUR 112.80 sold. Differences of one rounding telescope: parts that add up to the
+ * whole convert to exactly the converted whole, and since rounding never decreases, any parts add up to no
+ * more than the conversion of their sum. Each part stays within one step of its own exact conversion.
+ */
+export function atLockedRateAfter(lock: FxLock, amount: number, before: number): number {
+  if (before <= 0) return atLockedRate(lock, amount);
+  return atLockedRate(lock, before + amount) - atLockedRate(lock, before);
+}
+
 /** The decision details (flat, JSON-safe) that carry a lock, and back. */
 export function lockDetails(lock: FxLock): Record<string, string | number> {
   return {

@@ -2,7 +2,7 @@ import type { Payment } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/record-fields';
 import { convertLines } from './converted-lines';
 import { parseRate } from './exact-rate';
-import { FxLock, atLockedRate, lockFromDetails } from './fx-lock';
+import { FxLock, atLockedRateAfter, lockFromDetails } from './fx-lock';
 
 /** The conversion locked with an operation (its FX decision, kept in its routing record), if it was converted. */
 export function fxLockOf(op: Pick<OperationRecord, 'routing'>): FxLock | null {
@@ -20,11 +20,14 @@ export function fxLockOf(op: Pick<OperationRecord, 'routing'>): FxLock | null {
  * currency the PSP holds, so a refund goes out at the original rate; its lines too (`convertedPayment`).
  * Otherwise `payment` unchanged. A command in another currency than the order's is left as it is (the
  * currency check refuses it).
+ * @param before what earlier captures (for a capture) or refunds (for a refund) of `auth` took, in the
+ *   order's currency: the part is converted as what it adds to their running total (`atLockedRateAfter`),
+ *   so the parts never add up to more than the converted whole through rounding, and all of it to exactly it.
  */
-export function atAuthorizationRate(auth: Pick<OperationRecord, 'routing'>, payment: Payment): Payment {
+export function atAuthorizationRate(auth: Pick<OperationRecord, 'routing'>, payment: Payment, before = 0): Payment {
   const lock = fxLockOf(auth);
   if (!lock || payment.currency !== lock.from.currency) return payment;
-  return convertedPayment(payment, lock, atLockedRate(lock, payment.amount));
+  return convertedPayment(payment, lock, atLockedRateAfter(lock, payment.amount, before));
 }
 
 /**

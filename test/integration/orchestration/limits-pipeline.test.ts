@@ -134,6 +134,9 @@ test('a converted payment: USD authorized in EUR at the locked rate, and refunde
   expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_captured');
   const rest = await more(7345);
   expect(await service.deliver(rest)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  // The rest of the sale gives back the rest of what the PSP took: EUR 112.80 − 45.68 = 67.12, not 73.45 USD
+  // converted on its own (67.11: a cent of the sale never refunded); the parts add up to the converted sale.
+  expect((await ledger.get(rest))?.routing).toMatchObject({ amount: 6712, currency: 'EUR' });
 }, 60_000);
 
 test('a capture naming a converted authorization by its PSP reference goes out at the locked rate, in the currency the PSP holds', async () => {
