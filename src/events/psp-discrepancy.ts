@@ -35,11 +35,11 @@ export function reportedMoney(op: OperationRecord): { reported: ReportedMoney; r
   // A balance inquiry's confirmed figure is the card's balance (see `balanceOf`), not this operation's money.
   if (confirmsBalance(op.command)) return { reported: asked, requested, discrepancy: null };
   const confirmed = { amount: op.confirmedAmount, currency: op.confirmedCurrency };
-  return {
-    reported: { amount: confirmed.amount ?? asked.amount, currency: confirmed.currency?.toUpperCase() ?? asked.currency },
-    requested,
-    discrepancy: pspDiscrepancy(asked, confirmed),
-  };
+  // An amount and its currency go together: a PSP currency whose amount could not be read (a currency our
+  // table of it lacks, a figure not in whole minor units) must not relabel the asked amount, which is in
+  // the asked currency. Then the asked money is reported, and the discrepancy says the PSP named another.
+  const reported = confirmed.amount === undefined ? asked : { amount: confirmed.amount, currency: confirmed.currency?.toUpperCase() ?? asked.currency };
+  return { reported, requested, discrepancy: pspDiscrepancy(asked, confirmed) };
 }
 
 /**

@@ -40,4 +40,13 @@ describe('reportedMoney of a converted payment (FX)', () => {
     // The PSP said nothing: what the gateway was asked.
     expect(reportedMoney(op).reported).toEqual({ amount: 1100, currency: 'USD' });
   });
+
+  it('a PSP currency without a readable amount does not relabel the asked amount: the asked money is reported, the discrepancy flagged', () => {
+    // USD 11.00 was asked; the PSP named CNH with an amount we could not read (CNH is in no table of ours).
+    expect(reportedMoney({ ...op, confirmedCurrency: 'CNH' })).toEqual({
+      reported: { amount: 1100, currency: 'USD' },
+      requested: { amount: 1000, currency: 'EUR' },
+      discrepancy: 'currency_mismatch',
+    });
+  });
 });
