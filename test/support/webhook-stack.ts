@@ -5,6 +5,7 @@ import { CommandType, Payment } from '../../src/contracts/payment-command';
 import { NotificationSender } from '../../src/events/event-send';
 import { adyenWebhookAuthorization } from '../../src/gateways/adyen';
 import { createGatewayClients } from '../../src/gateways/gateway-registry';
+import { OperationRecord } from '../../src/ledger/ledger';
 import { Logger } from '../../src/logging/logger';
 import { WebProcess, startWebProcess } from '../../src/processes/web-process';
 import { WorkerProcess, startWorkerProcess } from '../../src/processes/worker-process';
@@ -130,4 +131,47 @@ export function cybersourceWebhookGateway(merchantId: string, keyBase64: string)
     shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
     webhook_secret: keyBase64,
   };
+}
+
+/** What a bus twin received: JSON-RPC method and params, as `BusTwin.notifications` holds them. */
+interface ReceivedCall {
+  method: string;
+  params: unknown;
+}
+
+/**
+ * An operation of `command` that SUCCEEDED at `payment.gateway` with PSP reference `pspReference` (5000 EUR of
+ * account `acct-1` unless `payment` says otherwise), recorded as its gateway's answer: created, sent, settled,
+ * its event queued. The test waits for that event where it needs it.
+ */
+export async function succeededOperation(
+  worker: WorkerProcess,
+  command: CommandType,
+  payment: Partial<Payment>,
+  pspReference: string,
+): Promise<OperationRecord> {
+  const cmd = channelCommand(command, {}, { gateway_account: 'acct-1', amount: 5000, currency: 'EUR', ...payment });
+  const { record } = await worker.ledger.create(cmd.payment.operation_reference!, cmd, Date.now(), { event: 'attempt' });
+  const outcome = {
+    status: 'SUCCESS' as const,
+    gatewayStatus: 'ok',
+    gatewayReference: pspReference,
+    amount: cmd.payment.amount,
+    currency: cmd.payment.currency,
+  };
+  return worker.recorder.apply(record!, outcome, 'response');
+}
+
+/** The `adjusted` notifications about `operationId` among what the bus received. */
+export function adjustedNotifications(received: readonly ReceivedCall[], config: Config, operationId: string): ReceivedCall[] {
+  return received.filter(
+    (n) =>
+      n.method === config.serviceBus.methods.notifications.adjusted &&
+      (n.params as { payment?: { operation_reference?: string } }).payment?.operation_reference === operationId,
+  );
+}
+
+/** Whether the bus received the event `eventId`. */
+export function received(calls: readonly ReceivedCall[], eventId: string): boolean {
+  return calls.some((n) => (n.params as { payment?: { event_id?: string } }).payment?.event_id === eventId);
 }

@@ -15,6 +15,7 @@ import { SplitTenderPlan, planDigest, refundReferences, stepCommand, stepReferen
 import { SplitTenderStore } from '../../../src/split-tender/split-tender-store';
 import { testNamespace } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
+import { channelCommand } from '../../support/fixtures';
 
 const DAY_MS = 86_400_000;
 const prefix = `${testNamespace()}:`;
@@ -36,21 +37,11 @@ function plan(id: string): SplitTenderPlan {
 }
 
 function ordinary(id: string): PaymentCommand {
-  return {
-    version: 1,
-    command: 'authorize',
-    channel: 'web',
-    received_at: new Date().toISOString(),
-    payment: {
-      gateway: 'simulator',
-      gateway_account: 'acme-eu',
-      gateway_key: 'pm_card_visa',
-      amount: 500,
-      currency: 'EUR',
-      order_id: `ORD-x-${id}`,
-      operation_reference: id,
-    },
-  };
+  return channelCommand(
+    'authorize',
+    {},
+    { gateway: 'simulator', gateway_account: 'acme-eu', amount: 500, currency: 'EUR', order_id: `ORD-x-${id}`, operation_reference: id },
+  );
 }
 
 /** A split begun `daysAgo` days before `now` as an earlier release left it (no claim among the ledger's), with its redemption step unless `noStep`. */

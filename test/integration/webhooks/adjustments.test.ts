@@ -17,6 +17,7 @@ import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harne
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { adjustedNotifications, received, succeededOperation } from '../../support/webhook-stack';
 
 /**
  * Late PSP facts through the real path: signed webhook → webhook route → outcome worker → adjustment →
@@ -79,22 +80,13 @@ async function succeeded(
   reference: string,
   order = `order-adj-${Date.now()}-${++orderSeq}`,
 ): Promise<OperationRecord> {
-  const cmd = channelCommand(command, {}, { gateway, gateway_account: 'acct-1', order_id: order, amount: 5000, currency: 'EUR' });
-  const id = cmd.payment.operation_reference!;
-  const { record } = await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
-  const after = await worker.recorder.apply(record!, { status: 'SUCCESS', gatewayStatus: 'ok', gatewayReference: reference, amount: 5000 }, 'response');
+  const after = await succeededOperation(worker, command, { gateway, order_id: order }, reference);
   expect(after.state).toBe('SUCCEEDED');
-  await eventually(async () => twin.notifications.some((n) => (n.params as { payment?: { event_id?: string } }).payment?.event_id === `${id}.SUCCEEDED`));
+  await eventually(async () => received(twin.notifications, `${after.id}.SUCCEEDED`));
   return after;
 }
 
-function adjustedFor(operationId: string) {
-  return twin.notifications.filter(
-    (n) =>
-      n.method === config.serviceBus.methods.notifications.adjusted &&
-      (n.params as { payment: { operation_reference: string } }).payment.operation_reference === operationId,
-  );
-}
+const adjustedFor = (operationId: string) => adjustedNotifications(twin.notifications, config, operationId);
 
 function adyenNotification(item: Record<string, unknown>): string {
   const signed = { ...item, additionalData: { ...((item.additionalData as Record<string, string>) ?? {}) } };

@@ -1,4 +1,3 @@
-import { hmacValidator as HmacValidator } from '@adyen/api-library';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
@@ -6,7 +5,6 @@ import { BusClient } from '../../../src/bus/bus-client';
 import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
 import { Config } from '../../../src/config/config';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
-import { adyenWebhookAuthorization } from '../../../src/gateways/adyen';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
@@ -20,6 +18,7 @@ import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harne
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
+import { adjustedNotifications, adyenWebhookGateway, postAdyenBatch, received, signedAdyenItem, succeededOperation } from '../../support/webhook-stack';
 
 /**
  * A webhook reporting the failure of an operation the OMS was told SUCCEEDED, through the real path (signed
@@ -78,15 +77,7 @@ beforeAll(async () => {
     'delivery.backoff_base_ms': 50,
     'delivery.backoff_max_ms': 200,
     gateways: {
-      adyen: {
-        type: 'adyen',
-        base_url: pspUrl,
-        api_key: 'adyen-key-unused',
-        merchant_account: 'TestMerchant',
-        key_id: 'adyen-hook-user',
-        shared_secret: 'adyen-hook-password-0123',
-        webhook_secret: ADYEN_HMAC,
-      },
+      adyen: { ...adyenWebhookGateway('TestMerchant', ADYEN_HMAC), base_url: pspUrl },
       stripe: { type: 'stripe', base_url: pspUrl, api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
       simulator: { type: 'simulator', base_url: pspUrl, api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
     },
@@ -108,36 +99,14 @@ afterAll(async () => {
 let seq = 0;
 
 /** An operation that SUCCEEDED at `gateway` with PSP reference `reference`, its outcome event delivered. */
-async function succeeded(
-  command: PaymentCommand['command'],
-  gateway: string,
-  reference: string,
-  extra: Record<string, unknown> = {},
-): Promise<OperationRecord> {
-  const cmd = channelCommand(
-    command,
-    {},
-    { gateway, gateway_account: 'acct-1', order_id: `order-fas-${process.pid}-${++seq}`, amount: 5000, currency: 'EUR', ...extra },
-  );
-  const id = cmd.payment.operation_reference!;
-  const { record } = await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
-  const after = await worker.recorder.apply(
-    record!,
-    { status: 'SUCCESS', gatewayStatus: 'ok', gatewayReference: reference, amount: 5000, currency: 'EUR' },
-    'response',
-  );
+async function succeeded(command: PaymentCommand['command'], gateway: string, reference: string): Promise<OperationRecord> {
+  const after = await succeededOperation(worker, command, { gateway, order_id: `order-fas-${process.pid}-${++seq}` }, reference);
   expect(after.state).toBe('SUCCEEDED');
-  await eventually(async () => twin.notifications.some((n) => (n.params as { payment?: { event_id?: string } }).payment?.event_id === `${id}.SUCCEEDED`));
+  await eventually(async () => received(twin.notifications, `${after.id}.SUCCEEDED`));
   return after;
 }
 
-function adjustedFor(operationId: string) {
-  return twin.notifications.filter(
-    (n) =>
-      n.method === config.serviceBus.methods.notifications.adjusted &&
-      (n.params as { payment: { operation_reference: string } }).payment.operation_reference === operationId,
-  );
-}
+const adjustedFor = (operationId: string) => adjustedNotifications(twin.notifications, config, operationId);
 
 function paymentIntent(id: string, operationId: string, status: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { id, object: 'payment_intent', status, amount: 5000, currency: 'eur', capture_method: 'manual', metadata: { operation_id: operationId }, ...extra };
@@ -161,17 +130,6 @@ async function postSimulator(type: string, object: Record<string, unknown>, even
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
-  });
-  expect(res.status).toBe(200);
-}
-
-async function postAdyen(item: Record<string, unknown>): Promise<void> {
-  const signed = { ...item, additionalData: {} as Record<string, string> };
-  signed.additionalData.hmacSignature = new HmacValidator().calculateHmac(signed as never, ADYEN_HMAC);
-  const res = await fetch(`${web.server.url}/webhooks/adyen`, {
-    method: 'POST',
-    body: JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: signed }] }),
-    headers: { 'content-type': 'application/json', authorization: adyenWebhookAuthorization(config.gateways.adyen) },
   });
   expect(res.status).toBe(200);
 }
@@ -270,16 +228,18 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
   it('an Adyen AUTHORISATION refused after success is reported on the signed webhook: the inquiry would only replay the request, so it is never sent', async () => {
     const auth = await succeeded('authorize', 'adyen', `ADYFAS${String(seq).padStart(10, '0')}`);
     const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'adyen', outcome: 'webhook_only' });
-    await postAdyen({
-      pspReference: auth.gatewayReference,
-      merchantAccountCode: 'TestMerchant',
-      merchantReference: auth.id,
-      eventCode: 'AUTHORISATION',
-      success: 'false',
-      reason: 'FRAUD',
-      amount: { value: 5000, currency: 'EUR' },
-      eventDate: new Date().toISOString(),
-    });
+    const refused = signedAdyenItem(
+      {
+        eventCode: 'AUTHORISATION',
+        success: 'false',
+        pspReference: auth.gatewayReference!,
+        merchantReference: auth.id,
+        merchantAccountCode: 'TestMerchant',
+        amount: { value: 5000, currency: 'EUR' },
+      },
+      ADYEN_HMAC,
+    );
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [refused])).status).toBe(200);
     await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
     await finished('adyen', 'webhook_only', before);
     expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
