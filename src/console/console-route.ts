@@ -8,6 +8,7 @@ import { Interaction } from '../ledger/ledger';
 import { BodyTooLargeError } from '../errors/body-too-large-error';
 import { readRawBody } from '../web/read-body';
 import { EdgeAccess } from '../web/edge-access';
+import { clientKey } from '../net/ip-ranges';
 import { WebRoute } from '../web/web-server';
 import { CONSOLE_CSS, CONSOLE_JS } from './console-assets';
 import { PageContext, dashboardPage, deadLetterPage, lookupPage, loginPage, messagePage, replayResultPage } from './console-pages';
@@ -22,7 +23,10 @@ const MAX_REPLAY_IDS = 200;
 
 const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled)', ['outcome']);
 
-/** Login attempts one client may make in {@link LOGIN_WINDOW_MS} without succeeding; past it, 429 until the window ends. */
+/**
+ * Login attempts one client (an IPv4 address, an IPv6 /64) may make in {@link LOGIN_WINDOW_MS} without
+ * succeeding; past it, 429 until the window ends.
+ */
 export const LOGIN_ATTEMPTS_MAX = 10;
 /** The window of {@link LOGIN_ATTEMPTS_MAX}, ms (from the client's first attempt in it). */
 export const LOGIN_WINDOW_MS = 15 * 60_000;
@@ -206,8 +210,10 @@ export class ConsoleRoute implements WebRoute {
     const userOk = constantTimeEqual(user, username);
     const passwordOk = constantTimeEqual(form.get('password') ?? '', password);
     const client = this.deps.access?.clientOf(req) ?? req.socket.remoteAddress ?? 'unknown';
-    // Counted before the check, so a flood of concurrent guesses is counted too; a success clears it.
-    const attemptsKey = `${this.deps.config.redis.keyPrefix}console:login-attempts:${client}`;
+    // Counted before the check, so a flood of concurrent guesses is counted too; a success clears it. Counted
+    // per client as the connection cap counts (an IPv6 client by its /64): one host holds a whole /64, and
+    // counting its single addresses would let it guess without end by changing address.
+    const attemptsKey = `${this.deps.config.redis.keyPrefix}console:login-attempts:${clientKey(client) ?? 'unknown'}`;
     const replies = await this.deps.ops.redis.multi().set(attemptsKey, '0', 'PX', LOGIN_WINDOW_MS, 'NX').incr(attemptsKey).exec();
     const attempts = Number(replies?.[1]?.[1] ?? 0);
     if (attempts > LOGIN_ATTEMPTS_MAX) {

@@ -1,0 +1,56 @@
+/**
+ * The console's login throttle counts one client as the connection cap does: an IPv4 address, or an IPv6
+ * address by its /64. A host holds a whole /64, so counting single IPv6 addresses let one attacker rotate
+ * through addresses and guess without ever reaching the limit.
+ */
+import { Config } from '../../../src/config/config';
+import { silentLogger } from '../../../src/logging/logger';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { LOGIN_ATTEMPTS_MAX } from '../../../src/console/console-route';
+import { amqpClient } from '../../support/amqp-helpers';
+import { testConfig } from '../../support/test-config';
+
+const PASSWORD = 'console-test-password-0123';
+
+describe('console login throttle', () => {
+  let config: Config;
+  let web: WebProcess;
+  let base: string;
+
+  beforeAll(async () => {
+    // Loopback is the proxy in front: the client is the X-Forwarded-For hop it names.
+    config = testConfig({
+      'console.enabled': true,
+      'console.port': 0,
+      'console.password': PASSWORD,
+      'edge.trusted_proxies': ['127.0.0.1', '::1'],
+    });
+    web = await startWebProcess(config, silentLogger());
+    base = web.consoleUrl as string;
+  });
+
+  afterAll(async () => {
+    await web.stop();
+    const client = await amqpClient(config);
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  const guess = (client: string, n: number) =>
+    fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': client },
+      body: new URLSearchParams({ username: 'operator', password: `guess-${n}` }).toString(),
+    });
+
+  it('counts every address of one IPv6 /64 as one client', async () => {
+    const statuses: number[] = [];
+    // One address of the same /64 per guess, sequential (the count is what is tested, not concurrency).
+    for (let n = 0; n <= LOGIN_ATTEMPTS_MAX; n++) statuses.push((await guess(`2001:db8:1:2::${(n + 1).toString(16)}`, n)).status);
+    expect(statuses.slice(0, LOGIN_ATTEMPTS_MAX).every((s) => s === 401)).toBe(true);
+    expect(statuses[LOGIN_ATTEMPTS_MAX]).toBe(429);
+    // Another /64 is another client.
+    expect((await guess('2001:db8:1:3::1', 99)).status).toBe(401);
+  });
+});
