@@ -102,7 +102,13 @@ export class ConsoleRoute implements WebRoute {
     if (sub === '/login') return method === 'POST' ? this.login(req, res) : send(res, 200, 'text/html; charset=utf-8', loginPage({ base: this.base }));
 
     const sessionId = cookieOf(req, COOKIE);
-    const session = await this.sessions.get(sessionId);
+    const { session, stale } = await this.sessions.get(sessionId, this.deps.config.console);
+    if (stale) {
+      this.deps.logger.info('console: session opened with an earlier console password ended', {
+        user: String(stale.user ?? '?'),
+        ...(typeof stale.createdAt === 'number' ? { created_at: new Date(stale.createdAt).toISOString() } : {}),
+      });
+    }
     if (!session) {
       if (sub === '/api/summary') return send(res, 401, 'application/json', JSON.stringify({ error: 'log in first' }));
       return redirect(res, `${this.base}/login`);
@@ -237,7 +243,7 @@ export class ConsoleRoute implements WebRoute {
       return send(res, 401, 'text/html; charset=utf-8', loginPage({ base: this.base }, 'Wrong user or password.'));
     }
     await this.deps.ops.redis.del(attemptsKey);
-    const { id } = await this.sessions.create(username);
+    const { id } = await this.sessions.create(this.deps.config.console);
     logins.inc({ outcome: 'ok' });
     await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${username}@${client}`, outcome: 'ok' });
     redirect(res, this.base, { 'set-cookie': this.cookie(id, Math.floor(this.deps.config.console.sessionTtlMs / 1000)) });

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { RedisClient } from '../redis/redis-connection';
 
 /** A console login: who, since when, and the token its forms must carry (CSRF). */
@@ -6,6 +6,23 @@ export interface ConsoleSession {
   user: string;
   csrf: string;
   createdAt: number;
+  /** The credentials it was opened with, bound to its id (see {@link credentialSeal}). */
+  seal: string;
+}
+
+/** The user name and password a session is opened with (`console.username`, `console.password`). */
+export interface ConsoleCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * HMAC of the session id keyed by the credentials: a session opened with other credentials (before the
+ * password was rotated) does not match the ones in force. Keyed by the id, which Redis never holds, so
+ * what Redis holds is no way to check password guesses offline.
+ */
+function credentialSeal(id: string, credentials: ConsoleCredentials): string {
+  return createHmac('sha256', credentials.password).update(`${credentials.username}\0${id}`, 'utf8').digest('base64url');
 }
 
 /** Equal strings, in time independent of where they differ (both are hashed first: equal lengths). */
@@ -19,7 +36,8 @@ export function constantTimeEqual(a: string, b: string): boolean {
  * Console sessions in Redis, so every web process knows every login and a logout ends it everywhere:
  * `P console:session:<sha256 of the session id>` → the session (JSON), expiring with the session. The id
  * itself lives only in the browser's cookie (HttpOnly, SameSite=Strict); Redis holds its hash, so reading
- * Redis does not give a usable session.
+ * Redis does not give a usable session. A session holds only while the console's credentials are the ones
+ * it was opened with: rotating the password ends every session (they survive a restart otherwise).
  */
 export class ConsoleSessions {
   constructor(
@@ -33,19 +51,31 @@ export class ConsoleSessions {
     return `${this.prefix}console:session:${createHash('sha256').update(sessionId).digest('hex')}`;
   }
 
-  /** Starts a session for `user`; returns its id (for the cookie) and the session. */
-  async create(user: string, now = Date.now()): Promise<{ id: string; session: ConsoleSession }> {
+  /** Starts a session for the user of `credentials` (just checked); returns its id (for the cookie) and the session. */
+  async create(credentials: ConsoleCredentials, now = Date.now()): Promise<{ id: string; session: ConsoleSession }> {
     const id = randomBytes(32).toString('base64url');
-    const session: ConsoleSession = { user, csrf: randomBytes(32).toString('base64url'), createdAt: now };
+    const session: ConsoleSession = {
+      user: credentials.username,
+      csrf: randomBytes(32).toString('base64url'),
+      createdAt: now,
+      seal: credentialSeal(id, credentials),
+    };
     await this.redis.set(this.key(id), JSON.stringify(session), 'PX', this.ttlMs);
     return { id, session };
   }
 
-  /** The live session of `id`, or null. */
-  async get(id: string | undefined): Promise<ConsoleSession | null> {
-    if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) return null;
+  /**
+   * The live session of `id`, or null. A session opened with other credentials than `credentials` (the
+   * password was rotated since) is null too, and is deleted: `stale` says so.
+   */
+  async get(id: string | undefined, credentials: ConsoleCredentials): Promise<{ session: ConsoleSession | null; stale?: Partial<ConsoleSession> }> {
+    if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) return { session: null };
     const raw = await this.redis.get(this.key(id));
-    return raw ? (JSON.parse(raw) as ConsoleSession) : null;
+    if (!raw) return { session: null };
+    const session = JSON.parse(raw) as Partial<ConsoleSession>;
+    if (typeof session.seal === 'string' && constantTimeEqual(session.seal, credentialSeal(id, credentials))) return { session: session as ConsoleSession };
+    await this.redis.del(this.key(id));
+    return { session: null, stale: session };
   }
 
   async destroy(id: string | undefined): Promise<void> {
