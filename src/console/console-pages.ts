@@ -1,4 +1,6 @@
 import { AuditRecord } from '../audit/audit-log';
+import { redactBody } from '../amqp/dead-letter-writer';
+import { redact, redactText } from '../logging/redact';
 import { Interaction } from '../ledger/ledger';
 import { formatMinor } from '../money/minor-units';
 import { ReplayPlan } from '../ops/dead-letter-replay';
@@ -27,6 +29,28 @@ const time = (ms: number | undefined): string => (ms === undefined ? '' : new Da
 const age = (ms: number): string =>
   ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
 const rate = (r: number | null): string => (r === null ? 'n/a' : `${(r * 100).toFixed(2)} %`);
+
+/**
+ * A dead letter as the console shows it: its text masked again here, as the archive masks what it imports
+ * today. The writers redact before anything is stored; this is the second line, for records stored before
+ * a redaction rule existed (or written by an import as its file had them). Ids, times and numbers are
+ * left as they are (an epoch-ms time can pass a card-number check).
+ */
+function shownDeadLetter(r: DeadLetterRecord): DeadLetterRecord {
+  const text = (v: string | undefined) => (v === undefined ? undefined : redactText(v));
+  return {
+    ...r,
+    code: redactText(r.code),
+    field: redactText(r.field),
+    reason: redactText(r.reason),
+    source: redactText(r.source),
+    operationId: text(r.operationId),
+    orderId: text(r.orderId),
+    command: text(r.command),
+    lastReplayBy: text(r.lastReplayBy),
+    body: redactBody(Buffer.from(r.body, 'utf8')).toString('utf8'),
+  };
+}
 
 /** The page frame: header, navigation, the lookup form, and the content. */
 export function layout(ctx: PageContext, title: string, content: SafeHtml): string {
@@ -169,7 +193,7 @@ function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtm
           </tr>
         </thead>
         <tbody>
-          ${records.map(
+          ${records.map(shownDeadLetter).map(
             (r) =>
               html`<tr data-dead-letter="${r.id}">
                 <td><input type="checkbox" name="id" value="${r.id}" aria-label="select ${r.id}" /></td>
@@ -314,7 +338,9 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
   );
 }
 
-export function lookupPage(ctx: PageContext, query: string, found: { operation: OperationView; history: Interaction[] }[]): string {
+export function lookupPage(ctx: PageContext, typed: string, found: { operation: OperationView; history: Interaction[] }[]): string {
+  // What the operator typed is shown back masked: a card number pasted into the search stays off the page.
+  const query = redactText(typed);
   return layout(
     ctx,
     `Lookup ${query}`,
@@ -336,11 +362,12 @@ export function lookupPage(ctx: PageContext, query: string, found: { operation: 
             <h2>History of ${f.operation.id}</h2>
             <ol>
               ${f.history.map((h) => {
+                // Stored redacted; masked again as a dead letter is (see shownDeadLetter), `at` aside (a time, not text).
                 const { at, event, ...rest } = h;
                 return html`<li>
                   <time>${time(at)}</time>
                   <b>${event}</b>
-                  ${Object.entries(rest).map(([key, v]) => html`<span class="kv">${key}=${typeof v === 'string' ? v : JSON.stringify(v)}</span> `)}
+                  ${Object.entries(redact(rest)).map(([key, v]) => html`<span class="kv">${key}=${typeof v === 'string' ? v : JSON.stringify(v)}</span> `)}
                 </li>`;
               })}
             </ol>
@@ -349,7 +376,8 @@ export function lookupPage(ctx: PageContext, query: string, found: { operation: 
   );
 }
 
-export function deadLetterPage(ctx: PageContext, r: DeadLetterRecord, plan: ReplayPlan): string {
+export function deadLetterPage(ctx: PageContext, stored: DeadLetterRecord, plan: ReplayPlan): string {
+  const r = shownDeadLetter(stored);
   const rows: [string, string][] = [
     ['dead-lettered', time(r.deadLetteredAt)],
     ['triage', r.category],
@@ -362,7 +390,7 @@ export function deadLetterPage(ctx: PageContext, r: DeadLetterRecord, plan: Repl
     ['order', r.orderId ?? ''],
     ['amount', money(r.amount, r.currency)],
     ['replays', `${r.replays}${r.lastReplayAt ? ` (last ${time(r.lastReplayAt)} by ${r.lastReplayBy ?? '?'})` : ''}`],
-    ['a replay would', `${plan.verdict}${plan.problem ? `: ${plan.problem}` : ''}`],
+    ['a replay would', `${plan.verdict}${plan.problem ? `: ${redactText(plan.problem)}` : ''}`],
   ];
   return layout(
     ctx,
@@ -419,7 +447,7 @@ export function replayResultPage(ctx: PageContext, execute: boolean, plans: Repl
                   <td class="published">
                     ${execute ? (p.published ? 'yes' : `no${p.error ? `: ${p.error}` : ''}`) : p.verdict === 'replay' ? (p.routingKey ?? '') : ''}
                   </td>
-                  <td>${p.problem ?? ''}</td>
+                  <td>${p.problem === undefined ? '' : redactText(p.problem)}</td>
                 </tr>`,
             )}
           </tbody>

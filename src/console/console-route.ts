@@ -68,7 +68,7 @@ function cookieOf(req: IncomingMessage, name: string): string | undefined {
  * execute, through the same `DeadLetterReplay` as the CLI, audit-logged). Every POST needs the session's
  * CSRF token and a same-origin `Origin` when the browser sends one; everything rendered is escaped
  * (`html`); no card data is ever rendered (operations show brand and last four digits only, dead letters
- * their redacted body). Clients outside `edge.allow.admin` get 403 before anything else.
+ * their redacted body; stored text is masked again at render, see `console-pages.ts`). Clients outside `edge.allow.admin` get 403 before anything else.
  */
 export class ConsoleRoute implements WebRoute {
   private readonly base: string;

@@ -1,0 +1,121 @@
+/**
+ * The console masks card data at render, a second line of defence after the writers' redaction (as the
+ * operation view does): what Redis holds from before a redaction rule existed (an archived dead letter
+ * whose reason header carried a card number, stored verbatim until the archive redacted every header), or
+ * what an import wrote as its file had it, must not reach the operator's screen. Rendered by headless
+ * Chromium from the real web process.
+ */
+import { Browser, Page, chromium } from 'playwright-core';
+import { Config } from '../../../src/config/config';
+import { silentLogger } from '../../../src/logging/logger';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { DeadLetterRecord, DeadLetterStore } from '../../../src/ops/dead-letter-store';
+import { Ledger } from '../../../src/ledger/ledger';
+import { shardKeysOf } from '../../../src/redis/key-layout';
+import { RedisClient } from '../../../src/redis/redis-connection';
+import { amqpClient } from '../../support/amqp-helpers';
+import { chromiumPath } from '../../support/chromium';
+import { TEST_PANS, channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+
+jest.setTimeout(60_000);
+
+const PASSWORD = 'console-test-password-0123';
+const CVV = '7391';
+
+describe('console: no card data on screen, even from records written before redaction', () => {
+  let config: Config;
+  let web: WebProcess;
+  let base: string;
+  let redis: RedisClient;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    config = testConfig({ 'console.enabled': true, 'console.port': 0, 'console.password': PASSWORD });
+    web = await startWebProcess(config, silentLogger());
+    base = web.consoleUrl as string;
+    redis = testRedis(config);
+    browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    page = await (await browser.newContext()).newPage();
+    await page.goto(`${base}/login`);
+    await page.fill('#username', 'operator');
+    await page.fill('#password', PASSWORD);
+    await Promise.all([page.waitForURL(/\/console$/), page.click('form[action$="/login"] button')]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await web.stop();
+    redis.disconnect();
+    const client = await amqpClient(config);
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  /** Everything the page holds, as text and as markup. */
+  async function shown(): Promise<string> {
+    return `${await page.innerText('body')}\n${await page.content()}`;
+  }
+
+  function expectNoCardData(text: string): void {
+    for (const pan of TEST_PANS) expect(text).not.toContain(pan);
+    expect(text).not.toContain(CVV);
+  }
+
+  it('masks a card number in an archived dead letter (reason, field, order, body) on the dashboard and its own page', async () => {
+    const record: DeadLetterRecord = {
+      id: `dl-${'ab'.repeat(12)}`,
+      deadLetteredAt: Date.now(),
+      archivedAt: Date.now(),
+      code: 'INVALID_PARAMS',
+      field: `payment.note ${TEST_PANS[1]}`,
+      reason: `declined for card ${TEST_PANS[0]}`,
+      source: 'amqp:commands',
+      orderId: `ORD ${TEST_PANS[2]}`,
+      command: 'authorize',
+      replayable: false,
+      category: 'hard',
+      impact: 1,
+      body: JSON.stringify({ payment: { order_id: 'ORD-DL-1', method_details: { card: { number: TEST_PANS[3], cvv: CVV } } } }),
+      replays: 0,
+    };
+    // As the archive held it before it redacted every header: written as it came.
+    expect(await new DeadLetterStore(redis, config.redis.keyPrefix).archive(record)).toBe(true);
+
+    await page.goto(base);
+    expect(await page.locator(`tr[data-dead-letter="${record.id}"]`).count()).toBe(1);
+    expectNoCardData(await shown());
+
+    await page.goto(`${base}/dead-letters/${record.id}`);
+    expect(await page.innerText('pre.body')).toContain('ORD-DL-1');
+    expectNoCardData(await shown());
+  });
+
+  it('masks a card number in an operation history entry and in the echoed query of a lookup', async () => {
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const command = channelCommand('authorize', {}, { order_id: `ORD-CARD-${Date.now()}` });
+    const id = command.payment.operation_reference as string;
+    await ledger.create(id, command);
+    // As an import writes what its file holds: the history list as it is.
+    const shard = (await ledger.shardOf(id)) as number;
+    await redis.rpush(
+      shardKeysOf(config.redis.keyPrefix)[shard].history(id),
+      JSON.stringify({
+        event: 'gateway_response',
+        excerpt: `card ${TEST_PANS[4]} declined`,
+        request: { card: { number: TEST_PANS[0], cvc: CVV } },
+        at: Date.now(),
+      }),
+    );
+
+    await page.goto(`${base}/lookup?q=${encodeURIComponent(id)}`);
+    expect(await page.innerText('.history')).toContain('gateway_response');
+    expectNoCardData(await shown());
+
+    await page.goto(`${base}/lookup?q=${TEST_PANS[0]}`);
+    expect(await page.locator('#lookup-empty').count()).toBe(1);
+    expectNoCardData(await page.innerText('body'));
+  });
+});
