@@ -11,6 +11,7 @@ import { OperationView } from '../ops/operations-view';
 import { formatDuration, parseDuration } from './duration';
 import { addRiskReviewCommands } from './risk-review-commands';
 import { addEventCommands } from './event-commands';
+import { addWebhookCommands } from './webhook-commands';
 import { addSplitTenderCommands } from './split-tender-commands';
 
 /** Where an `ops` command writes: its output, and whether that is a terminal (progress bars). */
@@ -317,6 +318,7 @@ export function addOpsCommands(program: Command, withContext: (run: (ctx: OpsCon
     .action((opts: { window?: string; json?: boolean }) => withContext((ctx, io) => opsCounts(ctx, io, opts)));
   addRiskReviewCommands(ops, withContext);
   addEventCommands(ops, withContext);
+  addWebhookCommands(ops, withContext);
   addSplitTenderCommands(ops, withContext);
   const dl = ops.command('dead-letters').description('dead letters: list, show, triage, replay');
   dl.command('list')
