@@ -108,6 +108,26 @@ export function convertMinor(amount: number, from: string, to: string, rate: Exa
   return Number(out);
 }
 
+/**
+ * Converts an integer amount of `from` minor units into `to` minor units at `rate`, rounded toward zero to a
+ * multiple of `step` minor units of `to`: the largest such amount whose exact value is no more than
+ * `amount × rate` (for a positive amount). Used where the result must never exceed what the other side
+ * holds (what is left of a partially approved converted authorization, in the order's currency), which a
+ * half-even rounding up by half a unit would. Same exact BigInt arithmetic as `convertMinor`.
+ * Throws on a non-integer amount or step, or a result outside the safe range of minor amounts.
+ */
+export function convertMinorDown(amount: number, from: string, to: string, rate: ExactRate, step = 1): number {
+  if (!Number.isSafeInteger(amount)) throw new RangeError('amount must be an integer of minor units');
+  if (!Number.isSafeInteger(step) || step < 1) throw new RangeError('step must be a positive integer of minor units');
+  const shift = currencyExponent(to) - currencyExponent(from);
+  const num = BigInt(amount) * rate.num * (shift > 0 ? 10n ** BigInt(shift) : 1n);
+  const den = rate.den * (shift < 0 ? 10n ** BigInt(-shift) : 1n);
+  // BigInt division truncates toward zero.
+  const out = (num / (den * BigInt(step))) * BigInt(step);
+  if (out > BigInt(MAX_MINOR_AMOUNT) || out < -BigInt(MAX_MINOR_AMOUNT)) throw new RangeError('converted amount out of range');
+  return Number(out);
+}
+
 function gcd(a: bigint, b: bigint): bigint {
   while (b !== 0n) [a, b] = [b, a % b];
   return a < 0n ? -a : a;

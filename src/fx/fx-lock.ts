@@ -1,5 +1,5 @@
 import type { FxConfig } from '../config/limits-config';
-import { convertMinor, formatRate, parseRate } from './exact-rate';
+import { convertMinor, convertMinorDown, formatRate, invertRate, parseRate } from './exact-rate';
 import { RateQuote } from './rate-book';
 
 /**
@@ -61,6 +61,23 @@ export function atLockedRate(lock: FxLock, amount: number): number {
 export function atLockedRateAfter(lock: FxLock, amount: number, before: number): number {
   if (before <= 0) return atLockedRate(lock, amount);
   return atLockedRate(lock, before + amount) - atLockedRate(lock, before);
+}
+
+/**
+ * The most of the lock's order currency (`from.currency`, minor units) that the PSP's `held` amount of the
+ * converted currency (`to.currency`, minor units; a partial approval's confirmed amount) covers: `held`
+ * converted back at the locked rate and rounded down. First `held` is rounded down to the lock's step (a
+ * captured amount is always a multiple of it); then the order amount `a = ⌊held′ ÷ rate⌋` satisfies
+ * `a × rate ≤ held′` exactly, and since half-even rounding to the step never decreases and leaves the
+ * multiple `held′` where it is, `atLockedRate(lock, a) ≤ held′ ≤ held`. Parts converted one after the other
+ * with `atLockedRateAfter` telescope to `atLockedRate` of their sum, so captures adding up to at most `a` are
+ * sent for at most `held` in all. One unit above `a` may still round to `held`: refusing it costs at most one
+ * minor unit of the order's currency, never money the PSP does not hold.
+ */
+export function orderAmountWithin(lock: FxLock, held: number): number {
+  const step = lock.step ?? 1;
+  const heldSteps = held - (held % step);
+  return convertMinorDown(heldSteps, lock.to.currency, lock.from.currency, invertRate(parseRate(lock.rate)));
 }
 
 /** The decision details (flat, JSON-safe) that carry a lock, and back. */

@@ -2,7 +2,7 @@ import type { Payment } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/record-fields';
 import { convertLines } from './converted-lines';
 import { parseRate } from './exact-rate';
-import { FxLock, atLockedRateAfter, lockFromDetails } from './fx-lock';
+import { FxLock, atLockedRateAfter, lockFromDetails, orderAmountWithin } from './fx-lock';
 
 /** The conversion locked with an operation (its FX decision, kept in its routing record), if it was converted. */
 export function fxLockOf(op: Pick<OperationRecord, 'routing'>): FxLock | null {
@@ -12,6 +12,24 @@ export function fxLockOf(op: Pick<OperationRecord, 'routing'>): FxLock | null {
     if (lock) return lock;
   }
   return null;
+}
+
+/**
+ * What a converted authorization (or sale) holds in the order's currency, minor units: the amount the OMS
+ * asked, unless the PSP approved less than the converted amount (a partial approval, confirmed in the
+ * converted currency): then that confirmed amount converted back at the locked rate, rounded down
+ * (`orderAmountWithin`), so captures and refunds checked against it are never sent for more than the PSP
+ * holds. A confirmed amount in the order's currency counts as it is; one in any other currency is not
+ * comparable and leaves the amount asked (the PSP decides, as before).
+ */
+export function heldInOrderCurrency(auth: Pick<OperationRecord, 'payment' | 'confirmedAmount' | 'confirmedCurrency'>, lock: FxLock): number {
+  const asked = auth.payment.amount;
+  const confirmed = auth.confirmedAmount;
+  if (confirmed === undefined) return asked;
+  const currency = (auth.confirmedCurrency ?? lock.to.currency).toUpperCase();
+  if (currency === lock.from.currency.toUpperCase()) return Math.min(asked, confirmed);
+  if (currency !== lock.to.currency.toUpperCase() || confirmed >= lock.to.amount) return asked;
+  return Math.min(asked, orderAmountWithin(lock, confirmed));
 }
 
 /**
