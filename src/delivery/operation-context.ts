@@ -5,7 +5,7 @@ import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { gatewayOf, routedPayment } from '../ledger/routing-record';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
-import { atAuthorizationRate, fxLockOf } from '../fx/locked-rate';
+import { atAuthorizationRate, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import type { FxLock } from '../fx/fx-lock';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
@@ -244,7 +244,8 @@ export function currencyRefusal(op: OperationRecord, auth: OperationRecord): Con
 /**
  * A capture above what the authorization has left (authorized less successful captures; a sale is captured
  * already, the PSP decides), or a refund above what was captured (a sale's amount, else the successful
- * captures) less successful refunds. Amounts are the PSP-confirmed ones where it said. Pure.
+ * captures) less successful refunds. Amounts are the PSP-confirmed ones where it said (a converted
+ * authorization's converted back into the order's currency at its locked rate, `heldInOrderCurrency`). Pure.
  */
 export function amountRefusal(
   op: OperationRecord,
@@ -268,7 +269,10 @@ export function amountRefusal(
       };
     }
   }
-  const authorized = fxLockOf(auth) ? auth.payment.amount : (auth.confirmedAmount ?? auth.payment.amount);
+  // A converted authorization's PSP figure is in the converted currency: compared in the order's currency,
+  // a partial approval converted back at the locked rate (rounded down, never more than the PSP holds).
+  const lock = fxLockOf(auth);
+  const authorized = lock ? heldInOrderCurrency(auth, lock) : (auth.confirmedAmount ?? auth.payment.amount);
   const sum = (command: CommandType) => dependents.filter((d) => d.command === command && d.state === 'SUCCEEDED').reduce((total, d) => total + d.amount, 0);
   const captured = sum('capture');
   const detail = { authorization_id: auth.id, amount: op.payment.amount, authorized, captured };

@@ -1,6 +1,8 @@
 import { amountRefusal } from '../../../src/delivery/operation-context';
 import { DependentSummary, OperationRecord } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
+import { parseRate } from '../../../src/fx/exact-rate';
+import { lockAt, lockDetails } from '../../../src/fx/fx-lock';
 import { channelCommand } from '../../support/fixtures';
 
 function op(command: OperationRecord['command'], amount: number, extra: Partial<OperationRecord> = {}): OperationRecord {
@@ -49,5 +51,55 @@ describe('amountRefusal: a PSP that captures an authorization once only (Stripe:
     expect(amountRefusal(op('capture', 2000), klarna(), [], true)).toBeNull();
     expect(amountRefusal(op('capture', 2000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'FAILED', amount: 2000 }], true)).toBeNull();
     expect(amountRefusal(op('capture', 1000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 2000 }], false)).toBeNull();
+  });
+});
+
+describe('amountRefusal: a converted authorization the PSP approved only in part', () => {
+  // USD 123.45 asked in EUR at 0.9137: EUR 112.80; the PSP approved EUR 56.40, which is USD 61.72 at that rate (rounded down).
+  const lock = lockAt({ rate: parseRate('0.9137'), source: 'configured', at: 0 }, 12345, 'USD', 'EUR');
+  const usd = (command: OperationRecord['command'], amount: number, extra: Partial<OperationRecord> = {}): OperationRecord => {
+    const c = channelCommand(command, {}, { amount, currency: 'USD' });
+    return { ...draftRecord(c.payment.operation_reference!, c, 0), ...extra };
+  };
+  const converted = (command: 'authorize' | 'sale', confirmedAmount: number): OperationRecord =>
+    usd(command, 12345, {
+      state: 'SUCCEEDED',
+      confirmedAmount,
+      confirmedCurrency: 'EUR',
+      routing: {
+        gateway: 'simulator',
+        requested: 'simulator',
+        candidates: ['simulator'],
+        index: 0,
+        decisions: [{ stage: 'fx', outcome: 'changed', reasons: ['converted'], details: lockDetails(lock) }],
+        amount: lock.to.amount,
+        currency: 'EUR',
+      },
+    });
+
+  it('refuses a capture of the whole order amount as above the authorization, naming what it holds in the order currency', () => {
+    expect(amountRefusal(usd('capture', 12345), converted('authorize', 5640), [])).toMatchObject({
+      fail: 'amount_exceeds_authorized',
+      field: 'payment.amount',
+      detail: { authorized: 6172, remaining: 6172 },
+    });
+    expect(amountRefusal(usd('capture', 6173), converted('authorize', 5640), [])).toMatchObject({ fail: 'amount_exceeds_authorized' });
+    expect(amountRefusal(usd('capture', 6172), converted('authorize', 5640), [])).toBeNull();
+  });
+
+  it('counts earlier captures against the amount converted back', () => {
+    const first: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 5000 }];
+    expect(amountRefusal(usd('capture', 1173), converted('authorize', 5640), first)).toMatchObject({ detail: { remaining: 1172 } });
+    expect(amountRefusal(usd('capture', 1172), converted('authorize', 5640), first)).toBeNull();
+  });
+
+  it('refuses a refund of a partially approved converted sale above what it holds', () => {
+    expect(amountRefusal(usd('refund', 6173), converted('sale', 5640), [])).toMatchObject({ fail: 'amount_exceeds_captured', detail: { refundable: 6172 } });
+    expect(amountRefusal(usd('refund', 6172), converted('sale', 5640), [])).toBeNull();
+  });
+
+  it('a fully approved converted authorization is checked against the order amount, as before', () => {
+    expect(amountRefusal(usd('capture', 12345), converted('authorize', 11280), [])).toBeNull();
+    expect(amountRefusal(usd('capture', 12346), converted('authorize', 11280), [])).toMatchObject({ fail: 'amount_exceeds_authorized' });
   });
 });
