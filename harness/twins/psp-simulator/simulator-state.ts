@@ -146,6 +146,12 @@ export const DECLINE_ONCE_PREFIX = 'pm_insufficient_funds_once';
 export const CHALLENGE_PAYMENT_METHODS: ReadonlySet<string> = new Set(['pm_card_3ds', 'pm_card_3ds_required']);
 /** The decline code of a failed (or refused) 3-D Secure challenge. */
 export const AUTHENTICATION_FAILED = 'authentication_failed';
+/**
+ * A partial approval (a prepaid or debit card whose balance covers part of the amount, as Cybersource's
+ * PARTIAL_AUTHORIZED): the authorization holds half the amount asked, rounded down, and answers with that
+ * amount, so captures and refunds above it are refused as for any authorization.
+ */
+export const PARTIAL_APPROVAL_PAYMENT_METHOD = 'pm_card_partial_half';
 /** These always answer `pending` and settle by webhook (`pm_async_declined` settles as declined). */
 export const ASYNC_PAYMENT_METHODS: ReadonlySet<string> = new Set(['pm_async', 'pm_async_declined']);
 
@@ -593,6 +599,7 @@ export class SimulatorState {
       auth.declineCode = declineCode;
       return 'authorization.failed';
     }
+    if (auth.paymentMethod === PARTIAL_APPROVAL_PAYMENT_METHOD) auth.amount = Math.floor(auth.amount / 2);
     auth.status = auth.capture ? 'captured' : 'authorized';
     if (auth.capture) auth.captured = auth.amount;
     return 'authorization.succeeded';

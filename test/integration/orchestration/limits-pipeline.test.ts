@@ -12,6 +12,7 @@ import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RiskReviewExpiry } from '../../../src/poller/risk-review-expiry';
 import { ReviewStore } from '../../../src/risk/review-store';
 import { captureLogger } from '../../support/capture-logger';
@@ -166,6 +167,51 @@ test('a capture naming a converted authorization by its PSP reference goes out a
   expect(lock).toMatchObject({ reasons: ['locked_rate_of_authorization'], details: { fx_rate: '0.9137', from_amount: 12345, to_amount: 11280 } });
   const event = await events.load(`${captureId}.SUCCEEDED`);
   expect(event?.params.payment).toMatchObject({ amount: 11280, currency: 'EUR', requested_amount: 12345, requested_currency: 'USD' });
+}, 60_000);
+
+test('a converted authorization the PSP approved in part: the whole order is refused by the bridge, unsent; what the PSP holds, converted back, is captured', async () => {
+  // The simulator approves half of what it is asked (a partial approval): EUR 56.40 of the EUR 112.80 asked for USD 123.45.
+  const auth = channelCommand('authorize', {}, {
+    gateway_account: 'fx-shop',
+    gateway_key: 'pm_card_partial_half',
+    amount: 12345,
+    currency: 'USD',
+  } as Partial<Payment>);
+  const authId = await record(auth);
+  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect(await ledger.get(authId)).toMatchObject({ routing: { amount: 11280, currency: 'EUR' }, confirmedAmount: 5640, confirmedCurrency: 'EUR' });
+
+  const capture = (amount: number) =>
+    record(
+      channelCommand('capture', {}, {
+        gateway_account: 'fx-shop',
+        gateway_key: authId,
+        order_id: auth.payment.order_id,
+        amount,
+        currency: 'USD',
+      } as Partial<Payment>),
+    );
+  const refusals = () => metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'amount_exceeds_authorized' });
+  const counted = await refusals();
+
+  // The whole order (EUR 112.80 at the locked rate) is more than the PSP holds: refused here, never sent.
+  const whole = await capture(12345);
+  const requests = sim.counters().requests;
+  expect(await service.deliver(whole)).toEqual({ kind: 'done', state: 'FAILED' });
+  expect(sim.counters().requests).toBe(requests);
+  expect((await ledger.get(whole))?.reason).toBe('amount_exceeds_authorized');
+  const event = await events.load(`${whole}.FAILED`);
+  expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'amount_exceeds_authorized', field: 'payment.amount' });
+  expect(await refusals()).toBe(counted + 1);
+  const line = logs.lines.find((l) => l.includes('amount_exceeds_authorized') && l.includes(whole));
+  expect(line).toBeDefined();
+  expect(line).toContain('6172');
+
+  // 5640 / 0.9137 = 6172.7 → USD 61.72 (rounded down), which converts at the locked rate to EUR 56.39 ≤ 56.40.
+  const held = await capture(6172);
+  expect(await service.deliver(held)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect(sim.counters().effects[held]).toBe(1);
+  expect((await ledger.get(held))?.routing).toMatchObject({ amount: 5639, currency: 'EUR' });
 }, 60_000);
 
 test('risk hold: held before sending with an OMS event and deadline; one released by an operator goes through, one past its deadline is voided', async () => {
