@@ -221,6 +221,7 @@ export const configSchema = {
     'console.password': { type: 'string', default: '' },
     'console.session_ttl_ms': { ...positiveInt, default: 28800000 },
     'console.stuck_after_ms': { ...positiveInt, default: 300000 },
+    'console.secure_cookie': { enum: ['auto', 'always'], default: 'auto' },
     // Channels: per-channel credentials, validation profiles, card data in free text, dead-letter triage (src/config/channels-config.ts).
     ...channelsConfigSchema,
     // Orchestration: routing rules, merchant agreements, failover, payment method options (src/config/routing-config.ts).

@@ -413,6 +413,12 @@ export interface ConsoleConfig {
   readonly sessionTtlMs: number;
   /** An operation not terminal this long after it was created is listed as stuck, milliseconds. Default 300000 (5 min). */
   readonly stuckAfterMs: number;
+  /**
+   * When the session cookie is marked `Secure`. `auto` (default): when the console's listener serves TLS, or
+   * a proxy of `edge.trusted_proxies` in front says the client came over https (`X-Forwarded-Proto: https`).
+   * `always`: on every login, for a deployment reached over https only whatever its proxy forwards.
+   */
+  readonly secureCookie: 'auto' | 'always';
 }
 
 /**

@@ -317,6 +317,7 @@ function toConfig(p: Params): Config {
       password: str(p, 'console.password'),
       sessionTtlMs: num(p, 'console.session_ttl_ms'),
       stuckAfterMs: num(p, 'console.stuck_after_ms'),
+      secureCookie: p['console.secure_cookie'] as Config['console']['secureCookie'],
     },
     rateLimits: rateLimitsOf(p),
     backpressure: {

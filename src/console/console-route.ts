@@ -80,7 +80,7 @@ export class ConsoleRoute implements WebRoute {
       ops: OpsContext;
       logger: Logger;
       access?: EdgeAccess;
-      /** Whether the listener is https (the cookie is then `Secure`). */
+      /** Whether the listener is https (the cookie is then `Secure`; see {@link ConsoleRoute.secureCookie} for the rest). */
       secure?: boolean;
     },
   ) {
@@ -131,7 +131,7 @@ export class ConsoleRoute implements WebRoute {
       if (sub === '/logout') {
         await this.sessions.destroy(sessionId);
         await this.audit(req, session, 'console.logout', 'ok');
-        return redirect(res, `${this.base}/login`, { 'set-cookie': this.cookie('', 0) });
+        return redirect(res, `${this.base}/login`, { 'set-cookie': this.cookie(req, '', 0) });
       }
       if (sub === '/dead-letters/replay') return this.replay(req, res, page, session, form);
       return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such action.'));
@@ -154,8 +154,19 @@ export class ConsoleRoute implements WebRoute {
     return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such page.'));
   }
 
-  private cookie(value: string, maxAgeS: number): string {
-    return `${COOKIE}=${value}; Path=${this.base}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${this.deps.secure ? '; Secure' : ''}`;
+  private cookie(req: IncomingMessage, value: string, maxAgeS: number): string {
+    return `${COOKIE}=${value}; Path=${this.base}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${this.secureCookie(req) ? '; Secure' : ''}`;
+  }
+
+  /**
+   * Whether the session cookie of an answer to `req` is `Secure` (RFC 6265 §4.1.2.5: the browser then sends
+   * it back over https only; OWASP Session Management Cheat Sheet): always with `console.secure_cookie:
+   * always`, else when this listener is https or a trusted proxy in front says the browser's side is https
+   * (where TLS usually ends in a deployment, so the listener itself is plain http).
+   */
+  private secureCookie(req: IncomingMessage): boolean {
+    if (this.deps.config.console.secureCookie === 'always' || this.deps.secure) return true;
+    return this.deps.access?.forwardedHttps(req) ?? false;
   }
 
   /** Who, for the audit log: the console user and the client address as the edge believes it. */
@@ -246,7 +257,7 @@ export class ConsoleRoute implements WebRoute {
     const { id } = await this.sessions.create(this.deps.config.console);
     logins.inc({ outcome: 'ok' });
     await this.deps.ops.audit.record({ action: 'console.login', actor: `console:${username}@${client}`, outcome: 'ok' });
-    redirect(res, this.base, { 'set-cookie': this.cookie(id, Math.floor(this.deps.config.console.sessionTtlMs / 1000)) });
+    redirect(res, this.base, { 'set-cookie': this.cookie(req, id, Math.floor(this.deps.config.console.sessionTtlMs / 1000)) });
   }
 
   private async summary(res: ServerResponse): Promise<void> {

@@ -2,7 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
 import { counter } from '../metrics/metrics-registry';
-import { IpRanges, clientAddress } from '../net/ip-ranges';
+import { IpRanges, clientAddress, normalizeAddress } from '../net/ip-ranges';
 import { WebRoute, sendJson } from './web-server';
 
 const forbidden = counter(
@@ -59,6 +59,22 @@ export class EdgeAccess {
   /** The client's address as this deployment believes it (undefined: garbled `X-Forwarded-For` from a trusted proxy). */
   clientOf(req: IncomingMessage): string | undefined {
     return clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trusted);
+  }
+
+  /**
+   * Whether the client reached a trusted proxy in front of us over https: the socket's peer is in
+   * `edge.trusted_proxies` and its `X-Forwarded-Proto` names `https` (the de facto header; RFC 7239
+   * `Forwarded` is not read, as it is not for the client address either). From any other peer the header
+   * is the client's own word and is ignored. A chain of proxies may list one scheme per hop: any `https`
+   * counts, since the answer only ever adds `Secure` to a cookie, and a client that lies about it only
+   * keeps its own browser from sending the cookie back over plain http.
+   */
+  forwardedHttps(req: IncomingMessage): boolean {
+    const peer = req.socket.remoteAddress === undefined ? undefined : normalizeAddress(req.socket.remoteAddress);
+    if (peer === undefined || !this.trusted.contains(peer)) return false;
+    const proto = req.headers['x-forwarded-proto'];
+    if (proto === undefined) return false;
+    return (Array.isArray(proto) ? proto.join(',') : proto).split(',').some((hop) => hop.trim().toLowerCase() === 'https');
   }
 
   /** Whether `client` may use `target` (an empty allowlist lets everyone in, even an unknown address). */

@@ -1,0 +1,83 @@
+/**
+ * The console's session cookie is `Secure` whenever the browser reached the console over https, also when
+ * a reverse proxy in front terminates TLS (the usual deployment): the proxy says so with
+ * `X-Forwarded-Proto: https`, believed only from a peer in `edge.trusted_proxies` (the trust already given
+ * to its `X-Forwarded-For`). Without it the cookie went out without `Secure`, and a browser led to a plain
+ * http URL of the console would send the session in clear (OWASP Session Management Cheat Sheet, RFC 6265
+ * §4.1.2.5). `console.secure_cookie: always` marks it `Secure` whatever the request says.
+ */
+import { Config } from '../../../src/config/config';
+import { silentLogger } from '../../../src/logging/logger';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { amqpClient } from '../../support/amqp-helpers';
+import { testConfig } from '../../support/test-config';
+
+const PASSWORD = 'console-test-password-0123';
+
+describe('the console session cookie behind a TLS-terminating proxy', () => {
+  const started: { config: Config; web: WebProcess }[] = [];
+
+  async function consoleWith(overrides: Record<string, unknown>): Promise<string> {
+    const config = testConfig({ 'console.enabled': true, 'console.port': 0, 'console.password': PASSWORD, ...overrides });
+    const web = await startWebProcess(config, silentLogger());
+    started.push({ config, web });
+    return web.consoleUrl as string;
+  }
+
+  afterAll(async () => {
+    for (const { config, web } of started) {
+      await web.stop();
+      const client = await amqpClient(config);
+      await client.deleteNamespace();
+      await client.close();
+    }
+  });
+
+  /** The `Set-Cookie` of a successful login, and of the logout that follows it. */
+  async function cookies(base: string, headers: Record<string, string> = {}): Promise<{ login: string; logout: string }> {
+    const ok = await fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams({ username: 'operator', password: PASSWORD }).toString(),
+    });
+    expect(ok.status).toBe(303);
+    const login = ok.headers.get('set-cookie') ?? '';
+    const session = login.split(';')[0];
+    const page = await (await fetch(base, { headers: { cookie: session, ...headers } })).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
+    const out = await fetch(`${base}/logout`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: session, ...headers },
+      body: new URLSearchParams({ csrf }).toString(),
+    });
+    expect(out.status).toBe(303);
+    return { login, logout: out.headers.get('set-cookie') ?? '' };
+  }
+
+  const secure = (cookie: string) => /;\s*Secure(;|$)/i.test(cookie);
+
+  it('is Secure when a trusted proxy says the client came over https, and not on its plain http word', async () => {
+    const base = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'] });
+    const viaHttps = await cookies(base, { 'x-forwarded-proto': 'https' });
+    expect(secure(viaHttps.login)).toBe(true);
+    expect(secure(viaHttps.logout)).toBe(true);
+    // A chain of proxies lists a scheme per hop: any https hop means the browser's side is https.
+    expect(secure((await cookies(base, { 'x-forwarded-proto': 'HTTPS, http' })).login)).toBe(true);
+    expect(secure((await cookies(base, { 'x-forwarded-proto': 'http' })).login)).toBe(false);
+    expect(secure((await cookies(base)).login)).toBe(false);
+  });
+
+  it('never believes X-Forwarded-Proto from a peer that is not a trusted proxy', async () => {
+    const base = await consoleWith({ 'edge.trusted_proxies': ['10.0.0.0/8'] });
+    expect(secure((await cookies(base, { 'x-forwarded-proto': 'https' })).login)).toBe(false);
+  });
+
+  it('is always Secure with console.secure_cookie: always', async () => {
+    const base = await consoleWith({ 'console.secure_cookie': 'always' });
+    const plain = await cookies(base);
+    expect(secure(plain.login)).toBe(true);
+    expect(secure(plain.logout)).toBe(true);
+  });
+});
