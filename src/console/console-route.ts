@@ -31,8 +31,13 @@ export const LOGIN_ATTEMPTS_MAX = 10;
 /** The window of {@link LOGIN_ATTEMPTS_MAX}, ms (from the client's first attempt in it). */
 export const LOGIN_WINDOW_MS = 15 * 60_000;
 
-/** Headers on every console answer: no caching, no framing, no inline script, nothing sniffed, no referrer. */
-const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+/**
+ * Headers on every answer of the console's listener: no caching, no framing, no inline script, nothing
+ * sniffed, no referrer to other sites (OWASP Secure Headers Project). The listener sets them
+ * (`WebServerOptions.headers`), so the web server's own 404 and 500 and the allowlist's 403 carry them as
+ * the console's pages do.
+ */
+export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
   'content-security-policy':
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -43,12 +48,12 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 };
 
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, 'content-length': String(Buffer.byteLength(body)), ...headers });
+  res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)), ...headers });
   res.end(body);
 }
 
 function redirect(res: ServerResponse, to: string, headers: Record<string, string> = {}): void {
-  res.writeHead(303, { ...SECURITY_HEADERS, location: to, 'content-length': '0', ...headers });
+  res.writeHead(303, { location: to, 'content-length': '0', ...headers });
   res.end();
 }
 
@@ -69,6 +74,7 @@ function cookieOf(req: IncomingMessage, name: string): string | undefined {
  * CSRF token and a same-origin `Origin` when the browser sends one; everything rendered is escaped
  * (`html`); no card data is ever rendered (operations show brand and last four digits only, dead letters
  * their redacted body; stored text is masked again at render, see `console-pages.ts`). Clients outside `edge.allow.admin` get 403 before anything else.
+ * Its listener must be started with `headers: CONSOLE_SECURITY_HEADERS` (the route does not repeat them).
  */
 export class ConsoleRoute implements WebRoute {
   private readonly base: string;

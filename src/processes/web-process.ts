@@ -8,7 +8,7 @@ import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { declareTopology } from '../amqp/topology';
 import { queueMismatch } from '../amqp/queue-mismatch';
 import { Config } from '../config/config';
-import { ConsoleRoute } from '../console/console-route';
+import { CONSOLE_SECURITY_HEADERS, ConsoleRoute } from '../console/console-route';
 import { DependencyWatch } from '../health/dependency-watch';
 import { HealthRoute } from '../health/health-route';
 import { openOps } from '../ops/ops-context';
@@ -139,6 +139,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
         logger,
         limits: config.edge,
         tls,
+        headers: CONSOLE_SECURITY_HEADERS,
       })
     : undefined;
   const consoleUrl = consoleServer ? `${consoleServer.url}${config.console.path}` : undefined;

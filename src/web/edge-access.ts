@@ -3,7 +3,7 @@ import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
 import { counter } from '../metrics/metrics-registry';
 import { IpRanges, clientAddress, normalizeAddress } from '../net/ip-ranges';
-import { WebRoute, sendJson } from './web-server';
+import { WebRoute, sendError } from './web-server';
 
 const forbidden = counter(
   'pb_http_forbidden_total',
@@ -102,7 +102,7 @@ export class EdgeAccess {
       peer: req.socket.remoteAddress,
     });
     // Nothing of the body is read: the connection is not reused.
-    sendJson(res, 403, { error: 'forbidden' }, { connection: 'close' });
+    sendError(res, 403, 'forbidden', { connection: 'close' });
     return false;
   }
 

@@ -71,6 +71,11 @@ export interface WebServerOptions {
   limits?: EdgeLimits;
   /** Serve https (TLS 1.2 or newer) instead of http. */
   tls?: WebTls;
+  /**
+   * Headers every answer of this listener carries, the server's own 404 and 500 and an allowlist's 403
+   * included (a handler may still set one of these names itself). Default none.
+   */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** Writes a JSON answer. */
@@ -78,6 +83,19 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/**
+ * Headers of the generic error answers the web role writes itself on any listener (404 of an unknown path,
+ * 500 of a failed handler, 403 of an allowlist): not sniffed as anything but JSON, and never kept by a
+ * cache (a 403 depends on the client's address, a 500 on the moment). Harmless on any JSON answer, so the
+ * intake's and the webhooks' listener carry them too; the page headers (CSP, framing) stay the console's.
+ */
+export const ERROR_HEADERS: Readonly<Record<string, string>> = { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' };
+
+/** Writes a generic error answer `{ "error": message }` with {@link ERROR_HEADERS}. */
+export function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error: message }, { ...ERROR_HEADERS, ...headers });
 }
 
 /** Canned answers for a request the parser gave up on, as Node's own default handler writes them. */
@@ -102,16 +120,20 @@ function clientErrorKind(code: string | undefined): string {
  */
 export async function startWebServer(routes: WebRoute[], options: WebServerOptions): Promise<WebServer> {
   const limits = options.limits ?? DEFAULT_EDGE_LIMITS;
+  const listenerHeaders = Object.entries(options.headers ?? {});
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    // Set before any route runs, so whatever answers (a route, the 404 below, an allowlist's 403, the 500)
+    // carries them; writeHead merges its own headers over these.
+    for (const [name, value] of listenerHeaders) res.setHeader(name, value);
     const path = (req.url ?? '/').split('?')[0];
     const route = routes.find((r) => r.matches(path));
     if (!route) {
-      sendJson(res, 404, { error: 'not found' });
+      sendError(res, 404, 'not found');
       return;
     }
     route.handle(req, res, path).catch((err: Error) => {
       options.logger.error('request handler failed', { path, error: err.message, stack: err.stack });
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      if (!res.headersSent) sendError(res, 500, 'internal error');
       else res.destroy();
     });
   };
