@@ -18,6 +18,8 @@ import { consoleSnapshot } from './console-snapshot';
 const COOKIE = 'pb_console';
 /** Largest form the console accepts (a replay of many ids), bytes. */
 const FORM_LIMIT_BYTES = 64 * 1024;
+/** Longest lookup query (`q`, after trimming) the console accepts; the page's form allows as many (`maxlength`). */
+const MAX_LOOKUP_CHARS = 200;
 /** Most dead letters one replay form may name. */
 const MAX_REPLAY_IDS = 200;
 
@@ -150,7 +152,19 @@ export class ConsoleRoute implements WebRoute {
       return send(res, 200, 'text/html; charset=utf-8', dashboardPage(page, snapshot, order, this.deps.config.console.stuckAfterMs));
     }
     if (sub === '/api/summary') return this.summary(res);
-    if (sub === '/lookup') return this.lookup(req, res, page, session, (url.searchParams.get('q') ?? '').trim().slice(0, 200));
+    if (sub === '/lookup') {
+      const query = (url.searchParams.get('q') ?? '').trim();
+      // Refused, not cut: a cut query is a lookup (and an audit entry) of something nobody typed. Not echoed
+      // back: the form never sends this much, so it is not an operator's typo.
+      if (query.length > MAX_LOOKUP_CHARS)
+        return send(
+          res,
+          400,
+          'text/html; charset=utf-8',
+          messagePage(page, 'Query too long', `The lookup parameter q is longer than ${MAX_LOOKUP_CHARS} characters: an order or operation id is shorter.`),
+        );
+      return this.lookup(req, res, page, session, query);
+    }
     const dl = /^\/dead-letters\/(dl-[0-9a-f]{24})$/.exec(sub);
     if (dl) {
       const record = await this.deps.ops.deadLetters.get(dl[1]);

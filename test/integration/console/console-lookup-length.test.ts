@@ -1,0 +1,67 @@
+/**
+ * A console lookup longer than the form allows (200 characters) is refused with 400 naming the parameter,
+ * as the console answers other bad input; it used to be cut to 200 characters and looked up, so what was
+ * searched (and audit-logged) was not what was sent (OWASP Input Validation Cheat Sheet: reject, do not
+ * repair).
+ */
+import { Config } from '../../../src/config/config';
+import { auditStreamKey } from '../../../src/audit/audit-log';
+import { silentLogger } from '../../../src/logging/logger';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { RedisClient } from '../../../src/redis/redis-connection';
+import { amqpClient } from '../../support/amqp-helpers';
+import { testConfig } from '../../support/test-config';
+import { testRedis } from '../../support/test-redis';
+
+const PASSWORD = 'console-test-password-0123';
+
+describe('console lookup query length', () => {
+  let config: Config;
+  let web: WebProcess;
+  let base: string;
+  let redis: RedisClient;
+  let cookie: string;
+
+  beforeAll(async () => {
+    config = testConfig({ 'console.enabled': true, 'console.port': 0, 'console.password': PASSWORD });
+    web = await startWebProcess(config, silentLogger());
+    base = web.consoleUrl as string;
+    redis = testRedis(config);
+    const ok = await fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'operator', password: PASSWORD }).toString(),
+    });
+    cookie = (ok.headers.get('set-cookie') ?? '').split(';')[0];
+  });
+
+  afterAll(async () => {
+    await web.stop();
+    redis.disconnect();
+    const client = await amqpClient(config);
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  const lookup = (q: string) => fetch(`${base}/lookup?q=${encodeURIComponent(q)}`, { headers: { cookie }, redirect: 'manual' });
+  const lookups = async () =>
+    (await redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+'))
+      .map(([, f]) => JSON.parse(f[1]) as { action: string })
+      .filter((e) => e.action === 'ops.lookup');
+
+  it('answers 400 naming q for 201 characters, and looks nothing up', async () => {
+    const before = (await lookups()).length;
+    const res = await lookup(`order-${'x'.repeat(195)}`);
+    expect(res.status).toBe(400);
+    const page = await res.text();
+    expect(page).toContain('The lookup parameter q is longer than 200 characters');
+    expect(page).not.toContain('x'.repeat(195));
+    expect(await lookups()).toHaveLength(before);
+  });
+
+  it('still looks up 200 characters, and a query padded with spaces around it', async () => {
+    expect((await lookup('y'.repeat(200))).status).toBe(200);
+    expect((await lookup(`  ${'z'.repeat(200)}  `)).status).toBe(200);
+  });
+});
