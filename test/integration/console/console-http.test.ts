@@ -9,6 +9,7 @@ import { testRedis } from '../../support/test-redis';
 import { LOGIN_ATTEMPTS_MAX } from '../../../src/console/console-route';
 import { EventStore } from '../../../src/events/event-store';
 import { clientKey } from '../../../src/net/ip-ranges';
+import { consoleLogin } from '../../support/console-login';
 
 const PASSWORD = 'console-test-password-0123';
 
@@ -33,13 +34,7 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
     await client.close();
   });
 
-  const login = (password: string, headers: Record<string, string> = {}) =>
-    fetch(`${base}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-      body: new URLSearchParams({ username: 'operator', password }).toString(),
-    });
+  const login = (password: string, headers: Record<string, string> = {}) => consoleLogin(base, password, headers);
 
   it('serves the console on its own listener, never on the intake port', async () => {
     expect(web.console?.url).not.toBe(web.server.url);
@@ -90,13 +85,7 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
     // One key at a time: on a Redis Cluster the client addresses' keys live in different slots.
     for (const client of ['127.0.0.1', '::1']) await redis.del(`${config.redis.keyPrefix}console:login-attempts:${clientKey(client)}`);
     const before = (await redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).length;
-    const guess = (n: number) =>
-      fetch(`${base}/login`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ username: `typed-${n}`, password: `guess-${n}` }).toString(),
-      });
+    const guess = (n: number) => consoleLogin(base, `guess-${n}`, {}, `typed-${n}`);
     const statuses = (await Promise.all(Array.from({ length: 30 }, (_, n) => guess(n)))).map((r) => r.status);
     expect(statuses.filter((s) => s === 401)).toHaveLength(LOGIN_ATTEMPTS_MAX);
     expect(statuses.filter((s) => s === 429)).toHaveLength(30 - LOGIN_ATTEMPTS_MAX);

@@ -9,6 +9,7 @@ import { WebProcess, startWebProcess } from '../../../src/processes/web-process'
 import { LOGIN_ATTEMPTS_MAX } from '../../../src/console/console-route';
 import { amqpClient } from '../../support/amqp-helpers';
 import { testConfig } from '../../support/test-config';
+import { consoleLogin } from '../../support/console-login';
 
 const PASSWORD = 'console-test-password-0123';
 
@@ -36,13 +37,7 @@ describe('console login throttle', () => {
     await client.close();
   });
 
-  const guess = (client: string, n: number) =>
-    fetch(`${base}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': client },
-      body: new URLSearchParams({ username: 'operator', password: `guess-${n}` }).toString(),
-    });
+  const guess = (client: string, n: number) => consoleLogin(base, `guess-${n}`, { 'x-forwarded-for': client });
 
   it('counts every address of one IPv6 /64 as one client', async () => {
     const statuses: number[] = [];

@@ -12,6 +12,7 @@ import { RedisClient } from '../../../src/redis/redis-connection';
 import { amqpClient } from '../../support/amqp-helpers';
 import { testConfig } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
+import { consoleLogin, sessionCookie } from '../../support/console-login';
 
 const PASSWORD = 'console-test-password-0123';
 
@@ -27,13 +28,7 @@ describe('console lookup query length', () => {
     web = await startWebProcess(config, silentLogger());
     base = web.consoleUrl as string;
     redis = testRedis(config);
-    const ok = await fetch(`${base}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: 'operator', password: PASSWORD }).toString(),
-    });
-    cookie = (ok.headers.get('set-cookie') ?? '').split(';')[0];
+    cookie = sessionCookie(await consoleLogin(base, PASSWORD));
   });
 
   afterAll(async () => {

@@ -11,6 +11,7 @@ import { silentLogger } from '../../../src/logging/logger';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
 import { amqpClient } from '../../support/amqp-helpers';
 import { testConfig } from '../../support/test-config';
+import { consoleLogin } from '../../support/console-login';
 
 const PASSWORD = 'console-test-password-0123';
 
@@ -35,12 +36,7 @@ describe('the console session cookie behind a TLS-terminating proxy', () => {
 
   /** The `Set-Cookie` of a successful login, and of the logout that follows it. */
   async function cookies(base: string, headers: Record<string, string> = {}): Promise<{ login: string; logout: string }> {
-    const ok = await fetch(`${base}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-      body: new URLSearchParams({ username: 'operator', password: PASSWORD }).toString(),
-    });
+    const ok = await consoleLogin(base, PASSWORD, headers);
     expect(ok.status).toBe(303);
     const login = ok.headers.get('set-cookie') ?? '';
     const session = login.split(';')[0];

@@ -9,6 +9,7 @@ import { silentLogger } from '../../../src/logging/logger';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
 import { amqpClient } from '../../support/amqp-helpers';
 import { testConfig } from '../../support/test-config';
+import { consoleLogin, sessionCookie } from '../../support/console-login';
 
 const OLD_PASSWORD = 'console-old-password-0123456';
 const NEW_PASSWORD = 'console-new-password-6543210';
@@ -41,14 +42,9 @@ describe('console sessions across a password rotation', () => {
   });
 
   async function login(base: string, password: string): Promise<string> {
-    const res = await fetch(`${base}/login`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: 'operator', password }).toString(),
-    });
+    const res = await consoleLogin(base, password);
     expect(res.status).toBe(303);
-    return (res.headers.get('set-cookie') ?? '').split(';')[0];
+    return sessionCookie(res);
   }
 
   const dashboard = async (base: string, cookie: string) => (await fetch(base, { redirect: 'manual', headers: { cookie } })).status;
