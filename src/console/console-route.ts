@@ -242,7 +242,9 @@ export class ConsoleRoute implements WebRoute {
     const form = await this.form(req, res);
     if (!form) return;
     const { username, password } = this.deps.config.console;
-    const user = (form.get('username') ?? '').slice(0, 64);
+    // Whole, never cut: a cut would let a longer name that begins with the configured one in (both are hashed
+    // before the comparison, so any length compares in the same time).
+    const user = form.get('username') ?? '';
     // Both compared, always: the time taken does not say which one was wrong.
     const userOk = constantTimeEqual(user, username);
     const passwordOk = constantTimeEqual(form.get('password') ?? '', password);
@@ -318,9 +320,18 @@ export class ConsoleRoute implements WebRoute {
   }
 
   private async replay(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
-    const ids = [...new Set(form.getAll('id'))].filter((id) => /^dl-[0-9a-f]{24}$/.test(id)).slice(0, MAX_REPLAY_IDS);
+    const ids = [...new Set(form.getAll('id'))].filter((id) => /^dl-[0-9a-f]{24}$/.test(id));
     if (ids.length === 0)
       return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one dead letter to replay.'));
+    // Refused, never cut: a cut would replay some of what was selected and say nothing of the rest.
+    if (ids.length > MAX_REPLAY_IDS) {
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(page, 'Too many selected', `One replay takes at most ${MAX_REPLAY_IDS} dead letters (the parameter id names ${ids.length}).`),
+      );
+    }
     const execute = form.get('mode') === 'execute';
     const plans = await this.deps.ops.replay.run(ids, { execute, actor: this.actor(req, session.user) });
     this.deps.logger.info(`console: dead-letter replay ${execute ? 'executed' : 'dry run'}`, {

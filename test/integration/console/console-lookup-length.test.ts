@@ -16,7 +16,7 @@ import { consoleLogin, sessionCookie } from '../../support/console-login';
 
 const PASSWORD = 'console-test-password-0123';
 
-describe('console lookup query length', () => {
+describe('console input bounds: lookup query length, replay size', () => {
   let config: Config;
   let web: WebProcess;
   let base: string;
@@ -53,6 +53,20 @@ describe('console lookup query length', () => {
     expect(page).toContain('The lookup parameter q is longer than 200 characters');
     expect(page).not.toContain('x'.repeat(195));
     expect(await lookups()).toHaveLength(before);
+  });
+
+  it('answers 400 to a replay naming more than 200 dead letters, naming the parameter id, and replays none of them', async () => {
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await (await fetch(base, { headers: { cookie } })).text())?.[1] ?? '';
+    expect(csrf).not.toBe('');
+    const ids = Array.from({ length: 201 }, (_, n) => `id=dl-${n.toString(16).padStart(24, '0')}`);
+    const res = await fetch(`${base}/dead-letters/replay`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: [...ids, 'mode=dry_run', `csrf=${encodeURIComponent(csrf)}`].join('&'),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('One replay takes at most 200 dead letters (the parameter id names 201)');
   });
 
   it('still looks up 200 characters, and a query padded with spaces around it', async () => {
