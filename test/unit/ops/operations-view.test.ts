@@ -37,7 +37,8 @@ describe('the operator view of an operation', () => {
   });
 
   it('shows of the card only its brand and last four digits, and no free text', () => {
-    const view = operationView(record({ reason: `declined ${TEST_PANS[0]}` }));
+    // A fixed now: an age of the clock's time could itself contain the digits looked for ("78203003302").
+    const view = operationView(record({ reason: `declined ${TEST_PANS[0]}` }), LUHN_VALID_NOW + 5000);
     expect(view).toMatchObject({ method: 'card', cardBrand: 'visa', lastFour: '1111' });
     const text = JSON.stringify(view);
     for (const hidden of ['411111', 'Jane Doe', '2030', 'gift', TEST_PANS[0]]) expect(text).not.toContain(hidden);
