@@ -3,7 +3,7 @@ import { CommandType, Payment, PaymentCommand } from '../contracts/payment-comma
 import { holdsOneTimeMethodData, withoutMethodToken } from '../contracts/payment-method';
 import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
-import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfAnchor, shardOfPayment } from '../redis/key-layout';
+import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfAnchor, shardOfOrder, shardOfPayment } from '../redis/key-layout';
 import { getEach, lowestAcrossKeys } from '../redis/shard-probe';
 import { AUTHORIZATION_VIEW_SCRIPT, CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
@@ -22,7 +22,7 @@ import {
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
-import { orderKeyPart } from './order-index';
+import { operationIdsOfOrder, orderKeyPart } from './order-index';
 import { amountInCommandCurrency, parseRoutingRecord } from './routing-record';
 import {
   OperationRecord,
@@ -551,6 +551,18 @@ export class Ledger {
     );
     if (!h.state) return null;
     return decodeRecord(h);
+  }
+
+  /**
+   * The operations of order `orderId` as recorded, oldest first (its order index; at most `limit`, default
+   * 200). Every one lives in the order's shard, so each is one read there. Not on the hot path.
+   */
+  async operationsOfOrder(orderId: string, limit = 200): Promise<OperationRecord[]> {
+    const ids = await operationIdsOfOrder(this.redis, this.prefix, orderId, limit);
+    const shard = shardOfOrder(orderId);
+    for (const id of ids) this.memo.set(id, shard);
+    const records = await Promise.all(ids.map((id) => this.get(id)));
+    return records.filter((r): r is OperationRecord => r !== null);
   }
 
   async interactions(id: string): Promise<Interaction[]> {

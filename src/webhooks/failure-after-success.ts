@@ -6,6 +6,7 @@ import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error'
 import { GatewayError } from '../errors/gateway-error';
 import { GatewayOutcome, inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
+import { OperationState } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { existingVoid } from '../poller/orphan-reversal';
@@ -43,8 +44,11 @@ export interface FailureAfterSuccessDeps {
  * authorisation refused after all). The state never moves back, and the webhook alone is not proof: PSPs
  * send events out of order (a stale `payment_failed` after `succeeded`), and a void the bridge or the OMS
  * asked for is the authorization's cancellation seen from the other side. So:
- * - an authorization the bridge closed with a cancel or a revalidation (`closed_by`), or that the bridge's
- *   own void targets, is expected to read as cancelled: recorded in its history, nothing reported;
+ * - an authorization the bridge closed with a cancel or a revalidation (`closed_by`), that the bridge's own
+ *   void targets, or that a succeeded cancel of its order names, is expected to read as cancelled: recorded
+ *   in its history, nothing reported;
+ * - while a cancel of it is still in flight (the OMS's, stuck UNKNOWN say), nothing is decided: the job is
+ *   asked again ({@link FailureNotConfirmedError}) until that cancel settles, succeeded (expected) or failed;
  * - otherwise, once `confirmAfterMs` have passed since the webhook arrived (a void in flight has settled
  *   by then), the PSP is asked (status inquiry): it confirms success (a stale event: history only), or
  *   confirms the failure, which becomes an adjustment (`failed_after_success`, `capture_failed` or
@@ -62,7 +66,8 @@ export async function handleFailureAfterSuccess(
   if (op.state !== 'SUCCEEDED' || job.outcome.status !== 'FAIL') return { kind: 'not_applicable' };
   const { ledger, logger } = deps;
   const gateway = job.gateway;
-  const expected = await ownClosing(op, ledger);
+  const closing = await ownClosing(op, ledger);
+  const expected = closing && !closing.inFlight ? closing.id : null;
   if (expected) {
     failuresAfterSuccess.inc({ gateway, outcome: 'own_void' });
     await ledger.appendInteraction(op.id, {
@@ -83,6 +88,12 @@ export async function handleFailureAfterSuccess(
   const now = deps.now ? deps.now() : Date.now();
   const due = receivedAt + deps.confirmAfterMs;
   if (now < due) return { kind: 'wait', at: due };
+  if (closing?.inFlight) {
+    // A cancel of it is still in flight (sent, unknown, pending): the PSP's cancellation is most likely that
+    // cancel's effect, reported with the cancel's own outcome once it settles. Asked again until then.
+    failuresAfterSuccess.inc({ gateway, outcome: 'waiting' });
+    throw new FailureNotConfirmedError(`cancel ${closing.id} of operation ${op.id} has not settled (${closing.state})`);
+  }
 
   const route = deps.router.route(op);
   if ('refused' in route) throw new FailureNotConfirmedError(`gateway ${gateway} cannot be asked (${route.refused})`);
@@ -124,17 +135,28 @@ export async function handleFailureAfterSuccess(
 }
 
 /**
- * The cancel or revalidation that closed `op` (its `closed_by`), or the bridge's own void of it when that
- * void has not failed: a cancellation the PSP reports is then the one asked for. `null` otherwise.
+ * The cancel or revalidation that closed `op` (its `closed_by`), the bridge's own void of it, or a cancel of
+ * it among its order's operations (the OMS's, any channel's), when that one has not failed: a cancellation
+ * the PSP reports is then the one asked for. `inFlight`: a cancel of the order with no final outcome yet
+ * (should it fail, the cancellation is news after all).
+ * `null` when there is none; a cancel naming no order is found only once it closed the authorization.
  */
-async function ownClosing(op: OperationRecord, ledger: Ledger): Promise<string | null> {
+async function ownClosing(op: OperationRecord, ledger: Ledger): Promise<{ id: string; state: OperationState; inFlight: boolean } | null> {
   if (op.closedBy) {
     const closing = await ledger.get(op.closedBy);
     // A capture closes it too, but a captured authorization never reads as cancelled: that is news.
-    if (closing && closing.command !== 'capture') return closing.id;
+    if (closing && closing.command !== 'capture') return { id: closing.id, state: closing.state, inFlight: false };
   }
   const voided = await existingVoid(ledger, op.id);
-  return voided && voided.state !== 'FAILED' ? voided.id : null;
+  if (voided && voided.state !== 'FAILED') return { id: voided.id, state: voided.state, inFlight: false };
+  const orderId = op.payment.order_id;
+  if (orderId === undefined) return null;
+  const names = new Set([op.id, op.gatewayReference, op.newGatewayKey].filter((n): n is string => n !== undefined));
+  const cancels = (await ledger.operationsOfOrder(orderId)).filter(
+    (o) => o.command === 'cancel' && o.state !== 'FAILED' && (o.authorizationId === op.id || names.has(o.payment.gateway_key)),
+  );
+  const closer = cancels.find((c) => c.state === 'SUCCEEDED') ?? cancels[0];
+  return closer ? { id: closer.id, state: closer.state, inFlight: closer.state !== 'SUCCEEDED' } : null;
 }
 
 /** Records the failure the PSP confirmed (or, webhook-only, signed) as an adjustment and its OMS event. */

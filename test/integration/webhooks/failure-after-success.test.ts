@@ -225,6 +225,62 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     expect(inquiries).not.toContain(auth.id);
   });
 
+  /** The OMS's cancel of `auth`, sent and left UNKNOWN (its answer lost): what the PSP's cancellation may be the effect of. */
+  async function cancelStuckUnknown(auth: OperationRecord): Promise<OperationRecord> {
+    const cancel = channelCommand(
+      'cancel',
+      {},
+      { gateway: 'stripe', gateway_account: 'acct-1', order_id: auth.payment.order_id, gateway_key: auth.gatewayReference, amount: 5000, currency: 'EUR' },
+    );
+    const id = cancel.payment.operation_reference!;
+    await worker.ledger.create(id, cancel, Date.now(), { event: 'attempt' });
+    await worker.ledger.transition(id, 'UNKNOWN', { event: 'outcome', source: 'response' });
+    const stuck = await worker.ledger.get(id);
+    expect(stuck?.state).toBe('UNKNOWN');
+    return stuck!;
+  }
+
+  it("the cancellation of an authorization while the OMS's cancel of it is UNKNOWN waits for that cancel: once it succeeds, expected, never an adjustment", async () => {
+    const auth = await succeeded('authorize', 'stripe', `pi_fas_unknown_${seq}`);
+    const cancel = await cancelStuckUnknown(auth);
+    answers.set(auth.id, paymentIntent(auth.gatewayReference!, auth.id, 'canceled', { cancellation_reason: 'requested_by_customer' }));
+    const waitingBefore = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'waiting' });
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'own_void' });
+    await postStripe('payment_intent.canceled', paymentIntent(auth.gatewayReference!, auth.id, 'canceled'), `evt_fas_unknown_${auth.id}`);
+    // Past the confirmation delay, the cancel still in flight: asked again, nothing reported, the PSP not asked.
+    await eventually(
+      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'waiting' })) > waitingBefore,
+      15000,
+    );
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+    expect(inquiries).not.toContain(auth.id);
+    await worker.recorder.apply(cancel, { status: 'SUCCESS', gatewayStatus: 'canceled', gatewayReference: auth.gatewayReference }, 'inquiry');
+    await finished('stripe', 'own_void', before);
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+    expect(inquiries).not.toContain(auth.id);
+    expect(await history(auth.id)).toContain('webhook_failure_expected');
+  });
+
+  it('the cancellation of an authorization whose OMS cancel then failed is news: the PSP is asked and it becomes a failed_after_success adjustment', async () => {
+    const auth = await succeeded('authorize', 'stripe', `pi_fas_cfail_${seq}`);
+    const cancel = await cancelStuckUnknown(auth);
+    const pi = paymentIntent(auth.gatewayReference!, auth.id, 'canceled', { cancellation_reason: 'fraudulent' });
+    answers.set(auth.id, pi);
+    const waitingBefore = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'waiting' });
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'confirmed' });
+    await postStripe('payment_intent.canceled', pi, `evt_fas_cfail_${auth.id}`);
+    await eventually(
+      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'waiting' })) > waitingBefore,
+      15000,
+    );
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+    await worker.recorder.apply(cancel, { status: 'FAIL', gatewayStatus: 'failed', reason: 'payment_intent_unexpected_state' }, 'inquiry');
+    await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
+    await finished('stripe', 'confirmed', before);
+    expect(inquiries).toContain(auth.id);
+    expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({ kind: 'failed_after_success', reason: 'fraudulent' });
+  });
+
   it('an Adyen AUTHORISATION refused after success is reported on the signed webhook: the inquiry would only replay the request, so it is never sent', async () => {
     const auth = await succeeded('authorize', 'adyen', `ADYFAS${String(seq).padStart(10, '0')}`);
     const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'adyen', outcome: 'webhook_only' });
