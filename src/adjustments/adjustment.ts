@@ -55,6 +55,12 @@ export const ADJUSTMENT_KINDS = [
    * is for a person to refund. `gateway` is the earlier gateway, `psp_reference` its authorization.
    */
   'duplicate_after_failover',
+  /**
+   * The PSP let an authorization lapse (Adyen `EXPIRE`): what it still held uncaptured is released and can no
+   * longer be captured; nothing moved. `amount` as the PSP reports it (Adyen: the amount originally
+   * authorised), so what lapsed is that less what was captured.
+   */
+  'authorization_expired',
 ] as const;
 export type AdjustmentKind = (typeof ADJUSTMENT_KINDS)[number];
 
@@ -178,6 +184,7 @@ export function needsAttention(kind: AdjustmentKind): boolean {
     case 'currency_mismatch':
     case 'failed_after_success':
     case 'duplicate_after_failover':
+    case 'authorization_expired':
       return true;
     case 'chargeback_reversed':
     case 'dispute_won':

@@ -1,6 +1,7 @@
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
-import { OperationRecord } from '../ledger/ledger';
+import { AUTHORIZING } from '../ledger/authorization-by-reference';
+import { Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
@@ -16,12 +17,13 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
  * - The same on an operation already FAILED: nothing changes (the OMS already knows it failed).
  * - Otherwise (the operation SUCCEEDED, or a dispute whatever the state: the payment behind a dispute
  *   succeeded at the PSP): an adjustment linked to the operation, whose own state does not move, and
- *   its OMS event. Idempotent by gateway and PSP event id.
+ *   its OMS event. Idempotent by gateway and PSP event id. An authorization's lapse (`authorization_expired`)
+ *   also takes it out of the authorization indexes (`closeLapsed`).
  */
 export async function applyLateFact(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
-  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; logger: Logger },
+  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; ledger: Pick<Ledger, 'dropFromAuthorizationIndex'>; logger: Logger },
 ): Promise<string | null> {
   const fact = job.adjustment;
   if (!fact) return null;
@@ -35,5 +37,26 @@ export async function applyLateFact(
   }
   const { failsOpenOperation: _ignored, ...adjustment } = fact;
   await deps.adjustments.recordAdjustment(op, { ...adjustment, gateway: job.gateway, pspEventId: job.eventId, source: 'webhook' });
+  if (fact.kind === 'authorization_expired' && AUTHORIZING.has(op.command)) await closeLapsed(op, job, deps);
   return op.state;
+}
+
+/**
+ * An authorization the PSP let lapse holds nothing more: it leaves the expiry index (no `authorization_expiring`
+ * notice after the fact) and the open index (no orphan void of what is no longer held). After the adjustment
+ * is recorded, so a crash in between only repeats this (the job runs again; the adjustment is idempotent).
+ */
+async function closeLapsed(
+  op: OperationRecord,
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Pick<Ledger, 'dropFromAuthorizationIndex'>; logger: Logger },
+): Promise<void> {
+  await deps.ledger.dropFromAuthorizationIndex('expiry', op.id);
+  await deps.ledger.dropFromAuthorizationIndex('open', op.id);
+  deps.logger.info('the PSP reports the authorization expired: what it held uncaptured is released; no expiry notice or orphan void follows', {
+    operation_id: op.id,
+    gateway: job.gateway,
+    state: op.state,
+    event_id: job.eventId,
+  });
 }

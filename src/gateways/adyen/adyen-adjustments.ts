@@ -65,6 +65,9 @@ export function adyenLateFact(eventCode: AdyenEventCode, success: boolean): Adye
     case 'PREARBITRATION_ISSUER_WITHDRAWN':
     case 'SCHEME_ARBITRATION_WON':
       return fact('dispute_won', 'none');
+    // The authorization's uncaptured remainder lapsed: nothing more can be captured from it.
+    case 'EXPIRE':
+      return fact('authorization_expired', 'none');
     // Outcomes of our own requests (eventOutcome reads them) and events of other flows.
     case 'AUTHORISATION':
     case 'AUTHORISATION_ADJUSTMENT':
@@ -86,7 +89,6 @@ export function adyenLateFact(eventCode: AdyenEventCode, success: boolean): Adye
     case 'DIRECT_DEBIT_NOTICE_OF_CHANGE_NOTIFICATION':
     case 'AUTORESCUE':
     case 'CANCEL_AUTORESCUE':
-    case 'EXPIRE':
     case 'HANDLED_EXTERNALLY':
     case 'MANUAL_REVIEW_ACCEPT':
     case 'MANUAL_REVIEW_REJECT':

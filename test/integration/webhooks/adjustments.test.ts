@@ -172,6 +172,41 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     expect(await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'chargeback' })).toBe(before + 1);
   });
 
+  it('an Adyen EXPIRE of a SUCCEEDED authorization is an authorization_expired adjustment sent once; the authorization leaves the expiry and orphan indexes and stays SUCCEEDED', async () => {
+    const auth = await succeeded('authorize', 'adyen', 'ADYENPAY0000000E');
+    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(true);
+    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(true);
+    const before = await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'authorization_expired' });
+    // As the spec's example: the payment's pspReference, no originalReference, the amount originally authorised.
+    const body = adyenNotification({
+      pspReference: 'ADYENPAY0000000E',
+      merchantAccountCode: 'TestMerchant',
+      merchantReference: auth.id,
+      amount: { value: 5000, currency: 'EUR' },
+      eventCode: 'EXPIRE',
+      eventDate: '2026-11-27T11:19:48+01:00',
+      reason: '',
+      success: 'true',
+    });
+    expect((await postAdyen(body)).status).toBe(200);
+    expect((await postAdyen(body)).status).toBe(200);
+    await eventually(async () => adjustedFor(auth.id).length >= 1);
+    await settle();
+    expect(adjustedFor(auth.id)).toHaveLength(1);
+    expect((adjustedFor(auth.id)[0].params as { adjustment: Record<string, unknown> }).adjustment).toMatchObject({
+      kind: 'authorization_expired',
+      direction: 'none',
+      amount: 5000,
+      currency: 'EUR',
+      psp_reference: 'ADYENPAY0000000E',
+      occurred_at: '2026-11-27T10:19:48.000Z',
+    });
+    expect(await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'authorization_expired' })).toBe(before + 1);
+    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(false);
+    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
+    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+  });
+
   it('an Adyen REFUND_FAILED after a SUCCEEDED refund is a refund_failed adjustment; the refund stays SUCCEEDED', async () => {
     const refund = await succeeded('refund', 'adyen', 'ADYENREF00000002');
     const body = adyenNotification({

@@ -71,6 +71,7 @@ const TABLE: Array<[string, string, string, boolean]> = [
   ['SCHEME_ARBITRATION_LOST', 'dispute_lost', 'debit', false],
   ['PREARBITRATION_ISSUER_WITHDRAWN', 'dispute_won', 'none', false],
   ['SCHEME_ARBITRATION_WON', 'dispute_won', 'none', false],
+  ['EXPIRE', 'authorization_expired', 'none', false],
 ];
 
 describe('Adyen late facts', () => {
@@ -104,6 +105,15 @@ describe('Adyen late facts', () => {
     const [failed] = t.parseWebhook(signedExample('CAPTURE_FAILED'), gateway);
     expect(failed.gatewayReference).toBe('QFQTPCQ8HXSKGK82');
     expect(failed.adjustment?.reason).toBe('Capture Failed');
+  });
+
+  it("reads the spec's EXPIRE as a lapse of the payment its pspReference names, never an outcome to apply", () => {
+    const [event] = t.parseWebhook(signedExample('EXPIRE', 'op-auth-9'), gateway);
+    expect(event.operationId).toBe('op-auth-9');
+    expect(event.gatewayReference).toBe('QFQTPCQ8HXSKGK82');
+    expect(event.outcome.status).toBe('PENDING');
+    expect(event.adjustment).toMatchObject({ kind: 'authorization_expired', direction: 'none', amount: 1000, currency: 'EUR' });
+    expect(event.adjustment?.occurredAt).toBe(Date.parse('2024-02-09T11:19:48+01:00'));
   });
 
   it('reports nothing for a late-fact code whose success flag is false', () => {
