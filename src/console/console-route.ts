@@ -49,6 +49,9 @@ export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'referrer-policy': 'same-origin',
 };
 
+/** `Strict-Transport-Security` max-age of the console's https answers: one year, in seconds. */
+const HSTS_MAX_AGE_S = 31_536_000;
+
 function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(body)), ...headers });
   res.end(body);
@@ -88,7 +91,7 @@ export class ConsoleRoute implements WebRoute {
       ops: OpsContext;
       logger: Logger;
       access?: EdgeAccess;
-      /** Whether the listener is https (the cookie is then `Secure`; see {@link ConsoleRoute.secureCookie} for the rest). */
+      /** Whether the listener is https (the cookie is then `Secure` and answers carry HSTS; see {@link ConsoleRoute.reachedOverHttps} for the rest). */
       secure?: boolean;
     },
   ) {
@@ -102,6 +105,10 @@ export class ConsoleRoute implements WebRoute {
 
   async handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (this.deps.access && !this.deps.access.admit(req, res, { surface: 'admin' })) return;
+    // Reached over https: the browser is told to use nothing else for this host for a year (RFC 6797;
+    // OWASP HTTP Strict Transport Security Cheat Sheet), so a later plain http link cannot carry the session.
+    // Not includeSubDomains: the console does not speak for the rest of the domain.
+    if (this.reachedOverHttps(req)) res.setHeader('strict-transport-security', `max-age=${HSTS_MAX_AGE_S}`);
     if (path === '/') return redirect(res, this.base);
     const sub = path.slice(this.base.length) || '/';
     const method = req.method ?? 'GET';
@@ -175,16 +182,17 @@ export class ConsoleRoute implements WebRoute {
   }
 
   private cookie(req: IncomingMessage, value: string, maxAgeS: number): string {
-    return `${COOKIE}=${value}; Path=${this.base}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${this.secureCookie(req) ? '; Secure' : ''}`;
+    return `${COOKIE}=${value}; Path=${this.base}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${this.reachedOverHttps(req) ? '; Secure' : ''}`;
   }
 
   /**
-   * Whether the session cookie of an answer to `req` is `Secure` (RFC 6265 §4.1.2.5: the browser then sends
-   * it back over https only; OWASP Session Management Cheat Sheet): always with `console.secure_cookie:
-   * always`, else when this listener is https or a trusted proxy in front says the browser's side is https
-   * (where TLS usually ends in a deployment, so the listener itself is plain http).
+   * Whether the browser reached the console over https, which makes the session cookie of an answer to `req`
+   * `Secure` (RFC 6265 §4.1.2.5: the browser then sends it back over https only; OWASP Session Management
+   * Cheat Sheet) and the answer carry HSTS: always with `console.secure_cookie: always`, else when this
+   * listener is https or a trusted proxy in front says the browser's side is https (where TLS usually ends in
+   * a deployment, so the listener itself is plain http).
    */
-  private secureCookie(req: IncomingMessage): boolean {
+  private reachedOverHttps(req: IncomingMessage): boolean {
     if (this.deps.config.console.secureCookie === 'always' || this.deps.secure) return true;
     return this.deps.access?.forwardedHttps(req) ?? false;
   }

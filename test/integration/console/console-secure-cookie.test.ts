@@ -4,7 +4,8 @@
  * `X-Forwarded-Proto: https`, believed only from a peer in `edge.trusted_proxies` (the trust already given
  * to its `X-Forwarded-For`). Without it the cookie went out without `Secure`, and a browser led to a plain
  * http URL of the console would send the session in clear (OWASP Session Management Cheat Sheet, RFC 6265
- * §4.1.2.5). `console.secure_cookie: always` marks it `Secure` whatever the request says.
+ * §4.1.2.5). `console.secure_cookie: always` marks it `Secure` whatever the request says. The same answers
+ * carry `Strict-Transport-Security` (RFC 6797), so the browser never tries plain http for the console again.
  */
 import { Config } from '../../../src/config/config';
 import { silentLogger } from '../../../src/logging/logger';
@@ -68,6 +69,24 @@ describe('the console session cookie behind a TLS-terminating proxy', () => {
   it('never believes X-Forwarded-Proto from a peer that is not a trusted proxy', async () => {
     const base = await consoleWith({ 'edge.trusted_proxies': ['10.0.0.0/8'] });
     expect(secure((await cookies(base, { 'x-forwarded-proto': 'https' })).login)).toBe(false);
+  });
+
+  const hsts = (res: Response) => res.headers.get('strict-transport-security');
+
+  it('tells a browser that came over https to keep to https (HSTS, one year, not the whole domain), and says nothing over plain http', async () => {
+    const base = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'] });
+    expect(hsts(await fetch(`${base}/login`, { headers: { 'x-forwarded-proto': 'https' } }))).toBe('max-age=31536000');
+    const ok = await consoleLogin(base, PASSWORD, { 'x-forwarded-proto': 'https' });
+    expect(hsts(ok)).toBe('max-age=31536000');
+    const session = (ok.headers.get('set-cookie') ?? '').split(';')[0];
+    expect(hsts(await fetch(base, { headers: { cookie: session, 'x-forwarded-proto': 'https' } }))).toBe('max-age=31536000');
+    expect(hsts(await fetch(`${base}/login`))).toBeNull();
+    expect(hsts(await fetch(`${base}/login`, { headers: { 'x-forwarded-proto': 'http' } }))).toBeNull();
+  });
+
+  it('never sends HSTS on the word of a peer that is not a trusted proxy', async () => {
+    const base = await consoleWith({ 'edge.trusted_proxies': ['10.0.0.0/8'] });
+    expect(hsts(await fetch(`${base}/login`, { headers: { 'x-forwarded-proto': 'https' } }))).toBeNull();
   });
 
   it('is always Secure with console.secure_cookie: always', async () => {
