@@ -235,15 +235,22 @@ export class ConsoleRoute implements WebRoute {
     }
   }
 
-  /** A browser's `Origin` (or, without one, `Referer`) must name this very host; a request with neither (curl) passes on its token alone. */
+  /**
+   * A browser's `Origin` (or, without one, `Referer`) must name this very host, or the host a trusted proxy
+   * says the browser asked for (`X-Forwarded-Host`, for a proxy that rewrites `Host`); a request with
+   * neither header (curl) passes on its token alone.
+   */
   private sameOrigin(req: IncomingMessage): boolean {
     const claimed = req.headers.origin ?? req.headers.referer;
     if (claimed === undefined) return true;
+    let host: string;
     try {
-      return new URL(claimed).host === req.headers.host;
+      host = new URL(claimed).host;
     } catch {
       return false;
     }
+    // Our own Host, or the one a trusted proxy that rewrites Host says the browser asked for.
+    return host === req.headers.host?.toLowerCase() || host === this.deps.access?.forwardedHost(req);
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -77,6 +77,19 @@ export class EdgeAccess {
     return (Array.isArray(proto) ? proto.join(',') : proto).split(',').some((hop) => hop.trim().toLowerCase() === 'https');
   }
 
+  /**
+   * The host the client asked a trusted proxy in front of us for (`X-Forwarded-Host`, its first hop: the
+   * browser's side), for a proxy that rewrites `Host` to ours. `undefined` from any other peer (the header is
+   * then the client's own word) or when absent.
+   */
+  forwardedHost(req: IncomingMessage): string | undefined {
+    const peer = req.socket.remoteAddress === undefined ? undefined : normalizeAddress(req.socket.remoteAddress);
+    if (peer === undefined || !this.trusted.contains(peer)) return undefined;
+    const header = req.headers['x-forwarded-host'];
+    const first = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',')[0].trim().toLowerCase();
+    return first === '' ? undefined : first;
+  }
+
   /** Whether `client` may use `target` (an empty allowlist lets everyone in, even an unknown address). */
   allows(client: string | undefined, target: AccessTarget): boolean {
     const ranges = this.rangesOf(target);

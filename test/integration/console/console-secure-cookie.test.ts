@@ -89,6 +89,15 @@ describe('the console session cookie behind a TLS-terminating proxy', () => {
     expect(hsts(await fetch(`${base}/login`, { headers: { 'x-forwarded-proto': 'https' } }))).toBeNull();
   });
 
+  it('takes a form from the host a trusted proxy that rewrites Host says the browser asked for (X-Forwarded-Host), and only from a trusted proxy', async () => {
+    const behind = { origin: 'https://console.example.com', 'x-forwarded-host': 'console.example.com', 'x-forwarded-proto': 'https' };
+    const trusted = await consoleWith({ 'edge.trusted_proxies': ['127.0.0.1', '::1'] });
+    expect((await consoleLogin(trusted, PASSWORD, behind)).status).toBe(303);
+    expect((await consoleLogin(trusted, PASSWORD, { ...behind, origin: 'https://evil.example' })).status).toBe(401);
+    const untrusted = await consoleWith({ 'edge.trusted_proxies': ['10.0.0.0/8'] });
+    expect((await consoleLogin(untrusted, PASSWORD, behind)).status).toBe(401);
+  });
+
   it('is always Secure with console.secure_cookie: always', async () => {
     const base = await consoleWith({ 'console.secure_cookie': 'always' });
     const plain = await cookies(base);
