@@ -203,6 +203,8 @@ export async function opsDeadLetterList(
 /** `ops dead-letters show <id>`: one dead letter, its triage, body (redacted) and what a replay would do. */
 export async function opsDeadLetterShow(ctx: OpsContext, io: OpsOutput, args: { id: string; json?: boolean }): Promise<number> {
   const record = await ctx.deadLetters.get(args.id);
+  // Who read which dead letter (its body may name a customer): audit-logged as lookups are.
+  await ctx.audit.record({ action: 'ops.dead_letter', actor: io.actor, outcome: 'ok', target: args.id, detail: { by: 'cli', found: record ? 1 : 0 } });
   if (!record) {
     write(io, args.json, { id: args.id, found: false }, () => `no dead letter ${args.id}\n`);
     return 1;

@@ -175,6 +175,7 @@ export class ConsoleRoute implements WebRoute {
     const dl = /^\/dead-letters\/(dl-[0-9a-f]{24})$/.exec(sub);
     if (dl) {
       const record = await this.deps.ops.deadLetters.get(dl[1]);
+      await this.audit(req, session, 'ops.dead_letter', 'ok', dl[1], { by: 'console', found: record ? 1 : 0 });
       if (!record) return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such dead letter in the archive.'));
       return send(res, 200, 'text/html; charset=utf-8', deadLetterPage(page, record, await this.deps.ops.replay.plan(record.id)));
     }

@@ -6,6 +6,7 @@
  * Chromium from the real web process.
  */
 import { Browser, Page, chromium } from 'playwright-core';
+import { AuditLog } from '../../../src/audit/audit-log';
 import { Config } from '../../../src/config/config';
 import { silentLogger } from '../../../src/logging/logger';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
@@ -91,6 +92,10 @@ describe('console: no card data on screen, even from records written before reda
     await page.goto(`${base}/dead-letters/${record.id}`);
     expect(await page.innerText('pre.body')).toContain('ORD-DL-1');
     expectNoCardData(await shown());
+    // Who opened which dead letter is in the audit log, as lookups are.
+    const viewed = (await new AuditLog({ redis, prefix: config.redis.keyPrefix }).recent(20)).filter((e) => e.action === 'ops.dead_letter');
+    expect(viewed[0]).toMatchObject({ outcome: 'ok', target: record.id, detail: { by: 'console', found: 1 } });
+    expect(viewed[0].actor).toMatch(/^console:operator@/);
   });
 
   it('masks a card number in an operation history entry and in the echoed query of a lookup', async () => {

@@ -148,6 +148,8 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     expect(shown.text).toContain('payment.currency');
     expect(shown.text).toContain('replay would  invalid'.replace('  ', '   '));
     expect(shown.text).not.toContain(TEST_PANS[0]);
+    const viewed = (await ctx.audit.recent(10)).filter((e) => e.action === 'ops.dead_letter');
+    expect(viewed[0]).toMatchObject({ outcome: 'ok', target: hard.id, detail: { by: 'cli', found: 1 } });
     // Re-importing nothing new changes nothing.
     expect((await run(opsDeadLetterList, ctx, { json: true })).json.imported).toEqual({ moved: 0, created: 0 });
   });
