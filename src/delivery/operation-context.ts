@@ -5,7 +5,7 @@ import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { gatewayOf, routedPayment } from '../ledger/routing-record';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
-import { atAuthorizationRate, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
+import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import type { FxLock } from '../fx/fx-lock';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
@@ -116,7 +116,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
       // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
       const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };
-      const converted = atAuthorizationRate(auth, payment, takenBefore(op, dependents));
+      const converted = atDependentRate(op, auth, payment, takenBefore(op, dependents));
       const fxLock = converted === payment ? null : fxLockOf(auth);
       return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment } };
     }
@@ -191,9 +191,24 @@ async function checkedByReference(
   // routing or failover put it there); a converted authorization's captures and refunds at its locked rate,
   // wherever it was found: the PSP holds the converted currency, not the order's.
   const payment = holder === context.payment.gateway ? context.payment : { ...context.payment, gateway: holder };
-  const converted = found.authorization ? atAuthorizationRate(auth, payment, takenBefore(op, found.dependents)) : payment;
+  const converted = found.authorization ? atDependentRate(op, auth, payment, takenBefore(op, found.dependents)) : payment;
   const fxLock = converted === payment ? null : fxLockOf(auth);
   return fxLock ? { context: { ...context, payment: converted }, fxLock, ...linked } : { context: { ...context, payment }, ...linked };
+}
+
+/**
+ * A dependent's payment at its converted authorization's locked rate (`atAuthorizationRate`). A cancel never
+ * asks more than the PSP holds: a partially approved converted authorization holds less than the order
+ * converts to (EUR 56.40 of the EUR 112.80 asked for USD 123.45), and a reversal of more is refused by a PSP
+ * that takes the amount (Cybersource); so it asks the PSP's confirmed figure, in the PSP's currency, exactly.
+ */
+function atDependentRate(op: OperationRecord, auth: OperationRecord, payment: Payment, before: number): Payment {
+  const converted = atAuthorizationRate(auth, payment, before);
+  const lock = converted === payment ? null : fxLockOf(auth);
+  const held = auth.confirmedAmount;
+  if (op.command !== 'cancel' || !lock || held === undefined) return converted;
+  if ((auth.confirmedCurrency ?? '').toUpperCase() !== converted.currency.toUpperCase() || converted.amount <= held) return converted;
+  return convertedPayment(payment, lock, held);
 }
 
 /**

@@ -214,6 +214,30 @@ test('a converted authorization the PSP approved in part: the whole order is ref
   expect((await ledger.get(held))?.routing).toMatchObject({ amount: 5639, currency: 'EUR' });
 }, 60_000);
 
+test('a cancel of a converted authorization the PSP approved in part asks to reverse exactly what the PSP holds, never the whole order converted', async () => {
+  const auth = channelCommand('authorize', {}, {
+    gateway_account: 'fx-shop',
+    gateway_key: 'pm_card_partial_half',
+    amount: 12345,
+    currency: 'USD',
+  } as Partial<Payment>);
+  const authId = await record(auth);
+  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect(await ledger.get(authId)).toMatchObject({ confirmedAmount: 5640, confirmedCurrency: 'EUR' });
+  const cancel = await record(
+    channelCommand('cancel', {}, {
+      gateway_account: 'fx-shop',
+      gateway_key: authId,
+      order_id: auth.payment.order_id,
+      amount: 12345,
+      currency: 'USD',
+    } as Partial<Payment>),
+  );
+  expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  // The whole order converts to EUR 112.80; the PSP holds EUR 56.40, and that is what the reversal names.
+  expect((await ledger.get(cancel))?.routing).toMatchObject({ amount: 5640, currency: 'EUR' });
+}, 60_000);
+
 test('risk hold: held before sending with an OMS event and deadline; one released by an operator goes through, one past its deadline is voided', async () => {
   const reviews = new ReviewStore(redis, config.redis.keyPrefix);
   const big = () => channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>);
