@@ -118,7 +118,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };
       const converted = atDependentRate(op, auth, payment, takenBefore(op, dependents));
       const fxLock = converted === payment ? null : fxLockOf(auth);
-      return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment } };
+      return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment: converted } };
     }
     case 'FAILED':
       return { fail: 'AUTHORIZATION_FAILED' };
@@ -193,22 +193,25 @@ async function checkedByReference(
   const payment = holder === context.payment.gateway ? context.payment : { ...context.payment, gateway: holder };
   const converted = found.authorization ? atDependentRate(op, auth, payment, takenBefore(op, found.dependents)) : payment;
   const fxLock = converted === payment ? null : fxLockOf(auth);
-  return fxLock ? { context: { ...context, payment: converted }, fxLock, ...linked } : { context: { ...context, payment }, ...linked };
+  return fxLock ? { context: { ...context, payment: converted }, fxLock, ...linked } : { context: { ...context, payment: converted }, ...linked };
 }
 
 /**
  * A dependent's payment at its converted authorization's locked rate (`atAuthorizationRate`). A cancel never
- * asks more than the PSP holds: a partially approved converted authorization holds less than the order
- * converts to (EUR 56.40 of the EUR 112.80 asked for USD 123.45), and a reversal of more is refused by a PSP
- * that takes the amount (Cybersource); so it asks the PSP's confirmed figure, in the PSP's currency, exactly.
+ * asks more than the PSP holds: a partially approved authorization holds less than was asked (converted: EUR
+ * 56.40 of the EUR 112.80 asked for USD 123.45), and a reversal of more is refused by a PSP that takes the
+ * amount (Cybersource); so it asks the PSP's confirmed figure, in the PSP's currency, exactly.
  */
 function atDependentRate(op: OperationRecord, auth: OperationRecord, payment: Payment, before: number): Payment {
   const converted = atAuthorizationRate(auth, payment, before);
-  const lock = converted === payment ? null : fxLockOf(auth);
   const held = auth.confirmedAmount;
-  if (op.command !== 'cancel' || !lock || held === undefined) return converted;
+  if (op.command !== 'cancel' || held === undefined) return converted;
   if ((auth.confirmedCurrency ?? '').toUpperCase() !== converted.currency.toUpperCase() || converted.amount <= held) return converted;
-  return convertedPayment(payment, lock, held);
+  const lock = converted === payment ? null : fxLockOf(auth);
+  if (lock) return convertedPayment(payment, lock, held);
+  // Lines of the whole amount would not add up to the part held.
+  const { lines: _lines, ...rest } = payment;
+  return { ...rest, amount: held };
 }
 
 /**

@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { resolveOperationContext } from '../../../src/delivery/operation-context';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
@@ -236,6 +237,21 @@ test('a cancel of a converted authorization the PSP approved in part asks to rev
   expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   // The whole order converts to EUR 112.80; the PSP holds EUR 56.40, and that is what the reversal names.
   expect((await ledger.get(cancel))?.routing).toMatchObject({ amount: 5640, currency: 'EUR' });
+}, 60_000);
+
+test('a cancel of an authorization the PSP approved in part, unconverted, asks to reverse what the PSP holds', async () => {
+  const auth = channelCommand('authorize', {}, { gateway_key: 'pm_card_partial_half', amount: 10000, currency: 'EUR' } as Partial<Payment>);
+  const authId = await record(auth);
+  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect(await ledger.get(authId)).toMatchObject({ confirmedAmount: 5000, confirmedCurrency: 'EUR' });
+  expect((await ledger.get(authId))?.routing?.currency ?? 'EUR').toBe('EUR');
+  const cancel = await record(
+    channelCommand('cancel', {}, { gateway_key: authId, order_id: auth.payment.order_id, amount: 10000, currency: 'EUR' } as Partial<Payment>),
+  );
+  // What the gateway is asked (the simulator itself voids the whole authorization whatever the amount).
+  const resolved = await resolveOperationContext((await ledger.get(cancel))!, ledger);
+  expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 5000, currency: 'EUR' });
+  expect(await service.deliver(cancel)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
 }, 60_000);
 
 test('risk hold: held before sending with an OMS event and deadline; one released by an operator goes through, one past its deadline is voided', async () => {
