@@ -635,8 +635,9 @@ export class DeliveryService {
 
 /**
  * How long after its creation a webhook-only operation in UNKNOWN may still be resent with its idempotency
- * key: 7 days, Adyen's documented minimum validity of an `Idempotency-Key`. Later a resend could act twice,
- * so the operation becomes UNRESOLVED instead.
+ * key: 7 days. Adyen documents an `Idempotency-Key` as valid for at least 31 days (its legacy page said 7);
+ * the window keeps to the shorter, safe under either. Later a resend could act twice, so the operation
+ * becomes UNRESOLVED instead.
  */
 const WEBHOOK_ONLY_RESEND_WINDOW_MS = 7 * 24 * 3600 * 1000;
 
