@@ -170,8 +170,11 @@ test('a capture naming a converted authorization by its PSP reference goes out a
   expect(event?.params.payment).toMatchObject({ amount: 11280, currency: 'EUR', requested_amount: 12345, requested_currency: 'USD' });
 }, 60_000);
 
-test('a converted authorization the PSP approved in part: the whole order is refused by the bridge, unsent; what the PSP holds, converted back, is captured', async () => {
-  // The simulator approves half of what it is asked (a partial approval): EUR 56.40 of the EUR 112.80 asked for USD 123.45.
+/**
+ * A USD 123.45 authorization of the converting account the simulator approves in half (a partial approval):
+ * EUR 56.40 held of the EUR 112.80 asked at the locked rate.
+ */
+async function convertedPartialApproval(): Promise<{ auth: PaymentCommand; authId: string }> {
   const auth = channelCommand('authorize', {}, {
     gateway_account: 'fx-shop',
     gateway_key: 'pm_card_partial_half',
@@ -181,6 +184,11 @@ test('a converted authorization the PSP approved in part: the whole order is ref
   const authId = await record(auth);
   expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   expect(await ledger.get(authId)).toMatchObject({ routing: { amount: 11280, currency: 'EUR' }, confirmedAmount: 5640, confirmedCurrency: 'EUR' });
+  return { auth, authId };
+}
+
+test('a converted authorization the PSP approved in part: the whole order is refused by the bridge, unsent; what the PSP holds, converted back, is captured', async () => {
+  const { auth, authId } = await convertedPartialApproval();
 
   const capture = (amount: number) =>
     record(
@@ -216,15 +224,7 @@ test('a converted authorization the PSP approved in part: the whole order is ref
 }, 60_000);
 
 test('a cancel of a converted authorization the PSP approved in part asks to reverse exactly what the PSP holds, never the whole order converted', async () => {
-  const auth = channelCommand('authorize', {}, {
-    gateway_account: 'fx-shop',
-    gateway_key: 'pm_card_partial_half',
-    amount: 12345,
-    currency: 'USD',
-  } as Partial<Payment>);
-  const authId = await record(auth);
-  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-  expect(await ledger.get(authId)).toMatchObject({ confirmedAmount: 5640, confirmedCurrency: 'EUR' });
+  const { auth, authId } = await convertedPartialApproval();
   const cancel = await record(
     channelCommand('cancel', {}, {
       gateway_account: 'fx-shop',

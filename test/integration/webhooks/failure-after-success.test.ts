@@ -141,6 +141,11 @@ async function finished(gateway: string, outcome: string, before: number): Promi
   await new Promise((r) => setTimeout(r, 300));
 }
 
+/** Waits until a webhook's failure of a SUCCEEDED operation was put off at `gateway`, to be asked about again (`waiting`). */
+async function askedAgain(gateway: string, before: number): Promise<void> {
+  await eventually(async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway, outcome: 'waiting' })) > before, 15000);
+}
+
 async function history(id: string): Promise<string[]> {
   return (await worker.ledger.interactions(id)).map((i) => i.event);
 }
@@ -248,10 +253,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'own_void' });
     await postStripe('payment_intent.canceled', paymentIntent(auth.gatewayReference!, auth.id, 'canceled'), `evt_fas_unknown_${auth.id}`);
     // Past the confirmation delay, the cancel still in flight: asked again, nothing reported, the PSP not asked.
-    await eventually(
-      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'waiting' })) > waitingBefore,
-      15000,
-    );
+    await askedAgain('stripe', waitingBefore);
     expect(adjustedFor(auth.id)).toHaveLength(0);
     expect(inquiries).not.toContain(auth.id);
     await worker.recorder.apply(cancel, { status: 'SUCCESS', gatewayStatus: 'canceled', gatewayReference: auth.gatewayReference }, 'inquiry');
@@ -269,10 +271,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     const waitingBefore = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'waiting' });
     const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'confirmed' });
     await postStripe('payment_intent.canceled', pi, `evt_fas_cfail_${auth.id}`);
-    await eventually(
-      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'waiting' })) > waitingBefore,
-      15000,
-    );
+    await askedAgain('stripe', waitingBefore);
     expect(adjustedFor(auth.id)).toHaveLength(0);
     await worker.recorder.apply(cancel, { status: 'FAIL', gatewayStatus: 'failed', reason: 'payment_intent_unexpected_state' }, 'inquiry');
     await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
@@ -322,10 +321,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     const waitingBefore = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'simulator', outcome: 'waiting' });
     const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'simulator', outcome: 'confirmed' });
     await postSimulator('authorization.failed', declined, `evt_fas_retry_${auth.id}`);
-    await eventually(
-      async () => (await metricValue('pb_webhook_failures_after_success_total', { gateway: 'simulator', outcome: 'waiting' })) > waitingBefore,
-      15000,
-    );
+    await askedAgain('simulator', waitingBefore);
     expect(adjustedFor(auth.id)).toHaveLength(0);
     answers.set(auth.id, declined);
     await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
