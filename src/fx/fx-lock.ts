@@ -65,19 +65,29 @@ export function atLockedRateAfter(lock: FxLock, amount: number, before: number):
 
 /**
  * The most of the lock's order currency (`from.currency`, minor units) that the PSP's `held` amount of the
- * converted currency (`to.currency`, minor units; a partial approval's confirmed amount) covers: `held`
- * converted back at the locked rate and rounded down. First `held` is rounded down to the lock's step (a
- * captured amount is always a multiple of it); then the order amount `a = ⌊held′ ÷ rate⌋` satisfies
- * `a × rate ≤ held′` exactly, and since half-even rounding to the step never decreases and leaves the
- * multiple `held′` where it is, `atLockedRate(lock, a) ≤ held′ ≤ held`. Parts converted one after the other
- * with `atLockedRateAfter` telescope to `atLockedRate` of their sum, so captures adding up to at most `a` are
- * sent for at most `held` in all. One unit above `a` may still round to `held`: refusing it costs at most one
- * minor unit of the order's currency, never money the PSP does not hold.
+ * converted currency (`to.currency`, minor units; a partial approval's confirmed amount) covers: the largest
+ * `a` whose conversion at the locked rate and step, `atLockedRate(lock, a)`, is at most `held`. Parts
+ * converted one after the other with `atLockedRateAfter` telescope to `atLockedRate` of their sum, so
+ * captures adding up to at most `a` are sent for at most `held` in all, and a capture of `a + 1` would be sent
+ * for more than the PSP holds. Exact: `held` converted back and rounded down (`a × rate ≤ held`, rounded down
+ * to the step) is a lower bound; half-even rounding may carry a few more units to no more than `held` (USD
+ * 61.73 at 0.9137 is EUR 56.40: the PSP's EUR 56.40 covers it), found by a search over that short range
+ * (`atLockedRate` never decreases).
  */
 export function orderAmountWithin(lock: FxLock, held: number): number {
   const step = lock.step ?? 1;
+  const back = invertRate(parseRate(lock.rate));
   const heldSteps = held - (held % step);
-  return convertMinorDown(heldSteps, lock.to.currency, lock.from.currency, invertRate(parseRate(lock.rate)));
+  let low = convertMinorDown(heldSteps, lock.to.currency, lock.from.currency, back);
+  // What one step (and the part of `held` below it) is worth in the order's currency, plus two: rounding to
+  // the nearest step moves a conversion by at most half a step, so no covered amount lies beyond.
+  let high = low + convertMinorDown(step + (held - heldSteps), lock.to.currency, lock.from.currency, back) + 2;
+  while (low < high) {
+    const mid = low + Math.ceil((high - low) / 2);
+    if (atLockedRate(lock, mid) <= held) low = mid;
+    else high = mid - 1;
+  }
+  return low;
 }
 
 /** The decision details (flat, JSON-safe) that carry a lock, and back. */

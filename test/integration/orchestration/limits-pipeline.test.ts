@@ -214,13 +214,13 @@ test('a converted authorization the PSP approved in part: the whole order is ref
   expect(await refusals()).toBe(counted + 1);
   const line = logs.lines.find((l) => l.includes('amount_exceeds_authorized') && l.includes(whole));
   expect(line).toBeDefined();
-  expect(line).toContain('6172');
+  expect(line).toContain('6173');
 
-  // 5640 / 0.9137 = 6172.7 → USD 61.72 (rounded down), which converts at the locked rate to EUR 56.39 ≤ 56.40.
-  const held = await capture(6172);
+  // USD 61.73 converts at the locked rate to EUR 56.40 (61.73 × 0.9137 = 56.4025…): all the PSP holds, no more.
+  const held = await capture(6173);
   expect(await service.deliver(held)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   expect(sim.counters().effects[held]).toBe(1);
-  expect((await ledger.get(held))?.routing).toMatchObject({ amount: 5639, currency: 'EUR' });
+  expect((await ledger.get(held))?.routing).toMatchObject({ amount: 5640, currency: 'EUR' });
 }, 60_000);
 
 test('a cancel of a converted authorization the PSP approved in part asks to reverse exactly what the PSP holds, never the whole order converted', async () => {

@@ -55,7 +55,7 @@ describe('amountRefusal: a PSP that captures an authorization once only (Stripe:
 });
 
 describe('amountRefusal: a converted authorization the PSP approved only in part', () => {
-  // USD 123.45 asked in EUR at 0.9137: EUR 112.80; the PSP approved EUR 56.40, which is USD 61.72 at that rate (rounded down).
+  // USD 123.45 asked in EUR at 0.9137: EUR 112.80; the PSP approved EUR 56.40, which covers USD 61.73 at that rate (61.73 × 0.9137 = 56.4025… → 56.40).
   const lock = lockAt({ rate: parseRate('0.9137'), source: 'configured', at: 0 }, 12345, 'USD', 'EUR');
   const usd = (command: OperationRecord['command'], amount: number, extra: Partial<OperationRecord> = {}): OperationRecord => {
     const c = channelCommand(command, {}, { amount, currency: 'USD' });
@@ -81,21 +81,21 @@ describe('amountRefusal: a converted authorization the PSP approved only in part
     expect(amountRefusal(usd('capture', 12345), converted('authorize', 5640), [])).toMatchObject({
       fail: 'amount_exceeds_authorized',
       field: 'payment.amount',
-      detail: { authorized: 6172, remaining: 6172 },
+      detail: { authorized: 6173, remaining: 6173 },
     });
-    expect(amountRefusal(usd('capture', 6173), converted('authorize', 5640), [])).toMatchObject({ fail: 'amount_exceeds_authorized' });
-    expect(amountRefusal(usd('capture', 6172), converted('authorize', 5640), [])).toBeNull();
+    expect(amountRefusal(usd('capture', 6174), converted('authorize', 5640), [])).toMatchObject({ fail: 'amount_exceeds_authorized' });
+    expect(amountRefusal(usd('capture', 6173), converted('authorize', 5640), [])).toBeNull();
   });
 
   it('counts earlier captures against the amount converted back', () => {
     const first: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 5000 }];
-    expect(amountRefusal(usd('capture', 1173), converted('authorize', 5640), first)).toMatchObject({ detail: { remaining: 1172 } });
-    expect(amountRefusal(usd('capture', 1172), converted('authorize', 5640), first)).toBeNull();
+    expect(amountRefusal(usd('capture', 1174), converted('authorize', 5640), first)).toMatchObject({ detail: { remaining: 1173 } });
+    expect(amountRefusal(usd('capture', 1173), converted('authorize', 5640), first)).toBeNull();
   });
 
   it('refuses a refund of a partially approved converted sale above what it holds', () => {
-    expect(amountRefusal(usd('refund', 6173), converted('sale', 5640), [])).toMatchObject({ fail: 'amount_exceeds_captured', detail: { refundable: 6172 } });
-    expect(amountRefusal(usd('refund', 6172), converted('sale', 5640), [])).toBeNull();
+    expect(amountRefusal(usd('refund', 6174), converted('sale', 5640), [])).toMatchObject({ fail: 'amount_exceeds_captured', detail: { refundable: 6173 } });
+    expect(amountRefusal(usd('refund', 6173), converted('sale', 5640), [])).toBeNull();
   });
 
   it('a fully approved converted authorization is checked against the order amount, as before', () => {

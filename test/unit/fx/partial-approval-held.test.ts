@@ -1,27 +1,17 @@
-import { convertMinor, convertMinorDown, parseRate } from '../../../src/fx/exact-rate';
+import { convertMinor, convertMinorDown, invertRate, parseRate } from '../../../src/fx/exact-rate';
 import { FxLock, atLockedRate, atLockedRateAfter, lockAt, orderAmountWithin } from '../../../src/fx/fx-lock';
 import { heldInOrderCurrency } from '../../../src/fx/locked-rate';
-import { currencyExponent } from '../../../src/money/currencies';
 import { channelCommand } from '../../support/fixtures';
 
 /*
  * A converted authorization the PSP approved only in part holds its confirmed amount in the converted
- * currency. Converted back at the locked rate and rounded down, that is the most of the order's currency a
- * capture may take: converted forward again (alone, or as the last of several parts) it never exceeds what
- * the PSP holds.
+ * currency. The most of the order's currency a capture may take is the largest amount whose conversion at the
+ * locked rate is within it: converted forward again (alone, or as the last of several parts) it never exceeds
+ * what the PSP holds, and one unit more would.
  */
 
 function lock(from: string, to: string, rate: string, orderAmount: number, step = 1): FxLock {
   return lockAt({ rate: parseRate(rate), source: 'configured', at: Date.parse('2026-03-01T11:30:00Z') }, orderAmount, from, to, step);
-}
-
-/** Whether `amount` of `l.from` is worth more than `held` of `l.to` at the exact locked rate (no rounding). */
-function exactlyAbove(l: FxLock, amount: number, held: number): boolean {
-  const r = parseRate(l.rate);
-  const shift = currencyExponent(l.to.currency) - currencyExponent(l.from.currency);
-  const lhs = BigInt(amount) * r.num * (shift > 0 ? 10n ** BigInt(shift) : 1n);
-  const rhs = BigInt(held) * r.den * (shift < 0 ? 10n ** BigInt(-shift) : 1n);
-  return lhs > rhs;
 }
 
 const LOCKS: [string, FxLock][] = [
@@ -43,14 +33,16 @@ describe.each(LOCKS)('orderAmountWithin: %s', (_name, l) => {
     ...Array.from({ length: 200 }, (_, i) => Math.floor(((i + 1) * (l.to.amount - 1)) / 200)),
   ].filter((h) => h > 0 && h < l.to.amount);
 
-  test('a capture of exactly the amount converted back converts to no more than the PSP holds; one unit more is worth more than it, exactly', () => {
+  test('a capture of exactly the amount converted back converts to no more than the PSP holds; one unit more converts to more than it', () => {
     for (const held of helds) {
       const a = orderAmountWithin(l, held);
       expect(a).toBeGreaterThanOrEqual(0);
       expect(a).toBeLessThanOrEqual(l.from.amount);
       expect(atLockedRateAfter(l, a, 0)).toBeLessThanOrEqual(held);
-      // Rounded down, not to the nearest: the next order unit is worth more than the held amount (in steps).
-      expect(exactlyAbove(l, a + 1, held - (held % (l.step ?? 1)))).toBe(true);
+      // The largest that fits: never a unit refused that the PSP's amount covers.
+      expect(atLockedRate(l, a + 1)).toBeGreaterThan(held);
+      // At least the amount converted back and rounded down.
+      expect(a).toBeGreaterThanOrEqual(convertMinorDown(held - (held % (l.step ?? 1)), l.to.currency, l.from.currency, invertRate(parseRate(l.rate))));
     }
   });
 
@@ -77,9 +69,10 @@ test('the capture of the whole order after a partial approval would be sent for 
   const l = lock('USD', 'EUR', '0.9137', 12_345);
   expect(l.to.amount).toBe(11_280);
   expect(atLockedRate(l, 12_345)).toBe(11_280);
-  // 5640 / 0.9137 = 6172.70… → 6172 (rounded down); 61.72 × 0.9137 = 56.393… → EUR 56.39.
-  expect(orderAmountWithin(l, 5_640)).toBe(6_172);
-  expect(atLockedRate(l, 6_172)).toBe(5_639);
+  // 5640 / 0.9137 = 6172.70…, but 61.73 × 0.9137 = 56.4025… rounds to EUR 56.40, within what is held; 61.74 is 56.41.
+  expect(orderAmountWithin(l, 5_640)).toBe(6_173);
+  expect(atLockedRate(l, 6_173)).toBe(5_640);
+  expect(atLockedRate(l, 6_174)).toBe(5_641);
 });
 
 describe('convertMinorDown', () => {
@@ -119,9 +112,9 @@ describe('heldInOrderCurrency', () => {
     ...(confirmedCurrency !== undefined ? { confirmedCurrency } : {}),
   });
 
-  test('a partial approval in the converted currency: converted back at the locked rate, rounded down', () => {
-    expect(heldInOrderCurrency(auth(5_640, 'EUR'), l)).toBe(6_172);
-    expect(heldInOrderCurrency(auth(5_640), l)).toBe(6_172);
+  test('a partial approval in the converted currency: the largest order amount whose conversion at the locked rate it covers', () => {
+    expect(heldInOrderCurrency(auth(5_640, 'EUR'), l)).toBe(6_173);
+    expect(heldInOrderCurrency(auth(5_640), l)).toBe(6_173);
   });
 
   test('the whole converted amount approved (or nothing confirmed): the order amount asked', () => {
