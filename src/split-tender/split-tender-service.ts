@@ -16,7 +16,7 @@ import { SplitTenderCoordinator } from './split-tender';
 import { FINAL_SPLIT_STATES } from './split-tender-decision';
 import { splitRefundEvent, splitRefundRefusedEvent, splitSettledEvent } from './split-tender-event';
 import { SplitTenderPlan, planDigest, planOf, refundReferences, stepReferences } from './split-tender-plan';
-import { OpenMember, StoredRefund, splitIdOf } from './split-tender-store';
+import { OpenMember, StoredRefund, describeReferenceHolder, splitIdOf } from './split-tender-store';
 
 export interface SplitTenderServiceDeps {
   config: Config;
@@ -31,8 +31,9 @@ export interface SplitTenderServiceDeps {
 /** What the command consumer needs to start a split tender or its refund. */
 export interface SplitTenderIntake {
   /**
-   * Records the split (durable before the ack); `conflict` when its id is taken by a split with other money
-   * or by an operation (`state` says which: the stored split's state, or {@link TAKEN_BY_OPERATION}).
+   * Records the split (durable before the ack); `conflict` when its id is taken by a split with other money,
+   * by an operation or by a split refund (`state` says which: the stored split's state, {@link TAKEN_BY_OPERATION},
+   * or `split refund of <split id>`).
    */
   start(operationId: string, command: PaymentCommand): Promise<{ conflict: boolean; digest: string; state: string }>;
   /**
@@ -150,9 +151,9 @@ export class SplitTenderService implements SplitTenderIntake {
 
   async start(operationId: string, command: PaymentCommand): Promise<{ conflict: boolean; digest: string; state: string }> {
     const plan = planOf(operationId, command);
-    const { conflict, state } = await this.coordinator.begin(plan);
+    const { conflict, state, takenBy } = await this.coordinator.begin(plan);
     if (!conflict) this.kick({ kind: 'split', id: plan.id });
-    return { conflict, digest: planDigest(plan), state: state ?? TAKEN_BY_OPERATION };
+    return { conflict, digest: planDigest(plan), state: state ?? (takenBy !== undefined ? describeReferenceHolder(takenBy) : TAKEN_BY_OPERATION) };
   }
 
   async startRefund(refundId: string, command: PaymentCommand): Promise<{ refused?: string; conflict?: { digest: string; existing: string } }> {
@@ -165,6 +166,7 @@ export class SplitTenderService implements SplitTenderIntake {
     if ('refused' in begun) return refusal(begun.refused);
     if ('conflict' in begun) return { conflict: { digest: commandDigest(command), existing: `split refund of ${begun.conflict}` } };
     if ('operation' in begun) return { conflict: { digest: commandDigest(command), existing: `${TAKEN_BY_OPERATION} of shard ${begun.operation}` } };
+    if ('taken' in begun) return { conflict: { digest: commandDigest(command), existing: describeReferenceHolder(begun.taken) } };
     this.deps.logger.info('split tender refund started', {
       split: plan.id,
       refund: refundId,

@@ -107,6 +107,13 @@ export function refundReferenceHolder(splitId: string): string {
   return `split-refund:${splitId}`;
 }
 
+/** What a split's or a split refund's claim on an id says, for an operator: `split tender <id>`, `split refund of <split id>`. */
+export function describeReferenceHolder(holder: string): string {
+  if (holder.startsWith('split:')) return `split tender ${holder.slice('split:'.length)}`;
+  if (holder.startsWith('split-refund:')) return `split refund of ${holder.slice('split-refund:'.length)}`;
+  return holder;
+}
+
 /** How a refund recorded now names its parts (one recorded before keeps its own: `StepIds`). */
 const NEW_STEP_IDS: StepIds = 'namespaced';
 
@@ -166,11 +173,17 @@ export class SplitTenderStore {
    * Records a split's plan (first time only) and puts it on the open index. `conflict`: the id is taken by
    * a split with other money (another digest), or, with `state` null, by an operation of the ledger.
    */
-  async begin(plan: SplitTenderPlan, digest: string, now = Date.now()): Promise<{ created: boolean; conflict: boolean; state: SplitTenderState | null }> {
+  async begin(
+    plan: SplitTenderPlan,
+    digest: string,
+    now = Date.now(),
+  ): Promise<{ created: boolean; conflict: boolean; state: SplitTenderState | null; takenBy?: string }> {
     // The reference first (the ledger's claim, another slot than the split's hash): a crash after it leaves a
-    // claim the redelivery holds. An operation's claim is one taken since the consumer looked at the ledger.
+    // claim the redelivery holds. An operation's claim is one taken since the consumer looked at the ledger;
+    // a split refund's (`split-refund:<its split>`) is a refund that took this id first.
     const held = await this.claimReference(plan.id, splitReferenceHolder(plan.id));
     if (operationShardOfClaim(held) !== null) return { created: false, conflict: true, state: null };
+    if (held !== '' && held !== splitReferenceHolder(plan.id)) return { created: false, conflict: true, state: null, takenBy: held };
     const [created, stored, state] = (await this.redis.eval(BEGIN, 1, this.key(plan.id), JSON.stringify(plan), digest, String(now))) as [
       number,
       string,
@@ -261,8 +274,8 @@ export class SplitTenderStore {
   /**
    * Records a refund (`created`, or `exists` for a repeat of the same refund) and schedules it; or says why
    * it cannot be (`refused`), or that `refundId` already refunds another split or other money (`conflict`,
-   * what holds the refund id), or is an operation's reference (`operation`, the shard its claim names);
-   * nothing recorded or reserved then.
+   * what holds the refund id), or is an operation's reference (`operation`, the shard its claim names), or a
+   * split's own id (`taken`, the claim's holder, `split:<id>`); nothing recorded or reserved then.
    */
   async beginRefund(
     splitId: string,
@@ -271,7 +284,7 @@ export class SplitTenderStore {
     caps: { card: number; gift_card: number },
     order: RefundOrder,
     commandJson: string,
-  ): Promise<{ refund: StoredRefund } | { refused: RefundRefusal; detail: string } | { conflict: string } | { operation: number }> {
+  ): Promise<{ refund: StoredRefund } | { refused: RefundRefusal; detail: string } | { conflict: string } | { operation: number } | { taken: string }> {
     // The claims first (other slots than the split's hash): a crash after them leaves claims its redelivery holds.
     const { holder, claimedNow } = await this.claimRefundId(splitId, refundId, amount);
     if (holder !== refundClaimOf(splitId, amount)) return { conflict: holder };
@@ -286,6 +299,11 @@ export class SplitTenderStore {
     if (operationShard !== null) {
       await release();
       return { operation: operationShard };
+    }
+    // A split's own id (`split:<id>`), or another refund's of another split: the id names that, not this refund.
+    if (referenceHeld !== '' && referenceHeld !== reference) {
+      await release(false);
+      return { taken: referenceHeld };
     }
     const [outcome, value] = (await this.redis.eval(
       BEGIN_REFUND,

@@ -92,9 +92,9 @@ export class SplitTenderCoordinator {
   /**
    * Records a split (first time only) and puts it on the open index: durable before the command that
    * started it is acked. `conflict`: the id is taken by a split with other money, or (`state` null) by an
-   * operation of the ledger.
+   * operation of the ledger or by a split refund (`takenBy`, its claim's holder).
    */
-  async begin(plan: SplitTenderPlan): Promise<{ created: boolean; conflict: boolean; state: SplitTenderState | null }> {
+  async begin(plan: SplitTenderPlan): Promise<{ created: boolean; conflict: boolean; state: SplitTenderState | null; takenBy?: string }> {
     cardAmount(plan);
     const result = await this.store.begin(plan, planDigest(plan));
     if (result.created) {
@@ -208,7 +208,7 @@ export class SplitTenderCoordinator {
     amount: number,
     order: RefundOrder,
     command: PaymentCommand | null,
-  ): Promise<{ refund: StoredRefund } | { refused: string; detail: string } | { conflict: string } | { operation: number }> {
+  ): Promise<{ refund: StoredRefund } | { refused: string; detail: string } | { conflict: string } | { operation: number } | { taken: string }> {
     const caps = { card: cardAmount(plan), gift_card: plan.gift_card.amount };
     return this.store.beginRefund(plan.id, refundId, amount, caps, order, JSON.stringify(command ?? {}));
   }
@@ -270,7 +270,7 @@ export class SplitTenderCoordinator {
   ): Promise<{ card: number; gift_card: number; failed: string[]; state: SplitRefundState | string }> {
     const begun = await this.beginRefund(plan, refundId, amount, order, null);
     if ('refused' in begun) return { card: 0, gift_card: 0, failed: [], state: begun.refused };
-    if ('conflict' in begun) return { card: 0, gift_card: 0, failed: [], state: 'conflict' };
+    if ('conflict' in begun || 'operation' in begun || 'taken' in begun) return { card: 0, gift_card: 0, failed: [], state: 'conflict' };
     const until = Date.now() + (this.ports.stepTimeoutMs ?? 30_000) * 2;
     for (;;) {
       const refund = await this.advanceRefund(plan, refundId);

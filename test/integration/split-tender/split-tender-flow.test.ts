@@ -398,6 +398,59 @@ describe('split tender through the worker', () => {
     expect((await worker.splitTender.coordinator.store.refund(splitId, refundId))?.state).toBe('REFUNDED');
   });
 
+  it("a split sale under a split refund's id is refused as an IDEMPOTENCY_CONFLICT naming that refund, nothing redeemed", async () => {
+    const id = run();
+    const splitId = await settledSale(id, `gc_refsale${id.replace(/-/g, '')}_3000`);
+    const refundId = `refund-then-sale-${id}`;
+    await client.publish('web.payment.refund', splitRefund(splitId, refundId, 1000));
+    await eventually(
+      async () =>
+        notifications().some(
+          (x) => x.method === config.serviceBus.methods.notifications.refunded && x.payment.operation_reference === refundId && x.payment.status === 'SUCCESS',
+        ),
+      60_000,
+    );
+    await client.drainDeadLetters();
+    const gc = `gc_refsale2${id.replace(/-/g, '')}_3000`;
+    const sale = splitSale(`${id}x`, 'pm_card_visa', gc, 3000, 10000);
+    await client.publish('web.payment.sale', { ...sale, payment: { ...sale.payment, operation_reference: refundId } });
+    await eventually(
+      async () => notifications().some((x) => x.payment.operation_reference === refundId && x.payment.reason === 'idempotency_conflict'),
+      30_000,
+    );
+    let dead: Awaited<ReturnType<typeof client.drainDeadLetters>> = [];
+    await eventually(async () => (dead = dead.concat(await client.drainDeadLetters())).length > 0);
+    expect(dead.map((m) => m.properties.headers?.['x-pb-code'])).toEqual(['IDEMPOTENCY_CONFLICT']);
+    expect(logs.lines.some((l) => l.includes(refundId) && l.includes(`split refund of ${splitId}`))).toBe(true);
+    expect(await worker.splitTender.coordinator.store.plan(refundId)).toBeNull();
+    expect(await balance(gc)).toBe(3000);
+  });
+
+  it("a split refund under another split's id is refused as an IDEMPOTENCY_CONFLICT naming that split, nothing refunded", async () => {
+    const id = run();
+    const splitA = await settledSale(`${id}a`, `gc_splitid_a${id.replace(/-/g, '')}_3000`);
+    const splitB = await settledSale(`${id}b`, `gc_splitid_b${id.replace(/-/g, '')}_3000`);
+    await client.drainDeadLetters();
+    await client.publish('web.payment.refund', splitRefund(splitA, splitB, 1000));
+    await eventually(
+      async () =>
+        notifications().some(
+          (x) =>
+            x.method === config.serviceBus.methods.notifications.refunded &&
+            x.payment.operation_reference === splitB &&
+            x.payment.reason === 'idempotency_conflict',
+        ),
+      30_000,
+    );
+    let dead: Awaited<ReturnType<typeof client.drainDeadLetters>> = [];
+    await eventually(async () => (dead = dead.concat(await client.drainDeadLetters())).length > 0);
+    expect(dead.map((m) => m.properties.headers?.['x-pb-code'])).toEqual(['IDEMPOTENCY_CONFLICT']);
+    expect(logs.lines.some((l) => l.includes(splitB) && l.includes(`split tender ${splitB}`))).toBe(true);
+    expect(await worker.splitTender.coordinator.store.refund(splitA, splitB)).toBeNull();
+    // Split B is as it was.
+    expect(await worker.splitTender.coordinator.state(splitB)).toBe('DONE');
+  });
+
   it('a refund id already used on one split is refused on another, and on the same split with other money: IDEMPOTENCY_CONFLICT, nothing refunded twice', async () => {
     const id = run();
     const gcA = `gc_dupa${id.replace(/-/g, '')}_3000`;
