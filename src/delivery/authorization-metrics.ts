@@ -52,3 +52,16 @@ export function authorizationReferenceElsewhere(): Counter<'gateway' | 'holder'>
     ['gateway', 'holder'],
   );
 }
+
+/**
+ * `pb_dependents_waiting_total{gateway,command}`: checks of a capture or refund that waited for siblings of the
+ * same authorization in flight ahead of it (`siblingsAhead`), counted at each check (every
+ * `delivery.backoff_base_ms` while it waits).
+ */
+export function dependentsWaiting(): Counter<'gateway' | 'command'> {
+  return counter(
+    'pb_dependents_waiting_total',
+    'Checks of a capture or refund that waited for captures or refunds of the same authorization in flight ahead of it, by gateway and command',
+    ['gateway', 'command'],
+  );
+}

@@ -21,7 +21,7 @@ import { GatewayHealth, noteGatewayCall, resultOf } from './gateway-health';
 import { ConfigHold, DeadLetterSink } from './config-hold';
 import { DeliveryFaults } from './delivery-fault';
 import { ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-context';
-import { authorizationRefusals } from './authorization-metrics';
+import { authorizationRefusals, dependentsWaiting } from './authorization-metrics';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { OutcomeRecorder } from './outcome-recorder';
 import { retryAfterCapped } from './retry-after-metrics';
@@ -348,8 +348,27 @@ export class DeliveryService {
       gateways: this.gatewayNames,
       singleCapture: (gateway) => this.deps.config.gateways[gateway]?.type === 'stripe',
     });
-    if ('wait' in resolved) return { wait: { kind: 'wait', reason: resolved.wait, delayMs: this.deps.config.delivery.backoffBaseMs } };
+    if ('wait' in resolved) {
+      if (resolved.siblings) await this.waitingForSiblings(op, resolved.wait, resolved.siblings);
+      return { wait: { kind: 'wait', reason: resolved.wait, delayMs: this.deps.config.delivery.backoffBaseMs } };
+    }
     return resolved;
+  }
+
+  /**
+   * Counts a capture's or refund's wait for siblings in flight ahead of it; its first wait also goes to its
+   * history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator sees why).
+   */
+  private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[]): Promise<void> {
+    dependentsWaiting().inc({ gateway: gatewayOf(op), command: op.command });
+    if (!(await this.deps.ledger.setFieldOnce(op.id, 'waited_for_siblings_at', String(this.now())))) return;
+    await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(',') });
+    this.deps.logger.info('capture or refund waits for others of its authorization in flight ahead of it', {
+      operation_id: op.id,
+      command: op.command,
+      siblings: siblings.join(','),
+      reason,
+    });
   }
 
   private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {

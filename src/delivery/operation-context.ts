@@ -5,6 +5,7 @@ import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { gatewayOf, routedPayment } from '../ledger/routing-record';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
+import { isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import type { FxLock } from '../fx/fx-lock';
 
@@ -42,7 +43,11 @@ export interface ContextRefusal {
  * a PSP reference, or does not match the command: scope, currency, amount). `authorizationId`: the
  * authorization a PSP reference the command names was resolved to (recorded with the attempt).
  */
-export type ContextResolution = { context: OperationContext; fxLock?: FxLock; authorizationId?: string } | { wait: string } | ContextRefusal;
+export type ContextResolution =
+  | { context: OperationContext; fxLock?: FxLock; authorizationId?: string }
+  /** `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`). */
+  | { wait: string; siblings?: readonly string[] }
+  | ContextRefusal;
 
 export interface ResolveOptions {
   /**
@@ -95,10 +100,12 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   const amounts = options.checkAmounts === true && (op.command === 'capture' || op.command === 'refund');
   let auth: OperationRecord | null;
   let dependents: DependentSummary[] = [];
+  let registered = 0;
   if (amounts) {
     const view = await ledger.authorizationView(key, op.id);
     auth = view?.auth ?? null;
     dependents = view?.dependents ?? [];
+    registered = view?.registered ?? 0;
   } else {
     auth = await ledger.get(key);
   }
@@ -113,10 +120,12 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       // Only authorizations whose dependents were all registered (created with a digest) can be summed.
       const over = amounts && auth.digest !== undefined ? amountRefusal(op, auth, dependents, options.singleCapture?.(gatewayOf(auth)) === true) : null;
       if (over) return over;
+      const ahead = amounts && auth.digest !== undefined ? siblingsAhead(op, auth, dependents, registered) : null;
+      if (ahead) return ahead;
       // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
       // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
       const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };
-      const converted = atDependentRate(op, auth, payment, takenBefore(op, dependents));
+      const converted = atDependentRate(op, auth, payment, takenBefore(op, dependents, registered));
       const fxLock = converted === payment ? null : fxLockOf(auth);
       return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment: converted } };
     }
@@ -184,6 +193,8 @@ async function checkedByReference(
   if (amounts && found.authorization && auth.state === 'SUCCEEDED' && auth.digest !== undefined) {
     const over = amountRefusal(op, auth, found.dependents, singleCapture?.(holder) === true);
     if (over) return via(over);
+    const ahead = siblingsAhead(op, auth, found.dependents, found.registered);
+    if (ahead) return ahead;
   }
   // The record keeps which authorization it acts on: its closing then reaches it in the same script.
   const linked = found.authorization ? { authorizationId: auth.id } : {};
@@ -191,9 +202,43 @@ async function checkedByReference(
   // routing or failover put it there); a converted authorization's captures and refunds at its locked rate,
   // wherever it was found: the PSP holds the converted currency, not the order's.
   const payment = holder === context.payment.gateway ? context.payment : { ...context.payment, gateway: holder };
-  const converted = found.authorization ? atDependentRate(op, auth, payment, takenBefore(op, found.dependents)) : payment;
+  const converted = found.authorization ? atDependentRate(op, auth, payment, takenBefore(op, found.dependents, found.registered)) : payment;
   const fxLock = converted === payment ? null : fxLockOf(auth);
   return fxLock ? { context: { ...context, payment: converted }, fxLock, ...linked } : { context: { ...context, payment: converted }, ...linked };
+}
+
+/**
+ * A capture or refund that, with the siblings registered before it and still in flight (captures of the same
+ * authorization, or refunds of the same payment, not yet SUCCEEDED or FAILED, sent or not), could take more
+ * than the authorization has: it waits for them to settle (`wait`, asked again after
+ * `delivery.backoff_base_ms`), and is then checked on what they did. Without this, two captures sent at the
+ * same moment each passed on the settled sum and the PSP was asked for more than it holds (a PSP that allows
+ * over-capture would take it). Registration and the read of the others are one script, so of two concurrent
+ * ones the later registered always sees the earlier, and the earlier never waits for the later: one goes,
+ * never both, and two never wait for each other. `registered`: `op`'s own place in that order. `null` when it
+ * fits whatever they do, or none is ahead. Pure.
+ */
+export function siblingsAhead(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  registered: number,
+): { wait: string; siblings: string[] } | null {
+  if (op.command !== 'capture' && op.command !== 'refund') return null;
+  if (op.command === 'capture' && auth.command === 'sale') return null;
+  const ahead = dependents.filter((d) => d.command === op.command && d.id !== op.id && !isTerminal(d.state) && registeredBefore(d, op, registered));
+  if (ahead.length === 0) return null;
+  if (op.command === 'refund' && closedUnregistered(auth, dependents)) return null;
+  const authorized = authorizedInOrderCurrency(auth);
+  const settled = (command: CommandType) => settledSum(dependents, command);
+  const room = op.command === 'capture' ? authorized - settled('capture') : (auth.command === 'sale' ? authorized : settled('capture')) - settled('refund');
+  const inFlight = ahead.reduce((total, d) => total + d.amount, 0);
+  if (op.payment.amount + inFlight <= room) return null;
+  const siblings = ahead.map((d) => d.id);
+  return {
+    wait: `${op.command} of ${op.payment.amount} waits for ${siblings.length} ${op.command}(s) of authorization ${auth.id} in flight ahead of it (${inFlight} of the ${room} left): ${siblings.join(', ')}`,
+    siblings,
+  };
 }
 
 /**
@@ -215,14 +260,22 @@ function atDependentRate(op: OperationRecord, auth: OperationRecord, payment: Pa
 }
 
 /**
- * What the authorization's other captures (for a capture) or refunds (for a refund) took, in the order's
- * currency: the running total a converted part is added to (`atAuthorizationRate`). Those that failed took
- * nothing; those still in flight count as if they succeed, so two that both do still add up. 0 for any other
- * command, and when the dependents were not read (not the first attempt: its converted amount is on record).
+ * What the authorization's other captures (for a capture) or refunds (for a refund) registered before it
+ * took, in the order's currency: the running total a converted part is added to (`atAuthorizationRate`).
+ * Those that failed took nothing; those still in flight count as if they succeed, so two that both do still
+ * add up; by registration order, so each part's running total is the one the next part adds to. 0 for any
+ * other command, and when the dependents were not read (not the first attempt: its converted amount is on record).
  */
-function takenBefore(op: OperationRecord, dependents: readonly DependentSummary[]): number {
+function takenBefore(op: OperationRecord, dependents: readonly DependentSummary[], registered: number): number {
   if (op.command !== 'capture' && op.command !== 'refund') return 0;
-  return dependents.filter((d) => d.command === op.command && d.id !== op.id && d.state !== 'FAILED').reduce((total, d) => total + d.amount, 0);
+  return dependents
+    .filter((d) => d.command === op.command && d.id !== op.id && d.state !== 'FAILED' && registeredBefore(d, op, registered))
+    .reduce((total, d) => total + d.amount, 0);
+}
+
+/** Whether dependent `d` registered against the authorization before `op` (registered `registered`): those of before the order was kept (0) first, ties by id. Pure. */
+function registeredBefore(d: DependentSummary, op: OperationRecord, registered: number): boolean {
+  return d.registered < registered || (d.registered === registered && d.id < op.id);
 }
 
 /** The scope an authorization belongs to, for logs (no card data: gateway, account, order only). */
@@ -287,24 +340,41 @@ export function amountRefusal(
       };
     }
   }
-  // A converted authorization's PSP figure is in the converted currency: compared in the order's currency,
-  // a partial approval converted back at the locked rate (rounded down, never more than the PSP holds).
-  const lock = fxLockOf(auth);
-  const authorized = lock ? heldInOrderCurrency(auth, lock) : (auth.confirmedAmount ?? auth.payment.amount);
-  const sum = (command: CommandType) => dependents.filter((d) => d.command === command && d.state === 'SUCCEEDED').reduce((total, d) => total + d.amount, 0);
+  const authorized = authorizedInOrderCurrency(auth);
+  const sum = (command: CommandType) => settledSum(dependents, command);
   const captured = sum('capture');
   const detail = { authorization_id: auth.id, amount: op.payment.amount, authorized, captured };
   if (op.command === 'capture' && auth.command !== 'sale') {
     const remaining = authorized - captured;
     if (op.payment.amount > remaining) return { fail: AUTHORIZATION_REFUSALS.capture, field: 'payment.amount', detail: { ...detail, remaining } };
   }
-  // Closed by a capture that was never registered here (sent before captures by PSP reference were): what
-  // was captured is unknown, so a refund is left to the PSP rather than refused on a sum that is too low.
-  const unregisteredClose = auth.command !== 'sale' && auth.closedBy !== undefined && !dependents.some((d) => d.id === auth.closedBy);
-  if (op.command === 'refund' && !unregisteredClose) {
+  if (op.command === 'refund' && !closedUnregistered(auth, dependents)) {
     const refunded = sum('refund');
     const refundable = (auth.command === 'sale' ? authorized : captured) - refunded;
     if (op.payment.amount > refundable) return { fail: AUTHORIZATION_REFUSALS.refund, field: 'payment.amount', detail: { ...detail, refunded, refundable } };
   }
   return null;
+}
+
+/**
+ * Closed by a capture that was never registered here (sent before captures by PSP reference were): what was
+ * captured is unknown, so a refund is left to the PSP rather than checked on a sum that is too low. Pure.
+ */
+function closedUnregistered(auth: OperationRecord, dependents: readonly DependentSummary[]): boolean {
+  return auth.command !== 'sale' && auth.closedBy !== undefined && !dependents.some((d) => d.id === auth.closedBy);
+}
+
+/**
+ * What the authorization holds in the order's currency, minor units: the PSP's confirmed figure, else what was
+ * asked. A converted authorization's PSP figure is in the converted currency: a partial approval counts the
+ * most of the order's currency it covers at the locked rate (`heldInOrderCurrency`). Pure.
+ */
+function authorizedInOrderCurrency(auth: OperationRecord): number {
+  const lock = fxLockOf(auth);
+  return lock ? heldInOrderCurrency(auth, lock) : (auth.confirmedAmount ?? auth.payment.amount);
+}
+
+/** What the succeeded dependents of `command` took, minor units of the order's currency. Pure. */
+function settledSum(dependents: readonly DependentSummary[], command: CommandType): number {
+  return dependents.filter((d) => d.command === command && d.state === 'SUCCEEDED').reduce((total, d) => total + d.amount, 0);
 }

@@ -42,34 +42,64 @@ function gatewayKeyOf(json: string | undefined): string | undefined {
 }
 
 /**
- * Registers the dependent ('' for none) among an authorization's dependents and lists them all: what
- * `Ledger.authorizationByReference` reads once it reached the authorization. Key: its dependents set.
+ * Registers `A.dependent` ('' for none) among the authorization's dependents, first time only, with its
+ * registration order: field `dseq:<dependent>` of the authorization's own hash, from its counter
+ * `dependents_seq` (the hash is the record, so the order lives and goes with it). Both scripts below share it.
+ */
+const REGISTER_DEPENDENT_LUA = `
+if A.dependent ~= '' and redis.call('SADD', K.dependents, A.dependent) == 1 then
+  redis.call('HSET', K.op, 'dseq:' .. A.dependent, redis.call('HINCRBY', K.op, 'dependents_seq', 1))
+end
+`;
+
+/**
+ * The order each of `members` was registered in (`dseq:<id>` of the authorization's hash; 0 for one
+ * registered before the order was kept), as a Lua list parallel to `members`.
+ */
+const REGISTRATION_ORDER_LUA = `
+local function registered(members)
+  local order = {}
+  for i, m in ipairs(members) do order[i] = tonumber(redis.call('HGET', K.op, 'dseq:' .. m) or '0') end
+  return order
+end
+`;
+
+/**
+ * Registers the dependent ('' for none) among an authorization's dependents and lists them all, with the
+ * order each was registered in: what `Ledger.authorizationByReference` reads once it reached the
+ * authorization. Keys: the authorization's hash and its dependents set. Reply `{members, orders}`.
  */
 export const DEPENDENTS_SCRIPT = new LuaScript(
-  luaInputs(['dependents'], ['dependent']),
+  luaInputs(['op', 'dependents'], ['dependent']),
   `
-if A.dependent ~= '' then redis.call('SADD', K.dependents, A.dependent) end
-return redis.call('SMEMBERS', K.dependents)
+${REGISTER_DEPENDENT_LUA}
+${REGISTRATION_ORDER_LUA}
+local members = redis.call('SMEMBERS', K.dependents)
+return {members, registered(members)}
 `,
 );
 
 /**
  * An operation and, when it authorizes, the dependent registered among its dependents ('' for none) and
- * all of them listed, in one round trip: what a capture or refund needs to check its authorization, named by
- * our operation id or by the PSP reference our SUCCESS event returned. Any other operation (one the
- * reference index holds because it took the reference over, as a Stripe capture does) is returned as read,
- * its set left alone. Keys: the operation's hash and dependents set. Reply `{flat HGETALL, members, 1}` for
- * an authorization, `{flat, {}, 0}` otherwise, `{{}, {}, 0}` when there is no such operation.
+ * all of them listed with their registration order, in one round trip: what a capture or refund needs to
+ * check its authorization, named by our operation id or by the PSP reference our SUCCESS event returned.
+ * Registering and reading in one script orders concurrent dependents: of two, the later registered always
+ * sees the earlier. Any other operation (one the reference index holds because it took the reference over,
+ * as a Stripe capture does) is returned as read, its set left alone. Keys: the operation's hash and
+ * dependents set. Reply `{flat HGETALL, members, 1, orders}` for an authorization, `{flat, {}, 0, {}}`
+ * otherwise, `{{}, {}, 0, {}}` when there is no such operation.
  */
 export const AUTHORIZATION_VIEW_SCRIPT = new LuaScript(
   luaInputs(['op', 'dependents'], ['dependent']),
   `
 local authorizing = {${[...AUTHORIZING].map((c) => `[${JSON.stringify(c)}] = true`).join(', ')}}
-local flat = redis.call('HGETALL', K.op)
-if #flat == 0 then return {{}, {}, 0} end
-if not authorizing[redis.call('HGET', K.op, 'command')] then return {flat, {}, 0} end
-if A.dependent ~= '' then redis.call('SADD', K.dependents, A.dependent) end
-return {flat, redis.call('SMEMBERS', K.dependents), 1}
+local command = redis.call('HGET', K.op, 'command')
+if not command then return {{}, {}, 0, {}} end
+if not authorizing[command] then return {redis.call('HGETALL', K.op), {}, 0, {}} end
+${REGISTER_DEPENDENT_LUA}
+${REGISTRATION_ORDER_LUA}
+local members = redis.call('SMEMBERS', K.dependents)
+return {redis.call('HGETALL', K.op), members, 1, registered(members)}
 `,
 );
 

@@ -87,6 +87,11 @@ export interface DependentSummary {
   state: OperationState;
   /** What the PSP confirmed for it, else what it asked for; minor units of the command's currency (a converted dependent counts what it asked). */
   amount: number;
+  /**
+   * Its place in the order the authorization's dependents were registered in (1, 2, …; 0 for one registered
+   * before that order was kept): of two concurrent ones, the later registered saw the earlier.
+   */
+  registered: number;
 }
 
 type StateIndexKeys = Record<(typeof STATE_INDEX_INPUTS)[number], string>;
@@ -693,9 +698,9 @@ export class Ledger {
    * of our authorizations, before their first attempt.
    * @returns `null` when there is no such operation.
    */
-  async authorizationView(authId: string, dependentId: string): Promise<{ auth: OperationRecord; dependents: DependentSummary[] } | null> {
+  async authorizationView(authId: string, dependentId: string): Promise<{ auth: OperationRecord; dependents: DependentSummary[]; registered: number } | null> {
     const view = await this.viewWithDependent(authId, dependentId);
-    return view && { auth: decodeRecord(view.hash), dependents: view.dependents };
+    return view && { auth: decodeRecord(view.hash), dependents: view.dependents, registered: view.registered };
   }
 
   /**
@@ -705,24 +710,37 @@ export class Ledger {
   private async viewWithDependent(
     id: string,
     dependentId: string,
-  ): Promise<{ hash: Record<string, string>; authorizing: boolean; dependents: DependentSummary[] } | null> {
-    const [flat, members, authorizing] = await this.onShard(
+  ): Promise<{ hash: Record<string, string>; authorizing: boolean; dependents: DependentSummary[]; registered: number } | null> {
+    const [flat, members, authorizing, orders] = await this.onShard(
       id,
       (keys) =>
         AUTHORIZATION_VIEW_SCRIPT.run(this.redis, {
           keys: { op: keys.op(id), dependents: keys.dependents(id) },
           args: { dependent: dependentId },
-        }) as Promise<[string[], string[], number]>,
+        }) as Promise<[string[], string[], number, number[]]>,
       (r) => r[0].length === 0,
-      (): [string[], string[], number] => [[], [], 0],
+      (): [string[], string[], number, number[]] => [[], [], 0, []],
     );
     if (flat.length === 0) return null;
-    const dependents = await this.dependentSummaries(members.filter((m) => m !== dependentId));
-    return { hash: hashFromPairs(flat), authorizing: authorizing === 1, dependents };
+    return { hash: hashFromPairs(flat), authorizing: authorizing === 1, ...(await this.dependentsRead(members, orders, dependentId)) };
   }
 
-  /** What `ids` (dependents of an authorization) are and moved; those not found are left out. */
-  private async dependentSummaries(ids: readonly string[]): Promise<DependentSummary[]> {
+  /** The dependents a script listed (`members`, registered in `orders`) other than `dependentId`, and where `dependentId` was registered. */
+  private async dependentsRead(
+    members: readonly string[],
+    orders: readonly number[],
+    dependentId: string,
+  ): Promise<{ dependents: DependentSummary[]; registered: number }> {
+    const registered = new Map(members.map((m, i) => [m, Number(orders[i] ?? 0)]));
+    const dependents = await this.dependentSummaries(
+      members.filter((m) => m !== dependentId),
+      registered,
+    );
+    return { dependents, registered: registered.get(dependentId) ?? 0 };
+  }
+
+  /** What `ids` (dependents of an authorization) are and moved, with their registration order; those not found are left out. */
+  private async dependentSummaries(ids: readonly string[], registered: ReadonlyMap<string, number>): Promise<DependentSummary[]> {
     if (ids.length === 0) return [];
     // One read per dependent, sent together (they may live in other shards than the authorization).
     const replies = await Promise.all(
@@ -741,7 +759,7 @@ export class Ledger {
         confirmedAmount: confirmed !== null ? Number(confirmed) : undefined,
         confirmedCurrency: confirmedCurrency ?? undefined,
       });
-      dependents.push({ id: ids[i], command: command as CommandType, state: state as OperationState, amount });
+      dependents.push({ id: ids[i], command: command as CommandType, state: state as OperationState, amount, registered: registered.get(ids[i]) ?? 0 });
     });
     return dependents;
   }
@@ -759,7 +777,7 @@ export class Ledger {
     gateway: string,
     reference: string,
     dependentId = '',
-  ): Promise<{ record: OperationRecord; authorization: boolean; dependents: DependentSummary[] } | null> {
+  ): Promise<{ record: OperationRecord; authorization: boolean; dependents: DependentSummary[]; registered: number } | null> {
     const id = await this.findByReference(gateway, reference);
     if (!id) return null;
     const hashOf = async (other: string): Promise<Record<string, string> | null> => {
@@ -776,7 +794,7 @@ export class Ledger {
       // Usually the reference names the authorization itself: read it and register the dependent at once.
       const view = await this.viewWithDependent(id, dependentId);
       if (!view) return null;
-      if (view.authorizing) return { record: decodeRecord(view.hash), authorization: true, dependents: view.dependents };
+      if (view.authorizing) return { record: decodeRecord(view.hash), authorization: true, dependents: view.dependents, registered: view.registered };
       first = view.hash;
     } else {
       first = await hashOf(id);
@@ -784,13 +802,13 @@ export class Ledger {
     if (!first) return null;
     const reached = await followToAuthorization({ id, hash: first }, { hash: hashOf, findByReference: (ref) => this.findByReference(gateway, ref) });
     const record = decodeRecord(reached.hash);
-    if (!reached.authorization || dependentId === '') return { record, authorization: reached.authorization, dependents: [] };
+    if (!reached.authorization || dependentId === '') return { record, authorization: reached.authorization, dependents: [], registered: 0 };
     const keys = await this.keysOfId(reached.id);
-    const members = (await DEPENDENTS_SCRIPT.run(this.redis, {
-      keys: { dependents: keys.dependents(reached.id) },
+    const [members, orders] = (await DEPENDENTS_SCRIPT.run(this.redis, {
+      keys: { op: keys.op(reached.id), dependents: keys.dependents(reached.id) },
       args: { dependent: dependentId },
-    })) as string[];
-    return { record, authorization: true, dependents: await this.dependentSummaries(members.filter((m) => m !== dependentId)) };
+    })) as [string[], number[]];
+    return { record, authorization: true, ...(await this.dependentsRead(members, orders, dependentId)) };
   }
 
   /** How many operations are in each state, summed over the shards (one round trip): the operator's overview. */

@@ -159,6 +159,39 @@ describe('currency and amount: a dependent command is checked against what our a
     expect(event).not.toHaveProperty('discrepancy');
   });
 
+  it('two captures delivered at the same moment that together exceed the authorization: one goes, the other waits for it and is then refused, unsent', async () => {
+    const auth = await authorized({ amount: 5000 });
+    const a = await record(dependent('capture', auth, { amount: 3000 }));
+    const b = await record(dependent('capture', auth, { amount: 3000 }));
+    const waits = await metricValue('pb_dependents_waiting_total', { gateway: 'simulator', command: 'capture' });
+    const steps = await Promise.all([service.deliver(a), service.deliver(b)]);
+    const kinds = steps.map((step) => (step.kind === 'done' ? step.state : step.kind)).sort();
+    expect(kinds).toEqual(['SUCCEEDED', 'wait']);
+    // Whichever registered first went; the other is `second`.
+    const [first, second] = steps[0].kind === 'wait' ? [b, a] : [a, b];
+    expect(await metricValue('pb_dependents_waiting_total', { gateway: 'simulator', command: 'capture' })).toBe(waits + 1);
+    expect((await ledger.interactions(second)).map((i) => i.event)).toContain('waiting_for_siblings');
+    expect(sim.counters().effects[second]).toBeUndefined();
+    // Its sibling settled: checked again on what that one took, 2000 left, refused before any PSP call.
+    expect((await ledger.get(first))?.state).toBe('SUCCEEDED');
+    expect(await service.deliver(second)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(second))?.reason).toBe('amount_exceeds_authorized');
+    expect(sim.counters().effects[second]).toBeUndefined();
+    expect(sim.counters().effects[first]).toBe(1);
+  });
+
+  it('a capture waiting for a sibling that then fails goes once the sibling failed', async () => {
+    const auth = await authorized({ amount: 5000 });
+    const a = await record(dependent('capture', auth, { amount: 4000 }));
+    // Registered first (as delivery's first check does), then left in flight: the PSP's answer is lost.
+    await ledger.authorizationView(auth.payment.operation_reference!, a);
+    await ledger.transition(a, 'SENT', { event: 'attempt' });
+    const b = await record(dependent('capture', auth, { amount: 3000 }));
+    expect((await service.deliver(b)).kind).toBe('wait');
+    await ledger.transition(a, 'FAILED', { event: 'outcome', source: 'response' }, { reason: 'declined' });
+    expect(await service.deliver(b)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
   it('refuses a refund above what was captured (less what was refunded)', async () => {
     const sale = await authorized({ amount: 4000 }, 'sale');
     const part = await record(dependent('refund', sale, { amount: 3000 }));

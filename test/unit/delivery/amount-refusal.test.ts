@@ -1,4 +1,4 @@
-import { amountRefusal } from '../../../src/delivery/operation-context';
+import { amountRefusal, siblingsAhead } from '../../../src/delivery/operation-context';
 import { DependentSummary, OperationRecord } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
 import { parseRate } from '../../../src/fx/exact-rate';
@@ -13,7 +13,7 @@ function op(command: OperationRecord['command'], amount: number, extra: Partial<
 describe('amountRefusal: a refund against what was captured', () => {
   it('refuses a refund above the registered successful captures', () => {
     const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cap-1' });
-    const captured: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 3000 }];
+    const captured: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 3000, registered: 0 }];
     expect(amountRefusal(op('refund', 3500), auth, captured)).toMatchObject({ fail: 'amount_exceeds_captured', field: 'payment.amount' });
     expect(amountRefusal(op('refund', 3000), auth, captured)).toBeNull();
   });
@@ -36,21 +36,25 @@ describe('amountRefusal: a PSP that captures an authorization once only (Stripe:
     });
 
   it('refuses a second capture (the first shipment captured or still under way) naming payment.gateway_key', () => {
-    const first: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 2000 }];
+    const first: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 2000, registered: 0 }];
     expect(amountRefusal(op('capture', 1000), klarna(), first, true)).toMatchObject({
       fail: 'capture_already_made',
       field: 'payment.gateway_key',
       detail: { capture_operation_id: 'cap-1', method: 'klarna' },
     });
-    expect(amountRefusal(op('capture', 1000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'SENT', amount: 2000 }], true)).toMatchObject({
-      fail: 'capture_already_made',
-    });
+    expect(amountRefusal(op('capture', 1000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'SENT', amount: 2000, registered: 0 }], true)).toMatchObject(
+      {
+        fail: 'capture_already_made',
+      },
+    );
   });
 
   it('lets one partial capture through, and a new one after the first failed; a gateway with multicapture takes several', () => {
     expect(amountRefusal(op('capture', 2000), klarna(), [], true)).toBeNull();
-    expect(amountRefusal(op('capture', 2000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'FAILED', amount: 2000 }], true)).toBeNull();
-    expect(amountRefusal(op('capture', 1000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 2000 }], false)).toBeNull();
+    expect(amountRefusal(op('capture', 2000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'FAILED', amount: 2000, registered: 0 }], true)).toBeNull();
+    expect(
+      amountRefusal(op('capture', 1000), klarna(), [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 2000, registered: 0 }], false),
+    ).toBeNull();
   });
 });
 
@@ -88,7 +92,7 @@ describe('amountRefusal: a converted authorization the PSP approved only in part
   });
 
   it('counts earlier captures against the amount converted back', () => {
-    const first: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 5000 }];
+    const first: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 5000, registered: 0 }];
     expect(amountRefusal(usd('capture', 1174), converted('authorize', 5640), first)).toMatchObject({ detail: { remaining: 1173 } });
     expect(amountRefusal(usd('capture', 1173), converted('authorize', 5640), first)).toBeNull();
   });
@@ -101,5 +105,61 @@ describe('amountRefusal: a converted authorization the PSP approved only in part
   it('a fully approved converted authorization is checked against the order amount, as before', () => {
     expect(amountRefusal(usd('capture', 12345), converted('authorize', 11280), [])).toBeNull();
     expect(amountRefusal(usd('capture', 12346), converted('authorize', 11280), [])).toMatchObject({ fail: 'amount_exceeds_authorized' });
+  });
+});
+
+describe('siblingsAhead: captures and refunds of one authorization in flight at the same time', () => {
+  const auth = () => op('authorize', 5000, { state: 'SUCCEEDED' });
+  const sibling = (
+    id: string,
+    state: DependentSummary['state'],
+    amount: number,
+    registered = 1,
+    command: DependentSummary['command'] = 'capture',
+  ): DependentSummary => ({
+    id,
+    command,
+    state,
+    amount,
+    registered,
+  });
+  // The capture checked, registered second unless said otherwise.
+  const capture = (amount: number) => op('capture', amount);
+
+  it('waits while a capture registered before it and not settled could leave too little, naming it; one that fits whatever it does goes', () => {
+    expect(siblingsAhead(capture(3000), auth(), [sibling('cap-1', 'SENT', 3000)], 2)).toMatchObject({ siblings: ['cap-1'] });
+    expect(siblingsAhead(capture(3000), auth(), [sibling('cap-1', 'UNKNOWN', 3000)], 2)?.wait).toContain('cap-1');
+    // Not sent yet counts too: it passed its own check, or waits on others before it.
+    expect(siblingsAhead(capture(3000), auth(), [sibling('cap-1', 'RECEIVED', 3000)], 2)).toMatchObject({ siblings: ['cap-1'] });
+    expect(siblingsAhead(capture(2000), auth(), [sibling('cap-1', 'SENT', 3000)], 2)).toBeNull();
+  });
+
+  it('never waits for one registered after it: of two concurrent captures one goes, the other waits, never both waiting', () => {
+    const a = op('capture', 3000, { id: 'cap-a' });
+    const b = op('capture', 3000, { id: 'cap-b' });
+    expect(siblingsAhead(a, auth(), [sibling('cap-b', 'RECEIVED', 3000, 2)], 1)).toBeNull();
+    expect(siblingsAhead(b, auth(), [sibling('cap-a', 'RECEIVED', 3000, 1)], 2)).toMatchObject({ siblings: ['cap-a'] });
+    // Registered before the order was kept (0): first, ties by id.
+    expect(siblingsAhead(a, auth(), [sibling('cap-b', 'SENT', 3000, 0)], 0)).toBeNull();
+    expect(siblingsAhead(b, auth(), [sibling('cap-a', 'SENT', 3000, 0)], 0)).toMatchObject({ siblings: ['cap-a'] });
+    expect(siblingsAhead(b, auth(), [sibling('cap-a', 'SENT', 3000, 0)], 3)).toMatchObject({ siblings: ['cap-a'] });
+  });
+
+  it('counts settled siblings as settled, not in flight: succeeded ones are the amount check’s, failed ones free their amount', () => {
+    expect(siblingsAhead(capture(3000), auth(), [sibling('cap-1', 'SUCCEEDED', 3000)], 2)).toBeNull();
+    expect(siblingsAhead(capture(3000), auth(), [sibling('cap-1', 'FAILED', 3000)], 2)).toBeNull();
+    // 1000 taken, 3000 in flight: 1000 left, so a capture of 2000 waits.
+    expect(siblingsAhead(capture(2000), auth(), [sibling('cap-0', 'SUCCEEDED', 1000), sibling('cap-1', 'PENDING', 3000)], 3)).toMatchObject({
+      siblings: ['cap-1'],
+    });
+  });
+
+  it('refunds wait for refunds of the same payment in flight; other commands never wait', () => {
+    const sale = op('sale', 5000, { state: 'SUCCEEDED' });
+    expect(siblingsAhead(op('refund', 3000), sale, [sibling('ref-1', 'SENT', 3000, 1, 'refund')], 2)).toMatchObject({ siblings: ['ref-1'] });
+    expect(siblingsAhead(op('refund', 2000), sale, [sibling('ref-1', 'SENT', 3000, 1, 'refund')], 2)).toBeNull();
+    // A refund in flight does not hold up a capture, nor a capture a cancel.
+    expect(siblingsAhead(capture(3000), auth(), [sibling('ref-1', 'SENT', 3000, 1, 'refund')], 2)).toBeNull();
+    expect(siblingsAhead(op('cancel', 5000), auth(), [sibling('cap-1', 'SENT', 5000)], 2)).toBeNull();
   });
 });
