@@ -19,8 +19,8 @@ export function fxLockOf(op: Pick<OperationRecord, 'routing'>): FxLock | null {
  * asked, unless the PSP approved less than the converted amount (a partial approval, confirmed in the
  * converted currency): then the largest order amount whose conversion at the locked rate that confirmed
  * amount covers (`orderAmountWithin`), so captures and refunds checked against it are never sent for more
- * than the PSP holds, and none is refused that it covers. A confirmed amount in the order's currency counts as it is; one in any other currency is not
- * comparable and leaves the amount asked (the PSP decides, as before).
+ * than the PSP holds, and none is refused that it covers. A confirmed amount in the order's currency counts as
+ * it is; one in any other currency is not comparable and leaves the amount asked (the PSP decides, as before).
  */
 export function heldInOrderCurrency(auth: Pick<OperationRecord, 'payment' | 'confirmedAmount' | 'confirmedCurrency'>, lock: FxLock): number {
   const asked = auth.payment.amount;
