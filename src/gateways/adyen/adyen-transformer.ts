@@ -25,8 +25,9 @@ import { adyenWebhookAck, parseAdyenWebhook, verifyAdyenWebhook } from './adyen-
  *
  * Status inquiry: Checkout has no lookup of a payment or modification, by pspReference or by our
  * reference. The inquiry therefore sends the original request again with the same `Idempotency-Key`:
- * Adyen keeps the answer to an idempotent request (at least 31 days; the legacy page said 7) and replays it for an identical
- * request, so an operation that landed returns its original answer and nothing happens twice. If the
+ * Adyen keeps the answer to an idempotent request (at least 31 days; the legacy page said 7) and replays
+ * it for an identical request, so an operation that landed returns its original answer and nothing
+ * happens twice. If the
  * original never reached Adyen, this request performs it now, and its answer is the outcome: either
  * way the operation is resolved exactly once. `null` only on 404: the payment the operation addresses
  * does not exist at Adyen.
@@ -37,8 +38,9 @@ import { adyenWebhookAck, parseAdyenWebhook, verifyAdyenWebhook } from './adyen-
  * request reads `received` again and tells nothing, so they declare `inquiry: 'webhook-only'`: they wait
  * PENDING for the webhook (an alert past `poller.webhook_wait_alert_ms`), never failed for the silence.
  * One whose request timed out (UNKNOWN) is sent again with the same `Idempotency-Key`, which is Adyen's
- * documented way to retry safely after a timeout: within the key's validity (at least 31 days; the bridge resends within 7) Adyen
- * performs the modification at most once and replays its stored answer for the repeat.
+ * documented way to retry safely after a timeout: within the key's validity (at least 31 days; the bridge
+ * resends within 7) Adyen performs the modification at most once and replays its stored answer for the
+ * repeat.
  */
 export const ADYEN_SUPPORTED_COMMANDS: readonly CommandType[] = Object.freeze([
   'authorize',
