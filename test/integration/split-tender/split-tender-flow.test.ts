@@ -142,6 +142,18 @@ function splitRefund(splitId: string, refundId: string, amount: number): Payment
   };
 }
 
+/** Refunds `amount` of split `splitId` under `refundId` and waits for its SUCCESS `refunded` event. */
+async function refundedOk(splitId: string, refundId: string, amount: number): Promise<void> {
+  await client.publish('web.payment.refund', splitRefund(splitId, refundId, amount));
+  await eventually(
+    async () =>
+      notifications().some(
+        (x) => x.method === config.serviceBus.methods.notifications.refunded && x.payment.operation_reference === refundId && x.payment.status === 'SUCCESS',
+      ),
+    60_000,
+  );
+}
+
 async function settledSale(id: string, gc: string): Promise<string> {
   const sale = splitSale(id, 'pm_card_visa', gc, 3000, 10000);
   await client.publish('web.payment.sale', sale);
@@ -386,14 +398,7 @@ describe('split tender through the worker', () => {
     const gc = `gc_refref${id.replace(/-/g, '')}_3000`;
     const splitId = await settledSale(id, gc);
     const refundId = `refund-ref-${id}`;
-    await client.publish('web.payment.refund', splitRefund(splitId, refundId, 1000));
-    await eventually(
-      async () =>
-        notifications().some(
-          (x) => x.method === config.serviceBus.methods.notifications.refunded && x.payment.operation_reference === refundId && x.payment.status === 'SUCCESS',
-        ),
-      60_000,
-    );
+    await refundedOk(splitId, refundId, 1000);
     await expectOrdinaryRefused(refundId, `ORD-${id}`);
     expect((await worker.splitTender.coordinator.store.refund(splitId, refundId))?.state).toBe('REFUNDED');
   });
@@ -402,14 +407,7 @@ describe('split tender through the worker', () => {
     const id = run();
     const splitId = await settledSale(id, `gc_refsale${id.replace(/-/g, '')}_3000`);
     const refundId = `refund-then-sale-${id}`;
-    await client.publish('web.payment.refund', splitRefund(splitId, refundId, 1000));
-    await eventually(
-      async () =>
-        notifications().some(
-          (x) => x.method === config.serviceBus.methods.notifications.refunded && x.payment.operation_reference === refundId && x.payment.status === 'SUCCESS',
-        ),
-      60_000,
-    );
+    await refundedOk(splitId, refundId, 1000);
     await client.drainDeadLetters();
     const gc = `gc_refsale2${id.replace(/-/g, '')}_3000`;
     const sale = splitSale(`${id}x`, 'pm_card_visa', gc, 3000, 10000);
