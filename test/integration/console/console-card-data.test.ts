@@ -5,39 +5,33 @@
  * what an import wrote as its file had it, must not reach the operator's screen. Rendered by headless
  * Chromium from the real web process.
  */
+import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support/console-stack';
 import { Browser, Page, chromium } from 'playwright-core';
 import { AuditLog } from '../../../src/audit/audit-log';
 import { Config } from '../../../src/config/config';
-import { silentLogger } from '../../../src/logging/logger';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
 import { DeadLetterRecord, DeadLetterStore } from '../../../src/ops/dead-letter-store';
 import { Ledger } from '../../../src/ledger/ledger';
 import { shardKeysOf } from '../../../src/redis/key-layout';
 import { RedisClient } from '../../../src/redis/redis-connection';
-import { amqpClient } from '../../support/amqp-helpers';
 import { chromiumPath } from '../../support/chromium';
 import { TEST_PANS, channelCommand } from '../../support/fixtures';
-import { testConfig } from '../../support/test-config';
-import { testRedis } from '../../support/test-redis';
 
 jest.setTimeout(60_000);
 
-const PASSWORD = 'console-test-password-0123';
+const PASSWORD = CONSOLE_PASSWORD;
 const CVV = '7391';
 
 describe('console: no card data on screen, even from records written before redaction', () => {
+  let stack: ConsoleStack;
   let config: Config;
-  let web: WebProcess;
   let base: string;
   let redis: RedisClient;
   let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    config = testConfig({ 'console.enabled': true, 'console.port': 0, 'console.password': PASSWORD });
-    web = await startWebProcess(config, silentLogger());
-    base = web.consoleUrl as string;
-    redis = testRedis(config);
+    stack = await startConsoleStack();
+    ({ config, base, redis } = stack);
     browser = await chromium.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     page = await (await browser.newContext()).newPage();
     await page.goto(`${base}/login`);
@@ -48,11 +42,7 @@ describe('console: no card data on screen, even from records written before reda
 
   afterAll(async () => {
     await browser?.close();
-    await web.stop();
-    redis.disconnect();
-    const client = await amqpClient(config);
-    await client.deleteNamespace();
-    await client.close();
+    await stack.stop();
   });
 
   /** Everything the page holds, as text and as markup. */

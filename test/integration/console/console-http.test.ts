@@ -1,38 +1,28 @@
+import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support/console-stack';
 import { Config } from '../../../src/config/config';
-import { silentLogger } from '../../../src/logging/logger';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { amqpClient } from '../../support/amqp-helpers';
-import { testConfig } from '../../support/test-config';
+import { WebProcess } from '../../../src/processes/web-process';
 import { auditStreamKey } from '../../../src/audit/audit-log';
 import { RedisClient } from '../../../src/redis/redis-connection';
-import { testRedis } from '../../support/test-redis';
 import { LOGIN_ATTEMPTS_MAX } from '../../../src/console/console-route';
 import { EventStore } from '../../../src/events/event-store';
 import { clientKey } from '../../../src/net/ip-ranges';
 import { consoleLogin } from '../../support/console-login';
 
-const PASSWORD = 'console-test-password-0123';
+const PASSWORD = CONSOLE_PASSWORD;
 
 describe('the operator console over HTTP (own port, own credentials)', () => {
+  let stack: ConsoleStack;
   let config: Config;
   let web: WebProcess;
   let base: string;
   let redis: RedisClient;
 
   beforeAll(async () => {
-    config = testConfig({ 'console.enabled': true, 'console.port': 0, 'console.password': PASSWORD });
-    web = await startWebProcess(config, silentLogger());
-    base = web.consoleUrl as string;
-    redis = testRedis(config);
+    stack = await startConsoleStack();
+    ({ config, web, base, redis } = stack);
   });
 
-  afterAll(async () => {
-    await web.stop();
-    redis.disconnect();
-    const client = await amqpClient(config);
-    await client.deleteNamespace();
-    await client.close();
-  });
+  afterAll(() => stack.stop());
 
   const login = (password: string, headers: Record<string, string> = {}) => consoleLogin(base, password, headers);
 

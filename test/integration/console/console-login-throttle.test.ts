@@ -3,39 +3,21 @@
  * address by its /64. A host holds a whole /64, so counting single IPv6 addresses let one attacker rotate
  * through addresses and guess without ever reaching the limit.
  */
-import { Config } from '../../../src/config/config';
-import { silentLogger } from '../../../src/logging/logger';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { ConsoleStack, startConsoleStack } from '../../support/console-stack';
 import { LOGIN_ATTEMPTS_MAX } from '../../../src/console/console-route';
-import { amqpClient } from '../../support/amqp-helpers';
-import { testConfig } from '../../support/test-config';
 import { consoleLogin } from '../../support/console-login';
 
-const PASSWORD = 'console-test-password-0123';
-
 describe('console login throttle', () => {
-  let config: Config;
-  let web: WebProcess;
+  let stack: ConsoleStack;
   let base: string;
 
   beforeAll(async () => {
     // Loopback is the proxy in front: the client is the X-Forwarded-For hop it names.
-    config = testConfig({
-      'console.enabled': true,
-      'console.port': 0,
-      'console.password': PASSWORD,
-      'edge.trusted_proxies': ['127.0.0.1', '::1'],
-    });
-    web = await startWebProcess(config, silentLogger());
-    base = web.consoleUrl as string;
+    stack = await startConsoleStack({ 'edge.trusted_proxies': ['127.0.0.1', '::1'] });
+    base = stack.base;
   });
 
-  afterAll(async () => {
-    await web.stop();
-    const client = await amqpClient(config);
-    await client.deleteNamespace();
-    await client.close();
-  });
+  afterAll(() => stack.stop());
 
   const guess = (client: string, n: number) => consoleLogin(base, `guess-${n}`, { 'x-forwarded-for': client });
 

@@ -4,40 +4,28 @@
  * searched (and audit-logged) was not what was sent (OWASP Input Validation Cheat Sheet: reject, do not
  * repair).
  */
+import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support/console-stack';
 import { Config } from '../../../src/config/config';
 import { auditStreamKey } from '../../../src/audit/audit-log';
-import { silentLogger } from '../../../src/logging/logger';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
 import { RedisClient } from '../../../src/redis/redis-connection';
-import { amqpClient } from '../../support/amqp-helpers';
-import { testConfig } from '../../support/test-config';
-import { testRedis } from '../../support/test-redis';
 import { consoleLogin, sessionCookie } from '../../support/console-login';
 
-const PASSWORD = 'console-test-password-0123';
+const PASSWORD = CONSOLE_PASSWORD;
 
 describe('console input bounds: lookup query length, replay size', () => {
+  let stack: ConsoleStack;
   let config: Config;
-  let web: WebProcess;
   let base: string;
   let redis: RedisClient;
   let cookie: string;
 
   beforeAll(async () => {
-    config = testConfig({ 'console.enabled': true, 'console.port': 0, 'console.password': PASSWORD });
-    web = await startWebProcess(config, silentLogger());
-    base = web.consoleUrl as string;
-    redis = testRedis(config);
+    stack = await startConsoleStack();
+    ({ config, base, redis } = stack);
     cookie = sessionCookie(await consoleLogin(base, PASSWORD));
   });
 
-  afterAll(async () => {
-    await web.stop();
-    redis.disconnect();
-    const client = await amqpClient(config);
-    await client.deleteNamespace();
-    await client.close();
-  });
+  afterAll(() => stack.stop());
 
   const lookup = (q: string) => fetch(`${base}/lookup?q=${encodeURIComponent(q)}`, { headers: { cookie }, redirect: 'manual' });
   const lookups = async () =>

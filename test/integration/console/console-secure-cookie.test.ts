@@ -7,32 +7,22 @@
  * §4.1.2.5). `console.secure_cookie: always` marks it `Secure` whatever the request says. The same answers
  * carry `Strict-Transport-Security` (RFC 6797), so the browser never tries plain http for the console again.
  */
-import { Config } from '../../../src/config/config';
-import { silentLogger } from '../../../src/logging/logger';
-import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
-import { amqpClient } from '../../support/amqp-helpers';
-import { testConfig } from '../../support/test-config';
+import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support/console-stack';
 import { consoleLogin } from '../../support/console-login';
 
-const PASSWORD = 'console-test-password-0123';
+const PASSWORD = CONSOLE_PASSWORD;
 
 describe('the console session cookie behind a TLS-terminating proxy', () => {
-  const started: { config: Config; web: WebProcess }[] = [];
+  const started: ConsoleStack[] = [];
 
   async function consoleWith(overrides: Record<string, unknown>): Promise<string> {
-    const config = testConfig({ 'console.enabled': true, 'console.port': 0, 'console.password': PASSWORD, ...overrides });
-    const web = await startWebProcess(config, silentLogger());
-    started.push({ config, web });
-    return web.consoleUrl as string;
+    const stack = await startConsoleStack(overrides);
+    started.push(stack);
+    return stack.base;
   }
 
   afterAll(async () => {
-    for (const { config, web } of started) {
-      await web.stop();
-      const client = await amqpClient(config);
-      await client.deleteNamespace();
-      await client.close();
-    }
+    for (const stack of started) await stack.stop();
   });
 
   /** The `Set-Cookie` of a successful login, and of the logout that follows it. */
