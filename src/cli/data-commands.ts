@@ -7,7 +7,7 @@ import { exportToFile } from '../data-lifecycle/export-file';
 import { eraseOrder } from '../data-lifecycle/erasure';
 import { NamespaceNotEmptyError, importOperations } from '../data-lifecycle/import';
 import { OpsContext } from '../ops/ops-context';
-import { OpsOutput } from './ops-commands';
+import { OpsOutput, WithOpsContext } from './ops-output';
 
 /**
  * A time as an operator types it for `--from`/`--to`: epoch milliseconds, an ISO 8601 date-time, or a date
@@ -168,7 +168,7 @@ export async function dataErase(ctx: OpsContext, io: OpsOutput, args: { order: s
 }
 
 /** Adds `export`, `import` and `erase` to the CLI. */
-export function addDataCommands(program: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
+export function addDataCommands(program: Command, withContext: WithOpsContext): void {
   program
     .command('export')
     .description('stream the operations created in a time window (with history, events, adjustments, index entries) to a file or stdout')

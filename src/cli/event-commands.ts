@@ -1,19 +1,13 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { EventStore } from '../events/event-store';
 import { createOmsEventsQueue } from '../events/oms-events-queue';
 import { ensureJob } from '../queueing/ensure-job';
 import { bullJobId } from '../queueing/job-id';
-import type { Writable } from 'node:stream';
 import type { OpsContext } from '../ops/ops-context';
-
-/** Where these commands write, and who runs them (the `ops` command's output, structurally). */
-interface OpsOutput {
-  out: Writable;
-  actor: string;
-}
+import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 
 /** `ops events rejected`: events the bus refused for their content and the sender set aside, oldest first. */
-export async function opsRejectedEvents(ctx: OpsContext, io: OpsOutput, opts: { limit?: string; json?: boolean }): Promise<number> {
+export async function opsRejectedEvents(ctx: OpsContext, io: OpsWriter, opts: { limit?: string; json?: boolean }): Promise<number> {
   const events = await new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(Number(opts.limit ?? '50'));
   await ctx.audit.record({ action: 'ops.rejected_events', actor: io.actor, outcome: 'ok', detail: { found: events.length } });
   if (opts.json) io.out.write(`${JSON.stringify(events)}\n`);
@@ -35,7 +29,7 @@ export async function opsRejectedEvents(ctx: OpsContext, io: OpsOutput, opts: { 
  * event goes back to the unsent index and is queued to be sent again, out of its payment's order (its later
  * events went on without it). An event not set aside is left alone.
  */
-export async function opsResendEvents(ctx: OpsContext, io: OpsOutput, opts: { ids: string[]; json?: boolean }): Promise<number> {
+export async function opsResendEvents(ctx: OpsContext, io: OpsWriter, opts: { ids: string[]; json?: boolean }): Promise<number> {
   const store = new EventStore(ctx.redis, ctx.config.redis.keyPrefix);
   const queue = createOmsEventsQueue(ctx.redis, ctx.config.redis.keyPrefix);
   const results: Array<{ event_id: string; result: 'queued' | 'not_set_aside' }> = [];
@@ -56,8 +50,8 @@ export async function opsResendEvents(ctx: OpsContext, io: OpsOutput, opts: { id
 }
 
 /** Adds `ops events rejected` and `ops events resend <event-id...>` to the `ops` command. */
-export function addEventCommands(ops: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
-  const json = () => new Option('--json', 'print the result as JSON');
+export function addEventCommands(ops: Command, withContext: WithOpsContext): void {
+  const json = jsonOption;
   const events = ops.command('events').description('events the bus refused for their content: list, resend');
   events
     .command('rejected')

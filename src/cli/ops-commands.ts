@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { OPERATION_STATES, OperationState } from '../ledger/operation-state';
@@ -9,19 +8,11 @@ import { TRIAGE_CATEGORIES, TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
 import { OperationView } from '../ops/operations-view';
 import { formatDuration, parseDuration } from './duration';
+import { OpsOutput, WithOpsContext, jsonOption } from './ops-output';
 import { addRiskReviewCommands } from './risk-review-commands';
 import { addEventCommands } from './event-commands';
 import { addWebhookCommands } from './webhook-commands';
 import { addSplitTenderCommands } from './split-tender-commands';
-
-/** Where an `ops` command writes: its output, and whether that is a terminal (progress bars). */
-export interface OpsOutput {
-  out: Writable;
-  /** Progress bars go to stderr, and only on a TTY and without `--json`. */
-  err: Writable & { isTTY?: boolean };
-  /** Who runs it, for the audit log (`<os user>@<host>`). */
-  actor: string;
-}
 
 const money = (amount: number, currency: string): string => {
   try {
@@ -290,11 +281,11 @@ export async function opsDeadLetterReplay(
  * Adds `payment-bridge ops …` to the program. `withContext` opens the operator's context from the global
  * `--config`, runs the action and closes it; the action's result is the exit code.
  */
-export function addOpsCommands(program: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
+export function addOpsCommands(program: Command, withContext: WithOpsContext): void {
   const ops = program
     .command('ops')
     .description('operator tools: operations, orders, counts, dead letters (every command takes --json; every lookup and replay is audit-logged)');
-  const json = () => new Option('--json', 'print the result as JSON');
+  const json = jsonOption;
   ops
     .command('show [operation-id]')
     .description('an operation with its record and history, or every operation of an order (--order)')

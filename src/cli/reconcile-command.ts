@@ -7,8 +7,8 @@ import { RECONCILIATION_CLASSES } from '../reconciliation/reconciliation-class';
 import type { DetailsFormat } from '../reconciliation-run/reconciliation-report';
 import type { ReconciliationProgress, ReconciliationSummary } from '../reconciliation-run/reconciliation-runner';
 import { parseTimeArgument } from './data-commands';
-import { OpsOutput } from './ops-commands';
 import { tuneHeap } from './heap-tuning';
+import { OpsOutput, WithOpsContext } from './ops-output';
 
 /** Exit codes of `payment-bridge reconcile`. */
 export const RECONCILE_EXIT = { matched: 0, differences: 1, usage: 2, locked: 3, stopped: 130 } as const;
@@ -109,7 +109,7 @@ export async function reconcileCommand(
 }
 
 /** Adds `reconcile` to the CLI. */
-export function addReconcileCommand(program: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
+export function addReconcileCommand(program: Command, withContext: WithOpsContext): void {
   program
     .command('reconcile')
     .description("compare the ledger with a PSP's own records over a window: classify every line, apply what the PSP is authoritative for, report the rest")

@@ -1,17 +1,10 @@
-import { Command, Option } from 'commander';
-import type { Writable } from 'node:stream';
+import { Command } from 'commander';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { createLogger } from '../logging/logger';
 import type { OpsContext } from '../ops/ops-context';
 import { RecurringManagement, ScheduleView } from '../recurring/recurring-management';
 import { RecurringStore } from '../recurring/recurring-store';
-
-/** Where these commands write, and who runs them (the `ops` command's output, structurally). */
-interface OpsOutput {
-  out: Writable;
-  err: Writable;
-  actor: string;
-}
+import { OpsOutput, WithOpsContext, jsonOption } from './ops-output';
 
 /** The flags of `payment-bridge recurring create`. */
 export interface CreateFlags {
@@ -125,8 +118,8 @@ export async function recurringCancel(ctx: OpsContext, io: OpsOutput, opts: { id
 }
 
 /** `payment-bridge recurring create|list|cancel`: an operator's side of the schedules the OMS creates over the bus. */
-export function addRecurringCommands(program: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
-  const json = () => new Option('--json', 'print the result as JSON');
+export function addRecurringCommands(program: Command, withContext: WithOpsContext): void {
+  const json = jsonOption;
   const recurring = program.command('recurring').description('recurring billing schedules: create, list, cancel (docs/PAYMENT-METHODS.md)');
   recurring
     .command('create')

@@ -1,19 +1,13 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { createDeliveryQueue } from '../delivery/delivery-queue';
 import { ReviewStore } from '../risk/review-store';
 import { releaseReview } from '../poller/risk-review-expiry';
 import { createLogger } from '../logging/logger';
-import type { Writable } from 'node:stream';
 import type { OpsContext } from '../ops/ops-context';
-
-/** Where these commands write, and who runs them (the `ops` command's output, structurally). */
-interface OpsOutput {
-  out: Writable;
-  actor: string;
-}
+import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 
 /** `ops risk-reviews`: the authorizations held for review, by deadline. */
-export async function opsRiskReviews(ctx: OpsContext, io: OpsOutput, opts: { limit?: string; json?: boolean }): Promise<number> {
+export async function opsRiskReviews(ctx: OpsContext, io: OpsWriter, opts: { limit?: string; json?: boolean }): Promise<number> {
   const store = new ReviewStore(ctx.redis, ctx.config.redis.keyPrefix);
   const ids = await store.held(Number(opts.limit ?? '50'));
   const holds = (await Promise.all(ids.map((id) => store.get(id)))).filter((h) => h !== null);
@@ -29,7 +23,7 @@ export async function opsRiskReviews(ctx: OpsContext, io: OpsOutput, opts: { lim
 }
 
 /** `ops risk-release <id>`: an operator's release of a review hold; the authorization is sent at once. */
-export async function opsRiskRelease(ctx: OpsContext, io: OpsOutput, opts: { id: string; json?: boolean }): Promise<number> {
+export async function opsRiskRelease(ctx: OpsContext, io: OpsWriter, opts: { id: string; json?: boolean }): Promise<number> {
   const queue = createDeliveryQueue(ctx.redis, ctx.config.redis.keyPrefix);
   try {
     const result = await releaseReview(
@@ -52,8 +46,8 @@ export async function opsRiskRelease(ctx: OpsContext, io: OpsOutput, opts: { id:
 }
 
 /** Adds `ops risk-reviews` and `ops risk-release <id>` to the `ops` command. */
-export function addRiskReviewCommands(ops: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
-  const json = () => new Option('--json', 'print the result as JSON');
+export function addRiskReviewCommands(ops: Command, withContext: WithOpsContext): void {
+  const json = jsonOption;
   ops
     .command('risk-reviews')
     .description('authorizations held for review by the risk rules, by deadline (they are voided when it passes)')

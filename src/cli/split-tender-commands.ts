@@ -1,16 +1,10 @@
-import { Command, Option } from 'commander';
-import type { Writable } from 'node:stream';
+import { Command } from 'commander';
 import type { OpsContext } from '../ops/ops-context';
 import { OpenMember, SplitTenderStore } from '../split-tender/split-tender-store';
-
-/** Where these commands write, and who runs them (the `ops` command's output, structurally). */
-interface OpsOutput {
-  out: Writable;
-  actor: string;
-}
+import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 
 /** `ops split-tenders-parked`: the splits and split refunds parked after faulting, with their last fault. */
-export async function opsSplitTendersParked(ctx: OpsContext, io: OpsOutput, opts: { limit?: string; json?: boolean }): Promise<number> {
+export async function opsSplitTendersParked(ctx: OpsContext, io: OpsWriter, opts: { limit?: string; json?: boolean }): Promise<number> {
   const store = new SplitTenderStore(ctx.redis, ctx.config.redis.keyPrefix);
   const members = await store.parked(Number(opts.limit ?? '50'));
   const rows = await Promise.all(
@@ -39,7 +33,7 @@ export async function opsSplitTendersParked(ctx: OpsContext, io: OpsOutput, opts
 }
 
 /** `ops split-tender-resume <split-id> [--refund <id>]`: puts a parked split (or refund) back on the sweep, its faults forgotten. */
-export async function opsSplitTenderResume(ctx: OpsContext, io: OpsOutput, opts: { id: string; refund?: string; json?: boolean }): Promise<number> {
+export async function opsSplitTenderResume(ctx: OpsContext, io: OpsWriter, opts: { id: string; refund?: string; json?: boolean }): Promise<number> {
   const member: OpenMember = opts.refund ? { kind: 'refund', splitId: opts.id, refundId: opts.refund } : { kind: 'split', id: opts.id };
   const resumed = await new SplitTenderStore(ctx.redis, ctx.config.redis.keyPrefix).resume(member);
   const result = resumed ? 'resumed' : 'not_open';
@@ -55,8 +49,8 @@ export async function opsSplitTenderResume(ctx: OpsContext, io: OpsOutput, opts:
 }
 
 /** Adds `ops split-tenders-parked` and `ops split-tender-resume <split-id>` to the `ops` command. */
-export function addSplitTenderCommands(ops: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
-  const json = () => new Option('--json', 'print the result as JSON');
+export function addSplitTenderCommands(ops: Command, withContext: WithOpsContext): void {
+  const json = jsonOption;
   ops
     .command('split-tenders-parked')
     .description('split tenders and split refunds parked after their advance kept faulting (left out of the sweep), with the last fault')

@@ -1,16 +1,10 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { Job } from 'bullmq';
-import type { Writable } from 'node:stream';
 import { counter } from '../metrics/metrics-registry';
 import { bullJobId } from '../queueing/job-id';
 import type { OpsContext } from '../ops/ops-context';
 import { createGatewayOutcomesQueue, GatewayOutcomeJobData } from '../webhooks/gateway-outcomes-queue';
-
-/** Where these commands write, and who runs them (the `ops` command's output, structurally). */
-interface OpsOutput {
-  out: Writable;
-  actor: string;
-}
+import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 
 const retried = counter(
   'pb_webhook_outcomes_retried_total',
@@ -51,7 +45,7 @@ function failedWebhook(job: Job<GatewayOutcomeJobData>): FailedWebhook {
  * failure the PSP never confirmed, a fault of the bridge, an outcome refused for its scope), newest first.
  * The PSP acknowledged them and will not send them again: this is where they wait for an operator.
  */
-export async function opsFailedWebhooks(ctx: OpsContext, io: OpsOutput, opts: { gateway?: string; limit?: string; json?: boolean }): Promise<number> {
+export async function opsFailedWebhooks(ctx: OpsContext, io: OpsWriter, opts: { gateway?: string; limit?: string; json?: boolean }): Promise<number> {
   const limit = Number(opts.limit ?? '50');
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new Error('--limit must be an integer from 1 to 1000');
   const queue = createGatewayOutcomesQueue(ctx.redis, ctx.config.redis.keyPrefix);
@@ -88,7 +82,7 @@ export async function opsFailedWebhooks(ctx: OpsContext, io: OpsOutput, opts: { 
  * start: its attempts and fault count reset. Applying an outcome is idempotent (forward-only states,
  * adjustments by PSP event id), so a retry never moves money twice. An event not in the failed set is left alone.
  */
-export async function opsRetryWebhooks(ctx: OpsContext, io: OpsOutput, opts: { gateway: string; ids: string[]; json?: boolean }): Promise<number> {
+export async function opsRetryWebhooks(ctx: OpsContext, io: OpsWriter, opts: { gateway: string; ids: string[]; json?: boolean }): Promise<number> {
   const queue = createGatewayOutcomesQueue(ctx.redis, ctx.config.redis.keyPrefix);
   const results: Array<{ event_id: string; result: 'retried' | 'not_failed' }> = [];
   try {
@@ -118,8 +112,8 @@ export async function opsRetryWebhooks(ctx: OpsContext, io: OpsOutput, opts: { g
 }
 
 /** Adds `ops webhooks failed` and `ops webhooks retry <gateway> <event-id...>` to the `ops` command. */
-export function addWebhookCommands(ops: Command, withContext: (run: (ctx: OpsContext, io: OpsOutput) => Promise<number>) => Promise<void>): void {
-  const json = () => new Option('--json', 'print the result as JSON');
+export function addWebhookCommands(ops: Command, withContext: WithOpsContext): void {
+  const json = jsonOption;
   const webhooks = ops.command('webhooks').description('webhook outcomes the outcome worker gave up on: list, retry');
   webhooks
     .command('failed')
