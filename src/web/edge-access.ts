@@ -70,11 +70,7 @@ export class EdgeAccess {
    * keeps its own browser from sending the cookie back over plain http.
    */
   forwardedHttps(req: IncomingMessage): boolean {
-    const peer = req.socket.remoteAddress === undefined ? undefined : normalizeAddress(req.socket.remoteAddress);
-    if (peer === undefined || !this.trusted.contains(peer)) return false;
-    const proto = req.headers['x-forwarded-proto'];
-    if (proto === undefined) return false;
-    return (Array.isArray(proto) ? proto.join(',') : proto).split(',').some((hop) => hop.trim().toLowerCase() === 'https');
+    return this.trustedHops(req, 'x-forwarded-proto').some((hop) => hop === 'https');
   }
 
   /**
@@ -83,11 +79,19 @@ export class EdgeAccess {
    * then the client's own word) or when absent.
    */
   forwardedHost(req: IncomingMessage): string | undefined {
-    const peer = req.socket.remoteAddress === undefined ? undefined : normalizeAddress(req.socket.remoteAddress);
-    if (peer === undefined || !this.trusted.contains(peer)) return undefined;
-    const header = req.headers['x-forwarded-host'];
-    const first = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',')[0].trim().toLowerCase();
+    const first = this.trustedHops(req, 'x-forwarded-host')[0];
     return first === '' ? undefined : first;
+  }
+
+  /**
+   * The hops of forwarding header `name` (comma-separated, lower-cased, trimmed; the browser's side first)
+   * when the socket's peer is a trusted proxy; none from any other peer, whose header is its own word.
+   */
+  private trustedHops(req: IncomingMessage, name: 'x-forwarded-proto' | 'x-forwarded-host'): string[] {
+    const peer = req.socket.remoteAddress === undefined ? undefined : normalizeAddress(req.socket.remoteAddress);
+    const header = req.headers[name];
+    if (peer === undefined || !this.trusted.contains(peer) || header === undefined) return [];
+    return (Array.isArray(header) ? header.join(',') : header).split(',').map((hop) => hop.trim().toLowerCase());
   }
 
   /** Whether `client` may use `target` (an empty allowlist lets everyone in, even an unknown address). */
