@@ -3,7 +3,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.services/**', 'bench/results/**', 'release/**', '*.js', '*.mjs'] },
+  { ignores: ['dist/**', 'src/validation/generated/**', 'node_modules/**', 'coverage/**', '.services/**', 'bench/results/**', 'release/**', '*.js', '*.mjs'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   {

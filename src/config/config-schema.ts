@@ -2,6 +2,7 @@
  * JSON Schema of `parameters.yml` (the `parameters:` map, Symfony style: flat dotted keys, plus the nested
  * `gateways` map). Every key has a default here or is required; unknown keys are rejected so a typo stops
  * the process at start instead of being silently ignored. `parameters.yml.dist` documents each key.
+ * Its validator is generated at build time: after a change, `npm run generate:validators`.
  */
 import { gatewaysSchema } from './gateway-config-schema';
 import { channelsConfigSchema } from './channels-config';

@@ -13,7 +13,8 @@ import { webPaymentIntent } from './channel/web-payment-intent';
  * The channel payload contracts, by name. A message on the commands exchange says which one it follows in
  * its `contract` field, inside the signed body (so the choice is covered by the channel's signature); a
  * message without one is the canonical command (`version: 1`). Adding a contract: one file under
- * `channel/`, one line here, its section in docs/CHANNELS.md.
+ * `channel/`, one line here, `npm run generate:validators` (its schema's validator), its section in
+ * docs/CHANNELS.md.
  */
 export const CHANNEL_CONTRACTS: ReadonlyMap<string, ChannelContract> = new Map(
   [webOrderCreated, webPaymentIntent, posSale, marketplaceOrder].map((c) => [c.name, c] as const),

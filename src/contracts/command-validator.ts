@@ -1,5 +1,4 @@
-import Ajv, { ErrorObject } from 'ajv';
-import addFormats from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
 import { CommandValidationError } from '../errors/command-validation-error';
 import type { ChannelsConfig } from '../config/channels-config';
 import { applyCardDataPolicy } from './card-data-policy';
@@ -8,10 +7,11 @@ import { MAX_JSON_DEPTH, exceedsDepth } from './json-limits';
 import { PaymentCommand } from './payment-command';
 import { paymentCommandSchema } from './payment-command-schema';
 import { checkTenders } from './split-tender-command';
+import { SchemaValidator, commandSchemaValidator } from '../validation/precompiled-validator';
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-addFormats(ajv, ['date-time']);
-const validate = ajv.compile<PaymentCommand>(paymentCommandSchema);
+// Generated at build time from paymentCommandSchema (first error only, `date-time` checked); looked up at
+// the first command, so the generator can load this module before it has generated it.
+let validate: SchemaValidator<PaymentCommand> | undefined;
 
 /** `/payment/lines/0/quantity` → `payment.lines[0].quantity`. */
 export function fieldOf(error: ErrorObject): string {
@@ -76,6 +76,7 @@ export function validateCommandReport(message: unknown, channels?: ChannelsConfi
   const payment = envelope.payment !== null && typeof envelope.payment === 'object' ? (envelope.payment as Record<string, unknown>) : {};
   const profile = profileFor(channels, envelope.channel, payment.gateway_account);
   const { value, masked } = applyCardDataPolicy(message, cardDataPolicyOf(channels, profile));
+  validate ??= commandSchemaValidator<PaymentCommand>(paymentCommandSchema.$id);
   if (!validate(value)) {
     const error = (validate.errors ?? [])[0];
     if (!error) throw new CommandValidationError('(root)', 'is invalid');

@@ -1,12 +1,8 @@
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
 import type { PublishingChannel } from '../../config/channels-config';
 import { fieldOf, reasonOf } from '../command-validator';
 import { CardDetails, CommandType, PaymentCommand, PaymentLine } from '../payment-command';
 import { CommandValidationError } from '../../errors/command-validation-error';
-
-const ajv = new Ajv({ allErrors: false, strict: false });
-addFormats(ajv, ['date-time']);
+import { SchemaValidator, commandSchemaValidator } from '../../validation/precompiled-validator';
 
 /**
  * A channel payload contract: the JSON Schema of what a channel publishes in its own words (a checkout's
@@ -51,7 +47,11 @@ export interface ContractSummaryPaths {
   command: (payload: Record<string, unknown>) => CommandType;
 }
 
-/** Defines a contract: compiles its schema once; `check` runs after the schema, `toCommand` after both. */
+/**
+ * Defines a contract: its schema's validator is the one generated at build time (looked up at the first
+ * message, so the generator itself can load a contract it has not generated yet); `check` runs after the
+ * schema, `toCommand` after both.
+ */
 export function defineContract<T>(spec: {
   name: string;
   channel: PublishingChannel;
@@ -62,7 +62,7 @@ export function defineContract<T>(spec: {
   check?: (payload: T) => void;
   toCommand: (payload: T, receivedAt: string) => PaymentCommand;
 }): ChannelContract {
-  const validate = ajv.compile<T>(spec.schema);
+  let validate: SchemaValidator<T> | undefined;
   return {
     name: spec.name,
     channel: spec.channel,
@@ -71,6 +71,7 @@ export function defineContract<T>(spec: {
     accountPath: spec.accountPath,
     summary: spec.summary,
     adapt(payload: unknown, receivedAt: string): PaymentCommand {
+      validate ??= commandSchemaValidator<T>(spec.name);
       if (!validate(payload)) {
         const error = (validate.errors ?? [])[0];
         if (!error) throw new CommandValidationError('(root)', 'is invalid');
