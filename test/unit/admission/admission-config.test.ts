@@ -2,22 +2,11 @@ import { buildConfig } from '../../../src/config/load-config';
 import { ConfigError } from '../../../src/errors/config-error';
 import { isPriorityCommand, priorityExchangeOf, priorityQueueOf } from '../../../src/admission/command-priority';
 import { accountDigest } from '../../../src/admission/rate-limiter';
-
-const minimal = (): Record<string, unknown> => ({
-  'service_bus.url': 'https://bus.example.com/',
-  'service_bus.endpoint_name': 'payment-bridge',
-  'service_bus.secret': '0123456789abcdef',
-  'service_bus.public_url': 'https://payments.example.com/bus',
-  'mom_client.client_id': 'pb',
-  'mom_client.client_secret': 'client-secret',
-  'mom_client.oauth_server_url': 'https://bus.example.com',
-  'amqp.url': 'amqp://127.0.0.1:5672',
-  'redis.url': 'redis://127.0.0.1:6379',
-});
+import { minimalParameters } from '../../support/minimal-parameters';
 
 describe('rate_limits.* and backpressure.*', () => {
   it('default to generous limits, a 20 000-message backlog, a 5 s Retry-After and the priority lane on', () => {
-    const config = buildConfig(minimal());
+    const config = buildConfig(minimalParameters());
     expect(config.rateLimits).toEqual({
       enabled: true,
       channel: { perS: 5000, burst: 10000 },
@@ -31,7 +20,7 @@ describe('rate_limits.* and backpressure.*', () => {
 
   it('maps per-channel and per-account buckets', () => {
     const config = buildConfig({
-      ...minimal(),
+      ...minimalParameters(),
       'rate_limits.by_channel': { pos: { per_s: 20, burst: 40 } },
       'rate_limits.by_account': { 'adyen:AcmeEU': { per_s: 5, burst: 10 } },
     });
@@ -48,7 +37,7 @@ describe('rate_limits.* and backpressure.*', () => {
   ])('refuses %s, naming the key', (_label, overrides, key) => {
     let error: unknown;
     try {
-      buildConfig({ ...minimal(), ...overrides });
+      buildConfig({ ...minimalParameters(), ...overrides });
     } catch (err) {
       error = err;
     }
@@ -64,7 +53,7 @@ describe('command priority', () => {
   });
 
   it('names the lane after the commands exchange and queue (new names: no declared queue changes arguments)', () => {
-    const config = buildConfig(minimal());
+    const config = buildConfig(minimalParameters());
     expect(priorityExchangeOf(config.amqp)).toBe('payment-bridge.commands.priority');
     expect(priorityQueueOf(config.amqp)).toBe('worker:payment:command.priority');
   });

@@ -3,18 +3,7 @@ import { configWarnings } from '../../../src/config/cross-field-rules';
 import { maskedConfig, maskUrlPassword } from '../../../src/config/config-show';
 import { editDistance, nearestKey } from '../../../src/config/config-diagnostics';
 import { ConfigError } from '../../../src/errors/config-error';
-
-const minimal = (): Record<string, unknown> => ({
-  'service_bus.url': 'https://bus.example.com/',
-  'service_bus.endpoint_name': 'payment-bridge',
-  'service_bus.secret': '0123456789abcdef',
-  'service_bus.public_url': 'https://payments.example.com/bus',
-  'mom_client.client_id': 'pb',
-  'mom_client.client_secret': 'client-secret',
-  'mom_client.oauth_server_url': 'https://bus.example.com',
-  'amqp.url': 'amqp://127.0.0.1:5672',
-  'redis.url': 'redis://127.0.0.1:6379',
-});
+import { minimalParameters } from '../../support/minimal-parameters';
 
 function problems(params: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): readonly string[] {
   try {
@@ -29,7 +18,7 @@ function problems(params: Record<string, unknown>, env: NodeJS.ProcessEnv = {}):
 describe('check-config diagnostics', () => {
   it('names every unset environment variable in one run, each with its key', () => {
     const all = problems({
-      ...minimal(),
+      ...minimalParameters(),
       'service_bus.secret': '%env(BUS_SECRET)%',
       'mom_client.client_secret': '%env(MOM_SECRET)%',
       'amqp.url': 'amqp://%env(AMQP_USER)%:%env(AMQP_PASS)%@127.0.0.1',
@@ -45,31 +34,33 @@ describe('check-config diagnostics', () => {
   it.each([['%env(bus_secret)%'], ['%env(BUS_SECRET)'], ['%env(float:BUS_SECRET)%'], ['prefix-%env(BUS SECRET)%']])(
     'refuses the malformed reference %s, naming the key and the syntax',
     (value) => {
-      const all = problems({ ...minimal(), 'service_bus.secret': value }, { BUS_SECRET: 'x'.repeat(20) });
+      const all = problems({ ...minimalParameters(), 'service_bus.secret': value }, { BUS_SECRET: 'x'.repeat(20) });
       expect(all).toEqual([expect.stringMatching(/^service_bus\.secret: has a malformed %env\(\) reference: write %env\(NAME\)%/)]);
     },
   );
 
   it('lists the allowed values of an enum', () => {
-    expect(problems({ ...minimal(), 'log.level': 'verbose' })).toContain('log.level: must be one of: "error", "warn", "info", "debug"');
-    expect(problems({ ...minimal(), 'amqp.queue.type': 'mirrored' })).toContain('amqp.queue.type: must be one of: "quorum", "classic"');
+    expect(problems({ ...minimalParameters(), 'log.level': 'verbose' })).toContain('log.level: must be one of: "error", "warn", "info", "debug"');
+    expect(problems({ ...minimalParameters(), 'amqp.queue.type': 'mirrored' })).toContain('amqp.queue.type: must be one of: "quorum", "classic"');
   });
 
   it('suggests the nearest known key for a typo, at the top level and inside a gateway', () => {
-    expect(problems({ ...minimal(), 'delivery.backof_max_ms': 10 })).toContain('delivery.backof_max_ms: unknown key (did you mean "delivery.backoff_max_ms"?)');
-    const gw = problems({ ...minimal(), gateways: { s: { type: 'stripe', base_url: 'https://api.stripe.com', api_kye: 'x' } } });
+    expect(problems({ ...minimalParameters(), 'delivery.backof_max_ms': 10 })).toContain(
+      'delivery.backof_max_ms: unknown key (did you mean "delivery.backoff_max_ms"?)',
+    );
+    const gw = problems({ ...minimalParameters(), gateways: { s: { type: 'stripe', base_url: 'https://api.stripe.com', api_kye: 'x' } } });
     expect(gw).toContain('gateways.s.api_kye: unknown key (did you mean "api_key"?)');
   });
 
   it('suggests nothing when no key is close', () => {
-    expect(problems({ ...minimal(), 'completely.unrelated': 1 })).toContain('completely.unrelated: unknown key');
+    expect(problems({ ...minimalParameters(), 'completely.unrelated': 1 })).toContain('completely.unrelated: unknown key');
     expect(nearestKey('zzzzzzzz', ['service_bus.url', 'amqp.url'])).toBeNull();
     expect(editDistance('kitten', 'sitting')).toBe(3);
   });
 
   it('checks rules across keys, naming the key to change', () => {
     const all = problems({
-      ...minimal(),
+      ...minimalParameters(),
       'delivery.backoff_base_ms': 5000,
       'delivery.backoff_max_ms': 1000,
       'poller.schedule_ms': [1000, 500],
@@ -89,15 +80,17 @@ describe('check-config diagnostics', () => {
 
   it('warns about a simulator gateway in a configuration not marked as development', () => {
     const sim = { sim: { type: 'simulator', base_url: 'http://127.0.0.1:8701' } };
-    expect(configWarnings(buildConfig({ ...minimal(), gateways: sim }, {}))).toEqual([['gateways.sim.type', expect.stringContaining('moves no money')]]);
-    expect(configWarnings(buildConfig({ ...minimal(), gateways: sim, 'security.allow_insecure_http': true }, {}))).toEqual([]);
+    expect(configWarnings(buildConfig({ ...minimalParameters(), gateways: sim }, {}))).toEqual([
+      ['gateways.sim.type', expect.stringContaining('moves no money')],
+    ]);
+    expect(configWarnings(buildConfig({ ...minimalParameters(), gateways: sim, 'security.allow_insecure_http': true }, {}))).toEqual([]);
   });
 });
 
 describe('check-config --show', () => {
   it('masks every credential, by field and inside URLs, and keeps the rest readable', () => {
     const config = buildConfig({
-      ...minimal(),
+      ...minimalParameters(),
       'amqp.url': 'amqp://pb:broker-pass-123@127.0.0.1:5672',
       'redis.url': 'redis://:redis-pass-456@127.0.0.1:6379',
       gateways: {

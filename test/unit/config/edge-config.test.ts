@@ -1,18 +1,8 @@
 import { buildConfig } from '../../../src/config/load-config';
 import { ConfigError } from '../../../src/errors/config-error';
+import { minimalParameters } from '../../support/minimal-parameters';
 
-const minimal = (): Record<string, unknown> => ({
-  'service_bus.url': 'https://bus.example.com/',
-  'service_bus.endpoint_name': 'payment-bridge',
-  'service_bus.secret': '0123456789abcdef',
-  'service_bus.public_url': 'https://payments.example.com/bus',
-  'mom_client.client_id': 'pb',
-  'mom_client.client_secret': 'client-secret',
-  'mom_client.oauth_server_url': 'https://bus.example.com',
-  'amqp.url': 'amqp://127.0.0.1:5672',
-  'redis.url': 'redis://127.0.0.1:6379',
-  gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:8701' } },
-});
+const minimal = (): Record<string, unknown> => minimalParameters({ gateways: { simulator: { type: 'simulator', base_url: 'http://127.0.0.1:8701' } } });
 
 function keyOfError(overrides: Record<string, unknown>): string {
   try {

@@ -3,19 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildConfig, loadConfig, resolveEnvReferences } from '../../../src/config/load-config';
 import { ConfigError } from '../../../src/errors/config-error';
-
-/** The required keys and nothing else. */
-const minimal = (): Record<string, unknown> => ({
-  'service_bus.url': 'https://bus.example.com/',
-  'service_bus.endpoint_name': 'payment-bridge',
-  'service_bus.secret': '0123456789abcdef',
-  'service_bus.public_url': 'https://payments.example.com/bus',
-  'mom_client.client_id': 'pb',
-  'mom_client.client_secret': 'client-secret',
-  'mom_client.oauth_server_url': 'https://bus.example.com',
-  'amqp.url': 'amqp://127.0.0.1:5672',
-  'redis.url': 'redis://127.0.0.1:6379',
-});
+import { minimalParameters } from '../../support/minimal-parameters';
 
 /** Runs `fn`, expects a ConfigError, returns it. */
 function configError(fn: () => unknown): ConfigError {
@@ -30,7 +18,7 @@ function configError(fn: () => unknown): ConfigError {
 
 describe('buildConfig', () => {
   it('applies every default to a minimal valid map', () => {
-    const config = buildConfig(minimal(), {});
+    const config = buildConfig(minimalParameters(), {});
     expect(config.serviceBus).toEqual({
       url: 'https://bus.example.com',
       rpcPath: '/',
@@ -138,39 +126,39 @@ describe('buildConfig', () => {
   });
 
   it('does not modify the map it is given', () => {
-    const params = minimal();
+    const params = minimalParameters();
     const before = JSON.stringify(params);
     buildConfig(params, {});
     expect(JSON.stringify(params)).toBe(before);
   });
 
   it('replaces a whole-value %env(NAME)% reference with the variable', () => {
-    const config = buildConfig({ ...minimal(), 'service_bus.secret': '%env(BUS_SECRET)%' }, { BUS_SECRET: 'from-the-environment' });
+    const config = buildConfig({ ...minimalParameters(), 'service_bus.secret': '%env(BUS_SECRET)%' }, { BUS_SECRET: 'from-the-environment' });
     expect(config.serviceBus.secret).toBe('from-the-environment');
   });
 
   it('replaces %env(NAME)% references embedded in a longer string', () => {
     const config = buildConfig(
-      { ...minimal(), 'amqp.url': 'amqp://%env(AMQP_USER)%:%env(AMQP_PASS)%@127.0.0.1:5672' },
+      { ...minimalParameters(), 'amqp.url': 'amqp://%env(AMQP_USER)%:%env(AMQP_PASS)%@127.0.0.1:5672' },
       { AMQP_USER: 'bridge', AMQP_PASS: 's3cret' },
     );
     expect(config.amqp.url).toBe('amqp://bridge:s3cret@127.0.0.1:5672');
   });
 
   it('turns %env(int:NAME)% into an integer', () => {
-    const config = buildConfig({ ...minimal(), 'http.port': '%env(int:PORT)%' }, { PORT: '9090' });
+    const config = buildConfig({ ...minimalParameters(), 'http.port': '%env(int:PORT)%' }, { PORT: '9090' });
     expect(config.http.port).toBe(9090);
   });
 
   it('refuses %env(int:NAME)% whose variable is not an integer, naming the key and the variable', () => {
-    const err = configError(() => buildConfig({ ...minimal(), 'http.port': '%env(int:PORT)%' }, { PORT: '80a' }));
+    const err = configError(() => buildConfig({ ...minimalParameters(), 'http.port': '%env(int:PORT)%' }, { PORT: '80a' }));
     expect(err.key).toBe('http.port');
     expect(err.message).toContain('http.port');
     expect(err.message).toContain('PORT');
   });
 
   it('refuses a reference to an unset variable, naming both the key and the variable', () => {
-    const err = configError(() => buildConfig({ ...minimal(), 'mom_client.client_secret': '%env(MOM_CLIENT_SECRET)%' }, {}));
+    const err = configError(() => buildConfig({ ...minimalParameters(), 'mom_client.client_secret': '%env(MOM_CLIENT_SECRET)%' }, {}));
     expect(err.key).toBe('mom_client.client_secret');
     expect(err.message).toContain('mom_client.client_secret');
     expect(err.message).toContain('MOM_CLIENT_SECRET');
@@ -178,31 +166,31 @@ describe('buildConfig', () => {
 
   it('names the nested gateway key of an unset variable', () => {
     const err = configError(() =>
-      buildConfig({ ...minimal(), gateways: { stripe: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: '%env(STRIPE_KEY)%' } } }, {}),
+      buildConfig({ ...minimalParameters(), gateways: { stripe: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: '%env(STRIPE_KEY)%' } } }, {}),
     );
     expect(err.key).toBe('gateways.stripe.api_key');
     expect(err.message).toContain('STRIPE_KEY');
   });
 
   it('refuses an unknown key such as a typo, naming it', () => {
-    const err = configError(() => buildConfig({ ...minimal(), 'service_bus.urll': 'https://bus.example.com' }, {}));
+    const err = configError(() => buildConfig({ ...minimalParameters(), 'service_bus.urll': 'https://bus.example.com' }, {}));
     expect(err.message).toContain('service_bus.urll');
     expect(err.all).toContain('service_bus.urll: unknown key (did you mean "service_bus.url"?)');
   });
 
   it('names the key of a value of the wrong type', () => {
-    const err = configError(() => buildConfig({ ...minimal(), 'amqp.prefetch': 'lots' }, {}));
+    const err = configError(() => buildConfig({ ...minimalParameters(), 'amqp.prefetch': 'lots' }, {}));
     expect(err.key).toBe('amqp.prefetch');
     expect(err.message).toContain('amqp.prefetch');
   });
 
   it('names the key of a value out of range', () => {
-    const err = configError(() => buildConfig({ ...minimal(), 'service_bus.secret': 'too-short' }, {}));
+    const err = configError(() => buildConfig({ ...minimalParameters(), 'service_bus.secret': 'too-short' }, {}));
     expect(err.key).toBe('service_bus.secret');
   });
 
   it('names a missing required key', () => {
-    const params = minimal();
+    const params = minimalParameters();
     delete params['redis.url'];
     const err = configError(() => buildConfig(params, {}));
     expect(err.key).toBe('redis.url');
@@ -211,7 +199,7 @@ describe('buildConfig', () => {
   });
 
   it('reports every problem, not only the first', () => {
-    const params: Record<string, unknown> = { ...minimal(), 'amqp.prefetch': 0, 'log.level': 'verbose' };
+    const params: Record<string, unknown> = { ...minimalParameters(), 'amqp.prefetch': 0, 'log.level': 'verbose' };
     delete params['amqp.url'];
     const err = configError(() => buildConfig(params, {}));
     expect(err.all).toHaveLength(3);
@@ -222,7 +210,7 @@ describe('buildConfig', () => {
 
   it('returns a deeply frozen configuration', () => {
     const config = buildConfig(
-      { ...minimal(), 'service_bus.subscribes': ['a.b'], gateways: { sim: { type: 'simulator', base_url: 'http://127.0.0.1:1' } } },
+      { ...minimalParameters(), 'service_bus.subscribes': ['a.b'], gateways: { sim: { type: 'simulator', base_url: 'http://127.0.0.1:1' } } },
       {},
     );
     expect(Object.isFrozen(config)).toBe(true);
@@ -238,7 +226,10 @@ describe('buildConfig', () => {
   });
 
   it('builds each gateway with its defaults and its name, and trims a trailing slash from its URL', () => {
-    const config = buildConfig({ ...minimal(), gateways: { 'stripe-eu': { type: 'stripe', base_url: 'https://api.stripe.com/', api_key: 'sk_test_x' } } }, {});
+    const config = buildConfig(
+      { ...minimalParameters(), gateways: { 'stripe-eu': { type: 'stripe', base_url: 'https://api.stripe.com/', api_key: 'sk_test_x' } } },
+      {},
+    );
     expect(config.gateways['stripe-eu']).toEqual({
       name: 'stripe-eu',
       type: 'stripe',
@@ -266,23 +257,25 @@ describe('buildConfig', () => {
   });
 
   it('refuses an unknown gateway key with its path gateways.<name>.<key>', () => {
-    const err = configError(() => buildConfig({ ...minimal(), gateways: { adyen: { type: 'adyen', base_url: 'https://x.example.com', hmac: 'k' } } }, {}));
+    const err = configError(() =>
+      buildConfig({ ...minimalParameters(), gateways: { adyen: { type: 'adyen', base_url: 'https://x.example.com', hmac: 'k' } } }, {}),
+    );
     expect(err.key).toBe('gateways.adyen.hmac');
     expect(err.message).toContain('gateways.adyen.hmac');
   });
 
   it('refuses an unknown gateway type, naming its path', () => {
-    const err = configError(() => buildConfig({ ...minimal(), gateways: { pp: { type: 'paypal', base_url: 'https://x.example.com' } } }, {}));
+    const err = configError(() => buildConfig({ ...minimalParameters(), gateways: { pp: { type: 'paypal', base_url: 'https://x.example.com' } } }, {}));
     expect(err.key).toBe('gateways.pp.type');
   });
 
   it('refuses a gateway without a base_url, naming its path', () => {
-    const err = configError(() => buildConfig({ ...minimal(), gateways: { sim: { type: 'simulator' } } }, {}));
+    const err = configError(() => buildConfig({ ...minimalParameters(), gateways: { sim: { type: 'simulator' } } }, {}));
     expect(err.key).toBe('gateways.sim.base_url');
   });
 
   it('refuses a gateway name that is not lowercase, naming it', () => {
-    const err = configError(() => buildConfig({ ...minimal(), gateways: { Stripe: { type: 'stripe', base_url: 'https://x.example.com' } } }, {}));
+    const err = configError(() => buildConfig({ ...minimalParameters(), gateways: { Stripe: { type: 'stripe', base_url: 'https://x.example.com' } } }, {}));
     expect(err.key).toBe('gateways.Stripe');
     expect(err.message).toContain('gateways.Stripe');
   });

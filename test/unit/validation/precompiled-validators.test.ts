@@ -13,6 +13,7 @@ import { SchemaValidator, commandSchemaValidator, configValidator } from '../../
 import { renderValidators } from '../../../scripts/validators/render-validators';
 import { CONTRACT_EXAMPLES } from '../../../harness/workload/channel-contract-examples';
 import { channelCommand } from '../../support/fixtures';
+import { minimalParameters } from '../../support/minimal-parameters';
 
 type Json = Record<string, unknown>;
 
@@ -68,18 +69,6 @@ function expectSame(reference: ReturnType<Ajv['compile']>, built: SchemaValidato
   expect(invalid).toBeGreaterThan(docs.length / 2);
 }
 
-const minimalConfig = (): Json => ({
-  'service_bus.url': 'https://bus.example.com/',
-  'service_bus.endpoint_name': 'payment-bridge',
-  'service_bus.secret': '0123456789abcdef',
-  'service_bus.public_url': 'https://payments.example.com/bus',
-  'mom_client.client_id': 'pb',
-  'mom_client.client_secret': 'client-secret',
-  'mom_client.oauth_server_url': 'https://bus.example.com',
-  'amqp.url': 'amqp://127.0.0.1:5672',
-  'redis.url': 'redis://127.0.0.1:6379',
-});
-
 describe('validators generated at build time', () => {
   it('the committed modules are what the schemas generate now (else: npm run generate:validators)', () => {
     for (const [path, text] of renderValidators()) {
@@ -93,16 +82,17 @@ describe('validators generated at build time', () => {
     const docs: Json[] = [];
     // Every key alone, wrong in every way, on a minimal valid map; and every required key missing.
     for (const key of Object.keys(configSchema.properties)) {
-      for (const wrong of WRONG) docs.push({ ...minimalConfig(), [key]: wrong });
+      for (const wrong of WRONG) docs.push({ ...minimalParameters(), [key]: wrong });
     }
-    for (const key of configSchema.required) docs.push(replaced(minimalConfig(), [key], undefined));
-    docs.push(minimalConfig(), { ...minimalConfig(), 'delivery.backof_max_ms': 10 });
+    for (const key of configSchema.required) docs.push(replaced(minimalParameters(), [key], undefined));
+    docs.push(minimalParameters(), { ...minimalParameters(), 'delivery.backof_max_ms': 10 });
     // Each gateway type: bare, with an unknown key, and wrong in each field of the shipped example.
     const shipped = resolveEnvReferences(
       (parse(readFileSync(join(ROOT, 'parameters.yml.dist'), 'utf8')) as { parameters: Json }).parameters,
       new Proxy({}, { get: () => '1' }),
     );
-    for (const type of GATEWAY_TYPES) docs.push({ ...minimalConfig(), gateways: { g: { type } } }, { ...minimalConfig(), gateways: { g: { type, bogus: 1 } } });
+    for (const type of GATEWAY_TYPES)
+      docs.push({ ...minimalParameters(), gateways: { g: { type } } }, { ...minimalParameters(), gateways: { g: { type, bogus: 1 } } });
     docs.push(...variants(shipped as Json, 3));
     expectSame(reference, configValidator(), docs);
   });
