@@ -51,12 +51,20 @@ async function closeLapsed(
   job: GatewayOutcomeJobData,
   deps: { ledger: Pick<Ledger, 'dropFromAuthorizationIndex'>; logger: Logger },
 ): Promise<void> {
-  await deps.ledger.dropFromAuthorizationIndex('expiry', op.id);
-  await deps.ledger.dropFromAuthorizationIndex('open', op.id);
+  await releaseHeld(op.id, deps.ledger);
   deps.logger.info('the PSP reports the authorization expired: what it held uncaptured is released; no expiry notice or orphan void follows', {
     operation_id: op.id,
     gateway: job.gateway,
     state: op.state,
     event_id: job.eventId,
   });
+}
+
+/**
+ * An authorization the PSP no longer holds (it lapsed, or the PSP cancelled it) leaves the expiry index (no
+ * `authorization_expiring` notice of it) and the open index (no orphan void of it). Idempotent.
+ */
+export async function releaseHeld(id: string, ledger: Pick<Ledger, 'dropFromAuthorizationIndex'>): Promise<void> {
+  await ledger.dropFromAuthorizationIndex('expiry', id);
+  await ledger.dropFromAuthorizationIndex('open', id);
 }

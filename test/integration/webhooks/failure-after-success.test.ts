@@ -151,8 +151,10 @@ async function history(id: string): Promise<string[]> {
 }
 
 describe('a webhook failure of an operation the OMS was told succeeded', () => {
-  it('a Stripe payment_intent.canceled the PSP confirms (cancelled in the Dashboard) is a failed_after_success adjustment, sent once; the authorization stays SUCCEEDED', async () => {
+  it('a Stripe payment_intent.canceled the PSP confirms (cancelled in the Dashboard) is a failed_after_success adjustment, sent once; the authorization stays SUCCEEDED and leaves the expiry and orphan indexes', async () => {
     const auth = await succeeded('authorize', 'stripe', `pi_fas_dash_${seq}`);
+    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(true);
+    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(true);
     const pi = paymentIntent(auth.gatewayReference!, auth.id, 'canceled', { cancellation_reason: 'requested_by_customer' });
     answers.set(auth.id, pi);
     const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'confirmed' });
@@ -171,6 +173,9 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     });
     expect(inquiries).toContain(auth.id);
     expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    // The PSP holds nothing any more: no expiry notice to the OMS, no orphan void of it later.
+    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(false);
+    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
   });
 
   it('a stale Stripe payment_intent.payment_failed, while the PSP says the sale succeeded, reports nothing and is recorded in the history as stale', async () => {
