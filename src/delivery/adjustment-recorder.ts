@@ -1,10 +1,11 @@
 import { Config } from '../config/config';
 import { OutcomeRecorder } from './outcome-recorder';
 import { adjustmentEvent } from '../events/adjustment-event';
-import { OperationRecord } from '../ledger/ledger';
+import { AUTHORIZING } from '../ledger/authorization-by-reference';
+import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { AdjustmentRecord, needsAttention } from '../adjustments/adjustment';
+import { AdjustmentKind, AdjustmentRecord, needsAttention } from '../adjustments/adjustment';
 import { AdjustmentInput, AdjustmentStore } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -12,6 +13,17 @@ const adjustmentsTotal = counter(
   'Adjustments recorded (late PSP facts: chargebacks, failed captures and refunds…), by gateway and kind',
   ['gateway', 'kind'],
 );
+
+/** Facts that say the PSP no longer holds an authorization: its lapse, its cancellation confirmed. */
+const RELEASING: ReadonlySet<AdjustmentKind> = new Set<AdjustmentKind>(['authorization_expired', 'failed_after_success']);
+
+/**
+ * Whether an adjustment of `kind` on an operation of `command` releases an authorization (a cancel whose
+ * success turned out failed leaves its authorization held, so only authorizing commands count).
+ */
+export function releasesAuthorization(kind: AdjustmentKind, command: string): boolean {
+  return RELEASING.has(kind) && AUTHORIZING.has(command);
+}
 
 /**
  * The one way a late PSP fact becomes an adjustment and an OMS event, whoever found it (a webhook today,
@@ -26,12 +38,16 @@ export class AdjustmentRecorder {
       config: Config;
       store: AdjustmentStore;
       recorder: OutcomeRecorder;
+      /** Where an authorization the fact says the PSP no longer holds leaves the expiry and orphan indexes. */
+      ledger: Pick<Ledger, 'releaseAuthorization'>;
       logger: Logger;
     },
   ) {}
 
   /**
-   * Records `input` as an adjustment of `op` (whose state it never changes) and emits its event.
+   * Records `input` as an adjustment of `op` (whose state it never changes) and emits its event. An
+   * authorization the fact says the PSP no longer holds (`authorization_expired`, `failed_after_success`)
+   * leaves the expiry and orphan indexes: no `authorization_expiring` notice and no orphan void follow it.
    * @returns whether the adjustment was new, and the adjustment as stored.
    * @throws OperationNotFoundError when `input.operationId` is not in the ledger.
    */
@@ -61,6 +77,8 @@ export class AdjustmentRecorder {
       else logger.info('adjustment recorded', fields);
     }
     await recorder.emit(adjustmentEvent(op, adjustment, config));
+    // After the adjustment and on every call, so a repeat after a crash in between completes it.
+    if (releasesAuthorization(adjustment.kind, op.command)) await this.deps.ledger.releaseAuthorization(op.id);
     return result;
   }
 }

@@ -640,6 +640,15 @@ export class Ledger {
   }
 
   /**
+   * An authorization the PSP no longer holds (it lapsed, or its cancellation was confirmed) leaves both
+   * lifecycle indexes: no `authorization_expiring` notice and no orphan void of it follow. Idempotent.
+   */
+  async releaseAuthorization(id: string): Promise<void> {
+    await this.dropFromAuthorizationIndex('expiry', id);
+    await this.dropFromAuthorizationIndex('open', id);
+  }
+
+  /**
    * Moves `id`'s score in the authorization lifecycle index `index` to `score` (a sweep puts back an
    * authorization it faulted on, behind the others); one that left the index meanwhile is not put back (ZADD XX).
    */

@@ -144,7 +144,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const pipeline = buildOrchestrationPipeline({ config, logger, redis: fastRedis, routes: options.routes });
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, notifier, afterFailure: (op) => pipeline.releaseFailed(op) });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
-  const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, logger });
+  const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, ledger, logger });
   const connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });
   dependencies.watchAmqp(connection);
   // Told to stop while still waiting for the broker: stop reconnecting, so starting gives up now rather

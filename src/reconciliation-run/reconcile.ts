@@ -105,7 +105,7 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
   try {
     const ledger = new Ledger(redis, prefix);
     const recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, prefix), eventsQueue, logger });
-    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, prefix), recorder, logger });
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, prefix), recorder, ledger, logger });
     const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
     const runner = new ReconciliationRunner({
       redis,

@@ -1,11 +1,10 @@
 import { failureAfterSuccess } from '../adjustments/adjustment';
-import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
+import { AdjustmentRecorder, releasesAuthorization } from '../delivery/adjustment-recorder';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
 import { GatewayError } from '../errors/gateway-error';
 import { GatewayOutcome, inquirySupport } from '../gateways/gateway-adapter';
-import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { OperationState } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
@@ -14,7 +13,6 @@ import { existingVoid } from '../poller/orphan-reversal';
 import { ledgerAmount, ledgerCurrency } from '../reconciliation/classifier';
 import { GatewayRouter } from '../routing/gateway-router';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
-import { releaseHeld } from './late-fact';
 
 const failuresAfterSuccess = counter(
   'pb_webhook_failures_after_success_total',
@@ -185,10 +183,6 @@ async function report(
     pspEventId: job.eventId,
     source: 'webhook',
   });
-  // A cancelled authorization holds nothing: no expiry notice to the OMS and no orphan void of it follow.
-  // After the adjustment, and whether or not this run recorded it, so a crash in between only repeats it.
-  const released = AUTHORIZING.has(op.command);
-  if (released) await releaseHeld(op.id, deps.ledger);
   if (!created) return;
   failuresAfterSuccess.inc({ gateway: job.gateway, outcome: how });
   deps.logger.warn('PSP reports the failure of an operation the OMS was told succeeded: reported as an adjustment', {
@@ -198,7 +192,8 @@ async function report(
     kind,
     confirmed_by: how === 'confirmed' ? 'status_inquiry' : 'signed_webhook',
     psp_status: psp.gatewayStatus,
-    authorization_released: released,
+    // The recorder took a cancelled authorization out of the expiry and orphan indexes.
+    authorization_released: releasesAuthorization(kind, op.command),
     event_id: job.eventId,
   });
 }

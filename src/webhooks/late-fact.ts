@@ -1,7 +1,6 @@
-import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
+import { AdjustmentRecorder, releasesAuthorization } from '../delivery/adjustment-recorder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
-import { AUTHORIZING } from '../ledger/authorization-by-reference';
-import { Ledger, OperationRecord } from '../ledger/ledger';
+import { OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
@@ -18,12 +17,12 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
  * - Otherwise (the operation SUCCEEDED, or a dispute whatever the state: the payment behind a dispute
  *   succeeded at the PSP): an adjustment linked to the operation, whose own state does not move, and
  *   its OMS event. Idempotent by gateway and PSP event id. An authorization's lapse (`authorization_expired`)
- *   also takes it out of the authorization indexes (`closeLapsed`).
+ *   also takes it out of the authorization indexes (the adjustment recorder does, see `releasesAuthorization`).
  */
 export async function applyLateFact(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
-  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; ledger: Pick<Ledger, 'dropFromAuthorizationIndex'>; logger: Logger },
+  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; logger: Logger },
 ): Promise<string | null> {
   const fact = job.adjustment;
   if (!fact) return null;
@@ -37,34 +36,13 @@ export async function applyLateFact(
   }
   const { failsOpenOperation: _ignored, ...adjustment } = fact;
   await deps.adjustments.recordAdjustment(op, { ...adjustment, gateway: job.gateway, pspEventId: job.eventId, source: 'webhook' });
-  if (fact.kind === 'authorization_expired' && AUTHORIZING.has(op.command)) await closeLapsed(op, job, deps);
+  if (releasesAuthorization(fact.kind, op.command)) {
+    deps.logger.info('the PSP reports the authorization expired: what it held uncaptured is released; no expiry notice or orphan void follows', {
+      operation_id: op.id,
+      gateway: job.gateway,
+      state: op.state,
+      event_id: job.eventId,
+    });
+  }
   return op.state;
-}
-
-/**
- * An authorization the PSP let lapse holds nothing more: it leaves the expiry index (no `authorization_expiring`
- * notice after the fact) and the open index (no orphan void of what is no longer held). After the adjustment
- * is recorded, so a crash in between only repeats this (the job runs again; the adjustment is idempotent).
- */
-async function closeLapsed(
-  op: OperationRecord,
-  job: GatewayOutcomeJobData,
-  deps: { ledger: Pick<Ledger, 'dropFromAuthorizationIndex'>; logger: Logger },
-): Promise<void> {
-  await releaseHeld(op.id, deps.ledger);
-  deps.logger.info('the PSP reports the authorization expired: what it held uncaptured is released; no expiry notice or orphan void follows', {
-    operation_id: op.id,
-    gateway: job.gateway,
-    state: op.state,
-    event_id: job.eventId,
-  });
-}
-
-/**
- * An authorization the PSP no longer holds (it lapsed, or the PSP cancelled it) leaves the expiry index (no
- * `authorization_expiring` notice of it) and the open index (no orphan void of it). Idempotent.
- */
-export async function releaseHeld(id: string, ledger: Pick<Ledger, 'dropFromAuthorizationIndex'>): Promise<void> {
-  await ledger.dropFromAuthorizationIndex('expiry', id);
-  await ledger.dropFromAuthorizationIndex('open', id);
 }

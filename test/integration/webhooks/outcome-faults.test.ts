@@ -46,7 +46,7 @@ beforeAll(() => {
   outcomes = createGatewayOutcomesQueue(redis, config.redis.keyPrefix);
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   const recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, config.redis.keyPrefix), eventsQueue, logger: logs.logger });
-  const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, logger: logs.logger });
+  const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
   worker = startOutcomeWorker(config, blocking, { ledger, recorder, adjustments, logger: logs.logger });
 });
 
