@@ -48,6 +48,12 @@ async function portClosed(port: number): Promise<number> {
 interface NodeLossTimes {
   stoppedAt?: number;
   backAt?: number;
+  /**
+   * Wall-clock time (`Date.now()`) the kill was issued: what the processes' log timestamps are compared with.
+   * Not `stoppedAt`: that is `preciseNow()` (monotonic, which drifts from the wall clock while NTP slews it),
+   * and the port probe sees the node gone some milliseconds after the processes have already moved on.
+   */
+  killIssuedWallAt?: number;
   logDir?: string;
 }
 
@@ -88,6 +94,7 @@ export function rabbitNodeDrill(): DrillDefinition {
       if (ctx.finished()) return [];
       const port = Number(new URL(urls[0]).port);
       const closed = portClosed(port);
+      times.killIssuedWallAt = Date.now();
       await rabbitCluster([mode === 'kill' ? 'kill-node' : 'stop-node', '1']);
       times.stoppedAt = await closed;
       ctx.note(
@@ -111,7 +118,7 @@ function nodeLossReport(records: readonly StepRecord[], times: NodeLossTimes): {
   if (stoppedAt === undefined || backAt === undefined) {
     return { checks: [{ name: 'a node was stopped under load', ok: false, detail: 'the workload ended before the disruption' }], figures: [] };
   }
-  const reconnects = reconnectionsAfter(times.logDir ?? '', stoppedAt);
+  const reconnects = reconnectionsAfter(times.logDir ?? '', times.killIssuedWallAt ?? stoppedAt);
   const roles = reconnects.length;
   const missing = reconnects.filter((r) => r.ms === null);
   const checks: FlowCheck[] = [
@@ -128,7 +135,7 @@ function nodeLossReport(records: readonly StepRecord[], times: NodeLossTimes): {
   ];
   const figures: string[] = [];
   const ms = (v: number | null) => (v === null ? 'never' : `${Math.round(v)} ms`);
-  figures.push(`reconnected to a survivor (from the stop): ${reconnects.map((r) => `${r.role} ${ms(r.ms)}`).join(', ') || 'n/a'}`);
+  figures.push(`reconnected to a survivor (from the kill): ${reconnects.map((r) => `${r.role} ${ms(r.ms)}`).join(', ') || 'n/a'}`);
   const acceptedAfter = records.filter((r) => r.acceptedAt !== undefined && r.sentAt >= stoppedAt).map((r) => r.acceptedAt as number);
   const firstAccepted = acceptedAfter.length > 0 ? Math.min(...acceptedAfter) - stoppedAt : null;
   const newSuccess = records.filter((r) => r.sentAt >= stoppedAt && r.status === 'SUCCESS' && r.reportedAt !== undefined).map((r) => r.reportedAt as number);
@@ -152,7 +159,10 @@ function nodeLossReport(records: readonly StepRecord[], times: NodeLossTimes): {
   return { checks, figures };
 }
 
-/** Per role log (web.log, worker-N.log): ms from `since` to its first "connected to another broker node" line. */
+/**
+ * Per role log (web.log, worker-N.log): ms from `since` (wall clock, as the logs' timestamps) to its first
+ * "connected to another broker node" line at or after it.
+ */
 function reconnectionsAfter(dir: string, since: number): { role: string; ms: number | null }[] {
   const out: { role: string; ms: number | null }[] = [];
   for (const role of ['web', ...Array.from({ length: 16 }, (_, i) => `worker-${i + 1}`)]) {
@@ -163,7 +173,7 @@ function reconnectionsAfter(dir: string, since: number): { role: string; ms: num
       if (!line.includes('amqp connected to another broker node')) continue;
       try {
         const at = Date.parse((JSON.parse(line) as { timestamp?: string }).timestamp ?? '');
-        if (at >= since - 5 && (first === null || at < first)) first = at;
+        if (at >= since && (first === null || at < first)) first = at;
       } catch {
         // a torn last line
       }
