@@ -14,6 +14,12 @@ const adjustmentsTotal = counter(
   ['gateway', 'kind'],
 );
 
+const authorizationsReleased = counter(
+  'pb_authorizations_released_total',
+  'Authorizations taken out of the expiry and orphan indexes because the PSP no longer holds them (lapsed or cancelled), by gateway and adjustment kind',
+  ['gateway', 'kind'],
+);
+
 /** Facts that say the PSP no longer holds an authorization: its lapse, its cancellation confirmed. */
 const RELEASING: ReadonlySet<AdjustmentKind> = new Set<AdjustmentKind>(['authorization_expired', 'failed_after_success']);
 
@@ -59,8 +65,10 @@ export class AdjustmentRecorder {
     const { store, recorder, config, logger } = this.deps;
     const result = await store.recordAdjustment({ ...input, operationId: op.id }, now);
     const { adjustment, created } = result;
+    const releases = releasesAuthorization(adjustment.kind, op.command);
     if (created) {
       adjustmentsTotal.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
+      if (releases) authorizationsReleased.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
       const fields = {
         operation_id: op.id,
         adjustment_id: adjustment.id,
@@ -71,6 +79,8 @@ export class AdjustmentRecorder {
         currency: adjustment.currency ?? null,
         reason: adjustment.reason ?? null,
         operation_state: op.state,
+        // No authorization_expiring notice and no orphan void follow a hold the PSP released.
+        authorization_released: releases,
         source: adjustment.source,
       };
       if (needsAttention(adjustment.kind)) logger.warn('adjustment: money moved back, or is disputed, on a settled payment', fields);
@@ -78,7 +88,7 @@ export class AdjustmentRecorder {
     }
     await recorder.emit(adjustmentEvent(op, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
-    if (releasesAuthorization(adjustment.kind, op.command)) await this.deps.ledger.releaseAuthorization(op.id);
+    if (releases) await this.deps.ledger.releaseAuthorization(op.id);
     return result;
   }
 }

@@ -158,6 +158,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     const pi = paymentIntent(auth.gatewayReference!, auth.id, 'canceled', { cancellation_reason: 'requested_by_customer' });
     answers.set(auth.id, pi);
     const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'confirmed' });
+    const released = await metricValue('pb_authorizations_released_total', { gateway: 'stripe', kind: 'failed_after_success' });
     await postStripe('payment_intent.canceled', pi, `evt_fas_dash_${auth.id}`);
     await postStripe('payment_intent.canceled', pi, `evt_fas_dash_${auth.id}`);
     await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
@@ -176,6 +177,7 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     // The PSP holds nothing any more: no expiry notice to the OMS, no orphan void of it later.
     expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(false);
     expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
+    expect(await metricValue('pb_authorizations_released_total', { gateway: 'stripe', kind: 'failed_after_success' })).toBe(released + 1);
   });
 
   it('a stale Stripe payment_intent.payment_failed, while the PSP says the sale succeeded, reports nothing and is recorded in the history as stale', async () => {
