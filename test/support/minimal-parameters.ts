@@ -1,3 +1,6 @@
+/** A 24-character bus secret (the minimal parameters carry the shortest the schema accepts, 16). */
+export const STRONG_BUS_SECRET = 'a-strong-bus-secret-0123';
+
 /** The required `parameters:` keys of a valid configuration and nothing else, then `overrides`. */
 export function minimalParameters(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {

@@ -1,20 +1,11 @@
 import { buildConfig } from '../../../src/config/load-config';
 import { ConfigError } from '../../../src/errors/config-error';
 import { requiredCredentials } from '../../support/gateway-credentials';
+import { STRONG_BUS_SECRET, minimalParameters } from '../../support/minimal-parameters';
 
 type CredentialType = Parameters<typeof requiredCredentials>[0];
 
-const base = (): Record<string, unknown> => ({
-  'service_bus.url': 'https://bus.example.com',
-  'service_bus.endpoint_name': 'payment-bridge',
-  'service_bus.secret': 'a-strong-bus-secret-0123',
-  'service_bus.public_url': 'https://payments.example.com/bus',
-  'mom_client.client_id': 'pb',
-  'mom_client.client_secret': 'client-secret',
-  'mom_client.oauth_server_url': 'https://bus.example.com',
-  'amqp.url': 'amqp://127.0.0.1:5672',
-  'redis.url': 'redis://127.0.0.1:6379',
-});
+const base = (): Record<string, unknown> => minimalParameters({ 'service_bus.secret': STRONG_BUS_SECRET });
 
 const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
 const CYBS_KEY = Buffer.from('a-cybersource-webhook-key-32byte').toString('base64');

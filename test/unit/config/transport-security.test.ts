@@ -4,19 +4,10 @@ import { ConfigError } from '../../../src/errors/config-error';
 import { Logger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { requiredCredentials } from '../../support/gateway-credentials';
+import { STRONG_BUS_SECRET, minimalParameters } from '../../support/minimal-parameters';
 
 /** Every URL https, no flag. */
-const secure = (): Record<string, unknown> => ({
-  'service_bus.url': 'https://bus.example.com',
-  'service_bus.endpoint_name': 'payment-bridge',
-  'service_bus.secret': 'a-strong-bus-secret-0123',
-  'service_bus.public_url': 'https://payments.example.com/bus',
-  'mom_client.client_id': 'pb',
-  'mom_client.client_secret': 'client-secret',
-  'mom_client.oauth_server_url': 'https://bus.example.com',
-  'amqp.url': 'amqp://127.0.0.1:5672',
-  'redis.url': 'redis://127.0.0.1:6379',
-});
+const secure = (): Record<string, unknown> => minimalParameters({ 'service_bus.secret': STRONG_BUS_SECRET });
 
 function refusal(params: Record<string, unknown>): ConfigError {
   try {

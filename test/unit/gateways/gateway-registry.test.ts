@@ -6,6 +6,7 @@ import { GATEWAY_CREDENTIAL_FIELDS, GatewayConfig, GatewayCredentialField, setti
 import { GatewayDefinition } from '../../../src/gateways/gateway-definition';
 import { GATEWAYS, gatewayDefinition, transformerFor, declineTableFor } from '../../../src/gateways/gateway-registry';
 import { isKnownCurrency } from '../../../src/money/currencies';
+import { STRONG_BUS_SECRET, minimalParameters } from '../../support/minimal-parameters';
 
 /**
  * Walks the registry: every registered gateway has every piece a gateway needs, in its own folder, and
@@ -14,17 +15,7 @@ import { isKnownCurrency } from '../../../src/money/currencies';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
-const base = (): Record<string, unknown> => ({
-  'service_bus.url': 'https://bus.example.com',
-  'service_bus.endpoint_name': 'payment-bridge',
-  'service_bus.secret': 'a-strong-bus-secret-0123',
-  'service_bus.public_url': 'https://payments.example.com/bus',
-  'mom_client.client_id': 'pb',
-  'mom_client.client_secret': 'client-secret',
-  'mom_client.oauth_server_url': 'https://bus.example.com',
-  'amqp.url': 'amqp://127.0.0.1:5672',
-  'redis.url': 'redis://127.0.0.1:6379',
-});
+const base = (): Record<string, unknown> => minimalParameters({ 'service_bus.secret': STRONG_BUS_SECRET });
 
 function fieldsOf(definition: GatewayDefinition): GatewayCredentialField[] {
   return Object.keys(definition.settings) as GatewayCredentialField[];

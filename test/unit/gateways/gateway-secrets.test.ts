@@ -9,6 +9,7 @@ import { GatewayDefinition } from '../../../src/gateways/gateway-definition';
 import { GATEWAYS, gatewaySecretValues, secretFieldsOf } from '../../../src/gateways/gateway-registry';
 import { silentLogger } from '../../../src/logging/logger';
 import { isSensitiveKey, redactText } from '../../../src/logging/redact';
+import { STRONG_BUS_SECRET, minimalParameters } from '../../support/minimal-parameters';
 
 /**
  * A gateway's secrets are redacted because its definition says which of its settings are secret: a
@@ -88,18 +89,7 @@ describe.each(GATEWAYS.map((g) => [g.type, g as GatewayDefinition] as const))('%
       writeFileSync(
         path,
         stringify({
-          parameters: {
-            'service_bus.url': 'https://bus.example.com',
-            'service_bus.endpoint_name': 'payment-bridge',
-            'service_bus.secret': 'a-strong-bus-secret-0123',
-            'service_bus.public_url': 'https://payments.example.com/bus',
-            'mom_client.client_id': 'pb',
-            'mom_client.client_secret': 'client-secret',
-            'mom_client.oauth_server_url': 'https://bus.example.com',
-            'amqp.url': 'amqp://127.0.0.1:5672',
-            'redis.url': 'redis://127.0.0.1:6379',
-            gateways: { psp: entry },
-          },
+          parameters: minimalParameters({ 'service_bus.secret': STRONG_BUS_SECRET, gateways: { psp: entry } }),
         }),
       );
       const config = configOrExit(path, silentLogger());
