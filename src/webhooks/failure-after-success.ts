@@ -1,5 +1,5 @@
 import { failureAfterSuccess } from '../adjustments/adjustment';
-import { AdjustmentRecorder, releasesAuthorization } from '../delivery/adjustment-recorder';
+import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
@@ -192,8 +192,6 @@ async function report(
     kind,
     confirmed_by: how === 'confirmed' ? 'status_inquiry' : 'signed_webhook',
     psp_status: psp.gatewayStatus,
-    // The recorder took a cancelled authorization out of the expiry and orphan indexes.
-    authorization_released: releasesAuthorization(kind, op.command),
     event_id: job.eventId,
   });
 }

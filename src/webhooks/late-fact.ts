@@ -1,4 +1,4 @@
-import { AdjustmentRecorder, releasesAuthorization } from '../delivery/adjustment-recorder';
+import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
@@ -17,7 +17,8 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
  * - Otherwise (the operation SUCCEEDED, or a dispute whatever the state: the payment behind a dispute
  *   succeeded at the PSP): an adjustment linked to the operation, whose own state does not move, and
  *   its OMS event. Idempotent by gateway and PSP event id. An authorization's lapse (`authorization_expired`)
- *   also takes it out of the authorization indexes (the adjustment recorder does, see `releasesAuthorization`).
+ *   also takes it out of the authorization indexes: the adjustment recorder does, and its log line says
+ *   `authorization_released`.
  */
 export async function applyLateFact(
   op: OperationRecord,
@@ -36,13 +37,5 @@ export async function applyLateFact(
   }
   const { failsOpenOperation: _ignored, ...adjustment } = fact;
   await deps.adjustments.recordAdjustment(op, { ...adjustment, gateway: job.gateway, pspEventId: job.eventId, source: 'webhook' });
-  if (releasesAuthorization(fact.kind, op.command)) {
-    deps.logger.info('the PSP reports the authorization expired: what it held uncaptured is released; no expiry notice or orphan void follows', {
-      operation_id: op.id,
-      gateway: job.gateway,
-      state: op.state,
-      event_id: job.eventId,
-    });
-  }
   return op.state;
 }
