@@ -51,17 +51,16 @@ export async function opsResendEvents(ctx: OpsContext, io: OpsWriter, opts: { id
 
 /** Adds `ops events rejected` and `ops events resend <event-id...>` to the `ops` command. */
 export function addEventCommands(ops: Command, withContext: WithOpsContext): void {
-  const json = jsonOption;
   const events = ops.command('events').description('events the bus refused for their content: list, resend');
   events
     .command('rejected')
     .description('events set aside after the bus refused their content (HTTP 400/413/422, JSON-RPC -32700/-32600/-32602), oldest first')
     .option('--limit <n>', 'at most this many', '50')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((opts: { limit?: string; json?: boolean }) => withContext((ctx, io) => opsRejectedEvents(ctx, io, opts)));
   events
     .command('resend <event-ids...>')
     .description('send set-aside events again, once the cause is fixed (audit-logged)')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((ids: string[], opts: { json?: boolean }) => withContext((ctx, io) => opsResendEvents(ctx, io, { ids, ...opts })));
 }

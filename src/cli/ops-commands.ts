@@ -285,12 +285,11 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
   const ops = program
     .command('ops')
     .description('operator tools: operations, orders, counts, dead letters (every command takes --json; every lookup and replay is audit-logged)');
-  const json = jsonOption;
   ops
     .command('show [operation-id]')
     .description('an operation with its record and history, or every operation of an order (--order)')
     .option('--order <order-id>', 'look up by order id instead of operation id')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((id: string | undefined, opts: { order?: string; json?: boolean }) => {
       if (id === undefined && opts.order === undefined) throw new Error('give an operation id or --order <order-id>');
       return withContext((ctx, io) => opsShow(ctx, io, { id, ...opts }));
@@ -301,13 +300,13 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
     .option('--state <state...>', `states (${OPERATION_STATES.join(', ')})`)
     .option('--older-than <duration>', 'only operations created at least this long ago (90s, 5m, 2h, 1d)')
     .option('--limit <n>', 'at most this many', '50')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((opts: { state?: string[]; olderThan?: string; limit?: string; json?: boolean }) => withContext((ctx, io) => opsList(ctx, io, opts)));
   ops
     .command('counts')
     .description('recent counts by outcome (received, succeeded, failed, success rate) and operations by state now')
     .option('--window <duration>', 'how far back (90s, 5m, 1h)', '5m')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((opts: { window?: string; json?: boolean }) => withContext((ctx, io) => opsCounts(ctx, io, opts)));
   addRiskReviewCommands(ops, withContext);
   addEventCommands(ops, withContext);
@@ -320,20 +319,20 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
     .addOption(new Option('--category <category>', 'only one triage category').choices([...TRIAGE_CATEGORIES]))
     .option('--limit <n>', 'at most this many', '50')
     .option('--no-import', 'list the archive only, leave the queue alone')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((opts: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean }) =>
       withContext((ctx, io) => opsDeadLetterList(ctx, io, opts)),
     );
   dl.command('show <id>')
     .description('one dead letter: reason, triage, redacted body, and what a replay would do')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((id: string, opts: { json?: boolean }) => withContext((ctx, io) => opsDeadLetterShow(ctx, io, { id, ...opts })));
   dl.command('replay [ids...]')
     .description('replay dead letters after a fix: revalidated, dry run unless --execute, idempotent (same operation id)')
     .addOption(new Option('--category <category>', 'every dead letter of this triage category not replayed yet').choices([...TRIAGE_CATEGORIES]))
     .option('--limit <n>', 'with --category: at most this many', '100')
     .option('--execute', 'publish the commands (default: dry run, nothing is published)')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((ids: string[], opts: { category?: string; limit?: string; execute?: boolean; json?: boolean }) =>
       withContext((ctx, io) => opsDeadLetterReplay(ctx, io, { ids, ...opts })),
     );

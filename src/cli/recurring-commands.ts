@@ -119,7 +119,6 @@ export async function recurringCancel(ctx: OpsContext, io: OpsOutput, opts: { id
 
 /** `payment-bridge recurring create|list|cancel`: an operator's side of the schedules the OMS creates over the bus. */
 export function addRecurringCommands(program: Command, withContext: WithOpsContext): void {
-  const json = jsonOption;
   const recurring = program.command('recurring').description('recurring billing schedules: create, list, cancel (docs/PAYMENT-METHODS.md)');
   recurring
     .command('create')
@@ -137,18 +136,18 @@ export function addRecurringCommands(program: Command, withContext: WithOpsConte
     .option('--command <command>', 'sale (default) or authorize')
     .option('--max-cycles <n>', 'stop after this many cycles')
     .option('--network-transaction-id <id>', "the first payment's scheme transaction id")
-    .addOption(json())
+    .addOption(jsonOption())
     .action((flags: CreateFlags) => withContext((ctx, io) => recurringCreate(ctx, io, flags)));
   recurring
     .command('list')
     .description('schedules by creation, with state, cycle and next run')
     .option('--state <state>', 'only active, cancelled, completed or failed')
     .option('--limit <n>', 'at most this many', '100')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((opts: { state?: string; limit?: string; json?: boolean }) => withContext((ctx, io) => recurringList(ctx, io, opts)));
   recurring
     .command('cancel <id>')
     .description('stop a schedule: no further cycle starts (a charge already out still settles); audit-logged')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((id: string, opts: { json?: boolean }) => withContext((ctx, io) => recurringCancel(ctx, io, { id, ...opts })));
 }

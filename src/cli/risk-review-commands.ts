@@ -47,16 +47,15 @@ export async function opsRiskRelease(ctx: OpsContext, io: OpsWriter, opts: { id:
 
 /** Adds `ops risk-reviews` and `ops risk-release <id>` to the `ops` command. */
 export function addRiskReviewCommands(ops: Command, withContext: WithOpsContext): void {
-  const json = jsonOption;
   ops
     .command('risk-reviews')
     .description('authorizations held for review by the risk rules, by deadline (they are voided when it passes)')
     .option('--limit <n>', 'at most this many', '50')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((opts: { limit?: string; json?: boolean }) => withContext((ctx, io) => opsRiskReviews(ctx, io, opts)));
   ops
     .command('risk-release <operation-id>')
     .description('release an authorization held for review: it is sent to its gateway at once (audit-logged)')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((id: string, opts: { json?: boolean }) => withContext((ctx, io) => opsRiskRelease(ctx, io, { id, ...opts })));
 }

@@ -50,17 +50,16 @@ export async function opsSplitTenderResume(ctx: OpsContext, io: OpsWriter, opts:
 
 /** Adds `ops split-tenders-parked` and `ops split-tender-resume <split-id>` to the `ops` command. */
 export function addSplitTenderCommands(ops: Command, withContext: WithOpsContext): void {
-  const json = jsonOption;
   ops
     .command('split-tenders-parked')
     .description('split tenders and split refunds parked after their advance kept faulting (left out of the sweep), with the last fault')
     .option('--limit <n>', 'at most this many', '50')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((opts: { limit?: string; json?: boolean }) => withContext((ctx, io) => opsSplitTendersParked(ctx, io, opts)));
   ops
     .command('split-tender-resume <split-id>')
     .description('put a parked split tender (or, with --refund, its refund) back on the sweep once the fault is fixed (audit-logged)')
     .option('--refund <refund-id>', 'the refund of the split to resume')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((id: string, opts: { refund?: string; json?: boolean }) => withContext((ctx, io) => opsSplitTenderResume(ctx, io, { id, ...opts })));
 }

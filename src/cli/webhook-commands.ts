@@ -113,18 +113,17 @@ export async function opsRetryWebhooks(ctx: OpsContext, io: OpsWriter, opts: { g
 
 /** Adds `ops webhooks failed` and `ops webhooks retry <gateway> <event-id...>` to the `ops` command. */
 export function addWebhookCommands(ops: Command, withContext: WithOpsContext): void {
-  const json = jsonOption;
   const webhooks = ops.command('webhooks').description('webhook outcomes the outcome worker gave up on: list, retry');
   webhooks
     .command('failed')
     .description('webhook outcomes in the failed set (never matched, never confirmed, refused, or a fault), newest first')
     .option('--gateway <name>', 'only this gateway')
     .option('--limit <n>', 'at most this many', '50')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((opts: { gateway?: string; limit?: string; json?: boolean }) => withContext((ctx, io) => opsFailedWebhooks(ctx, io, opts)));
   webhooks
     .command('retry <gateway> <event-ids...>')
     .description('apply failed webhook outcomes again after a fix (attempts reset; idempotent)')
-    .addOption(json())
+    .addOption(jsonOption())
     .action((gateway: string, ids: string[], opts: { json?: boolean }) => withContext((ctx, io) => opsRetryWebhooks(ctx, io, { gateway, ids, ...opts })));
 }

@@ -27,9 +27,8 @@ import { adyenWebhookAck, parseAdyenWebhook, verifyAdyenWebhook } from './adyen-
  * reference. The inquiry therefore sends the original request again with the same `Idempotency-Key`:
  * Adyen keeps the answer to an idempotent request (at least 31 days; the legacy page said 7) and replays
  * it for an identical request, so an operation that landed returns its original answer and nothing
- * happens twice. If the
- * original never reached Adyen, this request performs it now, and its answer is the outcome: either
- * way the operation is resolved exactly once. `null` only on 404: the payment the operation addresses
+ * happens twice. If the original never reached Adyen, this request performs it now, and its answer is the
+ * outcome: either way the operation is resolved exactly once. `null` only on 404: the payment the operation addresses
  * does not exist at Adyen.
  *
  * Modifications (capture, cancel, refund, and validate's amount update) are different: Adyen only
