@@ -110,7 +110,9 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
  *
  * - `payment_intent.*`: the PaymentIntent read as an authorization when its capture is manual
  *   (`requires_capture` SUCCESS), else as a sale (`succeeded` SUCCESS); `canceled` / failed are FAIL with
- *   the cancellation or decline code. `operationId` is the one we put
+ *   the cancellation or decline code; Stripe's own cancellation of a manual-capture one
+ *   (`cancellation_reason: automatic`) also carries an `authorization_expired` adjustment (see
+ *   `authorizationLapse`). `operationId` is the one we put
  *   in its metadata when creating it (the authorize / sale / revalidate), `gatewayReference` its id, so a
  *   capture or cancel is found through the PaymentIntent.
  * - `setup_intent.*`: a tokenize's SetupIntent, read as its outcome (the PaymentMethod the token).
@@ -149,6 +151,9 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
     // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
     outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway, false);
     reference = str(object.id);
+    if (type === 'payment_intent.canceled' && object.capture_method === 'manual' && object.cancellation_reason === 'automatic') {
+      adjustment = authorizationLapse(object, json.created);
+    }
   } else if (type.startsWith('setup_intent.')) {
     if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
     // A tokenize's SetupIntent (our operation id in its metadata): what the customer's action led to.
@@ -200,6 +205,24 @@ function reported(
 /** A Refund that failed: the refund's outcome while it is open, an adjustment after it succeeded. */
 function refundFailure(refund: Json, created: unknown): AdjustmentFact {
   return { kind: 'refund_failed', direction: 'credit', failsOpenOperation: true, ...reported(refund, str(refund.failure_reason), created) };
+}
+
+/**
+ * An uncaptured PaymentIntent Stripe cancelled itself (`cancellation_reason: automatic`: card authorizations
+ * are cancelled once their capture window closes, seven days by default): the authorization lapsed. While the
+ * authorization is open, the cancellation is its outcome; once it SUCCEEDED, an `authorization_expired`
+ * adjustment on Stripe's signed word alone, since a cancelled PaymentIntent never moves again. `amount`: what
+ * lapsed, the intent's amount less what was captured of it (`amount_received`).
+ */
+function authorizationLapse(pi: Json, created: unknown): AdjustmentFact {
+  // When it was cancelled (`canceled_at`), else when Stripe sent the event.
+  const fact = reported(pi, 'automatic', typeof pi.canceled_at === 'number' ? pi.canceled_at : created);
+  const received = stripeConfirmedMoney(pi, 'amount_received').amount ?? 0;
+  if (fact.amount !== undefined) {
+    if (fact.amount >= received) fact.amount -= received;
+    else delete fact.amount;
+  }
+  return { kind: 'authorization_expired', direction: 'none', failsOpenOperation: true, ...fact };
 }
 
 /** A `charge.dispute.*` event: about the disputed PaymentIntent (or Charge), an adjustment only. */

@@ -180,6 +180,33 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     expect(await metricValue('pb_authorizations_released_total', { gateway: 'stripe', kind: 'failed_after_success' })).toBe(released + 1);
   });
 
+  it("Stripe's own cancellation of an uncaptured authorization (cancellation_reason automatic) is its lapse: an authorization_expired adjustment, sent once, on the signed webhook; the authorization stays SUCCEEDED and leaves the expiry and orphan indexes", async () => {
+    const auth = await succeeded('authorize', 'stripe', `pi_fas_lapse_${seq}`);
+    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(true);
+    const pi = paymentIntent(auth.gatewayReference!, auth.id, 'canceled', { cancellation_reason: 'automatic', amount_received: 0, canceled_at: 1_796_000_000 });
+    const released = await metricValue('pb_authorizations_released_total', { gateway: 'stripe', kind: 'authorization_expired' });
+    await postStripe('payment_intent.canceled', pi, `evt_fas_lapse_${auth.id}`);
+    await postStripe('payment_intent.canceled', pi, `evt_fas_lapse_${auth.id}`);
+    await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(adjustedFor(auth.id)).toHaveLength(1);
+    expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
+      kind: 'authorization_expired',
+      direction: 'none',
+      amount: 5000,
+      currency: 'EUR',
+      reason: 'automatic',
+      psp_reference: auth.gatewayReference,
+      occurred_at: new Date(1_796_000_000_000).toISOString(),
+    });
+    // A cancelled PaymentIntent never moves again: Stripe's signed word is enough, nothing is asked.
+    expect(inquiries).not.toContain(auth.id);
+    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+    expect(await worker.ledger.inAuthorizationIndex('expiry', auth.id)).toBe(false);
+    expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(false);
+    expect(await metricValue('pb_authorizations_released_total', { gateway: 'stripe', kind: 'authorization_expired' })).toBe(released + 1);
+  });
+
   it('a stale Stripe payment_intent.payment_failed, while the PSP says the sale succeeded, reports nothing and is recorded in the history as stale', async () => {
     const sale = await succeeded('sale', 'stripe', `pi_fas_stale_${seq}`);
     answers.set(sale.id, paymentIntent(sale.gatewayReference!, sale.id, 'succeeded', { capture_method: 'automatic', amount_received: 5000 }));

@@ -132,6 +132,32 @@ describe('Stripe webhook events', () => {
     expect(parse(stripeEvent('payment_intent.canceled', pi))[0].outcome).toMatchObject({ status: 'FAIL', reason: 'requested_by_customer' });
   });
 
+  it("reads Stripe's own cancellation of an uncaptured authorization (cancellation_reason automatic) as its lapse: authorization_expired of what was not captured", () => {
+    const pi = paymentIntent(ctx, { status: 'canceled', cancellation_reason: 'automatic', amount: 2599, amount_received: 599, canceled_at: 1693204800 });
+    const [event] = parse(stripeEvent('payment_intent.canceled', pi));
+    expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'automatic' });
+    expect(event.adjustment).toEqual({
+      kind: 'authorization_expired',
+      direction: 'none',
+      failsOpenOperation: true,
+      amount: 2000,
+      currency: 'EUR',
+      reason: 'automatic',
+      pspReference: PI_ID,
+      occurredAt: 1693204800_000,
+    });
+  });
+
+  it('carries no lapse for any other cancellation, nor for an automatic-capture PaymentIntent', () => {
+    for (const reason of ['requested_by_customer', 'abandoned', 'duplicate', 'fraudulent', null]) {
+      expect(
+        parse(stripeEvent('payment_intent.canceled', paymentIntent(ctx, { status: 'canceled', cancellation_reason: reason })))[0].adjustment,
+      ).toBeUndefined();
+    }
+    const sale = paymentIntent(ctx, { status: 'canceled', cancellation_reason: 'automatic', capture_method: 'automatic' });
+    expect(parse(stripeEvent('payment_intent.canceled', sale))[0].adjustment).toBeUndefined();
+  });
+
   it('maps payment_intent.processing to PENDING and payment_intent.requires_action to ACTION_REQUIRED without the client secret', () => {
     expect(parse(stripeEvent('payment_intent.processing', paymentIntent(ctx, { status: 'processing' })))[0].outcome.status).toBe('PENDING');
     const waiting = parse(stripeEvent('payment_intent.requires_action', paymentIntent(ctx, { status: 'requires_action', client_secret: 'pi_1_secret_x' })))[0];
