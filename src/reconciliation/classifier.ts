@@ -74,6 +74,8 @@ export function compatible(kind: PspRecordKind, command: CommandType): boolean {
       return command === 'capture' || command === 'sale' || command === 'authorize' || command === 'revalidate';
     case 'refund_reversed':
       return command === 'refund';
+    case 'authorization_expired':
+      return command === 'authorize' || command === 'revalidate';
     case 'other':
       return false;
     default:
@@ -83,7 +85,7 @@ export function compatible(kind: PspRecordKind, command: CommandType): boolean {
 
 /** Whether the line is a late fact about money that already moved (it adds an adjustment, never settles). */
 export function isLateFact(kind: PspRecordKind): boolean {
-  return kind === 'chargeback' || kind === 'chargeback_reversed' || kind === 'refund_reversed';
+  return kind === 'chargeback' || kind === 'chargeback_reversed' || kind === 'refund_reversed' || kind === 'authorization_expired';
 }
 
 /**
@@ -185,6 +187,8 @@ function differenceDirection(command: CommandType, pspAmount: number, ledger: nu
 function recordedAs(kind: PspRecordKind): readonly AdjustmentKind[] {
   if (kind === 'chargeback') return ['chargeback', 'second_chargeback', 'dispute_lost'];
   if (kind === 'chargeback_reversed') return ['chargeback_reversed', 'dispute_won'];
+  // A lapse the webhook brought; before it was read as one, the same cancellation came as a failure after success.
+  if (kind === 'authorization_expired') return ['authorization_expired', 'failed_after_success'];
   return ['refund_reversed', 'refund_failed'];
 }
 
@@ -346,18 +350,29 @@ function alreadyReported(base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedB
   return { ...base, class: 'state_mismatch', action: { type: 'none' }, note: `${note}; already reported as a ${kind} adjustment` };
 }
 
+/** The adjustment a late-fact line of `kind` records. */
+function lateFactAdjustment(kind: PspRecordKind): { kind: AdjustmentKind; direction: MoneyDirection } {
+  switch (kind) {
+    case 'chargeback':
+      return { kind: 'chargeback', direction: 'debit' };
+    case 'chargeback_reversed':
+      return { kind: 'chargeback_reversed', direction: 'credit' };
+    case 'authorization_expired':
+      return { kind: 'authorization_expired', direction: 'none' };
+    case 'refund_reversed':
+      return { kind: 'refund_reversed', direction: 'credit' };
+    default:
+      throw new Error(`a ${kind} line is not a late fact`);
+  }
+}
+
 function classifyLateFact(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
   if (record.status !== 'succeeded') return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} ${record.status}: nothing moved` };
   const kinds = recordedAs(record.kind);
   const known = (match.adjustments ?? []).some((a) => kinds.includes(a.kind) && (a.amount === undefined || a.amount === record.amount));
   if (known) return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} already recorded as an adjustment` };
   const currency = record.currency.toUpperCase();
-  const fact: { kind: AdjustmentKind; direction: MoneyDirection } =
-    record.kind === 'chargeback'
-      ? { kind: 'chargeback', direction: 'debit' }
-      : record.kind === 'chargeback_reversed'
-        ? { kind: 'chargeback_reversed', direction: 'credit' }
-        : { kind: 'refund_reversed', direction: 'credit' };
+  const fact = lateFactAdjustment(record.kind);
   return {
     ...base,
     class: 'state_mismatch',

@@ -24,6 +24,11 @@ export const PSP_RECORD_KINDS = [
   'chargeback_reversed',
   /** A refund that came back to the merchant (Adyen `RefundedReversed`, Stripe refund failure). */
   'refund_reversed',
+  /**
+   * What an authorization held uncaptured, released by the PSP itself once its capture window closed (Stripe
+   * PaymentIntent cancelled with `cancellation_reason: automatic`); `amount` is what lapsed.
+   */
+  'authorization_expired',
   /** A fee line, a payout, a balance transfer: no payment of ours (reported as context, never matched). */
   'other',
 ] as const;

@@ -222,8 +222,9 @@ export function stripeIntentMapping(
 
 /**
  * One PaymentIntent → zero, one or two records (`<pi>:authorization`, `<pi>:cancel`; a canceled
- * authorization also records that it had been authorized, when it carries a charge). `amount` is the
- * intent's amount, in its currency; our operation id from `metadata.operation_id`.
+ * authorization also records that it had been authorized, when it carries a charge; one Stripe cancelled
+ * itself, `cancellation_reason: automatic`, is `<pi>:authorization_expired` instead of a cancel, of what was
+ * not captured). `amount` is the intent's amount, in its currency; our operation id from `metadata.operation_id`.
  */
 export function parseStripePaymentIntent(gateway: string, pi: Record<string, unknown>): PspRecord[] {
   const id = text(pi.id);
@@ -247,7 +248,17 @@ export function parseStripePaymentIntent(gateway: string, pi: Record<string, unk
       // The cancel endpoint takes no metadata: a cancel is matched by the PaymentIntent alone.
       { operationId: kind === 'cancel' ? undefined : operationIdOf(metadata, false), pspReference: id, merchantReference: safeReference(metadata.order_id) },
     );
-  const records = [base(mapping.kind, mapping.status, occurredAt)];
+  // Stripe's own cancellation of an authorization (its capture window closed): the lapse of what was not
+  // captured, a fact about the authorization (found by its operation id), not a cancel anyone asked for.
+  const lapsed = mapping.kind === 'cancel' && manual && pi.cancellation_reason === 'automatic';
+  const records = [
+    lapsed
+      ? {
+          ...base('authorization_expired', 'succeeded', occurredAt),
+          amount: amount - Math.min(amount, isoAmount(gateway, id, 'amount_received', pi.amount_received ?? 0, currency)),
+        }
+      : base(mapping.kind, mapping.status, occurredAt),
+  ];
   if (mapping.kind === 'cancel' && manual && idOf(pi.latest_charge) !== undefined) records.unshift(base('authorization', 'succeeded', pi.created * 1000));
   return records;
 }
@@ -292,7 +303,10 @@ function stripeTypeRows(): ReconciliationTypeRow[] {
       const m = stripeIntentMapping(status, manual, true);
       rows.push({
         pspType: `PaymentIntent \`${status}\` (capture ${manual ? 'manual' : 'automatic'})`,
-        reads: m === null ? 'no record' : `${m.kind} ${m.status}`,
+        reads:
+          m === null
+            ? 'no record'
+            : `${m.kind} ${m.status}${status === 'canceled' && manual ? '; authorization_expired succeeded when `cancellation_reason` is `automatic`' : ''}`,
       });
     }
   }

@@ -150,6 +150,37 @@ describe('classifyLine', () => {
   });
 });
 
+describe('an authorization the PSP let lapse', () => {
+  const lapse = line({ kind: 'authorization_expired', amount: 400 });
+
+  it('is about the authorization (authorize or revalidate), never a cancel or a capture', () => {
+    const auth = op('authorize', 'SUCCEEDED');
+    expect(
+      chooseMatch(
+        lapse,
+        [
+          { op: op('cancel', 'SUCCEEDED'), by: 'psp_reference' },
+          { op: auth, by: 'operation_id' },
+        ],
+        'sim',
+      )?.op,
+    ).toBe(auth);
+    expect(chooseMatch(lapse, [{ op: op('capture', 'SUCCEEDED'), by: 'psp_reference' }], 'sim')).toBeNull();
+    expect(needsKnownAdjustments(lapse, auth)).toBe(true);
+  });
+
+  it('one no webhook brought is an authorization_expired adjustment of what lapsed; one already recorded (as a lapse, or as the failure after success it was read as before) is matched', () => {
+    const auth = op('authorize', 'SUCCEEDED');
+    expect(classifyLine(lapse, { ...match(auth), adjustments: [] })).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'authorization_expired', direction: 'none', amount: 400 },
+    });
+    for (const kind of ['authorization_expired', 'failed_after_success'] as const) {
+      expect(classifyLine(lapse, { ...match(auth), adjustments: [{ kind, amount: 400 }] }).class).toBe('matched');
+    }
+  });
+});
+
 describe('classifyMissingAtPsp', () => {
   it('missing_at_psp: a SUCCEEDED operation that moved money and no line names', () => {
     expect(classifyMissingAtPsp(op('sale', 'SUCCEEDED'))).toMatchObject({ class: 'missing_at_psp', action: { type: 'report' }, ledger: { amount: 1000 } });

@@ -291,6 +291,25 @@ describe('PaymentIntents', () => {
     ]);
   });
 
+  it("reads Stripe's own cancellation of an uncaptured authorization (cancellation_reason automatic) as the lapse of what was not captured, about our authorization", () => {
+    const records = parseStripePaymentIntent('stripe', {
+      ...intent,
+      status: 'canceled',
+      cancellation_reason: 'automatic',
+      amount_received: 599,
+      canceled_at: 1692835200,
+    });
+    expect(records.map((r) => [r.lineId, r.kind, r.status, r.operationId, r.amount, r.occurredAt])).toEqual([
+      ['pi_3NgB1r2eZvKYlo2C0kLq4ZxY:authorization', 'authorization', 'succeeded', 'op-auth-1', 2599, 1692230400000],
+      ['pi_3NgB1r2eZvKYlo2C0kLq4ZxY:authorization_expired', 'authorization_expired', 'succeeded', 'op-auth-1', 2000, 1692835200000],
+    ]);
+    // Any other cancellation is a cancel someone asked for.
+    expect(parseStripePaymentIntent('stripe', { ...intent, status: 'canceled', cancellation_reason: 'requested_by_customer' }).map((r) => r.kind)).toEqual([
+      'authorization',
+      'cancel',
+    ]);
+  });
+
   it('reads nothing of an automatic payment that succeeded (its balance transaction is the capture)', () => {
     expect(parseStripePaymentIntent('stripe', { ...intent, capture_method: 'automatic', status: 'succeeded' })).toEqual([]);
   });
