@@ -25,7 +25,7 @@ return {1}
 );
 
 /** What `recordAdjustment` needs: the fact, whose it is, and where it came from. */
-export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperation'> {
+export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperation' | 'amountIncludesCaptured'> {
   /** The operation it is linked to (it must exist). */
   operationId: string;
   /** Configured gateway name the fact came from. */

@@ -135,6 +135,12 @@ export interface AdjustmentFact {
    * they are adjustments whatever the state of the operation they name.
    */
   failsOpenOperation: boolean;
+  /**
+   * `amount` is the authorization's whole authorised amount (Adyen's `EXPIRE` reports it so), not the part the
+   * fact is about: what lapsed is that less what the authorization's captures took, which is subtracted from
+   * the ledger's captures before the adjustment is recorded (see `late-fact.ts`). Absent: `amount` is the fact's own.
+   */
+  amountIncludesCaptured?: true;
 }
 
 /** An adjustment as the ledger keeps it. Times are epoch milliseconds. */

@@ -734,6 +734,16 @@ export class Ledger {
     return { hash: hashFromPairs(flat), authorizing: authorizing === 1, ...(await this.dependentsRead(members, orders, dependentId)) };
   }
 
+  /**
+   * What the succeeded captures of authorization `authId` took: the sum of their amounts (each one's confirmed
+   * amount, else what it asked), in minor units of the authorization's command currency; 0 with none.
+   */
+  async capturedOf(authId: string): Promise<number> {
+    const members = await this.redis.smembers((await this.keysOfId(authId)).dependents(authId));
+    const dependents = await this.dependentSummaries(members, new Map());
+    return dependents.filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED').reduce((sum, d) => sum + d.amount, 0);
+  }
+
   /** The dependents a script listed (`members`, registered in `orders`) other than `dependentId`, and where `dependentId` was registered. */
   private async dependentsRead(
     members: readonly string[],

@@ -1,6 +1,6 @@
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
-import { OperationRecord } from '../ledger/ledger';
+import { Ledger, OperationRecord } from '../ledger/ledger';
 import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
@@ -23,7 +23,7 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 export async function applyLateFact(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
-  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; logger: Logger },
+  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; ledger: Pick<Ledger, 'capturedOf'>; logger: Logger },
 ): Promise<string | null> {
   const fact = job.adjustment;
   if (!fact) return null;
@@ -35,7 +35,36 @@ export async function applyLateFact(
     deps.logger.info('late failure of an operation that already failed: nothing to adjust', { operation_id: op.id, kind: fact.kind, event_id: job.eventId });
     return op.state;
   }
-  const { failsOpenOperation: _ignored, ...adjustment } = fact;
+  const { failsOpenOperation: _ignored, amountIncludesCaptured, ...adjustment } = fact;
+  if (amountIncludesCaptured && adjustment.amount !== undefined) adjustment.amount = await uncaptured(op, adjustment.amount, adjustment.currency, job, deps);
   await deps.adjustments.recordAdjustment(op, { ...adjustment, gateway: job.gateway, pspEventId: job.eventId, source: 'webhook' });
   return op.state;
+}
+
+/**
+ * What is left of `authorised` (the authorization's whole amount, as the PSP reports it with a lapse) once
+ * its succeeded captures are taken off: what lapsed. Left as reported when the PSP names another currency than
+ * the command's (a converted authorization: its captures are counted in the command's currency).
+ */
+async function uncaptured(
+  op: OperationRecord,
+  authorised: number,
+  currency: string | undefined,
+  job: GatewayOutcomeJobData,
+  deps: { ledger: Pick<Ledger, 'capturedOf'>; logger: Logger },
+): Promise<number> {
+  if (currency !== undefined && currency.toUpperCase() !== op.payment.currency.toUpperCase()) return authorised;
+  const captured = await deps.ledger.capturedOf(op.id);
+  const lapsed = Math.max(0, authorised - captured);
+  if (captured > 0) {
+    deps.logger.info('authorization lapse: what lapsed is the authorised amount less what its captures took', {
+      operation_id: op.id,
+      gateway: job.gateway,
+      event_id: job.eventId,
+      authorised_amount: authorised,
+      captured_amount: captured,
+      lapsed_amount: lapsed,
+    });
+  }
+  return lapsed;
 }

@@ -8,6 +8,8 @@ export interface AdyenLateFact {
   direction: MoneyDirection;
   /** A failure of the modification it names (see `AdjustmentFact.failsOpenOperation`). */
   failsOpenOperation: boolean;
+  /** The notification's amount is the one originally authorised (see `AdjustmentFact.amountIncludesCaptured`). */
+  amountIncludesCaptured?: true;
 }
 
 const fact = (kind: AdjustmentKind, direction: MoneyDirection, failsOpenOperation = false): AdyenLateFact => ({ kind, direction, failsOpenOperation });
@@ -67,7 +69,8 @@ export function adyenLateFact(eventCode: AdyenEventCode, success: boolean): Adye
       return fact('dispute_won', 'none');
     // The authorization's uncaptured remainder lapsed: nothing more can be captured from it.
     case 'EXPIRE':
-      return fact('authorization_expired', 'none');
+      // Its amount is "the amount that was originally authorised"; what expired is "the remaining uncaptured amount".
+      return { ...fact('authorization_expired', 'none'), amountIncludesCaptured: true };
     // Outcomes of our own requests (eventOutcome reads them) and events of other flows.
     case 'AUTHORISATION':
     case 'AUTHORISATION_ADJUSTMENT':

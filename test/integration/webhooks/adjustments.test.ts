@@ -207,6 +207,37 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
   });
 
+  it('an Adyen EXPIRE after a partial capture reports what lapsed: the amount originally authorised, as Adyen sends it, less what the captures took', async () => {
+    const order = `order-adj-lapse-${Date.now()}`;
+    const auth = await succeeded('authorize', 'adyen', 'ADYENPAY0000001E', order);
+    const captureCmd = channelCommand(
+      'capture',
+      {},
+      { gateway: 'adyen', gateway_account: 'acct-1', order_id: order, gateway_key: auth.id, amount: 1800, currency: 'EUR' },
+    );
+    const capture = captureCmd.payment.operation_reference!;
+    await worker.ledger.create(capture, captureCmd, Date.now(), { event: 'attempt' });
+    await worker.ledger.authorizationView(auth.id, capture);
+    await worker.ledger.transition(capture, 'SUCCEEDED', { event: 'outcome' }, { confirmedAmount: 1800, confirmedCurrency: 'EUR' });
+    const body = adyenNotification({
+      pspReference: 'ADYENPAY0000001E',
+      merchantAccountCode: 'TestMerchant',
+      merchantReference: auth.id,
+      amount: { value: 5000, currency: 'EUR' },
+      eventCode: 'EXPIRE',
+      eventDate: '2026-11-28T11:19:48+01:00',
+      reason: '',
+      success: 'true',
+    });
+    expect((await postAdyen(body)).status).toBe(200);
+    await eventually(async () => adjustedFor(auth.id).length >= 1);
+    expect((adjustedFor(auth.id)[0].params as { adjustment: Record<string, unknown> }).adjustment).toMatchObject({
+      kind: 'authorization_expired',
+      amount: 3200,
+      currency: 'EUR',
+    });
+  });
+
   it('an Adyen REFUND_FAILED after a SUCCEEDED refund is a refund_failed adjustment; the refund stays SUCCEEDED', async () => {
     const refund = await succeeded('refund', 'adyen', 'ADYENREF00000002');
     const body = adyenNotification({

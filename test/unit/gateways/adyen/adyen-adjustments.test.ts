@@ -114,6 +114,10 @@ describe('Adyen late facts', () => {
     expect(event.outcome.status).toBe('PENDING');
     expect(event.adjustment).toMatchObject({ kind: 'authorization_expired', direction: 'none', amount: 1000, currency: 'EUR' });
     expect(event.adjustment?.occurredAt).toBe(Date.parse('2024-02-09T11:19:48+01:00'));
+    // Its amount is the one originally authorised: what the captures took comes off before it is recorded.
+    expect(event.adjustment?.amountIncludesCaptured).toBe(true);
+    const others = ADYEN_EVENT_CODES.filter((c) => c !== 'EXPIRE').map((c) => adyenLateFact(c, true));
+    expect(others.filter((f) => f?.amountIncludesCaptured)).toEqual([]);
   });
 
   it('reports nothing for a late-fact code whose success flag is false', () => {
