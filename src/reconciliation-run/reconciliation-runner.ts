@@ -10,6 +10,7 @@ import { ReconciledOperation, classifyLine, classifyMissingAtPsp } from '../reco
 import type { PspRecord, PspRecordReader, ReconciliationWindow } from '../reconciliation/psp-record';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import { ReconciliationLedger } from './reconciliation-ledger';
+import { ownClosing } from '../webhooks/own-closing';
 import { reconciliationActions, reconciliationDuration, reconciliationLastSuccess, reconciliationLines } from './reconciliation-metrics';
 import { PageDelta, ReconciliationRunState, StoredRun } from './reconciliation-run-state';
 
@@ -324,6 +325,9 @@ export class ReconciliationRunner {
         // The match holds only the classifier's fields; acting needs the whole record (rare: one read per action).
         const op = await this.ledger.record(matched.id);
         if (!op) return 'report';
+        // A cancellation of an authorization that a cancel or void of ours may account for after all (one in
+        // flight, one the order names but the line did not lead to): not news to report to the OMS, a person looks.
+        if (record.kind === 'cancel' && op.command !== 'cancel' && (await ownClosing(op, this.ledgerRecords)) !== null) return 'report';
         const pspReference = record.modificationReference ?? record.pspReference;
         const { created } = await this.deps.adjustments.recordAdjustment(op, {
           kind: action.kind,

@@ -27,6 +27,7 @@ export const RECONCILED_FIELDS = [
   'confirmedAmount',
   'confirmedCurrency',
   'gatewayReference',
+  'closedBy',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof OperationRecord)[];
@@ -94,7 +95,7 @@ export function isLateFact(kind: PspRecordKind): boolean {
  * contradiction as `succeeded_after_failure` or a failure after success).
  */
 export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation): boolean {
-  if (isLateFact(record.kind)) return true;
+  if (isLateFact(record.kind) || cancelsAuthorization(record, op)) return true;
   const ledger = standing(op.state);
   return (ledger === 'succeeded' && record.status === 'failed') || (ledger === 'failed' && record.status === 'succeeded');
 }
@@ -106,9 +107,28 @@ export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation
  * line's amount, else the oldest. `null`: none fits.
  */
 export function chooseMatch(record: PspRecord, candidates: readonly Candidate[], gateway: string): Candidate | null {
+  const best = strongestMatch(record, candidates, gateway, compatible);
+  // A cancellation no cancel of the ledger accounts for, naming one of our authorizations (its PSP reference,
+  // or our id for it): about that authorization, which the PSP released (see `classifyCancelOfAuthorization`).
+  if (best !== null || record.kind !== 'cancel') return best;
+  return strongestMatch(
+    record,
+    candidates.filter((c) => c.by === 'operation_id' || c.by === 'psp_reference'),
+    gateway,
+    (_kind, command) => command === 'authorize' || command === 'revalidate',
+  );
+}
+
+/** The strongest of `candidates` of `gateway` that `fits` the line (see {@link chooseMatch}). */
+function strongestMatch(
+  record: PspRecord,
+  candidates: readonly Candidate[],
+  gateway: string,
+  fits: (kind: PspRecordKind, command: CommandType) => boolean,
+): Candidate | null {
   let best: Candidate | null = null;
   for (const c of candidates) {
-    if (gatewayOf(c.op) !== gateway || !compatible(record.kind, c.op.command)) continue;
+    if (gatewayOf(c.op) !== gateway || !fits(record.kind, c.op.command)) continue;
     if (!best) {
       best = c;
       continue;
@@ -238,6 +258,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
   const { op, by } = match;
   const base = { record, ledger: ledgerSide(op), matchedBy: by };
   if (isLateFact(record.kind)) return classifyLateFact(record, match, base);
+  if (cancelsAuthorization(record, op)) return classifyCancelOfAuthorization(record, match, base);
 
   const psp = record.status;
   const ledger = standing(op.state);
@@ -348,6 +369,53 @@ function reported(match: Match, kind: AdjustmentKind): boolean {
  */
 function alreadyReported(base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>, kind: AdjustmentKind, note: string): LineVerdict {
   return { ...base, class: 'state_mismatch', action: { type: 'none' }, note: `${note}; already reported as a ${kind} adjustment` };
+}
+
+/** Whether `record` is a cancellation matched to an authorization itself (no cancel of ours accounts for it). */
+function cancelsAuthorization(record: PspRecord, op: ReconciledOperation): boolean {
+  return record.kind === 'cancel' && op.command !== 'cancel';
+}
+
+/**
+ * The PSP released an authorization and no cancel of the ledger accounts for it (a Dashboard void, a
+ * cancellation by the PSP itself): what the webhook path reports once the PSP confirms it. Against an
+ * authorization the ledger holds SUCCEEDED and nothing of ours closed, a `failed_after_success` adjustment
+ * (which also takes it out of the expiry and orphan indexes), unless one (or the lapse it may have been
+ * reported as) is recorded already; one a cancel or revalidation of ours closed is expected; one FAILED held
+ * nothing to release; an open or unsent one is left to a person.
+ */
+function classifyCancelOfAuthorization(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+  const { op } = match;
+  const what = `the PSP cancelled ${op.command} ${op.id}`;
+  if (record.status !== 'succeeded') return { ...base, class: 'matched', action: { type: 'none' }, note: `a cancellation ${record.status}: nothing released` };
+  const ledger = standing(op.state);
+  switch (ledger) {
+    case 'succeeded': {
+      if (op.closedBy !== undefined) return { ...base, class: 'matched', action: { type: 'none' }, note: `${what}, which ${op.closedBy} of the ledger closed` };
+      const known = (match.adjustments ?? []).find((a) => a.kind === 'failed_after_success' || a.kind === 'authorization_expired');
+      if (known) return alreadyReported(base, known.kind, `${what}, which the ledger holds SUCCEEDED`);
+      return {
+        ...base,
+        class: 'state_mismatch',
+        action: {
+          type: 'adjust',
+          kind: 'failed_after_success',
+          direction: 'none',
+          amount: record.amount,
+          currency: record.currency.toUpperCase(),
+          reason: `psp_${record.pspType}`,
+        },
+        note: `${what}, which the ledger holds SUCCEEDED and no cancel of the ledger asked for`,
+      };
+    }
+    case 'failed':
+      return { ...base, class: 'matched', action: { type: 'none' }, note: `${what}, which the ledger holds FAILED: nothing held on either side` };
+    case 'open':
+    case 'never_sent':
+      return { ...base, class: 'state_mismatch', action: { type: 'report' }, note: `${what}, which the ledger holds ${op.state}` };
+    default:
+      return assertNever(ledger);
+  }
 }
 
 /** The adjustment a late-fact line of `kind` records. */

@@ -225,6 +225,57 @@ describe('a contradiction a webhook reported first', () => {
   });
 });
 
+describe('a cancellation of an authorization no cancel of the ledger accounts for', () => {
+  /** Cancels `auth` at the simulator as someone outside the bridge would (the Dashboard): under a reference the ledger never held. */
+  async function cancelOutside(auth: OperationRecord, reference: string): Promise<void> {
+    const payment = { ...auth.payment, gateway_key: auth.gatewayReference! };
+    const response = await route.client.send(route.transformer.buildRequest({ operationId: reference, command: 'cancel', payment }, route.gateway));
+    expect(response.status).toBeLessThan(300);
+  }
+
+  it('is reported to the OMS as failed_after_success of the authorization, which leaves the expiry index; one of its own cancels accounts for is matched', async () => {
+    const from = Date.now() - 1;
+    const voidedOutside = await deliver(channelCommand('authorize', {}, { amount: 2100, gateway_key: 'pm_card_visa' }));
+    const cancelledByUs = await deliver(channelCommand('authorize', {}, { amount: 2200, gateway_key: 'pm_card_visa' }));
+    const ourCancel = await deliver(
+      channelCommand('cancel', {}, { amount: 2200, gateway_key: cancelledByUs.gatewayReference!, order_id: cancelledByUs.payment.order_id }),
+    );
+    expect([voidedOutside.state, cancelledByUs.state, ourCancel.state]).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    expect(await ledger.inAuthorizationIndex('expiry', voidedOutside.id)).toBe(true);
+    await cancelOutside(voidedOutside, `dashboard-void-${voidedOutside.id}`);
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
+    expect(summary.result).toBe('done');
+    const cancelOf = (id: string) => verdicts.find((v) => v.record?.kind === 'cancel' && v.ledger?.operationId === id);
+    expect(cancelOf(voidedOutside.id)).toMatchObject({
+      class: 'state_mismatch',
+      matchedBy: 'psp_reference',
+      action: { type: 'adjust', kind: 'failed_after_success', direction: 'none', amount: 2100, currency: 'EUR' },
+    });
+    expect(cancelOf(ourCancel.id)).toMatchObject({ class: 'matched' });
+    expect(verdicts.filter((v) => v.class === 'missing_in_ledger')).toEqual([]);
+    const adjustments = await new AdjustmentStore(redis, config.redis.keyPrefix).forOperation(voidedOutside.id);
+    expect(adjustments).toMatchObject([{ kind: 'failed_after_success', source: 'reconciliation', amount: 2100 }]);
+    expect(await ledger.inAuthorizationIndex('expiry', voidedOutside.id)).toBe(false);
+    expect((await ledger.get(voidedOutside.id))?.state).toBe('SUCCEEDED');
+  });
+
+  it('is left to a person, never reported to the OMS, while a cancel of the order that names the authorization is in flight', async () => {
+    const from = Date.now() - 1;
+    const auth = await deliver(channelCommand('authorize', {}, { amount: 2300, gateway_key: 'pm_card_visa' }));
+    const stuck = channelCommand('cancel', {}, { amount: 2300, gateway_key: auth.gatewayReference!, order_id: auth.payment.order_id });
+    await ledger.create(stuck.payment.operation_reference!, stuck);
+    await ledger.transition(stuck.payment.operation_reference!, 'UNKNOWN', { event: 'timeout' }, { nextCheckAt: Date.now() + 3_600_000 });
+    await cancelOutside(auth, `retried-under-another-id-${auth.id}`);
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
+    expect(summary.result).toBe('done');
+    expect(verdicts.find((v) => v.record?.kind === 'cancel')).toMatchObject({ ledger: { operationId: auth.id }, action: { kind: 'failed_after_success' } });
+    expect(summary.adjusted).toBe(0);
+    expect(await new AdjustmentStore(redis, config.redis.keyPrefix).forOperation(auth.id)).toEqual([]);
+  });
+});
+
 describe('a long report', () => {
   // A window of its own, far from the other tests' lines: 1,200 lines, three pages of 500.
   const window = { from: 1_600_000_000_000, to: 1_600_000_000_000 + 3_600_000 };

@@ -181,6 +181,56 @@ describe('an authorization the PSP let lapse', () => {
   });
 });
 
+describe('a cancellation no cancel of the ledger accounts for', () => {
+  const cancel = line({ kind: 'cancel', amount: 700 });
+  const auth = op('authorize', 'SUCCEEDED');
+
+  it("is about the authorization it names by its PSP reference or our id, never one the order alone names; the ledger's own cancel comes first", () => {
+    expect(chooseMatch(cancel, [{ op: auth, by: 'psp_reference' }], 'sim')?.op).toBe(auth);
+    expect(chooseMatch(cancel, [{ op: auth, by: 'operation_id' }], 'sim')?.op).toBe(auth);
+    expect(chooseMatch(cancel, [{ op: auth, by: 'merchant_reference' }], 'sim')).toBeNull();
+    expect(chooseMatch(cancel, [{ op: op('capture', 'SUCCEEDED'), by: 'psp_reference' }], 'sim')).toBeNull();
+    const ours = op('cancel', 'SUCCEEDED');
+    expect(
+      chooseMatch(
+        cancel,
+        [
+          { op: auth, by: 'psp_reference' },
+          { op: ours, by: 'merchant_reference' },
+        ],
+        'sim',
+      )?.op,
+    ).toBe(ours);
+    expect(needsKnownAdjustments(cancel, auth)).toBe(true);
+    expect(needsKnownAdjustments(cancel, ours)).toBe(false);
+  });
+
+  it('against an authorization held SUCCEEDED that nothing of ours closed: failed_after_success of what the PSP released', () => {
+    expect(classifyLine(cancel, { ...match(auth), adjustments: [] })).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'failed_after_success', direction: 'none', amount: 700, currency: 'EUR', reason: 'psp_capture' },
+    });
+  });
+
+  it('closed by the ledger, already reported (or as its lapse), FAILED, failed at the PSP: nothing to record; open or never sent: a person looks', () => {
+    expect(classifyLine(cancel, { ...match(op('authorize', 'SUCCEEDED', { closedBy: 'op-cancel-9' })), adjustments: [] })).toMatchObject({
+      class: 'matched',
+      action: { type: 'none' },
+    });
+    for (const kind of ['failed_after_success', 'authorization_expired'] as const) {
+      expect(classifyLine(cancel, { ...match(auth), adjustments: [{ kind }] })).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+    }
+    expect(classifyLine(cancel, { ...match(op('authorize', 'FAILED')), adjustments: [] })).toMatchObject({ class: 'matched', action: { type: 'none' } });
+    expect(classifyLine(line({ kind: 'cancel', status: 'failed' }), { ...match(auth), adjustments: [] }).action).toEqual({ type: 'none' });
+    for (const state of ['UNKNOWN', 'PENDING', 'RECEIVED'] as const) {
+      expect(classifyLine(cancel, { ...match(op('authorize', state)), adjustments: [] })).toMatchObject({
+        class: 'state_mismatch',
+        action: { type: 'report' },
+      });
+    }
+  });
+});
+
 describe('classifyMissingAtPsp', () => {
   it('missing_at_psp: a SUCCEEDED operation that moved money and no line names', () => {
     expect(classifyMissingAtPsp(op('sale', 'SUCCEEDED'))).toMatchObject({ class: 'missing_at_psp', action: { type: 'report' }, ledger: { amount: 1000 } });
