@@ -2,7 +2,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { OPERATION_STATES, OperationState } from '../ledger/operation-state';
 import { formatMinor } from '../money/minor-units';
-import { DeadLetterRecord } from '../ops/dead-letter-store';
+import { DEAD_LETTER_ARCHIVE_MAX, DeadLetterRecord } from '../ops/dead-letter-store';
 import { planView } from '../ops/dead-letter-replay';
 import { TRIAGE_CATEGORIES, TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
@@ -186,7 +186,10 @@ export async function opsDeadLetterList(
     io,
     args.json,
     { imported, dead_letters: records.map(({ body: _body, ...r }) => r) },
-    () => (imported && imported.created > 0 ? `${imported.created} new dead letter(s) moved from the queue into the archive\n` : '') + deadLetterRows(records),
+    () =>
+      (imported && imported.created > 0 ? `${imported.created} new dead letter(s) moved from the queue into the archive\n` : '') +
+      (imported && imported.dropped > 0 ? `${imported.dropped} oldest archived dead letter(s) dropped: the archive keeps ${DEAD_LETTER_ARCHIVE_MAX}\n` : '') +
+      deadLetterRows(records),
   );
   return 0;
 }

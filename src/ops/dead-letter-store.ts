@@ -7,7 +7,7 @@ import { stampedChannel } from '../amqp/dead-letter-stamp';
 import { declareTopology } from '../amqp/topology';
 import { Config } from '../config/config';
 import { redactText } from '../logging/redact';
-import { gauge } from '../metrics/metrics-registry';
+import { counter, gauge } from '../metrics/metrics-registry';
 import { TriageCategory, impactScore, triageCategory } from '../amqp/dead-letter-triage';
 import { describeDeadLetterBody } from '../amqp/dead-letter-body';
 
@@ -55,6 +55,11 @@ export type DeadLetterOrder = 'time' | 'impact';
 /** Records the archive keeps at most; past it, the oldest are dropped at the next import. */
 export const DEAD_LETTER_ARCHIVE_MAX = 50_000;
 
+const dropped = counter(
+  'pb_dead_letters_dropped_total',
+  `Archived dead letters dropped, oldest first, to keep the archive at ${DEAD_LETTER_ARCHIVE_MAX} records (their messages were acked from the queue when archived: gone)`,
+);
+
 const archivedGauge = gauge(
   'pb_dead_letters_archived',
   'Dead letters in the archive (moved from the dead-letter queue by the console or `ops dead-letters`), by triage category and whether they were replayed',
@@ -100,6 +105,8 @@ export class DeadLetterStore {
     prefix: string,
     /** `deadLetterStampKey(service_bus.secret)`: verifies the stamps of what it imports (without it: none holds). */
     private readonly stampKey?: Buffer,
+    /** Records kept at most (default {@link DEAD_LETTER_ARCHIVE_MAX}); past it an import drops the oldest. */
+    private readonly maxRecords = DEAD_LETTER_ARCHIVE_MAX,
   ) {
     redis.defineCommand('pbDeadLetterArchive', { numberOfKeys: 3, lua: ARCHIVE_LUA });
     this.keys = deadLetterArchiveKeys(prefix);
@@ -138,13 +145,20 @@ export class DeadLetterStore {
 
   /**
    * Moves up to `limit` messages from the dead-letter queue into the archive (write, then ack). Returns how
-   * many were moved and how many of them were new.
+   * many were moved, how many of them were new, and how many of the oldest records the archive dropped to
+   * stay within its bound (`droppedThrough`: when the newest of those was dead-lettered, epoch ms).
    */
-  async importFromQueue(connection: AmqpConnection, amqp: Config['amqp'], limit = 1000, now = Date.now()): Promise<{ moved: number; created: number }> {
+  async importFromQueue(
+    connection: AmqpConnection,
+    amqp: Config['amqp'],
+    limit = 1000,
+    now = Date.now(),
+  ): Promise<{ moved: number; created: number; dropped: number; droppedThrough?: number }> {
     const model = await connection.connect();
     const channel = await model.createChannel();
     let moved = 0;
     let created = 0;
+    let trimmed: { dropped: number; droppedThrough?: number } = { dropped: 0 };
     try {
       await declareTopology(channel, amqp);
       for (; moved < limit; moved += 1) {
@@ -153,21 +167,23 @@ export class DeadLetterStore {
         if (await this.archive(recordFromMessage(msg, now, this.stampKey))) created += 1;
         channel.ack(msg);
       }
-      if (moved > 0) await this.trim();
+      if (moved > 0) trimmed = await this.trim();
     } finally {
       await channel.close().catch(() => undefined);
     }
-    return { moved, created };
+    return { moved, created, ...trimmed };
   }
 
-  /** Drops the oldest records past {@link DEAD_LETTER_ARCHIVE_MAX}. */
-  private async trim(): Promise<void> {
-    const excess = (await this.redis.zcard(this.timeKey)) - DEAD_LETTER_ARCHIVE_MAX;
-    if (excess <= 0) return;
-    const ids = await this.redis.zrange(this.timeKey, 0, excess - 1);
+  /** Drops the oldest records past the bound: how many, and when the newest of them was dead-lettered. */
+  private async trim(): Promise<{ dropped: number; droppedThrough?: number }> {
+    const excess = (await this.redis.zcard(this.timeKey)) - this.maxRecords;
+    if (excess <= 0) return { dropped: 0 };
+    const oldest = await this.redis.zrange(this.timeKey, 0, excess - 1, 'WITHSCORES');
     const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.del(this.key(id)).zrem(this.timeKey, id).zrem(this.impactKey, id);
+    for (let i = 0; i < oldest.length; i += 2) pipeline.del(this.key(oldest[i])).zrem(this.timeKey, oldest[i]).zrem(this.impactKey, oldest[i]);
     await pipeline.exec();
+    dropped.inc(oldest.length / 2);
+    return { dropped: oldest.length / 2, droppedThrough: Number(oldest[oldest.length - 1]) };
   }
 
   /** One record, or null. */

@@ -10,7 +10,7 @@ import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { createRedis } from '../redis/redis-connection';
 import { DeadLetterReplay } from './dead-letter-replay';
-import { DeadLetterStore } from './dead-letter-store';
+import { DEAD_LETTER_ARCHIVE_MAX, DeadLetterStore } from './dead-letter-store';
 import { OperationsView } from './operations-view';
 
 /** Everything the operator's tools (the `ops` CLI, the console) read and act through. */
@@ -26,7 +26,7 @@ export interface OpsContext {
    * Moves new dead letters from the queue into the archive (at most `limit`); connects to the broker on
    * first use. @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
    */
-  importDeadLetters(limit?: number): Promise<{ moved: number; created: number }>;
+  importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number }>;
   close(): Promise<void>;
 }
 
@@ -85,7 +85,18 @@ export function openOps(
     deadLetters,
     replay,
     audit,
-    importDeadLetters: async (limit = 1000) => deadLetters.importFromQueue((await connected()).connection, config.amqp, limit),
+    importDeadLetters: async (limit = 1000) => {
+      const { droppedThrough, ...imported } = await deadLetters.importFromQueue((await connected()).connection, config.amqp, limit);
+      if (imported.dropped > 0) {
+        logger.warn('dead-letter archive full: its oldest records were dropped', {
+          dropped: imported.dropped,
+          dead_lettered_through: droppedThrough === undefined ? null : new Date(droppedThrough).toISOString(),
+          kept: DEAD_LETTER_ARCHIVE_MAX,
+          service: options.service,
+        });
+      }
+      return imported;
+    },
     close: async () => {
       const p = publisher as ConfirmPublisher | null;
       const c = connection as AmqpConnection | null;

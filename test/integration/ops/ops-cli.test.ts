@@ -1,3 +1,5 @@
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { DeadLetterStore } from '../../../src/ops/dead-letter-store';
 import { PassThrough } from 'node:stream';
 import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
 import { AmqpConnection } from '../../../src/amqp/amqp-connection';
@@ -133,7 +135,7 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     );
 
     const listed = await run(opsDeadLetterList, ctx, { json: true });
-    expect(listed.json.imported).toEqual({ moved: 3, created: 3 });
+    expect(listed.json.imported).toEqual({ moved: 3, created: 3, dropped: 0 });
     expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
     const records = listed.json.dead_letters as { id: string; category: string; orderId: string; impact: number }[];
     expect(Object.fromEntries(records.map((r) => [r.orderId, r.category]))).toEqual({ 'ORD-DL-HARD': 'hard', 'ORD-DL-BIG': 'outage', 'ORD-DL-CFG': 'config' });
@@ -151,7 +153,25 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     const viewed = (await ctx.audit.recent(10)).filter((e) => e.action === 'ops.dead_letter');
     expect(viewed[0]).toMatchObject({ outcome: 'ok', target: hard.id, detail: { by: 'cli', found: 1 } });
     // Re-importing nothing new changes nothing.
-    expect((await run(opsDeadLetterList, ctx, { json: true })).json.imported).toEqual({ moved: 0, created: 0 });
+    expect((await run(opsDeadLetterList, ctx, { json: true })).json.imported).toEqual({ moved: 0, created: 0, dropped: 0 });
+  });
+
+  it('keeps the archive within its bound by dropping its oldest records, counted and said, never silently', async () => {
+    const store = new DeadLetterStore(ctx.redis, `${config.redis.keyPrefix}bounded:`, deadLetterStampKey(config.serviceBus.secret), 2);
+    for (const order of ['ORD-DL-B1', 'ORD-DL-B2', 'ORD-DL-B3']) {
+      await writer.write(Buffer.from(JSON.stringify(channelCommand('authorize', {}, { currency: 'EURO', order_id: order }))), {
+        code: 'INVALID_PARAMS',
+        field: 'payment.currency',
+        reason: 'must be a known ISO 4217 code',
+        source: `amqp:${config.amqp.commandsQueue}`,
+      });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const before = await metricValue('pb_dead_letters_dropped_total');
+    const imported = await store.importFromQueue(connection, config.amqp);
+    expect(imported).toMatchObject({ moved: 3, created: 3, dropped: 1, droppedThrough: expect.any(Number) });
+    expect(await metricValue('pb_dead_letters_dropped_total')).toBe(before + 1);
+    expect((await store.list({ order: 'time' })).map((r) => r.orderId)).toEqual(['ORD-DL-B3', 'ORD-DL-B2']);
   });
 
   it('replays a dead letter only with --execute, revalidated, with its operation id pinned; a second replay creates nothing new', async () => {
