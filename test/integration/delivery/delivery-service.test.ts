@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { monitorCommands } from '../../support/redis-monitor';
 import { RedisClient, isCluster } from '../../../src/redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../../../src/config/config';
@@ -94,9 +94,8 @@ describe('gateway delivery', () => {
     const { service, ledger, events } = setup();
     const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
     if (isCluster(redis)) return; // MONITOR watches one server; the cluster pass runs the rest of the suite
-    const monitor = await (redis as Redis).duplicate().monitor();
     const scripts: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    const monitor = await monitorCommands(redis, (args) => {
       const name = String(args[0]).toLowerCase();
       const touches = args.slice(1).some((a) => String(a).endsWith(`:op:${id}`) || String(a).includes(`:event:${id}.`));
       // An EVAL follows an EVALSHA only when this Redis did not hold the script yet: not a step of its own.
@@ -104,10 +103,9 @@ describe('gateway delivery', () => {
     });
     try {
       expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-      await redis.ping(); // MONITOR shows our commands before this one's reply
-      await new Promise((r) => setTimeout(r, 50));
+      await monitor.settle();
     } finally {
-      monitor.disconnect();
+      monitor.stop();
     }
     // The move to SENT (the attempt on record), then the outcome with its event; the event was a third script
     // when the outcome was checked against the record as read before the move.

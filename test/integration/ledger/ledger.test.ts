@@ -1,3 +1,4 @@
+import { monitorCommands } from '../../support/redis-monitor';
 import { ALL_SHARDS, shardOfAnchor, shardOfPayment } from '../../../src/redis/key-layout';
 import Redis from 'ioredis';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
@@ -324,19 +325,17 @@ describe('the operation ledger on a real Redis', () => {
 
   it('answers a read of an id no shard holds from the probe alone, without reading shard 0', async () => {
     const unknown = `${nextId()}-nowhere`;
-    const monitor = await redis.duplicate().monitor();
     const seen: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    const monitor = await monitorCommands(redis, (args) => {
       if (args.slice(1).some((a) => String(a).includes(`:op:${unknown}`))) seen.push(String(args[0]).toLowerCase());
     });
     try {
       expect(await ledger.get(unknown)).toBeNull();
       expect(await ledger.digestOf(unknown)).toBeNull();
       expect(await ledger.authorizationView(unknown, 'op-capture')).toBeNull();
-      await redis.ping(); // MONITOR shows our commands before this one's reply
-      await new Promise((r) => setTimeout(r, 50));
+      await monitor.settle();
     } finally {
-      monitor.disconnect();
+      monitor.stop();
     }
     // One multi-key EXISTS over the shards per read; before, each read then also ran on shard 0.
     expect(seen).toEqual(['exists', 'exists', 'exists']);
@@ -362,9 +361,8 @@ describe('the operation ledger on a real Redis', () => {
     it('reads it and registers the dependent among its dependents in one script', async () => {
       const ref = `auth_ref_${seq}`;
       const auth = await succeeded('authorize', ref);
-      const monitor = await redis.duplicate().monitor();
       const sent: string[] = [];
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const monitor = await monitorCommands(redis, (args, source) => {
         const name = String(args[0]).toLowerCase();
         if (source === 'lua') return; // what the script itself ran
         // An EVAL follows an EVALSHA only when this Redis did not hold the script yet: not a step of the read.
@@ -373,10 +371,9 @@ describe('the operation ledger on a real Redis', () => {
       let found: Awaited<ReturnType<Ledger['authorizationByReference']>>;
       try {
         found = await ledger.authorizationByReference('simulator', ref, 'op-capture-1');
-        await redis.ping(); // MONITOR shows our commands before this one's reply
-        await new Promise((r) => setTimeout(r, 50));
+        await monitor.settle();
       } finally {
-        monitor.disconnect();
+        monitor.stop();
       }
       expect(found).toMatchObject({ authorization: true, record: { id: auth, command: 'authorize' }, dependents: [] });
       // Before: an HGETALL of the authorization, then a script registering the dependent.

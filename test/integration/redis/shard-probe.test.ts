@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { monitorCommands } from '../../support/redis-monitor';
 import { Config } from '../../../src/config/config';
 import { shardKeysOf } from '../../../src/redis/key-layout';
 import { RedisClient, createRedis, isCluster } from '../../../src/redis/redis-connection';
@@ -52,18 +52,16 @@ test('getEach reads every shard in order, null where the key is missing', async 
 
 test('on a single Redis, a miss costs one EXISTS and a read of all shards one MGET', async () => {
   if (isCluster(redis)) return; // each shard is its own slot there: one command per shard, by design
-  const monitor = await (redis as Redis).duplicate().monitor();
   const seen: string[] = [];
-  monitor.on('monitor', (_time: string, args: string[]) => {
+  const monitor = await monitorCommands(redis, (args) => {
     if (args.slice(1).some((a) => keys.includes(a))) seen.push(String(args[0]).toLowerCase());
   });
   try {
     expect(await firstExisting(redis, keys)).toBe(-1);
     await getEach(redis, keys);
-    await redis.ping(); // MONITOR sees our commands before this one's reply
-    await new Promise((r) => setTimeout(r, 50));
+    await monitor.settle();
   } finally {
-    monitor.disconnect();
+    monitor.stop();
   }
   expect(seen).toEqual(['exists', 'mget']);
 });
@@ -109,15 +107,11 @@ describe('rangeEachByScore', () => {
 
   test('on a single Redis, one script counts every shard and only the shards with due members are read', async () => {
     if (isCluster(redis)) return; // each shard is its own slot there: one command per shard, by design
-    const monitor = await (redis as Redis).duplicate().monitor();
     const seen: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    const monitor = await monitorCommands(redis, (args, source) => {
       if (args.slice(1).some((a) => indexes.includes(a))) seen.push(`${source === 'lua' ? 'lua ' : ''}${String(args[0]).toLowerCase()}`);
     });
-    const settle = async () => {
-      await redis.ping(); // MONITOR sees our commands before this one's reply
-      await new Promise((r) => setTimeout(r, 50));
-    };
+    const settle = monitor.settle;
     try {
       await rangeEachByScore(redis, indexes, '-inf', '+inf', 1000);
       await settle();
@@ -135,7 +129,7 @@ describe('rangeEachByScore', () => {
         ['e-y', '2'],
       ]);
     } finally {
-      monitor.disconnect();
+      monitor.stop();
     }
   });
 });
