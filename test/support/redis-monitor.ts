@@ -11,13 +11,20 @@ export interface CommandMonitor {
 
 /**
  * Opens a MONITOR connection beside `redis` (single Redis only) and calls `onCommand` with each command the
- * server runs, from any client: filter on keys of your own. Lines still arriving once `stop` closed it are
- * reported by ioredis as a "command queue state error" on the monitor connection; on a Redis busy with other
- * test files there can be many, and they say nothing about the test, so they are ignored.
+ * server runs, from any client: filter on keys of your own.
+ *
+ * Not `redis.monitor()`: ioredis marks the connection as monitoring one promise turn after MONITOR's OK, so
+ * on a Redis busy with other test files the lines that arrive with the OK (and those still arriving once
+ * `stop` closed it) are each a "command queue state error" on the connection, the first one rejecting
+ * `monitor()` and the next ones thrown for want of a listener. They are other clients' commands from before
+ * the watch began or after it ended: ignored here, with the listener on before the connection opens.
  */
 export async function monitorCommands(redis: RedisClient, onCommand: (args: string[], source: string) => void): Promise<CommandMonitor> {
-  const monitor = await (redis as Redis).monitor();
+  const monitor = (redis as Redis).duplicate({ monitor: true, lazyConnect: true });
   monitor.on('error', () => undefined);
+  const ready = new Promise<void>((resolve) => monitor.once('monitoring', () => resolve()));
+  await monitor.connect();
+  await ready;
   monitor.on('monitor', (_time: string, args: string[], source: string) => onCommand(args, source));
   return {
     settle: async () => {
