@@ -644,8 +644,7 @@ export class Ledger {
    * lifecycle indexes: no `authorization_expiring` notice and no orphan void of it follow. Idempotent.
    */
   async releaseAuthorization(id: string): Promise<void> {
-    await this.dropFromAuthorizationIndex('expiry', id);
-    await this.dropFromAuthorizationIndex('open', id);
+    await Promise.all([this.dropFromAuthorizationIndex('expiry', id), this.dropFromAuthorizationIndex('open', id)]);
   }
 
   /**

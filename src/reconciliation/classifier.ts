@@ -76,12 +76,17 @@ export function compatible(kind: PspRecordKind, command: CommandType): boolean {
     case 'refund_reversed':
       return command === 'refund';
     case 'authorization_expired':
-      return command === 'authorize' || command === 'revalidate';
+      return holdsAuthorization(command);
     case 'other':
       return false;
     default:
       return assertNever(kind);
   }
+}
+
+/** Commands whose success leaves an authorization held at the PSP (a sale's is captured at once). */
+function holdsAuthorization(command: CommandType): boolean {
+  return command === 'authorize' || command === 'revalidate';
 }
 
 /** Whether the line is a late fact about money that already moved (it adds an adjustment, never settles). */
@@ -115,7 +120,7 @@ export function chooseMatch(record: PspRecord, candidates: readonly Candidate[],
     record,
     candidates.filter((c) => c.by === 'operation_id' || c.by === 'psp_reference'),
     gateway,
-    (_kind, command) => command === 'authorize' || command === 'revalidate',
+    (_kind, command) => holdsAuthorization(command),
   );
 }
 

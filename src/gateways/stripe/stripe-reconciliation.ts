@@ -18,6 +18,7 @@ import type { GatewayConfig } from '../gateway-config';
 import { object, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
 import { STRIPE_BALANCE_TYPES, STRIPE_BALANCE_TYPE_MAP, stripeBalanceMapping } from './stripe-balance-types';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
+import { isStripeLapse } from './stripe-status-map';
 import { OPERATION_ID_METADATA, STRIPE_API_VERSION } from './stripe-requests';
 
 /**
@@ -250,9 +251,8 @@ export function parseStripePaymentIntent(gateway: string, pi: Record<string, unk
     );
   // Stripe's own cancellation of an authorization (its capture window closed): the lapse of what was not
   // captured, a fact about the authorization (found by its operation id), not a cancel anyone asked for.
-  const lapsed = mapping.kind === 'cancel' && manual && pi.cancellation_reason === 'automatic';
   const records = [
-    lapsed
+    isStripeLapse(pi)
       ? {
           ...base('authorization_expired', 'succeeded', occurredAt),
           amount: amount - Math.min(amount, isoAmount(gateway, id, 'amount_received', pi.amount_received ?? 0, currency)),

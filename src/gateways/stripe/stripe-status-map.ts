@@ -26,6 +26,15 @@ export type RefundStatus = (typeof REFUND_STATUSES)[number];
 /** The commands whose answer is a PaymentIntent, grouped by what they expect of it. */
 export type PaymentIntentCommand = Extract<CommandType, 'authorize' | 'revalidate' | 'validate' | 'sale' | 'capture' | 'cancel'>;
 
+/**
+ * Whether Stripe itself cancelled this manual-capture PaymentIntent (`cancellation_reason: automatic`: an
+ * uncaptured authorization is cancelled once its capture window closes): the authorization lapsed. The one
+ * reading of it, for the webhook and for reconciliation.
+ */
+export function isStripeLapse(pi: Readonly<Record<string, unknown>>): boolean {
+  return pi.status === 'canceled' && pi.capture_method === 'manual' && pi.cancellation_reason === 'automatic';
+}
+
 /** Narrows a status string; an unknown one is `outcome_unknown`, never a quiet PENDING. */
 export function parsePaymentIntentStatus(value: unknown, gateway: string): PaymentIntentStatus {
   const found = PAYMENT_INTENT_STATUSES.find((s) => s === value);

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, WebhookEvent } from '../gateway-adapter';
 import { stripeConfirmedMoney } from './stripe-amount';
+import { isStripeLapse } from './stripe-status-map';
 import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome } from './stripe-responses';
 import { OPERATION_ID_METADATA } from './stripe-requests';
 import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
@@ -151,9 +152,7 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
     // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
     outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway, false);
     reference = str(object.id);
-    if (type === 'payment_intent.canceled' && object.capture_method === 'manual' && object.cancellation_reason === 'automatic') {
-      adjustment = authorizationLapse(object, json.created);
-    }
+    if (isStripeLapse(object)) adjustment = authorizationLapse(object, json.created);
   } else if (type.startsWith('setup_intent.')) {
     if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
     // A tokenize's SetupIntent (our operation id in its metadata): what the customer's action led to.
