@@ -103,6 +103,8 @@ export const configSchema = {
     // --- RabbitMQ cluster (several nodes, quorum queues' dead-lettering) ---
     'amqp.urls': { type: 'array', items: { type: 'string', pattern: '^amqps?://' }, default: [] },
     'amqp.queue.dead_letter_strategy': { enum: ['at-most-once', 'at-least-once'], default: 'at-most-once' },
+    // The workers move the dead-letter queue into the archive every so often (src/ops/dead-letter-archiver.ts); 0: off.
+    'amqp.dead_letter_archive_interval_ms': { ...nonNegativeInt, default: 10000 },
 
     'redis.url': { type: 'string', pattern: '^rediss?://' },
     'redis.key_prefix': { type: 'string', pattern: '^[A-Za-z0-9:_-]+$', default: 'pb:' },

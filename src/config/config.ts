@@ -115,6 +115,12 @@ export interface Config {
     readonly publishTimeoutMs: number;
     /** Delay between reconnection attempts, milliseconds. Default 1000. */
     readonly reconnectMs: number;
+    /**
+     * How often each worker moves the dead-letter queue into the archive the console and `ops dead-letters`
+     * read, milliseconds (`amqp.dead_letter_archive_interval_ms`); 0: never (only on an operator's request).
+     * Default 10000.
+     */
+    readonly deadLetterArchiveIntervalMs: number;
   };
   readonly redis: RedisConfig;
   readonly http: {

@@ -230,6 +230,7 @@ function toConfig(p: Params): Config {
       prefetch: num(p, 'amqp.prefetch'),
       publishTimeoutMs: num(p, 'amqp.publish_timeout_ms'),
       reconnectMs: num(p, 'amqp.reconnect_ms'),
+      deadLetterArchiveIntervalMs: num(p, 'amqp.dead_letter_archive_interval_ms'),
     },
     redis: toRedisConfig(p),
     http: {

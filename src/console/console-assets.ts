@@ -21,6 +21,7 @@ small{color:#5a6572;font-weight:normal}
 input,button{font:inherit;padding:.4rem .6rem;border:1px solid #b8c2cc;border-radius:4px;max-width:100%}
 button{background:#0b5cad;color:#fff;border-color:#0b5cad;cursor:pointer}
 button.danger{background:#b42318;border-color:#b42318}
+form.archive{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.3rem 0}
 label{display:block;margin:.5rem 0 .2rem}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 .narrow{max-width:26rem;margin:2rem auto}

@@ -318,7 +318,17 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
             >${(['hard', 'config', 'outage', 'unknown'] as const).map((c) => html`<span class="triage t-${c}">${c} ${s.deadLetterSummary[c].open}</span> `)}</small
           >
         </h2>
-        ${s.deadLetterImportError ? html`<p class="error">the dead-letter queue could not be read: ${s.deadLetterImportError}; the archive is shown as it is</p>` : ''}
+        <form method="post" action="${ctx.base}/dead-letters/archive" class="archive" id="dead-letters-archive">
+          <input type="hidden" name="csrf" value="${ctx.csrf}" />
+          <small
+            >${
+              s.deadLetterArchiveIntervalMs > 0
+                ? `moved from the dead-letter queue by the workers every ${age(s.deadLetterArchiveIntervalMs)}`
+                : 'moved from the dead-letter queue only when asked (amqp.dead_letter_archive_interval_ms: 0)'
+            }</small
+          >
+          <button type="submit">archive the queue now</button>
+        </form>
         <p class="sort">
           sort: <a href="${ctx.base}?dl=time" ${order === 'time' ? html` aria-current="true"` : ''}>newest</a> ·
           <a href="${ctx.base}?dl=impact" ${order === 'impact' ? html` aria-current="true"` : ''}>impact</a>

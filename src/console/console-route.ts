@@ -3,6 +3,7 @@ import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { OpsContext } from '../ops/ops-context';
+import { ARCHIVE_BATCH } from '../ops/dead-letter-archiver';
 import { OperationView } from '../ops/operations-view';
 import { Interaction } from '../ledger/ledger';
 import { BodyTooLargeError } from '../errors/body-too-large-error';
@@ -149,6 +150,7 @@ export class ConsoleRoute implements WebRoute {
         return redirect(res, `${this.base}/login`, { 'set-cookie': this.cookie(req, '', 0) });
       }
       if (sub === '/dead-letters/replay') return this.replay(req, res, page, session, form);
+      if (sub === '/dead-letters/archive') return this.archive(req, res, page, session);
       return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such action.'));
     }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
@@ -333,6 +335,30 @@ export class ConsoleRoute implements WebRoute {
     }
     await this.audit(req, session, 'ops.lookup', 'ok', query, { by: 'console', found: found.length });
     send(res, 200, 'text/html; charset=utf-8', lookupPage(page, query, found));
+  }
+
+  /**
+   * "Archive now": moves what the dead-letter queue holds into the archive at once instead of at the
+   * workers' next pass (`amqp.dead_letter_archive_interval_ms`), then back to the dashboard. A POST, as it
+   * changes state (the queue's messages are acked); the dashboard itself only reads.
+   */
+  private async archive(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession): Promise<void> {
+    let imported: { moved: number; created: number };
+    try {
+      imported = await this.deps.ops.importDeadLetters(ARCHIVE_BATCH);
+    } catch (err) {
+      const message = (err as Error).message;
+      await this.audit(req, session, 'ops.dead_letters_archive', 'refused', undefined, { error: message });
+      return send(
+        res,
+        503,
+        'text/html; charset=utf-8',
+        messagePage(page, 'Dead-letter queue unreachable', `The dead-letter queue could not be read: ${message}. The archive is as the last pass left it.`),
+      );
+    }
+    await this.audit(req, session, 'ops.dead_letters_archive', 'ok', undefined, { moved: imported.moved, new: imported.created });
+    this.deps.logger.info('console: dead letters archived', { user: session.user, moved: imported.moved, new: imported.created });
+    redirect(res, this.base);
   }
 
   private async replay(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {

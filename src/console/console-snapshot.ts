@@ -22,8 +22,8 @@ export interface ConsoleSnapshot {
   stuck: OperationView[];
   deadLetters: DeadLetterRecord[];
   deadLetterSummary: Record<TriageCategory, { open: number; replayed: number }>;
-  /** Set when the dead-letter queue could not be read (the archive is shown as it is). */
-  deadLetterImportError?: string;
+  /** How often the workers move the dead-letter queue into the archive, ms (0: only when asked). */
+  deadLetterArchiveIntervalMs: number;
   breakers: BreakerReport[];
   gateways: GatewayHealth[];
   audit: AuditRecord[];
@@ -42,14 +42,11 @@ export interface GatewayHealth {
   breaker?: BreakerReport['state'];
 }
 
-/** Reads everything the dashboard shows. `deadLetterOrder`: newest first or highest impact first. */
+/**
+ * Reads everything the dashboard shows, from Redis only (a GET changes nothing: the dead letters are those the
+ * workers have archived). `deadLetterOrder`: newest first or highest impact first.
+ */
 export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrder: 'time' | 'impact' }, now = Date.now()): Promise<ConsoleSnapshot> {
-  let deadLetterImportError: string | undefined;
-  try {
-    await ctx.importDeadLetters(200);
-  } catch (err) {
-    deadLetterImportError = (err as Error).message;
-  }
   const [lastMinute, last15Minutes, latencyMs, stuck, deadLetters, deadLetterSummary, breakers, audit, intakeRejects, rejectedEvents] = await Promise.all([
     ctx.operations.counts(60_000, now),
     ctx.operations.counts(15 * 60_000, now),
@@ -89,7 +86,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     stuck,
     deadLetters,
     deadLetterSummary,
-    ...(deadLetterImportError ? { deadLetterImportError } : {}),
+    deadLetterArchiveIntervalMs: ctx.config.amqp.deadLetterArchiveIntervalMs,
     breakers,
     gateways,
     audit,

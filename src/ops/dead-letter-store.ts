@@ -62,7 +62,7 @@ const dropped = counter(
 
 const archivedGauge = gauge(
   'pb_dead_letters_archived',
-  'Dead letters in the archive (moved from the dead-letter queue by the console or `ops dead-letters`), by triage category and whether they were replayed',
+  'Dead letters in the archive (moved from the dead-letter queue by the workers every amqp.dead_letter_archive_interval_ms, or at once by the console or `ops dead-letters`), by triage category and whether they were replayed',
   ['category', 'replayed'],
 );
 

@@ -10,7 +10,8 @@ import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { createRedis } from '../redis/redis-connection';
 import { DeadLetterReplay } from './dead-letter-replay';
-import { DEAD_LETTER_ARCHIVE_MAX, DeadLetterStore } from './dead-letter-store';
+import { ARCHIVE_BATCH, moveDeadLetters } from './dead-letter-archiver';
+import { DeadLetterStore } from './dead-letter-store';
 import { OperationsView } from './operations-view';
 
 /** Everything the operator's tools (the `ops` CLI, the console) read and act through. */
@@ -23,8 +24,10 @@ export interface OpsContext {
   replay: DeadLetterReplay;
   audit: AuditLog;
   /**
-   * Moves new dead letters from the queue into the archive (at most `limit`); connects to the broker on
-   * first use. @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
+   * Moves new dead letters from the queue into the archive (at most `limit`, default 1000); connects to the
+   * broker on first use. The workers do this every `amqp.dead_letter_archive_interval_ms`; this is the
+   * operator's "now" (`ops dead-letters`, the console's archive button).
+   * @throws when the broker cannot be reached within `amqp.publish_timeout_ms`.
    */
   importDeadLetters(limit?: number): Promise<{ moved: number; created: number; dropped: number }>;
   close(): Promise<void>;
@@ -85,17 +88,13 @@ export function openOps(
     deadLetters,
     replay,
     audit,
-    importDeadLetters: async (limit = 1000) => {
-      const { droppedThrough, ...imported } = await deadLetters.importFromQueue((await connected()).connection, config.amqp, limit);
-      if (imported.dropped > 0) {
-        logger.warn('dead-letter archive full: its oldest records were dropped', {
-          dropped: imported.dropped,
-          dead_lettered_through: droppedThrough === undefined ? null : new Date(droppedThrough).toISOString(),
-          kept: DEAD_LETTER_ARCHIVE_MAX,
-          service: options.service,
-        });
-      }
-      return imported;
+    importDeadLetters: async (limit = ARCHIVE_BATCH) => {
+      const { moved, created, dropped } = await moveDeadLetters(
+        { store: deadLetters, connection: (await connected()).connection, amqp: config.amqp, logger },
+        options.service === 'ops' ? 'ops' : 'console',
+        limit,
+      );
+      return { moved, created, dropped };
     },
     close: async () => {
       const p = publisher as ConfirmPublisher | null;

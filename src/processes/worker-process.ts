@@ -9,6 +9,8 @@ import { BreakerBoard } from '../delivery/breaker-board';
 import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { BrokerDeadLetterRedactor } from '../amqp/broker-dead-letter-redactor';
 import { declareTopology } from '../amqp/topology';
+import { DeadLetterArchiver } from '../ops/dead-letter-archiver';
+import { DeadLetterStore } from '../ops/dead-letter-store';
 import { queueMismatch } from '../amqp/queue-mismatch';
 import { Config } from '../config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../delivery/delivery-queue';
@@ -182,6 +184,14 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const inline = new InlineDelivery({ config, service: delivery, deliveryQueue, logger });
   // What the broker dead-letters by itself reaches the dead-letter queue only through our redaction.
   const brokerDeadLetters = new BrokerDeadLetterRedactor({ config, connection, deadLetters, logger });
+  // The dead-letter queue moves into the archive here, so the console's pages only read Redis.
+  const archiver = new DeadLetterArchiver({
+    store: new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKey(config.serviceBus.secret)),
+    connection,
+    amqp: config.amqp,
+    logger,
+    intervalMs: config.amqp.deadLetterArchiveIntervalMs,
+  });
   // Leased tokens: one Redis call per `rate_limits.lease_tokens` commands of a channel and account.
   const rateLimiter = new RateLimiter({ config, redis: fastRedis, logger, where: 'consumer', lease: config.rateLimits.leaseTokens });
   // Split tender orders (gift card plus card): started by the consumer, advanced by a sweep in every worker.
@@ -237,6 +247,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   governor?.start();
   await consumer.start();
   await brokerDeadLetters.start();
+  archiver.start();
   splitTender.startSweep();
   let pollTimer: NodeJS.Timeout | undefined;
   const staleMs = staleAfterMs(config);
@@ -294,6 +305,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
       governor?.stop();
       await consumer.stop();
       await brokerDeadLetters.stop();
+      await archiver.stop();
       await watchdog.stop();
       await Promise.all(watchdog.workers().map((w) => w.close()));
       await publisher.close();

@@ -24,6 +24,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
     'amqp.exchange.dead_letter': `${ns}.dead-letter`,
     'amqp.queue.dead_letter': `${ns}:payment:dead-letter`,
     'amqp.queue.type': 'classic',
+    // The drills and tests read dead letters in the queue itself: the workers leave it there (a test of the archiving sets it).
+    'amqp.dead_letter_archive_interval_ms': 0,
     ...testRedisTarget(),
     'redis.key_prefix': `${ns}:`,
     'http.port': 0,

@@ -187,6 +187,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     'amqp.exchange.dead_letter': `${ns}.dead-letter`,
     'amqp.queue.dead_letter': `${ns}:payment:dead-letter`,
     'amqp.queue.type': 'classic',
+    // The drills and tests read dead letters in the queue itself: the workers leave it there (a test of the archiving sets it).
+    'amqp.dead_letter_archive_interval_ms': 0,
     // PB_REDIS_CLUSTER=1: the local Redis Cluster (local-redis.ts), started here when it is not running.
     ...localRedisParameters(options.redisUrl ?? process.env.PB_REDIS_URL ?? 'redis://127.0.0.1:6379'),
     'redis.key_prefix': `${ns}:`,

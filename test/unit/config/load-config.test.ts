@@ -90,6 +90,7 @@ describe('buildConfig', () => {
       prefetch: 50,
       publishTimeoutMs: 5000,
       reconnectMs: 1000,
+      deadLetterArchiveIntervalMs: 10000,
     });
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', keyPrefix: 'pb:' });
     expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, intakePath: '/bus', bodyLimitBytes: 262144 });

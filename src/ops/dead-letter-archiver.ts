@@ -1,0 +1,110 @@
+import { AmqpConnection } from '../amqp/amqp-connection';
+import { Config } from '../config/config';
+import { Logger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
+import { DEAD_LETTER_ARCHIVE_MAX, DeadLetterStore } from './dead-letter-store';
+
+/** Most dead letters one archiving pass moves; the next pass goes on where it stopped. */
+export const ARCHIVE_BATCH = 1000;
+
+const archived = counter(
+  'pb_dead_letters_moved_total',
+  'Dead letters moved from the dead-letter queue into the archive, by who moved them (worker: the periodic pass, console, ops)',
+  ['by'],
+);
+const passFailures = counter(
+  'pb_dead_letter_archive_failures_total',
+  'Periodic dead-letter archiving passes that failed (broker or Redis away); the next pass retries',
+);
+
+/** What one import did; `droppedThrough` (epoch ms) when the archive dropped its oldest records. */
+export interface DeadLetterImport {
+  moved: number;
+  created: number;
+  dropped: number;
+  droppedThrough?: number;
+}
+
+/**
+ * Moves up to `limit` dead letters from the queue into the archive, counts them under `by`, and warns when
+ * the archive dropped its oldest records to stay within its bound. The one place every mover goes through
+ * (the workers' periodic pass, the console's "archive now", `payment-bridge ops dead-letters`).
+ */
+export async function moveDeadLetters(
+  deps: { store: DeadLetterStore; connection: AmqpConnection; amqp: Config['amqp']; logger: Logger },
+  by: 'worker' | 'console' | 'ops',
+  limit = ARCHIVE_BATCH,
+): Promise<DeadLetterImport> {
+  const result = await deps.store.importFromQueue(deps.connection, deps.amqp, limit);
+  if (result.moved > 0) archived.inc({ by }, result.moved);
+  if (result.dropped > 0) {
+    deps.logger.warn('dead-letter archive full: its oldest records were dropped', {
+      dropped: result.dropped,
+      dead_lettered_through: result.droppedThrough === undefined ? null : new Date(result.droppedThrough).toISOString(),
+      kept: DEAD_LETTER_ARCHIVE_MAX,
+      by,
+    });
+  }
+  return result;
+}
+
+/**
+ * Keeps the dead-letter archive current from the workers, so reading it (the console's dashboard, a GET)
+ * never has to touch the broker: every `intervalMs` (`amqp.dead_letter_archive_interval_ms`, default
+ * 10 000; 0: off) it moves what the dead-letter queue holds into the archive, up to {@link ARCHIVE_BATCH}
+ * a pass, and at once again while a pass finds a full batch. Each message is written to Redis before it is
+ * acked (`DeadLetterStore.importFromQueue`), so a crash loses none; two workers passing at once each get
+ * different messages from the broker, and a message seen twice is one record. Passes never overlap in a
+ * process; a pass while the broker is away is skipped; a failed pass (Redis away, a channel error) is logged
+ * and counted (`pb_dead_letter_archive_failures_total`), what it had not archived stays in the queue, and the
+ * next pass retries.
+ */
+export class DeadLetterArchiver {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly deps: { store: DeadLetterStore; connection: AmqpConnection; amqp: Config['amqp']; logger: Logger; intervalMs: number }) {}
+
+  /** Starts the periodic passes (none when the interval is 0); the timer does not keep the process alive. */
+  start(): void {
+    if (this.deps.intervalMs <= 0 || this.timer) return;
+    this.timer = setInterval(() => void this.runOnce(), this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the passes and waits for one under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One pass now (or the one under way): moves until the queue is empty or a batch comes back short. */
+  runOnce(): Promise<void> {
+    if (!this.running) this.running = this.pass().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    const { logger, connection } = this.deps;
+    // Broker away: nothing to read, and waiting for it here would only hold the pass; the worker's
+    // connection reconnects on its own (and reports the outage), the next pass after it moves what waited.
+    if (!connection.connected) return;
+    let moved = 0;
+    let created = 0;
+    try {
+      for (;;) {
+        const result = await moveDeadLetters(this.deps, 'worker');
+        moved += result.moved;
+        created += result.created;
+        if (result.moved < ARCHIVE_BATCH || this.stopped) break;
+      }
+      if (moved > 0) logger.info('dead letters archived', { moved, new: created });
+    } catch (err) {
+      passFailures.inc();
+      logger.warn('dead-letter archiving failed; the next pass retries', { moved, error: (err as Error).message });
+    }
+  }
+}

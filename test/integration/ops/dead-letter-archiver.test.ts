@@ -1,0 +1,145 @@
+/**
+ * The workers' dead-letter archiving pass (real RabbitMQ and Redis, own namespace): it moves the queue into
+ * the archive on its own timer, at once again while a batch comes back full, and a pass against a broker
+ * that is away fails, is counted, and throws nothing.
+ */
+import { deadLetterStampKey } from '../../../src/amqp/dead-letter-stamp';
+import { AmqpConnection } from '../../../src/amqp/amqp-connection';
+import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
+import { DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
+import { Config } from '../../../src/config/config';
+import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { DeadLetterArchiver } from '../../../src/ops/dead-letter-archiver';
+import { DeadLetterStore } from '../../../src/ops/dead-letter-store';
+import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
+import { amqpClient } from '../../support/amqp-helpers';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { eventually } from '../../support/tcp-proxy';
+import { notedWorker } from '../../support/noted-worker';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+
+describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
+  let config: Config;
+  let client: Awaited<ReturnType<typeof amqpClient>>;
+  let connection: AmqpConnection;
+  let publisher: ConfirmPublisher;
+  let writer: DeadLetterWriter;
+  let redis: RedisClient;
+  let store: DeadLetterStore;
+
+  beforeAll(async () => {
+    config = testConfig();
+    client = await amqpClient(config);
+    connection = new AmqpConnection({ url: config.amqp.url, logger: silentLogger() });
+    await connection.connect();
+    publisher = new ConfirmPublisher(connection, 5000);
+    writer = new DeadLetterWriter(publisher, config.amqp, undefined, deadLetterStampKey(config.serviceBus.secret));
+    redis = createRedis(config.redis, 'commands', silentLogger());
+    store = new DeadLetterStore(redis, config.redis.keyPrefix, deadLetterStampKey(config.serviceBus.secret));
+  });
+
+  afterAll(async () => {
+    const keys = await redis.keys(`${config.redis.keyPrefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await publisher.close();
+    await connection.close();
+    await client.deleteNamespace();
+    await client.close();
+  });
+
+  const deadLetter = (orderId: string) =>
+    writer.write(Buffer.from(JSON.stringify(channelCommand('authorize', {}, { order_id: orderId }))), {
+      code: 'UNEXPECTED_ERROR',
+      field: '(root)',
+      reason: 'unexpected_error: DependencyUnavailableError',
+      source: `amqp:${config.amqp.commandsQueue}`,
+    });
+
+  it('moves what the dead-letter queue holds into the archive on its timer, leaving the queue empty', async () => {
+    await deadLetter('ORD-ARCH-1');
+    await deadLetter('ORD-ARCH-2');
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(2);
+    const before = await metricValue('pb_dead_letters_moved_total', { by: 'worker' });
+    const archiver = new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: silentLogger(), intervalMs: 100 });
+    archiver.start();
+    try {
+      await eventually(async () => (await store.list({ order: 'time' })).length === 2, 5000);
+    } finally {
+      await archiver.stop();
+    }
+    expect((await store.list({ order: 'time' })).map((r) => r.orderId).sort()).toEqual(['ORD-ARCH-1', 'ORD-ARCH-2']);
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+    expect(await metricValue('pb_dead_letters_moved_total', { by: 'worker' })).toBe(before + 2);
+  });
+
+  it('with an interval of 0 moves nothing by itself', async () => {
+    await deadLetter('ORD-ARCH-OFF');
+    const archiver = new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: silentLogger(), intervalMs: 0 });
+    archiver.start();
+    await new Promise((r) => setTimeout(r, 300));
+    await archiver.stop();
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(1);
+    // An operator's pass (runOnce) still moves it.
+    await archiver.runOnce();
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+    expect((await store.list({ order: 'time' })).some((r) => r.orderId === 'ORD-ARCH-OFF')).toBe(true);
+  });
+
+  it('a pass whose Redis is away fails, is counted and logged, throws nothing, and leaves the dead letter in the queue', async () => {
+    await deadLetter('ORD-ARCH-REDIS');
+    const away = createRedis(config.redis, 'commands', silentLogger());
+    away.disconnect();
+    const logger = silentLogger();
+    const warn = jest.spyOn(logger, 'warn');
+    const archiver = new DeadLetterArchiver({
+      store: new DeadLetterStore(away, config.redis.keyPrefix, deadLetterStampKey(config.serviceBus.secret)),
+      connection,
+      amqp: config.amqp,
+      logger,
+      intervalMs: 0,
+    });
+    const before = await metricValue('pb_dead_letter_archive_failures_total');
+    await expect(archiver.runOnce()).resolves.toBeUndefined();
+    expect(await metricValue('pb_dead_letter_archive_failures_total')).toBe(before + 1);
+    expect(warn.mock.calls.map((c) => c[0])).toEqual(['dead-letter archiving failed; the next pass retries']);
+    // Not acked: back in the queue for the next pass (the channel's close returns it).
+    await eventually(async () => (await client.queueDepth(config.amqp.deadLetterQueue)) === 1, 5000);
+    await archiver.runOnce();
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(1);
+    await new DeadLetterArchiver({ store, connection, amqp: config.amqp, logger: silentLogger(), intervalMs: 0 }).runOnce();
+    expect(await client.queueDepth(config.amqp.deadLetterQueue)).toBe(0);
+    expect((await store.list({ order: 'time' })).some((r) => r.orderId === 'ORD-ARCH-REDIS')).toBe(true);
+  });
+
+  it('skips a pass while its broker connection is down, without counting a failure', async () => {
+    const down = new AmqpConnection({ url: 'amqp://guest:guest@127.0.0.1:1', logger: silentLogger() });
+    const archiver = new DeadLetterArchiver({ store, connection: down, amqp: config.amqp, logger: silentLogger(), intervalMs: 0 });
+    const before = await metricValue('pb_dead_letter_archive_failures_total');
+    await expect(archiver.runOnce()).resolves.toBeUndefined();
+    expect(await metricValue('pb_dead_letter_archive_failures_total')).toBe(before);
+    await down.close();
+  });
+
+  it('a worker process archives what it dead-letters, on amqp.dead_letter_archive_interval_ms', async () => {
+    const workerConfig = testConfig({ 'amqp.dead_letter_archive_interval_ms': 200 });
+    const workerClient = await amqpClient(workerConfig);
+    const worker = await notedWorker(workerConfig, [], { logger: silentLogger() });
+    const workerRedis = createRedis(workerConfig.redis, 'commands', silentLogger());
+    try {
+      const archive = new DeadLetterStore(workerRedis, workerConfig.redis.keyPrefix, deadLetterStampKey(workerConfig.serviceBus.secret));
+      // Not JSON: the consumer dead-letters it (PARSE_ERROR), the worker's pass moves it into the archive.
+      await workerClient.publish('web.payment.authorize', Buffer.from('{"not json'));
+      await eventually(async () => (await archive.list({ order: 'time' })).some((r) => r.code === 'PARSE_ERROR'), 10_000);
+      expect(await workerClient.queueDepth(workerConfig.amqp.deadLetterQueue)).toBe(0);
+    } finally {
+      await worker.stop();
+      await purgeNamespace(workerConfig);
+      workerRedis.disconnect();
+      await workerClient.deleteNamespace();
+      await workerClient.close();
+    }
+  });
+});
