@@ -50,7 +50,7 @@ import { authorizeCommand, benchReference } from '../harness/bench/bench-command
 import { BenchSection, toMarkdown, writeResults } from '../harness/bench/bench-output';
 import { TargetInputs, checkTargets } from '../harness/bench/bench-targets';
 import { publishPaced, publishWindowed } from '../harness/bench/command-publishing';
-import { CpuCeiling, cpuCeiling } from '../harness/bench/cpu-ceiling';
+import { CpuCeiling, bridgeCpuCeiling, cpuCeiling } from '../harness/bench/cpu-ceiling';
 import { MarkedWindowCost } from '../harness/bench/marked-window-cost';
 import { ProcessCost, StandIn, WindowCost, alive } from '../harness/bench/process-cost';
 import { pidListeningOn } from '../harness/bench/process-cpu';
@@ -227,6 +227,8 @@ const lat = (l: LatencySummary) => `${f2(l.p50)} / ${f2(l.p95)} / ${f2(l.p99)} m
 const micros = (v: number | null) => (v === null ? 'n/a' : `${Math.round(v)} µs`);
 /** A window's CPU ceiling on this machine's cores (undefined when a process's CPU was unreadable). */
 const machineCeiling = (cost: WindowCost) => cpuCeiling(cost, cpus().length) ?? undefined;
+/** The same without the stand-ins: the bridge and its servers alone, as with a remote bus and PSPs. */
+const bridgeCeiling = (cost: WindowCost) => bridgeCpuCeiling(cost, cpus().length) ?? undefined;
 const ceilingCell = (c: CpuCeiling | undefined) => (c === undefined ? 'n/a' : `${micros(c.cpuMicrosPerCommand)} → ${Math.round(c.perS)} commands/s`);
 const kib = (v: number | null) => (v === null ? 'n/a (no probe)' : `${(v / 1024).toFixed(1)} KiB`);
 const mib = (v: number | null | undefined) => (v === null || v === undefined ? '?' : v.toFixed(1));
@@ -279,6 +281,7 @@ function costRows(label: string, result: ThroughputResult | { cost: WindowCost }
         .join(', ')})`,
       kib(c.workerAllocatedBytesPerCommand),
       ceilingCell(machineCeiling(c)),
+      ceilingCell(bridgeCeiling(c)),
     ],
   ];
 }
@@ -292,6 +295,7 @@ const COST_HEADER = [
   'stand-ins CPU (bench process, bus twin, simulator; not the bridge’s)',
   'worker V8 heap allocation per command',
   'all processes’ CPU per command → the rate it allows on this machine’s cores (CPU ceiling)',
+  'same without the stand-ins (the bridge and its servers alone, as with a remote bus and PSPs)',
 ];
 
 async function main(): Promise<void> {
@@ -891,6 +895,7 @@ async function runPspPhases(stack: BenchStack, s: Settings, runId: string, infra
         steadyPerS: result.steadyPerSecond,
         rssMiB: result.cost.peakRssMiB,
         ceiling: machineCeiling(result.cost),
+        bridgeCeiling: bridgeCeiling(result.cost),
       };
       sections.push(
         {

@@ -33,6 +33,8 @@ export interface TargetInputs {
     steadyPerS?: number;
     rssMiB: Record<string, number | null>;
     ceiling?: CpuCeiling;
+    /** The ceiling without the stand-ins' CPU (bench process, bus twin, simulator): the bridge and its servers alone. */
+    bridgeCeiling?: CpuCeiling;
   };
   /**
    * The scaling rows: each bridge process's highest peak RSS over all rows, MiB (a process is named by its row,
@@ -41,9 +43,14 @@ export interface TargetInputs {
   scalingRssMiB?: Record<string, number | null>;
 }
 
-/** `; CPU ceiling 772/s (2590 µs of CPU per command, all processes)`, or nothing without a ceiling. */
-function ceilingNote(c: CpuCeiling | undefined): string {
-  return c === undefined ? '' : `; CPU ceiling ${Math.round(c.perS)}/s (${Math.round(c.cpuMicrosPerCommand)} µs of CPU per command, all processes)`;
+/**
+ * `; CPU ceiling 772/s (2590 µs of CPU per command, all processes)`, then the bridge's own when given
+ * (`; 954/s without the stand-ins (2096 µs)`), or nothing without a ceiling.
+ */
+function ceilingNote(c: CpuCeiling | undefined, bridge?: CpuCeiling): string {
+  if (c === undefined) return '';
+  const own = bridge === undefined ? '' : `; ${Math.round(bridge.perS)}/s without the stand-ins (${Math.round(bridge.cpuMicrosPerCommand)} µs)`;
+  return `; CPU ceiling ${Math.round(c.perS)}/s (${Math.round(c.cpuMicrosPerCommand)} µs of CPU per command, all processes)${own}`;
 }
 
 /** MiB → MB (the targets are in MB, /proc speaks kB). */
@@ -103,7 +110,11 @@ export function checkTargets(i: TargetInputs): TargetCheck[] {
     const p = i.pspLatency;
     const at = `at ${p.minMs}–${p.maxMs} ms PSP latency, ${p.workers} workers, default configuration`;
     const steady = p.steadyPerS === undefined ? '' : ` (steady ${Math.round(p.steadyPerS)}/s)`;
-    checks.push({ target: `≥ 2 000 commands/s ${at}`, measured: `${Math.round(p.perS)} commands/s${steady}${ceilingNote(p.ceiling)}`, met: p.perS >= 2000 });
+    checks.push({
+      target: `≥ 2 000 commands/s ${at}`,
+      measured: `${Math.round(p.perS)} commands/s${steady}${ceilingNote(p.ceiling, p.bridgeCeiling)}`,
+      met: p.perS >= 2000,
+    });
     const { worst, met } = rssCheck(p.rssMiB);
     checks.push({ target: `≤ 150 MB peak RSS per process ${at}`, measured: `max ${worst[1]} MiB (${worst[0] || 'n/a'})`, met });
   }

@@ -32,3 +32,13 @@ export function cpuCeiling(cost: MachineCpuParts, cores: number): CpuCeiling | n
   const cpuMicrosPerCommand = known.reduce((a, b) => a + b, 0);
   return cpuMicrosPerCommand > 0 ? { cpuMicrosPerCommand, perS: (1_000_000 * cores) / cpuMicrosPerCommand } : null;
 }
+
+/**
+ * The same ceiling for the bridge and its servers alone (workers, web, RabbitMQ, Redis), the stand-ins' CPU
+ * left out: what the machine would allow if the bus and the PSPs were remote, as they are in a deployment.
+ * Null as {@link cpuCeiling} is.
+ */
+export function bridgeCpuCeiling(cost: MachineCpuParts, cores: number): CpuCeiling | null {
+  if (typeof cost.standInCpuMicrosPerCommand !== 'number') return null;
+  return cpuCeiling({ ...cost, standInCpuMicrosPerCommand: 0 }, cores);
+}

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { checkTargets } from '../../../harness/bench/bench-targets';
-import { cpuCeiling } from '../../../harness/bench/cpu-ceiling';
+import { bridgeCpuCeiling, cpuCeiling } from '../../../harness/bench/cpu-ceiling';
 import { WindowCost } from '../../../harness/bench/process-cost';
 import { pidListeningOn, processCpuMicros } from '../../../harness/bench/process-cpu';
 import { peakRssMiB, resetPeakRss } from '../../../harness/bench/process-memory';
@@ -46,6 +46,14 @@ describe('bench cost and scaling figures', () => {
     expect(ceiling?.perS).toBeCloseTo(772.2, 1);
     const [rate] = checkTargets({ pspLatency: { minMs: 200, maxMs: 300, workers: 2, perS: 731, rssMiB: { web: 90 }, ceiling: ceiling ?? undefined } });
     expect(rate.measured).toBe('731 commands/s; CPU ceiling 772/s (2590 µs of CPU per command, all processes)');
+    // With the bridge's own ceiling (the stand-ins' 526 µs left out): 2064 µs, 969/s.
+    const bridge = bridgeCpuCeiling(cost, 2) ?? undefined;
+    expect(bridge?.cpuMicrosPerCommand).toBe(2064);
+    const [withBridge] = checkTargets({
+      pspLatency: { minMs: 200, maxMs: 300, workers: 2, perS: 731, rssMiB: { web: 90 }, ceiling: ceiling ?? undefined, bridgeCeiling: bridge },
+    });
+    expect(withBridge.measured).toBe('731 commands/s; CPU ceiling 772/s (2590 µs of CPU per command, all processes); 969/s without the stand-ins (2064 µs)');
+    expect(bridgeCpuCeiling({ ...cost, standInCpuMicrosPerCommand: null }, 2)).toBeNull();
     // One process's CPU unreadable: no ceiling rather than a ceiling too high.
     expect(cpuCeiling({ ...cost, redisCpuMicrosPerCommand: null }, 2)).toBeNull();
     expect(checkTargets({ endToEndPerS: 1052 })[0].measured).toBe('1052 commands/s');
