@@ -738,9 +738,31 @@ export class Ledger {
    * amount, else what it asked), in minor units of the authorization's command currency; 0 with none.
    */
   async capturedOf(authId: string): Promise<number> {
-    const members = await this.redis.smembers((await this.keysOfId(authId)).dependents(authId));
-    const dependents = await this.dependentSummaries(members, new Map());
+    const dependents = await this.dependentsOf(authId);
     return dependents.filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED').reduce((sum, d) => sum + d.amount, 0);
+  }
+
+  /**
+   * The commands registered on authorization `authId` (captures, cancels, refunds… that viewed it), each with
+   * its command, state and amount; read one record each, wherever its shard. Registration order is not read (0).
+   */
+  async dependentsOf(authId: string): Promise<DependentSummary[]> {
+    const members = await this.redis.smembers((await this.keysOfId(authId)).dependents(authId));
+    return this.dependentSummaries(members, new Map());
+  }
+
+  /**
+   * Closes authorization `authId` for `closerId` in the authorization's own shard: out of the open and expiry
+   * indexes, `closed_by` set unless another closer holds it. The step a closing command's transition leaves
+   * for a second write when the authorization lives in another shard, for a sweep to finish when a crash came
+   * between the two. Idempotent.
+   */
+  async closeAuthorization(authId: string, closerId: string): Promise<void> {
+    const keys = await this.keysOfId(authId);
+    await CLOSE_AUTHORIZATION_SCRIPT.run(this.redis, {
+      keys: { auth_op: keys.op(authId), auths_open: keys.authsOpen, auths_expiry: keys.authsExpiry },
+      args: { auth: authId, closer: closerId, named_by_ref: '0' },
+    });
   }
 
   /** The dependents a script listed (`members`, registered in `orders`) other than `dependentId`, and where `dependentId` was registered. */

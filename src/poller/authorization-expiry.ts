@@ -1,3 +1,4 @@
+import { finishUnwrittenClosing } from './unwritten-closing';
 import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { authorizationExpiringEvent } from '../events/authorization-expiring-event';
@@ -60,7 +61,8 @@ export class AuthorizationExpirySweep {
     const report: ExpiryReport = { due: ids.length, warned: 0, dropped: 0, errors: 0 };
     const warn = async (id: string): Promise<void> => {
       const auth = await ledger.get(id);
-      const event = auth && auth.state === 'SUCCEEDED' && !auth.closedBy ? authorizationExpiringEvent(auth, config) : null;
+      const open = auth !== null && auth.state === 'SUCCEEDED' && !auth.closedBy && !(await finishUnwrittenClosing(this.deps, id, 'expiry'));
+      const event = auth && open ? authorizationExpiringEvent(auth, config) : null;
       if (!auth || !event) {
         await ledger.dropFromAuthorizationIndex('expiry', id);
         report.dropped += 1;

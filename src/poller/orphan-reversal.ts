@@ -7,6 +7,7 @@ import { DeliveryJobData } from '../delivery/delivery-queue';
 import { bullJobId } from '../queueing/job-id';
 import { DEPENDENT } from '../delivery/operation-context';
 import { TRACKED_AUTHORIZATIONS } from '../lifecycle/authorization-validity';
+import { finishUnwrittenClosing } from './unwritten-closing';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { OPERATION_STATES, isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
@@ -302,6 +303,8 @@ export class OrphanReversal {
     let gatewayKey: string;
     if (auth.state === 'SUCCEEDED') {
       if (auth.closedBy || !(await ledger.inAuthorizationIndex('open', id))) return skip('closed');
+      // A capture, cancel or revalidate of it succeeded, its closing never written: never void what was captured.
+      if (await finishUnwrittenClosing(this.deps, id, 'orphan_reversal')) return skip('closed');
       if (auth.expiresAt !== undefined && auth.expiresAt <= this.now()) {
         // The PSP has released it already: nothing to void.
         await ledger.dropFromAuthorizationIndex('open', id);

@@ -195,6 +195,25 @@ describe('authorization expiry', () => {
     expect((await s.ledger.get(id))?.closedBy).toBeDefined();
   });
 
+  it('a captured authorization still open (its closing never written) gets no expiring event: the expiry sweep closes it', async () => {
+    const s = setup({ 'authorizations.orphan_reversal': 'off' });
+    const { id, reference, order_id } = await authorized(s);
+    const capture = await deliver(s, channelCommand('capture', {}, { gateway_key: reference, amount: 1999, order_id }));
+    const auth = await s.ledger.get(id);
+    const keys = s.ledger.keysOf((await s.ledger.shardOf(id))!);
+    await redis.zadd(keys.authsExpiry, auth!.expiresAt!, id);
+    await redis.zadd(keys.authsOpen, Date.now() + 4 * DAY, id);
+    await redis.hdel(keys.op(id), 'closed_by');
+    const before = await metricValue('pb_authorization_closings_finished_total', { sweep: 'expiry' });
+    const run = await s.sweep(6.5 * DAY).runOnce();
+    expect(run.expiry).toMatchObject({ due: 1, warned: 0, dropped: 1 });
+    expect(await s.events.load(`${id}.expiring`)).toBeNull();
+    expect(await metricValue('pb_authorization_closings_finished_total', { sweep: 'expiry' })).toBe(before + 1);
+    expect((await s.ledger.get(id))?.closedBy).toBe(capture);
+    expect(await indexScore(s.ledger, 'expiry', id)).toBeNull();
+    expect(await indexScore(s.ledger, 'open', id)).toBeNull();
+  });
+
   it('a capture naming its authorization by PSP reference records the authorization id with its attempt and closes it in its outcome script', async () => {
     const s = setup({ 'authorizations.orphan_reversal': 'off' });
     const { id, reference, order_id } = await authorized(s);
@@ -314,6 +333,27 @@ describe('orphan reversal', () => {
     expect(run.orphans.voided).toBe(0);
     expect(await s.ledger.get(voidOperationId(id))).toBeNull();
     expect(await pspStatus(reference)).toBe('captured');
+  });
+
+  it('a captured authorization still open (a crash between the capture and its closing in another shard) is closed by the sweep, never voided', async () => {
+    const s = setup();
+    const { id, reference, order_id } = await authorized(s);
+    const capture = await deliver(s, channelCommand('capture', {}, { gateway_key: reference, amount: 1999, order_id }));
+    expect((await s.ledger.get(capture))?.state).toBe('SUCCEEDED');
+    // What the crash leaves: the capture succeeded, the authorization's closing never written.
+    const keys = s.ledger.keysOf((await s.ledger.shardOf(id))!);
+    await redis.zadd(keys.authsOpen, Date.now() - DAY, id);
+    await redis.hdel(keys.op(id), 'closed_by');
+    const before = await metricValue('pb_authorization_closings_finished_total', { sweep: 'orphan_reversal' });
+    const run = await s.sweep(5 * DAY).runOnce();
+    expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, outcome: 'skipped', skipped: 'closed' })]);
+    expect(await metricValue('pb_authorization_closings_finished_total', { sweep: 'orphan_reversal' })).toBe(before + 1);
+    expect((await s.ledger.get(id))?.closedBy).toBe(capture);
+    expect(await indexScore(s.ledger, 'open', id)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+    expect(await pspStatus(reference)).toBe('captured');
+    // The next pass finds nothing to decide.
+    expect((await s.sweep(5 * DAY).runOnce()).orphans.candidates).toBe(0);
   });
 
   it('never voids an authorization whose capture is in flight', async () => {
