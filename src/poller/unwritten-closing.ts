@@ -16,7 +16,8 @@ const closingsFinished = counter(
  * would act on an open authorization (warn the OMS it expires, void it as an orphan) asks here first: when
  * one of its registered dependents of a closing command succeeded, the authorization is closed now for it
  * (idempotent), counted (`pb_authorization_closings_finished_total{sweep}`) and logged; the sweep then leaves
- * it alone.
+ * it alone. Captures register on the authorization at their first delivery (by our id or by PSP reference);
+ * cancels and revalidates do not, so one of them that succeeded with its closing unwritten is not found here.
  * @returns the closing dependent's id, or null when none succeeded (the authorization is really open).
  */
 export async function finishUnwrittenClosing(
