@@ -12,6 +12,7 @@ import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { DeadLetterArchiver } from '../../../src/ops/dead-letter-archiver';
 import { DeadLetterStore } from '../../../src/ops/dead-letter-store';
+import Redis from 'ioredis';
 import { createRedis, RedisClient } from '../../../src/redis/redis-connection';
 import { amqpClient } from '../../support/amqp-helpers';
 import { channelCommand } from '../../support/fixtures';
@@ -90,8 +91,10 @@ describe('DeadLetterArchiver (real RabbitMQ and Redis, own namespace)', () => {
 
   it('a pass whose Redis is away fails, is counted and logged, throws nothing, and leaves the dead letter in the queue', async () => {
     await deadLetter('ORD-ARCH-REDIS');
-    const away = createRedis(config.redis, 'commands', silentLogger());
-    away.disconnect();
+    // A client of a port nothing listens on, with no offline queue: every command fails at once (on a
+    // Redis Cluster too, where a disconnected client would queue commands for its reconnection instead).
+    const away = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    away.on('error', () => undefined);
     const logger = silentLogger();
     const warn = jest.spyOn(logger, 'warn');
     const archiver = new DeadLetterArchiver({
