@@ -27,6 +27,26 @@ export interface RoleProcess {
  * `PB_ROLE_NODE_ARGS` (space-separated) adds Node options to every role process, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile workers (Node refuses those in NODE_OPTIONS).
  */
+/**
+ * Roles this process started that still run. They are killed when this process exits, however it exits (an
+ * uncaught error; its stdout's reader gone, as `profile-flow … | head` does), so no stack outlives its
+ * harness and loads the machine under the next run (the twins stop by themselves when their IPC parent goes).
+ * Not when this process is SIGKILLed: nothing runs then.
+ */
+const runningRoles = new Set<ChildProcess>();
+let reaperInstalled = false;
+
+function killRolesOnExit(child: ChildProcess): void {
+  if (!reaperInstalled) {
+    reaperInstalled = true;
+    process.on('exit', () => {
+      for (const role of runningRoles) role.kill('SIGKILL');
+    });
+  }
+  runningRoles.add(child);
+  child.once('exit', () => runningRoles.delete(child));
+}
+
 export function spawnRole(options: {
   name: string;
   cliPath: string;
@@ -56,6 +76,7 @@ export function spawnRole(options: {
   } finally {
     closeSync(logFd); // the child holds its own copy from here
   }
+  killRolesOnExit(child);
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'));
   });
