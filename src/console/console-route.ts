@@ -3,7 +3,6 @@ import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { OpsContext } from '../ops/ops-context';
-import { ARCHIVE_BATCH } from '../ops/dead-letter-archiver';
 import { OperationView } from '../ops/operations-view';
 import { Interaction } from '../ledger/ledger';
 import { BodyTooLargeError } from '../errors/body-too-large-error';
@@ -345,7 +344,7 @@ export class ConsoleRoute implements WebRoute {
   private async archive(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession): Promise<void> {
     let imported: { moved: number; created: number };
     try {
-      imported = await this.deps.ops.importDeadLetters(ARCHIVE_BATCH);
+      imported = await this.deps.ops.importDeadLetters();
     } catch (err) {
       const message = (err as Error).message;
       await this.audit(req, session, 'ops.dead_letters_archive', 'refused', undefined, { error: message });

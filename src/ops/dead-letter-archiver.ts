@@ -2,10 +2,7 @@ import { AmqpConnection } from '../amqp/amqp-connection';
 import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { DEAD_LETTER_ARCHIVE_MAX, DeadLetterStore } from './dead-letter-store';
-
-/** Most dead letters one archiving pass moves; the next pass goes on where it stopped. */
-export const ARCHIVE_BATCH = 1000;
+import { ARCHIVE_BATCH, DEAD_LETTER_ARCHIVE_MAX, DeadLetterImport, DeadLetterStore } from './dead-letter-store';
 
 const archived = counter(
   'pb_dead_letters_moved_total',
@@ -16,14 +13,6 @@ const passFailures = counter(
   'pb_dead_letter_archive_failures_total',
   'Periodic dead-letter archiving passes that failed (broker or Redis away); the next pass retries',
 );
-
-/** What one import did; `droppedThrough` (epoch ms) when the archive dropped its oldest records. */
-export interface DeadLetterImport {
-  moved: number;
-  created: number;
-  dropped: number;
-  droppedThrough?: number;
-}
 
 /**
  * Moves up to `limit` dead letters from the queue into the archive, counts them under `by`, and warns when

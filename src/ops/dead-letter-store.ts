@@ -55,6 +55,17 @@ export type DeadLetterOrder = 'time' | 'impact';
 /** Records the archive keeps at most; past it, the oldest are dropped at the next import. */
 export const DEAD_LETTER_ARCHIVE_MAX = 50_000;
 
+/** Most dead letters one import moves (the default `limit`); the next import goes on where it stopped. */
+export const ARCHIVE_BATCH = 1000;
+
+/** What one import did; `droppedThrough` (epoch ms) when the archive dropped its oldest records. */
+export interface DeadLetterImport {
+  moved: number;
+  created: number;
+  dropped: number;
+  droppedThrough?: number;
+}
+
 const dropped = counter(
   'pb_dead_letters_dropped_total',
   `Archived dead letters dropped, oldest first, to keep the archive at ${DEAD_LETTER_ARCHIVE_MAX} records (their messages were acked from the queue when archived: gone)`,
@@ -148,12 +159,7 @@ export class DeadLetterStore {
    * many were moved, how many of them were new, and how many of the oldest records the archive dropped to
    * stay within its bound (`droppedThrough`: when the newest of those was dead-lettered, epoch ms).
    */
-  async importFromQueue(
-    connection: AmqpConnection,
-    amqp: Config['amqp'],
-    limit = 1000,
-    now = Date.now(),
-  ): Promise<{ moved: number; created: number; dropped: number; droppedThrough?: number }> {
+  async importFromQueue(connection: AmqpConnection, amqp: Config['amqp'], limit = ARCHIVE_BATCH, now = Date.now()): Promise<DeadLetterImport> {
     const model = await connection.connect();
     const channel = await model.createChannel();
     let moved = 0;

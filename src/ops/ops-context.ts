@@ -10,8 +10,8 @@ import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { createRedis } from '../redis/redis-connection';
 import { DeadLetterReplay } from './dead-letter-replay';
-import { ARCHIVE_BATCH, moveDeadLetters } from './dead-letter-archiver';
-import { DeadLetterStore } from './dead-letter-store';
+import { moveDeadLetters } from './dead-letter-archiver';
+import { ARCHIVE_BATCH, DeadLetterStore } from './dead-letter-store';
 import { OperationsView } from './operations-view';
 
 /** Everything the operator's tools (the `ops` CLI, the console) read and act through. */
