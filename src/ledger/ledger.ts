@@ -509,11 +509,7 @@ export class Ledger {
       const own = await this.keysOfId(closer);
       await this.redis.hset(own.op(closer), 'authorization_id', auth);
     }
-    const keys = await this.keysOfId(auth);
-    await CLOSE_AUTHORIZATION_SCRIPT.run(this.redis, {
-      keys: { auth_op: keys.op(auth), auths_open: keys.authsOpen, auths_expiry: keys.authsExpiry },
-      args: { auth, closer, named_by_ref: namedByRef ? '1' : '0' },
-    });
+    await this.closeAuthorization(auth, closer, namedByRef);
   }
 
   /** Appends a history entry without changing state (e.g. a retry scheduled, a duplicate seen). */
@@ -755,13 +751,14 @@ export class Ledger {
    * Closes authorization `authId` for `closerId` in the authorization's own shard: out of the open and expiry
    * indexes, `closed_by` set unless another closer holds it. The step a closing command's transition leaves
    * for a second write when the authorization lives in another shard, for a sweep to finish when a crash came
-   * between the two. Idempotent.
+   * between the two. `namedByRef`: the closer named it by its PSP reference (it then takes `closed_by` over
+   * from an earlier closer). Idempotent.
    */
-  async closeAuthorization(authId: string, closerId: string): Promise<void> {
+  async closeAuthorization(authId: string, closerId: string, namedByRef = false): Promise<void> {
     const keys = await this.keysOfId(authId);
     await CLOSE_AUTHORIZATION_SCRIPT.run(this.redis, {
       keys: { auth_op: keys.op(authId), auths_open: keys.authsOpen, auths_expiry: keys.authsExpiry },
-      args: { auth: authId, closer: closerId, named_by_ref: '0' },
+      args: { auth: authId, closer: closerId, named_by_ref: namedByRef ? '1' : '0' },
     });
   }
 
