@@ -6,7 +6,7 @@ import { assertNever } from '../gateways/assert-never';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import type { OrphanReversal } from '../poller/orphan-reversal';
-import { ReconciledOperation, classifyLine, classifyMissingAtPsp } from '../reconciliation/classifier';
+import { ReconciledOperation, cancelsAuthorization, classifyLine, classifyMissingAtPsp } from '../reconciliation/classifier';
 import type { PspRecord, PspRecordReader, ReconciliationWindow } from '../reconciliation/psp-record';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import { ReconciliationLedger } from './reconciliation-ledger';
@@ -327,7 +327,7 @@ export class ReconciliationRunner {
         if (!op) return 'report';
         // A cancellation of an authorization that a cancel or void of ours may account for after all (one in
         // flight, one the order names but the line did not lead to): not news to report to the OMS, a person looks.
-        if (record.kind === 'cancel' && op.command !== 'cancel' && (await ownClosing(op, this.ledgerRecords)) !== null) return 'report';
+        if (cancelsAuthorization(record, op) && (await ownClosing(op, this.ledgerRecords)) !== null) return 'report';
         const pspReference = record.modificationReference ?? record.pspReference;
         const { created } = await this.deps.adjustments.recordAdjustment(op, {
           kind: action.kind,

@@ -377,7 +377,7 @@ function alreadyReported(base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedB
 }
 
 /** Whether `record` is a cancellation matched to an authorization itself (no cancel of ours accounts for it). */
-function cancelsAuthorization(record: PspRecord, op: ReconciledOperation): boolean {
+export function cancelsAuthorization(record: PspRecord, op: ReconciledOperation): boolean {
   return record.kind === 'cancel' && op.command !== 'cancel';
 }
 
