@@ -1,4 +1,3 @@
-import { finishUnwrittenClosing } from './unwritten-closing';
 import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { authorizationExpiringEvent } from '../events/authorization-expiring-event';
@@ -7,6 +6,7 @@ import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
+import { finishUnwrittenClosing } from './unwritten-closing';
 
 /** What one expiry sweep did. */
 export interface ExpiryReport {
@@ -62,7 +62,7 @@ export class AuthorizationExpirySweep {
     const warn = async (id: string): Promise<void> => {
       const auth = await ledger.get(id);
       const open = auth !== null && auth.state === 'SUCCEEDED' && !auth.closedBy && !(await finishUnwrittenClosing(this.deps, id, 'expiry'));
-      const event = auth && open ? authorizationExpiringEvent(auth, config) : null;
+      const event = open ? authorizationExpiringEvent(auth, config) : null;
       if (!auth || !event) {
         await ledger.dropFromAuthorizationIndex('expiry', id);
         report.dropped += 1;

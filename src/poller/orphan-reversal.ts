@@ -303,7 +303,7 @@ export class OrphanReversal {
     let gatewayKey: string;
     if (auth.state === 'SUCCEEDED') {
       if (auth.closedBy || !(await ledger.inAuthorizationIndex('open', id))) return skip('closed');
-      // A capture, cancel or revalidate of it succeeded, its closing never written: never void what was captured.
+      // A capture of it succeeded, its closing never written (a crash between two shards' writes): never void what was captured.
       if (await finishUnwrittenClosing(this.deps, id, 'orphan_reversal')) return skip('closed');
       if (auth.expiresAt !== undefined && auth.expiresAt <= this.now()) {
         // The PSP has released it already: nothing to void.

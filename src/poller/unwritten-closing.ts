@@ -5,7 +5,7 @@ import { counter } from '../metrics/metrics-registry';
 
 const closingsFinished = counter(
   'pb_authorization_closings_finished_total',
-  'Authorizations found open although a capture, cancel or revalidate of them had succeeded (a crash between that move and the closing), closed by a lifecycle sweep, by sweep',
+  "Authorizations found open although a capture of them had succeeded (a crash between that move and the closing in the authorization's shard), closed by a lifecycle sweep, by sweep",
   ['sweep'],
 );
 
