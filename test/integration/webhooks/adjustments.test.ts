@@ -94,6 +94,20 @@ function adyenNotification(item: Record<string, unknown>): string {
   return JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: signed }] });
 }
 
+/** An Adyen `EXPIRE` of a EUR 50.00 authorization, as the spec's example: the amount originally authorised. */
+function adyenExpire(pspReference: string, merchantReference: string, eventDate: string): string {
+  return adyenNotification({
+    pspReference,
+    merchantAccountCode: 'TestMerchant',
+    merchantReference,
+    amount: { value: 5000, currency: 'EUR' },
+    eventCode: 'EXPIRE',
+    eventDate,
+    reason: '',
+    success: 'true',
+  });
+}
+
 async function postAdyen(body: string): Promise<Response> {
   return fetch(`${web.server.url}/webhooks/adyen`, {
     method: 'POST',
@@ -178,16 +192,7 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     expect(await worker.ledger.inAuthorizationIndex('open', auth.id)).toBe(true);
     const before = await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'authorization_expired' });
     // As the spec's example: the payment's pspReference, no originalReference, the amount originally authorised.
-    const body = adyenNotification({
-      pspReference: 'ADYENPAY0000000E',
-      merchantAccountCode: 'TestMerchant',
-      merchantReference: auth.id,
-      amount: { value: 5000, currency: 'EUR' },
-      eventCode: 'EXPIRE',
-      eventDate: '2026-11-27T11:19:48+01:00',
-      reason: '',
-      success: 'true',
-    });
+    const body = adyenExpire('ADYENPAY0000000E', auth.id, '2026-11-27T11:19:48+01:00');
     expect((await postAdyen(body)).status).toBe(200);
     expect((await postAdyen(body)).status).toBe(200);
     await eventually(async () => adjustedFor(auth.id).length >= 1);
@@ -219,16 +224,7 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     await worker.ledger.create(capture, captureCmd, Date.now(), { event: 'attempt' });
     await worker.ledger.authorizationView(auth.id, capture);
     await worker.ledger.transition(capture, 'SUCCEEDED', { event: 'outcome' }, { confirmedAmount: 1800, confirmedCurrency: 'EUR' });
-    const body = adyenNotification({
-      pspReference: 'ADYENPAY0000001E',
-      merchantAccountCode: 'TestMerchant',
-      merchantReference: auth.id,
-      amount: { value: 5000, currency: 'EUR' },
-      eventCode: 'EXPIRE',
-      eventDate: '2026-11-28T11:19:48+01:00',
-      reason: '',
-      success: 'true',
-    });
+    const body = adyenExpire('ADYENPAY0000001E', auth.id, '2026-11-28T11:19:48+01:00');
     expect((await postAdyen(body)).status).toBe(200);
     await eventually(async () => adjustedFor(auth.id).length >= 1);
     expect((adjustedFor(auth.id)[0].params as { adjustment: Record<string, unknown> }).adjustment).toMatchObject({
