@@ -11,6 +11,12 @@ import type { FxLock } from '../fx/fx-lock';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
+/**
+ * Commands registered among their authorization's dependents at their first attempt: captures and refunds
+ * (what its remaining amount is made of) and the other commands that close it (cancel, revalidate), so a
+ * sweep can find a closing a crash left unwritten (`finishUnwrittenClosing`). Only captures and refunds are summed.
+ */
+const REGISTERED: ReadonlySet<CommandType> = new Set(['capture', 'refund', 'cancel', 'revalidate']);
 /** Commands that move the authorization's money: they must be in its currency. */
 const MONEY_MOVING: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund']);
 
@@ -51,9 +57,10 @@ export type ContextResolution =
 
 export interface ResolveOptions {
   /**
-   * Check a capture's or refund's amount against what the authorization has left (and register it as one of
-   * the authorization's dependents). Only before the first attempt: once sent, the PSP has decided, and the
-   * sums change as other captures settle. Default false (status inquiries, the poller).
+   * Check a capture's or refund's amount against what the authorization has left, and register a capture,
+   * refund, cancel or revalidate as one of the authorization's dependents. Only before the first attempt:
+   * once sent, the PSP has decided, and the sums change as other captures settle. Default false (status
+   * inquiries, the poller).
    */
   checkAmounts?: boolean;
   /**
@@ -97,11 +104,12 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   if (!DEPENDENT.has(op.command)) return { context };
   const key = op.payment.gateway_key;
   if (key === op.id) return { context };
-  const amounts = options.checkAmounts === true && (op.command === 'capture' || op.command === 'refund');
+  const registers = options.checkAmounts === true && REGISTERED.has(op.command);
+  const amounts = registers && (op.command === 'capture' || op.command === 'refund');
   let auth: OperationRecord | null;
   let dependents: DependentSummary[] = [];
   let registered = 0;
-  if (amounts) {
+  if (registers) {
     const view = await ledger.authorizationView(key, op.id);
     auth = view?.auth ?? null;
     dependents = view?.dependents ?? [];
@@ -109,7 +117,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   } else {
     auth = await ledger.get(key);
   }
-  if (!auth) return checkedByReference(op, ledger, context, amounts, options.gateways ?? [], options.singleCapture);
+  if (!auth) return checkedByReference(op, ledger, context, { amounts, registers }, options.gateways ?? [], options.singleCapture);
   if (!AUTHORIZING.has(auth.command)) return { context };
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return refused;
@@ -154,13 +162,13 @@ async function checkedByReference(
   op: OperationRecord,
   ledger: Ledger,
   context: OperationContext,
-  amounts: boolean,
+  { amounts, registers }: { amounts: boolean; registers: boolean },
   gateways: readonly string[],
   singleCapture?: (gateway: string) => boolean,
 ): Promise<ContextResolution> {
   const reference = op.payment.gateway_key;
   const named = gatewayOf(op);
-  const dependent = amounts ? op.id : '';
+  const dependent = registers ? op.id : '';
   let holder = named;
   let found = await ledger.authorizationByReference(named, reference, dependent);
   if (!found) {
@@ -357,11 +365,13 @@ export function amountRefusal(
 }
 
 /**
- * Closed by a capture that was never registered here (sent before captures by PSP reference were): what was
- * captured is unknown, so a refund is left to the PSP rather than checked on a sum that is too low. Pure.
+ * Closed by a command other than a registered capture: by a capture never registered here (sent before
+ * captures by PSP reference were), or by a cancel or revalidate, before which an unregistered capture may
+ * have taken part of it. What was captured is unknown, so a refund is left to the PSP rather than checked on
+ * a sum that may be too low. Pure.
  */
 function closedUnregistered(auth: OperationRecord, dependents: readonly DependentSummary[]): boolean {
-  return auth.command !== 'sale' && auth.closedBy !== undefined && !dependents.some((d) => d.id === auth.closedBy);
+  return auth.command !== 'sale' && auth.closedBy !== undefined && !dependents.some((d) => d.id === auth.closedBy && d.command === 'capture');
 }
 
 /**

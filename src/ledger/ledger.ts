@@ -696,10 +696,10 @@ export class Ledger {
   }
 
   /**
-   * An authorization and the commands that acted on it (captures, refunds: what its remaining amount is
-   * made of), registering `dependentId` among them in the same round trip. A second round trip reads the
-   * other dependents, only when there are any. Not on the hot path: only captures and refunds naming one
-   * of our authorizations, before their first attempt.
+   * An authorization and the commands that acted on it (captures and refunds, what its remaining amount is
+   * made of; cancels and revalidates, which close it), registering `dependentId` among them in the same round
+   * trip. A second round trip reads the other dependents, only when there are any. Not on the hot path: only
+   * commands naming one of our authorizations, before their first attempt.
    * @returns `null` when there is no such operation.
    */
   async authorizationView(authId: string, dependentId: string): Promise<{ auth: OperationRecord; dependents: DependentSummary[]; registered: number } | null> {

@@ -5,19 +5,19 @@ import { counter } from '../metrics/metrics-registry';
 
 const closingsFinished = counter(
   'pb_authorization_closings_finished_total',
-  "Authorizations found open although a capture of them had succeeded (a crash between that move and the closing in the authorization's shard), closed by a lifecycle sweep, by sweep",
+  "Authorizations found open although a capture, cancel or revalidate of them had succeeded (a crash between that move and the closing in the authorization's shard), closed by a lifecycle sweep, by sweep",
   ['sweep'],
 );
 
 /**
  * Finishes the closing a crash left unwritten. A capture, cancel or revalidate closes its authorization in
  * its own outcome script when both live in one shard; when the authorization lives in another, the closing
- * is a second write, and a worker killed between the two leaves a captured authorization open. A sweep that
- * would act on an open authorization (warn the OMS it expires, void it as an orphan) asks here first: when
- * one of its registered dependents of a closing command succeeded, the authorization is closed now for it
- * (idempotent), counted (`pb_authorization_closings_finished_total{sweep}`) and logged; the sweep then leaves
- * it alone. Captures register on the authorization at their first delivery (by our id or by PSP reference);
- * cancels and revalidates do not, so one of them that succeeded with its closing unwritten is not found here.
+ * is a second write, and a worker killed between the two leaves a captured (or cancelled) authorization open.
+ * A sweep that would act on an open authorization (warn the OMS it expires, void it as an orphan) asks here
+ * first: when one of its registered dependents of a closing command succeeded, the authorization is closed
+ * now for it (idempotent), counted (`pb_authorization_closings_finished_total{sweep}`) and logged; the sweep
+ * then leaves it alone. Captures, cancels and revalidates register on the authorization at their first
+ * delivery, by our id or by PSP reference (`resolveOperationContext`); one sent before they did is not found.
  * @returns the closing dependent's id, or null when none succeeded (the authorization is really open).
  */
 export async function finishUnwrittenClosing(

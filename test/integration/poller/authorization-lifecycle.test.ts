@@ -214,6 +214,23 @@ describe('authorization expiry', () => {
     expect(await indexScore(s.ledger, 'open', id)).toBeNull();
   });
 
+  it('a cancelled authorization still open (its closing never written) gets no expiring event: the expiry sweep closes it', async () => {
+    const s = setup({ 'authorizations.orphan_reversal': 'off' });
+    const { id } = await authorized(s);
+    // Named by our id without the order id: the cancel's anchor is the authorization id, not its order.
+    const cancel = await deliver(s, channelCommand('cancel', {}, { gateway_key: id, amount: 1999, order_id: undefined }));
+    expect((await s.ledger.get(cancel))?.state).toBe('SUCCEEDED');
+    const auth = await s.ledger.get(id);
+    const keys = s.ledger.keysOf((await s.ledger.shardOf(id))!);
+    await redis.zadd(keys.authsExpiry, auth!.expiresAt!, id);
+    await redis.hdel(keys.op(id), 'closed_by');
+    const run = await s.sweep(6.5 * DAY).runOnce();
+    expect(run.expiry).toMatchObject({ due: 1, warned: 0, dropped: 1 });
+    expect(await s.events.load(`${id}.expiring`)).toBeNull();
+    expect((await s.ledger.get(id))?.closedBy).toBe(cancel);
+    expect(await indexScore(s.ledger, 'expiry', id)).toBeNull();
+  });
+
   it('a capture naming its authorization by PSP reference records the authorization id with its attempt and closes it in its outcome script', async () => {
     const s = setup({ 'authorizations.orphan_reversal': 'off' });
     const { id, reference, order_id } = await authorized(s);
@@ -355,6 +372,25 @@ describe('orphan reversal', () => {
     expect(await pspStatus(reference)).toBe('captured');
     // The next pass finds nothing to decide.
     expect((await s.sweep(5 * DAY).runOnce()).orphans.candidates).toBe(0);
+  });
+
+  it('a cancelled authorization still open (a crash between the cancel and its closing in another shard) is closed by the sweep, never voided again', async () => {
+    const s = setup();
+    const { id, reference } = await authorized(s);
+    // No order id, named by PSP reference: the cancel lives in another shard than its authorization (15 times in 16).
+    const cancel = await deliver(s, channelCommand('cancel', {}, { gateway_key: reference, amount: 1999, order_id: undefined }));
+    expect(await s.ledger.get(cancel)).toMatchObject({ state: 'SUCCEEDED', authorizationId: id });
+    expect((await s.ledger.dependentsOf(id)).map((d) => d.id)).toEqual([cancel]);
+    const keys = s.ledger.keysOf((await s.ledger.shardOf(id))!);
+    await redis.zadd(keys.authsOpen, Date.now() - DAY, id);
+    await redis.hdel(keys.op(id), 'closed_by');
+    const before = await metricValue('pb_authorization_closings_finished_total', { sweep: 'orphan_reversal' });
+    const run = await s.sweep(5 * DAY).runOnce();
+    expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, outcome: 'skipped', skipped: 'closed' })]);
+    expect(await metricValue('pb_authorization_closings_finished_total', { sweep: 'orphan_reversal' })).toBe(before + 1);
+    expect((await s.ledger.get(id))?.closedBy).toBe(cancel);
+    expect(await indexScore(s.ledger, 'open', id)).toBeNull();
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
   });
 
   it('never voids an authorization whose capture is in flight', async () => {

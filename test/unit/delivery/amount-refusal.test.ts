@@ -26,6 +26,12 @@ describe('amountRefusal: a refund against what was captured', () => {
     const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cap-unregistered' });
     expect(amountRefusal(op('refund', 3000), auth, [])).toBeNull();
   });
+
+  it('leaves a refund to the PSP when a registered cancel closed the authorization (an unregistered capture may have come before it)', () => {
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cancel-1' });
+    const cancelled: DependentSummary[] = [{ id: 'cancel-1', command: 'cancel', state: 'SUCCEEDED', amount: 5000, registered: 1 }];
+    expect(amountRefusal(op('refund', 3000), auth, cancelled)).toBeNull();
+  });
 });
 
 describe('amountRefusal: a PSP that captures an authorization once only (Stripe: Klarna, and cards without multicapture)', () => {
