@@ -23,7 +23,7 @@ import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
-import { amountInCommandCurrency, parseRoutingRecord } from './routing-record';
+import { MovedAmountFields, amountIn, amountInCommandCurrency, parseRoutingRecord } from './routing-record';
 import {
   OperationRecord,
   TransitionFields,
@@ -730,12 +730,21 @@ export class Ledger {
   }
 
   /**
-   * What the succeeded captures of authorization `authId` took: the sum of their amounts (each one's confirmed
-   * amount, else what it asked), in minor units of the authorization's command currency; 0 with none.
+   * What the succeeded captures of authorization `authId` took, in minor units of `currency` (the order's, or
+   * the PSP's of a converted authorization): each one's amount in it (`amountIn`: confirmed, else asked of
+   * the PSP at the locked rate, else the command's); 0 with none. `null` when one of them moved an amount
+   * known in no figure of that currency.
    */
-  async capturedOf(authId: string): Promise<number> {
-    const dependents = await this.dependentsOf(authId);
-    return dependents.filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED').reduce((sum, d) => sum + d.amount, 0);
+  async capturedIn(authId: string, currency: string): Promise<number | null> {
+    const members = await this.redis.smembers((await this.keysOfId(authId)).dependents(authId));
+    let captured = 0;
+    for (const d of await this.movedAmounts(members)) {
+      if (d.command !== 'capture' || d.state !== 'SUCCEEDED') continue;
+      const amount = amountIn(d.moved, currency);
+      if (amount === null) return null;
+      captured += amount;
+    }
+    return captured;
   }
 
   /**
@@ -778,27 +787,36 @@ export class Ledger {
 
   /** What `ids` (dependents of an authorization) are and moved, with their registration order; those not found are left out. */
   private async dependentSummaries(ids: readonly string[], registered: ReadonlyMap<string, number>): Promise<DependentSummary[]> {
+    // Summed against the authorization in the order's currency: a converted dependent counts what it asked.
+    return (await this.movedAmounts(ids)).map((d) => ({
+      id: d.id,
+      command: d.command,
+      state: d.state,
+      amount: amountInCommandCurrency(d.moved),
+      registered: registered.get(d.id) ?? 0,
+    }));
+  }
+
+  /** What `ids` are, their state and the fields that say what they moved; those not found are left out. */
+  private async movedAmounts(ids: readonly string[]): Promise<Array<{ id: string; command: CommandType; state: OperationState; moved: MovedAmountFields }>> {
     if (ids.length === 0) return [];
-    // One read per dependent, sent together (they may live in other shards than the authorization).
+    // One read per operation, sent together (dependents may live in other shards than their authorization).
     const replies = await Promise.all(
       ids.map(async (id) =>
         this.redis.hmget((await this.keysOfId(id)).op(id), 'state', 'command', 'confirmed_amount', 'confirmed_currency', 'payment', 'routing'),
       ),
     );
-    const dependents: DependentSummary[] = [];
-    replies.forEach((reply, i) => {
+    return replies.flatMap((reply, i) => {
       const [state, command, confirmed, confirmedCurrency, paymentJson, routing] = reply;
-      if (!state || !command || !paymentJson) return;
-      // Summed against the authorization in the order's currency: a converted dependent counts what it asked.
-      const amount = amountInCommandCurrency({
+      if (!state || !command || !paymentJson) return [];
+      const moved: MovedAmountFields = {
         payment: JSON.parse(paymentJson) as Payment,
         routing: routing ? parseRoutingRecord(JSON.parse(routing)) : undefined,
         confirmedAmount: confirmed !== null ? Number(confirmed) : undefined,
         confirmedCurrency: confirmedCurrency ?? undefined,
-      });
-      dependents.push({ id: ids[i], command: command as CommandType, state: state as OperationState, amount, registered: registered.get(ids[i]) ?? 0 });
+      };
+      return [{ id: ids[i], command: command as CommandType, state: state as OperationState, moved }];
     });
-    return dependents;
   }
 
   /**

@@ -101,15 +101,31 @@ export function routedPayment(op: Pick<OperationRecord, 'payment' | 'routing'>):
   return r.lines ? { ...rest, lines: r.lines } : rest;
 }
 
+/** The fields of a record that say what it moved, and in which currency. */
+export type MovedAmountFields = Pick<OperationRecord, 'payment' | 'routing' | 'confirmedAmount' | 'confirmedCurrency'>;
+
+/**
+ * What an operation moved, in minor units of `currency`: what the PSP confirmed (a partial approval holds
+ * less than was asked) when that figure is in `currency`; else what the command asked, when the command is in
+ * `currency`; else what its gateway was asked (a converted operation's amount at its locked rate), when that is
+ * in `currency`. `null` when none of them is: what it moved in `currency` is not known.
+ */
+export function amountIn(op: MovedAmountFields, currency: string): number | null {
+  const wanted = currency.toUpperCase();
+  const asked = op.routing?.currency ?? op.payment.currency;
+  if (op.confirmedAmount !== undefined && (op.confirmedCurrency ?? asked).toUpperCase() === wanted) return op.confirmedAmount;
+  if (op.payment.currency.toUpperCase() === wanted) return op.payment.amount;
+  if (op.routing?.currency?.toUpperCase() === wanted && op.routing.amount !== undefined) return op.routing.amount;
+  return null;
+}
+
 /**
  * What an operation moved, in minor units of its command's currency: what the PSP confirmed (a partial
  * approval holds less than was asked), when that figure is in the command's currency; else (a converted
  * operation, whose PSP figure is in the gateway's currency, or nothing confirmed) what the command asked.
  */
-export function amountInCommandCurrency(op: Pick<OperationRecord, 'payment' | 'routing' | 'confirmedAmount' | 'confirmedCurrency'>): number {
-  if (op.confirmedAmount === undefined) return op.payment.amount;
-  const asked = op.routing?.currency ?? op.payment.currency;
-  return (op.confirmedCurrency ?? asked).toUpperCase() === op.payment.currency.toUpperCase() ? op.confirmedAmount : op.payment.amount;
+export function amountInCommandCurrency(op: MovedAmountFields): number {
+  return amountIn(op, op.payment.currency) ?? op.payment.amount;
 }
 
 /** The `routing` object of an event: where the operation went and why (docs/EVENTS.md). */

@@ -23,7 +23,7 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 export async function applyLateFact(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
-  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; ledger: Pick<Ledger, 'capturedOf'>; logger: Logger },
+  deps: { recorder: OutcomeRecorder; adjustments: AdjustmentRecorder; ledger: Pick<Ledger, 'capturedIn'>; logger: Logger },
 ): Promise<string | null> {
   const fact = job.adjustment;
   if (!fact) return null;
@@ -42,26 +42,28 @@ export async function applyLateFact(
 }
 
 /**
- * What is left of `authorised` (the authorization's whole amount, as the PSP reports it with a lapse) once
- * its succeeded captures are taken off: what lapsed. Left as reported when the PSP names another currency than
- * the command's (a converted authorization: its captures are counted in the command's currency).
+ * What is left of `authorised` (the authorization's whole amount, as the PSP reports it with a lapse, in
+ * `currency`) once its succeeded captures are taken off: what lapsed. The captures are counted in the PSP's
+ * currency (a converted authorization's at what its PSP confirmed or was asked at the locked rate); when one
+ * of them is known in no figure of that currency, the amount is left as reported, and a warn line says so.
  */
 async function uncaptured(
   op: OperationRecord,
   authorised: number,
   currency: string | undefined,
   job: GatewayOutcomeJobData,
-  deps: { ledger: Pick<Ledger, 'capturedOf'>; logger: Logger },
+  deps: { ledger: Pick<Ledger, 'capturedIn'>; logger: Logger },
 ): Promise<number> {
-  if (currency !== undefined && currency.toUpperCase() !== op.payment.currency.toUpperCase()) return authorised;
-  const captured = await deps.ledger.capturedOf(op.id);
+  const meta = { operation_id: op.id, gateway: job.gateway, event_id: job.eventId, authorised_amount: authorised, currency: currency ?? op.payment.currency };
+  const captured = await deps.ledger.capturedIn(op.id, currency ?? op.payment.currency);
+  if (captured === null) {
+    deps.logger.warn('authorization lapse: a capture of it is in another currency than the lapse; what lapsed is left as the PSP reported it', meta);
+    return authorised;
+  }
   const lapsed = Math.max(0, authorised - captured);
   if (captured > 0) {
     deps.logger.info('authorization lapse: what lapsed is the authorised amount less what its captures took', {
-      operation_id: op.id,
-      gateway: job.gateway,
-      event_id: job.eventId,
-      authorised_amount: authorised,
+      ...meta,
       captured_amount: captured,
       lapsed_amount: lapsed,
     });

@@ -7,6 +7,7 @@ import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { adyenWebhookAuthorization } from '../../../src/gateways/adyen';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { OperationRecord } from '../../../src/ledger/ledger';
+import { RoutingRecord } from '../../../src/ledger/routing-record';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
@@ -230,6 +231,50 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     expect((adjustedFor(auth.id)[0].params as { adjustment: Record<string, unknown> }).adjustment).toMatchObject({
       kind: 'authorization_expired',
       amount: 3200,
+      currency: 'EUR',
+    });
+  });
+
+  it("an Adyen EXPIRE of a converted authorization takes off its captures in Adyen's currency: what each was asked at the locked rate, or confirmed", async () => {
+    const order = `order-adj-lapse-fx-${Date.now()}`;
+    // USD 55.50 ordered, EUR 50.00 held by Adyen (converted at 0.9009); a capture of USD 20.00 went out as EUR 18.02.
+    const fx = (amount: number): RoutingRecord => ({
+      gateway: 'adyen',
+      requested: 'adyen',
+      candidates: ['adyen'],
+      index: 0,
+      decisions: [{ stage: 'fx', outcome: 'changed', reasons: ['converted'] }],
+      amount,
+      currency: 'EUR',
+    });
+    const authCmd = channelCommand('authorize', {}, { gateway: 'adyen', gateway_account: 'acct-1', order_id: order, amount: 5550, currency: 'USD' });
+    const auth = authCmd.payment.operation_reference!;
+    await worker.ledger.create(auth, authCmd, Date.now(), { event: 'attempt' });
+    await worker.ledger.transition(
+      auth,
+      'SUCCEEDED',
+      { event: 'outcome' },
+      { gatewayReference: 'ADYENPAY0000003E', routing: fx(5000), confirmedAmount: 5000, confirmedCurrency: 'EUR' },
+    );
+    const capture = async (amount: number, sent: number, confirmed: boolean): Promise<void> => {
+      const cmd = channelCommand('capture', {}, { gateway: 'adyen', gateway_account: 'acct-1', order_id: order, gateway_key: auth, amount, currency: 'USD' });
+      const id = cmd.payment.operation_reference!;
+      await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+      await worker.ledger.authorizationView(auth, id);
+      await worker.ledger.transition(
+        id,
+        'SUCCEEDED',
+        { event: 'outcome' },
+        { routing: fx(sent), ...(confirmed ? { confirmedAmount: sent, confirmedCurrency: 'EUR' } : {}) },
+      );
+    };
+    await capture(2000, 1802, true);
+    await capture(1000, 901, false);
+    expect((await postAdyen(adyenExpire('ADYENPAY0000003E', auth, '2026-11-29T11:19:48+01:00'))).status).toBe(200);
+    await eventually(async () => adjustedFor(auth).length >= 1);
+    expect((adjustedFor(auth)[0].params as { adjustment: Record<string, unknown> }).adjustment).toMatchObject({
+      kind: 'authorization_expired',
+      amount: 5000 - 1802 - 901,
       currency: 'EUR',
     });
   });
