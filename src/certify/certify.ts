@@ -10,6 +10,7 @@ import { transportErrorCode } from '../http/outbound-http';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { checkNotification } from './check-notification';
+import { inquireStatus } from '../delivery/status-inquiry';
 
 /**
  * `payment-bridge certify --gateway NAME`: the go-live check. Runs the key flows against the gateway's
@@ -187,7 +188,8 @@ export async function runCertify(config: Config, route: GatewayRoute, inputs: Ce
     try {
       const request = transformer.buildStatusRequest(ctx, gateway);
       entry.request = `${request.method} ${request.path.split('?')[0]}`;
-      const found = transformer.parseStatusResponse(ctx, await client.send(request), gateway);
+      // The worker's inquiry, follow-up included (a Cybersource partial authorization's amount is a second request).
+      const { outcome: found } = await inquireStatus(route, ctx);
       entry.reference = found?.gatewayReference;
       entry.outcome = found ? `${found.status} ${found.gatewayStatus}` : 'not found';
       entry.status = found?.status === 'SUCCESS' ? 'PASS' : 'FAIL';
