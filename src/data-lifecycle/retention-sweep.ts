@@ -11,7 +11,7 @@ import { checkedSnapshot } from './export';
 import { writeSnapshotFile } from './export-file';
 import { OperationKeys, operationKeysOf } from './key-families';
 import { OperationSnapshot, readSnapshots } from './operation-snapshot';
-import { dropSplitTenderIfUnused } from './split-tender-records';
+import { dropSplitTenderIfUnused, markSplitTenderRetiring, retiringSplitsKey } from './split-tender-records';
 
 /** What one retention pass did. */
 export interface RetentionReport {
@@ -158,6 +158,8 @@ export class RetentionSweep {
       report.archiveFile = file;
       archivedTotal.inc(due.length);
       const expire = async ({ snap, keys }: (typeof due)[number]): Promise<void> => {
+        // Before the step goes: whatever stops this pass after it, the next one still finds its split's record.
+        if (snap.split_tender) await markSplitTenderRetiring(redis, prefix, snap.split_tender.id, now);
         const result = await ledger.expireTerminal(snap.id, cutoff, companions(snap, keys), {
           orderKey: keys.orderOf(orderOf(snap)),
           requireReconciled: config.retention.requireReconciliation,
@@ -166,7 +168,7 @@ export class RetentionSweep {
           report.expired += 1;
           expiredTotal.inc();
           // The split's record (archived with this step) goes with the last of its steps.
-          if (snap.split_tender && (await dropSplitTenderIfUnused(redis, prefix, keys, snap.split_tender.id))) {
+          if (snap.split_tender && (await dropSplitTenderIfUnused(redis, prefix, snap.split_tender.id, [keys])) === 'deleted') {
             report.splitTendersExpired = (report.splitTendersExpired ?? 0) + 1;
             splitTendersExpiredTotal.inc();
           }
@@ -175,11 +177,42 @@ export class RetentionSweep {
       const faulted = await this.items.each(due, (d) => d.snap.id, expire);
       if (faulted > 0) report.faulted = faulted;
     }
+    const retired = await this.retireLeftSplits(prefix, now, batch);
+    if (retired > 0) report.splitTendersExpired = (report.splitTendersExpired ?? 0) + retired;
     lastRun.set(Math.floor(now / 1000));
     if (report.examined > 0) {
       logger.info('retention sweep', { cutoff: new Date(cutoff).toISOString(), ...report });
     }
     return report;
+  }
+
+  /**
+   * The splits being retired (see `retiringSplitsKey`), at most `batch`, those due first: a record an earlier
+   * pass left after a crash or a fault that followed the expiry of its last step is deleted now; one whose
+   * steps are still there (this pass's too) is looked at again a day later (the expiry of its last step
+   * deletes it before that). Returns how many records it deleted.
+   */
+  private async retireLeftSplits(prefix: string, now: number, batch: number): Promise<number> {
+    const { redis, logger } = this.deps;
+    const key = retiringSplitsKey(prefix);
+    const ids = await redis.zrangebyscore(key, '-inf', now, 'LIMIT', 0, batch);
+    let deleted = 0;
+    for (const id of ids) {
+      let result: Awaited<ReturnType<typeof dropSplitTenderIfUnused>>;
+      try {
+        result = await dropSplitTenderIfUnused(redis, prefix, id);
+      } catch (err) {
+        // Left in the set for the next pass; the others still get theirs.
+        logger.warn('retention: a split tender record could not be deleted; the next pass tries again', { split_tender_id: id, error: (err as Error).message });
+        continue;
+      }
+      if (result === 'used') await redis.zadd(key, 'XX', now + DAY_MS, id);
+      if (result !== 'deleted') continue;
+      deleted += 1;
+      splitTendersExpiredTotal.inc();
+      logger.warn('retention: split tender record deleted by a later pass (the pass that expired its last step stopped before)', { split_tender_id: id });
+    }
+    return deleted;
   }
 
   /**

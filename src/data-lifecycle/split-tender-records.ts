@@ -2,7 +2,8 @@ import { RedisClient } from '../redis/redis-connection';
 import { SplitTenderPlan, refundReferences, splitIdOfStep, stepReferences } from '../split-tender/split-tender-plan';
 import { SplitTenderStore, memberOf, refundParts, refundReferenceHolder, splitReferenceHolder } from '../split-tender/split-tender-store';
 import { scrubJsonText, scrubSplitTenderPlan } from './customer-data';
-import { OperationKeys } from './key-families';
+import { shardOfOrder } from '../redis/key-layout';
+import { OperationKeys, operationKeysOf } from './key-families';
 
 /**
  * A split tender's own record in the data lifecycle (docs/DATA.md): the `SplitTenderStore` hash (plan,
@@ -106,14 +107,53 @@ export async function restoreSplitTender(redis: RedisClient, prefix: string, sna
 }
 
 /**
- * Deletes a split's record (retention, after expiring one of its steps) once it is not open and none of
- * its steps, nor any of its refunds' parts, is left in the ledger (they live in the order's shard, `keys`).
- * True when deleted.
+ * The splits retention is retiring (`P split-tender:retiring`, a sorted set of split ids scored by when a pass
+ * looks at each again): a split enters before any of its steps is expired and leaves once its record is gone.
+ * A crash or a fault between the expiry of its last step and the deletion of its record (or between that
+ * deletion's writes) then leaves the split here for the next pass (`retireSplitTenders`), where otherwise no
+ * step would be left to bring a pass back to it: its record, customer data included, would outlive retention.
  */
-export async function dropSplitTenderIfUnused(redis: RedisClient, prefix: string, keys: OperationKeys, id: string): Promise<boolean> {
+export function retiringSplitsKey(prefix: string): string {
+  return `${prefix}split-tender:retiring`;
+}
+
+/** Marks split `id` as being retired (first time only: an earlier mark's time stands). */
+export async function markSplitTenderRetiring(redis: RedisClient, prefix: string, id: string, now: number): Promise<void> {
+  await redis.zadd(retiringSplitsKey(prefix), 'NX', now, id);
+}
+
+/** The shard of the order a split's plan names (where its steps live), else every shard (a plan that does not decode). */
+function stepShards(prefix: string, hash: Readonly<Record<string, string>>): OperationKeys[] {
+  const all = operationKeysOf(prefix);
+  try {
+    const order = (JSON.parse(hash.plan ?? '{}') as Partial<SplitTenderPlan>).order_id;
+    if (typeof order === 'string' && order !== '') return [all[shardOfOrder(order)]];
+  } catch {
+    // an unreadable plan: every shard is asked
+  }
+  return all;
+}
+
+/**
+ * Deletes a split's record (retention, after expiring one of its steps) once it is not open and none of
+ * its steps, nor any of its refunds' parts, is left in the ledger (in `shards`, default the shard of the
+ * order its plan names, where they live), then takes it off the retiring set. Its claims
+ * are released before the record goes: each release is idempotent (only the split's own claim is freed),
+ * so a pass that finds the record again releases again and deletes it. `'deleted'`, `'gone'` (no record:
+ * taken off the set) or `'used'` (kept).
+ */
+export async function dropSplitTenderIfUnused(
+  redis: RedisClient,
+  prefix: string,
+  id: string,
+  shards?: readonly OperationKeys[],
+): Promise<'deleted' | 'gone' | 'used'> {
   const [snap] = (await readSplitTenders(redis, prefix, [id])).values();
-  if (!snap) return false;
-  if (Object.keys(snap.open).length > 0) return false;
+  if (!snap) {
+    await redis.zrem(retiringSplitsKey(prefix), id);
+    return 'gone';
+  }
+  if (Object.keys(snap.open).length > 0) return 'used';
   // Both namings (`StepIds`): reading the plan to know which would fail for a plan that no longer decodes.
   const steps = [
     ...(['namespaced', undefined] as const).flatMap((stepIds) => Object.values(stepReferences({ id, step_ids: stepIds }))),
@@ -121,15 +161,16 @@ export async function dropSplitTenderIfUnused(redis: RedisClient, prefix: string
       (['namespaced', undefined] as const).flatMap((stepIds) => Object.values(refundReferences({ refundId, stepIds }))),
     ),
   ];
-  const left = await Promise.all(steps.map((step) => redis.exists(keys.op(step))));
-  if (left.some((n) => n > 0)) return false;
+  const left = await Promise.all((shards ?? stepShards(prefix, snap.hash)).flatMap((keys) => steps.map((step) => redis.exists(keys.op(step)))));
+  if (left.some((n) => n > 0)) return 'used';
   const store = new SplitTenderStore(redis, prefix);
-  await redis.del(store.key(id));
   // Its refund ids are free again, and its own id and its refund ids as references, as an expired operation's id is.
   for (const { refundId, amount } of refundsOf(snap.hash)) if (Number.isSafeInteger(amount)) await store.releaseRefundId(id, refundId, amount);
   await store.releaseReference(id, splitReferenceHolder(id));
   for (const refundId of refundIdsOf(snap.hash)) await store.releaseReference(refundId, refundReferenceHolder(id));
-  return true;
+  await redis.del(store.key(id));
+  await redis.zrem(retiringSplitsKey(prefix), id);
+  return 'deleted';
 }
 
 // Replaces each named field only if it still holds what was read (a concurrent write wins; a repeat finds nothing to do).

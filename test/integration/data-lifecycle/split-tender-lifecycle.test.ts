@@ -6,6 +6,7 @@ import { eraseOrder } from '../../../src/data-lifecycle/erasure';
 import { exportOperations } from '../../../src/data-lifecycle/export';
 import { importOperations } from '../../../src/data-lifecycle/import';
 import { RetentionSweep } from '../../../src/data-lifecycle/retention-sweep';
+import { retiringSplitsKey } from '../../../src/data-lifecycle/split-tender-records';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { RedisClient } from '../../../src/redis/redis-connection';
@@ -196,6 +197,42 @@ describe('split tender records in the data lifecycle', () => {
       expect(archived).toContain(`"split_tender"`);
       expect(archived).toContain(`"id":"${plan.id}"`);
     } finally {
+      await rm(archiveDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("a pass stopped after a split's last step expired and before its record was deleted leaves the split marked: the next pass deletes the record and frees its ids", async () => {
+    const prefix = freshPrefix();
+    const archiveDir = await mkdtemp(join(tmpdir(), 'pb-split-retention-'));
+    const release = jest.spyOn(SplitTenderStore.prototype, 'releaseRefundId');
+    try {
+      const at = Date.now() - 40 * DAY;
+      const { plan, steps, refundId } = await seedSplit(prefix, at);
+      const store = new SplitTenderStore(redis, prefix);
+      await store.finishRefund(plan.id, refundId, 'REFUNDED', { card: 0, gift_card: 0 });
+      await store.close({ kind: 'refund', splitId: plan.id, refundId });
+      const retention = { ...config.retention, enabled: true, archiveDir, expireAfterDays: 30, requireReconciliation: false, batch: 100 };
+      const sweep = new RetentionSweep({ config: { ...config, redis: { ...config.redis, keyPrefix: prefix }, retention }, redis, logger: silentLogger() });
+
+      // The deletion fails after the last step expired, and again when the same pass looks at the split.
+      release.mockRejectedValueOnce(new Error('a fault between the writes')).mockRejectedValueOnce(new Error('a fault between the writes'));
+      const first = await sweep.runOnce();
+      expect(first.expired).toBe(steps.length);
+      expect(first.splitTendersExpired).toBeUndefined();
+      for (const step of steps) expect(await new Ledger(redis, prefix).get(step)).toBeNull();
+      // No step is left to bring a pass back to it; the retiring set does.
+      expect(await redis.exists(store.key(plan.id))).toBe(1);
+      expect(await redis.zscore(retiringSplitsKey(prefix), plan.id)).not.toBeNull();
+
+      const second = await sweep.runOnce();
+      expect(second.splitTendersExpired).toBe(1);
+      expect(await redis.exists(store.key(plan.id))).toBe(0);
+      expect(await redis.exists(store.refundClaimKey(refundId))).toBe(0);
+      expect(await redis.exists(idClaimKeyOf(prefix, plan.id))).toBe(0);
+      expect(await redis.exists(idClaimKeyOf(prefix, refundId))).toBe(0);
+      expect(await redis.zscore(retiringSplitsKey(prefix), plan.id)).toBeNull();
+    } finally {
+      release.mockRestore();
       await rm(archiveDir, { recursive: true, force: true });
     }
   }, 60_000);
