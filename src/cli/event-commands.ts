@@ -1,9 +1,7 @@
 import { Command } from 'commander';
 import { EventStore } from '../events/event-store';
-import { createOmsEventsQueue } from '../events/oms-events-queue';
-import { ensureJob } from '../queueing/ensure-job';
-import { bullJobId } from '../queueing/job-id';
 import type { OpsContext } from '../ops/ops-context';
+import { resendSetAsideEvents } from '../ops/event-resend';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 
 /** `ops events rejected`: events the bus refused for their content and the sender set aside, oldest first. */
@@ -24,27 +22,9 @@ export async function opsRejectedEvents(ctx: OpsContext, io: OpsWriter, opts: { 
   return 0;
 }
 
-/**
- * `ops events resend <event-id...>`: once the cause is fixed (the bus's schema, our event), each set-aside
- * event goes back to the unsent index and is queued to be sent again, out of its payment's order (its later
- * events went on without it). An event not set aside is left alone.
- */
+/** `ops events resend <event-id...>`: {@link resendSetAsideEvents}; exit 1 when one of them was not set aside. */
 export async function opsResendEvents(ctx: OpsContext, io: OpsWriter, opts: { ids: string[]; json?: boolean }): Promise<number> {
-  const store = new EventStore(ctx.redis, ctx.config.redis.keyPrefix);
-  const queue = createOmsEventsQueue(ctx.redis, ctx.config.redis.keyPrefix);
-  const results: Array<{ event_id: string; result: 'queued' | 'not_set_aside' }> = [];
-  try {
-    for (const id of opts.ids) {
-      const back = await store.resend(id);
-      // A finished job of the same id is replaced: the resend must run, flagged so the watermark does not drop it.
-      if (back) await ensureJob(queue, 'notify', { eventId: id, resend: true }, bullJobId(id));
-      const result = back ? 'queued' : 'not_set_aside';
-      results.push({ event_id: id, result });
-      await ctx.audit.record({ action: 'event.resend', actor: io.actor, outcome: back ? 'ok' : 'refused', target: id, detail: { result } });
-    }
-  } finally {
-    await queue.close();
-  }
+  const results = await resendSetAsideEvents(ctx, opts.ids, io.actor, 'ops');
   io.out.write(opts.json ? `${JSON.stringify(results)}\n` : results.map((r) => `${r.event_id}: ${r.result.replace(/_/g, ' ')}\n`).join(''));
   return results.every((r) => r.result === 'queued') ? 0 : 1;
 }

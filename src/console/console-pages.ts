@@ -8,6 +8,7 @@ import { DeadLetterRecord } from '../ops/dead-letter-store';
 import { OperationView } from '../ops/operations-view';
 import { ConsoleSnapshot } from './console-snapshot';
 import type { RejectedEvent } from '../events/event-store';
+import type { EventResendResult } from '../ops/event-resend';
 import { SafeHtml, html } from './html';
 
 /** What every page needs: where the console lives, the logged-in user and the form token. */
@@ -140,35 +141,43 @@ function operationsTable(ctx: PageContext, ops: OperationView[], id: string): Sa
   </div>`;
 }
 
-function rejectedEventsTable(events: RejectedEvent[]): SafeHtml {
+function rejectedEventsForm(ctx: PageContext, events: RejectedEvent[]): SafeHtml {
   if (events.length === 0) return html`<p class="empty" id="rejected-events">none</p>`;
-  return html`<div class="scroll">
-    <table id="rejected-events">
-      <thead>
-        <tr>
-          <th>event</th>
-          <th>method</th>
-          <th>sequence</th>
-          <th>payment</th>
-          <th>reason</th>
-          <th>since</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${events.map(
-          (e) =>
-            html`<tr data-event="${e.eventId}">
-              <td>${e.eventId}</td>
-              <td>${e.method}</td>
-              <td class="num">${e.sequence}</td>
-              <td>${e.paymentKey}</td>
-              <td>${e.reason}</td>
-              <td>${time(e.rejectedAt)}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-  </div>`;
+  return html`<form method="post" action="${ctx.base}/events/resend" id="rejected-events-form">
+    <input type="hidden" name="csrf" value="${ctx.csrf}" />
+    <div class="scroll">
+      <table id="rejected-events">
+        <thead>
+          <tr>
+            <th></th>
+            <th>event</th>
+            <th>method</th>
+            <th>sequence</th>
+            <th>payment</th>
+            <th>reason</th>
+            <th>since</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${events.map(
+            (e) =>
+              html`<tr data-event="${e.eventId}">
+                <td><input type="checkbox" name="id" value="${e.eventId}" aria-label="select ${e.eventId}" /></td>
+                <td>${e.eventId}</td>
+                <td>${e.method}</td>
+                <td class="num">${e.sequence}</td>
+                <td>${e.paymentKey}</td>
+                <td>${e.reason}</td>
+                <td>${time(e.rejectedAt)}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    <div class="actions">
+      <button type="submit" class="danger">Resend</button>
+    </div>
+  </form>`;
 }
 
 function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtml {
@@ -337,9 +346,10 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
       </section>
       <section>
         <h2>
-          Events the bus refused <small>set aside: the OMS has not heard them; resend with <code>payment-bridge ops events resend</code></small>
+          Events the bus refused
+          <small>set aside: the OMS has not heard them; resend the selected once the cause is fixed (or <code>payment-bridge ops events resend</code>)</small>
         </h2>
-        ${rejectedEventsTable(s.rejectedEvents)}
+        ${rejectedEventsForm(ctx, s.rejectedEvents)}
       </section>
       <section>
         <h2>Audit log</h2>
@@ -458,6 +468,37 @@ export function replayResultPage(ctx: PageContext, execute: boolean, plans: Repl
                     ${execute ? (p.published ? 'yes' : `no${p.error ? `: ${p.error}` : ''}`) : p.verdict === 'replay' ? (p.routingKey ?? '') : ''}
                   </td>
                   <td>${p.problem === undefined ? '' : redactText(p.problem)}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      <p><a href="${ctx.base}">back to the dashboard</a></p>
+    </section>`,
+  );
+}
+
+/** What a resend from the console did with each selected event. */
+export function eventResendResultPage(ctx: PageContext, results: readonly EventResendResult[]): string {
+  return layout(
+    ctx,
+    'Resend',
+    html`<section>
+      <h1>Resend</h1>
+      <div class="scroll">
+        <table id="resend-results">
+          <thead>
+            <tr>
+              <th>event</th>
+              <th>result</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${results.map(
+              (r) =>
+                html`<tr data-event="${r.event_id}" data-result="${r.result}">
+                  <td>${r.event_id}</td>
+                  <td>${r.result === 'queued' ? 'queued: it goes to the bus again' : 'not set aside: left alone'}</td>
                 </tr>`,
             )}
           </tbody>

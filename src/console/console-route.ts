@@ -11,7 +11,9 @@ import { EdgeAccess } from '../web/edge-access';
 import { clientKey } from '../net/ip-ranges';
 import { WebRoute } from '../web/web-server';
 import { CONSOLE_CSS, CONSOLE_JS } from './console-assets';
-import { PageContext, dashboardPage, deadLetterPage, lookupPage, loginPage, messagePage, replayResultPage } from './console-pages';
+import { PageContext, dashboardPage, deadLetterPage, eventResendResultPage, lookupPage, loginPage, messagePage, replayResultPage } from './console-pages';
+import { resendSetAsideEvents } from '../ops/event-resend';
+import { containsCardNumber } from '../logging/redact';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
 import { consoleSnapshot } from './console-snapshot';
 
@@ -22,6 +24,10 @@ const FORM_LIMIT_BYTES = 64 * 1024;
 const MAX_LOOKUP_CHARS = 200;
 /** Most dead letters one replay form may name. */
 const MAX_REPLAY_IDS = 200;
+/** Most events one resend form may name (the dashboard lists at most this many set aside). */
+const MAX_RESEND_IDS = 200;
+/** An event id as the outbox names them (`<operation id>.<state>`, `adj.<adjustment id>`…): printable, no spaces. */
+const EVENT_ID = /^[\x21-\x7e]{1,300}$/;
 
 const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled)', ['outcome']);
 
@@ -150,6 +156,7 @@ export class ConsoleRoute implements WebRoute {
       }
       if (sub === '/dead-letters/replay') return this.replay(req, res, page, session, form);
       if (sub === '/dead-letters/archive') return this.archive(req, res, page, session);
+      if (sub === '/events/resend') return this.resendEvents(req, res, page, session, form);
       return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such action.'));
     }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
@@ -358,6 +365,28 @@ export class ConsoleRoute implements WebRoute {
     await this.audit(req, session, 'ops.dead_letters_archive', 'ok', undefined, { moved: imported.moved, new: imported.created });
     this.deps.logger.info('console: dead letters archived', { user: session.user, moved: imported.moved, new: imported.created });
     redirect(res, this.base);
+  }
+
+  /** Sends the selected set-aside events again (`resendSetAsideEvents`: each audit-logged), then lists what each became. */
+  private async resendEvents(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    const ids = [...new Set(form.getAll('id'))];
+    if (ids.length === 0) return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one event to resend.'));
+    // Refused whole, never cut, and not echoed: the dashboard's form only sends ids it listed.
+    if (ids.length > MAX_RESEND_IDS || ids.some((id) => !EVENT_ID.test(id) || containsCardNumber(id))) {
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(page, 'Not event ids', `The parameter id must name at most ${MAX_RESEND_IDS} events, each an event id as the dashboard lists them.`),
+      );
+    }
+    const results = await resendSetAsideEvents(this.deps.ops, ids, this.actor(req, session.user), 'console');
+    this.deps.logger.info('console: set-aside events resent', {
+      user: session.user,
+      count: ids.length,
+      queued: results.filter((r) => r.result === 'queued').length,
+    });
+    send(res, 200, 'text/html; charset=utf-8', eventResendResultPage(page, results));
   }
 
   private async replay(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
