@@ -9,6 +9,7 @@ import { OperationView } from '../ops/operations-view';
 import { ConsoleSnapshot } from './console-snapshot';
 import type { RejectedEvent } from '../events/event-store';
 import type { EventResendResult } from '../ops/event-resend';
+import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
 import { SafeHtml, html } from './html';
 
 /** What every page needs: where the console lives, the logged-in user and the form token. */
@@ -176,6 +177,49 @@ function rejectedEventsForm(ctx: PageContext, events: RejectedEvent[]): SafeHtml
     </div>
     <div class="actions">
       <button type="submit" class="danger">Resend</button>
+    </div>
+  </form>`;
+}
+
+function failedWebhooksForm(ctx: PageContext, webhooks: FailedWebhook[]): SafeHtml {
+  if (webhooks.length === 0) return html`<p class="empty" id="failed-webhooks">none</p>`;
+  return html`<form method="post" action="${ctx.base}/webhooks/retry" id="failed-webhooks-form">
+    <input type="hidden" name="csrf" value="${ctx.csrf}" />
+    <div class="scroll">
+      <table id="failed-webhooks">
+        <thead>
+          <tr>
+            <th></th>
+            <th>gateway</th>
+            <th>PSP event</th>
+            <th>operation</th>
+            <th>outcome</th>
+            <th>why it was given up</th>
+            <th>attempts</th>
+            <th>since</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${webhooks.map(
+            (w) =>
+              html`<tr data-webhook="${w.gateway}/${w.event_id}">
+                <td><input type="checkbox" name="id" value="${w.gateway}/${w.event_id}" aria-label="select ${w.event_id}" /></td>
+                <td>${w.gateway}</td>
+                <td>${w.event_id}</td>
+                <td>
+                  ${w.operation_id ? html`<a href="${ctx.base}/lookup?q=${encodeURIComponent(w.operation_id)}">${w.operation_id}</a>` : `psp ${w.psp_reference ?? '?'}`}
+                </td>
+                <td>${w.outcome}</td>
+                <td>${redactText(w.reason)}</td>
+                <td class="num">${w.attempts}</td>
+                <td>${w.failed_at ?? ''}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    <div class="actions">
+      <button type="submit" class="danger">Retry</button>
     </div>
   </form>`;
 }
@@ -352,6 +396,13 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
         ${rejectedEventsForm(ctx, s.rejectedEvents)}
       </section>
       <section>
+        <h2>
+          Webhook outcomes given up on
+          <small>acknowledged to the PSP, not applied: retry the selected once the cause is fixed (or <code>payment-bridge ops webhooks retry</code>)</small>
+        </h2>
+        ${failedWebhooksForm(ctx, s.failedWebhooks)}
+      </section>
+      <section>
         <h2>Audit log</h2>
         ${auditList(s.audit)}
       </section>`,
@@ -499,6 +550,39 @@ export function eventResendResultPage(ctx: PageContext, results: readonly EventR
                 html`<tr data-event="${r.event_id}" data-result="${r.result}">
                   <td>${r.event_id}</td>
                   <td>${r.result === 'queued' ? 'queued: it goes to the bus again' : 'not set aside: left alone'}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      <p><a href="${ctx.base}">back to the dashboard</a></p>
+    </section>`,
+  );
+}
+
+/** What a retry from the console did with each selected webhook outcome. */
+export function webhookRetryResultPage(ctx: PageContext, results: readonly WebhookRetryResult[]): string {
+  return layout(
+    ctx,
+    'Retry',
+    html`<section>
+      <h1>Retry</h1>
+      <div class="scroll">
+        <table id="retry-results">
+          <thead>
+            <tr>
+              <th>gateway</th>
+              <th>PSP event</th>
+              <th>result</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${results.map(
+              (r) =>
+                html`<tr data-webhook="${r.gateway}/${r.event_id}" data-result="${r.result}">
+                  <td>${r.gateway}</td>
+                  <td>${r.event_id}</td>
+                  <td>${r.result === 'retried' ? 'retried: it is applied again' : 'not in the failed set: left alone'}</td>
                 </tr>`,
             )}
           </tbody>

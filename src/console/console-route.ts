@@ -11,8 +11,19 @@ import { EdgeAccess } from '../web/edge-access';
 import { clientKey } from '../net/ip-ranges';
 import { WebRoute } from '../web/web-server';
 import { CONSOLE_CSS, CONSOLE_JS } from './console-assets';
-import { PageContext, dashboardPage, deadLetterPage, eventResendResultPage, lookupPage, loginPage, messagePage, replayResultPage } from './console-pages';
+import {
+  PageContext,
+  dashboardPage,
+  deadLetterPage,
+  eventResendResultPage,
+  lookupPage,
+  loginPage,
+  messagePage,
+  replayResultPage,
+  webhookRetryResultPage,
+} from './console-pages';
 import { resendSetAsideEvents } from '../ops/event-resend';
+import { WebhookRef, retryFailedWebhooks } from '../ops/failed-webhooks';
 import { containsCardNumber } from '../logging/redact';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
 import { consoleSnapshot } from './console-snapshot';
@@ -24,8 +35,10 @@ const FORM_LIMIT_BYTES = 64 * 1024;
 const MAX_LOOKUP_CHARS = 200;
 /** Most dead letters one replay form may name. */
 const MAX_REPLAY_IDS = 200;
-/** Most events one resend form may name (the dashboard lists at most this many set aside). */
+/** Most events (or webhook outcomes) one resend (retry) form may name. */
 const MAX_RESEND_IDS = 200;
+/** A failed webhook outcome as the dashboard's form names it: `<gateway>/<PSP event id>`. */
+const WEBHOOK_REF = /^([A-Za-z0-9_-]{1,64})\/([\x21-\x7e]{1,300})$/;
 /** An event id as the outbox names them (`<operation id>.<state>`, `adj.<adjustment id>`…): printable, no spaces. */
 const EVENT_ID = /^[\x21-\x7e]{1,300}$/;
 
@@ -157,6 +170,7 @@ export class ConsoleRoute implements WebRoute {
       if (sub === '/dead-letters/replay') return this.replay(req, res, page, session, form);
       if (sub === '/dead-letters/archive') return this.archive(req, res, page, session);
       if (sub === '/events/resend') return this.resendEvents(req, res, page, session, form);
+      if (sub === '/webhooks/retry') return this.retryWebhooks(req, res, page, session, form);
       return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such action.'));
     }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
@@ -387,6 +401,39 @@ export class ConsoleRoute implements WebRoute {
       queued: results.filter((r) => r.result === 'queued').length,
     });
     send(res, 200, 'text/html; charset=utf-8', eventResendResultPage(page, results));
+  }
+
+  /** Applies the selected failed webhook outcomes again (`retryFailedWebhooks`: each audit-logged), then lists what each became. */
+  private async retryWebhooks(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    const ids = [...new Set(form.getAll('id'))];
+    if (ids.length === 0)
+      return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one webhook outcome to retry.'));
+    // Refused whole, never cut, and not echoed: the dashboard's form only sends what it listed.
+    const refs: WebhookRef[] = [];
+    for (const id of ids.length > MAX_RESEND_IDS ? [] : ids) {
+      const m = WEBHOOK_REF.exec(id);
+      if (!m || containsCardNumber(m[2]) || !Object.prototype.hasOwnProperty.call(this.deps.config.gateways, m[1])) break;
+      refs.push({ gateway: m[1], eventId: m[2] });
+    }
+    if (refs.length !== ids.length) {
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(
+          page,
+          'Not webhook outcomes',
+          `The parameter id must name at most ${MAX_RESEND_IDS} webhook outcomes, each as the dashboard lists them (a configured gateway, a slash, the PSP's event id).`,
+        ),
+      );
+    }
+    const results = await retryFailedWebhooks(this.deps.ops, refs, this.actor(req, session.user));
+    this.deps.logger.info('console: failed webhook outcomes retried', {
+      user: session.user,
+      count: refs.length,
+      retried: results.filter((r) => r.result === 'retried').length,
+    });
+    send(res, 200, 'text/html; charset=utf-8', webhookRetryResultPage(page, results));
   }
 
   private async replay(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {

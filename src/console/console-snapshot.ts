@@ -7,6 +7,7 @@ import { OpsContext } from '../ops/ops-context';
 import { OperationView } from '../ops/operations-view';
 import { BreakerReport, readBreakerBoard } from '../delivery/breaker-board';
 import { EventStore, RejectedEvent } from '../events/event-store';
+import { FailedWebhook, failedWebhooks } from '../ops/failed-webhooks';
 
 /** What the console's dashboard shows, read fresh on every load (and every few seconds by its script). */
 export interface ConsoleSnapshot {
@@ -29,6 +30,8 @@ export interface ConsoleSnapshot {
   audit: AuditRecord[];
   /** Events the bus refused for their content, set aside (the OMS has not heard them), oldest first. */
   rejectedEvents: RejectedEvent[];
+  /** Webhook outcomes the outcome worker gave up on (the PSP will not send them again), newest first. */
+  failedWebhooks: FailedWebhook[];
 }
 
 /** A gateway's health as the ledger shows it: recent settled outcomes and what is stuck on it. */
@@ -47,18 +50,20 @@ export interface GatewayHealth {
  * workers have archived). `deadLetterOrder`: newest first or highest impact first.
  */
 export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrder: 'time' | 'impact' }, now = Date.now()): Promise<ConsoleSnapshot> {
-  const [lastMinute, last15Minutes, latencyMs, stuck, deadLetters, deadLetterSummary, breakers, audit, intakeRejects, rejectedEvents] = await Promise.all([
-    ctx.operations.counts(60_000, now),
-    ctx.operations.counts(15 * 60_000, now),
-    ctx.operations.latency(200),
-    ctx.operations.list({ olderThanMs: ctx.config.console.stuckAfterMs, limit: 25 }, now),
-    ctx.deadLetters.list({ order: options.deadLetterOrder, limit: 25 }),
-    ctx.deadLetters.summary(),
-    readBreakerBoard(ctx.redis, ctx.config.redis.keyPrefix),
-    ctx.audit.recent(15),
-    metricValue('pb_intake_rejects_total'),
-    new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(25),
-  ]);
+  const [lastMinute, last15Minutes, latencyMs, stuck, deadLetters, deadLetterSummary, breakers, audit, intakeRejects, rejectedEvents, webhooks] =
+    await Promise.all([
+      ctx.operations.counts(60_000, now),
+      ctx.operations.counts(15 * 60_000, now),
+      ctx.operations.latency(200),
+      ctx.operations.list({ olderThanMs: ctx.config.console.stuckAfterMs, limit: 25 }, now),
+      ctx.deadLetters.list({ order: options.deadLetterOrder, limit: 25 }),
+      ctx.deadLetters.summary(),
+      readBreakerBoard(ctx.redis, ctx.config.redis.keyPrefix),
+      ctx.audit.recent(15),
+      metricValue('pb_intake_rejects_total'),
+      new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(25),
+      failedWebhooks(ctx, { limit: 25 }),
+    ]);
   const recent = await ctx.operations.recentSettled(200);
   const names = new Set([...Object.keys(ctx.config.gateways), ...recent.map((r) => r.gateway), ...stuck.map((s) => s.gateway)]);
   const severity = { closed: 0, 'half-open': 1, open: 2 } as const;
@@ -91,5 +96,6 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     gateways,
     audit,
     rejectedEvents,
+    failedWebhooks: webhooks,
   };
 }
