@@ -5,7 +5,7 @@ import { EventStore } from '../../src/events/event-store';
 import { createOmsEventsQueue } from '../../src/events/oms-events-queue';
 import { Ledger, OperationRecord } from '../../src/ledger/ledger';
 import { silentLogger } from '../../src/logging/logger';
-import { releaseReview, RiskReviewExpiry } from '../../src/poller/risk-review-expiry';
+import { decideReview, RiskReviewExpiry } from '../../src/poller/risk-review-expiry';
 import { formatMinor } from '../../src/money/minor-units';
 import { createRedis } from '../../src/redis/redis-connection';
 import { FlowCheck } from '../../harness/workload/flow-checks';
@@ -107,7 +107,7 @@ export const limitsScene: DemoScene = {
         ok: held.every((p) => p.status === 'PENDING' && p.reason === 'RISK_REVIEW') && sentWhileHeld === 0,
         detail: `${held.map((p) => `${String(p.status)} ${String(p.reason)}`).join(', ')}; ${sentWhileHeld} request(s) to the PSP`,
       });
-      const release = await releaseReview({ config, redis, deliveryQueue, logger }, releasedId, 'demo-operator');
+      const release = await decideReview({ config, redis, deliveryQueue, logger }, releasedId, 'demo-operator', 'release');
       const released = await settled(ledger, releasedId, 30_000);
       checks.push({
         name: 'limits scene: the held authorization released by an operator went through',

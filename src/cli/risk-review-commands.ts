@@ -1,16 +1,12 @@
 import { Command } from 'commander';
-import { createDeliveryQueue } from '../delivery/delivery-queue';
-import { ReviewStore } from '../risk/review-store';
-import { releaseReview } from '../poller/risk-review-expiry';
+import { decideHeldReview, heldReviews } from '../ops/risk-reviews';
 import { createLogger } from '../logging/logger';
 import type { OpsContext } from '../ops/ops-context';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 
 /** `ops risk-reviews`: the authorizations held for review, by deadline. */
 export async function opsRiskReviews(ctx: OpsContext, io: OpsWriter, opts: { limit?: string; json?: boolean }): Promise<number> {
-  const store = new ReviewStore(ctx.redis, ctx.config.redis.keyPrefix);
-  const ids = await store.held(Number(opts.limit ?? '50'));
-  const holds = (await Promise.all(ids.map((id) => store.get(id)))).filter((h) => h !== null);
+  const holds = await heldReviews(ctx, Number(opts.limit ?? '50'));
   await ctx.audit.record({ action: 'ops.risk_reviews', actor: io.actor, outcome: 'ok', detail: { found: holds.length } });
   if (opts.json) io.out.write(`${JSON.stringify(holds)}\n`);
   else
@@ -22,27 +18,19 @@ export async function opsRiskReviews(ctx: OpsContext, io: OpsWriter, opts: { lim
   return 0;
 }
 
-/** `ops risk-release <id>`: an operator's release of a review hold; the authorization is sent at once. */
+/**
+ * `ops risk-release <id>` (the authorization is sent at once) and `ops risk-decline <id>` (it fails with
+ * `RISK_DECLINED`, never sent): an operator's decision on a review hold, audit-logged.
+ */
+export async function opsRiskDecide(ctx: OpsContext, io: OpsWriter, opts: { id: string; decision: 'release' | 'decline'; json?: boolean }): Promise<number> {
+  const result = await decideHeldReview({ ...ctx, logger: createLogger({ level: ctx.config.log.level }) }, opts.id, io.actor, opts.decision);
+  io.out.write(opts.json ? `${JSON.stringify({ operation_id: opts.id, result })}\n` : `${opts.id}: ${result.replace(/_/g, ' ')}\n`);
+  return result === 'released' || result === 'declined' ? 0 : 1;
+}
+
+/** `ops risk-release <id>`: {@link opsRiskDecide} with `release`. */
 export async function opsRiskRelease(ctx: OpsContext, io: OpsWriter, opts: { id: string; json?: boolean }): Promise<number> {
-  const queue = createDeliveryQueue(ctx.redis, ctx.config.redis.keyPrefix);
-  try {
-    const result = await releaseReview(
-      { config: ctx.config, redis: ctx.redis, deliveryQueue: queue, logger: createLogger({ level: ctx.config.log.level }) },
-      opts.id,
-      io.actor,
-    );
-    await ctx.audit.record({
-      action: 'risk_review.release',
-      actor: io.actor,
-      outcome: result === 'released' ? 'ok' : 'refused',
-      target: opts.id,
-      detail: { result },
-    });
-    io.out.write(opts.json ? `${JSON.stringify({ operation_id: opts.id, result })}\n` : `${opts.id}: ${result.replace(/_/g, ' ')}\n`);
-    return result === 'released' ? 0 : 1;
-  } finally {
-    await queue.close();
-  }
+  return opsRiskDecide(ctx, io, { ...opts, decision: 'release' });
 }
 
 /** Adds `ops risk-reviews` and `ops risk-release <id>` to the `ops` command. */
@@ -58,4 +46,9 @@ export function addRiskReviewCommands(ops: Command, withContext: WithOpsContext)
     .description('release an authorization held for review: it is sent to its gateway at once (audit-logged)')
     .addOption(jsonOption())
     .action((id: string, opts: { json?: boolean }) => withContext((ctx, io) => opsRiskRelease(ctx, io, { id, ...opts })));
+  ops
+    .command('risk-decline <operation-id>')
+    .description('decline an authorization held for review: it fails with RISK_DECLINED, never sent (audit-logged)')
+    .addOption(jsonOption())
+    .action((id: string, opts: { json?: boolean }) => withContext((ctx, io) => opsRiskDecide(ctx, io, { id, decision: 'decline', ...opts })));
 }

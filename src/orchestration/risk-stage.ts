@@ -8,7 +8,7 @@ import { withPspRiskFields } from '../risk/psp-risk-fields';
 import type { Payment } from '../contracts/payment-command';
 import type { GatewayRequest } from '../gateways/gateway-adapter';
 import type { ReviewNotice } from '../events/risk-review-event';
-import { ReviewStore } from '../risk/review-store';
+import { ReviewHold, ReviewStore } from '../risk/review-store';
 import { RISK_DECLINED, RISK_REVIEW_EXPIRED } from '../risk/risk-reasons';
 import { OrchestrationStage, StageDecision, StageInput, StageResult } from './orchestration-stage';
 
@@ -61,9 +61,9 @@ export class RiskStage implements OrchestrationStage {
   async decide(input: StageInput): Promise<StageResult> {
     if (!ASSESSED.has(input.op.command)) return this.decideNow(input)!;
     const { op, plan, now } = input;
-    // A hold already decided stands (its counters are not counted again): released, expired or still held.
+    // A hold already decided stands (its counters are not counted again): released, declined, expired or still held.
     const existing = this.reviews ? await this.reviews.get(op.id) : null;
-    if (existing) return this.reviewed(input, existing.state, existing.deadline, existing.rule, existing.signals, existing.releasedBy);
+    if (existing) return this.reviewed(input, existing);
     const counts: RiskCounts = this.counters && this.needsCounters(input) ? await this.counters.count(op.id, plan.payment, now) : { velocity: {} };
     const decision = decideRisk(this.config.limits.risk, riskSignals(this.config.limits.risk, plan.payment, counts));
     if (decision.action === 'hold' && this.reviews) {
@@ -76,7 +76,7 @@ export class RiskStage implements OrchestrationStage {
         review_deadline: new Date(hold.deadline).toISOString(),
       });
       decisions().inc({ action: 'hold', rule: decision.rule ?? 'none' });
-      return this.reviewed(input, hold.state, hold.deadline, hold.rule, hold.signals, hold.releasedBy, decision);
+      return this.reviewed(input, hold, decision);
     }
     return this.resultOf(input, decision);
   }
@@ -113,22 +113,33 @@ export class RiskStage implements OrchestrationStage {
     }
   }
 
-  /** A held operation: waits until released (then goes on) or expired (then fails). */
-  private reviewed(
-    { op, plan, now }: StageInput,
-    state: string,
-    deadline: number,
-    rule: string,
-    signals: string,
-    releasedBy: string | undefined,
-    decision?: RiskDecision,
-  ): StageResult {
+  /** A held operation: waits until released (then goes on), declined by an operator or expired (then fails). */
+  private reviewed({ op, plan, now }: StageInput, hold: ReviewHold, decision?: RiskDecision): StageResult {
+    const { state, deadline, rule, signals } = hold;
     const details = { ...(decision ? detailsOf(decision) : {}), review_deadline: new Date(deadline).toISOString(), review_rule: rule, review_signals: signals };
     if (state === 'released') {
       return {
         verdict: 'continue',
         plan,
-        decision: { stage: 'risk', outcome: 'allowed', reasons: ['review_released', `rule:${rule}`], details: { ...details, released_by: releasedBy ?? null } },
+        decision: {
+          stage: 'risk',
+          outcome: 'allowed',
+          reasons: ['review_released', `rule:${rule}`],
+          details: { ...details, released_by: hold.releasedBy ?? null },
+        },
+      };
+    }
+    if (state === 'declined') {
+      this.logger?.warn('review hold declined by an operator; authorization refused before it was sent', { operation_id: op.id, rule });
+      return {
+        verdict: 'refuse',
+        reason: RISK_DECLINED,
+        decision: {
+          stage: 'risk',
+          outcome: 'refused',
+          reasons: ['review_declined', `rule:${rule}`],
+          details: { ...details, declined_by: hold.declinedBy ?? null },
+        },
       };
     }
     if (state === 'expired' || now >= deadline) {

@@ -11,7 +11,8 @@ import { PeriodicItems } from '../periodic/periodic-items';
 import { ReviewStore } from '../risk/review-store';
 import { RISK_REVIEW_EXPIRED } from '../risk/risk-reasons';
 
-const reviews = () => counter('pb_risk_reviews_total', 'Risk review holds settled, by result (released by an operator, expired and voided)', ['result']);
+const reviews = () =>
+  counter('pb_risk_reviews_total', 'Risk review holds settled, by result (released or declined by an operator, expired and voided)', ['result']);
 
 /**
  * The poller's automatic void of review holds: an authorization held by the risk rules whose deadline
@@ -84,21 +85,32 @@ export class RiskReviewExpiry {
   }
 }
 
+/** What an operator's decision on a review hold did: done, or why not (no hold, already decided, expired). */
+export type ReviewDecisionResult = 'released' | 'declined' | 'not_held' | 'already_released' | 'already_declined' | 'expired';
+
 /**
- * An operator's release of a review hold: the authorization goes on to its gateway at once (its delivery
- * job is requeued). @returns what happened: released, or why not (no hold, already released or expired).
+ * An operator's decision on a review hold: `release` sends the authorization on to its gateway at once;
+ * `decline` refuses it (FAIL `RISK_DECLINED`, never sent: the OMS hears it at once instead of at the
+ * deadline). Either way its delivery job is requeued, and the risk stage finds the decision on the hold.
+ * Counted in `pb_risk_reviews_total{result}` and logged with the actor. The `ops` CLI and the console decide
+ * through here.
  */
-export async function releaseReview(
+export async function decideReview(
   deps: { config: Config; redis: RedisClient; deliveryQueue: Queue<DeliveryJobData>; logger: Logger },
   id: string,
   actor: string,
-): Promise<'released' | 'not_held' | 'already_released' | 'expired'> {
-  const before = await new ReviewStore(deps.redis, deps.config.redis.keyPrefix).release(id, actor);
+  decision: 'release' | 'decline',
+): Promise<ReviewDecisionResult> {
+  const store = new ReviewStore(deps.redis, deps.config.redis.keyPrefix);
+  const before = decision === 'release' ? await store.release(id, actor) : await store.decline(id, actor);
   if (before === '') return 'not_held';
   if (before === 'released') return 'already_released';
+  if (before === 'declined') return 'already_declined';
   if (before === 'expired') return 'expired';
-  reviews().inc({ result: 'released' });
-  deps.logger.info('review hold released by an operator; authorization sent on', { operation_id: id, actor });
+  const result = decision === 'release' ? 'released' : 'declined';
+  reviews().inc({ result });
+  if (decision === 'release') deps.logger.info('review hold released by an operator; authorization sent on', { operation_id: id, actor });
+  else deps.logger.warn('review hold declined by an operator; authorization refused, never sent', { operation_id: id, actor });
   await requeueDelivery(deps.deliveryQueue, id);
-  return 'released';
+  return result;
 }

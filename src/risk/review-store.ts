@@ -2,7 +2,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 
 /** Where a review hold stands. */
-export type ReviewState = 'held' | 'released' | 'expired';
+export type ReviewState = 'held' | 'released' | 'declined' | 'expired';
 
 /** An authorization held for review by the risk rules (no card data: the rule, signal names, times). */
 export interface ReviewHold {
@@ -14,8 +14,10 @@ export interface ReviewHold {
   /** Signal names, space-separated. */
   signals: string;
   createdAt: number;
-  /** Who released it (ops CLI actor), when released. */
+  /** Who released it (the ops CLI's or the console's actor), when released. */
   releasedBy?: string;
+  /** Who declined it (the ops CLI's or the console's actor), when declined. */
+  declinedBy?: string;
 }
 
 /** Creates the hold unless one exists (then returns it): HSETNX-like on the whole hash, and the deadline index. */
@@ -31,14 +33,17 @@ return redis.call('HGETALL', K.review)
 `,
 );
 
-/** Moves a held review to `to` (released or expired); anything else is left alone. Returns the state it had. */
+/**
+ * Moves a held review to `to` (released, declined or expired), writing `actor` to `actor_field` when given;
+ * anything not held is left alone. Returns the state it had.
+ */
 const SETTLE = new LuaScript(
-  luaInputs(['review', 'due'], ['id', 'to', 'actor']),
+  luaInputs(['review', 'due'], ['id', 'to', 'actor', 'actor_field']),
   `
 local state = redis.call('HGET', K.review, 'state')
 if state ~= 'held' then return state or '' end
 redis.call('HSET', K.review, 'state', A.to)
-if A.actor ~= '' then redis.call('HSET', K.review, 'released_by', A.actor) end
+if A.actor ~= '' then redis.call('HSET', K.review, A.actor_field, A.actor) end
 redis.call('ZREM', K.due, A.id)
 return 'held'
 `,
@@ -79,12 +84,24 @@ export class ReviewStore {
 
   /** An operator's release. @returns the state before (`held` when this call released it; '' when no hold). */
   async release(id: string, actor: string): Promise<ReviewState | ''> {
-    return (await SETTLE.run(this.redis, { keys: { review: this.key(id), due: this.dueKey }, args: { id, to: 'released', actor } })) as ReviewState | '';
+    return (await SETTLE.run(this.redis, {
+      keys: { review: this.key(id), due: this.dueKey },
+      args: { id, to: 'released', actor, actor_field: 'released_by' },
+    })) as ReviewState | '';
+  }
+
+  /** An operator's decline: the authorization is refused, never sent. @returns the state before (`held` when this call declined it; '' when no hold). */
+  async decline(id: string, actor: string): Promise<ReviewState | ''> {
+    return (await SETTLE.run(this.redis, {
+      keys: { review: this.key(id), due: this.dueKey },
+      args: { id, to: 'declined', actor, actor_field: 'declined_by' },
+    })) as ReviewState | '';
   }
 
   /** The automatic void at the deadline. @returns the state before (`held` when this call expired it). */
   async expire(id: string): Promise<ReviewState | ''> {
-    return (await SETTLE.run(this.redis, { keys: { review: this.key(id), due: this.dueKey }, args: { id, to: 'expired', actor: '' } })) as ReviewState | '';
+    return (await SETTLE.run(this.redis, { keys: { review: this.key(id), due: this.dueKey }, args: { id, to: 'expired', actor: '', actor_field: '' } })) as
+      ReviewState | '';
   }
 
   /** Held operations whose deadline is at or before `now`, oldest first. */
@@ -120,5 +137,6 @@ function decode(id: string, flat: string[]): ReviewHold | null {
     signals: h.signals ?? '',
     createdAt: Number(h.created_at),
     ...(h.released_by ? { releasedBy: h.released_by } : {}),
+    ...(h.declined_by ? { declinedBy: h.declined_by } : {}),
   };
 }

@@ -283,3 +283,29 @@ test('risk hold: held before sending with an OMS event and deadline; one release
   const failEvent = await events.load(`${expiredId}.FAILED`);
   expect(failEvent?.params.payment).toMatchObject({ status: 'FAIL', reason: 'RISK_REVIEW_EXPIRED', decline: { category: 'cancelled' } });
 }, 60_000);
+
+test('risk hold declined by an operator: refused before sending with RISK_DECLINED, the decider on the risk decision; a second decision finds it decided', async () => {
+  const reviews = new ReviewStore(redis, config.redis.keyPrefix);
+  const id = await record(channelCommand('authorize', {}, { gateway_key: 'pm_card_visa', amount: 150000, currency: 'CHF' } as Partial<Payment>));
+  expect((await service.deliver(id)).kind).toBe('wait');
+  expect(await reviews.decline(id, 'analyst@host')).toBe('held');
+  expect(await reviews.get(id)).toMatchObject({ state: 'declined', declinedBy: 'analyst@host' });
+  expect(await reviews.held()).not.toContain(id);
+  expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+  const declined = await ledger.get(id);
+  expect(declined).toMatchObject({ state: 'FAILED', reason: 'RISK_DECLINED' });
+  expect(declined?.routing?.decisions.find((d) => d.stage === 'risk')).toMatchObject({
+    outcome: 'refused',
+    reasons: ['review_declined', 'rule:big-chf'],
+    details: { declined_by: 'analyst@host' },
+  });
+  expect(sim.counters().effects[id]).toBeUndefined();
+  expect((await events.load(`${id}.FAILED`))?.params.payment).toMatchObject({
+    status: 'FAIL',
+    reason: 'RISK_DECLINED',
+    decline: { category: 'suspected_fraud' },
+  });
+  // Decided once: neither a release nor a second decline moves it.
+  expect(await reviews.release(id, 'other@host')).toBe('declined');
+  expect(await reviews.decline(id, 'other@host')).toBe('declined');
+}, 60_000);
