@@ -10,6 +10,8 @@ import { ConsoleSnapshot } from './console-snapshot';
 import type { RejectedEvent } from '../events/event-store';
 import type { EventResendResult } from '../ops/event-resend';
 import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
+import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
+import type { ReviewHold } from '../risk/review-store';
 import { SafeHtml, html } from './html';
 
 /** What every page needs: where the console lives, the logged-in user and the form token. */
@@ -224,6 +226,44 @@ function failedWebhooksForm(ctx: PageContext, webhooks: FailedWebhook[]): SafeHt
   </form>`;
 }
 
+function reviewsForm(ctx: PageContext, holds: ReviewHold[]): SafeHtml {
+  if (holds.length === 0) return html`<p class="empty" id="risk-reviews">none</p>`;
+  return html`<form method="post" action="${ctx.base}/risk-reviews/decide" id="risk-reviews-form">
+    <input type="hidden" name="csrf" value="${ctx.csrf}" />
+    <div class="scroll">
+      <table id="risk-reviews">
+        <thead>
+          <tr>
+            <th></th>
+            <th>operation</th>
+            <th>rule</th>
+            <th>signals</th>
+            <th>held since</th>
+            <th>voided at</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${holds.map(
+            (h) =>
+              html`<tr data-review="${h.operationId}">
+                <td><input type="checkbox" name="id" value="${h.operationId}" aria-label="select ${h.operationId}" /></td>
+                <td><a href="${ctx.base}/lookup?q=${encodeURIComponent(h.operationId)}">${h.operationId}</a></td>
+                <td>${h.rule}</td>
+                <td>${h.signals}</td>
+                <td>${time(h.createdAt)}</td>
+                <td>${time(h.deadline)}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    <div class="actions">
+      <button type="submit" name="decision" value="release">Release: send to the PSP</button>
+      <button type="submit" name="decision" value="decline" class="danger">Decline: fail, never sent</button>
+    </div>
+  </form>`;
+}
+
 function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtml {
   if (records.length === 0) return html`<p class="empty" id="dead-letters">none</p>`;
   return html`<form method="post" action="${ctx.base}/dead-letters/replay" id="dead-letters-form">
@@ -394,6 +434,10 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
           <small>set aside: the OMS has not heard them; resend the selected once the cause is fixed (or <code>payment-bridge ops events resend</code>)</small>
         </h2>
         ${rejectedEventsForm(ctx, s.rejectedEvents)}
+      </section>
+      <section>
+        <h2>Held for review <small>authorizations the risk rules held before sending: voided at the deadline unless released</small></h2>
+        ${reviewsForm(ctx, s.reviews)}
       </section>
       <section>
         <h2>
@@ -583,6 +627,49 @@ export function webhookRetryResultPage(ctx: PageContext, results: readonly Webho
                   <td>${r.gateway}</td>
                   <td>${r.event_id}</td>
                   <td>${r.result === 'retried' ? 'retried: it is applied again' : 'not in the failed set: left alone'}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      <p><a href="${ctx.base}">back to the dashboard</a></p>
+    </section>`,
+  );
+}
+
+/** What a release or decline from the console did with each selected hold. */
+export function reviewDecisionResultPage(
+  ctx: PageContext,
+  decision: 'release' | 'decline',
+  results: ReadonlyArray<{ id: string; result: ReviewDecisionResult }>,
+): string {
+  const said: Record<ReviewDecisionResult, string> = {
+    released: 'released: sent to its gateway now',
+    declined: 'declined: it fails, never sent',
+    not_held: 'not held: left alone',
+    already_released: 'already released: left alone',
+    already_declined: 'already declined: left alone',
+    expired: 'expired: voided at its deadline already',
+  };
+  return layout(
+    ctx,
+    decision === 'release' ? 'Release' : 'Decline',
+    html`<section>
+      <h1>${decision === 'release' ? 'Release' : 'Decline'}</h1>
+      <div class="scroll">
+        <table id="review-results">
+          <thead>
+            <tr>
+              <th>operation</th>
+              <th>result</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${results.map(
+              (r) =>
+                html`<tr data-review="${r.id}" data-result="${r.result}">
+                  <td><a href="${ctx.base}/lookup?q=${encodeURIComponent(r.id)}">${r.id}</a></td>
+                  <td>${said[r.result]}</td>
                 </tr>`,
             )}
           </tbody>

@@ -20,10 +20,13 @@ import {
   loginPage,
   messagePage,
   replayResultPage,
+  reviewDecisionResultPage,
   webhookRetryResultPage,
 } from './console-pages';
 import { resendSetAsideEvents } from '../ops/event-resend';
 import { WebhookRef, retryFailedWebhooks } from '../ops/failed-webhooks';
+import { decideHeldReview } from '../ops/risk-reviews';
+import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import { containsCardNumber } from '../logging/redact';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
 import { consoleSnapshot } from './console-snapshot';
@@ -39,7 +42,7 @@ const MAX_REPLAY_IDS = 200;
 const MAX_RESEND_IDS = 200;
 /** A failed webhook outcome as the dashboard's form names it: `<gateway>/<PSP event id>`. */
 const WEBHOOK_REF = /^([A-Za-z0-9_-]{1,64})\/([\x21-\x7e]{1,300})$/;
-/** An event id as the outbox names them (`<operation id>.<state>`, `adj.<adjustment id>`…): printable, no spaces. */
+/** An event id as the outbox names them (`<operation id>.<state>`, `adj.<adjustment id>`…), or an operation id: printable, no spaces. */
 const EVENT_ID = /^[\x21-\x7e]{1,300}$/;
 
 const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled)', ['outcome']);
@@ -171,6 +174,7 @@ export class ConsoleRoute implements WebRoute {
       if (sub === '/dead-letters/archive') return this.archive(req, res, page, session);
       if (sub === '/events/resend') return this.resendEvents(req, res, page, session, form);
       if (sub === '/webhooks/retry') return this.retryWebhooks(req, res, page, session, form);
+      if (sub === '/risk-reviews/decide') return this.decideReviews(req, res, page, session, form);
       return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such action.'));
     }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
@@ -434,6 +438,35 @@ export class ConsoleRoute implements WebRoute {
       retried: results.filter((r) => r.result === 'retried').length,
     });
     send(res, 200, 'text/html; charset=utf-8', webhookRetryResultPage(page, results));
+  }
+
+  /** Releases or declines the selected review holds (`decideHeldReview`: each audit-logged), then lists what each became. */
+  private async decideReviews(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    const decision = form.get('decision');
+    const ids = [...new Set(form.getAll('id'))];
+    if (ids.length === 0) return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one held authorization.'));
+    // Refused whole, never cut, and not echoed: the dashboard's form only sends what it listed.
+    if ((decision !== 'release' && decision !== 'decline') || ids.length > MAX_RESEND_IDS || ids.some((id) => !EVENT_ID.test(id) || containsCardNumber(id))) {
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(
+          page,
+          'Not a decision',
+          `The parameter decision must be release or decline, and id must name at most ${MAX_RESEND_IDS} operations as the dashboard lists them.`,
+        ),
+      );
+    }
+    const actor = this.actor(req, session.user);
+    const results: Array<{ id: string; result: ReviewDecisionResult }> = [];
+    for (const id of ids) results.push({ id, result: await decideHeldReview({ ...this.deps.ops, logger: this.deps.logger }, id, actor, decision) });
+    this.deps.logger.info(`console: review holds ${decision === 'release' ? 'released' : 'declined'}`, {
+      user: session.user,
+      count: ids.length,
+      decided: results.filter((r) => r.result === 'released' || r.result === 'declined').length,
+    });
+    send(res, 200, 'text/html; charset=utf-8', reviewDecisionResultPage(page, decision, results));
   }
 
   private async replay(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {

@@ -8,6 +8,8 @@ import { OperationView } from '../ops/operations-view';
 import { BreakerReport, readBreakerBoard } from '../delivery/breaker-board';
 import { EventStore, RejectedEvent } from '../events/event-store';
 import { FailedWebhook, failedWebhooks } from '../ops/failed-webhooks';
+import { heldReviews } from '../ops/risk-reviews';
+import type { ReviewHold } from '../risk/review-store';
 
 /** What the console's dashboard shows, read fresh on every load (and every few seconds by its script). */
 export interface ConsoleSnapshot {
@@ -32,6 +34,8 @@ export interface ConsoleSnapshot {
   rejectedEvents: RejectedEvent[];
   /** Webhook outcomes the outcome worker gave up on (the PSP will not send them again), newest first. */
   failedWebhooks: FailedWebhook[];
+  /** Authorizations held for review by the risk rules, soonest deadline first (voided when it passes). */
+  reviews: ReviewHold[];
 }
 
 /** A gateway's health as the ledger shows it: recent settled outcomes and what is stuck on it. */
@@ -50,7 +54,7 @@ export interface GatewayHealth {
  * workers have archived). `deadLetterOrder`: newest first or highest impact first.
  */
 export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrder: 'time' | 'impact' }, now = Date.now()): Promise<ConsoleSnapshot> {
-  const [lastMinute, last15Minutes, latencyMs, stuck, deadLetters, deadLetterSummary, breakers, audit, intakeRejects, rejectedEvents, webhooks] =
+  const [lastMinute, last15Minutes, latencyMs, stuck, deadLetters, deadLetterSummary, breakers, audit, intakeRejects, rejectedEvents, webhooks, reviews] =
     await Promise.all([
       ctx.operations.counts(60_000, now),
       ctx.operations.counts(15 * 60_000, now),
@@ -63,6 +67,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
       metricValue('pb_intake_rejects_total'),
       new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(25),
       failedWebhooks(ctx, { limit: 25 }),
+      heldReviews(ctx, 25),
     ]);
   const recent = await ctx.operations.recentSettled(200);
   const names = new Set([...Object.keys(ctx.config.gateways), ...recent.map((r) => r.gateway), ...stuck.map((s) => s.gateway)]);
@@ -97,5 +102,6 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     audit,
     rejectedEvents,
     failedWebhooks: webhooks,
+    reviews,
   };
 }
