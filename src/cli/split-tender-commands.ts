@@ -1,24 +1,11 @@
 import { Command } from 'commander';
 import type { OpsContext } from '../ops/ops-context';
-import { OpenMember, SplitTenderStore } from '../split-tender/split-tender-store';
+import { parkedSplitTenders, resumeParkedSplitTender } from '../ops/parked-split-tenders';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 
-/** `ops split-tenders-parked`: the splits and split refunds parked after faulting, with their last fault. */
+/** `ops split-tenders-parked`: {@link parkedSplitTenders}, audit-logged. */
 export async function opsSplitTendersParked(ctx: OpsContext, io: OpsWriter, opts: { limit?: string; json?: boolean }): Promise<number> {
-  const store = new SplitTenderStore(ctx.redis, ctx.config.redis.keyPrefix);
-  const members = await store.parked(Number(opts.limit ?? '50'));
-  const rows = await Promise.all(
-    members.map(async (m) => {
-      const f = await store.faultsOf(m);
-      return {
-        split: m.kind === 'split' ? m.id : m.splitId,
-        ...(m.kind === 'refund' ? { refund: m.refundId } : {}),
-        faults: f.faults,
-        error_class: f.faultClass,
-        parked_at: f.parkedAt === null ? null : new Date(f.parkedAt).toISOString(),
-      };
-    }),
-  );
+  const rows = await parkedSplitTenders(ctx, Number(opts.limit ?? '50'));
   await ctx.audit.record({ action: 'ops.split_tenders_parked', actor: io.actor, outcome: 'ok', detail: { found: rows.length } });
   if (opts.json) io.out.write(`${JSON.stringify(rows)}\n`);
   else
@@ -32,20 +19,11 @@ export async function opsSplitTendersParked(ctx: OpsContext, io: OpsWriter, opts
   return 0;
 }
 
-/** `ops split-tender-resume <split-id> [--refund <id>]`: puts a parked split (or refund) back on the sweep, its faults forgotten. */
+/** `ops split-tender-resume <split-id> [--refund <id>]`: {@link resumeParkedSplitTender}; exit 1 when nothing of that name is open. */
 export async function opsSplitTenderResume(ctx: OpsContext, io: OpsWriter, opts: { id: string; refund?: string; json?: boolean }): Promise<number> {
-  const member: OpenMember = opts.refund ? { kind: 'refund', splitId: opts.id, refundId: opts.refund } : { kind: 'split', id: opts.id };
-  const resumed = await new SplitTenderStore(ctx.redis, ctx.config.redis.keyPrefix).resume(member);
-  const result = resumed ? 'resumed' : 'not_open';
-  await ctx.audit.record({
-    action: 'split_tender.resume',
-    actor: io.actor,
-    outcome: resumed ? 'ok' : 'refused',
-    target: opts.id,
-    detail: { result, ...(opts.refund ? { refund: opts.refund } : {}) },
-  });
+  const result = await resumeParkedSplitTender(ctx, opts.id, opts.refund, io.actor);
   io.out.write(opts.json ? `${JSON.stringify({ split: opts.id, refund: opts.refund ?? null, result })}\n` : `${opts.id}: ${result.replace(/_/g, ' ')}\n`);
-  return resumed ? 0 : 1;
+  return result === 'resumed' ? 0 : 1;
 }
 
 /** Adds `ops split-tenders-parked` and `ops split-tender-resume <split-id>` to the `ops` command. */
