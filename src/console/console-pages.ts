@@ -12,6 +12,7 @@ import type { EventResendResult } from '../ops/event-resend';
 import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import type { ReviewHold } from '../risk/review-store';
+import type { ParkedSplitTender } from '../ops/parked-split-tenders';
 import { SafeHtml, html } from './html';
 
 /** What every page needs: where the console lives, the logged-in user and the form token. */
@@ -264,6 +265,48 @@ function reviewsForm(ctx: PageContext, holds: ReviewHold[]): SafeHtml {
   </form>`;
 }
 
+/** A parked split (or split refund) as the console's form names it: `<split id>` or `<split id>/<refund id>`. */
+function parkedSplitName(p: Pick<ParkedSplitTender, 'split' | 'refund'>): string {
+  return p.refund ? `${p.split}/${p.refund}` : p.split;
+}
+
+function parkedSplitsForm(ctx: PageContext, parked: ParkedSplitTender[]): SafeHtml {
+  if (parked.length === 0) return html`<p class="empty" id="parked-splits">none</p>`;
+  return html`<form method="post" action="${ctx.base}/split-tenders/resume" id="parked-splits-form">
+    <input type="hidden" name="csrf" value="${ctx.csrf}" />
+    <div class="scroll">
+      <table id="parked-splits">
+        <thead>
+          <tr>
+            <th></th>
+            <th>split tender</th>
+            <th>refund</th>
+            <th>faults</th>
+            <th>last fault</th>
+            <th>parked since</th>
+          </tr>
+        </thead>
+        <tbody>
+          ${parked.map(
+            (p) =>
+              html`<tr data-split="${parkedSplitName(p)}">
+                <td><input type="checkbox" name="id" value="${parkedSplitName(p)}" aria-label="select ${parkedSplitName(p)}" /></td>
+                <td>${p.split}</td>
+                <td>${p.refund ?? ''}</td>
+                <td class="num">${p.faults}</td>
+                <td>${p.error_class ?? ''}</td>
+                <td>${p.parked_at ?? ''}</td>
+              </tr>`,
+          )}
+        </tbody>
+      </table>
+    </div>
+    <div class="actions">
+      <button type="submit">Resume</button>
+    </div>
+  </form>`;
+}
+
 function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtml {
   if (records.length === 0) return html`<p class="empty" id="dead-letters">none</p>`;
   return html`<form method="post" action="${ctx.base}/dead-letters/replay" id="dead-letters-form">
@@ -438,6 +481,13 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
       <section>
         <h2>Held for review <small>authorizations the risk rules held before sending: voided at the deadline unless released</small></h2>
         ${reviewsForm(ctx, s.reviews)}
+      </section>
+      <section>
+        <h2>
+          Split tenders parked
+          <small>their advance kept faulting: resume the selected once the fault is fixed (or <code>payment-bridge ops split-tender-resume</code>)</small>
+        </h2>
+        ${parkedSplitsForm(ctx, s.parkedSplits)}
       </section>
       <section>
         <h2>
@@ -670,6 +720,37 @@ export function reviewDecisionResultPage(
                 html`<tr data-review="${r.id}" data-result="${r.result}">
                   <td><a href="${ctx.base}/lookup?q=${encodeURIComponent(r.id)}">${r.id}</a></td>
                   <td>${said[r.result]}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      <p><a href="${ctx.base}">back to the dashboard</a></p>
+    </section>`,
+  );
+}
+
+/** What a resume from the console did with each selected parked split or refund. */
+export function splitResumeResultPage(ctx: PageContext, results: ReadonlyArray<{ name: string; result: 'resumed' | 'not_open' }>): string {
+  return layout(
+    ctx,
+    'Resume',
+    html`<section>
+      <h1>Resume</h1>
+      <div class="scroll">
+        <table id="resume-results">
+          <thead>
+            <tr>
+              <th>split tender / refund</th>
+              <th>result</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${results.map(
+              (r) =>
+                html`<tr data-split="${r.name}" data-result="${r.result}">
+                  <td>${r.name}</td>
+                  <td>${r.result === 'resumed' ? 'resumed: back on the sweep' : 'not open: left alone'}</td>
                 </tr>`,
             )}
           </tbody>

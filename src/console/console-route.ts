@@ -21,11 +21,13 @@ import {
   messagePage,
   replayResultPage,
   reviewDecisionResultPage,
+  splitResumeResultPage,
   webhookRetryResultPage,
 } from './console-pages';
 import { resendSetAsideEvents } from '../ops/event-resend';
 import { WebhookRef, retryFailedWebhooks } from '../ops/failed-webhooks';
 import { decideHeldReview } from '../ops/risk-reviews';
+import { resumeParkedSplitTender } from '../ops/parked-split-tenders';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import { containsCardNumber } from '../logging/redact';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
@@ -42,6 +44,8 @@ const MAX_REPLAY_IDS = 200;
 const MAX_RESEND_IDS = 200;
 /** A failed webhook outcome as the dashboard's form names it: `<gateway>/<PSP event id>`. */
 const WEBHOOK_REF = /^([A-Za-z0-9_-]{1,64})\/([\x21-\x7e]{1,300})$/;
+/** A parked split tender as the dashboard's form names it: `<split id>` or `<split id>/<refund id>`. */
+const PARKED_SPLIT = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})(?:\/([A-Za-z0-9][A-Za-z0-9._-]{0,127}))?$/;
 /** An event id as the outbox names them (`<operation id>.<state>`, `adj.<adjustment id>`…), or an operation id: printable, no spaces. */
 const EVENT_ID = /^[\x21-\x7e]{1,300}$/;
 
@@ -175,6 +179,7 @@ export class ConsoleRoute implements WebRoute {
       if (sub === '/events/resend') return this.resendEvents(req, res, page, session, form);
       if (sub === '/webhooks/retry') return this.retryWebhooks(req, res, page, session, form);
       if (sub === '/risk-reviews/decide') return this.decideReviews(req, res, page, session, form);
+      if (sub === '/split-tenders/resume') return this.resumeSplits(req, res, page, session, form);
       return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such action.'));
     }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
@@ -467,6 +472,36 @@ export class ConsoleRoute implements WebRoute {
       decided: results.filter((r) => r.result === 'released' || r.result === 'declined').length,
     });
     send(res, 200, 'text/html; charset=utf-8', reviewDecisionResultPage(page, decision, results));
+  }
+
+  /** Puts the selected parked split tenders (or refunds) back on the sweep (`resumeParkedSplitTender`: each audit-logged). */
+  private async resumeSplits(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    const names = [...new Set(form.getAll('id'))];
+    if (names.length === 0)
+      return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one parked split tender.'));
+    // Refused whole, never cut, and not echoed: the dashboard's form only sends what it listed.
+    const parsed = names.length > MAX_RESEND_IDS ? [] : names.map((name) => PARKED_SPLIT.exec(name)).filter((m) => m !== null && !containsCardNumber(m[0]));
+    if (parsed.length !== names.length) {
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(
+          page,
+          'Not parked split tenders',
+          `The parameter id must name at most ${MAX_RESEND_IDS} split tenders (or split/refund) as the dashboard lists them.`,
+        ),
+      );
+    }
+    const actor = this.actor(req, session.user);
+    const results: Array<{ name: string; result: 'resumed' | 'not_open' }> = [];
+    for (const m of parsed) if (m) results.push({ name: m[0], result: await resumeParkedSplitTender(this.deps.ops, m[1], m[2], actor) });
+    this.deps.logger.info('console: parked split tenders resumed', {
+      user: session.user,
+      count: names.length,
+      resumed: results.filter((r) => r.result === 'resumed').length,
+    });
+    send(res, 200, 'text/html; charset=utf-8', splitResumeResultPage(page, results));
   }
 
   private async replay(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {

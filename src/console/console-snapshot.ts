@@ -9,6 +9,7 @@ import { BreakerReport, readBreakerBoard } from '../delivery/breaker-board';
 import { EventStore, RejectedEvent } from '../events/event-store';
 import { FailedWebhook, failedWebhooks } from '../ops/failed-webhooks';
 import { heldReviews } from '../ops/risk-reviews';
+import { ParkedSplitTender, parkedSplitTenders } from '../ops/parked-split-tenders';
 import type { ReviewHold } from '../risk/review-store';
 
 /** What the console's dashboard shows, read fresh on every load (and every few seconds by its script). */
@@ -36,6 +37,8 @@ export interface ConsoleSnapshot {
   failedWebhooks: FailedWebhook[];
   /** Authorizations held for review by the risk rules, soonest deadline first (voided when it passes). */
   reviews: ReviewHold[];
+  /** Split tenders and split refunds parked after their advance kept faulting (out of the sweep). */
+  parkedSplits: ParkedSplitTender[];
 }
 
 /** A gateway's health as the ledger shows it: recent settled outcomes and what is stuck on it. */
@@ -54,21 +57,35 @@ export interface GatewayHealth {
  * workers have archived). `deadLetterOrder`: newest first or highest impact first.
  */
 export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrder: 'time' | 'impact' }, now = Date.now()): Promise<ConsoleSnapshot> {
-  const [lastMinute, last15Minutes, latencyMs, stuck, deadLetters, deadLetterSummary, breakers, audit, intakeRejects, rejectedEvents, webhooks, reviews] =
-    await Promise.all([
-      ctx.operations.counts(60_000, now),
-      ctx.operations.counts(15 * 60_000, now),
-      ctx.operations.latency(200),
-      ctx.operations.list({ olderThanMs: ctx.config.console.stuckAfterMs, limit: 25 }, now),
-      ctx.deadLetters.list({ order: options.deadLetterOrder, limit: 25 }),
-      ctx.deadLetters.summary(),
-      readBreakerBoard(ctx.redis, ctx.config.redis.keyPrefix),
-      ctx.audit.recent(15),
-      metricValue('pb_intake_rejects_total'),
-      new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(25),
-      failedWebhooks(ctx, { limit: 25 }),
-      heldReviews(ctx, 25),
-    ]);
+  const [
+    lastMinute,
+    last15Minutes,
+    latencyMs,
+    stuck,
+    deadLetters,
+    deadLetterSummary,
+    breakers,
+    audit,
+    intakeRejects,
+    rejectedEvents,
+    webhooks,
+    reviews,
+    parkedSplits,
+  ] = await Promise.all([
+    ctx.operations.counts(60_000, now),
+    ctx.operations.counts(15 * 60_000, now),
+    ctx.operations.latency(200),
+    ctx.operations.list({ olderThanMs: ctx.config.console.stuckAfterMs, limit: 25 }, now),
+    ctx.deadLetters.list({ order: options.deadLetterOrder, limit: 25 }),
+    ctx.deadLetters.summary(),
+    readBreakerBoard(ctx.redis, ctx.config.redis.keyPrefix),
+    ctx.audit.recent(15),
+    metricValue('pb_intake_rejects_total'),
+    new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(25),
+    failedWebhooks(ctx, { limit: 25 }),
+    heldReviews(ctx, 25),
+    parkedSplitTenders(ctx, 25),
+  ]);
   const recent = await ctx.operations.recentSettled(200);
   const names = new Set([...Object.keys(ctx.config.gateways), ...recent.map((r) => r.gateway), ...stuck.map((s) => s.gateway)]);
   const severity = { closed: 0, 'half-open': 1, open: 2 } as const;
@@ -103,5 +120,6 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     rejectedEvents,
     failedWebhooks: webhooks,
     reviews,
+    parkedSplits,
   };
 }
