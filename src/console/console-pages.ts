@@ -145,124 +145,137 @@ function operationsTable(ctx: PageContext, ops: OperationView[], id: string): Sa
   </div>`;
 }
 
-function rejectedEventsForm(ctx: PageContext, events: RejectedEvent[]): SafeHtml {
-  if (events.length === 0) return html`<p class="empty" id="rejected-events">none</p>`;
-  return html`<form method="post" action="${ctx.base}/events/resend" id="rejected-events-form">
+/** One cell of an action list: text (escaped), markup (`html`), or a figure shown right-aligned (`{ num }`). */
+type Cell = SafeHtml | string | number | null | undefined | { num: string | number };
+
+function cell(c: Cell): SafeHtml {
+  return typeof c === 'object' && c !== null && !(c instanceof SafeHtml) ? html`<td class="num">${c.num}</td>` : html`<td>${c}</td>`;
+}
+
+/**
+ * A list the operator acts on: a table with a box per row (`name="id"`, the row's `value`), in a form that
+ * posts the selected ids and the session's CSRF token to `action` with one of `buttons`. Every row carries
+ * `data-<rowKey>="<value>"`. Empty: `none`.
+ */
+function actionForm(
+  ctx: PageContext,
+  list: {
+    id: string;
+    action: string;
+    rowKey: string;
+    headers: string[];
+    rows: Array<{ value: string; cells: Cell[] }>;
+    buttons: SafeHtml;
+    selectAll?: boolean;
+  },
+): SafeHtml {
+  if (list.rows.length === 0) return html`<p class="empty" id="${list.id}">none</p>`;
+  return html`<form method="post" action="${ctx.base}${list.action}" id="${list.id}-form">
     <input type="hidden" name="csrf" value="${ctx.csrf}" />
     <div class="scroll">
-      <table id="rejected-events">
+      <table id="${list.id}">
         <thead>
           <tr>
-            <th></th>
-            <th>event</th>
-            <th>method</th>
-            <th>sequence</th>
-            <th>payment</th>
-            <th>reason</th>
-            <th>since</th>
+            <th>${list.selectAll ? html`<input type="checkbox" data-select-all aria-label="select all" />` : ''}</th>
+            ${list.headers.map((h) => html`<th>${h}</th>`)}
           </tr>
         </thead>
         <tbody>
-          ${events.map(
-            (e) =>
-              html`<tr data-event="${e.eventId}">
-                <td><input type="checkbox" name="id" value="${e.eventId}" aria-label="select ${e.eventId}" /></td>
-                <td>${e.eventId}</td>
-                <td>${e.method}</td>
-                <td class="num">${e.sequence}</td>
-                <td>${e.paymentKey}</td>
-                <td>${e.reason}</td>
-                <td>${time(e.rejectedAt)}</td>
+          ${list.rows.map(
+            (r) =>
+              html`<tr data-${list.rowKey}="${r.value}">
+                <td><input type="checkbox" name="id" value="${r.value}" aria-label="select ${r.value}" /></td>
+                ${r.cells.map(cell)}
               </tr>`,
           )}
         </tbody>
       </table>
     </div>
-    <div class="actions">
-      <button type="submit" class="danger">Resend</button>
-    </div>
+    <div class="actions">${list.buttons}</div>
   </form>`;
+}
+
+/** What an action from the console did with each selected row: a table of rows with `data-<rowKey>` and `data-result`. */
+function actionResultPage(
+  ctx: PageContext,
+  title: string,
+  list: { id: string; rowKey: string; headers: string[]; rows: Array<{ value: string; result: string; cells: Cell[] }> },
+): string {
+  return layout(
+    ctx,
+    title,
+    html`<section>
+      <h1>${title}</h1>
+      <div class="scroll">
+        <table id="${list.id}">
+          <thead>
+            <tr>
+              ${list.headers.map((h) => html`<th>${h}</th>`)}
+            </tr>
+          </thead>
+          <tbody>
+            ${list.rows.map(
+              (r) =>
+                html`<tr data-${list.rowKey}="${r.value}" data-result="${r.result}">
+                  ${r.cells.map(cell)}
+                </tr>`,
+            )}
+          </tbody>
+        </table>
+      </div>
+      <p><a href="${ctx.base}">back to the dashboard</a></p>
+    </section>`,
+  );
+}
+
+/** A link to the lookup of an operation id. */
+function lookupLink(ctx: PageContext, id: string): SafeHtml {
+  return html`<a href="${ctx.base}/lookup?q=${encodeURIComponent(id)}">${id}</a>`;
+}
+
+function rejectedEventsForm(ctx: PageContext, events: RejectedEvent[]): SafeHtml {
+  return actionForm(ctx, {
+    id: 'rejected-events',
+    action: '/events/resend',
+    rowKey: 'event',
+    headers: ['event', 'method', 'sequence', 'payment', 'reason', 'since'],
+    rows: events.map((e) => ({ value: e.eventId, cells: [e.eventId, e.method, { num: e.sequence }, e.paymentKey, e.reason, time(e.rejectedAt)] })),
+    buttons: html`<button type="submit" class="danger">Resend</button>`,
+  });
 }
 
 function failedWebhooksForm(ctx: PageContext, webhooks: FailedWebhook[]): SafeHtml {
-  if (webhooks.length === 0) return html`<p class="empty" id="failed-webhooks">none</p>`;
-  return html`<form method="post" action="${ctx.base}/webhooks/retry" id="failed-webhooks-form">
-    <input type="hidden" name="csrf" value="${ctx.csrf}" />
-    <div class="scroll">
-      <table id="failed-webhooks">
-        <thead>
-          <tr>
-            <th></th>
-            <th>gateway</th>
-            <th>PSP event</th>
-            <th>operation</th>
-            <th>outcome</th>
-            <th>why it was given up</th>
-            <th>attempts</th>
-            <th>since</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${webhooks.map(
-            (w) =>
-              html`<tr data-webhook="${w.gateway}/${w.event_id}">
-                <td><input type="checkbox" name="id" value="${w.gateway}/${w.event_id}" aria-label="select ${w.event_id}" /></td>
-                <td>${w.gateway}</td>
-                <td>${w.event_id}</td>
-                <td>
-                  ${w.operation_id ? html`<a href="${ctx.base}/lookup?q=${encodeURIComponent(w.operation_id)}">${w.operation_id}</a>` : `psp ${w.psp_reference ?? '?'}`}
-                </td>
-                <td>${w.outcome}</td>
-                <td>${redactText(w.reason)}</td>
-                <td class="num">${w.attempts}</td>
-                <td>${w.failed_at ?? ''}</td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </div>
-    <div class="actions">
-      <button type="submit" class="danger">Retry</button>
-    </div>
-  </form>`;
+  return actionForm(ctx, {
+    id: 'failed-webhooks',
+    action: '/webhooks/retry',
+    rowKey: 'webhook',
+    headers: ['gateway', 'PSP event', 'operation', 'outcome', 'why it was given up', 'attempts', 'since'],
+    rows: webhooks.map((w) => ({
+      value: `${w.gateway}/${w.event_id}`,
+      cells: [
+        w.gateway,
+        w.event_id,
+        w.operation_id ? lookupLink(ctx, w.operation_id) : `psp ${w.psp_reference ?? '?'}`,
+        w.outcome,
+        redactText(w.reason),
+        { num: w.attempts },
+        w.failed_at,
+      ],
+    })),
+    buttons: html`<button type="submit" class="danger">Retry</button>`,
+  });
 }
 
 function reviewsForm(ctx: PageContext, holds: ReviewHold[]): SafeHtml {
-  if (holds.length === 0) return html`<p class="empty" id="risk-reviews">none</p>`;
-  return html`<form method="post" action="${ctx.base}/risk-reviews/decide" id="risk-reviews-form">
-    <input type="hidden" name="csrf" value="${ctx.csrf}" />
-    <div class="scroll">
-      <table id="risk-reviews">
-        <thead>
-          <tr>
-            <th></th>
-            <th>operation</th>
-            <th>rule</th>
-            <th>signals</th>
-            <th>held since</th>
-            <th>voided at</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${holds.map(
-            (h) =>
-              html`<tr data-review="${h.operationId}">
-                <td><input type="checkbox" name="id" value="${h.operationId}" aria-label="select ${h.operationId}" /></td>
-                <td><a href="${ctx.base}/lookup?q=${encodeURIComponent(h.operationId)}">${h.operationId}</a></td>
-                <td>${h.rule}</td>
-                <td>${h.signals}</td>
-                <td>${time(h.createdAt)}</td>
-                <td>${time(h.deadline)}</td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </div>
-    <div class="actions">
-      <button type="submit" name="decision" value="release">Release: send to the PSP</button>
-      <button type="submit" name="decision" value="decline" class="danger">Decline: fail, never sent</button>
-    </div>
-  </form>`;
+  return actionForm(ctx, {
+    id: 'risk-reviews',
+    action: '/risk-reviews/decide',
+    rowKey: 'review',
+    headers: ['operation', 'rule', 'signals', 'held since', 'voided at'],
+    rows: holds.map((h) => ({ value: h.operationId, cells: [lookupLink(ctx, h.operationId), h.rule, h.signals, time(h.createdAt), time(h.deadline)] })),
+    buttons: html`<button type="submit" name="decision" value="release">Release: send to the PSP</button>
+      <button type="submit" name="decision" value="decline" class="danger">Decline: fail, never sent</button>`,
+  });
 }
 
 /** A parked split (or split refund) as the console's form names it: `<split id>` or `<split id>/<refund id>`. */
@@ -271,88 +284,41 @@ function parkedSplitName(p: Pick<ParkedSplitTender, 'split' | 'refund'>): string
 }
 
 function parkedSplitsForm(ctx: PageContext, parked: ParkedSplitTender[]): SafeHtml {
-  if (parked.length === 0) return html`<p class="empty" id="parked-splits">none</p>`;
-  return html`<form method="post" action="${ctx.base}/split-tenders/resume" id="parked-splits-form">
-    <input type="hidden" name="csrf" value="${ctx.csrf}" />
-    <div class="scroll">
-      <table id="parked-splits">
-        <thead>
-          <tr>
-            <th></th>
-            <th>split tender</th>
-            <th>refund</th>
-            <th>faults</th>
-            <th>last fault</th>
-            <th>parked since</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${parked.map(
-            (p) =>
-              html`<tr data-split="${parkedSplitName(p)}">
-                <td><input type="checkbox" name="id" value="${parkedSplitName(p)}" aria-label="select ${parkedSplitName(p)}" /></td>
-                <td>${p.split}</td>
-                <td>${p.refund ?? ''}</td>
-                <td class="num">${p.faults}</td>
-                <td>${p.error_class ?? ''}</td>
-                <td>${p.parked_at ?? ''}</td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </div>
-    <div class="actions">
-      <button type="submit">Resume</button>
-    </div>
-  </form>`;
+  return actionForm(ctx, {
+    id: 'parked-splits',
+    action: '/split-tenders/resume',
+    rowKey: 'split',
+    headers: ['split tender', 'refund', 'faults', 'last fault', 'parked since'],
+    rows: parked.map((p) => ({ value: parkedSplitName(p), cells: [p.split, p.refund, { num: p.faults }, p.error_class, p.parked_at] })),
+    buttons: html`<button type="submit">Resume</button>`,
+  });
 }
 
 function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtml {
-  if (records.length === 0) return html`<p class="empty" id="dead-letters">none</p>`;
-  return html`<form method="post" action="${ctx.base}/dead-letters/replay" id="dead-letters-form">
-    <input type="hidden" name="csrf" value="${ctx.csrf}" />
-    <div class="scroll">
-      <table id="dead-letters">
-        <thead>
-          <tr>
-            <th><input type="checkbox" data-select-all aria-label="select all" /></th>
-            <th>dead letter</th>
-            <th>when</th>
-            <th>triage</th>
-            <th>impact</th>
-            <th>code</th>
-            <th>order</th>
-            <th>command</th>
-            <th>amount</th>
-            <th>replays</th>
-            <th>reason</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${records.map(shownDeadLetter).map(
-            (r) =>
-              html`<tr data-dead-letter="${r.id}">
-                <td><input type="checkbox" name="id" value="${r.id}" aria-label="select ${r.id}" /></td>
-                <td><a href="${ctx.base}/dead-letters/${r.id}">${r.id}</a></td>
-                <td>${time(r.deadLetteredAt)}</td>
-                <td><span class="triage t-${r.category}">${r.category}</span></td>
-                <td class="num">${r.impact}</td>
-                <td>${r.code}</td>
-                <td>${r.orderId ?? ''}</td>
-                <td>${r.command ?? ''}</td>
-                <td class="num">${money(r.amount, r.currency)}</td>
-                <td class="num">${r.replays}</td>
-                <td>${r.reason}</td>
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </div>
-    <div class="actions">
-      <button type="submit" name="mode" value="dry_run">Dry run</button>
-      <button type="submit" name="mode" value="execute" class="danger">Replay</button>
-    </div>
-  </form>`;
+  return actionForm(ctx, {
+    id: 'dead-letters',
+    action: '/dead-letters/replay',
+    rowKey: 'dead-letter',
+    selectAll: true,
+    headers: ['dead letter', 'when', 'triage', 'impact', 'code', 'order', 'command', 'amount', 'replays', 'reason'],
+    rows: records.map(shownDeadLetter).map((r) => ({
+      value: r.id,
+      cells: [
+        html`<a href="${ctx.base}/dead-letters/${r.id}">${r.id}</a>`,
+        time(r.deadLetteredAt),
+        html`<span class="triage t-${r.category}">${r.category}</span>`,
+        { num: r.impact },
+        r.code,
+        r.orderId,
+        r.command,
+        { num: money(r.amount, r.currency) },
+        { num: r.replays },
+        r.reason,
+      ],
+    })),
+    buttons: html`<button type="submit" name="mode" value="dry_run">Dry run</button>
+      <button type="submit" name="mode" value="execute" class="danger">Replay</button>`,
+  });
 }
 
 function auditList(entries: AuditRecord[]): SafeHtml {
@@ -625,67 +591,40 @@ export function replayResultPage(ctx: PageContext, execute: boolean, plans: Repl
 
 /** What a resend from the console did with each selected event. */
 export function eventResendResultPage(ctx: PageContext, results: readonly EventResendResult[]): string {
-  return layout(
-    ctx,
-    'Resend',
-    html`<section>
-      <h1>Resend</h1>
-      <div class="scroll">
-        <table id="resend-results">
-          <thead>
-            <tr>
-              <th>event</th>
-              <th>result</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${results.map(
-              (r) =>
-                html`<tr data-event="${r.event_id}" data-result="${r.result}">
-                  <td>${r.event_id}</td>
-                  <td>${r.result === 'queued' ? 'queued: it goes to the bus again' : 'not set aside: left alone'}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-      </div>
-      <p><a href="${ctx.base}">back to the dashboard</a></p>
-    </section>`,
-  );
+  return actionResultPage(ctx, 'Resend', {
+    id: 'resend-results',
+    rowKey: 'event',
+    headers: ['event', 'result'],
+    rows: results.map((r) => ({
+      value: r.event_id,
+      result: r.result,
+      cells: [r.event_id, r.result === 'queued' ? 'queued: it goes to the bus again' : 'not set aside: left alone'],
+    })),
+  });
 }
 
 /** What a retry from the console did with each selected webhook outcome. */
 export function webhookRetryResultPage(ctx: PageContext, results: readonly WebhookRetryResult[]): string {
-  return layout(
-    ctx,
-    'Retry',
-    html`<section>
-      <h1>Retry</h1>
-      <div class="scroll">
-        <table id="retry-results">
-          <thead>
-            <tr>
-              <th>gateway</th>
-              <th>PSP event</th>
-              <th>result</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${results.map(
-              (r) =>
-                html`<tr data-webhook="${r.gateway}/${r.event_id}" data-result="${r.result}">
-                  <td>${r.gateway}</td>
-                  <td>${r.event_id}</td>
-                  <td>${r.result === 'retried' ? 'retried: it is applied again' : 'not in the failed set: left alone'}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-      </div>
-      <p><a href="${ctx.base}">back to the dashboard</a></p>
-    </section>`,
-  );
+  return actionResultPage(ctx, 'Retry', {
+    id: 'retry-results',
+    rowKey: 'webhook',
+    headers: ['gateway', 'PSP event', 'result'],
+    rows: results.map((r) => ({
+      value: `${r.gateway}/${r.event_id}`,
+      result: r.result,
+      cells: [r.gateway, r.event_id, r.result === 'retried' ? 'retried: it is applied again' : 'not in the failed set: left alone'],
+    })),
+  });
 }
+
+const REVIEW_RESULTS: Record<ReviewDecisionResult, string> = {
+  released: 'released: sent to its gateway now',
+  declined: 'declined: it fails, never sent',
+  not_held: 'not held: left alone',
+  already_released: 'already released: left alone',
+  already_declined: 'already declined: left alone',
+  expired: 'expired: voided at its deadline already',
+};
 
 /** What a release or decline from the console did with each selected hold. */
 export function reviewDecisionResultPage(
@@ -693,72 +632,26 @@ export function reviewDecisionResultPage(
   decision: 'release' | 'decline',
   results: ReadonlyArray<{ id: string; result: ReviewDecisionResult }>,
 ): string {
-  const said: Record<ReviewDecisionResult, string> = {
-    released: 'released: sent to its gateway now',
-    declined: 'declined: it fails, never sent',
-    not_held: 'not held: left alone',
-    already_released: 'already released: left alone',
-    already_declined: 'already declined: left alone',
-    expired: 'expired: voided at its deadline already',
-  };
-  return layout(
-    ctx,
-    decision === 'release' ? 'Release' : 'Decline',
-    html`<section>
-      <h1>${decision === 'release' ? 'Release' : 'Decline'}</h1>
-      <div class="scroll">
-        <table id="review-results">
-          <thead>
-            <tr>
-              <th>operation</th>
-              <th>result</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${results.map(
-              (r) =>
-                html`<tr data-review="${r.id}" data-result="${r.result}">
-                  <td><a href="${ctx.base}/lookup?q=${encodeURIComponent(r.id)}">${r.id}</a></td>
-                  <td>${said[r.result]}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-      </div>
-      <p><a href="${ctx.base}">back to the dashboard</a></p>
-    </section>`,
-  );
+  return actionResultPage(ctx, decision === 'release' ? 'Release' : 'Decline', {
+    id: 'review-results',
+    rowKey: 'review',
+    headers: ['operation', 'result'],
+    rows: results.map((r) => ({ value: r.id, result: r.result, cells: [lookupLink(ctx, r.id), REVIEW_RESULTS[r.result]] })),
+  });
 }
 
 /** What a resume from the console did with each selected parked split or refund. */
 export function splitResumeResultPage(ctx: PageContext, results: ReadonlyArray<{ name: string; result: 'resumed' | 'not_open' }>): string {
-  return layout(
-    ctx,
-    'Resume',
-    html`<section>
-      <h1>Resume</h1>
-      <div class="scroll">
-        <table id="resume-results">
-          <thead>
-            <tr>
-              <th>split tender / refund</th>
-              <th>result</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${results.map(
-              (r) =>
-                html`<tr data-split="${r.name}" data-result="${r.result}">
-                  <td>${r.name}</td>
-                  <td>${r.result === 'resumed' ? 'resumed: back on the sweep' : 'not open: left alone'}</td>
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-      </div>
-      <p><a href="${ctx.base}">back to the dashboard</a></p>
-    </section>`,
-  );
+  return actionResultPage(ctx, 'Resume', {
+    id: 'resume-results',
+    rowKey: 'split',
+    headers: ['split tender / refund', 'result'],
+    rows: results.map((r) => ({
+      value: r.name,
+      result: r.result,
+      cells: [r.name, r.result === 'resumed' ? 'resumed: back on the sweep' : 'not open: left alone'],
+    })),
+  });
 }
 
 export function messagePage(ctx: PageContext, title: string, message: string): string {

@@ -40,8 +40,8 @@ const FORM_LIMIT_BYTES = 64 * 1024;
 const MAX_LOOKUP_CHARS = 200;
 /** Most dead letters one replay form may name. */
 const MAX_REPLAY_IDS = 200;
-/** Most events (or webhook outcomes) one resend (retry) form may name. */
-const MAX_RESEND_IDS = 200;
+/** Most rows one list action's form (resend, retry, release or decline, resume) may name. */
+const MAX_SELECTED = 200;
 /** A failed webhook outcome as the dashboard's form names it: `<gateway>/<PSP event id>`. */
 const WEBHOOK_REF = /^([A-Za-z0-9_-]{1,64})\/([\x21-\x7e]{1,300})$/;
 /** A parked split tender as the dashboard's form names it: `<split id>` or `<split id>/<refund id>`. */
@@ -390,19 +390,42 @@ export class ConsoleRoute implements WebRoute {
     redirect(res, this.base);
   }
 
+  /**
+   * The rows a list action's form selected (`id`), each parsed by `parse` (null: not a row the dashboard
+   * lists). Refused whole with 400, never cut and never echoed (the dashboard's form only sends what it
+   * listed), when none is selected, more than {@link MAX_SELECTED}, or one does not parse or holds a card
+   * number: `null` then, the answer sent.
+   */
+  private selected<T>(res: ServerResponse, page: PageContext, form: URLSearchParams, noun: string, parse: (id: string) => T | null): T[] | null {
+    const ids = [...new Set(form.getAll('id'))];
+    if (ids.length === 0) {
+      send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', `Select at least one ${noun}.`));
+      return null;
+    }
+    const rows: T[] = [];
+    for (const id of ids.length > MAX_SELECTED ? [] : ids) {
+      const row = containsCardNumber(id) ? null : parse(id);
+      if (row === null) break;
+      rows.push(row);
+    }
+    if (rows.length === ids.length) return rows;
+    send(
+      res,
+      400,
+      'text/html; charset=utf-8',
+      messagePage(
+        page,
+        'Not what the dashboard lists',
+        `The parameter id must name at most ${MAX_SELECTED} of the dashboard's rows (${noun}s), as it lists them.`,
+      ),
+    );
+    return null;
+  }
+
   /** Sends the selected set-aside events again (`resendSetAsideEvents`: each audit-logged), then lists what each became. */
   private async resendEvents(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
-    const ids = [...new Set(form.getAll('id'))];
-    if (ids.length === 0) return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one event to resend.'));
-    // Refused whole, never cut, and not echoed: the dashboard's form only sends ids it listed.
-    if (ids.length > MAX_RESEND_IDS || ids.some((id) => !EVENT_ID.test(id) || containsCardNumber(id))) {
-      return send(
-        res,
-        400,
-        'text/html; charset=utf-8',
-        messagePage(page, 'Not event ids', `The parameter id must name at most ${MAX_RESEND_IDS} events, each an event id as the dashboard lists them.`),
-      );
-    }
+    const ids = this.selected(res, page, form, 'event', (id) => (EVENT_ID.test(id) ? id : null));
+    if (!ids) return;
     const results = await resendSetAsideEvents(this.deps.ops, ids, this.actor(req, session.user), 'console');
     this.deps.logger.info('console: set-aside events resent', {
       user: session.user,
@@ -414,28 +437,11 @@ export class ConsoleRoute implements WebRoute {
 
   /** Applies the selected failed webhook outcomes again (`retryFailedWebhooks`: each audit-logged), then lists what each became. */
   private async retryWebhooks(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
-    const ids = [...new Set(form.getAll('id'))];
-    if (ids.length === 0)
-      return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one webhook outcome to retry.'));
-    // Refused whole, never cut, and not echoed: the dashboard's form only sends what it listed.
-    const refs: WebhookRef[] = [];
-    for (const id of ids.length > MAX_RESEND_IDS ? [] : ids) {
+    const refs = this.selected(res, page, form, 'webhook outcome', (id): WebhookRef | null => {
       const m = WEBHOOK_REF.exec(id);
-      if (!m || containsCardNumber(m[2]) || !Object.prototype.hasOwnProperty.call(this.deps.config.gateways, m[1])) break;
-      refs.push({ gateway: m[1], eventId: m[2] });
-    }
-    if (refs.length !== ids.length) {
-      return send(
-        res,
-        400,
-        'text/html; charset=utf-8',
-        messagePage(
-          page,
-          'Not webhook outcomes',
-          `The parameter id must name at most ${MAX_RESEND_IDS} webhook outcomes, each as the dashboard lists them (a configured gateway, a slash, the PSP's event id).`,
-        ),
-      );
-    }
+      return m && Object.prototype.hasOwnProperty.call(this.deps.config.gateways, m[1]) ? { gateway: m[1], eventId: m[2] } : null;
+    });
+    if (!refs) return;
     const results = await retryFailedWebhooks(this.deps.ops, refs, this.actor(req, session.user));
     this.deps.logger.info('console: failed webhook outcomes retried', {
       user: session.user,
@@ -448,21 +454,11 @@ export class ConsoleRoute implements WebRoute {
   /** Releases or declines the selected review holds (`decideHeldReview`: each audit-logged), then lists what each became. */
   private async decideReviews(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
     const decision = form.get('decision');
-    const ids = [...new Set(form.getAll('id'))];
-    if (ids.length === 0) return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one held authorization.'));
-    // Refused whole, never cut, and not echoed: the dashboard's form only sends what it listed.
-    if ((decision !== 'release' && decision !== 'decline') || ids.length > MAX_RESEND_IDS || ids.some((id) => !EVENT_ID.test(id) || containsCardNumber(id))) {
-      return send(
-        res,
-        400,
-        'text/html; charset=utf-8',
-        messagePage(
-          page,
-          'Not a decision',
-          `The parameter decision must be release or decline, and id must name at most ${MAX_RESEND_IDS} operations as the dashboard lists them.`,
-        ),
-      );
+    if (decision !== 'release' && decision !== 'decline') {
+      return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Not a decision', 'The parameter decision must be release or decline.'));
     }
+    const ids = this.selected(res, page, form, 'held authorization', (id) => (EVENT_ID.test(id) ? id : null));
+    if (!ids) return;
     const actor = this.actor(req, session.user);
     const results: Array<{ id: string; result: ReviewDecisionResult }> = [];
     for (const id of ids) results.push({ id, result: await decideHeldReview({ ...this.deps.ops, logger: this.deps.logger }, id, actor, decision) });
@@ -476,29 +472,17 @@ export class ConsoleRoute implements WebRoute {
 
   /** Puts the selected parked split tenders (or refunds) back on the sweep (`resumeParkedSplitTender`: each audit-logged). */
   private async resumeSplits(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
-    const names = [...new Set(form.getAll('id'))];
-    if (names.length === 0)
-      return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one parked split tender.'));
-    // Refused whole, never cut, and not echoed: the dashboard's form only sends what it listed.
-    const parsed = names.length > MAX_RESEND_IDS ? [] : names.map((name) => PARKED_SPLIT.exec(name)).filter((m) => m !== null && !containsCardNumber(m[0]));
-    if (parsed.length !== names.length) {
-      return send(
-        res,
-        400,
-        'text/html; charset=utf-8',
-        messagePage(
-          page,
-          'Not parked split tenders',
-          `The parameter id must name at most ${MAX_RESEND_IDS} split tenders (or split/refund) as the dashboard lists them.`,
-        ),
-      );
-    }
+    const splits = this.selected(res, page, form, 'parked split tender', (id) => {
+      const m = PARKED_SPLIT.exec(id);
+      return m ? { name: m[0], split: m[1], refund: m[2] } : null;
+    });
+    if (!splits) return;
     const actor = this.actor(req, session.user);
     const results: Array<{ name: string; result: 'resumed' | 'not_open' }> = [];
-    for (const m of parsed) if (m) results.push({ name: m[0], result: await resumeParkedSplitTender(this.deps.ops, m[1], m[2], actor) });
+    for (const s of splits) results.push({ name: s.name, result: await resumeParkedSplitTender(this.deps.ops, s.split, s.refund, actor) });
     this.deps.logger.info('console: parked split tenders resumed', {
       user: session.user,
-      count: names.length,
+      count: splits.length,
       resumed: results.filter((r) => r.result === 'resumed').length,
     });
     send(res, 200, 'text/html; charset=utf-8', splitResumeResultPage(page, results));

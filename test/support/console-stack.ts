@@ -1,3 +1,4 @@
+import { auditStreamKey } from '../../src/audit/audit-log';
 import { Config } from '../../src/config/config';
 import { silentLogger } from '../../src/logging/logger';
 import { WebProcess, startWebProcess } from '../../src/processes/web-process';
@@ -37,5 +38,41 @@ export async function startConsoleStack(overrides: Record<string, unknown> = {})
       await client.deleteNamespace();
       await client.close();
     },
+  };
+}
+
+/** An audit entry as the console tests read it back. */
+export interface AuditEntry {
+  action: string;
+  actor: string;
+  outcome: string;
+  target?: string;
+  detail?: Record<string, unknown>;
+}
+
+/** What a logged-in operator does on a {@link ConsoleStack}: load the dashboard, post a form, read the audit log. */
+export interface ConsoleSession {
+  /** The dashboard's HTML. */
+  dashboard(): Promise<string>;
+  /** The session's CSRF token as the dashboard's forms carry it, URL-encoded for a form body. */
+  csrf(): Promise<string>;
+  /** Posts the form-encoded `body` to `<console>/<path>` as the browser does (redirects not followed). */
+  post(path: string, body: string): Promise<Response>;
+  /** The audit log's entries whose action starts with `action`, oldest first. */
+  audited(action: string): Promise<AuditEntry[]>;
+}
+
+/** A session of `cookie` (see `sessionCookie`) on `stack`. */
+export function consoleSession(stack: ConsoleStack, cookie: string): ConsoleSession {
+  const dashboard = async () => (await fetch(stack.base, { headers: { cookie } })).text();
+  return {
+    dashboard,
+    csrf: async () => encodeURIComponent(/name="csrf" value="([^"]+)"/.exec(await dashboard())?.[1] ?? ''),
+    post: (path, body) =>
+      fetch(`${stack.base}/${path}`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body }),
+    audited: async (action) =>
+      (await stack.redis.xrange(auditStreamKey(stack.config.redis.keyPrefix), '-', '+'))
+        .map(([, f]) => JSON.parse(f[1]) as AuditEntry)
+        .filter((e) => e.action.startsWith(action)),
   };
 }

@@ -2,18 +2,17 @@
  * The console resends the events the bus refused and the bridge set aside, as `ops events resend` does: a
  * POST with the session's CSRF token, each event audit-logged with the console user, counted by tool.
  */
-import { auditStreamKey } from '../../../src/audit/audit-log';
 import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { bullJobId } from '../../../src/queueing/job-id';
-import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support/console-stack';
+import { CONSOLE_PASSWORD, ConsoleSession, ConsoleStack, consoleSession, startConsoleStack } from '../../support/console-stack';
 import { consoleLogin, sessionCookie } from '../../support/console-login';
 
 describe('console: resend the events the bus refused', () => {
   let stack: ConsoleStack;
   let events: EventStore;
-  let cookie: string;
+  let session: ConsoleSession;
   // Letters only: a timestamp's digits may pass for a card number and be redacted from the audit line.
   const eventId = 'console-resend-evt-a.SUCCEEDED';
 
@@ -28,25 +27,16 @@ describe('console: resend the events the bus refused', () => {
     };
     const { sequence } = await events.recordAndCheck(event, Date.now(), 1000);
     await events.setAside({ ...event, sequence }, 'rpc_-32602');
-    cookie = sessionCookie(await consoleLogin(stack.base, CONSOLE_PASSWORD));
+    session = consoleSession(stack, sessionCookie(await consoleLogin(stack.base, CONSOLE_PASSWORD)));
   });
 
   afterAll(async () => {
     await stack.stop();
   });
 
-  const dashboard = async () => (await fetch(stack.base, { headers: { cookie } })).text();
-  const post = (body: string) =>
-    fetch(`${stack.base}/events/resend`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-    });
-  const resendAudit = async () =>
-    (await stack.redis.xrange(auditStreamKey(stack.config.redis.keyPrefix), '-', '+'))
-      .map(([, f]) => JSON.parse(f[1]) as { action: string; actor: string; outcome: string; target?: string })
-      .filter((e) => e.action === 'event.resend');
+  const dashboard = () => session.dashboard();
+  const post = (body: string) => session.post('events/resend', body);
+  const resendAudit = () => session.audited('event.resend');
 
   it('lists each set-aside event with a box to select it, in a form that posts to the resend action with the CSRF token', async () => {
     const page = await dashboard();
@@ -64,8 +54,8 @@ describe('console: resend the events the bus refused', () => {
   });
 
   it('refuses a form naming something that is no event id (a card number among them) whole, without echoing or logging it', async () => {
-    const csrf = /name="csrf" value="([^"]+)"/.exec(await dashboard())?.[1] ?? '';
-    const res = await post(`csrf=${encodeURIComponent(csrf)}&id=${encodeURIComponent(eventId)}&id=4111111111111111.SUCCEEDED`);
+    const csrf = await session.csrf();
+    const res = await post(`csrf=${csrf}&id=${encodeURIComponent(eventId)}&id=4111111111111111.SUCCEEDED`);
     expect(res.status).toBe(400);
     expect(await res.text()).not.toContain('4111111111111111');
     expect((await events.rejected()).map((e) => e.eventId)).toContain(eventId);
@@ -74,8 +64,8 @@ describe('console: resend the events the bus refused', () => {
 
   it('queues each selected set-aside event to the bus again, says what became of each, and audit-logs each with the console user', async () => {
     const before = await metricValue('pb_events_resent_total', { by: 'console' });
-    const csrf = /name="csrf" value="([^"]+)"/.exec(await dashboard())?.[1] ?? '';
-    const res = await post(`csrf=${encodeURIComponent(csrf)}&id=${encodeURIComponent(eventId)}&id=no-such-event.SUCCEEDED`);
+    const csrf = await session.csrf();
+    const res = await post(`csrf=${csrf}&id=${encodeURIComponent(eventId)}&id=no-such-event.SUCCEEDED`);
     expect(res.status).toBe(200);
     const page = await res.text();
     expect(page).toContain(`data-event="${eventId}" data-result="queued"`);

@@ -3,44 +3,34 @@
  * as `ops risk-release` / `ops risk-decline` do: a POST with the session's CSRF token, each decision
  * audit-logged with the console user, its delivery job queued to run now (where the risk stage reads it).
  */
-import { auditStreamKey } from '../../../src/audit/audit-log';
 import { createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { ReviewStore } from '../../../src/risk/review-store';
-import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support/console-stack';
+import { CONSOLE_PASSWORD, ConsoleSession, ConsoleStack, consoleSession, startConsoleStack } from '../../support/console-stack';
 import { consoleLogin, sessionCookie } from '../../support/console-login';
 
 describe('console: release or decline the authorizations held for review', () => {
   let stack: ConsoleStack;
   let reviews: ReviewStore;
-  let cookie: string;
+  let session: ConsoleSession;
   const [toRelease, toDecline] = ['held-for-review-a', 'held-for-review-b'];
 
   beforeAll(async () => {
     stack = await startConsoleStack();
     reviews = new ReviewStore(stack.redis, stack.config.redis.keyPrefix);
     for (const id of [toRelease, toDecline]) await reviews.hold(id, Date.now() + 3_600_000, 'big-chf', 'high_amount');
-    cookie = sessionCookie(await consoleLogin(stack.base, CONSOLE_PASSWORD));
+    session = consoleSession(stack, sessionCookie(await consoleLogin(stack.base, CONSOLE_PASSWORD)));
   });
 
   afterAll(async () => {
     await stack.stop();
   });
 
-  const dashboard = async () => (await fetch(stack.base, { headers: { cookie } })).text();
-  const csrfOf = async () => encodeURIComponent(/name="csrf" value="([^"]+)"/.exec(await dashboard())?.[1] ?? '');
-  const post = (body: string) =>
-    fetch(`${stack.base}/risk-reviews/decide`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-    });
-  const decisions = async () =>
-    (await stack.redis.xrange(auditStreamKey(stack.config.redis.keyPrefix), '-', '+'))
-      .map(([, f]) => JSON.parse(f[1]) as { action: string; actor: string; outcome: string; target?: string })
-      .filter((e) => e.action.startsWith('risk_review.'));
+  const dashboard = () => session.dashboard();
+  const csrfOf = () => session.csrf();
+  const post = (body: string) => session.post('risk-reviews/decide', body);
+  const decisions = () => session.audited('risk_review.');
   const deliveryJob = async (id: string) => {
     const queue = createDeliveryQueue(stack.redis, stack.config.redis.keyPrefix);
     try {

@@ -3,15 +3,14 @@
  * the selected back on the sweep, as `ops split-tender-resume` does: a POST with the session's CSRF token,
  * each audit-logged with the console user.
  */
-import { auditStreamKey } from '../../../src/audit/audit-log';
 import { OpenMember, SplitTenderStore, memberOf } from '../../../src/split-tender/split-tender-store';
-import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support/console-stack';
+import { CONSOLE_PASSWORD, ConsoleSession, ConsoleStack, consoleSession, startConsoleStack } from '../../support/console-stack';
 import { consoleLogin, sessionCookie } from '../../support/console-login';
 
 describe('console: resume the parked split tenders', () => {
   let stack: ConsoleStack;
   let store: SplitTenderStore;
-  let cookie: string;
+  let session: ConsoleSession;
   const split: OpenMember = { kind: 'split', id: 'split-parked-a' };
   const refund: OpenMember = { kind: 'refund', splitId: 'split-parked-b', refundId: 'refund-parked-b1' };
 
@@ -25,26 +24,17 @@ describe('console: resume the parked split tenders', () => {
       await store.recordFault(m, 'SyntaxError');
       await store.park(m);
     }
-    cookie = sessionCookie(await consoleLogin(stack.base, CONSOLE_PASSWORD));
+    session = consoleSession(stack, sessionCookie(await consoleLogin(stack.base, CONSOLE_PASSWORD)));
   });
 
   afterAll(async () => {
     await stack.stop();
   });
 
-  const dashboard = async () => (await fetch(stack.base, { headers: { cookie } })).text();
-  const csrfOf = async () => encodeURIComponent(/name="csrf" value="([^"]+)"/.exec(await dashboard())?.[1] ?? '');
-  const post = (body: string) =>
-    fetch(`${stack.base}/split-tenders/resume`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-    });
-  const resumes = async () =>
-    (await stack.redis.xrange(auditStreamKey(stack.config.redis.keyPrefix), '-', '+'))
-      .map(([, f]) => JSON.parse(f[1]) as { action: string; actor: string; outcome: string; target?: string; detail?: Record<string, unknown> })
-      .filter((e) => e.action === 'split_tender.resume');
+  const dashboard = () => session.dashboard();
+  const csrfOf = () => session.csrf();
+  const post = (body: string) => session.post('split-tenders/resume', body);
+  const resumes = () => session.audited('split_tender.resume');
 
   it('lists each parked split and split refund with its faults and last fault class, in a form that posts to the resume action', async () => {
     const page = await dashboard();

@@ -4,18 +4,17 @@
  * session's CSRF token, each audit-logged with the console user.
  */
 import { Worker } from 'bullmq';
-import { auditStreamKey } from '../../../src/audit/audit-log';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { bullPrefix } from '../../../src/queueing/bull-prefix';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { createRedis } from '../../../src/redis/redis-connection';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData, createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
-import { CONSOLE_PASSWORD, ConsoleStack, startConsoleStack } from '../../support/console-stack';
+import { CONSOLE_PASSWORD, ConsoleSession, ConsoleStack, consoleSession, startConsoleStack } from '../../support/console-stack';
 import { consoleLogin, sessionCookie } from '../../support/console-login';
 
 describe('console: retry the webhook outcomes the outcome worker gave up on', () => {
   let stack: ConsoleStack;
-  let cookie: string;
+  let session: ConsoleSession;
   const eventId = 'evt_console_retry_a';
   const jobId = bullJobId(`wh.simulator.${eventId}`);
 
@@ -52,26 +51,17 @@ describe('console: retry the webhook outcomes the outcome worker gave up on', ()
     await worker.close();
     await blocking.quit();
     await queue.close();
-    cookie = sessionCookie(await consoleLogin(stack.base, CONSOLE_PASSWORD));
+    session = consoleSession(stack, sessionCookie(await consoleLogin(stack.base, CONSOLE_PASSWORD)));
   });
 
   afterAll(async () => {
     await stack.stop();
   });
 
-  const dashboard = async () => (await fetch(stack.base, { headers: { cookie } })).text();
-  const csrfOf = async () => /name="csrf" value="([^"]+)"/.exec(await dashboard())?.[1] ?? '';
-  const post = (body: string) =>
-    fetch(`${stack.base}/webhooks/retry`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-    });
-  const retryAudit = async () =>
-    (await stack.redis.xrange(auditStreamKey(stack.config.redis.keyPrefix), '-', '+'))
-      .map(([, f]) => JSON.parse(f[1]) as { action: string; actor: string; outcome: string; target?: string })
-      .filter((e) => e.action === 'webhook.retry');
+  const dashboard = () => session.dashboard();
+  const csrfOf = () => session.csrf();
+  const post = (body: string) => session.post('webhooks/retry', body);
+  const retryAudit = () => session.audited('webhook.retry');
   const jobState = async () => {
     const queue = createGatewayOutcomesQueue(stack.redis, stack.config.redis.keyPrefix);
     try {
@@ -91,7 +81,7 @@ describe('console: retry the webhook outcomes the outcome worker gave up on', ()
 
   it('refuses a retry without the CSRF token, and a form naming an unconfigured gateway or a card number, whole: the outcome stays failed', async () => {
     expect((await post(`csrf=wrong&id=${encodeURIComponent(`simulator/${eventId}`)}`)).status).toBe(403);
-    const csrf = encodeURIComponent(await csrfOf());
+    const csrf = await csrfOf();
     const unknown = await post(`csrf=${csrf}&id=${encodeURIComponent(`simulator/${eventId}`)}&id=${encodeURIComponent('nosuchgateway/evt_1')}`);
     expect(unknown.status).toBe(400);
     const pan = await post(`csrf=${csrf}&id=${encodeURIComponent('simulator/4111111111111111')}`);
@@ -103,9 +93,7 @@ describe('console: retry the webhook outcomes the outcome worker gave up on', ()
 
   it('applies each selected outcome again from the start, says what became of each, and audit-logs each with the console user', async () => {
     const before = await metricValue('pb_webhook_outcomes_retried_total', { gateway: 'simulator' });
-    const res = await post(
-      `csrf=${encodeURIComponent(await csrfOf())}&id=${encodeURIComponent(`simulator/${eventId}`)}&id=${encodeURIComponent('simulator/evt_not_failed')}`,
-    );
+    const res = await post(`csrf=${await csrfOf()}&id=${encodeURIComponent(`simulator/${eventId}`)}&id=${encodeURIComponent('simulator/evt_not_failed')}`);
     expect(res.status).toBe(200);
     const page = await res.text();
     expect(page).toContain(`data-webhook="simulator/${eventId}" data-result="retried"`);

@@ -352,46 +352,35 @@ describe('orphan reversal', () => {
     expect(await pspStatus(reference)).toBe('captured');
   });
 
-  it('a captured authorization still open (a crash between the capture and its closing in another shard) is closed by the sweep, never voided', async () => {
-    const s = setup();
-    const { id, reference } = await authorized(s);
-    // No order id: the capture's anchor is the PSP reference, so it lives in another shard (15 times in 16).
-    const capture = await deliver(s, channelCommand('capture', {}, { gateway_key: reference, amount: 1999, order_id: undefined }));
-    expect((await s.ledger.get(capture))?.state).toBe('SUCCEEDED');
-    // What the crash leaves: the capture succeeded, the authorization's closing never written.
-    const keys = s.ledger.keysOf((await s.ledger.shardOf(id))!);
-    await redis.zadd(keys.authsOpen, Date.now() - DAY, id);
-    await redis.hdel(keys.op(id), 'closed_by');
-    const before = await metricValue('pb_authorization_closings_finished_total', { sweep: 'orphan_reversal' });
-    const run = await s.sweep(5 * DAY).runOnce();
-    expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, outcome: 'skipped', skipped: 'closed' })]);
-    expect(await metricValue('pb_authorization_closings_finished_total', { sweep: 'orphan_reversal' })).toBe(before + 1);
-    expect((await s.ledger.get(id))?.closedBy).toBe(capture);
-    expect(await indexScore(s.ledger, 'open', id)).toBeNull();
-    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
-    expect(await pspStatus(reference)).toBe('captured');
-    // The next pass finds nothing to decide.
-    expect((await s.sweep(5 * DAY).runOnce()).orphans.candidates).toBe(0);
-  });
-
-  it('a cancelled authorization still open (a crash between the cancel and its closing in another shard) is closed by the sweep, never voided again', async () => {
-    const s = setup();
-    const { id, reference } = await authorized(s);
-    // No order id, named by PSP reference: the cancel lives in another shard than its authorization (15 times in 16).
-    const cancel = await deliver(s, channelCommand('cancel', {}, { gateway_key: reference, amount: 1999, order_id: undefined }));
-    expect(await s.ledger.get(cancel)).toMatchObject({ state: 'SUCCEEDED', authorizationId: id });
-    expect((await s.ledger.dependentsOf(id)).map((d) => d.id)).toEqual([cancel]);
-    const keys = s.ledger.keysOf((await s.ledger.shardOf(id))!);
-    await redis.zadd(keys.authsOpen, Date.now() - DAY, id);
-    await redis.hdel(keys.op(id), 'closed_by');
-    const before = await metricValue('pb_authorization_closings_finished_total', { sweep: 'orphan_reversal' });
-    const run = await s.sweep(5 * DAY).runOnce();
-    expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, outcome: 'skipped', skipped: 'closed' })]);
-    expect(await metricValue('pb_authorization_closings_finished_total', { sweep: 'orphan_reversal' })).toBe(before + 1);
-    expect((await s.ledger.get(id))?.closedBy).toBe(cancel);
-    expect(await indexScore(s.ledger, 'open', id)).toBeNull();
-    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
-  });
+  it.each([
+    ['capture', 'captured'],
+    ['cancel', 'cancelled'],
+  ] as const)(
+    'an authorization still open after a %s of it succeeded (a crash between that move and its closing in another shard) is closed by the sweep, never voided',
+    async (command, pspState) => {
+      const s = setup();
+      const { id, reference } = await authorized(s);
+      // No order id, named by PSP reference: the closer lives in another shard than its authorization (15 times in 16).
+      const closer = await deliver(s, channelCommand(command, {}, { gateway_key: reference, amount: 1999, order_id: undefined }));
+      expect(await s.ledger.get(closer)).toMatchObject({ state: 'SUCCEEDED', authorizationId: id });
+      // Registered on its authorization at its first attempt: what the sweep finds it by.
+      expect((await s.ledger.dependentsOf(id)).map((d) => d.id)).toEqual([closer]);
+      // What the crash leaves: the closer succeeded, the authorization's closing never written.
+      const keys = s.ledger.keysOf((await s.ledger.shardOf(id))!);
+      await redis.zadd(keys.authsOpen, Date.now() - DAY, id);
+      await redis.hdel(keys.op(id), 'closed_by');
+      const before = await metricValue('pb_authorization_closings_finished_total', { sweep: 'orphan_reversal' });
+      const run = await s.sweep(5 * DAY).runOnce();
+      expect(run.orphans.decisions).toEqual([expect.objectContaining({ authorizationId: id, outcome: 'skipped', skipped: 'closed' })]);
+      expect(await metricValue('pb_authorization_closings_finished_total', { sweep: 'orphan_reversal' })).toBe(before + 1);
+      expect((await s.ledger.get(id))?.closedBy).toBe(closer);
+      expect(await indexScore(s.ledger, 'open', id)).toBeNull();
+      expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+      expect(await pspStatus(reference)).toBe(pspState);
+      // The next pass finds nothing to decide.
+      expect((await s.sweep(5 * DAY).runOnce()).orphans.candidates).toBe(0);
+    },
+  );
 
   it('never voids an authorization whose capture is in flight', async () => {
     const s = setup();
