@@ -8,9 +8,10 @@ import { TRIAGE_CATEGORIES, TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
 import { OperationView } from '../ops/operations-view';
 import { formatDuration, parseDuration } from './duration';
-import { OpsOutput, WithOpsContext, jsonOption } from './ops-output';
+import { OpsOutput, OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 import { addRiskReviewCommands } from './risk-review-commands';
 import { addEventCommands } from './event-commands';
+import { recheckOperations } from '../ops/recheck';
 import { addWebhookCommands } from './webhook-commands';
 import { addSplitTenderCommands } from './split-tender-commands';
 
@@ -284,6 +285,17 @@ export async function opsDeadLetterReplay(
  * Adds `payment-bridge ops …` to the program. `withContext` opens the operator's context from the global
  * `--config`, runs the action and closes it; the action's result is the exit code.
  */
+/** `ops recheck <operation-id...>`: {@link recheckOperations}; exit 1 when one of them was not made due. */
+export async function opsRecheck(ctx: OpsContext, io: OpsWriter, opts: { ids: string[]; json?: boolean }): Promise<number> {
+  const results = await recheckOperations(ctx, opts.ids, io.actor, 'ops');
+  io.out.write(
+    opts.json
+      ? `${JSON.stringify(results)}\n`
+      : results.map((r) => `${r.operation_id}: ${r.result.replace(/_/g, ' ')}${r.state ? ` (${r.state})` : ''}\n`).join(''),
+  );
+  return results.every((r) => r.result === 'due_now') ? 0 : 1;
+}
+
 export function addOpsCommands(program: Command, withContext: WithOpsContext): void {
   const ops = program
     .command('ops')
@@ -311,6 +323,11 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
     .option('--window <duration>', 'how far back (90s, 5m, 1h)', '5m')
     .addOption(jsonOption())
     .action((opts: { window?: string; json?: boolean }) => withContext((ctx, io) => opsCounts(ctx, io, opts)));
+  ops
+    .command('recheck <operation-ids...>')
+    .description("make PENDING, UNKNOWN or UNRESOLVED operations due at once: the poller's next pass asks the PSP (audit-logged)")
+    .addOption(jsonOption())
+    .action((ids: string[], opts: { json?: boolean }) => withContext((ctx, io) => opsRecheck(ctx, io, { ids, ...opts })));
   addRiskReviewCommands(ops, withContext);
   addEventCommands(ops, withContext);
   addWebhookCommands(ops, withContext);

@@ -13,6 +13,7 @@ import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import type { ReviewHold } from '../risk/review-store';
 import type { ParkedSplitTender } from '../ops/parked-split-tenders';
+import type { RecheckResult } from '../ops/recheck';
 import { SafeHtml, html } from './html';
 
 /** What every page needs: where the console lives, the logged-in user and the form token. */
@@ -108,41 +109,32 @@ export function loginPage(ctx: PageContext, error?: string): string {
   );
 }
 
-function operationsTable(ctx: PageContext, ops: OperationView[], id: string): SafeHtml {
-  if (ops.length === 0) return html`<p class="empty" id="${id}">none</p>`;
-  return html`<div class="scroll">
-    <table id="${id}">
-      <thead>
-        <tr>
-          <th>operation</th>
-          <th>order</th>
-          <th>command</th>
-          <th>gateway</th>
-          <th>amount</th>
-          <th>state</th>
-          <th>attempts</th>
-          <th>age</th>
-          <th>reason</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${ops.map(
-          (o) =>
-            html`<tr data-operation="${o.id}">
-              <td><a href="${ctx.base}/lookup?q=${encodeURIComponent(o.id)}">${o.id}</a></td>
-              <td>${o.orderId ?? ''}</td>
-              <td>${o.command} <small>${o.channel}</small></td>
-              <td>${o.gateway}</td>
-              <td class="num">${money(o.amount, o.currency)}</td>
-              <td><span class="state s-${o.state}">${o.state}</span></td>
-              <td class="num">${o.attempts}</td>
-              <td>${age(o.ageMs)}</td>
-              <td>${o.reason ?? ''}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-  </div>`;
+/**
+ * Operations (stuck ones, a lookup's) as an action list: "Ask the PSP now" makes the selected PENDING,
+ * UNKNOWN or UNRESOLVED ones due for the poller's next pass (`recheckOperations`).
+ */
+function operationsForm(ctx: PageContext, ops: OperationView[], id: string): SafeHtml {
+  return actionForm(ctx, {
+    id,
+    action: '/operations/recheck',
+    rowKey: 'operation',
+    headers: ['operation', 'order', 'command', 'gateway', 'amount', 'state', 'attempts', 'age', 'reason'],
+    rows: ops.map((o) => ({
+      value: o.id,
+      cells: [
+        lookupLink(ctx, o.id),
+        o.orderId,
+        html`${o.command} <small>${o.channel}</small>`,
+        o.gateway,
+        { num: money(o.amount, o.currency) },
+        html`<span class="state s-${o.state}">${o.state}</span>`,
+        { num: o.attempts },
+        age(o.ageMs),
+        o.reason,
+      ],
+    })),
+    buttons: html`<button type="submit">Ask the PSP now (PENDING, UNKNOWN, UNRESOLVED)</button>`,
+  });
 }
 
 /** One cell of an action list: text (escaped), markup (`html`), or a figure shown right-aligned (`{ num }`). */
@@ -411,7 +403,7 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
       </section>
       <section>
         <h2>Stuck operations <small>not settled ${age(stuckAfterMs)} after they arrived, oldest first</small></h2>
-        ${operationsTable(ctx, s.stuck, 'stuck')}
+        ${operationsForm(ctx, s.stuck, 'stuck')}
       </section>
       <section>
         <h2>
@@ -480,7 +472,7 @@ export function lookupPage(ctx: PageContext, typed: string, found: { operation: 
         ${
           found.length === 0
             ? html`<p class="empty" id="lookup-empty">no operation for this order or operation id</p>`
-            : operationsTable(
+            : operationsForm(
                 ctx,
                 found.map((f) => f.operation),
                 'lookup-results',
@@ -587,6 +579,22 @@ export function replayResultPage(ctx: PageContext, execute: boolean, plans: Repl
       <p><a href="${ctx.base}">back to the dashboard</a></p>
     </section>`,
   );
+}
+
+const RECHECK_RESULTS: Record<RecheckResult['result'], string> = {
+  due_now: "due now: the poller's next pass asks the PSP",
+  not_polled: 'not PENDING, UNKNOWN or UNRESOLVED: left alone',
+  not_found: 'no such operation',
+};
+
+/** What a recheck from the console did with each selected operation. */
+export function recheckResultPage(ctx: PageContext, results: readonly RecheckResult[]): string {
+  return actionResultPage(ctx, 'Ask the PSP now', {
+    id: 'recheck-results',
+    rowKey: 'operation',
+    headers: ['operation', 'state', 'result'],
+    rows: results.map((r) => ({ value: r.operation_id, result: r.result, cells: [lookupLink(ctx, r.operation_id), r.state, RECHECK_RESULTS[r.result]] })),
+  });
 }
 
 /** What a resend from the console did with each selected event. */

@@ -19,6 +19,7 @@ import {
   lookupPage,
   loginPage,
   messagePage,
+  recheckResultPage,
   replayResultPage,
   reviewDecisionResultPage,
   splitResumeResultPage,
@@ -28,6 +29,7 @@ import { resendSetAsideEvents } from '../ops/event-resend';
 import { WebhookRef, retryFailedWebhooks } from '../ops/failed-webhooks';
 import { decideHeldReview } from '../ops/risk-reviews';
 import { resumeParkedSplitTender } from '../ops/parked-split-tenders';
+import { recheckOperations } from '../ops/recheck';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import { containsCardNumber } from '../logging/redact';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
@@ -180,6 +182,7 @@ export class ConsoleRoute implements WebRoute {
       if (sub === '/webhooks/retry') return this.retryWebhooks(req, res, page, session, form);
       if (sub === '/risk-reviews/decide') return this.decideReviews(req, res, page, session, form);
       if (sub === '/split-tenders/resume') return this.resumeSplits(req, res, page, session, form);
+      if (sub === '/operations/recheck') return this.recheck(req, res, page, session, form);
       return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such action.'));
     }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
@@ -420,6 +423,19 @@ export class ConsoleRoute implements WebRoute {
       ),
     );
     return null;
+  }
+
+  /** Makes the selected PENDING, UNKNOWN or UNRESOLVED operations due at once for the poller (`recheckOperations`: each audit-logged). */
+  private async recheck(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    const ids = this.selected(res, page, form, 'operation', (id) => (EVENT_ID.test(id) ? id : null));
+    if (!ids) return;
+    const results = await recheckOperations(this.deps.ops, ids, this.actor(req, session.user), 'console');
+    this.deps.logger.info('console: operations made due for the poller', {
+      user: session.user,
+      count: ids.length,
+      due: results.filter((r) => r.result === 'due_now').length,
+    });
+    send(res, 200, 'text/html; charset=utf-8', recheckResultPage(page, results));
   }
 
   /** Sends the selected set-aside events again (`resendSetAsideEvents`: each audit-logged), then lists what each became. */

@@ -52,6 +52,8 @@ export interface AuditEntry {
 
 /** What a logged-in operator does on a {@link ConsoleStack}: load the dashboard, post a form, read the audit log. */
 export interface ConsoleSession {
+  /** The session cookie (`name=value`), for a GET of another page. */
+  cookie: string;
   /** The dashboard's HTML. */
   dashboard(): Promise<string>;
   /** The session's CSRF token as the dashboard's forms carry it, URL-encoded for a form body. */
@@ -66,6 +68,7 @@ export interface ConsoleSession {
 export function consoleSession(stack: ConsoleStack, cookie: string): ConsoleSession {
   const dashboard = async () => (await fetch(stack.base, { headers: { cookie } })).text();
   return {
+    cookie,
     dashboard,
     csrf: async () => encodeURIComponent(/name="csrf" value="([^"]+)"/.exec(await dashboard())?.[1] ?? ''),
     post: (path, body) =>

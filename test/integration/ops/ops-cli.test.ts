@@ -6,7 +6,7 @@ import { AmqpConnection } from '../../../src/amqp/amqp-connection';
 import { ConfirmPublisher } from '../../../src/amqp/confirm-publisher';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../../../src/amqp/dead-letter-writer';
 import { auditStreamKey } from '../../../src/audit/audit-log';
-import { opsCounts, opsDeadLetterList, opsDeadLetterReplay, opsDeadLetterShow, opsList, opsShow } from '../../../src/cli/ops-commands';
+import { opsCounts, opsDeadLetterList, opsDeadLetterReplay, opsDeadLetterShow, opsList, opsRecheck, opsShow } from '../../../src/cli/ops-commands';
 import { Config } from '../../../src/config/config';
 import { OpsContext, openOps } from '../../../src/ops/ops-context';
 import { bullJobId } from '../../../src/queueing/job-id';
@@ -91,6 +91,40 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     const audit = (await ctx.audit.recent(10)).filter((e) => e.action === 'ops.lookup');
     expect(audit.map((e) => e.target)).toEqual(expect.arrayContaining([id, 'ORD-OPS-SHOW']));
     expect(audit[0].actor).toBe('tester@ci');
+  });
+
+  it("recheck makes an UNRESOLVED operation due for the poller's next pass (its history says who asked), leaves a settled one alone, and audits each", async () => {
+    const unresolved = channelCommand('authorize', {}, { order_id: 'ORD-OPS-RECHECK' });
+    const settled = channelCommand('authorize', {}, { order_id: 'ORD-OPS-RECHECK' });
+    const [u, d] = [unresolved.payment.operation_reference as string, settled.payment.operation_reference as string];
+    const hourAhead = Date.now() + 3_600_000;
+    await ctx.ledger.create(u, unresolved);
+    await ctx.ledger.transition(u, 'SENT', { event: 'sent' }, {});
+    await ctx.ledger.transition(u, 'UNKNOWN', { event: 'timeout' }, { nextCheckAt: hourAhead });
+    await ctx.ledger.transition(u, 'UNRESOLVED', { event: 'gave_up' }, { nextCheckAt: hourAhead });
+    await ctx.ledger.create(d, settled);
+    await ctx.ledger.transition(d, 'SENT', { event: 'sent' }, {});
+    await ctx.ledger.transition(d, 'SUCCEEDED', { event: 'outcome' }, {});
+    expect(await ctx.ledger.idsInState('UNRESOLVED', Date.now(), 1000)).not.toContain(u);
+    const before = await metricValue('pb_operation_rechecks_total', { by: 'ops' });
+
+    const result = await run(opsRecheck, ctx, { ids: [u, d], json: true });
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.text)).toEqual([
+      { operation_id: u, result: 'due_now', state: 'UNRESOLVED' },
+      { operation_id: d, result: 'not_polled', state: 'SUCCEEDED' },
+    ]);
+    expect(await ctx.ledger.idsInState('UNRESOLVED', Date.now(), 1000)).toContain(u);
+    expect((await ctx.ledger.get(u))?.nextCheckAt).toBeLessThanOrEqual(Date.now());
+    expect((await ctx.ledger.interactions(u)).at(-1)).toMatchObject({ event: 'recheck_requested', actor: 'tester@ci' });
+    expect(await metricValue('pb_operation_rechecks_total', { by: 'ops' })).toBe(before + 1);
+    const audit = (await ctx.audit.recent(10)).filter((e) => e.action === 'operation.recheck');
+    expect(audit.map((e) => [e.target, e.outcome])).toEqual(
+      expect.arrayContaining([
+        [u, 'ok'],
+        [d, 'refused'],
+      ]),
+    );
   });
 
   it('lists operations by state and age, and counts recent outcomes', async () => {
