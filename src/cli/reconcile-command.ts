@@ -3,20 +3,15 @@ import { Command, Option } from 'commander';
 import { createLogger } from '../logging/logger';
 import { OpsContext } from '../ops/ops-context';
 import { NotReconcilableError, reconcile } from '../reconciliation-run/reconcile';
-import { RECONCILIATION_CLASSES } from '../reconciliation/reconciliation-class';
+import { differencesOf } from '../reconciliation-run/reconciliation-history';
 import type { DetailsFormat } from '../reconciliation-run/reconciliation-report';
-import type { ReconciliationProgress, ReconciliationSummary } from '../reconciliation-run/reconciliation-runner';
+import type { ReconciliationProgress } from '../reconciliation-run/reconciliation-runner';
 import { parseTimeArgument } from './data-commands';
 import { tuneHeap } from './heap-tuning';
 import { OpsOutput, WithOpsContext } from './ops-output';
 
 /** Exit codes of `payment-bridge reconcile`. */
 export const RECONCILE_EXIT = { matched: 0, differences: 1, usage: 2, locked: 3, stopped: 130 } as const;
-
-/** Lines that differ (everything but `matched` and `not_a_payment`). */
-export function differencesOf(summary: ReconciliationSummary): number {
-  return RECONCILIATION_CLASSES.filter((c) => c !== 'matched' && c !== 'not_a_payment').reduce((n, c) => n + summary.classes[c], 0);
-}
 
 /** A progress bar over the window (the PSP's lines come in time order), with lines judged, rate and ETA; only on a TTY. */
 function progressBar(io: OpsOutput): ((p: ReconciliationProgress) => void) & { stop(): void } {

@@ -14,6 +14,7 @@ import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import type { ReviewHold } from '../risk/review-store';
 import type { ParkedSplitTender } from '../ops/parked-split-tenders';
 import type { RecheckResult } from '../ops/recheck';
+import type { RecentRun } from '../reconciliation-run/reconciliation-history';
 import { SafeHtml, html } from './html';
 
 /** What every page needs: where the console lives, the logged-in user and the form token. */
@@ -313,6 +314,52 @@ function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtm
   });
 }
 
+/** The latest reconciliation runs: each window's result and what differed (read only: runs are the CLI's and the schedule's). */
+function reconciliationTable(runs: RecentRun[]): SafeHtml {
+  if (runs.length === 0) return html`<p class="empty" id="reconciliation-runs">none</p>`;
+  return html`<div class="scroll">
+    <table id="reconciliation-runs">
+      <thead>
+        <tr>
+          <th>ended</th>
+          <th>gateway</th>
+          <th>window</th>
+          <th>result</th>
+          <th>lines</th>
+          <th>differences</th>
+          <th>adjusted</th>
+          <th>settled</th>
+        </tr>
+      </thead>
+      <tbody>
+        ${runs.map(
+          (r) =>
+            html`<tr data-run="${r.gateway}:${r.from}:${r.to}" data-result="${r.result}">
+              <td>${time(r.at)}</td>
+              <td>${r.gateway}</td>
+              <td>${new Date(r.from).toISOString()} to ${new Date(r.to).toISOString()}</td>
+              <td>${r.result}${r.dryRun ? ' (dry run)' : ''}${r.error ? `: ${r.error}` : ''}</td>
+              <td class="num">${r.lines}</td>
+              <td class="num">
+                ${r.differences}${
+                  r.differences > 0
+                    ? html` <small
+                        >${Object.entries(r.classes)
+                          .map(([c, n]) => `${c} ${n}`)
+                          .join(', ')}</small
+                      >`
+                    : ''
+                }
+              </td>
+              <td class="num">${r.adjusted}</td>
+              <td class="num">${r.settled}</td>
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
+}
+
 function auditList(entries: AuditRecord[]): SafeHtml {
   if (entries.length === 0) return html`<p class="empty">none</p>`;
   return html`<div class="scroll">
@@ -453,6 +500,12 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
           <small>acknowledged to the PSP, not applied: retry the selected once the cause is fixed (or <code>payment-bridge ops webhooks retry</code>)</small>
         </h2>
         ${failedWebhooksForm(ctx, s.failedWebhooks)}
+      </section>
+      <section>
+        <h2>
+          Reconciliation <small>the latest runs, the schedule's and <code>payment-bridge reconcile</code>'s; the details are in each run's report</small>
+        </h2>
+        ${reconciliationTable(s.reconciliation)}
       </section>
       <section>
         <h2>Audit log</h2>

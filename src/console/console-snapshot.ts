@@ -10,6 +10,7 @@ import { EventStore, RejectedEvent } from '../events/event-store';
 import { FailedWebhook, failedWebhooks } from '../ops/failed-webhooks';
 import { heldReviews } from '../ops/risk-reviews';
 import { ParkedSplitTender, parkedSplitTenders } from '../ops/parked-split-tenders';
+import { RecentRun, recentRuns } from '../reconciliation-run/reconciliation-history';
 import type { ReviewHold } from '../risk/review-store';
 
 /** What the console's dashboard shows, read fresh on every load (and every few seconds by its script). */
@@ -39,6 +40,8 @@ export interface ConsoleSnapshot {
   reviews: ReviewHold[];
   /** Split tenders and split refunds parked after their advance kept faulting (out of the sweep). */
   parkedSplits: ParkedSplitTender[];
+  /** The latest reconciliation runs (the CLI's and the schedule's), newest first. */
+  reconciliation: RecentRun[];
 }
 
 /** A gateway's health as the ledger shows it: recent settled outcomes and what is stuck on it. */
@@ -71,6 +74,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     webhooks,
     reviews,
     parkedSplits,
+    reconciliation,
   ] = await Promise.all([
     ctx.operations.counts(60_000, now),
     ctx.operations.counts(15 * 60_000, now),
@@ -85,6 +89,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     failedWebhooks(ctx, { limit: 25 }),
     heldReviews(ctx, 25),
     parkedSplitTenders(ctx, 25),
+    recentRuns(ctx.redis, ctx.config.redis.keyPrefix, 10),
   ]);
   const recent = await ctx.operations.recentSettled(200);
   const names = new Set([...Object.keys(ctx.config.gateways), ...recent.map((r) => r.gateway), ...stuck.map((s) => s.gateway)]);
@@ -121,5 +126,6 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     failedWebhooks: webhooks,
     reviews,
     parkedSplits,
+    reconciliation,
   };
 }

@@ -16,6 +16,7 @@ import type { ReconciliationWindow } from '../reconciliation/psp-record';
 import { createReconciliationHttp } from './reconciliation-http';
 import { DetailsFormat, DetailsWriter, markdownSummary } from './reconciliation-report';
 import { ReconciliationProgress, ReconciliationRunner, ReconciliationSummary, VerdictSink } from './reconciliation-runner';
+import { recentRunOf, recordRun } from './reconciliation-history';
 
 /** A gateway that cannot be reconciled: not configured, or its PSP has no reader yet. */
 export class NotReconcilableError extends Error {
@@ -120,13 +121,36 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
       stateTtlS: config.reconciliation.stateTtlDays * 86_400,
     });
     const sinks = [details, options.sink].filter((s): s is VerdictSink => s !== undefined);
-    const summary = await runner.run({
-      window: options.window,
-      dryRun: options.dryRun,
-      onProgress: options.onProgress,
-      signal: options.signal,
-      sink: sinks.length === 0 ? undefined : { verdict: async (v, o) => void (await Promise.all(sinks.map((s) => s.verdict(v, o)))) },
-    });
+    const started = Date.now();
+    let summary: ReconciliationSummary;
+    try {
+      summary = await runner.run({
+        window: options.window,
+        dryRun: options.dryRun,
+        onProgress: options.onProgress,
+        signal: options.signal,
+        sink: sinks.length === 0 ? undefined : { verdict: async (v, o) => void (await Promise.all(sinks.map((s) => s.verdict(v, o)))) },
+      });
+    } catch (err) {
+      // Recorded for the operator's overview (its class only: a message may quote the PSP), then thrown on.
+      await recordRun(redis, prefix, {
+        gateway: options.gateway,
+        from: options.window.from,
+        to: options.window.to,
+        dryRun: options.dryRun === true,
+        result: 'failed',
+        lines: 0,
+        differences: 0,
+        classes: {},
+        adjusted: 0,
+        settled: 0,
+        at: Date.now(),
+        durationMs: Date.now() - started,
+        error: err instanceof Error ? err.constructor.name : 'Error',
+      }).catch(() => undefined);
+      throw err;
+    }
+    await recordRun(redis, prefix, recentRunOf(summary, Date.now()));
     if (details) await details.close();
     const markdown = markdownSummary(summary, details ? { path: details.path, rows: details.rows } : undefined);
     if (options.reportFile) await writeFile(options.reportFile, markdown, 'utf8');

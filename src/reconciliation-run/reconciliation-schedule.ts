@@ -4,6 +4,7 @@ import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { reconcilableGateways, reconcile } from './reconcile';
+import { differencesOf } from './reconciliation-history';
 import type { ReconciliationWindow } from '../reconciliation/psp-record';
 
 const scheduledRuns = counter(
@@ -82,8 +83,7 @@ export class ReconciliationSchedule {
             ...(reportDir ? { reportFile: join(reportDir, `${gateway}-${new Date(from).toISOString().replace(/[:.]/g, '-')}.md`) } : {}),
           });
           scheduledRuns.inc({ gateway, result: summary.result });
-          const differences = summary.lines - summary.classes.matched - summary.classes.not_a_payment;
-          report.runs.push({ gateway, window, result: summary.result, lines: summary.lines, differences });
+          report.runs.push({ gateway, window, result: summary.result, lines: summary.lines, differences: differencesOf(summary) });
           if (summary.result !== 'done' && summary.result !== 'already_done') break;
           from = window.to;
           await redis.set(key, String(from));

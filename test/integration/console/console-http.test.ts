@@ -5,6 +5,7 @@ import { auditStreamKey } from '../../../src/audit/audit-log';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { LOGIN_ATTEMPTS_MAX } from '../../../src/console/console-route';
 import { EventStore } from '../../../src/events/event-store';
+import { recordRun } from '../../../src/reconciliation-run/reconciliation-history';
 import { clientKey } from '../../../src/net/ip-ranges';
 import { consoleLogin } from '../../support/console-login';
 
@@ -65,6 +66,27 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
     const section = page.slice(page.indexOf('Events the bus refused'));
     expect(section).toContain(`data-event="${event.eventId}"`);
     expect(section).toContain('http_422');
+  });
+
+  it('lists the latest reconciliation runs, newest first, with their window, result and differing classes', async () => {
+    const at = Date.now();
+    const run = { gateway: 'simulator', dryRun: false, lines: 120, adjusted: 1, settled: 1, durationMs: 900 };
+    await recordRun(redis, config.redis.keyPrefix, { ...run, from: 0, to: 3_600_000, result: 'done', differences: 0, classes: {}, at: at - 60_000 });
+    await recordRun(redis, config.redis.keyPrefix, {
+      ...run,
+      from: 3_600_000,
+      to: 7_200_000,
+      result: 'done',
+      differences: 3,
+      classes: { amount_mismatch: 1, missing_at_psp: 2 },
+      at,
+    });
+    const ok = await login(PASSWORD, { origin: new URL(base).origin });
+    const page = await (await fetch(base, { headers: { cookie: (ok.headers.get('set-cookie') ?? '').split(';')[0] } })).text();
+    const section = page.slice(page.indexOf('id="reconciliation-runs"'));
+    expect(section.indexOf('data-run="simulator:3600000:7200000"')).toBeLessThan(section.indexOf('data-run="simulator:0:3600000"'));
+    expect(section).toContain('amount_mismatch 1, missing_at_psp 2');
+    expect(section).toContain('1970-01-01T01:00:00.000Z to 1970-01-01T02:00:00.000Z');
   });
 
   it('refuses a login posted from another origin', async () => {

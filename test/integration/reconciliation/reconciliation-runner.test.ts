@@ -14,6 +14,7 @@ import { GatewayRoute } from '../../../src/gateways/gateway-route';
 import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { createRedis } from '../../../src/redis/redis-connection';
+import { recentRuns } from '../../../src/reconciliation-run/reconciliation-history';
 import { reconcile } from '../../../src/reconciliation-run/reconcile';
 import { LineVerdict } from '../../../src/reconciliation/reconciliation-class';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
@@ -184,6 +185,25 @@ describe('reconciliation against the simulator, end to end', () => {
     expect(rows.map((r) => r.class).sort()).toEqual(['amount_mismatch', 'missing_at_psp', 'missing_in_ledger', 'state_mismatch', 'state_mismatch']);
   });
 
+  it("keeps each run in the history the console shows, newest first: the window, the result, the differing classes, never a line's data", async () => {
+    const runs = await recentRuns(redis, config.redis.keyPrefix, 10);
+    // The two runs above: the full one, then the dry run before it.
+    expect(runs.slice(0, 2)).toEqual([
+      expect.objectContaining({
+        gateway: 'simulator',
+        from: window.from,
+        to: window.to,
+        dryRun: false,
+        result: 'done',
+        differences: 5,
+        adjusted: expect.any(Number),
+      }),
+      expect.objectContaining({ gateway: 'simulator', from: window.from, to: window.to, dryRun: true, result: 'done' }),
+    ]);
+    expect(runs[0].classes).toEqual({ amount_mismatch: 1, state_mismatch: 2, missing_in_ledger: 1, missing_at_psp: 1 });
+    expect(JSON.stringify(runs)).not.toContain(amountOff.id);
+  });
+
   it('a finished run asked again does nothing; with its state lost, a re-run records nothing twice', async () => {
     const store = new AdjustmentStore(redis, config.redis.keyPrefix);
     const again = await reconcile(config, { gateway: 'simulator', window, logger, redis });
@@ -273,6 +293,23 @@ describe('a cancellation of an authorization no cancel of the ledger accounts fo
     expect(verdicts.find((v) => v.record?.kind === 'cancel')).toMatchObject({ ledger: { operationId: auth.id }, action: { kind: 'failed_after_success' } });
     expect(summary.adjusted).toBe(0);
     expect(await new AdjustmentStore(redis, config.redis.keyPrefix).forOperation(auth.id)).toEqual([]);
+  });
+});
+
+describe('a run that fails', () => {
+  it("is kept in the history as failed, with its error's class and not its message (which may quote the PSP)", async () => {
+    // Its own namespace, and a PSP nobody listens at.
+    const broken = testConfig({
+      gateways: {
+        simulator: { type: 'simulator', base_url: 'http://127.0.0.1:1', api_key: API_KEY, webhook_secret: 'whsec-recon-test-0123456789', timeout_ms: 1000 },
+      },
+    });
+    await expect(reconcile(broken, { gateway: 'simulator', window: { from: 0, to: 60_000 }, logger, redis })).rejects.toThrow();
+    const runs = await recentRuns(redis, broken.redis.keyPrefix, 10);
+    expect(runs).toEqual([
+      expect.objectContaining({ gateway: 'simulator', from: 0, to: 60_000, result: 'failed', lines: 0, error: expect.stringMatching(/Error$/) }),
+    ]);
+    expect(JSON.stringify(runs)).not.toContain('127.0.0.1');
   });
 });
 
