@@ -12,6 +12,8 @@ import { AmqpConnection } from '../../src/amqp/amqp-connection';
 import { ConfirmPublisher } from '../../src/amqp/confirm-publisher';
 import { AUTHENTICATED_CHANNEL_HEADER, DeadLetterWriter } from '../../src/amqp/dead-letter-writer';
 import { silentLogger } from '../../src/logging/logger';
+import { EventStore } from '../../src/events/event-store';
+import { createRedis } from '../../src/redis/redis-connection';
 import { LocalStack, freePort, startLocalStack } from '../../harness/twins/local-stack/local-stack';
 import { ChannelPublisher } from '../../harness/workload/channel-publisher';
 import { chromiumPath } from '../support/chromium';
@@ -187,6 +189,33 @@ for (const viewport of [
 }
 
 describe('operator console forms', () => {
+  it('resends an event the bus refused, from the dashboard: the worker sends it and the bus twin receives it', async () => {
+    const redis = createRedis(stack.config.redis, 'commands');
+    try {
+      const events = new EventStore(redis, stack.config.redis.keyPrefix);
+      // Letters only: digits of a timestamp may pass for a card number and be masked.
+      const reference = 'e2e-resend-set-aside';
+      const event = {
+        eventId: `${reference}.SUCCEEDED`,
+        paymentKey: 'pay-e2e-resend',
+        method: stack.config.serviceBus.methods.notifications.captured,
+        params: { payment: { operation_reference: reference, status: 'SUCCESS' } },
+      };
+      const { sequence } = await events.recordAndCheck(event, Date.now(), 1000);
+      await events.setAside({ ...event, sequence }, 'rpc_-32602');
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await login(page);
+      await page.locator(`#rejected-events-form tr[data-event="${event.eventId}"] input[name=id]`).check();
+      await Promise.all([page.waitForURL(/\/events\/resend$/), page.click('#rejected-events-form button')]);
+      expect(await page.locator(`#resend-results tr[data-event="${event.eventId}"]`).getAttribute('data-result')).toBe('queued');
+      await eventually(() => eventsFor(reference).length === 1, 30_000);
+      await context.close();
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('refuses a POST without the session CSRF token', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
