@@ -139,10 +139,26 @@ function operationsForm(ctx: PageContext, ops: OperationView[], id: string): Saf
 }
 
 /** One cell of an action list: text (escaped), markup (`html`), or a figure shown right-aligned (`{ num }`). */
-type Cell = SafeHtml | string | number | null | undefined | { num: string | number };
+type Cell = SafeHtml | string | number | null | undefined | { num: string | number | SafeHtml };
 
 function cell(c: Cell): SafeHtml {
   return typeof c === 'object' && c !== null && !(c instanceof SafeHtml) ? html`<td class="num">${c.num}</td>` : html`<td>${c}</td>`;
+}
+
+/** A scrolling table: `headers`, then one row per entry with its attributes (`data-*`, markup) and cells. */
+function dataTable(id: string, headers: ReadonlyArray<string | SafeHtml>, rows: ReadonlyArray<{ attrs?: SafeHtml; cells: Cell[] }>): SafeHtml {
+  return html`<div class="scroll">
+    <table id="${id}">
+      <thead>
+        <tr>
+          ${headers.map((h) => html`<th>${h}</th>`)}
+        </tr>
+      </thead>
+      <tbody>
+        ${rows.map((r) => html`<tr${r.attrs ?? ''}>${r.cells.map(cell)}</tr>`)}
+      </tbody>
+    </table>
+  </div>`;
 }
 
 /**
@@ -163,27 +179,17 @@ function actionForm(
   },
 ): SafeHtml {
   if (list.rows.length === 0) return html`<p class="empty" id="${list.id}">none</p>`;
+  const selectAll = list.selectAll ? html`<input type="checkbox" data-select-all aria-label="select all" />` : '';
   return html`<form method="post" action="${ctx.base}${list.action}" id="${list.id}-form">
     <input type="hidden" name="csrf" value="${ctx.csrf}" />
-    <div class="scroll">
-      <table id="${list.id}">
-        <thead>
-          <tr>
-            <th>${list.selectAll ? html`<input type="checkbox" data-select-all aria-label="select all" />` : ''}</th>
-            ${list.headers.map((h) => html`<th>${h}</th>`)}
-          </tr>
-        </thead>
-        <tbody>
-          ${list.rows.map(
-            (r) =>
-              html`<tr data-${list.rowKey}="${r.value}">
-                <td><input type="checkbox" name="id" value="${r.value}" aria-label="select ${r.value}" /></td>
-                ${r.cells.map(cell)}
-              </tr>`,
-          )}
-        </tbody>
-      </table>
-    </div>
+    ${dataTable(
+      list.id,
+      [selectAll, ...list.headers],
+      list.rows.map((r) => ({
+        attrs: html` data-${list.rowKey}="${r.value}"`,
+        cells: [html`<input type="checkbox" name="id" value="${r.value}" aria-label="select ${r.value}" />`, ...r.cells],
+      })),
+    )}
     <div class="actions">${list.buttons}</div>
   </form>`;
 }
@@ -199,23 +205,11 @@ function actionResultPage(
     title,
     html`<section>
       <h1>${title}</h1>
-      <div class="scroll">
-        <table id="${list.id}">
-          <thead>
-            <tr>
-              ${list.headers.map((h) => html`<th>${h}</th>`)}
-            </tr>
-          </thead>
-          <tbody>
-            ${list.rows.map(
-              (r) =>
-                html`<tr data-${list.rowKey}="${r.value}" data-result="${r.result}">
-                  ${r.cells.map(cell)}
-                </tr>`,
-            )}
-          </tbody>
-        </table>
-      </div>
+      ${dataTable(
+        list.id,
+        list.headers,
+        list.rows.map((r) => ({ attrs: html` data-${list.rowKey}="${r.value}" data-result="${r.result}"`, cells: r.cells })),
+      )}
       <p><a href="${ctx.base}">back to the dashboard</a></p>
     </section>`,
   );
@@ -317,76 +311,36 @@ function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtm
 /** The latest reconciliation runs: each window's result and what differed (read only: runs are the CLI's and the schedule's). */
 function reconciliationTable(runs: RecentRun[]): SafeHtml {
   if (runs.length === 0) return html`<p class="empty" id="reconciliation-runs">none</p>`;
-  return html`<div class="scroll">
-    <table id="reconciliation-runs">
-      <thead>
-        <tr>
-          <th>ended</th>
-          <th>gateway</th>
-          <th>window</th>
-          <th>result</th>
-          <th>lines</th>
-          <th>differences</th>
-          <th>adjusted</th>
-          <th>settled</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${runs.map(
-          (r) =>
-            html`<tr data-run="${r.gateway}:${r.from}:${r.to}" data-result="${r.result}">
-              <td>${time(r.at)}</td>
-              <td>${r.gateway}</td>
-              <td>${new Date(r.from).toISOString()} to ${new Date(r.to).toISOString()}</td>
-              <td>${r.result}${r.dryRun ? ' (dry run)' : ''}${r.error ? `: ${r.error}` : ''}</td>
-              <td class="num">${r.lines}</td>
-              <td class="num">
-                ${r.differences}${
-                  r.differences > 0
-                    ? html` <small
-                        >${Object.entries(r.classes)
-                          .map(([c, n]) => `${c} ${n}`)
-                          .join(', ')}</small
-                      >`
-                    : ''
-                }
-              </td>
-              <td class="num">${r.adjusted}</td>
-              <td class="num">${r.settled}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-  </div>`;
+  const differing = (r: RecentRun) =>
+    Object.entries(r.classes)
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ');
+  return dataTable(
+    'reconciliation-runs',
+    ['ended', 'gateway', 'window', 'result', 'lines', 'differences', 'adjusted', 'settled'],
+    runs.map((r) => ({
+      attrs: html` data-run="${r.gateway}:${r.from}:${r.to}" data-result="${r.result}"`,
+      cells: [
+        time(r.at),
+        r.gateway,
+        `${new Date(r.from).toISOString()} to ${new Date(r.to).toISOString()}`,
+        `${r.result}${r.dryRun ? ' (dry run)' : ''}${r.error ? `: ${r.error}` : ''}`,
+        { num: r.lines },
+        { num: r.differences > 0 ? html`${r.differences} <small>${differing(r)}</small>` : 0 },
+        { num: r.adjusted },
+        { num: r.settled },
+      ],
+    })),
+  );
 }
 
 function auditList(entries: AuditRecord[]): SafeHtml {
   if (entries.length === 0) return html`<p class="empty">none</p>`;
-  return html`<div class="scroll">
-    <table id="audit">
-      <thead>
-        <tr>
-          <th>when</th>
-          <th>who</th>
-          <th>what</th>
-          <th>target</th>
-          <th>outcome</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${entries.map(
-          (e) =>
-            html`<tr>
-              <td>${time(e.at)}</td>
-              <td>${e.actor}</td>
-              <td>${e.action}</td>
-              <td>${e.target ?? ''}</td>
-              <td>${e.outcome}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-  </div>`;
+  return dataTable(
+    'audit',
+    ['when', 'who', 'what', 'target', 'outcome'],
+    entries.map((e) => ({ cells: [time(e.at), e.actor, e.action, e.target, e.outcome] })),
+  );
 }
 
 export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time' | 'impact', stuckAfterMs: number): string {
