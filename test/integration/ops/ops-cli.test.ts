@@ -93,6 +93,29 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     expect(audit[0].actor).toBe('tester@ci');
   });
 
+  it('lists operations by state and age, and counts recent outcomes', async () => {
+    const old = channelCommand('capture', {}, { order_id: 'ORD-OPS-LIST' });
+    const fresh = channelCommand('capture', {}, { order_id: 'ORD-OPS-LIST' });
+    const done = channelCommand('capture', {}, { order_id: 'ORD-OPS-LIST' });
+    await ctx.ledger.create(old.payment.operation_reference as string, old, Date.now() - 3_600_000);
+    await ctx.ledger.create(fresh.payment.operation_reference as string, fresh);
+    await ctx.ledger.create(done.payment.operation_reference as string, done);
+    await ctx.ledger.transition(done.payment.operation_reference as string, 'SENT', { event: 'sent' }, {});
+    await ctx.ledger.transition(done.payment.operation_reference as string, 'SUCCEEDED', { event: 'outcome' }, {});
+
+    const stuck = await run(opsList, ctx, { state: ['received'], olderThan: '30m', json: true });
+    expect((stuck.json.operations as { id: string }[]).map((o) => o.id)).toEqual([old.payment.operation_reference]);
+    const all = await run(opsList, ctx, { state: ['RECEIVED'], json: true });
+    expect((all.json.operations as { id: string }[]).map((o) => o.id)).toEqual(
+      expect.arrayContaining([old.payment.operation_reference, fresh.payment.operation_reference]),
+    );
+    await expect(run(opsList, ctx, { state: ['LOST'] })).rejects.toThrow('--state LOST');
+
+    const counts = await run(opsCounts, ctx, { window: '5m', json: true });
+    expect(counts.json).toMatchObject({ windowMs: 300_000, succeeded: 1, failed: 0, successRate: 1 });
+    expect((counts.json.byState as Record<string, number>).SUCCEEDED).toBe(1);
+  });
+
   it("recheck makes an UNRESOLVED operation due for the poller's next pass (its history says who asked), leaves a settled one alone, and audits each", async () => {
     const unresolved = channelCommand('authorize', {}, { order_id: 'ORD-OPS-RECHECK' });
     const settled = channelCommand('authorize', {}, { order_id: 'ORD-OPS-RECHECK' });
@@ -125,29 +148,6 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
         [d, 'refused'],
       ]),
     );
-  });
-
-  it('lists operations by state and age, and counts recent outcomes', async () => {
-    const old = channelCommand('capture', {}, { order_id: 'ORD-OPS-LIST' });
-    const fresh = channelCommand('capture', {}, { order_id: 'ORD-OPS-LIST' });
-    const done = channelCommand('capture', {}, { order_id: 'ORD-OPS-LIST' });
-    await ctx.ledger.create(old.payment.operation_reference as string, old, Date.now() - 3_600_000);
-    await ctx.ledger.create(fresh.payment.operation_reference as string, fresh);
-    await ctx.ledger.create(done.payment.operation_reference as string, done);
-    await ctx.ledger.transition(done.payment.operation_reference as string, 'SENT', { event: 'sent' }, {});
-    await ctx.ledger.transition(done.payment.operation_reference as string, 'SUCCEEDED', { event: 'outcome' }, {});
-
-    const stuck = await run(opsList, ctx, { state: ['received'], olderThan: '30m', json: true });
-    expect((stuck.json.operations as { id: string }[]).map((o) => o.id)).toEqual([old.payment.operation_reference]);
-    const all = await run(opsList, ctx, { state: ['RECEIVED'], json: true });
-    expect((all.json.operations as { id: string }[]).map((o) => o.id)).toEqual(
-      expect.arrayContaining([old.payment.operation_reference, fresh.payment.operation_reference]),
-    );
-    await expect(run(opsList, ctx, { state: ['LOST'] })).rejects.toThrow('--state LOST');
-
-    const counts = await run(opsCounts, ctx, { window: '5m', json: true });
-    expect(counts.json).toMatchObject({ windowMs: 300_000, succeeded: 1, failed: 0, successRate: 1 });
-    expect((counts.json.byState as Record<string, number>).SUCCEEDED).toBe(1);
   });
 
   it('moves dead letters into the archive, triages them, lists them by time or impact, and shows one without card data', async () => {
