@@ -48,8 +48,8 @@ const MAX_SELECTED = 200;
 const WEBHOOK_REF = /^([A-Za-z0-9_-]{1,64})\/([\x21-\x7e]{1,300})$/;
 /** A parked split tender as the dashboard's form names it: `<split id>` or `<split id>/<refund id>`. */
 const PARKED_SPLIT = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})(?:\/([A-Za-z0-9][A-Za-z0-9._-]{0,127}))?$/;
-/** An event id as the outbox names them (`<operation id>.<state>`, `adj.<adjustment id>`…), or an operation id: printable, no spaces. */
-const EVENT_ID = /^[\x21-\x7e]{1,300}$/;
+/** An event id as the outbox names them (`<operation id>.<state>`, `adj.<adjustment id>`…) or an operation id: printable, no spaces. */
+const PRINTABLE_ID = /^[\x21-\x7e]{1,300}$/;
 
 const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled)', ['outcome']);
 
@@ -425,83 +425,109 @@ export class ConsoleRoute implements WebRoute {
     return null;
   }
 
+  /**
+   * One list action: the selected rows (`selected`), `act` on them with the console user as the actor, an info
+   * line `console: <done>` with how many were selected and how many `took`, then the result page.
+   */
+  private async listAction<T, R>(
+    req: IncomingMessage,
+    res: ServerResponse,
+    page: PageContext,
+    session: ConsoleSession,
+    form: URLSearchParams,
+    action: {
+      noun: string;
+      parse: (id: string) => T | null;
+      act: (rows: T[], actor: string) => Promise<R[]>;
+      took: (result: R) => boolean;
+      done: string;
+      render: (page: PageContext, results: R[]) => string;
+    },
+  ): Promise<void> {
+    const rows = this.selected(res, page, form, action.noun, action.parse);
+    if (!rows) return;
+    const results = await action.act(rows, this.actor(req, session.user));
+    this.deps.logger.info(`console: ${action.done}`, { user: session.user, count: rows.length, done: results.filter(action.took).length });
+    send(res, 200, 'text/html; charset=utf-8', action.render(page, results));
+  }
+
   /** Makes the selected PENDING, UNKNOWN or UNRESOLVED operations due at once for the poller (`recheckOperations`: each audit-logged). */
-  private async recheck(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
-    const ids = this.selected(res, page, form, 'operation', (id) => (EVENT_ID.test(id) ? id : null));
-    if (!ids) return;
-    const results = await recheckOperations(this.deps.ops, ids, this.actor(req, session.user), 'console');
-    this.deps.logger.info('console: operations made due for the poller', {
-      user: session.user,
-      count: ids.length,
-      due: results.filter((r) => r.result === 'due_now').length,
+  private recheck(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    return this.listAction(req, res, page, session, form, {
+      noun: 'operation',
+      parse: (id) => (PRINTABLE_ID.test(id) ? id : null),
+      act: (ids, actor) => recheckOperations(this.deps.ops, ids, actor, 'console'),
+      took: (r) => r.result === 'due_now',
+      done: 'operations made due for the poller',
+      render: recheckResultPage,
     });
-    send(res, 200, 'text/html; charset=utf-8', recheckResultPage(page, results));
   }
 
-  /** Sends the selected set-aside events again (`resendSetAsideEvents`: each audit-logged), then lists what each became. */
-  private async resendEvents(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
-    const ids = this.selected(res, page, form, 'event', (id) => (EVENT_ID.test(id) ? id : null));
-    if (!ids) return;
-    const results = await resendSetAsideEvents(this.deps.ops, ids, this.actor(req, session.user), 'console');
-    this.deps.logger.info('console: set-aside events resent', {
-      user: session.user,
-      count: ids.length,
-      queued: results.filter((r) => r.result === 'queued').length,
+  /** Sends the selected set-aside events again (`resendSetAsideEvents`: each audit-logged). */
+  private resendEvents(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    return this.listAction(req, res, page, session, form, {
+      noun: 'event',
+      parse: (id) => (PRINTABLE_ID.test(id) ? id : null),
+      act: (ids, actor) => resendSetAsideEvents(this.deps.ops, ids, actor, 'console'),
+      took: (r) => r.result === 'queued',
+      done: 'set-aside events resent',
+      render: eventResendResultPage,
     });
-    send(res, 200, 'text/html; charset=utf-8', eventResendResultPage(page, results));
   }
 
-  /** Applies the selected failed webhook outcomes again (`retryFailedWebhooks`: each audit-logged), then lists what each became. */
-  private async retryWebhooks(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
-    const refs = this.selected(res, page, form, 'webhook outcome', (id): WebhookRef | null => {
-      const m = WEBHOOK_REF.exec(id);
-      return m && Object.prototype.hasOwnProperty.call(this.deps.config.gateways, m[1]) ? { gateway: m[1], eventId: m[2] } : null;
+  /** Applies the selected failed webhook outcomes again (`retryFailedWebhooks`: each audit-logged). */
+  private retryWebhooks(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    return this.listAction(req, res, page, session, form, {
+      noun: 'webhook outcome',
+      parse: (id): WebhookRef | null => {
+        const m = WEBHOOK_REF.exec(id);
+        return m && Object.prototype.hasOwnProperty.call(this.deps.config.gateways, m[1]) ? { gateway: m[1], eventId: m[2] } : null;
+      },
+      act: (refs, actor) => retryFailedWebhooks(this.deps.ops, refs, actor),
+      took: (r) => r.result === 'retried',
+      done: 'failed webhook outcomes retried',
+      render: webhookRetryResultPage,
     });
-    if (!refs) return;
-    const results = await retryFailedWebhooks(this.deps.ops, refs, this.actor(req, session.user));
-    this.deps.logger.info('console: failed webhook outcomes retried', {
-      user: session.user,
-      count: refs.length,
-      retried: results.filter((r) => r.result === 'retried').length,
-    });
-    send(res, 200, 'text/html; charset=utf-8', webhookRetryResultPage(page, results));
   }
 
-  /** Releases or declines the selected review holds (`decideHeldReview`: each audit-logged), then lists what each became. */
+  /** Releases or declines the selected review holds (`decideHeldReview`: each audit-logged). */
   private async decideReviews(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
     const decision = form.get('decision');
     if (decision !== 'release' && decision !== 'decline') {
       return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Not a decision', 'The parameter decision must be release or decline.'));
     }
-    const ids = this.selected(res, page, form, 'held authorization', (id) => (EVENT_ID.test(id) ? id : null));
-    if (!ids) return;
-    const actor = this.actor(req, session.user);
-    const results: Array<{ id: string; result: ReviewDecisionResult }> = [];
-    for (const id of ids) results.push({ id, result: await decideHeldReview({ ...this.deps.ops, logger: this.deps.logger }, id, actor, decision) });
-    this.deps.logger.info(`console: review holds ${decision === 'release' ? 'released' : 'declined'}`, {
-      user: session.user,
-      count: ids.length,
-      decided: results.filter((r) => r.result === 'released' || r.result === 'declined').length,
+    const deps = { ...this.deps.ops, logger: this.deps.logger };
+    return this.listAction(req, res, page, session, form, {
+      noun: 'held authorization',
+      parse: (id) => (PRINTABLE_ID.test(id) ? id : null),
+      act: async (ids, actor) => {
+        const results: Array<{ id: string; result: ReviewDecisionResult }> = [];
+        for (const id of ids) results.push({ id, result: await decideHeldReview(deps, id, actor, decision) });
+        return results;
+      },
+      took: (r) => r.result === 'released' || r.result === 'declined',
+      done: `review holds ${decision === 'release' ? 'released' : 'declined'}`,
+      render: (p, results) => reviewDecisionResultPage(p, decision, results),
     });
-    send(res, 200, 'text/html; charset=utf-8', reviewDecisionResultPage(page, decision, results));
   }
 
   /** Puts the selected parked split tenders (or refunds) back on the sweep (`resumeParkedSplitTender`: each audit-logged). */
-  private async resumeSplits(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
-    const splits = this.selected(res, page, form, 'parked split tender', (id) => {
-      const m = PARKED_SPLIT.exec(id);
-      return m ? { name: m[0], split: m[1], refund: m[2] } : null;
+  private resumeSplits(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    return this.listAction(req, res, page, session, form, {
+      noun: 'parked split tender',
+      parse: (id) => {
+        const m = PARKED_SPLIT.exec(id);
+        return m ? { name: m[0], split: m[1], refund: m[2] } : null;
+      },
+      act: async (splits, actor) => {
+        const results: Array<{ name: string; result: 'resumed' | 'not_open' }> = [];
+        for (const s of splits) results.push({ name: s.name, result: await resumeParkedSplitTender(this.deps.ops, s.split, s.refund, actor) });
+        return results;
+      },
+      took: (r) => r.result === 'resumed',
+      done: 'parked split tenders resumed',
+      render: splitResumeResultPage,
     });
-    if (!splits) return;
-    const actor = this.actor(req, session.user);
-    const results: Array<{ name: string; result: 'resumed' | 'not_open' }> = [];
-    for (const s of splits) results.push({ name: s.name, result: await resumeParkedSplitTender(this.deps.ops, s.split, s.refund, actor) });
-    this.deps.logger.info('console: parked split tenders resumed', {
-      user: session.user,
-      count: splits.length,
-      resumed: results.filter((r) => r.result === 'resumed').length,
-    });
-    send(res, 200, 'text/html; charset=utf-8', splitResumeResultPage(page, results));
   }
 
   private async replay(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {

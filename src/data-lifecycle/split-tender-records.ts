@@ -110,7 +110,7 @@ export async function restoreSplitTender(redis: RedisClient, prefix: string, sna
  * The splits retention is retiring (`P split-tender:retiring`, a sorted set of split ids scored by when a pass
  * looks at each again): a split enters before any of its steps is expired and leaves once its record is gone.
  * A crash or a fault between the expiry of its last step and the deletion of its record (or between that
- * deletion's writes) then leaves the split here for the next pass (`retireSplitTenders`), where otherwise no
+ * deletion's writes) then leaves the split here for the next pass (`RetentionSweep`), where otherwise no
  * step would be left to bring a pass back to it: its record, customer data included, would outlive retention.
  */
 export function retiringSplitsKey(prefix: string): string {
