@@ -3,8 +3,6 @@ import type { OpsContext } from '../ops/ops-context';
 import { failedWebhooks, retryFailedWebhooks } from '../ops/failed-webhooks';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 
-export type { FailedWebhook } from '../ops/failed-webhooks';
-
 /** `ops webhooks failed`: {@link failedWebhooks}, newest first, audit-logged. */
 export async function opsFailedWebhooks(ctx: OpsContext, io: OpsWriter, opts: { gateway?: string; limit?: string; json?: boolean }): Promise<number> {
   const limit = Number(opts.limit ?? '50');

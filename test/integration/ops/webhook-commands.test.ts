@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
-import { opsFailedWebhooks, opsRetryWebhooks, FailedWebhook } from '../../../src/cli/webhook-commands';
+import { opsFailedWebhooks, opsRetryWebhooks } from '../../../src/cli/webhook-commands';
+import { FailedWebhook } from '../../../src/ops/failed-webhooks';
 import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { silentLogger } from '../../../src/logging/logger';
