@@ -150,7 +150,10 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
       }).catch(() => undefined);
       throw err;
     }
-    await recordRun(redis, prefix, recentRunOf(summary, Date.now()));
+    // The run is done and committed: a history that cannot be written is said, not made the run's failure.
+    await recordRun(redis, prefix, recentRunOf(summary, Date.now())).catch((err: unknown) =>
+      logger.warn('reconciliation run not kept in the history', { gateway: options.gateway, error: (err as Error).message }),
+    );
     if (details) await details.close();
     const markdown = markdownSummary(summary, details ? { path: details.path, rows: details.rows } : undefined);
     if (options.reportFile) await writeFile(options.reportFile, markdown, 'utf8');
