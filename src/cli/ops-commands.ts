@@ -14,6 +14,7 @@ import { addEventCommands } from './event-commands';
 import { recheckOperations } from '../ops/recheck';
 import { addWebhookCommands } from './webhook-commands';
 import { addSplitTenderCommands } from './split-tender-commands';
+import { addReconciliationStatusCommand } from './reconciliation-status-command';
 
 const money = (amount: number, currency: string): string => {
   try {
@@ -332,6 +333,7 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
   addEventCommands(ops, withContext);
   addWebhookCommands(ops, withContext);
   addSplitTenderCommands(ops, withContext);
+  addReconciliationStatusCommand(ops, withContext);
   const dl = ops.command('dead-letters').description('dead letters: list, show, triage, replay');
   dl.command('list')
     .description('moves new dead letters from the queue into the archive, then lists them with their triage category')

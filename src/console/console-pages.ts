@@ -15,6 +15,7 @@ import type { ReviewHold } from '../risk/review-store';
 import type { ParkedSplitTender } from '../ops/parked-split-tenders';
 import type { RecheckResult } from '../ops/recheck';
 import type { RecentRun } from '../reconciliation-run/reconciliation-history';
+import type { GatewayReconciliation } from '../ops/reconciliation-status';
 import { SafeHtml, html } from './html';
 
 /** What every page needs: where the console lives, the logged-in user and the form token. */
@@ -308,6 +309,30 @@ function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtm
   });
 }
 
+/**
+ * Each gateway's reconciliation: how far it is reconciled without a gap (retention waits for that mark), how
+ * many hours that is behind the page's time, and its latest run, kept per gateway so that a gateway reconciled
+ * daily stays in sight when an hourly one fills the list of latest runs.
+ */
+function reconciliationGatewayTable(rows: GatewayReconciliation[], now: number): SafeHtml {
+  if (rows.length === 0) return html`<p class="empty" id="reconciliation-gateways">no gateway has a reconciliation reader</p>`;
+  return dataTable(
+    'reconciliation-gateways',
+    ['gateway', 'reconciled through', 'behind', 'latest run ended', 'latest result', 'differences'],
+    rows.map((r) => ({
+      attrs: html` data-gateway="${r.gateway}" data-result="${r.latest?.result ?? 'none'}"`,
+      cells: [
+        r.gateway,
+        r.reconciledThrough === null ? 'never' : time(r.reconciledThrough),
+        { num: r.reconciledThrough === null ? '' : `${((now - r.reconciledThrough) / 3_600_000).toFixed(1)} h` },
+        r.latest === null ? 'none recorded' : time(r.latest.at),
+        r.latest === null ? '' : `${r.latest.result}${r.latest.dryRun ? ' (dry run)' : ''}${r.latest.error ? `: ${r.latest.error}` : ''}`,
+        { num: r.latest === null ? '' : r.latest.differences },
+      ],
+    })),
+  );
+}
+
 /** The latest reconciliation runs: each window's result and what differed (read only: runs are the CLI's and the schedule's). */
 function reconciliationTable(runs: RecentRun[]): SafeHtml {
   if (runs.length === 0) return html`<p class="empty" id="reconciliation-runs">none</p>`;
@@ -457,9 +482,12 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
       </section>
       <section>
         <h2>
-          Reconciliation <small>the latest runs, the schedule's and <code>payment-bridge reconcile</code>'s; the details are in each run's report</small>
+          Reconciliation
+          <small
+            >each gateway's state, then the latest runs, the schedule's and <code>payment-bridge reconcile</code>'s; the details are in each run's report</small
+          >
         </h2>
-        ${reconciliationTable(s.reconciliation)}
+        ${reconciliationGatewayTable(s.reconciliationGateways, s.at)} ${reconciliationTable(s.reconciliation)}
       </section>
       <section>
         <h2>Audit log</h2>

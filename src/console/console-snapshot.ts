@@ -11,6 +11,7 @@ import { FailedWebhook, failedWebhooks } from '../ops/failed-webhooks';
 import { heldReviews } from '../ops/risk-reviews';
 import { ParkedSplitTender, parkedSplitTenders } from '../ops/parked-split-tenders';
 import { RecentRun, recentRuns } from '../reconciliation-run/reconciliation-history';
+import { GatewayReconciliation, reconciliationByGateway } from '../ops/reconciliation-status';
 import type { ReviewHold } from '../risk/review-store';
 
 /** What the console's dashboard shows, read fresh on every load (and every few seconds by its script). */
@@ -42,6 +43,8 @@ export interface ConsoleSnapshot {
   parkedSplits: ParkedSplitTender[];
   /** The latest reconciliation runs (the CLI's and the schedule's), newest first. */
   reconciliation: RecentRun[];
+  /** Each gateway's reconciliation: how far it is reconciled without a gap, and its latest run. */
+  reconciliationGateways: GatewayReconciliation[];
 }
 
 /** A gateway's health as the ledger shows it: recent settled outcomes and what is stuck on it. */
@@ -75,6 +78,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     reviews,
     parkedSplits,
     reconciliation,
+    reconciliationGateways,
   ] = await Promise.all([
     ctx.operations.counts(60_000, now),
     ctx.operations.counts(15 * 60_000, now),
@@ -90,6 +94,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     heldReviews(ctx, 25),
     parkedSplitTenders(ctx, 25),
     recentRuns(ctx.redis, ctx.config.redis.keyPrefix, 10),
+    reconciliationByGateway(ctx),
   ]);
   const recent = await ctx.operations.recentSettled(200);
   const names = new Set([...Object.keys(ctx.config.gateways), ...recent.map((r) => r.gateway), ...stuck.map((s) => s.gateway)]);
@@ -127,5 +132,6 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     reviews,
     parkedSplits,
     reconciliation,
+    reconciliationGateways,
   };
 }

@@ -37,6 +37,11 @@ function historyKey(prefix: string): string {
   return `${prefix}recon:recent`;
 }
 
+/** Each gateway's latest run, whatever the other gateways ran since (a hash: gateway → run). */
+function latestKey(prefix: string): string {
+  return `${prefix}recon:latest`;
+}
+
 /** The history entry of a run that ended with `summary`. Pure. */
 export function recentRunOf(summary: ReconciliationSummary, at: number): RecentRun {
   const classes: Partial<Record<ReconciliationClass, number>> = {};
@@ -59,23 +64,41 @@ export function recentRunOf(summary: ReconciliationSummary, at: number): RecentR
 
 /**
  * Keeps `run` at the head of the reconciliation history (`P recon:recent`, a list of the latest
- * {@link RECENT_RUNS_KEPT} runs, newest first), for the console's overview. Every run is recorded, the CLI's and
- * the schedule's, dry runs and failures included.
+ * {@link RECENT_RUNS_KEPT} runs, newest first) and as its gateway's latest run (`P recon:latest`), for the
+ * console's overview. Every run is recorded, the CLI's and the schedule's, dry runs and failures included.
+ * The per-gateway entry is what keeps a daily gateway's last run in sight when an hourly one fills the list.
  */
 export async function recordRun(redis: RedisClient, prefix: string, run: RecentRun): Promise<void> {
-  await redis.lpush(historyKey(prefix), JSON.stringify(run));
+  const entry = JSON.stringify(run);
+  // Three commands, not a MULTI: on Redis Cluster the two keys live in different slots.
+  await redis.lpush(historyKey(prefix), entry);
   await redis.ltrim(historyKey(prefix), 0, RECENT_RUNS_KEPT - 1);
+  await redis.hset(latestKey(prefix), run.gateway, entry);
+}
+
+/** A history entry as stored, or null when it does not decode (written by another release, or damaged). */
+function decodeRun(text: string): RecentRun | null {
+  try {
+    const run = JSON.parse(text) as RecentRun;
+    return typeof run.gateway === 'string' && typeof run.from === 'number' ? run : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The latest `limit` runs, newest first; an entry that does not decode is left out. */
 export async function recentRuns(redis: RedisClient, prefix: string, limit: number): Promise<RecentRun[]> {
   const raw = await redis.lrange(historyKey(prefix), 0, limit - 1);
-  return raw.flatMap((text) => {
-    try {
-      const run = JSON.parse(text) as RecentRun;
-      return typeof run.gateway === 'string' && typeof run.from === 'number' ? [run] : [];
-    } catch {
-      return [];
-    }
-  });
+  return raw.flatMap((text) => decodeRun(text) ?? []);
+}
+
+/** Each gateway's latest run (runs recorded before this entry existed are only in {@link recentRuns}). */
+export async function latestRunByGateway(redis: RedisClient, prefix: string): Promise<Map<string, RecentRun>> {
+  const raw = await redis.hgetall(latestKey(prefix));
+  const runs = new Map<string, RecentRun>();
+  for (const [gateway, text] of Object.entries(raw)) {
+    const run = decodeRun(text);
+    if (run) runs.set(gateway, run);
+  }
+  return runs;
 }

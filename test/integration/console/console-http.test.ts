@@ -5,7 +5,8 @@ import { auditStreamKey } from '../../../src/audit/audit-log';
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { LOGIN_ATTEMPTS_MAX } from '../../../src/console/console-route';
 import { EventStore } from '../../../src/events/event-store';
-import { recordRun } from '../../../src/reconciliation-run/reconciliation-history';
+import { RECENT_RUNS_KEPT, recordRun } from '../../../src/reconciliation-run/reconciliation-history';
+import { Ledger } from '../../../src/ledger/ledger';
 import { clientKey } from '../../../src/net/ip-ranges';
 import { consoleLogin } from '../../support/console-login';
 
@@ -87,6 +88,39 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
     expect(section.indexOf('data-run="simulator:3600000:7200000"')).toBeLessThan(section.indexOf('data-run="simulator:0:3600000"'));
     expect(section).toContain('amount_mismatch 1, missing_at_psp 2');
     expect(section).toContain('1970-01-01T01:00:00.000Z to 1970-01-01T02:00:00.000Z');
+  });
+
+  it("shows each gateway's latest run and reconciled-through mark, a daily gateway's included when another filled the list of latest runs", async () => {
+    const at = Date.now();
+    const run = { dryRun: false, lines: 40, adjusted: 0, settled: 0, durationMs: 500, differences: 0, classes: {} };
+    await recordRun(redis, config.redis.keyPrefix, {
+      ...run,
+      gateway: 'daily-psp',
+      from: 0,
+      to: 86_400_000,
+      result: 'failed',
+      error: 'HttpError',
+      at: at - 3_600_000,
+    });
+    for (let n = 0; n < RECENT_RUNS_KEPT; n += 1) {
+      await recordRun(redis, config.redis.keyPrefix, {
+        ...run,
+        gateway: 'simulator',
+        from: n * 3_600_000,
+        to: (n + 1) * 3_600_000,
+        result: 'done',
+        at: at - 60_000 + n,
+      });
+    }
+    await new Ledger(redis, config.redis.keyPrefix).markReconciledThrough('simulator', at - 2 * 3_600_000);
+    const ok = await login(PASSWORD, { origin: new URL(base).origin });
+    const page = await (await fetch(base, { headers: { cookie: (ok.headers.get('set-cookie') ?? '').split(';')[0] } })).text();
+    const gateways = page.slice(page.indexOf('id="reconciliation-gateways"'), page.indexOf('id="reconciliation-runs"'));
+    expect(gateways).toContain('data-gateway="daily-psp" data-result="failed"');
+    expect(gateways).toContain('failed: HttpError');
+    expect(gateways).toContain('data-gateway="simulator" data-result="done"');
+    expect(gateways).toMatch(/2\.0 h/);
+    expect(page.slice(page.indexOf('id="reconciliation-runs"'))).not.toContain('data-run="daily-psp:');
   });
 
   it('refuses a login posted from another origin', async () => {

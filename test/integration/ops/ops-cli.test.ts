@@ -17,6 +17,8 @@ import { testConfig } from '../../support/test-config';
 import { redisText } from '../../support/redis-text';
 import { eventually } from '../../support/tcp-proxy';
 import { IntakeProcess, startIntakeProcess } from '../../support/intake-process';
+import { opsReconciliation } from '../../../src/cli/reconciliation-status-command';
+import { recordRun } from '../../../src/reconciliation-run/reconciliation-history';
 import { webOrderCreatedExample } from '../../../harness/workload/channel-contract-examples';
 
 /** Runs one `ops` command function and returns its exit code and parsed `--json` output. */
@@ -91,6 +93,41 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     const audit = (await ctx.audit.recent(10)).filter((e) => e.action === 'ops.lookup');
     expect(audit.map((e) => e.target)).toEqual(expect.arrayContaining([id, 'ORD-OPS-SHOW']));
     expect(audit[0].actor).toBe('tester@ci');
+  });
+
+  it('ops reconciliation lists each gateway with a reader, and any the history names, with its reconciled-through mark and latest run; audited', async () => {
+    const before = await run(opsReconciliation, ctx, {});
+    expect(before.text).toContain('simulator  never reconciled  no run recorded');
+    const at = Date.UTC(2026, 10, 30, 12);
+    const run1 = {
+      dryRun: true,
+      lines: 7,
+      adjusted: 0,
+      settled: 0,
+      durationMs: 20,
+      differences: 2,
+      classes: { missing_at_psp: 2 },
+      from: at - 3_600_000,
+      to: at,
+      result: 'done',
+      at,
+    };
+    await recordRun(ctx.redis, config.redis.keyPrefix, { ...run1, gateway: 'simulator' });
+    await recordRun(ctx.redis, config.redis.keyPrefix, { ...run1, gateway: 'retired-psp', dryRun: false, result: 'failed', error: 'TypeError' });
+    await ctx.ledger.markReconciledThrough('simulator', at - 3_600_000);
+
+    const later = (c: OpsContext, io: Parameters<typeof opsReconciliation>[1], a: { json?: boolean }) => opsReconciliation(c, io, a, at + 7_200_000);
+    const after = await run(later, ctx, { json: true });
+    expect(JSON.parse(after.text)).toEqual([
+      { gateway: 'retired-psp', reconciledThrough: null, latest: expect.objectContaining({ result: 'failed', error: 'TypeError' }) },
+      { gateway: 'simulator', reconciledThrough: at - 3_600_000, latest: expect.objectContaining({ result: 'done', dryRun: true, differences: 2 }) },
+    ]);
+    const text = await run(later, ctx, {});
+    expect(text.text).toContain(
+      'simulator  reconciled through 2026-11-30T11:00:00.000Z (3h 0m ago)  latest run 2026-11-30T12:00:00.000Z: done (dry run), 7 lines, 2 differences',
+    );
+    const audit = (await ctx.redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).map(([, f]) => f[1]);
+    expect(audit.filter((e) => e.includes('"ops.reconciliation"'))).toHaveLength(3);
   });
 
   it('lists operations by state and age, and counts recent outcomes', async () => {
