@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { RedisClient } from '../redis/redis-connection';
 import { Config } from '../config/config';
 import { Logger } from '../logging/logger';
-import { counter } from '../metrics/metrics-registry';
+import { Ledger } from '../ledger/ledger';
+import { counter, gauge } from '../metrics/metrics-registry';
 import { reconcilableGateways, reconcile } from './reconcile';
 import { differencesOf } from './reconciliation-history';
 import type { ReconciliationWindow } from '../reconciliation/psp-record';
@@ -12,6 +13,15 @@ const scheduledRuns = counter(
   'Scheduled reconciliation windows, by gateway and result (done, already_done, stopped, locked, failed)',
   ['gateway', 'result'],
 );
+
+const unreconciledWindows = gauge(
+  'pb_reconciliation_unreconciled_windows',
+  "Complete windows the schedule could have reconciled (ended at least reconciliation.lag_ms ago) that lie past the gateway's reconciled-through mark, as of the schedule's last pass (schedule on only): 0 or 1 when it keeps up",
+  ['gateway'],
+);
+
+/** Past this many unreconciled windows a pass says so in a warn line (the alert waits an hour on the gauge). */
+const BEHIND_WINDOWS = 3;
 
 /** Windows one pass reconciles per gateway at most (catching up after an outage happens over a few passes). */
 const MAX_WINDOWS_PER_PASS = 3;
@@ -98,7 +108,30 @@ export class ReconciliationSchedule {
           break;
         }
       }
+      if (schedule === 'on') await this.noteCoverage(gateway, latestEnd);
     }
     return report;
+  }
+
+  /**
+   * Sets `pb_reconciliation_unreconciled_windows` from the gateway's reconciled-through mark, which only moves
+   * when a window joins what is already covered. Failures have their own counter; this catches a schedule that
+   * runs without covering anything: windows that never join the mark (a mark left by an old manual run, a
+   * gap), a lock that stays taken, runs that keep stopping. Retention waits for that mark, so it also says
+   * why nothing expires. No mark yet: nothing to say (the first run sets it).
+   */
+  private async noteCoverage(gateway: string, latestEnd: number): Promise<void> {
+    const { config, redis, logger } = this.deps;
+    const through = await new Ledger(redis, config.redis.keyPrefix).reconciledThrough(gateway);
+    if (through === null) return;
+    const behind = Math.max(0, Math.floor((latestEnd - through) / config.reconciliation.windowMs));
+    unreconciledWindows.set({ gateway }, behind);
+    if (behind >= BEHIND_WINDOWS)
+      logger.warn('reconciliation is behind: complete windows past the reconciled-through mark are not reconciled', {
+        gateway,
+        windows: behind,
+        reconciled_through: new Date(through).toISOString(),
+        reconcilable_through: new Date(latestEnd).toISOString(),
+      });
   }
 }
