@@ -108,7 +108,11 @@ export class ReconciliationSchedule {
           break;
         }
       }
-      if (schedule === 'on') await this.noteCoverage(gateway, latestEnd);
+      // A read that fails here says nothing new (Redis is down for everything) and must not skip the next gateway.
+      if (schedule === 'on')
+        await this.noteCoverage(gateway, latestEnd).catch((err: unknown) =>
+          logger.warn('reconciliation coverage not read', { gateway, error: (err as Error).message }),
+        );
     }
     return report;
   }
