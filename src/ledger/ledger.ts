@@ -128,8 +128,18 @@ export function operationShardOfClaim(holder: string): number | null {
   return /^[0-9]+$/.test(holder) ? Number(holder) : null;
 }
 
-/** How long a PSP reference → operation id index entry lives, seconds (90 days). */
-const REFERENCE_TTL_S = 90 * 24 * 3600;
+/** The longest a terminal operation's record can be kept, days: `retention.expire_after_days`' maximum. */
+export const RECORD_MAX_DAYS = 3650;
+
+/**
+ * How long a PSP reference → operation id index entry lives, seconds: as long as the record it names can
+ * ({@link RECORD_MAX_DAYS}, plus a month). Retention's expiry deletes the entry with its record, so this is only
+ * a backstop. Late facts find their payment by this reference alone: a Stripe dispute names its PaymentIntent,
+ * and card schemes allow disputes up to 120 days after the charge, for some reasons 540. An entry that lapsed
+ * before its record (it lived 90 days) left such a chargeback with no payment to adjust, in its webhook and
+ * in reconciliation alike.
+ */
+export const REFERENCE_TTL_S = (RECORD_MAX_DAYS + 30) * 86_400;
 
 /**
  * The operation ledger in Redis, in SHARD_COUNT shards (src/redis/key-layout.ts: the layout, and why an
@@ -880,7 +890,7 @@ export class Ledger {
 
   /**
    * The operation a PSP object (`reference` on `gateway`) belongs to, as the transitions that named it
-   * indexed it (90 days). The entry lives in the shard of the operation that set it, so every shard is asked
+   * indexed it (as long as its record: {@link REFERENCE_TTL_S}). The entry lives in the shard of the operation that set it, so every shard is asked
    * (one round trip); when operations of two shards named it, the one that named it last wins (longest
    * time to live left), as a single entry would have been overwritten.
    */

@@ -16,6 +16,7 @@ import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './perio
 import { createRedis } from '../redis/redis-connection';
 import { moveLegacyKeys } from '../data-lifecycle/legacy-keys';
 import { backfillIdClaims } from '../ledger/id-claim-backfill';
+import { extendReferenceTtls } from '../ledger/reference-ttl-upgrade';
 import { backfillSplitReferenceClaims } from '../split-tender/split-reference-backfill';
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
@@ -98,6 +99,12 @@ async function upgradeDataLogged(redis: RedisClient, prefix: string, logger: Log
     }
   } catch (err) {
     logger.warn('operation id claims not backfilled (retried at the next start)', { error: (err as Error).message });
+  }
+  try {
+    const references = await extendReferenceTtls(redis, prefix);
+    if (!references.alreadyDone) logger.info('PSP reference index entries given the lifetime of their record', { extended: references.extended });
+  } catch (err) {
+    logger.warn('PSP reference index entries not extended (retried at the next start)', { error: (err as Error).message });
   }
   try {
     const splits = await backfillSplitReferenceClaims(redis, prefix);

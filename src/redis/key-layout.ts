@@ -20,7 +20,7 @@ import { firstExisting } from './shard-probe';
  *   S ops:state:<STATE>       zset of ids in the state; S ops:created, S ops:settling
  *   S auths:expiry, S auths:open   authorization lifecycle indexes
  *   S order:<order>           zset: the order's operation ids
- *   S ref:<gateway>:<ref>     string: PSP reference → operation id (90 days)
+ *   S ref:<gateway>:<ref>     string: PSP reference → operation id (as long as its record; deleted with it by retention)
  *   S event:<event id>        hash: an outbox event (plus `:sending` lease); S events:unsent
  *   S payment:<key>:seq|sent  the payment's event sequence counters
  *   S adj:<id>, S adjustments adjustments and their index
