@@ -4,12 +4,13 @@ import { GatewayReconciliation, reconciliationByGateway } from '../ops/reconcili
 import { formatDuration } from './duration';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 
-/** One gateway's line: how far it is reconciled, how long ago that is, and its latest run. */
+/** One gateway's line: how far it is reconciled, how long ago that is, how many windows are due past it, and its latest run. */
 function line(r: GatewayReconciliation, now: number): string {
+  const behind = r.windowsBehind === 1 ? '1 window' : `${r.windowsBehind ?? 0} windows`;
   const through =
     r.reconciledThrough === null
       ? 'never reconciled'
-      : `reconciled through ${new Date(r.reconciledThrough).toISOString()} (${formatDuration(now - r.reconciledThrough)} ago)`;
+      : `reconciled through ${new Date(r.reconciledThrough).toISOString()} (${formatDuration(now - r.reconciledThrough)} ago; ${behind} due past it)`;
   const run = r.latest;
   const latest =
     run === null
@@ -20,7 +21,7 @@ function line(r: GatewayReconciliation, now: number): string {
 
 /** `ops reconciliation`: {@link reconciliationByGateway}, audit-logged. */
 export async function opsReconciliation(ctx: OpsContext, io: OpsWriter, opts: { json?: boolean }, now = Date.now()): Promise<number> {
-  const rows = await reconciliationByGateway(ctx);
+  const rows = await reconciliationByGateway(ctx, now);
   await ctx.audit.record({ action: 'ops.reconciliation', actor: io.actor, outcome: 'ok', detail: { gateways: rows.length } });
   if (opts.json) io.out.write(`${JSON.stringify(rows)}\n`);
   else io.out.write(rows.length === 0 ? 'no gateway has a reconciliation reader\n' : rows.map((r) => line(r, now)).join(''));
@@ -31,7 +32,9 @@ export async function opsReconciliation(ctx: OpsContext, io: OpsWriter, opts: { 
 export function addReconciliationStatusCommand(ops: Command, withContext: WithOpsContext): void {
   ops
     .command('reconciliation')
-    .description("each gateway's reconciliation: how far it is reconciled without a gap (what retention waits for) and its latest run")
+    .description(
+      "each gateway's reconciliation: how far it is reconciled without a gap (what retention waits for), the windows due past it, and its latest run",
+    )
     .addOption(jsonOption())
     .action((opts: { json?: boolean }) => withContext((ctx, io) => opsReconciliation(ctx, io, opts)));
 }

@@ -310,21 +310,21 @@ function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtm
 }
 
 /**
- * Each gateway's reconciliation: how far it is reconciled without a gap (retention waits for that mark), how
- * many hours that is behind the page's time, and its latest run, kept per gateway so that a gateway reconciled
- * daily stays in sight when an hourly one fills the list of latest runs.
+ * Each gateway's reconciliation: how far it is reconciled without a gap (retention waits for that mark), the
+ * complete windows due past it (0 when the schedule keeps up), and its latest run, kept per gateway so that a
+ * gateway reconciled daily stays in sight when an hourly one fills the list of latest runs.
  */
-function reconciliationGatewayTable(rows: GatewayReconciliation[], now: number): SafeHtml {
+function reconciliationGatewayTable(rows: GatewayReconciliation[]): SafeHtml {
   if (rows.length === 0) return html`<p class="empty" id="reconciliation-gateways">no gateway has a reconciliation reader</p>`;
   return dataTable(
     'reconciliation-gateways',
-    ['gateway', 'reconciled through', 'behind', 'latest run ended', 'latest result', 'differences'],
+    ['gateway', 'reconciled through', 'windows due past it', 'latest run ended', 'latest result', 'differences'],
     rows.map((r) => ({
-      attrs: html` data-gateway="${r.gateway}" data-result="${r.latest?.result ?? 'none'}"`,
+      attrs: html` data-gateway="${r.gateway}" data-result="${r.latest?.result ?? 'none'}" data-windows-behind="${r.windowsBehind ?? ''}"`,
       cells: [
         r.gateway,
         r.reconciledThrough === null ? 'never' : time(r.reconciledThrough),
-        { num: r.reconciledThrough === null ? '' : `${((now - r.reconciledThrough) / 3_600_000).toFixed(1)} h` },
+        { num: r.windowsBehind ?? '' },
         r.latest === null ? 'none recorded' : time(r.latest.at),
         r.latest === null ? '' : `${r.latest.result}${r.latest.dryRun ? ' (dry run)' : ''}${r.latest.error ? `: ${r.latest.error}` : ''}`,
         { num: r.latest === null ? '' : r.latest.differences },
@@ -487,7 +487,7 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
             >each gateway's state, then the latest runs, the schedule's and <code>payment-bridge reconcile</code>'s; the details are in each run's report</small
           >
         </h2>
-        ${reconciliationGatewayTable(s.reconciliationGateways, s.at)} ${reconciliationTable(s.reconciliation)}
+        ${reconciliationGatewayTable(s.reconciliationGateways)} ${reconciliationTable(s.reconciliation)}
       </section>
       <section>
         <h2>Audit log</h2>

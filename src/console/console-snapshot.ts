@@ -94,7 +94,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     heldReviews(ctx, 25),
     parkedSplitTenders(ctx, 25),
     recentRuns(ctx.redis, ctx.config.redis.keyPrefix, 10),
-    reconciliationByGateway(ctx),
+    reconciliationByGateway(ctx, now),
   ]);
   const recent = await ctx.operations.recentSettled(200);
   const names = new Set([...Object.keys(ctx.config.gateways), ...recent.map((r) => r.gateway), ...stuck.map((s) => s.gateway)]);

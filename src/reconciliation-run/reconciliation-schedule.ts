@@ -23,6 +23,19 @@ const unreconciledWindows = gauge(
 /** Past this many unreconciled windows a pass says so in a warn line (the alert waits an hour on the gauge). */
 const BEHIND_WINDOWS = 3;
 
+/**
+ * The end of the latest window the schedule may reconcile at `now`: windows of `windowMs`, aligned on multiples
+ * of it, that ended at least `lagMs` ago (epoch ms). Pure.
+ */
+export function reconcilableThrough(now: number, windowMs: number, lagMs: number): number {
+  return Math.floor((now - lagMs) / windowMs) * windowMs;
+}
+
+/** Complete windows between the reconciled-through mark and what the schedule may reconcile (0 when caught up). Pure. */
+export function windowsPastMark(through: number, reconcilable: number, windowMs: number): number {
+  return Math.max(0, Math.floor((reconcilable - through) / windowMs));
+}
+
 /** Windows one pass reconciles per gateway at most (catching up after an outage happens over a few passes). */
 const MAX_WINDOWS_PER_PASS = 3;
 
@@ -76,7 +89,7 @@ export class ReconciliationSchedule {
     const { schedule, windowMs, lagMs, reportDir } = config.reconciliation;
     const report: SchedulePassReport = { mode: schedule, runs: [] };
     if (schedule === 'off') return report;
-    const latestEnd = Math.floor((this.now() - lagMs) / windowMs) * windowMs;
+    const latestEnd = reconcilableThrough(this.now(), windowMs, lagMs);
     for (const gateway of this.gateways()) {
       const key = `${config.redis.keyPrefix}recon:schedule:${gateway}${schedule === 'dry_run' ? ':dry' : ''}`;
       const stored = await redis.get(key);
@@ -128,7 +141,7 @@ export class ReconciliationSchedule {
     const { config, redis, logger } = this.deps;
     const through = await new Ledger(redis, config.redis.keyPrefix).reconciledThrough(gateway);
     if (through === null) return;
-    const behind = Math.max(0, Math.floor((latestEnd - through) / config.reconciliation.windowMs));
+    const behind = windowsPastMark(through, latestEnd, config.reconciliation.windowMs);
     unreconciledWindows.set({ gateway }, behind);
     if (behind >= BEHIND_WINDOWS)
       logger.warn('reconciliation is behind: complete windows past the reconciled-through mark are not reconciled', {

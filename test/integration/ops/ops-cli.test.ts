@@ -119,12 +119,18 @@ describe('payment-bridge ops (real Redis and RabbitMQ, own namespace)', () => {
     const later = (c: OpsContext, io: Parameters<typeof opsReconciliation>[1], a: { json?: boolean }) => opsReconciliation(c, io, a, at + 7_200_000);
     const after = await run(later, ctx, { json: true });
     expect(JSON.parse(after.text)).toEqual([
-      { gateway: 'retired-psp', reconciledThrough: null, latest: expect.objectContaining({ result: 'failed', error: 'TypeError' }) },
-      { gateway: 'simulator', reconciledThrough: at - 3_600_000, latest: expect.objectContaining({ result: 'done', dryRun: true, differences: 2 }) },
+      { gateway: 'retired-psp', reconciledThrough: null, windowsBehind: null, latest: expect.objectContaining({ result: 'failed', error: 'TypeError' }) },
+      // At 14:00 with hourly windows and a 2 h lag the schedule may reconcile through 12:00: one window past 11:00.
+      {
+        gateway: 'simulator',
+        reconciledThrough: at - 3_600_000,
+        windowsBehind: 1,
+        latest: expect.objectContaining({ result: 'done', dryRun: true, differences: 2 }),
+      },
     ]);
     const text = await run(later, ctx, {});
     expect(text.text).toContain(
-      'simulator  reconciled through 2026-11-30T11:00:00.000Z (3h 0m ago)  latest run 2026-11-30T12:00:00.000Z: done (dry run), 7 lines, 2 differences',
+      'simulator  reconciled through 2026-11-30T11:00:00.000Z (3h 0m ago; 1 window due past it)  latest run 2026-11-30T12:00:00.000Z: done (dry run), 7 lines, 2 differences',
     );
     const audit = (await ctx.redis.xrange(auditStreamKey(config.redis.keyPrefix), '-', '+')).map(([, f]) => f[1]);
     expect(audit.filter((e) => e.includes('"ops.reconciliation"'))).toHaveLength(3);
