@@ -21,7 +21,11 @@ export const reconciliationDuration = histogram(
   [1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600],
 );
 
-/** When a (non-dry) reconciliation run of the gateway last finished, epoch seconds: alert when it lags. */
+/**
+ * When a (non-dry) reconciliation run of the gateway last finished in this process, epoch seconds. Per process
+ * (a `payment-bridge reconcile` process exits before any scrape): alert on `pb_reconciliation_unreconciled_windows`
+ * (the reconciliation schedule, read from Redis) instead.
+ */
 export const reconciliationLastSuccess = gauge(
   'pb_reconciliation_last_success_timestamp_seconds',
   'When the last reconciliation run of the gateway finished, epoch seconds',
