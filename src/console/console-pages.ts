@@ -309,6 +309,9 @@ function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtm
   });
 }
 
+/** A run's result as both reconciliation tables show it: `failed: HttpError`, `done (dry run)`. */
+const runResult = (r: RecentRun): string => `${r.result}${r.dryRun ? ' (dry run)' : ''}${r.error ? `: ${r.error}` : ''}`;
+
 /**
  * Each gateway's reconciliation: how far it is reconciled without a gap (retention waits for that mark), the
  * complete windows due past it (0 when the schedule keeps up), and its latest run, kept per gateway so that a
@@ -326,7 +329,7 @@ function reconciliationGatewayTable(rows: GatewayReconciliation[]): SafeHtml {
         r.reconciledThrough === null ? 'never' : time(r.reconciledThrough),
         { num: r.windowsBehind ?? '' },
         r.latest === null ? 'none recorded' : time(r.latest.at),
-        r.latest === null ? '' : `${r.latest.result}${r.latest.dryRun ? ' (dry run)' : ''}${r.latest.error ? `: ${r.latest.error}` : ''}`,
+        r.latest === null ? '' : runResult(r.latest),
         { num: r.latest === null ? '' : r.latest.differences },
       ],
     })),
@@ -349,7 +352,7 @@ function reconciliationTable(runs: RecentRun[]): SafeHtml {
         time(r.at),
         r.gateway,
         `${new Date(r.from).toISOString()} to ${new Date(r.to).toISOString()}`,
-        `${r.result}${r.dryRun ? ' (dry run)' : ''}${r.error ? `: ${r.error}` : ''}`,
+        runResult(r),
         { num: r.lines },
         { num: r.differences > 0 ? html`${r.differences} <small>${differing(r)}</small>` : 0 },
         { num: r.adjusted },

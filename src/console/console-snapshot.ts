@@ -43,7 +43,7 @@ export interface ConsoleSnapshot {
   parkedSplits: ParkedSplitTender[];
   /** The latest reconciliation runs (the CLI's and the schedule's), newest first. */
   reconciliation: RecentRun[];
-  /** Each gateway's reconciliation: how far it is reconciled without a gap, and its latest run. */
+  /** Each gateway's reconciliation: how far it is reconciled without a gap, the windows due past it, and its latest run. */
   reconciliationGateways: GatewayReconciliation[];
 }
 

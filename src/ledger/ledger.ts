@@ -1111,7 +1111,7 @@ export class Ledger {
 
   /** The gateway's reconciled-through mark (epoch ms), or null when no run has set one. */
   async reconciledThrough(gateway: string): Promise<number | null> {
-    const raw = await this.redis.get(`${this.prefix}retention:reconciled_through:${gateway}`);
+    const raw = await this.redis.get(this.reconciledThroughKey(gateway));
     return raw === null ? null : Number(raw);
   }
 

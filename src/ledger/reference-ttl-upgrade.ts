@@ -1,5 +1,5 @@
 import { counter } from '../metrics/metrics-registry';
-import { ALL_SHARDS, shardBase } from '../redis/key-layout';
+import { shardKeysOf } from '../redis/key-layout';
 import { scanKeys } from '../redis/key-scan';
 import { RedisClient } from '../redis/redis-connection';
 import { REFERENCE_TTL_S } from './ledger';
@@ -36,7 +36,7 @@ export async function extendReferenceTtls(redis: RedisClient, prefix: string, no
   let count = 0;
   // One walk of the keyspace; the pattern's `*` in the shard tag also matches an operation whose own id holds
   // `:ref:` (`{s:3}:op:abc:ref:x`), so each key is then checked to be a reference entry of a real shard.
-  const bases = new Set(ALL_SHARDS.map((shard) => `${shardBase(prefix, shard)}ref:`));
+  const bases = new Set(shardKeysOf(prefix).map((keys) => keys.reference('')));
   const isReference = (key: string): boolean => {
     const end = key.indexOf('}:ref:');
     return end > 0 && bases.has(key.slice(0, end + 6));

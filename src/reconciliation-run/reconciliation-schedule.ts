@@ -54,6 +54,7 @@ export interface SchedulePassReport {
  */
 export class ReconciliationSchedule {
   private lastPassAt = 0;
+  private readonly ledger: Ledger;
 
   constructor(
     private readonly deps: {
@@ -62,7 +63,9 @@ export class ReconciliationSchedule {
       logger: Logger;
       now?: () => number;
     },
-  ) {}
+  ) {
+    this.ledger = new Ledger(deps.redis, deps.config.redis.keyPrefix);
+  }
 
   private now(): number {
     return this.deps.now ? this.deps.now() : Date.now();
@@ -138,8 +141,8 @@ export class ReconciliationSchedule {
    * why nothing expires. No mark yet: nothing to say (the first run sets it).
    */
   private async noteCoverage(gateway: string, latestEnd: number): Promise<void> {
-    const { config, redis, logger } = this.deps;
-    const through = await new Ledger(redis, config.redis.keyPrefix).reconciledThrough(gateway);
+    const { config, logger } = this.deps;
+    const through = await this.ledger.reconciledThrough(gateway);
     if (through === null) return;
     const behind = windowsPastMark(through, latestEnd, config.reconciliation.windowMs);
     unreconciledWindows.set({ gateway }, behind);
