@@ -62,8 +62,8 @@ describe('the worker monitoring port', () => {
       await client.publish('pos.payment.authorize', command);
     }
     await eventually(async () => (await Promise.all(ids.map((id) => w.ledger.get(id)))).every((op) => op?.state === 'SUCCEEDED'), 15_000);
-
-    expect(await metricValue('pb_commands_total', { channel: 'pos', command: 'authorize', outcome: 'succeeded' })).toBe(before + 5);
+    // An outcome is counted just after its state is written.
+    await eventually(async () => (await metricValue('pb_commands_total', { channel: 'pos', command: 'authorize', outcome: 'succeeded' })) === before + 5);
     expect(await metricValue('pb_gateway_requests_total', { gateway: 'simulator', call: 'send', result: 'ok' })).toBe(okBefore + 5);
     const res = await fetch(`${url}/metrics`);
     expect(res.status).toBe(200);
