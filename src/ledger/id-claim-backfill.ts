@@ -6,7 +6,7 @@ import { ID_CLAIM_TTL_S } from './ledger';
 
 const backfilled = counter(
   'pb_id_claims_backfilled_total',
-  'Operations of the last 90 days whose id claim the one-off backfill looked at, by outcome: claimed (it had none), present (it had its own), conflicting (another shard claims the id: one reference under two payments from before claims existed)',
+  'Operations whose id claim the one-off backfill looked at (every one a claim made at its creation would still cover), by outcome: claimed (it had none), present (it had its own), conflicting (another shard claims the id: one reference under two payments from before claims existed)',
   ['outcome'],
 );
 

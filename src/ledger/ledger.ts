@@ -114,12 +114,6 @@ function stateKeysOf(keys: ShardKeys): Readonly<StateIndexKeys> {
 type CreationKeys = Record<'op' | 'log' | 'order' | 'state_index' | 'created', string>;
 
 /**
- * How long an operation id's claim (`ShardKeys.idClaim`) lives, seconds (90 days): past it a second payment
- * under the same id is no longer refused (the PSPs' idempotency keys are long expired by then).
- */
-export const ID_CLAIM_TTL_S = 90 * 24 * 3600;
-
-/**
  * The shard an id claim's holder names (`ShardKeys.idClaim`: an operation's claim holds its shard's number), or
  * null when the id is claimed by something that is no operation: a split tender or a split refund
  * (`SplitTenderStore`), whose reference an ordinary command may not take either.
@@ -140,6 +134,16 @@ export const RECORD_MAX_DAYS = 3650;
  * in reconciliation alike.
  */
 export const REFERENCE_TTL_S = (RECORD_MAX_DAYS + 30) * 86_400;
+
+/**
+ * How long an operation id's claim (`ShardKeys.idClaim`) lives, seconds: as long as the record it names can, like
+ * {@link REFERENCE_TTL_S}. Retention's expiry releases the claim with its record (`expireTerminal`), so this is
+ * only a backstop. While it lives, a second payment under the same id (another order, so another shard) is
+ * refused. A claim that lapsed before its record (they lived 90 days) let that payment be created beside the
+ * first: two records under one id, and every lookup by id (a webhook's merchant reference, the OMS's re-send,
+ * an event id) then found one of the two.
+ */
+export const ID_CLAIM_TTL_S = REFERENCE_TTL_S;
 
 /**
  * The operation ledger in Redis, in SHARD_COUNT shards (src/redis/key-layout.ts: the layout, and why an

@@ -16,7 +16,7 @@ import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './perio
 import { createRedis } from '../redis/redis-connection';
 import { moveLegacyKeys } from '../data-lifecycle/legacy-keys';
 import { backfillIdClaims } from '../ledger/id-claim-backfill';
-import { extendReferenceTtls } from '../ledger/reference-ttl-upgrade';
+import { extendKeyLifetimes, KEY_LIFETIME_UPGRADES } from '../ledger/key-lifetime-upgrade';
 import { backfillSplitReferenceClaims } from '../split-tender/split-reference-backfill';
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
 import { ConfiguredGatewayRouter } from '../routing/configured-gateway-router';
@@ -74,8 +74,9 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
 
 /**
  * Brings data an earlier release wrote up to this one, logging what changed: keys still under their names from
- * before the Redis Cluster layout are moved (src/data-lifecycle/legacy-keys.ts), operations created before
- * ids were claimed get their claim, once (src/ledger/id-claim-backfill.ts), and so do split tenders and split
+ * before the Redis Cluster layout are moved (src/data-lifecycle/legacy-keys.ts), id claims and PSP reference
+ * index entries set to lapse after 90 days get the lifetime of their record (src/ledger/key-lifetime-upgrade.ts),
+ * operations created before ids were claimed get their claim, once (src/ledger/id-claim-backfill.ts), and so do split tenders and split
  * refunds recorded before they claimed theirs (src/split-tender/split-reference-backfill.ts). A failure is
  * logged and retried at the next start; it never stops the poller.
  */
@@ -85,6 +86,18 @@ async function upgradeDataLogged(redis: RedisClient, prefix: string, logger: Log
     if (Object.values(movedKeys).some((n) => n > 0)) logger.info('redis keys moved from their pre-cluster names', { moved: movedKeys });
   } catch (err) {
     logger.warn('redis keys under pre-cluster names not moved (retried at the next start)', { error: (err as Error).message });
+  }
+  // Before the claim backfills: the claims they set already have the new lifetime, and an old record's may lapse soon.
+  for (const upgrade of KEY_LIFETIME_UPGRADES) {
+    try {
+      const done = await extendKeyLifetimes(redis, prefix, upgrade);
+      if (!done.alreadyDone) logger.info(`${upgrade.description} given the lifetime of their record`, { family: upgrade.family, extended: done.extended });
+    } catch (err) {
+      logger.warn(`${upgrade.description} not given the lifetime of their record (retried at the next start)`, {
+        family: upgrade.family,
+        error: (err as Error).message,
+      });
+    }
   }
   try {
     const claims = await backfillIdClaims(redis, prefix);
@@ -99,12 +112,6 @@ async function upgradeDataLogged(redis: RedisClient, prefix: string, logger: Log
     }
   } catch (err) {
     logger.warn('operation id claims not backfilled (retried at the next start)', { error: (err as Error).message });
-  }
-  try {
-    const references = await extendReferenceTtls(redis, prefix);
-    if (!references.alreadyDone) logger.info('PSP reference index entries given the lifetime of their record', { extended: references.extended });
-  } catch (err) {
-    logger.warn('PSP reference index entries not extended (retried at the next start)', { error: (err as Error).message });
   }
   try {
     const splits = await backfillSplitReferenceClaims(redis, prefix);

@@ -59,10 +59,11 @@ afterAll(async () => {
 });
 
 describe('the id claim backfill', () => {
-  it('claims the operations of the last 90 days for their shard, expiring as a claim made at their creation would; older ones are left; then a second payment under one is a conflict', async () => {
+  it('claims every operation a claim made at its creation would still cover (a year old included) for its shard, expiring as that claim would; older ones are left; then a second payment under one is a conflict', async () => {
     const now = Date.now();
     const recent = await unclaimed(now, 10);
-    const old = await unclaimed(now, 91);
+    const yearOld = await unclaimed(now, 400);
+    const old = await unclaimed(now, ID_CLAIM_TTL_S / 86_400 + 1);
     const claimedBefore = await metricValue('pb_id_claims_backfilled_total', { outcome: 'claimed' });
 
     const report = await backfillIdClaims(redis, prefix, now);
@@ -74,6 +75,7 @@ describe('the id claim backfill', () => {
     const ttl = await redis.ttl(claimKey(recent.id));
     expect(ttl).toBeGreaterThan(ID_CLAIM_TTL_S - 10 * 86_400 - 5);
     expect(ttl).toBeLessThanOrEqual(ID_CLAIM_TTL_S - 10 * 86_400 + 1);
+    expect(await redis.get(claimKey(yearOld.id))).toBe(String(shardOfPayment(command(yearOld.order).payment)));
     expect(await redis.get(claimKey(old.id))).toBeNull();
     expect(await redis.get(idClaimBackfillMarker(prefix))).toBe(String(now));
     // The guarantee the claim gives: the same reference under another order is refused, nothing written there.

@@ -66,10 +66,10 @@ afterAll(async () => {
 });
 
 describe('the split tender id claim backfill', () => {
-  it("claims the splits and refunds of the last 90 days among the ledger's id claims, expiring as claims made then would; older ones are left; an ordinary command under one is then refused", async () => {
+  it("claims the splits and refunds a claim made at their start would still cover among the ledger's id claims, expiring as claims made then would; older ones are left; an ordinary command under one is then refused", async () => {
     const now = Date.now();
     const recent = await unclaimedSplit('bf-split-recent', now, 30);
-    const old = await unclaimedSplit('bf-split-old', now, 91);
+    const old = await unclaimedSplit('bf-split-old', now, ID_CLAIM_TTL_S / 86_400 + 1);
     // Still open, its first step not created yet: found through the open index.
     const stepless = await unclaimedSplit('bf-split-stepless', now, 1, true);
     // A refund of the recent split, with its refund id claim and its card part, without the reference claim.
@@ -92,7 +92,7 @@ describe('the split tender id claim backfill', () => {
     expect(await redis.get(idClaimKeyOf(prefix, refundId))).toBe(`split-refund:${recent.id}`);
     expect(await redis.get(idClaimKeyOf(prefix, old.id))).toBeNull();
     expect(await redis.get(idClaimKeyOf(prefix, 'bf-lookalike'))).toBeNull();
-    // The split's claim expires when one made at its start would have (60 days from now); the refund's with its refund id claim.
+    // The split's claim expires when one made at its start would have (30 days short of a new one's); the refund's with its refund id claim.
     const ttl = await redis.ttl(idClaimKeyOf(prefix, recent.id));
     expect(Math.abs(ttl - (ID_CLAIM_TTL_S - 30 * 86_400))).toBeLessThan(5);
     expect(Math.abs((await redis.ttl(idClaimKeyOf(prefix, refundId))) - (await redis.ttl(store.refundClaimKey(refundId))))).toBeLessThan(5);
