@@ -126,17 +126,11 @@ function maskCardData(value: unknown, key = ''): unknown {
  * scores included, stays as stored), counted and logged with the paths, never the values.
  */
 export function checkedSnapshot(snap: OperationSnapshot, logger?: Logger): { snap: OperationSnapshot; cardData: boolean } {
-  // A reference's expiry is the bridge's own number (Redis's PEXPIRETIME), never input. An entry lives as long
-  // as its record, so its epoch ms start with a 2, a card-issuing digit: one in ten would pass the Luhn check,
-  // be masked, and leave the line unimportable. It is set aside from the check and put back as it was.
-  const expiries = snap.references.map((r) => r.expires_at);
-  const scanned: OperationSnapshot = { ...snap, references: snap.references.map((r) => ({ key: r.key, expires_at: 0 })) };
-  const hits = findCardData(scanned);
+  const hits = findCardData(snap);
   if (hits.length === 0) return { snap, cardData: false };
   cardDataInExport.inc();
   logger?.error('card data found in a stored operation: masked in the export', { operation_id: snap.id, paths: hits.slice(0, 10) });
-  const masked = maskCardData(scanned) as OperationSnapshot;
-  return { snap: { ...masked, references: masked.references.map((r, i) => ({ key: r.key, expires_at: expiries[i] })) }, cardData: true };
+  return { snap: maskCardData(snap) as OperationSnapshot, cardData: true };
 }
 
 /**

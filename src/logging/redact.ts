@@ -56,13 +56,23 @@ export function luhnValid(digits: string): boolean {
 }
 
 /**
- * Whether a 12–19 digit string is plausibly a payment card number: Luhn-valid and starting with a
- * card-issuing major industry identifier (2 to 6: Mastercard 2-series, Amex/Diners/JCB, Visa,
- * Mastercard/Maestro, Discover/UnionPay). Used to *refuse* input, where a bare Luhn check would refuse one
- * numeric order id in ten; the logger redacts on Luhn alone (over-redacting a log costs nothing).
+ * Whether a card of `length` digits can start with `first` (a digit's value): a card-issuing major industry
+ * identifier (2 to 6: Mastercard 2-series, Amex/Diners/JCB, Visa, Mastercard/Maestro, Discover/UnionPay), and not
+ * 13 digits starting with 2. That is the shape of every epoch-millisecond time from 2033-05-18 to 2286, which the
+ * bridge stores everywhere (record times, history, index scores, key expiries); no scheme issues 13-digit cards
+ * in the 2-series (Mastercard's 2221–2720 and Mir's 2200–2204 are 16 to 19 digits; 13-digit cards are Visa's).
+ */
+function issuableStart(first: number, length: number): boolean {
+  return first >= 2 && first <= 6 && !(first === 2 && length === 13);
+}
+
+/**
+ * Whether a 12–19 digit string is plausibly a payment card number: Luhn-valid and of a shape a scheme issues
+ * (a card-issuing first digit; see `issuableStart`). Used to *refuse* input, where a bare Luhn check would refuse
+ * one numeric order id in ten; the logger redacts on Luhn alone (over-redacting a log costs nothing).
  */
 export function isLikelyCardNumber(digits: string): boolean {
-  return digits.length >= 12 && digits.length <= 19 && digits[0] >= '2' && digits[0] <= '6' && luhnValid(digits);
+  return digits.length >= 12 && digits.length <= 19 && issuableStart(digits.charCodeAt(0) - 48, digits.length) && luhnValid(digits);
 }
 
 const MIN_PAN = 12;
@@ -187,8 +197,8 @@ class DigitRun {
   }
 
   /**
-   * @param strict refusing input: the number must also start (after leading zeros) with a card-issuing
-   *   digit, and an unbroken run of more than 19 significant digits (a 22-digit Cybersource id) is not a
+   * @param strict refusing input: the number must also be of a shape a scheme issues (`issuableStart`, after
+   *   leading zeros), and an unbroken run of more than 19 significant digits (a 22-digit Cybersource id) is not a
    *   card number. Otherwise (redacting): Luhn alone, and every 12–19 digit window of a longer run counts.
    */
   holdsCardNumber(strict: boolean): boolean {
@@ -215,7 +225,7 @@ class DigitRun {
       const s = nextSignificant[a];
       const len = b - s;
       if (len < MIN_PAN || len > MAX_PAN) return false;
-      if (strict && (d[s] < 2 || d[s] > 6)) return false;
+      if (strict && !issuableStart(d[s], len)) return false;
       return luhn(s, b);
     };
     if (test(0, m)) return true;

@@ -192,16 +192,20 @@ describe('export → import → export', () => {
     expect(summary).toMatchObject({ operations: seededHere.all.length, complete: true });
   });
 
-  it('never takes a reference expiry for a card number: one past 2033 whose digits pass the Luhn check is exported as stored, unflagged, and imports', async () => {
-    // Reference entries live as long as their record, so their expiries already start with a 2 (a card-issuing digit).
+  it('never takes a time past 2033 for a card number: a reference expiry and a history time whose digits pass the Luhn check are exported as stored, unflagged, and import', async () => {
+    // Reference entries live as long as their record, so their expiries already start with a 2 (a card-issuing
+    // digit); every time the bridge stores will from 2033-05-18.
     const prefix = freshPrefix();
     const seededHere = await seedLedger(redis, prefix);
     const keys = new ShardKeys(prefix, shardOfOrder(seededHere.order));
     await redis.pexpireat(keys.reference(`simulator:psp_${seededHere.auth}`), 2114000000007);
+    await redis.rpush(keys.history(seededHere.auth), '{"event":"note","at":2114000000007}');
     const before = await metricValue('pb_export_card_data_total');
     const text = await exportText(prefix);
     const line = text.split('\n').find((l) => l.includes(`"id":"${seededHere.auth}"`))!;
-    expect((JSON.parse(line) as { references: { expires_at: unknown }[] }).references[0].expires_at).toBe(2114000000007);
+    const snap = JSON.parse(line) as { references: { expires_at: unknown }[]; history: string[] };
+    expect(snap.references[0].expires_at).toBe(2114000000007);
+    expect(snap.history[snap.history.length - 1]).toBe('{"event":"note","at":2114000000007}');
     expect(await metricValue('pb_export_card_data_total')).toBe(before);
     expect(await importOperations(redis, freshPrefix(), Readable.from([text]))).toMatchObject({ operations: seededHere.all.length, complete: true });
   });
