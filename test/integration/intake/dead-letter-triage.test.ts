@@ -49,8 +49,9 @@ describe('high-impact intake failures go to the priority triage queue, and dead 
     await eventually(() => worker.consumer.stats.deadLettered >= dlBefore + cases.length);
     expect(await client.drainDeadLetters()).toHaveLength(cases.length);
     await eventually(async () => (await client.queueDepth(triageQueueOf(config.amqp))) === 3);
+    // Counted and logged once its triage copy is out: the three lines are the last thing each writes.
+    await eventually(() => logs.lines.filter((l) => l.includes('high-impact dead letter')).length === 3);
     expect(await metricValue('pb_dead_letters_high_impact_total', { channel: 'web', command: 'sale', code: 'INVALID_PARAMS' })).toBe(before + 1);
-    expect(logs.lines.filter((l) => l.includes('high-impact dead letter'))).toHaveLength(3);
 
     const listed = await listDeadLettersByImpact(worker.redis, config.redis.keyPrefix);
     expect(listed.map((s) => [s.command, s.amount, s.impact])).toEqual([

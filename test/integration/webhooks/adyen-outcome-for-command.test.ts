@@ -47,8 +47,11 @@ describe('an Adyen notification naming an operation of another command', () => {
 
     await eventually(() => recordedNotForCommand(authorization, 'CANCELLATION'));
     expect((await stack.worker.ledger.get(authorization))?.state).toBe('PENDING');
-    expect(await metricValue('pb_webhook_outcomes_not_for_command_total', { gateway: 'adyen', gateway_status: 'CANCELLATION', command: 'authorize' })).toBe(
-      before + 1,
+    // Counted just after its history entry is written.
+    await eventually(
+      async () =>
+        (await metricValue('pb_webhook_outcomes_not_for_command_total', { gateway: 'adyen', gateway_status: 'CANCELLATION', command: 'authorize' })) ===
+        before + 1,
     );
     expect(logs.lines.some((l) => l.includes("not this operation's command's outcome") && l.includes(authorization))).toBe(true);
   });
