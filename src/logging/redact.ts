@@ -56,14 +56,22 @@ export function luhnValid(digits: string): boolean {
 }
 
 /**
+ * Whether `length` digits starting with `first` (a digit's value) are an epoch-millisecond time of 2001-09-09 to
+ * 2286: 13 digits starting with 1 or 2. The bridge writes such times everywhere (record times, history, index
+ * scores, key expiries, log fields), and one in ten passes the Luhn check. No card has that shape: 13-digit cards
+ * are Visa's (4); the 2-series (Mastercard 2221–2720, Mir 2200–2204) is 16 to 19 digits, and MII 1 (UATP) 15.
+ */
+function epochMsShape(first: number, length: number): boolean {
+  return length === 13 && (first === 1 || first === 2);
+}
+
+/**
  * Whether a card of `length` digits can start with `first` (a digit's value): a card-issuing major industry
  * identifier (2 to 6: Mastercard 2-series, Amex/Diners/JCB, Visa, Mastercard/Maestro, Discover/UnionPay), and not
- * 13 digits starting with 2. That is the shape of every epoch-millisecond time from 2033-05-18 to 2286, which the
- * bridge stores everywhere (record times, history, index scores, key expiries); no scheme issues 13-digit cards
- * in the 2-series (Mastercard's 2221–2720 and Mir's 2200–2204 are 16 to 19 digits; 13-digit cards are Visa's).
+ * the shape of an epoch-millisecond time (`epochMsShape`: from 2033-05-18 every one starts with a 2).
  */
 function issuableStart(first: number, length: number): boolean {
-  return first >= 2 && first <= 6 && !(first === 2 && length === 13);
+  return first >= 2 && first <= 6 && !epochMsShape(first, length);
 }
 
 /**
@@ -200,6 +208,7 @@ class DigitRun {
    * @param strict refusing input: the number must also be of a shape a scheme issues (`issuableStart`, after
    *   leading zeros), and an unbroken run of more than 19 significant digits (a 22-digit Cybersource id) is not a
    *   card number. Otherwise (redacting): Luhn alone, and every 12–19 digit window of a longer run counts.
+   *   Either way a whole number of an epoch-millisecond time's shape (`epochMsShape`) is not a card number.
    */
   holdsCardNumber(strict: boolean): boolean {
     const d = this.digits;
@@ -224,7 +233,7 @@ class DigitRun {
     const test = (a: number, b: number): boolean => {
       const s = nextSignificant[a];
       const len = b - s;
-      if (len < MIN_PAN || len > MAX_PAN) return false;
+      if (len < MIN_PAN || len > MAX_PAN || epochMsShape(d[s], len)) return false;
       if (strict && !issuableStart(d[s], len)) return false;
       return luhn(s, b);
     };

@@ -62,6 +62,16 @@ describe('isLikelyCardNumber', () => {
 });
 
 describe('redactText', () => {
+  it('leaves epoch-millisecond times in logs as they are, though one in ten passes the Luhn check, and still redacts a card beside one', () => {
+    const line = redact({ at: Number(LUHN_TIMESTAMP), next_check_at: '2114000000007', msg: `retry at ${LUHN_TIMESTAMP}, card ${VISA}` }) as Record<
+      string,
+      unknown
+    >;
+    expect(line).toEqual({ at: Number(LUHN_TIMESTAMP), next_check_at: '2114000000007', msg: `retry at ${LUHN_TIMESTAMP}, card ${PAN_MASK}` });
+    // A 13-digit Visa is still one.
+    expect(redactText('card 4222222222222')).toBe(`card ${PAN_MASK}`);
+  });
+
   it('removes a plain card number', () => {
     expect(redactText(VISA)).toBe(PAN_MASK);
   });
