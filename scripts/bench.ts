@@ -59,6 +59,7 @@ import { scrapeMetric, scrapeMetricByLabel } from '../harness/bench/metric-scrap
 import { pspRoundTrips } from '../harness/bench/psp-round-trip';
 import { rawAmqpBaseline, RawAmqpResult } from '../harness/bench/raw-amqp-baseline';
 import { brokerAlone } from '../harness/bench/broker-alone';
+import { cpuTicks, speedProbe, stealPercent } from '../harness/bench/machine-speed';
 import { configSchema } from '../src/config/config-schema';
 import { commandStats, commandStatsDelta, monitorPrefix } from '../harness/bench/redis-command-count';
 import { addedLatenciesMs, pspTimesMs } from '../harness/bench/psp-time';
@@ -301,8 +302,11 @@ const COST_HEADER = [
 async function main(): Promise<void> {
   const s = settings();
   const startedAt = new Date();
-  // The machine may be shared (other builds, tests): the load average says how much the figures suffer.
+  // The machine may be shared (other builds, tests): the load average says how much the figures suffer; the
+  // speed probe and the hypervisor's steal say how fast the host lets it run this hour.
   const loadAtStart = loadavg()[0];
+  const speedAtStart = speedProbe();
+  const ticksAtStart = cpuTicks();
   const runId = `bench${randomBytes(3).toString('hex')}`;
   const amqpUrl = process.env.PB_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
   const redisUrl = process.env.PB_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -420,10 +424,13 @@ async function main(): Promise<void> {
     },
   ];
   const host = machine(redisVersion);
+  const speedAtEnd = speedProbe();
+  const steal = stealPercent(ticksAtStart, cpuTicks());
   const preamble = [
     `run ${startedAt.toISOString()}, namespace ${runId}${s.quick ? ', QUICK' : ''}, phases ${[...s.phases].join(',')}`,
     `machine: ${host.cpus} CPUs (${host.cpuModel}), ${host.memoryMiB} MiB; node ${host.node}, RabbitMQ ${host.rabbitmq}, Redis ${host.redis}`,
     `1-minute load average: ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (other work on the machine)`,
+    `machine speed probe (a command through JSON 20 000 times; fastest / median of ${speedAtStart.runs}): ${speedAtStart.minMs} / ${speedAtStart.medianMs} ms at start, ${speedAtEnd.minMs} / ${speedAtEnd.medianMs} ms at end; hypervisor steal ${steal === null ? 'not readable' : `${steal} % of the CPUs' time`} over the run`,
     `git ${gitHead()}; bench command ${commandBytes} B of JSON${raw ? `, raw AMQP message ${raw.messageBytes} B` : ''}; allocation probe ${s.allocation ? 'on' : 'off'}; commands queue: ${s.flowQueueType} for saturation, paced, Redis and backlog, ${SHIPPED_QUEUE_TYPE} (the shipped default) for PSP latency and scaling, classic for the raw baseline; log level warn for the first stack, ${SHIPPED_LOG_LEVEL} (the shipped default) for PSP latency and scaling`,
   ];
   say('');
@@ -447,6 +454,8 @@ async function main(): Promise<void> {
     machine: host,
     git: gitHead(),
     loadAverage1m: { start: loadAtStart, end: loadavg()[0] },
+    machineSpeedMs: { start: speedAtStart, end: speedAtEnd },
+    stealPercent: steal,
     commandBytes,
     ...Object.assign({}, ...outputs.map((o) => o.json)),
     benchPeakRssMiB: benchRss,
