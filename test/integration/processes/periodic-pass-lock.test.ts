@@ -2,7 +2,8 @@ import { Config } from '../../../src/config/config';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { LeaseHolder } from '../../../src/leases/lease-holder';
 import { idClaimBackfillMarker } from '../../../src/ledger/id-claim-backfill';
-import { Ledger } from '../../../src/ledger/ledger';
+import { ID_CLAIM_LIFETIME, keyLifetimeUpgradeMarker } from '../../../src/ledger/key-lifetime-upgrade';
+import { Ledger, RECORD_MAX_DAYS } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { runPollProcess } from '../../../src/processes/poll-process';
 import { shardOfAnchor } from '../../../src/redis/key-layout';
@@ -134,4 +135,28 @@ test('a run on data from before id claims gives its operations their claim once 
   expect(await redis.get(claim)).not.toBeNull();
   const second = await pass();
   expect(second.lines.some((l) => l.includes('operation id claims backfilled'))).toBe(false);
+});
+
+test('a run on data from before claims lived as long as their record gives a claim set for 90 days that lifetime before the backfill runs, logged once', async () => {
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
+  const id = `op-pass-claim-ttl-${Date.now()}`;
+  await ledger.create(id, {
+    version: 1,
+    command: 'authorize',
+    channel: 'bus',
+    received_at: new Date().toISOString(),
+    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 500, currency: 'EUR', order_id: `ORD-${id}` },
+  });
+  const claim = ledger.keysOf(shardOfAnchor(id)).idClaim(id);
+  await redis.expire(claim, 80 * 86_400);
+  await redis.del(keyLifetimeUpgradeMarker(config.redis.keyPrefix, ID_CLAIM_LIFETIME));
+
+  const first = await pass();
+
+  expect(await redis.ttl(claim)).toBeGreaterThan(RECORD_MAX_DAYS * 86_400);
+  const line = first.lines.find((l) => l.includes('id claims given the lifetime of their record'));
+  expect(JSON.parse(line!)).toMatchObject({ level: 'info', family: 'id_claim' });
+  expect((JSON.parse(line!) as { extended: number }).extended).toBeGreaterThanOrEqual(1);
+  const second = await pass();
+  expect(second.lines.some((l) => l.includes('id claims given the lifetime of their record'))).toBe(false);
 });
