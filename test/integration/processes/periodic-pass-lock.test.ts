@@ -61,6 +61,17 @@ function ownConnection(): RedisClient {
   return connection;
 }
 
+/** Records authorization `id` (its own order), with its id claim. */
+async function authorize(ledger: Ledger, id: string): Promise<void> {
+  await ledger.create(id, {
+    version: 1,
+    command: 'authorize',
+    channel: 'bus',
+    received_at: new Date().toISOString(),
+    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 500, currency: 'EUR', order_id: `ORD-${id}` },
+  });
+}
+
 async function pass(): Promise<{ ran: boolean; lines: string[] }> {
   const { logger, lines } = captureLogger('info');
   const report = await runPollProcess(config, logger, createGatewayClients(config), LOCK_MS);
@@ -118,13 +129,7 @@ test('of two processes finding the same dead holder, only one takes the lock ove
 test('a run on data from before id claims gives its operations their claim once (logged), and later runs skip it', async () => {
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const id = `op-pass-claims-${Date.now()}`;
-  await ledger.create(id, {
-    version: 1,
-    command: 'authorize',
-    channel: 'bus',
-    received_at: new Date().toISOString(),
-    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 500, currency: 'EUR', order_id: `ORD-${id}` },
-  });
+  await authorize(ledger, id);
   const claim = ledger.keysOf(shardOfAnchor(id)).idClaim(id);
   await redis.del(claim);
   await redis.del(idClaimBackfillMarker(config.redis.keyPrefix));
@@ -140,13 +145,7 @@ test('a run on data from before id claims gives its operations their claim once 
 test('a run on data from before claims lived as long as their record gives a claim set for 90 days that lifetime before the backfill runs, logged once', async () => {
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const id = `op-pass-claim-ttl-${Date.now()}`;
-  await ledger.create(id, {
-    version: 1,
-    command: 'authorize',
-    channel: 'bus',
-    received_at: new Date().toISOString(),
-    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: 'pm_card_visa', amount: 500, currency: 'EUR', order_id: `ORD-${id}` },
-  });
+  await authorize(ledger, id);
   const claim = ledger.keysOf(shardOfAnchor(id)).idClaim(id);
   await redis.expire(claim, 80 * 86_400);
   await redis.del(keyLifetimeUpgradeMarker(config.redis.keyPrefix, ID_CLAIM_LIFETIME));
