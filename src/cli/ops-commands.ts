@@ -15,6 +15,7 @@ import { recheckOperations } from '../ops/recheck';
 import { addWebhookCommands } from './webhook-commands';
 import { addSplitTenderCommands } from './split-tender-commands';
 import { addReconciliationStatusCommand } from './reconciliation-status-command';
+import { addProcessesCommand } from './processes-command';
 
 const money = (amount: number, currency: string): string => {
   try {
@@ -334,6 +335,7 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
   addWebhookCommands(ops, withContext);
   addSplitTenderCommands(ops, withContext);
   addReconciliationStatusCommand(ops, withContext);
+  addProcessesCommand(ops, withContext);
   const dl = ops.command('dead-letters').description('dead letters: list, show, triage, replay');
   dl.command('list')
     .description('moves new dead letters from the queue into the archive, then lists them with their triage category')

@@ -8,6 +8,7 @@ import { ConfigError } from '../errors/config-error';
 import { gatewaySecretValues } from '../gateways/gateway-registry';
 import { Logger, createLogger } from '../logging/logger';
 import { registerSecret } from '../logging/redact';
+import { announceRelease } from '../fleet/process-presence';
 import { tuneHeap } from './heap-tuning';
 
 /**
@@ -70,6 +71,7 @@ export async function runUntilSignal(
     process.exit(78);
   }
   logger.debug(`${name} heap growing percent`, { heap_growing_percent: heapGrowingPercent ?? 'v8 default' });
+  logger.info(`${name} starting`, { ...announceRelease(name), pid: process.pid });
   const abort = new AbortController();
   const starting = start(abort.signal);
   let stopping = false;

@@ -46,6 +46,14 @@ export function holderHeartbeatKey(prefix: string, id: string): string {
 }
 
 /**
+ * The holders seen lately (sorted set: holder id → its last heartbeat, epoch ms): where the live processes are
+ * found without a SCAN of the keyspace (`runningProcesses`), which prunes it.
+ */
+export function holderRegistryKey(prefix: string): string {
+  return `${prefix}holders`;
+}
+
+/**
  * The identity a process writes into the leases it takes (today: the event send leases), and the liveness
  * signal that lets another process take over a lease whose holder died instead of waiting for the lease to
  * expire (the bus timeout plus 5 s, ~15 s): a heartbeat key `<prefix>holder:<id>` with a TTL of `ttlMs`,
@@ -63,36 +71,49 @@ export class LeaseHolder {
   readonly id = `h-${randomBytes(12).toString('hex')}`;
   private timer: NodeJS.Timeout | null = null;
   private readonly key: string;
+  /** The heartbeat's value: the process's presence as JSON, or `1` without one. */
+  private readonly value: string;
 
   /**
    * @param ttlMs how long the heartbeat outlives its last refresh, ms (`leases.holder_ttl_ms`, default 2000).
+   * @param presence what the heartbeat says of this process, as JSON (`presenceOf` in src/fleet/: role, release,
+   *   pid, host); without it, `1`.
    */
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly ttlMs: number,
     private readonly logger?: Logger,
+    presence?: object,
   ) {
     this.key = holderHeartbeatKey(prefix, this.id);
+    this.value = presence ? JSON.stringify(presence) : '1';
   }
 
   /** Writes the heartbeat, then refreshes it every `ttlMs / 4` until `stop`. */
   async start(): Promise<void> {
-    await this.redis.set(this.key, '1', 'PX', this.ttlMs);
+    await this.redis.set(this.key, this.value, 'PX', this.ttlMs);
+    await this.register();
     this.timer = setInterval(() => void this.refresh(), Math.max(50, Math.floor(this.ttlMs / 4)));
     this.timer.unref();
   }
 
+  /** Notes this holder in the registry ({@link holderRegistryKey}) with the time of its heartbeat. */
+  private async register(): Promise<void> {
+    await this.redis.zadd(holderRegistryKey(this.prefix), Date.now(), this.id);
+  }
+
   private async refresh(): Promise<void> {
     try {
+      await this.register();
       // XX: a key that is gone expired while this process was alive; say so, then write it again.
-      if ((await this.redis.set(this.key, '1', 'PX', this.ttlMs, 'XX')) === null) {
+      if ((await this.redis.set(this.key, this.value, 'PX', this.ttlMs, 'XX')) === null) {
         lapses.inc();
         this.logger?.warn('lease holder heartbeat had lapsed (event loop stalled?); leases of this process may have been taken over', {
           holder: this.id,
           ttl_ms: this.ttlMs,
         });
-        await this.redis.set(this.key, '1', 'PX', this.ttlMs);
+        await this.redis.set(this.key, this.value, 'PX', this.ttlMs);
       }
     } catch {
       // Redis away: the next refresh tries again; the leases wait for it like everything else.
@@ -110,6 +131,7 @@ export class LeaseHolder {
     this.timer = null;
     if (this.redis.status !== 'ready') return; // the key expires by itself within ttlMs
     await this.redis.del(this.key).catch(() => undefined);
+    await this.redis.zrem(holderRegistryKey(this.prefix), this.id).catch(() => undefined);
   }
 
   /** Whether holder `id` is alive (its heartbeat key exists). This process is always alive to itself. */

@@ -1,6 +1,6 @@
 import { counter } from '../metrics/metrics-registry';
 import { ShardKeys, shardBase, shardKeysOf } from '../redis/key-layout';
-import { scanKeys } from '../redis/key-scan';
+import { globLiteral, scanKeys } from '../redis/key-scan';
 import { RedisClient } from '../redis/redis-connection';
 import { ID_CLAIM_TTL_S, REFERENCE_TTL_S } from './ledger';
 
@@ -30,11 +30,6 @@ export interface KeyLifetimeUpgrade {
   patterns(prefix: string): string[];
   /** Whether a key a pattern found is one of the family's. */
   isMember(prefix: string): (key: string) => boolean;
-}
-
-/** `text` as a literal in a SCAN MATCH pattern. */
-function globLiteral(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 /**

@@ -8,6 +8,8 @@ import { EventStore } from '../events/event-store';
 import { createOmsEventsQueue } from '../events/oms-events-queue';
 import { DependencyWatch } from '../health/dependency-watch';
 import { Ledger } from '../ledger/ledger';
+import { presenceOf } from '../fleet/process-presence';
+import { ReleaseWatch } from '../fleet/release-watch';
 import { LeaseHolder } from '../leases/lease-holder';
 import { Logger } from '../logging/logger';
 import { setScrapeCollector } from '../metrics/scrape-gauges';
@@ -53,7 +55,7 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   deliveryQueue.on('error', () => undefined);
   // Names this run in the pass lock, so a run killed mid-pass does not block the next one for lockMs.
-  const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger);
+  const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger, presenceOf('poller'));
   try {
     await holder.start();
     await upgradeDataLogged(redis, config.redis.keyPrefix, logger);
@@ -178,7 +180,7 @@ export async function startPollerProcess(
   );
   const jobs = periodicJobs(config, logger, routes, redis, eventsQueue, deliveryQueue);
   // Names this poller in the pass lock: killed mid-pass, its lock is taken over at once, not after passLockMs.
-  const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger);
+  const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger, presenceOf('poller'));
   await holder.start();
   const intervalMs = config.pollerProcess.intervalMs;
   let current: Promise<PollReport | null> | null = null;
@@ -219,6 +221,11 @@ export async function startPollerProcess(
   };
   const reconcileTimer = config.reconciliation.schedule === 'off' ? null : setInterval(reconcileTick, Math.min(intervalMs * 10, 60_000));
   if (reconcileTimer) reconcileTick();
+  // The releases the fleet runs, as often (a failure is Redis away, which the dependency watch already reports).
+  const releases = new ReleaseWatch({ redis, prefix: config.redis.keyPrefix, logger });
+  const releaseTick = (): void => void releases.check().catch((err: Error) => logger.debug('release check failed', { error: err.message }));
+  const releaseTimer = setInterval(releaseTick, Math.min(intervalMs * 10, 60_000));
+  releaseTick();
   started = true;
   logger.info('poller started', { interval_ms: intervalMs, gateways: [...routes.keys()] });
   return {
@@ -228,6 +235,7 @@ export async function startPollerProcess(
       started = false;
       dependencies.stop();
       clearInterval(timer);
+      clearInterval(releaseTimer);
       if (reconcileTimer) clearInterval(reconcileTimer);
       await current;
       await reconciling;

@@ -1,3 +1,5 @@
+import { LeaseHolder } from '../leases/lease-holder';
+import { presenceOf } from '../fleet/process-presence';
 import { AmqpConnection } from '../amqp/amqp-connection';
 import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
 import { createGatewayClients } from '../gateways/gateway-registry';
@@ -68,6 +70,9 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   const dependencies = new DependencyWatch(logger);
   dependencies.watchRedis(redis);
   dependencies.watchAmqp(connection);
+  // Its heartbeat says which release it runs (`ops processes`, the poller's release check); web takes no lease.
+  const presence = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger, presenceOf('web'));
+  void presence.start().catch(() => undefined);
   const deadLetters = new DeadLetterWriter(
     publisher,
     config.amqp,
@@ -160,6 +165,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
       await publisher.close();
       await connection.close();
       await outcomesQueue.close();
+      await presence.stop();
       redis.disconnect();
     },
   };

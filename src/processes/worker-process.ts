@@ -20,6 +20,7 @@ import { GatewayClient } from '../gateways/gateway-client';
 import { startDeliveryWorker } from '../delivery/delivery-worker';
 import { InlineDelivery } from '../delivery/inline-delivery';
 import { staleAfterMs, sweepOnce } from '../delivery/recovery-sweep';
+import { presenceOf } from '../fleet/process-presence';
 import { LeaseHolder } from '../leases/lease-holder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
@@ -132,7 +133,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const ledger = new Ledger(fastRedis, config.redis.keyPrefix);
   // Names this process in the send leases it takes; its heartbeat lets another worker take over a lease it
   // held when it is killed, instead of waiting for the lease's expiry.
-  const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger);
+  const holder = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger, presenceOf('worker'));
   await holder.start();
   const events = new EventStore(fastRedis, config.redis.keyPrefix, holder);
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);

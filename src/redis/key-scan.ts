@@ -30,6 +30,11 @@ export async function whenReady(redis: RedisClient, timeoutMs = 10000): Promise<
   });
 }
 
+/** `text` as a literal in a SCAN MATCH pattern (a key prefix may hold `*`, `?`, `[`). */
+export function globLiteral(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
 /**
  * Calls `batch` with the keys matching `pattern` (SCAN MATCH, `count` a hint per step), each batch with
  * the server holding them. A key may be reported twice (SCAN's contract); none that existed throughout is missed.
