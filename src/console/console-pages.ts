@@ -1,3 +1,5 @@
+import { UNNAMED_RELEASE } from '../fleet/running-processes';
+import { releaseName } from '../fleet/release-identity';
 import { AuditRecord } from '../audit/audit-log';
 import { redactBody } from '../amqp/dead-letter-writer';
 import { redact, redactText } from '../logging/redact';
@@ -336,6 +338,36 @@ function reconciliationGatewayTable(rows: GatewayReconciliation[]): SafeHtml {
   );
 }
 
+/**
+ * The live processes and their releases: one release is a settled fleet; two for longer than a deploy takes is a
+ * process left behind (alert `PaymentBridgeMixedReleases`).
+ */
+function fleetTable(fleet: ConsoleSnapshot['fleet']): SafeHtml {
+  if (fleet.processes.length === 0) return html`<p class="empty" id="processes">no running process has a heartbeat under this prefix</p>`;
+  const releases = fleet.releases
+    .map(
+      (r) =>
+        `${r.release} (${Object.entries(r.roles)
+          .map(([role, n]) => `${role} ${n}`)
+          .join(', ')})`,
+    )
+    .join('; ');
+  const count = fleet.releases.length;
+  return html`<p id="releases" data-releases="${count}" ${count > 1 ? html` class="error"` : html``}>
+      ${count === 1 ? '1 release' : `${count} releases`}: ${releases}${count > 1 ? ': upgrade every web, worker and poller together' : ''}
+    </p>
+    ${dataTable(
+      'processes',
+      ['role', 'release', 'host', 'pid', 'started'],
+      fleet.processes.map(({ presence, holder }) => ({
+        attrs: html` data-holder="${holder}" data-role="${presence?.role ?? 'unknown'}" data-release="${presence ? releaseName(presence) : UNNAMED_RELEASE}"`,
+        cells: presence
+          ? [presence.role, releaseName(presence), presence.host, { num: presence.pid }, time(presence.started_at)]
+          : ['unknown', UNNAMED_RELEASE, '', '', ''],
+      })),
+    )}`;
+}
+
 /** The latest reconciliation runs: each window's result and what differed (read only: runs are the CLI's and the schedule's). */
 function reconciliationTable(runs: RecentRun[]): SafeHtml {
   if (runs.length === 0) return html`<p class="empty" id="reconciliation-runs">none</p>`;
@@ -491,6 +523,10 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
           >
         </h2>
         ${reconciliationGatewayTable(s.reconciliationGateways)} ${reconciliationTable(s.reconciliation)}
+      </section>
+      <section>
+        <h2>Processes <small>the live web, worker and poller processes, from their heartbeats, with the release each runs</small></h2>
+        ${fleetTable(s.fleet)}
       </section>
       <section>
         <h2>Audit log</h2>

@@ -13,6 +13,7 @@ import { ParkedSplitTender, parkedSplitTenders } from '../ops/parked-split-tende
 import { RecentRun, recentRuns } from '../reconciliation-run/reconciliation-history';
 import { GatewayReconciliation, reconciliationByGateway } from '../ops/reconciliation-status';
 import type { ReviewHold } from '../risk/review-store';
+import { RunningProcess, RunningRelease, runningProcesses, runningReleases } from '../fleet/running-processes';
 
 /** What the console's dashboard shows, read fresh on every load (and every few seconds by its script). */
 export interface ConsoleSnapshot {
@@ -45,6 +46,8 @@ export interface ConsoleSnapshot {
   reconciliation: RecentRun[];
   /** Each gateway's reconciliation: how far it is reconciled without a gap, the windows due past it, and its latest run. */
   reconciliationGateways: GatewayReconciliation[];
+  /** The live web, worker and poller processes (their heartbeats) and the releases among them. */
+  fleet: { processes: RunningProcess[]; releases: RunningRelease[] };
 }
 
 /** A gateway's health as the ledger shows it: recent settled outcomes and what is stuck on it. */
@@ -79,6 +82,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     parkedSplits,
     reconciliation,
     reconciliationGateways,
+    processes,
   ] = await Promise.all([
     ctx.operations.counts(60_000, now),
     ctx.operations.counts(15 * 60_000, now),
@@ -95,6 +99,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     parkedSplitTenders(ctx, 25),
     recentRuns(ctx.redis, ctx.config.redis.keyPrefix, 10),
     reconciliationByGateway(ctx, now),
+    runningProcesses(ctx.redis, ctx.config.redis.keyPrefix, now),
   ]);
   const recent = await ctx.operations.recentSettled(200);
   const names = new Set([...Object.keys(ctx.config.gateways), ...recent.map((r) => r.gateway), ...stuck.map((s) => s.gateway)]);
@@ -133,5 +138,6 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     parkedSplits,
     reconciliation,
     reconciliationGateways,
+    fleet: { processes, releases: runningReleases(processes) },
   };
 }

@@ -9,6 +9,9 @@ import { RECENT_RUNS_KEPT, recordRun } from '../../../src/reconciliation-run/rec
 import { Ledger } from '../../../src/ledger/ledger';
 import { clientKey } from '../../../src/net/ip-ranges';
 import { consoleLogin } from '../../support/console-login';
+import { LeaseHolder } from '../../../src/leases/lease-holder';
+import { presenceOf } from '../../../src/fleet/process-presence';
+import { releaseIdentity, releaseName } from '../../../src/fleet/release-identity';
 
 const PASSWORD = CONSOLE_PASSWORD;
 
@@ -121,6 +124,23 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
     // Hourly windows and a 2 h lag (the defaults): the schedule may reconcile through the hour 2-3 h ago, 7 windows past the mark.
     expect(gateways).toContain('data-gateway="simulator" data-result="done" data-windows-behind="7"');
     expect(page.slice(page.indexOf('id="reconciliation-runs"'))).not.toContain('data-run="daily-psp:');
+  });
+
+  it('lists the live processes with their releases: the web process serving it, and a worker left on another release, with the advice to upgrade together', async () => {
+    const left = new LeaseHolder(redis, config.redis.keyPrefix, 2000, undefined, { ...presenceOf('worker'), revision: 'oldbuild0003' });
+    await left.start();
+    try {
+      const ok = await login(PASSWORD, { origin: new URL(base).origin });
+      const page = await (await fetch(base, { headers: { cookie: (ok.headers.get('set-cookie') ?? '').split(';')[0] } })).text();
+      const fleet = page.slice(page.indexOf('id="releases"'));
+      const mine = releaseName(releaseIdentity());
+      expect(fleet).toMatch(/^id="releases" data-releases="2"\s+class="error"/);
+      expect(fleet).toContain('upgrade every web, worker and poller together');
+      expect(fleet).toContain(`data-role="web" data-release="${mine}"`);
+      expect(fleet).toContain(`data-holder="${left.id}" data-role="worker" data-release="${releaseIdentity().version}+oldbuild0003"`);
+    } finally {
+      await left.stop();
+    }
   });
 
   it('refuses a login posted from another origin', async () => {
