@@ -22,6 +22,7 @@ import { scanFiles, scanRedis } from '../harness/workload/card-data-scan';
 import { ChannelPublisher } from '../harness/workload/channel-publisher';
 import { FlowCheck, checkFlow, latencySummary } from '../harness/workload/flow-checks';
 import { buildScenarios, commandCount, seededRandom } from '../harness/workload/payment-scenarios';
+import { runningProcesses, runningReleases } from '../src/fleet/running-processes';
 import { Ledger } from '../src/ledger/ledger';
 import { LedgerStats, ledgerStats } from '../harness/workload/ledger-stats';
 import { StepRecord, runWorkload } from '../harness/workload/workload-driver';
@@ -174,7 +175,21 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
     records.filter((r) => r.acceptedAt !== undefined).map((r) => r.operationId),
   );
   const inRedis = await scanRedis(redis, stack.config.redis.keyPrefix, TEST_PANS);
+  const fleet = runningReleases(await runningProcesses(redis, stack.config.redis.keyPrefix));
   redis.disconnect();
+  checks.push({
+    name: 'every running process on one release',
+    ok: fleet.length === 1,
+    detail:
+      fleet
+        .map(
+          (r) =>
+            `${r.release}: ${Object.entries(r.roles)
+              .map(([role, n]) => `${role} ${n}`)
+              .join(', ')}`,
+        )
+        .join('; ') || 'no heartbeat found',
+  });
   const inLogs = scanFiles(stack.dir, TEST_PANS);
   const leaks = [...inRedis.findings, ...inLogs.findings, ...deadLetters.findings];
   checks.push({
