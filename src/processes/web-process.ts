@@ -72,7 +72,9 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   dependencies.watchAmqp(connection);
   // Its heartbeat says which release it runs (`ops processes`, the poller's release check); web takes no lease.
   const presence = new LeaseHolder(redis, config.redis.keyPrefix, config.leases.holderTtlMs, logger, presenceOf('web'));
-  void presence.start().catch(() => undefined);
+  // Web comes up whether Redis is there or not: a first write that fails is tried again when Redis is back.
+  const startPresence = (): void => void presence.start().catch(() => redis.once('ready', startPresence));
+  startPresence();
   const deadLetters = new DeadLetterWriter(
     publisher,
     config.amqp,
