@@ -109,10 +109,15 @@ export class LeaseHolder {
       // XX: a key that is gone expired while this process was alive; say so, then write it again.
       if ((await this.redis.set(this.key, this.value, 'PX', this.ttlMs, 'XX')) === null) {
         lapses.inc();
-        this.logger?.warn('lease holder heartbeat had lapsed (event loop stalled?); leases of this process may have been taken over', {
-          holder: this.id,
-          ttl_ms: this.ttlMs,
-        });
+        // Either this process did not run for its whole TTL (event loop stalled) or it could not reach Redis for
+        // that long (an outage, a partition): both let another process take its leases over.
+        this.logger?.warn(
+          'lease holder heartbeat had lapsed (event loop stalled, or Redis out of reach longer than its TTL); leases of this process may have been taken over',
+          {
+            holder: this.id,
+            ttl_ms: this.ttlMs,
+          },
+        );
         await this.redis.set(this.key, this.value, 'PX', this.ttlMs);
       }
     } catch {
