@@ -8,11 +8,14 @@ import { unlinkMatching } from '../../../src/redis/key-scan';
 import { runningProcesses } from '../../../src/fleet/running-processes';
 import { captureLogger } from '../../support/capture-logger';
 import { eventually, startTcpProxy } from '../../support/tcp-proxy';
-import { testConfig } from '../../support/test-config';
+import { onRedisCluster, testConfig } from '../../support/test-config';
 
 jest.setTimeout(60_000);
 
-it('a web process started while Redis is down names itself in a heartbeat once Redis is back', async () => {
+// The outage is a proxy in front of the single Redis: on the Redis Cluster run there is none to cut.
+const singleRedis = onRedisCluster() ? it.skip : it;
+
+singleRedis('a web process started while Redis is down names itself in a heartbeat once Redis is back', async () => {
   const redisProxy = await startTcpProxy(6379);
   const config = testConfig({ 'redis.url': redisProxy.url('redis') });
   const direct = createRedis(testConfig({ 'redis.key_prefix': config.redis.keyPrefix }).redis, 'commands');
