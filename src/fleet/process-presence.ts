@@ -29,7 +29,7 @@ export function presenceOf(role: string, startedAt = Date.now()): ProcessPresenc
 
 /**
  * Sets `pb_build_info{role,version,revision}` to 1 for this process and returns the fields its first log line
- * carries (`release`, `node`).
+ * carries (`version`, `revision`, `node`).
  */
 export function announceRelease(role: string): { version: string; revision: string; node: string } {
   const { version, revision } = releaseIdentity();

@@ -9,7 +9,7 @@ const releasesRunning = gauge(
 );
 
 /**
- * The poller's look at the fleet each pass: how many releases the live processes run (`pb_releases_running`).
+ * The poller's look at the fleet, about once a minute: how many releases the live processes run (`pb_releases_running`).
  * A fleet on two releases is normal for the minutes of a rolling deploy, so it logs a warn line when a second
  * release appears and an info line when the fleet is back on one, not at every pass; the alert
  * `PaymentBridgeMixedReleases` waits 30 minutes. A worker of an earlier release creates operations without what

@@ -7,7 +7,7 @@ import { releaseName } from './release-identity';
 export interface RunningProcess {
   /** Its holder id (`h-…`): new at every start. */
   holder: string;
-  /** What it says of itself; null for a process of a release before heartbeats carried it. */
+  /** What it says of itself; null for a heartbeat that names nothing (`1`, a holder without a presence) or does not parse. */
   presence: ProcessPresence | null;
 }
 
