@@ -22,7 +22,7 @@ import { scanFiles, scanRedis } from '../harness/workload/card-data-scan';
 import { ChannelPublisher } from '../harness/workload/channel-publisher';
 import { FlowCheck, checkFlow, latencySummary } from '../harness/workload/flow-checks';
 import { buildScenarios, commandCount, seededRandom } from '../harness/workload/payment-scenarios';
-import { runningProcesses, runningReleases } from '../src/fleet/running-processes';
+import { describeRelease, runningProcesses, runningReleases } from '../src/fleet/running-processes';
 import { Ledger } from '../src/ledger/ledger';
 import { LedgerStats, ledgerStats } from '../harness/workload/ledger-stats';
 import { StepRecord, runWorkload } from '../harness/workload/workload-driver';
@@ -180,15 +180,7 @@ async function run(stack: LocalStack, payments: number, seed: number, runId: str
   checks.push({
     name: 'every running process on one release',
     ok: fleet.length === 1,
-    detail:
-      fleet
-        .map(
-          (r) =>
-            `${r.release}: ${Object.entries(r.roles)
-              .map(([role, n]) => `${role} ${n}`)
-              .join(', ')}`,
-        )
-        .join('; ') || 'no heartbeat found',
+    detail: fleet.map(describeRelease).join('; ') || 'no heartbeat found',
   });
   const inLogs = scanFiles(stack.dir, TEST_PANS);
   const leaks = [...inRedis.findings, ...inLogs.findings, ...deadLetters.findings];

@@ -1,16 +1,9 @@
 import { Command } from 'commander';
 import { OpsContext } from '../ops/ops-context';
-import { RunningProcess, RunningRelease, UNNAMED_RELEASE, runningProcesses, runningReleases } from '../fleet/running-processes';
+import { RunningProcess, UNNAMED_RELEASE, describeRelease, runningProcesses, runningReleases } from '../fleet/running-processes';
 import { releaseName } from '../fleet/release-identity';
 import { formatDuration } from './duration';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
-
-/** `worker 2, poller 1` */
-function roles(release: RunningRelease): string {
-  return Object.entries(release.roles)
-    .map(([role, n]) => `${role} ${n}`)
-    .join(', ');
-}
 
 function line({ holder, presence }: RunningProcess, now: number): string {
   if (!presence) return `unknown  ${UNNAMED_RELEASE}  holder ${holder}\n`;
@@ -34,7 +27,7 @@ export async function opsProcesses(ctx: OpsContext, io: OpsWriter, opts: { json?
     io.out.write('no running process has a heartbeat under this prefix\n');
     return 0;
   }
-  const summary = releases.map((r) => `${r.release} (${roles(r)})`).join('; ');
+  const summary = releases.map(describeRelease).join('; ');
   io.out.write(`${releases.length === 1 ? '1 release' : `${releases.length} releases`} running: ${summary}\n`);
   if (releases.length > 1) io.out.write('upgrade every web, worker and poller together: a process of another release is still running\n');
   io.out.write(processes.map((p) => line(p, now)).join(''));

@@ -1,4 +1,4 @@
-import { UNNAMED_RELEASE } from '../fleet/running-processes';
+import { UNNAMED_RELEASE, describeRelease } from '../fleet/running-processes';
 import { releaseName } from '../fleet/release-identity';
 import { AuditRecord } from '../audit/audit-log';
 import { redactBody } from '../amqp/dead-letter-writer';
@@ -344,14 +344,7 @@ function reconciliationGatewayTable(rows: GatewayReconciliation[]): SafeHtml {
  */
 function fleetTable(fleet: ConsoleSnapshot['fleet']): SafeHtml {
   if (fleet.processes.length === 0) return html`<p class="empty" id="processes">no running process has a heartbeat under this prefix</p>`;
-  const releases = fleet.releases
-    .map(
-      (r) =>
-        `${r.release} (${Object.entries(r.roles)
-          .map(([role, n]) => `${role} ${n}`)
-          .join(', ')})`,
-    )
-    .join('; ');
+  const releases = fleet.releases.map(describeRelease).join('; ');
   const count = fleet.releases.length;
   return html`<p id="releases" data-releases="${count}" ${count > 1 ? html` class="error"` : html``}>
       ${count === 1 ? '1 release' : `${count} releases`}: ${releases}${count > 1 ? ': upgrade every web, worker and poller together' : ''}

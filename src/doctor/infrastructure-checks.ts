@@ -4,6 +4,7 @@ import { Config } from '../config/config';
 import { transportErrorCode } from '../http/outbound-http';
 import { CheckResult } from './check-result';
 import { createRedis, isCluster, nodeName, RedisClient } from '../redis/redis-connection';
+import { describeRelease, runningProcesses, runningReleases } from '../fleet/running-processes';
 
 /**
  * The doctor's checks of what the bridge runs on (RabbitMQ: `rabbitmq-checks.ts`): Redis (reachable, persistence on, eviction `noeviction`) and our own public intake URL (the bus's OPTIONS
@@ -84,10 +85,35 @@ export async function checkRedis(config: Config, timeoutMs: number): Promise<Che
     }
   } catch (err) {
     out.push(result('persistence', target, 'WARN', `INFO not readable: ${transportErrorCode(err)}`));
+  }
+  try {
+    out.push(await releasesCheck(redis, config.redis.keyPrefix));
   } finally {
     redis.disconnect();
   }
   return out;
+}
+
+/**
+ * The releases the running web, worker and poller processes name in their heartbeats: one is a settled fleet; two
+ * (WARN, not FAIL: a rolling deploy shows two for its minutes) mean a process left on another release, whose
+ * workers create operations without what a later release adds.
+ */
+async function releasesCheck(redis: RedisClient, prefix: string): Promise<CheckResult> {
+  try {
+    const releases = runningReleases(await runningProcesses(redis, prefix));
+    const list = releases.map(describeRelease).join('; ');
+    if (releases.length === 0) return result('releases', 'processes', 'SKIP', 'no running process has a heartbeat under redis.key_prefix');
+    if (releases.length === 1) return result('releases', 'processes', 'OK', `1 release running: ${list}`);
+    return result(
+      'releases',
+      'processes',
+      'WARN',
+      `${releases.length} releases running: ${list}; upgrade every web, worker and poller together (payment-bridge ops processes)`,
+    );
+  } catch (err) {
+    return result('releases', 'processes', 'WARN', `heartbeats not readable: ${transportErrorCode(err)}`);
+  }
 }
 
 /** `CLUSTER INFO` says ok, and every primary has a replica to fail over to. */

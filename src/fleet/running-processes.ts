@@ -60,3 +60,11 @@ export function runningReleases(processes: readonly RunningProcess[]): RunningRe
   }
   return [...byRelease.values()].sort((a, b) => b.processes - a.processes || a.release.localeCompare(b.release));
 }
+
+/** A release as one line: `0.1.0+226a909f21a6 (worker 2, poller 1)`. */
+export function describeRelease(release: RunningRelease): string {
+  const roles = Object.entries(release.roles)
+    .map(([role, n]) => `${role} ${n}`)
+    .join(', ');
+  return `${release.release} (${roles})`;
+}

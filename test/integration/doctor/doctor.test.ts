@@ -1,3 +1,7 @@
+import { createRedis } from '../../../src/redis/redis-connection';
+import { LeaseHolder } from '../../../src/leases/lease-holder';
+import { presenceOf } from '../../../src/fleet/process-presence';
+import { releaseIdentity, releaseName } from '../../../src/fleet/release-identity';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -339,6 +343,37 @@ describe('runDoctor: what the bridge runs on', () => {
     expect(row(report, 'eviction', 'redis')).toEqual({ status: 'OK', detail: 'maxmemory-policy noeviction' });
     expect(row(report, 'options-probe', 'intake').status).toBe('OK');
     expect(local.paths).toContain('OPTIONS /bus');
+  });
+
+  it('reports the releases the running processes name: SKIP with none, OK with one, WARN (exit 0) with two, naming them', async () => {
+    const cfg = config({});
+    const runDoctorReport = async () => {
+      const { out, text } = capture();
+      const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 3000 });
+      return { code, report: text() };
+    };
+    expect(row((await runDoctorReport()).report, 'releases', 'processes').status).toBe('SKIP');
+    const redis = createRedis(cfg.redis, 'commands');
+    const mine = new LeaseHolder(redis, cfg.redis.keyPrefix, 2000, undefined, presenceOf('worker'));
+    const left = new LeaseHolder(redis, cfg.redis.keyPrefix, 2000, undefined, { ...presenceOf('worker'), revision: 'oldbuild0004' });
+    try {
+      await mine.start();
+      expect(row((await runDoctorReport()).report, 'releases', 'processes')).toEqual({
+        status: 'OK',
+        detail: `1 release running: ${releaseName(releaseIdentity())} (worker 1)`,
+      });
+      await left.start();
+      const { code, report } = await runDoctorReport();
+      expect(code).toBe(0);
+      const releases = row(report, 'releases', 'processes');
+      expect(releases.status).toBe('WARN');
+      expect(releases.detail).toContain(`2 releases running: `);
+      expect(releases.detail).toContain(`${releaseIdentity().version}+oldbuild0004 (worker 1)`);
+    } finally {
+      await mine.stop();
+      await left.stop();
+      redis.disconnect();
+    }
   });
 
   it('fails a RabbitMQ login refused, without printing the password, with a fix naming amqp.url', async () => {
