@@ -10,8 +10,12 @@ const takeovers = counter(
 );
 const lapses = counter(
   'pb_lease_holder_heartbeat_lapses_total',
-  'Times this process found its own holder heartbeat expired (its event loop stalled longer than leases.holder_ttl_ms): leases it held may have been taken over',
+  'Times this process found its own holder heartbeat expired, by cause: stall (its event loop did not run for leases.holder_ttl_ms), redis_unreachable (its refreshes failed that long); leases it held may have been taken over',
+  ['cause'],
 );
+
+/** Why a live holder's heartbeat lapsed. */
+export type LapseCause = 'stall' | 'redis_unreachable';
 
 /** A holder id: `h-` and 24 hex digits. Anything else in a lease (an older build's '1') is never taken over. */
 const HOLDER_ID = /^h-[0-9a-f]{24}$/;
@@ -61,7 +65,8 @@ export function holderRegistryKey(prefix: string): string {
  * `ttlMs`; a holder that is merely slow (a long bus call) keeps refreshing, so its leases are never
  * bypassed. Only an event loop blocked for longer than `ttlMs` could let a live holder's lease be taken
  * (the sender then sends a repeat with the same event_id); the process notices it on its next refresh
- * (warn log, `pb_lease_holder_heartbeat_lapses_total`).
+ * (warn log, `pb_lease_holder_heartbeat_lapses_total{cause="stall"}`); one whose refreshes failed that long (Redis
+ * out of reach) says so too (`cause="redis_unreachable"`).
  *
  * The liveness check is for the rare path only (a lease found held): the hot path writes the id instead of
  * a constant, nothing more.
@@ -73,6 +78,10 @@ export class LeaseHolder {
   private readonly key: string;
   /** The heartbeat's value: the process's presence as JSON, or `1` without one. */
   private readonly value: string;
+  /** The last refresh failed (Redis out of reach): a lapse found next is the outage's, not a stall's. */
+  private refreshFailed = false;
+  /** A refresh is waiting for Redis: the next ticks skip, so an outage's queued refreshes do not all report one lapse. */
+  private refreshing = false;
 
   /**
    * @param ttlMs how long the heartbeat outlives its last refresh, ms (`leases.holder_ttl_ms`, default 2000).
@@ -104,24 +113,30 @@ export class LeaseHolder {
   }
 
   private async refresh(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
     try {
       await this.register();
       // XX: a key that is gone expired while this process was alive; say so, then write it again.
       if ((await this.redis.set(this.key, this.value, 'PX', this.ttlMs, 'XX')) === null) {
-        lapses.inc();
-        // Either this process did not run for its whole TTL (event loop stalled) or it could not reach Redis for
-        // that long (an outage, a partition): both let another process take its leases over.
+        // Either this process did not run for its whole TTL (event loop stalled) or its refreshes failed that long
+        // (an outage, a partition): both let another process take its leases over, and each has its own remedy.
+        const cause: LapseCause = this.refreshFailed ? 'redis_unreachable' : 'stall';
+        lapses.inc({ cause });
         this.logger?.warn(
-          'lease holder heartbeat had lapsed (event loop stalled, or Redis out of reach longer than its TTL); leases of this process may have been taken over',
-          {
-            holder: this.id,
-            ttl_ms: this.ttlMs,
-          },
+          cause === 'stall'
+            ? 'lease holder heartbeat had lapsed: the event loop stalled longer than its TTL; leases of this process may have been taken over'
+            : 'lease holder heartbeat had lapsed while Redis was out of reach; leases of this process may have been taken over',
+          { holder: this.id, ttl_ms: this.ttlMs, cause },
         );
         await this.redis.set(this.key, this.value, 'PX', this.ttlMs);
       }
+      this.refreshFailed = false;
     } catch {
       // Redis away: the next refresh tries again; the leases wait for it like everything else.
+      this.refreshFailed = true;
+    } finally {
+      this.refreshing = false;
     }
   }
 
