@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { OpsContext } from '../ops/ops-context';
-import { RunningProcess, UNNAMED_RELEASE, describeRelease, runningProcesses, runningReleases } from '../fleet/running-processes';
+import { RunningProcess, UNNAMED_RELEASE, UPGRADE_TOGETHER, describeRelease, runningProcesses, runningReleases } from '../fleet/running-processes';
 import { releaseName } from '../fleet/release-identity';
 import { formatDuration } from './duration';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
@@ -29,7 +29,7 @@ export async function opsProcesses(ctx: OpsContext, io: OpsWriter, opts: { json?
   }
   const summary = releases.map(describeRelease).join('; ');
   io.out.write(`${releases.length === 1 ? '1 release' : `${releases.length} releases`} running: ${summary}\n`);
-  if (releases.length > 1) io.out.write('upgrade every web, worker and poller together: a process of another release is still running\n');
+  if (releases.length > 1) io.out.write(`${UPGRADE_TOGETHER}: a process of another release is still running\n`);
   io.out.write(processes.map((p) => line(p, now)).join(''));
   return 0;
 }

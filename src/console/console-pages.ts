@@ -1,4 +1,4 @@
-import { UNNAMED_RELEASE, describeRelease } from '../fleet/running-processes';
+import { UNNAMED_RELEASE, UPGRADE_TOGETHER, describeRelease } from '../fleet/running-processes';
 import { releaseName } from '../fleet/release-identity';
 import { AuditRecord } from '../audit/audit-log';
 import { redactBody } from '../amqp/dead-letter-writer';
@@ -347,7 +347,7 @@ function fleetTable(fleet: ConsoleSnapshot['fleet']): SafeHtml {
   const releases = fleet.releases.map(describeRelease).join('; ');
   const count = fleet.releases.length;
   return html`<p id="releases" data-releases="${count}" ${count > 1 ? html` class="error"` : html``}>
-      ${count === 1 ? '1 release' : `${count} releases`}: ${releases}${count > 1 ? ': upgrade every web, worker and poller together' : ''}
+      ${count === 1 ? '1 release' : `${count} releases`}: ${releases}${count > 1 ? `: ${UPGRADE_TOGETHER}` : ''}
     </p>
     ${dataTable(
       'processes',

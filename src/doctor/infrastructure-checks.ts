@@ -4,7 +4,7 @@ import { Config } from '../config/config';
 import { transportErrorCode } from '../http/outbound-http';
 import { CheckResult } from './check-result';
 import { createRedis, isCluster, nodeName, RedisClient } from '../redis/redis-connection';
-import { describeRelease, runningProcesses, runningReleases } from '../fleet/running-processes';
+import { UPGRADE_TOGETHER, describeRelease, runningProcesses, runningReleases } from '../fleet/running-processes';
 
 /**
  * The doctor's checks of what the bridge runs on (RabbitMQ: `rabbitmq-checks.ts`): Redis (reachable, persistence on, eviction `noeviction`) and our own public intake URL (the bus's OPTIONS
@@ -105,12 +105,7 @@ async function releasesCheck(redis: RedisClient, prefix: string): Promise<CheckR
     const list = releases.map(describeRelease).join('; ');
     if (releases.length === 0) return result('releases', 'processes', 'SKIP', 'no running process has a heartbeat under redis.key_prefix');
     if (releases.length === 1) return result('releases', 'processes', 'OK', `1 release running: ${list}`);
-    return result(
-      'releases',
-      'processes',
-      'WARN',
-      `${releases.length} releases running: ${list}; upgrade every web, worker and poller together (payment-bridge ops processes)`,
-    );
+    return result('releases', 'processes', 'WARN', `${releases.length} releases running: ${list}; ${UPGRADE_TOGETHER} (payment-bridge ops processes)`);
   } catch (err) {
     return result('releases', 'processes', 'WARN', `heartbeats not readable: ${transportErrorCode(err)}`);
   }

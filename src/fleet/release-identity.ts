@@ -75,13 +75,17 @@ function shortRevision(revision: string): string {
 
 let memo: ReleaseIdentity | null = null;
 
+/** This process's release (see {@link ReleaseIdentity}), read once. */
+export function releaseIdentity(): ReleaseIdentity {
+  memo ??= readReleaseIdentity(process.env, __dirname);
+  return memo;
+}
+
 /**
- * This process's release (see {@link ReleaseIdentity}), read once.
- * @param env the environment (default `process.env`); @param from where to look for the package (default this module's directory).
+ * The release named by `env` and the package at or above `from` (see {@link ReleaseIdentity}).
+ * @param env the environment; @param from where to look for the package.
  */
-export function releaseIdentity(env: NodeJS.ProcessEnv = process.env, from: string = __dirname): ReleaseIdentity {
-  const useMemo = env === process.env && from === __dirname;
-  if (useMemo && memo) return memo;
+export function readReleaseIdentity(env: NodeJS.ProcessEnv, from: string): ReleaseIdentity {
   const root = packageRoot(from);
   let version = 'unknown';
   if (root) {
@@ -90,7 +94,5 @@ export function releaseIdentity(env: NodeJS.ProcessEnv = process.env, from: stri
   }
   const named = [env.PB_RELEASE_REVISION, env.HEROKU_SLUG_COMMIT, env.SOURCE_VERSION].find((v) => typeof v === 'string' && v.trim() !== '');
   const revision = named ?? (root ? gitRevision(root) : null) ?? 'unknown';
-  const identity = { version, revision: shortRevision(revision) };
-  if (useMemo) memo = identity;
-  return identity;
+  return { version, revision: shortRevision(revision) };
 }

@@ -1,7 +1,7 @@
 import { Logger } from '../logging/logger';
 import { gauge } from '../metrics/metrics-registry';
 import { RedisClient } from '../redis/redis-connection';
-import { RunningRelease, runningProcesses, runningReleases } from './running-processes';
+import { RunningRelease, UPGRADE_TOGETHER, runningProcesses, runningReleases } from './running-processes';
 
 const releasesRunning = gauge(
   'pb_releases_running',
@@ -26,7 +26,7 @@ export class ReleaseWatch {
     const count = releases.length;
     releasesRunning.set(count);
     if (count > 1 && this.last <= 1) {
-      this.deps.logger.warn('processes of more than one release are running: upgrade every web, worker and poller together', { releases });
+      this.deps.logger.warn(`processes of more than one release are running: ${UPGRADE_TOGETHER}`, { releases });
     } else if (count === 1 && this.last > 1) {
       this.deps.logger.info('every running process is on one release again', { release: releases[0].release });
     }

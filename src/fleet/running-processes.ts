@@ -11,6 +11,9 @@ export interface RunningProcess {
   presence: ProcessPresence | null;
 }
 
+/** What an operator is told when the processes run more than one release. */
+export const UPGRADE_TOGETHER = 'upgrade every web, worker and poller together';
+
 /** The release of processes whose heartbeat carries no presence (`1`: written by a build without it). */
 export const UNNAMED_RELEASE = 'earlier release (unnamed)';
 

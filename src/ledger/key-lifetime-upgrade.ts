@@ -1,5 +1,5 @@
 import { counter } from '../metrics/metrics-registry';
-import { ShardKeys, shardBase, shardKeysOf } from '../redis/key-layout';
+import { ShardKeys, shardBase, shardKeysOf, splitRefundClaimKey } from '../redis/key-layout';
 import { globLiteral, scanKeys } from '../redis/key-scan';
 import { RedisClient } from '../redis/redis-connection';
 import { ID_CLAIM_TTL_S, REFERENCE_TTL_S } from './ledger';
@@ -63,9 +63,15 @@ export const REFERENCE_LIFETIME: KeyLifetimeUpgrade = {
 
 const shardClaims = shardFamily((keys, rest) => keys.idClaim(rest));
 
+/** What a split refund id's claim key holds before and after the refund id. */
+function refundClaimEnds(prefix: string): [string, string] {
+  const [head, tail] = splitRefundClaimKey(prefix, '\0').split('\0');
+  return [head, tail];
+}
+
 /**
  * The id claims: an operation's, a split tender's and a split refund's (`S claim:<id>`), and a split refund id's
- * (`<prefix>split-refund:{<refund id>}`, `SplitTenderStore.refundClaimKey`): while one lives, a second payment or
+ * (`splitRefundClaimKey`): while one lives, a second payment or
  * refund under its id is refused.
  */
 export const ID_CLAIM_LIFETIME: KeyLifetimeUpgrade = {
@@ -73,11 +79,14 @@ export const ID_CLAIM_LIFETIME: KeyLifetimeUpgrade = {
   marker: 'id-claim-ttl',
   description: 'operation, split tender and split refund id claims',
   ttlS: ID_CLAIM_TTL_S,
-  patterns: (prefix) => [...shardClaims.patterns(prefix), `${globLiteral(prefix)}split-refund:{*}`],
+  patterns: (prefix) => {
+    const [head, tail] = refundClaimEnds(prefix);
+    return [...shardClaims.patterns(prefix), `${globLiteral(head)}*${globLiteral(tail)}`];
+  },
   isMember: (prefix) => {
     const claim = shardClaims.isMember(prefix);
-    const refund = `${prefix}split-refund:{`;
-    return (key) => claim(key) || (key.startsWith(refund) && key.endsWith('}'));
+    const [head, tail] = refundClaimEnds(prefix);
+    return (key) => claim(key) || (key.startsWith(head) && key.endsWith(tail));
   },
 };
 

@@ -66,21 +66,22 @@ function epochMsShape(first: number, length: number): boolean {
 }
 
 /**
- * Whether a card of `length` digits can start with `first` (a digit's value): a card-issuing major industry
- * identifier (2 to 6: Mastercard 2-series, Amex/Diners/JCB, Visa, Mastercard/Maestro, Discover/UnionPay), and not
- * the shape of an epoch-millisecond time (`epochMsShape`: from 2033-05-18 every one starts with a 2).
+ * Whether `first` (a digit's value) is a card-issuing major industry identifier: 2 to 6 (Mastercard 2-series,
+ * Amex/Diners/JCB, Visa, Mastercard/Maestro, Discover/UnionPay).
  */
-function issuableStart(first: number, length: number): boolean {
-  return first >= 2 && first <= 6 && !epochMsShape(first, length);
+function issuableStart(first: number): boolean {
+  return first >= 2 && first <= 6;
 }
 
 /**
- * Whether a 12–19 digit string is plausibly a payment card number: Luhn-valid and of a shape a scheme issues
- * (a card-issuing first digit; see `issuableStart`). Used to *refuse* input, where a bare Luhn check would refuse
- * one numeric order id in ten; the logger redacts on Luhn alone (over-redacting a log costs nothing).
+ * Whether a 12–19 digit string is plausibly a payment card number: Luhn-valid, starting with a card-issuing digit
+ * (`issuableStart`) and not of an epoch-millisecond time's shape (`epochMsShape`: from 2033-05-18 every one starts
+ * with a 2). Used to *refuse* input, where a bare Luhn check would refuse one numeric order id in ten; the logger
+ * redacts on Luhn alone (over-redacting a log costs nothing).
  */
 export function isLikelyCardNumber(digits: string): boolean {
-  return digits.length >= 12 && digits.length <= 19 && issuableStart(digits.charCodeAt(0) - 48, digits.length) && luhnValid(digits);
+  const first = digits.charCodeAt(0) - 48;
+  return digits.length >= 12 && digits.length <= 19 && issuableStart(first) && !epochMsShape(first, digits.length) && luhnValid(digits);
 }
 
 const MIN_PAN = 12;
@@ -234,7 +235,7 @@ class DigitRun {
       const s = nextSignificant[a];
       const len = b - s;
       if (len < MIN_PAN || len > MAX_PAN || epochMsShape(d[s], len)) return false;
-      if (strict && !issuableStart(d[s], len)) return false;
+      if (strict && !issuableStart(d[s])) return false;
       return luhn(s, b);
     };
     if (test(0, m)) return true;

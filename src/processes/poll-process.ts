@@ -219,12 +219,14 @@ export async function startPollerProcess(
         reconciling = null;
       });
   };
-  const reconcileTimer = config.reconciliation.schedule === 'off' ? null : setInterval(reconcileTick, Math.min(intervalMs * 10, 60_000));
+  // The poller's slow lanes (reconciliation, the release check) tick every ten passes, at most once a minute.
+  const slowTickMs = Math.min(intervalMs * 10, 60_000);
+  const reconcileTimer = config.reconciliation.schedule === 'off' ? null : setInterval(reconcileTick, slowTickMs);
   if (reconcileTimer) reconcileTick();
   // The releases the fleet runs, as often (a failure is Redis away, which the dependency watch already reports).
   const releases = new ReleaseWatch({ redis, prefix: config.redis.keyPrefix, logger });
   const releaseTick = (): void => void releases.check().catch((err: Error) => logger.debug('release check failed', { error: err.message }));
-  const releaseTimer = setInterval(releaseTick, Math.min(intervalMs * 10, 60_000));
+  const releaseTimer = setInterval(releaseTick, slowTickMs);
   releaseTick();
   started = true;
   logger.info('poller started', { interval_ms: intervalMs, gateways: [...routes.keys()] });

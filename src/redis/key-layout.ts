@@ -196,6 +196,14 @@ export function idClaimKeyOf(prefix: string, id: string): string {
   return shardKeysOf(prefix)[shardOfAnchor(id)].idClaim(id);
 }
 
+/**
+ * The claim on split refund id `refundId` under `prefix` (`SplitTenderStore.claimRefundId`), in the refund id's own
+ * slot: which split and amount it refunds.
+ */
+export function splitRefundClaimKey(prefix: string, refundId: string): string {
+  return `${prefix}split-refund:{${refundId}}`;
+}
+
 /** The keys of every shard, built once per prefix (shard-keyed lookups on every command). */
 const byPrefix = new Map<string, readonly ShardKeys[]>();
 

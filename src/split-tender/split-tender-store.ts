@@ -1,6 +1,6 @@
 import { ID_CLAIM_TTL_S, operationShardOfClaim } from '../ledger/ledger';
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
-import { idClaimKeyOf } from '../redis/key-layout';
+import { idClaimKeyOf, splitRefundClaimKey } from '../redis/key-layout';
 import { RedisClient } from '../redis/redis-connection';
 import { RefundOrder, SplitRefundState, SplitTenderState } from './split-tender-decision';
 import { SplitTenderPlan, StepIds, TenderPart } from './split-tender-plan';
@@ -250,7 +250,7 @@ export class SplitTenderStore {
    * own. The claim lives as long as the ledger's id claims ({@link ID_CLAIM_TTL_S}).
    */
   refundClaimKey(refundId: string): string {
-    return `${this.keyPrefix}split-refund:{${refundId}}`;
+    return splitRefundClaimKey(this.keyPrefix, refundId);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gitRevision, releaseIdentity, releaseName } from '../../../src/fleet/release-identity';
+import { gitRevision, readReleaseIdentity, releaseName } from '../../../src/fleet/release-identity';
 
 const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 
@@ -23,7 +23,7 @@ describe('the release a process runs', () => {
       writeFileSync(join(git, 'HEAD'), 'ref: refs/heads/main\n');
       writeFileSync(join(git, 'refs', 'heads', 'main'), `${COMMIT}\n`);
     });
-    const identity = releaseIdentity({}, join(root, 'dist', 'src', 'release'));
+    const identity = readReleaseIdentity({}, join(root, 'dist', 'src', 'release'));
     expect(identity).toEqual({ version: '1.4.0', revision: '0123456789ab' });
     expect(releaseName(identity)).toBe('1.4.0+0123456789ab');
   });
@@ -41,14 +41,14 @@ describe('the release a process runs', () => {
   it('takes the revision a deployment names over the checkout: PB_RELEASE_REVISION, then Heroku’s slug commit, then SOURCE_VERSION', () => {
     const root = install('2.0.0', (git) => writeFileSync(join(git, 'HEAD'), `${COMMIT}\n`));
     const from = join(root, 'dist', 'src', 'release');
-    expect(releaseIdentity({ PB_RELEASE_REVISION: 'v2.0.0-rc1', HEROKU_SLUG_COMMIT: 'f'.repeat(40) }, from).revision).toBe('v2.0.0-rc1');
-    expect(releaseIdentity({ HEROKU_SLUG_COMMIT: 'F'.repeat(40), SOURCE_VERSION: 'abc' }, from).revision).toBe('f'.repeat(12));
-    expect(releaseIdentity({ SOURCE_VERSION: 'build-77', PB_RELEASE_REVISION: ' ' }, from).revision).toBe('build-77');
+    expect(readReleaseIdentity({ PB_RELEASE_REVISION: 'v2.0.0-rc1', HEROKU_SLUG_COMMIT: 'f'.repeat(40) }, from).revision).toBe('v2.0.0-rc1');
+    expect(readReleaseIdentity({ HEROKU_SLUG_COMMIT: 'F'.repeat(40), SOURCE_VERSION: 'abc' }, from).revision).toBe('f'.repeat(12));
+    expect(readReleaseIdentity({ SOURCE_VERSION: 'build-77', PB_RELEASE_REVISION: ' ' }, from).revision).toBe('build-77');
   });
 
   it('says unknown where there is neither a checkout nor a named revision', () => {
     const root = install('3.1.4');
-    expect(releaseIdentity({}, join(root, 'dist', 'src', 'release'))).toEqual({ version: '3.1.4', revision: 'unknown' });
+    expect(readReleaseIdentity({}, join(root, 'dist', 'src', 'release'))).toEqual({ version: '3.1.4', revision: 'unknown' });
     expect(gitRevision(root)).toBeNull();
   });
 });
