@@ -6,7 +6,7 @@ import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
 import { commandRefused } from '../errors/command-refused';
-import { GatewayRequest, GatewayResponse, OperationContext, inquirySupport } from '../gateways/gateway-adapter';
+import { GatewayRequest, GatewayResponse, OperationContext, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { gatewayErrorDecline } from '../gateways/gateway-declines';
@@ -23,6 +23,7 @@ import { DeliveryFaults } from './delivery-fault';
 import { ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-context';
 import { authorizationRefusals, dependentsWaiting } from './authorization-metrics';
 import { InquiryResult, inquireStatus } from './status-inquiry';
+import { InquiryMiss, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { OutcomeRecorder } from './outcome-recorder';
 import { retryAfterCapped } from './retry-after-metrics';
 import { BackoffPolicy } from '../queueing/backoff';
@@ -308,11 +309,6 @@ export class DeliveryService {
     return this.faults.setAside(operationId, err);
   }
 
-  /** Whether the PSP answered an attempt of this operation that it already holds a request under its reference. Rare path only. */
-  private async pspSaidItHasRequest(id: string): Promise<boolean> {
-    return (await this.deps.ledger.interactions(id)).some((h) => h.psp_has_request === true);
-  }
-
   /**
    * Whether any recorded attempt may have reached the PSP: one is proven not to have only when it ended in
    * an error that says so (`not_sent`: it never left; `rate_limited`, `authentication`: refused before
@@ -384,12 +380,17 @@ export class DeliveryService {
     const { outcome, elapsedMs } = inquiry;
     breaker.success();
     if (outcome === null) {
-      if (await this.pspSaidItHasRequest(op.id)) {
+      const { transformer } = route;
+      const rules = { lagMs: inquiryLagOf(transformer, op.command), resendReplays: transformer.resendReplays === true };
+      const miss = readInquiryMiss(await this.deps.ledger.interactions(op.id), rules, this.now());
+      inquiryMisses().inc({ gateway: route.gateway.name, meaning: miss.kind });
+      if (miss.kind === 'psp_has_request') {
         // The PSP answered an earlier attempt with "I already have this" (e.g. Cybersource
         // DUPLICATE_REQUEST): the miss is its search index lagging. Ask again later, never resend.
         await this.deps.ledger.appendInteraction(op.id, { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs });
         return { kind: 'retry', reason: 'the PSP has the request but its status search does not show it yet' };
       }
+      if (miss.kind === 'index_lag') return this.afterLaggingMiss(op, ctx, route, breaker, miss, elapsedMs);
       // The PSP has no trace: the first attempt never landed. Resend, with the same idempotency key.
       await this.deps.ledger.transition(op.id, 'SENT', { event: 'inquiry', found: false, elapsed_ms: elapsedMs });
       const again = await this.deps.ledger.get(op.id);
@@ -400,6 +401,38 @@ export class DeliveryService {
     }
     const settled = await this.deps.recorder.apply(op, outcome, 'inquiry', { elapsed_ms: elapsedMs });
     return { kind: 'done', state: settled.state };
+  }
+
+  /**
+   * A miss younger than the gateway's search lag proves nothing. Where the PSP replays a request it already
+   * performed under the same idempotency key, the resend is the inquiry that can tell (its answer is the
+   * first one's, or it performs the request once): sent again, never to another gateway. Elsewhere asked
+   * again later, until the attempt is older than the lag. Either way the history says `inquiry_lag`, which
+   * does not count as proof that the attempt did nothing (`mayHaveReachedPsp`).
+   */
+  private async afterLaggingMiss(
+    op: OperationRecord,
+    ctx: OperationContext,
+    route: GatewayRoute,
+    breaker: CircuitBreaker,
+    miss: Extract<InquiryMiss, { kind: 'index_lag' }>,
+    elapsedMs: number,
+  ): Promise<DeliveryStep> {
+    const entry = { event: 'inquiry_lag', found: false, elapsed_ms: elapsedMs, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs };
+    const line = { operation_id: op.id, gateway: route.gateway.name, command: op.command, attempt_age_ms: miss.attemptAgeMs, lag_ms: miss.lagMs };
+    if (!miss.resend) {
+      await this.deps.ledger.appendInteraction(op.id, entry);
+      this.deps.logger.info('status search has no trace of the attempt yet; asking again, not resending (the PSP may not show it yet)', line);
+      return { kind: 'retry', reason: 'the status search may not show the attempt yet' };
+    }
+    await this.deps.ledger.transition(op.id, 'SENT', entry);
+    const again = await this.deps.ledger.get(op.id);
+    if (!again || again.state !== 'SENT') return { kind: 'done', state: again?.state ?? 'FAILED' };
+    this.deps.logger.info(
+      'status search has no trace of the attempt yet; resending under the same idempotency key (the PSP answers a request it has with its first answer)',
+      line,
+    );
+    return this.send(again, ctx, route, breaker);
   }
 
   private async send(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {

@@ -208,6 +208,21 @@ export interface GatewayTransformer {
    * operation's current state at the PSP.
    */
   readonly inquiryReplaysRequest?: boolean;
+  /**
+   * How long after an attempt a status inquiry about `command` may still miss an operation the PSP holds,
+   * ms: the inquiry searches an index the PSP fills after the fact (Stripe's search API, Cybersource's
+   * transaction search). A younger miss is not proof that the attempt never landed: delivery neither fails
+   * over on it nor counts it as proof when giving up, and resends only where `resendReplays` holds, else
+   * asks again later. Optional: 0, the inquiry reads what the PSP holds (an object by id, a list, the
+   * request replayed).
+   */
+  inquiryLagMs?(command: CommandType): number;
+  /**
+   * Whether the PSP answers a request it already performed, sent again under the same idempotency key, with
+   * its first answer instead of performing it again (Stripe keeps keys 24 hours): a resend is then safe
+   * while a status inquiry cannot tell yet (`inquiryLagMs`). Default false.
+   */
+  readonly resendReplays?: boolean;
   /** Status inquiry for an operation whose outcome is PENDING, UNKNOWN or UNRESOLVED. */
   buildStatusRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest;
   /** `null` when the PSP has no trace of the operation (it never landed: safe to send again). */
@@ -235,6 +250,11 @@ export interface GatewayTransformer {
    * by webhook declares none (src/delivery/action-completion.ts).
    */
   buildActionCompletionRequest?(ctx: OperationContext, result: ActionResult, gateway: GatewayConfig): GatewayRequest;
+}
+
+/** How long a status inquiry of `transformer` about `command` may miss an operation the PSP holds, ms (`inquiryLagMs`; 0 when it declares none). */
+export function inquiryLagOf(transformer: GatewayTransformer, command: CommandType): number {
+  return transformer.inquiryLagMs ? transformer.inquiryLagMs(command) : 0;
 }
 
 /** The declared `inquiry` capability of `transformer` for `command`; `supported` when it declares none. */

@@ -37,7 +37,8 @@ function origin(baseUrl: string): { host: string; prefix: string } {
  * Duplicates: that API documents no idempotency-key header, and none is invented. Every state-changing
  * request carries the operation id as `clientReferenceInformation.code` (the merchant reference), and an
  * operation whose outcome is unknown is looked up by it (`POST /tss/v2/searches`) before any resend: a
- * search with no hit means the request never landed. Tokenize (TMS) has no merchant reference; its
+ * search with no hit, once the attempt is older than the search's lag ({@link CYBERSOURCE_SEARCH_LAG_MS}),
+ * means the request never landed. Tokenize (TMS) has no merchant reference; its
  * search finds nothing, and a resend links the same instrument identifier again, which creates no money
  * effect.
  *
@@ -50,6 +51,15 @@ function origin(baseUrl: string): { host: string; prefix: string } {
  * (base64, the REST shared-secret key), `merchant_account` (the TMS profile id), `webhook_secret` and
  * `webhook_secret_previous` (base64 digital signature keys of the webhook subscription).
  */
+/**
+ * How long the transaction search may miss a transaction Cybersource holds, ms. The search reads an index
+ * filled after the fact (a new transaction's details can take minutes: "retry the API call 5 minutes
+ * later"); 15 minutes is also how long Cybersource refuses a repeated authorization reference
+ * (`DUPLICATE_REQUEST`). A younger miss is asked about again, never resent: no idempotency key protects a
+ * second capture or refund.
+ */
+export const CYBERSOURCE_SEARCH_LAG_MS = 15 * 60 * 1000;
+
 export const cybersourceTransformer: GatewayTransformer = {
   type: 'cybersource',
   supports: SUPPORTED,
@@ -64,6 +74,11 @@ export const cybersourceTransformer: GatewayTransformer = {
 
   buildStatusRequest(ctx: OperationContext): GatewayRequest {
     return buildSearchRequest(ctx);
+  },
+
+  inquiryLagMs(command: CommandType): number {
+    // Tokenize carries no merchant reference (its search never finds it) and a resend moves no money.
+    return command === 'tokenize' ? 0 : CYBERSOURCE_SEARCH_LAG_MS;
   },
 
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {

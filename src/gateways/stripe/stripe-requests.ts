@@ -4,6 +4,7 @@ import { CommandValidationError } from '../../errors/command-validation-error';
 import { STRIPE_DEFAULT_GATEWAY, StripeMethodGateway, stripeMethodFields } from './stripe-methods';
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
+import type { CommandType } from '../../contracts/payment-command';
 import { stripeCurrency, toStripeAmount } from './stripe-amount';
 import { encodeStripeForm, StripeFormValue } from './stripe-form';
 import { revalidatePaymentMethod, stripeCustomer, stripeId } from './stripe-references';
@@ -132,10 +133,21 @@ export function operationSearchQuery(operationId: string): string {
 }
 
 /**
+ * How long Stripe's search may miss a PaymentIntent it holds, ms: "under normal operating conditions, data
+ * is searchable in less than a minute. Occasionally, propagation of new or updated data can be up to an hour
+ * behind during outages" (Stripe API reference, search). Until then a miss only means "safe to resend"
+ * (the resend carries the same Idempotency-Key and Stripe answers it from its 24 h cache), never "it never
+ * landed": no failover on it.
+ */
+export const STRIPE_SEARCH_LAG_MS = 60 * 60 * 1000;
+
+/** The commands whose status inquiry is a search (`STRIPE_SEARCH_LAG_MS`). */
+export const SEARCHED_COMMANDS: ReadonlySet<CommandType> = new Set<CommandType>(['authorize', 'sale', 'revalidate']);
+
+/**
  * Status inquiry, by what the command left behind:
- * - authorize / sale / revalidate: search PaymentIntents by `metadata['operation_id']` (Stripe's search
- *   index lags by up to about a minute: "not found" then only means "safe to resend", which holds
- *   because the resend carries the same Idempotency-Key and Stripe answers it from its 24 h cache).
+ * - authorize / sale / revalidate: search PaymentIntents by `metadata['operation_id']` (its index lags:
+ *   {@link STRIPE_SEARCH_LAG_MS}).
  * - capture / cancel / validate: the PaymentIntent itself (`gateway_key`).
  * - refund: the PaymentIntent's refunds, matched by `metadata.operation_id`.
  * - tokenize: the PaymentMethod, attached (the SetupIntent succeeded) or not.

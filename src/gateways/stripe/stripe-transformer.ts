@@ -3,7 +3,7 @@ import { CommandType } from '../../contracts/payment-command';
 import { withDecline, withDeclines } from '../gateway-declines';
 import { STRIPE_DECLINES } from './stripe-declines';
 import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
-import { buildStripeRequest, buildStripeStatusRequest } from './stripe-requests';
+import { SEARCHED_COMMANDS, STRIPE_SEARCH_LAG_MS, buildStripeRequest, buildStripeStatusRequest } from './stripe-requests';
 import { parseStripeResponse, parseStripeStatusResponse } from './stripe-responses';
 import { parseStripeWebhook, verifyStripeWebhook } from './stripe-webhook';
 
@@ -33,6 +33,12 @@ export const stripeTransformer: GatewayTransformer = {
   buildStatusRequest(ctx: OperationContext): GatewayRequest {
     return buildStripeStatusRequest(ctx);
   },
+
+  inquiryLagMs(command: CommandType): number {
+    return SEARCHED_COMMANDS.has(command) ? STRIPE_SEARCH_LAG_MS : 0;
+  },
+
+  resendReplays: true,
 
   parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
     const outcome = parseStripeStatusResponse(ctx, response, gateway.name);

@@ -8,6 +8,7 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { CYBERSOURCE_SEARCH_LAG_MS } from '../../../src/gateways/cybersource/cybersource-transformer';
 import { Ledger } from '../../../src/ledger/ledger';
 import { silentLogger } from '../../../src/logging/logger';
 import { createRedis } from '../../../src/redis/redis-connection';
@@ -90,20 +91,56 @@ afterAll(async () => {
   await purgeNamespace(config).catch(() => undefined);
 });
 
+/** A capture whose first attempt left `attemptAgeMs` ago and whose answer was lost: UNKNOWN. */
+async function lostCapture(ledger: Ledger, attemptAgeMs: number): Promise<string> {
+  const command = channelCommand('capture', {}, { gateway: 'cybs', gateway_key: PAYMENT_ID, currency: 'USD' });
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  const sentAt = Date.now() - attemptAgeMs;
+  await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true }, sentAt);
+  await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 }, sentAt + 1);
+  return id;
+}
+
+function deliveryService(ledger: Ledger): { service: DeliveryService; events: EventStore } {
+  const events = new EventStore(redis, config.redis.keyPrefix);
+  const logger = silentLogger();
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  return { service: new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger }), events };
+}
+
+describe('Cybersource: a status-search miss younger than the search lag', () => {
+  it('asks again without resending and without counting the miss as proof, then settles once the search finds it', async () => {
+    psp.indexed = false;
+    const captures = psp.captures;
+    const ledger = new Ledger(redis, config.redis.keyPrefix);
+    const { service, events } = deliveryService(ledger);
+    const id = await lostCapture(ledger, 60_000);
+
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect(psp.captures).toBe(captures);
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+    const misses = (await ledger.interactions(id)).filter((h) => h.event === 'inquiry_lag');
+    expect(misses).toHaveLength(2);
+    expect(misses[0]).toMatchObject({ found: false, lag_ms: CYBERSOURCE_SEARCH_LAG_MS });
+    expect((await ledger.interactions(id)).some((h) => h.event === 'inquiry')).toBe(false);
+
+    psp.indexed = true;
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await events.load(`${id}.SUCCEEDED`)).not.toBeNull();
+    expect(psp.captures).toBe(captures);
+  });
+});
+
 describe('Cybersource: a status-search miss followed by DUPLICATE_REQUEST on the resend', () => {
   it('keeps the operation UNKNOWN (never FAILED), does not resend on the next miss, and settles it once the search finds it', async () => {
+    psp.indexed = false;
+    psp.captures = 0;
     const ledger = new Ledger(redis, config.redis.keyPrefix);
-    const events = new EventStore(redis, config.redis.keyPrefix);
-    const logger = silentLogger();
-    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-    const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
-
-    const command = channelCommand('capture', {}, { gateway: 'cybs', gateway_key: PAYMENT_ID, currency: 'USD' });
-    const id = command.payment.operation_reference!;
-    await ledger.create(id, command);
-    // The first capture left and its answer was lost: UNKNOWN.
-    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
-    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() + 60_000, pollStep: 0 });
+    const { service, events } = deliveryService(ledger);
+    // Older than the search lag: a miss is taken as "never landed", and the capture is sent again.
+    const id = await lostCapture(ledger, CYBERSOURCE_SEARCH_LAG_MS + 1000);
 
     // The search misses (index lag), the resend is refused as a duplicate: Cybersource has it.
     const first = await service.deliver(id);

@@ -1,0 +1,102 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+import { useDeliveryStacks } from '../../support/delivery-stack';
+
+/**
+ * Stripe's search (the status inquiry of an authorization) is not read-after-write: "data is searchable in
+ * less than a minute… up to an hour behind during outages". A local Stripe stand-in plays it: the first
+ * authorization request is performed but its answer never comes (the client times out), its search finds
+ * nothing, and a resend under the same Idempotency-Key is answered with the stored PaymentIntent, as Stripe
+ * replays a key it has. With failover configured to a second gateway, the miss must not move the payment
+ * there: the customer would hold two live authorizations.
+ */
+const KEY_B = 'sim-search-lag-b-key-0123456789';
+const psp = { creates: 0, searches: 0, keys: [] as string[] };
+let server: http.Server;
+let baseUrl: string;
+let simB: PspSimulator;
+const stacks = useDeliveryStacks();
+
+function paymentIntent(operationId: string): Record<string, unknown> {
+  return {
+    id: 'pi_search_lag_1',
+    object: 'payment_intent',
+    status: 'requires_capture',
+    amount: 1000,
+    amount_capturable: 1000,
+    amount_received: 0,
+    currency: 'eur',
+    capture_method: 'manual',
+    metadata: { operation_id: operationId },
+  };
+}
+
+beforeAll(async () => {
+  simB = await startPspSimulator({ apiKey: KEY_B });
+  server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const json = (status: number, payload: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(payload));
+      };
+      if (req.method === 'POST' && req.url === '/v1/payment_intents') {
+        psp.creates += 1;
+        psp.keys.push(String(req.headers['idempotency-key']));
+        const operationId = new URLSearchParams(body).get('metadata[operation_id]') ?? '';
+        // The first request is performed, and its answer lost: the client gives up at its timeout.
+        if (psp.creates === 1) return void setTimeout(() => json(200, paymentIntent(operationId)), 1500);
+        return json(200, paymentIntent(operationId));
+      }
+      if (req.method === 'GET' && req.url?.startsWith('/v1/payment_intents/search')) {
+        psp.searches += 1;
+        return json(200, { object: 'search_result', url: '/v1/payment_intents/search', has_more: false, data: [] });
+      }
+      json(404, { error: { type: 'invalid_request_error', code: 'resource_missing' } });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await simB.stop();
+}, 60_000);
+
+describe('Stripe: an authorization whose answer was lost and whose search misses it', () => {
+  it('is sent again to Stripe under the same Idempotency-Key and settled by its replayed answer, never failed over', async () => {
+    const { service, ledger } = stacks.build(
+      testConfig({
+        'routing.rules': [{ name: 'stripe-then-sim', when: { commands: ['authorize'] }, gateways: ['stri', 'simb'] }],
+        'routing.failover.enabled': true,
+        gateways: {
+          stri: { type: 'stripe', base_url: baseUrl, api_key: 'sk_test_search_lag_0123456789', webhook_secret: 'whsec_search_lag_0123456789', timeout_ms: 600 },
+          simb: { type: 'simulator', base_url: simB.url, api_key: KEY_B, webhook_secret: 'whsec-search-lag-b-0123456789', timeout_ms: 800 },
+        },
+      }),
+    );
+    const command = channelCommand('authorize', {}, { gateway: 'stri', gateway_key: 'pm_card_visa', currency: 'EUR', amount: 1000 });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(psp.searches).toBe(1);
+    expect(psp.keys).toEqual([id, id]);
+    expect(simB.counters().requests).toBe(0);
+    const record = await ledger.get(id);
+    expect(record?.routing?.failovers ?? []).toEqual([]);
+    const history = await ledger.interactions(id);
+    expect(history.find((h) => h.event === 'inquiry_lag')).toMatchObject({ found: false });
+    // A lagging miss is no proof that the first attempt did nothing.
+    expect(history.some((h) => h.event === 'inquiry' && h.found === false)).toBe(false);
+  });
+});

@@ -1,0 +1,31 @@
+import { Interaction } from '../../../src/ledger/ledger';
+import { readInquiryMiss } from '../../../src/delivery/inquiry-miss';
+
+const NOW = 1_800_000_000_000;
+const LAG = 15 * 60_000;
+const attempt = (at: number): Interaction => ({ at, event: 'attempt', attempt: 1 });
+
+describe('readInquiryMiss', () => {
+  it('is proof that the attempt never landed when the gateway declares no search lag', () => {
+    expect(readInquiryMiss([attempt(NOW - 1)], { lagMs: 0, resendReplays: false }, NOW)).toEqual({ kind: 'no_trace' });
+  });
+
+  it('proves nothing while the latest attempt is younger than the lag, and resends only where the PSP replays', () => {
+    const history = [attempt(NOW - 3 * LAG), { at: NOW - 3 * LAG + 5, event: 'send_error', kind: 'outcome_unknown' }, attempt(NOW - 60_000)];
+    expect(readInquiryMiss(history, { lagMs: LAG, resendReplays: false }, NOW)).toEqual({ kind: 'index_lag', resend: false, attemptAgeMs: 60_000, lagMs: LAG });
+    expect(readInquiryMiss(history, { lagMs: LAG, resendReplays: true }, NOW)).toMatchObject({ kind: 'index_lag', resend: true });
+  });
+
+  it('is proof once the latest attempt is as old as the lag', () => {
+    expect(readInquiryMiss([attempt(NOW - LAG)], { lagMs: LAG, resendReplays: false }, NOW)).toEqual({ kind: 'no_trace' });
+  });
+
+  it('never resends when the PSP said it holds the request, however old the attempt', () => {
+    const history = [attempt(NOW - 10 * LAG), { at: NOW - 10 * LAG, event: 'send_error', kind: 'outcome_unknown', psp_has_request: true }];
+    expect(readInquiryMiss(history, { lagMs: 0, resendReplays: true }, NOW)).toEqual({ kind: 'psp_has_request' });
+  });
+
+  it('is proof for an operation with no recorded attempt (nothing was sent to lag behind)', () => {
+    expect(readInquiryMiss([{ at: NOW - 1, event: 'received' }], { lagMs: LAG, resendReplays: false }, NOW)).toEqual({ kind: 'no_trace' });
+  });
+});
