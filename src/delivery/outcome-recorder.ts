@@ -117,7 +117,7 @@ export class OutcomeRecorder {
     // Token on first use: only when the command asked for it (a PSP may name a method stored otherwise).
     fields.storedToken = wantsStoredToken(op.payment) ? outcome.storedToken : undefined;
     // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
-    if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now));
+    if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now, outcome.captureBefore));
     // A refused command on an earlier PSP object (a capture or cancel the PSP turned down) leaves that object
     // indexed to the operation holding it, so a later fact about it (a dispute) does not land on the refusal.
     const refusedDependent = to === 'FAILED' && DEPENDENT.has(op.command);

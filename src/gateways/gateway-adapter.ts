@@ -64,6 +64,12 @@ export interface GatewayOutcome {
    * not a webhook for another amount (`webhooks/outcome-scope.ts`).
    */
   partialApproval?: true;
+  /**
+   * An authorization: when the PSP says it must be captured by (epoch ms), its own figure for this
+   * authorization (Stripe's `capture_before`). Recorded as the authorization's expiry instead of the
+   * documented window for its method (`authorizationValidityMs`). Absent: the documented window applies.
+   */
+  captureBefore?: number;
 }
 
 /** An HTTP request as the transformer builds it; the client adds transport concerns only. */

@@ -24,21 +24,35 @@ export const TRACKED_AUTHORIZATIONS: ReadonlySet<CommandType> = new Set(['author
  */
 export const CLOSING_COMMANDS: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'revalidate']);
 
-/** The method names a payment is looked up by, most specific first: card brand, submethod, method (lower case). */
-export function methodKeysOf(payment: Payment): string[] {
+/**
+ * Whether an authorization is merchant-initiated (the customer is not there): a re-authorization, or a
+ * recurring charge on a stored method. Card schemes give some of those a shorter window (Visa). Pure.
+ */
+export function isMerchantInitiated(command: CommandType, payment: Payment): boolean {
+  return command === 'revalidate' || payment.recurring !== undefined;
+}
+
+/**
+ * The method names a payment is looked up by, most specific first: card brand, submethod, method (lower
+ * case); a merchant-initiated one is looked up by each name with `_mit` first (`visa_mit`, then `visa`).
+ */
+export function methodKeysOf(payment: Payment, merchantInitiated = false): string[] {
   const d = payment.method_details;
-  const keys = [d?.card?.brand, d?.submethod, d?.method].filter((k): k is string => typeof k === 'string' && k !== '');
-  return [...new Set(keys.map((k) => k.toLowerCase()))];
+  const keys = [
+    ...new Set([d?.card?.brand, d?.submethod, d?.method].filter((k): k is string => typeof k === 'string' && k !== '').map((k) => k.toLowerCase())),
+  ];
+  return merchantInitiated ? keys.flatMap((k) => [`${k}_mit`, k]) : keys;
 }
 
 /**
  * The validity of an authorization made through `gatewayName` for `payment`, milliseconds. Lookup order:
  * `authorizations.validity_ms` by gateway name then type, each by method then alone; then the PSP's
  * documented default by method, then its default. Pure.
+ * @param merchantInitiated whether the customer was not there (`isMerchantInitiated`): `<method>_mit` first.
  */
-export function authorizationValidityMs(config: Config, gatewayName: string, payment: Payment): number {
+export function authorizationValidityMs(config: Config, gatewayName: string, payment: Payment, merchantInitiated = false): number {
   const type = config.gateways[gatewayName]?.type;
-  const methods = methodKeysOf(payment);
+  const methods = methodKeysOf(payment, merchantInitiated);
   const overrides = config.authorizations.validityMs;
   for (const scope of type && type !== gatewayName ? [gatewayName, type] : [gatewayName]) {
     for (const m of methods) {
@@ -56,10 +70,14 @@ export function authorizationValidityMs(config: Config, gatewayName: string, pay
   return defaults.default;
 }
 
-/** When an authorization that succeeded at `now` expires (epoch ms), or `undefined` for a command that leaves none. Pure. */
-export function expiresAtFor(config: Config, command: CommandType, payment: Payment, now: number): number | undefined {
+/**
+ * When an authorization that succeeded at `now` expires (epoch ms), or `undefined` for a command that leaves
+ * none: what the PSP said for it (`captureBefore`, epoch ms) when it did, else the documented window. Pure.
+ */
+export function expiresAtFor(config: Config, command: CommandType, payment: Payment, now: number, captureBefore?: number): number | undefined {
   if (!TRACKED_AUTHORIZATIONS.has(command)) return undefined;
-  return now + authorizationValidityMs(config, payment.gateway, payment);
+  if (captureBefore !== undefined) return captureBefore;
+  return now + authorizationValidityMs(config, payment.gateway, payment, isMerchantInitiated(command, payment));
 }
 
 /** Whether an expiring authorization is due for its warning at `now`: within `expiry_warning_ms` of its expiry and not expired. Pure. */
@@ -83,7 +101,7 @@ export interface LifecycleFields {
 /**
  * The lifecycle fields an operation's move to SUCCEEDED carries (recorded in the same atomic step, see
  * `src/ledger/authorization-index.ts`): an authorization gets its `expiresAt` (the validity at the gateway
- * that holds it, where it was routed) and `orphanAt`; a capture, cancel or revalidate closes the
+ * that holds it, where it was routed; the PSP's own `captureBefore` when the outcome named one) and `orphanAt`; a capture, cancel or revalidate closes the
  * authorization its `gateway_key` names, a PSP reference being looked up at the gateway the command was
  * sent to (the authorization's, wherever routing or failover put it; the id delivery resolved it to, on the
  * record as `authorizationId`, goes along). Nothing for any other move. Pure.
@@ -93,11 +111,12 @@ export function lifecycleFields(
   op: { id: string; command: CommandType; payment: Payment; routing?: RoutingRecord; authorizationId?: string },
   succeeded: boolean,
   now: number,
+  captureBefore?: number,
 ): LifecycleFields {
   if (!succeeded) return {};
   const fields: LifecycleFields = {};
   const holder = gatewayOf(op);
-  const expiresAt = expiresAtFor(config, op.command, holder === op.payment.gateway ? op.payment : { ...op.payment, gateway: holder }, now);
+  const expiresAt = expiresAtFor(config, op.command, holder === op.payment.gateway ? op.payment : { ...op.payment, gateway: holder }, now, captureBefore);
   if (expiresAt !== undefined) {
     fields.expiresAt = expiresAt;
     const age = orphanAgeMs(config, op.payment);

@@ -7,7 +7,8 @@ import { stripeReconciliation } from './stripe-reconciliation';
 import { stripeTransformer } from './stripe-transformer';
 import { stripeSignatureHeader } from './stripe-webhook';
 
-const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /** The endpoint's signing secret `whsec_…`, at least 16 characters after the prefix. */
 function webhookSecretProblem(secret: string): string | null {
@@ -65,9 +66,12 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
   facts: stripeFacts,
   // "Place a hold on a payment method" (https://docs.stripe.com/payments/place-a-hold-on-a-payment-method) and
   // "Place an extended hold on an online card payment" (https://docs.stripe.com/payments/extended-authorization):
-  // online card authorizations 7 days for most networks, in-person (Terminal, `card_present`) 2 days;
-  // extended authorizations up to 30 days (opt-in per payment: configure `authorizations.validity_ms` `stripe.card`).
-  authorizationValidityMs: { default: 7 * DAY_MS, card: 7 * DAY_MS, card_present: 2 * DAY_MS },
+  // online card authorizations 7 days for most networks, Visa merchant-initiated ones (a re-authorization, a
+  // recurring charge) "exactly 4 days and 18 hours", in-person (Terminal, `card_present`) 2 days (Visa 5 since
+  // April 2024: the short end is kept); extended authorizations up to 30 days (opt-in per payment: configure
+  // `authorizations.validity_ms` `stripe.card`). An authorization whose answer names its charge's
+  // `capture_before` expires then instead (`GatewayOutcome.captureBefore`).
+  authorizationValidityMs: { default: 7 * DAY_MS, card: 7 * DAY_MS, visa_mit: 4 * DAY_MS + 18 * HOUR_MS, card_present: 2 * DAY_MS },
   conformanceFixture: 'test/conformance/fixtures/stripe.ts',
   reconciliation: stripeReconciliation,
 };

@@ -61,6 +61,8 @@ function paymentIntent(ctx: OperationContext, gateway: StripeMethodGateway, capt
     confirm: true,
     ...method,
     metadata: metadata(ctx),
+    // The charge carries the authorization's own expiry (`payment_method_details.card.capture_before`).
+    ...(capture === 'manual' ? { expand: ['latest_charge'] } : {}),
   });
 }
 

@@ -114,10 +114,26 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
   }
   withConfirmedMoney(result, stripeConfirmedMoney(pi, confirmedAmountField(command, status)));
   if (command === 'revalidate' && outcome !== 'FAIL' && id !== undefined) result.newGatewayKey = id;
+  if (outcome === 'SUCCESS' && (command === 'authorize' || command === 'revalidate')) {
+    const captureBefore = captureBeforeOf(pi);
+    if (captureBefore !== undefined) result.captureBefore = captureBefore;
+  }
   if (outcome === 'FAIL') {
     result.reason = lastPaymentError(pi) ?? (status === 'canceled' ? str(pi.cancellation_reason) : undefined) ?? status;
   }
   return result;
+}
+
+/**
+ * When Stripe says the authorization must be captured by, epoch ms: the expanded `latest_charge`'s
+ * `payment_method_details.card.capture_before` (unix seconds). Undefined when the charge is not expanded
+ * (a webhook, a search) or names none (not a card).
+ */
+function captureBeforeOf(pi: Json): number | undefined {
+  const charge = pi.latest_charge;
+  if (!isObject(charge) || !isObject(charge.payment_method_details) || !isObject(charge.payment_method_details.card)) return undefined;
+  const seconds = charge.payment_method_details.card.capture_before;
+  return typeof seconds === 'number' && Number.isSafeInteger(seconds) && seconds > 0 ? seconds * 1000 : undefined;
 }
 
 /** A Refund object as an outcome; `failure_reason` is the reason of a failed one. */

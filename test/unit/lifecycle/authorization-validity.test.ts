@@ -103,8 +103,9 @@ describe('authorization validity overrides (authorizations.validity_ms)', () => 
   it('an unknown override key shape is refused by the configuration, naming the key', () => {
     expect(() => config({ 'authorizations.validity_ms': { 'Stripe Card': 1 } })).toThrow(/authorizations\.validity_ms/);
   });
-  it('method keys are lower case, brand first, without repeats', () => {
+  it('method keys are lower case, brand first, without repeats; a merchant-initiated payment looks up <key>_mit first', () => {
     expect(methodKeysOf(pay('x', { method: 'Card', submethod: 'card', card: { brand: 'Visa' } }))).toEqual(['visa', 'card']);
+    expect(methodKeysOf(pay('x', { method: 'card', card: { brand: 'Visa' } }), true)).toEqual(['visa_mit', 'visa', 'card_mit', 'card']);
   });
 });
 
@@ -116,6 +117,18 @@ describe('which commands carry an expiry and which close an authorization', () =
     expect(expiresAtFor(c, 'sale', pay('stripe'), 0)).toBeUndefined();
     expect(expiresAtFor(c, 'validate', pay('stripe'), 0)).toBeUndefined();
     expect(expiresAtFor(c, 'capture', pay('stripe'), 0)).toBeUndefined();
+  });
+  it('a Visa authorization the customer was not there for (re-authorization, recurring) holds 4 days 18 hours at Stripe, not 7', () => {
+    const visa = pay('stripe', { method: 'card', card: { brand: 'visa' } });
+    expect(expiresAtFor(c, 'authorize', visa, 0)).toBe(7 * DAY);
+    expect(expiresAtFor(c, 'revalidate', visa, 0)).toBe(4 * DAY + 18 * 3600 * 1000);
+    expect(expiresAtFor(c, 'authorize', { ...visa, recurring: { model: 'subscription' } }, 0)).toBe(4 * DAY + 18 * 3600 * 1000);
+    const mastercard = pay('stripe', { method: 'card', card: { brand: 'mastercard' } });
+    expect(expiresAtFor(c, 'revalidate', mastercard, 0)).toBe(7 * DAY);
+  });
+  it('an authorization the PSP gave its own expiry (capture_before) expires then, whatever the documented window', () => {
+    expect(expiresAtFor(c, 'authorize', pay('stripe'), 1000, 5 * DAY)).toBe(5 * DAY);
+    expect(lifecycleFields(c, record({ state: 'SENT' }), true, 0, 3 * DAY)).toMatchObject({ expiresAt: 3 * DAY });
   });
   it('only a success carries lifecycle fields', () => {
     expect(lifecycleFields(c, record({ state: 'SENT' }), false, 0)).toEqual({});

@@ -31,12 +31,14 @@ describe('Stripe requests', () => {
       'automatic_payment_methods[allow_redirects]': 'never',
       'metadata[operation_id]': ctx.operationId,
       'metadata[order_id]': 'ORD-10042',
+      'expand[0]': 'latest_charge',
     });
     expect(req.body).toContain('metadata[operation_id]=op-stripe-authorize-0001');
   });
 
   it('sells with an automatic-capture PaymentIntent', () => {
     const body = form(buildStripeRequest(stripeContext('sale')).body);
+    expect(body['expand[0]']).toBeUndefined();
     expect(body.capture_method).toBe('automatic');
     expect(body.confirm).toBe('true');
     expect(body.payment_method).toBe(PM_ID);

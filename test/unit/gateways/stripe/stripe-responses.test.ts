@@ -34,6 +34,17 @@ describe('Stripe responses', () => {
     });
   });
 
+  it('reads the authorization’s own expiry from the expanded charge’s capture_before, for an authorization only', () => {
+    const ctx = stripeContext('authorize');
+    const charge = { id: 'ch_1', object: 'charge', payment_method_details: { type: 'card', card: { brand: 'visa', capture_before: 1_790_000_000 } } };
+    const body = { ...(successBody(ctx) as Record<string, unknown>), latest_charge: charge };
+    expect(t.parseResponse(ctx, jsonResponse(200, body), gw).captureBefore).toBe(1_790_000_000_000);
+    // Not expanded (a webhook's PaymentIntent): no expiry of the PSP's, the documented window applies.
+    expect(t.parseResponse(ctx, jsonResponse(200, { ...body, latest_charge: 'ch_1' }), gw).captureBefore).toBeUndefined();
+    const sale = stripeContext('sale');
+    expect(t.parseResponse(sale, jsonResponse(200, { ...body, status: 'succeeded' }), gw).captureBefore).toBeUndefined();
+  });
+
   it('maps an authorization waiting for 3-D Secure to ACTION_REQUIRED with the next_action and client secret for the storefront', () => {
     const ctx = stripeContext('authorize');
     const nextAction = {
