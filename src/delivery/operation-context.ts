@@ -7,7 +7,7 @@ import { gatewayOf, routedPayment } from '../ledger/routing-record';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
-import type { FxLock } from '../fx/fx-lock';
+import type { FxLock, PartsBefore } from '../fx/fx-lock';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -32,6 +32,8 @@ export const AUTHORIZATION_REFUSALS = {
   refund: 'amount_exceeds_captured',
   /** A second capture of an authorization its PSP captures once only (Stripe without multicapture: Klarna, and cards as we send them). */
   singleCapture: 'capture_already_made',
+  /** A capture or refund of a converted authorization that comes to nothing at its locked rate (after the parts before it). */
+  tooSmallToConvert: 'amount_too_small_to_convert',
 } as const;
 
 /** Why a command cannot be carried against its authorization: reason, the field at fault, details to log. */
@@ -133,7 +135,11 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
       // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
       const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };
-      const converted = atDependentRate(op, auth, payment, takenBefore(op, dependents, registered));
+      const before = takenBefore(op, auth, dependents, registered);
+      if ('wait' in before) return before;
+      const converted = atDependentRate(op, auth, payment, before);
+      const nothing = convertedToNothing(op, auth, payment, converted, before);
+      if (nothing) return nothing;
       const fxLock = converted === payment ? null : fxLockOf(auth);
       return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment: converted } };
     }
@@ -210,7 +216,14 @@ async function checkedByReference(
   // routing or failover put it there); a converted authorization's captures and refunds at its locked rate,
   // wherever it was found: the PSP holds the converted currency, not the order's.
   const payment = holder === context.payment.gateway ? context.payment : { ...context.payment, gateway: holder };
-  const converted = found.authorization ? atDependentRate(op, auth, payment, takenBefore(op, found.dependents, found.registered)) : payment;
+  let converted = payment;
+  if (found.authorization) {
+    const before = takenBefore(op, auth, found.dependents, found.registered);
+    if ('wait' in before) return before;
+    converted = atDependentRate(op, auth, payment, before);
+    const nothing = convertedToNothing(op, auth, payment, converted, before);
+    if (nothing) return via(nothing);
+  }
   const fxLock = converted === payment ? null : fxLockOf(auth);
   return fxLock ? { context: { ...context, payment: converted }, fxLock, ...linked } : { context: { ...context, payment: converted }, ...linked };
 }
@@ -255,7 +268,7 @@ export function siblingsAhead(
  * 56.40 of the EUR 112.80 asked for USD 123.45), and a reversal of more is refused by a PSP that takes the
  * amount (Cybersource); so it asks the PSP's confirmed figure, in the PSP's currency, exactly.
  */
-function atDependentRate(op: OperationRecord, auth: OperationRecord, payment: Payment, before: number): Payment {
+function atDependentRate(op: OperationRecord, auth: OperationRecord, payment: Payment, before: PartsBefore): Payment {
   const converted = atAuthorizationRate(auth, payment, before);
   const held = auth.confirmedAmount;
   if (op.command !== 'cancel' || held === undefined) return converted;
@@ -269,16 +282,70 @@ function atDependentRate(op: OperationRecord, auth: OperationRecord, payment: Pa
 
 /**
  * What the authorization's other captures (for a capture) or refunds (for a refund) registered before it
- * took, in the order's currency: the running total a converted part is added to (`atAuthorizationRate`).
+ * took, in the order's currency, and what they were sent for in a converted authorization's currency: the
+ * running total a converted part is added to, and what its conversion is shared with (`atAuthorizationRate`).
  * Those that failed took nothing; those still in flight count as if they succeed, so two that both do still
- * add up; by registration order, so each part's running total is the one the next part adds to. 0 for any
- * other command, and when the dependents were not read (not the first attempt: its converted amount is on record).
+ * add up; by registration order, so each part's running total is the one the next part adds to. Subtracting
+ * what the earlier parts were SENT for (their converted amount, fixed with their first attempt), not the
+ * conversion of their total, keeps the parts adding up once one of them fails: the ones after it were
+ * converted on a running total that counted it. An earlier part not yet sent (its converted amount not yet
+ * fixed) is waited for (`wait`, asked again after `delivery.backoff_base_ms`). Nothing converted is known for
+ * parts recorded before converted amounts were kept: their total's conversion stands in. `{ amount: 0 }` for
+ * any other command, and when the dependents were not read (not the first attempt: its converted amount is on
+ * record). Pure.
  */
-function takenBefore(op: OperationRecord, dependents: readonly DependentSummary[], registered: number): number {
-  if (op.command !== 'capture' && op.command !== 'refund') return 0;
-  return dependents
-    .filter((d) => d.command === op.command && d.id !== op.id && d.state !== 'FAILED' && registeredBefore(d, op, registered))
-    .reduce((total, d) => total + d.amount, 0);
+export function takenBefore(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  registered: number,
+): PartsBefore | { wait: string; siblings: string[] } {
+  if (op.command !== 'capture' && op.command !== 'refund') return { amount: 0 };
+  const earlier = dependents.filter((d) => d.command === op.command && d.id !== op.id && d.state !== 'FAILED' && registeredBefore(d, op, registered));
+  const amount = earlier.reduce((total, d) => total + d.amount, 0);
+  const lock = fxLockOf(auth);
+  if (!lock || earlier.length === 0 || op.payment.currency !== lock.from.currency) return { amount };
+  const unsent = earlier.filter((d) => d.converted === undefined && d.state === 'RECEIVED').map((d) => d.id);
+  if (unsent.length > 0) {
+    return {
+      wait: `${op.command} of ${op.payment.amount} waits for the converted amount of ${unsent.length} ${op.command}(s) of authorization ${auth.id} registered before it and not yet sent: ${unsent.join(', ')}`,
+      siblings: unsent,
+    };
+  }
+  const to = lock.to.currency.toUpperCase();
+  if (!earlier.every((d) => d.converted?.currency.toUpperCase() === to)) return { amount };
+  return { amount, converted: earlier.reduce((total, d) => total + (d.converted?.amount ?? 0), 0) };
+}
+
+/**
+ * A capture or refund of a converted authorization whose converted amount comes to nothing (0, or less after
+ * an earlier part's failure left its rounding to this one): USD 0.01 after USD 0.05 at 0.9137 is
+ * f(0.06) − f(0.05) = EUR 0.05 − 0.05, and VND 100 is no US cent. Never sent to the PSP as a capture or refund of
+ * nothing: refused naming `payment.amount`. Pure.
+ */
+export function convertedToNothing(
+  op: OperationRecord,
+  auth: OperationRecord,
+  payment: Payment,
+  converted: Payment,
+  before: PartsBefore,
+): ContextRefusal | null {
+  if ((op.command !== 'capture' && op.command !== 'refund') || converted === payment) return null;
+  if (payment.amount <= 0 || converted.amount > 0) return null;
+  return {
+    fail: AUTHORIZATION_REFUSALS.tooSmallToConvert,
+    field: 'payment.amount',
+    detail: {
+      authorization_id: auth.id,
+      amount: payment.amount,
+      currency: payment.currency,
+      converted_amount: converted.amount,
+      converted_currency: converted.currency,
+      fx_rate: fxLockOf(auth)?.rate ?? null,
+      taken_before: before.amount,
+      ...(before.converted !== undefined ? { converted_before: before.converted } : {}),
+    },
+  };
 }
 
 /** Whether dependent `d` registered against the authorization before `op` (registered `registered`): those of before the order was kept (0) first, ties by id. Pure. */

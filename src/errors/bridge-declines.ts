@@ -22,6 +22,7 @@ export const BRIDGE_DECLINES: DeclineTable = {
     amount_exceeds_authorized: { category: 'bridge_refused', action: 'fix_request' },
     amount_exceeds_captured: { category: 'bridge_refused', action: 'fix_request' },
     capture_already_made: { category: 'operation_not_permitted', action: 'fix_request' },
+    amount_too_small_to_convert: { category: 'bridge_refused', action: 'fix_request' },
     // The customer never completed the PSP's action (3-D Secure, a redirect) in time (src/poller/action-expiry.ts).
     ACTION_EXPIRED: { category: 'authentication_required', action: 'authenticate' },
     // A recurring cycle that failed after its last retry (src/recurring/): the last decline's category travels on its own event.

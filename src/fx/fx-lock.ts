@@ -49,18 +49,40 @@ export function atLockedRate(lock: FxLock, amount: number): number {
 }
 
 /**
+ * What the earlier parts of a converted payment took (captures of one authorization, or refunds of one
+ * payment, not failed): the running total in the order's currency, and what they were sent for.
+ */
+export interface PartsBefore {
+  /** Minor units of the lock's order currency (`from.currency`). */
+  amount: number;
+  /**
+   * What the PSP was asked for them, minor units of the lock's converted currency (`to.currency`); absent when
+   * not on record for every one of them: then taken to be the conversion of `amount`.
+   */
+  converted?: number;
+}
+
+/**
  * What `amount` of the order's currency adds, at the locked rate and step, to `before` already taken by
  * earlier operations of its kind (captures of one authorization, or refunds of one payment): the conversion
- * of the running total less the conversion of what came before, `f(before + amount) − f(before)`. Rounding
- * each part on its own drifts: USD 0.33 + 0.33 + 0.34 at 150.3 JPY/USD would be ¥50 + ¥50 + ¥51 = ¥151 of an
- * authorization of ¥150 (its last capture refused), and USD 50.00 + 73.45 at 0.9137 gave EUR 45.68 + 67.11,
- * a cent short of the EUR 112.80 sold. Differences of one rounding telescope: parts that add up to the
- * whole convert to exactly the converted whole, and since rounding never decreases, any parts add up to no
- * more than the conversion of their sum. Each part stays within one step of its own exact conversion.
+ * of the running total less what the earlier parts were sent for, `f(before + amount) − converted`, so the
+ * parts sent always add up to the conversion of their order-currency total. Rounding each part on its own
+ * drifts: USD 0.33 + 0.33 + 0.34 at 150.3 JPY/USD would be ¥50 + ¥50 + ¥51 = ¥151 of an authorization of
+ * ¥150 (its last capture refused), and USD 50.00 + 73.45 at 0.9137 gave EUR 45.68 + 67.11, a cent short of the
+ * EUR 112.80 sold. Subtracting `f(before)` instead of what was sent drifts once an earlier part fails: its
+ * successors were converted on a running total that counted it (USD 0.06, then 0.06 sent as EUR 0.06 with
+ * the first counted, which then failed; the rest, USD 123.39, as f(123.45) − f(0.06) = EUR 112.75: EUR 112.81
+ * of the EUR 112.80 held). With what was sent, a failed part's share goes to the next one, and since every
+ * part is positive, the parts still standing never add up to more than the conversion of the last running
+ * total, however the earlier ones end. Without failures, `converted` is `f(before)` (differences of one
+ * rounding telescope) and each part stays within one step of its own exact conversion; after one, a part
+ * also takes up the failed part's rounding. The result may be 0 or less for a small amount after drift:
+ * the caller refuses it, never sends it.
  */
-export function atLockedRateAfter(lock: FxLock, amount: number, before: number): number {
-  if (before <= 0) return atLockedRate(lock, amount);
-  return atLockedRate(lock, before + amount) - atLockedRate(lock, before);
+export function atLockedRateAfter(lock: FxLock, amount: number, before: number | PartsBefore): number {
+  const { amount: taken, converted } = typeof before === 'number' ? { amount: before, converted: undefined } : before;
+  if (taken <= 0 && (converted ?? 0) === 0) return atLockedRate(lock, amount);
+  return atLockedRate(lock, taken + amount) - (converted ?? atLockedRate(lock, taken));
 }
 
 /**

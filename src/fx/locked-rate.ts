@@ -2,7 +2,7 @@ import type { Payment } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/record-fields';
 import { convertLines } from './converted-lines';
 import { parseRate } from './exact-rate';
-import { FxLock, atLockedRateAfter, lockFromDetails, orderAmountWithin } from './fx-lock';
+import { FxLock, PartsBefore, atLockedRateAfter, lockFromDetails, orderAmountWithin } from './fx-lock';
 
 /** The conversion locked with an operation (its FX decision, kept in its routing record), if it was converted. */
 export function fxLockOf(op: Pick<OperationRecord, 'routing'>): FxLock | null {
@@ -39,10 +39,11 @@ export function heldInOrderCurrency(auth: Pick<OperationRecord, 'payment' | 'con
  * Otherwise `payment` unchanged. A command in another currency than the order's is left as it is (the
  * currency check refuses it).
  * @param before what earlier captures (for a capture) or refunds (for a refund) of `auth` took, in the
- *   order's currency: the part is converted as what it adds to their running total (`atLockedRateAfter`),
- *   so the parts never add up to more than the converted whole through rounding, and all of it to exactly it.
+ *   order's currency, and what they were sent for: the part is converted as the conversion of their running
+ *   total with it less what they were sent for (`atLockedRateAfter`), so the parts sent add up to exactly the
+ *   converted total, never more through rounding. The result may be 0 or less: the caller refuses it.
  */
-export function atAuthorizationRate(auth: Pick<OperationRecord, 'routing'>, payment: Payment, before = 0): Payment {
+export function atAuthorizationRate(auth: Pick<OperationRecord, 'routing'>, payment: Payment, before: number | PartsBefore = 0): Payment {
   const lock = fxLockOf(auth);
   if (!lock || payment.currency !== lock.from.currency) return payment;
   return convertedPayment(payment, lock, atLockedRateAfter(lock, payment.amount, before));

@@ -23,7 +23,7 @@ import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
-import { MovedAmountFields, amountIn, amountInCommandCurrency, parseRoutingRecord } from './routing-record';
+import { MovedAmountFields, amountIn, amountInCommandCurrency, convertedAmount, parseRoutingRecord } from './routing-record';
 import {
   OperationRecord,
   TransitionFields,
@@ -92,6 +92,12 @@ export interface DependentSummary {
    * before that order was kept): of two concurrent ones, the later registered saw the earlier.
    */
   registered: number;
+  /**
+   * What its gateway was asked when that is in another currency than the command's (a capture or refund of a
+   * converted authorization, at its locked rate: the routing record's `amount` and `currency`), fixed with its
+   * first attempt. Absent before that, and for one sent in the command's currency.
+   */
+  converted?: { amount: number; currency: string };
 }
 
 type StateIndexKeys = Record<(typeof STATE_INDEX_INPUTS)[number], string>;
@@ -802,13 +808,19 @@ export class Ledger {
   /** What `ids` (dependents of an authorization) are and moved, with their registration order; those not found are left out. */
   private async dependentSummaries(ids: readonly string[], registered: ReadonlyMap<string, number>): Promise<DependentSummary[]> {
     // Summed against the authorization in the order's currency: a converted dependent counts what it asked.
-    return (await this.movedAmounts(ids)).map((d) => ({
-      id: d.id,
-      command: d.command,
-      state: d.state,
-      amount: amountInCommandCurrency(d.moved),
-      registered: registered.get(d.id) ?? 0,
-    }));
+    // Its converted amount comes with the same read: the next part of a converted payment is sent for what
+    // the parts before it leave of their converted total.
+    return (await this.movedAmounts(ids)).map((d) => {
+      const converted = convertedAmount(d.moved);
+      return {
+        id: d.id,
+        command: d.command,
+        state: d.state,
+        amount: amountInCommandCurrency(d.moved),
+        registered: registered.get(d.id) ?? 0,
+        ...(converted ? { converted } : {}),
+      };
+    });
   }
 
   /** What `ids` are, their state and the fields that say what they moved; those not found are left out. */

@@ -128,6 +128,13 @@ export function amountInCommandCurrency(op: MovedAmountFields): number {
   return amountIn(op, op.payment.currency) ?? op.payment.amount;
 }
 
+/** What an operation's gateway was asked when that is in another currency than its command's (converted at a locked rate), else null. */
+export function convertedAmount(op: Pick<OperationRecord, 'payment' | 'routing'>): { amount: number; currency: string } | null {
+  const r = op.routing;
+  if (r?.amount === undefined || r.currency === undefined || r.currency.toUpperCase() === op.payment.currency.toUpperCase()) return null;
+  return { amount: r.amount, currency: r.currency };
+}
+
 /** The `routing` object of an event: where the operation went and why (docs/EVENTS.md). */
 export function routingEventField(r: RoutingRecord): Record<string, unknown> {
   return {

@@ -170,6 +170,75 @@ test('a capture naming a converted authorization by its PSP reference goes out a
   expect(event?.params.payment).toMatchObject({ amount: 11280, currency: 'EUR', requested_amount: 12345, requested_currency: 'USD' });
 }, 60_000);
 
+test('captures of a converted authorization after one in flight failed: the parts sent add up to the EUR 112.80 held, and the last one is taken', async () => {
+  const auth = channelCommand('authorize', {}, { gateway_account: 'fx-shop', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>);
+  const authId = await record(auth);
+  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect((await ledger.get(authId))?.routing).toMatchObject({ amount: 11280, currency: 'EUR' });
+  const capture = (amount: number) =>
+    record(
+      channelCommand('capture', {}, {
+        gateway_account: 'fx-shop',
+        gateway_key: authId,
+        order_id: auth.payment.order_id,
+        amount,
+        currency: 'USD',
+      } as Partial<Payment>),
+    );
+
+  // A (USD 0.06) resolved and registered as delivery's first check does, its attempt on record at EUR 0.05; its answer lost.
+  const a = await capture(6);
+  const resolvedA = await resolveOperationContext((await ledger.get(a))!, ledger, { checkAmounts: true });
+  expect('context' in resolvedA && resolvedA.context.payment).toMatchObject({ amount: 5, currency: 'EUR' });
+  const routing = { gateway: 'simulator', requested: 'simulator', candidates: ['simulator'], index: 0, decisions: [], amount: 5, currency: 'EUR' };
+  await ledger.transition(a, 'SENT', { event: 'attempt' }, { countAttempt: true, routing });
+
+  // B (USD 0.06) counts A in flight: f(0.12) − f(0.06) = EUR 0.11 − 0.05 = 0.06.
+  const b = await capture(6);
+  expect(await service.deliver(b)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect((await ledger.get(b))?.routing).toMatchObject({ amount: 6, currency: 'EUR' });
+  await ledger.transition(a, 'FAILED', { event: 'outcome', source: 'response' }, { reason: 'declined' });
+
+  // C, the rest (USD 123.39): EUR 112.80 less the EUR 0.06 B was sent for. Converted as f(123.45) − f(0.06), it
+  // was EUR 112.75, 112.81 in all of the 112.80 the PSP holds, and the PSP refused it.
+  const c = await capture(12339);
+  expect(await service.deliver(c)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect((await ledger.get(c))?.routing).toMatchObject({ amount: 11274, currency: 'EUR' });
+  expect(sim.counters().effects[c]).toBe(1);
+}, 60_000);
+
+test('a capture of a converted authorization that converts to nothing after the ones before it is refused naming payment.amount, unsent, and counted', async () => {
+  const auth = channelCommand('authorize', {}, { gateway_account: 'fx-shop', gateway_key: 'pm_card_visa', amount: 12345, currency: 'USD' } as Partial<Payment>);
+  const authId = await record(auth);
+  expect(await service.deliver(authId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  const capture = (amount: number) =>
+    record(
+      channelCommand('capture', {}, {
+        gateway_account: 'fx-shop',
+        gateway_key: authId,
+        order_id: auth.payment.order_id,
+        amount,
+        currency: 'USD',
+      } as Partial<Payment>),
+    );
+  const first = await capture(5);
+  expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  expect((await ledger.get(first))?.routing).toMatchObject({ amount: 5, currency: 'EUR' });
+
+  const refusals = () => metricValue('pb_authorization_refusals_total', { gateway: 'simulator', reason: 'amount_too_small_to_convert' });
+  const counted = await refusals();
+  // USD 0.01 more: f(0.06) − EUR 0.05 sent = EUR 0.05 − 0.05 = 0. Never a capture of EUR 0.
+  const nothing = await capture(1);
+  const requests = sim.counters().requests;
+  expect(await service.deliver(nothing)).toEqual({ kind: 'done', state: 'FAILED' });
+  expect(sim.counters().requests).toBe(requests);
+  expect(await ledger.get(nothing)).toMatchObject({ reason: 'amount_too_small_to_convert', attempts: 0 });
+  const event = await events.load(`${nothing}.FAILED`);
+  expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'amount_too_small_to_convert', field: 'payment.amount' });
+  expect(await refusals()).toBe(counted + 1);
+  expect(logs.lines.find((l) => l.includes('amount_too_small_to_convert') && l.includes(nothing))).toBeDefined();
+}, 60_000);
+
 /**
  * A USD 123.45 authorization of the converting account the simulator approves in half (a partial approval):
  * EUR 56.40 held of the EUR 112.80 asked at the locked rate.

@@ -63,6 +63,37 @@ test('any split of the whole adds up to exactly the converted whole; any prefix 
   }
 });
 
+test('USD 0.06 (A) in flight, 0.06 (B) sent counting it, A fails, the rest (C, USD 123.39): B + C are exactly the EUR 112.80 held, not 112.81', () => {
+  const a = atLockedRateAfter(usdEur, 6, 0);
+  const b = atLockedRateAfter(usdEur, 6, { amount: 6, converted: a });
+  expect([a, b]).toEqual([5, 6]);
+  // A failed: C adds to B's USD 0.06 only, and shares the conversion with what B was sent for (EUR 0.06), not
+  // with f(0.06) = EUR 0.05 (that gave EUR 112.75: 112.81 in all).
+  const c = atLockedRateAfter(usdEur, 12339, { amount: 6, converted: b });
+  expect(c).toBe(11274);
+  expect(b + c).toBe(atLockedRate(usdEur, 6 + 12339));
+  expect(b + c).toBe(usdEur.to.amount);
+});
+
+test('without failures, what the earlier parts were sent for is the conversion of their total: the same parts as before', () => {
+  let before = { amount: 0, converted: 0 };
+  for (const [amount, expected] of [
+    [33, 30],
+    [33, 30],
+    [12279, 11220],
+  ] as const) {
+    const converted = atLockedRateAfter(usdEur, amount, before);
+    expect(converted).toBe(atLockedRateAfter(usdEur, amount, before.amount));
+    expect(converted).toBe(expected);
+    before = { amount: before.amount + amount, converted: before.converted + converted };
+  }
+  expect(before.converted).toBe(usdEur.to.amount);
+});
+
+test('a part that comes to nothing after the parts before it converts to 0 (USD 0.01 after 0.05: EUR 0.05 − 0.05), for the caller to refuse', () => {
+  expect(atLockedRateAfter(usdEur, 1, { amount: 5, converted: 5 })).toBe(0);
+});
+
 test('with nothing before, a part is converted on its own, as the whole is', () => {
   expect(atLockedRateAfter(usdEur, 12345, 0)).toBe(11280);
   expect(atLockedRateAfter(usdEur, 5000, 0)).toBe(atLockedRate(usdEur, 5000));

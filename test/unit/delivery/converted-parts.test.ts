@@ -1,0 +1,115 @@
+import { resolveOperationContext } from '../../../src/delivery/operation-context';
+import { DependentSummary, Ledger, OperationRecord } from '../../../src/ledger/ledger';
+import { draftRecord } from '../../../src/ledger/record-fields';
+import { parseRate } from '../../../src/fx/exact-rate';
+import { lockAt, lockDetails } from '../../../src/fx/fx-lock';
+import { channelCommand } from '../../support/fixtures';
+
+/*
+ * Captures and refunds of a converted authorization as resolution sends them: each part is what the running
+ * total's conversion leaves after what the earlier parts not failed were SENT for, so the parts the PSP is
+ * asked for add up to the converted total of the ones that did not fail, whatever failed in between.
+ */
+
+/** An authorization (or sale) of `amount` of `from`, converted at `rate` into `to` and approved in full. */
+function convertedAuthorization(command: 'authorize' | 'sale', amount: number, from: string, to: string, rate: string): OperationRecord {
+  const lock = lockAt({ rate: parseRate(rate), source: 'configured', at: 0 }, amount, from, to);
+  const c = channelCommand(command, {}, { amount, currency: from });
+  return {
+    ...draftRecord(c.payment.operation_reference!, c, 0),
+    state: 'SUCCEEDED',
+    gatewayReference: 'psp-auth-1',
+    digest: 'digest',
+    confirmedAmount: lock.to.amount,
+    confirmedCurrency: to,
+    routing: {
+      gateway: 'simulator',
+      requested: 'simulator',
+      candidates: ['simulator'],
+      index: 0,
+      decisions: [{ stage: 'fx', outcome: 'changed', reasons: ['converted'], details: lockDetails(lock) }],
+      amount: lock.to.amount,
+      currency: to,
+    },
+  };
+}
+
+/** A capture or refund of `auth` of `amount` in the authorization's order currency. */
+function part(command: 'capture' | 'refund', auth: OperationRecord, amount: number): OperationRecord {
+  const c = channelCommand(command, {}, { amount, currency: auth.payment.currency, gateway_key: auth.id, order_id: auth.payment.order_id });
+  return draftRecord(c.payment.operation_reference!, c, 0);
+}
+
+/** A ledger that shows `auth` with `dependents`, `op` registered after them (`registered`). */
+function viewing(auth: OperationRecord, dependents: DependentSummary[], registered: number): Ledger {
+  return { authorizationView: async () => ({ auth, dependents, registered }) } as unknown as Ledger;
+}
+
+async function sent(op: OperationRecord, auth: OperationRecord, dependents: DependentSummary[]) {
+  return resolveOperationContext(op, viewing(auth, dependents, dependents.length + 1), { checkAmounts: true });
+}
+
+describe('a part of a converted authorization after an earlier one failed', () => {
+  // USD 123.45 at 0.9137: EUR 112.80 held. A (USD 0.06) was sent as EUR 0.05; B (USD 0.06) as f(0.12) − f(0.06)
+  // = EUR 0.11 − 0.05 = 0.06 with A in flight; then A failed.
+  for (const command of ['capture', 'refund'] as const) {
+    it(`${command} C of the rest (USD 123.39) is sent as EUR 112.74, so B + C = EUR 112.80 held, not 112.75 (EUR 112.81)`, async () => {
+      const auth = convertedAuthorization(command === 'capture' ? 'authorize' : 'sale', 12345, 'USD', 'EUR', '0.9137');
+      const dependents: DependentSummary[] = [
+        { id: 'a', command, state: 'FAILED', amount: 6, registered: 1, converted: { amount: 5, currency: 'EUR' } },
+        { id: 'b', command, state: 'SUCCEEDED', amount: 6, registered: 2, converted: { amount: 6, currency: 'EUR' } },
+      ];
+      const resolved = await sent(part(command, auth, 12339), auth, dependents);
+      expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 11274, currency: 'EUR' });
+    });
+  }
+
+  it('counts an earlier part still in flight at what it was sent for', async () => {
+    const auth = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const dependents: DependentSummary[] = [
+      { id: 'a', command: 'capture', state: 'FAILED', amount: 6, registered: 1, converted: { amount: 5, currency: 'EUR' } },
+      { id: 'b', command: 'capture', state: 'SENT', amount: 6, registered: 2, converted: { amount: 6, currency: 'EUR' } },
+    ];
+    const resolved = await sent(part('capture', auth, 12339), auth, dependents);
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 11274, currency: 'EUR' });
+  });
+
+  it('waits for an earlier part not yet sent (its converted amount not yet fixed), naming it', async () => {
+    const auth = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const dependents: DependentSummary[] = [{ id: 'b', command: 'capture', state: 'RECEIVED', amount: 6, registered: 1 }];
+    expect(await sent(part('capture', auth, 12339), auth, dependents)).toMatchObject({ siblings: ['b'] });
+  });
+
+  it('converts after earlier parts recorded without a converted amount on their running total, as before', async () => {
+    const auth = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const dependents: DependentSummary[] = [{ id: 'b', command: 'capture', state: 'SUCCEEDED', amount: 6, registered: 1 }];
+    const resolved = await sent(part('capture', auth, 12339), auth, dependents);
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 11280 - 5, currency: 'EUR' });
+  });
+});
+
+describe('a part of a converted authorization that converts to nothing', () => {
+  it('refuses USD 0.01 after USD 0.05 at 0.9137 (EUR 0.05 − 0.05 = 0) naming payment.amount, never asking the PSP for EUR 0', async () => {
+    const auth = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const dependents: DependentSummary[] = [
+      { id: 'a', command: 'capture', state: 'SUCCEEDED', amount: 5, registered: 1, converted: { amount: 5, currency: 'EUR' } },
+    ];
+    expect(await sent(part('capture', auth, 1), auth, dependents)).toMatchObject({
+      fail: 'amount_too_small_to_convert',
+      field: 'payment.amount',
+      detail: { amount: 1, currency: 'USD', converted_amount: 0, converted_currency: 'EUR', taken_before: 5, converted_before: 5 },
+    });
+  });
+
+  it('refuses a refund of VND 100 of a payment converted into USD (0.4 of a cent)', async () => {
+    const sale = convertedAuthorization('sale', 1_000_000, 'VND', 'USD', '0.00004');
+    expect(sale.routing?.amount).toBe(4000);
+    expect(await sent(part('refund', sale, 100), sale, [])).toMatchObject({ fail: 'amount_too_small_to_convert', field: 'payment.amount' });
+  });
+
+  it('sends a small part that still converts to something', async () => {
+    const auth = convertedAuthorization('authorize', 12345, 'USD', 'EUR', '0.9137');
+    const resolved = await sent(part('capture', auth, 1), auth, []);
+    expect('context' in resolved && resolved.context.payment).toMatchObject({ amount: 1, currency: 'EUR' });
+  });
+});
