@@ -120,7 +120,8 @@ export class OutcomeRecorder {
     if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now, outcome.captureBefore));
     // A refused command on an earlier PSP object (a capture or cancel the PSP turned down) leaves that object
     // indexed to the operation holding it, so a later fact about it (a dispute) does not land on the refusal.
-    const refusedDependent = to === 'FAILED' && DEPENDENT.has(op.command);
+    // A validate only reads its authorization's object (Stripe answers with the PaymentIntent): it never takes it over either.
+    const refusedDependent = (to === 'FAILED' && DEPENDENT.has(op.command)) || op.command === 'validate';
     const reference = outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference, ...(refusedDependent ? { ifUnclaimed: true } : {}) } : null;
     const interaction = Object.assign({ event: 'outcome', source, gateway_status: outcome.gatewayStatus }, details);
     const after = await this.decide(op, to, interaction, fields, reference);

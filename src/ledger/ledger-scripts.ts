@@ -155,8 +155,6 @@ ${luaMoveFunctions}
 ${runsStep}
 ${AUTHORIZATION_INDEX_LUA}
 local ref_before = false
-if A.has_ref == '1' then ref_before = redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'GET')
-elseif A.has_ref == 'nx' then redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'NX') end
 local current = redis.call('HMGET', K.op, 'state', 'updated_at', 'attempts')
 local from = current[1]
 if not from then return {0, ''} end
@@ -168,6 +166,10 @@ local applied = 0
 local closing = ''
 
 if may(from, to) then
+  -- Only a move claims the PSP reference: a late or repeated outcome (a PaymentIntent's success after its
+  -- capture took it over) must not take it back from the operation holding it.
+  if A.has_ref == '1' then ref_before = redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'GET')
+  elseif A.has_ref == 'nx' then redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'NX') end
   local fields = cjson.decode(A.fields)
   redis.call('HSET', K.op, 'state', to, 'updated_at', A.now, unpack(fields))
   if A.count_attempt == '1' then redis.call('HINCRBY', K.op, 'attempts', 1) end

@@ -379,10 +379,12 @@ describe("by the PSP's reference: a dependent command naming our authorization b
     const auth = await authorized({ amount: 5000, currency: 'EUR' });
     const ref = await pspReference(auth);
     const capture = await byReference('capture', auth, { amount: 3000 });
-    expect(await service.deliver(capture)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
-    // The capture's outcome now holds the reference, as on Stripe (its webhook names the PaymentIntent).
+    // Sent as delivery sends it (registered among the authorization's dependents), and its outcome holds the
+    // reference, as on Stripe (its answer names the PaymentIntent).
+    expect(await ledger.authorizationByReference('simulator', ref, capture)).toMatchObject({ authorization: true, record: { command: 'authorize' } });
+    await ledger.transition(capture, 'SENT', { event: 'attempt' }, { countAttempt: true });
     const captured = await ledger.get(capture);
-    await recorder.apply(captured!, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: ref }, 'webhook');
+    expect((await recorder.apply(captured!, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: ref }, 'response')).state).toBe('SUCCEEDED');
     expect(await ledger.findByReference('simulator', ref)).toBe(capture);
     const otherCurrency = await byReference('refund', auth, { amount: 100, currency: 'USD' });
     expect(await service.deliver(otherCurrency)).toEqual({ kind: 'done', state: 'FAILED' });

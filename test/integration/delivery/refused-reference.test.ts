@@ -28,7 +28,7 @@ async function sent(command: PaymentCommand): Promise<OperationRecord> {
 describe('the PSP reference index and refused commands', () => {
   const order = 'o-refused-reference';
   const authorize = channelCommand('authorize', {}, { operation_reference: 'rr-auth-1', order_id: order, gateway_key: 'pm_card_visa', amount: 1000 });
-  const dependent = (command: 'capture' | 'cancel' | 'refund', id: string): PaymentCommand =>
+  const dependent = (command: 'capture' | 'cancel' | 'refund' | 'validate', id: string): PaymentCommand =>
     channelCommand(command, {}, { operation_reference: id, order_id: order, gateway_key: 'rr-auth-1', amount: 1000 });
 
   it('keeps the PaymentIntent with the authorization when a cancel naming it is refused, and indexes a refused refund under its own id', async () => {
@@ -59,6 +59,24 @@ describe('the PSP reference index and refused commands', () => {
       'response',
     );
     expect(capture.state).toBe('SUCCEEDED');
+    expect(await stack.ledger.findByReference('simulator', 'pi_rr_1')).toBe('rr-capture-1');
+  });
+
+  it('leaves the PaymentIntent with the capture that took it over when a late success of the authorization arrives (no move, no claim)', async () => {
+    const auth = await stack.ledger.get('rr-auth-1');
+    expect(auth?.state).toBe('SUCCEEDED');
+    // Stripe's payment_intent.succeeded for the authorization, after the capture: it moves nothing.
+    await stack.recorder.apply(auth!, { status: 'SUCCESS', gatewayStatus: 'succeeded', gatewayReference: 'pi_rr_1' }, 'webhook');
+    expect(await stack.ledger.findByReference('simulator', 'pi_rr_1')).toBe('rr-capture-1');
+  });
+
+  it('never lets a validate take the PaymentIntent it read from the operation holding it', async () => {
+    const validate = await stack.recorder.apply(
+      await sent(dependent('validate', 'rr-validate-1')),
+      { status: 'SUCCESS', gatewayStatus: 'requires_capture', gatewayReference: 'pi_rr_1' },
+      'response',
+    );
+    expect(validate.state).toBe('SUCCEEDED');
     expect(await stack.ledger.findByReference('simulator', 'pi_rr_1')).toBe('rr-capture-1');
   });
 });

@@ -354,6 +354,7 @@ describe('the operation ledger on a real Redis', () => {
     const succeeded = async (kind: 'authorize' | 'capture', ref: string): Promise<string> => {
       const id = nextId();
       await ledger.create(id, command({ command: kind }), 1_000);
+      await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
       await ledger.transitionAndGet(id, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: ref }, { reference: { gateway: 'simulator', reference: ref } });
       return id;
     };
@@ -386,6 +387,7 @@ describe('the operation ledger on a real Redis', () => {
       const ref = `pi_shared_${seq}`;
       const capture = nextId();
       await ledger.create(capture, command({ command: 'capture', payment: { ...command().payment, gateway_key: auth } }), 1_000);
+      await ledger.transition(capture, 'SENT', { event: 'attempt' }, { countAttempt: true });
       await ledger.transitionAndGet(
         capture,
         'SUCCEEDED',
