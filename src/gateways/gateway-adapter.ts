@@ -204,8 +204,9 @@ export interface GatewayTransformer {
    * Whether a status inquiry sends the operation's own request again under its idempotency key (Adyen): its
    * answer is the replay of what the request did, never what became of the operation afterwards, and past
    * the key's validity it would perform the request again. Such an inquiry resolves an UNKNOWN outcome, but
-   * cannot confirm a later fact (a failure reported after success). Default false: the inquiry reads the
-   * operation's current state at the PSP.
+   * cannot confirm a later fact (a failure reported after success), and it never answers `null`: a replay that
+   * never landed performs the request now, so a 404 to it is an edge's, an `outcome_unknown` error. Default
+   * false: the inquiry reads the operation's current state at the PSP.
    */
   readonly inquiryReplaysRequest?: boolean;
   /** Status inquiry for an operation whose outcome is PENDING, UNKNOWN or UNRESOLVED. */
