@@ -1,6 +1,6 @@
 import { attemptIdempotencyKey } from './attempt-key';
 import { CommandType, Payment } from '../contracts/payment-command';
-import { OperationContext } from '../gateways/gateway-adapter';
+import { HeldAmount, OperationContext } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -135,7 +135,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };
       const converted = atDependentRate(op, auth, payment, takenBefore(op, dependents, registered));
       const fxLock = converted === payment ? null : fxLockOf(auth);
-      return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment: converted } };
+      const resolved = { ...context, payment: converted, ...heldFor(op, auth) };
+      return fxLock ? { context: resolved, fxLock } : { context: resolved };
     }
     case 'FAILED':
       return { fail: 'AUTHORIZATION_FAILED' };
@@ -212,7 +213,26 @@ async function checkedByReference(
   const payment = holder === context.payment.gateway ? context.payment : { ...context.payment, gateway: holder };
   const converted = found.authorization ? atDependentRate(op, auth, payment, takenBefore(op, found.dependents, found.registered)) : payment;
   const fxLock = converted === payment ? null : fxLockOf(auth);
-  return fxLock ? { context: { ...context, payment: converted }, fxLock, ...linked } : { context: { ...context, payment: converted }, ...linked };
+  const resolved = { ...context, payment: converted, ...(found.authorization && auth.state === 'SUCCEEDED' ? heldFor(op, auth) : {}) };
+  return fxLock ? { context: resolved, fxLock, ...linked } : { context: resolved, ...linked };
+}
+
+/**
+ * A validate's `held`: what its authorization holds at the PSP (`heldAtPsp`), for a PSP whose check of the
+ * hold restates its amount (Adyen's amount update). Nothing for any other command.
+ */
+function heldFor(op: OperationRecord, auth: OperationRecord): { held?: HeldAmount } {
+  return op.command === 'validate' ? { held: heldAtPsp(auth) } : {};
+}
+
+/**
+ * What `auth` holds at its PSP, in the PSP's currency: the amount the PSP confirmed (a partial approval holds
+ * less than was asked), else what its gateway was asked (a converted amount where FX converted it). Pure.
+ */
+export function heldAtPsp(auth: Pick<OperationRecord, 'payment' | 'routing' | 'confirmedAmount' | 'confirmedCurrency'>): HeldAmount {
+  const asked = routedPayment(auth);
+  if (auth.confirmedAmount === undefined) return { amount: asked.amount, currency: asked.currency };
+  return { amount: auth.confirmedAmount, currency: (auth.confirmedCurrency ?? asked.currency).toUpperCase() };
 }
 
 /**

@@ -96,6 +96,21 @@ export interface OperationContext {
    * see `src/delivery/attempt-key.ts`). Default: `operationId`.
    */
   idempotencyKey?: string;
+  /**
+   * validate: what the authorization it names holds at the PSP, when that authorization is one of our
+   * records (see `resolveOperationContext`). A PSP whose check of a hold restates its amount (Adyen's
+   * amount update sets the authorised amount to what it is sent) must send this, never `payment.amount`.
+   */
+  held?: HeldAmount;
+}
+
+/**
+ * What an authorization holds at its PSP: the amount the PSP confirmed for it, else what its gateway was
+ * asked (a converted amount where FX converted it), in integer ISO minor units of the PSP's `currency`.
+ */
+export interface HeldAmount {
+  amount: number;
+  currency: string;
 }
 
 /** The `Idempotency-Key` a request for this context carries (`idempotencyKey`, else the operation id). */
