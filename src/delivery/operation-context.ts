@@ -81,7 +81,8 @@ export interface ResolveOptions {
 /**
  * The context of `op` for its gateway: a capture, cancel, refund, validate or revalidate whose `gateway_key`
  * is the operation id of one of OUR authorizations acts on the PSP's reference for it (its new gateway
- * key, else its gateway reference), which exists only once that authorization succeeded. Every other
+ * key, else its gateway reference), which exists only once that authorization succeeded; a validate of one
+ * of our succeeded authorizations is also given what it holds at the PSP (`held`, `heldAtPsp`). Every other
  * command is sent as the OMS gave it. Used for the request itself (delivery) and for any status inquiry
  * about it (delivery's UNKNOWN resolution, the poller), so both name the same PSP object.
  *
