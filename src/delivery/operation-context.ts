@@ -1,6 +1,6 @@
 import { attemptIdempotencyKey } from './attempt-key';
 import { CommandType, Payment } from '../contracts/payment-command';
-import { OperationContext } from '../gateways/gateway-adapter';
+import { HeldAmount, OperationContext } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -83,7 +83,8 @@ export interface ResolveOptions {
 /**
  * The context of `op` for its gateway: a capture, cancel, refund, validate or revalidate whose `gateway_key`
  * is the operation id of one of OUR authorizations acts on the PSP's reference for it (its new gateway
- * key, else its gateway reference), which exists only once that authorization succeeded. Every other
+ * key, else its gateway reference), which exists only once that authorization succeeded; a validate of one
+ * of our succeeded authorizations is also given what it holds at the PSP (`held`, `heldAtPsp`). Every other
  * command is sent as the OMS gave it. Used for the request itself (delivery) and for any status inquiry
  * about it (delivery's UNKNOWN resolution, the poller), so both name the same PSP object.
  *
@@ -141,7 +142,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const nothing = convertedToNothing(op, auth, payment, converted, before);
       if (nothing) return nothing;
       const fxLock = converted === payment ? null : fxLockOf(auth);
-      return fxLock ? { context: { ...context, payment: converted }, fxLock } : { context: { ...context, payment: converted } };
+      const resolved = { ...context, payment: converted, ...heldFor(op, auth) };
+      return fxLock ? { context: resolved, fxLock } : { context: resolved };
     }
     case 'FAILED':
       return { fail: 'AUTHORIZATION_FAILED' };
@@ -225,7 +227,26 @@ async function checkedByReference(
     if (nothing) return via(nothing);
   }
   const fxLock = converted === payment ? null : fxLockOf(auth);
-  return fxLock ? { context: { ...context, payment: converted }, fxLock, ...linked } : { context: { ...context, payment: converted }, ...linked };
+  const resolved = { ...context, payment: converted, ...(found.authorization && auth.state === 'SUCCEEDED' ? heldFor(op, auth) : {}) };
+  return fxLock ? { context: resolved, fxLock, ...linked } : { context: resolved, ...linked };
+}
+
+/**
+ * A validate's `held`: what its authorization holds at the PSP (`heldAtPsp`), for a PSP whose check of the
+ * hold restates its amount (Adyen's amount update). Nothing for any other command.
+ */
+function heldFor(op: OperationRecord, auth: OperationRecord): { held?: HeldAmount } {
+  return op.command === 'validate' ? { held: heldAtPsp(auth) } : {};
+}
+
+/**
+ * What `auth` holds at its PSP, in the PSP's currency: the amount the PSP confirmed (a partial approval holds
+ * less than was asked), else what its gateway was asked (a converted amount where FX converted it). Pure.
+ */
+export function heldAtPsp(auth: Pick<OperationRecord, 'payment' | 'routing' | 'confirmedAmount' | 'confirmedCurrency'>): HeldAmount {
+  const asked = routedPayment(auth);
+  if (auth.confirmedAmount === undefined) return { amount: asked.amount, currency: asked.currency };
+  return { amount: auth.confirmedAmount, currency: (auth.confirmedCurrency ?? asked.currency).toUpperCase() };
 }
 
 /**

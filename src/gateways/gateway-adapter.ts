@@ -102,6 +102,21 @@ export interface OperationContext {
    * see `src/delivery/attempt-key.ts`). Default: `operationId`.
    */
   idempotencyKey?: string;
+  /**
+   * validate: what the authorization it names holds at the PSP, when that authorization is one of our
+   * records (see `resolveOperationContext`). A PSP whose check of a hold restates its amount (Adyen's
+   * amount update sets the authorised amount to what it is sent) must send this, never `payment.amount`.
+   */
+  held?: HeldAmount;
+}
+
+/**
+ * What an authorization holds at its PSP: the amount the PSP confirmed for it, else what its gateway was
+ * asked (a converted amount where FX converted it), in integer ISO minor units of the PSP's `currency`.
+ */
+export interface HeldAmount {
+  amount: number;
+  currency: string;
 }
 
 /** The `Idempotency-Key` a request for this context carries (`idempotencyKey`, else the operation id). */
@@ -210,8 +225,9 @@ export interface GatewayTransformer {
    * Whether a status inquiry sends the operation's own request again under its idempotency key (Adyen): its
    * answer is the replay of what the request did, never what became of the operation afterwards, and past
    * the key's validity it would perform the request again. Such an inquiry resolves an UNKNOWN outcome, but
-   * cannot confirm a later fact (a failure reported after success). Default false: the inquiry reads the
-   * operation's current state at the PSP.
+   * cannot confirm a later fact (a failure reported after success), and it never answers `null`: a replay that
+   * never landed performs the request now, so a 404 to it is an edge's, an `outcome_unknown` error. Default
+   * false: the inquiry reads the operation's current state at the PSP.
    */
   readonly inquiryReplaysRequest?: boolean;
   /**

@@ -1,4 +1,5 @@
 import { GatewayConfig } from '../config/config';
+import { CommandType } from '../contracts/payment-command';
 import { gatewayOf, routedPayment } from '../ledger/routing-record';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { GatewayOutcome } from '../gateways/gateway-adapter';
@@ -7,6 +8,16 @@ import { isTerminal } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { isEarlierAttemptGateway } from './earlier-attempt';
+
+/**
+ * Commands whose request to the PSP does not carry the command's amount, so the figure their outcome states
+ * is not compared with it. A cancel releases what the authorization holds: Adyen, Stripe, the simulator and
+ * Adyen's Stored Value void send no amount (`PaymentCancelRequest` has none) and Adyen's CANCELLATION states
+ * the payment's amount; a Cybersource reversal is sent for no more than the authorization holds. A validate
+ * checks the hold: a read at Stripe and Cybersource; at Adyen an amount update restating what is held, which
+ * its AUTHORISATION_ADJUSTMENT states. Their gateway, account and currency are still checked.
+ */
+const AMOUNT_NOT_ASKED: ReadonlySet<CommandType> = new Set(['cancel', 'validate']);
 
 /** Which rule a webhook outcome broke: the label of `pb_webhook_outcomes_refused_total{check}`. */
 export type ScopeCheck = 'gateway' | 'account' | 'amount' | 'currency';
@@ -37,7 +48,8 @@ export function configuredAccount(gateway: GatewayConfig): string {
  * which every operation routed to it (whatever its OMS `gateway_account`) was sent with.
  *
  * The amount and currency it states (if it states them) must be the operation's own (a partial capture's
- * or refund's amount, not its authorization's) when the outcome would settle it; a terminal operation
+ * or refund's amount, not its authorization's) when the outcome would settle it, the amount only for a
+ * command whose request carries it (not a cancel or a validate: `AMOUNT_NOT_ASKED`). A terminal operation
  * does not move any more (forward-only), so a fact about another amount there (a partial capture seen on
  * the authorization's PaymentIntent, a chargeback) settles nothing and is not refused for it; nor is an
  * outcome of another command (`settles` false, see outcome-for-command.ts), which only goes in the history.
@@ -57,7 +69,7 @@ export function scopeMismatch(op: OperationRecord, arrived: ArrivedOutcome, gate
   const asked = routedPayment(op);
   // A partial approval holds less than was asked: that lower amount is the fact, not a mismatch.
   const partial = arrived.outcome.partialApproval === true && amount !== undefined && amount > 0 && amount < asked.amount;
-  if (amount !== undefined && amount !== asked.amount && !partial) return 'amount';
+  if (amount !== undefined && amount !== asked.amount && !partial && !AMOUNT_NOT_ASKED.has(op.command)) return 'amount';
   if (currency !== undefined && currency.toUpperCase() !== asked.currency.toUpperCase()) return 'currency';
   return null;
 }

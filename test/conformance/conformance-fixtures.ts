@@ -20,7 +20,10 @@ export interface ConformanceFixtures {
   serverErrorResponse(ctx: OperationContext): GatewayResponse;
   /** A documented 429 / rate-limit response. */
   rateLimitResponse(ctx: OperationContext): GatewayResponse;
-  /** The status-inquiry answer when the PSP never saw the operation. */
+  /**
+   * The status-inquiry answer when the PSP never saw the operation; for a transformer whose inquiry replays
+   * the request (Adyen), a 404 to that replay (read as outcome unknown, never as "never saw it").
+   */
   statusNotFoundResponse(ctx: OperationContext): GatewayResponse;
   /** A webhook correctly signed at `now`, and the outcome status it must map to. */
   signedWebhook(now: Date): { rawBody: Buffer; headers: Record<string, string>; expected: OutcomeStatus };

@@ -110,9 +110,16 @@ describe.each(all.map((f) => [f.name, f] as const))('gateway adapter %s', (_name
     }
   });
 
-  it('answers a status inquiry for an operation the PSP never saw with null', () => {
+  it('answers a status inquiry for an operation the PSP never saw with null; one that replays the request has no such answer (outcome unknown)', () => {
     const ctx = fx.context(t.supports[0]);
-    expect(t.parseStatusResponse(ctx, fx.statusNotFoundResponse(ctx), fx.gateway)).toBeNull();
+    // A replay that never landed performs the request now: a 404 to it is an edge's, never "never landed".
+    if (t.inquiryReplaysRequest) {
+      expect(() => t.parseStatusResponse(ctx, fx.statusNotFoundResponse(ctx), fx.gateway)).toThrow(
+        expect.objectContaining({ kind: 'outcome_unknown', retryable: true }),
+      );
+    } else {
+      expect(t.parseStatusResponse(ctx, fx.statusNotFoundResponse(ctx), fx.gateway)).toBeNull();
+    }
   });
 
   it('verifies a correctly signed webhook and maps it to the expected outcome', () => {

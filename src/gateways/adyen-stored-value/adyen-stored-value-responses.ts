@@ -2,7 +2,7 @@ import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
 import { readConfirmedMoney } from '../../money/psp-currency-table';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
-import { classifyAdyenError } from '../adyen/adyen-errors';
+import { classifyAdyenError, replayNotFound } from '../adyen/adyen-errors';
 import { ADYEN_SV_CURRENCIES } from './adyen-stored-value-currencies';
 import { isKnownRefusalText } from './adyen-stored-value-declines';
 import { mapSvResultCode } from './adyen-stored-value-status-map';
@@ -84,9 +84,10 @@ export function parseAdyenSvResponse(ctx: OperationContext, response: GatewayRes
 /**
  * Status inquiry: the Stored Value API has no lookup, so the inquiry sends the original request again with
  * the same `Idempotency-Key` (Adyen replays the stored answer of an idempotent request, or performs it
- * now if it never landed): either way the operation is resolved once. `null` only on 404.
+ * now if it never landed): either way the operation is resolved once. Never `null`: a 404 is
+ * `outcome_unknown` (`replayNotFound`), asked again, never read as "never landed".
  */
-export function parseAdyenSvStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
-  if (response.status === 404) return null;
+export function parseAdyenSvStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+  if (response.status === 404) throw replayNotFound(response, gateway.name);
   return parseAdyenSvResponse(ctx, response, gateway);
 }

@@ -55,9 +55,8 @@ export const adyenStoredValueTransformer: GatewayTransformer = Object.freeze({
     return buildAdyenSvRequest(ctx, gateway);
   },
 
-  parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
-    const outcome = parseAdyenSvStatusResponse(ctx, response, gateway);
-    return outcome === null ? null : adyenSvDecline(outcome);
+  parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+    return adyenSvDecline(parseAdyenSvStatusResponse(ctx, response, gateway));
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {

@@ -89,3 +89,17 @@ export function classifyAdyenError(response: GatewayResponse, gateway: string): 
     );
   return new GatewayError('invalid_request', gateway, `request refused (HTTP ${status}, errorCode ${body.errorCode ?? '-'})`, details);
 }
+
+/**
+ * A 404 answering a status inquiry, which for Adyen is the original request sent again under its
+ * `Idempotency-Key` (Checkout and Stored Value have no lookup). The replay addresses `/payments` (no payment
+ * named) or a payment Adyen authorised for us, so a 404 there comes from a route or an edge (a proxy, a wrong
+ * `base_url`), not from Adyen saying the operation never happened: the request may have landed. `outcome_unknown` (retryable, asked
+ * again later), never "no trace", which would let delivery resend it elsewhere (a second live payment).
+ */
+export function replayNotFound(response: GatewayResponse, gateway: string): GatewayError {
+  return new GatewayError('outcome_unknown', gateway, 'the status inquiry (the request replayed under its idempotency key) answered HTTP 404', {
+    httpStatus: response.status,
+    gatewayCode: serviceError(response).errorCode,
+  });
+}

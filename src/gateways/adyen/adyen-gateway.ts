@@ -47,7 +47,7 @@ const ADYEN_SETTINGS = {
     secret: false,
     check: (value: string) => (value === '' || value === 'PreAuth' || value === 'FinalAuth' ? null : 'must be PreAuth, FinalAuth or empty'),
     description:
-      "`additionalData.authorisationType` of authorizations: PreAuth (their amount and validity can be adjusted; `validate` needs it, as Adyen adjusts only pre-authorised payments) or FinalAuth; empty: the account's default, and `validate` is refused",
+      "`additionalData.authorisationType` of authorizations: PreAuth (their amount and validity can be adjusted; `validate` needs it, as Adyen adjusts only pre-authorised payments: it restates the amount the authorization holds, never the validate's own amount) or FinalAuth; empty: the account's default, and `validate` is refused",
   },
   reportBaseUrl: {
     secret: false,

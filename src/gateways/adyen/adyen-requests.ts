@@ -29,7 +29,9 @@ import { adyenLineItems, adyenMethodFields } from './adyen-methods';
  * validate: Checkout v71 has no way to read a payment. The only request the spec offers that addresses
  * an existing authorisation is an authorisation adjustment; adjusting to the amount already held changes
  * no money and Adyen answers `received`; the AUTHORISATION_ADJUSTMENT webhook then says whether the
- * authorisation is still valid (success true) or not. So validate is PENDING until that webhook.
+ * authorisation is still valid (success true) or not. So validate is PENDING until that webhook. The
+ * amount sent is the one the authorization holds (`heldAmountOf`), never the command's: the update SETS
+ * the authorised amount (`PaymentAmountUpdateRequest.amount`, "the updated amount").
  */
 
 export { ADYEN_RETURN_URL } from './adyen-methods';
@@ -46,6 +48,23 @@ type Json = Record<string, unknown>;
  */
 function amountOf(ctx: OperationContext): AdyenAmount {
   return toAdyenAmount(ctx.payment.amount, ctx.payment.currency);
+}
+
+/**
+ * validate: the amount the authorization holds, in Adyen's units. The amount update sets the authorised
+ * amount to what it is sent, so adjusting "to the same amount" must name what Adyen holds (`ctx.held`: its
+ * confirmed figure, else what it was asked), never the command's amount: a validate for 0 (schema-valid)
+ * would change the hold it checks, or be refused and the OMS told a valid hold is not valid. For an
+ * authorization that is not one of our records, the command's amount is the OMS's word for the hold; 0 then
+ * names nothing and is refused before anything is sent, naming the field.
+ */
+function heldAmountOf(ctx: OperationContext, gateway: GatewayConfig): AdyenAmount {
+  if (ctx.held) return toAdyenAmount(ctx.held.amount, ctx.held.currency);
+  if (ctx.payment.amount > 0) return amountOf(ctx);
+  throw new GatewayError('invalid_request', gateway.name, 'validate of an authorization the bridge does not hold needs payment.amount: the amount it holds', {
+    gatewayCode: 'ADYEN_VALIDATE_AMOUNT_UNKNOWN',
+    field: 'payment.amount',
+  });
 }
 
 function pspReferenceOf(ctx: OperationContext, gateway: GatewayConfig): string {
@@ -112,7 +131,7 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
           gatewayCode: 'ADYEN_VALIDATE_NEEDS_PREAUTH',
         });
       }
-      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/amountUpdates`, body: { merchantAccount, amount: amountOf(ctx), reference } };
+      return { path: `/payments/${pspReferenceOf(ctx, gateway)}/amountUpdates`, body: { merchantAccount, amount: heldAmountOf(ctx, gateway), reference } };
     case 'tokenize':
       return {
         path: '/storedPaymentMethods',

@@ -6,7 +6,7 @@ import { assertNever } from '../assert-never';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
-import { classifyAdyenError } from './adyen-errors';
+import { classifyAdyenError, replayNotFound } from './adyen-errors';
 import { formatStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
 import { mapModificationStatus, mapResultCode } from './adyen-status-map';
 import { adyenAction, adyenStoredToken, newTokenShopperReference, shopperPresent } from './adyen-methods';
@@ -111,10 +111,10 @@ export function parseAdyenResponse(ctx: OperationContext, response: GatewayRespo
 
 /**
  * The answer to a status inquiry (the original request sent again with the same `Idempotency-Key`, see
- * the transformer): `null` only on 404, Adyen saying the payment the operation addresses does not exist,
- * so the operation cannot have happened; otherwise read as the original answer.
+ * the transformer), read as the original answer. Never `null`: a replay that never landed performs the
+ * request now, so there is no "no trace" answer; a 404 is `outcome_unknown` (`replayNotFound`).
  */
-export function parseAdyenStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
-  if (response.status === 404) return null;
+export function parseAdyenStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+  if (response.status === 404) throw replayNotFound(response, gateway.name);
   return parseAdyenResponse(ctx, response, gateway);
 }

@@ -28,8 +28,8 @@ import { adyenWebhookAck, parseAdyenWebhook, verifyAdyenWebhook } from './adyen-
  * Adyen keeps the answer to an idempotent request (at least 31 days; the legacy page said 7) and replays
  * it for an identical request, so an operation that landed returns its original answer and nothing
  * happens twice. If the original never reached Adyen, this request performs it now, and its answer is the
- * outcome: either way the operation is resolved exactly once. `null` only on 404: the payment the operation addresses
- * does not exist at Adyen.
+ * outcome: either way the operation is resolved exactly once. No answer of Adyen's means "never landed": a
+ * 404 comes from a route or an edge, and reads as `outcome_unknown` (asked again; never resent elsewhere).
  *
  * Modifications (capture, cancel, refund, and validate's amount update) are different: Adyen only
  * acknowledges them (`received`) and settles them by webhook (CAPTURE, CANCELLATION, REFUND,
@@ -101,9 +101,8 @@ export const adyenTransformer: GatewayTransformer = Object.freeze({
     return buildAdyenRequest(ctx, gateway);
   },
 
-  parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome | null {
-    const outcome = parseAdyenStatusResponse(ctx, response, gateway);
-    return outcome === null ? null : adyenDecline(outcome, response.body);
+  parseStatusResponse(ctx: OperationContext, response: GatewayResponse, gateway: GatewayConfig): GatewayOutcome {
+    return adyenDecline(parseAdyenStatusResponse(ctx, response, gateway), response.body);
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {

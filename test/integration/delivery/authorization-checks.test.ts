@@ -13,7 +13,7 @@ import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
-import { AUTHORIZATION_REFUSALS } from '../../../src/delivery/operation-context';
+import { AUTHORIZATION_REFUSALS, resolveOperationContext } from '../../../src/delivery/operation-context';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -394,5 +394,28 @@ describe("by the PSP's reference: a dependent command naming our authorization b
     expect(await service.deliver(overRefund)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(sim.counters().requests).toBe(requests);
     expect((await ledger.get(overRefund))?.reason).toBe('amount_exceeds_captured');
+  });
+});
+
+describe('validate: its context names what the authorization holds at the PSP, whatever amount the command names', () => {
+  /** The `held` of the context delivery would give the transformer for operation `id`. */
+  async function heldOf(id: string): Promise<unknown> {
+    const resolved = await resolveOperationContext((await ledger.get(id))!, ledger);
+    if (!('context' in resolved)) throw new Error(`no context: ${JSON.stringify(resolved)}`);
+    return resolved.context.held;
+  }
+
+  it('by our operation id and by the PSP reference of our authorization: the 5000 it holds, for a validate of 0', async () => {
+    const auth = await authorized({ amount: 5000, currency: 'EUR' });
+    expect(await heldOf(await record(dependent('validate', auth, { amount: 0, currency: 'EUR' })))).toEqual({ amount: 5000, currency: 'EUR' });
+    const reference = (await ledger.get(auth.payment.operation_reference!))?.gatewayReference;
+    const byReference = channelCommand('validate', {}, { gateway_key: reference, order_id: auth.payment.order_id, amount: 0, currency: 'EUR' });
+    expect(await heldOf(await record(byReference))).toEqual({ amount: 5000, currency: 'EUR' });
+  });
+
+  it('names nothing for another command (a capture sends its own amount) nor for an authorization that is not ours', async () => {
+    const auth = await authorized({ amount: 5000, currency: 'EUR' });
+    expect(await heldOf(await record(dependent('capture', auth, { amount: 1000, currency: 'EUR' })))).toBeUndefined();
+    expect(await heldOf(await record(channelCommand('validate', {}, { gateway_key: 'auth_never_seen_by_us', amount: 0, currency: 'EUR' })))).toBeUndefined();
   });
 });

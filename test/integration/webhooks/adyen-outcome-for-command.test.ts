@@ -19,17 +19,12 @@ const stack = useWebhookStack({ adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC)
 
 let seq = 0;
 
-/** An operation of `command` at Adyen, PENDING after Adyen answered `received` (or a Pending resultCode). */
-function pending(command: CommandType, pspReference: string): Promise<string> {
-  return pendingOperation(
-    stack.worker,
-    command,
-    { gateway: 'adyen', amount: AMOUNT, currency: 'EUR', order_id: `order-ofc-${Date.now()}-${++seq}` },
-    pspReference,
-  );
+/** An operation of `command` at Adyen for `amount`, PENDING after Adyen answered `received` (or a Pending resultCode). */
+function pending(command: CommandType, pspReference: string, amount = AMOUNT): Promise<string> {
+  return pendingOperation(stack.worker, command, { gateway: 'adyen', amount, currency: 'EUR', order_id: `order-ofc-${Date.now()}-${++seq}` }, pspReference);
 }
 
-/** One signed notification item `eventCode` naming `merchantReference`, posted with Basic auth. */
+/** One signed notification item `eventCode` naming `merchantReference`, for the payment's amount, posted with Basic auth. */
 async function post(eventCode: string, merchantReference: string, pspReference: string, originalReference?: string): Promise<number> {
   const fields = { eventCode, merchantReference, pspReference, originalReference, merchantAccountCode: MERCHANT, amount: { value: AMOUNT, currency: 'EUR' } };
   return (await postAdyenBatch(stack, 'adyen', [signedAdyenItem(fields, ADYEN_HMAC)])).status;
@@ -73,5 +68,17 @@ describe('an Adyen notification naming an operation of another command', () => {
 
     await eventually(async () => (await stack.worker.ledger.get(authorization))?.state === 'SUCCEEDED');
     await eventually(async () => (await stack.worker.ledger.get(cancel))?.state === 'SUCCEEDED');
+  });
+
+  it("settles a cancel sent with 0 (a cancel request carries no amount) on a CANCELLATION stating the payment's 5000, and a validate of 0 on the AUTHORISATION_ADJUSTMENT restating it", async () => {
+    const refused = await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'adyen', check: 'amount' });
+    const cancel = await pending('cancel', 'CANCPSP000000004', 0);
+    const validate = await pending('validate', 'ADJPSP0000000004', 0);
+    expect(await post('CANCELLATION', cancel, 'CANCPSP000000004', 'AUTHPSP000000004')).toBe(200);
+    expect(await post('AUTHORISATION_ADJUSTMENT', validate, 'ADJPSP0000000004', 'AUTHPSP000000004')).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(cancel))?.state === 'SUCCEEDED');
+    await eventually(async () => (await stack.worker.ledger.get(validate))?.state === 'SUCCEEDED');
+    expect(await metricValue('pb_webhook_outcomes_refused_total', { gateway: 'adyen', check: 'amount' })).toBe(refused);
   });
 });

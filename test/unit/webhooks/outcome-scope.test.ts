@@ -26,7 +26,12 @@ function gateway(name: string, type: GatewayConfig['type'], account: { merchantA
   };
 }
 
-function op(command: 'authorize' | 'capture' | 'refund', gatewayName: string, amount: number, state: OperationRecord['state'] = 'PENDING'): OperationRecord {
+function op(
+  command: 'authorize' | 'capture' | 'refund' | 'cancel' | 'validate',
+  gatewayName: string,
+  amount: number,
+  state: OperationRecord['state'] = 'PENDING',
+): OperationRecord {
   const c = channelCommand(command, {}, { gateway: gatewayName, amount, currency: 'EUR' });
   return { ...draftRecord(c.payment.operation_reference!, c, Date.now()), state };
 }
@@ -123,6 +128,22 @@ describe('whose outcome: scopeMismatch', () => {
     expect(scopeMismatch(authorization, { gateway: 'cybersource', account: 'acme_eu', outcome: { ...partial, amount: 12000 } }, cybs)).toBe('amount');
     expect(scopeMismatch(authorization, { gateway: 'cybersource', account: 'acme_eu', outcome: success(6000) }, cybs)).toBe('amount');
   });
+
+  it.each(['adyen', 'stripe', 'cybersource'] as const)(
+    'does not compare the amount of a cancel or a validate on %s (their request carries no amount of the command’s: a CANCELLATION for 5000 settles a cancel sent with 0), but still its account and currency',
+    (name) => {
+      const endpoint = { adyen, stripe, cybersource: cybs }[name];
+      const account = configuredAccount(endpoint);
+      for (const command of ['cancel', 'validate'] as const) {
+        const pending = op(command, name, 0);
+        expect(scopeMismatch(pending, { gateway: name, account, outcome: success(5000, 'EUR') }, endpoint)).toBeNull();
+        expect(scopeMismatch(pending, { gateway: name, account, outcome: success(5000, 'USD') }, endpoint)).toBe('currency');
+        expect(scopeMismatch(pending, { gateway: name, account: 'someone_else', outcome: success(5000, 'EUR') }, endpoint)).toBe('account');
+      }
+      // A cancel after a partial capture: the payment's original amount, not what the cancel released.
+      expect(scopeMismatch(op('cancel', name, 3000), { gateway: name, account, outcome: success(5000) }, endpoint)).toBeNull();
+    },
+  );
 
   it('does not let a partial approval skip the account check', () => {
     const partial = { ...success(6000), partialApproval: true as const };

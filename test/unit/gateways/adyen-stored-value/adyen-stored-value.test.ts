@@ -149,6 +149,13 @@ describe('Adyen Stored Value answers', () => {
     );
   });
 
+  it('reads a 404 to the replayed request (the status inquiry) as outcome_unknown, never as null (never landed)', () => {
+    const notFound = answer({ status: 404, errorCode: '000', errorType: 'validation' }, 404);
+    expect(() => t.parseStatusResponse(fixtures.context('reload'), notFound, gateway)).toThrow(
+      expect.objectContaining({ kind: 'outcome_unknown', retryable: true }),
+    );
+  });
+
   it('has a decline for every failing resultCode', () => {
     for (const code of ['Refused', 'Error', 'NotEnoughBalance']) expect(describeDecline(ADYEN_SV_DECLINES, code).category).not.toBe('unknown');
   });

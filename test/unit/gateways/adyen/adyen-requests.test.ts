@@ -2,8 +2,10 @@ import { GatewayError } from '../../../../src/errors/gateway-error';
 import { adyenTransformer } from '../../../../src/gateways/adyen';
 import { ADYEN_RETURN_URL } from '../../../../src/gateways/adyen/adyen-requests';
 import { body, ctxFor, gateway, JWE, PSP_REFERENCE } from './adyen-test-support';
+import { thrownBy } from '../../../support/thrown';
 
 const t = adyenTransformer;
+const thrown = (fn: () => unknown): GatewayError => thrownBy(fn, GatewayError);
 
 describe('Adyen request mapping', () => {
   it('authorizes a stored card with manual capture, our reference and the operation id as idempotency key', () => {
@@ -81,10 +83,24 @@ describe('Adyen request mapping', () => {
     expect(body(req)).toEqual({ merchantAccount: 'UnitMerchantAccount', reference: 'op-cancel-1' });
   });
 
-  it('validates a pre-authorisation with an amount update to the amount it holds', () => {
+  it('validates a pre-authorisation the bridge does not hold with an amount update to the amount the command names (the OMS’s word for the hold)', () => {
     const req = t.buildRequest(ctxFor('validate'), { ...gateway, authorisationType: 'PreAuth' });
     expect(req.path).toBe(`/payments/${PSP_REFERENCE}/amountUpdates`);
     expect(body(req)).toEqual({ merchantAccount: 'UnitMerchantAccount', amount: { value: 2000, currency: 'EUR' }, reference: 'op-validate-1' });
+  });
+
+  it('validates with the amount the authorization holds, not the command’s: a validate for 0 restates the 5000 held (the update sets the authorised amount)', () => {
+    const preAuth = { ...gateway, authorisationType: 'PreAuth' };
+    const zero = { ...ctxFor('validate', { amount: 0 }), held: { amount: 5000, currency: 'EUR' } };
+    expect(body(t.buildRequest(zero, preAuth)).amount).toEqual({ value: 5000, currency: 'EUR' });
+    // A partial approval holds less than was asked; a converted authorization holds the PSP's currency.
+    const converted = { ...ctxFor('validate', { amount: 12345, currency: 'EUR' }), held: { amount: 13400, currency: 'USD' } };
+    expect(body(t.buildRequest(converted, preAuth)).amount).toEqual({ value: 13400, currency: 'USD' });
+  });
+
+  it('refuses a validate for 0 of an authorization the bridge does not hold (no held amount to restate), naming payment.amount, before anything is sent', () => {
+    const err = thrown(() => t.buildRequest(ctxFor('validate', { amount: 0 }), { ...gateway, authorisationType: 'PreAuth' }));
+    expect(err).toMatchObject({ kind: 'invalid_request', details: { field: 'payment.amount', gatewayCode: 'ADYEN_VALIDATE_AMOUNT_UNKNOWN' } });
   });
 
   it('refuses validate without pre-authorisations, naming the key, before anything is sent (Adyen adjusts only pre-auths)', () => {

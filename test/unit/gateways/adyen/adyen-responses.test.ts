@@ -108,9 +108,15 @@ describe('Adyen response mapping', () => {
 });
 
 describe('Adyen status inquiry', () => {
-  it('answers null when Adyen does not know the payment the operation addresses', () => {
-    expect(t.parseStatusResponse(ctxFor('capture'), response(404, { status: 404, errorCode: '000', errorType: 'validation' }), gateway)).toBeNull();
-  });
+  it.each(['authorize', 'capture'] as const)(
+    'reads a 404 to the replayed %s as outcome_unknown (retryable), never as null: the replay may have landed, so it is never resent elsewhere',
+    (command) => {
+      const err = thrown(() => t.parseStatusResponse(ctxFor(command), response(404, { status: 404, errorCode: '000', errorType: 'validation' }), gateway));
+      expect(err.kind).toBe('outcome_unknown');
+      expect(err.retryable).toBe(true);
+      expect(err.details).toMatchObject({ httpStatus: 404, gatewayCode: '000' });
+    },
+  );
 
   it('reads a replayed answer as the original one', () => {
     const outcome = t.parseStatusResponse(
