@@ -1,3 +1,4 @@
+import { TextDecoder } from 'node:util';
 import { CommandValidationError } from '../errors/command-validation-error';
 
 /**
@@ -13,6 +14,26 @@ export const MAX_JSON_DEPTH = 32;
  * `http.body_limit_bytes`; channels that publish to the broker directly are bounded here.
  */
 export const MAX_COMMAND_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * One strict UTF-8 decoder for every command: `fatal`, so a malformed byte sequence throws instead of
+ * becoming U+FFFD; `ignoreBOM`, so a byte order mark stays in the text and `JSON.parse` refuses it, as
+ * before. Made once: decoding is on every command's path.
+ */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The text of a command's bytes. JSON exchanged between systems is UTF-8 (RFC 8259 §8.1); bytes that are
+ * not are refused, never replaced: replaced by U+FFFD, `ORD-\xff` and `ORD-\xfe` would be one order id.
+ * @throws CommandValidationError `(root)` "is not valid UTF-8" (`PARSE_ERROR`).
+ */
+export function decodeJsonText(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new CommandValidationError('(root)', 'is not valid UTF-8', 'PARSE_ERROR');
+  }
+}
 
 /**
  * Nesting depth of JSON text, measured in one linear pass without recursion and without parsing: brackets

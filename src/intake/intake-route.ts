@@ -8,7 +8,7 @@ import { JSON_RPC, JsonRpcId, JsonRpcResponse, jsonRpcError, jsonRpcResult } fro
 import { MethodsQueryError, PaymentMethodOptions, methodsQueryOf } from '../routing/payment-method-options';
 import { RecurringManagement } from '../recurring/recurring-management';
 import { matchSignature } from '../bus/x-signature';
-import { MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
+import { MAX_JSON_DEPTH, decodeJsonText, parseBoundedJson } from '../contracts/json-limits';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { operationIdOf } from '../ledger/operation-id';
 import { commandDigest } from '../ledger/command-digest';
@@ -154,8 +154,9 @@ export class IntakeRoute implements WebRoute {
     this.keyUse.record('intake', '', key, 'service_bus.secret_previous');
     let body: unknown;
     try {
-      // Depth is bounded before anything recursive (mapping, validation, card scan, redaction) walks it.
-      body = parseBoundedJson(raw.toString('utf8'), { maxDepth: MAX_JSON_DEPTH });
+      // Strict UTF-8 (a parse error otherwise); depth bounded before anything recursive (mapping,
+      // validation, card scan, redaction) walks it.
+      body = parseBoundedJson(decodeJsonText(raw), { maxDepth: MAX_JSON_DEPTH });
     } catch (err) {
       if (!(err instanceof CommandValidationError)) throw err;
       const rpcCode = err.code === 'PARSE_ERROR' ? JSON_RPC.PARSE_ERROR : JSON_RPC.INVALID_REQUEST;
