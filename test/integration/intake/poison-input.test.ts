@@ -183,6 +183,15 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
       expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
       await expectNextCommandAccepted();
     });
+
+    it.each(['9007199254740993', '1e400'])('refuses the JSON-RPC id %s (not carried exactly) with -32600 and a null id, executing nothing', async (idText) => {
+      const p = payment();
+      const raw = JSON.stringify(busCall(CAPTURE, p, 'x')).replace('"id":"x"', `"id":${idText}`);
+      const res = await postSigned(raw);
+      expect(res.data).toMatchObject({ id: null, error: { code: -32600, data: { field: 'id' } } });
+      expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+      await expectNextCommandAccepted();
+    });
   });
 
   it('dead-letters a channel message that is not UTF-8 (PARSE_ERROR, (root) is not valid UTF-8) and keeps consuming behind it', async () => {
