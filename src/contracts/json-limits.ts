@@ -1,5 +1,6 @@
 import { TextDecoder } from 'node:util';
 import { CommandValidationError } from '../errors/command-validation-error';
+import { repeatedMemberPath } from './repeated-members';
 
 /**
  * Deepest nesting of objects and arrays a command may have. The deepest legitimate path of a canonical
@@ -80,8 +81,10 @@ function fewOpenings(text: string, limit: number): boolean {
 }
 
 /**
- * Parses a command's JSON text after checking its size and nesting, before anything recursive touches it.
- * @throws CommandValidationError `(root)` naming the limit (`INVALID_REQUEST`), or `PARSE_ERROR`.
+ * Parses a command's JSON text after checking its size and nesting, before anything recursive touches it,
+ * and refuses an object that repeats a member name (`JSON.parse` would keep the last one silently).
+ * @throws CommandValidationError `(root)` naming the limit (`INVALID_REQUEST`), `PARSE_ERROR`, or the path
+ *   of a repeated member (`payment.amount`, `INVALID_REQUEST`).
  */
 export function parseBoundedJson(text: string, limits: { maxBytes?: number; maxDepth?: number } = {}): unknown {
   const maxDepth = limits.maxDepth ?? MAX_JSON_DEPTH;
@@ -93,11 +96,17 @@ export function parseBoundedJson(text: string, limits: { maxBytes?: number; maxD
   if (!fewOpenings(text, maxDepth) && jsonDepth(text, maxDepth) > maxDepth) {
     throw new CommandValidationError('(root)', `nests objects or arrays deeper than ${maxDepth} levels`, 'INVALID_REQUEST');
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new CommandValidationError('(root)', 'is not valid JSON', 'PARSE_ERROR');
   }
+  const repeated = repeatedMemberPath(text);
+  if (repeated !== null) {
+    throw new CommandValidationError(repeated, 'repeats a member name of its object: each name must appear once (RFC 8259 §4)', 'INVALID_REQUEST');
+  }
+  return value;
 }
 
 /**

@@ -184,6 +184,17 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
       await expectNextCommandAccepted();
     });
 
+    it('refuses a command that gives its amount twice (the last would win) with -32600 naming params.payment.amount, executing nothing', async () => {
+      const p = payment();
+      const raw = JSON.stringify(busCall(CAPTURE, p)).replace(`"amount":${p.amount}`, `"amount":${p.amount},"amount":5`);
+      const res = await postSigned(raw);
+      expect(res.data).toMatchObject({ id: null, error: { code: -32600, data: { field: 'params.payment.amount' } } });
+      const [dead] = await client.drainDeadLetters();
+      expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_REQUEST', 'x-pb-field': 'params.payment.amount' });
+      expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+      await expectNextCommandAccepted();
+    });
+
     it.each(['9007199254740993', '1e400'])('refuses the JSON-RPC id %s (not carried exactly) with -32600 and a null id, executing nothing', async (idText) => {
       const p = payment();
       const raw = JSON.stringify(busCall(CAPTURE, p, 'x')).replace('"id":"x"', `"id":${idText}`);
@@ -192,6 +203,20 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
       expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
       await expectNextCommandAccepted();
     });
+  });
+
+  it('dead-letters a channel command that gives its amount twice (INVALID_REQUEST naming payment.amount) and keeps consuming behind it', async () => {
+    const before = worker.consumer.stats.deadLettered;
+    const bad = channelCommand('capture');
+    const raw = Buffer.from(JSON.stringify(bad).replace(`"amount":${bad.payment.amount}`, `"amount":${bad.payment.amount},"amount":5`));
+    const good = channelCommand('capture');
+    await client.publish('web.payment.capture', raw);
+    await client.publish('web.payment.capture', good);
+    await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
+    await eventually(() => worker.consumer.stats.deadLettered > before);
+    const [dead] = await client.drainDeadLetters();
+    expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_REQUEST', 'x-pb-field': 'payment.amount' });
+    expect(await worker.ledger.get(bad.payment.operation_reference!)).toBeNull();
   });
 
   it('dead-letters a channel message that is not UTF-8 (PARSE_ERROR, (root) is not valid UTF-8) and keeps consuming behind it', async () => {
