@@ -111,7 +111,11 @@ function refuseInexact(path: string, v: number): never {
       'CARD_DATA_REJECTED',
     );
   }
-  throw new CommandValidationError(field, 'is a number beyond 2^53 or not finite, which JSON does not carry exactly: send it as a string', 'INVALID_REQUEST');
+  throw new CommandValidationError(
+    field,
+    'is a number beyond 2^53 or not finite, which JSON does not carry exactly (a long identifier goes as a string)',
+    'INVALID_REQUEST',
+  );
 }
 
 /**
