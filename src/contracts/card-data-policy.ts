@@ -85,9 +85,44 @@ function isCardField(key: string): boolean {
 }
 
 /**
+ * Whether a parsed number is the number that was sent. JSON numbers are parsed into doubles, exact only up
+ * to 2^53 (RFC 8259 §6): an integer beyond that was rounded (`4000123456789012343` becomes
+ * `4000123456789012500`, keeping 16 of a card's digits out of sight of the card scan), and `1e400` is
+ * Infinity. A safe integer (every card number of 12 to 16 digits is one) and a fraction are as sent.
+ */
+function isExact(v: number): boolean {
+  return Number.isFinite(v) && (Number.isSafeInteger(v) || !Number.isInteger(v));
+}
+
+/** The largest magnitude an integer of at most 19 digits rounds to: up to it, the number sent may have been a card number. */
+const MAX_CARD_LENGTH_INTEGER = 1e19;
+
+/**
+ * Refuses a number that was not carried exactly, naming the field, never quoting the value. One long
+ * enough to have been a card number (19 digits at most) is refused as card data, so its dead letter is
+ * handled as one; a longer one, or Infinity, as an invalid request.
+ */
+function refuseInexact(path: string, v: number): never {
+  const field = path || '(root)';
+  if (Number.isFinite(v) && Math.abs(v) <= MAX_CARD_LENGTH_INTEGER) {
+    throw new CommandValidationError(
+      field,
+      'is an integer beyond 2^53, which JSON does not carry exactly, and long enough to be a card number: send a gateway token, and a long identifier as a string',
+      'CARD_DATA_REJECTED',
+    );
+  }
+  throw new CommandValidationError(
+    field,
+    'is a number beyond 2^53 or not finite, which JSON does not carry exactly (a long identifier goes as a string)',
+    'INVALID_REQUEST',
+  );
+}
+
+/**
  * Applies the card-data policy to a decoded message.
  * @throws CommandValidationError `CARD_DATA_REJECTED` naming the first field that holds card data where it
- *   may not (never quoting the value).
+ *   may not (never quoting the value), or a number that was not carried exactly (see {@link isExact}):
+ *   `CARD_DATA_REJECTED` when it may have been a card number, else `INVALID_REQUEST`.
  */
 export function applyCardDataPolicy(message: unknown, policy: CardDataPolicy): CardDataPolicyResult {
   const masked: string[] = [];
@@ -97,6 +132,7 @@ export function applyCardDataPolicy(message: unknown, policy: CardDataPolicy): C
     throw new CommandValidationError(path || '(root)', 'holds card data; send a gateway token, never a card number or CVV', 'CARD_DATA_REJECTED');
   };
   const walk = (v: unknown): unknown => {
+    if (typeof v === 'number' && !isExact(v)) refuseInexact(pathOf(trail), v);
     if (typeof v === 'string' || typeof v === 'number') {
       const s = typeof v === 'string' ? v : String(v);
       if (!holdsCardNumber(s)) return v;

@@ -1,4 +1,6 @@
+import { TextDecoder } from 'node:util';
 import { CommandValidationError } from '../errors/command-validation-error';
+import { repeatedMemberPath } from './repeated-members';
 
 /**
  * Deepest nesting of objects and arrays a command may have. The deepest legitimate path of a canonical
@@ -13,6 +15,26 @@ export const MAX_JSON_DEPTH = 32;
  * `http.body_limit_bytes`; channels that publish to the broker directly are bounded here.
  */
 export const MAX_COMMAND_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * One strict UTF-8 decoder for every command: `fatal`, so a malformed byte sequence throws instead of
+ * becoming U+FFFD; `ignoreBOM`, so a byte order mark stays in the text and `JSON.parse` refuses it, as
+ * before. Made once: decoding is on every command's path.
+ */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * The text of a command's bytes. JSON exchanged between systems is UTF-8 (RFC 8259 §8.1); bytes that are
+ * not are refused, never replaced: replaced by U+FFFD, `ORD-\xff` and `ORD-\xfe` would be one order id.
+ * @throws CommandValidationError `(root)` "is not valid UTF-8" (`PARSE_ERROR`).
+ */
+export function decodeJsonText(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new CommandValidationError('(root)', 'is not valid UTF-8', 'PARSE_ERROR');
+  }
+}
 
 /**
  * Nesting depth of JSON text, measured in one linear pass without recursion and without parsing: brackets
@@ -59,8 +81,10 @@ function fewOpenings(text: string, limit: number): boolean {
 }
 
 /**
- * Parses a command's JSON text after checking its size and nesting, before anything recursive touches it.
- * @throws CommandValidationError `(root)` naming the limit (`INVALID_REQUEST`), or `PARSE_ERROR`.
+ * Parses a command's JSON text after checking its size and nesting, before anything recursive touches it,
+ * and refuses an object that repeats a member name (`JSON.parse` would keep the last one silently).
+ * @throws CommandValidationError `(root)` naming the limit (`INVALID_REQUEST`), `PARSE_ERROR`, or the path
+ *   of a repeated member (`payment.amount`, `INVALID_REQUEST`).
  */
 export function parseBoundedJson(text: string, limits: { maxBytes?: number; maxDepth?: number } = {}): unknown {
   const maxDepth = limits.maxDepth ?? MAX_JSON_DEPTH;
@@ -72,11 +96,17 @@ export function parseBoundedJson(text: string, limits: { maxBytes?: number; maxD
   if (!fewOpenings(text, maxDepth) && jsonDepth(text, maxDepth) > maxDepth) {
     throw new CommandValidationError('(root)', `nests objects or arrays deeper than ${maxDepth} levels`, 'INVALID_REQUEST');
   }
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new CommandValidationError('(root)', 'is not valid JSON', 'PARSE_ERROR');
   }
+  const repeated = repeatedMemberPath(text);
+  if (repeated !== null) {
+    throw new CommandValidationError(repeated, 'repeats a member name of its object: each name must appear once (RFC 8259 §4)', 'INVALID_REQUEST');
+  }
+  return value;
 }
 
 /**

@@ -4,6 +4,7 @@ import { validateCommandReport } from '../contracts/command-validator';
 import { ChannelsConfig } from '../config/channels-config';
 import { LINE_MONEY_FIELDS, PaymentCommand } from '../contracts/payment-command';
 import { JSON_RPC, JsonRpcId } from '../bus/json-rpc';
+import { JsonRpcEnvelope, paramsOf, readJsonRpcEnvelope } from './json-rpc-envelope';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { MAX_SEQUENCE_LENGTH } from '../contracts/payment-command-schema';
 import { isKnownCurrency } from '../money/currencies';
@@ -37,23 +38,24 @@ export function mapBusCall(
   receivedAt: string,
   channels?: ChannelsConfig,
 ): MappedBusCall {
-  if (Array.isArray(body)) return fail(null, JSON_RPC.INVALID_REQUEST, '(root)', 'batches are not supported', 'INVALID_REQUEST');
-  if (body === null || typeof body !== 'object') return fail(null, JSON_RPC.INVALID_REQUEST, '(root)', 'must be a JSON-RPC request object', 'INVALID_REQUEST');
-  const req = body as Record<string, unknown>;
-  const rawId = req.id;
-  if (rawId !== undefined && rawId !== null && typeof rawId !== 'string' && typeof rawId !== 'number') {
-    return fail(null, JSON_RPC.INVALID_REQUEST, 'id', 'must be a string or a number', 'INVALID_REQUEST');
-  }
-  const id: JsonRpcId = rawId ?? null;
-  if (req.jsonrpc !== '2.0') return fail(id, JSON_RPC.INVALID_REQUEST, 'jsonrpc', 'must be "2.0"', 'INVALID_REQUEST');
-  if (typeof req.method !== 'string') return fail(id, JSON_RPC.INVALID_REQUEST, 'method', 'must be a string', 'INVALID_REQUEST');
-  const command = methods.get(req.method);
+  const envelope = readJsonRpcEnvelope(body);
+  return envelope.ok ? mapBusRequest(envelope, methods, amountUnits, receivedAt, channels) : envelope;
+}
+
+/** {@link mapBusCall} for a request whose envelope {@link readJsonRpcEnvelope} already checked. */
+export function mapBusRequest(
+  envelope: JsonRpcEnvelope,
+  methods: ReadonlyMap<string, BusCommandName>,
+  amountUnits: 'minor' | 'major',
+  receivedAt: string,
+  channels?: ChannelsConfig,
+): MappedBusCall {
+  const { id } = envelope;
+  const command = methods.get(envelope.method);
   if (!command) return fail(id, JSON_RPC.METHOD_NOT_FOUND, 'method', 'is not a payment command this endpoint handles', 'UNKNOWN_METHOD');
-  // JSON-RPC lets params be omitted or an array; a payment command needs its named params.
-  if (req.params === null || typeof req.params !== 'object' || Array.isArray(req.params)) {
-    return fail(id, JSON_RPC.INVALID_PARAMS, 'params', 'must be an object', 'INVALID_PARAMS');
-  }
-  const params = req.params as Record<string, unknown>;
+  const named = paramsOf(envelope);
+  if (!named.ok) return named;
+  const { params } = named;
   try {
     let payment = params.payment;
     if (amountUnits === 'major' && payment !== null && typeof payment === 'object' && !Array.isArray(payment)) {
@@ -77,8 +79,9 @@ export function mapBusCall(
 
 /**
  * The command's sequence from its JSON-RPC id: the id itself when a sequence can hold it (1 to 64
- * characters, or a non-negative safe integer), else a digest of it. Any id JSON-RPC allows is accepted and
- * echoed as sent; distinct ids keep distinct sequences, so distinct commands keep distinct operation ids.
+ * characters, or a non-negative safe integer), else a digest of it. Any id the envelope accepts is echoed
+ * as sent; distinct ids keep distinct sequences, so distinct commands keep distinct operation ids. (A
+ * re-sent command must keep its operation id across releases: this mapping does not change.)
  */
 function sequenceOf(id: string | number): string | number {
   if (typeof id === 'number' ? Number.isSafeInteger(id) && id >= 0 : id.length > 0 && id.length <= MAX_SEQUENCE_LENGTH) return id;

@@ -20,7 +20,7 @@ import { Ledger } from '../ledger/ledger';
 import { draftRecord } from '../ledger/record-fields';
 import { operationIdOf } from '../ledger/operation-id';
 import { Logger } from '../logging/logger';
-import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
+import { MAX_COMMAND_MESSAGE_BYTES, MAX_JSON_DEPTH, decodeJsonText, parseBoundedJson } from '../contracts/json-limits';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { counter } from '../metrics/metrics-registry';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
@@ -660,9 +660,9 @@ function checkSize(content: Buffer): void {
   }
 }
 
-/** Depth is bounded before the text is parsed. */
+/** Bytes that are not UTF-8 are refused, never replaced; depth is bounded before the text is parsed. */
 function parseMessage(content: Buffer): unknown {
-  return parseBoundedJson(content.toString('utf8'), { maxDepth: MAX_JSON_DEPTH });
+  return parseBoundedJson(decodeJsonText(content), { maxDepth: MAX_JSON_DEPTH });
 }
 
 const KNOWN_CHANNELS = ['bus', 'web', 'pos', 'marketplace'] as const;

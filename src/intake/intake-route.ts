@@ -8,7 +8,7 @@ import { JSON_RPC, JsonRpcId, JsonRpcResponse, jsonRpcError, jsonRpcResult } fro
 import { MethodsQueryError, PaymentMethodOptions, methodsQueryOf } from '../routing/payment-method-options';
 import { RecurringManagement } from '../recurring/recurring-management';
 import { matchSignature } from '../bus/x-signature';
-import { MAX_JSON_DEPTH, parseBoundedJson } from '../contracts/json-limits';
+import { MAX_JSON_DEPTH, decodeJsonText, parseBoundedJson } from '../contracts/json-limits';
 import { CommandValidationError } from '../errors/command-validation-error';
 import { operationIdOf } from '../ledger/operation-id';
 import { commandDigest } from '../ledger/command-digest';
@@ -23,7 +23,8 @@ import { BodyTooLargeError } from '../errors/body-too-large-error';
 import { readRawBody } from '../web/read-body';
 import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendJson } from '../web/web-server';
-import { commandMethodIndex, mapBusCall } from './bus-command-mapper';
+import { commandMethodIndex, mapBusRequest } from './bus-command-mapper';
+import { JsonRpcEnvelope, paramsOf, readJsonRpcEnvelope } from './json-rpc-envelope';
 import { RateLimiter } from '../admission/rate-limiter';
 import { BacklogProbe } from '../admission/backlog-probe';
 import { isPriorityCommand, priorityExchangeOf } from '../admission/command-priority';
@@ -154,18 +155,25 @@ export class IntakeRoute implements WebRoute {
     this.keyUse.record('intake', '', key, 'service_bus.secret_previous');
     let body: unknown;
     try {
-      // Depth is bounded before anything recursive (mapping, validation, card scan, redaction) walks it.
-      body = parseBoundedJson(raw.toString('utf8'), { maxDepth: MAX_JSON_DEPTH });
+      // Strict UTF-8 (a parse error otherwise); depth bounded before anything recursive (mapping,
+      // validation, card scan, redaction) walks it.
+      body = parseBoundedJson(decodeJsonText(raw), { maxDepth: MAX_JSON_DEPTH });
     } catch (err) {
       if (!(err instanceof CommandValidationError)) throw err;
       const rpcCode = err.code === 'PARSE_ERROR' ? JSON_RPC.PARSE_ERROR : JSON_RPC.INVALID_REQUEST;
       await this.reject(res, raw, null, rpcCode, err.code, err.field, err.reason);
       return;
     }
-    if (await this.answeredPaymentMethods(res, body)) return;
-    if (await this.answeredRecurring(res, raw, body)) return;
-    const mapped = mapBusCall(body, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels);
-    const notification = isNotification(body);
+    // One envelope check for every method, before any of them runs.
+    const envelope = readJsonRpcEnvelope(body);
+    if (!envelope.ok) {
+      await this.reject(res, raw, envelope.id, envelope.code, envelope.error.code, envelope.error.field, envelope.error.reason);
+      return;
+    }
+    const { notification } = envelope;
+    if (await this.answeredPaymentMethods(res, raw, envelope)) return;
+    if (await this.answeredRecurring(res, raw, envelope)) return;
+    const mapped = mapBusRequest(envelope, this.methods, config.serviceBus.amountUnits, new Date().toISOString(), config.channels);
     if (!mapped.ok) {
       await this.reject(res, raw, mapped.id, mapped.code, mapped.error.code, mapped.error.field, mapped.error.reason, { notification });
       return;
@@ -221,21 +229,23 @@ export class IntakeRoute implements WebRoute {
    * answered synchronously with the result: `{methods, explanation, cached}`. A bad query is a JSON-RPC
    * invalid-params error naming the field. Returns false for any other method.
    */
-  private async answeredPaymentMethods(res: ServerResponse, body: unknown): Promise<boolean> {
+  private async answeredPaymentMethods(res: ServerResponse, raw: Buffer, envelope: JsonRpcEnvelope): Promise<boolean> {
     const { config, paymentMethods, logger } = this.deps;
-    if (!paymentMethods || typeof body !== 'object' || body === null) return false;
-    const call = body as { id?: unknown; method?: unknown; params?: unknown };
-    if (call.method !== config.routing.paymentMethods.rpcMethod) return false;
+    if (!paymentMethods || envelope.method !== config.routing.paymentMethods.rpcMethod) return false;
+    const { id, notification } = envelope;
+    const named = paramsOf(envelope);
+    if (!named.ok) {
+      await this.reject(res, raw, id, named.code, named.error.code, named.error.field, named.error.reason, { notification });
+      return true;
+    }
     // A query sent as a notification asks for nothing back, and the server must not reply to one (JSON-RPC
     // 2.0, section 4.1): no answer is computed.
-    if (isNotification(body)) {
+    if (notification) {
       noReply(res);
       return true;
     }
-    const id: JsonRpcId = typeof call.id === 'string' || typeof call.id === 'number' ? call.id : null;
     try {
-      const params = typeof call.params === 'object' && call.params !== null && !Array.isArray(call.params) ? (call.params as Record<string, unknown>) : {};
-      const answer = await paymentMethods.list(methodsQueryOf(params));
+      const answer = await paymentMethods.list(methodsQueryOf(named.params));
       sendJson(res, 200, jsonRpcResult(id, answer));
     } catch (err) {
       if (err instanceof MethodsQueryError) {
@@ -254,21 +264,20 @@ export class IntakeRoute implements WebRoute {
    * are refused as a command's are: a JSON-RPC invalid-params error naming the field (`params.schedule.amount`)
    * and a dead-letter record with the reason. Returns false for any other method.
    */
-  private async answeredRecurring(res: ServerResponse, raw: Buffer, body: unknown): Promise<boolean> {
+  private async answeredRecurring(res: ServerResponse, raw: Buffer, envelope: JsonRpcEnvelope): Promise<boolean> {
     const { config, recurring, logger } = this.deps;
-    if (!recurring || typeof body !== 'object' || body === null) return false;
-    const call = body as { id?: unknown; method?: unknown; params?: unknown };
+    if (!recurring) return false;
     const methods = config.recurring.rpcMethods;
-    const action = call.method === methods.create ? 'create' : call.method === methods.list ? 'list' : call.method === methods.cancel ? 'cancel' : null;
+    const { method, id, notification } = envelope;
+    const action = method === methods.create ? 'create' : method === methods.list ? 'list' : method === methods.cancel ? 'cancel' : null;
     if (action === null) return false;
-    const id: JsonRpcId = typeof call.id === 'string' || typeof call.id === 'number' ? call.id : null;
     // A create or cancel sent as a notification is carried out, but gets no reply body (JSON-RPC 2.0, 4.1).
-    const notification = isNotification(body);
-    if (typeof call.params !== 'object' || call.params === null || Array.isArray(call.params)) {
-      await this.reject(res, raw, id, JSON_RPC.INVALID_PARAMS, 'INVALID_PARAMS', 'params', 'must be an object', { notification });
+    const named = paramsOf(envelope);
+    if (!named.ok) {
+      await this.reject(res, raw, id, named.code, named.error.code, named.error.field, named.error.reason, { notification });
       return true;
     }
-    const params = call.params as Record<string, unknown>;
+    const { params } = named;
     try {
       const actor = `bus:${config.serviceBus.endpointName}`;
       const answer =
@@ -407,16 +416,6 @@ export class IntakeRoute implements WebRoute {
         jsonRpcError(id, rpcCode, `${field}: ${reason}`, { field, reason, ...(operationId ? { code, operation_reference: operationId } : {}) }),
       );
   }
-}
-
-/**
- * A JSON-RPC notification: a request (`jsonrpc` "2.0" and a `method`) without an `id` member, to which
- * "The Server MUST NOT reply". An object that is not a valid request is answered -32600 with a null id.
- */
-function isNotification(body: unknown): boolean {
-  if (typeof body !== 'object' || body === null || Array.isArray(body) || 'id' in body) return false;
-  const request = body as Record<string, unknown>;
-  return request.jsonrpc === '2.0' && typeof request.method === 'string';
 }
 
 /** The HTTP answer to a JSON-RPC notification: nothing to reply (the log line and dead letter record a refusal). */

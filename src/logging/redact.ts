@@ -450,7 +450,8 @@ export function redactJsonText(text: string): string {
 
 /**
  * Deep copy of `value` with sensitive fields masked and card numbers removed from every string (and from
- * numbers long enough to be one). Cycles are cut; Buffers become a length note.
+ * numbers long enough to be one; an integer beyond 2^53, rounded when parsed, is masked whole). Cycles are cut;
+ * Buffers become a length note.
  */
 export function redact<T>(value: T): T {
   return redactValue(value, undefined) as T;
@@ -463,6 +464,9 @@ function redactValue(value: unknown, seen: WeakSet<object> | undefined): unknown
     // An integer of at most 11 digits (attempt counts, HTTP statuses, amounts) cannot be a card number: not
     // turned into a string to find out.
     if (typeof value === 'number' && Number.isInteger(value) && value < 1e11 && value > -1e11) return value;
+    // An integer beyond 2^53 was rounded when parsed: a card number of 17 to 19 digits keeps its first 16
+    // digits and fails the scan below; nothing of it is exact, so none of it is kept.
+    if (typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value)) return PAN_MASK;
     const s = String(value);
     if (s.length >= 12 && redactText(s) !== s) return PAN_MASK;
     // A BigInt as its decimal text: what is redacted is written as JSON, which has no BigInt (JSON.stringify throws).

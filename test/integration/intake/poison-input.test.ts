@@ -132,6 +132,112 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     expect(everything).not.toContain('4111.1111.1111.1111');
   });
 
+  /** Posts signed bytes to the intake as they are. */
+  async function postSigned(raw: Buffer | string): Promise<{ status: number; data: Record<string, any> }> {
+    const res = await axios.post(web.intakeUrl, raw, {
+      headers: { 'content-type': 'application/json', 'x-signature': signBody(raw, config.serviceBus.secret) },
+      validateStatus: () => true,
+      transformRequest: [(d: unknown) => d],
+    });
+    return { status: res.status, data: res.data as Record<string, any> };
+  }
+
+  /** Posts a good capture and expects it accepted: a refusal before it wedged nothing. */
+  async function expectNextCommandAccepted(): Promise<void> {
+    const good = busCall(CAPTURE, payment());
+    const res = await postSigned(JSON.stringify(good));
+    expect(res.data).toEqual({ jsonrpc: '2.0', id: good.id, result: {} });
+  }
+
+  describe('the edge of the HTTP intake', () => {
+    it('answers bytes that are not UTF-8 with a parse error (-32700, id null) naming the root, and two such ids never become one order', async () => {
+      const p = payment();
+      const text = JSON.stringify(busCall(CAPTURE, p));
+      for (const bad of [0xff, 0xfe]) {
+        const [head, tail] = text.split(`"order_id":"${p.order_id}"`);
+        const raw = Buffer.concat([Buffer.from(`${head}"order_id":"ORD-`), Buffer.from([bad]), Buffer.from(`"${tail}`)]);
+        const res = await postSigned(raw);
+        expect(res.data).toMatchObject({ id: null, error: { code: -32700, data: { field: '(root)', reason: 'is not valid UTF-8' } } });
+      }
+      const letters = await client.drainDeadLetters();
+      expect(letters.map((l) => [l.properties.headers?.['x-pb-code'], l.properties.headers?.['x-pb-reason']])).toEqual([
+        ['PARSE_ERROR', 'is not valid UTF-8'],
+        ['PARSE_ERROR', 'is not valid UTF-8'],
+      ]);
+      expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+      await expectNextCommandAccepted();
+    });
+
+    it('refuses a 19-digit card number sent as a JSON number, naming the field, with nothing of it in the answer or the dead letter', async () => {
+      const p = payment();
+      const raw = JSON.stringify(busCall(CAPTURE, p)).replace(
+        `"order_id":"${p.order_id}"`,
+        `"order_id":"${p.order_id}","custom_attributes":{"n":4000123456789012343}`,
+      );
+      const res = await postSigned(raw);
+      expect(res.data).toMatchObject({ error: { code: -32602, data: { field: 'payment.custom_attributes.n' } } });
+      const [dead] = await client.drainDeadLetters();
+      expect(dead.properties.headers?.['x-pb-code']).toBe('CARD_DATA_REJECTED');
+      const everything = [JSON.stringify(res.data), dead.content.toString(), JSON.stringify(dead.properties.headers)].join('\n');
+      expect(everything).not.toContain('4000123456789012');
+      expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+      await expectNextCommandAccepted();
+    });
+
+    it('refuses a command that gives its amount twice (the last would win) with -32600 naming params.payment.amount, executing nothing', async () => {
+      const p = payment();
+      const raw = JSON.stringify(busCall(CAPTURE, p)).replace(`"amount":${p.amount}`, `"amount":${p.amount},"amount":5`);
+      const res = await postSigned(raw);
+      expect(res.data).toMatchObject({ id: null, error: { code: -32600, data: { field: 'params.payment.amount' } } });
+      const [dead] = await client.drainDeadLetters();
+      expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_REQUEST', 'x-pb-field': 'params.payment.amount' });
+      expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+      await expectNextCommandAccepted();
+    });
+
+    it.each(['9007199254740993', '1e400'])('refuses the JSON-RPC id %s (not carried exactly) with -32600 and a null id, executing nothing', async (idText) => {
+      const p = payment();
+      const raw = JSON.stringify(busCall(CAPTURE, p, 'x')).replace('"id":"x"', `"id":${idText}`);
+      const res = await postSigned(raw);
+      expect(res.data).toMatchObject({ id: null, error: { code: -32600, data: { field: 'id' } } });
+      expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+      await expectNextCommandAccepted();
+    });
+  });
+
+  it('dead-letters a channel command that gives its amount twice (INVALID_REQUEST naming payment.amount) and keeps consuming behind it', async () => {
+    const before = worker.consumer.stats.deadLettered;
+    const bad = channelCommand('capture');
+    const raw = Buffer.from(JSON.stringify(bad).replace(`"amount":${bad.payment.amount}`, `"amount":${bad.payment.amount},"amount":5`));
+    const good = channelCommand('capture');
+    await client.publish('web.payment.capture', raw);
+    await client.publish('web.payment.capture', good);
+    await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
+    await eventually(() => worker.consumer.stats.deadLettered > before);
+    const [dead] = await client.drainDeadLetters();
+    expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_REQUEST', 'x-pb-field': 'payment.amount' });
+    expect(await worker.ledger.get(bad.payment.operation_reference!)).toBeNull();
+  });
+
+  it('dead-letters a channel message that is not UTF-8 (PARSE_ERROR, (root) is not valid UTF-8) and keeps consuming behind it', async () => {
+    const before = worker.consumer.stats.deadLettered;
+    const bad = channelCommand('capture');
+    const text = JSON.stringify(bad);
+    const raw = Buffer.concat([
+      Buffer.from(text.slice(0, text.indexOf(bad.payment.order_id!))),
+      Buffer.from([0xff]),
+      Buffer.from(text.slice(text.indexOf(bad.payment.order_id!))),
+    ]);
+    const good = channelCommand('capture');
+    await client.publish('web.payment.capture', raw);
+    await client.publish('web.payment.capture', good);
+    await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
+    await eventually(() => worker.consumer.stats.deadLettered > before);
+    const [dead] = await client.drainDeadLetters();
+    expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'PARSE_ERROR', 'x-pb-field': '(root)', 'x-pb-reason': 'is not valid UTF-8' });
+    expect(await worker.ledger.get(bad.payment.operation_reference!)).toBeNull();
+  });
+
   it('answers 404 to a webhook path with a malformed percent escape, without an error in the log', async () => {
     const errorsBefore = logs.lines.filter((l) => l.includes('"level":"error"')).length;
     for (const path of ['/webhooks/%', '/webhooks/%E0%A4%A', '/webhooks/sim%zz']) {

@@ -139,6 +139,74 @@ describe('bus JSON-RPC', () => {
   });
 });
 
+describe('the JSON-RPC envelope of the recurring and payment-methods calls', () => {
+  const m = () => config.recurring.rpcMethods;
+
+  /** Posts `body` as signed JSON text, whatever its envelope. */
+  async function post(body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+    const raw = JSON.stringify(body);
+    const res = await fetch(web.intakeUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-signature': signBody(raw, config.serviceBus.secret) },
+      body: raw,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  async function activeIds(): Promise<string[]> {
+    const listed = (await call(m().list, { state: 'active' })).body as { result: { schedules: Array<{ id: string }> } };
+    return listed.result.schedules.map((s) => s.id);
+  }
+
+  it.each([
+    ['jsonrpc "1.0"', { jsonrpc: '1.0', id: 'e-1' }, -32600, 'jsonrpc', 'e-1'],
+    ['an object id', { jsonrpc: '2.0', id: { a: 1 } }, -32600, 'id', null],
+    ['an id beyond 2^53', { jsonrpc: '2.0', id: 2 ** 60 }, -32600, 'id', null],
+  ])('refuses a create with %s, creating nothing, and leaves a dead letter naming the member', async (_label, envelope, code, field, id) => {
+    await amqp.drainDeadLetters();
+    const scheduleId = `envelope-${field}-${tag}`;
+    const answer = await post({ ...envelope, method: m().create, params: { schedule: schedule(scheduleId) } });
+    expect(answer.body).toMatchObject({ id, error: { code, data: { field } } });
+    expect(await activeIds()).not.toContain(scheduleId);
+    const letters = await amqp.drainDeadLetters();
+    expect(letters.map((l) => l.properties.headers?.['x-pb-field'])).toContain(field);
+  });
+
+  it('refuses a create whose params are an array (-32602 naming params), and a cancel under jsonrpc "1.0" leaves the schedule active', async () => {
+    const keep = `envelope-keep-${tag}`;
+    expect((await call(m().create, { schedule: schedule(keep) })).body).toMatchObject({ result: { created: true } });
+    expect((await post({ jsonrpc: '2.0', id: 'e-2', method: m().create, params: [schedule(`envelope-array-${tag}`)] })).body).toMatchObject({
+      id: 'e-2',
+      error: { code: -32602, data: { field: 'params' } },
+    });
+    expect((await post({ jsonrpc: '1.0', id: 'e-3', method: m().cancel, params: { id: keep } })).body).toMatchObject({
+      error: { code: -32600, data: { field: 'jsonrpc' } },
+    });
+    const ids = await activeIds();
+    expect(ids).toContain(keep);
+    expect(ids).not.toContain(`envelope-array-${tag}`);
+    // The next good call is carried out.
+    expect((await call(m().cancel, { id: keep })).body).toMatchObject({ result: { cancelled: true } });
+  });
+
+  it('refuses a payment-methods query with jsonrpc "1.0", an object id or array params, as a command would be', async () => {
+    const method = config.routing.paymentMethods.rpcMethod;
+    const query = { currency: 'EUR', amount: 1000 };
+    expect((await post({ jsonrpc: '1.0', id: 'q-1', method, params: query })).body).toMatchObject({
+      id: 'q-1',
+      error: { code: -32600, data: { field: 'jsonrpc' } },
+    });
+    expect((await post({ jsonrpc: '2.0', id: { a: 1 }, method, params: query })).body).toMatchObject({
+      id: null,
+      error: { code: -32600, data: { field: 'id' } },
+    });
+    expect((await post({ jsonrpc: '2.0', id: 'q-2', method, params: [query] })).body).toMatchObject({
+      id: 'q-2',
+      error: { code: -32602, data: { field: 'params' } },
+    });
+  });
+});
+
 describe('payment-bridge recurring', () => {
   it('create, list and cancel from the CLI, with the interval in words; a bad flag names the field (exit 2)', async () => {
     const redis = createRedis(config.redis, 'commands');

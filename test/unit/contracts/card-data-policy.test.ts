@@ -100,6 +100,54 @@ describe('card-data policy by field', () => {
   });
 });
 
+describe('numbers JSON does not carry exactly', () => {
+  // 19 digits, Luhn-valid: parsed as a double it becomes 4000123456789012500, which the card scan misses.
+  const LONG_CARD = '4000123456789012343';
+  const parsed = (attribute: string) => JSON.parse(`{"payment":{"custom_attributes":{"n":${attribute}}}}`) as unknown;
+
+  it('refuses a 19-digit card number sent as a JSON number, naming the field, never quoting it', () => {
+    try {
+      applyCardDataPolicy(parsed(LONG_CARD), policy);
+      throw new Error('not refused');
+    } catch (err) {
+      expect(err).toMatchObject({ code: 'CARD_DATA_REJECTED', field: 'payment.custom_attributes.n' });
+      expect((err as Error).message).not.toMatch(/4000123456789012/);
+    }
+  });
+
+  it('refuses any integer beyond 2^53 of up to 19 digits as possible card data', () => {
+    for (const n of ['9007199254740993', '12345678901234567', '-4000123456789012343']) {
+      expect(() => applyCardDataPolicy(parsed(n), policy)).toThrow(
+        expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.custom_attributes.n' }),
+      );
+    }
+  });
+
+  it('refuses a longer integer and an infinite number as an invalid request', () => {
+    for (const n of ['123456789012345678901', '1e400', '-1e400']) {
+      expect(() => applyCardDataPolicy(parsed(n), policy)).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST', field: 'payment.custom_attributes.n' }));
+    }
+  });
+
+  it('refuses it in a structured field and in a list as well', () => {
+    expect(() => applyCardDataPolicy(JSON.parse(`{"payment":{"lines":[{"qty":1},{"qty":${LONG_CARD}}]}}`), policy)).toThrow(
+      expect.objectContaining({ field: 'payment.lines[1].qty' }),
+    );
+  });
+
+  it('keeps the largest safe integer, fractions and 12-16 digit card numbers as they were (the latter masked by Luhn in free text)', () => {
+    for (const n of [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0.5, 1e-7, 12.25]) {
+      expect(applyCardDataPolicy({ payment: { custom_attributes: { n } } }, policy).value).toEqual({ payment: { custom_attributes: { n } } });
+    }
+    expect(applyCardDataPolicy(parsed(VISA), policy).value).toEqual({ payment: { custom_attributes: { n: PAN_MASK } } });
+  });
+
+  it('refuses it through the command validator on a channel command', () => {
+    const command = JSON.parse(JSON.stringify(channelCommand('sale')).replace(/}}$/, `,"custom_attributes":{"ref":${LONG_CARD}}}}`)) as unknown;
+    expect(() => validateCommand(command)).toThrow(expect.objectContaining({ code: 'CARD_DATA_REJECTED', field: 'payment.custom_attributes.ref' }));
+  });
+});
+
 describe('the quick check before the card scan', () => {
   // holdsCardNumber skips the full scan when an ASCII character that is not one of its separators breaks
   // every run of digits: that must agree with the scan itself, character by character.

@@ -1,4 +1,4 @@
-import { MAX_JSON_DEPTH, exceedsDepth, jsonDepth, parseBoundedJson } from '../../../src/contracts/json-limits';
+import { MAX_JSON_DEPTH, decodeJsonText, exceedsDepth, jsonDepth, parseBoundedJson } from '../../../src/contracts/json-limits';
 import { validateCommand } from '../../../src/contracts/command-validator';
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
 import { channelCommand } from '../../support/fixtures';
@@ -20,6 +20,35 @@ describe('jsonDepth', () => {
 
   it('stops counting once the limit is passed', () => {
     expect(jsonDepth(deepText(100_000), 32)).toBe(33);
+  });
+});
+
+describe('decodeJsonText', () => {
+  const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p))));
+
+  it('refuses bytes that are not UTF-8 as a parse error of the root, instead of replacing them with U+FFFD', () => {
+    for (const bad of [bytes('{"order_id":"ORD-', [0xff], '"}'), bytes('"', [0xc3], '"'), bytes('"', [0xed, 0xa0, 0x80], '"'), bytes('"', [0xc0, 0xaf], '"')]) {
+      expect(() => decodeJsonText(bad)).toThrow(expect.objectContaining({ code: 'PARSE_ERROR', field: '(root)', reason: 'is not valid UTF-8' }));
+    }
+  });
+
+  it('keeps two ids that differ in invalid bytes from becoming one', () => {
+    const ids = [bytes('ORD-', [0xff]), bytes('ORD-', [0xfe])].map((b) => {
+      try {
+        return decodeJsonText(b);
+      } catch {
+        return 'refused';
+      }
+    });
+    expect(ids).toEqual(['refused', 'refused']);
+  });
+
+  it('decodes valid UTF-8 of every length as it is, and keeps a byte order mark (JSON.parse refuses it, as before)', () => {
+    const text = '{"note":"Grüße, 東京 😀"}';
+    expect(decodeJsonText(Buffer.from(text))).toBe(text);
+    expect(decodeJsonText(new Uint8Array(0))).toBe('');
+    expect(decodeJsonText(bytes([0xef, 0xbb, 0xbf], '{}'))).toBe('\ufeff{}');
+    expect(() => parseBoundedJson(decodeJsonText(bytes([0xef, 0xbb, 0xbf], '{}')))).toThrow(expect.objectContaining({ code: 'PARSE_ERROR' }));
   });
 });
 

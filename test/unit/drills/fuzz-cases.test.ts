@@ -1,4 +1,4 @@
-import { MAX_COMMAND_MESSAGE_BYTES, parseBoundedJson } from '../../../src/contracts/json-limits';
+import { MAX_COMMAND_MESSAGE_BYTES, decodeJsonText, parseBoundedJson } from '../../../src/contracts/json-limits';
 import { readChannelMessage } from '../../../src/contracts/channel-contracts';
 import { operationIdOf } from '../../../src/ledger/operation-id';
 import { PAN_MASK } from '../../../src/logging/redact';
@@ -18,11 +18,11 @@ function refused(c: FuzzCase): boolean {
   try {
     if (c.transport === 'amqp') {
       if (c.body.length > MAX_COMMAND_MESSAGE_BYTES) return true;
-      readChannelMessage(parseBoundedJson(c.body.toString('utf8')), config.channels, new Date().toISOString());
+      readChannelMessage(parseBoundedJson(decodeJsonText(c.body)), config.channels, new Date().toISOString());
       return false;
     }
     if (c.signature !== 'valid' || c.expect !== 'rpc-error') return true;
-    return !mapBusCall(parseBoundedJson(c.body.toString('utf8')), methods, config.serviceBus.amountUnits, new Date().toISOString()).ok;
+    return !mapBusCall(parseBoundedJson(decodeJsonText(c.body)), methods, config.serviceBus.amountUnits, new Date().toISOString()).ok;
   } catch (err) {
     if (err instanceof CommandValidationError) return true;
     throw err;

@@ -85,8 +85,8 @@ describe('mapBusCall refuses a malformed envelope with -32600', () => {
     expect(r.error.field).toBe('id');
   });
 
-  it.each(['i'.repeat(65), '', -1, 1.5, Number.MAX_SAFE_INTEGER + 1])(
-    'accepts the id %p (JSON-RPC allows any string or number), echoes it, and takes a digest of it as the sequence',
+  it.each(['i'.repeat(65), '', -1, Number.MIN_SAFE_INTEGER])(
+    'accepts the id %p (any string, any safe integer), echoes it, and takes a digest of it as the sequence',
     (id) => {
       const r = success(map(call({ id })));
       expect(r.id).toBe(id);
@@ -94,9 +94,38 @@ describe('mapBusCall refuses a malformed envelope with -32600', () => {
     },
   );
 
-  it('keeps distinct odd ids distinct sequences (the number 1.5 and the string "1.5" too)', () => {
-    const sequences = [-1, -2, 1.5, '1.5', 'i'.repeat(65), 'i'.repeat(66)].map((id) => success(map(call({ id }))).command.sequence);
+  it('keeps distinct odd ids distinct sequences (the number -1 and the string "-1" too)', () => {
+    const sequences = [-1, -2, '-1', '1.5', 'i'.repeat(65), 'i'.repeat(66)].map((id) => success(map(call({ id }))).command.sequence);
     expect(new Set(sequences).size).toBe(sequences.length);
+  });
+
+  it('keeps the sequences of valid ids as they were (a command re-sent after an upgrade keeps its operation id)', () => {
+    const sequences = [0, 7, Number.MAX_SAFE_INTEGER, 'rpc-42', -1, '', 'i'.repeat(65)].map((id) => success(map(call({ id }))).command.sequence);
+    expect(sequences).toEqual([
+      0,
+      7,
+      Number.MAX_SAFE_INTEGER,
+      'rpc-42',
+      'id-1bad6b8cf97131fceab8543e81f7757195fbb1d3',
+      'id-12ae32cb1ec02d01eda3581b127c1fee3b0dc535',
+      'id-104f1772936b4aad1d6f20d82dd988236b182bf7',
+    ]);
+  });
+
+  it.each(['9007199254740993', '9007199254740992', '-9007199254740993', '1e400', '-1e400', '1.5', '1e300'])(
+    'refuses the numeric id %s, not a safe integer (parsed, it is not the number sent), with a null id (-32600)',
+    (id) => {
+      const body = JSON.parse(JSON.stringify(call()).replace('"id":"rpc-1"', `"id":${id}`)) as unknown;
+      const r = failure(map(body));
+      expect(r).toMatchObject({ id: null, code: JSON_RPC.INVALID_REQUEST });
+      expect(r.error).toMatchObject({ field: 'id', code: 'INVALID_REQUEST' });
+    },
+  );
+
+  it('no longer lets two distinct large ids become one operation: both are refused', () => {
+    for (const id of ['9007199254740993', '9007199254740992']) {
+      expect(map(JSON.parse(JSON.stringify(call()).replace('"id":"rpc-1"', `"id":${id}`))).ok).toBe(false);
+    }
   });
 
   it('accepts an id of exactly 64 characters and the id 0', () => {

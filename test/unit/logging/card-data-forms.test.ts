@@ -228,3 +228,11 @@ describe('scan cost is linear in the input', () => {
     expect(validateCommand(command).payment.custom_attributes).toBeDefined();
   });
 });
+
+describe('a card number sent as a JSON number beyond 2^53', () => {
+  it('leaves none of its digits in a dead-letter body (the parse rounded it to one the card scan misses)', () => {
+    const body = redactBody(Buffer.from('{"payment":{"custom_attributes":{"n":4000123456789012343}}}')).toString();
+    expect(body).not.toContain('4000123456789012');
+    expect(JSON.parse(body)).toEqual({ payment: { custom_attributes: { n: PAN_MASK } } });
+  });
+});

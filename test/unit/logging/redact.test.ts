@@ -236,6 +236,11 @@ describe('redact', () => {
     expect(redact({ reference: Number(VISA), amount: 1999 })).toEqual({ reference: PAN_MASK, amount: 1999 });
   });
 
+  it('masks an integer beyond 2^53 whole: parsing rounded it, and a 19-digit card number keeps 16 digits through that', () => {
+    const parsed = JSON.parse('{"n":4000123456789012343,"m":-12345678901234567890,"ok":9007199254740991}') as unknown;
+    expect(redact(parsed)).toEqual({ n: PAN_MASK, m: PAN_MASK, ok: 9007199254740991 });
+  });
+
   it('keeps numbers that are not card numbers', () => {
     expect(redact({ big: 123456789012, small: 42 })).toEqual({ big: 123456789012, small: 42 });
   });
