@@ -84,7 +84,9 @@ export class OAuthTokenProvider implements AccessTokenSource {
   }
 
   invalidate(rejected?: string): void {
-    if (rejected !== undefined && this.cached && this.cached.token !== rejected) return;
+    // A 401 for a token already dropped or replaced asks for a refresh that has happened or is under way;
+    // bumping the generation again would keep that refresh's token out of the cache and fetch once more.
+    if (rejected !== undefined && this.cached?.token !== rejected) return;
     this.cached = undefined;
     this.generation += 1;
   }
