@@ -2,9 +2,11 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { BusAuthenticationError, BusRequestError, PeerUnavailableError } from '../../../src/bus/bus-errors';
-import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
+import { OAuthTokenProvider, REFRESH_RETRY_MS } from '../../../src/bus/oauth-token-provider';
 import { DependencyUnavailableError } from '../../../src/errors';
 import { createLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { captureLogger } from '../../support/capture-logger';
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { testConfig } from '../../support/test-config';
 
@@ -169,6 +171,70 @@ describe('OAuthTokenProvider', () => {
       expect(await provider.getToken()).toBe(fresh[0]);
       expect(provider.fetchCount).toBe(2);
       expect(endpoint.requests()).toBe(2);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('serves the cached token while it is valid when the early refresh fails, retries after a backoff, warns once per failure streak, and fails once it expired', async () => {
+    const endpoint = await tokenEndpoint({ expiresInS: 3600 });
+    const { logger, lines } = captureLogger('info');
+    try {
+      let now = 1_000_000;
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': endpoint.url, 'mom_client.refresh_margin_s': 60 }), logger, {
+        now: () => now,
+      });
+      const kept = () => metricValue('pb_bus_token_refresh_failures_total', { outcome: 'kept_token' });
+      const keptBefore = await kept();
+      const first = await provider.getToken();
+      endpoint.setFailing(true);
+      now += (3600 - 30) * 1000; // inside the margin, 30 s before it expires
+      expect(await provider.getToken()).toBe(first);
+      expect(endpoint.requests()).toBe(2);
+      // Within the backoff: the cached token, no new request.
+      for (let i = 0; i < 5; i++) expect(await provider.getToken()).toBe(first);
+      expect(endpoint.requests()).toBe(2);
+      now += REFRESH_RETRY_MS;
+      expect(await provider.getToken()).toBe(first);
+      expect(endpoint.requests()).toBe(3);
+      expect(await kept()).toBe(keptBefore + 2);
+      const warnings = lines.filter((l) => l.includes('OAuth token refresh failed'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('"level":"warn"');
+      expect(warnings[0]).toContain('HTTP 503');
+      expect(warnings[0]).not.toContain(first);
+
+      endpoint.setFailing(false);
+      now += REFRESH_RETRY_MS;
+      const second = await provider.getToken();
+      expect(second).not.toBe(first);
+      expect(lines.some((l) => l.includes('OAuth token refresh succeeded again'))).toBe(true);
+
+      // A new streak warns again; once the token has expired there is nothing to fall back on.
+      endpoint.setFailing(true);
+      now += (3600 - 30) * 1000;
+      expect(await provider.getToken()).toBe(second);
+      expect(lines.filter((l) => l.includes('OAuth token refresh failed'))).toHaveLength(2);
+      now += 30_000;
+      await expect(provider.getToken()).rejects.toBeInstanceOf(PeerUnavailableError);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('does not fall back on a token the bus rejected when the refresh fails', async () => {
+    const endpoint = await tokenEndpoint();
+    try {
+      let now = 1_000_000;
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': endpoint.url, 'mom_client.refresh_margin_s': 60 }), undefined, {
+        now: () => now,
+      });
+      const first = await provider.getToken();
+      endpoint.setFailing(true);
+      now += (3600 - 30) * 1000;
+      expect(await provider.getToken()).toBe(first);
+      provider.invalidate(first);
+      await expect(provider.getToken()).rejects.toBeInstanceOf(PeerUnavailableError);
     } finally {
       await endpoint.close();
     }
