@@ -76,6 +76,11 @@ export class AmqpConnection extends EventEmitter {
     return this.urls.length;
   }
 
+  /** The process's logger, for what runs on this connection (publishers log through it). */
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
   /** `host:port` of the node of the live connection (no credentials), or null while disconnected. */
   get currentNode(): string | null {
     return this.model ? nodeOf(this.urls[this.node]) : null;

@@ -1,7 +1,8 @@
-import { ConfirmChannel, Options } from 'amqplib';
+import { ConfirmChannel, Message, Options } from 'amqplib';
 import { AmqpConnection } from './amqp-connection';
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { QueueMismatchError } from '../errors/queue-mismatch-error';
+import { redactText } from '../logging/redact';
 import { counter } from '../metrics/metrics-registry';
 import { QUEUE_MISMATCH_RETRY_MS } from './queue-mismatch';
 
@@ -12,16 +13,36 @@ const resentTotal = () =>
     ['reason'],
   );
 
+const unroutableTotal = () =>
+  counter(
+    'pb_amqp_unroutable_total',
+    'Publishes the broker returned as unroutable (no queue bound for their routing key: a queue or binding is missing) and the publisher failed, by exchange ("(default)" for the default exchange)',
+    ['exchange'],
+  );
+
+/**
+ * Header with a publish's number in this publisher, so a `basic.return` (which carries the message, not its
+ * delivery tag) is matched to its publish.
+ */
+export const PUBLISH_ID_HEADER = 'x-pb-publish-id';
+
 /**
  * Publishes persistent messages on a confirm channel and resolves only when the broker has confirmed
  * them (written to disk for durable queues). A nack, a timeout or a lost channel rejects with
- * DependencyUnavailableError: the caller must not report success. The channel is rebuilt lazily after a
- * broker restart.
+ * DependencyUnavailableError: the caller must not report success. Every publish is `mandatory`: the broker
+ * confirms a message that no queue took too (it was dropped), so a `basic.return` before the confirm
+ * rejects the publish as well (`pb_amqp_unroutable_total{exchange}`, an error line naming the exchange and
+ * routing key). The channel is rebuilt lazily after a broker restart, and after a return, so the topology
+ * the `setup` declares is declared again.
  */
 export class ConfirmPublisher {
   private channel: Promise<ConfirmChannel> | null = null;
   /** A queue mismatch met while declaring: publishes fail at once with it until `until` (ms since the epoch). */
   private mismatch: { error: QueueMismatchError; until: number } | null = null;
+  /** Publishes so far: the last {@link PUBLISH_ID_HEADER}. */
+  private published = 0;
+  /** Publishes waiting for their confirm, by {@link PUBLISH_ID_HEADER}; `returned` is set by the broker's `basic.return`. */
+  private readonly pending = new Map<string, { returned?: { replyCode: number; replyText: string } }>();
 
   constructor(
     private readonly connection: AmqpConnection,
@@ -38,6 +59,8 @@ export class ConfirmPublisher {
       const opening = (async () => {
         const ch = await this.connection.confirmChannel();
         ch.on('error', () => undefined);
+        // The broker sends basic.return before the confirm of the same message.
+        ch.on('return', (msg: Message) => this.noteReturn(msg));
         ch.on('close', () => {
           if (this.channel === opening) this.channel = null;
         });
@@ -83,32 +106,45 @@ export class ConfirmPublisher {
         if (err instanceof QueueMismatchError) this.mismatch = { error: err, until: Date.now() + QUEUE_MISMATCH_RETRY_MS };
         throw err instanceof DependencyUnavailableError ? err : new DependencyUnavailableError('rabbitmq', (err as Error).message, { cause: err });
       }
-      // amqplib calls every outstanding confirm callback with an error if the channel closes first.
-      const confirmed = new Promise<'confirmed' | 'lost' | 'nacked'>((resolve) => {
-        try {
-          channel.publish(exchange, routingKey, content, { persistent: true, ...options }, (err) => {
-            if (!err) resolve('confirmed');
-            else if (err.message === 'channel closed') resolve('lost');
-            else resolve('nacked');
-          });
-        } catch {
-          // The channel was already closed (IllegalOperationError): nothing was sent on it.
-          resolve('lost');
-        }
-      });
-      const outcome = await withTimeout(confirmed, Math.max(1, deadline - Date.now()), 'waiting for the publish confirm');
+      // A number per attempt: a return for an earlier attempt must not fail a later one.
+      const id = String((this.published += 1));
+      const entry: { returned?: { replyCode: number; replyText: string } } = {};
+      this.pending.set(id, entry);
+      let outcome: 'confirmed' | 'lost' | 'nacked' | 'returned';
+      try {
+        // amqplib calls every outstanding confirm callback with an error if the channel closes first.
+        const confirmed = new Promise<'confirmed' | 'lost' | 'nacked' | 'returned'>((resolve) => {
+          try {
+            const headers = { ...(options.headers as Record<string, unknown> | undefined), [PUBLISH_ID_HEADER]: id };
+            channel.publish(exchange, routingKey, content, { persistent: true, mandatory: true, ...options, headers }, (err) => {
+              if (!err) resolve(entry.returned ? 'returned' : 'confirmed');
+              else if (err.message === 'channel closed') resolve('lost');
+              else resolve('nacked');
+            });
+          } catch {
+            // The channel was already closed (IllegalOperationError): nothing was sent on it.
+            resolve('lost');
+          }
+        });
+        outcome = await withTimeout(confirmed, Math.max(1, deadline - Date.now()), 'waiting for the publish confirm');
+      } finally {
+        this.pending.delete(id);
+      }
       if (outcome === 'confirmed') {
         if (reason) resentTotal().inc({ reason });
         return;
+      }
+      if (outcome === 'returned') {
+        // Confirmed but dropped: no queue took it. Final for this call (the caller retries); the next publish
+        // gets a fresh channel, whose setup declares the topology again.
+        this.retire(opening, channel);
+        throw this.unroutable(exchange, routingKey, entry.returned);
       }
       const left = deadline - Date.now();
       if (outcome === 'nacked') {
         if (this.connection.nodeCount < 2 || left <= NACK_RETRY_MS) throw new DependencyUnavailableError('rabbitmq', 'publish was nacked by the broker');
         reason = 'nacked';
-        if (this.channel === opening) {
-          this.channel = null;
-          setTimeout(() => void channel.close().catch(() => undefined), this.timeoutMs).unref();
-        }
+        this.retire(opening, channel);
         await new Promise((r) => setTimeout(r, NACK_RETRY_MS));
         continue;
       }
@@ -118,6 +154,40 @@ export class ConfirmPublisher {
       // connection's 'lost') has already dropped it, so getChannel opens a new one.
       await this.connection.waitReady(left);
     }
+  }
+
+  /** The publish's entry learns it was returned; its confirm, which follows, then rejects it. */
+  private noteReturn(msg: Message): void {
+    const id = msg.properties.headers?.[PUBLISH_ID_HEADER] as unknown;
+    const entry = id === undefined ? undefined : this.pending.get(String(id));
+    if (!entry) return;
+    // amqplib passes basic.return's reply code and text in `fields`; its types do not list them.
+    const fields = msg.fields as Message['fields'] & { replyCode?: number; replyText?: string };
+    entry.returned = { replyCode: fields.replyCode ?? 0, replyText: fields.replyText ?? '' };
+  }
+
+  /** Counts and logs an unroutable publish; the error the caller gets (retryable: nothing was delivered). */
+  private unroutable(exchange: string, routingKey: string, reply: { replyCode: number; replyText: string } | undefined): DependencyUnavailableError {
+    const name = exchange === '' ? '(default)' : exchange;
+    // A routing key can be publisher-chosen text (a demoted message keeps the one it came with).
+    const key = redactText(routingKey);
+    unroutableTotal().inc({ exchange: name });
+    this.connection.logger.error('amqp publish unroutable: the broker routed it to no queue and returned it; a queue or binding is missing', {
+      exchange: name,
+      routing_key: key,
+      reply: reply ? `${reply.replyCode} ${reply.replyText}` : undefined,
+    });
+    return new DependencyUnavailableError(
+      'rabbitmq',
+      `publish unroutable: exchange ${name} routed routing key ${key} to no queue (a queue or binding is missing; the topology is declared again on the next publish)`,
+    );
+  }
+
+  /** Stops using a channel; closed once its in-flight confirms had time to arrive. */
+  private retire(opening: Promise<ConfirmChannel>, channel: ConfirmChannel): void {
+    if (this.channel !== opening) return;
+    this.channel = null;
+    setTimeout(() => void channel.close().catch(() => undefined), this.timeoutMs).unref();
   }
 
   async close(): Promise<void> {

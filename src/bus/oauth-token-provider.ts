@@ -1,6 +1,7 @@
 import { Config } from '../config/config';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
+import { counter } from '../metrics/metrics-registry';
 import { registerRecentToken, registerSecret } from '../logging/redact';
 import { retryAfterMs } from '../http/retry-after';
 import { BusAuthenticationError, BusRequestError, PeerUnavailableError, displayUrl } from './bus-errors';
@@ -26,12 +27,28 @@ export interface OAuthTokenProviderOptions {
 /** Lifetime assumed when the server sends no `expires_in`, seconds. */
 const DEFAULT_LIFETIME_S = 300;
 
+/**
+ * Wait after a failed early refresh before the next one, milliseconds (longer when the server's
+ * `Retry-After` asks for it): meanwhile the still-valid token is served without asking again.
+ */
+export const REFRESH_RETRY_MS = 5000;
+
+const refreshFailuresTotal = () =>
+  counter(
+    'pb_bus_token_refresh_failures_total',
+    'Failed OAuth token requests for bus calls: outcome=kept_token (an early refresh failed; the cached token, valid until it expires, is served meanwhile) or no_token (no valid token to fall back on: the bus call fails)',
+    ['outcome'],
+  );
+
 /** OAuth `error` codes that mean our client id or secret is wrong. */
 const CREDENTIAL_ERRORS: ReadonlySet<string> = new Set(['invalid_client', 'unauthorized_client']);
 
 /**
  * OAuth 2.0 client-credentials tokens for calls to the bus (`mom_client.*`). Caches the token and fetches
  * a new one `mom_client.refresh_margin_s` seconds before it expires; concurrent callers share one request.
+ * When that early refresh fails, the cached token is still valid (RFC 6749 §5.1 `expires_in`): it is served
+ * until it expires, the refresh tried again after {@link REFRESH_RETRY_MS} (one warn line per failure
+ * streak, `pb_bus_token_refresh_failures_total{outcome="kept_token"}`).
  * Every token is registered with the log redactor (the 16 most recent stay registered). Failures: `BusAuthenticationError` (bad credentials, not
  * retryable), `PeerUnavailableError` (a `DependencyUnavailableError('oauth', …)`: unreachable, timeout,
  * 5xx, 429; retryable), `BusRequestError` (any other refusal or a malformed answer; not retryable).
@@ -48,10 +65,14 @@ export class OAuthTokenProvider implements AccessTokenSource {
   private readonly displayTokenUrl: string;
   private readonly authorization: string;
   private readonly now: () => number;
-  private cached: { token: string; refreshAt: number } | undefined;
+  private cached: { token: string; refreshAt: number; expiresAt: number } | undefined;
   private inFlight: Promise<string> | undefined;
   /** Bumped by `invalidate()`, so a fetch started before it does not re-cache a token it may have made stale. */
   private generation = 0;
+  /** After a failed early refresh: no new attempt before this time (ms since the epoch); the cached token serves. */
+  private refreshRetryAt = 0;
+  /** Failed token requests since the last success (one warn line per streak). */
+  private failureStreak = 0;
   /** Token requests made so far (for metrics and tests). */
   fetchCount = 0;
 
@@ -73,20 +94,70 @@ export class OAuthTokenProvider implements AccessTokenSource {
   }
 
   async getToken(): Promise<string> {
-    if (this.cached && this.now() < this.cached.refreshAt) return this.cached.token;
+    const cached = this.cached;
+    const now = this.now();
+    if (cached && now < cached.refreshAt) return cached.token;
+    // Inside the refresh margin the token still works: it is what a failed refresh falls back on.
+    const fallback = cached && now < cached.expiresAt ? cached : undefined;
+    if (fallback && now < this.refreshRetryAt) return fallback.token;
     if (!this.inFlight) {
       const generation = this.generation;
-      this.inFlight = this.fetchToken(generation).finally(() => {
-        this.inFlight = undefined;
-      });
+      this.inFlight = this.fetchToken(generation)
+        .then(
+          (token) => this.fetched(token),
+          (err: unknown) => this.failed(err),
+        )
+        .finally(() => {
+          this.inFlight = undefined;
+        });
     }
-    return this.inFlight;
+    try {
+      return await this.inFlight;
+    } catch (err) {
+      // Not if a 401 invalidated it meanwhile: the bus has said it no longer takes it.
+      if (fallback && this.cached === fallback && this.now() < fallback.expiresAt) return fallback.token;
+      throw err;
+    }
   }
 
   invalidate(rejected?: string): void {
-    if (rejected !== undefined && this.cached && this.cached.token !== rejected) return;
+    // A 401 for a token already dropped or replaced asks for a refresh that has happened or is under way;
+    // bumping the generation again would keep that refresh's token out of the cache and fetch once more.
+    if (rejected !== undefined && this.cached?.token !== rejected) return;
     this.cached = undefined;
     this.generation += 1;
+  }
+
+  private fetched(token: string): string {
+    if (this.failureStreak > 0) {
+      this.logger.info('OAuth token refresh succeeded again', { failures: this.failureStreak, token_url: this.displayTokenUrl });
+    }
+    this.failureStreak = 0;
+    this.refreshRetryAt = 0;
+    return token;
+  }
+
+  /** Counts a failed token request once (not once per waiting caller), and sets the retry time when a valid token remains. */
+  private failed(err: unknown): never {
+    this.failureStreak += 1;
+    const now = this.now();
+    const cached = this.cached;
+    if (cached && now < cached.expiresAt) {
+      refreshFailuresTotal().inc({ outcome: 'kept_token' });
+      const asked = err instanceof PeerUnavailableError ? err.retryAfterMs : 0;
+      this.refreshRetryAt = now + Math.max(REFRESH_RETRY_MS, asked);
+      if (this.failureStreak === 1) {
+        this.logger.warn('OAuth token refresh failed; using the current token until it expires and retrying', {
+          error: (err as Error).message,
+          expires_in_s: Math.round((cached.expiresAt - now) / 1000),
+          retry_in_ms: this.refreshRetryAt - now,
+          token_url: this.displayTokenUrl,
+        });
+      }
+    } else {
+      refreshFailuresTotal().inc({ outcome: 'no_token' });
+    }
+    throw err;
   }
 
   private async fetchToken(generation: number): Promise<string> {
@@ -99,6 +170,8 @@ export class OAuthTokenProvider implements AccessTokenSource {
       // RFC 6749 §2.3.1 allows the credentials in the body for servers that do not read Basic; never both.
       ...(clientAuth === 'body' ? { client_id: clientId, client_secret: clientSecret } : {}),
     });
+    // The token's lifetime counts from when the server answered, at the latest: from our request is safe.
+    const requestedAt = this.now();
     let response: OutboundResponse;
     try {
       response = await this.http.send({
@@ -131,7 +204,7 @@ export class OAuthTokenProvider implements AccessTokenSource {
       // At most half the lifetime early: a token living no longer than the margin would otherwise be stale
       // on arrival, and every bus call would fetch a new one.
       const marginS = Math.min(this.config.momClient.refreshMarginS, lifetimeS / 2);
-      this.cached = { token, refreshAt: fetchedAt + (lifetimeS - marginS) * 1000 };
+      this.cached = { token, refreshAt: fetchedAt + (lifetimeS - marginS) * 1000, expiresAt: requestedAt + lifetimeS * 1000 };
     }
     this.logger.debug('OAuth access token obtained', { expires_in_s: lifetimeS, token_url: this.displayTokenUrl });
     return token;

@@ -143,7 +143,11 @@ export class CommandConsumer {
   constructor(private readonly deps: CommandConsumerDeps) {
     this.keyring = new ChannelKeyring(deps.config.channels.credentials, deps.config.serviceBus.secret, deps.config.serviceBus.secretPrevious);
     this.authRefusals = new LogThrottle(deps.logger);
-    this.demotions = new ConfirmPublisher(deps.connection, deps.config.amqp.publishTimeoutMs);
+    // Declares the topology on each new channel, as every publisher does: a demotion the broker returned
+    // unroutable (a binding gone) is published again on a fresh channel, which restores it.
+    this.demotions = new ConfirmPublisher(deps.connection, deps.config.amqp.publishTimeoutMs, (ch) =>
+      declareTopology(ch, deps.config.amqp, { priorityLane: deps.config.backpressure.priorityLane }),
+    );
     this.demotionLog = new LogThrottle(deps.logger);
   }
 

@@ -2,11 +2,60 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { BusAuthenticationError, BusRequestError, PeerUnavailableError } from '../../../src/bus/bus-errors';
-import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
+import { OAuthTokenProvider, REFRESH_RETRY_MS } from '../../../src/bus/oauth-token-provider';
 import { DependencyUnavailableError } from '../../../src/errors';
 import { createLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { captureLogger } from '../../support/capture-logger';
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { testConfig } from '../../support/test-config';
+
+/**
+ * A token endpoint that answers after `delayMs` with a new token each time (lifetime `expires_in`), or with
+ * 503 while `failing`; counts the requests.
+ */
+async function tokenEndpoint(options: { delayMs?: number; expiresInS?: number } = {}): Promise<{
+  url: string;
+  requests: () => number;
+  setFailing(failing: boolean): void;
+  close(): Promise<void>;
+}> {
+  let requests = 0;
+  let failing = false;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      requests += 1;
+      setTimeout(() => {
+        if (failing) {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'temporarily_unavailable' }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            access_token: `tok-${requests}-${Math.random().toString(36).slice(2)}`,
+            token_type: 'Bearer',
+            expires_in: options.expiresInS ?? 3600,
+          }),
+        );
+      }, options.delayMs ?? 0);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
+    setFailing: (f) => (failing = f),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const CLIENT_ID = 'oauth-test-client';
 const CLIENT_SECRET = 'oauth-test-secret-4f1c9a7b2d';
@@ -101,6 +150,94 @@ describe('OAuthTokenProvider', () => {
     provider.invalidate(first);
     expect(await provider.getToken()).toBe(second);
     expect(provider.fetchCount).toBe(2);
+  });
+
+  it('refreshes once for a burst of staggered 401s for the same token, and caches the refreshed token', async () => {
+    const endpoint = await tokenEndpoint({ delayMs: 150 });
+    try {
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': endpoint.url }));
+      const rejected = await provider.getToken();
+      // Ten bus calls that sent the same token get their 401 one after another while the refresh is under
+      // way; each invalidates that token and asks again, as BusClient does.
+      const retries: Promise<string>[] = [];
+      for (let i = 0; i < 10; i++) {
+        provider.invalidate(rejected);
+        retries.push(provider.getToken());
+        await sleep(20);
+      }
+      const fresh = await Promise.all(retries);
+      expect(new Set(fresh).size).toBe(1);
+      expect(fresh[0]).not.toBe(rejected);
+      expect(await provider.getToken()).toBe(fresh[0]);
+      expect(provider.fetchCount).toBe(2);
+      expect(endpoint.requests()).toBe(2);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('serves the cached token while it is valid when the early refresh fails, retries after a backoff, warns once per failure streak, and fails once it expired', async () => {
+    const endpoint = await tokenEndpoint({ expiresInS: 3600 });
+    const { logger, lines } = captureLogger('info');
+    try {
+      let now = 1_000_000;
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': endpoint.url, 'mom_client.refresh_margin_s': 60 }), logger, {
+        now: () => now,
+      });
+      const kept = () => metricValue('pb_bus_token_refresh_failures_total', { outcome: 'kept_token' });
+      const keptBefore = await kept();
+      const first = await provider.getToken();
+      endpoint.setFailing(true);
+      now += (3600 - 30) * 1000; // inside the margin, 30 s before it expires
+      expect(await provider.getToken()).toBe(first);
+      expect(endpoint.requests()).toBe(2);
+      // Within the backoff: the cached token, no new request.
+      for (let i = 0; i < 5; i++) expect(await provider.getToken()).toBe(first);
+      expect(endpoint.requests()).toBe(2);
+      now += REFRESH_RETRY_MS;
+      expect(await provider.getToken()).toBe(first);
+      expect(endpoint.requests()).toBe(3);
+      expect(await kept()).toBe(keptBefore + 2);
+      const warnings = lines.filter((l) => l.includes('OAuth token refresh failed'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('"level":"warn"');
+      expect(warnings[0]).toContain('HTTP 503');
+      expect(warnings[0]).not.toContain(first);
+
+      endpoint.setFailing(false);
+      now += REFRESH_RETRY_MS;
+      const second = await provider.getToken();
+      expect(second).not.toBe(first);
+      expect(lines.some((l) => l.includes('OAuth token refresh succeeded again'))).toBe(true);
+
+      // A new streak warns again; once the token has expired there is nothing to fall back on.
+      endpoint.setFailing(true);
+      now += (3600 - 30) * 1000;
+      expect(await provider.getToken()).toBe(second);
+      expect(lines.filter((l) => l.includes('OAuth token refresh failed'))).toHaveLength(2);
+      now += 30_000;
+      await expect(provider.getToken()).rejects.toBeInstanceOf(PeerUnavailableError);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('does not fall back on a token the bus rejected when the refresh fails', async () => {
+    const endpoint = await tokenEndpoint();
+    try {
+      let now = 1_000_000;
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': endpoint.url, 'mom_client.refresh_margin_s': 60 }), undefined, {
+        now: () => now,
+      });
+      const first = await provider.getToken();
+      endpoint.setFailing(true);
+      now += (3600 - 30) * 1000;
+      expect(await provider.getToken()).toBe(first);
+      provider.invalidate(first);
+      await expect(provider.getToken()).rejects.toBeInstanceOf(PeerUnavailableError);
+    } finally {
+      await endpoint.close();
+    }
   });
 
   it('sends the scope when one is configured', async () => {

@@ -76,6 +76,40 @@ describe('outages lose nothing', () => {
     }
   });
 
+  it('answers 503, not 200, for a command the broker could route to no queue (binding missing), and accepts it once the topology is declared again', async () => {
+    const config = testConfig({ 'backpressure.priority_lane': false });
+    const { logger, lines } = captureLogger('error');
+    const client = await amqpClient(config);
+    const web = await startWebProcess(config, logger);
+    const post = (body: unknown) => {
+      const raw = JSON.stringify(body);
+      return axios.post(web.intakeUrl, raw, {
+        headers: { 'x-signature': signBody(raw, config.serviceBus.secret), 'content-type': 'application/json' },
+        validateStatus: () => true,
+      });
+    };
+    const admin = await client.model.createChannel();
+    try {
+      await eventually(async () => (await post(busCall(CAPTURE, payment()))).status === 200);
+      expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(1);
+      await admin.unbindQueue(config.amqp.commandsQueue, config.amqp.commandsExchange, '#');
+      const call = busCall(CAPTURE, payment(), 'unroutable-1');
+      const refused = await post(call);
+      expect(refused.status).toBe(503);
+      expect(refused.data.error.code).toBe(-32000);
+      expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(1);
+      expect(lines.some((l) => l.includes('amqp publish unroutable') && l.includes(config.amqp.commandsExchange))).toBe(true);
+      // The bus sends it again: the publisher's fresh channel has declared the binding again.
+      expect((await post(call)).status).toBe(200);
+      expect(await client.queueDepth(config.amqp.commandsQueue)).toBe(2);
+    } finally {
+      await admin.close().catch(() => undefined);
+      await web.stop();
+      await client.deleteNamespace();
+      await client.close();
+    }
+  });
+
   it('holds messages while Redis is down and records every one when it returns, with nothing dead-lettered', async () => {
     const redisProxy = await startTcpProxy(6379);
     const config = testConfig({ 'redis.url': redisProxy.url('redis') });
