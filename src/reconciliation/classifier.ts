@@ -2,7 +2,7 @@ import { directionOfSuccess, failureAfterSuccess, reversed, type AdjustmentKind,
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
-import { gatewayOf, routedPayment } from '../ledger/routing-record';
+import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { isKnownCurrency } from '../money/currencies';
 import { formatMinor } from '../money/minor-units';
 import type { PspRecord, PspRecordKind } from './psp-record';
@@ -150,15 +150,16 @@ function strongestMatch(
 
 /**
  * What the PSP confirmed for the operation when it said, else what was sent to it: the routed payment's
- * amount, which for a converted payment is in the settlement currency the PSP's records use.
+ * amount, which for a converted payment is in the settlement currency the PSP's records use. A confirmed
+ * currency counts only with its confirmed amount (`confirmedOrAsked`).
  */
 export function ledgerAmount(op: ReconciledOperation): number {
-  return op.confirmedAmount ?? routedPayment(op).amount;
+  return confirmedOrAsked(op, routedPayment(op)).amount;
 }
 
 /** The currency of {@link ledgerAmount}. */
 export function ledgerCurrency(op: ReconciledOperation): string {
-  return (op.confirmedCurrency ?? routedPayment(op).currency).toUpperCase();
+  return confirmedOrAsked(op, routedPayment(op)).currency.toUpperCase();
 }
 
 export function ledgerSide(op: ReconciledOperation): LedgerSide {

@@ -63,6 +63,16 @@ describe('classifyLine', () => {
     });
   });
 
+  it('a confirmed currency without its confirmed amount does not relabel the asked amount: asked USD 10.00, PSP named EUR, line EUR 10.00 is a currency_mismatch', () => {
+    const asked = { ...op('capture', 'SUCCEEDED').payment, currency: 'USD' };
+    const v = classifyLine(line({ currency: 'EUR' }), match(op('capture', 'SUCCEEDED', { payment: asked, confirmedCurrency: 'EUR' })));
+    expect(v).toMatchObject({ class: 'currency_mismatch', ledger: { amount: 1000, currency: 'USD' }, action: { kind: 'currency_mismatch', currency: 'EUR' } });
+    // With its amount, the confirmed currency is the ledger's side.
+    expect(
+      classifyLine(line({ currency: 'EUR' }), match(op('capture', 'SUCCEEDED', { payment: asked, confirmedAmount: 1000, confirmedCurrency: 'EUR' }))).class,
+    ).toBe('matched');
+  });
+
   it('state_mismatch: the PSP captured what the ledger says failed: succeeded_after_failure, the state never moves', () => {
     expect(classifyLine(line(), match(op('sale', 'FAILED')))).toMatchObject({
       class: 'state_mismatch',
