@@ -7,7 +7,16 @@ import { orderIndexKey, orderKeyPart } from '../ledger/order-index';
 import { ShardKeys, shardKeysOf, shardOfOrder } from '../redis/key-layout';
 import { decodeFields, hashNamesOf } from '../ledger/record-fields';
 import { gatewayOf } from '../ledger/routing-record';
-import { Candidate, KnownAdjustment, Match, RECONCILED_FIELDS, ReconciledOperation, chooseMatch, needsKnownAdjustments } from '../reconciliation/classifier';
+import {
+  Candidate,
+  KnownAdjustment,
+  Match,
+  RECONCILED_FIELDS,
+  ReconciledOperation,
+  chooseMatch,
+  hasTiedCandidates,
+  needsKnownAdjustments,
+} from '../reconciliation/classifier';
 import type { PspRecord, ReconciliationWindow } from '../reconciliation/psp-record';
 
 /** Operations of an order considered for a merchant-reference match (an order has a handful). */
@@ -94,9 +103,10 @@ export class ReconciliationLedger {
    * fits). Two rounds of one pipeline per shard, a few commands each whatever the page's size: which shard
    * holds each named id (ZMSCORE on the creation index), the reference entries (MGET: every shard may hold
    * one) and the order indexes; then the fields the classifier reads of every candidate (HMGET of each, one script per shard). A third
-   * round only for late facts (their adjustments).
+   * round only for late facts (their adjustments). `seenKey`: the run's set of operations earlier pages' lines
+   * were matched to (a tie between candidates prefers one not in it).
    */
-  async matchPage(records: readonly PspRecord[]): Promise<(Match | null)[]> {
+  async matchPage(records: readonly PspRecord[], seenKey?: string): Promise<(Match | null)[]> {
     type Ask = { i: number; by: Candidate['by']; value: string };
     const ops: Ask[] = [];
     const refs: Ask[] = [];
@@ -169,7 +179,22 @@ export class ReconciliationLedger {
       const op = loaded[w.shard].get(w.id);
       if (op) candidates[w.i].push({ op, by: w.by });
     }
-    const matches: (Match | null)[] = records.map((r, i) => chooseMatch(r, candidates[i], this.gateway));
+    // Candidates found the same way (a payment's partial captures): an operation an earlier line of the run
+    // was matched to is the weaker one. Earlier pages' are in the run's seen set, asked only for such ties.
+    const tied = seenKey === undefined ? [] : records.flatMap((r, i) => (hasTiedCandidates(r, candidates[i], this.gateway) ? candidates[i] : []));
+    const taken = new Set<string>();
+    if (tied.length > 0 && seenKey !== undefined) {
+      const ids = [...new Set(tied.map((c) => c.op.id))];
+      const seen = await this.redis.smismember(seenKey, ...ids);
+      ids.forEach((id, n) => {
+        if (seen[n] === 1) taken.add(id);
+      });
+    }
+    const matches: (Match | null)[] = records.map((r, i) => {
+      const m = chooseMatch(r, candidates[i], this.gateway, taken);
+      if (m) taken.add(m.op.id);
+      return m;
+    });
     // The runner may act on a matched operation (a settlement, an adjustment): the ledger knows its shard then.
     for (const w of wanted) {
       const m = matches[w.i];

@@ -153,7 +153,7 @@ export class ReconciliationRunner {
       let judged = 0;
       if (stored.phase === 'psp') {
         for await (const page of readAhead(deps.reader.read(window, stored.cursor))) {
-          const delta = await this.pspPage(page.records, dryRun, options.sink, logged);
+          const delta = await this.pspPage(page.records, state.seenKey, dryRun, options.sink, logged);
           delta.cursor = page.cursor;
           if (!dryRun) await this.holdFromExpiry(delta.held);
           await state.commit(delta, { token, ms: LOCK_MS });
@@ -221,9 +221,15 @@ export class ReconciliationRunner {
   }
 
   /** One page of PSP lines: match, classify, apply, report. */
-  private async pspPage(records: readonly PspRecord[], dryRun: boolean, sink: VerdictSink | undefined, logged: { n: number }): Promise<PageDelta> {
+  private async pspPage(
+    records: readonly PspRecord[],
+    seenKey: string,
+    dryRun: boolean,
+    sink: VerdictSink | undefined,
+    logged: { n: number },
+  ): Promise<PageDelta> {
     const delta = emptyDelta('psp');
-    const matches = await this.ledger.matchPage(records);
+    const matches = await this.ledger.matchPage(records, seenKey);
     for (let i = 0; i < records.length; i += 1) {
       const record = records[i];
       const match = matches[i];

@@ -108,11 +108,12 @@ export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation
 /**
  * The candidate a line is about: of `gateway` (the configured name), compatible with the line's kind, by the
  * strongest method (operation id, the modification's reference, the payment's reference, the merchant
- * reference); among merchant-reference candidates (an order has several operations) the one with the
- * line's amount, else the oldest. `null`: none fits.
+ * reference). Among candidates found the same way (an order's operations; the partial captures a payment's
+ * reference leads to) the one with the line's amount and currency, then one no earlier line of the run was
+ * matched to (`taken`), then, by merchant reference, the oldest. `null`: none fits.
  */
-export function chooseMatch(record: PspRecord, candidates: readonly Candidate[], gateway: string): Candidate | null {
-  const best = strongestMatch(record, candidates, gateway, compatible);
+export function chooseMatch(record: PspRecord, candidates: readonly Candidate[], gateway: string, taken?: ReadonlySet<string>): Candidate | null {
+  const best = strongestMatch(record, candidates, gateway, compatible, taken);
   // A cancellation no cancel of the ledger accounts for, naming one of our authorizations (its PSP reference,
   // or our id for it): about that authorization, which the PSP released (see `classifyCancelOfAuthorization`).
   if (best !== null || record.kind !== 'cancel') return best;
@@ -121,7 +122,18 @@ export function chooseMatch(record: PspRecord, candidates: readonly Candidate[],
     candidates.filter((c) => c.by === 'operation_id' || c.by === 'psp_reference'),
     gateway,
     (_kind, command) => holdsAuthorization(command),
+    taken,
   );
+}
+
+/**
+ * Whether some of the line's compatible candidates tie on the strongest method (then {@link chooseMatch} asks
+ * which of them earlier lines took): the runner looks that up only for such lines.
+ */
+export function hasTiedCandidates(record: PspRecord, candidates: readonly Candidate[], gateway: string): boolean {
+  const fitting = candidates.filter((c) => gatewayOf(c.op) === gateway && compatible(record.kind, c.op.command));
+  const strongest = Math.min(...fitting.map((c) => METHOD_RANK[c.by]));
+  return new Set(fitting.filter((c) => METHOD_RANK[c.by] === strongest).map((c) => c.op.id)).size > 1;
 }
 
 /** The strongest of `candidates` of `gateway` that `fits` the line (see {@link chooseMatch}). */
@@ -130,7 +142,15 @@ function strongestMatch(
   candidates: readonly Candidate[],
   gateway: string,
   fits: (kind: PspRecordKind, command: CommandType) => boolean,
+  taken: ReadonlySet<string> | undefined,
 ): Candidate | null {
+  const currency = record.currency.toUpperCase();
+  // Ties, in order: the line's money, then not matched yet, then (an order's operations) the oldest.
+  const order = (x: Candidate): [number, number, number] => [
+    ledgerAmount(x.op) === record.amount && ledgerCurrency(x.op) === currency ? 0 : 1,
+    taken?.has(x.op.id) === true ? 1 : 0,
+    x.by === 'merchant_reference' ? x.op.createdAt : 0,
+  ];
   let best: Candidate | null = null;
   for (const c of candidates) {
     if (gatewayOf(c.op) !== gateway || !fits(record.kind, c.op.command)) continue;
@@ -140,12 +160,15 @@ function strongestMatch(
     }
     const rank = METHOD_RANK[c.by] - METHOD_RANK[best.by];
     if (rank < 0) best = c;
-    else if (rank === 0 && c.by === 'merchant_reference') {
-      const fits = (x: Candidate): boolean => ledgerAmount(x.op) === record.amount;
-      if ((fits(c) && !fits(best)) || (fits(c) === fits(best) && c.op.createdAt < best.op.createdAt)) best = c;
-    }
+    else if (rank === 0 && before(order(c), order(best))) best = c;
   }
   return best;
+}
+
+/** Whether `a` sorts strictly before `b`, element by element. */
+function before(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return a[i] < b[i];
+  return false;
 }
 
 /**

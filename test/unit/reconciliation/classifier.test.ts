@@ -1,7 +1,15 @@
 import { CommandType } from '../../../src/contracts/payment-command';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { OperationState } from '../../../src/ledger/operation-state';
-import { chooseMatch, classifyLine, classifyMissingAtPsp, compatible, movesMoney, needsKnownAdjustments } from '../../../src/reconciliation/classifier';
+import {
+  chooseMatch,
+  classifyLine,
+  classifyMissingAtPsp,
+  compatible,
+  hasTiedCandidates,
+  movesMoney,
+  needsKnownAdjustments,
+} from '../../../src/reconciliation/classifier';
 import { PspRecord } from '../../../src/reconciliation/psp-record';
 import { RECONCILIATION_CLASSES } from '../../../src/reconciliation/reconciliation-class';
 
@@ -277,6 +285,35 @@ describe('chooseMatch', () => {
         'sim',
       )?.op.id,
     ).toBe('b');
+  });
+
+  it('among partial captures a payment reference leads to, takes the one with the line’s amount and currency: no spurious amount_mismatch', () => {
+    const first = op('capture', 'SUCCEEDED', { id: 'cap-500', confirmedAmount: 500 });
+    const second = op('capture', 'SUCCEEDED', { id: 'cap-300', confirmedAmount: 300 });
+    const candidates = [
+      { op: first, by: 'psp_reference' as const },
+      { op: second, by: 'psp_reference' as const },
+    ];
+    const chosen = chooseMatch(line({ amount: 300 }), candidates, 'sim');
+    expect(chosen?.op.id).toBe('cap-300');
+    expect(classifyLine(line({ amount: 300 }), chosen).class).toBe('matched');
+    expect(chooseMatch(line({ amount: 500 }), candidates, 'sim')?.op.id).toBe('cap-500');
+    // Same amount, another currency: not the line's money.
+    const usd = op('capture', 'SUCCEEDED', { id: 'cap-usd', confirmedAmount: 300, confirmedCurrency: 'USD' });
+    expect(chooseMatch(line({ amount: 300 }), [{ op: usd, by: 'psp_reference' }, ...candidates], 'sim')?.op.id).toBe('cap-300');
+  });
+
+  it('among captures of the same money, takes one no earlier line of the run was matched to', () => {
+    const a = op('capture', 'SUCCEEDED', { id: 'cap-a' });
+    const b = op('capture', 'SUCCEEDED', { id: 'cap-b' });
+    const candidates = [
+      { op: a, by: 'psp_reference' as const },
+      { op: b, by: 'psp_reference' as const },
+    ];
+    expect(chooseMatch(line(), candidates, 'sim', new Set(['cap-a']))?.op.id).toBe('cap-b');
+    expect(chooseMatch(line(), candidates, 'sim', new Set(['cap-b']))?.op.id).toBe('cap-a');
+    expect(hasTiedCandidates(line(), candidates, 'sim')).toBe(true);
+    expect(hasTiedCandidates(line(), [candidates[0], { op: b, by: 'merchant_reference' }], 'sim')).toBe(false);
   });
 
   it('ignores another gateway’s operation and one of an incompatible command', () => {
