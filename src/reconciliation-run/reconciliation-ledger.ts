@@ -2,6 +2,7 @@ import { ChainableCommander } from 'ioredis';
 import { RedisClient } from '../redis/redis-connection';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 import { isAdjustmentKind } from '../adjustments/adjustment';
+import { RECONCILED_LINE_FIELD } from '../adjustments/adjustment-store';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { orderIndexKey, orderKeyPart } from '../ledger/order-index';
 import { ShardKeys, shardKeysOf, shardOfOrder } from '../redis/key-layout';
@@ -41,6 +42,38 @@ return out
 `,
   true,
 );
+
+/** The adjustment fields a late-fact line is compared with (`knownAdjustment` reads them in this order). */
+const ADJUSTMENT_FIELDS = ['kind', 'direction', 'amount', 'psp_reference', 'source', 'psp_event_id', RECONCILED_LINE_FIELD] as const;
+
+/** The prefix of a reconciliation adjustment's PSP event id before its line id. */
+const LINE_EVENT_PREFIX = 'reconciliation:';
+
+/**
+ * The PSP event id of an adjustment reconciliation records from PSP line `lineId`: what makes it idempotent,
+ * in a namespace of its own (a webhook's event id of the same gateway can never collide with a line id).
+ */
+export function lineEventId(lineId: string): string {
+  return `${LINE_EVENT_PREFIX}${lineId}`;
+}
+
+/**
+ * An adjustment as the classifier compares it (`ADJUSTMENT_FIELDS`), or undefined for one unreadable. The
+ * line it accounts for: the one reconciliation recorded it from (its PSP event id), else the one a run tied it to.
+ */
+function knownAdjustment(id: string, fields: readonly (string | null)[]): KnownAdjustment | undefined {
+  const [kind, direction, amount, pspReference, source, pspEventId, tied] = fields;
+  if (!isAdjustmentKind(kind) || (direction !== 'debit' && direction !== 'credit' && direction !== 'none')) return undefined;
+  const line = source === 'reconciliation' && pspEventId?.startsWith(LINE_EVENT_PREFIX) ? pspEventId.slice(LINE_EVENT_PREFIX.length) : (tied ?? undefined);
+  return {
+    id,
+    kind,
+    direction,
+    ...(amount !== null && amount !== undefined && amount !== '' ? { amount: Number(amount) } : {}),
+    ...(pspReference ? { pspReference } : {}),
+    ...(line ? { line } : {}),
+  };
+}
 
 /** A candidate operation a lookup found: the line it is for, how, and the shard holding it. */
 interface Wanted {
@@ -255,7 +288,7 @@ export class ReconciliationLedger {
     return out;
   }
 
-  /** The adjustments already recorded on each operation (kind and amount). Two rounds of per-shard pipelines. */
+  /** The adjustments already recorded on each operation (`knownAdjustment`). Two rounds of per-shard pipelines. */
   private async adjustmentsOf(opIds: readonly string[]): Promise<Map<string, KnownAdjustment[]>> {
     const groups = await this.grouped(opIds);
     const lists = await this.perShard((keys, p) => {
@@ -271,16 +304,13 @@ export class ReconciliationLedger {
     const out = new Map<string, KnownAdjustment[]>();
     if (owners.every((o) => o.length === 0)) return out;
     const rows = await this.perShard((keys, p) => {
-      for (const o of owners[keys.shard]) p.hmget(keys.adjustment(o.adj), 'kind', 'amount');
+      for (const o of owners[keys.shard]) p.hmget(keys.adjustment(o.adj), ...ADJUSTMENT_FIELDS);
       return owners[keys.shard].length;
     });
     owners.forEach((list, shard) =>
-      list.forEach(({ id }, n) => {
-        const [kind, amount] = (rows[shard][n] as (string | null)[] | undefined) ?? [];
-        if (!isAdjustmentKind(kind)) return;
-        const known = out.get(id) ?? [];
-        known.push(amount === null || amount === undefined || amount === '' ? { kind } : { kind, amount: Number(amount) });
-        out.set(id, known);
+      list.forEach(({ id, adj }, n) => {
+        const known = knownAdjustment(adj, (rows[shard][n] as (string | null)[] | undefined) ?? []);
+        if (known) out.set(id, [...(out.get(id) ?? []), known]);
       }),
     );
     return out;

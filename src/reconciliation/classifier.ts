@@ -43,9 +43,22 @@ export interface Candidate {
 
 /** An adjustment already recorded on an operation (for late-fact lines: a chargeback the webhook already brought). */
 export interface KnownAdjustment {
+  /** Its id (`adj_…`). */
+  id: string;
   kind: AdjustmentKind;
+  direction: MoneyDirection;
   amount?: number;
+  /** The PSP's id of the dispute, refund or modification it records, when it named one. */
+  pspReference?: string;
+  /**
+   * The PSP line it already accounts for, one at most: the line reconciliation recorded it from, or the line a
+   * run tied it to (a webhook's adjustment a line was found recorded by). Absent: none yet.
+   */
+  line?: string;
 }
+
+/** How a late-fact line was found recorded by an adjustment no line accounted for (a webhook's). */
+export type TieMethod = NonNullable<LineVerdict['ties']>['by'];
 
 /** The match a line was tied to, with the operation's adjustments when the line needs them (`needsKnownAdjustments`). */
 export interface Match extends Candidate {
@@ -71,6 +84,7 @@ export function compatible(kind: PspRecordKind, command: CommandType): boolean {
     case 'refund':
       return command === 'refund';
     case 'chargeback':
+    case 'second_chargeback':
     case 'chargeback_reversed':
       return command === 'capture' || command === 'sale' || command === 'authorize' || command === 'revalidate';
     case 'refund_reversed':
@@ -91,7 +105,9 @@ function holdsAuthorization(command: CommandType): boolean {
 
 /** Whether the line is a late fact about money that already moved (it adds an adjustment, never settles). */
 export function isLateFact(kind: PspRecordKind): boolean {
-  return kind === 'chargeback' || kind === 'chargeback_reversed' || kind === 'refund_reversed' || kind === 'authorization_expired';
+  return (
+    kind === 'chargeback' || kind === 'second_chargeback' || kind === 'chargeback_reversed' || kind === 'refund_reversed' || kind === 'authorization_expired'
+  );
 }
 
 /**
@@ -232,13 +248,45 @@ function differenceDirection(command: CommandType, pspAmount: number, ledger: nu
   return pspAmount > ledger ? success : reversed(success);
 }
 
-/** Adjustment kinds that already record a late-fact line of `kind` (a webhook brought it first). */
+/**
+ * Adjustment kinds that may already record a late-fact line of `kind` (a webhook brought it first), its own
+ * kind first. A first and a second chargeback are apart: one never stands for the other.
+ */
 function recordedAs(kind: PspRecordKind): readonly AdjustmentKind[] {
-  if (kind === 'chargeback') return ['chargeback', 'second_chargeback', 'dispute_lost'];
+  if (kind === 'chargeback') return ['chargeback', 'dispute_lost'];
+  if (kind === 'second_chargeback') return ['second_chargeback', 'dispute_lost'];
   if (kind === 'chargeback_reversed') return ['chargeback_reversed', 'dispute_won'];
   // A lapse the webhook brought; before it was read as one, the same cancellation came as a failure after success.
   if (kind === 'authorization_expired') return ['authorization_expired', 'failed_after_success'];
   return ['refund_reversed', 'refund_failed'];
+}
+
+/**
+ * The adjustment no line accounts for yet that already records `record` (a late fact), or `null`. One
+ * adjustment accounts for one line: it must be free (no `line`), of a kind that records the line's
+ * (`recordedAs`) moving money the same way (a notice that moved nothing does not stand for money taken),
+ * of the line's amount or of none stated, and name the line's own PSP reference (the dispute or
+ * modification) when both name one. Preferred: the same reference, then the line's own kind, then the
+ * amount stated; then the oldest.
+ */
+export function recordingAdjustment(record: PspRecord, adjustments: readonly KnownAdjustment[]): { adjustment: KnownAdjustment; by: TieMethod } | null {
+  const kinds = recordedAs(record.kind);
+  const { direction } = lateFactAdjustment(record.kind);
+  const reference = record.modificationReference;
+  const sameReference = (a: KnownAdjustment): boolean => reference !== undefined && a.pspReference === reference;
+  let best: KnownAdjustment | null = null;
+  let bestOrder: number[] = [];
+  for (const a of adjustments) {
+    if (a.line !== undefined || !kinds.includes(a.kind) || a.direction !== direction) continue;
+    if (a.amount !== undefined && a.amount !== record.amount) continue;
+    if (reference !== undefined && a.pspReference !== undefined && a.pspReference !== reference) continue;
+    const order = [sameReference(a) ? 0 : 1, kinds.indexOf(a.kind), a.amount === undefined ? 1 : 0];
+    if (best === null || before(order, bestOrder)) {
+      best = a;
+      bestOrder = order;
+    }
+  }
+  return best === null ? null : { adjustment: best, by: sameReference(best) ? 'psp_reference' : 'kind_and_amount' };
 }
 
 /** Where an operation stands, for comparing with a PSP status. */
@@ -386,7 +434,6 @@ function compareMoney(record: PspRecord, op: ReconciledOperation, base: Pick<Lin
   return { ...base, class: 'matched', action: { type: 'none' }, note: 'same operation, state, amount and currency' };
 }
 
-/** A chargeback, its reversal or a refund reversal: matched when the operation already has that adjustment, else one to record. */
 /** Whether the operation already has an adjustment of `kind` (a webhook reported the contradiction first). */
 function reported(match: Match, kind: AdjustmentKind): boolean {
   return (match.adjustments ?? []).some((a) => a.kind === kind);
@@ -452,6 +499,8 @@ function lateFactAdjustment(kind: PspRecordKind): { kind: AdjustmentKind; direct
   switch (kind) {
     case 'chargeback':
       return { kind: 'chargeback', direction: 'debit' };
+    case 'second_chargeback':
+      return { kind: 'second_chargeback', direction: 'debit' };
     case 'chargeback_reversed':
       return { kind: 'chargeback_reversed', direction: 'credit' };
     case 'authorization_expired':
@@ -463,11 +512,28 @@ function lateFactAdjustment(kind: PspRecordKind): { kind: AdjustmentKind; direct
   }
 }
 
+/**
+ * A chargeback, its reversal, a refund reversal, a lapse: matched when an adjustment accounts for this very
+ * line (recorded from it, or tied to it by an earlier run), or when one no line accounts for yet records it
+ * (`recordingAdjustment`: the runner then ties that one to this line); else an adjustment to record. A
+ * second fact of the same kind and amount (a second chargeback after a reversal) is a line of its own.
+ */
 function classifyLateFact(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
   if (record.status !== 'succeeded') return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} ${record.status}: nothing moved` };
-  const kinds = recordedAs(record.kind);
-  const known = (match.adjustments ?? []).some((a) => kinds.includes(a.kind) && (a.amount === undefined || a.amount === record.amount));
-  if (known) return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} already recorded as an adjustment` };
+  const adjustments = match.adjustments ?? [];
+  const own = adjustments.find((a) => a.line === record.lineId);
+  if (own) return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} already recorded as ${own.kind} adjustment ${own.id}` };
+  const found = recordingAdjustment(record, adjustments);
+  if (found) {
+    const { adjustment, by } = found;
+    return {
+      ...base,
+      class: 'matched',
+      action: { type: 'none' },
+      ties: { adjustmentId: adjustment.id, by },
+      note: `${record.kind} already recorded as ${adjustment.kind} adjustment ${adjustment.id} (${by === 'psp_reference' ? 'same PSP reference' : 'same kind and amount'})`,
+    };
+  }
   const currency = record.currency.toUpperCase();
   const fact = lateFactAdjustment(record.kind);
   return {

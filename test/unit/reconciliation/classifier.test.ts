@@ -7,9 +7,12 @@ import {
   classifyMissingAtPsp,
   compatible,
   hasTiedCandidates,
+  KnownAdjustment,
   movesMoney,
   needsKnownAdjustments,
+  recordingAdjustment,
 } from '../../../src/reconciliation/classifier';
+import { AdjustmentKind } from '../../../src/adjustments/adjustment';
 import { PspRecord } from '../../../src/reconciliation/psp-record';
 import { RECONCILIATION_CLASSES } from '../../../src/reconciliation/reconciliation-class';
 
@@ -33,6 +36,16 @@ function line(overrides: Partial<PspRecord> = {}): PspRecord {
 }
 
 const match = (o: OperationRecord) => ({ op: o, by: 'operation_id' as const });
+
+let adjustments = 0;
+/** An adjustment already on the operation, moving money the way its kind does unless told. */
+function known(kind: AdjustmentKind, extra: Partial<KnownAdjustment> = {}): KnownAdjustment {
+  const debit: readonly AdjustmentKind[] = ['chargeback', 'second_chargeback', 'capture_failed'];
+  const credit: readonly AdjustmentKind[] = ['chargeback_reversed', 'dispute_won', 'refund_reversed', 'refund_failed', 'succeeded_after_failure'];
+  const direction = debit.includes(kind) ? 'debit' : credit.includes(kind) ? 'credit' : 'none';
+  adjustments += 1;
+  return { id: `adj_${adjustments}`, kind, direction, ...extra };
+}
 
 describe('classifyLine', () => {
   it('matched: same operation, state, amount and currency; nothing to do', () => {
@@ -112,17 +125,17 @@ describe('classifyLine', () => {
   it('a contradiction a webhook already reported as an adjustment of that kind is reported, not adjusted again', () => {
     const auth = op('authorize', 'SUCCEEDED');
     const failed = line({ kind: 'authorization', status: 'failed' });
-    expect(classifyLine(failed, { ...match(auth), adjustments: [{ kind: 'failed_after_success' }] })).toMatchObject({
+    expect(classifyLine(failed, { ...match(auth), adjustments: [known('failed_after_success')] })).toMatchObject({
       class: 'state_mismatch',
       action: { type: 'none' },
       note: expect.stringContaining('already reported as a failed_after_success adjustment'),
     });
     // Another kind of adjustment (a dispute) does not stand for this contradiction.
-    expect(classifyLine(failed, { ...match(auth), adjustments: [{ kind: 'dispute_opened' }] }).action).toMatchObject({
+    expect(classifyLine(failed, { ...match(auth), adjustments: [known('dispute_opened')] }).action).toMatchObject({
       type: 'adjust',
       kind: 'failed_after_success',
     });
-    expect(classifyLine(line(), { ...match(op('sale', 'FAILED')), adjustments: [{ kind: 'succeeded_after_failure', amount: 1000 }] }).action).toEqual({
+    expect(classifyLine(line(), { ...match(op('sale', 'FAILED')), adjustments: [known('succeeded_after_failure', { amount: 1000 })] }).action).toEqual({
       type: 'none',
     });
   });
@@ -160,11 +173,78 @@ describe('classifyLine', () => {
 
   it('a chargeback the webhook already recorded is matched; one it did not is adjusted', () => {
     const captured = op('capture', 'SUCCEEDED');
-    expect(classifyLine(line({ kind: 'chargeback' }), { ...match(captured), adjustments: [{ kind: 'chargeback', amount: 1000 }] }).class).toBe('matched');
+    expect(classifyLine(line({ kind: 'chargeback' }), { ...match(captured), adjustments: [known('chargeback', { amount: 1000 })] }).class).toBe('matched');
     expect(classifyLine(line({ kind: 'chargeback' }), { ...match(captured), adjustments: [] })).toMatchObject({
       class: 'state_mismatch',
       action: { type: 'adjust', kind: 'chargeback', direction: 'debit', amount: 1000 },
     });
+  });
+});
+
+describe('late facts: each recorded adjustment accounts for one PSP line', () => {
+  const captured = op('capture', 'SUCCEEDED');
+  const chargeback = (lineId: string, extra: Partial<PspRecord> = {}) => line({ lineId, kind: 'chargeback', pspType: 'Chargeback', ...extra });
+
+  it('a second chargeback of the same amount, after a chargeback and its reversal both recorded, is a debit of its own', () => {
+    const recorded = [known('chargeback', { amount: 1000, line: 'ln-cb-1' }), known('chargeback_reversed', { amount: 1000, line: 'ln-cbr-1' })];
+    expect(classifyLine(chargeback('ln-cb-2'), { ...match(captured), adjustments: recorded })).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'chargeback', direction: 'debit', amount: 1000 },
+    });
+    // Re-run over the same lines: each is its adjustment's, nothing to record again.
+    expect(classifyLine(chargeback('ln-cb-1'), { ...match(captured), adjustments: recorded })).toMatchObject({ class: 'matched', action: { type: 'none' } });
+    expect(classifyLine(chargeback('ln-cb-1'), { ...match(captured), adjustments: recorded }).ties).toBeUndefined();
+  });
+
+  it('a second reversal of the same amount is a credit of its own', () => {
+    const recorded = [known('chargeback_reversed', { amount: 1000, line: 'ln-cbr-1' })];
+    const reversal = line({ lineId: 'ln-cbr-2', kind: 'chargeback_reversed' });
+    expect(classifyLine(reversal, { ...match(captured), adjustments: recorded }).action).toMatchObject({
+      type: 'adjust',
+      kind: 'chargeback_reversed',
+      direction: 'credit',
+    });
+  });
+
+  it('a webhook’s adjustment no line took accounts for the line and is to be tied to it: by the dispute’s PSP reference, else by kind and amount', () => {
+    const webhook = known('chargeback', { amount: 1000, pspReference: 'dp_1' });
+    expect(classifyLine(chargeback('ln-1', { modificationReference: 'dp_1' }), { ...match(captured), adjustments: [webhook] })).toMatchObject({
+      class: 'matched',
+      action: { type: 'none' },
+      ties: { adjustmentId: webhook.id, by: 'psp_reference' },
+    });
+    expect(classifyLine(chargeback('ln-1'), { ...match(captured), adjustments: [webhook] }).ties).toEqual({ adjustmentId: webhook.id, by: 'kind_and_amount' });
+    // Another dispute's adjustment, or one another line took, does not stand for this line.
+    expect(classifyLine(chargeback('ln-2', { modificationReference: 'dp_2' }), { ...match(captured), adjustments: [webhook] }).action.type).toBe('adjust');
+    expect(classifyLine(chargeback('ln-2'), { ...match(captured), adjustments: [{ ...webhook, line: 'ln-1' }] }).action.type).toBe('adjust');
+  });
+
+  it('an adjustment with no amount accounts for one line, not for every line of its kind', () => {
+    const amountless = known('chargeback');
+    expect(classifyLine(chargeback('ln-1'), { ...match(captured), adjustments: [amountless] }).ties?.adjustmentId).toBe(amountless.id);
+    expect(classifyLine(chargeback('ln-2'), { ...match(captured), adjustments: [{ ...amountless, line: 'ln-1' }] }).action.type).toBe('adjust');
+    // One of the line's amount is preferred to one with none.
+    const exact = known('chargeback', { amount: 1000 });
+    expect(recordingAdjustment(chargeback('ln-1'), [amountless, exact])?.adjustment).toBe(exact);
+  });
+
+  it('a second chargeback (Adyen SecondChargeback) is not accounted for by the first one’s adjustment: a second_chargeback debit, unless the webhook brought one', () => {
+    const second = line({ lineId: 'ln-2cb', kind: 'second_chargeback', pspType: 'SecondChargeback', modificationReference: 'D1' });
+    const first = known('chargeback', { amount: 1000, pspReference: 'D1' });
+    expect(classifyLine(second, { ...match(captured), adjustments: [first] }).action).toMatchObject({
+      type: 'adjust',
+      kind: 'second_chargeback',
+      direction: 'debit',
+    });
+    const webhook = known('second_chargeback', { amount: 1000, pspReference: 'D1' });
+    expect(classifyLine(second, { ...match(captured), adjustments: [first, webhook] }).ties?.adjustmentId).toBe(webhook.id);
+  });
+
+  it('a notice that moved no money (a dispute closed as lost) does not stand for the money a chargeback took', () => {
+    expect(classifyLine(chargeback('ln-1'), { ...match(captured), adjustments: [known('dispute_lost', { amount: 1000 })] }).action.type).toBe('adjust');
+    expect(classifyLine(chargeback('ln-1'), { ...match(captured), adjustments: [known('dispute_lost', { amount: 1000, direction: 'debit' })] }).class).toBe(
+      'matched',
+    );
   });
 });
 
@@ -194,7 +274,7 @@ describe('an authorization the PSP let lapse', () => {
       action: { type: 'adjust', kind: 'authorization_expired', direction: 'none', amount: 400 },
     });
     for (const kind of ['authorization_expired', 'failed_after_success'] as const) {
-      expect(classifyLine(lapse, { ...match(auth), adjustments: [{ kind, amount: 400 }] }).class).toBe('matched');
+      expect(classifyLine(lapse, { ...match(auth), adjustments: [known(kind, { amount: 400 })] }).class).toBe('matched');
     }
   });
 });
@@ -236,7 +316,7 @@ describe('a cancellation no cancel of the ledger accounts for', () => {
       action: { type: 'none' },
     });
     for (const kind of ['failed_after_success', 'authorization_expired'] as const) {
-      expect(classifyLine(cancel, { ...match(auth), adjustments: [{ kind }] })).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+      expect(classifyLine(cancel, { ...match(auth), adjustments: [known(kind)] })).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
     }
     expect(classifyLine(cancel, { ...match(op('authorize', 'FAILED')), adjustments: [] })).toMatchObject({ class: 'matched', action: { type: 'none' } });
     expect(classifyLine(line({ kind: 'cancel', status: 'failed' }), { ...match(auth), adjustments: [] }).action).toEqual({ type: 'none' });
