@@ -24,6 +24,25 @@ return {1}
   true,
 );
 
+/**
+ * The adjustment's field naming the PSP reconciliation line it was tied to (a webhook's adjustment a line
+ * was found recorded by), so that it accounts for no other line. Absent: none yet.
+ */
+export const RECONCILED_LINE_FIELD = 'reconciled_line';
+
+// Ties the adjustment to a reconciliation line unless it is tied to one already. Returns the line it is tied to
+// (this one, or the one that had it), or false when the adjustment does not exist.
+const TIE_SCRIPT = new LuaScript(
+  luaInputs(['adjustment'], ['field', 'line']),
+  `
+if redis.call('EXISTS', K.adjustment) == 0 then return false end
+local held = redis.call('HGET', K.adjustment, A.field)
+if held then return held end
+redis.call('HSET', K.adjustment, A.field, A.line)
+return A.line
+`,
+);
+
 /** What `recordAdjustment` needs: the fact, whose it is, and where it came from. */
 export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperation' | 'amountIncludesCaptured'> {
   /** The operation it is linked to (it must exist). */
@@ -47,7 +66,8 @@ export function adjustmentIdFor(gateway: string, pspEventId: string): string {
  *   S op:{opId}:interactions     the operation's history, which gets one entry per new adjustment
  *   S adjustments                sorted set of the shard's adjustment ids, score = recorded at (ms)
  * Webhooks and reconciliation both record through `recordAdjustment`: one fact, one record, however many
- * times it is reported. The operation's own record and state are never touched.
+ * times it is reported. The operation's own record and state are never touched. Reconciliation ties a
+ * webhook's adjustment to the PSP line it found recorded by it (`tieToLine`, field `reconciled_line`).
  */
 export class AdjustmentStore {
   private readonly shards: readonly ShardKeys[];
@@ -118,6 +138,21 @@ export class AdjustmentStore {
     if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
     if (status === 1) return { created: true, adjustment };
     return { created: false, adjustment: fromHash(hashFromPairs(existing ?? [])) };
+  }
+
+  /**
+   * Ties adjustment `id` of `operationId` to the PSP reconciliation line `lineId`, unless another line has it
+   * already: an adjustment accounts for one line (a second chargeback of the same amount is a fact of its own).
+   * @returns the line it is tied to (`lineId`, or the line that had it), or null when there is no such adjustment.
+   */
+  async tieToLine(operationId: string, id: string, lineId: string): Promise<string | null> {
+    const shard = await shardOfOperation(this.redis, this.prefix, operationId);
+    if (shard === null) return null;
+    const held = await TIE_SCRIPT.run(this.redis, {
+      keys: { adjustment: this.shards[shard].adjustment(id) },
+      args: { field: RECONCILED_LINE_FIELD, line: lineId },
+    });
+    return typeof held === 'string' ? held : null;
   }
 
   /** The adjustment `id` (every shard is asked, together; `forOperation` knows its shard). */

@@ -3,7 +3,7 @@ import { CommandType, Payment } from '../contracts/payment-command';
 import { HeldAmount, OperationContext } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
-import { gatewayOf, routedPayment } from '../ledger/routing-record';
+import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
@@ -395,11 +395,11 @@ export function scopeRefusal(payment: Payment, auth: OperationRecord): ContextRe
   return { fail: AUTHORIZATION_REFUSALS.scope, field, detail: { authorization_id: auth.id, command_scope: scopeOf(payment), authorization_scope: scopeOf(a) } };
 }
 
-/** A capture, cancel or refund in another currency than the authorization's (as the PSP confirmed it, else as asked). Pure. */
+/** A capture, cancel or refund in another currency than the authorization's (as the PSP confirmed it with its amount, else as asked). Pure. */
 export function currencyRefusal(op: OperationRecord, auth: OperationRecord): ContextRefusal | null {
   if (!MONEY_MOVING.has(op.command)) return null;
   // A converted authorization is in the order's currency for the OMS; the PSP's is the converted one.
-  const authorized = fxLockOf(auth) ? auth.payment.currency : (auth.confirmedCurrency ?? auth.payment.currency);
+  const authorized = fxLockOf(auth) ? auth.payment.currency : confirmedOrAsked(auth, auth.payment).currency;
   if (op.payment.currency === authorized) return null;
   return {
     fail: AUTHORIZATION_REFUSALS.currency,
@@ -469,7 +469,7 @@ function closedUnregistered(auth: OperationRecord, dependents: readonly Dependen
  */
 function authorizedInOrderCurrency(auth: OperationRecord): number {
   const lock = fxLockOf(auth);
-  return lock ? heldInOrderCurrency(auth, lock) : (auth.confirmedAmount ?? auth.payment.amount);
+  return lock ? heldInOrderCurrency(auth, lock) : confirmedOrAsked(auth, auth.payment).amount;
 }
 
 /** What the succeeded dependents of `command` took, minor units of the order's currency. Pure. */

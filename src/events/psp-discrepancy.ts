@@ -1,6 +1,6 @@
 import { confirmsBalance } from '../contracts/stored-value';
 import type { OperationRecord } from '../ledger/ledger';
-import { routedPayment } from '../ledger/routing-record';
+import { confirmedOrAsked, routedPayment } from '../ledger/routing-record';
 
 /** How what the PSP confirmed differs from what we asked: the event's `discrepancy` (and `reason` when it has none). */
 export type PspDiscrepancy = 'amount_mismatch' | 'currency_mismatch';
@@ -35,11 +35,8 @@ export function reportedMoney(op: OperationRecord): { reported: ReportedMoney; r
   // A balance inquiry's confirmed figure is the card's balance (see `balanceOf`), not this operation's money.
   if (confirmsBalance(op.command)) return { reported: asked, requested, discrepancy: null };
   const confirmed = { amount: op.confirmedAmount, currency: op.confirmedCurrency };
-  // An amount and its currency go together: a PSP currency whose amount could not be read (a currency our
-  // table of it lacks, a figure not in whole minor units) must not relabel the asked amount, which is in
-  // the asked currency. Then the asked money is reported, and the discrepancy says the PSP named another.
-  const reported = confirmed.amount === undefined ? asked : { amount: confirmed.amount, currency: confirmed.currency?.toUpperCase() ?? asked.currency };
-  return { reported, requested, discrepancy: pspDiscrepancy(asked, confirmed) };
+  // A PSP currency whose amount could not be read: the asked money is reported, and the discrepancy says the PSP named another.
+  return { reported: confirmedOrAsked(op, asked), requested, discrepancy: pspDiscrepancy(asked, confirmed) };
 }
 
 /**

@@ -135,6 +135,19 @@ export function convertedAmount(op: Pick<OperationRecord, 'payment' | 'routing'>
   return { amount: r.amount, currency: r.currency };
 }
 
+/**
+ * The money the PSP confirmed for an operation, else `asked`: an amount with its own currency, never one
+ * with the other's. A confirmed currency without its amount (the PSP's figure could not be read: a currency
+ * our table of it lacks, a figure not in whole minor units) does not relabel the asked amount, which is in
+ * the asked currency. The confirmed currency upper-cased; `asked` as given. Pure.
+ */
+export function confirmedOrAsked(
+  op: Pick<MovedAmountFields, 'confirmedAmount' | 'confirmedCurrency'>,
+  asked: { amount: number; currency: string },
+): { amount: number; currency: string } {
+  return op.confirmedAmount === undefined ? asked : { amount: op.confirmedAmount, currency: op.confirmedCurrency?.toUpperCase() ?? asked.currency };
+}
+
 /** The `routing` object of an event: where the operation went and why (docs/EVENTS.md). */
 export function routingEventField(r: RoutingRecord): Record<string, unknown> {
   return {

@@ -2,12 +2,22 @@ import { ChainableCommander } from 'ioredis';
 import { RedisClient } from '../redis/redis-connection';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 import { isAdjustmentKind } from '../adjustments/adjustment';
+import { RECONCILED_LINE_FIELD } from '../adjustments/adjustment-store';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { orderIndexKey, orderKeyPart } from '../ledger/order-index';
 import { ShardKeys, shardKeysOf, shardOfOrder } from '../redis/key-layout';
 import { decodeFields, hashNamesOf } from '../ledger/record-fields';
 import { gatewayOf } from '../ledger/routing-record';
-import { Candidate, KnownAdjustment, Match, RECONCILED_FIELDS, ReconciledOperation, chooseMatch, needsKnownAdjustments } from '../reconciliation/classifier';
+import {
+  Candidate,
+  KnownAdjustment,
+  Match,
+  RECONCILED_FIELDS,
+  ReconciledOperation,
+  chooseMatch,
+  hasTiedCandidates,
+  needsKnownAdjustments,
+} from '../reconciliation/classifier';
 import type { PspRecord, ReconciliationWindow } from '../reconciliation/psp-record';
 
 /** Operations of an order considered for a merchant-reference match (an order has a handful). */
@@ -32,6 +42,38 @@ return out
 `,
   true,
 );
+
+/** The adjustment fields a late-fact line is compared with (`knownAdjustment` reads them in this order). */
+const ADJUSTMENT_FIELDS = ['kind', 'direction', 'amount', 'psp_reference', 'source', 'psp_event_id', RECONCILED_LINE_FIELD] as const;
+
+/** The prefix of a reconciliation adjustment's PSP event id before its line id. */
+const LINE_EVENT_PREFIX = 'reconciliation:';
+
+/**
+ * The PSP event id of an adjustment reconciliation records from PSP line `lineId`: what makes it idempotent,
+ * in a namespace of its own (a webhook's event id of the same gateway can never collide with a line id).
+ */
+export function lineEventId(lineId: string): string {
+  return `${LINE_EVENT_PREFIX}${lineId}`;
+}
+
+/**
+ * An adjustment as the classifier compares it (`ADJUSTMENT_FIELDS`), or undefined for one unreadable. The
+ * line it accounts for: the one reconciliation recorded it from (its PSP event id), else the one a run tied it to.
+ */
+function knownAdjustment(id: string, fields: readonly (string | null)[]): KnownAdjustment | undefined {
+  const [kind, direction, amount, pspReference, source, pspEventId, tied] = fields;
+  if (!isAdjustmentKind(kind) || (direction !== 'debit' && direction !== 'credit' && direction !== 'none')) return undefined;
+  const line = source === 'reconciliation' && pspEventId?.startsWith(LINE_EVENT_PREFIX) ? pspEventId.slice(LINE_EVENT_PREFIX.length) : (tied ?? undefined);
+  return {
+    id,
+    kind,
+    direction,
+    ...(amount !== null && amount !== undefined && amount !== '' ? { amount: Number(amount) } : {}),
+    ...(pspReference ? { pspReference } : {}),
+    ...(line ? { line } : {}),
+  };
+}
 
 /** A candidate operation a lookup found: the line it is for, how, and the shard holding it. */
 interface Wanted {
@@ -94,9 +136,10 @@ export class ReconciliationLedger {
    * fits). Two rounds of one pipeline per shard, a few commands each whatever the page's size: which shard
    * holds each named id (ZMSCORE on the creation index), the reference entries (MGET: every shard may hold
    * one) and the order indexes; then the fields the classifier reads of every candidate (HMGET of each, one script per shard). A third
-   * round only for late facts (their adjustments).
+   * round only for late facts (their adjustments). `seenKey`: the run's set of operations earlier pages' lines
+   * were matched to (a tie between candidates prefers one not in it).
    */
-  async matchPage(records: readonly PspRecord[]): Promise<(Match | null)[]> {
+  async matchPage(records: readonly PspRecord[], seenKey?: string): Promise<(Match | null)[]> {
     type Ask = { i: number; by: Candidate['by']; value: string };
     const ops: Ask[] = [];
     const refs: Ask[] = [];
@@ -169,7 +212,22 @@ export class ReconciliationLedger {
       const op = loaded[w.shard].get(w.id);
       if (op) candidates[w.i].push({ op, by: w.by });
     }
-    const matches: (Match | null)[] = records.map((r, i) => chooseMatch(r, candidates[i], this.gateway));
+    // Candidates found the same way (a payment's partial captures): an operation an earlier line of the run
+    // was matched to is the weaker one. Earlier pages' are in the run's seen set, asked only for such ties.
+    const tied = seenKey === undefined ? [] : records.flatMap((r, i) => (hasTiedCandidates(r, candidates[i], this.gateway) ? candidates[i] : []));
+    const taken = new Set<string>();
+    if (tied.length > 0 && seenKey !== undefined) {
+      const ids = [...new Set(tied.map((c) => c.op.id))];
+      const seen = await this.redis.smismember(seenKey, ...ids);
+      ids.forEach((id, n) => {
+        if (seen[n] === 1) taken.add(id);
+      });
+    }
+    const matches: (Match | null)[] = records.map((r, i) => {
+      const m = chooseMatch(r, candidates[i], this.gateway, taken);
+      if (m) taken.add(m.op.id);
+      return m;
+    });
     // The runner may act on a matched operation (a settlement, an adjustment): the ledger knows its shard then.
     for (const w of wanted) {
       const m = matches[w.i];
@@ -230,7 +288,7 @@ export class ReconciliationLedger {
     return out;
   }
 
-  /** The adjustments already recorded on each operation (kind and amount). Two rounds of per-shard pipelines. */
+  /** The adjustments already recorded on each operation (`knownAdjustment`). Two rounds of per-shard pipelines. */
   private async adjustmentsOf(opIds: readonly string[]): Promise<Map<string, KnownAdjustment[]>> {
     const groups = await this.grouped(opIds);
     const lists = await this.perShard((keys, p) => {
@@ -246,16 +304,13 @@ export class ReconciliationLedger {
     const out = new Map<string, KnownAdjustment[]>();
     if (owners.every((o) => o.length === 0)) return out;
     const rows = await this.perShard((keys, p) => {
-      for (const o of owners[keys.shard]) p.hmget(keys.adjustment(o.adj), 'kind', 'amount');
+      for (const o of owners[keys.shard]) p.hmget(keys.adjustment(o.adj), ...ADJUSTMENT_FIELDS);
       return owners[keys.shard].length;
     });
     owners.forEach((list, shard) =>
-      list.forEach(({ id }, n) => {
-        const [kind, amount] = (rows[shard][n] as (string | null)[] | undefined) ?? [];
-        if (!isAdjustmentKind(kind)) return;
-        const known = out.get(id) ?? [];
-        known.push(amount === null || amount === undefined || amount === '' ? { kind } : { kind, amount: Number(amount) });
-        out.set(id, known);
+      list.forEach(({ id, adj }, n) => {
+        const known = knownAdjustment(adj, (rows[shard][n] as (string | null)[] | undefined) ?? []);
+        if (known) out.set(id, [...(out.get(id) ?? []), known]);
       }),
     );
     return out;

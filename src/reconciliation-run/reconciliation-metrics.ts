@@ -13,6 +13,17 @@ export const reconciliationActions = counter(
   ['gateway', 'action'],
 );
 
+/**
+ * Late-fact lines (chargebacks, reversals) found recorded by an adjustment no line accounted for yet (a
+ * webhook's), which was tied to the line: by the PSP's reference of the dispute or modification, or by kind and
+ * amount. Each adjustment is tied once; a line none is left for is recorded (`pb_reconciliation_actions_total`).
+ */
+export const reconciliationAdjustmentTies = counter(
+  'pb_reconciliation_adjustment_ties_total',
+  'Reconciliation late-fact lines tied to an adjustment a webhook recorded, by gateway and how (psp_reference, kind_and_amount)',
+  ['gateway', 'by'],
+);
+
 /** Wall time of one reconciliation invocation, seconds (a resumed run counts each invocation). */
 export const reconciliationDuration = histogram(
   'pb_reconciliation_run_duration_seconds',

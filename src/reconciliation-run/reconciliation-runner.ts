@@ -1,17 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { RedisClient } from '../redis/redis-connection';
+import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { assertNever } from '../gateways/assert-never';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import type { OrphanReversal } from '../poller/orphan-reversal';
-import { ReconciledOperation, cancelsAuthorization, classifyLine, classifyMissingAtPsp } from '../reconciliation/classifier';
+import { Match, ReconciledOperation, cancelsAuthorization, classifyLine, classifyMissingAtPsp } from '../reconciliation/classifier';
 import type { PspRecord, PspRecordReader, ReconciliationWindow } from '../reconciliation/psp-record';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
-import { ReconciliationLedger } from './reconciliation-ledger';
+import { ReconciliationLedger, lineEventId } from './reconciliation-ledger';
 import { ownClosing } from '../webhooks/own-closing';
-import { reconciliationActions, reconciliationDuration, reconciliationLastSuccess, reconciliationLines } from './reconciliation-metrics';
+import {
+  reconciliationActions,
+  reconciliationAdjustmentTies,
+  reconciliationDuration,
+  reconciliationLastSuccess,
+  reconciliationLines,
+} from './reconciliation-metrics';
 import { PageDelta, ReconciliationRunState, StoredRun } from './reconciliation-run-state';
 
 /** What the runner did about one verdict. */
@@ -103,11 +110,14 @@ export class ReconciliationRunner {
   private readonly ledger: ReconciliationLedger;
   /** The ledger's own functions (retention's reconciled-through mark, expiry holds). */
   private readonly ledgerRecords: Ledger;
+  /** Where a webhook's adjustment a line was found recorded by is tied to that line. */
+  private readonly adjustmentStore: AdjustmentStore;
   private readonly now: () => number;
 
   constructor(private readonly deps: ReconciliationRunnerDeps) {
     this.ledger = new ReconciliationLedger(deps.redis, deps.prefix, deps.gateway);
     this.ledgerRecords = new Ledger(deps.redis, deps.prefix);
+    this.adjustmentStore = new AdjustmentStore(deps.redis, deps.prefix);
     this.now = deps.now ?? Date.now;
   }
 
@@ -150,10 +160,13 @@ export class ReconciliationRunner {
       await state.start(started);
       deps.logger.info(resumed ? 'reconciliation run resumed' : 'reconciliation run started', { ...log, source: deps.source, phase: stored.phase });
       const logged = { n: 0 };
+      // Adjustment id → the line this invocation tied it to: seen by the page's later lines (and, in a dry
+      // run, which stores nothing, by later pages'). Late facts a webhook recorded first only: a few entries.
+      const ties = new Map<string, string>();
       let judged = 0;
       if (stored.phase === 'psp') {
         for await (const page of readAhead(deps.reader.read(window, stored.cursor))) {
-          const delta = await this.pspPage(page.records, dryRun, options.sink, logged);
+          const delta = await this.pspPage(page.records, state.seenKey, dryRun, options.sink, logged, ties);
           delta.cursor = page.cursor;
           if (!dryRun) await this.holdFromExpiry(delta.held);
           await state.commit(delta, { token, ms: LOCK_MS });
@@ -221,13 +234,21 @@ export class ReconciliationRunner {
   }
 
   /** One page of PSP lines: match, classify, apply, report. */
-  private async pspPage(records: readonly PspRecord[], dryRun: boolean, sink: VerdictSink | undefined, logged: { n: number }): Promise<PageDelta> {
+  private async pspPage(
+    records: readonly PspRecord[],
+    seenKey: string,
+    dryRun: boolean,
+    sink: VerdictSink | undefined,
+    logged: { n: number },
+    ties: Map<string, string>,
+  ): Promise<PageDelta> {
     const delta = emptyDelta('psp');
-    const matches = await this.ledger.matchPage(records);
+    const matches = await this.ledger.matchPage(records, seenKey);
     for (let i = 0; i < records.length; i += 1) {
       const record = records[i];
       const match = matches[i];
-      const verdict = classifyLine(record, match);
+      let verdict = classifyLine(record, withTies(match, ties));
+      if (verdict.ties && match) verdict = await this.tie(record, match, verdict, dryRun, ties);
       if (match) delta.seen.push(match.op.id);
       const feeCurrency = (record.settlementCurrency ?? record.currency).toUpperCase();
       if (record.fee !== undefined) delta.fees[feeCurrency] = (delta.fees[feeCurrency] ?? 0) + record.fee;
@@ -258,6 +279,36 @@ export class ReconciliationRunner {
       if (sink) await sink.verdict(verdict, 'report');
     }
     return delta;
+  }
+
+  /**
+   * Ties the adjustment `verdict` found `record` recorded by (a webhook's, no line's yet) to this line, so that
+   * it accounts for no other line; in a dry run, for this invocation only. When another line took it first (a
+   * run of an overlapping window at the same moment), the line is classified again without it.
+   */
+  private async tie(record: PspRecord, match: Match, verdict: LineVerdict, dryRun: boolean, ties: Map<string, string>): Promise<LineVerdict> {
+    let current = verdict;
+    // Each pass takes one adjustment out of the running: bounded by the operation's adjustments.
+    for (let pass = 0; current.ties && pass <= (match.adjustments?.length ?? 0); pass += 1) {
+      const { adjustmentId, by } = current.ties;
+      // Gone (an expired record): it accounts for no line; an empty mark keeps it out of the running.
+      const holder = dryRun ? record.lineId : ((await this.adjustmentStore.tieToLine(match.op.id, adjustmentId, record.lineId)) ?? '');
+      ties.set(adjustmentId, holder);
+      if (holder === record.lineId) {
+        reconciliationAdjustmentTies.inc({ gateway: this.deps.gateway, by });
+        this.deps.logger.info('reconciliation line found recorded by an adjustment; tied to it', {
+          gateway: this.deps.gateway,
+          operation_id: match.op.id,
+          psp_line: record.lineId,
+          adjustment_id: adjustmentId,
+          by,
+          dry_run: dryRun,
+        });
+        return current;
+      }
+      current = classifyLine(record, withTies(match, ties));
+    }
+    return current;
   }
 
   /** Keeps operations whose difference was left to a person out of retention's expiry (`Ledger.holdFromExpiry`). */
@@ -338,8 +389,7 @@ export class ReconciliationRunner {
           ...(pspReference !== undefined ? { pspReference } : {}),
           occurredAt: record.occurredAt,
           gateway: this.deps.gateway,
-          // Its own namespace: a webhook's event id of the same gateway can never collide with a line id.
-          pspEventId: `reconciliation:${record.lineId}`,
+          pspEventId: lineEventId(record.lineId),
           source: 'reconciliation',
         });
         if (created && action.kind === 'succeeded_after_failure' && op.command === 'authorize' && this.deps.orphans) {
@@ -395,6 +445,12 @@ export async function* readAhead<T>(source: AsyncIterable<T>): AsyncGenerator<T>
   } finally {
     await it.return?.().catch(() => undefined);
   }
+}
+
+/** `match` with the ties this invocation made marked on its adjustments (the ones read before them were made). */
+function withTies(match: Match | null, ties: ReadonlyMap<string, string>): Match | null {
+  if (!match?.adjustments || ties.size === 0 || !match.adjustments.some((a) => a.line === undefined && ties.has(a.id))) return match;
+  return { ...match, adjustments: match.adjustments.map((a) => (a.line === undefined && ties.has(a.id) ? { ...a, line: ties.get(a.id) } : a)) };
 }
 
 function emptyDelta(phase: PageDelta['phase']): PageDelta {

@@ -2,7 +2,7 @@ import { directionOfSuccess, failureAfterSuccess, reversed, type AdjustmentKind,
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
-import { gatewayOf, routedPayment } from '../ledger/routing-record';
+import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
 import { isKnownCurrency } from '../money/currencies';
 import { formatMinor } from '../money/minor-units';
 import type { PspRecord, PspRecordKind } from './psp-record';
@@ -43,9 +43,22 @@ export interface Candidate {
 
 /** An adjustment already recorded on an operation (for late-fact lines: a chargeback the webhook already brought). */
 export interface KnownAdjustment {
+  /** Its id (`adj_…`). */
+  id: string;
   kind: AdjustmentKind;
+  direction: MoneyDirection;
   amount?: number;
+  /** The PSP's id of the dispute, refund or modification it records, when it named one. */
+  pspReference?: string;
+  /**
+   * The PSP line it already accounts for, one at most: the line reconciliation recorded it from, or the line a
+   * run tied it to (a webhook's adjustment a line was found recorded by). Absent: none yet.
+   */
+  line?: string;
 }
+
+/** How a late-fact line was found recorded by an adjustment no line accounted for (a webhook's). */
+export type TieMethod = NonNullable<LineVerdict['ties']>['by'];
 
 /** The match a line was tied to, with the operation's adjustments when the line needs them (`needsKnownAdjustments`). */
 export interface Match extends Candidate {
@@ -71,6 +84,7 @@ export function compatible(kind: PspRecordKind, command: CommandType): boolean {
     case 'refund':
       return command === 'refund';
     case 'chargeback':
+    case 'second_chargeback':
     case 'chargeback_reversed':
       return command === 'capture' || command === 'sale' || command === 'authorize' || command === 'revalidate';
     case 'refund_reversed':
@@ -91,7 +105,9 @@ function holdsAuthorization(command: CommandType): boolean {
 
 /** Whether the line is a late fact about money that already moved (it adds an adjustment, never settles). */
 export function isLateFact(kind: PspRecordKind): boolean {
-  return kind === 'chargeback' || kind === 'chargeback_reversed' || kind === 'refund_reversed' || kind === 'authorization_expired';
+  return (
+    kind === 'chargeback' || kind === 'second_chargeback' || kind === 'chargeback_reversed' || kind === 'refund_reversed' || kind === 'authorization_expired'
+  );
 }
 
 /**
@@ -108,11 +124,12 @@ export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation
 /**
  * The candidate a line is about: of `gateway` (the configured name), compatible with the line's kind, by the
  * strongest method (operation id, the modification's reference, the payment's reference, the merchant
- * reference); among merchant-reference candidates (an order has several operations) the one with the
- * line's amount, else the oldest. `null`: none fits.
+ * reference). Among candidates found the same way (an order's operations; the partial captures a payment's
+ * reference leads to) the one with the line's amount and currency, then one no earlier line of the run was
+ * matched to (`taken`), then, by merchant reference, the oldest. `null`: none fits.
  */
-export function chooseMatch(record: PspRecord, candidates: readonly Candidate[], gateway: string): Candidate | null {
-  const best = strongestMatch(record, candidates, gateway, compatible);
+export function chooseMatch(record: PspRecord, candidates: readonly Candidate[], gateway: string, taken?: ReadonlySet<string>): Candidate | null {
+  const best = strongestMatch(record, candidates, gateway, compatible, taken);
   // A cancellation no cancel of the ledger accounts for, naming one of our authorizations (its PSP reference,
   // or our id for it): about that authorization, which the PSP released (see `classifyCancelOfAuthorization`).
   if (best !== null || record.kind !== 'cancel') return best;
@@ -121,7 +138,18 @@ export function chooseMatch(record: PspRecord, candidates: readonly Candidate[],
     candidates.filter((c) => c.by === 'operation_id' || c.by === 'psp_reference'),
     gateway,
     (_kind, command) => holdsAuthorization(command),
+    taken,
   );
+}
+
+/**
+ * Whether some of the line's compatible candidates tie on the strongest method (then {@link chooseMatch} asks
+ * which of them earlier lines took): the runner looks that up only for such lines.
+ */
+export function hasTiedCandidates(record: PspRecord, candidates: readonly Candidate[], gateway: string): boolean {
+  const fitting = candidates.filter((c) => gatewayOf(c.op) === gateway && compatible(record.kind, c.op.command));
+  const strongest = Math.min(...fitting.map((c) => METHOD_RANK[c.by]));
+  return new Set(fitting.filter((c) => METHOD_RANK[c.by] === strongest).map((c) => c.op.id)).size > 1;
 }
 
 /** The strongest of `candidates` of `gateway` that `fits` the line (see {@link chooseMatch}). */
@@ -130,7 +158,15 @@ function strongestMatch(
   candidates: readonly Candidate[],
   gateway: string,
   fits: (kind: PspRecordKind, command: CommandType) => boolean,
+  taken: ReadonlySet<string> | undefined,
 ): Candidate | null {
+  const currency = record.currency.toUpperCase();
+  // Ties, in order: the line's money, then not matched yet, then (an order's operations) the oldest.
+  const order = (x: Candidate): [number, number, number] => [
+    ledgerAmount(x.op) === record.amount && ledgerCurrency(x.op) === currency ? 0 : 1,
+    taken?.has(x.op.id) === true ? 1 : 0,
+    x.by === 'merchant_reference' ? x.op.createdAt : 0,
+  ];
   let best: Candidate | null = null;
   for (const c of candidates) {
     if (gatewayOf(c.op) !== gateway || !fits(record.kind, c.op.command)) continue;
@@ -140,25 +176,29 @@ function strongestMatch(
     }
     const rank = METHOD_RANK[c.by] - METHOD_RANK[best.by];
     if (rank < 0) best = c;
-    else if (rank === 0 && c.by === 'merchant_reference') {
-      const fits = (x: Candidate): boolean => ledgerAmount(x.op) === record.amount;
-      if ((fits(c) && !fits(best)) || (fits(c) === fits(best) && c.op.createdAt < best.op.createdAt)) best = c;
-    }
+    else if (rank === 0 && before(order(c), order(best))) best = c;
   }
   return best;
 }
 
+/** Whether `a` sorts strictly before `b`, element by element. */
+function before(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return a[i] < b[i];
+  return false;
+}
+
 /**
  * What the PSP confirmed for the operation when it said, else what was sent to it: the routed payment's
- * amount, which for a converted payment is in the settlement currency the PSP's records use.
+ * amount, which for a converted payment is in the settlement currency the PSP's records use. A confirmed
+ * currency counts only with its confirmed amount (`confirmedOrAsked`).
  */
 export function ledgerAmount(op: ReconciledOperation): number {
-  return op.confirmedAmount ?? routedPayment(op).amount;
+  return confirmedOrAsked(op, routedPayment(op)).amount;
 }
 
 /** The currency of {@link ledgerAmount}. */
 export function ledgerCurrency(op: ReconciledOperation): string {
-  return (op.confirmedCurrency ?? routedPayment(op).currency).toUpperCase();
+  return confirmedOrAsked(op, routedPayment(op)).currency.toUpperCase();
 }
 
 export function ledgerSide(op: ReconciledOperation): LedgerSide {
@@ -208,13 +248,45 @@ function differenceDirection(command: CommandType, pspAmount: number, ledger: nu
   return pspAmount > ledger ? success : reversed(success);
 }
 
-/** Adjustment kinds that already record a late-fact line of `kind` (a webhook brought it first). */
+/**
+ * Adjustment kinds that may already record a late-fact line of `kind` (a webhook brought it first), its own
+ * kind first. A first and a second chargeback are apart: one never stands for the other.
+ */
 function recordedAs(kind: PspRecordKind): readonly AdjustmentKind[] {
-  if (kind === 'chargeback') return ['chargeback', 'second_chargeback', 'dispute_lost'];
+  if (kind === 'chargeback') return ['chargeback', 'dispute_lost'];
+  if (kind === 'second_chargeback') return ['second_chargeback', 'dispute_lost'];
   if (kind === 'chargeback_reversed') return ['chargeback_reversed', 'dispute_won'];
   // A lapse the webhook brought; before it was read as one, the same cancellation came as a failure after success.
   if (kind === 'authorization_expired') return ['authorization_expired', 'failed_after_success'];
   return ['refund_reversed', 'refund_failed'];
+}
+
+/**
+ * The adjustment no line accounts for yet that already records `record` (a late fact), or `null`. One
+ * adjustment accounts for one line: it must be free (no `line`), of a kind that records the line's
+ * (`recordedAs`) moving money the same way (a notice that moved nothing does not stand for money taken),
+ * of the line's amount or of none stated, and name the line's own PSP reference (the dispute or
+ * modification) when both name one. Preferred: the same reference, then the line's own kind, then the
+ * amount stated; then the oldest.
+ */
+export function recordingAdjustment(record: PspRecord, adjustments: readonly KnownAdjustment[]): { adjustment: KnownAdjustment; by: TieMethod } | null {
+  const kinds = recordedAs(record.kind);
+  const { direction } = lateFactAdjustment(record.kind);
+  const reference = record.modificationReference;
+  const sameReference = (a: KnownAdjustment): boolean => reference !== undefined && a.pspReference === reference;
+  let best: KnownAdjustment | null = null;
+  let bestOrder: number[] = [];
+  for (const a of adjustments) {
+    if (a.line !== undefined || !kinds.includes(a.kind) || a.direction !== direction) continue;
+    if (a.amount !== undefined && a.amount !== record.amount) continue;
+    if (reference !== undefined && a.pspReference !== undefined && a.pspReference !== reference) continue;
+    const order = [sameReference(a) ? 0 : 1, kinds.indexOf(a.kind), a.amount === undefined ? 1 : 0];
+    if (best === null || before(order, bestOrder)) {
+      best = a;
+      bestOrder = order;
+    }
+  }
+  return best === null ? null : { adjustment: best, by: sameReference(best) ? 'psp_reference' : 'kind_and_amount' };
 }
 
 /** Where an operation stands, for comparing with a PSP status. */
@@ -362,7 +434,6 @@ function compareMoney(record: PspRecord, op: ReconciledOperation, base: Pick<Lin
   return { ...base, class: 'matched', action: { type: 'none' }, note: 'same operation, state, amount and currency' };
 }
 
-/** A chargeback, its reversal or a refund reversal: matched when the operation already has that adjustment, else one to record. */
 /** Whether the operation already has an adjustment of `kind` (a webhook reported the contradiction first). */
 function reported(match: Match, kind: AdjustmentKind): boolean {
   return (match.adjustments ?? []).some((a) => a.kind === kind);
@@ -428,6 +499,8 @@ function lateFactAdjustment(kind: PspRecordKind): { kind: AdjustmentKind; direct
   switch (kind) {
     case 'chargeback':
       return { kind: 'chargeback', direction: 'debit' };
+    case 'second_chargeback':
+      return { kind: 'second_chargeback', direction: 'debit' };
     case 'chargeback_reversed':
       return { kind: 'chargeback_reversed', direction: 'credit' };
     case 'authorization_expired':
@@ -439,11 +512,28 @@ function lateFactAdjustment(kind: PspRecordKind): { kind: AdjustmentKind; direct
   }
 }
 
+/**
+ * A chargeback, its reversal, a refund reversal, a lapse: matched when an adjustment accounts for this very
+ * line (recorded from it, or tied to it by an earlier run), or when one no line accounts for yet records it
+ * (`recordingAdjustment`: the runner then ties that one to this line); else an adjustment to record. A
+ * second fact of the same kind and amount (a second chargeback after a reversal) is a line of its own.
+ */
 function classifyLateFact(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
   if (record.status !== 'succeeded') return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} ${record.status}: nothing moved` };
-  const kinds = recordedAs(record.kind);
-  const known = (match.adjustments ?? []).some((a) => kinds.includes(a.kind) && (a.amount === undefined || a.amount === record.amount));
-  if (known) return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} already recorded as an adjustment` };
+  const adjustments = match.adjustments ?? [];
+  const own = adjustments.find((a) => a.line === record.lineId);
+  if (own) return { ...base, class: 'matched', action: { type: 'none' }, note: `${record.kind} already recorded as ${own.kind} adjustment ${own.id}` };
+  const found = recordingAdjustment(record, adjustments);
+  if (found) {
+    const { adjustment, by } = found;
+    return {
+      ...base,
+      class: 'matched',
+      action: { type: 'none' },
+      ties: { adjustmentId: adjustment.id, by },
+      note: `${record.kind} already recorded as ${adjustment.kind} adjustment ${adjustment.id} (${by === 'psp_reference' ? 'same PSP reference' : 'same kind and amount'})`,
+    };
+  }
   const currency = record.currency.toUpperCase();
   const fact = lateFactAdjustment(record.kind);
   return {

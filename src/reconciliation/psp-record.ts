@@ -20,6 +20,8 @@ export const PSP_RECORD_KINDS = [
   'refund',
   /** Disputed funds taken from the merchant (Stripe dispute, Adyen `Chargeback`). */
   'chargeback',
+  /** Disputed funds taken again after the merchant's defence won them back (Adyen `SecondChargeback`). */
+  'second_chargeback',
   /** Disputed funds returned to the merchant (Adyen `ChargebackReversed`, Stripe dispute won). */
   'chargeback_reversed',
   /** A refund that came back to the merchant (Adyen `RefundedReversed`, Stripe refund failure). */

@@ -62,4 +62,9 @@ export interface LineVerdict {
   action: ReconciliationAction;
   /** One sentence for a person: what differs. */
   note: string;
+  /**
+   * A late-fact line found recorded by an adjustment no line accounted for yet (a webhook's): the runner ties
+   * that adjustment to this line, so that it accounts for no other (a second chargeback of the same amount).
+   */
+  ties?: { adjustmentId: string; by: 'psp_reference' | 'kind_and_amount' };
 }

@@ -42,9 +42,10 @@ export const ADYEN_SETTLEMENT_TYPE_MAP: Readonly<Record<AdyenSettlementType, Psp
   // Debit for a payment refunded (SentForRefund).
   Refunded: 'refund',
   RefundedBulk: 'refund',
-  // Debit for a payment reversed by the bank, scheme or shopper; a second one after a lost defence.
+  // Debit for a payment reversed by the bank, scheme or shopper.
   Chargeback: 'chargeback',
-  SecondChargeback: 'chargeback',
+  // Debit again after the defence had the first one reversed: a fact of its own (Adyen's SECOND_CHARGEBACK).
+  SecondChargeback: 'second_chargeback',
   // Credit of a chargeback defended (or re-paid by the shopper).
   ChargebackReversed: 'chargeback_reversed',
   // Credit of a refund the scheme or bank could not deliver, or the shopper returned.

@@ -73,3 +73,17 @@ describe('AdjustmentStore.recordAdjustment', () => {
     await expect(store.recordAdjustment(input('op-does-not-exist'))).rejects.toBeInstanceOf(OperationNotFoundError);
   });
 });
+
+describe('AdjustmentStore.tieToLine', () => {
+  it('ties an adjustment to the first reconciliation line that asks, answers the others with that line, and leaves the adjustment as recorded', async () => {
+    const id = await succeededCapture();
+    const { adjustment } = await store.recordAdjustment(input(id, 'DSP-TIE:CHARGEBACK:true'));
+    const [a, b] = await Promise.all([store.tieToLine(id, adjustment.id, 'line-a'), store.tieToLine(id, adjustment.id, 'line-b')]);
+    expect(a).toBe(b);
+    expect(['line-a', 'line-b']).toContain(a);
+    expect(await store.tieToLine(id, adjustment.id, 'line-c')).toBe(a);
+    expect(await store.tieToLine(id, adjustment.id, a!)).toBe(a);
+    expect(await store.get(adjustment.id)).toEqual(adjustment);
+    expect(await store.tieToLine(id, adjustmentIdFor('adyen', 'never-recorded'), 'line-a')).toBeNull();
+  });
+});

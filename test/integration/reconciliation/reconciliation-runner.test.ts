@@ -28,6 +28,7 @@ import { GatewayError } from '../../../src/errors';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { OperationKeys } from '../../../src/data-lifecycle/key-families';
+import { shardKeysOf } from '../../../src/redis/key-layout';
 
 const API_KEY = 'sim-recon-test-key-0123456789';
 
@@ -242,6 +243,70 @@ describe('a contradiction a webhook reported first', () => {
     expect(verdicts.find((v) => v.ledger?.operationId === sale.id)).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
     expect(summary.adjusted).toBe(0);
     expect((await store.forOperation(sale.id)).map((a) => a.source)).toEqual(['webhook']);
+  });
+});
+
+describe('chargebacks: each recorded adjustment accounts for one PSP line', () => {
+  /** A chargeback (or its reversal) of the operation `reference` at the simulator: a report line; no webhook is sent here. Its id. */
+  async function chargeback(reference: string, amount: number, reversed = false): Promise<string> {
+    const response = await fetch(`${sim.url}/_control/chargeback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reference, amount, reversed }),
+    });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { object: { id: string } }).object.id;
+  }
+
+  it('a second chargeback of the same amount, after one a webhook brought and its reversal, is recorded with its OMS event; a re-run over an overlapping window records nothing twice', async () => {
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    const from = Date.now() - 1;
+    const { capture } = await authorizedAndCaptured(1500);
+    const first = await chargeback(capture.id, 1500);
+    // The webhook brought the first one, naming the chargeback's id as the simulator's webhook does.
+    const webhook = await store.recordAdjustment({
+      operationId: capture.id,
+      kind: 'chargeback',
+      direction: 'debit',
+      amount: 1500,
+      currency: 'EUR',
+      pspReference: first,
+      gateway: 'simulator',
+      pspEventId: `evt_${first}`,
+      source: 'webhook',
+    });
+    await chargeback(capture.id, 1500, true);
+    const middle = Date.now() + 1;
+    const earlier = await reconcile(config, { gateway: 'simulator', window: { from, to: middle }, logger, redis });
+    expect(earlier.summary.adjusted).toBe(1);
+    await new Promise((r) => setTimeout(r, 5));
+
+    const second = await chargeback(capture.id, 1500);
+    const to = Date.now() + 1;
+    const { verdicts, sink } = collect();
+    const later = await reconcile(config, { gateway: 'simulator', window: { from: middle, to }, logger, redis, sink });
+    expect(later.summary.adjusted).toBe(1);
+    const verdict = verdicts.find((v) => v.record?.modificationReference === second);
+    expect(verdict).toMatchObject({ class: 'state_mismatch', action: { type: 'adjust', kind: 'chargeback', direction: 'debit', amount: 1500 } });
+    const recorded = adjustmentIdFor('simulator', `reconciliation:${verdict!.record!.lineId}`);
+    expect(await events.load(adjustmentEventId(capture.id, recorded))).not.toBeNull();
+    const { verdicts: again, sink: againSink } = collect();
+    const overlapping = await reconcile(config, { gateway: 'simulator', window: { from, to }, logger, redis, sink: againSink });
+    expect(overlapping.summary.adjusted).toBe(0);
+    expect(again.filter((v) => v.record?.kind === 'chargeback' || v.record?.kind === 'chargeback_reversed').map((v) => v.class)).toEqual([
+      'matched',
+      'matched',
+      'matched',
+    ]);
+    // The webhook's adjustment is tied to the first chargeback's line, and to no other.
+    const firstLine = again.find((v) => v.record?.modificationReference === first)?.record?.lineId;
+    const shard = (await ledger.shardOf(capture.id)) ?? 0;
+    expect(await redis.hget(shardKeysOf(config.redis.keyPrefix)[shard].adjustment(webhook.adjustment.id), 'reconciled_line')).toBe(firstLine);
+    expect((await store.forOperation(capture.id)).map((a) => `${a.kind}:${a.source}`)).toEqual([
+      'chargeback:webhook',
+      'chargeback_reversed:reconciliation',
+      'chargeback:reconciliation',
+    ]);
   });
 });
 

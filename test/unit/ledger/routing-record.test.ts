@@ -1,4 +1,4 @@
-import { MovedAmountFields, RoutingRecord, amountIn, amountInCommandCurrency } from '../../../src/ledger/routing-record';
+import { MovedAmountFields, RoutingRecord, amountIn, amountInCommandCurrency, confirmedOrAsked } from '../../../src/ledger/routing-record';
 import { channelCommand } from '../../support/fixtures';
 
 /** A capture of USD `amount`, sent as EUR `sent` when given (a converted authorization's locked rate). */
@@ -44,5 +44,18 @@ describe('amountIn: what an operation moved in a given currency', () => {
     expect(amountInCommandCurrency(capture(2000, { confirmedAmount: 1802, confirmedCurrency: 'EUR' }, 1802))).toBe(2000);
     expect(amountInCommandCurrency(capture(2000, { confirmedAmount: 1500, confirmedCurrency: 'USD' }))).toBe(1500);
     expect(amountInCommandCurrency(capture(2000, { confirmedAmount: 1500 }))).toBe(1500);
+  });
+});
+
+describe('confirmedOrAsked', () => {
+  const asked = { amount: 1000, currency: 'USD' };
+
+  it('is the confirmed amount with its currency (upper-cased), or the asked currency when the PSP named none', () => {
+    expect(confirmedOrAsked({ confirmedAmount: 900, confirmedCurrency: 'eur' }, asked)).toEqual({ amount: 900, currency: 'EUR' });
+    expect(confirmedOrAsked({ confirmedAmount: 900 }, asked)).toEqual({ amount: 900, currency: 'USD' });
+  });
+
+  it('a confirmed currency without its amount is ignored: the asked money, never the asked amount in the confirmed currency', () => {
+    expect(confirmedOrAsked({ confirmedCurrency: 'EUR' }, asked)).toEqual(asked);
   });
 });

@@ -1,7 +1,18 @@
 import { CommandType } from '../../../src/contracts/payment-command';
 import { OperationRecord } from '../../../src/ledger/ledger';
 import { OperationState } from '../../../src/ledger/operation-state';
-import { chooseMatch, classifyLine, classifyMissingAtPsp, compatible, movesMoney, needsKnownAdjustments } from '../../../src/reconciliation/classifier';
+import {
+  chooseMatch,
+  classifyLine,
+  classifyMissingAtPsp,
+  compatible,
+  hasTiedCandidates,
+  KnownAdjustment,
+  movesMoney,
+  needsKnownAdjustments,
+  recordingAdjustment,
+} from '../../../src/reconciliation/classifier';
+import { AdjustmentKind } from '../../../src/adjustments/adjustment';
 import { PspRecord } from '../../../src/reconciliation/psp-record';
 import { RECONCILIATION_CLASSES } from '../../../src/reconciliation/reconciliation-class';
 
@@ -25,6 +36,16 @@ function line(overrides: Partial<PspRecord> = {}): PspRecord {
 }
 
 const match = (o: OperationRecord) => ({ op: o, by: 'operation_id' as const });
+
+let adjustments = 0;
+/** An adjustment already on the operation, moving money the way its kind does unless told. */
+function known(kind: AdjustmentKind, extra: Partial<KnownAdjustment> = {}): KnownAdjustment {
+  const debit: readonly AdjustmentKind[] = ['chargeback', 'second_chargeback', 'capture_failed'];
+  const credit: readonly AdjustmentKind[] = ['chargeback_reversed', 'dispute_won', 'refund_reversed', 'refund_failed', 'succeeded_after_failure'];
+  const direction = debit.includes(kind) ? 'debit' : credit.includes(kind) ? 'credit' : 'none';
+  adjustments += 1;
+  return { id: `adj_${adjustments}`, kind, direction, ...extra };
+}
 
 describe('classifyLine', () => {
   it('matched: same operation, state, amount and currency; nothing to do', () => {
@@ -63,6 +84,16 @@ describe('classifyLine', () => {
     });
   });
 
+  it('a confirmed currency without its confirmed amount does not relabel the asked amount: asked USD 10.00, PSP named EUR, line EUR 10.00 is a currency_mismatch', () => {
+    const asked = { ...op('capture', 'SUCCEEDED').payment, currency: 'USD' };
+    const v = classifyLine(line({ currency: 'EUR' }), match(op('capture', 'SUCCEEDED', { payment: asked, confirmedCurrency: 'EUR' })));
+    expect(v).toMatchObject({ class: 'currency_mismatch', ledger: { amount: 1000, currency: 'USD' }, action: { kind: 'currency_mismatch', currency: 'EUR' } });
+    // With its amount, the confirmed currency is the ledger's side.
+    expect(
+      classifyLine(line({ currency: 'EUR' }), match(op('capture', 'SUCCEEDED', { payment: asked, confirmedAmount: 1000, confirmedCurrency: 'EUR' }))).class,
+    ).toBe('matched');
+  });
+
   it('state_mismatch: the PSP captured what the ledger says failed: succeeded_after_failure, the state never moves', () => {
     expect(classifyLine(line(), match(op('sale', 'FAILED')))).toMatchObject({
       class: 'state_mismatch',
@@ -94,17 +125,17 @@ describe('classifyLine', () => {
   it('a contradiction a webhook already reported as an adjustment of that kind is reported, not adjusted again', () => {
     const auth = op('authorize', 'SUCCEEDED');
     const failed = line({ kind: 'authorization', status: 'failed' });
-    expect(classifyLine(failed, { ...match(auth), adjustments: [{ kind: 'failed_after_success' }] })).toMatchObject({
+    expect(classifyLine(failed, { ...match(auth), adjustments: [known('failed_after_success')] })).toMatchObject({
       class: 'state_mismatch',
       action: { type: 'none' },
       note: expect.stringContaining('already reported as a failed_after_success adjustment'),
     });
     // Another kind of adjustment (a dispute) does not stand for this contradiction.
-    expect(classifyLine(failed, { ...match(auth), adjustments: [{ kind: 'dispute_opened' }] }).action).toMatchObject({
+    expect(classifyLine(failed, { ...match(auth), adjustments: [known('dispute_opened')] }).action).toMatchObject({
       type: 'adjust',
       kind: 'failed_after_success',
     });
-    expect(classifyLine(line(), { ...match(op('sale', 'FAILED')), adjustments: [{ kind: 'succeeded_after_failure', amount: 1000 }] }).action).toEqual({
+    expect(classifyLine(line(), { ...match(op('sale', 'FAILED')), adjustments: [known('succeeded_after_failure', { amount: 1000 })] }).action).toEqual({
       type: 'none',
     });
   });
@@ -142,11 +173,78 @@ describe('classifyLine', () => {
 
   it('a chargeback the webhook already recorded is matched; one it did not is adjusted', () => {
     const captured = op('capture', 'SUCCEEDED');
-    expect(classifyLine(line({ kind: 'chargeback' }), { ...match(captured), adjustments: [{ kind: 'chargeback', amount: 1000 }] }).class).toBe('matched');
+    expect(classifyLine(line({ kind: 'chargeback' }), { ...match(captured), adjustments: [known('chargeback', { amount: 1000 })] }).class).toBe('matched');
     expect(classifyLine(line({ kind: 'chargeback' }), { ...match(captured), adjustments: [] })).toMatchObject({
       class: 'state_mismatch',
       action: { type: 'adjust', kind: 'chargeback', direction: 'debit', amount: 1000 },
     });
+  });
+});
+
+describe('late facts: each recorded adjustment accounts for one PSP line', () => {
+  const captured = op('capture', 'SUCCEEDED');
+  const chargeback = (lineId: string, extra: Partial<PspRecord> = {}) => line({ lineId, kind: 'chargeback', pspType: 'Chargeback', ...extra });
+
+  it('a second chargeback of the same amount, after a chargeback and its reversal both recorded, is a debit of its own', () => {
+    const recorded = [known('chargeback', { amount: 1000, line: 'ln-cb-1' }), known('chargeback_reversed', { amount: 1000, line: 'ln-cbr-1' })];
+    expect(classifyLine(chargeback('ln-cb-2'), { ...match(captured), adjustments: recorded })).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'chargeback', direction: 'debit', amount: 1000 },
+    });
+    // Re-run over the same lines: each is its adjustment's, nothing to record again.
+    expect(classifyLine(chargeback('ln-cb-1'), { ...match(captured), adjustments: recorded })).toMatchObject({ class: 'matched', action: { type: 'none' } });
+    expect(classifyLine(chargeback('ln-cb-1'), { ...match(captured), adjustments: recorded }).ties).toBeUndefined();
+  });
+
+  it('a second reversal of the same amount is a credit of its own', () => {
+    const recorded = [known('chargeback_reversed', { amount: 1000, line: 'ln-cbr-1' })];
+    const reversal = line({ lineId: 'ln-cbr-2', kind: 'chargeback_reversed' });
+    expect(classifyLine(reversal, { ...match(captured), adjustments: recorded }).action).toMatchObject({
+      type: 'adjust',
+      kind: 'chargeback_reversed',
+      direction: 'credit',
+    });
+  });
+
+  it('a webhook’s adjustment no line took accounts for the line and is to be tied to it: by the dispute’s PSP reference, else by kind and amount', () => {
+    const webhook = known('chargeback', { amount: 1000, pspReference: 'dp_1' });
+    expect(classifyLine(chargeback('ln-1', { modificationReference: 'dp_1' }), { ...match(captured), adjustments: [webhook] })).toMatchObject({
+      class: 'matched',
+      action: { type: 'none' },
+      ties: { adjustmentId: webhook.id, by: 'psp_reference' },
+    });
+    expect(classifyLine(chargeback('ln-1'), { ...match(captured), adjustments: [webhook] }).ties).toEqual({ adjustmentId: webhook.id, by: 'kind_and_amount' });
+    // Another dispute's adjustment, or one another line took, does not stand for this line.
+    expect(classifyLine(chargeback('ln-2', { modificationReference: 'dp_2' }), { ...match(captured), adjustments: [webhook] }).action.type).toBe('adjust');
+    expect(classifyLine(chargeback('ln-2'), { ...match(captured), adjustments: [{ ...webhook, line: 'ln-1' }] }).action.type).toBe('adjust');
+  });
+
+  it('an adjustment with no amount accounts for one line, not for every line of its kind', () => {
+    const amountless = known('chargeback');
+    expect(classifyLine(chargeback('ln-1'), { ...match(captured), adjustments: [amountless] }).ties?.adjustmentId).toBe(amountless.id);
+    expect(classifyLine(chargeback('ln-2'), { ...match(captured), adjustments: [{ ...amountless, line: 'ln-1' }] }).action.type).toBe('adjust');
+    // One of the line's amount is preferred to one with none.
+    const exact = known('chargeback', { amount: 1000 });
+    expect(recordingAdjustment(chargeback('ln-1'), [amountless, exact])?.adjustment).toBe(exact);
+  });
+
+  it('a second chargeback (Adyen SecondChargeback) is not accounted for by the first one’s adjustment: a second_chargeback debit, unless the webhook brought one', () => {
+    const second = line({ lineId: 'ln-2cb', kind: 'second_chargeback', pspType: 'SecondChargeback', modificationReference: 'D1' });
+    const first = known('chargeback', { amount: 1000, pspReference: 'D1' });
+    expect(classifyLine(second, { ...match(captured), adjustments: [first] }).action).toMatchObject({
+      type: 'adjust',
+      kind: 'second_chargeback',
+      direction: 'debit',
+    });
+    const webhook = known('second_chargeback', { amount: 1000, pspReference: 'D1' });
+    expect(classifyLine(second, { ...match(captured), adjustments: [first, webhook] }).ties?.adjustmentId).toBe(webhook.id);
+  });
+
+  it('a notice that moved no money (a dispute closed as lost) does not stand for the money a chargeback took', () => {
+    expect(classifyLine(chargeback('ln-1'), { ...match(captured), adjustments: [known('dispute_lost', { amount: 1000 })] }).action.type).toBe('adjust');
+    expect(classifyLine(chargeback('ln-1'), { ...match(captured), adjustments: [known('dispute_lost', { amount: 1000, direction: 'debit' })] }).class).toBe(
+      'matched',
+    );
   });
 });
 
@@ -176,7 +274,7 @@ describe('an authorization the PSP let lapse', () => {
       action: { type: 'adjust', kind: 'authorization_expired', direction: 'none', amount: 400 },
     });
     for (const kind of ['authorization_expired', 'failed_after_success'] as const) {
-      expect(classifyLine(lapse, { ...match(auth), adjustments: [{ kind, amount: 400 }] }).class).toBe('matched');
+      expect(classifyLine(lapse, { ...match(auth), adjustments: [known(kind, { amount: 400 })] }).class).toBe('matched');
     }
   });
 });
@@ -218,7 +316,7 @@ describe('a cancellation no cancel of the ledger accounts for', () => {
       action: { type: 'none' },
     });
     for (const kind of ['failed_after_success', 'authorization_expired'] as const) {
-      expect(classifyLine(cancel, { ...match(auth), adjustments: [{ kind }] })).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+      expect(classifyLine(cancel, { ...match(auth), adjustments: [known(kind)] })).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
     }
     expect(classifyLine(cancel, { ...match(op('authorize', 'FAILED')), adjustments: [] })).toMatchObject({ class: 'matched', action: { type: 'none' } });
     expect(classifyLine(line({ kind: 'cancel', status: 'failed' }), { ...match(auth), adjustments: [] }).action).toEqual({ type: 'none' });
@@ -267,6 +365,35 @@ describe('chooseMatch', () => {
         'sim',
       )?.op.id,
     ).toBe('b');
+  });
+
+  it('among partial captures a payment reference leads to, takes the one with the line’s amount and currency: no spurious amount_mismatch', () => {
+    const first = op('capture', 'SUCCEEDED', { id: 'cap-500', confirmedAmount: 500 });
+    const second = op('capture', 'SUCCEEDED', { id: 'cap-300', confirmedAmount: 300 });
+    const candidates = [
+      { op: first, by: 'psp_reference' as const },
+      { op: second, by: 'psp_reference' as const },
+    ];
+    const chosen = chooseMatch(line({ amount: 300 }), candidates, 'sim');
+    expect(chosen?.op.id).toBe('cap-300');
+    expect(classifyLine(line({ amount: 300 }), chosen).class).toBe('matched');
+    expect(chooseMatch(line({ amount: 500 }), candidates, 'sim')?.op.id).toBe('cap-500');
+    // Same amount, another currency: not the line's money.
+    const usd = op('capture', 'SUCCEEDED', { id: 'cap-usd', confirmedAmount: 300, confirmedCurrency: 'USD' });
+    expect(chooseMatch(line({ amount: 300 }), [{ op: usd, by: 'psp_reference' }, ...candidates], 'sim')?.op.id).toBe('cap-300');
+  });
+
+  it('among captures of the same money, takes one no earlier line of the run was matched to', () => {
+    const a = op('capture', 'SUCCEEDED', { id: 'cap-a' });
+    const b = op('capture', 'SUCCEEDED', { id: 'cap-b' });
+    const candidates = [
+      { op: a, by: 'psp_reference' as const },
+      { op: b, by: 'psp_reference' as const },
+    ];
+    expect(chooseMatch(line(), candidates, 'sim', new Set(['cap-a']))?.op.id).toBe('cap-b');
+    expect(chooseMatch(line(), candidates, 'sim', new Set(['cap-b']))?.op.id).toBe('cap-a');
+    expect(hasTiedCandidates(line(), candidates, 'sim')).toBe(true);
+    expect(hasTiedCandidates(line(), [candidates[0], { op: b, by: 'merchant_reference' }], 'sim')).toBe(false);
   });
 
   it('ignores another gateway’s operation and one of an incompatible command', () => {

@@ -58,7 +58,7 @@ describe('Settlement details record types', () => {
     Refunded: 'refund',
     RefundedBulk: 'refund',
     Chargeback: 'chargeback',
-    SecondChargeback: 'chargeback',
+    SecondChargeback: 'second_chargeback',
     ChargebackReversed: 'chargeback_reversed',
     RefundedReversed: 'refund_reversed',
   };
