@@ -139,7 +139,7 @@ export class SplitTenderService implements SplitTenderIntake {
 
   private async reportSplit(plan: SplitTenderPlan, state: Parameters<typeof splitSettledEvent>[1]): Promise<void> {
     const refs = stepReferences(plan);
-    const ops = await this.records([refs.giftCard, refs.card, refs.giftCardVoid, refs.giftCardRefund]);
+    const ops = await this.records([refs.giftCard, refs.card, refs.giftCardVoid, refs.giftCardRefund, refs.cardVoid, refs.cardRefund]);
     await this.deps.emit(splitSettledEvent(plan, state, ops, this.deps.config));
   }
 

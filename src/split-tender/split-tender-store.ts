@@ -61,8 +61,9 @@ end
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'split_tender_not_found', ''} end
 if state ~= 'DONE' then return {'split_tender_not_settled', state} end
-local cardLeft = tonumber(ARGV[3]) - tonumber(redis.call('HGET', KEYS[1], 'refunded_card') or '0')
-local gcLeft = tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'refunded_gift_card') or '0')
+-- Never below 0: a cap lowered since (a part the PSP confirmed for less than planned) may be under what was reserved.
+local cardLeft = math.max(0, tonumber(ARGV[3]) - tonumber(redis.call('HGET', KEYS[1], 'refunded_card') or '0'))
+local gcLeft = math.max(0, tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'refunded_gift_card') or '0'))
 local amount = tonumber(ARGV[2])
 if amount > cardLeft + gcLeft then return {'amount_exceeds_refundable', string.format('%d', cardLeft + gcLeft)} end
 local card, gc

@@ -191,6 +191,22 @@ describe('split tender (gift card plus card)', () => {
     expect(refunded).toEqual({ card: 7000, gift_card: 1000, failed: [], state: 'REFUNDED' });
     expect(await balance('gc_refund_3000')).toBe(1000);
   });
+  it('caps a refund of a split at what the PSPs confirmed of each part, not at the plan', async () => {
+    // A split that went DONE with a card part approved for less (as a release before partial approvals
+    // rolled back could leave it): the card holds 35.00 of its planned 70.00.
+    const id = `st-cap-${randomBytes(3).toString('hex')}`;
+    const p = plan(id, 'gc_cap_3000', 'pm_card_visa', true);
+    const refs = stepReferences({ id, step_ids: 'namespaced' });
+    const c = coordinator();
+    await c.begin(p);
+    expect(await c.store.move(id, 'REDEEMING', 'DONE')).toBe(true);
+    outcomes.set(refs.giftCard, { state: 'SUCCEEDED', gatewayReference: 'psp-gc', confirmedAmount: 3000 });
+    outcomes.set(refs.card, { state: 'SUCCEEDED', gatewayReference: 'psp-card', confirmedAmount: 3500 });
+    expect(await c.beginRefund(p, `${id}.r1`, 10_000, 'card_first', null)).toEqual({ refused: 'amount_exceeds_refundable', detail: '6500' });
+    const begun = await c.beginRefund(p, `${id}.r2`, 6500, 'card_first', null);
+    expect('refund' in begun && [begun.refund.card, begun.refund.gift_card]).toEqual([3500, 3000]);
+  });
+
   it('a refund the bridge refused leaves its id free for a corrected one; one recorded before refund ids were claimed still refuses other money', async () => {
     const id = `st-claim-${randomBytes(3).toString('hex')}`;
     const p = plan(id, 'gc_claim_3000', 'pm_card_visa', true);
