@@ -348,6 +348,26 @@ export class SplitTenderStore {
     };
   }
 
+  /** The split's refunds that ended REFUND_FAILED (one read of its hash). */
+  async failedRefunds(splitId: string): Promise<StoredRefund[]> {
+    const hash = await this.redis.hgetall(this.key(splitId));
+    const failed: StoredRefund[] = [];
+    for (const [field, record] of Object.entries(hash)) {
+      // `refund:<id>` (ids never hold `:`); its `refund:<id>:…` fields say the rest.
+      if (!field.startsWith('refund:') || field.indexOf(':', 'refund:'.length) >= 0) continue;
+      if (hash[`${field}:state`] !== 'REFUND_FAILED') continue;
+      const stepIds = hash[`${field}:step_ids`];
+      failed.push({
+        refundId: field.slice('refund:'.length),
+        ...refundParts(record),
+        state: 'REFUND_FAILED',
+        command: hash[`${field}:command`] ?? '{}',
+        ...(stepIds === NEW_STEP_IDS ? { stepIds: NEW_STEP_IDS } : {}),
+      });
+    }
+    return failed;
+  }
+
   /** Settles a refund once; `release` gives back what its parts that did not succeed had reserved. */
   async finishRefund(splitId: string, refundId: string, to: Exclude<SplitRefundState, 'REFUNDING'>, release: Record<TenderPart, number>): Promise<boolean> {
     return (await this.redis.eval(FINISH_REFUND, 1, this.key(splitId), refundId, to, String(release.card), String(release.gift_card))) === 1;

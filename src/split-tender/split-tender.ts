@@ -66,6 +66,11 @@ export interface SplitTenderPorts {
   settled?(plan: SplitTenderPlan, state: SplitTenderState): Promise<void>;
   /** Called once a split refund is final: records its event. Must be idempotent. */
   refundSettled?(plan: SplitTenderPlan, refund: StoredRefund): Promise<void>;
+  /**
+   * Whether the PSP reported, after the fact, that a refund part the ledger holds FAILED succeeded (a
+   * `succeeded_after_failure` adjustment: the ledger never moves back). Absent: never.
+   */
+  succeededLater?(operationId: string): Promise<boolean>;
 }
 
 function startedTotal() {
@@ -271,13 +276,40 @@ export class SplitTenderCoordinator {
     order: RefundOrder,
     command: PaymentCommand | null,
   ): Promise<{ refund: StoredRefund } | { refused: string; detail: string } | { conflict: string } | { operation: number } | { taken: string }> {
-    // What the PSPs confirmed of each part, not the plan: a part approved for less can give back no more.
+    // What the PSPs confirmed of each part, not the plan: a part approved for less can give back no more;
+    // less what failed refund parts gave back after all (their reservation was released when they failed).
     const refs = stepReferences(plan);
+    const late = await this.refundedAfterFailure(plan);
     const caps = {
-      card: cardAmount(plan) > 0 ? confirmedOrPlanned(await this.ports.outcome(refs.card), cardAmount(plan)) : 0,
-      gift_card: confirmedOrPlanned(await this.ports.outcome(refs.giftCard), plan.gift_card.amount),
+      card: (cardAmount(plan) > 0 ? confirmedOrPlanned(await this.ports.outcome(refs.card), cardAmount(plan)) : 0) - late.card,
+      gift_card: confirmedOrPlanned(await this.ports.outcome(refs.giftCard), plan.gift_card.amount) - late.gift_card,
     };
     return this.store.beginRefund(plan.id, refundId, amount, caps, order, JSON.stringify(command ?? {}));
+  }
+
+  /**
+   * What the parts of the split's failed refunds gave back after all, per tender: a part the ledger holds
+   * FAILED that the PSP later reported succeeded (`succeededLater`). Its reservation was released when it
+   * failed, so without this the money could be refunded twice. Only failed refunds are read (rare).
+   */
+  private async refundedAfterFailure(plan: SplitTenderPlan): Promise<Record<TenderPart, number>> {
+    const late = { card: 0, gift_card: 0 };
+    const { succeededLater } = this.ports;
+    if (!succeededLater) return late;
+    for (const refund of await this.store.failedRefunds(plan.id)) {
+      for (const part of ['card', 'gift_card'] as const) {
+        const reference = refundReferences(refund)[part];
+        if (refund[part] <= 0 || (await this.ports.outcome(reference)).state !== 'FAILED' || !(await succeededLater(reference))) continue;
+        late[part] += refund[part];
+        this.ports.logger.warn('split tender refund part failed, then the PSP reported it succeeded: it counts as refunded', {
+          split: plan.id,
+          refund: refund.refundId,
+          part,
+          amount: refund[part],
+        });
+      }
+    }
+    return late;
   }
 
   private refundStep(plan: SplitTenderPlan, refund: StoredRefund, part: TenderPart, channel?: PaymentCommand['channel']): PaymentCommand {
