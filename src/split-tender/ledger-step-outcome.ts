@@ -1,11 +1,36 @@
-import { Ledger } from '../ledger/ledger';
-import { StepOutcome } from './split-tender';
+import { heldInOrderCurrency, fxLockOf } from '../fx/locked-rate';
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { amountInCommandCurrency } from '../ledger/routing-record';
+import { StepOutcome } from './split-tender-decision';
 
-/** A split tender step's outcome as the ledger holds it: SUCCEEDED and FAILED are final, anything else is still open. */
-export async function ledgerStepOutcome(ledger: Ledger, operationId: string): Promise<StepOutcome> {
-  const op = await ledger.get(operationId);
+/**
+ * What the PSP confirmed of a step, minor units of its command's currency (the order's): its confirmed
+ * figure; a converted step's (in the PSP's currency) as the most of the order's currency it covers at the
+ * locked rate. Undefined when the PSP named no amount. A figure in a currency that cannot be compared counts
+ * as what was asked: the event reports the PSP's own figure and currency beside it. Pure.
+ */
+export function confirmedInOrderCurrency(op: Pick<OperationRecord, 'payment' | 'routing' | 'confirmedAmount' | 'confirmedCurrency'>): number | undefined {
+  if (op.confirmedAmount === undefined) return undefined;
+  const lock = fxLockOf(op);
+  return lock ? heldInOrderCurrency(op, lock) : amountInCommandCurrency(op);
+}
+
+/** A step's outcome from its ledger record (null: never recorded): SUCCEEDED and FAILED are final, anything else is still open. Pure. */
+export function stepOutcomeOf(op: OperationRecord | null | undefined): StepOutcome {
   if (!op) return { state: 'OPEN' };
-  if (op.state === 'SUCCEEDED') return { state: 'SUCCEEDED', ...(op.gatewayReference ? { gatewayReference: op.gatewayReference } : {}) };
+  if (op.state === 'SUCCEEDED') {
+    const confirmedAmount = confirmedInOrderCurrency(op);
+    return {
+      state: 'SUCCEEDED',
+      ...(op.gatewayReference ? { gatewayReference: op.gatewayReference } : {}),
+      ...(confirmedAmount !== undefined ? { confirmedAmount } : {}),
+    };
+  }
   if (op.state === 'FAILED') return { state: 'FAILED', ...(op.reason ? { reason: op.reason } : {}) };
   return { state: 'OPEN' };
+}
+
+/** A split tender step's outcome as the ledger holds it (`stepOutcomeOf`). */
+export async function ledgerStepOutcome(ledger: Ledger, operationId: string): Promise<StepOutcome> {
+  return stepOutcomeOf(await ledger.get(operationId));
 }

@@ -6,19 +6,32 @@ import { assertNever } from '../gateways/assert-never';
  */
 
 /**
- * Where a split stands. REDEEMING → CHARGING_CARD → DONE; CHARGING_CARD → ROLLING_BACK → ROLLED_BACK
- * (or REVERSAL_FAILED when the PSP refuses the reversal: the operator must act); REDEEMING → FAILED.
- * DONE, ROLLED_BACK, FAILED and REVERSAL_FAILED are final.
+ * Where a split stands. REDEEMING → CHARGING_CARD → DONE; CHARGING_CARD → ROLLING_BACK → ROLLED_BACK (or
+ * REVERSAL_FAILED when the PSP refuses a reversal: the operator must act); REDEEMING → FAILED; REDEEMING →
+ * ROLLING_BACK (the redemption approved for less than its part). DONE, ROLLED_BACK, FAILED and
+ * REVERSAL_FAILED are final.
  */
 export type SplitTenderState = 'REDEEMING' | 'CHARGING_CARD' | 'DONE' | 'ROLLING_BACK' | 'ROLLED_BACK' | 'FAILED' | 'REVERSAL_FAILED';
 
 export const FINAL_SPLIT_STATES: ReadonlySet<SplitTenderState> = new Set(['DONE', 'ROLLED_BACK', 'FAILED', 'REVERSAL_FAILED']);
 
-/** What a step's operation became, as the ledger says (SUCCEEDED or FAILED are final; anything else: not yet). */
-export type StepOutcome = { state: 'SUCCEEDED'; gatewayReference?: string } | { state: 'FAILED'; reason?: string } | { state: 'OPEN' };
+/**
+ * What a step's operation became, as the ledger says (SUCCEEDED or FAILED are final; anything else: not yet).
+ * `confirmedAmount`: what the PSP confirmed of a SUCCEEDED step, minor units of the order's currency (absent
+ * when it named no amount, or one that cannot be compared with the order's).
+ */
+export type StepOutcome =
+  { state: 'SUCCEEDED'; gatewayReference?: string; confirmedAmount?: number } | { state: 'FAILED'; reason?: string } | { state: 'OPEN' };
 
-/** The step a non-final state waits for. */
-export type SplitStep = 'redeem' | 'charge_card' | 'reverse';
+/**
+ * A split's steps: `redeem` (the gift card part), `charge_card` (the card part), and the rollback's
+ * reversals: `reverse` (the redemption's void or refund) and `release_card` (the void or refund of a card
+ * part the PSP approved for less than asked).
+ */
+export type SplitStep = 'redeem' | 'charge_card' | 'reverse' | 'release_card';
+
+/** Why a split is rolled back: its card part failed, or a part was approved for less than asked. */
+export type RollbackCause = 'card_part_failed' | 'card_part_short' | 'gift_card_part_short';
 
 /** What the coordinator does next. */
 export type SplitAction =
@@ -26,12 +39,24 @@ export type SplitAction =
   | { kind: 'submit'; step: SplitStep }
   /** The step was submitted and is not decided yet: come back later. */
   | { kind: 'wait'; step: SplitStep }
-  /** The step is decided: move to `to`. */
-  | { kind: 'move'; to: SplitTenderState }
+  /** The steps are decided: move to `to` (`cause`: why a move to ROLLING_BACK rolls back). */
+  | { kind: 'move'; to: SplitTenderState; cause?: RollbackCause }
   /** Nothing left to do. */
   | { kind: 'final' };
 
-/** The step a state waits for, or null for a final state. */
+/** What the coordinator knows of a split in one pass: its steps' outcomes, what it submitted, its planned parts. */
+export interface SplitView {
+  /** Each step's outcome as the ledger says; a step missing here is OPEN (not decided, or never sent). */
+  outcomes: Partial<Record<SplitStep, StepOutcome>>;
+  /** The steps submitted in this pass. */
+  submitted: ReadonlySet<SplitStep>;
+  /** The planned parts, minor units: the gift card's, and the card's (0: the gift card pays it all). */
+  parts: { gift_card: number; card: number };
+}
+
+const OPEN: StepOutcome = { state: 'OPEN' };
+
+/** The step a state waits for first, or null for a final state (ROLLING_BACK may wait for `release_card` too). */
 export function stepOf(state: SplitTenderState): SplitStep | null {
   switch (state) {
     case 'REDEEMING':
@@ -51,24 +76,105 @@ export function stepOf(state: SplitTenderState): SplitStep | null {
 }
 
 /**
- * The next action of a split in `state`, given its step's outcome, whether the step was already submitted
- * in this pass, and the card part (0: the gift card pays it all, no card is charged).
+ * Whether a SUCCEEDED step's PSP confirmed less than its `planned` part: a partial approval, which must not
+ * pass for the whole part. A step whose PSP named no comparable amount is taken at its word (not short).
  */
-export function nextSplitAction(state: SplitTenderState, outcome: StepOutcome, submitted: boolean, cardPart: number): SplitAction {
-  const step = stepOf(state);
-  if (step === null) return { kind: 'final' };
-  if (outcome.state === 'OPEN') return submitted ? { kind: 'wait', step } : { kind: 'submit', step };
-  const ok = outcome.state === 'SUCCEEDED';
-  switch (step) {
-    case 'redeem':
+export function isShort(outcome: StepOutcome, planned: number): boolean {
+  return outcome.state === 'SUCCEEDED' && outcome.confirmedAmount !== undefined && outcome.confirmedAmount < planned;
+}
+
+/**
+ * What a step holds, minor units of the order's currency: what its PSP confirmed when it SUCCEEDED and named a
+ * comparable amount, else the `planned` part. What a rollback reverses, and what a refund may give back.
+ */
+export function confirmedOrPlanned(outcome: StepOutcome | undefined, planned: number): number {
+  return outcome?.state === 'SUCCEEDED' && outcome.confirmedAmount !== undefined ? outcome.confirmedAmount : planned;
+}
+
+/**
+ * The reversals a rollback needs: the redemption's (`reverse`) always, and the card part's (`release_card`)
+ * when its PSP approved it (for less than asked: an approved full card part completes the split).
+ */
+export function rollbackSteps(outcomes: SplitView['outcomes']): SplitStep[] {
+  return (outcomes.charge_card ?? OPEN).state === 'SUCCEEDED' ? ['release_card', 'reverse'] : ['reverse'];
+}
+
+/**
+ * Why a split in (or past) ROLLING_BACK is rolled back, from its steps: the card part failed, the card part
+ * was approved for less (it is released too), or the redemption was approved for less (no card was charged).
+ */
+export function rollbackCause(outcomes: SplitView['outcomes']): RollbackCause {
+  const card = (outcomes.charge_card ?? OPEN).state;
+  if (card === 'SUCCEEDED') return 'card_part_short';
+  if (card === 'FAILED') return 'card_part_failed';
+  return 'gift_card_part_short';
+}
+
+/**
+ * The next action of a split in `state`. A part the PSP approved for less than planned (a partial approval)
+ * counts as failed: the split is rolled back, every reversal at what its PSP confirmed, and never DONE for a
+ * total the PSPs did not confirm.
+ */
+export function nextSplitAction(state: SplitTenderState, view: SplitView): SplitAction {
+  const { outcomes, submitted, parts } = view;
+  const pending = (step: SplitStep): SplitAction => (submitted.has(step) ? { kind: 'wait', step } : { kind: 'submit', step });
+  switch (state) {
+    case 'REDEEMING': {
+      const redeemed = outcomes.redeem ?? OPEN;
+      if (redeemed.state === 'OPEN') return pending('redeem');
+      if (redeemed.state === 'FAILED') return { kind: 'move', to: 'FAILED' };
+      if (isShort(redeemed, parts.gift_card)) return { kind: 'move', to: 'ROLLING_BACK', cause: 'gift_card_part_short' };
       // The card is only charged once the gift card part is held: never a card charge without the redemption.
-      return { kind: 'move', to: ok ? (cardPart > 0 ? 'CHARGING_CARD' : 'DONE') : 'FAILED' };
-    case 'charge_card':
-      return { kind: 'move', to: ok ? 'DONE' : 'ROLLING_BACK' };
-    case 'reverse':
-      return { kind: 'move', to: ok ? 'ROLLED_BACK' : 'REVERSAL_FAILED' };
+      return { kind: 'move', to: parts.card > 0 ? 'CHARGING_CARD' : 'DONE' };
+    }
+    case 'CHARGING_CARD': {
+      const charged = outcomes.charge_card ?? OPEN;
+      if (charged.state === 'OPEN') return pending('charge_card');
+      if (charged.state === 'FAILED') return { kind: 'move', to: 'ROLLING_BACK', cause: 'card_part_failed' };
+      if (isShort(charged, parts.card)) return { kind: 'move', to: 'ROLLING_BACK', cause: 'card_part_short' };
+      return { kind: 'move', to: 'DONE' };
+    }
+    case 'ROLLING_BACK': {
+      // The reversals are independent (each undoes its own tender): all are sent, then the split settles.
+      const steps = rollbackSteps(outcomes);
+      const open = steps.filter((step) => (outcomes[step] ?? OPEN).state === 'OPEN');
+      const unsent = open.find((step) => !submitted.has(step));
+      if (unsent) return { kind: 'submit', step: unsent };
+      if (open.length > 0) return { kind: 'wait', step: open[0] };
+      const reversed = steps.every((step) => outcomes[step]?.state === 'SUCCEEDED');
+      return { kind: 'move', to: reversed ? 'ROLLED_BACK' : 'REVERSAL_FAILED', cause: rollbackCause(outcomes) };
+    }
+    case 'DONE':
+    case 'ROLLED_BACK':
+    case 'FAILED':
+    case 'REVERSAL_FAILED':
+      return { kind: 'final' };
     default:
-      return assertNever(step, 'split tender step');
+      return assertNever(state, 'split tender state');
+  }
+}
+
+const ROLLED_BACK_REASONS: Record<RollbackCause, string> = {
+  card_part_failed: 'card_part_failed_gift_card_reversed',
+  card_part_short: 'card_part_short_rolled_back',
+  gift_card_part_short: 'gift_card_part_short_reversed',
+};
+
+/**
+ * The reason a final split state reports (absent on DONE), from its steps' outcomes: also the `reason` label
+ * of `pb_split_tenders_total`.
+ */
+export function splitReason(state: SplitTenderState, outcomes: SplitView['outcomes']): string | undefined {
+  switch (state) {
+    case 'ROLLED_BACK':
+      return ROLLED_BACK_REASONS[rollbackCause(outcomes)];
+    case 'FAILED':
+      return 'gift_card_redemption_failed';
+    case 'REVERSAL_FAILED':
+      // The gift card first: its hold is the one every rollback has.
+      return outcomes.reverse?.state === 'FAILED' || outcomes.release_card?.state !== 'FAILED' ? 'gift_card_reversal_failed' : 'card_release_failed';
+    default:
+      return undefined;
   }
 }
 

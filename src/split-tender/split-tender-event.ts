@@ -2,7 +2,8 @@ import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { PaymentEvent } from '../events/payment-event';
 import { OperationRecord } from '../ledger/ledger';
-import { SplitTenderState } from './split-tender-decision';
+import { SplitStep, SplitTenderState, StepOutcome, confirmedOrPlanned, splitReason } from './split-tender-decision';
+import { stepOutcomeOf } from './ledger-step-outcome';
 import { SplitTenderPlan, TenderPart, cardAmount, refundReferences, stepReferences } from './split-tender-plan';
 import { StoredRefund } from './split-tender-store';
 import { withoutMethodToken } from '../contracts/payment-method';
@@ -11,14 +12,14 @@ import { withoutMethodToken } from '../contracts/payment-method';
  * The events of a split tender order as a whole (each tender's own operation reports itself with the
  * ordinary `authorized` / `sold` / `cancelled` / `refunded` events, carrying `custom_attributes.split_tender_id`).
  * Every figure is what the ledger holds from the PSP: the state, the PSP's reference and the confirmed amount
- * of each tender's operation. Pure.
+ * of each tender's operation; an order's totals add up what the PSPs confirmed, never the plan. Pure.
  */
 
 /** One tender's operation, as an event reports it. */
 export interface TenderReport {
   tender: TenderPart;
-  /** `redeem`, `charge`, `reverse` (the redemption's void or refund), `refund`. */
-  role: 'redeem' | 'charge' | 'reverse' | 'refund';
+  /** `redeem`, `charge`, `reverse` (the redemption's void or refund), `release` (a short card part's void or refund), `refund`. */
+  role: 'redeem' | 'charge' | 'reverse' | 'release' | 'refund';
   operation_reference: string;
   gateway: string;
   gateway_account: string;
@@ -56,37 +57,53 @@ function report(
   };
 }
 
-/** The outcome reason of a final split state (absent on DONE). */
-export function splitReason(state: SplitTenderState): string | undefined {
-  switch (state) {
-    case 'ROLLED_BACK':
-      return 'card_part_failed_gift_card_reversed';
-    case 'FAILED':
-      return 'gift_card_redemption_failed';
-    case 'REVERSAL_FAILED':
-      return 'gift_card_reversal_failed';
-    default:
-      return undefined;
+/**
+ * What the PSPs confirmed of a set of steps, in the order's currency: each SUCCEEDED step's confirmed figure
+ * (else what it asked), a step that did not succeed counting 0; and whether any PSP confirmed another figure
+ * than its step asked (the event's `discrepancy`).
+ */
+function confirmedTotal(steps: ReadonlyArray<{ outcome: StepOutcome; asked: number }>): { total: number; mismatch: boolean } {
+  let total = 0;
+  let mismatch = false;
+  for (const { outcome, asked } of steps) {
+    if (outcome.state !== 'SUCCEEDED') continue;
+    const confirmed = confirmedOrPlanned(outcome, asked);
+    total += confirmed;
+    if (confirmed !== asked) mismatch = true;
   }
+  return { total, mismatch };
 }
 
 /**
- * `split_tender_settled`: the order's overall result. `status` SUCCESS when both tenders are paid (DONE),
- * else FAIL with the reason; `split_tender.tenders[]` lists every step's operation with what the PSP
- * confirmed. Event id `<split id>.split-tender.<STATE>`: recorded once however often it is built.
+ * `split_tender_settled`: the order's overall result. `status` SUCCESS when both tenders are paid in full
+ * (DONE), else FAIL with the reason; `amount` what the PSPs confirmed of the two parts (each part that
+ * succeeded, at its confirmed figure), `requested_amount` the order's total, `discrepancy` when a PSP
+ * confirmed another figure than its part asked (a partial approval, then rolled back); `split_tender`
+ * gives each part's confirmed figure and `tenders[]` every step's operation with what the PSP confirmed.
+ * Event id `<split id>.split-tender.<STATE>`: recorded once however often it is built.
  * @param ops the steps' ledger records by operation id (missing: never sent).
  */
 export function splitSettledEvent(plan: SplitTenderPlan, state: SplitTenderState, ops: ReadonlyMap<string, OperationRecord>, config: Config): PaymentEvent {
   const refs = stepReferences(plan);
   const eventId = `${plan.id}.split-tender.${state}`;
   const reverse = plan.capture === true ? refs.giftCardRefund : refs.giftCardVoid;
+  const release = plan.capture === true ? refs.cardRefund : refs.cardVoid;
+  const references: Record<SplitStep, string> = { redeem: refs.giftCard, charge_card: refs.card, reverse, release_card: release };
+  const outcomes: Partial<Record<SplitStep, StepOutcome>> = {};
+  for (const [step, reference] of Object.entries(references) as Array<[SplitStep, string]>) outcomes[step] = stepOutcomeOf(ops.get(reference));
+  const planned = { gift_card: plan.gift_card.amount, card: cardAmount(plan) };
   const tenders = [
-    report('gift_card', 'redeem', refs.giftCard, plan.gift_card.amount, plan, ops.get(refs.giftCard) ?? null),
-    report('card', 'charge', refs.card, cardAmount(plan), plan, ops.get(refs.card) ?? null),
+    report('gift_card', 'redeem', refs.giftCard, planned.gift_card, plan, ops.get(refs.giftCard) ?? null),
+    report('card', 'charge', refs.card, planned.card, plan, ops.get(refs.card) ?? null),
   ];
+  const releasing = ops.get(release);
+  if (releasing) tenders.push(report('card', 'release', release, confirmedOrPlanned(outcomes.charge_card, planned.card), plan, releasing));
   const reversal = ops.get(reverse);
-  if (reversal) tenders.push(report('gift_card', 'reverse', reverse, plan.gift_card.amount, plan, reversal));
-  const reason = splitReason(state);
+  if (reversal) tenders.push(report('gift_card', 'reverse', reverse, confirmedOrPlanned(outcomes.redeem, planned.gift_card), plan, reversal));
+  const giftCard = confirmedTotal([{ outcome: outcomes.redeem ?? { state: 'OPEN' }, asked: planned.gift_card }]);
+  const card = confirmedTotal([{ outcome: outcomes.charge_card ?? { state: 'OPEN' }, asked: planned.card }]);
+  const discrepancy = giftCard.mismatch || card.mismatch ? 'amount_mismatch' : undefined;
+  const reason = splitReason(state, outcomes) ?? discrepancy;
   return {
     eventId,
     paymentKey: `${plan.card.gateway}:${plan.card.gateway_account}:${plan.order_id}`,
@@ -96,8 +113,11 @@ export function splitSettledEvent(plan: SplitTenderPlan, state: SplitTenderState
         gateway: plan.card.gateway,
         gateway_account: plan.card.gateway_account,
         gateway_key: plan.card.gateway_key,
-        amount: plan.total,
+        amount: giftCard.total + card.total,
         currency: plan.currency,
+        requested_amount: plan.total,
+        requested_currency: plan.currency,
+        ...(discrepancy ? { discrepancy } : {}),
         order_id: plan.order_id,
         operation_reference: plan.id,
         status: state === 'DONE' ? 'SUCCESS' : 'FAIL',
@@ -105,8 +125,8 @@ export function splitSettledEvent(plan: SplitTenderPlan, state: SplitTenderState
         gateway_command: plan.capture === true ? 'sale' : 'authorize',
         split_tender: {
           state,
-          gift_card_amount: plan.gift_card.amount,
-          card_amount: cardAmount(plan),
+          gift_card_amount: giftCard.total,
+          card_amount: card.total,
           tenders,
         },
         ...(plan.custom_attributes ? { custom_attributes: plan.custom_attributes } : {}),
@@ -118,8 +138,10 @@ export function splitSettledEvent(plan: SplitTenderPlan, state: SplitTenderState
 
 /**
  * The `refunded` event of a split tender order's refund: SUCCESS when every part succeeded, else FAIL
- * (`split_tender_refund_failed`); `split_tender_refund` says the order, and each part's operation with what
- * the PSP confirmed. Event id `<refund id>.split-refund.<STATE>`.
+ * (`split_tender_refund_failed`). `amount` is what the PSPs confirmed refunded (each part that succeeded, at
+ * its confirmed figure: a FAIL after the card part went back says so), `requested_amount` the refund asked;
+ * `split_tender_refund` gives each tender's refunded figure and each part's operation with what the PSP
+ * confirmed. Event id `<refund id>.split-refund.<STATE>`.
  */
 export function splitRefundEvent(plan: SplitTenderPlan, refund: StoredRefund, ops: ReadonlyMap<string, OperationRecord>, config: Config): PaymentEvent {
   const refs = refundReferences(refund);
@@ -127,6 +149,10 @@ export function splitRefundEvent(plan: SplitTenderPlan, refund: StoredRefund, op
   const command = parseCommand(refund.command);
   const order: TenderPart[] = refund.order === 'card_first' ? ['card', 'gift_card'] : ['gift_card', 'card'];
   const parts = order.filter((t) => refund[t] > 0).map((t) => report(t, 'refund', refs[t], refund[t], plan, ops.get(refs[t]) ?? null));
+  const refunded = (t: TenderPart) => confirmedTotal([{ outcome: stepOutcomeOf(ops.get(refs[t])), asked: refund[t] }]);
+  const card = refunded('card');
+  const giftCard = refunded('gift_card');
+  const discrepancy = card.mismatch || giftCard.mismatch ? 'amount_mismatch' : undefined;
   const payment = command?.payment;
   return {
     eventId,
@@ -138,18 +164,21 @@ export function splitRefundEvent(plan: SplitTenderPlan, refund: StoredRefund, op
         gateway: payment?.gateway ?? plan.card.gateway,
         gateway_account: payment?.gateway_account ?? plan.card.gateway_account,
         gateway_key: plan.id,
-        amount: refund.card + refund.gift_card,
+        amount: card.total + giftCard.total,
         currency: plan.currency,
+        requested_amount: refund.card + refund.gift_card,
+        requested_currency: plan.currency,
+        ...(discrepancy ? { discrepancy } : {}),
         order_id: plan.order_id,
         operation_reference: refund.refundId,
         status: refund.state === 'REFUNDED' ? 'SUCCESS' : refund.state === 'REFUND_FAILED' ? 'FAIL' : 'PENDING',
-        reason: refund.state === 'REFUND_FAILED' ? 'split_tender_refund_failed' : null,
+        reason: refund.state === 'REFUND_FAILED' ? 'split_tender_refund_failed' : (discrepancy ?? null),
         gateway_command: 'refund',
         // Several PSP answers make this one: each is in `split_tender_refund.parts`.
         gateway_response: { status: refund.state, reference: null },
         gateway_response_time: 0,
         new_gateway_key: null,
-        split_tender_refund: { order: refund.order, card_amount: refund.card, gift_card_amount: refund.gift_card, parts },
+        split_tender_refund: { order: refund.order, card_amount: card.total, gift_card_amount: giftCard.total, parts },
         event_id: eventId,
       },
     },

@@ -43,17 +43,27 @@ export type TenderPart = 'gift_card' | 'card';
 
 /**
  * The references (operation ids) of a split's steps, each an operation of its own with its own idempotency
- * key: `_<id>.gc`, `_<id>.card`, `_<id>.gc-void`, `_<id>.gc-refund` (without the `_` for a split stored
- * before `step_ids`: see {@link StepIds}).
+ * key: `_<id>.gc`, `_<id>.card`, the rollback's `_<id>.gc-void`, `_<id>.gc-refund` (the redemption's reversal)
+ * and `_<id>.card-void`, `_<id>.card-refund` (the release of a card part approved for less than asked); without
+ * the `_` for a split stored before `step_ids`: see {@link StepIds}.
  */
 export function stepReferences(plan: Pick<SplitTenderPlan, 'id' | 'step_ids'>): {
   giftCard: string;
   card: string;
   giftCardVoid: string;
   giftCardRefund: string;
+  cardVoid: string;
+  cardRefund: string;
 } {
   const root = plan.step_ids === 'namespaced' ? bridgeOperationId(plan.id) : plan.id;
-  return { giftCard: `${root}.gc`, card: `${root}.card`, giftCardVoid: `${root}.gc-void`, giftCardRefund: `${root}.gc-refund` };
+  return {
+    giftCard: `${root}.gc`,
+    card: `${root}.card`,
+    giftCardVoid: `${root}.gc-void`,
+    giftCardRefund: `${root}.gc-refund`,
+    cardVoid: `${root}.card-void`,
+    cardRefund: `${root}.card-refund`,
+  };
 }
 
 /**

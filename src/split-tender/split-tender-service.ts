@@ -1,5 +1,6 @@
 import { RedisClient } from '../redis/redis-connection';
 import type { Queue } from 'bullmq';
+import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { Config } from '../config/config';
 import { PaymentCommand } from '../contracts/payment-command';
 import { DeliveryJobData } from '../delivery/delivery-queue';
@@ -104,6 +105,7 @@ export class SplitTenderService implements SplitTenderIntake {
   private sweeping = false;
 
   constructor(private readonly deps: SplitTenderServiceDeps) {
+    const adjustments = new AdjustmentStore(deps.redis, deps.config.redis.keyPrefix);
     this.coordinator = new SplitTenderCoordinator({
       redis: deps.redis,
       keyPrefix: deps.config.redis.keyPrefix,
@@ -112,6 +114,7 @@ export class SplitTenderService implements SplitTenderIntake {
       outcome: (id) => ledgerStepOutcome(deps.ledger, id),
       settled: (plan, state) => this.reportSplit(plan, state),
       refundSettled: (plan, refund) => this.reportRefund(plan, refund),
+      succeededLater: async (id) => (await adjustments.forOperation(id)).some((a) => a.kind === 'succeeded_after_failure'),
     });
   }
 
@@ -139,7 +142,7 @@ export class SplitTenderService implements SplitTenderIntake {
 
   private async reportSplit(plan: SplitTenderPlan, state: Parameters<typeof splitSettledEvent>[1]): Promise<void> {
     const refs = stepReferences(plan);
-    const ops = await this.records([refs.giftCard, refs.card, refs.giftCardVoid, refs.giftCardRefund]);
+    const ops = await this.records([refs.giftCard, refs.card, refs.giftCardVoid, refs.giftCardRefund, refs.cardVoid, refs.cardRefund]);
     await this.deps.emit(splitSettledEvent(plan, state, ops, this.deps.config));
   }
 

@@ -61,8 +61,9 @@ end
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'split_tender_not_found', ''} end
 if state ~= 'DONE' then return {'split_tender_not_settled', state} end
-local cardLeft = tonumber(ARGV[3]) - tonumber(redis.call('HGET', KEYS[1], 'refunded_card') or '0')
-local gcLeft = tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'refunded_gift_card') or '0')
+-- Never below 0: a cap lowered since (a part the PSP confirmed for less than planned) may be under what was reserved.
+local cardLeft = math.max(0, tonumber(ARGV[3]) - tonumber(redis.call('HGET', KEYS[1], 'refunded_card') or '0'))
+local gcLeft = math.max(0, tonumber(ARGV[4]) - tonumber(redis.call('HGET', KEYS[1], 'refunded_gift_card') or '0'))
 local amount = tonumber(ARGV[2])
 if amount > cardLeft + gcLeft then return {'amount_exceeds_refundable', string.format('%d', cardLeft + gcLeft)} end
 local card, gc
@@ -345,6 +346,26 @@ export class SplitTenderStore {
       command: command ?? '{}',
       ...(stepIds === NEW_STEP_IDS ? { stepIds: NEW_STEP_IDS } : {}),
     };
+  }
+
+  /** The split's refunds that ended REFUND_FAILED (one read of its hash). */
+  async failedRefunds(splitId: string): Promise<StoredRefund[]> {
+    const hash = await this.redis.hgetall(this.key(splitId));
+    const failed: StoredRefund[] = [];
+    for (const [field, record] of Object.entries(hash)) {
+      // `refund:<id>` (ids never hold `:`); its `refund:<id>:…` fields say the rest.
+      if (!field.startsWith('refund:') || field.indexOf(':', 'refund:'.length) >= 0) continue;
+      if (hash[`${field}:state`] !== 'REFUND_FAILED') continue;
+      const stepIds = hash[`${field}:step_ids`];
+      failed.push({
+        refundId: field.slice('refund:'.length),
+        ...refundParts(record),
+        state: 'REFUND_FAILED',
+        command: hash[`${field}:command`] ?? '{}',
+        ...(stepIds === NEW_STEP_IDS ? { stepIds: NEW_STEP_IDS } : {}),
+      });
+    }
+    return failed;
   }
 
   /** Settles a refund once; `release` gives back what its parts that did not succeed had reserved. */

@@ -5,12 +5,17 @@ import { Logger } from '../logging/logger';
 import {
   FINAL_SPLIT_STATES,
   RefundOrder,
+  RollbackCause,
   SplitRefundState,
   SplitStep,
   SplitTenderState,
+  SplitView,
   StepOutcome,
+  confirmedOrPlanned,
   nextRefundAction,
   nextSplitAction,
+  rollbackCause,
+  splitReason,
 } from './split-tender-decision';
 import { SplitTenderPlan, TenderPart, cardAmount, planDigest, refundReferences, stepCommand, stepReferences } from './split-tender-plan';
 import { SplitTenderStore, StoredRefund } from './split-tender-store';
@@ -27,9 +32,11 @@ export type { SplitTenderState, StepOutcome } from './split-tender-decision';
  * key all dedupe it; `_<id>` is the root a channel's reference can never be, see `StepIds`):
  * 1. `_<id>.gc`: redeem the gift card part (`authorize`, or `sale` when `capture` is set, method `giftcard`);
  * 2. `_<id>.card`: only once the redemption SUCCEEDED, the card for the remainder (`total - gift card part`);
- * 3. the card part FAILED: `_<id>.gc-void` voids the redemption (`cancel`; a redeemed sale is refunded in
- *    full, `_<id>.gc-refund`), and the split is ROLLED_BACK: no money stays held.
- * A redemption that FAILED ends the split FAILED before any card is charged.
+ * 3. the card part FAILED: `_<id>.gc-void` voids the redemption (`cancel`; a redeemed sale is refunded,
+ *    `_<id>.gc-refund`), and the split is ROLLED_BACK: no money stays held.
+ * A redemption that FAILED ends the split FAILED before any card is charged. A part its PSP approved for less
+ * than planned (a partial approval) counts as failed: the split is rolled back, the card part released too
+ * (`_<id>.card-void`, or `_<id>.card-refund` for a sale), every reversal at what its PSP confirmed.
  *
  * Refunds go back in the configured order (card first by default: see `refundParts` and
  * docs/payment-methods/stored-value.md), one part after the other, each under its own reference.
@@ -59,6 +66,11 @@ export interface SplitTenderPorts {
   settled?(plan: SplitTenderPlan, state: SplitTenderState): Promise<void>;
   /** Called once a split refund is final: records its event. Must be idempotent. */
   refundSettled?(plan: SplitTenderPlan, refund: StoredRefund): Promise<void>;
+  /**
+   * Whether the PSP reported, after the fact, that a refund part the ledger holds FAILED succeeded (a
+   * `succeeded_after_failure` adjustment: the ledger never moves back). Absent: never.
+   */
+  succeededLater?(operationId: string): Promise<boolean>;
 }
 
 function startedTotal() {
@@ -68,14 +80,21 @@ function startedTotal() {
 function splitsTotal() {
   return counter(
     'pb_split_tenders_total',
-    'Split tender orders by final state: DONE (completed), ROLLED_BACK (card failed, redemption reversed), FAILED (redemption declined), REVERSAL_FAILED',
-    ['state'] as const,
+    'Split tender orders by final state: DONE (completed), ROLLED_BACK (a part failed or was approved for less, what was taken reversed), FAILED (redemption declined), REVERSAL_FAILED; reason as the split_tender_settled event says it (none for DONE)',
+    ['state', 'reason'] as const,
   );
 }
 
 function refundsTotal() {
   return counter('pb_split_tender_refunds_total', 'Refunds of split tender orders by final state (REFUNDED, REFUND_FAILED)', ['state'] as const);
 }
+
+/** The log line of a split ROLLED_BACK, by why it was rolled back. */
+const ROLLED_BACK_LINES: Record<RollbackCause, string> = {
+  card_part_failed: 'split tender rolled back: the gift card redemption was reversed',
+  card_part_short: 'split tender rolled back: the card part was approved for less than asked; it was released and the gift card redemption reversed',
+  gift_card_part_short: 'split tender rolled back: the gift card part was approved for less than asked and reversed; no card was charged',
+};
 
 export class SplitTenderCoordinator {
   readonly store: SplitTenderStore;
@@ -112,8 +131,11 @@ export class SplitTenderCoordinator {
     return result;
   }
 
-  /** The command of the step `state` waits for. */
-  private stepCommandOf(plan: SplitTenderPlan, step: SplitStep): PaymentCommand {
+  /**
+   * The command of a step. A reversal asks what its step holds (what the PSP confirmed, which a partial
+   * approval makes less than the part planned): a PSP refuses to reverse more than it holds.
+   */
+  private stepCommandOf(plan: SplitTenderPlan, step: SplitStep, outcomes: SplitView['outcomes']): PaymentCommand {
     const refs = stepReferences(plan);
     const redeem = plan.capture === true ? 'sale' : 'authorize';
     switch (step) {
@@ -121,22 +143,50 @@ export class SplitTenderCoordinator {
         return stepCommand(plan, redeem, refs.giftCard, 'gift_card', plan.gift_card.amount);
       case 'charge_card':
         return stepCommand(plan, redeem, refs.card, 'card', cardAmount(plan));
-      case 'reverse':
+      case 'reverse': {
         // An authorization is voided (cancel names our redemption by its operation id); a sale is refunded.
+        const held = confirmedOrPlanned(outcomes.redeem, plan.gift_card.amount);
         return plan.capture === true
-          ? stepCommand(plan, 'refund', refs.giftCardRefund, 'gift_card', plan.gift_card.amount, { key: refs.giftCard })
-          : stepCommand(plan, 'cancel', refs.giftCardVoid, 'gift_card', plan.gift_card.amount, { key: refs.giftCard });
+          ? stepCommand(plan, 'refund', refs.giftCardRefund, 'gift_card', held, { key: refs.giftCard })
+          : stepCommand(plan, 'cancel', refs.giftCardVoid, 'gift_card', held, { key: refs.giftCard });
+      }
+      case 'release_card': {
+        const held = confirmedOrPlanned(outcomes.charge_card, cardAmount(plan));
+        return plan.capture === true
+          ? stepCommand(plan, 'refund', refs.cardRefund, 'card', held, { key: refs.card })
+          : stepCommand(plan, 'cancel', refs.cardVoid, 'card', held, { key: refs.card });
+      }
     }
   }
 
+  /** The steps whose outcomes decide a split in `state` (ROLLING_BACK: what was taken, and its reversals). */
+  private stepsToRead(state: SplitTenderState): SplitStep[] {
+    switch (state) {
+      case 'REDEEMING':
+        return ['redeem'];
+      case 'CHARGING_CARD':
+        return ['charge_card'];
+      default:
+        return ['redeem', 'charge_card', 'reverse', 'release_card'];
+    }
+  }
+
+  /** The ledger's outcomes of `steps`. */
+  private async outcomesOf(plan: SplitTenderPlan, steps: readonly SplitStep[]): Promise<SplitView['outcomes']> {
+    const outcomes: SplitView['outcomes'] = {};
+    // The reversals' commands need what the first steps hold: read in order.
+    for (const step of steps) outcomes[step] = await this.ports.outcome(this.stepCommandOf(plan, step, outcomes).payment.operation_reference ?? '');
+    return outcomes;
+  }
+
   /**
-   * One pass: moves the split forward as far as the ledger's outcomes allow, submitting the step it waits
-   * for (once per pass). Returns the state it stopped at: final, or waiting for a step's outcome. Never
+   * One pass: moves the split forward as far as the ledger's outcomes allow, submitting the steps it waits
+   * for (once each per pass). Returns the state it stopped at: final, or waiting for a step's outcome. Never
    * blocks on the PSP: call again later (the sweep does).
    */
   async advance(plan: SplitTenderPlan): Promise<SplitTenderState> {
-    const remainder = cardAmount(plan);
-    let submitted = false;
+    const parts = { gift_card: plan.gift_card.amount, card: cardAmount(plan) };
+    let submitted = new Set<SplitStep>();
     for (;;) {
       const state = (await this.store.state(plan.id)) ?? 'REDEEMING';
       if (FINAL_SPLIT_STATES.has(state)) {
@@ -146,34 +196,51 @@ export class SplitTenderCoordinator {
         }
         return state;
       }
-      const step = this.stepCommandOf(plan, nextStep(state));
-      const outcome = await this.ports.outcome(step.payment.operation_reference ?? '');
-      const action = nextSplitAction(state, outcome, submitted, remainder);
+      const outcomes = await this.outcomesOf(plan, this.stepsToRead(state));
+      const action = nextSplitAction(state, { outcomes, submitted, parts });
       if (action.kind === 'wait') return state;
       if (action.kind === 'submit') {
-        await this.ports.submit(step);
-        submitted = true;
+        await this.ports.submit(this.stepCommandOf(plan, action.step, outcomes));
+        submitted.add(action.step);
         continue;
       }
       if (action.kind === 'final') return state;
-      submitted = false;
-      if (await this.store.move(plan.id, state, action.to)) this.moved(plan, state, action.to, outcome);
+      submitted = new Set();
+      if (await this.store.move(plan.id, state, action.to)) this.moved(plan, state, action.to, outcomes, action.cause);
     }
   }
 
   /** Metric and log line of a move (once: the move is a compare-and-set). */
-  private moved(plan: SplitTenderPlan, from: SplitTenderState, to: SplitTenderState, outcome: StepOutcome): void {
+  private moved(plan: SplitTenderPlan, from: SplitTenderState, to: SplitTenderState, outcomes: SplitView['outcomes'], cause?: RollbackCause): void {
     const { logger } = this.ports;
-    const reason = outcome.state === 'FAILED' ? outcome.reason : undefined;
-    const fields = { split: plan.id, order_id: plan.order_id, from, state: to, ...(reason ? { reason } : {}) };
-    if (to === 'ROLLING_BACK') logger.warn('split tender: card part failed, reversing the gift card redemption', fields);
+    // The latest step's failure: a reversal's, else the card part's, else the redemption's.
+    const failed = (['reverse', 'release_card', 'charge_card', 'redeem'] as const).map((step) => outcomes[step]).find((o) => o?.state === 'FAILED');
+    const reason = failed?.state === 'FAILED' ? failed.reason : undefined;
+    const fields = { split: plan.id, order_id: plan.order_id, from, state: to, ...(reason ? { reason } : {}), ...(cause ? { cause } : {}) };
+    if (to === 'ROLLING_BACK') {
+      const taken = {
+        gift_card_planned: plan.gift_card.amount,
+        gift_card_confirmed: confirmedOrPlanned(outcomes.redeem, plan.gift_card.amount),
+        card_planned: cardAmount(plan),
+        ...(outcomes.charge_card?.state === 'SUCCEEDED' ? { card_confirmed: confirmedOrPlanned(outcomes.charge_card, cardAmount(plan)) } : {}),
+        currency: plan.currency,
+      };
+      if (cause === 'card_part_failed') logger.warn('split tender: card part failed, reversing the gift card redemption', fields);
+      else if (cause === 'card_part_short')
+        logger.warn('split tender: card part approved for less than asked, releasing it and reversing the gift card redemption', { ...fields, ...taken });
+      else logger.warn('split tender: gift card part approved for less than asked, reversing it; no card is charged', { ...fields, ...taken });
+    }
     if (!FINAL_SPLIT_STATES.has(to)) return;
-    splitsTotal().inc({ state: to });
-    if (to === 'DONE') logger.info('split tender completed', fields);
-    else if (to === 'ROLLED_BACK') logger.warn('split tender rolled back: the gift card redemption was reversed', fields);
-    else if (to === 'FAILED') logger.info('split tender failed: the gift card redemption was declined, no card was charged', fields);
+    const finalReason = splitReason(to, outcomes);
+    splitsTotal().inc({ state: to, reason: finalReason ?? 'none' });
+    const final = { ...fields, ...(finalReason ? { split_reason: finalReason } : {}) };
+    if (to === 'DONE') logger.info('split tender completed', final);
+    else if (to === 'ROLLED_BACK') logger.warn(ROLLED_BACK_LINES[rollbackCause(outcomes)], final);
+    else if (to === 'FAILED') logger.info('split tender failed: the gift card redemption was declined, no card was charged', final);
     // Never left silently: the operator must release the hold by hand.
-    else logger.error('split tender: the gift card redemption could not be reversed; release it by hand', fields);
+    else if (finalReason === 'card_release_failed')
+      logger.error('split tender: the card part approved for less could not be released; release it by hand', final);
+    else logger.error('split tender: the gift card redemption could not be reversed; release it by hand', final);
   }
 
   /**
@@ -209,8 +276,40 @@ export class SplitTenderCoordinator {
     order: RefundOrder,
     command: PaymentCommand | null,
   ): Promise<{ refund: StoredRefund } | { refused: string; detail: string } | { conflict: string } | { operation: number } | { taken: string }> {
-    const caps = { card: cardAmount(plan), gift_card: plan.gift_card.amount };
+    // What the PSPs confirmed of each part, not the plan: a part approved for less can give back no more;
+    // less what failed refund parts gave back after all (their reservation was released when they failed).
+    const refs = stepReferences(plan);
+    const late = await this.refundedAfterFailure(plan);
+    const caps = {
+      card: (cardAmount(plan) > 0 ? confirmedOrPlanned(await this.ports.outcome(refs.card), cardAmount(plan)) : 0) - late.card,
+      gift_card: confirmedOrPlanned(await this.ports.outcome(refs.giftCard), plan.gift_card.amount) - late.gift_card,
+    };
     return this.store.beginRefund(plan.id, refundId, amount, caps, order, JSON.stringify(command ?? {}));
+  }
+
+  /**
+   * What the parts of the split's failed refunds gave back after all, per tender: a part the ledger holds
+   * FAILED that the PSP later reported succeeded (`succeededLater`). Its reservation was released when it
+   * failed, so without this the money could be refunded twice. Only failed refunds are read (rare).
+   */
+  private async refundedAfterFailure(plan: SplitTenderPlan): Promise<Record<TenderPart, number>> {
+    const late = { card: 0, gift_card: 0 };
+    const { succeededLater } = this.ports;
+    if (!succeededLater) return late;
+    for (const refund of await this.store.failedRefunds(plan.id)) {
+      for (const part of ['card', 'gift_card'] as const) {
+        const reference = refundReferences(refund)[part];
+        if (refund[part] <= 0 || (await this.ports.outcome(reference)).state !== 'FAILED' || !(await succeededLater(reference))) continue;
+        late[part] += refund[part];
+        this.ports.logger.warn('split tender refund part failed, then the PSP reported it succeeded: it counts as refunded', {
+          split: plan.id,
+          refund: refund.refundId,
+          part,
+          amount: refund[part],
+        });
+      }
+    }
+    return late;
   }
 
   private refundStep(plan: SplitTenderPlan, refund: StoredRefund, part: TenderPart, channel?: PaymentCommand['channel']): PaymentCommand {
@@ -286,17 +385,6 @@ export class SplitTenderCoordinator {
       }
       await new Promise((r) => setTimeout(r, this.ports.pollMs ?? 100));
     }
-  }
-}
-
-function nextStep(state: SplitTenderState): SplitStep {
-  switch (state) {
-    case 'REDEEMING':
-      return 'redeem';
-    case 'CHARGING_CARD':
-      return 'charge_card';
-    default:
-      return 'reverse';
   }
 }
 

@@ -212,6 +212,73 @@ describe('split tender through the worker', () => {
     expect((await worker.ledger.get(stepReferences({ id: splitId, step_ids: 'namespaced' }).giftCardVoid))?.state).toBe('SUCCEEDED');
   });
 
+  it('card part of a sale approved for less than asked: the split is rolled back (card part refunded at what was approved, redemption reversed) and reported FAIL with the confirmed figures', async () => {
+    const id = run();
+    const gc = `gc_short${id.replace(/-/g, '')}_3000`;
+    // 100.00 with 30.00 on the gift card: the simulator approves half of the card's 70.00.
+    const sale = splitSale(id, 'pm_card_partial_half', gc, 3000, 10000);
+    const splitId = sale.payment.operation_reference!;
+    const refs = stepReferences({ id: splitId, step_ids: 'namespaced' });
+    const before = (await metricValue('pb_split_tenders_total', { state: 'ROLLED_BACK', reason: 'card_part_short_rolled_back' })) ?? 0;
+    await client.publish('web.payment.sale', sale);
+    const event = await settledEvent(splitId);
+    expect(event.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'card_part_short_rolled_back',
+      amount: 6500,
+      requested_amount: 10000,
+      discrepancy: 'amount_mismatch',
+    });
+    const split = event.payment.split_tender as {
+      state: string;
+      gift_card_amount: number;
+      card_amount: number;
+      tenders: Array<{ tender: string; role: string; status: string; amount: number }>;
+    };
+    expect(split).toMatchObject({ state: 'ROLLED_BACK', gift_card_amount: 3000, card_amount: 3500 });
+    expect(split.tenders.map((t) => [t.tender, t.role, t.status, t.amount])).toEqual([
+      ['gift_card', 'redeem', 'SUCCESS', 3000],
+      ['card', 'charge', 'SUCCESS', 3500],
+      ['card', 'release', 'SUCCESS', 3500],
+      ['gift_card', 'reverse', 'SUCCESS', 3000],
+    ]);
+    // The card part went back at what the PSP took, and the gift card holds its whole balance again.
+    const release = await worker.ledger.get(refs.cardRefund);
+    expect(release).toMatchObject({ state: 'SUCCEEDED', command: 'refund' });
+    expect(release!.payment.amount).toBe(3500);
+    expect(await balance(gc)).toBe(3000);
+    expect(await worker.splitTender.coordinator.state(splitId)).toBe('ROLLED_BACK');
+    expect(await metricValue('pb_split_tenders_total', { state: 'ROLLED_BACK', reason: 'card_part_short_rolled_back' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('card part approved for less than asked') && l.includes(splitId) && l.includes('"card_confirmed":3500'))).toBe(
+      true,
+    );
+    // Nothing of it is left to refund.
+    const refundId = `refund-short-${id}`;
+    await client.publish('web.payment.refund', splitRefund(splitId, refundId, 1000));
+    await eventually(async () =>
+      notifications().some((x) => x.payment.operation_reference === refundId && x.payment.status === 'FAIL' && x.payment.reason === 'split_tender_not_settled'),
+    );
+  });
+
+  it('card part of an authorization approved for less than asked: the card authorization and the redemption are voided, the order reported FAIL', async () => {
+    const id = run();
+    const gc = `gc_shortauth${id.replace(/-/g, '')}_4000`;
+    await client.publish('web.order_created', order(id, 'pm_card_partial_half', gc, 3000));
+    const splitId = `web-order.WEB-${id}`;
+    const refs = stepReferences({ id: splitId, step_ids: 'namespaced' });
+    const event = await settledEvent(splitId);
+    expect(event.payment).toMatchObject({ status: 'FAIL', reason: 'card_part_short_rolled_back', amount: 6500, requested_amount: 10000 });
+    const split = event.payment.split_tender as { tenders: Array<{ role: string; status: string; amount: number }> };
+    expect(split.tenders.map((t) => [t.role, t.status, t.amount])).toEqual([
+      ['redeem', 'SUCCESS', 3000],
+      ['charge', 'SUCCESS', 3500],
+      ['release', 'SUCCESS', 3500],
+      ['reverse', 'SUCCESS', 3000],
+    ]);
+    expect(await worker.ledger.get(refs.cardVoid)).toMatchObject({ state: 'SUCCEEDED', command: 'cancel' });
+    expect(await balance(gc)).toBe(4000);
+  });
+
   it('a worker that dies between the redemption and the card charge: the sweep resumes the split, redeeming once', async () => {
     const id = run();
     const gc = `gc_crash${id.replace(/-/g, '')}_6000`;

@@ -8,6 +8,7 @@ import { simulatorTransformer as t } from '../../../src/gateways/simulator';
 import { createOutboundHttp } from '../../../src/http/axios-http';
 import { silentLogger } from '../../../src/logging/logger';
 import { SplitTenderCoordinator, SplitTenderPlan, StepOutcome, stepReferences } from '../../../src/split-tender/split-tender';
+import { refundReferences } from '../../../src/split-tender/split-tender-plan';
 import { startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { testRedis } from '../../support/test-redis';
 import { unlinkMatching } from '../../../src/redis/key-scan';
@@ -56,10 +57,14 @@ async function execute(command: PaymentCommand): Promise<void> {
   );
 }
 
+/** Refund parts the PSP reported succeeded after the ledger held them FAILED (a `succeeded_after_failure` adjustment). */
+const succeededLater = new Set<string>();
+
 function coordinator(submit: (c: PaymentCommand) => Promise<void> = execute): SplitTenderCoordinator {
   return new SplitTenderCoordinator({
     submit,
     outcome: async (id) => outcomes.get(id) ?? { state: 'OPEN' },
+    succeededLater: async (id) => succeededLater.has(id),
     redis,
     keyPrefix: prefix,
     logger: silentLogger(),
@@ -191,6 +196,41 @@ describe('split tender (gift card plus card)', () => {
     expect(refunded).toEqual({ card: 7000, gift_card: 1000, failed: [], state: 'REFUNDED' });
     expect(await balance('gc_refund_3000')).toBe(1000);
   });
+  it('caps a refund of a split at what the PSPs confirmed of each part, not at the plan', async () => {
+    // A split that went DONE with a card part approved for less (as a release before partial approvals
+    // rolled back could leave it): the card holds 35.00 of its planned 70.00.
+    const id = `st-cap-${randomBytes(3).toString('hex')}`;
+    const p = plan(id, 'gc_cap_3000', 'pm_card_visa', true);
+    const refs = stepReferences({ id, step_ids: 'namespaced' });
+    const c = coordinator();
+    await c.begin(p);
+    expect(await c.store.move(id, 'REDEEMING', 'DONE')).toBe(true);
+    outcomes.set(refs.giftCard, { state: 'SUCCEEDED', gatewayReference: 'psp-gc', confirmedAmount: 3000 });
+    outcomes.set(refs.card, { state: 'SUCCEEDED', gatewayReference: 'psp-card', confirmedAmount: 3500 });
+    expect(await c.beginRefund(p, `${id}.r1`, 10_000, 'card_first', null)).toEqual({ refused: 'amount_exceeds_refundable', detail: '6500' });
+    const begun = await c.beginRefund(p, `${id}.r2`, 6500, 'card_first', null);
+    expect('refund' in begun && [begun.refund.card, begun.refund.gift_card]).toEqual([3500, 3000]);
+  });
+
+  it('a refund part that failed and that the PSP later reported succeeded stays counted as refunded: its money cannot be refunded again', async () => {
+    const id = `st-late-${randomBytes(3).toString('hex')}`;
+    const p = plan(id, 'gc_late_3000', 'pm_card_visa', true);
+    const c = coordinator();
+    expect(await c.run(p)).toBe('DONE');
+    // 8000 card first: the card's 7000 is declined (nothing sent after it), its reservation released.
+    const failing = coordinator(async (command) => {
+      outcomes.set(command.payment.operation_reference ?? '', { state: 'FAILED', reason: 'processing_error' });
+    });
+    const first = await failing.refundOrder(p, 8000, `${id}.r1`);
+    expect(first.state).toBe('REFUND_FAILED');
+    expect(await c.beginRefund(p, `${id}.probe`, 10_001, 'card_first', null)).toMatchObject({ detail: '10000' });
+    // Reconciliation then finds the card part's refund at the PSP.
+    succeededLater.add(refundReferences({ refundId: `${id}.r1`, stepIds: 'namespaced' }).card);
+    expect(await c.beginRefund(p, `${id}.r2`, 3001, 'card_first', null)).toEqual({ refused: 'amount_exceeds_refundable', detail: '3000' });
+    const begun = await c.beginRefund(p, `${id}.r3`, 3000, 'card_first', null);
+    expect('refund' in begun && [begun.refund.card, begun.refund.gift_card]).toEqual([0, 3000]);
+  });
+
   it('a refund the bridge refused leaves its id free for a corrected one; one recorded before refund ids were claimed still refuses other money', async () => {
     const id = `st-claim-${randomBytes(3).toString('hex')}`;
     const p = plan(id, 'gc_claim_3000', 'pm_card_visa', true);

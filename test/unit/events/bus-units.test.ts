@@ -112,7 +112,14 @@ describe('events in the bus amount units', () => {
     });
     const plan = planOf('split-1', command);
     const done = (id: string, confirmedAmount: number): OperationRecord =>
-      ({ id, state: 'SUCCEEDED', confirmedAmount, confirmedCurrency: 'EUR', gatewayReference: `psp-${id}` }) as OperationRecord;
+      ({
+        id,
+        state: 'SUCCEEDED',
+        payment: { ...command.payment, amount: confirmedAmount },
+        confirmedAmount,
+        confirmedCurrency: 'EUR',
+        gatewayReference: `psp-${id}`,
+      }) as OperationRecord;
 
     it('converts the totals and every tender of split_tender_settled', () => {
       const refs = stepReferences(plan);
