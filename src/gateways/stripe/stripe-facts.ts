@@ -40,7 +40,8 @@ export function stripeFacts(): FactRow[] {
     rows.push({
       fact: `PaymentIntent \`${status}\`, capture_method manual`,
       source: `webhook ${piTypes}`,
-      commands: ['authorize'],
+      // The operation its metadata names: an authorize, or a revalidate (its id then the new gateway key).
+      commands: ['authorize', 'revalidate'],
       meaning: paymentIntentOutcome(status, 'authorize'),
     });
     rows.push({

@@ -133,7 +133,8 @@ function listed(list: readonly string[], type: string): boolean {
  *   (`cancellation_reason: automatic`) also carries an `authorization_expired` adjustment (see
  *   `authorizationLapse`). `operationId` is the one we put
  *   in its metadata when creating it (the authorize / sale / revalidate), `gatewayReference` its id, so a
- *   capture or cancel is found through the PaymentIntent.
+ *   capture or cancel is found through the PaymentIntent. A revalidate's new key is set where the outcome
+ *   meets its operation (the event does not say which command created the PaymentIntent).
  * - `setup_intent.*`: a tokenize's SetupIntent, read as its outcome (the PaymentMethod the token).
  * - `refund.*` / `charge.refund.updated`: the Refund, whose metadata carries the refund's operation id and
  *   whose id is its reference; a refund without our metadata (made in the Dashboard) is not applied.

@@ -5,6 +5,8 @@
 import Stripe from 'stripe';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
 import { pendingOperation, useWebhookStack } from '../../support/webhook-stack';
 
 const SECRET = 'whsec_stripe_webhooks_test_0123456789abcdef';
@@ -73,5 +75,27 @@ describe('Stripe webhooks', () => {
       psp_reference: pi,
     });
     expect((await stack.worker.ledger.get(id))?.state).toBe('PENDING');
+  });
+
+  it('settle a revalidate whose answer was lost (UNKNOWN) with its new PaymentIntent as the new gateway key, in the ledger and in the event', async () => {
+    const oldPi = `pi_old_${Date.now()}`;
+    const newPi = `pi_new_${Date.now()}`;
+    const cmd = channelCommand('revalidate', {}, { gateway: 'stripe', gateway_key: oldPi, amount: AMOUNT, currency: 'EUR', order_id: `order-stripe-${++seq}` });
+    const id = cmd.payment.operation_reference!;
+    await stack.worker.ledger.create(id, cmd);
+    await stack.worker.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    // The answer timed out: outcome unknown, the status inquiry far away, so only the webhook moves it.
+    await stack.worker.ledger.transition(id, 'UNKNOWN', { event: 'outcome' }, { nextCheckAt: Date.now() + 600_000, pollStep: 0 });
+
+    expect((await post('payment_intent.amount_capturable_updated', paymentIntent(newPi, id, 'requires_capture'), `evt_revalidated_${seq}`)).status).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
+    const record = await stack.worker.ledger.get(id);
+    expect(record).toMatchObject({ gatewayReference: newPi, newGatewayKey: newPi });
+    await eventually(async () => notified.some((p) => p.operation_reference === id && p.status === 'SUCCESS'));
+    expect(notified.find((p) => p.operation_reference === id && p.status === 'SUCCESS')).toMatchObject({
+      gateway_command: 'revalidate',
+      new_gateway_key: newPi,
+    });
   });
 });
