@@ -1,5 +1,8 @@
 import { Payment } from '../contracts/payment-command';
 import type { SplitTenderPlan } from '../split-tender/split-tender-plan';
+import { isPersonalField } from '../logging/personal-fields';
+
+export { isPersonalField };
 
 /**
  * What erasure keeps and what it removes (docs/DATA.md, "Erasure"). Accounting and reconciliation need the
@@ -60,54 +63,6 @@ const KEPT_LINE_FIELDS: ReadonlySet<string> = new Set([
 const KEPT_METHOD_FIELDS: ReadonlySet<string> = new Set(['method', 'submethod']);
 const KEPT_CARD_FIELDS: ReadonlySet<string> = new Set(['bin', 'last_four_digits', 'brand']);
 const KEPT_SPLIT_FIELDS: ReadonlySet<string> = new Set(['type', 'account', 'reference', 'amount']);
-
-/** Words that mark a field as describing a person or holding free text, wherever it appears (history, events). */
-const PERSONAL_WORDS: ReadonlySet<string> = new Set([
-  'name',
-  'firstname',
-  'lastname',
-  'surname',
-  'email',
-  'mail',
-  'address',
-  'street',
-  'city',
-  'postcode',
-  'postal',
-  'zip',
-  'phone',
-  'telephone',
-  'mobile',
-  'holder',
-  'birth',
-  'dob',
-  'ip',
-  'shopper',
-  'customer',
-  'billing',
-  'shipping',
-  'note',
-  'notes',
-  'comment',
-  'comments',
-  'description',
-  'text',
-  'message',
-  'custom',
-  'attributes',
-  'bank',
-  'iban',
-]);
-
-/** Whether a field name (snake_case, camelCase or kebab-case) holds one of the personal words. */
-export function isPersonalField(key: string): boolean {
-  const words = key
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
-  return words.some((w) => PERSONAL_WORDS.has(w));
-}
 
 function pick(value: unknown, kept: ReadonlySet<string>, nested: Record<string, (v: unknown) => unknown> = {}): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;

@@ -159,8 +159,12 @@ export type WebhookSkipReason = 'unknown_event_type' | 'unreadable' | 'other_acc
 /** An item of a verified webhook the transformer skipped, with what an operator needs to find it at the PSP. */
 export interface SkippedWebhookItem {
   reason: WebhookSkipReason;
+  /** The PSP's id of the notification, when it gives one per item (Stripe `evt_…`). */
+  eventId?: string;
   /** The PSP's event type or code, verbatim. */
   eventType?: string;
+  /** The status the item reports, when it is one the gateway's status map does not list (`unreadable`). */
+  status?: string;
   /** The PSP's reference of the object the item is about. */
   reference?: string;
   /** The PSP account the item names. */

@@ -3,6 +3,7 @@ import { GatewayError } from '../errors';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
 import { redact } from '../logging/redact';
+import { redactBody } from '../logging/redact-body';
 import { gauge } from '../metrics/metrics-registry';
 import { GatewayRequest, GatewayResponse, GatewayTransformer } from './gateway-adapter';
 
@@ -147,7 +148,7 @@ export class GatewayClient {
         path: redact(signed.path),
         status: result.status,
         elapsed_ms: elapsedMs,
-        request_body: redactBody(signed.body),
+        request_body: redactBody(signed.body, contentTypeOf(signed.headers)),
         response_body: redactBody(result.body),
       });
     }
@@ -168,12 +169,7 @@ function poolGauge() {
   ] as const);
 }
 
-/** A body for a debug line: JSON redacted field by field, anything else as redacted text. */
-function redactBody(body: string | undefined): unknown {
-  if (body === undefined || body === '') return undefined;
-  try {
-    return redact(JSON.parse(body) as unknown);
-  } catch {
-    return redact(body);
-  }
+/** The request's `content-type`, whatever the case of its name. */
+function contentTypeOf(headers: Record<string, string>): string | undefined {
+  return headers['content-type'] ?? Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
 }

@@ -22,6 +22,7 @@ import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
 import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-command';
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
 import { handleFailureAfterSuccess } from './failure-after-success';
+import { withRevalidateKey } from './revalidate-key';
 import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
 import { GatewayRouter } from '../routing/gateway-router';
 
@@ -190,7 +191,8 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
       event_id: job.data.eventId,
     });
   }
-  const after = await deps.recorder.apply(op, arrived.outcome, 'webhook', { provider_event_id: job.data.eventId });
+  // A revalidate's new key: the webhook does not say its PaymentIntent (authorization) was a revalidate's.
+  const after = await deps.recorder.apply(op, withRevalidateKey(op.command, arrived.outcome), 'webhook', { provider_event_id: job.data.eventId });
   if (before === after.state && before !== 'PENDING') {
     deps.logger.info('webhook changed nothing (late or repeated)', { operation_id: op.id, state: before, webhook_status: arrived.outcome.status });
   }

@@ -162,7 +162,15 @@ export class WebhookRoute implements WebRoute {
   private skip(name: string, item: SkippedWebhookItem): void {
     this.stats.skipped += 1;
     itemsSkipped.inc({ gateway: name, reason: item.reason });
-    const fields = { gateway: name, reason: item.reason, event_type: item.eventType, psp_reference: item.reference, account: item.account };
+    const fields = {
+      gateway: name,
+      reason: item.reason,
+      event_id: item.eventId,
+      event_type: item.eventType,
+      psp_status: item.status,
+      psp_reference: item.reference,
+      account: item.account,
+    };
     // A company-level webhook brings every sibling account's items: expected, so not a warning.
     if (item.reason === 'other_account') this.deps.logger.info('webhook item for another PSP account acknowledged and skipped', fields);
     else this.deps.logger.warn('webhook item acknowledged and skipped: the bridge does not know or cannot read it', fields);

@@ -9,7 +9,7 @@ import {
   refundOutcome,
   setupIntentOutcome,
 } from './stripe-status-map';
-import { STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
+import { STRIPE_IGNORED_EVENT_TYPES, STRIPE_WEBHOOK_EVENT_TYPES } from './stripe-webhook';
 
 const PI_COMMANDS: readonly PaymentIntentCommand[] = ['authorize', 'sale', 'revalidate', 'validate', 'capture', 'cancel'];
 
@@ -40,7 +40,8 @@ export function stripeFacts(): FactRow[] {
     rows.push({
       fact: `PaymentIntent \`${status}\`, capture_method manual`,
       source: `webhook ${piTypes}`,
-      commands: ['authorize'],
+      // The operation its metadata names: an authorize, or a revalidate (its id then the new gateway key).
+      commands: ['authorize', 'revalidate'],
       meaning: paymentIntentOutcome(status, 'authorize'),
     });
     rows.push({
@@ -58,6 +59,16 @@ export function stripeFacts(): FactRow[] {
       rows.push({ fact, source: 'webhook', commands: [], meaning: 'ignore', adjustment: kind });
     }
   }
+  const ignored = STRIPE_IGNORED_EVENT_TYPES.map((t) => `\`${t}\``).join(', ');
+  rows.push({
+    fact:
+      'a `payment_intent.*`, `setup_intent.*`, `refund.*`, `charge.refund.*` or `charge.dispute.*` type not listed here, or a status ' +
+      'not listed here (an endpoint on a newer API version): acknowledged and skipped, counted in `pb_webhook_items_skipped_total` ' +
+      `(\`unknown_event_type\`, \`unreadable\`) with a warn line; ${ignored} are acknowledged quietly`,
+    source: 'webhook',
+    commands: [],
+    meaning: 'ignore',
+  });
   rows.push({ fact: 'any other event type', source: 'webhook', commands: [], meaning: 'ignore' });
   return rows;
 }

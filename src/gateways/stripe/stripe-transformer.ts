@@ -2,7 +2,16 @@ import type { GatewayConfig } from '../gateway-config';
 import { CommandType } from '../../contracts/payment-command';
 import { withDecline, withDeclines } from '../gateway-declines';
 import { STRIPE_DECLINES } from './stripe-declines';
-import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import {
+  GatewayOutcome,
+  GatewayRequest,
+  GatewayResponse,
+  GatewayTransformer,
+  OperationContext,
+  SkippedWebhookItem,
+  WebhookAck,
+  WebhookEvent,
+} from '../gateway-adapter';
 import { SEARCHED_COMMANDS, STRIPE_SEARCH_LAG_MS, buildStripeRequest, buildStripeStatusRequest } from './stripe-requests';
 import { parseStripeResponse, parseStripeStatusResponse } from './stripe-responses';
 import { parseStripeWebhook, verifyStripeWebhook } from './stripe-webhook';
@@ -53,8 +62,8 @@ export const stripeTransformer: GatewayTransformer = {
     return verifyStripeWebhook(rawBody, headers, [gateway.webhookSecret, gateway.webhookSecretPrevious], now);
   },
 
-  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
-    return withDeclines(parseStripeWebhook(rawBody, gateway.name), STRIPE_DECLINES);
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped?: (item: SkippedWebhookItem) => void): WebhookEvent[] {
+    return withDeclines(parseStripeWebhook(rawBody, gateway.name, skipped), STRIPE_DECLINES);
   },
 
   webhookAck(): WebhookAck {

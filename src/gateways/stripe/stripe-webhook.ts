@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
-import { GatewayOutcome, WebhookEvent } from '../gateway-adapter';
+import { GatewayOutcome, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import { stripeConfirmedMoney } from './stripe-amount';
 import { isStripeLapse } from './stripe-status-map';
 import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome } from './stripe-responses';
@@ -83,7 +83,7 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-/** Event types we act on; every other type is acknowledged and ignored. */
+/** Event types we act on; every other type is acknowledged and ignored (see `parseStripeWebhook`). */
 export const STRIPE_WEBHOOK_EVENT_TYPES = [
   'payment_intent.succeeded',
   'payment_intent.amount_capturable_updated',
@@ -107,6 +107,24 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
 ] as const;
 
 /**
+ * Types about the objects we read that carry no outcome of ours: a PaymentIntent or SetupIntent just created
+ * (our own request's answer says more), a customer-balance PaymentIntent partly funded (its status does not
+ * move). Acknowledged and left alone, not counted as skipped.
+ */
+export const STRIPE_IGNORED_EVENT_TYPES = ['payment_intent.created', 'payment_intent.partially_funded', 'setup_intent.created'] as const;
+
+/**
+ * The types about the objects we read (PaymentIntent, SetupIntent, Refund, Dispute). One of them that is in
+ * neither list above is new to us: skipped as `unknown_event_type`. Types about other objects (`customer.*`,
+ * `charge.refunded`…) are no business of the bridge, acknowledged quietly.
+ */
+const READ_TYPE_PREFIXES = ['payment_intent.', 'setup_intent.', 'refund.', 'charge.refund.', 'charge.dispute.'] as const;
+
+function listed(list: readonly string[], type: string): boolean {
+  return list.includes(type);
+}
+
+/**
  * A verified Stripe event as our outcome.
  *
  * - `payment_intent.*`: the PaymentIntent read as an authorization when its capture is manual
@@ -115,7 +133,8 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
  *   (`cancellation_reason: automatic`) also carries an `authorization_expired` adjustment (see
  *   `authorizationLapse`). `operationId` is the one we put
  *   in its metadata when creating it (the authorize / sale / revalidate), `gatewayReference` its id, so a
- *   capture or cancel is found through the PaymentIntent.
+ *   capture or cancel is found through the PaymentIntent. A revalidate's new key is set where the outcome
+ *   meets its operation (the event does not say which command created the PaymentIntent).
  * - `setup_intent.*`: a tokenize's SetupIntent, read as its outcome (the PaymentMethod the token).
  * - `refund.*` / `charge.refund.updated`: the Refund, whose metadata carries the refund's operation id and
  *   whose id is its reference; a refund without our metadata (made in the Dashboard) is not applied.
@@ -126,8 +145,13 @@ export const STRIPE_WEBHOOK_EVENT_TYPES = [
  *   adjustment: the refund's outcome while it is open, an adjustment once it had succeeded.
  * - `charge.dispute.*`: the Dispute, a late fact about the disputed PaymentIntent (its reference); an
  *   adjustment only (see `stripeDisputeFact`), never the payment's outcome.
+ *
+ * Stripe renders an event in its endpoint's API version, not the one our requests pin, so a signed event may
+ * carry a status our maps do not list, or be of a type added since. Either is reported to `skipped` (as
+ * `unreadable` with the status, or `unknown_event_type`) and gives no event: a refusal would only bring it
+ * back for days. Throws only when the body as a whole is not a Stripe event.
  */
-export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEvent[] {
+export function parseStripeWebhook(rawBody: Buffer, gateway: string, skipped: (item: SkippedWebhookItem) => void = () => undefined): WebhookEvent[] {
   let json: unknown;
   try {
     json = JSON.parse(rawBody.toString('utf8')) as unknown;
@@ -141,40 +165,54 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string): WebhookEve
   const type = str(json.type);
   if (eventId === undefined || type === undefined) throw new GatewayError('invalid_request', gateway, 'webhook event without id or type');
   const object = json.data.object;
-  const metadata = isObject(object.metadata) ? object.metadata : {};
-  const operationId = str(metadata[OPERATION_ID_METADATA]);
-
-  let outcome: GatewayOutcome;
-  let reference: string | undefined;
-  let adjustment: AdjustmentFact | undefined;
-  if (type.startsWith('payment_intent.')) {
-    if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
-    // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
-    outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway, false);
-    reference = str(object.id);
-    if (isStripeLapse(object)) adjustment = authorizationLapse(object, json.created);
-  } else if (type.startsWith('setup_intent.')) {
-    if (!(STRIPE_WEBHOOK_EVENT_TYPES as readonly string[]).includes(type)) return [];
-    // A tokenize's SetupIntent (our operation id in its metadata): what the customer's action led to.
-    outcome = setupIntentToOutcome(object, gateway, false);
-    reference = str(object.id);
-  } else if (isStripeDisputeEventType(type)) {
-    return [{ ...disputeEvent(eventId, type, object, json.created, gateway), account: str(json.account) ?? '' }];
-  } else if (type === 'refund.created' || type === 'refund.updated' || type === 'refund.failed' || type === 'charge.refund.updated') {
-    // Ours only: a refund made elsewhere (the Dashboard) has no operation here; reconciliation reports it.
-    if (operationId === undefined) return [];
-    outcome = refundToOutcome(object, gateway);
-    // The Refund itself, as our refund operation holds it: never the PaymentIntent, which names other operations.
-    reference = str(object.id);
-    if (object.status === 'failed') adjustment = refundFailure(object, json.created);
-  } else {
+  // A Connect event names the connected account; the platform's own events name none ('').
+  const account = str(json.account) ?? '';
+  const reference = str(object.id);
+  const item: SkippedWebhookItem = { reason: 'unreadable', eventId, eventType: type, account, ...(reference !== undefined ? { reference } : {}) };
+  if (!listed(STRIPE_WEBHOOK_EVENT_TYPES, type)) {
+    if (READ_TYPE_PREFIXES.some((p) => type.startsWith(p)) && !listed(STRIPE_IGNORED_EVENT_TYPES, type)) skipped({ ...item, reason: 'unknown_event_type' });
     return [];
   }
-  // A Connect event names the connected account; the platform's own events name none ('').
-  const event: WebhookEvent = { eventId, gatewayReference: reference, account: str(json.account) ?? '', outcome };
+  try {
+    const event = readEvent(eventId, type, object, json.created, gateway);
+    return event === undefined ? [] : [{ ...event, account }];
+  } catch (err) {
+    // Our readers throw a GatewayError for what the PSP said that they cannot read (a status the maps do not
+    // list); anything else is a fault of ours, refused so that Stripe sends it again once it is fixed.
+    if (!(err instanceof GatewayError)) throw err;
+    const status = str(object.status);
+    skipped({ ...item, ...(status !== undefined ? { status } : {}) });
+    return [];
+  }
+}
+
+/** One event of a type we act on; undefined when it is not ours (a refund made in the Dashboard). */
+function readEvent(eventId: string, type: string, object: Json, created: unknown, gateway: string): WebhookEvent | undefined {
+  const metadata = isObject(object.metadata) ? object.metadata : {};
+  const operationId = str(metadata[OPERATION_ID_METADATA]);
+  let outcome: GatewayOutcome;
+  let adjustment: AdjustmentFact | undefined;
+  if (isStripeDisputeEventType(type)) return disputeEvent(eventId, type, object, created, gateway);
+  if (type.startsWith('payment_intent.')) {
+    // A manual-capture PaymentIntent is an authorization; an automatic one is a sale (held is not done).
+    outcome = paymentIntentToOutcome(object, object.capture_method === 'manual' ? 'authorize' : 'sale', gateway, false);
+    if (isStripeLapse(object)) adjustment = authorizationLapse(object, created);
+  } else if (type.startsWith('setup_intent.')) {
+    // A tokenize's SetupIntent (our operation id in its metadata): what the customer's action led to.
+    outcome = setupIntentToOutcome(object, gateway, false);
+  } else {
+    // refund.* and charge.refund.updated. Ours only: a refund made elsewhere (the Dashboard) has no operation
+    // here; reconciliation reports it.
+    if (operationId === undefined) return undefined;
+    outcome = refundToOutcome(object, gateway);
+    if (object.status === 'failed') adjustment = refundFailure(object, created);
+  }
+  // The object itself: for a refund the Refund as our refund operation holds it, never the PaymentIntent,
+  // which names other operations.
+  const event: WebhookEvent = { eventId, gatewayReference: str(object.id), outcome };
   if (operationId !== undefined) event.operationId = operationId;
   if (adjustment) event.adjustment = adjustment;
-  return [event];
+  return event;
 }
 
 /** Event `created` (unix seconds) as epoch ms; undefined when absent. */

@@ -233,6 +233,57 @@ describe('GatewayClient over plain http', () => {
     expect(lines.join('\n')).not.toContain('4111111111111111');
     expect(lines.join('\n')).not.toContain('sk_test_secret_key_123');
   });
+
+  it("logs a Stripe form request at debug with its wallet token and the customer's e-mail, phone and address masked", async () => {
+    const server = await startServer(ok);
+    cleanups.push(server.close);
+    const { logger, lines } = captureLogger('debug');
+    const client = new GatewayClient(gatewayConfig(server.url), transformer, { proxy: DIRECT, logger });
+    const stripe = transformerFor('stripe');
+    const stripeGateway = gatewayConfig(server.url, { type: 'stripe' });
+    const shopper = {
+      email: 'ada@example.com',
+      telephone: '+4930123456',
+      country: 'DE',
+      billing_address: { street: 'Unter den Linden', house_number: '77', city: 'Berlin', postal_code: '10117', country: 'DE' },
+    };
+    const payment = { gateway: 'stripe', gateway_account: 'a', amount: 2599, currency: 'EUR', order_id: 'ORD-1' };
+    const wallet = stripe.buildRequest(
+      {
+        operationId: 'op-wallet-1',
+        command: 'sale',
+        payment: { ...payment, gateway_key: 'order-1', payment_method: { type: 'google_pay', token: 'tok_1NgWalletToken0001' } },
+      },
+      stripeGateway,
+    );
+    const klarna = stripe.buildRequest(
+      {
+        operationId: 'op-klarna-1',
+        command: 'authorize',
+        payment: { ...payment, gateway_key: 'pm_1', payment_method: { type: 'klarna', return_url: 'https://shop.example/back', shopper } },
+      },
+      stripeGateway,
+    );
+    expect(wallet.headers['content-type']).toBe('application/x-www-form-urlencoded');
+
+    await client.send(wallet);
+    await client.send(klarna);
+
+    const logged = lines.filter((l) => l.includes('"gateway call"')).join('\n');
+    expect(logged).toContain('op-klarna-1');
+    for (const value of [
+      'tok_1NgWalletToken0001',
+      'ada@example.com',
+      'ada%40example.com',
+      '4930123456',
+      'Unter den Linden',
+      'Linden%2077',
+      'Berlin',
+      '10117',
+    ]) {
+      expect(logged).not.toContain(value);
+    }
+  });
 });
 
 describe('GatewayClient over TLS', () => {

@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { stripeTransformer } from '../../../../src/gateways/stripe';
 import { STRIPE_DISPUTE_EVENT_TYPES, STRIPE_DISPUTE_STATUSES, stripeDisputeFact } from '../../../../src/gateways/stripe/stripe-adjustments';
-import { GatewayError } from '../../../../src/errors/gateway-error';
+import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { PI_ID, REFUND_ID, refund, stripeContext, stripeEvent, stripeGateway, WEBHOOK_SECRET } from './stripe-fixtures';
 
 const stripe = new Stripe('sk_test_unit_only');
@@ -103,9 +103,11 @@ describe('Stripe late facts', () => {
     expect(event.adjustment).toBeUndefined();
   });
 
-  it('refuses an undocumented Dispute status rather than guessing', () => {
+  it('skips an undocumented Dispute status as unreadable rather than guessing (no adjustment), without refusing the webhook', () => {
     const { raw } = signed(stripeEvent('charge.dispute.closed', dispute({ status: 'brand_new' })));
-    expect(() => stripeTransformer.parseWebhook(raw, stripeGateway)).toThrow(GatewayError);
+    const skipped: SkippedWebhookItem[] = [];
+    expect(stripeTransformer.parseWebhook(raw, stripeGateway, (item) => skipped.push(item))).toEqual([]);
+    expect(skipped).toEqual([expect.objectContaining({ reason: 'unreadable', eventType: 'charge.dispute.closed', status: 'brand_new' })]);
   });
 
   it('has an adjustment for every dispute event type and status Stripe documents', () => {

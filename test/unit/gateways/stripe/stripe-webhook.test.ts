@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import { stripeTransformer } from '../../../../src/gateways/stripe';
+import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { parseStripeSignatureHeader, stripeSignatureHeader, verifyStripeWebhook } from '../../../../src/gateways/stripe/stripe-webhook';
 import {
   paymentIntent,
@@ -212,9 +213,68 @@ describe('Stripe webhook events', () => {
     expect(JSON.stringify(waiting)).not.toContain('secret');
   });
 
-  it('ignores event types we do not act on', () => {
-    expect(parse(stripeEvent('customer.created', { id: 'cus_x', object: 'customer' }))).toEqual([]);
-    expect(parse(stripeEvent('payment_intent.created', paymentIntent(ctx)))).toEqual([]);
+  it('ignores event types we do not act on, without counting them as skipped: other objects, and the known types carrying no outcome', () => {
+    const skipped: SkippedWebhookItem[] = [];
+    const quiet = (event: unknown) => stripeTransformer.parseWebhook(body(event), stripeGateway, (item) => skipped.push(item));
+    expect(quiet(stripeEvent('customer.created', { id: 'cus_x', object: 'customer' }))).toEqual([]);
+    expect(quiet(stripeEvent('payment_intent.created', paymentIntent(ctx)))).toEqual([]);
+    expect(quiet(stripeEvent('setup_intent.created', setupIntent(stripeContext('tokenize'))))).toEqual([]);
+    expect(skipped).toEqual([]);
+  });
+
+  describe('a signed event it cannot read or does not know: acknowledged, reported as skipped, never thrown', () => {
+    /** Parses `event` and returns what it gave and what it reported skipped. */
+    function parseSkipping(event: Record<string, unknown>): { events: ReturnType<typeof parse>; skipped: SkippedWebhookItem[] } {
+      const skipped: SkippedWebhookItem[] = [];
+      const events = stripeTransformer.parseWebhook(body(event), stripeGateway, (item) => skipped.push(item));
+      return { events, skipped };
+    }
+
+    it('skips a PaymentIntent whose status our map does not list (an endpoint on a newer API version) as unreadable, naming the event, type and status', () => {
+      const pi = paymentIntent(ctx, { status: 'requires_reauthorization' });
+      const { events, skipped } = parseSkipping({
+        ...stripeEvent('payment_intent.amount_capturable_updated', pi, 'evt_unknown_status_pi'),
+        account: 'acct_1X',
+      });
+      expect(events).toEqual([]);
+      expect(skipped).toEqual([
+        {
+          reason: 'unreadable',
+          eventId: 'evt_unknown_status_pi',
+          eventType: 'payment_intent.amount_capturable_updated',
+          status: 'requires_reauthorization',
+          reference: PI_ID,
+          account: 'acct_1X',
+        },
+      ]);
+    });
+
+    it('skips a SetupIntent, a Refund and a Dispute with an unknown status the same way', () => {
+      const cases: Array<[string, Record<string, unknown>]> = [
+        ['setup_intent.succeeded', setupIntent(stripeContext('tokenize'), { status: 'requires_review' })],
+        ['refund.updated', refund(stripeContext('refund', { amount: 700 }), { status: 'reversed' })],
+        ['charge.dispute.updated', { id: 'dp_1', object: 'dispute', amount: 2599, currency: 'eur', payment_intent: PI_ID, status: 'escalated' }],
+      ];
+      for (const [type, object] of cases) {
+        const { events, skipped } = parseSkipping(stripeEvent(type, object));
+        expect(events).toEqual([]);
+        expect(skipped).toEqual([expect.objectContaining({ reason: 'unreadable', eventType: type, status: object.status, reference: object.id })]);
+      }
+    });
+
+    it('skips a type of the objects it reads that it does not know as unknown_event_type', () => {
+      const { events, skipped } = parseSkipping(stripeEvent('payment_intent.reauthorization_required', paymentIntent(ctx), 'evt_new_type'));
+      expect(events).toEqual([]);
+      expect(skipped).toEqual([
+        { reason: 'unknown_event_type', eventId: 'evt_new_type', eventType: 'payment_intent.reauthorization_required', reference: PI_ID, account: '' },
+      ]);
+    });
+
+    it('keeps the statuses it knows unskipped', () => {
+      const { events, skipped } = parseSkipping(stripeEvent('payment_intent.succeeded', paymentIntent(ctx, { status: 'succeeded' })));
+      expect(events).toHaveLength(1);
+      expect(skipped).toEqual([]);
+    });
   });
 
   it('refuses a body that is not a Stripe event', () => {

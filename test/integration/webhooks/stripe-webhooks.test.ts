@@ -1,0 +1,101 @@
+/**
+ * Stripe webhooks through the real path on a real Redis: signed by Stripe's own SDK
+ * (`webhooks.generateTestHeaderString`), posted to the web process, applied by the worker, reported to the OMS.
+ */
+import Stripe from 'stripe';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { pendingOperation, useWebhookStack } from '../../support/webhook-stack';
+
+const SECRET = 'whsec_stripe_webhooks_test_0123456789abcdef';
+const AMOUNT = 2599;
+
+const webLogs = captureLogger('info');
+/** What the worker told the bus: each notification's `payment`. */
+const notified: Array<Record<string, unknown>> = [];
+const stack = useWebhookStack(
+  { stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: SECRET } },
+  {
+    webLogger: webLogs.logger,
+    workerLogger: captureLogger('warn').logger,
+    notify: async (_method, params) => void notified.push((params as { payment: Record<string, unknown> }).payment),
+  },
+);
+const stripe = new Stripe('sk_test_unit_only');
+
+let seq = 0;
+
+/** A manual-capture PaymentIntent as Stripe sends it in an event, carrying our operation id. */
+function paymentIntent(id: string, operationId: string, status: string): Record<string, unknown> {
+  return {
+    id,
+    object: 'payment_intent',
+    amount: AMOUNT,
+    amount_capturable: status === 'requires_capture' ? AMOUNT : 0,
+    amount_received: 0,
+    capture_method: 'manual',
+    currency: 'eur',
+    metadata: { operation_id: operationId },
+    status,
+  };
+}
+
+async function post(type: string, object: Record<string, unknown>, eventId: string): Promise<Response> {
+  const body = JSON.stringify({ id: eventId, object: 'event', api_version: '2099-01-01', created: Math.floor(Date.now() / 1000), type, data: { object } });
+  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET });
+  return fetch(`${stack.web.server.url}/webhooks/stripe`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': header },
+  });
+}
+
+describe('Stripe webhooks', () => {
+  it('acknowledge (200) an event whose PaymentIntent status the bridge does not know, count it as skipped and log it; the operation does not move', async () => {
+    const before = await metricValue('pb_webhook_items_skipped_total', { gateway: 'stripe', reason: 'unreadable' });
+    const pi = `pi_unknown_status_${Date.now()}`;
+    const id = await pendingOperation(stack.worker, 'authorize', { gateway: 'stripe', amount: AMOUNT, currency: 'EUR', order_id: `order-stripe-${++seq}` }, pi);
+
+    const res = await post('payment_intent.amount_capturable_updated', paymentIntent(pi, id, 'requires_reauthorization'), 'evt_unknown_status_0001');
+
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ received: true });
+    expect(await metricValue('pb_webhook_items_skipped_total', { gateway: 'stripe', reason: 'unreadable' })).toBe(before + 1);
+    const line = webLogs.lines.find((l) => l.includes('webhook item acknowledged and skipped') && l.includes('evt_unknown_status_0001'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({
+      level: 'warn',
+      gateway: 'stripe',
+      reason: 'unreadable',
+      event_id: 'evt_unknown_status_0001',
+      event_type: 'payment_intent.amount_capturable_updated',
+      psp_status: 'requires_reauthorization',
+      psp_reference: pi,
+    });
+    expect((await stack.worker.ledger.get(id))?.state).toBe('PENDING');
+  });
+
+  it('settle a revalidate whose answer was lost (UNKNOWN) with its new PaymentIntent as the new gateway key, in the ledger and in the event', async () => {
+    const oldPi = `pi_old_${Date.now()}`;
+    const newPi = `pi_new_${Date.now()}`;
+    const cmd = channelCommand('revalidate', {}, { gateway: 'stripe', gateway_key: oldPi, amount: AMOUNT, currency: 'EUR', order_id: `order-stripe-${++seq}` });
+    const id = cmd.payment.operation_reference!;
+    await stack.worker.ledger.create(id, cmd);
+    await stack.worker.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    // The answer timed out: outcome unknown, the status inquiry far away, so only the webhook moves it.
+    await stack.worker.ledger.transition(id, 'UNKNOWN', { event: 'outcome' }, { nextCheckAt: Date.now() + 600_000, pollStep: 0 });
+
+    expect((await post('payment_intent.amount_capturable_updated', paymentIntent(newPi, id, 'requires_capture'), `evt_revalidated_${seq}`)).status).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
+    const record = await stack.worker.ledger.get(id);
+    expect(record).toMatchObject({ gatewayReference: newPi, newGatewayKey: newPi });
+    await eventually(async () => notified.some((p) => p.operation_reference === id && p.status === 'SUCCESS'));
+    expect(notified.find((p) => p.operation_reference === id && p.status === 'SUCCESS')).toMatchObject({
+      gateway_command: 'revalidate',
+      new_gateway_key: newPi,
+    });
+  });
+});
