@@ -38,7 +38,7 @@ export async function seedLedger(redis: RedisClient, prefix: string, base = Date
   const order = authCmd.payment.order_id!;
   const auth = authCmd.payment.operation_reference!;
   await ledger.create(auth, authCmd, base, { event: 'attempt', gateway: 'simulator' });
-  await ledger.transition(
+  await ledger.transitionAndGet(
     auth,
     'SUCCEEDED',
     { event: 'outcome', status: 'SUCCESS', note: 'customer Ada Lovelace' },
@@ -50,8 +50,9 @@ export async function seedLedger(redis: RedisClient, prefix: string, base = Date
       confirmedAmount: 1999,
       confirmedCurrency: 'EUR',
     },
-    base + 100,
+    { reference: { gateway: 'simulator', reference: `psp_${auth}` }, now: base + 100 },
   );
+  // A repeated outcome: history only (it moves nothing, so it claims no reference).
   await ledger.transitionAndGet(auth, 'SUCCEEDED', { event: 'repeat' }, {}, { reference: { gateway: 'simulator', reference: `psp_${auth}` }, now: base + 150 });
 
   const captureCmd = channelCommand('capture', {}, { order_id: order, gateway_key: auth, ...customer });
