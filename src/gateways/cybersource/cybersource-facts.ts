@@ -9,6 +9,7 @@ import {
   cybersourceTokenStateMeaning,
 } from './cybersource-status-map';
 import { CYBERSOURCE_AUTHORIZING_COMMANDS } from './cybersource-responses';
+import { CYBERSOURCE_REASON_CODES } from './cybersource-reason-codes';
 import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SETTLES, cybersourceLateFact, webhookEventOutcome } from './cybersource-webhook';
 
 /** Cybersource's fact table (docs/gateways/cybersource.md), read from its status maps and webhook map. */
@@ -33,9 +34,17 @@ export function cybersourceFacts(): FactRow[] {
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: meaning(cybersourceStatusMeaning('PARTIAL_AUTHORIZED')),
   });
+  // Read before the rCode, which misstates them (a review hold says 1, a soft decline 0).
+  for (const [reasonCode, { rFlag, status }] of Object.entries(CYBERSOURCE_REASON_CODES))
+    rows.push({
+      fact: `reason code \`${reasonCode}\`${rFlag === 'SOK' ? '' : ` or reply flag \`${rFlag}\``} (no status; read as status \`${status}\`, whatever the rCode)`,
+      source: 'status inquiry (transaction search)',
+      commands: [],
+      meaning: meaning(cybersourceStatusMeaning(status)),
+    });
   for (const rCode of CYBERSOURCE_RCODES)
     rows.push({
-      fact: `rCode \`${rCode}\` (no status)`,
+      fact: `rCode \`${rCode}\` (no status, no reason code above)`,
       source: 'status inquiry (transaction search)',
       commands: [],
       meaning: meaning(cybersourceRCodeMeaning(rCode)),

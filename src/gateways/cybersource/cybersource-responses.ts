@@ -15,6 +15,7 @@ import {
   toCybersourceTokenState,
 } from './cybersource-status-map';
 import { cybersourceStoredToken } from './cybersource-methods';
+import { cybersourceReasonStatus } from './cybersource-reason-codes';
 import { payerAuthenticationAction } from './cybersource-payer-auth';
 import { wantsStoredToken } from '../../contracts/payment-method';
 
@@ -97,16 +98,25 @@ function failOrThrow(response: GatewayResponse, gateway: string): GatewayOutcome
 
 /**
  * Transaction Details / Search summary: the top-level `status` when it is a documented one, else
- * `applicationInformation.status`, else the documented `rCode`.
+ * `applicationInformation.status`, else its reason code (or reply flag) when that names a result the
+ * `rCode` misstates (a review hold, a soft decline: `cybersource-reason-codes.ts`), else the documented
+ * `rCode`.
  */
 function transactionOutcome(body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
   const app = obj(body.applicationInformation);
   const status = [body.status, app?.status].find(isCybersourceStatus);
   if (status !== undefined) return toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
+  const rFlag = str(app?.rFlag);
+  const reasonCode = code(app?.reasonCode);
+  const byReason = cybersourceReasonStatus(reasonCode, rFlag);
+  if (byReason !== undefined) {
+    // Read as the synchronous answer with that status would be; the PSP's own words stay the gateway status.
+    return toOutcome(cybersourceStatusMeaning(byReason), rFlag ?? `reasonCode:${reasonCode ?? ''}`, body, response, gateway);
+  }
   if (app?.rCode !== undefined) {
     const rCode = toCybersourceRCode(app.rCode, gateway);
-    const outcome = toOutcome(cybersourceRCodeMeaning(rCode), str(app.rFlag) ?? `rCode:${rCode}`, body, response, gateway);
-    if (outcome.status === 'FAIL') outcome.reason = str(app.rFlag) ?? str(app.reasonCode) ?? outcome.reason;
+    const outcome = toOutcome(cybersourceRCodeMeaning(rCode), rFlag ?? `rCode:${rCode}`, body, response, gateway);
+    if (outcome.status === 'FAIL') outcome.reason = rFlag ?? reasonCode ?? outcome.reason;
     return outcome;
   }
   // Neither a status nor an rCode: refuse to guess.

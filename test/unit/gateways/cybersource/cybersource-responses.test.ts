@@ -229,6 +229,45 @@ describe('Cybersource responses', () => {
       expect(() => t.parseStatusResponse(ctx('capture'), res, gateway)).toThrow(expect.objectContaining({ kind: 'server_error' }));
     });
 
+    const summaryWith = (applicationInformation: Record<string, unknown>): ReturnType<typeof response> =>
+      response(201, {
+        totalCount: 1,
+        _embedded: {
+          transactionSummaries: [
+            {
+              id: PAYMENT_ID,
+              submitTimeUtc: '2026-11-22T10:05:00Z',
+              clientReferenceInformation: { code: 'op-authorize-1' },
+              applicationInformation,
+              orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+            },
+          ],
+        },
+      });
+
+    it('keeps a transaction held for Decision Manager review (reason code 480) PENDING, whatever its rCode says', () => {
+      const accepted = t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '1', reasonCode: '480', rFlag: 'DREVIEW' }), gateway);
+      expect(accepted).toMatchObject({ status: 'PENDING', gatewayStatus: 'DREVIEW', gatewayReference: PAYMENT_ID });
+      expect(t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '480' }), gateway)?.status).toBe('PENDING');
+    });
+
+    it('reads a soft decline (200 DAVSNO, 230 DCV: approved, funds held) as the synchronous AUTHORIZED_PENDING_REVIEW, not a FAIL', () => {
+      const avs = t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '200', rFlag: 'DAVSNO' }), gateway);
+      const cvn = t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '230', rFlag: 'DCV' }), gateway);
+      const sync = t.parseResponse(ctx('authorize'), response(201, { id: PAYMENT_ID, status: 'AUTHORIZED_PENDING_REVIEW' }), gateway);
+      expect(sync.status).toBe('PENDING');
+      expect(avs).toMatchObject({ status: sync.status, gatewayStatus: 'DAVSNO' });
+      expect(avs?.reason).toBeUndefined();
+      expect(cvn).toMatchObject({ status: sync.status, gatewayStatus: 'DCV' });
+      // Named by the reply flag alone.
+      expect(t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', rFlag: 'DAVSNO' }), gateway)?.status).toBe('PENDING');
+    });
+
+    it('still fails a hard decline by its rCode, with its reply flag as the reason', () => {
+      const hard = t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '203', rFlag: 'DCARDREFUSED' }), gateway);
+      expect(hard).toMatchObject({ status: 'FAIL', reason: 'DCARDREFUSED' });
+    });
+
     it('throws the classified error when the search itself fails', () => {
       expect(() => t.parseStatusResponse(ctx('capture'), response(502, { status: 'SERVER_ERROR', reason: 'SYSTEM_ERROR' }), gateway)).toThrow(
         expect.objectContaining({ kind: 'server_error' }),
