@@ -245,7 +245,9 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
 
 /**
  * Maps a `POST /tss/v2/searches` answer: `null` when no transaction carries the operation's merchant
- * reference (`totalCount` 0: the request never landed), otherwise the newest transaction's outcome.
+ * reference (a 201 with `totalCount` 0: the request never landed), otherwise the newest transaction's
+ * outcome. The search documents 201, 400 and 502 only: every non-2xx answer (a 404 too) throws its
+ * classified read error (`classifyCybersourceError`, `read`), retried, never taken for a miss.
  *
  * Amounts: a summary's `orderInformation.amountDetails` has `totalAmount` and `currency` only (2020-02-17
  * spec), and `totalAmount` is the amount asked. For an authorize, sale or revalidate the amount authorized
@@ -254,7 +256,8 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
  * details (`GET /tss/v2/transactions/{id}`) do.
  */
 export function parseCybersourceSearchResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
-  if (response.status === 404) return null;
+  // No match is a 201 with totalCount 0; any other answer, a 404 included, is a search that could not be
+  // read: never "it never landed", which would send the payment again (Cybersource takes no idempotency key).
   if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
   const list = searchSummaries(parseBody(response, gateway), gateway);
   if (list === null) return null;

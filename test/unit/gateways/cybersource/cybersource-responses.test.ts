@@ -1,4 +1,6 @@
 import { declineOf } from '../../../../src/errors/decline';
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { thrownBy } from '../../../support/thrown';
 import { metricValue } from '../../../../src/metrics/metrics-registry';
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
 import { PAYMENT_ID, ctx, gateway, response } from './cybersource-test-fixtures';
@@ -266,6 +268,14 @@ describe('Cybersource responses', () => {
     it('still fails a hard decline by its rCode, with its reply flag as the reason', () => {
       const hard = t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '203', rFlag: 'DCARDREFUSED' }), gateway);
       expect(hard).toMatchObject({ status: 'FAIL', reason: 'DCARDREFUSED' });
+    });
+
+    it('treats a 404 of the search as a retryable read error, never as the request never having landed', () => {
+      const err = thrownBy(
+        () => t.parseStatusResponse(ctx('refund'), response(404, { message: 'The requested resource does not exist' }), gateway),
+        GatewayError,
+      );
+      expect(err).toMatchObject({ kind: 'server_error', retryable: true, details: { httpStatus: 404 } });
     });
 
     it('throws the classified error when the search itself fails', () => {
