@@ -18,6 +18,7 @@ import { cybersourceStoredToken } from './cybersource-methods';
 import { cybersourceReasonStatus } from './cybersource-reason-codes';
 import { payerAuthenticationAction } from './cybersource-payer-auth';
 import { wantsStoredToken } from '../../contracts/payment-method';
+import { merchantReference } from './cybersource-requests';
 
 /**
  * Cybersource REST response → our outcome. Pure.
@@ -195,15 +196,23 @@ function withAuthorizedMoney(ctx: OperationContext, outcome: GatewayOutcome, mon
   return outcome;
 }
 
-/** The transaction summaries of a search answer: `null` when it lists none and says there are none. */
-function searchSummaries(body: Json, gateway: string): Json[] | null {
+/**
+ * The transaction summaries of a search answer that are the operation's: those whose merchant reference
+ * (`clientReferenceInformation.code`) is exactly the one its requests carry ({@link merchantReference}).
+ * The query asks for that reference, but a search is full text: whatever else it returns (another
+ * operation's transaction) is not this operation's fact. `null` when none is (a miss), or when the answer
+ * lists none and says there are none.
+ */
+function searchSummaries(ctx: OperationContext, body: Json, gateway: string): Json[] | null {
   const summaries = obj(body._embedded)?.transactionSummaries;
   const list = Array.isArray(summaries) ? summaries.map(obj).filter((s): s is Json => s !== undefined) : [];
   if (body.totalCount === 0 || list.length === 0) {
     if (body.totalCount === 0 || body.totalCount === undefined) return null;
     throw new GatewayError('outcome_unknown', gateway, `search reports ${String(body.totalCount)} transactions but lists none`);
   }
-  return list;
+  const reference = merchantReference(ctx.operationId);
+  const own = list.filter((summary) => obj(summary.clientReferenceInformation)?.code === reference);
+  return own.length > 0 ? own : null;
 }
 
 /** The newest of the summaries: the latest attempt decides (the request sorts newest first; this does not rely on it). */
@@ -245,8 +254,8 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
 
 /**
  * Maps a `POST /tss/v2/searches` answer: `null` when no transaction carries the operation's merchant
- * reference (a 201 with `totalCount` 0: the request never landed), otherwise the newest transaction's
- * outcome. The search documents 201, 400 and 502 only: every non-2xx answer (a 404 too) throws its
+ * reference exactly (a 201 with `totalCount` 0, or only other references: the request never landed),
+ * otherwise the newest of its own transactions' outcome. The search documents 201, 400 and 502 only: every non-2xx answer (a 404 too) throws its
  * classified read error (`classifyCybersourceError`, `read`), retried, never taken for a miss.
  *
  * Amounts: a summary's `orderInformation.amountDetails` has `totalAmount` and `currency` only (2020-02-17
@@ -259,7 +268,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
   // No match is a 201 with totalCount 0; any other answer, a 404 included, is a search that could not be
   // read: never "it never landed", which would send the payment again (Cybersource takes no idempotency key).
   if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
-  const list = searchSummaries(parseBody(response, gateway), gateway);
+  const list = searchSummaries(ctx, parseBody(response, gateway), gateway);
   if (list === null) return null;
   const newest = newestOf(list);
   const outcome = transactionOutcome(newest, response, gateway);
@@ -285,7 +294,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
 /** The newest summary of an inquiry's search answer, and the id of its transaction, when its details are needed. */
 function detailsTarget(ctx: OperationContext, first: StatusAnswer, gateway: string): { id: string; summary: Json } | null {
   if (!authorizes(ctx) || (first.outcome.status !== 'SUCCESS' && first.outcome.status !== 'PENDING')) return null;
-  const list = searchSummaries(parseBody(first.response, gateway), gateway);
+  const list = searchSummaries(ctx, parseBody(first.response, gateway), gateway);
   if (list === null) return null;
   const summary = newestOf(list);
   if (str(amountDetailsOf(summary)?.authorizedAmount) !== undefined || partialSignal(summary) === 'whole') return null;

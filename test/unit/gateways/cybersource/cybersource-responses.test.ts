@@ -1,6 +1,7 @@
 import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { thrownBy } from '../../../support/thrown';
+import { merchantReference } from '../../../../src/gateways/cybersource/cybersource-requests';
 import { metricValue } from '../../../../src/metrics/metrics-registry';
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
 import { PAYMENT_ID, ctx, gateway, response } from './cybersource-test-fixtures';
@@ -214,18 +215,26 @@ describe('Cybersource responses', () => {
 
     it('keeps a sale PENDING while its transactions show no capture (held by a review), and SUCCESS once one does', () => {
       const authorizedOnly = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED', '2026-11-22T10:05:00Z')] } });
-      expect(t.parseStatusResponse(ctx('sale'), authorizedOnly, gateway)?.status).toBe('PENDING');
+      const sale = ctx('sale', {}, 'op-authorize-1');
+      expect(t.parseStatusResponse(sale, authorizedOnly, gateway)?.status).toBe('PENDING');
       const sold = summary('AUTHORIZED', '2026-11-22T10:05:00Z') as { applicationInformation: { applications: unknown[] } };
       sold.applicationInformation.applications.push({ name: 'ics_bill', rCode: '1' });
       const capturedToo = response(201, { totalCount: 1, _embedded: { transactionSummaries: [sold] } });
-      expect(t.parseStatusResponse(ctx('sale'), capturedToo, gateway)?.status).toBe('SUCCESS');
+      expect(t.parseStatusResponse(sale, capturedToo, gateway)?.status).toBe('SUCCESS');
     });
 
     it('falls back to the rCode of a summary without a status', () => {
       const res = response(201, {
         totalCount: 1,
         _embedded: {
-          transactionSummaries: [{ id: PAYMENT_ID, submitTimeUtc: '2026-11-22T10:05:00Z', applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' } }],
+          transactionSummaries: [
+            {
+              id: PAYMENT_ID,
+              submitTimeUtc: '2026-11-22T10:05:00Z',
+              clientReferenceInformation: { code: 'op-capture-1' },
+              applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' },
+            },
+          ],
         },
       });
       expect(() => t.parseStatusResponse(ctx('capture'), res, gateway)).toThrow(expect.objectContaining({ kind: 'server_error' }));
@@ -276,6 +285,24 @@ describe('Cybersource responses', () => {
         GatewayError,
       );
       expect(err).toMatchObject({ kind: 'server_error', retryable: true, details: { httpStatus: 404 } });
+    });
+
+    it('settles nothing from a summary of another merchant reference: only exact matches count, none is a miss', () => {
+      const other = { ...(summary('AUTHORIZED', '2026-11-22T10:09:00Z', 'OTHER') as object), clientReferenceInformation: { code: 'op-refund-10' } };
+      const prefix = { ...(summary('AUTHORIZED', '2026-11-22T10:09:00Z', 'PREFIX') as object), clientReferenceInformation: { code: 'op-refund-1 ' } };
+      const onlyOthers = response(201, { totalCount: 2, _embedded: { transactionSummaries: [other, prefix] } });
+      expect(t.parseStatusResponse(ctx('refund'), onlyOthers, gateway)).toBeNull();
+      // Newer than ours, another reference: ours still decides.
+      const ours = { ...(summary('DECLINED', '2026-11-22T10:00:00Z') as object), clientReferenceInformation: { code: 'op-refund-1' } };
+      const mixed = response(201, { totalCount: 2, _embedded: { transactionSummaries: [other, ours] } });
+      expect(t.parseStatusResponse(ctx('refund'), mixed, gateway)).toMatchObject({ status: 'FAIL', gatewayReference: PAYMENT_ID });
+    });
+
+    it('matches the digested merchant reference of an operation id longer than 50 characters', () => {
+      const longId = `op-${'x'.repeat(60)}`;
+      const found = { ...(summary('AUTHORIZED', '2026-11-22T10:00:00Z') as object), clientReferenceInformation: { code: merchantReference(longId) } };
+      const res = response(201, { totalCount: 1, _embedded: { transactionSummaries: [found] } });
+      expect(t.parseStatusResponse(ctx('authorize', {}, longId), res, gateway)?.status).toBe('SUCCESS');
     });
 
     it('throws the classified error when the search itself fails', () => {
