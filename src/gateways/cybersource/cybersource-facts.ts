@@ -25,6 +25,13 @@ export function cybersourceFacts(): FactRow[] {
     commands: ['authorize', 'sale'],
     meaning: 'ACTION_REQUIRED',
   });
+  // A partial approval that does not say how much was approved waits for the inquiry to read it.
+  rows.push({
+    fact: 'status `PARTIAL_AUTHORIZED` without `orderInformation.amountDetails.authorizedAmount` (its `totalAmount` is the amount asked): no amount confirmed; the status inquiry reads it as below',
+    source: 'response',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'PENDING',
+  });
   for (const state of CYBERSOURCE_TOKEN_STATES)
     rows.push({ fact: `payment instrument state \`${state}\``, source: 'response', commands: ['tokenize'], meaning: cybersourceTokenStateMeaning(state) });
   // A search summary names the amount asked: an inquiry reads a partial approval's amount from the details.
@@ -58,6 +65,14 @@ export function cybersourceFacts(): FactRow[] {
       continue;
     }
     rows.push({ fact: `\`${type}\``, source: 'webhook', commands: [], meaning: webhookEventOutcome(type), ...(late ? { adjustment: late.kind } : {}) });
+    // Its amount is the one approved, or none: the amount asked is never reported as approved.
+    if (type.endsWith('.partial.approval'))
+      rows.push({
+        fact: `\`${type}\` without \`authorizedAmount\`: no amount confirmed, the status inquiry reads it`,
+        source: 'webhook',
+        commands: [],
+        meaning: 'PENDING',
+      });
   }
   return rows;
 }

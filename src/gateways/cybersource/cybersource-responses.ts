@@ -173,8 +173,25 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
       const token = cybersourceStoredToken(body);
       if (token) outcome.storedToken = token;
     }
+    if (status === 'PARTIAL_AUTHORIZED' && authorizes(ctx) && !namesAuthorizedAmount(body)) return partialWithoutAmount(ctx, outcome, body);
   }
   return withConfirmedMoney(outcome, reportedMoney(ctx, body));
+}
+
+function namesAuthorizedAmount(body: Json): boolean {
+  return str(obj(obj(body.orderInformation)?.amountDetails)?.authorizedAmount) !== undefined;
+}
+
+/**
+ * A partial approval that does not say how much was approved: `totalAmount` is the amount asked, not what
+ * is held, so no amount is confirmed (the currency is) and the operation waits (PENDING) for the status
+ * inquiry, which reads the amount authorized from the transaction's details as it does for a search summary
+ * ({@link cybersourceDetailsToAsk}). A SUCCESS without an amount would be reported as the amount asked.
+ */
+function partialWithoutAmount(ctx: OperationContext, outcome: GatewayOutcome, body: Json): GatewayOutcome {
+  outcome.status = 'PENDING';
+  delete outcome.reason;
+  return withConfirmedMoney(outcome, cybersourceConfirmedMoney(obj(obj(body.orderInformation)?.amountDetails), [], ctx.payment.currency));
 }
 
 /** The commands whose operation holds funds: their confirmed amount is what was authorized. */

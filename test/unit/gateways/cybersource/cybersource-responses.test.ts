@@ -41,6 +41,18 @@ describe('Cybersource responses', () => {
     expect(outcome.amount).toBe(5000);
   });
 
+  it('waits (PENDING, no amount) on a PARTIAL_AUTHORIZED answer without authorizedAmount, instead of confirming the amount asked', () => {
+    for (const command of ['authorize', 'sale', 'revalidate'] as const) {
+      const outcome = t.parseResponse(
+        ctx(command),
+        response(201, { id: PAYMENT_ID, status: 'PARTIAL_AUTHORIZED', orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } } }),
+        gateway,
+      );
+      expect(outcome).toMatchObject({ status: 'PENDING', gatewayStatus: 'PARTIAL_AUTHORIZED', gatewayReference: PAYMENT_ID, currency: 'USD' });
+      expect(outcome.amount).toBeUndefined();
+    }
+  });
+
   it('maps a 201 DECLINED to FAIL with the decline reason', () => {
     const outcome = t.parseResponse(
       ctx('sale'),

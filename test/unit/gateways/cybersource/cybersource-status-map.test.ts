@@ -45,7 +45,9 @@ describe('Cybersource status map', () => {
 
     it('reaches the same outcome through parseResponse of a 201', () => {
       const c = ctx('authorize');
-      const res = response(201, { id: PAYMENT_ID, status, errorInformation: { reason: 'GENERAL_DECLINE' } });
+      // With the amount authorized: a partial approval without one waits for it (cybersource-responses.test.ts).
+      const amountDetails = { authorizedAmount: '50.00', currency: 'USD' };
+      const res = response(201, { id: PAYMENT_ID, status, errorInformation: { reason: 'GENERAL_DECLINE' }, orderInformation: { amountDetails } });
       if (EXPECTED[status] === 'ERROR') {
         expect(() => t.parseResponse(c, res, gateway)).toThrow(GatewayError);
         return;
