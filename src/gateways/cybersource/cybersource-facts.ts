@@ -5,6 +5,7 @@ import {
   CYBERSOURCE_STATUSES,
   CYBERSOURCE_TOKEN_STATES,
   cybersourceRCodeMeaning,
+  cybersourceStatusHoldsFunds,
   cybersourceStatusMeaning,
   cybersourceTokenStateMeaning,
 } from './cybersource-status-map';
@@ -16,8 +17,11 @@ import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SETTLES, cybersourceLa
 export function cybersourceFacts(): FactRow[] {
   const rows: FactRow[] = [];
   const meaning = (m: OutcomeStatus | 'ERROR'): FactMeaning => (m === 'ERROR' ? 'retry' : m);
-  for (const status of CYBERSOURCE_STATUSES)
-    rows.push({ fact: `status \`${status}\``, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
+  for (const status of CYBERSOURCE_STATUSES) {
+    // Failed while the issuer's approval still holds the funds: the bridge voids that authorization.
+    const held = cybersourceStatusHoldsFunds(status) ? ' (the funds stay held: the authorization is voided by orphan reversal, reason `risk_declined`)' : '';
+    rows.push({ fact: `status \`${status}\`${held}`, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
+  }
   // Payer Authentication (cybersource-payer-auth.ts): a challenge with its step-up data waits for the customer.
   rows.push({
     fact: 'status `PENDING_AUTHENTICATION` with `consumerAuthenticationInformation.stepUpUrl`, `accessToken`, `authenticationTransactionId`',

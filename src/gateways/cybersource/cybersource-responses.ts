@@ -7,6 +7,7 @@ import { classifyCybersourceError } from './cybersource-errors';
 import {
   CybersourceStatusMeaning,
   cybersourceRCodeMeaning,
+  cybersourceStatusHoldsFunds,
   cybersourceStatusMeaning,
   cybersourceTokenStateMeaning,
   isCybersourceStatus,
@@ -84,6 +85,8 @@ function toOutcome(meaning: CybersourceStatusMeaning, gatewayStatus: string, bod
   const reference = str(body.id);
   const outcome: GatewayOutcome = { status: meaning, gatewayStatus, ...(reference ? { gatewayReference: reference } : {}) };
   if (meaning === 'FAIL') outcome.reason = str(obj(body.errorInformation)?.reason) ?? str(body.reason) ?? gatewayStatus;
+  // Refused after the issuer approved: failed, and the hold is to be released (outcome-recorder.ts).
+  if (meaning === 'FAIL' && isCybersourceStatus(gatewayStatus) && cybersourceStatusHoldsFunds(gatewayStatus)) outcome.fundsHeld = true;
   return outcome;
 }
 

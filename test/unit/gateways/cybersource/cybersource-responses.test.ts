@@ -53,6 +53,27 @@ describe('Cybersource responses', () => {
     }
   });
 
+  it('fails an AUTHORIZED_RISK_DECLINED (Decision Manager refused after the issuer approved) saying the funds are still held', () => {
+    const body = {
+      id: PAYMENT_ID,
+      status: 'AUTHORIZED_RISK_DECLINED',
+      errorInformation: { reason: 'DECISION_PROFILE_REJECT' },
+      orderInformation: { amountDetails: { authorizedAmount: '102.21', currency: 'USD' } },
+    };
+    for (const command of ['authorize', 'sale'] as const) {
+      expect(t.parseResponse(ctx(command), response(201, body), gateway)).toMatchObject({
+        status: 'FAIL',
+        gatewayStatus: 'AUTHORIZED_RISK_DECLINED',
+        gatewayReference: PAYMENT_ID,
+        reason: 'DECISION_PROFILE_REJECT',
+        fundsHeld: true,
+        amount: 10221,
+      });
+    }
+    // A plain decline holds nothing.
+    expect(t.parseResponse(ctx('authorize'), response(201, { id: PAYMENT_ID, status: 'DECLINED' }), gateway).fundsHeld).toBeUndefined();
+  });
+
   it('maps a 201 DECLINED to FAIL with the decline reason', () => {
     const outcome = t.parseResponse(
       ctx('sale'),
@@ -315,6 +336,11 @@ describe('Cybersource responses', () => {
       const found = { ...(summary('AUTHORIZED', '2026-11-22T10:00:00Z') as object), clientReferenceInformation: { code: merchantReference(longId) } };
       const res = response(201, { totalCount: 1, _embedded: { transactionSummaries: [found] } });
       expect(t.parseStatusResponse(ctx('authorize', {}, longId), res, gateway)?.status).toBe('SUCCESS');
+    });
+
+    it('says the funds are still held when the search finds the authorization AUTHORIZED_RISK_DECLINED', () => {
+      const res = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:05:00Z')] } });
+      expect(t.parseStatusResponse(ctx('authorize'), res, gateway)).toMatchObject({ status: 'FAIL', fundsHeld: true, gatewayReference: PAYMENT_ID });
     });
 
     it('throws the classified error when the search itself fails', () => {

@@ -7,6 +7,7 @@ import {
   CybersourceStatus,
   CybersourceStatusMeaning,
   cybersourceRCodeMeaning,
+  cybersourceStatusHoldsFunds,
   cybersourceStatusMeaning,
   cybersourceTokenStateMeaning,
 } from '../../../../src/gateways/cybersource/cybersource-status-map';
@@ -58,6 +59,10 @@ describe('Cybersource status map', () => {
       expect(outcome.gatewayReference).toBe(PAYMENT_ID);
       if (outcome.status === 'FAIL') expect(outcome.reason).toBe('GENERAL_DECLINE');
     });
+  });
+
+  it('says only AUTHORIZED_RISK_DECLINED fails with the funds still held', () => {
+    expect(CYBERSOURCE_STATUSES.filter(cybersourceStatusHoldsFunds)).toEqual(['AUTHORIZED_RISK_DECLINED']);
   });
 
   it('treats an undocumented status as an unknown outcome, never a quiet PENDING', () => {
