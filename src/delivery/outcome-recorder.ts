@@ -26,6 +26,7 @@ import { boundedAction } from '../gateways/customer-action';
 import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { DEPENDENT } from './operation-context';
+import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
 export function ledgerStateOf(status: OutcomeStatus): OperationState {
@@ -85,6 +86,12 @@ export class OutcomeRecorder {
        * gateway's answer): the orchestration gives back what it reserved (cap counters). Without it, nothing.
        */
       afterFailure?: (op: OperationRecord) => Promise<void>;
+      /**
+       * Releases what the PSP still holds for an operation an outcome with `fundsHeld` just FAILED (orphan
+       * reversal's `risk_declined` void, `releasingHeldFunds`). Without it the failure is still counted and
+       * logged as a hold left standing (`held-funds-release.ts`).
+       */
+      releaseHeld?: ReleaseHeld;
     },
   ) {}
 
@@ -134,6 +141,10 @@ export class OutcomeRecorder {
         .catch((err: Error) =>
           this.deps.logger.warn('could not give back what the orchestration reserved for a failed operation', { operation_id: op.id, error: err.message }),
         );
+    }
+    // Failed, yet the issuer's approval still holds the customer's funds: release them, once (this move's caller).
+    if (outcome.fundsHeld && after.state === 'FAILED' && op.state !== 'FAILED') {
+      await releaseHeldFunds({ logger: this.deps.logger, release: this.deps.releaseHeld }, after, outcome, source);
     }
     return after;
   }

@@ -70,6 +70,13 @@ export interface GatewayOutcome {
    * documented window for its method (`authorizationValidityMs`). Absent: the documented window applies.
    */
   captureBefore?: number;
+  /**
+   * FAIL only: the PSP still holds the funds of an authorization for it. The issuer approved, then the
+   * PSP's own risk screening refused the payment (Cybersource `AUTHORIZED_RISK_DECLINED`), and the hold
+   * stands until the merchant reverses it or it expires. The recorder hands the failed operation to orphan
+   * reversal (`risk_declined`), which voids it (`OutcomeRecorder`, `releaseHeld`).
+   */
+  fundsHeld?: true;
 }
 
 /** An HTTP request as the transformer builds it; the client adds transport concerns only. */

@@ -27,9 +27,19 @@ import { amountInCommandCurrency, gatewayOf } from '../ledger/routing-record';
  *   operation failed, and what the PSP holds is voided (poller/action-expiry.ts);
  * - `failover_duplicate`: a gateway the operation failed over from authorised it after all (a late webhook):
  *   the operation's authorization is the one where it was routed, so the one at the earlier gateway is voided
- *   (webhooks/earlier-attempt.ts).
+ *   (webhooks/earlier-attempt.ts);
+ * - `risk_declined`: the issuer approved, then the PSP's risk screening refused the payment (Cybersource
+ *   `AUTHORIZED_RISK_DECLINED`, an outcome with `fundsHeld`): the operation failed, an authorize's or a
+ *   sale's (never captured), and the hold is voided (`OutcomeRecorder`'s `releaseHeld`, {@link releasingHeldFunds}).
  */
-export const ORPHAN_REASONS = ['uncaptured_past_age', 'oms_told_failed', 'oms_told_unresolved', 'action_expired', 'failover_duplicate'] as const;
+export const ORPHAN_REASONS = [
+  'uncaptured_past_age',
+  'oms_told_failed',
+  'oms_told_unresolved',
+  'action_expired',
+  'failover_duplicate',
+  'risk_declined',
+] as const;
 export type OrphanReason = (typeof ORPHAN_REASONS)[number];
 
 /** What became of one orphan. */
@@ -291,7 +301,8 @@ export class OrphanReversal {
       await ledger.dropFromAuthorizationIndex('open', id);
       return skip('unknown_authorization');
     }
-    if (!TRACKED_AUTHORIZATIONS.has(auth.command)) return skip('not_an_authorization');
+    // A sale refused by risk screening after the issuer approved was never captured: its hold is an authorization's.
+    if (!TRACKED_AUTHORIZATIONS.has(auth.command) && !(reason === 'risk_declined' && auth.command === 'sale')) return skip('not_an_authorization');
 
     if (existing) {
       // Never two voids. One that never left (a crash after its record) is queued again, idempotently.
@@ -405,4 +416,15 @@ interface InFlight {
   incomplete: boolean;
   /** Whether a dependent in flight names this authorization (by our id or the PSP's reference). */
   names(auth: OperationRecord, gatewayKey: string): boolean;
+}
+
+/**
+ * The recorder's `releaseHeld`: an operation failed while the PSP still holds its funds (`fundsHeld`) is
+ * voided through `orphans` (`risk_declined`, by the PSP reference the failure named), or reported as it
+ * would be in `dry_run`; `off` leaves it (docs/RUNBOOK.md).
+ */
+export function releasingHeldFunds(
+  orphans: Pick<OrphanReversal, 'request'>,
+): (op: OperationRecord, pspReference: string | undefined) => Promise<OrphanDecision> {
+  return (op, pspReference) => orphans.request(op.id, 'risk_declined', pspReference !== undefined ? { pspReference } : {});
 }

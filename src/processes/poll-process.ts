@@ -1,3 +1,4 @@
+import { OrphanReversal, releasingHeldFunds } from '../poller/orphan-reversal';
 import { RedisClient } from '../redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
@@ -40,7 +41,9 @@ function periodicJobs(
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
   const pipeline = buildOrchestrationPipeline({ config, logger, redis, routes });
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, afterFailure: (op) => pipeline.releaseFailed(op) });
+  // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
+  const releaseHeld = releasingHeldFunds(new OrphanReversal({ config, redis, ledger, deliveryQueue, logger }));
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, afterFailure: (op) => pipeline.releaseFailed(op), releaseHeld });
   return new PeriodicJobs({ config, redis, ledger, router: new ConfiguredGatewayRouter(routes), recorder, deliveryQueue, logger });
 }
 

@@ -1,3 +1,4 @@
+import { OrphanReversal, releasingHeldFunds } from '../poller/orphan-reversal';
 import { ActionCompletion } from '../delivery/action-completion';
 import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
 import { Queue } from 'bullmq';
@@ -145,7 +146,18 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const notifier = watchedNotifier(options.notifier, dependencies, (eventId) => void endToEnd.accepted(eventId, (id) => ledger.get(id)));
   // One orchestration for delivery and for outcomes found later (webhooks, inquiries), which release what it reserved.
   const pipeline = buildOrchestrationPipeline({ config, logger, redis: fastRedis, routes: options.routes });
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, notifier, afterFailure: (op) => pipeline.releaseFailed(op) });
+  // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
+  const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
+  const recorder = new OutcomeRecorder({
+    config,
+    ledger,
+    events,
+    eventsQueue,
+    logger,
+    notifier,
+    afterFailure: (op) => pipeline.releaseFailed(op),
+    releaseHeld: releasingHeldFunds(orphans),
+  });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, ledger, logger });
   const connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });

@@ -10,7 +10,7 @@ import { createOmsEventsQueue } from '../events/oms-events-queue';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
-import { OrphanReversal } from '../poller/orphan-reversal';
+import { OrphanReversal, releasingHeldFunds } from '../poller/orphan-reversal';
 import { createRedis } from '../redis/redis-connection';
 import type { ReconciliationWindow } from '../reconciliation/psp-record';
 import { createReconciliationHttp } from './reconciliation-http';
@@ -105,9 +105,16 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
     : undefined;
   try {
     const ledger = new Ledger(redis, prefix);
-    const recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, prefix), eventsQueue, logger });
-    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, prefix), recorder, ledger, logger });
     const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
+    const recorder = new OutcomeRecorder({
+      config,
+      ledger,
+      events: new EventStore(redis, prefix),
+      eventsQueue,
+      logger,
+      releaseHeld: releasingHeldFunds(orphans),
+    });
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, prefix), recorder, ledger, logger });
     const runner = new ReconciliationRunner({
       redis,
       prefix,

@@ -16,7 +16,7 @@ import { retryAfterMs } from '../../http/retry-after';
  *   Search, whose index may lag behind) until the answer shows, never resent on a search miss.
  * - 401 → `authentication`; 403 and 424 (TMS: profile not permitted / not found) → `authentication`
  *   (an operator fixes the credentials or the profile, the backlog drains).
- * - 404, 410 → `not_found`; 409 → `idempotency_conflict`; 429 → `rate_limited` with `Retry-After`.
+ * - 404, 410 → `not_found` (of a search: `server_error`, see below); 409 → `idempotency_conflict`; 429 → `rate_limited` with `Retry-After`.
  * - 5xx → `server_error`, except `SERVER_TIMEOUT` / `SERVICE_TIMEOUT` and 504: Cybersource documents that
  *   the request was received and may have been processed ("do not resend until you have reviewed the
  *   transaction status"), so they are `outcome_unknown`: a status inquiry comes before any resend.
@@ -133,7 +133,10 @@ function isOneOf<T extends string>(list: readonly T[], value: string | undefined
 
 /**
  * The `GatewayError` for a non-2xx Cybersource response. `read`: the answer of a search, which moves no
- * money: a 5xx there is a plain server error whatever the request it was.
+ * money: a 5xx there is a plain server error whatever the request it was, and so is a 404 or 410. The
+ * search answers 201 (with `totalCount` 0 when nothing matches), 400 or 502 (2020-02-17 spec): a 404 is the
+ * search itself not reached as documented (a proxy, a path, an outage), retried, never `not_found`, which
+ * a status inquiry would take for "the request never landed" and resend.
  */
 export function classifyCybersourceError(response: GatewayResponse, gateway: string, { read = false }: { read?: boolean } = {}): GatewayError {
   const code = cybersourceErrorCode(response.body);
@@ -148,7 +151,7 @@ export function classifyCybersourceError(response: GatewayResponse, gateway: str
     return fail('invalid_request');
   }
   if (status === 401 || status === 403 || status === 424) return fail('authentication');
-  if (status === 404 || status === 410) return fail('not_found');
+  if (status === 404 || status === 410) return fail(read ? 'server_error' : 'not_found');
   if (status === 409) return fail('idempotency_conflict');
   if (status === 429) return fail('rate_limited', { retryAfterMs: retryAfterMs(response.headers) });
   if (status === 504) return fail('outcome_unknown');

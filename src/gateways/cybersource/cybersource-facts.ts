@@ -5,24 +5,36 @@ import {
   CYBERSOURCE_STATUSES,
   CYBERSOURCE_TOKEN_STATES,
   cybersourceRCodeMeaning,
+  cybersourceStatusHoldsFunds,
   cybersourceStatusMeaning,
   cybersourceTokenStateMeaning,
 } from './cybersource-status-map';
 import { CYBERSOURCE_AUTHORIZING_COMMANDS } from './cybersource-responses';
+import { CYBERSOURCE_REASON_CODES } from './cybersource-reason-codes';
 import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SETTLES, cybersourceLateFact, webhookEventOutcome } from './cybersource-webhook';
 
 /** Cybersource's fact table (docs/gateways/cybersource.md), read from its status maps and webhook map. */
 export function cybersourceFacts(): FactRow[] {
   const rows: FactRow[] = [];
   const meaning = (m: OutcomeStatus | 'ERROR'): FactMeaning => (m === 'ERROR' ? 'retry' : m);
-  for (const status of CYBERSOURCE_STATUSES)
-    rows.push({ fact: `status \`${status}\``, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
+  for (const status of CYBERSOURCE_STATUSES) {
+    // Failed while the issuer's approval still holds the funds: the bridge voids that authorization.
+    const held = cybersourceStatusHoldsFunds(status) ? ' (the funds stay held: the authorization is voided by orphan reversal, reason `risk_declined`)' : '';
+    rows.push({ fact: `status \`${status}\`${held}`, source: RESPONSE_OR_INQUIRY, commands: [], meaning: meaning(cybersourceStatusMeaning(status)) });
+  }
   // Payer Authentication (cybersource-payer-auth.ts): a challenge with its step-up data waits for the customer.
   rows.push({
     fact: 'status `PENDING_AUTHENTICATION` with `consumerAuthenticationInformation.stepUpUrl`, `accessToken`, `authenticationTransactionId`',
     source: 'response',
     commands: ['authorize', 'sale'],
     meaning: 'ACTION_REQUIRED',
+  });
+  // A partial approval that does not say how much was approved waits for the inquiry to read it.
+  rows.push({
+    fact: 'status `PARTIAL_AUTHORIZED` without `orderInformation.amountDetails.authorizedAmount` (its `totalAmount` is the amount asked): no amount confirmed; the status inquiry reads it as below',
+    source: 'response',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'PENDING',
   });
   for (const state of CYBERSOURCE_TOKEN_STATES)
     rows.push({ fact: `payment instrument state \`${state}\``, source: 'response', commands: ['tokenize'], meaning: cybersourceTokenStateMeaning(state) });
@@ -33,9 +45,17 @@ export function cybersourceFacts(): FactRow[] {
     commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
     meaning: meaning(cybersourceStatusMeaning('PARTIAL_AUTHORIZED')),
   });
+  // Read before the rCode, which misstates them (a review hold says 1, a soft decline 0).
+  for (const [reasonCode, { rFlag, status }] of Object.entries(CYBERSOURCE_REASON_CODES))
+    rows.push({
+      fact: `reason code \`${reasonCode}\`${rFlag === 'SOK' ? '' : ` or reply flag \`${rFlag}\``} (no status; read as status \`${status}\`, whatever the rCode)`,
+      source: 'status inquiry (transaction search)',
+      commands: [],
+      meaning: meaning(cybersourceStatusMeaning(status)),
+    });
   for (const rCode of CYBERSOURCE_RCODES)
     rows.push({
-      fact: `rCode \`${rCode}\` (no status)`,
+      fact: `rCode \`${rCode}\` (no status, no reason code above)`,
       source: 'status inquiry (transaction search)',
       commands: [],
       meaning: meaning(cybersourceRCodeMeaning(rCode)),
@@ -49,6 +69,14 @@ export function cybersourceFacts(): FactRow[] {
       continue;
     }
     rows.push({ fact: `\`${type}\``, source: 'webhook', commands: [], meaning: webhookEventOutcome(type), ...(late ? { adjustment: late.kind } : {}) });
+    // Its amount is the one approved, or none: the amount asked is never reported as approved.
+    if (type.endsWith('.partial.approval'))
+      rows.push({
+        fact: `\`${type}\` without \`authorizedAmount\`: no amount confirmed, the status inquiry reads it`,
+        source: 'webhook',
+        commands: [],
+        meaning: 'PENDING',
+      });
   }
   return rows;
 }

@@ -15,6 +15,8 @@ import type { GatewayConfig } from '../gateway-config';
 import { object, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
 import { fromCybersourceAmount } from './cybersource-currencies';
 import { JSON_HEADERS, operationIdFromReference } from './cybersource-requests';
+import { cybersourceReasonStatus } from './cybersource-reason-codes';
+import { CybersourceStatusMeaning, cybersourceStatusMeaning } from './cybersource-status-map';
 
 /**
  * Cybersource's own records for reconciliation: the Transaction Search API (`POST /tss/v2/searches`,
@@ -65,17 +67,29 @@ export const CYBERSOURCE_APPLICATIONS = {
 } as const satisfies Readonly<Record<string, PspRecordKind | null>>;
 export type CybersourceApplication = keyof typeof CYBERSOURCE_APPLICATIONS;
 
+/** A status meaning as a reconciliation record's status (an unsettled one is pending). */
+const RECORD_STATUS: Readonly<Record<CybersourceStatusMeaning, PspRecordStatus>> = {
+  SUCCESS: 'succeeded',
+  FAIL: 'failed',
+  PENDING: 'pending',
+  ACTION_REQUIRED: 'pending',
+  ERROR: 'failed',
+};
+
 /**
- * Whether one service succeeded: `rCode` `1` succeeded, `0` declined, `-1` error (failed); without an
- * rCode, the reason code: `100` (and `110`, partial approval) succeeded, `480` (held for review) pending,
- * any other failed; with neither, pending (the search does not say yet).
+ * Whether one service succeeded: first its reason code (else reply flag) when it names a result the rCode
+ * misstates (`cybersource-reason-codes.ts`, the status inquiry's reading too): held for review or a soft
+ * decline (funds held, the merchant decides) is pending, a partial approval succeeded; then `rCode` `1`
+ * succeeded, `0` declined, `-1` error (failed); without an rCode, the reason code: `100` succeeded, any
+ * other failed; with neither, pending (the search does not say yet).
  */
-export function cybersourceApplicationStatus(rCode: string | undefined, reasonCode: string | undefined): PspRecordStatus {
-  if (reasonCode === '480') return 'pending';
+export function cybersourceApplicationStatus(rCode: string | undefined, reasonCode: string | undefined, rFlag?: string): PspRecordStatus {
+  const byReason = cybersourceReasonStatus(reasonCode, rFlag);
+  if (byReason !== undefined) return RECORD_STATUS[cybersourceStatusMeaning(byReason)];
   if (rCode === '1') return 'succeeded';
   if (rCode === '0' || rCode === '-1') return 'failed';
   if (reasonCode === undefined) return 'pending';
-  return reasonCode === '100' || reasonCode === '110' ? 'succeeded' : 'failed';
+  return reasonCode === '100' ? 'succeeded' : 'failed';
 }
 
 /**
@@ -123,7 +137,7 @@ export function parseCybersourceSummary(gateway: string, summary: Record<string,
     const record: PspRecord = {
       lineId: `${id}:${name}`,
       kind,
-      status: cybersourceApplicationStatus(text(app.rCode), text(app.reasonCode)),
+      status: cybersourceApplicationStatus(text(app.rCode), text(app.reasonCode), text(app.rFlag)),
       amount,
       currency: currency ?? '',
       occurredAt,

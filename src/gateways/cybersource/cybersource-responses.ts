@@ -7,6 +7,7 @@ import { classifyCybersourceError } from './cybersource-errors';
 import {
   CybersourceStatusMeaning,
   cybersourceRCodeMeaning,
+  cybersourceStatusHoldsFunds,
   cybersourceStatusMeaning,
   cybersourceTokenStateMeaning,
   isCybersourceStatus,
@@ -15,8 +16,10 @@ import {
   toCybersourceTokenState,
 } from './cybersource-status-map';
 import { cybersourceStoredToken } from './cybersource-methods';
+import { cybersourceReasonStatus } from './cybersource-reason-codes';
 import { payerAuthenticationAction } from './cybersource-payer-auth';
 import { wantsStoredToken } from '../../contracts/payment-method';
+import { merchantReference } from './cybersource-requests';
 
 /**
  * Cybersource REST response → our outcome. Pure.
@@ -82,6 +85,8 @@ function toOutcome(meaning: CybersourceStatusMeaning, gatewayStatus: string, bod
   const reference = str(body.id);
   const outcome: GatewayOutcome = { status: meaning, gatewayStatus, ...(reference ? { gatewayReference: reference } : {}) };
   if (meaning === 'FAIL') outcome.reason = str(obj(body.errorInformation)?.reason) ?? str(body.reason) ?? gatewayStatus;
+  // Refused after the issuer approved: failed, and the hold is to be released (outcome-recorder.ts).
+  if (meaning === 'FAIL' && isCybersourceStatus(gatewayStatus) && cybersourceStatusHoldsFunds(gatewayStatus)) outcome.fundsHeld = true;
   return outcome;
 }
 
@@ -97,16 +102,25 @@ function failOrThrow(response: GatewayResponse, gateway: string): GatewayOutcome
 
 /**
  * Transaction Details / Search summary: the top-level `status` when it is a documented one, else
- * `applicationInformation.status`, else the documented `rCode`.
+ * `applicationInformation.status`, else its reason code (or reply flag) when that names a result the
+ * `rCode` misstates (a review hold, a soft decline: `cybersource-reason-codes.ts`), else the documented
+ * `rCode`.
  */
 function transactionOutcome(body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
   const app = obj(body.applicationInformation);
   const status = [body.status, app?.status].find(isCybersourceStatus);
   if (status !== undefined) return toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
+  const rFlag = str(app?.rFlag);
+  const reasonCode = code(app?.reasonCode);
+  const byReason = cybersourceReasonStatus(reasonCode, rFlag);
+  if (byReason !== undefined) {
+    // Read as the synchronous answer with that status would be; the PSP's own words stay the gateway status.
+    return toOutcome(cybersourceStatusMeaning(byReason), rFlag ?? `reasonCode:${reasonCode ?? ''}`, body, response, gateway);
+  }
   if (app?.rCode !== undefined) {
     const rCode = toCybersourceRCode(app.rCode, gateway);
-    const outcome = toOutcome(cybersourceRCodeMeaning(rCode), str(app.rFlag) ?? `rCode:${rCode}`, body, response, gateway);
-    if (outcome.status === 'FAIL') outcome.reason = str(app.rFlag) ?? str(app.reasonCode) ?? outcome.reason;
+    const outcome = toOutcome(cybersourceRCodeMeaning(rCode), rFlag ?? `rCode:${rCode}`, body, response, gateway);
+    if (outcome.status === 'FAIL') outcome.reason = rFlag ?? reasonCode ?? outcome.reason;
     return outcome;
   }
   // Neither a status nor an rCode: refuse to guess.
@@ -162,8 +176,25 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
       const token = cybersourceStoredToken(body);
       if (token) outcome.storedToken = token;
     }
+    if (status === 'PARTIAL_AUTHORIZED' && authorizes(ctx) && !namesAuthorizedAmount(body)) return partialWithoutAmount(ctx, outcome, body);
   }
   return withConfirmedMoney(outcome, reportedMoney(ctx, body));
+}
+
+function namesAuthorizedAmount(body: Json): boolean {
+  return str(obj(obj(body.orderInformation)?.amountDetails)?.authorizedAmount) !== undefined;
+}
+
+/**
+ * A partial approval that does not say how much was approved: `totalAmount` is the amount asked, not what
+ * is held, so no amount is confirmed (the currency is) and the operation waits (PENDING) for the status
+ * inquiry, which reads the amount authorized from the transaction's details as it does for a search summary
+ * ({@link cybersourceDetailsToAsk}). A SUCCESS without an amount would be reported as the amount asked.
+ */
+function partialWithoutAmount(ctx: OperationContext, outcome: GatewayOutcome, body: Json): GatewayOutcome {
+  outcome.status = 'PENDING';
+  delete outcome.reason;
+  return withConfirmedMoney(outcome, cybersourceConfirmedMoney(obj(obj(body.orderInformation)?.amountDetails), [], ctx.payment.currency));
 }
 
 /** The commands whose operation holds funds: their confirmed amount is what was authorized. */
@@ -185,15 +216,23 @@ function withAuthorizedMoney(ctx: OperationContext, outcome: GatewayOutcome, mon
   return outcome;
 }
 
-/** The transaction summaries of a search answer: `null` when it lists none and says there are none. */
-function searchSummaries(body: Json, gateway: string): Json[] | null {
+/**
+ * The transaction summaries of a search answer that are the operation's: those whose merchant reference
+ * (`clientReferenceInformation.code`) is exactly the one its requests carry ({@link merchantReference}).
+ * The query asks for that reference, but a search is full text: whatever else it returns (another
+ * operation's transaction) is not this operation's fact. `null` when none is (a miss), or when the answer
+ * lists none and says there are none.
+ */
+function searchSummaries(ctx: OperationContext, body: Json, gateway: string): Json[] | null {
   const summaries = obj(body._embedded)?.transactionSummaries;
   const list = Array.isArray(summaries) ? summaries.map(obj).filter((s): s is Json => s !== undefined) : [];
   if (body.totalCount === 0 || list.length === 0) {
     if (body.totalCount === 0 || body.totalCount === undefined) return null;
     throw new GatewayError('outcome_unknown', gateway, `search reports ${String(body.totalCount)} transactions but lists none`);
   }
-  return list;
+  const reference = merchantReference(ctx.operationId);
+  const own = list.filter((summary) => obj(summary.clientReferenceInformation)?.code === reference);
+  return own.length > 0 ? own : null;
 }
 
 /** The newest of the summaries: the latest attempt decides (the request sorts newest first; this does not rely on it). */
@@ -235,7 +274,9 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
 
 /**
  * Maps a `POST /tss/v2/searches` answer: `null` when no transaction carries the operation's merchant
- * reference (`totalCount` 0: the request never landed), otherwise the newest transaction's outcome.
+ * reference exactly (a 201 with `totalCount` 0, or only other references: the request never landed),
+ * otherwise the newest of its own transactions' outcome. The search documents 201, 400 and 502 only: every non-2xx answer (a 404 too) throws its
+ * classified read error (`classifyCybersourceError`, `read`), retried, never taken for a miss.
  *
  * Amounts: a summary's `orderInformation.amountDetails` has `totalAmount` and `currency` only (2020-02-17
  * spec), and `totalAmount` is the amount asked. For an authorize, sale or revalidate the amount authorized
@@ -244,9 +285,10 @@ function partialSignal(transaction: Json): 'partial' | 'whole' | 'silent' {
  * details (`GET /tss/v2/transactions/{id}`) do.
  */
 export function parseCybersourceSearchResponse(ctx: OperationContext, response: GatewayResponse, gateway: string): GatewayOutcome | null {
-  if (response.status === 404) return null;
+  // No match is a 201 with totalCount 0; any other answer, a 404 included, is a search that could not be
+  // read: never "it never landed", which would send the payment again (Cybersource takes no idempotency key).
   if (response.status < 200 || response.status > 299) throw classifyCybersourceError(response, gateway, { read: true });
-  const list = searchSummaries(parseBody(response, gateway), gateway);
+  const list = searchSummaries(ctx, parseBody(response, gateway), gateway);
   if (list === null) return null;
   const newest = newestOf(list);
   const outcome = transactionOutcome(newest, response, gateway);
@@ -272,7 +314,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
 /** The newest summary of an inquiry's search answer, and the id of its transaction, when its details are needed. */
 function detailsTarget(ctx: OperationContext, first: StatusAnswer, gateway: string): { id: string; summary: Json } | null {
   if (!authorizes(ctx) || (first.outcome.status !== 'SUCCESS' && first.outcome.status !== 'PENDING')) return null;
-  const list = searchSummaries(parseBody(first.response, gateway), gateway);
+  const list = searchSummaries(ctx, parseBody(first.response, gateway), gateway);
   if (list === null) return null;
   const summary = newestOf(list);
   if (str(amountDetailsOf(summary)?.authorizedAmount) !== undefined || partialSignal(summary) === 'whole') return null;

@@ -48,6 +48,8 @@ export function cybersourceStatusMeaning(status: CybersourceStatus): Cybersource
       // Decision Manager review: the case decision arrives by webhook or status inquiry.
       return 'PENDING';
     case 'AUTHORIZED_RISK_DECLINED':
+      // The issuer approved; Decision Manager rejected after the authorization. The order fails, and the
+      // funds stay held until reversed: the outcome says so (`cybersourceStatusHoldsFunds`) and the bridge voids it.
       return 'FAIL';
     case 'PENDING_AUTHENTICATION':
       // 3-D Secure challenge needed. With the step-up data of Payer Authentication the response parser
@@ -74,6 +76,15 @@ export function cybersourceStatusMeaning(status: CybersourceStatus): Cybersource
     default:
       return assertNever(status, 'cybersource status');
   }
+}
+
+/**
+ * Whether a status that fails the operation still leaves an authorization holding the customer's funds:
+ * `AUTHORIZED_RISK_DECLINED` (Decision Manager rejected after the issuer approved; Cybersource asks the
+ * merchant to reverse it). A soft decline is `AUTHORIZED_PENDING_REVIEW` (PENDING), not a failure.
+ */
+export function cybersourceStatusHoldsFunds(status: CybersourceStatus): boolean {
+  return status === 'AUTHORIZED_RISK_DECLINED';
 }
 
 export function isCybersourceStatus(value: unknown): value is CybersourceStatus {

@@ -37,8 +37,9 @@ function origin(baseUrl: string): { host: string; prefix: string } {
  * Duplicates: that API documents no idempotency-key header, and none is invented. Every state-changing
  * request carries the operation id as `clientReferenceInformation.code` (the merchant reference), and an
  * operation whose outcome is unknown is looked up by it (`POST /tss/v2/searches`) before any resend: a
- * search with no hit, once the attempt is older than the search's lag ({@link CYBERSOURCE_SEARCH_LAG_MS}),
- * means the request never landed. Tokenize (TMS) has no merchant reference; its
+ * search with no transaction of exactly that reference, once the attempt is older than the search's lag
+ * ({@link CYBERSOURCE_SEARCH_LAG_MS}), means the request never landed (a summary of another reference is
+ * never this operation's answer), and a search that fails is retried, never a miss. Tokenize (TMS) has no merchant reference; its
  * search finds nothing, and a resend links the same instrument identifier again, which creates no money
  * effect.
  *

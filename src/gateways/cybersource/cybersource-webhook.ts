@@ -234,13 +234,17 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-/** `orderInformation.amountDetails` as Cybersource confirmed it: amount in ISO minor units, and currency. */
-function moneyOf(data: Json): ConfirmedMoney {
+/**
+ * `orderInformation.amountDetails` as Cybersource confirmed it: amount in ISO minor units, and currency.
+ * `partial`: a partial approval, whose amount is the one approved (`authorizedAmount`) or none: its
+ * `totalAmount` is the amount asked.
+ */
+function moneyOf(data: Json, partial: boolean): ConfirmedMoney {
   const details = obj(obj(data.orderInformation)?.amountDetails);
   // A notification names its currency; without one, no amount can be read.
   if (!str(details?.currency)) return {};
   // What was approved, when it says (a partial approval holds less than was asked), else the total.
-  return cybersourceConfirmedMoney(details, ['authorizedAmount', 'totalAmount'], '');
+  return cybersourceConfirmedMoney(details, partial ? ['authorizedAmount'] : ['authorizedAmount', 'totalAmount'], '');
 }
 
 /**
@@ -328,17 +332,21 @@ export function parseCybersourceWebhook(
     }
     return [];
   }
-  const status = webhookEventOutcome(eventType);
+  const partial = eventType.endsWith('.partial.approval');
   const entries = (Array.isArray(body.payload) ? body.payload : [body.payload]).map(obj).filter((e): e is Json => e !== undefined);
   const notificationId = str(body.notificationId);
   return entries.map((entry, i) => {
     const data = obj(entry.data) ?? entry;
     const reference = str(data.id);
+    const money = moneyOf(data, partial);
+    // A partial approval that names no approved amount confirms none: the operation waits (PENDING) for the
+    // status inquiry, which reads it from the transaction's details, never the amount asked as approved.
+    const amountless = partial && money.amount === undefined;
+    const status = amountless ? 'PENDING' : webhookEventOutcome(eventType);
     const base = notificationId ?? `${eventType}:${reference ?? 'unknown'}`;
     const reason = status === 'FAIL' ? (str(obj(data.errorInformation)?.reason) ?? str(data.status) ?? eventType) : undefined;
     // The organization (merchant id) the notification is for: on the payload entry, else on the body.
     const account = str(entry.organizationId) ?? str(body.organizationId);
-    const money = moneyOf(data);
     const late = cybersourceLateFact(eventType);
     const occurredAt = Date.parse(str(body.eventDate) ?? '');
     const adjustment = late
@@ -364,7 +372,7 @@ export function parseCybersourceWebhook(
         status,
         ...(eventType === 'risk.casemanagement.decision.accept' ? { settles: REVIEW_ACCEPTED_SETTLES } : {}),
         // The approved amount (authorizedAmount) is below the request: the synchronous PARTIAL_AUTHORIZED's fact.
-        ...(eventType.endsWith('.partial.approval') ? { partialApproval: true as const } : {}),
+        ...(partial && !amountless ? { partialApproval: true as const } : {}),
         gatewayStatus: eventType,
         ...(reference ? { gatewayReference: reference } : {}),
         ...(reason ? { reason } : {}),

@@ -35,7 +35,8 @@ let eventsQueue: Queue<OmsEventJobData>;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const json = (status: number, body: unknown) => {
         res.writeHead(status, { 'content-type': 'application/hal+json' });
@@ -57,7 +58,13 @@ beforeAll(async () => {
           totalCount: 1,
           _embedded: {
             transactionSummaries: [
-              { id: '7000000000000000000001', submitTimeUtc: '2026-11-29T13:00:00Z', applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' } },
+              {
+                id: '7000000000000000000001',
+                submitTimeUtc: '2026-11-29T13:00:00Z',
+                // The merchant reference the search asked for, as Cybersource echoes it.
+                clientReferenceInformation: { code: /clientReferenceInformation\.code:(\S+)/.exec(Buffer.concat(chunks).toString('utf8'))?.[1] ?? '' },
+                applicationInformation: { rCode: '1', rFlag: 'SOK', reasonCode: '100' },
+              },
             ],
           },
         });

@@ -59,7 +59,9 @@ beforeAll(async () => {
         psp.searches += 1;
         const reference = /clientReferenceInformation\.code:(\S+)/.exec((JSON.parse(body) as { query: string }).query)?.[1] ?? '';
         const found = summaries.get(reference);
-        return json(201, { totalCount: found ? 1 : 0, _embedded: { transactionSummaries: found ? [found] : [] } });
+        // Cybersource echoes the merchant reference a summary carries: the inquiry keeps only its own.
+        const listed = found ? [{ ...found, clientReferenceInformation: { code: reference } }] : [];
+        return json(201, { totalCount: listed.length, _embedded: { transactionSummaries: listed } });
       }
       if (req.method === 'GET' && req.url === `/tss/v2/transactions/${PARTIAL_ID}`) {
         psp.details += 1;

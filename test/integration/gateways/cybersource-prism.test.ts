@@ -76,6 +76,7 @@ describe('Cybersource requests against the official spec (Prism)', () => {
             {
               id: PAYMENT_ID,
               submitTimeUtc: '2026-11-22T10:05:00Z',
+              clientReferenceInformation: { code: c.operationId },
               applicationInformation: { status: 'PARTIAL_AUTHORIZED', rCode: '1', rFlag: 'SOK', reasonCode: '110' },
               orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
             },

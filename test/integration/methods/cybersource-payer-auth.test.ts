@@ -118,6 +118,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         transactionSummaries: found.map((x) => ({
           id: x.id,
           submitTimeUtc: x.at,
+          clientReferenceInformation: { code: x.code },
           applicationInformation: { status: x.status },
           orderInformation: { amountDetails: { totalAmount: x.amount, currency: x.currency } },
         })),

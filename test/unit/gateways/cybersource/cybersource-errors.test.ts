@@ -97,6 +97,13 @@ describe('Cybersource error classification', () => {
     expect(errorOf(409, {}).kind).toBe('idempotency_conflict');
   });
 
+  it('classifies a 404 or 410 of a search (a read, which documents neither) as a retryable server error, not not_found', () => {
+    for (const status of [404, 410]) {
+      const err = classifyCybersourceError(response(status, { message: 'The requested resource does not exist' }), gateway.name, { read: true });
+      expect(err).toMatchObject({ kind: 'server_error', retryable: true, details: { httpStatus: status } });
+    }
+  });
+
   it('reads the TMS error type of a 424 as an authentication (profile) problem', () => {
     const err = errorOf(424, { errors: [{ type: 'profileNotFound', message: 'Profile not found' }] });
     expect(err.kind).toBe('authentication');

@@ -110,7 +110,7 @@ describe('Cybersource status inquiry: the amount a partial authorization holds',
   });
 
   it('takes no second round trip for a capture, a refused authorization, or one still waiting for the customer', () => {
-    const capture = ctx('capture');
+    const capture = ctx('capture', {}, 'op-authorize-1');
     expect(followUp.buildRequest(capture, inquire(capture, search(summary({ rCode: '1', rFlag: 'SOK' }))), gateway)).toBeNull();
     const declined = inquire(authorize(), search(summary({ status: 'DECLINED', rCode: '0', rFlag: 'DINSUFFICIENTFUNDS', reasonCode: '204' })));
     expect(followUp.buildRequest(authorize(), declined, gateway)).toBeNull();
@@ -178,19 +178,27 @@ describe('Cybersource status inquiry: the amount a partial authorization holds',
   });
 
   it('keeps what a sale and a revalidation add to the first outcome (the sale not yet captured, the new key)', () => {
-    const sale = inquire(ctx('sale'), search(summary(PARTIAL)));
+    const sale = inquire(ctx('sale', {}, 'op-authorize-1'), search(summary(PARTIAL)));
     expect(sale.outcome.status).toBe('PENDING');
-    expect(followUp.parseResponse(ctx('sale'), sale, details({ authorizedAmount: '60.00', currency: 'USD' }), gateway)).toMatchObject({
+    expect(followUp.parseResponse(ctx('sale', {}, 'op-authorize-1'), sale, details({ authorizedAmount: '60.00', currency: 'USD' }), gateway)).toMatchObject({
       status: 'PENDING',
       gatewayStatus: 'PARTIAL_AUTHORIZED (not captured)',
       amount: 6000,
     });
-    const revalidate = inquire(ctx('revalidate'), search(summary(PARTIAL)));
-    expect(followUp.parseResponse(ctx('revalidate'), revalidate, details({ authorizedAmount: '60.00', currency: 'USD' }), gateway)).toMatchObject({
+    const revalidate = inquire(ctx('revalidate', {}, 'op-authorize-1'), search(summary(PARTIAL)));
+    expect(
+      followUp.parseResponse(ctx('revalidate', {}, 'op-authorize-1'), revalidate, details({ authorizedAmount: '60.00', currency: 'USD' }), gateway),
+    ).toMatchObject({
       newGatewayKey: PAYMENT_ID,
       amount: 6000,
       partialApproval: true,
     });
+  });
+
+  it('asks for the details of the newest summary of its own merchant reference, never of another one', () => {
+    const theirs = { ...summary(PARTIAL, undefined, 'THEIRS'), submitTimeUtc: '2026-11-22T10:09:00Z', clientReferenceInformation: { code: 'op-authorize-2' } };
+    const first = inquire(authorize(), search(theirs, summary(PARTIAL)));
+    expect(followUp.buildRequest(authorize(), first, gateway)?.path).toBe(`/tss/v2/transactions/${PAYMENT_ID}`);
   });
 
   it('prefers an authorizedAmount the summary itself carries, and then takes no second round trip', () => {

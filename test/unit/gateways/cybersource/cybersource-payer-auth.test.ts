@@ -143,7 +143,14 @@ describe('Cybersource Payer Authentication', () => {
       const search = response(201, {
         totalCount: 1,
         _embedded: {
-          transactionSummaries: [{ id: PAYMENT_ID, submitTimeUtc: '2026-11-30T00:00:00Z', applicationInformation: { status: 'PENDING_AUTHENTICATION' } }],
+          transactionSummaries: [
+            {
+              id: PAYMENT_ID,
+              submitTimeUtc: '2026-11-30T00:00:00Z',
+              clientReferenceInformation: { code: 'op-authorize-1' },
+              applicationInformation: { status: 'PENDING_AUTHENTICATION' },
+            },
+          ],
         },
       });
       expect(t.parseStatusResponse(ctx('authorize', { three_ds: 'required' }), search, gateway)).toMatchObject({ status: 'ACTION_REQUIRED' });

@@ -68,11 +68,20 @@ describe('Cybersource services', () => {
     ['0', '203', 'failed'],
     ['-1', '150', 'failed'],
     ['1', '480', 'pending'],
+    ['0', '480', 'pending'],
+    ['0', '200', 'pending'],
+    ['0', '230', 'pending'],
     [undefined, '100', 'succeeded'],
     [undefined, '204', 'failed'],
     [undefined, undefined, 'pending'],
   ] as const)('reads rCode %s reason %s as %s', (rCode, reason, status) => {
     expect(cybersourceApplicationStatus(rCode, reason)).toBe(status);
+  });
+
+  it('reads a soft decline or a review hold named by its reply flag alone as pending, as the status inquiry does', () => {
+    expect(cybersourceApplicationStatus('0', undefined, 'DAVSNO')).toBe('pending');
+    expect(cybersourceApplicationStatus('0', undefined, 'DCV')).toBe('pending');
+    expect(cybersourceApplicationStatus('1', undefined, 'DREVIEW')).toBe('pending');
   });
 });
 

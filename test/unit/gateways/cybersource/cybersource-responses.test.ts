@@ -1,4 +1,7 @@
 import { declineOf } from '../../../../src/errors/decline';
+import { GatewayError } from '../../../../src/errors/gateway-error';
+import { thrownBy } from '../../../support/thrown';
+import { merchantReference } from '../../../../src/gateways/cybersource/cybersource-requests';
 import { metricValue } from '../../../../src/metrics/metrics-registry';
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
 import { PAYMENT_ID, ctx, gateway, response } from './cybersource-test-fixtures';
@@ -36,6 +39,39 @@ describe('Cybersource responses', () => {
     );
     expect(outcome.status).toBe('SUCCESS');
     expect(outcome.amount).toBe(5000);
+  });
+
+  it('waits (PENDING, no amount) on a PARTIAL_AUTHORIZED answer without authorizedAmount, instead of confirming the amount asked', () => {
+    for (const command of ['authorize', 'sale', 'revalidate'] as const) {
+      const outcome = t.parseResponse(
+        ctx(command),
+        response(201, { id: PAYMENT_ID, status: 'PARTIAL_AUTHORIZED', orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } } }),
+        gateway,
+      );
+      expect(outcome).toMatchObject({ status: 'PENDING', gatewayStatus: 'PARTIAL_AUTHORIZED', gatewayReference: PAYMENT_ID, currency: 'USD' });
+      expect(outcome.amount).toBeUndefined();
+    }
+  });
+
+  it('fails an AUTHORIZED_RISK_DECLINED (Decision Manager refused after the issuer approved) saying the funds are still held', () => {
+    const body = {
+      id: PAYMENT_ID,
+      status: 'AUTHORIZED_RISK_DECLINED',
+      errorInformation: { reason: 'DECISION_PROFILE_REJECT' },
+      orderInformation: { amountDetails: { authorizedAmount: '102.21', currency: 'USD' } },
+    };
+    for (const command of ['authorize', 'sale'] as const) {
+      expect(t.parseResponse(ctx(command), response(201, body), gateway)).toMatchObject({
+        status: 'FAIL',
+        gatewayStatus: 'AUTHORIZED_RISK_DECLINED',
+        gatewayReference: PAYMENT_ID,
+        reason: 'DECISION_PROFILE_REJECT',
+        fundsHeld: true,
+        amount: 10221,
+      });
+    }
+    // A plain decline holds nothing.
+    expect(t.parseResponse(ctx('authorize'), response(201, { id: PAYMENT_ID, status: 'DECLINED' }), gateway).fundsHeld).toBeUndefined();
   });
 
   it('maps a 201 DECLINED to FAIL with the decline reason', () => {
@@ -212,21 +248,99 @@ describe('Cybersource responses', () => {
 
     it('keeps a sale PENDING while its transactions show no capture (held by a review), and SUCCESS once one does', () => {
       const authorizedOnly = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED', '2026-11-22T10:05:00Z')] } });
-      expect(t.parseStatusResponse(ctx('sale'), authorizedOnly, gateway)?.status).toBe('PENDING');
+      const sale = ctx('sale', {}, 'op-authorize-1');
+      expect(t.parseStatusResponse(sale, authorizedOnly, gateway)?.status).toBe('PENDING');
       const sold = summary('AUTHORIZED', '2026-11-22T10:05:00Z') as { applicationInformation: { applications: unknown[] } };
       sold.applicationInformation.applications.push({ name: 'ics_bill', rCode: '1' });
       const capturedToo = response(201, { totalCount: 1, _embedded: { transactionSummaries: [sold] } });
-      expect(t.parseStatusResponse(ctx('sale'), capturedToo, gateway)?.status).toBe('SUCCESS');
+      expect(t.parseStatusResponse(sale, capturedToo, gateway)?.status).toBe('SUCCESS');
     });
 
     it('falls back to the rCode of a summary without a status', () => {
       const res = response(201, {
         totalCount: 1,
         _embedded: {
-          transactionSummaries: [{ id: PAYMENT_ID, submitTimeUtc: '2026-11-22T10:05:00Z', applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' } }],
+          transactionSummaries: [
+            {
+              id: PAYMENT_ID,
+              submitTimeUtc: '2026-11-22T10:05:00Z',
+              clientReferenceInformation: { code: 'op-capture-1' },
+              applicationInformation: { rCode: '-1', rFlag: 'ESYSTEM' },
+            },
+          ],
         },
       });
       expect(() => t.parseStatusResponse(ctx('capture'), res, gateway)).toThrow(expect.objectContaining({ kind: 'server_error' }));
+    });
+
+    const summaryWith = (applicationInformation: Record<string, unknown>): ReturnType<typeof response> =>
+      response(201, {
+        totalCount: 1,
+        _embedded: {
+          transactionSummaries: [
+            {
+              id: PAYMENT_ID,
+              submitTimeUtc: '2026-11-22T10:05:00Z',
+              clientReferenceInformation: { code: 'op-authorize-1' },
+              applicationInformation,
+              orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
+            },
+          ],
+        },
+      });
+
+    it('keeps a transaction held for Decision Manager review (reason code 480) PENDING, whatever its rCode says', () => {
+      const accepted = t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '1', reasonCode: '480', rFlag: 'DREVIEW' }), gateway);
+      expect(accepted).toMatchObject({ status: 'PENDING', gatewayStatus: 'DREVIEW', gatewayReference: PAYMENT_ID });
+      expect(t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '480' }), gateway)?.status).toBe('PENDING');
+    });
+
+    it('reads a soft decline (200 DAVSNO, 230 DCV: approved, funds held) as the synchronous AUTHORIZED_PENDING_REVIEW, not a FAIL', () => {
+      const avs = t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '200', rFlag: 'DAVSNO' }), gateway);
+      const cvn = t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '230', rFlag: 'DCV' }), gateway);
+      const sync = t.parseResponse(ctx('authorize'), response(201, { id: PAYMENT_ID, status: 'AUTHORIZED_PENDING_REVIEW' }), gateway);
+      expect(sync.status).toBe('PENDING');
+      expect(avs).toMatchObject({ status: sync.status, gatewayStatus: 'DAVSNO' });
+      expect(avs?.reason).toBeUndefined();
+      expect(cvn).toMatchObject({ status: sync.status, gatewayStatus: 'DCV' });
+      // Named by the reply flag alone.
+      expect(t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', rFlag: 'DAVSNO' }), gateway)?.status).toBe('PENDING');
+    });
+
+    it('still fails a hard decline by its rCode, with its reply flag as the reason', () => {
+      const hard = t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '203', rFlag: 'DCARDREFUSED' }), gateway);
+      expect(hard).toMatchObject({ status: 'FAIL', reason: 'DCARDREFUSED' });
+    });
+
+    it('treats a 404 of the search as a retryable read error, never as the request never having landed', () => {
+      const err = thrownBy(
+        () => t.parseStatusResponse(ctx('refund'), response(404, { message: 'The requested resource does not exist' }), gateway),
+        GatewayError,
+      );
+      expect(err).toMatchObject({ kind: 'server_error', retryable: true, details: { httpStatus: 404 } });
+    });
+
+    it('settles nothing from a summary of another merchant reference: only exact matches count, none is a miss', () => {
+      const other = { ...(summary('AUTHORIZED', '2026-11-22T10:09:00Z', 'OTHER') as object), clientReferenceInformation: { code: 'op-refund-10' } };
+      const prefix = { ...(summary('AUTHORIZED', '2026-11-22T10:09:00Z', 'PREFIX') as object), clientReferenceInformation: { code: 'op-refund-1 ' } };
+      const onlyOthers = response(201, { totalCount: 2, _embedded: { transactionSummaries: [other, prefix] } });
+      expect(t.parseStatusResponse(ctx('refund'), onlyOthers, gateway)).toBeNull();
+      // Newer than ours, another reference: ours still decides.
+      const ours = { ...(summary('DECLINED', '2026-11-22T10:00:00Z') as object), clientReferenceInformation: { code: 'op-refund-1' } };
+      const mixed = response(201, { totalCount: 2, _embedded: { transactionSummaries: [other, ours] } });
+      expect(t.parseStatusResponse(ctx('refund'), mixed, gateway)).toMatchObject({ status: 'FAIL', gatewayReference: PAYMENT_ID });
+    });
+
+    it('matches the digested merchant reference of an operation id longer than 50 characters', () => {
+      const longId = `op-${'x'.repeat(60)}`;
+      const found = { ...(summary('AUTHORIZED', '2026-11-22T10:00:00Z') as object), clientReferenceInformation: { code: merchantReference(longId) } };
+      const res = response(201, { totalCount: 1, _embedded: { transactionSummaries: [found] } });
+      expect(t.parseStatusResponse(ctx('authorize', {}, longId), res, gateway)?.status).toBe('SUCCESS');
+    });
+
+    it('says the funds are still held when the search finds the authorization AUTHORIZED_RISK_DECLINED', () => {
+      const res = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:05:00Z')] } });
+      expect(t.parseStatusResponse(ctx('authorize'), res, gateway)).toMatchObject({ status: 'FAIL', fundsHeld: true, gatewayReference: PAYMENT_ID });
     });
 
     it('throws the classified error when the search itself fails', () => {

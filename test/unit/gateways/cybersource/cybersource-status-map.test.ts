@@ -7,6 +7,7 @@ import {
   CybersourceStatus,
   CybersourceStatusMeaning,
   cybersourceRCodeMeaning,
+  cybersourceStatusHoldsFunds,
   cybersourceStatusMeaning,
   cybersourceTokenStateMeaning,
 } from '../../../../src/gateways/cybersource/cybersource-status-map';
@@ -45,7 +46,9 @@ describe('Cybersource status map', () => {
 
     it('reaches the same outcome through parseResponse of a 201', () => {
       const c = ctx('authorize');
-      const res = response(201, { id: PAYMENT_ID, status, errorInformation: { reason: 'GENERAL_DECLINE' } });
+      // With the amount authorized: a partial approval without one waits for it (cybersource-responses.test.ts).
+      const amountDetails = { authorizedAmount: '50.00', currency: 'USD' };
+      const res = response(201, { id: PAYMENT_ID, status, errorInformation: { reason: 'GENERAL_DECLINE' }, orderInformation: { amountDetails } });
       if (EXPECTED[status] === 'ERROR') {
         expect(() => t.parseResponse(c, res, gateway)).toThrow(GatewayError);
         return;
@@ -56,6 +59,10 @@ describe('Cybersource status map', () => {
       expect(outcome.gatewayReference).toBe(PAYMENT_ID);
       if (outcome.status === 'FAIL') expect(outcome.reason).toBe('GENERAL_DECLINE');
     });
+  });
+
+  it('says only AUTHORIZED_RISK_DECLINED fails with the funds still held', () => {
+    expect(CYBERSOURCE_STATUSES.filter(cybersourceStatusHoldsFunds)).toEqual(['AUTHORIZED_RISK_DECLINED']);
   });
 
   it('treats an undocumented status as an unknown outcome, never a quiet PENDING', () => {

@@ -97,6 +97,15 @@ describe('Cybersource webhooks', () => {
     expect(event.outcome).toMatchObject({ status: 'SUCCESS', amount: 6000, currency: 'USD' });
   });
 
+  it('never reports the amount asked as approved for a partial approval without authorizedAmount: PENDING, no amount, not marked partial', () => {
+    for (const type of ['payments.payments.partial.approval', 'payments.refunds.partial.approval', 'payments.credits.partial.approval']) {
+      const [event] = t.parseWebhook(notification(type, { orderInformation: { amountDetails: { totalAmount: '100.00', currency: 'USD' } } }), gateway);
+      expect(event.outcome).toMatchObject({ status: 'PENDING', gatewayStatus: type, currency: 'USD' });
+      expect(event.outcome.amount).toBeUndefined();
+      expect(event.outcome.partialApproval).toBeUndefined();
+    }
+  });
+
   it('claims no operation for a digested reference (an id over 50 characters): the payment id finds it', () => {
     const digested = `h-${'0123456789abcdef'.repeat(3)}`;
     const [event] = t.parseWebhook(notification('payments.payments.accept', { clientReferenceInformation: { code: digested } }), gateway);
