@@ -137,6 +137,10 @@ export class FuzzCaseGenerator {
     if (r < 0.22) return this.signed('signed garbage bytes', this.garbageBytes());
     if (r < 0.32) return this.signed('signed random JSON', Buffer.from(JSON.stringify(this.randomJson(4))));
     if (r < 0.4) return this.signed('signed bad JSON-RPC envelope', Buffer.from(JSON.stringify(this.badEnvelope())));
+    if (r < 0.46) {
+      const [kind, body] = this.textDefect(JSON.stringify(this.rpc(this.validPayment())), true);
+      return this.signed(`signed text: ${kind}`, body);
+    }
     const [kind, payment] = this.defectivePayment();
     return this.signed(`signed command: ${kind}`, Buffer.from(JSON.stringify(this.rpc(payment))));
   }
@@ -158,6 +162,17 @@ export class FuzzCaseGenerator {
     }
     if (r < 0.5) return this.contractWithFreeTextPans();
     if (r < 0.55) return this.defectiveContract();
+    if (r < 0.6) {
+      const command: Obj = {
+        version: 1,
+        command: this.pick(AMQP_COMMANDS),
+        channel: this.pick(CHANNELS),
+        received_at: new Date().toISOString(),
+        payment: this.validPayment(),
+      };
+      const [kind, body] = this.textDefect(JSON.stringify(command), false);
+      return { transport: 'amqp', kind: `text: ${kind}`, body, routingKey };
+    }
     const [kind, payment] = this.defectivePayment();
     const command: Obj = { version: 1, command: this.pick(AMQP_COMMANDS), channel: this.pick(CHANNELS), received_at: new Date().toISOString(), payment };
     return { transport: 'amqp', kind: `command: ${kind}`, body: Buffer.from(JSON.stringify(command)), routingKey };
@@ -427,6 +442,32 @@ export class FuzzCaseGenerator {
       { version: 1, command: 'authorize', channel: 'web', received_at: new Date().toISOString() },
       { version: 1, command: 'authorize', channel: 'web', received_at: new Date().toISOString(), payment: [payment] },
     ]);
+  }
+
+  /**
+   * A valid command's text with one defect that the parse alone would hide: a byte that is not UTF-8 (decoded
+   * leniently it becomes U+FFFD, and two orders one), a member name repeated (the last one would win), a number
+   * JSON does not carry exactly (a 19-digit card number sent as a number), and over JSON-RPC an id beyond 2^53
+   * (echoed changed, two ids one operation).
+   */
+  private textDefect(text: string, rpc: boolean): [string, Buffer] {
+    const kinds: Array<[string, () => Buffer]> = [
+      [
+        'invalid UTF-8',
+        () => {
+          const at = text.indexOf('"currency":"') + '"currency":"'.length;
+          return Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([this.pick([0xff, 0xfe, 0xc0, 0x80])]), Buffer.from(text.slice(at))]);
+        },
+      ],
+      ['repeated member name', () => Buffer.from(text.replace('"amount":', `"amount":${1 + Math.floor(this.random() * 100)},"amount":`))],
+      [
+        'number beyond 2^53',
+        () => Buffer.from(text.replace('"gateway":', `"reference_number":${this.anyPan().replace(/\D/g, '').padEnd(19, '3')},"gateway":`)),
+      ],
+    ];
+    if (rpc) kinds.push(['id beyond 2^53', () => Buffer.from(text.replace(/"id":"[^"]*"/, '"id":9007199254740993'))]);
+    const [kind, make] = this.pick(kinds);
+    return [kind, make()];
   }
 
   private signed(kind: string, body: Buffer): HttpFuzzCase {

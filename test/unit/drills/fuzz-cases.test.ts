@@ -54,6 +54,20 @@ describe('fuzz cases', () => {
     expect(accepted).toEqual([]);
   });
 
+  it('include text defects the parse alone would hide: invalid UTF-8, a repeated member name, numbers and ids beyond 2^53', () => {
+    for (const kind of [
+      'signed text: invalid UTF-8',
+      'signed text: repeated member name',
+      'signed text: number beyond 2^53',
+      'signed text: id beyond 2^53',
+      'text: invalid UTF-8',
+      'text: repeated member name',
+      'text: number beyond 2^53',
+    ]) {
+      expect(kinds).toContain(kind);
+    }
+  });
+
   it('include channel-contract messages refused for card data in a structured field, an unknown or missing contract', () => {
     for (const kind of ['contract: card number in a structured field', 'contract: unknown contract', 'contract: no contract']) expect(kinds).toContain(kind);
   });
