@@ -4,6 +4,7 @@ import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/
 import { Logger, silentLogger } from '../logging/logger';
 import { redact } from '../logging/redact';
 import { redactBody } from '../logging/redact-body';
+import { headerValue } from '../http/header-value';
 import { gauge } from '../metrics/metrics-registry';
 import { GatewayRequest, GatewayResponse, GatewayTransformer } from './gateway-adapter';
 
@@ -148,7 +149,7 @@ export class GatewayClient {
         path: redact(signed.path),
         status: result.status,
         elapsed_ms: elapsedMs,
-        request_body: redactBody(signed.body, contentTypeOf(signed.headers)),
+        request_body: redactBody(signed.body, headerValue(signed.headers, 'content-type')),
         response_body: redactBody(result.body),
       });
     }
@@ -167,9 +168,4 @@ function poolGauge() {
     'gateway',
     'state',
   ] as const);
-}
-
-/** The request's `content-type`, whatever the case of its name. */
-function contentTypeOf(headers: Record<string, string>): string | undefined {
-  return headers['content-type'] ?? Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
 }

@@ -1,4 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { headerValue } from '../../http/header-value';
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
@@ -173,11 +174,6 @@ export function verifyItemSignature(item: AdyenNotificationItem, gateway: Gatewa
   const current = signatureMatches(item, gateway.webhookSecret);
   const previous = signatureMatches(item, gateway.webhookSecretPrevious);
   return current || previous;
-}
-
-function headerValue(headers: Record<string, string>, name: string): string | undefined {
-  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
-  return undefined;
 }
 
 /** `Authorization` value Adyen sends when Basic auth is configured as described in the file comment. */
