@@ -102,9 +102,10 @@ describe('twins in processes of their own', () => {
     expect(n.params).toEqual(terminalSummary(event('op-2').params));
     // Stamped in the child on the harness's clock (the machine's monotonic clock, one anchor inherited by the
     // child): comparable with this process's stamps however long this test worker has run. On each process's
-    // own performance.timeOrigin, a CI worker and a fresh child once disagreed by 84 ms.
-    expect(n.receivedAt).toBeGreaterThanOrEqual(before - 1);
-    expect(n.receivedAt).toBeLessThanOrEqual(after + 1);
+    // own performance.timeOrigin, a CI worker and a fresh child once disagreed by 84 ms. The two processes
+    // read the shared anchor a little apart: a CI run measured the child 1.1 ms ahead, so 5 ms of slack.
+    expect(n.receivedAt).toBeGreaterThanOrEqual(before - 5);
+    expect(n.receivedAt).toBeLessThanOrEqual(after + 5);
   });
 
   it('the simulator process answers per its contract and takes faults over IPC', async () => {
