@@ -25,6 +25,7 @@ import { authorizationRefusals, dependentsWaiting } from './authorization-metric
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { OutcomeRecorder } from './outcome-recorder';
+import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpired } from './resend-window';
 import { retryAfterCapped } from './retry-after-metrics';
 import { BackoffPolicy } from '../queueing/backoff';
 import { OrchestrationPipeline, PipelineResult, planOf, routingRecordOf } from '../orchestration/orchestration-pipeline';
@@ -266,7 +267,7 @@ export class DeliveryService {
     const tooOld = maxAgeMs > 0 && this.now() - op.receivedAt > maxAgeMs;
     if (op.state === 'UNKNOWN') {
       if (inquirySupport(route.transformer, op.command) === 'webhook-only') {
-        if (tooOld || this.now() - op.createdAt > WEBHOOK_ONLY_RESEND_WINDOW_MS) {
+        if (tooOld || this.now() - op.createdAt > IDEMPOTENT_RESEND_WINDOW_MS) {
           breaker.success(); // release a probe reservation: we did not call
           const cause = tooOld ? 'delivery.max_age_ms passed' : 'idempotency key too old to resend safely';
           const given = await recorder.unresolve(
@@ -282,6 +283,28 @@ export class DeliveryService {
         // the PSP has it is to send it again with the same idempotency key: within the key's validity the PSP
         // replays its stored answer for a request it already has and performs it once otherwise.
         return this.send(op, ctx.context, route, breaker);
+      }
+      if (replayInquiryExpired(route.transformer, op.createdAt, this.now())) {
+        // Asking would send the request again after its idempotency key may have lapsed: it could be
+        // performed twice. Only the PSP's webhook or its reports can settle it now.
+        breaker.success(); // release a probe reservation: we did not call
+        replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'delivery' });
+        this.deps.logger.warn(
+          "status inquiry withheld: it would replay the request past its idempotency key's validity; UNRESOLVED, settles by webhook or reconciliation",
+          {
+            operation_id: op.id,
+            gateway: route.gateway.name,
+            age_ms: this.now() - op.createdAt,
+          },
+        );
+        const given = await recorder.unresolve(
+          op,
+          'idempotency key too old to ask by replaying the request',
+          'bridge',
+          { age_ms: this.now() - op.createdAt },
+          this.now() + this.deps.config.poller.scheduleMs[0],
+        );
+        return { kind: 'done', state: given.state };
       }
       // Never resend before asking: the first attempt may have moved money.
       return this.inquireThenMaybeResend(op, ctx.context, route, breaker);
@@ -684,14 +707,6 @@ export class DeliveryService {
     return ceiling;
   }
 }
-
-/**
- * How long after its creation a webhook-only operation in UNKNOWN may still be resent with its idempotency
- * key: 7 days. Adyen documents an `Idempotency-Key` as valid for at least 31 days (its legacy page said 7);
- * the window keeps to the shorter, safe under either. Later a resend could act twice, so the operation
- * becomes UNRESOLVED instead.
- */
-const WEBHOOK_ONLY_RESEND_WINDOW_MS = 7 * 24 * 3600 * 1000;
 
 /** Gateway delivery's backoff: `delivery.backoff_*`, and a gateway's Retry-After up to `delivery.retry_after_max_ms`. */
 export function deliveryBackoff(config: Config): BackoffPolicy {

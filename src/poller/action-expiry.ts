@@ -4,6 +4,8 @@ import { DeliveryJobData } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
+import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resend-window';
+import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayError } from '../errors/gateway-error';
 import { inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
@@ -121,7 +123,9 @@ export class ActionExpiry {
     if (op.state !== 'ACTION_REQUIRED') return 'skipped';
     const route = router.route(op);
     let reference = op.gatewayReference;
-    if (!('refused' in route) && inquirySupport(route.transformer, op.command) === 'supported') {
+    // An inquiry that would replay the request past its idempotency key's validity is withheld (it could be
+    // performed twice): the expiry voids by the reference it has.
+    if (!('refused' in route) && inquirySupport(route.transformer, op.command) === 'supported' && !this.replayWithheld(op, route)) {
       const resolved = await resolveOperationContext(op, ledger);
       if ('context' in resolved) {
         try {
@@ -167,6 +171,13 @@ export class ActionExpiry {
    * an operation FAILED as expired gets its void; one still waiting for its action is left to the expiry
    * (the intent stays); any other (settled by the PSP meanwhile, gone) needs none. Returns the voids queued.
    */
+  /** Whether the inquiry about `op` is withheld (`replayInquiryExpired`): counted. */
+  private replayWithheld(op: OperationRecord, route: GatewayRoute): boolean {
+    if (!replayInquiryExpired(route.transformer, op.createdAt, this.now())) return false;
+    replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'action_expiry' });
+    return true;
+  }
+
   private async resumeVoids(): Promise<number> {
     const { redis, ledger, logger } = this.deps;
     const intents = await redis.hgetall(this.voidIntentsKey);

@@ -8,6 +8,7 @@ import { GatewayRouter } from '../routing/gateway-router';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
+import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resend-window';
 import { alertAwaitingWebhook, unresolvedGauge } from '../delivery/unresolved-operations';
 import { errorClassOf, isDependencyOutage } from '../errors/dependency-outage';
 import { GatewayError } from '../errors/gateway-error';
@@ -151,6 +152,7 @@ export class Poller {
     // No route: nothing to ask; the schedule runs out and the operation becomes UNRESOLVED, alerting operators.
     if (!('refused' in route)) {
       if (inquirySupport(route.transformer, op.command) === 'webhook-only') return this.withoutInquiry(op, route);
+      if (replayInquiryExpired(route.transformer, op.createdAt, this.now())) return this.replayWithheld(op, route);
       // The same context delivery sent with: a capture naming our authorization asks about the PSP's object.
       const resolved = await resolveOperationContext(op, ledger);
       let noTrace = false;
@@ -231,6 +233,28 @@ export class Poller {
       if (moved.applied) alertAwaitingWebhook(logger, op, now - op.createdAt);
     }
     return 'stillOpen';
+  }
+
+  /**
+   * An operation whose inquiry would replay its request past its idempotency key's validity
+   * (`replayInquiryExpired`): never asked, it could be performed twice. UNKNOWN: its delivery job makes it
+   * UNRESOLVED without asking. PENDING / UNRESOLVED: noted, and the schedule goes on; the PSP's webhook or
+   * reconciliation settles it.
+   */
+  private async replayWithheld(op: OperationRecord, route: GatewayRoute): Promise<'stillOpen' | 'unresolved'> {
+    const { ledger, logger } = this.deps;
+    replayInquiriesWithheld().inc({ gateway: route.gateway.name, by: 'poller' });
+    const reason = "inquiry would replay the request past its idempotency key's validity";
+    await ledger.appendInteraction(op.id, { event: 'poll_skipped', reason });
+    logger.info('poll: status inquiry withheld; the operation settles by webhook or reconciliation', {
+      operation_id: op.id,
+      gateway: route.gateway.name,
+      state: op.state,
+      age_ms: this.now() - op.createdAt,
+      reason,
+    });
+    if (op.state === 'UNKNOWN') await this.keepDelivering(op, true);
+    return this.advance(op);
   }
 
   /**

@@ -28,9 +28,9 @@ export interface DeliveryStacks {
   /**
    * A delivery service for `config` (its own namespace: `testConfig()`), on the file's one Redis connection
    * and events queue. `router`: the configured gateways' router unless given (built from the config's
-   * clients); `logger`: silent unless given.
+   * clients); `logger`: silent unless given; `now`: the service's clock (epoch ms), the wall clock unless given.
    */
-  build(config: Config, options?: { logger?: Logger; router?: (real: GatewayRouter) => GatewayRouter }): DeliveryStack;
+  build(config: Config, options?: { logger?: Logger; router?: (real: GatewayRouter) => GatewayRouter; now?: () => number }): DeliveryStack;
 }
 
 /**
@@ -59,7 +59,7 @@ export function useDeliveryStacks(): DeliveryStacks {
       const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
       const real = new ConfiguredGatewayRouter(createGatewayClients(config));
       const router = options.router ? options.router(real) : real;
-      const service = new DeliveryService({ config, ledger, router, recorder, logger });
+      const service = new DeliveryService({ config, ledger, router, recorder, logger, now: options.now });
       return { config, redis, service, recorder, ledger, events };
     },
   };

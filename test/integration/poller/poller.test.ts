@@ -15,6 +15,7 @@ import { PspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { usePollerStack } from '../../support/poller-stack';
+import { IDEMPOTENT_RESEND_WINDOW_MS } from '../../../src/delivery/resend-window';
 
 const API_KEY = 'sim-poller-test-key-0123456789';
 
@@ -266,6 +267,64 @@ describe('the poller', () => {
       expect(await ledger.get(captureId)).toMatchObject({ state: 'UNKNOWN', pollStep: 1 });
       expect((await ledger.interactions(captureId)).map((h) => h.event)).toContain('poll_skipped');
       expect(lines.some((l) => l.includes('poll cannot name the PSP object of this operation yet'))).toBe(true);
+    });
+  });
+
+  describe('an Adyen operation, whose inquiry replays its request under its Idempotency-Key', () => {
+    /** A poller at `ageMs` past now that notes the operations it builds status requests for (nothing listens at Adyen's address). */
+    function countingPoller(counter: { asked: string[] }, ageMs: number, logger = captureLogger('info').logger): Poller {
+      const routes = createGatewayClients(config);
+      const router: GatewayRouter = {
+        route: (op) => {
+          const route = routes.get(op.payment.gateway)!;
+          // Adyen's transformer is frozen: the counting method is defined on an object inheriting from it.
+          const transformer = Object.create(route.transformer, {
+            buildStatusRequest: {
+              value: (ctx: OperationContext, gateway: GatewayConfig) => {
+                counter.asked.push(ctx.operationId);
+                return route.transformer.buildStatusRequest(ctx, gateway);
+              },
+            },
+          }) as GatewayTransformer;
+          return { ...route, transformer };
+        },
+      };
+      const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+      return new Poller({ config, ledger, router, recorder, logger, now: () => Date.now() + ageMs });
+    }
+
+    async function unresolvedAdyenAuthorization(): Promise<string> {
+      const command = channelCommand('authorize', {}, { gateway: 'adyen', gateway_key: 'shopper-poller-replay:8415718415718415' });
+      const id = command.payment.operation_reference!;
+      await ledger.create(id, command);
+      await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+      await ledger.transition(id, 'UNRESOLVED', { event: 'test' }, { nextCheckAt: Date.now() - 1 });
+      return id;
+    }
+
+    it('is asked within the idempotency key window', async () => {
+      const id = await unresolvedAdyenAuthorization();
+      const counter = { asked: [] as string[] };
+      await countingPoller(counter, IDEMPOTENT_RESEND_WINDOW_MS - 3600_000).runOnce();
+      expect(counter.asked).toContain(id);
+      expect((await ledger.interactions(id)).some((h) => h.event === 'poll_error')).toBe(true);
+    });
+
+    it('is never asked past the window (the replay could authorize again): noted, counted, still UNRESOLVED and asked about later', async () => {
+      const id = await unresolvedAdyenAuthorization();
+      const counter = { asked: [] as string[] };
+      const before = await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'poller' });
+      const { logger, lines } = captureLogger('info');
+      await countingPoller(counter, IDEMPOTENT_RESEND_WINDOW_MS + 3600_000, logger).runOnce();
+      expect(counter.asked).not.toContain(id);
+      const history = await ledger.interactions(id);
+      expect(history.some((h) => h.event === 'poll_error')).toBe(false);
+      expect(history.find((h) => h.event === 'poll_skipped')?.reason).toMatch(/idempotency key/);
+      expect(await metricValue('pb_replay_inquiries_withheld_total', { gateway: 'adyen', by: 'poller' })).toBeGreaterThanOrEqual(before + 1);
+      expect(lines.some((l) => l.includes('status inquiry withheld') && l.includes(id))).toBe(true);
+      const op = await ledger.get(id);
+      expect(op?.state).toBe('UNRESOLVED');
+      expect(op?.nextCheckAt).toBeGreaterThan(Date.now());
     });
   });
 });
