@@ -15,9 +15,10 @@ import { mapSvResultCode } from './adyen-stored-value-status-map';
  * What an outcome confirms:
  * - balance_inquiry: `amount`/`currency` are the card's balance (`currentBalance`), which the event reports
  *   as `balance`, never as a discrepancy;
- * - reload, refund (a `merchandiseReturn` load): Adyen's answer names no loaded amount, only the new
- *   balance: `Success` confirms the amount asked, in the card's currency (`currentBalance.currency`), so a
- *   card in another currency than the command's is flagged;
+ * - reload, refund (a `merchandiseReturn` load): Adyen's answer (`StoredValueLoadResponse`) names no loaded
+ *   amount, only the card's new balance: `Success` confirms the load of the `amount` sent, so on a card in
+ *   the command's currency (`currentBalance.currency`) that amount is confirmed; on a card in another
+ *   currency only that currency is (flagged), never the asked number as if it were in the card's currency;
  * - issue: a new card's `currentBalance` is its first balance, what Adyen loaded: the confirmed amount, so a
  *   card issued with another balance than asked is flagged;
  * - the others move no money of the order (`currency` only, when Adyen names the card's).
@@ -69,7 +70,9 @@ export function parseAdyenSvResponse(ctx: OperationContext, response: GatewayRes
     if (balance.currency !== undefined) outcome.currency = balance.currency;
   } else if (balance.currency !== undefined) {
     outcome.currency = balance.currency;
-    if ((ctx.command === 'reload' || ctx.command === 'refund') && status === 'SUCCESS') outcome.amount = ctx.payment.amount;
+    // What a load put on a card in another currency is not in Adyen's answer: the currency alone says so.
+    const loaded = (ctx.command === 'reload' || ctx.command === 'refund') && status === 'SUCCESS';
+    if (loaded && balance.currency === ctx.payment.currency.toUpperCase()) outcome.amount = ctx.payment.amount;
     // A new card held nothing before: its balance is what was issued, whatever the command asked.
     if (ctx.command === 'issue' && status === 'SUCCESS' && balance.amount !== undefined) outcome.amount = balance.amount;
   }

@@ -122,6 +122,30 @@ describe('Adyen Stored Value answers', () => {
     expect(payment).toMatchObject({ amount: 400, requested_amount: ctx.payment.amount, discrepancy: 'amount_mismatch' });
   });
 
+  it("reports a reload onto a card in another currency as what was asked with currency_mismatch, never the asked number in the card's currency", () => {
+    const ctx = fixtures.context('reload');
+    // A StoredValueLoadResponse (Stored Value v46) names no loaded amount: only the card's new balance, here in USD.
+    const outcome = t.parseResponse(ctx, answer({ resultCode: 'Success', pspReference: 'P3', currentBalance: { value: 6000, currency: 'USD' } }), gateway);
+    expect(outcome).toMatchObject({ status: 'SUCCESS', currency: 'USD' });
+    expect(outcome.amount).toBeUndefined();
+    const record: OperationRecord = {
+      id: ctx.operationId,
+      command: 'reload',
+      channel: 'web',
+      state: 'SUCCEEDED',
+      payment: ctx.payment,
+      receivedAt: 1,
+      createdAt: 1,
+      updatedAt: 2,
+      attempts: 1,
+      gatewayStatus: outcome.gatewayStatus,
+      confirmedAmount: outcome.amount,
+      confirmedCurrency: outcome.currency,
+    };
+    const payment = outcomeEvent(record, testConfig())?.params.payment as Record<string, unknown>;
+    expect(payment).toMatchObject({ amount: 1000, currency: 'EUR', discrepancy: 'currency_mismatch' });
+  });
+
   it('fails NotEnoughBalance as insufficient funds', () => {
     const outcome = t.parseResponse(
       fixtures.context('balance_inquiry'),
