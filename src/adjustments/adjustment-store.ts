@@ -5,16 +5,33 @@ import { redact } from '../logging/redact';
 import { ALL_SHARDS, ShardKeys, shardKeysOf, shardOfOperation } from '../redis/key-layout';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 import { AdjustmentFact, AdjustmentRecord, AdjustmentSource, MoneyDirection, isAdjustmentKind } from './adjustment';
+import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same-fact';
 
 // Creates the adjustment unless it exists (same gateway and PSP event: a repeat), links it to the
 // operation and appends the history entry, all in one step, over keys of the operation's shard. The
 // adjustment's fields follow the named arguments as name, value, name, value…
-// Returns {1} when created, {0, HGETALL} when it already existed, {-1} when the operation does not exist.
+// With `expected` (a webhook's fact reconciliation may have recorded first): only when the operation still has
+// `expected` adjustments (none was added since the caller read them); with `claim_field`, instead of creating,
+// marks `counterpart` (the adjustment that already records the fact) as this event's, unless another event has it.
+// Returns {1} when created, {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
+// counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {-2} when the adjustments changed (read again), {-1} when the
+// operation does not exist.
 const RECORD_SCRIPT = new LuaScript(
-  luaInputs(['adjustment', 'op_adjustments', 'log', 'index', 'op'], ['id', 'now', 'history']),
+  luaInputs(['adjustment', 'op_adjustments', 'log', 'index', 'op', 'counterpart'], ['id', 'now', 'history', 'expected', 'claim_field', 'claim']),
   `
 if redis.call('EXISTS', K.op) == 0 then return {-1} end
 if redis.call('EXISTS', K.adjustment) == 1 then return {0, redis.call('HGETALL', K.adjustment)} end
+if A.expected ~= '' then
+  if redis.call('ZCARD', K.op_adjustments) ~= tonumber(A.expected) then return {-2} end
+  if A.claim_field ~= '' then
+    if redis.call('EXISTS', K.counterpart) == 0 then return {-2} end
+    local held = redis.call('HGET', K.counterpart, A.claim_field)
+    if held and held ~= A.claim then return {-2} end
+    if held then return {3, redis.call('HGETALL', K.counterpart)} end
+    redis.call('HSET', K.counterpart, A.claim_field, A.claim)
+    return {2, redis.call('HGETALL', K.counterpart)}
+  end
+end
 redis.call('HSET', K.adjustment, unpack(ARGV, A_REST))
 redis.call('ZADD', K.op_adjustments, A.now, A.id)
 redis.call('RPUSH', K.log, A.history)
@@ -23,6 +40,16 @@ return {1}
 `,
   true,
 );
+
+/**
+ * The field of an adjustment reconciliation recorded naming the webhook event (its PSP event id) found to report
+ * the same fact later, so that it stands for no other webhook's (a second chargeback of the same amount is a
+ * fact of its own). Absent: none yet.
+ */
+export const WEBHOOK_EVENT_FIELD = 'webhook_event';
+
+/** Rounds of read-then-record before giving up while other writers keep changing an operation's adjustments. */
+const RECORD_ROUNDS = 8;
 
 /**
  * The adjustment's field naming the PSP reconciliation line it was tied to (a webhook's adjustment a line
@@ -54,6 +81,16 @@ export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperatio
   source: AdjustmentSource;
 }
 
+/** What `recordAdjustment` did. */
+export interface RecordedAdjustment {
+  /** Whether a new adjustment was recorded. */
+  created: boolean;
+  /** The adjustment as stored: the new one, the first recording's (a repeat), or the one that already records the fact. */
+  adjustment: AdjustmentRecord;
+  /** Reconciliation had recorded this webhook's fact from the PSP's line first: `adjustment` is that one (first report only; a repeat says nothing). */
+  sameFact?: true;
+}
+
 /** `adj_<24 hex>`: the same gateway and PSP event id always give the same id (idempotent across crashes). */
 export function adjustmentIdFor(gateway: string, pspEventId: string): string {
   return `adj_${createHash('sha256').update(`${gateway}\n${pspEventId}`).digest('hex').slice(0, 24)}`;
@@ -67,7 +104,8 @@ export function adjustmentIdFor(gateway: string, pspEventId: string): string {
  *   S adjustments                sorted set of the shard's adjustment ids, score = recorded at (ms)
  * Webhooks and reconciliation both record through `recordAdjustment`: one fact, one record, however many
  * times it is reported. The operation's own record and state are never touched. Reconciliation ties a
- * webhook's adjustment to the PSP line it found recorded by it (`tieToLine`, field `reconciled_line`).
+ * webhook's adjustment to the PSP line it found recorded by it (`tieToLine`, field `reconciled_line`); a
+ * webhook's fact reconciliation recorded first marks that adjustment as its event's (field `webhook_event`).
  */
 export class AdjustmentStore {
   private readonly shards: readonly ShardKeys[];
@@ -82,11 +120,13 @@ export class AdjustmentStore {
 
   /**
    * Records the adjustment and links it to its operation (with an entry in the operation's history),
-   * unless the same gateway already reported the same PSP event.
+   * unless the same gateway already reported the same PSP event. A webhook's fact that reconciliation recorded
+   * first from the PSP's line (`mayBeSameFact`, by an adjustment no other webhook event stands for yet) is not
+   * recorded again: that adjustment is marked as this event's (`webhook_event`) and returned, with `sameFact`.
    * @returns whether it was new, and the adjustment as stored (the first recording's, for a repeat).
    * @throws OperationNotFoundError when the operation does not exist.
    */
-  async recordAdjustment(input: AdjustmentInput, now = Date.now()): Promise<{ created: boolean; adjustment: AdjustmentRecord }> {
+  async recordAdjustment(input: AdjustmentInput, now = Date.now()): Promise<RecordedAdjustment> {
     const id = adjustmentIdFor(input.gateway, input.pspEventId);
     const adjustment: AdjustmentRecord = {
       id,
@@ -121,23 +161,63 @@ export class AdjustmentStore {
     const shard = await shardOfOperation(this.redis, this.prefix, input.operationId);
     if (shard === null) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
     const keys = this.shards[shard];
-    const [status, existing] = (await RECORD_SCRIPT.run(
-      this.redis,
-      {
-        keys: {
-          adjustment: keys.adjustment(id),
-          op_adjustments: keys.operationAdjustments(input.operationId),
-          log: keys.history(input.operationId),
-          index: keys.adjustments,
-          op: keys.op(input.operationId),
+    const base = {
+      adjustment: keys.adjustment(id),
+      op_adjustments: keys.operationAdjustments(input.operationId),
+      log: keys.history(input.operationId),
+      index: keys.adjustments,
+      op: keys.op(input.operationId),
+    };
+    // Only a webhook's fact of a kind reconciliation also records from a line can have been recorded first.
+    const searched = input.source === 'webhook' && reconciledKindsOf(input.kind).length > 0;
+    for (let round = 0; round < RECORD_ROUNDS; round += 1) {
+      const found = searched ? await this.recordedFirst(keys, input) : null;
+      const [status, existing] = (await RECORD_SCRIPT.run(
+        this.redis,
+        {
+          keys: { ...base, counterpart: found?.counterpart ? keys.adjustment(found.counterpart.id) : base.adjustment },
+          args: {
+            id,
+            now,
+            history,
+            expected: found ? found.count : '',
+            claim_field: found?.counterpart ? WEBHOOK_EVENT_FIELD : '',
+            claim: input.pspEventId,
+          },
         },
-        args: { id, now, history },
-      },
-      fields,
-    )) as [number, string[]?];
-    if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
-    if (status === 1) return { created: true, adjustment };
-    return { created: false, adjustment: fromHash(hashFromPairs(existing ?? [])) };
+        fields,
+      )) as [number, string[]?];
+      if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
+      if (status === 1) return { created: true, adjustment };
+      if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(existing ?? [])) };
+      if (status === 2) return { created: false, adjustment: fromHash(hashFromPairs(existing ?? [])), sameFact: true };
+      // -2: another writer changed the operation's adjustments between the read and the script: read again.
+    }
+    throw new Error(`adjustment ${id}: the adjustments of operation ${input.operationId} kept changing; try again`);
+  }
+
+  /**
+   * The operation's adjustment count, and the one reconciliation recorded from a PSP line that records the fact
+   * `input` reports (`mayBeSameFact`) and that no other webhook event stands for: one this very event stands for
+   * first (a repeat), then the same PSP reference, then the fact's own kind, then the oldest.
+   */
+  private async recordedFirst(keys: ShardKeys, input: AdjustmentInput): Promise<{ count: number; counterpart: AdjustmentRecord | null }> {
+    const ids = await this.redis.zrange(keys.operationAdjustments(input.operationId), 0, -1);
+    const hashes = await Promise.all(ids.map((adj) => this.redis.hgetall(keys.adjustment(adj))));
+    const kinds = reconciledKindsOf(input.kind);
+    let best: { adjustment: AdjustmentRecord; order: number[] } | null = null;
+    for (const h of hashes) {
+      if (!h.id || h.source !== 'reconciliation' || !isAdjustmentKind(h.kind)) continue;
+      const held = h[WEBHOOK_EVENT_FIELD];
+      if (held !== undefined && held !== input.pspEventId) continue;
+      const recorded = fromHash(h);
+      if (!mayBeSameFact(input, recorded)) continue;
+      const sameReference = input.pspReference !== undefined && recorded.pspReference === input.pspReference;
+      const order = [held === input.pspEventId ? 0 : 1, sameReference ? 0 : 1, kinds.indexOf(recorded.kind as ReconciledLateFactKind)];
+      // zrange is oldest first: a later one replaces the best only when it sorts strictly before it.
+      if (best === null || sortsBefore(order, best.order)) best = { adjustment: recorded, order };
+    }
+    return { count: ids.length, counterpart: best?.adjustment ?? null };
   }
 
   /**
@@ -171,6 +251,12 @@ export class AdjustmentStore {
     const found = await Promise.all(ids.map((id) => this.redis.hgetall(keys.adjustment(id))));
     return found.filter((h) => h.id).map((h) => fromHash(h));
   }
+}
+
+/** Whether `a` sorts strictly before `b`, element by element. */
+function sortsBefore(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return a[i] < b[i];
+  return false;
 }
 
 function toHash(a: AdjustmentRecord): string[] {

@@ -5,8 +5,8 @@ import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { AdjustmentKind, AdjustmentRecord, needsAttention } from '../adjustments/adjustment';
-import { AdjustmentInput, AdjustmentStore } from '../adjustments/adjustment-store';
+import { AdjustmentKind, needsAttention } from '../adjustments/adjustment';
+import { AdjustmentInput, AdjustmentStore, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
   'pb_adjustments_total',
@@ -17,6 +17,12 @@ const adjustmentsTotal = counter(
 const authorizationsReleased = counter(
   'pb_authorizations_released_total',
   'Authorizations taken out of the expiry and orphan indexes because the PSP no longer holds them (lapsed or cancelled), by gateway and adjustment kind',
+  ['gateway', 'kind'],
+);
+
+const adjustmentsFoundRecorded = counter(
+  'pb_adjustments_found_recorded_total',
+  'Webhook late facts (chargebacks, reversals…) reconciliation had already recorded from the PSP line: no second adjustment or OMS event, by gateway and kind',
   ['gateway', 'kind'],
 );
 
@@ -54,17 +60,26 @@ export class AdjustmentRecorder {
    * Records `input` as an adjustment of `op` (whose state it never changes) and emits its event. An
    * authorization the fact says the PSP no longer holds (`authorization_expired`, `failed_after_success`)
    * leaves the expiry and orphan indexes: no `authorization_expiring` notice and no orphan void follow it.
+   * A webhook's fact reconciliation recorded first is that adjustment (`sameFact`): counted, logged, its event
+   * not sent again.
    * @returns whether the adjustment was new, and the adjustment as stored.
    * @throws OperationNotFoundError when `input.operationId` is not in the ledger.
    */
-  async recordAdjustment(
-    op: OperationRecord,
-    input: Omit<AdjustmentInput, 'operationId'>,
-    now = Date.now(),
-  ): Promise<{ created: boolean; adjustment: AdjustmentRecord }> {
+  async recordAdjustment(op: OperationRecord, input: Omit<AdjustmentInput, 'operationId'>, now = Date.now()): Promise<RecordedAdjustment> {
     const { store, recorder, config, logger } = this.deps;
     const result = await store.recordAdjustment({ ...input, operationId: op.id }, now);
     const { adjustment, created } = result;
+    if (result.sameFact) {
+      adjustmentsFoundRecorded.inc({ gateway: input.gateway, kind: input.kind });
+      logger.info('adjustment: a webhook reports a fact reconciliation already recorded from the PSP line; no second adjustment or event', {
+        operation_id: op.id,
+        gateway: input.gateway,
+        kind: input.kind,
+        psp_event_id: input.pspEventId,
+        recorded_as: adjustment.id,
+        recorded_kind: adjustment.kind,
+      });
+    }
     const releases = releasesAuthorization(adjustment.kind, op.command);
     if (created) {
       adjustmentsTotal.inc({ gateway: adjustment.gateway, kind: adjustment.kind });

@@ -1,4 +1,5 @@
 import { directionOfSuccess, failureAfterSuccess, reversed, type AdjustmentKind, type MoneyDirection } from '../adjustments/adjustment';
+import { RECONCILED_LATE_FACT_KINDS, recordedAs as lateFactRecordedAs, type ReconciledLateFactKind } from '../adjustments/same-fact';
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
 import type { OperationState } from '../ledger/operation-state';
@@ -250,15 +251,14 @@ function differenceDirection(command: CommandType, pspAmount: number, ledger: nu
 
 /**
  * Adjustment kinds that may already record a late-fact line of `kind` (a webhook brought it first), its own
- * kind first. A first and a second chargeback are apart: one never stands for the other.
+ * kind first (the table both searches share, `src/adjustments/same-fact.ts`).
  */
 function recordedAs(kind: PspRecordKind): readonly AdjustmentKind[] {
-  if (kind === 'chargeback') return ['chargeback', 'dispute_lost'];
-  if (kind === 'second_chargeback') return ['second_chargeback', 'dispute_lost'];
-  if (kind === 'chargeback_reversed') return ['chargeback_reversed', 'dispute_won'];
-  // A lapse the webhook brought; before it was read as one, the same cancellation came as a failure after success.
-  if (kind === 'authorization_expired') return ['authorization_expired', 'failed_after_success'];
-  return ['refund_reversed', 'refund_failed'];
+  return isReconciledLateFact(kind) ? lateFactRecordedAs(kind) : lateFactRecordedAs('refund_reversed');
+}
+
+function isReconciledLateFact(kind: PspRecordKind): kind is ReconciledLateFactKind {
+  return (RECONCILED_LATE_FACT_KINDS as readonly string[]).includes(kind);
 }
 
 /**

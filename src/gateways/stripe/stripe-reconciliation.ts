@@ -167,7 +167,10 @@ export function parseStripeBalanceTransaction(gateway: string, bt: Record<string
   let amount = Math.abs(signed);
   let currency = balanceCurrency;
   const captured = sourceObject === 'charge' && typeof source?.amount_captured === 'number' && source.amount_captured > 0 ? source.amount_captured : undefined;
-  if (source !== undefined && kind !== 'other' && source.currency !== undefined) {
+  // A reinstatement of a dispute not `won` (a partly refunded payment's: only the refunded part came back) is
+  // not the dispute's amount: the balance's own amount is what moved.
+  const partlyReinstated = kind === 'chargeback_reversed' && sourceObject === 'dispute' && text(source?.status) !== 'won';
+  if (source !== undefined && kind !== 'other' && !partlyReinstated && source.currency !== undefined) {
     const sourceCurrency = currencyOf(gateway, lineId, 'source.currency', source.currency);
     if (sourceCurrency !== balanceCurrency) {
       amount = Math.abs(isoAmount(gateway, lineId, 'source.amount', captured ?? source.amount, sourceCurrency));

@@ -262,11 +262,38 @@ function authorizationLapse(pi: Json, created: unknown): AdjustmentFact {
   return { kind: 'authorization_expired', direction: 'none', failsOpenOperation: true, ...fact };
 }
 
+/**
+ * What `funds_reinstated` gave back, which is not always the disputed amount: a dispute of a partly refunded
+ * payment that is not fully resolved for the merchant returns only what had been refunded, and closes `lost`
+ * (Stripe: "If it's not, only the partially refunded amount is returned"). The Dispute's `balance_transactions`
+ * show the money withdrawn (negative) and reinstated (positive): the reinstated amount, when it is in the
+ * dispute's currency or the dispute was not `won`; a `won` dispute, all of it came back (`amount`, in the dispute's
+ * currency, as reconciliation reads it). Without a reinstatement to read, a dispute not `won` states no amount
+ * rather than the disputed one.
+ */
+function reinstated(fact: AdjustmentFact, dispute: Json, status: string): void {
+  const lines = Array.isArray(dispute.balance_transactions) ? dispute.balance_transactions.filter(isObject) : [];
+  const back = lines.filter((bt) => typeof bt.amount === 'number' && bt.amount > 0);
+  const currency = str(back[0]?.currency);
+  if (back.length > 0 && currency !== undefined && back.every((bt) => str(bt.currency) === currency)) {
+    const sum = back.reduce((n, bt) => n + (bt.amount as number), 0);
+    if (status !== 'won' || currency.toUpperCase() === fact.currency) {
+      const money = stripeConfirmedMoney({ amount: sum, currency }, 'amount');
+      delete fact.amount;
+      if (money.amount !== undefined) fact.amount = money.amount;
+      if (money.currency !== undefined) fact.currency = money.currency;
+    }
+    return;
+  }
+  if (status !== 'won') delete fact.amount;
+}
+
 /** A `charge.dispute.*` event: about the disputed PaymentIntent (or Charge), an adjustment only. */
 function disputeEvent(eventId: string, type: StripeDisputeEventType, dispute: Json, created: unknown, gateway: string): WebhookEvent {
   const status = parseDisputeStatus(dispute.status, gateway);
   const reference = str(dispute.payment_intent) ?? str(dispute.charge);
   const adjustment: AdjustmentFact = { ...stripeDisputeFact(type, status), failsOpenOperation: false, ...reported(dispute, str(dispute.reason), created) };
+  if (type === 'charge.dispute.funds_reinstated') reinstated(adjustment, dispute, status);
   return {
     eventId,
     gatewayReference: reference,

@@ -87,3 +87,49 @@ describe('AdjustmentStore.tieToLine', () => {
     expect(await store.tieToLine(id, adjustmentIdFor('adyen', 'never-recorded'), 'line-a')).toBeNull();
   });
 });
+
+describe('AdjustmentStore.recordAdjustment: a webhook after reconciliation', () => {
+  /** A chargeback reconciliation recorded from PSP line `line` (its PSP event id is the line's). */
+  const fromLine = (operationId: string, line: string, pspReference?: string) => ({
+    ...input(operationId, `reconciliation:${line}`),
+    source: 'reconciliation' as const,
+    reason: 'psp_Chargeback',
+    pspReference,
+  });
+
+  it('records a chargeback webhook reconciliation recorded first from the PSP line as that adjustment: nothing new, and a repeat of the webhook neither', async () => {
+    const id = await succeededCapture();
+    const recorded = await store.recordAdjustment(fromLine(id, 'DSP2:Chargeback:b1', 'DSP2'));
+    const webhook = { ...input(id, 'DSP2:CHARGEBACK:true'), pspReference: 'DSP2' };
+    expect(await store.recordAdjustment(webhook)).toEqual({ created: false, adjustment: recorded.adjustment, sameFact: true });
+    expect(await store.recordAdjustment(webhook)).toEqual({ created: false, adjustment: recorded.adjustment });
+    expect(await store.forOperation(id)).toEqual([recorded.adjustment]);
+    expect((await ledger.interactions(id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
+  });
+
+  it('two genuine chargebacks of the same amount that reconciliation recorded first are taken one each by their webhooks; a third is recorded', async () => {
+    const id = await succeededCapture();
+    // Lines without the dispute's reference: only kind, direction and amount tell them apart.
+    const first = await store.recordAdjustment(fromLine(id, 'line-1'));
+    const second = await store.recordAdjustment(fromLine(id, 'line-2'));
+    const [a, b] = await Promise.all([store.recordAdjustment(input(id, 'DSP-A:CHARGEBACK:true')), store.recordAdjustment(input(id, 'DSP-B:CHARGEBACK:true'))]);
+    expect([a.created, b.created]).toEqual([false, false]);
+    expect(new Set([a.adjustment.id, b.adjustment.id])).toEqual(new Set([first.adjustment.id, second.adjustment.id]));
+    const third = await store.recordAdjustment(input(id, 'DSP-C:CHARGEBACK:true'));
+    expect(third.created).toBe(true);
+    expect(await store.forOperation(id)).toHaveLength(3);
+  });
+
+  it("never takes another dispute's line, a notice that moved no money, another amount or a second chargeback for a first one", async () => {
+    const id = await succeededCapture();
+    await store.recordAdjustment(fromLine(id, 'DSP3:Chargeback:b1', 'DSP3'));
+    await store.recordAdjustment({ ...fromLine(id, 'DSP5:SecondChargeback:b1', 'DSP5'), kind: 'second_chargeback' });
+    const outcomes = await Promise.all([
+      store.recordAdjustment({ ...input(id, 'DSP4:CHARGEBACK:true'), pspReference: 'DSP4' }),
+      store.recordAdjustment({ ...input(id, 'DSP3:NOTIFICATION_OF_CHARGEBACK:true'), pspReference: 'DSP3', kind: 'dispute_opened', direction: 'none' }),
+      store.recordAdjustment({ ...input(id, 'DSP6:CHARGEBACK:true'), pspReference: undefined, amount: 4100 }),
+      store.recordAdjustment({ ...input(id, 'DSP5:CHARGEBACK:true'), pspReference: 'DSP5' }),
+    ]);
+    expect(outcomes.map((o) => o.created)).toEqual([true, true, true, true]);
+  });
+});

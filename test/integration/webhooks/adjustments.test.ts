@@ -10,6 +10,7 @@ import { OperationRecord } from '../../../src/ledger/ledger';
 import { RoutingRecord } from '../../../src/ledger/routing-record';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { lineEventId } from '../../../src/reconciliation-run/reconciliation-ledger';
 import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
 import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
@@ -185,6 +186,53 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     expect(stored[0]).toMatchObject({ kind: 'chargeback', amount: 4200, currency: 'EUR', pspEventId: 'ADYENDSP00000001:CHARGEBACK:true' });
     expect((await worker.ledger.interactions(auth.id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
     expect(await metricValue('pb_adjustments_total', { gateway: 'adyen', kind: 'chargeback' })).toBe(before + 1);
+  });
+
+  it('an Adyen CHARGEBACK that reconciliation recorded first from the settlement line reaches the bus once, as reconciliation told it; the webhook, delivered twice, records nothing more', async () => {
+    const auth = await succeeded('authorize', 'adyen', 'ADYENPAY00000009');
+    await succeeded('capture', 'adyen', 'ADYENCAP00000009', auth.payment.order_id);
+    const before = await metricValue('pb_adjustments_found_recorded_total', { gateway: 'adyen', kind: 'chargeback' });
+    // What the reconciliation runner records for the settlement details report's Chargeback line.
+    const line = 'ADYENPAY00000009:Chargeback:ADYENDSP00000009:12';
+    const recorded = await worker.adjustments.recordAdjustment(auth, {
+      kind: 'chargeback',
+      direction: 'debit',
+      amount: 4200,
+      currency: 'EUR',
+      reason: 'psp_Chargeback',
+      pspReference: 'ADYENDSP00000009',
+      occurredAt: Date.parse('2026-11-20T09:00:00Z'),
+      gateway: 'adyen',
+      pspEventId: lineEventId(line),
+      source: 'reconciliation',
+    });
+    expect(recorded.created).toBe(true);
+    await eventually(async () => adjustedFor(auth.id).length >= 1);
+    const body = adyenNotification({
+      pspReference: 'ADYENDSP00000009',
+      originalReference: 'ADYENPAY00000009',
+      merchantAccountCode: 'TestMerchant',
+      merchantReference: auth.id,
+      amount: { value: 4200, currency: 'EUR' },
+      eventCode: 'CHARGEBACK',
+      eventDate: '2026-11-20T10:00:00+01:00',
+      success: 'true',
+      reason: 'Other Fraud-Card Absent Environment',
+      additionalData: { chargebackReasonCode: '10.4', disputeStatus: 'Lost' },
+    });
+    expect((await postAdyen(body)).status).toBe(200);
+    expect((await postAdyen(body)).status).toBe(200);
+    await eventually(async () => (await metricValue('pb_adjustments_found_recorded_total', { gateway: 'adyen', kind: 'chargeback' })) === before + 1);
+    await settle();
+    const sent = adjustedFor(auth.id);
+    expect(sent).toHaveLength(1);
+    expect((sent[0].params as { adjustment: Record<string, unknown> }).adjustment).toMatchObject({
+      kind: 'chargeback',
+      amount: 4200,
+      source: 'reconciliation',
+    });
+    expect(await worker.adjustmentStore.forOperation(auth.id)).toEqual([recorded.adjustment]);
+    expect((await worker.ledger.interactions(auth.id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
   });
 
   it('an Adyen EXPIRE of a SUCCEEDED authorization is an authorization_expired adjustment sent once; the authorization leaves the expiry and orphan indexes and stays SUCCEEDED', async () => {

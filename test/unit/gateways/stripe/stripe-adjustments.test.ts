@@ -73,6 +73,28 @@ describe('Stripe late facts', () => {
     expect(event.outcome.status).not.toBe('FAIL');
   });
 
+  it('reports what funds_reinstated gave back of a partly won dispute (closed lost: only the refunded part), read from its balance transactions', () => {
+    const balanceTransactions = [
+      { id: 'txn_withdrawn', object: 'balance_transaction', amount: -2599, currency: 'eur', fee: 1500, net: -4099, type: 'adjustment' },
+      { id: 'txn_reinstated', object: 'balance_transaction', amount: 1000, currency: 'eur', fee: 0, net: 1000, type: 'adjustment' },
+    ];
+    const [event] = parseSigned(stripeEvent('charge.dispute.funds_reinstated', dispute({ status: 'lost', balance_transactions: balanceTransactions })));
+    expect(event.adjustment).toMatchObject({ kind: 'chargeback_reversed', direction: 'credit', amount: 1000, currency: 'EUR' });
+    // With nothing to read what came back, a dispute not won states no amount rather than the disputed one.
+    const [bare] = parseSigned(stripeEvent('charge.dispute.funds_reinstated', dispute({ status: 'lost', balance_transactions: [] })));
+    expect(bare.adjustment).toMatchObject({ kind: 'chargeback_reversed', direction: 'credit', currency: 'EUR' });
+    expect(bare.adjustment?.amount).toBeUndefined();
+  });
+
+  it('reports the disputed amount, in its currency, reinstated for a won dispute booked in another balance currency', () => {
+    const balanceTransactions = [
+      { id: 'txn_withdrawn', object: 'balance_transaction', amount: -2400, currency: 'usd', type: 'adjustment' },
+      { id: 'txn_reinstated', object: 'balance_transaction', amount: 2400, currency: 'usd', type: 'adjustment' },
+    ];
+    const [event] = parseSigned(stripeEvent('charge.dispute.funds_reinstated', dispute({ status: 'won', balance_transactions: balanceTransactions })));
+    expect(event.adjustment).toMatchObject({ kind: 'chargeback_reversed', amount: 2599, currency: 'EUR' });
+  });
+
   it('falls back to the Charge when the Dispute names no PaymentIntent', () => {
     const [event] = parseSigned(stripeEvent('charge.dispute.funds_withdrawn', dispute({ payment_intent: null })));
     expect(event.gatewayReference).toBe('ch_3NgB1r2eZvKYlo2C0abcdefg');

@@ -101,6 +101,15 @@ describe('Stripe balance transaction types', () => {
     expect(parseStripeBalanceTransaction('stripe', bt({ type: 'adjustment', amount: -2599, source: 'dp_1NgB2a2eZvKYlo2C8bJ4Qx1z' })).kind).toBe('chargeback');
   });
 
+  it("reads a partly won dispute's reinstatement in another currency at what came back (the balance's), a won one's at the disputed amount", () => {
+    // A USD dispute booked in a EUR balance: the whole disputed amount is withdrawn, only the refunded part comes back.
+    const dispute = { id: 'dp_1NgB2a2eZvKYlo2C8bJ4Qx2y', object: 'dispute', amount: 3000, currency: 'usd', charge: charge.id, metadata: {} };
+    const partly = parseStripeBalanceTransaction('stripe', bt({ type: 'adjustment', amount: 920, fee: 0, net: 920, source: { ...dispute, status: 'lost' } }));
+    expect(partly).toMatchObject({ kind: 'chargeback_reversed', amount: 920, currency: 'EUR' });
+    const whole = parseStripeBalanceTransaction('stripe', bt({ type: 'adjustment', amount: 2760, fee: 0, net: 2760, source: { ...dispute, status: 'won' } }));
+    expect(whole).toMatchObject({ kind: 'chargeback_reversed', amount: 3000, currency: 'USD', settlementCurrency: 'EUR' });
+  });
+
   it('reads an adjustment that is not about a dispute as other', () => {
     expect(parseStripeBalanceTransaction('stripe', bt({ type: 'adjustment', amount: -500, source: 'ia_1NgB2a2eZvKYlo2C' })).kind).toBe('other');
   });

@@ -1,0 +1,59 @@
+import type { AdjustmentKind, MoneyDirection } from './adjustment';
+
+/**
+ * One late fact about money, two ways to hear of it: a PSP webhook and a line of the PSP's records that
+ * reconciliation reads. Whichever comes first is recorded (an adjustment and its OMS event); the other must find
+ * it and record nothing. This table says which adjustments may stand for the same fact, for both directions of
+ * the search (reconciliation: `recordingAdjustment` in the classifier; a webhook: `AdjustmentStore`).
+ */
+
+/** The kinds reconciliation records from a late-fact line (each line kind gives the adjustment of its own name). */
+export const RECONCILED_LATE_FACT_KINDS = ['chargeback', 'second_chargeback', 'chargeback_reversed', 'refund_reversed', 'authorization_expired'] as const;
+export type ReconciledLateFactKind = (typeof RECONCILED_LATE_FACT_KINDS)[number];
+
+/**
+ * The adjustment kinds a webhook may have recorded the fact of a reconciliation late-fact line of `kind` as, the
+ * line's own kind first. A first and a second chargeback are apart: one never stands for the other.
+ */
+const RECORDED_AS: Readonly<Record<ReconciledLateFactKind, readonly AdjustmentKind[]>> = {
+  chargeback: ['chargeback', 'dispute_lost'],
+  second_chargeback: ['second_chargeback', 'dispute_lost'],
+  chargeback_reversed: ['chargeback_reversed', 'dispute_won'],
+  refund_reversed: ['refund_reversed', 'refund_failed'],
+  // A lapse the webhook brought; before it was read as one, the same cancellation came as a failure after success.
+  authorization_expired: ['authorization_expired', 'failed_after_success'],
+};
+
+/** See {@link RECORDED_AS}. */
+export function recordedAs(kind: ReconciledLateFactKind): readonly AdjustmentKind[] {
+  return RECORDED_AS[kind];
+}
+
+/** The reconciliation kinds whose line's fact an adjustment of `kind` (a webhook's) may be, its own kind first. */
+export function reconciledKindsOf(kind: AdjustmentKind): ReconciledLateFactKind[] {
+  return RECONCILED_LATE_FACT_KINDS.filter((k) => RECORDED_AS[k].includes(kind)).sort((a, b) => RECORDED_AS[a].indexOf(kind) - RECORDED_AS[b].indexOf(kind));
+}
+
+/** What two recordings of a fact are compared on. */
+export interface FactShape {
+  kind: AdjustmentKind;
+  direction: MoneyDirection;
+  amount?: number;
+  currency?: string;
+  /** The PSP's id of the dispute or modification. */
+  pspReference?: string;
+}
+
+/**
+ * Whether `recorded` (an adjustment reconciliation recorded from a PSP line) may be the fact a webhook reports as
+ * `arrived`: a kind that records it, money moving the same way (a notice that moved nothing never stands for
+ * money taken), the same amount and currency where both state one, and the same dispute or modification
+ * reference where both name one.
+ */
+export function mayBeSameFact(arrived: FactShape, recorded: FactShape): boolean {
+  if (!(reconciledKindsOf(arrived.kind) as readonly AdjustmentKind[]).includes(recorded.kind)) return false;
+  if (arrived.direction !== recorded.direction) return false;
+  if (arrived.amount !== undefined && recorded.amount !== undefined && arrived.amount !== recorded.amount) return false;
+  if (arrived.currency !== undefined && recorded.currency !== undefined && arrived.currency.toUpperCase() !== recorded.currency.toUpperCase()) return false;
+  return !(arrived.pspReference !== undefined && recorded.pspReference !== undefined && arrived.pspReference !== recorded.pspReference);
+}
