@@ -10,7 +10,8 @@ type Params = Record<string, unknown>;
 /**
  * Refuses weak secrets that open webhooks: every non-empty value of a gateway setting with a `check` (every
  * gateway's `webhook_secret` and `webhook_secret_previous`, Adyen's Basic-auth password `shared_secret`), so
- * one weak secret cannot settle every operation. The bus secret's minimum is in the schema.
+ * one weak secret cannot settle every operation; the same checks refuse a value not in its PSP's format
+ * (Stripe's `merchant_account`, sent as a header). The bus secret's minimum is in the schema.
  * Throws a ConfigError naming every offending key, never its value.
  */
 export function checkSecretStrength(params: Params): void {

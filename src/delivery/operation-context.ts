@@ -76,6 +76,9 @@ export interface ResolveOptions {
    * PaymentIntent once (`amount_to_capture` may be less; Stripe releases the rest), multicapture being a
    * card-only option we do not request. A second capture is then refused naming `payment.gateway_key`
    * rather than sent to be declined. Default: none (every gateway takes several partial captures).
+   * The reference index relies on it too: a Stripe capture answers with the PaymentIntent id and takes its
+   * entry over, so two captures of one PaymentIntent would leave it on the last, where the first one's report
+   * line would then land: multicapture needs its captures matched by their own charge or balance transaction.
    */
   singleCapture?: (gateway: string) => boolean;
 }

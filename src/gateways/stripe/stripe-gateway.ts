@@ -16,6 +16,11 @@ function webhookSecretProblem(secret: string): string | null {
   return secret.length - 'whsec_'.length < MIN_SECRET_LENGTH ? `is too weak: at least ${MIN_SECRET_LENGTH} characters after whsec_` : null;
 }
 
+/** A Connect account id as Stripe writes it (`acct_` and its alphabet): it goes into the `Stripe-Account` header. */
+function connectAccountProblem(account: string): string | null {
+  return /^acct_[A-Za-z0-9]{1,255}$/.test(account) ? null : 'is not a Stripe Connect account id (acct_…)';
+}
+
 const STRIPE_SETTINGS = {
   apiKey: {
     secret: true,
@@ -24,7 +29,12 @@ const STRIPE_SETTINGS = {
   },
   webhookSecret: { secret: true, check: webhookSecretProblem, description: "the webhook endpoint's signing secret `whsec_…`; empty: every webhook refused" },
   webhookSecretPrevious: { secret: true, check: webhookSecretProblem, description: 'the previous signing secret, still accepted while it rotates' },
-  merchantAccount: { secret: false, description: "the Connect account id `acct_…` its webhooks must name; empty: the platform's own account" },
+  merchantAccount: {
+    secret: false,
+    check: connectAccountProblem,
+    description:
+      "the Connect account id `acct_…` to act as (direct charges): sent as `Stripe-Account` on every API call, and the account its webhooks must name (a Connect endpoint's events); empty: the key's own account, no header, only events that name no account",
+  },
 } as const;
 
 /** Stripe (PaymentIntents API). */
@@ -37,6 +47,7 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
   webhookAccount: (gateway) => gateway.merchantAccount,
   // "Retrieve balance" (https://docs.stripe.com/api/balance/balance_retrieve): read-only.
   credentialCheck: {
+    // With `merchant_account`, read as that Connect account (`Stripe-Account`): it also proves the key may act for it.
     describe: 'GET /v1/balance',
     credential: 'the API key',
     keys: ['apiKey'],

@@ -25,7 +25,12 @@ const SUPPORTED: readonly CommandType[] = ['authorize', 'sale', 'capture', 'canc
  *
  * Gateway configuration: `base_url` (https://api.stripe.com), `api_key` (secret key `sk_…`, sent as
  * `Authorization: Bearer`), `webhook_secret` and `webhook_secret_previous` (`whsec_…`; the previous one
- * verifies during a secret roll).
+ * verifies during a secret roll), `merchant_account` (a Connect account `acct_…`; empty: the key's own
+ * account). With `merchant_account`, every call (PaymentIntents, Refunds, SetupIntents, searches and
+ * retrievals, reconciliation lists, exchange rates, the doctor's balance read) carries `Stripe-Account` and
+ * acts on that connected account (direct charges), the account whose Connect events alone the webhook scope
+ * check accepts (their `account`): without the header the platform key would create the PaymentIntents on
+ * the platform, whose events name no account and are refused.
  */
 export const stripeTransformer: GatewayTransformer = {
   type: 'stripe',
@@ -55,7 +60,8 @@ export const stripeTransformer: GatewayTransformer = {
   },
 
   authenticate(request: GatewayRequest, gateway: GatewayConfig): GatewayRequest {
-    return { ...request, headers: { ...request.headers, authorization: `Bearer ${gateway.apiKey}` } };
+    const headers = { ...request.headers, authorization: `Bearer ${gateway.apiKey}` };
+    return { ...request, headers: gateway.merchantAccount === '' ? headers : { ...headers, 'stripe-account': gateway.merchantAccount } };
   },
 
   verifyWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig, now: Date): boolean {

@@ -104,3 +104,24 @@ describe('configuration refuses weak webhook and bus secrets, naming the key and
     expect(Object.keys(config.gateways)).toHaveLength(5);
   });
 });
+
+describe('configuration refuses a Stripe merchant_account that is not a Connect account id (it is sent as the Stripe-Account header)', () => {
+  it.each([['Acme'], ['acct_'], ['acct_1Nabc\r\nx-evil: 1']])('refuses %j, naming the key', (account) => {
+    const err = refusal({ stripe: { type: 'stripe', base_url: 'https://api.stripe.com', ...requiredCredentials('stripe'), merchant_account: account } });
+    expect(err.key).toBe('gateways.stripe.merchant_account');
+    expect(err.message).toContain('acct_');
+  });
+
+  it('accepts a Connect account id, and an empty one (the key’s own account)', () => {
+    for (const account of ['acct_1032D82eZvKYlo2C', '']) {
+      const config = buildConfig(
+        {
+          ...base(),
+          gateways: { stripe: { type: 'stripe', base_url: 'https://api.stripe.com', ...requiredCredentials('stripe'), merchant_account: account } },
+        },
+        {},
+      );
+      expect(config.gateways.stripe.merchantAccount).toBe(account);
+    }
+  });
+});

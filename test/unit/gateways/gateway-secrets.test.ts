@@ -46,6 +46,8 @@ function valueFor(definition: GatewayDefinition, field: GatewayCredentialField):
     Buffer.from(`${definition.type}:${field}:0123456789abcdef`).toString('base64'),
     // A setting with a closed list of values (Adyen authorisation_type).
     'PreAuth',
+    // A Stripe Connect account id (Stripe merchant_account).
+    `acct_${definition.type}${field}Zq7vR2nK9xW4mP8s`.replace(/[^A-Za-z0-9_]/g, ''),
     // A PEM private key (Cybersource's message-level encryption key).
     rsaPem(),
   ];

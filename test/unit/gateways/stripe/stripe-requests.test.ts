@@ -126,6 +126,14 @@ describe('Stripe requests', () => {
     expect(signed.headers.authorization).toBe(`Bearer ${stripeGateway.apiKey}`);
     expect(req.headers.authorization).toBeUndefined();
   });
+
+  it("acts as the Connect account of merchant_account (Stripe-Account) when one is configured, and as the key's own account otherwise", () => {
+    const req = buildStripeRequest(stripeContext('capture'));
+    const connected = stripeTransformer.authenticate(req, { ...stripeGateway, merchantAccount: 'acct_1NunitConnect01' }, new Date(0));
+    expect(connected.headers['stripe-account']).toBe('acct_1NunitConnect01');
+    expect(connected.headers.authorization).toBe(`Bearer ${stripeGateway.apiKey}`);
+    expect(stripeTransformer.authenticate(req, stripeGateway, new Date(0)).headers).not.toHaveProperty('stripe-account');
+  });
 });
 
 describe('Stripe amounts', () => {
