@@ -1,5 +1,6 @@
 import type { GatewayConfig } from '../gateway-config';
 import { Payment } from '../../contracts/payment-command';
+import { isMerchantInitiatedCharge } from '../../contracts/payment-method';
 import { ActionResult } from '../../contracts/three-ds';
 import { CustomerAction } from '../customer-action';
 import { CommandValidationError } from '../../errors/command-validation-error';
@@ -33,13 +34,13 @@ export const VALIDATE_CONSUMER_AUTHENTICATION = 'VALIDATE_CONSUMER_AUTHENTICATIO
 
 /**
  * Whether this authorize/sale asks Cybersource to authenticate the cardholder. Never a merchant-initiated
- * charge (`payment.recurring`): no cardholder is there to take a challenge, and Cybersource lists merchant-
+ * charge (`recurring` on a stored card): no cardholder is there to take a challenge, and Cybersource lists merchant-
  * initiated transactions among those exempt from strong customer authentication ("As follow-on
  * transactions, merchant-initiated transactions are exempt"), so the gateway's `payer_authentication`
  * default does not apply to them (a command asking for it anyway is refused: {@link refuseMerchantInitiatedThreeDs}).
  */
 export function wantsPayerAuthentication(payment: Payment, gateway: Pick<GatewayConfig, 'payerAuthentication'>): boolean {
-  if (payment.recurring !== undefined) return false;
+  if (isMerchantInitiatedCharge(payment)) return false;
   return payment.three_ds === 'required' || gateway.payerAuthentication === true;
 }
 
@@ -49,7 +50,7 @@ export function wantsPayerAuthentication(payment: Payment, gateway: Pick<Gateway
  * @throws CommandValidationError naming `payment.three_ds`.
  */
 export function refuseMerchantInitiatedThreeDs(payment: Payment): void {
-  if (payment.recurring !== undefined && payment.three_ds === 'required') {
+  if (isMerchantInitiatedCharge(payment) && payment.three_ds === 'required') {
     throw new CommandValidationError('payment.three_ds', 'a merchant-initiated charge (payment.recurring) has no cardholder to authenticate');
   }
 }
