@@ -6,7 +6,8 @@ import { METHOD_TYPES, RECURRING_MODELS } from './payment-method';
  * - `klarna`: lines (each with `item_name`, `quantity`, `unit_price_gross`), `shopper.email`,
  *   `shopper.country` and `return_url` (Klarna shows the order lines to the customer and approves on its page);
  * - `crypto`: `return_url`, currency USD (Stripe settles stablecoin payments in USD only);
- * - a one-time method (`card`, wallets, BNPL, crypto) is never `recurring` (nothing stored to charge yet);
+ * - a one-time method (`card`, wallets, BNPL, crypto) is `recurring` only when it is stored with this payment
+ *   (`store: true`): the agreement's customer-initiated first payment; otherwise there is nothing stored to charge;
  * - `return_url` is https: the customer's browser goes there.
  * Per-PSP rules (which token form each accepts) are the transformers'.
  */
@@ -89,8 +90,13 @@ export const paymentMethodRules = [
     then: { properties: { currency: { const: 'USD' }, payment_method: { required: ['return_url'] } } },
   },
   {
-    // A one-time method has nothing stored to charge without the customer.
+    // A one-time method has nothing stored to charge without the customer: `recurring` on one names the
+    // agreement its first payment stores the credential for (`store: true`), nothing else.
     if: { required: ['recurring'] },
-    then: { properties: { payment_method: { properties: { type: { const: 'stored_card' } } } } },
+    then: {
+      properties: {
+        payment_method: { anyOf: [{ properties: { type: { const: 'stored_card' } } }, { required: ['store'], properties: { store: { const: true } } }] },
+      },
+    },
   },
 ] as const;

@@ -74,7 +74,12 @@ export interface PaymentMethodSpec {
 export const RECURRING_MODELS = ['subscription', 'unscheduled'] as const;
 export type RecurringModel = (typeof RECURRING_MODELS)[number];
 
-/** `payment.recurring`: a merchant-initiated transaction on a stored credential. */
+/**
+ * `payment.recurring`: a merchant-initiated transaction on a stored credential (`stored_card`), or, on a
+ * one-time method stored with this payment (`payment_method.store: true`), the agreement the stored
+ * credential is for: the customer-initiated first payment, which the PSP flags as the first of that kind
+ * ({@link isMerchantInitiatedCharge} tells the two apart).
+ */
 export interface RecurringSpec {
   model: RecurringModel;
   /** The schedule this charge belongs to (set by the bridge's schedule runner). */
@@ -88,6 +93,14 @@ export interface RecurringSpec {
 /** The payment's method type; `stored_card` when it names none. */
 export function methodTypeOf(payment: Payment): MethodType {
   return payment.payment_method?.type ?? 'stored_card';
+}
+
+/**
+ * Whether the payment is a merchant-initiated charge: `recurring` on a stored credential. `recurring` on a
+ * one-time method being stored is the agreement's customer-initiated first payment: the customer is there.
+ */
+export function isMerchantInitiatedCharge(payment: Payment): boolean {
+  return payment.recurring !== undefined && methodTypeOf(payment) === 'stored_card';
 }
 
 /** Whether the command asks to store its one-time method (token on first use). */

@@ -1,5 +1,6 @@
 import { Config } from '../config/config';
 import { CommandType, Payment } from '../contracts/payment-command';
+import { isMerchantInitiatedCharge } from '../contracts/payment-method';
 import { AuthorizationValidity } from '../gateways/gateway-definition';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { RoutingRecord, gatewayOf } from '../ledger/routing-record';
@@ -26,10 +27,10 @@ export const CLOSING_COMMANDS: ReadonlySet<CommandType> = new Set(['capture', 'c
 
 /**
  * Whether an authorization is merchant-initiated (the customer is not there): a re-authorization, or a
- * recurring charge on a stored method. Card schemes give some of those a shorter window (Visa). Pure.
+ * recurring charge on a stored method (not the agreement's first payment, which stores a one-time method). Card schemes give some of those a shorter window (Visa). Pure.
  */
 export function isMerchantInitiated(command: CommandType, payment: Payment): boolean {
-  return command === 'revalidate' || payment.recurring !== undefined;
+  return command === 'revalidate' || isMerchantInitiatedCharge(payment);
 }
 
 /**

@@ -24,7 +24,7 @@ import { adyenLineItems, adyenMethodFields } from './adyen-methods';
  * | cancel | `POST /payments/{pspReference}/cancels` |
  * | refund | `POST /payments/{pspReference}/refunds` (partial when `amount` is less than captured) |
  * | validate | `POST /payments/{pspReference}/amountUpdates` with the authorised amount (see below) |
- * | tokenize | `POST /storedPaymentMethods` with the client-side JWE `encryptedCard` (`gateway_key`) |
+ * | tokenize | `POST /storedPaymentMethods` with the client-side JWE `encryptedCard` (`gateway_key`), for `recurring.model` |
  *
  * validate: Checkout v71 has no way to read a payment. The only request the spec offers that addresses
  * an existing authorisation is an authorisation adjustment; adjusting to the amount already held changes
@@ -36,8 +36,14 @@ import { adyenLineItems, adyenMethodFields } from './adyen-methods';
 
 export { ADYEN_RETURN_URL } from './adyen-methods';
 
-/** How Adyen may reuse a stored card without the shopper present. */
-const RECURRING_MODEL = 'UnscheduledCardOnFile';
+/**
+ * What a tokenized card is stored for (`recurringProcessingModel`, required by `/storedPaymentMethods`):
+ * "When you first create a token, this indicates what type of recurring payment the token is intended for".
+ * `Subscription` when the command names a subscription (`recurring.model`), else unscheduled card on file.
+ */
+function tokenModel(ctx: OperationContext): 'Subscription' | 'UnscheduledCardOnFile' {
+  return ctx.payment.recurring?.model === 'subscription' ? 'Subscription' : 'UnscheduledCardOnFile';
+}
 
 type Json = Record<string, unknown>;
 
@@ -138,7 +144,7 @@ function bodyAndPath(ctx: OperationContext, gateway: GatewayConfig): { path: str
         body: {
           merchantAccount,
           shopperReference: shopperReferenceForNewToken(ctx.payment, ctx.operationId),
-          recurringProcessingModel: RECURRING_MODEL,
+          recurringProcessingModel: tokenModel(ctx),
           // gateway_key is the JWE Adyen's client-side encryption produced: never a card number in clear.
           paymentMethod: { type: 'scheme', encryptedCard: ctx.payment.gateway_key },
         },

@@ -35,7 +35,8 @@ function merchantInitiated(payment: Payment, revalidate: boolean): { processing:
  * - `card`: the Flex Microform transient token (`payment_method.token`) as `tokenInformation.transientTokenJwt`.
  *   With token on first use: `processingInformation.actionList: ["TOKEN_CREATE"]` and `actionTokenTypes`
  *   (customer, payment instrument, instrument identifier) and, the credential being stored for later
- *   merchant-initiated use, `authorizationOptions.initiator.credentialStoredOnFile: true`.
+ *   merchant-initiated use, `authorizationOptions.initiator.credentialStoredOnFile: true`; the first payment
+ *   of a subscription (`recurring.model` subscription) adds `recurringOptions.firstRecurringPayment: true`.
  * Wallets, BNPL and crypto go through Stripe or Adyen: refused here, naming the field.
  */
 export function cybersourceMethodFields(
@@ -64,6 +65,9 @@ export function cybersourceMethodFields(
         processing.actionList = ['TOKEN_CREATE'];
         processing.actionTokenTypes = [...TOKEN_CREATE_TYPES];
         processing.authorizationOptions = { initiator: { credentialStoredOnFile: true } };
+        // The first, customer-initiated payment of a subscription ("Customer-Initiated Recurring Payment
+        // with TMS": `recurringOptions.firstRecurringPayment: true`); its cycles follow as `recurring`.
+        if (payment.recurring?.model === 'subscription') processing.recurringOptions = { firstRecurringPayment: true };
       }
       return { processing, body: { tokenInformation: { transientTokenJwt: token } } };
     }

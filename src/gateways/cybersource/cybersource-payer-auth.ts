@@ -1,7 +1,9 @@
 import type { GatewayConfig } from '../gateway-config';
 import { Payment } from '../../contracts/payment-command';
+import { isMerchantInitiatedCharge } from '../../contracts/payment-method';
 import { ActionResult } from '../../contracts/three-ds';
 import { CustomerAction } from '../customer-action';
+import { CommandValidationError } from '../../errors/command-validation-error';
 
 /**
  * Cybersource Payer Authentication (3-D Secure) combined with the authorization, as Cybersource's REST
@@ -30,9 +32,27 @@ export const CONSUMER_AUTHENTICATION = 'CONSUMER_AUTHENTICATION';
 /** `actionList` entry that validates a finished challenge and authorizes. */
 export const VALIDATE_CONSUMER_AUTHENTICATION = 'VALIDATE_CONSUMER_AUTHENTICATION';
 
-/** Whether this authorize/sale asks Cybersource to authenticate the cardholder. */
+/**
+ * Whether this authorize/sale asks Cybersource to authenticate the cardholder. Never a merchant-initiated
+ * charge (`recurring` on a stored card): no cardholder is there to take a challenge, and Cybersource lists merchant-
+ * initiated transactions among those exempt from strong customer authentication ("As follow-on
+ * transactions, merchant-initiated transactions are exempt"), so the gateway's `payer_authentication`
+ * default does not apply to them (a command asking for it anyway is refused: {@link refuseMerchantInitiatedThreeDs}).
+ */
 export function wantsPayerAuthentication(payment: Payment, gateway: Pick<GatewayConfig, 'payerAuthentication'>): boolean {
+  if (isMerchantInitiatedCharge(payment)) return false;
   return payment.three_ds === 'required' || gateway.payerAuthentication === true;
+}
+
+/**
+ * A merchant-initiated charge that asks for 3-D Secure (`three_ds: required` with `recurring`) cannot be
+ * authenticated: nobody is there to take the challenge. Refused before anything is sent, naming the field.
+ * @throws CommandValidationError naming `payment.three_ds`.
+ */
+export function refuseMerchantInitiatedThreeDs(payment: Payment): void {
+  if (isMerchantInitiatedCharge(payment) && payment.three_ds === 'required') {
+    throw new CommandValidationError('payment.three_ds', 'a merchant-initiated charge (payment.recurring) has no cardholder to authenticate');
+  }
 }
 
 /**

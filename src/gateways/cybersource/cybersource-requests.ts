@@ -9,7 +9,7 @@ import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext } from '../gateway-adapter';
 import { pathSegment } from '../path-segment';
 import { cybersourceMethodFields } from './cybersource-methods';
-import { payerAuthenticationFields, validationFields, wantsPayerAuthentication } from './cybersource-payer-auth';
+import { payerAuthenticationFields, refuseMerchantInitiatedThreeDs, validationFields, wantsPayerAuthentication } from './cybersource-payer-auth';
 import { ActionResult } from '../../contracts/three-ds';
 import { CommandValidationError } from '../../errors/command-validation-error';
 
@@ -84,6 +84,7 @@ function id(payment: Payment): string {
  */
 function paymentRequest(ctx: OperationContext, gateway: GatewayConfig, capture: boolean, revalidate: boolean, completion?: ActionResult): GatewayRequest {
   const { payment } = ctx;
+  refuseMerchantInitiatedThreeDs(payment);
   // The method (stored token, transient token, token on first use) and merchant-initiated flags: cybersource-methods.ts.
   const method = cybersourceMethodFields(payment, gateway, revalidate);
   // 3-D Secure (cybersource-payer-auth.ts): asked for on the first request, validated on the completion.

@@ -18,7 +18,7 @@ import {
 import { cybersourceStoredToken } from './cybersource-methods';
 import { cybersourceReasonStatus } from './cybersource-reason-codes';
 import { payerAuthenticationAction } from './cybersource-payer-auth';
-import { wantsStoredToken } from '../../contracts/payment-method';
+import { isMerchantInitiatedCharge, wantsStoredToken } from '../../contracts/payment-method';
 import { merchantReference } from './cybersource-requests';
 
 /**
@@ -157,8 +157,10 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     const status = toCybersourceStatus(body.status, gateway);
     outcome = toOutcome(cybersourceStatusMeaning(status), status, body, response, gateway);
     // Payer Authentication asked for a challenge: the storefront's step-up (cybersource-payer-auth.ts).
-    // Without the step-up data nobody could complete it, and it stays the FAIL the status map says.
-    const action = status === 'PENDING_AUTHENTICATION' && ctx.command !== 'revalidate' ? payerAuthenticationAction(body) : undefined;
+    // Without the step-up data nobody could complete it, and it stays the FAIL the status map says; so does
+    // a merchant-initiated charge's (revalidate, `recurring` on a stored card): no cardholder is there to take it.
+    const merchantInitiated = ctx.command === 'revalidate' || isMerchantInitiatedCharge(ctx.payment);
+    const action = status === 'PENDING_AUTHENTICATION' && !merchantInitiated ? payerAuthenticationAction(body) : undefined;
     if (action) {
       delete outcome.reason;
       outcome.status = 'ACTION_REQUIRED';

@@ -4,7 +4,7 @@
 // @ts-nocheck
 "use strict";
 export const payment_command = validate10;
-const schema11 = {"$id":"payment-command","type":"object","additionalProperties":false,"required":["version","command","channel","received_at","payment"],"properties":{"version":{"const":1},"command":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"channel":{"enum":["bus","web","pos","marketplace"]},"sequence":{"anyOf":[{"type":"string","minLength":1,"maxLength":64},{"type":"integer","minimum":0,"maximum":9007199254740991}]},"received_at":{"type":"string","format":"date-time"},"payment":{"type":"object","required":["gateway","gateway_account","gateway_key","amount","currency"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"order_id":{"type":"string","minLength":1,"maxLength":128},"operation_reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"new_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"item_name":{"type":"string","maxLength":255},"item_sku":{"type":"string","maxLength":128},"item_type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price_gross":{"type":"integer","minimum":0,"maximum":99999999999999},"refund_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"method_details":{"type":"object","properties":{"method":{"type":"string","maxLength":64},"submethod":{"type":"string","maxLength":64},"card":{"type":"object","properties":{"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last_four_digits":{"type":"string","pattern":"^[0-9]{4}$"},"expiration_month":{"type":"integer","minimum":1,"maximum":12},"expiration_year":{"type":"integer","minimum":2000,"maximum":2100},"brand":{"type":"string","maxLength":32},"holder_name":{"type":"string","maxLength":128}}},"bank":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":255}}}},"splits":{"type":"array","minItems":1,"maxItems":51,"items":{"type":"object","additionalProperties":false,"required":["type","amount"],"properties":{"type":{"enum":["seller","marketplace_fee"]},"account":{"type":"string","minLength":1,"maxLength":128},"reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"amount":{"type":"integer","minimum":0,"maximum":99999999999999}}}},"stored_value":{"type":"object","additionalProperties":false,"properties":{"source_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}}}},"custom_attributes":{"anyOf":[{"type":"object","maxProperties":64},{"type":"array","maxItems":64,"items":{"type":"object","maxProperties":8}}]},"payment_method":{"type":"object","additionalProperties":false,"properties":{"type":{"enum":["stored_card","card","apple_pay","google_pay","klarna","crypto","gift_card"]},"token":{"type":"string","minLength":1,"maxLength":16384},"store":{"type":"boolean"},"encrypted_security_code":{"type":"string","minLength":1,"maxLength":16384},"return_url":{"type":"string","maxLength":1024,"pattern":"^https://[^\\s]+$"},"shopper":{"type":"object","additionalProperties":false,"properties":{"reference":{"type":"string","minLength":3,"maxLength":256},"email":{"type":"string","maxLength":254,"pattern":"^[^\\s@]+@[^\\s@]+$"},"country":{"type":"string","pattern":"^[A-Z]{2}$"},"locale":{"type":"string","pattern":"^[a-z]{2}([-_][A-Z]{2})?$"},"first_name":{"type":"string","minLength":1,"maxLength":80},"last_name":{"type":"string","minLength":1,"maxLength":80},"telephone":{"type":"string","maxLength":32,"pattern":"^\\+?[0-9 ()-]{4,32}$"},"billing_address":{"type":"object","additionalProperties":false,"properties":{"street":{"type":"string","minLength":1,"maxLength":255},"house_number":{"type":"string","minLength":1,"maxLength":32},"postal_code":{"type":"string","minLength":1,"maxLength":32},"city":{"type":"string","minLength":1,"maxLength":128},"country":{"type":"string","pattern":"^[A-Z]{2}$"}}}}}}},"recurring":{"type":"object","additionalProperties":false,"required":["model"],"properties":{"model":{"enum":["subscription","unscheduled"]},"schedule_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"cycle":{"type":"integer","minimum":1,"maximum":100000},"network_transaction_id":{"type":"string","minLength":1,"maxLength":64}}},"tenders":{"type":"array","minItems":2,"maxItems":2,"items":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","gateway_key"],"properties":{"type":{"enum":["gift_card","card"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}}},"split_tender":{"const":true},"three_ds":{"enum":["required"]},"action_result":{"type":"object","additionalProperties":false,"required":["authentication_transaction_id"],"properties":{"authentication_transaction_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}}},"allOf":[{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"klarna"}}}}},"then":{"required":["lines"],"properties":{"lines":{"minItems":1,"items":{"type":"object","required":["item_name","quantity","unit_price_gross"],"properties":{"quantity":{"type":"number","exclusiveMinimum":0}}}},"payment_method":{"required":["return_url","shopper"],"properties":{"shopper":{"required":["email","country"]}}}}}},{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"crypto"}}}}},"then":{"properties":{"currency":{"const":"USD"},"payment_method":{"required":["return_url"]}}}},{"if":{"required":["recurring"]},"then":{"properties":{"payment_method":{"properties":{"type":{"const":"stored_card"}}}}}}]}},"allOf":[{"if":{"properties":{"command":{"enum":["capture","refund","authorize","sale","reload"]}},"required":["command"]},"then":{"properties":{"payment":{"properties":{"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}}},{"if":{"properties":{"command":{"const":"tokenize"}},"required":["command"]},"then":{"properties":{"payment":{"required":["method_details"],"properties":{"method_details":{"type":"object","required":["card"]}}}}}},{"if":{"properties":{"command":{"const":"merge_balance"}},"required":["command"]},"then":{"properties":{"payment":{"required":["stored_value"],"properties":{"stored_value":{"type":"object","required":["source_gateway_key"]}}}}}}]};
+const schema11 = {"$id":"payment-command","type":"object","additionalProperties":false,"required":["version","command","channel","received_at","payment"],"properties":{"version":{"const":1},"command":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"channel":{"enum":["bus","web","pos","marketplace"]},"sequence":{"anyOf":[{"type":"string","minLength":1,"maxLength":64},{"type":"integer","minimum":0,"maximum":9007199254740991}]},"received_at":{"type":"string","format":"date-time"},"payment":{"type":"object","required":["gateway","gateway_account","gateway_key","amount","currency"],"properties":{"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"order_id":{"type":"string","minLength":1,"maxLength":128},"operation_reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"new_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"lines":{"type":"array","maxItems":500,"items":{"type":"object","properties":{"line_number":{"type":"integer","minimum":0,"maximum":1000000},"item_name":{"type":"string","maxLength":255},"item_sku":{"type":"string","maxLength":128},"item_type":{"type":"string","maxLength":64},"quantity":{"type":"number","minimum":0,"maximum":1000000},"unit_price_gross":{"type":"integer","minimum":0,"maximum":99999999999999},"refund_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"tax_rate":{"type":"number","minimum":0,"maximum":100}}}},"method_details":{"type":"object","properties":{"method":{"type":"string","maxLength":64},"submethod":{"type":"string","maxLength":64},"card":{"type":"object","properties":{"bin":{"type":"string","pattern":"^[0-9]{6,8}$"},"last_four_digits":{"type":"string","pattern":"^[0-9]{4}$"},"expiration_month":{"type":"integer","minimum":1,"maximum":12},"expiration_year":{"type":"integer","minimum":2000,"maximum":2100},"brand":{"type":"string","maxLength":32},"holder_name":{"type":"string","maxLength":128}}},"bank":{"type":"object","maxProperties":32,"additionalProperties":{"type":"string","maxLength":255}}}},"splits":{"type":"array","minItems":1,"maxItems":51,"items":{"type":"object","additionalProperties":false,"required":["type","amount"],"properties":{"type":{"enum":["seller","marketplace_fee"]},"account":{"type":"string","minLength":1,"maxLength":128},"reference":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},"amount":{"type":"integer","minimum":0,"maximum":99999999999999}}}},"stored_value":{"type":"object","additionalProperties":false,"properties":{"source_gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}}}},"custom_attributes":{"anyOf":[{"type":"object","maxProperties":64},{"type":"array","maxItems":64,"items":{"type":"object","maxProperties":8}}]},"payment_method":{"type":"object","additionalProperties":false,"properties":{"type":{"enum":["stored_card","card","apple_pay","google_pay","klarna","crypto","gift_card"]},"token":{"type":"string","minLength":1,"maxLength":16384},"store":{"type":"boolean"},"encrypted_security_code":{"type":"string","minLength":1,"maxLength":16384},"return_url":{"type":"string","maxLength":1024,"pattern":"^https://[^\\s]+$"},"shopper":{"type":"object","additionalProperties":false,"properties":{"reference":{"type":"string","minLength":3,"maxLength":256},"email":{"type":"string","maxLength":254,"pattern":"^[^\\s@]+@[^\\s@]+$"},"country":{"type":"string","pattern":"^[A-Z]{2}$"},"locale":{"type":"string","pattern":"^[a-z]{2}([-_][A-Z]{2})?$"},"first_name":{"type":"string","minLength":1,"maxLength":80},"last_name":{"type":"string","minLength":1,"maxLength":80},"telephone":{"type":"string","maxLength":32,"pattern":"^\\+?[0-9 ()-]{4,32}$"},"billing_address":{"type":"object","additionalProperties":false,"properties":{"street":{"type":"string","minLength":1,"maxLength":255},"house_number":{"type":"string","minLength":1,"maxLength":32},"postal_code":{"type":"string","minLength":1,"maxLength":32},"city":{"type":"string","minLength":1,"maxLength":128},"country":{"type":"string","pattern":"^[A-Z]{2}$"}}}}}}},"recurring":{"type":"object","additionalProperties":false,"required":["model"],"properties":{"model":{"enum":["subscription","unscheduled"]},"schedule_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},"cycle":{"type":"integer","minimum":1,"maximum":100000},"network_transaction_id":{"type":"string","minLength":1,"maxLength":64}}},"tenders":{"type":"array","minItems":2,"maxItems":2,"items":{"type":"object","additionalProperties":false,"required":["type","gateway","gateway_account","gateway_key"],"properties":{"type":{"enum":["gift_card","card"]},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"gateway_account":{"type":"string","minLength":1,"maxLength":128},"gateway_key":{"type":"string","minLength":1,"maxLength":255,"not":{"enum":[".",".."]}},"amount":{"type":"integer","minimum":0,"maximum":99999999999999},"brand":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}}},"split_tender":{"const":true},"three_ds":{"enum":["required"]},"action_result":{"type":"object","additionalProperties":false,"required":["authentication_transaction_id"],"properties":{"authentication_transaction_id":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}}}},"allOf":[{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"klarna"}}}}},"then":{"required":["lines"],"properties":{"lines":{"minItems":1,"items":{"type":"object","required":["item_name","quantity","unit_price_gross"],"properties":{"quantity":{"type":"number","exclusiveMinimum":0}}}},"payment_method":{"required":["return_url","shopper"],"properties":{"shopper":{"required":["email","country"]}}}}}},{"if":{"required":["payment_method"],"properties":{"payment_method":{"required":["type"],"properties":{"type":{"const":"crypto"}}}}},"then":{"properties":{"currency":{"const":"USD"},"payment_method":{"required":["return_url"]}}}},{"if":{"required":["recurring"]},"then":{"properties":{"payment_method":{"anyOf":[{"properties":{"type":{"const":"stored_card"}}},{"required":["store"],"properties":{"store":{"const":true}}}]}}}}]}},"allOf":[{"if":{"properties":{"command":{"enum":["capture","refund","authorize","sale","reload"]}},"required":["command"]},"then":{"properties":{"payment":{"properties":{"amount":{"type":"integer","minimum":1,"maximum":99999999999999}}}}}},{"if":{"properties":{"command":{"const":"tokenize"}},"required":["command"]},"then":{"properties":{"payment":{"required":["method_details"],"properties":{"method_details":{"type":"object","required":["card"]}}}}}},{"if":{"properties":{"command":{"const":"merge_balance"}},"required":["command"]},"then":{"properties":{"payment":{"required":["stored_value"],"properties":{"stored_value":{"type":"object","required":["source_gateway_key"]}}}}}}]};
 const func2 = require("ajv/dist/runtime/ucs2length").default;
 const formats0 = require("ajv-formats/dist/formats").fullFormats["date-time"];
 const pattern0 = new RegExp("^[a-z][a-z0-9_-]{0,31}$", "u");
@@ -804,11 +804,77 @@ const _errs63 = errors;
 if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 if(data14.payment_method !== undefined){
 let data26 = data14.payment_method;
+const _errs65 = errors;
+let valid29 = false;
+const _errs66 = errors;
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 if(data26.type !== undefined){
 if("stored_card" !== data26.type){
-validate10.errors = [{instancePath:instancePath+"/payment/payment_method/type",schemaPath:"#/properties/payment/allOf/2/then/properties/payment_method/properties/type/const",keyword:"const",params:{allowedValue: "stored_card"},message:"must be equal to constant"}];
+const err25 = {instancePath:instancePath+"/payment/payment_method/type",schemaPath:"#/properties/payment/allOf/2/then/properties/payment_method/anyOf/0/properties/type/const",keyword:"const",params:{allowedValue: "stored_card"},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err25];
+}
+else {
+vErrors.push(err25);
+}
+errors++;
+}
+}
+}
+var _valid7 = _errs66 === errors;
+valid29 = valid29 || _valid7;
+if(!valid29){
+const _errs68 = errors;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+let missing18;
+if((data26.store === undefined) && (missing18 = "store")){
+const err26 = {instancePath:instancePath+"/payment/payment_method",schemaPath:"#/properties/payment/allOf/2/then/properties/payment_method/anyOf/1/required",keyword:"required",params:{missingProperty: missing18},message:"must have required property '"+missing18+"'"};
+if(vErrors === null){
+vErrors = [err26];
+}
+else {
+vErrors.push(err26);
+}
+errors++;
+}
+else {
+if(data26.store !== undefined){
+if(true !== data26.store){
+const err27 = {instancePath:instancePath+"/payment/payment_method/store",schemaPath:"#/properties/payment/allOf/2/then/properties/payment_method/anyOf/1/properties/store/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"};
+if(vErrors === null){
+vErrors = [err27];
+}
+else {
+vErrors.push(err27);
+}
+errors++;
+}
+}
+}
+}
+var _valid7 = _errs68 === errors;
+valid29 = valid29 || _valid7;
+}
+if(!valid29){
+const err28 = {instancePath:instancePath+"/payment/payment_method",schemaPath:"#/properties/payment/allOf/2/then/properties/payment_method/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err28];
+}
+else {
+vErrors.push(err28);
+}
+errors++;
+validate10.errors = vErrors;
 return false;
+}
+else {
+errors = _errs65;
+if(vErrors !== null){
+if(_errs65){
+vErrors.length = _errs65;
+}
+else {
+vErrors = null;
 }
 }
 }
@@ -818,12 +884,12 @@ var _valid6 = _errs63 === errors;
 valid27 = _valid6;
 }
 if(!valid27){
-const err25 = {instancePath:instancePath+"/payment",schemaPath:"#/properties/payment/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+const err29 = {instancePath:instancePath+"/payment",schemaPath:"#/properties/payment/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
-vErrors = [err25];
+vErrors = [err29];
 }
 else {
-vErrors.push(err25);
+vErrors.push(err29);
 }
 errors++;
 validate10.errors = vErrors;
@@ -834,18 +900,18 @@ var valid15 = _errs60 === errors;
 }
 if(errors === _errs37){
 if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
-let missing18;
-if((((((data14.gateway === undefined) && (missing18 = "gateway")) || ((data14.gateway_account === undefined) && (missing18 = "gateway_account"))) || ((data14.gateway_key === undefined) && (missing18 = "gateway_key"))) || ((data14.amount === undefined) && (missing18 = "amount"))) || ((data14.currency === undefined) && (missing18 = "currency"))){
-validate10.errors = [{instancePath:instancePath+"/payment",schemaPath:"#/properties/payment/required",keyword:"required",params:{missingProperty: missing18},message:"must have required property '"+missing18+"'"}];
+let missing19;
+if((((((data14.gateway === undefined) && (missing19 = "gateway")) || ((data14.gateway_account === undefined) && (missing19 = "gateway_account"))) || ((data14.gateway_key === undefined) && (missing19 = "gateway_key"))) || ((data14.amount === undefined) && (missing19 = "amount"))) || ((data14.currency === undefined) && (missing19 = "currency"))){
+validate10.errors = [{instancePath:instancePath+"/payment",schemaPath:"#/properties/payment/required",keyword:"required",params:{missingProperty: missing19},message:"must have required property '"+missing19+"'"}];
 return false;
 }
 else {
 if(data14.gateway !== undefined){
-let data28 = data14.gateway;
-const _errs66 = errors;
-if(errors === _errs66){
-if(typeof data28 === "string"){
-if(!pattern0.test(data28)){
+let data29 = data14.gateway;
+const _errs70 = errors;
+if(errors === _errs70){
+if(typeof data29 === "string"){
+if(!pattern0.test(data29)){
 validate10.errors = [{instancePath:instancePath+"/payment/gateway",schemaPath:"#/properties/payment/properties/gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -855,23 +921,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/gateway",schemaPath:"#
 return false;
 }
 }
-var valid30 = _errs66 === errors;
+var valid32 = _errs70 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.gateway_account !== undefined){
-let data29 = data14.gateway_account;
-const _errs68 = errors;
-if(errors === _errs68){
-if(typeof data29 === "string"){
-if(func2(data29) > 128){
+let data30 = data14.gateway_account;
+const _errs72 = errors;
+if(errors === _errs72){
+if(typeof data30 === "string"){
+if(func2(data30) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/gateway_account",schemaPath:"#/properties/payment/properties/gateway_account/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func2(data29) < 1){
+if(func2(data30) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/gateway_account",schemaPath:"#/properties/payment/properties/gateway_account/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -882,51 +948,51 @@ validate10.errors = [{instancePath:instancePath+"/payment/gateway_account",schem
 return false;
 }
 }
-var valid30 = _errs68 === errors;
+var valid32 = _errs72 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.gateway_key !== undefined){
-let data30 = data14.gateway_key;
-const _errs70 = errors;
-const _errs72 = errors;
-const _errs73 = errors;
-if(!((data30 === ".") || (data30 === ".."))){
-const err26 = {};
+let data31 = data14.gateway_key;
+const _errs74 = errors;
+const _errs76 = errors;
+const _errs77 = errors;
+if(!((data31 === ".") || (data31 === ".."))){
+const err30 = {};
 if(vErrors === null){
-vErrors = [err26];
+vErrors = [err30];
 }
 else {
-vErrors.push(err26);
+vErrors.push(err30);
 }
 errors++;
 }
-var valid31 = _errs73 === errors;
-if(valid31){
+var valid33 = _errs77 === errors;
+if(valid33){
 validate10.errors = [{instancePath:instancePath+"/payment/gateway_key",schemaPath:"#/properties/payment/properties/gateway_key/not",keyword:"not",params:{},message:"must NOT be valid"}];
 return false;
 }
 else {
-errors = _errs72;
+errors = _errs76;
 if(vErrors !== null){
-if(_errs72){
-vErrors.length = _errs72;
+if(_errs76){
+vErrors.length = _errs76;
 }
 else {
 vErrors = null;
 }
 }
 }
-if(errors === _errs70){
-if(typeof data30 === "string"){
-if(func2(data30) > 255){
+if(errors === _errs74){
+if(typeof data31 === "string"){
+if(func2(data31) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/gateway_key",schemaPath:"#/properties/payment/properties/gateway_key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func2(data30) < 1){
+if(func2(data31) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/gateway_key",schemaPath:"#/properties/payment/properties/gateway_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -937,63 +1003,63 @@ validate10.errors = [{instancePath:instancePath+"/payment/gateway_key",schemaPat
 return false;
 }
 }
-var valid30 = _errs70 === errors;
+var valid32 = _errs74 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.amount !== undefined){
-let data31 = data14.amount;
-const _errs74 = errors;
-if(!((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31)))){
+let data32 = data14.amount;
+const _errs78 = errors;
+if(!((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32)))){
 validate10.errors = [{instancePath:instancePath+"/payment/amount",schemaPath:"#/properties/payment/properties/amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs74){
-if(typeof data31 == "number"){
-if(data31 > 99999999999999 || isNaN(data31)){
+if(errors === _errs78){
+if(typeof data32 == "number"){
+if(data32 > 99999999999999 || isNaN(data32)){
 validate10.errors = [{instancePath:instancePath+"/payment/amount",schemaPath:"#/properties/payment/properties/amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
 return false;
 }
 else {
-if(data31 < 0 || isNaN(data31)){
+if(data32 < 0 || isNaN(data32)){
 validate10.errors = [{instancePath:instancePath+"/payment/amount",schemaPath:"#/properties/payment/properties/amount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid30 = _errs74 === errors;
+var valid32 = _errs78 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.currency !== undefined){
-let data32 = data14.currency;
-const _errs76 = errors;
-if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data32 === "AED") || (data32 === "AFN")) || (data32 === "ALL")) || (data32 === "AMD")) || (data32 === "ANG")) || (data32 === "AOA")) || (data32 === "ARS")) || (data32 === "AUD")) || (data32 === "AWG")) || (data32 === "AZN")) || (data32 === "BAM")) || (data32 === "BBD")) || (data32 === "BDT")) || (data32 === "BGN")) || (data32 === "BHD")) || (data32 === "BIF")) || (data32 === "BMD")) || (data32 === "BND")) || (data32 === "BOB")) || (data32 === "BRL")) || (data32 === "BSD")) || (data32 === "BTN")) || (data32 === "BWP")) || (data32 === "BYN")) || (data32 === "BZD")) || (data32 === "CAD")) || (data32 === "CDF")) || (data32 === "CHF")) || (data32 === "CLF")) || (data32 === "CLP")) || (data32 === "CNY")) || (data32 === "COP")) || (data32 === "CRC")) || (data32 === "CUP")) || (data32 === "CVE")) || (data32 === "CZK")) || (data32 === "DJF")) || (data32 === "DKK")) || (data32 === "DOP")) || (data32 === "DZD")) || (data32 === "EGP")) || (data32 === "ERN")) || (data32 === "ETB")) || (data32 === "EUR")) || (data32 === "FJD")) || (data32 === "FKP")) || (data32 === "GBP")) || (data32 === "GEL")) || (data32 === "GHS")) || (data32 === "GIP")) || (data32 === "GMD")) || (data32 === "GNF")) || (data32 === "GTQ")) || (data32 === "GYD")) || (data32 === "HKD")) || (data32 === "HNL")) || (data32 === "HTG")) || (data32 === "HUF")) || (data32 === "IDR")) || (data32 === "ILS")) || (data32 === "INR")) || (data32 === "IQD")) || (data32 === "IRR")) || (data32 === "ISK")) || (data32 === "JMD")) || (data32 === "JOD")) || (data32 === "JPY")) || (data32 === "KES")) || (data32 === "KGS")) || (data32 === "KHR")) || (data32 === "KMF")) || (data32 === "KPW")) || (data32 === "KRW")) || (data32 === "KWD")) || (data32 === "KYD")) || (data32 === "KZT")) || (data32 === "LAK")) || (data32 === "LBP")) || (data32 === "LKR")) || (data32 === "LRD")) || (data32 === "LSL")) || (data32 === "LYD")) || (data32 === "MAD")) || (data32 === "MDL")) || (data32 === "MGA")) || (data32 === "MKD")) || (data32 === "MMK")) || (data32 === "MNT")) || (data32 === "MOP")) || (data32 === "MRU")) || (data32 === "MUR")) || (data32 === "MVR")) || (data32 === "MWK")) || (data32 === "MXN")) || (data32 === "MYR")) || (data32 === "MZN")) || (data32 === "NAD")) || (data32 === "NGN")) || (data32 === "NIO")) || (data32 === "NOK")) || (data32 === "NPR")) || (data32 === "NZD")) || (data32 === "OMR")) || (data32 === "PAB")) || (data32 === "PEN")) || (data32 === "PGK")) || (data32 === "PHP")) || (data32 === "PKR")) || (data32 === "PLN")) || (data32 === "PYG")) || (data32 === "QAR")) || (data32 === "RON")) || (data32 === "RSD")) || (data32 === "RUB")) || (data32 === "RWF")) || (data32 === "SAR")) || (data32 === "SBD")) || (data32 === "SCR")) || (data32 === "SDG")) || (data32 === "SEK")) || (data32 === "SGD")) || (data32 === "SHP")) || (data32 === "SLE")) || (data32 === "SOS")) || (data32 === "SRD")) || (data32 === "SSP")) || (data32 === "STN")) || (data32 === "SVC")) || (data32 === "SYP")) || (data32 === "SZL")) || (data32 === "THB")) || (data32 === "TJS")) || (data32 === "TMT")) || (data32 === "TND")) || (data32 === "TOP")) || (data32 === "TRY")) || (data32 === "TTD")) || (data32 === "TWD")) || (data32 === "TZS")) || (data32 === "UAH")) || (data32 === "UGX")) || (data32 === "USD")) || (data32 === "UYI")) || (data32 === "UYU")) || (data32 === "UYW")) || (data32 === "UZS")) || (data32 === "VED")) || (data32 === "VES")) || (data32 === "VND")) || (data32 === "VUV")) || (data32 === "WST")) || (data32 === "XAF")) || (data32 === "XCD")) || (data32 === "XOF")) || (data32 === "XPF")) || (data32 === "YER")) || (data32 === "ZAR")) || (data32 === "ZMW")) || (data32 === "ZWG"))){
+let data33 = data14.currency;
+const _errs80 = errors;
+if(!(((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((data33 === "AED") || (data33 === "AFN")) || (data33 === "ALL")) || (data33 === "AMD")) || (data33 === "ANG")) || (data33 === "AOA")) || (data33 === "ARS")) || (data33 === "AUD")) || (data33 === "AWG")) || (data33 === "AZN")) || (data33 === "BAM")) || (data33 === "BBD")) || (data33 === "BDT")) || (data33 === "BGN")) || (data33 === "BHD")) || (data33 === "BIF")) || (data33 === "BMD")) || (data33 === "BND")) || (data33 === "BOB")) || (data33 === "BRL")) || (data33 === "BSD")) || (data33 === "BTN")) || (data33 === "BWP")) || (data33 === "BYN")) || (data33 === "BZD")) || (data33 === "CAD")) || (data33 === "CDF")) || (data33 === "CHF")) || (data33 === "CLF")) || (data33 === "CLP")) || (data33 === "CNY")) || (data33 === "COP")) || (data33 === "CRC")) || (data33 === "CUP")) || (data33 === "CVE")) || (data33 === "CZK")) || (data33 === "DJF")) || (data33 === "DKK")) || (data33 === "DOP")) || (data33 === "DZD")) || (data33 === "EGP")) || (data33 === "ERN")) || (data33 === "ETB")) || (data33 === "EUR")) || (data33 === "FJD")) || (data33 === "FKP")) || (data33 === "GBP")) || (data33 === "GEL")) || (data33 === "GHS")) || (data33 === "GIP")) || (data33 === "GMD")) || (data33 === "GNF")) || (data33 === "GTQ")) || (data33 === "GYD")) || (data33 === "HKD")) || (data33 === "HNL")) || (data33 === "HTG")) || (data33 === "HUF")) || (data33 === "IDR")) || (data33 === "ILS")) || (data33 === "INR")) || (data33 === "IQD")) || (data33 === "IRR")) || (data33 === "ISK")) || (data33 === "JMD")) || (data33 === "JOD")) || (data33 === "JPY")) || (data33 === "KES")) || (data33 === "KGS")) || (data33 === "KHR")) || (data33 === "KMF")) || (data33 === "KPW")) || (data33 === "KRW")) || (data33 === "KWD")) || (data33 === "KYD")) || (data33 === "KZT")) || (data33 === "LAK")) || (data33 === "LBP")) || (data33 === "LKR")) || (data33 === "LRD")) || (data33 === "LSL")) || (data33 === "LYD")) || (data33 === "MAD")) || (data33 === "MDL")) || (data33 === "MGA")) || (data33 === "MKD")) || (data33 === "MMK")) || (data33 === "MNT")) || (data33 === "MOP")) || (data33 === "MRU")) || (data33 === "MUR")) || (data33 === "MVR")) || (data33 === "MWK")) || (data33 === "MXN")) || (data33 === "MYR")) || (data33 === "MZN")) || (data33 === "NAD")) || (data33 === "NGN")) || (data33 === "NIO")) || (data33 === "NOK")) || (data33 === "NPR")) || (data33 === "NZD")) || (data33 === "OMR")) || (data33 === "PAB")) || (data33 === "PEN")) || (data33 === "PGK")) || (data33 === "PHP")) || (data33 === "PKR")) || (data33 === "PLN")) || (data33 === "PYG")) || (data33 === "QAR")) || (data33 === "RON")) || (data33 === "RSD")) || (data33 === "RUB")) || (data33 === "RWF")) || (data33 === "SAR")) || (data33 === "SBD")) || (data33 === "SCR")) || (data33 === "SDG")) || (data33 === "SEK")) || (data33 === "SGD")) || (data33 === "SHP")) || (data33 === "SLE")) || (data33 === "SOS")) || (data33 === "SRD")) || (data33 === "SSP")) || (data33 === "STN")) || (data33 === "SVC")) || (data33 === "SYP")) || (data33 === "SZL")) || (data33 === "THB")) || (data33 === "TJS")) || (data33 === "TMT")) || (data33 === "TND")) || (data33 === "TOP")) || (data33 === "TRY")) || (data33 === "TTD")) || (data33 === "TWD")) || (data33 === "TZS")) || (data33 === "UAH")) || (data33 === "UGX")) || (data33 === "USD")) || (data33 === "UYI")) || (data33 === "UYU")) || (data33 === "UYW")) || (data33 === "UZS")) || (data33 === "VED")) || (data33 === "VES")) || (data33 === "VND")) || (data33 === "VUV")) || (data33 === "WST")) || (data33 === "XAF")) || (data33 === "XCD")) || (data33 === "XOF")) || (data33 === "XPF")) || (data33 === "YER")) || (data33 === "ZAR")) || (data33 === "ZMW")) || (data33 === "ZWG"))){
 validate10.errors = [{instancePath:instancePath+"/payment/currency",schemaPath:"#/properties/payment/properties/currency/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.currency.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid30 = _errs76 === errors;
+var valid32 = _errs80 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.order_id !== undefined){
-let data33 = data14.order_id;
-const _errs77 = errors;
-if(errors === _errs77){
-if(typeof data33 === "string"){
-if(func2(data33) > 128){
+let data34 = data14.order_id;
+const _errs81 = errors;
+if(errors === _errs81){
+if(typeof data34 === "string"){
+if(func2(data34) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/order_id",schemaPath:"#/properties/payment/properties/order_id/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func2(data33) < 1){
+if(func2(data34) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/order_id",schemaPath:"#/properties/payment/properties/order_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1004,18 +1070,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/order_id",schemaPath:"
 return false;
 }
 }
-var valid30 = _errs77 === errors;
+var valid32 = _errs81 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.operation_reference !== undefined){
-let data34 = data14.operation_reference;
-const _errs79 = errors;
-if(errors === _errs79){
-if(typeof data34 === "string"){
-if(!pattern1.test(data34)){
+let data35 = data14.operation_reference;
+const _errs83 = errors;
+if(errors === _errs83){
+if(typeof data35 === "string"){
+if(!pattern1.test(data35)){
 validate10.errors = [{instancePath:instancePath+"/payment/operation_reference",schemaPath:"#/properties/payment/properties/operation_reference/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"+"\""}];
 return false;
 }
@@ -1025,51 +1091,51 @@ validate10.errors = [{instancePath:instancePath+"/payment/operation_reference",s
 return false;
 }
 }
-var valid30 = _errs79 === errors;
+var valid32 = _errs83 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.new_gateway_key !== undefined){
-let data35 = data14.new_gateway_key;
-const _errs81 = errors;
-const _errs83 = errors;
-const _errs84 = errors;
-if(!((data35 === ".") || (data35 === ".."))){
-const err27 = {};
+let data36 = data14.new_gateway_key;
+const _errs85 = errors;
+const _errs87 = errors;
+const _errs88 = errors;
+if(!((data36 === ".") || (data36 === ".."))){
+const err31 = {};
 if(vErrors === null){
-vErrors = [err27];
+vErrors = [err31];
 }
 else {
-vErrors.push(err27);
+vErrors.push(err31);
 }
 errors++;
 }
-var valid32 = _errs84 === errors;
-if(valid32){
+var valid34 = _errs88 === errors;
+if(valid34){
 validate10.errors = [{instancePath:instancePath+"/payment/new_gateway_key",schemaPath:"#/properties/payment/properties/new_gateway_key/not",keyword:"not",params:{},message:"must NOT be valid"}];
 return false;
 }
 else {
-errors = _errs83;
+errors = _errs87;
 if(vErrors !== null){
-if(_errs83){
-vErrors.length = _errs83;
+if(_errs87){
+vErrors.length = _errs87;
 }
 else {
 vErrors = null;
 }
 }
 }
-if(errors === _errs81){
-if(typeof data35 === "string"){
-if(func2(data35) > 255){
+if(errors === _errs85){
+if(typeof data36 === "string"){
+if(func2(data36) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/new_gateway_key",schemaPath:"#/properties/payment/properties/new_gateway_key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func2(data35) < 1){
+if(func2(data36) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/new_gateway_key",schemaPath:"#/properties/payment/properties/new_gateway_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1080,62 +1146,62 @@ validate10.errors = [{instancePath:instancePath+"/payment/new_gateway_key",schem
 return false;
 }
 }
-var valid30 = _errs81 === errors;
+var valid32 = _errs85 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.lines !== undefined){
-let data36 = data14.lines;
-const _errs85 = errors;
-if(errors === _errs85){
-if(Array.isArray(data36)){
-if(data36.length > 500){
+let data37 = data14.lines;
+const _errs89 = errors;
+if(errors === _errs89){
+if(Array.isArray(data37)){
+if(data37.length > 500){
 validate10.errors = [{instancePath:instancePath+"/payment/lines",schemaPath:"#/properties/payment/properties/lines/maxItems",keyword:"maxItems",params:{limit: 500},message:"must NOT have more than 500 items"}];
 return false;
 }
 else {
-var valid33 = true;
-const len1 = data36.length;
+var valid35 = true;
+const len1 = data37.length;
 for(let i1=0; i1<len1; i1++){
-let data37 = data36[i1];
-const _errs87 = errors;
-if(errors === _errs87){
-if(data37 && typeof data37 == "object" && !Array.isArray(data37)){
-if(data37.line_number !== undefined){
-let data38 = data37.line_number;
-const _errs89 = errors;
-if(!((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38)))){
+let data38 = data37[i1];
+const _errs91 = errors;
+if(errors === _errs91){
+if(data38 && typeof data38 == "object" && !Array.isArray(data38)){
+if(data38.line_number !== undefined){
+let data39 = data38.line_number;
+const _errs93 = errors;
+if(!((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39)))){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/line_number",schemaPath:"#/properties/payment/properties/lines/items/properties/line_number/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs89){
-if(typeof data38 == "number"){
-if(data38 > 1000000 || isNaN(data38)){
+if(errors === _errs93){
+if(typeof data39 == "number"){
+if(data39 > 1000000 || isNaN(data39)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/line_number",schemaPath:"#/properties/payment/properties/lines/items/properties/line_number/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data38 < 0 || isNaN(data38)){
+if(data39 < 0 || isNaN(data39)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/line_number",schemaPath:"#/properties/payment/properties/lines/items/properties/line_number/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid34 = _errs89 === errors;
+var valid36 = _errs93 === errors;
 }
 else {
-var valid34 = true;
+var valid36 = true;
 }
-if(valid34){
-if(data37.item_name !== undefined){
-let data39 = data37.item_name;
-const _errs91 = errors;
-if(errors === _errs91){
-if(typeof data39 === "string"){
-if(func2(data39) > 255){
+if(valid36){
+if(data38.item_name !== undefined){
+let data40 = data38.item_name;
+const _errs95 = errors;
+if(errors === _errs95){
+if(typeof data40 === "string"){
+if(func2(data40) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/item_name",schemaPath:"#/properties/payment/properties/lines/items/properties/item_name/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
@@ -1145,18 +1211,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/item_na
 return false;
 }
 }
-var valid34 = _errs91 === errors;
+var valid36 = _errs95 === errors;
 }
 else {
-var valid34 = true;
+var valid36 = true;
 }
-if(valid34){
-if(data37.item_sku !== undefined){
-let data40 = data37.item_sku;
-const _errs93 = errors;
-if(errors === _errs93){
-if(typeof data40 === "string"){
-if(func2(data40) > 128){
+if(valid36){
+if(data38.item_sku !== undefined){
+let data41 = data38.item_sku;
+const _errs97 = errors;
+if(errors === _errs97){
+if(typeof data41 === "string"){
+if(func2(data41) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/item_sku",schemaPath:"#/properties/payment/properties/lines/items/properties/item_sku/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
@@ -1166,18 +1232,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/item_sk
 return false;
 }
 }
-var valid34 = _errs93 === errors;
+var valid36 = _errs97 === errors;
 }
 else {
-var valid34 = true;
+var valid36 = true;
 }
-if(valid34){
-if(data37.item_type !== undefined){
-let data41 = data37.item_type;
-const _errs95 = errors;
-if(errors === _errs95){
-if(typeof data41 === "string"){
-if(func2(data41) > 64){
+if(valid36){
+if(data38.item_type !== undefined){
+let data42 = data38.item_type;
+const _errs99 = errors;
+if(errors === _errs99){
+if(typeof data42 === "string"){
+if(func2(data42) > 64){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/item_type",schemaPath:"#/properties/payment/properties/lines/items/properties/item_type/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
@@ -1187,23 +1253,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/item_ty
 return false;
 }
 }
-var valid34 = _errs95 === errors;
+var valid36 = _errs99 === errors;
 }
 else {
-var valid34 = true;
+var valid36 = true;
 }
-if(valid34){
-if(data37.quantity !== undefined){
-let data42 = data37.quantity;
-const _errs97 = errors;
-if(errors === _errs97){
-if(typeof data42 == "number"){
-if(data42 > 1000000 || isNaN(data42)){
+if(valid36){
+if(data38.quantity !== undefined){
+let data43 = data38.quantity;
+const _errs101 = errors;
+if(errors === _errs101){
+if(typeof data43 == "number"){
+if(data43 > 1000000 || isNaN(data43)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/quantity",schemaPath:"#/properties/payment/properties/lines/items/properties/quantity/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000"}];
 return false;
 }
 else {
-if(data42 < 0 || isNaN(data42)){
+if(data43 < 0 || isNaN(data43)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/quantity",schemaPath:"#/properties/payment/properties/lines/items/properties/quantity/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1214,104 +1280,104 @@ validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/quantit
 return false;
 }
 }
-var valid34 = _errs97 === errors;
+var valid36 = _errs101 === errors;
 }
 else {
-var valid34 = true;
+var valid36 = true;
 }
-if(valid34){
-if(data37.unit_price_gross !== undefined){
-let data43 = data37.unit_price_gross;
-const _errs99 = errors;
-if(!((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43)))){
+if(valid36){
+if(data38.unit_price_gross !== undefined){
+let data44 = data38.unit_price_gross;
+const _errs103 = errors;
+if(!((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44)))){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/unit_price_gross",schemaPath:"#/properties/payment/properties/lines/items/properties/unit_price_gross/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs99){
-if(typeof data43 == "number"){
-if(data43 > 99999999999999 || isNaN(data43)){
+if(errors === _errs103){
+if(typeof data44 == "number"){
+if(data44 > 99999999999999 || isNaN(data44)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/unit_price_gross",schemaPath:"#/properties/payment/properties/lines/items/properties/unit_price_gross/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
 return false;
 }
 else {
-if(data43 < 0 || isNaN(data43)){
+if(data44 < 0 || isNaN(data44)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/unit_price_gross",schemaPath:"#/properties/payment/properties/lines/items/properties/unit_price_gross/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid34 = _errs99 === errors;
+var valid36 = _errs103 === errors;
 }
 else {
-var valid34 = true;
+var valid36 = true;
 }
-if(valid34){
-if(data37.refund_amount !== undefined){
-let data44 = data37.refund_amount;
-const _errs101 = errors;
-if(!((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44)))){
+if(valid36){
+if(data38.refund_amount !== undefined){
+let data45 = data38.refund_amount;
+const _errs105 = errors;
+if(!((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45)))){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/refund_amount",schemaPath:"#/properties/payment/properties/lines/items/properties/refund_amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs101){
-if(typeof data44 == "number"){
-if(data44 > 99999999999999 || isNaN(data44)){
+if(errors === _errs105){
+if(typeof data45 == "number"){
+if(data45 > 99999999999999 || isNaN(data45)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/refund_amount",schemaPath:"#/properties/payment/properties/lines/items/properties/refund_amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
 return false;
 }
 else {
-if(data44 < 0 || isNaN(data44)){
+if(data45 < 0 || isNaN(data45)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/refund_amount",schemaPath:"#/properties/payment/properties/lines/items/properties/refund_amount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid34 = _errs101 === errors;
+var valid36 = _errs105 === errors;
 }
 else {
-var valid34 = true;
+var valid36 = true;
 }
-if(valid34){
-if(data37.tax_amount !== undefined){
-let data45 = data37.tax_amount;
-const _errs103 = errors;
-if(!((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45)))){
+if(valid36){
+if(data38.tax_amount !== undefined){
+let data46 = data38.tax_amount;
+const _errs107 = errors;
+if(!((typeof data46 == "number") && (!(data46 % 1) && !isNaN(data46)))){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/tax_amount",schemaPath:"#/properties/payment/properties/lines/items/properties/tax_amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs103){
-if(typeof data45 == "number"){
-if(data45 > 99999999999999 || isNaN(data45)){
+if(errors === _errs107){
+if(typeof data46 == "number"){
+if(data46 > 99999999999999 || isNaN(data46)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/tax_amount",schemaPath:"#/properties/payment/properties/lines/items/properties/tax_amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
 return false;
 }
 else {
-if(data45 < 0 || isNaN(data45)){
+if(data46 < 0 || isNaN(data46)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/tax_amount",schemaPath:"#/properties/payment/properties/lines/items/properties/tax_amount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid34 = _errs103 === errors;
+var valid36 = _errs107 === errors;
 }
 else {
-var valid34 = true;
+var valid36 = true;
 }
-if(valid34){
-if(data37.tax_rate !== undefined){
-let data46 = data37.tax_rate;
-const _errs105 = errors;
-if(errors === _errs105){
-if(typeof data46 == "number"){
-if(data46 > 100 || isNaN(data46)){
+if(valid36){
+if(data38.tax_rate !== undefined){
+let data47 = data38.tax_rate;
+const _errs109 = errors;
+if(errors === _errs109){
+if(typeof data47 == "number"){
+if(data47 > 100 || isNaN(data47)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/tax_rate",schemaPath:"#/properties/payment/properties/lines/items/properties/tax_rate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100},message:"must be <= 100"}];
 return false;
 }
 else {
-if(data46 < 0 || isNaN(data46)){
+if(data47 < 0 || isNaN(data47)){
 validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/tax_rate",schemaPath:"#/properties/payment/properties/lines/items/properties/tax_rate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
@@ -1322,10 +1388,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1+"/tax_rat
 return false;
 }
 }
-var valid34 = _errs105 === errors;
+var valid36 = _errs109 === errors;
 }
 else {
-var valid34 = true;
+var valid36 = true;
 }
 }
 }
@@ -1341,8 +1407,8 @@ validate10.errors = [{instancePath:instancePath+"/payment/lines/" + i1,schemaPat
 return false;
 }
 }
-var valid33 = _errs87 === errors;
-if(!valid33){
+var valid35 = _errs91 === errors;
+if(!valid35){
 break;
 }
 }
@@ -1353,23 +1419,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/lines",schemaPath:"#/p
 return false;
 }
 }
-var valid30 = _errs85 === errors;
+var valid32 = _errs89 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.method_details !== undefined){
-let data47 = data14.method_details;
-const _errs107 = errors;
-if(errors === _errs107){
-if(data47 && typeof data47 == "object" && !Array.isArray(data47)){
-if(data47.method !== undefined){
-let data48 = data47.method;
-const _errs109 = errors;
-if(errors === _errs109){
-if(typeof data48 === "string"){
-if(func2(data48) > 64){
+let data48 = data14.method_details;
+const _errs111 = errors;
+if(errors === _errs111){
+if(data48 && typeof data48 == "object" && !Array.isArray(data48)){
+if(data48.method !== undefined){
+let data49 = data48.method;
+const _errs113 = errors;
+if(errors === _errs113){
+if(typeof data49 === "string"){
+if(func2(data49) > 64){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/method",schemaPath:"#/properties/payment/properties/method_details/properties/method/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
@@ -1379,18 +1445,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/method"
 return false;
 }
 }
-var valid35 = _errs109 === errors;
+var valid37 = _errs113 === errors;
 }
 else {
-var valid35 = true;
+var valid37 = true;
 }
-if(valid35){
-if(data47.submethod !== undefined){
-let data49 = data47.submethod;
-const _errs111 = errors;
-if(errors === _errs111){
-if(typeof data49 === "string"){
-if(func2(data49) > 64){
+if(valid37){
+if(data48.submethod !== undefined){
+let data50 = data48.submethod;
+const _errs115 = errors;
+if(errors === _errs115){
+if(typeof data50 === "string"){
+if(func2(data50) > 64){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/submethod",schemaPath:"#/properties/payment/properties/method_details/properties/submethod/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
@@ -1400,23 +1466,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/submeth
 return false;
 }
 }
-var valid35 = _errs111 === errors;
+var valid37 = _errs115 === errors;
 }
 else {
-var valid35 = true;
+var valid37 = true;
 }
-if(valid35){
-if(data47.card !== undefined){
-let data50 = data47.card;
-const _errs113 = errors;
-if(errors === _errs113){
-if(data50 && typeof data50 == "object" && !Array.isArray(data50)){
-if(data50.bin !== undefined){
-let data51 = data50.bin;
-const _errs115 = errors;
-if(errors === _errs115){
-if(typeof data51 === "string"){
-if(!pattern2.test(data51)){
+if(valid37){
+if(data48.card !== undefined){
+let data51 = data48.card;
+const _errs117 = errors;
+if(errors === _errs117){
+if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
+if(data51.bin !== undefined){
+let data52 = data51.bin;
+const _errs119 = errors;
+if(errors === _errs119){
+if(typeof data52 === "string"){
+if(!pattern2.test(data52)){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/bin",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/bin/pattern",keyword:"pattern",params:{pattern: "^[0-9]{6,8}$"},message:"must match pattern \""+"^[0-9]{6,8}$"+"\""}];
 return false;
 }
@@ -1426,18 +1492,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/bi
 return false;
 }
 }
-var valid36 = _errs115 === errors;
+var valid38 = _errs119 === errors;
 }
 else {
-var valid36 = true;
+var valid38 = true;
 }
-if(valid36){
-if(data50.last_four_digits !== undefined){
-let data52 = data50.last_four_digits;
-const _errs117 = errors;
-if(errors === _errs117){
-if(typeof data52 === "string"){
-if(!pattern3.test(data52)){
+if(valid38){
+if(data51.last_four_digits !== undefined){
+let data53 = data51.last_four_digits;
+const _errs121 = errors;
+if(errors === _errs121){
+if(typeof data53 === "string"){
+if(!pattern3.test(data53)){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/last_four_digits",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/last_four_digits/pattern",keyword:"pattern",params:{pattern: "^[0-9]{4}$"},message:"must match pattern \""+"^[0-9]{4}$"+"\""}];
 return false;
 }
@@ -1447,72 +1513,72 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/la
 return false;
 }
 }
-var valid36 = _errs117 === errors;
+var valid38 = _errs121 === errors;
 }
 else {
-var valid36 = true;
+var valid38 = true;
 }
-if(valid36){
-if(data50.expiration_month !== undefined){
-let data53 = data50.expiration_month;
-const _errs119 = errors;
-if(!((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53)))){
+if(valid38){
+if(data51.expiration_month !== undefined){
+let data54 = data51.expiration_month;
+const _errs123 = errors;
+if(!((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54)))){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs119){
-if(typeof data53 == "number"){
-if(data53 > 12 || isNaN(data53)){
+if(errors === _errs123){
+if(typeof data54 == "number"){
+if(data54 > 12 || isNaN(data54)){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/maximum",keyword:"maximum",params:{comparison: "<=", limit: 12},message:"must be <= 12"}];
 return false;
 }
 else {
-if(data53 < 1 || isNaN(data53)){
+if(data54 < 1 || isNaN(data54)){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_month",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_month/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid36 = _errs119 === errors;
+var valid38 = _errs123 === errors;
 }
 else {
-var valid36 = true;
+var valid38 = true;
 }
-if(valid36){
-if(data50.expiration_year !== undefined){
-let data54 = data50.expiration_year;
-const _errs121 = errors;
-if(!((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54)))){
+if(valid38){
+if(data51.expiration_year !== undefined){
+let data55 = data51.expiration_year;
+const _errs125 = errors;
+if(!((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55)))){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs121){
-if(typeof data54 == "number"){
-if(data54 > 2100 || isNaN(data54)){
+if(errors === _errs125){
+if(typeof data55 == "number"){
+if(data55 > 2100 || isNaN(data55)){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/maximum",keyword:"maximum",params:{comparison: "<=", limit: 2100},message:"must be <= 2100"}];
 return false;
 }
 else {
-if(data54 < 2000 || isNaN(data54)){
+if(data55 < 2000 || isNaN(data55)){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/expiration_year",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/expiration_year/minimum",keyword:"minimum",params:{comparison: ">=", limit: 2000},message:"must be >= 2000"}];
 return false;
 }
 }
 }
 }
-var valid36 = _errs121 === errors;
+var valid38 = _errs125 === errors;
 }
 else {
-var valid36 = true;
+var valid38 = true;
 }
-if(valid36){
-if(data50.brand !== undefined){
-let data55 = data50.brand;
-const _errs123 = errors;
-if(errors === _errs123){
-if(typeof data55 === "string"){
-if(func2(data55) > 32){
+if(valid38){
+if(data51.brand !== undefined){
+let data56 = data51.brand;
+const _errs127 = errors;
+if(errors === _errs127){
+if(typeof data56 === "string"){
+if(func2(data56) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/brand",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/brand/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
@@ -1522,18 +1588,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/br
 return false;
 }
 }
-var valid36 = _errs123 === errors;
+var valid38 = _errs127 === errors;
 }
 else {
-var valid36 = true;
+var valid38 = true;
 }
-if(valid36){
-if(data50.holder_name !== undefined){
-let data56 = data50.holder_name;
-const _errs125 = errors;
-if(errors === _errs125){
-if(typeof data56 === "string"){
-if(func2(data56) > 128){
+if(valid38){
+if(data51.holder_name !== undefined){
+let data57 = data51.holder_name;
+const _errs129 = errors;
+if(errors === _errs129){
+if(typeof data57 === "string"){
+if(func2(data57) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/holder_name",schemaPath:"#/properties/payment/properties/method_details/properties/card/properties/holder_name/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
@@ -1543,10 +1609,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/card/ho
 return false;
 }
 }
-var valid36 = _errs125 === errors;
+var valid38 = _errs129 === errors;
 }
 else {
-var valid36 = true;
+var valid38 = true;
 }
 }
 }
@@ -1559,28 +1625,28 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/card",s
 return false;
 }
 }
-var valid35 = _errs113 === errors;
+var valid37 = _errs117 === errors;
 }
 else {
-var valid35 = true;
+var valid37 = true;
 }
-if(valid35){
-if(data47.bank !== undefined){
-let data57 = data47.bank;
-const _errs127 = errors;
-if(errors === _errs127){
-if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
-if(Object.keys(data57).length > 32){
+if(valid37){
+if(data48.bank !== undefined){
+let data58 = data48.bank;
+const _errs131 = errors;
+if(errors === _errs131){
+if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
+if(Object.keys(data58).length > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank",schemaPath:"#/properties/payment/properties/method_details/properties/bank/maxProperties",keyword:"maxProperties",params:{limit: 32},message:"must NOT have more than 32 properties"}];
 return false;
 }
 else {
-for(const key1 in data57){
-let data58 = data57[key1];
-const _errs130 = errors;
-if(errors === _errs130){
-if(typeof data58 === "string"){
-if(func2(data58) > 255){
+for(const key1 in data58){
+let data59 = data58[key1];
+const _errs134 = errors;
+if(errors === _errs134){
+if(typeof data59 === "string"){
+if(func2(data59) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/payment/properties/method_details/properties/bank/additionalProperties/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
@@ -1590,8 +1656,8 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank/" 
 return false;
 }
 }
-var valid37 = _errs130 === errors;
-if(!valid37){
+var valid39 = _errs134 === errors;
+if(!valid39){
 break;
 }
 }
@@ -1602,10 +1668,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details/bank",s
 return false;
 }
 }
-var valid35 = _errs127 === errors;
+var valid37 = _errs131 === errors;
 }
 else {
-var valid35 = true;
+var valid37 = true;
 }
 }
 }
@@ -1616,73 +1682,73 @@ validate10.errors = [{instancePath:instancePath+"/payment/method_details",schema
 return false;
 }
 }
-var valid30 = _errs107 === errors;
+var valid32 = _errs111 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.splits !== undefined){
-let data59 = data14.splits;
-const _errs132 = errors;
-if(errors === _errs132){
-if(Array.isArray(data59)){
-if(data59.length > 51){
+let data60 = data14.splits;
+const _errs136 = errors;
+if(errors === _errs136){
+if(Array.isArray(data60)){
+if(data60.length > 51){
 validate10.errors = [{instancePath:instancePath+"/payment/splits",schemaPath:"#/properties/payment/properties/splits/maxItems",keyword:"maxItems",params:{limit: 51},message:"must NOT have more than 51 items"}];
 return false;
 }
 else {
-if(data59.length < 1){
+if(data60.length < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/splits",schemaPath:"#/properties/payment/properties/splits/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"}];
 return false;
 }
 else {
-var valid38 = true;
-const len2 = data59.length;
+var valid40 = true;
+const len2 = data60.length;
 for(let i2=0; i2<len2; i2++){
-let data60 = data59[i2];
-const _errs134 = errors;
-if(errors === _errs134){
-if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
-let missing19;
-if(((data60.type === undefined) && (missing19 = "type")) || ((data60.amount === undefined) && (missing19 = "amount"))){
-validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2,schemaPath:"#/properties/payment/properties/splits/items/required",keyword:"required",params:{missingProperty: missing19},message:"must have required property '"+missing19+"'"}];
+let data61 = data60[i2];
+const _errs138 = errors;
+if(errors === _errs138){
+if(data61 && typeof data61 == "object" && !Array.isArray(data61)){
+let missing20;
+if(((data61.type === undefined) && (missing20 = "type")) || ((data61.amount === undefined) && (missing20 = "amount"))){
+validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2,schemaPath:"#/properties/payment/properties/splits/items/required",keyword:"required",params:{missingProperty: missing20},message:"must have required property '"+missing20+"'"}];
 return false;
 }
 else {
-const _errs136 = errors;
-for(const key2 in data60){
+const _errs140 = errors;
+for(const key2 in data61){
 if(!((((key2 === "type") || (key2 === "account")) || (key2 === "reference")) || (key2 === "amount"))){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2,schemaPath:"#/properties/payment/properties/splits/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs136 === errors){
-if(data60.type !== undefined){
-let data61 = data60.type;
-const _errs137 = errors;
-if(!((data61 === "seller") || (data61 === "marketplace_fee"))){
+if(_errs140 === errors){
+if(data61.type !== undefined){
+let data62 = data61.type;
+const _errs141 = errors;
+if(!((data62 === "seller") || (data62 === "marketplace_fee"))){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/type",schemaPath:"#/properties/payment/properties/splits/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.splits.items.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid39 = _errs137 === errors;
+var valid41 = _errs141 === errors;
 }
 else {
-var valid39 = true;
+var valid41 = true;
 }
-if(valid39){
-if(data60.account !== undefined){
-let data62 = data60.account;
-const _errs138 = errors;
-if(errors === _errs138){
-if(typeof data62 === "string"){
-if(func2(data62) > 128){
+if(valid41){
+if(data61.account !== undefined){
+let data63 = data61.account;
+const _errs142 = errors;
+if(errors === _errs142){
+if(typeof data63 === "string"){
+if(func2(data63) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/account",schemaPath:"#/properties/payment/properties/splits/items/properties/account/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func2(data62) < 1){
+if(func2(data63) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/account",schemaPath:"#/properties/payment/properties/splits/items/properties/account/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1693,18 +1759,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/accoun
 return false;
 }
 }
-var valid39 = _errs138 === errors;
+var valid41 = _errs142 === errors;
 }
 else {
-var valid39 = true;
+var valid41 = true;
 }
-if(valid39){
-if(data60.reference !== undefined){
-let data63 = data60.reference;
-const _errs140 = errors;
-if(errors === _errs140){
-if(typeof data63 === "string"){
-if(!pattern1.test(data63)){
+if(valid41){
+if(data61.reference !== undefined){
+let data64 = data61.reference;
+const _errs144 = errors;
+if(errors === _errs144){
+if(typeof data64 === "string"){
+if(!pattern1.test(data64)){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/reference",schemaPath:"#/properties/payment/properties/splits/items/properties/reference/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"+"\""}];
 return false;
 }
@@ -1714,37 +1780,37 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/refere
 return false;
 }
 }
-var valid39 = _errs140 === errors;
+var valid41 = _errs144 === errors;
 }
 else {
-var valid39 = true;
+var valid41 = true;
 }
-if(valid39){
-if(data60.amount !== undefined){
-let data64 = data60.amount;
-const _errs142 = errors;
-if(!((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64)))){
+if(valid41){
+if(data61.amount !== undefined){
+let data65 = data61.amount;
+const _errs146 = errors;
+if(!((typeof data65 == "number") && (!(data65 % 1) && !isNaN(data65)))){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/amount",schemaPath:"#/properties/payment/properties/splits/items/properties/amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs142){
-if(typeof data64 == "number"){
-if(data64 > 99999999999999 || isNaN(data64)){
+if(errors === _errs146){
+if(typeof data65 == "number"){
+if(data65 > 99999999999999 || isNaN(data65)){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/amount",schemaPath:"#/properties/payment/properties/splits/items/properties/amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
 return false;
 }
 else {
-if(data64 < 0 || isNaN(data64)){
+if(data65 < 0 || isNaN(data65)){
 validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2+"/amount",schemaPath:"#/properties/payment/properties/splits/items/properties/amount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid39 = _errs142 === errors;
+var valid41 = _errs146 === errors;
 }
 else {
-var valid39 = true;
+var valid41 = true;
 }
 }
 }
@@ -1757,8 +1823,8 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits/" + i2,schemaPa
 return false;
 }
 }
-var valid38 = _errs134 === errors;
-if(!valid38){
+var valid40 = _errs138 === errors;
+if(!valid40){
 break;
 }
 }
@@ -1770,65 +1836,65 @@ validate10.errors = [{instancePath:instancePath+"/payment/splits",schemaPath:"#/
 return false;
 }
 }
-var valid30 = _errs132 === errors;
+var valid32 = _errs136 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.stored_value !== undefined){
-let data65 = data14.stored_value;
-const _errs144 = errors;
-if(errors === _errs144){
-if(data65 && typeof data65 == "object" && !Array.isArray(data65)){
-const _errs146 = errors;
-for(const key3 in data65){
+let data66 = data14.stored_value;
+const _errs148 = errors;
+if(errors === _errs148){
+if(data66 && typeof data66 == "object" && !Array.isArray(data66)){
+const _errs150 = errors;
+for(const key3 in data66){
 if(!(key3 === "source_gateway_key")){
 validate10.errors = [{instancePath:instancePath+"/payment/stored_value",schemaPath:"#/properties/payment/properties/stored_value/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs146 === errors){
-if(data65.source_gateway_key !== undefined){
-let data66 = data65.source_gateway_key;
-const _errs147 = errors;
-const _errs149 = errors;
-const _errs150 = errors;
-if(!((data66 === ".") || (data66 === ".."))){
-const err28 = {};
+if(_errs150 === errors){
+if(data66.source_gateway_key !== undefined){
+let data67 = data66.source_gateway_key;
+const _errs151 = errors;
+const _errs153 = errors;
+const _errs154 = errors;
+if(!((data67 === ".") || (data67 === ".."))){
+const err32 = {};
 if(vErrors === null){
-vErrors = [err28];
+vErrors = [err32];
 }
 else {
-vErrors.push(err28);
+vErrors.push(err32);
 }
 errors++;
 }
-var valid41 = _errs150 === errors;
-if(valid41){
+var valid43 = _errs154 === errors;
+if(valid43){
 validate10.errors = [{instancePath:instancePath+"/payment/stored_value/source_gateway_key",schemaPath:"#/properties/payment/properties/stored_value/properties/source_gateway_key/not",keyword:"not",params:{},message:"must NOT be valid"}];
 return false;
 }
 else {
-errors = _errs149;
+errors = _errs153;
 if(vErrors !== null){
-if(_errs149){
-vErrors.length = _errs149;
+if(_errs153){
+vErrors.length = _errs153;
 }
 else {
 vErrors = null;
 }
 }
 }
-if(errors === _errs147){
-if(typeof data66 === "string"){
-if(func2(data66) > 255){
+if(errors === _errs151){
+if(typeof data67 === "string"){
+if(func2(data67) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/stored_value/source_gateway_key",schemaPath:"#/properties/payment/properties/stored_value/properties/source_gateway_key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func2(data66) < 1){
+if(func2(data67) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/stored_value/source_gateway_key",schemaPath:"#/properties/payment/properties/stored_value/properties/source_gateway_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -1847,79 +1913,22 @@ validate10.errors = [{instancePath:instancePath+"/payment/stored_value",schemaPa
 return false;
 }
 }
-var valid30 = _errs144 === errors;
+var valid32 = _errs148 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.custom_attributes !== undefined){
-let data67 = data14.custom_attributes;
-const _errs151 = errors;
-const _errs152 = errors;
-let valid42 = false;
-const _errs153 = errors;
-if(errors === _errs153){
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-if(Object.keys(data67).length > 64){
-const err29 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
-if(vErrors === null){
-vErrors = [err29];
-}
-else {
-vErrors.push(err29);
-}
-errors++;
-}
-}
-else {
-const err30 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err30];
-}
-else {
-vErrors.push(err30);
-}
-errors++;
-}
-}
-var _valid7 = _errs153 === errors;
-valid42 = valid42 || _valid7;
-if(!valid42){
+let data68 = data14.custom_attributes;
 const _errs155 = errors;
-if(errors === _errs155){
-if(Array.isArray(data67)){
-if(data67.length > 64){
-const err31 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
-if(vErrors === null){
-vErrors = [err31];
-}
-else {
-vErrors.push(err31);
-}
-errors++;
-}
-else {
-var valid43 = true;
-const len3 = data67.length;
-for(let i3=0; i3<len3; i3++){
-let data68 = data67[i3];
+const _errs156 = errors;
+let valid44 = false;
 const _errs157 = errors;
 if(errors === _errs157){
 if(data68 && typeof data68 == "object" && !Array.isArray(data68)){
-if(Object.keys(data68).length > 8){
-const err32 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/maxProperties",keyword:"maxProperties",params:{limit: 8},message:"must NOT have more than 8 properties"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-}
-else {
-const err33 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(Object.keys(data68).length > 64){
+const err33 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/maxProperties",keyword:"maxProperties",params:{limit: 64},message:"must NOT have more than 64 properties"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -1929,15 +1938,8 @@ vErrors.push(err33);
 errors++;
 }
 }
-var valid43 = _errs157 === errors;
-if(!valid43){
-break;
-}
-}
-}
-}
 else {
-const err34 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err34 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/0/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -1947,11 +1949,14 @@ vErrors.push(err34);
 errors++;
 }
 }
-var _valid7 = _errs155 === errors;
-valid42 = valid42 || _valid7;
-}
-if(!valid42){
-const err35 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+var _valid8 = _errs157 === errors;
+valid44 = valid44 || _valid8;
+if(!valid44){
+const _errs159 = errors;
+if(errors === _errs159){
+if(Array.isArray(data68)){
+if(data68.length > 64){
+const err35 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/maxItems",keyword:"maxItems",params:{limit: 64},message:"must NOT have more than 64 items"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1959,64 +1964,125 @@ else {
 vErrors.push(err35);
 }
 errors++;
+}
+else {
+var valid45 = true;
+const len3 = data68.length;
+for(let i3=0; i3<len3; i3++){
+let data69 = data68[i3];
+const _errs161 = errors;
+if(errors === _errs161){
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
+if(Object.keys(data69).length > 8){
+const err36 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/maxProperties",keyword:"maxProperties",params:{limit: 8},message:"must NOT have more than 8 properties"};
+if(vErrors === null){
+vErrors = [err36];
+}
+else {
+vErrors.push(err36);
+}
+errors++;
+}
+}
+else {
+const err37 = {instancePath:instancePath+"/payment/custom_attributes/" + i3,schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err37];
+}
+else {
+vErrors.push(err37);
+}
+errors++;
+}
+}
+var valid45 = _errs161 === errors;
+if(!valid45){
+break;
+}
+}
+}
+}
+else {
+const err38 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf/1/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(vErrors === null){
+vErrors = [err38];
+}
+else {
+vErrors.push(err38);
+}
+errors++;
+}
+}
+var _valid8 = _errs159 === errors;
+valid44 = valid44 || _valid8;
+}
+if(!valid44){
+const err39 = {instancePath:instancePath+"/payment/custom_attributes",schemaPath:"#/properties/payment/properties/custom_attributes/anyOf",keyword:"anyOf",params:{},message:"must match a schema in anyOf"};
+if(vErrors === null){
+vErrors = [err39];
+}
+else {
+vErrors.push(err39);
+}
+errors++;
 validate10.errors = vErrors;
 return false;
 }
 else {
-errors = _errs152;
+errors = _errs156;
 if(vErrors !== null){
-if(_errs152){
-vErrors.length = _errs152;
+if(_errs156){
+vErrors.length = _errs156;
 }
 else {
 vErrors = null;
 }
 }
 }
-var valid30 = _errs151 === errors;
+var valid32 = _errs155 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.payment_method !== undefined){
-let data69 = data14.payment_method;
-const _errs159 = errors;
-if(errors === _errs159){
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-const _errs161 = errors;
-for(const key4 in data69){
+let data70 = data14.payment_method;
+const _errs163 = errors;
+if(errors === _errs163){
+if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
+const _errs165 = errors;
+for(const key4 in data70){
 if(!((((((key4 === "type") || (key4 === "token")) || (key4 === "store")) || (key4 === "encrypted_security_code")) || (key4 === "return_url")) || (key4 === "shopper"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method",schemaPath:"#/properties/payment/properties/payment_method/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs161 === errors){
-if(data69.type !== undefined){
-let data70 = data69.type;
-const _errs162 = errors;
-if(!(((((((data70 === "stored_card") || (data70 === "card")) || (data70 === "apple_pay")) || (data70 === "google_pay")) || (data70 === "klarna")) || (data70 === "crypto")) || (data70 === "gift_card"))){
+if(_errs165 === errors){
+if(data70.type !== undefined){
+let data71 = data70.type;
+const _errs166 = errors;
+if(!(((((((data71 === "stored_card") || (data71 === "card")) || (data71 === "apple_pay")) || (data71 === "google_pay")) || (data71 === "klarna")) || (data71 === "crypto")) || (data71 === "gift_card"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/type",schemaPath:"#/properties/payment/properties/payment_method/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.payment_method.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid44 = _errs162 === errors;
+var valid46 = _errs166 === errors;
 }
 else {
-var valid44 = true;
+var valid46 = true;
 }
-if(valid44){
-if(data69.token !== undefined){
-let data71 = data69.token;
-const _errs163 = errors;
-if(errors === _errs163){
-if(typeof data71 === "string"){
-if(func2(data71) > 16384){
+if(valid46){
+if(data70.token !== undefined){
+let data72 = data70.token;
+const _errs167 = errors;
+if(errors === _errs167){
+if(typeof data72 === "string"){
+if(func2(data72) > 16384){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/token",schemaPath:"#/properties/payment/properties/payment_method/properties/token/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters"}];
 return false;
 }
 else {
-if(func2(data71) < 1){
+if(func2(data72) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/token",schemaPath:"#/properties/payment/properties/payment_method/properties/token/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2027,35 +2093,35 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/token",
 return false;
 }
 }
-var valid44 = _errs163 === errors;
+var valid46 = _errs167 === errors;
 }
 else {
-var valid44 = true;
+var valid46 = true;
 }
-if(valid44){
-if(data69.store !== undefined){
-const _errs165 = errors;
-if(typeof data69.store !== "boolean"){
+if(valid46){
+if(data70.store !== undefined){
+const _errs169 = errors;
+if(typeof data70.store !== "boolean"){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/store",schemaPath:"#/properties/payment/properties/payment_method/properties/store/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
 return false;
 }
-var valid44 = _errs165 === errors;
+var valid46 = _errs169 === errors;
 }
 else {
-var valid44 = true;
+var valid46 = true;
 }
-if(valid44){
-if(data69.encrypted_security_code !== undefined){
-let data73 = data69.encrypted_security_code;
-const _errs167 = errors;
-if(errors === _errs167){
-if(typeof data73 === "string"){
-if(func2(data73) > 16384){
+if(valid46){
+if(data70.encrypted_security_code !== undefined){
+let data74 = data70.encrypted_security_code;
+const _errs171 = errors;
+if(errors === _errs171){
+if(typeof data74 === "string"){
+if(func2(data74) > 16384){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/encrypted_security_code",schemaPath:"#/properties/payment/properties/payment_method/properties/encrypted_security_code/maxLength",keyword:"maxLength",params:{limit: 16384},message:"must NOT have more than 16384 characters"}];
 return false;
 }
 else {
-if(func2(data73) < 1){
+if(func2(data74) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/encrypted_security_code",schemaPath:"#/properties/payment/properties/payment_method/properties/encrypted_security_code/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2066,23 +2132,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/encrypt
 return false;
 }
 }
-var valid44 = _errs167 === errors;
+var valid46 = _errs171 === errors;
 }
 else {
-var valid44 = true;
+var valid46 = true;
 }
-if(valid44){
-if(data69.return_url !== undefined){
-let data74 = data69.return_url;
-const _errs169 = errors;
-if(errors === _errs169){
-if(typeof data74 === "string"){
-if(func2(data74) > 1024){
+if(valid46){
+if(data70.return_url !== undefined){
+let data75 = data70.return_url;
+const _errs173 = errors;
+if(errors === _errs173){
+if(typeof data75 === "string"){
+if(func2(data75) > 1024){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/return_url",schemaPath:"#/properties/payment/properties/payment_method/properties/return_url/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters"}];
 return false;
 }
 else {
-if(!pattern5.test(data74)){
+if(!pattern5.test(data75)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/return_url",schemaPath:"#/properties/payment/properties/payment_method/properties/return_url/pattern",keyword:"pattern",params:{pattern: "^https://[^\\s]+$"},message:"must match pattern \""+"^https://[^\\s]+$"+"\""}];
 return false;
 }
@@ -2093,37 +2159,37 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/return_
 return false;
 }
 }
-var valid44 = _errs169 === errors;
+var valid46 = _errs173 === errors;
 }
 else {
-var valid44 = true;
+var valid46 = true;
 }
-if(valid44){
-if(data69.shopper !== undefined){
-let data75 = data69.shopper;
-const _errs171 = errors;
-if(errors === _errs171){
-if(data75 && typeof data75 == "object" && !Array.isArray(data75)){
-const _errs173 = errors;
-for(const key5 in data75){
+if(valid46){
+if(data70.shopper !== undefined){
+let data76 = data70.shopper;
+const _errs175 = errors;
+if(errors === _errs175){
+if(data76 && typeof data76 == "object" && !Array.isArray(data76)){
+const _errs177 = errors;
+for(const key5 in data76){
 if(!((((((((key5 === "reference") || (key5 === "email")) || (key5 === "country")) || (key5 === "locale")) || (key5 === "first_name")) || (key5 === "last_name")) || (key5 === "telephone")) || (key5 === "billing_address"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs173 === errors){
-if(data75.reference !== undefined){
-let data76 = data75.reference;
-const _errs174 = errors;
-if(errors === _errs174){
-if(typeof data76 === "string"){
-if(func2(data76) > 256){
+if(_errs177 === errors){
+if(data76.reference !== undefined){
+let data77 = data76.reference;
+const _errs178 = errors;
+if(errors === _errs178){
+if(typeof data77 === "string"){
+if(func2(data77) > 256){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/reference",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/reference/maxLength",keyword:"maxLength",params:{limit: 256},message:"must NOT have more than 256 characters"}];
 return false;
 }
 else {
-if(func2(data76) < 3){
+if(func2(data77) < 3){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/reference",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/reference/minLength",keyword:"minLength",params:{limit: 3},message:"must NOT have fewer than 3 characters"}];
 return false;
 }
@@ -2134,23 +2200,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid45 = _errs174 === errors;
+var valid47 = _errs178 === errors;
 }
 else {
-var valid45 = true;
+var valid47 = true;
 }
-if(valid45){
-if(data75.email !== undefined){
-let data77 = data75.email;
-const _errs176 = errors;
-if(errors === _errs176){
-if(typeof data77 === "string"){
-if(func2(data77) > 254){
+if(valid47){
+if(data76.email !== undefined){
+let data78 = data76.email;
+const _errs180 = errors;
+if(errors === _errs180){
+if(typeof data78 === "string"){
+if(func2(data78) > 254){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/email",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/email/maxLength",keyword:"maxLength",params:{limit: 254},message:"must NOT have more than 254 characters"}];
 return false;
 }
 else {
-if(!pattern6.test(data77)){
+if(!pattern6.test(data78)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/email",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/email/pattern",keyword:"pattern",params:{pattern: "^[^\\s@]+@[^\\s@]+$"},message:"must match pattern \""+"^[^\\s@]+@[^\\s@]+$"+"\""}];
 return false;
 }
@@ -2161,18 +2227,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid45 = _errs176 === errors;
+var valid47 = _errs180 === errors;
 }
 else {
-var valid45 = true;
+var valid47 = true;
 }
-if(valid45){
-if(data75.country !== undefined){
-let data78 = data75.country;
-const _errs178 = errors;
-if(errors === _errs178){
-if(typeof data78 === "string"){
-if(!pattern7.test(data78)){
+if(valid47){
+if(data76.country !== undefined){
+let data79 = data76.country;
+const _errs182 = errors;
+if(errors === _errs182){
+if(typeof data79 === "string"){
+if(!pattern7.test(data79)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/country",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""}];
 return false;
 }
@@ -2182,18 +2248,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid45 = _errs178 === errors;
+var valid47 = _errs182 === errors;
 }
 else {
-var valid45 = true;
+var valid47 = true;
 }
-if(valid45){
-if(data75.locale !== undefined){
-let data79 = data75.locale;
-const _errs180 = errors;
-if(errors === _errs180){
-if(typeof data79 === "string"){
-if(!pattern8.test(data79)){
+if(valid47){
+if(data76.locale !== undefined){
+let data80 = data76.locale;
+const _errs184 = errors;
+if(errors === _errs184){
+if(typeof data80 === "string"){
+if(!pattern8.test(data80)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/locale",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/locale/pattern",keyword:"pattern",params:{pattern: "^[a-z]{2}([-_][A-Z]{2})?$"},message:"must match pattern \""+"^[a-z]{2}([-_][A-Z]{2})?$"+"\""}];
 return false;
 }
@@ -2203,23 +2269,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid45 = _errs180 === errors;
+var valid47 = _errs184 === errors;
 }
 else {
-var valid45 = true;
+var valid47 = true;
 }
-if(valid45){
-if(data75.first_name !== undefined){
-let data80 = data75.first_name;
-const _errs182 = errors;
-if(errors === _errs182){
-if(typeof data80 === "string"){
-if(func2(data80) > 80){
+if(valid47){
+if(data76.first_name !== undefined){
+let data81 = data76.first_name;
+const _errs186 = errors;
+if(errors === _errs186){
+if(typeof data81 === "string"){
+if(func2(data81) > 80){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/first_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/first_name/maxLength",keyword:"maxLength",params:{limit: 80},message:"must NOT have more than 80 characters"}];
 return false;
 }
 else {
-if(func2(data80) < 1){
+if(func2(data81) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/first_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/first_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2230,23 +2296,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid45 = _errs182 === errors;
+var valid47 = _errs186 === errors;
 }
 else {
-var valid45 = true;
+var valid47 = true;
 }
-if(valid45){
-if(data75.last_name !== undefined){
-let data81 = data75.last_name;
-const _errs184 = errors;
-if(errors === _errs184){
-if(typeof data81 === "string"){
-if(func2(data81) > 80){
+if(valid47){
+if(data76.last_name !== undefined){
+let data82 = data76.last_name;
+const _errs188 = errors;
+if(errors === _errs188){
+if(typeof data82 === "string"){
+if(func2(data82) > 80){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/last_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/last_name/maxLength",keyword:"maxLength",params:{limit: 80},message:"must NOT have more than 80 characters"}];
 return false;
 }
 else {
-if(func2(data81) < 1){
+if(func2(data82) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/last_name",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/last_name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2257,23 +2323,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid45 = _errs184 === errors;
+var valid47 = _errs188 === errors;
 }
 else {
-var valid45 = true;
+var valid47 = true;
 }
-if(valid45){
-if(data75.telephone !== undefined){
-let data82 = data75.telephone;
-const _errs186 = errors;
-if(errors === _errs186){
-if(typeof data82 === "string"){
-if(func2(data82) > 32){
+if(valid47){
+if(data76.telephone !== undefined){
+let data83 = data76.telephone;
+const _errs190 = errors;
+if(errors === _errs190){
+if(typeof data83 === "string"){
+if(func2(data83) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/telephone",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/telephone/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(!pattern9.test(data82)){
+if(!pattern9.test(data83)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/telephone",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/telephone/pattern",keyword:"pattern",params:{pattern: "^\\+?[0-9 ()-]{4,32}$"},message:"must match pattern \""+"^\\+?[0-9 ()-]{4,32}$"+"\""}];
 return false;
 }
@@ -2284,37 +2350,37 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid45 = _errs186 === errors;
+var valid47 = _errs190 === errors;
 }
 else {
-var valid45 = true;
+var valid47 = true;
 }
-if(valid45){
-if(data75.billing_address !== undefined){
-let data83 = data75.billing_address;
-const _errs188 = errors;
-if(errors === _errs188){
-if(data83 && typeof data83 == "object" && !Array.isArray(data83)){
-const _errs190 = errors;
-for(const key6 in data83){
+if(valid47){
+if(data76.billing_address !== undefined){
+let data84 = data76.billing_address;
+const _errs192 = errors;
+if(errors === _errs192){
+if(data84 && typeof data84 == "object" && !Array.isArray(data84)){
+const _errs194 = errors;
+for(const key6 in data84){
 if(!(((((key6 === "street") || (key6 === "house_number")) || (key6 === "postal_code")) || (key6 === "city")) || (key6 === "country"))){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs190 === errors){
-if(data83.street !== undefined){
-let data84 = data83.street;
-const _errs191 = errors;
-if(errors === _errs191){
-if(typeof data84 === "string"){
-if(func2(data84) > 255){
+if(_errs194 === errors){
+if(data84.street !== undefined){
+let data85 = data84.street;
+const _errs195 = errors;
+if(errors === _errs195){
+if(typeof data85 === "string"){
+if(func2(data85) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/street",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/street/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func2(data84) < 1){
+if(func2(data85) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/street",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/street/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2325,23 +2391,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid46 = _errs191 === errors;
+var valid48 = _errs195 === errors;
 }
 else {
-var valid46 = true;
+var valid48 = true;
 }
-if(valid46){
-if(data83.house_number !== undefined){
-let data85 = data83.house_number;
-const _errs193 = errors;
-if(errors === _errs193){
-if(typeof data85 === "string"){
-if(func2(data85) > 32){
+if(valid48){
+if(data84.house_number !== undefined){
+let data86 = data84.house_number;
+const _errs197 = errors;
+if(errors === _errs197){
+if(typeof data86 === "string"){
+if(func2(data86) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/house_number",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/house_number/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(func2(data85) < 1){
+if(func2(data86) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/house_number",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/house_number/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2352,23 +2418,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid46 = _errs193 === errors;
+var valid48 = _errs197 === errors;
 }
 else {
-var valid46 = true;
+var valid48 = true;
 }
-if(valid46){
-if(data83.postal_code !== undefined){
-let data86 = data83.postal_code;
-const _errs195 = errors;
-if(errors === _errs195){
-if(typeof data86 === "string"){
-if(func2(data86) > 32){
+if(valid48){
+if(data84.postal_code !== undefined){
+let data87 = data84.postal_code;
+const _errs199 = errors;
+if(errors === _errs199){
+if(typeof data87 === "string"){
+if(func2(data87) > 32){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/postal_code",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/postal_code/maxLength",keyword:"maxLength",params:{limit: 32},message:"must NOT have more than 32 characters"}];
 return false;
 }
 else {
-if(func2(data86) < 1){
+if(func2(data87) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/postal_code",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/postal_code/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2379,23 +2445,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid46 = _errs195 === errors;
+var valid48 = _errs199 === errors;
 }
 else {
-var valid46 = true;
+var valid48 = true;
 }
-if(valid46){
-if(data83.city !== undefined){
-let data87 = data83.city;
-const _errs197 = errors;
-if(errors === _errs197){
-if(typeof data87 === "string"){
-if(func2(data87) > 128){
+if(valid48){
+if(data84.city !== undefined){
+let data88 = data84.city;
+const _errs201 = errors;
+if(errors === _errs201){
+if(typeof data88 === "string"){
+if(func2(data88) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/city",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/city/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func2(data87) < 1){
+if(func2(data88) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/city",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/city/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2406,18 +2472,18 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid46 = _errs197 === errors;
+var valid48 = _errs201 === errors;
 }
 else {
-var valid46 = true;
+var valid48 = true;
 }
-if(valid46){
-if(data83.country !== undefined){
-let data88 = data83.country;
-const _errs199 = errors;
-if(errors === _errs199){
-if(typeof data88 === "string"){
-if(!pattern7.test(data88)){
+if(valid48){
+if(data84.country !== undefined){
+let data89 = data84.country;
+const _errs203 = errors;
+if(errors === _errs203){
+if(typeof data89 === "string"){
+if(!pattern7.test(data89)){
 validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper/billing_address/country",schemaPath:"#/properties/payment/properties/payment_method/properties/shopper/properties/billing_address/properties/country/pattern",keyword:"pattern",params:{pattern: "^[A-Z]{2}$"},message:"must match pattern \""+"^[A-Z]{2}$"+"\""}];
 return false;
 }
@@ -2427,10 +2493,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid46 = _errs199 === errors;
+var valid48 = _errs203 === errors;
 }
 else {
-var valid46 = true;
+var valid48 = true;
 }
 }
 }
@@ -2443,10 +2509,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid45 = _errs188 === errors;
+var valid47 = _errs192 === errors;
 }
 else {
-var valid45 = true;
+var valid47 = true;
 }
 }
 }
@@ -2462,10 +2528,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method/shopper
 return false;
 }
 }
-var valid44 = _errs171 === errors;
+var valid46 = _errs175 === errors;
 }
 else {
-var valid44 = true;
+var valid46 = true;
 }
 }
 }
@@ -2479,51 +2545,51 @@ validate10.errors = [{instancePath:instancePath+"/payment/payment_method",schema
 return false;
 }
 }
-var valid30 = _errs159 === errors;
+var valid32 = _errs163 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.recurring !== undefined){
-let data89 = data14.recurring;
-const _errs201 = errors;
-if(errors === _errs201){
-if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
-let missing20;
-if((data89.model === undefined) && (missing20 = "model")){
-validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:"#/properties/payment/properties/recurring/required",keyword:"required",params:{missingProperty: missing20},message:"must have required property '"+missing20+"'"}];
+let data90 = data14.recurring;
+const _errs205 = errors;
+if(errors === _errs205){
+if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
+let missing21;
+if((data90.model === undefined) && (missing21 = "model")){
+validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:"#/properties/payment/properties/recurring/required",keyword:"required",params:{missingProperty: missing21},message:"must have required property '"+missing21+"'"}];
 return false;
 }
 else {
-const _errs203 = errors;
-for(const key7 in data89){
+const _errs207 = errors;
+for(const key7 in data90){
 if(!((((key7 === "model") || (key7 === "schedule_id")) || (key7 === "cycle")) || (key7 === "network_transaction_id"))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:"#/properties/payment/properties/recurring/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs203 === errors){
-if(data89.model !== undefined){
-let data90 = data89.model;
-const _errs204 = errors;
-if(!((data90 === "subscription") || (data90 === "unscheduled"))){
+if(_errs207 === errors){
+if(data90.model !== undefined){
+let data91 = data90.model;
+const _errs208 = errors;
+if(!((data91 === "subscription") || (data91 === "unscheduled"))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/model",schemaPath:"#/properties/payment/properties/recurring/properties/model/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.recurring.properties.model.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid47 = _errs204 === errors;
+var valid49 = _errs208 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
-if(valid47){
-if(data89.schedule_id !== undefined){
-let data91 = data89.schedule_id;
-const _errs205 = errors;
-if(errors === _errs205){
-if(typeof data91 === "string"){
-if(!pattern11.test(data91)){
+if(valid49){
+if(data90.schedule_id !== undefined){
+let data92 = data90.schedule_id;
+const _errs209 = errors;
+if(errors === _errs209){
+if(typeof data92 === "string"){
+if(!pattern11.test(data92)){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/schedule_id",schemaPath:"#/properties/payment/properties/recurring/properties/schedule_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -2533,50 +2599,50 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring/schedule_id"
 return false;
 }
 }
-var valid47 = _errs205 === errors;
+var valid49 = _errs209 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
-if(valid47){
-if(data89.cycle !== undefined){
-let data92 = data89.cycle;
-const _errs207 = errors;
-if(!((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92)))){
+if(valid49){
+if(data90.cycle !== undefined){
+let data93 = data90.cycle;
+const _errs211 = errors;
+if(!((typeof data93 == "number") && (!(data93 % 1) && !isNaN(data93)))){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs207){
-if(typeof data92 == "number"){
-if(data92 > 100000 || isNaN(data92)){
+if(errors === _errs211){
+if(typeof data93 == "number"){
+if(data93 > 100000 || isNaN(data93)){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/maximum",keyword:"maximum",params:{comparison: "<=", limit: 100000},message:"must be <= 100000"}];
 return false;
 }
 else {
-if(data92 < 1 || isNaN(data92)){
+if(data93 < 1 || isNaN(data93)){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/cycle",schemaPath:"#/properties/payment/properties/recurring/properties/cycle/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"}];
 return false;
 }
 }
 }
 }
-var valid47 = _errs207 === errors;
+var valid49 = _errs211 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
-if(valid47){
-if(data89.network_transaction_id !== undefined){
-let data93 = data89.network_transaction_id;
-const _errs209 = errors;
-if(errors === _errs209){
-if(typeof data93 === "string"){
-if(func2(data93) > 64){
+if(valid49){
+if(data90.network_transaction_id !== undefined){
+let data94 = data90.network_transaction_id;
+const _errs213 = errors;
+if(errors === _errs213){
+if(typeof data94 === "string"){
+if(func2(data94) > 64){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/network_transaction_id",schemaPath:"#/properties/payment/properties/recurring/properties/network_transaction_id/maxLength",keyword:"maxLength",params:{limit: 64},message:"must NOT have more than 64 characters"}];
 return false;
 }
 else {
-if(func2(data93) < 1){
+if(func2(data94) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/recurring/network_transaction_id",schemaPath:"#/properties/payment/properties/recurring/properties/network_transaction_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2587,10 +2653,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring/network_tran
 return false;
 }
 }
-var valid47 = _errs209 === errors;
+var valid49 = _errs213 === errors;
 }
 else {
-var valid47 = true;
+var valid49 = true;
 }
 }
 }
@@ -2603,68 +2669,68 @@ validate10.errors = [{instancePath:instancePath+"/payment/recurring",schemaPath:
 return false;
 }
 }
-var valid30 = _errs201 === errors;
+var valid32 = _errs205 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.tenders !== undefined){
-let data94 = data14.tenders;
-const _errs211 = errors;
-if(errors === _errs211){
-if(Array.isArray(data94)){
-if(data94.length > 2){
+let data95 = data14.tenders;
+const _errs215 = errors;
+if(errors === _errs215){
+if(Array.isArray(data95)){
+if(data95.length > 2){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#/properties/payment/properties/tenders/maxItems",keyword:"maxItems",params:{limit: 2},message:"must NOT have more than 2 items"}];
 return false;
 }
 else {
-if(data94.length < 2){
+if(data95.length < 2){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#/properties/payment/properties/tenders/minItems",keyword:"minItems",params:{limit: 2},message:"must NOT have fewer than 2 items"}];
 return false;
 }
 else {
-var valid48 = true;
-const len4 = data94.length;
+var valid50 = true;
+const len4 = data95.length;
 for(let i4=0; i4<len4; i4++){
-let data95 = data94[i4];
-const _errs213 = errors;
-if(errors === _errs213){
-if(data95 && typeof data95 == "object" && !Array.isArray(data95)){
-let missing21;
-if(((((data95.type === undefined) && (missing21 = "type")) || ((data95.gateway === undefined) && (missing21 = "gateway"))) || ((data95.gateway_account === undefined) && (missing21 = "gateway_account"))) || ((data95.gateway_key === undefined) && (missing21 = "gateway_key"))){
-validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaPath:"#/properties/payment/properties/tenders/items/required",keyword:"required",params:{missingProperty: missing21},message:"must have required property '"+missing21+"'"}];
+let data96 = data95[i4];
+const _errs217 = errors;
+if(errors === _errs217){
+if(data96 && typeof data96 == "object" && !Array.isArray(data96)){
+let missing22;
+if(((((data96.type === undefined) && (missing22 = "type")) || ((data96.gateway === undefined) && (missing22 = "gateway"))) || ((data96.gateway_account === undefined) && (missing22 = "gateway_account"))) || ((data96.gateway_key === undefined) && (missing22 = "gateway_key"))){
+validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaPath:"#/properties/payment/properties/tenders/items/required",keyword:"required",params:{missingProperty: missing22},message:"must have required property '"+missing22+"'"}];
 return false;
 }
 else {
-const _errs215 = errors;
-for(const key8 in data95){
+const _errs219 = errors;
+for(const key8 in data96){
 if(!((((((key8 === "type") || (key8 === "gateway")) || (key8 === "gateway_account")) || (key8 === "gateway_key")) || (key8 === "amount")) || (key8 === "brand"))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaPath:"#/properties/payment/properties/tenders/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs215 === errors){
-if(data95.type !== undefined){
-let data96 = data95.type;
-const _errs216 = errors;
-if(!((data96 === "gift_card") || (data96 === "card"))){
+if(_errs219 === errors){
+if(data96.type !== undefined){
+let data97 = data96.type;
+const _errs220 = errors;
+if(!((data97 === "gift_card") || (data97 === "card"))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/type",schemaPath:"#/properties/payment/properties/tenders/items/properties/type/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.tenders.items.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid49 = _errs216 === errors;
+var valid51 = _errs220 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
-if(valid49){
-if(data95.gateway !== undefined){
-let data97 = data95.gateway;
-const _errs217 = errors;
-if(errors === _errs217){
-if(typeof data97 === "string"){
-if(!pattern0.test(data97)){
+if(valid51){
+if(data96.gateway !== undefined){
+let data98 = data96.gateway;
+const _errs221 = errors;
+if(errors === _errs221){
+if(typeof data98 === "string"){
+if(!pattern0.test(data98)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway/pattern",keyword:"pattern",params:{pattern: "^[a-z][a-z0-9_-]{0,31}$"},message:"must match pattern \""+"^[a-z][a-z0-9_-]{0,31}$"+"\""}];
 return false;
 }
@@ -2674,23 +2740,23 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid49 = _errs217 === errors;
+var valid51 = _errs221 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
-if(valid49){
-if(data95.gateway_account !== undefined){
-let data98 = data95.gateway_account;
-const _errs219 = errors;
-if(errors === _errs219){
-if(typeof data98 === "string"){
-if(func2(data98) > 128){
+if(valid51){
+if(data96.gateway_account !== undefined){
+let data99 = data96.gateway_account;
+const _errs223 = errors;
+if(errors === _errs223){
+if(typeof data99 === "string"){
+if(func2(data99) > 128){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_account",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_account/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters"}];
 return false;
 }
 else {
-if(func2(data98) < 1){
+if(func2(data99) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_account",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_account/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2701,51 +2767,51 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid49 = _errs219 === errors;
+var valid51 = _errs223 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
-if(valid49){
-if(data95.gateway_key !== undefined){
-let data99 = data95.gateway_key;
-const _errs221 = errors;
-const _errs223 = errors;
-const _errs224 = errors;
-if(!((data99 === ".") || (data99 === ".."))){
-const err36 = {};
+if(valid51){
+if(data96.gateway_key !== undefined){
+let data100 = data96.gateway_key;
+const _errs225 = errors;
+const _errs227 = errors;
+const _errs228 = errors;
+if(!((data100 === ".") || (data100 === ".."))){
+const err40 = {};
 if(vErrors === null){
-vErrors = [err36];
+vErrors = [err40];
 }
 else {
-vErrors.push(err36);
+vErrors.push(err40);
 }
 errors++;
 }
-var valid50 = _errs224 === errors;
-if(valid50){
+var valid52 = _errs228 === errors;
+if(valid52){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_key",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_key/not",keyword:"not",params:{},message:"must NOT be valid"}];
 return false;
 }
 else {
-errors = _errs223;
+errors = _errs227;
 if(vErrors !== null){
-if(_errs223){
-vErrors.length = _errs223;
+if(_errs227){
+vErrors.length = _errs227;
 }
 else {
 vErrors = null;
 }
 }
 }
-if(errors === _errs221){
-if(typeof data99 === "string"){
-if(func2(data99) > 255){
+if(errors === _errs225){
+if(typeof data100 === "string"){
+if(func2(data100) > 255){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_key",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_key/maxLength",keyword:"maxLength",params:{limit: 255},message:"must NOT have more than 255 characters"}];
 return false;
 }
 else {
-if(func2(data99) < 1){
+if(func2(data100) < 1){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gateway_key",schemaPath:"#/properties/payment/properties/tenders/items/properties/gateway_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"}];
 return false;
 }
@@ -2756,45 +2822,45 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/gatew
 return false;
 }
 }
-var valid49 = _errs221 === errors;
+var valid51 = _errs225 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
-if(valid49){
-if(data95.amount !== undefined){
-let data100 = data95.amount;
-const _errs225 = errors;
-if(!((typeof data100 == "number") && (!(data100 % 1) && !isNaN(data100)))){
+if(valid51){
+if(data96.amount !== undefined){
+let data101 = data96.amount;
+const _errs229 = errors;
+if(!((typeof data101 == "number") && (!(data101 % 1) && !isNaN(data101)))){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/amount",schemaPath:"#/properties/payment/properties/tenders/items/properties/amount/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
-if(errors === _errs225){
-if(typeof data100 == "number"){
-if(data100 > 99999999999999 || isNaN(data100)){
+if(errors === _errs229){
+if(typeof data101 == "number"){
+if(data101 > 99999999999999 || isNaN(data101)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/amount",schemaPath:"#/properties/payment/properties/tenders/items/properties/amount/maximum",keyword:"maximum",params:{comparison: "<=", limit: 99999999999999},message:"must be <= 99999999999999"}];
 return false;
 }
 else {
-if(data100 < 0 || isNaN(data100)){
+if(data101 < 0 || isNaN(data101)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/amount",schemaPath:"#/properties/payment/properties/tenders/items/properties/amount/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid49 = _errs225 === errors;
+var valid51 = _errs229 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
-if(valid49){
-if(data95.brand !== undefined){
-let data101 = data95.brand;
-const _errs227 = errors;
-if(errors === _errs227){
-if(typeof data101 === "string"){
-if(!pattern13.test(data101)){
+if(valid51){
+if(data96.brand !== undefined){
+let data102 = data96.brand;
+const _errs231 = errors;
+if(errors === _errs231){
+if(typeof data102 === "string"){
+if(!pattern13.test(data102)){
 validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/brand",schemaPath:"#/properties/payment/properties/tenders/items/properties/brand/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""}];
 return false;
 }
@@ -2804,10 +2870,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4+"/brand
 return false;
 }
 }
-var valid49 = _errs227 === errors;
+var valid51 = _errs231 === errors;
 }
 else {
-var valid49 = true;
+var valid51 = true;
 }
 }
 }
@@ -2822,8 +2888,8 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders/" + i4,schemaP
 return false;
 }
 }
-var valid48 = _errs213 === errors;
-if(!valid48){
+var valid50 = _errs217 === errors;
+if(!valid50){
 break;
 }
 }
@@ -2835,62 +2901,62 @@ validate10.errors = [{instancePath:instancePath+"/payment/tenders",schemaPath:"#
 return false;
 }
 }
-var valid30 = _errs211 === errors;
+var valid32 = _errs215 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.split_tender !== undefined){
-const _errs229 = errors;
+const _errs233 = errors;
 if(true !== data14.split_tender){
 validate10.errors = [{instancePath:instancePath+"/payment/split_tender",schemaPath:"#/properties/payment/properties/split_tender/const",keyword:"const",params:{allowedValue: true},message:"must be equal to constant"}];
 return false;
 }
-var valid30 = _errs229 === errors;
+var valid32 = _errs233 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.three_ds !== undefined){
-const _errs230 = errors;
+const _errs234 = errors;
 if(!(data14.three_ds === "required")){
 validate10.errors = [{instancePath:instancePath+"/payment/three_ds",schemaPath:"#/properties/payment/properties/three_ds/enum",keyword:"enum",params:{allowedValues: schema11.properties.payment.properties.three_ds.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
-var valid30 = _errs230 === errors;
+var valid32 = _errs234 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
-if(valid30){
+if(valid32){
 if(data14.action_result !== undefined){
-let data104 = data14.action_result;
-const _errs231 = errors;
-if(errors === _errs231){
-if(data104 && typeof data104 == "object" && !Array.isArray(data104)){
-let missing22;
-if((data104.authentication_transaction_id === undefined) && (missing22 = "authentication_transaction_id")){
-validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaPath:"#/properties/payment/properties/action_result/required",keyword:"required",params:{missingProperty: missing22},message:"must have required property '"+missing22+"'"}];
+let data105 = data14.action_result;
+const _errs235 = errors;
+if(errors === _errs235){
+if(data105 && typeof data105 == "object" && !Array.isArray(data105)){
+let missing23;
+if((data105.authentication_transaction_id === undefined) && (missing23 = "authentication_transaction_id")){
+validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaPath:"#/properties/payment/properties/action_result/required",keyword:"required",params:{missingProperty: missing23},message:"must have required property '"+missing23+"'"}];
 return false;
 }
 else {
-const _errs233 = errors;
-for(const key9 in data104){
+const _errs237 = errors;
+for(const key9 in data105){
 if(!(key9 === "authentication_transaction_id")){
 validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaPath:"#/properties/payment/properties/action_result/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"}];
 return false;
 break;
 }
 }
-if(_errs233 === errors){
-if(data104.authentication_transaction_id !== undefined){
-let data105 = data104.authentication_transaction_id;
-const _errs234 = errors;
-if(errors === _errs234){
-if(typeof data105 === "string"){
-if(!pattern11.test(data105)){
+if(_errs237 === errors){
+if(data105.authentication_transaction_id !== undefined){
+let data106 = data105.authentication_transaction_id;
+const _errs238 = errors;
+if(errors === _errs238){
+if(typeof data106 === "string"){
+if(!pattern11.test(data106)){
 validate10.errors = [{instancePath:instancePath+"/payment/action_result/authentication_transaction_id",schemaPath:"#/properties/payment/properties/action_result/properties/authentication_transaction_id/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"+"\""}];
 return false;
 }
@@ -2909,10 +2975,10 @@ validate10.errors = [{instancePath:instancePath+"/payment/action_result",schemaP
 return false;
 }
 }
-var valid30 = _errs231 === errors;
+var valid32 = _errs235 === errors;
 }
 else {
-var valid30 = true;
+var valid32 = true;
 }
 }
 }

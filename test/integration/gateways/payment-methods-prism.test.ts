@@ -161,6 +161,15 @@ describe('Adyen payment methods (Prism, Checkout v71)', () => {
       ctx('sale', g, { gateway_key: 'shopper-0042:8416039902646530', recurring: { model: 'subscription', cycle: 2 } }, 'a6'),
     ],
     ['unscheduled card-on-file charge', ctx('authorize', g, { gateway_key: 'shopper-0042:8416039902646530', recurring: { model: 'unscheduled' } }, 'a7')],
+    [
+      "a subscription's first payment, storing the card for Subscription (Ecommerce)",
+      ctx(
+        'authorize',
+        g,
+        { payment_method: { type: 'card', token: jwe, store: true, shopper: { reference: 'shopper-0042' } }, recurring: { model: 'subscription' } },
+        'a8',
+      ),
+    ],
   ]);
 });
 
@@ -183,6 +192,15 @@ describe('Cybersource payment methods (Prism, 2020-02-17)', () => {
     [
       'unscheduled card-on-file, merchant-initiated',
       ctx('authorize', g, { currency: 'USD', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', recurring: { model: 'unscheduled' } }, 'c3'),
+    ],
+    [
+      "a subscription's first payment (TOKEN_CREATE, firstRecurringPayment)",
+      ctx(
+        'authorize',
+        g,
+        { currency: 'USD', payment_method: { type: 'card', token: 'eyJraWQiOiJ0cmFuc2llbnQifQ.e30.sig', store: true }, recurring: { model: 'subscription' } },
+        'c4',
+      ),
     ],
   ]);
 });

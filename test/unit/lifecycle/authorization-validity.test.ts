@@ -123,6 +123,9 @@ describe('which commands carry an expiry and which close an authorization', () =
     expect(expiresAtFor(c, 'authorize', visa, 0)).toBe(7 * DAY);
     expect(expiresAtFor(c, 'revalidate', visa, 0)).toBe(4 * DAY + 18 * 3600 * 1000);
     expect(expiresAtFor(c, 'authorize', { ...visa, recurring: { model: 'subscription' } }, 0)).toBe(4 * DAY + 18 * 3600 * 1000);
+    // The subscription's first payment, storing the one-time card, is the customer's: the customer-initiated window.
+    const first = { ...visa, recurring: { model: 'subscription' as const }, payment_method: { type: 'card' as const, token: 't', store: true } };
+    expect(expiresAtFor(c, 'authorize', first, 0)).toBe(7 * DAY);
     const mastercard = pay('stripe', { method: 'card', card: { brand: 'mastercard' } });
     expect(expiresAtFor(c, 'revalidate', mastercard, 0)).toBe(7 * DAY);
   });

@@ -128,6 +128,16 @@ describe('Adyen request mapping', () => {
     });
   });
 
+  it('tokenizes for Subscription when the command names a subscription, else for unscheduled card on file', () => {
+    const sub = t.buildRequest(ctxFor('tokenize', { custom_attributes: { shopper_reference: 'shopper-5' }, recurring: { model: 'subscription' } }), gateway);
+    expect(body(sub).recurringProcessingModel).toBe('Subscription');
+    const unscheduled = t.buildRequest(
+      ctxFor('tokenize', { custom_attributes: { shopper_reference: 'shopper-5' }, recurring: { model: 'unscheduled' } }),
+      gateway,
+    );
+    expect(body(unscheduled).recurringProcessingModel).toBe('UnscheduledCardOnFile');
+  });
+
   it('refuses a gateway_key that is not a pspReference instead of building a path from it', () => {
     expect(() => t.buildRequest(ctxFor('capture', { gateway_key: '../payments/X' }), gateway)).toThrow(GatewayError);
   });

@@ -48,6 +48,26 @@ describe('Cybersource Payer Authentication', () => {
       expect(mit.actionList).toBeUndefined();
     });
 
+    it('does not ask for it on a recurring (merchant-initiated) charge of a gateway configured with payer_authentication', () => {
+      const g = { ...gateway, payerAuthentication: true };
+      for (const command of ['sale', 'authorize'] as const) {
+        const processing = bodyOf(t.buildRequest(ctx(command, { recurring: { model: 'subscription', schedule_id: 'sub-42', cycle: 2 } }), g).body)
+          .processingInformation as Record<string, unknown>;
+        expect(processing.actionList).toBeUndefined();
+        expect(processing).toMatchObject({ commerceIndicator: 'recurring', authorizationOptions: { initiator: { type: 'merchant' } } });
+      }
+    });
+
+    it('refuses a recurring charge that asks for three_ds: required, naming payment.three_ds, before anything is sent', () => {
+      let field = 'accepted';
+      try {
+        t.buildRequest(ctx('sale', { three_ds: 'required', recurring: { model: 'unscheduled' } }), gateway);
+      } catch (err) {
+        field = err instanceof CommandValidationError ? err.field : 'other error';
+      }
+      expect(field).toBe('payment.three_ds');
+    });
+
     it('keeps TOKEN_CREATE beside CONSUMER_AUTHENTICATION for a token on first use', () => {
       const req = t.buildRequest(ctx('authorize', { three_ds: 'required', payment_method: { type: 'card', token: 'flex-transient-jwt', store: true } }), {
         ...gateway,
@@ -109,6 +129,27 @@ describe('Cybersource Payer Authentication', () => {
       expect(out.action).toBeUndefined();
       const partial = { ...STEP_UP, consumerAuthenticationInformation: { stepUpUrl: 'https://x.example' } };
       expect(t.parseResponse(ctx('authorize'), response(201, partial), gateway).status).toBe('FAIL');
+    });
+
+    it('reads PENDING_AUTHENTICATION on a recurring charge as a FAIL to authenticate, never a wait for a cardholder who is not there', () => {
+      const recurring = { recurring: { model: 'subscription' as const, schedule_id: 'sub-42', cycle: 2 } };
+      const out = t.parseResponse(ctx('sale', recurring), response(201, STEP_UP), { ...gateway, payerAuthentication: true });
+      expect(out).toMatchObject({ status: 'FAIL', gatewayStatus: 'PENDING_AUTHENTICATION', decline: { category: 'authentication_required' } });
+      expect(out.action).toBeUndefined();
+      const search = response(201, {
+        totalCount: 1,
+        _embedded: {
+          transactionSummaries: [
+            {
+              id: PAYMENT_ID,
+              submitTimeUtc: '2026-11-30T00:00:00Z',
+              clientReferenceInformation: { code: 'op-sale-1' },
+              applicationInformation: { status: 'PENDING_AUTHENTICATION' },
+            },
+          ],
+        },
+      });
+      expect(t.parseStatusResponse(ctx('sale', recurring), search, { ...gateway, payerAuthentication: true })).toMatchObject({ status: 'FAIL' });
     });
 
     it('reads the validated authorization as SUCCESS with its new payment id and confirmed amount', () => {

@@ -116,6 +116,16 @@ describe('Stripe', () => {
     ).toBe('payment.payment_method.type');
   });
 
+  it("a subscription's first payment stores the one-time method for off-session use and is itself on-session", () => {
+    const f = form(
+      stripeTransformer,
+      ctx('sale', { custom_attributes: { stripe_customer: 'cus_1' }, payment_method: { type: 'card', store: true }, recurring: { model: 'subscription' } }),
+      g,
+    );
+    expect(f).toMatchObject({ payment_method: 'pm_123', customer: 'cus_1', setup_future_usage: 'off_session', confirm: 'true' });
+    expect(f.off_session).toBeUndefined();
+  });
+
   it('recurring: off_session on the stored PaymentMethod', () => {
     expect(form(stripeTransformer, ctx('sale', { custom_attributes: { stripe_customer: 'cus_1' }, recurring: { model: 'subscription' } }), g)).toMatchObject({
       off_session: 'true',
@@ -140,6 +150,21 @@ describe('Adyen', () => {
       recurringProcessingModel: 'UnscheduledCardOnFile',
       shopperInteraction: 'Ecommerce',
     });
+  });
+
+  it("a subscription's first payment stores the card for Subscription, shopper there (Ecommerce), and may ask for 3-D Secure", () => {
+    const c = ctx('authorize', {
+      payment_method: { type: 'card', token: 'eyJ.jwe', store: true, shopper: { reference: 'shopper-9' } },
+      recurring: { model: 'subscription' },
+    });
+    expect(json(adyenTransformer, c, g)).toMatchObject({
+      storePaymentMethod: true,
+      shopperReference: 'shopper-9',
+      recurringProcessingModel: 'Subscription',
+      shopperInteraction: 'Ecommerce',
+    });
+    const challenge = { status: 200, headers: {}, body: JSON.stringify({ resultCode: 'ChallengeShopper', action: { type: 'threeDS2' } }), elapsedMs: 1 };
+    expect(adyenTransformer.parseResponse(c, challenge, g).status).toBe('ACTION_REQUIRED');
   });
 
   it('wallets carry their token as Adyen documents it, and need it', () => {
@@ -235,6 +260,23 @@ describe('Cybersource', () => {
     expect(b.paymentInformation).toBeUndefined();
   });
 
+  it("a subscription's first payment: TOKEN_CREATE, credentialStoredOnFile and firstRecurringPayment, no merchant-initiated flags", () => {
+    const c = ctx('authorize', { currency: 'USD', payment_method: { type: 'card', token: 'eyJ.flex', store: true }, recurring: { model: 'subscription' } });
+    const processing = json(cybersourceTransformer, c, g).processingInformation as Record<string, unknown>;
+    expect(processing).toEqual({
+      capture: false,
+      actionList: ['TOKEN_CREATE'],
+      actionTokenTypes: ['customer', 'paymentInstrument', 'instrumentIdentifier'],
+      authorizationOptions: { initiator: { credentialStoredOnFile: true } },
+      recurringOptions: { firstRecurringPayment: true },
+    });
+    // The customer is there: a gateway that authenticates cardholders does so on this payment.
+    const withAuth = json(cybersourceTransformer, c, { ...g, payerAuthentication: true }).processingInformation as Record<string, unknown>;
+    expect(withAuth.actionList).toEqual(['CONSUMER_AUTHENTICATION', 'TOKEN_CREATE']);
+    const unscheduled = { ...c, payment: { ...c.payment, recurring: { model: 'unscheduled' as const } } };
+    expect((json(cybersourceTransformer, unscheduled, g).processingInformation as Record<string, unknown>).recurringOptions).toBeUndefined();
+  });
+
   it('recurring: merchant-initiated stored-credential flags and the commerce indicator', () => {
     const b = json(
       cybersourceTransformer,
@@ -290,7 +332,7 @@ describe('the command contract per method type', () => {
     ).not.toThrow();
   });
 
-  it('crypto is USD; a return_url is https; a one-time method is never recurring; unknown method types are refused', () => {
+  it('crypto is USD; a return_url is https; a one-time method is recurring only when stored with this payment; unknown method types are refused', () => {
     expect(fieldOf({ ...base, command: 'sale', payment: pay({ payment_method: { type: 'crypto', return_url: 'https://s.example/c' } }) })).toBe(
       'payment.currency',
     );
@@ -300,6 +342,10 @@ describe('the command contract per method type', () => {
     expect(fieldOf({ ...base, command: 'sale', payment: pay({ payment_method: { type: 'card' }, recurring: { model: 'subscription' } }) })).toBe(
       'payment.payment_method.type',
     );
+    // Stored with this payment, a one-time method names the agreement it is stored for: the first payment.
+    expect(() =>
+      validateCommand({ ...base, command: 'sale', payment: pay({ payment_method: { type: 'card', store: true }, recurring: { model: 'subscription' } }) }),
+    ).not.toThrow();
     expect(fieldOf({ ...base, command: 'sale', payment: pay({ payment_method: { type: 'paypal' } }) })).toBe('payment.payment_method.type');
   });
 

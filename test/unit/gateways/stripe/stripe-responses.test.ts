@@ -1,4 +1,5 @@
 import { declineOf } from '../../../../src/errors/decline';
+import { isSoftDecline } from '../../../../src/recurring/dunning';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { stripeTransformer } from '../../../../src/gateways/stripe';
 import {
@@ -87,6 +88,26 @@ describe('Stripe responses', () => {
       reason: 'insufficient_funds',
       decline: declineOf('insufficient_funds', 'insufficient_funds'),
     });
+  });
+
+  it('maps an off-session recurring charge that needs authentication (402 authentication_required) to a hard FAIL the OMS can act on', () => {
+    // Stripe, "Charging saved cards": an off-session payment needing authentication fails with a 402 and
+    // the code authentication_required, its PaymentIntent left in requires_payment_method.
+    const ctx = stripeContext('sale', { gateway_key: PM_ID, recurring: { model: 'subscription', schedule_id: 'sub-42', cycle: 3 } });
+    const body = {
+      error: {
+        type: 'card_error',
+        code: 'authentication_required',
+        decline_code: 'authentication_required',
+        payment_intent: paymentIntent(ctx, {
+          status: 'requires_payment_method',
+          last_payment_error: { type: 'card_error', code: 'authentication_required', decline_code: 'authentication_required' },
+        }),
+      },
+    };
+    const out = t.parseResponse(ctx, jsonResponse(402, body), gw);
+    expect(out).toMatchObject({ status: 'FAIL', reason: 'authentication_required', decline: { category: 'authentication_required' } });
+    expect(isSoftDecline(out.decline!.category)).toBe(false);
   });
 
   it('maps a 200 PaymentIntent back in requires_payment_method to FAIL with last_payment_error.decline_code', () => {
