@@ -190,7 +190,11 @@ export class ConsoleRoute implements WebRoute {
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
 
     if (sub === '/' || sub === '') {
-      const order = url.searchParams.get('dl') === 'impact' ? 'impact' : 'time';
+      const sort = url.searchParams.get('dl') ?? 'time';
+      // Not echoed: the dashboard's own links only send these two.
+      if (sort !== 'time' && sort !== 'impact')
+        return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Not a sort order', 'The parameter dl must be time or impact.'));
+      const order = sort;
       const snapshot = await consoleSnapshot(this.deps.ops, { deadLetterOrder: order });
       return send(res, 200, 'text/html; charset=utf-8', dashboardPage(page, snapshot, order, this.deps.config.console.stuckAfterMs));
     }
