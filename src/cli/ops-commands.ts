@@ -8,6 +8,7 @@ import { TRIAGE_CATEGORIES, TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
 import { OperationView } from '../ops/operations-view';
 import { formatDuration, parseDuration } from './duration';
+import { parseLimit } from './limit-option';
 import { OpsOutput, OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 import { addRiskReviewCommands } from './risk-review-commands';
 import { addEventCommands } from './event-commands';
@@ -122,11 +123,9 @@ export async function opsList(ctx: OpsContext, io: OpsOutput, args: { state?: st
   const states = args.state?.map((s) => s.toUpperCase());
   const bad = states?.find((s) => !(OPERATION_STATES as readonly string[]).includes(s));
   if (bad) throw new Error(`--state ${bad}: not a state (${OPERATION_STATES.join(', ')})`);
-  const ops = await ctx.operations.list({
-    states: states as OperationState[] | undefined,
-    olderThanMs: args.olderThan ? parseDuration(args.olderThan) : 0,
-    limit: Number(args.limit ?? 50),
-  });
+  const olderThanMs = args.olderThan ? parseDuration(args.olderThan) : 0;
+  const limit = parseLimit(args.limit ?? '50');
+  const ops = await ctx.operations.list({ states: states as OperationState[] | undefined, olderThanMs, limit });
   write(io, args.json, { operations: ops }, () => operationRows(ops));
   return 0;
 }
@@ -179,12 +178,11 @@ export async function opsDeadLetterList(
   io: OpsOutput,
   args: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean },
 ): Promise<number> {
+  // Checked before the import: a bad option moves nothing.
+  const limit = parseLimit(args.limit ?? '50');
+  const category = categoryOf(args.category);
   const imported = args.import === false ? null : await ctx.importDeadLetters();
-  const records = await ctx.deadLetters.list({
-    order: args.by === 'impact' ? 'impact' : 'time',
-    category: categoryOf(args.category),
-    limit: Number(args.limit ?? 50),
-  });
+  const records = await ctx.deadLetters.list({ order: args.by === 'impact' ? 'impact' : 'time', category, limit });
   write(
     io,
     args.json,
@@ -246,7 +244,8 @@ export async function opsDeadLetterReplay(
   let ids = args.ids;
   const category = categoryOf(args.category);
   if (category) {
-    const records = await ctx.deadLetters.list({ order: 'time', category, limit: Number(args.limit ?? 100) });
+    const limit = parseLimit(args.limit ?? '100');
+    const records = await ctx.deadLetters.list({ order: 'time', category, limit });
     ids = [...ids, ...records.filter((r) => r.replays === 0).map((r) => r.id)];
   }
   if (ids.length === 0) throw new Error('name the dead letters to replay (ids) or a --category');
