@@ -3,10 +3,12 @@ import { EventStore } from '../events/event-store';
 import type { OpsContext } from '../ops/ops-context';
 import { resendSetAsideEvents } from '../ops/event-resend';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
+import { parseLimit } from './limit-option';
 
 /** `ops events rejected`: events the bus refused for their content and the sender set aside, oldest first. */
 export async function opsRejectedEvents(ctx: OpsContext, io: OpsWriter, opts: { limit?: string; json?: boolean }): Promise<number> {
-  const events = await new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(Number(opts.limit ?? '50'));
+  const limit = parseLimit(opts.limit ?? '50');
+  const events = await new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(limit);
   await ctx.audit.record({ action: 'ops.rejected_events', actor: io.actor, outcome: 'ok', detail: { found: events.length } });
   if (opts.json) io.out.write(`${JSON.stringify(events)}\n`);
   else

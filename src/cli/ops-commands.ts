@@ -7,7 +7,9 @@ import { planView } from '../ops/dead-letter-replay';
 import { TRIAGE_CATEGORIES, TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
 import { OperationView } from '../ops/operations-view';
+import { shownDeadLetter, shownInteraction } from '../ops/shown-records';
 import { formatDuration, parseDuration } from './duration';
+import { parseLimit } from './limit-option';
 import { OpsOutput, OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 import { addRiskReviewCommands } from './risk-review-commands';
 import { addEventCommands } from './event-commands';
@@ -64,7 +66,7 @@ export async function opsShow(ctx: OpsContext, io: OpsOutput, args: { id?: strin
   if (args.order !== undefined) {
     const ops = await ctx.operations.byOrder(args.order);
     await ctx.audit.record({ action: 'ops.lookup', actor: io.actor, outcome: 'ok', target: args.order, detail: { by: 'order', found: ops.length } });
-    const withHistory = await Promise.all(ops.map(async (o) => ({ operation: o, history: await ctx.ledger.interactions(o.id) })));
+    const withHistory = await Promise.all(ops.map(async (o) => ({ operation: o, history: (await ctx.ledger.interactions(o.id)).map(shownInteraction) })));
     write(io, args.json, { order_id: args.order, operations: withHistory }, () =>
       ops.length === 0
         ? `no operations for order ${args.order}\n`
@@ -73,7 +75,8 @@ export async function opsShow(ctx: OpsContext, io: OpsOutput, args: { id?: strin
     return ops.length === 0 ? 1 : 0;
   }
   const id = args.id ?? '';
-  const found = await ctx.operations.show(id);
+  const stored = await ctx.operations.show(id);
+  const found = stored && { operation: stored.operation, history: stored.history.map(shownInteraction) };
   await ctx.audit.record({ action: 'ops.lookup', actor: io.actor, outcome: 'ok', target: id, detail: { by: 'operation', found: found ? 1 : 0 } });
   if (!found) {
     write(io, args.json, { operation_id: id, found: false }, () => `no operation ${id}\n`);
@@ -122,11 +125,9 @@ export async function opsList(ctx: OpsContext, io: OpsOutput, args: { state?: st
   const states = args.state?.map((s) => s.toUpperCase());
   const bad = states?.find((s) => !(OPERATION_STATES as readonly string[]).includes(s));
   if (bad) throw new Error(`--state ${bad}: not a state (${OPERATION_STATES.join(', ')})`);
-  const ops = await ctx.operations.list({
-    states: states as OperationState[] | undefined,
-    olderThanMs: args.olderThan ? parseDuration(args.olderThan) : 0,
-    limit: Number(args.limit ?? 50),
-  });
+  const olderThanMs = args.olderThan ? parseDuration(args.olderThan) : 0;
+  const limit = parseLimit(args.limit ?? '50');
+  const ops = await ctx.operations.list({ states: states as OperationState[] | undefined, olderThanMs, limit });
   write(io, args.json, { operations: ops }, () => operationRows(ops));
   return 0;
 }
@@ -179,12 +180,11 @@ export async function opsDeadLetterList(
   io: OpsOutput,
   args: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean },
 ): Promise<number> {
+  // Checked before the import: a bad option moves nothing.
+  const limit = parseLimit(args.limit ?? '50');
+  const category = categoryOf(args.category);
   const imported = args.import === false ? null : await ctx.importDeadLetters();
-  const records = await ctx.deadLetters.list({
-    order: args.by === 'impact' ? 'impact' : 'time',
-    category: categoryOf(args.category),
-    limit: Number(args.limit ?? 50),
-  });
+  const records = (await ctx.deadLetters.list({ order: args.by === 'impact' ? 'impact' : 'time', category, limit })).map(shownDeadLetter);
   write(
     io,
     args.json,
@@ -199,7 +199,8 @@ export async function opsDeadLetterList(
 
 /** `ops dead-letters show <id>`: one dead letter, its triage, body (redacted) and what a replay would do. */
 export async function opsDeadLetterShow(ctx: OpsContext, io: OpsOutput, args: { id: string; json?: boolean }): Promise<number> {
-  const record = await ctx.deadLetters.get(args.id);
+  const stored = await ctx.deadLetters.get(args.id);
+  const record = stored && shownDeadLetter(stored);
   // Who read which dead letter (its body may name a customer): audit-logged as lookups are.
   await ctx.audit.record({ action: 'ops.dead_letter', actor: io.actor, outcome: 'ok', target: args.id, detail: { by: 'cli', found: record ? 1 : 0 } });
   if (!record) {
@@ -246,7 +247,8 @@ export async function opsDeadLetterReplay(
   let ids = args.ids;
   const category = categoryOf(args.category);
   if (category) {
-    const records = await ctx.deadLetters.list({ order: 'time', category, limit: Number(args.limit ?? 100) });
+    const limit = parseLimit(args.limit ?? '100');
+    const records = await ctx.deadLetters.list({ order: 'time', category, limit });
     ids = [...ids, ...records.filter((r) => r.replays === 0).map((r) => r.id)];
   }
   if (ids.length === 0) throw new Error('name the dead letters to replay (ids) or a --category');

@@ -3,10 +3,11 @@ import { decideHeldReview, heldReviews } from '../ops/risk-reviews';
 import { createLogger } from '../logging/logger';
 import type { OpsContext } from '../ops/ops-context';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
+import { parseLimit } from './limit-option';
 
 /** `ops risk-reviews`: the authorizations held for review, by deadline. */
 export async function opsRiskReviews(ctx: OpsContext, io: OpsWriter, opts: { limit?: string; json?: boolean }): Promise<number> {
-  const holds = await heldReviews(ctx, Number(opts.limit ?? '50'));
+  const holds = await heldReviews(ctx, parseLimit(opts.limit ?? '50'));
   await ctx.audit.record({ action: 'ops.risk_reviews', actor: io.actor, outcome: 'ok', detail: { found: holds.length } });
   if (opts.json) io.out.write(`${JSON.stringify(holds)}\n`);
   else

@@ -2,10 +2,11 @@ import { Command } from 'commander';
 import type { OpsContext } from '../ops/ops-context';
 import { parkedSplitTenders, resumeParkedSplitTender } from '../ops/parked-split-tenders';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
+import { parseLimit } from './limit-option';
 
 /** `ops split-tenders-parked`: {@link parkedSplitTenders}, audit-logged. */
 export async function opsSplitTendersParked(ctx: OpsContext, io: OpsWriter, opts: { limit?: string; json?: boolean }): Promise<number> {
-  const rows = await parkedSplitTenders(ctx, Number(opts.limit ?? '50'));
+  const rows = await parkedSplitTenders(ctx, parseLimit(opts.limit ?? '50'));
   await ctx.audit.record({ action: 'ops.split_tenders_parked', actor: io.actor, outcome: 'ok', detail: { found: rows.length } });
   if (opts.json) io.out.write(`${JSON.stringify(rows)}\n`);
   else

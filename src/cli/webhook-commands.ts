@@ -2,11 +2,11 @@ import { Command } from 'commander';
 import type { OpsContext } from '../ops/ops-context';
 import { failedWebhooks, retryFailedWebhooks } from '../ops/failed-webhooks';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
+import { parseLimit } from './limit-option';
 
 /** `ops webhooks failed`: {@link failedWebhooks}, newest first, audit-logged. */
 export async function opsFailedWebhooks(ctx: OpsContext, io: OpsWriter, opts: { gateway?: string; limit?: string; json?: boolean }): Promise<number> {
-  const limit = Number(opts.limit ?? '50');
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) throw new Error('--limit must be an integer from 1 to 1000');
+  const limit = parseLimit(opts.limit ?? '50');
   const list = await failedWebhooks(ctx, { gateway: opts.gateway, limit });
   await ctx.audit.record({ action: 'ops.failed_webhooks', actor: io.actor, outcome: 'ok', detail: { found: list.length, gateway: opts.gateway ?? '*' } });
   if (opts.json) io.out.write(`${JSON.stringify(list)}\n`);

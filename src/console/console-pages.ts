@@ -1,8 +1,8 @@
 import { UNNAMED_RELEASE, UPGRADE_TOGETHER, describeRelease } from '../fleet/running-processes';
 import { releaseName } from '../fleet/release-identity';
 import { AuditRecord } from '../audit/audit-log';
-import { redactBody } from '../amqp/dead-letter-writer';
-import { redact, redactText } from '../logging/redact';
+import { redactText } from '../logging/redact';
+import { shownDeadLetter, shownInteraction } from '../ops/shown-records';
 import { Interaction } from '../ledger/ledger';
 import { formatMinor } from '../money/minor-units';
 import { ReplayPlan } from '../ops/dead-letter-replay';
@@ -39,28 +39,6 @@ const time = (ms: number | undefined): string => (ms === undefined ? '' : new Da
 const age = (ms: number): string =>
   ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`;
 const rate = (r: number | null): string => (r === null ? 'n/a' : `${(r * 100).toFixed(2)} %`);
-
-/**
- * A dead letter as the console shows it: its text masked again here, as the archive masks what it imports
- * today. The writers redact before anything is stored; this is the second line, for records stored before
- * a redaction rule existed (or written by an import as its file had them). Ids, times and numbers are
- * left as they are (an epoch-ms time can pass a card-number check).
- */
-function shownDeadLetter(r: DeadLetterRecord): DeadLetterRecord {
-  const text = (v: string | undefined) => (v === undefined ? undefined : redactText(v));
-  return {
-    ...r,
-    code: redactText(r.code),
-    field: redactText(r.field),
-    reason: redactText(r.reason),
-    source: redactText(r.source),
-    operationId: text(r.operationId),
-    orderId: text(r.orderId),
-    command: text(r.command),
-    lastReplayBy: text(r.lastReplayBy),
-    body: redactBody(Buffer.from(r.body, 'utf8')).toString('utf8'),
-  };
-}
 
 /** The page frame: header, navigation, the lookup form, and the content. */
 export function layout(ctx: PageContext, title: string, content: SafeHtml): string {
@@ -551,13 +529,11 @@ export function lookupPage(ctx: PageContext, typed: string, found: { operation: 
           html`<section class="history">
             <h2>History of ${f.operation.id}</h2>
             <ol>
-              ${f.history.map((h) => {
-                // Stored redacted; masked again as a dead letter is (see shownDeadLetter), `at` aside (a time, not text).
-                const { at, event, ...rest } = h;
+              ${f.history.map(shownInteraction).map(({ at, event, ...rest }) => {
                 return html`<li>
                   <time>${time(at)}</time>
                   <b>${event}</b>
-                  ${Object.entries(redact(rest)).map(([key, v]) => html`<span class="kv">${key}=${typeof v === 'string' ? v : JSON.stringify(v)}</span> `)}
+                  ${Object.entries(rest).map(([key, v]) => html`<span class="kv">${key}=${typeof v === 'string' ? v : JSON.stringify(v)}</span> `)}
                 </li>`;
               })}
             </ol>

@@ -48,6 +48,8 @@ const MAX_SELECTED = 200;
 const WEBHOOK_REF = /^([A-Za-z0-9_-]{1,64})\/([\x21-\x7e]{1,300})$/;
 /** A parked split tender as the dashboard's form names it: `<split id>` or `<split id>/<refund id>`. */
 const PARKED_SPLIT = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})(?:\/([A-Za-z0-9][A-Za-z0-9._-]{0,127}))?$/;
+/** A dead letter's id as the archive names them (`DeadLetterRecord.id`). */
+const DEAD_LETTER_ID = /^dl-[0-9a-f]{24}$/;
 /** An event id as the outbox names them (`<operation id>.<state>`, `adj.<adjustment id>`…) or an operation id: printable, no spaces. */
 const PRINTABLE_ID = /^[\x21-\x7e]{1,300}$/;
 
@@ -188,7 +190,11 @@ export class ConsoleRoute implements WebRoute {
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
 
     if (sub === '/' || sub === '') {
-      const order = url.searchParams.get('dl') === 'impact' ? 'impact' : 'time';
+      const sort = url.searchParams.get('dl') ?? 'time';
+      // Not echoed: the dashboard's own links only send these two.
+      if (sort !== 'time' && sort !== 'impact')
+        return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Not a sort order', 'The parameter dl must be time or impact.'));
+      const order = sort;
       const snapshot = await consoleSnapshot(this.deps.ops, { deadLetterOrder: order });
       return send(res, 200, 'text/html; charset=utf-8', dashboardPage(page, snapshot, order, this.deps.config.console.stuckAfterMs));
     }
@@ -531,7 +537,7 @@ export class ConsoleRoute implements WebRoute {
   }
 
   private async replay(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
-    const ids = [...new Set(form.getAll('id'))].filter((id) => /^dl-[0-9a-f]{24}$/.test(id));
+    const ids = [...new Set(form.getAll('id'))];
     if (ids.length === 0)
       return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Nothing selected', 'Select at least one dead letter to replay.'));
     // Refused, never cut: a cut would replay some of what was selected and say nothing of the rest.
@@ -543,7 +549,21 @@ export class ConsoleRoute implements WebRoute {
         messagePage(page, 'Too many selected', `One replay takes at most ${MAX_REPLAY_IDS} dead letters (the parameter id names ${ids.length}).`),
       );
     }
-    const execute = form.get('mode') === 'execute';
+    // Refused whole, never skipped (the rest would be replayed as if that were all) and never echoed: the
+    // dashboard's form only sends the ids it listed.
+    if (!ids.every((id) => DEAD_LETTER_ID.test(id))) {
+      return send(
+        res,
+        400,
+        'text/html; charset=utf-8',
+        messagePage(page, 'Not what the dashboard lists', 'The parameter id must name dead letters as the dashboard lists them (dl- and 24 hex digits).'),
+      );
+    }
+    // Absent: a dry run, the default everywhere; anything else is not a choice the form offers.
+    const mode = form.get('mode') ?? 'dry_run';
+    if (mode !== 'dry_run' && mode !== 'execute')
+      return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Not a replay mode', 'The parameter mode must be dry_run or execute.'));
+    const execute = mode === 'execute';
     const plans = await this.deps.ops.replay.run(ids, { execute, actor: this.actor(req, session.user) });
     this.deps.logger.info(`console: dead-letter replay ${execute ? 'executed' : 'dry run'}`, {
       user: session.user,

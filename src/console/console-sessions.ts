@@ -66,13 +66,23 @@ export class ConsoleSessions {
 
   /**
    * The live session of `id`, or null. A session opened with other credentials than `credentials` (the
-   * password was rotated since) is null too, and is deleted: `stale` says so.
+   * password was rotated since) is null too, and is deleted: `stale` says so. So is one older than the
+   * lifetime in force: its key expires with the lifetime it was opened under, which a shorter
+   * `console.session_ttl_ms` (and a restart) must cut short too.
    */
-  async get(id: string | undefined, credentials: ConsoleCredentials): Promise<{ session: ConsoleSession | null; stale?: Partial<ConsoleSession> }> {
+  async get(
+    id: string | undefined,
+    credentials: ConsoleCredentials,
+    now = Date.now(),
+  ): Promise<{ session: ConsoleSession | null; stale?: Partial<ConsoleSession> }> {
     if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) return { session: null };
     const raw = await this.redis.get(this.key(id));
     if (!raw) return { session: null };
     const session = JSON.parse(raw) as Partial<ConsoleSession>;
+    if (typeof session.createdAt !== 'number' || now - session.createdAt >= this.ttlMs) {
+      await this.redis.del(this.key(id));
+      return { session: null };
+    }
     if (typeof session.seal === 'string' && constantTimeEqual(session.seal, credentialSeal(id, credentials))) return { session: session as ConsoleSession };
     await this.redis.del(this.key(id));
     return { session: null, stale: session };
