@@ -86,7 +86,7 @@ function toOutcome(meaning: CybersourceStatusMeaning, gatewayStatus: string, bod
   const outcome: GatewayOutcome = { status: meaning, gatewayStatus, ...(reference ? { gatewayReference: reference } : {}) };
   if (meaning === 'FAIL') outcome.reason = str(obj(body.errorInformation)?.reason) ?? str(body.reason) ?? gatewayStatus;
   // Refused after the issuer approved: failed, and the hold is to be released (outcome-recorder.ts).
-  if (meaning === 'FAIL' && isCybersourceStatus(gatewayStatus) && cybersourceStatusHoldsFunds(gatewayStatus)) outcome.fundsHeld = true;
+  if (meaning === 'FAIL' && isCybersourceStatus(gatewayStatus) && cybersourceStatusHoldsFunds(gatewayStatus)) outcome.fundsHeld = 'risk_declined';
   return outcome;
 }
 

@@ -66,7 +66,7 @@ describe('Cybersource responses', () => {
         gatewayStatus: 'AUTHORIZED_RISK_DECLINED',
         gatewayReference: PAYMENT_ID,
         reason: 'DECISION_PROFILE_REJECT',
-        fundsHeld: true,
+        fundsHeld: 'risk_declined',
         amount: 10221,
       });
     }
@@ -340,7 +340,7 @@ describe('Cybersource responses', () => {
 
     it('says the funds are still held when the search finds the authorization AUTHORIZED_RISK_DECLINED', () => {
       const res = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:05:00Z')] } });
-      expect(t.parseStatusResponse(ctx('authorize'), res, gateway)).toMatchObject({ status: 'FAIL', fundsHeld: true, gatewayReference: PAYMENT_ID });
+      expect(t.parseStatusResponse(ctx('authorize'), res, gateway)).toMatchObject({ status: 'FAIL', fundsHeld: 'risk_declined', gatewayReference: PAYMENT_ID });
     });
 
     it('throws the classified error when the search itself fails', () => {
