@@ -21,7 +21,7 @@ export type OutcomeStatus = 'SUCCESS' | 'FAIL' | 'PENDING' | 'ACTION_REQUIRED';
  * Why a failed operation's authorization still holds the customer's funds at the PSP (the reason orphan
  * reversal voids it under, a metric label):
  * - `risk_declined`: the issuer approved, then the PSP's risk screening refused the payment at once
- *   (Cybersource `AUTHORIZED_RISK_DECLINED`);
+ *   (Cybersource `AUTHORIZED_RISK_DECLINED`, or reason code 481 on a transaction whose `ics_auth` succeeded);
  * - `review_rejected`: the payment was authorized and held for a manual review, which rejected it
  *   (Cybersource `risk.casemanagement.decision.reject`); a reject reverses the authorization only when the
  *   merchant's Decision Manager settings or the reviewer ask for it, which the notification does not say.

@@ -53,6 +53,19 @@ export function cybersourceFacts(): FactRow[] {
       commands: [],
       meaning: meaning(cybersourceStatusMeaning(status)),
     });
+  // Decision Manager's reject says nothing of the authorization: the transaction's services do.
+  rows.push({
+    fact: 'reason code `481` or reply flag `DREJECT` (no status) whose `ics_auth` application succeeded, or that lists no applications (the funds stay held: the authorization is voided by orphan reversal, reason `risk_declined`)',
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'FAIL',
+  });
+  rows.push({
+    fact: 'reason code `481` or reply flag `DREJECT` (no status) whose applications show no successful `ics_auth` (nothing was authorized)',
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'FAIL',
+  });
   for (const rCode of CYBERSOURCE_RCODES)
     rows.push({
       fact: `rCode \`${rCode}\` (no status, no reason code above)`,
