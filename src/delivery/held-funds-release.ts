@@ -1,4 +1,4 @@
-import { GatewayOutcome } from '../gateways/gateway-adapter';
+import { FundsHeldReason, GatewayOutcome } from '../gateways/gateway-adapter';
 import { OperationRecord } from '../ledger/ledger';
 import { gatewayOf } from '../ledger/routing-record';
 import { Logger } from '../logging/logger';
@@ -12,34 +12,39 @@ export interface HeldFundsDecision {
   skipped?: string;
 }
 
-/** Releases a hold an operation failed with: orphan reversal's `risk_declined` void (`releasingHeldFunds`). */
-export type ReleaseHeld = (op: OperationRecord, pspReference: string | undefined) => Promise<HeldFundsDecision>;
+/**
+ * Releases a hold an operation failed with: orphan reversal's void under the outcome's reason
+ * (`risk_declined`, `review_rejected`: `releasingHeldFunds`).
+ */
+export type ReleaseHeld = (op: OperationRecord, pspReference: string | undefined, reason: FundsHeldReason) => Promise<HeldFundsDecision>;
 
 const failedWithFundsHeld = counter(
   'pb_failed_with_funds_held_total',
-  'Operations failed while the PSP still holds their authorization (issuer approved, PSP risk screening refused: Cybersource AUTHORIZED_RISK_DECLINED), by gateway and what became of the hold (voided, would_void, already_requested, skipped, not_released, error)',
-  ['gateway', 'release'],
+  'Operations failed while the PSP still holds their authorization (issuer approved, then PSP risk screening or a manual review refused: Cybersource AUTHORIZED_RISK_DECLINED, a Decision Manager reject after review), by gateway, why (risk_declined, review_rejected) and what became of the hold (voided, would_void, already_requested, skipped, not_released, error)',
+  ['gateway', 'reason', 'release'],
 );
 
 /**
- * An operation that just FAILED with an outcome saying the PSP still holds its funds (`fundsHeld`): a
- * warning, `pb_failed_with_funds_held_total{gateway,release}`, and the hold handed to `release` (orphan
- * reversal), whose own line and `pb_orphan_reversals_total{reason="risk_declined"}` follow a void. Anything
+ * An operation that just FAILED with an outcome saying the PSP still holds its funds (`fundsHeld`, its
+ * reason): a warning, `pb_failed_with_funds_held_total{gateway,reason,release}`, and the hold handed to
+ * `release` (orphan reversal), whose own line and `pb_orphan_reversals_total{reason}` follow a void. Anything
  * but a void queued (dry run, `off`, no PSP reference, no releaser here, an error) leaves the hold until it
  * expires: the line says so, for a person to reverse it (docs/RUNBOOK.md). Never throws: the failure is recorded.
  */
 export async function releaseHeldFunds(
   deps: { logger: Logger; release?: ReleaseHeld },
   failed: OperationRecord,
-  outcome: GatewayOutcome,
+  outcome: GatewayOutcome & { fundsHeld: FundsHeldReason },
   source: string,
 ): Promise<void> {
   const gateway = gatewayOf(failed);
+  const reason = outcome.fundsHeld;
   const meta = {
     operation_id: failed.id,
     command: failed.command,
     gateway,
     source,
+    held_because: reason,
     gateway_status: outcome.gatewayStatus,
     amount: outcome.amount ?? failed.payment.amount,
     currency: outcome.currency ?? failed.payment.currency,
@@ -49,7 +54,7 @@ export async function releaseHeldFunds(
   try {
     if (!deps.release) release = 'not_released';
     else {
-      const decision = await deps.release(failed, outcome.gatewayReference);
+      const decision = await deps.release(failed, outcome.gatewayReference, reason);
       release = decision.outcome;
       skipped = decision.skipped;
     }
@@ -57,7 +62,7 @@ export async function releaseHeldFunds(
     release = 'error';
     skipped = err instanceof Error ? err.message : String(err);
   }
-  failedWithFundsHeld.inc({ gateway, release });
+  failedWithFundsHeld.inc({ gateway, reason, release });
   if (release === 'voided' || release === 'already_requested') {
     deps.logger.warn('operation failed while the PSP holds its funds: voiding the authorization', { ...meta, release });
   } else {

@@ -88,7 +88,7 @@ export class OutcomeRecorder {
       afterFailure?: (op: OperationRecord) => Promise<void>;
       /**
        * Releases what the PSP still holds for an operation an outcome with `fundsHeld` just FAILED (orphan
-       * reversal's `risk_declined` void, `releasingHeldFunds`). Without it the failure is still counted and
+       * reversal's void under the outcome's reason, `releasingHeldFunds`). Without it the failure is still counted and
        * logged as a hold left standing (`held-funds-release.ts`).
        */
       releaseHeld?: ReleaseHeld;
@@ -143,8 +143,8 @@ export class OutcomeRecorder {
         );
     }
     // Failed, yet the issuer's approval still holds the customer's funds: release them, once (this move's caller).
-    if (outcome.fundsHeld && after.state === 'FAILED' && op.state !== 'FAILED') {
-      await releaseHeldFunds({ logger: this.deps.logger, release: this.deps.releaseHeld }, after, outcome, source);
+    if (outcome.fundsHeld !== undefined && after.state === 'FAILED' && op.state !== 'FAILED') {
+      await releaseHeldFunds({ logger: this.deps.logger, release: this.deps.releaseHeld }, after, { ...outcome, fundsHeld: outcome.fundsHeld }, source);
     }
     return after;
   }

@@ -17,6 +17,18 @@ import { CustomerAction } from './customer-action';
  */
 export type OutcomeStatus = 'SUCCESS' | 'FAIL' | 'PENDING' | 'ACTION_REQUIRED';
 
+/**
+ * Why a failed operation's authorization still holds the customer's funds at the PSP (the reason orphan
+ * reversal voids it under, a metric label):
+ * - `risk_declined`: the issuer approved, then the PSP's risk screening refused the payment at once
+ *   (Cybersource `AUTHORIZED_RISK_DECLINED`, or reason code 481 on a transaction whose `ics_auth` succeeded);
+ * - `review_rejected`: the payment was authorized and held for a manual review, which rejected it
+ *   (Cybersource `risk.casemanagement.decision.reject`); a reject reverses the authorization only when the
+ *   merchant's Decision Manager settings or the reviewer ask for it, which the notification does not say.
+ */
+export const FUNDS_HELD_REASONS = ['risk_declined', 'review_rejected'] as const;
+export type FundsHeldReason = (typeof FUNDS_HELD_REASONS)[number];
+
 export interface GatewayOutcome {
   status: OutcomeStatus;
   /** The PSP's own status string, verbatim (e.g. `requires_capture`, `Authorised`, `AUTHORIZED`). */
@@ -71,12 +83,12 @@ export interface GatewayOutcome {
    */
   captureBefore?: number;
   /**
-   * FAIL only: the PSP still holds the funds of an authorization for it. The issuer approved, then the
-   * PSP's own risk screening refused the payment (Cybersource `AUTHORIZED_RISK_DECLINED`), and the hold
-   * stands until the merchant reverses it or it expires. The recorder hands the failed operation to orphan
-   * reversal (`risk_declined`), which voids it (`OutcomeRecorder`, `releaseHeld`).
+   * FAIL only: the PSP still holds the funds of an authorization for it, and why ({@link FundsHeldReason}):
+   * the payment was refused after the issuer approved it, and the hold stands until the merchant reverses
+   * it or it expires. The recorder hands the failed operation to orphan reversal under that reason, which
+   * voids it (`OutcomeRecorder`, `releaseHeld`).
    */
-  fundsHeld?: true;
+  fundsHeld?: FundsHeldReason;
 }
 
 /** An HTTP request as the transformer builds it; the client adds transport concerns only. */

@@ -15,6 +15,7 @@ import { counter } from '../metrics/metrics-registry';
 import { PeriodicItems } from '../periodic/periodic-items';
 import { bridgeOperationId } from '../ledger/operation-id';
 import { amountInCommandCurrency, gatewayOf } from '../ledger/routing-record';
+import { FUNDS_HELD_REASONS, FundsHeldReason } from '../gateways/gateway-adapter';
 
 /**
  * Why an authorization is an orphan (a bounded set: it is a metric label and the cancel event's
@@ -29,8 +30,13 @@ import { amountInCommandCurrency, gatewayOf } from '../ledger/routing-record';
  *   the operation's authorization is the one where it was routed, so the one at the earlier gateway is voided
  *   (webhooks/earlier-attempt.ts);
  * - `risk_declined`: the issuer approved, then the PSP's risk screening refused the payment (Cybersource
- *   `AUTHORIZED_RISK_DECLINED`, an outcome with `fundsHeld`): the operation failed, an authorize's or a
- *   sale's (never captured), and the hold is voided (`OutcomeRecorder`'s `releaseHeld`, {@link releasingHeldFunds}).
+ *   `AUTHORIZED_RISK_DECLINED`, an outcome with `fundsHeld: risk_declined`): the operation failed, an
+ *   authorize's or a sale's (never captured), and the hold is voided (`OutcomeRecorder`'s `releaseHeld`,
+ *   {@link releasingHeldFunds});
+ * - `review_rejected`: the payment was authorized and held for a manual review, which rejected it (Cybersource
+ *   `risk.casemanagement.decision.reject`, `fundsHeld: review_rejected`): the same, for an authorization
+ *   Cybersource reverses only when the merchant's settings or the reviewer asked (a void of one it already
+ *   reversed is refused by Cybersource, and reported as that cancel's failure).
  */
 export const ORPHAN_REASONS = [
   'uncaptured_past_age',
@@ -38,7 +44,7 @@ export const ORPHAN_REASONS = [
   'oms_told_unresolved',
   'action_expired',
   'failover_duplicate',
-  'risk_declined',
+  ...FUNDS_HELD_REASONS,
 ] as const;
 export type OrphanReason = (typeof ORPHAN_REASONS)[number];
 
@@ -301,8 +307,8 @@ export class OrphanReversal {
       await ledger.dropFromAuthorizationIndex('open', id);
       return skip('unknown_authorization');
     }
-    // A sale refused by risk screening after the issuer approved was never captured: its hold is an authorization's.
-    if (!TRACKED_AUTHORIZATIONS.has(auth.command) && !(reason === 'risk_declined' && auth.command === 'sale')) return skip('not_an_authorization');
+    // A sale refused by risk screening or review after the issuer approved was never captured: its hold is an authorization's.
+    if (!TRACKED_AUTHORIZATIONS.has(auth.command) && !(isFundsHeldReason(reason) && auth.command === 'sale')) return skip('not_an_authorization');
 
     if (existing) {
       // Never two voids. One that never left (a crash after its record) is queued again, idempotently.
@@ -418,13 +424,17 @@ interface InFlight {
   names(auth: OperationRecord, gatewayKey: string): boolean;
 }
 
+function isFundsHeldReason(reason: OrphanReason): reason is FundsHeldReason {
+  return (FUNDS_HELD_REASONS as readonly string[]).includes(reason);
+}
+
 /**
  * The recorder's `releaseHeld`: an operation failed while the PSP still holds its funds (`fundsHeld`) is
- * voided through `orphans` (`risk_declined`, by the PSP reference the failure named), or reported as it
- * would be in `dry_run`; `off` leaves it (docs/RUNBOOK.md).
+ * voided through `orphans` (under the outcome's reason, `risk_declined` or `review_rejected`, by the PSP
+ * reference the failure named), or reported as it would be in `dry_run`; `off` leaves it (docs/RUNBOOK.md).
  */
 export function releasingHeldFunds(
   orphans: Pick<OrphanReversal, 'request'>,
-): (op: OperationRecord, pspReference: string | undefined) => Promise<OrphanDecision> {
-  return (op, pspReference) => orphans.request(op.id, 'risk_declined', pspReference !== undefined ? { pspReference } : {});
+): (op: OperationRecord, pspReference: string | undefined, reason: FundsHeldReason) => Promise<OrphanDecision> {
+  return (op, pspReference, reason) => orphans.request(op.id, reason, pspReference !== undefined ? { pspReference } : {});
 }

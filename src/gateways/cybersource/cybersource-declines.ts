@@ -117,6 +117,8 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     DDUPLICATE: 'invalid_request',
     DNOAUTH: 'operation_not_permitted',
     DSCORE: 'suspected_fraud',
+    // Reason code 481's reply flag: Decision Manager rejected the order (the reason a status inquiry reports).
+    DREJECT: 'suspected_fraud',
     ESYSTEM: 'processing_error',
     ETIMEOUT: 'try_again_later',
     'rCode:0': 'do_not_honor',

@@ -11,7 +11,7 @@ import {
 } from './cybersource-status-map';
 import { CYBERSOURCE_AUTHORIZING_COMMANDS } from './cybersource-responses';
 import { CYBERSOURCE_REASON_CODES } from './cybersource-reason-codes';
-import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SETTLES, cybersourceLateFact, webhookEventOutcome } from './cybersource-webhook';
+import { CYBERSOURCE_WEBHOOK_EVENT_TYPES, REVIEW_ACCEPTED_SETTLES, cybersourceLateFact, webhookEventOutcome, webhookFundsHeld } from './cybersource-webhook';
 
 /** Cybersource's fact table (docs/gateways/cybersource.md), read from its status maps and webhook map. */
 export function cybersourceFacts(): FactRow[] {
@@ -53,6 +53,19 @@ export function cybersourceFacts(): FactRow[] {
       commands: [],
       meaning: meaning(cybersourceStatusMeaning(status)),
     });
+  // Decision Manager's reject says nothing of the authorization: the transaction's services do.
+  rows.push({
+    fact: 'reason code `481` or reply flag `DREJECT` (no status) whose `ics_auth` application succeeded, or that lists no applications (the funds stay held: the authorization is voided by orphan reversal, reason `risk_declined`)',
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'FAIL',
+  });
+  rows.push({
+    fact: 'reason code `481` or reply flag `DREJECT` (no status) whose applications show no successful `ics_auth` (nothing was authorized)',
+    source: 'status inquiry (transaction search)',
+    commands: CYBERSOURCE_AUTHORIZING_COMMANDS,
+    meaning: 'FAIL',
+  });
   for (const rCode of CYBERSOURCE_RCODES)
     rows.push({
       fact: `rCode \`${rCode}\` (no status, no reason code above)`,
@@ -68,7 +81,10 @@ export function cybersourceFacts(): FactRow[] {
       rows.push({ fact: `\`${type}\``, source: 'webhook', commands: ['sale'], meaning: 'ignore' });
       continue;
     }
-    rows.push({ fact: `\`${type}\``, source: 'webhook', commands: [], meaning: webhookEventOutcome(type), ...(late ? { adjustment: late.kind } : {}) });
+    // Failed with the authorization still held (a review rejected): the bridge voids it.
+    const held = webhookFundsHeld(type);
+    const holds = held ? ` (the funds stay held: the authorization is voided by orphan reversal, reason \`${held}\`)` : '';
+    rows.push({ fact: `\`${type}\`${holds}`, source: 'webhook', commands: [], meaning: webhookEventOutcome(type), ...(late ? { adjustment: late.kind } : {}) });
     // Its amount is the one approved, or none: the amount asked is never reported as approved.
     if (type.endsWith('.partial.approval'))
       rows.push({

@@ -40,3 +40,17 @@ export function cybersourceReasonStatus(reasonCode: string | undefined, rFlag: s
   if (reasonCode !== undefined) return isReasonCode(reasonCode) ? CYBERSOURCE_REASON_CODES[reasonCode].status : undefined;
   return rFlag !== undefined ? BY_RFLAG.get(rFlag) : undefined;
 }
+
+/** Reason code 481, reply flag `DREJECT`: "The order has been rejected by Decision Manager". */
+const DECISION_MANAGER_REJECT = { reasonCode: '481', rFlag: 'DREJECT' } as const;
+
+/**
+ * Whether a reason code (else a reply flag) says Decision Manager rejected the order. Not whether an
+ * authorization was made: Decision Manager can run before the authorization (a reject then authorizes
+ * nothing: the risk decision's `REJECTED` `DECISION_PROFILE_REJECT`) or after it (the payment's
+ * `AUTHORIZED_RISK_DECLINED`: approved by the issuer, the funds held), and the code is the same.
+ */
+export function cybersourceDecisionManagerRejected(reasonCode: string | undefined, rFlag: string | undefined): boolean {
+  if (reasonCode !== undefined) return reasonCode === DECISION_MANAGER_REJECT.reasonCode;
+  return rFlag === DECISION_MANAGER_REJECT.rFlag;
+}

@@ -16,7 +16,7 @@ import {
   toCybersourceTokenState,
 } from './cybersource-status-map';
 import { cybersourceStoredToken } from './cybersource-methods';
-import { cybersourceReasonStatus } from './cybersource-reason-codes';
+import { cybersourceDecisionManagerRejected, cybersourceReasonStatus } from './cybersource-reason-codes';
 import { payerAuthenticationAction } from './cybersource-payer-auth';
 import { isMerchantInitiatedCharge, wantsStoredToken } from '../../contracts/payment-method';
 import { merchantReference } from './cybersource-requests';
@@ -86,7 +86,7 @@ function toOutcome(meaning: CybersourceStatusMeaning, gatewayStatus: string, bod
   const outcome: GatewayOutcome = { status: meaning, gatewayStatus, ...(reference ? { gatewayReference: reference } : {}) };
   if (meaning === 'FAIL') outcome.reason = str(obj(body.errorInformation)?.reason) ?? str(body.reason) ?? gatewayStatus;
   // Refused after the issuer approved: failed, and the hold is to be released (outcome-recorder.ts).
-  if (meaning === 'FAIL' && isCybersourceStatus(gatewayStatus) && cybersourceStatusHoldsFunds(gatewayStatus)) outcome.fundsHeld = true;
+  if (meaning === 'FAIL' && isCybersourceStatus(gatewayStatus) && cybersourceStatusHoldsFunds(gatewayStatus)) outcome.fundsHeld = 'risk_declined';
   return outcome;
 }
 
@@ -304,6 +304,8 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     withAuthorizedMoney(ctx, outcome, cybersourceConfirmedMoney(amounts, ['authorizedAmount', 'totalAmount'], ctx.payment.currency));
   }
   if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
+  // Rejected by Decision Manager (481) after the issuer approved: the synchronous AUTHORIZED_RISK_DECLINED.
+  if (authorizes(ctx) && outcome.status === 'FAIL' && outcome.fundsHeld === undefined && rejectedHoldingFunds(newest)) outcome.fundsHeld = 'risk_declined';
   // A sale is sold once captured: an AUTHORIZED sale whose transactions show no capture (`ics_bill`) done
   // was authorized only (Decision Manager holds a reviewed request's capture). It waits, never "sold".
   if (ctx.command === 'sale' && outcome.status === 'SUCCESS' && listsApplications(newest) && !list.some(captured)) {
@@ -384,6 +386,21 @@ function applicationsOf(summary: Json): Json[] {
 
 function listsApplications(summary: Json): boolean {
   return applicationsOf(summary).length > 0;
+}
+
+/**
+ * Whether a transaction Decision Manager rejected (reason code 481, reply flag `DREJECT`, with no status to
+ * say more) still holds an authorization: its `ics_auth` application succeeded (rCode 1, "successful").
+ * One that lists its applications without a successful `ics_auth` authorized nothing (Decision Manager ran
+ * first, or the issuer declined). One that lists none cannot say: the hold is taken to stand, since a
+ * reversal of an authorization that was never made is only refused, while a hold nobody reverses stays on
+ * the card until it expires.
+ */
+function rejectedHoldingFunds(summary: Json): boolean {
+  const app = obj(summary.applicationInformation);
+  if (!cybersourceDecisionManagerRejected(code(app?.reasonCode), str(app?.rFlag))) return false;
+  const apps = applicationsOf(summary);
+  return apps.length === 0 || apps.some((a) => a.name === 'ics_auth' && String(a.rCode) === '1');
 }
 
 /** Whether a transaction summary shows a capture done: its `ics_bill` application succeeded (rCode 1). */

@@ -5,7 +5,7 @@ import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { operationIdFromReference } from './cybersource-requests';
 import { assertNever } from '../assert-never';
 import { JweError, decryptCompactJwe, isCompactJwe } from './cybersource-mle';
-import { OutcomeStatus, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
+import { FundsHeldReason, OutcomeStatus, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import type { CommandType } from '../../contracts/payment-command';
 import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
 
@@ -135,6 +135,20 @@ export type CybersourceWebhookEventType = (typeof CYBERSOURCE_WEBHOOK_EVENT_TYPE
  * stays PENDING until its capture is reported.
  */
 export const REVIEW_ACCEPTED_SETTLES: readonly CommandType[] = ['authorize', 'revalidate'];
+
+/**
+ * Why a webhook's failure leaves the authorization holding the customer's funds, or undefined. A review
+ * rejected (`risk.casemanagement.decision.reject`) fails a payment that was authorized and held for the
+ * review ("If you approve the order after reviewing it […] you can request the credit card capture without
+ * requesting a new authorization"). Cybersource reverses it only when asked: the case action's `actionList`
+ * ("If decision is REJECT, then REVERSE can be used") or the Business Center's Decision Reject setting
+ * ("Enable with authorization reversal selected by default", optional). The notification says neither, so
+ * the hold is taken to stand and is handed to orphan reversal (`review_rejected`): a reversal Cybersource
+ * already made only gets ours refused, a hold nobody reverses stays on the card until it expires.
+ */
+export function webhookFundsHeld(type: CybersourceWebhookEventType): FundsHeldReason | undefined {
+  return type === 'risk.casemanagement.decision.reject' ? 'review_rejected' : undefined;
+}
 
 /** Exhaustive map of an event type to the outcome of the transaction it is about. */
 export function webhookEventOutcome(type: CybersourceWebhookEventType): OutcomeStatus {
@@ -348,6 +362,7 @@ export function parseCybersourceWebhook(
     // The organization (merchant id) the notification is for: on the payload entry, else on the body.
     const account = str(entry.organizationId) ?? str(body.organizationId);
     const late = cybersourceLateFact(eventType);
+    const held = status === 'FAIL' ? webhookFundsHeld(eventType) : undefined;
     const occurredAt = Date.parse(str(body.eventDate) ?? '');
     const adjustment = late
       ? {
@@ -376,6 +391,7 @@ export function parseCybersourceWebhook(
         gatewayStatus: eventType,
         ...(reference ? { gatewayReference: reference } : {}),
         ...(reason ? { reason } : {}),
+        ...(held !== undefined ? { fundsHeld: held } : {}),
         ...(money.amount !== undefined ? { amount: money.amount } : {}),
         ...(money.currency !== undefined ? { currency: money.currency } : {}),
       },

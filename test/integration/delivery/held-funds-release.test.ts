@@ -93,7 +93,7 @@ function setup(mode: 'on' | 'dry_run') {
   const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, releaseHeld: releasingHeldFunds(orphans) });
   const service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger });
-  return { ledger, service, deliveryQueue, lines };
+  return { ledger, service, recorder, deliveryQueue, lines };
 }
 
 /** The JSON line with `message` about operation `id`, if one was logged. */
@@ -147,4 +147,52 @@ describe('Cybersource AUTHORIZED_RISK_DECLINED: failed, and the hold the issuer 
       release: 'would_void',
     });
   });
+});
+
+describe('Cybersource review rejected (risk.casemanagement.decision.reject): failed, and the hold kept for the review is released', () => {
+  it.each(['authorize', 'sale'] as const)(
+    'fails the %s a review rejected (it was authorized and held for review), then voids its authorization (review_rejected)',
+    async (command) => {
+      const { ledger, service, recorder, lines } = setup('on');
+      const cmd = channelCommand(command, {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 10000, currency: 'USD' });
+      const id = cmd.payment.operation_reference!;
+      await ledger.create(id, cmd);
+      await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+      await ledger.transition(
+        id,
+        'PENDING',
+        { event: 'outcome' },
+        { gatewayReference: AUTH_ID, gatewayStatus: 'AUTHORIZED_PENDING_REVIEW', nextCheckAt: Date.now() + 600_000, pollStep: 0 },
+      );
+      const held = (await ledger.get(id))!;
+      const before = await metricValue('pb_failed_with_funds_held_total', { gateway: 'cybs', reason: 'review_rejected', release: 'voided' });
+      const voidsBefore = await metricValue('pb_orphan_reversals_total', { gateway: 'cybs', mode: 'on', reason: 'review_rejected' });
+
+      const rejected = {
+        status: 'FAIL' as const,
+        gatewayStatus: 'risk.casemanagement.decision.reject',
+        gatewayReference: AUTH_ID,
+        reason: 'risk.casemanagement.decision.reject',
+        fundsHeld: 'review_rejected' as const,
+      };
+      expect(await recorder.apply(held, rejected, 'webhook')).toMatchObject({ state: 'FAILED' });
+
+      const voidId = voidOperationId(id);
+      expect(await ledger.get(voidId)).toMatchObject({
+        command: 'cancel',
+        channel: 'bridge',
+        payment: { gateway: 'cybs', gateway_key: AUTH_ID, orphan_reversal: 'review_rejected', amount: 10000 },
+      });
+      expect(await metricValue('pb_failed_with_funds_held_total', { gateway: 'cybs', reason: 'review_rejected', release: 'voided' })).toBe(before + 1);
+      expect(await metricValue('pb_orphan_reversals_total', { gateway: 'cybs', mode: 'on', reason: 'review_rejected' })).toBe(voidsBefore + 1);
+      expect(logged(lines, 'operation failed while the PSP holds its funds: voiding the authorization', id)).toMatchObject({
+        release: 'voided',
+        held_because: 'review_rejected',
+      });
+
+      const seen = reversals.length;
+      expect(await service.deliver(voidId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+      expect(reversals.slice(seen)).toEqual([expect.objectContaining({ id: AUTH_ID })]);
+    },
+  );
 });

@@ -113,6 +113,11 @@ describe('decline tables', () => {
     expect(describeDecline(CYBERSOURCE_DECLINES, 'STOLEN_LOST_CARD').category).toBe('suspected_fraud');
   });
 
+  it('Cybersource: a Decision Manager reject a status inquiry reports by its reply flag (DREJECT) is the suspected fraud its reason code 481 is', () => {
+    expect(describeDecline(CYBERSOURCE_DECLINES, 'DREJECT')).toMatchObject({ category: 'suspected_fraud', gateway_code: 'DREJECT' });
+    expect(describeDecline(CYBERSOURCE_DECLINES, 'DREJECT').category).toBe(describeDecline(CYBERSOURCE_DECLINES, '481').category);
+  });
+
   it('simulator: every decline code of its magic payment methods is mapped', () => {
     expect(Object.values(DECLINING_PAYMENT_METHODS).filter((c) => !isKnownCode(SIMULATOR_DECLINES, c))).toEqual([]);
   });

@@ -66,7 +66,7 @@ describe('Cybersource responses', () => {
         gatewayStatus: 'AUTHORIZED_RISK_DECLINED',
         gatewayReference: PAYMENT_ID,
         reason: 'DECISION_PROFILE_REJECT',
-        fundsHeld: true,
+        fundsHeld: 'risk_declined',
         amount: 10221,
       });
     }
@@ -273,7 +273,7 @@ describe('Cybersource responses', () => {
       expect(() => t.parseStatusResponse(ctx('capture'), res, gateway)).toThrow(expect.objectContaining({ kind: 'server_error' }));
     });
 
-    const summaryWith = (applicationInformation: Record<string, unknown>): ReturnType<typeof response> =>
+    const summaryWith = (applicationInformation: Record<string, unknown>, command = 'authorize'): ReturnType<typeof response> =>
       response(201, {
         totalCount: 1,
         _embedded: {
@@ -281,7 +281,7 @@ describe('Cybersource responses', () => {
             {
               id: PAYMENT_ID,
               submitTimeUtc: '2026-11-22T10:05:00Z',
-              clientReferenceInformation: { code: 'op-authorize-1' },
+              clientReferenceInformation: { code: `op-${command}-1` },
               applicationInformation,
               orderInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' } },
             },
@@ -340,7 +340,47 @@ describe('Cybersource responses', () => {
 
     it('says the funds are still held when the search finds the authorization AUTHORIZED_RISK_DECLINED', () => {
       const res = response(201, { totalCount: 1, _embedded: { transactionSummaries: [summary('AUTHORIZED_RISK_DECLINED', '2026-11-22T10:05:00Z')] } });
-      expect(t.parseStatusResponse(ctx('authorize'), res, gateway)).toMatchObject({ status: 'FAIL', fundsHeld: true, gatewayReference: PAYMENT_ID });
+      expect(t.parseStatusResponse(ctx('authorize'), res, gateway)).toMatchObject({ status: 'FAIL', fundsHeld: 'risk_declined', gatewayReference: PAYMENT_ID });
+    });
+
+    it('says the funds are still held when Decision Manager rejected (481 DREJECT) an authorization its ics_auth made', () => {
+      const apps = (auth: string) => [
+        { name: 'ics_auth', rCode: auth, rFlag: auth === '1' ? 'SOK' : 'DCARDREFUSED' },
+        { name: 'ics_decision', rCode: '0', rFlag: 'DREJECT', reasonCode: '481' },
+      ];
+      for (const command of ['authorize', 'sale'] as const) {
+        const authorized = summaryWith({ rCode: '0', reasonCode: '481', rFlag: 'DREJECT', applications: apps('1') }, command);
+        expect(t.parseStatusResponse(ctx(command), authorized, gateway)).toMatchObject({ status: 'FAIL', reason: 'DREJECT', fundsHeld: 'risk_declined' });
+      }
+      // Named by the reply flag alone.
+      const byFlag = summaryWith({ rCode: '0', rFlag: 'DREJECT', applications: apps('1') });
+      expect(t.parseStatusResponse(ctx('authorize'), byFlag, gateway)?.fundsHeld).toBe('risk_declined');
+    });
+
+    it('holds nothing when the rejected transaction shows no authorization made, and takes the hold to stand when it lists no services', () => {
+      const declined = [
+        { name: 'ics_auth', rCode: '0', rFlag: 'DCARDREFUSED' },
+        { name: 'ics_decision', rCode: '0', rFlag: 'DREJECT' },
+      ];
+      const beforeAuth = [{ name: 'ics_decision', rCode: '0', rFlag: 'DREJECT' }];
+      for (const applications of [declined, beforeAuth]) {
+        const res = summaryWith({ rCode: '0', reasonCode: '481', rFlag: 'DREJECT', applications });
+        const outcome = t.parseStatusResponse(ctx('authorize'), res, gateway);
+        expect(outcome).toMatchObject({ status: 'FAIL', reason: 'DREJECT' });
+        expect(outcome?.fundsHeld).toBeUndefined();
+      }
+      // Nothing says whether an authorization was made: a reversal that is refused costs nothing, a hold left stands for days.
+      expect(t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '481', rFlag: 'DREJECT' }), gateway)?.fundsHeld).toBe(
+        'risk_declined',
+      );
+      // Not an authorization's operation: no hold of its own.
+      const capture = t.parseStatusResponse(ctx('capture'), summaryWith({ rCode: '0', reasonCode: '481' }, 'capture'), gateway);
+      expect(capture).toMatchObject({ status: 'FAIL' });
+      expect(capture?.fundsHeld).toBeUndefined();
+      // Another decline is no risk reject.
+      expect(
+        t.parseStatusResponse(ctx('authorize'), summaryWith({ rCode: '0', reasonCode: '203', rFlag: 'DCARDREFUSED' }), gateway)?.fundsHeld,
+      ).toBeUndefined();
     });
 
     it('throws the classified error when the search itself fails', () => {

@@ -119,6 +119,15 @@ describe('Cybersource webhooks', () => {
     expect(t.parseWebhook(notification('payments.payments.accept'), gateway)[0].outcome.settles).toBeUndefined();
   });
 
+  it('says a review rejected leaves the authorization held (review_rejected), and no other failure does', () => {
+    const [event] = t.parseWebhook(notification('risk.casemanagement.decision.reject'), gateway);
+    expect(event.outcome).toMatchObject({ status: 'FAIL', gatewayStatus: 'risk.casemanagement.decision.reject', fundsHeld: 'review_rejected' });
+    expect(event.outcome.settles).toBeUndefined();
+    for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES.filter((x) => x !== 'risk.casemanagement.decision.reject')) {
+      expect(t.parseWebhook(notification(type), gateway)[0].outcome.fundsHeld).toBeUndefined();
+    }
+  });
+
   it('maps a rejected payment to FAIL with the reason', () => {
     const [event] = t.parseWebhook(notification('payments.payments.reject', { errorInformation: { reason: 'INSUFFICIENT_FUND' } }), gateway);
     expect(event.outcome).toMatchObject({ status: 'FAIL', reason: 'INSUFFICIENT_FUND' });
