@@ -117,14 +117,15 @@ export function scrubSplitTenderPlan(plan: SplitTenderPlan): SplitTenderPlan {
 /**
  * Any stored JSON value (a history entry, an event's params) without customer data: a `payment` object is
  * scrubbed like the record's (its non-payment fields, the event's own, kept unless personal), `lines`,
- * `method_details` and `card` wherever they appear, and every field named by a personal word is removed.
+ * `method_details`, `card` and `stored_card` wherever they appear, and every field named by a personal word is removed.
  * Pure; idempotent.
  */
 export function scrubStored(value: unknown, key = ''): unknown {
   if (Array.isArray(value)) return value.map((v) => scrubStored(v));
   if (value === null || typeof value !== 'object') return value;
   if (key === 'method_details') return scrubMethod(value);
-  if (key === 'card') return scrubCard(value);
+  // An event's `stored_card` is the PSP's description of the same card: kept as much as `card` is.
+  if (key === 'card' || key === 'stored_card') return scrubCard(value);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (key === 'payment' && PAYMENT_FIELDS.has(k) && !KEPT_PAYMENT_FIELDS.has(k)) continue;

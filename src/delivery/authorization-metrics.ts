@@ -27,6 +27,19 @@ export function pspDiscrepancies(): Counter<'gateway' | 'field'> {
 }
 
 /**
+ * `pb_stored_card_discrepancies_total{gateway,field}`: stored cards (tokenize, a payment storing its method)
+ * the PSP confirmed with another last four digits or expiry than the command's `method_details.card`
+ * (`field`: last_four_digits | expiration_month | expiration_year). The event flags it (`stored_card.discrepancy`).
+ */
+export function storedCardDiscrepancies(): Counter<'gateway' | 'field'> {
+  return counter(
+    'pb_stored_card_discrepancies_total',
+    'Stored cards the PSP confirmed with other last four digits or expiry than the command described, by gateway and field',
+    ['gateway', 'field'],
+  );
+}
+
+/**
  * `pb_authorization_reference_lookups_total{gateway,result}`: dependent commands whose `gateway_key` is not
  * one of our operation ids, looked up as a PSP reference before sending. `result`: authorization (checked
  * in full), related (another operation of the same payment: scope and currency checked), unknown (sent as

@@ -11,7 +11,8 @@ import { withSafeReason } from '../gateways/outcome-text';
 import { pspDiscrepancy } from '../events/psp-discrepancy';
 import { inBusUnits } from '../events/bus-units';
 import { confirmsBalance } from '../contracts/stored-value';
-import { pspDiscrepancies } from './authorization-metrics';
+import { pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
+import { storedCardMismatches } from '../events/stored-card-report';
 import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields, dropsMethodData } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
 import { OperationState, isTerminal } from '../ledger/operation-state';
@@ -123,6 +124,8 @@ export class OutcomeRecorder {
     if (to === 'ACTION_REQUIRED' || op.state === 'ACTION_REQUIRED') Object.assign(fields, actionFields(op, to, outcome, this.deps.config, now));
     // Token on first use: only when the command asked for it (a PSP may name a method stored otherwise).
     fields.storedToken = wantsStoredToken(op.payment) ? outcome.storedToken : undefined;
+    // The stored card as the PSP described it: for a command that stores one (the OMS is told what the token holds).
+    fields.storedCard = op.command === 'tokenize' || wantsStoredToken(op.payment) ? outcome.storedCard : undefined;
     // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
     if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now, outcome.captureBefore));
     // A refused command on an earlier PSP object (a capture or cancel the PSP turned down) leaves that object
@@ -134,6 +137,7 @@ export class OutcomeRecorder {
     const after = await this.decide(op, to, interaction, fields, reference);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
     if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source);
+    if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteStoredCard(after, source);
     if (after.state === 'FAILED' && op.state !== 'FAILED' && this.deps.afterFailure) {
       // The state is recorded; a lost release only keeps a cap counter high until its day or month ends.
       await this.deps
@@ -222,6 +226,30 @@ export class OutcomeRecorder {
       confirmed_amount: outcome.amount,
       confirmed_currency: outcome.currency,
       status: outcome.status,
+    });
+  }
+
+  /** The PSP stored another card than the command described: a warning and `pb_stored_card_discrepancies_total`. */
+  private noteStoredCard(after: OperationRecord, source: OutcomeSource): void {
+    if (!after.storedCard) return;
+    const mismatched = storedCardMismatches(after.payment.method_details?.card, after.storedCard);
+    if (mismatched.length === 0) return;
+    const gateway = gatewayOf(after);
+    for (const field of mismatched) storedCardDiscrepancies().inc({ gateway, field });
+    // Last four digits and expiry only (never a card number): what both sides said, for the operator to compare.
+    const sent = after.payment.method_details?.card;
+    this.deps.logger.warn('PSP confirmed another stored card than the command described; the event reports the PSP figures and flags it', {
+      operation_id: after.id,
+      command: after.command,
+      gateway,
+      source,
+      mismatched_fields: mismatched,
+      requested_last_four_digits: sent?.last_four_digits,
+      requested_expiration_month: sent?.expiration_month,
+      requested_expiration_year: sent?.expiration_year,
+      confirmed_last_four_digits: after.storedCard.lastFour,
+      confirmed_expiration_month: after.storedCard.expiryMonth,
+      confirmed_expiration_year: after.storedCard.expiryYear,
     });
   }
 

@@ -12,6 +12,7 @@ import { bridgeDecline, outcomeDecline } from '../gateways/gateway-declines';
 import { declineTableFor } from '../gateways/gateway-registry';
 import { shardOfAnchor, shardOfPayment } from '../redis/key-layout';
 import { extensibleCopy } from './extensible-copy';
+import { storedCardReport } from './stored-card-report';
 
 /**
  * Status the OMS sees in a payment notification. `UNRESOLVED`: the bridge stopped expecting an answer
@@ -135,7 +136,10 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   // UNRESOLVED says why in its own words; an earlier state's reason would mislead.
   const { reported, requested, discrepancy } = reportedMoney(op);
   // A difference with the PSP is the reason when there is no other: never papered over.
-  const reason = (op.state === 'UNRESOLVED' ? UNRESOLVED_REASON : op.reason) ?? discrepancy ?? undefined;
+  // The stored card as the PSP confirmed it, once the PSP confirmed the operation (docs/EVENTS.md).
+  const storedCard = status === 'SUCCESS' ? storedCardReport(op) : undefined;
+  const cardDiscrepancy = typeof storedCard?.discrepancy === 'string' ? storedCard.discrepancy : undefined;
+  const reason = (op.state === 'UNRESOLVED' ? UNRESOLVED_REASON : op.reason) ?? discrepancy ?? cardDiscrepancy ?? undefined;
   // Built by assignment onto one copy, not as a literal of a dozen conditional spreads: V8 copies every
   // spread after the first through its slow path, a measurable share of the worker's CPU per command; and the
   // copy is not a spread either (see `extensibleCopy`). Same fields in the same order.
@@ -164,6 +168,7 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   if (op.routing) payment.routing = routingEventField(op.routing);
   // Token on first use: the reusable key, once the PSP confirmed the payment (docs/EVENTS.md).
   if (op.storedToken && status === 'SUCCESS') payment.token = op.storedToken;
+  if (storedCard) payment.stored_card = storedCard;
   if (status === 'ACTION_REQUIRED' && op.action) payment.action = op.action;
   // A successful authorization: until when it can be captured (docs/AUTHORIZATION-LIFECYCLE.md).
   if (op.expiresAt !== undefined && status === 'SUCCESS') payment.expires_at = new Date(op.expiresAt).toISOString();

@@ -5,6 +5,7 @@ import { CommandType, Payment } from '../contracts/payment-command';
 import { Decline } from '../errors/decline';
 import { AdjustmentFact } from '../adjustments/adjustment';
 import { CustomerAction } from './customer-action';
+import type { StoredCard } from './stored-card';
 
 /**
  * The seam every gateway fills in: a pure transformer (shapes and units of one PSP, no I/O, no clock
@@ -44,6 +45,12 @@ export interface GatewayOutcome {
    * later command sends as `gateway_key`); reported on the event as `payment.token`.
    */
   storedToken?: string;
+  /**
+   * A tokenize, or an authorize or sale storing its method: the stored card as the PSP confirmed it (brand,
+   * last four digits, expiry; never a card number), read with `storedCardOf`. Reported on the event as
+   * `payment.stored_card`; absent when the PSP's answer describes no card.
+   */
+  storedCard?: StoredCard;
   /** FAIL: the decline or error code the OMS receives as `reason`. */
   reason?: string;
   /**

@@ -3,6 +3,7 @@ import { Decline, parseDecline } from '../errors/decline';
 import { OperationState } from './operation-state';
 import { RoutingRecord, parseRoutingRecord } from './routing-record';
 import { CustomerAction, parseCustomerAction } from '../gateways/customer-action';
+import { StoredCard, parseStoredCard } from '../gateways/stored-card';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
 export interface OperationRecord {
@@ -50,6 +51,8 @@ export interface OperationRecord {
   action?: CustomerAction;
   /** Token on first use: the reusable key of the method the PSP stored with this payment. */
   storedToken?: string;
+  /** A tokenize, or a payment storing its method: the stored card as the PSP confirmed it (no card number). */
+  storedCard?: StoredCard;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
   /**
@@ -118,6 +121,7 @@ const FIELDS: FieldTable = {
   routing: { hash: 'routing', codec: json(parseRoutingRecord) },
   action: { hash: 'action', codec: json(parseCustomerAction) },
   storedToken: { hash: 'stored_token', codec: text },
+  storedCard: { hash: 'stored_card', codec: json(parseStoredCard) },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -140,6 +144,7 @@ export const TRANSITION_SETTABLE = [
   'authorizationId',
   'action',
   'storedToken',
+  'storedCard',
 ] as const satisfies readonly (keyof OperationRecord)[];
 
 /**
@@ -229,6 +234,7 @@ function blankRecord(): BlankRecord {
     routing: undefined,
     action: undefined,
     storedToken: undefined,
+    storedCard: undefined,
   };
 }
 

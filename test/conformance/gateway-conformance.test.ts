@@ -80,6 +80,18 @@ describe.each(all.map((f) => [f.name, f] as const))('gateway adapter %s', (_name
     }
   });
 
+  it('reports the card a tokenize stored as the PSP described it: brand, four digits, expiry, never a card number', () => {
+    for (const command of t.supports.filter((c) => c === 'tokenize')) {
+      const ctx = fx.context(command);
+      const outcome = t.parseResponse(ctx, fx.successResponse(ctx), fx.gateway);
+      const card = outcome.storedCard;
+      expect(card).toBeDefined();
+      if (card?.lastFour !== undefined) expect(card.lastFour).toMatch(/^\d{4}$/);
+      if (card?.expiryMonth !== undefined) expect(card.expiryMonth >= 1 && card.expiryMonth <= 12).toBe(true);
+      expect(containsCardNumber(JSON.stringify(outcome))).toBe(false);
+    }
+  });
+
   it('maps a decline to FAIL with a reason, not to an error', () => {
     const ctx = fx.context(t.supports.includes('authorize') ? 'authorize' : t.supports[0]);
     const outcome = t.parseResponse(ctx, fx.declineResponse(ctx), fx.gateway);

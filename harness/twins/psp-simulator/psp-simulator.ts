@@ -29,7 +29,9 @@
  *   status:"cancelled", amount (released), …}`; after a capture → 422 `authorization_captured`.
  * - `POST /v1/authorizations/:id/refunds {amount, reference}` → 201 `{id:"re_…", object:"refund",
  *   status:"refunded", …}`; above captured minus refunded → 422 `amount_exceeds_captured`.
- * - `POST /v1/tokens {payment_method, reference}` → 201 `{id:"tok_…", object:"token", status:"active", reference}`.
+ * - `POST /v1/tokens {payment_method, reference}` → 201 `{id:"tok_…", object:"token", status:"active", reference,
+ *   card: {brand, last4, exp_month, exp_year}}`: the card the method stands for (`pm_card_mastercard`,
+ *   `pm_card_amex`, else a Visa ending 4242 expiring 12/2030; see `cardOfPaymentMethod`).
  * - Stored value (gift) cards, `gc_…` tokens (`simulator-gift-cards.ts`): `POST /v1/gift_cards {currency, reference,
  *   amount?}` (issue), `POST /v1/gift_cards/:token/balance {currency, reference, amount?}`, `…/loads {amount,
  *   currency, reference}` (reload, refund to the card), `…/status {status: active|inactive, currency, reference}`,

@@ -99,6 +99,30 @@ export interface TokenView {
   status: (typeof TOKEN_STATUSES)[number];
   reference: string;
   created: number;
+  /** The card the token stands for, as Stripe describes a PaymentMethod's (`cardOfPaymentMethod`); no card number. */
+  card: CardView;
+}
+
+/** A stored card's description: brand, last four digits and expiry. */
+export interface CardView {
+  brand: string;
+  last4: string;
+  exp_month: number;
+  exp_year: number;
+}
+
+/** The test card every payment method stands for unless `CARDS` names another. */
+const DEFAULT_CARD: CardView = { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2030 };
+
+/** Payment methods that stand for another test card than the default. */
+const CARDS: Readonly<Record<string, CardView>> = {
+  pm_card_mastercard: { brand: 'mastercard', last4: '4444', exp_month: 3, exp_year: 2031 },
+  pm_card_amex: { brand: 'amex', last4: '8431', exp_month: 7, exp_year: 2029 },
+};
+
+/** The card a (resolved) payment method stands for: `CARDS`' entry, else the default Visa ending 4242, 12/2030. */
+export function cardOfPaymentMethod(paymentMethod: string): CardView {
+  return { ...(CARDS[paymentMethod] ?? DEFAULT_CARD) };
 }
 
 export interface ErrorBody {
@@ -337,7 +361,14 @@ export class SimulatorState {
     const reference = stringOf(body, 'reference');
     const resolved = this.resolvePaymentMethod(paymentMethod);
     if (resolved === undefined) return refuse('invalid_payment_method', 'unknown token');
-    const token: TokenView = { id: this.newId('tok'), object: 'token', status: 'active', reference, created: nowSeconds() };
+    const token: TokenView = {
+      id: this.newId('tok'),
+      object: 'token',
+      status: 'active',
+      reference,
+      created: nowSeconds(),
+      card: cardOfPaymentMethod(resolved),
+    };
     this.tokens.set(token.id, resolved);
     return { status: 201, body: token, landed: true, effect: true, event: 'token.created' };
   }

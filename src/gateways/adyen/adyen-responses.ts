@@ -11,6 +11,7 @@ import { formatStoredToken, shopperReferenceForNewToken } from './adyen-stored-t
 import { mapModificationStatus, mapResultCode } from './adyen-status-map';
 import { adyenAction, adyenStoredToken, newTokenShopperReference, shopperPresent } from './adyen-methods';
 import { wantsStoredToken } from '../../contracts/payment-method';
+import { StoredCard, storedCardOf } from '../stored-card';
 
 /** Reading Checkout v71 answers into outcomes; non-2xx answers become classified `GatewayError`s. */
 
@@ -41,6 +42,22 @@ function requiredStr(o: Json, key: string, response: GatewayResponse, gateway: s
   return v;
 }
 
+function isJson(value: unknown): value is Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * The card a /payments answer stored: `additionalData.cardSummary` (last four), `expiryDate` (`M/YYYY`),
+ * and the brand from `paymentMethod.brand`, else `additionalData.paymentMethod`. Adyen returns the card
+ * fields of additionalData only when the merchant account's additional data settings include them.
+ */
+function paymentCard(body: Json): StoredCard | undefined {
+  const data = isJson(body.additionalData) ? body.additionalData : {};
+  const expiry = typeof data.expiryDate === 'string' ? /^(\d{1,2})\/(\d{4})$/.exec(data.expiryDate.trim()) : null;
+  const brand = (isJson(body.paymentMethod) ? body.paymentMethod.brand : undefined) ?? data.paymentMethod;
+  return storedCardOf({ brand, lastFour: data.cardSummary, expiryMonth: expiry?.[1], expiryYear: expiry?.[2] });
+}
+
 function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
   const resultCode = requiredStr(body, 'resultCode', response, gateway);
   const status = mapResultCode(resultCode, gateway, shopperPresent(ctx.payment));
@@ -56,6 +73,8 @@ function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResp
   if (status === 'SUCCESS' && wantsStoredToken(ctx.payment)) {
     const token = adyenStoredToken(body.additionalData, newTokenShopperReference(ctx.payment, ctx.operationId));
     if (token) outcome.storedToken = token;
+    const card = paymentCard(body);
+    if (card) outcome.storedCard = card;
   }
   // revalidate: the new authorisation replaces the old one in the OMS.
   if (ctx.command === 'revalidate' && status !== 'FAIL' && pspReference) outcome.newGatewayKey = pspReference;
@@ -75,12 +94,16 @@ function modificationOutcome(body: Json, response: GatewayResponse, gateway: str
 function storedOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
   const id = requiredStr(body, 'id', response, gateway);
   const shopperReference = str(body, 'shopperReference') ?? shopperReferenceForNewToken(ctx.payment, ctx.operationId);
-  return {
+  const outcome: GatewayOutcome = {
     status: 'SUCCESS',
     gatewayStatus: ADYEN_STORED_STATUS,
     gatewayReference: id,
     newGatewayKey: formatStoredToken({ shopperReference, storedPaymentMethodId: id }),
   };
+  // The stored method as Adyen describes it (`expiryYear`: "the last two digits of the year").
+  const card = storedCardOf({ brand: body.brand, lastFour: body.lastFour, expiryMonth: body.expiryMonth, expiryYear: body.expiryYear });
+  if (card) outcome.storedCard = card;
+  return outcome;
 }
 
 /**

@@ -20,6 +20,7 @@ import { cybersourceDecisionManagerRejected, cybersourceReasonStatus } from './c
 import { payerAuthenticationAction } from './cybersource-payer-auth';
 import { isMerchantInitiatedCharge, wantsStoredToken } from '../../contracts/payment-method';
 import { merchantReference } from './cybersource-requests';
+import { StoredCard, storedCardOf } from '../stored-card';
 
 /**
  * Cybersource REST response → our outcome. Pure.
@@ -127,6 +128,27 @@ function transactionOutcome(body: Json, response: GatewayResponse, gateway: stri
   return toOutcome(cybersourceStatusMeaning(toCybersourceStatus(body.status ?? app?.status, gateway)), '', body, response, gateway);
 }
 
+/** The last four digits of a masked card number (`411111XXXXXX1111`): nothing else of it is read. */
+function lastFourOf(masked: unknown): string | undefined {
+  return typeof masked === 'string' ? /(\d{4})$/.exec(masked)?.[1] : undefined;
+}
+
+/**
+ * The card a TMS payment instrument holds: `card.type` (the brand), `card.expirationMonth`,
+ * `card.expirationYear`, and the last four digits of its instrument identifier's masked `card.number`
+ * (`_embedded.instrumentIdentifier`).
+ */
+function instrumentCard(body: Json): StoredCard | undefined {
+  const card = obj(body.card);
+  const identifier = obj(obj(obj(body._embedded)?.instrumentIdentifier)?.card);
+  return storedCardOf({ brand: card?.type, lastFour: lastFourOf(identifier?.number), expiryMonth: card?.expirationMonth, expiryYear: card?.expirationYear });
+}
+
+/** The card a payment stored (`TOKEN_CREATE`): its answer names only the last four digits (`paymentInformation.card.suffix`). */
+function paymentCard(body: Json): StoredCard | undefined {
+  return storedCardOf({ lastFour: obj(obj(body.paymentInformation)?.card)?.suffix });
+}
+
 /**
  * Maps the answer to the request {@link buildCybersourceRequest} built for `ctx`.
  *
@@ -149,6 +171,8 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     if (outcome.status === 'SUCCESS') {
       if (!id) throw new GatewayError('outcome_unknown', gateway, 'payment instrument created without an id');
       outcome.newGatewayKey = id;
+      const card = instrumentCard(body);
+      if (card) outcome.storedCard = card;
     } else {
       outcome.reason = state;
     }
@@ -177,6 +201,8 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
     if (outcome.status === 'SUCCESS' && wantsStoredToken(ctx.payment)) {
       const token = cybersourceStoredToken(body);
       if (token) outcome.storedToken = token;
+      const card = paymentCard(body);
+      if (card) outcome.storedCard = card;
     }
     if (status === 'PARTIAL_AUTHORIZED' && authorizes(ctx) && !namesAuthorizedAmount(body)) return partialWithoutAmount(ctx, outcome, body);
   }

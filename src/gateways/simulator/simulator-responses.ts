@@ -3,6 +3,7 @@ import { assertNever } from '../assert-never';
 import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
 import { CustomerAction } from '../customer-action';
+import { StoredCard, storedCardOf } from '../stored-card';
 import { classifySimulatorError, isRefusalCode, simulatorErrorCode, simulatorRefusalCode } from './simulator-errors';
 import { simulatorStatusMeaning, toSimulatorStatus } from './simulator-status-map';
 
@@ -25,6 +26,8 @@ export interface SimulatorResult {
   balance?: number;
   /** `requires_action`: the 3-D Secure challenge (`{type: "three_ds_challenge", url}`), handed to the storefront. */
   next_action?: Record<string, unknown>;
+  /** A token: the card it stores (`card: {brand, last4, exp_month, exp_year}`), checked. */
+  card?: StoredCard;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -55,6 +58,9 @@ export function toSimulatorResult(value: unknown, gateway: string): SimulatorRes
     gift_card: typeof value.gift_card === 'string' && value.gift_card.length > 0 ? value.gift_card : undefined,
     balance: Number.isSafeInteger(value.balance) ? (value.balance as number) : undefined,
     next_action: isRecord(value.next_action) ? value.next_action : undefined,
+    card: isRecord(value.card)
+      ? storedCardOf({ brand: value.card.brand, lastFour: value.card.last4, expiryMonth: value.card.exp_month, expiryYear: value.card.exp_year })
+      : undefined,
   };
 }
 
@@ -77,6 +83,7 @@ export function simulatorOutcome(result: SimulatorResult, command: OperationCont
   if (outcome.status === 'FAIL' && outcome.reason === undefined) outcome.reason = result.decline_code ?? status;
   if (outcome.status === 'ACTION_REQUIRED') outcome.action = challengeAction(result.next_action);
   if ((command === 'revalidate' || command === 'tokenize') && outcome.status !== 'FAIL') outcome.newGatewayKey = result.id;
+  if (command === 'tokenize' && outcome.status === 'SUCCESS' && result.card !== undefined) outcome.storedCard = result.card;
   if (command === 'issue' && outcome.status !== 'FAIL' && result.gift_card !== undefined) outcome.newGatewayKey = result.gift_card;
   if (command !== undefined && isStoredValueCommand(command)) return giftCardMoney(outcome, result, command);
   // The simulator answers captures, cancels and refunds with their own objects; should one answer with the

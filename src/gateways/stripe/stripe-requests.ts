@@ -5,6 +5,7 @@ import { STRIPE_DEFAULT_GATEWAY, StripeMethodGateway, stripeMethodFields } from 
 import { assertNever } from '../assert-never';
 import { GatewayRequest, OperationContext, idempotencyKeyOf } from '../gateway-adapter';
 import type { CommandType } from '../../contracts/payment-command';
+import { wantsStoredToken } from '../../contracts/payment-method';
 import { stripeCurrency, toStripeAmount } from './stripe-amount';
 import { encodeStripeForm, StripeFormValue } from './stripe-form';
 import { revalidatePaymentMethod, stripeCustomer, stripeId } from './stripe-references';
@@ -61,9 +62,21 @@ function paymentIntent(ctx: OperationContext, gateway: StripeMethodGateway, capt
     confirm: true,
     ...method,
     metadata: metadata(ctx),
-    // The charge carries the authorization's own expiry (`payment_method_details.card.capture_before`).
-    ...(capture === 'manual' ? { expand: ['latest_charge'] } : {}),
+    ...expansions(ctx, capture),
   });
+}
+
+/**
+ * What a PaymentIntent's answer expands: the charge, which carries the authorization's own expiry
+ * (`payment_method_details.card.capture_before`), for a manual capture; the PaymentMethod, whose `card`
+ * describes the card stored (brand, last4, expiry), when the payment stores its method.
+ */
+function expansions(ctx: OperationContext, capture: 'manual' | 'automatic'): { expand?: string[] } {
+  const expand = [
+    ...(capture === 'manual' ? ['latest_charge'] : []),
+    ...(ctx.command !== 'revalidate' && wantsStoredToken(ctx.payment) ? ['payment_method'] : []),
+  ];
+  return expand.length > 0 ? { expand } : {};
 }
 
 function intentPath(ctx: OperationContext): string {
@@ -121,6 +134,8 @@ export function buildStripeRequest(ctx: OperationContext, gateway: StripeMethodG
         // The method confirms here, without a redirect the bridge could not follow.
         automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
         metadata: metadata(ctx),
+        // The PaymentMethod's `card` describes the card stored (brand, last4, expiry): the event reports it.
+        expand: ['payment_method'],
       });
     }
     default:

@@ -9,6 +9,7 @@ import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './strip
 import { customAttribute } from './stripe-references';
 import { OPERATION_ID_METADATA } from './stripe-requests';
 import { ActionKind, CustomerAction } from '../customer-action';
+import { StoredCard, storedCardOf } from '../stored-card';
 import {
   PaymentIntentCommand,
   PaymentIntentStatus,
@@ -97,6 +98,23 @@ function storedPaymentMethod(pi: Json, status: PaymentIntentStatus): string | un
   return str(pm) ?? (isObject(pm) ? str(pm.id) : undefined);
 }
 
+/** A Stripe card hash (a PaymentMethod's `card`, a charge's `payment_method_details.card`) as a stored card. */
+function stripeCard(card: unknown): StoredCard | undefined {
+  if (!isObject(card)) return undefined;
+  return storedCardOf({ brand: card.brand, lastFour: card.last4, expiryMonth: card.exp_month, expiryYear: card.exp_year });
+}
+
+/**
+ * The card a PaymentIntent stored: its PaymentMethod's `card` when expanded (the request asks for it), else
+ * the expanded charge's `payment_method_details.card`.
+ */
+function paymentIntentCard(pi: Json): StoredCard | undefined {
+  const fromMethod = isObject(pi.payment_method) ? stripeCard(pi.payment_method.card) : undefined;
+  if (fromMethod) return fromMethod;
+  const charge = pi.latest_charge;
+  return isObject(charge) && isObject(charge.payment_method_details) ? stripeCard(charge.payment_method_details.card) : undefined;
+}
+
 /**
  * A PaymentIntent, read as the answer to `command`; `amount`/`currency` in ISO minor units as Stripe confirmed them.
  * @param withAction whether an ACTION_REQUIRED outcome carries the action (client secret included): the
@@ -110,7 +128,11 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
   if (outcome === 'ACTION_REQUIRED' && withAction) result.action = stripeAction(pi);
   if (command === 'authorize' || command === 'sale') {
     const stored = storedPaymentMethod(pi, status);
-    if (stored !== undefined) result.storedToken = stored;
+    if (stored !== undefined) {
+      result.storedToken = stored;
+      const card = paymentIntentCard(pi);
+      if (card) result.storedCard = card;
+    }
   }
   withConfirmedMoney(result, stripeConfirmedMoney(pi, confirmedAmountField(command, status)));
   if (command === 'revalidate' && outcome !== 'FAIL' && id !== undefined) result.newGatewayKey = id;
@@ -161,6 +183,9 @@ export function setupIntentToOutcome(si: Json, gateway: string, withAction = tru
     const key = str(pm) ?? (isObject(pm) ? str(pm.id) : undefined);
     if (key === undefined) throw new GatewayError('outcome_unknown', gateway, 'SetupIntent succeeded without a payment method');
     result.newGatewayKey = key;
+    // Expanded by the request: the card the SetupIntent saved.
+    const card = isObject(pm) ? stripeCard(pm.card) : undefined;
+    if (card) result.storedCard = card;
   }
   if (outcome === 'FAIL') {
     const error = isObject(si.last_setup_error) ? si.last_setup_error : undefined;
@@ -178,7 +203,10 @@ function paymentMethodToOutcome(pm: Json, customer: string | undefined, gateway:
   if (customer !== undefined && attachedTo !== customer) {
     return { status: 'FAIL', gatewayStatus: 'attached', gatewayReference: id, reason: 'attached_to_another_customer' };
   }
-  return { status: 'SUCCESS', gatewayStatus: 'attached', gatewayReference: id, newGatewayKey: id };
+  const outcome: GatewayOutcome = { status: 'SUCCESS', gatewayStatus: 'attached', gatewayReference: id, newGatewayKey: id };
+  const card = stripeCard(pm.card);
+  if (card) outcome.storedCard = card;
+  return outcome;
 }
 
 /** The answer to the request `buildStripeRequest` made for `ctx`. */

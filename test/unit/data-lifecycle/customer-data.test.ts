@@ -48,6 +48,13 @@ describe('customer data scrubbing', () => {
     expect(JSON.stringify(scrubbed)).not.toMatch(/Bob|bob@|NL91|holder|expiration|Delft/);
   });
 
+  it("erases an event's stored_card as the command's card: its expiry goes, brand and last four digits stay", () => {
+    const params = {
+      payment: { gateway: 'stripe', stored_card: { brand: 'visa', last_four_digits: '4242', expiration_month: 12, expiration_year: 2030 } },
+    };
+    expect(scrubStored(params)).toEqual({ payment: { gateway: 'stripe', stored_card: { brand: 'visa', last_four_digits: '4242' } } });
+  });
+
   it('is idempotent, and replaces text that is not JSON as a whole', () => {
     const once = scrubJsonText(JSON.stringify({ event: 'outcome', customer_name: 'Bob', at: 1 }));
     expect(once).toBe('{"event":"outcome","at":1}');

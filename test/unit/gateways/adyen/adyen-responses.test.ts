@@ -68,8 +68,38 @@ describe('Adyen response mapping', () => {
       gatewayStatus: 'created',
       gatewayReference: 'KHQC5N7G84BLNK43',
       newGatewayKey: 'YOUR_SHOPPER_REFERENCE:KHQC5N7G84BLNK43',
+      storedCard: { lastFour: '1111', expiryMonth: 3, expiryYear: 2030 },
     });
     expect(outcome.newGatewayKey).not.toMatch(/\d{12,}/);
+  });
+
+  it('reads the stored card of a tokenize as Adyen describes it: brand, lastFour, expiryMonth, a two-digit expiryYear as 20yy', () => {
+    const stored = {
+      id: 'KHQC5N7G84BLNK43',
+      shopperReference: 'shopper-1',
+      type: 'scheme',
+      brand: 'visa',
+      lastFour: '0004',
+      expiryMonth: '10',
+      expiryYear: '30',
+    };
+    expect(t.parseResponse(ctxFor('tokenize'), response(201, stored), gateway).storedCard).toEqual({
+      brand: 'visa',
+      lastFour: '0004',
+      expiryMonth: 10,
+      expiryYear: 2030,
+    });
+  });
+
+  it('reads the card a payment stored from the documented additionalData: cardSummary, expiryDate M/YYYY, paymentMethod', () => {
+    const ctx = ctxFor('authorize', { payment_method: { type: 'card', store: true } });
+    const outcome = t.parseResponse(ctx, response(200, specExample('/payments', '200', 'split-balanceplatform')), gateway);
+    expect(outcome.storedCard).toEqual({ brand: 'visa', lastFour: '1111', expiryMonth: 3, expiryYear: 2030 });
+    // paymentMethod.brand (v69+) names the brand when present.
+    const body = { resultCode: 'Authorised', pspReference: 'P1', paymentMethod: { type: 'scheme', brand: 'mc' }, additionalData: { cardSummary: '5454' } };
+    expect(t.parseResponse(ctx, response(200, body), gateway).storedCard).toEqual({ brand: 'mc', lastFour: '5454' });
+    // A payment that stores nothing reports no card.
+    expect(t.parseResponse(ctxFor('authorize'), response(200, body), gateway).storedCard).toBeUndefined();
   });
 
   it('treats an unknown resultCode as an unknown outcome, never a quiet PENDING', () => {

@@ -208,7 +208,35 @@ describe('Cybersource responses', () => {
       gatewayStatus: 'ACTIVE',
       gatewayReference: 'AB695DA801DD1BB6E05341588E0A3BDC',
       newGatewayKey: 'AB695DA801DD1BB6E05341588E0A3BDC',
+      storedCard: { brand: 'visa' },
     });
+  });
+
+  it("reads the stored card of a tokenization from the payment instrument: card type, expiry, last four of the identifier's masked number", () => {
+    const instrument = {
+      id: 'AB695DA801DD1BB6E05341588E0A3BDC',
+      object: 'paymentInstrument',
+      state: 'ACTIVE',
+      card: { expirationMonth: '09', expirationYear: '2031', type: 'visa' },
+      _embedded: { instrumentIdentifier: { id: '7010000000016241111', object: 'instrumentIdentifier', state: 'ACTIVE', card: { number: '411111XXXXXX1111' } } },
+    };
+    const outcome = t.parseResponse(ctx('tokenize'), response(201, instrument), gateway);
+    expect(outcome.storedCard).toEqual({ brand: 'visa', lastFour: '1111', expiryMonth: 9, expiryYear: 2031 });
+    expect(JSON.stringify(outcome)).not.toContain('411111');
+  });
+
+  it('reads the last four digits of a card a payment stored (TOKEN_CREATE) from paymentInformation.card.suffix', () => {
+    const c = ctx('authorize', { payment_method: { type: 'card', token: 'eyJ', store: true } });
+    const body = {
+      id: PAYMENT_ID,
+      status: 'AUTHORIZED',
+      tokenInformation: { customer: { id: 'CUST9' } },
+      paymentInformation: { card: { suffix: '1111' } },
+      orderInformation: { amountDetails: { authorizedAmount: '102.21', currency: 'USD' } },
+    };
+    expect(t.parseResponse(c, response(201, body), gateway)).toMatchObject({ storedToken: 'CUST9', storedCard: { lastFour: '1111' } });
+    // A payment that stores nothing reports no card.
+    expect(t.parseResponse(ctx('authorize'), response(201, body), gateway).storedCard).toBeUndefined();
   });
 
   it('fails a tokenization whose instrument comes back CLOSED', () => {

@@ -51,6 +51,16 @@ describe('simulator responses', () => {
     expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'active', gatewayReference: 'tok_77', newGatewayKey: 'tok_77' });
   });
 
+  it('reads the card a token stores (brand, last4, expiry) as the stored card of a tokenize', () => {
+    const token = { id: 'tok_78', object: 'token', status: 'active', card: { brand: 'mastercard', last4: '4444', exp_month: 3, exp_year: 2031 } };
+    expect(t.parseResponse(ctx('tokenize'), json(201, token), gateway).storedCard).toEqual({
+      brand: 'mastercard',
+      lastFour: '4444',
+      expiryMonth: 3,
+      expiryYear: 2031,
+    });
+  });
+
   it('gives no new gateway key for a declined revalidation', () => {
     const outcome = t.parseResponse(
       ctx('revalidate'),

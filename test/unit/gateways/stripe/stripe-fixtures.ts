@@ -158,7 +158,8 @@ export function successBody(ctx: OperationContext): unknown {
     case 'refund':
       return refund(ctx);
     case 'tokenize':
-      return setupIntent(ctx);
+      // The request expands the payment method (its card is what the event reports).
+      return setupIntent(ctx, { payment_method: paymentMethod() });
   }
 }
 

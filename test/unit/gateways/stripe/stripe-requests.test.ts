@@ -107,6 +107,19 @@ describe('Stripe requests', () => {
     expect(req.headers['idempotency-key']).toBe(ctx.operationId);
   });
 
+  it('expands the payment method of a tokenize and of a payment storing its method, whose card the event reports', () => {
+    expect(form(buildStripeRequest(stripeContext('tokenize')).body)['expand[0]']).toBe('payment_method');
+    const storing = { custom_attributes: { stripe_customer: CUSTOMER_ID }, payment_method: { type: 'card' as const, store: true } };
+    const gateway = { name: 'stripe-test', storePaymentMethods: true };
+    expect(form(buildStripeRequest(stripeContext('authorize', storing), gateway).body)).toMatchObject({
+      'expand[0]': 'latest_charge',
+      'expand[1]': 'payment_method',
+    });
+    expect(form(buildStripeRequest(stripeContext('sale', storing), gateway).body)['expand[0]']).toBe('payment_method');
+    // A payment that stores nothing asks for nothing more than before.
+    expect(form(buildStripeRequest(stripeContext('sale')).body)['expand[0]']).toBeUndefined();
+  });
+
   it('reads the customer from the list form of custom attributes', () => {
     const ctx = stripeContext('tokenize', { custom_attributes: [{ name: 'stripe_customer', value: CUSTOMER_ID }] });
     expect(form(buildStripeRequest(ctx).body).customer).toBe(CUSTOMER_ID);

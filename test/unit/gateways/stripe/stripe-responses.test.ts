@@ -289,3 +289,42 @@ describe('Stripe status inquiry responses', () => {
     expect(() => t.parseStatusResponse(ctx, jsonResponse(500, errorBody('api_error')), gw)).toThrow(expect.objectContaining({ kind: 'server_error' }));
   });
 });
+
+describe('Stripe stored card', () => {
+  it("reads the stored card of a tokenize from the SetupIntent's expanded payment method: brand, last4, expiry, no card number", () => {
+    const ctx = stripeContext('tokenize');
+    const outcome = t.parseResponse(ctx, jsonResponse(200, setupIntent(ctx, { payment_method: paymentMethod() })), gw);
+    expect(outcome.storedCard).toEqual({ brand: 'visa', lastFour: '4242', expiryMonth: 8, expiryYear: 2030 });
+    // Not expanded (an older answer): no card, never a guess.
+    expect(t.parseResponse(ctx, jsonResponse(200, setupIntent(ctx)), gw).storedCard).toBeUndefined();
+  });
+
+  it('reads the stored card of a tokenize status inquiry from the attached payment method', () => {
+    const ctx = stripeContext('tokenize');
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, paymentMethod()), gw)?.storedCard).toEqual({
+      brand: 'visa',
+      lastFour: '4242',
+      expiryMonth: 8,
+      expiryYear: 2030,
+    });
+  });
+
+  it('reads the card a payment stored from its expanded payment method, else from the expanded charge', () => {
+    const ctx = stripeContext('sale', { payment_method: { type: 'card', store: true } });
+    const pm = paymentMethod({ card: { brand: 'mastercard', exp_month: 1, exp_year: 2031, last4: '4444' } });
+    const pi = paymentIntent(ctx, { status: 'succeeded', setup_future_usage: 'off_session', payment_method: pm });
+    expect(t.parseResponse(ctx, jsonResponse(200, pi), gw)).toMatchObject({
+      storedToken: PM_ID,
+      storedCard: { brand: 'mastercard', lastFour: '4444', expiryMonth: 1, expiryYear: 2031 },
+    });
+    const charge = { id: 'ch_1', payment_method_details: { card: { brand: 'visa', last4: '0005', exp_month: 11, exp_year: 2029 } } };
+    const byCharge = paymentIntent(ctx, { status: 'succeeded', setup_future_usage: 'off_session', latest_charge: charge });
+    expect(t.parseResponse(ctx, jsonResponse(200, byCharge), gw).storedCard).toEqual({ brand: 'visa', lastFour: '0005', expiryMonth: 11, expiryYear: 2029 });
+  });
+
+  it('drops card figures that do not read as one (last four not four digits, month outside 1-12)', () => {
+    const ctx = stripeContext('tokenize');
+    const pm = paymentMethod({ card: { brand: 'visa', last4: '4242424242424242', exp_month: 13, exp_year: 2030 } });
+    expect(t.parseResponse(ctx, jsonResponse(200, setupIntent(ctx, { payment_method: pm })), gw).storedCard).toEqual({ brand: 'visa', expiryYear: 2030 });
+  });
+});
