@@ -453,6 +453,38 @@ describe('the record step of a run, while another writer records the same fact',
       before + 1,
     );
   });
+
+  it('two runs (overlapping windows, two processes) that judged the same chargeback line before either recorded it record it once: its line id is its idempotency key', async () => {
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    const from = Date.now() - 1;
+    const { capture } = await authorizedAndCaptured(1700);
+    const dispute = await chargeback(capture.id, 1700);
+    const to = Date.now() + 1;
+    // Each run records only once both have read and judged the line.
+    let arrived = 0;
+    let open: () => void = () => undefined;
+    const both = new Promise<void>((resolve) => (open = resolve));
+    const arrive = async () => {
+      arrived += 1;
+      if (arrived === 2) open();
+      await both;
+    };
+    const runs = [runProcess('chargeback', arrive), runProcess('chargeback', arrive)];
+    const outcomes: string[] = [];
+    const sink = { verdict: (v: LineVerdict, outcome: string) => void (v.record?.modificationReference === dispute && outcomes.push(outcome)) };
+    const summaries = await Promise.all([
+      runs[0].runner.run({ window: { from, to }, sink }).finally(runs[0].close),
+      runs[1].runner.run({ window: { from, to: to + 1 }, sink }).finally(runs[1].close),
+    ]);
+
+    expect(arrived).toBe(2);
+    expect(summaries.map((s) => s.result)).toEqual(['done', 'done']);
+    expect(outcomes.sort()).toEqual(['adjusted', 'already_adjusted']);
+    const recorded = await store.forOperation(capture.id);
+    expect(recorded.map((a) => `${a.kind}:${a.source}`)).toEqual(['chargeback:reconciliation']);
+    expect(await adjustmentEntries(capture.id)).toHaveLength(1);
+    expect(await events.load(adjustmentEventId(capture.id, recorded[0].id))).not.toBeNull();
+  });
 });
 
 describe('a cancellation of an authorization no cancel of the ledger accounts for', () => {
