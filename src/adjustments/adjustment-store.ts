@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RedisClient } from '../redis/redis-connection';
+import { AdjustmentsChangedError } from '../errors/adjustments-changed-error';
 import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { redact } from '../logging/redact';
 import { ALL_SHARDS, ShardKeys, shardKeysOf, shardOfOperation } from '../redis/key-layout';
@@ -10,8 +11,9 @@ import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same
 // Creates the adjustment unless it exists (same gateway and PSP event: a repeat), links it to the
 // operation and appends the history entry, all in one step, over keys of the operation's shard. The
 // adjustment's fields follow the named arguments as name, value, name, value…
-// With `expected` (a webhook's fact reconciliation may have recorded first): only when the operation still has
-// `expected` adjustments (none was added since the caller read them); with `claim_field`, instead of creating,
+// With `expected` (a webhook's fact reconciliation may have recorded first, or a reconciliation line judged against
+// the adjustments as read): only when the operation still has `expected` adjustments (none was added since the
+// caller read them); with `claim_field`, instead of creating,
 // marks `counterpart` (the adjustment that already records the fact) as this event's, unless another event has it.
 // Returns {1} when created, {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
 // counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {-2} when the adjustments changed (read again), {-1} when the
@@ -79,6 +81,13 @@ export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperatio
   /** The PSP's id of the notification or reconciliation line: with `gateway`, what makes it unique. */
   pspEventId: string;
   source: AdjustmentSource;
+  /**
+   * How many adjustments the operation had when the caller read them and judged this fact new (reconciliation's
+   * late facts and contradictions): recorded only while it still has that many, else `AdjustmentsChangedError`
+   * (another source may have recorded the same fact in between). A repeat of this very event is still found as
+   * one. Absent: no such check (a webhook's fact is searched for here instead).
+   */
+  expectedAdjustments?: number;
 }
 
 /** What `recordAdjustment` did. */
@@ -125,6 +134,7 @@ export class AdjustmentStore {
    * recorded again: that adjustment is marked as this event's (`webhook_event`) and returned, with `sameFact`.
    * @returns whether it was new, and the adjustment as stored (the first recording's, for a repeat).
    * @throws OperationNotFoundError when the operation does not exist.
+   * @throws AdjustmentsChangedError when the operation no longer has `expectedAdjustments` adjustments (nothing written).
    */
   async recordAdjustment(input: AdjustmentInput, now = Date.now()): Promise<RecordedAdjustment> {
     const id = adjustmentIdFor(input.gateway, input.pspEventId);
@@ -180,7 +190,7 @@ export class AdjustmentStore {
             id,
             now,
             history,
-            expected: found ? found.count : '',
+            expected: found ? found.count : (input.expectedAdjustments ?? ''),
             claim_field: found?.counterpart ? WEBHOOK_EVENT_FIELD : '',
             claim: input.pspEventId,
           },
@@ -191,7 +201,9 @@ export class AdjustmentStore {
       if (status === 1) return { created: true, adjustment };
       if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(existing ?? [])) };
       if (status === 2) return { created: false, adjustment: fromHash(hashFromPairs(existing ?? [])), sameFact: true };
-      // -2: another writer changed the operation's adjustments between the read and the script: read again.
+      // -2: another writer changed the operation's adjustments between the read and the script. The caller's own
+      // read (no search here) is the caller's to do again: it may find the fact recorded now.
+      if (!found) throw new AdjustmentsChangedError(`adjustment ${id}: the adjustments of operation ${input.operationId} changed since they were read`);
     }
     throw new Error(`adjustment ${id}: the adjustments of operation ${input.operationId} kept changing; try again`);
   }

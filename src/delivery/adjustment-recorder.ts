@@ -20,10 +20,16 @@ const authorizationsReleased = counter(
   ['gateway', 'kind'],
 );
 
-const adjustmentsFoundRecorded = counter(
+/**
+ * Late facts heard a second time, from the other source, and found recorded by the first: no second adjustment or
+ * OMS event. `source` is the one that found it: `webhook` (reconciliation had recorded it from the PSP's line), or
+ * `reconciliation` (a webhook recorded it after a run had read the operation's adjustments, found by the run's
+ * record step; a webhook's adjustment found as the run reads the line is `pb_reconciliation_adjustment_ties_total`).
+ */
+export const adjustmentsFoundRecorded = counter(
   'pb_adjustments_found_recorded_total',
-  'Webhook late facts (chargebacks, reversals…) reconciliation had already recorded from the PSP line: no second adjustment or OMS event, by gateway and kind',
-  ['gateway', 'kind'],
+  'Late facts (chargebacks, reversals…) one source found already recorded by the other: no second adjustment or OMS event, by gateway, kind and the source that found it (webhook, reconciliation)',
+  ['gateway', 'kind', 'source'],
 );
 
 /** Facts that say the PSP no longer holds an authorization: its lapse, its cancellation confirmed. */
@@ -70,7 +76,7 @@ export class AdjustmentRecorder {
     const result = await store.recordAdjustment({ ...input, operationId: op.id }, now);
     const { adjustment, created } = result;
     if (result.sameFact) {
-      adjustmentsFoundRecorded.inc({ gateway: input.gateway, kind: input.kind });
+      adjustmentsFoundRecorded.inc({ gateway: input.gateway, kind: input.kind, source: 'webhook' });
       logger.info('adjustment: a webhook reports a fact reconciliation already recorded from the PSP line; no second adjustment or event', {
         operation_id: op.id,
         gateway: input.gateway,

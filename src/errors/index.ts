@@ -8,6 +8,7 @@ export { COMMAND_REFUSED, commandRefused } from './command-refused';
 export { errorClassOf, isDependencyOutage } from './dependency-outage';
 export { RetryLaterError } from './retry-later-error';
 export { OperationNotFoundError } from './operation-not-found-error';
+export { AdjustmentsChangedError } from './adjustments-changed-error';
 export { BodyTooLargeError } from './body-too-large-error';
 export { PspRecordError } from './psp-record-error';
 export { QueueMismatchError } from './queue-mismatch-error';

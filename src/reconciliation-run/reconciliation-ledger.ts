@@ -237,10 +237,22 @@ export class ReconciliationLedger {
     // operations already have (a webhook may have reported the same fact first).
     const late = matches.map((m, i) => (m && needsKnownAdjustments(records[i], m.op) ? m : null)).filter((m): m is Match => m !== null);
     if (late.length > 0) {
-      const known = await this.adjustmentsOf([...new Set(late.map((m) => m.op.id))]);
-      for (const m of late) m.adjustments = known.get(m.op.id) ?? [];
+      const { known, counts } = await this.adjustmentsOf([...new Set(late.map((m) => m.op.id))]);
+      for (const m of late) {
+        m.adjustments = known.get(m.op.id) ?? [];
+        m.adjustmentsRead = counts.get(m.op.id) ?? 0;
+      }
     }
     return matches;
+  }
+
+  /**
+   * `match` with its operation's adjustments read again (its record step found them changed since the page read
+   * them: a webhook may have recorded the line's fact in between).
+   */
+  async readAgain(match: Match): Promise<Match> {
+    const { known, counts } = await this.adjustmentsOf([match.op.id]);
+    return { ...match, adjustments: known.get(match.op.id) ?? [], adjustmentsRead: counts.get(match.op.id) ?? 0 };
   }
 
   /** The whole record of a matched operation (the runner's rare actions need more than the classifier's fields). */
@@ -288,21 +300,27 @@ export class ReconciliationLedger {
     return out;
   }
 
-  /** The adjustments already recorded on each operation (`knownAdjustment`). Two rounds of per-shard pipelines. */
-  private async adjustmentsOf(opIds: readonly string[]): Promise<Map<string, KnownAdjustment[]>> {
+  /**
+   * The adjustments already recorded on each operation (`knownAdjustment`), and how many ids each operation's
+   * set held (the unreadable included: what the record step compares with). Two rounds of per-shard pipelines.
+   */
+  private async adjustmentsOf(opIds: readonly string[]): Promise<{ known: Map<string, KnownAdjustment[]>; counts: Map<string, number> }> {
     const groups = await this.grouped(opIds);
     const lists = await this.perShard((keys, p) => {
       for (const id of groups[keys.shard]) p.zrange(keys.operationAdjustments(id), 0, -1);
       return groups[keys.shard].length;
     });
     const owners: { id: string; adj: string }[][] = this.shards.map(() => []);
+    const counts = new Map<string, number>();
     groups.forEach((group, shard) =>
       group.forEach((id, n) => {
-        for (const adj of (lists[shard][n] as string[] | undefined) ?? []) owners[shard].push({ id, adj });
+        const ids = (lists[shard][n] as string[] | undefined) ?? [];
+        counts.set(id, ids.length);
+        for (const adj of ids) owners[shard].push({ id, adj });
       }),
     );
     const out = new Map<string, KnownAdjustment[]>();
-    if (owners.every((o) => o.length === 0)) return out;
+    if (owners.every((o) => o.length === 0)) return { known: out, counts };
     const rows = await this.perShard((keys, p) => {
       for (const o of owners[keys.shard]) p.hmget(keys.adjustment(o.adj), ...ADJUSTMENT_FIELDS);
       return owners[keys.shard].length;
@@ -313,7 +331,7 @@ export class ReconciliationLedger {
         if (known) out.set(id, [...(out.get(id) ?? []), known]);
       }),
     );
-    return out;
+    return { known: out, counts };
   }
 
   /**

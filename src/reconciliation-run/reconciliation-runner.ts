@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { RedisClient } from '../redis/redis-connection';
 import { AdjustmentStore } from '../adjustments/adjustment-store';
-import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
+import { AdjustmentRecorder, adjustmentsFoundRecorded } from '../delivery/adjustment-recorder';
+import { AdjustmentsChangedError } from '../errors/adjustments-changed-error';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { assertNever } from '../gateways/assert-never';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import type { OrphanReversal } from '../poller/orphan-reversal';
+import type { AdjustmentKind } from '../adjustments/adjustment';
 import { Match, ReconciledOperation, cancelsAuthorization, classifyLine, classifyMissingAtPsp } from '../reconciliation/classifier';
 import type { PspRecord, PspRecordReader, ReconciliationWindow } from '../reconciliation/psp-record';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
@@ -99,6 +101,8 @@ export interface ReconciliationRunnerDeps {
 /** Non-matched verdicts logged one by one per invocation; the rest are in the report. */
 const LOGGED_VERDICTS = 50;
 const LOCK_MS = 120_000;
+/** Times a line is judged again when its record step keeps finding the operation's adjustments changed. */
+const RECORD_ROUNDS = 8;
 
 /**
  * Reconciliation of one gateway over one window: reads the PSP's records a page at a time (constant
@@ -254,7 +258,8 @@ export class ReconciliationRunner {
       if (record.fee !== undefined) delta.fees[feeCurrency] = (delta.fees[feeCurrency] ?? 0) + record.fee;
       if (record.net !== undefined) delta.net[feeCurrency] = (delta.net[feeCurrency] ?? 0) + record.net;
       // Most lines agree: no call, no await for them (a microtask per line is measurable over 100,000).
-      const outcome = verdict.action.type === 'none' ? 'none' : await this.apply(verdict, match?.op ?? null, dryRun);
+      let outcome: ActionOutcome = 'none';
+      if (verdict.action.type !== 'none') ({ verdict, outcome } = await this.act(record, match, verdict, dryRun, ties));
       this.note(verdict, outcome, delta, logged);
       if (sink) await sink.verdict(verdict, outcome);
     }
@@ -282,11 +287,58 @@ export class ReconciliationRunner {
   }
 
   /**
+   * Applies `verdict`. A late fact or a contradiction was judged against the operation's adjustments as the page
+   * read them, and is recorded only while the operation still has as many (`Match.adjustmentsRead`): a webhook may
+   * have recorded the same fact in between. When it has more, they are read again and the line judged anew: tied
+   * to the webhook's adjustment (or found reported already) instead of recorded a second time, counted
+   * (`pb_adjustments_found_recorded_total{source="reconciliation"}`) and logged; else recorded.
+   */
+  private async act(
+    record: PspRecord,
+    match: Match | null,
+    verdict: LineVerdict,
+    dryRun: boolean,
+    ties: Map<string, string>,
+  ): Promise<{ verdict: LineVerdict; outcome: ActionOutcome }> {
+    let current = verdict;
+    let read = match;
+    for (let round = 1; ; round += 1) {
+      try {
+        return { verdict: current, outcome: await this.apply(current, read, dryRun) };
+      } catch (err) {
+        if (!(err instanceof AdjustmentsChangedError) || read === null || round >= RECORD_ROUNDS) throw err;
+      }
+      read = await this.ledger.readAgain(read);
+      const judged = current;
+      current = classifyLine(record, withTies(read, ties));
+      if (current.ties) current = await this.tie(record, read, current, dryRun, ties, false);
+      if (judged.action.type === 'adjust' && current.action.type !== 'adjust') this.foundRecorded(record, read, judged.action.kind, current);
+    }
+  }
+
+  /** Counts and logs, once, a line whose fact another writer recorded between the run's read and its record step. */
+  private foundRecorded(record: PspRecord, match: Match, kind: AdjustmentKind, verdict: LineVerdict): void {
+    const { gateway, logger } = this.deps;
+    adjustmentsFoundRecorded.inc({ gateway, kind, source: 'reconciliation' });
+    logger.info('reconciliation line: a webhook recorded its fact after the run read the operation; not recorded twice', {
+      gateway,
+      operation_id: match.op.id,
+      psp_line: record.lineId,
+      kind,
+      // The webhook's adjustment the line is now tied to; absent for a contradiction reported already.
+      adjustment_id: verdict.ties?.adjustmentId ?? null,
+      by: verdict.ties?.by ?? null,
+      note: verdict.note,
+    });
+  }
+
+  /**
    * Ties the adjustment `verdict` found `record` recorded by (a webhook's, no line's yet) to this line, so that
    * it accounts for no other line; in a dry run, for this invocation only. When another line took it first (a
-   * run of an overlapping window at the same moment), the line is classified again without it.
+   * run of an overlapping window at the same moment), the line is classified again without it. `logged` false:
+   * the caller logs the line itself (one line per tie).
    */
-  private async tie(record: PspRecord, match: Match, verdict: LineVerdict, dryRun: boolean, ties: Map<string, string>): Promise<LineVerdict> {
+  private async tie(record: PspRecord, match: Match, verdict: LineVerdict, dryRun: boolean, ties: Map<string, string>, logged = true): Promise<LineVerdict> {
     let current = verdict;
     // Each pass takes one adjustment out of the running: bounded by the operation's adjustments.
     for (let pass = 0; current.ties && pass <= (match.adjustments?.length ?? 0); pass += 1) {
@@ -296,14 +348,15 @@ export class ReconciliationRunner {
       ties.set(adjustmentId, holder);
       if (holder === record.lineId) {
         reconciliationAdjustmentTies.inc({ gateway: this.deps.gateway, by });
-        this.deps.logger.info('reconciliation line found recorded by an adjustment; tied to it', {
-          gateway: this.deps.gateway,
-          operation_id: match.op.id,
-          psp_line: record.lineId,
-          adjustment_id: adjustmentId,
-          by,
-          dry_run: dryRun,
-        });
+        if (logged)
+          this.deps.logger.info('reconciliation line found recorded by an adjustment; tied to it', {
+            gateway: this.deps.gateway,
+            operation_id: match.op.id,
+            psp_line: record.lineId,
+            adjustment_id: adjustmentId,
+            by,
+            dry_run: dryRun,
+          });
         return current;
       }
       current = classifyLine(record, withTies(match, ties));
@@ -362,9 +415,14 @@ export class ReconciliationRunner {
     });
   }
 
-  /** Applies what the PSP is authoritative for (nothing in a dry run). */
-  private async apply(verdict: LineVerdict, matched: ReconciledOperation | null, dryRun: boolean): Promise<ActionOutcome> {
+  /**
+   * Applies what the PSP is authoritative for (nothing in a dry run).
+   * @throws AdjustmentsChangedError when an adjustment judged against the operation's adjustments as read
+   *   (`Match.adjustmentsRead`) finds them changed: nothing recorded, the line is to be judged again.
+   */
+  private async apply(verdict: LineVerdict, match: Match | null, dryRun: boolean): Promise<ActionOutcome> {
     const { action, record } = verdict;
+    const matched = match?.op ?? null;
     switch (action.type) {
       case 'none':
         return 'none';
@@ -391,6 +449,7 @@ export class ReconciliationRunner {
           gateway: this.deps.gateway,
           pspEventId: lineEventId(record.lineId),
           source: 'reconciliation',
+          ...(match?.adjustmentsRead !== undefined ? { expectedAdjustments: match.adjustmentsRead } : {}),
         });
         if (created && action.kind === 'succeeded_after_failure' && op.command === 'authorize' && this.deps.orphans) {
           await this.deps.orphans.request(op.id, 'oms_told_failed', record.pspReference !== undefined ? { pspReference: record.pspReference } : {});

@@ -64,6 +64,11 @@ export type TieMethod = NonNullable<LineVerdict['ties']>['by'];
 /** The match a line was tied to, with the operation's adjustments when the line needs them (`needsKnownAdjustments`). */
 export interface Match extends Candidate {
   adjustments?: readonly KnownAdjustment[];
+  /**
+   * How many adjustments the operation had when `adjustments` were read (unreadable ones included): a verdict
+   * judged against them is recorded only while it still has that many (`AdjustmentInput.expectedAdjustments`).
+   */
+  adjustmentsRead?: number;
 }
 
 /** Exhaustiveness guard: an unhandled kind, command or state is a compile error here, and a runtime error. */

@@ -1,5 +1,6 @@
 import { RedisClient } from '../../../src/redis/redis-connection';
 import { AdjustmentStore, adjustmentIdFor } from '../../../src/adjustments/adjustment-store';
+import { AdjustmentsChangedError } from '../../../src/errors/adjustments-changed-error';
 import { OperationNotFoundError } from '../../../src/errors/operation-not-found-error';
 import { Ledger } from '../../../src/ledger/ledger';
 import { channelCommand } from '../../support/fixtures';
@@ -131,5 +132,25 @@ describe('AdjustmentStore.recordAdjustment: a webhook after reconciliation', () 
       store.recordAdjustment({ ...input(id, 'DSP5:CHARGEBACK:true'), pspReference: 'DSP5' }),
     ]);
     expect(outcomes.map((o) => o.created)).toEqual([true, true, true, true]);
+  });
+});
+
+describe('AdjustmentStore.recordAdjustment: a reconciliation line judged against the adjustments as read', () => {
+  const fromLine = (operationId: string, line: string, expectedAdjustments: number) => ({
+    ...input(operationId, `reconciliation:${line}`),
+    source: 'reconciliation' as const,
+    expectedAdjustments,
+  });
+
+  it('records only while the operation has as many adjustments as were read: after a webhook recorded one in between it writes nothing; a repeat of its own line is still found', async () => {
+    const id = await succeededCapture();
+    await store.recordAdjustment(input(id, 'DSP7:CHARGEBACK:true'));
+    await expect(store.recordAdjustment(fromLine(id, 'line-7', 0))).rejects.toBeInstanceOf(AdjustmentsChangedError);
+    expect((await store.forOperation(id)).map((a) => a.source)).toEqual(['webhook']);
+    expect((await ledger.interactions(id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
+    const recorded = await store.recordAdjustment(fromLine(id, 'line-7', 1));
+    expect(recorded.created).toBe(true);
+    // Another run recording the same line, having read the operation before the first did: the same adjustment.
+    expect(await store.recordAdjustment(fromLine(id, 'line-7', 1))).toEqual({ created: false, adjustment: recorded.adjustment });
   });
 });

@@ -8,8 +8,12 @@ import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { adjustmentEventId } from '../../../src/events/adjustment-event';
-import { adjustmentIdFor, AdjustmentStore } from '../../../src/adjustments/adjustment-store';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { AdjustmentInput, adjustmentIdFor, AdjustmentStore, RecordedAdjustment } from '../../../src/adjustments/adjustment-store';
+import type { AdjustmentKind } from '../../../src/adjustments/adjustment';
+import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
+import { Logger } from '../../../src/logging/logger';
+import { ReconciliationRunner } from '../../../src/reconciliation-run/reconciliation-runner';
+import { createGatewayClients, gatewayDefinition } from '../../../src/gateways/gateway-registry';
 import { GatewayRoute } from '../../../src/gateways/gateway-route';
 import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -82,6 +86,17 @@ async function authorizedAndCaptured(amount: number): Promise<{ auth: OperationR
   const auth = await deliver(channelCommand('authorize', {}, { amount, gateway_key: 'pm_card_visa' }));
   const capture = await deliver(channelCommand('capture', {}, { amount, gateway_key: auth.gatewayReference!, order_id: auth.payment.order_id }));
   return { auth, capture };
+}
+
+/** A chargeback (or its reversal) of the operation `reference` at the simulator: a report line; no webhook is sent here. Its id. */
+async function chargeback(reference: string, amount: number, reversed = false): Promise<string> {
+  const response = await fetch(`${sim.url}/_control/chargeback`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ reference, amount, reversed }),
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { object: { id: string } }).object.id;
 }
 
 function collect(): { verdicts: LineVerdict[]; sink: { verdict(v: LineVerdict): void } } {
@@ -247,17 +262,6 @@ describe('a contradiction a webhook reported first', () => {
 });
 
 describe('chargebacks: each recorded adjustment accounts for one PSP line', () => {
-  /** A chargeback (or its reversal) of the operation `reference` at the simulator: a report line; no webhook is sent here. Its id. */
-  async function chargeback(reference: string, amount: number, reversed = false): Promise<string> {
-    const response = await fetch(`${sim.url}/_control/chargeback`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ reference, amount, reversed }),
-    });
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { object: { id: string } }).object.id;
-  }
-
   it('a second chargeback of the same amount, after one a webhook brought and its reversal, is recorded with its OMS event; a re-run over an overlapping window records nothing twice', async () => {
     const store = new AdjustmentStore(redis, config.redis.keyPrefix);
     const from = Date.now() - 1;
@@ -307,6 +311,179 @@ describe('chargebacks: each recorded adjustment accounts for one PSP line', () =
       'chargeback_reversed:reconciliation',
       'chargeback:reconciliation',
     ]);
+  });
+});
+
+describe('the record step of a run, while another writer records the same fact', () => {
+  /**
+   * The runner's recorder with `before` run once, ahead of its first recording of a `kind` adjustment: what
+   * happens between the run's read of the operation's adjustments (with its page) and its record step.
+   */
+  class RecordingAfter extends AdjustmentRecorder {
+    private pending: (() => Promise<void>) | null;
+
+    constructor(
+      deps: ConstructorParameters<typeof AdjustmentRecorder>[0],
+      private readonly kind: AdjustmentKind,
+      before: () => Promise<void>,
+    ) {
+      super(deps);
+      this.pending = before;
+    }
+
+    override async recordAdjustment(op: OperationRecord, input: Omit<AdjustmentInput, 'operationId'>, now?: number): Promise<RecordedAdjustment> {
+      const before = input.kind === this.kind ? this.pending : null;
+      if (before) {
+        this.pending = null;
+        await before();
+      }
+      return super.recordAdjustment(op, input, now);
+    }
+  }
+
+  /** A runner of the simulator as `reconcile` builds it, in a process of its own (its own Redis connection). */
+  function runProcess(kind: AdjustmentKind, before: () => Promise<void>, log: Logger = logger) {
+    const connection = createRedis(config.redis, 'commands');
+    const prefix = config.redis.keyPrefix;
+    const ownLedger = new Ledger(connection, prefix);
+    const queue = createOmsEventsQueue(connection, prefix);
+    const outcomes = new OutcomeRecorder({ config, ledger: ownLedger, events: new EventStore(connection, prefix), eventsQueue: queue, logger: log });
+    const deps = { config, store: new AdjustmentStore(connection, prefix), recorder: outcomes, ledger: ownLedger, logger: log };
+    const http = createReconciliationHttp(route.gateway, route.transformer, { proxy: { host: '', port: 0 }, timeoutMs: 5000 });
+    const support = gatewayDefinition('simulator').reconciliation!;
+    const runner = new ReconciliationRunner({
+      redis: connection,
+      prefix,
+      gateway: 'simulator',
+      reader: support.reader(route.gateway, http),
+      source: support.source,
+      adjustments: new RecordingAfter(deps, kind, before),
+      recorder: outcomes,
+      logger: log,
+    });
+    const close = async () => {
+      http.close();
+      await queue.close();
+      connection.disconnect();
+    };
+    return { runner, close };
+  }
+
+  /** The adjustment entries of the operation's history (one per adjustment recorded, each with its OMS event). */
+  const adjustmentEntries = async (id: string) => (await ledger.interactions(id)).filter((h) => h.event === 'adjustment');
+
+  it("a chargeback webhook recorded after the run read the operation's adjustments and before it recorded the line: the run reads them again and ties the line to the webhook's adjustment; one adjustment, one OMS event, counted and logged once", async () => {
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    const from = Date.now() - 1;
+    const { capture } = await authorizedAndCaptured(1600);
+    const dispute = await chargeback(capture.id, 1600);
+    const webhooks = new AdjustmentRecorder({ config, store, recorder, ledger, logger });
+    let webhook: RecordedAdjustment | undefined;
+    const logs = captureLogger('info');
+    const run = runProcess(
+      'chargeback',
+      async () => {
+        // The simulator's webhook names the chargeback's id, as in the test above.
+        webhook = await webhooks.recordAdjustment(capture, {
+          kind: 'chargeback',
+          direction: 'debit',
+          amount: 1600,
+          currency: 'EUR',
+          pspReference: dispute,
+          gateway: 'simulator',
+          pspEventId: `evt_${dispute}`,
+          source: 'webhook',
+        });
+      },
+      logs.logger,
+    );
+    const before = await metricValue('pb_adjustments_found_recorded_total', { gateway: 'simulator', kind: 'chargeback', source: 'reconciliation' });
+    const { verdicts, sink } = collect();
+    const summary = await run.runner.run({ window: { from, to: Date.now() + 1 }, sink }).finally(run.close);
+
+    expect(webhook?.created).toBe(true);
+    const verdict = verdicts.find((v) => v.record?.modificationReference === dispute);
+    expect(verdict).toMatchObject({ class: 'matched', action: { type: 'none' }, ties: { adjustmentId: webhook!.adjustment.id, by: 'psp_reference' } });
+    expect(summary.adjusted).toBe(0);
+    expect((await store.forOperation(capture.id)).map((a) => `${a.kind}:${a.source}`)).toEqual(['chargeback:webhook']);
+    const shard = (await ledger.shardOf(capture.id)) ?? 0;
+    expect(await redis.hget(shardKeysOf(config.redis.keyPrefix)[shard].adjustment(webhook!.adjustment.id), 'reconciled_line')).toBe(verdict!.record!.lineId);
+    expect(await adjustmentEntries(capture.id)).toHaveLength(1);
+    expect(await events.load(adjustmentEventId(capture.id, webhook!.adjustment.id))).not.toBeNull();
+    expect(await events.load(adjustmentEventId(capture.id, adjustmentIdFor('simulator', `reconciliation:${verdict!.record!.lineId}`)))).toBeNull();
+    expect(await metricValue('pb_adjustments_found_recorded_total', { gateway: 'simulator', kind: 'chargeback', source: 'reconciliation' })).toBe(before + 1);
+    const found = logs.lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.operation_id === capture.id && l.psp_line === verdict!.record!.lineId);
+    expect(found).toEqual([
+      expect.objectContaining({ level: 'info', message: expect.stringContaining('a webhook recorded its fact'), adjustment_id: webhook!.adjustment.id }),
+    ]);
+  });
+
+  it('a contradiction a webhook reported after the run read the operation and before it recorded the line is found reported: nothing recorded twice', async () => {
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    const from = Date.now() - 1;
+    const sale = await deliver(channelCommand('sale', {}, { amount: 3200, gateway_key: 'pm_card_declined' }));
+    expect(sale.state).toBe('FAILED');
+    expect(sim.injectDiscrepancy({ kind: 'state_mismatch', reference: sale.id })).not.toEqual(expect.any(String));
+    const webhooks = new AdjustmentRecorder({ config, store, recorder, ledger, logger });
+    const run = runProcess('succeeded_after_failure', async () => {
+      await webhooks.recordAdjustment(sale, {
+        kind: 'succeeded_after_failure',
+        direction: 'credit',
+        amount: 3200,
+        currency: 'EUR',
+        gateway: 'simulator',
+        pspEventId: `evt_webhook_${sale.id}`,
+        source: 'webhook',
+      });
+    });
+    const before = await metricValue('pb_adjustments_found_recorded_total', {
+      gateway: 'simulator',
+      kind: 'succeeded_after_failure',
+      source: 'reconciliation',
+    });
+    const { verdicts, sink } = collect();
+    const summary = await run.runner.run({ window: { from, to: Date.now() + 1 }, sink }).finally(run.close);
+    expect(verdicts.find((v) => v.ledger?.operationId === sale.id)).toMatchObject({ class: 'state_mismatch', action: { type: 'none' } });
+    expect(summary.adjusted).toBe(0);
+    expect((await store.forOperation(sale.id)).map((a) => a.source)).toEqual(['webhook']);
+    expect(await adjustmentEntries(sale.id)).toHaveLength(1);
+    expect(await metricValue('pb_adjustments_found_recorded_total', { gateway: 'simulator', kind: 'succeeded_after_failure', source: 'reconciliation' })).toBe(
+      before + 1,
+    );
+  });
+
+  it('two runs (overlapping windows, two processes) that judged the same chargeback line before either recorded it record it once: its line id is its idempotency key', async () => {
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    const from = Date.now() - 1;
+    const { capture } = await authorizedAndCaptured(1700);
+    const dispute = await chargeback(capture.id, 1700);
+    const to = Date.now() + 1;
+    // Each run records only once both have read and judged the line.
+    let arrived = 0;
+    let open: () => void = () => undefined;
+    const both = new Promise<void>((resolve) => (open = resolve));
+    const arrive = async () => {
+      arrived += 1;
+      if (arrived === 2) open();
+      await both;
+    };
+    const runs = [runProcess('chargeback', arrive), runProcess('chargeback', arrive)];
+    const outcomes: string[] = [];
+    const sink = { verdict: (v: LineVerdict, outcome: string) => void (v.record?.modificationReference === dispute && outcomes.push(outcome)) };
+    const summaries = await Promise.all([
+      runs[0].runner.run({ window: { from, to }, sink }).finally(runs[0].close),
+      runs[1].runner.run({ window: { from, to: to + 1 }, sink }).finally(runs[1].close),
+    ]);
+
+    expect(arrived).toBe(2);
+    expect(summaries.map((s) => s.result)).toEqual(['done', 'done']);
+    expect(outcomes.sort()).toEqual(['adjusted', 'already_adjusted']);
+    const recorded = await store.forOperation(capture.id);
+    expect(recorded.map((a) => `${a.kind}:${a.source}`)).toEqual(['chargeback:reconciliation']);
+    expect(await adjustmentEntries(capture.id)).toHaveLength(1);
+    expect(await events.load(adjustmentEventId(capture.id, recorded[0].id))).not.toBeNull();
   });
 });
 
