@@ -25,6 +25,8 @@ export interface SimulatorResult {
   balance?: number;
   /** `requires_action`: the 3-D Secure challenge (`{type: "three_ds_challenge", url}`), handed to the storefront. */
   next_action?: Record<string, unknown>;
+  /** When the simulator made the object, unix seconds. */
+  created?: number;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -55,6 +57,7 @@ export function toSimulatorResult(value: unknown, gateway: string): SimulatorRes
     gift_card: typeof value.gift_card === 'string' && value.gift_card.length > 0 ? value.gift_card : undefined,
     balance: Number.isSafeInteger(value.balance) ? (value.balance as number) : undefined,
     next_action: isRecord(value.next_action) ? value.next_action : undefined,
+    created: Number.isSafeInteger(value.created) && (value.created as number) > 0 ? (value.created as number) : undefined,
   };
 }
 
@@ -77,6 +80,8 @@ export function simulatorOutcome(result: SimulatorResult, command: OperationCont
   if (outcome.status === 'FAIL' && outcome.reason === undefined) outcome.reason = result.decline_code ?? status;
   if (outcome.status === 'ACTION_REQUIRED') outcome.action = challengeAction(result.next_action);
   if ((command === 'revalidate' || command === 'tokenize') && outcome.status !== 'FAIL') outcome.newGatewayKey = result.id;
+  // An authorization's own time (its expiry counts from it); a webhook's object is the authorization too.
+  if (outcome.status === 'SUCCESS' && result.object === 'authorization' && result.created !== undefined) outcome.authorizedAt = result.created * 1000;
   if (command === 'issue' && outcome.status !== 'FAIL' && result.gift_card !== undefined) outcome.newGatewayKey = result.gift_card;
   if (command !== undefined && isStoredValueCommand(command)) return giftCardMoney(outcome, result, command);
   // The simulator answers captures, cancels and refunds with their own objects; should one answer with the
