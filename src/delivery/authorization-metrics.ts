@@ -78,3 +78,15 @@ export function dependentsWaiting(): Counter<'gateway' | 'command'> {
     ['gateway', 'command'],
   );
 }
+
+/**
+ * `pb_authorization_expiry_starts_total{gateway,from}`: authorizations recorded as succeeded, by the time their
+ * expiry was counted from (`from`: psp, first_attempt, created, recorded; see `authorizationStart`).
+ */
+export function authorizationExpiryStarts(): Counter<'gateway' | 'from'> {
+  return counter(
+    'pb_authorization_expiry_starts_total',
+    'Authorizations recorded as succeeded, by gateway and the time their expiry was counted from (psp, first_attempt, created, recorded)',
+    ['gateway', 'from'],
+  );
+}

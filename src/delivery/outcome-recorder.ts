@@ -11,12 +11,12 @@ import { withSafeReason } from '../gateways/outcome-text';
 import { pspDiscrepancy } from '../events/psp-discrepancy';
 import { inBusUnits } from '../events/bus-units';
 import { confirmsBalance } from '../contracts/stored-value';
-import { pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
+import { authorizationExpiryStarts, pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
 import { storedCardMismatches } from '../events/stored-card-report';
 import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields, dropsMethodData } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
 import { OperationState, isTerminal } from '../ledger/operation-state';
-import { lifecycleFields } from '../lifecycle/authorization-validity';
+import { AuthorizationStart, authorizationStart, lifecycleFields } from '../lifecycle/authorization-validity';
 import { Logger } from '../logging/logger';
 import { Decline } from '../errors/decline';
 import { declineOfFailure, declineOfOutcome, noteDecline } from './decline-recording';
@@ -58,6 +58,9 @@ function actionFields(op: OperationRecord, to: OperationState, outcome: GatewayO
   if (op.state === 'ACTION_REQUIRED' && op.action) return { action: { kind: op.action.kind } };
   return {};
 }
+
+/** How long after an authorization was made its success may be recorded before the recorder logs it (1 hour). */
+const LATE_AUTHORIZATION_MS = 3600 * 1000;
 
 /** Where an outcome came from, kept in the operation's history. */
 export type OutcomeSource = 'response' | 'webhook' | 'inquiry' | 'poller' | 'bridge' | 'reconciliation';
@@ -127,14 +130,18 @@ export class OutcomeRecorder {
     // The stored card as the PSP described it: for a command that stores one (the OMS is told what the token holds).
     fields.storedCard = op.command === 'tokenize' || wantsStoredToken(op.payment) ? outcome.storedCard : undefined;
     // Expiry of an authorization, or the authorization a capture/cancel closes: same transition, no extra call.
-    if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now, outcome.captureBefore));
+    if (to === 'SUCCEEDED') Object.assign(fields, lifecycleFields(this.deps.config, op, true, now, outcome));
     // A refused command on an earlier PSP object (a capture or cancel the PSP turned down) leaves that object
     // indexed to the operation holding it, so a later fact about it (a dispute) does not land on the refusal.
     // A validate only reads its authorization's object (Stripe answers with the PaymentIntent): it never takes it over either.
     const refusedDependent = (to === 'FAILED' && DEPENDENT.has(op.command)) || op.command === 'validate';
     const reference = outcome.gatewayReference ? { gateway, reference: outcome.gatewayReference, ...(refusedDependent ? { ifUnclaimed: true } : {}) } : null;
     const interaction = Object.assign({ event: 'outcome', source, gateway_status: outcome.gatewayStatus }, details);
+    // Which time the authorization's expiry was counted from goes on its history (and a late one on the log).
+    const start = fields.expiresAt !== undefined ? authorizationStart(op, now, outcome.authorizedAt) : undefined;
+    if (start !== undefined) Object.assign(interaction, { expiry_from: start.from, authorized_at: new Date(start.at).toISOString() });
     const after = await this.decide(op, to, interaction, fields, reference);
+    if (start !== undefined && after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
     if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source);
     if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteStoredCard(after, source);
@@ -198,6 +205,26 @@ export class OutcomeRecorder {
       ...(op.state === 'ACTION_REQUIRED' && op.action ? { action: { kind: op.action.kind } } : {}),
     };
     return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null);
+  }
+
+  /**
+   * An authorization recorded as succeeded: `pb_authorization_expiry_starts_total`, and an info line when it
+   * was made well before this record (a review accepted, an inquiry, a reconciliation, a late webhook), whose
+   * expiry is then nearer than the record's age suggests.
+   */
+  private noteExpiryStart(op: OperationRecord, start: AuthorizationStart, fields: TransitionFields, now: number, source: OutcomeSource): void {
+    const gateway = gatewayOf(op);
+    authorizationExpiryStarts().inc({ gateway, from: start.from });
+    if (now - start.at < LATE_AUTHORIZATION_MS) return;
+    this.deps.logger.info('authorization recorded after it was made: its expiry counts from when it was made', {
+      operation_id: op.id,
+      gateway,
+      source,
+      expiry_from: start.from,
+      authorized_at: new Date(start.at).toISOString(),
+      recorded_late_ms: now - start.at,
+      ...(fields.expiresAt !== undefined ? { expires_at: new Date(fields.expiresAt).toISOString() } : {}),
+    });
   }
 
   /** The PSP confirmed another amount or currency than asked: a warning and `pb_psp_discrepancies_total`. */

@@ -90,6 +90,13 @@ export interface GatewayOutcome {
    */
   captureBefore?: number;
   /**
+   * An authorization: when the PSP says it made it (epoch ms): Stripe's charge `created`, Adyen's
+   * AUTHORISATION `eventDate`, Cybersource's `submitTimeUtc`, the simulator's `created`. Its validity is
+   * counted from it, not from when the bridge recorded the success (`authorizationStart`). Absent: from the
+   * operation's first gateway call.
+   */
+  authorizedAt?: number;
+  /**
    * FAIL only: the PSP still holds the funds of an authorization for it, and why ({@link FundsHeldReason}):
    * the payment was refused after the issuer approved it, and the hold stands until the merchant reverses
    * it or it expires. The recorder hands the failed operation to orphan reversal under that reason, which

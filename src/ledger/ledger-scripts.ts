@@ -172,7 +172,11 @@ if may(from, to) then
   elseif A.has_ref == 'nx' then redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'NX') end
   local fields = cjson.decode(A.fields)
   redis.call('HSET', K.op, 'state', to, 'updated_at', A.now, unpack(fields))
-  if A.count_attempt == '1' then redis.call('HINCRBY', K.op, 'attempts', 1) end
+  if A.count_attempt == '1' then
+    redis.call('HINCRBY', K.op, 'attempts', 1)
+    -- The first attempt's time: an authorization of this operation cannot be older (its expiry's fallback).
+    redis.call('HSETNX', K.op, 'first_attempt_at', A.now)
+  end
   -- An erasure's payment is already scrubbed, and of more than this: never written over.
   if A.scrubbed_payment ~= '' and redis.call('HEXISTS', K.op, 'erased_at') == 0 then
     redis.call('HSET', K.op, 'payment', A.scrubbed_payment)

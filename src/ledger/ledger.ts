@@ -260,6 +260,7 @@ export class Ledger {
     const draft = draftRecord(id, command, now);
     draft.state = state;
     draft.attempts = firstAttempt ? 1 : 0;
+    if (firstAttempt) draft.firstAttemptAt = now;
     draft.digest = digest;
     if (extra.routing !== undefined) draft.routing = extra.routing;
     const fields = encodeRecord(draft);

@@ -19,6 +19,11 @@ export interface OperationRecord {
   updatedAt: number;
   /** Gateway calls made so far. */
   attempts: number;
+  /**
+   * When the first gateway call was recorded (epoch ms; absent on records from before it was kept): no
+   * authorization of this operation can be older, so an authorization's expiry falls back on it.
+   */
+  firstAttemptAt?: number;
   reason?: string;
   gatewayReference?: string;
   newGatewayKey?: string;
@@ -103,6 +108,7 @@ const FIELDS: FieldTable = {
   createdAt: { hash: 'created_at', codec: int },
   updatedAt: { hash: 'updated_at', codec: int },
   attempts: { hash: 'attempts', codec: int },
+  firstAttemptAt: { hash: 'first_attempt_at', codec: int },
   reason: { hash: 'reason', codec: text },
   gatewayReference: { hash: 'gateway_reference', codec: text },
   newGatewayKey: { hash: 'new_gateway_key', codec: text },
@@ -201,7 +207,7 @@ type BlankRecord = { [F in keyof OperationRecord]-?: unknown };
 /**
  * A record with every field present and undefined, as one literal in the field table's order (the compiler
  * checks that it names every field): records then share one shape whatever their history, and V8 keeps them
- * as fast objects (a record built by assigning its 27 fields one by one by name is a dictionary, slower to
+ * as fast objects (a record built by assigning its fields one by one by name is a dictionary, slower to
  * read and to copy on every transition).
  */
 function blankRecord(): BlankRecord {
@@ -216,6 +222,7 @@ function blankRecord(): BlankRecord {
     createdAt: undefined,
     updatedAt: undefined,
     attempts: undefined,
+    firstAttemptAt: undefined,
     reason: undefined,
     gatewayReference: undefined,
     newGatewayKey: undefined,
@@ -334,6 +341,7 @@ export function draftRecord(id: string, command: PaymentCommand, now: number): O
  */
 export function afterTransition(record: OperationRecord, to: OperationState, fields: TransitionFields, now: number): OperationRecord {
   const after: OperationRecord = { ...record, state: to, updatedAt: now, attempts: record.attempts + (fields.countAttempt ? 1 : 0) };
+  if (fields.countAttempt && after.firstAttemptAt === undefined) after.firstAttemptAt = now;
   for (const field of TRANSITION_SETTABLE) {
     const value = fields[field];
     if (value !== undefined) (after as unknown as Record<string, unknown>)[field] = value;

@@ -72,13 +72,49 @@ export function authorizationValidityMs(config: Config, gatewayName: string, pay
 }
 
 /**
- * When an authorization that succeeded at `now` expires (epoch ms), or `undefined` for a command that leaves
- * none: what the PSP said for it (`captureBefore`, epoch ms) when it did, else the documented window. Pure.
+ * When an authorization expires (epoch ms), or `undefined` for a command that leaves none: what the PSP said
+ * for it (`captureBefore`, epoch ms) when it did, else the documented window from `start`, when it was
+ * authorized ({@link authorizationStart}). Pure.
  */
-export function expiresAtFor(config: Config, command: CommandType, payment: Payment, now: number, captureBefore?: number): number | undefined {
+export function expiresAtFor(config: Config, command: CommandType, payment: Payment, start: number, captureBefore?: number): number | undefined {
   if (!TRACKED_AUTHORIZATIONS.has(command)) return undefined;
   if (captureBefore !== undefined) return captureBefore;
-  return now + authorizationValidityMs(config, payment.gateway, payment, isMerchantInitiated(command, payment));
+  return start + authorizationValidityMs(config, payment.gateway, payment, isMerchantInitiated(command, payment));
+}
+
+/**
+ * Which time an authorization's validity is counted from (the history's `expiry_from`, a metric label):
+ * `psp` the PSP's own time of the authorization; `first_attempt` the operation's first gateway call;
+ * `created` its creation (a record from before first calls were kept); `recorded` when the bridge recorded
+ * the success.
+ */
+export type AuthorizationStartSource = 'psp' | 'first_attempt' | 'created' | 'recorded';
+
+/** When an authorization was made, as far as the bridge can tell, and from what. */
+export interface AuthorizationStart {
+  /** Epoch ms. */
+  at: number;
+  from: AuthorizationStartSource;
+}
+
+/**
+ * When an authorization recorded at `now` was made: the PSP's time of it (`authorizedAt`) when its answer
+ * gave one, else the operation's first gateway call (no authorization of it can be older), else its
+ * creation; never later than `now`. A success recorded late (a review accepted days after, an inquiry or a
+ * reconciliation settling it, a webhook delivered late) is as old as the authorization, not as the record:
+ * counted from the record, it would look capturable past the issuer's hold. The earlier bound is the safe
+ * one: an authorization taken to expire sooner only warns early. Pure.
+ */
+export function authorizationStart(op: { firstAttemptAt?: number; createdAt?: number }, now: number, authorizedAt?: number): AuthorizationStart {
+  const start: AuthorizationStart =
+    authorizedAt !== undefined
+      ? { at: authorizedAt, from: 'psp' }
+      : op.firstAttemptAt !== undefined
+        ? { at: op.firstAttemptAt, from: 'first_attempt' }
+        : op.createdAt !== undefined
+          ? { at: op.createdAt, from: 'created' }
+          : { at: now, from: 'recorded' };
+  return start.at <= now ? start : { at: now, from: 'recorded' };
 }
 
 /** Whether an expiring authorization is due for its warning at `now`: within `expiry_warning_ms` of its expiry and not expired. Pure. */
@@ -102,26 +138,38 @@ export interface LifecycleFields {
 /**
  * The lifecycle fields an operation's move to SUCCEEDED carries (recorded in the same atomic step, see
  * `src/ledger/authorization-index.ts`): an authorization gets its `expiresAt` (the validity at the gateway
- * that holds it, where it was routed; the PSP's own `captureBefore` when the outcome named one) and `orphanAt`; a capture, cancel or revalidate closes the
- * authorization its `gateway_key` names, a PSP reference being looked up at the gateway the command was
- * sent to (the authorization's, wherever routing or failover put it; the id delivery resolved it to, on the
- * record as `authorizationId`, goes along). Nothing for any other move. Pure.
+ * that holds it, where it was routed, counted from when it was made ({@link authorizationStart}); the PSP's
+ * own `captureBefore` when the outcome named one) and `orphanAt` (counted from the same start); a capture,
+ * cancel or revalidate closes the authorization its `gateway_key` names, a PSP reference being looked up at
+ * the gateway the command was sent to (the authorization's, wherever routing or failover put it; the id
+ * delivery resolved it to, on the record as `authorizationId`, goes along). Nothing for any other move. Pure.
+ * @param psp what the PSP said of the authorization: its `captureBefore` and `authorizedAt` (epoch ms).
  */
 export function lifecycleFields(
   config: Config,
-  op: { id: string; command: CommandType; payment: Payment; routing?: RoutingRecord; authorizationId?: string },
+  op: {
+    id: string;
+    command: CommandType;
+    payment: Payment;
+    routing?: RoutingRecord;
+    authorizationId?: string;
+    firstAttemptAt?: number;
+    createdAt?: number;
+  },
   succeeded: boolean,
   now: number,
-  captureBefore?: number,
+  psp: { captureBefore?: number; authorizedAt?: number } = {},
 ): LifecycleFields {
   if (!succeeded) return {};
   const fields: LifecycleFields = {};
   const holder = gatewayOf(op);
-  const expiresAt = expiresAtFor(config, op.command, holder === op.payment.gateway ? op.payment : { ...op.payment, gateway: holder }, now, captureBefore);
+  const payment = holder === op.payment.gateway ? op.payment : { ...op.payment, gateway: holder };
+  const start = TRACKED_AUTHORIZATIONS.has(op.command) ? authorizationStart(op, now, psp.authorizedAt).at : now;
+  const expiresAt = expiresAtFor(config, op.command, payment, start, psp.captureBefore);
   if (expiresAt !== undefined) {
     fields.expiresAt = expiresAt;
     const age = orphanAgeMs(config, op.payment);
-    if (age > 0) fields.orphanAt = now + age;
+    if (age > 0) fields.orphanAt = start + age;
   }
   if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id) {
     const id = op.authorizationId !== undefined ? { id: op.authorizationId } : {};

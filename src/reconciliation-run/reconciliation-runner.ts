@@ -471,6 +471,8 @@ export class ReconciliationRunner {
             ...(action.status === 'FAIL' ? { reason: record.pspType } : {}),
             amount: record.amount,
             currency: record.currency.toUpperCase(),
+            // An authorization line's time is when the PSP authorized it: the expiry counts from it.
+            ...(action.status === 'SUCCESS' && record.kind === 'authorization' ? { authorizedAt: record.occurredAt } : {}),
           },
           'reconciliation',
           { psp_line: record.lineId },

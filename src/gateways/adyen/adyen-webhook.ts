@@ -263,6 +263,9 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedToken) outcome.storedToken = item.storedToken;
+    // When Adyen authorised it ("the time when the event was generated"), however late the notification came.
+    const at = status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' ? eventTime(item) : undefined;
+    if (at !== undefined) outcome.authorizedAt = at;
     const event: WebhookEvent = {
       eventId: `${item.pspReference}:${item.eventCode}:${item.success}`,
       gatewayReference: item.pspReference,
@@ -287,9 +290,15 @@ function adjustmentFact(item: AdyenNotificationItem, late: AdyenLateFact): Adjus
   const code = item.chargebackReasonCode?.trim();
   const reason = code ? code : item.reason && item.reason !== 'null' ? item.reason : undefined;
   if (reason !== undefined) fact.reason = reason;
-  const at = item.eventDate === undefined ? NaN : Date.parse(item.eventDate);
-  if (Number.isFinite(at)) fact.occurredAt = at;
+  const at = eventTime(item);
+  if (at !== undefined) fact.occurredAt = at;
   return fact;
+}
+
+/** An item's `eventDate` (ISO 8601 with its offset) as epoch ms, when it reads as a time. */
+function eventTime(item: AdyenNotificationItem): number | undefined {
+  const at = item.eventDate === undefined ? NaN : Date.parse(item.eventDate);
+  return Number.isFinite(at) ? at : undefined;
 }
 
 /**

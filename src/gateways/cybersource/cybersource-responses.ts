@@ -205,6 +205,7 @@ export function parseCybersourceResponse(ctx: OperationContext, response: Gatewa
       if (card) outcome.storedCard = card;
     }
     if (status === 'PARTIAL_AUTHORIZED' && authorizes(ctx) && !namesAuthorizedAmount(body)) return partialWithoutAmount(ctx, outcome, body);
+    if (authorizes(ctx)) withAuthorizedAt(outcome, [body]);
   }
   return withConfirmedMoney(outcome, reportedMoney(ctx, body));
 }
@@ -261,6 +262,19 @@ function searchSummaries(ctx: OperationContext, body: Json, gateway: string): Js
   const reference = merchantReference(ctx.operationId);
   const own = list.filter((summary) => obj(summary.clientReferenceInformation)?.code === reference);
   return own.length > 0 ? own : null;
+}
+
+/**
+ * Sets when Cybersource authorized a successful authorize, sale or revalidate (epoch ms): the earliest
+ * `submitTimeUtc` ("Time of request in UTC") of its transactions. The earliest, not the newest: a request
+ * Decision Manager held for review is the authorization, and what follows it (the review's decision, a
+ * capture) comes later; no authorization of the operation is older than its first request.
+ */
+function withAuthorizedAt(outcome: GatewayOutcome, transactions: readonly Json[]): void {
+  if (outcome.status !== 'SUCCESS') return;
+  // The transaction details spell it `submitTimeUTC` (2020-02-17 spec), the payment answer and search `submitTimeUtc`.
+  const times = transactions.map((t) => Date.parse(str(t.submitTimeUtc) ?? str(t.submitTimeUTC) ?? '')).filter(Number.isFinite);
+  if (times.length > 0) outcome.authorizedAt = Math.min(...times);
 }
 
 /** The newest of the summaries: the latest attempt decides (the request sorts newest first; this does not rely on it). */
@@ -330,6 +344,7 @@ export function parseCybersourceSearchResponse(ctx: OperationContext, response: 
     withAuthorizedMoney(ctx, outcome, cybersourceConfirmedMoney(amounts, ['authorizedAmount', 'totalAmount'], ctx.payment.currency));
   }
   if (ctx.command === 'revalidate' && outcome.status !== 'FAIL' && outcome.gatewayReference) outcome.newGatewayKey = outcome.gatewayReference;
+  if (authorizes(ctx)) withAuthorizedAt(outcome, list);
   // Rejected by Decision Manager (481) after the issuer approved: the synchronous AUTHORIZED_RISK_DECLINED.
   if (authorizes(ctx) && outcome.status === 'FAIL' && outcome.fundsHeld === undefined && rejectedHoldingFunds(newest)) outcome.fundsHeld = 'risk_declined';
   // A sale is sold once captured: an AUTHORIZED sale whose transactions show no capture (`ics_bill`) done
@@ -397,7 +412,10 @@ export function parseCybersourceDetailsAmount(ctx: OperationContext, first: Stat
   if (str(amounts?.authorizedAmount) !== undefined) {
     const money = cybersourceConfirmedMoney(amounts, ['authorizedAmount'], ctx.payment.currency);
     if (money.amount === undefined) throw new GatewayError('outcome_unknown', gateway, 'authorizedAmount of the transaction details cannot be read exactly');
-    return withAuthorizedMoney(ctx, { ...first.outcome }, money);
+    const outcome = withAuthorizedMoney(ctx, { ...first.outcome }, money);
+    // The search's time stands (its earliest request); the details' own time only when it named none.
+    if (outcome.authorizedAt === undefined) withAuthorizedAt(outcome, [body]);
+    return outcome;
   }
   if (partialSignal(target.summary) === 'partial' || partialSignal(body) === 'partial') {
     throw new GatewayError('outcome_unknown', gateway, 'partial authorization whose transaction details name no authorizedAmount');

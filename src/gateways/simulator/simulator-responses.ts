@@ -28,6 +28,8 @@ export interface SimulatorResult {
   next_action?: Record<string, unknown>;
   /** A token: the card it stores (`card: {brand, last4, exp_month, exp_year}`), checked. */
   card?: StoredCard;
+  /** When the simulator made the object, unix seconds. */
+  created?: number;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -61,6 +63,7 @@ export function toSimulatorResult(value: unknown, gateway: string): SimulatorRes
     card: isRecord(value.card)
       ? storedCardOf({ brand: value.card.brand, lastFour: value.card.last4, expiryMonth: value.card.exp_month, expiryYear: value.card.exp_year })
       : undefined,
+    created: Number.isSafeInteger(value.created) && (value.created as number) > 0 ? (value.created as number) : undefined,
   };
 }
 
@@ -84,6 +87,8 @@ export function simulatorOutcome(result: SimulatorResult, command: OperationCont
   if (outcome.status === 'ACTION_REQUIRED') outcome.action = challengeAction(result.next_action);
   if ((command === 'revalidate' || command === 'tokenize') && outcome.status !== 'FAIL') outcome.newGatewayKey = result.id;
   if (command === 'tokenize' && outcome.status === 'SUCCESS' && result.card !== undefined) outcome.storedCard = result.card;
+  // An authorization's own time (its expiry counts from it); a webhook's object is the authorization too.
+  if (outcome.status === 'SUCCESS' && result.object === 'authorization' && result.created !== undefined) outcome.authorizedAt = result.created * 1000;
   if (command === 'issue' && outcome.status !== 'FAIL' && result.gift_card !== undefined) outcome.newGatewayKey = result.gift_card;
   if (command !== undefined && isStoredValueCommand(command)) return giftCardMoney(outcome, result, command);
   // The simulator answers captures, cancels and refunds with their own objects; should one answer with the

@@ -139,6 +139,8 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
   if (outcome === 'SUCCESS' && (command === 'authorize' || command === 'revalidate')) {
     const captureBefore = captureBeforeOf(pi);
     if (captureBefore !== undefined) result.captureBefore = captureBefore;
+    const authorizedAt = authorizedAtOf(pi);
+    if (authorizedAt !== undefined) result.authorizedAt = authorizedAt;
   }
   if (outcome === 'FAIL') {
     result.reason = lastPaymentError(pi) ?? (status === 'canceled' ? str(pi.cancellation_reason) : undefined) ?? status;
@@ -156,6 +158,21 @@ function captureBeforeOf(pi: Json): number | undefined {
   if (!isObject(charge) || !isObject(charge.payment_method_details) || !isObject(charge.payment_method_details.card)) return undefined;
   const seconds = charge.payment_method_details.card.capture_before;
   return typeof seconds === 'number' && Number.isSafeInteger(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}
+
+/** Unix seconds as epoch ms, when the value is a positive integer of seconds. */
+function epochMs(seconds: unknown): number | undefined {
+  return typeof seconds === 'number' && Number.isSafeInteger(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}
+
+/**
+ * When Stripe made the authorization, epoch ms: the expanded `latest_charge`'s `created` (the charge is the
+ * authorization), else the PaymentIntent's own `created` (a webhook's or a search's PaymentIntent names its
+ * charge by id only): the intent is created with or before its charge, so never later than the authorization.
+ */
+function authorizedAtOf(pi: Json): number | undefined {
+  const charge = pi.latest_charge;
+  return (isObject(charge) ? epochMs(charge.created) : undefined) ?? epochMs(pi.created);
 }
 
 /** A Refund object as an outcome; `failure_reason` is the reason of a failed one. */

@@ -3,6 +3,7 @@ import { Config } from '../../../src/config/config';
 import { buildConfig } from '../../../src/config/load-config';
 import { authorizationExpiringEvent } from '../../../src/events/authorization-expiring-event';
 import {
+  authorizationStart,
   authorizationValidityMs,
   expiresAtFor,
   isExpiryWarningDue,
@@ -131,7 +132,7 @@ describe('which commands carry an expiry and which close an authorization', () =
   });
   it('an authorization the PSP gave its own expiry (capture_before) expires then, whatever the documented window', () => {
     expect(expiresAtFor(c, 'authorize', pay('stripe'), 1000, 5 * DAY)).toBe(5 * DAY);
-    expect(lifecycleFields(c, record({ state: 'SENT' }), true, 0, 3 * DAY)).toMatchObject({ expiresAt: 3 * DAY });
+    expect(lifecycleFields(c, record({ state: 'SENT' }), true, 0, { captureBefore: 3 * DAY })).toMatchObject({ expiresAt: 3 * DAY });
   });
   it('only a success carries lifecycle fields', () => {
     expect(lifecycleFields(c, record({ state: 'SENT' }), false, 0)).toEqual({});
@@ -168,7 +169,7 @@ describe('the orphan age', () => {
   });
   it('an age of 0 means never by age: no orphan time is recorded', () => {
     expect(lifecycleFields(c, record({ state: 'SENT', payment: { ...pay('stripe'), gateway_account: 'never' } }), true, 0)).toEqual({ expiresAt: 7 * DAY });
-    expect(lifecycleFields(c, record({ state: 'SENT' }), true, 10)).toEqual({ expiresAt: 10 + 7 * DAY, orphanAt: 3010 });
+    expect(lifecycleFields(c, record({ state: 'SENT', firstAttemptAt: 10 }), true, 10)).toEqual({ expiresAt: 10 + 7 * DAY, orphanAt: 3010 });
   });
 });
 
@@ -227,6 +228,35 @@ describe('the orphan void', () => {
       order_id: 'ORD-1',
       operation_reference: '_auth-1.void',
       orphan_reversal: 'uncaptured_past_age',
+    });
+  });
+});
+
+describe('an authorization recorded after it was made expires counted from when it was made', () => {
+  const c = config();
+  const T = Date.UTC(2026, 2, 2, 10, 0, 0);
+  const recordedAt = T + 3 * DAY;
+  // Sent at T (first attempt), held for a review; the success is recorded three days later.
+  const late = record({ state: 'PENDING', payment: pay('cybersource'), createdAt: T - 1000, firstAttemptAt: T });
+
+  it('the PSP authorized it at T, recorded at T + 3 days: it expires at T + its window, and is an orphan at T + the orphan age', () => {
+    expect(lifecycleFields(c, late, true, recordedAt, { authorizedAt: T + 500 })).toEqual({ expiresAt: T + 500 + 5 * DAY, orphanAt: T + 500 + 4 * DAY });
+  });
+  it('without the PSP time, counted from the first attempt, never from when the success was recorded', () => {
+    expect(lifecycleFields(c, late, true, recordedAt)).toEqual({ expiresAt: T + 5 * DAY, orphanAt: T + 4 * DAY });
+    expect(authorizationStart(late, recordedAt)).toEqual({ at: T, from: 'first_attempt' });
+  });
+  it('a record from before first attempts were kept counts from its creation (earlier than any attempt)', () => {
+    expect(authorizationStart({ createdAt: T - 1000 }, recordedAt)).toEqual({ at: T - 1000, from: 'created' });
+  });
+  it('a PSP time later than the record (a clock ahead of ours) is not trusted: the record time is the start', () => {
+    expect(authorizationStart(late, recordedAt, recordedAt + 60_000)).toEqual({ at: recordedAt, from: 'recorded' });
+    expect(authorizationStart({}, recordedAt)).toEqual({ at: recordedAt, from: 'recorded' });
+  });
+  it("Stripe's own capture_before stays the expiry; the orphan age counts from the authorization", () => {
+    expect(lifecycleFields(c, { ...late, payment: pay('stripe') }, true, recordedAt, { captureBefore: T + 7 * DAY, authorizedAt: T })).toEqual({
+      expiresAt: T + 7 * DAY,
+      orphanAt: T + 4 * DAY,
     });
   });
 });

@@ -223,9 +223,25 @@ describe('Adyen webhook events', () => {
           // Adyen's example names the stored method (tokenization.* additionalData): token on first use.
           storedToken: 'YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50',
           settles: ['authorize', 'sale', 'revalidate'],
+          // The example's eventDate: when Adyen authorised it.
+          authorizedAt: 1609459200000,
         },
       },
     ]);
+  });
+
+  it('reads when Adyen authorised it from eventDate, however late the notification is delivered; nothing for a refusal or a capture', () => {
+    const late = JSON.parse(JSON.stringify(example('post-AUTHORISATION-authorisation'))) as Notification;
+    // The spec's eventDate format: ISO 8601 with its offset.
+    Object.assign(late.notificationItems[0].NotificationRequestItem, { eventDate: '2021-07-17T13:42:40+01:00' });
+    expect(t.parseWebhook(raw(signedBySdk(late)), gateway)[0].outcome.authorizedAt).toBe(Date.parse('2021-07-17T12:42:40Z'));
+    const refused = JSON.parse(JSON.stringify(late)) as Notification;
+    Object.assign(refused.notificationItems[0].NotificationRequestItem, { success: 'false', reason: 'Refused' });
+    expect(t.parseWebhook(raw(signedBySdk(refused)), gateway)[0].outcome.authorizedAt).toBeUndefined();
+    expect(t.parseWebhook(raw(signedBySdk(example('post-CAPTURE-capture'))), gateway)[0].outcome.authorizedAt).toBeUndefined();
+    const undated = JSON.parse(JSON.stringify(late)) as Notification;
+    Object.assign(undated.notificationItems[0].NotificationRequestItem, { eventDate: 'not a date' });
+    expect(t.parseWebhook(raw(signedBySdk(undated)), gateway)[0].outcome.authorizedAt).toBeUndefined();
   });
 
   it('maps a refused authorisation to FAIL with Adyen reason, under a different event id', () => {

@@ -16,6 +16,8 @@ import { PAYMENT_ID, ctx, gateway, response } from './cybersource-test-fixtures'
 type Json = Record<string, unknown>;
 
 /** A summary shaped as the spec's, trimmed to what is read; `applicationInformation` as given. */
+const SUBMITTED = Date.parse('2026-11-22T10:05:00Z');
+
 function summary(applicationInformation: Json, amountDetails: Json = { totalAmount: '102.21', currency: 'USD' }, id: unknown = PAYMENT_ID): Json {
   return {
     id,
@@ -66,7 +68,13 @@ function authorize(command: CommandType = 'authorize', payment: Partial<Payment>
 describe('Cybersource status inquiry: the amount a partial authorization holds', () => {
   it('reads no amount from a PARTIAL_AUTHORIZED summary (its totalAmount is the amount asked) and asks for its transaction details', () => {
     const first = inquire(authorize(), search(summary(PARTIAL)));
-    expect(first.outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'PARTIAL_AUTHORIZED', gatewayReference: PAYMENT_ID, currency: 'USD' });
+    expect(first.outcome).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'PARTIAL_AUTHORIZED',
+      gatewayReference: PAYMENT_ID,
+      currency: 'USD',
+      authorizedAt: SUBMITTED,
+    });
     expect(followUp.buildRequest(authorize(), first, gateway)).toEqual({
       method: 'GET',
       path: `/tss/v2/transactions/${PAYMENT_ID}`,
@@ -84,6 +92,7 @@ describe('Cybersource status inquiry: the amount a partial authorization holds',
       amount: 6000,
       currency: 'USD',
       partialApproval: true,
+      authorizedAt: SUBMITTED,
     });
   });
 
@@ -97,6 +106,20 @@ describe('Cybersource status inquiry: the amount a partial authorization holds',
     }
   });
 
+  it('reads when Cybersource authorized it from the earliest submitTimeUtc of the operation’s transactions, not the newest', () => {
+    // A request held for review, then the review's later transaction: the authorization is the first one.
+    const held = { ...summary(WHOLE, undefined, '7000000000000000000001'), submitTimeUtc: '2026-11-19T10:05:00Z' };
+    expect(inquire(authorize(), search(held, summary(WHOLE))).outcome.authorizedAt).toBe(Date.parse('2026-11-19T10:05:00Z'));
+  });
+
+  it('reads the transaction details’ submitTimeUTC (its spelling in the details schema) when the search named no time', () => {
+    const untimed = { ...summary(PARTIAL), submitTimeUtc: undefined };
+    const first = inquire(authorize(), search(untimed));
+    expect(first.outcome.authorizedAt).toBeUndefined();
+    const outcome = followUp.parseResponse(authorize(), first, details({ totalAmount: '102.21', authorizedAmount: '60.00', currency: 'USD' }), gateway);
+    expect(outcome.authorizedAt).toBe(SUBMITTED);
+  });
+
   it('asks for the details of the newest transaction only', () => {
     const older = { ...summary(WHOLE, undefined, '7000000000000000000001'), submitTimeUtc: '2026-11-22T10:00:00Z' };
     const first = inquire(authorize(), search(older, summary(PARTIAL)));
@@ -105,7 +128,14 @@ describe('Cybersource status inquiry: the amount a partial authorization holds',
 
   it('takes no second round trip when the summary says the approval was whole', () => {
     const first = inquire(authorize(), search(summary(WHOLE)));
-    expect(first.outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' });
+    expect(first.outcome).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'AUTHORIZED',
+      gatewayReference: PAYMENT_ID,
+      amount: 10221,
+      currency: 'USD',
+      authorizedAt: SUBMITTED,
+    });
     expect(followUp.buildRequest(authorize(), first, gateway)).toBeNull();
   });
 
@@ -124,7 +154,7 @@ describe('Cybersource status inquiry: the amount a partial authorization holds',
     expect(followUp.buildRequest(authorize(), first, gateway)?.path).toBe(`/tss/v2/transactions/${PAYMENT_ID}`);
     // Its details show the whole amount authorized: the same outcome, no partial approval.
     const whole = followUp.parseResponse(authorize(), first, details({ totalAmount: '102.21', authorizedAmount: '102.21', currency: 'USD' }, WHOLE), gateway);
-    expect(whole).toEqual({ status: 'SUCCESS', gatewayStatus: 'SOK', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' });
+    expect(whole).toEqual({ status: 'SUCCESS', gatewayStatus: 'SOK', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD', authorizedAt: SUBMITTED });
   });
 
   it('keeps the first outcome when details without authorizedAmount say the approval was whole', () => {

@@ -24,7 +24,14 @@ describe('Cybersource responses', () => {
       }),
       gateway,
     );
-    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' });
+    expect(outcome).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'AUTHORIZED',
+      gatewayReference: PAYMENT_ID,
+      amount: 10221,
+      currency: 'USD',
+      authorizedAt: Date.parse('2026-11-22T10:00:00Z'),
+    });
   });
 
   it('reports the smaller amount of a partial authorization', () => {
@@ -193,6 +200,19 @@ describe('Cybersource responses', () => {
     expect(outcome).toMatchObject({ status: 'FAIL', gatewayStatus: 'DCARDEXPIRED', reason: 'DCARDEXPIRED' });
   });
 
+  it('reads when Cybersource authorized it from the answer’s submitTimeUtc; none for a review hold or a capture', () => {
+    const answer = (status: string): unknown => ({
+      id: PAYMENT_ID,
+      submitTimeUtc: '2026-11-22T10:00:00Z',
+      status,
+      orderInformation: { amountDetails: { currency: 'USD' } },
+    });
+    expect(t.parseResponse(ctx('revalidate'), response(201, answer('AUTHORIZED')), gateway).authorizedAt).toBe(Date.parse('2026-11-22T10:00:00Z'));
+    // Held for review: not an authorization yet on our side; the accept that settles it counts from the first attempt.
+    expect(t.parseResponse(ctx('authorize'), response(201, answer('AUTHORIZED_PENDING_REVIEW')), gateway).authorizedAt).toBeUndefined();
+    expect(t.parseResponse(ctx('capture'), response(201, answer('PENDING')), gateway).authorizedAt).toBeUndefined();
+  });
+
   it('fails validation of an unknown authorization as not_found', () => {
     expect(() => t.parseResponse(ctx('validate'), response(404, { status: 'NOT_FOUND' }), gateway)).toThrow(expect.objectContaining({ kind: 'not_found' }));
   });
@@ -271,7 +291,15 @@ describe('Cybersource responses', () => {
         }),
         gateway,
       );
-      expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID, amount: 10221, currency: 'USD' });
+      // Authorized no later than the operation's earliest request (the declined one): the safe bound for its expiry.
+      expect(outcome).toEqual({
+        status: 'SUCCESS',
+        gatewayStatus: 'AUTHORIZED',
+        gatewayReference: PAYMENT_ID,
+        amount: 10221,
+        currency: 'USD',
+        authorizedAt: Date.parse('2026-11-22T10:00:00Z'),
+      });
     });
 
     it('keeps a sale PENDING while its transactions show no capture (held by a review), and SUCCESS once one does', () => {

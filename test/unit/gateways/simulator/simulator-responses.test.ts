@@ -21,6 +21,15 @@ describe('simulator responses', () => {
     });
   });
 
+  it('reads when the simulator authorized it from the authorization’s created (epoch seconds), never from a capture', () => {
+    const authorized = t.parseResponse(ctx('authorize'), json(201, authorization({ created: 1_795_341_600 })), gateway);
+    expect(authorized.authorizedAt).toBe(1_795_341_600_000);
+    expect(t.parseStatusResponse(ctx('authorize'), json(200, authorization({ created: 1_795_341_600 })), gateway)?.authorizedAt).toBe(1_795_341_600_000);
+    const capture = { id: 'cap_1', object: 'capture', status: 'succeeded', amount: 2550, currency: 'EUR', created: 1_795_400_000 };
+    expect(t.parseResponse(ctx('capture'), json(201, capture), gateway).authorizedAt).toBeUndefined();
+    expect(t.parseResponse(ctx('authorize'), json(201, authorization()), gateway).authorizedAt).toBeUndefined();
+  });
+
   it('maps a sale answered captured to SUCCESS', () => {
     expect(t.parseResponse(ctx('sale'), json(201, authorization({ status: 'captured', amount_captured: 2550 })), gateway)).toMatchObject({
       status: 'SUCCESS',

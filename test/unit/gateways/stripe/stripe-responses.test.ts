@@ -32,6 +32,8 @@ describe('Stripe responses', () => {
       gatewayReference: PI_ID,
       amount: 2599,
       currency: 'EUR',
+      // The PaymentIntent's `created`: its charge is named by id only, not expanded.
+      authorizedAt: 1692600000 * 1000,
     });
   });
 
@@ -44,6 +46,20 @@ describe('Stripe responses', () => {
     expect(t.parseResponse(ctx, jsonResponse(200, { ...body, latest_charge: 'ch_1' }), gw).captureBefore).toBeUndefined();
     const sale = stripeContext('sale');
     expect(t.parseResponse(sale, jsonResponse(200, { ...body, status: 'succeeded' }), gw).captureBefore).toBeUndefined();
+  });
+
+  it('reads when Stripe authorized it from the expanded charge’s created, else the PaymentIntent’s created (epoch seconds)', () => {
+    const ctx = stripeContext('authorize');
+    // A charge as the API reference documents it (`created`: "Time at which the object was created", seconds).
+    const charge = { id: 'ch_1', object: 'charge', created: 1_692_600_042, payment_method_details: { type: 'card', card: { brand: 'visa' } } };
+    const body = { ...(successBody(ctx) as Record<string, unknown>), latest_charge: charge };
+    expect(t.parseResponse(ctx, jsonResponse(200, body), gw).authorizedAt).toBe(1_692_600_042_000);
+    expect(t.parseStatusResponse(ctx, jsonResponse(200, { object: 'list', data: [body] }), gw)?.authorizedAt).toBe(1_692_600_042_000);
+    expect(t.parseResponse(ctx, jsonResponse(200, { ...body, latest_charge: 'ch_1' }), gw).authorizedAt).toBe(1_692_600_000_000);
+    // Not a time: none (the first attempt's time applies); nor for what is no authorization held.
+    expect(t.parseResponse(ctx, jsonResponse(200, { ...body, latest_charge: 'ch_1', created: 'soon' }), gw).authorizedAt).toBeUndefined();
+    expect(t.parseResponse(stripeContext('sale'), jsonResponse(200, { ...body, status: 'succeeded' }), gw).authorizedAt).toBeUndefined();
+    expect(t.parseResponse(ctx, jsonResponse(200, { ...body, status: 'requires_payment_method' }), gw).authorizedAt).toBeUndefined();
   });
 
   it('maps an authorization waiting for 3-D Secure to ACTION_REQUIRED with the next_action and client secret for the storefront', () => {

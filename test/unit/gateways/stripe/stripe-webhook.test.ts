@@ -101,7 +101,15 @@ describe('Stripe webhook events', () => {
         operationId: ctx.operationId,
         gatewayReference: PI_ID,
         account: '',
-        outcome: { status: 'SUCCESS', gatewayStatus: 'requires_capture', gatewayReference: PI_ID, amount: 2599, currency: 'EUR' },
+        // A webhook's PaymentIntent names its charge by id: authorized no earlier than the intent's `created`.
+        outcome: {
+          status: 'SUCCESS',
+          gatewayStatus: 'requires_capture',
+          gatewayReference: PI_ID,
+          amount: 2599,
+          currency: 'EUR',
+          authorizedAt: 1692600000 * 1000,
+        },
       },
     ]);
   });
