@@ -139,7 +139,7 @@ export interface LifecycleFields {
  * The lifecycle fields an operation's move to SUCCEEDED carries (recorded in the same atomic step, see
  * `src/ledger/authorization-index.ts`): an authorization gets its `expiresAt` (the validity at the gateway
  * that holds it, where it was routed, counted from when it was made ({@link authorizationStart}); the PSP's
- * own `captureBefore` when the outcome named one) and `orphanAt` (counted from the same start); a capture,
+ * own `captureBefore` when the outcome named one) and `orphanAt` (counted from `now`, when the OMS is told); a capture,
  * cancel or revalidate closes the authorization its `gateway_key` names, a PSP reference being looked up at
  * the gateway the command was sent to (the authorization's, wherever routing or failover put it; the id
  * delivery resolved it to, on the record as `authorizationId`, goes along). Nothing for any other move. Pure.
@@ -168,8 +168,10 @@ export function lifecycleFields(
   const expiresAt = expiresAtFor(config, op.command, payment, start, psp.captureBefore);
   if (expiresAt !== undefined) {
     fields.expiresAt = expiresAt;
+    // The orphan age counts from when the OMS was told (this record): a success recorded late (a review
+    // accepted days after) is never voided the moment the OMS hears of it. Past its expiry it is never voided.
     const age = orphanAgeMs(config, op.payment);
-    if (age > 0) fields.orphanAt = start + age;
+    if (age > 0) fields.orphanAt = now + age;
   }
   if (CLOSING_COMMANDS.has(op.command) && op.payment.gateway_key !== op.id) {
     const id = op.authorizationId !== undefined ? { id: op.authorizationId } : {};

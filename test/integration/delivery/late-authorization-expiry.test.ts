@@ -18,9 +18,9 @@ import { testConfig } from '../../support/test-config';
 
 /**
  * An authorization the PSP made at T whose success the bridge records three days later (a Decision Manager
- * review accepted, an AUTHORISATION notification delivered late): its expiry, the expiring warning and the
- * orphan reversal count from T, not from the record. Real Redis, the recorder and the lifecycle sweep as the
- * worker and the poller run them; its own namespace.
+ * review accepted, an AUTHORISATION notification delivered late): its expiry and the expiring warning count
+ * from T, not from the record; the orphan age from when the OMS was told. Real Redis, the recorder and the
+ * lifecycle sweep as the worker and the poller run them; its own namespace.
  */
 
 const DAY = 24 * 3600 * 1000;
@@ -63,7 +63,7 @@ function setup(): { config: Config; ledger: Ledger; events: EventStore; recorder
 }
 
 describe('an authorization recorded days after the PSP made it', () => {
-  it('a Cybersource review accepted 3 days after the authorization at T: expires at T + 5 days, warned and orphaned on that clock', async () => {
+  it('a Cybersource review accepted 3 days after the authorization at T: expires at T + 5 days and is warned on that clock, never voided as an orphan before it lapses', async () => {
     const s = setup();
     const T = Date.now() - 3 * DAY;
     const command = channelCommand('authorize', {}, { gateway: 'cybersource', gateway_key: 'tok_card' });
@@ -98,7 +98,8 @@ describe('an authorization recorded days after the PSP made it', () => {
     expect(after.state).toBe('SUCCEEDED');
     // Cybersource's documented window (5 days) from the first attempt, not from the accept.
     expect(after.expiresAt).toBe(T + 5 * DAY);
-    expect(after.orphanAt).toBe(T + 4 * DAY);
+    // The orphan age counts from when the OMS was told (now, T + 3 days): past the expiry, so never voided.
+    expect(after.orphanAt).toBeGreaterThanOrEqual(T + 7 * DAY);
     // The OMS plans its capture from the success event's expires_at.
     expect((await s.events.load(`${id}.SUCCEEDED`))?.params.payment).toMatchObject({ expires_at: new Date(T + 5 * DAY).toISOString() });
     // The history says which time it was counted from.
@@ -106,13 +107,14 @@ describe('an authorization recorded days after the PSP made it', () => {
     expect(outcome).toMatchObject({ expiry_from: 'first_attempt', authorized_at: new Date(T).toISOString() });
     expect(await metricValue('pb_authorization_expiry_starts_total', { gateway: 'cybersource', from: 'first_attempt' })).toBe(before + 1);
 
-    // Now (T + 3 days): neither due yet. At T + 4 days and a bit: the warning (a day before T + 5 days) and the orphan.
+    // Now (T + 3 days): nothing due yet. At T + 4 days and a bit: the warning (a day before T + 5 days); the OMS
+    // heard of it a day ago, so no orphan void.
     const now = await s.sweep(0).runOnce();
     expect(now.expiry.warned).toBe(0);
     expect(now.orphans.wouldVoid).toBe(0);
     const later = await s.sweep(DAY + HOUR).runOnce();
     expect(later.expiry.warned).toBe(1);
-    expect(later.orphans.wouldVoid).toBe(1);
+    expect(later.orphans.wouldVoid).toBe(0);
     expect((await s.events.load(`${id}.expiring`))?.params.payment).toMatchObject({ expires_at: new Date(T + 5 * DAY).toISOString() });
   });
 
@@ -148,9 +150,11 @@ describe('an authorization recorded days after the PSP made it', () => {
 
     expect(after.state).toBe('SUCCEEDED');
     expect(after.expiresAt).toBe(T + 28 * DAY);
-    expect(after.orphanAt).toBe(T + 4 * DAY);
+    // Orphaned 4 days after the OMS was told (now), not 1 day after.
+    expect(after.orphanAt).toBeGreaterThanOrEqual(T + 7 * DAY);
     const outcome = (await s.ledger.interactions(id)).find((i) => i.event === 'outcome' && i.source === 'webhook');
     expect(outcome).toMatchObject({ expiry_from: 'psp', authorized_at: new Date(T).toISOString() });
-    expect((await s.sweep(DAY + HOUR).runOnce()).orphans.wouldVoid).toBe(1);
+    expect((await s.sweep(DAY + HOUR).runOnce()).orphans.wouldVoid).toBe(0);
+    expect((await s.sweep(4 * DAY + HOUR).runOnce()).orphans.wouldVoid).toBe(1);
   });
 });

@@ -239,11 +239,11 @@ describe('an authorization recorded after it was made expires counted from when 
   // Sent at T (first attempt), held for a review; the success is recorded three days later.
   const late = record({ state: 'PENDING', payment: pay('cybersource'), createdAt: T - 1000, firstAttemptAt: T });
 
-  it('the PSP authorized it at T, recorded at T + 3 days: it expires at T + its window, and is an orphan at T + the orphan age', () => {
-    expect(lifecycleFields(c, late, true, recordedAt, { authorizedAt: T + 500 })).toEqual({ expiresAt: T + 500 + 5 * DAY, orphanAt: T + 500 + 4 * DAY });
+  it('the PSP authorized it at T, recorded at T + 3 days: it expires at T + its window, and is an orphan the orphan age after the OMS was told', () => {
+    expect(lifecycleFields(c, late, true, recordedAt, { authorizedAt: T + 500 })).toEqual({ expiresAt: T + 500 + 5 * DAY, orphanAt: recordedAt + 4 * DAY });
   });
   it('without the PSP time, counted from the first attempt, never from when the success was recorded', () => {
-    expect(lifecycleFields(c, late, true, recordedAt)).toEqual({ expiresAt: T + 5 * DAY, orphanAt: T + 4 * DAY });
+    expect(lifecycleFields(c, late, true, recordedAt)).toEqual({ expiresAt: T + 5 * DAY, orphanAt: recordedAt + 4 * DAY });
     expect(authorizationStart(late, recordedAt)).toEqual({ at: T, from: 'first_attempt' });
   });
   it('a record from before first attempts were kept counts from its creation (earlier than any attempt)', () => {
@@ -253,10 +253,10 @@ describe('an authorization recorded after it was made expires counted from when 
     expect(authorizationStart(late, recordedAt, recordedAt + 60_000)).toEqual({ at: recordedAt, from: 'recorded' });
     expect(authorizationStart({}, recordedAt)).toEqual({ at: recordedAt, from: 'recorded' });
   });
-  it("Stripe's own capture_before stays the expiry; the orphan age counts from the authorization", () => {
+  it("Stripe's own capture_before stays the expiry; the orphan age counts from when the OMS was told", () => {
     expect(lifecycleFields(c, { ...late, payment: pay('stripe') }, true, recordedAt, { captureBefore: T + 7 * DAY, authorizedAt: T })).toEqual({
       expiresAt: T + 7 * DAY,
-      orphanAt: T + 4 * DAY,
+      orphanAt: recordedAt + 4 * DAY,
     });
   });
 });
