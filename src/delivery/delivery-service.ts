@@ -26,6 +26,7 @@ import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { OutcomeRecorder } from './outcome-recorder';
 import { IDEMPOTENT_RESEND_WINDOW_MS, replayInquiriesWithheld, replayInquiryExpired } from './resend-window';
+import { idempotencyConflictsOnResend } from './resend-conflict';
 import { retryAfterCapped } from './retry-after-metrics';
 import { BackoffPolicy } from '../queueing/backoff';
 import { OrchestrationPipeline, PipelineResult, planOf, routingRecordOf } from '../orchestration/orchestration-pipeline';
@@ -278,6 +279,18 @@ export class DeliveryService {
             this.now() + this.deps.config.poller.scheduleMs[0],
           );
           return { kind: 'done', state: given.state };
+        }
+        if ((await this.deps.ledger.interactions(op.id)).some((h) => h.psp_has_request === true)) {
+          // The PSP said it holds the request (a resend refused as an idempotency conflict): its webhook settles
+          // it; sending again would only be refused again.
+          breaker.success(); // release a probe reservation: we did not call
+          await this.deps.ledger.transition(
+            op.id,
+            'PENDING',
+            { event: 'awaiting_webhook', cause: 'psp_has_request' },
+            { nextCheckAt: this.now() + this.deps.config.poller.scheduleMs[0], pollStep: 0 },
+          );
+          return { kind: 'done', state: 'PENDING' };
         }
         // Nothing can be asked about this command (it settles by webhook), so the only way to learn whether
         // the PSP has it is to send it again with the same idempotency key: within the key's validity the PSP
@@ -556,6 +569,23 @@ export class DeliveryService {
       ...(err.details.field ? { field: err.details.field } : {}),
       ...(err.details.pspHasRequest ? { psp_has_request: true } : {}),
     };
+    if (err.kind === 'idempotency_conflict' && (phase === 'inquiry' || op.attempts > 1)) {
+      // A resend (or a replaying inquiry) refused because the PSP holds another request under this key: an
+      // earlier attempt of ours landed (built otherwise: a release between the two). It may have moved money,
+      // so it is asked about, never failed nor sent again (a PSP that has the request).
+      idempotencyConflictsOnResend().inc({ gateway: err.gateway });
+      logger.warn('gateway refused a resend as an idempotency conflict: an earlier attempt landed; asking about it, not failing it', {
+        operation_id: op.id,
+        gateway: err.gateway,
+        gateway_code: err.details.gatewayCode,
+        attempts: op.attempts,
+      });
+      breaker.success();
+      const firstCheck = this.deps.config.poller.scheduleMs[0];
+      const schedule = op.state === 'UNKNOWN' ? {} : { nextCheckAt: this.now() + firstCheck, pollStep: 0 };
+      await ledger.transition(op.id, 'UNKNOWN', { ...detail, psp_has_request: true }, schedule);
+      return { kind: 'retry', reason: 'the PSP holds an earlier attempt under this key' };
+    }
     if (err.kind === 'outcome_unknown') {
       // Retryable, but the request may have landed: UNKNOWN, asked about before it is ever sent again.
       // A PSP that answered "I already have it" is up: only silence counts against its breaker.

@@ -13,7 +13,7 @@ import { useDeliveryStacks } from '../../support/delivery-stack';
  * days after first submission"). Past the bridge's window an UNKNOWN authorization is never asked that way:
  * the replay could authorize the shopper's card a second time. A local Adyen stand-in counts what reaches it.
  */
-const psp = { payments: 0, keys: [] as string[] };
+const psp = { payments: 0, keys: [] as string[], captureKeys: [] as string[] };
 let server: http.Server;
 let baseUrl: string;
 const stacks = useDeliveryStacks();
@@ -36,6 +36,12 @@ beforeAll(async () => {
             amount: { currency: 'EUR', value: 1000 },
           }),
         );
+      }
+      if (req.method === 'POST' && /^\/v71\/payments\/[A-Z0-9]+\/captures$/.test(req.url ?? '')) {
+        // Adyen holds a capture under this key built with other parameters: errorCode 704, not transient.
+        psp.captureKeys.push(String(req.headers['idempotency-key']));
+        res.writeHead(422, { 'content-type': 'application/json' });
+        return void res.end(JSON.stringify({ status: 422, errorCode: '704', message: 'request already processed or in progress', errorType: 'validation' }));
       }
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: 404, errorCode: '000', message: 'not found', errorType: 'validation' }));
@@ -93,5 +99,27 @@ describe('Adyen: an UNKNOWN operation whose inquiry replays its request', () => 
     expect(unresolved).not.toBeNull();
     expect(await events.load(`${id}.FAILED`)).toBeNull();
     expect((await ledger.get(id))?.state).toBe('UNRESOLVED');
+  });
+});
+
+describe('Adyen: a capture (settled by webhook only) whose resend is refused as an idempotency conflict', () => {
+  it('is never failed: UNKNOWN with the PSP holding it, then PENDING for its CAPTURE webhook, never sent a third time', async () => {
+    const stack = stacks.build(config());
+    const command = channelCommand('capture', {}, { gateway: 'ady', gateway_key: 'PSPCAPTUREAUTH001', currency: 'EUR', amount: 1000 });
+    const id = command.payment.operation_reference!;
+    await stack.ledger.create(id, command);
+    // The first attempt's answer was lost (it landed, built otherwise by an earlier release).
+    await stack.ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+    await stack.ledger.transition(id, 'UNKNOWN', { event: 'test', error: 'timeout' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+    psp.captureKeys = [];
+
+    expect((await stack.service.deliver(id)).kind).toBe('retry');
+    expect(psp.captureKeys).toEqual([id]);
+    expect((await stack.ledger.get(id))?.state).toBe('UNKNOWN');
+    expect(await stack.events.load(`${id}.FAILED`)).toBeNull();
+
+    expect(await stack.service.deliver(id)).toEqual({ kind: 'done', state: 'PENDING' });
+    expect(psp.captureKeys).toEqual([id]);
+    expect((await stack.ledger.interactions(id)).find((h) => h.event === 'awaiting_webhook')).toMatchObject({ cause: 'psp_has_request' });
   });
 });

@@ -4,6 +4,7 @@ import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simu
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { useDeliveryStacks } from '../../support/delivery-stack';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 
 /**
  * Stripe's search (the status inquiry of an authorization) is not read-after-write: "data is searchable in
@@ -14,7 +15,7 @@ import { useDeliveryStacks } from '../../support/delivery-stack';
  * there: the customer would hold two live authorizations.
  */
 const KEY_B = 'sim-search-lag-b-key-0123456789';
-const psp = { creates: 0, searches: 0, keys: [] as string[] };
+const psp = { creates: 0, searches: 0, keys: [] as string[], conflictOnResend: false };
 let server: http.Server;
 let baseUrl: string;
 let simB: PspSimulator;
@@ -50,6 +51,12 @@ beforeAll(async () => {
         const operationId = new URLSearchParams(body).get('metadata[operation_id]') ?? '';
         // The first request is performed, and its answer lost: the client gives up at its timeout.
         if (psp.creates === 1) return void setTimeout(() => json(200, paymentIntent(operationId)), 1500);
+        // As Stripe answers a key it holds for a request with other parameters (a release between the two).
+        if (psp.conflictOnResend) {
+          return json(400, {
+            error: { type: 'idempotency_error', message: 'Keys for idempotent requests can only be used with the same parameters they were first used with.' },
+          });
+        }
         return json(200, paymentIntent(operationId));
       }
       if (req.method === 'GET' && req.url?.startsWith('/v1/payment_intents/search')) {
@@ -98,5 +105,44 @@ describe('Stripe: an authorization whose answer was lost and whose search misses
     expect(history.find((h) => h.event === 'inquiry_lag')).toMatchObject({ found: false });
     // A lagging miss is no proof that the first attempt did nothing.
     expect(history.some((h) => h.event === 'inquiry' && h.found === false)).toBe(false);
+  });
+
+  it('whose resend Stripe refuses as an idempotency conflict (the first landed, built otherwise) is asked about again, never failed', async () => {
+    psp.creates = 0;
+    psp.searches = 0;
+    psp.keys = [];
+    psp.conflictOnResend = true;
+    try {
+      const { service, ledger, events } = stacks.build(
+        testConfig({
+          gateways: {
+            stri: {
+              type: 'stripe',
+              base_url: baseUrl,
+              api_key: 'sk_test_search_lag_0123456789',
+              webhook_secret: 'whsec_search_lag_0123456789',
+              timeout_ms: 600,
+            },
+          },
+        }),
+      );
+      const command = channelCommand('authorize', {}, { gateway: 'stri', gateway_key: 'pm_card_visa', currency: 'EUR', amount: 1000 });
+      const id = command.payment.operation_reference!;
+      await ledger.create(id, command);
+      const conflictsBefore = await metricValue('pb_idempotency_conflicts_on_resend_total', { gateway: 'stri' });
+
+      expect((await service.deliver(id)).kind).toBe('retry'); // the first answer is lost
+      expect((await service.deliver(id)).kind).toBe('retry'); // search misses it, resent: the conflict
+      expect(psp.keys).toEqual([id, id]);
+      expect((await ledger.get(id))?.state).toBe('UNKNOWN');
+      expect(await events.load(`${id}.FAILED`)).toBeNull();
+      expect(await metricValue('pb_idempotency_conflicts_on_resend_total', { gateway: 'stri' })).toBe(conflictsBefore + 1);
+      // Asked again, never resent: the PSP has the request.
+      expect((await service.deliver(id)).kind).toBe('retry');
+      expect(psp.keys).toEqual([id, id]);
+      expect(psp.searches).toBe(2);
+    } finally {
+      psp.conflictOnResend = false;
+    }
   });
 });
