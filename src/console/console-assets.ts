@@ -42,6 +42,7 @@ th{font-size:.8rem;color:#5a6572;white-space:nowrap}
 .t-hard{background:#fee4e2}.t-config{background:#e0eaff}.t-outage{background:#fef0c7}.t-unknown{background:#e3e8ee}
 .error{color:#b42318}
 .empty{color:#5a6572}
+.pager{display:flex;justify-content:space-between;gap:.5rem;margin-top:.6rem}.pager a[rel=next]{margin-left:auto}
 .actions{display:flex;gap:.5rem;flex-wrap:wrap;margin-top:.6rem}
 .fields{display:grid;grid-template-columns:minmax(6rem,max-content) minmax(0,1fr);gap:.2rem .8rem}
 .fields dt{color:#5a6572}.fields dd{margin:0;overflow-wrap:anywhere}

@@ -6,9 +6,9 @@ import { shownDeadLetter, shownInteraction } from '../ops/shown-records';
 import { Interaction } from '../ledger/ledger';
 import { formatMinor } from '../money/minor-units';
 import { ReplayPlan } from '../ops/dead-letter-replay';
-import { DeadLetterRecord } from '../ops/dead-letter-store';
+import { DeadLetterCursor, DeadLetterRecord } from '../ops/dead-letter-store';
 import { OperationView } from '../ops/operations-view';
-import { ConsoleSnapshot } from './console-snapshot';
+import { ConsoleSnapshot, DEAD_LETTERS_PER_PAGE } from './console-snapshot';
 import type { RejectedEvent } from '../events/event-store';
 import type { EventResendResult } from '../ops/event-resend';
 import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
@@ -374,7 +374,36 @@ function auditList(entries: AuditRecord[]): SafeHtml {
   );
 }
 
-export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time' | 'impact', stuckAfterMs: number): string {
+/** A dead-letter list place as the dashboard's links carry it (`before`, `after`): `<score>:<id>`. */
+function cursorParam(c: DeadLetterCursor): string {
+  return c.id === undefined ? String(c.score) : `${c.score}:${c.id}`;
+}
+
+/** A link to the dashboard in `order`, with `per` when not the default and a dead-letter place; values URI-encoded (then escaped by `html`). */
+function dashboardHref(ctx: PageContext, order: 'time' | 'impact', per: number, place?: { name: 'before' | 'after'; cursor: DeadLetterCursor }): string {
+  const perPart = per === DEAD_LETTERS_PER_PAGE ? '' : `&per=${encodeURIComponent(String(per))}`;
+  const placePart = place ? `&${place.name}=${encodeURIComponent(cursorParam(place.cursor))}` : '';
+  return `${ctx.base}?dl=${encodeURIComponent(order)}${perPart}${placePart}`;
+}
+
+/** "Newer" and "Older" under the dead-letter list, each where there are such records. */
+function deadLetterPager(ctx: PageContext, s: ConsoleSnapshot, order: 'time' | 'impact', per: number): SafeHtml {
+  const { newer, older } = s.deadLetterPaging;
+  if (!newer && !older) return html``;
+  const [up, down] = order === 'time' ? ['Newer', 'Older'] : ['Higher impact', 'Lower impact'];
+  return html`<nav class="pager" aria-label="dead-letter pages">
+    ${newer ? html`<a rel="prev" data-page="newer" href="${dashboardHref(ctx, order, per, { name: 'after', cursor: newer })}">← ${up}</a>` : ''}
+    ${older ? html`<a rel="next" data-page="older" href="${dashboardHref(ctx, order, per, { name: 'before', cursor: older })}">${down} →</a>` : ''}
+  </nav>`;
+}
+
+export function dashboardPage(
+  ctx: PageContext,
+  s: ConsoleSnapshot,
+  order: 'time' | 'impact',
+  stuckAfterMs: number,
+  per: number = DEAD_LETTERS_PER_PAGE,
+): string {
   const k = s.kpis;
   const kpi = (name: string, label: string, value: string) =>
     html`<div class="kpi"><span class="label">${label}</span><span class="value" data-kpi="${name}">${value}</span></div>`;
@@ -456,10 +485,10 @@ export function dashboardPage(ctx: PageContext, s: ConsoleSnapshot, order: 'time
           <button type="submit">archive the queue now</button>
         </form>
         <p class="sort">
-          sort: <a href="${ctx.base}?dl=time" ${order === 'time' ? html` aria-current="true"` : ''}>newest</a> ·
-          <a href="${ctx.base}?dl=impact" ${order === 'impact' ? html` aria-current="true"` : ''}>impact</a>
+          sort: <a href="${dashboardHref(ctx, 'time', per)}" ${order === 'time' ? html` aria-current="true"` : ''}>newest</a> ·
+          <a href="${dashboardHref(ctx, 'impact', per)}" ${order === 'impact' ? html` aria-current="true"` : ''}>impact</a>
         </p>
-        ${deadLettersForm(ctx, s.deadLetters)}
+        ${deadLettersForm(ctx, s.deadLetters)} ${deadLetterPager(ctx, s, order, per)}
       </section>
       <section>
         <h2>

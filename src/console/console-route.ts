@@ -33,7 +33,8 @@ import { recheckOperations } from '../ops/recheck';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import { containsCardNumber } from '../logging/redact';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
-import { consoleSnapshot } from './console-snapshot';
+import { DEAD_LETTERS_PER_PAGE, DeadLetterPageRequest, consoleSnapshot } from './console-snapshot';
+import { DEAD_LETTER_PAGE_MAX, DeadLetterCursor } from '../ops/dead-letter-store';
 
 const COOKIE = 'pb_console';
 /** Largest form the console accepts (a replay of many ids), bytes. */
@@ -52,6 +53,37 @@ const PARKED_SPLIT = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})(?:\/([A-Za-z0-9][A-Za-
 const DEAD_LETTER_ID = /^dl-[0-9a-f]{24}$/;
 /** An event id as the outbox names them (`<operation id>.<state>`, `adj.<adjustment id>`…) or an operation id: printable, no spaces. */
 const PRINTABLE_ID = /^[\x21-\x7e]{1,300}$/;
+
+const deadLetterPages = counter(
+  'pb_console_dead_letter_pages_total',
+  "Pages of the console's dead-letter list past the first (its Older and Newer links), by order (time, impact)",
+  ['order'],
+);
+
+/** A place in the dead-letter list as the dashboard's links give it: a score, optionally `:` and a dead letter's id. */
+const DEAD_LETTER_CURSOR = /^(\d{1,17}(?:\.\d{1,17})?)(?::(dl-[0-9a-f]{24}))?$/;
+
+/**
+ * The dashboard's dead-letter page from its query: `per` (1 to {@link DEAD_LETTER_PAGE_MAX}, default
+ * {@link DEAD_LETTERS_PER_PAGE}) and at most one of `before` and `after`; else the message of the 400, naming
+ * the parameter (never echoing it: the dashboard's own links only send what it rendered).
+ */
+function deadLetterPaging(query: URLSearchParams): DeadLetterPageRequest | string {
+  const perText = query.get('per');
+  const per = perText === null ? DEAD_LETTERS_PER_PAGE : /^\d{1,3}$/.test(perText) ? Number(perText) : NaN;
+  if (!(per >= 1 && per <= DEAD_LETTER_PAGE_MAX)) return `The parameter per must be a whole number from 1 to ${DEAD_LETTER_PAGE_MAX}.`;
+  const cursors: { before?: DeadLetterCursor; after?: DeadLetterCursor } = {};
+  for (const name of ['before', 'after'] as const) {
+    const text = query.get(name);
+    if (text === null) continue;
+    const m = DEAD_LETTER_CURSOR.exec(text);
+    if (!m || !Number.isFinite(Number(m[1])))
+      return `The parameter ${name} must be a place in the list as the dashboard's links give it: a score, optionally followed by : and a dead letter's id.`;
+    cursors[name] = { score: Number(m[1]), ...(m[2] ? { id: m[2] } : {}) };
+  }
+  if (cursors.before && cursors.after) return 'Give one of the parameters before and after, not both.';
+  return { per, ...cursors };
+}
 
 const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled)', ['outcome']);
 
@@ -195,8 +227,11 @@ export class ConsoleRoute implements WebRoute {
       if (sort !== 'time' && sort !== 'impact')
         return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Not a sort order', 'The parameter dl must be time or impact.'));
       const order = sort;
-      const snapshot = await consoleSnapshot(this.deps.ops, { deadLetterOrder: order });
-      return send(res, 200, 'text/html; charset=utf-8', dashboardPage(page, snapshot, order, this.deps.config.console.stuckAfterMs));
+      const paging = deadLetterPaging(url.searchParams);
+      if (typeof paging === 'string') return send(res, 400, 'text/html; charset=utf-8', messagePage(page, 'Not a dead-letter page', paging));
+      if (paging.before || paging.after) deadLetterPages.inc({ order });
+      const snapshot = await consoleSnapshot(this.deps.ops, { deadLetterOrder: order, deadLetterPage: paging });
+      return send(res, 200, 'text/html; charset=utf-8', dashboardPage(page, snapshot, order, this.deps.config.console.stuckAfterMs, paging.per));
     }
     if (sub === '/api/summary') return this.summary(res);
     if (sub === '/lookup') {

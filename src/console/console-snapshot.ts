@@ -1,7 +1,7 @@
 import { AuditRecord } from '../audit/audit-log';
 import { OperationState } from '../ledger/operation-state';
 import { metricValue } from '../metrics/metrics-registry';
-import { DeadLetterRecord } from '../ops/dead-letter-store';
+import { DeadLetterCursor, DeadLetterRecord } from '../ops/dead-letter-store';
 import { TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
 import { OperationView } from '../ops/operations-view';
@@ -27,7 +27,10 @@ export interface ConsoleSnapshot {
     intakeRejects: number;
   };
   stuck: OperationView[];
+  /** One page of the archive, in the dashboard's order. */
   deadLetters: DeadLetterRecord[];
+  /** Where the neighbouring pages start: `newer` (its first row) and `older` (its last row), when there are such records. */
+  deadLetterPaging: { newer?: DeadLetterCursor; older?: DeadLetterCursor };
   deadLetterSummary: Record<TriageCategory, { open: number; replayed: number }>;
   /** How often the workers move the dead-letter queue into the archive, ms (0: only when asked). */
   deadLetterArchiveIntervalMs: number;
@@ -61,11 +64,26 @@ export interface GatewayHealth {
   breaker?: BreakerReport['state'];
 }
 
+/** The dead-letter page the dashboard shows: how many, and below (`before`) or above (`after`) which place; neither: the first page. */
+export interface DeadLetterPageRequest {
+  per: number;
+  before?: DeadLetterCursor;
+  after?: DeadLetterCursor;
+}
+
+/** Dead letters a dashboard page shows unless `per` says otherwise. */
+export const DEAD_LETTERS_PER_PAGE = 25;
+
 /**
  * Reads everything the dashboard shows, from Redis only (a GET changes nothing: the dead letters are those the
- * workers have archived). `deadLetterOrder`: newest first or highest impact first.
+ * workers have archived). `deadLetterOrder`: newest first or highest impact first; `deadLetterPage`: which page of them.
  */
-export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrder: 'time' | 'impact' }, now = Date.now()): Promise<ConsoleSnapshot> {
+export async function consoleSnapshot(
+  ctx: OpsContext,
+  options: { deadLetterOrder: 'time' | 'impact'; deadLetterPage?: DeadLetterPageRequest },
+  now = Date.now(),
+): Promise<ConsoleSnapshot> {
+  const pageOf = options.deadLetterPage ?? { per: DEAD_LETTERS_PER_PAGE };
   const [
     lastMinute,
     last15Minutes,
@@ -88,7 +106,7 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     ctx.operations.counts(15 * 60_000, now),
     ctx.operations.latency(200),
     ctx.operations.list({ olderThanMs: ctx.config.console.stuckAfterMs, limit: 25 }, now),
-    ctx.deadLetters.list({ order: options.deadLetterOrder, limit: 25 }),
+    ctx.deadLetters.page({ order: options.deadLetterOrder, limit: pageOf.per, before: pageOf.before, after: pageOf.after }),
     ctx.deadLetters.summary(),
     readBreakerBoard(ctx.redis, ctx.config.redis.keyPrefix),
     ctx.audit.recent(15),
@@ -126,7 +144,8 @@ export async function consoleSnapshot(ctx: OpsContext, options: { deadLetterOrde
     at: now,
     kpis: { lastMinute: strip(lastMinute), last15Minutes: strip(last15Minutes), latencyMs, byState: lastMinute.byState, intakeRejects },
     stuck,
-    deadLetters,
+    deadLetters: deadLetters.records,
+    deadLetterPaging: { newer: deadLetters.newer, older: deadLetters.older },
     deadLetterSummary,
     deadLetterArchiveIntervalMs: ctx.config.amqp.deadLetterArchiveIntervalMs,
     breakers,

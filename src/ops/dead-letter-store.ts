@@ -52,6 +52,29 @@ export interface DeadLetterRecord {
 /** How the archive lists: newest first, or highest impact first. */
 export type DeadLetterOrder = 'time' | 'impact';
 
+/** A place in one of the archive's orders: a record's score there (dead-letter time, or impact) and its id, which breaks ties as Redis does (byte order). */
+export interface DeadLetterCursor {
+  score: number;
+  /** Absent: the place is the score itself (`before`: every record scored below it). */
+  id?: string;
+}
+
+/** One page of the archive: its records, and the cursors of its first and last rows when there are newer (higher) or older (lower) ones. */
+export interface DeadLetterPage {
+  records: DeadLetterRecord[];
+  /** The first row's place, when records rank above it: `after` it gives the page before this one. */
+  newer?: DeadLetterCursor;
+  /** The last row's place, when records rank below it: `before` it gives the page after this one. */
+  older?: DeadLetterCursor;
+}
+
+/** Most records one page of {@link DeadLetterStore.page} holds. */
+export const DEAD_LETTER_PAGE_MAX = 100;
+
+/** Index entries one score read of a page takes past its limit, to step over ties of a vanished cursor; at most {@link TIE_READS} such reads. */
+const TIE_SLACK = 100;
+const TIE_READS = 5;
+
 /** Records the archive keeps at most; past it, the oldest are dropped at the next import. */
 export const DEAD_LETTER_ARCHIVE_MAX = 50_000;
 
@@ -87,6 +110,19 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 return 1
 `;
 
+// KEYS: an index. ARGV: id, score, 'below' or 'above', limit. The entries (id, score, …) ranked below the
+// record, or just above it (the first `limit` when fewer are), or nil when the record is not there at that
+// score. One script: the rank and the read see the same index.
+const PAGE_LUA = `
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not s or tonumber(s) ~= tonumber(ARGV[2]) then return false end
+local r = redis.call('ZREVRANK', KEYS[1], ARGV[1])
+local n = tonumber(ARGV[4])
+if ARGV[3] == 'below' then return redis.call('ZREVRANGE', KEYS[1], r + 1, r + n, 'WITHSCORES') end
+if r < n then return redis.call('ZREVRANGE', KEYS[1], 0, n - 1, 'WITHSCORES') end
+return redis.call('ZREVRANGE', KEYS[1], r - n, r - 1, 'WITHSCORES')
+`;
+
 /**
  * The archive's keys under the prefix P, all with the hash tag `{dl}` (one Redis Cluster slot: the archive
  * script writes a record and both indexes at once, and listings read many records in one pipeline; the
@@ -120,6 +156,7 @@ export class DeadLetterStore {
     private readonly maxRecords = DEAD_LETTER_ARCHIVE_MAX,
   ) {
     redis.defineCommand('pbDeadLetterArchive', { numberOfKeys: 3, lua: ARCHIVE_LUA });
+    redis.defineCommand('pbDeadLetterPage', { numberOfKeys: 1, lua: PAGE_LUA });
     this.keys = deadLetterArchiveKeys(prefix);
   }
 
@@ -211,6 +248,68 @@ export class DeadLetterStore {
     return records.filter((r) => !options.category || r.category === options.category).slice(0, limit);
   }
 
+  /**
+   * One page of `limit` records (at most {@link DEAD_LETTER_PAGE_MAX}) in `order`, highest first: the first page,
+   * the records ranked below `before`, or those just above `after` (the first page when fewer than `limit` are).
+   * A cursor is a record's place, so records archived meanwhile (new ones rank first by time) shift no page
+   * as an offset would. Bounded reads: the cursor's rank and `limit` index entries in one script; when its
+   * record has gone (erased, or dropped as the oldest), by score, at most {@link TIE_READS} reads.
+   */
+  async page(options: { order: DeadLetterOrder; limit: number; before?: DeadLetterCursor; after?: DeadLetterCursor }): Promise<DeadLetterPage> {
+    const key = options.order === 'impact' ? this.impactKey : this.timeKey;
+    const limit = Math.max(1, Math.min(DEAD_LETTER_PAGE_MAX, Math.floor(options.limit)));
+    const cursor = options.after ?? options.before;
+    const direction = options.after ? 'above' : 'below';
+    let flat: string[] | null = null;
+    if (!cursor) flat = await this.redis.zrevrange(key, 0, limit - 1, 'WITHSCORES');
+    else if (cursor.id !== undefined) {
+      const r = this.redis as RedisClient & { pbDeadLetterPage(k: string, id: string, score: number, dir: string, n: number): Promise<string[] | null> };
+      flat = await r.pbDeadLetterPage(key, cursor.id, cursor.score, direction, limit);
+    }
+    const entries = flat ? pairs(flat) : await this.pageByScore(key, cursor as DeadLetterCursor, direction, limit);
+    if (entries.length === 0) return { records: [] };
+    const first = entries[0];
+    const last = entries[entries.length - 1];
+    const ranks = (await this.redis.pipeline().zrevrank(key, first.id).zrevrank(key, last.id).zcard(key).exec()) ?? [];
+    const [firstRank, lastRank, total] = ranks.map(([err, v]) => (err || v === null ? null : Number(v)));
+    return {
+      records: await this.getMany(entries.map((e) => e.id)),
+      ...(firstRank !== null && firstRank > 0 ? { newer: { score: first.score, id: first.id } } : {}),
+      ...(lastRank !== null && total !== null && lastRank < total - 1 ? { older: { score: last.score, id: last.id } } : {}),
+    };
+  }
+
+  /** A page by score alone: the cursor names no record, or its record has gone. Ties at the cursor's score are placed by id. */
+  private async pageByScore(key: string, cursor: DeadLetterCursor, direction: 'above' | 'below', limit: number): Promise<Array<{ id: string; score: number }>> {
+    const { score, id } = cursor;
+    if (id === undefined) {
+      return direction === 'below'
+        ? pairs(await this.redis.zrevrangebyscore(key, `(${score}`, '-inf', 'WITHSCORES', 'LIMIT', 0, limit))
+        : this.topIfShort(key, pairs(await this.redis.zrangebyscore(key, `(${score}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)).reverse(), limit);
+    }
+    // Those tied with the cursor's score on the wrong side of its id are stepped over, a bounded number of reads.
+    const kept = (e: { id: string; score: number }) =>
+      direction === 'below' ? e.score < score || (e.score === score && e.id < id) : e.score > score || (e.score === score && e.id > id);
+    const batch = limit + TIE_SLACK;
+    const out: Array<{ id: string; score: number }> = [];
+    for (let read = 0; read < TIE_READS && out.length < limit; read += 1) {
+      const got = pairs(
+        direction === 'below'
+          ? await this.redis.zrevrangebyscore(key, score, '-inf', 'WITHSCORES', 'LIMIT', read * batch, batch)
+          : await this.redis.zrangebyscore(key, score, '+inf', 'WITHSCORES', 'LIMIT', read * batch, batch),
+      );
+      out.push(...got.filter(kept));
+      if (got.length < batch) break;
+    }
+    const page = out.slice(0, limit);
+    return direction === 'below' ? page : this.topIfShort(key, page.reverse(), limit);
+  }
+
+  /** `above` a cursor near the top: the first page rather than a short one. */
+  private async topIfShort(key: string, entries: Array<{ id: string; score: number }>, limit: number): Promise<Array<{ id: string; score: number }>> {
+    return entries.length < limit ? pairs(await this.redis.zrevrange(key, 0, limit - 1, 'WITHSCORES')) : entries;
+  }
+
   /** How many records the archive holds. */
   async count(): Promise<number> {
     return this.redis.zcard(this.timeKey);
@@ -253,6 +352,13 @@ export class DeadLetterStore {
     }
     return out;
   }
+}
+
+/** `[member, score, member, score…]` (a WITHSCORES reply) as entries. */
+function pairs(flat: string[]): Array<{ id: string; score: number }> {
+  const out: Array<{ id: string; score: number }> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i], score: Number(flat[i + 1]) });
+  return out;
 }
 
 function fromHash(h: Record<string, string>): DeadLetterRecord {
