@@ -1,6 +1,7 @@
 import { Payment } from '../contracts/payment-command';
 import type { SplitTenderPlan } from '../split-tender/split-tender-plan';
 import { isPersonalField } from '../logging/personal-fields';
+import type { StoredCard } from '../gateways/stored-card';
 
 export { isPersonalField };
 
@@ -83,6 +84,35 @@ const scrubSplits = (splits: unknown) => (Array.isArray(splits) ? splits.map((p)
 /** The payment with only what accounting needs (see `KEPT_PAYMENT_FIELDS`). Pure; idempotent. */
 export function scrubPayment(payment: Payment): Payment {
   return pick(payment, KEPT_PAYMENT_FIELDS, { lines: scrubLines, method_details: scrubMethod, splits: scrubSplits }) as Payment;
+}
+
+/**
+ * Every field of the stored card an operation's record keeps (the PSP's description of the card, camel-case
+ * names), kept or erased as `method_details.card`'s are: its brand and last four digits stay (`brand`,
+ * `last_four_digits`), its expiry goes. A field added to `StoredCard` does not compile until it is classified here.
+ */
+const STORED_CARD_FIELD_POLICY: Record<keyof StoredCard, 'keep' | 'erase'> = {
+  brand: 'keep',
+  lastFour: 'keep',
+  expiryMonth: 'erase',
+  expiryYear: 'erase',
+};
+const KEPT_STORED_CARD_FIELDS: ReadonlySet<string> = new Set(
+  Object.keys(STORED_CARD_FIELD_POLICY).filter((k) => STORED_CARD_FIELD_POLICY[k as keyof StoredCard] === 'keep'),
+);
+
+/**
+ * A record's `stored_card` JSON with only what accounting needs (see `STORED_CARD_FIELD_POLICY`); text that is
+ * not a JSON object is replaced by an empty card (nothing of it can be told safe). Pure; idempotent.
+ */
+export function scrubStoredCardText(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return '{}';
+  }
+  return JSON.stringify(pick(parsed, KEPT_STORED_CARD_FIELDS) ?? {});
 }
 
 /**

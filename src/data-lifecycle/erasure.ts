@@ -3,7 +3,7 @@ import { Payment } from '../contracts/payment-command';
 import { ErasurePatch, Ledger } from '../ledger/ledger';
 import { operationIdsOfOrder } from '../ledger/order-index';
 import { counter } from '../metrics/metrics-registry';
-import { scrubJsonText, scrubPayment } from './customer-data';
+import { scrubJsonText, scrubPayment, scrubStoredCardText } from './customer-data';
 import { OperationKeys } from './key-families';
 import { shardOfOrder } from '../redis/key-layout';
 import { readSnapshots } from './operation-snapshot';
@@ -15,7 +15,7 @@ export interface ErasureSummary {
   orderId: string;
   /** Operations of the order found (the order index). */
   operations: number;
-  /** Records whose payment was scrubbed. */
+  /** Records whose payment or stored card was scrubbed. */
   records: number;
   historyEntries: number;
   events: number;
@@ -62,7 +62,7 @@ async function eraseDeadLetters(redis: RedisClient, prefix: string, orderId: str
 /**
  * Erases the customer data of order `orderId` (docs/DATA.md, "Erasure"): every operation of the order
  * (its order index) keeps its ids, amounts, currencies, states, times and references, and loses what
- * describes the customer (`scrubPayment`, `scrubStored`) in its record, its history, its stored outbox
+ * describes the customer (`scrubPayment`, `scrubStoredCardText`, `scrubStored`) in its record, its history, its stored outbox
  * events, the order's archived dead letters, and its split tenders' records (`eraseSplitTender`). Each operation is rewritten in one atomic ledger step
  * that replaces only what is still as read; `erased_at` marks the record. Idempotent: a repeat changes
  * nothing. Not on the hot path.
@@ -91,6 +91,12 @@ export async function eraseOrder(redis: RedisClient, prefix: string, orderId: st
         payment = null;
       }
       const patch: ErasurePatch = { payment, history: [], events: [] };
+      // The card the PSP stored (a tokenize, a payment storing its card): its expiry goes like the command's card's.
+      const storedCard = snap.record.stored_card;
+      if (storedCard !== undefined) {
+        const scrubbed = scrubStoredCardText(storedCard);
+        if (scrubbed !== storedCard) patch.storedCard = [storedCard, scrubbed];
+      }
       snap.history.forEach((entry, index) => {
         const scrubbed = scrubJsonText(entry);
         if (scrubbed !== entry) patch.history.push([index, entry, scrubbed]);

@@ -1133,7 +1133,7 @@ export class Ledger {
   }
 
   /**
-   * Replaces operation `id`'s payment (when `patch.payment` is given and differs), the history entries and
+   * Replaces operation `id`'s payment (when `patch.payment` is given and differs), its stored card, the history entries and
    * the event params in `patch` (each only if it still holds what the caller read), and sets `erased_at` the
    * first time. One atomic step; idempotent. The events' keys (`patch.events[i][0]`) are in the operation's shard.
    * @returns `null` for no such operation, else what changed.
@@ -1147,7 +1147,12 @@ export class Ledger {
         keys: { op: keys.op(id), log: keys.history(id) },
         args: {
           now,
-          patch: JSON.stringify({ payment: patch.payment, history: patch.history, events: patch.events.map((e) => [indexed.get(e[0]), e[1], e[2]]) }),
+          patch: JSON.stringify({
+            payment: patch.payment,
+            stored_card: patch.storedCard ?? null,
+            history: patch.history,
+            events: patch.events.map((e) => [indexed.get(e[0]), e[1], e[2]]),
+          }),
         },
       },
       [],
@@ -1212,6 +1217,8 @@ export interface ExpiryCompanions {
 /** An erasure's writes (see `Ledger.eraseCustomerData`): [position, old, new] entries, [key, old, new] events. */
 export interface ErasurePatch {
   payment: string | null;
+  /** The record's `stored_card` [as read, scrubbed], when scrubbing changes it. */
+  storedCard?: [string, string] | null;
   history: [number, string, string][];
   events: [string, string, string][];
 }

@@ -135,8 +135,8 @@ return {1}
  * Erasure of customer data from one operation: the payment as scrubbed (written only when it differs), the
  * history entries and outbox events that changed, each replaced only if it still holds what the caller read
  * (history is append-only and events never change, so positions and contents are stable), and the time of
- * the first erasure (`erased_at`, set once). patch JSON: {payment: string|null, history:[[index0, old,
- * new]…], events:[[extra key position, old_params, new_params]…]} (the events' keys are extra keys). Returns {-1} for no such operation, else
+ * the first erasure (`erased_at`, set once). patch JSON: {payment: string|null, stored_card: [old, new]|null
+ * (the record's stored card, replaced only if it still holds old), history:[[index0, old, new]…], events:[[extra key position, old_params, new_params]…]} (the events' keys are extra keys). Returns {-1} for no such operation, else
  * {record changed 0|1, history entries changed, events changed}.
  */
 export const ERASE_SCRIPT = new LuaScript(
@@ -147,6 +147,11 @@ local p = cjson.decode(A.patch)
 local rec = 0
 if type(p.payment) == 'string' and redis.call('HGET', K.op, 'payment') ~= p.payment then
   redis.call('HSET', K.op, 'payment', p.payment)
+  rec = 1
+end
+-- Only if it still holds what was read: a success recorded meanwhile wrote a card not scrubbed yet.
+if type(p.stored_card) == 'table' and redis.call('HGET', K.op, 'stored_card') == p.stored_card[1] then
+  redis.call('HSET', K.op, 'stored_card', p.stored_card[2])
   rec = 1
 end
 local hist = 0

@@ -7,6 +7,7 @@ import { CustomerAction, ActionKind } from '../customer-action';
 import { toAdyenAmount } from './adyen-amount';
 import { GIFT_CARD_METHOD } from '../../contracts/stored-value';
 import { formatStoredToken, parseStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
+import { StoredCard, storedCardOf } from '../stored-card';
 
 type Json = Record<string, unknown>;
 
@@ -195,6 +196,21 @@ export function adyenStoredToken(additionalData: unknown, shopperReference: stri
   if (typeof id !== 'string' || id.length === 0) return undefined;
   const shopper = data['tokenization.shopperReference'] ?? data['recurring.shopperReference'];
   return formatStoredToken({ shopperReference: typeof shopper === 'string' && shopper.length >= 3 ? shopper : shopperReference, storedPaymentMethodId: id });
+}
+
+/**
+ * The card Adyen stored, from the `additionalData` of a /payments answer or of an AUTHORISATION notification
+ * (both carry the same keys): `cardSummary` (last four), `expiryDate` (`M/YYYY`), and the brand from `brand`
+ * (the answer's `paymentMethod.brand`, the notification's `paymentMethod`), else `additionalData.paymentMethod`.
+ * Adyen sends the card fields only when the merchant account's (or the webhook's) additional data settings
+ * include them. `undefined` when no last four digits or expiry read as such.
+ */
+export function adyenStoredCard(additionalData: unknown, brand: unknown): StoredCard | undefined {
+  const data = additionalData !== null && typeof additionalData === 'object' && !Array.isArray(additionalData) ? (additionalData as Json) : {};
+  const expiry = typeof data.expiryDate === 'string' ? /^(\d{1,2})\/(\d{4})$/.exec(data.expiryDate.trim()) : null;
+  const card = storedCardOf({ brand: brand ?? data.paymentMethod, lastFour: data.cardSummary, expiryMonth: expiry?.[1], expiryYear: expiry?.[2] });
+  // A brand alone is no card: Adyen's `paymentMethod` names every method so (`ach`, `ideal`…).
+  return card && (card.lastFour !== undefined || card.expiryMonth !== undefined || card.expiryYear !== undefined) ? card : undefined;
 }
 
 /** The kind of an Adyen `action.type` (`redirect`, `threeDS2`, `sdk`, `qrCode`, `voucher`, `await`, `bank`, `nativeRedirect`, `delegatedAuthentication`). */

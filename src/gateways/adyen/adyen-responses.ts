@@ -9,9 +9,9 @@ import { adyenConfirmedMoney } from './adyen-amount';
 import { classifyAdyenError, replayNotFound } from './adyen-errors';
 import { formatStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
 import { mapModificationStatus, mapResultCode } from './adyen-status-map';
-import { adyenAction, adyenStoredToken, newTokenShopperReference, shopperPresent } from './adyen-methods';
+import { adyenAction, adyenStoredCard, adyenStoredToken, newTokenShopperReference, shopperPresent } from './adyen-methods';
 import { wantsStoredToken } from '../../contracts/payment-method';
-import { StoredCard, storedCardOf } from '../stored-card';
+import { storedCardOf } from '../stored-card';
 
 /** Reading Checkout v71 answers into outcomes; non-2xx answers become classified `GatewayError`s. */
 
@@ -46,18 +46,6 @@ function isJson(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/**
- * The card a /payments answer stored: `additionalData.cardSummary` (last four), `expiryDate` (`M/YYYY`),
- * and the brand from `paymentMethod.brand`, else `additionalData.paymentMethod`. Adyen returns the card
- * fields of additionalData only when the merchant account's additional data settings include them.
- */
-function paymentCard(body: Json): StoredCard | undefined {
-  const data = isJson(body.additionalData) ? body.additionalData : {};
-  const expiry = typeof data.expiryDate === 'string' ? /^(\d{1,2})\/(\d{4})$/.exec(data.expiryDate.trim()) : null;
-  const brand = (isJson(body.paymentMethod) ? body.paymentMethod.brand : undefined) ?? data.paymentMethod;
-  return storedCardOf({ brand, lastFour: data.cardSummary, expiryMonth: expiry?.[1], expiryYear: expiry?.[2] });
-}
-
 function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
   const resultCode = requiredStr(body, 'resultCode', response, gateway);
   const status = mapResultCode(resultCode, gateway, shopperPresent(ctx.payment));
@@ -73,7 +61,7 @@ function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResp
   if (status === 'SUCCESS' && wantsStoredToken(ctx.payment)) {
     const token = adyenStoredToken(body.additionalData, newTokenShopperReference(ctx.payment, ctx.operationId));
     if (token) outcome.storedToken = token;
-    const card = paymentCard(body);
+    const card = adyenStoredCard(body.additionalData, isJson(body.paymentMethod) ? body.paymentMethod.brand : undefined);
     if (card) outcome.storedCard = card;
   }
   // revalidate: the new authorisation replaces the old one in the OMS.

@@ -7,7 +7,8 @@ import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
 import { eventOutcome, eventSettles, isAdyenEventCode } from './adyen-status-map';
 import { AdyenLateFact, adyenLateFact } from './adyen-adjustments';
-import { adyenStoredToken } from './adyen-methods';
+import { adyenStoredCard, adyenStoredToken } from './adyen-methods';
+import type { StoredCard } from '../stored-card';
 import { AdjustmentFact } from '../../adjustments/adjustment';
 import { GatewayOutcome, SkippedWebhookItem, WebhookAck, WebhookEvent } from '../gateway-adapter';
 
@@ -58,6 +59,11 @@ export interface AdyenNotificationItem {
    * `tokenization.shopperReference` / `recurring.shopperReference`).
    */
   storedToken?: string;
+  /**
+   * AUTHORISATION of a payment that stored its card (a stored method's id in `additionalData`): the card as
+   * Adyen describes it (`cardSummary`, `expiryDate`, the item's `paymentMethod`), read as a /payments answer's.
+   */
+  storedCard?: StoredCard;
 }
 
 function isObject(v: unknown): v is Json {
@@ -71,6 +77,12 @@ function optionalString(o: Json, key: string): string | undefined {
 function webhookStoredToken(additional: Json): string | undefined {
   const shopper = optionalString(additional, 'tokenization.shopperReference') ?? optionalString(additional, 'recurring.shopperReference');
   return shopper ? adyenStoredToken(additional, shopper) : undefined;
+}
+
+/** The card of an item that stored a method (its id present): the rest of Adyen's notifications describe a card used, not kept. */
+function webhookStoredCard(n: Json, additional: Json): StoredCard | undefined {
+  const stored = optionalString(additional, 'tokenization.storedPaymentMethodId') ?? optionalString(additional, 'recurring.recurringDetailReference');
+  return stored ? adyenStoredCard(additional, n.paymentMethod) : undefined;
 }
 
 function toItem(raw: unknown): AdyenNotificationItem | undefined {
@@ -97,6 +109,7 @@ function toItem(raw: unknown): AdyenNotificationItem | undefined {
     eventDate: optionalString(n, 'eventDate'),
     chargebackReasonCode: optionalString(additional, 'chargebackReasonCode'),
     storedToken: webhookStoredToken(additional),
+    storedCard: webhookStoredCard(n, additional),
   };
 }
 
@@ -263,6 +276,8 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     withConfirmedMoney(outcome, adyenConfirmedMoney(item.amount));
     if (status === 'FAIL') outcome.reason = item.reason && item.reason !== 'null' ? item.reason : item.eventCode;
     if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedToken) outcome.storedToken = item.storedToken;
+    // Kept only for an operation that stores its card (the outcome recorder's check), as an answer's is.
+    if (status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' && item.storedCard) outcome.storedCard = item.storedCard;
     // When Adyen authorised it ("the time when the event was generated"), however late the notification came.
     const at = status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' ? eventTime(item) : undefined;
     if (at !== undefined) outcome.authorizedAt = at;

@@ -9,6 +9,7 @@ import { SeededLedger, seedLedger } from '../../support/ledger-scenario';
 import { testConfig } from '../../support/test-config';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
+import { channelCommand } from '../../support/fixtures';
 
 let ctx: OpsContext;
 let seeded: SeededLedger;
@@ -115,6 +116,27 @@ describe('payment-bridge erase --order', () => {
     expect(JSON.parse(run.text())).toMatchObject({ operations: 3, records: 0, historyEntries: 0, events: 0, deadLetters: 0 });
     expect(await exportOf([seeded.auth, seeded.capture, seeded.refund])).toBe(snapshot);
     expect(await ctx.redis.hget(new ShardKeys(ctx.config.redis.keyPrefix, shardOfOrder(seeded.order)).op(seeded.auth), 'erased_at')).toBe(erasedAt);
+  });
+
+  it("removes the expiry from a record's stored card (the PSP's), keeping its brand and last four digits", async () => {
+    const cmd = channelCommand('tokenize', {}, { amount: 0 });
+    const id = cmd.payment.operation_reference!;
+    const order = cmd.payment.order_id!;
+    await ctx.ledger.create(id, cmd, Date.now(), { event: 'attempt', gateway: 'simulator' });
+    await ctx.ledger.transition(
+      id,
+      'SUCCEEDED',
+      { event: 'outcome', status: 'SUCCESS' },
+      { gatewayReference: `psp_${id}`, storedToken: 'tok_1', storedCard: { brand: 'visa', lastFour: '4242', expiryMonth: 3, expiryYear: 2030 } },
+    );
+    const op = new ShardKeys(ctx.config.redis.keyPrefix, shardOfOrder(order)).op(id);
+    expect(JSON.parse((await ctx.redis.hget(op, 'stored_card'))!)).toMatchObject({ expiryMonth: 3, expiryYear: 2030 });
+
+    const run = io();
+    expect(await dataErase(ctx, run.io, { order, json: true })).toBe(0);
+    expect(JSON.parse(run.text())).toMatchObject({ operations: 1, records: 1 });
+    expect(JSON.parse((await ctx.redis.hget(op, 'stored_card'))!)).toEqual({ brand: 'visa', lastFour: '4242' });
+    expect((await ctx.ledger.get(id))!.storedCard).toEqual({ brand: 'visa', lastFour: '4242' });
   });
 
   it('says so (exit 1) for an order it does not know', async () => {

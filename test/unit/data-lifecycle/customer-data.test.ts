@@ -1,4 +1,4 @@
-import { isPersonalField, scrubJsonText, scrubPayment, scrubStored } from '../../../src/data-lifecycle/customer-data';
+import { isPersonalField, scrubJsonText, scrubPayment, scrubStored, scrubStoredCardText } from '../../../src/data-lifecycle/customer-data';
 
 describe('customer data scrubbing', () => {
   const payment = {
@@ -53,6 +53,13 @@ describe('customer data scrubbing', () => {
       payment: { gateway: 'stripe', stored_card: { brand: 'visa', last_four_digits: '4242', expiration_month: 12, expiration_year: 2030 } },
     };
     expect(scrubStored(params)).toEqual({ payment: { gateway: 'stripe', stored_card: { brand: 'visa', last_four_digits: '4242' } } });
+  });
+
+  it("erases a record's stored_card as the command's card: its expiry goes, brand and last four digits stay, idempotently", () => {
+    const once = scrubStoredCardText(JSON.stringify({ brand: 'mc', lastFour: '0004', expiryMonth: 3, expiryYear: 2030 }));
+    expect(JSON.parse(once)).toEqual({ brand: 'mc', lastFour: '0004' });
+    expect(scrubStoredCardText(once)).toBe(once);
+    expect(scrubStoredCardText('not json 03/2030')).toBe('{}');
   });
 
   it('is idempotent, and replaces text that is not JSON as a whole', () => {

@@ -98,6 +98,9 @@ describe('Adyen response mapping', () => {
     // paymentMethod.brand (v69+) names the brand when present.
     const body = { resultCode: 'Authorised', pspReference: 'P1', paymentMethod: { type: 'scheme', brand: 'mc' }, additionalData: { cardSummary: '5454' } };
     expect(t.parseResponse(ctx, response(200, body), gateway).storedCard).toEqual({ brand: 'mc', lastFour: '5454' });
+    // A brand alone is no card (Adyen names every method so).
+    const ach = { resultCode: 'Authorised', pspReference: 'P2', additionalData: { paymentMethod: 'ach' } };
+    expect(t.parseResponse(ctx, response(200, ach), gateway).storedCard).toBeUndefined();
     // A payment that stores nothing reports no card.
     expect(t.parseResponse(ctxFor('authorize'), response(200, body), gateway).storedCard).toBeUndefined();
   });

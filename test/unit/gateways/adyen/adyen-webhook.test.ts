@@ -230,6 +230,45 @@ describe('Adyen webhook events', () => {
     ]);
   });
 
+  it("reads the card an authorisation stored from the notification's additionalData (cardSummary, expiryDate M/YYYY, paymentMethod), as a /payments answer's", () => {
+    const n = example('post-AUTHORISATION-authorisation');
+    // The spec's AUTHORISATION item, with the card fields its additionalData schema documents, for a card.
+    Object.assign(n.notificationItems[0].NotificationRequestItem, { paymentMethod: 'mc' });
+    Object.assign(n.notificationItems[0].NotificationRequestItem.additionalData!, { cardSummary: '0004', expiryDate: '8/2031', cardBin: '555555' });
+    const [event] = t.parseWebhook(raw(signedBySdk(n)), gateway);
+    expect(event.outcome).toMatchObject({ status: 'SUCCESS', storedToken: 'YOUR_SHOPPER_REFERENCE:M5N7TQ4TG5PFWR50' });
+    expect(event.outcome.storedCard).toEqual({ brand: 'mc', lastFour: '0004', expiryMonth: 8, expiryYear: 2031 });
+    expect(JSON.stringify(event)).not.toMatch(/555555/);
+
+    // An older account's stored method (recurring.recurringDetailReference), the brand only in additionalData.
+    const older = example('post-AUTHORISATION-authorisation');
+    const item = older.notificationItems[0].NotificationRequestItem;
+    delete item.paymentMethod;
+    item.additionalData = {
+      'recurring.recurringDetailReference': '8416039902646530',
+      'recurring.shopperReference': 'shopper-0042',
+      paymentMethod: 'visa',
+      cardSummary: '1111',
+      expiryDate: '03/2030',
+    };
+    expect(t.parseWebhook(raw(signedBySdk(older)), gateway)[0].outcome.storedCard).toEqual({
+      brand: 'visa',
+      lastFour: '1111',
+      expiryMonth: 3,
+      expiryYear: 2030,
+    });
+
+    // A card used but not stored (no stored method's id), a refusal, and the spec's ACH example (a brand, no card): none.
+    const notStored = JSON.parse(JSON.stringify(n)) as Notification;
+    const additional = notStored.notificationItems[0].NotificationRequestItem.additionalData!;
+    for (const key of Object.keys(additional)) if (key.startsWith('tokenization.')) delete additional[key];
+    expect(t.parseWebhook(raw(signedBySdk(notStored)), gateway)[0].outcome.storedCard).toBeUndefined();
+    const refused = JSON.parse(JSON.stringify(n)) as Notification;
+    Object.assign(refused.notificationItems[0].NotificationRequestItem, { success: 'false', reason: 'Refused' });
+    expect(t.parseWebhook(raw(signedBySdk(refused)), gateway)[0].outcome.storedCard).toBeUndefined();
+    expect(t.parseWebhook(raw(signedBySdk(example('post-AUTHORISATION-authorisation'))), gateway)[0].outcome.storedCard).toBeUndefined();
+  });
+
   it('reads when Adyen authorised it from eventDate, however late the notification is delivered; nothing for a refusal or a capture', () => {
     const late = JSON.parse(JSON.stringify(example('post-AUTHORISATION-authorisation'))) as Notification;
     // The spec's eventDate format: ISO 8601 with its offset.
