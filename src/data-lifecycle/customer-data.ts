@@ -86,6 +86,11 @@ export function scrubPayment(payment: Payment): Payment {
   return pick(payment, KEPT_PAYMENT_FIELDS, { lines: scrubLines, method_details: scrubMethod, splits: scrubSplits }) as Payment;
 }
 
+/** The fields a keep/erase policy keeps. */
+function keptFields<K extends string>(policy: Readonly<Record<K, 'keep' | 'erase'>>): ReadonlySet<string> {
+  return new Set(Object.keys(policy).filter((k) => policy[k as K] === 'keep'));
+}
+
 /**
  * Every field of the stored card an operation's record keeps (the PSP's description of the card, camel-case
  * names), kept or erased as `method_details.card`'s are: its brand and last four digits stay (`brand`,
@@ -97,9 +102,7 @@ const STORED_CARD_FIELD_POLICY: Record<keyof StoredCard, 'keep' | 'erase'> = {
   expiryMonth: 'erase',
   expiryYear: 'erase',
 };
-const KEPT_STORED_CARD_FIELDS: ReadonlySet<string> = new Set(
-  Object.keys(STORED_CARD_FIELD_POLICY).filter((k) => STORED_CARD_FIELD_POLICY[k as keyof StoredCard] === 'keep'),
-);
+const KEPT_STORED_CARD_FIELDS = keptFields(STORED_CARD_FIELD_POLICY);
 
 /**
  * A record's `stored_card` JSON with only what accounting needs (see `STORED_CARD_FIELD_POLICY`); text that is
@@ -132,9 +135,7 @@ const SPLIT_PLAN_FIELD_POLICY: Record<keyof SplitTenderPlan, 'keep' | 'erase'> =
   custom_attributes: 'erase',
   step_ids: 'keep',
 };
-const KEPT_SPLIT_PLAN_FIELDS: ReadonlySet<string> = new Set(
-  Object.keys(SPLIT_PLAN_FIELD_POLICY).filter((k) => SPLIT_PLAN_FIELD_POLICY[k as keyof SplitTenderPlan] === 'keep'),
-);
+const KEPT_SPLIT_PLAN_FIELDS = keptFields(SPLIT_PLAN_FIELD_POLICY);
 const KEPT_TENDER_FIELDS: ReadonlySet<string> = new Set(['gateway', 'gateway_account', 'gateway_key', 'brand', 'amount', 'method_details']);
 
 /** A split tender's plan with only what accounting needs (see `SPLIT_PLAN_FIELD_POLICY`). Pure; idempotent. */
