@@ -46,7 +46,12 @@ const PAYMENT_FIELD_POLICY: Record<keyof Payment, 'keep' | 'erase'> = {
   action_result: 'keep',
 };
 
-const KEPT_PAYMENT_FIELDS: ReadonlySet<string> = new Set(Object.keys(PAYMENT_FIELD_POLICY).filter((k) => PAYMENT_FIELD_POLICY[k as keyof Payment] === 'keep'));
+const KEPT_PAYMENT_FIELDS = keptFields(PAYMENT_FIELD_POLICY);
+
+/** The fields a keep/erase policy keeps. */
+function keptFields<K extends string>(policy: Readonly<Record<K, 'keep' | 'erase'>>): ReadonlySet<string> {
+  return new Set(Object.keys(policy).filter((k) => policy[k as K] === 'keep'));
+}
 
 /** Every field of the command's payment, kept or not: in an event's `payment` the rest are the event's own. */
 const PAYMENT_FIELDS: ReadonlySet<string> = new Set(Object.keys(PAYMENT_FIELD_POLICY));
@@ -84,11 +89,6 @@ const scrubSplits = (splits: unknown) => (Array.isArray(splits) ? splits.map((p)
 /** The payment with only what accounting needs (see `KEPT_PAYMENT_FIELDS`). Pure; idempotent. */
 export function scrubPayment(payment: Payment): Payment {
   return pick(payment, KEPT_PAYMENT_FIELDS, { lines: scrubLines, method_details: scrubMethod, splits: scrubSplits }) as Payment;
-}
-
-/** The fields a keep/erase policy keeps. */
-function keptFields<K extends string>(policy: Readonly<Record<K, 'keep' | 'erase'>>): ReadonlySet<string> {
-  return new Set(Object.keys(policy).filter((k) => policy[k as K] === 'keep'));
 }
 
 /**
