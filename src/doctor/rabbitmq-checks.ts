@@ -24,13 +24,19 @@ function result(check: string, status: CheckResult['status'], detail: string, fi
   return { check, target: TARGET, status, detail, ...(fix ? { fix } : {}) };
 }
 
-/** The amqplib / broker failure in words: ACCESS_REFUSED (403) for a wrong login, NOT_ALLOWED for a vhost, else the socket code. */
-function amqpFailure(err: unknown): string {
+/**
+ * The amqplib / broker failure in words: the socket's code when the connection failed below AMQP (its message
+ * names the address, whose port may hold the digits 403 or 530), else ACCESS_REFUSED for a wrong login (reply
+ * `403 (ACCESS-REFUSED)`), NOT_ALLOWED for a refused virtual host (`530 (NOT-ALLOWED)`), else `UNKNOWN`.
+ */
+export function amqpFailure(err: unknown): string {
+  const socket = transportErrorCode(err);
+  if (socket !== 'UNKNOWN') return socket;
   const message = err instanceof Error ? err.message : String(err);
-  if (/ACCESS_REFUSED|403/.test(message)) return 'ACCESS_REFUSED: the broker refused the user name or password';
+  if (/ACCESS[-_]REFUSED|\b403 \(/.test(message)) return 'ACCESS_REFUSED: the broker refused the user name or password';
   // amqplib reports the broker's 530 at connection.open only as an unexpected close: the virtual host is refused.
-  if (/NOT_ALLOWED|530|Expected ConnectionOpenOk/.test(message)) return 'NOT_ALLOWED: the virtual host does not exist or the user may not use it';
-  return transportErrorCode(err);
+  if (/NOT[-_]ALLOWED|\b530 \(|Expected ConnectionOpenOk/.test(message)) return 'NOT_ALLOWED: the virtual host does not exist or the user may not use it';
+  return socket;
 }
 
 /** The virtual host an amqp URL names (its path; `/` when empty, as amqplib and the AMQP URI spec take it). */
