@@ -39,6 +39,14 @@ export function amqpFailure(err: unknown): string {
   return socket;
 }
 
+/**
+ * Whether a passive queue check failed because the queue does not exist: the broker's reply `404 (NOT-FOUND)`,
+ * not the digits 404 in a queue name the message quotes (`ACCESS_REFUSED - access to queue 'orders-404'`).
+ */
+export function queueMissing(err: unknown): boolean {
+  return /NOT[-_]FOUND|\b404 \(/.test(err instanceof Error ? err.message : '');
+}
+
 /** The virtual host an amqp URL names (its path; `/` when empty, as amqplib and the AMQP URI spec take it). */
 export function vhostOf(url: string): string {
   try {
@@ -202,7 +210,7 @@ async function queueChecks(config: Config, connection: amqp.ChannelModel): Promi
       out.push(result('queue', 'OK', `${role} queue ${queue}: ${q.messageCount} message(s), ${q.consumerCount} consumer(s)`));
       await channel.close();
     } catch (err) {
-      const missing = /NOT_FOUND|404/.test(err instanceof Error ? err.message : '');
+      const missing = queueMissing(err);
       out.push(
         missing
           ? result(

@@ -1,4 +1,4 @@
-import { amqpFailure } from '../../../src/doctor/rabbitmq-checks';
+import { amqpFailure, queueMissing } from '../../../src/doctor/rabbitmq-checks';
 
 /** A socket error as Node raises it: its message names the address. */
 function socketError(code: string, port: number): Error {
@@ -27,5 +27,16 @@ describe('amqpFailure', () => {
 
   it('says UNKNOWN for anything else', () => {
     expect(amqpFailure(new Error('something else'))).toBe('UNKNOWN');
+  });
+});
+
+describe('queueMissing', () => {
+  it("reads the broker's 404 reply, not the digits of a queue name", () => {
+    expect(queueMissing(new Error("Channel closed by server: 404 (NOT-FOUND) with message \"NOT_FOUND - no queue 'orders' in vhost '/'\""))).toBe(true);
+    expect(
+      queueMissing(
+        new Error("Channel closed by server: 403 (ACCESS-REFUSED) with message \"ACCESS_REFUSED - access to queue 'orders-404' in vhost '/' refused\""),
+      ),
+    ).toBe(false);
   });
 });
