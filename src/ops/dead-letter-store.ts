@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ScoredEntry, scoredEntries } from '../redis/scored-entries';
 import { GetMessage } from 'amqplib';
 import { RedisClient } from '../redis/redis-connection';
 import { AmqpConnection } from '../amqp/amqp-connection';
@@ -266,7 +267,7 @@ export class DeadLetterStore {
       const r = this.redis as RedisClient & { pbDeadLetterPage(k: string, id: string, score: number, dir: string, n: number): Promise<string[] | null> };
       flat = await r.pbDeadLetterPage(key, cursor.id, cursor.score, direction, limit);
     }
-    const entries = flat ? pairs(flat) : await this.pageByScore(key, cursor as DeadLetterCursor, direction, limit);
+    const entries = flat ? scoredEntries(flat) : await this.pageByScore(key, cursor as DeadLetterCursor, direction, limit);
     if (entries.length === 0) return { records: [] };
     const first = entries[0];
     const last = entries[entries.length - 1];
@@ -280,20 +281,20 @@ export class DeadLetterStore {
   }
 
   /** A page by score alone: the cursor names no record, or its record has gone. Ties at the cursor's score are placed by id. */
-  private async pageByScore(key: string, cursor: DeadLetterCursor, direction: 'above' | 'below', limit: number): Promise<Array<{ id: string; score: number }>> {
+  private async pageByScore(key: string, cursor: DeadLetterCursor, direction: 'above' | 'below', limit: number): Promise<ScoredEntry[]> {
     const { score, id } = cursor;
     if (id === undefined) {
       return direction === 'below'
-        ? pairs(await this.redis.zrevrangebyscore(key, `(${score}`, '-inf', 'WITHSCORES', 'LIMIT', 0, limit))
-        : this.topIfShort(key, pairs(await this.redis.zrangebyscore(key, `(${score}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)).reverse(), limit);
+        ? scoredEntries(await this.redis.zrevrangebyscore(key, `(${score}`, '-inf', 'WITHSCORES', 'LIMIT', 0, limit))
+        : this.topIfShort(key, scoredEntries(await this.redis.zrangebyscore(key, `(${score}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit)).reverse(), limit);
     }
     // Those tied with the cursor's score on the wrong side of its id are stepped over, a bounded number of reads.
-    const kept = (e: { id: string; score: number }) =>
+    const kept = (e: ScoredEntry) =>
       direction === 'below' ? e.score < score || (e.score === score && e.id < id) : e.score > score || (e.score === score && e.id > id);
     const batch = limit + TIE_SLACK;
-    const out: Array<{ id: string; score: number }> = [];
+    const out: ScoredEntry[] = [];
     for (let read = 0; read < TIE_READS && out.length < limit; read += 1) {
-      const got = pairs(
+      const got = scoredEntries(
         direction === 'below'
           ? await this.redis.zrevrangebyscore(key, score, '-inf', 'WITHSCORES', 'LIMIT', read * batch, batch)
           : await this.redis.zrangebyscore(key, score, '+inf', 'WITHSCORES', 'LIMIT', read * batch, batch),
@@ -306,8 +307,8 @@ export class DeadLetterStore {
   }
 
   /** `above` a cursor near the top: the first page rather than a short one. */
-  private async topIfShort(key: string, entries: Array<{ id: string; score: number }>, limit: number): Promise<Array<{ id: string; score: number }>> {
-    return entries.length < limit ? pairs(await this.redis.zrevrange(key, 0, limit - 1, 'WITHSCORES')) : entries;
+  private async topIfShort(key: string, entries: ScoredEntry[], limit: number): Promise<ScoredEntry[]> {
+    return entries.length < limit ? scoredEntries(await this.redis.zrevrange(key, 0, limit - 1, 'WITHSCORES')) : entries;
   }
 
   /** How many records the archive holds. */
@@ -352,13 +353,6 @@ export class DeadLetterStore {
     }
     return out;
   }
-}
-
-/** `[member, score, member, score…]` (a WITHSCORES reply) as entries. */
-function pairs(flat: string[]): Array<{ id: string; score: number }> {
-  const out: Array<{ id: string; score: number }> = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i], score: Number(flat[i + 1]) });
-  return out;
 }
 
 function fromHash(h: Record<string, string>): DeadLetterRecord {

@@ -1,4 +1,5 @@
 import { ShardKeys, shardKeysOf } from '../redis/key-layout';
+import { scoredEntries } from '../redis/scored-entries';
 import { RedisClient } from '../redis/redis-connection';
 import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { OPERATION_STATES, OperationState, TERMINAL_STATES } from '../ledger/operation-state';
@@ -166,9 +167,7 @@ export class OperationsView {
     const pages = await Promise.all(
       shardKeysOf(this.prefix).map(async (keys) => {
         const flat = await this.redis.zrevrange(keys.state(state), 0, count - 1, 'WITHSCORES');
-        const page: { id: string; score: number; shard: number }[] = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) page.push({ id: flat[i], score: Number(flat[i + 1]), shard: keys.shard });
-        return page;
+        return scoredEntries(flat).map((e) => ({ ...e, shard: keys.shard }));
       }),
     );
     const newest = pages
