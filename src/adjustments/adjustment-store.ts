@@ -5,7 +5,7 @@ import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { redact } from '../logging/redact';
 import { ALL_SHARDS, ShardKeys, shardKeysOf, shardOfOperation } from '../redis/key-layout';
 import { LuaScript, luaInputs } from '../redis/lua-script';
-import { AdjustmentFact, AdjustmentRecord, AdjustmentSource, MoneyDirection, isAdjustmentKind } from './adjustment';
+import { AdjustmentFact, AdjustmentRecord, AdjustmentSource, MoneyDirection, REFUND_UNDONE_FIELD, isAdjustmentKind, undoesRefund } from './adjustment';
 import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same-fact';
 
 // Creates the adjustment unless it exists (same gateway and PSP event: a repeat), links it to the
@@ -15,11 +15,16 @@ import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same
 // the adjustments as read): only when the operation still has `expected` adjustments (none was added since the
 // caller read them); with `claim_field`, instead of creating,
 // marks `counterpart` (the adjustment that already records the fact) as this event's, unless another event has it.
-// Returns {1} when created, {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
+// A fact that undoes a refund (`undoes`: it failed, or its money came back) marks the operation it names as undone
+// (field `undone_field` = the adjustment's id) in the same step, when that operation is a refund that SUCCEEDED.
+// Returns {1, marked} when created (marked: 1 when it marked a refund undone now), {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
 // counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {-2} when the adjustments changed (read again), {-1} when the
 // operation does not exist.
 const RECORD_SCRIPT = new LuaScript(
-  luaInputs(['adjustment', 'op_adjustments', 'log', 'index', 'op', 'counterpart'], ['id', 'now', 'history', 'expected', 'claim_field', 'claim']),
+  luaInputs(
+    ['adjustment', 'op_adjustments', 'log', 'index', 'op', 'counterpart'],
+    ['id', 'now', 'history', 'expected', 'claim_field', 'claim', 'undoes', 'undone_field'],
+  ),
   `
 if redis.call('EXISTS', K.op) == 0 then return {-1} end
 if redis.call('EXISTS', K.adjustment) == 1 then return {0, redis.call('HGETALL', K.adjustment)} end
@@ -38,7 +43,11 @@ redis.call('HSET', K.adjustment, unpack(ARGV, A_REST))
 redis.call('ZADD', K.op_adjustments, A.now, A.id)
 redis.call('RPUSH', K.log, A.history)
 redis.call('ZADD', K.index, A.now, A.id)
-return {1}
+local marked = 0
+if A.undoes == '1' and redis.call('HGET', K.op, 'command') == 'refund' and redis.call('HGET', K.op, 'state') == 'SUCCEEDED' then
+  marked = redis.call('HSETNX', K.op, A.undone_field, A.id)
+end
+return {1, marked}
 `,
   true,
 );
@@ -98,6 +107,11 @@ export interface RecordedAdjustment {
   adjustment: AdjustmentRecord;
   /** Reconciliation had recorded this webhook's fact from the PSP's line first: `adjustment` is that one (first report only; a repeat says nothing). */
   sameFact?: true;
+  /**
+   * This new adjustment marked its operation, a SUCCEEDED refund, undone (`undoesRefund`): its amount counts as
+   * refunded no more, and can be refunded again.
+   */
+  refundUndone?: true;
 }
 
 /** `adj_<24 hex>`: the same gateway and PSP event id always give the same id (idempotent across crashes). */
@@ -112,7 +126,8 @@ export function adjustmentIdFor(gateway: string, pspEventId: string): string {
  *   S op:{opId}:interactions     the operation's history, which gets one entry per new adjustment
  *   S adjustments                sorted set of the shard's adjustment ids, score = recorded at (ms)
  * Webhooks and reconciliation both record through `recordAdjustment`: one fact, one record, however many
- * times it is reported. The operation's own record and state are never touched. Reconciliation ties a
+ * times it is reported. The operation's state is never touched, nor its record but for one mark: a SUCCEEDED
+ * refund a fact undoes (`undoesRefund`) gets `undone_by`, so its amount is refundable again. Reconciliation ties a
  * webhook's adjustment to the PSP line it found recorded by it (`tieToLine`, field `reconciled_line`); a
  * webhook's fact reconciliation recorded first marks that adjustment as its event's (field `webhook_event`).
  */
@@ -193,14 +208,17 @@ export class AdjustmentStore {
             expected: found ? found.count : (input.expectedAdjustments ?? ''),
             claim_field: found?.counterpart ? WEBHOOK_EVENT_FIELD : '',
             claim: input.pspEventId,
+            undoes: undoesRefund(input.kind) ? '1' : '',
+            undone_field: REFUND_UNDONE_FIELD,
           },
         },
         fields,
-      )) as [number, string[]?];
+      )) as [number, (string[] | number)?];
       if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
-      if (status === 1) return { created: true, adjustment };
-      if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(existing ?? [])) };
-      if (status === 2) return { created: false, adjustment: fromHash(hashFromPairs(existing ?? [])), sameFact: true };
+      if (status === 1) return existing === 1 ? { created: true, adjustment, refundUndone: true } : { created: true, adjustment };
+      const pairs = Array.isArray(existing) ? existing : [];
+      if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(pairs)) };
+      if (status === 2) return { created: false, adjustment: fromHash(hashFromPairs(pairs)), sameFact: true };
       // -2: another writer changed the operation's adjustments between the read and the script. The caller's own
       // read (no search here) is the caller's to do again: it may find the fact recorded now.
       if (!found) throw new AdjustmentsChangedError(`adjustment ${id}: the adjustments of operation ${input.operationId} changed since they were read`);

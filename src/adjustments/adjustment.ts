@@ -114,6 +114,24 @@ export function failureAfterSuccess(command: CommandType): { kind: AdjustmentKin
   return { kind, direction: reversed(directionOfSuccess(command)) };
 }
 
+/**
+ * Whether an adjustment of `kind` says that a refund the PSP had accepted gave the shopper nothing after all:
+ * it failed (rejected by the scheme or the bank) or its money came back to the merchant. Recorded on a refund
+ * the ledger holds SUCCEEDED, it marks that refund undone, so its amount no longer counts as refunded and can
+ * be refunded again (see `AdjustmentStore.recordAdjustment`).
+ */
+export function undoesRefund(kind: AdjustmentKind): boolean {
+  return kind === 'refund_failed' || kind === 'refund_reversed';
+}
+
+/**
+ * The field of a SUCCEEDED refund's ledger record that says the PSP later undid it (`undoesRefund`): the id of the
+ * adjustment that said so. Written once, with that adjustment, by the adjustment store's script; read with the
+ * amounts a refund check sums (`Ledger.dependentsOf`…). The refund's state stays SUCCEEDED (terminal states never
+ * change).
+ */
+export const REFUND_UNDONE_FIELD = 'undone_by';
+
 /** What a PSP notification says, normalised by the gateway's webhook parser. Amounts as the PSP reported them. */
 export interface AdjustmentFact {
   kind: AdjustmentKind;

@@ -20,6 +20,12 @@ const authorizationsReleased = counter(
   ['gateway', 'kind'],
 );
 
+const refundsUndone = counter(
+  'pb_refunds_undone_total',
+  'Refunds the ledger held SUCCEEDED that the PSP later said gave the shopper nothing (failed at the scheme or bank, or reversed): their amount is refundable again, by gateway and adjustment kind',
+  ['gateway', 'kind'],
+);
+
 /**
  * Late facts heard a second time, from the other source, and found recorded by the first: no second adjustment or
  * OMS event. `source` is the one that found it: `webhook` (reconciliation had recorded it from the PSP's line), or
@@ -67,7 +73,8 @@ export class AdjustmentRecorder {
    * authorization the fact says the PSP no longer holds (`authorization_expired`, `failed_after_success`)
    * leaves the expiry and orphan indexes: no `authorization_expiring` notice and no orphan void follow it.
    * A webhook's fact reconciliation recorded first is that adjustment (`sameFact`): counted, logged, its event
-   * not sent again.
+   * not sent again. A fact that undoes a SUCCEEDED refund (`undoesRefund`) marks it undone in the same write:
+   * its amount is refundable again (`pb_refunds_undone_total`, a warn line).
    * @returns whether the adjustment was new, and the adjustment as stored.
    * @throws OperationNotFoundError when `input.operationId` is not in the ledger.
    */
@@ -106,6 +113,18 @@ export class AdjustmentRecorder {
       };
       if (needsAttention(adjustment.kind)) logger.warn('adjustment: money moved back, or is disputed, on a settled payment', fields);
       else logger.info('adjustment recorded', fields);
+    }
+    if (result.refundUndone) {
+      refundsUndone.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
+      logger.warn('refund undone: the PSP says a refund it had accepted gave the shopper nothing; its amount can be refunded again', {
+        operation_id: op.id,
+        adjustment_id: adjustment.id,
+        gateway: adjustment.gateway,
+        kind: adjustment.kind,
+        amount: adjustment.amount ?? null,
+        currency: adjustment.currency ?? null,
+        authorization_id: op.authorizationId ?? op.payment.gateway_key,
+      });
     }
     await recorder.emit(adjustmentEvent(op, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.

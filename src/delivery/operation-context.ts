@@ -325,7 +325,10 @@ export function takenBefore(
   registered: number,
 ): PartsBefore | { wait: string; siblings: string[] } {
   if (op.command !== 'capture' && op.command !== 'refund') return { amount: 0 };
-  const earlier = dependents.filter((d) => d.command === op.command && d.id !== op.id && d.state !== 'FAILED' && registeredBefore(d, op, registered));
+  // An undone refund (the PSP said it failed after accepting it) took nothing, like a failed one.
+  const earlier = dependents.filter(
+    (d) => d.command === op.command && d.id !== op.id && d.state !== 'FAILED' && d.undone !== true && registeredBefore(d, op, registered),
+  );
   const amount = earlier.reduce((total, d) => total + d.amount, 0);
   const lock = fxLockOf(auth);
   if (!lock || earlier.length === 0 || op.payment.currency !== lock.from.currency) return { amount };
@@ -475,7 +478,11 @@ function authorizedInOrderCurrency(auth: OperationRecord): number {
   return lock ? heldInOrderCurrency(auth, lock) : confirmedOrAsked(auth, auth.payment).amount;
 }
 
-/** What the succeeded dependents of `command` took, minor units of the order's currency. Pure. */
+/**
+ * What the succeeded dependents of `command` took, minor units of the order's currency. A refund the PSP undid
+ * after it succeeded (failed at the scheme, or its money came back: `undone`) took nothing: its amount is
+ * refundable again. Pure.
+ */
 function settledSum(dependents: readonly DependentSummary[], command: CommandType): number {
-  return dependents.filter((d) => d.command === command && d.state === 'SUCCEEDED').reduce((total, d) => total + d.amount, 0);
+  return dependents.filter((d) => d.command === command && d.state === 'SUCCEEDED' && d.undone !== true).reduce((total, d) => total + d.amount, 0);
 }

@@ -24,6 +24,7 @@ import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './o
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
 import { MovedAmountFields, amountIn, amountInCommandCurrency, convertedAmount, parseRoutingRecord } from './routing-record';
+import { REFUND_UNDONE_FIELD } from '../adjustments/adjustment';
 import {
   OperationRecord,
   TransitionFields,
@@ -92,6 +93,11 @@ export interface DependentSummary {
    * before that order was kept): of two concurrent ones, the later registered saw the earlier.
    */
   registered: number;
+  /**
+   * A refund that SUCCEEDED and that the PSP later said gave the shopper nothing (it failed, or its money came
+   * back: `REFUND_UNDONE_FIELD`): it took nothing, so it is not summed as refunded. Absent otherwise.
+   */
+  undone?: true;
   /**
    * What its gateway was asked when that is in another currency than the command's (a capture or refund of a
    * converted authorization, at its locked rate: the routing record's `amount` and `currency`), fixed with its
@@ -820,21 +826,36 @@ export class Ledger {
         amount: amountInCommandCurrency(d.moved),
         registered: registered.get(d.id) ?? 0,
         ...(converted ? { converted } : {}),
+        ...(d.undone ? { undone: true as const } : {}),
       };
     });
   }
 
-  /** What `ids` are, their state and the fields that say what they moved; those not found are left out. */
-  private async movedAmounts(ids: readonly string[]): Promise<Array<{ id: string; command: CommandType; state: OperationState; moved: MovedAmountFields }>> {
+  /**
+   * What `ids` are, their state and the fields that say what they moved, and whether the PSP later undid them (a
+   * refund, `REFUND_UNDONE_FIELD`); those not found are left out.
+   */
+  private async movedAmounts(
+    ids: readonly string[],
+  ): Promise<Array<{ id: string; command: CommandType; state: OperationState; moved: MovedAmountFields; undone: boolean }>> {
     if (ids.length === 0) return [];
     // One read per operation, sent together (dependents may live in other shards than their authorization).
     const replies = await Promise.all(
       ids.map(async (id) =>
-        this.redis.hmget((await this.keysOfId(id)).op(id), 'state', 'command', 'confirmed_amount', 'confirmed_currency', 'payment', 'routing'),
+        this.redis.hmget(
+          (await this.keysOfId(id)).op(id),
+          'state',
+          'command',
+          'confirmed_amount',
+          'confirmed_currency',
+          'payment',
+          'routing',
+          REFUND_UNDONE_FIELD,
+        ),
       ),
     );
     return replies.flatMap((reply, i) => {
-      const [state, command, confirmed, confirmedCurrency, paymentJson, routing] = reply;
+      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy] = reply;
       if (!state || !command || !paymentJson) return [];
       const moved: MovedAmountFields = {
         payment: JSON.parse(paymentJson) as Payment,
@@ -842,7 +863,7 @@ export class Ledger {
         confirmedAmount: confirmed !== null ? Number(confirmed) : undefined,
         confirmedCurrency: confirmedCurrency ?? undefined,
       };
-      return [{ id: ids[i], command: command as CommandType, state: state as OperationState, moved }];
+      return [{ id: ids[i], command: command as CommandType, state: state as OperationState, moved, undone: undoneBy !== null }];
     });
   }
 

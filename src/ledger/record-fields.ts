@@ -94,7 +94,7 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * encoding. Everything that writes or reads a record (create, transitions, read-backs) goes through it.
  * The hash also holds fields the record does not expose: `authorization_key` and `authorization_ref`
  * (authorization-index.ts), the hold marks `held_since` and `parked_at`
- * (`Ledger.markHeld`), and the poller's `orphan_dry_run_at`.
+ * (`Ledger.markHeld`), the poller's `orphan_dry_run_at`, and an undone refund's `undone_by` (`REFUND_UNDONE_FIELD`).
  */
 const FIELDS: FieldTable = {
   id: { hash: 'id', codec: text },

@@ -75,6 +75,45 @@ describe('AdjustmentStore.recordAdjustment', () => {
   });
 });
 
+describe('AdjustmentStore.recordAdjustment: a fact that undoes a refund', () => {
+  async function succeeded(command: 'refund' | 'authorize' | 'capture', state: 'SUCCEEDED' | 'PENDING' = 'SUCCEEDED'): Promise<string> {
+    const cmd = channelCommand(command);
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await ledger.transition(id, state, { event: 'outcome' });
+    return id;
+  }
+  const fact = (operationId: string, kind: 'refund_failed' | 'refund_reversed' | 'chargeback', event: string) => ({
+    ...input(operationId, event),
+    kind,
+    direction: 'credit' as const,
+  });
+  const undoneBy = async (id: string) => (await ledger.fieldsOf([id], ['undone_by']))[0][0];
+
+  it('marks a SUCCEEDED refund undone by a refund_failed or refund_reversed, once, and says so; its state stays SUCCEEDED', async () => {
+    const failed = await succeeded('refund');
+    const recorded = await store.recordAdjustment(fact(failed, 'refund_failed', 'R1:REFUND_FAILED:true'));
+    expect(recorded.refundUndone).toBe(true);
+    expect(await undoneBy(failed)).toBe(recorded.adjustment.id);
+    expect((await ledger.get(failed))?.state).toBe('SUCCEEDED');
+    // A repeat of the same fact marks nothing new.
+    expect((await store.recordAdjustment(fact(failed, 'refund_failed', 'R1:REFUND_FAILED:true'))).refundUndone).toBeUndefined();
+    const reversed = await succeeded('refund');
+    expect((await store.recordAdjustment(fact(reversed, 'refund_reversed', 'R2:REFUNDED_REVERSED:true'))).refundUndone).toBe(true);
+    expect(await undoneBy(reversed)).not.toBeNull();
+  });
+
+  it('marks nothing for another kind, another command (a refund failure naming the authorization), or a refund not SUCCEEDED', async () => {
+    const refund = await succeeded('refund');
+    expect((await store.recordAdjustment(fact(refund, 'chargeback', 'C1:CHARGEBACK:true'))).refundUndone).toBeUndefined();
+    const auth = await succeeded('authorize');
+    expect((await store.recordAdjustment(fact(auth, 'refund_failed', 'R3:REFUND_FAILED:true'))).refundUndone).toBeUndefined();
+    const pending = await succeeded('refund', 'PENDING');
+    expect((await store.recordAdjustment(fact(pending, 'refund_failed', 'R4:REFUND_FAILED:true'))).refundUndone).toBeUndefined();
+    expect([await undoneBy(refund), await undoneBy(auth), await undoneBy(pending)]).toEqual([null, null, null]);
+  });
+});
+
 describe('AdjustmentStore.tieToLine', () => {
   it('ties an adjustment to the first reconciliation line that asks, answers the others with that line, and leaves the adjustment as recorded', async () => {
     const id = await succeededCapture();

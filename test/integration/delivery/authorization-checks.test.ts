@@ -14,6 +14,8 @@ import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
 import { AUTHORIZATION_REFUSALS, resolveOperationContext } from '../../../src/delivery/operation-context';
+import { AdjustmentRecorder } from '../../../src/delivery/adjustment-recorder';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
@@ -202,6 +204,41 @@ describe('currency and amount: a dependent command is checked against what our a
     expect(sim.counters().requests).toBe(requests);
     expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_captured');
     expect(sim.counters().effects[tooMuch]).toBeUndefined();
+  });
+
+  it('a refund the PSP failed (or reversed) after it succeeded gives its amount back to refund: the next refund is sent, and an operator is told', async () => {
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+    const sale = await authorized({ amount: 4000 }, 'sale');
+    const first = await record(dependent('refund', sale, { amount: 3000 }));
+    expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const refund = (await ledger.get(first))!;
+    const before = await metricValue('pb_refunds_undone_total', { gateway: 'simulator', kind: 'refund_failed' });
+    // The PSP fails the refund (its own books give the 3000 back), and says so: the adjustment of the refund.
+    const failed = await fetch(`${sim.url}/_control/refund-failure`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reference: first }),
+    });
+    expect(failed.status).toBe(200);
+    await adjustments.recordAdjustment(refund, {
+      kind: 'refund_failed',
+      direction: 'credit',
+      amount: 3000,
+      currency: refund.payment.currency,
+      gateway: 'simulator',
+      pspEventId: `evt_refund_failed_${first}`,
+      source: 'webhook',
+    });
+    expect((await ledger.get(first))?.state).toBe('SUCCEEDED');
+    expect(await metricValue('pb_refunds_undone_total', { gateway: 'simulator', kind: 'refund_failed' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('refund undone') && l.includes(first))).toBe(true);
+    // 3000 of the 4000 never reached the shopper: all 4000 can be refunded, no more.
+    const again = await record(dependent('refund', sale, { amount: 4000 }));
+    expect(await service.deliver(again)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sim.counters().effects[again]).toBe(1);
+    const tooMuch = await record(dependent('refund', sale, { amount: 1 }));
+    expect(await service.deliver(tooMuch)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_captured');
   });
 
   it('refuses a refund on an authorization nothing was captured from', async () => {

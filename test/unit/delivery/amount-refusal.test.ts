@@ -18,6 +18,16 @@ describe('amountRefusal: a refund against what was captured', () => {
     expect(amountRefusal(op('refund', 3000), auth, captured)).toBeNull();
   });
 
+  it('does not count a refund the PSP undid after it succeeded (failed at the scheme, or reversed): its amount is refundable again', () => {
+    const sale = op('sale', 5000, { state: 'SUCCEEDED' });
+    const refunds: DependentSummary[] = [
+      { id: 'ref-1', command: 'refund', state: 'SUCCEEDED', amount: 3000, registered: 1, undone: true },
+      { id: 'ref-2', command: 'refund', state: 'SUCCEEDED', amount: 1000, registered: 2 },
+    ];
+    expect(amountRefusal(op('refund', 4000), sale, refunds)).toBeNull();
+    expect(amountRefusal(op('refund', 4001), sale, refunds)).toMatchObject({ fail: 'amount_exceeds_captured', detail: { refunded: 1000, refundable: 4000 } });
+  });
+
   it('refuses a refund of an authorization nothing captured and nothing closed', () => {
     expect(amountRefusal(op('refund', 100), op('authorize', 5000, { state: 'SUCCEEDED' }), [])).toMatchObject({ fail: 'amount_exceeds_captured' });
   });
