@@ -23,6 +23,7 @@ import { recordOutcomeNotForCommand, settlesCommand } from './outcome-for-comman
 import { applyEarlierAttemptOutcome, isEarlierAttemptGateway } from './earlier-attempt';
 import { handleFailureAfterSuccess } from './failure-after-success';
 import { withRevalidateKey } from './revalidate-key';
+import { isStaleActionNotice, recordStaleAction } from './stale-action';
 import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
 import { GatewayRouter } from '../routing/gateway-router';
 
@@ -64,7 +65,8 @@ export interface OutcomeWorkerDeps {
  * become adjustments of the operation with their own OMS event (see `applyLateFact`), and so does a
  * success the PSP reports for an operation the OMS was told FAILED (see `reportContradiction`), and a
  * failure of an operation the OMS was told SUCCEEDED, once the PSP confirms it (see
- * `handleFailureAfterSuccess`: without `router`, such a failure is only logged).
+ * `handleFailureAfterSuccess`: without `router`, such a failure is only logged). A customer action reported
+ * for an operation the PSP already processes (PENDING) is an older event: recorded only (see `isStaleActionNotice`).
  */
 export function startOutcomeWorker(config: Config, connection: RedisClient, deps: OutcomeWorkerDeps): Worker<GatewayOutcomeJobData> {
   const worker = new Worker<GatewayOutcomeJobData>(
@@ -180,6 +182,8 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     }
     if (verdict.kind === 'handled') return op.state;
   }
+  // The customer's action reported after the PSP began processing: an older fact, never a step back.
+  if (isStaleActionNotice(op, arrived)) return recordStaleAction(op, arrived, deps);
   const before = op.state;
   if (arrived.outcome.partialApproval && !isTerminal(op.state)) {
     partialApprovals.inc({ gateway });

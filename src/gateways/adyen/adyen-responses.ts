@@ -3,7 +3,7 @@ import { unsupportedCommand } from '../unsupported-command';
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
-import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
+import { GatewayOutcome, GatewayResponse, OperationContext, OutcomeStatus } from '../gateway-adapter';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
 import { classifyAdyenError, replayNotFound } from './adyen-errors';
@@ -46,9 +46,21 @@ function isJson(value: unknown): value is Json {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/**
+ * A waiting answer (`Pending`, `Received`) that carries an `action` ("Action to be taken for completing the
+ * payment", Checkout v71) waits for the shopper: Adyen answers a Pix payment `Pending` with its `qrCode`
+ * action and documents `Pending` for when "the shopper needs to take further action to complete the
+ * payment". With a shopper there it is ACTION_REQUIRED, so the storefront gets the action; without one,
+ * nobody could act on it and it stays PENDING for the AUTHORISATION webhook.
+ */
+function waitsForShopper(status: OutcomeStatus, action: unknown, present: boolean): OutcomeStatus {
+  return status === 'PENDING' && present && isJson(action) ? 'ACTION_REQUIRED' : status;
+}
+
 function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResponse, gateway: string): GatewayOutcome {
   const resultCode = requiredStr(body, 'resultCode', response, gateway);
-  const status = mapResultCode(resultCode, gateway, shopperPresent(ctx.payment));
+  const present = shopperPresent(ctx.payment);
+  const status = waitsForShopper(mapResultCode(resultCode, gateway, present), body.action, present);
   const pspReference = str(body, 'pspReference');
   const outcome: GatewayOutcome = { status, gatewayStatus: resultCode };
   if (pspReference) outcome.gatewayReference = pspReference;

@@ -77,6 +77,23 @@ describe('Stripe webhooks', () => {
     expect((await stack.worker.ledger.get(id))?.state).toBe('PENDING');
   });
 
+  it('keep a processing payment PENDING when payment_intent.requires_action arrives after payment_intent.processing, then settle it with payment_intent.amount_capturable_updated', async () => {
+    const before = await metricValue('pb_webhook_stale_actions_total', { gateway: 'stripe', gateway_status: 'requires_action' });
+    const pi = `pi_out_of_order_${Date.now()}`;
+    const id = await pendingOperation(stack.worker, 'authorize', { gateway: 'stripe', amount: AMOUNT, currency: 'EUR', order_id: `order-stripe-${++seq}` }, pi);
+
+    // Stripe sent requires_action first, processing next: processing arrived first (PENDING), requires_action now.
+    expect((await post('payment_intent.requires_action', paymentIntent(pi, id, 'requires_action'), `evt_stale_action_${seq}`)).status).toBe(200);
+
+    await eventually(async () => (await stack.worker.ledger.interactions(id)).some((h) => h.event === 'webhook_action_stale'));
+    expect((await stack.worker.ledger.get(id))?.state).toBe('PENDING');
+    expect(await metricValue('pb_webhook_stale_actions_total', { gateway: 'stripe', gateway_status: 'requires_action' })).toBe(before + 1);
+    expect(notified.some((p) => p.operation_reference === id && p.status === 'ACTION_REQUIRED')).toBe(false);
+
+    expect((await post('payment_intent.amount_capturable_updated', paymentIntent(pi, id, 'requires_capture'), `evt_after_stale_${seq}`)).status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
+  });
+
   it('settle a revalidate whose answer was lost (UNKNOWN) with its new PaymentIntent as the new gateway key, in the ledger and in the event', async () => {
     const oldPi = `pi_old_${Date.now()}`;
     const newPi = `pi_new_${Date.now()}`;

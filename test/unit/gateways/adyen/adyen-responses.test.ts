@@ -1,7 +1,7 @@
 import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { adyenTransformer } from '../../../../src/gateways/adyen';
-import { ctxFor, gateway, response, specExample } from './adyen-test-support';
+import { JWE, ctxFor, gateway, response, specExample } from './adyen-test-support';
 import { thrownBy } from '../../../support/thrown';
 
 const t = adyenTransformer;
@@ -50,6 +50,37 @@ describe('Adyen response mapping', () => {
     const outcome = t.parseResponse(ctxFor('authorize'), response(200, specExample('/payments', '200', 'card-3d-secure-2-web')), gateway);
     expect(outcome.status).toBe('FAIL');
     expect(outcome.reason).toBe(outcome.gatewayStatus);
+  });
+
+  describe('a waiting answer that carries an action for the shopper', () => {
+    // Adyen's documented Pix answer: `Pending` with the QR code the shopper scans to pay.
+    const pix = {
+      pspReference: '8815658961765250',
+      resultCode: 'Pending',
+      action: { paymentData: 'Ab02b4c0!BQABAgA', paymentMethodType: 'pix', type: 'qrCode', qrCodeData: 'DMhpN90TFR2e7TzwHYRFkhw4brxm2wHBg' },
+    };
+    const oneTime = { payment_method: { type: 'card' as const, token: JWE, return_url: 'https://shop.example/return' } };
+
+    it.each(['Pending', 'Received'])('hands the action of a %s answer to the storefront as ACTION_REQUIRED', (resultCode) => {
+      const outcome = t.parseResponse(ctxFor('sale', oneTime), response(200, { ...pix, resultCode }), gateway);
+      expect(outcome).toEqual({
+        status: 'ACTION_REQUIRED',
+        gatewayStatus: resultCode,
+        gatewayReference: pix.pspReference,
+        action: { kind: 'sdk', psp_action: pix.action },
+      });
+    });
+
+    it('leaves a Pending answer without an action PENDING for the webhook', () => {
+      const { action: _none, ...bare } = pix;
+      expect(t.parseResponse(ctxFor('sale', oneTime), response(200, bare), gateway).status).toBe('PENDING');
+    });
+
+    it('leaves it PENDING on a merchant-initiated charge, where no shopper could act', () => {
+      const outcome = t.parseResponse(ctxFor('sale'), response(200, pix), gateway);
+      expect(outcome.status).toBe('PENDING');
+      expect(outcome.action).toBeUndefined();
+    });
   });
 
   it.each(Object.entries(MODIFICATION_PATHS))('maps the documented answer of %s to PENDING until the webhook', (command, [path, example]) => {
