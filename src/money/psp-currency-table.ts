@@ -115,11 +115,21 @@ export function isoToPspAmount(table: PspCurrencyTable, minor: number, currency:
 }
 
 /**
+ * The currency field beside a PSP's amount field, as every PSP answer we read places it: `amount` →
+ * `currency`, `source.amount` → `source.currency`, `amount.value` → `amount.currency`.
+ */
+export function currencyFieldBeside(amountField: string): string {
+  const dot = amountField.lastIndexOf('.');
+  return dot < 0 ? 'currency' : `${amountField.slice(0, dot)}.currency`;
+}
+
+/**
  * The PSP's API amount (integer in the PSP's unit) → our ISO minor units. Exact or refused with
- * `amount_not_representable` (a fraction of the ISO minor unit) / `currency_not_supported`, naming `field`.
+ * `amount_not_representable` (a fraction of the ISO minor unit) naming `field`, or `currency_not_supported`
+ * naming the currency field beside it (`currencyFieldBeside`): the currency is at fault, not the amount.
  */
 export function pspToIsoAmount(table: PspCurrencyTable, value: number, currency: string, field: string): number {
-  const rule = pspCurrencyRule(table, currency, field);
+  const rule = pspCurrencyRule(table, currency, currencyFieldBeside(field));
   if (!Number.isSafeInteger(value)) throw new MoneyRefusalError('amount_not_representable', table.psp, field, 'not an integer');
   const minor = shift(value, rule.exponent, currencyExponent(currency));
   if (minor === undefined) {

@@ -1,6 +1,14 @@
 import { MoneyRefusalError } from '../../errors/money-refusal-error';
 import { withoutTrailingZeros } from '../../money/minor-units';
-import { ConfirmedMoney, countUnreadable, isoToPspAmount, pspCurrencyRule, pspToIsoAmount, PspCurrencyTable } from '../../money/psp-currency-table';
+import {
+  ConfirmedMoney,
+  countUnreadable,
+  currencyFieldBeside,
+  isoToPspAmount,
+  pspCurrencyRule,
+  pspToIsoAmount,
+  PspCurrencyTable,
+} from '../../money/psp-currency-table';
 
 /**
  * Cybersource's currencies, from its "ISO Standard Currency Codes" reference:
@@ -196,11 +204,12 @@ export function toCybersourceAmount(minor: number, currency: string, field = 'pa
 
 /**
  * A Cybersource decimal amount ("10.00", "10.5", "1000", "100.00" for JPY) → ISO minor units, exactly.
- * Trailing zeros are ignored; a significant digit beyond the currency's decimals, a text that is not a
- * decimal, or an unsupported currency is refused (`MoneyRefusalError` naming `field`).
+ * Trailing zeros are ignored; a significant digit beyond the currency's decimals or a text that is not a
+ * decimal is refused (`MoneyRefusalError` naming `field`), an unsupported currency too (naming the
+ * `currency` beside it).
  */
 export function fromCybersourceAmount(text: string, currency: string, field: string): number {
-  const { exponent } = pspCurrencyRule(CYBERSOURCE_CURRENCIES, currency, field);
+  const { exponent } = pspCurrencyRule(CYBERSOURCE_CURRENCIES, currency, currencyFieldBeside(field));
   const m = /^(-?)(\d{1,20})(?:\.(\d{1,20}))?$/.exec(text.trim());
   if (!m) throw new MoneyRefusalError('amount_not_representable', CYBERSOURCE_CURRENCIES.psp, field, 'not a decimal amount');
   const fraction = withoutTrailingZeros(m[3] ?? '');

@@ -11,12 +11,19 @@ import { PspCurrencyRule, PspCurrencyTable } from '../../money/psp-currency-tabl
  *   MGA differs from ISO 4217 (2 decimals): an ISO-minor MGA amount must be a whole ariary.
  * - ISK and UGX (special cases): "effectively zero-decimal", but for backwards compatibility the amount is
  *   passed with two decimals and must be evenly divisible by 100 (5 ISK = 500). ISO gives both 0 decimals.
+ *   UGX is on the zero-decimal list too; the special case, about charges and with its example, decides.
  * - Three-decimal (BHD JOD KWD OMR TND): amounts in thousandths whose last digit must be 0 ("round to the
  *   nearest ten"); we refuse instead of rounding money away.
- * - Maximum: the amount value has at most eight digits, twelve for IDR.
+ * - Maximum: "the number of allowed digits" of the amount value, eight but for IDR 12 and INR 9, and for card
+ *   payments LBP 11, COP, HUF and JPY 10: the limits both versions of the page agree on (the newer allows
+ *   twelve digits for most card payments). A method with a lower limit is refused by Stripe itself.
  * - Listed by Stripe but not an active ISO 4217 code we know (refused as unsupported): STD (replaced by STN).
  */
 const MAX_DIGITS_8 = 99_999_999;
+const MAX_DIGITS_9 = 999_999_999;
+const MAX_DIGITS_10 = 9_999_999_999;
+const MAX_DIGITS_11 = 99_999_999_999;
+const MAX_DIGITS_12 = 999_999_999_999;
 const TWO: PspCurrencyRule = { exponent: 2, maxValue: MAX_DIGITS_8 };
 const ZERO: PspCurrencyRule = { exponent: 0, maxValue: MAX_DIGITS_8 };
 const THREE: PspCurrencyRule = { exponent: 3, multipleOf: 10, maxValue: MAX_DIGITS_8 };
@@ -55,7 +62,7 @@ export const STRIPE_CURRENCIES: PspCurrencyTable = Object.freeze({
     CHF: TWO,
     CLP: ZERO,
     CNY: TWO,
-    COP: TWO,
+    COP: { exponent: 2, maxValue: MAX_DIGITS_10 },
     CRC: TWO,
     CVE: TWO,
     CZK: TWO,
@@ -78,14 +85,14 @@ export const STRIPE_CURRENCIES: PspCurrencyTable = Object.freeze({
     HKD: TWO,
     HNL: TWO,
     HTG: TWO,
-    HUF: TWO,
-    IDR: { exponent: 2, maxValue: 999_999_999_999 },
+    HUF: { exponent: 2, maxValue: MAX_DIGITS_10 },
+    IDR: { exponent: 2, maxValue: MAX_DIGITS_12 },
     ILS: TWO,
-    INR: TWO,
+    INR: { exponent: 2, maxValue: MAX_DIGITS_9 },
     ISK: WHOLE_IN_HUNDREDTHS,
     JMD: TWO,
     JOD: THREE,
-    JPY: ZERO,
+    JPY: { exponent: 0, maxValue: MAX_DIGITS_10 },
     KES: TWO,
     KGS: TWO,
     KHR: TWO,
@@ -95,7 +102,7 @@ export const STRIPE_CURRENCIES: PspCurrencyTable = Object.freeze({
     KYD: TWO,
     KZT: TWO,
     LAK: TWO,
-    LBP: TWO,
+    LBP: { exponent: 2, maxValue: MAX_DIGITS_11 },
     LKR: TWO,
     LRD: TWO,
     LSL: TWO,

@@ -87,7 +87,7 @@ function isoAmount(gateway: string, line: string, field: string, value: unknown,
   try {
     return pspToIsoAmount(STRIPE_CURRENCIES, value, currency, field);
   } catch (err) {
-    if (err instanceof MoneyRefusalError) throw new PspRecordError(gateway, line, field, err.refusal, { cause: err });
+    if (err instanceof MoneyRefusalError) throw new PspRecordError(gateway, line, err.field, err.refusal, { cause: err });
     throw err;
   }
 }

@@ -41,6 +41,16 @@ describe('PSP currency table conversions', () => {
     }
   });
 
+  it.each([
+    ['amount', 'currency'],
+    ['source.amount', 'source.currency'],
+    ['amount.value', 'amount.currency'],
+  ])('refuses a PSP %s in a currency the table lacks as currency_not_supported, naming %s, not the amount', (field, currencyField) => {
+    for (const code of ['USD', 'ZZZ']) {
+      expect(() => pspToIsoAmount(TABLE, 100, code, field)).toThrow(expect.objectContaining({ refusal: 'currency_not_supported', field: currencyField }));
+    }
+  });
+
   it('refuses a PSP amount finer than the ISO minor unit (550 ISK hundredths is 5.5 ISK)', () => {
     expect(() => pspToIsoAmount(TABLE, 550, 'ISK', 'amount_received')).toThrow(MoneyRefusalError);
   });

@@ -82,6 +82,12 @@ describe('Cybersource currency table', () => {
       expect.objectContaining({ refusal: 'amount_not_representable', field: 'authorizedAmount' }),
     );
   });
+
+  it('refuses an amount read back in a currency it does not list, naming the currency beside the amount', () => {
+    expect(() => fromCybersourceAmount('1.00', 'XXX', 'orderInformation.amountDetails.totalAmount')).toThrow(
+      expect.objectContaining({ refusal: 'currency_not_supported', field: 'orderInformation.amountDetails.currency' }),
+    );
+  });
 });
 
 describe('Cybersource adapter amounts', () => {

@@ -86,11 +86,24 @@ describe('Stripe currency table', () => {
     expect(() => toStripeAmount(5124, 'KWD')).toThrow(expect.objectContaining({ refusal: 'amount_not_representable' }));
   });
 
-  it('refuses amounts above eight digits, twelve for IDR', () => {
-    expect(toStripeAmount(99_999_999, 'USD')).toBe(99_999_999);
-    expect(() => toStripeAmount(100_000_000, 'USD')).toThrow(expect.objectContaining({ refusal: 'amount_not_representable' }));
-    expect(toStripeAmount(999_999_999_999, 'IDR')).toBe(999_999_999_999);
-    expect(() => toStripeAmount(1_000_000_000_000, 'IDR')).toThrow(expect.objectContaining({ refusal: 'amount_not_representable' }));
+  /** "The amount value supports up to": 12 digits for IDR, 9 for INR, 8 for all other currencies; on cards LBP 11, COP, HUF and JPY 10. */
+  it.each([
+    ['USD', 8],
+    ['EUR', 8],
+    ['KWD', 8],
+    ['IDR', 12],
+    ['INR', 9],
+    ['LBP', 11],
+    ['COP', 10],
+    ['HUF', 10],
+    ['JPY', 10],
+  ])('%s: takes an amount value of %i digits and refuses one digit more', (code, digits) => {
+    const largest = 10 ** digits - (THREE_DECIMAL.includes(code) ? 10 : 1);
+    const iso = largest * 10 ** (currencyExponent(code) - stripeDecimals(code));
+    expect(toStripeAmount(iso, code)).toBe(largest);
+    expect(() => toStripeAmount(iso + 10 ** currencyExponent(code), code)).toThrow(
+      expect.objectContaining({ refusal: 'amount_not_representable', field: 'payment.amount' }),
+    );
   });
 
   it.each(['CLF', 'UYW', 'ZWG', 'XXX', 'STD'])('refuses %s, which Stripe does not list, naming payment.currency', (code) => {

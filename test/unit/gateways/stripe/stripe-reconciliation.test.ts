@@ -226,6 +226,14 @@ describe('parseStripeBalanceTransaction', () => {
     expect(() => parseStripeBalanceTransaction('stripe', bt({ amount: '25.99' }))).toThrow(/txn_1NgB1r2eZvKYlo2CXr5e8Zs1: amount/);
   });
 
+  it('refuses a currency Stripe does not list naming the currency field, not the amount beside it', () => {
+    expect(() => parseStripeBalanceTransaction('stripe', bt({ currency: 'xxx' }))).toThrow(expect.objectContaining({ field: 'currency' }));
+    const source = { ...charge, amount: 2599, amount_captured: 2599, currency: 'zzz' };
+    expect(() => parseStripeBalanceTransaction('stripe', bt({ currency: 'usd', amount: 2831, source }))).toThrow(
+      expect.objectContaining({ field: 'source.currency', message: expect.stringContaining('currency_not_supported') }),
+    );
+  });
+
   it('carries no card data: card details of the source never reach the record, a card number in a reference is dropped', () => {
     const source = { ...charge, payment_intent: { id: 'pi_1', metadata: { operation_id: 'op-1', order_id: 'card 4242 4242 4242 4242' } } };
     const record = parseStripeBalanceTransaction('stripe', bt({ source }));
