@@ -60,13 +60,19 @@ function confirmedAmountField(command: PaymentIntentCommand, status: string): 'a
   return 'amount';
 }
 
-/** The kind of a PaymentIntent's `next_action.type` (Stripe documents many; the storefront's Stripe.js handles each). */
+/**
+ * The kind of a PaymentIntent's `next_action.type` (Stripe documents many; the storefront's Stripe.js handles each).
+ * `card_await_notification`: the card's issuer notifies the cardholder (an Indian e-mandate's pre-debit
+ * notice), who acts there; nothing to show.
+ */
 function actionKind(type: string | undefined): ActionKind {
-  if (type === 'redirect_to_url') return 'redirect';
+  if (type === 'redirect_to_url' || type === 'alipay_handle_redirect') return 'redirect';
   if (type === 'use_stripe_sdk') return 'three_ds';
+  if (type === 'card_await_notification') return 'await';
   if (type === undefined) return 'other';
-  if (type.endsWith('_display_details') || type.endsWith('_display_qr_code') || type.includes('instructions')) return 'voucher';
+  // Before the QR codes: Cash App's `…_handle_redirect_or_display_qr_code` ends like one, and Stripe.js picks.
   if (type.endsWith('_handle_redirect_or_display_qr_code') || type.endsWith('_redirect_to_android_app') || type.endsWith('_redirect_to_ios_app')) return 'sdk';
+  if (type.endsWith('_display_details') || type.endsWith('_display_qr_code') || type.includes('instructions')) return 'voucher';
   return 'other';
 }
 
@@ -78,13 +84,20 @@ function actionKind(type: string | undefined): ActionKind {
 function stripeAction(pi: Json): CustomerAction {
   const next = isObject(pi.next_action) ? pi.next_action : undefined;
   const type = next ? str(next.type) : undefined;
-  const redirect = next && isObject(next.redirect_to_url) ? str(next.redirect_to_url.url) : undefined;
+  const redirect = next ? redirectUrl(next) : undefined;
   return {
     kind: actionKind(type),
     ...(redirect ? { url: redirect } : {}),
     ...(str(pi.client_secret) ? { client_secret: str(pi.client_secret) } : {}),
     ...(next ? { psp_action: next } : {}),
   };
+}
+
+/** Where a redirect action sends the customer: `redirect_to_url.url`, or Alipay's `alipay_handle_redirect.url`. */
+function redirectUrl(next: Json): string | undefined {
+  if (isObject(next.redirect_to_url)) return str(next.redirect_to_url.url);
+  if (isObject(next.alipay_handle_redirect)) return str(next.alipay_handle_redirect.url);
+  return undefined;
 }
 
 /**

@@ -87,6 +87,36 @@ describe('Stripe responses', () => {
     expect(outcome.action).toEqual({ kind: 'redirect', url: 'https://hooks.stripe.com/redirect/authenticate/src_1', psp_action: nextAction });
   });
 
+  it.each([
+    ['alipay_handle_redirect', 'redirect'],
+    ['boleto_display_details', 'voucher'],
+    ['card_await_notification', 'await'],
+    ['cashapp_handle_redirect_or_display_qr_code', 'sdk'],
+    ['display_bank_transfer_instructions', 'voucher'],
+    ['konbini_display_details', 'voucher'],
+    ['oxxo_display_details', 'voucher'],
+    ['paynow_display_qr_code', 'voucher'],
+    ['pix_display_qr_code', 'voucher'],
+    ['promptpay_display_qr_code', 'voucher'],
+    ['redirect_to_url', 'redirect'],
+    ['use_stripe_sdk', 'three_ds'],
+    ['verify_with_microdeposits', 'other'],
+    ['wechat_pay_display_qr_code', 'voucher'],
+    ['wechat_pay_redirect_to_android_app', 'sdk'],
+    ['wechat_pay_redirect_to_ios_app', 'sdk'],
+  ] as const)('names the kind of a next_action of type %s (every type the API spec lists): %s', (type, kind) => {
+    const ctx = stripeContext('sale');
+    const outcome = t.parseResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'requires_action', next_action: { type } })), gw);
+    expect(outcome.action?.kind).toBe(kind);
+  });
+
+  it('gives an Alipay redirect its url', () => {
+    const ctx = stripeContext('sale');
+    const nextAction = { type: 'alipay_handle_redirect', alipay_handle_redirect: { url: 'https://hooks.stripe.com/alipay/1', native_url: 'alipays://1' } };
+    const outcome = t.parseResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'requires_action', next_action: nextAction })), gw);
+    expect(outcome.action).toEqual({ kind: 'redirect', url: 'https://hooks.stripe.com/alipay/1', psp_action: nextAction });
+  });
+
   it('reports the stored PaymentMethod as the token of a PaymentIntent confirmed with setup_future_usage', () => {
     const ctx = stripeContext('authorize');
     const held = paymentIntent(ctx, { status: 'requires_capture', setup_future_usage: 'off_session', payment_method: 'pm_saved_1' });
