@@ -213,7 +213,11 @@ export function adyenStoredCard(additionalData: unknown, brand: unknown): Stored
   return card && (card.lastFour !== undefined || card.expiryMonth !== undefined || card.expiryYear !== undefined) ? card : undefined;
 }
 
-/** The kind of an Adyen `action.type` (`redirect`, `threeDS2`, `sdk`, `qrCode`, `voucher`, `await`, `bank`, `nativeRedirect`, `delegatedAuthentication`). */
+/**
+ * The kind of an Adyen `action.type`: the Checkout v71 spec's (`redirect`, `nativeRedirect`, `threeDS2`,
+ * `delegatedAuthentication`, `sdk`, `wechatpaySDK`, `qrCode`, `voucher`, `bankTransfer`, `await`), and
+ * `bank` (older answers' bank transfer).
+ */
 function actionKind(type: unknown): ActionKind {
   switch (type) {
     case 'redirect':
@@ -223,9 +227,11 @@ function actionKind(type: unknown): ActionKind {
     case 'delegatedAuthentication':
       return 'three_ds';
     case 'sdk':
+    case 'wechatpaySDK':
     case 'qrCode':
       return 'sdk';
     case 'voucher':
+    case 'bankTransfer':
     case 'bank':
       return 'voucher';
     case 'await':

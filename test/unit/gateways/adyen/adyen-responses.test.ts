@@ -1,7 +1,7 @@
 import { declineOf } from '../../../../src/errors/decline';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { adyenTransformer } from '../../../../src/gateways/adyen';
-import { JWE, ctxFor, gateway, response, specExample } from './adyen-test-support';
+import { JWE, ctxFor, gateway, response, specActionTypes, specExample } from './adyen-test-support';
 import { thrownBy } from '../../../support/thrown';
 
 const t = adyenTransformer;
@@ -80,6 +80,34 @@ describe('Adyen response mapping', () => {
       const outcome = t.parseResponse(ctxFor('sale'), response(200, pix), gateway);
       expect(outcome.status).toBe('PENDING');
       expect(outcome.action).toBeUndefined();
+    });
+  });
+
+  describe('the kind of an action', () => {
+    const oneTime = { payment_method: { type: 'card' as const, token: JWE, return_url: 'https://shop.example/return' } };
+    const kindOf = (type: string) =>
+      t.parseResponse(ctxFor('sale', oneTime), response(200, { pspReference: '8815658961765250', resultCode: 'PresentToShopper', action: { type } }), gateway)
+        .action?.kind;
+
+    it.each([
+      ['await', 'await'],
+      ['bankTransfer', 'voucher'],
+      ['delegatedAuthentication', 'three_ds'],
+      ['nativeRedirect', 'redirect'],
+      ['qrCode', 'sdk'],
+      ['redirect', 'redirect'],
+      ['sdk', 'sdk'],
+      ['threeDS2', 'three_ds'],
+      ['voucher', 'voucher'],
+      ['wechatpaySDK', 'sdk'],
+    ])('names an action of type %s: %s', (type, kind) => {
+      expect(kindOf(type)).toBe(kind);
+    });
+
+    it('names every action type the Checkout spec lists (none is other)', () => {
+      const types = specActionTypes();
+      expect(types.length).toBeGreaterThanOrEqual(10);
+      expect(types.filter((type) => kindOf(type) === 'other')).toEqual([]);
     });
   });
 

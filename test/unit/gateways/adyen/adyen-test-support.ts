@@ -61,3 +61,13 @@ export function specExample(path: string, status: string, name: string): unknown
 export function body(request: { body?: string }): Record<string, unknown> {
   return JSON.parse(request.body ?? '{}') as Record<string, unknown>;
 }
+
+/** Every `action.type` the Checkout spec names (its `Checkout…Action` schemas' `type` enums). */
+export function specActionTypes(): string[] {
+  const doc = JSON.parse(readFileSync(specPath('adyen-checkout-v71.json'), 'utf8')) as {
+    components: { schemas: Record<string, { properties?: { type?: { enum?: string[] } } }> };
+  };
+  return Object.entries(doc.components.schemas)
+    .filter(([name]) => /^Checkout\w*Action$/.test(name))
+    .flatMap(([, schema]) => schema.properties?.type?.enum ?? []);
+}
