@@ -132,6 +132,21 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     expect(everything).not.toContain('4111.1111.1111.1111');
   });
 
+  it('dead-letters a command with a 150,000-character member name, naming it in a bounded field, and keeps consuming behind it', async () => {
+    const before = worker.consumer.stats.deadLettered;
+    const bad = channelCommand('capture') as unknown as Record<string, unknown>;
+    bad['m'.repeat(150_000)] = 1;
+    const good = channelCommand('capture');
+    await client.publish('web.payment.capture', bad);
+    await client.publish('web.payment.capture', good);
+    await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
+    // Its field went in the dead letter's headers: unbounded, the frame was refused and the message held for ever.
+    await eventually(() => worker.consumer.stats.deadLettered > before, 5000);
+    const [dead] = await client.drainDeadLetters();
+    expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_PARAMS', 'x-pb-field': `${'m'.repeat(32)}…(150000 characters)` });
+    expect(worker.consumer.stats.requeued).toBe(0);
+  });
+
   /** Posts signed bytes to the intake as they are. */
   async function postSigned(raw: Buffer | string): Promise<{ status: number; data: Record<string, any> }> {
     const res = await axios.post(web.intakeUrl, raw, {
