@@ -210,6 +210,18 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
       await expectNextCommandAccepted();
     });
 
+    it('refuses a bus call whose id holds a card number (-32600 naming id, id null), the number in neither the answer nor the dead letter', async () => {
+      const p = payment();
+      const raw = JSON.stringify(busCall(CAPTURE, p, `order ${VISA}`));
+      const res = await postSigned(raw);
+      expect(res.data).toMatchObject({ id: null, error: { code: -32600, data: { field: 'id' } } });
+      const [dead] = await client.drainDeadLetters();
+      expect(dead.properties.headers?.['x-pb-code']).toBe('CARD_DATA_REJECTED');
+      expect([JSON.stringify(res.data), dead.content.toString(), JSON.stringify(dead.properties.headers)].join('\n')).not.toContain(VISA);
+      expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+      await expectNextCommandAccepted();
+    });
+
     it.each(['9007199254740993', '1e400'])('refuses the JSON-RPC id %s (not carried exactly) with -32600 and a null id, executing nothing', async (idText) => {
       const p = payment();
       const raw = JSON.stringify(busCall(CAPTURE, p, 'x')).replace('"id":"x"', `"id":${idText}`);
