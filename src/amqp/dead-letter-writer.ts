@@ -54,7 +54,8 @@ export class DeadLetterWriter {
       'x-pb-dead-letter-id': id,
       ...extraHeaders,
     };
-    for (const [k, v] of Object.entries(headers)) headers[k] = redactText(v);
+    // Redacted before the cut (a cut through a card number leaves digits redaction no longer sees as one).
+    for (const [k, v] of Object.entries(headers)) headers[k] = boundedHeaderValue(redactText(v));
     const body = redactBody(original);
     const channel = extraHeaders[AUTHENTICATED_CHANNEL_HEADER];
     if (channel !== undefined && this.stampKey) headers[AUTHENTICATED_CHANNEL_HEADER] = stampOf(this.stampKey, channel, body);
@@ -75,6 +76,22 @@ export class DeadLetterWriter {
       });
     await this.triage.record(summary);
   }
+}
+
+/**
+ * Longest header value a dead letter carries, in UTF-16 units (at most 3 bytes each in UTF-8). Every header
+ * goes in one AMQP content-header frame (128 KiB by default): a larger one makes the broker close the
+ * channel, the dead letter is never written and the message it refuses is held and retried for ever. The
+ * values are short by construction (codes, reasons, bounded fields and ids); this keeps any one from growing
+ * past what a frame holds.
+ */
+export const MAX_DEAD_LETTER_HEADER_CHARS = 1024;
+
+function boundedHeaderValue(value: string): string {
+  if (value.length <= MAX_DEAD_LETTER_HEADER_CHARS) return value;
+  const last = value.charCodeAt(MAX_DEAD_LETTER_HEADER_CHARS - 2);
+  // Never half a surrogate pair before the ellipsis.
+  return `${value.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_DEAD_LETTER_HEADER_CHARS - 2 : MAX_DEAD_LETTER_HEADER_CHARS - 1)}…`;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { PaymentBridgeError } from './payment-bridge-error';
+import { boundedFieldPath } from './field-path';
 
 /**
  * Why a command was refused. `PROFILE_REJECTED`: a rule of the channel's validation profile;
@@ -21,14 +22,20 @@ export type CommandValidationCode =
  */
 export class CommandValidationError extends PaymentBridgeError {
   readonly retryable = false;
+  /**
+   * JSON-pointer-like path of the field at fault, e.g. `payment.amount`; `(root)` for the whole body.
+   * Bounded (`boundedFieldPath`): a member name of the message may be of any length.
+   */
+  readonly field: string;
 
   constructor(
-    /** JSON-pointer-like path of the field at fault, e.g. `payment.amount`; `(root)` for the whole body. */
-    readonly field: string,
+    field: string,
     /** Human-readable reason without the offending value. */
     readonly reason: string,
     readonly code: CommandValidationCode = 'INVALID_PARAMS',
   ) {
-    super(`${field}: ${reason}`);
+    const bounded = boundedFieldPath(field);
+    super(`${bounded}: ${reason}`);
+    this.field = bounded;
   }
 }

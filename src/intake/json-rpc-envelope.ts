@@ -1,5 +1,6 @@
 import { JSON_RPC, JsonRpcId } from '../bus/json-rpc';
 import { CommandValidationError } from '../errors/command-validation-error';
+import { holdsCardNumber } from '../contracts/card-data-policy';
 
 /**
  * A JSON-RPC request whose envelope holds: `jsonrpc` exactly "2.0", a string `method`, and an `id` that is
@@ -31,7 +32,8 @@ function refusal(id: JsonRpcId, code: number, field: string, reason: string, kin
  * Checks the envelope of a decoded JSON-RPC body, the same for every method the intake answers (payment
  * commands, payment method options, recurring schedules), before any of them runs: -32600 otherwise.
  * A numeric id must be a safe integer: a larger one (or `1e400`) was rounded when parsed, so it would be
- * echoed changed and two ids would become one operation (RFC 8259 §6). A bad id is answered with a null id.
+ * echoed changed and two ids would become one operation (RFC 8259 §6). An id holding a card number is
+ * refused as card data (`CARD_DATA_REJECTED`), never echoed. A bad id is answered with a null id.
  */
 export function readJsonRpcEnvelope(body: unknown): JsonRpcEnvelope | JsonRpcRefusal {
   if (Array.isArray(body)) return refusal(null, JSON_RPC.INVALID_REQUEST, '(root)', 'batches are not supported', 'INVALID_REQUEST');
@@ -50,6 +52,11 @@ export function readJsonRpcEnvelope(body: unknown): JsonRpcEnvelope | JsonRpcRef
       'must be a string or an integer of at most 2^53 - 1 in size: a larger or fractional number is not carried exactly',
       'INVALID_REQUEST',
     );
+  }
+  // Every answer echoes the id (JSON-RPC 2.0, section 5): one holding a card number would carry it out of the
+  // bridge, in an error answer too, and a long one (a digest as the sequence) would never reach the card scan.
+  if ((typeof rawId === 'string' || typeof rawId === 'number') && holdsCardNumber(String(rawId))) {
+    return refusal(null, JSON_RPC.INVALID_REQUEST, 'id', 'holds card data; an id is never a card number', 'CARD_DATA_REJECTED');
   }
   const id: JsonRpcId = rawId ?? null;
   if (req.jsonrpc !== '2.0') return refusal(id, JSON_RPC.INVALID_REQUEST, 'jsonrpc', 'must be "2.0"', 'INVALID_REQUEST');

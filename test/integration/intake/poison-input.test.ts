@@ -132,6 +132,21 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
     expect(everything).not.toContain('4111.1111.1111.1111');
   });
 
+  it('dead-letters a command with a 150,000-character member name, naming it in a bounded field, and keeps consuming behind it', async () => {
+    const before = worker.consumer.stats.deadLettered;
+    const bad = channelCommand('capture') as unknown as Record<string, unknown>;
+    bad['m'.repeat(150_000)] = 1;
+    const good = channelCommand('capture');
+    await client.publish('web.payment.capture', bad);
+    await client.publish('web.payment.capture', good);
+    await eventually(async () => (await worker.deliveryQueue.getJob(good.payment.operation_reference!)) !== undefined);
+    // Its field went in the dead letter's headers: unbounded, the frame was refused and the message held for ever.
+    await eventually(() => worker.consumer.stats.deadLettered > before, 5000);
+    const [dead] = await client.drainDeadLetters();
+    expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_PARAMS', 'x-pb-field': `${'m'.repeat(32)}…(150000 characters)` });
+    expect(worker.consumer.stats.requeued).toBe(0);
+  });
+
   /** Posts signed bytes to the intake as they are. */
   async function postSigned(raw: Buffer | string): Promise<{ status: number; data: Record<string, any> }> {
     const res = await axios.post(web.intakeUrl, raw, {
@@ -191,6 +206,18 @@ describe('poison input: no message wedges, crashes or spins the consumer', () =>
       expect(res.data).toMatchObject({ id: null, error: { code: -32600, data: { field: 'params.payment.amount' } } });
       const [dead] = await client.drainDeadLetters();
       expect(dead.properties.headers).toMatchObject({ 'x-pb-code': 'INVALID_REQUEST', 'x-pb-field': 'params.payment.amount' });
+      expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
+      await expectNextCommandAccepted();
+    });
+
+    it('refuses a bus call whose id holds a card number (-32600 naming id, id null), the number in neither the answer nor the dead letter', async () => {
+      const p = payment();
+      const raw = JSON.stringify(busCall(CAPTURE, p, `order ${VISA}`));
+      const res = await postSigned(raw);
+      expect(res.data).toMatchObject({ id: null, error: { code: -32600, data: { field: 'id' } } });
+      const [dead] = await client.drainDeadLetters();
+      expect(dead.properties.headers?.['x-pb-code']).toBe('CARD_DATA_REJECTED');
+      expect([JSON.stringify(res.data), dead.content.toString(), JSON.stringify(dead.properties.headers)].join('\n')).not.toContain(VISA);
       expect(await worker.ledger.get(p.operation_reference!)).toBeNull();
       await expectNextCommandAccepted();
     });

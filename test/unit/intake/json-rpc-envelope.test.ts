@@ -52,6 +52,18 @@ describe('readJsonRpcEnvelope', () => {
   );
 
   it.each([
+    ['a card number', '"4111111111111111"'],
+    ['a grouped card number in text', '"order 4111 1111 1111 1111"'],
+    ['a card number past the 64 characters a sequence holds (a digest then, never scanned)', `"${'i'.repeat(80)} 5555-5555-5555-4444"`],
+    ['a 16-digit card number written as a number (a safe integer)', '4111111111111111'],
+  ])('refuses an id holding %s as card data (-32600 naming id), answering with a null id so it is never echoed', (_label, idText) => {
+    const r = refused(withIdText(idText));
+    expect(r).toMatchObject({ id: null, code: JSON_RPC.INVALID_REQUEST });
+    expect(r.error).toMatchObject({ field: 'id', code: 'CARD_DATA_REJECTED' });
+    expect(r.error.message).not.toMatch(/4111|5555/);
+  });
+
+  it.each([
     ['"rpc-1"', 'rpc-1'],
     ['0', 0],
     ['9007199254740991', Number.MAX_SAFE_INTEGER],
