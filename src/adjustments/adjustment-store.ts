@@ -5,7 +5,7 @@ import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { redact } from '../logging/redact';
 import { ALL_SHARDS, ShardKeys, shardKeysOf, shardOfOperation } from '../redis/key-layout';
 import { LuaScript, luaInputs } from '../redis/lua-script';
-import { AdjustmentFact, AdjustmentRecord, AdjustmentSource, MoneyDirection, REFUND_UNDONE_FIELD, isAdjustmentKind, undoesRefund } from './adjustment';
+import { AdjustmentFact, AdjustmentRecord, AdjustmentSource, MoneyDirection, UNDONE_FIELD, commandsUndoneBy, isAdjustmentKind } from './adjustment';
 import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same-fact';
 
 // Creates the adjustment unless it exists (same gateway and PSP event: a repeat), links it to the
@@ -15,9 +15,10 @@ import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same
 // the adjustments as read): only when the operation still has `expected` adjustments (none was added since the
 // caller read them); with `claim_field`, instead of creating,
 // marks `counterpart` (the adjustment that already records the fact) as this event's, unless another event has it.
-// A fact that undoes a refund (`undoes`: it failed, or its money came back) marks the operation it names as undone
-// (field `undone_field` = the adjustment's id) in the same step, when that operation is a refund that SUCCEEDED.
-// Returns {1, marked} when created (marked: 1 when it marked a refund undone now), {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
+// A fact that undoes what an operation moved (`undoes`: the commands it undoes, space-separated: a refund failed or
+// its money came back, a capture failed) marks the operation it names as undone (field `undone_field` = the
+// adjustment's id) in the same step, when that operation is of one of those commands and SUCCEEDED.
+// Returns {1, marked} when created (marked: 1 when it marked the operation undone now), {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
 // counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {-2} when the adjustments changed (read again), {-1} when the
 // operation does not exist.
 const RECORD_SCRIPT = new LuaScript(
@@ -44,8 +45,11 @@ redis.call('ZADD', K.op_adjustments, A.now, A.id)
 redis.call('RPUSH', K.log, A.history)
 redis.call('ZADD', K.index, A.now, A.id)
 local marked = 0
-if A.undoes == '1' and redis.call('HGET', K.op, 'command') == 'refund' and redis.call('HGET', K.op, 'state') == 'SUCCEEDED' then
-  marked = redis.call('HSETNX', K.op, A.undone_field, A.id)
+if A.undoes ~= '' and redis.call('HGET', K.op, 'state') == 'SUCCEEDED' then
+  local command = redis.call('HGET', K.op, 'command')
+  if command and string.find(' ' .. A.undoes .. ' ', ' ' .. command .. ' ', 1, true) then
+    marked = redis.call('HSETNX', K.op, A.undone_field, A.id)
+  end
 end
 return {1, marked}
 `,
@@ -108,10 +112,11 @@ export interface RecordedAdjustment {
   /** Reconciliation had recorded this webhook's fact from the PSP's line first: `adjustment` is that one (first report only; a repeat says nothing). */
   sameFact?: true;
   /**
-   * This new adjustment marked its operation, a SUCCEEDED refund, undone (`undoesRefund`): its amount counts as
-   * refunded no more, and can be refunded again.
+   * This new adjustment marked its operation, a SUCCEEDED refund, capture or sale, undone (`commandsUndoneBy`): a
+   * refund's amount counts as refunded no more, and can be refunded again; a capture's or sale's as captured no
+   * more, so no refund gives it back.
    */
-  refundUndone?: true;
+  undone?: true;
 }
 
 /** `adj_<24 hex>`: the same gateway and PSP event id always give the same id (idempotent across crashes). */
@@ -127,7 +132,8 @@ export function adjustmentIdFor(gateway: string, pspEventId: string): string {
  *   S adjustments                sorted set of the shard's adjustment ids, score = recorded at (ms)
  * Webhooks and reconciliation both record through `recordAdjustment`: one fact, one record, however many
  * times it is reported. The operation's state is never touched, nor its record but for one mark: a SUCCEEDED
- * refund a fact undoes (`undoesRefund`) gets `undone_by`, so its amount is refundable again. Reconciliation ties a
+ * refund, capture or sale a fact undoes (`commandsUndoneBy`) gets `undone_by`: a refund's amount is refundable
+ * again, a capture's or sale's is no longer captured money to refund. Reconciliation ties a
  * webhook's adjustment to the PSP line it found recorded by it (`tieToLine`, field `reconciled_line`); a
  * webhook's fact reconciliation recorded first marks that adjustment as its event's (field `webhook_event`).
  */
@@ -208,14 +214,14 @@ export class AdjustmentStore {
             expected: found ? found.count : (input.expectedAdjustments ?? ''),
             claim_field: found?.counterpart ? WEBHOOK_EVENT_FIELD : '',
             claim: input.pspEventId,
-            undoes: undoesRefund(input.kind) ? '1' : '',
-            undone_field: REFUND_UNDONE_FIELD,
+            undoes: commandsUndoneBy(input.kind).join(' '),
+            undone_field: UNDONE_FIELD,
           },
         },
         fields,
       )) as [number, (string[] | number)?];
       if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
-      if (status === 1) return existing === 1 ? { created: true, adjustment, refundUndone: true } : { created: true, adjustment };
+      if (status === 1) return existing === 1 ? { created: true, adjustment, undone: true } : { created: true, adjustment };
       const pairs = Array.isArray(existing) ? existing : [];
       if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(pairs)) };
       if (status === 2) return { created: false, adjustment: fromHash(hashFromPairs(pairs)), sameFact: true };

@@ -115,22 +115,26 @@ export function failureAfterSuccess(command: CommandType): { kind: AdjustmentKin
 }
 
 /**
- * Whether an adjustment of `kind` says that a refund the PSP had accepted gave the shopper nothing after all:
- * it failed (rejected by the scheme or the bank) or its money came back to the merchant. Recorded on a refund
- * the ledger holds SUCCEEDED, it marks that refund undone, so its amount no longer counts as refunded and can
- * be refunded again (see `AdjustmentStore.recordAdjustment`).
+ * The commands whose SUCCEEDED operation an adjustment of `kind` says the PSP undid: money it had accepted to move
+ * did not move after all. A refund failed (rejected by the scheme or the bank) or its money came back to the
+ * merchant: the shopper got nothing. A capture, or a sale's capture, failed (`capture_failed`, the kind
+ * `failureAfterSuccess` gives both): nothing was collected. Recorded on such an operation, it marks it undone
+ * (`UNDONE_FIELD`, see `AdjustmentStore.recordAdjustment`), so the amount no longer counts as refunded, or as
+ * captured money a refund can give back. Empty for every other kind.
  */
-export function undoesRefund(kind: AdjustmentKind): boolean {
-  return kind === 'refund_failed' || kind === 'refund_reversed';
+export function commandsUndoneBy(kind: AdjustmentKind): readonly CommandType[] {
+  if (kind === 'refund_failed' || kind === 'refund_reversed') return ['refund'];
+  if (kind === 'capture_failed') return ['capture', 'sale'];
+  return [];
 }
 
 /**
- * The field of a SUCCEEDED refund's ledger record that says the PSP later undid it (`undoesRefund`): the id of the
- * adjustment that said so. Written once, with that adjustment, by the adjustment store's script; read with the
- * amounts a refund check sums (`Ledger.dependentsOf`…). The refund's state stays SUCCEEDED (terminal states never
- * change).
+ * The field of a SUCCEEDED refund, capture or sale's ledger record that says the PSP later undid it
+ * (`commandsUndoneBy`): the id of the adjustment that said so. Written once, with that adjustment, by the
+ * adjustment store's script; read with the amounts a capture or refund check sums (`Ledger.dependentsOf`…), and
+ * as a sale's `undoneBy`. The operation's state stays SUCCEEDED (terminal states never change).
  */
-export const REFUND_UNDONE_FIELD = 'undone_by';
+export const UNDONE_FIELD = 'undone_by';
 
 /** What a PSP notification says, normalised by the gateway's webhook parser. Amounts as the PSP reported them. */
 export interface AdjustmentFact {

@@ -26,6 +26,12 @@ const refundsUndone = counter(
   ['gateway', 'kind'],
 );
 
+const capturesUndone = counter(
+  'pb_captures_undone_total',
+  'Captures and sales the ledger held SUCCEEDED whose capture the PSP later said failed (capture_failed): no longer counted as captured money a refund can give back, by gateway and command',
+  ['gateway', 'command'],
+);
+
 /**
  * Late facts heard a second time, from the other source, and found recorded by the first: no second adjustment or
  * OMS event. `source` is the one that found it: `webhook` (reconciliation had recorded it from the PSP's line), or
@@ -73,8 +79,9 @@ export class AdjustmentRecorder {
    * authorization the fact says the PSP no longer holds (`authorization_expired`, `failed_after_success`)
    * leaves the expiry and orphan indexes: no `authorization_expiring` notice and no orphan void follow it.
    * A webhook's fact reconciliation recorded first is that adjustment (`sameFact`): counted, logged, its event
-   * not sent again. A fact that undoes a SUCCEEDED refund (`undoesRefund`) marks it undone in the same write:
-   * its amount is refundable again (`pb_refunds_undone_total`, a warn line).
+   * not sent again. A fact that undoes a SUCCEEDED refund, capture or sale (`commandsUndoneBy`) marks it undone in
+   * the same write: a refund's amount is refundable again (`pb_refunds_undone_total`, a warn line), a capture's or
+   * sale's no longer counts as captured for its refunds (`pb_captures_undone_total`, a warn line).
    * @returns whether the adjustment was new, and the adjustment as stored.
    * @throws OperationNotFoundError when `input.operationId` is not in the ledger.
    */
@@ -114,17 +121,26 @@ export class AdjustmentRecorder {
       if (needsAttention(adjustment.kind)) logger.warn('adjustment: money moved back, or is disputed, on a settled payment', fields);
       else logger.info('adjustment recorded', fields);
     }
-    if (result.refundUndone) {
-      refundsUndone.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
-      logger.warn('refund undone: the PSP says a refund it had accepted gave the shopper nothing; its amount can be refunded again', {
+    if (result.undone) {
+      const fields = {
         operation_id: op.id,
         adjustment_id: adjustment.id,
         gateway: adjustment.gateway,
         kind: adjustment.kind,
         amount: adjustment.amount ?? null,
         currency: adjustment.currency ?? null,
-        authorization_id: op.authorizationId ?? op.payment.gateway_key,
-      });
+        authorization_id: op.command === 'sale' ? op.id : (op.authorizationId ?? op.payment.gateway_key),
+      };
+      if (op.command === 'refund') {
+        refundsUndone.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
+        logger.warn('refund undone: the PSP says a refund it had accepted gave the shopper nothing; its amount can be refunded again', fields);
+      } else {
+        capturesUndone.inc({ gateway: adjustment.gateway, command: op.command });
+        logger.warn('capture undone: the PSP says a capture it had accepted collected nothing; refunds of the payment are no longer checked against it', {
+          ...fields,
+          command: op.command,
+        });
+      }
     }
     await recorder.emit(adjustmentEvent(op, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.

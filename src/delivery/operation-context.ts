@@ -275,8 +275,7 @@ export function siblingsAhead(
   if (ahead.length === 0) return null;
   if (op.command === 'refund' && closedUnregistered(auth, dependents)) return null;
   const authorized = authorizedInOrderCurrency(auth);
-  const settled = (command: CommandType) => settledSum(dependents, command);
-  const room = op.command === 'capture' ? authorized - settled('capture') : (auth.command === 'sale' ? authorized : settled('capture')) - settled('refund');
+  const room = op.command === 'capture' ? authorized - claimedByCaptures(dependents) : capturedToRefund(auth, dependents) - settledSum(dependents, 'refund');
   const inFlight = ahead.reduce((total, d) => total + d.amount, 0);
   if (op.payment.amount + inFlight <= room) return null;
   const siblings = ahead.map((d) => d.id);
@@ -325,7 +324,7 @@ export function takenBefore(
   registered: number,
 ): PartsBefore | { wait: string; siblings: string[] } {
   if (op.command !== 'capture' && op.command !== 'refund') return { amount: 0 };
-  // An undone refund (the PSP said it failed after accepting it) took nothing, like a failed one.
+  // An undone refund or capture (the PSP said it failed after accepting it) took nothing, like a failed one.
   const earlier = dependents.filter(
     (d) => d.command === op.command && d.id !== op.id && d.state !== 'FAILED' && d.undone !== true && registeredBefore(d, op, registered),
   );
@@ -415,9 +414,10 @@ export function currencyRefusal(op: OperationRecord, auth: OperationRecord): Con
 }
 
 /**
- * A capture above what the authorization has left (authorized less successful captures; a sale is captured
- * already, the PSP decides), or a refund above what was captured (a sale's amount, else the successful
- * captures) less successful refunds. Amounts are the PSP-confirmed ones where it said (a converted
+ * A capture above what the authorization has left (authorized less successful captures, one the PSP undid
+ * included: `claimedByCaptures`; a sale is captured already, the PSP decides), or a refund above what was
+ * captured (`capturedToRefund`: a sale's amount, else the successful captures, none the PSP undid) less
+ * successful refunds (none the PSP undid). Amounts are the PSP-confirmed ones where it said (a converted
  * authorization's converted back into the order's currency at its locked rate, `heldInOrderCurrency`). Pure.
  */
 export function amountRefusal(
@@ -443,16 +443,16 @@ export function amountRefusal(
     }
   }
   const authorized = authorizedInOrderCurrency(auth);
-  const sum = (command: CommandType) => settledSum(dependents, command);
-  const captured = sum('capture');
-  const detail = { authorization_id: auth.id, amount: op.payment.amount, authorized, captured };
+  const captured = capturedToRefund(auth, dependents);
+  const undone = auth.command === 'sale' ? (auth.undoneBy !== undefined ? authorized : 0) : claimedByCaptures(dependents) - settledSum(dependents, 'capture');
+  const detail = { authorization_id: auth.id, amount: op.payment.amount, authorized, captured, ...(undone > 0 ? { captured_undone: undone } : {}) };
   if (op.command === 'capture' && auth.command !== 'sale') {
-    const remaining = authorized - captured;
+    const remaining = authorized - claimedByCaptures(dependents);
     if (op.payment.amount > remaining) return { fail: AUTHORIZATION_REFUSALS.capture, field: 'payment.amount', detail: { ...detail, remaining } };
   }
   if (op.command === 'refund' && !closedUnregistered(auth, dependents)) {
-    const refunded = sum('refund');
-    const refundable = (auth.command === 'sale' ? authorized : captured) - refunded;
+    const refunded = settledSum(dependents, 'refund');
+    const refundable = captured - refunded;
     if (op.payment.amount > refundable) return { fail: AUTHORIZATION_REFUSALS.refund, field: 'payment.amount', detail: { ...detail, refunded, refundable } };
   }
   return null;
@@ -481,8 +481,28 @@ function authorizedInOrderCurrency(auth: OperationRecord): number {
 /**
  * What the succeeded dependents of `command` took, minor units of the order's currency. A refund the PSP undid
  * after it succeeded (failed at the scheme, or its money came back: `undone`) took nothing: its amount is
- * refundable again. Pure.
+ * refundable again. A capture the PSP undid (`capture_failed`) collected nothing: no refund gives it back. Pure.
  */
 function settledSum(dependents: readonly DependentSummary[], command: CommandType): number {
   return dependents.filter((d) => d.command === command && d.state === 'SUCCEEDED' && d.undone !== true).reduce((total, d) => total + d.amount, 0);
+}
+
+/**
+ * What a refund of `auth` may give back before the refunds already made, minor units of the order's currency: a
+ * sale's amount, unless the PSP said its capture failed after it succeeded (`undoneBy`: nothing collected); else
+ * what its succeeded captures collected, those the PSP undid left out (`settledSum`). Pure.
+ */
+function capturedToRefund(auth: OperationRecord, dependents: readonly DependentSummary[]): number {
+  if (auth.command === 'sale') return auth.undoneBy === undefined ? authorizedInOrderCurrency(auth) : 0;
+  return settledSum(dependents, 'capture');
+}
+
+/**
+ * What the succeeded captures of an authorization claimed of it, those the PSP undid after (`capture_failed`)
+ * included: the capture check leaves their amount taken, since the PSP may capture it again itself (Adyen
+ * re-captures after CAPTURE_FAILED, "Transaction Recaptured") and a second capture of ours could then charge the
+ * shopper twice; capturing it again is for a person to decide with the PSP. Pure.
+ */
+function claimedByCaptures(dependents: readonly DependentSummary[]): number {
+  return dependents.filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED').reduce((total, d) => total + d.amount, 0);
 }

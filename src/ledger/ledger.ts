@@ -24,7 +24,7 @@ import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './o
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
 import { MovedAmountFields, amountIn, amountInCommandCurrency, convertedAmount, parseRoutingRecord } from './routing-record';
-import { REFUND_UNDONE_FIELD } from '../adjustments/adjustment';
+import { UNDONE_FIELD } from '../adjustments/adjustment';
 import {
   OperationRecord,
   TransitionFields,
@@ -94,8 +94,9 @@ export interface DependentSummary {
    */
   registered: number;
   /**
-   * A refund that SUCCEEDED and that the PSP later said gave the shopper nothing (it failed, or its money came
-   * back: `REFUND_UNDONE_FIELD`): it took nothing, so it is not summed as refunded. Absent otherwise.
+   * A refund or capture that SUCCEEDED and that the PSP later undid (`UNDONE_FIELD`): a refund that gave the
+   * shopper nothing (it failed, or its money came back) is not summed as refunded; a capture that collected
+   * nothing (`capture_failed`) is not summed as captured money a refund can give back. Absent otherwise.
    */
   undone?: true;
   /**
@@ -833,7 +834,7 @@ export class Ledger {
 
   /**
    * What `ids` are, their state and the fields that say what they moved, and whether the PSP later undid them (a
-   * refund, `REFUND_UNDONE_FIELD`); those not found are left out.
+   * refund or capture, `UNDONE_FIELD`); those not found are left out.
    */
   private async movedAmounts(
     ids: readonly string[],
@@ -842,16 +843,7 @@ export class Ledger {
     // One read per operation, sent together (dependents may live in other shards than their authorization).
     const replies = await Promise.all(
       ids.map(async (id) =>
-        this.redis.hmget(
-          (await this.keysOfId(id)).op(id),
-          'state',
-          'command',
-          'confirmed_amount',
-          'confirmed_currency',
-          'payment',
-          'routing',
-          REFUND_UNDONE_FIELD,
-        ),
+        this.redis.hmget((await this.keysOfId(id)).op(id), 'state', 'command', 'confirmed_amount', 'confirmed_currency', 'payment', 'routing', UNDONE_FIELD),
       ),
     );
     return replies.flatMap((reply, i) => {

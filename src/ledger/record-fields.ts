@@ -4,6 +4,7 @@ import { OperationState } from './operation-state';
 import { RoutingRecord, parseRoutingRecord } from './routing-record';
 import { CustomerAction, parseCustomerAction } from '../gateways/customer-action';
 import { StoredCard, parseStoredCard } from '../gateways/stored-card';
+import { UNDONE_FIELD } from '../adjustments/adjustment';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
 export interface OperationRecord {
@@ -58,6 +59,12 @@ export interface OperationRecord {
   storedToken?: string;
   /** A tokenize, or a payment storing its method: the stored card as the PSP confirmed it (no card number). */
   storedCard?: StoredCard;
+  /**
+   * A SUCCEEDED refund, capture or sale the PSP later undid (a refund failed or reversed, a capture failed): the
+   * id of the adjustment that said so. Written by the adjustment store's script only (`UNDONE_FIELD`), never
+   * by a transition; the state stays SUCCEEDED.
+   */
+  undoneBy?: string;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
   /**
@@ -94,7 +101,7 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * encoding. Everything that writes or reads a record (create, transitions, read-backs) goes through it.
  * The hash also holds fields the record does not expose: `authorization_key` and `authorization_ref`
  * (authorization-index.ts), the hold marks `held_since` and `parked_at`
- * (`Ledger.markHeld`), the poller's `orphan_dry_run_at`, and an undone refund's `undone_by` (`REFUND_UNDONE_FIELD`).
+ * (`Ledger.markHeld`), and the poller's `orphan_dry_run_at`.
  */
 const FIELDS: FieldTable = {
   id: { hash: 'id', codec: text },
@@ -128,6 +135,7 @@ const FIELDS: FieldTable = {
   action: { hash: 'action', codec: json(parseCustomerAction) },
   storedToken: { hash: 'stored_token', codec: text },
   storedCard: { hash: 'stored_card', codec: json(parseStoredCard) },
+  undoneBy: { hash: UNDONE_FIELD, codec: text },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -242,6 +250,7 @@ function blankRecord(): BlankRecord {
     action: undefined,
     storedToken: undefined,
     storedCard: undefined,
+    undoneBy: undefined,
   };
 }
 

@@ -5,20 +5,26 @@ import { Logger } from '../logging/logger';
 import { OrphanReversal } from '../poller/orphan-reversal';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 
+/** Whether a webhook's outcome contradicts the FAILED state the OMS was told: the PSP says it succeeded. */
+export function isSuccessAfterFailure(op: OperationRecord, job: GatewayOutcomeJobData): boolean {
+  return op.state === 'FAILED' && job.outcome.status === 'SUCCESS';
+}
+
 /**
- * A PSP fact that contradicts a terminal state the OMS was told: the operation FAILED, and the PSP now says
- * it succeeded. The state never moves back, but the fact is never dropped either: it becomes a
- * `succeeded_after_failure` adjustment (its own OMS event, idempotent by the PSP's event id), and an
- * authorization the OMS believes failed is handed to orphan reversal (`oms_told_failed`), which voids it
- * or reports what it would void, as `authorizations.orphan_reversal` says.
- * @returns whether the outcome was such a contradiction (then it has been reported).
+ * Reports a PSP fact that contradicts a terminal state the OMS was told (`isSuccessAfterFailure`): the
+ * operation FAILED, and the PSP says it succeeded. The state never moves back, but the fact is never dropped
+ * either: it becomes a `succeeded_after_failure` adjustment (its own OMS event, idempotent by the PSP's event
+ * id), and an authorization the OMS believes failed is handed to orphan reversal (`oms_told_failed`), which
+ * voids it or reports what it would void, as `authorizations.orphan_reversal` says. `confirmedBy` says what
+ * the report stands on: the PSP's status inquiry, or its signed webhook alone (a PSP that cannot be asked).
+ * @returns whether the adjustment was new (false: a repeat of the same event).
  */
 export async function reportContradiction(
   op: OperationRecord,
   job: GatewayOutcomeJobData,
+  confirmedBy: 'status_inquiry' | 'signed_webhook',
   deps: { adjustments: AdjustmentRecorder; orphans?: OrphanReversal; logger: Logger },
 ): Promise<boolean> {
-  if (op.state !== 'FAILED' || job.outcome.status !== 'SUCCESS') return false;
   const { outcome } = job;
   deps.logger.warn('PSP reports success for an operation the OMS was told failed', {
     operation_id: op.id,
@@ -26,9 +32,10 @@ export async function reportContradiction(
     command: op.command,
     failed_reason: op.reason ?? null,
     psp_status: outcome.gatewayStatus,
+    confirmed_by: confirmedBy,
     event_id: job.eventId,
   });
-  await deps.adjustments.recordAdjustment(op, {
+  const { created } = await deps.adjustments.recordAdjustment(op, {
     kind: 'succeeded_after_failure',
     direction: directionOfSuccess(op.command),
     ...(outcome.amount !== undefined ? { amount: outcome.amount } : {}),
@@ -42,5 +49,5 @@ export async function reportContradiction(
   if (op.command === 'authorize' && deps.orphans) {
     await deps.orphans.request(op.id, 'oms_told_failed', outcome.gatewayReference !== undefined ? { pspReference: outcome.gatewayReference } : {});
   }
-  return true;
+  return created;
 }

@@ -1,10 +1,7 @@
 import { failureAfterSuccess } from '../adjustments/adjustment';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
-import { resolveOperationContext } from '../delivery/operation-context';
-import { inquireStatus } from '../delivery/status-inquiry';
 import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
-import { GatewayError } from '../errors/gateway-error';
-import { GatewayOutcome, inquirySupport } from '../gateways/gateway-adapter';
+import { GatewayOutcome } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -12,6 +9,7 @@ import { ledgerAmount, ledgerCurrency } from '../reconciliation/classifier';
 import { GatewayRouter } from '../routing/gateway-router';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { ownClosing } from './own-closing';
+import { ContradictionVerdict, readPspState } from './psp-current-state';
 
 const failuresAfterSuccess = counter(
   'pb_webhook_failures_after_success_total',
@@ -20,13 +18,7 @@ const failuresAfterSuccess = counter(
 );
 
 /** What the caller does with a webhook's failure of a SUCCEEDED operation. */
-export type FailureAfterSuccessVerdict =
-  /** Not such a failure: the caller applies the outcome as any other. */
-  | { kind: 'not_applicable' }
-  /** Handled (reported, or found expected or stale): nothing more to do. */
-  | { kind: 'handled' }
-  /** Too early to ask the PSP: run the job again at `at` (epoch ms). */
-  | { kind: 'wait'; at: number };
+export type FailureAfterSuccessVerdict = ContradictionVerdict;
 
 export interface FailureAfterSuccessDeps {
   ledger: Ledger;
@@ -94,25 +86,18 @@ export async function handleFailureAfterSuccess(
     throw new FailureNotConfirmedError(`cancel ${closing.id} of operation ${op.id} has not settled (${closing.state})`);
   }
 
-  const route = deps.router.route(op);
-  if ('refused' in route) throw new FailureNotConfirmedError(`gateway ${gateway} cannot be asked (${route.refused})`);
+  const psp = await readPspState(op, deps);
   // Nothing to ask, or an inquiry that only replays the original answer (and could resend it): the PSP's
   // signed word is all there is.
-  if (inquirySupport(route.transformer, op.command) === 'webhook-only' || route.transformer.inquiryReplaysRequest === true) {
+  if (psp.kind === 'cannot_ask') {
     await report(op, job, job.outcome, 'webhook_only', deps);
     return { kind: 'handled' };
   }
-  const resolved = await resolveOperationContext(op, ledger);
-  if (!('context' in resolved))
-    throw new FailureNotConfirmedError(`operation ${op.id} cannot be asked about: ${'wait' in resolved ? resolved.wait : resolved.fail}`);
-  let answer: GatewayOutcome | null;
-  try {
-    answer = (await inquireStatus(route, resolved.context)).outcome;
-  } catch (err) {
-    if (!(err instanceof GatewayError)) throw err;
-    failuresAfterSuccess.inc({ gateway, outcome: 'waiting' });
-    throw new FailureNotConfirmedError(`status inquiry failed (${err.kind})`, { cause: err });
+  if (psp.kind === 'unanswered') {
+    if (psp.unreachable) failuresAfterSuccess.inc({ gateway, outcome: 'waiting' });
+    throw new FailureNotConfirmedError(psp.why, psp.unreachable ? { cause: psp.unreachable } : undefined);
   }
+  const answer = psp.outcome;
   if (answer?.status === 'SUCCESS') {
     failuresAfterSuccess.inc({ gateway, outcome: 'stale' });
     await ledger.appendInteraction(op.id, { event: 'webhook_failure_stale', psp_status: answer.gatewayStatus, provider_event_id: job.eventId });

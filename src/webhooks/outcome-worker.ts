@@ -15,7 +15,9 @@ import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { applyLateFact } from './late-fact';
-import { reportContradiction } from './contradiction';
+import { isSuccessAfterFailure, reportContradiction } from './contradiction';
+import { handleSuccessAfterFailure } from './success-after-failure';
+import { ContradictionVerdict } from './psp-current-state';
 import { OrphanReversal } from '../poller/orphan-reversal';
 import { GATEWAY_OUTCOMES_QUEUE, GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { reportScopeMismatch, scopeMismatch } from './outcome-scope';
@@ -25,6 +27,7 @@ import { handleFailureAfterSuccess } from './failure-after-success';
 import { withRevalidateKey } from './revalidate-key';
 import { isStaleActionNotice, recordStaleAction } from './stale-action';
 import { FailureNotConfirmedError } from '../errors/failure-not-confirmed-error';
+import { SuccessNotConfirmedError } from '../errors/success-not-confirmed-error';
 import { GatewayRouter } from '../routing/gateway-router';
 
 const partialApprovals = counter(
@@ -53,7 +56,10 @@ export interface OutcomeWorkerDeps {
   adjustments: AdjustmentRecorder;
   logger: Logger;
   orphans?: OrphanReversal;
-  /** Asks the PSP to confirm a failure reported for an operation that succeeded (its status inquiry). */
+  /**
+   * Asks the PSP to confirm a failure reported for an operation that succeeded, or a success reported for one
+   * that failed (its status inquiry).
+   */
   router?: GatewayRouter;
 }
 
@@ -63,9 +69,10 @@ export interface OutcomeWorkerDeps {
  * the PSP's reference. An outcome from a gateway the operation failed over from is that earlier attempt's
  * (recorded, a success voided and reported: see `applyEarlierAttemptOutcome`). Late facts about money (chargebacks, captures or refunds failing after success)
  * become adjustments of the operation with their own OMS event (see `applyLateFact`), and so does a
- * success the PSP reports for an operation the OMS was told FAILED (see `reportContradiction`), and a
- * failure of an operation the OMS was told SUCCEEDED, once the PSP confirms it (see
- * `handleFailureAfterSuccess`: without `router`, such a failure is only logged). A customer action reported
+ * success the PSP reports for an operation the OMS was told FAILED, once the PSP confirms it (see
+ * `handleSuccessAfterFailure`: without `router`, on the webhook's word), and a failure of an operation the OMS
+ * was told SUCCEEDED, once the PSP confirms it (see `handleFailureAfterSuccess`: without `router`, such a
+ * failure is only logged). A customer action reported
  * for an operation the PSP already processes (PENDING) is an older event: recorded only (see `isStaleActionNotice`).
  */
 export function startOutcomeWorker(config: Config, connection: RedisClient, deps: OutcomeWorkerDeps): Worker<GatewayOutcomeJobData> {
@@ -107,6 +114,7 @@ async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger:
   if (
     err instanceof OperationNotFoundError ||
     err instanceof FailureNotConfirmedError ||
+    err instanceof SuccessNotConfirmedError ||
     err instanceof DelayedError ||
     err instanceof UnrecoverableError ||
     (err instanceof Error && isDependencyOutage(err))
@@ -167,20 +175,17 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
   const late = await applyLateFact(op, arrived, deps);
   if (late !== null) return late;
-  // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void), never dropped.
-  if (await reportContradiction(op, arrived, deps)) return op.state;
-  // Failure for what the OMS was told SUCCEEDED: reported once the PSP confirms it, never applied.
   if (deps.router) {
-    const verdict = await handleFailureAfterSuccess(op, arrived, job.timestamp, {
-      ...deps,
-      router: deps.router,
-      confirmAfterMs: config.delivery.lateFailureConfirmMs,
-    });
-    if (verdict.kind === 'wait') {
-      await job.moveToDelayed(verdict.at, token);
-      throw new DelayedError();
-    }
-    if (verdict.kind === 'handled') return op.state;
+    const router = deps.router;
+    // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void) once the PSP
+    // confirms it, never applied; a success the PSP no longer holds is an older event, recorded only.
+    if (await handled(await handleSuccessAfterFailure(op, arrived, job.timestamp, { ...deps, router }), job, token)) return op.state;
+    // Failure for what the OMS was told SUCCEEDED: reported once the PSP confirms it, never applied.
+    const verdict = await handleFailureAfterSuccess(op, arrived, job.timestamp, { ...deps, router, confirmAfterMs: config.delivery.lateFailureConfirmMs });
+    if (await handled(verdict, job, token)) return op.state;
+  } else if (isSuccessAfterFailure(op, arrived)) {
+    await reportContradiction(op, arrived, 'signed_webhook', deps);
+    return op.state;
   }
   // The customer's action reported after the PSP began processing: an older fact, never a step back.
   if (isStaleActionNotice(op, arrived)) return recordStaleAction(op, arrived, deps);
@@ -201,4 +206,16 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
     deps.logger.info('webhook changed nothing (late or repeated)', { operation_id: op.id, state: before, webhook_status: arrived.outcome.status });
   }
   return after.state;
+}
+
+/**
+ * Whether a contradiction's verdict ends the job's work (`handled`); `wait` puts the job off until its time
+ * (it throws the `DelayedError` BullMQ expects); `not_applicable` leaves the outcome to the rest.
+ */
+async function handled(verdict: ContradictionVerdict, job: Job<GatewayOutcomeJobData>, token: string | undefined): Promise<boolean> {
+  if (verdict.kind === 'wait') {
+    await job.moveToDelayed(verdict.at, token);
+    throw new DelayedError();
+  }
+  return verdict.kind === 'handled';
 }

@@ -93,24 +93,59 @@ describe('AdjustmentStore.recordAdjustment: a fact that undoes a refund', () => 
   it('marks a SUCCEEDED refund undone by a refund_failed or refund_reversed, once, and says so; its state stays SUCCEEDED', async () => {
     const failed = await succeeded('refund');
     const recorded = await store.recordAdjustment(fact(failed, 'refund_failed', 'R1:REFUND_FAILED:true'));
-    expect(recorded.refundUndone).toBe(true);
+    expect(recorded.undone).toBe(true);
     expect(await undoneBy(failed)).toBe(recorded.adjustment.id);
     expect((await ledger.get(failed))?.state).toBe('SUCCEEDED');
     // A repeat of the same fact marks nothing new.
-    expect((await store.recordAdjustment(fact(failed, 'refund_failed', 'R1:REFUND_FAILED:true'))).refundUndone).toBeUndefined();
+    expect((await store.recordAdjustment(fact(failed, 'refund_failed', 'R1:REFUND_FAILED:true'))).undone).toBeUndefined();
     const reversed = await succeeded('refund');
-    expect((await store.recordAdjustment(fact(reversed, 'refund_reversed', 'R2:REFUNDED_REVERSED:true'))).refundUndone).toBe(true);
+    expect((await store.recordAdjustment(fact(reversed, 'refund_reversed', 'R2:REFUNDED_REVERSED:true'))).undone).toBe(true);
     expect(await undoneBy(reversed)).not.toBeNull();
   });
 
   it('marks nothing for another kind, another command (a refund failure naming the authorization), or a refund not SUCCEEDED', async () => {
     const refund = await succeeded('refund');
-    expect((await store.recordAdjustment(fact(refund, 'chargeback', 'C1:CHARGEBACK:true'))).refundUndone).toBeUndefined();
+    expect((await store.recordAdjustment(fact(refund, 'chargeback', 'C1:CHARGEBACK:true'))).undone).toBeUndefined();
     const auth = await succeeded('authorize');
-    expect((await store.recordAdjustment(fact(auth, 'refund_failed', 'R3:REFUND_FAILED:true'))).refundUndone).toBeUndefined();
+    expect((await store.recordAdjustment(fact(auth, 'refund_failed', 'R3:REFUND_FAILED:true'))).undone).toBeUndefined();
     const pending = await succeeded('refund', 'PENDING');
-    expect((await store.recordAdjustment(fact(pending, 'refund_failed', 'R4:REFUND_FAILED:true'))).refundUndone).toBeUndefined();
+    expect((await store.recordAdjustment(fact(pending, 'refund_failed', 'R4:REFUND_FAILED:true'))).undone).toBeUndefined();
     expect([await undoneBy(refund), await undoneBy(auth), await undoneBy(pending)]).toEqual([null, null, null]);
+  });
+});
+
+describe('AdjustmentStore.recordAdjustment: a fact that undoes a capture', () => {
+  async function succeeded(command: 'capture' | 'sale' | 'authorize'): Promise<string> {
+    const cmd = channelCommand(command);
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await ledger.transition(id, 'SUCCEEDED', { event: 'outcome' });
+    return id;
+  }
+  const fact = (operationId: string, kind: 'capture_failed' | 'refund_failed', event: string) => ({
+    ...input(operationId, event),
+    kind,
+    direction: 'debit' as const,
+  });
+
+  it("marks a SUCCEEDED capture or sale undone by a capture_failed, once (the field a refund's mark uses), and its record reads it; the state stays SUCCEEDED", async () => {
+    for (const command of ['capture', 'sale'] as const) {
+      const id = await succeeded(command);
+      const recorded = await store.recordAdjustment(fact(id, 'capture_failed', `${id}:CAPTURE_FAILED:true`));
+      expect(recorded.undone).toBe(true);
+      expect((await ledger.fieldsOf([id], ['undone_by']))[0][0]).toBe(recorded.adjustment.id);
+      expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', undoneBy: recorded.adjustment.id });
+      expect((await store.recordAdjustment(fact(id, 'capture_failed', `${id}:CAPTURE_FAILED:true`))).undone).toBeUndefined();
+    }
+  });
+
+  it('marks nothing for a capture_failed naming an authorization, nor for a refund_failed naming a capture', async () => {
+    const auth = await succeeded('authorize');
+    expect((await store.recordAdjustment(fact(auth, 'capture_failed', 'A1:CAPTURE_FAILED:true'))).undone).toBeUndefined();
+    const capture = await succeeded('capture');
+    expect((await store.recordAdjustment(fact(capture, 'refund_failed', 'C2:REFUND_FAILED:true'))).undone).toBeUndefined();
+    expect((await ledger.get(auth))?.undoneBy).toBeUndefined();
+    expect((await ledger.get(capture))?.undoneBy).toBeUndefined();
   });
 });
 

@@ -241,6 +241,64 @@ describe('currency and amount: a dependent command is checked against what our a
     expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_captured');
   });
 
+  it('a capture the PSP failed after it succeeded (capture_failed) collected nothing: a refund of its amount is refused without calling the PSP, the capture check still counts it, and an operator is told', async () => {
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+    const auth = await authorized({ amount: 4000 });
+    const failing = await record(dependent('capture', auth, { amount: 3000 }));
+    expect(await service.deliver(failing)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const kept = await record(dependent('capture', auth, { amount: 1000 }));
+    expect(await service.deliver(kept)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const capture = (await ledger.get(failing))!;
+    const before = await metricValue('pb_captures_undone_total', { gateway: 'simulator', command: 'capture' });
+    // The scheme rejects the 3000 capture after the PSP accepted it (Adyen CAPTURE_FAILED): the adjustment of the capture.
+    await adjustments.recordAdjustment(capture, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 3000,
+      currency: capture.payment.currency,
+      gateway: 'simulator',
+      pspEventId: `evt_capture_failed_${failing}`,
+      source: 'webhook',
+    });
+    expect((await ledger.get(failing))?.state).toBe('SUCCEEDED');
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'simulator', command: 'capture' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('capture undone') && l.includes(failing))).toBe(true);
+    // Only the 1000 reached the merchant: no more can be given back.
+    const tooMuch = await record(dependent('refund', auth, { amount: 1001 }));
+    expect(await service.deliver(tooMuch)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(tooMuch))?.reason).toBe('amount_exceeds_captured');
+    expect(sim.counters().effects[tooMuch]).toBeUndefined();
+    const refund = await record(dependent('refund', auth, { amount: 1000 }));
+    expect(await service.deliver(refund)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    // The PSP may capture the 3000 again itself (Adyen re-captures): a capture of ours is not sent for it.
+    const again = await record(dependent('capture', auth, { amount: 3000 }));
+    expect(await service.deliver(again)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(again))?.reason).toBe('amount_exceeds_authorized');
+    expect(sim.counters().effects[again]).toBeUndefined();
+  });
+
+  it('a sale whose capture the PSP failed after it succeeded collected nothing: no refund of it is sent', async () => {
+    const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), recorder, ledger, logger: logs.logger });
+    const sale = await authorized({ amount: 4000 }, 'sale');
+    const saleRecord = (await ledger.get(sale.payment.operation_reference!))!;
+    const before = await metricValue('pb_captures_undone_total', { gateway: 'simulator', command: 'sale' });
+    await adjustments.recordAdjustment(saleRecord, {
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 4000,
+      currency: saleRecord.payment.currency,
+      gateway: 'simulator',
+      pspEventId: `evt_capture_failed_${saleRecord.id}`,
+      source: 'webhook',
+    });
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'simulator', command: 'sale' })).toBe(before + 1);
+    expect((await ledger.get(saleRecord.id))?.state).toBe('SUCCEEDED');
+    const refund = await record(dependent('refund', sale, { amount: 1 }));
+    expect(await service.deliver(refund)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(refund))?.reason).toBe('amount_exceeds_captured');
+    expect(sim.counters().effects[refund]).toBeUndefined();
+  });
+
   it('refuses a refund on an authorization nothing was captured from', async () => {
     const auth = await authorized({ amount: 4000 });
     const refundId = await record(dependent('refund', auth, { amount: 100 }));

@@ -411,55 +411,6 @@ describe('late PSP facts become adjustments with their own OMS event', () => {
     expect((await worker.ledger.get(sale.id))?.state).toBe('SUCCEEDED');
   });
 
-  it('a SUCCESS the PSP reports for an authorization the OMS was told FAILED is a succeeded_after_failure adjustment, sent once, and the authorization goes to orphan reversal; the state stays FAILED', async () => {
-    const cmd = channelCommand(
-      'authorize',
-      {},
-      { gateway: 'simulator', gateway_account: 'acct-1', order_id: `order-adj-contra-${Date.now()}`, amount: 1999, currency: 'EUR' },
-    );
-    const id = cmd.payment.operation_reference!;
-    const { record } = await worker.ledger.create(id, cmd, Date.now(), { event: 'attempt' });
-    const failed = await worker.recorder.apply(
-      record!,
-      { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor', gatewayReference: `auth_${id}` },
-      'response',
-    );
-    expect(failed.state).toBe('FAILED');
-    const orphansBefore = await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', reason: 'oms_told_failed' });
-    const succeeded = {
-      id: `evt_contra_${id}`,
-      type: 'authorization.succeeded',
-      created: Math.floor(Date.now() / 1000),
-      data: {
-        object: {
-          id: `auth_${id}`,
-          object: 'authorization',
-          status: 'authorized',
-          amount: 1999,
-          amount_captured: 0,
-          amount_refunded: 0,
-          currency: 'EUR',
-          reference: id,
-        },
-      },
-    };
-    expect((await postSimulator(succeeded)).status).toBe(200);
-    expect((await postSimulator(succeeded)).status).toBe(200);
-    await eventually(async () => adjustedFor(id).length >= 1);
-    await settle();
-    expect(adjustedFor(id)).toHaveLength(1);
-    expect((adjustedFor(id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
-      kind: 'succeeded_after_failure',
-      direction: 'none',
-      amount: 1999,
-      currency: 'EUR',
-      reason: 'authorized',
-      psp_reference: `auth_${id}`,
-    });
-    expect((await worker.ledger.get(id))?.state).toBe('FAILED');
-    await eventually(async () => (await metricValue('pb_orphan_reversals_total', { gateway: 'simulator', reason: 'oms_told_failed' })) > orphansBefore);
-  });
-
   it('a refund failure while the refund is still PENDING is its FAIL outcome, not an adjustment', async () => {
     const cmd = channelCommand(
       'refund',

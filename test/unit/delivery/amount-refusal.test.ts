@@ -28,6 +28,26 @@ describe('amountRefusal: a refund against what was captured', () => {
     expect(amountRefusal(op('refund', 4001), sale, refunds)).toMatchObject({ fail: 'amount_exceeds_captured', detail: { refunded: 1000, refundable: 4000 } });
   });
 
+  it('does not count a capture the PSP undid after it succeeded (capture_failed) as money to refund, yet still counts it against the authorization for another capture', () => {
+    const auth = op('authorize', 5000, { state: 'SUCCEEDED', closedBy: 'cap-1' });
+    const captures: DependentSummary[] = [
+      { id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount: 3000, registered: 1, undone: true },
+      { id: 'cap-2', command: 'capture', state: 'SUCCEEDED', amount: 1000, registered: 2 },
+    ];
+    expect(amountRefusal(op('refund', 1000), auth, captures)).toBeNull();
+    expect(amountRefusal(op('refund', 1001), auth, captures)).toMatchObject({
+      fail: 'amount_exceeds_captured',
+      detail: { captured: 1000, captured_undone: 3000, refundable: 1000 },
+    });
+    expect(amountRefusal(op('capture', 1000), auth, captures)).toBeNull();
+    expect(amountRefusal(op('capture', 1001), auth, captures)).toMatchObject({ fail: 'amount_exceeds_authorized', detail: { remaining: 1000 } });
+  });
+
+  it('has nothing to refund of a sale whose capture the PSP failed after it succeeded (undoneBy)', () => {
+    const sale = op('sale', 5000, { state: 'SUCCEEDED', undoneBy: 'adj_1' });
+    expect(amountRefusal(op('refund', 1), sale, [])).toMatchObject({ fail: 'amount_exceeds_captured', detail: { refundable: 0, captured_undone: 5000 } });
+  });
+
   it('refuses a refund of an authorization nothing captured and nothing closed', () => {
     expect(amountRefusal(op('refund', 100), op('authorize', 5000, { state: 'SUCCEEDED' }), [])).toMatchObject({ fail: 'amount_exceeds_captured' });
   });

@@ -1,0 +1,56 @@
+import { resolveOperationContext } from '../delivery/operation-context';
+import { inquireStatus } from '../delivery/status-inquiry';
+import { GatewayError } from '../errors/gateway-error';
+import { GatewayOutcome, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
+import { Ledger, OperationRecord } from '../ledger/ledger';
+import { gatewayOf } from '../ledger/routing-record';
+import { GatewayRouter } from '../routing/gateway-router';
+
+/**
+ * What the caller does with a webhook that contradicts a terminal state the OMS was told (a failure of a
+ * SUCCEEDED operation, a success of a FAILED one), once it has asked the PSP.
+ */
+export type ContradictionVerdict =
+  /** Not such a contradiction: the caller applies the outcome as any other. */
+  | { kind: 'not_applicable' }
+  /** Handled (reported, or found expected or stale): nothing more to do. */
+  | { kind: 'handled' }
+  /** Too early to ask the PSP, or to believe its answer: run the job again at `at` (epoch ms). */
+  | { kind: 'wait'; at: number };
+
+/** What the PSP says of an operation now, as its status inquiry reads it (`readPspState`). */
+export type PspState =
+  /**
+   * The PSP answered: `outcome` is its current state of the operation (null: it has no trace of it).
+   * `lagMs`: how long after a change its inquiry may still read the state before it (a search index), so an
+   * answer read sooner than that after the change may not show it yet (0: it reads the object itself).
+   */
+  | { kind: 'answered'; outcome: GatewayOutcome | null; lagMs: number }
+  /**
+   * The PSP cannot tell: the command is webhook-only, or its inquiry only replays the request under its key
+   * (Adyen: it answers what the request did, never what became of it, and could perform it again).
+   */
+  | { kind: 'cannot_ask' }
+  /** Not asked, or no answer: the gateway is not configured, the operation cannot be asked about yet, or the PSP did not answer (`unreachable`). */
+  | { kind: 'unanswered'; why: string; unreachable?: GatewayError };
+
+/**
+ * Asks the PSP what became of `op`, through its gateway's status inquiry, for a webhook that contradicts the
+ * terminal state the OMS was told: a webhook is the PSP's word at the time the event was made, and PSPs do not
+ * deliver events in order, so what the PSP holds now decides. Never throws a GatewayError (see `unanswered`).
+ */
+export async function readPspState(op: OperationRecord, deps: { ledger: Ledger; router: GatewayRouter }): Promise<PspState> {
+  const route = deps.router.route(op);
+  if ('refused' in route) return { kind: 'unanswered', why: `gateway ${gatewayOf(op)} cannot be asked (${route.refused})` };
+  if (inquirySupport(route.transformer, op.command) === 'webhook-only' || route.transformer.inquiryReplaysRequest === true) return { kind: 'cannot_ask' };
+  const resolved = await resolveOperationContext(op, deps.ledger);
+  if (!('context' in resolved))
+    return { kind: 'unanswered', why: `operation ${op.id} cannot be asked about: ${'wait' in resolved ? resolved.wait : resolved.fail}` };
+  try {
+    const { outcome } = await inquireStatus(route, resolved.context);
+    return { kind: 'answered', outcome, lagMs: inquiryLagOf(route.transformer, op.command) };
+  } catch (err) {
+    if (!(err instanceof GatewayError)) throw err;
+    return { kind: 'unanswered', why: `status inquiry failed (${err.kind})`, unreachable: err };
+  }
+}

@@ -1,0 +1,264 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import Stripe from 'stripe';
+import { BusClient } from '../../../src/bus/bus-client';
+import { OAuthTokenProvider } from '../../../src/bus/oauth-token-provider';
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { GatewayOutcome } from '../../../src/gateways/gateway-adapter';
+import { OperationRecord } from '../../../src/ledger/ledger';
+import { silentLogger } from '../../../src/logging/logger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { WebProcess, startWebProcess } from '../../../src/processes/web-process';
+import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
+import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
+import { channelCommand } from '../../support/fixtures';
+import { eventually } from '../../support/tcp-proxy';
+import { testConfig } from '../../support/test-config';
+import { adjustedNotifications, adyenWebhookGateway, pendingOperation, postAdyenBatch, received, signedAdyenItem } from '../../support/webhook-stack';
+
+/**
+ * A webhook reporting the success of an operation the OMS was told FAILED, through the real path (signed
+ * webhook → outcome worker → status inquiry at the PSP → history, or adjustment → bus). The PSP is a local HTTP
+ * server answering the gateways' status inquiries with what each test sets: Stripe's PaymentIntent search and
+ * refund list, the simulator's `GET /v1/operations/:reference`.
+ */
+
+const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
+const STRIPE_SECRET = 'whsec_success_after_failure_0123456789';
+const SIM_SECRET = 'whsec-sim-success-after-failure-0123456789';
+const CLIENT_ID = 'success-after-failure-test';
+const CLIENT_SECRET = 'success-after-failure-client-secret-0123';
+
+let twin: BusTwin;
+let psp: http.Server;
+let config: Config;
+let web: WebProcess;
+let worker: WorkerProcess;
+const stripe = new Stripe('sk_test_unit_only');
+/** What the PSP answers to a status inquiry, by operation id (a refund list: by PaymentIntent id): the object, or an HTTP status alone. */
+const answers = new Map<string, Record<string, unknown> | number>();
+const inquiries: string[] = [];
+/** Every request the PSP server received (method and path). */
+const requests: string[] = [];
+
+function answerOf(key: string | undefined, res: http.ServerResponse, wrap: (o: Record<string, unknown>) => unknown): void {
+  const answer = key === undefined ? undefined : answers.get(key);
+  if (key !== undefined) inquiries.push(key);
+  if (answer === undefined) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"type":"invalid_request_error"}}');
+  if (typeof answer === 'number') return void res.writeHead(answer, { 'content-type': 'application/json' }).end('{"error":{"type":"api_error"}}');
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(wrap(answer)));
+}
+
+beforeAll(async () => {
+  psp = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://psp');
+    requests.push(`${req.method} ${url.pathname}`);
+    if (url.pathname === '/v1/payment_intents/search') {
+      const id = /metadata\['operation_id'\]:'([^']+)'/.exec(url.searchParams.get('query') ?? '')?.[1];
+      return answerOf(id, res, (pi) => ({ object: 'search_result', data: [pi], has_more: false }));
+    }
+    if (url.pathname === '/v1/refunds' && req.method === 'GET') {
+      return answerOf(url.searchParams.get('payment_intent') ?? undefined, res, (refund) => ({ object: 'list', data: [refund], has_more: false }));
+    }
+    if (url.pathname.startsWith('/v1/operations/')) return answerOf(decodeURIComponent(url.pathname.slice('/v1/operations/'.length)), res, (o) => o);
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => psp.listen(0, '127.0.0.1', resolve));
+  const pspUrl = `http://127.0.0.1:${(psp.address() as AddressInfo).port}`;
+  twin = await startBusTwin({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+  config = testConfig({
+    'service_bus.url': twin.url,
+    'mom_client.oauth_server_url': twin.url,
+    'mom_client.client_id': CLIENT_ID,
+    'mom_client.client_secret': CLIENT_SECRET,
+    'delivery.backoff_base_ms': 50,
+    'delivery.backoff_max_ms': 200,
+    gateways: {
+      adyen: { ...adyenWebhookGateway('TestMerchant', ADYEN_HMAC), base_url: pspUrl },
+      stripe: { type: 'stripe', base_url: pspUrl, api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
+      simulator: { type: 'simulator', base_url: pspUrl, api_key: 'sim-key-unused-0123456789', webhook_secret: SIM_SECRET },
+    },
+  });
+  const routes = createGatewayClients(config);
+  const notifier = new BusClient(config, new OAuthTokenProvider(config));
+  web = await startWebProcess(config, silentLogger(), { webhooks: routes });
+  worker = await startWorkerProcess(config, silentLogger(), { routes, notifier });
+});
+
+afterAll(async () => {
+  await web.stop();
+  await worker.stop();
+  await twin.stop();
+  await new Promise((resolve) => psp.close(resolve));
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+let seq = 0;
+const order = () => `order-saf-${process.pid}-${++seq}`;
+
+/** An operation that FAILED at `gateway` (the PSP's answer, reference `reference`), its FAIL event delivered to the OMS. */
+async function failed(command: PaymentCommand['command'], gateway: string, reference: string, payment: Record<string, unknown> = {}): Promise<OperationRecord> {
+  const cmd = channelCommand(command, {}, { gateway, gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: order(), ...payment });
+  const { record } = await worker.ledger.create(cmd.payment.operation_reference!, cmd, Date.now(), { event: 'attempt' });
+  const outcome: GatewayOutcome = { status: 'FAIL', gatewayStatus: 'declined', reason: 'do_not_honor', gatewayReference: reference };
+  const after = await worker.recorder.apply(record!, outcome, 'response');
+  expect(after.state).toBe('FAILED');
+  await eventually(async () => received(twin.notifications, `${after.id}.FAILED`));
+  return after;
+}
+
+const adjustedFor = (operationId: string) => adjustedNotifications(twin.notifications, config, operationId);
+const counted = (gateway: string, outcome: string) => metricValue('pb_webhook_successes_after_failure_total', { gateway, outcome });
+
+/** Waits until a webhook's success of a FAILED operation was handled at `gateway` with `outcome`, and for anything it would send. */
+async function finished(gateway: string, outcome: string, before: number): Promise<void> {
+  await eventually(async () => (await counted(gateway, outcome)) > before, 15000);
+  await new Promise((r) => setTimeout(r, 300));
+}
+
+async function history(id: string): Promise<string[]> {
+  return (await worker.ledger.interactions(id)).map((i) => i.event);
+}
+
+async function postStripe(type: string, object: Record<string, unknown>, eventId: string, created = Math.floor(Date.now() / 1000)): Promise<void> {
+  const body = JSON.stringify({ id: eventId, object: 'event', type, created, data: { object } });
+  const header = stripe.webhooks.generateTestHeaderString({ payload: body, secret: STRIPE_SECRET });
+  const res = await fetch(`${web.server.url}/webhooks/stripe`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': header },
+  });
+  expect(res.status).toBe(200);
+}
+
+async function postSimulator(type: string, object: Record<string, unknown>, eventId: string): Promise<void> {
+  const body = JSON.stringify({ id: eventId, type, created: Math.floor(Date.now() / 1000), data: { object } });
+  const signature = signSimulatorPayload(SIM_SECRET, body, Math.floor(Date.now() / 1000));
+  const res = await fetch(`${web.server.url}/webhooks/simulator`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', [SIMULATOR_SIGNATURE_HEADER.toLowerCase()]: signature },
+  });
+  expect(res.status).toBe(200);
+}
+
+function paymentIntent(id: string, operationId: string, status: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, object: 'payment_intent', status, amount: 5000, currency: 'eur', capture_method: 'manual', metadata: { operation_id: operationId }, ...extra };
+}
+
+function stripeRefund(id: string, operationId: string, paymentIntentId: string, status: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, object: 'refund', status, amount: 5000, currency: 'eur', payment_intent: paymentIntentId, metadata: { operation_id: operationId }, ...extra };
+}
+
+describe('a webhook success of an operation the OMS was told failed', () => {
+  it('a Stripe refund.updated succeeded delivered after refund.failed is stale when the PSP says the refund failed: history only, no adjustment or event, the refund stays FAILED', async () => {
+    const pi = `pi_saf_refund_${seq}`;
+    const refundRef = `re_saf_${seq}`;
+    const id = await pendingOperation(
+      worker,
+      'refund',
+      { gateway: 'stripe', gateway_account: 'acct-1', gateway_key: pi, amount: 5000, currency: 'EUR', order_id: order() },
+      refundRef,
+    );
+    const succeededAt = Math.floor(Date.now() / 1000);
+    // Stripe: the refund succeeded, then failed at the bank; it delivers the failure first.
+    const failedRefund = stripeRefund(refundRef, id, pi, 'failed', { failure_reason: 'expired_or_canceled_card' });
+    await postStripe('refund.failed', failedRefund, `evt_saf_refund_failed_${id}`, succeededAt + 5);
+    await eventually(async () => received(twin.notifications, `${id}.FAILED`), 15000);
+    expect((await worker.ledger.get(id))?.state).toBe('FAILED');
+    answers.set(pi, failedRefund);
+    const before = await counted('stripe', 'stale');
+    await postStripe('refund.updated', stripeRefund(refundRef, id, pi, 'succeeded'), `evt_saf_refund_succeeded_${id}`, succeededAt);
+    await finished('stripe', 'stale', before);
+    expect(inquiries).toContain(pi);
+    expect(adjustedFor(id)).toHaveLength(0);
+    expect(await history(id)).toContain('webhook_success_stale');
+    expect((await worker.ledger.get(id))?.state).toBe('FAILED');
+  });
+
+  it('a Stripe PaymentIntent that failed and then succeeded (the shopper tried again), as its search confirms, is a succeeded_after_failure adjustment, sent once, and the authorization goes to orphan reversal', async () => {
+    const auth = await failed('authorize', 'stripe', `pi_saf_retry_${seq}`);
+    const pi = paymentIntent(auth.gatewayReference!, auth.id, 'requires_capture', { amount_capturable: 5000 });
+    answers.set(auth.id, pi);
+    const before = await counted('stripe', 'confirmed');
+    const orphansBefore = await metricValue('pb_orphan_reversals_total', { gateway: 'stripe', reason: 'oms_told_failed' });
+    await postStripe('payment_intent.amount_capturable_updated', pi, `evt_saf_retry_${auth.id}`);
+    await postStripe('payment_intent.amount_capturable_updated', pi, `evt_saf_retry_${auth.id}`);
+    await eventually(async () => adjustedFor(auth.id).length >= 1, 15000);
+    await finished('stripe', 'confirmed', before);
+    expect(inquiries).toContain(auth.id);
+    expect(adjustedFor(auth.id)).toHaveLength(1);
+    expect((adjustedFor(auth.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
+      kind: 'succeeded_after_failure',
+      direction: 'none',
+      amount: 5000,
+      currency: 'EUR',
+      psp_reference: auth.gatewayReference,
+    });
+    expect(await counted('stripe', 'confirmed')).toBe(before + 1);
+    expect((await worker.ledger.get(auth.id))?.state).toBe('FAILED');
+    await eventually(async () => (await metricValue('pb_orphan_reversals_total', { gateway: 'stripe', reason: 'oms_told_failed' })) > orphansBefore);
+  });
+
+  it('a Stripe PaymentIntent search still showing the failure is not believed while its index may lag: put off, nothing recorded as stale, nothing reported', async () => {
+    const auth = await failed('authorize', 'stripe', `pi_saf_lag_${seq}`);
+    answers.set(auth.id, paymentIntent(auth.gatewayReference!, auth.id, 'requires_payment_method', { last_payment_error: { code: 'card_declined' } }));
+    const waiting = await counted('stripe', 'waiting');
+    const stale = await counted('stripe', 'stale');
+    await postStripe('payment_intent.amount_capturable_updated', paymentIntent(auth.gatewayReference!, auth.id, 'requires_capture'), `evt_saf_lag_${auth.id}`);
+    await finished('stripe', 'waiting', waiting);
+    expect(inquiries).toContain(auth.id);
+    expect(await counted('stripe', 'stale')).toBe(stale);
+    expect(await history(auth.id)).not.toContain('webhook_success_stale');
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+  });
+
+  it('a success the PSP cannot be asked about yet (its inquiry fails) is asked again, never guessed: stale once the PSP answers that it failed', async () => {
+    const auth = await failed('authorize', 'simulator', `auth_saf_retry_${seq}`);
+    answers.set(auth.id, 503);
+    const waiting = await counted('simulator', 'waiting');
+    const before = await counted('simulator', 'stale');
+    const authorized = { id: auth.gatewayReference, object: 'authorization', status: 'authorized', amount: 5000, currency: 'EUR', reference: auth.id };
+    await postSimulator('authorization.succeeded', authorized, `evt_saf_sim_${auth.id}`);
+    await finished('simulator', 'waiting', waiting);
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+    expect(await history(auth.id)).not.toContain('webhook_success_stale');
+    answers.set(auth.id, { ...authorized, status: 'declined', decline_code: 'do_not_honor' });
+    await finished('simulator', 'stale', before);
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+    expect(await history(auth.id)).toContain('webhook_success_stale');
+    expect((await worker.ledger.get(auth.id))?.state).toBe('FAILED');
+  });
+
+  it('an Adyen re-capture (CAPTURE success after the capture failed) is reported on the signed webhook: Adyen cannot be asked, so no request is sent', async () => {
+    const capture = await failed('capture', 'adyen', `ADYSAFCAP${String(seq).padStart(7, '0')}`, { gateway_key: `ADYSAFAUTH${String(seq).padStart(6, '0')}` });
+    const before = await counted('adyen', 'webhook_only');
+    const sentBefore = requests.length;
+    const recaptured = signedAdyenItem(
+      {
+        eventCode: 'CAPTURE',
+        success: 'true',
+        pspReference: capture.gatewayReference!,
+        originalReference: capture.payment.gateway_key,
+        merchantReference: capture.id,
+        merchantAccountCode: 'TestMerchant',
+        amount: { value: 5000, currency: 'EUR' },
+      },
+      ADYEN_HMAC,
+    );
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [recaptured])).status).toBe(200);
+    await eventually(async () => adjustedFor(capture.id).length >= 1, 15000);
+    await finished('adyen', 'webhook_only', before);
+    expect((adjustedFor(capture.id)[0].params as { adjustment: unknown }).adjustment).toMatchObject({
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 5000,
+    });
+    expect(requests.slice(sentBefore).filter((r) => r.startsWith('POST'))).toEqual([]);
+    expect((await worker.ledger.get(capture.id))?.state).toBe('FAILED');
+  });
+});
