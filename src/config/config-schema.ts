@@ -285,6 +285,9 @@ export const configSchema = {
     'retention.require_reconciliation': { type: 'boolean', default: false },
     // --- Payment methods: 3-D Secure / redirect hand-off, recurring billing (docs/PAYMENT-METHODS.md).
     'authentication.action_timeout_ms': { ...positiveInt, default: 900000 },
+    // At most a year each: a PSP's voucher runs days, Stripe's longest (Boleto) 60 of them.
+    'authentication.action_deadline_grace_ms': { ...nonNegativeInt, maximum: 31536000000, default: 259200000 },
+    'authentication.max_action_wait_ms': { ...positiveInt, maximum: 31536000000, default: 5356800000 },
     'recurring.retry_schedule_ms': { type: 'array', maxItems: 10, items: positiveInt, default: [86400000, 259200000, 432000000] },
     'recurring.run_limit': { ...positiveInt, default: 500 },
     // Recurring schedule management over the bus (JSON-RPC, answered at once by the intake).

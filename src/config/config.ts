@@ -216,7 +216,7 @@ export interface Config {
     readonly sweepIntervalMs: number;
   };
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug' };
-  /** The customer-action hand-off (3-D Secure, redirects). */
+  /** The customer-action hand-off (3-D Secure, redirects, vouchers and QR codes). */
   readonly authentication: {
     /**
      * How long an operation waits in ACTION_REQUIRED for the customer before the poller asks the PSP once
@@ -224,6 +224,17 @@ export interface Config {
      * Default 900000 (15 min).
      */
     readonly actionTimeoutMs: number;
+    /**
+     * Added to the deadline a PSP gave for the customer's action (a voucher's expiry) before the poller asks
+     * once more and, still waiting, fails it: a payment made at the last minute may take the PSP a business
+     * day or so to confirm, ms. Default 259200000 (3 days).
+     */
+    readonly actionDeadlineGraceMs: number;
+    /**
+     * The longest an operation waits in ACTION_REQUIRED on a PSP's deadline (plus the grace), counted from
+     * when it entered it; a later deadline is cut to it, ms. Default 5356800000 (62 days).
+     */
+    readonly maxActionWaitMs: number;
   };
   /** Recurring billing: the poller's schedule runner and dunning. */
   readonly recurring: {

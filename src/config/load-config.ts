@@ -264,7 +264,11 @@ function toConfig(p: Params): Config {
       unresolvedIntervalMs: num(p, 'poller.unresolved_interval_ms'),
       webhookWaitAlertMs: num(p, 'poller.webhook_wait_alert_ms'),
     },
-    authentication: { actionTimeoutMs: num(p, 'authentication.action_timeout_ms') },
+    authentication: {
+      actionTimeoutMs: num(p, 'authentication.action_timeout_ms'),
+      actionDeadlineGraceMs: num(p, 'authentication.action_deadline_grace_ms'),
+      maxActionWaitMs: num(p, 'authentication.max_action_wait_ms'),
+    },
     recurring: {
       retryScheduleMs: p['recurring.retry_schedule_ms'] as number[],
       runLimit: num(p, 'recurring.run_limit'),

@@ -24,6 +24,7 @@ import { alertUnresolved, noteUnresolvedSettled } from './unresolved-operations'
 import { commandOutcome, noteOutcome } from '../metrics/outcome-metrics';
 import { assertNever } from '../gateways/assert-never';
 import { boundedAction } from '../gateways/customer-action';
+import { ActionDeadline, actionDeadline, noteActionDeadline } from './action-deadline';
 import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { DEPENDENT } from './operation-context';
@@ -46,17 +47,32 @@ export function ledgerStateOf(status: OutcomeStatus): OperationState {
 }
 
 /**
- * The action fields of a move: entering ACTION_REQUIRED stores what the storefront needs and its expiry
- * (`authentication.action_timeout_ms` from now; a repeated notice keeps the first expiry); leaving it keeps
- * only the action's kind (the client secret is not kept past its use).
+ * The action fields of a move: entering ACTION_REQUIRED stores what the storefront needs and its deadline
+ * (`actionDeadline`: the PSP's own plus the grace when it named one, else `authentication.action_timeout_ms`
+ * from now); a repeated notice keeps the deadline it has, unless it is the first to bring the PSP's (a
+ * webhook reported the wait first, or the operation entered before the bridge read PSP deadlines). Leaving it
+ * keeps only the action's kind (the client secret is not kept past its use). `deadline`: the one set, to note.
  */
-function actionFields(op: OperationRecord, to: OperationState, outcome: GatewayOutcome, config: Config, now: number): TransitionFields {
+function actionFields(
+  op: OperationRecord,
+  to: OperationState,
+  outcome: GatewayOutcome,
+  config: Config,
+  now: number,
+): { fields: TransitionFields; deadline?: ActionDeadline } {
   if (to === 'ACTION_REQUIRED') {
-    if (op.state === 'ACTION_REQUIRED') return { nextCheckAt: op.nextCheckAt ?? now + config.authentication.actionTimeoutMs, action: outcome.action };
-    return { nextCheckAt: now + config.authentication.actionTimeoutMs, pollStep: 0, action: outcome.action ? boundedAction(outcome.action) : undefined };
+    if (op.state === 'ACTION_REQUIRED') {
+      const psp = op.actionExpiresAt === undefined ? actionDeadline(outcome.actionExpiresAt, op, now, config.authentication) : undefined;
+      if (psp?.pspExpiresAt !== undefined) return { fields: { nextCheckAt: psp.at, actionExpiresAt: psp.pspExpiresAt, action: outcome.action }, deadline: psp };
+      return { fields: { nextCheckAt: op.nextCheckAt ?? now + config.authentication.actionTimeoutMs, action: outcome.action } };
+    }
+    const deadline = actionDeadline(outcome.actionExpiresAt, op, now, config.authentication);
+    const fields: TransitionFields = { nextCheckAt: deadline.at, pollStep: 0, action: outcome.action ? boundedAction(outcome.action) : undefined };
+    if (deadline.pspExpiresAt !== undefined) fields.actionExpiresAt = deadline.pspExpiresAt;
+    return { fields, deadline };
   }
-  if (op.state === 'ACTION_REQUIRED' && op.action) return { action: { kind: op.action.kind } };
-  return {};
+  if (op.state === 'ACTION_REQUIRED' && op.action) return { fields: { action: { kind: op.action.kind } } };
+  return { fields: {} };
 }
 
 /** How long after an authorization was made its success may be recorded before the recorder logs it (1 hour). */
@@ -124,7 +140,12 @@ export class OutcomeRecorder {
       fields.nextCheckAt = now + firstCheck;
       fields.pollStep = 0;
     }
-    if (to === 'ACTION_REQUIRED' || op.state === 'ACTION_REQUIRED') Object.assign(fields, actionFields(op, to, outcome, this.deps.config, now));
+    let deadline: ActionDeadline | undefined;
+    if (to === 'ACTION_REQUIRED' || op.state === 'ACTION_REQUIRED') {
+      const action = actionFields(op, to, outcome, this.deps.config, now);
+      Object.assign(fields, action.fields);
+      deadline = action.deadline;
+    }
     // Token on first use: only when the command asked for it (a PSP may name a method stored otherwise).
     fields.storedToken = wantsStoredToken(op.payment) ? outcome.storedToken : undefined;
     // The stored card as the PSP described it: for a command that stores one (the OMS is told what the token holds).
@@ -144,6 +165,10 @@ export class OutcomeRecorder {
     if (start !== undefined && after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
     if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source);
+    // The deadline this move set, once it is on the record (not a racing move's).
+    if (deadline && after.state === 'ACTION_REQUIRED' && after.nextCheckAt === deadline.at) {
+      noteActionDeadline(this.deps.logger, deadline, { id: op.id, gateway, orderId: op.payment.order_id });
+    }
     if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteStoredCard(after, source);
     if (after.state === 'FAILED' && op.state !== 'FAILED' && this.deps.afterFailure) {
       // The state is recorded; a lost release only keeps a cap counter high until its day or month ends.

@@ -6,6 +6,7 @@ import { OperationState } from '../ledger/operation-state';
 import { balanceOf, reportedMoney } from './psp-discrepancy';
 import { withoutMethodToken } from '../contracts/payment-method';
 import { assertNever } from '../gateways/assert-never';
+import { actionExpiryMs } from '../gateways/customer-action';
 import { Decline, isKnownCode } from '../errors/decline';
 import { BRIDGE_DECLINES } from '../errors/bridge-declines';
 import { bridgeDecline, outcomeDecline } from '../gateways/gateway-declines';
@@ -170,6 +171,9 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   if (op.storedToken && status === 'SUCCESS') payment.token = op.storedToken;
   if (storedCard) payment.stored_card = storedCard;
   if (status === 'ACTION_REQUIRED' && op.action) payment.action = op.action;
+  // Until when the customer may act, as the PSP said (a voucher's expiry; docs/EVENTS.md); none: it named none.
+  const actionExpiresAt = status === 'ACTION_REQUIRED' ? actionExpiryMs(op.actionExpiresAt) : undefined;
+  if (actionExpiresAt !== undefined) payment.action_expires_at = new Date(actionExpiresAt).toISOString();
   // A successful authorization: until when it can be captured (docs/AUTHORIZATION-LIFECYCLE.md).
   if (op.expiresAt !== undefined && status === 'SUCCESS') payment.expires_at = new Date(op.expiresAt).toISOString();
   payment.event_id = eventId;

@@ -45,3 +45,14 @@ export function parseCustomerAction(value: unknown): CustomerAction | undefined 
   if (!(ACTION_KINDS as readonly unknown[]).includes(v.kind)) return undefined;
   return v as unknown as CustomerAction;
 }
+
+/** The latest time a JavaScript Date can hold (epoch ms, ECMA-262 "Time Values and Time Range"). */
+const LATEST_DATE_MS = 8.64e15;
+
+/**
+ * A PSP's action deadline as epoch ms (`GatewayOutcome.actionExpiresAt`), when `ms` is one a Date can hold and
+ * after 1970; anything else is no deadline (the fixed timeout applies).
+ */
+export function actionExpiryMs(ms: number | undefined): number | undefined {
+  return ms !== undefined && Number.isSafeInteger(ms) && ms > 0 && ms <= LATEST_DATE_MS ? ms : undefined;
+}

@@ -41,6 +41,13 @@ export interface GatewayOutcome {
   /** ACTION_REQUIRED: what the storefront needs to let the customer act. */
   action?: CustomerAction;
   /**
+   * ACTION_REQUIRED: until when the PSP says the customer may complete the action (epoch ms), when its
+   * answer says so: a voucher's or a QR code's own expiry (Stripe `next_action.boleto_display_details.expires_at`,
+   * Adyen `action.expiresAt`). The poller then waits for it instead of `authentication.action_timeout_ms`
+   * (`delivery/action-deadline.ts`). Absent: the PSP named none (3-D Secure, redirects), the fixed timeout applies.
+   */
+  actionExpiresAt?: number;
+  /**
    * Token on first use: the reusable key of the method the PSP stored with this authorize or sale (what a
    * later command sends as `gateway_key`); reported on the event as `payment.token`.
    */

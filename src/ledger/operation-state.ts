@@ -16,8 +16,9 @@
  * PSP fact settles it. It is never sent again (only asked about).
  *
  * ACTION_REQUIRED waits for the customer (the storefront got the PSP's action on the event): not terminal,
- * never sent again; its index score is when the action expires (`authentication.action_timeout_ms`), when
- * the poller asks the PSP once more and, still waiting, fails it and voids what the PSP holds.
+ * never sent again; its index score is when the action expires (the PSP's own deadline plus a grace when it
+ * named one, a voucher's; else `authentication.action_timeout_ms`), when the poller asks the PSP once more
+ * and, still waiting, fails it and voids what the PSP holds.
  */
 export const OPERATION_STATES = ['RECEIVED', 'SENT', 'PENDING', 'ACTION_REQUIRED', 'UNKNOWN', 'UNRESOLVED', 'SUCCEEDED', 'FAILED'] as const;
 export type OperationState = (typeof OPERATION_STATES)[number];

@@ -55,6 +55,11 @@ export interface OperationRecord {
   confirmedCurrency?: string;
   /** ACTION_REQUIRED: what the storefront needs (kept as `{kind}` only once the operation moves on). */
   action?: CustomerAction;
+  /**
+   * ACTION_REQUIRED: the deadline the PSP gave for the customer's action (epoch ms), when it gave one the
+   * bridge took (`delivery/action-deadline.ts`); `nextCheckAt` is then that deadline plus the grace.
+   */
+  actionExpiresAt?: number;
   /** Token on first use: the reusable key of the method the PSP stored with this payment. */
   storedToken?: string;
   /** A tokenize, or a payment storing its method: the stored card as the PSP confirmed it (no card number). */
@@ -133,6 +138,7 @@ const FIELDS: FieldTable = {
   digest: { hash: 'digest', codec: text },
   routing: { hash: 'routing', codec: json(parseRoutingRecord) },
   action: { hash: 'action', codec: json(parseCustomerAction) },
+  actionExpiresAt: { hash: 'action_expires_at', codec: int },
   storedToken: { hash: 'stored_token', codec: text },
   storedCard: { hash: 'stored_card', codec: json(parseStoredCard) },
   undoneBy: { hash: UNDONE_FIELD, codec: text },
@@ -157,6 +163,7 @@ export const TRANSITION_SETTABLE = [
   'routing',
   'authorizationId',
   'action',
+  'actionExpiresAt',
   'storedToken',
   'storedCard',
 ] as const satisfies readonly (keyof OperationRecord)[];
@@ -248,6 +255,7 @@ function blankRecord(): BlankRecord {
     digest: undefined,
     routing: undefined,
     action: undefined,
+    actionExpiresAt: undefined,
     storedToken: undefined,
     storedCard: undefined,
     undoneBy: undefined,

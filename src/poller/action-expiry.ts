@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { actionDeadline } from '../delivery/action-deadline';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resend-window';
@@ -25,6 +26,11 @@ export interface ActionExpiryReport {
   due: number;
   /** The PSP had settled it meanwhile (the webhook was lost or late): its outcome applied. */
   settled: number;
+  /**
+   * Still waiting, and the PSP's answer named a later deadline the record lacked (an operation that entered
+   * ACTION_REQUIRED with the fixed timeout): it waits for that one instead.
+   */
+  extended: number;
   /** Failed as expired. */
   expired: number;
   /** Of those, voids queued for what the PSP holds. */
@@ -39,15 +45,17 @@ const resumedVoids = counter(
 
 const expiredActions = counter(
   'pb_customer_actions_expired_total',
-  'Operations whose customer action (3-D Secure, a redirect) expired, by gateway and whether a void was sent (voided: yes | nothing_held)',
+  'Operations whose customer action (3-D Secure, a redirect, a voucher) expired, by gateway and whether a void was sent (voided: yes | nothing_held)',
   ['gateway', 'voided'],
 );
 
 /**
- * The end of a customer action nobody completed. An operation in ACTION_REQUIRED past
- * `authentication.action_timeout_ms` (its index score) is, in the poller role:
+ * The end of a customer action nobody completed. An operation in ACTION_REQUIRED past its deadline (its
+ * index score: the PSP's own deadline plus `authentication.action_deadline_grace_ms` when the PSP named one,
+ * else `authentication.action_timeout_ms`; `delivery/action-deadline.ts`) is, in the poller role:
  * 1. asked about once more where the PSP can be asked: the customer may have finished while the webhook
- *    was lost; a PSP answer other than "still waiting" is applied as any inquiry's;
+ *    was lost; a PSP answer other than "still waiting" is applied as any inquiry's; "still waiting" with a
+ *    deadline of the PSP's the record lacks, still ahead, is applied too (the operation waits for it);
  * 2. otherwise FAILED with reason `ACTION_EXPIRED` (the OMS gets the FAIL event), and
  * 3. what the PSP holds is voided: a cancel `_<id>.void` of the PSP object (`payment.orphan_reversal:
  *    action_expired`), delivered and reported like any cancel, so an authentication completed after the
@@ -93,13 +101,14 @@ export class ActionExpiry {
    */
   async runOnce(limit = 500): Promise<ActionExpiryReport> {
     const { ledger } = this.deps;
-    const report: ActionExpiryReport = { due: 0, settled: 0, expired: 0, voided: 0, errors: 0 };
+    const report: ActionExpiryReport = { due: 0, settled: 0, extended: 0, expired: 0, voided: 0, errors: 0 };
     report.voided += await this.resumeVoids();
     const ids = await ledger.idsInState('ACTION_REQUIRED', this.now(), limit);
     report.due = ids.length;
     const expire = async (id: string): Promise<void> => {
       const result = await this.check(id);
       if (result === 'settled') report.settled += 1;
+      if (result === 'extended') report.extended += 1;
       if (result === 'expired' || result === 'voided') report.expired += 1;
       if (result === 'voided') report.voided += 1;
     };
@@ -112,7 +121,7 @@ export class ActionExpiry {
     return report;
   }
 
-  private async check(id: string): Promise<'settled' | 'expired' | 'voided' | 'skipped'> {
+  private async check(id: string): Promise<'settled' | 'extended' | 'expired' | 'voided' | 'skipped'> {
     const { ledger, router, recorder, logger } = this.deps;
     const op = await ledger.get(id);
     if (!op) {
@@ -133,6 +142,13 @@ export class ActionExpiry {
           if (outcome && outcome.status !== 'ACTION_REQUIRED') {
             await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: 'action_timeout' });
             return 'settled';
+          }
+          // The PSP gives the customer longer than the fixed timeout this operation got (it entered before the
+          // PSP's deadline was read, or by a notice that named none): cancelling now would void a voucher the
+          // customer may still pay. The recorder takes the PSP's deadline as a repeated notice's.
+          if (outcome && op.actionExpiresAt === undefined && this.pspDeadlineAhead(op, outcome.actionExpiresAt)) {
+            const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: 'action_deadline_from_psp' });
+            if (after.state === 'ACTION_REQUIRED' && after.actionExpiresAt !== undefined) return 'extended';
           }
           reference = outcome?.gatewayReference ?? reference;
         } catch (err) {
@@ -161,6 +177,7 @@ export class ActionExpiry {
       command: op.command,
       action_kind: op.action?.kind,
       waited_ms: waited,
+      psp_action_expires_at: op.actionExpiresAt !== undefined ? new Date(op.actionExpiresAt).toISOString() : undefined,
       void_operation_id: voided ? voidOperationId(op.id) : undefined,
     });
     return voided ? 'voided' : 'expired';
@@ -171,6 +188,11 @@ export class ActionExpiry {
    * an operation FAILED as expired gets its void; one still waiting for its action is left to the expiry
    * (the intent stays); any other (settled by the PSP meanwhile, gone) needs none. Returns the voids queued.
    */
+  /** Whether the PSP's deadline `pspExpiresAt` is one the bridge takes (`actionDeadline`) at this pass's time. */
+  private pspDeadlineAhead(op: OperationRecord, pspExpiresAt: number | undefined): boolean {
+    return actionDeadline(pspExpiresAt, op, this.now(), this.deps.config.authentication).pspExpiresAt !== undefined;
+  }
+
   /** Whether the inquiry about `op` is withheld (`replayInquiryExpired`): counted. */
   private replayWithheld(op: OperationRecord, route: GatewayRoute): boolean {
     if (!replayInquiryExpired(route.transformer, op.createdAt, this.now())) return false;

@@ -24,7 +24,7 @@ import { FUNDS_HELD_REASONS, FundsHeldReason } from '../gateways/gateway-adapter
  *   `authorizations.orphan_void_after_ms`;
  * - `oms_told_failed`: the OMS was told it failed, and a later PSP fact says the PSP authorised it;
  * - `oms_told_unresolved`: the OMS was told it is unresolved, and a later PSP fact says it was authorised;
- * - `action_expired`: the customer never completed the PSP's action (3-D Secure, a redirect) in time; the
+ * - `action_expired`: the customer never completed the PSP's action (3-D Secure, a redirect, a voucher) in time; the
  *   operation failed, and what the PSP holds is voided (poller/action-expiry.ts);
  * - `failover_duplicate`: a gateway the operation failed over from authorised it after all (a late webhook):
  *   the operation's authorization is the one where it was routed, so the one at the earlier gateway is voided

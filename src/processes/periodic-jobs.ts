@@ -79,7 +79,7 @@ export class PeriodicJobs {
         const voided = await reviews.runOnce();
         return voided > 0 ? { voided } : null;
       },
-      // Customer actions (3-D Secure, redirects) past `authentication.action_timeout_ms`.
+      // Customer actions (3-D Secure, redirects, vouchers) past their deadline (delivery/action-deadline.ts).
       action_expiry: async () => {
         const report = await actions.runOnce();
         return report.due > 0 ? { ...report } : null;

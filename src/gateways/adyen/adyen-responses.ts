@@ -9,6 +9,7 @@ import { adyenConfirmedMoney } from './adyen-amount';
 import { classifyAdyenError, replayNotFound } from './adyen-errors';
 import { formatStoredToken, shopperReferenceForNewToken } from './adyen-stored-token';
 import { mapModificationStatus, mapResultCode } from './adyen-status-map';
+import { adyenActionExpiresAt } from './adyen-action-expiry';
 import { adyenAction, adyenStoredCard, adyenStoredToken, newTokenShopperReference, shopperPresent } from './adyen-methods';
 import { wantsStoredToken } from '../../contracts/payment-method';
 import { storedCardOf } from '../stored-card';
@@ -68,7 +69,11 @@ function paymentOutcome(ctx: OperationContext, body: Json, response: GatewayResp
   withConfirmedMoney(outcome, adyenConfirmedMoney(body.amount));
   // The decline code is refusalReasonCode (e.g. "2"); refusalReason is its label; for the shopper-flow codes the resultCode itself.
   if (status === 'FAIL') outcome.reason = str(body, 'refusalReasonCode') ?? str(body, 'refusalReason') ?? resultCode;
-  if (status === 'ACTION_REQUIRED') outcome.action = adyenAction(body.action);
+  if (status === 'ACTION_REQUIRED') {
+    outcome.action = adyenAction(body.action);
+    const expiresAt = adyenActionExpiresAt(body.action);
+    if (expiresAt !== undefined) outcome.actionExpiresAt = expiresAt;
+  }
   // Token on first use: Adyen names the stored method in additionalData once the payment is authorised.
   if (status === 'SUCCESS' && wantsStoredToken(ctx.payment)) {
     const token = adyenStoredToken(body.additionalData, newTokenShopperReference(ctx.payment, ctx.operationId));

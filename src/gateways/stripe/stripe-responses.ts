@@ -8,7 +8,7 @@ import { stripeConfirmedMoney } from './stripe-amount';
 import { classifyStripeError, stripeErrorBody, stripeRefusalCode } from './stripe-errors';
 import { customAttribute } from './stripe-references';
 import { OPERATION_ID_METADATA } from './stripe-requests';
-import { ActionKind, CustomerAction } from '../customer-action';
+import { ActionKind, CustomerAction, actionExpiryMs } from '../customer-action';
 import { StoredCard, storedCardOf } from '../stored-card';
 import {
   PaymentIntentCommand,
@@ -101,6 +101,36 @@ function redirectUrl(next: Json): string | undefined {
 }
 
 /**
+ * The `next_action` types whose object names until when the customer may pay, and the field that does (Unix
+ * seconds): the API reference (2023-08-16) documents `boleto_display_details.expires_at` ("The timestamp after
+ * which the boleto expires"), `konbini_display_details.expires_at`, `oxxo_display_details.expires_after` ("The
+ * timestamp after which the OXXO voucher expires") and `pix_display_qr_code.expires_at` ("The date (unix
+ * timestamp) when the PIX expires"); later versions add `multibanco_display_details.expires_at` in the same
+ * shape. Not `cashapp_handle_redirect_or_display_qr_code.qr_code.expires_at`: that is one QR image's, which
+ * Cash App renews every minute while the payment goes on. PayNow, PromptPay, WeChat Pay and bank transfer
+ * instructions name none.
+ */
+const ACTION_EXPIRY_FIELDS: Readonly<Record<string, string>> = {
+  boleto_display_details: 'expires_at',
+  konbini_display_details: 'expires_at',
+  oxxo_display_details: 'expires_after',
+  pix_display_qr_code: 'expires_at',
+  multibanco_display_details: 'expires_at',
+};
+
+/** Until when the customer may complete a PaymentIntent's `next_action` (epoch ms), when Stripe says so. */
+function actionExpiresAtOf(intent: Json): number | undefined {
+  const next = intent.next_action;
+  if (!isObject(next)) return undefined;
+  const type = str(next.type);
+  const field = type !== undefined && Object.hasOwn(ACTION_EXPIRY_FIELDS, type) ? ACTION_EXPIRY_FIELDS[type] : undefined;
+  const details = type !== undefined ? next[type] : undefined;
+  if (field === undefined || !isObject(details)) return undefined;
+  const ms = epochMs(details[field]);
+  return ms === undefined ? undefined : actionExpiryMs(ms);
+}
+
+/**
  * Token on first use: a PaymentIntent confirmed with `setup_future_usage` leaves its PaymentMethod attached
  * to the Customer once it succeeds (or is held): that PaymentMethod id is the reusable key.
  */
@@ -139,6 +169,11 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
   const id = str(pi.id);
   const result: GatewayOutcome = { status: outcome, gatewayStatus: status, gatewayReference: id };
   if (outcome === 'ACTION_REQUIRED' && withAction) result.action = stripeAction(pi);
+  // The deadline is no secret: a webhook's outcome carries it too (it may be the first to report the wait).
+  if (outcome === 'ACTION_REQUIRED') {
+    const expiresAt = actionExpiresAtOf(pi);
+    if (expiresAt !== undefined) result.actionExpiresAt = expiresAt;
+  }
   if (command === 'authorize' || command === 'sale') {
     const stored = storedPaymentMethod(pi, status);
     if (stored !== undefined) {

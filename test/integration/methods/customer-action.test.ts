@@ -9,7 +9,8 @@ import { EventStore } from '../../../src/events/event-store';
 import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
-import { silentLogger } from '../../../src/logging/logger';
+import { Logger, silentLogger } from '../../../src/logging/logger';
+import { captureLogger } from '../../support/capture-logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { ACTION_EXPIRED, ActionExpiry } from '../../../src/poller/action-expiry';
 import { voidOperationId } from '../../../src/poller/orphan-reversal';
@@ -46,6 +47,9 @@ let stripeUrl = '';
 const intents = new Map<string, StripeIntent>();
 const cancels: string[] = [];
 let counter = 0;
+/** The `expires_at` (Unix seconds) the fake gives a Boleto voucher it creates; null: none yet, as the spec allows. */
+let boletoExpiresAt: number | null = null;
+const DAY_MS = 24 * 3600 * 1000;
 let redis: RedisClient;
 const configs: Config[] = [];
 const closers: Array<() => Promise<unknown>> = [];
@@ -76,7 +80,17 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       currency: f.currency,
       capture_method: f.capture_method,
       client_secret: `${id}_secret_test${counter}`,
-      next_action: { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: 'https://hooks.stripe.com/3d_secure_2/hosted' } },
+      // A Boleto PaymentMethod answers with its voucher (`boleto_display_details`), any other with a 3-D Secure challenge.
+      next_action: f.payment_method?.startsWith('pm_boleto')
+        ? {
+            type: 'boleto_display_details',
+            boleto_display_details: {
+              number: '23790.00009 90000.000000',
+              hosted_voucher_url: `https://payments.stripe.com/boleto/voucher/${id}`,
+              expires_at: boletoExpiresAt,
+            },
+          }
+        : { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: 'https://hooks.stripe.com/3d_secure_2/hosted' } },
       setup_future_usage: f.setup_future_usage ?? null,
       payment_method: f.payment_method,
       metadata: { operation_id: f['metadata[operation_id]'] },
@@ -113,7 +127,7 @@ afterAll(async () => {
   for (const c of configs) await purgeNamespace(c).catch(() => undefined);
 });
 
-function setup() {
+function setup(logger: Logger = silentLogger()) {
   const config = testConfig({
     'authentication.action_timeout_ms': 60_000,
     gateways: {
@@ -136,7 +150,6 @@ function setup() {
   );
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
-  const logger = silentLogger();
   const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
   const router = new ConfiguredGatewayRouter(createGatewayClients(config));
   const service = new DeliveryService({ config, ledger, router, recorder, logger });
@@ -155,6 +168,10 @@ function threeDsAuthorize(store = false) {
       payment_method: { type: 'card', store },
     },
   );
+}
+
+function boletoSale() {
+  return channelCommand('sale', {}, { gateway: 'stripe', gateway_key: 'pm_boleto_1', currency: 'BRL', payment_method: { type: 'card' } });
 }
 
 describe('3-D Secure hand-off (Stripe requires_action)', () => {
@@ -260,5 +277,87 @@ describe('3-D Secure hand-off (Stripe requires_action)', () => {
     expect(await metricValue('pb_customer_action_voids_resumed_total')).toBe(resumed + 1);
     expect(await redis.hlen(expiry.voidIntentsKey)).toBe(0);
     expect((await s.expiry(61_000).runOnce()).voided).toBe(0);
+  });
+});
+
+describe('a voucher the customer pays later (Stripe Boleto, next_action.boleto_display_details.expires_at)', () => {
+  it('keeps a Boleto voucher waiting past the fixed timeout until the deadline Stripe gave plus the grace, then fails it and voids the PaymentIntent', async () => {
+    const s = setup();
+    const grace = s.config.authentication.actionDeadlineGraceMs;
+    boletoExpiresAt = Math.floor((Date.now() + 2 * DAY_MS) / 1000);
+    const deadline = boletoExpiresAt * 1000;
+    const command = boletoSale();
+    const id = command.payment.operation_reference!;
+    const fromPsp = await metricValue('pb_action_deadlines_total', { gateway: 'stripe', from: 'psp' });
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+
+    const op = await s.ledger.get(id);
+    expect(op).toMatchObject({ state: 'ACTION_REQUIRED', action: { kind: 'voucher' }, actionExpiresAt: deadline, nextCheckAt: deadline + grace });
+    expect(await metricValue('pb_action_deadlines_total', { gateway: 'stripe', from: 'psp' })).toBe(fromPsp + 1);
+    // The OMS is told until when the customer may pay.
+    expect((await s.events.load(`${id}.ACTION_REQUIRED`))?.params.payment).toMatchObject({
+      status: 'ACTION_REQUIRED',
+      action_expires_at: new Date(deadline).toISOString(),
+    });
+
+    // Past authentication.action_timeout_ms (1 min here), a day later, and just past Stripe's deadline: the
+    // customer still holds a valid voucher (or paid it at the last minute), so nothing is cancelled.
+    for (const offset of [61_000, DAY_MS, deadline - Date.now() + 60_000]) {
+      expect(await s.expiry(offset).runOnce()).toMatchObject({ due: 0, expired: 0, voided: 0 });
+    }
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect(cancels).not.toContain(op!.gatewayReference);
+
+    // Past the deadline and its grace, Stripe still waiting: expired, and the PaymentIntent voided.
+    const report = await s.expiry(deadline + grace - Date.now() + 1_000).runOnce();
+    expect(report).toMatchObject({ due: 1, expired: 1, voided: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
+    const voidId = voidOperationId(id);
+    expect(await s.ledger.get(voidId)).toMatchObject({ command: 'cancel', payment: { gateway_key: op!.gatewayReference, orphan_reversal: 'action_expired' } });
+    await s.service.deliver(voidId);
+    expect(cancels).toContain(op!.gatewayReference);
+  });
+
+  it('an operation that entered with the fixed timeout (no deadline named yet) waits for the deadline Stripe names when the poller asks at that timeout', async () => {
+    const s = setup();
+    boletoExpiresAt = null;
+    const command = boletoSale();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const op = (await s.ledger.get(id))!;
+    expect(op).toMatchObject({ state: 'ACTION_REQUIRED', actionExpiresAt: undefined });
+    expect(op.nextCheckAt).toBeLessThan(Date.now() + 61_000);
+
+    // Stripe names the voucher's expiry when the poller asks at the fixed timeout.
+    const deadline = Math.floor((Date.now() + 2 * DAY_MS) / 1000) * 1000;
+    const intent = intents.get(op.gatewayReference!)!;
+    (intent.next_action!.boleto_display_details as Record<string, unknown>).expires_at = deadline / 1000;
+
+    expect(await s.expiry(61_000).runOnce()).toMatchObject({ due: 1, extended: 1, expired: 0, voided: 0 });
+    const after = await s.ledger.get(id);
+    expect(after).toMatchObject({ state: 'ACTION_REQUIRED', actionExpiresAt: deadline, nextCheckAt: deadline + s.config.authentication.actionDeadlineGraceMs });
+    expect(cancels).not.toContain(op.gatewayReference);
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+  });
+
+  it('a Boleto whose expires_at is already past (before the operation was even created) waits the fixed timeout instead, with a warn line and pb_action_deadlines_total{from="config_fallback"}', async () => {
+    const { logger, lines } = captureLogger();
+    const s = setup(logger);
+    boletoExpiresAt = Math.floor((Date.now() - 3_600_000) / 1000);
+    const command = boletoSale();
+    const id = command.payment.operation_reference!;
+    const fallbacks = await metricValue('pb_action_deadlines_total', { gateway: 'stripe', from: 'config_fallback' });
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+
+    const op = (await s.ledger.get(id))!;
+    expect(op).toMatchObject({ state: 'ACTION_REQUIRED', actionExpiresAt: undefined });
+    expect(op.nextCheckAt).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(await metricValue('pb_action_deadlines_total', { gateway: 'stripe', from: 'config_fallback' })).toBe(fallbacks + 1);
+    const warn = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 'warn' && l.operation_id === id);
+    expect(warn).toMatchObject({ deadline_from: 'config_fallback', refused: 'before_creation', psp_gave: new Date(boletoExpiresAt * 1000).toISOString() });
+    expect((await s.events.load(`${id}.ACTION_REQUIRED`))?.params.payment).not.toHaveProperty('action_expires_at');
   });
 });

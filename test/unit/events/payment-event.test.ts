@@ -72,6 +72,16 @@ describe('payment events', () => {
     expect(outcomeEvent(op({ command: 'revalidate', newGatewayKey: 'auth_2' }), config)?.params.payment).toMatchObject({ new_gateway_key: 'auth_2' });
   });
 
+  it('tells the OMS until when the customer may act, as the PSP said, on the ACTION_REQUIRED event only', () => {
+    const waiting = op({ command: 'sale', state: 'ACTION_REQUIRED', action: { kind: 'voucher' }, actionExpiresAt: Date.parse('2026-03-14T02:59:00Z') });
+    expect(outcomeEvent(waiting, config)?.params.payment).toMatchObject({ status: 'ACTION_REQUIRED', action_expires_at: '2026-03-14T02:59:00.000Z' });
+    // The PSP named none (3-D Secure): nothing of ours stands in for it.
+    const challenge = op({ command: 'sale', state: 'ACTION_REQUIRED', action: { kind: 'three_ds' } });
+    expect(outcomeEvent(challenge, config)?.params.payment).not.toHaveProperty('action_expires_at');
+    const paid = op({ command: 'sale', state: 'SUCCEEDED', actionExpiresAt: Date.parse('2026-03-14T02:59:00Z') });
+    expect(outcomeEvent(paid, config)?.params.payment).not.toHaveProperty('action_expires_at');
+  });
+
   it('sends no event for an operation still in flight', () => {
     expect(outcomeEvent(op({ state: 'SENT' }), config)).toBeNull();
   });

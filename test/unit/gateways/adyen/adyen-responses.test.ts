@@ -71,6 +71,42 @@ describe('Adyen response mapping', () => {
       });
     });
 
+    it('reads the expiresAt of a voucher action (CheckoutVoucherAction) as the action’s deadline', () => {
+      // A Boleto as Adyen answers it: PresentToShopper with a voucher whose expiresAt is the shopper's local time.
+      const boleto = {
+        pspReference: '8815658961765251',
+        resultCode: 'PresentToShopper',
+        action: {
+          type: 'voucher',
+          paymentMethodType: 'boletobancario',
+          reference: '03399.33335 33823.303087 19830.101023 6 84420000017000',
+          downloadUrl: 'https://test.adyen.com/hpp/generationBoleto.shtml?data=x',
+          expiresAt: '2026-03-14T00:00:00',
+        },
+      };
+      const outcome = t.parseResponse(ctxFor('sale', oneTime), response(200, boleto), gateway);
+      expect(outcome.status).toBe('ACTION_REQUIRED');
+      // No offset: the latest instant that wall-clock time names anywhere (UTC-12), never before the shopper's deadline.
+      expect(outcome.actionExpiresAt).toBe(Date.parse('2026-03-14T12:00:00Z'));
+      const withOffset = { ...boleto, action: { ...boleto.action, expiresAt: '2026-03-14T00:00:00-03:00' } };
+      expect(t.parseResponse(ctxFor('sale', oneTime), response(200, withOffset), gateway).actionExpiresAt).toBe(Date.parse('2026-03-14T03:00:00Z'));
+    });
+
+    it('reads the expiresAt of a QR code action (CheckoutQrCodeAction: Pix) as the action’s deadline', () => {
+      const expiring = { ...pix, action: { ...pix.action, expiresAt: '2026-03-14T15:30:00Z' } };
+      expect(t.parseResponse(ctxFor('sale', oneTime), response(200, expiring), gateway).actionExpiresAt).toBe(Date.parse('2026-03-14T15:30:00Z'));
+    });
+
+    it('takes the deadline of a voucher or a QR code only, and only a date: none when the action gives none, or no date, or is a redirect', () => {
+      const expiring = { ...pix, action: { ...pix.action, expiresAt: '2026-03-14T15:30:00+01:00' } };
+      expect(t.parseResponse(ctxFor('sale', oneTime), response(200, expiring), gateway).actionExpiresAt).toBe(Date.parse('2026-03-14T14:30:00Z'));
+      expect(t.parseResponse(ctxFor('sale', oneTime), response(200, pix), gateway).actionExpiresAt).toBeUndefined();
+      const unreadable = { ...pix, action: { ...pix.action, expiresAt: 'tomorrow' } };
+      expect(t.parseResponse(ctxFor('sale', oneTime), response(200, unreadable), gateway).actionExpiresAt).toBeUndefined();
+      const redirect = { ...pix, resultCode: 'RedirectShopper', action: { type: 'redirect', url: 'https://x.example', expiresAt: '2026-03-14T15:30:00Z' } };
+      expect(t.parseResponse(ctxFor('sale', oneTime), response(200, redirect), gateway).actionExpiresAt).toBeUndefined();
+    });
+
     it('leaves a Pending answer without an action PENDING for the webhook', () => {
       const { action: _none, ...bare } = pix;
       expect(t.parseResponse(ctxFor('sale', oneTime), response(200, bare), gateway).status).toBe('PENDING');

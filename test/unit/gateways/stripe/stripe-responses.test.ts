@@ -2,6 +2,7 @@ import { declineOf } from '../../../../src/errors/decline';
 import { isSoftDecline } from '../../../../src/recurring/dunning';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { stripeTransformer } from '../../../../src/gateways/stripe';
+import { paymentIntentToOutcome } from '../../../../src/gateways/stripe/stripe-responses';
 import {
   declineBody,
   errorBody,
@@ -115,6 +116,55 @@ describe('Stripe responses', () => {
     const nextAction = { type: 'alipay_handle_redirect', alipay_handle_redirect: { url: 'https://hooks.stripe.com/alipay/1', native_url: 'alipays://1' } };
     const outcome = t.parseResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'requires_action', next_action: nextAction })), gw);
     expect(outcome.action).toEqual({ kind: 'redirect', url: 'https://hooks.stripe.com/alipay/1', psp_action: nextAction });
+  });
+
+  describe('the deadline Stripe gives a voucher or QR code (next_action, Unix seconds)', () => {
+    // Field names and units as the API reference (2023-08-16) documents them; Multibanco's from later versions.
+    const expiring: Array<[string, Record<string, unknown>]> = [
+      ['boleto_display_details', { number: '0123', hosted_voucher_url: 'https://payments.stripe.com/boleto/voucher/1', expires_at: 1_790_000_000 }],
+      ['konbini_display_details', { hosted_voucher_url: 'https://payments.stripe.com/konbini/voucher/1', expires_at: 1_790_000_000 }],
+      [
+        'oxxo_display_details',
+        { number: '12345678901234657890', hosted_voucher_url: 'https://payments.stripe.com/oxxo/voucher/1', expires_after: 1_790_000_000 },
+      ],
+      ['pix_display_qr_code', { data: '00020101021226', image_url_png: 'https://qr.stripe.com/1.png', expires_at: 1_790_000_000 }],
+      ['multibanco_display_details', { entity: '12345', reference: '123456789', expires_at: 1_790_000_000 }],
+    ];
+
+    it.each(expiring)('reads %s as the action’s deadline, in epoch ms', (type, details) => {
+      const ctx = stripeContext('sale');
+      const body = paymentIntent(ctx, { status: 'requires_action', next_action: { type, [type]: details }, client_secret: 'pi_1_secret_abc' });
+      const outcome = t.parseResponse(ctx, jsonResponse(200, body), gw);
+      expect(outcome).toMatchObject({ status: 'ACTION_REQUIRED', action: { kind: 'voucher' }, actionExpiresAt: 1_790_000_000_000 });
+    });
+
+    it('reads it from a webhook’s PaymentIntent too, which carries no action', () => {
+      const ctx = stripeContext('sale');
+      const next = { type: 'oxxo_display_details', oxxo_display_details: { number: '1234', expires_after: 1_790_000_000 } };
+      const outcome = paymentIntentToOutcome(paymentIntent(ctx, { status: 'requires_action', next_action: next }), 'sale', 'stripe', false);
+      expect(outcome.action).toBeUndefined();
+      expect(outcome.actionExpiresAt).toBe(1_790_000_000_000);
+    });
+
+    it('takes the payment’s deadline only: none for 3-D Secure, a QR image Cash App renews, one Stripe left null, or a value that is no time', () => {
+      const ctx = stripeContext('sale');
+      const read = (next_action: Record<string, unknown>) =>
+        t.parseResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'requires_action', next_action })), gw).actionExpiresAt;
+      expect(read({ type: 'pix_display_qr_code', pix_display_qr_code: { data: '00020101021226', expires_at: 1_790_000_000 } })).toBe(1_790_000_000_000);
+      const nexts = [
+        { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect' } },
+        { type: 'cashapp_handle_redirect_or_display_qr_code', cashapp_handle_redirect_or_display_qr_code: { qr_code: { expires_at: 1_790_000_000 } } },
+        { type: 'paynow_display_qr_code', paynow_display_qr_code: { data: 'x', image_url_png: 'https://qr.stripe.com/2.png' } },
+        { type: 'boleto_display_details', boleto_display_details: { number: '0123', expires_at: null } },
+        { type: 'pix_display_qr_code', pix_display_qr_code: { expires_at: '2026-01-01' } },
+        { type: 'konbini_display_details', konbini_display_details: { expires_at: 1.5e15 } },
+      ];
+      for (const next_action of nexts) {
+        const outcome = t.parseResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'requires_action', next_action })), gw);
+        expect(outcome.status).toBe('ACTION_REQUIRED');
+        expect(outcome.actionExpiresAt).toBeUndefined();
+      }
+    });
   });
 
   it('reports the stored PaymentMethod as the token of a PaymentIntent confirmed with setup_future_usage', () => {
