@@ -33,8 +33,9 @@ import { recheckOperations } from '../ops/recheck';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import { containsCardNumber } from '../logging/redact';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
-import { DEAD_LETTERS_PER_PAGE, DeadLetterPageRequest, consoleSnapshot } from './console-snapshot';
-import { DEAD_LETTER_PAGE_MAX, DeadLetterCursor } from '../ops/dead-letter-store';
+import { DEAD_LETTERS_PER_PAGE, DEAD_LETTERS_PER_PAGE_MAX, DeadLetterPageRequest, consoleSnapshot } from './console-snapshot';
+import { DeadLetterCursor } from '../ops/dead-letter-store';
+import { parseDeadLetterCursor } from '../ops/dead-letter-cursor';
 
 const COOKIE = 'pb_console';
 /** Largest form the console accepts (a replay of many ids), bytes. */
@@ -60,26 +61,23 @@ const deadLetterPages = counter(
   ['order'],
 );
 
-/** A place in the dead-letter list as the dashboard's links give it: a score, optionally `:` and a dead letter's id. */
-const DEAD_LETTER_CURSOR = /^(\d{1,17}(?:\.\d{1,17})?)(?::(dl-[0-9a-f]{24}))?$/;
-
 /**
- * The dashboard's dead-letter page from its query: `per` (1 to {@link DEAD_LETTER_PAGE_MAX}, default
+ * The dashboard's dead-letter page from its query: `per` (1 to {@link DEAD_LETTERS_PER_PAGE_MAX}, default
  * {@link DEAD_LETTERS_PER_PAGE}) and at most one of `before` and `after`; else the message of the 400, naming
  * the parameter (never echoing it: the dashboard's own links only send what it rendered).
  */
 function deadLetterPaging(query: URLSearchParams): DeadLetterPageRequest | string {
   const perText = query.get('per');
   const per = perText === null ? DEAD_LETTERS_PER_PAGE : /^\d{1,3}$/.test(perText) ? Number(perText) : NaN;
-  if (!(per >= 1 && per <= DEAD_LETTER_PAGE_MAX)) return `The parameter per must be a whole number from 1 to ${DEAD_LETTER_PAGE_MAX}.`;
+  if (!(per >= 1 && per <= DEAD_LETTERS_PER_PAGE_MAX)) return `The parameter per must be a whole number from 1 to ${DEAD_LETTERS_PER_PAGE_MAX}.`;
   const cursors: { before?: DeadLetterCursor; after?: DeadLetterCursor } = {};
   for (const name of ['before', 'after'] as const) {
     const text = query.get(name);
     if (text === null) continue;
-    const m = DEAD_LETTER_CURSOR.exec(text);
-    if (!m || !Number.isFinite(Number(m[1])))
+    const cursor = parseDeadLetterCursor(text);
+    if (!cursor)
       return `The parameter ${name} must be a place in the list as the dashboard's links give it: a score, optionally followed by : and a dead letter's id.`;
-    cursors[name] = { score: Number(m[1]), ...(m[2] ? { id: m[2] } : {}) };
+    cursors[name] = cursor;
   }
   if (cursors.before && cursors.after) return 'Give one of the parameters before and after, not both.';
   return { per, ...cursors };
