@@ -85,6 +85,11 @@ function deadLetterPaging(query: URLSearchParams): DeadLetterPageRequest | strin
 
 const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled)', ['outcome']);
 
+const idleEnded = counter(
+  'pb_console_sessions_idle_ended_total',
+  'Console sessions ended because they were unused for console.session_idle_ms (noticed at their next request)',
+);
+
 /**
  * Login attempts one client (an IPv4 address, an IPv6 /64) may make in {@link LOGIN_WINDOW_MS} without
  * succeeding; past it, 429 until the window ends.
@@ -156,7 +161,7 @@ export class ConsoleRoute implements WebRoute {
     },
   ) {
     this.base = deps.config.console.path;
-    this.sessions = new ConsoleSessions(deps.ops.redis, deps.config.redis.keyPrefix, deps.config.console.sessionTtlMs);
+    this.sessions = new ConsoleSessions(deps.ops.redis, deps.config.redis.keyPrefix, deps.config.console.sessionTtlMs, deps.config.console.sessionIdleMs);
   }
 
   matches(path: string): boolean {
@@ -177,17 +182,28 @@ export class ConsoleRoute implements WebRoute {
     if (sub === '/login') return method === 'POST' ? this.login(req, res) : send(res, 200, 'text/html; charset=utf-8', loginPage({ base: this.base }));
 
     const sessionId = cookieOf(req, COOKIE);
-    const { session, stale } = await this.sessions.get(sessionId, this.deps.config.console);
+    const { session, stale, idle } = await this.sessions.get(sessionId, this.deps.config.console);
     if (stale) {
       this.deps.logger.info('console: session opened with an earlier console password ended', {
         user: String(stale.user ?? '?'),
         ...(typeof stale.createdAt === 'number' ? { created_at: new Date(stale.createdAt).toISOString() } : {}),
       });
     }
-    if (!session) {
+    if (idle) {
+      idleEnded.inc();
+      this.deps.logger.info('console: session ended after idling', {
+        user: idle.user,
+        last_used_at: new Date(idle.lastUsedAt).toISOString(),
+        idle_ms: this.deps.config.console.sessionIdleMs,
+      });
+    }
+    if (!session || !sessionId) {
       if (sub === '/api/summary') return send(res, 401, 'application/json', JSON.stringify({ error: 'log in first' }));
       return redirect(res, `${this.base}/login`);
     }
+    // The dashboard's own refresh of its figures is no use by the operator: it would keep an open dashboard
+    // on an unattended screen logged in until the lifetime ends.
+    if (sub !== '/api/summary') await this.sessions.touch(sessionId, session);
     const page: PageContext = { base: this.base, user: session.user, csrf: session.csrf };
     const url = new URL(req.url ?? '/', 'http://console.invalid');
 
