@@ -99,10 +99,59 @@ export const LOGIN_ATTEMPTS_MAX = 10;
 export const LOGIN_WINDOW_MS = 15 * 60_000;
 
 /**
- * Headers on every answer of the console's listener: no caching, no framing, no inline script, nothing
- * sniffed, no referrer to other sites (OWASP Secure Headers Project). The listener sets them
- * (`WebServerOptions.headers`), so the web server's own 404 and 500 and the allowlist's 403 carry them as
- * the console's pages do.
+ * Browser features the console never uses, each allowed to no origin (`Permissions-Policy`: the OWASP
+ * Secure Headers Project's list, with the newer credential, font, window and topics features): a script
+ * that got onto the page could not use the camera, the microphone, the location, payment handlers, USB...
+ * of the operator's browser. A browser that does not know a feature ignores it (and says so in its console).
+ */
+const DENIED_FEATURES = [
+  'accelerometer',
+  'autoplay',
+  'browsing-topics',
+  'camera',
+  'clipboard-read',
+  'clipboard-write',
+  'cross-origin-isolated',
+  'display-capture',
+  'encrypted-media',
+  'fullscreen',
+  'gamepad',
+  'geolocation',
+  'gyroscope',
+  'hid',
+  'identity-credentials-get',
+  'idle-detection',
+  'interest-cohort',
+  'keyboard-map',
+  'local-fonts',
+  'magnetometer',
+  'microphone',
+  'midi',
+  'otp-credentials',
+  'payment',
+  'picture-in-picture',
+  'publickey-credentials-create',
+  'publickey-credentials-get',
+  'screen-wake-lock',
+  'serial',
+  'storage-access',
+  'sync-xhr',
+  'unload',
+  'usb',
+  'web-share',
+  'window-management',
+  'xr-spatial-tracking',
+] as const;
+
+/**
+ * Headers on every answer of the console's listener (OWASP Secure Headers Project): no caching (payment
+ * data on every page), no framing, no inline script, nothing sniffed, no referrer to other sites, no
+ * browser feature, a browsing context and resources of its own (no other site's window keeps a handle on
+ * the console's, no other site may embed its answers, and it embeds nothing from elsewhere). The listener
+ * sets them (`WebServerOptions.headers`), so the web server's own 404 and 500 and the allowlist's 403 carry
+ * them as the console's pages do. Not taken from that list: `Referrer-Policy: no-referrer` (see below),
+ * HSTS's `includeSubDomains` (see `ConsoleRoute.handle`) and the CSP's `upgrade-insecure-requests` (a
+ * console reached over plain http on loopback would ask for its own script and style over https).
  */
 export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
@@ -112,7 +161,21 @@ export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-frame-options': 'DENY',
   // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on its own form posts.
   'referrer-policy': 'same-origin',
+  'permissions-policy': DENIED_FEATURES.map((f) => `${f}=()`).join(', '),
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  // Everything the pages load is the console's own, so requiring it changes nothing but what an injected
+  // tag could pull in.
+  'cross-origin-embedder-policy': 'require-corp',
+  'x-permitted-cross-domain-policies': 'none',
 };
+
+/**
+ * On the logout's answer: the browser drops what it holds of the console's origin (W3C Clear Site Data).
+ * Not `"cookies"`: a browser clears those for the whole registrable domain, which would log the
+ * operator out of every other site under it; the session cookie itself is expired by the same answer.
+ */
+const LOGOUT_CLEAR_SITE_DATA = '"cache", "storage"';
 
 /** `Strict-Transport-Security` max-age of the console's https answers: one year, in seconds. */
 const HSTS_MAX_AGE_S = 31_536_000;
@@ -222,7 +285,7 @@ export class ConsoleRoute implements WebRoute {
       if (sub === '/logout') {
         await this.sessions.destroy(sessionId);
         await this.audit(req, session, 'console.logout', 'ok');
-        return redirect(res, `${this.base}/login`, { 'set-cookie': this.cookie(req, '', 0) });
+        return redirect(res, `${this.base}/login`, { 'set-cookie': this.cookie(req, '', 0), 'clear-site-data': LOGOUT_CLEAR_SITE_DATA });
       }
       if (sub === '/dead-letters/replay') return this.replay(req, res, page, session, form);
       if (sub === '/dead-letters/archive') return this.archive(req, res, page, session);
