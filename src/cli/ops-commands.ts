@@ -2,7 +2,8 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { OPERATION_STATES, OperationState } from '../ledger/operation-state';
 import { formatMinor } from '../money/minor-units';
-import { DEAD_LETTER_ARCHIVE_MAX, DeadLetterRecord } from '../ops/dead-letter-store';
+import { DEAD_LETTER_ARCHIVE_MAX, DeadLetterCursor, DeadLetterPage, DeadLetterRecord } from '../ops/dead-letter-store';
+import { formatDeadLetterCursor, parseDeadLetterCursor } from '../ops/dead-letter-cursor';
 import { planView } from '../ops/dead-letter-replay';
 import { TRIAGE_CATEGORIES, TriageCategory } from '../amqp/dead-letter-triage';
 import { OpsContext } from '../ops/ops-context';
@@ -174,25 +175,62 @@ const categoryOf = (value: string | undefined): TriageCategory | undefined => {
   return value as TriageCategory;
 };
 
-/** `ops dead-letters list`: moves new dead letters into the archive (unless `--no-import`), then lists by time or impact. */
+/** A `--before` / `--after` of `ops dead-letters list`, as a page's last lines print it; undefined when not given. */
+function cursorOption(name: '--before' | '--after', text: string | undefined): DeadLetterCursor | undefined {
+  if (text === undefined) return undefined;
+  const cursor = parseDeadLetterCursor(text.trim());
+  if (!cursor) throw new Error(`${name} must be a place in the list as a page prints it: a score, optionally followed by : and a dead letter's id`);
+  return cursor;
+}
+
+/**
+ * `ops dead-letters list`: moves new dead letters into the archive (unless `--no-import`), then lists one
+ * page of it by time or impact (`--limit` rows below `--before` or above `--after`, through the same
+ * `DeadLetterStore.page` as the console) and prints the place of the next page each way. `--category` lists
+ * the newest matches of one category instead, without pages.
+ */
 export async function opsDeadLetterList(
   ctx: OpsContext,
   io: OpsOutput,
-  args: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean },
+  args: { by?: string; category?: string; limit?: string; before?: string; after?: string; import?: boolean; json?: boolean },
 ): Promise<number> {
   // Checked before the import: a bad option moves nothing.
   const limit = parseLimit(args.limit ?? '50');
   const category = categoryOf(args.category);
+  const before = cursorOption('--before', args.before);
+  const after = cursorOption('--after', args.after);
+  if (before && after) throw new Error('give one of --before and --after, not both');
+  // A category's matches are found by reading past the others, so they have no place to page from.
+  if (category && (before || after)) throw new Error('--category lists the newest matches of one category, without pages: leave out --before / --after');
+  const order = args.by === 'impact' ? 'impact' : 'time';
   const imported = args.import === false ? null : await ctx.importDeadLetters();
-  const records = (await ctx.deadLetters.list({ order: args.by === 'impact' ? 'impact' : 'time', category, limit })).map(shownDeadLetter);
+  const page: DeadLetterPage = category
+    ? { records: await ctx.deadLetters.list({ order, category, limit }) }
+    : await ctx.deadLetters.page({ order, limit, before, after });
+  const records = page.records.map(shownDeadLetter);
+  const newer = page.newer && formatDeadLetterCursor(page.newer);
+  const older = page.older && formatDeadLetterCursor(page.older);
+  const again = (place: string) =>
+    [
+      'payment-bridge ops dead-letters list',
+      order === 'impact' ? '--by impact' : '',
+      limit === 50 ? '' : `--limit ${limit}`,
+      args.import === false ? '--no-import' : '',
+      place,
+    ]
+      .filter(Boolean)
+      .join(' ');
+  const [up, down] = order === 'time' ? ['newer', 'older'] : ['higher impact', 'lower impact'];
   write(
     io,
     args.json,
-    { imported, dead_letters: records.map(({ body: _body, ...r }) => r) },
+    { imported, dead_letters: records.map(({ body: _body, ...r }) => r), ...(newer ? { newer } : {}), ...(older ? { older } : {}) },
     () =>
       (imported && imported.created > 0 ? `${imported.created} new dead letter(s) moved from the queue into the archive\n` : '') +
       (imported && imported.dropped > 0 ? `${imported.dropped} oldest archived dead letter(s) dropped: the archive keeps ${DEAD_LETTER_ARCHIVE_MAX}\n` : '') +
-      deadLetterRows(records),
+      deadLetterRows(records) +
+      (older ? `${down}: ${again(`--before ${older}`)}\n` : '') +
+      (newer ? `${up}: ${again(`--after ${newer}`)}\n` : ''),
   );
   return 0;
 }
@@ -343,10 +381,12 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
     .description('moves new dead letters from the queue into the archive, then lists them with their triage category')
     .addOption(new Option('--by <order>', 'newest first or highest impact first').choices(['time', 'impact']).default('time'))
     .addOption(new Option('--category <category>', 'only one triage category').choices([...TRIAGE_CATEGORIES]))
-    .option('--limit <n>', 'at most this many', '50')
+    .option('--limit <n>', 'this many a page (1 to 1000)', '50')
+    .option('--before <place>', 'the page below this place (older, or lower impact), as the older: line under a page prints it')
+    .option('--after <place>', 'the page above this place (newer, or higher impact), as the newer: line under a page prints it')
     .option('--no-import', 'list the archive only, leave the queue alone')
     .addOption(jsonOption())
-    .action((opts: { by?: string; category?: string; limit?: string; import?: boolean; json?: boolean }) =>
+    .action((opts: { by?: string; category?: string; limit?: string; before?: string; after?: string; import?: boolean; json?: boolean }) =>
       withContext((ctx, io) => opsDeadLetterList(ctx, io, opts)),
     );
   dl.command('show <id>')

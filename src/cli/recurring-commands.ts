@@ -21,6 +21,8 @@ export interface CreateFlags {
   command?: string;
   maxCycles?: string;
   networkTransactionId?: string;
+  /** `name=value`, each a custom attribute of every cycle (Stripe `stripe_customer`, Adyen `shopper_reference`). */
+  attribute?: string[];
   json?: boolean;
 }
 
@@ -36,6 +38,27 @@ export function parseInterval(text: string): { unit: string; count: number } | s
 /** A flag's integer, or its text (validation names the field when it is not one). */
 function integerOf(text: string): number | string {
   return /^-?\d+$/.test(text) ? Number(text) : text;
+}
+
+/**
+ * The custom attributes of `--attribute name=value` flags.
+ * @throws CommandValidationError naming `schedule.custom_attributes` when one is not `name=value`.
+ */
+function attributesOf(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const cut = pair.indexOf('=');
+    // Not quoted: it may be anything an operator pasted.
+    if (cut < 1)
+      throw new CommandValidationError('schedule.custom_attributes', 'each --attribute is name=value (e.g. stripe_customer=cus_…)', 'INVALID_PARAMS');
+    out[pair.slice(0, cut).trim()] = pair.slice(cut + 1).trim();
+  }
+  return out;
+}
+
+/** Collects a repeated option's values. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /** The schedule definition the flags describe (`params.schedule` of the bus call). */
@@ -54,6 +77,7 @@ export function definitionOfFlags(flags: CreateFlags): Record<string, unknown> {
     ...(flags.command ? { command: flags.command } : {}),
     ...(flags.maxCycles ? { max_cycles: integerOf(flags.maxCycles) } : {}),
     ...(flags.networkTransactionId ? { network_transaction_id: flags.networkTransactionId } : {}),
+    ...(flags.attribute && flags.attribute.length > 0 ? { custom_attributes: attributesOf(flags.attribute) } : {}),
   };
 }
 
@@ -136,6 +160,12 @@ export function addRecurringCommands(program: Command, withContext: WithOpsConte
     .option('--command <command>', 'sale (default) or authorize')
     .option('--max-cycles <n>', 'stop after this many cycles')
     .option('--network-transaction-id <id>', "the first payment's scheme transaction id")
+    .option(
+      '--attribute <name=value>',
+      'a custom attribute of every cycle, repeatable: what the gateway needs to charge the credential (Stripe stripe_customer=cus_…, Adyen shopper_reference=… for a bare token)',
+      collect,
+      [],
+    )
     .addOption(jsonOption())
     .action((flags: CreateFlags) => withContext((ctx, io) => recurringCreate(ctx, io, flags)));
   recurring

@@ -223,6 +223,8 @@ export const configSchema = {
     'console.username': { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,64}$', default: 'operator' },
     'console.password': { type: 'string', default: '' },
     'console.session_ttl_ms': { ...positiveInt, default: 28800000 },
+    // Under a minute ends a session while its operator reads a page.
+    'console.session_idle_ms': { type: 'integer', minimum: 60000, default: 900000 },
     'console.stuck_after_ms': { ...positiveInt, default: 300000 },
     'console.secure_cookie': { enum: ['auto', 'always'], default: 'auto' },
     // Channels: per-channel credentials, validation profiles, card data in free text, dead-letter triage (src/config/channels-config.ts).

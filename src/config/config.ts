@@ -426,8 +426,13 @@ export interface ConsoleConfig {
   readonly username: string;
   /** The console's own password (16+ characters, never a bus or gateway secret); required when enabled. */
   readonly password: string;
-  /** How long a console session lasts, milliseconds. Default 28800000 (8 h). */
+  /** How long a console session lasts from its login, milliseconds. Default 28800000 (8 h). */
   readonly sessionTtlMs: number;
+  /**
+   * A console session unused this long ends (a page or a form uses it; the dashboard's own refresh of its
+   * figures does not), milliseconds, 60000 or more (longer than `sessionTtlMs` is warned of). Default 900000 (15 min).
+   */
+  readonly sessionIdleMs: number;
   /** An operation not terminal this long after it was created is listed as stuck, milliseconds. Default 300000 (5 min). */
   readonly stuckAfterMs: number;
   /**

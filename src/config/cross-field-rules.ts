@@ -41,6 +41,18 @@ const distinctQueues: Rule = (c) => {
   return out;
 };
 
+// Harmless (the lifetime ends a session first), so not refused: a lifetime set under the idle timeout's
+// default before the idle timeout existed must not stop a start after an upgrade.
+const consoleIdleBeyondLifetime: Rule = (c) =>
+  c.console.enabled && c.console.sessionIdleMs > c.console.sessionTtlMs
+    ? [
+        [
+          'console.session_idle_ms',
+          `(${c.console.sessionIdleMs}) is longer than console.session_ttl_ms (${c.console.sessionTtlMs}): no session is ever idle that long, the lifetime ends it first; set it at most the lifetime`,
+        ],
+      ]
+    : [];
+
 const proxyPair: Rule = (c) => {
   if (c.proxy.host !== '' && c.proxy.port === 0) return [['proxy.port', 'is required when proxy.host is set']];
   if (c.proxy.host === '' && c.proxy.port !== 0) return [['proxy.host', 'is required when proxy.port is set']];
@@ -86,7 +98,7 @@ const RULES: readonly Rule[] = [
   limitsBlock,
   routingBlock,
 ];
-const WARNINGS: readonly Rule[] = [simulatorInProduction];
+const WARNINGS: readonly Rule[] = [simulatorInProduction, consoleIdleBeyondLifetime];
 
 /** Every cross-field problem of a schema-valid configuration, `[key, problem]`; empty when it is coherent. */
 export function crossFieldProblems(config: Config): Problem[] {

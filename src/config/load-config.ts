@@ -321,6 +321,7 @@ function toConfig(p: Params): Config {
       username: str(p, 'console.username'),
       password: str(p, 'console.password'),
       sessionTtlMs: num(p, 'console.session_ttl_ms'),
+      sessionIdleMs: num(p, 'console.session_idle_ms'),
       stuckAfterMs: num(p, 'console.stuck_after_ms'),
       secureCookie: p['console.secure_cookie'] as Config['console']['secureCookie'],
     },

@@ -52,7 +52,11 @@ pre.body{white-space:pre-wrap;overflow-wrap:anywhere;background:#f4f6f8;padding:
 @media (min-width:700px){.kpis{grid-template-columns:repeat(auto-fit,minmax(9rem,1fr))}main{padding:1rem}}
 `;
 
-/** Refreshes the KPIs every 5 s from `<base>/api/summary` (textContent only: nothing is parsed as HTML); select-all for dead letters. */
+/**
+ * Refreshes the KPIs every 5 s from `<base>/api/summary` (textContent only: nothing is parsed as HTML); once
+ * the session has ended (401: idle, logged out elsewhere), goes to the login page, so a dashboard left open
+ * no longer shows payment data. Select-all for dead letters.
+ */
 export const CONSOLE_JS = `
 (function () {
   var base = document.querySelector('a.brand');
@@ -65,7 +69,10 @@ export const CONSOLE_JS = `
   if (!document.querySelector('[data-kpi]')) return;
   function refresh() {
     fetch(root + '/api/summary', { credentials: 'same-origin', headers: { accept: 'application/json' } })
-      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (r) {
+        if (r.status === 401) { window.location.assign(root + '/login'); return null; }
+        return r.ok ? r.json() : null;
+      })
       .then(function (data) {
         if (!data) return;
         Object.keys(data).forEach(function (name) {

@@ -7,6 +7,7 @@ import { Interaction } from '../ledger/ledger';
 import { formatMinor } from '../money/minor-units';
 import { ReplayPlan } from '../ops/dead-letter-replay';
 import { DeadLetterCursor, DeadLetterRecord } from '../ops/dead-letter-store';
+import { formatDeadLetterCursor } from '../ops/dead-letter-cursor';
 import { OperationView } from '../ops/operations-view';
 import { ConsoleSnapshot, DEAD_LETTERS_PER_PAGE } from './console-snapshot';
 import type { RejectedEvent } from '../events/event-store';
@@ -374,15 +375,10 @@ function auditList(entries: AuditRecord[]): SafeHtml {
   );
 }
 
-/** A dead-letter list place as the dashboard's links carry it (`before`, `after`): `<score>:<id>`. */
-function cursorParam(c: DeadLetterCursor): string {
-  return c.id === undefined ? String(c.score) : `${c.score}:${c.id}`;
-}
-
 /** A link to the dashboard in `order`, with `per` when not the default and a dead-letter place; values URI-encoded (then escaped by `html`). */
 function dashboardHref(ctx: PageContext, order: 'time' | 'impact', per: number, place?: { name: 'before' | 'after'; cursor: DeadLetterCursor }): string {
   const perPart = per === DEAD_LETTERS_PER_PAGE ? '' : `&per=${encodeURIComponent(String(per))}`;
-  const placePart = place ? `&${place.name}=${encodeURIComponent(cursorParam(place.cursor))}` : '';
+  const placePart = place ? `&${place.name}=${encodeURIComponent(formatDeadLetterCursor(place.cursor))}` : '';
   return `${ctx.base}?dl=${encodeURIComponent(order)}${perPart}${placePart}`;
 }
 

@@ -33,8 +33,9 @@ import { recheckOperations } from '../ops/recheck';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import { containsCardNumber } from '../logging/redact';
 import { ConsoleSession, ConsoleSessions, constantTimeEqual } from './console-sessions';
-import { DEAD_LETTERS_PER_PAGE, DeadLetterPageRequest, consoleSnapshot } from './console-snapshot';
-import { DEAD_LETTER_PAGE_MAX, DeadLetterCursor } from '../ops/dead-letter-store';
+import { DEAD_LETTERS_PER_PAGE, DEAD_LETTERS_PER_PAGE_MAX, DeadLetterPageRequest, consoleSnapshot } from './console-snapshot';
+import { DeadLetterCursor } from '../ops/dead-letter-store';
+import { parseDeadLetterCursor } from '../ops/dead-letter-cursor';
 
 const COOKIE = 'pb_console';
 /** Largest form the console accepts (a replay of many ids), bytes. */
@@ -60,32 +61,34 @@ const deadLetterPages = counter(
   ['order'],
 );
 
-/** A place in the dead-letter list as the dashboard's links give it: a score, optionally `:` and a dead letter's id. */
-const DEAD_LETTER_CURSOR = /^(\d{1,17}(?:\.\d{1,17})?)(?::(dl-[0-9a-f]{24}))?$/;
-
 /**
- * The dashboard's dead-letter page from its query: `per` (1 to {@link DEAD_LETTER_PAGE_MAX}, default
+ * The dashboard's dead-letter page from its query: `per` (1 to {@link DEAD_LETTERS_PER_PAGE_MAX}, default
  * {@link DEAD_LETTERS_PER_PAGE}) and at most one of `before` and `after`; else the message of the 400, naming
  * the parameter (never echoing it: the dashboard's own links only send what it rendered).
  */
 function deadLetterPaging(query: URLSearchParams): DeadLetterPageRequest | string {
   const perText = query.get('per');
   const per = perText === null ? DEAD_LETTERS_PER_PAGE : /^\d{1,3}$/.test(perText) ? Number(perText) : NaN;
-  if (!(per >= 1 && per <= DEAD_LETTER_PAGE_MAX)) return `The parameter per must be a whole number from 1 to ${DEAD_LETTER_PAGE_MAX}.`;
+  if (!(per >= 1 && per <= DEAD_LETTERS_PER_PAGE_MAX)) return `The parameter per must be a whole number from 1 to ${DEAD_LETTERS_PER_PAGE_MAX}.`;
   const cursors: { before?: DeadLetterCursor; after?: DeadLetterCursor } = {};
   for (const name of ['before', 'after'] as const) {
     const text = query.get(name);
     if (text === null) continue;
-    const m = DEAD_LETTER_CURSOR.exec(text);
-    if (!m || !Number.isFinite(Number(m[1])))
+    const cursor = parseDeadLetterCursor(text);
+    if (!cursor)
       return `The parameter ${name} must be a place in the list as the dashboard's links give it: a score, optionally followed by : and a dead letter's id.`;
-    cursors[name] = { score: Number(m[1]), ...(m[2] ? { id: m[2] } : {}) };
+    cursors[name] = cursor;
   }
   if (cursors.before && cursors.after) return 'Give one of the parameters before and after, not both.';
   return { per, ...cursors };
 }
 
 const logins = counter('pb_console_logins_total', 'Operator console logins, by outcome (ok, refused, throttled)', ['outcome']);
+
+const idleEnded = counter(
+  'pb_console_sessions_idle_ended_total',
+  'Console sessions ended because they were unused for console.session_idle_ms (noticed at their next request)',
+);
 
 /**
  * Login attempts one client (an IPv4 address, an IPv6 /64) may make in {@link LOGIN_WINDOW_MS} without
@@ -96,10 +99,59 @@ export const LOGIN_ATTEMPTS_MAX = 10;
 export const LOGIN_WINDOW_MS = 15 * 60_000;
 
 /**
- * Headers on every answer of the console's listener: no caching, no framing, no inline script, nothing
- * sniffed, no referrer to other sites (OWASP Secure Headers Project). The listener sets them
- * (`WebServerOptions.headers`), so the web server's own 404 and 500 and the allowlist's 403 carry them as
- * the console's pages do.
+ * Browser features the console never uses, each allowed to no origin (`Permissions-Policy`: the OWASP
+ * Secure Headers Project's list, with the newer credential, font, window and topics features): a script
+ * that got onto the page could not use the camera, the microphone, the location, payment handlers, USB...
+ * of the operator's browser. A browser that does not know a feature ignores it (and says so in its console).
+ */
+const DENIED_FEATURES = [
+  'accelerometer',
+  'autoplay',
+  'browsing-topics',
+  'camera',
+  'clipboard-read',
+  'clipboard-write',
+  'cross-origin-isolated',
+  'display-capture',
+  'encrypted-media',
+  'fullscreen',
+  'gamepad',
+  'geolocation',
+  'gyroscope',
+  'hid',
+  'identity-credentials-get',
+  'idle-detection',
+  'interest-cohort',
+  'keyboard-map',
+  'local-fonts',
+  'magnetometer',
+  'microphone',
+  'midi',
+  'otp-credentials',
+  'payment',
+  'picture-in-picture',
+  'publickey-credentials-create',
+  'publickey-credentials-get',
+  'screen-wake-lock',
+  'serial',
+  'storage-access',
+  'sync-xhr',
+  'unload',
+  'usb',
+  'web-share',
+  'window-management',
+  'xr-spatial-tracking',
+] as const;
+
+/**
+ * Headers on every answer of the console's listener (OWASP Secure Headers Project): no caching (payment
+ * data on every page), no framing, no inline script, nothing sniffed, no referrer to other sites, no
+ * browser feature, a browsing context and resources of its own (no other site's window keeps a handle on
+ * the console's, no other site may embed its answers, and it embeds nothing from elsewhere). The listener
+ * sets them (`WebServerOptions.headers`), so the web server's own 404 and 500 and the allowlist's 403 carry
+ * them as the console's pages do. Not taken from that list: `Referrer-Policy: no-referrer` (see below),
+ * HSTS's `includeSubDomains` (see `ConsoleRoute.handle`) and the CSP's `upgrade-insecure-requests` (a
+ * console reached over plain http on loopback would ask for its own script and style over https).
  */
 export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
@@ -109,7 +161,21 @@ export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'x-frame-options': 'DENY',
   // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on its own form posts.
   'referrer-policy': 'same-origin',
+  'permissions-policy': DENIED_FEATURES.map((f) => `${f}=()`).join(', '),
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  // Everything the pages load is the console's own, so requiring it changes nothing but what an injected
+  // tag could pull in.
+  'cross-origin-embedder-policy': 'require-corp',
+  'x-permitted-cross-domain-policies': 'none',
 };
+
+/**
+ * On the logout's answer: the browser drops what it holds of the console's origin (W3C Clear Site Data).
+ * Not `"cookies"`: a browser clears those for the whole registrable domain, which would log the
+ * operator out of every other site under it; the session cookie itself is expired by the same answer.
+ */
+const LOGOUT_CLEAR_SITE_DATA = '"cache", "storage"';
 
 /** `Strict-Transport-Security` max-age of the console's https answers: one year, in seconds. */
 const HSTS_MAX_AGE_S = 31_536_000;
@@ -158,7 +224,7 @@ export class ConsoleRoute implements WebRoute {
     },
   ) {
     this.base = deps.config.console.path;
-    this.sessions = new ConsoleSessions(deps.ops.redis, deps.config.redis.keyPrefix, deps.config.console.sessionTtlMs);
+    this.sessions = new ConsoleSessions(deps.ops.redis, deps.config.redis.keyPrefix, deps.config.console.sessionTtlMs, deps.config.console.sessionIdleMs);
   }
 
   matches(path: string): boolean {
@@ -179,17 +245,28 @@ export class ConsoleRoute implements WebRoute {
     if (sub === '/login') return method === 'POST' ? this.login(req, res) : send(res, 200, 'text/html; charset=utf-8', loginPage({ base: this.base }));
 
     const sessionId = cookieOf(req, COOKIE);
-    const { session, stale } = await this.sessions.get(sessionId, this.deps.config.console);
+    const { session, stale, idle } = await this.sessions.get(sessionId, this.deps.config.console);
     if (stale) {
       this.deps.logger.info('console: session opened with an earlier console password ended', {
         user: String(stale.user ?? '?'),
         ...(typeof stale.createdAt === 'number' ? { created_at: new Date(stale.createdAt).toISOString() } : {}),
       });
     }
-    if (!session) {
+    if (idle) {
+      idleEnded.inc();
+      this.deps.logger.info('console: session ended after idling', {
+        user: idle.user,
+        last_used_at: new Date(idle.lastUsedAt).toISOString(),
+        idle_ms: this.deps.config.console.sessionIdleMs,
+      });
+    }
+    if (!session || !sessionId) {
       if (sub === '/api/summary') return send(res, 401, 'application/json', JSON.stringify({ error: 'log in first' }));
       return redirect(res, `${this.base}/login`);
     }
+    // The dashboard's own refresh of its figures is no use by the operator: it would keep an open dashboard
+    // on an unattended screen logged in until the lifetime ends.
+    if (sub !== '/api/summary') await this.sessions.touch(sessionId, session);
     const page: PageContext = { base: this.base, user: session.user, csrf: session.csrf };
     const url = new URL(req.url ?? '/', 'http://console.invalid');
 
@@ -208,7 +285,7 @@ export class ConsoleRoute implements WebRoute {
       if (sub === '/logout') {
         await this.sessions.destroy(sessionId);
         await this.audit(req, session, 'console.logout', 'ok');
-        return redirect(res, `${this.base}/login`, { 'set-cookie': this.cookie(req, '', 0) });
+        return redirect(res, `${this.base}/login`, { 'set-cookie': this.cookie(req, '', 0), 'clear-site-data': LOGOUT_CLEAR_SITE_DATA });
       }
       if (sub === '/dead-letters/replay') return this.replay(req, res, page, session, form);
       if (sub === '/dead-letters/archive') return this.archive(req, res, page, session);

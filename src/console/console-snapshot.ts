@@ -74,6 +74,9 @@ export interface DeadLetterPageRequest {
 /** Dead letters a dashboard page shows unless `per` says otherwise. */
 export const DEAD_LETTERS_PER_PAGE = 25;
 
+/** Most dead letters a dashboard page shows (`per`): a page is one HTML table, rendered while the operator waits. */
+export const DEAD_LETTERS_PER_PAGE_MAX = 100;
+
 /**
  * Reads everything the dashboard shows, from Redis only (a GET changes nothing: the dead letters are those the
  * workers have archived). `deadLetterOrder`: newest first or highest impact first; `deadLetterPage`: which page of them.

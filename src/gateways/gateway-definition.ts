@@ -4,6 +4,7 @@ import type { GatewayRequest, GatewayTransformer } from './gateway-adapter';
 import type { GatewayBaseConfig, GatewayConfig, GatewayCredentialField } from './gateway-config';
 import type { FactRow } from './gateway-facts';
 import type { ReconciliationSupport } from '../reconciliation/psp-record';
+import type { Payment } from '../contracts/payment-command';
 
 /**
  * Everything the rest of the bridge needs to know about one PSP, declared in the PSP's own folder
@@ -133,4 +134,12 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
   readonly conformanceFixture: string;
   /** How `payment-bridge reconcile` reads the PSP's own records (src/reconciliation/). Absent: not reconcilable yet. */
   readonly reconciliation?: ReconciliationSupport;
+  /**
+   * What the PSP needs, beyond the command's schema, to charge a stored credential without the customer (a
+   * merchant-initiated charge: `payment.recurring` on a stored card), the same rule its transformer applies
+   * to such a charge. A recurring schedule is checked with it when it is created, so a schedule none of
+   * whose cycles could be charged is refused then, not at every cycle. Pure. Absent: nothing more.
+   * @throws CommandValidationError naming the `payment.` field to add or fix.
+   */
+  checkMerchantInitiatedCharge?(payment: Payment): void;
 }

@@ -69,8 +69,11 @@ export interface DeadLetterPage {
   older?: DeadLetterCursor;
 }
 
-/** Most records one page of {@link DeadLetterStore.page} holds. */
-export const DEAD_LETTER_PAGE_MAX = 100;
+/**
+ * Most records one page of {@link DeadLetterStore.page} holds: the `--limit` bound of `ops dead-letters list`
+ * (the console shows at most 100 a page). One page is one index read and one pipeline of that many hashes.
+ */
+export const DEAD_LETTER_PAGE_MAX = 1000;
 
 /** Index entries one score read of a page takes past its limit, to step over ties of a vanished cursor; at most {@link TIE_READS} such reads. */
 const TIE_SLACK = 100;

@@ -6,6 +6,7 @@ import { Schedule, ScheduleDefinition, ScheduleState, cycleCommandToValidate } f
 import { validateCommandReport } from '../contracts/command-validator';
 import { applyCardDataPolicy } from '../contracts/card-data-policy';
 import { RecurringStore } from './recurring-store';
+import { gatewayDefinition } from '../gateways/gateway-registry';
 
 const managed = counter(
   'pb_recurring_schedule_requests_total',
@@ -69,8 +70,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Reads a schedule definition from untrusted JSON (`params.schedule` of the bus call, the CLI's flags):
- * required fields, JSON types, no unknown field, `model` and `command` spelled as documented, and then
- * the checks of `validateDefinition` (the first cycle's command validated as a channel's would be).
+ * required fields, JSON types, no unknown field, `model` and `command` spelled as documented, the first
+ * cycle's command validated as a channel's would be, and what the gateway needs to charge the stored
+ * credential without the customer (`GatewayDefinition.checkMerchantInitiatedCharge`).
  * @throws CommandValidationError naming the field (`schedule.<field>`).
  */
 export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gateways'>): ScheduleDefinition {
@@ -116,8 +118,12 @@ export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gatew
   // Card data: refused in structured fields by the command validator; in free text (custom attributes) a
   // channel's command would be masked, but a schedule keeps its definition verbatim: refused here too.
   let masked: string[];
+  const cycle = cycleCommandToValidate(definition);
   try {
-    masked = validateCommandReport(cycleCommandToValidate(definition)).masked;
+    masked = validateCommandReport(cycle).masked;
+    // Every cycle is a merchant-initiated charge of the stored credential: what the gateway needs for one
+    // (Stripe the Customer, Adyen the shopperReference) is refused now, not at every cycle.
+    if (masked.length === 0) gatewayDefinition(config.gateways[definition.gateway].type).checkMerchantInitiatedCharge?.(cycle.payment);
   } catch (err) {
     if (err instanceof CommandValidationError) throw new CommandValidationError(err.field.replace(/^payment\./, 'schedule.'), err.reason, err.code);
     throw err;

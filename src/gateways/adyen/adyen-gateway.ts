@@ -6,6 +6,8 @@ import { ADYEN_DECLINES, ADYEN_RAW_RESPONSES } from './adyen-declines';
 import { adyenFacts } from './adyen-facts';
 import { adyenReconciliation } from './adyen-reconciliation';
 import { adyenTransformer } from './adyen-transformer';
+import { storedTokenProblem } from './adyen-stored-token';
+import { CommandValidationError } from '../../errors/command-validation-error';
 import { adyenSigningString, adyenWebhookAuthorization } from './adyen-webhook';
 
 const DAY_MS = 86_400_000;
@@ -118,4 +120,9 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
   authorizationValidityMs: { default: 28 * DAY_MS, cartebancaire: 12 * DAY_MS, cartes_bancaires: 12 * DAY_MS, paypal: 3 * DAY_MS },
   conformanceFixture: 'test/conformance/fixtures/adyen.ts',
   reconciliation: adyenReconciliation,
+  // A stored card is charged with its shopperReference (parseStoredToken refuses the charge without one).
+  checkMerchantInitiatedCharge: (payment) => {
+    const problem = storedTokenProblem(payment.gateway_key, payment);
+    if (problem) throw new CommandValidationError(problem.field, problem.reason);
+  },
 };

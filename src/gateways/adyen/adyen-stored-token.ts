@@ -39,26 +39,60 @@ export function formatStoredToken(token: AdyenStoredToken): string {
   return `${token.shopperReference}:${token.storedPaymentMethodId}`;
 }
 
+/** A stored-card key's parts: the storedPaymentMethodId never holds `:`, so the key splits at its last one. */
+function storedTokenParts(key: string, payment: Payment): { shopperReference?: string; storedPaymentMethodId: string; shopperInKey: boolean } {
+  const cut = key.lastIndexOf(':');
+  if (cut > 0) return { shopperReference: key.slice(0, cut), storedPaymentMethodId: key.slice(cut + 1), shopperInKey: true };
+  return { shopperReference: customAttribute(payment, 'shopper_reference'), storedPaymentMethodId: key, shopperInKey: false };
+}
+
+/** What a stored-card key lacks for Adyen to charge the card: the field of the payment to fix and why. */
+export interface StoredTokenProblem {
+  field: 'payment.gateway_key' | 'payment.custom_attributes.shopper_reference';
+  reason: string;
+}
+
 /**
- * Reads a stored-card key (see the file comment). The storedPaymentMethodId never holds `:`, so the key
- * splits at its last one. Throws `invalid_request` (reason `ADYEN_STORED_TOKEN_INCOMPLETE`) when the
- * shopper cannot be told: nothing was sent, and a resend would not help.
+ * What `key` (the payment's `gateway_key`) lacks for Adyen to charge its stored card, or null when it names
+ * both the storedPaymentMethodId and the shopperReference it was stored under (see the file comment): the
+ * rule {@link parseStoredToken} applies at a charge, and a recurring schedule at its creation.
+ */
+export function storedTokenProblem(key: string, payment: Payment): StoredTokenProblem | null {
+  const { shopperReference, storedPaymentMethodId, shopperInKey } = storedTokenParts(key, payment);
+  if (!storedPaymentMethodId) return { field: 'payment.gateway_key', reason: 'names no storedPaymentMethodId (<shopperReference>:<storedPaymentMethodId>)' };
+  if (!shopperReference) {
+    return {
+      field: 'payment.custom_attributes.shopper_reference',
+      reason:
+        'is required: Adyen charges a stored card only with the shopperReference it was stored under, and the gateway_key names none (<shopperReference>:<storedPaymentMethodId>)',
+    };
+  }
+  if (shopperReference.length < MIN_SHOPPER_REFERENCE) {
+    return {
+      field: shopperInKey ? 'payment.gateway_key' : 'payment.custom_attributes.shopper_reference',
+      reason: `names a shopperReference shorter than Adyen's minimum of ${MIN_SHOPPER_REFERENCE} characters`,
+    };
+  }
+  return null;
+}
+
+/**
+ * Reads a stored-card key (see the file comment). Throws `invalid_request` (reason
+ * `ADYEN_STORED_TOKEN_INCOMPLETE`, the field of {@link storedTokenProblem}) when the shopper cannot be told:
+ * nothing was sent, and a resend would not help.
  */
 export function parseStoredToken(key: string, payment: Payment, gateway: string): AdyenStoredToken {
-  const cut = key.lastIndexOf(':');
-  const shopperReference = cut > 0 ? key.slice(0, cut) : customAttribute(payment, 'shopper_reference');
-  const storedPaymentMethodId = cut > 0 ? key.slice(cut + 1) : key;
-  if (!storedPaymentMethodId || !shopperReference || shopperReference.length < MIN_SHOPPER_REFERENCE) {
+  const problem = storedTokenProblem(key, payment);
+  if (problem) {
     throw new GatewayError(
       'invalid_request',
       gateway,
       'a stored Adyen card needs <shopperReference>:<storedPaymentMethodId> or custom_attributes.shopper_reference',
-      {
-        gatewayCode: 'ADYEN_STORED_TOKEN_INCOMPLETE',
-      },
+      { gatewayCode: 'ADYEN_STORED_TOKEN_INCOMPLETE', field: problem.field },
     );
   }
-  return { shopperReference, storedPaymentMethodId };
+  const { shopperReference, storedPaymentMethodId } = storedTokenParts(key, payment);
+  return { shopperReference: shopperReference as string, storedPaymentMethodId };
 }
 
 /**

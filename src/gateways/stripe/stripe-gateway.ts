@@ -3,6 +3,7 @@ import { MIN_SECRET_LENGTH } from '../secret-format';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
 import { STRIPE_DECLINES } from './stripe-declines';
 import { stripeFacts } from './stripe-facts';
+import { merchantInitiatedCustomer } from './stripe-methods';
 import { stripeReconciliation } from './stripe-reconciliation';
 import { stripeTransformer } from './stripe-transformer';
 import { stripeSignatureHeader } from './stripe-webhook';
@@ -85,4 +86,5 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
   authorizationValidityMs: { default: 7 * DAY_MS, card: 7 * DAY_MS, visa_mit: 4 * DAY_MS + 18 * HOUR_MS, card_present: 2 * DAY_MS },
   conformanceFixture: 'test/conformance/fixtures/stripe.ts',
   reconciliation: stripeReconciliation,
+  checkMerchantInitiatedCharge: (payment) => void merchantInitiatedCustomer(payment),
 };

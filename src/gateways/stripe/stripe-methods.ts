@@ -1,7 +1,7 @@
 import type { GatewayConfig } from '../gateway-config';
 import { CommandValidationError } from '../../errors/command-validation-error';
 import { Payment } from '../../contracts/payment-command';
-import { methodTypeOf, wantsStoredToken } from '../../contracts/payment-method';
+import { isMerchantInitiatedCharge, methodTypeOf, wantsStoredToken } from '../../contracts/payment-method';
 import { assertNever } from '../assert-never';
 import { StripeFormValue } from './stripe-form';
 import { stripeCustomer, stripeId } from './stripe-references';
@@ -18,10 +18,28 @@ export const STRIPE_DEFAULT_GATEWAY: StripeMethodGateway = { name: 'stripe', sto
 const CARD_TOKEN = /^tok_[A-Za-z0-9_]{3,250}$/;
 
 /**
+ * The Customer a merchant-initiated charge (`payment.recurring` on a stored PaymentMethod) is made for:
+ * Stripe charges a saved PaymentMethod off-session only with the Customer it is saved to ("Charge the saved
+ * payment method later": `customer` and `payment_method`, `off_session`, `confirm`), and refuses the
+ * PaymentIntent otherwise. Refused before any call, and a recurring schedule at its creation
+ * (`GatewayDefinition.checkMerchantInitiatedCharge`).
+ * @throws CommandValidationError naming `payment.custom_attributes.stripe_customer`.
+ */
+export function merchantInitiatedCustomer(payment: Payment): string {
+  const customer = stripeCustomer(payment);
+  if (customer === undefined)
+    throw new CommandValidationError(
+      'payment.custom_attributes.stripe_customer',
+      'is required: Stripe charges a stored PaymentMethod without the customer (payment.recurring) only with the Customer it is saved to (cus_…)',
+    );
+  return customer;
+}
+
+/**
  * What a PaymentIntent carries for the payment's method type (docs/PAYMENT-METHODS.md), on top of amount,
  * currency, capture and metadata:
- * - `stored_card`: the stored PaymentMethod (`gateway_key`) with its Customer; `recurring` sends
- *   `off_session: true` (a merchant-initiated charge: Stripe then declines rather than asks for 3-D Secure,
+ * - `stored_card`: the stored PaymentMethod (`gateway_key`) with its Customer (required with `recurring`:
+ *   {@link merchantInitiatedCustomer}); `recurring` sends `off_session: true` (a merchant-initiated charge: Stripe then declines rather than asks for 3-D Secure,
  *   `authentication_required`, which the OMS's dunning retries on-session).
  * - `card`, `apple_pay`, `google_pay`: the one-time PaymentMethod Stripe.js made (`gateway_key`, `pm_…`)
  *   or, for a wallet, a card token (`payment_method.token`, `tok_…`) as `payment_method_data[card][token]`.
@@ -40,7 +58,7 @@ export function stripeMethodFields(payment: Payment, gateway: StripeMethodGatewa
   switch (type) {
     case 'stored_card':
       fields.payment_method = stripeId(payment.gateway_key, 'payment.gateway_key');
-      fields.customer = customer;
+      fields.customer = isMerchantInitiatedCharge(payment) ? merchantInitiatedCustomer(payment) : customer;
       if (forcedOffSession || payment.recurring) fields.off_session = true;
       // A server confirm has no return_url: Stripe refuses one that might redirect without it.
       fields.automatic_payment_methods = { enabled: true, allow_redirects: 'never' };

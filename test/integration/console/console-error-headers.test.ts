@@ -23,6 +23,11 @@ const CONSOLE_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
+  'permissions-policy': expect.stringContaining('camera=(), clipboard-read=()') as unknown,
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'x-permitted-cross-domain-policies': 'none',
 };
 
 function headersOf(res: Response): Record<string, string> {

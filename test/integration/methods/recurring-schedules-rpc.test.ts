@@ -29,6 +29,7 @@ beforeAll(async () => {
   config = testConfig({
     gateways: {
       simulator: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-recurring-rpc-key-0123456789', webhook_secret: 'whsec-rr-0123456789' },
+      stripe: { type: 'stripe', base_url: 'http://127.0.0.1:9', api_key: 'sk_test_recurring_rpc_0123456789' },
     },
   });
   amqp = await amqpClient(config);
@@ -108,6 +109,8 @@ describe('bus JSON-RPC', () => {
     ['an unknown field', { amount_major: 15 }, 'params.schedule.amount_major'],
     ['a bad interval', { interval: { unit: 'year', count: 1 } }, 'params.schedule.interval'],
     ['a card number as the token', { gateway_key: '4111111111111111' }, 'params.schedule.gateway_key'],
+    // Stripe charges a stored PaymentMethod without the customer only with its Customer: no cycle could be charged.
+    ['a Stripe schedule without its Customer', { gateway: 'stripe', gateway_key: 'pm_1Nxyz' }, 'params.schedule.custom_attributes.stripe_customer'],
   ])('refuses %s naming the field, with a dead-letter record', async (_what, extra, field) => {
     await amqp.drainDeadLetters();
     const answer = await call(m().create, { schedule: schedule(`bad-${tag}`, extra) });

@@ -62,6 +62,7 @@ describe('Adyen request mapping', () => {
     } catch (err) {
       expect((err as GatewayError).kind).toBe('invalid_request');
       expect((err as GatewayError).details.gatewayCode).toBe('ADYEN_STORED_TOKEN_INCOMPLETE');
+      expect((err as GatewayError).details.field).toBe('payment.custom_attributes.shopper_reference');
     }
   });
 

@@ -126,6 +126,14 @@ describe('Stripe', () => {
     expect(f.off_session).toBeUndefined();
   });
 
+  it('recurring without the Customer: refused before any call, naming payment.custom_attributes.stripe_customer', () => {
+    expect(refusal(() => stripeTransformer.buildRequest(ctx('sale', { recurring: { model: 'subscription', schedule_id: 'sub-1', cycle: 2 } }), g))).toBe(
+      'payment.custom_attributes.stripe_customer',
+    );
+    // A stored card charged with the customer there (no recurring) is left to Stripe as before.
+    expect(form(stripeTransformer, ctx('sale', {}), g).customer).toBeUndefined();
+  });
+
   it('recurring: off_session on the stored PaymentMethod', () => {
     expect(form(stripeTransformer, ctx('sale', { custom_attributes: { stripe_customer: 'cus_1' }, recurring: { model: 'subscription' } }), g)).toMatchObject({
       off_session: 'true',
