@@ -183,11 +183,6 @@ export class ActionExpiry {
     return voided ? 'voided' : 'expired';
   }
 
-  /**
-   * Carries out the void intents a pass left (it stopped between failing an operation and queueing its void):
-   * an operation FAILED as expired gets its void; one still waiting for its action is left to the expiry
-   * (the intent stays); any other (settled by the PSP meanwhile, gone) needs none. Returns the voids queued.
-   */
   /** Whether the PSP's deadline `pspExpiresAt` is one the bridge takes (`actionDeadline`) at this pass's time. */
   private pspDeadlineAhead(op: OperationRecord, pspExpiresAt: number | undefined): boolean {
     return actionDeadline(pspExpiresAt, op, this.now(), this.deps.config.authentication).pspExpiresAt !== undefined;
@@ -200,6 +195,11 @@ export class ActionExpiry {
     return true;
   }
 
+  /**
+   * Carries out the void intents a pass left (it stopped between failing an operation and queueing its void):
+   * an operation FAILED as expired gets its void; one still waiting for its action is left to the expiry
+   * (the intent stays); any other (settled by the PSP meanwhile, gone) needs none. Returns the voids queued.
+   */
   private async resumeVoids(): Promise<number> {
     const { redis, ledger, logger } = this.deps;
     const intents = await redis.hgetall(this.voidIntentsKey);
