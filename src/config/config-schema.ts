@@ -287,6 +287,10 @@ export const configSchema = {
     'retention.require_reconciliation': { type: 'boolean', default: false },
     // --- Payment methods: 3-D Secure / redirect hand-off, recurring billing (docs/PAYMENT-METHODS.md).
     'authentication.action_timeout_ms': { ...positiveInt, default: 900000 },
+    // The fixed waits of the actions that take longer (delivery/action-deadline.ts), each at most max_action_wait_ms.
+    'authentication.qr_code_timeout_ms': { ...positiveInt, maximum: 31536000000, default: 86400000 },
+    'authentication.voucher_timeout_ms': { ...positiveInt, maximum: 31536000000, default: 604800000 },
+    'authentication.bank_transfer_timeout_ms': { ...positiveInt, maximum: 31536000000, default: 1209600000 },
     // At most a year each: a PSP's voucher runs days, Stripe's longest (Boleto) 60 of them.
     'authentication.action_deadline_grace_ms': { ...nonNegativeInt, maximum: 31536000000, default: 259200000 },
     'authentication.max_action_wait_ms': { ...positiveInt, maximum: 31536000000, default: 5356800000 },

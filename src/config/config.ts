@@ -220,10 +220,24 @@ export interface Config {
   readonly authentication: {
     /**
      * How long an operation waits in ACTION_REQUIRED for the customer before the poller asks the PSP once
-     * more and, still waiting, fails it (reason `ACTION_EXPIRED`) and voids what the PSP holds, ms.
-     * Default 900000 (15 min).
+     * more and, still waiting, fails it (reason `ACTION_EXPIRED`) and voids what the PSP holds, when the PSP
+     * named no deadline and the action is one the customer completes at once (3-D Secure, a redirect, an
+     * app's confirmation), ms. Default 900000 (15 min).
      */
     readonly actionTimeoutMs: number;
+    /**
+     * The same wait for a real-time payment's QR code the PSP names no expiry for (Stripe PayNow, PromptPay,
+     * WeChat Pay; Adyen `qrCode`), ms. Default 86400000 (1 day).
+     */
+    readonly qrCodeTimeoutMs: number;
+    /** The same wait for a voucher the PSP names no expiry for (an Adyen `voucher` without `expiresAt`), ms. Default 604800000 (7 days). */
+    readonly voucherTimeoutMs: number;
+    /**
+     * The same wait for a bank transfer the customer makes (Stripe `display_bank_transfer_instructions`,
+     * Adyen `bankTransfer`) or microdeposits to verify (Stripe `verify_with_microdeposits`), ms. Default
+     * 1209600000 (14 days).
+     */
+    readonly bankTransferTimeoutMs: number;
     /**
      * Added to the deadline a PSP gave for the customer's action (a voucher's expiry) before the poller asks
      * once more and, still waiting, fails it: a payment made at the last minute may take the PSP a business

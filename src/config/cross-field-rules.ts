@@ -68,6 +68,22 @@ const accountOverridesNameGateways: Rule = (c) =>
     ]);
 
 /**
+ * A fixed wait for a customer's action (a QR code, a voucher, a bank transfer) longer than the longest the
+ * bridge waits on any deadline would be cut silently; said at start instead.
+ */
+const actionWaitsWithinMaximum: Rule = (c) => {
+  const a = c.authentication;
+  const waits: Array<[string, number]> = [
+    ['authentication.qr_code_timeout_ms', a.qrCodeTimeoutMs],
+    ['authentication.voucher_timeout_ms', a.voucherTimeoutMs],
+    ['authentication.bank_transfer_timeout_ms', a.bankTransferTimeoutMs],
+  ];
+  return waits
+    .filter(([, ms]) => ms > a.maxActionWaitMs)
+    .map(([key, ms]): Problem => [key, `(${ms}) must not exceed authentication.max_action_wait_ms (${a.maxActionWaitMs})`]);
+};
+
+/**
  * The simulator moves no money: a command routed to it "succeeds" without a PSP. Said at every start (and
  * by check-config) unless the configuration says it is a development one (the switch that allows plain http).
  */
@@ -92,6 +108,7 @@ const RULES: readonly Rule[] = [
   distinctQueues,
   proxyPair,
   accountOverridesNameGateways,
+  actionWaitsWithinMaximum,
   edgeProblems,
   consoleCredentialProblems,
   channelsBlock,

@@ -266,6 +266,9 @@ function toConfig(p: Params): Config {
     },
     authentication: {
       actionTimeoutMs: num(p, 'authentication.action_timeout_ms'),
+      qrCodeTimeoutMs: num(p, 'authentication.qr_code_timeout_ms'),
+      voucherTimeoutMs: num(p, 'authentication.voucher_timeout_ms'),
+      bankTransferTimeoutMs: num(p, 'authentication.bank_transfer_timeout_ms'),
       actionDeadlineGraceMs: num(p, 'authentication.action_deadline_grace_ms'),
       maxActionWaitMs: num(p, 'authentication.max_action_wait_ms'),
     },

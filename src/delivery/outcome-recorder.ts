@@ -24,7 +24,7 @@ import { alertUnresolved, noteUnresolvedSettled } from './unresolved-operations'
 import { commandOutcome, noteOutcome } from '../metrics/outcome-metrics';
 import { assertNever } from '../gateways/assert-never';
 import { boundedAction } from '../gateways/customer-action';
-import { ActionDeadline, actionDeadline, noteActionDeadline } from './action-deadline';
+import { ActionDeadline, actionDeadline, actionWait, actionWaitMs, noteActionDeadline, waitFromCreation } from './action-deadline';
 import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
 import { DEPENDENT } from './operation-context';
@@ -48,10 +48,12 @@ export function ledgerStateOf(status: OutcomeStatus): OperationState {
 
 /**
  * The action fields of a move: entering ACTION_REQUIRED stores what the storefront needs and its deadline
- * (`actionDeadline`: the PSP's own plus the grace when it named one, else `authentication.action_timeout_ms`
- * from now); a repeated notice keeps the deadline it has, unless it is the first to bring the PSP's (a
- * webhook reported the wait first, or the operation entered before the bridge read PSP deadlines). Leaving it
- * keeps only the action's kind (the client secret is not kept past its use). `deadline`: the one set, to note.
+ * (`actionDeadline`: the PSP's own plus the grace when it named one, else the action's fixed wait from now:
+ * minutes for 3-D Secure, days for a bank transfer); a repeated notice keeps the deadline it has, unless it
+ * is the first to bring the PSP's (a webhook reported the wait first, or the operation entered before the
+ * bridge read PSP deadlines) or its action's fixed wait, counted from the operation's creation, ends later
+ * (it entered before the waits by kind, with the 3-D Secure minutes). Leaving it keeps only the action's
+ * kind (the client secret is not kept past its use). `deadline`: the one set, to note.
  */
 function actionFields(
   op: OperationRecord,
@@ -60,13 +62,18 @@ function actionFields(
   config: Config,
   now: number,
 ): { fields: TransitionFields; deadline?: ActionDeadline } {
+  const auth = config.authentication;
   if (to === 'ACTION_REQUIRED') {
     if (op.state === 'ACTION_REQUIRED') {
-      const psp = op.actionExpiresAt === undefined ? actionDeadline(outcome.actionExpiresAt, op, now, config.authentication) : undefined;
+      const psp = op.actionExpiresAt === undefined ? actionDeadline(outcome.actionExpiresAt, op, now, auth, outcome.action) : undefined;
       if (psp?.pspExpiresAt !== undefined) return { fields: { nextCheckAt: psp.at, actionExpiresAt: psp.pspExpiresAt, action: outcome.action }, deadline: psp };
-      return { fields: { nextCheckAt: op.nextCheckAt ?? now + config.authentication.actionTimeoutMs, action: outcome.action } };
+      const longer = op.actionExpiresAt === undefined ? waitFromCreation(op, auth, outcome.action ?? op.action) : undefined;
+      if (longer && op.nextCheckAt !== undefined && longer.at > op.nextCheckAt && longer.at > now) {
+        return { fields: { nextCheckAt: longer.at, action: outcome.action }, deadline: longer };
+      }
+      return { fields: { nextCheckAt: op.nextCheckAt ?? now + actionWaitMs(actionWait(outcome.action ?? op.action), auth), action: outcome.action } };
     }
-    const deadline = actionDeadline(outcome.actionExpiresAt, op, now, config.authentication);
+    const deadline = actionDeadline(outcome.actionExpiresAt, op, now, auth, outcome.action);
     const fields: TransitionFields = { nextCheckAt: deadline.at, pollStep: 0, action: outcome.action ? boundedAction(outcome.action) : undefined };
     if (deadline.pspExpiresAt !== undefined) fields.actionExpiresAt = deadline.pspExpiresAt;
     return { fields, deadline };
@@ -167,7 +174,13 @@ export class OutcomeRecorder {
     if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source);
     // The deadline this move set, once it is on the record (not a racing move's).
     if (deadline && after.state === 'ACTION_REQUIRED' && after.nextCheckAt === deadline.at) {
-      noteActionDeadline(this.deps.logger, deadline, { id: op.id, gateway, orderId: op.payment.order_id });
+      const type = outcome.action?.psp_action?.type;
+      noteActionDeadline(this.deps.logger, deadline, {
+        id: op.id,
+        gateway,
+        orderId: op.payment.order_id,
+        actionType: typeof type === 'string' ? type : undefined,
+      });
     }
     if (after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteStoredCard(after, source);
     if (after.state === 'FAILED' && op.state !== 'FAILED' && this.deps.afterFailure) {

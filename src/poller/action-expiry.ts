@@ -2,13 +2,13 @@ import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { DeliveryJobData } from '../delivery/delivery-queue';
 import { OutcomeRecorder } from '../delivery/outcome-recorder';
-import { actionDeadline } from '../delivery/action-deadline';
+import { actionDeadline, waitFromCreation } from '../delivery/action-deadline';
 import { resolveOperationContext } from '../delivery/operation-context';
 import { inquireStatus } from '../delivery/status-inquiry';
 import { replayInquiriesWithheld, replayInquiryExpired } from '../delivery/resend-window';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayError } from '../errors/gateway-error';
-import { inquirySupport } from '../gateways/gateway-adapter';
+import { GatewayOutcome, inquirySupport } from '../gateways/gateway-adapter';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
@@ -144,11 +144,13 @@ export class ActionExpiry {
             return 'settled';
           }
           // The PSP gives the customer longer than the fixed timeout this operation got (it entered before the
-          // PSP's deadline was read, or by a notice that named none): cancelling now would void a voucher the
-          // customer may still pay. The recorder takes the PSP's deadline as a repeated notice's.
-          if (outcome && op.actionExpiresAt === undefined && this.pspDeadlineAhead(op, outcome.actionExpiresAt)) {
-            const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: 'action_deadline_from_psp' });
-            if (after.state === 'ACTION_REQUIRED' && after.actionExpiresAt !== undefined) return 'extended';
+          // PSP's deadline was read, or by a notice that named none), or its action's wait does (it entered
+          // before the waits by kind: a bank transfer given the 3-D Secure minutes): cancelling now would void a
+          // payment the customer may still make. The recorder takes either as a repeated notice's.
+          const longer = outcome && op.actionExpiresAt === undefined ? this.longerWait(op, outcome) : undefined;
+          if (outcome && longer) {
+            const after = await recorder.apply(op, outcome, 'poller', { elapsed_ms: elapsedMs, cause: longer });
+            if (after.state === 'ACTION_REQUIRED' && (after.nextCheckAt ?? 0) > this.now()) return 'extended';
           }
           reference = outcome?.gatewayReference ?? reference;
         } catch (err) {
@@ -183,9 +185,17 @@ export class ActionExpiry {
     return voided ? 'voided' : 'expired';
   }
 
-  /** Whether the PSP's deadline `pspExpiresAt` is one the bridge takes (`actionDeadline`) at this pass's time. */
-  private pspDeadlineAhead(op: OperationRecord, pspExpiresAt: number | undefined): boolean {
-    return actionDeadline(pspExpiresAt, op, this.now(), this.deps.config.authentication).pspExpiresAt !== undefined;
+  /**
+   * Why `op`, still waiting at its deadline, waits longer: the PSP's deadline is one the bridge takes
+   * (`actionDeadline`) at this pass's time (`action_deadline_from_psp`), or its action's fixed wait counted
+   * from the operation's creation ends after this pass (`action_wait_by_kind`); `undefined` when neither.
+   */
+  private longerWait(op: OperationRecord, outcome: GatewayOutcome): 'action_deadline_from_psp' | 'action_wait_by_kind' | undefined {
+    const auth = this.deps.config.authentication;
+    const now = this.now();
+    if (actionDeadline(outcome.actionExpiresAt, op, now, auth).pspExpiresAt !== undefined) return 'action_deadline_from_psp';
+    if (waitFromCreation(op, auth, outcome.action ?? op.action).at > now) return 'action_wait_by_kind';
+    return undefined;
   }
 
   /** Whether the inquiry about `op` is withheld (`replayInquiryExpired`): counted. */

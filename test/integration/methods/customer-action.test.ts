@@ -80,17 +80,32 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       currency: f.currency,
       capture_method: f.capture_method,
       client_secret: `${id}_secret_test${counter}`,
-      // A Boleto PaymentMethod answers with its voucher (`boleto_display_details`), any other with a 3-D Secure challenge.
-      next_action: f.payment_method?.startsWith('pm_boleto')
+      // A Boleto PaymentMethod answers with its voucher (`boleto_display_details`), a customer balance with its bank
+      // transfer instructions (no expiry: it waits for the transfer), any other with a 3-D Secure challenge.
+      next_action: f.payment_method?.startsWith('pm_customer_balance')
         ? {
-            type: 'boleto_display_details',
-            boleto_display_details: {
-              number: '23790.00009 90000.000000',
-              hosted_voucher_url: `https://payments.stripe.com/boleto/voucher/${id}`,
-              expires_at: boletoExpiresAt,
+            type: 'display_bank_transfer_instructions',
+            display_bank_transfer_instructions: {
+              type: 'eu_bank_transfer',
+              amount_remaining: Number(f.amount),
+              currency: f.currency,
+              reference: `REF${counter}`,
+              hosted_instructions_url: `https://payments.stripe.com/bank_transfers/instructions/${id}`,
+              financial_addresses: [
+                { type: 'iban', iban: { iban: 'DE00123456789012345678', bic: 'SOGEDEFFXXX', country: 'DE', account_holder_name: 'Stripe' } },
+              ],
             },
           }
-        : { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: 'https://hooks.stripe.com/3d_secure_2/hosted' } },
+        : f.payment_method?.startsWith('pm_boleto')
+          ? {
+              type: 'boleto_display_details',
+              boleto_display_details: {
+                number: '23790.00009 90000.000000',
+                hosted_voucher_url: `https://payments.stripe.com/boleto/voucher/${id}`,
+                expires_at: boletoExpiresAt,
+              },
+            }
+          : { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect', stripe_js: 'https://hooks.stripe.com/3d_secure_2/hosted' } },
       setup_future_usage: f.setup_future_usage ?? null,
       payment_method: f.payment_method,
       metadata: { operation_id: f['metadata[operation_id]'] },
@@ -127,9 +142,12 @@ afterAll(async () => {
   for (const c of configs) await purgeNamespace(c).catch(() => undefined);
 });
 
-function setup(logger: Logger = silentLogger()) {
+function setup(
+  logger: Logger = silentLogger(),
+  waits: Record<string, number> = { 'authentication.action_timeout_ms': 60_000, 'authentication.voucher_timeout_ms': 60_000 },
+) {
   const config = testConfig({
-    'authentication.action_timeout_ms': 60_000,
+    ...waits,
     gateways: {
       stripe: {
         type: 'stripe',
@@ -342,7 +360,7 @@ describe('a voucher the customer pays later (Stripe Boleto, next_action.boleto_d
     expect(await s.ledger.get(voidOperationId(id))).toBeNull();
   });
 
-  it('a Boleto whose expires_at is already past (before the operation was even created) waits the fixed timeout instead, with a warn line and pb_action_deadlines_total{from="config_fallback"}', async () => {
+  it('a Boleto whose expires_at is already past (before the operation was even created) waits authentication.voucher_timeout_ms instead, with a warn line and pb_action_deadlines_total{from="config_fallback"}', async () => {
     const { logger, lines } = captureLogger();
     const s = setup(logger);
     boletoExpiresAt = Math.floor((Date.now() - 3_600_000) / 1000);
@@ -359,5 +377,87 @@ describe('a voucher the customer pays later (Stripe Boleto, next_action.boleto_d
     const warn = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 'warn' && l.operation_id === id);
     expect(warn).toMatchObject({ deadline_from: 'config_fallback', refused: 'before_creation', psp_gave: new Date(boletoExpiresAt * 1000).toISOString() });
     expect((await s.events.load(`${id}.ACTION_REQUIRED`))?.params.payment).not.toHaveProperty('action_expires_at');
+  });
+});
+
+describe('a bank transfer the customer makes later (Stripe customer_balance, next_action.display_bank_transfer_instructions)', () => {
+  const MIN_MS = 60_000;
+  /** The defaults: 15 minutes for 3-D Secure, 14 days for a bank transfer. */
+  const defaults = { 'authentication.action_timeout_ms': 15 * MIN_MS, 'authentication.bank_transfer_timeout_ms': 14 * DAY_MS };
+
+  function bankTransferSale() {
+    return channelCommand('sale', {}, { gateway: 'stripe', gateway_key: 'pm_customer_balance_1', currency: 'EUR', payment_method: { type: 'card' } });
+  }
+
+  it('is not cancelled at authentication.action_timeout_ms (15 min) but only after authentication.bank_transfer_timeout_ms, then fails ACTION_EXPIRED and voids the PaymentIntent', async () => {
+    const { logger, lines } = captureLogger();
+    const s = setup(logger, defaults);
+    const command = bankTransferSale();
+    const id = command.payment.operation_reference!;
+    const byWait = await metricValue('pb_action_deadlines_total', { gateway: 'stripe', from: 'config', wait: 'bank_transfer' });
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+
+    const op = (await s.ledger.get(id))!;
+    expect(op).toMatchObject({ state: 'ACTION_REQUIRED', action: { kind: 'voucher', psp_action: { type: 'display_bank_transfer_instructions' } } });
+    expect(op.actionExpiresAt).toBeUndefined();
+    expect(op.nextCheckAt).toBeGreaterThan(Date.now() + 14 * DAY_MS - MIN_MS);
+    expect(await metricValue('pb_action_deadlines_total', { gateway: 'stripe', from: 'config', wait: 'bank_transfer' })).toBe(byWait + 1);
+    const info = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.level === 'info' && l.operation_id === id && l.wait === 'bank_transfer');
+    expect(info).toMatchObject({ deadline_from: 'config', action_type: 'display_bank_transfer_instructions' });
+
+    // Past the 15 minutes a 3-D Secure challenge gets, and on day 2 (the transfer may be on its way): nothing is due.
+    for (const offset of [15 * MIN_MS + 1_000, 2 * DAY_MS]) {
+      expect(await s.expiry(offset).runOnce()).toMatchObject({ due: 0, expired: 0, voided: 0 });
+    }
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'ACTION_REQUIRED' });
+    expect(cancels).not.toContain(op.gatewayReference);
+
+    // Past its wait, Stripe still waiting for the transfer: expired, and the PaymentIntent voided.
+    const report = await s.expiry(op.nextCheckAt! - Date.now() + 1_000).runOnce();
+    expect(report).toMatchObject({ due: 1, expired: 1, voided: 1 });
+    expect(await s.ledger.get(id)).toMatchObject({ state: 'FAILED', reason: ACTION_EXPIRED });
+    const voidId = voidOperationId(id);
+    expect(await s.ledger.get(voidId)).toMatchObject({ command: 'cancel', payment: { gateway_key: op.gatewayReference, orphan_reversal: 'action_expired' } });
+    await s.service.deliver(voidId);
+    expect(cancels).toContain(op.gatewayReference);
+  });
+
+  it('one that entered with the 15 minutes (before the waits by kind) is not cancelled when the poller asks then: it waits the bank transfer wait counted from its creation', async () => {
+    // Entered as every action did before the waits by kind: with the 3-D Secure minutes.
+    const s = setup(silentLogger(), { 'authentication.action_timeout_ms': 15 * MIN_MS, 'authentication.bank_transfer_timeout_ms': 15 * MIN_MS });
+    const command = bankTransferSale();
+    const id = command.payment.operation_reference!;
+    await s.ledger.create(id, command);
+    await s.service.deliver(id);
+    const entered = (await s.ledger.get(id))!;
+    expect(entered.nextCheckAt).toBeLessThanOrEqual(Date.now() + 15 * MIN_MS);
+    // The poller of the release with the waits by kind (the default 14 days), on the same ledger.
+    const config = { ...s.config, authentication: { ...s.config.authentication, bankTransferTimeoutMs: 14 * DAY_MS } };
+    const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+    closers.push(() => eventsQueue.close());
+    const recorder = new OutcomeRecorder({ config, ledger: s.ledger, events: s.events, eventsQueue, logger: silentLogger() });
+    const router = new ConfiguredGatewayRouter(createGatewayClients(config));
+    const expiry = (offsetMs: number) =>
+      new ActionExpiry({
+        config,
+        redis,
+        ledger: s.ledger,
+        router,
+        recorder,
+        deliveryQueue: s.deliveryQueue,
+        logger: silentLogger(),
+        now: () => Date.now() + offsetMs,
+      });
+
+    expect(await expiry(15 * MIN_MS + 1_000).runOnce()).toMatchObject({ due: 1, extended: 1, expired: 0, voided: 0 });
+    const after = (await s.ledger.get(id))!;
+    expect(after).toMatchObject({ state: 'ACTION_REQUIRED', nextCheckAt: entered.createdAt + 14 * DAY_MS });
+    expect(cancels).not.toContain(entered.gatewayReference);
+    expect(await s.ledger.get(voidOperationId(id))).toBeNull();
+    // Its wait over, the next pass expires it (no second extension).
+    expect(await expiry(entered.createdAt + 14 * DAY_MS - Date.now() + 1_000).runOnce()).toMatchObject({ due: 1, extended: 0, expired: 1, voided: 1 });
   });
 });

@@ -16,6 +16,25 @@ function configError(fn: () => unknown): ConfigError {
   throw new Error('expected a ConfigError');
 }
 
+describe('the fixed waits of customer actions (authentication.*_timeout_ms)', () => {
+  it('defaults a bank transfer to 14 days, a voucher to 7, a QR code to 1, and 3-D Secure to 15 minutes', () => {
+    expect(buildConfig(minimalParameters(), {}).authentication).toMatchObject({
+      actionTimeoutMs: 900000,
+      qrCodeTimeoutMs: 86400000,
+      voucherTimeoutMs: 604800000,
+      bankTransferTimeoutMs: 1209600000,
+    });
+  });
+
+  it('refuses at start a wait longer than authentication.max_action_wait_ms, naming the wait', () => {
+    const err = configError(() =>
+      buildConfig({ ...minimalParameters(), 'authentication.max_action_wait_ms': 864000000, 'authentication.bank_transfer_timeout_ms': 1209600000 }, {}),
+    );
+    expect(err.key).toBe('authentication.bank_transfer_timeout_ms');
+    expect(err.message).toContain('must not exceed authentication.max_action_wait_ms');
+  });
+});
+
 describe('buildConfig', () => {
   it('applies every default to a minimal valid map', () => {
     const config = buildConfig(minimalParameters(), {});
