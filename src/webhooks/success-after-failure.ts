@@ -7,7 +7,7 @@ import { OrphanReversal } from '../poller/orphan-reversal';
 import { GatewayRouter } from '../routing/gateway-router';
 import { isSuccessAfterFailure, reportContradiction } from './contradiction';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
-import { ContradictionVerdict, readPspState } from './psp-current-state';
+import { ContradictionVerdict, believableAt, readPspState } from './psp-current-state';
 
 const successesAfterFailure = counter(
   'pb_webhook_successes_after_failure_total',
@@ -63,9 +63,8 @@ export async function handleSuccessAfterFailure(
     if (await reportContradiction(op, job, 'status_inquiry', deps)) successesAfterFailure.inc({ gateway, outcome: 'confirmed' });
     return { kind: 'handled' };
   }
-  const now = deps.now ? deps.now() : Date.now();
-  const believable = receivedAt + psp.lagMs;
-  if (now < believable) {
+  const believable = believableAt(psp, receivedAt, deps.now ? deps.now() : Date.now());
+  if (believable !== null) {
     // A search index may still show the state before the success: asked again once it has caught up.
     successesAfterFailure.inc({ gateway, outcome: 'waiting' });
     return { kind: 'wait', at: believable };
