@@ -25,7 +25,8 @@ export interface SuccessAfterFailureDeps {
 }
 
 /**
- * A webhook says an operation the OMS was told FAILED succeeded. PSPs deliver events out of order (Stripe: it
+ * A webhook says an operation the OMS was told FAILED succeeded (or one the PSP undid after it succeeded: a
+ * capture failed, a refund failed or reversed, `undoneBy`). PSPs deliver events out of order (Stripe: it
  * "doesn't guarantee the delivery of events in the order that they're generated"): a Stripe `refund.updated`
  * with `succeeded` may arrive after the `refund.failed` that followed it. A success after a failure is also
  * real at times (Adyen re-captures after `CAPTURE_FAILED`; a PaymentIntent that failed succeeds when the shopper
@@ -80,10 +81,12 @@ export async function handleSuccessAfterFailure(
     psp_status: answer.gatewayStatus,
     provider_event_id: job.eventId,
   });
-  deps.logger.info('webhook reports a success the PSP does not confirm (an out-of-order event): the operation stands FAILED, nothing reported', {
+  deps.logger.info('webhook reports a success the PSP does not confirm (an out-of-order event): the operation stands as it is, nothing reported', {
     operation_id: op.id,
     gateway,
     command: op.command,
+    state: op.state,
+    undone_by: op.undoneBy ?? null,
     webhook_status: job.outcome.gatewayStatus,
     psp_status: answer.gatewayStatus,
     event_id: job.eventId,
