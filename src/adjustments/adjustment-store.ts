@@ -5,7 +5,16 @@ import { OperationNotFoundError } from '../errors/operation-not-found-error';
 import { redact } from '../logging/redact';
 import { ALL_SHARDS, ShardKeys, shardKeysOf, shardOfOperation } from '../redis/key-layout';
 import { LuaScript, luaInputs } from '../redis/lua-script';
-import { AdjustmentFact, AdjustmentRecord, AdjustmentSource, MoneyDirection, UNDONE_FIELD, commandsUndoneBy, isAdjustmentKind } from './adjustment';
+import {
+  AdjustmentFact,
+  AdjustmentRecord,
+  AdjustmentSource,
+  MoneyDirection,
+  UNDONE_FIELD,
+  commandsRedoneBy,
+  commandsUndoneBy,
+  isAdjustmentKind,
+} from './adjustment';
 import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same-fact';
 
 // Creates the adjustment unless it exists (same gateway and PSP event: a repeat), links it to the
@@ -17,14 +26,17 @@ import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same
 // marks `counterpart` (the adjustment that already records the fact) as this event's, unless another event has it.
 // A fact that undoes what an operation moved (`undoes`: the commands it undoes, space-separated: a refund failed or
 // its money came back, a capture failed) marks the operation it names as undone (field `undone_field` = the
-// adjustment's id) in the same step, when that operation is of one of those commands and SUCCEEDED.
-// Returns {1, marked} when created (marked: 1 when it marked the operation undone now), {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
+// adjustment's id) in the same step, when that operation is of one of those commands and SUCCEEDED. A fact that
+// says such an operation succeeded after all (`redoes`: the commands it redoes, space-separated: a re-capture after
+// a capture failed) clears that mark in the same step, so the amount counts as moved again.
+// Returns {1, marked, cleared} when created (marked: 1 when it marked the operation undone now; cleared: the id of
+// the adjustment whose mark it cleared now, else ''), {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
 // counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {-2} when the adjustments changed (read again), {-1} when the
 // operation does not exist.
 const RECORD_SCRIPT = new LuaScript(
   luaInputs(
     ['adjustment', 'op_adjustments', 'log', 'index', 'op', 'counterpart'],
-    ['id', 'now', 'history', 'expected', 'claim_field', 'claim', 'undoes', 'undone_field'],
+    ['id', 'now', 'history', 'expected', 'claim_field', 'claim', 'undoes', 'redoes', 'undone_field'],
   ),
   `
 if redis.call('EXISTS', K.op) == 0 then return {-1} end
@@ -45,13 +57,18 @@ redis.call('ZADD', K.op_adjustments, A.now, A.id)
 redis.call('RPUSH', K.log, A.history)
 redis.call('ZADD', K.index, A.now, A.id)
 local marked = 0
-if A.undoes ~= '' and redis.call('HGET', K.op, 'state') == 'SUCCEEDED' then
-  local command = redis.call('HGET', K.op, 'command')
-  if command and string.find(' ' .. A.undoes .. ' ', ' ' .. command .. ' ', 1, true) then
+local cleared = ''
+if (A.undoes ~= '' or A.redoes ~= '') and redis.call('HGET', K.op, 'state') == 'SUCCEEDED' then
+  local command = ' ' .. (redis.call('HGET', K.op, 'command') or '') .. ' '
+  if A.undoes ~= '' and string.find(' ' .. A.undoes .. ' ', command, 1, true) then
     marked = redis.call('HSETNX', K.op, A.undone_field, A.id)
   end
+  if A.redoes ~= '' and string.find(' ' .. A.redoes .. ' ', command, 1, true) then
+    cleared = redis.call('HGET', K.op, A.undone_field) or ''
+    if cleared ~= '' then redis.call('HDEL', K.op, A.undone_field) end
+  end
 end
-return {1, marked}
+return {1, marked, cleared}
 `,
   true,
 );
@@ -117,6 +134,12 @@ export interface RecordedAdjustment {
    * more, so no refund gives it back.
    */
   undone?: true;
+  /**
+   * This new adjustment (`succeeded_after_failure`, `commandsRedoneBy`) cleared the undone mark of its operation, a
+   * SUCCEEDED capture, sale or refund the PSP had undone and now says it did after all (an Adyen re-capture): its
+   * amount counts as captured (or refunded) again. The id of the adjustment that had marked it undone.
+   */
+  redoneAfter?: string;
 }
 
 /** `adj_<24 hex>`: the same gateway and PSP event id always give the same id (idempotent across crashes). */
@@ -133,7 +156,8 @@ export function adjustmentIdFor(gateway: string, pspEventId: string): string {
  * Webhooks and reconciliation both record through `recordAdjustment`: one fact, one record, however many
  * times it is reported. The operation's state is never touched, nor its record but for one mark: a SUCCEEDED
  * refund, capture or sale a fact undoes (`commandsUndoneBy`) gets `undone_by`: a refund's amount is refundable
- * again, a capture's or sale's is no longer captured money to refund. Reconciliation ties a
+ * again, a capture's or sale's is no longer captured money to refund; a fact that says it succeeded after all
+ * (`commandsRedoneBy`: a re-capture) clears it. Reconciliation ties a
  * webhook's adjustment to the PSP line it found recorded by it (`tieToLine`, field `reconciled_line`); a
  * webhook's fact reconciliation recorded first marks that adjustment as its event's (field `webhook_event`).
  */
@@ -203,7 +227,7 @@ export class AdjustmentStore {
     const searched = input.source === 'webhook' && reconciledKindsOf(input.kind).length > 0;
     for (let round = 0; round < RECORD_ROUNDS; round += 1) {
       const found = searched ? await this.recordedFirst(keys, input) : null;
-      const [status, existing] = (await RECORD_SCRIPT.run(
+      const [status, existing, cleared] = (await RECORD_SCRIPT.run(
         this.redis,
         {
           keys: { ...base, counterpart: found?.counterpart ? keys.adjustment(found.counterpart.id) : base.adjustment },
@@ -215,13 +239,16 @@ export class AdjustmentStore {
             claim_field: found?.counterpart ? WEBHOOK_EVENT_FIELD : '',
             claim: input.pspEventId,
             undoes: commandsUndoneBy(input.kind).join(' '),
+            redoes: commandsRedoneBy(input.kind).join(' '),
             undone_field: UNDONE_FIELD,
           },
         },
         fields,
-      )) as [number, (string[] | number)?];
+      )) as [number, (string[] | number)?, string?];
       if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
-      if (status === 1) return existing === 1 ? { created: true, adjustment, undone: true } : { created: true, adjustment };
+      if (status === 1) {
+        return { created: true, adjustment, ...(existing === 1 ? { undone: true as const } : {}), ...(cleared ? { redoneAfter: cleared } : {}) };
+      }
       const pairs = Array.isArray(existing) ? existing : [];
       if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(pairs)) };
       if (status === 2) return { created: false, adjustment: fromHash(hashFromPairs(pairs)), sameFact: true };

@@ -129,9 +129,21 @@ export function commandsUndoneBy(kind: AdjustmentKind): readonly CommandType[] {
 }
 
 /**
+ * The commands whose SUCCEEDED operation, marked undone (`UNDONE_FIELD`), an adjustment of `kind` says the PSP did
+ * after all: a `succeeded_after_failure` reported for it (Adyen re-captures after `CAPTURE_FAILED`, "Transaction
+ * Recaptured"; a refund the PSP confirms succeeded after its failure). Recorded on such an operation, it clears the
+ * mark in the same step (`AdjustmentStore.recordAdjustment`), so the amount counts as captured, or refunded, again.
+ * Empty for every other kind.
+ */
+export function commandsRedoneBy(kind: AdjustmentKind): readonly CommandType[] {
+  return kind === 'succeeded_after_failure' ? ['capture', 'sale', 'refund'] : [];
+}
+
+/**
  * The field of a SUCCEEDED refund, capture or sale's ledger record that says the PSP later undid it
  * (`commandsUndoneBy`): the id of the adjustment that said so. Written once, with that adjustment, by the
- * adjustment store's script; read with the amounts a capture or refund check sums (`Ledger.dependentsOf`…), and
+ * adjustment store's script, and cleared by it when the PSP later says the operation succeeded after all
+ * (`commandsRedoneBy`); read with the amounts a capture or refund check sums (`Ledger.dependentsOf`…), and
  * as a sale's `undoneBy`. The operation's state stays SUCCEEDED (terminal states never change).
  */
 export const UNDONE_FIELD = 'undone_by';

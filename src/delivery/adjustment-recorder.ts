@@ -32,6 +32,12 @@ const capturesUndone = counter(
   ['gateway', 'command'],
 );
 
+const undoneRedone = counter(
+  'pb_undone_operations_redone_total',
+  'Captures, sales and refunds marked undone that the PSP later said succeeded after all (succeeded_after_failure: an Adyen re-capture after CAPTURE_FAILED): the mark is cleared and the amount counts as captured (or refunded) again, by gateway and command',
+  ['gateway', 'command'],
+);
+
 /**
  * Late facts heard a second time, from the other source, and found recorded by the first: no second adjustment or
  * OMS event. `source` is the one that found it: `webhook` (reconciliation had recorded it from the PSP's line), or
@@ -81,7 +87,9 @@ export class AdjustmentRecorder {
    * A webhook's fact reconciliation recorded first is that adjustment (`sameFact`): counted, logged, its event
    * not sent again. A fact that undoes a SUCCEEDED refund, capture or sale (`commandsUndoneBy`) marks it undone in
    * the same write: a refund's amount is refundable again (`pb_refunds_undone_total`, a warn line), a capture's or
-   * sale's no longer counts as captured for its refunds (`pb_captures_undone_total`, a warn line).
+   * sale's no longer counts as captured for its refunds (`pb_captures_undone_total`, a warn line). A
+   * `succeeded_after_failure` of such an operation marked undone clears the mark in that write (`redoneAfter`): the
+   * amount counts as captured, or refunded, again (`pb_undone_operations_redone_total`, a warn line).
    * @returns whether the adjustment was new, and the adjustment as stored.
    * @throws OperationNotFoundError when `input.operationId` is not in the ledger.
    */
@@ -140,6 +148,27 @@ export class AdjustmentRecorder {
           ...fields,
           command: op.command,
         });
+      }
+    }
+    if (result.redoneAfter !== undefined) {
+      undoneRedone.inc({ gateway: adjustment.gateway, command: op.command });
+      const fields = {
+        operation_id: op.id,
+        command: op.command,
+        adjustment_id: adjustment.id,
+        undone_by: result.redoneAfter,
+        gateway: adjustment.gateway,
+        amount: adjustment.amount ?? null,
+        currency: adjustment.currency ?? null,
+        authorization_id: op.command === 'sale' ? op.id : (op.authorizationId ?? op.payment.gateway_key),
+      };
+      if (op.command === 'refund') {
+        logger.warn('refund redone: the PSP says a refund it had undone succeeded after all; its amount counts as refunded again', fields);
+      } else {
+        logger.warn(
+          'capture redone: the PSP says a capture it had failed succeeded after all (re-captured); it counts as captured again, refunds of it are allowed',
+          fields,
+        );
       }
     }
     await recorder.emit(adjustmentEvent(op, adjustment, config));

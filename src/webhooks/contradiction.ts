@@ -5,16 +5,22 @@ import { Logger } from '../logging/logger';
 import { OrphanReversal } from '../poller/orphan-reversal';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 
-/** Whether a webhook's outcome contradicts the FAILED state the OMS was told: the PSP says it succeeded. */
+/**
+ * Whether a webhook's outcome contradicts a failure the bridge holds: the PSP says it succeeded, and the
+ * operation FAILED, or SUCCEEDED but the PSP later undid it (`undoneBy`: a capture failed, a refund failed or
+ * reversed) — Adyen re-captures after `CAPTURE_FAILED` ("Transaction Recaptured", a `CAPTURE` with success true).
+ */
 export function isSuccessAfterFailure(op: OperationRecord, job: GatewayOutcomeJobData): boolean {
-  return op.state === 'FAILED' && job.outcome.status === 'SUCCESS';
+  if (job.outcome.status !== 'SUCCESS') return false;
+  return op.state === 'FAILED' || (op.state === 'SUCCEEDED' && op.undoneBy !== undefined);
 }
 
 /**
  * Reports a PSP fact that contradicts a terminal state the OMS was told (`isSuccessAfterFailure`): the
- * operation FAILED, and the PSP says it succeeded. The state never moves back, but the fact is never dropped
- * either: it becomes a `succeeded_after_failure` adjustment (its own OMS event, idempotent by the PSP's event
- * id), and an authorization the OMS believes failed is handed to orphan reversal (`oms_told_failed`), which
+ * operation FAILED, or was undone after it succeeded, and the PSP says it succeeded. The state never moves back,
+ * but the fact is never dropped either: it becomes a `succeeded_after_failure` adjustment (its own OMS event,
+ * idempotent by the PSP's event id; on an operation marked undone it clears the mark in the same step, so the
+ * amount counts as captured, or refunded, again), and an authorization the OMS believes failed is handed to orphan reversal (`oms_told_failed`), which
  * voids it or reports what it would void, as `authorizations.orphan_reversal` says. `confirmedBy` says what
  * the report stands on: the PSP's status inquiry, or its signed webhook alone (a PSP that cannot be asked).
  * @returns whether the adjustment was new (false: a repeat of the same event).

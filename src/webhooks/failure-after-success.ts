@@ -9,7 +9,7 @@ import { ledgerAmount, ledgerCurrency } from '../reconciliation/classifier';
 import { GatewayRouter } from '../routing/gateway-router';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { ownClosing } from './own-closing';
-import { ContradictionVerdict, readPspState } from './psp-current-state';
+import { ContradictionVerdict, believableAt, readPspState } from './psp-current-state';
 
 const failuresAfterSuccess = counter(
   'pb_webhook_failures_after_success_total',
@@ -41,10 +41,12 @@ export interface FailureAfterSuccessDeps {
  * - while a cancel of it is still in flight (the OMS's, stuck UNKNOWN say), nothing is decided: the job is
  *   asked again ({@link FailureNotConfirmedError}) until that cancel settles, succeeded (expected) or failed;
  * - otherwise, once `confirmAfterMs` have passed since the webhook arrived (a void in flight has settled
- *   by then), the PSP is asked (status inquiry): it confirms success (a stale event: history only), or
- *   confirms the failure, which becomes an adjustment (`failed_after_success`, `capture_failed` or
- *   `refund_failed`, its own OMS event, idempotent by the PSP's event id); an answer that decides nothing
- *   (pending, no trace, the PSP unreachable) throws {@link FailureNotConfirmedError}, asked again with backoff;
+ *   by then), the PSP is asked (status inquiry): it confirms the failure, which becomes an adjustment
+ *   (`failed_after_success`, `capture_failed` or `refund_failed`, its own OMS event, idempotent by the PSP's
+ *   event id), or confirms success (a stale event: history only); an inquiry that reads a search index may
+ *   still show the success, so any answer but the failure is believed only once that lag has passed since the
+ *   webhook arrived (`believableAt`: `wait` until then); an answer that decides nothing (pending, no trace, the
+ *   PSP unreachable) throws {@link FailureNotConfirmedError}, asked again with backoff;
  * - a command the PSP cannot be asked about (webhook-only), or whose inquiry only replays the request (Adyen:
  *   it would answer what the request did, and could perform it again), is reported on the signed webhook alone.
  */
@@ -98,6 +100,17 @@ export async function handleFailureAfterSuccess(
     throw new FailureNotConfirmedError(psp.why, psp.unreachable ? { cause: psp.unreachable } : undefined);
   }
   const answer = psp.outcome;
+  if (answer?.status === 'FAIL') {
+    await report(op, job, answer, 'confirmed', deps);
+    return { kind: 'handled' };
+  }
+  const believable = believableAt(psp, receivedAt, deps.now ? deps.now() : Date.now());
+  if (believable !== null) {
+    // A search index may still show the state before the failure (a cancelled authorization as requires_capture):
+    // asked again once it has caught up, never called stale on a lagging read.
+    failuresAfterSuccess.inc({ gateway, outcome: 'waiting' });
+    return { kind: 'wait', at: believable };
+  }
   if (answer?.status === 'SUCCESS') {
     failuresAfterSuccess.inc({ gateway, outcome: 'stale' });
     await ledger.appendInteraction(op.id, { event: 'webhook_failure_stale', psp_status: answer.gatewayStatus, provider_event_id: job.eventId });
@@ -110,12 +123,8 @@ export async function handleFailureAfterSuccess(
     });
     return { kind: 'handled' };
   }
-  if (answer?.status !== 'FAIL') {
-    failuresAfterSuccess.inc({ gateway, outcome: 'waiting' });
-    throw new FailureNotConfirmedError(`the PSP answers ${answer ? answer.status : 'that it has no trace of the operation'}`);
-  }
-  await report(op, job, answer, 'confirmed', deps);
-  return { kind: 'handled' };
+  failuresAfterSuccess.inc({ gateway, outcome: 'waiting' });
+  throw new FailureNotConfirmedError(`the PSP answers ${answer ? answer.status : 'that it has no trace of the operation'}`);
 }
 
 /** Records the failure the PSP confirmed (or, webhook-only, signed) as an adjustment and its OMS event. */

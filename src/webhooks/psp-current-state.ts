@@ -35,6 +35,18 @@ export type PspState =
   | { kind: 'unanswered'; why: string; unreachable?: GatewayError };
 
 /**
+ * When the PSP's answer may be believed if it still shows the operation's state from before the change a webhook
+ * reports (epoch ms), or null when it may be now. A status inquiry that reads a search index (`lagMs`: Stripe's
+ * PaymentIntent search, Cybersource's transaction search) may not show a change yet, so such an answer says nothing
+ * until that lag has passed since the webhook arrived (`receivedAt`; the change itself came before it). An answer
+ * showing the change the webhook reports needs no wait: only an older state can be a lagging read.
+ */
+export function believableAt(psp: { lagMs: number }, receivedAt: number, now: number): number | null {
+  const at = receivedAt + psp.lagMs;
+  return now < at ? at : null;
+}
+
+/**
  * Asks the PSP what became of `op`, through its gateway's status inquiry, for a webhook that contradicts the
  * terminal state the OMS was told: a webhook is the PSP's word at the time the event was made, and PSPs do not
  * deliver events in order, so what the PSP holds now decides. Never throws a GatewayError (see `unanswered`).

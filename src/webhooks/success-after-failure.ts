@@ -7,7 +7,7 @@ import { OrphanReversal } from '../poller/orphan-reversal';
 import { GatewayRouter } from '../routing/gateway-router';
 import { isSuccessAfterFailure, reportContradiction } from './contradiction';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
-import { ContradictionVerdict, readPspState } from './psp-current-state';
+import { ContradictionVerdict, believableAt, readPspState } from './psp-current-state';
 
 const successesAfterFailure = counter(
   'pb_webhook_successes_after_failure_total',
@@ -25,7 +25,8 @@ export interface SuccessAfterFailureDeps {
 }
 
 /**
- * A webhook says an operation the OMS was told FAILED succeeded. PSPs deliver events out of order (Stripe: it
+ * A webhook says an operation the OMS was told FAILED succeeded (or one the PSP undid after it succeeded: a
+ * capture failed, a refund failed or reversed, `undoneBy`). PSPs deliver events out of order (Stripe: it
  * "doesn't guarantee the delivery of events in the order that they're generated"): a Stripe `refund.updated`
  * with `succeeded` may arrive after the `refund.failed` that followed it. A success after a failure is also
  * real at times (Adyen re-captures after `CAPTURE_FAILED`; a PaymentIntent that failed succeeds when the shopper
@@ -63,9 +64,8 @@ export async function handleSuccessAfterFailure(
     if (await reportContradiction(op, job, 'status_inquiry', deps)) successesAfterFailure.inc({ gateway, outcome: 'confirmed' });
     return { kind: 'handled' };
   }
-  const now = deps.now ? deps.now() : Date.now();
-  const believable = receivedAt + psp.lagMs;
-  if (now < believable) {
+  const believable = believableAt(psp, receivedAt, deps.now ? deps.now() : Date.now());
+  if (believable !== null) {
     // A search index may still show the state before the success: asked again once it has caught up.
     successesAfterFailure.inc({ gateway, outcome: 'waiting' });
     return { kind: 'wait', at: believable };
@@ -81,10 +81,12 @@ export async function handleSuccessAfterFailure(
     psp_status: answer.gatewayStatus,
     provider_event_id: job.eventId,
   });
-  deps.logger.info('webhook reports a success the PSP does not confirm (an out-of-order event): the operation stands FAILED, nothing reported', {
+  deps.logger.info('webhook reports a success the PSP does not confirm (an out-of-order event): the operation stands as it is, nothing reported', {
     operation_id: op.id,
     gateway,
     command: op.command,
+    state: op.state,
+    undone_by: op.undoneBy ?? null,
     webhook_status: job.outcome.gatewayStatus,
     psp_status: answer.gatewayStatus,
     event_id: job.eventId,

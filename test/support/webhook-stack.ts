@@ -73,6 +73,8 @@ export interface AdyenItemFields {
   amount: { value: number; currency: string };
   originalReference?: string;
   success?: string;
+  /** Adyen's `reason` (e.g. `Transaction Recaptured`); absent: none. */
+  reason?: string;
 }
 
 /** One notification item, signed with `hmacKey` as Adyen signs it (its own library's `calculateHmac`). */
@@ -85,6 +87,7 @@ export function signedAdyenItem(fields: AdyenItemFields, hmacKey: string): Recor
     amount: fields.amount,
     eventCode: fields.eventCode,
     success: fields.success ?? 'true',
+    ...(fields.reason !== undefined ? { reason: fields.reason } : {}),
     eventDate: new Date().toISOString(),
     additionalData: {},
   };

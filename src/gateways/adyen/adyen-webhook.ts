@@ -282,7 +282,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     const at = status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' ? eventTime(item) : undefined;
     if (at !== undefined) outcome.authorizedAt = at;
     const event: WebhookEvent = {
-      eventId: `${item.pspReference}:${item.eventCode}:${item.success}`,
+      eventId: outcomeEventId(item),
       gatewayReference: item.pspReference,
       account: item.merchantAccountCode,
       outcome,
@@ -293,6 +293,18 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     events.push(event);
   }
   return events;
+}
+
+/**
+ * The id of an outcome item, what Adyen's resends of the same notification share (the webhook route drops a
+ * repeat by it): pspReference, eventCode and success. A re-capture (`CAPTURE`, success true, reason "Transaction
+ * Recaptured" or "Transaction Auto-recaptured", after `CAPTURE_FAILED`) may name the capture's pspReference again:
+ * it also carries its eventDate, or it would read as a repeat of the capture's first success and be dropped.
+ */
+function outcomeEventId(item: AdyenNotificationItem): string {
+  const id = `${item.pspReference}:${item.eventCode}:${item.success}`;
+  const recaptured = item.eventCode === 'CAPTURE' && item.success === 'true' && /recaptured/i.test(item.reason ?? '');
+  return recaptured ? `${id}:recaptured:${item.eventDate ?? ''}` : id;
 }
 
 /** The adjustment part of a late fact: amounts as Adyen reported them, its reason code and time. */

@@ -139,6 +139,24 @@ describe('AdjustmentStore.recordAdjustment: a fact that undoes a capture', () =>
     }
   });
 
+  it('a succeeded_after_failure of a capture or sale marked undone clears the mark in its own step and names what it cleared; on one not marked it clears nothing', async () => {
+    for (const command of ['capture', 'sale'] as const) {
+      const id = await succeeded(command);
+      const undone = await store.recordAdjustment(fact(id, 'capture_failed', `${id}:CAPTURE_FAILED:true`));
+      const redone = await store.recordAdjustment({ ...input(id, `${id}:CAPTURE:true:recaptured`), kind: 'succeeded_after_failure', direction: 'credit' });
+      expect(redone).toMatchObject({ created: true, redoneAfter: undone.adjustment.id });
+      expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED' });
+      expect((await ledger.get(id))?.undoneBy).toBeUndefined();
+    }
+    const plain = await succeeded('capture');
+    const unmarked = await store.recordAdjustment({
+      ...input(plain, `${plain}:CAPTURE:true:recaptured`),
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+    });
+    expect(unmarked.redoneAfter).toBeUndefined();
+  });
+
   it('marks nothing for a capture_failed naming an authorization, nor for a refund_failed naming a capture', async () => {
     const auth = await succeeded('authorize');
     expect((await store.recordAdjustment(fact(auth, 'capture_failed', 'A1:CAPTURE_FAILED:true'))).undone).toBeUndefined();

@@ -207,19 +207,34 @@ describe('a webhook failure of an operation the OMS was told succeeded', () => {
     expect(await metricValue('pb_authorizations_released_total', { gateway: 'stripe', kind: 'authorization_expired' })).toBe(released + 1);
   });
 
-  it('a stale Stripe payment_intent.payment_failed, while the PSP says the sale succeeded, reports nothing and is recorded in the history as stale', async () => {
-    const sale = await succeeded('sale', 'stripe', `pi_fas_stale_${seq}`);
-    answers.set(sale.id, paymentIntent(sale.gatewayReference!, sale.id, 'succeeded', { capture_method: 'automatic', amount_received: 5000 }));
-    const failed = paymentIntent(sale.gatewayReference!, sale.id, 'requires_payment_method', {
-      capture_method: 'automatic',
-      last_payment_error: { decline_code: 'insufficient_funds', code: 'card_declined' },
-    });
-    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'stale' });
-    await postStripe('payment_intent.payment_failed', failed, `evt_fas_stale_${sale.id}`);
-    await finished('stripe', 'stale', before);
-    expect(adjustedFor(sale.id)).toHaveLength(0);
-    expect(await history(sale.id)).toContain('webhook_failure_stale');
-    expect((await worker.ledger.get(sale.id))?.state).toBe('SUCCEEDED');
+  it('a stale failure webhook, while the PSP (an inquiry that reads the object itself) says the authorization succeeded, reports nothing and is recorded in the history as stale', async () => {
+    const auth = await succeeded('authorize', 'simulator', `auth_fas_stale_${seq}`);
+    const authorized = { id: auth.gatewayReference, object: 'authorization', status: 'authorized', amount: 5000, currency: 'EUR', reference: auth.id };
+    answers.set(auth.id, authorized);
+    const before = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'simulator', outcome: 'stale' });
+    await postSimulator('authorization.failed', { ...authorized, status: 'declined', decline_code: 'do_not_honor' }, `evt_fas_stale_${auth.id}`);
+    await finished('simulator', 'stale', before);
+    expect(inquiries).toContain(auth.id);
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+    expect(await history(auth.id)).toContain('webhook_failure_stale');
+    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
+  });
+
+  it('a Stripe PaymentIntent search still showing the authorization uncancelled (requires_capture) is not believed while its index may lag: put off, nothing recorded as stale, nothing reported', async () => {
+    const auth = await succeeded('authorize', 'stripe', `pi_fas_lag_${seq}`);
+    // The search index has not caught up with the cancellation the webhook reports.
+    answers.set(auth.id, paymentIntent(auth.gatewayReference!, auth.id, 'requires_capture', { amount_capturable: 5000 }));
+    const waiting = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'waiting' });
+    const stale = await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'stale' });
+    const canceled = paymentIntent(auth.gatewayReference!, auth.id, 'canceled', { cancellation_reason: 'requested_by_customer' });
+    await postStripe('payment_intent.canceled', canceled, `evt_fas_lag_${auth.id}`);
+    await askedAgain('stripe', waiting);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(inquiries).toContain(auth.id);
+    expect(await metricValue('pb_webhook_failures_after_success_total', { gateway: 'stripe', outcome: 'stale' })).toBe(stale);
+    expect(await history(auth.id)).not.toContain('webhook_failure_stale');
+    expect(adjustedFor(auth.id)).toHaveLength(0);
+    expect((await worker.ledger.get(auth.id))?.state).toBe('SUCCEEDED');
   });
 
   it('the cancellation of an authorization the bridge is voiding is expected: no inquiry, no adjustment', async () => {

@@ -15,10 +15,19 @@ import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
+import { resolveOperationContext } from '../../../src/delivery/operation-context';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
-import { adjustedNotifications, adyenWebhookGateway, pendingOperation, postAdyenBatch, received, signedAdyenItem } from '../../support/webhook-stack';
+import {
+  adjustedNotifications,
+  adyenWebhookGateway,
+  pendingOperation,
+  postAdyenBatch,
+  received,
+  signedAdyenItem,
+  succeededOperation,
+} from '../../support/webhook-stack';
 
 /**
  * A webhook reporting the success of an operation the OMS was told FAILED, through the real path (signed
@@ -260,5 +269,64 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     });
     expect(requests.slice(sentBefore).filter((r) => r.startsWith('POST'))).toEqual([]);
     expect((await worker.ledger.get(capture.id))?.state).toBe('FAILED');
+  });
+
+  it('an Adyen re-capture of a capture undone by CAPTURE_FAILED clears the undone mark in the step that records it: a refund of that money, refused while undone, is allowed again', async () => {
+    const orderId = order();
+    const payment = { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: orderId };
+    const auth = await succeededOperation(worker, 'authorize', payment, `ADYRCAUTH${String(seq).padStart(7, '0')}`);
+    // The capture as delivery sends it: checked against (and so registered with) its authorization, then accepted.
+    const captureCmd = channelCommand('capture', {}, { ...payment, gateway_key: auth.id });
+    const { record: sent } = await worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
+    expect('context' in (await resolveOperationContext(sent!, worker.ledger, { checkAmounts: true }))).toBe(true);
+    const ok = {
+      status: 'SUCCESS' as const,
+      gatewayStatus: 'received',
+      gatewayReference: `ADYRCCAP${String(seq).padStart(8, '0')}`,
+      amount: 5000,
+      currency: 'EUR',
+    };
+    const capture = await worker.recorder.apply(sent!, ok, 'response');
+    expect(capture.state).toBe('SUCCEEDED');
+    const refundCmd = channelCommand('refund', {}, { ...payment, gateway_key: auth.id });
+    const { record: refund } = await worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
+    /** What the refund check says of the refund now: refused with its reason, or allowed. */
+    const refundCheck = async () => {
+      const resolved = await resolveOperationContext(refund!, worker.ledger, { checkAmounts: true });
+      return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
+    };
+    expect(await refundCheck()).toBe('allowed');
+    const item = (eventCode: string, reason?: string) =>
+      signedAdyenItem(
+        {
+          eventCode,
+          success: 'true',
+          pspReference: capture.gatewayReference!,
+          originalReference: auth.gatewayReference,
+          merchantReference: capture.id,
+          merchantAccountCode: 'TestMerchant',
+          amount: { value: 5000, currency: 'EUR' },
+          ...(reason !== undefined ? { reason } : {}),
+        },
+        ADYEN_HMAC,
+      );
+    // The scheme rejects the capture: nothing collected, so nothing to refund.
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme')])).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect(await refundCheck()).toBe('amount_exceeds_captured');
+    // Adyen captures it again itself.
+    const redone = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' });
+    const before = await counted('adyen', 'webhook_only');
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured')])).status).toBe(200);
+    await finished('adyen', 'webhook_only', before);
+    const after = await worker.ledger.get(capture.id);
+    expect(after).toMatchObject({ state: 'SUCCEEDED' });
+    expect(after?.undoneBy).toBeUndefined();
+    expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' })).toBe(redone + 1);
+    expect(adjustedFor(capture.id).map((n) => (n.params as { adjustment: { kind: string } }).adjustment.kind)).toEqual([
+      'capture_failed',
+      'succeeded_after_failure',
+    ]);
+    expect(await refundCheck()).toBe('allowed');
   });
 });

@@ -321,6 +321,20 @@ describe('Adyen webhook events', () => {
     expect(event.outcome.settles).toEqual(commands);
   });
 
+  it("gives a re-capture after CAPTURE_FAILED (reason Transaction Recaptured) an id of its own, not the capture's first success's, which Adyen's resends of it share", () => {
+    const capture = example('post-CAPTURE-capture');
+    const item = capture.notificationItems[0].NotificationRequestItem;
+    const [first] = t.parseWebhook(raw(capture), gateway);
+    const recapture = JSON.parse(JSON.stringify(capture)) as Notification;
+    Object.assign(recapture.notificationItems[0].NotificationRequestItem, { reason: 'Transaction Recaptured', eventDate: '2026-02-03T10:00:00+01:00' });
+    const [again] = t.parseWebhook(raw(recapture), gateway);
+    const [resent] = t.parseWebhook(raw(recapture), gateway);
+    expect(first.eventId).toBe(`${String(item.pspReference)}:CAPTURE:true`);
+    expect(again.eventId).not.toBe(first.eventId);
+    expect(resent.eventId).toBe(again.eventId);
+    expect(again.outcome.status).toBe('SUCCESS');
+  });
+
   it('skips events that are neither the outcome of a command we send nor a late fact about a payment', () => {
     expect(t.parseWebhook(raw(example('post-REPORT_AVAILABLE-report_available')), gateway)).toEqual([]);
   });
