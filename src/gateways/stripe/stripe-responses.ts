@@ -108,7 +108,9 @@ function redirectUrl(next: Json): string | undefined {
  * timestamp) when the PIX expires"); later versions add `multibanco_display_details.expires_at` in the same
  * shape. Not `cashapp_handle_redirect_or_display_qr_code.qr_code.expires_at`: that is one QR image's, which
  * Cash App renews every minute while the payment goes on. PayNow, PromptPay, WeChat Pay and bank transfer
- * instructions name none.
+ * instructions name none. `card_await_notification.charge_attempt_at` (an Indian e-mandate's pre-debit notice):
+ * "The time that payment will be attempted. If customer approval is required, they need to provide approval
+ * before this time."
  */
 const ACTION_EXPIRY_FIELDS: Readonly<Record<string, string>> = {
   boleto_display_details: 'expires_at',
@@ -116,6 +118,7 @@ const ACTION_EXPIRY_FIELDS: Readonly<Record<string, string>> = {
   oxxo_display_details: 'expires_after',
   pix_display_qr_code: 'expires_at',
   multibanco_display_details: 'expires_at',
+  card_await_notification: 'charge_attempt_at',
 };
 
 /** Until when the customer may complete a PaymentIntent's `next_action` (epoch ms), when Stripe says so. */

@@ -138,6 +138,13 @@ describe('Stripe responses', () => {
       expect(outcome).toMatchObject({ status: 'ACTION_REQUIRED', action: { kind: 'voucher' }, actionExpiresAt: 1_790_000_000_000 });
     });
 
+    it('reads an e-mandate notice’s charge_attempt_at (the approval is due before it) as the deadline of an await action', () => {
+      const ctx = stripeContext('sale');
+      const next = { type: 'card_await_notification', card_await_notification: { charge_attempt_at: 1_790_000_000, customer_approval_required: true } };
+      const outcome = t.parseResponse(ctx, jsonResponse(200, paymentIntent(ctx, { status: 'requires_action', next_action: next })), gw);
+      expect(outcome).toMatchObject({ status: 'ACTION_REQUIRED', action: { kind: 'await' }, actionExpiresAt: 1_790_000_000_000 });
+    });
+
     it('reads it from a webhook’s PaymentIntent too, which carries no action', () => {
       const ctx = stripeContext('sale');
       const next = { type: 'oxxo_display_details', oxxo_display_details: { number: '1234', expires_after: 1_790_000_000 } };
