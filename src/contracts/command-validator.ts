@@ -129,7 +129,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const nativeWellFormed = (String.prototype as { isWellFormed?: (this: string) => boolean }).isWellFormed;
 
 /** Whether a string holds a lone UTF-16 surrogate (natively when the runtime can, else by the pattern). */
-function hasLoneSurrogate(text: string): boolean {
+export function hasLoneSurrogate(text: string): boolean {
   return nativeWellFormed ? !nativeWellFormed.call(text) : LONE_SURROGATE.test(text);
 }
 

@@ -34,3 +34,24 @@ export const BRIDGE_ID_PREFIX = '_';
 export function bridgeOperationId(name: string): string {
   return `${BRIDGE_ID_PREFIX}${name}`;
 }
+
+/**
+ * Longest operation id a notification may name. The bridge takes channel references of at most 128
+ * characters and makes ids of at most 141 (`_<reference>.card-refund`, a split refund's part): room above
+ * both, and a bound on what a notification can make the bridge queue and look up.
+ */
+export const MAX_OPERATION_ID_LENGTH = 256;
+
+/**
+ * The alphabet of every operation id: letters, digits, `.`, `_`, `-`, starting with a letter, a digit or
+ * the bridge's `_`. `:` too: references recorded before the alphabet lost it may still have operations.
+ */
+const OPERATION_ID_SHAPE = /^[A-Za-z0-9_][A-Za-z0-9._:-]*$/;
+
+/**
+ * Whether `value` can be one of our operation ids (a channel's reference, a derived `op-<hex>`, a bridge
+ * id): of their alphabet and length. A value that is not cannot name an operation of ours, whoever sent it.
+ */
+export function hasOperationIdShape(value: string): boolean {
+  return value.length > 0 && value.length <= MAX_OPERATION_ID_LENGTH && OPERATION_ID_SHAPE.test(value);
+}

@@ -85,12 +85,13 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
   const rateLimiter = new RateLimiter({ config, redis, logger, where: 'intake' });
   // Payment method options are answered by the intake at once (gateways' own lists asked when they have one).
   const paymentMethods = new PaymentMethodOptions({ config, routes: createGatewayClients(config), logger, redis });
+  const ledger = new Ledger(redis, config.redis.keyPrefix);
   const intake = new IntakeRoute({
     config,
     publisher,
     deadLetters,
     logger,
-    ledger: new Ledger(redis, config.redis.keyPrefix),
+    ledger,
     rateLimiter,
     backlog,
     paymentMethods,
@@ -119,6 +120,10 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     transformers: options.webhooks ?? new Map(),
     queue: outcomesQueue,
     seen: async (key) => (await redis.set(seenPrefix + key, '1', 'EX', 7 * 24 * 3600, 'NX')) === null,
+    operations: {
+      hasOperation: async (id) => (await ledger.shardOf(id)) !== null,
+      operationOfReference: (gateway, reference) => ledger.findByReference(gateway, reference),
+    },
     logger,
   });
   const access = edgeAccessFor(config, logger);

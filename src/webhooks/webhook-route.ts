@@ -3,7 +3,6 @@ import { Queue } from 'bullmq';
 import { Config, GatewayConfig } from '../config/config';
 import { bullJobId } from '../queueing/job-id';
 import { GatewayTransformer, SkippedWebhookItem } from '../gateways/gateway-adapter';
-import { withSafeReason } from '../gateways/outcome-text';
 import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
 import { counter } from '../metrics/metrics-registry';
@@ -13,6 +12,7 @@ import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendJson } from '../web/web-server';
 import { matchWebhookSecret } from './webhook-key-match';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+import { SkippedWebhookOutcome, WebhookOperationLookup, checkWebhookItem } from './webhook-item-check';
 
 /** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
 const webhooksRefused = counter(
@@ -24,7 +24,7 @@ const webhooksRefused = counter(
 /** Items of verified webhooks acknowledged but not queued, by configured gateway and reason. */
 const itemsSkipped = counter(
   'pb_webhook_items_skipped_total',
-  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable, other_account)',
+  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable, other_account, not_our_operation, card_number)',
   ['gateway', 'reason'],
 );
 
@@ -37,7 +37,7 @@ export interface WebhookStats {
   accepted: number;
   duplicates: number;
   refused: number;
-  /** Verified items acknowledged and left out (unknown, unreadable, another account's). */
+  /** Verified items acknowledged and left out (unknown, unreadable, another account's, not ours, holding a card number). */
   skipped: number;
 }
 
@@ -47,7 +47,9 @@ export interface WebhookStats {
  * outcome worker applies the outcome, forward only. A verified item the gateway does not know or cannot
  * read is acknowledged with the rest and left out (counted, logged): PSPs retry what is not acknowledged,
  * and Adyen retries a batch whole, so a refusal would hold back the good items beside it and bring the
- * unknown one back for days. Only a signed body that is no notification at all is answered 422.
+ * unknown one back for days. So is an item naming an operation id of no shape of ours, or holding a card
+ * number that is no reference of ours (`checkWebhookItem`: nothing of it reaches Redis). Only a signed body
+ * that is no notification at all is answered 422.
  */
 export class WebhookRoute implements WebRoute {
   readonly stats: WebhookStats = { accepted: 0, duplicates: 0, refused: 0, skipped: 0 };
@@ -63,6 +65,8 @@ export class WebhookRoute implements WebRoute {
       queue: Queue<GatewayOutcomeJobData>;
       /** Counts repeats (the job id already dedupes; this only tells them apart for metrics). */
       seen: (key: string) => Promise<boolean>;
+      /** The ledger, asked only about an item with a card-number-like identifier (see `checkWebhookItem`). */
+      operations: WebhookOperationLookup;
       logger: Logger;
     },
   ) {
@@ -134,28 +138,36 @@ export class WebhookRoute implements WebRoute {
       return;
     }
     for (const event of events) {
-      const jobId = bullJobId(`wh.${name}.${event.eventId}`);
+      const verdict = await checkWebhookItem(event, name, gateway, this.deps.operations);
+      if (verdict.kind === 'skip') {
+        this.refuse(name, verdict, event.outcome.gatewayStatus);
+        continue;
+      }
+      const jobId = bullJobId(`wh.${name}.${verdict.data.eventId}`);
       // Enqueue first (BullMQ ignores a job id it holds: that is the dedupe), then note that we saw it.
-      await this.deps.queue.add(
-        'outcome',
-        {
-          gateway: name,
-          eventId: event.eventId,
-          operationId: event.operationId,
-          gatewayReference: event.gatewayReference,
-          account: event.account,
-          // The PSP's free text is masked before it is queued (Redis), stored and sent on.
-          outcome: withSafeReason(event.outcome),
-          ...(event.adjustment ? { adjustment: withSafeReason(event.adjustment) } : {}),
-        },
-        { jobId },
-      );
+      await this.deps.queue.add('outcome', verdict.data, { jobId });
       if (await this.deps.seen(jobId)) this.stats.duplicates += 1;
       else this.stats.accepted += 1;
     }
     const ack = transformer.webhookAck();
     res.writeHead(ack.status, { 'content-type': ack.contentType, 'content-length': Buffer.byteLength(ack.body) });
     res.end(ack.body);
+  }
+
+  /**
+   * A verified item the gateway read but the route leaves out (see `checkWebhookItem`): counted by reason, and
+   * a warn line naming the field and the digest of its value, never the value (a card number, or an
+   * unbounded string).
+   */
+  private refuse(name: string, verdict: SkippedWebhookOutcome, pspStatus: string): void {
+    this.stats.skipped += 1;
+    itemsSkipped.inc({ gateway: name, reason: verdict.reason });
+    this.deps.logger.warn(
+      verdict.reason === 'card_number'
+        ? 'webhook item acknowledged and skipped: it holds a card number that is no reference of ours'
+        : 'webhook item acknowledged and skipped: its operation id is of no shape the bridge makes',
+      { gateway: name, reason: verdict.reason, field: verdict.field, value_sha256: verdict.digest, event_id: verdict.eventKey, psp_status: pspStatus },
+    );
   }
 
   /** A verified item left out: counted by reason, and a line naming what to look up at the PSP. */

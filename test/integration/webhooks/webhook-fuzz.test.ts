@@ -278,10 +278,7 @@ describe('poison fuzz of the webhook receivers: signed but malformed notificatio
     expect(leaks).toEqual([]);
   });
 
-  // Known defect, not fixed yet: a signed notification whose event id, reference or operation id holds a
-  // card number is queued as it is, so the number is in Redis (the outcome job's id and data, the
-  // webhook-seen key). `failing` until it is fixed: then this turns red and becomes a plain `it`.
-  it.failing('KNOWN DEFECT: leaves no card number in Redis (queued outcomes, webhook-seen keys, ledger, events)', async () => {
+  it('left no card number in Redis (queued outcomes, webhook-seen keys, ledger, events)', async () => {
     const redisScan = await scanRedis(stack.worker.redis, stack.config.redis.keyPrefix, panNeedles());
     expect(redisScan.findings.map((f) => `${f.where.slice(0, 120)}: ${f.needle}`)).toEqual([]);
   });

@@ -1,6 +1,9 @@
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { REFERENCE_PATTERN } from '../../../src/contracts/payment-command-schema';
-import { operationIdOf } from '../../../src/ledger/operation-id';
+import { MAX_OPERATION_ID_LENGTH, hasOperationIdShape, operationIdOf } from '../../../src/ledger/operation-id';
+import { voidOperationId } from '../../../src/poller/orphan-reversal';
+import { cycleOperationId } from '../../../src/recurring/recurring-schedule';
+import { refundReferences, stepReferences } from '../../../src/split-tender/split-tender-plan';
 
 const command = (overrides: Partial<PaymentCommand> = {}, payment: Partial<PaymentCommand['payment']> = {}): PaymentCommand => ({
   version: 1,
@@ -51,5 +54,29 @@ describe('operationIdOf', () => {
     const a = command({}, { order_id: undefined, gateway_key: 'auth_1' });
     const b = command({}, { order_id: undefined, gateway_key: 'auth_2' });
     expect(operationIdOf(a)).not.toBe(operationIdOf(b));
+  });
+});
+
+describe('hasOperationIdShape', () => {
+  it('holds for every kind of id the bridge takes or makes', () => {
+    const ids = [
+      'opref-42',
+      `R${'x'.repeat(127)}`,
+      operationIdOf(command()),
+      voidOperationId('opref-42'),
+      voidOperationId(`R${'x'.repeat(127)}`),
+      ...Object.values(stepReferences({ id: `S${'x'.repeat(127)}`, step_ids: 'namespaced' })),
+      ...Object.values(refundReferences({ refundId: `F${'x'.repeat(127)}`, stepIds: 'namespaced' })),
+      cycleOperationId('sched-1', 12, 3),
+      // Recorded before references lost `:`.
+      'legacy:ref-1',
+    ];
+    for (const id of ids) expect([id, hasOperationIdShape(id)]).toEqual([id, true]);
+  });
+
+  it('fails for what no id of ours looks like: empty, spaces, slashes, non-ASCII, a leading dot or dash, longer than the bound', () => {
+    for (const value of ['', 'order 42', 'a/b', 'café', 'a\ud800b', '.hidden', '-x', `a${'b'.repeat(MAX_OPERATION_ID_LENGTH)}`]) {
+      expect([value.slice(0, 20), hasOperationIdShape(value)]).toEqual([value.slice(0, 20), false]);
+    }
   });
 });

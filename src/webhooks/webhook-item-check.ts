@@ -1,0 +1,125 @@
+import { GatewayConfig } from '../config/config';
+import { holdsCardNumber } from '../contracts/card-data-policy';
+import { WebhookEvent } from '../gateways/gateway-adapter';
+import { withSafeReason } from '../gateways/outcome-text';
+import { hasOperationIdShape } from '../ledger/operation-id';
+import { HashDigest } from '../logging/hash-digest';
+import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+import { configuredAccount } from './outcome-scope';
+import { holdsCardNumberBeyond, webhookEventKey, webhookValueDigest } from './webhook-event-key';
+
+/**
+ * Why the route leaves out an item the gateway read (a label `reason` of `pb_webhook_items_skipped_total`,
+ * beside the gateway's own reasons): an operation id of a shape we never make (`not_our_operation`), or a
+ * card number that is no identifier of ours (`card_number`).
+ */
+export type WebhookItemRefusal = 'not_our_operation' | 'card_number';
+
+/** What the route asks the ledger, only about an item with a card-number-like identifier. */
+export interface WebhookOperationLookup {
+  /** Whether operation `id` is in the ledger. */
+  hasOperation(id: string): Promise<boolean>;
+  /** The operation the reference index holds `reference` of `gateway` for, or null. */
+  operationOfReference(gateway: string, reference: string): Promise<string | null>;
+}
+
+/** A verified item the route leaves out, with what its log line may say. */
+export interface SkippedWebhookOutcome {
+  kind: 'skip';
+  reason: WebhookItemRefusal;
+  /** Where the value that decided it is (`operationId`, `gatewayReference`, `outcome.currency`…), never the value. */
+  field: string;
+  /** The value's digest (`webhookValueDigest`), for the log line. */
+  digest: HashDigest;
+  /** The event id as a key may hold it (see `webhookEventKey`). */
+  eventKey: string;
+}
+
+/** What becomes of one item: its outcome job's data (its id made of `data.eventId`), or skipped. */
+export type WebhookItemVerdict = { kind: 'queue'; data: GatewayOutcomeJobData } | SkippedWebhookOutcome;
+
+/** The PSP's references an event carries, by field. */
+function pspReferences(event: WebhookEvent): Array<[string, string]> {
+  const found: Array<[string, string]> = [];
+  const add = (field: string, value: string | undefined): void => {
+    if (value !== undefined) found.push([field, value]);
+  };
+  add('gatewayReference', event.gatewayReference);
+  add('outcome.gatewayReference', event.outcome.gatewayReference);
+  add('outcome.newGatewayKey', event.outcome.newGatewayKey);
+  add('adjustment.pspReference', event.adjustment?.pspReference);
+  return found;
+}
+
+/**
+ * The first string in `value` holding a card number beyond the `known` values, with its path, or null.
+ * Strings only: the numbers here are amounts and times the transformers read, never a PSP's text.
+ */
+function cardNumberIn(value: unknown, known: readonly string[], path: string): { path: string; text: string } | null {
+  if (typeof value === 'string') return holdsCardNumberBeyond(value, known) ? { path, text: value } : null;
+  if (value === null || typeof value !== 'object') return null;
+  const entries: Array<[string, unknown]> = Array.isArray(value) ? value.map((v) => ['[]', v]) : Object.entries(value);
+  for (const [key, item] of entries) {
+    const found = cardNumberIn(item, known, key === '[]' ? `${path}[]` : path ? `${path}.${key}` : key);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/**
+ * Decides, before anything is queued (Redis), whether a verified item the gateway read becomes an outcome
+ * job, with which data and id. A card number is never written there, but a PSP's reference cannot be
+ * dropped for looking like one: Adyen's pspReference is 16 characters with no documented first-digit rule,
+ * so a real one can start with 2 to 6 and pass the Luhn check. So:
+ * - an operation id (ours, echoed by the PSP) not of our ids' shape (`hasOperationIdShape`) names no
+ *   operation of ours: skipped, `not_our_operation`;
+ * - an operation id, or a PSP reference, holding a card number is kept only when the item names an
+ *   operation of ours: its operation id is in the ledger, or its reference in the reference index (where
+ *   the PSP's synchronous answer put it). The number is then the PSP's reference for our operation (or the
+ *   digits of our own id), and the item goes on as any other; otherwise it is skipped, `card_number`;
+ * - the event id becomes `webhookEventKey` (a digest when it holds a card number beyond those references,
+ *   a lone surrogate, or is very long);
+ * - the job's data, the PSP's free text masked (`withSafeReason`), must then hold no card number beyond
+ *   those references and the gateway's own account (a currency, an account, a token holding one):
+ *   otherwise skipped, `card_number`.
+ * The ledger is asked only about an item with a card-number-like identifier (`holdsCardNumber` first
+ * checks for 12 digits), so the ordinary item costs no round trip.
+ */
+export async function checkWebhookItem(event: WebhookEvent, name: string, gateway: GatewayConfig, lookup: WebhookOperationLookup): Promise<WebhookItemVerdict> {
+  const skip = (reason: WebhookItemRefusal, field: string, value: string): SkippedWebhookOutcome => ({
+    kind: 'skip',
+    reason,
+    field,
+    digest: webhookValueDigest(value),
+    eventKey: webhookEventKey(event.eventId),
+  });
+  const { operationId } = event;
+  if (operationId !== undefined && !hasOperationIdShape(operationId)) return skip('not_our_operation', 'operationId', operationId);
+  let ours: Promise<boolean> | undefined;
+  const operationIsOurs = (): Promise<boolean> => (ours ??= operationId === undefined ? Promise.resolve(false) : lookup.hasOperation(operationId));
+  const ownId = operationId !== undefined && holdsCardNumber(operationId);
+  if (ownId && !(await operationIsOurs())) return skip('card_number', 'operationId', operationId);
+  const suspects = pspReferences(event).filter(([, value]) => holdsCardNumber(value));
+  if (suspects.length > 0) {
+    const reference = event.gatewayReference;
+    const named = (await operationIsOurs()) || (reference !== undefined && (await lookup.operationOfReference(name, reference)) !== null);
+    if (!named) return skip('card_number', suspects[0][0], suspects[0][1]);
+  }
+  const known = suspects.map(([, value]) => value);
+  if (ownId) known.push(operationId);
+  const eventId = webhookEventKey(event.eventId, known);
+  const data: GatewayOutcomeJobData = {
+    gateway: name,
+    eventId,
+    operationId,
+    gatewayReference: event.gatewayReference,
+    account: event.account,
+    // The PSP's free text is masked before it is queued (Redis), stored and sent on.
+    outcome: withSafeReason(event.outcome),
+    ...(event.adjustment ? { adjustment: withSafeReason(event.adjustment) } : {}),
+  };
+  // The event id was decided above (a digest's hex is no text to scan); the gateway's own account is ours.
+  const found = cardNumberIn({ ...data, eventId: '' }, [...known, configuredAccount(gateway)], '');
+  if (found !== null) return skip('card_number', found.path, found.text);
+  return { kind: 'queue', data };
+}

@@ -1,0 +1,177 @@
+/**
+ * What a signed notification's identifiers may put in Redis, through the real path (web process, outcome
+ * queue, worker) on a real Redis: a card number never, yet a PSP reference that only looks like one (Adyen's
+ * pspReference can start with 2 to 6 and pass the Luhn check) is applied when it is about an operation of
+ * ours; an event id BullMQ cannot carry in a key (a lone surrogate) is queued under its digest and applied.
+ */
+import { createHash } from 'node:crypto';
+import Stripe from 'stripe';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { bullJobId } from '../../../src/queueing/job-id';
+import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
+import { scanRedis } from '../../../harness/workload/card-data-scan';
+import { captureLogger } from '../../support/capture-logger';
+import { eventually } from '../../support/tcp-proxy';
+import { adyenWebhookGateway, pendingOperation, postAdyenBatch, signedAdyenItem, useWebhookStack } from '../../support/webhook-stack';
+
+const ADYEN_HMAC = '44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056';
+const MERCHANT = 'IdentifiersMerchant';
+const STRIPE_SECRET = 'whsec_webhook_identifiers_0123456789abcdef';
+const AMOUNT = 5000;
+
+const webLogs = captureLogger('info');
+const workerLogs = captureLogger('warn');
+const stack = useWebhookStack(
+  {
+    adyen: adyenWebhookGateway(MERCHANT, ADYEN_HMAC),
+    stripe: { type: 'stripe', base_url: 'http://127.0.0.1:1', api_key: 'sk_test_unused', webhook_secret: STRIPE_SECRET },
+  },
+  { webLogger: webLogs.logger, workerLogger: workerLogs.logger },
+);
+const stripe = new Stripe('sk_test_unit_only');
+
+/** `prefix` (15 digits) with the check digit that makes it pass the Luhn check. */
+function luhnComplete(prefix: string): string {
+  for (let d = 0; d <= 9; d += 1) {
+    const digits = `${prefix}${d}`;
+    let sum = 0;
+    for (let i = 0; i < digits.length; i += 1) {
+      let v = Number(digits[digits.length - 1 - i]);
+      if (i % 2 === 1) v = v * 2 > 9 ? v * 2 - 9 : v * 2;
+      sum += v;
+    }
+    if (sum % 10 === 0) return digits;
+  }
+  throw new Error('unreachable');
+}
+
+let seq = 0;
+/** A fresh 16-digit pspReference starting with `first` (2 to 6) that passes the Luhn check: a card number to every scan. */
+const cardLikeReference = (first: number): string => luhnComplete(`${first}${String(Date.now()).slice(-9)}${String(++seq).padStart(5, '0')}`);
+
+function authorisation(pspReference: string, merchantReference: string): Record<string, unknown> {
+  return signedAdyenItem(
+    { eventCode: 'AUTHORISATION', merchantReference, pspReference, merchantAccountCode: MERCHANT, amount: { value: AMOUNT, currency: 'EUR' } },
+    ADYEN_HMAC,
+  );
+}
+
+const pendingAdyen = (pspReference: string) =>
+  pendingOperation(
+    stack.worker,
+    'authorize',
+    { gateway: 'adyen', amount: AMOUNT, currency: 'EUR', order_id: `order-ids-${Date.now()}-${++seq}` },
+    pspReference,
+  );
+
+/** A PENDING Adyen authorization whose pspReference the reference index holds, as the /payments answer left it. */
+async function pendingIndexed(pspReference: string): Promise<string> {
+  const id = await pendingAdyen(pspReference);
+  await stack.worker.ledger.transitionAndGet(
+    id,
+    'PENDING',
+    { event: 'outcome' },
+    { gatewayReference: pspReference },
+    { reference: { gateway: 'adyen', reference: pspReference } },
+  );
+  expect(await stack.worker.ledger.findByReference('adyen', pspReference)).toBe(id);
+  return id;
+}
+
+/** Posts a Stripe event (raw JSON text, so a lone surrogate can be sent as its escape) signed as Stripe signs it. */
+async function postStripe(raw: string): Promise<number> {
+  const signature = stripe.webhooks.generateTestHeaderString({ payload: raw, secret: STRIPE_SECRET });
+  const res = await fetch(`${stack.web.server.url}/webhooks/stripe`, {
+    method: 'POST',
+    body: raw,
+    headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+  });
+  await res.text();
+  return res.status;
+}
+
+function capturableEvent(eventId: string, pi: string, operationId: string): string {
+  const object = {
+    id: pi,
+    object: 'payment_intent',
+    amount: AMOUNT,
+    amount_capturable: AMOUNT,
+    amount_received: 0,
+    capture_method: 'manual',
+    currency: 'eur',
+    metadata: { operation_id: operationId },
+    status: 'requires_capture',
+  };
+  const event = { id: '@@id@@', object: 'event', type: 'payment_intent.amount_capturable_updated', created: Math.floor(Date.now() / 1000), data: { object } };
+  // JSON.stringify writes a lone surrogate as its \u escape, as a PSP would send it.
+  return JSON.stringify(event).replace('"@@id@@"', JSON.stringify(eventId));
+}
+
+const skipped = (gateway: string, reason: string) => metricValue('pb_webhook_items_skipped_total', { gateway, reason });
+
+describe('a signed notification whose identifiers hold a card number or cannot be a key', () => {
+  it('an Adyen AUTHORISATION whose Luhn-valid pspReference starting with 2 to 6 the reference index holds is applied', async () => {
+    for (const first of [2, 4, 5]) {
+      const reference = cardLikeReference(first);
+      const before = await skipped('adyen', 'card_number');
+      const id = await pendingIndexed(reference);
+      // A merchant reference Adyen got as a digest (an id longer than 80 characters): only the reference names it.
+      const answer = await postAdyenBatch(stack, 'adyen', [authorisation(reference, `pbh-${'a'.repeat(64)}`)]);
+      expect(answer).toEqual({ status: 200, body: '[accepted]' });
+      await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
+      expect(await skipped('adyen', 'card_number')).toBe(before);
+    }
+  });
+
+  it('one whose card-number-like pspReference is not indexed yet is applied when its merchantReference names our operation (its answer lost)', async () => {
+    const reference = cardLikeReference(3);
+    const id = await pendingAdyen('ANSWERNOTRECORD1');
+    const answer = await postAdyenBatch(stack, 'adyen', [authorisation(reference, id)]);
+    expect(answer.status).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
+  });
+
+  it('one whose card-number-like pspReference names no operation of ours is acknowledged and skipped (card_number), leaving no trace of the number in Redis or the log', async () => {
+    const reference = cardLikeReference(4);
+    const before = await skipped('adyen', 'card_number');
+    const answer = await postAdyenBatch(stack, 'adyen', [authorisation(reference, 'opref-not-ours-1')]);
+    expect(answer).toEqual({ status: 200, body: '[accepted]' });
+    expect(await skipped('adyen', 'card_number')).toBe(before + 1);
+    const scan = await scanRedis(stack.worker.redis, stack.config.redis.keyPrefix, [reference]);
+    expect(scan.findings).toEqual([]);
+    const digest = createHash('sha256').update(Buffer.from(reference, 'utf16le')).digest('hex');
+    const line = webLogs.lines.find((l) => l.includes(digest));
+    expect(JSON.parse(line!)).toMatchObject({ level: 'warn', gateway: 'adyen', reason: 'card_number', field: 'gatewayReference', psp_status: 'AUTHORISATION' });
+    expect(webLogs.lines.filter((l) => l.includes(reference))).toEqual([]);
+  });
+
+  it('a Stripe event whose id holds a lone surrogate is queued under its digest and applied: its job completes, none is left stuck', async () => {
+    const pi = `pi_ids_${Date.now()}`;
+    const id = await pendingOperation(stack.worker, 'authorize', { gateway: 'stripe', amount: AMOUNT, currency: 'EUR' }, pi);
+    const eventId = `evt_ids_${Date.now()}\ud800x`;
+    expect(await postStripe(capturableEvent(eventId, pi, id))).toBe(200);
+    await eventually(async () => (await stack.worker.ledger.get(id))?.state === 'SUCCEEDED');
+    const digest = createHash('sha256').update(Buffer.from(eventId, 'utf16le')).digest('hex');
+    const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
+    try {
+      await eventually(async () => (await queue.getJob(bullJobId(`wh.stripe.sha256:${digest}`)))?.finishedOn !== undefined);
+      expect(await queue.getJobCounts('active', 'wait', 'delayed')).toEqual({ active: 0, wait: 0, delayed: 0 });
+    } finally {
+      await queue.close();
+    }
+    expect(workerLogs.lines.filter((l) => l.includes('Missing key'))).toEqual([]);
+  });
+
+  it('a Stripe event whose metadata.operation_id is of no shape the bridge makes is acknowledged and skipped (not_our_operation), nothing queued', async () => {
+    const before = await skipped('stripe', 'not_our_operation');
+    const eventId = `evt_ids_foreign_${Date.now()}`;
+    expect(await postStripe(capturableEvent(eventId, `pi_ids_foreign_${Date.now()}`, 'Order 42 / Müller'))).toBe(200);
+    expect(await skipped('stripe', 'not_our_operation')).toBe(before + 1);
+    const queue = createGatewayOutcomesQueue(stack.worker.redis, stack.config.redis.keyPrefix);
+    try {
+      expect(await queue.getJob(bullJobId(`wh.stripe.${eventId}`))).toBeUndefined();
+    } finally {
+      await queue.close();
+    }
+  });
+});

@@ -1,0 +1,116 @@
+import { GatewayConfig } from '../../../src/config/config';
+import { WebhookEvent } from '../../../src/gateways/gateway-adapter';
+import { WebhookOperationLookup, checkWebhookItem } from '../../../src/webhooks/webhook-item-check';
+
+const PAN = '4111111111111111';
+/** Luhn-valid, starting with 4: what a 16-digit Adyen pspReference can be. */
+const PSP_REFERENCE = '4929387412003213';
+const MERCHANT = 'AcmeEU';
+
+const adyen: GatewayConfig = {
+  name: 'adyen',
+  type: 'adyen',
+  baseUrl: 'https://psp.example',
+  apiKey: '',
+  webhookSecret: '',
+  webhookSecretPrevious: '',
+  merchantAccount: MERCHANT,
+  merchantId: '',
+  keyId: '',
+  sharedSecret: '',
+  reportUsername: '',
+  reportPassword: '',
+  reportBaseUrl: '',
+  authorisationType: '',
+  webhookPrivateKey: '',
+  timeoutMs: 1000,
+  maxSockets: 1,
+};
+
+/** A ledger holding `operations` and `references` (reference → operation), counting what it is asked. */
+function ledger(operations: string[] = [], references: Record<string, string> = {}): WebhookOperationLookup & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    asked,
+    hasOperation: async (id) => (asked.push(`op ${id}`), operations.includes(id)),
+    operationOfReference: async (gateway, reference) => (asked.push(`ref ${gateway} ${reference}`), references[reference] ?? null),
+  };
+}
+
+function authorisation(pspReference: string, merchantReference?: string, extra: Partial<WebhookEvent> = {}): WebhookEvent {
+  return {
+    eventId: `${pspReference}:AUTHORISATION:true`,
+    gatewayReference: pspReference,
+    account: MERCHANT,
+    outcome: { status: 'SUCCESS', gatewayStatus: 'AUTHORISATION', gatewayReference: pspReference, amount: 5000, currency: 'EUR' },
+    ...(merchantReference !== undefined ? { operationId: merchantReference } : {}),
+    ...extra,
+  };
+}
+
+describe('checkWebhookItem', () => {
+  it('queues an ordinary item as it is, asking the ledger nothing', async () => {
+    const lookup = ledger();
+    const verdict = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'opref-1'), 'adyen', adyen, lookup);
+    expect(verdict).toMatchObject({ kind: 'queue', data: { gateway: 'adyen', eventId: 'QFQTPCQ8HXSKGK82:AUTHORISATION:true', operationId: 'opref-1' } });
+    expect(lookup.asked).toEqual([]);
+  });
+
+  it('skips an item whose operation id is of no shape the bridge makes, as not_our_operation, asking the ledger nothing', async () => {
+    const lookup = ledger();
+    const verdict = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', 'Order 42 / shop'), 'adyen', adyen, lookup);
+    expect(verdict).toMatchObject({ kind: 'skip', reason: 'not_our_operation', field: 'operationId' });
+    expect(lookup.asked).toEqual([]);
+  });
+
+  it('queues an item whose card-number-like pspReference the reference index holds, with its event id as it is', async () => {
+    const verdict = await checkWebhookItem(authorisation(PSP_REFERENCE), 'adyen', adyen, ledger([], { [PSP_REFERENCE]: 'opref-7' }));
+    expect(verdict).toMatchObject({ kind: 'queue', data: { eventId: `${PSP_REFERENCE}:AUTHORISATION:true`, gatewayReference: PSP_REFERENCE } });
+  });
+
+  it('queues one whose reference is not indexed yet when its operation id names an operation in the ledger (the answer not recorded yet, or lost)', async () => {
+    const verdict = await checkWebhookItem(authorisation(PSP_REFERENCE, 'opref-7'), 'adyen', adyen, ledger(['opref-7']));
+    expect(verdict).toMatchObject({ kind: 'queue', data: { operationId: 'opref-7', gatewayReference: PSP_REFERENCE } });
+  });
+
+  it('skips, as card_number, an item whose card-number-like reference names no operation of ours, keeping nothing of the number', async () => {
+    const lookup = ledger();
+    const verdict = await checkWebhookItem(authorisation(PAN, 'opref-unknown'), 'adyen', adyen, lookup);
+    expect(verdict).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'gatewayReference' });
+    expect(JSON.stringify(verdict)).not.toContain(PAN);
+    expect(lookup.asked).toEqual(['op opref-unknown', `ref adyen ${PAN}`]);
+  });
+
+  it('skips a card number as operation id unless the ledger holds that id (a derived id whose hex digits read as one)', async () => {
+    const card = await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', PAN), 'adyen', adyen, ledger());
+    expect(card).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'operationId' });
+    const derived = `op-${PSP_REFERENCE}abcdefabcdefabcd`;
+    expect(await checkWebhookItem(authorisation('QFQTPCQ8HXSKGK82', derived), 'adyen', adyen, ledger([derived]))).toMatchObject({
+      kind: 'queue',
+      data: { operationId: derived },
+    });
+  });
+
+  it('skips, as card_number, an item with a card number in any other field (a currency, an account not ours), naming the field', async () => {
+    const currency = authorisation('QFQTPCQ8HXSKGK82', 'opref-1');
+    currency.outcome.currency = `CARD ${PAN}`;
+    expect(await checkWebhookItem(currency, 'adyen', adyen, ledger())).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'outcome.currency' });
+    const account = authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { account: PAN });
+    expect(await checkWebhookItem(account, 'adyen', adyen, ledger())).toMatchObject({ kind: 'skip', reason: 'card_number', field: 'account' });
+  });
+
+  it('queues the free text masked, never skipping an outcome for a card number in its reason', async () => {
+    const event = authorisation('QFQTPCQ8HXSKGK82', 'opref-1');
+    event.outcome = { ...event.outcome, status: 'FAIL', reason: `card ${PAN} refused` };
+    const verdict = await checkWebhookItem(event, 'adyen', adyen, ledger());
+    expect(verdict.kind).toBe('queue');
+    expect(JSON.stringify(verdict)).not.toContain(PAN);
+  });
+
+  it('queues an item whose event id holds a lone surrogate or a card number under a digest, in its data too', async () => {
+    for (const eventId of ['evt_a\ud800b', `evt_${PAN}`]) {
+      const verdict = await checkWebhookItem({ ...authorisation('QFQTPCQ8HXSKGK82', 'opref-1'), eventId }, 'adyen', adyen, ledger());
+      expect(verdict).toMatchObject({ kind: 'queue', data: { eventId: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) } });
+    }
+  });
+});
