@@ -5,7 +5,7 @@ import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { AdjustmentKind, needsAttention } from '../adjustments/adjustment';
+import { AdjustmentKind, AdjustmentRecord, needsAttention } from '../adjustments/adjustment';
 import { AdjustmentInput, AdjustmentStore, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
@@ -129,51 +129,44 @@ export class AdjustmentRecorder {
       if (needsAttention(adjustment.kind)) logger.warn('adjustment: money moved back, or is disputed, on a settled payment', fields);
       else logger.info('adjustment recorded', fields);
     }
-    if (result.undone) {
-      const fields = {
-        operation_id: op.id,
-        adjustment_id: adjustment.id,
-        gateway: adjustment.gateway,
-        kind: adjustment.kind,
-        amount: adjustment.amount ?? null,
-        currency: adjustment.currency ?? null,
-        authorization_id: op.command === 'sale' ? op.id : (op.authorizationId ?? op.payment.gateway_key),
-      };
-      if (op.command === 'refund') {
-        refundsUndone.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
-        logger.warn('refund undone: the PSP says a refund it had accepted gave the shopper nothing; its amount can be refunded again', fields);
-      } else {
-        capturesUndone.inc({ gateway: adjustment.gateway, command: op.command });
-        logger.warn('capture undone: the PSP says a capture it had accepted collected nothing; refunds of the payment are no longer checked against it', {
-          ...fields,
-          command: op.command,
-        });
-      }
-    }
-    if (result.redoneAfter !== undefined) {
-      undoneRedone.inc({ gateway: adjustment.gateway, command: op.command });
-      const fields = {
-        operation_id: op.id,
-        command: op.command,
-        adjustment_id: adjustment.id,
-        undone_by: result.redoneAfter,
-        gateway: adjustment.gateway,
-        amount: adjustment.amount ?? null,
-        currency: adjustment.currency ?? null,
-        authorization_id: op.command === 'sale' ? op.id : (op.authorizationId ?? op.payment.gateway_key),
-      };
-      if (op.command === 'refund') {
-        logger.warn('refund redone: the PSP says a refund it had undone succeeded after all; its amount counts as refunded again', fields);
-      } else {
-        logger.warn(
-          'capture redone: the PSP says a capture it had failed succeeded after all (re-captured); it counts as captured again, refunds of it are allowed',
-          fields,
-        );
-      }
-    }
+    if (result.undone || result.redoneAfter !== undefined) noteUndoneMark(op, adjustment, result.redoneAfter, logger);
     await recorder.emit(adjustmentEvent(op, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
     if (releases) await this.deps.ledger.releaseAuthorization(op.id);
     return result;
+  }
+}
+
+/**
+ * Counts and logs a mark the adjustment's step set or cleared on its operation: undone (a refund that gave the
+ * shopper nothing, a capture that collected nothing) or, with `redoneAfter` (the adjustment that had marked it),
+ * redone (the PSP says it succeeded after all). One warn line either way, where an operator looks.
+ */
+function noteUndoneMark(op: OperationRecord, adjustment: AdjustmentRecord, redoneAfter: string | undefined, logger: Logger): void {
+  const fields = {
+    operation_id: op.id,
+    command: op.command,
+    adjustment_id: adjustment.id,
+    gateway: adjustment.gateway,
+    kind: adjustment.kind,
+    amount: adjustment.amount ?? null,
+    currency: adjustment.currency ?? null,
+    authorization_id: op.command === 'sale' ? op.id : (op.authorizationId ?? op.payment.gateway_key),
+  };
+  const refund = op.command === 'refund';
+  if (redoneAfter !== undefined) {
+    undoneRedone.inc({ gateway: adjustment.gateway, command: op.command });
+    logger.warn(
+      refund
+        ? 'refund redone: the PSP says a refund it had undone succeeded after all; its amount counts as refunded again'
+        : 'capture redone: the PSP says a capture it had failed succeeded after all (re-captured); it counts as captured again, refunds of it are allowed',
+      { ...fields, undone_by: redoneAfter },
+    );
+  } else if (refund) {
+    refundsUndone.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
+    logger.warn('refund undone: the PSP says a refund it had accepted gave the shopper nothing; its amount can be refunded again', fields);
+  } else {
+    capturesUndone.inc({ gateway: adjustment.gateway, command: op.command });
+    logger.warn('capture undone: the PSP says a capture it had accepted collected nothing; refunds of the payment are no longer checked against it', fields);
   }
 }
