@@ -11,6 +11,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { WorkerProcess, startWorkerProcess } from '../../../src/processes/worker-process';
 import { ledgerStepOutcome } from '../../../src/split-tender/ledger-step-outcome';
 import { SplitTenderCoordinator } from '../../../src/split-tender/split-tender';
+import { memberOf } from '../../../src/split-tender/split-tender-store';
 import { planOf, refundReferences, stepReferences } from '../../../src/split-tender/split-tender-plan';
 import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -80,12 +81,47 @@ function notifications(): Notified[] {
 
 async function settledEvent(splitId: string): Promise<Notified> {
   const method = config.serviceBus.methods.notifications.split_tender_settled;
+  const logsBefore = logs.lines.length;
   let found: Notified | undefined;
-  await eventually(async () => {
-    found = notifications().find((x) => x.method === method && x.payment.operation_reference === splitId);
-    return found !== undefined;
-  }, 60_000);
+  try {
+    await eventually(async () => {
+      found = notifications().find((x) => x.method === method && x.payment.operation_reference === splitId);
+      return found !== undefined;
+    }, 60_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${await splitDiagnosis(splitId, logsBefore)}`, { cause: err });
+  }
   return found!;
+}
+
+/**
+ * Where a split that did not settle stands, for the failure message (a split normally settles in well under a
+ * second): its stored state and place on the open index, each step's ledger state and delivery job, the
+ * events the bus twin got for it, and the worker's warnings and errors since the wait began.
+ */
+async function splitDiagnosis(splitId: string, logsFrom: number): Promise<string> {
+  const { store } = worker.splitTender.coordinator;
+  const steps: Record<string, unknown> = {};
+  for (const [step, reference] of Object.entries(stepReferences({ id: splitId, step_ids: 'namespaced' }))) {
+    const op = await worker.ledger.get(reference);
+    if (!op) continue;
+    const job = await worker.deliveryQueue.getJob(bullJobId(reference));
+    steps[step] = {
+      state: op.state,
+      updated_ms_ago: Date.now() - op.updatedAt,
+      job: job ? { state: await job.getState(), attempts: job.attemptsMade, failed: job.failedReason } : null,
+    };
+  }
+  return JSON.stringify({
+    split: splitId,
+    state: await store.state(splitId),
+    due_in_ms: await worker.redis.zscore(store.openKey, memberOf({ kind: 'split', id: splitId })).then((at) => (at === null ? null : Number(at) - Date.now())),
+    steps,
+    events: notifications()
+      .filter((x) => JSON.stringify(x.payment).includes(splitId))
+      .map((x) => `${x.method} ${x.payment.operation_reference} ${x.payment.status}`),
+    worker_warnings: logs.lines.slice(logsFrom, logsFrom + 20),
+  });
 }
 
 async function balance(card: string): Promise<number> {
