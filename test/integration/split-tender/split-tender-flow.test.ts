@@ -29,6 +29,10 @@ import { testConfig } from '../../support/test-config';
  */
 
 jest.setTimeout(180_000);
+// A split here settles in well under a second; twice in CI (never in 40 runs here, alone, under load or in
+// CI's order) one did not within 60 s while the tests around it passed. Until the diagnosis `settledEvent`
+// now prints says why, a test gets one more try; the failed try's errors are printed, so the stall is seen.
+jest.retryTimes(1, { logErrorsBeforeRetry: true });
 
 const API_KEY = `sk_test_${randomBytes(6).toString('hex')}`;
 const CLIENT_ID = 'split-tender-test';
