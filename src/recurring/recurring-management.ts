@@ -6,7 +6,7 @@ import { Schedule, ScheduleDefinition, ScheduleState, cycleCommandToValidate } f
 import { validateCommandReport } from '../contracts/command-validator';
 import { applyCardDataPolicy } from '../contracts/card-data-policy';
 import { RecurringStore } from './recurring-store';
-import { gatewayDefinition } from '../gateways/gateway-registry';
+import { gatewayDefinition, transformerFor } from '../gateways/gateway-registry';
 
 const managed = counter(
   'pb_recurring_schedule_requests_total',
@@ -70,9 +70,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Reads a schedule definition from untrusted JSON (`params.schedule` of the bus call, the CLI's flags):
- * required fields, JSON types, no unknown field, `model` and `command` spelled as documented, the first
- * cycle's command validated as a channel's would be, and what the gateway needs to charge the stored
- * credential without the customer (`GatewayDefinition.checkMerchantInitiatedCharge`).
+ * required fields, JSON types, no unknown field, `model` and `command` spelled as documented, a configured
+ * gateway that carries the schedule's command (`GatewayTransformer.supports`), the first cycle's command
+ * validated as a channel's would be, and what the gateway needs to charge the stored credential without the
+ * customer (`GatewayDefinition.checkMerchantInitiatedCharge`).
  * @throws CommandValidationError naming the field (`schedule.<field>`).
  */
 export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gateways'>): ScheduleDefinition {
@@ -110,6 +111,20 @@ export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gatew
       `names no configured gateway (${Object.keys(config.gateways).join(', ') || 'none'})`,
       'INVALID_PARAMS',
     );
+  if (value.command !== undefined && value.command !== 'sale' && value.command !== 'authorize')
+    throw new CommandValidationError('schedule.command', 'must be sale or authorize', 'INVALID_PARAMS');
+  // Delivery fails a command its gateway does not carry (UNSUPPORTED_COMMAND): on a stored value card
+  // gateway, which carries neither sale nor authorize, every cycle would fail, charging nothing. The gateway
+  // is named, as no choice of command would do there.
+  const gateway = config.gateways[value.gateway as string];
+  const command = (value.command as ScheduleDefinition['command']) ?? 'sale';
+  const carried = transformerFor(gateway.type).supports;
+  if (!carried.includes(command))
+    throw new CommandValidationError(
+      'schedule.gateway',
+      `names a gateway that does not carry ${command} (${value.gateway as string}, type ${gateway.type}, carries ${carried.join(', ')})`,
+      'INVALID_PARAMS',
+    );
   const interval = value.interval as Record<string, unknown>;
   for (const key of Object.keys(interval)) {
     if (key !== 'unit' && key !== 'count') throw new CommandValidationError(`schedule.interval.${key}`, 'is not an interval field', 'INVALID_PARAMS');
@@ -123,7 +138,7 @@ export function scheduleDefinitionOf(value: unknown, config: Pick<Config, 'gatew
     masked = validateCommandReport(cycle).masked;
     // Every cycle is a merchant-initiated charge of the stored credential: what the gateway needs for one
     // (Stripe the Customer, Adyen the shopperReference) is refused now, not at every cycle.
-    if (masked.length === 0) gatewayDefinition(config.gateways[definition.gateway].type).checkMerchantInitiatedCharge?.(cycle.payment);
+    if (masked.length === 0) gatewayDefinition(gateway.type).checkMerchantInitiatedCharge?.(cycle.payment);
   } catch (err) {
     if (err instanceof CommandValidationError) throw new CommandValidationError(err.field.replace(/^payment\./, 'schedule.'), err.reason, err.code);
     throw err;

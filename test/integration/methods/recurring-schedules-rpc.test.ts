@@ -30,6 +30,7 @@ beforeAll(async () => {
     gateways: {
       simulator: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-recurring-rpc-key-0123456789', webhook_secret: 'whsec-rr-0123456789' },
       stripe: { type: 'stripe', base_url: 'http://127.0.0.1:9', api_key: 'sk_test_recurring_rpc_0123456789' },
+      giftcards: { type: 'adyen-stored-value', base_url: 'http://127.0.0.1:9', api_key: 'adyen-sv-rpc-key-0123456789', merchant_account: 'AcmeEU' },
     },
   });
   amqp = await amqpClient(config);
@@ -111,6 +112,8 @@ describe('bus JSON-RPC', () => {
     ['a card number as the token', { gateway_key: '4111111111111111' }, 'params.schedule.gateway_key'],
     // Stripe charges a stored PaymentMethod without the customer only with its Customer: no cycle could be charged.
     ['a Stripe schedule without its Customer', { gateway: 'stripe', gateway_key: 'pm_1Nxyz' }, 'params.schedule.custom_attributes.stripe_customer'],
+    // A stored value card gateway carries no sale: delivery would fail every cycle UNSUPPORTED_COMMAND.
+    ['a schedule on a gateway that carries no sale', { gateway: 'giftcards', gateway_key: 'shopper-0042:8416039902646530' }, 'params.schedule.gateway'],
   ])('refuses %s naming the field, with a dead-letter record', async (_what, extra, field) => {
     await amqp.drainDeadLetters();
     const answer = await call(m().create, { schedule: schedule(`bad-${tag}`, extra) });

@@ -4,8 +4,12 @@
  * PaymentMethod without the customer only with its Customer (`custom_attributes.stripe_customer`), Adyen a
  * stored card only with the shopperReference it was stored under. Before, such a schedule was created and
  * every cycle was refused. Cybersource's stored token (and the simulator's) needs nothing more.
+ *
+ * Nor is a schedule taken on a gateway that does not carry its command (a stored value card gateway carries
+ * neither sale nor authorize): delivery would fail every cycle UNSUPPORTED_COMMAND, charging nothing.
  */
 import { CommandValidationError } from '../../../src/errors/command-validation-error';
+import { ADYEN_SV_SUPPORTED_COMMANDS } from '../../../src/gateways/adyen-stored-value/adyen-stored-value-transformer';
 import { scheduleDefinitionOf } from '../../../src/recurring/recurring-management';
 import { testConfig } from '../../support/test-config';
 import { thrownBy } from '../../support/thrown';
@@ -16,6 +20,12 @@ const config = testConfig({
     adyen: { type: 'adyen', base_url: 'https://checkout-test.adyen.com/v71', api_key: 'adyen-key-0123456789', merchant_account: 'AcmeEU' },
     cs: { type: 'cybersource', base_url: 'https://apitest.cybersource.com', merchant_id: 'acme', key_id: 'kid-1', shared_secret: 'c2VjcmV0LXNoYXJlZA==' },
     simulator: { type: 'simulator', base_url: 'http://127.0.0.1:9' },
+    giftcards: {
+      type: 'adyen-stored-value',
+      base_url: 'https://pal-test.adyen.com/pal/servlet',
+      api_key: 'adyen-sv-key-0123456789',
+      merchant_account: 'AcmeEU',
+    },
   },
 });
 
@@ -70,5 +80,31 @@ describe('creating a recurring schedule: what its gateway needs to charge the st
     expect(refusal(schedule('adyen', '8416039902646530')).field).toBe('schedule.custom_attributes.shopper_reference');
     expect(scheduleDefinitionOf(schedule('cs', 'AB695DA801DD1BB6E05341588E0A3BDC'), config).gateway).toBe('cs');
     expect(scheduleDefinitionOf(schedule('simulator', 'pm_card_visa'), config).gateway).toBe('simulator');
+  });
+});
+
+describe('creating a recurring schedule: a gateway that carries its command', () => {
+  it('refuses a schedule on a stored value gateway (it carries no sale nor authorize), naming schedule.gateway and what it carries', () => {
+    for (const command of [undefined, 'sale', 'authorize']) {
+      const err = refusal(schedule('giftcards', 'shopper-0042:8416039902646530', command ? { command } : {}));
+      expect(err.field).toBe('schedule.gateway');
+      expect(err.code).toBe('INVALID_PARAMS');
+      expect(err.reason).toBe(
+        `names a gateway that does not carry ${command ?? 'sale'} (giftcards, type adyen-stored-value, carries ${ADYEN_SV_SUPPORTED_COMMANDS.join(', ')})`,
+      );
+    }
+  });
+
+  it('takes the same schedule on a card gateway, for a sale and an authorization', () => {
+    for (const command of [undefined, 'sale', 'authorize']) {
+      const definition = schedule('adyen', 'shopper-0042:8416039902646530', command ? { command } : {});
+      expect(scheduleDefinitionOf(definition, config).gateway).toBe('adyen');
+    }
+  });
+
+  it('refuses a command other than sale or authorize before asking the gateway, naming schedule.command', () => {
+    // A stored value gateway carries refund: the spelling is what is wrong, not the gateway.
+    expect(refusal(schedule('giftcards', 'shopper-0042:8416039902646530', { command: 'refund' })).field).toBe('schedule.command');
+    expect(refusal(schedule('adyen', 'shopper-0042:8416039902646530', { command: 'refund' })).field).toBe('schedule.command');
   });
 });
