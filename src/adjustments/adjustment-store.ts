@@ -29,14 +29,18 @@ import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same
 // adjustment's id) in the same step, when that operation is of one of those commands and SUCCEEDED. A fact that
 // says such an operation succeeded after all (`redoes`: the commands it redoes, space-separated: a re-capture after
 // a capture failed) clears that mark in the same step, so the amount counts as moved again.
-// Returns {1, marked, cleared} when created (marked: 1 when it marked the operation undone now; cleared: the id of
-// the adjustment whose mark it cleared now, else ''), {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
+// A re-capture held on the operation (`recaptured_at`, see HOLD_SCRIPT: it arrived before the failure it follows)
+// that is not older than the fact (`occurred`, '' when the PSP gave no time; a held '' likewise: a re-capture
+// follows a failure by definition) keeps the fact from marking it: the PSP captured again after that failure.
+// Returns {1, marked, cleared, superseded} when created (marked: 1 when it marked the operation undone now; cleared:
+// the id of the adjustment whose mark it cleared now, else ''; superseded: 1 when a held re-capture kept it from
+// marking), {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
 // counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {-2} when the adjustments changed (read again), {-1} when the
 // operation does not exist.
 const RECORD_SCRIPT = new LuaScript(
   luaInputs(
     ['adjustment', 'op_adjustments', 'log', 'index', 'op', 'counterpart'],
-    ['id', 'now', 'history', 'expected', 'claim_field', 'claim', 'undoes', 'redoes', 'undone_field'],
+    ['id', 'now', 'history', 'expected', 'claim_field', 'claim', 'undoes', 'redoes', 'undone_field', 'occurred', 'recaptured_at_field'],
   ),
   `
 if redis.call('EXISTS', K.op) == 0 then return {-1} end
@@ -58,20 +62,64 @@ redis.call('RPUSH', K.log, A.history)
 redis.call('ZADD', K.index, A.now, A.id)
 local marked = 0
 local cleared = ''
+local superseded = 0
 if (A.undoes ~= '' or A.redoes ~= '') and redis.call('HGET', K.op, 'state') == 'SUCCEEDED' then
   local command = ' ' .. (redis.call('HGET', K.op, 'command') or '') .. ' '
   if A.undoes ~= '' and string.find(' ' .. A.undoes .. ' ', command, 1, true) then
-    marked = redis.call('HSETNX', K.op, A.undone_field, A.id)
+    local held = redis.call('HGET', K.op, A.recaptured_at_field)
+    if held and (held == '' or A.occurred == '' or tonumber(A.occurred) <= tonumber(held)) then
+      superseded = 1
+    else
+      marked = redis.call('HSETNX', K.op, A.undone_field, A.id)
+    end
   end
   if A.redoes ~= '' and string.find(' ' .. A.redoes .. ' ', command, 1, true) then
     cleared = redis.call('HGET', K.op, A.undone_field) or ''
     if cleared ~= '' then redis.call('HDEL', K.op, A.undone_field) end
   end
 end
-return {1, marked, cleared}
+return {1, marked, cleared, superseded}
 `,
   true,
 );
+
+// Holds a re-capture that arrived before the capture failure it follows (nothing marked undone yet) on a SUCCEEDED
+// operation: its time (`at_field`: epoch ms, '' when unknown) and the adjustment it is to be reported as (`fact_field`,
+// JSON), unless one as late is held already; one history entry. Returns 1 when held now, 0 when a re-capture as late
+// was held already, 2 when the operation is marked undone (the failure came first: the caller reports it as usual),
+// 3 when the operation is not SUCCEEDED, -1 when it does not exist.
+const HOLD_SCRIPT = new LuaScript(
+  luaInputs(['op', 'log'], ['at_field', 'fact_field', 'undone_field', 'at', 'fact', 'history']),
+  `
+if redis.call('EXISTS', K.op) == 0 then return -1 end
+if redis.call('HGET', K.op, 'state') ~= 'SUCCEEDED' then return 3 end
+if redis.call('HEXISTS', K.op, A.undone_field) == 1 then return 2 end
+local held = redis.call('HGET', K.op, A.at_field)
+if held and (A.at == '' or held == '' or tonumber(A.at) <= tonumber(held)) then return 0 end
+redis.call('HSET', K.op, A.at_field, A.at, A.fact_field, A.fact)
+redis.call('RPUSH', K.log, A.history)
+return 1
+`,
+);
+
+/**
+ * The fields of a SUCCEEDED capture or sale's record holding the PSP's re-capture of it that arrived before the
+ * capture failure it follows (`AdjustmentStore.holdRecapture`): when the PSP re-captured (epoch ms, '' when it did
+ * not say), and the `succeeded_after_failure` adjustment it is reported as once that failure comes (JSON).
+ */
+export const RECAPTURED_AT_FIELD = 'recaptured_at';
+export const RECAPTURE_FIELD = 'recapture';
+
+/** A re-capture held on its operation (`AdjustmentStore.holdRecapture`). */
+export interface HeldRecapture {
+  /** When the PSP re-captured, epoch ms; absent when it did not say. */
+  at?: number;
+  /** The adjustment it is reported as, after the failure it follows. */
+  fact: Omit<AdjustmentInput, 'operationId'>;
+}
+
+/** What `holdRecapture` did: `held` now, `later_held` (one as late was held already), `undone` (the failure came first), `not_succeeded`. */
+export type HoldRecaptureResult = 'held' | 'later_held' | 'undone' | 'not_succeeded';
 
 /**
  * The field of an adjustment reconciliation recorded naming the webhook event (its PSP event id) found to report
@@ -134,6 +182,12 @@ export interface RecordedAdjustment {
    * more, so no refund gives it back.
    */
   undone?: true;
+  /**
+   * This new adjustment would have marked its capture or sale undone, but the PSP's re-capture of it, held on the
+   * operation (`holdRecapture`: it arrived first), is not older: the PSP captured again after this failure, so
+   * nothing was marked.
+   */
+  superseded?: true;
   /**
    * This new adjustment (`succeeded_after_failure`, `commandsRedoneBy`) cleared the undone mark of its operation, a
    * SUCCEEDED capture, sale or refund the PSP had undone and now says it did after all (an Adyen re-capture): its
@@ -227,7 +281,7 @@ export class AdjustmentStore {
     const searched = input.source === 'webhook' && reconciledKindsOf(input.kind).length > 0;
     for (let round = 0; round < RECORD_ROUNDS; round += 1) {
       const found = searched ? await this.recordedFirst(keys, input) : null;
-      const [status, existing, cleared] = (await RECORD_SCRIPT.run(
+      const [status, existing, cleared, superseded] = (await RECORD_SCRIPT.run(
         this.redis,
         {
           keys: { ...base, counterpart: found?.counterpart ? keys.adjustment(found.counterpart.id) : base.adjustment },
@@ -241,13 +295,21 @@ export class AdjustmentStore {
             undoes: commandsUndoneBy(input.kind).join(' '),
             redoes: commandsRedoneBy(input.kind).join(' '),
             undone_field: UNDONE_FIELD,
+            occurred: input.occurredAt ?? '',
+            recaptured_at_field: RECAPTURED_AT_FIELD,
           },
         },
         fields,
-      )) as [number, (string[] | number)?, string?];
+      )) as [number, (string[] | number)?, string?, number?];
       if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
       if (status === 1) {
-        return { created: true, adjustment, ...(existing === 1 ? { undone: true as const } : {}), ...(cleared ? { redoneAfter: cleared } : {}) };
+        return {
+          created: true,
+          adjustment,
+          ...(existing === 1 ? { undone: true as const } : {}),
+          ...(cleared ? { redoneAfter: cleared } : {}),
+          ...(superseded === 1 ? { superseded: true as const } : {}),
+        };
       }
       const pairs = Array.isArray(existing) ? existing : [];
       if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(pairs)) };
@@ -284,6 +346,48 @@ export class AdjustmentStore {
   }
 
   /**
+   * Holds on SUCCEEDED capture or sale `operationId` the PSP's re-capture of it that arrived before the capture
+   * failure it follows (nothing marks it undone): its time and the adjustment `fact` it is to be reported as, so
+   * that failure, when it comes, marks nothing (`recordAdjustment`'s `superseded`) and is followed by it. A
+   * re-capture as late held already stays. One history entry (`recapture_held`, with the PSP event id).
+   * @returns what it did; `undone`: the failure was recorded first, the caller reports the re-capture as usual.
+   * @throws OperationNotFoundError when the operation does not exist.
+   */
+  async holdRecapture(operationId: string, held: HeldRecapture, now = Date.now()): Promise<HoldRecaptureResult> {
+    const shard = await shardOfOperation(this.redis, this.prefix, operationId);
+    if (shard === null) throw new OperationNotFoundError(`no operation ${operationId} to hold a re-capture on`);
+    const keys = this.shards[shard];
+    const history = JSON.stringify({
+      ...redact({ event: 'recapture_held', psp_event_id: held.fact.pspEventId, recaptured_at: held.at ?? null, amount: held.fact.amount ?? null }),
+      at: now,
+    });
+    const status = await HOLD_SCRIPT.run(this.redis, {
+      keys: { op: keys.op(operationId), log: keys.history(operationId) },
+      args: {
+        at_field: RECAPTURED_AT_FIELD,
+        fact_field: RECAPTURE_FIELD,
+        undone_field: UNDONE_FIELD,
+        at: held.at ?? '',
+        fact: JSON.stringify(held.fact),
+        history,
+      },
+    });
+    if (status === -1) throw new OperationNotFoundError(`no operation ${operationId} to hold a re-capture on`);
+    return status === 1 ? 'held' : status === 0 ? 'later_held' : status === 2 ? 'undone' : 'not_succeeded';
+  }
+
+  /** The re-capture held on `operationId` (`holdRecapture`), or null when none is (or it cannot be read). */
+  async heldRecapture(operationId: string): Promise<HeldRecapture | null> {
+    const shard = await shardOfOperation(this.redis, this.prefix, operationId);
+    if (shard === null) return null;
+    const [at, fact] = await this.redis.hmget(this.shards[shard].op(operationId), RECAPTURED_AT_FIELD, RECAPTURE_FIELD);
+    if (at === null || fact === null) return null;
+    const parsed = parseHeldFact(fact);
+    if (parsed === null) return null;
+    return at === '' ? { fact: parsed } : { at: Number(at), fact: parsed };
+  }
+
+  /**
    * Ties adjustment `id` of `operationId` to the PSP reconciliation line `lineId`, unless another line has it
    * already: an adjustment accounts for one line (a second chargeback of the same amount is a fact of its own).
    * @returns the line it is tied to (`lineId`, or the line that had it), or null when there is no such adjustment.
@@ -314,6 +418,34 @@ export class AdjustmentStore {
     const found = await Promise.all(ids.map((id) => this.redis.hgetall(keys.adjustment(id))));
     return found.filter((h) => h.id).map((h) => fromHash(h));
   }
+}
+
+/** A held re-capture's adjustment as `holdRecapture` wrote it; null when it does not read as one. */
+function parseHeldFact(stored: string): Omit<AdjustmentInput, 'operationId'> | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(stored);
+  } catch {
+    return null;
+  }
+  if (v === null || typeof v !== 'object') return null;
+  const f = v as Record<string, unknown>;
+  const str = (x: unknown): x is string => typeof x === 'string';
+  const int = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x);
+  if (f.kind !== 'succeeded_after_failure' || !str(f.gateway) || !str(f.pspEventId) || f.source !== 'webhook') return null;
+  if (f.direction !== 'credit' && f.direction !== 'debit' && f.direction !== 'none') return null;
+  return {
+    kind: f.kind,
+    direction: f.direction,
+    gateway: f.gateway,
+    pspEventId: f.pspEventId,
+    source: f.source,
+    ...(int(f.amount) ? { amount: f.amount } : {}),
+    ...(str(f.currency) ? { currency: f.currency } : {}),
+    ...(str(f.reason) ? { reason: f.reason } : {}),
+    ...(str(f.pspReference) ? { pspReference: f.pspReference } : {}),
+    ...(int(f.occurredAt) ? { occurredAt: f.occurredAt } : {}),
+  };
 }
 
 /** Whether `a` sorts strictly before `b`, element by element. */

@@ -5,8 +5,8 @@ import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
-import { AdjustmentKind, AdjustmentRecord, needsAttention } from '../adjustments/adjustment';
-import { AdjustmentInput, AdjustmentStore, RecordedAdjustment } from '../adjustments/adjustment-store';
+import { AdjustmentKind, AdjustmentRecord, commandsUndoneBy, needsAttention } from '../adjustments/adjustment';
+import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
 const adjustmentsTotal = counter(
   'pb_adjustments_total',
@@ -36,6 +36,17 @@ const undoneRedone = counter(
   'pb_undone_operations_redone_total',
   'Captures, sales and refunds marked undone that the PSP later said succeeded after all (succeeded_after_failure: an Adyen re-capture after CAPTURE_FAILED): the mark is cleared and the amount counts as captured (or refunded) again, by gateway and command',
   ['gateway', 'command'],
+);
+
+/**
+ * A PSP's re-capture that arrived before the capture failure it follows (notifications come in any order): `held` on
+ * the capture (nothing to redo yet; `later_held` when one as late was held already), then `reported` when that
+ * failure came: recorded without marking the capture undone, and the re-capture reported after it.
+ */
+export const recapturesBeforeFailure = counter(
+  'pb_recaptures_before_failure_total',
+  'PSP re-captures (Adyen "Transaction Recaptured") that arrived before the capture failure they follow, by gateway, command and step: held (kept on the capture, nothing undone to redo), later_held (one as late was held already), reported (the earlier failure came: recorded without undoing the capture, then the re-capture reported after it)',
+  ['gateway', 'command', 'step'],
 );
 
 /**
@@ -89,7 +100,11 @@ export class AdjustmentRecorder {
    * the same write: a refund's amount is refundable again (`pb_refunds_undone_total`, a warn line), a capture's or
    * sale's no longer counts as captured for its refunds (`pb_captures_undone_total`, a warn line). A
    * `succeeded_after_failure` of such an operation marked undone clears the mark in that write (`redoneAfter`): the
-   * amount counts as captured, or refunded, again (`pb_undone_operations_redone_total`, a warn line).
+   * amount counts as captured, or refunded, again (`pb_undone_operations_redone_total`, a warn line). A failure of
+   * a capture or sale whose re-capture arrived first and is held on it (`AdjustmentStore.holdRecapture`), the
+   * re-capture not older than the failure, marks nothing (`superseded`): the failure's event is sent, then the
+   * re-capture is recorded as the `succeeded_after_failure` it would have been in order, and its event follows
+   * (`pb_recaptures_before_failure_total{step="reported"}`, a warn line); a repeat after a crash completes it.
    * @returns whether the adjustment was new, and the adjustment as stored.
    * @throws OperationNotFoundError when `input.operationId` is not in the ledger.
    */
@@ -133,7 +148,64 @@ export class AdjustmentRecorder {
     await recorder.emit(adjustmentEvent(op, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
     if (releases) await this.deps.ledger.releaseAuthorization(op.id);
+    if (commandsUndoneBy(adjustment.kind).includes(op.command)) await this.reportHeldRecapture(op, adjustment, result.superseded === true, now);
     return result;
+  }
+
+  /**
+   * Holds on SUCCEEDED capture or sale `op`, not marked undone, the PSP's re-capture of it (`fact`, the
+   * `succeeded_after_failure` it is reported as; `at`, when the PSP re-captured) that arrived before the capture
+   * failure it follows: nothing to redo yet, and the OMS, told the capture succeeded, is told nothing until that
+   * failure comes (then both, in the PSP's order: `recordAdjustment`). Counted (`pb_recaptures_before_failure_total`)
+   * and logged.
+   * @returns what the store did; `undone`: the failure was recorded meanwhile, the caller reports the re-capture as usual.
+   */
+  async holdRecapture(op: OperationRecord, held: HeldRecapture): Promise<HoldRecaptureResult> {
+    const result = await this.deps.store.holdRecapture(op.id, held);
+    if (result === 'held' || result === 'later_held') {
+      recapturesBeforeFailure.inc({ gateway: held.fact.gateway, command: op.command, step: result });
+      this.deps.logger.info('re-capture arrived before the capture failure it follows: held on the capture, reported after that failure when it comes', {
+        operation_id: op.id,
+        command: op.command,
+        gateway: held.fact.gateway,
+        recapture_event_id: held.fact.pspEventId,
+        recaptured_at: held.at === undefined ? null : new Date(held.at).toISOString(),
+        amount: held.fact.amount ?? null,
+        currency: held.fact.currency ?? null,
+        kept: result === 'held' ? 'this one' : 'one as late, held already',
+      });
+    }
+    return result;
+  }
+
+  /**
+   * After a capture failure of `op`: the PSP's re-capture held on it (it arrived first) that is not older than the
+   * failure is what happened after it, recorded and reported now, in the order the PSP did them. On every call, so
+   * a repeat after a crash between the two completes it (the re-capture's adjustment is idempotent). One the
+   * failure is later than stays held: that failure marked the capture undone.
+   */
+  private async reportHeldRecapture(op: OperationRecord, failure: AdjustmentRecord, superseded: boolean, now: number): Promise<void> {
+    const held = await this.deps.store.heldRecapture(op.id);
+    if (held === null) return;
+    if (held.at !== undefined && failure.occurredAt !== undefined && failure.occurredAt > held.at) return;
+    const fields = {
+      operation_id: op.id,
+      command: op.command,
+      gateway: failure.gateway,
+      capture_failed_adjustment_id: failure.id,
+      capture_failed_at: failure.occurredAt === undefined ? null : new Date(failure.occurredAt).toISOString(),
+      recaptured_at: held.at === undefined ? null : new Date(held.at).toISOString(),
+      recapture_event_id: held.fact.pspEventId,
+      amount: held.fact.amount ?? null,
+      currency: held.fact.currency ?? null,
+    };
+    const { created } = await this.recordAdjustment(op, held.fact, now);
+    if (!created && !superseded) return;
+    recapturesBeforeFailure.inc({ gateway: failure.gateway, command: op.command, step: 'reported' });
+    this.deps.logger.warn(
+      'capture failure reported after its re-capture arrived: the PSP captured again after this failure, so the capture is not undone; the OMS is told the failure, then the re-capture',
+      fields,
+    );
   }
 }
 

@@ -186,6 +186,19 @@ export interface WebhookEvent {
    * operation that is still open through `outcome` (a FAIL). See src/adjustments/adjustment.ts.
    */
   adjustment?: AdjustmentFact;
+  /**
+   * Set when the notification is the PSP capturing again, itself, a capture it had reported failed (Adyen
+   * `CAPTURE` success true, reason "Transaction Recaptured" or "Transaction Auto-recaptured"), with when it did
+   * (`occurredAt`, epoch ms, the item's `eventDate`; absent when it gives none). Such a notification may arrive
+   * before the failure it follows (`webhooks/early-recapture.ts`).
+   */
+  recapture?: Recapture;
+}
+
+/** A re-capture's own facts (see `WebhookEvent.recapture`). */
+export interface Recapture {
+  /** When the PSP re-captured, epoch ms; absent when the notification does not say. */
+  occurredAt?: number;
 }
 
 /**

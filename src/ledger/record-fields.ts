@@ -106,7 +106,8 @@ type FieldTable = { [F in keyof OperationRecord]-?: { hash: string; codec: Codec
  * encoding. Everything that writes or reads a record (create, transitions, read-backs) goes through it.
  * The hash also holds fields the record does not expose: `authorization_key` and `authorization_ref`
  * (authorization-index.ts), the hold marks `held_since` and `parked_at`
- * (`Ledger.markHeld`), and the poller's `orphan_dry_run_at`.
+ * (`Ledger.markHeld`), the poller's `orphan_dry_run_at`, and a re-capture that arrived before the capture failure
+ * it follows, `recaptured_at` and `recapture` (`AdjustmentStore.holdRecapture`).
  */
 const FIELDS: FieldTable = {
   id: { hash: 'id', codec: text },

@@ -1,4 +1,5 @@
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
+import { AdjustmentInput } from '../adjustments/adjustment-store';
 import { directionOfSuccess } from '../adjustments/adjustment';
 import { OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
@@ -41,19 +42,31 @@ export async function reportContradiction(
     confirmed_by: confirmedBy,
     event_id: job.eventId,
   });
-  const { created } = await deps.adjustments.recordAdjustment(op, {
+  const { created } = await deps.adjustments.recordAdjustment(op, successAfterFailureInput(op, job));
+  if (op.command === 'authorize' && deps.orphans) {
+    await deps.orphans.request(op.id, 'oms_told_failed', outcome.gatewayReference !== undefined ? { pspReference: outcome.gatewayReference } : {});
+  }
+  return created;
+}
+
+/**
+ * The `succeeded_after_failure` adjustment a webhook's success of `op` is recorded as: the PSP's confirmed money,
+ * status and reference, idempotent by its event id. The same whether it is reported at once or, a re-capture
+ * that arrived before the failure it follows, once that failure comes (`AdjustmentRecorder`).
+ */
+export function successAfterFailureInput(op: OperationRecord, job: GatewayOutcomeJobData): Omit<AdjustmentInput, 'operationId'> {
+  const { outcome } = job;
+  return {
     kind: 'succeeded_after_failure',
     direction: directionOfSuccess(op.command),
     ...(outcome.amount !== undefined ? { amount: outcome.amount } : {}),
     ...(outcome.currency !== undefined ? { currency: outcome.currency } : {}),
     reason: outcome.gatewayStatus,
     ...(outcome.gatewayReference !== undefined ? { pspReference: outcome.gatewayReference } : {}),
+    // A re-capture's time: what orders it after the capture failure it follows, whichever arrived first.
+    ...(job.recapture?.occurredAt !== undefined ? { occurredAt: job.recapture.occurredAt } : {}),
     gateway: job.gateway,
     pspEventId: job.eventId,
     source: 'webhook',
-  });
-  if (op.command === 'authorize' && deps.orphans) {
-    await deps.orphans.request(op.id, 'oms_told_failed', outcome.gatewayReference !== undefined ? { pspReference: outcome.gatewayReference } : {});
-  }
-  return created;
+  };
 }

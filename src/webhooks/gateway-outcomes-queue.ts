@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { RedisClient } from '../redis/redis-connection';
 import { bullPrefix } from '../queueing/bull-prefix';
 import { AdjustmentFact } from '../adjustments/adjustment';
-import { GatewayOutcome } from '../gateways/gateway-adapter';
+import { GatewayOutcome, Recapture } from '../gateways/gateway-adapter';
 import type { FaultCount } from '../queueing/job-faults';
 
 /** Outcomes pushed by PSP webhooks, waiting to be applied to the ledger. */
@@ -20,6 +20,8 @@ export interface GatewayOutcomeJobData extends FaultCount {
   outcome: GatewayOutcome;
   /** A late fact to record as an adjustment (see `WebhookEvent.adjustment`). */
   adjustment?: AdjustmentFact;
+  /** The PSP capturing again a capture it had failed (see `WebhookEvent.recapture`). */
+  recapture?: Recapture;
 }
 
 export function createGatewayOutcomesQueue(connection: RedisClient, keyPrefix: string): Queue<GatewayOutcomeJobData> {

@@ -15,6 +15,7 @@ import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { applyLateFact } from './late-fact';
+import { holdEarlyRecapture } from './early-recapture';
 import { isSuccessAfterFailure, reportContradiction } from './contradiction';
 import { handleSuccessAfterFailure } from './success-after-failure';
 import { ContradictionVerdict } from './psp-current-state';
@@ -151,7 +152,7 @@ async function afterFault(job: Job<GatewayOutcomeJobData>, err: unknown, logger:
 async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<GatewayOutcomeJobData>, token: string | undefined): Promise<string> {
   const { gateway, operationId, gatewayReference } = job.data;
   const id = operationId ?? (gatewayReference ? await deps.ledger.findByReference(gateway, gatewayReference) : null);
-  const op = id ? await deps.ledger.get(id) : null;
+  let op = id ? await deps.ledger.get(id) : null;
   if (!op) throw new OperationNotFoundError(`no operation for webhook ${job.data.eventId} yet`);
   // Named by its payment's reference, a fact may be another command's outcome: history only, never a move.
   const settles = settlesCommand(job.data.outcome, op.command);
@@ -175,6 +176,11 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
   const late = await applyLateFact(op, arrived, deps);
   if (late !== null) return late;
+  // A re-capture that arrived before the capture failure it follows: held until that failure comes.
+  const early = await holdEarlyRecapture(op, arrived, deps);
+  if (early === 'held' || early === 'later_held' || early === 'not_succeeded') return op.state;
+  // The failure was recorded meanwhile: the re-capture redoes it, as in order.
+  if (early === 'undone') op = (await deps.ledger.get(op.id)) ?? op;
   if (deps.router) {
     const router = deps.router;
     // Success for what the OMS was told FAILED: reported as an adjustment (and an orphan to void) once the PSP

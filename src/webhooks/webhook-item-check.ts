@@ -117,6 +117,7 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
     // The PSP's free text is masked before it is queued (Redis), stored and sent on.
     outcome: withSafeReason(event.outcome),
     ...(event.adjustment ? { adjustment: withSafeReason(event.adjustment) } : {}),
+    ...(event.recapture ? { recapture: event.recapture } : {}),
   };
   // The event id was decided above (a digest's hex is no text to scan); the gateway's own account is ours.
   const found = cardNumberIn({ ...data, eventId: '' }, [...known, configuredAccount(gateway)], '');

@@ -75,6 +75,8 @@ export interface AdyenItemFields {
   success?: string;
   /** Adyen's `reason` (e.g. `Transaction Recaptured`); absent: none. */
   reason?: string;
+  /** Adyen's `eventDate` (ISO 8601); absent: now. */
+  eventDate?: string;
 }
 
 /** One notification item, signed with `hmacKey` as Adyen signs it (its own library's `calculateHmac`). */
@@ -88,7 +90,7 @@ export function signedAdyenItem(fields: AdyenItemFields, hmacKey: string): Recor
     eventCode: fields.eventCode,
     success: fields.success ?? 'true',
     ...(fields.reason !== undefined ? { reason: fields.reason } : {}),
-    eventDate: new Date().toISOString(),
+    eventDate: fields.eventDate ?? new Date().toISOString(),
     additionalData: {},
   };
   (item.additionalData as Record<string, string>).hmacSignature = adyenSigner.calculateHmac(item as never, hmacKey);

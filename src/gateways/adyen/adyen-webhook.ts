@@ -288,6 +288,10 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
       outcome,
     };
     if (late !== null) event.adjustment = adjustmentFact(item, late);
+    if (isRecapture(item)) {
+      const recapturedAt = eventTime(item);
+      event.recapture = recapturedAt !== undefined ? { occurredAt: recapturedAt } : {};
+    }
     const operationId = operationIdFromReference(item.merchantReference);
     if (operationId) event.operationId = operationId;
     events.push(event);
@@ -303,8 +307,12 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
  */
 function outcomeEventId(item: AdyenNotificationItem): string {
   const id = `${item.pspReference}:${item.eventCode}:${item.success}`;
-  const recaptured = item.eventCode === 'CAPTURE' && item.success === 'true' && /recaptured/i.test(item.reason ?? '');
-  return recaptured ? `${id}:recaptured:${item.eventDate ?? ''}` : id;
+  return isRecapture(item) ? `${id}:recaptured:${item.eventDate ?? ''}` : id;
+}
+
+/** Adyen capturing again, itself, a capture it reported failed: `CAPTURE`, success true, reason "Transaction (Auto-)Recaptured". */
+function isRecapture(item: AdyenNotificationItem): boolean {
+  return item.eventCode === 'CAPTURE' && item.success === 'true' && /recaptured/i.test(item.reason ?? '');
 }
 
 /** The adjustment part of a late fact: amounts as Adyen reported them, its reason code and time. */

@@ -16,6 +16,8 @@ import { BusTwin, startBusTwin } from '../../../harness/twins/bus-twin/bus-twin'
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harness/twins/psp-simulator/simulator-signature';
 import { resolveOperationContext } from '../../../src/delivery/operation-context';
+import { bullJobId } from '../../../src/queueing/job-id';
+import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
@@ -127,6 +129,16 @@ const counted = (gateway: string, outcome: string) => metricValue('pb_webhook_su
 async function finished(gateway: string, outcome: string, before: number): Promise<void> {
   await eventually(async () => (await counted(gateway, outcome)) > before, 15000);
   await new Promise((r) => setTimeout(r, 300));
+}
+
+/** Waits until the outcome job of the Adyen notification `eventId` (as the webhook parser names it) has run to its end. */
+async function adyenOutcomeApplied(eventId: string): Promise<void> {
+  const queue = createGatewayOutcomesQueue(worker.redis, config.redis.keyPrefix);
+  try {
+    await eventually(async () => (await queue.getJob(bullJobId(`wh.adyen.${eventId}`)))?.finishedOn !== undefined, 15000);
+  } finally {
+    await queue.close();
+  }
 }
 
 async function history(id: string): Promise<string[]> {
@@ -271,10 +283,14 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect((await worker.ledger.get(capture.id))?.state).toBe('FAILED');
   });
 
-  it('an Adyen re-capture of a capture undone by CAPTURE_FAILED clears the undone mark in the step that records it: a refund of that money, refused while undone, is allowed again', async () => {
+  /**
+   * A capture of 5000 EUR that SUCCEEDED at Adyen, against its authorization, and a refund of it not sent yet;
+   * `item` signs a notification about the capture, `refundCheck` says what the refund check says of the refund now.
+   */
+  async function adyenCaptureWithRefund(prefix: string) {
     const orderId = order();
     const payment = { gateway: 'adyen', gateway_account: 'acct-1', amount: 5000, currency: 'EUR', order_id: orderId };
-    const auth = await succeededOperation(worker, 'authorize', payment, `ADYRCAUTH${String(seq).padStart(7, '0')}`);
+    const auth = await succeededOperation(worker, 'authorize', payment, `${prefix}AUTH${String(seq).padStart(7, '0')}`);
     // The capture as delivery sends it: checked against (and so registered with) its authorization, then accepted.
     const captureCmd = channelCommand('capture', {}, { ...payment, gateway_key: auth.id });
     const { record: sent } = await worker.ledger.create(captureCmd.payment.operation_reference!, captureCmd, Date.now(), { event: 'attempt' });
@@ -282,7 +298,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     const ok = {
       status: 'SUCCESS' as const,
       gatewayStatus: 'received',
-      gatewayReference: `ADYRCCAP${String(seq).padStart(8, '0')}`,
+      gatewayReference: `${prefix}CAP${String(seq).padStart(8, '0')}`,
       amount: 5000,
       currency: 'EUR',
     };
@@ -290,13 +306,12 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(capture.state).toBe('SUCCEEDED');
     const refundCmd = channelCommand('refund', {}, { ...payment, gateway_key: auth.id });
     const { record: refund } = await worker.ledger.create(refundCmd.payment.operation_reference!, refundCmd, Date.now(), { event: 'attempt' });
-    /** What the refund check says of the refund now: refused with its reason, or allowed. */
     const refundCheck = async () => {
       const resolved = await resolveOperationContext(refund!, worker.ledger, { checkAmounts: true });
       return 'fail' in resolved ? resolved.fail : 'context' in resolved ? 'allowed' : 'wait';
     };
     expect(await refundCheck()).toBe('allowed');
-    const item = (eventCode: string, reason?: string) =>
+    const item = (eventCode: string, reason?: string, eventDate?: string) =>
       signedAdyenItem(
         {
           eventCode,
@@ -307,9 +322,17 @@ describe('a webhook success of an operation the OMS was told failed', () => {
           merchantAccountCode: 'TestMerchant',
           amount: { value: 5000, currency: 'EUR' },
           ...(reason !== undefined ? { reason } : {}),
+          ...(eventDate !== undefined ? { eventDate } : {}),
         },
         ADYEN_HMAC,
       );
+    return { capture, refundCheck, item };
+  }
+
+  const adjustedKinds = (operationId: string) => adjustedFor(operationId).map((n) => (n.params as { adjustment: { kind: string } }).adjustment.kind);
+
+  it('an Adyen re-capture of a capture undone by CAPTURE_FAILED clears the undone mark in the step that records it: a refund of that money, refused while undone, is allowed again', async () => {
+    const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRC');
     // The scheme rejects the capture: nothing collected, so nothing to refund.
     expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme')])).status).toBe(200);
     await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
@@ -323,10 +346,48 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(after).toMatchObject({ state: 'SUCCEEDED' });
     expect(after?.undoneBy).toBeUndefined();
     expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' })).toBe(redone + 1);
-    expect(adjustedFor(capture.id).map((n) => (n.params as { adjustment: { kind: string } }).adjustment.kind)).toEqual([
-      'capture_failed',
-      'succeeded_after_failure',
-    ]);
+    expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure']);
     expect(await refundCheck()).toBe('allowed');
+  });
+
+  it('an Adyen re-capture delivered before the CAPTURE_FAILED it follows (later eventDate) leaves the capture not undone and refundable: the OMS is told capture_failed, then the re-capture', async () => {
+    const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRO');
+    const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+    const recapturedAt = new Date(Date.now() - 60_000).toISOString();
+    const undone = await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' });
+    // Adyen delivers the re-capture first.
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
+    expect(adjustedKinds(capture.id)).toEqual([]);
+    expect(await refundCheck()).toBe('allowed');
+    // Then the failure it follows.
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await worker.ledger.get(capture.id);
+    expect(after).toMatchObject({ state: 'SUCCEEDED' });
+    expect(after?.undoneBy).toBeUndefined();
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' })).toBe(undone);
+    expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure']);
+    expect(await refundCheck()).toBe('allowed');
+    expect(await metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'reported' })).toBeGreaterThanOrEqual(1);
+    // A resend of the failure changes nothing and sends nothing again.
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
+    expect(adjustedKinds(capture.id)).toHaveLength(2);
+  });
+
+  it('a CAPTURE_FAILED later than a re-capture delivered before it (the re-capture failed again) marks the capture undone: refunds of it are refused', async () => {
+    const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRL');
+    const recapturedAt = new Date(Date.now() - 3_600_000).toISOString();
+    const failedAt = new Date(Date.now() - 60_000).toISOString();
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
+    expect(await refundCheck()).toBe('amount_exceeds_captured');
   });
 });

@@ -335,6 +335,16 @@ describe('Adyen webhook events', () => {
     expect(again.outcome.status).toBe('SUCCESS');
   });
 
+  it('marks a re-capture (reason Transaction Auto-recaptured) as one, with its eventDate, so its order against the CAPTURE_FAILED it follows is known; a first capture is none', () => {
+    const capture = example('post-CAPTURE-capture');
+    const [first] = t.parseWebhook(raw(capture), gateway);
+    const recapture = JSON.parse(JSON.stringify(capture)) as Notification;
+    Object.assign(recapture.notificationItems[0].NotificationRequestItem, { reason: 'Transaction Auto-recaptured', eventDate: '2026-02-03T10:00:00+01:00' });
+    const [again] = t.parseWebhook(raw(recapture), gateway);
+    expect(first.recapture).toBeUndefined();
+    expect(again.recapture).toEqual({ occurredAt: Date.parse('2026-02-03T09:00:00Z') });
+  });
+
   it('skips events that are neither the outcome of a command we send nor a late fact about a payment', () => {
     expect(t.parseWebhook(raw(example('post-REPORT_AVAILABLE-report_available')), gateway)).toEqual([]);
   });
