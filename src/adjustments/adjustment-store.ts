@@ -6,6 +6,7 @@ import { redact } from '../logging/redact';
 import { ALL_SHARDS, ShardKeys, shardKeysOf, shardOfOperation } from '../redis/key-layout';
 import { LuaScript, luaInputs } from '../redis/lua-script';
 import {
+  ADJUSTMENT_KINDS,
   AdjustmentFact,
   AdjustmentRecord,
   AdjustmentSource,
@@ -32,15 +33,36 @@ import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same
 // A re-capture held on the operation (`recaptured_at`, see HOLD_SCRIPT: it arrived before the failure it follows)
 // that is not older than the fact (`occurred`, '' when the PSP gave no time; a held '' likewise: a re-capture
 // follows a failure by definition) keeps the fact from marking it: the PSP captured again after that failure.
-// Returns {1, marked, cleared, superseded} when created (marked: 1 when it marked the operation undone now; cleared:
-// the id of the adjustment whose mark it cleared now, else ''; superseded: 1 when a held re-capture kept it from
-// marking), {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
+// A fact that redoes, with a time (`occurred`), clears the mark only when no failure of the operation recorded already
+// (`listed` adjustments, the extra keys XK(1..listed): all of the operation's, read by the caller; {-3} when it has
+// more now: read again) of a kind that undoes its command (`undo_kinds`: ' command:kind … ') is later than it: the PSP
+// failed it again after this success, and its latest word stands. The mark then names the latest such failure, and
+// the new adjustment records it (`failed_again_field`). A failure or a redo without a time keeps the redo winning.
+// Returns {1, marked, cleared, superseded, failed_again, failed_again_at} when created (marked: 1 when it marked the
+// operation undone now; cleared: the id of the adjustment whose mark it cleared now, else ''; superseded: 1 when a
+// held re-capture kept it from marking; failed_again: the later failure that kept the mark, else '', and its time),
+// {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
 // counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {-2} when the adjustments changed (read again), {-1} when the
 // operation does not exist.
 const RECORD_SCRIPT = new LuaScript(
   luaInputs(
     ['adjustment', 'op_adjustments', 'log', 'index', 'op', 'counterpart'],
-    ['id', 'now', 'history', 'expected', 'claim_field', 'claim', 'undoes', 'redoes', 'undone_field', 'occurred', 'recaptured_at_field'],
+    [
+      'id',
+      'now',
+      'history',
+      'expected',
+      'claim_field',
+      'claim',
+      'undoes',
+      'redoes',
+      'undone_field',
+      'occurred',
+      'recaptured_at_field',
+      'listed',
+      'undo_kinds',
+      'failed_again_field',
+    ],
   ),
   `
 if redis.call('EXISTS', K.op) == 0 then return {-1} end
@@ -56,6 +78,7 @@ if A.expected ~= '' then
     return {2, redis.call('HGETALL', K.counterpart)}
   end
 end
+if A.listed ~= '' and redis.call('ZCARD', K.op_adjustments) ~= tonumber(A.listed) then return {-3} end
 redis.call('HSET', K.adjustment, unpack(ARGV, A_REST))
 redis.call('ZADD', K.op_adjustments, A.now, A.id)
 redis.call('RPUSH', K.log, A.history)
@@ -63,8 +86,11 @@ redis.call('ZADD', K.index, A.now, A.id)
 local marked = 0
 local cleared = ''
 local superseded = 0
+local failed_again = ''
+local failed_again_at = ''
 if (A.undoes ~= '' or A.redoes ~= '') and redis.call('HGET', K.op, 'state') == 'SUCCEEDED' then
-  local command = ' ' .. (redis.call('HGET', K.op, 'command') or '') .. ' '
+  local bare = redis.call('HGET', K.op, 'command') or ''
+  local command = ' ' .. bare .. ' '
   if A.undoes ~= '' and string.find(' ' .. A.undoes .. ' ', command, 1, true) then
     local held = redis.call('HGET', K.op, A.recaptured_at_field)
     if held and (held == '' or A.occurred == '' or tonumber(A.occurred) <= tonumber(held)) then
@@ -74,11 +100,28 @@ if (A.undoes ~= '' or A.redoes ~= '') and redis.call('HGET', K.op, 'state') == '
     end
   end
   if A.redoes ~= '' and string.find(' ' .. A.redoes .. ' ', command, 1, true) then
-    cleared = redis.call('HGET', K.op, A.undone_field) or ''
-    if cleared ~= '' then redis.call('HDEL', K.op, A.undone_field) end
+    local mark = redis.call('HGET', K.op, A.undone_field) or ''
+    if mark ~= '' and A.occurred ~= '' and A.listed ~= '' then
+      local redone_at = tonumber(A.occurred)
+      local latest = nil
+      for i = 1, tonumber(A.listed) do
+        local f = redis.call('HMGET', XK(i), 'id', 'kind', 'occurred_at')
+        local at = tonumber(f[3] or '')
+        if f[1] and f[2] and at and at > redone_at and string.find(A.undo_kinds, ' ' .. bare .. ':' .. f[2] .. ' ', 1, true) then
+          if latest == nil or at > latest then latest, failed_again, failed_again_at = at, f[1], f[3] end
+        end
+      end
+    end
+    if failed_again ~= '' then
+      if failed_again ~= mark then redis.call('HSET', K.op, A.undone_field, failed_again) end
+      redis.call('HSET', K.adjustment, A.failed_again_field, failed_again)
+    elseif mark ~= '' then
+      cleared = mark
+      redis.call('HDEL', K.op, A.undone_field)
+    end
   end
 end
-return {1, marked, cleared, superseded}
+return {1, marked, cleared, superseded, failed_again, failed_again_at}
 `,
   true,
 );
@@ -127,6 +170,15 @@ export type HoldRecaptureResult = 'held' | 'later_held' | 'undone' | 'not_succee
  * fact of its own). Absent: none yet.
  */
 export const WEBHOOK_EVENT_FIELD = 'webhook_event';
+
+/**
+ * The field of a `succeeded_after_failure` adjustment naming the later failure of its operation, recorded first,
+ * that kept the operation undone (`AdjustmentRecord.failedAgainBy`).
+ */
+export const FAILED_AGAIN_FIELD = 'failed_again_by';
+
+/** ' command:kind … ': the failures that undo each command (`commandsUndoneBy`), as the record script matches them. */
+const UNDO_KINDS = ` ${ADJUSTMENT_KINDS.flatMap((kind) => commandsUndoneBy(kind).map((command) => `${command}:${kind}`)).join(' ')} `;
 
 /** Rounds of read-then-record before giving up while other writers keep changing an operation's adjustments. */
 const RECORD_ROUNDS = 8;
@@ -194,6 +246,12 @@ export interface RecordedAdjustment {
    * amount counts as captured (or refunded) again. The id of the adjustment that had marked it undone.
    */
   redoneAfter?: string;
+  /**
+   * This new adjustment (`succeeded_after_failure`, with a time) would have cleared the undone mark of its operation,
+   * but a failure of it recorded already is later (the PSP failed it again after this success): the mark stays and
+   * names the latest such failure, this adjustment's `failedAgainBy`; when the PSP says that failure happened, epoch ms.
+   */
+  failedAgainAt?: number;
 }
 
 /** `adj_<24 hex>`: the same gateway and PSP event id always give the same id (idempotent across crashes). */
@@ -279,9 +337,12 @@ export class AdjustmentStore {
     };
     // Only a webhook's fact of a kind reconciliation also records from a line can have been recorded first.
     const searched = input.source === 'webhook' && reconciledKindsOf(input.kind).length > 0;
+    // A dated success after failure is weighed against the failures recorded before it: the script reads them all.
+    const weighed = commandsRedoneBy(input.kind).length > 0 && input.occurredAt !== undefined;
     for (let round = 0; round < RECORD_ROUNDS; round += 1) {
       const found = searched ? await this.recordedFirst(keys, input) : null;
-      const [status, existing, cleared, superseded] = (await RECORD_SCRIPT.run(
+      const listed = weighed ? await this.redis.zrange(base.op_adjustments, 0, -1) : null;
+      const [status, existing, cleared, superseded, failedAgain, failedAgainAt] = (await RECORD_SCRIPT.run(
         this.redis,
         {
           keys: { ...base, counterpart: found?.counterpart ? keys.adjustment(found.counterpart.id) : base.adjustment },
@@ -297,20 +358,27 @@ export class AdjustmentStore {
             undone_field: UNDONE_FIELD,
             occurred: input.occurredAt ?? '',
             recaptured_at_field: RECAPTURED_AT_FIELD,
+            listed: listed === null ? '' : listed.length,
+            undo_kinds: UNDO_KINDS,
+            failed_again_field: FAILED_AGAIN_FIELD,
           },
         },
         fields,
-      )) as [number, (string[] | number)?, string?, number?];
+        listed === null ? [] : listed.map((adj) => keys.adjustment(adj)),
+      )) as [number, (string[] | number)?, string?, number?, string?, string?];
       if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
       if (status === 1) {
         return {
           created: true,
-          adjustment,
+          adjustment: failedAgain ? { ...adjustment, failedAgainBy: failedAgain } : adjustment,
           ...(existing === 1 ? { undone: true as const } : {}),
           ...(cleared ? { redoneAfter: cleared } : {}),
           ...(superseded === 1 ? { superseded: true as const } : {}),
+          ...(failedAgain && failedAgainAt ? { failedAgainAt: Number(failedAgainAt) } : {}),
         };
       }
+      // -3: a failure was recorded since the operation's adjustments were read for a dated success: weigh it too.
+      if (status === -3) continue;
       const pairs = Array.isArray(existing) ? existing : [];
       if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(pairs)) };
       if (status === 2) return { created: false, adjustment: fromHash(hashFromPairs(pairs)), sameFact: true };
@@ -472,6 +540,7 @@ function toHash(a: AdjustmentRecord): string[] {
   put('occurred_at', a.occurredAt);
   put('source', a.source);
   put('recorded_at', a.recordedAt);
+  put(FAILED_AGAIN_FIELD, a.failedAgainBy);
   return out;
 }
 
@@ -498,5 +567,6 @@ function fromHash(h: Record<string, string>): AdjustmentRecord {
     ...(h.reason !== undefined ? { reason: h.reason } : {}),
     ...(h.psp_reference !== undefined ? { pspReference: h.psp_reference } : {}),
     ...(h.occurred_at !== undefined ? { occurredAt: num(h.occurred_at) } : {}),
+    ...(h[FAILED_AGAIN_FIELD] !== undefined ? { failedAgainBy: h[FAILED_AGAIN_FIELD] } : {}),
   };
 }

@@ -196,6 +196,12 @@ export interface AdjustmentRecord {
   /** Where it came from: a webhook, or reconciliation. */
   source: AdjustmentSource;
   recordedAt: number;
+  /**
+   * A `succeeded_after_failure` older than a failure of its operation recorded already (an Adyen re-capture
+   * delivered after the capture failed again): the id of the latest such failure, which keeps the operation undone
+   * (`UNDONE_FIELD`). The success is what the PSP did then; the failure is its latest word. Absent otherwise.
+   */
+  failedAgainBy?: string;
 }
 
 export type AdjustmentSource = 'webhook' | 'reconciliation';

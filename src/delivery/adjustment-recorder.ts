@@ -39,6 +39,17 @@ const undoneRedone = counter(
 );
 
 /**
+ * Successes after failure (an Adyen re-capture) older than a failure of the same operation recorded already: the
+ * PSP failed it again after that success, so the undone mark stays (naming the latest such failure) and the
+ * success is reported as history (`failed_again_by`).
+ */
+const redosBeforeLaterFailure = counter(
+  'pb_redos_before_later_failure_total',
+  'Captures, sales and refunds marked undone whose succeeded_after_failure (an Adyen re-capture) is older than a failure of them recorded already: the PSP failed them again after it, so they stay undone (the mark names that later failure), by gateway and command',
+  ['gateway', 'command'],
+);
+
+/**
  * A PSP's re-capture that arrived before the capture failure it follows (notifications come in any order): `held` on
  * the capture (nothing to redo yet; `later_held` when one as late was held already), then `reported` when that
  * failure came: recorded without marking the capture undone, and the re-capture reported after it.
@@ -105,6 +116,9 @@ export class AdjustmentRecorder {
    * re-capture not older than the failure, marks nothing (`superseded`): the failure's event is sent, then the
    * re-capture is recorded as the `succeeded_after_failure` it would have been in order, and its event follows
    * (`pb_recaptures_before_failure_total{step="reported"}`, a warn line); a repeat after a crash completes it.
+   * A dated `succeeded_after_failure` older than a failure of the operation recorded already clears nothing: the
+   * PSP failed it again after, the mark stays on the latest such failure, and the event carries `failed_again_by`
+   * (`pb_redos_before_later_failure_total`, a warn line).
    * @returns whether the adjustment was new, and the adjustment as stored.
    * @throws OperationNotFoundError when `input.operationId` is not in the ledger.
    */
@@ -145,6 +159,7 @@ export class AdjustmentRecorder {
       else logger.info('adjustment recorded', fields);
     }
     if (result.undone || result.redoneAfter !== undefined) noteUndoneMark(op, adjustment, result.redoneAfter, logger);
+    if (adjustment.failedAgainBy !== undefined && created) noteFailedAgain(op, adjustment, result.failedAgainAt, logger);
     await recorder.emit(adjustmentEvent(op, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
     if (releases) await this.deps.ledger.releaseAuthorization(op.id);
@@ -199,14 +214,41 @@ export class AdjustmentRecorder {
       amount: held.fact.amount ?? null,
       currency: held.fact.currency ?? null,
     };
-    const { created } = await this.recordAdjustment(op, held.fact, now);
+    const { created, adjustment } = await this.recordAdjustment(op, held.fact, now);
     if (!created && !superseded) return;
     recapturesBeforeFailure.inc({ gateway: failure.gateway, command: op.command, step: 'reported' });
     this.deps.logger.warn(
-      'capture failure reported after its re-capture arrived: the PSP captured again after this failure, so the capture is not undone; the OMS is told the failure, then the re-capture',
-      fields,
+      adjustment.failedAgainBy === undefined
+        ? 'capture failure reported after its re-capture arrived: the PSP captured again after this failure, so the capture is not undone; the OMS is told the failure, then the re-capture'
+        : 'capture failure reported after its re-capture arrived: the PSP captured again after this failure, but failed it again later; the capture stays undone; the OMS is told the failure, then the re-capture',
+      { ...fields, failed_again_by: adjustment.failedAgainBy ?? null },
     );
   }
+}
+
+/**
+ * Counts and logs a success after failure that cleared nothing: a failure of its operation recorded first is later
+ * (`failedAgainBy`, at `failedAgainAt`), so the operation stays undone. One warn line, where an operator looks.
+ */
+function noteFailedAgain(op: OperationRecord, adjustment: AdjustmentRecord, failedAgainAt: number | undefined, logger: Logger): void {
+  redosBeforeLaterFailure.inc({ gateway: adjustment.gateway, command: op.command });
+  logger.warn(
+    op.command === 'refund'
+      ? 'refund stays undone: the PSP says it succeeded after its failure, but a later failure of it came first; its amount still counts as not refunded'
+      : 'capture stays undone: the PSP re-captured it, but a later failure of it came first; it still counts as not captured, refunds of it are refused',
+    {
+      operation_id: op.id,
+      command: op.command,
+      adjustment_id: adjustment.id,
+      gateway: adjustment.gateway,
+      kind: adjustment.kind,
+      redone_at: adjustment.occurredAt === undefined ? null : new Date(adjustment.occurredAt).toISOString(),
+      undone_by: adjustment.failedAgainBy ?? null,
+      failed_again_at: failedAgainAt === undefined ? null : new Date(failedAgainAt).toISOString(),
+      amount: adjustment.amount ?? null,
+      currency: adjustment.currency ?? null,
+    },
+  );
 }
 
 /**

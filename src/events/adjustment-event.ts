@@ -15,7 +15,8 @@ export function adjustmentEventId(operationId: string, adjustmentId: string): st
  * `payment` echoes the operation's payment (its amount is the operation's, not the adjustment's) with
  * `operation_reference`, the operation's own `operation_state` (unchanged by the adjustment) and `event_id`;
  * `adjustment` carries what the PSP reported: kind, money direction, amount (integer minor units) and
- * currency, its reason code, its references and when it happened. See docs/EVENTS.md.
+ * currency, its reason code, its references and when it happened, and for a success the PSP failed again after
+ * (`failed_again_by`) the failure that stands. See docs/EVENTS.md.
  */
 export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecord, config: Config): PaymentEvent {
   const eventId = adjustmentEventId(op.id, adjustment.id);
@@ -51,6 +52,8 @@ export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecor
         psp_event_id: adjustment.pspEventId,
         occurred_at: adjustment.occurredAt === undefined ? null : new Date(adjustment.occurredAt).toISOString(),
         source: adjustment.source,
+        // A success older than a failure already reported: what the PSP did then, not where the operation stands.
+        ...(adjustment.failedAgainBy !== undefined ? { failed_again_by: adjustment.failedAgainBy } : {}),
       },
     },
   };

@@ -303,11 +303,14 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
  * The id of an outcome item, what Adyen's resends of the same notification share (the webhook route drops a
  * repeat by it): pspReference, eventCode and success. A re-capture (`CAPTURE`, success true, reason "Transaction
  * Recaptured" or "Transaction Auto-recaptured", after `CAPTURE_FAILED`) may name the capture's pspReference again:
- * it also carries its eventDate, or it would read as a repeat of the capture's first success and be dropped.
+ * it also carries its eventDate, or it would read as a repeat of the capture's first success and be dropped. So
+ * does a dated `CAPTURE_FAILED`: a capture Adyen re-captured may fail again, under the same pspReference, and that
+ * second failure is no resend of the first.
  */
 function outcomeEventId(item: AdyenNotificationItem): string {
   const id = `${item.pspReference}:${item.eventCode}:${item.success}`;
-  return isRecapture(item) ? `${id}:recaptured:${item.eventDate ?? ''}` : id;
+  if (isRecapture(item)) return `${id}:recaptured:${item.eventDate ?? ''}`;
+  return item.eventCode === 'CAPTURE_FAILED' && item.eventDate ? `${id}:${item.eventDate}` : id;
 }
 
 /** Adyen capturing again, itself, a capture it reported failed: `CAPTURE`, success true, reason "Transaction (Auto-)Recaptured". */

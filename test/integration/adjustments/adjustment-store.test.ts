@@ -157,6 +157,37 @@ describe('AdjustmentStore.recordAdjustment: a fact that undoes a capture', () =>
     expect(unmarked.redoneAfter).toBeUndefined();
   });
 
+  it('a dated succeeded_after_failure older than a failure recorded already clears nothing: the mark moves to the latest later failure, the adjustment names it; a later or undated one clears it', async () => {
+    const id = await succeeded('capture');
+    const failure = (event: string, occurredAt: number) => store.recordAdjustment({ ...fact(id, 'capture_failed', event), occurredAt });
+    const redo = (event: string, occurredAt?: number) => {
+      const { occurredAt: _dropped, ...undated } = input(id, event);
+      return store.recordAdjustment({ ...undated, kind: 'succeeded_after_failure', direction: 'credit', ...(occurredAt !== undefined ? { occurredAt } : {}) });
+    };
+    const first = await failure(`${id}:CAPTURE_FAILED:true:1`, 1000);
+    const again = await failure(`${id}:CAPTURE_FAILED:true:3`, 3000);
+    // Not a failure of a capture: no later word on it.
+    await store.recordAdjustment({ ...input(id, `${id}:CHARGEBACK:true`), occurredAt: 5000 });
+    expect(again.undone).toBeUndefined();
+    expect((await ledger.get(id))?.undoneBy).toBe(first.adjustment.id);
+    const older = await redo(`${id}:CAPTURE:true:recaptured:2`, 2000);
+    expect(older).toMatchObject({ created: true, failedAgainAt: 3000, adjustment: { failedAgainBy: again.adjustment.id } });
+    expect(older.redoneAfter).toBeUndefined();
+    expect((await ledger.get(id))?.undoneBy).toBe(again.adjustment.id);
+    expect(await store.get(older.adjustment.id)).toEqual(older.adjustment);
+    const later = await redo(`${id}:CAPTURE:true:recaptured:4`, 4000);
+    expect(later).toMatchObject({ created: true, redoneAfter: again.adjustment.id });
+    expect(later.adjustment.failedAgainBy).toBeUndefined();
+    expect((await ledger.get(id))?.undoneBy).toBeUndefined();
+    // Undated, a success after failure still wins over a dated failure.
+    const other = await succeeded('sale');
+    const marked = await store.recordAdjustment({ ...fact(other, 'capture_failed', `${other}:CAPTURE_FAILED:true:9`), occurredAt: 9000 });
+    const { occurredAt: _none, ...undated } = input(other, `${other}:CAPTURE:true:recaptured:`);
+    expect(await store.recordAdjustment({ ...undated, kind: 'succeeded_after_failure', direction: 'credit' })).toMatchObject({
+      redoneAfter: marked.adjustment.id,
+    });
+  });
+
   it('marks nothing for a capture_failed naming an authorization, nor for a refund_failed naming a capture', async () => {
     const auth = await succeeded('authorize');
     expect((await store.recordAdjustment(fact(auth, 'capture_failed', 'A1:CAPTURE_FAILED:true'))).undone).toBeUndefined();

@@ -390,4 +390,60 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
   });
+
+  it('an Adyen re-capture delivered after a second, later CAPTURE_FAILED leaves the capture undone by that later failure: the OMS hears the re-capture, marked failed_again_by it, and refunds stay refused until a later re-capture', async () => {
+    const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYR2');
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const [failedAt, recapturedAt, failedAgainAt, recapturedAgainAt] = [at(40), at(30), at(20), at(10)];
+    const redone = await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' });
+    const kept = await metricValue('pb_redos_before_later_failure_total', { gateway: 'adyen', command: 'capture' });
+    // Adyen: failed, re-captured, failed again; it delivers both failures, then the re-capture between them.
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
+      200,
+    );
+    await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    await eventually(async () => adjustedKinds(capture.id).length >= 3, 15000);
+    await new Promise((r) => setTimeout(r, 300));
+    const adjustments = adjustedFor(capture.id).map(
+      (n) => (n.params as { adjustment: { id: string; kind: string; failed_again_by?: string | null } }).adjustment,
+    );
+    expect(adjustments.map((a) => a.kind)).toEqual(['capture_failed', 'capture_failed', 'succeeded_after_failure']);
+    const later = adjustments[1].id;
+    expect(adjustments[2].failed_again_by).toBe(later);
+    expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(later);
+    expect(await refundCheck()).toBe('amount_exceeds_captured');
+    expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' })).toBe(redone);
+    expect(await metricValue('pb_redos_before_later_failure_total', { gateway: 'adyen', command: 'capture' })).toBe(kept + 1);
+    // Adyen re-captures once more, after the second failure: its last word, the capture counts as captured.
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAgainAt)])).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy === undefined, 15000);
+    await eventually(async () => adjustedKinds(capture.id).length >= 4, 15000);
+    expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' })).toBe(redone + 1);
+    expect(await refundCheck()).toBe('allowed');
+  });
+
+  it('an Adyen re-capture held before its failure, then a later CAPTURE_FAILED, then the earlier one it follows: the held re-capture is reported after that, failed_again_by the later failure, and the capture stays undone', async () => {
+    const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRH');
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const [failedAt, recapturedAt, failedAgainAt] = [at(30), at(20), at(10)];
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
+      200,
+    );
+    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await eventually(async () => adjustedKinds(capture.id).length >= 3, 15000);
+    await new Promise((r) => setTimeout(r, 300));
+    const adjustments = adjustedFor(capture.id).map(
+      (n) => (n.params as { adjustment: { id: string; kind: string; failed_again_by?: string | null } }).adjustment,
+    );
+    expect(adjustments.map((a) => a.kind)).toEqual(['capture_failed', 'capture_failed', 'succeeded_after_failure']);
+    expect(adjustments[2].failed_again_by).toBe(adjustments[0].id);
+    expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(adjustments[0].id);
+    expect(await refundCheck()).toBe('amount_exceeds_captured');
+  });
 });

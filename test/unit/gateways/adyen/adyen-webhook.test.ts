@@ -335,6 +335,23 @@ describe('Adyen webhook events', () => {
     expect(again.outcome.status).toBe('SUCCESS');
   });
 
+  it('gives a second CAPTURE_FAILED of one capture (its own eventDate: the re-capture failed again) an id of its own, which Adyen resends of it share', () => {
+    const failed = example('post-CAPTURE_FAILED-capture_failed');
+    const item = failed.notificationItems[0].NotificationRequestItem;
+    Object.assign(item, { eventDate: '2026-02-03T10:00:00+01:00' });
+    const again = JSON.parse(JSON.stringify(failed)) as Notification;
+    Object.assign(again.notificationItems[0].NotificationRequestItem, { eventDate: '2026-02-03T11:00:00+01:00' });
+    const [first] = t.parseWebhook(raw(failed), gateway);
+    const [resent] = t.parseWebhook(raw(failed), gateway);
+    const [second] = t.parseWebhook(raw(again), gateway);
+    expect(first.eventId).toBe(`${String(item.pspReference)}:CAPTURE_FAILED:true:2026-02-03T10:00:00+01:00`);
+    expect(resent.eventId).toBe(first.eventId);
+    expect(second.eventId).not.toBe(first.eventId);
+    const undated = JSON.parse(JSON.stringify(failed)) as Notification;
+    delete (undated.notificationItems[0].NotificationRequestItem as { eventDate?: string }).eventDate;
+    expect(t.parseWebhook(raw(undated), gateway)[0].eventId).toBe(`${String(item.pspReference)}:CAPTURE_FAILED:true`);
+  });
+
   it('marks a re-capture (reason Transaction Auto-recaptured) as one, with its eventDate, so its order against the CAPTURE_FAILED it follows is known; a first capture is none', () => {
     const capture = example('post-CAPTURE-capture');
     const [first] = t.parseWebhook(raw(capture), gateway);
