@@ -44,7 +44,7 @@ return out
 );
 
 /** The adjustment fields a late-fact line is compared with (`knownAdjustment` reads them in this order). */
-const ADJUSTMENT_FIELDS = ['kind', 'direction', 'amount', 'psp_reference', 'source', 'psp_event_id', RECONCILED_LINE_FIELD] as const;
+const ADJUSTMENT_FIELDS = ['kind', 'direction', 'amount', 'psp_reference', 'source', 'psp_event_id', RECONCILED_LINE_FIELD, 'occurred_at'] as const;
 
 /** The prefix of a reconciliation adjustment's PSP event id before its line id. */
 const LINE_EVENT_PREFIX = 'reconciliation:';
@@ -62,7 +62,7 @@ export function lineEventId(lineId: string): string {
  * line it accounts for: the one reconciliation recorded it from (its PSP event id), else the one a run tied it to.
  */
 function knownAdjustment(id: string, fields: readonly (string | null)[]): KnownAdjustment | undefined {
-  const [kind, direction, amount, pspReference, source, pspEventId, tied] = fields;
+  const [kind, direction, amount, pspReference, source, pspEventId, tied, occurredAt] = fields;
   if (!isAdjustmentKind(kind) || (direction !== 'debit' && direction !== 'credit' && direction !== 'none')) return undefined;
   const line = source === 'reconciliation' && pspEventId?.startsWith(LINE_EVENT_PREFIX) ? pspEventId.slice(LINE_EVENT_PREFIX.length) : (tied ?? undefined);
   return {
@@ -72,6 +72,7 @@ function knownAdjustment(id: string, fields: readonly (string | null)[]): KnownA
     ...(amount !== null && amount !== undefined && amount !== '' ? { amount: Number(amount) } : {}),
     ...(pspReference ? { pspReference } : {}),
     ...(line ? { line } : {}),
+    ...(occurredAt !== null && occurredAt !== undefined && occurredAt !== '' ? { occurredAt: Number(occurredAt) } : {}),
   };
 }
 
@@ -248,11 +249,14 @@ export class ReconciliationLedger {
 
   /**
    * `match` with its operation's adjustments read again (its record step found them changed since the page read
-   * them: a webhook may have recorded the line's fact in between).
+   * them: a webhook may have recorded the line's fact in between), and its fields: the adjustment that changed
+   * them may have set or cleared its undone mark (a re-capture's webhook).
    */
   async readAgain(match: Match): Promise<Match> {
     const { known, counts } = await this.adjustmentsOf([match.op.id]);
-    return { ...match, adjustments: known.get(match.op.id) ?? [], adjustmentsRead: counts.get(match.op.id) ?? 0 };
+    const shard = await this.ledger.shardOf(match.op.id);
+    const op = shard === null ? undefined : (await this.load([{ i: 0, by: match.by, id: match.op.id, shard }]))[shard].get(match.op.id);
+    return { ...match, ...(op ? { op } : {}), adjustments: known.get(match.op.id) ?? [], adjustmentsRead: counts.get(match.op.id) ?? 0 };
   }
 
   /** The whole record of a matched operation (the runner's rare actions need more than the classifier's fields). */

@@ -24,6 +24,18 @@ export const reconciliationAdjustmentTies = counter(
   ['gateway', 'by'],
 );
 
+/**
+ * PSP lines showing as done (captured, a refund settled) a capture, sale or refund the ledger holds SUCCEEDED and
+ * marked undone (`undone_by`), by what they came to: `redone` (the line is after the fact that undid it: a
+ * `succeeded_after_failure` clears the mark), `stands` (before it: the success that fact undid), `unclear` (which
+ * came first cannot be told: left to a person).
+ */
+export const reconciliationUndoneLines = counter(
+  'pb_reconciliation_undone_lines_total',
+  'Reconciliation lines showing as done an operation the ledger holds SUCCEEDED and marked undone, by gateway, command and outcome (redone, stands, unclear)',
+  ['gateway', 'command', 'outcome'],
+);
+
 /** Wall time of one reconciliation invocation, seconds (a resumed run counts each invocation). */
 export const reconciliationDuration = histogram(
   'pb_reconciliation_run_duration_seconds',

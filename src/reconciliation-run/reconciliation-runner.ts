@@ -20,6 +20,7 @@ import {
   reconciliationDuration,
   reconciliationLastSuccess,
   reconciliationLines,
+  reconciliationUndoneLines,
 } from './reconciliation-metrics';
 import { PageDelta, ReconciliationRunState, StoredRun } from './reconciliation-run-state';
 
@@ -260,6 +261,7 @@ export class ReconciliationRunner {
       // Most lines agree: no call, no await for them (a microtask per line is measurable over 100,000).
       let outcome: ActionOutcome = 'none';
       if (verdict.action.type !== 'none') ({ verdict, outcome } = await this.act(record, match, verdict, dryRun, ties));
+      if (verdict.undone) this.noteUndone(verdict, outcome, dryRun);
       this.note(verdict, outcome, delta, logged);
       if (sink) await sink.verdict(verdict, outcome);
     }
@@ -387,6 +389,41 @@ export class ReconciliationRunner {
       return;
     }
     await this.ledgerRecords.markReconciledThrough(this.deps.gateway, window.to);
+  }
+
+  /**
+   * Counts and logs a line showing as done an operation the ledger holds marked undone, every one (rare, and each
+   * is money the OMS was told did not move): a warn line when it redid it or is left to a person, info when the
+   * failure stands.
+   */
+  private noteUndone(verdict: LineVerdict, outcome: ActionOutcome, dryRun: boolean): void {
+    const { undone, ledger, record } = verdict;
+    if (!undone || !ledger) return;
+    const { gateway, logger } = this.deps;
+    reconciliationUndoneLines.inc({ gateway, command: ledger.command, outcome: undone.outcome });
+    const fields = {
+      gateway,
+      operation_id: ledger.operationId,
+      command: ledger.command,
+      undone_by: undone.adjustmentId,
+      psp_line: record?.lineId ?? null,
+      psp_line_at: record ? new Date(record.occurredAt).toISOString() : null,
+      outcome: undone.outcome,
+      action: outcome,
+      dry_run: dryRun,
+      note: verdict.note,
+    };
+    if (undone.outcome === 'stands') logger.info('reconciliation line is the success a later PSP failure undid: the operation stays undone', fields);
+    else if (undone.outcome === 'redone')
+      logger.warn(
+        'reconciliation: the PSP lists as done, after the failure that undid it, an operation the ledger held undone: succeeded_after_failure',
+        fields,
+      );
+    else
+      logger.warn(
+        'reconciliation: the PSP lists as done an operation the ledger holds undone, and its line cannot be ordered with the failure: a person looks',
+        fields,
+      );
   }
 
   /** Counts a verdict (metrics and the page's totals) and logs the first few differences. */

@@ -1,4 +1,4 @@
-import { directionOfSuccess, failureAfterSuccess, reversed, type AdjustmentKind, type MoneyDirection } from '../adjustments/adjustment';
+import { commandsRedoneBy, directionOfSuccess, failureAfterSuccess, reversed, type AdjustmentKind, type MoneyDirection } from '../adjustments/adjustment';
 import { RECONCILED_LATE_FACT_KINDS, recordedAs as lateFactRecordedAs, type ReconciledLateFactKind } from '../adjustments/same-fact';
 import type { CommandType } from '../contracts/payment-command';
 import type { OperationRecord } from '../ledger/ledger';
@@ -7,7 +7,7 @@ import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-re
 import { isKnownCurrency } from '../money/currencies';
 import { formatMinor } from '../money/minor-units';
 import type { PspRecord, PspRecordKind } from './psp-record';
-import type { LedgerSide, LineVerdict, MatchMethod, ReconciliationAction } from './reconciliation-class';
+import type { LedgerSide, LineVerdict, MatchMethod, ReconciliationAction, UndoneLineOutcome } from './reconciliation-class';
 
 /**
  * The classifier: pure. It ties a PSP line to the ledger operation it is about (`chooseMatch`) and says
@@ -29,6 +29,7 @@ export const RECONCILED_FIELDS = [
   'confirmedCurrency',
   'gatewayReference',
   'closedBy',
+  'undoneBy',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof OperationRecord)[];
@@ -51,6 +52,8 @@ export interface KnownAdjustment {
   amount?: number;
   /** The PSP's id of the dispute, refund or modification it records, when it named one. */
   pspReference?: string;
+  /** When the PSP says the fact happened, epoch ms, when it said. */
+  occurredAt?: number;
   /**
    * The PSP line it already accounts for, one at most: the line reconciliation recorded it from, or the line a
    * run tied it to (a webhook's adjustment a line was found recorded by). Absent: none yet.
@@ -122,7 +125,7 @@ export function isLateFact(kind: PspRecordKind): boolean {
  * contradiction as `succeeded_after_failure` or a failure after success).
  */
 export function needsKnownAdjustments(record: PspRecord, op: ReconciledOperation): boolean {
-  if (isLateFact(record.kind) || cancelsAuthorization(record, op)) return true;
+  if (isLateFact(record.kind) || cancelsAuthorization(record, op) || showsUndoneDone(record, op)) return true;
   const ledger = standing(op.state);
   return (ledger === 'succeeded' && record.status === 'failed') || (ledger === 'failed' && record.status === 'succeeded');
 }
@@ -354,6 +357,7 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
   });
   switch (ledger) {
     case 'succeeded':
+      if (showsUndoneDone(record, op)) return classifyUndoneDone(record, match, base);
       if (psp === 'succeeded') return compareMoney(record, op, base);
       if (psp === 'failed') {
         const { kind, direction } = failureAfterSuccess(op.command);
@@ -398,6 +402,69 @@ export function classifyLine(record: PspRecord, match: Match | null): LineVerdic
     default:
       return assertNever(ledger);
   }
+}
+
+/**
+ * Whether `record` shows as done (a capture collected, a refund paid out) a capture, sale or refund the ledger holds
+ * SUCCEEDED and marked undone (`undoneBy`: the PSP said it failed, or a refund's money came back), of the kind a
+ * `succeeded_after_failure` redoes (`commandsRedoneBy`). A sale's authorization line says nothing about its capture.
+ */
+export function showsUndoneDone(record: PspRecord, op: ReconciledOperation): boolean {
+  if (op.state !== 'SUCCEEDED' || op.undoneBy === undefined || record.status !== 'succeeded') return false;
+  if (!commandsRedoneBy('succeeded_after_failure').includes(op.command)) return false;
+  return op.command === 'refund' ? record.kind === 'refund' : record.kind === 'capture';
+}
+
+/** An epoch-ms time for a person (ISO 8601), or `no time` when the PSP gave none. */
+function at(ms: number | undefined): string {
+  return ms === undefined ? 'no time' : new Date(ms).toISOString();
+}
+
+/**
+ * The PSP lists as done an operation the ledger holds SUCCEEDED and marked undone by a later fact (`showsUndoneDone`).
+ * Ordered by the PSP's own times, the line's against the undoing adjustment's: a line after it says the PSP did it
+ * after all (a re-capture whose webhook was lost, a failure reported in error): a `succeeded_after_failure`, which
+ * clears the mark in its own write and tells the OMS. A line before it is the success that fact undid (a report cut
+ * before the failure): the failure stands, the money is compared as usual. The same time, an undoing adjustment
+ * without a time, or none readable: which came first cannot be told, a person looks.
+ */
+function classifyUndoneDone(record: PspRecord, match: Match, base: Pick<LineVerdict, 'record' | 'ledger' | 'matchedBy'>): LineVerdict {
+  const { op } = match;
+  const undoneBy = op.undoneBy ?? '';
+  const failure = (match.adjustments ?? []).find((a) => a.id === undoneBy);
+  const done = op.command === 'refund' ? 'refunded' : 'captured';
+  const what = `the ledger holds ${op.command} ${op.id} SUCCEEDED, undone by ${failure?.kind ?? 'adjustment'} ${undoneBy} (${at(failure?.occurredAt)})`;
+  const undone = (outcome: UndoneLineOutcome): NonNullable<LineVerdict['undone']> => ({ adjustmentId: undoneBy, outcome });
+  if (failure?.occurredAt === undefined || failure.occurredAt === record.occurredAt) {
+    return {
+      ...base,
+      class: 'state_mismatch',
+      action: { type: 'report' },
+      undone: undone('unclear'),
+      note: `${what}; the PSP lists it ${done} (${at(record.occurredAt)}) and whether before or after that cannot be told: a person looks`,
+    };
+  }
+  if (record.occurredAt < failure.occurredAt) {
+    const verdict = compareMoney(record, op, base);
+    const stands = { ...verdict, undone: undone('stands') };
+    if (verdict.class !== 'matched') return stands;
+    return { ...stands, note: `${what}; the PSP's line (${at(record.occurredAt)}) is the ${done} it undid: the failure stands` };
+  }
+  const currency = record.currency.toUpperCase();
+  return {
+    ...base,
+    class: 'state_mismatch',
+    action: {
+      type: 'adjust',
+      kind: 'succeeded_after_failure',
+      direction: directionOfSuccess(op.command),
+      amount: record.amount,
+      currency,
+      reason: `psp_${record.pspType}`,
+    },
+    undone: undone('redone'),
+    note: `${what}; the PSP lists it ${done} after that (${at(record.occurredAt)}, ${money(record.amount, currency)}): succeeded after all`,
+  };
 }
 
 /** Both sides say it succeeded: currency first, then amount (a cancel's amount is what it released: not compared). */

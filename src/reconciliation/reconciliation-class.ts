@@ -53,6 +53,13 @@ export interface LedgerSide {
   createdAt: number;
 }
 
+/**
+ * What a line showing as done an operation the ledger holds SUCCEEDED and marked undone comes to: `redone` (the
+ * line is after the fact that undid it: a `succeeded_after_failure` clears the mark), `stands` (the line is before
+ * it: the success that fact undid), `unclear` (which came first cannot be told: a person looks).
+ */
+export type UndoneLineOutcome = 'redone' | 'stands' | 'unclear';
+
 /** One classified line: the PSP's line (absent for `missing_at_psp`), the ledger operation it was matched to, and what to do. */
 export interface LineVerdict {
   class: ReconciliationClass;
@@ -67,4 +74,6 @@ export interface LineVerdict {
    * that adjustment to this line, so that it accounts for no other (a second chargeback of the same amount).
    */
   ties?: { adjustmentId: string; by: 'psp_reference' | 'kind_and_amount' };
+  /** A line about an operation marked undone (`undone_by`): the adjustment that marked it, and what the line comes to. */
+  undone?: { adjustmentId: string; outcome: UndoneLineOutcome };
 }

@@ -261,6 +261,104 @@ describe('a contradiction a webhook reported first', () => {
   });
 });
 
+describe('a PSP line showing as done an operation the ledger holds SUCCEEDED and marked undone', () => {
+  const store = (): AdjustmentStore => new AdjustmentStore(redis, config.redis.keyPrefix);
+  /** Marks `op` undone as a webhook's `kind` at `occurredAt` does; the adjustment's id. */
+  async function undo(op: OperationRecord, kind: AdjustmentKind, occurredAt: number): Promise<string> {
+    const { adjustment, undone } = await store().recordAdjustment({
+      operationId: op.id,
+      kind,
+      direction: kind === 'capture_failed' ? 'debit' : 'credit',
+      amount: op.payment.amount,
+      currency: 'EUR',
+      occurredAt,
+      gateway: 'simulator',
+      pspEventId: `evt_${kind}_${op.id}`,
+      source: 'webhook',
+    });
+    expect(undone).toBe(true);
+    expect((await ledger.get(op.id))?.undoneBy).toBe(adjustment.id);
+    return adjustment.id;
+  }
+
+  it('after the failure: a succeeded_after_failure from the line clears the mark and tells the OMS, for a capture and a refund; a re-run records nothing twice', async () => {
+    const from = Date.now() - 1;
+    const { auth, capture } = await authorizedAndCaptured(2600);
+    const refund = await deliver(channelCommand('refund', {}, { amount: 600, gateway_key: auth.gatewayReference!, order_id: auth.payment.order_id }));
+    expect(refund.state).toBe('SUCCEEDED');
+    // The PSP said both failed before the lines its report now lists (a re-capture whose webhook was lost).
+    const captureFailed = await undo(capture, 'capture_failed', from - 60_000);
+    const refundFailed = await undo(refund, 'refund_failed', from - 60_000);
+    const metric = (command: string) => metricValue('pb_reconciliation_undone_lines_total', { gateway: 'simulator', command, outcome: 'redone' });
+    const redone = (command: string) => metricValue('pb_undone_operations_redone_total', { gateway: 'simulator', command });
+    const before = [await metric('capture'), await metric('refund'), await redone('capture'), await redone('refund')];
+    const window = { from, to: Date.now() + 1 };
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window, logger, redis, sink });
+    expect(summary.result).toBe('done');
+    for (const [op, failure, direction] of [
+      [capture, captureFailed, 'credit'],
+      [refund, refundFailed, 'debit'],
+    ] as const) {
+      const verdict = verdicts.find((v) => v.ledger?.operationId === op.id);
+      expect(verdict).toMatchObject({
+        class: 'state_mismatch',
+        action: { type: 'adjust', kind: 'succeeded_after_failure', direction, amount: op.payment.amount },
+        undone: { adjustmentId: failure, outcome: 'redone' },
+      });
+      expect((await ledger.get(op.id))?.undoneBy).toBeUndefined();
+      const recorded = adjustmentIdFor('simulator', `reconciliation:${verdict!.record!.lineId}`);
+      expect((await store().forOperation(op.id)).map((a) => `${a.kind}:${a.source}`)).toEqual([
+        `${op.command === 'refund' ? 'refund_failed' : 'capture_failed'}:webhook`,
+        'succeeded_after_failure:reconciliation',
+      ]);
+      expect(await events.load(adjustmentEventId(op.id, recorded))).not.toBeNull();
+    }
+    expect([await metric('capture'), await metric('refund'), await redone('capture'), await redone('refund')]).toEqual(before.map((n) => n + 1));
+    const again = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis });
+    expect(again.summary.adjusted).toBe(0);
+    expect((await store().forOperation(capture.id)).length).toBe(2);
+  });
+
+  it('before the failure (a report cut before it): the failure stands, the mark stays, nothing recorded or sent', async () => {
+    const from = Date.now() - 1;
+    const { capture } = await authorizedAndCaptured(2700);
+    const failure = await undo(capture, 'capture_failed', Date.now() + 60_000);
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
+    expect(summary.adjusted).toBe(0);
+    expect(verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({
+      class: 'matched',
+      action: { type: 'none' },
+      undone: { adjustmentId: failure, outcome: 'stands' },
+    });
+    expect((await ledger.get(capture.id))?.undoneBy).toBe(failure);
+    expect((await store().forOperation(capture.id)).map((a) => a.kind)).toEqual(['capture_failed']);
+  });
+
+  it('a failure without a time cannot be ordered with the line: left to a person, the mark stays', async () => {
+    const from = Date.now() - 1;
+    const { capture } = await authorizedAndCaptured(2800);
+    const { adjustment } = await store().recordAdjustment({
+      operationId: capture.id,
+      kind: 'capture_failed',
+      direction: 'debit',
+      gateway: 'simulator',
+      pspEventId: `evt_untimed_${capture.id}`,
+      source: 'webhook',
+    });
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
+    expect(summary.adjusted).toBe(0);
+    expect(verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'report' },
+      undone: { adjustmentId: adjustment.id, outcome: 'unclear' },
+    });
+    expect((await ledger.get(capture.id))?.undoneBy).toBe(adjustment.id);
+  });
+});
+
 describe('chargebacks: each recorded adjustment accounts for one PSP line', () => {
   it('a second chargeback of the same amount, after one a webhook brought and its reversal, is recorded with its OMS event; a re-run over an overlapping window records nothing twice', async () => {
     const store = new AdjustmentStore(redis, config.redis.keyPrefix);
@@ -452,6 +550,44 @@ describe('the record step of a run, while another writer records the same fact',
     expect(await metricValue('pb_adjustments_found_recorded_total', { gateway: 'simulator', kind: 'succeeded_after_failure', source: 'reconciliation' })).toBe(
       before + 1,
     );
+  });
+
+  it('a re-capture webhook recorded after the run read an undone capture and before it recorded the line cleared the mark: the run reads the operation again and records nothing twice', async () => {
+    const store = new AdjustmentStore(redis, config.redis.keyPrefix);
+    const from = Date.now() - 1;
+    const { capture } = await authorizedAndCaptured(3300);
+    const failed = await store.recordAdjustment({
+      operationId: capture.id,
+      kind: 'capture_failed',
+      direction: 'debit',
+      amount: 3300,
+      currency: 'EUR',
+      occurredAt: from - 60_000,
+      gateway: 'simulator',
+      pspEventId: `evt_capture_failed_${capture.id}`,
+      source: 'webhook',
+    });
+    expect(failed.undone).toBe(true);
+    const webhooks = new AdjustmentRecorder({ config, store, recorder, ledger, logger });
+    const run = runProcess('succeeded_after_failure', async () => {
+      const { redoneAfter } = await webhooks.recordAdjustment(capture, {
+        kind: 'succeeded_after_failure',
+        direction: 'credit',
+        amount: 3300,
+        currency: 'EUR',
+        occurredAt: from - 30_000,
+        gateway: 'simulator',
+        pspEventId: `evt_recaptured_${capture.id}`,
+        source: 'webhook',
+      });
+      expect(redoneAfter).toBe(failed.adjustment.id);
+    });
+    const { verdicts, sink } = collect();
+    const summary = await run.runner.run({ window: { from, to: Date.now() + 1 }, sink }).finally(run.close);
+    expect(verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({ class: 'matched', action: { type: 'none' } });
+    expect(summary.adjusted).toBe(0);
+    expect((await store.forOperation(capture.id)).map((a) => `${a.kind}:${a.source}`)).toEqual(['capture_failed:webhook', 'succeeded_after_failure:webhook']);
+    expect((await ledger.get(capture.id))?.undoneBy).toBeUndefined();
   });
 
   it('two runs (overlapping windows, two processes) that judged the same chargeback line before either recorded it record it once: its line id is its idempotency key', async () => {

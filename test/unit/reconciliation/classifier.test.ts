@@ -8,6 +8,7 @@ import {
   compatible,
   hasTiedCandidates,
   KnownAdjustment,
+  Match,
   movesMoney,
   needsKnownAdjustments,
   recordingAdjustment,
@@ -178,6 +179,62 @@ describe('classifyLine', () => {
       class: 'state_mismatch',
       action: { type: 'adjust', kind: 'chargeback', direction: 'debit', amount: 1000 },
     });
+  });
+});
+
+describe('a line showing as done an operation the ledger holds SUCCEEDED and marked undone', () => {
+  // The line is at 5 000 ms; the failure that undid the operation at `failedAt`.
+  const undone = (command: CommandType, failure: KnownAdjustment): Match => ({
+    ...match(op(command, 'SUCCEEDED', { undoneBy: failure.id })),
+    adjustments: [failure],
+  });
+  const captured = line({ occurredAt: 5_000 });
+  const refunded = line({ kind: 'refund', occurredAt: 5_000 });
+
+  it.each([
+    ['capture', 'capture_failed', 'credit'],
+    ['sale', 'capture_failed', 'credit'],
+    ['refund', 'refund_failed', 'debit'],
+    ['refund', 'refund_reversed', 'debit'],
+  ] as const)('a %s line after its %s: state_mismatch, succeeded_after_failure (%s) of the line, which clears the mark', (command, kind, direction) => {
+    const failure = known(kind, { occurredAt: 4_000 });
+    expect(classifyLine(command === 'refund' ? refunded : captured, undone(command, failure))).toMatchObject({
+      class: 'state_mismatch',
+      action: { type: 'adjust', kind: 'succeeded_after_failure', direction, amount: 1000, currency: 'EUR' },
+      undone: { adjustmentId: failure.id, outcome: 'redone' },
+      note: expect.stringContaining('succeeded after all'),
+    });
+  });
+
+  it('a line before the failure (a report cut before it) is the success it undid: the failure stands, matched, nothing recorded', () => {
+    const failure = known('capture_failed', { occurredAt: 6_000 });
+    expect(classifyLine(captured, undone('capture', failure))).toMatchObject({
+      class: 'matched',
+      action: { type: 'none' },
+      undone: { adjustmentId: failure.id, outcome: 'stands' },
+      note: expect.stringContaining('the failure stands'),
+    });
+  });
+
+  it('a line that cannot be ordered with the failure (the same time, a failure without a time, or none readable) is left to a person', () => {
+    for (const failure of [known('capture_failed', { occurredAt: 5_000 }), known('capture_failed')]) {
+      expect(classifyLine(captured, undone('capture', failure))).toMatchObject({
+        class: 'state_mismatch',
+        action: { type: 'report' },
+        undone: { adjustmentId: failure.id, outcome: 'unclear' },
+      });
+    }
+    const unread: Match = { ...match(op('capture', 'SUCCEEDED', { undoneBy: 'adj_gone' })), adjustments: [] };
+    expect(classifyLine(captured, unread)).toMatchObject({ class: 'state_mismatch', action: { type: 'report' } });
+  });
+
+  it("needs the operation's adjustments (the failure's time); a sale's authorization line, or a failed or pending line, is not about the mark", () => {
+    const sale = op('sale', 'SUCCEEDED', { undoneBy: 'adj_x' });
+    expect(needsKnownAdjustments(captured, sale)).toBe(true);
+    expect(needsKnownAdjustments(line({ kind: 'authorization' }), sale)).toBe(false);
+    expect(classifyLine(line({ kind: 'authorization' }), match(sale))).toMatchObject({ class: 'matched' });
+    expect(classifyLine(line({ status: 'pending' }), match(sale))).toMatchObject({ class: 'state_mismatch', action: { type: 'report' } });
+    expect(classifyLine(captured, match(op('capture', 'SUCCEEDED')))).not.toHaveProperty('undone');
   });
 });
 
