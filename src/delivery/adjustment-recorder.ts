@@ -142,13 +142,8 @@ export class AdjustmentRecorder {
       adjustmentsTotal.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
       if (releases) authorizationsReleased.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
       const fields = {
-        operation_id: op.id,
-        adjustment_id: adjustment.id,
-        gateway: adjustment.gateway,
-        kind: adjustment.kind,
+        ...adjustmentFields(op, adjustment),
         direction: adjustment.direction,
-        amount: adjustment.amount ?? null,
-        currency: adjustment.currency ?? null,
         reason: adjustment.reason ?? null,
         operation_state: op.state,
         // No authorization_expiring notice and no orphan void follow a hold the PSP released.
@@ -158,8 +153,8 @@ export class AdjustmentRecorder {
       if (needsAttention(adjustment.kind)) logger.warn('adjustment: money moved back, or is disputed, on a settled payment', fields);
       else logger.info('adjustment recorded', fields);
     }
-    if (result.undone || result.redoneAfter !== undefined) noteUndoneMark(op, adjustment, result.redoneAfter, logger);
-    if (adjustment.failedAgainBy !== undefined && created) noteFailedAgain(op, adjustment, result.failedAgainAt, logger);
+    if (result.undone || result.redoneAfter !== undefined || (created && adjustment.failedAgainBy !== undefined))
+      noteUndoneMark(op, adjustment, result, logger);
     await recorder.emit(adjustmentEvent(op, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
     if (releases) await this.deps.ledger.releaseAuthorization(op.id);
@@ -184,7 +179,7 @@ export class AdjustmentRecorder {
         command: op.command,
         gateway: held.fact.gateway,
         recapture_event_id: held.fact.pspEventId,
-        recaptured_at: held.at === undefined ? null : new Date(held.at).toISOString(),
+        recaptured_at: isoOrNull(held.at),
         amount: held.fact.amount ?? null,
         currency: held.fact.currency ?? null,
         kept: result === 'held' ? 'this one' : 'one as late, held already',
@@ -208,8 +203,8 @@ export class AdjustmentRecorder {
       command: op.command,
       gateway: failure.gateway,
       capture_failed_adjustment_id: failure.id,
-      capture_failed_at: failure.occurredAt === undefined ? null : new Date(failure.occurredAt).toISOString(),
-      recaptured_at: held.at === undefined ? null : new Date(held.at).toISOString(),
+      capture_failed_at: isoOrNull(failure.occurredAt),
+      recaptured_at: isoOrNull(held.at),
       recapture_event_id: held.fact.pspEventId,
       amount: held.fact.amount ?? null,
       currency: held.fact.currency ?? null,
@@ -227,48 +222,32 @@ export class AdjustmentRecorder {
 }
 
 /**
- * Counts and logs a success after failure that cleared nothing: a failure of its operation recorded first is later
- * (`failedAgainBy`, at `failedAgainAt`), so the operation stays undone. One warn line, where an operator looks.
+ * Counts and logs what the adjustment's step did to its operation's undone mark: set it (a refund that gave the
+ * shopper nothing, a capture that collected nothing); cleared it, with `redoneAfter` (the adjustment that had marked
+ * it: the PSP says it succeeded after all); or kept it, the adjustment's `failedAgainBy` (a success older than a
+ * failure recorded first, at `failedAgainAt`: the PSP failed it again after). One warn line each, where an operator looks.
  */
-function noteFailedAgain(op: OperationRecord, adjustment: AdjustmentRecord, failedAgainAt: number | undefined, logger: Logger): void {
-  redosBeforeLaterFailure.inc({ gateway: adjustment.gateway, command: op.command });
-  logger.warn(
-    op.command === 'refund'
-      ? 'refund stays undone: the PSP says it succeeded after its failure, but a later failure of it came first; its amount still counts as not refunded'
-      : 'capture stays undone: the PSP re-captured it, but a later failure of it came first; it still counts as not captured, refunds of it are refused',
-    {
-      operation_id: op.id,
-      command: op.command,
-      adjustment_id: adjustment.id,
-      gateway: adjustment.gateway,
-      kind: adjustment.kind,
-      redone_at: adjustment.occurredAt === undefined ? null : new Date(adjustment.occurredAt).toISOString(),
-      undone_by: adjustment.failedAgainBy ?? null,
-      failed_again_at: failedAgainAt === undefined ? null : new Date(failedAgainAt).toISOString(),
-      amount: adjustment.amount ?? null,
-      currency: adjustment.currency ?? null,
-    },
-  );
-}
-
-/**
- * Counts and logs a mark the adjustment's step set or cleared on its operation: undone (a refund that gave the
- * shopper nothing, a capture that collected nothing) or, with `redoneAfter` (the adjustment that had marked it),
- * redone (the PSP says it succeeded after all). One warn line either way, where an operator looks.
- */
-function noteUndoneMark(op: OperationRecord, adjustment: AdjustmentRecord, redoneAfter: string | undefined, logger: Logger): void {
+function noteUndoneMark(
+  op: OperationRecord,
+  adjustment: AdjustmentRecord,
+  { redoneAfter, failedAgainAt }: Pick<RecordedAdjustment, 'redoneAfter' | 'failedAgainAt'>,
+  logger: Logger,
+): void {
   const fields = {
-    operation_id: op.id,
+    ...adjustmentFields(op, adjustment),
     command: op.command,
-    adjustment_id: adjustment.id,
-    gateway: adjustment.gateway,
-    kind: adjustment.kind,
-    amount: adjustment.amount ?? null,
-    currency: adjustment.currency ?? null,
     authorization_id: op.command === 'sale' ? op.id : (op.authorizationId ?? op.payment.gateway_key),
   };
   const refund = op.command === 'refund';
-  if (redoneAfter !== undefined) {
+  if (adjustment.failedAgainBy !== undefined) {
+    redosBeforeLaterFailure.inc({ gateway: adjustment.gateway, command: op.command });
+    logger.warn(
+      refund
+        ? 'refund stays undone: the PSP says it succeeded after its failure, but a later failure of it came first; its amount still counts as not refunded'
+        : 'capture stays undone: the PSP re-captured it, but a later failure of it came first; it still counts as not captured, refunds of it are refused',
+      { ...fields, redone_at: isoOrNull(adjustment.occurredAt), undone_by: adjustment.failedAgainBy, failed_again_at: isoOrNull(failedAgainAt) },
+    );
+  } else if (redoneAfter !== undefined) {
     undoneRedone.inc({ gateway: adjustment.gateway, command: op.command });
     logger.warn(
       refund
@@ -283,4 +262,21 @@ function noteUndoneMark(op: OperationRecord, adjustment: AdjustmentRecord, redon
     capturesUndone.inc({ gateway: adjustment.gateway, command: op.command });
     logger.warn('capture undone: the PSP says a capture it had accepted collected nothing; refunds of the payment are no longer checked against it', fields);
   }
+}
+
+/** The log fields naming an adjustment and its money, shared by the recorder's lines. */
+function adjustmentFields(op: OperationRecord, adjustment: AdjustmentRecord) {
+  return {
+    operation_id: op.id,
+    adjustment_id: adjustment.id,
+    gateway: adjustment.gateway,
+    kind: adjustment.kind,
+    amount: adjustment.amount ?? null,
+    currency: adjustment.currency ?? null,
+  };
+}
+
+/** An epoch-ms time as ISO 8601 for a log field, or null when there is none. */
+function isoOrNull(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
 }
