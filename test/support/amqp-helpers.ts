@@ -27,8 +27,13 @@ export async function amqpClient(config: Config): Promise<{
       const content = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
       const key = keyring.currentKey(routingChannel(routingKey));
       const signature = headers === null ? {} : (headers ?? (key ? channelSignatureHeaders(content, key) : {}));
-      ch.publish(config.amqp.commandsExchange, routingKey, content, { persistent: true, contentType: 'application/json', headers: signature });
-      await ch.waitForConfirms();
+      // This message's own confirm: waitForConfirms waits on every publish still unconfirmed, which makes a
+      // burst of concurrent publishes quadratic (1 500 took 22 s).
+      await new Promise<void>((resolve, reject) =>
+        ch.publish(config.amqp.commandsExchange, routingKey, content, { persistent: true, contentType: 'application/json', headers: signature }, (err) =>
+          err ? reject(err instanceof Error ? err : new Error('the broker refused the publish (nack)')) : resolve(),
+        ),
+      );
     },
     drainDeadLetters: async () => {
       const out: GetMessage[] = [];
