@@ -1,4 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import http from 'node:http';
@@ -34,29 +36,77 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Starts `prism mock --errors` on a free loopback port for `specFile` and waits until it answers (the
- * big specs take 3 to 5 s). With `--errors`, an invalid request gets a 4xx and the reasons are in the
- * `sl-violations` response header.
+ * Where this jest run keeps the Prism servers its test files share, one per spec (`PB_TEST_RUN`, named by
+ * the global setup; undefined outside jest). The global teardown stops them and removes it.
+ */
+export function sharedPrismDir(run = process.env.PB_TEST_RUN): string | undefined {
+  return run ? path.join(os.tmpdir(), `pb-prism-${run}`) : undefined;
+}
+
+/**
+ * A Prism mock of `specFile` (`prism mock --errors`: an invalid request gets a 4xx and the reasons are in
+ * the `sl-violations` response header). Within a jest run the first test file that asks for a spec starts
+ * it and the later ones reuse it: a big spec takes Prism 3 to 5 s to load on a quiet machine (more on a
+ * loaded one), a dozen files ask for the same four specs, and a mock keeps no state between requests. Its
+ * `stop()` then leaves it to the global teardown. Outside jest each call starts its own and `stop()` stops it.
  */
 export async function startPrism(specFile: string, timeoutMs = 60000): Promise<PrismMock> {
+  const dir = sharedPrismDir();
+  if (dir === undefined) return spawnPrism(specFile, timeoutMs, undefined);
+  mkdirSync(dir, { recursive: true });
+  const record = path.join(dir, `${specFile}.url`);
+  const url = await liveUrl(record);
+  if (url !== undefined) return { url, stop: async () => undefined };
+  const started = await spawnPrism(specFile, timeoutMs, dir);
+  writeFileSync(record, started.url);
+  return { url: started.url, stop: async () => undefined };
+}
+
+/** The URL a shared Prism was recorded at, if it still answers. */
+async function liveUrl(record: string): Promise<string | undefined> {
+  if (!existsSync(record)) return undefined;
+  const url = readFileSync(record, 'utf8');
+  const answered = await axios.get(url, { validateStatus: () => true, timeout: 5000 }).then(
+    () => true,
+    () => false,
+  );
+  return answered ? url : undefined;
+}
+
+/**
+ * Starts `prism mock --errors` on a free loopback port and waits until it answers. Shared (`dir` given): in
+ * its own process group with its output in a file, so it outlives the test file's jest worker (a pipe to a
+ * gone reader would fail its request log), and its pid in `dir` for the teardown.
+ */
+async function spawnPrism(specFile: string, timeoutMs: number, dir: string | undefined): Promise<PrismMock> {
   const port = await freePort();
   const bin = path.resolve(__dirname, '../../node_modules/.bin/prism');
-  const child: ChildProcess = spawn(bin, ['mock', '-h', '127.0.0.1', '-p', String(port), '--errors', specPath(specFile)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const args = ['mock', '-h', '127.0.0.1', '-p', String(port), '--errors', specPath(specFile)];
+  const logPath = dir === undefined ? undefined : path.join(dir, `${specFile}.${port}.log`);
+  const logFd = logPath === undefined ? undefined : openSync(logPath, 'a');
+  const child: ChildProcess = spawn(bin, args, {
+    stdio: logFd === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', logFd, logFd],
+    detached: dir !== undefined,
   });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  if (logFd !== undefined) closeSync(logFd);
+  if (dir !== undefined) {
+    if (child.pid !== undefined) writeFileSync(path.join(dir, `${child.pid}.pid`), String(child.pid));
+    child.unref();
+  }
+  let piped = '';
+  child.stdout?.on('data', (d: Buffer) => (piped += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (piped += d.toString()));
+  const output = (): string => (logPath === undefined ? piped : readFileSync(logPath, 'utf8'));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`prism exited (${child.exitCode}): ${output.slice(-2000)}`);
-    if (/Prism is listening/.test(output)) break;
+    if (child.exitCode !== null) throw new Error(`prism exited (${child.exitCode}): ${output().slice(-2000)}`);
+    if (/Prism is listening/.test(output())) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  if (!/Prism is listening/.test(output)) {
+  if (!/Prism is listening/.test(output())) {
     child.kill('SIGKILL');
-    throw new Error(`prism did not start within ${timeoutMs} ms: ${output.slice(-2000)}`);
+    throw new Error(`prism did not start within ${timeoutMs} ms: ${output().slice(-2000)}`);
   }
   // One request to be sure the HTTP side is up.
   await axios.get(url, { validateStatus: () => true, timeout: 5000 }).catch(() => undefined);
@@ -70,6 +120,22 @@ export async function startPrism(specFile: string, timeoutMs = 60000): Promise<P
         setTimeout(() => child.kill('SIGKILL'), 3000).unref();
       }),
   };
+}
+
+/** Stops the Prism servers this run's test files shared (see {@link startPrism}) and removes their directory. */
+export function stopSharedPrisms(run = process.env.PB_TEST_RUN): void {
+  const dir = sharedPrismDir(run);
+  if (dir === undefined || !existsSync(dir)) return;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.pid'))) {
+    const pid = Number(readFileSync(path.join(dir, file), 'utf8'));
+    try {
+      // Its process group: the prism CLI and anything it started.
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** One entry of Prism's `sl-violations` header. */
@@ -98,7 +164,8 @@ export interface PrismHandle {
 
 /**
  * Starts Prism for `specFile` before the tests of the calling suite (or `describe` block) and stops it after
- * them: the one place the start-up wait and its jest hook timeout live. A big spec takes Prism 3-5 s to load
+ * them (a jest run's shared one is left running: see {@link startPrism}): the one place the start-up wait
+ * and its jest hook timeout live. A big spec takes Prism 3-5 s to load
  * on a quiet machine and much longer on a loaded one, hence the generous defaults.
  * @param timeoutMs how long Prism may take to start, ms. Default 120000.
  */
