@@ -16,7 +16,7 @@ import {
   commandsUndoneBy,
   isAdjustmentKind,
 } from './adjustment';
-import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same-fact';
+import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } from './same-fact';
 
 // Creates the adjustment unless it exists (same gateway and PSP event: a repeat), links it to the
 // operation and appends the history entry, all in one step, over keys of the operation's shard. The
@@ -445,21 +445,23 @@ export class AdjustmentStore {
   /**
    * The operation's adjustment count, and the one reconciliation recorded from a PSP line that records the fact
    * `input` reports (`mayBeSameFact`) and that no other webhook event stands for: one this very event stands for
-   * first (a repeat), then the same PSP reference, then the fact's own kind, then the oldest.
+   * first (a repeat), then the same PSP reference, then the fact's own kind, then the oldest. A dated success after
+   * failure is never one a failure of the operation lies between (`apartByFailure`): two re-captures, not one.
    */
   private async recordedFirst(keys: ShardKeys, input: AdjustmentInput): Promise<{ count: number; counterpart: AdjustmentRecord | null }> {
     const ids = await this.redis.zrange(keys.operationAdjustments(input.operationId), 0, -1);
     const hashes = await Promise.all(ids.map((adj) => this.redis.hgetall(keys.adjustment(adj))));
     const kinds = reconciledKindsOf(input.kind);
+    const failures = commandsRedoneBy(input.kind).length === 0 ? [] : failureTimes(hashes);
     let best: { adjustment: AdjustmentRecord; order: number[] } | null = null;
     for (const h of hashes) {
       if (!h.id || h.source !== 'reconciliation' || !isAdjustmentKind(h.kind)) continue;
       const held = h[WEBHOOK_EVENT_FIELD];
       if (held !== undefined && held !== input.pspEventId) continue;
       const recorded = fromHash(h);
-      if (!mayBeSameFact(input, recorded)) continue;
+      if (!mayBeSameFact(input, recorded) || apartByFailure(input, recorded, failures)) continue;
       const sameReference = input.pspReference !== undefined && recorded.pspReference === input.pspReference;
-      const order = [held === input.pspEventId ? 0 : 1, sameReference ? 0 : 1, kinds.indexOf(recorded.kind as ReconciledLateFactKind)];
+      const order = [held === input.pspEventId ? 0 : 1, sameReference ? 0 : 1, kinds.indexOf(recorded.kind as ReconciledFactKind)];
       // zrange is oldest first: a later one replaces the best only when it sorts strictly before it.
       if (best === null || sortsBefore(order, best.order)) best = { adjustment: recorded, order };
     }
@@ -577,6 +579,17 @@ function parseHeldFact(stored: string): Omit<AdjustmentInput, 'operationId'> | n
     ...(str(f.pspReference) ? { pspReference: f.pspReference } : {}),
     ...(int(f.occurredAt) ? { occurredAt: f.occurredAt } : {}),
   };
+}
+
+/** The PSP's times of the failures among an operation's adjustments (`commandsUndoneBy`: kinds that undo a command). */
+function failureTimes(hashes: readonly Record<string, string>[]): number[] {
+  const times: number[] = [];
+  for (const h of hashes) {
+    if (!isAdjustmentKind(h.kind) || commandsUndoneBy(h.kind).length === 0 || h.occurred_at === undefined) continue;
+    const at = Number(h.occurred_at);
+    if (Number.isFinite(at)) times.push(at);
+  }
+  return times;
 }
 
 /** Whether `a` sorts strictly before `b`, element by element. */

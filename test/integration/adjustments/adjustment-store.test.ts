@@ -291,6 +291,44 @@ describe('AdjustmentStore.recordAdjustment: a webhook after reconciliation', () 
     expect((await ledger.interactions(id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
   });
 
+  it('records a re-capture webhook reconciliation recorded first (its succeeded_after_failure cleared the mark) as that adjustment: nothing new, and a repeat of the webhook neither', async () => {
+    const cmd = channelCommand('capture');
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await ledger.transition(id, 'SUCCEEDED', { event: 'outcome' });
+    const failure = (event: string, occurredAt: number) =>
+      store.recordAdjustment({ ...input(id, event), kind: 'capture_failed', direction: 'debit', pspReference: 'CAP1', occurredAt });
+    const success = { kind: 'succeeded_after_failure' as const, direction: 'credit' as const, pspReference: 'CAP1', reason: 'received' };
+    expect((await failure('CAP1:CAPTURE_FAILED:true:1', 1000)).undone).toBe(true);
+    const recorded = await store.recordAdjustment({ ...fromLine(id, 'CAP1:Captured:b1', 'CAP1'), ...success, occurredAt: 2000 });
+    expect(recorded.redoneAfter).toBeDefined();
+    const webhook = { ...input(id, 'CAP1:CAPTURE:true:recaptured:2'), ...success, occurredAt: 2000 };
+    expect(await store.recordAdjustment(webhook)).toEqual({ created: false, adjustment: recorded.adjustment, sameFact: true });
+    expect(await store.recordAdjustment(webhook)).toEqual({ created: false, adjustment: recorded.adjustment });
+    expect(await store.forOperation(id)).toHaveLength(2);
+  });
+
+  it('takes for a dated re-capture webhook the line of its own re-capture, never one a failure lies between (failed, re-captured, failed again, re-captured again)', async () => {
+    const cmd = channelCommand('capture');
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await ledger.transition(id, 'SUCCEEDED', { event: 'outcome' });
+    const success = { kind: 'succeeded_after_failure' as const, direction: 'credit' as const, pspReference: 'CAP2', reason: 'received' };
+    const failure = (event: string, occurredAt: number) =>
+      store.recordAdjustment({ ...input(id, event), kind: 'capture_failed', direction: 'debit', pspReference: 'CAP2', occurredAt });
+    await failure('CAP2:CAPTURE_FAILED:true:1', 1000);
+    const first = await store.recordAdjustment({ ...fromLine(id, 'CAP2:Captured:b1', 'CAP2'), ...success, occurredAt: 2000 });
+    await failure('CAP2:CAPTURE_FAILED:true:3', 3000);
+    const second = await store.recordAdjustment({ ...fromLine(id, 'CAP2:Captured:b2', 'CAP2'), ...success, occurredAt: 4000 });
+    expect((await ledger.get(id))?.undoneBy).toBeUndefined();
+    // The second re-capture's webhook comes first: the older line, a failure apart, is not its fact.
+    const late = await store.recordAdjustment({ ...input(id, 'CAP2:CAPTURE:true:recaptured:4'), ...success, occurredAt: 4000 });
+    expect(late).toEqual({ created: false, adjustment: second.adjustment, sameFact: true });
+    const early = await store.recordAdjustment({ ...input(id, 'CAP2:CAPTURE:true:recaptured:2'), ...success, occurredAt: 2000 });
+    expect(early).toEqual({ created: false, adjustment: first.adjustment, sameFact: true });
+    expect(await store.forOperation(id)).toHaveLength(4);
+  });
+
   it('two genuine chargebacks of the same amount that reconciliation recorded first are taken one each by their webhooks; a third is recorded', async () => {
     const id = await succeededCapture();
     // Lines without the dispute's reference: only kind, direction and amount tell them apart.
