@@ -158,13 +158,17 @@ return {1, marked, cleared, superseded, failed_again, failed_again_at, supersede
 
 // Holds a re-capture that arrived before the capture failure it follows (nothing marked undone yet) on a SUCCEEDED
 // operation: its time (`at_field`: epoch ms, '' when unknown) and the adjustment it is to be reported as (`fact_field`,
-// JSON), unless one as late is held already; one history entry. Returns 1 when held now, 0 when a re-capture as late
-// was held already, 2 when the operation is marked undone (the failure came first: the caller reports it as usual),
-// 3 when the operation is not SUCCEEDED, -1 when it does not exist.
+// JSON), unless one as late is held already; one history entry. Only while that adjustment (`adjustment`) is not
+// recorded and the operation has the `expected` adjustments the caller found none recording the fact among.
+// Returns 1 when held now, 0 when a re-capture as late was held already, 2 when the operation is marked undone (the
+// failure came first: the caller reports it as usual), 3 when the operation is not SUCCEEDED, 4 when its adjustments
+// changed (read again), 5 when the adjustment is recorded already, -1 when the operation does not exist.
 const HOLD_SCRIPT = new LuaScript(
-  luaInputs(['op', 'log'], ['at_field', 'fact_field', 'undone_field', 'at', 'fact', 'history']),
+  luaInputs(['op', 'log', 'adjustment', 'op_adjustments'], ['at_field', 'fact_field', 'undone_field', 'at', 'fact', 'history', 'expected']),
   `
 if redis.call('EXISTS', K.op) == 0 then return -1 end
+if redis.call('EXISTS', K.adjustment) == 1 then return 5 end
+if redis.call('ZCARD', K.op_adjustments) ~= tonumber(A.expected) then return 4 end
 if redis.call('HGET', K.op, 'state') ~= 'SUCCEEDED' then return 3 end
 if redis.call('HEXISTS', K.op, A.undone_field) == 1 then return 2 end
 local held = redis.call('HGET', K.op, A.at_field)
@@ -191,8 +195,12 @@ export interface HeldRecapture {
   fact: Omit<AdjustmentInput, 'operationId'>;
 }
 
-/** What `holdRecapture` did: `held` now, `later_held` (one as late was held already), `undone` (the failure came first), `not_succeeded`. */
-export type HoldRecaptureResult = 'held' | 'later_held' | 'undone' | 'not_succeeded';
+/**
+ * What `holdRecapture` did: `held` now, `later_held` (one as late was held already), `undone` (the failure came
+ * first), `not_succeeded`, `recorded` (nothing held: the re-capture is recorded already, by an earlier delivery of
+ * it, or by reconciliation from the PSP's line, `mayBeSameFact`; the caller records it, which finds that one).
+ */
+export type HoldRecaptureResult = 'held' | 'later_held' | 'undone' | 'not_succeeded' | 'recorded';
 
 /**
  * The field of an adjustment reconciliation recorded naming the webhook event (its PSP event id) found to report
@@ -472,8 +480,12 @@ export class AdjustmentStore {
    * Holds on SUCCEEDED capture or sale `operationId` the PSP's re-capture of it that arrived before the capture
    * failure it follows (nothing marks it undone): its time and the adjustment `fact` it is to be reported as, so
    * that failure, when it comes, marks nothing (`recordAdjustment`'s `superseded`) and is followed by it. A
-   * re-capture as late held already stays. One history entry (`recapture_held`, with the PSP event id).
-   * @returns what it did; `undone`: the failure was recorded first, the caller reports the re-capture as usual.
+   * re-capture as late held already stays. One history entry (`recapture_held`, with the PSP event id). Nothing is
+   * held for a re-capture recorded already: by an earlier delivery of it, or by reconciliation from the PSP's line
+   * (the same fact, `recordedFirst`: that adjustment cleared the mark the failure had set), which is no re-capture
+   * ahead of its failure.
+   * @returns what it did; `undone`: the failure was recorded first, the caller reports the re-capture as usual;
+   *   `recorded`: it is recorded already, the caller records it (a repeat, or the same fact).
    * @throws OperationNotFoundError when the operation does not exist.
    */
   async holdRecapture(operationId: string, held: HeldRecapture, now = Date.now()): Promise<HoldRecaptureResult> {
@@ -484,19 +496,28 @@ export class AdjustmentStore {
       ...redact({ event: 'recapture_held', psp_event_id: held.fact.pspEventId, recaptured_at: held.at ?? null, amount: held.fact.amount ?? null }),
       at: now,
     });
-    const status = await HOLD_SCRIPT.run(this.redis, {
-      keys: { op: keys.op(operationId), log: keys.history(operationId) },
-      args: {
-        at_field: RECAPTURED_AT_FIELD,
-        fact_field: RECAPTURE_FIELD,
-        undone_field: UNDONE_FIELD,
-        at: held.at ?? '',
-        fact: JSON.stringify(held.fact),
-        history,
-      },
-    });
-    if (status === -1) throw new OperationNotFoundError(`no operation ${operationId} to hold a re-capture on`);
-    return status === 1 ? 'held' : status === 0 ? 'later_held' : status === 2 ? 'undone' : 'not_succeeded';
+    const adjustment = keys.adjustment(adjustmentIdFor(held.fact.gateway, held.fact.pspEventId));
+    for (let round = 0; round < RECORD_ROUNDS; round += 1) {
+      const { count, counterpart } = await this.recordedFirst(keys, { ...held.fact, operationId });
+      if (counterpart !== null) return 'recorded';
+      const status = await HOLD_SCRIPT.run(this.redis, {
+        keys: { op: keys.op(operationId), log: keys.history(operationId), adjustment, op_adjustments: keys.operationAdjustments(operationId) },
+        args: {
+          at_field: RECAPTURED_AT_FIELD,
+          fact_field: RECAPTURE_FIELD,
+          undone_field: UNDONE_FIELD,
+          at: held.at ?? '',
+          fact: JSON.stringify(held.fact),
+          history,
+          expected: count,
+        },
+      });
+      if (status === -1) throw new OperationNotFoundError(`no operation ${operationId} to hold a re-capture on`);
+      // 4: an adjustment was recorded since they were read (it may be this fact, from reconciliation): read again.
+      if (status === 4) continue;
+      return status === 1 ? 'held' : status === 0 ? 'later_held' : status === 2 ? 'undone' : status === 5 ? 'recorded' : 'not_succeeded';
+    }
+    throw new Error(`re-capture ${held.fact.pspEventId}: the adjustments of operation ${operationId} kept changing; try again`);
   }
 
   /**

@@ -176,10 +176,15 @@ export class AdjustmentRecorder {
    * failure it follows: nothing to redo yet, and the OMS, told the capture succeeded, is told nothing until that
    * failure comes (then both, in the PSP's order: `recordAdjustment`). Counted (`pb_recaptures_before_failure_total`)
    * and logged.
-   * @returns what the store did; `undone`: the failure was recorded meanwhile, the caller reports the re-capture as usual.
+   * A re-capture recorded already (an earlier delivery of it; reconciliation's adjustment from the PSP's line, which
+   * cleared the mark) is not held: it is recorded as usual, which finds that adjustment (the same fact: counted and
+   * logged, no second event).
+   * @returns what the store did; `undone`: the failure was recorded meanwhile, the caller reports the re-capture as
+   *   usual; `recorded`: recorded here, nothing left to do.
    */
   async holdRecapture(op: OperationRecord, held: HeldRecapture): Promise<HoldRecaptureResult> {
     const result = await this.deps.store.holdRecapture(op.id, held);
+    if (result === 'recorded') await this.recordAdjustment(op, held.fact);
     if (result === 'held' || result === 'later_held') {
       recapturesBeforeFailure.inc({ gateway: held.fact.gateway, command: op.command, step: result });
       this.deps.logger.info('re-capture arrived before the capture failure it follows: held on the capture, reported after that failure when it comes', {

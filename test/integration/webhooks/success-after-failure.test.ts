@@ -467,6 +467,56 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' })).toBe(undone + 2);
   });
 
+  it('an Adyen re-capture reconciliation recorded first (its line after the failure cleared the mark) is that adjustment when its webhook comes, not held as an early re-capture; the failure redelivered after sends nothing new', async () => {
+    const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRR');
+    const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+    const recapturedAt = new Date(Date.now() - 60_000).toISOString();
+    const failedEvent = `${capture.gatewayReference}:CAPTURE_FAILED:true:${failedAt}`;
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    // A reconciliation run finds the capture line after the failure (the re-capture's webhook not here yet).
+    const recorded = await worker.adjustments.recordAdjustment((await worker.ledger.get(capture.id))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 5000,
+      currency: 'EUR',
+      reason: 'psp_Captured',
+      pspReference: capture.gatewayReference!,
+      occurredAt: Date.parse(recapturedAt),
+      gateway: 'adyen',
+      pspEventId: `reconciliation:${capture.gatewayReference}:Captured`,
+      source: 'reconciliation',
+    });
+    expect(recorded.redoneAfter).toBeDefined();
+    await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
+    const held = () => metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'held' });
+    const found = () => metricValue('pb_adjustments_found_recorded_total', { gateway: 'adyen', kind: 'succeeded_after_failure', source: 'webhook' });
+    const [heldBefore, foundBefore] = [await held(), await found()];
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
+    expect(await found()).toBe(foundBefore + 1);
+    expect(await held()).toBe(heldBefore);
+    expect(await history(capture.id)).not.toContain('recapture_held');
+    expect((await worker.ledger.fieldsOf([capture.id], ['recaptured_at']))[0][0]).toBeNull();
+    // Adyen delivers the failure again (its job gone from the queue): nothing new is recorded or sent.
+    const queue = createGatewayOutcomesQueue(worker.redis, config.redis.keyPrefix);
+    try {
+      await (await queue.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
+    } finally {
+      await queue.close();
+    }
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await adyenOutcomeApplied(failedEvent);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(adjustedFor(capture.id).map((n) => (n.params as { adjustment: { id: string } }).adjustment.id)).toEqual([
+      expect.any(String),
+      recorded.adjustment.id,
+    ]);
+    expect((await worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
+    expect(await refundCheck()).toBe('allowed');
+    expect(await held()).toBe(heldBefore);
+  });
+
   it('an Adyen re-capture held before its failure, then a later CAPTURE_FAILED, then the earlier one it follows: the held re-capture is reported after that, failed_again_by the later failure, and the capture stays undone', async () => {
     const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRH');
     const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
