@@ -16,7 +16,7 @@ import {
   commandsUndoneBy,
   isAdjustmentKind,
 } from './adjustment';
-import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same-fact';
+import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } from './same-fact';
 
 // Creates the adjustment unless it exists (same gateway and PSP event: a repeat), links it to the
 // operation and appends the history entry, all in one step, over keys of the operation's shard. The
@@ -33,14 +33,22 @@ import { ReconciledLateFactKind, mayBeSameFact, reconciledKindsOf } from './same
 // A re-capture held on the operation (`recaptured_at`, see HOLD_SCRIPT: it arrived before the failure it follows)
 // that is not older than the fact (`occurred`, '' when the PSP gave no time; a held '' likewise: a re-capture
 // follows a failure by definition) keeps the fact from marking it: the PSP captured again after that failure.
+// The caller read that held re-capture (`held_seen`: '=' and its time, 'none' when none is held; '' for a fact that
+// undoes nothing) and names its adjustment (`held_id`); {-3} when another is held now: read again.
 // A fact that redoes, with a time (`occurred`), clears the mark only when no failure of the operation recorded already
 // (`listed` adjustments, the extra keys XK(1..listed): all of the operation's, read by the caller; {-3} when it has
 // more now: read again) of a kind that undoes its command (`undo_kinds`: ' command:kind … ') is later than it: the PSP
 // failed it again after this success, and its latest word stands. The mark then names the latest such failure, and
 // the new adjustment records it (`failed_again_field`). A failure or a redo without a time keeps the redo winning.
-// Returns {1, marked, cleared, superseded, failed_again, failed_again_at} when created (marked: 1 when it marked the
-// operation undone now; cleared: the id of the adjustment whose mark it cleared now, else ''; superseded: 1 when a
-// held re-capture kept it from marking; failed_again: the later failure that kept the mark, else '', and its time),
+// The other way round, a fact that undoes, with a time, marks nothing when a success of the operation recorded
+// already (of a kind that redoes its command, `redo_kinds`) is not older than it (a re-capture that arrived first
+// and cleared an earlier failure's mark): the PSP did it again after this failure. A new adjustment that marked
+// nothing so, by a held re-capture or a recorded success, names that success (`superseded_field`: the held one's
+// `held_id`, else the earliest such recorded one). An undated failure, or success, still marks as before.
+// Returns {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by} when created (marked: 1 when
+// it marked the operation undone now; cleared: the id of the adjustment whose mark it cleared now, else '';
+// superseded: 1 when a held re-capture kept it from marking, 2 when a recorded success did; failed_again: the later
+// failure that kept the mark, else '', and its time; superseded_by: the success that kept it from marking, else ''),
 // {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
 // counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {-2} when the adjustments changed (read again), {-1} when the
 // operation does not exist.
@@ -62,6 +70,10 @@ const RECORD_SCRIPT = new LuaScript(
       'listed',
       'undo_kinds',
       'failed_again_field',
+      'redo_kinds',
+      'held_seen',
+      'held_id',
+      'superseded_field',
     ],
   ),
   `
@@ -79,6 +91,10 @@ if A.expected ~= '' then
   end
 end
 if A.listed ~= '' and redis.call('ZCARD', K.op_adjustments) ~= tonumber(A.listed) then return {-3} end
+if A.held_seen ~= '' then
+  local now_held = redis.call('HGET', K.op, A.recaptured_at_field)
+  if (now_held and ('=' .. now_held) or 'none') ~= A.held_seen then return {-3} end
+end
 redis.call('HSET', K.adjustment, unpack(ARGV, A_REST))
 redis.call('ZADD', K.op_adjustments, A.now, A.id)
 redis.call('RPUSH', K.log, A.history)
@@ -88,16 +104,30 @@ local cleared = ''
 local superseded = 0
 local failed_again = ''
 local failed_again_at = ''
+local superseded_by = ''
 if (A.undoes ~= '' or A.redoes ~= '') and redis.call('HGET', K.op, 'state') == 'SUCCEEDED' then
   local bare = redis.call('HGET', K.op, 'command') or ''
   local command = ' ' .. bare .. ' '
   if A.undoes ~= '' and string.find(' ' .. A.undoes .. ' ', command, 1, true) then
     local held = redis.call('HGET', K.op, A.recaptured_at_field)
     if held and (held == '' or A.occurred == '' or tonumber(A.occurred) <= tonumber(held)) then
-      superseded = 1
+      superseded, superseded_by = 1, A.held_id
     else
-      marked = redis.call('HSETNX', K.op, A.undone_field, A.id)
+      if A.occurred ~= '' and A.listed ~= '' then
+        local failed_at = tonumber(A.occurred)
+        local first = nil
+        for i = 1, tonumber(A.listed) do
+          local f = redis.call('HMGET', XK(i), 'id', 'kind', 'occurred_at')
+          local at = tonumber(f[3] or '')
+          if f[1] and f[2] and at and at >= failed_at and string.find(A.redo_kinds, ' ' .. bare .. ':' .. f[2] .. ' ', 1, true) then
+            if first == nil or at < first then first, superseded_by = at, f[1] end
+          end
+        end
+        if first ~= nil then superseded = 2 end
+      end
+      if superseded == 0 then marked = redis.call('HSETNX', K.op, A.undone_field, A.id) end
     end
+    if superseded_by ~= '' then redis.call('HSET', K.adjustment, A.superseded_field, superseded_by) end
   end
   if A.redoes ~= '' and string.find(' ' .. A.redoes .. ' ', command, 1, true) then
     local mark = redis.call('HGET', K.op, A.undone_field) or ''
@@ -121,20 +151,24 @@ if (A.undoes ~= '' or A.redoes ~= '') and redis.call('HGET', K.op, 'state') == '
     end
   end
 end
-return {1, marked, cleared, superseded, failed_again, failed_again_at}
+return {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by}
 `,
   true,
 );
 
 // Holds a re-capture that arrived before the capture failure it follows (nothing marked undone yet) on a SUCCEEDED
 // operation: its time (`at_field`: epoch ms, '' when unknown) and the adjustment it is to be reported as (`fact_field`,
-// JSON), unless one as late is held already; one history entry. Returns 1 when held now, 0 when a re-capture as late
-// was held already, 2 when the operation is marked undone (the failure came first: the caller reports it as usual),
-// 3 when the operation is not SUCCEEDED, -1 when it does not exist.
+// JSON), unless one as late is held already; one history entry. Only while that adjustment (`adjustment`) is not
+// recorded and the operation has the `expected` adjustments the caller found none recording the fact among.
+// Returns 1 when held now, 0 when a re-capture as late was held already, 2 when the operation is marked undone (the
+// failure came first: the caller reports it as usual), 3 when the operation is not SUCCEEDED, 4 when its adjustments
+// changed (read again), 5 when the adjustment is recorded already, -1 when the operation does not exist.
 const HOLD_SCRIPT = new LuaScript(
-  luaInputs(['op', 'log'], ['at_field', 'fact_field', 'undone_field', 'at', 'fact', 'history']),
+  luaInputs(['op', 'log', 'adjustment', 'op_adjustments'], ['at_field', 'fact_field', 'undone_field', 'at', 'fact', 'history', 'expected']),
   `
 if redis.call('EXISTS', K.op) == 0 then return -1 end
+if redis.call('EXISTS', K.adjustment) == 1 then return 5 end
+if redis.call('ZCARD', K.op_adjustments) ~= tonumber(A.expected) then return 4 end
 if redis.call('HGET', K.op, 'state') ~= 'SUCCEEDED' then return 3 end
 if redis.call('HEXISTS', K.op, A.undone_field) == 1 then return 2 end
 local held = redis.call('HGET', K.op, A.at_field)
@@ -161,8 +195,12 @@ export interface HeldRecapture {
   fact: Omit<AdjustmentInput, 'operationId'>;
 }
 
-/** What `holdRecapture` did: `held` now, `later_held` (one as late was held already), `undone` (the failure came first), `not_succeeded`. */
-export type HoldRecaptureResult = 'held' | 'later_held' | 'undone' | 'not_succeeded';
+/**
+ * What `holdRecapture` did: `held` now, `later_held` (one as late was held already), `undone` (the failure came
+ * first), `not_succeeded`, `recorded` (nothing held: the re-capture is recorded already, by an earlier delivery of
+ * it, or by reconciliation from the PSP's line, `mayBeSameFact`; the caller records it, which finds that one).
+ */
+export type HoldRecaptureResult = 'held' | 'later_held' | 'undone' | 'not_succeeded' | 'recorded';
 
 /**
  * The field of an adjustment reconciliation recorded naming the webhook event (its PSP event id) found to report
@@ -177,8 +215,17 @@ export const WEBHOOK_EVENT_FIELD = 'webhook_event';
  */
 export const FAILED_AGAIN_FIELD = 'failed_again_by';
 
+/**
+ * The field of a failure's adjustment naming the later success of its operation that kept it from marking the
+ * operation undone (`AdjustmentRecord.supersededBy`).
+ */
+export const SUPERSEDED_FIELD = 'superseded_by';
+
 /** ' command:kind … ': the failures that undo each command (`commandsUndoneBy`), as the record script matches them. */
 const UNDO_KINDS = ` ${ADJUSTMENT_KINDS.flatMap((kind) => commandsUndoneBy(kind).map((command) => `${command}:${kind}`)).join(' ')} `;
+
+/** ' command:kind … ': the successes that redo each command (`commandsRedoneBy`), as the record script matches them. */
+const REDO_KINDS = ` ${ADJUSTMENT_KINDS.flatMap((kind) => commandsRedoneBy(kind).map((command) => `${command}:${kind}`)).join(' ')} `;
 
 /** Rounds of read-then-record before giving up while other writers keep changing an operation's adjustments. */
 const RECORD_ROUNDS = 8;
@@ -235,11 +282,13 @@ export interface RecordedAdjustment {
    */
   undone?: true;
   /**
-   * This new adjustment would have marked its capture or sale undone, but the PSP's re-capture of it, held on the
-   * operation (`holdRecapture`: it arrived first), is not older: the PSP captured again after this failure, so
-   * nothing was marked.
+   * This new adjustment would have marked its capture, sale or refund undone, but a success of it the PSP reported
+   * first is not older: the PSP did it again after this failure, so nothing was marked (`adjustment.supersededBy`
+   * names that success). `held`: the PSP's re-capture held on the operation (`holdRecapture`: it arrived before
+   * any failure), to be recorded after this; `recorded`: a `succeeded_after_failure` recorded already (a re-capture
+   * that arrived first and cleared an earlier failure's mark), reported to the OMS already.
    */
-  superseded?: true;
+  superseded?: 'held' | 'recorded';
   /**
    * This new adjustment (`succeeded_after_failure`, `commandsRedoneBy`) cleared the undone mark of its operation, a
    * SUCCEEDED capture, sale or refund the PSP had undone and now says it did after all (an Adyen re-capture): its
@@ -337,12 +386,15 @@ export class AdjustmentStore {
     };
     // Only a webhook's fact of a kind reconciliation also records from a line can have been recorded first.
     const searched = input.source === 'webhook' && reconciledKindsOf(input.kind).length > 0;
-    // A dated success after failure is weighed against the failures recorded before it: the script reads them all.
-    const weighed = commandsRedoneBy(input.kind).length > 0 && input.occurredAt !== undefined;
+    const undoes = commandsUndoneBy(input.kind).length > 0;
+    // A dated success after failure is weighed against the failures recorded before it, a dated failure against the
+    // successes after failure: the script reads them all.
+    const weighed = (undoes || commandsRedoneBy(input.kind).length > 0) && input.occurredAt !== undefined;
     for (let round = 0; round < RECORD_ROUNDS; round += 1) {
       const found = searched ? await this.recordedFirst(keys, input) : null;
       const listed = weighed ? await this.redis.zrange(base.op_adjustments, 0, -1) : null;
-      const [status, existing, cleared, superseded, failedAgain, failedAgainAt] = (await RECORD_SCRIPT.run(
+      const held = undoes ? await this.heldRaw(base.op) : null;
+      const [status, existing, cleared, superseded, failedAgain, failedAgainAt, supersededBy] = (await RECORD_SCRIPT.run(
         this.redis,
         {
           keys: { ...base, counterpart: found?.counterpart ? keys.adjustment(found.counterpart.id) : base.adjustment },
@@ -361,23 +413,32 @@ export class AdjustmentStore {
             listed: listed === null ? '' : listed.length,
             undo_kinds: UNDO_KINDS,
             failed_again_field: FAILED_AGAIN_FIELD,
+            redo_kinds: REDO_KINDS,
+            held_seen: held === null ? '' : held.at === null ? 'none' : `=${held.at}`,
+            held_id: held?.id ?? '',
+            superseded_field: SUPERSEDED_FIELD,
           },
         },
         fields,
         listed === null ? [] : listed.map((adj) => keys.adjustment(adj)),
-      )) as [number, (string[] | number)?, string?, number?, string?, string?];
+      )) as [number, (string[] | number)?, string?, number?, string?, string?, string?];
       if (status === -1) throw new OperationNotFoundError(`no operation ${input.operationId} for adjustment ${id}`);
       if (status === 1) {
         return {
           created: true,
-          adjustment: failedAgain ? { ...adjustment, failedAgainBy: failedAgain } : adjustment,
+          adjustment: {
+            ...adjustment,
+            ...(failedAgain ? { failedAgainBy: failedAgain } : {}),
+            ...(supersededBy ? { supersededBy } : {}),
+          },
           ...(existing === 1 ? { undone: true as const } : {}),
           ...(cleared ? { redoneAfter: cleared } : {}),
-          ...(superseded === 1 ? { superseded: true as const } : {}),
+          ...(superseded === 1 ? { superseded: 'held' as const } : superseded === 2 ? { superseded: 'recorded' as const } : {}),
           ...(failedAgain && failedAgainAt ? { failedAgainAt: Number(failedAgainAt) } : {}),
         };
       }
-      // -3: a failure was recorded since the operation's adjustments were read for a dated success: weigh it too.
+      // -3: a failure (or success) was recorded since the operation's adjustments were read for a dated success (or
+      // failure), or another re-capture is held now: weigh it too.
       if (status === -3) continue;
       const pairs = Array.isArray(existing) ? existing : [];
       if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(pairs)) };
@@ -392,21 +453,23 @@ export class AdjustmentStore {
   /**
    * The operation's adjustment count, and the one reconciliation recorded from a PSP line that records the fact
    * `input` reports (`mayBeSameFact`) and that no other webhook event stands for: one this very event stands for
-   * first (a repeat), then the same PSP reference, then the fact's own kind, then the oldest.
+   * first (a repeat), then the same PSP reference, then the fact's own kind, then the oldest. A dated success after
+   * failure is never one a failure of the operation lies between (`apartByFailure`): two re-captures, not one.
    */
   private async recordedFirst(keys: ShardKeys, input: AdjustmentInput): Promise<{ count: number; counterpart: AdjustmentRecord | null }> {
     const ids = await this.redis.zrange(keys.operationAdjustments(input.operationId), 0, -1);
     const hashes = await Promise.all(ids.map((adj) => this.redis.hgetall(keys.adjustment(adj))));
     const kinds = reconciledKindsOf(input.kind);
+    const failures = commandsRedoneBy(input.kind).length === 0 ? [] : failureTimes(hashes);
     let best: { adjustment: AdjustmentRecord; order: number[] } | null = null;
     for (const h of hashes) {
       if (!h.id || h.source !== 'reconciliation' || !isAdjustmentKind(h.kind)) continue;
       const held = h[WEBHOOK_EVENT_FIELD];
       if (held !== undefined && held !== input.pspEventId) continue;
       const recorded = fromHash(h);
-      if (!mayBeSameFact(input, recorded)) continue;
+      if (!mayBeSameFact(input, recorded) || apartByFailure(input, recorded, failures)) continue;
       const sameReference = input.pspReference !== undefined && recorded.pspReference === input.pspReference;
-      const order = [held === input.pspEventId ? 0 : 1, sameReference ? 0 : 1, kinds.indexOf(recorded.kind as ReconciledLateFactKind)];
+      const order = [held === input.pspEventId ? 0 : 1, sameReference ? 0 : 1, kinds.indexOf(recorded.kind as ReconciledFactKind)];
       // zrange is oldest first: a later one replaces the best only when it sorts strictly before it.
       if (best === null || sortsBefore(order, best.order)) best = { adjustment: recorded, order };
     }
@@ -417,8 +480,12 @@ export class AdjustmentStore {
    * Holds on SUCCEEDED capture or sale `operationId` the PSP's re-capture of it that arrived before the capture
    * failure it follows (nothing marks it undone): its time and the adjustment `fact` it is to be reported as, so
    * that failure, when it comes, marks nothing (`recordAdjustment`'s `superseded`) and is followed by it. A
-   * re-capture as late held already stays. One history entry (`recapture_held`, with the PSP event id).
-   * @returns what it did; `undone`: the failure was recorded first, the caller reports the re-capture as usual.
+   * re-capture as late held already stays. One history entry (`recapture_held`, with the PSP event id). Nothing is
+   * held for a re-capture recorded already: by an earlier delivery of it, or by reconciliation from the PSP's line
+   * (the same fact, `recordedFirst`: that adjustment cleared the mark the failure had set), which is no re-capture
+   * ahead of its failure.
+   * @returns what it did; `undone`: the failure was recorded first, the caller reports the re-capture as usual;
+   *   `recorded`: it is recorded already, the caller records it (a repeat, or the same fact).
    * @throws OperationNotFoundError when the operation does not exist.
    */
   async holdRecapture(operationId: string, held: HeldRecapture, now = Date.now()): Promise<HoldRecaptureResult> {
@@ -429,19 +496,38 @@ export class AdjustmentStore {
       ...redact({ event: 'recapture_held', psp_event_id: held.fact.pspEventId, recaptured_at: held.at ?? null, amount: held.fact.amount ?? null }),
       at: now,
     });
-    const status = await HOLD_SCRIPT.run(this.redis, {
-      keys: { op: keys.op(operationId), log: keys.history(operationId) },
-      args: {
-        at_field: RECAPTURED_AT_FIELD,
-        fact_field: RECAPTURE_FIELD,
-        undone_field: UNDONE_FIELD,
-        at: held.at ?? '',
-        fact: JSON.stringify(held.fact),
-        history,
-      },
-    });
-    if (status === -1) throw new OperationNotFoundError(`no operation ${operationId} to hold a re-capture on`);
-    return status === 1 ? 'held' : status === 0 ? 'later_held' : status === 2 ? 'undone' : 'not_succeeded';
+    const adjustment = keys.adjustment(adjustmentIdFor(held.fact.gateway, held.fact.pspEventId));
+    for (let round = 0; round < RECORD_ROUNDS; round += 1) {
+      const { count, counterpart } = await this.recordedFirst(keys, { ...held.fact, operationId });
+      if (counterpart !== null) return 'recorded';
+      const status = await HOLD_SCRIPT.run(this.redis, {
+        keys: { op: keys.op(operationId), log: keys.history(operationId), adjustment, op_adjustments: keys.operationAdjustments(operationId) },
+        args: {
+          at_field: RECAPTURED_AT_FIELD,
+          fact_field: RECAPTURE_FIELD,
+          undone_field: UNDONE_FIELD,
+          at: held.at ?? '',
+          fact: JSON.stringify(held.fact),
+          history,
+          expected: count,
+        },
+      });
+      if (status === -1) throw new OperationNotFoundError(`no operation ${operationId} to hold a re-capture on`);
+      // 4: an adjustment was recorded since they were read (it may be this fact, from reconciliation): read again.
+      if (status === 4) continue;
+      return status === 1 ? 'held' : status === 0 ? 'later_held' : status === 2 ? 'undone' : status === 5 ? 'recorded' : 'not_succeeded';
+    }
+    throw new Error(`re-capture ${held.fact.pspEventId}: the adjustments of operation ${operationId} kept changing; try again`);
+  }
+
+  /**
+   * The held re-capture's time on operation record `opKey` as stored (null: none held) and the id of the adjustment it
+   * is to be recorded as ('' when it does not read as one).
+   */
+  private async heldRaw(opKey: string): Promise<{ at: string | null; id: string }> {
+    const [at, fact] = await this.redis.hmget(opKey, RECAPTURED_AT_FIELD, RECAPTURE_FIELD);
+    const parsed = fact === null ? null : parseHeldFact(fact);
+    return { at, id: parsed === null ? '' : adjustmentIdFor(parsed.gateway, parsed.pspEventId) };
   }
 
   /** The re-capture held on `operationId` (`holdRecapture`), or null when none is (or it cannot be read). */
@@ -516,6 +602,17 @@ function parseHeldFact(stored: string): Omit<AdjustmentInput, 'operationId'> | n
   };
 }
 
+/** The PSP's times of the failures among an operation's adjustments (`commandsUndoneBy`: kinds that undo a command). */
+function failureTimes(hashes: readonly Record<string, string>[]): number[] {
+  const times: number[] = [];
+  for (const h of hashes) {
+    if (!isAdjustmentKind(h.kind) || commandsUndoneBy(h.kind).length === 0 || h.occurred_at === undefined) continue;
+    const at = Number(h.occurred_at);
+    if (Number.isFinite(at)) times.push(at);
+  }
+  return times;
+}
+
 /** Whether `a` sorts strictly before `b`, element by element. */
 function sortsBefore(a: readonly number[], b: readonly number[]): boolean {
   for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return a[i] < b[i];
@@ -541,6 +638,7 @@ function toHash(a: AdjustmentRecord): string[] {
   put('source', a.source);
   put('recorded_at', a.recordedAt);
   put(FAILED_AGAIN_FIELD, a.failedAgainBy);
+  put(SUPERSEDED_FIELD, a.supersededBy);
   return out;
 }
 
@@ -568,5 +666,6 @@ function fromHash(h: Record<string, string>): AdjustmentRecord {
     ...(h.psp_reference !== undefined ? { pspReference: h.psp_reference } : {}),
     ...(h.occurred_at !== undefined ? { occurredAt: num(h.occurred_at) } : {}),
     ...(h[FAILED_AGAIN_FIELD] !== undefined ? { failedAgainBy: h[FAILED_AGAIN_FIELD] } : {}),
+    ...(h[SUPERSEDED_FIELD] !== undefined ? { supersededBy: h[SUPERSEDED_FIELD] } : {}),
   };
 }

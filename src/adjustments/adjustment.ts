@@ -202,6 +202,13 @@ export interface AdjustmentRecord {
    * (`UNDONE_FIELD`). The success is what the PSP did then; the failure is its latest word. Absent otherwise.
    */
   failedAgainBy?: string;
+  /**
+   * A failure (`commandsUndoneBy`) of a capture, sale or refund the PSP did again, itself, after it (an Adyen re-capture
+   * later than this `capture_failed`), that arrived first: the id of that later success's adjustment, recorded
+   * already or recorded right after this one (a re-capture held on the operation). The failure marked nothing: the
+   * success is the PSP's later word. Absent otherwise.
+   */
+  supersededBy?: string;
 }
 
 export type AdjustmentSource = 'webhook' | 'reconciliation';

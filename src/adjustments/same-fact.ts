@@ -12,26 +12,39 @@ export const RECONCILED_LATE_FACT_KINDS = ['chargeback', 'second_chargeback', 'c
 export type ReconciledLateFactKind = (typeof RECONCILED_LATE_FACT_KINDS)[number];
 
 /**
- * The adjustment kinds a webhook may have recorded the fact of a reconciliation late-fact line of `kind` as, the
- * line's own kind first. A first and a second chargeback are apart: one never stands for the other.
+ * The kinds reconciliation records from a line of an operation's own kind that contradicts the ledger, which a
+ * webhook also reports: the PSP did after all what the ledger holds failed or undone (an Adyen re-capture after
+ * `CAPTURE_FAILED`; the classifier's side of the search is its `reported` check and the undone mark it reads).
  */
-const RECORDED_AS: Readonly<Record<ReconciledLateFactKind, readonly AdjustmentKind[]>> = {
+export const RECONCILED_CONTRADICTION_KINDS = ['succeeded_after_failure'] as const;
+
+/** Every kind a reconciliation adjustment a webhook's fact may turn out to be is of. */
+export type ReconciledFactKind = ReconciledLateFactKind | (typeof RECONCILED_CONTRADICTION_KINDS)[number];
+
+const RECONCILED_FACT_KINDS: readonly ReconciledFactKind[] = [...RECONCILED_LATE_FACT_KINDS, ...RECONCILED_CONTRADICTION_KINDS];
+
+/**
+ * The adjustment kinds a webhook may have recorded the fact of a reconciliation line of `kind` as, the line's own
+ * kind first. A first and a second chargeback are apart: one never stands for the other.
+ */
+const RECORDED_AS: Readonly<Record<ReconciledFactKind, readonly AdjustmentKind[]>> = {
   chargeback: ['chargeback', 'dispute_lost'],
   second_chargeback: ['second_chargeback', 'dispute_lost'],
   chargeback_reversed: ['chargeback_reversed', 'dispute_won'],
   refund_reversed: ['refund_reversed', 'refund_failed'],
   // A lapse the webhook brought; before it was read as one, the same cancellation came as a failure after success.
   authorization_expired: ['authorization_expired', 'failed_after_success'],
+  succeeded_after_failure: ['succeeded_after_failure'],
 };
 
 /** See {@link RECORDED_AS}. */
-export function recordedAs(kind: ReconciledLateFactKind): readonly AdjustmentKind[] {
+export function recordedAs(kind: ReconciledFactKind): readonly AdjustmentKind[] {
   return RECORDED_AS[kind];
 }
 
 /** The reconciliation kinds whose line's fact an adjustment of `kind` (a webhook's) may be, its own kind first. */
-export function reconciledKindsOf(kind: AdjustmentKind): ReconciledLateFactKind[] {
-  return RECONCILED_LATE_FACT_KINDS.filter((k) => RECORDED_AS[k].includes(kind)).sort((a, b) => RECORDED_AS[a].indexOf(kind) - RECORDED_AS[b].indexOf(kind));
+export function reconciledKindsOf(kind: AdjustmentKind): ReconciledFactKind[] {
+  return RECONCILED_FACT_KINDS.filter((k) => RECORDED_AS[k].includes(kind)).sort((a, b) => RECORDED_AS[a].indexOf(kind) - RECORDED_AS[b].indexOf(kind));
 }
 
 /** What two recordings of a fact are compared on. */
@@ -42,6 +55,8 @@ export interface FactShape {
   currency?: string;
   /** The PSP's id of the dispute or modification. */
   pspReference?: string;
+  /** When the PSP says it happened, epoch ms. */
+  occurredAt?: number;
 }
 
 /**
@@ -56,4 +71,17 @@ export function mayBeSameFact(arrived: FactShape, recorded: FactShape): boolean 
   if (arrived.amount !== undefined && recorded.amount !== undefined && arrived.amount !== recorded.amount) return false;
   if (arrived.currency !== undefined && recorded.currency !== undefined && arrived.currency.toUpperCase() !== recorded.currency.toUpperCase()) return false;
   return !(arrived.pspReference !== undefined && recorded.pspReference !== undefined && arrived.pspReference !== recorded.pspReference);
+}
+
+/**
+ * Whether a failure of the operation (`failures`: the times of its adjustments that undo it, `commandsUndoneBy`) lies
+ * between two dated successes after failure, `arrived` and `recorded`: then they are two re-captures (failed,
+ * re-captured, failed again, re-captured again), never one, however alike their money and reference. Undated, they
+ * cannot be told apart so: false.
+ */
+export function apartByFailure(arrived: FactShape, recorded: FactShape, failures: readonly number[]): boolean {
+  if (arrived.occurredAt === undefined || recorded.occurredAt === undefined) return false;
+  const from = Math.min(arrived.occurredAt, recorded.occurredAt);
+  const to = Math.max(arrived.occurredAt, recorded.occurredAt);
+  return failures.some((at) => at > from && at < to);
 }

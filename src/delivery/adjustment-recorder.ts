@@ -52,11 +52,14 @@ const redosBeforeLaterFailure = counter(
 /**
  * A PSP's re-capture that arrived before the capture failure it follows (notifications come in any order): `held` on
  * the capture (nothing to redo yet; `later_held` when one as late was held already), then `reported` when that
- * failure came: recorded without marking the capture undone, and the re-capture reported after it.
+ * failure came: recorded without marking the capture undone, and the re-capture reported after it. `recorded_first`:
+ * the re-capture had cleared an earlier failure's mark and was reported already when that failure (not later than
+ * it) came: recorded without marking, `superseded_by` the re-capture, nothing else sent (a refund's success after
+ * failure, the same way, counts here with its command).
  */
 export const recapturesBeforeFailure = counter(
   'pb_recaptures_before_failure_total',
-  'PSP re-captures (Adyen "Transaction Recaptured") that arrived before the capture failure they follow, by gateway, command and step: held (kept on the capture, nothing undone to redo), later_held (one as late was held already), reported (the earlier failure came: recorded without undoing the capture, then the re-capture reported after it)',
+  'PSP re-captures (Adyen "Transaction Recaptured") that arrived before the capture failure they follow, by gateway, command and step: held (kept on the capture, nothing undone to redo), later_held (one as late was held already), reported (the earlier failure came: recorded without undoing the capture, then the re-capture reported after it), recorded_first (the re-capture had been recorded and reported already, after an earlier failure: the failure recorded without undoing the capture, superseded_by it)',
   ['gateway', 'command', 'step'],
 );
 
@@ -118,7 +121,11 @@ export class AdjustmentRecorder {
    * (`pb_recaptures_before_failure_total{step="reported"}`, a warn line); a repeat after a crash completes it.
    * A dated `succeeded_after_failure` older than a failure of the operation recorded already clears nothing: the
    * PSP failed it again after, the mark stays on the latest such failure, and the event carries `failed_again_by`
-   * (`pb_redos_before_later_failure_total`, a warn line).
+   * (`pb_redos_before_later_failure_total`, a warn line). The other way round, a dated failure not later than a
+   * `succeeded_after_failure` of the operation recorded already (a re-capture that arrived first, after an earlier
+   * failure) marks nothing: its event is sent with `superseded_by` that success, and nothing else
+   * (`pb_recaptures_before_failure_total{step="recorded_first"}`, a warn line). A superseded failure's event names
+   * the held re-capture the same way.
    * @returns whether the adjustment was new, and the adjustment as stored.
    * @throws OperationNotFoundError when `input.operationId` is not in the ledger.
    */
@@ -155,10 +162,11 @@ export class AdjustmentRecorder {
     }
     if (result.undone || result.redoneAfter !== undefined || (created && adjustment.failedAgainBy !== undefined))
       noteUndoneMark(op, adjustment, result, logger);
+    if (result.superseded === 'recorded') noteSupersededByRecorded(op, adjustment, logger);
     await recorder.emit(adjustmentEvent(op, adjustment, config));
     // After the adjustment and on every call, so a repeat after a crash in between completes it.
     if (releases) await this.deps.ledger.releaseAuthorization(op.id);
-    if (commandsUndoneBy(adjustment.kind).includes(op.command)) await this.reportHeldRecapture(op, adjustment, result.superseded === true, now);
+    if (commandsUndoneBy(adjustment.kind).includes(op.command)) await this.reportHeldRecapture(op, adjustment, result.superseded === 'held', now);
     return result;
   }
 
@@ -168,10 +176,15 @@ export class AdjustmentRecorder {
    * failure it follows: nothing to redo yet, and the OMS, told the capture succeeded, is told nothing until that
    * failure comes (then both, in the PSP's order: `recordAdjustment`). Counted (`pb_recaptures_before_failure_total`)
    * and logged.
-   * @returns what the store did; `undone`: the failure was recorded meanwhile, the caller reports the re-capture as usual.
+   * A re-capture recorded already (an earlier delivery of it; reconciliation's adjustment from the PSP's line, which
+   * cleared the mark) is not held: it is recorded as usual, which finds that adjustment (the same fact: counted and
+   * logged, no second event).
+   * @returns what the store did; `undone`: the failure was recorded meanwhile, the caller reports the re-capture as
+   *   usual; `recorded`: recorded here, nothing left to do.
    */
   async holdRecapture(op: OperationRecord, held: HeldRecapture): Promise<HoldRecaptureResult> {
     const result = await this.deps.store.holdRecapture(op.id, held);
+    if (result === 'recorded') await this.recordAdjustment(op, held.fact);
     if (result === 'held' || result === 'later_held') {
       recapturesBeforeFailure.inc({ gateway: held.fact.gateway, command: op.command, step: result });
       this.deps.logger.info('re-capture arrived before the capture failure it follows: held on the capture, reported after that failure when it comes', {
@@ -262,6 +275,26 @@ function noteUndoneMark(
     capturesUndone.inc({ gateway: adjustment.gateway, command: op.command });
     logger.warn('capture undone: the PSP says a capture it had accepted collected nothing; refunds of the payment are no longer checked against it', fields);
   }
+}
+
+/**
+ * Counts and logs a new failure of a capture, sale or refund that marked nothing: a success of it recorded (and
+ * reported) already is not older (a re-capture that arrived first and cleared an earlier failure's mark), so the
+ * PSP's later word stands; the failure's event names that success (`superseded_by`) and nothing else is sent.
+ */
+function noteSupersededByRecorded(op: OperationRecord, adjustment: AdjustmentRecord, logger: Logger): void {
+  recapturesBeforeFailure.inc({ gateway: adjustment.gateway, command: op.command, step: 'recorded_first' });
+  logger.warn(
+    op.command === 'refund'
+      ? 'refund failure arrived after a later success of it was recorded: the PSP refunded after this failure, so the refund is not undone; the OMS is told the failure, superseded_by that success'
+      : 'capture failure arrived after a later re-capture of it was recorded: the PSP captured again after this failure, so the capture is not undone; the OMS is told the failure, superseded_by that re-capture',
+    {
+      ...adjustmentFields(op, adjustment),
+      command: op.command,
+      failed_at: isoOrNull(adjustment.occurredAt),
+      superseded_by: adjustment.supersededBy ?? null,
+    },
+  );
 }
 
 /** The log fields naming an adjustment and its money, shared by the recorder's lines. */

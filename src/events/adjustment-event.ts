@@ -15,8 +15,9 @@ export function adjustmentEventId(operationId: string, adjustmentId: string): st
  * `payment` echoes the operation's payment (its amount is the operation's, not the adjustment's) with
  * `operation_reference`, the operation's own `operation_state` (unchanged by the adjustment) and `event_id`;
  * `adjustment` carries what the PSP reported: kind, money direction, amount (integer minor units) and
- * currency, its reason code, its references and when it happened, and for a success the PSP failed again after
- * (`failed_again_by`) the failure that stands. See docs/EVENTS.md.
+ * currency, its reason code, its references and when it happened, for a success the PSP failed again after
+ * (`failed_again_by`) the failure that stands, and for a failure the PSP's later success overrides (`superseded_by`)
+ * that success. See docs/EVENTS.md.
  */
 export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecord, config: Config): PaymentEvent {
   const eventId = adjustmentEventId(op.id, adjustment.id);
@@ -54,6 +55,8 @@ export function adjustmentEvent(op: OperationRecord, adjustment: AdjustmentRecor
         source: adjustment.source,
         // A success older than a failure already reported: what the PSP did then, not where the operation stands.
         ...(adjustment.failedAgainBy !== undefined ? { failed_again_by: adjustment.failedAgainBy } : {}),
+        // A failure the PSP's later success (reported already, or right after this) overrides: it undid nothing.
+        ...(adjustment.supersededBy !== undefined ? { superseded_by: adjustment.supersededBy } : {}),
       },
     },
   };

@@ -11,6 +11,8 @@ import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
  * notifications). Applied as an outcome it would change nothing, and the failure coming after would then leave the
  * capture undone although the PSP captured it again after that failure. So it is held on the operation
  * (`AdjustmentRecorder.holdRecapture`) until that failure comes, which then marks nothing and is followed by it.
+ * A re-capture recorded already (reconciliation found its capture line after the failure and cleared the mark; an
+ * earlier delivery) is no early one: it is recorded, as the same fact, and nothing is held (`recorded`).
  * @returns `null` when the job is no such re-capture (the caller goes on); else what the hold did (`undone`: the
  * failure was recorded meanwhile, the caller reads the operation again and reports the re-capture as usual).
  */

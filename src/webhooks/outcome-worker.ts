@@ -176,9 +176,10 @@ async function applyOutcome(config: Config, deps: OutcomeWorkerDeps, job: Job<Ga
   // A late fact (chargeback, a capture or refund failing after it was accepted…) is an adjustment.
   const late = await applyLateFact(op, arrived, deps);
   if (late !== null) return late;
-  // A re-capture that arrived before the capture failure it follows: held until that failure comes.
+  // A re-capture that arrived before the capture failure it follows: held until that failure comes. One recorded
+  // already (by reconciliation, from the PSP's line) was recorded as that one.
   const early = await holdEarlyRecapture(op, arrived, deps);
-  if (early === 'held' || early === 'later_held' || early === 'not_succeeded') return op.state;
+  if (early === 'held' || early === 'later_held' || early === 'not_succeeded' || early === 'recorded') return op.state;
   // The failure was recorded meanwhile: the re-capture redoes it, as in order.
   if (early === 'undone') op = (await deps.ledger.get(op.id)) ?? op;
   if (deps.router) {

@@ -188,6 +188,66 @@ describe('AdjustmentStore.recordAdjustment: a fact that undoes a capture', () =>
     });
   });
 
+  it('a dated failure not later than a success after failure recorded already (it arrived late) marks nothing and names that success; a later or undated one marks as before', async () => {
+    const id = await succeeded('capture');
+    const failure = (event: string, occurredAt?: number) => {
+      const { occurredAt: _dropped, ...undated } = fact(id, 'capture_failed', event);
+      return store.recordAdjustment({ ...undated, ...(occurredAt !== undefined ? { occurredAt } : {}) });
+    };
+    const first = await failure(`${id}:CAPTURE_FAILED:true:1`, 1000);
+    expect(first.undone).toBe(true);
+    const redo = await store.recordAdjustment({
+      ...input(id, `${id}:CAPTURE:true:recaptured:4`),
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      occurredAt: 4000,
+    });
+    expect(redo.redoneAfter).toBe(first.adjustment.id);
+    // Adyen failed the capture at 1000 and at 3000 and re-captured it at 4000; the second failure arrives last.
+    const late = await failure(`${id}:CAPTURE_FAILED:true:3`, 3000);
+    expect(late).toMatchObject({ created: true, superseded: 'recorded', adjustment: { supersededBy: redo.adjustment.id } });
+    expect(late.undone).toBeUndefined();
+    expect((await ledger.get(id))?.undoneBy).toBeUndefined();
+    expect(await store.get(late.adjustment.id)).toEqual(late.adjustment);
+    // A repeat says the same and marks nothing.
+    expect(await failure(`${id}:CAPTURE_FAILED:true:3`, 3000)).toEqual({ created: false, adjustment: late.adjustment });
+    expect((await ledger.get(id))?.undoneBy).toBeUndefined();
+    // A failure after the re-capture is the PSP's latest word: it marks the capture undone.
+    const after = await failure(`${id}:CAPTURE_FAILED:true:5`, 5000);
+    expect(after).toMatchObject({ created: true, undone: true });
+    expect(after.superseded).toBeUndefined();
+    expect(after.adjustment.supersededBy).toBeUndefined();
+    expect((await ledger.get(id))?.undoneBy).toBe(after.adjustment.id);
+    // Undated, a failure cannot be ordered with the re-capture: it marks as before.
+    const other = await succeeded('sale');
+    await store.recordAdjustment({ ...fact(other, 'capture_failed', `${other}:CAPTURE_FAILED:true:1`), occurredAt: 1000 });
+    await store.recordAdjustment({
+      ...input(other, `${other}:CAPTURE:true:recaptured:4`),
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      occurredAt: 4000,
+    });
+    const { occurredAt: _none, ...undated } = fact(other, 'capture_failed', `${other}:CAPTURE_FAILED:true`);
+    expect(await store.recordAdjustment(undated)).toMatchObject({ created: true, undone: true });
+  });
+
+  it('a failure superseded by a re-capture held on the capture names that re-capture, the adjustment it is recorded as', async () => {
+    const id = await succeeded('capture');
+    const recapture = {
+      kind: 'succeeded_after_failure' as const,
+      direction: 'credit' as const,
+      gateway: 'adyen',
+      pspEventId: `${id}:CAPTURE:true:recaptured:4`,
+      source: 'webhook' as const,
+      amount: 4200,
+      occurredAt: 4000,
+    };
+    expect(await store.holdRecapture(id, { at: 4000, fact: recapture })).toBe('held');
+    const failed = await store.recordAdjustment({ ...fact(id, 'capture_failed', `${id}:CAPTURE_FAILED:true:1`), occurredAt: 1000 });
+    expect(failed).toMatchObject({ created: true, superseded: 'held', adjustment: { supersededBy: adjustmentIdFor('adyen', recapture.pspEventId) } });
+    expect((await ledger.get(id))?.undoneBy).toBeUndefined();
+  });
+
   it('marks nothing for a capture_failed naming an authorization, nor for a refund_failed naming a capture', async () => {
     const auth = await succeeded('authorize');
     expect((await store.recordAdjustment(fact(auth, 'capture_failed', 'A1:CAPTURE_FAILED:true'))).undone).toBeUndefined();
@@ -229,6 +289,44 @@ describe('AdjustmentStore.recordAdjustment: a webhook after reconciliation', () 
     expect(await store.recordAdjustment(webhook)).toEqual({ created: false, adjustment: recorded.adjustment });
     expect(await store.forOperation(id)).toEqual([recorded.adjustment]);
     expect((await ledger.interactions(id)).filter((h) => h.event === 'adjustment')).toHaveLength(1);
+  });
+
+  it('records a re-capture webhook reconciliation recorded first (its succeeded_after_failure cleared the mark) as that adjustment: nothing new, and a repeat of the webhook neither', async () => {
+    const cmd = channelCommand('capture');
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await ledger.transition(id, 'SUCCEEDED', { event: 'outcome' });
+    const failure = (event: string, occurredAt: number) =>
+      store.recordAdjustment({ ...input(id, event), kind: 'capture_failed', direction: 'debit', pspReference: 'CAP1', occurredAt });
+    const success = { kind: 'succeeded_after_failure' as const, direction: 'credit' as const, pspReference: 'CAP1', reason: 'received' };
+    expect((await failure('CAP1:CAPTURE_FAILED:true:1', 1000)).undone).toBe(true);
+    const recorded = await store.recordAdjustment({ ...fromLine(id, 'CAP1:Captured:b1', 'CAP1'), ...success, occurredAt: 2000 });
+    expect(recorded.redoneAfter).toBeDefined();
+    const webhook = { ...input(id, 'CAP1:CAPTURE:true:recaptured:2'), ...success, occurredAt: 2000 };
+    expect(await store.recordAdjustment(webhook)).toEqual({ created: false, adjustment: recorded.adjustment, sameFact: true });
+    expect(await store.recordAdjustment(webhook)).toEqual({ created: false, adjustment: recorded.adjustment });
+    expect(await store.forOperation(id)).toHaveLength(2);
+  });
+
+  it('takes for a dated re-capture webhook the line of its own re-capture, never one a failure lies between (failed, re-captured, failed again, re-captured again)', async () => {
+    const cmd = channelCommand('capture');
+    const id = cmd.payment.operation_reference!;
+    await ledger.create(id, cmd, Date.now(), { event: 'attempt' });
+    await ledger.transition(id, 'SUCCEEDED', { event: 'outcome' });
+    const success = { kind: 'succeeded_after_failure' as const, direction: 'credit' as const, pspReference: 'CAP2', reason: 'received' };
+    const failure = (event: string, occurredAt: number) =>
+      store.recordAdjustment({ ...input(id, event), kind: 'capture_failed', direction: 'debit', pspReference: 'CAP2', occurredAt });
+    await failure('CAP2:CAPTURE_FAILED:true:1', 1000);
+    const first = await store.recordAdjustment({ ...fromLine(id, 'CAP2:Captured:b1', 'CAP2'), ...success, occurredAt: 2000 });
+    await failure('CAP2:CAPTURE_FAILED:true:3', 3000);
+    const second = await store.recordAdjustment({ ...fromLine(id, 'CAP2:Captured:b2', 'CAP2'), ...success, occurredAt: 4000 });
+    expect((await ledger.get(id))?.undoneBy).toBeUndefined();
+    // The second re-capture's webhook comes first: the older line, a failure apart, is not its fact.
+    const late = await store.recordAdjustment({ ...input(id, 'CAP2:CAPTURE:true:recaptured:4'), ...success, occurredAt: 4000 });
+    expect(late).toEqual({ created: false, adjustment: second.adjustment, sameFact: true });
+    const early = await store.recordAdjustment({ ...input(id, 'CAP2:CAPTURE:true:recaptured:2'), ...success, occurredAt: 2000 });
+    expect(early).toEqual({ created: false, adjustment: first.adjustment, sameFact: true });
+    expect(await store.forOperation(id)).toHaveLength(4);
   });
 
   it('two genuine chargebacks of the same amount that reconciliation recorded first are taken one each by their webhooks; a third is recorded', async () => {

@@ -320,6 +320,58 @@ describe('a PSP line showing as done an operation the ledger holds SUCCEEDED and
     expect((await store().forOperation(capture.id)).length).toBe(2);
   });
 
+  /** The re-capture webhook of `capture` at `occurredAt`, as the outcome worker records it (`successAfterFailureInput`). */
+  const recaptureWebhook = (capture: OperationRecord, occurredAt: number) => ({
+    kind: 'succeeded_after_failure' as const,
+    direction: 'credit' as const,
+    amount: capture.payment.amount,
+    currency: 'EUR',
+    reason: 'received',
+    pspReference: capture.gatewayReference!,
+    occurredAt,
+    gateway: 'simulator',
+    pspEventId: `evt_recaptured_${capture.id}`,
+    source: 'webhook' as const,
+  });
+
+  it('a re-capture reconciliation recorded first, then its webhook: the webhook is that adjustment, no second adjustment or OMS event, and a repeat of it neither', async () => {
+    const from = Date.now() - 1;
+    const { capture } = await authorizedAndCaptured(2650);
+    await undo(capture, 'capture_failed', from - 60_000);
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
+    expect(summary.adjusted).toBe(1);
+    const line = verdicts.find((v) => v.ledger?.operationId === capture.id)!.record!;
+    const recorded = adjustmentIdFor('simulator', `reconciliation:${line.lineId}`);
+    expect((await ledger.get(capture.id))?.undoneBy).toBeUndefined();
+    const found = () => metricValue('pb_adjustments_found_recorded_total', { gateway: 'simulator', kind: 'succeeded_after_failure', source: 'webhook' });
+    const before = await found();
+    const webhooks = new AdjustmentRecorder({ config, store: store(), recorder, ledger, logger });
+    const webhook = recaptureWebhook(capture, line.occurredAt);
+    expect(await webhooks.recordAdjustment(capture, webhook)).toMatchObject({ created: false, sameFact: true, adjustment: { id: recorded } });
+    expect(await webhooks.recordAdjustment(capture, webhook)).toMatchObject({ created: false, adjustment: { id: recorded } });
+    expect(await found()).toBe(before + 1);
+    expect((await store().forOperation(capture.id)).map((a) => `${a.kind}:${a.source}`)).toEqual([
+      'capture_failed:webhook',
+      'succeeded_after_failure:reconciliation',
+    ]);
+    expect(await events.load(adjustmentEventId(capture.id, adjustmentIdFor('simulator', webhook.pspEventId)))).toBeNull();
+    expect((await ledger.get(capture.id))?.undoneBy).toBeUndefined();
+  });
+
+  it('a re-capture webhook first, then reconciliation: the line finds the capture redone, nothing recorded or sent twice', async () => {
+    const from = Date.now() - 1;
+    const { capture } = await authorizedAndCaptured(2660);
+    const failure = await undo(capture, 'capture_failed', from - 60_000);
+    const webhooks = new AdjustmentRecorder({ config, store: store(), recorder, ledger, logger });
+    expect(await webhooks.recordAdjustment(capture, recaptureWebhook(capture, from - 30_000))).toMatchObject({ created: true, redoneAfter: failure });
+    const { verdicts, sink } = collect();
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: { from, to: Date.now() + 1 }, logger, redis, sink });
+    expect(summary.adjusted).toBe(0);
+    expect(verdicts.find((v) => v.ledger?.operationId === capture.id)).toMatchObject({ class: 'matched', action: { type: 'none' } });
+    expect((await store().forOperation(capture.id)).map((a) => `${a.kind}:${a.source}`)).toEqual(['capture_failed:webhook', 'succeeded_after_failure:webhook']);
+  });
+
   it('before the failure (a report cut before it): the failure stands, the mark stays, nothing recorded or sent', async () => {
     const from = Date.now() - 1;
     const { capture } = await authorizedAndCaptured(2700);

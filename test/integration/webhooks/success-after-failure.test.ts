@@ -369,6 +369,9 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(after?.undoneBy).toBeUndefined();
     expect(await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' })).toBe(undone);
     expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure']);
+    // The failure's event names the re-capture that supersedes it, as a failure arriving after its re-capture's does.
+    const [failure, recapture] = adjustedFor(capture.id).map((n) => (n.params as { adjustment: { id: string; superseded_by?: string } }).adjustment);
+    expect(failure.superseded_by).toBe(recapture.id);
     expect(await refundCheck()).toBe('allowed');
     expect(await metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'reported' })).toBeGreaterThanOrEqual(1);
     // A resend of the failure changes nothing and sends nothing again.
@@ -423,6 +426,95 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     await eventually(async () => adjustedKinds(capture.id).length >= 4, 15000);
     expect(await metricValue('pb_undone_operations_redone_total', { gateway: 'adyen', command: 'capture' })).toBe(redone + 1);
     expect(await refundCheck()).toBe('allowed');
+  });
+
+  it('a second CAPTURE_FAILED older than a re-capture that cleared the first, delivered after it, marks nothing: the OMS hears it superseded_by the re-capture, no second re-capture; a failure after the re-capture still undoes the capture', async () => {
+    const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRS');
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+    const [failedAt, failedAgainAt, recapturedAt, failedLastAt] = [at(40), at(30), at(20), at(10)];
+    const undone = await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' });
+    const first = await metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'recorded_first' });
+    // Adyen: failed (t1), failed again (t3), re-captured (t4); it delivers t1, t4, then t3.
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy === undefined, 15000);
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
+      200,
+    );
+    await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE_FAILED:true:${failedAgainAt}`);
+    await eventually(async () => adjustedKinds(capture.id).length >= 3, 15000);
+    await new Promise((r) => setTimeout(r, 500));
+    const adjustments = adjustedFor(capture.id).map(
+      (n) => (n.params as { adjustment: { id: string; kind: string; occurred_at: string; superseded_by?: string } }).adjustment,
+    );
+    expect(adjustments.map((a) => a.kind)).toEqual(['capture_failed', 'succeeded_after_failure', 'capture_failed']);
+    expect(adjustments[2]).toMatchObject({ occurred_at: failedAgainAt, superseded_by: adjustments[1].id });
+    expect(adjustments[0].superseded_by).toBeUndefined();
+    expect((await worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
+    expect(await refundCheck()).toBe('allowed');
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' })).toBe(undone + 1);
+    expect(await metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'recorded_first' })).toBe(first + 1);
+    // A failure after the re-capture is Adyen's latest word: the capture is undone, refunds of it refused.
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedLastAt)])).status).toBe(
+      200,
+    );
+    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    await eventually(async () => adjustedKinds(capture.id).length >= 4, 15000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure', 'capture_failed', 'capture_failed']);
+    expect(await refundCheck()).toBe('amount_exceeds_captured');
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'adyen', command: 'capture' })).toBe(undone + 2);
+  });
+
+  it('an Adyen re-capture reconciliation recorded first (its line after the failure cleared the mark) is that adjustment when its webhook comes, not held as an early re-capture; the failure redelivered after sends nothing new', async () => {
+    const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRR');
+    const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+    const recapturedAt = new Date(Date.now() - 60_000).toISOString();
+    const failedEvent = `${capture.gatewayReference}:CAPTURE_FAILED:true:${failedAt}`;
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await eventually(async () => (await worker.ledger.get(capture.id))?.undoneBy !== undefined, 15000);
+    // A reconciliation run finds the capture line after the failure (the re-capture's webhook not here yet).
+    const recorded = await worker.adjustments.recordAdjustment((await worker.ledger.get(capture.id))!, {
+      kind: 'succeeded_after_failure',
+      direction: 'credit',
+      amount: 5000,
+      currency: 'EUR',
+      reason: 'psp_Captured',
+      pspReference: capture.gatewayReference!,
+      occurredAt: Date.parse(recapturedAt),
+      gateway: 'adyen',
+      pspEventId: `reconciliation:${capture.gatewayReference}:Captured`,
+      source: 'reconciliation',
+    });
+    expect(recorded.redoneAfter).toBeDefined();
+    await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
+    const held = () => metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'held' });
+    const found = () => metricValue('pb_adjustments_found_recorded_total', { gateway: 'adyen', kind: 'succeeded_after_failure', source: 'webhook' });
+    const [heldBefore, foundBefore] = [await held(), await found()];
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+    await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
+    expect(await found()).toBe(foundBefore + 1);
+    expect(await held()).toBe(heldBefore);
+    expect(await history(capture.id)).not.toContain('recapture_held');
+    expect((await worker.ledger.fieldsOf([capture.id], ['recaptured_at']))[0][0]).toBeNull();
+    // Adyen delivers the failure again (its job gone from the queue): nothing new is recorded or sent.
+    const queue = createGatewayOutcomesQueue(worker.redis, config.redis.keyPrefix);
+    try {
+      await (await queue.getJob(bullJobId(`wh.adyen.${failedEvent}`)))?.remove();
+    } finally {
+      await queue.close();
+    }
+    expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+    await adyenOutcomeApplied(failedEvent);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(adjustedFor(capture.id).map((n) => (n.params as { adjustment: { id: string } }).adjustment.id)).toEqual([
+      expect.any(String),
+      recorded.adjustment.id,
+    ]);
+    expect((await worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
+    expect(await refundCheck()).toBe('allowed');
+    expect(await held()).toBe(heldBefore);
   });
 
   it('an Adyen re-capture held before its failure, then a later CAPTURE_FAILED, then the earlier one it follows: the held re-capture is reported after that, failed_again_by the later failure, and the capture stays undone', async () => {

@@ -1,0 +1,28 @@
+import { apartByFailure, mayBeSameFact, reconciledKindsOf, recordedAs } from '../../../src/adjustments/same-fact';
+
+describe('same-fact: which reconciliation adjustment a webhook fact may be', () => {
+  it('a succeeded_after_failure webhook may be the one reconciliation recorded from a line, and only that kind', () => {
+    expect(reconciledKindsOf('succeeded_after_failure')).toEqual(['succeeded_after_failure']);
+    expect(recordedAs('succeeded_after_failure')).toEqual(['succeeded_after_failure']);
+    const success = { kind: 'succeeded_after_failure' as const, direction: 'credit' as const, amount: 5000, currency: 'EUR', pspReference: 'CAP1' };
+    expect(mayBeSameFact(success, success)).toBe(true);
+    expect(mayBeSameFact(success, { ...success, currency: 'eur' })).toBe(true);
+    expect(mayBeSameFact(success, { ...success, amount: 4999 })).toBe(false);
+    expect(mayBeSameFact(success, { ...success, pspReference: 'CAP2' })).toBe(false);
+    expect(mayBeSameFact(success, { ...success, direction: 'debit' })).toBe(false);
+    expect(mayBeSameFact(success, { ...success, kind: 'capture_failed' })).toBe(false);
+  });
+
+  it('two dated successes after failure with a failure of the operation between them are apart; undated ones cannot be told apart so', () => {
+    const at = (occurredAt?: number) => ({
+      kind: 'succeeded_after_failure' as const,
+      direction: 'credit' as const,
+      ...(occurredAt !== undefined ? { occurredAt } : {}),
+    });
+    expect(apartByFailure(at(4000), at(2000), [1000, 3000])).toBe(true);
+    expect(apartByFailure(at(2000), at(4000), [3000])).toBe(true);
+    expect(apartByFailure(at(2000), at(2500), [1000, 3000])).toBe(false);
+    expect(apartByFailure(at(2000), at(2000), [2000])).toBe(false);
+    expect(apartByFailure(at(), at(4000), [3000])).toBe(false);
+  });
+});
