@@ -44,7 +44,11 @@ function skipLine(reference: string): Record<string, unknown> | undefined {
 async function postStripe(event: Record<string, unknown>): Promise<number> {
   const body = JSON.stringify(event);
   const signature = stripeSignatureHeader(Buffer.from(body), Math.floor(Date.now() / 1000), STRIPE_SECRET);
-  const res = await fetch(`${stack.web.server.url}/webhooks/stripe`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'stripe-signature': signature } });
+  const res = await fetch(`${stack.web.server.url}/webhooks/stripe`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+  });
   await res.text();
   return res.status;
 }

@@ -101,7 +101,9 @@ describe('checkWebhookItem', () => {
       });
       expect(await checkWebhookItem(late, 'adyen', adyen, ledger())).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'adjustment.currency' });
     }
-    const ok = authorisation('QFQTPCQ8HXSKGK82', 'opref-1', { adjustment: { kind: 'chargeback', direction: 'debit', failsOpenOperation: false, currency: 'CHE' } });
+    const ok = authorisation('QFQTPCQ8HXSKGK82', 'opref-1', {
+      adjustment: { kind: 'chargeback', direction: 'debit', failsOpenOperation: false, currency: 'CHE' },
+    });
     ok.outcome.currency = 'EUR';
     expect(await checkWebhookItem(ok, 'adyen', adyen, ledger())).toMatchObject({ kind: 'queue' });
   });

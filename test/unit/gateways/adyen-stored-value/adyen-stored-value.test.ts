@@ -199,7 +199,9 @@ describe('Adyen Stored Value webhooks (the merchant account standard notificatio
       success: 'true',
       eventDate: '2026-11-22T10:00:00+01:00',
     };
-    const signing = ['SVLOAD0000000001', 'QFQTPCQ8HXSKGK82', gateway.merchantAccount, 'op-refund-0001', '1000', String(currency), 'REFUND_FAILED', 'true'].join(':');
+    const signing = ['SVLOAD0000000001', 'QFQTPCQ8HXSKGK82', gateway.merchantAccount, 'op-refund-0001', '1000', String(currency), 'REFUND_FAILED', 'true'].join(
+      ':',
+    );
     item.additionalData = { hmacSignature: createHmac('sha256', Buffer.from(gateway.webhookSecret, 'hex')).update(signing).digest('base64') };
     return Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }));
   }

@@ -426,7 +426,9 @@ describe('Adyen webhook events', () => {
       const events = t.parseWebhook(raw(signedBySdk(batch)), gateway, (item) => skipped.push(item));
       expect(events).toHaveLength(1);
       expect(events[0].adjustment).toMatchObject({ kind: 'chargeback', currency: String((good.amount as { currency: string }).currency) });
-      expect(skipped).toEqual([expect.objectContaining({ reference: 'BADCURRENCY00001', field: 'notificationItems[0].NotificationRequestItem.amount.currency' })]);
+      expect(skipped).toEqual([
+        expect.objectContaining({ reference: 'BADCURRENCY00001', field: 'notificationItems[0].NotificationRequestItem.amount.currency' }),
+      ]);
     });
 
     it('reads an ISO 4217 code, in any case, upper-cased; an active code our table leaves out is kept without an amount', () => {
