@@ -205,7 +205,8 @@ export interface Recapture {
  * Why an item of a verified webhook was acknowledged without being queued (the label `reason` of
  * `pb_webhook_items_skipped_total`): an event type or code the gateway's map does not list
  * (`unknown_event_type`), an item it cannot read (`unreadable`, e.g. an Adyen success flag other than
- * "true"/"false"), an item about another PSP account than the gateway's (`other_account`).
+ * "true"/"false", a currency that is no ISO 4217 code), an item about another PSP account than the gateway's
+ * (`other_account`).
  */
 export type WebhookSkipReason = 'unknown_event_type' | 'unreadable' | 'other_account';
 
@@ -222,6 +223,13 @@ export interface SkippedWebhookItem {
   reference?: string;
   /** The PSP account the item names. */
   account?: string;
+  /**
+   * `unreadable` for a field of the item: where it is in the PSP's body (`data.object.currency`,
+   * `notificationItems[0].NotificationRequestItem.amount.currency`), and why it was refused (`problem`, never
+   * the value).
+   */
+  field?: string;
+  problem?: string;
 }
 
 export interface WebhookAck {

@@ -165,6 +165,35 @@ const EXPONENTS: Readonly<Record<string, 0 | 2 | 3 | 4>> = Object.freeze({
   ZWG: 2,
 });
 
+/**
+ * The active ISO 4217 codes (list one) our money table leaves out: funds codes (BOV, CHE, CHW, COU, MXV, USN),
+ * the Caribbean guilder XCG (from 2025, replacing ANG), and the units without a minor unit ("N.A.": metals,
+ * bond-market units, XDR, XSU, XUA), whose amounts no integer of minor units can state. No command is taken
+ * in them and no PSP table lists them, but a PSP naming one names a real currency: its fact is read with
+ * the currency and without an amount, never refused as no currency at all. XTS (testing) and XXX (no
+ * currency) are not here: neither names money.
+ */
+const ISO_WITHOUT_EXPONENT: ReadonlySet<string> = new Set([
+  'BOV',
+  'CHE',
+  'CHW',
+  'COU',
+  'MXV',
+  'USN',
+  'XCG',
+  'XAG',
+  'XAU',
+  'XBA',
+  'XBB',
+  'XBC',
+  'XBD',
+  'XDR',
+  'XPD',
+  'XPT',
+  'XSU',
+  'XUA',
+]);
+
 /** All currency codes we accept, sorted. */
 export const CURRENCY_CODES: readonly string[] = Object.freeze(Object.keys(EXPONENTS).sort());
 
@@ -177,4 +206,30 @@ export function isKnownCurrency(code: string): boolean {
 export function currencyExponent(code: string): number {
   if (!isKnownCurrency(code)) throw new RangeError(`unknown currency ${JSON.stringify(code)}`);
   return EXPONENTS[code];
+}
+
+/** Whether `code` (upper case) is an active ISO 4217 currency: one of our table, or one it leaves out (`ISO_WITHOUT_EXPONENT`). */
+export function isIsoCurrencyCode(code: string): boolean {
+  return isKnownCurrency(code) || ISO_WITHOUT_EXPONENT.has(code);
+}
+
+/** A currency a PSP named, read: its upper-case ISO 4217 code, or why it names none (never quoting the value). */
+export type PspCurrencyReading = { code: string } | { problem: string };
+
+/**
+ * Reads the currency a PSP names in a webhook or a report. PSPs spell the same codes in their own case (Stripe
+ * lower, Adyen and Cybersource upper): the case is not held against it, and the code comes out upper case.
+ * Anything else is refused with why: not a string, or a string that is no active ISO 4217 code ("EURO", "eu",
+ * "", "XXX", an offshore "CNH"). The problem says what kind of value it was, not the value, which may be
+ * anything a sender put there.
+ */
+export function readPspCurrency(value: unknown): PspCurrencyReading {
+  if (typeof value !== 'string') {
+    const what = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+    return { problem: `is not an ISO 4217 currency code (${what})` };
+  }
+  // ASCII letters before upper-casing: "uſd" upper-cases to "USD".
+  const code = /^[A-Za-z]{3}$/.test(value) ? value.toUpperCase() : '';
+  if (isIsoCurrencyCode(code)) return { code };
+  return { problem: `is not an ISO 4217 currency code (a string of ${value.length} characters)` };
 }

@@ -4,16 +4,18 @@ import { WebhookEvent } from '../gateways/gateway-adapter';
 import { withSafeReason } from '../gateways/outcome-text';
 import { hasOperationIdShape } from '../ledger/operation-id';
 import { HashDigest } from '../logging/hash-digest';
+import { isIsoCurrencyCode } from '../money/currencies';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
 import { configuredAccount } from './outcome-scope';
 import { holdsCardNumberBeyond, webhookEventKey, webhookValueDigest } from './webhook-event-key';
 
 /**
  * Why the route leaves out an item the gateway read (a label `reason` of `pb_webhook_items_skipped_total`,
- * beside the gateway's own reasons): an operation id of a shape we never make (`not_our_operation`), or a
- * card number that is no identifier of ours (`card_number`).
+ * beside the gateway's own reasons): an operation id of a shape we never make (`not_our_operation`), a
+ * card number that is no identifier of ours (`card_number`), or a currency that is no upper-case ISO 4217
+ * code (`unreadable`: each gateway refuses the PSP's field first; this holds for any gateway).
  */
-export type WebhookItemRefusal = 'not_our_operation' | 'card_number';
+export type WebhookItemRefusal = 'not_our_operation' | 'card_number' | 'unreadable';
 
 /** What the route asks the ledger, only about an item with a card-number-like identifier. */
 export interface WebhookOperationLookup {
@@ -81,7 +83,8 @@ function cardNumberIn(value: unknown, known: readonly string[], path: string): {
  *   a lone surrogate, or is very long);
  * - the job's data, the PSP's free text masked (`withSafeReason`), must then hold no card number beyond
  *   those references and the gateway's own account (a currency, an account, a token holding one):
- *   otherwise skipped, `card_number`.
+ *   otherwise skipped, `card_number`;
+ * - an outcome's or adjustment's currency that is no upper-case ISO 4217 code: skipped, `unreadable`.
  * The ledger is asked only about an item with a card-number-like identifier (`holdsCardNumber` first
  * checks for 12 digits), so the ordinary item costs no round trip.
  */
@@ -122,5 +125,12 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
   // The event id was decided above (a digest's hex is no text to scan); the gateway's own account is ours.
   const found = cardNumberIn({ ...data, eventId: '' }, [...known, configuredAccount(gateway)], '');
   if (found !== null) return skip('card_number', found.path, found.text);
+  // Money in a currency that is no ISO 4217 code reaches no outcome, adjustment or event.
+  for (const [field, currency] of [
+    ['outcome.currency', data.outcome.currency],
+    ['adjustment.currency', data.adjustment?.currency],
+  ] as const) {
+    if (currency !== undefined && !(typeof currency === 'string' && isIsoCurrencyCode(currency))) return skip('unreadable', field, String(currency));
+  }
   return { kind: 'queue', data };
 }

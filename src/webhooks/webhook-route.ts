@@ -24,7 +24,7 @@ const webhooksRefused = counter(
 /** Items of verified webhooks acknowledged but not queued, by configured gateway and reason. */
 const itemsSkipped = counter(
   'pb_webhook_items_skipped_total',
-  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable, other_account, not_our_operation, card_number)',
+  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable: a status, flag or currency it cannot read, other_account, not_our_operation, card_number)',
   ['gateway', 'reason'],
 );
 
@@ -165,7 +165,9 @@ export class WebhookRoute implements WebRoute {
     this.deps.logger.warn(
       verdict.reason === 'card_number'
         ? 'webhook item acknowledged and skipped: it holds a card number that is no reference of ours'
-        : 'webhook item acknowledged and skipped: its operation id is of no shape the bridge makes',
+        : verdict.reason === 'unreadable'
+          ? 'webhook item acknowledged and skipped: its currency is no ISO 4217 code'
+          : 'webhook item acknowledged and skipped: its operation id is of no shape the bridge makes',
       { gateway: name, reason: verdict.reason, field: verdict.field, value_sha256: verdict.digest, event_id: verdict.eventKey, psp_status: pspStatus },
     );
   }
@@ -182,6 +184,8 @@ export class WebhookRoute implements WebRoute {
       psp_status: item.status,
       psp_reference: item.reference,
       account: item.account,
+      // A field refused (a currency that is no ISO 4217 code): where it is and why, never its value.
+      ...(item.field !== undefined ? { field: item.field, problem: item.problem } : {}),
     };
     // A company-level webhook brings every sibling account's items: expected, so not a warning.
     if (item.reason === 'other_account') this.deps.logger.info('webhook item for another PSP account acknowledged and skipped', fields);

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error';
 import { withoutTrailingZeros } from '../../money/minor-units';
 import { PspRecordError } from '../../errors/psp-record-error';
-import { currencyExponent } from '../../money/currencies';
+import { currencyExponent, readPspCurrency } from '../../money/currencies';
 import { pspSupportsCurrency } from '../../money/psp-currency-table';
 import type {
   PspRecord,
@@ -120,10 +120,11 @@ export function adyenCreationTime(gateway: string, line: string, date: string, z
   return utc - offset * 60_000;
 }
 
+/** A currency column: an ISO 4217 code (upper case in Adyen's reports, read in any case), else refused naming the column. */
 function currencyCode(gateway: string, line: string, column: string, value: string): string {
-  const code = value.trim().toUpperCase();
-  if (!/^[A-Z]{3}$/.test(code)) throw new PspRecordError(gateway, line, column, 'is not a currency code');
-  return code;
+  const read = readPspCurrency(value.trim());
+  if ('problem' in read) throw new PspRecordError(gateway, line, column, read.problem);
+  return read.code;
 }
 
 /**

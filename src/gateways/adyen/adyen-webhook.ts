@@ -2,6 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { headerValue } from '../../http/header-value';
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors/gateway-error';
+import { readPspCurrency } from '../../money/currencies';
 import { withConfirmedMoney } from '../../money/psp-currency-table';
 import { adyenConfirmedMoney } from './adyen-amount';
 import { operationIdFromReference } from './adyen-references';
@@ -44,7 +45,11 @@ export interface AdyenNotificationItem {
   originalReference?: string;
   merchantAccountCode: string;
   merchantReference: string;
-  amount: { value: number; currency: string };
+  /**
+   * `currency` as sent: a number is kept (Adyen's libraries sign it as its digits) so that the item is refused
+   * for its currency, naming the field, rather than its whole batch for its shape.
+   */
+  amount: { value: number; currency: string | number };
   eventCode: string;
   success: string;
   reason?: string;
@@ -89,7 +94,9 @@ function toItem(raw: unknown): AdyenNotificationItem | undefined {
   if (!isObject(raw) || !isObject(raw.NotificationRequestItem)) return undefined;
   const n = raw.NotificationRequestItem;
   const amount = n.amount;
-  if (!isObject(amount) || typeof amount.value !== 'number' || !Number.isSafeInteger(amount.value) || typeof amount.currency !== 'string') return undefined;
+  if (!isObject(amount) || typeof amount.value !== 'number' || !Number.isSafeInteger(amount.value)) return undefined;
+  const currency = amount.currency;
+  if (typeof currency !== 'string' && !(typeof currency === 'number' && Number.isFinite(currency))) return undefined;
   const pspReference = optionalString(n, 'pspReference');
   const merchantAccountCode = optionalString(n, 'merchantAccountCode');
   const eventCode = optionalString(n, 'eventCode');
@@ -101,7 +108,7 @@ function toItem(raw: unknown): AdyenNotificationItem | undefined {
     originalReference: optionalString(n, 'originalReference'),
     merchantAccountCode,
     merchantReference: optionalString(n, 'merchantReference') ?? '',
-    amount: { value: amount.value, currency: amount.currency },
+    amount: { value: amount.value, currency },
     eventCode,
     success,
     reason: optionalString(n, 'reason'),
@@ -142,7 +149,7 @@ export function adyenSigningString(item: AdyenNotificationItem): string {
     item.merchantAccountCode,
     item.merchantReference,
     String(item.amount.value),
-    item.amount.currency,
+    String(item.amount.currency),
     item.eventCode,
     item.success,
   ].join(':');
@@ -160,7 +167,7 @@ function splitsOneWay(item: AdyenNotificationItem): boolean {
     item.originalReference ?? '',
     item.merchantAccountCode,
     String(item.amount.value),
-    item.amount.currency,
+    String(item.amount.currency),
     item.eventCode,
     item.success,
   ];
@@ -249,7 +256,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
   const items = parseNotificationItems(rawBody);
   if (!items) throw new GatewayError('invalid_request', gateway.name, 'not an Adyen notification body');
   const events: WebhookEvent[] = [];
-  for (const item of items) {
+  for (const [index, item] of items.entries()) {
     const code = item.eventCode;
     if (!namesOurMerchantAccount(item, gateway)) {
       skipped({ reason: 'other_account', eventType: code, reference: item.pspReference, account: item.merchantAccountCode });
@@ -266,6 +273,20 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     }
     const status = eventOutcome(code, item.success === 'true');
     const late = adyenLateFact(code, item.success === 'true');
+    if (status === 'ignore' && late === null) continue;
+    // Every item we act on states its money: a currency that is no ISO 4217 code reaches no outcome or adjustment.
+    const currency = readPspCurrency(item.amount.currency);
+    if ('problem' in currency) {
+      skipped({
+        reason: 'unreadable',
+        eventType: code,
+        reference: item.pspReference,
+        account: item.merchantAccountCode,
+        field: `notificationItems[${index}].NotificationRequestItem.amount.currency`,
+        problem: currency.problem,
+      });
+      continue;
+    }
     if (status === 'ignore') {
       if (late !== null) events.push(disputeEvent(item, late));
       continue;

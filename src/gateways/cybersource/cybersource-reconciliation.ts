@@ -1,5 +1,6 @@
 import { MoneyRefusalError } from '../../errors/money-refusal-error';
 import { PspRecordError } from '../../errors/psp-record-error';
+import { readPspCurrency } from '../../money/currencies';
 import type {
   PspRecord,
   PspRecordKind,
@@ -93,6 +94,17 @@ export function cybersourceApplicationStatus(rCode: string | undefined, reasonCo
 }
 
 /**
+ * The summary's currency, when it names one: an ISO 4217 code (upper case at Cybersource, read in any case),
+ * else refused naming the field; absent (or empty) is none, for a line that states no amount.
+ */
+function currencyOf(gateway: string, id: string, value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const read = readPspCurrency(value);
+  if ('problem' in read) throw new PspRecordError(gateway, id, 'orderInformation.amountDetails.currency', read.problem);
+  return read.code;
+}
+
+/**
  * One transaction summary → its records (one per service that moves money, `<id>:<service>`). Amount from
  * `orderInformation.amountDetails.totalAmount` (decimal, major units) in its `currency`; a reversal or
  * void that names no amount reads 0. Card details of the summary never reach a record.
@@ -121,7 +133,7 @@ export function parseCybersourceSummary(gateway: string, summary: Record<string,
       kind = 'other';
     }
     if (kind === null) continue;
-    const currency = text(amountDetails.currency)?.toUpperCase();
+    const currency = currencyOf(gateway, id, amountDetails.currency);
     const total = text(amountDetails.totalAmount);
     let amount = 0;
     if (total !== undefined && currency !== undefined) {

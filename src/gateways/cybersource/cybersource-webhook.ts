@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
+import { readPspCurrency } from '../../money/currencies';
 import { ConfirmedMoney } from '../../money/psp-currency-table';
 import { cybersourceConfirmedMoney } from './cybersource-currencies';
 import { operationIdFromReference } from './cybersource-requests';
@@ -347,11 +348,31 @@ export function parseCybersourceWebhook(
     return [];
   }
   const partial = eventType.endsWith('.partial.approval');
-  const entries = (Array.isArray(body.payload) ? body.payload : [body.payload]).map(obj).filter((e): e is Json => e !== undefined);
+  // Each entry with where it sits in the body, for a field's name in a refusal.
+  const listed = Array.isArray(body.payload);
+  const entries = (listed ? (body.payload as unknown[]) : [body.payload])
+    .map((value, at) => ({ entry: obj(value), at: listed ? `payload[${at}]` : 'payload' }))
+    .filter((e): e is { entry: Json; at: string } => e.entry !== undefined);
   const notificationId = str(body.notificationId);
-  return entries.map((entry, i) => {
+  const events = entries.map(({ entry, at }, i): WebhookEvent | undefined => {
     const data = obj(entry.data) ?? entry;
     const reference = str(data.id);
+    // The currency of the money it states, when it names one, must be an ISO 4217 code (upper case at
+    // Cybersource, read in any case): else the entry is refused, and its money reaches no outcome or adjustment.
+    const named = obj(obj(data.orderInformation)?.amountDetails)?.currency;
+    const currency = named === undefined || named === null ? undefined : readPspCurrency(named);
+    if (currency !== undefined && 'problem' in currency) {
+      const account = str(entry.organizationId) ?? str(body.organizationId);
+      skipped({
+        reason: 'unreadable',
+        eventType,
+        ...(reference ? { reference } : {}),
+        ...(account ? { account } : {}),
+        field: `${at}${obj(entry.data) ? '.data' : ''}.orderInformation.amountDetails.currency`,
+        problem: currency.problem,
+      });
+      return undefined;
+    }
     const money = moneyOf(data, partial);
     // A partial approval that names no approved amount confirms none: the operation waits (PENDING) for the
     // status inquiry, which reads it from the transaction's details, never the amount asked as approved.
@@ -397,4 +418,5 @@ export function parseCybersourceWebhook(
       },
     };
   });
+  return events.filter((e): e is WebhookEvent => e !== undefined);
 }

@@ -1,5 +1,6 @@
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors';
+import { readPspCurrency } from '../../money/currencies';
 import type {
   PspRecord,
   PspRecordKind,
@@ -62,8 +63,8 @@ export function simulatorRecord(value: unknown, gateway: string): PspRecord {
   const payment = text('payment', true) as string;
   const objectId = text('object_id', true) as string;
   const reference = text('reference', false);
-  const currency = text('currency', true) as string;
-  if (!/^[A-Za-z]{3}$/.test(currency)) throw problem('currency', gateway);
+  const currency = readPspCurrency(text('currency', true));
+  if ('problem' in currency) throw problem('currency', gateway);
   const amount = int('amount');
   if (amount < 0) throw problem('amount', gateway);
   return {
@@ -74,7 +75,7 @@ export function simulatorRecord(value: unknown, gateway: string): PspRecord {
     pspReference: payment,
     ...(objectId !== payment ? { modificationReference: objectId } : {}),
     amount,
-    currency: currency.toUpperCase(),
+    currency: currency.code,
     fee: int('fee'),
     net: int('net'),
     occurredAt: int('created_ms'),

@@ -2,7 +2,16 @@ import type { GatewayConfig } from '../gateway-config';
 import { CommandType } from '../../contracts/payment-command';
 import { withDecline, withDeclines } from '../gateway-declines';
 import { SIMULATOR_DECLINES } from './simulator-declines';
-import { GatewayOutcome, GatewayRequest, GatewayResponse, GatewayTransformer, OperationContext, WebhookAck, WebhookEvent } from '../gateway-adapter';
+import {
+  GatewayOutcome,
+  GatewayRequest,
+  GatewayResponse,
+  GatewayTransformer,
+  OperationContext,
+  SkippedWebhookItem,
+  WebhookAck,
+  WebhookEvent,
+} from '../gateway-adapter';
 import { buildSimulatorRequest, buildSimulatorStatusRequest } from './simulator-requests';
 import { parseSimulatorResponse, parseSimulatorStatusResponse } from './simulator-responses';
 import { parseSimulatorWebhook, verifySimulatorWebhook } from './simulator-webhook';
@@ -62,8 +71,8 @@ export const simulatorTransformer: GatewayTransformer = {
     return verifySimulatorWebhook(rawBody, headers, [gateway.webhookSecret, gateway.webhookSecretPrevious], now);
   },
 
-  parseWebhook(rawBody: Buffer, gateway: GatewayConfig): WebhookEvent[] {
-    return withDeclines(parseSimulatorWebhook(rawBody, gateway.name), SIMULATOR_DECLINES);
+  parseWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped?: (item: SkippedWebhookItem) => void): WebhookEvent[] {
+    return withDeclines(parseSimulatorWebhook(rawBody, gateway.name, skipped), SIMULATOR_DECLINES);
   },
 
   webhookAck(): WebhookAck {

@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
-import { WebhookEvent } from '../gateway-adapter';
+import { readPspCurrency } from '../../money/currencies';
+import { SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
 import { simulatorOutcome, toSimulatorResult } from './simulator-responses';
 import { isSimulatorLateEventType, simulatorLateEvent } from './simulator-adjustments';
 
@@ -76,9 +77,11 @@ export function verifySimulatorWebhook(
  * One event per notification: `{id: "evt_…", type, created, data: {object}}`, where `object` is the
  * operation's result (its `reference` is our operation id). The outcome comes from the object's status
  * (exhaustive map), not from the event type, so a status we do not know is `outcome_unknown`. The late
- * facts (`chargeback.*`, `refund.failed`) carry an adjustment (see `simulatorLateEvent`).
+ * facts (`chargeback.*`, `refund.failed`) carry an adjustment (see `simulatorLateEvent`). A currency that is no
+ * ISO 4217 code is reported to `skipped` (`unreadable`, naming the field) and gives no event; any other
+ * malformed field refuses the body.
  */
-export function parseSimulatorWebhook(rawBody: Buffer, gateway: string): WebhookEvent[] {
+export function parseSimulatorWebhook(rawBody: Buffer, gateway: string, skipped: (item: SkippedWebhookItem) => void = () => undefined): WebhookEvent[] {
   let json: unknown;
   try {
     json = JSON.parse(rawBody.toString('utf8')) as unknown;
@@ -91,6 +94,22 @@ export function parseSimulatorWebhook(rawBody: Buffer, gateway: string): Webhook
   const data = event.data;
   const object = typeof data === 'object' && data !== null ? (data as Record<string, unknown>).object : undefined;
   if (typeof object !== 'object' || object === null) throw new GatewayError('invalid_request', gateway, 'webhook without data.object');
+  // The currency of the object's money, when it names one, must be an ISO 4217 code: else the event is
+  // acknowledged and skipped as any PSP's unreadable item, and its money reaches no outcome or adjustment.
+  const named = (object as Record<string, unknown>).currency;
+  const currency = named === undefined || named === null ? undefined : readPspCurrency(named);
+  if (currency !== undefined && 'problem' in currency) {
+    const reference = (object as Record<string, unknown>).id;
+    skipped({
+      reason: 'unreadable',
+      eventId: event.id,
+      ...(typeof event.type === 'string' ? { eventType: event.type } : {}),
+      ...(typeof reference === 'string' ? { reference } : {}),
+      field: 'data.object.currency',
+      problem: currency.problem,
+    });
+    return [];
+  }
   if (isSimulatorLateEventType(event.type)) return [simulatorLateEvent(event.id, event.type, object as Record<string, unknown>, event.created, gateway)];
   const result = toSimulatorResult(object, gateway);
   return [

@@ -1,5 +1,6 @@
 import { MoneyRefusalError } from '../../errors/money-refusal-error';
 import { PspRecordError } from '../../errors/psp-record-error';
+import { readPspCurrency } from '../../money/currencies';
 import { pspToIsoAmount } from '../../money/psp-currency-table';
 import type {
   PspRecord,
@@ -92,10 +93,11 @@ function isoAmount(gateway: string, line: string, field: string, value: unknown,
   }
 }
 
+/** A currency field: an ISO 4217 code (lower case at Stripe, read in any case), upper-cased; else refused naming the field. */
 function currencyOf(gateway: string, line: string, field: string, value: unknown): string {
-  const code = text(value);
-  if (code === undefined || !/^[a-zA-Z]{3}$/.test(code)) throw new PspRecordError(gateway, line, field, 'is not a currency code');
-  return code.toUpperCase();
+  const read = readPspCurrency(value);
+  if ('problem' in read) throw new PspRecordError(gateway, line, field, read.problem);
+  return read.code;
 }
 
 function idOf(value: unknown): string | undefined {

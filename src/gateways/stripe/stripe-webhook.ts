@@ -7,6 +7,7 @@ import { paymentIntentToOutcome, refundToOutcome, setupIntentToOutcome } from '.
 import { OPERATION_ID_METADATA } from './stripe-requests';
 import { StripeDisputeEventType, isStripeDisputeEventType, parseDisputeStatus, stripeDisputeFact } from './stripe-adjustments';
 import { AdjustmentFact } from '../../adjustments/adjustment';
+import { readPspCurrency } from '../../money/currencies';
 
 /** Stripe's default tolerance between the signed timestamp and our clock, seconds. */
 export const STRIPE_WEBHOOK_TOLERANCE_S = 300;
@@ -175,7 +176,13 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string, skipped: (i
   }
   try {
     const event = readEvent(eventId, type, object, json.created, gateway);
-    return event === undefined ? [] : [{ ...event, account }];
+    if (event === undefined) return [];
+    const refused = unreadableCurrency(type, object);
+    if (refused !== undefined) {
+      skipped({ ...item, ...refused });
+      return [];
+    }
+    return [{ ...event, account }];
   } catch (err) {
     // Our readers throw a GatewayError for what the PSP said that they cannot read (a status the maps do not
     // list); anything else is a fault of ours, refused so that Stripe sends it again once it is fixed.
@@ -184,6 +191,26 @@ export function parseStripeWebhook(rawBody: Buffer, gateway: string, skipped: (i
     skipped({ ...item, ...(status !== undefined ? { status } : {}) });
     return [];
   }
+}
+
+/**
+ * The first currency the event's reading takes that is no ISO 4217 code (Stripe's are lower case, read in any
+ * case): the object's `currency` (a PaymentIntent's, a Refund's, a Dispute's; a SetupIntent names none), and
+ * for `funds_reinstated` its balance transactions' (`reinstated`). Null or absent is no currency named.
+ */
+function unreadableCurrency(type: string, object: Json): { field: string; problem: string } | undefined {
+  const named: Array<[string, unknown]> = [['data.object.currency', object.currency]];
+  if (type === 'charge.dispute.funds_reinstated' && Array.isArray(object.balance_transactions)) {
+    object.balance_transactions.forEach((bt: unknown, k) => {
+      if (isObject(bt)) named.push([`data.object.balance_transactions[${k}].currency`, bt.currency]);
+    });
+  }
+  for (const [field, value] of named) {
+    if (value === undefined || value === null) continue;
+    const read = readPspCurrency(value);
+    if ('problem' in read) return { field, problem: read.problem };
+  }
+  return undefined;
 }
 
 /** One event of a type we act on; undefined when it is not ours (a refund made in the Dashboard). */

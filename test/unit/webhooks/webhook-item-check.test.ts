@@ -91,6 +91,23 @@ describe('checkWebhookItem', () => {
     });
   });
 
+  it('skips, as unreadable, an outcome or adjustment whose currency is no upper-case ISO 4217 code, whatever its gateway read', async () => {
+    for (const currency of ['EURO', 'eu', 'XXX1', '', 'eur', 'XXX']) {
+      const outcome = authorisation('QFQTPCQ8HXSKGK82', 'opref-1');
+      outcome.outcome.currency = currency;
+      expect(await checkWebhookItem(outcome, 'adyen', adyen, ledger())).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'outcome.currency' });
+      const late = authorisation('QFQTPCQ8HXSKGK82', 'opref-1', {
+        adjustment: { kind: 'chargeback', direction: 'debit', failsOpenOperation: false, amount: 100, currency },
+      });
+      expect(await checkWebhookItem(late, 'adyen', adyen, ledger())).toMatchObject({ kind: 'skip', reason: 'unreadable', field: 'adjustment.currency' });
+    }
+    const ok = authorisation('QFQTPCQ8HXSKGK82', 'opref-1', {
+      adjustment: { kind: 'chargeback', direction: 'debit', failsOpenOperation: false, currency: 'CHE' },
+    });
+    ok.outcome.currency = 'EUR';
+    expect(await checkWebhookItem(ok, 'adyen', adyen, ledger())).toMatchObject({ kind: 'queue' });
+  });
+
   it('skips, as card_number, an item with a card number in any other field (a currency, an account not ours), naming the field', async () => {
     const currency = authorisation('QFQTPCQ8HXSKGK82', 'opref-1');
     currency.outcome.currency = `CARD ${PAN}`;

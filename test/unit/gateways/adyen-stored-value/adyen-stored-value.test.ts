@@ -1,6 +1,7 @@
+import { createHmac } from 'node:crypto';
 import fixtures from '../../../conformance/fixtures/adyen-stored-value';
 import { GatewayError } from '../../../../src/errors/gateway-error';
-import { OperationContext } from '../../../../src/gateways/gateway-adapter';
+import { OperationContext, SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { adyenStoredValueTransformer as t } from '../../../../src/gateways/adyen-stored-value';
 import { ADYEN_SV_RESULT_CODES, mapSvResultCode, svResultCodeStatus } from '../../../../src/gateways/adyen-stored-value/adyen-stored-value-status-map';
 import { ADYEN_SV_DECLINES } from '../../../../src/gateways/adyen-stored-value/adyen-stored-value-declines';
@@ -182,5 +183,42 @@ describe('Adyen Stored Value answers', () => {
 
   it('has a decline for every failing resultCode', () => {
     for (const code of ['Refused', 'Error', 'NotEnoughBalance']) expect(describeDecline(ADYEN_SV_DECLINES, code).category).not.toBe('unknown');
+  });
+});
+
+describe('Adyen Stored Value webhooks (the merchant account standard notifications)', () => {
+  /** A REFUND_FAILED item of a load, signed with the gateway's HMAC key as Adyen signs it. */
+  function notification(currency: unknown): Buffer {
+    const item: Record<string, unknown> = {
+      pspReference: 'SVLOAD0000000001',
+      originalReference: 'QFQTPCQ8HXSKGK82',
+      merchantAccountCode: gateway.merchantAccount,
+      merchantReference: 'op-refund-0001',
+      amount: { value: 1000, currency },
+      eventCode: 'REFUND_FAILED',
+      success: 'true',
+      eventDate: '2026-11-22T10:00:00+01:00',
+    };
+    const signing = ['SVLOAD0000000001', 'QFQTPCQ8HXSKGK82', gateway.merchantAccount, 'op-refund-0001', '1000', String(currency), 'REFUND_FAILED', 'true'].join(
+      ':',
+    );
+    item.additionalData = { hmacSignature: createHmac('sha256', Buffer.from(gateway.webhookSecret, 'hex')).update(signing).digest('base64') };
+    return Buffer.from(JSON.stringify({ live: 'false', notificationItems: [{ NotificationRequestItem: item }] }));
+  }
+  const auth = { authorization: `Basic ${Buffer.from(`${gateway.keyId}:${gateway.sharedSecret}`).toString('base64')}` };
+
+  it('reads a refund failure with its ISO currency', () => {
+    expect(t.verifyWebhook(notification('EUR'), auth, gateway, new Date())).toBe(true);
+    const [event] = t.parseWebhook(notification('EUR'), gateway);
+    expect(event.adjustment).toMatchObject({ kind: 'refund_failed', amount: 1000, currency: 'EUR' });
+  });
+
+  it.each<[unknown]>([['EURO'], ['eu'], ['XXX1'], [''], [978]])('refuses the item with currency %p naming the field: no outcome or adjustment', (currency) => {
+    expect(t.verifyWebhook(notification(currency), auth, gateway, new Date())).toBe(true);
+    const skipped: SkippedWebhookItem[] = [];
+    expect(t.parseWebhook(notification(currency), gateway, (item) => skipped.push(item))).toEqual([]);
+    expect(skipped).toEqual([
+      expect.objectContaining({ reason: 'unreadable', field: 'notificationItems[0].NotificationRequestItem.amount.currency', reference: 'SVLOAD0000000001' }),
+    ]);
   });
 });

@@ -168,6 +168,19 @@ describe('decimal amounts and times', () => {
     expect(() => adyenDecimalToMinor('adyen', 'l', 'c', '10', 'XXX')).toThrow(PspRecordError);
   });
 
+  it.each([['EURO'], ['eu'], ['XXX1'], ['XXX'], ['ZZZ']])('refuses a currency column holding %p, no ISO 4217 code, naming the column', (currency) => {
+    for (const [key, column] of [
+      ['grossCurrency', 'Gross Currency'],
+      ['netCurrency', 'Net Currency'],
+    ] as const) {
+      const fields = parseCsvRecord(FIXTURE[2]);
+      fields[header.index[key]] = currency;
+      expect(() => parseAdyenSettlementLine('adyen', 'batch 42:3', header, fields)).toThrow(
+        expect.objectContaining({ field: column, message: expect.stringContaining(`batch 42:3: ${column}: is not an ISO 4217 currency code`) }),
+      );
+    }
+  });
+
   it('reads Creation Date in the report time zone (abbreviations and offsets)', () => {
     expect(adyenCreationTime('adyen', 'l', '2026-07-01 12:00:00', 'CEST')).toBe(Date.parse('2026-07-01T10:00:00Z'));
     expect(adyenCreationTime('adyen', 'l', '2026-01-01 00:30:00', 'CET')).toBe(Date.parse('2025-12-31T23:30:00Z'));

@@ -387,6 +387,59 @@ describe('Adyen webhook events', () => {
     ]);
   });
 
+  describe('a currency that is no ISO 4217 code', () => {
+    /** The example with its first item's currency set to `currency`, every item signed by Adyen's SDK. */
+    function withCurrency(name: string, currency: unknown): Notification {
+      const n = example(name);
+      (n.notificationItems[0].NotificationRequestItem.amount as Record<string, unknown>).currency = currency;
+      return signedBySdk(n);
+    }
+
+    it.each([
+      ['post-AUTHORISATION-authorisation', 'EURO'],
+      ['post-CAPTURE-capture', 'eu'],
+      ['post-CHARGEBACK-chargeback', 'XXX1'],
+      ['post-REFUND_FAILED-refund_failed', ''],
+      ['post-REFUNDED_REVERSED-refunded_reversed', 'XXX'],
+      ['post-CHARGEBACK-chargeback', 978],
+    ])('%s with currency %p: the item is refused naming the field, no outcome or adjustment', (name, currency) => {
+      const n = withCurrency(name, currency);
+      // Signed as Adyen's own libraries sign it (a number as its digits): the item is refused, not the batch.
+      expect(t.verifyWebhook(raw(n), auth, gateway, now)).toBe(true);
+      const skipped: SkippedWebhookItem[] = [];
+      expect(t.parseWebhook(raw(n), gateway, (item) => skipped.push(item))).toEqual([]);
+      expect(skipped).toEqual([
+        expect.objectContaining({
+          reason: 'unreadable',
+          field: 'notificationItems[0].NotificationRequestItem.amount.currency',
+          problem: expect.stringContaining('is not an ISO 4217 currency code') as unknown,
+        }),
+      ]);
+    });
+
+    it('refuses that item alone: the next item of its batch is read', () => {
+      const batch = example('post-CHARGEBACK-chargeback');
+      const good = batch.notificationItems[0].NotificationRequestItem;
+      const bad = { ...good, pspReference: 'BADCURRENCY00001', amount: { value: 1000, currency: 'EURO' } };
+      batch.notificationItems = [{ NotificationRequestItem: bad }, { NotificationRequestItem: good }];
+      const skipped: SkippedWebhookItem[] = [];
+      const events = t.parseWebhook(raw(signedBySdk(batch)), gateway, (item) => skipped.push(item));
+      expect(events).toHaveLength(1);
+      expect(events[0].adjustment).toMatchObject({ kind: 'chargeback', currency: String((good.amount as { currency: string }).currency) });
+      expect(skipped).toEqual([
+        expect.objectContaining({ reference: 'BADCURRENCY00001', field: 'notificationItems[0].NotificationRequestItem.amount.currency' }),
+      ]);
+    });
+
+    it('reads an ISO 4217 code, in any case, upper-cased; an active code our table leaves out is kept without an amount', () => {
+      const [lower] = t.parseWebhook(raw(withCurrency('post-CHARGEBACK-chargeback', 'eur')), gateway);
+      expect(lower.adjustment).toMatchObject({ currency: 'EUR' });
+      const [fund] = t.parseWebhook(raw(withCurrency('post-CHARGEBACK-chargeback', 'CHE')), gateway);
+      expect(fund.adjustment?.currency).toBe('CHE');
+      expect(fund.adjustment?.amount).toBeUndefined();
+    });
+  });
+
   it('still refuses to read a body that is not a notification at all', () => {
     expect(() => t.parseWebhook(Buffer.from('{"live":"false"}'), gateway)).toThrow(GatewayError);
   });

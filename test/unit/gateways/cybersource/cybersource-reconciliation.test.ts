@@ -122,6 +122,18 @@ describe('parseCybersourceSummary', () => {
     expect(() => parseCybersourceSummary('cybersource', bad)).toThrow(/5330579747706214203011: orderInformation.amountDetails.totalAmount/);
   });
 
+  it.each<[unknown]>([['EURO'], ['eu'], ['XXX1'], [978]])(
+    'refuses the currency %p, no ISO 4217 code, naming the field, with or without an amount',
+    (currency) => {
+      for (const amountDetails of [{ totalAmount: '10.00', currency }, { currency }]) {
+        const bad = summary([app('ics_auth_reversal')], { orderInformation: { amountDetails } });
+        expect(() => parseCybersourceSummary('cybersource', bad)).toThrow(
+          expect.objectContaining({ field: 'orderInformation.amountDetails.currency', message: expect.stringContaining('is not an ISO 4217 currency code') }),
+        );
+      }
+    },
+  );
+
   it('reads a reversal without an amount as 0, and refuses a capture without one', () => {
     expect(parseCybersourceSummary('cybersource', summary([app('ics_auth_reversal')], { orderInformation: {} }))[0]).toMatchObject({
       kind: 'cancel',

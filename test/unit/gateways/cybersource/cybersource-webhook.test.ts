@@ -147,6 +147,43 @@ describe('Cybersource webhooks', () => {
     for (const type of CYBERSOURCE_WEBHOOK_EVENT_TYPES) expect(['SUCCESS', 'FAIL', 'PENDING']).toContain(webhookEventOutcome(type));
   });
 
+  describe('a currency that is no ISO 4217 code: the entry refused naming the field, no outcome or adjustment', () => {
+    it.each<[string, unknown]>([
+      ['payments.payments.accept', 'EURO'],
+      ['payments.captures.reject', 'eu'],
+      ['payments.refunds.reject', 'XXX1'],
+      ['payments.credits.failed', 978],
+    ])('%s with currency %p', (type, currency) => {
+      const skipped: SkippedWebhookItem[] = [];
+      const body = notification(type, { orderInformation: { amountDetails: { totalAmount: '10.00', currency } } });
+      expect(t.parseWebhook(body, gateway, (item) => skipped.push(item))).toEqual([]);
+      expect(skipped).toEqual([
+        expect.objectContaining({
+          reason: 'unreadable',
+          eventType: type,
+          reference: PAYMENT_ID,
+          account: 'testrest',
+          field: 'payload[0].data.orderInformation.amountDetails.currency',
+          problem: expect.stringContaining('is not an ISO 4217 currency code') as unknown,
+        }),
+      ]);
+    });
+
+    it('refuses that entry alone: the next entry of its notification is read, under the event id it always had', () => {
+      const entry = (id: string, currency: string) => ({
+        data: { id, type: 'payments', clientReferenceInformation: { code: 'op-1' }, orderInformation: { amountDetails: { totalAmount: '10.00', currency } } },
+        organizationId: 'testrest',
+      });
+      const body = Buffer.from(
+        JSON.stringify({ notificationId: 'n-1', eventType: 'payments.captures.reject', payload: [entry('1111', ''), entry('2222', 'USD')] }),
+      );
+      const skipped: SkippedWebhookItem[] = [];
+      const events = t.parseWebhook(body, gateway, (item) => skipped.push(item));
+      expect(events.map((e) => [e.eventId, e.gatewayReference, e.adjustment?.currency])).toEqual([['n-1:1', '2222', 'USD']]);
+      expect(skipped).toEqual([expect.objectContaining({ reference: '1111', field: 'payload[0].data.orderInformation.amountDetails.currency' })]);
+    });
+  });
+
   it('gives no event for products outside payments, and reports an unknown payments event (payments.payments.updated) as skipped instead of throwing', () => {
     const skipped: SkippedWebhookItem[] = [];
     expect(t.parseWebhook(notification('tms.networktoken.updated'), gateway, (item) => skipped.push(item))).toEqual([]);

@@ -1,3 +1,4 @@
+import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { parseSimulatorWebhook } from '../../../../src/gateways/simulator/simulator-webhook';
 
 function event(type: string, object: Record<string, unknown>): Buffer {
@@ -71,5 +72,27 @@ describe('simulator late facts', () => {
 
   it('refuses a late event without the reference of the operation it is about', () => {
     expect(() => parseSimulatorWebhook(event('chargeback.created', { id: 'cb_2', amount: 1 }), 'simulator')).toThrow(/reference/);
+  });
+
+  it.each<[string, unknown]>([
+    ['chargeback.created', 'EURO'],
+    ['chargeback.reversed', 'eu'],
+    ['refund.failed', 'XXX1'],
+    ['chargeback.created', ''],
+    ['chargeback.created', 978],
+  ])('refuses %s with currency %p naming data.object.currency: acknowledged and skipped, no adjustment', (type, currency) => {
+    const skipped: SkippedWebhookItem[] = [];
+    const object = { id: 'cb_1', object: 'chargeback', amount: 1500, currency, reference: 'op-cap-1', reason: 'fraudulent' };
+    expect(parseSimulatorWebhook(event(type, object), 'simulator', (item) => skipped.push(item))).toEqual([]);
+    expect(skipped).toEqual([
+      {
+        reason: 'unreadable',
+        eventId: 'evt_late_1',
+        eventType: type,
+        reference: 'cb_1',
+        field: 'data.object.currency',
+        problem: expect.stringContaining('is not an ISO 4217 currency code') as unknown,
+      },
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { GatewayError } from '../../../../src/errors/gateway-error';
+import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
 import { simulatorTransformer } from '../../../../src/gateways/simulator';
 import { parseSignatureHeader } from '../../../../src/gateways/simulator/simulator-webhook';
 import { authorization, gateway } from './simulator-test-support';
@@ -112,6 +113,14 @@ describe('simulator webhook events', () => {
       }
       expect(kind).toBe('invalid_request');
     }
+  });
+
+  it('refuses an outcome whose currency is no ISO 4217 code, naming data.object.currency; reads one in any case upper-cased', () => {
+    const skipped: SkippedWebhookItem[] = [];
+    expect(t.parseWebhook(event(authorization({ currency: 'EURO' })), gateway, (item) => skipped.push(item))).toEqual([]);
+    expect(skipped).toEqual([expect.objectContaining({ reason: 'unreadable', eventId: 'evt_100', field: 'data.object.currency' })]);
+    const [read] = t.parseWebhook(event(authorization({ currency: 'eur' })), gateway);
+    expect(read.outcome.currency).toBe('EUR');
   });
 
   it('acknowledges with 200 JSON', () => {

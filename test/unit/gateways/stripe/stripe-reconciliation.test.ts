@@ -228,9 +228,20 @@ describe('parseStripeBalanceTransaction', () => {
 
   it('refuses a currency Stripe does not list naming the currency field, not the amount beside it', () => {
     expect(() => parseStripeBalanceTransaction('stripe', bt({ currency: 'xxx' }))).toThrow(expect.objectContaining({ field: 'currency' }));
-    const source = { ...charge, amount: 2599, amount_captured: 2599, currency: 'zzz' };
+    // An ISO 4217 code Stripe does not list (the North Korean won).
+    const source = { ...charge, amount: 2599, amount_captured: 2599, currency: 'kpw' };
     expect(() => parseStripeBalanceTransaction('stripe', bt({ currency: 'usd', amount: 2831, source }))).toThrow(
       expect.objectContaining({ field: 'source.currency', message: expect.stringContaining('currency_not_supported') }),
+    );
+  });
+
+  it.each([['zzz'], ['euro'], ['eu'], [''], [978], [null]])('refuses the currency %p, no ISO 4217 code, naming its field', (currency) => {
+    expect(() => parseStripeBalanceTransaction('stripe', bt({ currency }))).toThrow(
+      expect.objectContaining({ field: 'currency', message: expect.stringContaining('is not an ISO 4217 currency code') }),
+    );
+    const source = { ...charge, amount: 2599, amount_captured: 2599, currency };
+    expect(() => parseStripeBalanceTransaction('stripe', bt({ currency: 'usd', amount: 2831, source }))).toThrow(
+      expect.objectContaining({ field: 'source.currency', message: expect.stringContaining('is not an ISO 4217 currency code') }),
     );
   });
 

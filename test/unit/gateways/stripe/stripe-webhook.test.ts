@@ -285,6 +285,59 @@ describe('Stripe webhook events', () => {
     });
   });
 
+  describe('a currency that is no ISO 4217 code: the event refused naming the field, no outcome or adjustment', () => {
+    const ctx = stripeContext('refund');
+    const dispute = (fields: Record<string, unknown>): Record<string, unknown> => ({
+      id: 'dp_1NgB2a2eZvKYlo2Cabcdefgh',
+      object: 'dispute',
+      amount: 2599,
+      currency: 'eur',
+      payment_intent: PI_ID,
+      reason: 'fraudulent',
+      status: 'lost',
+      ...fields,
+    });
+
+    function parseSkipping(event: Record<string, unknown>): { events: ReturnType<typeof parse>; skipped: SkippedWebhookItem[] } {
+      const skipped: SkippedWebhookItem[] = [];
+      const events = stripeTransformer.parseWebhook(body(event), stripeGateway, (item) => skipped.push(item));
+      return { events, skipped };
+    }
+
+    it.each<[string, unknown, Record<string, unknown>]>([
+      ['payment_intent.succeeded', 'EURO', paymentIntent(stripeContext('sale'), { status: 'succeeded' })],
+      ['payment_intent.canceled', 'eu', paymentIntent(stripeContext('authorize'), { status: 'canceled', cancellation_reason: 'automatic' })],
+      ['refund.failed', 'xxx1', refund(ctx, { status: 'failed', failure_reason: 'expired_or_canceled_card' })],
+      ['charge.dispute.funds_withdrawn', '', dispute({})],
+      ['charge.dispute.closed', 978, dispute({})],
+    ])('%s with currency %p', (type, currency, object) => {
+      const { events, skipped } = parseSkipping(stripeEvent(type, { ...object, currency }));
+      expect(events).toEqual([]);
+      expect(skipped).toEqual([
+        expect.objectContaining({
+          reason: 'unreadable',
+          eventType: type,
+          field: 'data.object.currency',
+          problem: expect.stringContaining('is not an ISO 4217 currency code') as unknown,
+        }),
+      ]);
+    });
+
+    it("names a reinstated balance transaction's currency", () => {
+      const lines = [{ id: 'txn_back', object: 'balance_transaction', amount: 1000, currency: 'EURO', type: 'adjustment' }];
+      const { events, skipped } = parseSkipping(stripeEvent('charge.dispute.funds_reinstated', dispute({ balance_transactions: lines })));
+      expect(events).toEqual([]);
+      expect(skipped).toEqual([expect.objectContaining({ field: 'data.object.balance_transactions[0].currency' })]);
+    });
+
+    it("reads Stripe's lower-case codes upper-cased, as before", () => {
+      const { events, skipped } = parseSkipping(stripeEvent('refund.failed', refund(ctx, { status: 'failed', currency: 'eur' })));
+      expect(skipped).toEqual([]);
+      expect(events[0].adjustment).toMatchObject({ kind: 'refund_failed', currency: 'EUR' });
+      expect(events[0].outcome.currency).toBe('EUR');
+    });
+  });
+
   it('refuses a body that is not a Stripe event', () => {
     expect(() => stripeTransformer.parseWebhook(Buffer.from('not json'), stripeGateway)).toThrow(expect.objectContaining({ kind: 'invalid_request' }));
     expect(() => stripeTransformer.parseWebhook(Buffer.from('{"id":"evt_1"}'), stripeGateway)).toThrow(expect.objectContaining({ kind: 'invalid_request' }));
