@@ -1,6 +1,6 @@
 import { MoneyRefusalError } from '../errors/money-refusal-error';
 import { counter } from '../metrics/metrics-registry';
-import { currencyExponent, isKnownCurrency } from './currencies';
+import { currencyExponent, isKnownCurrency, readPspCurrency } from './currencies';
 
 /**
  * How one PSP expresses amounts of one currency in its API. Our money is always ISO 4217 minor units
@@ -153,7 +153,14 @@ export interface ConfirmedMoney {
  */
 export function readConfirmedMoney(table: PspCurrencyTable, value: unknown, currency: unknown, field: string): ConfirmedMoney {
   if (typeof currency !== 'string' || currency.length === 0) return {};
-  const code = currency.toUpperCase();
+  // A currency that is no ISO 4217 code confirms nothing: reported as it came, it would read as the PSP's
+  // confirmed currency and put a discrepancy against a currency that does not exist in the OMS's event.
+  const read = readPspCurrency(currency);
+  if ('problem' in read) {
+    unreadable.inc({ psp: table.psp, reason: 'currency_not_iso' });
+    return {};
+  }
+  const code = read.code;
   if (value === undefined || value === null) return { currency: code };
   if (typeof value !== 'number') {
     unreadable.inc({ psp: table.psp, reason: 'amount_not_representable' });

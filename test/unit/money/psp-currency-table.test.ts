@@ -66,6 +66,15 @@ describe('PSP currency table conversions', () => {
     expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp' })).toBe(before + 3);
   });
 
+  it('confirms nothing from an answer whose currency is no ISO 4217 code ("EURO", "eu", a number), and counts it as currency_not_iso', async () => {
+    const before = await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp', reason: 'currency_not_iso' });
+    expect(readConfirmedMoney(TABLE, 500, 'EURO', 'amount')).toEqual({});
+    expect(readConfirmedMoney(TABLE, 500, 'eu', 'amount')).toEqual({});
+    expect(readConfirmedMoney(TABLE, 500, 978, 'amount')).toEqual({});
+    expect(readConfirmedMoney(TABLE, 500, 'eur', 'amount')).toEqual({ amount: 500, currency: 'EUR' });
+    expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp', reason: 'currency_not_iso' })).toBe(before + 2);
+  });
+
   it('sets only what was read on an outcome', () => {
     const outcome: GatewayOutcome = { status: 'SUCCESS', gatewayStatus: 'ok' };
     expect(withConfirmedMoney(outcome, { currency: 'ISK' })).toEqual({ status: 'SUCCESS', gatewayStatus: 'ok', currency: 'ISK' });
