@@ -90,3 +90,16 @@ export function authorizationExpiryStarts(): Counter<'gateway' | 'from'> {
     ['gateway', 'from'],
   );
 }
+
+/**
+ * `pb_cancels_of_captured_total{gateway,captured_by}`: cancels sent against an authorization our ledger shows
+ * captured already (`captured_by`: sale | capture), at their first attempt. Such a cancel undoes a capture
+ * (Cybersource: a void), which the PSP refuses once it has settled: then only a refund returns the money.
+ */
+export function cancelsOfCaptured(): Counter<'gateway' | 'captured_by'> {
+  return counter(
+    'pb_cancels_of_captured_total',
+    'Cancels sent against an authorization already captured (a sale, or by captures), at their first attempt, by gateway',
+    ['gateway', 'captured_by'],
+  );
+}

@@ -6,7 +6,7 @@ import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
 import { commandRefused } from '../errors/command-refused';
-import { GatewayRequest, GatewayResponse, OperationContext, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
+import { CapturedPayment, GatewayRequest, GatewayResponse, OperationContext, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { gatewayErrorDecline } from '../gateways/gateway-declines';
@@ -21,7 +21,7 @@ import { GatewayHealth, noteGatewayCall, resultOf } from './gateway-health';
 import { ConfigHold, DeadLetterSink } from './config-hold';
 import { DeliveryFaults } from './delivery-fault';
 import { ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-context';
-import { authorizationRefusals, dependentsWaiting } from './authorization-metrics';
+import { authorizationRefusals, cancelsOfCaptured, dependentsWaiting } from './authorization-metrics';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -477,6 +477,7 @@ export class DeliveryService {
       // The OMS hears PENDINGRELEASE before the money moves; idempotent by event id.
       await recorder.emit(refundPendingEvent(op, this.deps.config));
     }
+    if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name);
     let request: GatewayRequest;
     try {
       // The PSP's own risk engine gets its fields when the risk rules asked for its review.
@@ -508,6 +509,20 @@ export class DeliveryService {
     // before the move, every command the web intake had created, RECEIVED, took the slower path: the move,
     // then the event in a second script), and a failover numbers its attempt after this one.
     return this.exchange(afterTransition(op, 'SENT', fields, now), ctx, route, breaker, request);
+  }
+
+  /**
+   * A cancel of a captured payment undoes a capture, not a hold (Cybersource voids it, and refuses once it
+   * has settled): counted and logged at its first attempt, where an operator looks for why a cancel failed.
+   */
+  private noteCancelOfCaptured(op: OperationRecord, captured: CapturedPayment, gateway: string): void {
+    cancelsOfCaptured().inc({ gateway, captured_by: captured.by });
+    this.deps.logger.info('cancel of a captured payment: the gateway is asked to undo the capture (a void), refused once settled', {
+      operation_id: op.id,
+      gateway,
+      captured_by: captured.by,
+      ...(captured.by === 'capture' ? { capture_ids: captured.captures.map((c) => c.id).join(',') } : {}),
+    });
   }
 
   /** Sends a request whose attempt is on record, and turns the answer (or its absence) into the next step. */

@@ -1,6 +1,6 @@
 import { attemptIdempotencyKey } from './attempt-key';
 import { CommandType, Payment } from '../contracts/payment-command';
-import { HeldAmount, OperationContext } from '../gateways/gateway-adapter';
+import { CapturedPayment, HeldAmount, OperationContext } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -145,7 +145,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const nothing = convertedToNothing(op, auth, payment, converted, before);
       if (nothing) return nothing;
       const fxLock = converted === payment ? null : fxLockOf(auth);
-      const resolved = { ...context, payment: converted, ...heldFor(op, auth) };
+      const captured = await capturedFor(op, auth, registers ? dependents : null, ledger);
+      const resolved = { ...context, payment: converted, ...heldFor(op, auth), ...captured };
       return fxLock ? { context: resolved, fxLock } : { context: resolved };
     }
     case 'FAILED':
@@ -230,7 +231,9 @@ async function checkedByReference(
     if (nothing) return via(nothing);
   }
   const fxLock = converted === payment ? null : fxLockOf(auth);
-  const resolved = { ...context, payment: converted, ...(found.authorization && auth.state === 'SUCCEEDED' ? heldFor(op, auth) : {}) };
+  const succeeded = found.authorization && auth.state === 'SUCCEEDED';
+  const captured = succeeded ? await capturedFor(op, auth, registers ? found.dependents : null, ledger) : {};
+  const resolved = { ...context, payment: converted, ...(succeeded ? heldFor(op, auth) : {}), ...captured };
   return fxLock ? { context: resolved, fxLock, ...linked } : { context: resolved, ...linked };
 }
 
@@ -240,6 +243,29 @@ async function checkedByReference(
  */
 function heldFor(op: OperationRecord, auth: OperationRecord): { held?: HeldAmount } {
   return op.command === 'validate' ? { held: heldAtPsp(auth) } : {};
+}
+
+/**
+ * A cancel's `captured`: what of its succeeded authorization `auth` was captured already (a sale not undone
+ * after; else its succeeded captures the PSP did not undo, in registration order), so that a PSP whose undoing
+ * of a captured payment is a void, not an authorization reversal, sends the right one. `dependents`: those
+ * read with the registration (first attempt), else `null` and read here (one read per dependent, only for a
+ * cancel of an authorization: retries and inquiries must name the same PSP object as the first attempt did).
+ * Nothing for any other command.
+ */
+async function capturedFor(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[] | null,
+  ledger: Pick<Ledger, 'dependentsOf'>,
+): Promise<{ captured?: CapturedPayment }> {
+  if (op.command !== 'cancel') return {};
+  if (auth.command === 'sale') return auth.undoneBy === undefined ? { captured: { by: 'sale' } } : {};
+  const captures = (dependents ?? (await ledger.dependentsOf(auth.id)))
+    .filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED' && d.undone !== true)
+    .sort((a, b) => a.registered - b.registered || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (captures.length === 0) return {};
+  return { captured: { by: 'capture', captures: captures.map((d) => ({ id: d.id, ...(d.gatewayReference ? { reference: d.gatewayReference } : {}) })) } };
 }
 
 /**

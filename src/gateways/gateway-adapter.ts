@@ -148,7 +148,21 @@ export interface OperationContext {
    * amount update sets the authorised amount to what it is sent) must send this, never `payment.amount`.
    */
   held?: HeldAmount;
+  /**
+   * cancel: what of the authorization it names was captured already, when that authorization is one of our
+   * records (see `resolveOperationContext`). Absent: nothing captured that we know of. A PSP whose undoing of
+   * a captured payment is another request than the release of a hold reads it (Cybersource: a void, not an
+   * authorization reversal); the others send their cancel as they always did.
+   */
+  captured?: CapturedPayment;
 }
+
+/**
+ * What of an authorization was captured: a sale that succeeded (captured with its authorization, under the
+ * payment's own PSP reference), or the captures of an authorization that succeeded and that the PSP did not
+ * undo after, each with its PSP reference where one was recorded, in the order they registered.
+ */
+export type CapturedPayment = { by: 'sale' } | { by: 'capture'; captures: ReadonlyArray<{ id: string; reference?: string }> };
 
 /**
  * What an authorization holds at its PSP: the amount the PSP confirmed for it, else what its gateway was

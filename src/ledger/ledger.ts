@@ -35,6 +35,7 @@ import {
   encodeRecord,
   encodeTransitionFields,
   hashFromPairs,
+  hashNamesOf,
 } from './record-fields';
 
 export type { OperationRecord, TransitionFields } from './record-fields';
@@ -105,6 +106,8 @@ export interface DependentSummary {
    * first attempt. Absent before that, and for one sent in the command's currency.
    */
   converted?: { amount: number; currency: string };
+  /** The PSP's reference for it (`gateway_reference`), once an outcome named one: what a void of a capture names. */
+  gatewayReference?: string;
 }
 
 type StateIndexKeys = Record<(typeof STATE_INDEX_INPUTS)[number], string>;
@@ -828,6 +831,7 @@ export class Ledger {
         registered: registered.get(d.id) ?? 0,
         ...(converted ? { converted } : {}),
         ...(d.undone ? { undone: true as const } : {}),
+        ...(d.gatewayReference ? { gatewayReference: d.gatewayReference } : {}),
       };
     });
   }
@@ -838,16 +842,26 @@ export class Ledger {
    */
   private async movedAmounts(
     ids: readonly string[],
-  ): Promise<Array<{ id: string; command: CommandType; state: OperationState; moved: MovedAmountFields; undone: boolean }>> {
+  ): Promise<Array<{ id: string; command: CommandType; state: OperationState; moved: MovedAmountFields; undone: boolean; gatewayReference?: string }>> {
     if (ids.length === 0) return [];
     // One read per operation, sent together (dependents may live in other shards than their authorization).
     const replies = await Promise.all(
       ids.map(async (id) =>
-        this.redis.hmget((await this.keysOfId(id)).op(id), 'state', 'command', 'confirmed_amount', 'confirmed_currency', 'payment', 'routing', UNDONE_FIELD),
+        this.redis.hmget(
+          (await this.keysOfId(id)).op(id),
+          'state',
+          'command',
+          'confirmed_amount',
+          'confirmed_currency',
+          'payment',
+          'routing',
+          UNDONE_FIELD,
+          ...hashNamesOf(['gatewayReference']),
+        ),
       ),
     );
     return replies.flatMap((reply, i) => {
-      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy] = reply;
+      const [state, command, confirmed, confirmedCurrency, paymentJson, routing, undoneBy, reference] = reply;
       if (!state || !command || !paymentJson) return [];
       const moved: MovedAmountFields = {
         payment: JSON.parse(paymentJson) as Payment,
@@ -855,7 +869,16 @@ export class Ledger {
         confirmedAmount: confirmed !== null ? Number(confirmed) : undefined,
         confirmedCurrency: confirmedCurrency ?? undefined,
       };
-      return [{ id: ids[i], command: command as CommandType, state: state as OperationState, moved, undone: undoneBy !== null }];
+      return [
+        {
+          id: ids[i],
+          command: command as CommandType,
+          state: state as OperationState,
+          moved,
+          undone: undoneBy !== null,
+          ...(reference ? { gatewayReference: reference } : {}),
+        },
+      ];
     });
   }
 

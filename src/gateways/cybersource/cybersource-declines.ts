@@ -79,6 +79,9 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     CAPTURE_ALREADY_VOIDED: 'operation_not_permitted',
     ACCOUNT_NOT_ALLOWED_CREDIT: 'card_not_supported',
     NOT_VOIDABLE: 'operation_not_permitted',
+    // Our refusals of a cancel of a captured authorization before any call (cybersource-requests.ts, CANCEL_REFUSALS)
+    SEVERAL_CAPTURES_TO_VOID: 'operation_not_permitted',
+    CAPTURE_REFERENCE_MISSING: 'operation_not_permitted',
     // 502 reason
     SYSTEM_ERROR: 'processing_error',
     SERVER_TIMEOUT: 'try_again_later',

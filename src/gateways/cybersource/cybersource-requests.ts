@@ -168,6 +168,53 @@ function tokenizeRequest(ctx: OperationContext, gateway: GatewayConfig): Gateway
   );
 }
 
+/** Why a cancel of a captured authorization cannot be one void (the OMS event's reason). */
+export const CANCEL_REFUSALS = {
+  /** Each capture is voided by its own id: one cancel cannot void several (a refund returns them). */
+  severalCaptures: 'SEVERAL_CAPTURES_TO_VOID',
+  /** The capture to void has no Cybersource id on record. */
+  captureReference: 'CAPTURE_REFERENCE_MISSING',
+} as const;
+
+/**
+ * A cancel. An authorization reversal (`POST /pts/v2/payments/{id}/reversals`) releases a hold nothing
+ * captured; it does not undo a capture. What was captured (`ctx.captured`, from our ledger) is voided
+ * instead, while Cybersource has not settled it: a sale by its payment id (`POST /pts/v2/payments/{id}/voids`,
+ * "Void a Payment"), a separate capture by the capture's own id (`POST /pts/v2/captures/{id}/voids`, "Void a
+ * Capture", the id its answer gave). A void takes no amount: it undoes the whole transaction. Once the batch
+ * has settled Cybersource refuses it (400 `NOT_VOIDABLE`, webhook `payments.voids.reject`): a FAIL, and only
+ * a refund returns the money.
+ */
+function cancelRequest(ctx: OperationContext, gateway: GatewayConfig, code: string): GatewayRequest {
+  const { payment, captured } = ctx;
+  if (captured === undefined) {
+    return post(`/pts/v2/payments/${id(payment)}/reversals`, {
+      clientReferenceInformation: { code },
+      reversalInformation: { amountDetails: amountDetails(payment.amount, payment.currency), reason: 'cancel' },
+    });
+  }
+  if (captured.by === 'sale') return post(`/pts/v2/payments/${id(payment)}/voids`, { clientReferenceInformation: { code } });
+  if (captured.captures.length > 1) {
+    throw new GatewayError(
+      'invalid_request',
+      gateway.name,
+      `cancel of an authorization with ${captured.captures.length} captures: each is voided by its own id`,
+      {
+        gatewayCode: CANCEL_REFUSALS.severalCaptures,
+        field: 'payment.gateway_key',
+      },
+    );
+  }
+  const reference = captured.captures[0]?.reference;
+  if (reference === undefined) {
+    throw new GatewayError('invalid_request', gateway.name, 'cancel of a captured authorization whose capture has no cybersource id on record', {
+      gatewayCode: CANCEL_REFUSALS.captureReference,
+      field: 'payment.gateway_key',
+    });
+  }
+  return post(`/pts/v2/captures/${pathSegment(reference, 'capture gateway_reference', gateway.name)}/voids`, { clientReferenceInformation: { code } });
+}
+
 /** The request that performs `ctx.command`. */
 export function buildCybersourceRequest(ctx: OperationContext, gateway: GatewayConfig): GatewayRequest {
   const { payment } = ctx;
@@ -188,10 +235,7 @@ export function buildCybersourceRequest(ctx: OperationContext, gateway: GatewayC
         orderInformation: { amountDetails: amountDetails(payment.amount, payment.currency) },
       });
     case 'cancel':
-      return post(`/pts/v2/payments/${id(payment)}/reversals`, {
-        clientReferenceInformation: { code },
-        reversalInformation: { amountDetails: amountDetails(payment.amount, payment.currency), reason: 'cancel' },
-      });
+      return cancelRequest(ctx, gateway, code);
     case 'refund':
       // payments/{id}/refunds takes the payment id the OMS holds (the sale, or the captured
       // authorization); captures/{id}/refunds would need the capture id, which the OMS never sees.

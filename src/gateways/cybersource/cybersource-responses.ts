@@ -69,6 +69,9 @@ function reportedMoney(ctx: OperationContext, body: Json): ConfirmedMoney {
       if (refund.amount !== undefined) return refund;
       const reversal = cybersourceConfirmedMoney(obj(body.reversalAmountDetails), ['reversedAmount'], currency);
       if (reversal.amount !== undefined) return reversal;
+      // A void (of a sale or a capture) names what it undid.
+      const voided = cybersourceConfirmedMoney(obj(body.voidAmountDetails), ['voidAmount'], currency);
+      if (voided.amount !== undefined) return voided;
       return cybersourceConfirmedMoney(order, ['totalAmount'], currency);
     }
     default:
@@ -154,7 +157,8 @@ function paymentCard(body: Json): StoredCard | undefined {
  *
  * - authorize / sale / revalidate: `status` of the payment; `gatewayReference` is the payment id, and
  *   revalidate's `newGatewayKey` is the new authorization's id (what capture and cancel use next).
- * - capture / refund / cancel: `PENDING` (queued for settlement) and `REVERSED` are successes.
+ * - capture / refund / cancel: `PENDING` (queued for settlement), `REVERSED` and `VOIDED` (a cancel of what
+ *   was captured, see `cancelRequest`) are successes; a void refused once settled is a 400 `NOT_VOIDABLE`.
  * - validate: the authorization's transaction details.
  * - tokenize: the TMS payment instrument; `newGatewayKey` is its id when its `state` is `ACTIVE`.
  */

@@ -56,6 +56,17 @@ describe('Cybersource requests against the official spec (Prism)', () => {
     expect(status < 400 || status >= 500).toBe(true);
   });
 
+  it.each([
+    ['a sale (void of the payment)', { by: 'sale' as const }],
+    ['a captured authorization (void of its capture)', { by: 'capture' as const, captures: [{ id: 'op-prism-capture', reference: '6950605680120491268584' }] }],
+  ])('sends the cancel of %s the spec accepts', async (_what, captured) => {
+    const request = t.buildRequest({ ...ctx('cancel'), captured }, suite.gateway);
+    expect(request.path).toMatch(/\/voids$/);
+    const { status, violations } = await send(request);
+    expect(violations).toBeUndefined();
+    expect(status < 400 || status >= 500).toBe(true);
+  });
+
   it('sends a status inquiry the spec accepts', async () => {
     const { status, violations } = await send(t.buildStatusRequest(ctx('capture'), suite.gateway));
     expect(violations).toBeUndefined();

@@ -2,6 +2,7 @@ import { GatewayError } from '../../../../src/errors/gateway-error';
 import { cybersourceTransformer as t } from '../../../../src/gateways/cybersource';
 import { merchantReference } from '../../../../src/gateways/cybersource/cybersource-requests';
 import { PAYMENT_ID, TMS_TOKEN, bodyOf, ctx, gateway } from './cybersource-test-fixtures';
+import { thrownBy } from '../../../support/thrown';
 
 describe('Cybersource requests', () => {
   it('authorizes with capture false, the TMS token as customerId and the operation id as merchant reference', () => {
@@ -43,6 +44,52 @@ describe('Cybersource requests', () => {
     expect(bodyOf(req.body)).toEqual({
       clientReferenceInformation: { code: 'op-cancel-1' },
       reversalInformation: { amountDetails: { totalAmount: '102.21', currency: 'USD' }, reason: 'cancel' },
+    });
+  });
+
+  describe('cancel of what was captured: a void, not an authorization reversal', () => {
+    const CAPTURE_ID = '6950605680120491268584';
+
+    it('voids a sale by its payment id, with the merchant reference and no amount (a void undoes the whole transaction)', () => {
+      const req = t.buildRequest({ ...ctx('cancel'), captured: { by: 'sale' } }, gateway);
+      expect(req.method).toBe('POST');
+      expect(req.path).toBe(`/pts/v2/payments/${PAYMENT_ID}/voids`);
+      expect(bodyOf(req.body)).toEqual({ clientReferenceInformation: { code: 'op-cancel-1' } });
+    });
+
+    it("voids a separately captured authorization's capture by the capture's own id", () => {
+      const req = t.buildRequest({ ...ctx('cancel'), captured: { by: 'capture', captures: [{ id: 'op-capture-1', reference: CAPTURE_ID }] } }, gateway);
+      expect(req.path).toBe(`/pts/v2/captures/${CAPTURE_ID}/voids`);
+      expect(bodyOf(req.body)).toEqual({ clientReferenceInformation: { code: 'op-cancel-1' } });
+    });
+
+    it('still reverses an authorization nothing captured', () => {
+      expect(t.buildRequest(ctx('cancel'), gateway).path).toBe(`/pts/v2/payments/${PAYMENT_ID}/reversals`);
+    });
+
+    it('refuses, before any call and for good, a cancel of an authorization with several captures (each is voided by its own id) naming why', () => {
+      const captures = [
+        { id: 'op-capture-1', reference: CAPTURE_ID },
+        { id: 'op-capture-2', reference: '6950605680120491268585' },
+      ];
+      const err = thrownBy(() => t.buildRequest({ ...ctx('cancel'), captured: { by: 'capture', captures } }, gateway), GatewayError);
+      expect(err.kind).toBe('invalid_request');
+      expect(err.retryable).toBe(false);
+      expect(err.details).toMatchObject({ gatewayCode: 'SEVERAL_CAPTURES_TO_VOID', field: 'payment.gateway_key' });
+    });
+
+    it('refuses a cancel of a capture whose Cybersource id is not on record, rather than reversing what was captured', () => {
+      const err = thrownBy(() => t.buildRequest({ ...ctx('cancel'), captured: { by: 'capture', captures: [{ id: 'op-capture-1' }] } }, gateway), GatewayError);
+      expect(err.retryable).toBe(false);
+      expect(err.details.gatewayCode).toBe('CAPTURE_REFERENCE_MISSING');
+    });
+
+    it('never lets a capture reference change the path', () => {
+      const err = thrownBy(
+        () => t.buildRequest({ ...ctx('cancel'), captured: { by: 'capture', captures: [{ id: 'c', reference: '..' }] } }, gateway),
+        GatewayError,
+      );
+      expect(err.details.gatewayCode).toBe('INVALID_PATH_SEGMENT');
     });
   });
 

@@ -169,6 +169,35 @@ describe('Cybersource responses', () => {
     expect(t.parseResponse(ctx('cancel'), response(201, submitted), gateway).status).toBe('SUCCESS');
   });
 
+  it('maps a VOIDED void (a cancel of a sale or capture) to SUCCESS with the amount it voided', () => {
+    const outcome = t.parseResponse(
+      { ...ctx('cancel'), captured: { by: 'sale' } },
+      response(201, {
+        id: NEW_AUTH_ID,
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        status: 'VOIDED',
+        clientReferenceInformation: { code: 'op-cancel-1' },
+        voidAmountDetails: { voidAmount: '102.21', originalTransactionAmount: '102.21', currency: 'usd' },
+      }),
+      gateway,
+    );
+    expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'VOIDED', gatewayReference: NEW_AUTH_ID, amount: 10221, currency: 'USD' });
+  });
+
+  it("maps Cybersource's refusal of a void once the batch settled (400 NOT_VOIDABLE) to a FAIL naming it, operation not permitted", () => {
+    const outcome = t.parseResponse(
+      { ...ctx('cancel'), captured: { by: 'capture', captures: [{ id: 'op-capture-1', reference: NEW_AUTH_ID }] } },
+      response(400, {
+        submitTimeUtc: '2026-11-22T10:00:00Z',
+        status: 'INVALID_REQUEST',
+        reason: 'NOT_VOIDABLE',
+        message: 'The capture or credit is not voidable because the capture or credit information has already been submitted to your processor',
+      }),
+      gateway,
+    );
+    expect(outcome).toMatchObject({ status: 'FAIL', reason: 'NOT_VOIDABLE', decline: declineOf('operation_not_permitted', 'NOT_VOIDABLE') });
+  });
+
   it('maps a PENDING refund to SUCCESS with the refunded amount', () => {
     const outcome = t.parseResponse(
       ctx('refund', { amount: 1250 }),

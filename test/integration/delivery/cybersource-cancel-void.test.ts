@@ -1,0 +1,276 @@
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Queue } from 'bullmq';
+import { Config } from '../../../src/config/config';
+import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { Ledger } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
+import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+/**
+ * A cancel of a Cybersource payment that was captured (a sale, or an authorization with its capture) voids
+ * what was captured, by the right id; a cancel of an authorization nothing captured still reverses it; a void
+ * Cybersource refuses once the batch settled (400 NOT_VOIDABLE) reaches the OMS as a FAIL naming it.
+ */
+
+/** Whether a digit run has a Luhn-valid 12–19 digit window (the log redactor would mask it). */
+function hasCardWindow(digits: string): boolean {
+  for (let len = 12; len <= 19; len += 1) {
+    for (let i = 0; i + len <= digits.length; i += 1) {
+      let sum = 0;
+      const w = digits.slice(i, i + len);
+      for (let j = 0; j < len; j += 1) {
+        let d = Number(w[len - 1 - j]);
+        if (j % 2 === 1) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+        sum += d;
+      }
+      if (sum % 10 === 0) return true;
+    }
+  }
+  return false;
+}
+
+// From a spec-like id with no such window; about one id in a thousand has none, found by counting up.
+let next = 6381278241084565908266n;
+/** A new 22-digit Cybersource transaction id, as its answers carry them. */
+function newId(): string {
+  for (;;) {
+    next += 1n;
+    const id = next.toString();
+    if (!hasCardWindow(id)) return id;
+  }
+}
+
+interface Seen {
+  method: string;
+  url: string;
+  body: Record<string, unknown>;
+}
+
+/** The Cybersource stand-in: what it was sent, what it settled (its void refused), and one answer to hold back. */
+const psp = { seen: [] as Seen[], settled: new Set<string>(), rateLimitNextVoid: false };
+let server: http.Server;
+let config: Config;
+let redis: RedisClient;
+let eventsQueue: Queue<OmsEventJobData>;
+let ledger: Ledger;
+let events: EventStore;
+let service: DeliveryService;
+const logs = captureLogger();
+
+function amount(body: Record<string, unknown>, key: string): unknown {
+  const outer = body[key] as { amountDetails?: { totalAmount?: string; currency?: string } } | undefined;
+  return outer?.amountDetails;
+}
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+      const url = req.url ?? '';
+      psp.seen.push({ method: req.method ?? '', url, body });
+      const json = (status: number, answer: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/hal+json' });
+        res.end(JSON.stringify(answer));
+      };
+      const reference = body.clientReferenceInformation;
+      const money = amount(body, 'orderInformation') as { totalAmount: string; currency: string } | undefined;
+      if (url === '/pts/v2/payments') {
+        return json(201, {
+          id: newId(),
+          status: 'AUTHORIZED',
+          submitTimeUtc: new Date().toISOString(),
+          clientReferenceInformation: reference,
+          orderInformation: { amountDetails: { authorizedAmount: money?.totalAmount, currency: money?.currency } },
+        });
+      }
+      if (/^\/pts\/v2\/payments\/\d+\/captures$/.test(url)) {
+        return json(201, { id: newId(), status: 'PENDING', clientReferenceInformation: reference, orderInformation: { amountDetails: money } });
+      }
+      if (/^\/pts\/v2\/payments\/\d+\/reversals$/.test(url)) {
+        const reversal = amount(body, 'reversalInformation') as { totalAmount: string; currency: string };
+        return json(201, {
+          id: newId(),
+          status: 'REVERSED',
+          clientReferenceInformation: reference,
+          reversalAmountDetails: { reversedAmount: reversal.totalAmount, currency: reversal.currency },
+        });
+      }
+      const voided = /^\/pts\/v2\/(payments|captures)\/(\d+)\/voids$/.exec(url);
+      if (voided) {
+        if (psp.rateLimitNextVoid) {
+          psp.rateLimitNextVoid = false;
+          return json(429, { message: 'Too many requests' });
+        }
+        if (psp.settled.has(voided[2])) {
+          return json(400, {
+            submitTimeUtc: new Date().toISOString(),
+            status: 'INVALID_REQUEST',
+            reason: 'NOT_VOIDABLE',
+            message: 'The capture or credit is not voidable because the capture or credit information has already been submitted to your processor.',
+          });
+        }
+        return json(201, { id: newId(), status: 'VOIDED', clientReferenceInformation: reference, voidAmountDetails: { voidAmount: '50.00', currency: 'USD' } });
+      }
+      json(404, { reason: 'NOT_FOUND' });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  config = testConfig({
+    gateways: {
+      cybs: {
+        type: 'cybersource',
+        base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        merchant_id: 'testrest',
+        key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
+        shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
+        merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
+        timeout_ms: 2000,
+      },
+    },
+  });
+  redis = createRedis(config.redis, 'commands');
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  events = new EventStore(redis, config.redis.keyPrefix);
+  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+  service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: logs.logger });
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+async function delivered(command: PaymentCommand): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  return id;
+}
+
+/** A succeeded authorize or sale at Cybersource of 50.00 USD, by a TMS token. */
+async function paid(command: 'authorize' | 'sale'): Promise<PaymentCommand> {
+  const auth = channelCommand(command, {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 5000, currency: 'USD' });
+  await delivered(auth);
+  return auth;
+}
+
+function dependent(command: PaymentCommand['command'], auth: PaymentCommand, payment: Partial<Payment> = {}): PaymentCommand {
+  return channelCommand(
+    command,
+    {},
+    { gateway: 'cybs', gateway_key: auth.payment.operation_reference!, order_id: auth.payment.order_id, amount: 5000, currency: 'USD', ...payment },
+  );
+}
+
+async function record(command: PaymentCommand): Promise<string> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  return id;
+}
+
+/** The requests the stand-in received carrying `id` as merchant reference. */
+function sentFor(id: string): Seen[] {
+  return psp.seen.filter((s) => (s.body.clientReferenceInformation as { code?: string } | undefined)?.code === id);
+}
+
+async function pspId(id: string): Promise<string> {
+  const reference = (await ledger.get(id))?.gatewayReference;
+  expect(reference).toMatch(/^\d{22}$/);
+  return reference!;
+}
+
+describe('Cybersource cancel of a captured payment: a void, not an authorization reversal', () => {
+  it('voids a sale by its payment id, reports it cancelled, and counts and logs it where an operator looks', async () => {
+    const sale = await paid('sale');
+    const saleId = await pspId(sale.payment.operation_reference!);
+    const before = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'sale' });
+    const cancelId = await delivered(dependent('cancel', sale));
+    expect(sentFor(cancelId).map((s) => `${s.method} ${s.url}`)).toEqual([`POST /pts/v2/payments/${saleId}/voids`]);
+    expect(sentFor(cancelId)[0].body).toEqual({ clientReferenceInformation: { code: cancelId } });
+    expect((await ledger.get(cancelId))?.gatewayStatus).toBe('VOIDED');
+    expect((await events.load(`${cancelId}.SUCCEEDED`))?.params.payment).toMatchObject({ status: 'SUCCESS', amount: 5000, currency: 'USD' });
+    expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'sale' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('cancel of a captured payment') && l.includes(cancelId) && l.includes('"captured_by":"sale"'))).toBe(true);
+  });
+
+  it('voids the sale the same way when the cancel names it by its Cybersource id', async () => {
+    const sale = await paid('sale');
+    const saleId = await pspId(sale.payment.operation_reference!);
+    const cancelId = await delivered(dependent('cancel', sale, { gateway_key: saleId }));
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/payments/${saleId}/voids`]);
+  });
+
+  it("voids a separately captured authorization's capture by the capture's id", async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth));
+    const capturePspId = await pspId(captureId);
+    const before = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' });
+    const cancelId = await delivered(dependent('cancel', auth));
+    expect(sentFor(cancelId).map((s) => `${s.method} ${s.url}`)).toEqual([`POST /pts/v2/captures/${capturePspId}/voids`]);
+    expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('cancel of a captured payment') && l.includes(cancelId) && l.includes(captureId))).toBe(true);
+  });
+
+  it('still reverses an authorization nothing captured, with its amount', async () => {
+    const auth = await paid('authorize');
+    const authId = await pspId(auth.payment.operation_reference!);
+    const cancelId = await delivered(dependent('cancel', auth));
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/payments/${authId}/reversals`]);
+    expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '50.00', currency: 'USD' }, reason: 'cancel' });
+  });
+
+  it('a retry after the first attempt was held back voids the same capture again (never a reversal)', async () => {
+    const auth = await paid('authorize');
+    const capturePspId = await pspId(await delivered(dependent('capture', auth)));
+    const cancelId = await record(dependent('cancel', auth));
+    psp.rateLimitNextVoid = true;
+    expect((await service.deliver(cancelId)).kind).toBe('retry');
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/captures/${capturePspId}/voids`, `/pts/v2/captures/${capturePspId}/voids`]);
+  });
+
+  it("Cybersource's refusal of a void once settled (NOT_VOIDABLE) fails the cancel for good, naming why", async () => {
+    const auth = await paid('authorize');
+    const capturePspId = await pspId(await delivered(dependent('capture', auth)));
+    psp.settled.add(capturePspId);
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(1);
+    expect((await ledger.get(cancelId))?.reason).toBe('NOT_VOIDABLE');
+    const event = (await events.load(`${cancelId}.FAILED`))?.params.payment;
+    expect(event).toMatchObject({ status: 'FAIL', reason: 'NOT_VOIDABLE', decline: { category: 'operation_not_permitted', gateway_code: 'NOT_VOIDABLE' } });
+    // Decided: delivering it again sends nothing.
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(1);
+  });
+
+  it('refuses, unsent, a cancel of an authorization with two captures: each would need its own void', async () => {
+    const auth = await paid('authorize');
+    await delivered(dependent('capture', auth, { amount: 2000 }));
+    await delivered(dependent('capture', auth, { amount: 3000 }));
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'SEVERAL_CAPTURES_TO_VOID',
+      decline: { category: 'operation_not_permitted' },
+    });
+  });
+});
