@@ -80,7 +80,15 @@ export async function reconcileCommand(
     await ctx.audit.record({
       ...audit,
       outcome: dryRun ? 'dry_run' : summary.result === 'locked' ? 'refused' : 'ok',
-      detail: { ...span, result: summary.result, lines: summary.lines, differences, adjusted: summary.adjusted, settled: summary.settled },
+      detail: {
+        ...span,
+        result: summary.result,
+        lines: summary.lines,
+        differences,
+        unreadable: summary.unreadable,
+        adjusted: summary.adjusted,
+        settled: summary.settled,
+      },
     });
     if (args.json) io.out.write(`${JSON.stringify({ ...summary, details_file: detailsFile ?? null }, null, 2)}\n`);
     else if (args.report) io.out.write(`report: ${args.report}${detailsFile ? `, details: ${detailsFile}` : ''}\n`);
@@ -90,7 +98,8 @@ export async function reconcileCommand(
       return RECONCILE_EXIT.locked;
     }
     if (summary.result === 'stopped') return RECONCILE_EXIT.stopped;
-    return differences > 0 ? RECONCILE_EXIT.differences : RECONCILE_EXIT.matched;
+    // A line the reader could not read is for a person as a difference is.
+    return differences > 0 || summary.unreadable > 0 ? RECONCILE_EXIT.differences : RECONCILE_EXIT.matched;
   } catch (err) {
     progress.stop();
     const refused = err instanceof NotReconcilableError;

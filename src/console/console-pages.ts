@@ -302,7 +302,7 @@ function reconciliationGatewayTable(rows: GatewayReconciliation[]): SafeHtml {
   if (rows.length === 0) return html`<p class="empty" id="reconciliation-gateways">no gateway has a reconciliation reader</p>`;
   return dataTable(
     'reconciliation-gateways',
-    ['gateway', 'reconciled through', 'windows due past it', 'latest run ended', 'latest result', 'differences'],
+    ['gateway', 'reconciled through', 'windows due past it', 'latest run ended', 'latest result', 'differences', 'PSP lines not read'],
     rows.map((r) => ({
       attrs: html` data-gateway="${r.gateway}" data-result="${r.latest?.result ?? 'none'}" data-windows-behind="${r.windowsBehind ?? ''}"`,
       cells: [
@@ -312,6 +312,7 @@ function reconciliationGatewayTable(rows: GatewayReconciliation[]): SafeHtml {
         r.latest === null ? 'none recorded' : time(r.latest.at),
         r.latest === null ? '' : runResult(r.latest),
         { num: r.latest === null ? '' : r.latest.differences },
+        { num: r.latest === null ? '' : (r.latest.unreadable ?? 0) },
       ],
     })),
   );
@@ -340,7 +341,7 @@ function fleetTable(fleet: ConsoleSnapshot['fleet']): SafeHtml {
     )}`;
 }
 
-/** The latest reconciliation runs: each window's result and what differed (read only: runs are the CLI's and the schedule's). */
+/** The latest reconciliation runs: each window's result, what differed and the PSP lines not read (read only: runs are the CLI's and the schedule's). */
 function reconciliationTable(runs: RecentRun[]): SafeHtml {
   if (runs.length === 0) return html`<p class="empty" id="reconciliation-runs">none</p>`;
   const differing = (r: RecentRun) =>
@@ -349,7 +350,7 @@ function reconciliationTable(runs: RecentRun[]): SafeHtml {
       .join(', ');
   return dataTable(
     'reconciliation-runs',
-    ['ended', 'gateway', 'window', 'result', 'lines', 'differences', 'adjusted', 'settled'],
+    ['ended', 'gateway', 'window', 'result', 'lines', 'differences', 'not read', 'adjusted', 'settled'],
     runs.map((r) => ({
       attrs: html` data-run="${r.gateway}:${r.from}:${r.to}" data-result="${r.result}"`,
       cells: [
@@ -359,6 +360,7 @@ function reconciliationTable(runs: RecentRun[]): SafeHtml {
         runResult(r),
         { num: r.lines },
         { num: r.differences > 0 ? html`${r.differences} <small>${differing(r)}</small>` : 0 },
+        { num: r.unreadable ?? 0 },
         { num: r.adjusted },
         { num: r.settled },
       ],

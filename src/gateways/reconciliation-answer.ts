@@ -1,6 +1,7 @@
 import { GatewayError, GatewayErrorKind } from '../errors/gateway-error';
 import { containsCardNumber } from '../logging/redact';
 import { PspRecordError } from '../errors/psp-record-error';
+import type { UnreadablePspLine } from '../reconciliation/psp-record';
 
 /**
  * The JSON object of a reconciliation list or search answer (Stripe lists, Cybersource searches). A
@@ -54,4 +55,19 @@ export function safeReference(value: unknown): string | undefined {
     if (c >= 48 && c <= 57) digits += 1;
   }
   return digits >= 12 && containsCardNumber(s) ? undefined : s;
+}
+
+/**
+ * One line of a page read with `read`. A line it cannot read (`PspRecordError`) is set aside in `unreadable`
+ * with its reason, and `undefined` returned: the lines behind it are read, and the page's cursor moves past it.
+ * `where` names the line when the error could not (a line without its id). Anything else is thrown on.
+ */
+export function readLine<T>(read: () => T, unreadable: UnreadablePspLine[], where: () => string): T | undefined {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof PspRecordError)) throw err;
+    unreadable.push({ line: err.line === '?' ? where() : err.line, field: err.field, problem: err.explanation });
+    return undefined;
+  }
 }

@@ -136,7 +136,13 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
         dryRun: options.dryRun,
         onProgress: options.onProgress,
         signal: options.signal,
-        sink: sinks.length === 0 ? undefined : { verdict: async (v, o) => void (await Promise.all(sinks.map((s) => s.verdict(v, o)))) },
+        sink:
+          sinks.length === 0
+            ? undefined
+            : {
+                verdict: async (v, o) => void (await Promise.all(sinks.map((s) => s.verdict(v, o)))),
+                unreadable: async (line) => void (await Promise.all(sinks.map((s) => s.unreadable?.(line)))),
+              },
       });
     } catch (err) {
       // Recorded for the operator's overview (its class only: a message may quote the PSP), then thrown on.

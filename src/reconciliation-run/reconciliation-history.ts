@@ -21,6 +21,8 @@ export interface RecentRun {
   classes: Partial<Record<ReconciliationClass, number>>;
   adjusted: number;
   settled: number;
+  /** PSP lines the reader could not read (set aside; in the run's report). Absent in entries of older releases. */
+  unreadable?: number;
   /** When the invocation ended, epoch ms. */
   at: number;
   durationMs: number;
@@ -57,6 +59,7 @@ export function recentRunOf(summary: ReconciliationSummary, at: number): RecentR
     classes,
     adjusted: summary.adjusted,
     settled: summary.settled,
+    unreadable: summary.unreadable,
     at,
     durationMs: summary.durationMs,
   };

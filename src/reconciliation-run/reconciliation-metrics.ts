@@ -6,6 +6,16 @@ export const reconciliationLines = counter('pb_reconciliation_lines_total', 'Rec
   'class',
 ]);
 
+/**
+ * PSP lines the gateway's reader could not read (a missing or malformed field, a currency that is no ISO 4217
+ * code): set aside with their reason in the run's report, never classified; the run reads on past them.
+ */
+export const reconciliationUnreadableLines = counter(
+  'pb_reconciliation_lines_unreadable_total',
+  'Reconciliation PSP lines the reader could not read, set aside in the run report, by gateway',
+  ['gateway'],
+);
+
 /** What reconciliation did about them: adjusted, settled, would_apply (dry run), report (left to a person). */
 export const reconciliationActions = counter(
   'pb_reconciliation_actions_total',

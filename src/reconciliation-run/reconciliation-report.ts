@@ -2,6 +2,7 @@ import { createWriteStream, WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { formatMinor } from '../money/minor-units';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
+import type { UnreadablePspLine } from '../reconciliation/psp-record';
 import type { ActionOutcome, ReconciliationSummary, VerdictSink } from './reconciliation-runner';
 
 /** Format of the per-line details file: JSON lines or CSV. */
@@ -68,6 +69,12 @@ export function detailRow(v: LineVerdict, outcome: ActionOutcome): DetailRow {
   };
 }
 
+/** A line the reader could not read as a details row: class `unreadable`, where the PSP has it, and why. */
+export function unreadableRow(line: UnreadablePspLine): DetailRow {
+  const row = Object.fromEntries(DETAIL_COLUMNS.map((c) => [c, null])) as DetailRow;
+  return { ...row, class: 'unreadable', action: 'set_aside', outcome: 'report', psp_line_id: line.line, note: `${line.field}: ${line.problem}` };
+}
+
 /** RFC 4180 field: quoted when it holds a comma, quote or line break; a leading =,+,-,@ is defused for spreadsheets. */
 export function csvField(value: string | number | null): string {
   if (value === null) return '';
@@ -81,7 +88,7 @@ export function csvRow(row: DetailRow): string {
 }
 
 /**
- * Writes every verdict that is not `matched` to the details file as it comes (JSON lines or CSV), with
+ * Writes every verdict that is not `matched`, and every line the reader could not read, to the details file as it comes (JSON lines or CSV), with
  * backpressure: memory holds at most the stream's buffer, whatever the report's size. `close()` ends it.
  */
 export class DetailsWriter implements VerdictSink {
@@ -99,7 +106,14 @@ export class DetailsWriter implements VerdictSink {
 
   async verdict(v: LineVerdict, outcome: ActionOutcome): Promise<void> {
     if (v.class === 'matched') return;
-    const row = detailRow(v, outcome);
+    await this.write(detailRow(v, outcome));
+  }
+
+  async unreadable(line: UnreadablePspLine): Promise<void> {
+    await this.write(unreadableRow(line));
+  }
+
+  private async write(row: DetailRow): Promise<void> {
     this.rows += 1;
     if (!this.stream.write(`${this.format === 'csv' ? csvRow(row) : JSON.stringify(row)}\n`)) await once(this.stream, 'drain');
   }
@@ -156,6 +170,14 @@ export function markdownSummary(summary: ReconciliationSummary, details?: { path
   if (currencies.length > 0) {
     lines.push('', '| currency | fees | net |', '| --- | ---: | ---: |');
     for (const c of currencies) lines.push(`| ${c} | ${money(summary.fees[c] ?? 0, c)} | ${money(summary.net[c] ?? 0, c)} |`);
+  }
+  if (summary.unreadable > 0) {
+    lines.push('', `## PSP lines not read: ${summary.unreadable}`, '');
+    lines.push('Set aside, not classified; the run read on past them. Find each in the PSP report by where it is.', '');
+    lines.push('| where in the PSP report | field | problem |', '| --- | --- | --- |');
+    const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+    for (const u of summary.unreadableLines) lines.push(`| ${cell(u.line)} | ${cell(u.field)} | ${cell(u.problem)} |`);
+    if (summary.unreadableLines.length < summary.unreadable) lines.push('', `The first ${summary.unreadableLines.length} are listed.`);
   }
   if (details) lines.push('', `Every line that is not \`matched\`: ${details.path} (${details.rows} rows in this invocation).`);
   return `${lines.join('\n')}\n`;

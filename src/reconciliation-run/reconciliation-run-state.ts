@@ -1,6 +1,9 @@
 import { RedisClient } from '../redis/redis-connection';
 import { RECONCILIATION_CLASSES, ReconciliationClass } from '../reconciliation/reconciliation-class';
-import type { ReconciliationWindow } from '../reconciliation/psp-record';
+import type { ReconciliationWindow, UnreadablePspLine } from '../reconciliation/psp-record';
+
+/** Unreadable lines a run keeps for its report (the first ones; all are counted). */
+export const UNREADABLE_LINES_KEPT = 1000;
 
 const REFRESH_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0";
 
@@ -26,6 +29,8 @@ export interface StoredRun {
   /** Sum of fees and of net amounts, by currency, minor units. */
   fees: Record<string, number>;
   net: Record<string, number>;
+  /** PSP lines the reader could not read, set aside (not in `lines`). */
+  unreadable: number;
 }
 
 /** What one committed page adds to the stored run. */
@@ -44,6 +49,8 @@ export interface PageDelta {
   seen: string[];
   /** Operation ids left to a person (the runner keeps them out of retention's expiry; not stored here). */
   held: string[];
+  /** The page's lines the reader set aside, with their reasons. */
+  unreadable: UnreadablePspLine[];
 }
 
 /**
@@ -52,7 +59,8 @@ export interface PageDelta {
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}        hash: status, phase, cursor, ledger rank, totals
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:seen   set: operation ids a PSP line was matched to
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:lock   the running invocation's lock
- * The braces are a hash tag: the three share a Redis Cluster slot, for the MULTI and the DEL that name several.
+ *   P recon:run:{<gateway>:<from>:<to>[:dry]}:unreadable  list: the first lines the reader could not read (JSON)
+ * The braces are a hash tag: the four share a Redis Cluster slot, for the MULTI and the DEL that name several.
  * A page's cursor and totals are committed together (MULTI) after its actions are applied, so a run stopped
  * anywhere resumes at the first page not committed; redoing that page is harmless (every action is
  * idempotent by the PSP line id). A finished run stays `done` for `ttlS`: running it again does nothing.
@@ -76,6 +84,10 @@ export class ReconciliationRunState {
     return `${this.key}:seen`;
   }
 
+  get unreadableKey(): string {
+    return `${this.key}:unreadable`;
+  }
+
   /** Takes the run's lock for `ms` (false: another invocation holds it). */
   async lock(token: string, ms: number): Promise<boolean> {
     return (await this.redis.set(`${this.key}:lock`, token, 'PX', ms, 'NX')) === 'OK';
@@ -91,7 +103,7 @@ export class ReconciliationRunState {
 
   /** Forgets the run (a dry run starts afresh). */
   async clear(): Promise<void> {
-    await this.redis.del(this.key, this.seenKey);
+    await this.redis.del(this.key, this.seenKey, this.unreadableKey);
   }
 
   async load(): Promise<StoredRun> {
@@ -117,7 +129,20 @@ export class ReconciliationRunState {
       wouldApply: num('would_apply'),
       fees: byCurrency('fee:'),
       net: byCurrency('net:'),
+      unreadable: num('unreadable'),
     };
+  }
+
+  /** The lines the reader could not read, as committed (the first {@link UNREADABLE_LINES_KEPT}). */
+  async unreadableLines(): Promise<UnreadablePspLine[]> {
+    const raw = await this.redis.lrange(this.unreadableKey, 0, UNREADABLE_LINES_KEPT - 1);
+    return raw.flatMap((text) => {
+      try {
+        return [JSON.parse(text) as UnreadablePspLine];
+      } catch {
+        return [];
+      }
+    });
   }
 
   /** Marks the run started (first invocation only keeps its start time). */
@@ -146,12 +171,25 @@ export class ReconciliationRunState {
       m.sadd(this.seenKey, ...delta.seen);
       m.expire(this.seenKey, this.ttlS);
     }
+    // With the cursor that moves past them: a page redone after a stop never lists its lines twice.
+    if (delta.unreadable.length > 0) {
+      m.hincrby(this.key, 'unreadable', delta.unreadable.length);
+      m.rpush(this.unreadableKey, ...delta.unreadable.map((u) => JSON.stringify(u)));
+      m.ltrim(this.unreadableKey, 0, UNREADABLE_LINES_KEPT - 1);
+      m.expire(this.unreadableKey, this.ttlS);
+    }
     m.expire(this.key, this.ttlS);
     await m.exec();
   }
 
-  /** Marks the run done and drops its seen set (no longer needed). */
+  /** Marks the run done and drops its seen set (no longer needed); its unreadable lines stay with it for its report. */
   async finish(now: number): Promise<void> {
-    await this.redis.multi().hset(this.key, 'status', 'done', 'finished_at', String(now)).expire(this.key, this.ttlS).del(this.seenKey).exec();
+    await this.redis
+      .multi()
+      .hset(this.key, 'status', 'done', 'finished_at', String(now))
+      .expire(this.key, this.ttlS)
+      .expire(this.unreadableKey, this.ttlS)
+      .del(this.seenKey)
+      .exec();
   }
 }

@@ -10,7 +10,7 @@ import { Logger } from '../logging/logger';
 import type { OrphanReversal } from '../poller/orphan-reversal';
 import type { AdjustmentKind } from '../adjustments/adjustment';
 import { Match, ReconciledOperation, cancelsAuthorization, classifyLine, classifyMissingAtPsp } from '../reconciliation/classifier';
-import type { PspRecord, PspRecordReader, ReconciliationWindow } from '../reconciliation/psp-record';
+import type { PspRecord, PspRecordReader, ReconciliationWindow, UnreadablePspLine } from '../reconciliation/psp-record';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import { ReconciliationLedger, lineEventId } from './reconciliation-ledger';
 import { ownClosing } from '../webhooks/own-closing';
@@ -21,6 +21,7 @@ import {
   reconciliationLastSuccess,
   reconciliationLines,
   reconciliationUndoneLines,
+  reconciliationUnreadableLines,
 } from './reconciliation-metrics';
 import { PageDelta, ReconciliationRunState, StoredRun } from './reconciliation-run-state';
 
@@ -42,6 +43,8 @@ export type ActionOutcome =
 /** Receives every verdict as it is made (the report writer). May apply backpressure by returning a promise. */
 export interface VerdictSink {
   verdict(verdict: LineVerdict, outcome: ActionOutcome): void | Promise<void>;
+  /** A PSP line the reader could not read, set aside with its reason. */
+  unreadable?(line: UnreadablePspLine): void | Promise<void>;
 }
 
 /** Progress after each page, for a progress bar. */
@@ -76,6 +79,8 @@ export interface ReconciliationSummary extends Omit<StoredRun, 'status' | 'phase
   durationMs: number;
   /** The PSP's interface the reader used (for the report). */
   source: string;
+  /** The PSP lines the reader could not read over the whole run (the first `UNREADABLE_LINES_KEPT`; `unreadable` counts them all). */
+  unreadableLines: UnreadablePspLine[];
 }
 
 export interface ReconciliationRunnerDeps {
@@ -149,6 +154,7 @@ export class ReconciliationRunner {
         resumed,
         durationMs: Number(process.hrtime.bigint() - clock) / 1e6,
         source: deps.source,
+        unreadableLines: stored.unreadable > 0 ? await state.unreadableLines() : [],
       };
     };
     if (!(await state.lock(token, LOCK_MS))) return summarize('locked', false);
@@ -164,7 +170,7 @@ export class ReconciliationRunner {
       const resumed = stored.status === 'running';
       await state.start(started);
       deps.logger.info(resumed ? 'reconciliation run resumed' : 'reconciliation run started', { ...log, source: deps.source, phase: stored.phase });
-      const logged = { n: 0 };
+      const logged = { n: 0, unreadable: 0 };
       // Adjustment id → the line this invocation tied it to: seen by the page's later lines (and, in a dry
       // run, which stores nothing, by later pages'). Late facts a webhook recorded first only: a few entries.
       const ties = new Map<string, string>();
@@ -172,6 +178,8 @@ export class ReconciliationRunner {
       if (stored.phase === 'psp') {
         for await (const page of readAhead(deps.reader.read(window, stored.cursor))) {
           const delta = await this.pspPage(page.records, state.seenKey, dryRun, options.sink, logged, ties);
+          // Set aside, never classified: the cursor below moves past them with the page's readable lines.
+          for (const line of page.unreadable ?? []) await this.noteUnreadable(line, delta, options.sink, logged, dryRun);
           delta.cursor = page.cursor;
           if (!dryRun) await this.holdFromExpiry(delta.held);
           await state.commit(delta, { token, ms: LOCK_MS });
@@ -223,9 +231,11 @@ export class ReconciliationRunner {
         adjusted: summary.adjusted,
         settled: summary.settled,
         would_apply: summary.wouldApply,
+        unreadable: summary.unreadable,
         duration_ms: Math.round(summary.durationMs),
       };
       if (result === 'stopped') deps.logger.warn('reconciliation run stopped; run it again to resume', fields);
+      else if (summary.unreadable > 0) deps.logger.warn('reconciliation run finished; the PSP lines it could not read are in its report', fields);
       else if (differences > 0) deps.logger.warn('reconciliation run finished with differences', fields);
       else deps.logger.info('reconciliation run finished', fields);
       return summary;
@@ -244,7 +254,7 @@ export class ReconciliationRunner {
     seenKey: string,
     dryRun: boolean,
     sink: VerdictSink | undefined,
-    logged: { n: number },
+    logged: { n: number; unreadable: number },
     ties: Map<string, string>,
   ): Promise<PageDelta> {
     const delta = emptyDelta('psp');
@@ -268,12 +278,39 @@ export class ReconciliationRunner {
     return delta;
   }
 
+  /**
+   * Sets aside a line the reader could not read: counted, logged (the first few of an invocation, each at warn),
+   * kept with the page's commit for the run's report, and given to the sink. The run reads on.
+   */
+  private async noteUnreadable(
+    line: UnreadablePspLine,
+    delta: PageDelta,
+    sink: VerdictSink | undefined,
+    logged: { unreadable: number },
+    dryRun: boolean,
+  ): Promise<void> {
+    const { gateway, logger } = this.deps;
+    delta.unreadable.push(line);
+    reconciliationUnreadableLines.inc({ gateway });
+    logged.unreadable += 1;
+    if (logged.unreadable <= LOGGED_VERDICTS)
+      logger.warn('reconciliation line unreadable: set aside, the run reads on', {
+        gateway,
+        psp_line: line.line,
+        field: line.field,
+        problem: line.problem,
+        dry_run: dryRun,
+        ...(logged.unreadable === LOGGED_VERDICTS ? { further: 'further unreadable lines of this run are in its report only' } : {}),
+      });
+    if (sink?.unreadable) await sink.unreadable(line);
+  }
+
   /** One page of the window's ledger operations no PSP line named: those that moved money are missing at the PSP. */
   private async ledgerPage(
     ops: readonly ReconciledOperation[],
     window: ReconciliationWindow,
     sink: VerdictSink | undefined,
-    logged: { n: number },
+    logged: { n: number; unreadable: number },
   ): Promise<PageDelta> {
     const delta = emptyDelta('ledger');
     delta.lines = 0;
@@ -563,5 +600,6 @@ function emptyDelta(phase: PageDelta['phase']): PageDelta {
     net: {},
     seen: [],
     held: [],
+    unreadable: [],
   };
 }

@@ -78,9 +78,25 @@ export interface ReconciliationWindow {
   to: number;
 }
 
+/**
+ * A line of the PSP's records its reader could not read (a missing or malformed field, a currency that is no
+ * ISO 4217 code): set aside with its reason, so that one bad line never stops the lines behind it. Names
+ * where the PSP's report has it and the field, never the line's content (it may carry customer data).
+ */
+export interface UnreadablePspLine {
+  /** Where: the PSP's line id, or `<report>:<line number>`, or the line's position in the PSP's list. */
+  line: string;
+  /** The PSP's field at fault, e.g. `currency`, `Gross Credit (GC)`. */
+  field: string;
+  /** What is wrong with it, never its value. */
+  problem: string;
+}
+
 /** A page of PSP lines and the opaque cursor that resumes right after it (stored by the runner). */
 export interface PspRecordPage {
   records: PspRecord[];
+  /** The page's lines its reader could not read (absent: none); the cursor moves past them too. */
+  unreadable?: UnreadablePspLine[];
   /** Opaque to everyone but the reader; `read(window, cursor)` continues after this page. */
   cursor: string;
 }
@@ -105,7 +121,9 @@ export interface ReconciliationHttp {
 /**
  * Reads one gateway's records for a window, page by page, in a stable order, so that a run stopped after
  * any page resumes from its cursor without reading a line twice or skipping one. Constant memory: one
- * page at a time.
+ * page at a time. A line it cannot read goes to its page's `unreadable` and the page goes on; it throws only
+ * for what stops the page itself (an HTTP failure, a body that is no answer, a truncated report, a bad cursor):
+ * the run stops there and its next invocation reads that page again.
  */
 export interface PspRecordReader {
   read(window: ReconciliationWindow, cursor?: string): AsyncIterable<PspRecordPage>;

@@ -11,10 +11,11 @@ import type {
   ReconciliationHttp,
   ReconciliationSupport,
   ReconciliationWindow,
+  UnreadablePspLine,
 } from '../../reconciliation/psp-record';
 import { countUnmappedType } from '../unmapped-type-metric';
 import type { GatewayConfig } from '../gateway-config';
-import { object, safeReference } from '../reconciliation-answer';
+import { object, readLine, safeReference } from '../reconciliation-answer';
 import { CsvRecordJoiner, parseCsvRecord } from './adyen-csv';
 import { ADYEN_CURRENCIES } from './adyen-currencies';
 import { operationIdFromReference } from './adyen-references';
@@ -34,6 +35,8 @@ import { ADYEN_SETTLEMENT_TYPES, ADYEN_SETTLEMENT_TYPE_MAP, adyenSettlementKind,
  * lines whose `Creation Date` is in the window. A later run of the same window reads the same batches.
  *
  * Cursor (opaque to the runner): `{"b":<batch>,"l":<physical lines consumed>,"last":<newest batch>}`.
+ * A data line that does not read is set aside (the page's `unreadable`, named `<report>:<line number>`); a
+ * header without a needed column, a quoted field left open at the end, a batch gone while read stop the run.
  */
 
 /** Records per page. */
@@ -265,6 +268,15 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
     }
   }
 
+  /** A data line's `Creation Date`, or undefined when it does not read. */
+  function lineTime(where: string, header: AdyenSettlementHeader, fields: readonly string[]): number | undefined {
+    try {
+      return adyenCreationTime(gateway.name, where, (fields[header.index.creationDate] ?? '').trim(), (fields[header.index.timeZone] ?? '').trim());
+    } catch {
+      return undefined;
+    }
+  }
+
   async function exists(batch: number): Promise<boolean> {
     return (await firstLineTime(batch)) !== null;
   }
@@ -311,6 +323,7 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
         let header: AdyenSettlementHeader | undefined;
         let lineNo = 0;
         let records: PspRecord[] = [];
+        let unreadable: UnreadablePspLine[] = [];
         let missing = false;
         try {
           for await (const physical of http.lines({ path: adyenSettlementReportUrl(gateway, batch), headers })) {
@@ -322,11 +335,22 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
               continue;
             }
             if (lineNo <= skip || text.trim() === '') continue;
-            const record = parseAdyenSettlementLine(gateway.name, `${report(batch)}:${lineNo}`, header, parseCsvRecord(text));
-            if (record.occurredAt >= window.from && record.occurredAt < window.to) records.push(record);
-            if (records.length >= ADYEN_PAGE_SIZE) {
-              yield { records, cursor: JSON.stringify({ b: batch, l: lineNo, last: cursor.last }) };
+            const where = `${report(batch)}:${lineNo}`;
+            const fields = parseCsvRecord(text);
+            const record = readLine(
+              () => parseAdyenSettlementLine(gateway.name, where, header as AdyenSettlementHeader, fields),
+              unreadable,
+              () => where,
+            );
+            if (record === undefined) {
+              // A batch holds other windows' lines too: one whose time reads outside this window is theirs to report.
+              const at = lineTime(where, header, fields);
+              if (at !== undefined && (at < window.from || at >= window.to)) unreadable.pop();
+            } else if (record.occurredAt >= window.from && record.occurredAt < window.to) records.push(record);
+            if (records.length + unreadable.length >= ADYEN_PAGE_SIZE) {
+              yield { records, cursor: JSON.stringify({ b: batch, l: lineNo, last: cursor.last }), ...(unreadable.length > 0 ? { unreadable } : {}) };
               records = [];
+              unreadable = [];
             }
           }
         } catch (err) {
@@ -336,7 +360,7 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
         }
         if (joiner.open) throw new PspRecordError(gateway.name, `${report(batch)}:${lineNo}`, 'line', 'a quoted field is not closed at the end of the report');
         if (missing && records.length > 0) throw new PspRecordError(gateway.name, report(batch), 'report', 'disappeared while it was read');
-        yield { records, cursor: JSON.stringify({ b: batch + 1, l: 0, last: cursor.last }) };
+        yield { records, cursor: JSON.stringify({ b: batch + 1, l: 0, last: cursor.last }), ...(unreadable.length > 0 ? { unreadable } : {}) };
       }
     },
   };

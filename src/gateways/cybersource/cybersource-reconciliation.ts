@@ -10,10 +10,11 @@ import type {
   ReconciliationHttp,
   ReconciliationSupport,
   ReconciliationWindow,
+  UnreadablePspLine,
 } from '../../reconciliation/psp-record';
 import { countUnmappedType } from '../unmapped-type-metric';
 import type { GatewayConfig } from '../gateway-config';
-import { object, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
+import { object, readLine, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
 import { fromCybersourceAmount } from './cybersource-currencies';
 import { JSON_HEADERS, operationIdFromReference } from './cybersource-requests';
 import { cybersourceReasonStatus } from './cybersource-reason-codes';
@@ -212,13 +213,21 @@ export function cybersourceRecordReader(gateway: GatewayConfig, http: Reconcilia
         const body = reconciliationAnswer(gateway.name, 'POST /tss/v2/searches', answer);
         const summaries = object(body._embedded)?.transactionSummaries ?? [];
         if (!Array.isArray(summaries)) throw new PspRecordError(gateway.name, 'POST /tss/v2/searches', '_embedded.transactionSummaries', 'is not a list');
+        const unreadable: UnreadablePspLine[] = [];
         const records = summaries
-          .flatMap((s, i) => parseCybersourceSummary(gateway.name, object(s) ?? { id: `summary[${offset + i}]` }))
+          .flatMap(
+            (s, i) =>
+              readLine(
+                () => parseCybersourceSummary(gateway.name, object(s) ?? { id: `summary[${offset + i}]` }),
+                unreadable,
+                () => `summary[${offset + i}]`,
+              ) ?? [],
+          )
           .filter((r) => r.occurredAt >= window.from && r.occurredAt < window.to);
         offset += summaries.length;
         const total = typeof body.totalCount === 'number' ? body.totalCount : undefined;
         const done = summaries.length < CYBERSOURCE_PAGE_LIMIT || (total !== undefined && offset >= total);
-        yield { records, cursor: JSON.stringify({ o: offset }) };
+        yield { records, cursor: JSON.stringify({ o: offset }), ...(unreadable.length > 0 ? { unreadable } : {}) };
         if (done) return;
       }
     },

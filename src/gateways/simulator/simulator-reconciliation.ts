@@ -9,6 +9,7 @@ import type {
   ReconciliationHttp,
   ReconciliationSupport,
   ReconciliationWindow,
+  UnreadablePspLine,
 } from '../../reconciliation/psp-record';
 
 /** Lines per page asked of the simulator (it serves at most 1,000). */
@@ -103,9 +104,21 @@ export function simulatorReader(gateway: GatewayConfig, http: ReconciliationHttp
           throw problem('body', gateway.name);
         }
         if (!Array.isArray(body.data)) throw problem('data', gateway.name);
-        const records = body.data.map((line) => simulatorRecord(line, gateway.name));
+        const records: PspRecord[] = [];
+        const unreadable: UnreadablePspLine[] = [];
+        for (const [i, line] of body.data.entries()) {
+          try {
+            records.push(simulatorRecord(line, gateway.name));
+          } catch (err) {
+            if (!(err instanceof GatewayError && err.details.field !== undefined)) throw err;
+            // Set aside: the lines behind it are read. Named by its id, else its place in the page.
+            const id = (line as { id?: unknown } | null)?.id;
+            const where = typeof id === 'string' && id.length > 0 && id.length <= 64 ? id : `data[${i}] after ${next ?? 'the start'}`;
+            unreadable.push({ line: where, field: err.details.field, problem: 'is missing or malformed' });
+          }
+        }
         next = body.has_more === true && typeof body.next_cursor === 'string' ? body.next_cursor : END;
-        yield { records, cursor: next };
+        yield { records, cursor: next, ...(unreadable.length > 0 ? { unreadable } : {}) };
       }
     },
   };

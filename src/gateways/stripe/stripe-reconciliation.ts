@@ -12,11 +12,12 @@ import type {
   ReconciliationTypeRow,
   ReconciliationSupport,
   ReconciliationWindow,
+  UnreadablePspLine,
 } from '../../reconciliation/psp-record';
 import { countUnmappedType } from '../unmapped-type-metric';
 import { assertNever } from '../assert-never';
 import type { GatewayConfig } from '../gateway-config';
-import { object, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
+import { object, readLine, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
 import { STRIPE_BALANCE_TYPES, STRIPE_BALANCE_TYPE_MAP, stripeBalanceMapping } from './stripe-balance-types';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
 import { isStripeLapse } from './stripe-status-map';
@@ -284,12 +285,19 @@ export function stripeRecordReader(gateway: GatewayConfig, http: ReconciliationH
         const what = pass === 'bt' ? 'GET /v1/balance_transactions' : 'GET /v1/payment_intents';
         const answer = await http.send({ method: 'GET', path: stripeListPath(pass, window, cursor.after), headers: { 'stripe-version': STRIPE_API_VERSION } });
         const { data, hasMore } = listPage(gateway.name, what, answer);
-        const records =
-          pass === 'bt' ? data.map((bt) => parseStripeBalanceTransaction(gateway.name, bt)) : data.flatMap((pi) => parseStripePaymentIntent(gateway.name, pi));
+        const unreadable: UnreadablePspLine[] = [];
+        const records = data.flatMap((item, i) => {
+          const where = (): string => `${what} data[${i}]${cursor.after !== undefined ? ` after ${cursor.after}` : ''}`;
+          const read =
+            pass === 'bt'
+              ? readLine(() => [parseStripeBalanceTransaction(gateway.name, item)], unreadable, where)
+              : readLine(() => parseStripePaymentIntent(gateway.name, item), unreadable, where);
+          return read ?? [];
+        });
         const last = data.length > 0 ? text(data[data.length - 1].id) : undefined;
         if (hasMore && last === undefined) throw new PspRecordError(gateway.name, what, 'data', 'has more pages but its last item has no id');
         cursor = hasMore ? { p: pass, after: last } : { p: pass === 'bt' ? 'pi' : 'done' };
-        yield { records, cursor: JSON.stringify(cursor) };
+        yield { records, cursor: JSON.stringify(cursor), ...(unreadable.length > 0 ? { unreadable } : {}) };
       }
     },
   };

@@ -1,0 +1,138 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RedisClient } from '../../../src/redis/redis-connection';
+import { Config } from '../../../src/config/config';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
+import { EventStore } from '../../../src/events/event-store';
+import { createOmsEventsQueue } from '../../../src/events/oms-events-queue';
+import { createGatewayClients } from '../../../src/gateways/gateway-registry';
+import { GatewayRoute } from '../../../src/gateways/gateway-route';
+import { Ledger, OperationRecord } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { createRedis } from '../../../src/redis/redis-connection';
+import { recentRuns } from '../../../src/reconciliation-run/reconciliation-history';
+import { reconcile } from '../../../src/reconciliation-run/reconcile';
+import { LineVerdict } from '../../../src/reconciliation/reconciliation-class';
+import type { UnreadablePspLine } from '../../../src/reconciliation/psp-record';
+import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
+import { ReportLine } from '../../../harness/twins/psp-simulator/simulator-report';
+import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
+import { captureLogger } from '../../support/capture-logger';
+import { channelCommand } from '../../support/fixtures';
+import { testConfig } from '../../support/test-config';
+
+const API_KEY = 'sim-recon-unreadable-key-0123456789';
+
+let sim: PspSimulator;
+let config: Config;
+let redis: RedisClient;
+let ledger: Ledger;
+let route: GatewayRoute;
+let recorder: OutcomeRecorder;
+let eventsQueue: ReturnType<typeof createOmsEventsQueue>;
+
+beforeAll(async () => {
+  sim = await startPspSimulator({ apiKey: API_KEY });
+  config = testConfig({
+    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recon-unreadable-0123456789', timeout_ms: 5000 } },
+  });
+  redis = createRedis(config.redis, 'commands');
+  ledger = new Ledger(redis, config.redis.keyPrefix);
+  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  recorder = new OutcomeRecorder({ config, ledger, events: new EventStore(redis, config.redis.keyPrefix), eventsQueue, logger: captureLogger('error').logger });
+  route = createGatewayClients(config).get('simulator')!;
+});
+
+afterAll(async () => {
+  await eventsQueue.close();
+  redis.disconnect();
+  await sim.stop();
+  await purgeNamespace(config).catch(() => undefined);
+});
+
+/** Sends `command` to the simulator as the bridge does and records its outcome. */
+async function deliver(command: PaymentCommand): Promise<OperationRecord> {
+  const id = command.payment.operation_reference!;
+  await ledger.create(id, command);
+  await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
+  const op = (await ledger.get(id))!;
+  const ctx = { operationId: id, command: command.command, payment: command.payment };
+  const response = await route.client.send(route.transformer.buildRequest(ctx, route.gateway));
+  return recorder.apply(op, route.transformer.parseResponse(ctx, response, route.gateway), 'response');
+}
+
+describe('a PSP report line the reader cannot read, between readable ones', () => {
+  let window: { from: number; to: number };
+  let before: OperationRecord;
+  let bad: OperationRecord;
+  let after: OperationRecord;
+  let badLine: string;
+
+  beforeAll(async () => {
+    const from = Date.now() - 1;
+    before = await deliver(channelCommand('sale', {}, { amount: 1100, gateway_key: 'pm_card_visa' }));
+    bad = await deliver(channelCommand('sale', {}, { amount: 2200, gateway_key: 'pm_card_visa' }));
+    after = await deliver(channelCommand('sale', {}, { amount: 3300, gateway_key: 'pm_card_visa' }));
+    expect([before.state, bad.state, after.state]).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+    // The PSP reports the middle sale in a currency that is no ISO 4217 code.
+    const touched = sim.injectDiscrepancy({ kind: 'currency_mismatch', reference: bad.id, currency: 'EURO' }) as ReportLine[];
+    expect(touched).toHaveLength(1);
+    badLine = touched[0].id;
+    window = { from, to: Date.now() + 1 };
+  });
+
+  it('is set aside with its reason (counted, logged at warn, in the report); the lines after it are reconciled and the cursor moves past it', async () => {
+    const { logger, lines: logLines } = captureLogger('warn');
+    const verdicts: LineVerdict[] = [];
+    const unreadable: UnreadablePspLine[] = [];
+    const counted = await metricValue('pb_reconciliation_lines_unreadable_total', { gateway: 'simulator' });
+    const dir = mkdtempSync(join(tmpdir(), 'recon-unreadable-'));
+    const { summary, markdown, detailsFile } = await reconcile(config, {
+      gateway: 'simulator',
+      window,
+      logger,
+      redis,
+      reportFile: join(dir, 'report.md'),
+      sink: { verdict: (v) => void verdicts.push(v), unreadable: (u) => void unreadable.push(u) },
+    });
+
+    expect(summary.result).toBe('done');
+    // The sales before and after the bad line agree with the PSP; the bad one's operation has no readable line.
+    const classOf = (op: OperationRecord) => verdicts.filter((v) => v.ledger?.operationId === op.id).map((v) => v.class);
+    expect(classOf(before)).toEqual(['matched']);
+    expect(classOf(after)).toEqual(['matched']);
+    expect(classOf(bad)).toEqual(['missing_at_psp']);
+    // Set aside: where the PSP has it, the field and why, never the value.
+    const expected = { line: badLine, field: 'currency', problem: 'is missing or malformed' };
+    expect(summary.unreadable).toBe(1);
+    expect(summary.unreadableLines).toEqual([expected]);
+    expect(unreadable).toEqual([expected]);
+    expect(await metricValue('pb_reconciliation_lines_unreadable_total', { gateway: 'simulator' })).toBe(counted + 1);
+    const warned = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.psp_line === badLine);
+    expect(warned).toEqual([expect.objectContaining({ level: 'warn', field: 'currency', problem: 'is missing or malformed' })]);
+    expect(logLines.join('\n')).not.toContain('EURO');
+    expect(markdown).toContain(`| ${badLine} | currency | is missing or malformed |`);
+    const rows = readFileSync(detailsFile!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows).toContainEqual(expect.objectContaining({ class: 'unreadable', psp_line_id: badLine, note: 'currency: is missing or malformed' }));
+    // The history the console and `ops reconciliation` show counts it.
+    expect((await recentRuns(redis, config.redis.keyPrefix, 1))[0]).toMatchObject({ result: 'done', unreadable: 1 });
+    // The cursor committed is past it: the window was read to its end and the run finished.
+    const state = await redis.hgetall(`${config.redis.keyPrefix}recon:run:{simulator:${window.from}:${window.to}}`);
+    expect(state).toMatchObject({ status: 'done', cursor: 'end' });
+    expect(await ledger.reconciledThrough('simulator')).toBe(window.to);
+  });
+
+  it('a second run does not stop at it: asked again the run is done and still reports it; a fresh run reads past it again', async () => {
+    const { logger } = captureLogger('error');
+    const again = await reconcile(config, { gateway: 'simulator', window, logger, redis });
+    expect(again.summary).toMatchObject({ result: 'already_done', unreadable: 1, unreadableLines: [{ line: badLine, field: 'currency' }] });
+    const fresh = await reconcile(config, { gateway: 'simulator', window, logger, redis, dryRun: true });
+    expect(fresh.summary).toMatchObject({ result: 'done', unreadable: 1 });
+    expect(fresh.summary.classes).toMatchObject({ matched: 2, missing_at_psp: 1 });
+  });
+});
