@@ -5,6 +5,7 @@ import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { Ledger, OperationRecord } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { capturesUndone } from './authorization-metrics';
 import { AdjustmentKind, AdjustmentRecord, commandsUndoneBy, needsAttention } from '../adjustments/adjustment';
 import { AdjustmentInput, AdjustmentStore, HeldRecapture, HoldRecaptureResult, RecordedAdjustment } from '../adjustments/adjustment-store';
 
@@ -24,12 +25,6 @@ const refundsUndone = counter(
   'pb_refunds_undone_total',
   'Refunds the ledger held SUCCEEDED that the PSP later said gave the shopper nothing (failed at the scheme or bank, or reversed): their amount is refundable again, by gateway and adjustment kind',
   ['gateway', 'kind'],
-);
-
-const capturesUndone = counter(
-  'pb_captures_undone_total',
-  'Captures and sales the ledger held SUCCEEDED whose capture the PSP later said failed (capture_failed): no longer counted as captured money a refund can give back, by gateway and command',
-  ['gateway', 'command'],
 );
 
 const undoneRedone = counter(
@@ -272,7 +267,7 @@ function noteUndoneMark(
     refundsUndone.inc({ gateway: adjustment.gateway, kind: adjustment.kind });
     logger.warn('refund undone: the PSP says a refund it had accepted gave the shopper nothing; its amount can be refunded again', fields);
   } else {
-    capturesUndone.inc({ gateway: adjustment.gateway, command: op.command });
+    capturesUndone().inc({ gateway: adjustment.gateway, command: op.command, by: adjustment.kind });
     logger.warn('capture undone: the PSP says a capture it had accepted collected nothing; refunds of the payment are no longer checked against it', fields);
   }
 }

@@ -103,3 +103,16 @@ export function cancelsOfCaptured(): Counter<'gateway' | 'captured_by'> {
     ['gateway', 'captured_by'],
   );
 }
+
+/**
+ * `pb_captures_undone_total{gateway,command,by}`: captures and sales held SUCCEEDED marked undone (`undone_by`),
+ * their amount no longer captured money a refund can give back. `by`: `capture_failed` (the PSP said later the
+ * capture failed: an adjustment), `void` (a cancel of ours voided it: Cybersource).
+ */
+export function capturesUndone(): Counter<'gateway' | 'command' | 'by'> {
+  return counter(
+    'pb_captures_undone_total',
+    'Captures and sales the ledger held SUCCEEDED marked undone, no longer counted as captured money a refund can give back, by gateway, command and by (capture_failed: the PSP later said the capture failed; void: a cancel voided it)',
+    ['gateway', 'command', 'by'],
+  );
+}

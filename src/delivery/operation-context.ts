@@ -269,6 +269,26 @@ async function capturedFor(
 }
 
 /**
+ * What a SUCCEEDED cancel at a gateway that voids what was captured (`GatewayDefinition.cancelVoidsCaptured`)
+ * undid: the authorization it names when that is a sale not marked undone, else its one succeeded capture not
+ * marked undone (the same reading `capturedFor` gave the request: a cancel of several is refused unsent).
+ * `none`: nothing captured is left to mark (an uncaptured authorization reversed, or marked already: a retry);
+ * `ambiguous`: several captures stand, so which one was voided is not known here.
+ */
+export async function voidedByCancel(
+  cancel: OperationRecord,
+  ledger: Pick<Ledger, 'get' | 'dependentsOf'>,
+): Promise<{ kind: 'sale' | 'capture'; ids: string[]; authorizationId: string } | { kind: 'none' | 'ambiguous'; ids: string[]; authorizationId?: string }> {
+  const auth = await ledger.get(cancel.authorizationId ?? cancel.payment.gateway_key);
+  if (!auth || auth.state !== 'SUCCEEDED') return { kind: 'none', ids: [] };
+  if (auth.command === 'sale') return auth.undoneBy === undefined ? { kind: 'sale', ids: [auth.id], authorizationId: auth.id } : { kind: 'none', ids: [] };
+  const captures = (await ledger.dependentsOf(auth.id)).filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED' && d.undone !== true);
+  if (captures.length === 0) return { kind: 'none', ids: [], authorizationId: auth.id };
+  if (captures.length > 1) return { kind: 'ambiguous', ids: captures.map((d) => d.id), authorizationId: auth.id };
+  return { kind: 'capture', ids: [captures[0].id], authorizationId: auth.id };
+}
+
+/**
  * What `auth` holds at its PSP, in the PSP's currency: the amount the PSP confirmed (a partial approval holds
  * less than was asked), else what its gateway was asked (a converted amount where FX converted it). Pure.
  */

@@ -11,7 +11,7 @@ import { withSafeReason } from '../gateways/outcome-text';
 import { pspDiscrepancy } from '../events/psp-discrepancy';
 import { inBusUnits } from '../events/bus-units';
 import { confirmsBalance } from '../contracts/stored-value';
-import { authorizationExpiryStarts, pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
+import { authorizationExpiryStarts, capturesUndone, pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
 import { storedCardMismatches } from '../events/stored-card-report';
 import { Interaction, Ledger, OperationRecord, PspReference, TransitionFields, dropsMethodData } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
@@ -27,7 +27,8 @@ import { boundedAction } from '../gateways/customer-action';
 import { ActionDeadline, actionDeadline, actionWait, actionWaitMs, noteActionDeadline, waitFromCreation } from './action-deadline';
 import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
-import { DEPENDENT } from './operation-context';
+import { DEPENDENT, voidedByCancel } from './operation-context';
+import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
@@ -168,6 +169,11 @@ export class OutcomeRecorder {
     // Which time the authorization's expiry was counted from goes on its history (and a late one on the log).
     const start = fields.expiresAt !== undefined ? authorizationStart(op, now, outcome.authorizedAt) : undefined;
     if (start !== undefined) Object.assign(interaction, { expiry_from: start.from, authorized_at: new Date(start.at).toISOString() });
+    // A cancel's void undid a capture or sale: marked undone before the success is recorded, so a crash in between
+    // leaves the cancel unsettled, its outcome found again (retry, inquiry, webhook) and the mark, set once, kept.
+    if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state)) && this.cancelVoidsCaptured(gateway)) {
+      await this.markVoided(op, gateway, source, now);
+    }
     const after = await this.decide(op, to, interaction, fields, reference);
     if (start !== undefined && after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
@@ -263,6 +269,46 @@ export class OutcomeRecorder {
       recorded_late_ms: now - start.at,
       ...(fields.expiresAt !== undefined ? { expires_at: new Date(fields.expiresAt).toISOString() } : {}),
     });
+  }
+
+  /** Whether a cancel at gateway `name` voids what was captured (`GatewayDefinition.cancelVoidsCaptured`). */
+  private cancelVoidsCaptured(name: string): boolean {
+    const type = this.deps.config.gateways[name]?.type;
+    return type !== undefined && gatewayDefinition(type).cancelVoidsCaptured === true;
+  }
+
+  /**
+   * Marks what cancel `op`'s void undid (its sale, or its authorization's capture) undone by the cancel: its amount
+   * no longer counts as captured, so a refund of it is refused as `amount_exceeds_captured`. Idempotent (the mark
+   * is set once); counted in `pb_captures_undone_total{by=void}` with a warn line when it marks.
+   */
+  private async markVoided(op: OperationRecord, gateway: string, source: OutcomeSource, now: number): Promise<void> {
+    const { ledger, logger } = this.deps;
+    const voided = await voidedByCancel(op, ledger);
+    if (voided.kind === 'ambiguous') {
+      logger.warn('cancel voided a capture, but its authorization has several captures standing: none is marked undone; check which one the PSP voided', {
+        operation_id: op.id,
+        gateway,
+        source,
+        authorization_id: voided.authorizationId ?? null,
+        capture_ids: voided.ids.join(','),
+      });
+      return;
+    }
+    if (voided.kind === 'none') return;
+    for (const id of voided.ids) {
+      const marked = await ledger.markUndoneByVoid(id, op.id, now);
+      if (marked.result !== 'marked') continue;
+      capturesUndone().inc({ gateway, command: voided.kind, by: 'void' });
+      logger.info('capture voided by a cancel: marked undone, no longer counted as captured; refunds of it are refused', {
+        operation_id: id,
+        command: voided.kind,
+        undone_by: op.id,
+        authorization_id: voided.authorizationId,
+        gateway,
+        source,
+      });
+    }
   }
 
   /** The PSP confirmed another amount or currency than asked: a warning and `pb_psp_discrepancies_total`. */

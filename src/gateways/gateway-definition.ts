@@ -132,6 +132,12 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
   readonly authorizationValidityMs: AuthorizationValidity;
   /** Its conformance fixture, relative to the repository root (`test/conformance/fixtures/<type>.ts`). */
   readonly conformanceFixture: string;
+  /**
+   * A cancel of what was captured (`OperationContext.captured`) voids that capture or sale at this PSP (Cybersource),
+   * so a successful cancel marks it undone in the ledger. Absent: a cancel only releases a hold (a PSP that still
+   * answers success, Adyen releasing what a partial capture left, undid no capture).
+   */
+  readonly cancelVoidsCaptured?: true;
   /** How `payment-bridge reconcile` reads the PSP's own records (src/reconciliation/). Absent: not reconcilable yet. */
   readonly reconciliation?: ReconciliationSupport;
   /**

@@ -11,6 +11,7 @@ import {
   CREATE_SCRIPT,
   DISCARD_CREATED_SCRIPT,
   HOLD_SCRIPT,
+  MARK_VOIDED_SCRIPT,
   PARK_SCRIPT,
   RELEASE_SCRIPT,
   ReadBack,
@@ -998,6 +999,27 @@ export class Ledger {
     if (!reply) return null;
     const [since, parked, first] = reply;
     return { heldSince: Number(since), parkedAt: parked ? Number(parked) : null, first: first === 1 };
+  }
+
+  /**
+   * Marks SUCCEEDED capture or sale `id` undone by cancel `cancelId`, which voided it at the PSP: its amount no
+   * longer counts as captured (a refund of it is refused as `amount_exceeds_captured`). One script: the mark
+   * (`UNDONE_FIELD`, set once) and a history entry on the voided record. Idempotent: a retry finds the mark.
+   * @returns `marked` now, `already` (a mark is there: `by` names it), or `not_captured` (no SUCCEEDED
+   *   capture or sale under `id`).
+   */
+  async markUndoneByVoid(
+    id: string,
+    cancelId: string,
+    now = Date.now(),
+  ): Promise<{ result: 'marked' | 'already'; by: string } | { result: 'not_captured'; state: string }> {
+    const keys = await this.keysOfId(id);
+    const [code, value] = (await MARK_VOIDED_SCRIPT.run(this.redis, {
+      keys: { op: keys.op(id), log: keys.history(id) },
+      args: { undone_field: UNDONE_FIELD, by: cancelId, interaction: historyEntry({ event: 'undone', by: cancelId, kind: 'void' }, now) },
+    })) as [number, string];
+    if (code === -1) return { result: 'not_captured', state: value };
+    return { result: code === 1 ? 'marked' : 'already', by: value };
   }
 
   /** Marks a held operation as parked (its dead letter is written). Only while it is still RECEIVED. */

@@ -52,6 +52,8 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   transformer: cybersourceTransformer,
   settings: CYBERSOURCE_SETTINGS,
   testDouble: false,
+  // cybersource-requests.ts cancelRequest: a cancel of a sale or a captured authorization is a void.
+  cancelVoidsCaptured: true,
   webhookAccount: (gateway) => gateway.merchantId,
   credentialCheck: {
     describe: 'POST /tss/v2/searches',

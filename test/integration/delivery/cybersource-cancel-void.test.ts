@@ -124,6 +124,9 @@ beforeAll(async () => {
         }
         return json(201, { id: newId(), status: 'VOIDED', clientReferenceInformation: reference, voidAmountDetails: { voidAmount: '50.00', currency: 'USD' } });
       }
+      if (/^\/pts\/v2\/payments\/\d+\/refunds$/.test(url)) {
+        return json(201, { id: newId(), status: 'PENDING', clientReferenceInformation: reference, orderInformation: { amountDetails: money } });
+      }
       json(404, { reason: 'NOT_FOUND' });
     });
   });
@@ -272,5 +275,66 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
       reason: 'SEVERAL_CAPTURES_TO_VOID',
       decline: { category: 'operation_not_permitted' },
     });
+  });
+
+  it('a voided sale no longer counts as captured: marked undone by the cancel, a refund of it refused unsent', async () => {
+    const sale = await paid('sale');
+    const saleOp = sale.payment.operation_reference!;
+    const before = await metricValue('pb_captures_undone_total', { gateway: 'cybs', command: 'sale', by: 'void' });
+    const cancelId = await delivered(dependent('cancel', sale));
+    expect((await ledger.get(saleOp))?.undoneBy).toBe(cancelId);
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'cybs', command: 'sale', by: 'void' })).toBe(before + 1);
+    expect(logs.lines.some((l) => l.includes('capture voided by a cancel') && l.includes(saleOp) && l.includes(cancelId))).toBe(true);
+    expect((await ledger.interactions(saleOp)).some((i) => i.event === 'undone' && i.by === cancelId && i.kind === 'void')).toBe(true);
+    const refundId = await record(dependent('refund', sale, { amount: 1 }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+    expect(sentFor(refundId)).toHaveLength(0);
+  });
+
+  it('a voided capture no longer counts as captured: marked undone by the cancel, a refund of the authorization refused unsent', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth));
+    const before = await metricValue('pb_captures_undone_total', { gateway: 'cybs', command: 'capture', by: 'void' });
+    const cancelId = await delivered(dependent('cancel', auth));
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'cybs', command: 'capture', by: 'void' })).toBe(before + 1);
+    // The authorization itself is closed by the cancel, not marked undone.
+    expect((await ledger.get(auth.payment.operation_reference!))?.undoneBy).toBeUndefined();
+    const refundId = await record(dependent('refund', auth, { amount: 1 }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+    expect(sentFor(refundId)).toHaveLength(0);
+  });
+
+  it("the void's webhook (payments.voids.accept) marks the capture undone the same way, once", async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth));
+    const cancelId = await record(dependent('cancel', auth));
+    psp.rateLimitNextVoid = true;
+    expect((await service.deliver(cancelId)).kind).toBe('retry');
+    const before = await metricValue('pb_captures_undone_total', { gateway: 'cybs', command: 'capture', by: 'void' });
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    const accept = { status: 'SUCCESS' as const, gatewayStatus: 'payments.voids.accept' };
+    expect((await recorder.apply((await ledger.get(cancelId))!, accept, 'webhook')).state).toBe('SUCCEEDED');
+    // Told again (a repeated webhook): the mark stands, counted once.
+    await recorder.apply((await ledger.get(cancelId))!, accept, 'webhook');
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'cybs', command: 'capture', by: 'void' })).toBe(before + 1);
+    const refundId = await record(dependent('refund', auth, { amount: 5000 }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+  });
+
+  it('a void Cybersource refused (NOT_VOIDABLE) marks nothing: the capture still counts, a refund of it is sent', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth));
+    psp.settled.add(await pspId(captureId));
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    const refundId = await record(dependent('refund', auth, { amount: 5000 }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(refundId).map((s) => s.url)).toEqual([`/pts/v2/payments/${await pspId(auth.payment.operation_reference!)}/refunds`]);
   });
 });
