@@ -171,7 +171,16 @@ export class OutcomeRecorder {
     if (start !== undefined) Object.assign(interaction, { expiry_from: start.from, authorized_at: new Date(start.at).toISOString() });
     // A cancel's void undid a capture or sale: marked undone before the success is recorded, so a crash in between
     // leaves the cancel unsettled, its outcome found again (retry, inquiry, webhook) and the mark, set once, kept.
-    if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state)) && this.cancelVoidsCaptured(gateway)) {
+    // An outcome saying the PSP reversed the authorization (REVERSED, payments.reversals.*) voided nothing: a capture
+    // that succeeded while that reversal was in flight was not undone by it.
+    const voidedNothing = /revers/i.test(outcome.gatewayStatus ?? '');
+    if (
+      to === 'SUCCEEDED' &&
+      op.command === 'cancel' &&
+      !voidedNothing &&
+      (op.state === 'SUCCEEDED' || !isTerminal(op.state)) &&
+      this.cancelVoidsCaptured(gateway)
+    ) {
       await this.markVoided(op, gateway, source, now);
     }
     const after = await this.decide(op, to, interaction, fields, reference);

@@ -58,7 +58,7 @@ interface Seen {
 }
 
 /** The Cybersource stand-in: what it was sent, what it settled (its void refused), and one answer to hold back. */
-const psp = { seen: [] as Seen[], settled: new Set<string>(), rateLimitNextVoid: false };
+const psp = { seen: [] as Seen[], settled: new Set<string>(), rateLimitNextVoid: false, rateLimitNextReversal: false };
 let server: http.Server;
 let config: Config;
 let redis: RedisClient;
@@ -100,6 +100,10 @@ beforeAll(async () => {
         return json(201, { id: newId(), status: 'PENDING', clientReferenceInformation: reference, orderInformation: { amountDetails: money } });
       }
       if (/^\/pts\/v2\/payments\/\d+\/reversals$/.test(url)) {
+        if (psp.rateLimitNextReversal) {
+          psp.rateLimitNextReversal = false;
+          return json(429, { message: 'Too many requests' });
+        }
         const reversal = amount(body, 'reversalInformation') as { totalAmount: string; currency: string };
         return json(201, {
           id: newId(),
@@ -324,6 +328,22 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     const refundId = await record(dependent('refund', auth, { amount: 5000 }));
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+  });
+
+  it('a reversal of the authorization marks nothing, even when a capture succeeded while it was in flight', async () => {
+    const auth = await paid('authorize');
+    // The cancel was sent as a reversal (nothing captured then, its answer held back); a capture then succeeds.
+    const cancelId = await record(dependent('cancel', auth));
+    psp.rateLimitNextReversal = true;
+    expect((await service.deliver(cancelId)).kind).toBe('retry');
+    const captureId = await record(dependent('capture', auth));
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    for (const gatewayStatus of ['REVERSED', 'payments.reversals.accept']) {
+      await recorder.apply((await ledger.get(cancelId))!, { status: 'SUCCESS', gatewayStatus }, 'webhook');
+    }
+    expect((await ledger.get(cancelId))?.state).toBe('SUCCEEDED');
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
   });
 
   it('a void Cybersource refused (NOT_VOIDABLE) marks nothing: the capture still counts, a refund of it is sent', async () => {
