@@ -47,7 +47,7 @@ function progressBar(io: OpsOutput): ((p: ReconciliationProgress) => void) & { s
 export async function reconcileCommand(
   ctx: OpsContext,
   io: OpsOutput,
-  args: { gateway: string; from: string; to: string; dryRun?: boolean; report?: string; format: string; json?: boolean },
+  args: { gateway: string; from: string; to: string; dryRun?: boolean; again?: boolean; report?: string; format: string; json?: boolean },
   signal?: AbortSignal,
 ): Promise<number> {
   const dryRun = args.dryRun === true;
@@ -62,12 +62,13 @@ export async function reconcileCommand(
   const logger = createLogger({ service: 'reconcile', level: 'warn', stream: io.err });
   const progress = progressBar(io);
   const audit = { action: 'reconcile.run', actor: io.actor, target: args.gateway };
-  const span = { from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(), dry_run: dryRun };
+  const span = { from: new Date(window.from).toISOString(), to: new Date(window.to).toISOString(), dry_run: dryRun, again: args.again === true };
   try {
     const { summary, markdown, detailsFile } = await reconcile(ctx.config, {
       gateway: args.gateway,
       window,
       dryRun,
+      again: args.again === true,
       reportFile: args.report,
       detailsFormat: args.format as DetailsFormat,
       logger,
@@ -121,10 +122,11 @@ export function addReconcileCommand(program: Command, withContext: WithOpsContex
     .requiredOption('--from <time>', 'window start, inclusive: epoch ms, ISO 8601, or a date (UTC)')
     .requiredOption('--to <time>', 'window end, exclusive: epoch ms, ISO 8601, or a date (UTC)')
     .option('--dry-run', 'classify and report only: no adjustment, no settlement, no OMS event')
+    .option('--again', 'read a finished window again from the start (the PSP corrected its report); nothing is recorded twice')
     .option('--report <file>', 'write the Markdown summary here, and every non-matched line next to it (.jsonl or .csv)')
     .addOption(new Option('--format <format>', 'format of the per-line details').choices(['jsonl', 'csv']).default('jsonl'))
     .option('--json', 'print the summary as JSON')
-    .action((opts: { gateway: string; from: string; to: string; dryRun?: boolean; report?: string; format: string; json?: boolean }) =>
+    .action((opts: { gateway: string; from: string; to: string; dryRun?: boolean; again?: boolean; report?: string; format: string; json?: boolean }) =>
       withContext(async (ctx, io) => {
         // A run's live set is one page, but each page lives across its Redis and HTTP round trips, gets
         // promoted, and dies in old space: with V8's default growth a 100,000-line run kept ~60 MB of dead

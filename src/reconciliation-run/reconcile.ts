@@ -42,6 +42,8 @@ export interface ReconcileOptions {
   window: ReconciliationWindow;
   /** Classify and report, apply nothing. Default false. */
   dryRun?: boolean;
+  /** Read a finished run's window again from the start (`ReconciliationRunOptions.again`). Default false. */
+  again?: boolean;
   /**
    * Markdown summary path; the details of every non-matched line go next to it (`<path without .md>.jsonl`
    * or `.csv`). Default: no files (the summary is still returned).
@@ -134,6 +136,7 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
       summary = await runner.run({
         window: options.window,
         dryRun: options.dryRun,
+        again: options.again,
         onProgress: options.onProgress,
         signal: options.signal,
         sink:

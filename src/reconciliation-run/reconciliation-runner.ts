@@ -64,6 +64,12 @@ export interface ReconciliationRunOptions {
   onProgress?: (progress: ReconciliationProgress) => void;
   /** Stops after the page in progress (its cursor is saved): the next run resumes there. */
   signal?: AbortSignal;
+  /**
+   * Reads a finished run's window again from the start (the PSP corrected or completed its report, e.g. a line set
+   * aside as unreadable): its stored state is cleared first. Safe, since every action is idempotent by the PSP's
+   * line id: nothing is recorded or sent twice. A run still in progress resumes as usual. Default false.
+   */
+  again?: boolean;
 }
 
 /** A run's result: totals over every invocation of the run (a resumed run includes what earlier ones did). */
@@ -162,7 +168,12 @@ export class ReconciliationRunner {
     let result: ReconciliationSummary['result'] = 'done';
     try {
       if (dryRun) await state.clear();
-      const stored = await state.load();
+      let stored = await state.load();
+      if (stored.status === 'done' && options.again === true) {
+        deps.logger.info('reconciliation run finished before: read again from the start', { ...log, finished_at: stored.finishedAt ?? null });
+        await state.clear();
+        stored = await state.load();
+      }
       if (stored.status === 'done') {
         deps.logger.info('reconciliation run already finished: nothing to do', { ...log, finished_at: stored.finishedAt ?? null });
         return await summarize('already_done', true);

@@ -794,6 +794,17 @@ describe('payment-bridge reconcile', () => {
       const fields = entries.map(([, f]) => f.join(' '));
       expect(fields.some((f) => f.includes('reconcile.run') && f.includes('dry_run'))).toBe(true);
       expect(sale.state).toBe('SUCCEEDED');
+      // A finished window is done; --again reads it from the start, and its audit entry says so.
+      const applied = { ...args, dryRun: false };
+      await reconcileCommand(ctx, { out, err, actor: 'tester@host' }, applied);
+      text = '';
+      await reconcileCommand(ctx, { out, err, actor: 'tester@host' }, { ...applied, json: true });
+      expect(JSON.parse(text)).toMatchObject({ result: 'already_done' });
+      text = '';
+      await reconcileCommand(ctx, { out, err, actor: 'tester@host' }, { ...applied, json: true, again: true });
+      expect(JSON.parse(text)).toMatchObject({ result: 'done' });
+      const latest = (await redis.xrevrange(`${config.redis.keyPrefix}audit`, '+', '-', 'COUNT', 1)).map(([, f]) => f.join(' '))[0];
+      expect(latest).toContain('"again":true');
       const unknownGateway = await reconcileCommand(ctx, { out, err, actor: 'tester@host' }, { ...args, gateway: 'nope' });
       expect(unknownGateway).toBe(2);
       const badWindow = await reconcileCommand(ctx, { out, err, actor: 'tester@host' }, { ...args, to: args.from });

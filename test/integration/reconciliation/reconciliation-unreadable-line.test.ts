@@ -135,4 +135,19 @@ describe('a PSP report line the reader cannot read, between readable ones', () =
     expect(fresh.summary).toMatchObject({ result: 'done', unreadable: 1 });
     expect(fresh.summary.classes).toMatchObject({ matched: 2, missing_at_psp: 1 });
   });
+
+  it('once the PSP corrects the line, --again reads the finished window from the start: the line matched, nothing recorded twice', async () => {
+    const { logger, lines: logLines } = captureLogger('info');
+    const corrected = sim.injectDiscrepancy({ kind: 'currency_mismatch', reference: bad.id, currency: bad.payment.currency }) as ReportLine[];
+    expect(corrected.map((l) => l.id)).toEqual([badLine]);
+    const history = (await ledger.interactions(bad.id)).length;
+    expect(history).toBeGreaterThan(0);
+    const asked = await reconcile(config, { gateway: 'simulator', window, logger, redis });
+    expect(asked.summary.result).toBe('already_done');
+    const { summary } = await reconcile(config, { gateway: 'simulator', window, logger, redis, again: true });
+    expect(summary).toMatchObject({ result: 'done', unreadable: 0, unreadableLines: [], adjusted: 0, settled: 0 });
+    expect(summary.classes).toMatchObject({ matched: 3 });
+    expect(logLines.some((l) => l.includes('reconciliation run finished before: read again from the start'))).toBe(true);
+    expect(await ledger.interactions(bad.id)).toHaveLength(history);
+  });
 });
