@@ -2,7 +2,7 @@ import amqplib, { ConfirmChannel } from 'amqplib';
 import { commandRoutingKey } from '../../src/amqp/topology';
 import { Config } from '../../src/config/config';
 import { PaymentCommand } from '../../src/contracts/payment-command';
-import { ChannelPublisher, channelHeaders } from '../workload/channel-publisher';
+import { ChannelPublisher, channelHeaders, publishConfirmed } from '../workload/channel-publisher';
 import { ChannelKeyring } from '../../src/channels/channel-signature';
 
 /**
@@ -65,14 +65,10 @@ export function openResilientPublisher(config: Config): ChannelPublisher {
     const link = current;
     const body = Buffer.from(JSON.stringify(payload));
     try {
-      await new Promise<void>((resolve, reject) => {
-        link.channel.publish(
-          config.amqp.commandsExchange,
-          routingKey,
-          body,
-          { persistent: true, contentType: 'application/json', headers: channelHeaders(keyring, channel, body) },
-          (err) => (err ? reject(err) : resolve()),
-        );
+      await publishConfirmed(link.channel, config.amqp.commandsExchange, routingKey, body, {
+        persistent: true,
+        contentType: 'application/json',
+        headers: channelHeaders(keyring, channel, body),
       });
     } catch (err) {
       if (current === link) current = null;
