@@ -24,7 +24,7 @@ const webhooksRefused = counter(
 /** Items of verified webhooks acknowledged but not queued, by configured gateway and reason. */
 const itemsSkipped = counter(
   'pb_webhook_items_skipped_total',
-  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable: a status, flag or currency it cannot read, other_account, not_our_operation, card_number)',
+  'Items of verified webhooks acknowledged without being queued, by gateway endpoint and reason (unknown_event_type, unreadable: a status, flag, amount, currency or other field it cannot read, other_account, not_our_operation, card_number)',
   ['gateway', 'reason'],
 );
 

@@ -39,19 +39,27 @@ import { GatewayOutcome, SkippedWebhookItem, WebhookAck, WebhookEvent } from '..
 
 type Json = Record<string, unknown>;
 
-/** A `NotificationRequestItem`, the fields we read. */
-export interface AdyenNotificationItem {
+/**
+ * The eight values an item's HMAC covers, as `adyenSigningString` joins them. Adyen's libraries join the values as
+ * sent (a number as its digits, an absent one empty), so an item of any shape has them.
+ */
+export interface AdyenSignedValues {
   pspReference: string;
   originalReference?: string;
   merchantAccountCode: string;
   merchantReference: string;
+  amount: { value: number | string; currency: string | number };
+  eventCode: string;
+  success: string;
+}
+
+/** A `NotificationRequestItem`, the fields we read. */
+export interface AdyenNotificationItem extends AdyenSignedValues {
   /**
    * `currency` as sent: a number is kept (Adyen's libraries sign it as its digits) so that the item is refused
    * for its currency, naming the field, rather than its whole batch for its shape.
    */
   amount: { value: number; currency: string | number };
-  eventCode: string;
-  success: string;
   reason?: string;
   hmacSignature?: string;
   /** ISO 8601 time of the event, as Adyen sends it (not signed). */
@@ -90,27 +98,67 @@ function webhookStoredCard(n: Json, additional: Json): StoredCard | undefined {
   return stored ? adyenStoredCard(additional, n.paymentMethod) : undefined;
 }
 
-function toItem(raw: unknown): AdyenNotificationItem | undefined {
-  if (!isObject(raw) || !isObject(raw.NotificationRequestItem)) return undefined;
-  const n = raw.NotificationRequestItem;
+/** One value as Adyen's libraries join it into the signing string (`Array.prototype.join`: null or absent is empty). */
+function asSigned(value: unknown): string {
+  return [value].join('');
+}
+
+/** The signed values of an item as sent, whatever their shape. */
+function signedValues(n: Json): AdyenSignedValues {
+  const amount = isObject(n.amount) ? n.amount : {};
+  return {
+    pspReference: asSigned(n.pspReference),
+    originalReference: asSigned(n.originalReference),
+    merchantAccountCode: asSigned(n.merchantAccountCode),
+    merchantReference: asSigned(n.merchantReference),
+    amount: { value: asSigned(amount.value), currency: asSigned(amount.currency) },
+    eventCode: asSigned(n.eventCode),
+    success: asSigned(n.success),
+  };
+}
+
+/** A field of an item that cannot be read: its path within `NotificationRequestItem` and why, never its value. */
+export interface AdyenUnreadableField {
+  field: string;
+  problem: string;
+}
+
+function missingOr(value: unknown, problem: string): string {
+  return value === undefined || value === null ? 'is missing' : problem;
+}
+
+/** The first field of an item the bridge cannot read, in the order of the signing string; none: it reads. */
+function unreadableField(n: Json): AdyenUnreadableField | undefined {
+  for (const field of ['pspReference', 'merchantAccountCode', 'eventCode', 'success']) {
+    if (typeof n[field] !== 'string') return { field, problem: missingOr(n[field], 'is not a string') };
+  }
+  for (const field of ['originalReference', 'merchantReference']) {
+    const value = n[field];
+    if (value !== undefined && value !== null && typeof value !== 'string') return { field, problem: 'is not a string' };
+  }
   const amount = n.amount;
-  if (!isObject(amount) || typeof amount.value !== 'number' || !Number.isSafeInteger(amount.value)) return undefined;
+  if (!isObject(amount)) return { field: 'amount', problem: missingOr(amount, 'is not an object') };
+  const value = amount.value;
+  if (typeof value !== 'number') return { field: 'amount.value', problem: missingOr(value, 'is not a number') };
+  // Money is integer minor units: a fraction, or an integer past 2^53 (not held exactly), is no amount.
+  if (!Number.isInteger(value)) return { field: 'amount.value', problem: 'is not a whole number of minor units' };
+  if (!Number.isSafeInteger(value)) return { field: 'amount.value', problem: 'is beyond the integers held exactly (2^53)' };
   const currency = amount.currency;
-  if (typeof currency !== 'string' && !(typeof currency === 'number' && Number.isFinite(currency))) return undefined;
-  const pspReference = optionalString(n, 'pspReference');
-  const merchantAccountCode = optionalString(n, 'merchantAccountCode');
-  const eventCode = optionalString(n, 'eventCode');
-  const success = optionalString(n, 'success');
-  if (pspReference === undefined || merchantAccountCode === undefined || eventCode === undefined || success === undefined) return undefined;
+  if (typeof currency !== 'string' && typeof currency !== 'number')
+    return { field: 'amount.currency', problem: missingOr(currency, 'is neither a string nor a number') };
+  return undefined;
+}
+
+function readItem(n: Json, amount: { value: number; currency: string | number }): AdyenNotificationItem {
   const additional = isObject(n.additionalData) ? n.additionalData : {};
   return {
-    pspReference,
+    pspReference: n.pspReference as string,
     originalReference: optionalString(n, 'originalReference'),
-    merchantAccountCode,
+    merchantAccountCode: n.merchantAccountCode as string,
     merchantReference: optionalString(n, 'merchantReference') ?? '',
-    amount: { value: amount.value, currency },
-    eventCode,
-    success,
+    amount,
+    eventCode: n.eventCode as string,
+    success: n.success as string,
     reason: optionalString(n, 'reason'),
     hmacSignature: optionalString(additional, 'hmacSignature'),
     eventDate: optionalString(n, 'eventDate'),
@@ -120,8 +168,37 @@ function toItem(raw: unknown): AdyenNotificationItem | undefined {
   };
 }
 
-/** The items of a notification body; `undefined` when the body is not a well-formed notification. */
-export function parseNotificationItems(rawBody: Buffer): AdyenNotificationItem[] | undefined {
+/**
+ * One item of a notification: its signed values and signature, checked whether it reads or not, and the item
+ * read or the field it cannot be read for. An item Adyen signed as sent but of a shape we cannot read is refused
+ * alone, naming the field: refusing its batch would have Adyen resend the batch, good items with it, for days.
+ */
+export interface AdyenEntry {
+  signed: AdyenSignedValues;
+  hmacSignature?: string;
+  read: { item: AdyenNotificationItem } | (AdyenUnreadableField & { pspReference?: string; merchantAccountCode?: string; eventCode?: string });
+}
+
+function toEntry(raw: unknown): AdyenEntry | undefined {
+  if (!isObject(raw) || !isObject(raw.NotificationRequestItem)) return undefined;
+  const n = raw.NotificationRequestItem;
+  const signed = signedValues(n);
+  const hmacSignature = isObject(n.additionalData) ? optionalString(n.additionalData, 'hmacSignature') : undefined;
+  const unreadable = unreadableField(n);
+  if (unreadable !== undefined) {
+    const named = {
+      pspReference: optionalString(n, 'pspReference'),
+      merchantAccountCode: optionalString(n, 'merchantAccountCode'),
+      eventCode: optionalString(n, 'eventCode'),
+    };
+    return { signed, hmacSignature, read: { ...unreadable, ...named } };
+  }
+  const amount = n.amount as { value: number; currency: string | number };
+  return { signed, hmacSignature, read: { item: readItem(n, { value: amount.value, currency: amount.currency }) } };
+}
+
+/** The items of a notification body; `undefined` when the body is not a notification (no items, or one that is no item at all). */
+export function parseNotificationEntries(rawBody: Buffer): AdyenEntry[] | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(rawBody.toString('utf8'));
@@ -129,20 +206,20 @@ export function parseNotificationItems(rawBody: Buffer): AdyenNotificationItem[]
     return undefined;
   }
   if (!isObject(parsed) || !Array.isArray(parsed.notificationItems) || parsed.notificationItems.length === 0) return undefined;
-  const items: AdyenNotificationItem[] = [];
+  const entries: AdyenEntry[] = [];
   for (const raw of parsed.notificationItems) {
-    const item = toItem(raw);
-    if (!item) return undefined;
-    items.push(item);
+    const entry = toEntry(raw);
+    if (!entry) return undefined;
+    entries.push(entry);
   }
-  return items;
+  return entries;
 }
 
 /**
  * Adyen's signing string for one item: the eight values joined with `:`, unescaped, as Adyen signs them and
  * its own libraries check them (a missing `originalReference` is an empty field).
  */
-export function adyenSigningString(item: AdyenNotificationItem): string {
+export function adyenSigningString(item: AdyenSignedValues): string {
   return [
     item.pspReference,
     item.originalReference ?? '',
@@ -161,7 +238,7 @@ export function adyenSigningString(item: AdyenNotificationItem): string {
  * before and the four after are fixed by their separators, so a signature cannot be moved to another split
  * of the same string (`A:B` + `` against `A` + `B`).
  */
-function splitsOneWay(item: AdyenNotificationItem): boolean {
+function splitsOneWay(item: AdyenSignedValues): boolean {
   const others = [
     item.pspReference,
     item.originalReference ?? '',
@@ -179,20 +256,20 @@ function hmacKey(hex: string): Buffer | undefined {
   return Buffer.from(hex, 'hex');
 }
 
-function signatureMatches(item: AdyenNotificationItem, keyHex: string): boolean {
+function signatureMatches(entry: AdyenEntry, keyHex: string): boolean {
   const key = hmacKey(keyHex);
-  if (!key || !item.hmacSignature) return false;
-  const expected = createHmac('sha256', key).update(adyenSigningString(item), 'utf8').digest();
-  const received = Buffer.from(item.hmacSignature, 'base64');
+  if (!key || !entry.hmacSignature) return false;
+  const expected = createHmac('sha256', key).update(adyenSigningString(entry.signed), 'utf8').digest();
+  const received = Buffer.from(entry.hmacSignature, 'base64');
   return received.length === expected.length && timingSafeEqual(received, expected);
 }
 
-/** Whether one item carries a valid HMAC under the current or the previous key. */
-export function verifyItemSignature(item: AdyenNotificationItem, gateway: GatewayConfig): boolean {
-  if (!splitsOneWay(item)) return false;
+/** Whether one item carries a valid HMAC, over its values as sent, under the current or the previous key. */
+export function verifyItemSignature(entry: AdyenEntry, gateway: GatewayConfig): boolean {
+  if (!splitsOneWay(entry.signed)) return false;
   // Both keys are always checked, so timing does not tell which one matched.
-  const current = signatureMatches(item, gateway.webhookSecret);
-  const previous = signatureMatches(item, gateway.webhookSecretPrevious);
+  const current = signatureMatches(entry, gateway.webhookSecret);
+  const previous = signatureMatches(entry, gateway.webhookSecretPrevious);
   return current || previous;
 }
 
@@ -229,17 +306,20 @@ export function verifyBasicAuth(headers: Record<string, string>, gateway: Gatewa
  * Whether an item names the gateway's configured merchant account. Not configured: nothing matches (an
  * Adyen gateway without `merchant_account` cannot tell its notifications from another account's).
  */
-export function namesOurMerchantAccount(item: AdyenNotificationItem, gateway: GatewayConfig): boolean {
-  return gateway.merchantAccount !== '' && item.merchantAccountCode === gateway.merchantAccount;
+export function namesOurMerchantAccount(account: string | undefined, gateway: GatewayConfig): boolean {
+  return gateway.merchantAccount !== '' && account === gateway.merchantAccount;
 }
 
-/** Basic auth, then every item's HMAC: true only when both hold for the whole batch. */
+/**
+ * Basic auth, then every item's HMAC over its values as sent, read or not: true only when both hold for the
+ * whole batch (an item not signed is no item of Adyen's, and nothing in its batch is taken on its word).
+ */
 export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, string>, gateway: GatewayConfig): boolean {
   const authorised = verifyBasicAuth(headers, gateway);
-  const items = parseNotificationItems(rawBody);
-  if (!items) return false;
+  const entries = parseNotificationEntries(rawBody);
+  if (!entries) return false;
   let allSigned = true;
-  for (const item of items) allSigned = verifyItemSignature(item, gateway) && allSigned;
+  for (const entry of entries) allSigned = verifyItemSignature(entry, gateway) && allSigned;
   return authorised && allSigned;
 }
 
@@ -248,26 +328,41 @@ export function verifyAdyenWebhook(rawBody: Buffer, headers: Record<string, stri
  * fact about a payment (disputes, a capture or refund failing later: `adjustment`, see
  * `adyenLateFact`); items about payouts, reports… are left out. Adyen wants every notification accepted
  * before any business logic and retries an unaccepted batch whole, so an item with an event code outside
- * the spec's list, or a success flag other than "true"/"false", is reported to `skipped` and left out on
- * its own: the other items of its batch still count; so is an item for another merchant account (a
+ * the spec's list, or a field the bridge cannot read (a success flag other than "true"/"false", an amount
+ * that is no integer, a reference that is no string…), is reported to `skipped` and left out on its own,
+ * naming the field: the other items of its batch still count; so is an item for another merchant account (a
  * company-level webhook). Throws only for a body that is not a notification.
  */
 export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipped: (item: SkippedWebhookItem) => void = () => undefined): WebhookEvent[] {
-  const items = parseNotificationItems(rawBody);
-  if (!items) throw new GatewayError('invalid_request', gateway.name, 'not an Adyen notification body');
+  const entries = parseNotificationEntries(rawBody);
+  if (!entries) throw new GatewayError('invalid_request', gateway.name, 'not an Adyen notification body');
   const events: WebhookEvent[] = [];
-  for (const [index, item] of items.entries()) {
+  for (const [index, { read }] of entries.entries()) {
+    const path = `notificationItems[${index}].NotificationRequestItem`;
+    if (!('item' in read)) {
+      const names = { eventType: read.eventCode, reference: read.pspReference, account: read.merchantAccountCode };
+      if (read.merchantAccountCode !== undefined && !namesOurMerchantAccount(read.merchantAccountCode, gateway)) skipped({ reason: 'other_account', ...names });
+      else skipped({ reason: 'unreadable', ...names, field: `${path}.${read.field}`, problem: read.problem });
+      continue;
+    }
+    const item = read.item;
     const code = item.eventCode;
-    if (!namesOurMerchantAccount(item, gateway)) {
+    if (!namesOurMerchantAccount(item.merchantAccountCode, gateway)) {
       skipped({ reason: 'other_account', eventType: code, reference: item.pspReference, account: item.merchantAccountCode });
       continue;
     }
-    if (!isAdyenEventCode(code) || (item.success !== 'true' && item.success !== 'false')) {
+    if (!isAdyenEventCode(code)) {
+      skipped({ reason: 'unknown_event_type', eventType: code, reference: item.pspReference, account: item.merchantAccountCode });
+      continue;
+    }
+    if (item.success !== 'true' && item.success !== 'false') {
       skipped({
-        reason: isAdyenEventCode(code) ? 'unreadable' : 'unknown_event_type',
+        reason: 'unreadable',
         eventType: code,
         reference: item.pspReference,
         account: item.merchantAccountCode,
+        field: `${path}.success`,
+        problem: 'is neither "true" nor "false"',
       });
       continue;
     }
@@ -282,7 +377,7 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
         eventType: code,
         reference: item.pspReference,
         account: item.merchantAccountCode,
-        field: `notificationItems[${index}].NotificationRequestItem.amount.currency`,
+        field: `${path}.amount.currency`,
         problem: currency.problem,
       });
       continue;

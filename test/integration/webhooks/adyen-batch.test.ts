@@ -65,6 +65,53 @@ describe('an Adyen batch', () => {
     expect(await metricValue('pb_webhook_items_skipped_total', { gateway: 'adyen', reason: 'unreadable' })).toBe(before + 1);
   });
 
+  it('with an item whose amount.value is no integer, signed by Adyen as sent, is accepted: that item alone is skipped as unreadable naming the field', async () => {
+    const before = await metricValue('pb_webhook_items_skipped_total', { gateway: 'adyen', reason: 'unreadable' });
+    const authorization = await pendingAuthorization('BATCHPSP00000004');
+    const malformed = signedAdyenItem(
+      {
+        eventCode: 'CAPTURE',
+        merchantReference: 'not-ours',
+        pspReference: 'BADAMOUNT0000004',
+        merchantAccountCode: MERCHANT,
+        amount: { value: 4321.5, currency: 'EUR' },
+      },
+      ADYEN_HMAC,
+    );
+    const answer = await post([malformed, item({ eventCode: 'AUTHORISATION', merchantReference: authorization, pspReference: 'BATCHPSP00000004' })]);
+    expect(answer).toEqual({ status: 200, body: '[accepted]' });
+
+    await eventually(async () => (await stack.worker.ledger.get(authorization))?.state === 'SUCCEEDED');
+    expect(await metricValue('pb_webhook_items_skipped_total', { gateway: 'adyen', reason: 'unreadable' })).toBe(before + 1);
+    const line = webLogs.lines.find((l) => l.includes('webhook item acknowledged and skipped') && l.includes('BADAMOUNT0000004'));
+    expect(JSON.parse(line!)).toMatchObject({
+      level: 'warn',
+      gateway: 'adyen',
+      reason: 'unreadable',
+      field: 'notificationItems[0].NotificationRequestItem.amount.value',
+      problem: 'is not a whole number of minor units',
+    });
+    expect(line).not.toContain('4321');
+  });
+
+  it('with an item not signed as sent (its amount changed after signing) is still refused whole: 401, nothing applied', async () => {
+    const authorization = await pendingAuthorization('BATCHPSP00000005');
+    const tampered = signedAdyenItem(
+      {
+        eventCode: 'CAPTURE',
+        merchantReference: 'not-ours',
+        pspReference: 'BADAMOUNT0000005',
+        merchantAccountCode: MERCHANT,
+        amount: { value: 4321, currency: 'EUR' },
+      },
+      ADYEN_HMAC,
+    );
+    ((tampered.NotificationRequestItem as Record<string, unknown>).amount as Record<string, unknown>).value = 4321.5;
+    const answer = await post([tampered, item({ eventCode: 'AUTHORISATION', merchantReference: authorization, pspReference: 'BATCHPSP00000005' })]);
+    expect(answer.status).toBe(401);
+    expect((await stack.worker.ledger.get(authorization))?.state).toBe('PENDING');
+  });
+
   it("from a company-level webhook, [ours, a sibling merchant account's], is accepted: ours settles its operation, the sibling's is skipped as other_account", async () => {
     const before = await metricValue('pb_webhook_items_skipped_total', { gateway: 'adyen', reason: 'other_account' });
     const authorization = await pendingAuthorization('BATCHPSP00000003');

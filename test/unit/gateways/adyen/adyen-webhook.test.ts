@@ -4,7 +4,7 @@ import { hmacValidator as HmacValidator } from '@adyen/api-library';
 import { GatewayError } from '../../../../src/errors/gateway-error';
 import { adyenTransformer, adyenWebhookAuthorization } from '../../../../src/gateways/adyen';
 import { SkippedWebhookItem } from '../../../../src/gateways/gateway-adapter';
-import { adyenSigningString, parseNotificationItems } from '../../../../src/gateways/adyen/adyen-webhook';
+import { adyenSigningString, parseNotificationEntries } from '../../../../src/gateways/adyen/adyen-webhook';
 import { specPath } from '../../../support/prism';
 import { gateway } from './adyen-test-support';
 
@@ -71,7 +71,7 @@ describe('Adyen webhook verification', () => {
   });
 
   it.each(examples)('signs the %s example exactly as Adyen SDK validates it', (_name, n) => {
-    const items = parseNotificationItems(raw(n)) ?? [];
+    const items = (parseNotificationEntries(raw(n)) ?? []).map((entry) => entry.signed);
     expect(items.length).toBeGreaterThan(0);
     n.notificationItems.forEach(({ NotificationRequestItem: item }, i) => {
       const ours = createHmac('sha256', Buffer.from(gateway.webhookSecret, 'hex')).update(adyenSigningString(items[i])).digest('base64');
@@ -186,7 +186,7 @@ describe('Adyen webhook verification', () => {
     Object.assign(base.notificationItems[0].NotificationRequestItem, { merchantReference: 'order:42\\a' });
     const signed = signedBySdk(base);
     expect(t.verifyWebhook(raw(signed), auth, gateway, now)).toBe(true);
-    const items = parseNotificationItems(raw(signed)) ?? [];
+    const items = (parseNotificationEntries(raw(signed)) ?? []).map((entry) => entry.signed);
     expect(adyenSigningString(items[0])).toBe(sdk.getDataToSign(signed.notificationItems[0].NotificationRequestItem as never));
   });
 
@@ -383,7 +383,14 @@ describe('Adyen webhook events', () => {
     expect(events.map((e) => e.eventId)).toEqual([`${String(good.pspReference)}:CAPTURE:true`]);
     expect(skipped).toEqual([
       { reason: 'unknown_event_type', eventType: 'BRAND_NEW_EVENT', reference: 'NEWEVENT00000001', account: good.merchantAccountCode },
-      { reason: 'unreadable', eventType: 'CAPTURE', reference: 'BADFLAG000000001', account: good.merchantAccountCode },
+      {
+        reason: 'unreadable',
+        eventType: 'CAPTURE',
+        reference: 'BADFLAG000000001',
+        account: good.merchantAccountCode,
+        field: 'notificationItems[2].NotificationRequestItem.success',
+        problem: 'is neither "true" nor "false"',
+      },
     ]);
   });
 
@@ -437,6 +444,97 @@ describe('Adyen webhook events', () => {
       const [fund] = t.parseWebhook(raw(withCurrency('post-CHARGEBACK-chargeback', 'CHE')), gateway);
       expect(fund.adjustment?.currency).toBe('CHE');
       expect(fund.adjustment?.amount).toBeUndefined();
+    });
+  });
+
+  describe('a malformed item whose HMAC verifies over what was sent', () => {
+    /** `item` signed as it stands by Adyen's SDK (which joins the eight values: a number as its digits, an absent one empty). */
+    function signedAsIs(item: Item, key = gateway.webhookSecret): Item {
+      const copy = JSON.parse(JSON.stringify(item)) as Item;
+      const additional = { ...(copy.additionalData ?? {}) };
+      delete additional.hmacSignature;
+      copy.additionalData = { ...additional, hmacSignature: sdk.calculateHmac(copy as never, key) };
+      return copy;
+    }
+
+    /** [a good capture, the same capture changed by `malform` under pspReference MALFORMED0000001], each signed as sent. */
+    function batchWith(malform: (i: Item) => void, key = gateway.webhookSecret): { batch: Notification; good: Item } {
+      const good = signedBySdk(example('post-CAPTURE-capture')).notificationItems[0].NotificationRequestItem;
+      const bad = JSON.parse(JSON.stringify(good)) as Item;
+      bad.pspReference = 'MALFORMED0000001';
+      malform(bad);
+      return { batch: { live: 'false', notificationItems: [{ NotificationRequestItem: good }, { NotificationRequestItem: signedAsIs(bad, key) }] }, good };
+    }
+
+    const setAmountValue = (value: unknown) => (i: Item) => ((i.amount as Record<string, unknown>).value = value);
+
+    it.each<[string, (i: Item) => void, string]>([
+      ['amount.value 12.5', setAmountValue(12.5), 'amount.value'],
+      ['amount.value "1000"', setAmountValue('1000'), 'amount.value'],
+      ['amount.value 1e21', setAmountValue(1e21), 'amount.value'],
+      ['amount.value 2^64', setAmountValue(2 ** 64), 'amount.value'],
+      ['amount.value -0.01', setAmountValue(-0.01), 'amount.value'],
+      ['amount.value absent', (i) => delete (i.amount as Record<string, unknown>).value, 'amount.value'],
+      ['amount a string', (i) => (i.amount = '1000 EUR'), 'amount'],
+      ['amount.currency true', (i) => ((i.amount as Record<string, unknown>).currency = true), 'amount.currency'],
+      ['success true (a boolean)', (i) => (i.success = true), 'success'],
+      ['success "maybe"', (i) => (i.success = 'maybe'), 'success'],
+      ['eventCode absent', (i) => delete i.eventCode, 'eventCode'],
+      ['merchantReference 42', (i) => (i.merchantReference = 42), 'merchantReference'],
+      ['originalReference 42', (i) => (i.originalReference = 42), 'originalReference'],
+    ])('%s: the batch verifies, that item alone is skipped as unreadable naming the field, the good item is read', (_what, malform, field) => {
+      const { batch, good } = batchWith(malform);
+      expect(t.verifyWebhook(raw(batch), auth, gateway, now)).toBe(true);
+      const skipped: SkippedWebhookItem[] = [];
+      const events = t.parseWebhook(raw(batch), gateway, (item) => skipped.push(item));
+      expect(events.map((e) => e.eventId)).toEqual([`${String(good.pspReference)}:CAPTURE:true`]);
+      expect(skipped).toEqual([
+        expect.objectContaining({
+          reason: 'unreadable',
+          reference: 'MALFORMED0000001',
+          account: gateway.merchantAccount,
+          field: `notificationItems[1].NotificationRequestItem.${field}`,
+          problem: expect.any(String) as unknown,
+        }),
+      ]);
+    });
+
+    it('a missing pspReference or merchantAccountCode: skipped as unreadable naming it, the good item is read', () => {
+      for (const key of ['pspReference', 'merchantAccountCode']) {
+        const { batch } = batchWith((i) => delete i[key]);
+        expect(t.verifyWebhook(raw(batch), auth, gateway, now)).toBe(true);
+        const skipped: SkippedWebhookItem[] = [];
+        expect(t.parseWebhook(raw(batch), gateway, (item) => skipped.push(item))).toHaveLength(1);
+        expect(skipped).toEqual([expect.objectContaining({ reason: 'unreadable', field: `notificationItems[1].NotificationRequestItem.${key}` })]);
+      }
+    });
+
+    it('names the problem, never the value', () => {
+      const { batch } = batchWith(setAmountValue(98765.4321));
+      const skipped: SkippedWebhookItem[] = [];
+      t.parseWebhook(raw(batch), gateway, (item) => skipped.push(item));
+      expect(skipped[0].problem).toMatch(/whole number/);
+      expect(JSON.stringify(skipped)).not.toContain('98765');
+    });
+
+    it('an unreadable eventDate is no reason to refuse anything: the item is read without a time', () => {
+      const { batch } = batchWith((i) => (i.eventDate = 12345));
+      batch.notificationItems[1].NotificationRequestItem = { ...batch.notificationItems[1].NotificationRequestItem, eventDate: 'yesterday' };
+      expect(t.verifyWebhook(raw(batch), auth, gateway, now)).toBe(true);
+      expect(t.parseWebhook(raw(batch), gateway)).toHaveLength(2);
+    });
+
+    it('is still refused, and its batch with it, when its HMAC does not verify over what was sent', () => {
+      expect(t.verifyWebhook(raw(batchWith(setAmountValue(12.5), 'AB'.repeat(32)).batch), auth, gateway, now)).toBe(false);
+      const tampered = batchWith(setAmountValue(12.5)).batch;
+      (tampered.notificationItems[1].NotificationRequestItem.amount as Record<string, unknown>).value = 13.5;
+      expect(t.verifyWebhook(raw(tampered), auth, gateway, now)).toBe(false);
+    });
+
+    it('is refused, with its batch, when additionalData is no object: it carries no signature to check', () => {
+      const { batch } = batchWith(() => undefined);
+      (batch.notificationItems[1].NotificationRequestItem as Record<string, unknown>).additionalData = 'hmacSignature';
+      expect(t.verifyWebhook(raw(batch), auth, gateway, now)).toBe(false);
     });
   });
 
