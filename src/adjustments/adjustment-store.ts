@@ -525,20 +525,23 @@ export class AdjustmentStore {
    * is to be recorded as ('' when it does not read as one).
    */
   private async heldRaw(opKey: string): Promise<{ at: string | null; id: string }> {
-    const [at, fact] = await this.redis.hmget(opKey, RECAPTURED_AT_FIELD, RECAPTURE_FIELD);
-    const parsed = fact === null ? null : parseHeldFact(fact);
-    return { at, id: parsed === null ? '' : adjustmentIdFor(parsed.gateway, parsed.pspEventId) };
+    const { at, fact } = await this.heldFields(opKey);
+    return { at, id: fact === null ? '' : adjustmentIdFor(fact.gateway, fact.pspEventId) };
   }
 
   /** The re-capture held on `operationId` (`holdRecapture`), or null when none is (or it cannot be read). */
   async heldRecapture(operationId: string): Promise<HeldRecapture | null> {
     const shard = await shardOfOperation(this.redis, this.prefix, operationId);
     if (shard === null) return null;
-    const [at, fact] = await this.redis.hmget(this.shards[shard].op(operationId), RECAPTURED_AT_FIELD, RECAPTURE_FIELD);
+    const { at, fact } = await this.heldFields(this.shards[shard].op(operationId));
     if (at === null || fact === null) return null;
-    const parsed = parseHeldFact(fact);
-    if (parsed === null) return null;
-    return at === '' ? { fact: parsed } : { at: Number(at), fact: parsed };
+    return at === '' ? { fact } : { at: Number(at), fact };
+  }
+
+  /** What operation record `opKey` holds of a re-capture: its time as stored (null: none held) and its fact, read. */
+  private async heldFields(opKey: string): Promise<{ at: string | null; fact: Omit<AdjustmentInput, 'operationId'> | null }> {
+    const [at, fact] = await this.redis.hmget(opKey, RECAPTURED_AT_FIELD, RECAPTURE_FIELD);
+    return { at, fact: fact === null ? null : parseHeldFact(fact) };
   }
 
   /**

@@ -261,15 +261,20 @@ async function capturedFor(
 ): Promise<{ captured?: CapturedPayment }> {
   if (op.command !== 'cancel') return {};
   if (auth.command === 'sale') return auth.undoneBy === undefined ? { captured: { by: 'sale' } } : {};
-  const captures = (dependents ?? (await ledger.dependentsOf(auth.id)))
-    .filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED' && d.undone !== true)
-    .sort((a, b) => a.registered - b.registered || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const captures = standingCaptures(dependents ?? (await ledger.dependentsOf(auth.id)));
   if (captures.length === 0) return {};
   return { captured: { by: 'capture', captures: captures.map((d) => ({ id: d.id, ...(d.gatewayReference ? { reference: d.gatewayReference } : {}) })) } };
 }
 
+/** An authorization's captures that succeeded and that the PSP did not undo after, in registration order. */
+function standingCaptures(dependents: readonly DependentSummary[]): DependentSummary[] {
+  return dependents
+    .filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED' && d.undone !== true)
+    .sort((a, b) => a.registered - b.registered || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 /**
- * What a SUCCEEDED cancel at a gateway that voids what was captured (`GatewayDefinition.cancelVoidsCaptured`)
+ * What a SUCCEEDED cancel at a gateway whose cancel voided what was captured (`GatewayDefinition.cancelVoided`)
  * undid: the authorization it names when that is a sale not marked undone, else its one succeeded capture not
  * marked undone (the same reading `capturedFor` gave the request: a cancel of several is refused unsent).
  * `none`: nothing captured is left to mark (an uncaptured authorization reversed, or marked already: a retry);
@@ -282,7 +287,7 @@ export async function voidedByCancel(
   const auth = await ledger.get(cancel.authorizationId ?? cancel.payment.gateway_key);
   if (!auth || auth.state !== 'SUCCEEDED') return { kind: 'none', ids: [] };
   if (auth.command === 'sale') return auth.undoneBy === undefined ? { kind: 'sale', ids: [auth.id], authorizationId: auth.id } : { kind: 'none', ids: [] };
-  const captures = (await ledger.dependentsOf(auth.id)).filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED' && d.undone !== true);
+  const captures = standingCaptures(await ledger.dependentsOf(auth.id));
   if (captures.length === 0) return { kind: 'none', ids: [], authorizationId: auth.id };
   if (captures.length > 1) return { kind: 'ambiguous', ids: captures.map((d) => d.id), authorizationId: auth.id };
   return { kind: 'capture', ids: [captures[0].id], authorizationId: auth.id };

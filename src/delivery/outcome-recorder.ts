@@ -171,16 +171,7 @@ export class OutcomeRecorder {
     if (start !== undefined) Object.assign(interaction, { expiry_from: start.from, authorized_at: new Date(start.at).toISOString() });
     // A cancel's void undid a capture or sale: marked undone before the success is recorded, so a crash in between
     // leaves the cancel unsettled, its outcome found again (retry, inquiry, webhook) and the mark, set once, kept.
-    // An outcome saying the PSP reversed the authorization (REVERSED, payments.reversals.*) voided nothing: a capture
-    // that succeeded while that reversal was in flight was not undone by it.
-    const voidedNothing = /revers/i.test(outcome.gatewayStatus ?? '');
-    if (
-      to === 'SUCCEEDED' &&
-      op.command === 'cancel' &&
-      !voidedNothing &&
-      (op.state === 'SUCCEEDED' || !isTerminal(op.state)) &&
-      this.cancelVoidsCaptured(gateway)
-    ) {
+    if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state)) && this.cancelVoided(gateway, outcome)) {
       await this.markVoided(op, gateway, source, now);
     }
     const after = await this.decide(op, to, interaction, fields, reference);
@@ -280,10 +271,10 @@ export class OutcomeRecorder {
     });
   }
 
-  /** Whether a cancel at gateway `name` voids what was captured (`GatewayDefinition.cancelVoidsCaptured`). */
-  private cancelVoidsCaptured(name: string): boolean {
+  /** Whether a cancel's successful `outcome` at gateway `name` voided what was captured (`GatewayDefinition.cancelVoided`). */
+  private cancelVoided(name: string, outcome: GatewayOutcome): boolean {
     const type = this.deps.config.gateways[name]?.type;
-    return type !== undefined && gatewayDefinition(type).cancelVoidsCaptured === true;
+    return type !== undefined && gatewayDefinition(type).cancelVoided?.(outcome) === true;
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { DeclineTable } from '../errors/decline';
 import type { PspCurrencyTable } from '../money/psp-currency-table';
-import type { GatewayRequest, GatewayTransformer } from './gateway-adapter';
+import type { GatewayOutcome, GatewayRequest, GatewayTransformer } from './gateway-adapter';
 import type { GatewayBaseConfig, GatewayConfig, GatewayCredentialField } from './gateway-config';
 import type { FactRow } from './gateway-facts';
 import type { ReconciliationSupport } from '../reconciliation/psp-record';
@@ -133,11 +133,12 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
   /** Its conformance fixture, relative to the repository root (`test/conformance/fixtures/<type>.ts`). */
   readonly conformanceFixture: string;
   /**
-   * A cancel of what was captured (`OperationContext.captured`) voids that capture or sale at this PSP (Cybersource),
-   * so a successful cancel marks it undone in the ledger. Absent: a cancel only releases a hold (a PSP that still
-   * answers success, Adyen releasing what a partial capture left, undid no capture).
+   * Whether a cancel's successful outcome voided what was captured (`OperationContext.captured`) at this PSP
+   * (Cybersource: a void of the capture or sale, not an authorization reversal), so the ledger marks it undone.
+   * Absent: a cancel only releases a hold (a PSP that still answers success, Adyen releasing what a partial
+   * capture left, undid no capture).
    */
-  readonly cancelVoidsCaptured?: true;
+  readonly cancelVoided?: (outcome: GatewayOutcome) => boolean;
   /** How `payment-bridge reconcile` reads the PSP's own records (src/reconciliation/). Absent: not reconcilable yet. */
   readonly reconciliation?: ReconciliationSupport;
   /**

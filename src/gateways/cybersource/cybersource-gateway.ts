@@ -52,8 +52,10 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   transformer: cybersourceTransformer,
   settings: CYBERSOURCE_SETTINGS,
   testDouble: false,
-  // cybersource-requests.ts cancelRequest: a cancel of a sale or a captured authorization is a void.
-  cancelVoidsCaptured: true,
+  // cybersource-requests.ts cancelRequest: a cancel of a sale or a captured authorization is a void. One whose
+  // outcome says the authorization was reversed (REVERSED, payments.reversals.*) voided nothing: a capture that
+  // succeeded while that reversal was in flight was not undone by it.
+  cancelVoided: (outcome) => !/revers/i.test(outcome.gatewayStatus ?? ''),
   webhookAccount: (gateway) => gateway.merchantId,
   credentialCheck: {
     describe: 'POST /tss/v2/searches',

@@ -15,6 +15,7 @@ import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
+import { requiredCredentials } from '../../support/gateway-credentials';
 import { testConfig } from '../../support/test-config';
 
 /**
@@ -140,9 +141,7 @@ beforeAll(async () => {
       cybs: {
         type: 'cybersource',
         base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        merchant_id: 'testrest',
-        key_id: '08c94330-f618-42a3-b09d-e1e43be5efda',
-        shared_secret: 'yBJxy6LjM2TmcPGu+GaJrHtkke25fPpUX+UY6/L/1tE=',
+        ...requiredCredentials('cybersource'),
         merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
         timeout_ms: 2000,
       },
