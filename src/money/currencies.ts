@@ -1,7 +1,9 @@
 /**
  * ISO 4217 minor-unit exponents (number of decimal places of the minor unit), for the active codes.
  * Money in payment-bridge is always an integer count of minor units; this table is how we convert to a
- * gateway's form or from a bus that sends major units. Source: ISO 4217 list one (SIX), 2024.
+ * gateway's form or from a bus that sends major units. Source: ISO 4217 list one (SIX) as published on
+ * 2024-06-25 (test/fixtures/iso4217/list-one.xml; a unit test holds the table to it), and the Caribbean
+ * guilder XCG (2 decimals) that a 2025 amendment added to replace ANG in Curaçao and Sint Maarten.
  */
 const EXPONENTS: Readonly<Record<string, 0 | 2 | 3 | 4>> = Object.freeze({
   AED: 2,
@@ -37,6 +39,7 @@ const EXPONENTS: Readonly<Record<string, 0 | 2 | 3 | 4>> = Object.freeze({
   CNY: 2,
   COP: 2,
   CRC: 2,
+  CUC: 2,
   CUP: 2,
   CVE: 2,
   CZK: 2,
@@ -157,6 +160,7 @@ const EXPONENTS: Readonly<Record<string, 0 | 2 | 3 | 4>> = Object.freeze({
   WST: 2,
   XAF: 0,
   XCD: 2,
+  XCG: 2,
   XOF: 0,
   XPF: 0,
   YER: 2,
@@ -166,9 +170,9 @@ const EXPONENTS: Readonly<Record<string, 0 | 2 | 3 | 4>> = Object.freeze({
 });
 
 /**
- * The active ISO 4217 codes (list one) our money table leaves out: funds codes (BOV, CHE, CHW, COU, MXV, USN),
- * the Caribbean guilder XCG (from 2025, replacing ANG), and the units without a minor unit ("N.A.": metals,
- * bond-market units, XDR, XSU, XUA), whose amounts no integer of minor units can state. No command is taken
+ * The active ISO 4217 codes (list one) our money table leaves out: funds codes (BOV, CHE, CHW, COU, MXV, USN)
+ * and the units without a minor unit ("N.A.": metals, bond-market units, XDR, XSU, XUA), whose amounts no
+ * integer of minor units can state. No command is taken
  * in them and no PSP table lists them, but a PSP naming one names a real currency: its fact is read with
  * the currency and without an amount, never refused as no currency at all. XTS (testing) and XXX (no
  * currency) are not here: neither names money.
@@ -180,7 +184,6 @@ const ISO_WITHOUT_EXPONENT: ReadonlySet<string> = new Set([
   'COU',
   'MXV',
   'USN',
-  'XCG',
   'XAG',
   'XAU',
   'XBA',

@@ -17,7 +17,8 @@ import {
  * (BHD 3, BIF 0, CLF 4, CLP 0, CVE 2, ...). The REST API takes amounts as decimal strings in major units
  * (`orderInformation.amountDetails.totalAmount`: "CyberSource truncates the amount to the correct number
  * of decimal places"), so we send exactly the currency's decimals, never a digit Cybersource would cut.
- * Codes on that page that are no longer active ISO 4217 codes (BYR, CSK, ...) are not in this table.
+ * Codes on that page that are no longer active ISO 4217 codes (BYR, CSK, ...) are not in this table, nor is an
+ * active code the page does not list yet (XCG, the Caribbean guilder of 2025).
  */
 export const CYBERSOURCE_CURRENCIES: PspCurrencyTable = Object.freeze({
   psp: 'cybersource',
@@ -56,6 +57,7 @@ export const CYBERSOURCE_CURRENCIES: PspCurrencyTable = Object.freeze({
     CNY: { exponent: 2 },
     COP: { exponent: 2 },
     CRC: { exponent: 2 },
+    CUC: { exponent: 2 },
     CUP: { exponent: 2 },
     CVE: { exponent: 2 },
     CZK: { exponent: 2 },

@@ -1,4 +1,6 @@
-import { CURRENCY_CODES, isIsoCurrencyCode, isKnownCurrency, readPspCurrency } from '../../../src/money/currencies';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CURRENCY_CODES, currencyExponent, isIsoCurrencyCode, isKnownCurrency, readPspCurrency } from '../../../src/money/currencies';
 
 describe('readPspCurrency (a currency a PSP names in a webhook or a report)', () => {
   it.each([
@@ -9,7 +11,7 @@ describe('readPspCurrency (a currency a PSP names in a webhook or a report)', ()
     // Active ISO 4217 codes the money table leaves out: a real currency, never refused as none.
     ['CHE', 'CHE'],
     ['xau', 'XAU'],
-    ['XCG', 'XCG'],
+    ['xcg', 'XCG'],
   ])('reads %p as %p', (value, code) => {
     expect(readPspCurrency(value)).toEqual({ code });
   });
@@ -41,5 +43,37 @@ describe('readPspCurrency (a currency a PSP names in a webhook or a report)', ()
     for (const code of CURRENCY_CODES) expect(isIsoCurrencyCode(code)).toBe(true);
     expect(isKnownCurrency('CHE')).toBe(false);
     expect(isIsoCurrencyCode('CHE')).toBe(true);
+  });
+});
+
+describe('the money table against ISO 4217 list one (SIX, published 2024-06-25)', () => {
+  const xml = readFileSync(join(__dirname, '../../fixtures/iso4217/list-one.xml'), 'utf8');
+  const entries = [...xml.matchAll(/<CcyNtry>([\s\S]*?)<\/CcyNtry>/g)].flatMap(([, entry]) => {
+    const code = /<Ccy>([A-Z]{3})<\/Ccy>/.exec(entry ?? '')?.[1];
+    const units = /<CcyMnrUnts>([^<]+)<\/CcyMnrUnts>/.exec(entry ?? '')?.[1];
+    return code === undefined || units === undefined ? [] : [{ code, units }];
+  });
+  // Funds codes the table leaves out on purpose (no command is taken in them; a PSP naming one is still read).
+  const fundsLeftOut = new Set(['BOV', 'CHE', 'CHW', 'COU', 'MXV', 'USN']);
+
+  it('reads the list (179 codes)', () => {
+    expect(new Set(entries.map((e) => e.code)).size).toBe(179);
+  });
+
+  it('takes every code with a minor unit, at the exponent ISO gives it', () => {
+    const wrong = entries
+      .filter((e) => /^\d$/.test(e.units) && !fundsLeftOut.has(e.code))
+      .filter((e) => !isKnownCurrency(e.code) || currencyExponent(e.code) !== Number(e.units))
+      .map((e) => `${e.code} ${e.units}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('knows every other code but the testing and no-currency codes as a currency', () => {
+    const unknown = entries.filter((e) => !isIsoCurrencyCode(e.code)).map((e) => e.code);
+    expect([...new Set(unknown)].sort()).toEqual(['XTS', 'XXX']);
+  });
+
+  it('takes the Caribbean guilder (XCG, 2 decimals) that replaced ANG in 2025', () => {
+    expect(currencyExponent('XCG')).toBe(2);
   });
 });

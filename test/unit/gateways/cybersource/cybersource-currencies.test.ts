@@ -41,6 +41,7 @@ const PAGE_ROWS: Readonly<Record<string, number>> = {
   CNY: 2,
   COP: 2,
   CRC: 2,
+  CUC: 2,
   CUP: 2,
   CVE: 2,
   CZK: 2,
@@ -57,11 +58,12 @@ function decimal(minor: number, exp: number): string {
 
 describe('Cybersource currency table', () => {
   it('lists every active ISO 4217 currency with its ISO decimals, as the page does', () => {
-    expect(Object.keys(CYBERSOURCE_CURRENCIES.currencies).sort()).toEqual([...CURRENCY_CODES].sort());
+    // The page predates the Caribbean guilder (XCG, 2025): Cybersource is not told a currency it does not list.
+    expect(Object.keys(CYBERSOURCE_CURRENCIES.currencies).sort()).toEqual(CURRENCY_CODES.filter((c) => c !== 'XCG'));
     for (const [code, decimals] of Object.entries(PAGE_ROWS)) expect(CYBERSOURCE_CURRENCIES.currencies[code].exponent).toBe(decimals);
   });
 
-  it.each([...CURRENCY_CODES])('%s: sends totalAmount with exactly its decimals, reads it back, round trip exact', (code) => {
+  it.each(Object.keys(CYBERSOURCE_CURRENCIES.currencies))('%s: sends totalAmount with exactly its decimals, reads it back, round trip exact', (code) => {
     const exp = currencyExponent(code);
     const minor = 123456 * 10 ** Math.max(0, 2 - exp) + 7; // a last digit that matters in every exponent
     const text = decimal(minor, exp);
