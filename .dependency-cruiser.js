@@ -27,6 +27,14 @@ module.exports = {
       to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only', 'pre-compilation-only'] } },
     },
     {
+      name: 'ledger-keys-through-the-ledger',
+      comment:
+        "The operator views (src/ops/) and reconciliation (src/reconciliation-run/) read the ledger through Ledger's methods, never by naming its keys (docs/ARCHITECTURE.md, \"Known debts\": the modules still left to move).",
+      severity: 'error',
+      from: { path: ['^src/ops/', '^src/reconciliation-run/'] },
+      to: { path: '^src/redis/key-layout\\.ts$' },
+    },
+    {
       name: 'not-to-dev-dependency',
       comment: 'Product code may only import runtime dependencies.',
       severity: 'error',

@@ -1,9 +1,11 @@
+import { ChainableCommander } from 'ioredis';
 import { RedisClient } from '../redis/redis-connection';
 import { CommandType, Payment, PaymentCommand } from '../contracts/payment-command';
 import { holdsOneTimeMethodData, withoutMethodToken } from '../contracts/payment-method';
 import { LuaFragment, LuaScript, LuaStep } from '../redis/lua-script';
 import { redact } from '../logging/redact';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfAnchor, shardOfOrder, shardOfPayment } from '../redis/key-layout';
+import { scoredEntries } from '../redis/scored-entries';
 import { getEach, lowestAcrossKeys } from '../redis/shard-probe';
 import { AUTHORIZATION_VIEW_SCRIPT, CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
@@ -13,6 +15,7 @@ import {
   HOLD_SCRIPT,
   MARK_VOIDED_SCRIPT,
   PARK_SCRIPT,
+  READ_FIELDS_SCRIPT,
   RELEASE_SCRIPT,
   ReadBack,
   STATE_INDEX_INPUTS,
@@ -109,6 +112,43 @@ export interface DependentSummary {
   converted?: { amount: number; currency: string };
   /** The PSP's reference for it (`gateway_reference`), once an outcome named one: what a void of a capture names. */
   gatewayReference?: string;
+}
+
+/** One shard's part of a window of creation times (`Ledger.createdRanks`): its creation index ranks [start, end). */
+export interface ShardRanks {
+  shard: number;
+  start: number;
+  end: number;
+}
+
+/** What `Ledger.locateMany` looks up. */
+export interface OperationLookup {
+  /** Operation ids: which shard holds each (its creation index). */
+  ids: readonly string[];
+  /** The gateway whose PSP references `references` are. */
+  gateway: string;
+  /** PSP references on `gateway`: the operations the reference index names. */
+  references: readonly string[];
+  /** Order ids: the operations of each (the order index). */
+  orders: readonly string[];
+  /** Operations read per order at most, oldest first. */
+  perOrder: number;
+}
+
+/** What `Ledger.locateMany` found, each list in the order asked. */
+export interface OperationsLocated {
+  /** Per id, the lowest-numbered shard whose creation index holds it; null when none does. */
+  ids: (number | null)[];
+  /** Per reference, the operation each shard's entry names, by shard (none, one, or rarely two). */
+  references: { id: string; shard: number }[][];
+  /** Per order, its operations' ids, oldest first, in the order's shard. */
+  orders: { id: string; shard: number }[][];
+}
+
+/** An adjustment recorded on an operation (`Ledger.adjustmentsOfEach`): its id and the fields asked, raw (null where absent). */
+export interface RecordedAdjustmentFields {
+  id: string;
+  fields: (string | null)[];
 }
 
 type StateIndexKeys = Record<(typeof STATE_INDEX_INPUTS)[number], string>;
@@ -940,6 +980,188 @@ export class Ledger {
   async countInState(state: OperationState): Promise<number> {
     const counts = await Promise.all(this.shards.map((keys) => this.redis.zcard(keys.state(state))));
     return counts.reduce((a, b) => a + b, 0);
+  }
+
+  // --- Reads over every shard for the operator views (src/ops/) and reconciliation. Never on the hot path. ---
+
+  /**
+   * How many operations were created at or after `since` (epoch ms), summed over the shards (one ZCOUNT of
+   * each shard's creation index, sent together).
+   */
+  async countCreatedSince(since: number): Promise<number> {
+    return this.countFrom((keys) => keys.created, since);
+  }
+
+  /**
+   * How many operations in `state` have an index score at or after `since` (epoch ms), summed over the
+   * shards (one ZCOUNT each, sent together). For SUCCEEDED and FAILED the score is the time of the move into
+   * the state, so this counts those that settled since `since`; for PENDING, UNKNOWN and UNRESOLVED it is the
+   * next check; for RECEIVED and SENT the move's time, or where the recovery sweep moved it (`rescoreInState`).
+   */
+  async countInStateSince(state: OperationState, since: number): Promise<number> {
+    return this.countFrom((keys) => keys.state(state), since);
+  }
+
+  /** Members of one index per shard scored at or after `since` (epoch ms), summed. */
+  private async countFrom(index: (keys: ShardKeys) => string, since: number): Promise<number> {
+    const from = String(since);
+    const counts = await Promise.all(this.shards.map((keys) => this.redis.zcount(index(keys), from, '+inf')));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * The `count` ids of `state` with the highest index scores over every shard (each shard's highest `count`,
+   * merged), highest first: for SUCCEEDED and FAILED, the ones that entered it last. Each id's shard is
+   * remembered (the caller reads them next). One ZREVRANGE per shard, sent together.
+   */
+  async newestInState(state: OperationState, count: number): Promise<string[]> {
+    const pages = await Promise.all(
+      this.shards.map(async (keys) => {
+        const flat = await this.redis.zrevrange(keys.state(state), 0, count - 1, 'WITHSCORES');
+        return scoredEntries(flat).map((e) => ({ ...e, shard: keys.shard }));
+      }),
+    );
+    const newest = pages
+      .flat()
+      .sort((a, b) => b.score - a.score)
+      .slice(0, count);
+    for (const e of newest) this.memo.set(e.id, e.shard);
+    return newest.map((e) => e.id);
+  }
+
+  /**
+   * Each shard's part of the operations created at `from` ≤ t < `to` (epoch ms): their ranks [start, end) in
+   * the shard's creation index, oldest first (two ZCOUNTs per shard, all sent together). With
+   * `createdAtRanks`, a window is paged through by rank: bounded pages, no SCAN of the keyspace.
+   */
+  async createdRanks(from: number, to: number): Promise<ShardRanks[]> {
+    return Promise.all(
+      this.shards.map(async (keys) => {
+        const [start, end] = await Promise.all([this.redis.zcount(keys.created, '-inf', `(${from}`), this.redis.zcount(keys.created, '-inf', `(${to}`)]);
+        return { shard: keys.shard, start, end };
+      }),
+    );
+  }
+
+  /** The ids at ranks [start, end) of shard `shard`'s creation index, oldest first (one ZRANGE). */
+  async createdAtRanks(shard: number, start: number, end: number): Promise<string[]> {
+    return this.redis.zrange(this.shards[shard].created, start, end - 1);
+  }
+
+  /**
+   * The raw stored `fields` of each of `ids`, every one an operation of shard `shard` (null where absent; a
+   * row of nulls for an id with no record there). One script for them all (`READ_FIELDS_SCRIPT`).
+   */
+  async fieldsInShard(shard: number, ids: readonly string[], fields: readonly string[]): Promise<(string | null)[][]> {
+    if (ids.length === 0) return [];
+    const keys = this.shards[shard];
+    return (await READ_FIELDS_SCRIPT.run(
+      this.redis,
+      { keys: {}, args: {} },
+      fields,
+      ids.map((id) => keys.op(id)),
+    )) as (string | null)[][];
+  }
+
+  /**
+   * Where operation ids, PSP references and orders lead, in one round trip of one pipeline per shard (a few
+   * commands each, whatever the number asked): for each id, the shard whose creation index holds it (ZMSCORE);
+   * for each reference, every shard's reference index entry (MGET: two shards may hold one when an operation of
+   * another anchor took it over); for each order, its first `perOrder` operations (the order index, in the
+   * order's shard). Nothing is remembered: the caller notes the shards of the ids it goes on with.
+   */
+  async locateMany(query: OperationLookup): Promise<OperationsLocated> {
+    const { ids, gateway, references, orders, perOrder } = query;
+    const refNames = references.map((reference) => `${gateway}:${reference}`);
+    const orderShards = orders.map((order) => (orderKeyPart(order) === '' ? -1 : shardOfOrder(order)));
+    // Reply slots per shard: [ZMSCORE]? [MGET]? then that shard's orders, in the order asked.
+    const replies = await this.pipelineEach((keys, p) => {
+      let n = 0;
+      if (ids.length > 0) {
+        p.zmscore(keys.created, ...ids);
+        n += 1;
+      }
+      if (refNames.length > 0) {
+        p.mget(...refNames.map((name) => keys.reference(name)));
+        n += 1;
+      }
+      orders.forEach((order, i) => {
+        if (orderShards[i] !== keys.shard) return;
+        p.zrange(keys.order(orderKeyPart(order)), 0, perOrder - 1);
+        n += 1;
+      });
+      return n;
+    });
+    const refSlot = ids.length > 0 ? 1 : 0;
+    const orderSlot = refSlot + (refNames.length > 0 ? 1 : 0);
+    const idShards = ids.map((_id, n) => {
+      for (let s = 0; s < replies.length; s += 1) {
+        const scores = replies[s][0] as (string | null)[] | undefined;
+        if (scores && scores[n] !== null && scores[n] !== undefined) return s;
+      }
+      return null;
+    });
+    const byReference = refNames.map((_name, n) => {
+      const held: { id: string; shard: number }[] = [];
+      for (let s = 0; s < replies.length; s += 1) {
+        const id = (replies[s][refSlot] as (string | null)[] | undefined)?.[n];
+        if (typeof id === 'string') held.push({ id, shard: s });
+      }
+      return held;
+    });
+    const nextOrder = this.shards.map(() => orderSlot);
+    const byOrder = orderShards.map((shard) => (shard < 0 ? [] : (replies[shard][nextOrder[shard]++] as string[]).map((id) => ({ id, shard }))));
+    return { ids: idShards, references: byReference, orders: byOrder };
+  }
+
+  /**
+   * The adjustments recorded on each of `ids` (`S op:<id>:adjustments`, oldest first), each with its raw
+   * `fields` (null where absent: an adjustment id whose hash is gone is listed all the same). Ids of no
+   * operation are left out. Two rounds of one pipeline per shard, the second only when some operation has one.
+   */
+  async adjustmentsOfEach(ids: readonly string[], fields: readonly string[]): Promise<Map<string, RecordedAdjustmentFields[]>> {
+    const groups = await this.byShard(ids);
+    const lists = await this.pipelineEach((keys, p) => {
+      const group = groups.get(keys.shard) ?? [];
+      for (const id of group) p.zrange(keys.operationAdjustments(id), 0, -1);
+      return group.length;
+    });
+    const owners: { id: string; adjustment: string }[][] = this.shards.map(() => []);
+    const out = new Map<string, RecordedAdjustmentFields[]>();
+    for (const [shard, group] of groups) {
+      group.forEach((id, n) => {
+        out.set(id, []);
+        for (const adjustment of (lists[shard][n] as string[] | undefined) ?? []) owners[shard].push({ id, adjustment });
+      });
+    }
+    if (owners.every((o) => o.length === 0)) return out;
+    const rows = await this.pipelineEach((keys, p) => {
+      for (const o of owners[keys.shard]) p.hmget(keys.adjustment(o.adjustment), ...fields);
+      return owners[keys.shard].length;
+    });
+    owners.forEach((list, shard) =>
+      list.forEach(({ id, adjustment }, n) => {
+        out.get(id)?.push({ id: adjustment, fields: (rows[shard][n] as (string | null)[] | undefined) ?? [] });
+      }),
+    );
+    return out;
+  }
+
+  /**
+   * Runs `add` for each shard with that shard's pipeline (Redis Cluster: a pipeline's keys share one slot),
+   * skipped when it queued nothing, all sent together; returns each shard's replies (`[]` for a skipped one).
+   */
+  private async pipelineEach(add: (keys: ShardKeys, pipeline: ChainableCommander) => number): Promise<unknown[][]> {
+    return Promise.all(
+      this.shards.map(async (keys) => {
+        const pipeline = this.redis.pipeline();
+        if (add(keys, pipeline) === 0) return [];
+        return ((await pipeline.exec()) ?? []).map(([err, reply]) => {
+          if (err) throw err;
+          return reply;
+        });
+      }),
+    );
   }
 
   /**

@@ -1,9 +1,5 @@
-import { ShardKeys, shardKeysOf } from '../redis/key-layout';
-import { scoredEntries } from '../redis/scored-entries';
-import { RedisClient } from '../redis/redis-connection';
 import { Interaction, Ledger, OperationRecord } from '../ledger/ledger';
 import { OPERATION_STATES, OperationState, TERMINAL_STATES } from '../ledger/operation-state';
-import { operationIdsOfOrder } from '../ledger/order-index';
 import { redact } from '../logging/redact';
 
 /**
@@ -68,16 +64,9 @@ export function operationView(record: OperationRecord, now = Date.now()): Operat
   };
 }
 
-/** Read-only queries over the ledger for the CLI and the console (never on the hot path). */
+/** Read-only queries over the ledger for the CLI and the console (never on the hot path), through `Ledger`'s reads. */
 export class OperationsView {
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly ledger: Ledger,
-  ) {}
-
-  private get prefix(): string {
-    return this.ledger.prefix;
-  }
+  constructor(private readonly ledger: Ledger) {}
 
   /** One operation with its history (redacted as stored), or null. */
   async show(id: string, now = Date.now()): Promise<{ operation: OperationView; history: Interaction[] } | null> {
@@ -89,8 +78,7 @@ export class OperationsView {
 
   /** Every operation of an order (the order index), oldest first. */
   async byOrder(orderId: string, now = Date.now()): Promise<OperationView[]> {
-    const ids = await operationIdsOfOrder(this.redis, this.prefix, orderId);
-    return this.views(ids, now);
+    return (await this.ledger.operationsOfOrder(orderId)).map((r) => operationView(r, now));
   }
 
   /**
@@ -120,11 +108,12 @@ export class OperationsView {
     windowMs: number,
     now = Date.now(),
   ): Promise<{ windowMs: number; received: number; succeeded: number; failed: number; successRate: number | null; byState: Record<OperationState, number> }> {
-    const since = String(now - windowMs);
-    // Summed over the ledger's shards (src/redis/key-layout.ts), read together.
-    const sum = async (index: (keys: ShardKeys) => string) =>
-      (await Promise.all(shardKeysOf(this.prefix).map((keys) => this.redis.zcount(index(keys), since, '+inf')))).reduce((a, b) => a + b, 0);
-    const [received, succeeded, failed] = await Promise.all([sum((k) => k.created), sum((k) => k.state('SUCCEEDED')), sum((k) => k.state('FAILED'))]);
+    const since = now - windowMs;
+    const [received, succeeded, failed] = await Promise.all([
+      this.ledger.countCreatedSince(since),
+      this.ledger.countInStateSince('SUCCEEDED', since),
+      this.ledger.countInStateSince('FAILED', since),
+    ]);
     const settled = succeeded + failed;
     return { windowMs, received, succeeded, failed, successRate: settled === 0 ? null : succeeded / settled, byState: await this.ledger.countByState() };
   }
@@ -134,7 +123,7 @@ export class OperationsView {
    * p50, p95, p99 (null when none settled).
    */
   async latency(sample = 200): Promise<{ count: number; p50: number; p95: number; p99: number } | null> {
-    const ids = [...(await this.latest('SUCCEEDED', sample)), ...(await this.latest('FAILED', Math.ceil(sample / 4)))];
+    const ids = [...(await this.ledger.newestInState('SUCCEEDED', sample)), ...(await this.ledger.newestInState('FAILED', Math.ceil(sample / 4)))];
     if (ids.length === 0) return null;
     const durations: number[] = [];
     for (const [received, updated] of await this.ledger.fieldsOf(ids, ['received_at', 'updated_at'])) {
@@ -148,7 +137,7 @@ export class OperationsView {
 
   /** Gateway and state of the latest `sample` operations that settled (SUCCEEDED, FAILED), newest first. */
   async recentSettled(sample = 200): Promise<{ id: string; gateway: string; state: OperationState }[]> {
-    const ids = [...(await this.latest('SUCCEEDED', sample)), ...(await this.latest('FAILED', sample))];
+    const ids = [...(await this.ledger.newestInState('SUCCEEDED', sample)), ...(await this.ledger.newestInState('FAILED', sample))];
     if (ids.length === 0) return [];
     const out: { id: string; gateway: string; state: OperationState }[] = [];
     (await this.ledger.fieldsOf(ids, ['state', 'payment'])).forEach(([state, payment], i) => {
@@ -160,22 +149,6 @@ export class OperationsView {
       }
     });
     return out;
-  }
-
-  /** The `count` ids that entered `state` last, newest first, over every shard (each shard's newest, merged). */
-  private async latest(state: OperationState, count: number): Promise<string[]> {
-    const pages = await Promise.all(
-      shardKeysOf(this.prefix).map(async (keys) => {
-        const flat = await this.redis.zrevrange(keys.state(state), 0, count - 1, 'WITHSCORES');
-        return scoredEntries(flat).map((e) => ({ ...e, shard: keys.shard }));
-      }),
-    );
-    const newest = pages
-      .flat()
-      .sort((a, b) => b.score - a.score)
-      .slice(0, count);
-    for (const e of newest) this.ledger.remember(e.id, e.shard);
-    return newest.map((e) => e.id);
   }
 
   private async views(ids: readonly string[], now: number): Promise<OperationView[]> {

@@ -84,7 +84,7 @@ export function openOps(
     config,
     redis,
     ledger,
-    operations: new OperationsView(redis, ledger),
+    operations: new OperationsView(ledger),
     deadLetters,
     replay,
     audit,

@@ -1,0 +1,81 @@
+/**
+ * The ledger's reads over every shard that the operator views (src/ops/operations-view.ts) count and list
+ * with: operations created or settled since a time, and the newest ids of a state, merged across shards.
+ */
+import Redis from 'ioredis';
+import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { Ledger } from '../../../src/ledger/ledger';
+import { shardOfAnchor } from '../../../src/redis/key-layout';
+import { testNamespace } from '../../support/test-config';
+
+describe('the ledger read across its shards for the operator views', () => {
+  const prefix = `${testNamespace()}:`;
+  let redis: Redis;
+  let ledger: Ledger;
+
+  const command = (orderId: string): PaymentCommand => ({
+    version: 1,
+    command: 'authorize',
+    channel: 'bus',
+    sequence: `rpc-${orderId}`,
+    received_at: '2024-06-01T10:00:00.000Z',
+    payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: `tok-${orderId}`, amount: 1999, currency: 'EUR', order_id: orderId },
+  });
+
+  /** Order ids of `n` different shards. */
+  const ordersOfShards = (n: number): string[] => {
+    const byShard = new Map<number, string>();
+    for (let i = 0; byShard.size < n; i += 1) {
+      const order = `ORD-WIN-${i}`;
+      if (!byShard.has(shardOfAnchor(order))) byShard.set(shardOfAnchor(order), order);
+    }
+    return [...byShard.values()];
+  };
+
+  beforeAll(() => {
+    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
+    ledger = new Ledger(redis, prefix);
+  });
+
+  afterAll(async () => {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  it('counts the operations created, and those that settled, at or after a time, summed over the shards', async () => {
+    const [a, b, c] = ordersOfShards(3);
+    await ledger.create(`op-${a}`, command(a), 1_000);
+    await ledger.create(`op-${b}`, command(b), 2_000);
+    await ledger.create(`op-${c}`, command(c), 3_000);
+    for (const order of [a, b, c]) await ledger.transition(`op-${order}`, 'SENT', { event: 'sent' }, {}, 3_500);
+    await ledger.transition(`op-${a}`, 'SUCCEEDED', { event: 'ok' }, {}, 4_000);
+    await ledger.transition(`op-${b}`, 'SUCCEEDED', { event: 'ok' }, {}, 5_000);
+    await ledger.transition(`op-${c}`, 'FAILED', { event: 'declined' }, { reason: 'declined' }, 6_000);
+
+    expect(await ledger.countCreatedSince(2_000)).toBe(2);
+    expect(await ledger.countCreatedSince(3_001)).toBe(0);
+    expect(await ledger.countInStateSince('SUCCEEDED', 4_000)).toBe(2);
+    expect(await ledger.countInStateSince('SUCCEEDED', 4_001)).toBe(1);
+    expect(await ledger.countInStateSince('FAILED', 0)).toBe(1);
+    expect(await ledger.countInStateSince('RECEIVED', 0)).toBe(0);
+  });
+
+  it('lists the newest ids of a state over every shard, newest first, at most the count asked', async () => {
+    const orders = ordersOfShards(4).map((o) => `${o}-new`);
+    const ids = orders.map((o) => `op-${o}`);
+    for (const [i, order] of orders.entries()) {
+      await ledger.create(ids[i], command(order), 10_000);
+      await ledger.transition(ids[i], 'SENT', { event: 'sent' }, {}, 20_000 + i);
+    }
+
+    expect(await ledger.newestInState('SENT', 3)).toEqual([ids[3], ids[2], ids[1]]);
+    expect(await ledger.newestInState('SENT', 10)).toEqual([...ids].reverse());
+  });
+});
