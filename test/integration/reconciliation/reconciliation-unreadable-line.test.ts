@@ -105,20 +105,21 @@ describe('a PSP report line the reader cannot read, between readable ones', () =
     expect(classOf(after)).toEqual(['matched']);
     expect(classOf(bad)).toEqual(['missing_at_psp']);
     // Set aside: where the PSP has it, the field and why, never the value.
-    const expected = { line: badLine, field: 'currency', problem: 'is missing or malformed' };
+    const problem = 'is not an ISO 4217 currency code (a string of 4 characters)';
+    const expected = { line: badLine, field: 'currency', problem };
     expect(summary.unreadable).toBe(1);
     expect(summary.unreadableLines).toEqual([expected]);
     expect(unreadable).toEqual([expected]);
     expect(await metricValue('pb_reconciliation_lines_unreadable_total', { gateway: 'simulator' })).toBe(counted + 1);
     const warned = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.psp_line === badLine);
-    expect(warned).toEqual([expect.objectContaining({ level: 'warn', field: 'currency', problem: 'is missing or malformed' })]);
+    expect(warned).toEqual([expect.objectContaining({ level: 'warn', field: 'currency', problem })]);
     expect(logLines.join('\n')).not.toContain('EURO');
-    expect(markdown).toContain(`| ${badLine} | currency | is missing or malformed |`);
+    expect(markdown).toContain(`| ${badLine} | currency | ${problem} |`);
     const rows = readFileSync(detailsFile!, 'utf8')
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(rows).toContainEqual(expect.objectContaining({ class: 'unreadable', psp_line_id: badLine, note: 'currency: is missing or malformed' }));
+    expect(rows).toContainEqual(expect.objectContaining({ class: 'unreadable', psp_line_id: badLine, note: `currency: ${problem}` }));
     // The history the console and `ops reconciliation` show counts it.
     expect((await recentRuns(redis, config.redis.keyPrefix, 1))[0]).toMatchObject({ result: 'done', unreadable: 1 });
     // The cursor committed is past it: the window was read to its end and the run finished.

@@ -141,7 +141,18 @@ describe('simulator reader', () => {
     const body = { data: [line('l1', 'EUR'), line('l2', 'EURO'), line('l3', 'EUR')], has_more: false };
     const pages = await collect(simulatorReader(gateway('simulator', 'simulator'), fakeHttp([{ status: 200, body: JSON.stringify(body) }])).read(WINDOW));
     expect(ids(pages)).toEqual(['l1', 'l3']);
-    expect(unreadable(pages)).toEqual([{ line: 'l2', field: 'currency', problem: 'is missing or malformed' }]);
+    expect(unreadable(pages)).toEqual([{ line: 'l2', field: 'currency', problem: 'is not an ISO 4217 currency code (a string of 4 characters)' }]);
+    expect(JSON.stringify(unreadable(pages))).not.toContain('EURO');
+  });
+
+  it('names the field and its problem like the other readers, and a line without its id by its place in the page', async () => {
+    const body = { data: [line('l1', 'EUR'), { ...line('l2', 'EUR'), amount: 10.5 }, { ...line('', 'EUR'), id: undefined }], has_more: false };
+    const pages = await collect(simulatorReader(gateway('simulator', 'simulator'), fakeHttp([{ status: 200, body: JSON.stringify(body) }])).read(WINDOW));
+    expect(ids(pages)).toEqual(['l1']);
+    expect(unreadable(pages)).toEqual([
+      { line: 'l2', field: 'amount', problem: 'is not a whole number of minor units' },
+      { line: 'data[2] after the start', field: 'id', problem: 'is missing' },
+    ]);
   });
 
   it('still stops on a page that is no answer', async () => {
