@@ -16,6 +16,17 @@ export const reconciliationUnreadableLines = counter(
   ['gateway'],
 );
 
+/**
+ * Finished, applied runs whose window had PSP lines the reader could not read: the window is not reconciled, so the
+ * gateway's reconciled-through mark was held at (or put back to) its start, and retention waits, until a run of the
+ * window reads every line (`reconcile --again` once the PSP corrected its report).
+ */
+export const reconciliationMarkHeld = counter(
+  'pb_reconciliation_mark_held_total',
+  "Reconciliation runs that finished with PSP lines not read, so the gateway's reconciled-through mark was held at the window's start, by gateway",
+  ['gateway'],
+);
+
 /** What reconciliation did about them: adjusted, settled, would_apply (dry run), report (left to a person). */
 export const reconciliationActions = counter(
   'pb_reconciliation_actions_total',

@@ -20,10 +20,11 @@ import {
   reconciliationDuration,
   reconciliationLastSuccess,
   reconciliationLines,
+  reconciliationMarkHeld,
   reconciliationUndoneLines,
   reconciliationUnreadableLines,
 } from './reconciliation-metrics';
-import { PageDelta, ReconciliationRunState, StoredRun } from './reconciliation-run-state';
+import { PageDelta, ReconciliationRunState, RunMark, StoredRun } from './reconciliation-run-state';
 
 /** What the runner did about one verdict. */
 export type ActionOutcome =
@@ -225,9 +226,10 @@ export class ReconciliationRunner {
         }
       }
       if (result === 'done') {
-        // Retention (`retention.require_reconciliation`) expires only what a finished, applied run covered.
-        if (!dryRun) await this.markReconciled(window);
-        await state.finish(this.now());
+        // Retention (`retention.require_reconciliation`) expires only what finished, applied runs covered without a
+        // gap; a window with PSP lines not read is not covered.
+        const mark = dryRun ? undefined : await this.markReconciled(window, (await state.load()).unreadable);
+        await state.finish(this.now(), mark);
         options.onProgress?.({ phase: 'ledger', judged, fraction: 1 });
       }
       const summary = await summarize(result, resumed);
@@ -243,6 +245,7 @@ export class ReconciliationRunner {
         settled: summary.settled,
         would_apply: summary.wouldApply,
         unreadable: summary.unreadable,
+        ...(summary.mark ? { mark: summary.mark.outcome } : {}),
         duration_ms: Math.round(summary.durationMs),
       };
       if (result === 'stopped') deps.logger.warn('reconciliation run stopped; run it again to resume', fields);
@@ -421,22 +424,49 @@ export class ReconciliationRunner {
   }
 
   /**
-   * Moves the gateway's reconciled-through mark (`Ledger.markReconciledThrough`, read by retention) to the
-   * window's end, when the window joins on what is already covered (the mark is at or after its start) or
-   * there is no mark yet (the first run starts it). A window further on leaves it: the gap between was not
-   * reconciled. Only moves forward.
+   * Records the finished window against the gateway's reconciled-through mark (`Ledger.recordReconciledWindow`, read
+   * by retention), which says how far the gateway is reconciled without a gap. A window whose run read every PSP
+   * line moves the mark to its end when it joins what is covered (the mark is at or after its start, or there is
+   * none yet), and on through the windows reconciled past the mark before; a window further on is kept until the
+   * gap is reconciled. A window with lines not read (`unreadable`) is not reconciled: the mark is held at or before
+   * its start (put back to it if it had passed), counted (`pb_reconciliation_mark_held_total`) and said at warn,
+   * until a run of the window reads every line (`--again` once the PSP corrected its report).
    */
-  private async markReconciled(window: ReconciliationWindow): Promise<void> {
-    const through = await this.ledgerRecords.reconciledThrough(this.deps.gateway);
-    if (through !== null && through < window.from) {
-      this.deps.logger.info('reconciliation window does not join the reconciled-through mark; the mark stays (retention waits for the gap)', {
-        gateway: this.deps.gateway,
-        reconciled_through: new Date(through).toISOString(),
-        from: new Date(window.from).toISOString(),
-      });
-      return;
+  private async markReconciled(window: ReconciliationWindow, unreadable: number): Promise<RunMark> {
+    const { gateway, logger } = this.deps;
+    const recorded = await this.ledgerRecords.recordReconciledWindow(gateway, window, unreadable === 0);
+    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+    const fields = {
+      gateway,
+      from: iso(window.from),
+      to: iso(window.to),
+      reconciled_through: iso(recorded.through),
+      ...(recorded.before !== recorded.through ? { reconciled_through_before: iso(recorded.before) } : {}),
+    };
+    switch (recorded.outcome) {
+      case 'held':
+        reconciliationMarkHeld.inc({ gateway });
+        logger.warn(
+          'reconciliation window not reconciled: PSP lines not read keep the reconciled-through mark from passing its start (retention waits); once the PSP corrects them, reconcile the window again with --again',
+          { ...fields, unreadable },
+        );
+        return { outcome: 'held', through: recorded.through, reason: 'psp_lines_not_read' };
+      case 'gap':
+        logger.info('reconciliation window does not join the reconciled-through mark; the mark stays (retention waits for the gap)', fields);
+        break;
+      case 'moved':
+        if (recorded.joined > 0)
+          logger.info('reconciliation window joined the reconciled-through mark; windows reconciled past it before move it on', {
+            ...fields,
+            joined: recorded.joined,
+          });
+        break;
+      case 'covered':
+        break;
+      default:
+        return assertNever(recorded.outcome);
     }
-    await this.ledgerRecords.markReconciledThrough(this.deps.gateway, window.to);
+    return { outcome: recorded.outcome, through: recorded.through };
   }
 
   /**

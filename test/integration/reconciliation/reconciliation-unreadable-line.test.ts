@@ -88,6 +88,7 @@ describe('a PSP report line the reader cannot read, between readable ones', () =
     const verdicts: LineVerdict[] = [];
     const unreadable: UnreadablePspLine[] = [];
     const counted = await metricValue('pb_reconciliation_lines_unreadable_total', { gateway: 'simulator' });
+    const held = await metricValue('pb_reconciliation_mark_held_total', { gateway: 'simulator' });
     const dir = mkdtempSync(join(tmpdir(), 'recon-unreadable-'));
     const { summary, markdown, detailsFile } = await reconcile(config, {
       gateway: 'simulator',
@@ -125,13 +126,32 @@ describe('a PSP report line the reader cannot read, between readable ones', () =
     // The cursor committed is past it: the window was read to its end and the run finished.
     const state = await redis.hgetall(`${config.redis.keyPrefix}recon:run:{simulator:${window.from}:${window.to}}`);
     expect(state).toMatchObject({ status: 'done', cursor: 'end' });
-    expect(await ledger.reconciledThrough('simulator')).toBe(window.to);
+    // The window is not reconciled: the gateway's first window starts the mark at its start, not its end, so
+    // retention (which expires only what was updated before the mark) keeps the window's operations.
+    expect(await ledger.reconciledThrough('simulator')).toBe(window.from);
+    expect(summary.mark).toEqual({ outcome: 'held', through: window.from, reason: 'psp_lines_not_read' });
+    expect(await metricValue('pb_reconciliation_mark_held_total', { gateway: 'simulator' })).toBe(held + 1);
+    expect(markdown).toContain(`- Reconciled-through mark: **held** at ${new Date(window.from).toISOString()}: 1 PSP line(s) not read`);
+    expect(markdown).toContain('reconcile this window again with `--again`');
+    const holding = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => String(l.message).startsWith('reconciliation window not reconciled'));
+    expect(holding).toEqual([
+      expect.objectContaining({ level: 'warn', gateway: 'simulator', unreadable: 1, reconciled_through: new Date(window.from).toISOString() }),
+    ]);
+    expect((await recentRuns(redis, config.redis.keyPrefix, 1))[0]).toMatchObject({ mark: 'held' });
   });
 
   it('a second run does not stop at it: asked again the run is done and still reports it; a fresh run reads past it again', async () => {
     const { logger } = captureLogger('error');
     const again = await reconcile(config, { gateway: 'simulator', window, logger, redis });
-    expect(again.summary).toMatchObject({ result: 'already_done', unreadable: 1, unreadableLines: [{ line: badLine, field: 'currency' }] });
+    expect(again.summary).toMatchObject({
+      result: 'already_done',
+      unreadable: 1,
+      unreadableLines: [{ line: badLine, field: 'currency' }],
+      mark: { outcome: 'held', through: window.from },
+    });
+    expect(again.markdown).toContain('- Reconciled-through mark: **held**');
     const fresh = await reconcile(config, { gateway: 'simulator', window, logger, redis, dryRun: true });
     expect(fresh.summary).toMatchObject({ result: 'done', unreadable: 1 });
     expect(fresh.summary.classes).toMatchObject({ matched: 2, missing_at_psp: 1 });
@@ -147,8 +167,65 @@ describe('a PSP report line the reader cannot read, between readable ones', () =
     expect(asked.summary.result).toBe('already_done');
     const { summary } = await reconcile(config, { gateway: 'simulator', window, logger, redis, again: true });
     expect(summary).toMatchObject({ result: 'done', unreadable: 0, unreadableLines: [], adjusted: 0, settled: 0 });
+    // Every line read: the window is reconciled, and the mark moves to its end.
+    expect(summary.mark).toEqual({ outcome: 'moved', through: window.to });
+    expect(await ledger.reconciledThrough('simulator')).toBe(window.to);
     expect(summary.classes).toMatchObject({ matched: 3 });
     expect(logLines.some((l) => l.includes('reconciliation run finished before: read again from the start'))).toBe(true);
     expect(await ledger.interactions(bad.id)).toHaveLength(history);
+  });
+});
+
+describe('later windows reconciled while one with a line not read holds the mark (continues from the window above, reconciled)', () => {
+  const windows: { from: number; to: number }[] = [];
+  const sales: OperationRecord[] = [];
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+  beforeAll(async () => {
+    // Three windows after the one above, joined end to end, a sale in each.
+    let from = (await ledger.reconciledThrough('simulator'))!;
+    for (let i = 0; i < 3; i += 1) {
+      await pause();
+      sales.push(await deliver(channelCommand('sale', {}, { amount: 4100 + i, gateway_key: 'pm_card_visa' })));
+      await pause();
+      windows.push({ from, to: Date.now() });
+      from = Date.now();
+    }
+    expect(sales.map((s) => s.state)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+  });
+
+  const run = async (i: number, again = false) =>
+    (await reconcile(config, { gateway: 'simulator', window: windows[i], logger: captureLogger('error').logger, redis, again })).summary;
+
+  it('the mark stays at the start of the window not reconciled while the windows after it are reconciled; once it is, the mark moves through them', async () => {
+    const [first, second, third] = windows;
+    expect(await ledger.reconciledThrough('simulator')).toBe(first.from);
+    sim.injectDiscrepancy({ kind: 'currency_mismatch', reference: sales[0].id, currency: 'EURO' });
+    expect(await run(0)).toMatchObject({ result: 'done', unreadable: 1, mark: { outcome: 'held', through: first.from } });
+    // Reconciled, every line read, but past the window that is not: the mark does not pass it.
+    expect(await run(1)).toMatchObject({ result: 'done', unreadable: 0, mark: { outcome: 'gap', through: first.from } });
+    expect(await run(2)).toMatchObject({ result: 'done', unreadable: 0, mark: { outcome: 'gap', through: first.from } });
+    expect(await ledger.reconciledThrough('simulator')).toBe(first.from);
+
+    // The PSP corrects its report; the window read again with --again reads every line.
+    sim.injectDiscrepancy({ kind: 'currency_mismatch', reference: sales[0].id, currency: sales[0].payment.currency });
+    const { logger, lines } = captureLogger('info');
+    const { summary } = await reconcile(config, { gateway: 'simulator', window: first, logger, redis, again: true });
+    expect(summary).toMatchObject({ result: 'done', unreadable: 0, mark: { outcome: 'moved', through: third.to } });
+    expect(await ledger.reconciledThrough('simulator')).toBe(third.to);
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ message: expect.stringContaining('windows reconciled past it before move it on'), joined: 2 }),
+    );
+    expect(second.to).toBe(third.from);
+  });
+
+  it('a window the mark had passed, read again with a line not read, puts the mark back to its start until it is reconciled again', async () => {
+    const [, second, third] = windows;
+    sim.injectDiscrepancy({ kind: 'currency_mismatch', reference: sales[1].id, currency: 'EURO' });
+    expect(await run(1, true)).toMatchObject({ unreadable: 1, mark: { outcome: 'held', through: second.from } });
+    expect(await ledger.reconciledThrough('simulator')).toBe(second.from);
+    sim.injectDiscrepancy({ kind: 'currency_mismatch', reference: sales[1].id, currency: sales[1].payment.currency });
+    expect(await run(1, true)).toMatchObject({ unreadable: 0, mark: { outcome: 'moved', through: third.to } });
+    expect(await ledger.reconciledThrough('simulator')).toBe(third.to);
   });
 });
