@@ -8,7 +8,8 @@ export const reconciliationLines = counter('pb_reconciliation_lines_total', 'Rec
 
 /**
  * PSP lines the gateway's reader could not read (a missing or malformed field, a currency that is no ISO 4217
- * code): set aside with their reason in the run's report, never classified; the run reads on past them.
+ * code): set aside with their reason in the run's report, never classified; the run reads on past them. A line whose
+ * time does not read either (`UnreadablePspLine.undated`) is counted once, by the window that reports it.
  */
 export const reconciliationUnreadableLines = counter(
   'pb_reconciliation_lines_unreadable_total',

@@ -25,6 +25,7 @@ import {
   reconciliationUnreadableLines,
 } from './reconciliation-metrics';
 import { PageDelta, ReconciliationRunState, RunMark, StoredRun } from './reconciliation-run-state';
+import { UndatedLineClaims } from './undated-lines';
 
 /** What the runner did about one verdict. */
 export type ActionOutcome =
@@ -111,6 +112,8 @@ export interface ReconciliationRunnerDeps {
   now?: () => number;
 }
 
+/** How long a run's state is kept when the caller does not say, seconds. */
+const DEFAULT_STATE_TTL_S = 35 * 86_400;
 /** Non-matched verdicts logged one by one per invocation; the rest are in the report. */
 const LOGGED_VERDICTS = 50;
 const LOCK_MS = 120_000;
@@ -129,12 +132,15 @@ export class ReconciliationRunner {
   private readonly ledgerRecords: Ledger;
   /** Where a webhook's adjustment a line was found recorded by is tied to that line. */
   private readonly adjustmentStore: AdjustmentStore;
+  /** Which window reports an unreadable line whose time does not read. */
+  private readonly undated: UndatedLineClaims;
   private readonly now: () => number;
 
   constructor(private readonly deps: ReconciliationRunnerDeps) {
     this.ledger = new ReconciliationLedger(deps.redis, deps.prefix, deps.gateway);
     this.ledgerRecords = new Ledger(deps.redis, deps.prefix);
     this.adjustmentStore = new AdjustmentStore(deps.redis, deps.prefix);
+    this.undated = new UndatedLineClaims(deps.redis, deps.prefix, deps.gateway, deps.stateTtlS ?? DEFAULT_STATE_TTL_S);
     this.now = deps.now ?? Date.now;
   }
 
@@ -147,7 +153,7 @@ export class ReconciliationRunner {
     }
     const started = this.now();
     const clock = process.hrtime.bigint();
-    const state = new ReconciliationRunState(deps.redis, deps.prefix, deps.gateway, window, dryRun, deps.stateTtlS ?? 35 * 86_400);
+    const state = new ReconciliationRunState(deps.redis, deps.prefix, deps.gateway, window, dryRun, deps.stateTtlS ?? DEFAULT_STATE_TTL_S);
     const token = randomBytes(8).toString('hex');
     const summarize = async (result: ReconciliationSummary['result'], resumed: boolean): Promise<ReconciliationSummary> => {
       const stored = await state.load();
@@ -182,7 +188,7 @@ export class ReconciliationRunner {
       const resumed = stored.status === 'running';
       await state.start(started);
       deps.logger.info(resumed ? 'reconciliation run resumed' : 'reconciliation run started', { ...log, source: deps.source, phase: stored.phase });
-      const logged = { n: 0, unreadable: 0 };
+      const logged = { n: 0, unreadable: 0, elsewhere: 0 };
       // Adjustment id → the line this invocation tied it to: seen by the page's later lines (and, in a dry
       // run, which stores nothing, by later pages'). Late facts a webhook recorded first only: a few entries.
       const ties = new Map<string, string>();
@@ -190,8 +196,12 @@ export class ReconciliationRunner {
       if (stored.phase === 'psp') {
         for await (const page of readAhead(deps.reader.read(window, stored.cursor))) {
           const delta = await this.pspPage(page.records, state.seenKey, dryRun, options.sink, logged, ties);
-          // Set aside, never classified: the cursor below moves past them with the page's readable lines.
-          for (const line of page.unreadable ?? []) await this.noteUnreadable(line, delta, options.sink, logged, dryRun);
+          // Set aside, never classified: the cursor below moves past them with the page's readable lines. A line
+          // without a time is reported by one window only, the first whose run met it.
+          for (const line of page.unreadable ?? []) {
+            if (line.undated && !(await this.reportsUndated(line, window, dryRun, logged))) continue;
+            await this.noteUnreadable(line, delta, options.sink, logged, dryRun);
+          }
           delta.cursor = page.cursor;
           if (!dryRun) await this.holdFromExpiry(delta.held);
           await state.commit(delta, { token, ms: LOCK_MS });
@@ -317,6 +327,27 @@ export class ReconciliationRunner {
         ...(logged.unreadable === LOGGED_VERDICTS ? { further: 'further unreadable lines of this run are in its report only' } : {}),
       });
     if (sink?.unreadable) await sink.unreadable(line);
+  }
+
+  /**
+   * Whether this run reports `line`, an unreadable line whose time does not read (`UnreadablePspLine.undated`): yes
+   * when no run of another window claimed it first (`UndatedLineClaims`). A line another window reports is left
+   * out of this run (not counted, not kept, not holding its mark), with an info line (the first few of an
+   * invocation).
+   */
+  private async reportsUndated(line: UnreadablePspLine, window: ReconciliationWindow, dryRun: boolean, logged: { elsewhere: number }): Promise<boolean> {
+    const reporter = await this.undated.reporter(line.line, window, dryRun);
+    if (reporter.from === window.from && reporter.to === window.to) return true;
+    logged.elsewhere += 1;
+    if (logged.elsewhere <= LOGGED_VERDICTS)
+      this.deps.logger.info('reconciliation line unreadable and without a time: the run of another window reports it', {
+        gateway: this.deps.gateway,
+        psp_line: line.line,
+        field: line.field,
+        reported_by: { from: new Date(reporter.from).toISOString(), to: new Date(reporter.to).toISOString() },
+        dry_run: dryRun,
+      });
+    return false;
   }
 
   /** One page of the window's ledger operations no PSP line named: those that moved money are missing at the PSP. */

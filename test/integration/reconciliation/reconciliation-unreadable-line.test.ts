@@ -1,4 +1,6 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisClient } from '../../../src/redis/redis-connection';
@@ -33,10 +35,35 @@ let route: GatewayRoute;
 let recorder: OutcomeRecorder;
 let eventsQueue: ReturnType<typeof createOmsEventsQueue>;
 
+/** Adyen's report download, served locally: batch 1 is `adyenReport` (404 for any other). */
+let reports: Server;
+let adyenReport: string[] = [];
+const REPORT_USER = 'report@Company.AcmeCompany';
+const REPORT_PASSWORD = 'report-user-password-0123456789';
+
 beforeAll(async () => {
   sim = await startPspSimulator({ apiKey: API_KEY });
+  reports = createServer((req, res) => {
+    const basic = `Basic ${Buffer.from(`${REPORT_USER}:${REPORT_PASSWORD}`).toString('base64')}`;
+    if (req.headers.authorization !== basic) return void res.writeHead(401).end();
+    if (!req.url?.endsWith('/settlement_detail_report_batch_1.csv')) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'text/csv' }).end(adyenReport.map((l) => `${l}\r\n`).join(''));
+  });
+  await new Promise<void>((resolve) => reports.listen(0, '127.0.0.1', resolve));
   config = testConfig({
-    gateways: { simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recon-unreadable-0123456789', timeout_ms: 5000 } },
+    gateways: {
+      simulator: { type: 'simulator', base_url: sim.url, api_key: API_KEY, webhook_secret: 'whsec-recon-unreadable-0123456789', timeout_ms: 5000 },
+      adyen: {
+        type: 'adyen',
+        base_url: 'http://127.0.0.1:1/v71',
+        api_key: 'adyen-recon-unreadable-key-0123456789',
+        merchant_account: 'AcmeEU',
+        report_username: REPORT_USER,
+        report_password: REPORT_PASSWORD,
+        report_base_url: `http://127.0.0.1:${(reports.address() as AddressInfo).port}`,
+        timeout_ms: 5000,
+      },
+    },
   });
   redis = createRedis(config.redis, 'commands');
   ledger = new Ledger(redis, config.redis.keyPrefix);
@@ -46,6 +73,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await new Promise<void>((resolve) => reports.close(() => resolve()));
   await eventsQueue.close();
   redis.disconnect();
   await sim.stop();
@@ -227,5 +255,71 @@ describe('later windows reconciled while one with a line not read holds the mark
     sim.injectDiscrepancy({ kind: 'currency_mismatch', reference: sales[1].id, currency: sales[1].payment.currency });
     expect(await run(1, true)).toMatchObject({ unreadable: 0, mark: { outcome: 'moved', through: third.to } });
     expect(await ledger.reconciledThrough('simulator')).toBe(third.to);
+  });
+});
+
+describe('an Adyen report line whose Creation Date does not read, in a settlement batch adjacent windows both read', () => {
+  const HEADER =
+    'Company Account,Merchant Account,Psp Reference,Merchant Reference,Payment Method,Creation Date,TimeZone,Type,Modification Reference,Gross Currency,Gross Debit (GC),Gross Credit (GC),Exchange Rate,Net Currency,Net Debit (NC),Net Credit (NC),Commission (NC),Markup (NC),Scheme Fees (NC),Interchange (NC),Payment Method Variant,Modification Merchant Reference,Batch Number';
+  const HOUR = 3_600_000;
+  const T = Date.UTC(2026, 10, 2, 10);
+  const first = { from: T, to: T + HOUR };
+  const second = { from: T + HOUR, to: T + 2 * HOUR };
+  const stamp = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+  const settled = (psp: string, date: string) =>
+    `AcmeCompany,AcmeEU,${psp},ORD-${psp},visa,${date},UTC,Settled,99${psp},EUR,,10.00,1,EUR,,9.70,,0.10,0.05,0.15,visacredit,op-${psp},1`;
+  const BAD = 'settlement_detail_report_batch_1.csv:3';
+  const runs = async (window: { from: number; to: number }, options: { again?: boolean; dryRun?: boolean } = {}) => {
+    const { logger, lines } = captureLogger('info');
+    const { summary } = await reconcile(config, { gateway: 'adyen', window, logger, redis, ...options });
+    return { summary, log: lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  };
+
+  beforeAll(() => {
+    adyenReport = [
+      HEADER,
+      settled('1000000000000001', stamp(first.from + 60_000)),
+      settled('1000000000000002', '02/11/2026 10:30'),
+      settled('1000000000000003', stamp(second.from + 60_000)),
+    ];
+  });
+
+  it('is counted, kept and reported once, by the run of the first window that read it, which alone is held; the adjacent window leaves it to it', async () => {
+    const counted = await metricValue('pb_reconciliation_lines_unreadable_total', { gateway: 'adyen' });
+    const one = await runs(first);
+    expect(one.summary).toMatchObject({ result: 'done', unreadable: 1, mark: { outcome: 'held', through: first.from } });
+    expect(one.summary.unreadableLines).toEqual([{ line: BAD, field: 'Creation Date', problem: 'is not YYYY-MM-DD HH:MM:SS', undated: true }]);
+
+    const two = await runs(second);
+    // Read (its batch is the same report), but the first window's: not counted, not kept, no hold.
+    expect(two.summary).toMatchObject({ result: 'done', unreadable: 0, unreadableLines: [], mark: { outcome: 'gap', through: first.from } });
+    expect(await redis.llen(`${config.redis.keyPrefix}recon:run:{adyen:${second.from}:${second.to}}:unreadable`)).toBe(0);
+    expect(two.log).toContainEqual(
+      expect.objectContaining({
+        message: 'reconciliation line unreadable and without a time: the run of another window reports it',
+        psp_line: BAD,
+        reported_by: { from: new Date(first.from).toISOString(), to: new Date(first.to).toISOString() },
+      }),
+    );
+    expect(two.log.filter((l) => l.message === 'reconciliation line unreadable: set aside, the run reads on')).toEqual([]);
+    // A dry run of it leaves it to the first window as well.
+    expect((await runs(second, { dryRun: true })).summary).toMatchObject({ result: 'done', unreadable: 0 });
+    expect(await metricValue('pb_reconciliation_lines_unreadable_total', { gateway: 'adyen' })).toBe(counted + 1);
+
+    // The window that reports it, read again, still does; the history lists it once.
+    expect((await runs(first, { again: true })).summary).toMatchObject({ unreadable: 1, mark: { outcome: 'held', through: first.from } });
+    const history = (await recentRuns(redis, config.redis.keyPrefix, 10)).filter((r) => r.gateway === 'adyen' && !r.dryRun);
+    expect(history.map((r) => [r.from, r.unreadable])).toEqual([
+      [first.from, 1],
+      [second.from, 0],
+      [first.from, 1],
+    ]);
+  });
+
+  it('once the PSP corrects its date, the window that reported it reads every line with --again and the mark moves through both', async () => {
+    adyenReport[2] = settled('1000000000000002', stamp(first.from + 30 * 60_000));
+    const { summary } = await runs(first, { again: true });
+    expect(summary).toMatchObject({ result: 'done', unreadable: 0, lines: 2, mark: { outcome: 'moved', through: second.to } });
+    expect(await ledger.reconciledThrough('adyen')).toBe(second.to);
   });
 });
