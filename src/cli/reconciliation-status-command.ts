@@ -15,7 +15,7 @@ function line(r: GatewayReconciliation, now: number): string {
   const latest =
     run === null
       ? 'no run recorded'
-      : `latest run ${new Date(run.at).toISOString()}: ${run.result}${run.dryRun ? ' (dry run)' : ''}${run.error ? ` ${run.error}` : ''}, ${run.lines} lines, ${run.differences} differences${run.unreadable ? `, ${run.unreadable} PSP lines not read (in its report)` : ''}`;
+      : `latest run ${new Date(run.at).toISOString()}: ${run.result}${run.dryRun ? ' (dry run)' : ''}${run.error ? ` ${run.error}` : ''}, ${run.lines} lines, ${run.differences} differences${run.unreadable ? `, ${run.unreadable} PSP lines not read (in its report)` : ''}${run.mark === 'held' ? ', its window not reconciled: the mark is held at its start until it is reconciled again with --again' : ''}`;
   return `${r.gateway}  ${through}  ${latest}\n`;
 }
 

@@ -24,6 +24,7 @@ import {
   transitionWithStepScript,
 } from './ledger-scripts';
 import { ERASE_SCRIPT, EXPIRE_SCRIPT, RESTORE_SCRIPT } from './lifecycle-scripts';
+import { RECORD_RECONCILED_WINDOW_SCRIPT, ReconciledWindow, reconciledWindowOf } from './reconciled-mark';
 import { OPERATION_STATES, OperationState, POLLED_STATES, isTerminal } from './operation-state';
 import { CLAIM_KEY_SCRIPT, RELEASE_KEY_SCRIPT } from '../redis/key-claim';
 import { operationIdsOfOrder, orderKeyPart } from './order-index';
@@ -1404,6 +1405,29 @@ export class Ledger {
     const key = this.reconciledThroughKey(gateway);
     const current = Number((await this.redis.get(key)) ?? 0);
     if (through > current) await this.redis.set(key, String(through));
+  }
+
+  /**
+   * Key of the windows reconciled past `gateway`'s mark, not yet joined to it (a sorted set). Its hash tag is the
+   * mark's key itself, which has no braces (`redis.key_prefix` and gateway names allow none): the two share a Redis
+   * Cluster slot, for the one script that moves the mark through them.
+   */
+  reconciledWindowsKey(gateway: string): string {
+    return `${this.prefix}retention:reconciled_windows:{${this.reconciledThroughKey(gateway)}}`;
+  }
+
+  /**
+   * Records a finished, applied reconciliation run of `gateway` over `window` against the reconciled-through mark,
+   * in one step: `complete` (the run read every PSP line) moves the mark to the window's end when the window joins
+   * it, and on through the windows reconciled past it before, or keeps the window until the gap before it is
+   * reconciled; not `complete` holds the mark at or before the window's start (see `ReconciledMarkOutcome`).
+   */
+  async recordReconciledWindow(gateway: string, window: { from: number; to: number }, complete: boolean): Promise<ReconciledWindow> {
+    const reply = await RECORD_RECONCILED_WINDOW_SCRIPT.run(this.redis, {
+      keys: { mark: this.reconciledThroughKey(gateway), windows: this.reconciledWindowsKey(gateway) },
+      args: { from: window.from, to: window.to, complete: complete ? '1' : '0' },
+    });
+    return reconciledWindowOf(reply);
   }
 
   /** The gateway's reconciled-through mark (epoch ms), or null when no run has set one. */

@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis/redis-connection';
+import type { ReconciledMarkOutcome } from '../ledger/reconciled-mark';
 import { RECONCILIATION_CLASSES, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import type { ReconciliationSummary } from './reconciliation-runner';
 
@@ -23,6 +24,11 @@ export interface RecentRun {
   settled: number;
   /** PSP lines the reader could not read (set aside; in the run's report). Absent in entries of older releases. */
   unreadable?: number;
+  /**
+   * What the finished run did to the gateway's reconciled-through mark (`held`: PSP lines not read keep the window
+   * unreconciled). Absent: not finished by an applied run, or an entry of an older release.
+   */
+  mark?: ReconciledMarkOutcome;
   /** When the invocation ended, epoch ms. */
   at: number;
   durationMs: number;
@@ -60,6 +66,7 @@ export function recentRunOf(summary: ReconciliationSummary, at: number): RecentR
     adjusted: summary.adjusted,
     settled: summary.settled,
     unreadable: summary.unreadable,
+    ...(summary.mark ? { mark: summary.mark.outcome } : {}),
     at,
     durationMs: summary.durationMs,
   };

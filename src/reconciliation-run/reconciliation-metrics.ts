@@ -8,11 +8,23 @@ export const reconciliationLines = counter('pb_reconciliation_lines_total', 'Rec
 
 /**
  * PSP lines the gateway's reader could not read (a missing or malformed field, a currency that is no ISO 4217
- * code): set aside with their reason in the run's report, never classified; the run reads on past them.
+ * code): set aside with their reason in the run's report, never classified; the run reads on past them. A line whose
+ * time does not read either (`UnreadablePspLine.undated`) is counted once, by the window that reports it.
  */
 export const reconciliationUnreadableLines = counter(
   'pb_reconciliation_lines_unreadable_total',
   'Reconciliation PSP lines the reader could not read, set aside in the run report, by gateway',
+  ['gateway'],
+);
+
+/**
+ * Finished, applied runs whose window had PSP lines the reader could not read: the window is not reconciled, so the
+ * gateway's reconciled-through mark was held at (or put back to) its start, and retention waits, until a run of the
+ * window reads every line (`reconcile --again` once the PSP corrected its report).
+ */
+export const reconciliationMarkHeld = counter(
+  'pb_reconciliation_mark_held_total',
+  "Reconciliation runs that finished with PSP lines not read, so the gateway's reconciled-through mark was held at the window's start, by gateway",
   ['gateway'],
 );
 

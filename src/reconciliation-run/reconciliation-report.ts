@@ -1,5 +1,6 @@
 import { createWriteStream, WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { assertNever } from '../gateways/assert-never';
 import { formatMinor } from '../money/minor-units';
 import { RECONCILIATION_CLASSES, LineVerdict, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import type { UnreadablePspLine } from '../reconciliation/psp-record';
@@ -149,6 +150,25 @@ const CLASS_MEANING: Readonly<Record<ReconciliationClass, string>> = {
   not_a_payment: 'PSP lines about no payment (fees, payouts): context',
 };
 
+/** What the run did to the gateway's reconciled-through mark (what retention waits for), and why when it was held. */
+export function markText(summary: Pick<ReconciliationSummary, 'mark' | 'unreadable'>): string {
+  const mark = summary.mark;
+  if (!mark) return 'not recorded (a dry run, or a run not finished)';
+  const at = mark.through === null ? 'none' : new Date(mark.through).toISOString();
+  switch (mark.outcome) {
+    case 'held':
+      return `**held** at ${at}: ${summary.unreadable} PSP line(s) not read, so this window is not reconciled: the mark does not pass it (later windows reconciled count once it is) and retention waits. Once the PSP corrects its report, reconcile this window again with \`--again\`.`;
+    case 'gap':
+      return `stays at ${at}: this window starts after it; it counts once the windows between are reconciled.`;
+    case 'covered':
+      return `at ${at} already (this window was covered).`;
+    case 'moved':
+      return `moved to ${at}.`;
+    default:
+      return assertNever(mark.outcome);
+  }
+}
+
 /** The Markdown summary of a run; `details` names the per-line file when there is one. */
 export function markdownSummary(summary: ReconciliationSummary, details?: { path: string; rows: number }): string {
   const when = (ms: number): string => new Date(ms).toISOString();
@@ -160,6 +180,7 @@ export function markdownSummary(summary: ReconciliationSummary, details?: { path
     `- Mode: ${summary.dryRun ? 'dry run (nothing applied)' : 'applied'}; result: ${summary.result}${summary.resumed ? ' (resumed an earlier run)' : ''}`,
   );
   lines.push(`- Lines judged: ${summary.lines} in ${(summary.durationMs / 1000).toFixed(1)} s (this invocation)`);
+  if (summary.mark) lines.push(`- Reconciled-through mark: ${markText(summary)}`);
   lines.push('', '| class | count | meaning |', '| --- | ---: | --- |');
   for (const c of RECONCILIATION_CLASSES) lines.push(`| ${c} | ${summary.classes[c]} | ${CLASS_MEANING[c]} |`);
   lines.push('', '| action | count |', '| --- | ---: |');

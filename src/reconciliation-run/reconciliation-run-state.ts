@@ -1,6 +1,7 @@
 import { RedisClient } from '../redis/redis-connection';
 import { RECONCILIATION_CLASSES, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import type { ReconciliationWindow, UnreadablePspLine } from '../reconciliation/psp-record';
+import type { ReconciledMarkOutcome } from '../ledger/reconciled-mark';
 
 /** Unreadable lines a run keeps for its report (the first ones; all are counted). */
 export const UNREADABLE_LINES_KEPT = 1000;
@@ -9,6 +10,15 @@ const REFRESH_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis
 
 /** Where a run is: reading the PSP's lines, then the ledger's operations of the window no line named. */
 export type RunPhase = 'psp' | 'ledger';
+
+/** What a finished, applied run did to its gateway's reconciled-through mark (`Ledger.recordReconciledWindow`). */
+export interface RunMark {
+  outcome: ReconciledMarkOutcome;
+  /** The mark after the run, epoch ms (null: none). */
+  through: number | null;
+  /** Why the mark was held (`held` only): PSP lines the run could not read, so the window is not reconciled. */
+  reason?: 'psp_lines_not_read';
+}
 
 /** A run's progress as stored, totals over every invocation that worked on it. */
 export interface StoredRun {
@@ -31,6 +41,8 @@ export interface StoredRun {
   net: Record<string, number>;
   /** PSP lines the reader could not read, set aside (not in `lines`). */
   unreadable: number;
+  /** What the run did to the reconciled-through mark when it finished (absent: not finished, a dry run, or an older release's). */
+  mark?: RunMark;
 }
 
 /** What one committed page adds to the stored run. */
@@ -130,6 +142,15 @@ export class ReconciliationRunState {
       fees: byCurrency('fee:'),
       net: byCurrency('net:'),
       unreadable: num('unreadable'),
+      ...(isMarkOutcome(h.mark)
+        ? {
+            mark: {
+              outcome: h.mark,
+              through: h.mark_through ? Number(h.mark_through) : null,
+              ...(h.mark === 'held' ? { reason: 'psp_lines_not_read' as const } : {}),
+            },
+          }
+        : {}),
     };
   }
 
@@ -182,14 +203,23 @@ export class ReconciliationRunState {
     await m.exec();
   }
 
-  /** Marks the run done and drops its seen set (no longer needed); its unreadable lines stay with it for its report. */
-  async finish(now: number): Promise<void> {
+  /**
+   * Marks the run done, with what it did to the reconciled-through mark (`mark`; none for a dry run), and drops its
+   * seen set (no longer needed); its unreadable lines stay with it for its report.
+   */
+  async finish(now: number, mark?: RunMark): Promise<void> {
+    const fields = ['status', 'done', 'finished_at', String(now)];
+    if (mark) fields.push('mark', mark.outcome, 'mark_through', mark.through === null ? '' : String(mark.through));
     await this.redis
       .multi()
-      .hset(this.key, 'status', 'done', 'finished_at', String(now))
+      .hset(this.key, ...fields)
       .expire(this.key, this.ttlS)
       .expire(this.unreadableKey, this.ttlS)
       .del(this.seenKey)
       .exec();
   }
+}
+
+function isMarkOutcome(value: string | undefined): value is ReconciledMarkOutcome {
+  return value === 'moved' || value === 'covered' || value === 'gap' || value === 'held';
 }

@@ -20,10 +20,12 @@ import {
   reconciliationDuration,
   reconciliationLastSuccess,
   reconciliationLines,
+  reconciliationMarkHeld,
   reconciliationUndoneLines,
   reconciliationUnreadableLines,
 } from './reconciliation-metrics';
-import { PageDelta, ReconciliationRunState, StoredRun } from './reconciliation-run-state';
+import { PageDelta, ReconciliationRunState, RunMark, StoredRun } from './reconciliation-run-state';
+import { UndatedLineClaims } from './undated-lines';
 
 /** What the runner did about one verdict. */
 export type ActionOutcome =
@@ -110,6 +112,8 @@ export interface ReconciliationRunnerDeps {
   now?: () => number;
 }
 
+/** How long a run's state is kept when the caller does not say, seconds. */
+const DEFAULT_STATE_TTL_S = 35 * 86_400;
 /** Non-matched verdicts logged one by one per invocation; the rest are in the report. */
 const LOGGED_VERDICTS = 50;
 const LOCK_MS = 120_000;
@@ -128,12 +132,15 @@ export class ReconciliationRunner {
   private readonly ledgerRecords: Ledger;
   /** Where a webhook's adjustment a line was found recorded by is tied to that line. */
   private readonly adjustmentStore: AdjustmentStore;
+  /** Which window reports an unreadable line whose time does not read. */
+  private readonly undated: UndatedLineClaims;
   private readonly now: () => number;
 
   constructor(private readonly deps: ReconciliationRunnerDeps) {
     this.ledger = new ReconciliationLedger(deps.redis, deps.prefix, deps.gateway);
     this.ledgerRecords = new Ledger(deps.redis, deps.prefix);
     this.adjustmentStore = new AdjustmentStore(deps.redis, deps.prefix);
+    this.undated = new UndatedLineClaims(deps.redis, deps.prefix, deps.gateway, deps.stateTtlS ?? DEFAULT_STATE_TTL_S);
     this.now = deps.now ?? Date.now;
   }
 
@@ -146,7 +153,7 @@ export class ReconciliationRunner {
     }
     const started = this.now();
     const clock = process.hrtime.bigint();
-    const state = new ReconciliationRunState(deps.redis, deps.prefix, deps.gateway, window, dryRun, deps.stateTtlS ?? 35 * 86_400);
+    const state = new ReconciliationRunState(deps.redis, deps.prefix, deps.gateway, window, dryRun, deps.stateTtlS ?? DEFAULT_STATE_TTL_S);
     const token = randomBytes(8).toString('hex');
     const summarize = async (result: ReconciliationSummary['result'], resumed: boolean): Promise<ReconciliationSummary> => {
       const stored = await state.load();
@@ -181,7 +188,7 @@ export class ReconciliationRunner {
       const resumed = stored.status === 'running';
       await state.start(started);
       deps.logger.info(resumed ? 'reconciliation run resumed' : 'reconciliation run started', { ...log, source: deps.source, phase: stored.phase });
-      const logged = { n: 0, unreadable: 0 };
+      const logged = { n: 0, unreadable: 0, elsewhere: 0 };
       // Adjustment id → the line this invocation tied it to: seen by the page's later lines (and, in a dry
       // run, which stores nothing, by later pages'). Late facts a webhook recorded first only: a few entries.
       const ties = new Map<string, string>();
@@ -189,8 +196,12 @@ export class ReconciliationRunner {
       if (stored.phase === 'psp') {
         for await (const page of readAhead(deps.reader.read(window, stored.cursor))) {
           const delta = await this.pspPage(page.records, state.seenKey, dryRun, options.sink, logged, ties);
-          // Set aside, never classified: the cursor below moves past them with the page's readable lines.
-          for (const line of page.unreadable ?? []) await this.noteUnreadable(line, delta, options.sink, logged, dryRun);
+          // Set aside, never classified: the cursor below moves past them with the page's readable lines. A line
+          // without a time is reported by one window only, the first whose run met it.
+          for (const line of page.unreadable ?? []) {
+            if (line.undated && !(await this.reportsUndated(line, window, dryRun, logged))) continue;
+            await this.noteUnreadable(line, delta, options.sink, logged, dryRun);
+          }
           delta.cursor = page.cursor;
           if (!dryRun) await this.holdFromExpiry(delta.held);
           await state.commit(delta, { token, ms: LOCK_MS });
@@ -225,9 +236,10 @@ export class ReconciliationRunner {
         }
       }
       if (result === 'done') {
-        // Retention (`retention.require_reconciliation`) expires only what a finished, applied run covered.
-        if (!dryRun) await this.markReconciled(window);
-        await state.finish(this.now());
+        // Retention (`retention.require_reconciliation`) expires only what finished, applied runs covered without a
+        // gap; a window with PSP lines not read is not covered.
+        const mark = dryRun ? undefined : await this.markReconciled(window, (await state.load()).unreadable);
+        await state.finish(this.now(), mark);
         options.onProgress?.({ phase: 'ledger', judged, fraction: 1 });
       }
       const summary = await summarize(result, resumed);
@@ -243,6 +255,7 @@ export class ReconciliationRunner {
         settled: summary.settled,
         would_apply: summary.wouldApply,
         unreadable: summary.unreadable,
+        ...(summary.mark ? { mark: summary.mark.outcome } : {}),
         duration_ms: Math.round(summary.durationMs),
       };
       if (result === 'stopped') deps.logger.warn('reconciliation run stopped; run it again to resume', fields);
@@ -314,6 +327,27 @@ export class ReconciliationRunner {
         ...(logged.unreadable === LOGGED_VERDICTS ? { further: 'further unreadable lines of this run are in its report only' } : {}),
       });
     if (sink?.unreadable) await sink.unreadable(line);
+  }
+
+  /**
+   * Whether this run reports `line`, an unreadable line whose time does not read (`UnreadablePspLine.undated`): yes
+   * when no run of another window claimed it first (`UndatedLineClaims`). A line another window reports is left
+   * out of this run (not counted, not kept, not holding its mark), with an info line (the first few of an
+   * invocation).
+   */
+  private async reportsUndated(line: UnreadablePspLine, window: ReconciliationWindow, dryRun: boolean, logged: { elsewhere: number }): Promise<boolean> {
+    const reporter = await this.undated.reporter(line.line, window, dryRun);
+    if (reporter.from === window.from && reporter.to === window.to) return true;
+    logged.elsewhere += 1;
+    if (logged.elsewhere <= LOGGED_VERDICTS)
+      this.deps.logger.info('reconciliation line unreadable and without a time: the run of another window reports it', {
+        gateway: this.deps.gateway,
+        psp_line: line.line,
+        field: line.field,
+        reported_by: { from: new Date(reporter.from).toISOString(), to: new Date(reporter.to).toISOString() },
+        dry_run: dryRun,
+      });
+    return false;
   }
 
   /** One page of the window's ledger operations no PSP line named: those that moved money are missing at the PSP. */
@@ -421,22 +455,49 @@ export class ReconciliationRunner {
   }
 
   /**
-   * Moves the gateway's reconciled-through mark (`Ledger.markReconciledThrough`, read by retention) to the
-   * window's end, when the window joins on what is already covered (the mark is at or after its start) or
-   * there is no mark yet (the first run starts it). A window further on leaves it: the gap between was not
-   * reconciled. Only moves forward.
+   * Records the finished window against the gateway's reconciled-through mark (`Ledger.recordReconciledWindow`, read
+   * by retention), which says how far the gateway is reconciled without a gap. A window whose run read every PSP
+   * line moves the mark to its end when it joins what is covered (the mark is at or after its start, or there is
+   * none yet), and on through the windows reconciled past the mark before; a window further on is kept until the
+   * gap is reconciled. A window with lines not read (`unreadable`) is not reconciled: the mark is held at or before
+   * its start (put back to it if it had passed), counted (`pb_reconciliation_mark_held_total`) and said at warn,
+   * until a run of the window reads every line (`--again` once the PSP corrected its report).
    */
-  private async markReconciled(window: ReconciliationWindow): Promise<void> {
-    const through = await this.ledgerRecords.reconciledThrough(this.deps.gateway);
-    if (through !== null && through < window.from) {
-      this.deps.logger.info('reconciliation window does not join the reconciled-through mark; the mark stays (retention waits for the gap)', {
-        gateway: this.deps.gateway,
-        reconciled_through: new Date(through).toISOString(),
-        from: new Date(window.from).toISOString(),
-      });
-      return;
+  private async markReconciled(window: ReconciliationWindow, unreadable: number): Promise<RunMark> {
+    const { gateway, logger } = this.deps;
+    const recorded = await this.ledgerRecords.recordReconciledWindow(gateway, window, unreadable === 0);
+    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+    const fields = {
+      gateway,
+      from: iso(window.from),
+      to: iso(window.to),
+      reconciled_through: iso(recorded.through),
+      ...(recorded.before !== recorded.through ? { reconciled_through_before: iso(recorded.before) } : {}),
+    };
+    switch (recorded.outcome) {
+      case 'held':
+        reconciliationMarkHeld.inc({ gateway });
+        logger.warn(
+          'reconciliation window not reconciled: PSP lines not read keep the reconciled-through mark from passing its start (retention waits); once the PSP corrects them, reconcile the window again with --again',
+          { ...fields, unreadable },
+        );
+        return { outcome: 'held', through: recorded.through, reason: 'psp_lines_not_read' };
+      case 'gap':
+        logger.info('reconciliation window does not join the reconciled-through mark; the mark stays (retention waits for the gap)', fields);
+        break;
+      case 'moved':
+        if (recorded.joined > 0)
+          logger.info('reconciliation window joined the reconciled-through mark; windows reconciled past it before move it on', {
+            ...fields,
+            joined: recorded.joined,
+          });
+        break;
+      case 'covered':
+        break;
+      default:
+        return assertNever(recorded.outcome);
     }
-    await this.ledgerRecords.markReconciledThrough(this.deps.gateway, window.to);
+    return { outcome: recorded.outcome, through: recorded.through };
   }
 
   /**

@@ -90,6 +90,12 @@ export interface UnreadablePspLine {
   field: string;
   /** What is wrong with it, never its value. */
   problem: string;
+  /**
+   * The line's time does not read either, so the reader cannot tell which window it belongs to, and the runs of
+   * other windows that read the same report meet it too (an Adyen settlement batch is read by adjacent windows).
+   * The runner reports it once per line (`line`): in the window whose run met it first.
+   */
+  undated?: true;
 }
 
 /** A page of PSP lines and the opaque cursor that resumes right after it (stored by the runner). */

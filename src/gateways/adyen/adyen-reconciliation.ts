@@ -35,8 +35,10 @@ import { ADYEN_SETTLEMENT_TYPES, ADYEN_SETTLEMENT_TYPE_MAP, adyenSettlementKind,
  * lines whose `Creation Date` is in the window. A later run of the same window reads the same batches.
  *
  * Cursor (opaque to the runner): `{"b":<batch>,"l":<physical lines consumed>,"last":<newest batch>}`.
- * A data line that does not read is set aside (the page's `unreadable`, named `<report>:<line number>`); a
- * header without a needed column, a quoted field left open at the end, a batch gone while read stop the run.
+ * A data line that does not read is set aside (the page's `unreadable`, named `<report>:<line number>`): by the
+ * window its `Creation Date` falls in, or, when that does not read either, by every window that reads its batch,
+ * marked `undated` (the runner reports it once); a header without a needed column, a quoted field left open at
+ * the end, a batch gone while read stop the run.
  */
 
 /** Records per page. */
@@ -238,7 +240,11 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
   };
   const report = (batch: number): string => `settlement_detail_report_batch_${batch}.csv`;
 
-  /** The batch's first data line's time (undefined: an empty report), or null when the batch does not exist. */
+  /**
+   * The time of the batch's first data line whose `Creation Date` reads (undefined: none does, or an empty report),
+   * or null when the batch does not exist. A line whose time does not read is the run's to set aside, not a reason
+   * to stop finding batches.
+   */
   async function firstLineTime(batch: number): Promise<number | undefined | null> {
     let header: AdyenSettlementHeader | undefined;
     const joiner = new CsvRecordJoiner();
@@ -253,13 +259,8 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
           continue;
         }
         if (text.trim() === '') continue;
-        const fields = parseCsvRecord(text);
-        return adyenCreationTime(
-          gateway.name,
-          `${report(batch)}:${lineNo}`,
-          (fields[header.index.creationDate] ?? '').trim(),
-          (fields[header.index.timeZone] ?? '').trim(),
-        );
+        const at = lineTime(`${report(batch)}:${lineNo}`, header, parseCsvRecord(text));
+        if (at !== undefined) return at;
       }
       return undefined;
     } catch (err) {
@@ -344,8 +345,11 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
             );
             if (record === undefined) {
               // A batch holds other windows' lines too: one whose time reads outside this window is theirs to report.
+              // One whose time does not read may be any window's: every run that reads this batch meets it, and the
+              // runner reports it once (`undated`).
               const at = lineTime(where, header, fields);
-              if (at !== undefined && (at < window.from || at >= window.to)) unreadable.pop();
+              if (at === undefined) unreadable[unreadable.length - 1].undated = true;
+              else if (at < window.from || at >= window.to) unreadable.pop();
             } else if (record.occurredAt >= window.from && record.occurredAt < window.to) records.push(record);
             if (records.length + unreadable.length >= ADYEN_PAGE_SIZE) {
               yield { records, cursor: JSON.stringify({ b: batch, l: lineNo, last: cursor.last }), ...(unreadable.length > 0 ? { unreadable } : {}) };

@@ -1,5 +1,6 @@
 import type { GatewayConfig } from '../gateway-config';
 import { GatewayError } from '../../errors';
+import { PspRecordError } from '../../errors/psp-record-error';
 import { readPspCurrency } from '../../money/currencies';
 import type {
   PspRecord,
@@ -11,6 +12,7 @@ import type {
   ReconciliationWindow,
   UnreadablePspLine,
 } from '../../reconciliation/psp-record';
+import { readLine } from '../reconciliation-answer';
 
 /** Lines per page asked of the simulator (it serves at most 1,000). */
 const PAGE_SIZE = 500;
@@ -39,37 +41,61 @@ function kindOf(type: string): PspRecordKind {
   }
 }
 
+/** What stops a page (its body, its list): the run stops there and reads the page again. */
 function problem(field: string, gateway: string): GatewayError {
-  return new GatewayError('invalid_request', gateway, `simulator report: a line's ${field} is missing or malformed`, { field });
+  return new GatewayError('invalid_request', gateway, `simulator report: a page's ${field} is missing or malformed`, { field });
 }
 
-/** One line of `GET /v1/reports/lines` as a `PspRecord`. @throws GatewayError naming the malformed field. */
+/** What a value is, for a problem text: its JSON type, never the value itself. */
+function typeOf(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** Longest line id used to name an unreadable line; a longer one is named by its place in the page. */
+const NAMED_ID_MAX = 64;
+
+/**
+ * One line of `GET /v1/reports/lines` as a `PspRecord`.
+ * @throws PspRecordError naming the line (its id, else `?`), the field and what is wrong with it, never its value.
+ */
 export function simulatorRecord(value: unknown, gateway: string): PspRecord {
-  if (typeof value !== 'object' || value === null) throw problem('line', gateway);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new PspRecordError(gateway, '?', 'line', `is not a JSON object (${typeOf(value)})`);
   const line = value as Record<string, unknown>;
+  const where = typeof line.id === 'string' && line.id.length > 0 && line.id.length <= NAMED_ID_MAX ? line.id : '?';
+  const refuse = (field: string, explanation: string): PspRecordError => new PspRecordError(gateway, where, field, explanation);
   const text = (k: string, required: boolean): string | undefined => {
     const v = line[k];
-    if (typeof v === 'string' && v.length > 0) return v;
-    if (required || (v !== undefined && v !== null)) throw problem(k, gateway);
-    return undefined;
-  };
-  const int = (k: string): number => {
-    const v = line[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw problem(k, gateway);
+    if (v === undefined || v === null) {
+      if (required) throw refuse(k, 'is missing');
+      return undefined;
+    }
+    if (typeof v !== 'string') throw refuse(k, `is not a string (${typeOf(v)})`);
+    if (v.length === 0) throw refuse(k, 'is empty');
     return v;
   };
+  const int = (k: string, what: string): number => {
+    const v = line[k];
+    if (v === undefined || v === null) throw refuse(k, 'is missing');
+    if (typeof v !== 'number') throw refuse(k, `is not a number (${typeOf(v)})`);
+    if (!Number.isSafeInteger(v)) throw refuse(k, `is not ${what}`);
+    return v;
+  };
+  const lineId = text('id', true) as string;
   const status = line.status;
-  if (status !== 'succeeded' && status !== 'failed' && status !== 'pending') throw problem('status', gateway);
+  if (status === undefined || status === null) throw refuse('status', 'is missing');
+  if (status !== 'succeeded' && status !== 'failed' && status !== 'pending') throw refuse('status', 'is not succeeded, failed or pending');
   const type = text('type', true) as string;
   const payment = text('payment', true) as string;
   const objectId = text('object_id', true) as string;
   const reference = text('reference', false);
-  const currency = readPspCurrency(text('currency', true));
-  if ('problem' in currency) throw problem('currency', gateway);
-  const amount = int('amount');
-  if (amount < 0) throw problem('amount', gateway);
+  if (line.currency === undefined || line.currency === null) throw refuse('currency', 'is missing');
+  const currency = readPspCurrency(line.currency);
+  if ('problem' in currency) throw refuse('currency', currency.problem);
+  const amount = int('amount', 'a whole number of minor units');
+  if (amount < 0) throw refuse('amount', 'is negative');
   return {
-    lineId: text('id', true) as string,
+    lineId,
     kind: kindOf(type),
     status,
     ...(reference !== undefined ? { operationId: reference } : {}),
@@ -77,9 +103,9 @@ export function simulatorRecord(value: unknown, gateway: string): PspRecord {
     ...(objectId !== payment ? { modificationReference: objectId } : {}),
     amount,
     currency: currency.code,
-    fee: int('fee'),
-    net: int('net'),
-    occurredAt: int('created_ms'),
+    fee: int('fee', 'a whole number of minor units'),
+    net: int('net', 'a whole number of minor units'),
+    occurredAt: int('created_ms', 'a whole number of epoch milliseconds'),
     pspType: type,
   };
 }
@@ -107,15 +133,13 @@ export function simulatorReader(gateway: GatewayConfig, http: ReconciliationHttp
         const records: PspRecord[] = [];
         const unreadable: UnreadablePspLine[] = [];
         for (const [i, line] of body.data.entries()) {
-          try {
-            records.push(simulatorRecord(line, gateway.name));
-          } catch (err) {
-            if (!(err instanceof GatewayError && err.details.field !== undefined)) throw err;
-            // Set aside: the lines behind it are read. Named by its id, else its place in the page.
-            const id = (line as { id?: unknown } | null)?.id;
-            const where = typeof id === 'string' && id.length > 0 && id.length <= 64 ? id : `data[${i}] after ${next ?? 'the start'}`;
-            unreadable.push({ line: where, field: err.details.field, problem: 'is missing or malformed' });
-          }
+          // Set aside: the lines behind it are read. Named by its id, else its place in the page.
+          const record = readLine(
+            () => simulatorRecord(line, gateway.name),
+            unreadable,
+            () => `data[${i}] after ${next ?? 'the start'}`,
+          );
+          if (record !== undefined) records.push(record);
         }
         next = body.has_more === true && typeof body.next_cursor === 'string' ? body.next_cursor : END;
         yield { records, cursor: next, ...(unreadable.length > 0 ? { unreadable } : {}) };

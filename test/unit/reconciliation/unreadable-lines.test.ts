@@ -141,7 +141,18 @@ describe('simulator reader', () => {
     const body = { data: [line('l1', 'EUR'), line('l2', 'EURO'), line('l3', 'EUR')], has_more: false };
     const pages = await collect(simulatorReader(gateway('simulator', 'simulator'), fakeHttp([{ status: 200, body: JSON.stringify(body) }])).read(WINDOW));
     expect(ids(pages)).toEqual(['l1', 'l3']);
-    expect(unreadable(pages)).toEqual([{ line: 'l2', field: 'currency', problem: 'is missing or malformed' }]);
+    expect(unreadable(pages)).toEqual([{ line: 'l2', field: 'currency', problem: 'is not an ISO 4217 currency code (a string of 4 characters)' }]);
+    expect(JSON.stringify(unreadable(pages))).not.toContain('EURO');
+  });
+
+  it('names the field and its problem like the other readers, and a line without its id by its place in the page', async () => {
+    const body = { data: [line('l1', 'EUR'), { ...line('l2', 'EUR'), amount: 10.5 }, { ...line('', 'EUR'), id: undefined }], has_more: false };
+    const pages = await collect(simulatorReader(gateway('simulator', 'simulator'), fakeHttp([{ status: 200, body: JSON.stringify(body) }])).read(WINDOW));
+    expect(ids(pages)).toEqual(['l1']);
+    expect(unreadable(pages)).toEqual([
+      { line: 'l2', field: 'amount', problem: 'is not a whole number of minor units' },
+      { line: 'data[2] after the start', field: 'id', problem: 'is missing' },
+    ]);
   });
 
   it('still stops on a page that is no answer', async () => {
@@ -169,6 +180,32 @@ describe('Adyen reader', () => {
     expect(ids(pages)).toEqual(['1000000000000001:Settled:991000000000000001:1', '1000000000000003:Settled:991000000000000003:1']);
     expect(unreadable(pages)).toEqual([{ line: 'settlement_detail_report_batch_1.csv:3', field: 'Gross Currency', problem: expect.any(String) }]);
     expect(pages.at(-1)?.cursor).toBe(JSON.stringify({ b: 2, l: 0, last: 1 }));
+  });
+
+  it('marks a line whose Creation Date does not read as undated: it cannot tell whose window it is, and every window that reads its batch meets it', async () => {
+    const report = [
+      HEADER,
+      settled('1000000000000001', 'EUR'),
+      settled('1000000000000002', 'EUR').replace(stamp(AT_S * 1000), '2026-11-02T25:99'),
+      settled('1000000000000003', 'EUR'),
+    ];
+    const next = { from: WINDOW.to, to: WINDOW.to + (WINDOW.to - WINDOW.from) };
+    for (const window of [WINDOW, next]) {
+      const pages = await collect(adyenRecordReader(gateway('adyen', 'adyen'), fakeHttp([], report)).read(window));
+      expect(unreadable(pages)).toEqual([
+        { line: 'settlement_detail_report_batch_1.csv:3', field: 'Creation Date', problem: 'is not YYYY-MM-DD HH:MM:SS', undated: true },
+      ]);
+    }
+    // A line whose time reads is its own window's, never marked.
+    const dated = await collect(adyenRecordReader(gateway('adyen', 'adyen'), fakeHttp([], [HEADER, settled('1000000000000004', 'EURO')])).read(WINDOW));
+    expect(unreadable(dated)).toEqual([{ line: 'settlement_detail_report_batch_1.csv:2', field: 'Gross Currency', problem: expect.any(String) }]);
+  });
+
+  it("finds and reads a batch whose first data line's Creation Date does not read (its batch's time is the next line's)", async () => {
+    const report = [HEADER, settled('1000000000000001', 'EUR').replace(stamp(AT_S * 1000), 'yesterday'), settled('1000000000000002', 'EUR')];
+    const pages = await collect(adyenRecordReader(gateway('adyen', 'adyen'), fakeHttp([], report)).read(WINDOW));
+    expect(ids(pages)).toEqual(['1000000000000002:Settled:991000000000000002:1']);
+    expect(unreadable(pages)).toEqual([expect.objectContaining({ line: 'settlement_detail_report_batch_1.csv:2', field: 'Creation Date', undated: true })]);
   });
 
   it('still stops on a report whose header lacks a column it needs', async () => {
