@@ -93,13 +93,15 @@ export function authorizationExpiryStarts(): Counter<'gateway' | 'from'> {
 
 /**
  * `pb_cancels_of_captured_total{gateway,captured_by}`: cancels sent against an authorization our ledger shows
- * captured already (`captured_by`: sale | capture), at their first attempt. Such a cancel undoes a capture
- * (Cybersource: a void), which the PSP refuses once it has settled: then only a refund returns the money.
+ * captured already, at their first attempt. `captured_by`: `sale`, `capture` (captures that took all of it, or
+ * whose amounts are not all known): such a cancel undoes a capture (Cybersource: a void), which the PSP refuses
+ * once it has settled: then only a refund returns the money; `partial_capture` (captures that left part of it):
+ * the cancel releases that remainder and undoes no capture.
  */
 export function cancelsOfCaptured(): Counter<'gateway' | 'captured_by'> {
   return counter(
     'pb_cancels_of_captured_total',
-    'Cancels sent against an authorization already captured (a sale, or by captures), at their first attempt, by gateway',
+    'Cancels sent against an authorization already captured, at their first attempt, by gateway and captured_by (sale; capture: captures took all of it, the cancel voids; partial_capture: captures left part of it, the cancel releases that remainder and voids none)',
     ['gateway', 'captured_by'],
   );
 }

@@ -6,7 +6,15 @@ import { Config } from '../config/config';
 import { refundPendingEvent } from '../events/payment-event';
 import { GatewayError } from '../errors/gateway-error';
 import { commandRefused } from '../errors/command-refused';
-import { CapturedPayment, GatewayRequest, GatewayResponse, OperationContext, inquiryLagOf, inquirySupport } from '../gateways/gateway-adapter';
+import {
+  CapturedPayment,
+  GatewayRequest,
+  GatewayResponse,
+  OperationContext,
+  inquiryLagOf,
+  inquirySupport,
+  uncapturedRemainder,
+} from '../gateways/gateway-adapter';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { gatewayErrorDecline } from '../gateways/gateway-declines';
@@ -513,9 +521,24 @@ export class DeliveryService {
 
   /**
    * A cancel of a captured payment undoes a capture, not a hold (Cybersource voids it, and refuses once it
-   * has settled): counted and logged at its first attempt, where an operator looks for why a cancel failed.
+   * has settled); one of an authorization whose captures left part of it releases that remainder and undoes
+   * none. Counted and logged at its first attempt, where an operator looks for why a cancel failed.
    */
   private noteCancelOfCaptured(op: OperationRecord, captured: CapturedPayment, gateway: string): void {
+    const remainder = captured.by === 'capture' ? uncapturedRemainder(captured) : undefined;
+    if (captured.by === 'capture' && remainder !== undefined && remainder > 0) {
+      cancelsOfCaptured().inc({ gateway, captured_by: 'partial_capture' });
+      this.deps.logger.info('cancel of a partially captured authorization: the gateway is asked to release the uncaptured remainder; no capture is undone', {
+        operation_id: op.id,
+        gateway,
+        captured_by: 'partial_capture',
+        capture_ids: captured.captures.map((c) => c.id).join(','),
+        authorized_amount: captured.authorized.amount,
+        remainder,
+        currency: captured.authorized.currency,
+      });
+      return;
+    }
     cancelsOfCaptured().inc({ gateway, captured_by: captured.by });
     this.deps.logger.info('cancel of a captured payment: the gateway is asked to undo the capture (a void), refused once settled', {
       operation_id: op.id,

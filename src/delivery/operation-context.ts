@@ -1,6 +1,6 @@
 import { attemptIdempotencyKey } from './attempt-key';
 import { CommandType, Payment } from '../contracts/payment-command';
-import { CapturedPayment, HeldAmount, OperationContext } from '../gateways/gateway-adapter';
+import { CapturedByCaptures, CapturedPayment, HeldAmount, OperationContext, uncapturedRemainder } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -247,11 +247,12 @@ function heldFor(op: OperationRecord, auth: OperationRecord): { held?: HeldAmoun
 
 /**
  * A cancel's `captured`: what of its succeeded authorization `auth` was captured already (a sale not undone
- * after; else its succeeded captures the PSP did not undo, in registration order), so that a PSP whose undoing
- * of a captured payment is a void, not an authorization reversal, sends the right one. `dependents`: those
- * read with the registration (first attempt), else `null` and read here (one read per dependent, only for a
- * cancel of an authorization: retries and inquiries must name the same PSP object as the first attempt did).
- * Nothing for any other command.
+ * after; else its succeeded captures the PSP did not undo after, in registration order, with what `auth` holds
+ * at its PSP and each capture's amount in that currency), so that a PSP whose undoing of a captured payment is
+ * a void, not an authorization reversal, sends the right one, and one whose captures leave part of the hold
+ * releases that part (Cybersource). `dependents`: those read with the registration (first attempt), else
+ * `null` and read here (one read per dependent, only for a cancel of an authorization: retries and inquiries
+ * must name the same PSP object as the first attempt did). Nothing for any other command.
  */
 async function capturedFor(
   op: OperationRecord,
@@ -263,7 +264,23 @@ async function capturedFor(
   if (auth.command === 'sale') return auth.undoneBy === undefined ? { captured: { by: 'sale' } } : {};
   const captures = standingCaptures(dependents ?? (await ledger.dependentsOf(auth.id)));
   if (captures.length === 0) return {};
-  return { captured: { by: 'capture', captures: captures.map((d) => ({ id: d.id, ...(d.gatewayReference ? { reference: d.gatewayReference } : {}) })) } };
+  return { captured: capturesOf(auth, captures) };
+}
+
+/** `auth`'s standing `captures` with what it holds at its PSP, each capture's amount in that currency where known. Pure. */
+function capturesOf(auth: OperationRecord, captures: readonly DependentSummary[]): CapturedByCaptures {
+  const authorized = heldAtPsp(auth);
+  const currency = authorized.currency.toUpperCase();
+  // Not converted: a capture was sent in its command's currency, the authorization's (`currencyRefusal`).
+  const sameCurrency = fxLockOf(auth) === null && auth.payment.currency.toUpperCase() === currency;
+  return {
+    by: 'capture',
+    authorized,
+    captures: captures.map((d) => {
+      const amount = d.converted ? (d.converted.currency.toUpperCase() === currency ? d.converted.amount : undefined) : sameCurrency ? d.amount : undefined;
+      return { id: d.id, ...(d.gatewayReference ? { reference: d.gatewayReference } : {}), ...(amount !== undefined ? { amount } : {}) };
+    }),
+  };
 }
 
 /** An authorization's captures that succeeded and that the PSP did not undo after, in registration order. */
@@ -274,23 +291,47 @@ function standingCaptures(dependents: readonly DependentSummary[]): DependentSum
 }
 
 /**
- * What a SUCCEEDED cancel at a gateway whose cancel voided what was captured (`GatewayDefinition.cancelVoided`)
- * undid: the authorization it names when that is a sale not marked undone, else its one succeeded capture not
- * marked undone (the same reading `capturedFor` gave the request: a cancel of several is refused unsent).
- * `none`: nothing captured is left to mark (an uncaptured authorization reversed, or marked already: a retry);
- * `ambiguous`: several captures stand, so which one was voided is not known here.
+ * What a SUCCEEDED cancel at a gateway whose cancel can void what was captured (`GatewayDefinition.cancelVoided`)
+ * did, by the same reading `capturedFor` gave its request: `sale` (the authorization it names is a sale not
+ * marked undone), `capture` (its one succeeded capture not marked undone, when that capture took all the
+ * authorization holds: a void of it), `released` (its captures left part of the hold: a reversal of that
+ * remainder, which undid no capture; `remainder` in the PSP's currency), `ambiguous` (several captures stand
+ * and took it all: a cancel of them is refused unsent, so which one was voided is not known here), `none`
+ * (nothing captured stands: an uncaptured authorization reversed). A sale or capture already marked undone by
+ * this cancel (a crash between the mark and the cancel's success) is found again, so its void is still named.
  */
-export async function voidedByCancel(
-  cancel: OperationRecord,
-  ledger: Pick<Ledger, 'get' | 'dependentsOf'>,
-): Promise<{ kind: 'sale' | 'capture'; ids: string[]; authorizationId: string } | { kind: 'none' | 'ambiguous'; ids: string[]; authorizationId?: string }> {
+export async function voidedByCancel(cancel: OperationRecord, ledger: Pick<Ledger, 'get' | 'dependentsOf'>): Promise<CancelReading> {
   const auth = await ledger.get(cancel.authorizationId ?? cancel.payment.gateway_key);
   if (!auth || auth.state !== 'SUCCEEDED') return { kind: 'none', ids: [] };
-  if (auth.command === 'sale') return auth.undoneBy === undefined ? { kind: 'sale', ids: [auth.id], authorizationId: auth.id } : { kind: 'none', ids: [] };
-  const captures = standingCaptures(await ledger.dependentsOf(auth.id));
-  if (captures.length === 0) return { kind: 'none', ids: [], authorizationId: auth.id };
+  if (auth.command === 'sale') {
+    return auth.undoneBy === undefined || auth.undoneBy === cancel.id ? { kind: 'sale', ids: [auth.id], authorizationId: auth.id } : { kind: 'none', ids: [] };
+  }
+  const dependents = await ledger.dependentsOf(auth.id);
+  const captures = standingCaptures(dependents);
+  if (captures.length === 0) {
+    const marked = await markedBy(cancel.id, dependents, ledger);
+    return marked.length > 0 ? { kind: 'capture', ids: marked, authorizationId: auth.id } : { kind: 'none', ids: [], authorizationId: auth.id };
+  }
+  const read = capturesOf(auth, captures);
+  const remainder = uncapturedRemainder(read);
+  if (remainder !== undefined && remainder > 0) {
+    return { kind: 'released', ids: captures.map((d) => d.id), authorizationId: auth.id, remainder: { amount: remainder, currency: read.authorized.currency } };
+  }
   if (captures.length > 1) return { kind: 'ambiguous', ids: captures.map((d) => d.id), authorizationId: auth.id };
   return { kind: 'capture', ids: [captures[0].id], authorizationId: auth.id };
+}
+
+/** What {@link voidedByCancel} read. `ids`: the sale or capture voided, or the captures standing (`released`, `ambiguous`). */
+export type CancelReading =
+  | { kind: 'sale' | 'capture'; ids: string[]; authorizationId: string }
+  | { kind: 'released'; ids: string[]; authorizationId: string; remainder: HeldAmount }
+  | { kind: 'none' | 'ambiguous'; ids: string[]; authorizationId?: string };
+
+/** The succeeded captures among `dependents` marked undone by cancel `cancelId` (one read each, only of captures marked undone). */
+async function markedBy(cancelId: string, dependents: readonly DependentSummary[], ledger: Pick<Ledger, 'get'>): Promise<string[]> {
+  const undone = dependents.filter((d) => d.command === 'capture' && d.state === 'SUCCEEDED' && d.undone === true);
+  const records = await Promise.all(undone.map((d) => ledger.get(d.id)));
+  return records.filter((r): r is OperationRecord => r?.undoneBy === cancelId).map((r) => r.id);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
+import { RoutingRecord, gatewayOf } from '../ledger/routing-record';
 import { Config } from '../config/config';
 import { bullJobId } from '../queueing/job-id';
 import { EventStore, RecordResult } from '../events/event-store';
@@ -8,7 +8,7 @@ import { PaymentEvent, outcomeEvent } from '../events/payment-event';
 import { NotificationSender, sendLeaseMs, sendLeasedEvent } from '../events/event-send';
 import { GatewayOutcome, OutcomeStatus } from '../gateways/gateway-adapter';
 import { withSafeReason } from '../gateways/outcome-text';
-import { pspDiscrepancy } from '../events/psp-discrepancy';
+import { askedMoney, pspDiscrepancy } from '../events/psp-discrepancy';
 import { inBusUnits } from '../events/bus-units';
 import { confirmsBalance } from '../contracts/stored-value';
 import { authorizationExpiryStarts, capturesUndone, pspDiscrepancies, storedCardDiscrepancies } from './authorization-metrics';
@@ -27,7 +27,8 @@ import { boundedAction } from '../gateways/customer-action';
 import { ActionDeadline, actionDeadline, actionWait, actionWaitMs, noteActionDeadline, waitFromCreation } from './action-deadline';
 import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
-import { DEPENDENT, voidedByCancel } from './operation-context';
+import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
+import { CancelEffect } from '../ledger/cancel-effect';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
 
@@ -171,13 +172,15 @@ export class OutcomeRecorder {
     if (start !== undefined) Object.assign(interaction, { expiry_from: start.from, authorized_at: new Date(start.at).toISOString() });
     // A cancel's void undid a capture or sale: marked undone before the success is recorded, so a crash in between
     // leaves the cancel unsettled, its outcome found again (retry, inquiry, webhook) and the mark, set once, kept.
-    if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state)) && this.cancelVoided(gateway, outcome)) {
-      await this.markVoided(op, gateway, source, now);
+    // What it did (voided, or released the hold or what partial captures left) is recorded with its success.
+    if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state))) {
+      const effect = await this.cancelEffect(op, gateway, outcome, source, now);
+      if (effect) fields.cancelEffect = effect;
     }
     const after = await this.decide(op, to, interaction, fields, reference);
     if (start !== undefined && after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
-    if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source);
+    if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source, fields.cancelEffect);
     // The deadline this move set, once it is on the record (not a racing move's).
     if (deadline && after.state === 'ACTION_REQUIRED' && after.nextCheckAt === deadline.at) {
       const type = outcome.action?.psp_action?.type;
@@ -271,52 +274,92 @@ export class OutcomeRecorder {
     });
   }
 
-  /** Whether a cancel's successful `outcome` at gateway `name` voided what was captured (`GatewayDefinition.cancelVoided`). */
-  private cancelVoided(name: string, outcome: GatewayOutcome): boolean {
+  /**
+   * What cancel `op`'s successful `outcome` did at gateway `name`, for a PSP whose cancel can void what was
+   * captured (`GatewayDefinition.cancelVoided`); undefined at any other. Read as its request was built
+   * (`voidedByCancel`): captures that left part of the authorization were not voided, whatever the outcome's
+   * status says (a status inquiry's may name no reversal), so none is marked; a void's sale or capture is
+   * marked undone (`markVoided`).
+   */
+  private async cancelEffect(
+    op: OperationRecord,
+    name: string,
+    outcome: GatewayOutcome,
+    source: OutcomeSource,
+    now: number,
+  ): Promise<CancelEffect | undefined> {
     const type = this.deps.config.gateways[name]?.type;
-    return type !== undefined && gatewayDefinition(type).cancelVoided?.(outcome) === true;
+    const voids = type === undefined ? undefined : gatewayDefinition(type).cancelVoided;
+    if (voids === undefined) return undefined;
+    const read = await voidedByCancel(op, this.deps.ledger);
+    if (read.kind === 'released') {
+      if (op.state === 'SUCCEEDED') return { released: 'remainder', amount: read.remainder.amount, currency: read.remainder.currency };
+      this.deps.logger.info('cancel released what partial captures left of the authorization: no capture undone, they still count as captured', {
+        operation_id: op.id,
+        gateway: name,
+        source,
+        authorization_id: read.authorizationId,
+        capture_ids: read.ids.join(','),
+        released_amount: read.remainder.amount,
+        released_currency: read.remainder.currency,
+      });
+      return { released: 'remainder', amount: read.remainder.amount, currency: read.remainder.currency };
+    }
+    // A reversal (REVERSED, payments.reversals.*) voided nothing: a capture that succeeded while it was in flight was not undone by it.
+    if (!voids(outcome)) return { released: 'hold' };
+    return this.markVoided(op, name, source, now, read);
   }
 
   /**
-   * Marks what cancel `op`'s void undid (its sale, or its authorization's capture) undone by the cancel: its amount
-   * no longer counts as captured, so a refund of it is refused as `amount_exceeds_captured`. Idempotent (the mark
-   * is set once); counted in `pb_captures_undone_total{by=void}` with a warn line when it marks.
+   * Marks what cancel `op`'s void undid (`read`: its sale, or its authorization's capture) undone by the cancel:
+   * its amount no longer counts as captured, so a refund of it is refused as `amount_exceeds_captured`. Idempotent
+   * (the mark is set once); counted in `pb_captures_undone_total{by=void}` with an info line when it marks. Returns
+   * the effect to record: what was voided; the hold when nothing captured stood; none when which one is not known.
    */
-  private async markVoided(op: OperationRecord, gateway: string, source: OutcomeSource, now: number): Promise<void> {
+  private async markVoided(
+    op: OperationRecord,
+    gateway: string,
+    source: OutcomeSource,
+    now: number,
+    read: Exclude<CancelReading, { kind: 'released' }>,
+  ): Promise<CancelEffect | undefined> {
     const { ledger, logger } = this.deps;
-    const voided = await voidedByCancel(op, ledger);
-    if (voided.kind === 'ambiguous') {
+    if (read.kind === 'ambiguous') {
       logger.warn('cancel voided a capture, but its authorization has several captures standing: none is marked undone; check which one the PSP voided', {
         operation_id: op.id,
         gateway,
         source,
-        authorization_id: voided.authorizationId ?? null,
-        capture_ids: voided.ids.join(','),
+        authorization_id: read.authorizationId ?? null,
+        capture_ids: read.ids.join(','),
       });
-      return;
+      return undefined;
     }
-    if (voided.kind === 'none') return;
-    for (const id of voided.ids) {
+    if (read.kind === 'none') return { released: 'hold' };
+    for (const id of read.ids) {
       const marked = await ledger.markUndoneByVoid(id, op.id, now);
       if (marked.result !== 'marked') continue;
-      capturesUndone().inc({ gateway, command: voided.kind, by: 'void' });
+      capturesUndone().inc({ gateway, command: read.kind, by: 'void' });
       logger.info('capture voided by a cancel: marked undone, no longer counted as captured; refunds of it are refused', {
         operation_id: id,
-        command: voided.kind,
+        command: read.kind,
         undone_by: op.id,
-        authorization_id: voided.authorizationId,
+        authorization_id: read.authorizationId,
         gateway,
         source,
       });
     }
+    return { voided: read.ids[0], command: read.kind };
   }
 
-  /** The PSP confirmed another amount or currency than asked: a warning and `pb_psp_discrepancies_total`. */
-  private noteDiscrepancy(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource): void {
+  /**
+   * The PSP confirmed another amount or currency than asked: a warning and `pb_psp_discrepancies_total`.
+   * `cancelEffect`: what this outcome's cancel did (a release of what partial captures left asked that remainder).
+   */
+  private noteDiscrepancy(op: OperationRecord, outcome: GatewayOutcome, source: OutcomeSource, cancelEffect?: CancelEffect): void {
     // A balance inquiry's confirmed amount is the card's balance, never a discrepancy.
     if (confirmsBalance(op.command)) return;
-    // Compared with what the gateway was asked for (a converted payment's converted amount).
-    const asked = routedPayment(op);
+    // Compared with what the gateway was asked for (a converted payment's converted amount, a cancel's remainder).
+    const asked = askedMoney(cancelEffect ? { ...op, cancelEffect } : op);
     const discrepancy = pspDiscrepancy({ amount: asked.amount, currency: asked.currency }, outcome);
     if (!discrepancy) return;
     const field = discrepancy === 'currency_mismatch' ? 'currency' : 'amount';

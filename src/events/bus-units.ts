@@ -31,6 +31,9 @@ function moneyFields(params: Json): MoneyField[] {
       if (Array.isArray(list)) for (const part of list) if (isObject(part)) fields.push({ holder: part, key: 'amount', currency: commandCurrency });
     }
     if (isObject(payment.balance)) fields.push({ holder: payment.balance, key: 'amount', currency: payment.balance.currency });
+    // What a cancel released (docs/EVENTS.md, `gateway_response.released`).
+    const released = isObject(payment.gateway_response) ? payment.gateway_response.released : undefined;
+    if (isObject(released)) fields.push({ holder: released, key: 'amount', currency: released.currency });
     // A split tender's totals are in the order's currency; each tender's operation says its own.
     for (const split of [payment.split_tender, payment.split_tender_refund]) {
       if (!isObject(split)) continue;

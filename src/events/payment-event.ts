@@ -162,7 +162,7 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
   if (status === 'FAIL') payment.decline = failDecline(op, config);
   if (op.reasonField) payment.field = op.reasonField;
   payment.gateway_command = op.command;
-  payment.gateway_response = { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null };
+  payment.gateway_response = gatewayResponse(op, status, reported);
   payment.gateway_response_time = op.updatedAt - op.createdAt;
   payment.new_gateway_key = op.newGatewayKey ?? payment.new_gateway_key ?? null;
   // Where the orchestration sent it and why (rules, agreements, failovers), when anything decided.
@@ -185,6 +185,26 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
     method: config.serviceBus.methods.notifications[notificationFor(op.command)],
     params: { payment },
   };
+}
+
+/**
+ * The event's `gateway_response`: the PSP's status and reference, and for a cancel that succeeded at a PSP whose
+ * cancel can void what was captured (Cybersource, `cancelEffect`) what it did: `voided` (the operation reference
+ * and command of the capture or sale it voided) or `released` (what it released, as reported: the PSP's figure,
+ * else what it was asked; the hold, or what partial captures left of it). Pure.
+ */
+function gatewayResponse(op: OperationRecord, status: EventStatus, reported: { amount: number; currency: string }): Record<string, unknown> {
+  const response: Record<string, unknown> = { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null };
+  const effect = status === 'SUCCESS' ? op.cancelEffect : undefined;
+  if (effect === undefined) return response;
+  if ('voided' in effect) response.voided = { operation_reference: effect.voided, command: effect.command };
+  else
+    response.released = {
+      amount: reported.amount,
+      currency: reported.currency,
+      of: effect.released === 'remainder' ? 'uncaptured_remainder' : 'authorization',
+    };
+  return response;
 }
 
 /**

@@ -23,14 +23,24 @@ export function pspDiscrepancy(requested: ReportedMoney, confirmed: { amount?: n
 }
 
 /**
+ * What the gateway was asked for an operation: a cancel that released what its authorization's captures left
+ * (`cancelEffect` `remainder`) asked that remainder, whatever the command's amount; else a converted payment's
+ * converted amount (its routing record), else the command's. Pure.
+ */
+export function askedMoney(op: Pick<OperationRecord, 'payment' | 'routing' | 'cancelEffect'>): ReportedMoney {
+  const effect = op.cancelEffect;
+  if (effect !== undefined && 'released' in effect && effect.released === 'remainder') return { amount: effect.amount, currency: effect.currency };
+  const routed = routedPayment(op);
+  return { amount: routed.amount, currency: routed.currency };
+}
+
+/**
  * What an operation's event reports: the amount and currency the PSP confirmed where it said so, else what
  * the gateway was asked; what the command asked (`requested`, before any currency conversion); and the
  * discrepancy between what the gateway was asked and what it confirmed, if any. Pure.
  */
 export function reportedMoney(op: OperationRecord): { reported: ReportedMoney; requested: ReportedMoney; discrepancy: PspDiscrepancy | null } {
-  // What the gateway was asked for: a converted payment's converted amount (its routing record), else the command's.
-  const routed = routedPayment(op);
-  const asked = { amount: routed.amount, currency: routed.currency };
+  const asked = askedMoney(op);
   const requested = { amount: op.payment.amount, currency: op.payment.currency };
   // A balance inquiry's confirmed figure is the card's balance (see `balanceOf`), not this operation's money.
   if (confirmsBalance(op.command)) return { reported: asked, requested, discrepancy: null };

@@ -160,9 +160,45 @@ export interface OperationContext {
 /**
  * What of an authorization was captured: a sale that succeeded (captured with its authorization, under the
  * payment's own PSP reference), or the captures of an authorization that succeeded and that the PSP did not
- * undo after, each with its PSP reference where one was recorded, in the order they registered.
+ * undo after, each with its PSP reference where one was recorded, in the order they registered, with what
+ * the authorization holds at the PSP (`authorized`) and each capture's amount in that currency.
  */
-export type CapturedPayment = { by: 'sale' } | { by: 'capture'; captures: ReadonlyArray<{ id: string; reference?: string }> };
+export type CapturedPayment = { by: 'sale' } | CapturedByCaptures;
+
+/** The captures standing against an authorization, and what it holds at its PSP (see {@link CapturedPayment}). */
+export interface CapturedByCaptures {
+  by: 'capture';
+  captures: ReadonlyArray<StandingCapture>;
+  /** What the authorization holds at its PSP (`heldAtPsp`): what its captures are taken from. */
+  authorized: HeldAmount;
+}
+
+/** One capture standing against an authorization. */
+export interface StandingCapture {
+  /** Our operation id of the capture. */
+  id: string;
+  /** The PSP's id of the capture, once an outcome named one. */
+  reference?: string;
+  /**
+   * What it took, in integer minor units of the authorization's `authorized.currency`; absent when it is known
+   * in no figure of that currency (a capture of a converted authorization recorded before converted amounts were kept).
+   */
+  amount?: number;
+}
+
+/**
+ * What the standing captures left of their authorization uncaptured, in minor units of `authorized.currency`:
+ * the authorized amount less their amounts, never below 0. 0: fully captured. Undefined when a capture's
+ * amount in that currency is unknown (whether anything is left cannot be told). Pure.
+ */
+export function uncapturedRemainder(captured: CapturedByCaptures): number | undefined {
+  let taken = 0;
+  for (const c of captured.captures) {
+    if (c.amount === undefined) return undefined;
+    taken += c.amount;
+  }
+  return Math.max(0, captured.authorized.amount - taken);
+}
 
 /**
  * What an authorization holds at its PSP: the amount the PSP confirmed for it, else what its gateway was

@@ -5,6 +5,7 @@ import { RoutingRecord, parseRoutingRecord } from './routing-record';
 import { CustomerAction, parseCustomerAction } from '../gateways/customer-action';
 import { StoredCard, parseStoredCard } from '../gateways/stored-card';
 import { UNDONE_FIELD } from '../adjustments/adjustment';
+import { CancelEffect, parseCancelEffect } from './cancel-effect';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
 export interface OperationRecord {
@@ -70,6 +71,11 @@ export interface OperationRecord {
    * by a transition; the state stays SUCCEEDED.
    */
   undoneBy?: string;
+  /**
+   * A SUCCEEDED cancel at a PSP whose cancel can void what was captured (Cybersource): the capture or sale it
+   * voided, or the hold or uncaptured remainder it released (`cancel-effect.ts`), written with its success.
+   */
+  cancelEffect?: CancelEffect;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
   /**
@@ -143,6 +149,7 @@ const FIELDS: FieldTable = {
   storedToken: { hash: 'stored_token', codec: text },
   storedCard: { hash: 'stored_card', codec: json(parseStoredCard) },
   undoneBy: { hash: UNDONE_FIELD, codec: text },
+  cancelEffect: { hash: 'cancel_effect', codec: json(parseCancelEffect) },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -167,6 +174,7 @@ export const TRANSITION_SETTABLE = [
   'actionExpiresAt',
   'storedToken',
   'storedCard',
+  'cancelEffect',
 ] as const satisfies readonly (keyof OperationRecord)[];
 
 /**
@@ -260,6 +268,7 @@ function blankRecord(): BlankRecord {
     storedToken: undefined,
     storedCard: undefined,
     undoneBy: undefined,
+    cancelEffect: undefined,
   };
 }
 

@@ -82,6 +82,7 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     // Our refusals of a cancel of a captured authorization before any call (cybersource-requests.ts, CANCEL_REFUSALS)
     SEVERAL_CAPTURES_TO_VOID: 'operation_not_permitted',
     CAPTURE_REFERENCE_MISSING: 'operation_not_permitted',
+    CAPTURED_AMOUNT_UNKNOWN: 'operation_not_permitted',
     // 502 reason
     SYSTEM_ERROR: 'processing_error',
     SERVER_TIMEOUT: 'try_again_later',

@@ -52,9 +52,11 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   transformer: cybersourceTransformer,
   settings: CYBERSOURCE_SETTINGS,
   testDouble: false,
-  // cybersource-requests.ts cancelRequest: a cancel of a sale or a captured authorization is a void. One whose
-  // outcome says the authorization was reversed (REVERSED, payments.reversals.*) voided nothing: a capture that
-  // succeeded while that reversal was in flight was not undone by it.
+  // cybersource-requests.ts cancelRequest: a cancel of a sale, or of an authorization its captures took in full,
+  // is a void. One whose outcome says the authorization was reversed (REVERSED, payments.reversals.*) voided
+  // nothing: a capture that succeeded while that reversal was in flight was not undone by it. Nor did the
+  // reversal of what partial captures left: the recorder reads that from the ledger (`voidedByCancel`), whatever
+  // the outcome's status (a status inquiry's names no reversal).
   cancelVoided: (outcome) => !/revers/i.test(outcome.gatewayStatus ?? ''),
   webhookAccount: (gateway) => gateway.merchantId,
   credentialCheck: {

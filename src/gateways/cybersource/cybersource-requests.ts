@@ -6,7 +6,7 @@ import { Payment } from '../../contracts/payment-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { toCybersourceAmount } from './cybersource-currencies';
 import { assertNever } from '../assert-never';
-import { GatewayRequest, OperationContext } from '../gateway-adapter';
+import { GatewayRequest, OperationContext, uncapturedRemainder } from '../gateway-adapter';
 import { pathSegment } from '../path-segment';
 import { cybersourceMethodFields } from './cybersource-methods';
 import { payerAuthenticationFields, refuseMerchantInitiatedThreeDs, validationFields, wantsPayerAuthentication } from './cybersource-payer-auth';
@@ -168,37 +168,57 @@ function tokenizeRequest(ctx: OperationContext, gateway: GatewayConfig): Gateway
   );
 }
 
-/** Why a cancel of a captured authorization cannot be one void (the OMS event's reason). */
+/** Why a cancel of a captured authorization cannot be sent (the OMS event's reason). */
 export const CANCEL_REFUSALS = {
   /** Each capture is voided by its own id: one cancel cannot void several (a refund returns them). */
   severalCaptures: 'SEVERAL_CAPTURES_TO_VOID',
   /** The capture to void has no Cybersource id on record. */
   captureReference: 'CAPTURE_REFERENCE_MISSING',
+  /** What a capture took is known in no figure of the authorization's currency: whether any of it is left cannot be told. */
+  capturedAmount: 'CAPTURED_AMOUNT_UNKNOWN',
 } as const;
 
+function reversal(payment: Payment, code: string, minor: number, currency: string, field: string): GatewayRequest {
+  return post(`/pts/v2/payments/${id(payment)}/reversals`, {
+    clientReferenceInformation: { code },
+    reversalInformation: { amountDetails: amountDetails(minor, currency, field), reason: 'cancel' },
+  });
+}
+
 /**
- * A cancel. An authorization reversal (`POST /pts/v2/payments/{id}/reversals`) releases a hold nothing
- * captured; it does not undo a capture. What was captured (`ctx.captured`, from our ledger) is voided
- * instead, while Cybersource has not settled it: a sale by its payment id (`POST /pts/v2/payments/{id}/voids`,
- * "Void a Payment"), a separate capture by the capture's own id (`POST /pts/v2/captures/{id}/voids`, "Void a
- * Capture", the id its answer gave). A void takes no amount: it undoes the whole transaction. Once the batch
- * has settled Cybersource refuses it (400 `NOT_VOIDABLE`, webhook `payments.voids.reject`): a FAIL, and only
- * a refund returns the money.
+ * A cancel: the release of what the authorization still holds. An authorization reversal
+ * (`POST /pts/v2/payments/{id}/reversals`) releases a hold and leaves any capture of it as it is (Cybersource's
+ * authorization reversal service); only a void undoes a capture. So:
+ * - nothing captured (`ctx.captured` absent, from our ledger): a reversal of the command's amount;
+ * - captures that took less than the authorization holds (partial captures, one or several: the rest of the
+ *   order cancelled): a reversal of that remainder, the authorized amount (`captured.authorized`, what the PSP
+ *   confirmed) less what they took, in its currency. The captures stand: the goods they paid for shipped.
+ *   Cybersource reverses part of an authorization where the processor supports it; where it reversed that
+ *   part itself with the partial capture (automatic partial authorization reversal) it refuses ours, a FAIL;
+ * - a sale, or captures that took all of it: what was captured is voided, while Cybersource has not settled
+ *   it: a sale by its payment id (`POST /pts/v2/payments/{id}/voids`, "Void a Payment"), a capture by its own
+ *   id (`POST /pts/v2/captures/{id}/voids`, "Void a Capture", the id its answer gave). A void takes no amount: it
+ *   undoes the whole transaction. Once the batch has settled Cybersource refuses it (400 `NOT_VOIDABLE`,
+ *   webhook `payments.voids.reject`): a FAIL, and only a refund returns the money.
  */
 function cancelRequest(ctx: OperationContext, gateway: GatewayConfig, code: string): GatewayRequest {
   const { payment, captured } = ctx;
-  if (captured === undefined) {
-    return post(`/pts/v2/payments/${id(payment)}/reversals`, {
-      clientReferenceInformation: { code },
-      reversalInformation: { amountDetails: amountDetails(payment.amount, payment.currency), reason: 'cancel' },
+  if (captured === undefined) return reversal(payment, code, payment.amount, payment.currency, 'payment.amount');
+  if (captured.by === 'sale') return post(`/pts/v2/payments/${id(payment)}/voids`, { clientReferenceInformation: { code } });
+  const remainder = uncapturedRemainder(captured);
+  // The remainder is in the PSP's currency, the one the cancel is sent in (a converted authorization's too).
+  if (remainder === undefined || captured.authorized.currency.toUpperCase() !== payment.currency.toUpperCase()) {
+    throw new GatewayError('invalid_request', gateway.name, 'cancel of a captured authorization whose captures are not all known in its currency', {
+      gatewayCode: CANCEL_REFUSALS.capturedAmount,
+      field: 'payment.gateway_key',
     });
   }
-  if (captured.by === 'sale') return post(`/pts/v2/payments/${id(payment)}/voids`, { clientReferenceInformation: { code } });
+  if (remainder > 0) return reversal(payment, code, remainder, payment.currency, 'payment.gateway_key');
   if (captured.captures.length > 1) {
     throw new GatewayError(
       'invalid_request',
       gateway.name,
-      `cancel of an authorization with ${captured.captures.length} captures: each is voided by its own id`,
+      `cancel of an authorization fully captured by ${captured.captures.length} captures: each is voided by its own id`,
       {
         gatewayCode: CANCEL_REFUSALS.severalCaptures,
         field: 'payment.gateway_key',

@@ -233,12 +233,36 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     expect(logs.lines.some((l) => l.includes('cancel of a captured payment') && l.includes(cancelId) && l.includes(captureId))).toBe(true);
   });
 
+  it('names in the cancelled event the capture its void undid', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth));
+    const cancelId = await delivered(dependent('cancel', auth));
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment.gateway_response).toMatchObject({ status: 'VOIDED', voided: { operation_reference: captureId, command: 'capture' } });
+    expect(payment.gateway_response).not.toHaveProperty('released');
+  });
+
+  it('still names the voided capture when its mark was set before a crash kept the cancel from recording its success', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth));
+    const cancelId = await record(dependent('cancel', auth));
+    psp.rateLimitNextVoid = true;
+    expect((await service.deliver(cancelId)).kind).toBe('retry');
+    expect((await ledger.markUndoneByVoid(captureId, cancelId)).result).toBe('marked');
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    await recorder.apply((await ledger.get(cancelId))!, { status: 'SUCCESS', gatewayStatus: 'payments.voids.accept' }, 'webhook');
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
+  });
+
   it('still reverses an authorization nothing captured, with its amount', async () => {
     const auth = await paid('authorize');
     const authId = await pspId(auth.payment.operation_reference!);
     const cancelId = await delivered(dependent('cancel', auth));
     expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/payments/${authId}/reversals`]);
     expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '50.00', currency: 'USD' }, reason: 'cancel' });
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment.gateway_response).toMatchObject({ status: 'REVERSED', released: { amount: 5000, currency: 'USD', of: 'authorization' } });
   });
 
   it('a retry after the first attempt was held back voids the same capture again (never a reversal)', async () => {
@@ -266,7 +290,7 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     expect(sentFor(cancelId)).toHaveLength(1);
   });
 
-  it('refuses, unsent, a cancel of an authorization with two captures: each would need its own void', async () => {
+  it('refuses, unsent, a cancel of an authorization two captures took in full: each would need its own void', async () => {
     const auth = await paid('authorize');
     await delivered(dependent('capture', auth, { amount: 2000 }));
     await delivered(dependent('capture', auth, { amount: 3000 }));
@@ -355,5 +379,89 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     const refundId = await record(dependent('refund', auth, { amount: 5000 }));
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(sentFor(refundId).map((s) => s.url)).toEqual([`/pts/v2/payments/${await pspId(auth.payment.operation_reference!)}/refunds`]);
+  });
+});
+
+describe('Cybersource cancel of a partially captured authorization: the remainder released, no capture voided', () => {
+  it('reverses what the capture left (50.00 authorized, 30.00 captured: 20.00), keeps the capture, and says so', async () => {
+    const auth = await paid('authorize');
+    const authPspId = await pspId(auth.payment.operation_reference!);
+    const captureId = await delivered(dependent('capture', auth, { amount: 3000 }));
+    const before = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'partial_capture' });
+    const undoneBefore = await metricValue('pb_captures_undone_total', { gateway: 'cybs', command: 'capture', by: 'void' });
+    const discrepanciesBefore = await metricValue('pb_psp_discrepancies_total', { gateway: 'cybs', field: 'amount' });
+    const cancelId = await delivered(dependent('cancel', auth));
+    expect(sentFor(cancelId).map((s) => `${s.method} ${s.url}`)).toEqual([`POST /pts/v2/payments/${authPspId}/reversals`]);
+    expect(sentFor(cancelId)[0].body).toEqual({
+      clientReferenceInformation: { code: cancelId },
+      reversalInformation: { amountDetails: { totalAmount: '20.00', currency: 'USD' }, reason: 'cancel' },
+    });
+    // The capture stands: not voided, not marked, counted as captured money (a refund of it is sent).
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'cybs', command: 'capture', by: 'void' })).toBe(undoneBefore);
+    expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'partial_capture' })).toBe(before + 1);
+    expect(
+      logs.lines.some(
+        (l) => l.includes('cancel of a partially captured authorization') && l.includes(cancelId) && l.includes(captureId) && l.includes('"remainder":2000'),
+      ),
+    ).toBe(true);
+    // The event says what it released; the remainder it asked is what the PSP confirmed: no discrepancy.
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ released: 'remainder', amount: 2000, currency: 'USD' });
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment).toMatchObject({
+      status: 'SUCCESS',
+      amount: 2000,
+      currency: 'USD',
+      requested_amount: 5000,
+      reason: null,
+      gateway_response: { status: 'REVERSED', released: { amount: 2000, currency: 'USD', of: 'uncaptured_remainder' } },
+    });
+    expect(payment).not.toHaveProperty('discrepancy');
+    expect(await metricValue('pb_psp_discrepancies_total', { gateway: 'cybs', field: 'amount' })).toBe(discrepanciesBefore);
+    const refundId = await record(dependent('refund', auth, { amount: 3000 }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(refundId).map((s) => s.url)).toEqual([`/pts/v2/payments/${authPspId}/refunds`]);
+  });
+
+  it('releases what two partial captures left instead of refusing the cancel', async () => {
+    const auth = await paid('authorize');
+    const authPspId = await pspId(auth.payment.operation_reference!);
+    const first = await delivered(dependent('capture', auth, { amount: 1000 }));
+    const second = await delivered(dependent('capture', auth, { amount: 1500 }));
+    const cancelId = await delivered(dependent('cancel', auth));
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/payments/${authPspId}/reversals`]);
+    expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '25.00', currency: 'USD' }, reason: 'cancel' });
+    expect((await ledger.get(first))?.undoneBy).toBeUndefined();
+    expect((await ledger.get(second))?.undoneBy).toBeUndefined();
+  });
+
+  it('marks no capture undone whatever status the outcome names (a status inquiry names no reversal), and the released event stands', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth, { amount: 3000 }));
+    const cancelId = await record(dependent('cancel', auth));
+    psp.rateLimitNextReversal = true;
+    expect((await service.deliver(cancelId)).kind).toBe('retry');
+    const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+    const before = await metricValue('pb_captures_undone_total', { gateway: 'cybs', command: 'capture', by: 'void' });
+    // What a transaction search reports for a request it lists no status of: its reply flag.
+    expect((await recorder.apply((await ledger.get(cancelId))!, { status: 'SUCCESS', gatewayStatus: 'SOK' }, 'inquiry')).state).toBe('SUCCEEDED');
+    await recorder.apply((await ledger.get(cancelId))!, { status: 'SUCCESS', gatewayStatus: 'payments.voids.accept' }, 'webhook');
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    expect(await metricValue('pb_captures_undone_total', { gateway: 'cybs', command: 'capture', by: 'void' })).toBe(before);
+    expect(((await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>).gateway_response).toMatchObject({
+      released: { amount: 2000, currency: 'USD', of: 'uncaptured_remainder' },
+    });
+  });
+
+  it("still voids the capture of a fully captured authorization (today's behaviour), counted as captured_by capture", async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth, { amount: 5000 }));
+    const before = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'partial_capture' });
+    const voids = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' });
+    const cancelId = await delivered(dependent('cancel', auth, { amount: 2000 }));
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(captureId)}/voids`]);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'partial_capture' })).toBe(before);
+    expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' })).toBe(voids + 1);
   });
 });

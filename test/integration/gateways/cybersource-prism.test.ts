@@ -58,10 +58,31 @@ describe('Cybersource requests against the official spec (Prism)', () => {
 
   it.each([
     ['a sale (void of the payment)', { by: 'sale' as const }],
-    ['a captured authorization (void of its capture)', { by: 'capture' as const, captures: [{ id: 'op-prism-capture', reference: '6950605680120491268584' }] }],
+    [
+      'a captured authorization (void of its capture)',
+      {
+        by: 'capture' as const,
+        authorized: { amount: 10221, currency: 'USD' },
+        captures: [{ id: 'op-prism-capture', reference: '6950605680120491268584', amount: 10221 }],
+      },
+    ],
   ])('sends the cancel of %s the spec accepts', async (_what, captured) => {
     const request = t.buildRequest({ ...ctx('cancel'), captured }, suite.gateway);
     expect(request.path).toMatch(/\/voids$/);
+    const { status, violations } = await send(request);
+    expect(violations).toBeUndefined();
+    expect(status < 400 || status >= 500).toBe(true);
+  });
+
+  it('sends the release of what a partial capture left (a reversal of the remainder) the spec accepts', async () => {
+    const captured = {
+      by: 'capture' as const,
+      authorized: { amount: 10221, currency: 'USD' },
+      captures: [{ id: 'op-prism-capture', reference: '6950605680120491268584', amount: 6000 }],
+    };
+    const request = t.buildRequest({ ...ctx('cancel'), captured }, suite.gateway);
+    expect(request.path).toBe(`/pts/v2/payments/${PAYMENT_ID}/reversals`);
+    expect(JSON.parse(request.body ?? '{}')).toMatchObject({ reversalInformation: { amountDetails: { totalAmount: '42.21', currency: 'USD' } } });
     const { status, violations } = await send(request);
     expect(violations).toBeUndefined();
     expect(status < 400 || status >= 500).toBe(true);

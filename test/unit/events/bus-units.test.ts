@@ -35,6 +35,17 @@ describe('events in the bus amount units', () => {
     expect(out.params.adjustment).toMatchObject({ amount: 5 });
   });
 
+  it('converts what a cancel released (gateway_response.released) with the rest', () => {
+    const cancelled = event({
+      amount: 4000,
+      currency: 'USD',
+      gateway_response: { status: 'REVERSED', released: { amount: 4000, currency: 'USD', of: 'uncaptured_remainder' } },
+    });
+    expect(inBusUnits(cancelled, 'major').params.payment).toMatchObject({ amount: 40, amount_units: 'major', gateway_response: { released: { amount: 40 } } });
+    const odd = event({ amount: 4000, currency: 'USD', gateway_response: { status: 'REVERSED', released: { amount: 3999, currency: 'USD' } } });
+    expect(inBusUnits(odd, 'major').params.payment).toMatchObject({ amount: 4000, amount_units: 'minor', gateway_response: { released: { amount: 3999 } } });
+  });
+
   it('uses each currency exponent (JPY 0, KWD 3)', () => {
     expect(inBusUnits(event({ amount: 1500, currency: 'JPY' }), 'major').params.payment).toMatchObject({ amount: 1500, amount_units: 'major' });
     expect(inBusUnits(event({ amount: 7000, currency: 'KWD' }), 'major').params.payment).toMatchObject({ amount: 7, amount_units: 'major' });

@@ -82,6 +82,45 @@ describe('payment events', () => {
     expect(outcomeEvent(paid, config)?.params.payment).not.toHaveProperty('action_expires_at');
   });
 
+  describe("a cancel's effect at a PSP whose cancel can void what was captured (gateway_response)", () => {
+    const cancel = (overrides: Partial<OperationRecord>) =>
+      op({ command: 'cancel', payment: { ...op().payment, gateway: 'cybs', amount: 10000, currency: 'USD' }, gatewayStatus: 'REVERSED', ...overrides });
+
+    it('names the capture or sale its void undid, by operation reference', () => {
+      const payment = outcomeEvent(cancel({ gatewayStatus: 'VOIDED', cancelEffect: { voided: 'op-capture-1', command: 'capture' } }), config)?.params.payment;
+      expect(payment).toMatchObject({
+        gateway_response: { status: 'VOIDED', reference: 'cap_1', voided: { operation_reference: 'op-capture-1', command: 'capture' } },
+      });
+    });
+
+    it("names what it released of what partial captures left, as the PSP confirmed it, without flagging the command's amount", () => {
+      const effect = { released: 'remainder' as const, amount: 4000, currency: 'USD' };
+      const payment = outcomeEvent(cancel({ cancelEffect: effect, confirmedAmount: 4000, confirmedCurrency: 'USD' }), config)?.params.payment;
+      expect(payment).toMatchObject({
+        amount: 4000,
+        requested_amount: 10000,
+        reason: null,
+        gateway_response: { status: 'REVERSED', released: { amount: 4000, currency: 'USD', of: 'uncaptured_remainder' } },
+      });
+      expect(payment).not.toHaveProperty('discrepancy');
+      // The PSP released another figure than the remainder asked: flagged.
+      const other = outcomeEvent(cancel({ cancelEffect: effect, confirmedAmount: 3900, confirmedCurrency: 'USD' }), config)?.params.payment;
+      expect(other).toMatchObject({ discrepancy: 'amount_mismatch', gateway_response: { released: { amount: 3900 } } });
+    });
+
+    it('names the release of the whole hold, and nothing on a FAIL or on any other cancel', () => {
+      expect(outcomeEvent(cancel({ cancelEffect: { released: 'hold' } }), config)?.params.payment).toMatchObject({
+        gateway_response: { released: { amount: 10000, currency: 'USD', of: 'authorization' } },
+      });
+      const failed = outcomeEvent(cancel({ state: 'FAILED', cancelEffect: { released: 'hold' } }), config)?.params.payment as Record<string, unknown>;
+      expect(failed.gateway_response).toEqual({ status: 'REVERSED', reference: 'cap_1' });
+      expect((outcomeEvent(cancel({}), config)?.params.payment as Record<string, unknown>).gateway_response).toEqual({
+        status: 'REVERSED',
+        reference: 'cap_1',
+      });
+    });
+  });
+
   it('sends no event for an operation still in flight', () => {
     expect(outcomeEvent(op({ state: 'SENT' }), config)).toBeNull();
   });

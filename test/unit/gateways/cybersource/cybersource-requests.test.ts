@@ -49,6 +49,12 @@ describe('Cybersource requests', () => {
 
   describe('cancel of what was captured: a void, not an authorization reversal', () => {
     const CAPTURE_ID = '6950605680120491268584';
+    /** Captured by `captures` (amounts in USD minor units) of an authorization holding `authorized`. */
+    const byCaptures = (authorized: number, ...captures: Array<{ id: string; reference?: string; amount?: number }>) => ({
+      by: 'capture' as const,
+      authorized: { amount: authorized, currency: 'USD' },
+      captures,
+    });
 
     it('voids a sale by its payment id, with the merchant reference and no amount (a void undoes the whole transaction)', () => {
       const req = t.buildRequest({ ...ctx('cancel'), captured: { by: 'sale' } }, gateway);
@@ -57,8 +63,8 @@ describe('Cybersource requests', () => {
       expect(bodyOf(req.body)).toEqual({ clientReferenceInformation: { code: 'op-cancel-1' } });
     });
 
-    it("voids a separately captured authorization's capture by the capture's own id", () => {
-      const req = t.buildRequest({ ...ctx('cancel'), captured: { by: 'capture', captures: [{ id: 'op-capture-1', reference: CAPTURE_ID }] } }, gateway);
+    it("voids the capture of a fully captured authorization by the capture's own id", () => {
+      const req = t.buildRequest({ ...ctx('cancel'), captured: byCaptures(10221, { id: 'op-capture-1', reference: CAPTURE_ID, amount: 10221 }) }, gateway);
       expect(req.path).toBe(`/pts/v2/captures/${CAPTURE_ID}/voids`);
       expect(bodyOf(req.body)).toEqual({ clientReferenceInformation: { code: 'op-cancel-1' } });
     });
@@ -67,29 +73,108 @@ describe('Cybersource requests', () => {
       expect(t.buildRequest(ctx('cancel'), gateway).path).toBe(`/pts/v2/payments/${PAYMENT_ID}/reversals`);
     });
 
-    it('refuses, before any call and for good, a cancel of an authorization with several captures (each is voided by its own id) naming why', () => {
-      const captures = [
-        { id: 'op-capture-1', reference: CAPTURE_ID },
-        { id: 'op-capture-2', reference: '6950605680120491268585' },
-      ];
-      const err = thrownBy(() => t.buildRequest({ ...ctx('cancel'), captured: { by: 'capture', captures } }, gateway), GatewayError);
+    it('refuses, before any call and for good, a cancel of an authorization fully captured by several captures (each is voided by its own id) naming why', () => {
+      const captured = byCaptures(
+        10221,
+        { id: 'op-capture-1', reference: CAPTURE_ID, amount: 6000 },
+        { id: 'op-capture-2', reference: '6950605680120491268585', amount: 4221 },
+      );
+      const err = thrownBy(() => t.buildRequest({ ...ctx('cancel'), captured }, gateway), GatewayError);
       expect(err.kind).toBe('invalid_request');
       expect(err.retryable).toBe(false);
       expect(err.details).toMatchObject({ gatewayCode: 'SEVERAL_CAPTURES_TO_VOID', field: 'payment.gateway_key' });
     });
 
     it('refuses a cancel of a capture whose Cybersource id is not on record, rather than reversing what was captured', () => {
-      const err = thrownBy(() => t.buildRequest({ ...ctx('cancel'), captured: { by: 'capture', captures: [{ id: 'op-capture-1' }] } }, gateway), GatewayError);
+      const err = thrownBy(
+        () => t.buildRequest({ ...ctx('cancel'), captured: byCaptures(10221, { id: 'op-capture-1', amount: 10221 }) }, gateway),
+        GatewayError,
+      );
       expect(err.retryable).toBe(false);
       expect(err.details.gatewayCode).toBe('CAPTURE_REFERENCE_MISSING');
     });
 
     it('never lets a capture reference change the path', () => {
       const err = thrownBy(
-        () => t.buildRequest({ ...ctx('cancel'), captured: { by: 'capture', captures: [{ id: 'c', reference: '..' }] } }, gateway),
+        () => t.buildRequest({ ...ctx('cancel'), captured: byCaptures(10221, { id: 'c', reference: '..', amount: 10221 }) }, gateway),
         GatewayError,
       );
       expect(err.details.gatewayCode).toBe('INVALID_PATH_SEGMENT');
+    });
+  });
+
+  describe('cancel of a partially captured authorization: a reversal of what the captures left, no capture voided', () => {
+    const CAPTURE_ID = '6950605680120491268584';
+
+    it('reverses the authorized amount less the capture (100.00 authorized, 60.00 captured: 40.00) on the authorization id', () => {
+      const captured = {
+        by: 'capture' as const,
+        authorized: { amount: 10000, currency: 'USD' },
+        captures: [{ id: 'op-capture-1', reference: CAPTURE_ID, amount: 6000 }],
+      };
+      const req = t.buildRequest({ ...ctx('cancel', { amount: 10000 }), captured }, gateway);
+      expect(req.method).toBe('POST');
+      expect(req.path).toBe(`/pts/v2/payments/${PAYMENT_ID}/reversals`);
+      expect(bodyOf(req.body)).toEqual({
+        clientReferenceInformation: { code: 'op-cancel-1' },
+        reversalInformation: { amountDetails: { totalAmount: '40.00', currency: 'USD' }, reason: 'cancel' },
+      });
+    });
+
+    it("takes the remainder off what the PSP holds, not the cancel's amount, whatever the cancel asks", () => {
+      const captured = {
+        by: 'capture' as const,
+        authorized: { amount: 8000, currency: 'USD' },
+        captures: [{ id: 'op-capture-1', reference: CAPTURE_ID, amount: 2500 }],
+      };
+      const body = bodyOf(t.buildRequest({ ...ctx('cancel', { amount: 10221 }), captured }, gateway).body);
+      expect(body.reversalInformation).toEqual({ amountDetails: { totalAmount: '55.00', currency: 'USD' }, reason: 'cancel' });
+    });
+
+    it('releases what several partial captures left instead of refusing the cancel', () => {
+      const captured = {
+        by: 'capture' as const,
+        authorized: { amount: 10221, currency: 'USD' },
+        captures: [
+          { id: 'op-capture-1', reference: CAPTURE_ID, amount: 2000 },
+          { id: 'op-capture-2', reference: '6950605680120491268585', amount: 3000 },
+        ],
+      };
+      const req = t.buildRequest({ ...ctx('cancel'), captured }, gateway);
+      expect(req.path).toBe(`/pts/v2/payments/${PAYMENT_ID}/reversals`);
+      expect(bodyOf(req.body).reversalInformation).toEqual({ amountDetails: { totalAmount: '52.21', currency: 'USD' }, reason: 'cancel' });
+    });
+
+    it('converts the remainder with the currency table like every other Cybersource amount (JPY has no minor unit, KWD three)', () => {
+      const jpy = {
+        by: 'capture' as const,
+        authorized: { amount: 12000, currency: 'JPY' },
+        captures: [{ id: 'op-capture-1', reference: CAPTURE_ID, amount: 5000 }],
+      };
+      expect(bodyOf(t.buildRequest({ ...ctx('cancel', { amount: 12000, currency: 'JPY' }), captured: jpy }, gateway).body).reversalInformation).toEqual({
+        amountDetails: { totalAmount: '7000', currency: 'JPY' },
+        reason: 'cancel',
+      });
+      const kwd = {
+        by: 'capture' as const,
+        authorized: { amount: 10000, currency: 'KWD' },
+        captures: [{ id: 'op-capture-1', reference: CAPTURE_ID, amount: 1234 }],
+      };
+      expect(bodyOf(t.buildRequest({ ...ctx('cancel', { amount: 10000, currency: 'KWD' }), captured: kwd }, gateway).body).reversalInformation).toEqual({
+        amountDetails: { totalAmount: '8.766', currency: 'KWD' },
+        reason: 'cancel',
+      });
+    });
+
+    it('refuses, unsent, a cancel whose captures are not all known in the currency the authorization is held in (voiding one could undo a partial capture)', () => {
+      const captured = { by: 'capture' as const, authorized: { amount: 10221, currency: 'USD' }, captures: [{ id: 'op-capture-1', reference: CAPTURE_ID }] };
+      const err = thrownBy(() => t.buildRequest({ ...ctx('cancel'), captured }, gateway), GatewayError);
+      expect(err.retryable).toBe(false);
+      expect(err.details).toMatchObject({ gatewayCode: 'CAPTURED_AMOUNT_UNKNOWN', field: 'payment.gateway_key' });
+      const elsewhere = { ...captured, authorized: { amount: 10221, currency: 'EUR' }, captures: [{ id: 'op-capture-1', reference: CAPTURE_ID, amount: 100 }] };
+      expect(thrownBy(() => t.buildRequest({ ...ctx('cancel'), captured: elsewhere }, gateway), GatewayError).details.gatewayCode).toBe(
+        'CAPTURED_AMOUNT_UNKNOWN',
+      );
     });
   });
 

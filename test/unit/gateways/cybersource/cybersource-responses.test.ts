@@ -186,7 +186,10 @@ describe('Cybersource responses', () => {
 
   it("maps Cybersource's refusal of a void once the batch settled (400 NOT_VOIDABLE) to a FAIL naming it, operation not permitted", () => {
     const outcome = t.parseResponse(
-      { ...ctx('cancel'), captured: { by: 'capture', captures: [{ id: 'op-capture-1', reference: NEW_AUTH_ID }] } },
+      {
+        ...ctx('cancel'),
+        captured: { by: 'capture', authorized: { amount: 10221, currency: 'USD' }, captures: [{ id: 'op-capture-1', reference: NEW_AUTH_ID, amount: 10221 }] },
+      },
       response(400, {
         submitTimeUtc: '2026-11-22T10:00:00Z',
         status: 'INVALID_REQUEST',

@@ -1,0 +1,25 @@
+/**
+ * What a succeeded cancel did at a PSP whose cancel can void what was captured (`GatewayDefinition.cancelVoided`:
+ * Cybersource), kept on the cancel's record (`cancel_effect`) so its event names it (docs/EVENTS.md):
+ * - `voided`: the operation id of the capture or sale its void undid (`command` says which);
+ * - `released: 'hold'`: it released the authorization's hold (nothing captured stood);
+ * - `released: 'remainder'`: it released what the authorization's standing captures left of it, and undid no
+ *   capture; `amount` and `currency` (the PSP's, minor units) are what it asked the PSP to release.
+ */
+export type CancelEffect = { voided: string; command: 'capture' | 'sale' } | { released: 'hold' } | { released: 'remainder'; amount: number; currency: string };
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** A stored cancel effect, checked; undefined when it is not one. */
+export function parseCancelEffect(value: unknown): CancelEffect | undefined {
+  const v = record(value);
+  if (!v) return undefined;
+  if (typeof v.voided === 'string' && (v.command === 'capture' || v.command === 'sale')) return { voided: v.voided, command: v.command };
+  if (v.released === 'hold') return { released: 'hold' };
+  if (v.released === 'remainder' && Number.isSafeInteger(v.amount) && typeof v.currency === 'string') {
+    return { released: 'remainder', amount: v.amount as number, currency: v.currency };
+  }
+  return undefined;
+}
