@@ -57,6 +57,9 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   // succeeded while that reversal was in flight was not undone by it.
   cancelVoided: (outcome) => !/revers/i.test(outcome.gatewayStatus ?? ''),
   webhookAccount: (gateway) => gateway.merchantId,
+  // A Flex transient token is made for the merchant id whose capture context the storefront used; a TMS
+  // token lives in that merchant's vault. The key pair (keyId) is the credential acting for it.
+  methodBinding: { vaultKeys: ['merchantId', 'keyId'] },
   credentialCheck: {
     describe: 'POST /tss/v2/searches',
     credential: 'the HTTP Signature key pair and merchant id',
