@@ -129,3 +129,31 @@ export function withoutMethodToken(payment: Payment): Payment {
   delete copy.encrypted_security_code;
   return { ...payment, payment_method: copy };
 }
+
+/**
+ * A command field whose value a PSP issued for one of its accounts (src/routing/method-binding.ts): a stored
+ * card's token in `gateway_key` (a Stripe `pm_…`, an Adyen `storedPaymentMethodId`, a Cybersource TMS token),
+ * client-side data encrypted for that PSP in `payment_method.token` (an Adyen encrypted card or wallet token,
+ * a Cybersource Flex transient token, a Stripe.js `tok_…`), or the encrypted PIN beside an Adyen gift card.
+ */
+export type BoundMethodField = 'payment.gateway_key' | 'payment.payment_method.token' | 'payment.payment_method.encrypted_security_code';
+
+/**
+ * Method types no PSP issues anything for: the PSP creates the method at the payment from the shopper's
+ * details (Stripe `payment_method_data[type]=klarna|crypto`, Adyen `paymentMethod: {type: klarna}`), and
+ * `gateway_key` is not read. Any other type names the PSP's own token in `gateway_key` or `token`.
+ */
+const PORTABLE_METHOD_TYPES: ReadonlySet<MethodType> = new Set(['klarna', 'crypto']);
+
+/**
+ * The field of `payment` holding method data only the PSP account it was issued by can use, or null when
+ * the payment carries none (Klarna, crypto: portable to any gateway that offers the method). What a real
+ * PSP's transformer reads: `payment_method.token` first (it is sent instead of `gateway_key` when given),
+ * then `gateway_key` for a stored card, a one-time card and a wallet (`stored_card` is the default type).
+ */
+export function pspBoundMethodField(payment: Payment): BoundMethodField | null {
+  const method = payment.payment_method;
+  if (method?.token !== undefined) return 'payment.payment_method.token';
+  if (method?.encrypted_security_code !== undefined) return 'payment.payment_method.encrypted_security_code';
+  return PORTABLE_METHOD_TYPES.has(methodTypeOf(payment)) ? null : 'payment.gateway_key';
+}

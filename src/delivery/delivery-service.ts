@@ -43,7 +43,7 @@ import { reviewNoticeOf, withRiskReviewFields } from '../orchestration/risk-stag
 import { riskReviewEvent } from '../events/risk-review-event';
 import { FxLock, lockDetails } from '../fx/fx-lock';
 import { StageDecision } from '../orchestration/orchestration-stage';
-import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted } from '../orchestration/orchestration-metrics';
+import { FailoverTrigger, countDecisions, countFailover, reportFxLinesOmitted, reportRouteDrops } from '../orchestration/orchestration-metrics';
 import { linesOmitted } from '../fx/locked-rate';
 import type { PaymentLine } from '../contracts/payment-command';
 import { FailoverStep, RoutingRecord, gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -183,7 +183,10 @@ export class DeliveryService {
   async deliver(operation: string | OperationRecord, prepared?: PreparedAttempt): Promise<DeliveryStep> {
     const { ledger, recorder, logger } = this.deps;
     if (prepared && typeof operation !== 'string' && operation.state === 'SENT' && operation.attempts === 1) {
-      if (prepared.routing) countDecisions(prepared.routing.decisions);
+      if (prepared.routing) {
+        countDecisions(prepared.routing.decisions);
+        reportRouteDrops(logger, operation, prepared.routing.decisions);
+      }
       return this.exchange(operation, prepared.context, prepared.route, this.breaker(prepared.route.gateway.name), prepared.request);
     }
     const read = typeof operation === 'string' ? await ledger.get(operation) : operation;
@@ -506,6 +509,8 @@ export class DeliveryService {
     if (decided) {
       fresh.delete(decided);
       countDecisions(decided.decisions);
+      // The route is decided once per operation; a failover's attempt records it again.
+      if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, decided.decisions);
     }
     if (!moved.applied) {
       // A webhook or another worker decided it meanwhile.
@@ -689,6 +694,7 @@ export class DeliveryService {
         delayMs: planned.delayMs,
       };
     }
+    if (op.attempts === 0) reportRouteDrops(this.deps.logger, op, planned.decisions);
     this.deps.logger.warn('operation refused by orchestration; not sent to any gateway', {
       operation_id: op.id,
       command: op.command,

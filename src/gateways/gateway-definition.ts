@@ -5,6 +5,7 @@ import type { GatewayBaseConfig, GatewayConfig, GatewayCredentialField } from '.
 import type { FactRow } from './gateway-facts';
 import type { ReconciliationSupport } from '../reconciliation/psp-record';
 import type { Payment } from '../contracts/payment-command';
+import type { BoundMethodField } from '../contracts/payment-method';
 
 /**
  * Everything the rest of the bridge needs to know about one PSP, declared in the PSP's own folder
@@ -95,6 +96,26 @@ export interface ExtraDeclineTable {
   readonly table: DeclineTable;
 }
 
+/**
+ * Which configured entries of a PSP may use the method data it issued (src/routing/method-binding.ts): a
+ * token lives in one PSP account's vault, and client-side data is encrypted for one account's key.
+ */
+export interface MethodBindingSpec {
+  /**
+   * The keys of `gateways.<name>` that together name the PSP account and the API credential acting for it:
+   * two entries of this type with equal values are one vault (a token may move between them, e.g. on
+   * failover); any difference and they are not, even where the PSP might share tokens (an Adyen company's
+   * merchant accounts, a Cybersource vault's merchant ids): the configuration cannot prove that. Each is
+   * `baseUrl` or one of its declared settings (a test checks). Never logged: it may name a secret.
+   */
+  readonly vaultKeys: readonly ('baseUrl' | GatewayCredentialField)[];
+  /**
+   * The command field holding data only this PSP's issuing account can use, or null when the payment's
+   * method data is portable. Pure. Absent: `pspBoundMethodField` (what every real PSP's transformer reads).
+   */
+  boundField?(payment: Payment): BoundMethodField | null;
+}
+
 export interface GatewayDefinition<T extends string = string, S extends GatewaySettings = GatewaySettings> {
   /** `type:` of `gateways.<name>`, the folder name under `src/gateways/`, the docs page name. */
   readonly type: T;
@@ -116,6 +137,8 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
    * `webhooks/outcome-scope.ts`.
    */
   webhookAccount(gateway: GatewayConfigFor<S>): string;
+  /** Which of its entries share the method data it issued, and which fields of a command hold such data. */
+  readonly methodBinding: MethodBindingSpec;
   /** The doctor's harmless credential check. */
   readonly credentialCheck: CredentialCheck;
   /** Its test tokens and signed check notification for `payment-bridge certify`. */

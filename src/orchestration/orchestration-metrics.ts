@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
+import { METHOD_BOUND } from '../routing/method-binding';
 import { StageDecision } from './orchestration-stage';
 
 const decisionsTotal = counter('pb_routing_decisions_total', 'Orchestration decisions recorded with an attempt, by stage (route, risk, fx, caps) and outcome', [
@@ -16,6 +17,67 @@ const failoversTotal = counter(
 /** Counts the decisions recorded for one attempt (once, where they are written to the ledger). */
 export function countDecisions(decisions: readonly StageDecision[]): void {
   for (const d of decisions) decisionsTotal.inc({ stage: d.stage, outcome: d.outcome });
+}
+
+const candidatesDroppedTotal = counter(
+  'pb_routing_candidates_dropped_total',
+  "Candidate gateways a command was not sent to, by step (route: dropped by the route stage, counted once per operation; failover: passed over when moving on), reason (method_bound: it cannot use the command's method data, bound to the PSP account of payment.gateway; agreement_<status>) and the gateway dropped",
+  ['step', 'reason', 'gateway'],
+);
+
+/** A route stage reason naming a dropped candidate: `method_bound:<gateway>`, `agreement_<status>:<gateway>`. */
+const DROPPED = new RegExp(`^(${METHOD_BOUND}|agreement_[a-z]+):(.+)$`);
+
+/**
+ * Counts the candidates the route stage dropped, and logs (info) those that could not use the command's
+ * method data. Call once per operation: where its route is first recorded (its first attempt, or its refusal).
+ */
+export function reportRouteDrops(
+  logger: Pick<Logger, 'info'>,
+  op: { id: string; command: string; payment: { gateway: string } },
+  decisions: readonly StageDecision[],
+): void {
+  const route = decisions.find((d) => d.stage === 'route');
+  if (!route) return;
+  const bound: string[] = [];
+  for (const reason of route.reasons) {
+    const m = DROPPED.exec(reason);
+    if (!m) continue;
+    candidatesDroppedTotal.inc({ step: 'route', reason: m[1], gateway: m[2] });
+    if (m[1] === METHOD_BOUND) bound.push(m[2]);
+  }
+  if (bound.length > 0) {
+    logger.info("route: candidates dropped that cannot use the command's method data (bound to the PSP account of payment.gateway)", {
+      operation_id: op.id,
+      command: op.command,
+      gateway: op.payment.gateway,
+      dropped: bound,
+      candidates: route.candidates ?? [],
+    });
+  }
+}
+
+/** A failover candidate passed over: it cannot use the operation's method data in `field`. */
+export interface SkippedCandidate {
+  gateway: string;
+  field: string;
+}
+
+/** Counts and logs (warn) the candidates a failover passed over: the route on record named gateways the method data cannot go to. */
+export function reportFailoverSkips(
+  logger: Pick<Logger, 'warn'> | undefined,
+  op: { id: string; command: string; payment: { gateway: string } },
+  from: string,
+  skipped: readonly SkippedCandidate[],
+): void {
+  for (const s of skipped) candidatesDroppedTotal.inc({ step: 'failover', reason: METHOD_BOUND, gateway: s.gateway });
+  logger?.warn("failover: candidates skipped that cannot use the operation's method data (bound to the PSP account of payment.gateway)", {
+    operation_id: op.id,
+    command: op.command,
+    gateway: op.payment.gateway,
+    from,
+    skipped: skipped.map((s) => `${s.gateway} (${s.field})`),
+  });
 }
 
 /** Failover trigger labels (bounded): breaker open, request provably not sent, a "try elsewhere" decline, an inquiry that found nothing. */

@@ -1,4 +1,7 @@
 import type { OperationRecord } from '../ledger/record-fields';
+import type { Logger } from '../logging/logger';
+import type { MethodBinding } from '../routing/method-binding';
+import { SkippedCandidate, reportFailoverSkips } from './orchestration-metrics';
 import { OrchestrationPlan, OrchestrationStage, StageDecision, StageResult } from './orchestration-stage';
 import { FailoverStep, RoutingRecord, routedPayment } from '../ledger/routing-record';
 
@@ -18,10 +21,19 @@ export type PipelineResult =
  */
 export class OrchestrationPipeline {
   private readonly stages: readonly OrchestrationStage[];
+  private readonly binding: MethodBinding | undefined;
+  private readonly logger: Pick<Logger, 'warn'> | undefined;
 
-  /** @param stages in the order they run; the first is the route stage (skipped on failover: the route stands). */
-  constructor(stages: readonly OrchestrationStage[]) {
+  /**
+   * @param stages in the order they run; the first is the route stage (skipped on failover: the route stands).
+   * @param options.binding which candidates can use an operation's method data: failover skips the others
+   *   (a route recorded before them, or before the configuration changed, may still name them). Absent: none skipped.
+   * @param options.logger where a skipped candidate is reported.
+   */
+  constructor(stages: readonly OrchestrationStage[], options: { binding?: MethodBinding; logger?: Pick<Logger, 'warn'> } = {}) {
     this.stages = stages;
+    this.binding = options.binding;
+    this.logger = options.logger;
   }
 
   /** Whether any stage has anything configured. When not, `planNow` always answers at once with the plain plan. */
@@ -59,12 +71,20 @@ export class OrchestrationPipeline {
   }
 
   /**
-   * The plan for the next candidate after `current` (failover), or null when there is none: the stages
-   * after routing run again for it (risk, FX and caps of the new gateway); what they reserved for the
-   * previous candidate is released first.
+   * The plan for the next candidate after `current` (failover) that can use the operation's method data, or
+   * null when there is none: the stages after routing run again for it (risk, FX and caps of the new
+   * gateway); what they reserved for the previous candidate is released first. A candidate that cannot use
+   * the method data (bound to another PSP account) is skipped, counted and logged.
    */
   async failover(op: OperationRecord, current: OrchestrationPlan, now: number): Promise<PipelineResult | null> {
-    const index = current.index + 1;
+    let index = current.index + 1;
+    const skipped: SkippedCandidate[] = [];
+    for (; index < current.candidates.length; index++) {
+      const field = this.binding?.unusableAt(op.payment, current.candidates[index]) ?? null;
+      if (field === null) break;
+      skipped.push({ gateway: current.candidates[index], field });
+    }
+    if (skipped.length > 0) reportFailoverSkips(this.logger, op, current.candidates[current.index], skipped);
     if (index >= current.candidates.length) return null;
     await this.release(op, current, 'failover');
     const route = current.decisions.filter((d) => d.stage === 'route');

@@ -7,6 +7,7 @@ import { CapsStage } from './caps-stage';
 import { FxStage } from './fx-stage';
 import { RiskStage } from './risk-stage';
 import type { GatewayRoute } from '../gateways/gateway-route';
+import { MethodBinding } from '../routing/method-binding';
 
 /** What a stage may be built with. Redis is the fast client shared by the worker (caps counters); absent in pure tests. */
 export interface OrchestrationDeps {
@@ -23,7 +24,8 @@ export interface OrchestrationDeps {
 /** A stage's entry in the registry: its name and how it is built (null: nothing to build, the stage is skipped). */
 export interface StageFactory {
   name: StageName;
-  create(deps: OrchestrationDeps): OrchestrationStage | null;
+  /** @param binding which gateways can use an operation's method data (one per pipeline, shared with failover). */
+  create(deps: OrchestrationDeps, binding: MethodBinding): OrchestrationStage | null;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface StageFactory {
  * (route ▸ risk ▸ FX ▸ caps) whatever the order here. Risk, FX and caps add their line here.
  */
 export const STAGE_FACTORIES: readonly StageFactory[] = [
-  { name: 'route', create: (d) => new RouteStage(d.config.routing) },
+  { name: 'route', create: (d, binding) => new RouteStage(d.config.routing, binding) },
   // Risk rules (src/risk/): counters and review holds need Redis; without it only counter-free rules run.
   { name: 'risk', create: (d) => (d.config.limits.risk.rules.length > 0 ? new RiskStage(d.config, d.redis, d.logger) : null) },
   // Currency conversion (src/fx/) at the gateway's own rates (its client from `routes`) or configured ones.
@@ -53,7 +55,8 @@ export const STAGE_FACTORIES: readonly StageFactory[] = [
 
 /** The pipeline of every registered stage (plus `extra` ones, for tests), in stage order. */
 export function buildOrchestrationPipeline(deps: OrchestrationDeps, extra: readonly OrchestrationStage[] = []): OrchestrationPipeline {
-  const built = STAGE_FACTORIES.map((f) => f.create(deps)).filter((s): s is OrchestrationStage => s !== null);
+  const binding = new MethodBinding(deps.config.gateways);
+  const built = STAGE_FACTORIES.map((f) => f.create(deps, binding)).filter((s): s is OrchestrationStage => s !== null);
   const stages = [...built, ...extra].sort((a, b) => STAGE_NAMES.indexOf(a.name) - STAGE_NAMES.indexOf(b.name));
-  return new OrchestrationPipeline(stages);
+  return new OrchestrationPipeline(stages, { binding, logger: deps.logger });
 }

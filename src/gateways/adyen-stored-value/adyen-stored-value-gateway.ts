@@ -33,6 +33,8 @@ export const adyenStoredValueGateway: GatewayDefinition<'adyen-stored-value', ty
   settings: ADYEN_SV_SETTINGS,
   testDouble: false,
   webhookAccount: (gateway) => gateway.merchantAccount,
+  // A stored value card's token is the merchant account's, as Adyen's checkout tokens are.
+  methodBinding: { vaultKeys: ['apiKey', 'merchantAccount'] },
   // The Stored Value API has no read-only call: a balance check of a card that does not exist changes
   // nothing anywhere, and answers 401/403 when the key or the merchant account is refused (a 200 Refused or
   // a 422 otherwise, both proving the credentials).

@@ -59,6 +59,9 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   // the outcome's status (a status inquiry's names no reversal).
   cancelVoided: (outcome) => !/revers/i.test(outcome.gatewayStatus ?? ''),
   webhookAccount: (gateway) => gateway.merchantId,
+  // A Flex transient token is made for the merchant id whose capture context the storefront used; a TMS
+  // token lives in that merchant's vault. The key pair (keyId) is the credential acting for it.
+  methodBinding: { vaultKeys: ['merchantId', 'keyId'] },
   credentialCheck: {
     describe: 'POST /tss/v2/searches',
     credential: 'the HTTP Signature key pair and merchant id',

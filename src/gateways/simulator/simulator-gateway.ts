@@ -1,3 +1,5 @@
+import type { Payment } from '../../contracts/payment-command';
+import type { BoundMethodField } from '../../contracts/payment-method';
 import { GatewayDefinition } from '../gateway-definition';
 import { minLengthProblem } from '../secret-format';
 import { SIMULATOR_CURRENCIES } from './simulator-currencies';
@@ -8,6 +10,17 @@ import { simulatorTransformer } from './simulator-transformer';
 import { simulatorWebhookSignature } from './simulator-webhook';
 
 const DAY_MS = 86_400_000;
+
+/**
+ * The simulator reads only `gateway_key` (as its `payment_method`). Its test payment methods (`pm_card_visa`,
+ * `pm_insufficient_funds`…, any value but the two below) are known to every simulator, as a PSP's documented
+ * test cards are; a card token it issued (`tok_…`, `POST /v1/tokens`) and a gift card's balance (`gc_…`) live
+ * in the one simulator process that holds them (its `base_url`).
+ */
+function simulatorBoundField(payment: Payment): BoundMethodField | null {
+  const key = payment.gateway_key;
+  return key.startsWith('tok_') || key.startsWith('gc_') ? 'payment.gateway_key' : null;
+}
 
 const SIMULATOR_SETTINGS = {
   apiKey: { secret: true, description: "the simulator's API key, sent as a Bearer token" },
@@ -33,6 +46,7 @@ export const simulatorGateway: GatewayDefinition<'simulator', typeof SIMULATOR_S
   // Ours, on loopback: the demo and the tests run it over http.
   testDouble: true,
   webhookAccount: (gateway) => gateway.merchantAccount,
+  methodBinding: { vaultKeys: ['baseUrl', 'apiKey'], boundField: simulatorBoundField },
   credentialCheck: {
     describe: 'GET /_control/counters',
     credential: 'the API key',

@@ -46,6 +46,9 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
   settings: STRIPE_SETTINGS,
   testDouble: false,
   webhookAccount: (gateway) => gateway.merchantAccount,
+  // A PaymentMethod (`pm_…`) and a card token (`tok_…`) live in the account that made them: the key's own,
+  // or the Connect account it acts as (`Stripe-Account`).
+  methodBinding: { vaultKeys: ['apiKey', 'merchantAccount'] },
   // "Retrieve balance" (https://docs.stripe.com/api/balance/balance_retrieve): read-only.
   credentialCheck: {
     // With `merchant_account`, read as that Connect account (`Stripe-Account`): it also proves the key may act for it.

@@ -1,10 +1,12 @@
 import { Config } from '../../../src/config/config';
+import { Logger } from '../../../src/logging/logger';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { EventStore } from '../../../src/events/event-store';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
+import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { useDeliveryStacks } from '../../support/delivery-stack';
@@ -40,7 +42,7 @@ afterEach(() => {
   }
 });
 
-function setup(overrides: Record<string, unknown> = {}): { service: DeliveryService; ledger: Ledger; events: EventStore; config: Config } {
+function setup(overrides: Record<string, unknown> = {}, logger?: Logger): { service: DeliveryService; ledger: Ledger; events: EventStore; config: Config } {
   const config = testConfig({
     'delivery.breaker_failure_threshold': 3,
     'delivery.breaker_open_ms': 60_000,
@@ -64,7 +66,7 @@ function setup(overrides: Record<string, unknown> = {}): { service: DeliveryServ
       },
     },
   });
-  return stacks.build(config);
+  return stacks.build(config, { logger });
 }
 
 async function record(ledger: Ledger, command: PaymentCommand): Promise<string> {
@@ -283,5 +285,88 @@ describe('follow-up commands by PSP reference of a failed-over authorization', (
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(simB.counters().effects[refundId]).toBe(1);
     expect(simA.counters().effects[refundId]).toBeUndefined();
+  });
+});
+
+describe('method data bound to one PSP account: a card token simA issued (tok_…) is never sent to simB', () => {
+  /** A card token simA stores in its own process (`POST /v1/tokens`): simB has never heard of it. */
+  async function tokenAtA(): Promise<string> {
+    const res = await fetch(`${simA.url}/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json', 'idempotency-key': `tok-${Date.now()}-${Math.random()}` },
+      body: JSON.stringify({ payment_method: 'pm_card_visa', reference: 'method-binding' }),
+    });
+    const token = ((await res.json()) as { id?: string }).id;
+    expect(token).toMatch(/^tok_/);
+    return token!;
+  }
+
+  function openBreakerAtA(service: DeliveryService): void {
+    const breaker = service.breaker('sima');
+    for (let i = 0; i < 3; i++) breaker.failure();
+  }
+
+  it('the route stage drops simB: with simA down the payment waits for simA, simB is never called', async () => {
+    const logs = captureLogger('info');
+    const { service, ledger } = setup({}, logs.logger);
+    const droppedBefore = (await metricValue('pb_routing_candidates_dropped_total', { step: 'route', reason: 'method_bound', gateway: 'simb' })) ?? 0;
+    openBreakerAtA(service);
+    const requestsB = simB.counters().requests;
+    const id = await record(ledger, authorize({ gateway_key: await tokenAtA() }));
+    expect(await service.deliver(id)).toMatchObject({ kind: 'wait', reason: 'circuit open for sima' });
+    expect(simB.counters().requests).toBe(requestsB);
+    expect(await eventsOf(ledger, id)).not.toContain('failover');
+    // Sent once simA is back, with the route that left simB out on record.
+    service.breaker('sima').success();
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(simA.counters().effects[id]).toBe(1);
+    const op = await ledger.get(id);
+    expect(op?.routing).toMatchObject({
+      gateway: 'sima',
+      candidates: ['sima'],
+      decisions: [{ stage: 'route', reasons: ['rule:a-then-b', 'method_bound:simb'] }],
+    });
+    expect(await metricValue('pb_routing_candidates_dropped_total', { step: 'route', reason: 'method_bound', gateway: 'simb' })).toBe(droppedBefore + 1);
+    const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).startsWith('route: candidates dropped'));
+    expect(line).toMatchObject({ level: 'info', operation_id: id, gateway: 'sima', dropped: ['simb'], candidates: ['sima'] });
+  });
+
+  it('a rule that leaves only simB: FAILED unsent, the OMS event naming payment.gateway_key', async () => {
+    const { service, ledger, events } = setup({ 'routing.rules': [{ name: 'to-b', when: { commands: ['authorize'] }, gateways: ['simb'] }] });
+    const token = await tokenAtA();
+    const requestsA = simA.counters().requests;
+    const requestsB = simB.counters().requests;
+    const id = await record(ledger, authorize({ gateway_key: token }));
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(simA.counters().requests).toBe(requestsA);
+    expect(simB.counters().requests).toBe(requestsB);
+    expect(await ledger.get(id)).toMatchObject({ reason: 'METHOD_BOUND_TO_GATEWAY', reasonField: 'payment.gateway_key' });
+    const event = await events.load(`${id}.FAILED`);
+    expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'METHOD_BOUND_TO_GATEWAY', field: 'payment.gateway_key' });
+  });
+
+  it('failover on a route recorded before (simB still a candidate) skips simB: no candidate left, it waits as without one', async () => {
+    const { service, ledger } = setup();
+    const skippedBefore = (await metricValue('pb_routing_candidates_dropped_total', { step: 'failover', reason: 'method_bound', gateway: 'simb' })) ?? 0;
+    openBreakerAtA(service);
+    const requestsB = simB.counters().requests;
+    const command = authorize({ gateway_key: await tokenAtA() });
+    const id = command.payment.operation_reference!;
+    const candidates = ['sima', 'simb'];
+    await ledger.create(id, command, Date.now(), undefined, {
+      routing: {
+        gateway: 'sima',
+        requested: 'sima',
+        candidates,
+        index: 0,
+        rule: 'a-then-b',
+        decisions: [{ stage: 'route', outcome: 'routed', reasons: ['rule:a-then-b'], candidates }],
+      },
+    });
+    expect(await service.deliver(id)).toMatchObject({ kind: 'wait', reason: 'circuit open for sima' });
+    expect(simB.counters().requests).toBe(requestsB);
+    expect(await eventsOf(ledger, id)).not.toContain('failover');
+    expect((await ledger.get(id))?.routing).toMatchObject({ gateway: 'sima', index: 0 });
+    expect(await metricValue('pb_routing_candidates_dropped_total', { step: 'failover', reason: 'method_bound', gateway: 'simb' })).toBe(skippedBefore + 1);
   });
 });

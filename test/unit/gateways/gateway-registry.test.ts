@@ -110,6 +110,12 @@ describe('the gateway registry', () => {
       expect(definition.credentialCheck.keys.filter((field) => definition.settings[field] === undefined)).toEqual([]);
     });
 
+    it("names the keys of its token vault, each base_url or a setting it declares (an undeclared one is always '': every entry one vault)", () => {
+      const keys = definition.methodBinding.vaultKeys;
+      expect(keys.length).toBeGreaterThan(0);
+      expect(keys.filter((key) => key !== 'baseUrl' && definition.settings[key] === undefined)).toEqual([]);
+    });
+
     it('has a certify check notification that its own webhook verifier accepts, and test tokens in a currency it takes', () => {
       const hex = Buffer.from('certify-webhook-key-0123456789abcdef').toString('hex').toUpperCase();
       const webhookSecret = [`whsec_certify0123456789abcdef`, hex, Buffer.from('certify-webhook-key-0123456789ab').toString('base64')].find(

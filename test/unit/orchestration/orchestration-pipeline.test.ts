@@ -7,6 +7,8 @@ import { buildOrchestrationPipeline } from '../../../src/orchestration/orchestra
 import { routingRecordOf } from '../../../src/orchestration/orchestration-pipeline';
 import { gatewayOf, routedPayment, routingEventField } from '../../../src/ledger/routing-record';
 import { outcomeEvent } from '../../../src/events/payment-event';
+import { metricValue } from '../../../src/metrics/metrics-registry';
+import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
@@ -14,6 +16,8 @@ const NOW = Date.parse('2026-06-01T12:00:00Z');
 const GATEWAYS = {
   a: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-a-key-0123456789', webhook_secret: 'whsec-a-test-0123456789' },
   b: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-b-key-0123456789', webhook_secret: 'whsec-b-test-0123456789' },
+  // The same simulator process and key as `a`: one vault (a token `a` issued is usable here).
+  a2: { type: 'simulator', base_url: 'http://127.0.0.1:9', api_key: 'sim-a-key-0123456789', webhook_secret: 'whsec-a2-test-0123456789' },
 };
 
 function config(overrides: Record<string, unknown> = {}): Config {
@@ -126,6 +130,49 @@ describe('orchestration pipeline', () => {
     expect(second?.kind === 'send' && second.plan.decisions.map((d) => d.reasons[0])).toEqual(['rule:ab', 'caps:ok:b']);
     if (second?.kind !== 'send') return;
     expect(await pipeline.failover(op(), second.plan, NOW)).toBeNull();
+  });
+
+  describe('failover skips candidates that cannot use the method data (a route recorded before, or before the configuration changed)', () => {
+    /** The plan a route on record stands for: decided when `b` was still a candidate for this payment. */
+    const recorded = (record: OperationRecord, candidates: string[]) => ({
+      candidates,
+      index: 0,
+      rule: 'old',
+      payment: record.payment,
+      decisions: [{ stage: 'route' as const, outcome: 'routed' as const, reasons: ['rule:old'], candidates }],
+    });
+    const withKey = (gatewayKey: string) => op(channelCommand('authorize', {}, { gateway: 'a', gateway_key: gatewayKey, operation_reference: 'op-1' }));
+    const skippedB = () => metricValue('pb_routing_candidates_dropped_total', { step: 'failover', reason: 'method_bound', gateway: 'b' });
+
+    test('a token `a` issued passes over `b` (another simulator process) to `a2`, counted and logged', async () => {
+      const logs = captureLogger();
+      const caps = new CountingStage('caps', allow('caps'));
+      const pipeline = buildOrchestrationPipeline({ config: config(), logger: logs.logger }, [caps]);
+      const record = withKey('tok_issued_by_a');
+      const before = (await skippedB()) ?? 0;
+      const next = await pipeline.failover(record, recorded(record, ['a', 'b', 'a2']), NOW);
+      expect(next).toMatchObject({ kind: 'send', plan: { index: 2, payment: { gateway: 'a2' } } });
+      expect(await skippedB()).toBe(before + 1);
+      const line = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => String(l.message).startsWith('failover: candidates skipped'));
+      expect(line).toMatchObject({ level: 'warn', operation_id: 'op-1', gateway: 'a', from: 'a', skipped: ['b (payment.gateway_key)'] });
+      // Nothing past a2.
+      if (next?.kind !== 'send') return;
+      expect(await pipeline.failover(record, next.plan, NOW)).toBeNull();
+    });
+
+    test('no usable candidate left: null, as when there is none (nothing released, nothing tried)', async () => {
+      const caps = new CountingStage('caps', allow('caps'));
+      const pipeline = buildOrchestrationPipeline({ config: config() }, [caps]);
+      const record = withKey('tok_issued_by_a');
+      expect(await pipeline.failover(record, recorded(record, ['a', 'b']), NOW)).toBeNull();
+      expect(caps.released).toEqual([]);
+    });
+
+    test("a test payment method of the simulator is every simulator's: `b` is taken as before", async () => {
+      const pipeline = buildOrchestrationPipeline({ config: config() });
+      const record = withKey('pm_card_visa');
+      expect(await pipeline.failover(record, recorded(record, ['a', 'b']), NOW)).toMatchObject({ kind: 'send', plan: { index: 1, payment: { gateway: 'b' } } });
+    });
   });
 
   test('every candidate dropped by agreements: refused NO_ROUTE, naming why', () => {

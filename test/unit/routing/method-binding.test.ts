@@ -1,0 +1,139 @@
+import { Payment } from '../../../src/contracts/payment-command';
+import { pspBoundMethodField } from '../../../src/contracts/payment-method';
+import { MethodBinding } from '../../../src/routing/method-binding';
+import { testConfig } from '../../support/test-config';
+
+const STRIPE_KEY = 'sk_test_binding_0123456789';
+const STRIPE_HOOK = 'whsec_bindingTest0123456789abcdefXYZ';
+const ADYEN_HOOK = '00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF';
+const adyen = (merchantAccount: string, key = 'adyen-binding-key-0123456789') => ({
+  type: 'adyen',
+  base_url: 'http://127.0.0.1:9',
+  api_key: key,
+  merchant_account: merchantAccount,
+  webhook_secret: ADYEN_HOOK,
+});
+const sim = (url: string, key: string) => ({ type: 'simulator', base_url: url, api_key: key, webhook_secret: 'whsec-binding-test-0123456789' });
+
+/** Gateway entries of every kind the binding tells apart. */
+const binding = new MethodBinding(
+  testConfig({
+    gateways: {
+      stripe: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: STRIPE_KEY, webhook_secret: STRIPE_HOOK },
+      // Same account, same key, another endpoint and timeout: one vault.
+      stripe_backup: { type: 'stripe', base_url: 'http://127.0.0.1:9', api_key: STRIPE_KEY, webhook_secret: STRIPE_HOOK, timeout_ms: 3000 },
+      // Another key (maybe of the same account: the configuration cannot show it).
+      stripe_other: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: 'sk_test_binding_other_0123456789', webhook_secret: STRIPE_HOOK },
+      // The same key acting as a Connect account: another account's vault.
+      stripe_connect: {
+        type: 'stripe',
+        base_url: 'https://api.stripe.com',
+        api_key: STRIPE_KEY,
+        merchant_account: 'acct_1Binding',
+        webhook_secret: STRIPE_HOOK,
+      },
+      adyen: adyen('AcmeEU'),
+      adyen_us: adyen('AcmeUS'),
+      cybersource: {
+        type: 'cybersource',
+        base_url: 'http://127.0.0.1:9',
+        merchant_id: 'acme_binding',
+        key_id: '11111111-2222-3333-4444-555555555555',
+        shared_secret: 'c2hhcmVkLXNlY3JldC1iaW5kaW5nLTAxMjM0NTY3ODk=',
+      },
+      sim_a: sim('http://127.0.0.1:9', 'sim-binding-a-0123456789'),
+      sim_a2: sim('http://127.0.0.1:9', 'sim-binding-a-0123456789'),
+      sim_b: sim('http://127.0.0.1:19', 'sim-binding-b-0123456789'),
+    },
+  }).gateways,
+);
+
+function payment(fields: Partial<Payment>): Payment {
+  return { gateway: 'stripe', gateway_account: 'acme', gateway_key: 'pm_1Stored', amount: 1000, currency: 'EUR', ...fields };
+}
+
+describe('which method data is bound to its PSP (pspBoundMethodField)', () => {
+  test.each([
+    ['a stored card (the default): the PSP token in gateway_key', {}, 'payment.gateway_key'],
+    ['a stored card, named', { payment_method: { type: 'stored_card' } }, 'payment.gateway_key'],
+    ['a one-time Stripe card (pm_ from Stripe.js)', { payment_method: { type: 'card' } }, 'payment.gateway_key'],
+    ['an Adyen encrypted card', { payment_method: { type: 'card', token: 'eyJhbGciOiJSU0EtT0FFUCJ9.jwe' } }, 'payment.payment_method.token'],
+    ['a wallet token', { payment_method: { type: 'apple_pay', token: '{"paymentData":{}}' } }, 'payment.payment_method.token'],
+    ['a Stripe wallet PaymentMethod', { payment_method: { type: 'google_pay' } }, 'payment.gateway_key'],
+    [
+      'an Adyen gift card',
+      { payment_method: { type: 'gift_card', token: 'adyenjs_gc', encrypted_security_code: 'adyenjs_pin' } },
+      'payment.payment_method.token',
+    ],
+    [
+      'an encrypted PIN alone',
+      { payment_method: { type: 'gift_card', encrypted_security_code: 'adyenjs_pin' } },
+      'payment.payment_method.encrypted_security_code',
+    ],
+    ['Klarna: the PSP creates the method from the shopper', { payment_method: { type: 'klarna' } }, null],
+    ['crypto: the same', { payment_method: { type: 'crypto' } }, null],
+  ] as const)('%s', (_what, fields, field) => {
+    expect(pspBoundMethodField(payment(fields as Partial<Payment>))).toBe(field);
+  });
+});
+
+describe('MethodBinding: which candidates can use the method data', () => {
+  test('a Stripe PaymentMethod stays in its account: the named entry and an entry with the same key and account', () => {
+    const p = payment({});
+    expect(binding.unusableAt(p, 'stripe')).toBeNull();
+    expect(binding.unusableAt(p, 'stripe_backup')).toBeNull();
+    expect(binding.unusableAt(p, 'stripe_other')).toBe('payment.gateway_key');
+    expect(binding.unusableAt(p, 'stripe_connect')).toBe('payment.gateway_key');
+    expect(binding.unusableAt(p, 'adyen')).toBe('payment.gateway_key');
+    expect(binding.unusableAt(p, 'cybersource')).toBe('payment.gateway_key');
+    expect(binding.unusableAt(p, 'sim_a')).toBe('payment.gateway_key');
+  });
+
+  test('an Adyen encrypted card goes to no other merchant account and no other PSP', () => {
+    const p = payment({ gateway: 'adyen', gateway_key: 'ORDER-1', payment_method: { type: 'card', token: 'eyJhbGciOiJSU0EtT0FFUCJ9.jwe' } });
+    expect(binding.unusableAt(p, 'adyen')).toBeNull();
+    expect(binding.unusableAt(p, 'adyen_us')).toBe('payment.payment_method.token');
+    expect(binding.unusableAt(p, 'stripe')).toBe('payment.payment_method.token');
+    // The simulator would not read the token, but it was encrypted for Adyen: the named side says so.
+    expect(binding.unusableAt(p, 'sim_a')).toBe('payment.payment_method.token');
+  });
+
+  test('a Cybersource transient token stays with its merchant id', () => {
+    const p = payment({ gateway: 'cybersource', gateway_key: 'ORDER-2', payment_method: { type: 'card', token: 'eyJraWQiOiJmbGV4In0.jwt' } });
+    expect(binding.unusableAt(p, 'stripe')).toBe('payment.payment_method.token');
+    expect(binding.unusableAt(p, 'adyen')).toBe('payment.payment_method.token');
+  });
+
+  test('Klarna goes to any gateway that offers it', () => {
+    const p = payment({ gateway_key: 'ORDER-3', payment_method: { type: 'klarna' } });
+    expect(binding.unusableAt(p, 'adyen')).toBeNull();
+    expect(binding.unusableAt(p, 'stripe_other')).toBeNull();
+  });
+
+  test('the simulator: its test payment methods go to any simulator, never to a real PSP; a token it issued stays in its process', () => {
+    const testCard = payment({ gateway: 'sim_a', gateway_key: 'pm_card_visa' });
+    expect(binding.unusableAt(testCard, 'sim_b')).toBeNull();
+    // Stripe would read it as its own PaymentMethod: a value the simulator made is not Stripe's.
+    expect(binding.unusableAt(testCard, 'stripe')).toBe('payment.gateway_key');
+    const token = payment({ gateway: 'sim_a', gateway_key: 'tok_0123' });
+    expect(binding.unusableAt(token, 'sim_b')).toBe('payment.gateway_key');
+    expect(binding.unusableAt(token, 'sim_a2')).toBeNull();
+    expect(binding.unusableAt(payment({ gateway: 'sim_a', gateway_key: 'gc_demo_5000' }), 'sim_b')).toBe('payment.gateway_key');
+  });
+
+  test('a named gateway we lack: its data counts as a real PSP token, so it goes nowhere else', () => {
+    const p = payment({ gateway: 'legacy' });
+    expect(binding.unusableAt(p, 'legacy')).toBeNull();
+    expect(binding.unusableAt(p, 'stripe')).toBe('payment.gateway_key');
+    expect(binding.unusableAt(payment({ gateway: 'legacy', payment_method: { type: 'klarna' } }), 'stripe')).toBeNull();
+  });
+
+  test('filter: keeps the usable candidates in order, names each dropped one and the field', () => {
+    expect(binding.filter(payment({}), ['adyen', 'stripe', 'sim_b', 'stripe_backup'])).toEqual({
+      usable: ['stripe', 'stripe_backup'],
+      dropped: ['method_bound:adyen', 'method_bound:sim_b'],
+      field: 'payment.gateway_key',
+    });
+    expect(binding.filter(payment({}), ['stripe_backup', 'stripe'])).toEqual({ usable: ['stripe_backup', 'stripe'], dropped: [] });
+  });
+});
