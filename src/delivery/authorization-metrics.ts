@@ -68,13 +68,14 @@ export function authorizationReferenceElsewhere(): Counter<'gateway' | 'holder'>
 
 /**
  * `pb_dependents_waiting_total{gateway,command}`: checks of a capture or refund that waited for siblings of the
- * same authorization in flight ahead of it (`siblingsAhead`), counted at each check (every
- * `delivery.backoff_base_ms` while it waits).
+ * same authorization in flight ahead of it (`siblingsAhead`), or of a cancel that waited for captures of its
+ * authorization in flight at a gateway that builds its cancel from the captures (`capturesInFlight`), counted at
+ * each check (every `delivery.backoff_base_ms` while it waits).
  */
 export function dependentsWaiting(): Counter<'gateway' | 'command'> {
   return counter(
     'pb_dependents_waiting_total',
-    'Checks of a capture or refund that waited for captures or refunds of the same authorization in flight ahead of it, by gateway and command',
+    'Checks of a capture or refund that waited for captures or refunds of the same authorization in flight ahead of it, or of a cancel that waited for captures of its authorization in flight (Cybersource), by gateway and command',
     ['gateway', 'command'],
   );
 }

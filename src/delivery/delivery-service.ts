@@ -18,7 +18,7 @@ import {
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { gatewayErrorDecline } from '../gateways/gateway-declines';
-import { declineTableFor } from '../gateways/gateway-registry';
+import { declineTableFor, gatewayDefinition } from '../gateways/gateway-registry';
 import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
 import { isTerminal } from '../ledger/operation-state';
@@ -390,6 +390,7 @@ export class DeliveryService {
       checkAmounts: op.state === 'RECEIVED' && op.attempts === 0,
       gateways: this.gatewayNames,
       singleCapture: (gateway) => this.deps.config.gateways[gateway]?.type === 'stripe',
+      cancelFollowsCaptures: (gateway) => this.cancelFollowsCaptures(gateway),
     });
     if ('wait' in resolved) {
       if (resolved.siblings) await this.waitingForSiblings(op, resolved.wait, resolved.siblings);
@@ -399,19 +400,34 @@ export class DeliveryService {
   }
 
   /**
-   * Counts a capture's or refund's wait for siblings in flight ahead of it; its first wait also goes to its
-   * history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator sees why).
+   * Whether the gateway configured as `gateway` builds a cancel from the captures standing against its
+   * authorization (a definition with `cancelVoided`: Cybersource), so a cancel there waits for captures in flight.
+   */
+  private cancelFollowsCaptures(gateway: string): boolean {
+    const type = this.deps.config.gateways[gateway]?.type;
+    return type !== undefined && gatewayDefinition(type).cancelVoided !== undefined;
+  }
+
+  /**
+   * Counts a capture's or refund's wait for siblings in flight ahead of it, or a cancel's for captures of its
+   * authorization in flight; its first wait also goes to its history and an info line (a wait on a sibling stuck
+   * UNKNOWN may be long: the operator sees why).
    */
   private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[]): Promise<void> {
     dependentsWaiting().inc({ gateway: gatewayOf(op), command: op.command });
     if (!(await this.deps.ledger.setFieldOnce(op.id, 'waited_for_siblings_at', String(this.now())))) return;
     await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(',') });
-    this.deps.logger.info('capture or refund waits for others of its authorization in flight ahead of it', {
-      operation_id: op.id,
-      command: op.command,
-      siblings: siblings.join(','),
-      reason,
-    });
+    this.deps.logger.info(
+      op.command === 'cancel'
+        ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
+        : 'capture or refund waits for others of its authorization in flight ahead of it',
+      {
+        operation_id: op.id,
+        command: op.command,
+        siblings: siblings.join(','),
+        reason,
+      },
+    );
   }
 
   private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
