@@ -336,18 +336,38 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     expect(sentFor(cancelId)).toHaveLength(1);
   });
 
-  it('refuses, unsent, a cancel of an authorization two captures took in full: each would need its own void', async () => {
+  it('refuses, unsent, a cancel of an authorization two captures took in full, naming the field; the captures stand and a refund returns the money', async () => {
     const auth = await paid('authorize');
-    await delivered(dependent('capture', auth, { amount: 2000 }));
-    await delivered(dependent('capture', auth, { amount: 3000 }));
+    const first = await delivered(dependent('capture', auth, { amount: 2000 }));
+    const second = await delivered(dependent('capture', auth, { amount: 3000 }));
+    const before = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'several_captures' });
+    const voids = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' });
     const cancelId = await record(dependent('cancel', auth));
     expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'SEVERAL_CAPTURES_TO_VOID', reasonField: 'payment.gateway_key' });
     expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
       status: 'FAIL',
       reason: 'SEVERAL_CAPTURES_TO_VOID',
+      field: 'payment.gateway_key',
       decline: { category: 'operation_not_permitted' },
     });
+    // Counted as what it is (not as a void sent), with the captures named where an operator looks.
+    expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'several_captures' })).toBe(before + 1);
+    expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' })).toBe(voids);
+    expect(
+      logs.lines.some(
+        (l) => l.includes('cancel of an authorization several captures took in full') && l.includes(cancelId) && l.includes(`${first},${second}`),
+      ),
+    ).toBe(true);
+    expect(logs.lines.some((l) => l.includes('gateway refused the operation for good') && l.includes(cancelId) && l.includes('payment.gateway_key'))).toBe(
+      true,
+    );
+    // Nothing voided or marked: both captures still count, and the refund the refusal points to is sent.
+    expect((await ledger.get(first))?.undoneBy).toBeUndefined();
+    expect((await ledger.get(second))?.undoneBy).toBeUndefined();
+    const refundId = await record(dependent('refund', auth, { amount: 5000 }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   });
 
   it('a voided sale no longer counts as captured: marked undone by the cancel, a refund of it refused unsent', async () => {
