@@ -68,13 +68,14 @@ export function authorizationReferenceElsewhere(): Counter<'gateway' | 'holder'>
 
 /**
  * `pb_dependents_waiting_total{gateway,command}`: checks of a capture or refund that waited for siblings of the
- * same authorization in flight ahead of it (`siblingsAhead`), counted at each check (every
- * `delivery.backoff_base_ms` while it waits).
+ * same authorization in flight ahead of it (`siblingsAhead`), or of a cancel that waited for captures of its
+ * authorization in flight at a gateway that builds its cancel from the captures (`capturesInFlight`), counted at
+ * each check (every `delivery.backoff_base_ms` while it waits).
  */
 export function dependentsWaiting(): Counter<'gateway' | 'command'> {
   return counter(
     'pb_dependents_waiting_total',
-    'Checks of a capture or refund that waited for captures or refunds of the same authorization in flight ahead of it, by gateway and command',
+    'Checks of a capture or refund that waited for captures or refunds of the same authorization in flight ahead of it, or of a cancel that waited for captures of its authorization in flight (Cybersource), by gateway and command',
     ['gateway', 'command'],
   );
 }
@@ -93,15 +94,16 @@ export function authorizationExpiryStarts(): Counter<'gateway' | 'from'> {
 
 /**
  * `pb_cancels_of_captured_total{gateway,captured_by}`: cancels sent against an authorization our ledger shows
- * captured already, at their first attempt. `captured_by`: `sale`, `capture` (captures that took all of it, or
- * whose amounts are not all known): such a cancel undoes a capture (Cybersource: a void), which the PSP refuses
- * once it has settled: then only a refund returns the money; `partial_capture` (captures that left part of it):
- * the cancel releases that remainder and undoes no capture.
+ * captured already, at their first attempt. `captured_by`: `sale`, `capture` (one capture that took all of it,
+ * or captures whose amounts are not all known): such a cancel undoes a capture (Cybersource: a void), which the
+ * PSP refuses once it has settled: then only a refund returns the money; `partial_capture` (captures that left
+ * part of it): the cancel releases that remainder and undoes no capture; `several_captures` (several captures
+ * took all of it): nothing to release and no one capture to void, refused (Cybersource: unsent).
  */
 export function cancelsOfCaptured(): Counter<'gateway' | 'captured_by'> {
   return counter(
     'pb_cancels_of_captured_total',
-    'Cancels sent against an authorization already captured, at their first attempt, by gateway and captured_by (sale; capture: captures took all of it, the cancel voids; partial_capture: captures left part of it, the cancel releases that remainder and voids none)',
+    'Cancels sent against an authorization already captured, at their first attempt, by gateway and captured_by (sale; capture: one capture took all of it, the cancel voids; partial_capture: captures left part of it, the cancel releases that remainder and voids none; several_captures: several took all of it, refused)',
     ['gateway', 'captured_by'],
   );
 }

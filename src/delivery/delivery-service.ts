@@ -18,7 +18,7 @@ import {
 import { GatewayRoute } from '../gateways/gateway-route';
 import { GatewayRouter, UNKNOWN_GATEWAY } from '../routing/gateway-router';
 import { gatewayErrorDecline } from '../gateways/gateway-declines';
-import { declineTableFor } from '../gateways/gateway-registry';
+import { declineTableFor, gatewayDefinition } from '../gateways/gateway-registry';
 import { Interaction, Ledger, OperationRecord, TransitionFields } from '../ledger/ledger';
 import { afterTransition } from '../ledger/record-fields';
 import { isTerminal } from '../ledger/operation-state';
@@ -390,6 +390,7 @@ export class DeliveryService {
       checkAmounts: op.state === 'RECEIVED' && op.attempts === 0,
       gateways: this.gatewayNames,
       singleCapture: (gateway) => this.deps.config.gateways[gateway]?.type === 'stripe',
+      cancelFollowsCaptures: (gateway) => this.cancelFollowsCaptures(gateway),
     });
     if ('wait' in resolved) {
       if (resolved.siblings) await this.waitingForSiblings(op, resolved.wait, resolved.siblings);
@@ -399,19 +400,34 @@ export class DeliveryService {
   }
 
   /**
-   * Counts a capture's or refund's wait for siblings in flight ahead of it; its first wait also goes to its
-   * history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator sees why).
+   * Whether the gateway configured as `gateway` builds a cancel from the captures standing against its
+   * authorization (a definition with `cancelVoided`: Cybersource), so a cancel there waits for captures in flight.
+   */
+  private cancelFollowsCaptures(gateway: string): boolean {
+    const type = this.deps.config.gateways[gateway]?.type;
+    return type !== undefined && gatewayDefinition(type).cancelVoided !== undefined;
+  }
+
+  /**
+   * Counts a capture's or refund's wait for siblings in flight ahead of it, or a cancel's for captures of its
+   * authorization in flight; its first wait also goes to its history and an info line (a wait on a sibling stuck
+   * UNKNOWN may be long: the operator sees why).
    */
   private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[]): Promise<void> {
     dependentsWaiting().inc({ gateway: gatewayOf(op), command: op.command });
     if (!(await this.deps.ledger.setFieldOnce(op.id, 'waited_for_siblings_at', String(this.now())))) return;
     await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(',') });
-    this.deps.logger.info('capture or refund waits for others of its authorization in flight ahead of it', {
-      operation_id: op.id,
-      command: op.command,
-      siblings: siblings.join(','),
-      reason,
-    });
+    this.deps.logger.info(
+      op.command === 'cancel'
+        ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
+        : 'capture or refund waits for others of its authorization in flight ahead of it',
+      {
+        operation_id: op.id,
+        command: op.command,
+        siblings: siblings.join(','),
+        reason,
+      },
+    );
   }
 
   private async inquireThenMaybeResend(op: OperationRecord, ctx: OperationContext, route: GatewayRoute, breaker: CircuitBreaker): Promise<DeliveryStep> {
@@ -496,8 +512,10 @@ export class DeliveryService {
     } catch (err) {
       // Refused before sending (an amount the PSP cannot take exactly, a currency it does not list, a bad
       // key, a transformer's own refusal of any other class): a FAIL with the reason, never a retry of the
-      // same refusal. Non-gateway errors become invalid_request with gatewayCode COMMAND_REFUSED.
-      return this.onError(op, commandRefused(err, route.gateway.name), breaker, 'send');
+      // same refusal. Non-gateway errors become invalid_request with gatewayCode COMMAND_REFUSED. The field it
+      // names is the command's (nothing was answered): the FAIL event names it, as our other refusals do.
+      const refusal = commandRefused(err, route.gateway.name);
+      return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field);
     }
     // The attempt is on record before the request leaves: an attempt is never invisible.
     // A route decided (or changed) for this attempt is written with it, and its decisions with its history entry.
@@ -527,10 +545,27 @@ export class DeliveryService {
   /**
    * A cancel of a captured payment undoes a capture, not a hold (Cybersource voids it, and refuses once it
    * has settled); one of an authorization whose captures left part of it releases that remainder and undoes
-   * none. Counted and logged at its first attempt, where an operator looks for why a cancel failed.
+   * none; one of an authorization several captures took in full has nothing to release and no one capture to
+   * void (Cybersource refuses it unsent). Counted and logged at its first attempt, where an operator looks for
+   * why a cancel failed.
    */
   private noteCancelOfCaptured(op: OperationRecord, captured: CapturedPayment, gateway: string): void {
     const remainder = captured.by === 'capture' ? uncapturedRemainder(captured) : undefined;
+    if (captured.by === 'capture' && remainder === 0 && captured.captures.length > 1) {
+      cancelsOfCaptured().inc({ gateway, captured_by: 'several_captures' });
+      this.deps.logger.info(
+        'cancel of an authorization several captures took in full: no hold is left to release, and a void undoes one capture, so Cybersource refuses it unsent (SEVERAL_CAPTURES_TO_VOID); a refund returns the money',
+        {
+          operation_id: op.id,
+          gateway,
+          captured_by: 'several_captures',
+          capture_ids: captured.captures.map((c) => c.id).join(','),
+          authorized_amount: captured.authorized.amount,
+          currency: captured.authorized.currency,
+        },
+      );
+      return;
+    }
     if (captured.by === 'capture' && remainder !== undefined && remainder > 0) {
       cancelsOfCaptured().inc({ gateway, captured_by: 'partial_capture' });
       this.deps.logger.info('cancel of a partially captured authorization: the gateway is asked to release the uncaptured remainder; no capture is undone', {
@@ -600,6 +635,8 @@ export class DeliveryService {
     breaker: CircuitBreaker,
     phase: 'send' | 'inquiry',
     response?: GatewayResponse,
+    /** The command field a refusal before any call names, for the record and the FAIL event (`field`). */
+    field?: string,
   ): Promise<DeliveryStep> {
     if (!(err instanceof GatewayError)) throw err;
     const { ledger, recorder, logger } = this.deps;
@@ -670,7 +707,7 @@ export class DeliveryService {
     // The table of the gateway that answered (GatewayError names it as configured).
     const type = this.deps.config.gateways[err.gateway]?.type;
     const decline = type === undefined ? undefined : gatewayErrorDecline(declineTableFor(type), err);
-    const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', { details: detail, decline });
+    const failed = await recorder.fail(op, reason, phase === 'send' ? 'response' : 'inquiry', { details: detail, decline, ...(field ? { field } : {}) });
     if (failed.state === 'FAILED') await this.released(op, 'failed');
     return { kind: 'done', state: failed.state };
   }

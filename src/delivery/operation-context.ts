@@ -81,6 +81,14 @@ export interface ResolveOptions {
    * line would then land: multicapture needs its captures matched by their own charge or balance transaction.
    */
   singleCapture?: (gateway: string) => boolean;
+  /**
+   * Whether a gateway builds a cancel from the captures standing against its authorization (with
+   * `checkAmounts`): Cybersource reverses what they left, or voids the one that took it all
+   * (`GatewayDefinition.cancelVoided`). A cancel there waits while a capture of its authorization is in flight
+   * (`capturesInFlight`): sent then, it would release money that capture is about to take. Default: none (the
+   * other PSPs order a cancel after the captures they hold themselves).
+   */
+  cancelFollowsCaptures?: (gateway: string) => boolean;
 }
 
 /**
@@ -123,7 +131,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
   } else {
     auth = await ledger.get(key);
   }
-  if (!auth) return checkedByReference(op, ledger, context, { amounts, registers }, options.gateways ?? [], options.singleCapture);
+  if (!auth) return checkedByReference(op, ledger, context, { amounts, registers }, options);
   if (!AUTHORIZING.has(auth.command)) return { context };
   const refused = scopeRefusal(op.payment, auth) ?? currencyRefusal(op, auth);
   if (refused) return refused;
@@ -136,6 +144,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       if (over) return over;
       const ahead = amounts && auth.digest !== undefined ? siblingsAhead(op, auth, dependents, registered) : null;
       if (ahead) return ahead;
+      const capturing = registers && options.cancelFollowsCaptures?.(gatewayOf(auth)) === true ? capturesInFlight(op, auth, dependents) : null;
+      if (capturing) return capturing;
       // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
       // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
       const payment = { ...context.payment, gateway: gatewayOf(auth), gateway_key: psp };
@@ -175,8 +185,7 @@ async function checkedByReference(
   ledger: Ledger,
   context: OperationContext,
   { amounts, registers }: { amounts: boolean; registers: boolean },
-  gateways: readonly string[],
-  singleCapture?: (gateway: string) => boolean,
+  { gateways = [], singleCapture, cancelFollowsCaptures }: ResolveOptions,
 ): Promise<ContextResolution> {
   const reference = op.payment.gateway_key;
   const named = gatewayOf(op);
@@ -215,6 +224,10 @@ async function checkedByReference(
     if (over) return via(over);
     const ahead = siblingsAhead(op, auth, found.dependents, found.registered);
     if (ahead) return ahead;
+  }
+  if (registers && found.authorization && auth.state === 'SUCCEEDED' && cancelFollowsCaptures?.(holder) === true) {
+    const capturing = capturesInFlight(op, auth, found.dependents);
+    if (capturing) return capturing;
   }
   // The record keeps which authorization it acts on: its closing then reaches it in the same script.
   const linked = found.authorization ? { authorizationId: auth.id } : {};
@@ -373,6 +386,31 @@ export function siblingsAhead(
   const siblings = ahead.map((d) => d.id);
   return {
     wait: `${op.command} of ${op.payment.amount} waits for ${siblings.length} ${op.command}(s) of authorization ${auth.id} in flight ahead of it (${inFlight} of the ${room} left): ${siblings.join(', ')}`,
+    siblings,
+  };
+}
+
+/**
+ * A cancel of an authorization with captures in flight (registered against it, not yet SUCCEEDED or FAILED:
+ * sent, being retried, UNKNOWN, PENDING or UNRESOLVED; registered before the cancel or after it) at a PSP that
+ * builds its cancel from the captures standing (`ResolveOptions.cancelFollowsCaptures`): it waits for them
+ * (`wait`, asked again after `delivery.backoff_base_ms`, nothing sent), then is built on what they did. Sent
+ * earlier, a reversal of "authorized less the captures standing" would release what an in-flight capture is
+ * about to take (that capture then fails at the PSP, or is reported taken while its hold was released), and a
+ * capture that fails after all would have left its part held. Captures never wait for a cancel, so the two never
+ * wait for each other. A sale has no captures. `null` when none is in flight. Pure.
+ */
+export function capturesInFlight(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+): { wait: string; siblings: string[] } | null {
+  if (op.command !== 'cancel' || auth.command === 'sale') return null;
+  const inFlight = dependents.filter((d) => d.command === 'capture' && d.id !== op.id && !isTerminal(d.state));
+  if (inFlight.length === 0) return null;
+  const siblings = inFlight.map((d) => d.id);
+  return {
+    wait: `cancel waits for ${siblings.length} capture(s) of authorization ${auth.id} in flight (${inFlight.map((d) => `${d.id} ${d.state}`).join(', ')}): what it releases is what they leave`,
     siblings,
   };
 }

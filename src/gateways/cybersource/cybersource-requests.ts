@@ -170,7 +170,11 @@ function tokenizeRequest(ctx: OperationContext, gateway: GatewayConfig): Gateway
 
 /** Why a cancel of a captured authorization cannot be sent (the OMS event's reason). */
 export const CANCEL_REFUSALS = {
-  /** Each capture is voided by its own id: one cancel cannot void several (a refund returns them). */
+  /**
+   * Several captures took the whole authorization: nothing is held, and a void undoes one capture transaction
+   * (`/pts/v2/captures/{id}/voids`, until its batch settles), so one cancel, one outcome, cannot undo them all
+   * without a partial result no event could report (a refund returns the money).
+   */
   severalCaptures: 'SEVERAL_CAPTURES_TO_VOID',
   /** The capture to void has no Cybersource id on record. */
   captureReference: 'CAPTURE_REFERENCE_MISSING',
@@ -199,7 +203,12 @@ function reversal(payment: Payment, code: string, minor: number, currency: strin
  *   it: a sale by its payment id (`POST /pts/v2/payments/{id}/voids`, "Void a Payment"), a capture by its own
  *   id (`POST /pts/v2/captures/{id}/voids`, "Void a Capture", the id its answer gave). A void takes no amount: it
  *   undoes the whole transaction. Once the batch has settled Cybersource refuses it (400 `NOT_VOIDABLE`,
- *   webhook `payments.voids.reject`): a FAIL, and only a refund returns the money.
+ *   webhook `payments.voids.reject`): a FAIL, and only a refund returns the money;
+ * - several captures that took all of it: refused unsent (`SEVERAL_CAPTURES_TO_VOID`, naming
+ *   `payment.gateway_key`). Nothing is held to release, and each capture is its own transaction with its own
+ *   void, refused once its own batch settled (split shipments settle on different days): voiding them under one
+ *   cancel, one idempotency key and one outcome would leave some voided and some not, which neither a SUCCESS
+ *   nor a FAIL reports truly. A refund of what was captured returns the money.
  */
 function cancelRequest(ctx: OperationContext, gateway: GatewayConfig, code: string): GatewayRequest {
   const { payment, captured } = ctx;
@@ -218,7 +227,7 @@ function cancelRequest(ctx: OperationContext, gateway: GatewayConfig, code: stri
     throw new GatewayError(
       'invalid_request',
       gateway.name,
-      `cancel of an authorization fully captured by ${captured.captures.length} captures: each is voided by its own id`,
+      `cancel of an authorization fully captured by ${captured.captures.length} captures: nothing is held to release, and a void undoes one capture (each its own transaction, voidable until its batch settles); a refund returns the money`,
       {
         gatewayCode: CANCEL_REFUSALS.severalCaptures,
         field: 'payment.gateway_key',

@@ -59,7 +59,22 @@ interface Seen {
 }
 
 /** The Cybersource stand-in: what it was sent, what it settled (its void refused), and one answer to hold back. */
-const psp = { seen: [] as Seen[], settled: new Set<string>(), rateLimitNextVoid: false, rateLimitNextReversal: false };
+const psp = {
+  seen: [] as Seen[],
+  settled: new Set<string>(),
+  rateLimitNextVoid: false,
+  rateLimitNextReversal: false,
+  /** The next capture's answer held back (429): the capture stays in flight, retried. */
+  rateLimitNextCapture: false,
+  /** The next capture refused for good (400 INVALID_DATA). */
+  refuseNextCapture: false,
+  /** What each authorization holds, less its captures and reversals (cents): a capture of more is refused, as Cybersource does. */
+  held: new Map<string, number>(),
+};
+
+function cents(value: string | undefined): number {
+  return Math.round(Number(value ?? '0') * 100);
+}
 let server: http.Server;
 let config: Config;
 let redis: RedisClient;
@@ -89,23 +104,54 @@ beforeAll(async () => {
       const reference = body.clientReferenceInformation;
       const money = amount(body, 'orderInformation') as { totalAmount: string; currency: string } | undefined;
       if (url === '/pts/v2/payments') {
+        const paymentId = newId();
+        psp.held.set(paymentId, cents(money?.totalAmount));
         return json(201, {
-          id: newId(),
+          id: paymentId,
           status: 'AUTHORIZED',
           submitTimeUtc: new Date().toISOString(),
           clientReferenceInformation: reference,
           orderInformation: { amountDetails: { authorizedAmount: money?.totalAmount, currency: money?.currency } },
         });
       }
-      if (/^\/pts\/v2\/payments\/\d+\/captures$/.test(url)) {
+      const capturing = /^\/pts\/v2\/payments\/(\d+)\/captures$/.exec(url);
+      if (capturing) {
+        if (psp.rateLimitNextCapture) {
+          psp.rateLimitNextCapture = false;
+          return json(429, { message: 'Too many requests' });
+        }
+        if (psp.refuseNextCapture) {
+          psp.refuseNextCapture = false;
+          return json(400, {
+            submitTimeUtc: new Date().toISOString(),
+            status: 'INVALID_REQUEST',
+            reason: 'INVALID_DATA',
+            message: 'Declined - One or more fields in the request contains invalid data',
+          });
+        }
+        const held = psp.held.get(capturing[1]);
+        if (held !== undefined) {
+          if (cents(money?.totalAmount) > held) {
+            return json(400, {
+              submitTimeUtc: new Date().toISOString(),
+              status: 'INVALID_REQUEST',
+              reason: 'EXCEEDS_AUTH_AMOUNT',
+              message: 'Capture amount exceeds the amount held',
+            });
+          }
+          psp.held.set(capturing[1], held - cents(money?.totalAmount));
+        }
         return json(201, { id: newId(), status: 'PENDING', clientReferenceInformation: reference, orderInformation: { amountDetails: money } });
       }
-      if (/^\/pts\/v2\/payments\/\d+\/reversals$/.test(url)) {
+      const reversing = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(url);
+      if (reversing) {
         if (psp.rateLimitNextReversal) {
           psp.rateLimitNextReversal = false;
           return json(429, { message: 'Too many requests' });
         }
         const reversal = amount(body, 'reversalInformation') as { totalAmount: string; currency: string };
+        const held = psp.held.get(reversing[1]);
+        if (held !== undefined) psp.held.set(reversing[1], Math.max(0, held - cents(reversal.totalAmount)));
         return json(201, {
           id: newId(),
           status: 'REVERSED',
@@ -290,18 +336,38 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     expect(sentFor(cancelId)).toHaveLength(1);
   });
 
-  it('refuses, unsent, a cancel of an authorization two captures took in full: each would need its own void', async () => {
+  it('refuses, unsent, a cancel of an authorization two captures took in full, naming the field; the captures stand and a refund returns the money', async () => {
     const auth = await paid('authorize');
-    await delivered(dependent('capture', auth, { amount: 2000 }));
-    await delivered(dependent('capture', auth, { amount: 3000 }));
+    const first = await delivered(dependent('capture', auth, { amount: 2000 }));
+    const second = await delivered(dependent('capture', auth, { amount: 3000 }));
+    const before = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'several_captures' });
+    const voids = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' });
     const cancelId = await record(dependent('cancel', auth));
     expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
     expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'SEVERAL_CAPTURES_TO_VOID', reasonField: 'payment.gateway_key' });
     expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
       status: 'FAIL',
       reason: 'SEVERAL_CAPTURES_TO_VOID',
+      field: 'payment.gateway_key',
       decline: { category: 'operation_not_permitted' },
     });
+    // Counted as what it is (not as a void sent), with the captures named where an operator looks.
+    expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'several_captures' })).toBe(before + 1);
+    expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' })).toBe(voids);
+    expect(
+      logs.lines.some(
+        (l) => l.includes('cancel of an authorization several captures took in full') && l.includes(cancelId) && l.includes(`${first},${second}`),
+      ),
+    ).toBe(true);
+    expect(logs.lines.some((l) => l.includes('gateway refused the operation for good') && l.includes(cancelId) && l.includes('payment.gateway_key'))).toBe(
+      true,
+    );
+    // Nothing voided or marked: both captures still count, and the refund the refusal points to is sent.
+    expect((await ledger.get(first))?.undoneBy).toBeUndefined();
+    expect((await ledger.get(second))?.undoneBy).toBeUndefined();
+    const refundId = await record(dependent('refund', auth, { amount: 5000 }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
   });
 
   it('a voided sale no longer counts as captured: marked undone by the cancel, a refund of it refused unsent', async () => {
@@ -463,5 +529,90 @@ describe('Cybersource cancel of a partially captured authorization: the remainde
     expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
     expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'partial_capture' })).toBe(before);
     expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' })).toBe(voids + 1);
+  });
+});
+
+describe('Cybersource cancel while a capture of its authorization is in flight: it waits for the capture, then releases what it left', () => {
+  /** A capture of `amount` sent, its answer held back: in flight (SENT), to be retried. */
+  async function captureInFlight(auth: PaymentCommand, amount: number): Promise<string> {
+    const id = await record(dependent('capture', auth, { amount }));
+    psp.rateLimitNextCapture = true;
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('SENT');
+    return id;
+  }
+
+  it('sends nothing while the capture is in flight (counted, logged, in its history), then reverses only what the capture left', async () => {
+    const auth = await paid('authorize');
+    const authPspId = await pspId(auth.payment.operation_reference!);
+    const captureId = await captureInFlight(auth, 3000);
+    const before = await metricValue('pb_dependents_waiting_total', { gateway: 'cybs', command: 'cancel' });
+    const cancelId = await record(dependent('cancel', auth));
+    const step = await service.deliver(cancelId);
+    expect(step).toMatchObject({ kind: 'wait' });
+    expect(step.kind === 'wait' && step.reason).toContain(captureId);
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect((await ledger.get(cancelId))?.state).toBe('RECEIVED');
+    expect(await metricValue('pb_dependents_waiting_total', { gateway: 'cybs', command: 'cancel' })).toBe(before + 2);
+    const waits = logs.lines.filter((l) => l.includes('cancel waits for captures of its authorization in flight') && l.includes(cancelId));
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toContain(captureId);
+    expect((await ledger.interactions(cancelId)).filter((i) => i.event === 'waiting_for_siblings')).toEqual([
+      expect.objectContaining({ event: 'waiting_for_siblings', siblings: captureId }),
+    ]);
+
+    // The capture takes its 30.00 (the hold was not released under it), then the cancel releases the 20.00 left.
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/payments/${authPspId}/reversals`]);
+    expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '20.00', currency: 'USD' }, reason: 'cancel' });
+    expect(psp.held.get(authPspId)).toBe(0);
+    expect(((await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>).gateway_response).toMatchObject({
+      released: { amount: 2000, currency: 'USD', of: 'uncaptured_remainder' },
+    });
+  });
+
+  it('releases the whole hold when the capture it waited for fails after all (counting it as taken would have left it held)', async () => {
+    const auth = await paid('authorize');
+    const authPspId = await pspId(auth.payment.operation_reference!);
+    const captureId = await captureInFlight(auth, 3000);
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    psp.refuseNextCapture = true;
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '50.00', currency: 'USD' }, reason: 'cancel' });
+    expect(psp.held.get(authPspId)).toBe(0);
+    expect(((await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>).gateway_response).toMatchObject({
+      released: { amount: 5000, of: 'authorization' },
+    });
+  });
+
+  it('also waits for a capture registered after it, sent while it waited; the captures never wait for the cancel', async () => {
+    const auth = await paid('authorize');
+    const first = await captureInFlight(auth, 3000);
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    const second = await captureInFlight(auth, 1500);
+    expect(await service.deliver(first)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const step = await service.deliver(cancelId);
+    expect(step.kind === 'wait' && step.reason).toContain(second);
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await service.deliver(second)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '5.00', currency: 'USD' }, reason: 'cancel' });
+  });
+
+  it('waits the same way when the cancel names the authorization by its Cybersource id', async () => {
+    const auth = await paid('authorize');
+    const authPspId = await pspId(auth.payment.operation_reference!);
+    const captureId = await captureInFlight(auth, 3000);
+    const cancelId = await record(dependent('cancel', auth, { gateway_key: authPspId }));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '20.00', currency: 'USD' }, reason: 'cancel' });
   });
 });

@@ -77,15 +77,20 @@ describe('a transformer that refuses a command', () => {
     expect(op?.state).toBe('FAILED');
     const event = await events.load(`${id}.FAILED`);
     expect(JSON.stringify(event?.params)).toContain('COMMAND_REFUSED');
+    // The field the refusal names reaches the OMS, as our other refusals' do.
+    expect(event?.params.payment).toMatchObject({ reason: 'COMMAND_REFUSED', field: 'payment.custom_attributes.stripe_payment_method' });
     expect(sim.counters().effects[id]).toBeUndefined();
   });
 
   it('FAILs the operation on any other error thrown while building the request (a RangeError), instead of retrying forever', async () => {
-    const { service, ledger } = setup(() => {
+    const { service, ledger, events } = setup(() => {
       throw new RangeError('form field amount must be an integer');
     });
     const id = await record(ledger, channelCommand('authorize', {}, { gateway_key: 'pm_card_visa' }));
     expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    // No field is named where the refusal names none.
+    expect(await events.load(`${id}.FAILED`)).toBeDefined();
+    expect((await events.load(`${id}.FAILED`))?.params.payment).not.toHaveProperty('field');
   });
 
   it('FAILs a simulator capture whose gateway_key is ".." (it would rewrite the path) without calling the PSP', async () => {

@@ -1,4 +1,4 @@
-import { amountRefusal, siblingsAhead } from '../../../src/delivery/operation-context';
+import { amountRefusal, capturesInFlight, siblingsAhead } from '../../../src/delivery/operation-context';
 import { DependentSummary, OperationRecord } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
 import { parseRate } from '../../../src/fx/exact-rate';
@@ -197,5 +197,43 @@ describe('siblingsAhead: captures and refunds of one authorization in flight at 
     // A refund in flight does not hold up a capture, nor a capture a cancel.
     expect(siblingsAhead(capture(3000), auth(), [sibling('ref-1', 'SENT', 3000, 1, 'refund')], 2)).toBeNull();
     expect(siblingsAhead(op('cancel', 5000), auth(), [sibling('cap-1', 'SENT', 5000)], 2)).toBeNull();
+  });
+});
+
+describe('capturesInFlight: a cancel of an authorization with captures in flight', () => {
+  const auth = () => op('authorize', 5000, { state: 'SUCCEEDED' });
+  const capture = (id: string, state: DependentSummary['state'], registered = 1): DependentSummary => ({
+    id,
+    command: 'capture',
+    state,
+    amount: 3000,
+    registered,
+  });
+  const cancel = () => op('cancel', 5000, { id: 'can-1' });
+
+  it('waits while any capture of its authorization is not SUCCEEDED or FAILED, naming each with its state', () => {
+    for (const state of ['RECEIVED', 'SENT', 'UNKNOWN', 'PENDING', 'UNRESOLVED'] as const) {
+      const wait = capturesInFlight(cancel(), auth(), [capture('cap-1', state)]);
+      expect(wait).toMatchObject({ siblings: ['cap-1'] });
+      expect(wait?.wait).toContain(`cap-1 ${state}`);
+    }
+  });
+
+  it('waits for captures registered after it as well (captures never wait for a cancel: the two never wait for each other)', () => {
+    const dependents: DependentSummary[] = [
+      { id: 'can-1', command: 'cancel', state: 'RECEIVED', amount: 5000, registered: 1 },
+      capture('cap-1', 'SUCCEEDED', 2),
+      capture('cap-2', 'SENT', 3),
+    ];
+    expect(capturesInFlight(cancel(), auth(), dependents)).toMatchObject({ siblings: ['cap-2'] });
+    // A capture checked after the cancel registered waits for captures only, never for the cancel.
+    expect(siblingsAhead(op('capture', 1000, { id: 'cap-3' }), auth(), dependents, 4)?.siblings).toEqual(['cap-2']);
+  });
+
+  it('goes once every capture succeeded or failed; a refund in flight, a sale, or another command never holds it', () => {
+    expect(capturesInFlight(cancel(), auth(), [capture('cap-1', 'SUCCEEDED'), capture('cap-2', 'FAILED')])).toBeNull();
+    expect(capturesInFlight(cancel(), auth(), [{ id: 'ref-1', command: 'refund', state: 'SENT', amount: 1000, registered: 2 }])).toBeNull();
+    expect(capturesInFlight(cancel(), op('sale', 5000, { state: 'SUCCEEDED' }), [capture('cap-1', 'SENT')])).toBeNull();
+    expect(capturesInFlight(op('refund', 1000), auth(), [capture('cap-1', 'SENT')])).toBeNull();
   });
 });
