@@ -2,15 +2,13 @@
  * The ledger's reads over every shard that the operator views (src/ops/operations-view.ts) count and list
  * with: operations created or settled since a time, and the newest ids of a state, merged across shards.
  */
-import Redis from 'ioredis';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { Ledger } from '../../../src/ledger/ledger';
 import { shardOfAnchor } from '../../../src/redis/key-layout';
-import { testNamespace } from '../../support/test-config';
+import { useLedgerRedis } from '../../support/ledger-redis';
 
 describe('the ledger read across its shards for the operator views', () => {
-  const prefix = `${testNamespace()}:`;
-  let redis: Redis;
+  const bed = useLedgerRedis();
   let ledger: Ledger;
 
   const command = (orderId: string): PaymentCommand => ({
@@ -33,20 +31,7 @@ describe('the ledger read across its shards for the operator views', () => {
   };
 
   beforeAll(() => {
-    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-    ledger = new Ledger(redis, prefix);
-  });
-
-  afterAll(async () => {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    ledger = bed.ledger;
   });
 
   it('counts the operations created, and those that settled, at or after a time, summed over the shards', async () => {
