@@ -6,6 +6,7 @@ import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { Ledger } from '../../../src/ledger/ledger';
 import { shardOfAnchor } from '../../../src/redis/key-layout';
 import { useLedgerRedis } from '../../support/ledger-redis';
+import { monitorCommands } from '../../support/redis-monitor';
 
 describe('the ledger read across its shards for the operator views', () => {
   const bed = useLedgerRedis();
@@ -62,5 +63,32 @@ describe('the ledger read across its shards for the operator views', () => {
 
     expect(await ledger.newestInState('SENT', 3)).toEqual([ids[3], ids[2], ids[1]]);
     expect(await ledger.newestInState('SENT', 10)).toEqual([...ids].reverse());
+  });
+
+  it('reads nothing for an empty range, count or order page: ZRANGE and ZREVRANGE would take a stop of -1 as the end of the index', async () => {
+    const orders = ordersOfShards(2).map((o) => `${o}-empty`);
+    for (const order of orders) await ledger.create(`op-${order}`, command(order), 30_000);
+    await ledger.transition(`op-${orders[0]}`, 'SENT', { event: 'sent' }, {}, 31_000);
+    const shard = shardOfAnchor(orders[0]);
+    const asked: string[] = [];
+    const monitor = await monitorCommands(bed.redis, (args) => {
+      if (args.slice(1).some((a) => String(a).startsWith(bed.prefix))) asked.push(String(args[0]).toLowerCase());
+    });
+    try {
+      expect(await ledger.createdAtRanks(shard, 0, 0)).toEqual([]);
+      expect(await ledger.createdAtRanks(shard, 1, 0)).toEqual([]);
+      expect(await ledger.newestInState('SENT', 0)).toEqual([]);
+      const found = await ledger.locateMany({ ids: [], gateway: 'simulator', references: [], orders: [orders[0]], perOrder: 0 });
+      expect(found.orders).toEqual([[]]);
+      await monitor.settle();
+    } finally {
+      monitor.stop();
+    }
+    expect(asked).toEqual([]);
+    // The ranges and counts themselves still read.
+    expect(await ledger.createdAtRanks(shard, 0, 1)).toHaveLength(1);
+    expect((await ledger.locateMany({ ids: [], gateway: 'simulator', references: [], orders: [orders[0]], perOrder: 1 })).orders).toEqual([
+      [{ id: `op-${orders[0]}`, shard }],
+    ]);
   });
 });
