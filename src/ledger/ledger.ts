@@ -1127,7 +1127,9 @@ export class Ledger {
   /**
    * The adjustments recorded on each of `ids` (`S op:<id>:adjustments`, oldest first), each with its raw
    * `fields` (null where absent: an adjustment id whose hash is gone is listed all the same). Ids of no
-   * operation are left out. Two rounds of one pipeline per shard, the second only when some operation has one.
+   * operation are left out; give each id once (a repeated one lists its adjustments twice). Each id's shard as
+   * `shardOf` finds it (remembered, else asked), then two rounds of one pipeline per shard, the second only when
+   * some operation has one.
    */
   async adjustmentsOfEach(ids: readonly string[], fields: readonly string[]): Promise<Map<string, RecordedAdjustmentFields[]>> {
     const groups = await this.byShard(ids);
@@ -1408,7 +1410,9 @@ export class Ledger {
 
   /**
    * Records that `gateway`'s operations updated up to `through` (epoch ms) have been reconciled (the mark
-   * only moves forward). Retention with `retention.require_reconciliation` expires nothing newer.
+   * only moves forward). Retention with `retention.require_reconciliation` expires nothing newer. Sets the mark
+   * as given, windows kept past it untouched: reconciliation runs record their windows with
+   * `recordReconciledWindow`, which also holds the mark for a window with PSP lines not read.
    */
   async markReconciledThrough(gateway: string, through: number): Promise<void> {
     const key = this.reconciledThroughKey(gateway);
