@@ -307,8 +307,8 @@ export interface RetentionConfig {
   /** Operations examined per sweep pass. Default 500. */
   readonly batch: number;
   /**
-   * Expire only operations older than their gateway's reconciled-through mark (`Ledger.markReconciledThrough`,
-   * set by the reconciliation runner). Default false.
+   * Expire only operations updated before their gateway's reconciled-through mark (the end of what finished,
+   * applied reconciliation runs covered without a gap: `Ledger.recordReconciledWindow`). Default false.
    */
   readonly requireReconciliation: boolean;
 }

@@ -294,6 +294,14 @@ function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtm
 const runResult = (r: RecentRun): string => `${r.result}${r.dryRun ? ' (dry run)' : ''}${r.error ? `: ${r.error}` : ''}`;
 
 /**
+ * What a run did to its gateway's reconciled-through mark (`RecentRun.mark`: moved, covered, gap, held), as both
+ * reconciliation tables show it; a held window says what lets the mark pass it (as `ops reconciliation` does).
+ * Empty for a run that did not finish applied, or an entry of an older release.
+ */
+const runMark = (r: RecentRun): string =>
+  r.mark === 'held' ? 'held: its window is not reconciled; the mark stays at its start until it is reconciled again with --again' : (r.mark ?? '');
+
+/**
  * Each gateway's reconciliation: how far it is reconciled without a gap (retention waits for that mark), the
  * complete windows due past it (0 when the schedule keeps up), and its latest run, kept per gateway so that a
  * gateway reconciled daily stays in sight when an hourly one fills the list of latest runs.
@@ -302,7 +310,7 @@ function reconciliationGatewayTable(rows: GatewayReconciliation[]): SafeHtml {
   if (rows.length === 0) return html`<p class="empty" id="reconciliation-gateways">no gateway has a reconciliation reader</p>`;
   return dataTable(
     'reconciliation-gateways',
-    ['gateway', 'reconciled through', 'windows due past it', 'latest run ended', 'latest result', 'differences', 'PSP lines not read'],
+    ['gateway', 'reconciled through', 'windows due past it', 'latest run ended', 'latest result', 'differences', 'PSP lines not read', 'latest mark'],
     rows.map((r) => ({
       attrs: html` data-gateway="${r.gateway}" data-result="${r.latest?.result ?? 'none'}" data-windows-behind="${r.windowsBehind ?? ''}"`,
       cells: [
@@ -313,6 +321,7 @@ function reconciliationGatewayTable(rows: GatewayReconciliation[]): SafeHtml {
         r.latest === null ? '' : runResult(r.latest),
         { num: r.latest === null ? '' : r.latest.differences },
         { num: r.latest === null ? '' : (r.latest.unreadable ?? 0) },
+        r.latest === null ? '' : runMark(r.latest),
       ],
     })),
   );
@@ -341,7 +350,10 @@ function fleetTable(fleet: ConsoleSnapshot['fleet']): SafeHtml {
     )}`;
 }
 
-/** The latest reconciliation runs: each window's result, what differed and the PSP lines not read (read only: runs are the CLI's and the schedule's). */
+/**
+ * The latest reconciliation runs: each window's result, what differed, the PSP lines not read and what the run did to
+ * the reconciled-through mark (read only: runs are the CLI's and the schedule's).
+ */
 function reconciliationTable(runs: RecentRun[]): SafeHtml {
   if (runs.length === 0) return html`<p class="empty" id="reconciliation-runs">none</p>`;
   const differing = (r: RecentRun) =>
@@ -350,9 +362,9 @@ function reconciliationTable(runs: RecentRun[]): SafeHtml {
       .join(', ');
   return dataTable(
     'reconciliation-runs',
-    ['ended', 'gateway', 'window', 'result', 'lines', 'differences', 'not read', 'adjusted', 'settled'],
+    ['ended', 'gateway', 'window', 'result', 'lines', 'differences', 'not read', 'mark', 'adjusted', 'settled'],
     runs.map((r) => ({
-      attrs: html` data-run="${r.gateway}:${r.from}:${r.to}" data-result="${r.result}"`,
+      attrs: html` data-run="${r.gateway}:${r.from}:${r.to}" data-result="${r.result}" data-mark="${r.mark ?? ''}"`,
       cells: [
         time(r.at),
         r.gateway,
@@ -361,6 +373,7 @@ function reconciliationTable(runs: RecentRun[]): SafeHtml {
         { num: r.lines },
         { num: r.differences > 0 ? html`${r.differences} <small>${differing(r)}</small>` : 0 },
         { num: r.unreadable ?? 0 },
+        runMark(r),
         { num: r.adjusted },
         { num: r.settled },
       ],

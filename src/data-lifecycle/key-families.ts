@@ -13,7 +13,7 @@ export class OperationKeys extends ShardKeys {
     const part = orderKeyPart(orderId);
     return part === '' ? '' : this.order(part);
   }
-  /** String: epoch ms up to which the gateway's operations are reconciled (`Ledger.markReconciledThrough`; not sharded). */
+  /** String: epoch ms up to which the gateway's operations are reconciled without a gap (`Ledger.recordReconciledWindow`; not sharded). */
   reconciledThrough(gateway: string): string {
     return `${this.prefix}retention:reconciled_through:${gateway}`;
   }

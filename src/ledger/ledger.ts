@@ -132,7 +132,7 @@ export interface OperationLookup {
   references: readonly string[];
   /** Order ids: the operations of each (the order index). */
   orders: readonly string[];
-  /** Operations read per order at most, oldest first. */
+  /** Operations read per order at most, oldest first (below 1: none). */
   perOrder: number;
 }
 
@@ -1013,9 +1013,11 @@ export class Ledger {
   /**
    * The `count` ids of `state` with the highest index scores over every shard (each shard's highest `count`,
    * merged), highest first: for SUCCEEDED and FAILED, the ones that entered it last. Each id's shard is
-   * remembered (the caller reads them next). One ZREVRANGE per shard, sent together.
+   * remembered (the caller reads them next). One ZREVRANGE per shard, sent together; none for a `count` below 1
+   * (a stop of -1 would read each index whole).
    */
   async newestInState(state: OperationState, count: number): Promise<string[]> {
+    if (count < 1) return [];
     const pages = await Promise.all(
       this.shards.map(async (keys) => {
         const flat = await this.redis.zrevrange(keys.state(state), 0, count - 1, 'WITHSCORES');
@@ -1044,8 +1046,12 @@ export class Ledger {
     );
   }
 
-  /** The ids at ranks [start, end) of shard `shard`'s creation index, oldest first (one ZRANGE). */
+  /**
+   * The ids at ranks [start, end) of shard `shard`'s creation index, oldest first (one ZRANGE; none for an empty
+   * range, whose stop of `end - 1` = -1 would otherwise be read as the index's last rank).
+   */
   async createdAtRanks(shard: number, start: number, end: number): Promise<string[]> {
+    if (end <= start) return [];
     return this.redis.zrange(this.shards[shard].created, start, end - 1);
   }
 
@@ -1087,7 +1093,8 @@ export class Ledger {
         n += 1;
       }
       orders.forEach((order, i) => {
-        if (orderShards[i] !== keys.shard) return;
+        // Not read for a `perOrder` below 1 (a stop of -1 is the whole index): an empty list below.
+        if (orderShards[i] !== keys.shard || perOrder < 1) return;
         p.zrange(keys.order(orderKeyPart(order)), 0, perOrder - 1);
         n += 1;
       });
@@ -1111,14 +1118,18 @@ export class Ledger {
       return held;
     });
     const nextOrder = this.shards.map(() => orderSlot);
-    const byOrder = orderShards.map((shard) => (shard < 0 ? [] : (replies[shard][nextOrder[shard]++] as string[]).map((id) => ({ id, shard }))));
+    const byOrder = orderShards.map((shard) =>
+      shard < 0 || perOrder < 1 ? [] : (replies[shard][nextOrder[shard]++] as string[]).map((id) => ({ id, shard })),
+    );
     return { ids: idShards, references: byReference, orders: byOrder };
   }
 
   /**
    * The adjustments recorded on each of `ids` (`S op:<id>:adjustments`, oldest first), each with its raw
    * `fields` (null where absent: an adjustment id whose hash is gone is listed all the same). Ids of no
-   * operation are left out. Two rounds of one pipeline per shard, the second only when some operation has one.
+   * operation are left out; give each id once (a repeated one lists its adjustments twice). Each id's shard as
+   * `shardOf` finds it (remembered, else asked), then two rounds of one pipeline per shard, the second only when
+   * some operation has one.
    */
   async adjustmentsOfEach(ids: readonly string[], fields: readonly string[]): Promise<Map<string, RecordedAdjustmentFields[]>> {
     const groups = await this.byShard(ids);
@@ -1399,7 +1410,9 @@ export class Ledger {
 
   /**
    * Records that `gateway`'s operations updated up to `through` (epoch ms) have been reconciled (the mark
-   * only moves forward). Retention with `retention.require_reconciliation` expires nothing newer.
+   * only moves forward). Retention with `retention.require_reconciliation` expires nothing newer. Sets the mark
+   * as given, windows kept past it untouched: reconciliation runs record their windows with
+   * `recordReconciledWindow`, which also holds the mark for a window with PSP lines not read.
    */
   async markReconciledThrough(gateway: string, through: number): Promise<void> {
     const key = this.reconciledThroughKey(gateway);

@@ -6,7 +6,8 @@ import { LuaScript, luaInputs } from '../redis/lua-script';
  * - `moved`: the window joined the mark (it starts at or before it, or there was no mark) and the mark moved to its
  *   end, and on through the windows reconciled past it before that now join;
  * - `covered`: the window joined, the mark was at or past its end already;
- * - `gap`: the window starts past the mark; it is kept as reconciled, and joins when the gap is;
+ * - `gap`: the window starts past the mark; it is kept as reconciled (one span with the kept windows it overlaps or
+ *   touches), and joins when the gap is;
  * - `held`: the window is not reconciled (PSP lines its run could not read): the mark does not reach it. It stays
  *   where it is when it is at or before the window's start; the first window of a gateway starts it at its start;
  *   a mark past the window's start is put back to it (the windows reconciled past the window are kept, and join
@@ -20,13 +21,17 @@ export interface ReconciledWindow {
   before: number | null;
   /** The mark after, epoch ms; null when there is none. */
   through: number | null;
-  /** Windows reconciled past the mark before, taken in as the mark moved through them (`moved` only). */
+  /**
+   * Spans kept past the mark before, taken in as the mark moved through them (`moved` only): windows reconciled side
+   * by side (or overlapping) are kept as one span, so this counts stretches between gaps, not windows.
+   */
   joined: number;
 }
 
 /**
  * The mark and the windows reconciled past it, in one step (two runs of a gateway may finish at once). The
- * windows are a sorted set, member `<from>:<to>`, score `from`; they never overlap the mark's span. Epoch ms are
+ * windows are a sorted set, member `<from>:<to>`, score `from`; they never overlap the mark's span, and a window kept
+ * is merged with those it overlaps or touches (one member per stretch between gaps, however many windows). Epoch ms are
  * kept as strings, or formatted with `%.0f` (Lua's own number to string conversion would write `1.8e+12`).
  */
 export const RECORD_RECONCILED_WINDOW_SCRIPT = new LuaScript(
@@ -43,7 +48,18 @@ local before = nil
 if raw then before = tonumber(raw) end
 if A.complete == '1' then
   if before ~= nil and before < from then
-    redis.call('ZADD', K.windows, from, A.from .. ':' .. A.to)
+    -- One span with the kept windows it overlaps or touches: a mark held for long keeps a member per stretch
+    -- between the windows not reconciled, not one per window the schedule reconciled meanwhile.
+    local lo, hi = from, to
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', K.windows, '-inf', fmt(to))) do
+      local a, b = bounds(member)
+      if a ~= nil and b >= from then
+        if a < lo then lo = a end
+        if b > hi then hi = b end
+        redis.call('ZREM', K.windows, member)
+      end
+    end
+    redis.call('ZADD', K.windows, lo, fmt(lo) .. ':' .. fmt(hi))
     return {'gap', raw, raw, 0}
   end
   local through = to

@@ -126,6 +126,35 @@ describe('the operator console over HTTP (own port, own credentials)', () => {
     expect(page.slice(page.indexOf('id="reconciliation-runs"'))).not.toContain('data-run="daily-psp:');
   });
 
+  it("shows what each run did to the reconciled-through mark, and a gateway's latest run whose window is held", async () => {
+    const at = Date.now();
+    const run = { dryRun: false, lines: 30, adjusted: 0, settled: 0, durationMs: 400, differences: 0, classes: {}, result: 'done' as const };
+    await recordRun(redis, config.redis.keyPrefix, { ...run, gateway: 'mark-psp', from: 0, to: 3_600_000, mark: 'moved', at: at - 2_000 });
+    await recordRun(redis, config.redis.keyPrefix, { ...run, gateway: 'mark-psp', from: 7_200_000, to: 10_800_000, mark: 'gap', at: at - 1_000 });
+    await recordRun(redis, config.redis.keyPrefix, {
+      ...run,
+      gateway: 'mark-psp',
+      from: 3_600_000,
+      to: 7_200_000,
+      unreadable: 2,
+      mark: 'held',
+      at,
+    });
+    const ok = await login(PASSWORD, { origin: new URL(base).origin });
+    const page = await (await fetch(base, { headers: { cookie: (ok.headers.get('set-cookie') ?? '').split(';')[0] } })).text();
+    const runs = page.slice(page.indexOf('id="reconciliation-runs"'));
+    expect(runs).toMatch(/<th>\s*mark\s*<\/th>/);
+    expect(runs).toContain('data-run="mark-psp:0:3600000" data-result="done" data-mark="moved"');
+    expect(runs).toContain('data-run="mark-psp:7200000:10800000" data-result="done" data-mark="gap"');
+    expect(runs).toContain('data-run="mark-psp:3600000:7200000" data-result="done" data-mark="held"');
+    const gateways = page.slice(page.indexOf('id="reconciliation-gateways"'), page.indexOf('id="reconciliation-runs"'));
+    expect(gateways).toMatch(/<th>\s*latest mark\s*<\/th>/);
+    const row = gateways.slice(gateways.indexOf('data-gateway="mark-psp"'));
+    expect(row.slice(0, row.indexOf('</tr>'))).toContain(
+      'held: its window is not reconciled; the mark stays at its start until it is reconciled again with --again',
+    );
+  });
+
   it('lists the live processes with their releases: the web process serving it, and a worker left on another release, with the advice to upgrade together', async () => {
     const left = new LeaseHolder(redis, config.redis.keyPrefix, 2000, undefined, { ...presenceOf('worker'), revision: 'oldbuild0003' });
     await left.start();

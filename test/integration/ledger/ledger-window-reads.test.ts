@@ -2,15 +2,14 @@
  * The ledger's reads over every shard that the operator views (src/ops/operations-view.ts) count and list
  * with: operations created or settled since a time, and the newest ids of a state, merged across shards.
  */
-import Redis from 'ioredis';
 import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { Ledger } from '../../../src/ledger/ledger';
 import { shardOfAnchor } from '../../../src/redis/key-layout';
-import { testNamespace } from '../../support/test-config';
+import { useLedgerRedis } from '../../support/ledger-redis';
+import { monitorCommands } from '../../support/redis-monitor';
 
 describe('the ledger read across its shards for the operator views', () => {
-  const prefix = `${testNamespace()}:`;
-  let redis: Redis;
+  const bed = useLedgerRedis();
   let ledger: Ledger;
 
   const command = (orderId: string): PaymentCommand => ({
@@ -33,20 +32,7 @@ describe('the ledger read across its shards for the operator views', () => {
   };
 
   beforeAll(() => {
-    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-    ledger = new Ledger(redis, prefix);
-  });
-
-  afterAll(async () => {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    ledger = bed.ledger;
   });
 
   it('counts the operations created, and those that settled, at or after a time, summed over the shards', async () => {
@@ -77,5 +63,32 @@ describe('the ledger read across its shards for the operator views', () => {
 
     expect(await ledger.newestInState('SENT', 3)).toEqual([ids[3], ids[2], ids[1]]);
     expect(await ledger.newestInState('SENT', 10)).toEqual([...ids].reverse());
+  });
+
+  it('reads nothing for an empty range, count or order page: ZRANGE and ZREVRANGE would take a stop of -1 as the end of the index', async () => {
+    const orders = ordersOfShards(2).map((o) => `${o}-empty`);
+    for (const order of orders) await ledger.create(`op-${order}`, command(order), 30_000);
+    await ledger.transition(`op-${orders[0]}`, 'SENT', { event: 'sent' }, {}, 31_000);
+    const shard = shardOfAnchor(orders[0]);
+    const asked: string[] = [];
+    const monitor = await monitorCommands(bed.redis, (args) => {
+      if (args.slice(1).some((a) => String(a).startsWith(bed.prefix))) asked.push(String(args[0]).toLowerCase());
+    });
+    try {
+      expect(await ledger.createdAtRanks(shard, 0, 0)).toEqual([]);
+      expect(await ledger.createdAtRanks(shard, 1, 0)).toEqual([]);
+      expect(await ledger.newestInState('SENT', 0)).toEqual([]);
+      const found = await ledger.locateMany({ ids: [], gateway: 'simulator', references: [], orders: [orders[0]], perOrder: 0 });
+      expect(found.orders).toEqual([[]]);
+      await monitor.settle();
+    } finally {
+      monitor.stop();
+    }
+    expect(asked).toEqual([]);
+    // The ranges and counts themselves still read.
+    expect(await ledger.createdAtRanks(shard, 0, 1)).toHaveLength(1);
+    expect((await ledger.locateMany({ ids: [], gateway: 'simulator', references: [], orders: [orders[0]], perOrder: 1 })).orders).toEqual([
+      [{ id: `op-${orders[0]}`, shard }],
+    ]);
   });
 });

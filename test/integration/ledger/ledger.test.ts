@@ -5,14 +5,15 @@ import { PaymentCommand } from '../../../src/contracts/payment-command';
 import { Ledger } from '../../../src/ledger/ledger';
 import { OPERATION_STATES } from '../../../src/ledger/operation-state';
 import { PAN_MASK, SECRET_MASK } from '../../../src/logging/redact';
-import { testNamespace } from '../../support/test-config';
+import { useLedgerRedis } from '../../support/ledger-redis';
 
 const VISA = '4111111111111111';
 /** Epoch milliseconds that pass the Luhn check (as one timestamp in ten does). */
 const LUHN_VALID_NOW = 1718000000006;
 
 describe('the operation ledger on a real Redis', () => {
-  const prefix = `${testNamespace()}:`;
+  const bed = useLedgerRedis();
+  const prefix = bed.prefix;
   let redis: Redis;
   let ledger: Ledger;
   let seq = 0;
@@ -33,20 +34,7 @@ describe('the operation ledger on a real Redis', () => {
   const keysOf = async (id: string) => ledger.keysOf((await ledger.shardOf(id)) ?? 0);
 
   beforeAll(() => {
-    redis = new Redis(process.env.PB_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 });
-    ledger = new Ledger(redis, prefix);
-  });
-
-  afterAll(async () => {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
+    ({ redis, ledger } = bed);
   });
 
   it('records a new operation in RECEIVED with its command, payment and times', async () => {

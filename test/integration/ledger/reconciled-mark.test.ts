@@ -46,7 +46,8 @@ describe('Ledger.recordReconciledWindow', () => {
     expect(await ledger.recordReconciledWindow(gateway, w(2), true)).toMatchObject({ outcome: 'gap', through: w(0).to });
     expect(await ledger.recordReconciledWindow(gateway, w(3), true)).toMatchObject({ outcome: 'gap', through: w(0).to });
     expect(await ledger.reconciledThrough(gateway)).toBe(w(0).to);
-    expect(await ledger.recordReconciledWindow(gateway, w(1), true)).toEqual({ outcome: 'moved', before: w(0).to, through: w(3).to, joined: 2 });
+    // The two windows kept side by side joined as one span.
+    expect(await ledger.recordReconciledWindow(gateway, w(1), true)).toEqual({ outcome: 'moved', before: w(0).to, through: w(3).to, joined: 1 });
     expect(await ledger.reconciledThrough(gateway)).toBe(w(3).to);
     expect(await windows()).toEqual([]);
     expect(await ledger.recordReconciledWindow(gateway, w(1), true)).toMatchObject({ outcome: 'covered', through: w(3).to });
@@ -59,7 +60,7 @@ describe('Ledger.recordReconciledWindow', () => {
     expect(await ledger.recordReconciledWindow(gateway, w(3), true)).toMatchObject({ outcome: 'gap', through: w(1).from });
     expect(await ledger.reconciledThrough(gateway)).toBe(w(1).from);
     // Run again once the PSP corrected its report: every line read.
-    expect(await ledger.recordReconciledWindow(gateway, w(1), true)).toMatchObject({ outcome: 'moved', through: w(3).to, joined: 2 });
+    expect(await ledger.recordReconciledWindow(gateway, w(1), true)).toMatchObject({ outcome: 'moved', through: w(3).to, joined: 1 });
   });
 
   it("the first window of a gateway, held, starts the mark at its start: a later window's run never starts it past it", async () => {
@@ -85,5 +86,20 @@ describe('Ledger.recordReconciledWindow', () => {
     // The gap reconciled: the mark moves through what is left, up to the window not reconciled.
     expect(await ledger.recordReconciledWindow(gateway, w(1), true)).toMatchObject({ outcome: 'moved', through: w(3).from, joined: 1 });
     expect(await ledger.recordReconciledWindow(gateway, w(3), true)).toMatchObject({ outcome: 'moved', through: w(5).to, joined: 1 });
+  });
+
+  it('keeps the windows reconciled past a mark held for long as one span per stretch, not one member per window', async () => {
+    await ledger.recordReconciledWindow(gateway, w(0), true);
+    expect(await ledger.recordReconciledWindow(gateway, w(1), false)).toMatchObject({ outcome: 'held' });
+    // The schedule goes on a window at a time while the window held waits for the PSP's correction.
+    for (let i = 2; i < 50; i += 1) expect(await ledger.recordReconciledWindow(gateway, w(i), true)).toMatchObject({ outcome: 'gap' });
+    expect(await windows()).toEqual([`${w(2).from}:${w(49).to}`]);
+    // A window recorded again (a resumed run), one overlapping the span and one past a hole.
+    await ledger.recordReconciledWindow(gateway, w(7), true);
+    await ledger.recordReconciledWindow(gateway, { from: w(48).from, to: w(50).to }, true);
+    await ledger.recordReconciledWindow(gateway, w(52), true);
+    expect(await windows()).toEqual([`${w(2).from}:${w(50).to}`, `${w(52).from}:${w(52).to}`]);
+    expect(await ledger.recordReconciledWindow(gateway, w(1), true)).toEqual({ outcome: 'moved', before: w(1).from, through: w(50).to, joined: 1 });
+    expect(await windows()).toEqual([`${w(52).from}:${w(52).to}`]);
   });
 });
