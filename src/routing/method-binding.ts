@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { Payment } from '../contracts/payment-command';
 import { BoundMethodField, pspBoundMethodField } from '../contracts/payment-method';
 import type { GatewayConfig } from '../gateways/gateway-config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
+import { VaultGroup, gatewayVaults } from '../gateways/gateway-vaults';
 
 /**
  * Where an authorization's method data may go. A stored card's token (`gateway_key`) lives in the vault of
@@ -12,27 +12,27 @@ import { gatewayDefinition } from '../gateways/gateway-registry';
  * failover only move such a command between gateway entries that are the same vault.
  *
  * The binding unit is the configured gateway entry the command names (`payment.gateway`: the OMS got the
- * data for it), widened to the entries that provably reach the same vault: the same `type` and equal
- * values of the keys the gateway declares as naming its account and API credential
+ * data for it), widened to the entries of its vault (src/gateways/gateway-vaults.ts): the same `type` and
+ * equal values of the keys the gateway declares as naming its account and API credential
  * (`GatewayDefinition.methodBinding.vaultKeys`; e.g. two Stripe entries with one key, differing only in
- * timeouts or settings). Entries that may share a vault at the PSP without the configuration showing it
- * (another key of the same account, an Adyen company's other merchant account) are kept apart: a wrong
- * "same" would leak, a wrong "different" only loses a failover.
+ * timeouts or settings), or the same `vault` name the operator declares on them. Entries that may share a
+ * vault at the PSP without the configuration showing it (another key of the same account, an Adyen
+ * company's other merchant account) are kept apart unless declared: a wrong "same" would leak, a wrong
+ * "different" only loses a failover.
  *
  * Data is portable when neither the named gateway nor the candidate reads anything bound in it (Klarna,
  * crypto; the simulator's own test methods): each side's definition says (`methodBinding.boundField`).
  */
 export class MethodBinding {
-  /** Per configured gateway name: a digest of its type and vault key values (the values may be secrets). */
-  private readonly vaults = new Map<string, string>();
+  /** Per configured gateway name: its vault (an opaque id: the key values may be secrets). */
+  private readonly vaults: ReadonlyMap<string, string>;
+  /** The vaults, for the start-up line and metric. */
+  readonly groups: readonly VaultGroup[];
 
   constructor(private readonly gateways: Readonly<Record<string, GatewayConfig>>) {
-    for (const [name, gateway] of Object.entries(gateways)) {
-      const keys = gatewayDefinition(gateway.type).methodBinding.vaultKeys;
-      const digest = createHash('sha256');
-      for (const part of [gateway.type, ...keys.map((key) => gateway[key])]) digest.update(`${part.length}:${part}`);
-      this.vaults.set(name, digest.digest('hex'));
-    }
+    const vaults = gatewayVaults(gateways);
+    this.vaults = vaults.vaultOf;
+    this.groups = vaults.groups;
   }
 
   /**

@@ -107,6 +107,18 @@ describe('route stage: method data bound to its PSP account', () => {
     });
   });
 
+  test('entries declared one vault (gateways.<name>.vault) stay candidates of each other', () => {
+    const gateways = {
+      ...GATEWAYS,
+      stripe: { ...GATEWAYS.stripe, vault: 'acme-stripe' },
+      stripe_rk: { ...GATEWAYS.stripe, api_key: 'rk_test_route_stage_0123456789', vault: 'acme-stripe' },
+    };
+    expect(decide(stage({ gateways, 'routing.rules': [{ name: 'rk', gateways: ['stripe_rk', 'adyen'] }] }), op())).toMatchObject({
+      verdict: 'continue',
+      decision: { reasons: ['rule:rk', 'method_bound:adyen'], candidates: ['stripe_rk'] },
+    });
+  });
+
   test('a capture follows its authorization: no rule, no binding check', () => {
     const capture = op({}, 'capture');
     expect(decide(stage({ 'routing.rules': [{ name: 'to-adyen', gateways: ['adyen'] }] }), capture)).toMatchObject({

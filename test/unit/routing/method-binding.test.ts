@@ -137,3 +137,49 @@ describe('MethodBinding: which candidates can use the method data', () => {
     expect(binding.filter(payment({}), ['stripe_backup', 'stripe'])).toEqual({ usable: ['stripe_backup', 'stripe'], dropped: [] });
   });
 });
+
+describe('MethodBinding: vaults the operator declares (gateways.<name>.vault)', () => {
+  const declared = new MethodBinding(
+    testConfig({
+      gateways: {
+        stripe: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: STRIPE_KEY, webhook_secret: STRIPE_HOOK, vault: 'acme-stripe' },
+        // A restricted key of the same account: the configuration cannot show it, the declaration does.
+        stripe_rk: {
+          type: 'stripe',
+          base_url: 'https://api.stripe.com',
+          api_key: 'rk_test_binding_0123456789',
+          webhook_secret: STRIPE_HOOK,
+          vault: 'acme-stripe',
+        },
+        // The same key as `stripe`, no declaration: in the vault its account and key are in.
+        stripe_backup: { type: 'stripe', base_url: 'http://127.0.0.1:9', api_key: STRIPE_KEY, webhook_secret: STRIPE_HOOK },
+        stripe_other: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: 'sk_test_binding_other_0123456789', webhook_secret: STRIPE_HOOK },
+        // Two merchant accounts of one Adyen company that share stored tokens.
+        adyen: { ...adyen('AcmeEU'), vault: 'acme-adyen' },
+        adyen_us: { ...adyen('AcmeUS'), vault: 'acme-adyen' },
+        adyen_apac: adyen('AcmeAPAC'),
+      },
+    }).gateways,
+  );
+
+  test('entries declaring one vault take each other’s tokens and Customers; others stay apart', () => {
+    const stored = payment({ custom_attributes: { stripe_customer: 'cus_Q9xyz' } });
+    expect(declared.unusableAt(stored, 'stripe_rk')).toBeNull();
+    expect(declared.unusableAt(stored, 'stripe_backup')).toBeNull();
+    expect(declared.unusableAt(payment({ gateway: 'stripe_backup' }), 'stripe_rk')).toBeNull();
+    expect(declared.unusableAt(stored, 'stripe_other')).toBe('payment.gateway_key');
+    expect(declared.unusableAt(stored, 'adyen')).toBe('payment.gateway_key');
+    const jwe = payment({ gateway: 'adyen', gateway_key: 'ORDER-6', payment_method: { type: 'card', token: 'eyJhbGciOiJSU0EtT0FFUCJ9.jwe' } });
+    expect(declared.unusableAt(jwe, 'adyen_us')).toBeNull();
+    expect(declared.unusableAt(jwe, 'adyen_apac')).toBe('payment.payment_method.token');
+  });
+
+  test('groups: declared by name, else by account and key, in configuration order', () => {
+    expect(declared.groups).toEqual([
+      { name: 'acme-stripe', source: 'declared', type: 'stripe', gateways: ['stripe', 'stripe_rk', 'stripe_backup'] },
+      { name: 'stripe_other', source: 'configuration', type: 'stripe', gateways: ['stripe_other'] },
+      { name: 'acme-adyen', source: 'declared', type: 'adyen', gateways: ['adyen', 'adyen_us'] },
+      { name: 'adyen_apac', source: 'configuration', type: 'adyen', gateways: ['adyen_apac'] },
+    ]);
+  });
+});
