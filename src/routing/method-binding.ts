@@ -1,5 +1,5 @@
 import type { Payment } from '../contracts/payment-command';
-import { BoundMethodField, pspBoundMethodField } from '../contracts/payment-method';
+import { BoundMethodField, pspBoundMethodField, wantsStoredToken } from '../contracts/payment-method';
 import type { GatewayConfig } from '../gateways/gateway-config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { VaultGroup, gatewayVaults } from '../gateways/gateway-vaults';
@@ -22,6 +22,9 @@ import { VaultGroup, gatewayVaults } from '../gateways/gateway-vaults';
  *
  * Data is portable when neither the named gateway nor the candidate reads anything bound in it (Klarna,
  * crypto; the simulator's own test methods): each side's definition says (`methodBinding.boundField`).
+ * An object of the named account that the command refers to (a Stripe Customer, `stripe_customer`) binds at
+ * a candidate that would send it (`methodBinding.boundReference`), and at any candidate when the command
+ * saves its method to it (`payment_method.store`): saved anywhere else, it is not where the OMS asked.
  */
 export class MethodBinding {
   /** Per configured gateway name: its vault (an opaque id: the key values may be secrets). */
@@ -44,7 +47,12 @@ export class MethodBinding {
     if (candidate === named) return null;
     const vault = this.vaults.get(named);
     if (vault !== undefined && vault === this.vaults.get(candidate)) return null;
-    return this.boundField(named, payment) ?? this.boundField(candidate, payment);
+    return (
+      this.boundField(named, payment) ??
+      this.boundField(candidate, payment) ??
+      this.boundReference(candidate, payment) ??
+      (wantsStoredToken(payment) ? this.boundReference(named, payment) : null)
+    );
   }
 
   /**
@@ -71,6 +79,12 @@ export class MethodBinding {
     const configured = this.gateways[gateway];
     const own = configured ? gatewayDefinition(configured.type).methodBinding.boundField : undefined;
     return (own ?? pspBoundMethodField)(payment);
+  }
+
+  /** The account object of `payment` that `gateway` would send (a Stripe Customer); none for a gateway we lack. */
+  private boundReference(gateway: string, payment: Payment): BoundMethodField | null {
+    const configured = this.gateways[gateway];
+    return configured ? (gatewayDefinition(configured.type).methodBinding.boundReference?.(payment) ?? null) : null;
   }
 }
 

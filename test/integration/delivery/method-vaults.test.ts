@@ -4,6 +4,7 @@ import { Payment, PaymentCommand } from '../../../src/contracts/payment-command'
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { EventStore } from '../../../src/events/event-store';
 import { Ledger } from '../../../src/ledger/ledger';
+import { metricValue } from '../../../src/metrics/metrics-registry';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 import { useDeliveryStacks } from '../../support/delivery-stack';
@@ -110,6 +111,46 @@ function openBreaker(service: DeliveryService, gateway: string): void {
 }
 
 const customer = { custom_attributes: { stripe_customer: 'cus_A' } };
+
+describe('a Stripe Customer stays in its account', () => {
+  it('a rule that leaves only account B: FAILED unsent, the OMS event naming payment.custom_attributes.stripe_customer', async () => {
+    const { service, ledger, events } = setup(false, [{ name: 'to-b', when: { commands: ['authorize'] }, gateways: ['stri_b'] }]);
+    const before = calls.length;
+    const id = await record(ledger, { gateway_key: 'ORDER-KLARNA-1', payment_method: { type: 'klarna' }, ...customer });
+    expect(await service.deliver(id)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(calls.length).toBe(before);
+    expect(await ledger.get(id)).toMatchObject({ reason: 'METHOD_BOUND_TO_GATEWAY', reasonField: 'payment.custom_attributes.stripe_customer' });
+    const event = await events.load(`${id}.FAILED`);
+    expect(event?.params.payment).toMatchObject({ status: 'FAIL', reason: 'METHOD_BOUND_TO_GATEWAY', field: 'payment.custom_attributes.stripe_customer' });
+  });
+
+  it('failover on a route recorded before (account B still a candidate) skips it: the payment waits for account A', async () => {
+    const { service, ledger } = setup(false);
+    const skippedBefore = (await metricValue('pb_routing_candidates_dropped_total', { step: 'failover', reason: 'method_bound', gateway: 'stri_b' })) ?? 0;
+    openBreaker(service, 'stri_a');
+    const command = channelCommand(
+      'authorize',
+      {},
+      { gateway: 'stri_a', gateway_key: 'ORDER-KLARNA-2', currency: 'EUR', payment_method: { type: 'klarna' }, ...customer },
+    );
+    const id = command.payment.operation_reference!;
+    const candidates = ['stri_a', 'stri_b'];
+    await ledger.create(id, command, Date.now(), undefined, {
+      routing: {
+        gateway: 'stri_a',
+        requested: 'stri_a',
+        candidates,
+        index: 0,
+        rule: 'a-rk-b',
+        decisions: [{ stage: 'route', outcome: 'routed', reasons: ['rule:a-rk-b'], candidates }],
+      },
+    });
+    const before = calls.length;
+    expect(await service.deliver(id)).toMatchObject({ kind: 'wait', reason: 'circuit open for stri_a' });
+    expect(calls.length).toBe(before);
+    expect(await metricValue('pb_routing_candidates_dropped_total', { step: 'failover', reason: 'method_bound', gateway: 'stri_b' })).toBe(skippedBefore + 1);
+  });
+});
 
 describe('gateway entries declared one vault (gateways.<name>.vault)', () => {
   it('undeclared, the restricted key of the same account is another vault: the route keeps account A only', async () => {

@@ -138,6 +138,62 @@ describe('MethodBinding: which candidates can use the method data', () => {
   });
 });
 
+describe('MethodBinding: a Stripe Customer (custom_attributes.stripe_customer) is an object of one Stripe account', () => {
+  const klarna = (fields: Partial<Payment> = {}) =>
+    payment({ gateway_key: 'ORDER-4', payment_method: { type: 'klarna' }, custom_attributes: { stripe_customer: 'cus_Q9xyz' }, ...fields });
+
+  test('a Stripe entry of another account would send it (No such customer): dropped, naming the attribute; its own vault takes it', () => {
+    const p = klarna();
+    expect(binding.unusableAt(p, 'stripe_backup')).toBeNull();
+    expect(binding.unusableAt(p, 'stripe_other')).toBe('payment.custom_attributes.stripe_customer');
+    expect(binding.unusableAt(p, 'stripe_connect')).toBe('payment.custom_attributes.stripe_customer');
+  });
+
+  test('a gateway that never sends it (Adyen, the simulator) still takes a one-off portable payment', () => {
+    expect(binding.unusableAt(klarna(), 'adyen')).toBeNull();
+    expect(binding.unusableAt(klarna(), 'sim_a')).toBeNull();
+  });
+
+  test('a payment that saves its method to the Customer (payment_method.store) stays in its vault, whoever would not read it', () => {
+    const p = klarna({ payment_method: { type: 'klarna', store: true } });
+    expect(binding.unusableAt(p, 'adyen')).toBe('payment.custom_attributes.stripe_customer');
+    expect(binding.unusableAt(p, 'sim_a')).toBe('payment.custom_attributes.stripe_customer');
+    expect(binding.unusableAt(p, 'stripe_backup')).toBeNull();
+  });
+
+  test('read in the list form the bus may send, as Stripe reads it', () => {
+    const p = klarna({ custom_attributes: [{ name: 'stripe_customer', value: 'cus_Q9xyz' }] });
+    expect(binding.unusableAt(p, 'stripe_other')).toBe('payment.custom_attributes.stripe_customer');
+  });
+
+  test('named at another PSP, the Customer is of no Stripe account we can tell: no Stripe entry takes it', () => {
+    const p = klarna({ gateway: 'adyen' });
+    expect(binding.unusableAt(p, 'stripe')).toBe('payment.custom_attributes.stripe_customer');
+    expect(binding.unusableAt(p, 'adyen_us')).toBeNull();
+  });
+
+  test('a stored PaymentMethod with its Customer: the token is named first', () => {
+    const p = payment({ custom_attributes: { stripe_customer: 'cus_Q9xyz' }, recurring: { model: 'unscheduled' } });
+    expect(binding.unusableAt(p, 'stripe_other')).toBe('payment.gateway_key');
+    expect(binding.unusableAt(p, 'stripe_backup')).toBeNull();
+  });
+});
+
+describe('MethodBinding: Adyen shopper_reference is the merchant’s own name, bound only with a stored token', () => {
+  const adyenPayment = (fields: Partial<Payment>) => payment({ gateway: 'adyen', custom_attributes: { shopper_reference: 'shopper-42' }, ...fields });
+
+  test('first tokenization (a one-time method stored under it) is portable as the method is', () => {
+    const p = adyenPayment({ gateway_key: 'ORDER-5', payment_method: { type: 'klarna', store: true } });
+    expect(binding.unusableAt(p, 'adyen_us')).toBeNull();
+    expect(binding.unusableAt(p, 'stripe')).toBeNull();
+  });
+
+  test('beside a bare storedPaymentMethodId it goes where the token goes: nowhere but its merchant account', () => {
+    const p = adyenPayment({ gateway_key: '8415718415172200' });
+    expect(binding.unusableAt(p, 'adyen_us')).toBe('payment.gateway_key');
+  });
+});
+
 describe('MethodBinding: vaults the operator declares (gateways.<name>.vault)', () => {
   const declared = new MethodBinding(
     testConfig({
