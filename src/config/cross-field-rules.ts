@@ -5,6 +5,7 @@ import { channelsConfigProblems } from './channels-config';
 import { limitsConfigProblems } from './limits-config';
 import { routingConfigProblems } from './routing-config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
+import { vaultDeclarationProblems } from '../gateways/gateway-vaults';
 
 /**
  * Rules that span several keys, which a JSON Schema cannot say: each returns `[key, problem]` for what it
@@ -102,6 +103,11 @@ const limitsBlock: Rule = (c) => limitsConfigProblems(c.limits);
 
 const routingBlock: Rule = (c) => routingConfigProblems(c.routing, new Set(Object.keys(c.gateways)));
 
+/** `gateways.<name>.vault`: one PSP's entries per name, and no split of entries with one account and key. */
+const vaultDeclarations: Rule = (c) => vaultDeclarationProblems(c.gateways).errors;
+/** A declared vault no other entry is in shares nothing: probably a misspelt name. */
+const loneVaults: Rule = (c) => vaultDeclarationProblems(c.gateways).warnings;
+
 const RULES: readonly Rule[] = [
   backoffOrder,
   pollScheduleAscending,
@@ -114,8 +120,9 @@ const RULES: readonly Rule[] = [
   channelsBlock,
   limitsBlock,
   routingBlock,
+  vaultDeclarations,
 ];
-const WARNINGS: readonly Rule[] = [simulatorInProduction, consoleIdleBeyondLifetime];
+const WARNINGS: readonly Rule[] = [simulatorInProduction, consoleIdleBeyondLifetime, loneVaults];
 
 /** Every cross-field problem of a schema-valid configuration, `[key, problem]`; empty when it is coherent. */
 export function crossFieldProblems(config: Config): Problem[] {

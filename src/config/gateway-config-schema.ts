@@ -4,7 +4,7 @@ import { GATEWAYS, GATEWAY_TYPES, GatewayType, gatewayDefinition } from '../gate
 
 /**
  * The `gateways` map of `parameters.yml`, from the gateway registry: every gateway has `type`, `base_url`,
- * `timeout_ms`, `max_sockets`, `connect_timeout_ms`, `warm_sockets` and `keep_warm_interval_ms`, plus the keys its definition declares in `settings` (its required ones
+ * `timeout_ms`, `max_sockets`, `connect_timeout_ms`, `warm_sockets`, `keep_warm_interval_ms` and optional `vault`, plus the keys its definition declares in `settings` (its required ones
  * must be non-empty); any other key is refused, naming it. No gateway is named here.
  */
 
@@ -27,6 +27,8 @@ function entrySchema(definition: GatewayDefinition): Record<string, unknown> {
     store_payment_methods: { type: 'boolean', default: false },
     // 3-D Secure on every authorize/sale of this gateway (Cybersource Payer Authentication).
     payer_authentication: { type: 'boolean', default: false },
+    // The PSP vault this entry shares with others of the same name (src/gateways/gateway-vaults.ts); no default.
+    vault: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$' },
   };
   const required = ['type', 'base_url'];
   for (const [field, setting] of Object.entries(definition.settings)) {
@@ -75,5 +77,6 @@ export function toGatewayConfig(name: string, raw: Record<string, unknown>): Gat
     keepWarmIntervalMs: raw.keep_warm_interval_ms as number,
     storePaymentMethods: raw.store_payment_methods === true,
     payerAuthentication: raw.payer_authentication === true,
+    ...(typeof raw.vault === 'string' ? { vault: raw.vault } : {}),
   };
 }

@@ -134,9 +134,11 @@ export function withoutMethodToken(payment: Payment): Payment {
  * A command field whose value a PSP issued for one of its accounts (src/routing/method-binding.ts): a stored
  * card's token in `gateway_key` (a Stripe `pm_…`, an Adyen `storedPaymentMethodId`, a Cybersource TMS token),
  * client-side data encrypted for that PSP in `payment_method.token` (an Adyen encrypted card or wallet token,
- * a Cybersource Flex transient token, a Stripe.js `tok_…`), or the encrypted PIN beside an Adyen gift card.
+ * a Cybersource Flex transient token, a Stripe.js `tok_…`), the encrypted PIN beside an Adyen gift card, or
+ * a custom attribute naming an object of that account (a Stripe Customer, `stripe_customer`).
  */
-export type BoundMethodField = 'payment.gateway_key' | 'payment.payment_method.token' | 'payment.payment_method.encrypted_security_code';
+export type BoundMethodField =
+  'payment.gateway_key' | 'payment.payment_method.token' | 'payment.payment_method.encrypted_security_code' | 'payment.custom_attributes.stripe_customer';
 
 /**
  * Method types no PSP issues anything for: the PSP creates the method at the payment from the shopper's

@@ -43,6 +43,13 @@ export interface GatewayBaseConfig {
    * `payment.three_ds: required`. Default false; absent counts as false. Other gateways ignore it.
    */
   readonly payerAuthentication?: boolean;
+  /**
+   * `vault`: the operator's name for the PSP vault this entry reaches, when the configuration cannot show it
+   * (another API key of the same account, another merchant account sharing stored tokens): entries of one
+   * type with the same name may use each other's method data on a route or a failover
+   * (src/gateways/gateway-vaults.ts). Absent: the vault its account and key values show.
+   */
+  readonly vault?: string;
 }
 
 /**

@@ -114,6 +114,14 @@ export interface MethodBindingSpec {
    * method data is portable. Pure. Absent: `pspBoundMethodField` (what every real PSP's transformer reads).
    */
   boundField?(payment: Payment): BoundMethodField | null;
+  /**
+   * The custom attribute this gateway sends with `payment` that names an object of its PSP account (Stripe:
+   * `stripe_customer`, a Customer `cus_…`), or null. At an entry of another vault that object does not
+   * exist; at a gateway that does not read it, it is never sent, so it binds there only when the command saves
+   * its method to it (`payment_method.store`). Pure. Absent: none. A reference the merchant chooses (Adyen's
+   * `shopper_reference`) is no such object: it binds only with the stored token it goes with (`boundField`).
+   */
+  boundReference?(payment: Payment): BoundMethodField | null;
 }
 
 export interface GatewayDefinition<T extends string = string, S extends GatewaySettings = GatewaySettings> {

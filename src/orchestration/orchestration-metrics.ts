@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/logger';
-import { counter } from '../metrics/metrics-registry';
+import type { VaultGroup } from '../gateways/gateway-vaults';
+import { counter, gauge } from '../metrics/metrics-registry';
 import { METHOD_BOUND } from '../routing/method-binding';
 import { StageDecision } from './orchestration-stage';
 
@@ -77,6 +78,24 @@ export function reportFailoverSkips(
     gateway: op.payment.gateway,
     from,
     skipped: skipped.map((s) => `${s.gateway} (${s.field})`),
+  });
+}
+
+const gatewayVaultInfo = gauge(
+  'pb_gateway_vault_info',
+  "1 per configured gateway entry, labelled with its vault (the PSP account's store of the method data it issued; entries of one vault may take each other's stored tokens and customers on a route or a failover): the declared gateways.<name>.vault, else its first entry's name, and source (declared, or configuration: the same type, account and key)",
+  ['gateway', 'vault', 'source'],
+);
+
+/**
+ * Says at start which gateway entries are one vault (info line and `pb_gateway_vault_info`): what routing and
+ * failover may move method data between. Names only, never a key value.
+ */
+export function reportVaults(logger: Pick<Logger, 'info'>, groups: readonly VaultGroup[]): void {
+  gatewayVaultInfo.reset();
+  for (const g of groups) for (const gateway of g.gateways) gatewayVaultInfo.set({ gateway, vault: g.name, source: g.source }, 1);
+  logger.info("method data vaults: gateway entries that may take each other's stored tokens and customers on a route or a failover", {
+    vaults: groups.map((g) => ({ vault: g.name, source: g.source, type: g.type, gateways: g.gateways })),
   });
 }
 

@@ -21,7 +21,8 @@ export type PipelineResult =
  */
 export class OrchestrationPipeline {
   private readonly stages: readonly OrchestrationStage[];
-  private readonly binding: MethodBinding | undefined;
+  /** Which candidates can use an operation's method data (its vaults are reported at start). */
+  readonly binding: MethodBinding | undefined;
   private readonly logger: Pick<Logger, 'warn'> | undefined;
 
   /**

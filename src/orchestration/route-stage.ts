@@ -9,7 +9,7 @@ export const NO_ROUTE = 'NO_ROUTE';
 /**
  * Why an operation has no gateway to go to when the candidates the agreements left cannot use its method
  * data: it is bound to the PSP account of `payment.gateway` (src/routing/method-binding.ts). The refusal
- * names the field (`payment.gateway_key`, `payment.payment_method.token`).
+ * names the field (`payment.gateway_key`, `payment.payment_method.token`, `payment.custom_attributes.stripe_customer`).
  */
 export const METHOD_BOUND_TO_GATEWAY = 'METHOD_BOUND_TO_GATEWAY';
 

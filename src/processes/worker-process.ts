@@ -33,6 +33,7 @@ import { OmsEventJobData, createOmsEventsQueue } from '../events/oms-events-queu
 import { CommandConsumer } from '../intake/command-consumer';
 import { Ledger } from '../ledger/ledger';
 import { buildOrchestrationPipeline } from '../orchestration/orchestration-stages';
+import { reportVaults } from '../orchestration/orchestration-metrics';
 import { Logger } from '../logging/logger';
 import { LifecycleSweep } from '../poller/lifecycle-sweep';
 import { Poller } from '../poller/poller';
@@ -146,6 +147,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   const notifier = watchedNotifier(options.notifier, dependencies, (eventId) => void endToEnd.accepted(eventId, (id) => ledger.get(id)));
   // One orchestration for delivery and for outcomes found later (webhooks, inquiries), which release what it reserved.
   const pipeline = buildOrchestrationPipeline({ config, logger, redis: fastRedis, routes: options.routes });
+  reportVaults(logger, pipeline.binding?.groups ?? []);
   // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
   const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
   const recorder = new OutcomeRecorder({

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { Payment } from '../contracts/payment-command';
-import { BoundMethodField, pspBoundMethodField } from '../contracts/payment-method';
+import { BoundMethodField, pspBoundMethodField, wantsStoredToken } from '../contracts/payment-method';
 import type { GatewayConfig } from '../gateways/gateway-config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
+import { VaultGroup, gatewayVaults } from '../gateways/gateway-vaults';
 
 /**
  * Where an authorization's method data may go. A stored card's token (`gateway_key`) lives in the vault of
@@ -12,27 +12,30 @@ import { gatewayDefinition } from '../gateways/gateway-registry';
  * failover only move such a command between gateway entries that are the same vault.
  *
  * The binding unit is the configured gateway entry the command names (`payment.gateway`: the OMS got the
- * data for it), widened to the entries that provably reach the same vault: the same `type` and equal
- * values of the keys the gateway declares as naming its account and API credential
+ * data for it), widened to the entries of its vault (src/gateways/gateway-vaults.ts): the same `type` and
+ * equal values of the keys the gateway declares as naming its account and API credential
  * (`GatewayDefinition.methodBinding.vaultKeys`; e.g. two Stripe entries with one key, differing only in
- * timeouts or settings). Entries that may share a vault at the PSP without the configuration showing it
- * (another key of the same account, an Adyen company's other merchant account) are kept apart: a wrong
- * "same" would leak, a wrong "different" only loses a failover.
+ * timeouts or settings), or the same `vault` name the operator declares on them. Entries that may share a
+ * vault at the PSP without the configuration showing it (another key of the same account, an Adyen
+ * company's other merchant account) are kept apart unless declared: a wrong "same" would leak, a wrong
+ * "different" only loses a failover.
  *
  * Data is portable when neither the named gateway nor the candidate reads anything bound in it (Klarna,
  * crypto; the simulator's own test methods): each side's definition says (`methodBinding.boundField`).
+ * An object of the named account that the command refers to (a Stripe Customer, `stripe_customer`) binds at
+ * a candidate that would send it (`methodBinding.boundReference`), and at any candidate when the command
+ * saves its method to it (`payment_method.store`): saved anywhere else, it is not where the OMS asked.
  */
 export class MethodBinding {
-  /** Per configured gateway name: a digest of its type and vault key values (the values may be secrets). */
-  private readonly vaults = new Map<string, string>();
+  /** Per configured gateway name: its vault (an opaque id: the key values may be secrets). */
+  private readonly vaults: ReadonlyMap<string, string>;
+  /** The vaults, for the start-up line and metric. */
+  readonly groups: readonly VaultGroup[];
 
   constructor(private readonly gateways: Readonly<Record<string, GatewayConfig>>) {
-    for (const [name, gateway] of Object.entries(gateways)) {
-      const keys = gatewayDefinition(gateway.type).methodBinding.vaultKeys;
-      const digest = createHash('sha256');
-      for (const part of [gateway.type, ...keys.map((key) => gateway[key])]) digest.update(`${part.length}:${part}`);
-      this.vaults.set(name, digest.digest('hex'));
-    }
+    const vaults = gatewayVaults(gateways);
+    this.vaults = vaults.vaultOf;
+    this.groups = vaults.groups;
   }
 
   /**
@@ -44,7 +47,12 @@ export class MethodBinding {
     if (candidate === named) return null;
     const vault = this.vaults.get(named);
     if (vault !== undefined && vault === this.vaults.get(candidate)) return null;
-    return this.boundField(named, payment) ?? this.boundField(candidate, payment);
+    return (
+      this.boundField(named, payment) ??
+      this.boundField(candidate, payment) ??
+      this.boundReference(candidate, payment) ??
+      (wantsStoredToken(payment) ? this.boundReference(named, payment) : null)
+    );
   }
 
   /**
@@ -71,6 +79,12 @@ export class MethodBinding {
     const configured = this.gateways[gateway];
     const own = configured ? gatewayDefinition(configured.type).methodBinding.boundField : undefined;
     return (own ?? pspBoundMethodField)(payment);
+  }
+
+  /** The account object of `payment` that `gateway` would send (a Stripe Customer); none for a gateway we lack. */
+  private boundReference(gateway: string, payment: Payment): BoundMethodField | null {
+    const configured = this.gateways[gateway];
+    return configured ? (gatewayDefinition(configured.type).methodBinding.boundReference?.(payment) ?? null) : null;
   }
 }
 

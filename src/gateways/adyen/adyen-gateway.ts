@@ -67,7 +67,9 @@ export const adyenGateway: GatewayDefinition<'adyen', typeof ADYEN_SETTINGS> = {
   testDouble: false,
   webhookAccount: (gateway) => gateway.merchantAccount,
   // A storedPaymentMethodId is filed under a merchant account's shopper; client-side encrypted data (card,
-  // wallet and gift card tokens) is encrypted with the key of the API credential's client key.
+  // wallet and gift card tokens) is encrypted with the key of the API credential's client key. A
+  // shopper_reference is the merchant's own name (any account files a new token under it): it binds only
+  // beside a stored token, whose gateway_key keeps the payment in the vault already.
   methodBinding: { vaultKeys: ['apiKey', 'merchantAccount'] },
   // "Get a list of available payment methods" (Checkout API POST /paymentMethods, merchantAccount required):
   // read-only. 401: the API key is refused; 403: the key may not act for this merchant account.

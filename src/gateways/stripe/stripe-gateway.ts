@@ -1,9 +1,12 @@
+import type { BoundMethodField } from '../../contracts/payment-method';
+import type { Payment } from '../../contracts/payment-command';
 import { GatewayDefinition } from '../gateway-definition';
 import { MIN_SECRET_LENGTH } from '../secret-format';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
 import { STRIPE_DECLINES } from './stripe-declines';
 import { stripeFacts } from './stripe-facts';
 import { merchantInitiatedCustomer } from './stripe-methods';
+import { customAttribute } from './stripe-references';
 import { stripeReconciliation } from './stripe-reconciliation';
 import { stripeTransformer } from './stripe-transformer';
 import { stripeSignatureHeader } from './stripe-webhook';
@@ -20,6 +23,11 @@ function webhookSecretProblem(secret: string): string | null {
 /** A Connect account id as Stripe writes it (`acct_` and its alphabet): it goes into the `Stripe-Account` header. */
 function connectAccountProblem(account: string): string | null {
   return /^acct_[A-Za-z0-9]{1,255}$/.test(account) ? null : 'is not a Stripe Connect account id (acct_…)';
+}
+
+/** The Customer the command names (`stripe_customer`, `cus_…`): an object of one Stripe account. */
+function stripeBoundReference(payment: Payment): BoundMethodField | null {
+  return customAttribute(payment, 'stripe_customer') !== undefined ? 'payment.custom_attributes.stripe_customer' : null;
 }
 
 const STRIPE_SETTINGS = {
@@ -48,7 +56,8 @@ export const stripeGateway: GatewayDefinition<'stripe', typeof STRIPE_SETTINGS> 
   webhookAccount: (gateway) => gateway.merchantAccount,
   // A PaymentMethod (`pm_…`) and a card token (`tok_…`) live in the account that made them: the key's own,
   // or the Connect account it acts as (`Stripe-Account`).
-  methodBinding: { vaultKeys: ['apiKey', 'merchantAccount'] },
+  // So does a Customer (`stripe_customer`), which every PaymentIntent and SetupIntent sends when given.
+  methodBinding: { vaultKeys: ['apiKey', 'merchantAccount'], boundReference: stripeBoundReference },
   // "Retrieve balance" (https://docs.stripe.com/api/balance/balance_retrieve): read-only.
   credentialCheck: {
     // With `merchant_account`, read as that Connect account (`Stripe-Account`): it also proves the key may act for it.

@@ -4,7 +4,7 @@
 // @ts-nocheck
 "use strict";
 export const parameters = validate21;
-const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.timeout_ms":{"$ref":"#/definitions/p8","default":10000},"service_bus.method.register":{"$ref":"#/definitions/p9","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p10","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p11","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p12","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p24","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p26","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p41"},"mom_client.client_secret":{"$ref":"#/definitions/p42"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p43"},"mom_client.token_path":{"$ref":"#/definitions/p44","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p45","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p46","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p47","default":60},"amqp.url":{"$ref":"#/definitions/p48"},"amqp.exchange.commands":{"$ref":"#/definitions/p49","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p50","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p51","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p52","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p53","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p54","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p55","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p56","default":1000},"amqp.urls":{"$ref":"#/definitions/p57","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p58","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p59","default":10000},"redis.url":{"$ref":"#/definitions/p60"},"redis.key_prefix":{"$ref":"#/definitions/p61","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p62","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p63","default":400},"redis.cluster.max_redirections":{"$ref":"#/definitions/p64","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p65","default":5000},"http.host":{"$ref":"#/definitions/p66","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p67","default":8080},"http.intake_path":{"$ref":"#/definitions/p68","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p69","default":262144},"proxy.host":{"$ref":"#/definitions/p70","default":""},"proxy.port":{"$ref":"#/definitions/p71","default":0},"delivery.concurrency":{"$ref":"#/definitions/p72","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p73","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p74","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p75","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p76","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p77","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p78","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p79","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p80","default":30000},"events.concurrency":{"$ref":"#/definitions/p81","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p82","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p83","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p84","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p85","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p86","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p87","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p88","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p89","default":86400000},"registration.attempts":{"$ref":"#/definitions/p90","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p91","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p92","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p93","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p94","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p95","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p96","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p97","default":1000},"monitoring.host":{"$ref":"#/definitions/p98","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p99","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p100","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p101","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p102","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p103","default":30000},"log.level":{"$ref":"#/definitions/p104","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p105","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p106","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p107","default":false},"edge.max_connections":{"$ref":"#/definitions/p108","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p109","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p110","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p111","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p112","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p113","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p114","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p115","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p116","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p117","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p118","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p119","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p120","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p121","default":10000},"console.enabled":{"$ref":"#/definitions/p122","default":false},"console.bind":{"$ref":"#/definitions/p123","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p124","default":8081},"console.path":{"$ref":"#/definitions/p125","default":"/console"},"console.username":{"$ref":"#/definitions/p126","default":"operator"},"console.password":{"$ref":"#/definitions/p127","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p128","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p129","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p130","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p131","default":"auto"},"channels.credentials":{"$ref":"#/definitions/p132","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p133","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p134","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p135","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p136","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p137","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p138","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p139","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p140","default":2592000000},"routing.rules":{"$ref":"#/definitions/p141","default":[]},"routing.agreements":{"$ref":"#/definitions/p142","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p143","default":false},"routing.country_attributes":{"$ref":"#/definitions/p144","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p145","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p146","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p147","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p148","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p149","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p150","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p151","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p152","default":5000},"rate_limits.channel_burst":{"$ref":"#/definitions/p153","default":10000},"rate_limits.account_per_s":{"$ref":"#/definitions/p154","default":2500},"rate_limits.account_burst":{"$ref":"#/definitions/p155","default":5000},"rate_limits.by_channel":{"$ref":"#/definitions/p156","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p157","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p158","default":8},"backpressure.max_backlog":{"$ref":"#/definitions/p159","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p160","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p161","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p162","default":true},"inflight.adaptive":{"$ref":"#/definitions/p163","default":true},"inflight.min":{"$ref":"#/definitions/p164","default":16},"inflight.max":{"$ref":"#/definitions/p165","default":512},"inflight.initial":{"$ref":"#/definitions/p166","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p167","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p168","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p169","default":500},"caps.rules":{"$ref":"#/definitions/p170","default":[]},"risk.rules":{"$ref":"#/definitions/p171","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p172","default":{}},"risk.velocity":{"$ref":"#/definitions/p173","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p174","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p175","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p176","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p177","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p178","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p179","default":true},"fx.rates":{"$ref":"#/definitions/p180","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p181","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p182","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p183","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p184","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p185","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p186","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p187","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p188","default":30000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p189","default":35},"reconciliation.report_dir":{"$ref":"#/definitions/p190","default":""},"retention.enabled":{"$ref":"#/definitions/p191","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p192","default":400},"retention.archive_dir":{"$ref":"#/definitions/p193","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p194","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p195","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p196","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p197","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p198","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p199","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p200","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p201","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p202","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p203","default":500},"recurring.rpc_method.create":{"$ref":"#/definitions/p204","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p205","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p206","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p207","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"integer","minimum":1},"p9":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p10":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","minLength":1},"p42":{"type":"string","minLength":1},"p43":{"type":"string","pattern":"^https?://[^\\s]+$"},"p44":{"type":"string","pattern":"^/"},"p45":{"type":"string"},"p46":{"enum":["header","body"]},"p47":{"type":"integer","minimum":0},"p48":{"type":"string","pattern":"^amqps?://"},"p49":{"type":"string","minLength":1},"p50":{"type":"string","minLength":1},"p51":{"enum":["quorum","classic"]},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"type":"integer","minimum":1},"p55":{"type":"integer","minimum":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p58":{"enum":["at-most-once","at-least-once"]},"p59":{"type":"integer","minimum":0},"p60":{"type":"string","pattern":"^rediss?://"},"p61":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p62":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p63":{"type":"integer","minimum":1},"p64":{"type":"integer","minimum":1},"p65":{"type":"integer","minimum":1},"p66":{"type":"string"},"p67":{"type":"integer","minimum":0,"maximum":65535},"p68":{"type":"string","pattern":"^/"},"p69":{"type":"integer","minimum":1},"p70":{"type":"string"},"p71":{"type":"integer","minimum":0,"maximum":65535},"p72":{"type":"integer","minimum":1},"p73":{"type":"integer","minimum":1},"p74":{"type":"integer","minimum":1},"p75":{"type":"integer","minimum":0},"p76":{"type":"integer","minimum":1},"p77":{"type":"integer","minimum":1},"p78":{"type":"integer","minimum":0},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":0},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":1},"p84":{"type":"integer","minimum":0},"p85":{"type":"integer","minimum":200},"p86":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p87":{"type":"integer","minimum":0},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":1},"p92":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p93":{"type":"integer","minimum":0},"p94":{"enum":["off","dry_run","on"]},"p95":{"type":"integer","minimum":0},"p96":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p97":{"type":"integer","minimum":1},"p98":{"type":"string","minLength":1},"p99":{"type":"integer","minimum":0,"maximum":65535},"p100":{"type":"integer","minimum":0,"maximum":65535},"p101":{"type":"integer","minimum":1},"p102":{"type":"integer","minimum":1},"p103":{"type":"integer","minimum":1},"p104":{"enum":["error","warn","info","debug"]},"p105":{"enum":["card_first","gift_card_first"]},"p106":{"type":"integer","minimum":50,"maximum":600000},"p107":{"type":"boolean"},"p108":{"type":"integer","minimum":1},"p109":{"type":"integer","minimum":1},"p110":{"type":"integer","minimum":1},"p111":{"type":"integer","minimum":1},"p112":{"type":"integer","minimum":1},"p113":{"type":"array","items":{"type":"string","minLength":1}},"p114":{"type":"array","items":{"type":"string","minLength":1}},"p115":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p116":{"type":"array","items":{"type":"string","minLength":1}},"p117":{"type":"string"},"p118":{"type":"string"},"p119":{"type":"string"},"p120":{"type":"string"},"p121":{"type":"integer","minimum":1},"p122":{"type":"boolean"},"p123":{"type":"string","minLength":1},"p124":{"type":"integer","minimum":0,"maximum":65535},"p125":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p126":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p127":{"type":"string"},"p128":{"type":"integer","minimum":1},"p129":{"type":"integer","minimum":60000},"p130":{"type":"integer","minimum":1},"p131":{"enum":["auto","always"]},"p132":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p133":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p134":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p135":{"type":"integer","minimum":0,"maximum":99999999999999},"p136":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p137":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p138":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p139":{"type":"integer","minimum":1},"p140":{"type":"integer","minimum":1},"p141":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p142":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p143":{"type":"boolean"},"p144":{"type":"array","items":{"type":"string","minLength":1}},"p145":{"type":"boolean"},"p146":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p147":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p148":{"type":"integer","minimum":0},"p149":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p150":{"type":"integer","minimum":1},"p151":{"type":"boolean"},"p152":{"type":"integer","minimum":1},"p153":{"type":"integer","minimum":1},"p154":{"type":"integer","minimum":1},"p155":{"type":"integer","minimum":1},"p156":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p157":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p158":{"type":"integer","minimum":1,"maximum":100},"p159":{"type":"integer","minimum":0},"p160":{"type":"integer","minimum":1,"maximum":3600},"p161":{"type":"integer","minimum":1},"p162":{"type":"boolean"},"p163":{"type":"boolean"},"p164":{"type":"integer","minimum":1},"p165":{"type":"integer","minimum":1,"maximum":65535},"p166":{"type":"integer","minimum":1},"p167":{"type":"integer","minimum":1},"p168":{"type":"integer","minimum":1},"p169":{"type":"integer","minimum":100},"p170":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p171":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p172":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p173":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p174":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p175":{"type":"integer","minimum":1},"p176":{"type":"integer","minimum":1},"p177":{"type":"string"},"p178":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p179":{"type":"boolean"},"p180":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p181":{"type":"integer","minimum":1},"p182":{"type":"integer","minimum":0},"p183":{"enum":["off","dry_run","on"]},"p184":{"type":"integer","minimum":1},"p185":{"type":"integer","minimum":1},"p186":{"type":"integer","minimum":0},"p187":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p188":{"type":"integer","minimum":1},"p189":{"type":"integer","minimum":1},"p190":{"type":"string"},"p191":{"type":"boolean"},"p192":{"type":"integer","minimum":30,"maximum":3650},"p193":{"type":"string"},"p194":{"type":"integer","minimum":1,"maximum":10000},"p195":{"type":"boolean"},"p196":{"type":"integer","minimum":1},"p197":{"type":"integer","minimum":1,"maximum":31536000000},"p198":{"type":"integer","minimum":1,"maximum":31536000000},"p199":{"type":"integer","minimum":1,"maximum":31536000000},"p200":{"type":"integer","minimum":0,"maximum":31536000000},"p201":{"type":"integer","minimum":1,"maximum":31536000000},"p202":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p203":{"type":"integer","minimum":1},"p204":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p205":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p206":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p207":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
+const schema6 = {"type":"object","additionalProperties":false,"required":["service_bus.url","service_bus.endpoint_name","service_bus.secret","service_bus.public_url","mom_client.client_id","mom_client.client_secret","mom_client.oauth_server_url","amqp.url","redis.url"],"properties":{"service_bus.url":{"$ref":"#/definitions/p0"},"service_bus.rpc_path":{"$ref":"#/definitions/p1","default":"/"},"service_bus.endpoint_name":{"$ref":"#/definitions/p2"},"service_bus.secret":{"$ref":"#/definitions/p3"},"service_bus.public_url":{"$ref":"#/definitions/p4"},"service_bus.delegate_path":{"$ref":"#/definitions/p5","default":"/delegate/oms"},"service_bus.subscribes":{"$ref":"#/definitions/p6","default":[]},"service_bus.amount_units":{"$ref":"#/definitions/p7","default":"minor"},"service_bus.timeout_ms":{"$ref":"#/definitions/p8","default":10000},"service_bus.method.register":{"$ref":"#/definitions/p9","default":"magento.service_bus.remote.register"},"service_bus.method.unregister":{"$ref":"#/definitions/p10","default":"magento.service_bus.remote.unregister"},"service_bus.method.validate":{"$ref":"#/definitions/p11","default":"magento.payments.payments_management.validate"},"service_bus.method.revalidate":{"$ref":"#/definitions/p12","default":"magento.payments.payments_management.revalidate"},"service_bus.method.capture":{"$ref":"#/definitions/p13","default":"magento.payments.payments_management.capture"},"service_bus.method.cancel":{"$ref":"#/definitions/p14","default":"magento.payments.payments_management.cancel"},"service_bus.method.refund":{"$ref":"#/definitions/p15","default":"magento.payments.payments_management.refund"},"service_bus.method.validated":{"$ref":"#/definitions/p16","default":"magento.payments.payments_management.validated"},"service_bus.method.revalidated":{"$ref":"#/definitions/p17","default":"magento.payments.payments_management.revalidated"},"service_bus.method.captured":{"$ref":"#/definitions/p18","default":"magento.payments.payments_management.captured"},"service_bus.method.cancelled":{"$ref":"#/definitions/p19","default":"magento.payments.payments_management.cancelled"},"service_bus.method.refunded":{"$ref":"#/definitions/p20","default":"magento.payments.payments_management.refunded"},"service_bus.method.authorized":{"$ref":"#/definitions/p21","default":"magento.payments.payments_management.authorized"},"service_bus.method.sold":{"$ref":"#/definitions/p22","default":"magento.payments.payments_management.sold"},"service_bus.method.tokenized":{"$ref":"#/definitions/p23","default":"magento.payments.payments_management.tokenized"},"service_bus.method.refund_updated":{"$ref":"#/definitions/p24","default":"magento.postsales.refund_management.updated"},"service_bus.method.authorization_expiring":{"$ref":"#/definitions/p25","default":"magento.payments.payments_management.authorization_expiring"},"service_bus.method.adjusted":{"$ref":"#/definitions/p26","default":"magento.payments.payments_management.adjusted"},"service_bus.method.balance_inquiry":{"$ref":"#/definitions/p27","default":"magento.payments.payments_management.balance_inquiry"},"service_bus.method.reload":{"$ref":"#/definitions/p28","default":"magento.payments.payments_management.reload"},"service_bus.method.issue":{"$ref":"#/definitions/p29","default":"magento.payments.payments_management.issue"},"service_bus.method.activate":{"$ref":"#/definitions/p30","default":"magento.payments.payments_management.activate"},"service_bus.method.deactivate":{"$ref":"#/definitions/p31","default":"magento.payments.payments_management.deactivate"},"service_bus.method.merge_balance":{"$ref":"#/definitions/p32","default":"magento.payments.payments_management.merge_balance"},"service_bus.method.balance_reported":{"$ref":"#/definitions/p33","default":"magento.payments.payments_management.balance_reported"},"service_bus.method.reloaded":{"$ref":"#/definitions/p34","default":"magento.payments.payments_management.reloaded"},"service_bus.method.issued":{"$ref":"#/definitions/p35","default":"magento.payments.payments_management.issued"},"service_bus.method.activated":{"$ref":"#/definitions/p36","default":"magento.payments.payments_management.activated"},"service_bus.method.deactivated":{"$ref":"#/definitions/p37","default":"magento.payments.payments_management.deactivated"},"service_bus.method.balance_merged":{"$ref":"#/definitions/p38","default":"magento.payments.payments_management.balance_merged"},"service_bus.method.recurring_failed":{"$ref":"#/definitions/p39","default":"magento.payments.payments_management.recurring_failed"},"service_bus.method.split_tender_settled":{"$ref":"#/definitions/p40","default":"magento.payments.payments_management.split_tender_settled"},"mom_client.client_id":{"$ref":"#/definitions/p41"},"mom_client.client_secret":{"$ref":"#/definitions/p42"},"mom_client.oauth_server_url":{"$ref":"#/definitions/p43"},"mom_client.token_path":{"$ref":"#/definitions/p44","default":"/oauth/token"},"mom_client.scope":{"$ref":"#/definitions/p45","default":""},"mom_client.client_auth":{"$ref":"#/definitions/p46","default":"header"},"mom_client.refresh_margin_s":{"$ref":"#/definitions/p47","default":60},"amqp.url":{"$ref":"#/definitions/p48"},"amqp.exchange.commands":{"$ref":"#/definitions/p49","default":"payment-bridge.commands"},"amqp.queue.commands":{"$ref":"#/definitions/p50","default":"worker:payment:command"},"amqp.queue.type":{"$ref":"#/definitions/p51","default":"quorum"},"amqp.exchange.dead_letter":{"$ref":"#/definitions/p52","default":"payment-bridge.dead-letter"},"amqp.queue.dead_letter":{"$ref":"#/definitions/p53","default":"worker:payment:dead-letter"},"amqp.prefetch":{"$ref":"#/definitions/p54","default":50},"amqp.publish_timeout_ms":{"$ref":"#/definitions/p55","default":5000},"amqp.reconnect_ms":{"$ref":"#/definitions/p56","default":1000},"amqp.urls":{"$ref":"#/definitions/p57","default":[]},"amqp.queue.dead_letter_strategy":{"$ref":"#/definitions/p58","default":"at-most-once"},"amqp.dead_letter_archive_interval_ms":{"$ref":"#/definitions/p59","default":10000},"redis.url":{"$ref":"#/definitions/p60"},"redis.key_prefix":{"$ref":"#/definitions/p61","default":"pb:"},"redis.cluster.nodes":{"$ref":"#/definitions/p62","default":[]},"redis.cluster.retry_delay_ms":{"$ref":"#/definitions/p63","default":400},"redis.cluster.max_redirections":{"$ref":"#/definitions/p64","default":16},"redis.cluster.slots_refresh_interval_ms":{"$ref":"#/definitions/p65","default":5000},"http.host":{"$ref":"#/definitions/p66","default":"127.0.0.1"},"http.port":{"$ref":"#/definitions/p67","default":8080},"http.intake_path":{"$ref":"#/definitions/p68","default":"/bus"},"http.body_limit_bytes":{"$ref":"#/definitions/p69","default":262144},"proxy.host":{"$ref":"#/definitions/p70","default":""},"proxy.port":{"$ref":"#/definitions/p71","default":0},"delivery.concurrency":{"$ref":"#/definitions/p72","default":100},"delivery.backoff_base_ms":{"$ref":"#/definitions/p73","default":500},"delivery.backoff_max_ms":{"$ref":"#/definitions/p74","default":60000},"delivery.max_age_ms":{"$ref":"#/definitions/p75","default":0},"delivery.breaker_failure_threshold":{"$ref":"#/definitions/p76","default":20},"delivery.breaker_open_ms":{"$ref":"#/definitions/p77","default":1000},"delivery.config_grace_ms":{"$ref":"#/definitions/p78","default":1800000},"delivery.retry_after_max_ms":{"$ref":"#/definitions/p79","default":300000},"delivery.late_failure_confirm_ms":{"$ref":"#/definitions/p80","default":30000},"events.concurrency":{"$ref":"#/definitions/p81","default":50},"events.backoff_base_ms":{"$ref":"#/definitions/p82","default":250},"events.backoff_max_ms":{"$ref":"#/definitions/p83","default":30000},"queues.watchdog_interval_ms":{"$ref":"#/definitions/p84","default":15000},"leases.holder_ttl_ms":{"$ref":"#/definitions/p85","default":2000},"poller.schedule_ms":{"$ref":"#/definitions/p86","default":[60000,300000,1800000,7200000,86400000]},"poller.in_process_interval_ms":{"$ref":"#/definitions/p87","default":0},"poller.unresolved_interval_ms":{"$ref":"#/definitions/p88","default":3600000},"poller.webhook_wait_alert_ms":{"$ref":"#/definitions/p89","default":86400000},"registration.attempts":{"$ref":"#/definitions/p90","default":5},"registration.backoff_base_ms":{"$ref":"#/definitions/p91","default":500},"authorizations.validity_ms":{"$ref":"#/definitions/p92","default":{}},"authorizations.expiry_warning_ms":{"$ref":"#/definitions/p93","default":86400000},"authorizations.orphan_reversal":{"$ref":"#/definitions/p94","default":"dry_run"},"authorizations.orphan_void_after_ms":{"$ref":"#/definitions/p95","default":345600000},"authorizations.orphan_void_after_ms_by_account":{"$ref":"#/definitions/p96","default":{}},"authorizations.sweep_limit":{"$ref":"#/definitions/p97","default":1000},"monitoring.host":{"$ref":"#/definitions/p98","default":"127.0.0.1"},"monitoring.worker_port":{"$ref":"#/definitions/p99","default":0},"monitoring.poller_port":{"$ref":"#/definitions/p100","default":0},"monitoring.ready_max_event_lag_ms":{"$ref":"#/definitions/p101","default":60000},"shutdown.deadline_ms":{"$ref":"#/definitions/p102","default":30000},"poller.interval_ms":{"$ref":"#/definitions/p103","default":30000},"log.level":{"$ref":"#/definitions/p104","default":"info"},"split_tender.refund_order":{"$ref":"#/definitions/p105","default":"card_first"},"split_tender.sweep_interval_ms":{"$ref":"#/definitions/p106","default":500},"security.allow_insecure_http":{"$ref":"#/definitions/p107","default":false},"edge.max_connections":{"$ref":"#/definitions/p108","default":4000},"edge.max_connections_per_ip":{"$ref":"#/definitions/p109","default":512},"edge.headers_timeout_ms":{"$ref":"#/definitions/p110","default":10000},"edge.request_timeout_ms":{"$ref":"#/definitions/p111","default":30000},"edge.keep_alive_timeout_ms":{"$ref":"#/definitions/p112","default":30000},"edge.trusted_proxies":{"$ref":"#/definitions/p113","default":[]},"edge.allow.intake":{"$ref":"#/definitions/p114","default":[]},"edge.allow.webhooks":{"$ref":"#/definitions/p115","default":{}},"edge.allow.admin":{"$ref":"#/definitions/p116","default":[]},"edge.tls.cert_file":{"$ref":"#/definitions/p117","default":""},"edge.tls.key_file":{"$ref":"#/definitions/p118","default":""},"edge.tls.ca_file":{"$ref":"#/definitions/p119","default":""},"service_bus.secret_previous":{"$ref":"#/definitions/p120","default":""},"audit.stream_max_len":{"$ref":"#/definitions/p121","default":10000},"console.enabled":{"$ref":"#/definitions/p122","default":false},"console.bind":{"$ref":"#/definitions/p123","default":"127.0.0.1"},"console.port":{"$ref":"#/definitions/p124","default":8081},"console.path":{"$ref":"#/definitions/p125","default":"/console"},"console.username":{"$ref":"#/definitions/p126","default":"operator"},"console.password":{"$ref":"#/definitions/p127","default":""},"console.session_ttl_ms":{"$ref":"#/definitions/p128","default":28800000},"console.session_idle_ms":{"$ref":"#/definitions/p129","default":900000},"console.stuck_after_ms":{"$ref":"#/definitions/p130","default":300000},"console.secure_cookie":{"$ref":"#/definitions/p131","default":"auto"},"channels.credentials":{"$ref":"#/definitions/p132","default":{}},"channels.free_text_fields":{"$ref":"#/definitions/p133","default":["payment.custom_attributes","payment.note","payment.notes","payment.comment","payment.gift_message","payment.lines[].item_name"]},"channels.profiles":{"$ref":"#/definitions/p134","default":[]},"channels.triage.min_amount":{"$ref":"#/definitions/p135","default":100000},"channels.triage.min_amount_by_currency":{"$ref":"#/definitions/p136","default":{}},"channels.triage.commands":{"$ref":"#/definitions/p137","default":["capture","refund"]},"channels.triage.channels":{"$ref":"#/definitions/p138","default":[]},"channels.triage.index_size":{"$ref":"#/definitions/p139","default":10000},"channels.triage.retention_ms":{"$ref":"#/definitions/p140","default":2592000000},"routing.rules":{"$ref":"#/definitions/p141","default":[]},"routing.agreements":{"$ref":"#/definitions/p142","default":[]},"routing.require_agreement":{"$ref":"#/definitions/p143","default":false},"routing.country_attributes":{"$ref":"#/definitions/p144","default":["country","billing_country","country_code"]},"routing.failover.enabled":{"$ref":"#/definitions/p145","default":false},"routing.failover.decline_codes":{"$ref":"#/definitions/p146","default":[]},"routing.payment_methods.rpc_method":{"$ref":"#/definitions/p147","default":"magento.payments.payments_management.payment_methods"},"routing.payment_methods.cache_ms":{"$ref":"#/definitions/p148","default":30000},"routing.payment_methods.by_gateway":{"$ref":"#/definitions/p149","default":{}},"routing.payment_methods.gateway_timeout_ms":{"$ref":"#/definitions/p150","default":3000},"rate_limits.enabled":{"$ref":"#/definitions/p151","default":true},"rate_limits.channel_per_s":{"$ref":"#/definitions/p152","default":5000},"rate_limits.channel_burst":{"$ref":"#/definitions/p153","default":10000},"rate_limits.account_per_s":{"$ref":"#/definitions/p154","default":2500},"rate_limits.account_burst":{"$ref":"#/definitions/p155","default":5000},"rate_limits.by_channel":{"$ref":"#/definitions/p156","default":{}},"rate_limits.by_account":{"$ref":"#/definitions/p157","default":{}},"rate_limits.lease_tokens":{"$ref":"#/definitions/p158","default":8},"backpressure.max_backlog":{"$ref":"#/definitions/p159","default":20000},"backpressure.retry_after_s":{"$ref":"#/definitions/p160","default":5},"backpressure.depth_cache_ms":{"$ref":"#/definitions/p161","default":500},"backpressure.priority_lane":{"$ref":"#/definitions/p162","default":true},"inflight.adaptive":{"$ref":"#/definitions/p163","default":true},"inflight.min":{"$ref":"#/definitions/p164","default":16},"inflight.max":{"$ref":"#/definitions/p165","default":512},"inflight.initial":{"$ref":"#/definitions/p166","default":64},"inflight.memory_budget_mib":{"$ref":"#/definitions/p167","default":143},"inflight.lag_limit_ms":{"$ref":"#/definitions/p168","default":100},"inflight.interval_ms":{"$ref":"#/definitions/p169","default":500},"caps.rules":{"$ref":"#/definitions/p170","default":[]},"risk.rules":{"$ref":"#/definitions/p171","default":[]},"risk.amount_thresholds":{"$ref":"#/definitions/p172","default":{}},"risk.velocity":{"$ref":"#/definitions/p173","default":[]},"risk.new_token_amounts":{"$ref":"#/definitions/p174","default":{}},"risk.token_memory_ms":{"$ref":"#/definitions/p175","default":15552000000},"risk.review_window_ms":{"$ref":"#/definitions/p176","default":86400000},"risk.hash_key":{"$ref":"#/definitions/p177","default":""},"fx.settlement_currencies":{"$ref":"#/definitions/p178","default":{}},"fx.gateway_rates":{"$ref":"#/definitions/p179","default":true},"fx.rates":{"$ref":"#/definitions/p180","default":[]},"fx.max_rate_age_ms":{"$ref":"#/definitions/p181","default":3600000},"fx.cache_ms":{"$ref":"#/definitions/p182","default":60000},"reconciliation.schedule":{"$ref":"#/definitions/p183","default":"off"},"reconciliation.interval_ms":{"$ref":"#/definitions/p184","default":3600000},"reconciliation.window_ms":{"$ref":"#/definitions/p185","default":3600000},"reconciliation.lag_ms":{"$ref":"#/definitions/p186","default":7200000},"reconciliation.gateways":{"$ref":"#/definitions/p187","default":[]},"reconciliation.request_timeout_ms":{"$ref":"#/definitions/p188","default":30000},"reconciliation.state_ttl_days":{"$ref":"#/definitions/p189","default":35},"reconciliation.report_dir":{"$ref":"#/definitions/p190","default":""},"retention.enabled":{"$ref":"#/definitions/p191","default":true},"retention.expire_after_days":{"$ref":"#/definitions/p192","default":400},"retention.archive_dir":{"$ref":"#/definitions/p193","default":"var/archive"},"retention.batch":{"$ref":"#/definitions/p194","default":500},"retention.require_reconciliation":{"$ref":"#/definitions/p195","default":false},"authentication.action_timeout_ms":{"$ref":"#/definitions/p196","default":900000},"authentication.qr_code_timeout_ms":{"$ref":"#/definitions/p197","default":86400000},"authentication.voucher_timeout_ms":{"$ref":"#/definitions/p198","default":604800000},"authentication.bank_transfer_timeout_ms":{"$ref":"#/definitions/p199","default":1209600000},"authentication.action_deadline_grace_ms":{"$ref":"#/definitions/p200","default":259200000},"authentication.max_action_wait_ms":{"$ref":"#/definitions/p201","default":5356800000},"recurring.retry_schedule_ms":{"$ref":"#/definitions/p202","default":[86400000,259200000,432000000]},"recurring.run_limit":{"$ref":"#/definitions/p203","default":500},"recurring.rpc_method.create":{"$ref":"#/definitions/p204","default":"magento.payments.recurring_management.create"},"recurring.rpc_method.list":{"$ref":"#/definitions/p205","default":"magento.payments.recurring_management.list"},"recurring.rpc_method.cancel":{"$ref":"#/definitions/p206","default":"magento.payments.recurring_management.cancel"},"gateways":{"$ref":"#/definitions/p207","default":{}}},"definitions":{"p0":{"type":"string","pattern":"^https?://[^\\s]+$"},"p1":{"type":"string","pattern":"^/"},"p2":{"type":"string","minLength":1},"p3":{"type":"string","minLength":16},"p4":{"type":"string","pattern":"^https?://[^\\s]+$"},"p5":{"type":"string","pattern":"^/"},"p6":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"}},"p7":{"enum":["minor","major"]},"p8":{"type":"integer","minimum":1},"p9":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p10":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p11":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p12":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p13":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p14":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p15":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p16":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p17":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p18":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p19":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p20":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p21":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p22":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p23":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p24":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p25":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p26":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p27":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p28":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p29":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p30":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p31":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p32":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p33":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p34":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p35":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p36":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p37":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p38":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p39":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p40":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p41":{"type":"string","minLength":1},"p42":{"type":"string","minLength":1},"p43":{"type":"string","pattern":"^https?://[^\\s]+$"},"p44":{"type":"string","pattern":"^/"},"p45":{"type":"string"},"p46":{"enum":["header","body"]},"p47":{"type":"integer","minimum":0},"p48":{"type":"string","pattern":"^amqps?://"},"p49":{"type":"string","minLength":1},"p50":{"type":"string","minLength":1},"p51":{"enum":["quorum","classic"]},"p52":{"type":"string","minLength":1},"p53":{"type":"string","minLength":1},"p54":{"type":"integer","minimum":1},"p55":{"type":"integer","minimum":1},"p56":{"type":"integer","minimum":1},"p57":{"type":"array","items":{"type":"string","pattern":"^amqps?://"}},"p58":{"enum":["at-most-once","at-least-once"]},"p59":{"type":"integer","minimum":0},"p60":{"type":"string","pattern":"^rediss?://"},"p61":{"type":"string","pattern":"^[A-Za-z0-9:_-]+$"},"p62":{"type":"array","items":{"type":"string","pattern":"^[^\\s:/]+:[0-9]{1,5}$"}},"p63":{"type":"integer","minimum":1},"p64":{"type":"integer","minimum":1},"p65":{"type":"integer","minimum":1},"p66":{"type":"string"},"p67":{"type":"integer","minimum":0,"maximum":65535},"p68":{"type":"string","pattern":"^/"},"p69":{"type":"integer","minimum":1},"p70":{"type":"string"},"p71":{"type":"integer","minimum":0,"maximum":65535},"p72":{"type":"integer","minimum":1},"p73":{"type":"integer","minimum":1},"p74":{"type":"integer","minimum":1},"p75":{"type":"integer","minimum":0},"p76":{"type":"integer","minimum":1},"p77":{"type":"integer","minimum":1},"p78":{"type":"integer","minimum":0},"p79":{"type":"integer","minimum":1},"p80":{"type":"integer","minimum":0},"p81":{"type":"integer","minimum":1},"p82":{"type":"integer","minimum":1},"p83":{"type":"integer","minimum":1},"p84":{"type":"integer","minimum":0},"p85":{"type":"integer","minimum":200},"p86":{"type":"array","items":{"type":"integer","minimum":1},"minItems":1},"p87":{"type":"integer","minimum":0},"p88":{"type":"integer","minimum":1},"p89":{"type":"integer","minimum":1},"p90":{"type":"integer","minimum":1},"p91":{"type":"integer","minimum":1},"p92":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(\\.[a-z0-9_-]+)?$"},"additionalProperties":{"type":"integer","minimum":1}},"p93":{"type":"integer","minimum":0},"p94":{"enum":["off","dry_run","on"]},"p95":{"type":"integer","minimum":0},"p96":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"integer","minimum":0}},"p97":{"type":"integer","minimum":1},"p98":{"type":"string","minLength":1},"p99":{"type":"integer","minimum":0,"maximum":65535},"p100":{"type":"integer","minimum":0,"maximum":65535},"p101":{"type":"integer","minimum":1},"p102":{"type":"integer","minimum":1},"p103":{"type":"integer","minimum":1},"p104":{"enum":["error","warn","info","debug"]},"p105":{"enum":["card_first","gift_card_first"]},"p106":{"type":"integer","minimum":50,"maximum":600000},"p107":{"type":"boolean"},"p108":{"type":"integer","minimum":1},"p109":{"type":"integer","minimum":1},"p110":{"type":"integer","minimum":1},"p111":{"type":"integer","minimum":1},"p112":{"type":"integer","minimum":1},"p113":{"type":"array","items":{"type":"string","minLength":1}},"p114":{"type":"array","items":{"type":"string","minLength":1}},"p115":{"type":"object","propertyNames":{"pattern":"^([a-z][a-z0-9_-]*|\\*)$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1}}},"p116":{"type":"array","items":{"type":"string","minLength":1}},"p117":{"type":"string"},"p118":{"type":"string"},"p119":{"type":"string"},"p120":{"type":"string"},"p121":{"type":"integer","minimum":1},"p122":{"type":"boolean"},"p123":{"type":"string","minLength":1},"p124":{"type":"integer","minimum":0,"maximum":65535},"p125":{"type":"string","pattern":"^/[A-Za-z0-9_-]+$"},"p126":{"type":"string","pattern":"^[A-Za-z0-9._@-]{1,64}$"},"p127":{"type":"string"},"p128":{"type":"integer","minimum":1},"p129":{"type":"integer","minimum":60000},"p130":{"type":"integer","minimum":1},"p131":{"enum":["auto","always"]},"p132":{"type":"object","propertyNames":{"enum":["web","pos","marketplace"]},"additionalProperties":{"type":"array","minItems":1,"maxItems":3,"items":{"type":"object","additionalProperties":false,"required":["key_id","secret"],"properties":{"key_id":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"secret":{"type":"string","minLength":32}}}}},"p133":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"}},"p134":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["channel"],"properties":{"channel":{"enum":["bus","web","pos","marketplace"]},"account":{"type":"string","minLength":1,"default":"*"},"required_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"free_text_card_data":{"enum":["mask","refuse"],"default":"mask"},"free_text_fields":{"type":"array","items":{"type":"string","pattern":"^[a-z_][a-z0-9_]*(\\[\\])?(\\.[A-Za-z_][A-Za-z0-9_]*(\\[\\])?)*$"},"default":[]}}}},"p135":{"type":"integer","minimum":0,"maximum":99999999999999},"p136":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p137":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]}},"p138":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]}},"p139":{"type":"integer","minimum":1},"p140":{"type":"integer","minimum":1},"p141":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","gateways"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9._-]{1,64}$"},"when":{"type":"object","additionalProperties":false,"default":{},"properties":{"commands":{"type":"array","items":{"enum":["validate","revalidate","capture","cancel","refund","authorize","sale","tokenize","balance_inquiry","reload","issue","activate","deactivate","merge_balance"]},"default":[]},"currencies":{"type":"array","items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"default":[]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"channels":{"type":"array","items":{"enum":["bus","web","pos","marketplace"]},"default":[]},"countries":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z]{2}$"},"default":[]},"methods":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64},"default":[]},"merchants":{"type":"array","items":{"type":"string","minLength":1},"default":[]},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"default":[]},"agreement_status":{"type":"array","items":{"enum":["active","suspended","expired","pending","none"]},"default":[]},"agreement_gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"}}},"gateways":{"type":"array","items":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"minItems":1,"maxItems":8}}}},"p142":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["merchant","gateway","status"],"properties":{"merchant":{"type":"string","minLength":1},"gateway":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"status":{"enum":["active","suspended","expired"]},"valid_from":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"},"valid_until":{"type":"string","pattern":"^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})?)?$"}}}},"p143":{"type":"boolean"},"p144":{"type":"array","items":{"type":"string","minLength":1}},"p145":{"type":"boolean"},"p146":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}},"p147":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p148":{"type":"integer","minimum":0},"p149":{"type":"object","propertyNames":{"type":"string","pattern":"^[a-z][a-z0-9_-]{0,31}$"},"additionalProperties":{"type":"array","items":{"type":"string","minLength":1,"maxLength":64}}},"p150":{"type":"integer","minimum":1},"p151":{"type":"boolean"},"p152":{"type":"integer","minimum":1},"p153":{"type":"integer","minimum":1},"p154":{"type":"integer","minimum":1},"p155":{"type":"integer","minimum":1},"p156":{"type":"object","propertyNames":{"enum":["bus","web","pos","marketplace"]},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p157":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*:.+$"},"additionalProperties":{"type":"object","additionalProperties":false,"required":["per_s","burst"],"properties":{"per_s":{"type":"integer","minimum":1},"burst":{"type":"integer","minimum":1}}}},"p158":{"type":"integer","minimum":1,"maximum":100},"p159":{"type":"integer","minimum":0},"p160":{"type":"integer","minimum":1,"maximum":3600},"p161":{"type":"integer","minimum":1},"p162":{"type":"boolean"},"p163":{"type":"boolean"},"p164":{"type":"integer","minimum":1},"p165":{"type":"integer","minimum":1,"maximum":65535},"p166":{"type":"integer","minimum":1},"p167":{"type":"integer","minimum":1},"p168":{"type":"integer","minimum":1},"p169":{"type":"integer","minimum":100},"p170":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["scope","name","currency"],"properties":{"scope":{"enum":["gateway","merchant"]},"name":{"type":"string","minLength":1},"gateway":{"type":"string","minLength":1,"default":"*"},"currency":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"min_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"max_amount":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"daily_count":{"type":"integer","minimum":0},"monthly_volume":{"type":"integer","minimum":0,"maximum":99999999999999},"monthly_count":{"type":"integer","minimum":0}}}},"p171":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["name","when","action"],"properties":{"name":{"type":"string","pattern":"^[A-Za-z0-9_.-]{1,64}$"},"when":{"type":"array","minItems":1,"items":{"enum":["high_amount","velocity_customer","velocity_token","velocity_ip","velocity_email","country_mismatch","new_token_high_amount"]}},"action":{"enum":["allow","psp_review","hold","decline"]}}}},"p172":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p173":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["by","window_ms","max_count"],"properties":{"by":{"enum":["customer","token","ip","email"]},"window_ms":{"type":"integer","minimum":1000},"max_count":{"type":"integer","minimum":0}}}},"p174":{"type":"object","propertyNames":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"additionalProperties":{"type":"integer","minimum":0,"maximum":99999999999999}},"p175":{"type":"integer","minimum":1},"p176":{"type":"integer","minimum":1},"p177":{"type":"string"},"p178":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*(:.+)?$"},"additionalProperties":{"type":"array","minItems":1,"items":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]}}},"p179":{"type":"boolean"},"p180":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["from","to","rate","as_of"],"properties":{"from":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"to":{"enum":["AED","AFN","ALL","AMD","ANG","AOA","ARS","AUD","AWG","AZN","BAM","BBD","BDT","BGN","BHD","BIF","BMD","BND","BOB","BRL","BSD","BTN","BWP","BYN","BZD","CAD","CDF","CHF","CLF","CLP","CNY","COP","CRC","CUC","CUP","CVE","CZK","DJF","DKK","DOP","DZD","EGP","ERN","ETB","EUR","FJD","FKP","GBP","GEL","GHS","GIP","GMD","GNF","GTQ","GYD","HKD","HNL","HTG","HUF","IDR","ILS","INR","IQD","IRR","ISK","JMD","JOD","JPY","KES","KGS","KHR","KMF","KPW","KRW","KWD","KYD","KZT","LAK","LBP","LKR","LRD","LSL","LYD","MAD","MDL","MGA","MKD","MMK","MNT","MOP","MRU","MUR","MVR","MWK","MXN","MYR","MZN","NAD","NGN","NIO","NOK","NPR","NZD","OMR","PAB","PEN","PGK","PHP","PKR","PLN","PYG","QAR","RON","RSD","RUB","RWF","SAR","SBD","SCR","SDG","SEK","SGD","SHP","SLE","SOS","SRD","SSP","STN","SVC","SYP","SZL","THB","TJS","TMT","TND","TOP","TRY","TTD","TWD","TZS","UAH","UGX","USD","UYI","UYU","UYW","UZS","VED","VES","VND","VUV","WST","XAF","XCD","XCG","XOF","XPF","YER","ZAR","ZMW","ZWG"]},"rate":{"type":"string","pattern":"^(\\d+(\\.\\d+)?|\\d+/\\d+)$"},"as_of":{"type":"string","minLength":10}}}},"p181":{"type":"integer","minimum":1},"p182":{"type":"integer","minimum":0},"p183":{"enum":["off","dry_run","on"]},"p184":{"type":"integer","minimum":1},"p185":{"type":"integer","minimum":1},"p186":{"type":"integer","minimum":0},"p187":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true},"p188":{"type":"integer","minimum":1},"p189":{"type":"integer","minimum":1},"p190":{"type":"string"},"p191":{"type":"boolean"},"p192":{"type":"integer","minimum":30,"maximum":3650},"p193":{"type":"string"},"p194":{"type":"integer","minimum":1,"maximum":10000},"p195":{"type":"boolean"},"p196":{"type":"integer","minimum":1},"p197":{"type":"integer","minimum":1,"maximum":31536000000},"p198":{"type":"integer","minimum":1,"maximum":31536000000},"p199":{"type":"integer","minimum":1,"maximum":31536000000},"p200":{"type":"integer","minimum":0,"maximum":31536000000},"p201":{"type":"integer","minimum":1,"maximum":31536000000},"p202":{"type":"array","maxItems":10,"items":{"type":"integer","minimum":1}},"p203":{"type":"integer","minimum":1},"p204":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p205":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p206":{"type":"string","pattern":"^[A-Za-z0-9_.]+$"},"p207":{"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const schema7 = {"type":"string","pattern":"^https?://[^\\s]+$"};
 const pattern0 = new RegExp("^https?://[^\\s]+$", "u");
@@ -8983,8 +8983,9 @@ validate434.errors = vErrors;
 return errors === 0;
 }
 
-const schema214 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
+const schema214 = {"type":"object","propertyNames":{"pattern":"^[a-z][a-z0-9_-]*$"},"additionalProperties":{"type":"object","required":["type"],"properties":{"type":{"enum":["stripe","adyen","adyen-stored-value","cybersource","simulator"]}},"allOf":[{"if":{"properties":{"type":{"const":"stripe"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key"],"properties":{"type":{"const":"stripe"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""},"report_username":{"type":"string","default":""},"report_password":{"type":"string","default":""},"authorisation_type":{"type":"string","default":""},"report_base_url":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"adyen-stored-value"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","api_key","merchant_account"],"properties":{"type":{"const":"adyen-stored-value"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","minLength":1},"merchant_account":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"key_id":{"type":"string","default":""},"shared_secret":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"cybersource"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url","merchant_id","key_id","shared_secret"],"properties":{"type":{"const":"cybersource"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"merchant_id":{"type":"string","minLength":1},"key_id":{"type":"string","minLength":1},"shared_secret":{"type":"string","minLength":1},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""},"webhook_private_key":{"type":"string","default":""}}}},{"if":{"properties":{"type":{"const":"simulator"}},"required":["type"]},"then":{"type":"object","additionalProperties":false,"required":["type","base_url"],"properties":{"type":{"const":"simulator"},"base_url":{"type":"string","pattern":"^https?://[^\\s]+$"},"timeout_ms":{"type":"integer","minimum":1,"default":10000},"max_sockets":{"type":"integer","minimum":1,"default":512},"connect_timeout_ms":{"type":"integer","minimum":1,"default":2000},"warm_sockets":{"type":"integer","minimum":0,"default":16},"keep_warm_interval_ms":{"type":"integer","minimum":1000,"default":30000},"store_payment_methods":{"type":"boolean","default":false},"payer_authentication":{"type":"boolean","default":false},"vault":{"type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},"api_key":{"type":"string","default":""},"webhook_secret":{"type":"string","default":""},"webhook_secret_previous":{"type":"string","default":""},"merchant_account":{"type":"string","default":""}}}}]}};
 const pattern71 = new RegExp("^[a-z][a-z0-9_-]*$", "u");
+const pattern73 = new RegExp("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$", "u");
 
 function validate436(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
 let vErrors = null;
@@ -9305,11 +9306,11 @@ vErrors.push(err22);
 }
 errors++;
 }
-if(data0.api_key !== undefined){
-let data11 = data0.api_key;
+if(data0.vault !== undefined){
+let data11 = data0.vault;
 if(typeof data11 === "string"){
-if(func3(data11) < 1){
-const err23 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/0/then/properties/api_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern73.test(data11)){
+const err23 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/0/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -9320,7 +9321,7 @@ errors++;
 }
 }
 else {
-const err24 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/0/then/properties/api_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err24 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/0/then/properties/vault/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -9330,8 +9331,11 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(typeof data0.webhook_secret !== "string"){
-const err25 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/0/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.api_key !== undefined){
+let data12 = data0.api_key;
+if(typeof data12 === "string"){
+if(func3(data12) < 1){
+const err25 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/0/then/properties/api_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -9340,8 +9344,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-if(typeof data0.webhook_secret_previous !== "string"){
-const err26 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/0/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err26 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/0/then/properties/api_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -9350,8 +9355,9 @@ vErrors.push(err26);
 }
 errors++;
 }
-if(typeof data0.merchant_account !== "string"){
-const err27 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/0/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(typeof data0.webhook_secret !== "string"){
+const err27 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/0/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -9360,9 +9366,8 @@ vErrors.push(err27);
 }
 errors++;
 }
-}
-else {
-const err28 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/0/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data0.webhook_secret_previous !== "string"){
+const err28 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/0/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -9371,11 +9376,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-var _valid0 = _errs9 === errors;
-valid3 = _valid0;
-}
-if(!valid3){
-const err29 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/0/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+if(typeof data0.merchant_account !== "string"){
+const err29 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/0/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -9384,13 +9386,9 @@ vErrors.push(err29);
 }
 errors++;
 }
-const _errs38 = errors;
-let valid6 = true;
-const _errs39 = errors;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-let missing1;
-if((data0.type === undefined) && (missing1 = "type")){
-const err30 = {};
+}
+else {
+const err30 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/0/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -9399,10 +9397,11 @@ vErrors.push(err30);
 }
 errors++;
 }
-else {
-if(data0.type !== undefined){
-if("adyen" !== data0.type){
-const err31 = {};
+var _valid0 = _errs9 === errors;
+valid3 = _valid0;
+}
+if(!valid3){
+const err31 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/0/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -9411,21 +9410,48 @@ vErrors.push(err31);
 }
 errors++;
 }
+const _errs40 = errors;
+let valid6 = true;
+const _errs41 = errors;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+let missing1;
+if((data0.type === undefined) && (missing1 = "type")){
+const err32 = {};
+if(vErrors === null){
+vErrors = [err32];
+}
+else {
+vErrors.push(err32);
+}
+errors++;
+}
+else {
+if(data0.type !== undefined){
+if("adyen" !== data0.type){
+const err33 = {};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
+}
+errors++;
 }
 }
 }
-var _valid1 = _errs39 === errors;
-errors = _errs38;
+}
+var _valid1 = _errs41 === errors;
+errors = _errs40;
 if(vErrors !== null){
-if(_errs38){
-vErrors.length = _errs38;
+if(_errs40){
+vErrors.length = _errs40;
 }
 else {
 vErrors = null;
 }
 }
 if(_valid1){
-const _errs41 = errors;
+const _errs43 = errors;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.timeout_ms === undefined){
 data0.timeout_ms = 10000;
@@ -9473,27 +9499,7 @@ if(data0.report_base_url === undefined){
 data0.report_base_url = "";
 }
 if(data0.type === undefined){
-const err32 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err32];
-}
-else {
-vErrors.push(err32);
-}
-errors++;
-}
-if(data0.base_url === undefined){
-const err33 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
-if(vErrors === null){
-vErrors = [err33];
-}
-else {
-vErrors.push(err33);
-}
-errors++;
-}
-if(data0.api_key === undefined){
-const err34 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/required",keyword:"required",params:{missingProperty: "api_key"},message:"must have required property '"+"api_key"+"'"};
+const err34 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -9502,8 +9508,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-if(data0.merchant_account === undefined){
-const err35 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/required",keyword:"required",params:{missingProperty: "merchant_account"},message:"must have required property '"+"merchant_account"+"'"};
+if(data0.base_url === undefined){
+const err35 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -9512,9 +9518,8 @@ vErrors.push(err35);
 }
 errors++;
 }
-for(const key3 in data0){
-if(!(func2.call(schema214.additionalProperties.allOf[1].then.properties, key3))){
-const err36 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+if(data0.api_key === undefined){
+const err36 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/required",keyword:"required",params:{missingProperty: "api_key"},message:"must have required property '"+"api_key"+"'"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -9523,10 +9528,8 @@ vErrors.push(err36);
 }
 errors++;
 }
-}
-if(data0.type !== undefined){
-if("adyen" !== data0.type){
-const err37 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/1/then/properties/type/const",keyword:"const",params:{allowedValue: "adyen"},message:"must be equal to constant"};
+if(data0.merchant_account === undefined){
+const err37 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/required",keyword:"required",params:{missingProperty: "merchant_account"},message:"must have required property '"+"merchant_account"+"'"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -9535,12 +9538,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-if(data0.base_url !== undefined){
-let data17 = data0.base_url;
-if(typeof data17 === "string"){
-if(!pattern0.test(data17)){
-const err38 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/1/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
+for(const key3 in data0){
+if(!(func2.call(schema214.additionalProperties.allOf[1].then.properties, key3))){
+const err38 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -9550,8 +9550,9 @@ vErrors.push(err38);
 errors++;
 }
 }
-else {
-const err39 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/1/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.type !== undefined){
+if("adyen" !== data0.type){
+const err39 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/1/then/properties/type/const",keyword:"const",params:{allowedValue: "adyen"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -9561,9 +9562,11 @@ vErrors.push(err39);
 errors++;
 }
 }
-let data18 = data0.timeout_ms;
-if(!(((typeof data18 == "number") && (!(data18 % 1) && !isNaN(data18))) && (isFinite(data18)))){
-const err40 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data0.base_url !== undefined){
+let data18 = data0.base_url;
+if(typeof data18 === "string"){
+if(!pattern0.test(data18)){
+const err40 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/1/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -9572,9 +9575,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-if((typeof data18 == "number") && (isFinite(data18))){
-if(data18 < 1 || isNaN(data18)){
-const err41 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err41 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/1/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -9584,9 +9587,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-let data19 = data0.max_sockets;
+let data19 = data0.timeout_ms;
 if(!(((typeof data19 == "number") && (!(data19 % 1) && !isNaN(data19))) && (isFinite(data19)))){
-const err42 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/1/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err42 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -9597,7 +9600,7 @@ errors++;
 }
 if((typeof data19 == "number") && (isFinite(data19))){
 if(data19 < 1 || isNaN(data19)){
-const err43 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/1/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err43 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -9607,9 +9610,9 @@ vErrors.push(err43);
 errors++;
 }
 }
-let data20 = data0.connect_timeout_ms;
+let data20 = data0.max_sockets;
 if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err44 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err44 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/1/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -9620,7 +9623,7 @@ errors++;
 }
 if((typeof data20 == "number") && (isFinite(data20))){
 if(data20 < 1 || isNaN(data20)){
-const err45 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err45 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/1/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -9630,9 +9633,9 @@ vErrors.push(err45);
 errors++;
 }
 }
-let data21 = data0.warm_sockets;
+let data21 = data0.connect_timeout_ms;
 if(!(((typeof data21 == "number") && (!(data21 % 1) && !isNaN(data21))) && (isFinite(data21)))){
-const err46 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/1/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err46 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -9642,8 +9645,8 @@ vErrors.push(err46);
 errors++;
 }
 if((typeof data21 == "number") && (isFinite(data21))){
-if(data21 < 0 || isNaN(data21)){
-const err47 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/1/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data21 < 1 || isNaN(data21)){
+const err47 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -9653,9 +9656,9 @@ vErrors.push(err47);
 errors++;
 }
 }
-let data22 = data0.keep_warm_interval_ms;
+let data22 = data0.warm_sockets;
 if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err48 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err48 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/1/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -9665,8 +9668,8 @@ vErrors.push(err48);
 errors++;
 }
 if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 < 1000 || isNaN(data22)){
-const err49 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
+if(data22 < 0 || isNaN(data22)){
+const err49 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/1/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -9676,8 +9679,9 @@ vErrors.push(err49);
 errors++;
 }
 }
-if(typeof data0.store_payment_methods !== "boolean"){
-const err50 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/1/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let data23 = data0.keep_warm_interval_ms;
+if(!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))){
+const err50 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -9686,8 +9690,9 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(typeof data0.payer_authentication !== "boolean"){
-const err51 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/1/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data23 == "number") && (isFinite(data23))){
+if(data23 < 1000 || isNaN(data23)){
+const err51 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/1/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -9696,11 +9701,9 @@ vErrors.push(err51);
 }
 errors++;
 }
-if(data0.api_key !== undefined){
-let data25 = data0.api_key;
-if(typeof data25 === "string"){
-if(func3(data25) < 1){
-const err52 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/1/then/properties/api_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+if(typeof data0.store_payment_methods !== "boolean"){
+const err52 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/1/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -9709,9 +9712,8 @@ vErrors.push(err52);
 }
 errors++;
 }
-}
-else {
-const err53 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/1/then/properties/api_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.payer_authentication !== "boolean"){
+const err53 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/1/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -9720,12 +9722,11 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-if(data0.merchant_account !== undefined){
-let data26 = data0.merchant_account;
+if(data0.vault !== undefined){
+let data26 = data0.vault;
 if(typeof data26 === "string"){
-if(func3(data26) < 1){
-const err54 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/1/then/properties/merchant_account/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(!pattern73.test(data26)){
+const err54 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/1/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -9736,7 +9737,7 @@ errors++;
 }
 }
 else {
-const err55 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/1/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err55 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/1/then/properties/vault/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -9746,8 +9747,11 @@ vErrors.push(err55);
 errors++;
 }
 }
-if(typeof data0.webhook_secret !== "string"){
-const err56 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/1/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.api_key !== undefined){
+let data27 = data0.api_key;
+if(typeof data27 === "string"){
+if(func3(data27) < 1){
+const err56 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/1/then/properties/api_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -9756,8 +9760,9 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(typeof data0.webhook_secret_previous !== "string"){
-const err57 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/1/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err57 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/1/then/properties/api_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -9766,8 +9771,12 @@ vErrors.push(err57);
 }
 errors++;
 }
-if(typeof data0.key_id !== "string"){
-const err58 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/1/then/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data0.merchant_account !== undefined){
+let data28 = data0.merchant_account;
+if(typeof data28 === "string"){
+if(func3(data28) < 1){
+const err58 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/1/then/properties/merchant_account/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -9776,8 +9785,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-if(typeof data0.shared_secret !== "string"){
-const err59 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/1/then/properties/shared_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err59 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/1/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -9786,8 +9796,9 @@ vErrors.push(err59);
 }
 errors++;
 }
-if(typeof data0.report_username !== "string"){
-const err60 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/report_username",schemaPath:"#/additionalProperties/allOf/1/then/properties/report_username/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(typeof data0.webhook_secret !== "string"){
+const err60 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/1/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -9796,8 +9807,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-if(typeof data0.report_password !== "string"){
-const err61 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/report_password",schemaPath:"#/additionalProperties/allOf/1/then/properties/report_password/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.webhook_secret_previous !== "string"){
+const err61 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/1/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -9806,8 +9817,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-if(typeof data0.authorisation_type !== "string"){
-const err62 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/authorisation_type",schemaPath:"#/additionalProperties/allOf/1/then/properties/authorisation_type/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.key_id !== "string"){
+const err62 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/1/then/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -9816,8 +9827,8 @@ vErrors.push(err62);
 }
 errors++;
 }
-if(typeof data0.report_base_url !== "string"){
-const err63 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/report_base_url",schemaPath:"#/additionalProperties/allOf/1/then/properties/report_base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.shared_secret !== "string"){
+const err63 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/1/then/properties/shared_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -9826,9 +9837,8 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-else {
-const err64 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(typeof data0.report_username !== "string"){
+const err64 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/report_username",schemaPath:"#/additionalProperties/allOf/1/then/properties/report_username/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -9837,11 +9847,8 @@ vErrors.push(err64);
 }
 errors++;
 }
-var _valid1 = _errs41 === errors;
-valid6 = _valid1;
-}
-if(!valid6){
-const err65 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+if(typeof data0.report_password !== "string"){
+const err65 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/report_password",schemaPath:"#/additionalProperties/allOf/1/then/properties/report_password/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -9850,13 +9857,8 @@ vErrors.push(err65);
 }
 errors++;
 }
-const _errs82 = errors;
-let valid9 = true;
-const _errs83 = errors;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-let missing2;
-if((data0.type === undefined) && (missing2 = "type")){
-const err66 = {};
+if(typeof data0.authorisation_type !== "string"){
+const err66 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/authorisation_type",schemaPath:"#/additionalProperties/allOf/1/then/properties/authorisation_type/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -9865,10 +9867,8 @@ vErrors.push(err66);
 }
 errors++;
 }
-else {
-if(data0.type !== undefined){
-if("adyen-stored-value" !== data0.type){
-const err67 = {};
+if(typeof data0.report_base_url !== "string"){
+const err67 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/report_base_url",schemaPath:"#/additionalProperties/allOf/1/then/properties/report_base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -9878,20 +9878,71 @@ vErrors.push(err67);
 errors++;
 }
 }
+else {
+const err68 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+var _valid1 = _errs43 === errors;
+valid6 = _valid1;
+}
+if(!valid6){
+const err69 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/1/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+const _errs86 = errors;
+let valid9 = true;
+const _errs87 = errors;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+let missing2;
+if((data0.type === undefined) && (missing2 = "type")){
+const err70 = {};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+else {
+if(data0.type !== undefined){
+if("adyen-stored-value" !== data0.type){
+const err71 = {};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
 }
 }
-var _valid2 = _errs83 === errors;
-errors = _errs82;
+}
+}
+var _valid2 = _errs87 === errors;
+errors = _errs86;
 if(vErrors !== null){
-if(_errs82){
-vErrors.length = _errs82;
+if(_errs86){
+vErrors.length = _errs86;
 }
 else {
 vErrors = null;
 }
 }
 if(_valid2){
-const _errs85 = errors;
+const _errs89 = errors;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.timeout_ms === undefined){
 data0.timeout_ms = 10000;
@@ -9927,48 +9978,7 @@ if(data0.shared_secret === undefined){
 data0.shared_secret = "";
 }
 if(data0.type === undefined){
-const err68 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err68];
-}
-else {
-vErrors.push(err68);
-}
-errors++;
-}
-if(data0.base_url === undefined){
-const err69 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-if(data0.api_key === undefined){
-const err70 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/required",keyword:"required",params:{missingProperty: "api_key"},message:"must have required property '"+"api_key"+"'"};
-if(vErrors === null){
-vErrors = [err70];
-}
-else {
-vErrors.push(err70);
-}
-errors++;
-}
-if(data0.merchant_account === undefined){
-const err71 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/required",keyword:"required",params:{missingProperty: "merchant_account"},message:"must have required property '"+"merchant_account"+"'"};
-if(vErrors === null){
-vErrors = [err71];
-}
-else {
-vErrors.push(err71);
-}
-errors++;
-}
-for(const key4 in data0){
-if(!(func2.call(schema214.additionalProperties.allOf[2].then.properties, key4))){
-const err72 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+const err72 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err72];
 }
@@ -9977,10 +9987,8 @@ vErrors.push(err72);
 }
 errors++;
 }
-}
-if(data0.type !== undefined){
-if("adyen-stored-value" !== data0.type){
-const err73 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/2/then/properties/type/const",keyword:"const",params:{allowedValue: "adyen-stored-value"},message:"must be equal to constant"};
+if(data0.base_url === undefined){
+const err73 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
 if(vErrors === null){
 vErrors = [err73];
 }
@@ -9989,12 +9997,8 @@ vErrors.push(err73);
 }
 errors++;
 }
-}
-if(data0.base_url !== undefined){
-let data37 = data0.base_url;
-if(typeof data37 === "string"){
-if(!pattern0.test(data37)){
-const err74 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/2/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
+if(data0.api_key === undefined){
+const err74 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/required",keyword:"required",params:{missingProperty: "api_key"},message:"must have required property '"+"api_key"+"'"};
 if(vErrors === null){
 vErrors = [err74];
 }
@@ -10003,9 +10007,8 @@ vErrors.push(err74);
 }
 errors++;
 }
-}
-else {
-const err75 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/2/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.merchant_account === undefined){
+const err75 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/required",keyword:"required",params:{missingProperty: "merchant_account"},message:"must have required property '"+"merchant_account"+"'"};
 if(vErrors === null){
 vErrors = [err75];
 }
@@ -10014,10 +10017,9 @@ vErrors.push(err75);
 }
 errors++;
 }
-}
-let data38 = data0.timeout_ms;
-if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
-const err76 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key4 in data0){
+if(!(func2.call(schema214.additionalProperties.allOf[2].then.properties, key4))){
+const err76 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err76];
 }
@@ -10026,9 +10028,10 @@ vErrors.push(err76);
 }
 errors++;
 }
-if((typeof data38 == "number") && (isFinite(data38))){
-if(data38 < 1 || isNaN(data38)){
-const err77 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data0.type !== undefined){
+if("adyen-stored-value" !== data0.type){
+const err77 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/2/then/properties/type/const",keyword:"const",params:{allowedValue: "adyen-stored-value"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err77];
 }
@@ -10038,9 +10041,11 @@ vErrors.push(err77);
 errors++;
 }
 }
-let data39 = data0.max_sockets;
-if(!(((typeof data39 == "number") && (!(data39 % 1) && !isNaN(data39))) && (isFinite(data39)))){
-const err78 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/2/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data0.base_url !== undefined){
+let data39 = data0.base_url;
+if(typeof data39 === "string"){
+if(!pattern0.test(data39)){
+const err78 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/2/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err78];
 }
@@ -10049,9 +10054,9 @@ vErrors.push(err78);
 }
 errors++;
 }
-if((typeof data39 == "number") && (isFinite(data39))){
-if(data39 < 1 || isNaN(data39)){
-const err79 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/2/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err79 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/2/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err79];
 }
@@ -10061,9 +10066,9 @@ vErrors.push(err79);
 errors++;
 }
 }
-let data40 = data0.connect_timeout_ms;
+let data40 = data0.timeout_ms;
 if(!(((typeof data40 == "number") && (!(data40 % 1) && !isNaN(data40))) && (isFinite(data40)))){
-const err80 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err80 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err80];
 }
@@ -10074,7 +10079,7 @@ errors++;
 }
 if((typeof data40 == "number") && (isFinite(data40))){
 if(data40 < 1 || isNaN(data40)){
-const err81 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const err81 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -10084,9 +10089,9 @@ vErrors.push(err81);
 errors++;
 }
 }
-let data41 = data0.warm_sockets;
+let data41 = data0.max_sockets;
 if(!(((typeof data41 == "number") && (!(data41 % 1) && !isNaN(data41))) && (isFinite(data41)))){
-const err82 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/2/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err82 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/2/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -10096,8 +10101,8 @@ vErrors.push(err82);
 errors++;
 }
 if((typeof data41 == "number") && (isFinite(data41))){
-if(data41 < 0 || isNaN(data41)){
-const err83 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/2/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data41 < 1 || isNaN(data41)){
+const err83 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/2/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err83];
 }
@@ -10107,9 +10112,9 @@ vErrors.push(err83);
 errors++;
 }
 }
-let data42 = data0.keep_warm_interval_ms;
+let data42 = data0.connect_timeout_ms;
 if(!(((typeof data42 == "number") && (!(data42 % 1) && !isNaN(data42))) && (isFinite(data42)))){
-const err84 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err84 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err84];
 }
@@ -10119,8 +10124,8 @@ vErrors.push(err84);
 errors++;
 }
 if((typeof data42 == "number") && (isFinite(data42))){
-if(data42 < 1000 || isNaN(data42)){
-const err85 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
+if(data42 < 1 || isNaN(data42)){
+const err85 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err85];
 }
@@ -10130,8 +10135,9 @@ vErrors.push(err85);
 errors++;
 }
 }
-if(typeof data0.store_payment_methods !== "boolean"){
-const err86 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/2/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let data43 = data0.warm_sockets;
+if(!(((typeof data43 == "number") && (!(data43 % 1) && !isNaN(data43))) && (isFinite(data43)))){
+const err86 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/2/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err86];
 }
@@ -10140,8 +10146,9 @@ vErrors.push(err86);
 }
 errors++;
 }
-if(typeof data0.payer_authentication !== "boolean"){
-const err87 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/2/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data43 == "number") && (isFinite(data43))){
+if(data43 < 0 || isNaN(data43)){
+const err87 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/2/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err87];
 }
@@ -10150,11 +10157,10 @@ vErrors.push(err87);
 }
 errors++;
 }
-if(data0.api_key !== undefined){
-let data45 = data0.api_key;
-if(typeof data45 === "string"){
-if(func3(data45) < 1){
-const err88 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/2/then/properties/api_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+let data44 = data0.keep_warm_interval_ms;
+if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
+const err88 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -10163,9 +10169,9 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-else {
-const err89 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/2/then/properties/api_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data44 == "number") && (isFinite(data44))){
+if(data44 < 1000 || isNaN(data44)){
+const err89 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/2/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -10175,11 +10181,8 @@ vErrors.push(err89);
 errors++;
 }
 }
-if(data0.merchant_account !== undefined){
-let data46 = data0.merchant_account;
-if(typeof data46 === "string"){
-if(func3(data46) < 1){
-const err90 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/2/then/properties/merchant_account/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(typeof data0.store_payment_methods !== "boolean"){
+const err90 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/2/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -10188,9 +10191,8 @@ vErrors.push(err90);
 }
 errors++;
 }
-}
-else {
-const err91 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/2/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.payer_authentication !== "boolean"){
+const err91 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/2/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -10199,9 +10201,11 @@ vErrors.push(err91);
 }
 errors++;
 }
-}
-if(typeof data0.webhook_secret !== "string"){
-const err92 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/2/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.vault !== undefined){
+let data47 = data0.vault;
+if(typeof data47 === "string"){
+if(!pattern73.test(data47)){
+const err92 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/2/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -10210,8 +10214,9 @@ vErrors.push(err92);
 }
 errors++;
 }
-if(typeof data0.webhook_secret_previous !== "string"){
-const err93 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/2/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err93 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/2/then/properties/vault/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -10220,8 +10225,12 @@ vErrors.push(err93);
 }
 errors++;
 }
-if(typeof data0.key_id !== "string"){
-const err94 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/2/then/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data0.api_key !== undefined){
+let data48 = data0.api_key;
+if(typeof data48 === "string"){
+if(func3(data48) < 1){
+const err94 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/2/then/properties/api_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -10230,8 +10239,9 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(typeof data0.shared_secret !== "string"){
-const err95 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/2/then/properties/shared_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err95 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/2/then/properties/api_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -10241,8 +10251,11 @@ vErrors.push(err95);
 errors++;
 }
 }
-else {
-const err96 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data0.merchant_account !== undefined){
+let data49 = data0.merchant_account;
+if(typeof data49 === "string"){
+if(func3(data49) < 1){
+const err96 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/2/then/properties/merchant_account/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -10251,11 +10264,9 @@ vErrors.push(err96);
 }
 errors++;
 }
-var _valid2 = _errs85 === errors;
-valid9 = _valid2;
 }
-if(!valid9){
-const err97 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+else {
+const err97 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/2/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -10264,13 +10275,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-const _errs118 = errors;
-let valid12 = true;
-const _errs119 = errors;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-let missing3;
-if((data0.type === undefined) && (missing3 = "type")){
-const err98 = {};
+}
+if(typeof data0.webhook_secret !== "string"){
+const err98 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/2/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -10279,10 +10286,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-else {
-if(data0.type !== undefined){
-if("cybersource" !== data0.type){
-const err99 = {};
+if(typeof data0.webhook_secret_previous !== "string"){
+const err99 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/2/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -10291,21 +10296,92 @@ vErrors.push(err99);
 }
 errors++;
 }
+if(typeof data0.key_id !== "string"){
+const err100 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/2/then/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err100];
+}
+else {
+vErrors.push(err100);
+}
+errors++;
+}
+if(typeof data0.shared_secret !== "string"){
+const err101 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/2/then/properties/shared_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err101];
+}
+else {
+vErrors.push(err101);
+}
+errors++;
+}
+}
+else {
+const err102 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err102];
+}
+else {
+vErrors.push(err102);
+}
+errors++;
+}
+var _valid2 = _errs89 === errors;
+valid9 = _valid2;
+}
+if(!valid9){
+const err103 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/2/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+if(vErrors === null){
+vErrors = [err103];
+}
+else {
+vErrors.push(err103);
+}
+errors++;
+}
+const _errs124 = errors;
+let valid12 = true;
+const _errs125 = errors;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+let missing3;
+if((data0.type === undefined) && (missing3 = "type")){
+const err104 = {};
+if(vErrors === null){
+vErrors = [err104];
+}
+else {
+vErrors.push(err104);
+}
+errors++;
+}
+else {
+if(data0.type !== undefined){
+if("cybersource" !== data0.type){
+const err105 = {};
+if(vErrors === null){
+vErrors = [err105];
+}
+else {
+vErrors.push(err105);
+}
+errors++;
 }
 }
 }
-var _valid3 = _errs119 === errors;
-errors = _errs118;
+}
+var _valid3 = _errs125 === errors;
+errors = _errs124;
 if(vErrors !== null){
-if(_errs118){
-vErrors.length = _errs118;
+if(_errs124){
+vErrors.length = _errs124;
 }
 else {
 vErrors = null;
 }
 }
 if(_valid3){
-const _errs121 = errors;
+const _errs127 = errors;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.timeout_ms === undefined){
 data0.timeout_ms = 10000;
@@ -10341,70 +10417,7 @@ if(data0.webhook_private_key === undefined){
 data0.webhook_private_key = "";
 }
 if(data0.type === undefined){
-const err100 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err100];
-}
-else {
-vErrors.push(err100);
-}
-errors++;
-}
-if(data0.base_url === undefined){
-const err101 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
-if(vErrors === null){
-vErrors = [err101];
-}
-else {
-vErrors.push(err101);
-}
-errors++;
-}
-if(data0.merchant_id === undefined){
-const err102 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "merchant_id"},message:"must have required property '"+"merchant_id"+"'"};
-if(vErrors === null){
-vErrors = [err102];
-}
-else {
-vErrors.push(err102);
-}
-errors++;
-}
-if(data0.key_id === undefined){
-const err103 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "key_id"},message:"must have required property '"+"key_id"+"'"};
-if(vErrors === null){
-vErrors = [err103];
-}
-else {
-vErrors.push(err103);
-}
-errors++;
-}
-if(data0.shared_secret === undefined){
-const err104 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "shared_secret"},message:"must have required property '"+"shared_secret"+"'"};
-if(vErrors === null){
-vErrors = [err104];
-}
-else {
-vErrors.push(err104);
-}
-errors++;
-}
-for(const key5 in data0){
-if(!(func2.call(schema214.additionalProperties.allOf[3].then.properties, key5))){
-const err105 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err105];
-}
-else {
-vErrors.push(err105);
-}
-errors++;
-}
-}
-if(data0.type !== undefined){
-if("cybersource" !== data0.type){
-const err106 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/3/then/properties/type/const",keyword:"const",params:{allowedValue: "cybersource"},message:"must be equal to constant"};
+const err106 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -10413,12 +10426,8 @@ vErrors.push(err106);
 }
 errors++;
 }
-}
-if(data0.base_url !== undefined){
-let data53 = data0.base_url;
-if(typeof data53 === "string"){
-if(!pattern0.test(data53)){
-const err107 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/3/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
+if(data0.base_url === undefined){
+const err107 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -10427,9 +10436,8 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-else {
-const err108 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/3/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.merchant_id === undefined){
+const err108 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "merchant_id"},message:"must have required property '"+"merchant_id"+"'"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -10438,10 +10446,8 @@ vErrors.push(err108);
 }
 errors++;
 }
-}
-let data54 = data0.timeout_ms;
-if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
-const err109 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data0.key_id === undefined){
+const err109 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "key_id"},message:"must have required property '"+"key_id"+"'"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -10450,9 +10456,8 @@ vErrors.push(err109);
 }
 errors++;
 }
-if((typeof data54 == "number") && (isFinite(data54))){
-if(data54 < 1 || isNaN(data54)){
-const err110 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data0.shared_secret === undefined){
+const err110 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/required",keyword:"required",params:{missingProperty: "shared_secret"},message:"must have required property '"+"shared_secret"+"'"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -10461,10 +10466,9 @@ vErrors.push(err110);
 }
 errors++;
 }
-}
-let data55 = data0.max_sockets;
-if(!(((typeof data55 == "number") && (!(data55 % 1) && !isNaN(data55))) && (isFinite(data55)))){
-const err111 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key5 in data0){
+if(!(func2.call(schema214.additionalProperties.allOf[3].then.properties, key5))){
+const err111 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -10473,9 +10477,10 @@ vErrors.push(err111);
 }
 errors++;
 }
-if((typeof data55 == "number") && (isFinite(data55))){
-if(data55 < 1 || isNaN(data55)){
-const err112 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data0.type !== undefined){
+if("cybersource" !== data0.type){
+const err112 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/3/then/properties/type/const",keyword:"const",params:{allowedValue: "cybersource"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -10485,9 +10490,11 @@ vErrors.push(err112);
 errors++;
 }
 }
-let data56 = data0.connect_timeout_ms;
-if(!(((typeof data56 == "number") && (!(data56 % 1) && !isNaN(data56))) && (isFinite(data56)))){
-const err113 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data0.base_url !== undefined){
+let data56 = data0.base_url;
+if(typeof data56 === "string"){
+if(!pattern0.test(data56)){
+const err113 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/3/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -10496,9 +10503,9 @@ vErrors.push(err113);
 }
 errors++;
 }
-if((typeof data56 == "number") && (isFinite(data56))){
-if(data56 < 1 || isNaN(data56)){
-const err114 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+else {
+const err114 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/3/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -10508,9 +10515,9 @@ vErrors.push(err114);
 errors++;
 }
 }
-let data57 = data0.warm_sockets;
+let data57 = data0.timeout_ms;
 if(!(((typeof data57 == "number") && (!(data57 % 1) && !isNaN(data57))) && (isFinite(data57)))){
-const err115 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err115 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -10520,8 +10527,8 @@ vErrors.push(err115);
 errors++;
 }
 if((typeof data57 == "number") && (isFinite(data57))){
-if(data57 < 0 || isNaN(data57)){
-const err116 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data57 < 1 || isNaN(data57)){
+const err116 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -10531,9 +10538,9 @@ vErrors.push(err116);
 errors++;
 }
 }
-let data58 = data0.keep_warm_interval_ms;
+let data58 = data0.max_sockets;
 if(!(((typeof data58 == "number") && (!(data58 % 1) && !isNaN(data58))) && (isFinite(data58)))){
-const err117 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err117 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -10543,8 +10550,8 @@ vErrors.push(err117);
 errors++;
 }
 if((typeof data58 == "number") && (isFinite(data58))){
-if(data58 < 1000 || isNaN(data58)){
-const err118 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
+if(data58 < 1 || isNaN(data58)){
+const err118 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -10554,8 +10561,9 @@ vErrors.push(err118);
 errors++;
 }
 }
-if(typeof data0.store_payment_methods !== "boolean"){
-const err119 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/3/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let data59 = data0.connect_timeout_ms;
+if(!(((typeof data59 == "number") && (!(data59 % 1) && !isNaN(data59))) && (isFinite(data59)))){
+const err119 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -10564,8 +10572,9 @@ vErrors.push(err119);
 }
 errors++;
 }
-if(typeof data0.payer_authentication !== "boolean"){
-const err120 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/3/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data59 == "number") && (isFinite(data59))){
+if(data59 < 1 || isNaN(data59)){
+const err120 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -10574,11 +10583,10 @@ vErrors.push(err120);
 }
 errors++;
 }
-if(data0.merchant_id !== undefined){
-let data61 = data0.merchant_id;
-if(typeof data61 === "string"){
-if(func3(data61) < 1){
-const err121 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+let data60 = data0.warm_sockets;
+if(!(((typeof data60 == "number") && (!(data60 % 1) && !isNaN(data60))) && (isFinite(data60)))){
+const err121 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -10587,9 +10595,9 @@ vErrors.push(err121);
 }
 errors++;
 }
-}
-else {
-const err122 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data60 == "number") && (isFinite(data60))){
+if(data60 < 0 || isNaN(data60)){
+const err122 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/3/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -10599,11 +10607,9 @@ vErrors.push(err122);
 errors++;
 }
 }
-if(data0.key_id !== undefined){
-let data62 = data0.key_id;
-if(typeof data62 === "string"){
-if(func3(data62) < 1){
-const err123 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+let data61 = data0.keep_warm_interval_ms;
+if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
+const err123 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -10612,9 +10618,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-}
-else {
-const err124 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data61 == "number") && (isFinite(data61))){
+if(data61 < 1000 || isNaN(data61)){
+const err124 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/3/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -10624,11 +10630,8 @@ vErrors.push(err124);
 errors++;
 }
 }
-if(data0.shared_secret !== undefined){
-let data63 = data0.shared_secret;
-if(typeof data63 === "string"){
-if(func3(data63) < 1){
-const err125 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/shared_secret/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+if(typeof data0.store_payment_methods !== "boolean"){
+const err125 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/3/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -10637,9 +10640,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-}
-else {
-const err126 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/shared_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data0.payer_authentication !== "boolean"){
+const err126 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/3/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -10648,9 +10650,11 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-if(typeof data0.webhook_secret !== "string"){
-const err127 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data0.vault !== undefined){
+let data64 = data0.vault;
+if(typeof data64 === "string"){
+if(!pattern73.test(data64)){
+const err127 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/3/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -10659,8 +10663,9 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(typeof data0.webhook_secret_previous !== "string"){
-const err128 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err128 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/3/then/properties/vault/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -10669,8 +10674,12 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(typeof data0.merchant_account !== "string"){
-const err129 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(data0.merchant_id !== undefined){
+let data65 = data0.merchant_id;
+if(typeof data65 === "string"){
+if(func3(data65) < 1){
+const err129 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -10679,8 +10688,9 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(typeof data0.webhook_private_key !== "string"){
-const err130 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_private_key",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_private_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err130 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -10690,8 +10700,11 @@ vErrors.push(err130);
 errors++;
 }
 }
-else {
-const err131 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data0.key_id !== undefined){
+let data66 = data0.key_id;
+if(typeof data66 === "string"){
+if(func3(data66) < 1){
+const err131 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/key_id/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -10700,11 +10713,9 @@ vErrors.push(err131);
 }
 errors++;
 }
-var _valid3 = _errs121 === errors;
-valid12 = _valid3;
 }
-if(!valid12){
-const err132 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+else {
+const err132 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/key_id",schemaPath:"#/additionalProperties/allOf/3/then/properties/key_id/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -10713,13 +10724,12 @@ vErrors.push(err132);
 }
 errors++;
 }
-const _errs156 = errors;
-let valid15 = true;
-const _errs157 = errors;
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-let missing4;
-if((data0.type === undefined) && (missing4 = "type")){
-const err133 = {};
+}
+if(data0.shared_secret !== undefined){
+let data67 = data0.shared_secret;
+if(typeof data67 === "string"){
+if(func3(data67) < 1){
+const err133 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/shared_secret/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -10728,10 +10738,9 @@ vErrors.push(err133);
 }
 errors++;
 }
+}
 else {
-if(data0.type !== undefined){
-if("simulator" !== data0.type){
-const err134 = {};
+const err134 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/shared_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/shared_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -10741,20 +10750,112 @@ vErrors.push(err134);
 errors++;
 }
 }
+if(typeof data0.webhook_secret !== "string"){
+const err135 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
+}
+errors++;
+}
+if(typeof data0.webhook_secret_previous !== "string"){
+const err136 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err136];
+}
+else {
+vErrors.push(err136);
+}
+errors++;
+}
+if(typeof data0.merchant_account !== "string"){
+const err137 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/3/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err137];
+}
+else {
+vErrors.push(err137);
+}
+errors++;
+}
+if(typeof data0.webhook_private_key !== "string"){
+const err138 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_private_key",schemaPath:"#/additionalProperties/allOf/3/then/properties/webhook_private_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err138];
+}
+else {
+vErrors.push(err138);
+}
+errors++;
 }
 }
-var _valid4 = _errs157 === errors;
-errors = _errs156;
+else {
+const err139 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err139];
+}
+else {
+vErrors.push(err139);
+}
+errors++;
+}
+var _valid3 = _errs127 === errors;
+valid12 = _valid3;
+}
+if(!valid12){
+const err140 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/3/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+if(vErrors === null){
+vErrors = [err140];
+}
+else {
+vErrors.push(err140);
+}
+errors++;
+}
+const _errs164 = errors;
+let valid15 = true;
+const _errs165 = errors;
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+let missing4;
+if((data0.type === undefined) && (missing4 = "type")){
+const err141 = {};
+if(vErrors === null){
+vErrors = [err141];
+}
+else {
+vErrors.push(err141);
+}
+errors++;
+}
+else {
+if(data0.type !== undefined){
+if("simulator" !== data0.type){
+const err142 = {};
+if(vErrors === null){
+vErrors = [err142];
+}
+else {
+vErrors.push(err142);
+}
+errors++;
+}
+}
+}
+}
+var _valid4 = _errs165 === errors;
+errors = _errs164;
 if(vErrors !== null){
-if(_errs156){
-vErrors.length = _errs156;
+if(_errs164){
+vErrors.length = _errs164;
 }
 else {
 vErrors = null;
 }
 }
 if(_valid4){
-const _errs159 = errors;
+const _errs167 = errors;
 if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
 if(data0.timeout_ms === undefined){
 data0.timeout_ms = 10000;
@@ -10790,100 +10891,7 @@ if(data0.merchant_account === undefined){
 data0.merchant_account = "";
 }
 if(data0.type === undefined){
-const err135 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
-if(vErrors === null){
-vErrors = [err135];
-}
-else {
-vErrors.push(err135);
-}
-errors++;
-}
-if(data0.base_url === undefined){
-const err136 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
-if(vErrors === null){
-vErrors = [err136];
-}
-else {
-vErrors.push(err136);
-}
-errors++;
-}
-for(const key6 in data0){
-if(!(func2.call(schema214.additionalProperties.allOf[4].then.properties, key6))){
-const err137 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
-if(vErrors === null){
-vErrors = [err137];
-}
-else {
-vErrors.push(err137);
-}
-errors++;
-}
-}
-if(data0.type !== undefined){
-if("simulator" !== data0.type){
-const err138 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/4/then/properties/type/const",keyword:"const",params:{allowedValue: "simulator"},message:"must be equal to constant"};
-if(vErrors === null){
-vErrors = [err138];
-}
-else {
-vErrors.push(err138);
-}
-errors++;
-}
-}
-if(data0.base_url !== undefined){
-let data70 = data0.base_url;
-if(typeof data70 === "string"){
-if(!pattern0.test(data70)){
-const err139 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/4/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
-if(vErrors === null){
-vErrors = [err139];
-}
-else {
-vErrors.push(err139);
-}
-errors++;
-}
-}
-else {
-const err140 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/4/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err140];
-}
-else {
-vErrors.push(err140);
-}
-errors++;
-}
-}
-let data71 = data0.timeout_ms;
-if(!(((typeof data71 == "number") && (!(data71 % 1) && !isNaN(data71))) && (isFinite(data71)))){
-const err141 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
-if(vErrors === null){
-vErrors = [err141];
-}
-else {
-vErrors.push(err141);
-}
-errors++;
-}
-if((typeof data71 == "number") && (isFinite(data71))){
-if(data71 < 1 || isNaN(data71)){
-const err142 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
-if(vErrors === null){
-vErrors = [err142];
-}
-else {
-vErrors.push(err142);
-}
-errors++;
-}
-}
-let data72 = data0.max_sockets;
-if(!(((typeof data72 == "number") && (!(data72 % 1) && !isNaN(data72))) && (isFinite(data72)))){
-const err143 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err143 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -10892,9 +10900,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-if((typeof data72 == "number") && (isFinite(data72))){
-if(data72 < 1 || isNaN(data72)){
-const err144 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data0.base_url === undefined){
+const err144 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/required",keyword:"required",params:{missingProperty: "base_url"},message:"must have required property '"+"base_url"+"'"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -10903,10 +10910,9 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-let data73 = data0.connect_timeout_ms;
-if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
-const err145 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key6 in data0){
+if(!(func2.call(schema214.additionalProperties.allOf[4].then.properties, key6))){
+const err145 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -10915,9 +10921,10 @@ vErrors.push(err145);
 }
 errors++;
 }
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 < 1 || isNaN(data73)){
-const err146 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(data0.type !== undefined){
+if("simulator" !== data0.type){
+const err146 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/allOf/4/then/properties/type/const",keyword:"const",params:{allowedValue: "simulator"},message:"must be equal to constant"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -10927,9 +10934,11 @@ vErrors.push(err146);
 errors++;
 }
 }
-let data74 = data0.warm_sockets;
-if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
-const err147 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data0.base_url !== undefined){
+let data74 = data0.base_url;
+if(typeof data74 === "string"){
+if(!pattern0.test(data74)){
+const err147 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/4/then/properties/base_url/pattern",keyword:"pattern",params:{pattern: "^https?://[^\\s]+$"},message:"must match pattern \""+"^https?://[^\\s]+$"+"\""};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -10938,9 +10947,9 @@ vErrors.push(err147);
 }
 errors++;
 }
-if((typeof data74 == "number") && (isFinite(data74))){
-if(data74 < 0 || isNaN(data74)){
-const err148 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err148 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/base_url",schemaPath:"#/additionalProperties/allOf/4/then/properties/base_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -10950,9 +10959,9 @@ vErrors.push(err148);
 errors++;
 }
 }
-let data75 = data0.keep_warm_interval_ms;
+let data75 = data0.timeout_ms;
 if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
-const err149 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+const err149 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -10962,8 +10971,8 @@ vErrors.push(err149);
 errors++;
 }
 if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 < 1000 || isNaN(data75)){
-const err150 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
+if(data75 < 1 || isNaN(data75)){
+const err150 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -10973,8 +10982,9 @@ vErrors.push(err150);
 errors++;
 }
 }
-if(typeof data0.store_payment_methods !== "boolean"){
-const err151 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/4/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+let data76 = data0.max_sockets;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err151 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/max_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -10983,8 +10993,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-if(typeof data0.payer_authentication !== "boolean"){
-const err152 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/4/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 < 1 || isNaN(data76)){
+const err152 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/max_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/max_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -10993,8 +11004,10 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(typeof data0.api_key !== "string"){
-const err153 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/4/then/properties/api_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+let data77 = data0.connect_timeout_ms;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err153 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/connect_timeout_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -11003,8 +11016,9 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(typeof data0.webhook_secret !== "string"){
-const err154 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/4/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 < 1 || isNaN(data77)){
+const err154 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/connect_timeout_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/connect_timeout_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -11013,8 +11027,10 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(typeof data0.webhook_secret_previous !== "string"){
-const err155 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/4/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+let data78 = data0.warm_sockets;
+if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
+const err155 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/warm_sockets/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -11023,8 +11039,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(typeof data0.merchant_account !== "string"){
-const err156 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/4/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data78 == "number") && (isFinite(data78))){
+if(data78 < 0 || isNaN(data78)){
+const err156 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/warm_sockets",schemaPath:"#/additionalProperties/allOf/4/then/properties/warm_sockets/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -11034,8 +11051,9 @@ vErrors.push(err156);
 errors++;
 }
 }
-else {
-const err157 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data79 = data0.keep_warm_interval_ms;
+if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
+const err157 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/keep_warm_interval_ms/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -11044,11 +11062,9 @@ vErrors.push(err157);
 }
 errors++;
 }
-var _valid4 = _errs159 === errors;
-valid15 = _valid4;
-}
-if(!valid15){
-const err158 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 < 1000 || isNaN(data79)){
+const err158 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/keep_warm_interval_ms",schemaPath:"#/additionalProperties/allOf/4/then/properties/keep_warm_interval_ms/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1000},message:"must be >= 1000"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -11057,9 +11073,9 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
-if(data0.type === undefined){
-const err159 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+}
+if(typeof data0.store_payment_methods !== "boolean"){
+const err159 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/store_payment_methods",schemaPath:"#/additionalProperties/allOf/4/then/properties/store_payment_methods/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -11068,10 +11084,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(data0.type !== undefined){
-let data82 = data0.type;
-if(!(((((data82 === "stripe") || (data82 === "adyen")) || (data82 === "adyen-stored-value")) || (data82 === "cybersource")) || (data82 === "simulator"))){
-const err160 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema214.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(typeof data0.payer_authentication !== "boolean"){
+const err160 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/payer_authentication",schemaPath:"#/additionalProperties/allOf/4/then/properties/payer_authentication/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -11080,10 +11094,11 @@ vErrors.push(err160);
 }
 errors++;
 }
-}
-}
-else {
-const err161 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data0.vault !== undefined){
+let data82 = data0.vault;
+if(typeof data82 === "string"){
+if(!pattern73.test(data82)){
+const err161 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/4/then/properties/vault/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"},message:"must match pattern \""+"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"+"\""};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -11093,14 +11108,125 @@ vErrors.push(err161);
 errors++;
 }
 }
-}
 else {
-const err162 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err162 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/vault",schemaPath:"#/additionalProperties/allOf/4/then/properties/vault/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err162];
 }
 else {
 vErrors.push(err162);
+}
+errors++;
+}
+}
+if(typeof data0.api_key !== "string"){
+const err163 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/api_key",schemaPath:"#/additionalProperties/allOf/4/then/properties/api_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err163];
+}
+else {
+vErrors.push(err163);
+}
+errors++;
+}
+if(typeof data0.webhook_secret !== "string"){
+const err164 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret",schemaPath:"#/additionalProperties/allOf/4/then/properties/webhook_secret/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err164];
+}
+else {
+vErrors.push(err164);
+}
+errors++;
+}
+if(typeof data0.webhook_secret_previous !== "string"){
+const err165 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/webhook_secret_previous",schemaPath:"#/additionalProperties/allOf/4/then/properties/webhook_secret_previous/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err165];
+}
+else {
+vErrors.push(err165);
+}
+errors++;
+}
+if(typeof data0.merchant_account !== "string"){
+const err166 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/merchant_account",schemaPath:"#/additionalProperties/allOf/4/then/properties/merchant_account/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err166];
+}
+else {
+vErrors.push(err166);
+}
+errors++;
+}
+}
+else {
+const err167 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/then/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err167];
+}
+else {
+vErrors.push(err167);
+}
+errors++;
+}
+var _valid4 = _errs167 === errors;
+valid15 = _valid4;
+}
+if(!valid15){
+const err168 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/allOf/4/if",keyword:"if",params:{failingKeyword: "then"},message:"must match \"then\" schema"};
+if(vErrors === null){
+vErrors = [err168];
+}
+else {
+vErrors.push(err168);
+}
+errors++;
+}
+if(data0 && typeof data0 == "object" && !Array.isArray(data0)){
+if(data0.type === undefined){
+const err169 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/required",keyword:"required",params:{missingProperty: "type"},message:"must have required property '"+"type"+"'"};
+if(vErrors === null){
+vErrors = [err169];
+}
+else {
+vErrors.push(err169);
+}
+errors++;
+}
+if(data0.type !== undefined){
+let data87 = data0.type;
+if(!(((((data87 === "stripe") || (data87 === "adyen")) || (data87 === "adyen-stored-value")) || (data87 === "cybersource")) || (data87 === "simulator"))){
+const err170 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1")+"/type",schemaPath:"#/additionalProperties/properties/type/enum",keyword:"enum",params:{allowedValues: schema214.additionalProperties.properties.type.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err170];
+}
+else {
+vErrors.push(err170);
+}
+errors++;
+}
+}
+}
+else {
+const err171 = {instancePath:instancePath+"/" + key1.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/additionalProperties/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+}
+else {
+const err172 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
 }
 errors++;
 }

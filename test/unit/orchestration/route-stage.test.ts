@@ -107,6 +107,28 @@ describe('route stage: method data bound to its PSP account', () => {
     });
   });
 
+  test('a Stripe Customer goes to no Stripe entry of another account: refused, naming payment.custom_attributes.stripe_customer', () => {
+    const gateways = { ...GATEWAYS, stripe_other: { ...GATEWAYS.stripe, api_key: 'sk_test_route_stage_other_0123456789' } };
+    const klarna = op({ gateway_key: 'ORDER-3', payment_method: { type: 'klarna' }, custom_attributes: { stripe_customer: 'cus_Q9xyz' } });
+    const result = decide(stage({ gateways, 'routing.rules': [{ name: 'to-other', gateways: ['stripe_other', 'adyen'] }] }), klarna);
+    // Adyen never sends it: a one-off Klarna payment may go there.
+    expect(result).toMatchObject({ verdict: 'continue', decision: { reasons: ['rule:to-other', 'method_bound:stripe_other'], candidates: ['adyen'] } });
+    const only = decide(stage({ gateways, 'routing.rules': [{ name: 'to-other', gateways: ['stripe_other'] }] }), klarna);
+    expect(only).toMatchObject({ verdict: 'refuse', reason: METHOD_BOUND_TO_GATEWAY, field: 'payment.custom_attributes.stripe_customer' });
+  });
+
+  test('entries declared one vault (gateways.<name>.vault) stay candidates of each other', () => {
+    const gateways = {
+      ...GATEWAYS,
+      stripe: { ...GATEWAYS.stripe, vault: 'acme-stripe' },
+      stripe_rk: { ...GATEWAYS.stripe, api_key: 'rk_test_route_stage_0123456789', vault: 'acme-stripe' },
+    };
+    expect(decide(stage({ gateways, 'routing.rules': [{ name: 'rk', gateways: ['stripe_rk', 'adyen'] }] }), op())).toMatchObject({
+      verdict: 'continue',
+      decision: { reasons: ['rule:rk', 'method_bound:adyen'], candidates: ['stripe_rk'] },
+    });
+  });
+
   test('a capture follows its authorization: no rule, no binding check', () => {
     const capture = op({}, 'capture');
     expect(decide(stage({ 'routing.rules': [{ name: 'to-adyen', gateways: ['adyen'] }] }), capture)).toMatchObject({

@@ -137,3 +137,105 @@ describe('MethodBinding: which candidates can use the method data', () => {
     expect(binding.filter(payment({}), ['stripe_backup', 'stripe'])).toEqual({ usable: ['stripe_backup', 'stripe'], dropped: [] });
   });
 });
+
+describe('MethodBinding: a Stripe Customer (custom_attributes.stripe_customer) is an object of one Stripe account', () => {
+  const klarna = (fields: Partial<Payment> = {}) =>
+    payment({ gateway_key: 'ORDER-4', payment_method: { type: 'klarna' }, custom_attributes: { stripe_customer: 'cus_Q9xyz' }, ...fields });
+
+  test('a Stripe entry of another account would send it (No such customer): dropped, naming the attribute; its own vault takes it', () => {
+    const p = klarna();
+    expect(binding.unusableAt(p, 'stripe_backup')).toBeNull();
+    expect(binding.unusableAt(p, 'stripe_other')).toBe('payment.custom_attributes.stripe_customer');
+    expect(binding.unusableAt(p, 'stripe_connect')).toBe('payment.custom_attributes.stripe_customer');
+  });
+
+  test('a gateway that never sends it (Adyen, the simulator) still takes a one-off portable payment', () => {
+    expect(binding.unusableAt(klarna(), 'adyen')).toBeNull();
+    expect(binding.unusableAt(klarna(), 'sim_a')).toBeNull();
+  });
+
+  test('a payment that saves its method to the Customer (payment_method.store) stays in its vault, whoever would not read it', () => {
+    const p = klarna({ payment_method: { type: 'klarna', store: true } });
+    expect(binding.unusableAt(p, 'adyen')).toBe('payment.custom_attributes.stripe_customer');
+    expect(binding.unusableAt(p, 'sim_a')).toBe('payment.custom_attributes.stripe_customer');
+    expect(binding.unusableAt(p, 'stripe_backup')).toBeNull();
+  });
+
+  test('read in the list form the bus may send, as Stripe reads it', () => {
+    const p = klarna({ custom_attributes: [{ name: 'stripe_customer', value: 'cus_Q9xyz' }] });
+    expect(binding.unusableAt(p, 'stripe_other')).toBe('payment.custom_attributes.stripe_customer');
+  });
+
+  test('named at another PSP, the Customer is of no Stripe account we can tell: no Stripe entry takes it', () => {
+    const p = klarna({ gateway: 'adyen' });
+    expect(binding.unusableAt(p, 'stripe')).toBe('payment.custom_attributes.stripe_customer');
+    expect(binding.unusableAt(p, 'adyen_us')).toBeNull();
+  });
+
+  test('a stored PaymentMethod with its Customer: the token is named first', () => {
+    const p = payment({ custom_attributes: { stripe_customer: 'cus_Q9xyz' }, recurring: { model: 'unscheduled' } });
+    expect(binding.unusableAt(p, 'stripe_other')).toBe('payment.gateway_key');
+    expect(binding.unusableAt(p, 'stripe_backup')).toBeNull();
+  });
+});
+
+describe('MethodBinding: Adyen shopper_reference is the merchant’s own name, bound only with a stored token', () => {
+  const adyenPayment = (fields: Partial<Payment>) => payment({ gateway: 'adyen', custom_attributes: { shopper_reference: 'shopper-42' }, ...fields });
+
+  test('first tokenization (a one-time method stored under it) is portable as the method is', () => {
+    const p = adyenPayment({ gateway_key: 'ORDER-5', payment_method: { type: 'klarna', store: true } });
+    expect(binding.unusableAt(p, 'adyen_us')).toBeNull();
+    expect(binding.unusableAt(p, 'stripe')).toBeNull();
+  });
+
+  test('beside a bare storedPaymentMethodId it goes where the token goes: nowhere but its merchant account', () => {
+    const p = adyenPayment({ gateway_key: '8415718415172200' });
+    expect(binding.unusableAt(p, 'adyen_us')).toBe('payment.gateway_key');
+  });
+});
+
+describe('MethodBinding: vaults the operator declares (gateways.<name>.vault)', () => {
+  const declared = new MethodBinding(
+    testConfig({
+      gateways: {
+        stripe: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: STRIPE_KEY, webhook_secret: STRIPE_HOOK, vault: 'acme-stripe' },
+        // A restricted key of the same account: the configuration cannot show it, the declaration does.
+        stripe_rk: {
+          type: 'stripe',
+          base_url: 'https://api.stripe.com',
+          api_key: 'rk_test_binding_0123456789',
+          webhook_secret: STRIPE_HOOK,
+          vault: 'acme-stripe',
+        },
+        // The same key as `stripe`, no declaration: in the vault its account and key are in.
+        stripe_backup: { type: 'stripe', base_url: 'http://127.0.0.1:9', api_key: STRIPE_KEY, webhook_secret: STRIPE_HOOK },
+        stripe_other: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: 'sk_test_binding_other_0123456789', webhook_secret: STRIPE_HOOK },
+        // Two merchant accounts of one Adyen company that share stored tokens.
+        adyen: { ...adyen('AcmeEU'), vault: 'acme-adyen' },
+        adyen_us: { ...adyen('AcmeUS'), vault: 'acme-adyen' },
+        adyen_apac: adyen('AcmeAPAC'),
+      },
+    }).gateways,
+  );
+
+  test('entries declaring one vault take each other’s tokens and Customers; others stay apart', () => {
+    const stored = payment({ custom_attributes: { stripe_customer: 'cus_Q9xyz' } });
+    expect(declared.unusableAt(stored, 'stripe_rk')).toBeNull();
+    expect(declared.unusableAt(stored, 'stripe_backup')).toBeNull();
+    expect(declared.unusableAt(payment({ gateway: 'stripe_backup' }), 'stripe_rk')).toBeNull();
+    expect(declared.unusableAt(stored, 'stripe_other')).toBe('payment.gateway_key');
+    expect(declared.unusableAt(stored, 'adyen')).toBe('payment.gateway_key');
+    const jwe = payment({ gateway: 'adyen', gateway_key: 'ORDER-6', payment_method: { type: 'card', token: 'eyJhbGciOiJSU0EtT0FFUCJ9.jwe' } });
+    expect(declared.unusableAt(jwe, 'adyen_us')).toBeNull();
+    expect(declared.unusableAt(jwe, 'adyen_apac')).toBe('payment.payment_method.token');
+  });
+
+  test('groups: declared by name, else by account and key, in configuration order', () => {
+    expect(declared.groups).toEqual([
+      { name: 'acme-stripe', source: 'declared', type: 'stripe', gateways: ['stripe', 'stripe_rk', 'stripe_backup'] },
+      { name: 'stripe_other', source: 'configuration', type: 'stripe', gateways: ['stripe_other'] },
+      { name: 'acme-adyen', source: 'declared', type: 'adyen', gateways: ['adyen', 'adyen_us'] },
+      { name: 'adyen_apac', source: 'configuration', type: 'adyen', gateways: ['adyen_apac'] },
+    ]);
+  });
+});
