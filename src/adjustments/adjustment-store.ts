@@ -45,13 +45,17 @@ import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } 
 // and cleared an earlier failure's mark): the PSP did it again after this failure. A new adjustment that marked
 // nothing so, by a held re-capture or a recorded success, names that success (`superseded_field`: the held one's
 // `held_id`, else the earliest such recorded one). An undated failure, or success, still marks as before.
+// A dated fact is the one an adjustment of the `listed` records already when that adjustment is of the same kind and
+// time and one of the two was recorded under the id the other's notification had in an earlier release (`event_id`,
+// this fact's PSP event id, is the other's `former_field`; or the other's `psp_event_id` is `former`, the id earlier
+// releases gave this fact's notification): a PSP's resend after an upgrade that changed the id; {4, HGETALL} of it.
 // Returns {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by} when created (marked: 1 when
 // it marked the operation undone now; cleared: the id of the adjustment whose mark it cleared now, else '';
 // superseded: 1 when a held re-capture kept it from marking, 2 when a recorded success did; failed_again: the later
 // failure that kept the mark, else '', and its time; superseded_by: the success that kept it from marking, else ''),
 // {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
-// counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {-2} when the adjustments changed (read again), {-1} when the
-// operation does not exist.
+// counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {4, HGETALL} (above),
+// {-2} when the adjustments changed (read again), {-1} when the operation does not exist.
 const RECORD_SCRIPT = new LuaScript(
   luaInputs(
     ['adjustment', 'op_adjustments', 'log', 'index', 'op', 'counterpart'],
@@ -74,6 +78,10 @@ const RECORD_SCRIPT = new LuaScript(
       'held_seen',
       'held_id',
       'superseded_field',
+      'kind',
+      'event_id',
+      'former',
+      'former_field',
     ],
   ),
   `
@@ -94,6 +102,14 @@ if A.listed ~= '' and redis.call('ZCARD', K.op_adjustments) ~= tonumber(A.listed
 if A.held_seen ~= '' then
   local now_held = redis.call('HGET', K.op, A.recaptured_at_field)
   if (now_held and ('=' .. now_held) or 'none') ~= A.held_seen then return {-3} end
+end
+if A.listed ~= '' and A.occurred ~= '' then
+  for i = 1, tonumber(A.listed) do
+    local f = redis.call('HMGET', XK(i), 'kind', 'occurred_at', 'psp_event_id', A.former_field)
+    if f[1] == A.kind and f[2] == A.occurred and ((A.former ~= '' and f[3] == A.former) or f[4] == A.event_id) then
+      return {4, redis.call('HGETALL', XK(i))}
+    end
+  end
 end
 redis.call('HSET', K.adjustment, unpack(ARGV, A_REST))
 redis.call('ZADD', K.op_adjustments, A.now, A.id)
@@ -221,6 +237,12 @@ export const FAILED_AGAIN_FIELD = 'failed_again_by';
  */
 export const SUPERSEDED_FIELD = 'superseded_by';
 
+/**
+ * The field of an adjustment naming the id earlier releases gave the notification it was recorded from
+ * (`AdjustmentInput.formerPspEventId`), so that a notification still queued under that id finds it.
+ */
+export const FORMER_EVENT_FIELD = 'former_psp_event_id';
+
 /** ' command:kind … ': the failures that undo each command (`commandsUndoneBy`), as the record script matches them. */
 const UNDO_KINDS = ` ${ADJUSTMENT_KINDS.flatMap((kind) => commandsUndoneBy(kind).map((command) => `${command}:${kind}`)).join(' ')} `;
 
@@ -257,6 +279,12 @@ export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperatio
   gateway: string;
   /** The PSP's id of the notification or reconciliation line: with `gateway`, what makes it unique. */
   pspEventId: string;
+  /**
+   * The id releases before this one gave the same notification, when it had another (`WebhookEvent.formerEventId`):
+   * a dated fact an earlier release recorded under it, of the same kind and time, is this one (a resend after the
+   * upgrade); kept on the new adjustment, so the earlier release's notification, still queued, finds this one.
+   */
+  formerPspEventId?: string;
   source: AdjustmentSource;
   /**
    * How many adjustments the operation had when the caller read them and judged this fact new (reconciliation's
@@ -275,6 +303,11 @@ export interface RecordedAdjustment {
   adjustment: AdjustmentRecord;
   /** Reconciliation had recorded this webhook's fact from the PSP's line first: `adjustment` is that one (first report only; a repeat says nothing). */
   sameFact?: true;
+  /**
+   * The fact was recorded already from the same notification under the id another release gave it
+   * (`AdjustmentInput.formerPspEventId`): `adjustment` is that one (`created` false), recorded under this PSP event id.
+   */
+  recordedUnder?: string;
   /**
    * This new adjustment marked its operation, a SUCCEEDED refund, capture or sale, undone (`commandsUndoneBy`): a
    * refund's amount counts as refunded no more, and can be refunded again; a capture's or sale's as captured no
@@ -360,6 +393,7 @@ export class AdjustmentStore {
       ...(input.occurredAt !== undefined ? { occurredAt: input.occurredAt } : {}),
     };
     const fields = toHash(adjustment);
+    if (input.formerPspEventId !== undefined) fields.push(FORMER_EVENT_FIELD, input.formerPspEventId);
     const history = JSON.stringify({
       ...redact({
         event: 'adjustment',
@@ -417,6 +451,10 @@ export class AdjustmentStore {
             held_seen: held === null ? '' : held.at === null ? 'none' : `=${held.at}`,
             held_id: held?.id ?? '',
             superseded_field: SUPERSEDED_FIELD,
+            kind: input.kind,
+            event_id: input.pspEventId,
+            former: input.formerPspEventId ?? '',
+            former_field: FORMER_EVENT_FIELD,
           },
         },
         fields,
@@ -443,6 +481,10 @@ export class AdjustmentStore {
       const pairs = Array.isArray(existing) ? existing : [];
       if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(pairs)) };
       if (status === 2) return { created: false, adjustment: fromHash(hashFromPairs(pairs)), sameFact: true };
+      if (status === 4) {
+        const recorded = hashFromPairs(pairs);
+        return { created: false, adjustment: fromHash(recorded), recordedUnder: recorded.psp_event_id };
+      }
       // -2: another writer changed the operation's adjustments between the read and the script. The caller's own
       // read (no search here) is the caller's to do again: it may find the fact recorded now.
       if (!found) throw new AdjustmentsChangedError(`adjustment ${id}: the adjustments of operation ${input.operationId} changed since they were read`);

@@ -538,4 +538,77 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(adjustments[0].id);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
   });
+
+  describe('a dated Adyen CAPTURE_FAILED an earlier release recorded under its former event id (pspReference:CAPTURE_FAILED:true)', () => {
+    /** The capture failure as a release before dated ids recorded it: the same adjustment, under the id without its eventDate. */
+    async function recordedByEarlierRelease(capture: OperationRecord, failedAt: string) {
+      return worker.adjustments.recordAdjustment((await worker.ledger.get(capture.id))!, {
+        kind: 'capture_failed',
+        direction: 'debit',
+        amount: 5000,
+        currency: 'EUR',
+        reason: 'Capture rejected by card scheme',
+        pspReference: capture.gatewayReference!,
+        occurredAt: Date.parse(failedAt),
+        gateway: 'adyen',
+        pspEventId: `${capture.gatewayReference}:CAPTURE_FAILED:true`,
+        source: 'webhook',
+      });
+    }
+
+    const resent = () => metricValue('pb_adjustments_found_under_other_id_total', { gateway: 'adyen', kind: 'capture_failed' });
+
+    it("is that adjustment when Adyen resends it: recorded once, one event to the OMS, the capture's undone mark kept", async () => {
+      const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYPR');
+      const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+      const first = await recordedByEarlierRelease(capture, failedAt);
+      expect(first.undone).toBe(true);
+      await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+      const before = await resent();
+      // After the upgrade, Adyen resends it (our [accepted] was lost): its event id now carries its eventDate.
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+      await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE_FAILED:true:${failedAt}`);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
+      expect((await worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id)).toEqual([first.adjustment.id]);
+      expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(first.adjustment.id);
+      expect(await refundCheck()).toBe('amount_exceeds_captured');
+      expect(await resent()).toBe(before + 1);
+    });
+
+    it('a job of the earlier release run after the resend was recorded finds it too; a later failure of the capture is still its own', async () => {
+      const { capture, item } = await adyenCaptureWithRefund('ADYPQ');
+      const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+      await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+      const recorded = await worker.adjustmentStore.forOperation(capture.id);
+      // The earlier release's outcome job of the same notification, queued before the upgrade, runs now.
+      const late = await recordedByEarlierRelease(capture, failedAt);
+      expect(late.created).toBe(false);
+      expect(late.adjustment.id).toBe(recorded[0].id);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
+      // Failed again an hour later, under the same pspReference: a fact of its own.
+      const failedAgainAt = new Date(Date.now() - 60_000).toISOString();
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
+        200,
+      );
+      await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
+      expect((await worker.adjustmentStore.forOperation(capture.id)).length).toBe(2);
+    });
+
+    it('one an earlier release recorded, then a later failure of the capture: the later one is recorded and sent, its own fact', async () => {
+      const { capture, item } = await adyenCaptureWithRefund('ADYPL');
+      const first = await recordedByEarlierRelease(capture, new Date(Date.now() - 3_600_000).toISOString());
+      await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+      const failedAgainAt = new Date(Date.now() - 60_000).toISOString();
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
+        200,
+      );
+      await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
+      const ids = (await worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id);
+      expect(ids).toHaveLength(2);
+      expect(ids[0]).toBe(first.adjustment.id);
+    });
+  });
 });
