@@ -224,9 +224,10 @@ export class AdjustmentRecorder {
 
   /**
    * After a capture failure of `op`: the PSP's re-capture held on it (it arrived first) that is not older than the
-   * failure is what happened after it, recorded and reported now, in the order the PSP did them. On every call, so
-   * a repeat after a crash between the two completes it (the re-capture's adjustment is idempotent). One the
-   * failure is later than stays held: that failure marked the capture undone.
+   * failure is what happened after it, recorded and reported now, in the order the PSP did them, and the capture
+   * leaves the index of held re-captures. On every call, so a repeat after a crash between the two completes it (the
+   * re-capture's adjustment is idempotent). One the failure is later than stays held: that failure marked the capture
+   * undone, and the re-capture still waits for the failure it follows.
    */
   private async reportHeldRecapture(op: OperationRecord, failure: AdjustmentRecord, superseded: boolean, now: number): Promise<void> {
     const held = await this.deps.store.heldRecapture(op.id);
@@ -244,6 +245,8 @@ export class AdjustmentRecorder {
       currency: held.fact.currency ?? null,
     };
     const { created, adjustment } = await this.recordAdjustment(op, held.fact, now);
+    // Reported: no longer waiting for its failure (the recapture wait sweep would otherwise surface it). On every call.
+    await this.deps.store.releaseHeldRecapture(op.id);
     if (!created && !superseded) return;
     recapturesBeforeFailure.inc({ gateway: failure.gateway, command: op.command, step: 'reported' });
     this.deps.logger.warn(

@@ -18,6 +18,9 @@ import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harne
 import { resolveOperationContext } from '../../../src/delivery/operation-context';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
+import { heldRecaptures } from '../../../src/ops/held-recaptures';
+import { RecaptureWaitSweep } from '../../../src/poller/recapture-wait';
+import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
@@ -537,6 +540,59 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(adjustments[2].failed_again_by).toBe(adjustments[0].id);
     expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(adjustments[0].id);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
+  });
+
+  describe('an Adyen re-capture whose CAPTURE_FAILED never comes', () => {
+    const later = () => Date.now() + config.delivery.recaptureFailureWaitMs + 1000;
+    const surfacedLines = (lines: string[], operationId: string) =>
+      lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.alert === 'recapture_awaiting_failure' && l.operation_id === operationId);
+    const listed = async (at: number) =>
+      (await heldRecaptures({ config, redis: worker.redis, ledger: worker.ledger }, { limit: 1000 }, at)).map((r) => r.operation_id);
+
+    it('is surfaced once past delivery.recapture_failure_wait_ms (a warn line, its history entry, ops recaptures), nothing sent to the OMS; the failure coming after all is reported in order, once, and it is listed no more', async () => {
+      const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRW');
+      const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+      const recapturedAt = new Date(Date.now() - 60_000).toISOString();
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+      await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
+      const { logger, lines } = captureLogger('info');
+      // Within its wait: nothing to surface.
+      await new RecaptureWaitSweep({ config, store: worker.adjustmentStore, logger }).runOnce();
+      expect(surfacedLines(lines, capture.id)).toEqual([]);
+      expect(await listed(Date.now())).not.toContain(capture.id);
+      expect(await listed(later())).toContain(capture.id);
+      // Past it: surfaced, once, however many pollers pass.
+      const surfaced = () => metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'surfaced' });
+      const before = await surfaced();
+      for (let pass = 0; pass < 3; pass += 1) await new RecaptureWaitSweep({ config, store: worker.adjustmentStore, logger, now: later }).runOnce();
+      const [line] = surfacedLines(lines, capture.id);
+      expect(surfacedLines(lines, capture.id)).toHaveLength(1);
+      expect(line).toMatchObject({
+        level: 'warn',
+        command: 'capture',
+        gateway: 'adyen',
+        psp_reference: capture.gatewayReference,
+        recapture_event_id: `${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`,
+        recaptured_at: recapturedAt,
+        amount: 5000,
+        currency: 'EUR',
+      });
+      expect(await surfaced()).toBeGreaterThanOrEqual(before + 1);
+      expect((await history(capture.id)).filter((e) => e === 'recapture_awaiting_failure')).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(adjustedKinds(capture.id)).toEqual([]);
+      expect(await refundCheck()).toBe('allowed');
+      // The failure comes after all: the OMS hears it, then the re-capture, each once, as in order.
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+      await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure']);
+      expect((await worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
+      expect(await listed(later())).not.toContain(capture.id);
+      await new RecaptureWaitSweep({ config, store: worker.adjustmentStore, logger, now: later }).runOnce();
+      expect(surfacedLines(lines, capture.id)).toHaveLength(1);
+      expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure']);
+    });
   });
 
   describe('a dated Adyen CAPTURE_FAILED an earlier release recorded under its former event id (pspReference:CAPTURE_FAILED:true)', () => {
