@@ -45,13 +45,17 @@ import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } 
 // and cleared an earlier failure's mark): the PSP did it again after this failure. A new adjustment that marked
 // nothing so, by a held re-capture or a recorded success, names that success (`superseded_field`: the held one's
 // `held_id`, else the earliest such recorded one). An undated failure, or success, still marks as before.
+// A dated fact is the one an adjustment of the `listed` records already when that adjustment is of the same kind and
+// time and one of the two was recorded under the id the other's notification had in an earlier release (`event_id`,
+// this fact's PSP event id, is the other's `former_field`; or the other's `psp_event_id` is `former`, the id earlier
+// releases gave this fact's notification): a PSP's resend after an upgrade that changed the id; {4, HGETALL} of it.
 // Returns {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by} when created (marked: 1 when
 // it marked the operation undone now; cleared: the id of the adjustment whose mark it cleared now, else '';
 // superseded: 1 when a held re-capture kept it from marking, 2 when a recorded success did; failed_again: the later
 // failure that kept the mark, else '', and its time; superseded_by: the success that kept it from marking, else ''),
 // {0, HGETALL} when it already existed, {2, HGETALL of counterpart} when the
-// counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {-2} when the adjustments changed (read again), {-1} when the
-// operation does not exist.
+// counterpart was claimed now, {3, HGETALL of counterpart} when this event had it (a repeat), {4, HGETALL} (above),
+// {-2} when the adjustments changed (read again), {-1} when the operation does not exist.
 const RECORD_SCRIPT = new LuaScript(
   luaInputs(
     ['adjustment', 'op_adjustments', 'log', 'index', 'op', 'counterpart'],
@@ -74,6 +78,10 @@ const RECORD_SCRIPT = new LuaScript(
       'held_seen',
       'held_id',
       'superseded_field',
+      'kind',
+      'event_id',
+      'former',
+      'former_field',
     ],
   ),
   `
@@ -94,6 +102,14 @@ if A.listed ~= '' and redis.call('ZCARD', K.op_adjustments) ~= tonumber(A.listed
 if A.held_seen ~= '' then
   local now_held = redis.call('HGET', K.op, A.recaptured_at_field)
   if (now_held and ('=' .. now_held) or 'none') ~= A.held_seen then return {-3} end
+end
+if A.listed ~= '' and A.occurred ~= '' then
+  for i = 1, tonumber(A.listed) do
+    local f = redis.call('HMGET', XK(i), 'kind', 'occurred_at', 'psp_event_id', A.former_field)
+    if f[1] == A.kind and f[2] == A.occurred and ((A.former ~= '' and f[3] == A.former) or f[4] == A.event_id) then
+      return {4, redis.call('HGETALL', XK(i))}
+    end
+  end
 end
 redis.call('HSET', K.adjustment, unpack(ARGV, A_REST))
 redis.call('ZADD', K.op_adjustments, A.now, A.id)
@@ -158,13 +174,18 @@ return {1, marked, cleared, superseded, failed_again, failed_again_at, supersede
 
 // Holds a re-capture that arrived before the capture failure it follows (nothing marked undone yet) on a SUCCEEDED
 // operation: its time (`at_field`: epoch ms, '' when unknown) and the adjustment it is to be reported as (`fact_field`,
-// JSON), unless one as late is held already; one history entry. Only while that adjustment (`adjustment`) is not
-// recorded and the operation has the `expected` adjustments the caller found none recording the fact among.
+// JSON), unless one as late is held already; one history entry. The operation enters the shard's index of held
+// re-captures (`held_index`, score `now`) unless it is there already: the wait for the failure counts from the first.
+// Only while that adjustment (`adjustment`) is not recorded and the operation has the `expected` adjustments the
+// caller found none recording the fact among.
 // Returns 1 when held now, 0 when a re-capture as late was held already, 2 when the operation is marked undone (the
 // failure came first: the caller reports it as usual), 3 when the operation is not SUCCEEDED, 4 when its adjustments
 // changed (read again), 5 when the adjustment is recorded already, -1 when the operation does not exist.
 const HOLD_SCRIPT = new LuaScript(
-  luaInputs(['op', 'log', 'adjustment', 'op_adjustments'], ['at_field', 'fact_field', 'undone_field', 'at', 'fact', 'history', 'expected']),
+  luaInputs(
+    ['op', 'log', 'adjustment', 'op_adjustments', 'held_index'],
+    ['at_field', 'fact_field', 'undone_field', 'at', 'fact', 'history', 'expected', 'op_id', 'now'],
+  ),
   `
 if redis.call('EXISTS', K.op) == 0 then return -1 end
 if redis.call('EXISTS', K.adjustment) == 1 then return 5 end
@@ -174,8 +195,61 @@ if redis.call('HEXISTS', K.op, A.undone_field) == 1 then return 2 end
 local held = redis.call('HGET', K.op, A.at_field)
 if held and (A.at == '' or held == '' or tonumber(A.at) <= tonumber(held)) then return 0 end
 redis.call('HSET', K.op, A.at_field, A.at, A.fact_field, A.fact)
+redis.call('ZADD', K.held_index, 'NX', A.now, A.op_id)
 redis.call('RPUSH', K.log, A.history)
 return 1
+`,
+);
+
+// A held re-capture (`fact_field` = `fact`, as the caller read it) past its wait for the failure it follows: marked as
+// surfaced to operators (`surfaced_field` = its PSP event id `event_id`), once, with one history entry. Out of the
+// index (`held_index`) when there is nothing left to wait for: the operation is gone (-1), holds none (0), or the
+// re-capture's adjustment (`adjustment`) is recorded (2: reported after its failure). 1 when surfaced now, 3 when
+// surfaced already, -3 when another re-capture is held now (read again).
+const SURFACE_SCRIPT = new LuaScript(
+  luaInputs(['op', 'log', 'held_index', 'adjustment'], ['op_id', 'fact_field', 'fact', 'surfaced_field', 'event_id', 'history']),
+  `
+if redis.call('EXISTS', K.op) == 0 then
+  redis.call('ZREM', K.held_index, A.op_id)
+  return -1
+end
+local fact = redis.call('HGET', K.op, A.fact_field)
+if not fact then
+  redis.call('ZREM', K.held_index, A.op_id)
+  return 0
+end
+if fact ~= A.fact then return -3 end
+if redis.call('EXISTS', K.adjustment) == 1 then
+  redis.call('ZREM', K.held_index, A.op_id)
+  return 2
+end
+if redis.call('HGET', K.op, A.surfaced_field) == A.event_id then return 3 end
+redis.call('HSET', K.op, A.surfaced_field, A.event_id)
+redis.call('RPUSH', K.log, A.history)
+return 1
+`,
+);
+
+// An operator's dismissal of the re-capture an operation holds (`fact_field` set): out of the index of held
+// re-captures (`held_index`), with one history entry; the re-capture stays held, so its failure, if it comes, is
+// reported in order as ever. 1 when dismissed now, 0 when not in the index (dismissed, reported, or none held).
+const DISMISS_HELD_SCRIPT = new LuaScript(
+  luaInputs(['op', 'log', 'held_index'], ['op_id', 'fact_field', 'history']),
+  `
+if not redis.call('HGET', K.op, A.fact_field) then return 0 end
+if redis.call('ZREM', K.held_index, A.op_id) == 0 then return 0 end
+redis.call('RPUSH', K.log, A.history)
+return 1
+`,
+);
+
+// Takes the operation out of the index of held re-captures (`held_index`) once the re-capture it holds (`fact_field` =
+// `fact`) is recorded (`adjustment`): reported after its failure. 1 when taken out now.
+const RELEASE_HELD_SCRIPT = new LuaScript(
+  luaInputs(['op', 'held_index', 'adjustment'], ['op_id', 'fact_field', 'fact']),
+  `
+if redis.call('HGET', K.op, A.fact_field) ~= A.fact or redis.call('EXISTS', K.adjustment) == 0 then return 0 end
+return redis.call('ZREM', K.held_index, A.op_id)
 `,
 );
 
@@ -186,6 +260,27 @@ return 1
  */
 export const RECAPTURED_AT_FIELD = 'recaptured_at';
 export const RECAPTURE_FIELD = 'recapture';
+/**
+ * The field of a capture's record naming the PSP event id of the re-capture it holds that was surfaced to operators
+ * past its wait for the failure it follows (`AdjustmentStore.surfaceHeldRecapture`): surfaced once.
+ */
+export const RECAPTURE_SURFACED_FIELD = 'recapture_surfaced';
+
+/** A capture or sale in the index of held re-captures (`AdjustmentStore.heldRecapturesSince`). */
+export interface HeldRecaptureEntry {
+  operationId: string;
+  /** When it first held a re-capture, epoch ms. */
+  heldSince: number;
+  /** The ledger shard whose index lists it. */
+  shard: number;
+}
+
+/**
+ * What `surfaceHeldRecapture` found: `surfaced` now (once per held re-capture), `surfaced_already`, or nothing left
+ * to wait for, taken out of the index: `reported` (the failure came and the re-capture was recorded after it),
+ * `none` (nothing held), `gone` (no such operation). With the re-capture held and the operation's command.
+ */
+export type SurfacedRecapture = { outcome: 'surfaced' | 'surfaced_already' | 'reported'; held: HeldRecapture; command: string } | { outcome: 'none' | 'gone' };
 
 /** A re-capture held on its operation (`AdjustmentStore.holdRecapture`). */
 export interface HeldRecapture {
@@ -220,6 +315,12 @@ export const FAILED_AGAIN_FIELD = 'failed_again_by';
  * operation undone (`AdjustmentRecord.supersededBy`).
  */
 export const SUPERSEDED_FIELD = 'superseded_by';
+
+/**
+ * The field of an adjustment naming the id earlier releases gave the notification it was recorded from
+ * (`AdjustmentInput.formerPspEventId`), so that a notification still queued under that id finds it.
+ */
+export const FORMER_EVENT_FIELD = 'former_psp_event_id';
 
 /** ' command:kind … ': the failures that undo each command (`commandsUndoneBy`), as the record script matches them. */
 const UNDO_KINDS = ` ${ADJUSTMENT_KINDS.flatMap((kind) => commandsUndoneBy(kind).map((command) => `${command}:${kind}`)).join(' ')} `;
@@ -257,6 +358,12 @@ export interface AdjustmentInput extends Omit<AdjustmentFact, 'failsOpenOperatio
   gateway: string;
   /** The PSP's id of the notification or reconciliation line: with `gateway`, what makes it unique. */
   pspEventId: string;
+  /**
+   * The id releases before this one gave the same notification, when it had another (`WebhookEvent.formerEventId`):
+   * a dated fact an earlier release recorded under it, of the same kind and time, is this one (a resend after the
+   * upgrade); kept on the new adjustment, so the earlier release's notification, still queued, finds this one.
+   */
+  formerPspEventId?: string;
   source: AdjustmentSource;
   /**
    * How many adjustments the operation had when the caller read them and judged this fact new (reconciliation's
@@ -275,6 +382,11 @@ export interface RecordedAdjustment {
   adjustment: AdjustmentRecord;
   /** Reconciliation had recorded this webhook's fact from the PSP's line first: `adjustment` is that one (first report only; a repeat says nothing). */
   sameFact?: true;
+  /**
+   * The fact was recorded already from the same notification under the id another release gave it
+   * (`AdjustmentInput.formerPspEventId`): `adjustment` is that one (`created` false), recorded under this PSP event id.
+   */
+  recordedUnder?: string;
   /**
    * This new adjustment marked its operation, a SUCCEEDED refund, capture or sale, undone (`commandsUndoneBy`): a
    * refund's amount counts as refunded no more, and can be refunded again; a capture's or sale's as captured no
@@ -360,6 +472,7 @@ export class AdjustmentStore {
       ...(input.occurredAt !== undefined ? { occurredAt: input.occurredAt } : {}),
     };
     const fields = toHash(adjustment);
+    if (input.formerPspEventId !== undefined) fields.push(FORMER_EVENT_FIELD, input.formerPspEventId);
     const history = JSON.stringify({
       ...redact({
         event: 'adjustment',
@@ -417,6 +530,10 @@ export class AdjustmentStore {
             held_seen: held === null ? '' : held.at === null ? 'none' : `=${held.at}`,
             held_id: held?.id ?? '',
             superseded_field: SUPERSEDED_FIELD,
+            kind: input.kind,
+            event_id: input.pspEventId,
+            former: input.formerPspEventId ?? '',
+            former_field: FORMER_EVENT_FIELD,
           },
         },
         fields,
@@ -443,6 +560,10 @@ export class AdjustmentStore {
       const pairs = Array.isArray(existing) ? existing : [];
       if (status === 0 || status === 3) return { created: false, adjustment: fromHash(hashFromPairs(pairs)) };
       if (status === 2) return { created: false, adjustment: fromHash(hashFromPairs(pairs)), sameFact: true };
+      if (status === 4) {
+        const recorded = hashFromPairs(pairs);
+        return { created: false, adjustment: fromHash(recorded), recordedUnder: recorded.psp_event_id };
+      }
       // -2: another writer changed the operation's adjustments between the read and the script. The caller's own
       // read (no search here) is the caller's to do again: it may find the fact recorded now.
       if (!found) throw new AdjustmentsChangedError(`adjustment ${id}: the adjustments of operation ${input.operationId} changed since they were read`);
@@ -501,8 +622,16 @@ export class AdjustmentStore {
       const { count, counterpart } = await this.recordedFirst(keys, { ...held.fact, operationId });
       if (counterpart !== null) return 'recorded';
       const status = await HOLD_SCRIPT.run(this.redis, {
-        keys: { op: keys.op(operationId), log: keys.history(operationId), adjustment, op_adjustments: keys.operationAdjustments(operationId) },
+        keys: {
+          op: keys.op(operationId),
+          log: keys.history(operationId),
+          adjustment,
+          op_adjustments: keys.operationAdjustments(operationId),
+          held_index: keys.heldRecaptures,
+        },
         args: {
+          op_id: operationId,
+          now,
           at_field: RECAPTURED_AT_FIELD,
           fact_field: RECAPTURE_FIELD,
           undone_field: UNDONE_FIELD,
@@ -527,6 +656,115 @@ export class AdjustmentStore {
   private async heldRaw(opKey: string): Promise<{ at: string | null; id: string }> {
     const { at, fact } = await this.heldFields(opKey);
     return { at, id: fact === null ? '' : adjustmentIdFor(fact.gateway, fact.pspEventId) };
+  }
+
+  /**
+   * The captures and sales holding a re-capture (`holdRecapture`) since `before` (epoch ms) or earlier, oldest first,
+   * at most `limit`, from every shard. One reported after its failure may still be listed (`surfaceHeldRecapture`
+   * takes it out).
+   */
+  async heldRecapturesSince(before: number, limit: number): Promise<HeldRecaptureEntry[]> {
+    const pages = await Promise.all(
+      ALL_SHARDS.map(async (shard) => {
+        const flat = await this.redis.zrangebyscore(this.shards[shard].heldRecaptures, '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit);
+        const entries: HeldRecaptureEntry[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ operationId: flat[i], heldSince: Number(flat[i + 1]), shard });
+        return entries;
+      }),
+    );
+    return pages
+      .flat()
+      .sort((a, b) => a.heldSince - b.heldSince)
+      .slice(0, limit);
+  }
+
+  /**
+   * Surfaces the re-capture `entry` holds, past its wait for the capture failure it follows: marks it as surfaced
+   * (`RECAPTURE_SURFACED_FIELD`, its PSP event id) with a `recapture_awaiting_failure` history entry, once per held
+   * re-capture, so a repeat (another poller, a pass after a crash) surfaces nothing again. An entry with nothing left
+   * to wait for (reported after its failure, nothing held, no operation) leaves the index.
+   * @throws Error when the held re-capture does not read (a record to repair).
+   */
+  async surfaceHeldRecapture(entry: HeldRecaptureEntry, waitedMs: number, now = Date.now()): Promise<SurfacedRecapture> {
+    const keys = this.shards[entry.shard];
+    const opKey = keys.op(entry.operationId);
+    for (let round = 0; round < RECORD_ROUNDS; round += 1) {
+      const [at, raw, command] = await this.redis.hmget(opKey, RECAPTURED_AT_FIELD, RECAPTURE_FIELD, 'command');
+      const fact = raw === null ? null : parseHeldFact(raw);
+      if (raw !== null && fact === null) throw new Error(`operation ${entry.operationId}: its held re-capture does not read as one`);
+      const eventId = fact?.pspEventId ?? '';
+      // The times are ours, numbers outside the redaction (an epoch-ms time can pass the Luhn check and be masked).
+      const history = JSON.stringify({
+        ...redact({ event: 'recapture_awaiting_failure', psp_event_id: eventId }),
+        recaptured_at: at === null || at === '' ? null : Number(at),
+        held_since: entry.heldSince,
+        waited_ms: waitedMs,
+        at: now,
+      });
+      const status = await SURFACE_SCRIPT.run(this.redis, {
+        keys: {
+          op: opKey,
+          log: keys.history(entry.operationId),
+          held_index: keys.heldRecaptures,
+          // With nothing held the script reads no adjustment: the record's own key stands in.
+          adjustment: fact === null ? opKey : keys.adjustment(adjustmentIdFor(fact.gateway, fact.pspEventId)),
+        },
+        args: { op_id: entry.operationId, fact_field: RECAPTURE_FIELD, fact: raw ?? '', surfaced_field: RECAPTURE_SURFACED_FIELD, event_id: eventId, history },
+      });
+      if (status === -3) continue;
+      if (status === -1) return { outcome: 'gone' };
+      if (status === 0 || fact === null) return { outcome: 'none' };
+      const held: HeldRecapture = at === null || at === '' ? { fact } : { at: Number(at), fact };
+      const outcome = status === 1 ? 'surfaced' : status === 3 ? 'surfaced_already' : 'reported';
+      return { outcome, held, command: command ?? '' };
+    }
+    throw new Error(`operation ${entry.operationId}: its held re-capture kept changing; try again`);
+  }
+
+  /**
+   * Takes `operationId` out of the index of held re-captures once the re-capture it holds is recorded (reported after
+   * the failure it follows), so it no longer counts as waiting. Idempotent.
+   * @returns whether it was taken out now.
+   */
+  async releaseHeldRecapture(operationId: string): Promise<boolean> {
+    const shard = await shardOfOperation(this.redis, this.prefix, operationId);
+    if (shard === null) return false;
+    const keys = this.shards[shard];
+    const raw = await this.redis.hget(keys.op(operationId), RECAPTURE_FIELD);
+    const fact = raw === null ? null : parseHeldFact(raw);
+    if (raw === null || fact === null) return false;
+    const removed = await RELEASE_HELD_SCRIPT.run(this.redis, {
+      keys: { op: keys.op(operationId), held_index: keys.heldRecaptures, adjustment: keys.adjustment(adjustmentIdFor(fact.gateway, fact.pspEventId)) },
+      args: { op_id: operationId, fact_field: RECAPTURE_FIELD, fact: raw },
+    });
+    return removed === 1;
+  }
+
+  /**
+   * An operator settled the re-capture `operationId` holds with the PSP: it leaves the index of held re-captures (no
+   * longer counted or listed as waiting), with a `recapture_dismissed` history entry naming `actor`. It stays held:
+   * should its failure come after all, both are reported in order as ever.
+   * @returns whether it was dismissed now (false: not waiting, or no such operation).
+   */
+  async dismissHeldRecapture(operationId: string, actor: string, now = Date.now()): Promise<boolean> {
+    const shard = await shardOfOperation(this.redis, this.prefix, operationId);
+    if (shard === null) return false;
+    const keys = this.shards[shard];
+    const history = JSON.stringify({ ...redact({ event: 'recapture_dismissed', by: actor }), at: now });
+    const dismissed = await DISMISS_HELD_SCRIPT.run(this.redis, {
+      keys: { op: keys.op(operationId), log: keys.history(operationId), held_index: keys.heldRecaptures },
+      args: { op_id: operationId, fact_field: RECAPTURE_FIELD, history },
+    });
+    return dismissed === 1;
+  }
+
+  /** Whether the re-capture held on `operationId` is recorded (reported after the failure it follows). */
+  async heldRecaptureReported(operationId: string): Promise<boolean> {
+    const held = await this.heldRecapture(operationId);
+    if (held === null) return false;
+    const shard = await shardOfOperation(this.redis, this.prefix, operationId);
+    if (shard === null) return false;
+    return (await this.redis.exists(this.shards[shard].adjustment(adjustmentIdFor(held.fact.gateway, held.fact.pspEventId)))) === 1;
   }
 
   /** The re-capture held on `operationId` (`holdRecapture`), or null when none is (or it cannot be read). */

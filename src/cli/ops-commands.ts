@@ -16,6 +16,7 @@ import { addRiskReviewCommands } from './risk-review-commands';
 import { addEventCommands } from './event-commands';
 import { recheckOperations } from '../ops/recheck';
 import { addWebhookCommands } from './webhook-commands';
+import { addRecaptureCommands } from './recapture-commands';
 import { addSplitTenderCommands } from './split-tender-commands';
 import { addReconciliationStatusCommand } from './reconciliation-status-command';
 import { addProcessesCommand } from './processes-command';
@@ -373,6 +374,7 @@ export function addOpsCommands(program: Command, withContext: WithOpsContext): v
   addRiskReviewCommands(ops, withContext);
   addEventCommands(ops, withContext);
   addWebhookCommands(ops, withContext);
+  addRecaptureCommands(ops, withContext);
   addSplitTenderCommands(ops, withContext);
   addReconciliationStatusCommand(ops, withContext);
   addProcessesCommand(ops, withContext);

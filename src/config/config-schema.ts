@@ -133,6 +133,8 @@ export const configSchema = {
     // A PSP's Retry-After is honoured above backoff_max_ms, up to this ceiling (see queueing/backoff.ts).
     'delivery.retry_after_max_ms': { ...positiveInt, default: 300000 },
     'delivery.late_failure_confirm_ms': { ...nonNegativeInt, default: 30000 },
+    // A PSP re-capture held for the capture failure it follows is surfaced to operators past this wait.
+    'delivery.recapture_failure_wait_ms': { ...positiveInt, default: 86400000 },
 
     'events.concurrency': { ...positiveInt, default: 50 },
     'events.backoff_base_ms': { ...positiveInt, default: 250 },

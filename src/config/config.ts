@@ -161,6 +161,13 @@ export interface Config {
      * cancellation it causes is recognised as the one asked for. Default 30000.
      */
     readonly lateFailureConfirmMs: number;
+    /**
+     * How long a PSP re-capture that arrived before the capture failure it follows (Adyen "Transaction Recaptured",
+     * held on the capture) waits for that failure before it is surfaced to operators (a warn line, the
+     * `recapture_awaiting_failure` history entry, `pb_recaptures_awaiting_failure`, `ops recaptures list`), milliseconds;
+     * counted from when the capture first held one. Nothing is sent to the OMS for it. Default 86400000 (24 h).
+     */
+    readonly recaptureFailureWaitMs: number;
   };
   readonly events: { readonly concurrency: number; readonly backoffBaseMs: number; readonly backoffMaxMs: number };
   readonly queues: {

@@ -250,6 +250,7 @@ function toConfig(p: Params): Config {
       configGraceMs: num(p, 'delivery.config_grace_ms'),
       retryAfterMaxMs: num(p, 'delivery.retry_after_max_ms'),
       lateFailureConfirmMs: num(p, 'delivery.late_failure_confirm_ms'),
+      recaptureFailureWaitMs: num(p, 'delivery.recapture_failure_wait_ms'),
     },
     events: {
       concurrency: num(p, 'events.concurrency'),

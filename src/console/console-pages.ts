@@ -15,6 +15,7 @@ import type { EventResendResult } from '../ops/event-resend';
 import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import type { ReviewHold } from '../risk/review-store';
+import type { HeldRecaptureView } from '../ops/held-recaptures';
 import type { ParkedSplitTender } from '../ops/parked-split-tenders';
 import type { RecheckResult } from '../ops/recheck';
 import type { RecentRun } from '../reconciliation-run/reconciliation-history';
@@ -293,6 +294,28 @@ function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtm
 /** A run's result as both reconciliation tables show it: `failed: HttpError`, `done (dry run)`. */
 const runResult = (r: RecentRun): string => `${r.result}${r.dryRun ? ' (dry run)' : ''}${r.error ? `: ${r.error}` : ''}`;
 
+/** Re-captures held past their wait for the capture failure they follow: read-only, the PSP decides what happened. */
+function heldRecapturesTable(ctx: PageContext, rows: HeldRecaptureView[]): SafeHtml {
+  if (rows.length === 0) return html`<p class="empty" id="held-recaptures">none</p>`;
+  return dataTable(
+    'held-recaptures',
+    ['operation', 'command', 'gateway', 'PSP reference', 're-captured', 'amount', 'waiting since', 'waited'],
+    rows.map((r) => ({
+      attrs: html` data-operation="${r.operation_id}"`,
+      cells: [
+        lookupLink(ctx, r.operation_id),
+        r.command,
+        r.gateway,
+        r.psp_reference ?? '',
+        r.recaptured_at ?? 'unknown',
+        money(r.amount ?? undefined, r.currency ?? undefined),
+        r.held_since,
+        age(r.waited_ms),
+      ],
+    })),
+  );
+}
+
 /**
  * What a run did to its gateway's reconciled-through mark (`RecentRun.mark`: moved, covered, gap, held), as both
  * reconciliation tables show it; a held window says what lets the mark pass it (as `ops reconciliation` does).
@@ -525,6 +548,16 @@ export function dashboardPage(
           <small>acknowledged to the PSP, not applied: retry the selected once the cause is fixed (or <code>payment-bridge ops webhooks retry</code>)</small>
         </h2>
         ${failedWebhooksForm(ctx, s.failedWebhooks)}
+      </section>
+      <section>
+        <h2>
+          Re-captures waiting for their capture failure
+          <small
+            >the PSP re-captured a capture, but the failure it follows never came: the OMS holds the capture as succeeded and was told nothing; check each at
+            the PSP (or <code>payment-bridge ops recaptures list</code>)</small
+          >
+        </h2>
+        ${heldRecapturesTable(ctx, s.heldRecaptures)}
       </section>
       <section>
         <h2>

@@ -10,6 +10,7 @@ import { EventStore, RejectedEvent } from '../events/event-store';
 import { FailedWebhook, failedWebhooks } from '../ops/failed-webhooks';
 import { heldReviews } from '../ops/risk-reviews';
 import { ParkedSplitTender, parkedSplitTenders } from '../ops/parked-split-tenders';
+import { HeldRecaptureView, heldRecaptures } from '../ops/held-recaptures';
 import { RecentRun, recentRuns } from '../reconciliation-run/reconciliation-history';
 import { GatewayReconciliation, reconciliationByGateway } from '../ops/reconciliation-status';
 import type { ReviewHold } from '../risk/review-store';
@@ -45,6 +46,8 @@ export interface ConsoleSnapshot {
   reviews: ReviewHold[];
   /** Split tenders and split refunds parked after their advance kept faulting (out of the sweep). */
   parkedSplits: ParkedSplitTender[];
+  /** Re-captures held past `delivery.recapture_failure_wait_ms` without the capture failure they follow, longest waiting first. */
+  heldRecaptures: HeldRecaptureView[];
   /** The latest reconciliation runs (the CLI's and the schedule's), newest first. */
   reconciliation: RecentRun[];
   /** Each gateway's reconciliation: how far it is reconciled without a gap, the windows due past it, and its latest run. */
@@ -101,6 +104,7 @@ export async function consoleSnapshot(
     webhooks,
     reviews,
     parkedSplits,
+    recaptures,
     reconciliation,
     reconciliationGateways,
     processes,
@@ -118,6 +122,7 @@ export async function consoleSnapshot(
     failedWebhooks(ctx, { limit: 25 }),
     heldReviews(ctx, 25),
     parkedSplitTenders(ctx, 25),
+    heldRecaptures(ctx, { limit: 25 }, now),
     recentRuns(ctx.redis, ctx.config.redis.keyPrefix, 10),
     reconciliationByGateway(ctx, now),
     runningProcesses(ctx.redis, ctx.config.redis.keyPrefix, now),
@@ -158,6 +163,7 @@ export async function consoleSnapshot(
     failedWebhooks: webhooks,
     reviews,
     parkedSplits,
+    heldRecaptures: recaptures,
     reconciliation,
     reconciliationGateways,
     fleet: { processes, releases: runningReleases(processes) },

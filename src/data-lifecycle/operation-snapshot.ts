@@ -28,6 +28,8 @@ export interface OperationSnapshot {
     auths_expiry?: string;
     auths_open?: string;
     retention_hold?: string;
+    /** Held a re-capture waiting for the capture failure it follows (`ShardKeys.heldRecaptures`): when first held. */
+    recaptures_held?: string;
   };
   dependents: string[];
   /** PSP reference index entries naming it: `<gateway>:<reference>` and absolute expiry (epoch ms; -1: none). */
@@ -125,9 +127,10 @@ export async function readSnapshots(
     p1.zscore(keys.authsExpiry, id);
     p1.zscore(keys.authsOpen, id);
     p1.zscore(keys.retentionHold, id);
+    p1.zscore(keys.heldRecaptures, id);
   }
   const r1 = (await p1.exec()) as Reply[] | null;
-  const PER1 = 9;
+  const PER1 = 10;
   const partial: OperationSnapshot[] = [];
   ids.forEach((id, n) => {
     const base = n * PER1;
@@ -142,7 +145,14 @@ export async function readSnapshots(
       id,
       record,
       history: take(r1, base + 1) as string[],
-      indexes: { created: score(4), settling: score(5), auths_expiry: score(6), auths_open: score(7), retention_hold: score(8) },
+      indexes: {
+        created: score(4),
+        settling: score(5),
+        auths_expiry: score(6),
+        auths_open: score(7),
+        retention_hold: score(8),
+        recaptures_held: score(9),
+      },
       dependents: (take(r1, base + 2) as string[]).slice().sort(),
       references: [],
       adjustments,

@@ -29,8 +29,8 @@ export function snapshotShard(snap: OperationSnapshot): number {
 /**
  * The writes that put `snap` back under `keys.prefix`, in `keys`' shard (`snapshotShard`) (`Ledger.restoreOperation` applies them atomically):
  * the record and history as they were, and every index the ledger and its companions read: the state,
- * creation, order, settling, authorization expiry/open and retention hold indexes (with their exported
- * scores, else the ones the record implies), the dependents, the PSP reference entries (with their
+ * creation, order, settling, authorization expiry/open, retention hold and held re-capture indexes (with their
+ * exported scores, else the ones the record implies), the dependents, the PSP reference entries (with their
  * absolute expiry), the adjustments and their indexes, the outbox events (undelivered ones back in the
  * unsent index, where the recovery sweep sends them) and the payment's sequence counters (raised, never
  * lowered, since the payment's other operations may be restored in any order).
@@ -54,6 +54,7 @@ export function restorePlan(snap: OperationSnapshot, keys: OperationKeys): Resto
   if (snap.indexes.auths_expiry !== undefined) steps.push({ c: 'zadd', k: keys.authsExpiry, s: snap.indexes.auths_expiry, m: id });
   if (snap.indexes.auths_open !== undefined) steps.push({ c: 'zadd', k: keys.authsOpen, s: snap.indexes.auths_open, m: id });
   if (snap.indexes.retention_hold !== undefined) steps.push({ c: 'zadd', k: keys.retentionHold, s: snap.indexes.retention_hold, m: id });
+  if (snap.indexes.recaptures_held !== undefined) steps.push({ c: 'zadd', k: keys.heldRecaptures, s: snap.indexes.recaptures_held, m: id });
   if (snap.dependents.length > 0) steps.push({ c: 'sadd', k: keys.dependents(id), m: snap.dependents });
   for (const ref of snap.references) steps.push({ c: 'set', k: keys.reference(ref.key), v: id, at: ref.expires_at });
   for (const a of snap.adjustments) {

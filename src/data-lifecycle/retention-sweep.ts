@@ -52,6 +52,8 @@ function keptBySnapshot(snap: OperationSnapshot, cutoff: number): string | null 
   if (indexes.auths_open !== undefined) return 'open_authorization';
   if (indexes.settling !== undefined) return 'settling';
   if (indexes.retention_hold !== undefined) return 'held';
+  // A PSP re-capture still waiting for the failure it follows: what the PSP did is not settled yet.
+  if (indexes.recaptures_held !== undefined) return 'recapture_awaiting_failure';
   if (snap.events.some((e) => e.unsent !== undefined)) return 'unsent_event';
   if (snap.adjustments.some((a) => Number(a.score) > cutoff)) return 'recent_adjustment';
   // A step of a split tender still open (a refund in progress): the split's sweep reads its steps.

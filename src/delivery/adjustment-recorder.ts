@@ -70,6 +70,17 @@ export const adjustmentsFoundRecorded = counter(
   ['gateway', 'kind', 'source'],
 );
 
+/**
+ * A PSP's notification whose fact was recorded already from the same notification under the id another release gave
+ * it (an Adyen dated `CAPTURE_FAILED`: `<pspReference>:CAPTURE_FAILED:true` before its eventDate joined its id): a
+ * resend after the upgrade, or the earlier release's job still queued, records nothing twice.
+ */
+export const adjustmentsFoundUnderOtherId = counter(
+  'pb_adjustments_found_under_other_id_total',
+  'PSP notifications of a late fact recorded already from the same notification under the id another release of the bridge gave it (an Adyen dated CAPTURE_FAILED: pspReference:CAPTURE_FAILED:true before its eventDate joined the id): a resend after an upgrade, or a job the earlier release queued; no second adjustment or OMS event, by gateway and kind',
+  ['gateway', 'kind'],
+);
+
 /** Facts that say the PSP no longer holds an authorization: its lapse, its cancellation confirmed. */
 const RELEASING: ReadonlySet<AdjustmentKind> = new Set<AdjustmentKind>(['authorization_expired', 'failed_after_success']);
 
@@ -105,7 +116,8 @@ export class AdjustmentRecorder {
    * authorization the fact says the PSP no longer holds (`authorization_expired`, `failed_after_success`)
    * leaves the expiry and orphan indexes: no `authorization_expiring` notice and no orphan void follow it.
    * A webhook's fact reconciliation recorded first is that adjustment (`sameFact`): counted, logged, its event
-   * not sent again. A fact that undoes a SUCCEEDED refund, capture or sale (`commandsUndoneBy`) marks it undone in
+   * not sent again; so is a dated fact recorded from the same notification under the id another release gave it
+   * (`recordedUnder`, `pb_adjustments_found_under_other_id_total`). A fact that undoes a SUCCEEDED refund, capture or sale (`commandsUndoneBy`) marks it undone in
    * the same write: a refund's amount is refundable again (`pb_refunds_undone_total`, a warn line), a capture's or
    * sale's no longer counts as captured for its refunds (`pb_captures_undone_total`, a warn line). A
    * `succeeded_after_failure` of such an operation marked undone clears the mark in that write (`redoneAfter`): the
@@ -138,6 +150,20 @@ export class AdjustmentRecorder {
         recorded_as: adjustment.id,
         recorded_kind: adjustment.kind,
       });
+    }
+    if (result.recordedUnder !== undefined) {
+      adjustmentsFoundUnderOtherId.inc({ gateway: input.gateway, kind: input.kind });
+      logger.info(
+        'adjustment: a notification recorded already under the id another release gave it (a resend after an upgrade); no second adjustment or event',
+        {
+          operation_id: op.id,
+          gateway: input.gateway,
+          kind: input.kind,
+          psp_event_id: input.pspEventId,
+          recorded_under: result.recordedUnder,
+          recorded_as: adjustment.id,
+        },
+      );
     }
     const releases = releasesAuthorization(adjustment.kind, op.command);
     if (created) {
@@ -198,9 +224,10 @@ export class AdjustmentRecorder {
 
   /**
    * After a capture failure of `op`: the PSP's re-capture held on it (it arrived first) that is not older than the
-   * failure is what happened after it, recorded and reported now, in the order the PSP did them. On every call, so
-   * a repeat after a crash between the two completes it (the re-capture's adjustment is idempotent). One the
-   * failure is later than stays held: that failure marked the capture undone.
+   * failure is what happened after it, recorded and reported now, in the order the PSP did them, and the capture
+   * leaves the index of held re-captures. On every call, so a repeat after a crash between the two completes it (the
+   * re-capture's adjustment is idempotent). One the failure is later than stays held: that failure marked the capture
+   * undone, and the re-capture still waits for the failure it follows.
    */
   private async reportHeldRecapture(op: OperationRecord, failure: AdjustmentRecord, superseded: boolean, now: number): Promise<void> {
     const held = await this.deps.store.heldRecapture(op.id);
@@ -218,6 +245,8 @@ export class AdjustmentRecorder {
       currency: held.fact.currency ?? null,
     };
     const { created, adjustment } = await this.recordAdjustment(op, held.fact, now);
+    // Reported: no longer waiting for its failure (the recapture wait sweep would otherwise surface it). On every call.
+    await this.deps.store.releaseHeldRecapture(op.id);
     if (!created && !superseded) return;
     recapturesBeforeFailure.inc({ gateway: failure.gateway, command: op.command, step: 'reported' });
     this.deps.logger.warn(

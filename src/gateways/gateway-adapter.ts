@@ -218,6 +218,12 @@ export function idempotencyKeyOf(ctx: OperationContext): string {
 export interface WebhookEvent {
   /** The provider's id of this notification, for dedupe. */
   eventId: string;
+  /**
+   * The id releases before this one gave the same notification, when it had another (Adyen: a dated
+   * `CAPTURE_FAILED` was `<pspReference>:CAPTURE_FAILED:true` before its eventDate joined its id): a fact an earlier
+   * release recorded under it is found under it, so a resend after an upgrade records nothing twice.
+   */
+  formerEventId?: string;
   /** Our operation id when the PSP echoes it (metadata, merchant reference). */
   operationId?: string;
   /** The PSP's object id, to find the operation when our id is not echoed. */

@@ -16,6 +16,8 @@ export interface ScrapeSnapshot {
   eventLagSeconds: number;
   /** Events the bus refused for their content and the sender set aside: the OMS has not heard them. */
   eventsSetAside: number;
+  /** Re-captures held on their capture past `delivery.recapture_failure_wait_ms` without the capture failure they follow. */
+  recapturesAwaitingFailure: number;
 }
 
 /** How far past its next check a PENDING/UNKNOWN/UNRESOLVED operation is counted as overdue: 1 minute. */
@@ -66,6 +68,10 @@ const eventsSetAside = gauge(
   'pb_events_set_aside',
   'Events the bus refused for their content, set aside and not resent yet (the OMS has not heard them), at scrape: `payment-bridge ops events rejected`',
 );
+const recapturesAwaitingFailure = gauge(
+  'pb_recaptures_awaiting_failure',
+  'PSP re-captures held on their capture past delivery.recapture_failure_wait_ms without the capture failure they follow (surfaced to operators, nothing sent to the OMS), at scrape: `payment-bridge ops recaptures list`',
+);
 const eventLag = gauge('pb_event_send_lag_seconds', 'Age of the oldest event not yet accepted by the bus, seconds (0: none waiting), at scrape');
 
 async function collectAll(): Promise<void> {
@@ -80,9 +86,10 @@ async function collectAll(): Promise<void> {
   eventsUnsent.set(s.eventsUnsent);
   eventLag.set(s.eventLagSeconds);
   eventsSetAside.set(s.eventsSetAside);
+  recapturesAwaitingFailure.set(s.recapturesAwaitingFailure);
 }
 
 // prom-client calls `collect` on each gauge when the registry is read; the snapshot is shared.
-for (const g of [operations, overdue, overdueAge, queueDepth, eventsUnsent, eventLag, eventsSetAside]) {
+for (const g of [operations, overdue, overdueAge, queueDepth, eventsUnsent, eventLag, eventsSetAside, recapturesAwaitingFailure]) {
   (g as unknown as { collect?: () => Promise<void> }).collect = collectAll;
 }

@@ -4,7 +4,8 @@ import { counter } from '../metrics/metrics-registry';
 import { faultWaitMs } from '../queueing/backoff';
 
 /** The periodic jobs that run their due items one by one (the `job` label of `pb_periodic_item_faults_total`). */
-export type PeriodicItemJob = 'recurring' | 'authorization_expiry' | 'orphan_reversal' | 'action_expiry' | 'risk_review_expiry' | 'retention';
+export type PeriodicItemJob =
+  'recurring' | 'authorization_expiry' | 'orphan_reversal' | 'action_expiry' | 'risk_review_expiry' | 'retention' | 'recapture_wait';
 
 const itemFaults = counter(
   'pb_periodic_item_faults_total',

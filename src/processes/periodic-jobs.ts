@@ -14,6 +14,8 @@ import { PollReport, Poller } from '../poller/poller';
 import { RiskReviewExpiry } from '../poller/risk-review-expiry';
 import { RecurringRunner } from '../recurring/recurring-runner';
 import { RecurringStore } from '../recurring/recurring-store';
+import { AdjustmentStore } from '../adjustments/adjustment-store';
+import { RecaptureWaitSweep } from '../poller/recapture-wait';
 import { GatewayRouter } from '../routing/gateway-router';
 
 export const pollerPasses = counter('pb_poller_passes_total', 'Poller passes, by result (ran, locked: another poller held the lock, failed)', ['result']);
@@ -24,7 +26,7 @@ const lockTakeovers = counter(
 const jobFailures = counter('pb_periodic_job_failures_total', 'Periodic jobs of a poll pass that threw, by job (the pass goes on with the next job)', ['job']);
 
 /** The names of the periodic jobs, in the order a pass runs them. */
-export const PERIODIC_JOB_NAMES = ['authorization_lifecycle', 'retention', 'risk_review_expiry', 'action_expiry', 'recurring'] as const;
+export const PERIODIC_JOB_NAMES = ['authorization_lifecycle', 'retention', 'risk_review_expiry', 'action_expiry', 'recurring', 'recapture_wait'] as const;
 export type PeriodicJobName = (typeof PERIODIC_JOB_NAMES)[number];
 
 /** One periodic job: what it did, as log fields, or null when there is nothing worth a log line. */
@@ -63,6 +65,7 @@ export class PeriodicJobs {
     const reviews = new RiskReviewExpiry({ config, redis, ledger, recorder, logger, deliveryQueue });
     const actions = new ActionExpiry({ config, redis, ledger, router, recorder, deliveryQueue, logger });
     const recurring = new RecurringRunner({ config, store: new RecurringStore(redis, config.redis.keyPrefix), ledger, recorder, deliveryQueue, logger });
+    const recaptures = new RecaptureWaitSweep({ config, store: new AdjustmentStore(redis, config.redis.keyPrefix), logger });
     const byName: Record<PeriodicJobName, PeriodicJob['run']> = {
       // Expiry warnings and orphan reversal (it logs its own summary).
       authorization_lifecycle: async () => {
@@ -89,6 +92,11 @@ export class PeriodicJobs {
         const report = await recurring.runOnce();
         return report.due > 0 ? { ...report } : null;
       },
+      // Re-captures held past delivery.recapture_failure_wait_ms without the capture failure they follow: surfaced.
+      recapture_wait: async () => {
+        const report = await recaptures.runOnce();
+        return report.surfaced > 0 || report.settled > 0 || report.faulted > 0 ? { ...report } : null;
+      },
     };
     this.jobs = PERIODIC_JOB_NAMES.map((name) => ({ name, run: byName[name] }));
   }
@@ -100,6 +108,7 @@ const LOG_LINES: Record<PeriodicJobName, string> = {
   risk_review_expiry: 'risk review expiry',
   action_expiry: 'customer action expiry',
   recurring: 'recurring schedules',
+  recapture_wait: 're-captures waiting for their capture failure',
 };
 
 /**

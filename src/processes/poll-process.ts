@@ -19,6 +19,7 @@ import { PeriodicJobs, passLockMs, pollerPasses, runPeriodicPass } from './perio
 import { createRedis } from '../redis/redis-connection';
 import { moveLegacyKeys } from '../data-lifecycle/legacy-keys';
 import { backfillIdClaims } from '../ledger/id-claim-backfill';
+import { backfillHeldRecaptureIndex } from '../ledger/held-recapture-backfill';
 import { extendKeyLifetimes, KEY_LIFETIME_UPGRADES } from '../ledger/key-lifetime-upgrade';
 import { backfillSplitReferenceClaims } from '../split-tender/split-reference-backfill';
 import { ReconciliationSchedule } from '../reconciliation-run/reconciliation-schedule';
@@ -81,9 +82,10 @@ export async function runPollProcess(config: Config, logger: Logger, routes: Rea
  * Brings data an earlier release wrote up to this one, logging what changed: keys still under their names from
  * before the Redis Cluster layout are moved (src/data-lifecycle/legacy-keys.ts), id claims and PSP reference
  * index entries set to lapse after 90 days get the lifetime of their record (src/ledger/key-lifetime-upgrade.ts),
- * operations created before ids were claimed get their claim, once (src/ledger/id-claim-backfill.ts), and so do split tenders and split
- * refunds recorded before they claimed theirs (src/split-tender/split-reference-backfill.ts). A failure is
- * logged and retried at the next start; it never stops the poller.
+ * operations created before ids were claimed get their claim, once (src/ledger/id-claim-backfill.ts), captures holding a
+ * re-capture from before the index of held re-captures enter it, once (src/ledger/held-recapture-backfill.ts), and so do
+ * split tenders and split refunds recorded before they claimed theirs (src/split-tender/split-reference-backfill.ts). A
+ * failure is logged and retried at the next start; it never stops the poller.
  */
 async function upgradeDataLogged(redis: RedisClient, prefix: string, logger: Logger): Promise<void> {
   try {
@@ -117,6 +119,12 @@ async function upgradeDataLogged(redis: RedisClient, prefix: string, logger: Log
     }
   } catch (err) {
     logger.warn('operation id claims not backfilled (retried at the next start)', { error: (err as Error).message });
+  }
+  try {
+    const held = await backfillHeldRecaptureIndex(redis, prefix);
+    if (!held.alreadyDone) logger.info('captures holding a re-capture from before its wait indexed (their wait counts from now)', { indexed: held.indexed });
+  } catch (err) {
+    logger.warn('captures holding a re-capture not indexed for its wait (retried at the next start)', { error: (err as Error).message });
   }
   try {
     const splits = await backfillSplitReferenceClaims(redis, prefix);

@@ -11,8 +11,9 @@ const JOB_STATES = ['waiting', 'delayed', 'failed', 'active'] as const;
 
 /**
  * Builds a process' scrape-time snapshot: one Redis pipeline per ledger shard (state index sizes, the overdue polled
- * operations, the outbox's unsent index), BullMQ's job counts per queue, and the two RabbitMQ queues by a
- * passive check on a short-lived channel (skipped while the broker is away).
+ * operations, the outbox's unsent index, the re-captures held past their wait for the failure they follow), BullMQ's
+ * job counts per queue, and the two RabbitMQ queues by a passive check on a short-lived channel (skipped while the
+ * broker is away).
  */
 export function scrapeSnapshot(deps: {
   config: Config;
@@ -36,6 +37,7 @@ export function scrapeSnapshot(deps: {
         pipeline.zcard(keys.unsentEvents);
         pipeline.zrange(keys.unsentEvents, 0, 0, 'WITHSCORES');
         pipeline.zcard(keys.rejectedEvents);
+        pipeline.zcount(keys.heldRecaptures, '-inf', now - config.delivery.recaptureFailureWaitMs);
         return ((await pipeline.exec()) ?? []).map(([err, value]) => {
           if (err) throw err;
           return value;
@@ -52,6 +54,7 @@ export function scrapeSnapshot(deps: {
     }
     let eventsUnsent = 0;
     let eventsSetAside = 0;
+    let recapturesAwaitingFailure = 0;
     let oldestUnsentAt = now;
     for (const results of perShard) {
       let i = 0;
@@ -65,7 +68,8 @@ export function scrapeSnapshot(deps: {
       eventsUnsent += Number(results[i++]);
       const oldest = results[i++] as string[];
       if (oldest.length === 2) oldestUnsentAt = Math.min(oldestUnsentAt, Number(oldest[1]));
-      eventsSetAside += Number(results[i]);
+      eventsSetAside += Number(results[i++]);
+      recapturesAwaitingFailure += Number(results[i]);
     }
     for (const s of POLLED_STATES) overdue[s].oldestSeconds = overdue[s].count > 0 ? Math.max(0, now - dueAt[s]) / 1000 : 0;
     const eventLagSeconds = Math.max(0, now - oldestUnsentAt) / 1000;
@@ -91,6 +95,6 @@ export function scrapeSnapshot(deps: {
         await channel.close().catch(() => undefined);
       }
     }
-    return { operations, overdue, queues, eventsUnsent, eventLagSeconds, eventsSetAside };
+    return { operations, overdue, queues, eventsUnsent, eventLagSeconds, eventsSetAside, recapturesAwaitingFailure };
   };
 }

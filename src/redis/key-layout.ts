@@ -24,6 +24,7 @@ import { firstExisting } from './shard-probe';
  *   S event:<event id>        hash: an outbox event (plus `:sending` lease); S events:unsent
  *   S payment:<key>:seq|sent  the payment's event sequence counters
  *   S adj:<id>, S adjustments adjustments and their index
+ *   S recaptures:held         zset: captures holding a re-capture that arrived before the failure it follows
  *   S retention:hold          zset: operations kept from retention
  *   S claim:<id>              string: which shard holds operation <id> (90 days), in the shard of the id itself
  *                             (not of its payment), so one id under two payments is refused as a conflict; or
@@ -181,6 +182,13 @@ export class ShardKeys {
   }
   paymentSent(paymentKey: string): string {
     return `${this.base}payment:${paymentKey}:sent`;
+  }
+  /**
+   * Sorted set: captures and sales holding a PSP re-capture that arrived before the capture failure it follows
+   * (`AdjustmentStore.holdRecapture`; score = when first held, ms), until that re-capture is reported.
+   */
+  get heldRecaptures(): string {
+    return `${this.base}recaptures:held`;
   }
   /** Sorted set: operations kept out of retention's expiry (score = when held, ms). */
   get retentionHold(): string {

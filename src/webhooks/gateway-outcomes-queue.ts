@@ -13,6 +13,8 @@ export interface GatewayOutcomeJobData extends FaultCount {
   gateway: string;
   /** The provider's event id (dedupe). */
   eventId: string;
+  /** The id earlier releases gave the same notification (see `WebhookEvent.formerEventId`), in the same form as `eventId`. */
+  formerEventId?: string;
   operationId?: string;
   gatewayReference?: string;
   /** The PSP account the webhook names, when it names one (see `WebhookEvent.account`). */

@@ -37,7 +37,13 @@ export async function applyLateFact(
   }
   const { failsOpenOperation: _ignored, amountIncludesCaptured, ...adjustment } = fact;
   if (amountIncludesCaptured && adjustment.amount !== undefined) adjustment.amount = await uncaptured(op, adjustment.amount, adjustment.currency, job, deps);
-  await deps.adjustments.recordAdjustment(op, { ...adjustment, gateway: job.gateway, pspEventId: job.eventId, source: 'webhook' });
+  await deps.adjustments.recordAdjustment(op, {
+    ...adjustment,
+    gateway: job.gateway,
+    pspEventId: job.eventId,
+    ...(job.formerEventId !== undefined ? { formerPspEventId: job.formerEventId } : {}),
+    source: 'webhook',
+  });
   return op.state;
 }
 

@@ -114,6 +114,8 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
   const data: GatewayOutcomeJobData = {
     gateway: name,
     eventId,
+    // Keyed as an earlier release keyed it (`webhookEventKey` is the same for the same id), so it names its adjustment.
+    ...(event.formerEventId !== undefined ? { formerEventId: webhookEventKey(event.formerEventId, known) } : {}),
     operationId,
     gatewayReference: event.gatewayReference,
     account: event.account,
@@ -123,7 +125,7 @@ export async function checkWebhookItem(event: WebhookEvent, name: string, gatewa
     ...(event.recapture ? { recapture: event.recapture } : {}),
   };
   // The event id was decided above (a digest's hex is no text to scan); the gateway's own account is ours.
-  const found = cardNumberIn({ ...data, eventId: '' }, [...known, configuredAccount(gateway)], '');
+  const found = cardNumberIn({ ...data, eventId: '', formerEventId: '' }, [...known, configuredAccount(gateway)], '');
   if (found !== null) return skip('card_number', found.path, found.text);
   // Money in a currency that is no ISO 4217 code reaches no outcome, adjustment or event.
   for (const [field, currency] of [

@@ -397,8 +397,10 @@ export function parseAdyenWebhook(rawBody: Buffer, gateway: GatewayConfig, skipp
     // When Adyen authorised it ("the time when the event was generated"), however late the notification came.
     const at = status === 'SUCCESS' && item.eventCode === 'AUTHORISATION' ? eventTime(item) : undefined;
     if (at !== undefined) outcome.authorizedAt = at;
+    const former = formerOutcomeEventId(item);
     const event: WebhookEvent = {
       eventId: outcomeEventId(item),
+      ...(former !== undefined ? { formerEventId: former } : {}),
       gatewayReference: item.pspReference,
       account: item.merchantAccountCode,
       outcome,
@@ -427,6 +429,15 @@ function outcomeEventId(item: AdyenNotificationItem): string {
   const id = `${item.pspReference}:${item.eventCode}:${item.success}`;
   if (isRecapture(item)) return `${id}:recaptured:${item.eventDate ?? ''}`;
   return item.eventCode === 'CAPTURE_FAILED' && item.eventDate ? `${id}:${item.eventDate}` : id;
+}
+
+/**
+ * The id releases before dated `CAPTURE_FAILED` ids gave the same item (`<pspReference>:CAPTURE_FAILED:<success>`,
+ * without its eventDate), when that differs from {@link outcomeEventId}'s: an adjustment an earlier release recorded
+ * for it stands under that id, and a resend of it after the upgrade must find it (`WebhookEvent.formerEventId`).
+ */
+function formerOutcomeEventId(item: AdyenNotificationItem): string | undefined {
+  return item.eventCode === 'CAPTURE_FAILED' && item.eventDate ? `${item.pspReference}:${item.eventCode}:${item.success}` : undefined;
 }
 
 /** Adyen capturing again, itself, a capture it reported failed: `CAPTURE`, success true, reason "Transaction (Auto-)Recaptured". */

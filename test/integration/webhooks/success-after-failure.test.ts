@@ -18,6 +18,9 @@ import { SIMULATOR_SIGNATURE_HEADER, signSimulatorPayload } from '../../../harne
 import { resolveOperationContext } from '../../../src/delivery/operation-context';
 import { bullJobId } from '../../../src/queueing/job-id';
 import { createGatewayOutcomesQueue } from '../../../src/webhooks/gateway-outcomes-queue';
+import { heldRecaptures } from '../../../src/ops/held-recaptures';
+import { RecaptureWaitSweep } from '../../../src/poller/recapture-wait';
+import { captureLogger } from '../../support/capture-logger';
 import { channelCommand } from '../../support/fixtures';
 import { eventually } from '../../support/tcp-proxy';
 import { testConfig } from '../../support/test-config';
@@ -537,5 +540,131 @@ describe('a webhook success of an operation the OMS was told failed', () => {
     expect(adjustments[2].failed_again_by).toBe(adjustments[0].id);
     expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(adjustments[0].id);
     expect(await refundCheck()).toBe('amount_exceeds_captured');
+  });
+
+  describe('an Adyen re-capture whose CAPTURE_FAILED never comes', () => {
+    const later = () => Date.now() + config.delivery.recaptureFailureWaitMs + 1000;
+    const surfacedLines = (lines: string[], operationId: string) =>
+      lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.alert === 'recapture_awaiting_failure' && l.operation_id === operationId);
+    const listed = async (at: number) =>
+      (await heldRecaptures({ config, redis: worker.redis, ledger: worker.ledger }, { limit: 1000 }, at)).map((r) => r.operation_id);
+
+    it('is surfaced once past delivery.recapture_failure_wait_ms (a warn line, its history entry, ops recaptures), nothing sent to the OMS; the failure coming after all is reported in order, once, and it is listed no more', async () => {
+      const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYRW');
+      const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+      const recapturedAt = new Date(Date.now() - 60_000).toISOString();
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE', 'Transaction Recaptured', recapturedAt)])).status).toBe(200);
+      await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`);
+      const { logger, lines } = captureLogger('info');
+      // Within its wait: nothing to surface.
+      await new RecaptureWaitSweep({ config, store: worker.adjustmentStore, logger }).runOnce();
+      expect(surfacedLines(lines, capture.id)).toEqual([]);
+      expect(await listed(Date.now())).not.toContain(capture.id);
+      expect(await listed(later())).toContain(capture.id);
+      // Past it: surfaced, once, however many pollers pass.
+      const surfaced = () => metricValue('pb_recaptures_before_failure_total', { gateway: 'adyen', command: 'capture', step: 'surfaced' });
+      const before = await surfaced();
+      for (let pass = 0; pass < 3; pass += 1) await new RecaptureWaitSweep({ config, store: worker.adjustmentStore, logger, now: later }).runOnce();
+      const [line] = surfacedLines(lines, capture.id);
+      expect(surfacedLines(lines, capture.id)).toHaveLength(1);
+      expect(line).toMatchObject({
+        level: 'warn',
+        command: 'capture',
+        gateway: 'adyen',
+        psp_reference: capture.gatewayReference,
+        recapture_event_id: `${capture.gatewayReference}:CAPTURE:true:recaptured:${recapturedAt}`,
+        recaptured_at: recapturedAt,
+        amount: 5000,
+        currency: 'EUR',
+      });
+      expect(await surfaced()).toBeGreaterThanOrEqual(before + 1);
+      expect((await history(capture.id)).filter((e) => e === 'recapture_awaiting_failure')).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(adjustedKinds(capture.id)).toEqual([]);
+      expect(await refundCheck()).toBe('allowed');
+      // The failure comes after all: the OMS hears it, then the re-capture, each once, as in order.
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+      await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure']);
+      expect((await worker.ledger.get(capture.id))?.undoneBy).toBeUndefined();
+      expect(await listed(later())).not.toContain(capture.id);
+      await new RecaptureWaitSweep({ config, store: worker.adjustmentStore, logger, now: later }).runOnce();
+      expect(surfacedLines(lines, capture.id)).toHaveLength(1);
+      expect(adjustedKinds(capture.id)).toEqual(['capture_failed', 'succeeded_after_failure']);
+    });
+  });
+
+  describe('a dated Adyen CAPTURE_FAILED an earlier release recorded under its former event id (pspReference:CAPTURE_FAILED:true)', () => {
+    /** The capture failure as a release before dated ids recorded it: the same adjustment, under the id without its eventDate. */
+    async function recordedByEarlierRelease(capture: OperationRecord, failedAt: string) {
+      return worker.adjustments.recordAdjustment((await worker.ledger.get(capture.id))!, {
+        kind: 'capture_failed',
+        direction: 'debit',
+        amount: 5000,
+        currency: 'EUR',
+        reason: 'Capture rejected by card scheme',
+        pspReference: capture.gatewayReference!,
+        occurredAt: Date.parse(failedAt),
+        gateway: 'adyen',
+        pspEventId: `${capture.gatewayReference}:CAPTURE_FAILED:true`,
+        source: 'webhook',
+      });
+    }
+
+    const resent = () => metricValue('pb_adjustments_found_under_other_id_total', { gateway: 'adyen', kind: 'capture_failed' });
+
+    it("is that adjustment when Adyen resends it: recorded once, one event to the OMS, the capture's undone mark kept", async () => {
+      const { capture, refundCheck, item } = await adyenCaptureWithRefund('ADYPR');
+      const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+      const first = await recordedByEarlierRelease(capture, failedAt);
+      expect(first.undone).toBe(true);
+      await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+      const before = await resent();
+      // After the upgrade, Adyen resends it (our [accepted] was lost): its event id now carries its eventDate.
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+      await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE_FAILED:true:${failedAt}`);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
+      expect((await worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id)).toEqual([first.adjustment.id]);
+      expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(first.adjustment.id);
+      expect(await refundCheck()).toBe('amount_exceeds_captured');
+      expect(await resent()).toBe(before + 1);
+    });
+
+    it('a job of the earlier release run after the resend was recorded finds it too; a later failure of the capture is still its own', async () => {
+      const { capture, item } = await adyenCaptureWithRefund('ADYPQ');
+      const failedAt = new Date(Date.now() - 3_600_000).toISOString();
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAt)])).status).toBe(200);
+      await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+      const recorded = await worker.adjustmentStore.forOperation(capture.id);
+      // The earlier release's outcome job of the same notification, queued before the upgrade, runs now.
+      const late = await recordedByEarlierRelease(capture, failedAt);
+      expect(late.created).toBe(false);
+      expect(late.adjustment.id).toBe(recorded[0].id);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
+      // Failed again an hour later, under the same pspReference: a fact of its own.
+      const failedAgainAt = new Date(Date.now() - 60_000).toISOString();
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
+        200,
+      );
+      await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
+      expect((await worker.adjustmentStore.forOperation(capture.id)).length).toBe(2);
+    });
+
+    it('one an earlier release recorded, then a later failure of the capture: the later one is recorded and sent, its own fact', async () => {
+      const { capture, item } = await adyenCaptureWithRefund('ADYPL');
+      const first = await recordedByEarlierRelease(capture, new Date(Date.now() - 3_600_000).toISOString());
+      await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+      const failedAgainAt = new Date(Date.now() - 60_000).toISOString();
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', failedAgainAt)])).status).toBe(
+        200,
+      );
+      await eventually(async () => adjustedKinds(capture.id).length >= 2, 15000);
+      const ids = (await worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id);
+      expect(ids).toHaveLength(2);
+      expect(ids[0]).toBe(first.adjustment.id);
+    });
   });
 });

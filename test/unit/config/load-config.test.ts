@@ -124,6 +124,7 @@ describe('buildConfig', () => {
       configGraceMs: 1800000,
       retryAfterMaxMs: 300000,
       lateFailureConfirmMs: 30000,
+      recaptureFailureWaitMs: 86400000,
     });
     expect(config.events).toEqual({ concurrency: 50, backoffBaseMs: 250, backoffMaxMs: 30000 });
     expect(config.poller).toEqual({

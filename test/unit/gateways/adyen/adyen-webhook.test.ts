@@ -352,6 +352,17 @@ describe('Adyen webhook events', () => {
     expect(t.parseWebhook(raw(undated), gateway)[0].eventId).toBe(`${String(item.pspReference)}:CAPTURE_FAILED:true`);
   });
 
+  it('names the id releases before dated CAPTURE_FAILED ids gave the item (formerEventId), so a fact one recorded under it is found; an undated one, whose id never changed, and other events name none', () => {
+    const failed = example('post-CAPTURE_FAILED-capture_failed');
+    const item = failed.notificationItems[0].NotificationRequestItem;
+    Object.assign(item, { eventDate: '2026-02-03T10:00:00+01:00' });
+    expect(t.parseWebhook(raw(failed), gateway)[0].formerEventId).toBe(`${String(item.pspReference)}:CAPTURE_FAILED:true`);
+    const undated = JSON.parse(JSON.stringify(failed)) as Notification;
+    delete (undated.notificationItems[0].NotificationRequestItem as { eventDate?: string }).eventDate;
+    expect(t.parseWebhook(raw(undated), gateway)[0].formerEventId).toBeUndefined();
+    expect(t.parseWebhook(raw(example('post-CAPTURE-capture')), gateway)[0].formerEventId).toBeUndefined();
+  });
+
   it('marks a re-capture (reason Transaction Auto-recaptured) as one, with its eventDate, so its order against the CAPTURE_FAILED it follows is known; a first capture is none', () => {
     const capture = example('post-CAPTURE-capture');
     const [first] = t.parseWebhook(raw(capture), gateway);

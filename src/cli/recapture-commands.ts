@@ -1,0 +1,63 @@
+import { Command } from 'commander';
+import type { OpsContext } from '../ops/ops-context';
+import { dismissHeldRecaptures, heldRecaptures } from '../ops/held-recaptures';
+import { formatMinor } from '../money/minor-units';
+import { formatDuration } from './duration';
+import { parseLimit } from './limit-option';
+import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
+
+/** A re-capture's amount as an operator reads it (its minor units when the currency has no known exponent). */
+function amountText(amount: number | null, currency: string | null): string {
+  if (amount === null || currency === null) return 'amount unknown';
+  try {
+    return `${formatMinor(amount, currency)} ${currency}`;
+  } catch {
+    return `${amount} (minor units) ${currency}`;
+  }
+}
+
+/** `ops recaptures list [--all]`: {@link heldRecaptures}, longest waiting first, audit-logged. */
+export async function opsHeldRecaptures(ctx: OpsContext, io: OpsWriter, opts: { all?: boolean; limit?: string; json?: boolean }): Promise<number> {
+  const limit = parseLimit(opts.limit ?? '50');
+  const list = await heldRecaptures(ctx, { limit, all: opts.all === true });
+  await ctx.audit.record({ action: 'ops.held_recaptures', actor: io.actor, outcome: 'ok', detail: { found: list.length, all: opts.all === true } });
+  if (opts.json) io.out.write(`${JSON.stringify(list)}\n`);
+  else if (list.length === 0)
+    io.out.write(opts.all ? 'no re-capture is held waiting for its capture failure\n' : 'no re-capture is held past delivery.recapture_failure_wait_ms\n');
+  else
+    io.out.write(
+      list
+        .map(
+          (r) =>
+            `${r.operation_id}  ${r.command}  ${r.gateway}  psp ${r.psp_reference ?? '?'}  re-captured ${r.recaptured_at ?? 'at an unknown time'}  ${amountText(r.amount, r.currency)}  waiting ${formatDuration(r.waited_ms)}${r.past_wait ? '' : ' (within its wait)'}\n`,
+        )
+        .join(''),
+    );
+  return 0;
+}
+
+/** `ops recaptures dismiss <operation-id...>`: {@link dismissHeldRecaptures}; exit 1 when one of them was not waiting. */
+export async function opsDismissRecaptures(ctx: OpsContext, io: OpsWriter, opts: { ids: string[]; json?: boolean }): Promise<number> {
+  const results = await dismissHeldRecaptures(ctx, opts.ids, io.actor);
+  io.out.write(opts.json ? `${JSON.stringify(results)}\n` : results.map((r) => `${r.operation_id}: ${r.result.replace(/_/g, ' ')}\n`).join(''));
+  return results.every((r) => r.result === 'dismissed') ? 0 : 1;
+}
+
+/** Adds `ops recaptures list` and `ops recaptures dismiss <operation-id...>` to the `ops` command. */
+export function addRecaptureCommands(ops: Command, withContext: WithOpsContext): void {
+  const recaptures = ops
+    .command('recaptures')
+    .description('PSP re-captures held on their capture waiting for the capture failure they follow (nothing sent to the OMS): list, dismiss');
+  recaptures
+    .command('list')
+    .description('those past delivery.recapture_failure_wait_ms, longest waiting first')
+    .option('--all', 'also those still within their wait')
+    .option('--limit <n>', 'at most this many', '50')
+    .addOption(jsonOption())
+    .action((opts: { all?: boolean; limit?: string; json?: boolean }) => withContext((ctx, io) => opsHeldRecaptures(ctx, io, opts)));
+  recaptures
+    .command('dismiss <operation-ids...>')
+    .description('once settled with the PSP: no longer counted or listed (audit-logged); the failure, should it come, is still reported in order')
+    .addOption(jsonOption())
+    .action((ids: string[], opts: { json?: boolean }) => withContext((ctx, io) => opsDismissRecaptures(ctx, io, { ids, ...opts })));
+}
