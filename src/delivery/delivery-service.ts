@@ -71,6 +71,15 @@ export interface PreparedAttempt {
 }
 
 /**
+ * The info line of a cancel of a captured payment its gateway refused to build, by refusal code, where the
+ * reason needs saying (Cybersource's, cybersource-requests.ts `CANCEL_REFUSALS`); any other: a plain line.
+ */
+const CANCEL_REFUSAL_LINES: Readonly<Record<string, string>> = {
+  SEVERAL_CAPTURES_TO_VOID:
+    'cancel of an authorization several captures took in full: no hold is left to release, and a void undoes one capture, so Cybersource refuses it unsent (SEVERAL_CAPTURES_TO_VOID); a refund returns the money',
+};
+
+/**
  * Carries one operation to its gateway: route ▸ wait for the authorization it depends on ▸ breaker ▸
  * (UNKNOWN: status inquiry first) ▸ record the attempt ▸ transform ▸ send with Idempotency-Key = operation
  * id ▸ classify ▸ record the outcome and its event. Stateless apart from the per-gateway breakers; safe to
@@ -504,7 +513,6 @@ export class DeliveryService {
       // The OMS hears PENDINGRELEASE before the money moves; idempotent by event id.
       await recorder.emit(refundPendingEvent(op, this.deps.config));
     }
-    if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name);
     let request: GatewayRequest;
     try {
       // The PSP's own risk engine gets its fields when the risk rules asked for its review.
@@ -515,8 +523,11 @@ export class DeliveryService {
       // same refusal. Non-gateway errors become invalid_request with gatewayCode COMMAND_REFUSED. The field it
       // names is the command's (nothing was answered): the FAIL event names it, as our other refusals do.
       const refusal = commandRefused(err, route.gateway.name);
+      if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
       return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field);
     }
+    // Noted once the request is built: a cancel refused unsent is counted and logged as refused (above).
+    if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name);
     // The attempt is on record before the request leaves: an attempt is never invisible.
     // A route decided (or changed) for this attempt is written with it, and its decisions with its history entry.
     const decided = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
@@ -547,45 +558,43 @@ export class DeliveryService {
    * has settled); one of an authorization whose captures left part of it releases that remainder and undoes
    * none; one of an authorization several captures took in full has nothing to release and no one capture to
    * void (Cybersource refuses it unsent). Counted and logged at its first attempt, where an operator looks for
-   * why a cancel failed.
+   * why a cancel failed, once the request is built: `refused` (the gateway's refusal code, nothing sent) or
+   * `sent`, so neither the metric nor the line says a void was asked for when none was.
    */
-  private noteCancelOfCaptured(op: OperationRecord, captured: CapturedPayment, gateway: string): void {
+  private noteCancelOfCaptured(op: OperationRecord, captured: CapturedPayment, gateway: string, refused?: string): void {
     const remainder = captured.by === 'capture' ? uncapturedRemainder(captured) : undefined;
-    if (captured.by === 'capture' && remainder === 0 && captured.captures.length > 1) {
-      cancelsOfCaptured().inc({ gateway, captured_by: 'several_captures' });
-      this.deps.logger.info(
-        'cancel of an authorization several captures took in full: no hold is left to release, and a void undoes one capture, so Cybersource refuses it unsent (SEVERAL_CAPTURES_TO_VOID); a refund returns the money',
-        {
-          operation_id: op.id,
-          gateway,
-          captured_by: 'several_captures',
-          capture_ids: captured.captures.map((c) => c.id).join(','),
-          authorized_amount: captured.authorized.amount,
-          currency: captured.authorized.currency,
-        },
-      );
-      return;
-    }
-    if (captured.by === 'capture' && remainder !== undefined && remainder > 0) {
-      cancelsOfCaptured().inc({ gateway, captured_by: 'partial_capture' });
-      this.deps.logger.info('cancel of a partially captured authorization: the gateway is asked to release the uncaptured remainder; no capture is undone', {
-        operation_id: op.id,
-        gateway,
-        captured_by: 'partial_capture',
-        capture_ids: captured.captures.map((c) => c.id).join(','),
-        authorized_amount: captured.authorized.amount,
-        remainder,
-        currency: captured.authorized.currency,
-      });
-      return;
-    }
-    cancelsOfCaptured().inc({ gateway, captured_by: captured.by });
-    this.deps.logger.info('cancel of a captured payment: the gateway is asked to undo the capture (a void), refused once settled', {
+    const capturedBy =
+      captured.by === 'sale'
+        ? 'sale'
+        : remainder !== undefined && remainder > 0
+          ? 'partial_capture'
+          : remainder === 0 && captured.captures.length > 1
+            ? 'several_captures'
+            : 'capture';
+    cancelsOfCaptured().inc({ gateway, captured_by: capturedBy, outcome: refused === undefined ? 'sent' : 'refused', reason: refused ?? 'none' });
+    const line = {
       operation_id: op.id,
       gateway,
-      captured_by: captured.by,
-      ...(captured.by === 'capture' ? { capture_ids: captured.captures.map((c) => c.id).join(',') } : {}),
-    });
+      captured_by: capturedBy,
+      outcome: refused === undefined ? 'sent' : 'refused',
+      ...(refused !== undefined ? { reason: refused } : {}),
+      ...(captured.by === 'capture'
+        ? {
+            capture_ids: captured.captures.map((c) => c.id).join(','),
+            authorized_amount: captured.authorized.amount,
+            ...(remainder !== undefined && remainder > 0 ? { remainder } : {}),
+            currency: captured.authorized.currency,
+          }
+        : {}),
+    };
+    const { logger } = this.deps;
+    if (refused !== undefined) {
+      logger.info(CANCEL_REFUSAL_LINES[refused] ?? `cancel of a captured payment refused unsent (${refused}): nothing voided or released`, line);
+    } else if (capturedBy === 'partial_capture') {
+      logger.info('cancel of a partially captured authorization: the gateway is asked to release the uncaptured remainder; no capture is undone', line);
+    } else {
+      logger.info('cancel of a captured payment: the gateway is asked to undo the capture (a void), refused once settled', line);
+    }
   }
 
   /** Sends a request whose attempt is on record, and turns the answer (or its absence) into the next step. */

@@ -70,6 +70,8 @@ const psp = {
   refuseNextCapture: false,
   /** What each authorization holds, less its captures and reversals (cents): a capture of more is refused, as Cybersource does. */
   held: new Map<string, number>(),
+  /** The next capture answered without its id (our record then has no Cybersource id of it). */
+  nextCaptureWithoutId: false,
 };
 
 function cents(value: string | undefined): number {
@@ -141,7 +143,14 @@ beforeAll(async () => {
           }
           psp.held.set(capturing[1], held - cents(money?.totalAmount));
         }
-        return json(201, { id: newId(), status: 'PENDING', clientReferenceInformation: reference, orderInformation: { amountDetails: money } });
+        const withoutId = psp.nextCaptureWithoutId;
+        psp.nextCaptureWithoutId = false;
+        return json(201, {
+          ...(withoutId ? {} : { id: newId() }),
+          status: 'PENDING',
+          clientReferenceInformation: reference,
+          orderInformation: { amountDetails: money },
+        });
       }
       const reversing = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(url);
       if (reversing) {
@@ -341,6 +350,8 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     const first = await delivered(dependent('capture', auth, { amount: 2000 }));
     const second = await delivered(dependent('capture', auth, { amount: 3000 }));
     const before = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'several_captures' });
+    const refusal = { gateway: 'cybs', captured_by: 'several_captures', outcome: 'refused', reason: 'SEVERAL_CAPTURES_TO_VOID' };
+    const refused = await metricValue('pb_cancels_of_captured_total', refusal);
     const voids = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' });
     const cancelId = await record(dependent('cancel', auth));
     expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
@@ -354,6 +365,7 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     });
     // Counted as what it is (not as a void sent), with the captures named where an operator looks.
     expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'several_captures' })).toBe(before + 1);
+    expect(await metricValue('pb_cancels_of_captured_total', refusal)).toBe(refused + 1);
     expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' })).toBe(voids);
     expect(
       logs.lines.some(
@@ -368,6 +380,26 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     expect((await ledger.get(second))?.undoneBy).toBeUndefined();
     const refundId = await record(dependent('refund', auth, { amount: 5000 }));
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
+  it('counts and logs any other refusal unsent as refused with its reason (a capture with no Cybersource id on record), never as a void asked for', async () => {
+    const auth = await paid('authorize');
+    psp.nextCaptureWithoutId = true;
+    const captureId = await delivered(dependent('capture', auth, { amount: 5000 }));
+    expect((await ledger.get(captureId))?.gatewayReference).toBeUndefined();
+    const labels = { gateway: 'cybs', captured_by: 'capture' };
+    const before = await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'refused', reason: 'CAPTURE_REFERENCE_MISSING' });
+    const sent = await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'sent' });
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect((await ledger.get(cancelId))?.reason).toBe('CAPTURE_REFERENCE_MISSING');
+    expect(await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'refused', reason: 'CAPTURE_REFERENCE_MISSING' })).toBe(before + 1);
+    expect(await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'sent' })).toBe(sent);
+    const lines = logs.lines.filter((l) => l.includes(cancelId) && l.includes('cancel of a captured payment'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('refused unsent (CAPTURE_REFERENCE_MISSING)');
+    expect(lines[0]).toContain(captureId);
   });
 
   it('a voided sale no longer counts as captured: marked undone by the cancel, a refund of it refused unsent', async () => {
