@@ -100,8 +100,8 @@ export function authorizationExpiryStarts(): Counter<'gateway' | 'from'> {
  * `partial_capture` (captures that left part of it): the cancel releases that remainder and undoes no capture;
  * `several_captures` (several captures took all of it): nothing to release and no one capture to void.
  * `outcome`: `sent` (asked of the gateway; `reason` `none`) or `refused` (the gateway refused to build it, nothing
- * sent; `reason` its code: Cybersource `SEVERAL_CAPTURES_TO_VOID`, `CAPTURED_AMOUNT_UNKNOWN`,
- * `CAPTURE_REFERENCE_MISSING`, …).
+ * sent; `reason` its code: Cybersource `SEVERAL_CAPTURES_TO_VOID`, `CAPTURE_REFUNDED` (refunds of the sale or
+ * capture it would void stand), `CAPTURED_AMOUNT_UNKNOWN`, `CAPTURE_REFERENCE_MISSING`, …).
  */
 export function cancelsOfCaptured(): Counter<'gateway' | 'captured_by' | 'outcome' | 'reason'> {
   return counter(

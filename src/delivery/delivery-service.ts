@@ -77,6 +77,8 @@ export interface PreparedAttempt {
 const CANCEL_REFUSAL_LINES: Readonly<Record<string, string>> = {
   SEVERAL_CAPTURES_TO_VOID:
     'cancel of an authorization several captures took in full: no hold is left to release, and a void undoes one capture, so Cybersource refuses it unsent (SEVERAL_CAPTURES_TO_VOID); a refund returns the money',
+  CAPTURE_REFUNDED:
+    'cancel of a captured payment refused unsent (CAPTURE_REFUNDED): refunds give part of it back already, and a void would return all of it while they stand (money paid back twice); a refund of the rest returns what is left',
 };
 
 /**
@@ -402,7 +404,7 @@ export class DeliveryService {
       cancelFollowsCaptures: (gateway) => this.cancelFollowsCaptures(gateway),
     });
     if ('wait' in resolved) {
-      if (resolved.siblings) await this.waitingForSiblings(op, resolved.wait, resolved.siblings);
+      if (resolved.siblings) await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting);
       return { wait: { kind: 'wait', reason: resolved.wait, delayMs: this.deps.config.delivery.backoffBaseMs } };
     }
     return resolved;
@@ -419,17 +421,20 @@ export class DeliveryService {
 
   /**
    * Counts a capture's or refund's wait for siblings in flight ahead of it, or a cancel's for captures of its
-   * authorization in flight; its first wait also goes to its history and an info line (a wait on a sibling stuck
-   * UNKNOWN may be long: the operator sees why).
+   * authorization in flight (or, a void, for refunds of what it would void: `awaiting: 'refunds'`); its first
+   * wait also goes to its history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator
+   * sees why).
    */
-  private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[]): Promise<void> {
+  private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[], awaiting?: 'refunds'): Promise<void> {
     dependentsWaiting().inc({ gateway: gatewayOf(op), command: op.command });
     if (!(await this.deps.ledger.setFieldOnce(op.id, 'waited_for_siblings_at', String(this.now())))) return;
     await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(',') });
     this.deps.logger.info(
-      op.command === 'cancel'
-        ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
-        : 'capture or refund waits for others of its authorization in flight ahead of it',
+      awaiting === 'refunds'
+        ? 'cancel waits for refunds of the captured payment it would void in flight: a void would return what they return again; refused once one succeeds, sent once they fail'
+        : op.command === 'cancel'
+          ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
+          : 'capture or refund waits for others of its authorization in flight ahead of it',
       {
         operation_id: op.id,
         command: op.command,
@@ -557,9 +562,10 @@ export class DeliveryService {
    * A cancel of a captured payment undoes a capture, not a hold (Cybersource voids it, and refuses once it
    * has settled); one of an authorization whose captures left part of it releases that remainder and undoes
    * none; one of an authorization several captures took in full has nothing to release and no one capture to
-   * void (Cybersource refuses it unsent). Counted and logged at its first attempt, where an operator looks for
-   * why a cancel failed, once the request is built: `refused` (the gateway's refusal code, nothing sent) or
-   * `sent`, so neither the metric nor the line says a void was asked for when none was.
+   * void (Cybersource refuses it unsent), nor one whose sale or capture refunds already give back in part (a void
+   * would pay that back twice). Counted and logged at its first attempt, where an operator looks for why a cancel
+   * failed, once the request is built: `refused` (the gateway's refusal code, nothing sent) or `sent`, so neither
+   * the metric nor the line says a void was asked for when none was.
    */
   private noteCancelOfCaptured(op: OperationRecord, captured: CapturedPayment, gateway: string, refused?: string): void {
     const remainder = captured.by === 'capture' ? uncapturedRemainder(captured) : undefined;
@@ -572,6 +578,7 @@ export class DeliveryService {
             ? 'several_captures'
             : 'capture';
     cancelsOfCaptured().inc({ gateway, captured_by: capturedBy, outcome: refused === undefined ? 'sent' : 'refused', reason: refused ?? 'none' });
+    const refunded = captured.refunded;
     const line = {
       operation_id: op.id,
       gateway,
@@ -584,6 +591,18 @@ export class DeliveryService {
             authorized_amount: captured.authorized.amount,
             ...(remainder !== undefined && remainder > 0 ? { remainder } : {}),
             currency: captured.authorized.currency,
+          }
+        : {}),
+      ...(refunded
+        ? {
+            refund_ids: refunded.refunds.map((r) => r.id).join(','),
+            refunds_in_flight: refunded.refunds
+              .filter((r) => r.inFlight)
+              .map((r) => r.id)
+              .join(','),
+            refunded_amount: refunded.refunds.reduce((total, r) => total + r.amount, 0),
+            refundable_amount: refunded.left,
+            refund_currency: refunded.currency,
           }
         : {}),
     };
