@@ -93,18 +93,21 @@ export function authorizationExpiryStarts(): Counter<'gateway' | 'from'> {
 }
 
 /**
- * `pb_cancels_of_captured_total{gateway,captured_by}`: cancels sent against an authorization our ledger shows
- * captured already, at their first attempt. `captured_by`: `sale`, `capture` (one capture that took all of it,
- * or captures whose amounts are not all known): such a cancel undoes a capture (Cybersource: a void), which the
- * PSP refuses once it has settled: then only a refund returns the money; `partial_capture` (captures that left
- * part of it): the cancel releases that remainder and undoes no capture; `several_captures` (several captures
- * took all of it): nothing to release and no one capture to void, refused (Cybersource: unsent).
+ * `pb_cancels_of_captured_total{gateway,captured_by,outcome,reason}`: cancels of an authorization our ledger
+ * shows captured already, at their first attempt, once the request is built. `captured_by`: `sale`, `capture`
+ * (one capture that took all of it, or captures whose amounts are not all known): such a cancel undoes a capture
+ * (Cybersource: a void), which the PSP refuses once it has settled: then only a refund returns the money;
+ * `partial_capture` (captures that left part of it): the cancel releases that remainder and undoes no capture;
+ * `several_captures` (several captures took all of it): nothing to release and no one capture to void.
+ * `outcome`: `sent` (asked of the gateway; `reason` `none`) or `refused` (the gateway refused to build it, nothing
+ * sent; `reason` its code: Cybersource `SEVERAL_CAPTURES_TO_VOID`, `CAPTURE_REFUNDED` (refunds of the sale or
+ * capture it would void stand), `CAPTURED_AMOUNT_UNKNOWN`, `CAPTURE_REFERENCE_MISSING`, …).
  */
-export function cancelsOfCaptured(): Counter<'gateway' | 'captured_by'> {
+export function cancelsOfCaptured(): Counter<'gateway' | 'captured_by' | 'outcome' | 'reason'> {
   return counter(
     'pb_cancels_of_captured_total',
-    'Cancels sent against an authorization already captured, at their first attempt, by gateway and captured_by (sale; capture: one capture took all of it, the cancel voids; partial_capture: captures left part of it, the cancel releases that remainder and voids none; several_captures: several took all of it, refused)',
-    ['gateway', 'captured_by'],
+    'Cancels of an authorization already captured, at their first attempt, by gateway, captured_by (sale; capture: one capture took all of it, the cancel voids; partial_capture: captures left part of it, the cancel releases that remainder and voids none; several_captures: several took all of it), outcome (sent, or refused unsent) and reason (the refusal code, none when sent)',
+    ['gateway', 'captured_by', 'outcome', 'reason'],
   );
 }
 

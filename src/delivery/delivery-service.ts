@@ -71,6 +71,17 @@ export interface PreparedAttempt {
 }
 
 /**
+ * The info line of a cancel of a captured payment its gateway refused to build, by refusal code, where the
+ * reason needs saying (Cybersource's, cybersource-requests.ts `CANCEL_REFUSALS`); any other: a plain line.
+ */
+const CANCEL_REFUSAL_LINES: Readonly<Record<string, string>> = {
+  SEVERAL_CAPTURES_TO_VOID:
+    'cancel of an authorization several captures took in full: no hold is left to release, and a void undoes one capture, so Cybersource refuses it unsent (SEVERAL_CAPTURES_TO_VOID); a refund returns the money',
+  CAPTURE_REFUNDED:
+    'cancel of a captured payment refused unsent (CAPTURE_REFUNDED): refunds give part of it back already, and a void would return all of it while they stand (money paid back twice); a refund of the rest returns what is left',
+};
+
+/**
  * Carries one operation to its gateway: route ▸ wait for the authorization it depends on ▸ breaker ▸
  * (UNKNOWN: status inquiry first) ▸ record the attempt ▸ transform ▸ send with Idempotency-Key = operation
  * id ▸ classify ▸ record the outcome and its event. Stateless apart from the per-gateway breakers; safe to
@@ -393,7 +404,7 @@ export class DeliveryService {
       cancelFollowsCaptures: (gateway) => this.cancelFollowsCaptures(gateway),
     });
     if ('wait' in resolved) {
-      if (resolved.siblings) await this.waitingForSiblings(op, resolved.wait, resolved.siblings);
+      if (resolved.siblings) await this.waitingForSiblings(op, resolved.wait, resolved.siblings, resolved.awaiting);
       return { wait: { kind: 'wait', reason: resolved.wait, delayMs: this.deps.config.delivery.backoffBaseMs } };
     }
     return resolved;
@@ -410,17 +421,20 @@ export class DeliveryService {
 
   /**
    * Counts a capture's or refund's wait for siblings in flight ahead of it, or a cancel's for captures of its
-   * authorization in flight; its first wait also goes to its history and an info line (a wait on a sibling stuck
-   * UNKNOWN may be long: the operator sees why).
+   * authorization in flight (or, a void, for refunds of what it would void: `awaiting: 'refunds'`); its first
+   * wait also goes to its history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator
+   * sees why).
    */
-  private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[]): Promise<void> {
+  private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[], awaiting?: 'refunds'): Promise<void> {
     dependentsWaiting().inc({ gateway: gatewayOf(op), command: op.command });
     if (!(await this.deps.ledger.setFieldOnce(op.id, 'waited_for_siblings_at', String(this.now())))) return;
     await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(',') });
     this.deps.logger.info(
-      op.command === 'cancel'
-        ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
-        : 'capture or refund waits for others of its authorization in flight ahead of it',
+      awaiting === 'refunds'
+        ? 'cancel waits for refunds of the captured payment it would void in flight: a void would return what they return again; refused once one succeeds, sent once they fail'
+        : op.command === 'cancel'
+          ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
+          : 'capture or refund waits for others of its authorization in flight ahead of it',
       {
         operation_id: op.id,
         command: op.command,
@@ -504,7 +518,6 @@ export class DeliveryService {
       // The OMS hears PENDINGRELEASE before the money moves; idempotent by event id.
       await recorder.emit(refundPendingEvent(op, this.deps.config));
     }
-    if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name);
     let request: GatewayRequest;
     try {
       // The PSP's own risk engine gets its fields when the risk rules asked for its review.
@@ -515,8 +528,11 @@ export class DeliveryService {
       // same refusal. Non-gateway errors become invalid_request with gatewayCode COMMAND_REFUSED. The field it
       // names is the command's (nothing was answered): the FAIL event names it, as our other refusals do.
       const refusal = commandRefused(err, route.gateway.name);
+      if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name, refusal.details.gatewayCode ?? refusal.code);
       return this.onError(op, refusal, breaker, 'send', undefined, refusal.details.field);
     }
+    // Noted once the request is built: a cancel refused unsent is counted and logged as refused (above).
+    if (op.attempts === 0 && ctx.captured) this.noteCancelOfCaptured(op, ctx.captured, route.gateway.name);
     // The attempt is on record before the request leaves: an attempt is never invisible.
     // A route decided (or changed) for this attempt is written with it, and its decisions with its history entry.
     const decided = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
@@ -546,46 +562,58 @@ export class DeliveryService {
    * A cancel of a captured payment undoes a capture, not a hold (Cybersource voids it, and refuses once it
    * has settled); one of an authorization whose captures left part of it releases that remainder and undoes
    * none; one of an authorization several captures took in full has nothing to release and no one capture to
-   * void (Cybersource refuses it unsent). Counted and logged at its first attempt, where an operator looks for
-   * why a cancel failed.
+   * void (Cybersource refuses it unsent), nor one whose sale or capture refunds already give back in part (a void
+   * would pay that back twice). Counted and logged at its first attempt, where an operator looks for why a cancel
+   * failed, once the request is built: `refused` (the gateway's refusal code, nothing sent) or `sent`, so neither
+   * the metric nor the line says a void was asked for when none was.
    */
-  private noteCancelOfCaptured(op: OperationRecord, captured: CapturedPayment, gateway: string): void {
+  private noteCancelOfCaptured(op: OperationRecord, captured: CapturedPayment, gateway: string, refused?: string): void {
     const remainder = captured.by === 'capture' ? uncapturedRemainder(captured) : undefined;
-    if (captured.by === 'capture' && remainder === 0 && captured.captures.length > 1) {
-      cancelsOfCaptured().inc({ gateway, captured_by: 'several_captures' });
-      this.deps.logger.info(
-        'cancel of an authorization several captures took in full: no hold is left to release, and a void undoes one capture, so Cybersource refuses it unsent (SEVERAL_CAPTURES_TO_VOID); a refund returns the money',
-        {
-          operation_id: op.id,
-          gateway,
-          captured_by: 'several_captures',
-          capture_ids: captured.captures.map((c) => c.id).join(','),
-          authorized_amount: captured.authorized.amount,
-          currency: captured.authorized.currency,
-        },
-      );
-      return;
-    }
-    if (captured.by === 'capture' && remainder !== undefined && remainder > 0) {
-      cancelsOfCaptured().inc({ gateway, captured_by: 'partial_capture' });
-      this.deps.logger.info('cancel of a partially captured authorization: the gateway is asked to release the uncaptured remainder; no capture is undone', {
-        operation_id: op.id,
-        gateway,
-        captured_by: 'partial_capture',
-        capture_ids: captured.captures.map((c) => c.id).join(','),
-        authorized_amount: captured.authorized.amount,
-        remainder,
-        currency: captured.authorized.currency,
-      });
-      return;
-    }
-    cancelsOfCaptured().inc({ gateway, captured_by: captured.by });
-    this.deps.logger.info('cancel of a captured payment: the gateway is asked to undo the capture (a void), refused once settled', {
+    const capturedBy =
+      captured.by === 'sale'
+        ? 'sale'
+        : remainder !== undefined && remainder > 0
+          ? 'partial_capture'
+          : remainder === 0 && captured.captures.length > 1
+            ? 'several_captures'
+            : 'capture';
+    cancelsOfCaptured().inc({ gateway, captured_by: capturedBy, outcome: refused === undefined ? 'sent' : 'refused', reason: refused ?? 'none' });
+    const refunded = captured.refunded;
+    const line = {
       operation_id: op.id,
       gateway,
-      captured_by: captured.by,
-      ...(captured.by === 'capture' ? { capture_ids: captured.captures.map((c) => c.id).join(',') } : {}),
-    });
+      captured_by: capturedBy,
+      outcome: refused === undefined ? 'sent' : 'refused',
+      ...(refused !== undefined ? { reason: refused } : {}),
+      ...(captured.by === 'capture'
+        ? {
+            capture_ids: captured.captures.map((c) => c.id).join(','),
+            authorized_amount: captured.authorized.amount,
+            ...(remainder !== undefined && remainder > 0 ? { remainder } : {}),
+            currency: captured.authorized.currency,
+          }
+        : {}),
+      ...(refunded
+        ? {
+            refund_ids: refunded.refunds.map((r) => r.id).join(','),
+            refunds_in_flight: refunded.refunds
+              .filter((r) => r.inFlight)
+              .map((r) => r.id)
+              .join(','),
+            refunded_amount: refunded.refunds.reduce((total, r) => total + r.amount, 0),
+            refundable_amount: refunded.left,
+            refund_currency: refunded.currency,
+          }
+        : {}),
+    };
+    const { logger } = this.deps;
+    if (refused !== undefined) {
+      logger.info(CANCEL_REFUSAL_LINES[refused] ?? `cancel of a captured payment refused unsent (${refused}): nothing voided or released`, line);
+    } else if (capturedBy === 'partial_capture') {
+      logger.info('cancel of a partially captured authorization: the gateway is asked to release the uncaptured remainder; no capture is undone', line);
+    } else {
+      logger.info('cancel of a captured payment: the gateway is asked to undo the capture (a void), refused once settled', line);
+    }
   }
 
   /** Sends a request whose attempt is on record, and turns the answer (or its absence) into the next step. */

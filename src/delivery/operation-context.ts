@@ -1,6 +1,6 @@
 import { attemptIdempotencyKey } from './attempt-key';
 import { CommandType, Payment } from '../contracts/payment-command';
-import { CapturedByCaptures, CapturedPayment, HeldAmount, OperationContext, uncapturedRemainder } from '../gateways/gateway-adapter';
+import { CapturedByCaptures, CapturedPayment, CapturedRefunds, HeldAmount, OperationContext, uncapturedRemainder } from '../gateways/gateway-adapter';
 import { DependentSummary, Ledger, OperationRecord } from '../ledger/ledger';
 import { authorizationReferenceElsewhere as referenceElsewhere, authorizationReferenceLookups as referenceLookups } from './authorization-metrics';
 import { confirmedOrAsked, gatewayOf, routedPayment } from '../ledger/routing-record';
@@ -53,8 +53,11 @@ export interface ContextRefusal {
  */
 export type ContextResolution =
   | { context: OperationContext; fxLock?: FxLock; authorizationId?: string }
-  /** `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`). */
-  | { wait: string; siblings?: readonly string[] }
+  /**
+   * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
+   * what a cancel waits for (`capturesInFlight`; `refundsInFlight`, with `awaiting: 'refunds'`).
+   */
+  | { wait: string; siblings?: readonly string[]; awaiting?: 'refunds' }
   | ContextRefusal;
 
 export interface ResolveOptions {
@@ -85,8 +88,10 @@ export interface ResolveOptions {
    * Whether a gateway builds a cancel from the captures standing against its authorization (with
    * `checkAmounts`): Cybersource reverses what they left, or voids the one that took it all
    * (`GatewayDefinition.cancelVoided`). A cancel there waits while a capture of its authorization is in flight
-   * (`capturesInFlight`): sent then, it would release money that capture is about to take. Default: none (the
-   * other PSPs order a cancel after the captures they hold themselves).
+   * (`capturesInFlight`): sent then, it would release money that capture is about to take; and one that would
+   * void what was captured waits while a refund of it is in flight (`refundsInFlight`): the void would return
+   * what the refund returns again. Default: none (the other PSPs order a cancel after the captures they hold
+   * themselves, and refuse a cancel of what was captured in full).
    */
   cancelFollowsCaptures?: (gateway: string) => boolean;
 }
@@ -144,7 +149,8 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       if (over) return over;
       const ahead = amounts && auth.digest !== undefined ? siblingsAhead(op, auth, dependents, registered) : null;
       if (ahead) return ahead;
-      const capturing = registers && options.cancelFollowsCaptures?.(gatewayOf(auth)) === true ? capturesInFlight(op, auth, dependents) : null;
+      const follows = registers && options.cancelFollowsCaptures?.(gatewayOf(auth)) === true;
+      const capturing = follows ? (capturesInFlight(op, auth, dependents) ?? refundsInFlight(op, auth, dependents)) : null;
       if (capturing) return capturing;
       // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
       // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
@@ -226,7 +232,7 @@ async function checkedByReference(
     if (ahead) return ahead;
   }
   if (registers && found.authorization && auth.state === 'SUCCEEDED' && cancelFollowsCaptures?.(holder) === true) {
-    const capturing = capturesInFlight(op, auth, found.dependents);
+    const capturing = capturesInFlight(op, auth, found.dependents) ?? refundsInFlight(op, auth, found.dependents);
     if (capturing) return capturing;
   }
   // The record keeps which authorization it acts on: its closing then reaches it in the same script.
@@ -265,7 +271,9 @@ function heldFor(op: OperationRecord, auth: OperationRecord): { held?: HeldAmoun
  * a void, not an authorization reversal, sends the right one, and one whose captures leave part of the hold
  * releases that part (Cybersource). `dependents`: those read with the registration (first attempt), else
  * `null` and read here (one read per dependent, only for a cancel of an authorization: retries and inquiries
- * must name the same PSP object as the first attempt did). Nothing for any other command.
+ * must name the same PSP object as the first attempt did). With the registration's read, the refunds of what
+ * was captured that gave money back or may still (`refunded`, {@link refundsOfCaptured}): a void would return
+ * that money again. Nothing for any other command.
  */
 async function capturedFor(
   op: OperationRecord,
@@ -274,10 +282,33 @@ async function capturedFor(
   ledger: Pick<Ledger, 'dependentsOf'>,
 ): Promise<{ captured?: CapturedPayment }> {
   if (op.command !== 'cancel') return {};
-  if (auth.command === 'sale') return auth.undoneBy === undefined ? { captured: { by: 'sale' } } : {};
+  const refunded = dependents ? refundsOfCaptured(op, auth, dependents) : null;
+  const withRefunds = refunded ? { refunded } : {};
+  if (auth.command === 'sale') return auth.undoneBy === undefined ? { captured: { by: 'sale', ...withRefunds } } : {};
   const captures = standingCaptures(dependents ?? (await ledger.dependentsOf(auth.id)));
   if (captures.length === 0) return {};
-  return { captured: capturesOf(auth, captures) };
+  return { captured: { ...capturesOf(auth, captures), ...withRefunds } };
+}
+
+/**
+ * The refunds of `auth`'s captured money that gave money back or may still: succeeded and not undone after, or
+ * in flight (registered, not yet SUCCEEDED or FAILED), with what is left to refund after them (what was captured,
+ * `capturedToRefund`, less their amounts), in the order's currency. `null` when there are none. Pure.
+ */
+export function refundsOfCaptured(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): CapturedRefunds | null {
+  const refunds = givingRefunds(op, dependents);
+  if (refunds.length === 0) return null;
+  const given = refunds.reduce((total, d) => total + d.amount, 0);
+  return {
+    refunds: refunds.map((d) => ({ id: d.id, amount: d.amount, inFlight: d.state !== 'SUCCEEDED' })),
+    currency: auth.payment.currency.toUpperCase(),
+    left: Math.max(0, capturedToRefund(auth, dependents) - given),
+  };
+}
+
+/** The refunds among `dependents` (not `op`) that gave money back or may still: not FAILED, not undone after. */
+function givingRefunds(op: OperationRecord, dependents: readonly DependentSummary[]): DependentSummary[] {
+  return dependents.filter((d) => d.command === 'refund' && d.id !== op.id && d.state !== 'FAILED' && d.undone !== true);
 }
 
 /** `auth`'s standing `captures` with what it holds at its PSP, each capture's amount in that currency where known. Pure. */
@@ -413,6 +444,41 @@ export function capturesInFlight(
     wait: `cancel waits for ${siblings.length} capture(s) of authorization ${auth.id} in flight (${inFlight.map((d) => `${d.id} ${d.state}`).join(', ')}): what it releases is what they leave`,
     siblings,
   };
+}
+
+/**
+ * A cancel that would void what was captured (a sale not undone; or one standing capture that took all the
+ * authorization holds), at a PSP that builds its cancel from the captures standing
+ * (`ResolveOptions.cancelFollowsCaptures`), while a refund of that payment is in flight (registered, not yet
+ * SUCCEEDED or FAILED; before the cancel or after it) and none has succeeded: it waits (`wait`, nothing sent,
+ * asked again after `delivery.backoff_base_ms`). A void undoes the whole captured transaction and leaves the
+ * refund standing, so sent now it could return that money twice; once the refund succeeds the cancel is refused
+ * unsent (the gateway's refusal: Cybersource `CAPTURE_REFUNDED`), once it fails the void goes. A refund that
+ * succeeded already refuses it at once: nothing to wait for. Refunds never wait for a cancel, so the two never
+ * wait for each other. A cancel that releases a remainder (partial captures) leaves captured money, and its
+ * refunds, alone: it never waits. Run after {@link capturesInFlight}. `null` when it need not wait. Pure.
+ */
+export function refundsInFlight(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+): { wait: string; siblings: string[]; awaiting: 'refunds' } | null {
+  if (op.command !== 'cancel' || !cancelVoids(auth, dependents)) return null;
+  const refunds = givingRefunds(op, dependents);
+  if (refunds.length === 0 || refunds.some((d) => d.state === 'SUCCEEDED')) return null;
+  const siblings = refunds.map((d) => d.id);
+  return {
+    wait: `cancel waits for ${siblings.length} refund(s) of ${auth.command === 'sale' ? 'sale' : 'the capture of authorization'} ${auth.id} in flight (${refunds.map((d) => `${d.id} ${d.state}`).join(', ')}): a void would return what they return again`,
+    siblings,
+    awaiting: 'refunds',
+  };
+}
+
+/** Whether a cancel of succeeded `auth` would be a void of what was captured: a sale not undone, or one standing capture that took it all. Pure. */
+function cancelVoids(auth: OperationRecord, dependents: readonly DependentSummary[]): boolean {
+  if (auth.command === 'sale') return auth.undoneBy === undefined;
+  const captures = standingCaptures(dependents);
+  return captures.length === 1 && uncapturedRemainder(capturesOf(auth, captures)) === 0;
 }
 
 /**

@@ -163,7 +163,14 @@ export interface OperationContext {
  * undo after, each with its PSP reference where one was recorded, in the order they registered, with what
  * the authorization holds at the PSP (`authorized`) and each capture's amount in that currency.
  */
-export type CapturedPayment = { by: 'sale' } | CapturedByCaptures;
+export type CapturedPayment = CapturedBySale | CapturedByCaptures;
+
+/** A sale that succeeded and that the PSP did not undo after (see {@link CapturedPayment}). */
+export interface CapturedBySale {
+  by: 'sale';
+  /** Its refunds that gave money back or may still; absent: none, or not read (see {@link CapturedRefunds}). */
+  refunded?: CapturedRefunds;
+}
 
 /** The captures standing against an authorization, and what it holds at its PSP (see {@link CapturedPayment}). */
 export interface CapturedByCaptures {
@@ -171,6 +178,24 @@ export interface CapturedByCaptures {
   captures: ReadonlyArray<StandingCapture>;
   /** What the authorization holds at its PSP (`heldAtPsp`): what its captures are taken from. */
   authorized: HeldAmount;
+  /** Refunds of what they captured that gave money back or may still; absent: none, or not read (see {@link CapturedRefunds}). */
+  refunded?: CapturedRefunds;
+}
+
+/**
+ * The refunds of a captured payment that returned money or may still (succeeded and not undone after, or in
+ * flight: registered and not yet SUCCEEDED or FAILED), read with the cancel's registration at its first attempt
+ * only (retries name what the first attempt did). A void undoes the whole captured transaction and leaves these
+ * standing: a PSP whose cancel of captured money is a void (Cybersource) refuses it then, or the shopper would
+ * be paid back twice.
+ */
+export interface CapturedRefunds {
+  /** Each refund: our operation id, its amount (minor units of `currency`), and whether it is still in flight. */
+  refunds: ReadonlyArray<{ id: string; amount: number; inFlight: boolean }>;
+  /** The OMS's currency of the payment (the order's), the one its refunds are asked in. */
+  currency: string;
+  /** What of the captured money is left to refund after them, in `currency`: what a refund of the rest may ask. */
+  left: number;
 }
 
 /** One capture standing against an authorization. */

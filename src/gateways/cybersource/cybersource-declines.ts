@@ -83,6 +83,7 @@ export const CYBERSOURCE_DECLINES: DeclineTable = {
     SEVERAL_CAPTURES_TO_VOID: 'operation_not_permitted',
     CAPTURE_REFERENCE_MISSING: 'operation_not_permitted',
     CAPTURED_AMOUNT_UNKNOWN: 'operation_not_permitted',
+    CAPTURE_REFUNDED: 'operation_not_permitted',
     // 502 reason
     SYSTEM_ERROR: 'processing_error',
     SERVER_TIMEOUT: 'try_again_later',

@@ -6,7 +6,7 @@ import { Payment } from '../../contracts/payment-command';
 import { GatewayError } from '../../errors/gateway-error';
 import { toCybersourceAmount } from './cybersource-currencies';
 import { assertNever } from '../assert-never';
-import { GatewayRequest, OperationContext, uncapturedRemainder } from '../gateway-adapter';
+import { CapturedRefunds, GatewayRequest, OperationContext, uncapturedRemainder } from '../gateway-adapter';
 import { pathSegment } from '../path-segment';
 import { cybersourceMethodFields } from './cybersource-methods';
 import { payerAuthenticationFields, refuseMerchantInitiatedThreeDs, validationFields, wantsPayerAuthentication } from './cybersource-payer-auth';
@@ -180,7 +180,30 @@ export const CANCEL_REFUSALS = {
   captureReference: 'CAPTURE_REFERENCE_MISSING',
   /** What a capture took is known in no figure of the authorization's currency: whether any of it is left cannot be told. */
   capturedAmount: 'CAPTURED_AMOUNT_UNKNOWN',
+  /**
+   * The sale or capture to void has refunds that gave money back or may still: a void returns the whole
+   * transaction and leaves them standing (the shopper paid back twice); a refund of the rest returns the money.
+   */
+  refunded: 'CAPTURE_REFUNDED',
 } as const;
+
+/**
+ * Refuses the void of a sale or capture with refunds standing or in flight (`CAPTURE_REFUNDED`, naming
+ * `payment.gateway_key` and the refunds): Cybersource voids a capture (or a sale) whole, with no amount, and a
+ * void leaves the refunds already made of it in place (its documentation only stops a refund of a capture once
+ * voided, not the other way round); voided, the shopper would get the refunded part back twice, and the OMS's
+ * books would disagree with the PSP's. What is left is returned by a refund of the rest.
+ */
+function refuseVoidOfRefunded(what: 'sale' | 'capture', refunded: CapturedRefunds | undefined, gateway: string): void {
+  if (refunded === undefined || refunded.refunds.length === 0) return;
+  const list = refunded.refunds.map((r) => `${r.id} ${r.amount}${r.inFlight ? ' in flight' : ''}`).join(', ');
+  throw new GatewayError(
+    'invalid_request',
+    gateway,
+    `cancel would void a ${what} that ${refunded.refunds.length} refund(s) already give back in part (${list}; minor units of ${refunded.currency}): a void returns all of it and the refunds stand; refund the rest (${refunded.left}) instead`,
+    { gatewayCode: CANCEL_REFUSALS.refunded, field: 'payment.gateway_key' },
+  );
+}
 
 function reversal(payment: Payment, code: string, minor: number, currency: string, field: string): GatewayRequest {
   return post(`/pts/v2/payments/${id(payment)}/reversals`, {
@@ -208,12 +231,19 @@ function reversal(payment: Payment, code: string, minor: number, currency: strin
  *   `payment.gateway_key`). Nothing is held to release, and each capture is its own transaction with its own
  *   void, refused once its own batch settled (split shipments settle on different days): voiding them under one
  *   cancel, one idempotency key and one outcome would leave some voided and some not, which neither a SUCCESS
- *   nor a FAIL reports truly. A refund of what was captured returns the money.
+ *   nor a FAIL reports truly. A refund of what was captured returns the money;
+ * - a sale, or one capture that took all of it, that refunds already give back in part (succeeded, or in
+ *   flight when the cancel was first tried): refused unsent (`CAPTURE_REFUNDED`, naming `payment.gateway_key`
+ *   and the refunds). The void would return all of it while the refunds stand: money paid back twice. A refund
+ *   of the rest returns what is left. (A reversal of a remainder leaves captured money and its refunds alone.)
  */
 function cancelRequest(ctx: OperationContext, gateway: GatewayConfig, code: string): GatewayRequest {
   const { payment, captured } = ctx;
   if (captured === undefined) return reversal(payment, code, payment.amount, payment.currency, 'payment.amount');
-  if (captured.by === 'sale') return post(`/pts/v2/payments/${id(payment)}/voids`, { clientReferenceInformation: { code } });
+  if (captured.by === 'sale') {
+    refuseVoidOfRefunded('sale', captured.refunded, gateway.name);
+    return post(`/pts/v2/payments/${id(payment)}/voids`, { clientReferenceInformation: { code } });
+  }
   const remainder = uncapturedRemainder(captured);
   // The remainder is in the PSP's currency, the one the cancel is sent in (a converted authorization's too).
   if (remainder === undefined || captured.authorized.currency.toUpperCase() !== payment.currency.toUpperCase()) {
@@ -234,6 +264,7 @@ function cancelRequest(ctx: OperationContext, gateway: GatewayConfig, code: stri
       },
     );
   }
+  refuseVoidOfRefunded('capture', captured.refunded, gateway.name);
   const reference = captured.captures[0]?.reference;
   if (reference === undefined) {
     throw new GatewayError('invalid_request', gateway.name, 'cancel of a captured authorization whose capture has no cybersource id on record', {

@@ -70,6 +70,12 @@ const psp = {
   refuseNextCapture: false,
   /** What each authorization holds, less its captures and reversals (cents): a capture of more is refused, as Cybersource does. */
   held: new Map<string, number>(),
+  /** The next capture answered without its id (our record then has no Cybersource id of it). */
+  nextCaptureWithoutId: false,
+  /** The next refund's answer held back (429): the refund stays in flight, retried. */
+  rateLimitNextRefund: false,
+  /** The next refund refused for good (400 INVALID_DATA). */
+  refuseNextRefund: false,
 };
 
 function cents(value: string | undefined): number {
@@ -141,7 +147,14 @@ beforeAll(async () => {
           }
           psp.held.set(capturing[1], held - cents(money?.totalAmount));
         }
-        return json(201, { id: newId(), status: 'PENDING', clientReferenceInformation: reference, orderInformation: { amountDetails: money } });
+        const withoutId = psp.nextCaptureWithoutId;
+        psp.nextCaptureWithoutId = false;
+        return json(201, {
+          ...(withoutId ? {} : { id: newId() }),
+          status: 'PENDING',
+          clientReferenceInformation: reference,
+          orderInformation: { amountDetails: money },
+        });
       }
       const reversing = /^\/pts\/v2\/payments\/(\d+)\/reversals$/.exec(url);
       if (reversing) {
@@ -176,6 +189,19 @@ beforeAll(async () => {
         return json(201, { id: newId(), status: 'VOIDED', clientReferenceInformation: reference, voidAmountDetails: { voidAmount: '50.00', currency: 'USD' } });
       }
       if (/^\/pts\/v2\/payments\/\d+\/refunds$/.test(url)) {
+        if (psp.rateLimitNextRefund) {
+          psp.rateLimitNextRefund = false;
+          return json(429, { message: 'Too many requests' });
+        }
+        if (psp.refuseNextRefund) {
+          psp.refuseNextRefund = false;
+          return json(400, {
+            submitTimeUtc: new Date().toISOString(),
+            status: 'INVALID_REQUEST',
+            reason: 'INVALID_DATA',
+            message: 'Declined - One or more fields in the request contains invalid data',
+          });
+        }
         return json(201, { id: newId(), status: 'PENDING', clientReferenceInformation: reference, orderInformation: { amountDetails: money } });
       }
       json(404, { reason: 'NOT_FOUND' });
@@ -341,6 +367,8 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     const first = await delivered(dependent('capture', auth, { amount: 2000 }));
     const second = await delivered(dependent('capture', auth, { amount: 3000 }));
     const before = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'several_captures' });
+    const refusal = { gateway: 'cybs', captured_by: 'several_captures', outcome: 'refused', reason: 'SEVERAL_CAPTURES_TO_VOID' };
+    const refused = await metricValue('pb_cancels_of_captured_total', refusal);
     const voids = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' });
     const cancelId = await record(dependent('cancel', auth));
     expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
@@ -354,6 +382,7 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     });
     // Counted as what it is (not as a void sent), with the captures named where an operator looks.
     expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'several_captures' })).toBe(before + 1);
+    expect(await metricValue('pb_cancels_of_captured_total', refusal)).toBe(refused + 1);
     expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'capture' })).toBe(voids);
     expect(
       logs.lines.some(
@@ -368,6 +397,26 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     expect((await ledger.get(second))?.undoneBy).toBeUndefined();
     const refundId = await record(dependent('refund', auth, { amount: 5000 }));
     expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
+  it('counts and logs any other refusal unsent as refused with its reason (a capture with no Cybersource id on record), never as a void asked for', async () => {
+    const auth = await paid('authorize');
+    psp.nextCaptureWithoutId = true;
+    const captureId = await delivered(dependent('capture', auth, { amount: 5000 }));
+    expect((await ledger.get(captureId))?.gatewayReference).toBeUndefined();
+    const labels = { gateway: 'cybs', captured_by: 'capture' };
+    const before = await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'refused', reason: 'CAPTURE_REFERENCE_MISSING' });
+    const sent = await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'sent' });
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect((await ledger.get(cancelId))?.reason).toBe('CAPTURE_REFERENCE_MISSING');
+    expect(await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'refused', reason: 'CAPTURE_REFERENCE_MISSING' })).toBe(before + 1);
+    expect(await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'sent' })).toBe(sent);
+    const lines = logs.lines.filter((l) => l.includes(cancelId) && l.includes('cancel of a captured payment'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('refused unsent (CAPTURE_REFERENCE_MISSING)');
+    expect(lines[0]).toContain(captureId);
   });
 
   it('a voided sale no longer counts as captured: marked undone by the cancel, a refund of it refused unsent', async () => {
@@ -613,6 +662,134 @@ describe('Cybersource cancel while a capture of its authorization is in flight: 
     expect(sentFor(cancelId)).toHaveLength(0);
     expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '20.00', currency: 'USD' }, reason: 'cancel' });
+  });
+});
+
+describe('Cybersource cancel of a captured payment that refunds already give back in part: refused unsent, never a void (money back twice)', () => {
+  /** The refusal every case below expects, unsent: reason, field, event, nothing voided. */
+  async function refusedForRefunds(cancelId: string): Promise<void> {
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await ledger.get(cancelId)).toMatchObject({ reason: 'CAPTURE_REFUNDED', reasonField: 'payment.gateway_key' });
+    expect((await events.load(`${cancelId}.FAILED`))?.params.payment).toMatchObject({
+      status: 'FAIL',
+      reason: 'CAPTURE_REFUNDED',
+      field: 'payment.gateway_key',
+      decline: { category: 'operation_not_permitted' },
+    });
+  }
+
+  /** A refund of `amount` sent, its answer held back: in flight (SENT), to be retried. */
+  async function refundInFlight(paidFor: PaymentCommand, amount: number): Promise<string> {
+    const id = await record(dependent('refund', paidFor, { amount }));
+    psp.rateLimitNextRefund = true;
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('SENT');
+    return id;
+  }
+
+  it('refuses the void of a fully captured capture refunded in part, counts and logs it as refused (naming the refunds), and lets a refund of the rest through', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth, { amount: 5000 }));
+    const refundId = await delivered(dependent('refund', auth, { amount: 1500 }));
+    const labels = { gateway: 'cybs', captured_by: 'capture' };
+    const refusedBefore = await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'refused', reason: 'CAPTURE_REFUNDED' });
+    const sentBefore = await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'sent' });
+    const cancelId = await record(dependent('cancel', auth));
+    await refusedForRefunds(cancelId);
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    // Counted and logged as what happened: refused, with its reason; never as a void asked for.
+    expect(await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'refused', reason: 'CAPTURE_REFUNDED' })).toBe(refusedBefore + 1);
+    expect(await metricValue('pb_cancels_of_captured_total', { ...labels, outcome: 'sent' })).toBe(sentBefore);
+    const lines = logs.lines.filter((l) => l.includes(cancelId) && l.includes('cancel of a captured payment'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('refused unsent (CAPTURE_REFUNDED)');
+    expect(lines[0]).toContain(`"refund_ids":"${refundId}"`);
+    expect(lines[0]).toContain('"refundable_amount":3500');
+    expect(lines[0]).toContain('"outcome":"refused"');
+    expect(logs.lines.some((l) => l.includes(cancelId) && l.includes('asked to undo the capture'))).toBe(false);
+    // The way the refusal points to: a refund of the rest (35.00) is sent; no more than that.
+    const over = await record(dependent('refund', auth, { amount: 3501 }));
+    expect(await service.deliver(over)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(over))?.reason).toBe('amount_exceeds_captured');
+    const rest = await record(dependent('refund', auth, { amount: 3500 }));
+    expect(await service.deliver(rest)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
+  it('refuses the void of a sale refunded in part, the same way', async () => {
+    const sale = await paid('sale');
+    await delivered(dependent('refund', sale, { amount: 2000 }));
+    const before = await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'sale', outcome: 'refused', reason: 'CAPTURE_REFUNDED' });
+    const cancelId = await record(dependent('cancel', sale));
+    await refusedForRefunds(cancelId);
+    expect((await ledger.get(sale.payment.operation_reference!))?.undoneBy).toBeUndefined();
+    expect(await metricValue('pb_cancels_of_captured_total', { gateway: 'cybs', captured_by: 'sale', outcome: 'refused', reason: 'CAPTURE_REFUNDED' })).toBe(
+      before + 1,
+    );
+  });
+
+  it('refuses it when the cancel names the authorization by its Cybersource id', async () => {
+    const auth = await paid('authorize');
+    await delivered(dependent('capture', auth, { amount: 5000 }));
+    await delivered(dependent('refund', auth, { amount: 100 }));
+    const cancelId = await record(dependent('cancel', auth, { gateway_key: await pspId(auth.payment.operation_reference!) }));
+    await refusedForRefunds(cancelId);
+  });
+
+  it('waits, unsent, while a refund of the capture is in flight, and is refused once it succeeds', async () => {
+    const auth = await paid('authorize');
+    await delivered(dependent('capture', auth, { amount: 5000 }));
+    const refundId = await refundInFlight(auth, 1000);
+    const before = await metricValue('pb_dependents_waiting_total', { gateway: 'cybs', command: 'cancel' });
+    const cancelId = await record(dependent('cancel', auth));
+    const step = await service.deliver(cancelId);
+    expect(step).toMatchObject({ kind: 'wait' });
+    expect(step.kind === 'wait' && step.reason).toContain(refundId);
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect((await ledger.get(cancelId))?.state).toBe('RECEIVED');
+    expect(await metricValue('pb_dependents_waiting_total', { gateway: 'cybs', command: 'cancel' })).toBe(before + 2);
+    const waits = logs.lines.filter((l) => l.includes('cancel waits for refunds of the captured payment') && l.includes(cancelId));
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toContain(refundId);
+    expect((await ledger.interactions(cancelId)).filter((i) => i.event === 'waiting_for_siblings')).toEqual([expect.objectContaining({ siblings: refundId })]);
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    await refusedForRefunds(cancelId);
+  });
+
+  it('voids the capture once the refund it waited for failed (it gave nothing back)', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth, { amount: 5000 }));
+    const refundId = await refundInFlight(auth, 1000);
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    psp.refuseNextRefund = true;
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(captureId)}/voids`]);
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+  });
+
+  it('waits for a refund of a sale in flight the same way', async () => {
+    const sale = await paid('sale');
+    const refundId = await refundInFlight(sale, 1000);
+    const cancelId = await record(dependent('cancel', sale));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    await refusedForRefunds(cancelId);
+  });
+
+  it('a cancel that releases what partial captures left is neither refused nor held by their refunds: it voids nothing', async () => {
+    const auth = await paid('authorize');
+    const authPspId = await pspId(auth.payment.operation_reference!);
+    await delivered(dependent('capture', auth, { amount: 3000 }));
+    await delivered(dependent('refund', auth, { amount: 1000 }));
+    await refundInFlight(auth, 500);
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/payments/${authPspId}/reversals`]);
     expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '20.00', currency: 'USD' }, reason: 'cancel' });
   });
 });

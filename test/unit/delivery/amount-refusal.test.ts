@@ -1,4 +1,4 @@
-import { amountRefusal, capturesInFlight, siblingsAhead } from '../../../src/delivery/operation-context';
+import { amountRefusal, capturesInFlight, refundsInFlight, refundsOfCaptured, siblingsAhead } from '../../../src/delivery/operation-context';
 import { DependentSummary, OperationRecord } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
 import { parseRate } from '../../../src/fx/exact-rate';
@@ -235,5 +235,56 @@ describe('capturesInFlight: a cancel of an authorization with captures in flight
     expect(capturesInFlight(cancel(), auth(), [{ id: 'ref-1', command: 'refund', state: 'SENT', amount: 1000, registered: 2 }])).toBeNull();
     expect(capturesInFlight(cancel(), op('sale', 5000, { state: 'SUCCEEDED' }), [capture('cap-1', 'SENT')])).toBeNull();
     expect(capturesInFlight(op('refund', 1000), auth(), [capture('cap-1', 'SENT')])).toBeNull();
+  });
+});
+
+describe('refundsInFlight and refundsOfCaptured: a cancel that would void what refunds give back', () => {
+  const auth = () => op('authorize', 5000, { state: 'SUCCEEDED' });
+  const sale = () => op('sale', 5000, { state: 'SUCCEEDED' });
+  const cancel = () => op('cancel', 5000, { id: 'can-1' });
+  const capture = (amount = 5000): DependentSummary => ({ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount, registered: 1 });
+  const refund = (id: string, state: DependentSummary['state'], amount = 1000, extra: Partial<DependentSummary> = {}): DependentSummary => ({
+    id,
+    command: 'refund',
+    state,
+    amount,
+    registered: 2,
+    ...extra,
+  });
+
+  it('waits while a refund of the capture it would void (one capture took it all) or of a sale is in flight, naming each with its state', () => {
+    for (const state of ['RECEIVED', 'SENT', 'UNKNOWN', 'PENDING', 'UNRESOLVED'] as const) {
+      const wait = refundsInFlight(cancel(), auth(), [capture(), refund('ref-1', state)]);
+      expect(wait).toMatchObject({ siblings: ['ref-1'], awaiting: 'refunds' });
+      expect(wait?.wait).toContain(`ref-1 ${state}`);
+      expect(refundsInFlight(cancel(), sale(), [refund('ref-1', state)])).toMatchObject({ siblings: ['ref-1'] });
+    }
+  });
+
+  it('does not wait when a refund succeeded already (refused at once), or when they all failed or were undone (the void goes)', () => {
+    expect(refundsInFlight(cancel(), auth(), [capture(), refund('ref-1', 'SUCCEEDED'), refund('ref-2', 'SENT')])).toBeNull();
+    expect(refundsInFlight(cancel(), auth(), [capture(), refund('ref-1', 'FAILED'), refund('ref-2', 'SUCCEEDED', 1000, { undone: true })])).toBeNull();
+  });
+
+  it('does not wait when the cancel voids nothing: nothing captured, a remainder released, several captures (refused), a sale already undone', () => {
+    expect(refundsInFlight(cancel(), auth(), [refund('ref-1', 'SENT')])).toBeNull();
+    expect(refundsInFlight(cancel(), auth(), [capture(3000), refund('ref-1', 'SENT')])).toBeNull();
+    const two: DependentSummary[] = [capture(2000), { ...capture(3000), id: 'cap-2' }, refund('ref-1', 'SENT')];
+    expect(refundsInFlight(cancel(), auth(), two)).toBeNull();
+    expect(refundsInFlight(cancel(), op('sale', 5000, { state: 'SUCCEEDED', undoneBy: 'x' }), [refund('ref-1', 'SENT')])).toBeNull();
+    expect(refundsInFlight(op('refund', 1000), auth(), [capture(), refund('ref-1', 'SENT')])).toBeNull();
+  });
+
+  it('lists the refunds that gave money back or may still, with what is left to refund after them', () => {
+    const dependents = [capture(), refund('ref-1', 'SUCCEEDED', 1500), refund('ref-2', 'SENT', 500), refund('ref-3', 'FAILED', 900)];
+    expect(refundsOfCaptured(cancel(), auth(), dependents)).toEqual({
+      refunds: [
+        { id: 'ref-1', amount: 1500, inFlight: false },
+        { id: 'ref-2', amount: 500, inFlight: true },
+      ],
+      currency: 'EUR',
+      left: 3000,
+    });
+    expect(refundsOfCaptured(cancel(), auth(), [capture(), refund('ref-3', 'FAILED')])).toBeNull();
   });
 });

@@ -94,6 +94,31 @@ describe('Cybersource requests', () => {
       expect(err.details.gatewayCode).toBe('CAPTURE_REFERENCE_MISSING');
     });
 
+    it('refuses, unsent, the void of a sale or of the capture that took it all when refunds give part of it back (the void would return all of it while they stand), naming the field and the refunds', () => {
+      const refunded = { refunds: [{ id: 'op-refund-1', amount: 3000, inFlight: false }], currency: 'USD', left: 7221 };
+      for (const captured of [
+        { by: 'sale' as const, refunded },
+        { ...byCaptures(10221, { id: 'op-capture-1', reference: CAPTURE_ID, amount: 10221 }), refunded },
+      ]) {
+        const err = thrownBy(() => t.buildRequest({ ...ctx('cancel'), captured }, gateway), GatewayError);
+        expect(err.kind).toBe('invalid_request');
+        expect(err.retryable).toBe(false);
+        expect(err.details).toMatchObject({ gatewayCode: 'CAPTURE_REFUNDED', field: 'payment.gateway_key' });
+        expect(err.message).toContain('op-refund-1 3000');
+        expect(err.message).toContain('refund the rest (7221)');
+      }
+      const inFlight = { ...refunded, refunds: [{ id: 'op-refund-2', amount: 100, inFlight: true }] };
+      expect(thrownBy(() => t.buildRequest({ ...ctx('cancel'), captured: { by: 'sale', refunded: inFlight } }, gateway), GatewayError).message).toContain(
+        'op-refund-2 100 in flight',
+      );
+    });
+
+    it('still reverses what partial captures left whatever their refunds: the reversal leaves captured money alone', () => {
+      const refunded = { refunds: [{ id: 'op-refund-1', amount: 1000, inFlight: false }], currency: 'USD', left: 5000 };
+      const captured = { ...byCaptures(10221, { id: 'op-capture-1', reference: CAPTURE_ID, amount: 6000 }), refunded };
+      expect(t.buildRequest({ ...ctx('cancel'), captured }, gateway).path).toBe(`/pts/v2/payments/${PAYMENT_ID}/reversals`);
+    });
+
     it('never lets a capture reference change the path', () => {
       const err = thrownBy(
         () => t.buildRequest({ ...ctx('cancel'), captured: byCaptures(10221, { id: 'c', reference: '..', amount: 10221 }) }, gateway),
