@@ -56,7 +56,14 @@ export async function entriesAfter(redis: RedisClient, key: string, after: Score
   if (count < 1) return [];
   const flat = (await ENTRIES_AFTER_SCRIPT.run(redis, {
     keys: { index: key },
-    args: { score: String(after.score), member: after.id, below: below === undefined ? '' : String(below), count },
+    args: { score: scoreArg(after.score), member: after.id, below: below === undefined ? '' : String(below), count },
   })) as string[];
   return scoredEntries(flat);
+}
+
+/** A score as Redis reads a range bound (an infinite one as `-inf` / `+inf`: the start of a whole set is `-inf`). */
+function scoreArg(score: number): string {
+  if (score === Number.NEGATIVE_INFINITY) return '-inf';
+  if (score === Number.POSITIVE_INFINITY) return '+inf';
+  return String(score);
 }
