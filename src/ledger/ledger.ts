@@ -1067,7 +1067,7 @@ export class Ledger {
     const shards: CreatedPage['shards'] = [];
     let left = Math.max(1, count);
     while (left > 0 && shard < this.shards.length) {
-      const entries = await entriesAfter(this.redis, this.shards[shard].created, { score, id }, left + 1, to);
+      const entries = await entriesAfter(this.redis, this.shards[shard].created, { score, id }, left + 1, `(${to}`);
       const taken = entries.slice(0, left);
       if (taken.length > 0) shards.push({ shard, ids: taken.map((e) => e.id) });
       left -= taken.length;

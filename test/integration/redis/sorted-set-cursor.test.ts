@@ -24,11 +24,11 @@ afterAll(async () => {
 });
 
 /** Every member of `k` read page after page of `size`, each page starting after the last one's last entry. */
-async function walk(k: string, size: number, between: (page: number) => Promise<void> = async () => undefined, below?: number): Promise<string[]> {
+async function walk(k: string, size: number, between: (page: number) => Promise<void> = async () => undefined): Promise<string[]> {
   const out: string[] = [];
   let after = { score: Number.NEGATIVE_INFINITY, id: '' };
   for (let page = 0; ; page += 1) {
-    const entries = await entriesAfter(redis, k, after, size, below);
+    const entries = await entriesAfter(redis, k, after, size);
     out.push(...entries.map((e) => e.id));
     if (entries.length < size) return out;
     after = entries[entries.length - 1];
@@ -55,8 +55,9 @@ describe('entriesAfter', () => {
     expect((await entriesAfter(redis, k, { score: 2, id: 'm9' }, 10)).map((e) => e.id)).toEqual(['m7']);
     expect(await entriesAfter(redis, k, { score: 3, id: 'm7' }, 10)).toEqual([]);
     expect(await entriesAfter(redis, k, { score: 0, id: '' }, 0)).toEqual([]);
-    // Scores come back with the members; `below` is exclusive.
-    expect(await entriesAfter(redis, k, { score: 1, id: 'm1' }, 10, 3)).toEqual([
+    // Scores come back with the members; `max` is read as Redis reads a range's bound.
+    expect((await entriesAfter(redis, k, { score: 1, id: 'm1' }, 10, '3')).map((e) => e.id)).toEqual(['m2', 'm4', 'm6', 'm7']);
+    expect(await entriesAfter(redis, k, { score: 1, id: 'm1' }, 10, '(3')).toEqual([
       { id: 'm2', score: 2 },
       { id: 'm4', score: 2 },
       { id: 'm6', score: 2 },
