@@ -6,6 +6,7 @@ import { counter } from '../metrics/metrics-registry';
 import { scrubJsonText, scrubPayment, scrubStoredCardText } from './customer-data';
 import { OperationKeys } from './key-families';
 import { shardOfOrder } from '../redis/key-layout';
+import { entriesAfter } from '../redis/sorted-set-cursor';
 import { readSnapshots } from './operation-snapshot';
 import { eraseSplitTender } from './split-tender-records';
 import { deadLetterArchiveKeys } from '../ops/dead-letter-store';
@@ -31,9 +32,13 @@ async function eraseDeadLetters(redis: RedisClient, prefix: string, orderId: str
   const archive = deadLetterArchiveKeys(prefix);
   let changed = 0;
   const page = 500;
-  for (let start = 0; ; start += page) {
-    const ids = await redis.zrange(archive.time, start, start + page - 1);
-    if (ids.length === 0) break;
+  // Each page after the last record read (its time and id), not at an offset: the workers' archiving drops the
+  // oldest records past the archive's bound meanwhile, which moved every offset past records never scrubbed.
+  for (let after = { score: Number.NEGATIVE_INFINITY, id: '' }; ;) {
+    const entries = await entriesAfter(redis, archive.time, after, page);
+    if (entries.length === 0) break;
+    after = entries[entries.length - 1];
+    const ids = entries.map((e) => e.id);
     const p = redis.pipeline();
     for (const id of ids) p.hget(archive.record(id), 'record');
     const replies = (await p.exec()) ?? [];

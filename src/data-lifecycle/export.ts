@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { RedisClient } from '../redis/redis-connection';
+import { entriesAfter } from '../redis/sorted-set-cursor';
 import { Payment } from '../contracts/payment-command';
 import { HashDigest } from '../logging/hash-digest';
 import { Logger } from '../logging/logger';
@@ -135,7 +136,7 @@ export function checkedSnapshot(snap: OperationSnapshot, logger?: Logger): { sna
 
 /**
  * Streams the operations created in `[from, to]` to `out`, oldest first, in pages of the creation index
- * (ZRANGEBYSCORE … LIMIT), so memory stays one page whatever the window holds. ndjson: a header line, one
+ * (`entriesAfter`: each after the last operation written), so memory stays one page whatever the window holds. ndjson: a header line, one
  * line per operation (`OperationSnapshot`), an `end` line with the count. csv: a header row, one row per
  * operation (accounting columns, then the snapshot as JSON). Operations come shard by shard
  * (src/redis/key-layout.ts), each shard's by creation time then id, and every object's keys are sorted: the
@@ -163,26 +164,15 @@ export async function exportOperations(redis: RedisClient, prefix: string, out: 
     const unsent = new Map<string, string>();
     const flatUnsent = await redis.zrange(keys.unsentEvents, 0, -1, 'WITHSCORES');
     for (let i = 0; i + 1 < flatUnsent.length; i += 2) unsent.set(flatUnsent[i], flatUnsent[i + 1]);
-    // Cursor: the last score seen and how many ids at that score were already written (ids of one score come
-    // in lexical order, so skipping that many resumes right after the last one).
-    let min = String(options.from);
-    let skip = 0;
+    // Cursor: the last operation written (its creation time and id), its place found by the read itself. A count
+    // of ids already written at that time, as an offset, passed over one never written when retention expired
+    // one of them meanwhile (or an import added one before them).
+    let after = { score: options.from, id: '' };
     for (;;) {
-      const flat = await redis.zrangebyscore(keys.created, min, String(options.to), 'WITHSCORES', 'LIMIT', skip, pageSize);
-      if (flat.length === 0) break;
-      const ids: string[] = [];
-      let lastScore = '';
-      let sameScore = 0;
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        ids.push(flat[i]);
-        if (flat[i + 1] === lastScore) sameScore += 1;
-        else {
-          lastScore = flat[i + 1];
-          sameScore = 1;
-        }
-      }
-      skip = lastScore === min ? skip + sameScore : sameScore;
-      min = lastScore;
+      const entries = await entriesAfter(redis, keys.created, after, pageSize, String(options.to));
+      if (entries.length === 0) break;
+      after = entries[entries.length - 1];
+      const ids = entries.map((e) => e.id);
       let chunk = '';
       let written = 0;
       for (const raw of await readSnapshots(redis, keys, ids, unsent)) {

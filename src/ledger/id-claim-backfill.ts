@@ -2,6 +2,7 @@ import { counter } from '../metrics/metrics-registry';
 import { CLAIM_KEY_SCRIPT } from '../redis/key-claim';
 import { ALL_SHARDS, ShardKeys, shardKeysOf, shardOfAnchor } from '../redis/key-layout';
 import { RedisClient } from '../redis/redis-connection';
+import { entriesAfter } from '../redis/sorted-set-cursor';
 import { ID_CLAIM_TTL_S } from './ledger';
 
 const backfilled = counter(
@@ -83,24 +84,15 @@ export async function walkCreatedSince(
   batch: number,
   visit: (page: Array<{ id: string; createdAt: number }>) => Promise<void>,
 ): Promise<void> {
-  // A cursor on the creation time, not an offset: retention deleting older entries meanwhile would shift
-  // offsets past entries not yet read. Ids at the cursor's own time are read again and skipped once seen.
-  let from = since;
-  let seenAtFrom = new Set<string>();
+  // A cursor on the last entry read (its creation time, then its id), not an offset: retention deleting entries
+  // before it meanwhile (older ones, or one of its own time already read) would shift offsets past entries
+  // not yet read.
+  let after = { score: since, id: '' };
   for (;;) {
-    const raw = await redis.zrangebyscore(keys.created, from, '+inf', 'WITHSCORES', 'LIMIT', seenAtFrom.size, batch);
-    if (raw.length === 0) break;
-    const last = Number(raw[raw.length - 1]);
-    const seenAtLast = last === from ? seenAtFrom : new Set<string>();
-    const page: Array<{ id: string; createdAt: number }> = [];
-    for (let i = 0; i < raw.length; i += 2) {
-      const createdAt = Number(raw[i + 1]);
-      if (createdAt === last) seenAtLast.add(raw[i]);
-      page.push({ id: raw[i], createdAt });
-    }
-    await visit(page);
-    if (raw.length < batch * 2) break;
-    from = last;
-    seenAtFrom = seenAtLast;
+    const entries = await entriesAfter(redis, keys.created, after, batch);
+    if (entries.length === 0) break;
+    await visit(entries.map((e) => ({ id: e.id, createdAt: e.score })));
+    if (entries.length < batch) break;
+    after = entries[entries.length - 1];
   }
 }

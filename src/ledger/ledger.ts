@@ -7,6 +7,7 @@ import { redact } from '../logging/redact';
 import { ShardKeys, ShardMemo, probeShard, shardKeysOf, shardMemoOf, shardOfAnchor, shardOfOrder, shardOfPayment } from '../redis/key-layout';
 import { scoredEntries } from '../redis/scored-entries';
 import { getEach, lowestAcrossKeys } from '../redis/shard-probe';
+import { entriesAfter } from '../redis/sorted-set-cursor';
 import { AUTHORIZATION_VIEW_SCRIPT, CLOSE_AUTHORIZATION_SCRIPT, DEPENDENTS_SCRIPT, followToAuthorization } from './authorization-by-reference';
 import { commandDigest } from './command-digest';
 import {
@@ -115,11 +116,25 @@ export interface DependentSummary {
   gatewayReference?: string;
 }
 
-/** One shard's part of a window of creation times (`Ledger.createdRanks`): its creation index ranks [start, end). */
-export interface ShardRanks {
+/**
+ * Where a walk through the operations created in a window stands (`Ledger.createdPage`): the shard it reads
+ * (shards in order, 0 first; past the last one the walk is over) and the place in that shard's creation index
+ * it goes on after (the last operation read and its creation time; `id: ''` with the window's start: none yet).
+ */
+export interface CreatedCursor {
   shard: number;
-  start: number;
-  end: number;
+  score: number;
+  id: string;
+}
+
+/** One page of a walk through a window's operations (`Ledger.createdPage`). */
+export interface CreatedPage {
+  /** The ids read, by shard, each shard's oldest first (shards without any left out). */
+  shards: { shard: number; ids: string[] }[];
+  /** Where the next page starts. */
+  next: CreatedCursor;
+  /** Every shard is read to the window's end: there is no next page. */
+  done: boolean;
 }
 
 /** What `Ledger.locateMany` looks up. */
@@ -1032,27 +1047,34 @@ export class Ledger {
     return newest.map((e) => e.id);
   }
 
-  /**
-   * Each shard's part of the operations created at `from` ≤ t < `to` (epoch ms): their ranks [start, end) in
-   * the shard's creation index, oldest first (two ZCOUNTs per shard, all sent together). With
-   * `createdAtRanks`, a window is paged through by rank: bounded pages, no SCAN of the keyspace.
-   */
-  async createdRanks(from: number, to: number): Promise<ShardRanks[]> {
-    return Promise.all(
-      this.shards.map(async (keys) => {
-        const [start, end] = await Promise.all([this.redis.zcount(keys.created, '-inf', `(${from}`), this.redis.zcount(keys.created, '-inf', `(${to}`)]);
-        return { shard: keys.shard, start, end };
-      }),
-    );
+  /** How many operations were created at `from` ≤ t < `to` (epoch ms), over every shard (one ZCOUNT each, sent together). */
+  async countCreatedBetween(from: number, to: number): Promise<number> {
+    const counts = await Promise.all(this.shards.map((keys) => this.redis.zcount(keys.created, String(from), `(${to}`)));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /**
-   * The ids at ranks [start, end) of shard `shard`'s creation index, oldest first (one ZRANGE; none for an empty
-   * range, whose stop of `end - 1` = -1 would otherwise be read as the index's last rank).
+   * The next `count` (at least 1) operations created at `from` ≤ t < `to` (epoch ms) after `cursor` (none: the
+   * window's start), shard after shard, each shard's in creation order (its index's: time, then id), and where
+   * the page after starts. Each shard read is one script over its creation index (`entriesAfter`), which finds
+   * the cursor's place by its time and id as it reads: an operation removed before it (retention) or written
+   * with an earlier time meanwhile (an import, a creating worker's slower clock) moves nothing, so no operation
+   * the window held when the walk began is passed over, as pages by rank would. One more entry is asked than
+   * needed, so a shard read to its end is seen to be without a second read.
    */
-  async createdAtRanks(shard: number, start: number, end: number): Promise<string[]> {
-    if (end <= start) return [];
-    return this.redis.zrange(this.shards[shard].created, start, end - 1);
+  async createdPage(from: number, to: number, cursor: CreatedCursor | undefined, count: number): Promise<CreatedPage> {
+    let { shard, score, id } = cursor ?? { shard: 0, score: from, id: '' };
+    const shards: CreatedPage['shards'] = [];
+    let left = Math.max(1, count);
+    while (left > 0 && shard < this.shards.length) {
+      const entries = await entriesAfter(this.redis, this.shards[shard].created, { score, id }, left + 1, `(${to}`);
+      const taken = entries.slice(0, left);
+      if (taken.length > 0) shards.push({ shard, ids: taken.map((e) => e.id) });
+      left -= taken.length;
+      if (entries.length > taken.length) ({ score, id } = taken[taken.length - 1]);
+      else ({ shard, score, id } = { shard: shard + 1, score: from, id: '' });
+    }
+    return { shards, next: { shard, score, id }, done: shard >= this.shards.length };
   }
 
   /**

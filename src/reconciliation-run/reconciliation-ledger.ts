@@ -1,7 +1,7 @@
 import { RedisClient } from '../redis/redis-connection';
 import { isAdjustmentKind } from '../adjustments/adjustment';
 import { RECONCILED_LINE_FIELD } from '../adjustments/adjustment-store';
-import { Ledger, OperationRecord, ShardRanks } from '../ledger/ledger';
+import { CreatedCursor, Ledger, OperationRecord } from '../ledger/ledger';
 import { decodeFields, hashNamesOf } from '../ledger/record-fields';
 import { gatewayOf } from '../ledger/routing-record';
 import {
@@ -67,13 +67,12 @@ interface Wanted {
  * The ledger as reconciliation reads it, a page at a time and never on the hot path, through `Ledger`'s reads
  * (which name the ledger's keys): the operations a page of PSP lines names (by operation id, PSP reference,
  * order), in a few rounds of one pipeline or script per ledger shard; and the operations created in a window
- * (each shard's creation index, by rank: bounded pages, constant memory, no SCAN of the keyspace). The run's
- * own seen set is reconciliation's key (reconciliation-run-state.ts), read here directly.
+ * (each shard's creation index, a page after the last operation read: bounded pages, constant memory, no SCAN
+ * of the keyspace). The run's own seen set is reconciliation's key (reconciliation-run-state.ts), read here
+ * directly.
  */
 export class ReconciliationLedger {
   private readonly ledger: Ledger;
-  /** Each shard's ranks of the window `windowRanks` read last (the ledger phase pages through them). */
-  private ranges: ShardRanks[] = [];
 
   constructor(
     private readonly redis: RedisClient,
@@ -242,46 +241,43 @@ export class ReconciliationLedger {
     return { known, counts };
   }
 
-  /**
-   * How many operations (of every gateway) were created in the window, as ranks [start, end) of the
-   * shards' creation indexes laid end to end (shard 0's part first): `unseenAtRanks` pages through them.
-   */
-  async windowRanks(window: ReconciliationWindow): Promise<{ start: number; end: number }> {
-    const ranges = await this.ledger.createdRanks(window.from, window.to);
-    this.ranges = ranges;
-    return { start: 0, end: ranges.reduce((sum, r) => sum + (r.end - r.start), 0) };
+  /** How many operations (of every gateway) were created in the window: what the ledger phase reads (its progress). */
+  async windowSize(window: ReconciliationWindow): Promise<number> {
+    return this.ledger.countCreatedBetween(window.from, window.to);
   }
 
   /**
-   * The operations of this gateway among those at ranks [from, to) of the window `windowRanks` read that no
-   * PSP line was matched to (not in the run's seen set): the only ones the ledger phase judges. Per shard
-   * the page touches: the ids, their seen marks, then only the unseen operations, so a window the PSP
-   * covered line for line loads (and decodes) nothing more.
+   * The next `count` operations (of every gateway) created in the window after `cursor` (none: from its start),
+   * and, of those, the ones of this gateway that no PSP line was matched to (not in the run's seen set): the only
+   * ones the ledger phase judges. The cursor is a place in each shard's creation index (`Ledger.createdPage`),
+   * not a rank, so retention purging older operations during the run, or an operation written with an earlier
+   * creation time, makes no page pass over one. Per shard the page touches: the ids, their seen marks, then
+   * only the unseen operations, so a window the PSP covered line for line loads (and decodes) nothing more.
+   * `read`: the operations of the window the page read; `done`: none is left after `next`.
    */
-  async unseenAtRanks(from: number, to: number, seenKey: string): Promise<ReconciledOperation[]> {
-    if (to <= from) return [];
+  async unseenPage(
+    window: ReconciliationWindow,
+    cursor: CreatedCursor | undefined,
+    count: number,
+    seenKey: string,
+  ): Promise<{ ops: ReconciledOperation[]; read: number; next: CreatedCursor; done: boolean }> {
+    const page = await this.ledger.createdPage(window.from, window.to, cursor, count);
     const out: ReconciledOperation[] = [];
-    let offset = 0;
-    for (const range of this.ranges) {
-      const size = range.end - range.start;
-      const lo = Math.max(from, offset);
-      const hi = Math.min(to, offset + size);
-      offset += size;
-      if (hi <= lo) continue;
-      const ids = await this.ledger.createdAtRanks(range.shard, range.start + (lo - (offset - size)), range.start + (hi - (offset - size)));
-      if (ids.length === 0) continue;
+    let read = 0;
+    for (const { shard, ids } of page.shards) {
+      read += ids.length;
       const seen = await this.redis.smismember(seenKey, ...ids);
       const unseen = ids.filter((_id, n) => seen[n] !== 1);
       if (unseen.length === 0) continue;
-      const rows = await this.ledger.fieldsInShard(range.shard, unseen, FIELD_NAMES);
+      const rows = await this.ledger.fieldsInShard(shard, unseen, FIELD_NAMES);
       unseen.forEach((id, n) => {
         const op = decodeFields(RECONCILED_FIELDS, rows[n] ?? []);
         if (!op || !op.payment) return;
         if (gatewayOf(op) !== this.gateway) return;
-        this.ledger.remember(id, range.shard);
+        this.ledger.remember(id, shard);
         out.push(op);
       });
     }
-    return out;
+    return { ops: out, read, next: page.next, done: page.done };
   }
 }

@@ -28,6 +28,17 @@ export const reconciliationMarkHeld = counter(
   ['gateway'],
 );
 
+/**
+ * Operations created in a run's window that its ledger phase read from the creation indexes (every gateway's: the
+ * indexes hold them all; those of the run's gateway no PSP line named are then judged `missing_at_psp` or not). A run
+ * reads each once, paged by place rather than rank, so retention purging older operations meanwhile skips none.
+ */
+export const reconciliationLedgerRead = counter(
+  'pb_reconciliation_ledger_operations_read_total',
+  "Operations created in a reconciliation run's window that its ledger phase read (every gateway's), by the run's gateway",
+  ['gateway'],
+);
+
 /** What reconciliation did about them: adjusted, settled, would_apply (dry run), report (left to a person). */
 export const reconciliationActions = counter(
   'pb_reconciliation_actions_total',

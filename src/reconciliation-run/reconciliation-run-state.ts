@@ -2,6 +2,7 @@ import { RedisClient } from '../redis/redis-connection';
 import { RECONCILIATION_CLASSES, ReconciliationClass } from '../reconciliation/reconciliation-class';
 import type { ReconciliationWindow, UnreadablePspLine } from '../reconciliation/psp-record';
 import type { ReconciledMarkOutcome } from '../ledger/reconciled-mark';
+import type { CreatedCursor } from '../ledger/ledger';
 
 /** Unreadable lines a run keeps for its report (the first ones; all are counted). */
 export const UNREADABLE_LINES_KEPT = 1000;
@@ -26,7 +27,12 @@ export interface StoredRun {
   phase: RunPhase;
   /** The reader's cursor after the last page committed (absent: from the window's start). */
   cursor?: string;
-  /** The ledger phase's next rank in the creation index. */
+  /** Where the ledger phase goes on: the place in the creation indexes after the last page committed. */
+  ledgerCursor?: CreatedCursor;
+  /**
+   * An older release's ledger phase position, a rank in the creation indexes (and no `ledgerCursor`): not
+   * trusted (retention may have shifted it since), so that phase is read again from the window's start.
+   */
   ledgerRank?: number;
   startedAt?: number;
   finishedAt?: number;
@@ -49,7 +55,7 @@ export interface StoredRun {
 export interface PageDelta {
   phase: RunPhase;
   cursor?: string;
-  ledgerRank?: number;
+  ledgerCursor?: CreatedCursor;
   lines: number;
   classes: Partial<Record<ReconciliationClass, number>>;
   adjusted: number;
@@ -68,7 +74,7 @@ export interface PageDelta {
 /**
  * A run's resumable state in Redis, one per gateway and window (a dry run has its own, started afresh
  * each time):
- *   P recon:run:{<gateway>:<from>:<to>[:dry]}        hash: status, phase, cursor, ledger rank, totals
+ *   P recon:run:{<gateway>:<from>:<to>[:dry]}        hash: status, phase, cursor, ledger cursor, totals
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:seen   set: operation ids a PSP line was matched to
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:lock   the running invocation's lock
  *   P recon:run:{<gateway>:<from>:<to>[:dry]}:unreadable  list: the first lines the reader could not read (JSON)
@@ -127,10 +133,12 @@ export class ReconciliationRunState {
           .filter(([k]) => k.startsWith(prefix))
           .map(([k, v]) => [k.slice(prefix.length), Number(v)]),
       );
+    const ledgerCursor = ledgerCursorOf(h.ledger_cursor);
     return {
       status: h.status === 'running' || h.status === 'done' ? h.status : 'new',
       phase: h.phase === 'ledger' ? 'ledger' : 'psp',
       ...(h.cursor ? { cursor: h.cursor } : {}),
+      ...(ledgerCursor ? { ledgerCursor } : {}),
       ...(h.ledger_rank !== undefined ? { ledgerRank: Number(h.ledger_rank) } : {}),
       ...(h.started_at ? { startedAt: Number(h.started_at) } : {}),
       ...(h.finished_at ? { finishedAt: Number(h.finished_at) } : {}),
@@ -172,7 +180,7 @@ export class ReconciliationRunState {
   }
 
   /**
-   * Commits one page: its cursor (or ledger rank) and its totals, atomically; with `lock`, the run's lock
+   * Commits one page: its cursor (or ledger cursor) and its totals, atomically; with `lock`, the run's lock
    * is refreshed in the same round trip (the keys share the run's hash tag).
    */
   async commit(delta: PageDelta, lock?: { token: string; ms: number }): Promise<void> {
@@ -180,7 +188,7 @@ export class ReconciliationRunState {
     if (lock) m.eval(REFRESH_LOCK, 1, `${this.key}:lock`, lock.token, lock.ms);
     m.hset(this.key, 'phase', delta.phase);
     if (delta.cursor !== undefined) m.hset(this.key, 'cursor', delta.cursor);
-    if (delta.ledgerRank !== undefined) m.hset(this.key, 'ledger_rank', String(delta.ledgerRank));
+    if (delta.ledgerCursor !== undefined) m.hset(this.key, 'ledger_cursor', JSON.stringify(delta.ledgerCursor));
     if (delta.lines) m.hincrby(this.key, 'lines', delta.lines);
     for (const [c, n] of Object.entries(delta.classes)) if (n) m.hincrby(this.key, `class:${c}`, n);
     if (delta.adjusted) m.hincrby(this.key, 'adjusted', delta.adjusted);
@@ -222,4 +230,17 @@ export class ReconciliationRunState {
 
 function isMarkOutcome(value: string | undefined): value is ReconciledMarkOutcome {
   return value === 'moved' || value === 'covered' || value === 'gap' || value === 'held';
+}
+
+/** A stored ledger cursor (`ledger_cursor`, JSON), or undefined when absent or not one. */
+function ledgerCursorOf(raw: string | undefined): CreatedCursor | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    const c = JSON.parse(raw) as Partial<CreatedCursor>;
+    return Number.isSafeInteger(c.shard) && typeof c.score === 'number' && Number.isFinite(c.score) && typeof c.id === 'string'
+      ? { shard: c.shard as number, score: c.score, id: c.id }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

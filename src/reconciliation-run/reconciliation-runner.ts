@@ -19,6 +19,7 @@ import {
   reconciliationAdjustmentTies,
   reconciliationDuration,
   reconciliationLastSuccess,
+  reconciliationLedgerRead,
   reconciliationLines,
   reconciliationMarkHeld,
   reconciliationUndoneLines,
@@ -75,7 +76,7 @@ export interface ReconciliationRunOptions {
 }
 
 /** A run's result: totals over every invocation of the run (a resumed run includes what earlier ones did). */
-export interface ReconciliationSummary extends Omit<StoredRun, 'status' | 'phase' | 'cursor' | 'ledgerRank'> {
+export interface ReconciliationSummary extends Omit<StoredRun, 'status' | 'phase' | 'cursor' | 'ledgerCursor' | 'ledgerRank'> {
   gateway: string;
   window: ReconciliationWindow;
   dryRun: boolean;
@@ -157,7 +158,7 @@ export class ReconciliationRunner {
     const token = randomBytes(8).toString('hex');
     const summarize = async (result: ReconciliationSummary['result'], resumed: boolean): Promise<ReconciliationSummary> => {
       const stored = await state.load();
-      const { status: _s, phase: _p, cursor: _c, ledgerRank: _r, ...totals } = stored;
+      const { status: _s, phase: _p, cursor: _c, ledgerCursor: _l, ledgerRank: _r, ...totals } = stored;
       return {
         ...totals,
         gateway: deps.gateway,
@@ -193,6 +194,8 @@ export class ReconciliationRunner {
       // run, which stores nothing, by later pages'). Late facts a webhook recorded first only: a few entries.
       const ties = new Map<string, string>();
       let judged = 0;
+      // Operations of the window the ledger phase read in this invocation (every gateway's: the creation index holds them all).
+      let ledgerRead = 0;
       if (stored.phase === 'psp') {
         for await (const page of readAhead(deps.reader.read(window, stored.cursor))) {
           const delta = await this.pspPage(page.records, state.seenKey, dryRun, options.sink, logged, ties);
@@ -216,20 +219,31 @@ export class ReconciliationRunner {
         }
       }
       if (result === 'done') {
-        const ranks = await this.ledger.windowRanks(window);
+        const total = await this.ledger.windowSize(window);
         const size = deps.ledgerPageSize ?? 500;
-        let rank = Math.max(ranks.start, stored.phase === 'ledger' ? (stored.ledgerRank ?? ranks.start) : ranks.start);
-        await state.commit({ ...emptyDelta('ledger'), ledgerRank: rank });
-        while (rank < ranks.end) {
-          const next = Math.min(ranks.end, rank + size);
-          const delta = await this.ledgerPage(await this.ledger.unseenAtRanks(rank, next, state.seenKey), window, options.sink, logged);
-          delta.ledgerRank = next;
+        let cursor = stored.phase === 'ledger' ? stored.ledgerCursor : undefined;
+        if (stored.phase === 'ledger' && !cursor && stored.ledgerRank !== undefined) {
+          deps.logger.info("reconciliation ledger phase read again from the window's start: an older release stored its position as a rank", {
+            ...log,
+            ledger_rank: stored.ledgerRank,
+          });
+        }
+        cursor ??= { shard: 0, score: window.from, id: '' };
+        await state.commit({ ...emptyDelta('ledger'), ledgerCursor: cursor });
+        // Paged by place, not by rank (`unseenPage`), until every shard is read to the window's end. The count
+        // above only measures progress: a window empty when counted has no page to read.
+        for (let done = total === 0; !done;) {
+          const page = await this.ledger.unseenPage(window, cursor, size, state.seenKey);
+          const delta = await this.ledgerPage(page.ops, window, options.sink, logged);
+          delta.ledgerCursor = page.next;
           if (!dryRun) await this.holdFromExpiry(delta.held);
           await state.commit(delta, { token, ms: LOCK_MS });
-          rank = next;
+          reconciliationLedgerRead.inc({ gateway: deps.gateway }, page.read);
+          ({ next: cursor, done } = page);
+          ledgerRead += page.read;
           judged += delta.lines;
-          options.onProgress?.({ phase: 'ledger', judged, fraction: 0.9 + (0.1 * (rank - ranks.start)) / Math.max(1, ranks.end - ranks.start) });
-          if (options.signal?.aborted && rank < ranks.end) {
+          options.onProgress?.({ phase: 'ledger', judged, fraction: 0.9 + 0.1 * Math.min(1, ledgerRead / Math.max(1, total)) });
+          if (options.signal?.aborted && !done) {
             result = 'stopped';
             break;
           }
@@ -255,6 +269,7 @@ export class ReconciliationRunner {
         settled: summary.settled,
         would_apply: summary.wouldApply,
         unreadable: summary.unreadable,
+        ledger_operations_read: ledgerRead,
         ...(summary.mark ? { mark: summary.mark.outcome } : {}),
         duration_ms: Math.round(summary.durationMs),
       };

@@ -9,6 +9,9 @@ import { SeededLedger, seedLedger } from '../../support/ledger-scenario';
 import { testConfig } from '../../support/test-config';
 import { unlinkMatching } from '../../../src/redis/key-scan';
 import { deadLetterArchiveKeys } from '../../../src/ops/dead-letter-store';
+import { eraseOrder } from '../../../src/data-lifecycle/erasure';
+import { RedisClient } from '../../../src/redis/redis-connection';
+import { testNamespace } from '../../support/test-config';
 import { channelCommand } from '../../support/fixtures';
 
 let ctx: OpsContext;
@@ -143,5 +146,56 @@ describe('payment-bridge erase --order', () => {
     const run = io();
     expect(await dataErase(ctx, run.io, { order: 'NO-SUCH-ORDER' })).toBe(1);
     expect(run.text()).toMatch(/no operations for order NO-SUCH-ORDER/);
+  });
+});
+
+describe("erasure of an order's dead letters", () => {
+  it('scrubs every one though the workers drop the oldest archived records while it reads the archive', async () => {
+    const prefix = `${testNamespace()}:`;
+    const archive = deadLetterArchiveKeys(prefix);
+    const order = 'ORD-ERASE-ARCHIVE';
+    const record = (id: string, orderId: string) =>
+      JSON.stringify({ id, orderId, amount: 500, body: JSON.stringify({ payment: { order_id: orderId, custom_attributes: { email: 'ada@example.com' } } }) });
+    // A page (500) of other orders' records, then the order's five, then five more: one slot, one pipeline.
+    const ids = Array.from({ length: 510 }, (_, i) => `dl-${String(i).padStart(24, '0')}`);
+    const mine = ids.slice(500, 505);
+    const p = ctx.redis.pipeline();
+    ids.forEach((id, i) => {
+      p.hset(archive.record(id), 'record', record(id, mine.includes(id) ? order : `OTHER-${i}`), 'replays', '0');
+      p.zadd(archive.time, 1_700_000_000_000 + i, id);
+    });
+    await p.exec();
+    // The erasure's connection: before its second read of the archive's time index, the archive drops its five
+    // oldest records past its bound, as a worker's archiving pass does (`DeadLetterStore.trim`).
+    let reads = 0;
+    const trimmed = ids.slice(0, 5);
+    const connection = new Proxy(ctx.redis, {
+      get(target, name, receiver) {
+        if (name !== 'sendCommand') return Reflect.get(target, name, receiver) as unknown;
+        return (command: { name: string; args: unknown[] }, ...rest: unknown[]) => {
+          // (An EVAL is the same read again, after a NOSCRIPT.)
+          if (command.name !== 'eval' && command.args.includes(archive.time) && (reads += 1) === 2) {
+            return (async () => {
+              const drop = target.pipeline();
+              for (const id of trimmed) drop.del(archive.record(id)).zrem(archive.time, id).zrem(archive.impact, id);
+              await drop.exec();
+              return (target.sendCommand as (...a: unknown[]) => unknown).call(receiver, command, ...rest);
+            })();
+          }
+          return (target.sendCommand as (...a: unknown[]) => unknown).call(receiver, command, ...rest);
+        };
+      },
+    }) as RedisClient;
+    try {
+      const summary = await eraseOrder(connection, prefix, order);
+
+      expect(reads).toBeGreaterThanOrEqual(2);
+      expect(await ctx.redis.zcard(archive.time)).toBe(505);
+      expect(summary.deadLetters).toBe(mine.length);
+      for (const id of mine) expect(await ctx.redis.hget(archive.record(id), 'record')).not.toMatch(PERSONAL);
+      expect(await ctx.redis.hget(archive.record(ids[505]), 'record')).toMatch(/ada@example\.com/);
+    } finally {
+      await unlinkMatching(ctx.redis, `${prefix}*`);
+    }
   });
 });

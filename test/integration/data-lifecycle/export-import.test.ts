@@ -217,4 +217,47 @@ describe('export → import → export', () => {
       /line \d+: references\[0\] needs a key and an integer expires_at/,
     );
   });
+
+  it('exports every operation of one creation time though retention expires one already written while it pages', async () => {
+    const prefix = freshPrefix();
+    const ledger = new Ledger(redis, prefix);
+    const order = 'ORD-EXPORT-TIES';
+    const at = 1_650_000_000_000;
+    // Three of one time in one shard: the index orders them by id.
+    const ids = ['op-ties-a', 'op-ties-b', 'op-ties-c'];
+    for (const id of ids) {
+      await ledger.create(
+        id,
+        {
+          version: 1,
+          command: 'sale',
+          channel: 'bus',
+          received_at: '2022-04-15T05:20:00.000Z',
+          payment: { gateway: 'simulator', gateway_account: 'acme-eu', gateway_key: `tok-${id}`, amount: 100, currency: 'EUR', order_id: order },
+        },
+        at,
+      );
+    }
+    const created = new ShardKeys(prefix, shardOfOrder(order)).created;
+    const chunks: string[] = [];
+    // One operation a page; each page's chunk is taken (the export waits for it) only after, for the first
+    // operation's, retention has expired that operation from the creation index.
+    const out = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _enc, done) {
+        const text = chunk.toString('utf8');
+        chunks.push(text);
+        if (!text.includes('"id":"op-ties-a"')) return done();
+        redis.zrem(created, 'op-ties-a').then(() => done(), done);
+      },
+    });
+    const summary = await exportOperations(redis, prefix, out, { from: at, to: at, pageSize: 1 });
+    expect(summary.operations).toBe(3);
+    const exported = chunks
+      .flatMap((c) => c.split('\n'))
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { type?: string; id?: string })
+      .flatMap((line) => (line.type !== 'header' && line.type !== 'end' && line.id ? [line.id] : []));
+    expect(exported).toEqual(ids);
+  });
 });

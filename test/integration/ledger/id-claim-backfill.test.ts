@@ -4,7 +4,7 @@
  * reported and left alone; the run is marked done.
  */
 import { PaymentCommand } from '../../../src/contracts/payment-command';
-import { backfillIdClaims, idClaimBackfillMarker } from '../../../src/ledger/id-claim-backfill';
+import { backfillIdClaims, idClaimBackfillMarker, walkCreatedSince } from '../../../src/ledger/id-claim-backfill';
 import { ID_CLAIM_TTL_S, Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { shardOfAnchor, shardOfPayment } from '../../../src/redis/key-layout';
@@ -102,6 +102,25 @@ describe('the id claim backfill', () => {
     expect(report.claimed).toBeGreaterThanOrEqual(7);
     for (const id of ids) expect(await redis.get(claimKey(id))).toBe(String(shardOfPayment(command('ORD-BF-TIES').payment)));
     await redis.del(idClaimBackfillMarker(prefix));
+  });
+
+  it('reads every operation once though retention deletes one already read, of the same creation time, between pages', async () => {
+    const at = Date.now() - 5 * DAY_MS;
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      seq += 1;
+      const id = `op-backfill-purged-${seq}`;
+      await ledger.create(id, command('ORD-BF-PURGED'), at);
+      ids.push(id);
+    }
+    const keys = ledger.keysOf(shardOfAnchor('ORD-BF-PURGED'));
+    const read: string[] = [];
+    await walkCreatedSince(redis, keys, at, 2, async (page) => {
+      // The first page's first operation expires before the second page is read.
+      if (read.length === 0) await redis.zrem(keys.created, page[0].id);
+      read.push(...page.map((p) => p.id));
+    });
+    expect(read.filter((id) => id.startsWith('op-backfill-purged-'))).toEqual([...ids].sort());
   });
 
   it('reports an id another shard already claims and leaves that claim; an id with its own claim is counted present; a second run is skipped', async () => {
