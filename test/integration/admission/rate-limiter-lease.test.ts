@@ -30,11 +30,16 @@ describe('RateLimiter with a lease (the worker)', () => {
     redis.disconnect();
   });
 
-  /** A limiter whose web channel allows `burst` at once and refills 1 a second (nothing refills during a test). */
+  /**
+   * A limiter whose web channel allows `burst` at once and refills 1 a second (nothing refills during a test),
+   * on a clock that stands still: on a loaded machine a test's takes can outlast a 200 ms lease, which by
+   * design halves the next one and would make the counts below depend on the machine's speed.
+   */
   function limiter(burst: number, lease: number): { limiter: RateLimiter; config: Config } {
     const config = testConfig({ 'rate_limits.by_channel': { web: { per_s: 1, burst } }, 'rate_limits.lease_tokens': lease });
     configs.push(config);
-    return { limiter: new RateLimiter({ config, redis, logger: captureLogger('error').logger, where: 'consumer', lease }), config };
+    const now = (): number => 1_000_000;
+    return { limiter: new RateLimiter({ config, redis, logger: captureLogger('error').logger, where: 'consumer', lease, now }), config };
   }
 
   async function channelTokensLeft(config: Config): Promise<number> {
