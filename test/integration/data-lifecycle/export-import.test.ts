@@ -13,7 +13,7 @@ import { metricValue } from '../../../src/metrics/metrics-registry';
 import { SeededLedger, seedLedger } from '../../support/ledger-scenario';
 import { testConfig, testNamespace } from '../../support/test-config';
 import { testRedis } from '../../support/test-redis';
-import { unlinkMatching } from '../../../src/redis/key-scan';
+import { keysMatching, unlinkMatching } from '../../../src/redis/key-scan';
 
 const config = testConfig();
 const source = config.redis.keyPrefix;
@@ -125,7 +125,7 @@ describe('export → import → export', () => {
   it('writes the hash-tagged layout: every ledger key of an import is in its payment shard, the order all in one slot', async () => {
     const target = freshPrefix();
     await importOperations(redis, target, Readable.from([await exportText(source)]));
-    const written = await redis.keys(`${target}*`);
+    const written = await keysMatching(redis, `${target}*`);
     expect(written.length).toBeGreaterThan(10);
     // Every key the import wrote is a shard key; the seeded order's keys all hash to its shard's one slot.
     expect(written.filter((k) => !k.startsWith(`${target}{s:`))).toEqual([]);
@@ -141,7 +141,7 @@ describe('export → import → export', () => {
     const target = freshPrefix();
     await redis.zadd(`${target}ops:created`, 1, 'op-old');
     await expect(importOperations(redis, target, Readable.from([await exportText(source)]))).rejects.toBeInstanceOf(NamespaceNotEmptyError);
-    expect(await redis.keys(`${target}{s:*`)).toEqual([]);
+    expect(await keysMatching(redis, `${target}{s:*`)).toEqual([]);
   });
 
   it('says an export without its end line is incomplete (truncated file)', async () => {
