@@ -223,7 +223,7 @@ export class ReconciliationRunner {
         const size = deps.ledgerPageSize ?? 500;
         let cursor = stored.phase === 'ledger' ? stored.ledgerCursor : undefined;
         if (stored.phase === 'ledger' && !cursor && stored.ledgerRank !== undefined) {
-          deps.logger.info("reconciliation ledger phase read again from the window's start: an older release stored its position as a rank", {
+          deps.logger.info("reconciliation ledger phase read again from the window's start: an older release stored its position as a rank; this run's summary counts the ledger lines of its pages read before again", {
             ...log,
             ledger_rank: stored.ledgerRank,
           });
