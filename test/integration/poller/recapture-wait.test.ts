@@ -331,6 +331,30 @@ describe('the wait of a held re-capture for the capture failure it follows', () 
     ).toBe(true);
   });
 
+  it('retention keeps an operation in either index, in the step that would delete it: no index entry is left behind', async () => {
+    const due = await heldSince(Date.now());
+    const surfaced = await heldSince(Date.now() - WAIT_MS - 5_000);
+    expect((await store.surfaceHeldRecapture(await entryOf(surfaced.id), WAIT_MS)).outcome).toBe('surfaced');
+    // The sweep's snapshot sees the surfaced one too (it would archive it otherwise).
+    const shard = (await shardOfOperation(redis, config.redis.keyPrefix, surfaced.id))!;
+    const [snapshot] = await readSnapshots(redis, operationKeysOf(config.redis.keyPrefix)[shard], [surfaced.id], new Map());
+    expect(snapshot.indexes.recaptures_held).toBe(String(surfaced.heldAt));
+    // A re-capture held after the sweep read the operation: the expiry itself keeps it.
+    const none = { events: [], adjustments: [], refs: [], payment: [] };
+    for (const one of [due, surfaced]) {
+      expect(await ledger.expireTerminal(one.id, Date.now() + 60_000, none, { orderKey: '', requireReconciled: false })).toEqual({
+        expired: false,
+        kept: 'recapture_awaiting_failure',
+      });
+      expect(await ledger.get(one.id)).not.toBeNull();
+      expect(await inIndex(one.id)).toBe(true);
+    }
+    // Once dismissed (settled with the PSP), it expires like any other.
+    await dismissHeldRecaptures({ config, redis, audit: silentAudit() }, [surfaced.id], 'operator@test');
+    expect(await ledger.expireTerminal(surfaced.id, Date.now() + 60_000, none, { orderKey: '', requireReconciled: false })).toEqual({ expired: true });
+    expect(await inIndex(surfaced.id)).toBe(false);
+  });
+
   it('an export carries a capture’s place in the index; the backfill indexes, once, captures that held one before the index', async () => {
     const held = await heldSince(Date.now());
     const shard = (await shardOfOperation(redis, config.redis.keyPrefix, held.id))!;
