@@ -176,6 +176,7 @@ return {1, marked, cleared, superseded, failed_again, failed_again_at, supersede
 // operation: its time (`at_field`: epoch ms, '' when unknown) and the adjustment it is to be reported as (`fact_field`,
 // JSON), unless one as late is held already; one history entry. The operation enters the shard's index of held
 // re-captures (`held_index`, score `now`) unless it is there already: the wait for the failure counts from the first.
+// One surfaced already (`surfaced_index`) moves back with its score: the new re-capture is due, to be surfaced too.
 // Only while that adjustment (`adjustment`) is not recorded and the operation has the `expected` adjustments the
 // caller found none recording the fact among.
 // Returns 1 when held now, 0 when a re-capture as late was held already, 2 when the operation is marked undone (the
@@ -183,7 +184,7 @@ return {1, marked, cleared, superseded, failed_again, failed_again_at, supersede
 // changed (read again), 5 when the adjustment is recorded already, -1 when the operation does not exist.
 const HOLD_SCRIPT = new LuaScript(
   luaInputs(
-    ['op', 'log', 'adjustment', 'op_adjustments', 'held_index'],
+    ['op', 'log', 'adjustment', 'op_adjustments', 'held_index', 'surfaced_index'],
     ['at_field', 'fact_field', 'undone_field', 'at', 'fact', 'history', 'expected', 'op_id', 'now'],
   ),
   `
@@ -195,61 +196,87 @@ if redis.call('HEXISTS', K.op, A.undone_field) == 1 then return 2 end
 local held = redis.call('HGET', K.op, A.at_field)
 if held and (A.at == '' or held == '' or tonumber(A.at) <= tonumber(held)) then return 0 end
 redis.call('HSET', K.op, A.at_field, A.at, A.fact_field, A.fact)
-redis.call('ZADD', K.held_index, 'NX', A.now, A.op_id)
+local surfaced = redis.call('ZSCORE', K.surfaced_index, A.op_id)
+if surfaced then
+  redis.call('ZREM', K.surfaced_index, A.op_id)
+  redis.call('ZADD', K.held_index, 'NX', surfaced, A.op_id)
+else
+  redis.call('ZADD', K.held_index, 'NX', A.now, A.op_id)
+end
 redis.call('RPUSH', K.log, A.history)
 return 1
 `,
 );
 
 // A held re-capture (`fact_field` = `fact`, as the caller read it) past its wait for the failure it follows: marked as
-// surfaced to operators (`surfaced_field` = its PSP event id `event_id`), once, with one history entry. Out of the
-// index (`held_index`) when there is nothing left to wait for: the operation is gone (-1), holds none (0), or the
-// re-capture's adjustment (`adjustment`) is recorded (2: reported after its failure). 1 when surfaced now, 3 when
-// surfaced already, -3 when another re-capture is held now (read again).
+// surfaced to operators (`surfaced_field` = its PSP event id `event_id`), once, with one history entry, and moved, with
+// its score, from the index of held re-captures (`held_index`) to that of surfaced ones (`surfaced_index`), so the
+// wait's due read (of `held_index`) never re-reads it. Out of both when there is nothing left to wait for: the
+// operation is gone (-1), holds none (0), or the re-capture's adjustment (`adjustment`) is recorded (2: reported after
+// its failure). 1 when surfaced now, 3 when surfaced already, 5 when surfaced already and moved now (an earlier release
+// surfaced it in `held_index`, or an import restored it there), 4 when in neither index (dismissed meanwhile: nothing
+// surfaced), -3 when another re-capture is held now (read again).
 const SURFACE_SCRIPT = new LuaScript(
-  luaInputs(['op', 'log', 'held_index', 'adjustment'], ['op_id', 'fact_field', 'fact', 'surfaced_field', 'event_id', 'history']),
+  luaInputs(['op', 'log', 'held_index', 'surfaced_index', 'adjustment'], ['op_id', 'fact_field', 'fact', 'surfaced_field', 'event_id', 'history']),
   `
-if redis.call('EXISTS', K.op) == 0 then
+local function unindex()
   redis.call('ZREM', K.held_index, A.op_id)
+  redis.call('ZREM', K.surfaced_index, A.op_id)
+end
+if redis.call('EXISTS', K.op) == 0 then
+  unindex()
   return -1
 end
 local fact = redis.call('HGET', K.op, A.fact_field)
 if not fact then
-  redis.call('ZREM', K.held_index, A.op_id)
+  unindex()
   return 0
 end
 if fact ~= A.fact then return -3 end
 if redis.call('EXISTS', K.adjustment) == 1 then
-  redis.call('ZREM', K.held_index, A.op_id)
+  unindex()
   return 2
 end
-if redis.call('HGET', K.op, A.surfaced_field) == A.event_id then return 3 end
-redis.call('HSET', K.op, A.surfaced_field, A.event_id)
-redis.call('RPUSH', K.log, A.history)
-return 1
+local due = redis.call('ZSCORE', K.held_index, A.op_id)
+local since = due or redis.call('ZSCORE', K.surfaced_index, A.op_id)
+if not since then return 4 end
+local status = 3
+if redis.call('HGET', K.op, A.surfaced_field) ~= A.event_id then
+  redis.call('HSET', K.op, A.surfaced_field, A.event_id)
+  redis.call('RPUSH', K.log, A.history)
+  status = 1
+end
+if due then
+  redis.call('ZREM', K.held_index, A.op_id)
+  redis.call('ZADD', K.surfaced_index, 'NX', since, A.op_id)
+  if status == 3 then status = 5 end
+end
+return status
 `,
 );
 
-// An operator's dismissal of the re-capture an operation holds (`fact_field` set): out of the index of held
-// re-captures (`held_index`), with one history entry; the re-capture stays held, so its failure, if it comes, is
-// reported in order as ever. 1 when dismissed now, 0 when not in the index (dismissed, reported, or none held).
+// An operator's dismissal of the re-capture an operation holds (`fact_field` set): out of the indexes of held and of
+// surfaced re-captures (`held_index`, `surfaced_index`), with one history entry; the re-capture stays held, so its
+// failure, if it comes, is reported in order as ever. 1 when dismissed now, 0 when in neither index (dismissed,
+// reported, or none held).
 const DISMISS_HELD_SCRIPT = new LuaScript(
-  luaInputs(['op', 'log', 'held_index'], ['op_id', 'fact_field', 'history']),
+  luaInputs(['op', 'log', 'held_index', 'surfaced_index'], ['op_id', 'fact_field', 'history']),
   `
 if not redis.call('HGET', K.op, A.fact_field) then return 0 end
-if redis.call('ZREM', K.held_index, A.op_id) == 0 then return 0 end
+if redis.call('ZREM', K.held_index, A.op_id) + redis.call('ZREM', K.surfaced_index, A.op_id) == 0 then return 0 end
 redis.call('RPUSH', K.log, A.history)
 return 1
 `,
 );
 
-// Takes the operation out of the index of held re-captures (`held_index`) once the re-capture it holds (`fact_field` =
-// `fact`) is recorded (`adjustment`): reported after its failure. 1 when taken out now.
+// Takes the operation out of the indexes of held and of surfaced re-captures (`held_index`, `surfaced_index`) once the
+// re-capture it holds (`fact_field` = `fact`) is recorded (`adjustment`): reported after its failure. 1 when taken out now.
 const RELEASE_HELD_SCRIPT = new LuaScript(
-  luaInputs(['op', 'held_index', 'adjustment'], ['op_id', 'fact_field', 'fact']),
+  luaInputs(['op', 'held_index', 'surfaced_index', 'adjustment'], ['op_id', 'fact_field', 'fact']),
   `
 if redis.call('HGET', K.op, A.fact_field) ~= A.fact or redis.call('EXISTS', K.adjustment) == 0 then return 0 end
-return redis.call('ZREM', K.held_index, A.op_id)
+if redis.call('ZREM', K.held_index, A.op_id) + redis.call('ZREM', K.surfaced_index, A.op_id) == 0 then return 0 end
+return 1
 `,
 );
 
@@ -276,11 +303,17 @@ export interface HeldRecaptureEntry {
 }
 
 /**
- * What `surfaceHeldRecapture` found: `surfaced` now (once per held re-capture), `surfaced_already`, or nothing left
- * to wait for, taken out of the index: `reported` (the failure came and the re-capture was recorded after it),
- * `none` (nothing held), `gone` (no such operation). With the re-capture held and the operation's command.
+ * What `surfaceHeldRecapture` found: `surfaced` now (once per held re-capture), `surfaced_already` (`moved`: it was
+ * still in the index of held re-captures, where an earlier release left it surfaced, and moved now to that of surfaced
+ * ones), or nothing left to wait for, taken out of the indexes: `reported` (the failure came and the re-capture was
+ * recorded after it), `none` (nothing held), `gone` (no such operation), `not_waiting` (in neither index: dismissed
+ * meanwhile). With the re-capture held and the operation's command.
  */
-export type SurfacedRecapture = { outcome: 'surfaced' | 'surfaced_already' | 'reported'; held: HeldRecapture; command: string } | { outcome: 'none' | 'gone' };
+export type SurfacedRecapture =
+  { outcome: 'surfaced' | 'surfaced_already' | 'reported'; held: HeldRecapture; command: string; moved?: true } | { outcome: 'none' | 'gone' | 'not_waiting' };
+
+/** Which index of re-captures a read takes: `due` (held, not surfaced yet: what the wait surfaces) or `all` (surfaced ones too). */
+export type HeldRecaptureIndexes = 'due' | 'all';
 
 /** A re-capture held on its operation (`AdjustmentStore.holdRecapture`). */
 export interface HeldRecapture {
@@ -628,6 +661,7 @@ export class AdjustmentStore {
           adjustment,
           op_adjustments: keys.operationAdjustments(operationId),
           held_index: keys.heldRecaptures,
+          surfaced_index: keys.surfacedRecaptures,
         },
         args: {
           op_id: operationId,
@@ -660,29 +694,60 @@ export class AdjustmentStore {
 
   /**
    * The captures and sales holding a re-capture (`holdRecapture`) since `before` (epoch ms) or earlier, oldest first,
-   * at most `limit`, from every shard. One reported after its failure may still be listed (`surfaceHeldRecapture`
-   * takes it out).
+   * at most `limit`, from every shard: with `indexes` = `due` only those not surfaced yet (the index of held
+   * re-captures: the wait's due read, which surfaced ones, kept apart, never crowd out), else surfaced ones too. One
+   * reported after its failure may still be listed (`surfaceHeldRecapture` takes it out).
    */
-  async heldRecapturesSince(before: number, limit: number): Promise<HeldRecaptureEntry[]> {
+  async heldRecapturesSince(before: number, limit: number, indexes: HeldRecaptureIndexes = 'all'): Promise<HeldRecaptureEntry[]> {
+    const read = async (key: string, shard: number): Promise<HeldRecaptureEntry[]> => {
+      const flat = await this.redis.zrangebyscore(key, '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit);
+      const entries: HeldRecaptureEntry[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ operationId: flat[i], heldSince: Number(flat[i + 1]), shard });
+      return entries;
+    };
     const pages = await Promise.all(
-      ALL_SHARDS.map(async (shard) => {
-        const flat = await this.redis.zrangebyscore(this.shards[shard].heldRecaptures, '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit);
-        const entries: HeldRecaptureEntry[] = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ operationId: flat[i], heldSince: Number(flat[i + 1]), shard });
-        return entries;
+      ALL_SHARDS.flatMap((shard) => {
+        const keys = this.shards[shard];
+        return indexes === 'due' ? [read(keys.heldRecaptures, shard)] : [read(keys.heldRecaptures, shard), read(keys.surfacedRecaptures, shard)];
       }),
     );
-    return pages
-      .flat()
-      .sort((a, b) => a.heldSince - b.heldSince)
-      .slice(0, limit);
+    // An entry in both indexes (a hold by an earlier release on a surfaced capture) is listed once.
+    const seen = new Set<string>();
+    const entries: HeldRecaptureEntry[] = [];
+    for (const entry of pages.flat().sort((a, b) => a.heldSince - b.heldSince)) {
+      if (entries.length >= limit) break;
+      if (seen.has(entry.operationId)) continue;
+      seen.add(entry.operationId);
+      entries.push(entry);
+    }
+    return entries;
+  }
+
+  /**
+   * A page of the surfaced re-captures still waiting for their failure (`ShardKeys.surfacedRecaptures`), every shard,
+   * walked by ZSCAN from `cursors` (one per shard, '0' to start; about `count` entries in all): so that each pass of
+   * the wait looks again at a bounded part of them and, over passes, at every one (one whose failure was recorded by a
+   * release that left this index alone is taken out then). Returns the entries and the cursors to go on from.
+   */
+  async surfacedRecapturesPage(cursors: readonly string[], count: number): Promise<{ entries: HeldRecaptureEntry[]; cursors: string[] }> {
+    const perShard = Math.max(10, Math.ceil(count / ALL_SHARDS.length));
+    const pages = await Promise.all(
+      ALL_SHARDS.map(async (shard) => {
+        const [next, flat] = await this.redis.zscan(this.shards[shard].surfacedRecaptures, cursors[shard] ?? '0', 'COUNT', perShard);
+        const entries: HeldRecaptureEntry[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ operationId: flat[i], heldSince: Number(flat[i + 1]), shard });
+        return { next, entries };
+      }),
+    );
+    return { entries: pages.flatMap((p) => p.entries), cursors: pages.map((p) => p.next) };
   }
 
   /**
    * Surfaces the re-capture `entry` holds, past its wait for the capture failure it follows: marks it as surfaced
    * (`RECAPTURE_SURFACED_FIELD`, its PSP event id) with a `recapture_awaiting_failure` history entry, once per held
-   * re-capture, so a repeat (another poller, a pass after a crash) surfaces nothing again. An entry with nothing left
-   * to wait for (reported after its failure, nothing held, no operation) leaves the index.
+   * re-capture, so a repeat (another poller, a pass after a crash) surfaces nothing again, and moves the entry to the
+   * index of surfaced re-captures (`ShardKeys.surfacedRecaptures`) in the same step. An entry with nothing left to wait
+   * for (reported after its failure, nothing held, no operation) leaves both indexes.
    * @throws Error when the held re-capture does not read (a record to repair).
    */
   async surfaceHeldRecapture(entry: HeldRecaptureEntry, waitedMs: number, now = Date.now()): Promise<SurfacedRecapture> {
@@ -706,6 +771,7 @@ export class AdjustmentStore {
           op: opKey,
           log: keys.history(entry.operationId),
           held_index: keys.heldRecaptures,
+          surfaced_index: keys.surfacedRecaptures,
           // With nothing held the script reads no adjustment: the record's own key stands in.
           adjustment: fact === null ? opKey : keys.adjustment(adjustmentIdFor(fact.gateway, fact.pspEventId)),
         },
@@ -714,7 +780,9 @@ export class AdjustmentStore {
       if (status === -3) continue;
       if (status === -1) return { outcome: 'gone' };
       if (status === 0 || fact === null) return { outcome: 'none' };
+      if (status === 4) return { outcome: 'not_waiting' };
       const held: HeldRecapture = at === null || at === '' ? { fact } : { at: Number(at), fact };
+      if (status === 5) return { outcome: 'surfaced_already', held, command: command ?? '', moved: true };
       const outcome = status === 1 ? 'surfaced' : status === 3 ? 'surfaced_already' : 'reported';
       return { outcome, held, command: command ?? '' };
     }
@@ -722,8 +790,8 @@ export class AdjustmentStore {
   }
 
   /**
-   * Takes `operationId` out of the index of held re-captures once the re-capture it holds is recorded (reported after
-   * the failure it follows), so it no longer counts as waiting. Idempotent.
+   * Takes `operationId` out of the indexes of held and of surfaced re-captures once the re-capture it holds is
+   * recorded (reported after the failure it follows), so it no longer counts as waiting. Idempotent.
    * @returns whether it was taken out now.
    */
   async releaseHeldRecapture(operationId: string): Promise<boolean> {
@@ -734,15 +802,20 @@ export class AdjustmentStore {
     const fact = raw === null ? null : parseHeldFact(raw);
     if (raw === null || fact === null) return false;
     const removed = await RELEASE_HELD_SCRIPT.run(this.redis, {
-      keys: { op: keys.op(operationId), held_index: keys.heldRecaptures, adjustment: keys.adjustment(adjustmentIdFor(fact.gateway, fact.pspEventId)) },
+      keys: {
+        op: keys.op(operationId),
+        held_index: keys.heldRecaptures,
+        surfaced_index: keys.surfacedRecaptures,
+        adjustment: keys.adjustment(adjustmentIdFor(fact.gateway, fact.pspEventId)),
+      },
       args: { op_id: operationId, fact_field: RECAPTURE_FIELD, fact: raw },
     });
     return removed === 1;
   }
 
   /**
-   * An operator settled the re-capture `operationId` holds with the PSP: it leaves the index of held re-captures (no
-   * longer counted or listed as waiting), with a `recapture_dismissed` history entry naming `actor`. It stays held:
+   * An operator settled the re-capture `operationId` holds with the PSP: it leaves the indexes of held and of surfaced
+   * re-captures (no longer counted or listed as waiting), with a `recapture_dismissed` history entry naming `actor`. It stays held:
    * should its failure come after all, both are reported in order as ever.
    * @returns whether it was dismissed now (false: not waiting, or no such operation).
    */
@@ -752,7 +825,7 @@ export class AdjustmentStore {
     const keys = this.shards[shard];
     const history = JSON.stringify({ ...redact({ event: 'recapture_dismissed', by: actor }), at: now });
     const dismissed = await DISMISS_HELD_SCRIPT.run(this.redis, {
-      keys: { op: keys.op(operationId), log: keys.history(operationId), held_index: keys.heldRecaptures },
+      keys: { op: keys.op(operationId), log: keys.history(operationId), held_index: keys.heldRecaptures, surfaced_index: keys.surfacedRecaptures },
       args: { op_id: operationId, fact_field: RECAPTURE_FIELD, history },
     });
     return dismissed === 1;

@@ -28,7 +28,10 @@ export interface OperationSnapshot {
     auths_expiry?: string;
     auths_open?: string;
     retention_hold?: string;
-    /** Held a re-capture waiting for the capture failure it follows (`ShardKeys.heldRecaptures`): when first held. */
+    /**
+     * Held a re-capture waiting for the capture failure it follows (`ShardKeys.heldRecaptures`, or
+     * `surfacedRecaptures` once surfaced): when first held.
+     */
     recaptures_held?: string;
   };
   dependents: string[];
@@ -128,9 +131,10 @@ export async function readSnapshots(
     p1.zscore(keys.authsOpen, id);
     p1.zscore(keys.retentionHold, id);
     p1.zscore(keys.heldRecaptures, id);
+    p1.zscore(keys.surfacedRecaptures, id);
   }
   const r1 = (await p1.exec()) as Reply[] | null;
-  const PER1 = 10;
+  const PER1 = 11;
   const partial: OperationSnapshot[] = [];
   ids.forEach((id, n) => {
     const base = n * PER1;
@@ -151,7 +155,8 @@ export async function readSnapshots(
         auths_expiry: score(6),
         auths_open: score(7),
         retention_hold: score(8),
-        recaptures_held: score(9),
+        // Surfaced or not: an import puts it back among the held, and the wait's next pass moves it, surfacing nothing again.
+        recaptures_held: score(9) ?? score(10),
       },
       dependents: (take(r1, base + 2) as string[]).slice().sort(),
       references: [],

@@ -36,11 +36,16 @@ export async function backfillHeldRecaptureIndex(redis: RedisClient, prefix: str
     await walkCreatedSince(redis, keys, 0, batch, async (page) => {
       // One pipeline per page: every key of it is in this shard's slot.
       const read = redis.pipeline();
-      for (const { id } of page) read.hexists(keys.op(id), RECAPTURE_FIELD);
-      const holding = ((await read.exec()) ?? []).flatMap(([err, found], i) => {
+      for (const { id } of page) {
+        read.hexists(keys.op(id), RECAPTURE_FIELD);
+        read.zscore(keys.surfacedRecaptures, id);
+      }
+      const replies = ((await read.exec()) ?? []).map(([err, value]) => {
         if (err) throw err;
-        return found === 1 ? [page[i].id] : [];
+        return value;
       });
+      // One surfaced since (a run cut short, then a pass of the wait) is in the index of surfaced ones already.
+      const holding = page.flatMap(({ id }, i) => (replies[2 * i] === 1 && replies[2 * i + 1] === null ? [id] : []));
       if (holding.length === 0) return;
       const added = await redis.zadd(keys.heldRecaptures, 'NX', ...holding.flatMap((id) => [now, id]));
       report.indexed += Number(added);

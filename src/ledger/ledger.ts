@@ -1391,6 +1391,8 @@ export class Ledger {
           hold: keys.retentionHold,
           unsent: keys.unsentEvents,
           adjustments: keys.adjustments,
+          recaptures_held: keys.heldRecaptures,
+          recaptures_surfaced: keys.surfacedRecaptures,
         },
         args: {
           id,

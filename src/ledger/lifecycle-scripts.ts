@@ -41,6 +41,9 @@ return 1
  * Kept (reply `{0, reason}`): `missing`, `live` (not SUCCEEDED/FAILED), `recent` (updated after the
  * cutoff), `open_authorization` (a successful authorization neither captured nor voided), `settling` (its
  * event not recorded yet), `held` (in the retention hold set: reconciliation or an operator wants it),
+ * `recapture_awaiting_failure` (a PSP re-capture held on it, in the index of held or of surfaced re-captures, still
+ * waiting for the capture failure it follows: checked here too, as a re-capture held after the sweep's read would
+ * otherwise leave its index entry behind),
  * `awaiting_reconciliation` (updated after its gateway's reconciled-through mark, when one is required),
  * `unsent_event` (the OMS has not been told yet), `recent_adjustment` (a chargeback or correction after
  * the cutoff restarts the clock), `live_dependent` (a capture or refund of it still moving),
@@ -73,6 +76,8 @@ export const EXPIRE_SCRIPT = new LuaScript(
       'hold',
       'unsent',
       'adjustments',
+      'recaptures_held',
+      'recaptures_surfaced',
     ],
     ['id', 'cutoff', 'require_reconciled', 'reconciled_through', 'has_order', 'related', 'companions'],
   ),
@@ -86,6 +91,7 @@ if tonumber(h[2] or '0') > cutoff then return {0, 'recent'} end
 if redis.call('ZSCORE', K.auths_open, id) then return {0, 'open_authorization'} end
 if redis.call('ZSCORE', K.settling, id) then return {0, 'settling'} end
 if redis.call('ZSCORE', K.hold, id) then return {0, 'held'} end
+if redis.call('ZSCORE', K.recaptures_held, id) or redis.call('ZSCORE', K.recaptures_surfaced, id) then return {0, 'recapture_awaiting_failure'} end
 if A.require_reconciled == '1' then
   if A.reconciled_through == '' or tonumber(h[2] or '0') > tonumber(A.reconciled_through) then return {0, 'awaiting_reconciliation'} end
 end

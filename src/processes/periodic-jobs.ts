@@ -95,7 +95,7 @@ export class PeriodicJobs {
       // Re-captures held past delivery.recapture_failure_wait_ms without the capture failure they follow: surfaced.
       recapture_wait: async () => {
         const report = await recaptures.runOnce();
-        return report.surfaced > 0 || report.settled > 0 || report.faulted > 0 ? { ...report } : null;
+        return report.surfaced > 0 || report.settled > 0 || report.moved > 0 || report.faulted > 0 ? { ...report } : null;
       },
     };
     this.jobs = PERIODIC_JOB_NAMES.map((name) => ({ name, run: byName[name] }));

@@ -38,6 +38,7 @@ export function scrapeSnapshot(deps: {
         pipeline.zrange(keys.unsentEvents, 0, 0, 'WITHSCORES');
         pipeline.zcard(keys.rejectedEvents);
         pipeline.zcount(keys.heldRecaptures, '-inf', now - config.delivery.recaptureFailureWaitMs);
+        pipeline.zcount(keys.surfacedRecaptures, '-inf', now - config.delivery.recaptureFailureWaitMs);
         return ((await pipeline.exec()) ?? []).map(([err, value]) => {
           if (err) throw err;
           return value;
@@ -69,6 +70,8 @@ export function scrapeSnapshot(deps: {
       const oldest = results[i++] as string[];
       if (oldest.length === 2) oldestUnsentAt = Math.min(oldestUnsentAt, Number(oldest[1]));
       eventsSetAside += Number(results[i++]);
+      // Held past the wait and not surfaced yet (surfaced at the next pass), and surfaced ones still waiting.
+      recapturesAwaitingFailure += Number(results[i++]);
       recapturesAwaitingFailure += Number(results[i]);
     }
     for (const s of POLLED_STATES) overdue[s].oldestSeconds = overdue[s].count > 0 ? Math.max(0, now - dueAt[s]) / 1000 : 0;

@@ -24,7 +24,8 @@ import { firstExisting } from './shard-probe';
  *   S event:<event id>        hash: an outbox event (plus `:sending` lease); S events:unsent
  *   S payment:<key>:seq|sent  the payment's event sequence counters
  *   S adj:<id>, S adjustments adjustments and their index
- *   S recaptures:held         zset: captures holding a re-capture that arrived before the failure it follows
+ *   S recaptures:held         zset: captures holding a re-capture that arrived before the failure it follows, not
+ *                             surfaced yet; S recaptures:surfaced: those surfaced past their wait, still waiting
  *   S retention:hold          zset: operations kept from retention
  *   S claim:<id>              string: which shard holds operation <id> (90 days), in the shard of the id itself
  *                             (not of its payment), so one id under two payments is refused as a conflict; or
@@ -185,10 +186,18 @@ export class ShardKeys {
   }
   /**
    * Sorted set: captures and sales holding a PSP re-capture that arrived before the capture failure it follows
-   * (`AdjustmentStore.holdRecapture`; score = when first held, ms), until that re-capture is reported.
+   * (`AdjustmentStore.holdRecapture`; score = when first held, ms), until that re-capture is reported, dismissed or
+   * surfaced (then in `surfacedRecaptures`; one an earlier release surfaced here moves there at the wait's next read).
    */
   get heldRecaptures(): string {
     return `${this.base}recaptures:held`;
+  }
+  /**
+   * Sorted set: the entries of `heldRecaptures` surfaced to operators past their wait (`AdjustmentStore.surfaceHeldRecapture`
+   * moves them here, same score), still waiting for their failure: kept apart so the wait's due read never re-reads them.
+   */
+  get surfacedRecaptures(): string {
+    return `${this.base}recaptures:surfaced`;
   }
   /** Sorted set: operations kept out of retention's expiry (score = when held, ms). */
   get retentionHold(): string {

@@ -4,7 +4,8 @@
  * once (a warn line, `pb_recaptures_before_failure_total{step="surfaced"}`, its history entry), it counts in
  * `pb_recaptures_awaiting_failure` and is listed by `ops recaptures list`; nothing is sent to the OMS. On the real Redis.
  */
-import { AdjustmentStore, HeldRecapture, RECAPTURE_FIELD } from '../../../src/adjustments/adjustment-store';
+import { AdjustmentStore, HeldRecapture, RECAPTURE_FIELD, RECAPTURE_SURFACED_FIELD } from '../../../src/adjustments/adjustment-store';
+import { AuditLog } from '../../../src/audit/audit-log';
 import { Config } from '../../../src/config/config';
 import { readSnapshots } from '../../../src/data-lifecycle/operation-snapshot';
 import { operationKeysOf } from '../../../src/data-lifecycle/key-families';
@@ -81,12 +82,23 @@ function recapture(reference: string, at: number): HeldRecapture {
 }
 
 /** A capture holding a re-capture since `heldAt`. */
-async function heldSince(heldAt: number): Promise<{ id: string; reference: string; held: HeldRecapture }> {
+async function heldSince(heldAt: number): Promise<{ id: string; reference: string; held: HeldRecapture; heldAt: number }> {
   const capture = await succeededCapture();
   const held = recapture(capture.reference, heldAt - 60_000);
   expect(await store.holdRecapture(capture.id, held, heldAt)).toBe('held');
-  return { ...capture, held };
+  return { ...capture, held, heldAt };
 }
+
+const DAY_MS = 86_400_000;
+const shardKeysOfOp = async (id: string) => shardKeysOf(config.redis.keyPrefix)[(await shardOfOperation(redis, config.redis.keyPrefix, id))!];
+const opKeyOf = async (id: string) => (await shardKeysOfOp(id)).op(id);
+const surfacedIndexOf = async (id: string) => (await shardKeysOfOp(id)).surfacedRecaptures;
+/** Its entry in the index of held re-captures. */
+async function entryOf(id: string) {
+  const [entry] = (await store.heldRecapturesSince(Number.POSITIVE_INFINITY, 10_000)).filter((e) => e.operationId === id);
+  return entry;
+}
+const silentAudit = () => new AuditLog({ prefix: config.redis.keyPrefix, stream: new PassThrough() });
 
 const surfacedLines = (lines: string[], id: string) =>
   lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.alert === 'recapture_awaiting_failure' && l.operation_id === id);
@@ -234,6 +246,113 @@ describe('the wait of a held re-capture for the capture failure it follows', () 
     expect(await metricValue('pb_periodic_item_faults_total', { job: 'recapture_wait' })).toBe(faults + 1);
     expect(surfacedLines(lines, next.id)).toHaveLength(1);
     await redis.zrem(keys.heldRecaptures, unreadable.id);
+  });
+
+  it('surfaces a newer due one however many surfaced ones stay waiting: they never fill the due read', async () => {
+    const long = Date.now() - WAIT_MS - 10 * DAY_MS;
+    // Four surfaced by earlier passes, older than anything else here, their failure still to come.
+    const waiting: Awaited<ReturnType<typeof heldSince>>[] = [];
+    for (let k = 0; k < 4; k += 1) {
+      const one = await heldSince(long + k);
+      expect((await store.surfaceHeldRecapture(await entryOf(one.id), WAIT_MS)).outcome).toBe('surfaced');
+      waiting.push(one);
+    }
+    const newer = await heldSince(Date.now() - WAIT_MS - DAY_MS);
+    const { logger, lines } = captureLogger('info');
+    const sweep = new RecaptureWaitSweep({ config, store, logger });
+    // A limit below the surfaced ones: the old due read re-read the oldest three at every pass.
+    await sweep.runOnce(3);
+    await sweep.runOnce(3);
+    expect(surfacedLines(lines, newer.id)).toHaveLength(1);
+    for (const one of waiting) expect(surfacedLines(lines, one.id)).toEqual([]);
+    expect((await ledger.interactions(newer.id)).filter((h) => h.event === 'recapture_awaiting_failure')).toHaveLength(1);
+    // Where operators look, the surfaced ones are all still there, longest waiting first.
+    const listed = (await heldRecaptures({ config, redis, ledger }, { limit: 1000 })).map((r) => r.operation_id);
+    expect(listed.slice(0, 5)).toEqual([...waiting.map((w) => w.id), newer.id]);
+    const gauge = (await scrapeSnapshot({ config, redis, queues: {} })()).recapturesAwaitingFailure;
+    expect(gauge).toBeGreaterThanOrEqual(5);
+    // The failure of one comes (reported after it): it leaves the count; an operator dismisses another.
+    await store.recordAdjustment({ ...waiting[0].held.fact, operationId: waiting[0].id });
+    expect(await store.releaseHeldRecapture(waiting[0].id)).toBe(true);
+    expect((await dismissHeldRecaptures({ config, redis, audit: silentAudit() }, [waiting[1].id], 'operator@test'))[0].result).toBe('dismissed');
+    expect(await inIndex(waiting[0].id)).toBe(false);
+    expect(await inIndex(waiting[1].id)).toBe(false);
+    expect((await scrapeSnapshot({ config, redis, queues: {} })()).recapturesAwaitingFailure).toBe(gauge - 2);
+    // A later re-capture held on a surfaced capture is due at once (its wait counts from the first) and surfaced too.
+    const later = recapture(waiting[2].reference, Date.now());
+    expect(await store.holdRecapture(waiting[2].id, later)).toBe('held');
+    await sweep.runOnce(3);
+    expect(surfacedLines(lines, waiting[2].id)).toHaveLength(1);
+    expect(surfacedLines(lines, waiting[2].id)[0]).toMatchObject({ recapture_event_id: later.fact.pspEventId });
+  });
+
+  it('moves, surfacing nothing twice, the ones an earlier release surfaced and left among the due; they stay listed and dismissable', async () => {
+    const long = Date.now() - WAIT_MS - 20 * DAY_MS;
+    const legacy: Awaited<ReturnType<typeof heldSince>>[] = [];
+    for (let k = 0; k < 4; k += 1) {
+      const one = await heldSince(long + k);
+      // As the earlier release left it: marked surfaced on the record, still in the index of held re-captures.
+      await redis.hset(await opKeyOf(one.id), RECAPTURE_SURFACED_FIELD, one.held.fact.pspEventId);
+      legacy.push(one);
+    }
+    const newer = await heldSince(Date.now() - WAIT_MS - 15 * DAY_MS);
+    const { logger, lines } = captureLogger('info');
+    const sweep = new RecaptureWaitSweep({ config, store, logger });
+    const first = await sweep.runOnce(3);
+    expect(first).toMatchObject({ surfaced: 0, moved: 3 });
+    const second = await sweep.runOnce(3);
+    expect(second).toMatchObject({ moved: 1 });
+    expect(second.surfaced).toBeGreaterThanOrEqual(1);
+    expect(surfacedLines(lines, newer.id)).toHaveLength(1);
+    for (const one of legacy) {
+      expect(surfacedLines(lines, one.id)).toEqual([]);
+      expect(await redis.zscore(await surfacedIndexOf(one.id), one.id)).toBe(String(one.heldAt));
+    }
+    expect((await heldRecaptures({ config, redis, ledger }, { limit: 1000 })).map((r) => r.operation_id)).toEqual(
+      expect.arrayContaining(legacy.map((l) => l.id)),
+    );
+    expect((await dismissHeldRecaptures({ config, redis, audit: silentAudit() }, [legacy[0].id], 'operator@test'))[0].result).toBe('dismissed');
+    expect(await inIndex(legacy[0].id)).toBe(false);
+  });
+
+  it('looks again at surfaced ones: one whose failure a release that left their index alone recorded, or whose record is gone, leaves it', async () => {
+    const reported = await heldSince(Date.now() - WAIT_MS - 5_000);
+    const gone = await heldSince(Date.now() - WAIT_MS - 5_000);
+    for (const one of [reported, gone]) expect((await store.surfaceHeldRecapture(await entryOf(one.id), WAIT_MS)).outcome).toBe('surfaced');
+    await store.recordAdjustment({ ...reported.held.fact, operationId: reported.id });
+    await redis.del(await opKeyOf(gone.id));
+    const { logger, lines } = captureLogger('info');
+    const sweep = new RecaptureWaitSweep({ config, store, logger });
+    for (let pass = 0; pass < 5 && ((await inIndex(reported.id)) || (await inIndex(gone.id))); pass += 1) await sweep.runOnce(3);
+    expect(await inIndex(reported.id)).toBe(false);
+    expect(await inIndex(gone.id)).toBe(false);
+    expect(
+      lines.some((l) => l.includes('due entry with nothing to run removed from its index') && l.includes(gone.id) && l.includes('recaptures:surfaced')),
+    ).toBe(true);
+  });
+
+  it('retention keeps an operation in either index, in the step that would delete it: no index entry is left behind', async () => {
+    const due = await heldSince(Date.now());
+    const surfaced = await heldSince(Date.now() - WAIT_MS - 5_000);
+    expect((await store.surfaceHeldRecapture(await entryOf(surfaced.id), WAIT_MS)).outcome).toBe('surfaced');
+    // The sweep's snapshot sees the surfaced one too (it would archive it otherwise).
+    const shard = (await shardOfOperation(redis, config.redis.keyPrefix, surfaced.id))!;
+    const [snapshot] = await readSnapshots(redis, operationKeysOf(config.redis.keyPrefix)[shard], [surfaced.id], new Map());
+    expect(snapshot.indexes.recaptures_held).toBe(String(surfaced.heldAt));
+    // A re-capture held after the sweep read the operation: the expiry itself keeps it.
+    const none = { events: [], adjustments: [], refs: [], payment: [] };
+    for (const one of [due, surfaced]) {
+      expect(await ledger.expireTerminal(one.id, Date.now() + 60_000, none, { orderKey: '', requireReconciled: false })).toEqual({
+        expired: false,
+        kept: 'recapture_awaiting_failure',
+      });
+      expect(await ledger.get(one.id)).not.toBeNull();
+      expect(await inIndex(one.id)).toBe(true);
+    }
+    // Once dismissed (settled with the PSP), it expires like any other.
+    await dismissHeldRecaptures({ config, redis, audit: silentAudit() }, [surfaced.id], 'operator@test');
+    expect(await ledger.expireTerminal(surfaced.id, Date.now() + 60_000, none, { orderKey: '', requireReconciled: false })).toEqual({ expired: true });
+    expect(await inIndex(surfaced.id)).toBe(false);
   });
 
   it('an export carries a capture’s place in the index; the backfill indexes, once, captures that held one before the index', async () => {
