@@ -28,8 +28,9 @@ import { CircuitBreaker } from './circuit-breaker';
 import { GatewayHealth, noteGatewayCall, resultOf } from './gateway-health';
 import { ConfigHold, DeadLetterSink } from './config-hold';
 import { DeliveryFaults } from './delivery-fault';
-import { ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-context';
-import { authorizationRefusals, cancelsOfCaptured, dependentsWaiting } from './authorization-metrics';
+import { Awaiting, CancelBasisChange, ContextRefusal, DEPENDENT, resolveOperationContext } from './operation-context';
+import { authorizationRefusals, cancelVoidGuards, cancelsOfCaptured, dependentsWaiting } from './authorization-metrics';
+import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 import { InquiryResult, inquireStatus } from './status-inquiry';
 import { InquiryMiss, inquiryMisses, readInquiryMiss } from './inquiry-miss';
 import { OutcomeRecorder } from './outcome-recorder';
@@ -275,6 +276,7 @@ export class DeliveryService {
       const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field });
       return { kind: 'done', state: failed.state };
     }
+    if (ctx.cancelBasisChanged) this.noteCancelBasisChanged(op, route.gateway.name, ctx.cancelBasisChanged);
     const breaker = this.breaker(route.gateway.name);
     const permit = breaker.permit();
     if (!permit.allowed) {
@@ -395,7 +397,9 @@ export class DeliveryService {
   /** The context the transformer sees (see `resolveOperationContext`), as the next delivery step. */
   private async contextFor(
     op: OperationRecord,
-  ): Promise<{ context: OperationContext; fxLock?: FxLock; authorizationId?: string } | { wait: DeliveryStep } | ContextRefusal> {
+  ): Promise<
+    { context: OperationContext; fxLock?: FxLock; authorizationId?: string; cancelBasisChanged?: CancelBasisChange } | { wait: DeliveryStep } | ContextRefusal
+  > {
     // Amounts are checked before the first attempt only: once sent, the PSP has decided.
     const resolved = await resolveOperationContext(op, this.deps.ledger, {
       checkAmounts: op.state === 'RECEIVED' && op.attempts === 0,
@@ -421,25 +425,51 @@ export class DeliveryService {
 
   /**
    * Counts a capture's or refund's wait for siblings in flight ahead of it, or a cancel's for captures of its
-   * authorization in flight (or, a void, for refunds of what it would void: `awaiting: 'refunds'`); its first
-   * wait also goes to its history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator
-   * sees why).
+   * authorization in flight (`awaiting: 'undelivered_captures'`: on record, not yet delivered; or, a void, for
+   * refunds of what it would void: `awaiting: 'refunds'`), or a refund's for a cancel that would void what it
+   * refunds (`awaiting: 'void'`); the last two guards also in `pb_cancel_void_guards_total`. Its first wait also
+   * goes to its history and an info line (a wait on a sibling stuck UNKNOWN may be long: the operator sees why).
    */
-  private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[], awaiting?: 'refunds'): Promise<void> {
-    dependentsWaiting().inc({ gateway: gatewayOf(op), command: op.command });
+  private async waitingForSiblings(op: OperationRecord, reason: string, siblings: readonly string[], awaiting?: Awaiting): Promise<void> {
+    const gateway = gatewayOf(op);
+    dependentsWaiting().inc({ gateway, command: op.command });
+    if (awaiting === 'void') cancelVoidGuards().inc({ gateway, guard: 'refund_waits_for_void' });
+    if (awaiting === 'undelivered_captures') cancelVoidGuards().inc({ gateway, guard: 'capture_not_yet_delivered' });
     if (!(await this.deps.ledger.setFieldOnce(op.id, 'waited_for_siblings_at', String(this.now())))) return;
     await this.deps.ledger.appendInteraction(op.id, { event: 'waiting_for_siblings', siblings: siblings.join(',') });
     this.deps.logger.info(
       awaiting === 'refunds'
         ? 'cancel waits for refunds of the captured payment it would void in flight: a void would return what they return again; refused once one succeeds, sent once they fail'
-        : op.command === 'cancel'
-          ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
-          : 'capture or refund waits for others of its authorization in flight ahead of it',
+        : awaiting === 'void'
+          ? 'refund waits for a cancel that would void the captured payment it refunds: a void and a refund would return it twice; refused once the void succeeds, sent once the cancel fails'
+          : op.command === 'cancel'
+            ? 'cancel waits for captures of its authorization in flight: it is sent once they succeed or fail, to release what they leave'
+            : 'capture or refund waits for others of its authorization in flight ahead of it',
       {
         operation_id: op.id,
         command: op.command,
         siblings: siblings.join(','),
+        ...(awaiting === 'undelivered_captures' ? { not_yet_delivered: true } : {}),
         reason,
+      },
+    );
+  }
+
+  /**
+   * A cancel retried (or asked about) on the reading its first attempt was built on while the ledger now reads
+   * otherwise: counted (`pb_cancel_void_guards_total{guard="retry_reading_changed"}`) and logged at each delivery
+   * step of it. The request stays the first one: under one idempotency key the PSP may hold that one already.
+   */
+  private noteCancelBasisChanged(op: OperationRecord, gateway: string, change: CancelBasisChange): void {
+    cancelVoidGuards().inc({ gateway, guard: 'retry_reading_changed' });
+    this.deps.logger.warn(
+      'cancel retried with the request of its first attempt: what stands against its authorization changed since, and one idempotency key carries one request',
+      {
+        operation_id: op.id,
+        gateway,
+        attempt: op.attempts + 1,
+        pinned: basisLine(change.pinned),
+        now: basisLine(change.now),
       },
     );
   }
@@ -538,6 +568,8 @@ export class DeliveryService {
     const decided = op.routing !== undefined && fresh.has(op.routing) ? op.routing : undefined;
     const fields: TransitionFields = { countAttempt: true, ...(op.routing ? { routing: op.routing } : {}) };
     if (op.authorizationId !== undefined) fields.authorizationId = op.authorizationId;
+    // What a cancel built on the captures standing was built on, pinned with its first attempt: retries send it again.
+    if (op.command === 'cancel' && op.attempts === 0 && this.cancelFollowsCaptures(route.gateway.name)) fields.cancelBasis = cancelBasisOf(ctx.captured);
     const now = Date.now();
     const moved = await ledger.transition(op.id, 'SENT', attemptInteraction(op.id, op.attempts + 1, route, request, decided?.decisions), fields, now);
     if (decided) {
@@ -855,6 +887,14 @@ export function deliveryBackoff(config: Config): BackoffPolicy {
 
 /** Error kinds that prove an attempt did nothing at the PSP. */
 const NOT_LANDED: ReadonlySet<string> = new Set(['not_sent', 'rate_limited', 'authentication']);
+
+/** A cancel basis for a log line: `none`, `sale`, or the captures (id:amount) and the hold they are taken from. */
+function basisLine(basis: CancelBasis): string {
+  const c = basis.captured;
+  if (c === null) return 'none';
+  if (c.by === 'sale') return 'sale';
+  return `captures ${c.captures.map((x) => `${x.id}:${x.amount ?? '?'}`).join(',')} of ${c.authorized.amount} ${c.authorized.currency}`;
+}
 
 /** The history entry of a gateway attempt: which one, where to, which call (the path is redacted on write). */
 function attemptInteraction(

@@ -8,6 +8,7 @@ import { AUTHORIZING } from '../ledger/authorization-by-reference';
 import { isTerminal } from '../ledger/operation-state';
 import { atAuthorizationRate, convertedPayment, fxLockOf, heldInOrderCurrency } from '../fx/locked-rate';
 import type { FxLock, PartsBefore } from '../fx/fx-lock';
+import { CancelBasis, cancelBasisOf } from '../ledger/cancel-basis';
 
 /** Commands that act on an earlier authorization named by `gateway_key`. */
 export const DEPENDENT: ReadonlySet<CommandType> = new Set(['capture', 'cancel', 'refund', 'validate', 'revalidate']);
@@ -52,13 +53,26 @@ export interface ContextRefusal {
  * authorization a PSP reference the command names was resolved to (recorded with the attempt).
  */
 export type ContextResolution =
-  | { context: OperationContext; fxLock?: FxLock; authorizationId?: string }
+  | { context: OperationContext; fxLock?: FxLock; authorizationId?: string; cancelBasisChanged?: CancelBasisChange }
   /**
    * `siblings`: the captures or refunds of the same authorization in flight ahead of it (`siblingsAhead`), or
-   * what a cancel waits for (`capturesInFlight`; `refundsInFlight`, with `awaiting: 'refunds'`).
+   * what a cancel waits for (`capturesInFlight`; `capturesNotYetDelivered`, with `awaiting: 'undelivered_captures'`;
+   * `refundsInFlight`, with `awaiting: 'refunds'`), or the cancel a refund waits for (`voidsAhead`, `awaiting: 'void'`).
    */
-  | { wait: string; siblings?: readonly string[]; awaiting?: 'refunds' }
+  | { wait: string; siblings?: readonly string[]; awaiting?: Awaiting }
   | ContextRefusal;
+
+/** What a dependent waits for besides siblings of its own command (see {@link ContextResolution}). */
+export type Awaiting = 'refunds' | 'void' | 'undelivered_captures';
+
+/**
+ * A cancel retried (or asked about) on the reading its first attempt was built on (`OperationRecord.cancelBasis`)
+ * while the ledger now reads otherwise (a capture succeeded or was undone in between): what was pinned, what is read now.
+ */
+export interface CancelBasisChange {
+  pinned: CancelBasis;
+  now: CancelBasis;
+}
 
 export interface ResolveOptions {
   /**
@@ -88,10 +102,11 @@ export interface ResolveOptions {
    * Whether a gateway builds a cancel from the captures standing against its authorization (with
    * `checkAmounts`): Cybersource reverses what they left, or voids the one that took it all
    * (`GatewayDefinition.cancelVoided`). A cancel there waits while a capture of its authorization is in flight
-   * (`capturesInFlight`): sent then, it would release money that capture is about to take; and one that would
-   * void what was captured waits while a refund of it is in flight (`refundsInFlight`): the void would return
-   * what the refund returns again. Default: none (the other PSPs order a cancel after the captures they hold
-   * themselves, and refuse a cancel of what was captured in full).
+   * (`capturesInFlight`, `capturesNotYetDelivered`): sent then, it would release money that capture is about to
+   * take; one that would void what was captured waits while a refund of it registered before it is in flight
+   * (`refundsInFlight`), and a refund registered after such a cancel waits for it (`voidsAhead`): a void and a
+   * refund of one payment would return the money twice. Default: none (the other PSPs order a cancel after the
+   * captures they hold themselves, and refuse a cancel of what was captured in full).
    */
   cancelFollowsCaptures?: (gateway: string) => boolean;
 }
@@ -150,7 +165,7 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const ahead = amounts && auth.digest !== undefined ? siblingsAhead(op, auth, dependents, registered) : null;
       if (ahead) return ahead;
       const follows = registers && options.cancelFollowsCaptures?.(gatewayOf(auth)) === true;
-      const capturing = follows ? (capturesInFlight(op, auth, dependents) ?? refundsInFlight(op, auth, dependents)) : null;
+      const capturing = follows ? await voidGuards(op, auth, dependents, registered, ledger) : null;
       if (capturing) return capturing;
       // Sent to the gateway that holds the authorization (where it was routed), whatever the command names;
       // a converted authorization's captures and refunds go out at its locked rate (docs/LIMITS.md).
@@ -161,9 +176,10 @@ export async function resolveOperationContext(op: OperationRecord, ledger: Ledge
       const nothing = convertedToNothing(op, auth, payment, converted, before);
       if (nothing) return nothing;
       const fxLock = converted === payment ? null : fxLockOf(auth);
-      const captured = await capturedFor(op, auth, registers ? dependents : null, ledger);
+      const { changed, ...captured } = await capturedFor(op, auth, registers ? { dependents, registered } : null, ledger);
       const resolved = { ...context, payment: converted, ...heldFor(op, auth), ...captured };
-      return fxLock ? { context: resolved, fxLock } : { context: resolved };
+      const drift = changed ? { cancelBasisChanged: changed } : {};
+      return fxLock ? { context: resolved, fxLock, ...drift } : { context: resolved, ...drift };
     }
     case 'FAILED':
       return { fail: 'AUTHORIZATION_FAILED' };
@@ -232,7 +248,7 @@ async function checkedByReference(
     if (ahead) return ahead;
   }
   if (registers && found.authorization && auth.state === 'SUCCEEDED' && cancelFollowsCaptures?.(holder) === true) {
-    const capturing = capturesInFlight(op, auth, found.dependents) ?? refundsInFlight(op, auth, found.dependents);
+    const capturing = await voidGuards(op, auth, found.dependents, found.registered, ledger);
     if (capturing) return capturing;
   }
   // The record keeps which authorization it acts on: its closing then reaches it in the same script.
@@ -251,9 +267,12 @@ async function checkedByReference(
   }
   const fxLock = converted === payment ? null : fxLockOf(auth);
   const succeeded = found.authorization && auth.state === 'SUCCEEDED';
-  const captured = succeeded ? await capturedFor(op, auth, registers ? found.dependents : null, ledger) : {};
+  const { changed, ...captured } = succeeded
+    ? await capturedFor(op, auth, registers ? { dependents: found.dependents, registered: found.registered } : null, ledger)
+    : {};
   const resolved = { ...context, payment: converted, ...(succeeded ? heldFor(op, auth) : {}), ...captured };
-  return fxLock ? { context: resolved, fxLock, ...linked } : { context: resolved, ...linked };
+  const drift = changed ? { cancelBasisChanged: changed } : {};
+  return fxLock ? { context: resolved, fxLock, ...linked, ...drift } : { context: resolved, ...linked, ...drift };
 }
 
 /**
@@ -269,34 +288,79 @@ function heldFor(op: OperationRecord, auth: OperationRecord): { held?: HeldAmoun
  * after; else its succeeded captures the PSP did not undo after, in registration order, with what `auth` holds
  * at its PSP and each capture's amount in that currency), so that a PSP whose undoing of a captured payment is
  * a void, not an authorization reversal, sends the right one, and one whose captures leave part of the hold
- * releases that part (Cybersource). `dependents`: those read with the registration (first attempt), else
- * `null` and read here (one read per dependent, only for a cancel of an authorization: retries and inquiries
- * must name the same PSP object as the first attempt did). With the registration's read, the refunds of what
- * was captured that gave money back or may still (`refunded`, {@link refundsOfCaptured}): a void would return
- * that money again. Nothing for any other command.
+ * releases that part (Cybersource). `read`: the dependents read with the registration and the cancel's place
+ * among them (first attempt), else `null`. Then, a cancel with a basis on record (`cancelBasis`, written with its
+ * first attempt at a PSP whose cancel is built on the captures) is given that basis: one idempotency key, one
+ * request, whatever captures did since; the dependents are read here (one read per dependent, only for a cancel
+ * of an authorization) to say whether the ledger now reads otherwise (`changed`). Without a basis (a record
+ * from before bases were kept) they are read and used. With the registration's read, the refunds of what was
+ * captured that gave money back or may still (`refunded`, {@link refundsOfCaptured}): a void would return that
+ * money again. Nothing for any other command.
  */
 async function capturedFor(
   op: OperationRecord,
   auth: OperationRecord,
-  dependents: readonly DependentSummary[] | null,
+  read: { dependents: readonly DependentSummary[]; registered: number } | null,
   ledger: Pick<Ledger, 'dependentsOf'>,
-): Promise<{ captured?: CapturedPayment }> {
+): Promise<{ captured?: CapturedPayment; changed?: CancelBasisChange }> {
   if (op.command !== 'cancel') return {};
-  const refunded = dependents ? refundsOfCaptured(op, auth, dependents) : null;
+  const pinned = read === null ? op.cancelBasis : undefined;
+  if (pinned) {
+    const now = await basisNow(op, auth, pinned, ledger);
+    const changed = sameBasis(pinned, now) ? {} : { changed: { pinned, now } };
+    return pinned.captured ? { captured: pinned.captured, ...changed } : changed;
+  }
+  const refunded = read ? refundsOfCaptured(op, auth, read.dependents, read.registered) : null;
   const withRefunds = refunded ? { refunded } : {};
   if (auth.command === 'sale') return auth.undoneBy === undefined ? { captured: { by: 'sale', ...withRefunds } } : {};
-  const captures = standingCaptures(dependents ?? (await ledger.dependentsOf(auth.id)));
+  const captures = standingCaptures(read?.dependents ?? (await ledger.dependentsOf(auth.id)));
   if (captures.length === 0) return {};
   return { captured: { ...capturesOf(auth, captures), ...withRefunds } };
 }
 
 /**
+ * What cancel `op` would be built on now, to compare with what it was built on (`pinned`): a sale or a pinned
+ * capture marked undone since still counts (this cancel's own void marks them, before its success is recorded).
+ */
+async function basisNow(op: OperationRecord, auth: OperationRecord, pinned: CancelBasis, ledger: Pick<Ledger, 'dependentsOf'>): Promise<CancelBasis> {
+  if (auth.command === 'sale') return cancelBasisOf(auth.undoneBy === undefined || auth.undoneBy === op.id ? { by: 'sale' } : undefined);
+  const ids = new Set(pinned.captured?.by === 'capture' ? pinned.captured.captures.map((c) => c.id) : []);
+  const dependents = (await ledger.dependentsOf(auth.id)).map((d): DependentSummary => {
+    if (d.undone !== true || !ids.has(d.id)) return d;
+    const { undone: _undone, ...rest } = d;
+    return rest;
+  });
+  const captures = standingCaptures(dependents);
+  return cancelBasisOf(captures.length === 0 ? undefined : capturesOf(auth, captures));
+}
+
+/** Whether two cancel bases name the same request: the same sale, or the same captures, amounts and hold. Pure. */
+function sameBasis(a: CancelBasis, b: CancelBasis): boolean {
+  const x = a.captured;
+  const y = b.captured;
+  if (x === null || y === null) return x === y;
+  if (x.by === 'sale' || y.by === 'sale') return x.by === y.by;
+  return (
+    x.authorized.amount === y.authorized.amount &&
+    x.authorized.currency === y.authorized.currency &&
+    x.captures.length === y.captures.length &&
+    x.captures.every((c, i) => c.id === y.captures[i].id && c.reference === y.captures[i].reference && c.amount === y.captures[i].amount)
+  );
+}
+
+/**
  * The refunds of `auth`'s captured money that gave money back or may still: succeeded and not undone after, or
  * in flight (registered, not yet SUCCEEDED or FAILED), with what is left to refund after them (what was captured,
- * `capturedToRefund`, less their amounts), in the order's currency. `null` when there are none. Pure.
+ * `capturedToRefund`, less their amounts), in the order's currency; those registered after cancel `op` (at
+ * `registered`) and not yet sent wait for it ({@link voidsAhead}) and are left out. `null` when there are none. Pure.
  */
-export function refundsOfCaptured(op: OperationRecord, auth: OperationRecord, dependents: readonly DependentSummary[]): CapturedRefunds | null {
-  const refunds = givingRefunds(op, dependents);
+export function refundsOfCaptured(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  registered = Number.MAX_SAFE_INTEGER,
+): CapturedRefunds | null {
+  const refunds = givingRefunds(op, dependents, registered);
   if (refunds.length === 0) return null;
   const given = refunds.reduce((total, d) => total + d.amount, 0);
   return {
@@ -306,9 +370,16 @@ export function refundsOfCaptured(op: OperationRecord, auth: OperationRecord, de
   };
 }
 
-/** The refunds among `dependents` (not `op`) that gave money back or may still: not FAILED, not undone after. */
-function givingRefunds(op: OperationRecord, dependents: readonly DependentSummary[]): DependentSummary[] {
-  return dependents.filter((d) => d.command === 'refund' && d.id !== op.id && d.state !== 'FAILED' && d.undone !== true);
+/**
+ * The refunds among `dependents` (not cancel `op`) that gave money back or may still: not FAILED, not undone
+ * after; less those registered after `op` (at `registered`) and still RECEIVED: those wait for it
+ * ({@link voidsAhead}), so it must not wait for them, nor count them (the two would wait for each other).
+ */
+function givingRefunds(op: OperationRecord, dependents: readonly DependentSummary[], registered: number): DependentSummary[] {
+  return dependents.filter(
+    (d) =>
+      d.command === 'refund' && d.id !== op.id && d.state !== 'FAILED' && d.undone !== true && (d.state !== 'RECEIVED' || registeredBefore(d, op, registered)),
+  );
 }
 
 /** `auth`'s standing `captures` with what it holds at its PSP, each capture's amount in that currency where known. Pure. */
@@ -343,6 +414,7 @@ function standingCaptures(dependents: readonly DependentSummary[]): DependentSum
  * and took it all: a cancel of them is refused unsent, so which one was voided is not known here), `none`
  * (nothing captured stands: an uncaptured authorization reversed). A sale or capture already marked undone by
  * this cancel (a crash between the mark and the cancel's success) is found again, so its void is still named.
+ * A cancel whose first attempt pinned its reading (`cancelBasis`) is read by that, as its request was built.
  */
 export async function voidedByCancel(cancel: OperationRecord, ledger: Pick<Ledger, 'get' | 'dependentsOf'>): Promise<CancelReading> {
   const auth = await ledger.get(cancel.authorizationId ?? cancel.payment.gateway_key);
@@ -350,6 +422,8 @@ export async function voidedByCancel(cancel: OperationRecord, ledger: Pick<Ledge
   if (auth.command === 'sale') {
     return auth.undoneBy === undefined || auth.undoneBy === cancel.id ? { kind: 'sale', ids: [auth.id], authorizationId: auth.id } : { kind: 'none', ids: [] };
   }
+  const pinned = cancel.cancelBasis ? pinnedReading(cancel.cancelBasis, auth.id) : null;
+  if (pinned) return pinned;
   const dependents = await ledger.dependentsOf(auth.id);
   const captures = standingCaptures(dependents);
   if (captures.length === 0) {
@@ -363,6 +437,23 @@ export async function voidedByCancel(cancel: OperationRecord, ledger: Pick<Ledge
   }
   if (captures.length > 1) return { kind: 'ambiguous', ids: captures.map((d) => d.id), authorizationId: auth.id };
   return { kind: 'capture', ids: [captures[0].id], authorizationId: auth.id };
+}
+
+/**
+ * What a cancel of authorization `authId` built on `basis` (its first attempt's reading, `cancelBasis`) did: its
+ * request was built on that reading, whatever captures did since (one succeeded while it was retried: not voided
+ * by it). `null` when the basis names no request that was sent (several captures, an amount unknown: those are
+ * refused unsent), so the ledger is read. Pure.
+ */
+function pinnedReading(basis: CancelBasis, authId: string): CancelReading | null {
+  const c = basis.captured;
+  if (c === null) return { kind: 'none', ids: [], authorizationId: authId };
+  if (c.by !== 'capture') return null;
+  const remainder = uncapturedRemainder(c);
+  const ids = c.captures.map((x) => x.id);
+  if (remainder !== undefined && remainder > 0)
+    return { kind: 'released', ids, authorizationId: authId, remainder: { amount: remainder, currency: c.authorized.currency } };
+  return remainder === 0 && ids.length === 1 ? { kind: 'capture', ids, authorizationId: authId } : null;
 }
 
 /** What {@link voidedByCancel} read. `ids`: the sale or capture voided, or the captures standing (`released`, `ambiguous`). */
@@ -449,22 +540,24 @@ export function capturesInFlight(
 /**
  * A cancel that would void what was captured (a sale not undone; or one standing capture that took all the
  * authorization holds), at a PSP that builds its cancel from the captures standing
- * (`ResolveOptions.cancelFollowsCaptures`), while a refund of that payment is in flight (registered, not yet
- * SUCCEEDED or FAILED; before the cancel or after it) and none has succeeded: it waits (`wait`, nothing sent,
- * asked again after `delivery.backoff_base_ms`). A void undoes the whole captured transaction and leaves the
- * refund standing, so sent now it could return that money twice; once the refund succeeds the cancel is refused
- * unsent (the gateway's refusal: Cybersource `CAPTURE_REFUNDED`), once it fails the void goes. A refund that
- * succeeded already refuses it at once: nothing to wait for. Refunds never wait for a cancel, so the two never
- * wait for each other. A cancel that releases a remainder (partial captures) leaves captured money, and its
- * refunds, alone: it never waits. Run after {@link capturesInFlight}. `null` when it need not wait. Pure.
+ * (`ResolveOptions.cancelFollowsCaptures`), while a refund of that payment is in flight (registered before the
+ * cancel, at `registered`, not yet SUCCEEDED or FAILED; or registered after it and sent already) and none has
+ * succeeded: it waits (`wait`, nothing sent, asked again after `delivery.backoff_base_ms`). A void undoes the
+ * whole captured transaction and leaves the refund standing, so sent now it could return that money twice; once
+ * the refund succeeds the cancel is refused unsent (the gateway's refusal: Cybersource `CAPTURE_REFUNDED`), once
+ * it fails the void goes. A refund that succeeded already refuses it at once: nothing to wait for. A refund
+ * registered after the cancel and not yet sent waits for the cancel instead ({@link voidsAhead}), so the two
+ * never wait for each other. A cancel that releases a remainder (partial captures) leaves captured money, and
+ * its refunds, alone: it never waits. Run after {@link capturesInFlight}. `null` when it need not wait. Pure.
  */
 export function refundsInFlight(
   op: OperationRecord,
   auth: OperationRecord,
   dependents: readonly DependentSummary[],
+  registered = Number.MAX_SAFE_INTEGER,
 ): { wait: string; siblings: string[]; awaiting: 'refunds' } | null {
   if (op.command !== 'cancel' || !cancelVoids(auth, dependents)) return null;
-  const refunds = givingRefunds(op, dependents);
+  const refunds = givingRefunds(op, dependents, registered);
   if (refunds.length === 0 || refunds.some((d) => d.state === 'SUCCEEDED')) return null;
   const siblings = refunds.map((d) => d.id);
   return {
@@ -472,6 +565,84 @@ export function refundsInFlight(
     siblings,
     awaiting: 'refunds',
   };
+}
+
+/**
+ * A refund of a payment whose cancel, registered before it (at `registered`) and not yet SUCCEEDED or FAILED
+ * (waiting, sent, being retried under its key, `UNKNOWN`, `PENDING`, `UNRESOLVED`), would void what the refund
+ * gives back (a sale not undone, or one standing capture that took the whole authorization), at a PSP that
+ * builds its cancel from the captures standing: the refund waits (`wait`, nothing sent, asked again after
+ * `delivery.backoff_base_ms`). Sent now, it could succeed before the void, which then returns the whole payment
+ * while the refund stands: money paid back twice. Once the void succeeds what it voided is marked undone and the
+ * refund is refused (`amount_exceeds_captured`); once the cancel fails, or turns out not to have voided, the
+ * refund goes. The cancel never waits for a refund registered after it that is not yet sent
+ * ({@link refundsInFlight}), so the two never wait for each other. `null` when it need not wait. Pure.
+ */
+export function voidsAhead(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  registered: number,
+): { wait: string; siblings: string[]; awaiting: 'void' } | null {
+  if (op.command !== 'refund' || !cancelVoids(auth, dependents)) return null;
+  const cancels = dependents.filter((d) => d.command === 'cancel' && d.id !== op.id && !isTerminal(d.state) && registeredBefore(d, op, registered));
+  if (cancels.length === 0) return null;
+  const siblings = cancels.map((d) => d.id);
+  return {
+    wait: `refund waits for ${siblings.length} cancel(s) of ${auth.command === 'sale' ? 'sale' : 'authorization'} ${auth.id} that would void what it refunds (${cancels.map((d) => `${d.id} ${d.state}`).join(', ')}): a void and a refund would return it twice`,
+    siblings,
+    awaiting: 'void',
+  };
+}
+
+/**
+ * A cancel of an authorization with captures of it on record but not yet registered against it (accepted, their
+ * delivery not yet run: RECEIVED, or held), at a PSP that builds its cancel from the captures standing: it waits
+ * for them as for captures in flight ({@link capturesInFlight}). Registration is a capture's first delivery
+ * check, so without this read a cancel delivered first would release what a capture the OMS sent before it is
+ * about to take. Found through the order index (`Ledger.operationsOfOrder`: one read, then one per operation of
+ * the order), so only captures naming the authorization's order (or the same order id) are seen; a capture still
+ * in the commands queue (not yet on record) is seen by none. Captures never wait for a cancel. `null` when none.
+ */
+export async function capturesNotYetDelivered(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  ledger: Pick<Ledger, 'operationsOfOrder'>,
+): Promise<{ wait: string; siblings: string[]; awaiting: 'undelivered_captures' } | null> {
+  const orderId = auth.payment.order_id;
+  if (op.command !== 'cancel' || auth.command === 'sale' || orderId === undefined) return null;
+  const known = new Set(dependents.map((d) => d.id));
+  const names = new Set([auth.id, auth.gatewayReference, auth.newGatewayKey].filter((n): n is string => n !== undefined));
+  const waiting = (await ledger.operationsOfOrder(orderId)).filter(
+    (o) => o.command === 'capture' && o.id !== op.id && !known.has(o.id) && !isTerminal(o.state) && names.has(o.payment.gateway_key),
+  );
+  if (waiting.length === 0) return null;
+  const siblings = waiting.map((o) => o.id);
+  return {
+    wait: `cancel waits for ${siblings.length} capture(s) of authorization ${auth.id} accepted and not yet delivered (${waiting.map((o) => `${o.id} ${o.state}`).join(', ')}): what it releases is what they leave`,
+    siblings,
+    awaiting: 'undelivered_captures',
+  };
+}
+
+/**
+ * What a capture, cancel or refund at a PSP that builds its cancel from the captures standing waits for before
+ * it may go, in this order: a cancel for captures in flight, then captures not yet delivered, then refunds of
+ * what it would void; a refund for a cancel registered before it that would void what it refunds. `null`: none.
+ */
+async function voidGuards(
+  op: OperationRecord,
+  auth: OperationRecord,
+  dependents: readonly DependentSummary[],
+  registered: number,
+  ledger: Pick<Ledger, 'operationsOfOrder'>,
+): Promise<{ wait: string; siblings: string[]; awaiting?: Awaiting } | null> {
+  if (op.command === 'refund') return voidsAhead(op, auth, dependents, registered);
+  if (op.command !== 'cancel') return null;
+  return (
+    capturesInFlight(op, auth, dependents) ?? (await capturesNotYetDelivered(op, auth, dependents, ledger)) ?? refundsInFlight(op, auth, dependents, registered)
+  );
 }
 
 /** Whether a cancel of succeeded `auth` would be a void of what was captured: a sale not undone, or one standing capture that took it all. Pure. */

@@ -168,8 +168,9 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
    * (Cybersource: a void of the capture or sale, not an authorization reversal), so the ledger marks it undone
    * (unless the captures left part of the authorization: its cancel released that, `voidedByCancel`). Defined:
    * the cancel's event also says what it did (`cancelEffect`, docs/EVENTS.md), and, its cancel being built from
-   * the captures standing, a cancel waits while a capture of its authorization is in flight (`capturesInFlight`).
-   * Absent: a cancel only releases a hold (a PSP that still answers success, Adyen releasing what a partial
+   * the captures standing, a cancel waits while a capture of its authorization is in flight (`capturesInFlight`),
+   * a refund waits for a cancel registered before it that would void what it refunds (`voidsAhead`), and a
+   * cancel's retries are built on what its first attempt was (`cancelBasis`). Absent: a cancel only releases a hold (a PSP that still answers success, Adyen releasing what a partial
    * capture left, undid no capture).
    */
   readonly cancelVoided?: (outcome: GatewayOutcome) => boolean;

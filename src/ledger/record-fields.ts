@@ -6,6 +6,7 @@ import { CustomerAction, parseCustomerAction } from '../gateways/customer-action
 import { StoredCard, parseStoredCard } from '../gateways/stored-card';
 import { UNDONE_FIELD } from '../adjustments/adjustment';
 import { CancelEffect, parseCancelEffect } from './cancel-effect';
+import { CancelBasis, parseCancelBasis } from './cancel-basis';
 
 /** One operation as the ledger holds it (docs/ARCHITECTURE.md). Times are epoch milliseconds. */
 export interface OperationRecord {
@@ -76,6 +77,11 @@ export interface OperationRecord {
    * voided, or the hold or uncaptured remainder it released (`cancel-effect.ts`), written with its success.
    */
   cancelEffect?: CancelEffect;
+  /**
+   * A cancel at a PSP whose cancel is built from the captures standing (Cybersource): what its first attempt was
+   * built on (`cancel-basis.ts`), written with that attempt; its retries, inquiries and outcome read it.
+   */
+  cancelBasis?: CancelBasis;
   /** Digest of the command's money fields (`commandDigest`); absent on records older than digests. */
   digest?: string;
   /**
@@ -150,6 +156,7 @@ const FIELDS: FieldTable = {
   storedCard: { hash: 'stored_card', codec: json(parseStoredCard) },
   undoneBy: { hash: UNDONE_FIELD, codec: text },
   cancelEffect: { hash: 'cancel_effect', codec: json(parseCancelEffect) },
+  cancelBasis: { hash: 'cancel_basis', codec: json(parseCancelBasis) },
 };
 
 const RECORD_FIELDS = Object.keys(FIELDS) as (keyof OperationRecord)[];
@@ -175,6 +182,7 @@ export const TRANSITION_SETTABLE = [
   'storedToken',
   'storedCard',
   'cancelEffect',
+  'cancelBasis',
 ] as const satisfies readonly (keyof OperationRecord)[];
 
 /**
@@ -269,6 +277,7 @@ function blankRecord(): BlankRecord {
     storedCard: undefined,
     undoneBy: undefined,
     cancelEffect: undefined,
+    cancelBasis: undefined,
   };
 }
 

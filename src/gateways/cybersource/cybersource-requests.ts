@@ -233,9 +233,12 @@ function reversal(payment: Payment, code: string, minor: number, currency: strin
  *   cancel, one idempotency key and one outcome would leave some voided and some not, which neither a SUCCESS
  *   nor a FAIL reports truly. A refund of what was captured returns the money;
  * - a sale, or one capture that took all of it, that refunds already give back in part (succeeded, or in
- *   flight when the cancel was first tried): refused unsent (`CAPTURE_REFUNDED`, naming `payment.gateway_key`
- *   and the refunds). The void would return all of it while the refunds stand: money paid back twice. A refund
- *   of the rest returns what is left. (A reversal of a remainder leaves captured money and its refunds alone.)
+ *   flight when the cancel was first tried and registered before it or sent already; one registered after it
+ *   waits for it): refused unsent (`CAPTURE_REFUNDED`, naming `payment.gateway_key` and the refunds). The void
+ *   would return all of it while the refunds stand: money paid back twice. A refund of the rest returns what is
+ *   left. (A reversal of a remainder leaves captured money and its refunds alone.)
+ * A retry is built on what the first attempt was (`ctx.captured` from the cancel's `cancelBasis`), so one
+ * merchant reference never carries two requests.
  */
 function cancelRequest(ctx: OperationContext, gateway: GatewayConfig, code: string): GatewayRequest {
   const { payment, captured } = ctx;

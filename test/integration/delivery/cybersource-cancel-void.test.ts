@@ -793,3 +793,151 @@ describe('Cybersource cancel of a captured payment that refunds already give bac
     expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '20.00', currency: 'USD' }, reason: 'cancel' });
   });
 });
+
+describe('Cybersource cancel racing a refund or a capture: never a void and a refund of one payment, never two requests under one key', () => {
+  /** Each check of a guard of a Cybersource cancel (`pb_cancel_void_guards_total`). */
+  const guard = (name: string) => metricValue('pb_cancel_void_guards_total', { gateway: 'cybs', guard: name });
+
+  /** A cancel whose first attempt (a void or reversal) was held back (429): SENT, to be retried under its key. */
+  async function cancelRetrying(paidFor: PaymentCommand, hold: 'void' | 'reversal'): Promise<string> {
+    const id = await record(dependent('cancel', paidFor));
+    if (hold === 'void') psp.rateLimitNextVoid = true;
+    else psp.rateLimitNextReversal = true;
+    expect((await service.deliver(id)).kind).toBe('retry');
+    expect((await ledger.get(id))?.state).toBe('SENT');
+    return id;
+  }
+
+  it('a refund registered while the void of the capture is retried waits for it, unsent; the void goes and the refund is then refused (money never back twice)', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth, { amount: 5000 }));
+    const cancelId = await cancelRetrying(auth, 'void');
+    const before = await guard('refund_waits_for_void');
+    const refundId = await record(dependent('refund', auth, { amount: 1000 }));
+    const step = await service.deliver(refundId);
+    expect(step).toMatchObject({ kind: 'wait' });
+    expect(step.kind === 'wait' && step.reason).toContain(cancelId);
+    expect(sentFor(refundId)).toHaveLength(0);
+    expect((await ledger.get(refundId))?.state).toBe('RECEIVED');
+    expect(await guard('refund_waits_for_void')).toBe(before + 1);
+    const waits = logs.lines.filter((l) => l.includes('refund waits for a cancel that would void the captured payment') && l.includes(refundId));
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toContain(cancelId);
+    expect((await ledger.interactions(refundId)).filter((i) => i.event === 'waiting_for_siblings')).toEqual([expect.objectContaining({ siblings: cancelId })]);
+
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([
+      `/pts/v2/captures/${await pspId(captureId)}/voids`,
+      `/pts/v2/captures/${await pspId(captureId)}/voids`,
+    ]);
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect((await ledger.get(refundId))?.reason).toBe('amount_exceeds_captured');
+    expect(sentFor(refundId)).toHaveLength(0);
+  });
+
+  it('the same for a refund of a sale whose void is retried', async () => {
+    const sale = await paid('sale');
+    const cancelId = await cancelRetrying(sale, 'void');
+    const refundId = await record(dependent('refund', sale, { amount: 1000 }));
+    expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(refundId)).toHaveLength(0);
+  });
+
+  it('the same for a refund naming the sale by its Cybersource id', async () => {
+    const sale = await paid('sale');
+    const cancelId = await cancelRetrying(sale, 'void');
+    const refundId = await record(dependent('refund', sale, { amount: 1000, gateway_key: await pspId(sale.payment.operation_reference!) }));
+    const step = await service.deliver(refundId);
+    expect(step.kind === 'wait' && step.reason).toContain(cancelId);
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(refundId)).toHaveLength(0);
+  });
+
+  it('the refund goes once the void it waited for failed (NOT_VOIDABLE: the capture stands)', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth, { amount: 5000 }));
+    const cancelId = await cancelRetrying(auth, 'void');
+    const refundId = await record(dependent('refund', auth, { amount: 1000 }));
+    expect(await service.deliver(refundId)).toMatchObject({ kind: 'wait' });
+    psp.settled.add(await pspId(captureId));
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
+  it('a refund registered after a cancel that waits for an earlier refund waits for the cancel; the cancel waits for the earlier one only (never for each other)', async () => {
+    const auth = await paid('authorize');
+    const captureId = await delivered(dependent('capture', auth, { amount: 5000 }));
+    const early = await record(dependent('refund', auth, { amount: 1000 }));
+    psp.rateLimitNextRefund = true;
+    expect((await service.deliver(early)).kind).toBe('retry');
+    const cancelId = await record(dependent('cancel', auth));
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait' });
+    const late = await record(dependent('refund', auth, { amount: 2000 }));
+    const step = await service.deliver(late);
+    expect(step.kind === 'wait' && step.reason).toContain(cancelId);
+    const cancelStep = await service.deliver(cancelId);
+    expect(cancelStep.kind === 'wait' && cancelStep.reason).toContain(early);
+    expect(cancelStep.kind === 'wait' && cancelStep.reason).not.toContain(late);
+    // The earlier refund fails (it gave nothing): the void goes, and the later refund is then refused unsent.
+    psp.refuseNextRefund = true;
+    expect(await service.deliver(early)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/captures/${await pspId(captureId)}/voids`]);
+    expect(await service.deliver(late)).toEqual({ kind: 'done', state: 'FAILED' });
+    expect(sentFor(late)).toHaveLength(0);
+  });
+
+  it('a refund of a payment whose cancel releases a remainder (voids nothing) does not wait for it', async () => {
+    const auth = await paid('authorize');
+    await delivered(dependent('capture', auth, { amount: 3000 }));
+    const cancelId = await cancelRetrying(auth, 'reversal');
+    const refundId = await record(dependent('refund', auth, { amount: 1000 }));
+    expect(await service.deliver(refundId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+  });
+
+  it('a cancel waits for a capture accepted before it but not yet delivered (on record, not yet registered), then releases what it left', async () => {
+    const auth = await paid('authorize');
+    const authPspId = await pspId(auth.payment.operation_reference!);
+    const captureId = await record(dependent('capture', auth, { amount: 3000 }));
+    const before = await guard('capture_not_yet_delivered');
+    const cancelId = await record(dependent('cancel', auth));
+    const step = await service.deliver(cancelId);
+    expect(step).toMatchObject({ kind: 'wait' });
+    expect(step.kind === 'wait' && step.reason).toContain(captureId);
+    expect(sentFor(cancelId)).toHaveLength(0);
+    expect(await guard('capture_not_yet_delivered')).toBe(before + 1);
+    expect(
+      logs.lines.some((l) => l.includes('cancel waits for captures of its authorization in flight') && l.includes(cancelId) && l.includes(captureId)),
+    ).toBe(true);
+    expect(await service.deliver(captureId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/payments/${authPspId}/reversals`]);
+    expect(sentFor(cancelId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '20.00', currency: 'USD' }, reason: 'cancel' });
+  });
+
+  it('a retry sends what its first attempt sent under the same key, though a capture succeeded in between; the change is counted and logged', async () => {
+    const auth = await paid('authorize');
+    const cancelId = await cancelRetrying(auth, 'reversal');
+    const captureId = await delivered(dependent('capture', auth, { amount: 3000 }));
+    const before = await guard('retry_reading_changed');
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    const sent = sentFor(cancelId);
+    expect(sent).toHaveLength(2);
+    expect(sent[1].url).toBe(sent[0].url);
+    expect(sent[1].body).toEqual(sent[0].body);
+    expect(sent[1].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '50.00', currency: 'USD' }, reason: 'cancel' });
+    expect(await guard('retry_reading_changed')).toBe(before + 1);
+    const lines = logs.lines.filter((l) => l.includes('cancel retried with the request of its first attempt') && l.includes(cancelId));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(captureId);
+    // What it did is read as it was sent: a release of the hold, no capture voided.
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ released: 'hold' });
+    expect((await ledger.get(captureId))?.undoneBy).toBeUndefined();
+    // The reading it was built on is on its record, written with its first attempt.
+    expect((await ledger.get(cancelId))?.cancelBasis).toEqual({ captured: null });
+  });
+});

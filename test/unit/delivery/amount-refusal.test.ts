@@ -1,4 +1,12 @@
-import { amountRefusal, capturesInFlight, refundsInFlight, refundsOfCaptured, siblingsAhead } from '../../../src/delivery/operation-context';
+import {
+  amountRefusal,
+  capturesInFlight,
+  capturesNotYetDelivered,
+  refundsInFlight,
+  refundsOfCaptured,
+  siblingsAhead,
+  voidsAhead,
+} from '../../../src/delivery/operation-context';
 import { DependentSummary, OperationRecord } from '../../../src/ledger/ledger';
 import { draftRecord } from '../../../src/ledger/record-fields';
 import { parseRate } from '../../../src/fx/exact-rate';
@@ -286,5 +294,81 @@ describe('refundsInFlight and refundsOfCaptured: a cancel that would void what r
       left: 3000,
     });
     expect(refundsOfCaptured(cancel(), auth(), [capture(), refund('ref-3', 'FAILED')])).toBeNull();
+  });
+});
+
+describe('voidsAhead and refundsInFlight: a refund and a cancel that would void what it refunds never both go, and never wait for each other', () => {
+  const auth = () => op('authorize', 5000, { id: 'auth-1', state: 'SUCCEEDED' });
+  const sale = () => op('sale', 5000, { id: 'sale-1', state: 'SUCCEEDED' });
+  const capture = (amount = 5000): DependentSummary => ({ id: 'cap-1', command: 'capture', state: 'SUCCEEDED', amount, registered: 1 });
+  const cancel = (state: DependentSummary['state'], registered = 2): DependentSummary => ({ id: 'can-1', command: 'cancel', state, amount: 5000, registered });
+  const refund = (state: DependentSummary['state'], registered = 3): DependentSummary => ({ id: 'ref-1', command: 'refund', state, amount: 1000, registered });
+
+  it('a refund waits for a cancel registered before it that would void what it refunds, whatever the cancel is doing', () => {
+    for (const state of ['RECEIVED', 'SENT', 'UNKNOWN', 'PENDING', 'UNRESOLVED'] as const) {
+      const wait = voidsAhead(op('refund', 1000, { id: 'ref-1' }), auth(), [capture(), cancel(state)], 3);
+      expect(wait).toMatchObject({ siblings: ['can-1'], awaiting: 'void' });
+      expect(wait?.wait).toContain(`can-1 ${state}`);
+      expect(voidsAhead(op('refund', 1000, { id: 'ref-1' }), sale(), [cancel(state)], 3)).toMatchObject({ siblings: ['can-1'] });
+    }
+  });
+
+  it('does not wait for a cancel decided, registered after it, or that voids nothing (a remainder released, a sale undone)', () => {
+    const r = op('refund', 1000, { id: 'ref-1' });
+    expect(voidsAhead(r, auth(), [capture(), cancel('SUCCEEDED')], 3)).toBeNull();
+    expect(voidsAhead(r, auth(), [capture(), cancel('FAILED')], 3)).toBeNull();
+    expect(voidsAhead(r, auth(), [capture(), cancel('RECEIVED', 4)], 3)).toBeNull();
+    expect(voidsAhead(r, auth(), [capture(3000), cancel('SENT')], 3)).toBeNull();
+    expect(voidsAhead(r, op('sale', 5000, { state: 'SUCCEEDED', undoneBy: 'x' }), [cancel('SENT')], 3)).toBeNull();
+    expect(voidsAhead(op('capture', 1000), auth(), [capture(), cancel('SENT')], 3)).toBeNull();
+  });
+
+  it('a cancel neither waits for nor counts a refund registered after it and not yet sent (that one waits for the cancel), but does one sent already', () => {
+    const c = op('cancel', 5000, { id: 'can-1' });
+    expect(refundsInFlight(c, auth(), [capture(), refund('RECEIVED')], 2)).toBeNull();
+    expect(refundsOfCaptured(c, auth(), [capture(), refund('RECEIVED')], 2)).toBeNull();
+    expect(refundsInFlight(c, auth(), [capture(), refund('RECEIVED', 1)], 2)).toMatchObject({ siblings: ['ref-1'] });
+    expect(refundsInFlight(c, auth(), [capture(), refund('SENT')], 2)).toMatchObject({ siblings: ['ref-1'] });
+    expect(refundsOfCaptured(c, auth(), [capture(), refund('SUCCEEDED')], 2)?.refunds).toEqual([{ id: 'ref-1', amount: 1000, inFlight: false }]);
+    // Whichever registered first goes first: the refund waits for the cancel, the cancel not for the refund.
+    const dependents = [capture(), cancel('RECEIVED'), refund('RECEIVED')];
+    expect(voidsAhead(op('refund', 1000, { id: 'ref-1' }), auth(), dependents, 3)).not.toBeNull();
+    expect(refundsInFlight(c, auth(), dependents, 2)).toBeNull();
+  });
+});
+
+describe('capturesNotYetDelivered: a cancel and the captures of its authorization on record but not yet registered', () => {
+  const auth = () =>
+    op('authorize', 5000, {
+      id: 'auth-1',
+      state: 'SUCCEEDED',
+      gatewayReference: 'psp-auth-1',
+      payment: { ...op('authorize', 5000).payment, order_id: 'ORD-9' },
+    });
+  const onRecord = (id: string, command: OperationRecord['command'], state: OperationRecord['state'], key: string): OperationRecord =>
+    op(command, 3000, { id, state, payment: { ...op(command, 3000).payment, gateway_key: key, order_id: 'ORD-9' } });
+  const ledger = (records: OperationRecord[]) => ({ operationsOfOrder: jest.fn(async () => records) });
+
+  it('waits for a capture of the authorization (by our id or its PSP reference) on record and not yet decided nor registered', async () => {
+    const records = [onRecord('cap-1', 'capture', 'RECEIVED', 'auth-1'), onRecord('cap-2', 'capture', 'RECEIVED', 'psp-auth-1')];
+    const wait = await capturesNotYetDelivered(op('cancel', 5000, { id: 'can-1' }), auth(), [], ledger(records));
+    expect(wait).toMatchObject({ siblings: ['cap-1', 'cap-2'], awaiting: 'undelivered_captures' });
+  });
+
+  it('leaves registered captures (capturesInFlight), decided ones, other commands and other authorizations alone; reads nothing for a sale or without an order', async () => {
+    const records = [
+      onRecord('cap-1', 'capture', 'RECEIVED', 'auth-1'),
+      onRecord('cap-2', 'capture', 'SUCCEEDED', 'auth-1'),
+      onRecord('ref-1', 'refund', 'RECEIVED', 'auth-1'),
+      onRecord('cap-3', 'capture', 'RECEIVED', 'auth-2'),
+    ];
+    const registered: DependentSummary[] = [{ id: 'cap-1', command: 'capture', state: 'RECEIVED', amount: 3000, registered: 1 }];
+    expect(await capturesNotYetDelivered(op('cancel', 5000, { id: 'can-1' }), auth(), registered, ledger(records))).toBeNull();
+    const none = ledger(records);
+    expect(await capturesNotYetDelivered(op('cancel', 5000), op('sale', 5000, { state: 'SUCCEEDED', payment: auth().payment }), [], none)).toBeNull();
+    const noOrder = op('authorize', 5000, { id: 'auth-1', state: 'SUCCEEDED' });
+    expect(await capturesNotYetDelivered(op('cancel', 5000), { ...noOrder, payment: { ...noOrder.payment, order_id: undefined } }, [], none)).toBeNull();
+    expect(await capturesNotYetDelivered(op('refund', 1000), auth(), [], none)).toBeNull();
+    expect(none.operationsOfOrder).not.toHaveBeenCalled();
   });
 });
