@@ -223,10 +223,13 @@ export class ReconciliationRunner {
         const size = deps.ledgerPageSize ?? 500;
         let cursor = stored.phase === 'ledger' ? stored.ledgerCursor : undefined;
         if (stored.phase === 'ledger' && !cursor && stored.ledgerRank !== undefined) {
-          deps.logger.info("reconciliation ledger phase read again from the window's start: an older release stored its position as a rank; this run's summary counts the ledger lines of its pages read before again", {
-            ...log,
-            ledger_rank: stored.ledgerRank,
-          });
+          deps.logger.info(
+            "reconciliation ledger phase read again from the window's start: an older release stored its position as a rank; this run's summary counts the ledger lines of its pages read before again",
+            {
+              ...log,
+              ledger_rank: stored.ledgerRank,
+            },
+          );
         }
         cursor ??= { shard: 0, score: window.from, id: '' };
         await state.commit({ ...emptyDelta('ledger'), ledgerCursor: cursor });
