@@ -276,7 +276,6 @@ export class DeliveryService {
       const failed = await recorder.fail(op, ctx.fail, 'bridge', { details: ctx.detail, field: ctx.field });
       return { kind: 'done', state: failed.state };
     }
-    if (ctx.cancelBasisChanged) this.noteCancelBasisChanged(op, route.gateway.name, ctx.cancelBasisChanged);
     const breaker = this.breaker(route.gateway.name);
     const permit = breaker.permit();
     if (!permit.allowed) {
@@ -287,6 +286,8 @@ export class DeliveryService {
       }
       return { kind: 'wait', reason: `circuit open for ${route.gateway.name}`, delayMs: permit.retryInMs };
     }
+    // Past the breaker: said once per step that may call the PSP, not for each wait behind an open circuit.
+    if (ctx.cancelBasisChanged) this.noteCancelBasisChanged(op, route.gateway.name, ctx.cancelBasisChanged);
 
     const { maxAgeMs } = this.deps.config.delivery;
     const tooOld = maxAgeMs > 0 && this.now() - op.receivedAt > maxAgeMs;
@@ -458,7 +459,7 @@ export class DeliveryService {
   /**
    * A cancel retried (or asked about) on the reading its first attempt was built on while the ledger now reads
    * otherwise: counted (`pb_cancel_void_guards_total{guard="retry_reading_changed"}`) and logged at each delivery
-   * step of it. The request stays the first one: under one idempotency key the PSP may hold that one already.
+   * step of it past the circuit breaker (one that may call the PSP). The request stays the first one: under one idempotency key the PSP may hold that one already.
    */
   private noteCancelBasisChanged(op: OperationRecord, gateway: string, change: CancelBasisChange): void {
     cancelVoidGuards().inc({ gateway, guard: 'retry_reading_changed' });

@@ -940,4 +940,19 @@ describe('Cybersource cancel racing a refund or a capture: never a void and a re
     // The reading it was built on is on its record, written with its first attempt.
     expect((await ledger.get(cancelId))?.cancelBasis).toEqual({ captured: null });
   });
+
+  it('a retry waiting behind an open circuit is not counted as sent on a changed reading; the step past the breaker is, once', async () => {
+    const auth = await paid('authorize');
+    const cancelId = await cancelRetrying(auth, 'reversal');
+    await delivered(dependent('capture', auth, { amount: 3000 }));
+    const before = await guard('retry_reading_changed');
+    const breaker = service.breaker('cybs');
+    for (let i = 0; i < config.delivery.breakerFailureThreshold; i += 1) breaker.failure();
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait', reason: 'circuit open for cybs' });
+    expect(await service.deliver(cancelId)).toMatchObject({ kind: 'wait', reason: 'circuit open for cybs' });
+    expect(await guard('retry_reading_changed')).toBe(before);
+    breaker.success();
+    expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await guard('retry_reading_changed')).toBe(before + 1);
+  });
 });
