@@ -45,8 +45,9 @@ import { ReconciledFactKind, apartByFailure, mayBeSameFact, reconciledKindsOf } 
 // and cleared an earlier failure's mark): the PSP did it again after this failure. A new adjustment that marked
 // nothing so, by a held re-capture or a recorded success, names that success (`superseded_field`: the held one's
 // `held_id`, else the earliest such recorded one). An undated failure, or success, still marks as before.
-// A dated fact is the one an adjustment of the `listed` records already when that adjustment is of the same kind and
-// time and one of the two was recorded under the id the other's notification had in an earlier release (`event_id`,
+// A dated fact, or one with a `former` id, is the one an adjustment of the `listed` records already when that
+// adjustment is of the same kind and time (both without one: a time that did not read) and one of the two was
+// recorded under the id the other's notification had in an earlier release (`event_id`,
 // this fact's PSP event id, is the other's `former_field`; or the other's `psp_event_id` is `former`, the id earlier
 // releases gave this fact's notification): a PSP's resend after an upgrade that changed the id; {4, HGETALL} of it.
 // Returns {1, marked, cleared, superseded, failed_again, failed_again_at, superseded_by} when created (marked: 1 when
@@ -103,10 +104,10 @@ if A.held_seen ~= '' then
   local now_held = redis.call('HGET', K.op, A.recaptured_at_field)
   if (now_held and ('=' .. now_held) or 'none') ~= A.held_seen then return {-3} end
 end
-if A.listed ~= '' and A.occurred ~= '' then
+if A.listed ~= '' and (A.occurred ~= '' or A.former ~= '') then
   for i = 1, tonumber(A.listed) do
     local f = redis.call('HMGET', XK(i), 'kind', 'occurred_at', 'psp_event_id', A.former_field)
-    if f[1] == A.kind and f[2] == A.occurred and ((A.former ~= '' and f[3] == A.former) or f[4] == A.event_id) then
+    if f[1] == A.kind and (f[2] or '') == A.occurred and ((A.former ~= '' and f[3] == A.former) or f[4] == A.event_id) then
       return {4, redis.call('HGETALL', XK(i))}
     end
   end
@@ -536,9 +537,12 @@ export class AdjustmentStore {
     // A dated success after failure is weighed against the failures recorded before it, a dated failure against the
     // successes after failure: the script reads them all.
     const weighed = (undoes || commandsRedoneBy(input.kind).length > 0) && input.occurredAt !== undefined;
+    // A fact an earlier release may have recorded under its former id is looked for among them too, dated or not
+    // (an eventDate that does not read as a time gave the earlier record no time either).
+    const listing = weighed || input.formerPspEventId !== undefined;
     for (let round = 0; round < RECORD_ROUNDS; round += 1) {
       const found = searched ? await this.recordedFirst(keys, input) : null;
-      const listed = weighed ? await this.redis.zrange(base.op_adjustments, 0, -1) : null;
+      const listed = listing ? await this.redis.zrange(base.op_adjustments, 0, -1) : null;
       const held = undoes ? await this.heldRaw(base.op) : null;
       const [status, existing, cleared, superseded, failedAgain, failedAgainAt, supersededBy] = (await RECORD_SCRIPT.run(
         this.redis,

@@ -598,6 +598,7 @@ describe('a webhook success of an operation the OMS was told failed', () => {
   describe('a dated Adyen CAPTURE_FAILED an earlier release recorded under its former event id (pspReference:CAPTURE_FAILED:true)', () => {
     /** The capture failure as a release before dated ids recorded it: the same adjustment, under the id without its eventDate. */
     async function recordedByEarlierRelease(capture: OperationRecord, failedAt: string) {
+      const at = Date.parse(failedAt);
       return worker.adjustments.recordAdjustment((await worker.ledger.get(capture.id))!, {
         kind: 'capture_failed',
         direction: 'debit',
@@ -605,7 +606,8 @@ describe('a webhook success of an operation the OMS was told failed', () => {
         currency: 'EUR',
         reason: 'Capture rejected by card scheme',
         pspReference: capture.gatewayReference!,
-        occurredAt: Date.parse(failedAt),
+        // An eventDate that does not read as a time gave the earlier release's record none either.
+        ...(Number.isFinite(at) ? { occurredAt: at } : {}),
         gateway: 'adyen',
         pspEventId: `${capture.gatewayReference}:CAPTURE_FAILED:true`,
         source: 'webhook',
@@ -629,6 +631,23 @@ describe('a webhook success of an operation the OMS was told failed', () => {
       expect((await worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id)).toEqual([first.adjustment.id]);
       expect((await worker.ledger.get(capture.id))?.undoneBy).toBe(first.adjustment.id);
       expect(await refundCheck()).toBe('amount_exceeds_captured');
+      expect(await resent()).toBe(before + 1);
+    });
+
+    it('is that adjustment too when its eventDate does not read as a time: recorded once, one event to the OMS', async () => {
+      const { capture, item } = await adyenCaptureWithRefund('ADYPU');
+      const unreadable = 'yesterday at noon';
+      const first = await recordedByEarlierRelease(capture, unreadable);
+      expect(first.created).toBe(true);
+      await eventually(async () => adjustedKinds(capture.id).length >= 1, 15000);
+      const before = await resent();
+      expect((await postAdyenBatch({ config, web, worker }, 'adyen', [item('CAPTURE_FAILED', 'Capture rejected by card scheme', unreadable)])).status).toBe(
+        200,
+      );
+      await adyenOutcomeApplied(`${capture.gatewayReference}:CAPTURE_FAILED:true:${unreadable}`);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(adjustedKinds(capture.id)).toEqual(['capture_failed']);
+      expect((await worker.adjustmentStore.forOperation(capture.id)).map((a) => a.id)).toEqual([first.adjustment.id]);
       expect(await resent()).toBe(before + 1);
     });
 
