@@ -15,7 +15,7 @@ import type { EventResendResult } from '../ops/event-resend';
 import type { FailedWebhook, WebhookRetryResult } from '../ops/failed-webhooks';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import type { ReviewHold } from '../risk/review-store';
-import type { HeldRecaptureView } from '../ops/held-recaptures';
+import type { HeldRecaptureView, RecaptureDismissal } from '../ops/held-recaptures';
 import type { ParkedSplitTender } from '../ops/parked-split-tenders';
 import type { RecheckResult } from '../ops/recheck';
 import type { RecentRun } from '../reconciliation-run/reconciliation-history';
@@ -294,14 +294,18 @@ function deadLettersForm(ctx: PageContext, records: DeadLetterRecord[]): SafeHtm
 /** A run's result as both reconciliation tables show it: `failed: HttpError`, `done (dry run)`. */
 const runResult = (r: RecentRun): string => `${r.result}${r.dryRun ? ' (dry run)' : ''}${r.error ? `: ${r.error}` : ''}`;
 
-/** Re-captures held past their wait for the capture failure they follow: read-only, the PSP decides what happened. */
-function heldRecapturesTable(ctx: PageContext, rows: HeldRecaptureView[]): SafeHtml {
-  if (rows.length === 0) return html`<p class="empty" id="held-recaptures">none</p>`;
-  return dataTable(
-    'held-recaptures',
-    ['operation', 'command', 'gateway', 'PSP reference', 're-captured', 'amount', 'waiting since', 'waited'],
-    rows.map((r) => ({
-      attrs: html` data-operation="${r.operation_id}"`,
+/**
+ * Re-captures held past their wait for the capture failure they follow: the PSP decides what happened, so each is
+ * checked there first; once settled, "Dismiss" takes the selected out of the list and the gauge (`ops recaptures dismiss`).
+ */
+function heldRecapturesForm(ctx: PageContext, rows: HeldRecaptureView[]): SafeHtml {
+  return actionForm(ctx, {
+    id: 'held-recaptures',
+    action: '/recaptures/dismiss',
+    rowKey: 'operation',
+    headers: ['operation', 'command', 'gateway', 'PSP reference', 're-captured', 'amount', 'waiting since', 'waited'],
+    rows: rows.map((r) => ({
+      value: r.operation_id,
       cells: [
         lookupLink(ctx, r.operation_id),
         r.command,
@@ -313,7 +317,8 @@ function heldRecapturesTable(ctx: PageContext, rows: HeldRecaptureView[]): SafeH
         age(r.waited_ms),
       ],
     })),
-  );
+    buttons: html`<button type="submit" class="danger">Dismiss: settled with the PSP</button>`,
+  });
 }
 
 /**
@@ -554,10 +559,10 @@ export function dashboardPage(
           Re-captures waiting for their capture failure
           <small
             >the PSP re-captured a capture, but the failure it follows never came: the OMS holds the capture as succeeded and was told nothing; check each at
-            the PSP (or <code>payment-bridge ops recaptures list</code>)</small
+            the PSP, and dismiss the selected once settled there (or <code>payment-bridge ops recaptures dismiss</code>)</small
           >
         </h2>
-        ${heldRecapturesTable(ctx, s.heldRecaptures)}
+        ${heldRecapturesForm(ctx, s.heldRecaptures)}
       </section>
       <section>
         <h2>
@@ -775,6 +780,21 @@ export function splitResumeResultPage(ctx: PageContext, results: ReadonlyArray<{
       result: r.result,
       cells: [r.name, r.result === 'resumed' ? 'resumed: back on the sweep' : 'not open: left alone'],
     })),
+  });
+}
+
+const DISMISS_RESULTS: Record<RecaptureDismissal['result'], string> = {
+  dismissed: 'dismissed: no longer listed or counted; its failure, should it come, is still reported in order',
+  not_waiting: 'not waiting any more: left alone',
+};
+
+/** What a dismissal from the console did with each selected held re-capture. */
+export function recaptureDismissResultPage(ctx: PageContext, results: readonly RecaptureDismissal[]): string {
+  return actionResultPage(ctx, 'Dismiss', {
+    id: 'dismiss-results',
+    rowKey: 'operation',
+    headers: ['operation', 'result'],
+    rows: results.map((r) => ({ value: r.operation_id, result: r.result, cells: [lookupLink(ctx, r.operation_id), DISMISS_RESULTS[r.result]] })),
   });
 }
 

@@ -19,6 +19,7 @@ import {
   lookupPage,
   loginPage,
   messagePage,
+  recaptureDismissResultPage,
   recheckResultPage,
   replayResultPage,
   reviewDecisionResultPage,
@@ -29,6 +30,7 @@ import { resendSetAsideEvents } from '../ops/event-resend';
 import { WebhookRef, retryFailedWebhooks } from '../ops/failed-webhooks';
 import { decideHeldReview } from '../ops/risk-reviews';
 import { resumeParkedSplitTender } from '../ops/parked-split-tenders';
+import { dismissHeldRecaptures } from '../ops/held-recaptures';
 import { recheckOperations } from '../ops/recheck';
 import type { ReviewDecisionResult } from '../poller/risk-review-expiry';
 import { containsCardNumber } from '../logging/redact';
@@ -294,6 +296,7 @@ export class ConsoleRoute implements WebRoute {
       if (sub === '/risk-reviews/decide') return this.decideReviews(req, res, page, session, form);
       if (sub === '/split-tenders/resume') return this.resumeSplits(req, res, page, session, form);
       if (sub === '/operations/recheck') return this.recheck(req, res, page, session, form);
+      if (sub === '/recaptures/dismiss') return this.dismissRecaptures(req, res, page, session, form);
       return send(res, 404, 'text/html; charset=utf-8', messagePage(page, 'Not found', 'No such action.'));
     }
     if (method !== 'GET' && method !== 'HEAD') return send(res, 405, 'text/plain', 'GET or POST only', { allow: 'GET, POST' });
@@ -605,6 +608,21 @@ export class ConsoleRoute implements WebRoute {
       took: (r) => r.result === 'retried',
       done: 'failed webhook outcomes retried',
       render: webhookRetryResultPage,
+    });
+  }
+
+  /**
+   * Dismisses the selected held re-captures the operator settled with the PSP (`dismissHeldRecaptures`, as
+   * `ops recaptures dismiss`: each audit-logged, counted, with a history entry naming the console user).
+   */
+  private dismissRecaptures(req: IncomingMessage, res: ServerResponse, page: PageContext, session: ConsoleSession, form: URLSearchParams): Promise<void> {
+    return this.listAction(req, res, page, session, form, {
+      noun: 'held re-capture',
+      parse: (id) => (PRINTABLE_ID.test(id) ? id : null),
+      act: (ids, actor) => dismissHeldRecaptures(this.deps.ops, ids, actor),
+      took: (r) => r.result === 'dismissed',
+      done: 'held re-captures dismissed',
+      render: recaptureDismissResultPage,
     });
   }
 

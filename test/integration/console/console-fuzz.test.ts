@@ -21,7 +21,15 @@ import { testRedis } from '../../support/test-redis';
 
 const SEED = Number(process.env.PB_FUZZ_SEED ?? 20_261_131);
 const CASES = Number(process.env.PB_FUZZ_CASES ?? 200);
-const FORMS = ['dead-letters/replay', 'events/resend', 'webhooks/retry', 'risk-reviews/decide', 'split-tenders/resume', 'operations/recheck'];
+const FORMS = [
+  'dead-letters/replay',
+  'events/resend',
+  'webhooks/retry',
+  'risk-reviews/decide',
+  'split-tenders/resume',
+  'operations/recheck',
+  'recaptures/dismiss',
+];
 const FIELDS = ['id', 'mode', 'decision', 'csrf', 'reason', 'note', 'q'];
 
 const random = seededRandom(SEED);
