@@ -5,7 +5,7 @@ import { CATEGORY_DEFAULTS, DECLINE_CATEGORIES, DeclineTable, SUGGESTED_ACTIONS,
 import { eventStatusOf, notificationFor } from '../../src/events/payment-event';
 import { ExtraDeclineTable } from '../../src/gateways/gateway-definition';
 import { FactRow } from '../../src/gateways/gateway-facts';
-import { GatewayCredentialField, settingKey } from '../../src/gateways/gateway-config';
+import { GatewayCredentialField, GatewayFlagField, settingKey } from '../../src/gateways/gateway-config';
 import { GATEWAYS, gatewayDefinition } from '../../src/gateways/gateway-registry';
 
 export type { FactMeaning, FactRow } from '../../src/gateways/gateway-facts';
@@ -86,6 +86,10 @@ function renderSettings(type: GatewayType): string[] {
     rows.push(
       `| \`${settingKey(field as GatewayCredentialField)}\` | ${setting.secret ? 'yes' : 'no'} | ${setting.required ? 'yes' : 'no'} | ${cell(setting.description)} |`,
     );
+  }
+  for (const [field, flag] of Object.entries(definition.flags ?? {})) {
+    if (!flag) continue;
+    rows.push(`| \`${settingKey(field as GatewayFlagField)}\` (true/false, default false) | no | no | ${cell(flag.description)} |`);
   }
   return [
     '## Settings',

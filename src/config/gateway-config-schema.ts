@@ -1,11 +1,11 @@
-import { GATEWAY_CREDENTIAL_FIELDS, GatewayConfig, GatewayCredentials, settingKey } from '../gateways/gateway-config';
+import { GATEWAY_CREDENTIAL_FIELDS, GATEWAY_FLAG_FIELDS, GatewayConfig, GatewayCredentials, GatewayFlags, settingKey } from '../gateways/gateway-config';
 import { GatewayDefinition } from '../gateways/gateway-definition';
 import { GATEWAYS, GATEWAY_TYPES, GatewayType, gatewayDefinition } from '../gateways/gateway-registry';
 
 /**
  * The `gateways` map of `parameters.yml`, from the gateway registry: every gateway has `type`, `base_url`,
  * `timeout_ms`, `max_sockets`, `connect_timeout_ms`, `warm_sockets`, `keep_warm_interval_ms` and optional `vault`, plus the keys its definition declares in `settings` (its required ones
- * must be non-empty); any other key is refused, naming it. No gateway is named here.
+ * must be non-empty) and its boolean `flags` (default false); any other key is refused, naming it. No gateway is named here.
  */
 
 const positiveInt = { type: 'integer', minimum: 1 } as const;
@@ -37,6 +37,7 @@ function entrySchema(definition: GatewayDefinition): Record<string, unknown> {
     properties[key] = setting.required ? { type: 'string', minLength: 1 } : { type: 'string', default: '' };
     if (setting.required) required.push(key);
   }
+  for (const field of GATEWAY_FLAG_FIELDS) if (definition.flags?.[field]) properties[settingKey(field)] = { type: 'boolean', default: false };
   return { type: 'object', additionalProperties: false, required, properties };
 }
 
@@ -61,15 +62,21 @@ export function gatewaysSchema(): Record<string, unknown> {
 /** A validated `gateways.<name>` entry (defaults applied) → the typed configuration; undeclared fields are ''. */
 export function toGatewayConfig(name: string, raw: Record<string, unknown>): GatewayConfig {
   const type = raw.type as GatewayType;
-  const settings = gatewayDefinition(type).settings;
+  const definition = gatewayDefinition(type);
+  const settings = definition.settings;
   const credentials = Object.fromEntries(
     GATEWAY_CREDENTIAL_FIELDS.map((field) => [field, settings[field] ? String(raw[settingKey(field)] ?? '') : '']),
   ) as Record<keyof GatewayCredentials, string>;
+  // Only the switches its definition declares (the schema refuses the others).
+  const flags = Object.fromEntries(
+    GATEWAY_FLAG_FIELDS.filter((field) => definition.flags?.[field]).map((field) => [field, raw[settingKey(field)] === true]),
+  ) as GatewayFlags;
   return {
     name,
     type,
     baseUrl: String(raw.base_url).replace(/\/+$/, ''),
     ...credentials,
+    ...flags,
     timeoutMs: raw.timeout_ms as number,
     maxSockets: raw.max_sockets as number,
     connectTimeoutMs: raw.connect_timeout_ms as number,

@@ -31,6 +31,7 @@ import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
+import { ReleaseAfterVoid, isHoldReversal, noteHoldAfterVoid, noteHoldReversalSettled } from './hold-after-void';
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
 export function ledgerStateOf(status: OutcomeStatus): OperationState {
@@ -84,6 +85,16 @@ function actionFields(
   return { fields: {} };
 }
 
+/** What a cancel's void left of its authorization's hold, noted once its success is recorded (`noteHoldAfterVoid`). */
+interface HoldNote {
+  authorizationId: string;
+  voided: string;
+  command: 'capture' | 'sale';
+  release: 'requested' | 'off' | 'not_requested';
+  reversal?: string;
+  why?: string;
+}
+
 /** How long after an authorization was made its success may be recorded before the recorder logs it (1 hour). */
 const LATE_AUTHORIZATION_MS = 3600 * 1000;
 
@@ -121,6 +132,12 @@ export class OutcomeRecorder {
        * logged as a hold left standing (`held-funds-release.ts`).
        */
       releaseHeld?: ReleaseHeld;
+      /**
+       * Requests the reversal of the hold a cancel's void of a capture or sale left on its authorization, at a
+       * gateway whose `reverse_after_void` is on (orphan reversal's `requestAfterVoid`). Without it such a hold is
+       * left, said by the cancel's event (`hold: left`), a warn line and `pb_holds_after_void_total{release="not_requested"}`.
+       */
+      releaseAfterVoid?: ReleaseAfterVoid;
     },
   ) {}
 
@@ -173,11 +190,16 @@ export class OutcomeRecorder {
     // A cancel's void undid a capture or sale: marked undone before the success is recorded, so a crash in between
     // leaves the cancel unsettled, its outcome found again (retry, inquiry, webhook) and the mark, set once, kept.
     // What it did (voided, or released the hold or what partial captures left) is recorded with its success.
+    // A void leaves the authorization's hold: its reversal is requested here too, before the success is recorded.
+    let hold: HoldNote | undefined;
     if (to === 'SUCCEEDED' && op.command === 'cancel' && (op.state === 'SUCCEEDED' || !isTerminal(op.state))) {
-      const effect = await this.cancelEffect(op, gateway, outcome, source, now);
-      if (effect) fields.cancelEffect = effect;
+      const read = await this.cancelEffect(op, gateway, outcome, source, now);
+      if (read.effect) fields.cancelEffect = read.effect;
+      hold = read.hold;
     }
     const after = await this.decide(op, to, interaction, fields, reference);
+    if (hold && after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') noteHoldAfterVoid(this.deps.logger, after, hold, source);
+    this.noteHoldReversal(op, after, source);
     if (start !== undefined && after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
     if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source, fields.cancelEffect);
@@ -251,7 +273,14 @@ export class OutcomeRecorder {
       // Leaving ACTION_REQUIRED: the client secret is not kept past its use.
       ...(op.state === 'ACTION_REQUIRED' && op.action ? { action: { kind: op.action.kind } } : {}),
     };
-    return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null);
+    const after = await this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null);
+    this.noteHoldReversal(op, after, source);
+    return after;
+  }
+
+  /** A reversal of the hold a void left that this move settled: counted, and a failure (the hold left) said. */
+  private noteHoldReversal(op: OperationRecord, after: OperationRecord, source: OutcomeSource): void {
+    if (isHoldReversal(op) && !isTerminal(op.state) && isTerminal(after.state)) noteHoldReversalSettled(this.deps.logger, after, source);
   }
 
   /**
@@ -279,7 +308,7 @@ export class OutcomeRecorder {
    * captured (`GatewayDefinition.cancelVoided`); undefined at any other. Read as its request was built
    * (`voidedByCancel`): captures that left part of the authorization were not voided, whatever the outcome's
    * status says (a status inquiry's may name no reversal), so none is marked; a void's sale or capture is
-   * marked undone (`markVoided`).
+   * marked undone (`markVoided`), and the hold the void left on the authorization is followed (`holdAfterVoid`).
    */
   private async cancelEffect(
     op: OperationRecord,
@@ -287,13 +316,13 @@ export class OutcomeRecorder {
     outcome: GatewayOutcome,
     source: OutcomeSource,
     now: number,
-  ): Promise<CancelEffect | undefined> {
+  ): Promise<{ effect?: CancelEffect; hold?: HoldNote }> {
     const type = this.deps.config.gateways[name]?.type;
     const voids = type === undefined ? undefined : gatewayDefinition(type).cancelVoided;
-    if (voids === undefined) return undefined;
+    if (voids === undefined) return {};
     const read = await voidedByCancel(op, this.deps.ledger);
     if (read.kind === 'released') {
-      if (op.state === 'SUCCEEDED') return { released: 'remainder', amount: read.remainder.amount, currency: read.remainder.currency };
+      if (op.state === 'SUCCEEDED') return { effect: { released: 'remainder', amount: read.remainder.amount, currency: read.remainder.currency } };
       this.deps.logger.info('cancel released what partial captures left of the authorization: no capture undone, they still count as captured', {
         operation_id: op.id,
         gateway: name,
@@ -303,11 +332,44 @@ export class OutcomeRecorder {
         released_amount: read.remainder.amount,
         released_currency: read.remainder.currency,
       });
-      return { released: 'remainder', amount: read.remainder.amount, currency: read.remainder.currency };
+      return { effect: { released: 'remainder', amount: read.remainder.amount, currency: read.remainder.currency } };
     }
     // A reversal (REVERSED, payments.reversals.*) voided nothing: a capture that succeeded while it was in flight was not undone by it.
-    if (!voids(outcome)) return { released: 'hold' };
-    return this.markVoided(op, name, source, now, read);
+    if (!voids(outcome)) return { effect: { released: 'hold' } };
+    const voided = await this.markVoided(op, name, source, now, read);
+    if (!voided || !('voided' in voided.effect) || (read.kind !== 'capture' && read.kind !== 'sale')) return { effect: voided?.effect };
+    // Settled already (a repeated webhook): what it recorded stands, nothing requested again.
+    if (isTerminal(op.state)) return { effect: voided.effect };
+    return this.holdAfterVoid(op, name, voided.effect, read.authorizationId, voided.allMarked);
+  }
+
+  /**
+   * The hold cancel `op`'s void left on authorization `authorizationId` (a void undoes the capture or sale, not the
+   * authorization): at a gateway whose `reverse_after_void` is on, its reversal is requested (`releaseAfterVoid`:
+   * a cancel of its own, created before this cancel's success is recorded, so a crash in between loses nothing:
+   * the outcome is found again and the request, idempotent, made again), once everything the void undid is marked
+   * undone (so that reversal finds nothing captured standing and is never built as another void). The effect
+   * records it (`hold: releasing`, the reversal's id) or says the hold is left; the note is for after the move.
+   */
+  private async holdAfterVoid(
+    op: OperationRecord,
+    gateway: string,
+    effect: Extract<CancelEffect, { voided: string }>,
+    authorizationId: string,
+    allMarked: boolean,
+  ): Promise<{ effect: CancelEffect; hold: HoldNote }> {
+    const note = { authorizationId, voided: effect.voided, command: effect.command };
+    if (this.deps.config.gateways[gateway]?.reverseAfterVoid !== true) return { effect: { ...effect, hold: 'left' }, hold: { ...note, release: 'off' } };
+    const why = !allMarked ? 'what the void undid is not marked undone' : !this.deps.releaseAfterVoid ? 'no orphan reversal in this process' : undefined;
+    if (why !== undefined || !this.deps.releaseAfterVoid) return { effect: { ...effect, hold: 'left' }, hold: { ...note, release: 'not_requested', why } };
+    const decision = await this.deps.releaseAfterVoid(op, authorizationId);
+    if (decision.outcome === 'skipped') {
+      return {
+        effect: { ...effect, hold: 'left' },
+        hold: { ...note, release: 'not_requested', why: `orphan reversal skipped it: ${decision.skipped ?? 'unknown'}` },
+      };
+    }
+    return { effect: { ...effect, hold: 'releasing', reversal: decision.voidId }, hold: { ...note, release: 'requested', reversal: decision.voidId } };
   }
 
   /**
@@ -322,7 +384,7 @@ export class OutcomeRecorder {
     source: OutcomeSource,
     now: number,
     read: Exclude<CancelReading, { kind: 'released' }>,
-  ): Promise<CancelEffect | undefined> {
+  ): Promise<{ effect: CancelEffect; allMarked: boolean } | undefined> {
     const { ledger, logger } = this.deps;
     if (read.kind === 'ambiguous') {
       logger.warn('cancel voided a capture, but its authorization has several captures standing: none is marked undone; check which one the PSP voided', {
@@ -334,9 +396,11 @@ export class OutcomeRecorder {
       });
       return undefined;
     }
-    if (read.kind === 'none') return { released: 'hold' };
+    if (read.kind === 'none') return { effect: { released: 'hold' }, allMarked: true };
+    let allMarked = true;
     for (const id of read.ids) {
       const marked = await ledger.markUndoneByVoid(id, op.id, now);
+      if (marked.result === 'not_captured') allMarked = false;
       if (marked.result !== 'marked') continue;
       capturesUndone().inc({ gateway, command: read.kind, by: 'void' });
       logger.info('capture voided by a cancel: marked undone, no longer counted as captured; refunds of it are refused', {
@@ -348,7 +412,7 @@ export class OutcomeRecorder {
         source,
       });
     }
-    return { voided: read.ids[0], command: read.kind };
+    return { effect: { voided: read.ids[0], command: read.kind }, allMarked };
   }
 
   /**

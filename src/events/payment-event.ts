@@ -190,14 +190,21 @@ export function outcomeEvent(op: OperationRecord, config: Config): PaymentEvent 
 /**
  * The event's `gateway_response`: the PSP's status and reference, and for a cancel that succeeded at a PSP whose
  * cancel can void what was captured (Cybersource, `cancelEffect`) what it did: `voided` (the operation reference
- * and command of the capture or sale it voided) or `released` (what it released, as reported: the PSP's figure,
+ * and command of the capture or sale it voided, and what became of the authorization's hold it left) or `released` (what it released, as reported: the PSP's figure,
  * else what it was asked; the hold, or what partial captures left of it). Pure.
  */
 function gatewayResponse(op: OperationRecord, status: EventStatus, reported: { amount: number; currency: string }): Record<string, unknown> {
   const response: Record<string, unknown> = { status: op.gatewayStatus ?? null, reference: op.gatewayReference ?? null };
   const effect = status === 'SUCCESS' ? op.cancelEffect : undefined;
   if (effect === undefined) return response;
-  if ('voided' in effect) response.voided = { operation_reference: effect.voided, command: effect.command };
+  if ('voided' in effect)
+    response.voided = {
+      operation_reference: effect.voided,
+      command: effect.command,
+      // The authorization's hold, which the void left: a reversal of it requested (its own cancel), or left to expire.
+      ...(effect.hold !== undefined ? { hold: effect.hold } : {}),
+      ...(effect.reversal !== undefined ? { reversal_reference: effect.reversal } : {}),
+    };
   else
     response.released = {
       amount: reported.amount,

@@ -100,10 +100,33 @@ const FIELDS: Readonly<Record<GatewayCredentialField, true>> = {
 /** Every credential field, in the order of {@link GatewayCredentials}. */
 export const GATEWAY_CREDENTIAL_FIELDS: readonly GatewayCredentialField[] = Object.freeze(Object.keys(FIELDS) as GatewayCredentialField[]);
 
-/** What every gateway's code is handed: the common keys and every credential field ('' when not declared). */
-export type GatewayConfig = GatewayBaseConfig & GatewayCredentials;
+/**
+ * Boolean switches a gateway may declare in its definition's `flags` (camelCase here, snake_case in
+ * `parameters.yml`), each false by default. A switch a gateway does not declare is refused in its
+ * configuration and absent here.
+ */
+export interface GatewayFlags {
+  /**
+   * `reverse_after_void`: the entry's processor supports authorization reversal after void (Cybersource ARAV),
+   * so the hold a cancel's void of a capture (or sale) leaves on the authorization is released by a reversal of
+   * it (src/delivery/hold-after-void.ts). Default false: the hold stays until the issuer lets it expire.
+   */
+  readonly reverseAfterVoid?: boolean;
+}
 
-/** `apiKey` → `api_key`: the `parameters.yml` key of a credential field. */
-export function settingKey(field: GatewayCredentialField): string {
+/** A switch of {@link GatewayFlags}. */
+export type GatewayFlagField = keyof GatewayFlags;
+
+// Exactly the fields of GatewayFlags: the compiler refuses a missing or an extra one.
+const FLAGS: Readonly<Record<GatewayFlagField, true>> = { reverseAfterVoid: true };
+
+/** Every switch field, in the order of {@link GatewayFlags}. */
+export const GATEWAY_FLAG_FIELDS: readonly GatewayFlagField[] = Object.freeze(Object.keys(FLAGS) as GatewayFlagField[]);
+
+/** What every gateway's code is handed: the common keys, every credential field ('' when not declared), its declared switches. */
+export type GatewayConfig = GatewayBaseConfig & GatewayCredentials & GatewayFlags;
+
+/** `apiKey` → `api_key`: the `parameters.yml` key of a credential field or switch. */
+export function settingKey(field: GatewayCredentialField | GatewayFlagField): string {
   return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }

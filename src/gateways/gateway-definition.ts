@@ -1,7 +1,7 @@
 import type { DeclineTable } from '../errors/decline';
 import type { PspCurrencyTable } from '../money/psp-currency-table';
 import type { GatewayOutcome, GatewayRequest, GatewayTransformer } from './gateway-adapter';
-import type { GatewayBaseConfig, GatewayConfig, GatewayCredentialField } from './gateway-config';
+import type { GatewayBaseConfig, GatewayConfig, GatewayCredentialField, GatewayFlagField } from './gateway-config';
 import type { FactRow } from './gateway-facts';
 import type { ReconciliationSupport } from '../reconciliation/psp-record';
 import type { Payment } from '../contracts/payment-command';
@@ -35,6 +35,15 @@ export interface GatewaySetting {
   /** One line for the docs: what the value is and where the PSP's dashboard shows it. */
   readonly description: string;
 }
+
+/** One boolean switch of `gateways.<name>` (see `GatewayFlags`): false unless the operator sets it. */
+export interface GatewayFlag {
+  /** One line for the docs: what setting it to true does, and when the PSP account supports it. */
+  readonly description: string;
+}
+
+/** A gateway's switches, keyed by the `GatewayConfig` field they fill. */
+export type GatewayFlagSettings = Readonly<Partial<Record<GatewayFlagField, GatewayFlag>>>;
 
 /** A gateway's settings, keyed by the `GatewayConfig` field they fill: the compiler refuses an unknown field. */
 export type GatewaySettings = Readonly<Partial<Record<GatewayCredentialField, GatewaySetting>>>;
@@ -133,6 +142,8 @@ export interface GatewayDefinition<T extends string = string, S extends GatewayS
   readonly transformer: GatewayTransformer;
   /** Its keys of `gateways.<name>` beyond `type`, `base_url`, `timeout_ms` and `max_sockets`. */
   readonly settings: S;
+  /** Its boolean keys of `gateways.<name>` (default false), beyond the common ones. Absent: none. */
+  readonly flags?: GatewayFlagSettings;
   /**
    * A stand-in that moves no money (our simulator): its `base_url` may be plain http without
    * `security.allow_insecure_http`, and a production configuration naming it is warned about. A real PSP:

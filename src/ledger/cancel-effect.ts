@@ -1,12 +1,21 @@
 /**
  * What a succeeded cancel did at a PSP whose cancel can void what was captured (`GatewayDefinition.cancelVoided`:
  * Cybersource), kept on the cancel's record (`cancel_effect`) so its event names it (docs/EVENTS.md):
- * - `voided`: the operation id of the capture or sale its void undid (`command` says which);
+ * - `voided`: the operation id of the capture or sale its void undid (`command` says which); `hold`: what became
+ *   of the authorization's hold, which a void leaves (Cybersource "Void"): `releasing` (a reversal of it was
+ *   requested, operation `reversal`: `gateways.<name>.reverse_after_void`) or `left` (it stays until it expires);
+ *   absent on a record written before holds were followed;
  * - `released: 'hold'`: it released the authorization's hold (nothing captured stood);
  * - `released: 'remainder'`: it released what the authorization's standing captures left of it, and undid no
  *   capture; `amount` and `currency` (the PSP's, minor units) are what it asked the PSP to release.
  */
-export type CancelEffect = { voided: string; command: 'capture' | 'sale' } | { released: 'hold' } | { released: 'remainder'; amount: number; currency: string };
+export type CancelEffect =
+  | { voided: string; command: 'capture' | 'sale'; hold?: HoldAfterVoid; reversal?: string }
+  | { released: 'hold' }
+  | { released: 'remainder'; amount: number; currency: string };
+
+/** What became of the authorization's hold after a void of its capture or sale (see {@link CancelEffect}). */
+export type HoldAfterVoid = 'releasing' | 'left';
 
 function record(value: unknown): Record<string, unknown> | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
@@ -16,7 +25,11 @@ function record(value: unknown): Record<string, unknown> | undefined {
 export function parseCancelEffect(value: unknown): CancelEffect | undefined {
   const v = record(value);
   if (!v) return undefined;
-  if (typeof v.voided === 'string' && (v.command === 'capture' || v.command === 'sale')) return { voided: v.voided, command: v.command };
+  if (typeof v.voided === 'string' && (v.command === 'capture' || v.command === 'sale')) {
+    const hold: HoldAfterVoid | undefined = v.hold === 'releasing' || v.hold === 'left' ? v.hold : undefined;
+    const reversal = hold === 'releasing' && typeof v.reversal === 'string' ? { reversal: v.reversal } : {};
+    return { voided: v.voided, command: v.command, ...(hold !== undefined ? { hold } : {}), ...reversal };
+  }
   if (v.released === 'hold') return { released: 'hold' };
   if (v.released === 'remainder' && Number.isSafeInteger(v.amount) && typeof v.currency === 'string') {
     return { released: 'remainder', amount: v.amount as number, currency: v.currency };

@@ -16,6 +16,7 @@ import { PeriodicItems } from '../periodic/periodic-items';
 import { bridgeOperationId } from '../ledger/operation-id';
 import { amountInCommandCurrency, gatewayOf } from '../ledger/routing-record';
 import { FUNDS_HELD_REASONS, FundsHeldReason } from '../gateways/gateway-adapter';
+import { VOID_LEFT_HOLD } from '../delivery/hold-after-void';
 
 /**
  * Why an authorization is an orphan (a bounded set: it is a metric label and the cancel event's
@@ -36,7 +37,10 @@ import { FUNDS_HELD_REASONS, FundsHeldReason } from '../gateways/gateway-adapter
  * - `review_rejected`: the payment was authorized and held for a manual review, which rejected it (Cybersource
  *   `risk.casemanagement.decision.reject`, `fundsHeld: review_rejected`): the same, for an authorization
  *   Cybersource reverses only when the merchant's settings or the reviewer asked (a void of one it already
- *   reversed is refused by Cybersource, and reported as that cancel's failure).
+ *   reversed is refused by Cybersource, and reported as that cancel's failure);
+ * - `void_left_hold`: a cancel voided the capture (or sale) that took the whole authorization, and a void leaves
+ *   the authorization's hold in place (Cybersource "Void"): where the gateway's processor supports authorization
+ *   reversal after void (`gateways.<name>.reverse_after_void`), that hold is reversed ({@link OrphanReversal.requestAfterVoid}).
  */
 export const ORPHAN_REASONS = [
   'uncaptured_past_age',
@@ -45,6 +49,7 @@ export const ORPHAN_REASONS = [
   'action_expired',
   'failover_duplicate',
   ...FUNDS_HELD_REASONS,
+  'void_left_hold',
 ] as const;
 export type OrphanReason = (typeof ORPHAN_REASONS)[number];
 
@@ -100,6 +105,16 @@ export function voidOperationId(authorizationId: string): string {
   const plain = bridgeOperationId(`${authorizationId}.void`);
   if (plain.length <= MAX_ID_LENGTH) return plain;
   return bridgeOperationId(`void-${createHash('sha256').update(authorizationId).digest('hex').slice(0, 32)}`);
+}
+
+/**
+ * The operation id of the reversal of the hold a void left on `authorizationId` ({@link OrphanReversal.requestAfterVoid}):
+ * `_<authorization id>-after-void.void` (hashed like {@link voidOperationId} when too long). Deterministic, one per
+ * authorization, and apart from its orphan void's id, so an orphan void made of it before (failed, or refused)
+ * never stands in for it.
+ */
+export function reversalAfterVoidId(authorizationId: string): string {
+  return voidOperationId(`${authorizationId}-after-void`);
 }
 
 /** The void's operation id as voids were named before {@link voidOperationId}: `<id>-void` or `void-<hex>`. */
@@ -248,6 +263,46 @@ export class OrphanReversal {
       });
     } else await this.report(decision);
     return decision;
+  }
+
+  /**
+   * Releases the hold a cancel's void left on authorization `authorizationId` (its capture or, for a sale, the
+   * sale itself, voided and already marked undone: the caller's precondition): a cancel of its own
+   * ({@link reversalAfterVoidId}, reason `void_left_hold`) naming the authorization by our operation id, for what it
+   * holds, written like any orphan void (the record, then its delivery job, jobId = its id). Delivery then finds
+   * no capture or sale standing (the void's mark) and sends an authorization reversal of that amount, never a
+   * void. Asked for by the gateway's `reverse_after_void`, so `authorizations.orphan_reversal` does not apply.
+   * Idempotent: an existing one is queued again if it never left (a crash between the two writes).
+   * @param cancel the cancel whose void left the hold (for the log only).
+   * @throws on a Redis error: the caller records nothing and its outcome is found again.
+   */
+  async requestAfterVoid(cancel: OperationRecord, authorizationId: string): Promise<OrphanDecision> {
+    // The reason hold-after-void.ts recognises the reversal by; typed here so the two cannot drift apart.
+    const reason: OrphanReason = VOID_LEFT_HOLD;
+    const { ledger } = this.deps;
+    const auth = await ledger.get(authorizationId);
+    const voidId = reversalAfterVoidId(authorizationId);
+    const base = {
+      authorizationId,
+      voidId,
+      gateway: auth ? gatewayOf(auth) : gatewayOf(cancel),
+      reason,
+      amount: auth ? amountInCommandCurrency(auth) : undefined,
+      currency: auth?.payment.currency,
+      orderId: auth?.payment.order_id,
+    };
+    if (!auth || auth.state !== 'SUCCEEDED') return { ...base, outcome: 'skipped', skipped: 'unknown_authorization' };
+    const existing = await ledger.get(voidId);
+    if (existing) {
+      if (existing.state === 'RECEIVED') await this.queue(voidId);
+      return { ...base, outcome: 'already_requested' };
+    }
+    const now = this.now();
+    const command = voidCommand(auth, reason, auth.id, now);
+    const { created } = await ledger.create(voidId, { ...command, payment: { ...command.payment, operation_reference: voidId } }, now);
+    await this.queue(voidId);
+    if (created) reversals.inc({ gateway: base.gateway, mode: 'on', reason });
+    return { ...base, outcome: created ? 'voided' : 'already_requested' };
   }
 
   /**
@@ -437,4 +492,14 @@ export function releasingHeldFunds(
   orphans: Pick<OrphanReversal, 'request'>,
 ): (op: OperationRecord, pspReference: string | undefined, reason: FundsHeldReason) => Promise<OrphanDecision> {
   return (op, pspReference, reason) => orphans.request(op.id, reason, pspReference !== undefined ? { pspReference } : {});
+}
+
+/**
+ * The recorder's `releaseAfterVoid`: the hold a cancel's void of a capture or sale left on its authorization is
+ * reversed through `orphans` (`void_left_hold`, {@link OrphanReversal.requestAfterVoid}); src/delivery/hold-after-void.ts.
+ */
+export function releasingAfterVoid(
+  orphans: Pick<OrphanReversal, 'requestAfterVoid'>,
+): (cancel: OperationRecord, authorizationId: string) => Promise<OrphanDecision> {
+  return (cancel, authorizationId) => orphans.requestAfterVoid(cancel, authorizationId);
 }

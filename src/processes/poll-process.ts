@@ -1,4 +1,4 @@
-import { OrphanReversal, releasingHeldFunds } from '../poller/orphan-reversal';
+import { OrphanReversal, releasingAfterVoid, releasingHeldFunds } from '../poller/orphan-reversal';
 import { RedisClient } from '../redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
@@ -43,8 +43,17 @@ function periodicJobs(
   const events = new EventStore(redis, config.redis.keyPrefix);
   const pipeline = buildOrchestrationPipeline({ config, logger, redis, routes });
   // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
-  const releaseHeld = releasingHeldFunds(new OrphanReversal({ config, redis, ledger, deliveryQueue, logger }));
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger, afterFailure: (op) => pipeline.releaseFailed(op), releaseHeld });
+  const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
+  const recorder = new OutcomeRecorder({
+    config,
+    ledger,
+    events,
+    eventsQueue,
+    logger,
+    afterFailure: (op) => pipeline.releaseFailed(op),
+    releaseHeld: releasingHeldFunds(orphans),
+    releaseAfterVoid: releasingAfterVoid(orphans),
+  });
   return new PeriodicJobs({ config, redis, ledger, router: new ConfiguredGatewayRouter(routes), recorder, deliveryQueue, logger });
 }
 

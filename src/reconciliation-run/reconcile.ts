@@ -10,7 +10,7 @@ import { createOmsEventsQueue } from '../events/oms-events-queue';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
-import { OrphanReversal, releasingHeldFunds } from '../poller/orphan-reversal';
+import { OrphanReversal, releasingAfterVoid, releasingHeldFunds } from '../poller/orphan-reversal';
 import { createRedis } from '../redis/redis-connection';
 import type { ReconciliationWindow } from '../reconciliation/psp-record';
 import { createReconciliationHttp } from './reconciliation-http';
@@ -115,6 +115,7 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
       eventsQueue,
       logger,
       releaseHeld: releasingHeldFunds(orphans),
+      releaseAfterVoid: releasingAfterVoid(orphans),
     });
     const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, prefix), recorder, ledger, logger });
     const runner = new ReconciliationRunner({

@@ -51,6 +51,16 @@ export const cybersourceGateway: GatewayDefinition<'cybersource', typeof CYBERSO
   title: 'Cybersource',
   transformer: cybersourceTransformer,
   settings: CYBERSOURCE_SETTINGS,
+  flags: {
+    // "Void" (developer.cybersource.com): "when you void a capture, a hold remains on the authorized funds. If you
+    // are not going to re-capture the authorization, and if your processor supports authorization reversal after
+    // void (ARAV), you should request an authorization reversal". Whether it does is the merchant account's, so
+    // the operator says it.
+    reverseAfterVoid: {
+      description:
+        "the processor supports authorization reversal after void (ARAV): after a cancel's void of the capture (or sale) that took the whole authorization, the bridge reverses the authorization's full amount (`POST /pts/v2/payments/{id}/reversals`, a cancel of its own, `payment.orphan_reversal: void_left_hold`); false: the hold stays until the issuer lets it expire (the cancel's event says `hold: left`)",
+    },
+  },
   testDouble: false,
   // cybersource-requests.ts cancelRequest: a cancel of a sale, or of an authorization its captures took in full,
   // is a void. One whose outcome says the authorization was reversed (REVERSED, payments.reversals.*) voided

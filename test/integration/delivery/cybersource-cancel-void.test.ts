@@ -3,13 +3,17 @@ import { AddressInfo } from 'node:net';
 import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { Payment, PaymentCommand } from '../../../src/contracts/payment-command';
+import { DeliveryJobData, createDeliveryQueue } from '../../../src/delivery/delivery-queue';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
+import { HOLD_LEFT_MESSAGE } from '../../../src/delivery/hold-after-void';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
 import { EventStore } from '../../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
+import { OrphanReversal, releasingAfterVoid, reversalAfterVoidId } from '../../../src/poller/orphan-reversal';
+import { bullJobId } from '../../../src/queueing/job-id';
 import { RedisClient, createRedis } from '../../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
 import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
@@ -76,7 +80,19 @@ const psp = {
   rateLimitNextRefund: false,
   /** The next refund refused for good (400 INVALID_DATA). */
   refuseNextRefund: false,
+  /** Each capture's authorization (Cybersource ids). */
+  captureOf: new Map<string, string>(),
+  /** The captures and sales voided (Cybersource ids). */
+  voided: new Set<string>(),
+  /** Whether the processor takes an authorization reversal after void (ARAV); without it such a reversal is refused. */
+  arav: true,
 };
+
+/** Whether authorization (or sale) `paymentId` had what it captured voided: a reversal of it now is a reversal after void. */
+function voidedBefore(paymentId: string): boolean {
+  if (psp.voided.has(paymentId)) return true;
+  return [...psp.captureOf].some(([capture, auth]) => auth === paymentId && psp.voided.has(capture));
+}
 
 function cents(value: string | undefined): number {
   return Math.round(Number(value ?? '0') * 100);
@@ -88,6 +104,8 @@ let eventsQueue: Queue<OmsEventJobData>;
 let ledger: Ledger;
 let events: EventStore;
 let service: DeliveryService;
+let deliveryQueue: Queue<DeliveryJobData>;
+let orphans: OrphanReversal;
 const logs = captureLogger();
 
 function amount(body: Record<string, unknown>, key: string): unknown {
@@ -149,8 +167,10 @@ beforeAll(async () => {
         }
         const withoutId = psp.nextCaptureWithoutId;
         psp.nextCaptureWithoutId = false;
+        const captureId = newId();
+        psp.captureOf.set(captureId, capturing[1]);
         return json(201, {
-          ...(withoutId ? {} : { id: newId() }),
+          ...(withoutId ? {} : { id: captureId }),
           status: 'PENDING',
           clientReferenceInformation: reference,
           orderInformation: { amountDetails: money },
@@ -163,6 +183,15 @@ beforeAll(async () => {
           return json(429, { message: 'Too many requests' });
         }
         const reversal = amount(body, 'reversalInformation') as { totalAmount: string; currency: string };
+        if (voidedBefore(reversing[1]) && !psp.arav) {
+          // A processor without authorization reversal after void refuses it; the hold stays until it expires.
+          return json(400, {
+            submitTimeUtc: new Date().toISOString(),
+            status: 'INVALID_REQUEST',
+            reason: 'INVALID_DATA',
+            message: 'Declined - the processor does not support an authorization reversal after void',
+          });
+        }
         const held = psp.held.get(reversing[1]);
         if (held !== undefined) psp.held.set(reversing[1], Math.max(0, held - cents(reversal.totalAmount)));
         return json(201, {
@@ -186,6 +215,7 @@ beforeAll(async () => {
             message: 'The capture or credit is not voidable because the capture or credit information has already been submitted to your processor.',
           });
         }
+        psp.voided.add(voided[2]);
         return json(201, { id: newId(), status: 'VOIDED', clientReferenceInformation: reference, voidAmountDetails: { voidAmount: '50.00', currency: 'USD' } });
       }
       if (/^\/pts\/v2\/payments\/\d+\/refunds$/.test(url)) {
@@ -217,17 +247,34 @@ beforeAll(async () => {
         merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
         timeout_ms: 2000,
       },
+      // The same account, its processor declared to support authorization reversal after void (ARAV).
+      'cybs-arav': {
+        type: 'cybersource',
+        base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        ...requiredCredentials('cybersource'),
+        merchant_account: '93B32398-AD51-4CC2-A682-EA3E93614EB1',
+        timeout_ms: 2000,
+        reverse_after_void: true,
+      },
     },
   });
   redis = createRedis(config.redis, 'commands');
   eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
+  deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   ledger = new Ledger(redis, config.redis.keyPrefix);
   events = new EventStore(redis, config.redis.keyPrefix);
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
+  orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger: logs.logger });
+  const recorder = newRecorder();
   service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(config)), recorder, logger: logs.logger });
 });
 
+/** The recorder as the worker builds it: a hold a void left is released through orphan reversal. */
+function newRecorder(): OutcomeRecorder {
+  return new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger, releaseAfterVoid: releasingAfterVoid(orphans) });
+}
+
 afterAll(async () => {
+  await deliveryQueue.close();
   await eventsQueue.close();
   redis.disconnect();
   await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -242,8 +289,8 @@ async function delivered(command: PaymentCommand): Promise<string> {
 }
 
 /** A succeeded authorize or sale at Cybersource of 50.00 USD, by a TMS token. */
-async function paid(command: 'authorize' | 'sale'): Promise<PaymentCommand> {
-  const auth = channelCommand(command, {}, { gateway: 'cybs', gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 5000, currency: 'USD' });
+async function paid(command: 'authorize' | 'sale', gateway = 'cybs'): Promise<PaymentCommand> {
+  const auth = channelCommand(command, {}, { gateway, gateway_key: 'AB695DA801DD1BB6E05341588E0A3BDC', amount: 5000, currency: 'USD' });
   await delivered(auth);
   return auth;
 }
@@ -252,7 +299,14 @@ function dependent(command: PaymentCommand['command'], auth: PaymentCommand, pay
   return channelCommand(
     command,
     {},
-    { gateway: 'cybs', gateway_key: auth.payment.operation_reference!, order_id: auth.payment.order_id, amount: 5000, currency: 'USD', ...payment },
+    {
+      gateway: auth.payment.gateway,
+      gateway_key: auth.payment.operation_reference!,
+      order_id: auth.payment.order_id,
+      amount: 5000,
+      currency: 'USD',
+      ...payment,
+    },
   );
 }
 
@@ -309,7 +363,7 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     const auth = await paid('authorize');
     const captureId = await delivered(dependent('capture', auth));
     const cancelId = await delivered(dependent('cancel', auth));
-    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture', hold: 'left' });
     const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
     expect(payment.gateway_response).toMatchObject({ status: 'VOIDED', voided: { operation_reference: captureId, command: 'capture' } });
     expect(payment.gateway_response).not.toHaveProperty('released');
@@ -324,7 +378,7 @@ describe('Cybersource cancel of a captured payment: a void, not an authorization
     expect((await ledger.markUndoneByVoid(captureId, cancelId)).result).toBe('marked');
     const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger: logs.logger });
     await recorder.apply((await ledger.get(cancelId))!, { status: 'SUCCESS', gatewayStatus: 'payments.voids.accept' }, 'webhook');
-    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture' });
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture', hold: 'left' });
   });
 
   it('still reverses an authorization nothing captured, with its amount', async () => {
@@ -954,5 +1008,144 @@ describe('Cybersource cancel racing a refund or a capture: never a void and a re
     breaker.success();
     expect(await service.deliver(cancelId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
     expect(await guard('retry_reading_changed')).toBe(before + 1);
+  });
+});
+
+describe("Cybersource void of a capture or sale: the authorization's hold it leaves (authorization reversal after void)", () => {
+  /** The JSON lines logged with `message` about operation `id`. */
+  function loggedLines(message: string, id: string): Record<string, unknown>[] {
+    return logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === message && l.operation_id === id);
+  }
+
+  it('with reverse_after_void on: the capture voided, then one reversal of the whole authorization, never a second void', async () => {
+    const auth = await paid('authorize', 'cybs-arav');
+    const authOp = auth.payment.operation_reference!;
+    const authPspId = await pspId(authOp);
+    const captureId = await delivered(dependent('capture', auth));
+    const capturePspId = await pspId(captureId);
+    const requested = await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'requested' });
+    const reversed = await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'reversed' });
+    const cancelId = await delivered(dependent('cancel', auth));
+    expect(sentFor(cancelId).map((s) => `${s.method} ${s.url}`)).toEqual([`POST /pts/v2/captures/${capturePspId}/voids`]);
+
+    // Its reversal is a cancel of its own, on record and queued with the void's success.
+    const reversalId = reversalAfterVoidId(authOp);
+    expect(await ledger.get(reversalId)).toMatchObject({
+      state: 'RECEIVED',
+      command: 'cancel',
+      channel: 'bridge',
+      payment: { gateway: 'cybs-arav', gateway_key: authOp, amount: 5000, currency: 'USD', orphan_reversal: 'void_left_hold' },
+    });
+    expect(await deliveryQueue.getJob(bullJobId(reversalId))).toBeDefined();
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: captureId, command: 'capture', hold: 'releasing', reversal: reversalId });
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment.gateway_response).toMatchObject({
+      status: 'VOIDED',
+      voided: { operation_reference: captureId, command: 'capture', hold: 'releasing', reversal_reference: reversalId },
+    });
+    expect(await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'requested' })).toBe(requested + 1);
+    expect(loggedLines("capture voided; the authorization's hold is being released by a reversal after void", cancelId)).toHaveLength(1);
+
+    // Delivered: a reversal of the authorization for what it held, by the authorization's id (the capture stands voided).
+    expect(await service.deliver(reversalId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(reversalId).map((s) => `${s.method} ${s.url}`)).toEqual([`POST /pts/v2/payments/${authPspId}/reversals`]);
+    expect(sentFor(reversalId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '50.00', currency: 'USD' }, reason: 'cancel' });
+    expect((await ledger.get(reversalId))?.cancelEffect).toEqual({ released: 'hold' });
+    expect((await ledger.get(captureId))?.undoneBy).toBe(cancelId);
+    expect(await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'reversed' })).toBe(reversed + 1);
+    const reversalEvent = (await events.load(`${reversalId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(reversalEvent).toMatchObject({ status: 'SUCCESS', orphan_reversal: 'void_left_hold', gateway_response: { released: { of: 'authorization' } } });
+
+    // Run again (the step re-run, the void's webhook told again): nothing more is sent or requested.
+    await newRecorder().apply((await ledger.get(cancelId))!, { status: 'SUCCESS', gatewayStatus: 'payments.voids.accept' }, 'webhook');
+    expect(await service.deliver(reversalId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(reversalId)).toHaveLength(1);
+    expect(psp.seen.filter((s) => s.url === `/pts/v2/captures/${capturePspId}/voids`)).toHaveLength(1);
+    expect(await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'requested' })).toBe(requested + 1);
+  });
+
+  it('a crash after the reversal was written, before the void was recorded, loses nothing and requests nothing twice', async () => {
+    const auth = await paid('authorize', 'cybs-arav');
+    const authOp = auth.payment.operation_reference!;
+    const captureId = await delivered(dependent('capture', auth));
+    const cancelId = await record(dependent('cancel', auth));
+    psp.rateLimitNextVoid = true;
+    expect((await service.deliver(cancelId)).kind).toBe('retry');
+    // The first run of the void's outcome: the capture marked, the reversal written; then the process died, its job lost.
+    expect((await ledger.markUndoneByVoid(captureId, cancelId)).result).toBe('marked');
+    const reversalId = reversalAfterVoidId(authOp);
+    expect((await orphans.requestAfterVoid((await ledger.get(cancelId))!, authOp)).outcome).toBe('voided');
+    await deliveryQueue.remove(bullJobId(reversalId));
+    expect(await deliveryQueue.getJob(bullJobId(reversalId))).toBeUndefined();
+    // The outcome found again (its webhook): the cancel settles naming the same reversal, queued again.
+    const settled = await newRecorder().apply((await ledger.get(cancelId))!, { status: 'SUCCESS', gatewayStatus: 'payments.voids.accept' }, 'webhook');
+    expect(settled.state).toBe('SUCCEEDED');
+    expect(settled.cancelEffect).toEqual({ voided: captureId, command: 'capture', hold: 'releasing', reversal: reversalId });
+    expect(await deliveryQueue.getJob(bullJobId(reversalId))).toBeDefined();
+    // Delivered twice (a job re-run): one reversal of the authorization.
+    expect(await service.deliver(reversalId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(await service.deliver(reversalId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(reversalId).map((s) => s.url)).toEqual([`/pts/v2/payments/${await pspId(authOp)}/reversals`]);
+  });
+
+  it("a sale's void leaves its authorization's hold too: reversed by the sale's id", async () => {
+    const sale = await paid('sale', 'cybs-arav');
+    const saleOp = sale.payment.operation_reference!;
+    const salePspId = await pspId(saleOp);
+    const cancelId = await delivered(dependent('cancel', sale));
+    expect(sentFor(cancelId).map((s) => s.url)).toEqual([`/pts/v2/payments/${salePspId}/voids`]);
+    const reversalId = reversalAfterVoidId(saleOp);
+    expect((await ledger.get(cancelId))?.cancelEffect).toEqual({ voided: saleOp, command: 'sale', hold: 'releasing', reversal: reversalId });
+    expect(await service.deliver(reversalId)).toEqual({ kind: 'done', state: 'SUCCEEDED' });
+    expect(sentFor(reversalId).map((s) => s.url)).toEqual([`/pts/v2/payments/${salePspId}/reversals`]);
+    expect(sentFor(reversalId)[0].body.reversalInformation).toEqual({ amountDetails: { totalAmount: '50.00', currency: 'USD' }, reason: 'cancel' });
+  });
+
+  it('a reversal the processor refuses leaves the hold: said in a warn line and counted', async () => {
+    const auth = await paid('authorize', 'cybs-arav');
+    const authOp = auth.payment.operation_reference!;
+    await delivered(dependent('capture', auth));
+    const failed = await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'reversal_failed' });
+    await delivered(dependent('cancel', auth));
+    const reversalId = reversalAfterVoidId(authOp);
+    psp.arav = false;
+    try {
+      expect(await service.deliver(reversalId)).toEqual({ kind: 'done', state: 'FAILED' });
+    } finally {
+      psp.arav = true;
+    }
+    expect(sentFor(reversalId)).toHaveLength(1);
+    expect(await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'reversal_failed' })).toBe(failed + 1);
+    expect(loggedLines(HOLD_LEFT_MESSAGE, reversalId)).toEqual([
+      expect.objectContaining({ level: 'warn', authorization_id: authOp, release: 'reversal_failed', why: 'the reversal after void failed' }),
+    ]);
+  });
+
+  it('with reverse_after_void off (the default): no reversal; the event says the hold is left, a warn line and the metric say so', async () => {
+    const auth = await paid('authorize');
+    const authOp = auth.payment.operation_reference!;
+    const authPspId = await pspId(authOp);
+    const captureId = await delivered(dependent('capture', auth));
+    const off = await metricValue('pb_holds_after_void_total', { gateway: 'cybs', release: 'off' });
+    const cancelId = await delivered(dependent('cancel', auth));
+    expect(await ledger.get(reversalAfterVoidId(authOp))).toBeNull();
+    expect(psp.seen.filter((s) => s.url === `/pts/v2/payments/${authPspId}/reversals`)).toHaveLength(0);
+    const payment = (await events.load(`${cancelId}.SUCCEEDED`))?.params.payment as Record<string, unknown>;
+    expect(payment.gateway_response).toMatchObject({ voided: { operation_reference: captureId, command: 'capture', hold: 'left' } });
+    expect(payment.gateway_response).not.toHaveProperty('voided.reversal_reference');
+    expect(await metricValue('pb_holds_after_void_total', { gateway: 'cybs', release: 'off' })).toBe(off + 1);
+    expect(loggedLines(HOLD_LEFT_MESSAGE, cancelId)).toEqual([
+      expect.objectContaining({ level: 'warn', authorization_id: authOp, voided: captureId, release: 'off', why: 'gateways.cybs.reverse_after_void is off' }),
+    ]);
+  });
+
+  it('a cancel that reversed the hold itself (nothing captured) or released what partial captures left asks for no reversal after void', async () => {
+    const auth = await paid('authorize', 'cybs-arav');
+    const partial = await paid('authorize', 'cybs-arav');
+    await delivered(dependent('capture', partial, { amount: 3000 }));
+    await delivered(dependent('cancel', auth));
+    await delivered(dependent('cancel', partial));
+    expect(await ledger.get(reversalAfterVoidId(auth.payment.operation_reference!))).toBeNull();
+    expect(await ledger.get(reversalAfterVoidId(partial.payment.operation_reference!))).toBeNull();
   });
 });

@@ -277,6 +277,27 @@ describe('buildConfig', () => {
     });
   });
 
+  it("reads a gateway's declared switch (Cybersource reverse_after_void, default false) and refuses it where no definition declares it", () => {
+    const cybersource = {
+      type: 'cybersource',
+      base_url: 'https://apitest.cybersource.com',
+      merchant_id: 'm',
+      key_id: 'k',
+      shared_secret: 'c2VjcmV0LXNlY3JldC1zZWNyZXQ=',
+    };
+    const config = buildConfig({ ...minimalParameters(), gateways: { on: { ...cybersource, reverse_after_void: true }, off: cybersource } }, {});
+    expect(config.gateways.on.reverseAfterVoid).toBe(true);
+    expect(config.gateways.off.reverseAfterVoid).toBe(false);
+    const err = configError(() =>
+      buildConfig(
+        { ...minimalParameters(), gateways: { s: { type: 'stripe', base_url: 'https://api.stripe.com', api_key: 'sk_test_x', reverse_after_void: true } } },
+        {},
+      ),
+    );
+    expect(err.key).toBe('gateways.s.reverse_after_void');
+    expect(() => buildConfig({ ...minimalParameters(), gateways: { on: { ...cybersource, reverse_after_void: 'yes' } } }, {})).toThrow(/reverse_after_void/);
+  });
+
   it('refuses an unknown gateway key with its path gateways.<name>.<key>', () => {
     const err = configError(() =>
       buildConfig({ ...minimalParameters(), gateways: { adyen: { type: 'adyen', base_url: 'https://x.example.com', hmac: 'k' } } }, {}),

@@ -93,6 +93,21 @@ describe('payment events', () => {
       });
     });
 
+    it("says what became of the authorization's hold the void left: a reversal of it requested (naming it), or left", () => {
+      const releasing = cancel({
+        gatewayStatus: 'VOIDED',
+        cancelEffect: { voided: 'op-capture-1', command: 'capture', hold: 'releasing', reversal: '_op-auth-1-after-void.void' },
+      });
+      expect(outcomeEvent(releasing, config)?.params.payment).toMatchObject({
+        gateway_response: {
+          voided: { operation_reference: 'op-capture-1', command: 'capture', hold: 'releasing', reversal_reference: '_op-auth-1-after-void.void' },
+        },
+      });
+      const left = outcomeEvent(cancel({ gatewayStatus: 'VOIDED', cancelEffect: { voided: 'op-sale-1', command: 'sale', hold: 'left' } }), config)?.params
+        .payment as { gateway_response: Record<string, unknown> };
+      expect(left.gateway_response.voided).toEqual({ operation_reference: 'op-sale-1', command: 'sale', hold: 'left' });
+    });
+
     it("names what it released of what partial captures left, as the PSP confirmed it, without flagging the command's amount", () => {
       const effect = { released: 'remainder' as const, amount: 4000, currency: 'USD' };
       const payment = outcomeEvent(cancel({ cancelEffect: effect, confirmedAmount: 4000, confirmedCurrency: 'USD' }), config)?.params.payment;
