@@ -51,23 +51,25 @@ const holdsAfterVoid = counter(
 /** The warn line's message of a hold left: the operator releases it at the PSP or lets it expire (docs/RUNBOOK.md). */
 export const HOLD_LEFT_MESSAGE = "capture voided; the authorization's hold remains until it expires: reverse it at the PSP if the customer needs the funds now";
 
+/** What a cancel's void left of its authorization's hold, noted once its success is recorded ({@link noteHoldAfterVoid}). */
+export interface HoldNote {
+  /** The authorization (or sale) whose hold the void left. */
+  authorizationId: string;
+  /** The operation id of the capture or sale voided. */
+  voided: string;
+  command: 'capture' | 'sale';
+  release: 'requested' | 'off' | 'not_requested';
+  /** The reversal's operation id, when requested. */
+  reversal?: string;
+  /** Why no reversal was requested, when on. */
+  why?: string;
+}
+
 /**
  * A cancel's void of a capture or sale was just recorded as succeeded: counts what became of the hold it left
  * and, when it is left, says so in a warn line (the release requested: an info line). Once per cancel (its move).
  */
-export function noteHoldAfterVoid(
-  logger: Logger,
-  cancel: OperationRecord,
-  hold: {
-    authorizationId: string;
-    voided: string;
-    command: 'capture' | 'sale';
-    release: 'requested' | 'off' | 'not_requested';
-    reversal?: string;
-    why?: string;
-  },
-  source: string,
-): void {
+export function noteHoldAfterVoid(logger: Logger, cancel: OperationRecord, hold: HoldNote, source: string): void {
   const gateway = gatewayOf(cancel);
   holdsAfterVoid.inc({ gateway, release: hold.release });
   const meta = {

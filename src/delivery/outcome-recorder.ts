@@ -31,7 +31,7 @@ import { CancelReading, DEPENDENT, voidedByCancel } from './operation-context';
 import { CancelEffect } from '../ledger/cancel-effect';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ReleaseHeld, releaseHeldFunds } from './held-funds-release';
-import { ReleaseAfterVoid, isHoldReversal, noteHoldAfterVoid, noteHoldReversalSettled } from './hold-after-void';
+import { HoldNote, ReleaseAfterVoid, isHoldReversal, noteHoldAfterVoid, noteHoldReversalSettled } from './hold-after-void';
 
 /** The ledger state a gateway outcome moves an operation to (the docs' fact tables are built from it). */
 export function ledgerStateOf(status: OutcomeStatus): OperationState {
@@ -83,16 +83,6 @@ function actionFields(
   }
   if (op.state === 'ACTION_REQUIRED' && op.action) return { fields: { action: { kind: op.action.kind } } };
   return { fields: {} };
-}
-
-/** What a cancel's void left of its authorization's hold, noted once its success is recorded (`noteHoldAfterVoid`). */
-interface HoldNote {
-  authorizationId: string;
-  voided: string;
-  command: 'capture' | 'sale';
-  release: 'requested' | 'off' | 'not_requested';
-  reversal?: string;
-  why?: string;
 }
 
 /** How long after an authorization was made its success may be recorded before the recorder logs it (1 hour). */
