@@ -187,9 +187,10 @@ export class OutcomeRecorder {
       if (read.effect) fields.cancelEffect = read.effect;
       hold = read.hold;
     }
-    const after = await this.decide(op, to, interaction, fields, reference);
-    if (hold && after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') noteHoldAfterVoid(this.deps.logger, after, hold, source);
-    this.noteHoldReversal(op, after, source);
+    const after = await this.decide(op, to, interaction, fields, reference, (moved) => {
+      if (hold && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') noteHoldAfterVoid(this.deps.logger, moved, hold, source);
+      this.noteHoldReversal(op, moved, source);
+    });
     if (start !== undefined && after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
     if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
     if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source, fields.cancelEffect);
@@ -263,9 +264,9 @@ export class OutcomeRecorder {
       // Leaving ACTION_REQUIRED: the client secret is not kept past its use.
       ...(op.state === 'ACTION_REQUIRED' && op.action ? { action: { kind: op.action.kind } } : {}),
     };
-    const after = await this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null);
-    this.noteHoldReversal(op, after, source);
-    return after;
+    return this.decide(op, 'FAILED', { event: 'failed', source, reason, ...(field ? { field } : {}), ...details }, fields, null, (moved) =>
+      this.noteHoldReversal(op, moved, source),
+    );
   }
 
   /** A reversal of the hold a void left that this move settled: counted, and a failure (the hold left) said. */
@@ -482,12 +483,18 @@ export class OutcomeRecorder {
     interaction: Omit<Interaction, 'at'>,
     fields: TransitionFields,
     reference: PspReference | null,
+    onMoved?: (after: OperationRecord) => void,
   ): Promise<OperationRecord> {
     const { ledger, events, config } = this.deps;
     const now = Date.now();
     const after = afterTransition(op, to, fields, now);
     const built = outcomeEvent(after, config);
     const event = built && inBusUnits(built, config.serviceBus.amountUnits);
+    // `onMoved` only when this call applied the move: two recorders applying one outcome note it once.
+    const moved = (applied: boolean, result: OperationRecord): OperationRecord => {
+      if (applied) onMoved?.(result);
+      return result;
+    };
     if (!event) {
       const { record, applied, from } = await ledger.transitionAndGet(op.id, to, interaction, fields, {
         reference,
@@ -496,17 +503,17 @@ export class OutcomeRecorder {
         now,
       });
       if (applied) this.noteMove(op, from, to, interaction, record, now);
-      return this.settleRecord(op.id, record);
+      return moved(applied, await this.settleRecord(op.id, record));
     }
     const step = events.recordStep(event, now, this.leaseMs(), this.settles(op.id));
     const { record, recorded, applied, from } = await ledger.transitionAndRecord(op, to, interaction, fields, step, { reference, now, after });
     markOperation(op.id, 'recorded');
     if (applied) this.noteMove(op, from, to, interaction, record, now);
-    if (!recorded) return this.settleRecord(op.id, record);
+    if (!recorded) return moved(applied, await this.settleRecord(op.id, record));
     markOperation(op.id, 'notify_start');
     await this.dispatch(event, recorded);
     markOperation(op.id, 'notify_end');
-    return record ?? after;
+    return moved(applied, record ?? after);
   }
 
   /** A move this call applied: an outcome (not a reschedule) is counted and gets its info line. */

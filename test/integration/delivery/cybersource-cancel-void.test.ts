@@ -1088,6 +1088,24 @@ describe("Cybersource void of a capture or sale: the authorization's hold it lea
     expect(sentFor(reversalId).map((s) => s.url)).toEqual([`/pts/v2/payments/${await pspId(authOp)}/reversals`]);
   });
 
+  it('two recorders applying the same void outcome at once note the hold once: one reversal requested, counted and logged once', async () => {
+    const auth = await paid('authorize', 'cybs-arav');
+    const authOp = auth.payment.operation_reference!;
+    await delivered(dependent('capture', auth));
+    const cancelId = await record(dependent('cancel', auth));
+    psp.rateLimitNextVoid = true;
+    expect((await service.deliver(cancelId)).kind).toBe('retry');
+    const requested = await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'requested' });
+    // Both read the cancel before either recorded its outcome (a webhook and a status inquiry racing).
+    const stale = (await ledger.get(cancelId))!;
+    const outcome = { status: 'SUCCESS' as const, gatewayStatus: 'payments.voids.accept' };
+    expect((await newRecorder().apply(stale, outcome, 'webhook')).state).toBe('SUCCEEDED');
+    expect((await newRecorder().apply(stale, outcome, 'inquiry')).state).toBe('SUCCEEDED');
+    expect(await metricValue('pb_holds_after_void_total', { gateway: 'cybs-arav', release: 'requested' })).toBe(requested + 1);
+    expect(loggedLines("capture voided; the authorization's hold is being released by a reversal after void", cancelId)).toHaveLength(1);
+    expect(await ledger.get(reversalAfterVoidId(authOp))).toMatchObject({ state: 'RECEIVED', payment: { orphan_reversal: 'void_left_hold' } });
+  });
+
   it("a sale's void leaves its authorization's hold too: reversed by the sale's id", async () => {
     const sale = await paid('sale', 'cybs-arav');
     const saleOp = sale.payment.operation_reference!;
