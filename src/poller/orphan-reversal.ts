@@ -503,3 +503,15 @@ export function releasingAfterVoid(
 ): (cancel: OperationRecord, authorizationId: string) => Promise<OrphanDecision> {
   return (cancel, authorizationId) => orphans.requestAfterVoid(cancel, authorizationId);
 }
+
+/**
+ * What an outcome recorder hands to orphan reversal, both together so no process wires one without the other:
+ * the hold of a failure the PSP still holds ({@link releasingHeldFunds}) and the hold a void left
+ * ({@link releasingAfterVoid}).
+ */
+export function orphanReleases(orphans: Pick<OrphanReversal, 'request' | 'requestAfterVoid'>): {
+  releaseHeld: ReturnType<typeof releasingHeldFunds>;
+  releaseAfterVoid: ReturnType<typeof releasingAfterVoid>;
+} {
+  return { releaseHeld: releasingHeldFunds(orphans), releaseAfterVoid: releasingAfterVoid(orphans) };
+}

@@ -1,4 +1,4 @@
-import { OrphanReversal, releasingAfterVoid, releasingHeldFunds } from '../poller/orphan-reversal';
+import { OrphanReversal, orphanReleases } from '../poller/orphan-reversal';
 import { RedisClient } from '../redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
@@ -51,8 +51,7 @@ function periodicJobs(
     eventsQueue,
     logger,
     afterFailure: (op) => pipeline.releaseFailed(op),
-    releaseHeld: releasingHeldFunds(orphans),
-    releaseAfterVoid: releasingAfterVoid(orphans),
+    ...orphanReleases(orphans),
   });
   return new PeriodicJobs({ config, redis, ledger, router: new ConfiguredGatewayRouter(routes), recorder, deliveryQueue, logger });
 }

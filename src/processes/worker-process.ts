@@ -1,4 +1,4 @@
-import { OrphanReversal, releasingAfterVoid, releasingHeldFunds } from '../poller/orphan-reversal';
+import { OrphanReversal, orphanReleases } from '../poller/orphan-reversal';
 import { ActionCompletion } from '../delivery/action-completion';
 import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
 import { Queue } from 'bullmq';
@@ -158,8 +158,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
     logger,
     notifier,
     afterFailure: (op) => pipeline.releaseFailed(op),
-    releaseHeld: releasingHeldFunds(orphans),
-    releaseAfterVoid: releasingAfterVoid(orphans),
+    ...orphanReleases(orphans),
   });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, ledger, logger });

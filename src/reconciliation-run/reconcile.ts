@@ -10,7 +10,7 @@ import { createOmsEventsQueue } from '../events/oms-events-queue';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
-import { OrphanReversal, releasingAfterVoid, releasingHeldFunds } from '../poller/orphan-reversal';
+import { OrphanReversal, orphanReleases } from '../poller/orphan-reversal';
 import { createRedis } from '../redis/redis-connection';
 import type { ReconciliationWindow } from '../reconciliation/psp-record';
 import { createReconciliationHttp } from './reconciliation-http';
@@ -114,8 +114,7 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
       events: new EventStore(redis, prefix),
       eventsQueue,
       logger,
-      releaseHeld: releasingHeldFunds(orphans),
-      releaseAfterVoid: releasingAfterVoid(orphans),
+      ...orphanReleases(orphans),
     });
     const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, prefix), recorder, ledger, logger });
     const runner = new ReconciliationRunner({
