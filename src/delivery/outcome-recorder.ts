@@ -187,13 +187,14 @@ export class OutcomeRecorder {
       if (read.effect) fields.cancelEffect = read.effect;
       hold = read.hold;
     }
+    // Noted by the recorder whose move applied: two applying one outcome at once (a webhook racing an inquiry) note it once.
     const after = await this.decide(op, to, interaction, fields, reference, (moved) => {
       if (hold && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') noteHoldAfterVoid(this.deps.logger, moved, hold, source);
       this.noteHoldReversal(op, moved, source);
+      if (start !== undefined && moved.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
+      if (op.state === 'UNRESOLVED' && moved.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, moved.state, source);
+      if (moved.state !== op.state) this.noteDiscrepancy(op, outcome, source, fields.cancelEffect);
     });
-    if (start !== undefined && after.state === 'SUCCEEDED' && op.state !== 'SUCCEEDED') this.noteExpiryStart(op, start, fields, now, source);
-    if (op.state === 'UNRESOLVED' && after.state !== 'UNRESOLVED') noteUnresolvedSettled(this.deps.logger, op, after.state, source);
-    if (after.state !== op.state) this.noteDiscrepancy(op, outcome, source, fields.cancelEffect);
     // The deadline this move set, once it is on the record (not a racing move's).
     if (deadline && after.state === 'ACTION_REQUIRED' && after.nextCheckAt === deadline.at) {
       const type = outcome.action?.psp_action?.type;
@@ -235,9 +236,9 @@ export class OutcomeRecorder {
     nextCheckAt?: number,
   ): Promise<OperationRecord> {
     const at = nextCheckAt ?? Date.now() + this.deps.config.poller.unresolvedIntervalMs;
-    const after = await this.decide(op, 'UNRESOLVED', { event: 'unresolved', source, cause, ...details }, { nextCheckAt: at }, null);
-    if (after.state === 'UNRESOLVED' && op.state !== 'UNRESOLVED') alertUnresolved(this.deps.logger, op, cause, details);
-    return after;
+    return this.decide(op, 'UNRESOLVED', { event: 'unresolved', source, cause, ...details }, { nextCheckAt: at }, null, (moved) => {
+      if (moved.state === 'UNRESOLVED' && op.state !== 'UNRESOLVED') alertUnresolved(this.deps.logger, op, cause, details);
+    });
   }
 
   /**

@@ -339,6 +339,19 @@ describe('events report what the PSP confirmed, and flag any difference with wha
     expect(logs.lines.some((l) => l.includes('"warn"') && l.includes(id) && l.includes('amount_mismatch'))).toBe(true);
   });
 
+  it('flags the difference once when two recorders apply the same outcome at once (a webhook racing a status inquiry)', async () => {
+    const id = await sentCapture(2000);
+    const before = await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'amount' });
+    // Both read the capture before either recorded its outcome.
+    const stale = (await ledger.get(id))!;
+    const outcome = { status: 'SUCCESS' as const, gatewayStatus: 'captured', gatewayReference: `ch_${id}`, amount: 1000, currency: 'EUR' };
+    await recorder.apply(stale, outcome, 'webhook');
+    await recorder.apply(stale, outcome, 'inquiry');
+    expect(await ledger.get(id)).toMatchObject({ state: 'SUCCEEDED', confirmedAmount: 1000 });
+    expect(await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'amount' })).toBe(before + 1);
+    expect(logs.lines.filter((l) => l.includes('PSP confirmed another amount') && l.includes(id))).toHaveLength(1);
+  });
+
   it('reports the PSP-confirmed currency with discrepancy currency_mismatch', async () => {
     const id = await sentCapture(2000);
     const before = await metricValue('pb_psp_discrepancies_total', { gateway: 'simulator', field: 'currency' });
