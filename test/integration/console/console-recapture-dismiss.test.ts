@@ -7,7 +7,8 @@
  * click in headless Chromium.
  */
 import { Browser, Page, chromium } from 'playwright-core';
-import { AdjustmentStore, HeldRecapture } from '../../../src/adjustments/adjustment-store';
+import { AdjustmentStore } from '../../../src/adjustments/adjustment-store';
+import { adyenRecapture } from '../../support/held-recapture';
 import { Ledger } from '../../../src/ledger/ledger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
 import { RecaptureWaitSweep } from '../../../src/poller/recapture-wait';
@@ -52,21 +53,7 @@ describe('console: dismiss the re-captures held waiting for their capture failur
     await ledger.transition(id, 'SENT', { event: 'attempt' }, { countAttempt: true });
     await ledger.transition(id, 'SUCCEEDED', { event: 'outcome' }, { gatewayReference: reference });
     const heldAt = Date.now() - WAIT_MS - 5_000;
-    const held: HeldRecapture = {
-      at: heldAt - 60_000,
-      fact: {
-        kind: 'succeeded_after_failure',
-        direction: 'credit',
-        amount: 5000,
-        currency: 'EUR',
-        reason: 'Transaction Recaptured',
-        pspReference: reference,
-        occurredAt: heldAt - 60_000,
-        gateway: 'adyen',
-        pspEventId: `${reference}:CAPTURE:true:recaptured:${new Date(heldAt - 60_000).toISOString()}`,
-        source: 'webhook',
-      },
-    };
+    const held = adyenRecapture(reference, heldAt - 60_000);
     expect(await store.holdRecapture(id, held, heldAt)).toBe('held');
     return id;
   }

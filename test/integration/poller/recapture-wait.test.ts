@@ -4,6 +4,7 @@
  * once (a warn line, `pb_recaptures_before_failure_total{step="surfaced"}`, its history entry), it counts in
  * `pb_recaptures_awaiting_failure` and is listed by `ops recaptures list`; nothing is sent to the OMS. On the real Redis.
  */
+import { adyenRecapture } from '../../support/held-recapture';
 import { AdjustmentStore, HeldRecapture, RECAPTURE_FIELD, RECAPTURE_SURFACED_FIELD } from '../../../src/adjustments/adjustment-store';
 import { AuditLog } from '../../../src/audit/audit-log';
 import { Config } from '../../../src/config/config';
@@ -62,29 +63,10 @@ async function succeededCapture(): Promise<{ id: string; reference: string }> {
   return { id, reference };
 }
 
-/** Adyen's re-capture of capture `reference`, at `at`, as the outcome worker holds it. */
-function recapture(reference: string, at: number): HeldRecapture {
-  return {
-    at,
-    fact: {
-      kind: 'succeeded_after_failure',
-      direction: 'credit',
-      amount: 5000,
-      currency: 'EUR',
-      reason: 'Transaction Recaptured',
-      pspReference: reference,
-      occurredAt: at,
-      gateway: 'adyen',
-      pspEventId: `${reference}:CAPTURE:true:recaptured:${new Date(at).toISOString()}`,
-      source: 'webhook',
-    },
-  };
-}
-
 /** A capture holding a re-capture since `heldAt`. */
 async function heldSince(heldAt: number): Promise<{ id: string; reference: string; held: HeldRecapture; heldAt: number }> {
   const capture = await succeededCapture();
-  const held = recapture(capture.reference, heldAt - 60_000);
+  const held = adyenRecapture(capture.reference, heldAt - 60_000);
   expect(await store.holdRecapture(capture.id, held, heldAt)).toBe('held');
   return { ...capture, held, heldAt };
 }
@@ -279,7 +261,7 @@ describe('the wait of a held re-capture for the capture failure it follows', () 
     expect(await inIndex(waiting[1].id)).toBe(false);
     expect((await scrapeSnapshot({ config, redis, queues: {} })()).recapturesAwaitingFailure).toBe(gauge - 2);
     // A later re-capture held on a surfaced capture is due at once (its wait counts from the first) and surfaced too.
-    const later = recapture(waiting[2].reference, Date.now());
+    const later = adyenRecapture(waiting[2].reference, Date.now());
     expect(await store.holdRecapture(waiting[2].id, later)).toBe('held');
     await sweep.runOnce(3);
     expect(surfacedLines(lines, waiting[2].id)).toHaveLength(1);
