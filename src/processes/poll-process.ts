@@ -1,10 +1,9 @@
-import { OrphanReversal, orphanReleases } from '../poller/orphan-reversal';
+import { buildOutcomeRecorder } from '../poller/outcome-recorder-wiring';
 import { RedisClient } from '../redis/redis-connection';
 import { Queue } from 'bullmq';
 import { Config } from '../config/config';
 import { GatewayRoute } from '../gateways/gateway-route';
 import { createDeliveryQueue } from '../delivery/delivery-queue';
-import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
 import { createOmsEventsQueue } from '../events/oms-events-queue';
 import { DependencyWatch } from '../health/dependency-watch';
@@ -42,17 +41,7 @@ function periodicJobs(
   const ledger = new Ledger(redis, config.redis.keyPrefix);
   const events = new EventStore(redis, config.redis.keyPrefix);
   const pipeline = buildOrchestrationPipeline({ config, logger, redis, routes });
-  // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
-  const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
-  const recorder = new OutcomeRecorder({
-    config,
-    ledger,
-    events,
-    eventsQueue,
-    logger,
-    afterFailure: (op) => pipeline.releaseFailed(op),
-    ...orphanReleases(orphans),
-  });
+  const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline });
   return new PeriodicJobs({ config, redis, ledger, router: new ConfiguredGatewayRouter(routes), recorder, deliveryQueue, logger });
 }
 

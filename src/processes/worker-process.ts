@@ -1,4 +1,4 @@
-import { OrphanReversal, orphanReleases } from '../poller/orphan-reversal';
+import { buildOutcomeRecorder } from '../poller/outcome-recorder-wiring';
 import { ActionCompletion } from '../delivery/action-completion';
 import { deadLetterStampKey } from '../amqp/dead-letter-stamp';
 import { Queue } from 'bullmq';
@@ -148,18 +148,7 @@ export async function startWorkerProcess(config: Config, logger: Logger, options
   // One orchestration for delivery and for outcomes found later (webhooks, inquiries), which release what it reserved.
   const pipeline = buildOrchestrationPipeline({ config, logger, redis: fastRedis, routes: options.routes });
   reportVaults(logger, pipeline.binding?.groups ?? []);
-  // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
-  const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
-  const recorder = new OutcomeRecorder({
-    config,
-    ledger,
-    events,
-    eventsQueue,
-    logger,
-    notifier,
-    afterFailure: (op) => pipeline.releaseFailed(op),
-    ...orphanReleases(orphans),
-  });
+  const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier });
   const adjustmentStore = new AdjustmentStore(fastRedis, config.redis.keyPrefix);
   const adjustments = new AdjustmentRecorder({ config, store: adjustmentStore, recorder, ledger, logger });
   const connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:worker', logger });

@@ -4,13 +4,13 @@ import { AdjustmentStore } from '../adjustments/adjustment-store';
 import { Config } from '../config/config';
 import { AdjustmentRecorder } from '../delivery/adjustment-recorder';
 import { createDeliveryQueue } from '../delivery/delivery-queue';
-import { OutcomeRecorder } from '../delivery/outcome-recorder';
 import { EventStore } from '../events/event-store';
 import { createOmsEventsQueue } from '../events/oms-events-queue';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { Ledger } from '../ledger/ledger';
 import { Logger } from '../logging/logger';
-import { OrphanReversal, orphanReleases } from '../poller/orphan-reversal';
+import { buildOutcomeRecorder } from '../poller/outcome-recorder-wiring';
+import { buildOrchestrationPipeline } from '../orchestration/orchestration-stages';
 import { createRedis } from '../redis/redis-connection';
 import type { ReconciliationWindow } from '../reconciliation/psp-record';
 import { createReconciliationHttp } from './reconciliation-http';
@@ -74,8 +74,9 @@ export interface ReconcileResult {
 /**
  * Reconciles one configured gateway over one window: `payment-bridge reconcile`, the poller's schedule and
  * the disaster drill all call this. Adjustments go through `AdjustmentRecorder` (their OMS events through
- * the outbox and the `oms-events` queue, which the workers send), settlements through `OutcomeRecorder`;
- * an authorization the OMS was told failed and the PSP holds goes to orphan reversal
+ * the outbox and the `oms-events` queue, which the workers send), settlements through the outcome recorder every
+ * process builds (`buildOutcomeRecorder`: a failure settled here gives back its cap reservations, as a webhook's
+ * does); an authorization the OMS was told failed and the PSP holds goes to orphan reversal
  * (`authorizations.orphan_reversal`). Resumable: call it again with the same gateway and window.
  * @throws NotReconcilableError when the gateway is not configured or has no reader.
  */
@@ -107,14 +108,18 @@ export async function reconcile(config: Config, options: ReconcileOptions): Prom
     : undefined;
   try {
     const ledger = new Ledger(redis, prefix);
-    const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
-    const recorder = new OutcomeRecorder({
+    // The orchestration only to give back what a failure it settles had reserved (cap counters), as a webhook or an
+    // inquiry finding that failure does; releasing reads no gateway, so no clients (`routes`) are built for it.
+    const pipeline = buildOrchestrationPipeline({ config, logger, redis });
+    const { recorder, orphans } = buildOutcomeRecorder({
       config,
+      redis,
       ledger,
       events: new EventStore(redis, prefix),
       eventsQueue,
+      deliveryQueue,
       logger,
-      ...orphanReleases(orphans),
+      pipeline,
     });
     const adjustments = new AdjustmentRecorder({ config, store: new AdjustmentStore(redis, prefix), recorder, ledger, logger });
     const runner = new ReconciliationRunner({

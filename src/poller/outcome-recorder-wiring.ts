@@ -1,0 +1,54 @@
+import { Queue } from 'bullmq';
+import { Config } from '../config/config';
+import { DeliveryJobData } from '../delivery/delivery-queue';
+import { OutcomeRecorder } from '../delivery/outcome-recorder';
+import { NotificationSender } from '../events/event-send';
+import { EventStore } from '../events/event-store';
+import { OmsEventJobData } from '../events/oms-events-queue';
+import { Ledger } from '../ledger/ledger';
+import { Logger } from '../logging/logger';
+import type { OrchestrationPipeline } from '../orchestration/orchestration-pipeline';
+import { RedisClient } from '../redis/redis-connection';
+import { OrphanReversal, orphanReleases } from './orphan-reversal';
+
+/** What a process builds its outcome recorder from. */
+export interface OutcomeRecorderParts {
+  config: Config;
+  /** Orphan reversal's connection. */
+  redis: RedisClient;
+  ledger: Ledger;
+  events: EventStore;
+  eventsQueue: Queue<OmsEventJobData>;
+  /** Where orphan reversal queues its voids. */
+  deliveryQueue: Queue<DeliveryJobData>;
+  logger: Logger;
+  /** The orchestration whose reservations (cap counters) a failure gives back: the one delivery reserves with. */
+  pipeline: Pick<OrchestrationPipeline, 'releaseFailed'>;
+  /** Sends events inline (the worker's fast path); without it every event goes through the queue. */
+  notifier?: NotificationSender;
+}
+
+/**
+ * The outcome recorder of a process (worker, poller, reconciliation), with everything a failure found there
+ * gives back: the orchestration's reservations (`afterFailure`) and, through orphan reversal, what the PSP
+ * still holds (`releaseHeld`, `releaseAfterVoid`). One place, so no process wires one without the others
+ * and the same failure releases the same things whoever finds it (the gateway's answer, a webhook, a status
+ * inquiry, a reconciliation run).
+ * @returns the recorder and the orphan reversal it hands holds to (a reconciliation run requests through it too).
+ */
+export function buildOutcomeRecorder(parts: OutcomeRecorderParts): { recorder: OutcomeRecorder; orphans: OrphanReversal } {
+  const { config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline, notifier } = parts;
+  // A failure whose funds the PSP still holds (a risk decline after the issuer approved) is voided through orphan reversal.
+  const orphans = new OrphanReversal({ config, redis, ledger, deliveryQueue, logger });
+  const recorder = new OutcomeRecorder({
+    config,
+    ledger,
+    events,
+    eventsQueue,
+    logger,
+    notifier,
+    afterFailure: (op) => pipeline.releaseFailed(op),
+    ...orphanReleases(orphans),
+  });
+  return { recorder, orphans };
+}
