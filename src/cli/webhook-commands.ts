@@ -1,16 +1,54 @@
 import { Command } from 'commander';
 import type { OpsContext } from '../ops/ops-context';
-import { failedWebhooks, retryFailedWebhooks } from '../ops/failed-webhooks';
+import { FailedWebhookPlace, failedWebhooks, formatFailedWebhookPlace, parseFailedWebhookPlace, retryFailedWebhooks } from '../ops/failed-webhooks';
 import { OpsWriter, WithOpsContext, jsonOption } from './ops-output';
 import { parseLimit } from './limit-option';
 
-/** `ops webhooks failed`: {@link failedWebhooks}, newest first, audit-logged. */
-export async function opsFailedWebhooks(ctx: OpsContext, io: OpsWriter, opts: { gateway?: string; limit?: string; json?: boolean }): Promise<number> {
+/** The `--before` of `ops webhooks failed`, as the `older:` line under a page prints it; undefined when not given. */
+function beforeOption(text: string | undefined): FailedWebhookPlace | undefined {
+  if (text === undefined) return undefined;
+  const place = parseFailedWebhookPlace(text.trim());
+  if (!place) throw new Error("--before must be a place in the list as a page prints it: an epoch ms, optionally followed by : and a job's id");
+  return place;
+}
+
+/** A word as a POSIX shell reads it back unchanged: as it is when plain, else single-quoted. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9._,:@%+=~/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * `ops webhooks failed`: one page of {@link failedWebhooks}, newest first (`--limit` rows older than
+ * `--before`), audit-logged; under the rows, the command line of the next page (`older: … --before <place>`)
+ * when older entries remain. Under `--json`, the rows as before, each with its `place`.
+ */
+export async function opsFailedWebhooks(
+  ctx: OpsContext,
+  io: OpsWriter,
+  opts: { gateway?: string; limit?: string; before?: string; json?: boolean },
+): Promise<number> {
   const limit = parseLimit(opts.limit ?? '50');
-  const list = await failedWebhooks(ctx, { gateway: opts.gateway, limit });
-  await ctx.audit.record({ action: 'ops.failed_webhooks', actor: io.actor, outcome: 'ok', detail: { found: list.length, gateway: opts.gateway ?? '*' } });
+  const before = beforeOption(opts.before);
+  const page = await failedWebhooks(ctx, { gateway: opts.gateway, limit, before });
+  const list = page.webhooks;
+  await ctx.audit.record({
+    action: 'ops.failed_webhooks',
+    actor: io.actor,
+    outcome: 'ok',
+    detail: { found: list.length, gateway: opts.gateway ?? '*', ...(before ? { before: formatFailedWebhookPlace(before) } : {}) },
+  });
+  const older = page.older && formatFailedWebhookPlace(page.older);
+  const again = (place: string) =>
+    [
+      'payment-bridge ops webhooks failed',
+      opts.gateway ? `--gateway ${shellWord(opts.gateway)}` : '',
+      limit === 50 ? '' : `--limit ${limit}`,
+      `--before ${shellWord(place)}`,
+    ]
+      .filter(Boolean)
+      .join(' ');
   if (opts.json) io.out.write(`${JSON.stringify(list)}\n`);
-  else if (list.length === 0) io.out.write('no webhook outcome is in the failed set\n');
+  else if (list.length === 0) io.out.write(before ? 'no older webhook outcome is in the failed set\n' : 'no webhook outcome is in the failed set\n');
   else
     io.out.write(
       list
@@ -18,7 +56,7 @@ export async function opsFailedWebhooks(ctx: OpsContext, io: OpsWriter, opts: { 
           (w) =>
             `${w.gateway}  ${w.event_id}  ${w.operation_id ?? `psp ${w.psp_reference ?? '?'}`}  ${w.outcome}  ${w.reason}  (${w.attempts} attempts, ${w.failed_at ?? 'time unknown'})\n`,
         )
-        .join(''),
+        .join('') + (older ? `older: ${again(older)}\n` : ''),
     );
   return 0;
 }
@@ -46,9 +84,10 @@ export function addWebhookCommands(ops: Command, withContext: WithOpsContext): v
     .command('failed')
     .description('webhook outcomes in the failed set (never matched, never confirmed, refused, or a fault), newest first')
     .option('--gateway <name>', 'only this gateway')
-    .option('--limit <n>', 'at most this many', '50')
+    .option('--limit <n>', 'at most this many a page', '50')
+    .option('--before <place>', 'the page below this place (older), as the older: line under a page prints it')
     .addOption(jsonOption())
-    .action((opts: { gateway?: string; limit?: string; json?: boolean }) => withContext((ctx, io) => opsFailedWebhooks(ctx, io, opts)));
+    .action((opts: { gateway?: string; limit?: string; before?: string; json?: boolean }) => withContext((ctx, io) => opsFailedWebhooks(ctx, io, opts)));
   webhooks
     .command('retry <gateway> <event-ids...>')
     .description('apply failed webhook outcomes again after a fix (attempts reset; idempotent)')

@@ -119,7 +119,7 @@ export async function consoleSnapshot(
     ctx.audit.recent(15),
     metricValue('pb_intake_rejects_total'),
     new EventStore(ctx.redis, ctx.config.redis.keyPrefix).rejected(25),
-    failedWebhooks(ctx, { limit: 25 }),
+    failedWebhooks(ctx, { limit: 25 }).then((page) => page.webhooks),
     heldReviews(ctx, 25),
     parkedSplitTenders(ctx, 25),
     heldRecaptures(ctx, { limit: 25 }, now),

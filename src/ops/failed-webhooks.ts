@@ -4,6 +4,8 @@ import type { Config } from '../config/config';
 import { counter } from '../metrics/metrics-registry';
 import { bullJobId } from '../queueing/job-id';
 import type { RedisClient } from '../redis/redis-connection';
+import type { ScoredEntry } from '../redis/scored-entries';
+import { entriesBefore } from '../redis/sorted-set-cursor';
 import { createGatewayOutcomesQueue, GatewayOutcomeJobData } from '../webhooks/gateway-outcomes-queue';
 
 const retried = counter(
@@ -24,6 +26,36 @@ export interface FailedWebhook {
   reason: string;
   attempts: number;
   failed_at: string | null;
+  /** Its place in the list (`<failed at, epoch ms>:<job id>`): `--before` it lists the ones older than it. */
+  place: string;
+}
+
+/**
+ * A place in the failed set, newest first: a job's score there (when it failed, epoch ms) and its job id,
+ * which orders jobs that failed in the same millisecond (by their bytes, as Redis does).
+ */
+export type FailedWebhookPlace = ScoredEntry;
+
+/** One page of {@link failedWebhooks}: the rows, and the last row's place when older entries remain (the next page is `before` it). */
+export interface FailedWebhookPage {
+  webhooks: FailedWebhook[];
+  older?: FailedWebhookPlace;
+}
+
+/** Entries of the failed set one read takes (and jobs read at once): a gateway filter may read past many. */
+const READ_PAGE = 200;
+
+/** A place as `ops webhooks failed` prints it: `<score>:<job id>` (a job id holds no `:`: see `bullJobId`). */
+export function formatFailedWebhookPlace(place: FailedWebhookPlace): string {
+  return place.id === '' ? String(place.score) : `${place.score}:${place.id}`;
+}
+
+const PLACE_TEXT = /^(\d{1,16})(?::([^:\s]{1,512}))?$/;
+
+/** The place {@link formatFailedWebhookPlace} wrote, or a bare epoch ms (the ones failed before it); null when the text is neither. */
+export function parseFailedWebhookPlace(text: string): FailedWebhookPlace | null {
+  const m = PLACE_TEXT.exec(text);
+  return m ? { score: Number(m[1]), id: m[2] ?? '' } : null;
 }
 
 /** One webhook outcome an operator names: its gateway and the PSP's event id. */
@@ -39,7 +71,7 @@ export interface WebhookRetryResult {
   result: 'retried' | 'not_failed';
 }
 
-function failedWebhook(job: Job<GatewayOutcomeJobData>): FailedWebhook {
+function failedWebhook(job: Job<GatewayOutcomeJobData>, place: FailedWebhookPlace): FailedWebhook {
   const d = job.data;
   return {
     gateway: d.gateway,
@@ -50,26 +82,54 @@ function failedWebhook(job: Job<GatewayOutcomeJobData>): FailedWebhook {
     reason: job.failedReason ?? '',
     attempts: job.attemptsMade,
     failed_at: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+    place: formatFailedWebhookPlace(place),
   };
 }
 
 /**
  * The webhook outcomes the outcome worker gave up on (an operation never matched, a failure the PSP never
  * confirmed, a fault of the bridge, an outcome refused for its scope), newest first, at most `limit`, of
- * `gateway` only when given. The PSP acknowledged them and will not send them again: this is where they
- * wait for an operator (`ops webhooks failed`, the console).
+ * `gateway` only when given, older than `before` when given. The PSP acknowledged them and will not send them
+ * again: this is where they wait for an operator (`ops webhooks failed`, the console).
+ *
+ * Read by place in BullMQ's failed set (a sorted set scored by the time each job failed), not by rank: new
+ * failures enter at the top and retried or removed ones leave, so pages by rank would show a job twice or
+ * pass one over. From place to place (`older` of one page as `before` of the next, or `pageSize` entries a
+ * read within one call), a job that stays failed throughout is listed once; a job retried or removed between
+ * the read of its place and of its record is left out. `pageSize`: entries of the set one read takes at most
+ * (default 200; a page needs several reads when a gateway filter reads past others).
  */
-export async function failedWebhooks(deps: { config: Config; redis: RedisClient }, opts: { gateway?: string; limit: number }): Promise<FailedWebhook[]> {
+export async function failedWebhooks(
+  deps: { config: Config; redis: RedisClient },
+  opts: { gateway?: string; limit: number; before?: FailedWebhookPlace; pageSize?: number },
+): Promise<FailedWebhookPage> {
   const queue = createGatewayOutcomesQueue(deps.redis, deps.config.redis.keyPrefix);
+  const pageSize = Math.max(1, Math.floor(opts.pageSize ?? READ_PAGE));
   try {
-    // Read in pages: a gateway filter may skip many of them.
-    const found: FailedWebhook[] = [];
-    for (let start = 0; found.length < opts.limit; start += 200) {
-      const jobs = await queue.getFailed(start, start + 199);
-      for (const job of jobs) if (!opts.gateway || job.data.gateway === opts.gateway) found.push(failedWebhook(job));
-      if (jobs.length < 200) break;
+    const failedKey = queue.keys.failed;
+    const webhooks: FailedWebhook[] = [];
+    let last: FailedWebhookPlace | undefined;
+    let place = opts.before;
+    for (;;) {
+      // A full page: one entry more tells whether an older page has anything in it.
+      const full = webhooks.length >= opts.limit;
+      // Unfiltered, no more records than the page still needs are read.
+      const want = full ? 1 : opts.gateway ? pageSize : Math.min(pageSize, opts.limit - webhooks.length);
+      const entries = await entriesBefore(deps.redis, failedKey, place, want);
+      if (full) return { webhooks, ...(entries.length > 0 && last ? { older: last } : {}) };
+      const jobs = await Promise.all(entries.map((e) => queue.getJob(e.id)));
+      for (const [i, entry] of entries.entries()) {
+        if (webhooks.length >= opts.limit) return { webhooks, ...(last ? { older: last } : {}) };
+        const job = jobs[i];
+        // Gone, or retried (and maybe failed again, with a newer place) since its place was read.
+        if (!job || job.finishedOn !== entry.score) continue;
+        if (opts.gateway && job.data.gateway !== opts.gateway) continue;
+        webhooks.push(failedWebhook(job, entry));
+        last = entry;
+      }
+      if (entries.length < want) return { webhooks };
+      place = entries[entries.length - 1];
     }
-    return found.slice(0, opts.limit);
   } finally {
     await queue.close();
   }

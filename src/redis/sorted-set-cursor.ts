@@ -2,6 +2,18 @@ import { RedisClient } from './redis-connection';
 import { LuaScript, luaInputs } from './lua-script';
 import { ScoredEntry, scoredEntries } from './scored-entries';
 
+/** Lua: whether member `a` sorts after `b` in a sorted set of one score (their bytes, as memcmp: not a locale's collation). */
+const SORTS_AFTER_LUA = `
+local function sorts_after(a, b)
+  if a == b then return false end
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x > y end
+  end
+  return #a > #b
+end`;
+
 /**
  * The entries of a sorted set after a place (a score and a member), in the set's own order: by score, then
  * members of one score by their bytes (memcmp, as Redis orders them). KEYS: the set. ARGV: the place's score and
@@ -19,16 +31,7 @@ import { ScoredEntry, scoredEntries } from './scored-entries';
  */
 const ENTRIES_AFTER_SCRIPT = new LuaScript(
   luaInputs(['index'], ['score', 'member', 'max', 'count']),
-  `
-local function sorts_after(a, b)
-  if a == b then return false end
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x > y end
-  end
-  return #a > #b
-end
+  `${SORTS_AFTER_LUA}
 local lo = redis.call('ZCOUNT', K.index, '-inf', '(' .. A.score)
 local hi = redis.call('ZCOUNT', K.index, '-inf', A.score)
 while lo < hi do
@@ -61,6 +64,55 @@ export async function entriesAfter(redis: RedisClient, key: string, after: Score
   const flat = (await ENTRIES_AFTER_SCRIPT.run(redis, {
     keys: { index: key },
     args: { score: scoreArg(after.score), member: after.id, max, count },
+  })) as string[];
+  return scoredEntries(flat);
+}
+
+/**
+ * The mirror of {@link ENTRIES_AFTER_SCRIPT}: the entries of a sorted set before a place, highest first (as
+ * ZREVRANGE reads them). KEYS: the set. ARGV: the place's score and member (score `''`: no place, the highest
+ * entries), `count`. The rank the page ends at is the count of entries of lower score, plus those of its score
+ * whose member sorts before its own, found in the same script as the read: whatever was added above the place
+ * (newer entries of a set scored by time) or removed since (the place's own member too) shifts nothing.
+ */
+const ENTRIES_BEFORE_SCRIPT = new LuaScript(
+  luaInputs(['index'], ['score', 'member', 'count']),
+  `${SORTS_AFTER_LUA}
+local last
+if A.score == '' then
+  last = redis.call('ZCARD', K.index)
+else
+  local lo = redis.call('ZCOUNT', K.index, '-inf', '(' .. A.score)
+  local hi = redis.call('ZCOUNT', K.index, '-inf', A.score)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local m = redis.call('ZRANGE', K.index, mid, mid)[1]
+    if m == A.member or sorts_after(m, A.member) then hi = mid else lo = mid + 1 end
+  end
+  last = lo
+end
+if last == 0 then return {} end
+local flat = redis.call('ZRANGE', K.index, math.max(0, last - tonumber(A.count)), last - 1, 'WITHSCORES')
+local out = {}
+for i = #flat - 1, 1, -2 do
+  out[#out + 1] = flat[i]
+  out[#out + 1] = flat[i + 1]
+end
+return out
+`,
+);
+
+/**
+ * Up to `count` entries of the sorted set `key` that come before `before` (its score, then its member: see
+ * {@link ENTRIES_BEFORE_SCRIPT}), highest first; without `before`, the highest `count`. One script, one round
+ * trip, one key; none for a `count` below 1. The last entry returned is the place the next page ends before.
+ * A bare score as the place (member `''`) gives the entries scored below it.
+ */
+export async function entriesBefore(redis: RedisClient, key: string, before: ScoredEntry | undefined, count: number): Promise<ScoredEntry[]> {
+  if (count < 1) return [];
+  const flat = (await ENTRIES_BEFORE_SCRIPT.run(redis, {
+    keys: { index: key },
+    args: { score: before ? scoreArg(before.score) : '', member: before?.id ?? '', count },
   })) as string[];
   return scoredEntries(flat);
 }
