@@ -7,6 +7,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BenchResultsFile, replaceBetweenMarkers, scalingFiguresMarkdown } from '../harness/bench/scaling-figures';
 import { projectRoot } from '../harness/twins/local-stack/local-stack';
+import { formatMarkdown } from './format-markdown';
 
 function newestResults(dir: string): string {
   const files = readdirSync(dir)
@@ -17,12 +18,17 @@ function newestResults(dir: string): string {
   return join(dir, newest);
 }
 
-function main(): void {
+/** The table and its source line as Prettier formats them (aligned columns), so docs/SCALING.md stays format-clean. */
+export async function scalingFiguresBlock(results: BenchResultsFile, fileName: string): Promise<string> {
+  return (await formatMarkdown(scalingFiguresMarkdown(results, fileName))).trimEnd();
+}
+
+async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const print = args.includes('--print');
   const path = args.find((a) => !a.startsWith('--')) ?? newestResults(join(projectRoot(), 'bench', 'results'));
   const results = JSON.parse(readFileSync(path, 'utf8')) as BenchResultsFile;
-  const table = scalingFiguresMarkdown(results, basename(path));
+  const table = await scalingFiguresBlock(results, basename(path));
   if (print) {
     process.stdout.write(`${table}\n`);
     return;
@@ -32,4 +38,9 @@ function main(): void {
   process.stdout.write(`docs/SCALING.md: figures from ${basename(path)} (git ${results.git ?? '?'})\n`);
 }
 
-main();
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`scaling-figures: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

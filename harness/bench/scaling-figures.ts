@@ -217,12 +217,15 @@ export function scalingFiguresMarkdown(results: BenchResultsFile, fileName: stri
   return `${lines.join('\n')}\n\n${scalingFiguresSource(results, fileName)}`;
 }
 
-/** Replaces what stands between `<!-- scaling-figures:begin -->` and `<!-- scaling-figures:end -->`. */
+/**
+ * Replaces what stands between `<!-- scaling-figures:begin -->` and `<!-- scaling-figures:end -->`, with a
+ * blank line on each side of `body`, as Prettier lays the block out (the document is under `npm run format:check`).
+ */
 export function replaceBetweenMarkers(document: string, body: string): string {
   const begin = '<!-- scaling-figures:begin -->';
   const end = '<!-- scaling-figures:end -->';
   const from = document.indexOf(begin);
   const to = document.indexOf(end);
   if (from < 0 || to < from) throw new Error(`the document has no ${begin} … ${end} block`);
-  return `${document.slice(0, from + begin.length)}\n${body}\n${document.slice(to)}`;
+  return `${document.slice(0, from + begin.length)}\n\n${body.trim()}\n\n${document.slice(to)}`;
 }

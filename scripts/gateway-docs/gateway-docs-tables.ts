@@ -7,13 +7,15 @@ import { ExtraDeclineTable } from '../../src/gateways/gateway-definition';
 import { FactRow } from '../../src/gateways/gateway-facts';
 import { GatewayCredentialField, GatewayFlagField, settingKey } from '../../src/gateways/gateway-config';
 import { GATEWAYS, gatewayDefinition } from '../../src/gateways/gateway-registry';
+import { formatMarkdown } from '../format-markdown';
 
 export type { FactMeaning, FactRow } from '../../src/gateways/gateway-facts';
 
 /**
  * The gateway pages of `docs/gateways/`, rendered from the code: each PSP's decline table and its fact
- * table (PSP fact → ledger state → OMS event), built by calling the status maps themselves. Pure: the
- * script `scripts/gateway-docs.ts` writes them, the test checks the committed files equal them. Every
+ * table (PSP fact → ledger state → OMS event), built by calling the status maps themselves, then formatted
+ * by Prettier (`npm run format:check` covers docs/). Pure: the script `scripts/gateway-docs.ts` writes them,
+ * the test checks the committed files equal them. Every
  * gateway of the registry (`src/gateways/gateway-registry.ts`) gets a page; none is named here.
  *
  * To add facts (a new status, an adjustment event…): extend the gateway's `facts` function
@@ -57,7 +59,7 @@ export function renderDeclineTable(table: DeclineTable): string {
     lines.push(`| \`${cell(code)}\` | \`${d.category}\` | ${cell(d.customer_message)} | \`${d.suggested_action}\` |`);
   }
   const fallback = describeDecline(table, '\u0000not-a-code');
-  lines.push(`| *any other code* | \`${fallback.category}\` | ${cell(fallback.customer_message)} | \`${fallback.suggested_action}\` |`);
+  lines.push(`| _any other code_ | \`${fallback.category}\` | ${cell(fallback.customer_message)} | \`${fallback.suggested_action}\` |`);
   return lines.join('\n');
 }
 
@@ -202,9 +204,10 @@ export function renderIndexPage(): string {
   ].join('\n');
 }
 
-/** Every page, by path under the repository root. */
-export function renderGatewayDocs(): Map<string, string> {
+/** Every page, by path under the repository root, formatted as `npm run format` leaves it (aligned tables). */
+export async function renderGatewayDocs(): Promise<Map<string, string>> {
   const pages = new Map<string, string>([['docs/gateways/README.md', renderIndexPage()]]);
   for (const { type } of GATEWAYS) pages.set(`docs/gateways/${type}.md`, renderGatewayPage(type));
+  for (const [path, text] of pages) pages.set(path, await formatMarkdown(text));
   return pages;
 }

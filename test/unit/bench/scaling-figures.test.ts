@@ -1,4 +1,6 @@
 import { BenchResultsFile, replaceBetweenMarkers, scalingFigures, scalingFiguresMarkdown } from '../../../harness/bench/scaling-figures';
+import { formatMarkdown } from '../../../scripts/format-markdown';
+import { scalingFiguresBlock } from '../../../scripts/scaling-figures';
 
 const cost = (workerCpu: number, extra: Record<string, unknown> = {}) => ({
   workerCpuMicrosPerCommand: workerCpu,
@@ -84,10 +86,17 @@ describe('scaling figures (docs/SCALING.md table from a bench results file)', ()
   it('replaces only what stands between the markers, and refuses a document without them', () => {
     const doc = 'intro\n<!-- scaling-figures:begin -->\nold table\n<!-- scaling-figures:end -->\nsizing';
     const out = replaceBetweenMarkers(doc, scalingFiguresMarkdown(results, 'run.json'));
-    expect(out.startsWith('intro\n<!-- scaling-figures:begin -->\n| #')).toBe(true);
+    expect(out.startsWith('intro\n<!-- scaling-figures:begin -->\n\n| #')).toBe(true);
     expect(out).not.toContain('old table');
     expect(out).toContain('Source: `bench/results/run.json` (and `.md`), git abc1234');
-    expect(out.endsWith('<!-- scaling-figures:end -->\nsizing')).toBe(true);
+    expect(out.endsWith('4.3 at end.\n\n<!-- scaling-figures:end -->\nsizing')).toBe(true);
     expect(() => replaceBetweenMarkers('no markers', 'x')).toThrow(/scaling-figures:begin/);
+  });
+
+  it('writes a block Prettier leaves as it is (docs/SCALING.md is under npm run format:check): columns aligned', async () => {
+    const doc = '# Scaling\n\nintro\n\n<!-- scaling-figures:begin -->\nold table\n<!-- scaling-figures:end -->\n\nsizing\n';
+    const out = replaceBetweenMarkers(doc, await scalingFiguresBlock(results, 'run.json'));
+    expect(await formatMarkdown(out)).toBe(out);
+    expect(out).toContain('\n| F1  | one worker, PSP at 0 ms (CPU-bound), commands/s ');
   });
 });
