@@ -252,7 +252,7 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
     try {
       for await (const physical of http.lines({ path: adyenSettlementReportUrl(gateway, batch), headers })) {
         lineNo += 1;
-        const text = joiner.push(physical);
+        const text = joined(joiner, physical, `${report(batch)}:${lineNo}`);
         if (text === undefined) continue;
         if (header === undefined) {
           header = parseAdyenSettlementHeader(gateway.name, report(batch), text);
@@ -265,6 +265,20 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
       return undefined;
     } catch (err) {
       if (err instanceof GatewayError && err.kind === 'not_found') return null;
+      throw err;
+    }
+  }
+
+  /**
+   * `joiner.push(physical)`. A quoted field that runs past what the joiner holds cannot be told from a report cut
+   * short: the run stops there, as for a quote left open at the end, with a `PspRecordError` naming the report's
+   * line (never its content), not the joiner's `RangeError`.
+   */
+  function joined(joiner: CsvRecordJoiner, physical: string, where: string): string | undefined {
+    try {
+      return joiner.push(physical);
+    } catch (err) {
+      if (err instanceof RangeError) throw new PspRecordError(gateway.name, where, 'line', err.message, { cause: err });
       throw err;
     }
   }
@@ -329,7 +343,7 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
         try {
           for await (const physical of http.lines({ path: adyenSettlementReportUrl(gateway, batch), headers })) {
             lineNo += 1;
-            const text = joiner.push(physical);
+            const text = joined(joiner, physical, `${report(batch)}:${lineNo}`);
             if (text === undefined) continue;
             if (header === undefined) {
               header = parseAdyenSettlementHeader(gateway.name, report(batch), text);

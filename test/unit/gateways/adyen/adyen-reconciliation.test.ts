@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { GatewayError } from '../../../../src/errors/gateway-error';
 import { PspRecordError } from '../../../../src/errors/psp-record-error';
+import { ReconciliationHttp } from '../../../../src/reconciliation/psp-record';
 import { CsvRecordJoiner, parseCsvRecord } from '../../../../src/gateways/adyen/adyen-csv';
 import { adyenGateway } from '../../../../src/gateways/adyen/adyen-gateway';
 import {
@@ -208,5 +210,39 @@ describe('report location', () => {
     expect(adyenGateway.settings.reportPassword.secret).toBe(true);
     expect(adyenGateway.settings.reportUsername.secret).toBe(false);
     expect(adyenGateway.reconciliation?.source).toMatch(/Settlement details report/);
+  });
+});
+
+describe('the reader over a report whose quoted field never closes', () => {
+  const gateway = {
+    name: 'adyen',
+    type: 'adyen',
+    merchantAccount: 'AcmeEU',
+    reportBaseUrl: '',
+    baseUrl: 'https://checkout-test.adyen.com/v71',
+  } as GatewayConfig;
+  /** Batch 1 holds the header, a good line, then a quote opened on line 3 and 1.2 million characters of lines after it. */
+  const http: ReconciliationHttp = {
+    send: () => Promise.reject(new Error('no request but report downloads')),
+    lines: (request) => {
+      if (!request.path.endsWith('_batch_1.csv')) throw new GatewayError('not_found', 'adyen', 'HTTP 404', { httpStatus: 404 });
+      return (async function* () {
+        yield* [FIXTURE[0], FIXTURE[1], `${FIXTURE[2]},"open`];
+        for (let i = 0; i < 120; i += 1) yield await Promise.resolve('x'.repeat(10_000));
+      })();
+    },
+  };
+
+  it('stops the run with a PspRecordError naming the report line, never the RangeError of the joiner', async () => {
+    const reader = adyenGateway.reconciliation?.reader(gateway, http);
+    let thrown: unknown;
+    try {
+      for await (const page of reader?.read({ from: 0, to: Date.UTC(2100, 0, 1) }) ?? []) void page;
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(PspRecordError);
+    expect(thrown).toMatchObject({ line: expect.stringMatching(/^settlement_detail_report_batch_1\.csv:\d+$/) as unknown, field: 'line' });
+    expect((thrown as Error).message).not.toContain('xxxx');
   });
 });
