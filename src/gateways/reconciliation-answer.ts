@@ -57,6 +57,22 @@ export function safeReference(value: unknown): string | undefined {
   return digits >= 12 && containsCardNumber(s) ? undefined : s;
 }
 
+/** Longest PSP type or status a record keeps (`safePspType`). */
+export const MAX_PSP_TYPE_CHARS = 64;
+/** The `pspType` of a line whose type holds something that looks like a card number. */
+export const UNREADABLE_PSP_TYPE = 'unreadable_type';
+
+/**
+ * A PSP's type or status string (a balance transaction's `type`, an Adyen journal type, a Cybersource service
+ * name) as a record's `pspType` and the part of its line id that names the type: as the PSP wrote it, cut at
+ * {@link MAX_PSP_TYPE_CHARS} characters, or {@link UNREADABLE_PSP_TYPE} when it holds something that looks like
+ * a card number. An unknown type is reported as it came (the report, a `not a payment` note, an adjustment's
+ * `psp_<type>` reason), so it must hold no card data, as `safeReference` keeps none in a reference.
+ */
+export function safePspType(value: string): string {
+  return safeReference(value) === undefined && value !== '' ? UNREADABLE_PSP_TYPE : value.slice(0, MAX_PSP_TYPE_CHARS);
+}
+
 /**
  * One line of a page read with `read`. A line it cannot read (`PspRecordError`) is set aside in `unreadable`
  * with its reason, and `undefined` returned: the lines behind it are read, and the page's cursor moves past it.

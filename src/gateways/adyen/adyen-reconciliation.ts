@@ -15,7 +15,7 @@ import type {
 } from '../../reconciliation/psp-record';
 import { countUnmappedType } from '../unmapped-type-metric';
 import type { GatewayConfig } from '../gateway-config';
-import { object, readLine, safeReference } from '../reconciliation-answer';
+import { object, readLine, safePspType, safeReference } from '../reconciliation-answer';
 import { CsvRecordJoiner, parseCsvRecord } from './adyen-csv';
 import { ADYEN_CURRENCIES } from './adyen-currencies';
 import { operationIdFromReference } from './adyen-references';
@@ -178,15 +178,17 @@ export function parseAdyenSettlementLine(gateway: string, line: string, header: 
   const merchantReference = safeReference(get('merchantReference'));
   const modificationMerchantReference =
     header.modificationMerchantReference >= 0 ? safeReference(fields[header.modificationMerchantReference]?.trim()) : undefined;
-  const batch = get('batchNumber');
+  // The batch number names the line too: like the type, no card data in it reaches the line id.
+  const batch = safeReference(get('batchNumber')) ?? '';
+  const pspType = safePspType(type);
   const record: PspRecord = {
-    lineId: pspReference !== undefined ? `${pspReference}:${type}:${modificationReference ?? ''}:${batch}` : `batch:${batch}:${line}`,
+    lineId: pspReference !== undefined ? `${pspReference}:${pspType}:${modificationReference ?? ''}:${batch}` : `batch:${batch}:${line}`,
     kind,
     status: 'succeeded',
     amount: Math.abs(amount),
     currency: amountCurrency,
     occurredAt,
-    pspType: type,
+    pspType,
   };
   if (kind !== 'other') {
     const operationId = operationIdFromReference(modificationMerchantReference) ?? operationIdFromReference(merchantReference);

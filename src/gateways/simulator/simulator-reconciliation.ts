@@ -12,7 +12,7 @@ import type {
   ReconciliationWindow,
   UnreadablePspLine,
 } from '../../reconciliation/psp-record';
-import { readLine } from '../reconciliation-answer';
+import { readLine, safePspType, safeReference } from '../reconciliation-answer';
 
 /** Lines per page asked of the simulator (it serves at most 1,000). */
 const PAGE_SIZE = 500;
@@ -88,7 +88,8 @@ export function simulatorRecord(value: unknown, gateway: string): PspRecord {
   const type = text('type', true) as string;
   const payment = text('payment', true) as string;
   const objectId = text('object_id', true) as string;
-  const reference = text('reference', false);
+  // Our operation id, as the other readers keep one: never card data.
+  const reference = safeReference(text('reference', false));
   if (line.currency === undefined || line.currency === null) throw refuse('currency', 'is missing');
   const currency = readPspCurrency(line.currency);
   if ('problem' in currency) throw refuse('currency', currency.problem);
@@ -106,7 +107,7 @@ export function simulatorRecord(value: unknown, gateway: string): PspRecord {
     fee: int('fee', 'a whole number of minor units'),
     net: int('net', 'a whole number of minor units'),
     occurredAt: int('created_ms', 'a whole number of epoch milliseconds'),
-    pspType: type,
+    pspType: safePspType(type),
   };
 }
 

@@ -17,7 +17,7 @@ import type {
 import { countUnmappedType } from '../unmapped-type-metric';
 import { assertNever } from '../assert-never';
 import type { GatewayConfig } from '../gateway-config';
-import { object, readLine, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
+import { object, readLine, reconciliationAnswer, safePspType, safeReference, text } from '../reconciliation-answer';
 import { STRIPE_BALANCE_TYPES, STRIPE_BALANCE_TYPE_MAP, stripeBalanceMapping } from './stripe-balance-types';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
 import { isStripeLapse } from './stripe-status-map';
@@ -187,7 +187,7 @@ export function parseStripeBalanceTransaction(gateway: string, bt: Record<string
   const metadata = { ...metadataOf(intent), ...metadataOf(source) };
   const pspReference = idOf(intent) ?? (sourceObject === 'charge' ? sourceId : text(source?.charge));
   return withOptional(
-    { lineId, kind, status, amount, currency, occurredAt: bt.created * 1000, pspType: type },
+    { lineId, kind, status, amount, currency, occurredAt: bt.created * 1000, pspType: safePspType(type) },
     {
       operationId: kind === 'other' ? undefined : operationIdOf(metadata, kind === 'capture'),
       pspReference: kind === 'other' ? undefined : pspReference,

@@ -246,3 +246,15 @@ describe('the reader over a report whose quoted field never closes', () => {
     expect((thrown as Error).message).not.toContain('xxxx');
   });
 });
+
+describe('card numbers in the type or batch of a report line', () => {
+  it('reports the type as unreadable_type and leaves the batch out of the line id', () => {
+    const fields = parseCsvRecord(FIXTURE[1]);
+    const at = (column: string) => parseCsvRecord(FIXTURE[0]).indexOf(column);
+    fields[at('Type')] = '4111 1111 1111 1111';
+    fields[at('Batch Number')] = '5555555555554444';
+    const record = parseAdyenSettlementLine('adyen', 'batch 42:2', header, fields);
+    expect(record).toMatchObject({ kind: 'other', pspType: 'unreadable_type' });
+    expect(record.lineId).not.toMatch(/4111|5555/);
+  });
+});

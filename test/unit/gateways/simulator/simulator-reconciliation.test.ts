@@ -69,3 +69,12 @@ describe('simulator report lines', () => {
     expect(refusal(['line'])).toEqual({ line: '?', field: 'line', explanation: 'is not a JSON object (an array)' });
   });
 });
+
+describe('card numbers in a report line', () => {
+  it('reads no operation id from a reference holding one, and reports its type as unreadable_type', () => {
+    const record = simulatorRecord(reportLine({ reference: 'op 4111 1111 1111 1111', type: '5555555555554444' }), 'simulator');
+    expect(record.operationId).toBeUndefined();
+    expect(record).toMatchObject({ kind: 'other', pspType: 'unreadable_type' });
+    expect(simulatorRecord(reportLine(), 'simulator')).toMatchObject({ operationId: 'op-cap-1', pspType: 'capture' });
+  });
+});

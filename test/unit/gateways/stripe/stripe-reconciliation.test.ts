@@ -360,3 +360,13 @@ describe('list requests', () => {
     expect(stripeGateway.reconciliation?.source).toMatch(/balance_transactions/);
   });
 });
+
+describe('a balance transaction type that holds a card number', () => {
+  it('is reported as unreadable_type, never as it came (the report, the not-a-payment note)', () => {
+    for (const type of ['4111 1111 1111 1111', 'fee 5555555555554444']) {
+      const record = parseStripeBalanceTransaction('stripe', bt({ type, source: null }));
+      expect(record).toMatchObject({ kind: 'other', pspType: 'unreadable_type' });
+    }
+    expect(parseStripeBalanceTransaction('stripe', bt({ type: `new_type_${'x'.repeat(200)}`, source: null })).pspType).toHaveLength(64);
+  });
+});
