@@ -1,3 +1,4 @@
+import { pspEpochSecondsMs } from '../psp-time';
 import { AdjustmentFact, AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
@@ -47,13 +48,14 @@ export function simulatorLateEvent(
   const reason = str(object.reason) ?? str(object.failure_reason);
   const amount = typeof object.amount === 'number' && Number.isSafeInteger(object.amount) ? object.amount : undefined;
   const currency = str(object.currency)?.toUpperCase();
+  const occurredAt = pspEpochSecondsMs(created);
   const adjustment: AdjustmentFact = {
     ...late,
     pspReference: id,
     ...(amount !== undefined ? { amount } : {}),
     ...(currency !== undefined ? { currency } : {}),
     ...(reason !== undefined ? { reason } : {}),
-    ...(typeof created === 'number' && Number.isFinite(created) ? { occurredAt: created * 1000 } : {}),
+    ...(occurredAt !== undefined ? { occurredAt } : {}),
   };
   const failed = late.failsOpenOperation;
   return {

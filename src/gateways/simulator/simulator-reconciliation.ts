@@ -13,6 +13,7 @@ import type {
   UnreadablePspLine,
 } from '../../reconciliation/psp-record';
 import { readLine, safePspType, safeReference } from '../reconciliation-answer';
+import { pspEpochMs } from '../psp-time';
 
 /** Lines per page asked of the simulator (it serves at most 1,000). */
 const PAGE_SIZE = 500;
@@ -81,6 +82,12 @@ export function simulatorRecord(value: unknown, gateway: string): PspRecord {
     if (!Number.isSafeInteger(v)) throw refuse(k, `is not ${what}`);
     return v;
   };
+  // A time a Date can hold: the report writes each line's time, and a run that cannot would fail on every retry.
+  const time = (k: string): number => {
+    const at = pspEpochMs(int(k, 'a whole number of epoch milliseconds'));
+    if (at === undefined) throw refuse(k, 'is not a time after 1970 that a date can hold');
+    return at;
+  };
   const lineId = text('id', true) as string;
   const status = line.status;
   if (status === undefined || status === null) throw refuse('status', 'is missing');
@@ -106,7 +113,7 @@ export function simulatorRecord(value: unknown, gateway: string): PspRecord {
     currency: currency.code,
     fee: int('fee', 'a whole number of minor units'),
     net: int('net', 'a whole number of minor units'),
-    occurredAt: int('created_ms', 'a whole number of epoch milliseconds'),
+    occurredAt: time('created_ms'),
     pspType: safePspType(type),
   };
 }

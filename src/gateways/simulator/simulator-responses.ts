@@ -4,6 +4,7 @@ import { GatewayError } from '../../errors/gateway-error';
 import { readPspCurrency } from '../../money/currencies';
 import { countUnreadable } from '../../money/psp-currency-table';
 import { SIMULATOR_CURRENCIES } from './simulator-currencies';
+import { pspEpochSecondsMs } from '../psp-time';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
 import { CustomerAction } from '../customer-action';
 import { StoredCard, storedCardOf } from '../stored-card';
@@ -107,7 +108,8 @@ export function simulatorOutcome(result: SimulatorResult, command: OperationCont
   if ((command === 'revalidate' || command === 'tokenize') && outcome.status !== 'FAIL') outcome.newGatewayKey = result.id;
   if (command === 'tokenize' && outcome.status === 'SUCCESS' && result.card !== undefined) outcome.storedCard = result.card;
   // An authorization's own time (its expiry counts from it); a webhook's object is the authorization too.
-  if (outcome.status === 'SUCCESS' && result.object === 'authorization' && result.created !== undefined) outcome.authorizedAt = result.created * 1000;
+  const createdAt = pspEpochSecondsMs(result.created);
+  if (outcome.status === 'SUCCESS' && result.object === 'authorization' && createdAt !== undefined) outcome.authorizedAt = createdAt;
   if (command === 'issue' && outcome.status !== 'FAIL' && result.gift_card !== undefined) outcome.newGatewayKey = result.gift_card;
   if (command !== undefined && isStoredValueCommand(command)) return giftCardMoney(outcome, result, command);
   // The simulator answers captures, cancels and refunds with their own objects; should one answer with the

@@ -78,3 +78,13 @@ describe('card numbers in a report line', () => {
     expect(simulatorRecord(reportLine(), 'simulator')).toMatchObject({ operationId: 'op-cap-1', pspType: 'capture' });
   });
 });
+
+describe('a line time no Date can hold', () => {
+  it('is refused naming created_ms, never read into a time the report cannot write', () => {
+    expect(refusal(reportLine({ created_ms: 9_000_000_000_000_000 }))).toEqual({
+      line: 'line_1',
+      field: 'created_ms',
+      explanation: 'is not a time after 1970 that a date can hold',
+    });
+  });
+});

@@ -195,3 +195,9 @@ describe('simulator responses', () => {
     });
   });
 });
+
+describe('a created time no Date can hold', () => {
+  it('reads no authorizedAt from it', () => {
+    expect(t.parseResponse(ctx('authorize'), json(201, authorization({ created: 4_111_111_111_111_111 })), gateway).authorizedAt).toBeUndefined();
+  });
+});

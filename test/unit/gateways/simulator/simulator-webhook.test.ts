@@ -127,3 +127,14 @@ describe('simulator webhook events', () => {
     expect(t.webhookAck()).toEqual({ status: 200, body: '{"received":true}', contentType: 'application/json' });
   });
 });
+
+describe('an event time no Date can hold', () => {
+  it('gives a chargeback no occurredAt rather than a time its event cannot write', () => {
+    const raw = Buffer.from(
+      JSON.stringify({ id: 'evt_1', type: 'chargeback.created', created: 1e300, data: { object: authorization({ status: 'captured' }) } }),
+    );
+    const [event] = t.parseWebhook(raw, gateway);
+    expect(event.adjustment).toBeDefined();
+    expect(event.adjustment?.occurredAt).toBeUndefined();
+  });
+});
