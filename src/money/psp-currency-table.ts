@@ -167,12 +167,24 @@ export function readConfirmedMoney(table: PspCurrencyTable, value: unknown, curr
     return { currency: code };
   }
   try {
-    return { amount: pspToIsoAmount(table, value, code, field), currency: code };
+    return confirmedAmount(table.psp, pspToIsoAmount(table, value, code, field), code);
   } catch (err) {
     if (!(err instanceof MoneyRefusalError)) throw err;
     unreadable.inc({ psp: table.psp, reason: err.refusal });
     return { currency: code };
   }
+}
+
+/**
+ * An amount a PSP confirms for an operation (what it authorized, captured, refunded, a card's balance, a
+ * disputed sum): never below zero, whatever the direction of the money (an adjustment's direction says that).
+ * A negative one is no amount of the operation: reported without it (`amount_negative`, counted), never as a
+ * discrepancy of a negative sum or an adjustment that would move money the other way.
+ */
+export function confirmedAmount(psp: string, amount: number, currency: string): ConfirmedMoney {
+  if (amount >= 0) return { amount: amount === 0 ? 0 : amount, currency };
+  unreadable.inc({ psp, reason: 'amount_negative' });
+  return { currency };
 }
 
 /** Sets `amount` / `currency` on an outcome from what `readConfirmedMoney` found (absent stays absent). */

@@ -3,6 +3,7 @@ import { withoutTrailingZeros } from '../../money/minor-units';
 import { readPspCurrency } from '../../money/currencies';
 import {
   ConfirmedMoney,
+  confirmedAmount,
   countUnreadable,
   currencyFieldBeside,
   isoToPspAmount,
@@ -248,7 +249,7 @@ export function cybersourceConfirmedMoney(details: Record<string, unknown> | und
     const text = details[field];
     if (typeof text !== 'string' || text.length === 0) continue;
     try {
-      return { amount: fromCybersourceAmount(text, currency, field), currency };
+      return confirmedAmount(CYBERSOURCE_CURRENCIES.psp, fromCybersourceAmount(text, currency, field), currency);
     } catch (err) {
       if (!(err instanceof MoneyRefusalError)) throw err;
       countUnreadable(CYBERSOURCE_CURRENCIES.psp, err.refusal);

@@ -2,7 +2,7 @@ import { StoredValueCommandType, isStoredValueCommand } from '../../contracts/st
 import { assertNever } from '../assert-never';
 import { GatewayError } from '../../errors/gateway-error';
 import { readPspCurrency } from '../../money/currencies';
-import { countUnreadable } from '../../money/psp-currency-table';
+import { confirmedAmount, countUnreadable } from '../../money/psp-currency-table';
 import { SIMULATOR_CURRENCIES } from './simulator-currencies';
 import { pspEpochSecondsMs } from '../psp-time';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
@@ -61,6 +61,15 @@ function resultCurrency(value: unknown): string | undefined | null {
   return null;
 }
 
+/**
+ * An amount of a result (minor units, never below zero: `confirmedAmount`), or undefined when it is none: not a
+ * whole number, or negative (counted as `amount_negative`).
+ */
+export function simulatorAmount(value: unknown): number | undefined {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) return undefined;
+  return confirmedAmount(SIMULATOR_CURRENCIES.psp, value, '').amount;
+}
+
 /** Reads a result object; a 2xx we cannot read is `outcome_unknown` (the money effect may have happened). */
 export function toSimulatorResult(value: unknown, gateway: string): SimulatorResult {
   if (!isRecord(value) || typeof value.id !== 'string' || value.id.length === 0) {
@@ -73,12 +82,12 @@ export function toSimulatorResult(value: unknown, gateway: string): SimulatorRes
     id: value.id,
     object: typeof value.object === 'string' ? value.object : undefined,
     status: value.status,
-    amount: money && Number.isSafeInteger(value.amount) ? (value.amount as number) : undefined,
+    amount: money ? simulatorAmount(value.amount) : undefined,
     currency: currency ?? undefined,
     reference: typeof value.reference === 'string' ? value.reference : undefined,
     decline_code: typeof value.decline_code === 'string' && value.decline_code.length > 0 ? value.decline_code : undefined,
     gift_card: typeof value.gift_card === 'string' && value.gift_card.length > 0 ? value.gift_card : undefined,
-    balance: money && Number.isSafeInteger(value.balance) ? (value.balance as number) : undefined,
+    balance: money ? simulatorAmount(value.balance) : undefined,
     next_action: isRecord(value.next_action) ? value.next_action : undefined,
     card: isRecord(value.card)
       ? storedCardOf({ brand: value.card.brand, lastFour: value.card.last4, expiryMonth: value.card.exp_month, expiryYear: value.card.exp_year })

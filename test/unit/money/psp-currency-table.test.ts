@@ -75,6 +75,15 @@ describe('PSP currency table conversions', () => {
     expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp', reason: 'currency_not_iso' })).toBe(before + 2);
   });
 
+  it('confirms no negative amount (no operation moves less than nothing): the currency kept, counted as amount_negative', async () => {
+    const before = await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp', reason: 'amount_negative' });
+    expect(readConfirmedMoney(TABLE, -1, 'EUR', 'amount')).toEqual({ currency: 'EUR' });
+    expect(readConfirmedMoney(TABLE, -250000, 'eur', 'amount')).toEqual({ currency: 'EUR' });
+    expect(readConfirmedMoney(TABLE, -0, 'EUR', 'amount')).toEqual({ amount: 0, currency: 'EUR' });
+    expect(Object.is(readConfirmedMoney(TABLE, -0, 'EUR', 'amount').amount, 0)).toBe(true);
+    expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp', reason: 'amount_negative' })).toBe(before + 2);
+  });
+
   it('sets only what was read on an outcome', () => {
     const outcome: GatewayOutcome = { status: 'SUCCESS', gatewayStatus: 'ok' };
     expect(withConfirmedMoney(outcome, { currency: 'ISK' })).toEqual({ status: 'SUCCESS', gatewayStatus: 'ok', currency: 'ISK' });

@@ -555,6 +555,15 @@ describe('Adyen webhook events', () => {
       expect(skipped).toEqual([expect.objectContaining({ reason: 'unreadable', field: 'notificationItems[1].NotificationRequestItem.merchantReference' })]);
     });
 
+    it('a negative amount.value: the item is read, without an amount (no operation moves less than nothing)', () => {
+      const { batch } = batchWith(setAmountValue(-2500));
+      expect(t.verifyWebhook(raw(batch), auth, gateway, now)).toBe(true);
+      const events = t.parseWebhook(raw(batch), gateway);
+      expect(events).toHaveLength(2);
+      expect(events[1].outcome).toMatchObject({ status: 'SUCCESS', currency: 'EUR' });
+      expect(events[1].outcome.amount).toBeUndefined();
+    });
+
     it('is refused, with its batch, when additionalData is no object: it carries no signature to check', () => {
       const { batch } = batchWith(() => undefined);
       (batch.notificationItems[1].NotificationRequestItem as Record<string, unknown>).additionalData = 'hmacSignature';

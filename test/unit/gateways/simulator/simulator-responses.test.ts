@@ -201,3 +201,15 @@ describe('a created time no Date can hold', () => {
     expect(t.parseResponse(ctx('authorize'), json(201, authorization({ created: 4_111_111_111_111_111 })), gateway).authorizedAt).toBeUndefined();
   });
 });
+
+describe('a negative amount', () => {
+  it('is no amount of the operation, nor a balance', () => {
+    expect(t.parseResponse(ctx('authorize'), json(201, authorization({ amount: -2550 })), gateway)).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'authorized',
+      gatewayReference: 'auth_abc123',
+      currency: 'EUR',
+    });
+    expect(t.parseResponse(ctx('balance_inquiry'), json(200, authorization({ status: 'active', balance: -1 })), gateway).amount).toBeUndefined();
+  });
+});

@@ -138,3 +138,14 @@ describe('an event time no Date can hold', () => {
     expect(event.adjustment?.occurredAt).toBeUndefined();
   });
 });
+
+describe('a negative amount in a late fact', () => {
+  it('gives the chargeback no amount rather than one that moves money the other way', () => {
+    const raw = Buffer.from(
+      JSON.stringify({ id: 'evt_2', type: 'chargeback.created', created: T, data: { object: authorization({ status: 'captured', amount: -2550 }) } }),
+    );
+    const [event] = t.parseWebhook(raw, gateway);
+    expect(event.adjustment).toBeDefined();
+    expect(event.adjustment?.amount).toBeUndefined();
+  });
+});
