@@ -34,12 +34,15 @@ export function boundedSafeText(text: string, max: number, sayCut = true): strin
 /**
  * A value from a PSP's answer as an error message names it: a string JSON-quoted and cut at
  * {@link MAX_QUOTED_PSP_CHARS} characters, a number or a boolean as written, anything else by its JSON type
- * alone (never walked or serialized: an array nested thousands deep costs nothing). Card numbers in it are
- * masked where the message is made (`GatewayError`).
+ * alone (never walked or serialized: an array nested thousands deep costs nothing). Card numbers in a string
+ * are masked before it is quoted: quoting escapes a tab between two digit groups (`\t`), which would hide the
+ * number from the masking of the message it goes in (`GatewayError`).
  */
 export function pspValueText(value: unknown): string {
-  if (typeof value === 'string')
-    return value.length <= MAX_QUOTED_PSP_CHARS ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, MAX_QUOTED_PSP_CHARS))}…`;
+  if (typeof value === 'string') {
+    const cut = boundedSafeText(value, MAX_QUOTED_PSP_CHARS, false);
+    return value.length <= MAX_QUOTED_PSP_CHARS ? JSON.stringify(cut) : `${JSON.stringify(cut)}…`;
+  }
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (value === null) return 'null';
   if (value === undefined) return 'nothing';

@@ -48,13 +48,9 @@ export function object(value: unknown): Record<string, unknown> | undefined {
 export function safeReference(value: unknown): string | undefined {
   const s = text(value);
   if (s === undefined) return undefined;
-  // Fewer than 12 digits cannot hold a card number: skip the full scan (report readers call this per line).
-  let digits = 0;
-  for (let i = 0; i < s.length && digits < 12; i += 1) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits += 1;
-  }
-  return digits >= 12 && containsCardNumber(s) ? undefined : s;
+  // containsCardNumber counts digits of every script first (no allocation): a number in full-width or
+  // Arabic-Indic digits is one too, which a count of ASCII digits alone let through.
+  return containsCardNumber(s) ? undefined : s;
 }
 
 /** Longest PSP type or status a record keeps (`safePspType`). */

@@ -16,4 +16,10 @@ describe('pspValueText: a PSP value as an error message names it', () => {
     const deep = JSON.parse(`${'['.repeat(200_000)}1${']'.repeat(200_000)}`) as unknown;
     expect(pspValueText(deep)).toBe('an array');
   });
+
+  it('masks a card number before quoting it: a tab between its groups would be escaped out of the masking', () => {
+    for (const pan of ['4111\t1111\t1111\t1111', '4111 1111 1111 1111', `${'x'.repeat(60)}4111111111111111`]) {
+      expect(pspValueText(pan)).not.toMatch(/4111(\\t| )?1111(\\t| )?1111/);
+    }
+  });
 });
