@@ -49,8 +49,8 @@ export function parseCustomerAction(value: unknown): CustomerAction | undefined 
 }
 
 /**
- * A PSP's action deadline as epoch ms (`GatewayOutcome.actionExpiresAt`), when `ms` is one a Date can hold and
- * after 1970; anything else is no deadline (the fixed timeout applies).
+ * A PSP's action deadline as epoch ms (`GatewayOutcome.actionExpiresAt`), when `ms` is one from 1970 to the end
+ * of year 9999 (`pspEpochMs`); anything else is no deadline (the fixed timeout applies).
  */
 export function actionExpiryMs(ms: number | undefined): number | undefined {
   return pspEpochMs(ms);

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error';
-import { withoutTrailingZeros } from '../../money/minor-units';
+import { MAX_MINOR_AMOUNT, withoutTrailingZeros } from '../../money/minor-units';
 import { PspRecordError } from '../../errors/psp-record-error';
 import { currencyExponent, readPspCurrency } from '../../money/currencies';
 import { pspSupportsCurrency } from '../../money/psp-currency-table';
@@ -107,7 +107,8 @@ export function adyenDecimalToMinor(gateway: string, line: string, column: strin
   const fraction = withoutTrailingZeros(m[3] ?? '');
   if (fraction.length > exponent) throw new PspRecordError(gateway, line, column, `has more decimals than ${currency}'s ${exponent}`);
   const minor = Number(m[2] + fraction.padEnd(exponent, '0'));
-  if (!Number.isSafeInteger(minor)) throw new PspRecordError(gateway, line, column, 'is out of range');
+  // Beyond what any command may ask (and digits that may be a card number's): no amount of ours.
+  if (!Number.isSafeInteger(minor) || minor > MAX_MINOR_AMOUNT) throw new PspRecordError(gateway, line, column, 'is out of range');
   return m[1] === '-' && minor !== 0 ? -minor : minor;
 }
 

@@ -62,8 +62,8 @@ function resultCurrency(value: unknown): string | undefined | null {
 }
 
 /**
- * An amount of a result (minor units, never below zero: `confirmedAmount`), or undefined when it is none: not a
- * whole number, or negative (counted as `amount_negative`).
+ * An amount of a result (minor units, never below zero nor beyond `MAX_MINOR_AMOUNT`: `confirmedAmount`), or
+ * undefined when it is none: not a whole number, negative or too large (counted).
  */
 export function simulatorAmount(value: unknown): number | undefined {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) return undefined;

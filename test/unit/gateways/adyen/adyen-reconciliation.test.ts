@@ -247,6 +247,13 @@ describe('the reader over a report whose quoted field never closes', () => {
   });
 });
 
+describe('an amount beyond the largest the bridge handles', () => {
+  it('is refused naming its column: a card number written as a decimal is no amount of ours', () => {
+    expect(() => adyenDecimalToMinor('adyen', 'batch 42:2', 'Gross Credit (GC)', '4111111111111.11', 'EUR')).toThrow(PspRecordError);
+    expect(adyenDecimalToMinor('adyen', 'batch 42:2', 'Gross Credit (GC)', '999999999999.99', 'EUR')).toBe(99999999999999);
+  });
+});
+
 describe('card numbers in the type or batch of a report line', () => {
   it('reports the type as unreadable_type and leaves the batch out of the line id', () => {
     const fields = parseCsvRecord(FIXTURE[1]);

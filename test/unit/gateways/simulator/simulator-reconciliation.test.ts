@@ -84,7 +84,7 @@ describe('a line time no Date can hold', () => {
     expect(refusal(reportLine({ created_ms: 9_000_000_000_000_000 }))).toEqual({
       line: 'line_1',
       field: 'created_ms',
-      explanation: 'is not a time after 1970 that a date can hold',
+      explanation: 'is not a time from 1970 to the year 9999',
     });
   });
 });

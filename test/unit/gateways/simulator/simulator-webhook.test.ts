@@ -149,3 +149,16 @@ describe('a negative amount in a late fact', () => {
     expect(event.adjustment?.amount).toBeUndefined();
   });
 });
+
+describe('a card number sent as an amount', () => {
+  it('is no amount: neither the outcome nor the late fact carries it (it would be queued, stored and sent)', () => {
+    for (const type of ['operation.captured', 'chargeback.created']) {
+      const raw = Buffer.from(
+        JSON.stringify({ id: 'evt_3', type, created: T, data: { object: authorization({ status: 'captured', amount: 378282246310005 }) } }),
+      );
+      const [event] = t.parseWebhook(raw, gateway);
+      expect(event.outcome.amount).toBeUndefined();
+      expect(event.adjustment?.amount).toBeUndefined();
+    }
+  });
+});
