@@ -3,10 +3,11 @@ import { GatewayError } from '../../src/errors/gateway-error';
 import { GATEWAY_TYPES, GatewayType, gatewayDefinition, transformerFor } from '../../src/gateways/gateway-registry';
 import { GatewayOutcome, GatewayResponse, SkippedWebhookItem } from '../../src/gateways/gateway-adapter';
 import { withSafeReason } from '../../src/gateways/outcome-text';
+import { MAX_MINOR_AMOUNT } from '../../src/money/minor-units';
 import { PspRecordPage, ReconciliationHttp } from '../../src/reconciliation/psp-record';
 import { checkWebhookItem } from '../../src/webhooks/webhook-item-check';
 import { seededRandom } from '../workload/payment-scenarios';
-import { HostileCase, HostileJson, Json } from './hostile-json';
+import { HostileCase, HostileJson, Json, MAX_HOSTILE_BODY_BYTES } from './hostile-json';
 import {
   ADYEN_REPORT_SEED,
   ANSWER_SEEDS,
@@ -82,15 +83,16 @@ function holdsPan(text: string): boolean {
 }
 
 /**
- * The first place in `value` (keys and strings, walked without recursion) holding a planted card number, or null.
+ * The first place in `value` (keys, strings and numbers, walked without recursion: a card number sent as a number
+ * is kept as its digits) holding a planted card number, or null.
  * `exempt`: paths left out (a PSP's own identifiers, kept whatever they look like: see `checkWebhookItem`).
  */
 export function panIn(value: unknown, exempt: ReadonlySet<string> = new Set()): string | null {
   const stack: Array<[unknown, string]> = [[value, '']];
   while (stack.length > 0) {
     const [v, path] = stack.pop() as [unknown, string];
-    if (typeof v === 'string') {
-      if (holdsPan(v)) return path === '' ? '(the value)' : path;
+    if (typeof v === 'string' || typeof v === 'number') {
+      if (holdsPan(String(v))) return path === '' ? '(the value)' : path;
       continue;
     }
     if (v === null || typeof v !== 'object') continue;
@@ -119,13 +121,34 @@ export function errorProblem(err: unknown): string | null {
   return null;
 }
 
-/** The PSP's own identifiers of an outcome: ours by construction in an answer to our request, kept as they are. */
-const OUTCOME_IDENTIFIERS: ReadonlySet<string> = new Set(['gatewayReference', 'newGatewayKey', 'storedToken']);
+/**
+ * Left out of an outcome's scan: the PSP's own identifiers (ours by construction in an answer to our request,
+ * kept as they are, as `checkWebhookItem` keeps one naming our operation), and the customer action the PSP
+ * hands the storefront (its object and URL go as sent: masking digit runs in them would corrupt a voucher's or
+ * a bank transfer's numbers; see docs/BENCHMARKS.md, "Fuzz").
+ */
+const OUTCOME_IDENTIFIERS: ReadonlySet<string> = new Set([
+  'gatewayReference',
+  'newGatewayKey',
+  'storedToken',
+  'action.psp_action',
+  'action.url',
+  'action.client_secret',
+]);
 /** The PSP's own identifiers of a reconciliation record (its line id, its references), never scanned by the readers. */
 const RECORD_IDENTIFIERS: ReadonlySet<string> = new Set(['lineId', 'pspReference', 'modificationReference']);
 
+/** Whether `value` is absent or an amount the bridge handles: integer minor units, 0 to `MAX_MINOR_AMOUNT`. */
 function isMinorUnits(value: unknown): boolean {
-  return value === undefined || (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0);
+  return value === undefined || (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= MAX_MINOR_AMOUNT);
+}
+
+/** The latest time a JavaScript Date holds: a time past it throws wherever it is written (`toISOString`). */
+const LATEST_DATE_MS = 8.64e15;
+
+/** Whether `value` is absent or a time a Date can hold (after 1970 with `positive`). */
+function isTime(value: unknown, positive: boolean): boolean {
+  return value === undefined || (typeof value === 'number' && Number.isSafeInteger(value) && Math.abs(value) <= LATEST_DATE_MS && (!positive || value > 0));
 }
 
 /** What is wrong with an outcome as the recorder would store it; null when nothing. */
@@ -134,10 +157,14 @@ function outcomeProblem(outcome: GatewayOutcome | null): string | null {
   const stored = withSafeReason(outcome);
   const pan = panIn(stored, OUTCOME_IDENTIFIERS);
   if (pan !== null) return `outcome holds a card number in ${pan}`;
+  // The PSP's text an outcome carries is recorded and sent to the OMS: none of it whole when it is megabytes.
+  for (const key of ['gatewayStatus', 'reason'] as const) {
+    const text = stored[key];
+    if (text !== undefined && text.length > MAX_ERROR_TEXT) return `outcome ${key} of ${text.length} characters`;
+  }
   if (!isMinorUnits(stored.amount)) return `outcome amount ${String(stored.amount)} is no integer of minor units`;
   for (const key of ['authorizedAt', 'captureBefore', 'actionExpiresAt'] as const) {
-    const at = stored[key];
-    if (at !== undefined && !(Number.isSafeInteger(at) && at > 0)) return `outcome ${key} ${String(at)} is no epoch time`;
+    if (!isTime(stored[key], true)) return `outcome ${key} ${String(stored[key])} is no time a Date holds`;
   }
   return null;
 }
@@ -293,6 +320,8 @@ async function webhookCase(hostile: HostileJson, gateway: GatewayType): Promise<
         if (pan !== null) problems.push(`queued webhook item holds a card number in ${pan}`);
         if (!isMinorUnits(verdict.data.outcome.amount) || !isMinorUnits(verdict.data.adjustment?.amount))
           problems.push('queued webhook item holds an amount that is no integer of minor units');
+        const times = [verdict.data.outcome.authorizedAt, verdict.data.adjustment?.occurredAt, verdict.data.recapture?.occurredAt];
+        if (!times.every((at) => isTime(at, true))) problems.push(`queued webhook item holds a time no Date holds (${times.map(String).join(', ')})`);
       }
     } catch (err) {
       problems.push(`the route's item check threw: ${errorProblem(err) ?? (err as Error).message.slice(0, 120)}`);
@@ -322,9 +351,10 @@ function recordsProblems(pages: readonly PspRecordPage[]): string[] {
     for (const record of page.records) {
       const pan = panIn(record, RECORD_IDENTIFIERS);
       if (pan !== null) problems.push(`reconciliation record holds a card number in ${pan}`);
-      if (!isMinorUnits(record.amount) || !isMinorUnits(record.fee)) problems.push('reconciliation record amount or fee is no integer of minor units');
+      if (!isMinorUnits(record.amount)) problems.push('reconciliation record amount is no integer of minor units');
+      if (record.fee !== undefined && !Number.isSafeInteger(record.fee)) problems.push('reconciliation record fee is no integer');
       if (record.net !== undefined && !Number.isSafeInteger(record.net)) problems.push('reconciliation record net is no integer');
-      if (!Number.isSafeInteger(record.occurredAt)) problems.push(`reconciliation record time ${String(record.occurredAt)} is no epoch time`);
+      if (!isTime(record.occurredAt, false)) problems.push(`reconciliation record time ${String(record.occurredAt)} is no time a Date holds`);
     }
     for (const line of page.unreadable ?? []) {
       const pan = panIn(line);
@@ -420,7 +450,15 @@ function hostileReport(hostile: HostileJson): { lines: string[]; kind: string; p
     const kind = hostile.pick(['odd value', 'odd value', 'fields missing', 'fields added']);
     if (kind === 'odd value') fields[column] = oddCsvValue(hostile);
     else if (kind === 'fields missing') fields.splice(column);
-    else fields.push(...Array.from({ length: hostile.pick([1, 100, 10_000]) }, () => oddCsvValue(hostile)));
+    else {
+      // Up to the bound every case keeps (`MAX_HOSTILE_BODY_BYTES`): a line of 10 000 fields, or a few huge ones.
+      let size = fields.join(',').length;
+      for (let k = hostile.pick([1, 100, 10_000]); k > 0 && size < MAX_HOSTILE_BODY_BYTES; k -= 1) {
+        const value = oddCsvValue(hostile);
+        fields.push(value);
+        size += value.length + 1;
+      }
+    }
     const lines = rows.map((f, i) => (i === 0 ? f[0] : f.map(csvField).join(',')));
     // A record longer than the reader holds (`CsvRecordJoiner`) is refused with its report: no line of its own.
     const inLine = lines[at].length < 1_000_000;
