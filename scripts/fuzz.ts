@@ -5,16 +5,20 @@
  * http.body_limit_bytes, and raw AMQP publishes of arbitrary bytes — with Luhn-valid test card numbers
  * planted in free-text fields, while valid payments run alongside. Then checks every answer, the
  * dead-letter queue, the valid traffic, the processes, and scans logs, Redis and dead letters for the card
- * numbers. Prints a summary table; exit code 1 on any failure.
+ * numbers. Alongside, PB_FUZZ_WEBHOOKS hostile webhooks, signed over their very bytes, go to the simulator
+ * gateway's endpoint. Before the stack starts, PB_FUZZ_PSP_CASES hostile PSP inputs (answers, status inquiries,
+ * verified webhooks of every gateway, reconciliation pages and report lines) are read in process by each
+ * gateway's own code (harness/drills/psp-input-fuzz.ts). Prints summary tables; exit code 1 on any failure.
  *
  * Options (environment): PB_FUZZ_COMMANDS (default 10 000), PB_FUZZ_VALID_PAYMENTS (default 500),
- * PB_FUZZ_SEED (default 42).
+ * PB_FUZZ_WEBHOOKS (default 1 000), PB_FUZZ_PSP_CASES (default 4 000), PB_FUZZ_SEED (default 42).
  */
 import { randomBytes } from 'node:crypto';
 import { DRILL_PARAMETERS } from '../harness/drills/drill-parameters';
 import { runFuzz } from '../harness/drills/fuzz-run';
 import { startLocalStack } from '../harness/twins/local-stack/local-stack';
 import { formatTable } from '../harness/workload/text-table';
+import { PspFuzzReport, runPspInputFuzz } from '../harness/drills/psp-input-fuzz';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -22,12 +26,17 @@ async function main(): Promise<number> {
   const count = Number(process.env.PB_FUZZ_COMMANDS ?? 10_000);
   const validPayments = Number(process.env.PB_FUZZ_VALID_PAYMENTS ?? 500);
   const seed = Number(process.env.PB_FUZZ_SEED ?? 42);
+  const webhooks = Number(process.env.PB_FUZZ_WEBHOOKS ?? 1000);
+  const pspCases = Number(process.env.PB_FUZZ_PSP_CASES ?? 4000);
   const runId = randomBytes(3).toString('hex');
+  say(`payment-bridge fuzz: ${pspCases} hostile PSP inputs read in process, seed ${seed}`);
+  const psp = await runPspInputFuzz({ seed, cases: pspCases, log: say });
+  sayPspReport(psp);
   say(`payment-bridge fuzz: ${count} malformed commands (HTTP and AMQP) alongside ${validPayments} valid payments, seed ${seed}`);
   const stack = await startLocalStack({ namespace: `fuzz${runId}`, workers: 2, simulator: { seed }, parameters: { ...DRILL_PARAMETERS } });
   say(`  intake ${stack.intakeUrl}, body limit ${stack.config.http.bodyLimitBytes} bytes; logs in ${stack.dir}`);
   try {
-    const report = await runFuzz(stack, { count, seed, runId, validPayments, log: say });
+    const report = await runFuzz(stack, { count, seed, runId, validPayments, webhooks, log: say });
     say('');
     say(
       formatTable(
@@ -41,6 +50,8 @@ async function main(): Promise<number> {
         ['figure', 'value'],
         [
           ['malformed commands', `${report.http + report.amqp} (${report.http} HTTP, ${report.amqp} AMQP) in ${report.elapsedS.toFixed(1)} s`],
+          ['hostile webhooks (simulator endpoint)', String(report.webhooks)],
+          ['hostile PSP inputs read in process', `${psp.cases} in ${(psp.elapsedMs / 1000).toFixed(1)} s, slowest ${psp.slowest.ms.toFixed(0)} ms`],
           ['dead letters expected', String(report.expectedDeadLetters)],
           ['valid commands alongside', `${report.valid.commands}, ${report.valid.successRate.toFixed(2)} % as planned`],
         ],
@@ -50,17 +61,39 @@ async function main(): Promise<number> {
     say(
       formatTable(
         ['check', 'held', 'detail'],
-        report.checks.map((c) => [c.name, c.ok ? 'yes' : 'NO', c.detail]),
+        [
+          [
+            'hostile PSP inputs: taxonomy errors only, no card number out, bounded texts, lines and items kept apart',
+            psp.violations.length === 0 ? 'yes' : 'NO',
+            psp.violations.length === 0
+              ? `${psp.cases} read or refused as they must be`
+              : `${psp.violations.length}, e.g. #${psp.violations[0].n} ${psp.violations[0].surface} ${psp.violations[0].gateway} ${psp.violations[0].kind} at ${psp.violations[0].path || 'the body'}: ${psp.violations[0].problem}`,
+          ],
+          ...report.checks.map((c) => [c.name, c.ok ? 'yes' : 'NO', c.detail]),
+        ],
       ),
     );
     for (const s of report.surprises) say(`  unexpected: ${s}`);
-    const failed = report.checks.filter((c) => !c.ok).length;
+    const failed = report.checks.filter((c) => !c.ok).length + (psp.violations.length > 0 ? 1 : 0);
     say('');
     say(failed === 0 ? 'fuzz OK: every check held' : `fuzz FAILED: ${failed} check(s) broken (logs in ${stack.dir})`);
     return failed === 0 ? 0 : 1;
   } finally {
     await stack.stop({ purge: true });
   }
+}
+
+/** The in-process PSP input fuzz's table: cases per surface and gateway, read or refused. */
+function sayPspReport(psp: PspFuzzReport): void {
+  say('');
+  say(
+    formatTable(
+      ['PSP input', 'gateway', 'cases', 'read', 'refused (taxonomy error)'],
+      psp.rows.map((r) => [r.surface, r.gateway, String(r.cases), String(r.read), String(r.refused)]),
+    ),
+  );
+  for (const v of psp.violations.slice(0, 10)) say(`  PSP input #${v.n} ${v.surface} ${v.gateway} ${v.kind} at ${v.path || 'the body'}: ${v.problem}`);
+  say('');
 }
 
 main().then(

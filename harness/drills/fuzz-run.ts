@@ -11,6 +11,9 @@ import { AmqpFuzzCase, FuzzCaseGenerator, HttpFuzzCase } from './fuzz-cases';
 import { inspectDeadLetters } from './queue-inspector';
 import { openResilientPublisher } from './resilient-publisher';
 import { panNeedles } from './test-card-numbers';
+import { HostileJson, Json } from './hostile-json';
+import { WEBHOOK_SEEDS } from './psp-fuzz-seeds';
+import { simulatorWebhookSignature } from '../../src/gateways/simulator/simulator-webhook';
 import { ChannelKeyring, routingChannel } from '../../src/channels/channel-signature';
 import { channelHeaders } from '../workload/channel-publisher';
 import { Ledger } from '../../src/ledger/ledger';
@@ -20,16 +23,21 @@ import { createRedis } from '../../src/redis/redis-connection';
 
 /** Per generator kind: how many were sent and how many were answered or dead-lettered as they must be. */
 export interface FuzzKindRow {
-  transport: 'http' | 'amqp';
+  transport: 'http' | 'amqp' | 'webhook';
   kind: string;
   sent: number;
-  /** HTTP: answered as expected (JSON-RPC error naming a field, 401, 413). AMQP: confirmed by the broker. */
+  /**
+   * HTTP: answered as expected (JSON-RPC error naming a field, 401, 413). AMQP: confirmed by the broker.
+   * Webhook: answered at once with 200, 422 or 413 when signed, 401 or 413 when not; never a 5xx.
+   */
   asExpected: number;
 }
 
 export interface FuzzReport {
   http: number;
   amqp: number;
+  /** Hostile webhooks posted to the simulator gateway's endpoint (most signed over their very bytes). */
+  webhooks: number;
   /** Dead letters expected: every AMQP case plus every signed HTTP case the intake refused. */
   expectedDeadLetters: number;
   valid: { commands: number; successRate: number };
@@ -53,7 +61,16 @@ export interface FuzzReport {
  */
 export async function runFuzz(
   stack: LocalStack,
-  options: { count: number; seed: number; runId: string; validPayments: number; concurrency?: number; log?: (line: string) => void },
+  options: {
+    count: number;
+    seed: number;
+    runId: string;
+    validPayments: number;
+    /** Hostile webhooks to post to `/webhooks/simulator` alongside (see `postHostileWebhooks`). Default 0. */
+    webhooks?: number;
+    concurrency?: number;
+    log?: (line: string) => void;
+  },
 ): Promise<FuzzReport> {
   const log = options.log ?? (() => undefined);
   const started = Date.now();
@@ -149,7 +166,8 @@ export async function runFuzz(
     }
   });
   await Promise.all(lanes);
-  log(`  ${http} HTTP and ${amqp} AMQP malformed commands sent; waiting for the valid traffic`);
+  const hooks = await postHostileWebhooks(stack, { count: options.webhooks ?? 0, seed: options.seed, runId: options.runId, rows, surprises });
+  log(`  ${http} HTTP and ${amqp} AMQP malformed commands sent, ${hooks.sent} hostile webhooks posted; waiting for the valid traffic`);
   const records: StepRecord[] = await validRun;
   await channel.close().catch(() => undefined);
   await connection.close().catch(() => undefined);
@@ -167,6 +185,18 @@ export async function runFuzz(
         : `${unexpected} not, e.g. ${surprises[0] ?? '?'}`,
   });
   checks.push({ name: 'every JSON-RPC error names a field', ok: fieldless === 0, detail: `${fieldless} without error.data.field` });
+  if (hooks.sent > 0) {
+    checks.push({
+      name: 'every hostile webhook answered at once, never a 5xx',
+      ok: hooks.unexpected === 0,
+      detail:
+        hooks.unexpected === 0
+          ? Object.entries(hooks.statuses)
+              .map(([status, n]) => `${n} × ${status}`)
+              .join(', ')
+          : `${hooks.unexpected} of ${hooks.sent} not, e.g. ${surprises.find((s) => s.startsWith('webhook')) ?? '?'}`,
+    });
+  }
 
   const needles = panNeedles();
   const dead = await inspectDeadLetters(stack.config, needles);
@@ -205,6 +235,7 @@ export async function runFuzz(
   return {
     http,
     amqp,
+    webhooks: hooks.sent,
     expectedDeadLetters,
     valid: { commands: records.length, successRate: successRate(records) },
     rows: [...rows.values()].sort((a, b) => a.transport.localeCompare(b.transport) || a.kind.localeCompare(b.kind)),
@@ -259,4 +290,69 @@ function signedAsClaimed(keyring: ChannelKeyring, c: AmqpFuzzCase, unsigned: boo
       ? `${claimed}.${parts[1]}.${parts[2]}`
       : c.routingKey;
   return { routingKey, headers: unsigned ? {} : channelHeaders(keyring, routingChannel(routingKey), c.body) };
+}
+
+/**
+ * Posts `count` hostile webhooks to the stack's `/webhooks/simulator` (seeded: `HostileJson` variants of the
+ * simulator's events, their ids this run's), nine in ten signed over their very bytes with the gateway's secret
+ * as the simulator signs (so every defect reaches the parser, the item check, the queue and the outcome worker),
+ * one in ten signed with another secret. Each must be answered at once: signed, 200 (read, or items skipped),
+ * 422 (no notification at all) or 413 (above `http.body_limit_bytes`); unsigned, 401 or 413; never a 5xx or
+ * no answer. The card numbers planted in them are looked for afterwards with the others.
+ */
+export async function postHostileWebhooks(
+  stack: LocalStack,
+  options: { count: number; seed: number; runId: string; rows: Map<string, FuzzKindRow>; surprises: string[]; concurrency?: number },
+): Promise<{ sent: number; unexpected: number; statuses: Record<string, number> }> {
+  const hostile = new HostileJson(seededRandom(options.seed + 2));
+  const secret = stack.config.gateways.simulator.webhookSecret;
+  const url = stack.intakeUrl.replace(/\/bus$/, '/webhooks/simulator');
+  const limit = stack.config.http.bodyLimitBytes;
+  const statuses: Record<string, number> = {};
+  let sent = 0;
+  let unexpected = 0;
+  const one = async (n: number): Promise<void> => {
+    const seed = JSON.parse(JSON.stringify(hostile.pick(WEBHOOK_SEEDS.simulator))) as { id: string; data: { object: Record<string, unknown> } };
+    seed.id = `evt_fz_${options.runId}_${n}`;
+    Object.assign(seed.data.object, { id: `auth_fz_${options.runId}_${n}`, reference: `op-fz-${options.runId}-wh${n}` });
+    const made = hostile.variant(seed as unknown as Json);
+    const signed = hostile.random() < 0.9;
+    const t = Math.floor(Date.now() / 1000);
+    const signature = simulatorWebhookSignature(made.body, t, signed ? secret : `${secret}-not`);
+    const kind = signed ? `signed: ${made.kind}` : 'wrongly signed';
+    const row = options.rows.get(`webhook ${kind}`) ?? { transport: 'webhook' as const, kind, sent: 0, asExpected: 0 };
+    options.rows.set(`webhook ${kind}`, row);
+    row.sent += 1;
+    let status: string;
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        body: made.body,
+        headers: { 'content-type': 'application/json', 'simulator-signature': `t=${t},v1=${signature}` },
+        signal: AbortSignal.timeout(10_000),
+      });
+      status = String(res.status);
+      await res.arrayBuffer();
+    } catch (err) {
+      // The route answers 413 and closes the connection at once, the body unread: a client still sending a body
+      // several times the limit may see the close before the answer. No answer in 10 s is a hang.
+      status = (err as Error).name === 'TimeoutError' ? 'no answer in 10 s' : 'closed after the 413';
+      if (status !== 'closed after the 413' && options.surprises.length < 10) options.surprises.push(`webhook ${kind}: ${status}`);
+    }
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    const allowed = made.body.length > limit ? ['413', 'closed after the 413'] : signed ? ['200', '422'] : ['401'];
+    if (allowed.includes(status)) row.asExpected += 1;
+    else {
+      unexpected += 1;
+      if (options.surprises.length < 10) options.surprises.push(`webhook ${kind}: ${status} (${made.body.length} bytes)`);
+    }
+  };
+  const lanes = Array.from({ length: options.concurrency ?? 8 }, async () => {
+    while (sent < options.count) {
+      sent += 1;
+      await one(sent);
+    }
+  });
+  await Promise.all(lanes);
+  return { sent, unexpected, statuses };
 }

@@ -1,3 +1,5 @@
+import { maskCardNumbers } from '../logging/redact';
+
 /**
  * Why an operation failed, in words the OMS can act on: one closed set of categories shared by every
  * gateway, the PSP's own code verbatim, a message safe to show a customer and a suggested next step.
@@ -156,10 +158,16 @@ export interface DeclineTable {
 /** Longest raw code kept; longer ones are cut (a code is a code, not a message). */
 export const MAX_GATEWAY_CODE_LENGTH = 64;
 
-/** A raw code fit to store and send: trimmed, cut to 64 characters, digit runs that could be a card number masked. */
+/**
+ * A raw code fit to store and send: trimmed, cut to 64 characters, digit runs that could be a card number
+ * masked: 12 or more ASCII digits with spaces or dashes, and every other written form of a card number
+ * (`maskCardNumbers`: dots, slashes, tabs, no-break spaces, full-width digits…). Masked on a window past the cut,
+ * so a number written across it is masked whole.
+ */
 export function safeGatewayCode(raw: string): string {
-  const trimmed = raw.trim().slice(0, MAX_GATEWAY_CODE_LENGTH);
-  return trimmed.replace(/\d[\d -]{10,}\d/g, (run) => (run.replace(/\D/g, '').length >= 12 ? '[redacted]' : run));
+  const head = raw.trim().slice(0, MAX_GATEWAY_CODE_LENGTH + 512);
+  const masked = maskCardNumbers(head.replace(/\d[\d -]{10,}\d/g, (run) => (run.replace(/\D/g, '').length >= 12 ? '[redacted]' : run)));
+  return masked.slice(0, MAX_GATEWAY_CODE_LENGTH);
 }
 
 function ruleParts(rule: DeclineRule): { category: DeclineCategory; action?: SuggestedAction } {

@@ -1,4 +1,5 @@
 import { PaymentBridgeError } from './payment-bridge-error';
+import { MAX_ERROR_GATEWAY_CODE_CHARS, MAX_ERROR_MESSAGE_CHARS, boundedSafeText } from './psp-text';
 
 /**
  * How a gateway call failed, classified once at the boundary from the HTTP status, the gateway's own
@@ -31,32 +32,47 @@ const RETRYABLE: Readonly<Record<GatewayErrorKind, boolean>> = {
   not_found: false,
 };
 
+/** What a `GatewayError` carries besides its kind and message. */
+export interface GatewayErrorDetails {
+  httpStatus?: number;
+  /**
+   * The gateway's own error or decline code, kept for the OMS event's `reason`: cut at
+   * `MAX_ERROR_GATEWAY_CODE_CHARS` characters and card numbers masked, whatever the PSP sent.
+   */
+  gatewayCode?: string;
+  retryAfterMs?: number;
+  /** The field of our command (or of the PSP's answer) at fault, when the refusal is about one. */
+  field?: string;
+  /**
+   * The PSP said it already has a request under this operation's reference (a duplicate answer): the
+   * request landed, so a status inquiry that finds nothing is lagging, not proof it never landed, and
+   * must not lead to a resend.
+   */
+  pspHasRequest?: boolean;
+  cause?: unknown;
+}
+
+/**
+ * A gateway call's failure. Its message and gateway code often quote the PSP's answer, which may hold anything:
+ * both are cut (`MAX_ERROR_MESSAGE_CHARS`, `MAX_ERROR_GATEWAY_CODE_CHARS`) and have card numbers, bearer
+ * credentials and registered secrets masked here, once, so no PSP text reaches a log line, the operation's
+ * record or the OMS's event whole.
+ */
 export class GatewayError extends PaymentBridgeError {
   readonly retryable: boolean;
   readonly code: string;
+  readonly details: GatewayErrorDetails;
 
   constructor(
     readonly kind: GatewayErrorKind,
     readonly gateway: string,
     message: string,
-    readonly details: {
-      httpStatus?: number;
-      /** The gateway's own error or decline code, kept for the OMS event's `reason`. */
-      gatewayCode?: string;
-      retryAfterMs?: number;
-      /** The field of our command (or of the PSP's answer) at fault, when the refusal is about one. */
-      field?: string;
-      /**
-       * The PSP said it already has a request under this operation's reference (a duplicate answer): the
-       * request landed, so a status inquiry that finds nothing is lagging, not proof it never landed, and
-       * must not lead to a resend.
-       */
-      pspHasRequest?: boolean;
-      cause?: unknown;
-    } = {},
+    details: GatewayErrorDetails = {},
   ) {
-    super(`${gateway}: ${message}`, { cause: details.cause });
+    super(`${gateway}: ${boundedSafeText(message, MAX_ERROR_MESSAGE_CHARS)}`, { cause: details.cause });
     this.retryable = RETRYABLE[kind];
     this.code = `GATEWAY_${kind.toUpperCase()}`;
+    this.details =
+      details.gatewayCode === undefined ? details : { ...details, gatewayCode: boundedSafeText(details.gatewayCode, MAX_ERROR_GATEWAY_CODE_CHARS, false) };
   }
 }

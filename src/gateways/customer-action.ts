@@ -1,3 +1,5 @@
+import { pspEpochMs } from './psp-time';
+
 /**
  * What the storefront needs when a PSP asks for the customer (3-D Secure, a redirect to Klarna or a
  * wallet, an app to open): reported on the ACTION_REQUIRED event as `payment.action`. The PSP's own object
@@ -46,13 +48,10 @@ export function parseCustomerAction(value: unknown): CustomerAction | undefined 
   return v as unknown as CustomerAction;
 }
 
-/** The latest time a JavaScript Date can hold (epoch ms, ECMA-262 "Time Values and Time Range"). */
-const LATEST_DATE_MS = 8.64e15;
-
 /**
- * A PSP's action deadline as epoch ms (`GatewayOutcome.actionExpiresAt`), when `ms` is one a Date can hold and
- * after 1970; anything else is no deadline (the fixed timeout applies).
+ * A PSP's action deadline as epoch ms (`GatewayOutcome.actionExpiresAt`), when `ms` is one from 1970 to the end
+ * of year 9999 (`pspEpochMs`); anything else is no deadline (the fixed timeout applies).
  */
 export function actionExpiryMs(ms: number | undefined): number | undefined {
-  return ms !== undefined && Number.isSafeInteger(ms) && ms > 0 && ms <= LATEST_DATE_MS ? ms : undefined;
+  return pspEpochMs(ms);
 }

@@ -48,13 +48,25 @@ export function object(value: unknown): Record<string, unknown> | undefined {
 export function safeReference(value: unknown): string | undefined {
   const s = text(value);
   if (s === undefined) return undefined;
-  // Fewer than 12 digits cannot hold a card number: skip the full scan (report readers call this per line).
-  let digits = 0;
-  for (let i = 0; i < s.length && digits < 12; i += 1) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) digits += 1;
-  }
-  return digits >= 12 && containsCardNumber(s) ? undefined : s;
+  // containsCardNumber counts digits of every script first (no allocation): a number in full-width or
+  // Arabic-Indic digits is one too, which a count of ASCII digits alone let through.
+  return containsCardNumber(s) ? undefined : s;
+}
+
+/** Longest PSP type or status a record keeps (`safePspType`). */
+export const MAX_PSP_TYPE_CHARS = 64;
+/** The `pspType` of a line whose type holds something that looks like a card number. */
+export const UNREADABLE_PSP_TYPE = 'unreadable_type';
+
+/**
+ * A PSP's type or status string (a balance transaction's `type`, an Adyen journal type, a Cybersource service
+ * name) as a record's `pspType` and the part of its line id that names the type: as the PSP wrote it, cut at
+ * {@link MAX_PSP_TYPE_CHARS} characters, or {@link UNREADABLE_PSP_TYPE} when it holds something that looks like
+ * a card number. An unknown type is reported as it came (the report, a `not a payment` note, an adjustment's
+ * `psp_<type>` reason), so it must hold no card data, as `safeReference` keeps none in a reference.
+ */
+export function safePspType(value: string): string {
+  return safeReference(value) === undefined && value !== '' ? UNREADABLE_PSP_TYPE : value.slice(0, MAX_PSP_TYPE_CHARS);
 }
 
 /**

@@ -437,14 +437,28 @@ const SENSITIVE_KEY_MEMO = 4096;
 /** A JSON member `"key": value` in text, for bodies too deep or too broken to parse (keys up to 128 chars). */
 const JSON_MEMBER = /"((?:[^"\\]|\\.){1,128})"(\s*:\s*)("(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*)/g;
 
+/** A bare integer of 16 digits or more after `:`, `[` or `,` in JSON text, as `redact` would have been handed it parsed. */
+const LONG_JSON_INTEGER = /([[:,]\s*)(-?\d{16,})(?=\s*(?:[,\]}]|$))/g;
+
+/** Whether an integer's digits (a sign and leading zeros allowed) are beyond 2^53 - 1. */
+function beyondSafeInteger(digits: string): boolean {
+  const significant = digits.replace(/^-?0*/, '');
+  return significant.length > 16 || (significant.length === 16 && significant > String(Number.MAX_SAFE_INTEGER));
+}
+
 /**
  * {@link redactText} for JSON text that is not parsed (too deep, or not JSON at all): card numbers anywhere
- * (keys included) and the values of sensitive members (`"cvv": "123"`) are masked. Linear in the text.
+ * (keys included) and the values of sensitive members (`"cvv": "123"`) are masked, and a bare integer beyond 2^53
+ * is masked whole, as `redact` masks one parsed: a card number glued to a few more digits (`4111…1111 333`, or
+ * after a leading zero, which is what makes the body no JSON) is no Luhn-valid number as a whole, and a run of 19
+ * digits or fewer is not searched for one inside it. Linear in the text.
  */
 export function redactJsonText(text: string): string {
-  const masked = text.replace(JSON_MEMBER, (member: string, key: string, colon: string, value: string) =>
-    isSensitiveKey(key) && value !== '""' && value !== 'null' ? `"${key}"${colon}"${SECRET_MASK}"` : member,
-  );
+  const masked = text
+    .replace(JSON_MEMBER, (member: string, key: string, colon: string, value: string) =>
+      isSensitiveKey(key) && value !== '""' && value !== 'null' ? `"${key}"${colon}"${SECRET_MASK}"` : member,
+    )
+    .replace(LONG_JSON_INTEGER, (whole: string, before: string, digits: string) => (beyondSafeInteger(digits) ? `${before}"${PAN_MASK}"` : whole));
   return redactText(masked);
 }
 

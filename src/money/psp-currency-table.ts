@@ -1,6 +1,7 @@
 import { MoneyRefusalError } from '../errors/money-refusal-error';
 import { counter } from '../metrics/metrics-registry';
 import { currencyExponent, isKnownCurrency, readPspCurrency } from './currencies';
+import { MAX_MINOR_AMOUNT } from './minor-units';
 
 /**
  * How one PSP expresses amounts of one currency in its API. Our money is always ISO 4217 minor units
@@ -125,8 +126,10 @@ export function currencyFieldBeside(amountField: string): string {
 
 /**
  * The PSP's API amount (integer in the PSP's unit) → our ISO minor units. Exact or refused with
- * `amount_not_representable` (a fraction of the ISO minor unit) naming `field`, or `currency_not_supported`
- * naming the currency field beside it (`currencyFieldBeside`): the currency is at fault, not the amount.
+ * `amount_not_representable` (a fraction of the ISO minor unit, or beyond `MAX_MINOR_AMOUNT` either way:
+ * more than any command may ask, and a 15 to 19 digit number may be a card number) naming `field`, or
+ * `currency_not_supported` naming the currency field beside it (`currencyFieldBeside`): the currency is at
+ * fault, not the amount.
  */
 export function pspToIsoAmount(table: PspCurrencyTable, value: number, currency: string, field: string): number {
   const rule = pspCurrencyRule(table, currency, currencyFieldBeside(field));
@@ -135,6 +138,8 @@ export function pspToIsoAmount(table: PspCurrencyTable, value: number, currency:
   if (minor === undefined) {
     throw new MoneyRefusalError('amount_not_representable', table.psp, field, `not a whole number of ${currency} ISO minor units`);
   }
+  if (Math.abs(minor) > MAX_MINOR_AMOUNT)
+    throw new MoneyRefusalError('amount_not_representable', table.psp, field, 'beyond the largest amount the bridge handles');
   return minor;
 }
 
@@ -167,12 +172,30 @@ export function readConfirmedMoney(table: PspCurrencyTable, value: unknown, curr
     return { currency: code };
   }
   try {
-    return { amount: pspToIsoAmount(table, value, code, field), currency: code };
+    return confirmedAmount(table.psp, pspToIsoAmount(table, value, code, field), code);
   } catch (err) {
     if (!(err instanceof MoneyRefusalError)) throw err;
     unreadable.inc({ psp: table.psp, reason: err.refusal });
     return { currency: code };
   }
+}
+
+/**
+ * An amount a PSP confirms for an operation (what it authorized, captured, refunded, a card's balance, a
+ * disputed sum): never below zero, whatever the direction of the money (an adjustment's direction says that).
+ * A negative one is no amount of the operation: reported without it (`amount_negative`, counted), never as a
+ * discrepancy of a negative sum or an adjustment that would move money the other way; nor is one beyond
+ * `MAX_MINOR_AMOUNT` (`amount_not_representable`).
+ */
+export function confirmedAmount(psp: string, amount: number, currency: string): ConfirmedMoney {
+  if (amount > MAX_MINOR_AMOUNT) {
+    // More than any command may ask, and digits that may be a card number's: kept nowhere (see `pspToIsoAmount`).
+    unreadable.inc({ psp, reason: 'amount_not_representable' });
+    return { currency };
+  }
+  if (amount >= 0) return { amount: amount === 0 ? 0 : amount, currency };
+  unreadable.inc({ psp, reason: 'amount_negative' });
+  return { currency };
 }
 
 /** Sets `amount` / `currency` on an outcome from what `readConfirmedMoney` found (absent stays absent). */

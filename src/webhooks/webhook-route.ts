@@ -17,7 +17,7 @@ import { SkippedWebhookOutcome, WebhookOperationLookup, checkWebhookItem } from 
 /** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
 const webhooksRefused = counter(
   'pb_webhooks_refused_total',
-  'Webhook requests refused, by gateway endpoint and reason (invalid_signature: 401, missing, wrong or expired; unparseable_body: 422, signed but no notification)',
+  'Webhook requests refused, by gateway endpoint and reason (invalid_signature: 401, missing, wrong or expired; unparseable_body: 422, signed but no notification; body_too_large: 413, above http.body_limit_bytes)',
   ['gateway', 'reason'],
 );
 
@@ -109,6 +109,13 @@ export class WebhookRoute implements WebRoute {
       raw = await readRawBody(req, this.deps.config.http.bodyLimitBytes);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
+        // A PSP's notification (an Adyen batch) can outgrow the limit: said where an operator looks, as the other refusals.
+        this.stats.refused += 1;
+        webhooksRefused.inc({ gateway: name, reason: 'body_too_large' });
+        this.refusals.warn(`${name}:body_too_large`, 'webhook refused: body above http.body_limit_bytes (rate-limited: one line per gateway per minute)', {
+          gateway: name,
+          limit_bytes: err.limit,
+        });
         sendJson(res, 413, { error: err.message }, { connection: 'close' });
         return;
       }

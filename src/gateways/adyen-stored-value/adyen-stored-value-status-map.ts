@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error';
+import { pspValueText } from '../../errors/psp-text';
 import { assertNever } from '../assert-never';
 import { OutcomeStatus } from '../gateway-adapter';
 
@@ -35,8 +36,8 @@ export function svResultCodeStatus(code: AdyenSvResultCode): OutcomeStatus {
 /** `svResultCodeStatus` for a string from the wire: an undocumented code throws `outcome_unknown`. */
 export function mapSvResultCode(value: string, gateway: string): OutcomeStatus {
   if (!(ADYEN_SV_RESULT_CODES as readonly string[]).includes(value)) {
-    throw new GatewayError('outcome_unknown', gateway, `unmapped Adyen Stored Value resultCode ${JSON.stringify(value.slice(0, 64))}`, {
-      gatewayCode: value.slice(0, 64),
+    throw new GatewayError('outcome_unknown', gateway, `unmapped Adyen Stored Value resultCode ${pspValueText(value)}`, {
+      gatewayCode: value,
     });
   }
   return svResultCodeStatus(value as AdyenSvResultCode);

@@ -1,5 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error';
-import { withoutTrailingZeros } from '../../money/minor-units';
+import { MAX_MINOR_AMOUNT, withoutTrailingZeros } from '../../money/minor-units';
 import { PspRecordError } from '../../errors/psp-record-error';
 import { currencyExponent, readPspCurrency } from '../../money/currencies';
 import { pspSupportsCurrency } from '../../money/psp-currency-table';
@@ -15,7 +15,7 @@ import type {
 } from '../../reconciliation/psp-record';
 import { countUnmappedType } from '../unmapped-type-metric';
 import type { GatewayConfig } from '../gateway-config';
-import { object, readLine, safeReference } from '../reconciliation-answer';
+import { object, readLine, safePspType, safeReference } from '../reconciliation-answer';
 import { CsvRecordJoiner, parseCsvRecord } from './adyen-csv';
 import { ADYEN_CURRENCIES } from './adyen-currencies';
 import { operationIdFromReference } from './adyen-references';
@@ -107,7 +107,8 @@ export function adyenDecimalToMinor(gateway: string, line: string, column: strin
   const fraction = withoutTrailingZeros(m[3] ?? '');
   if (fraction.length > exponent) throw new PspRecordError(gateway, line, column, `has more decimals than ${currency}'s ${exponent}`);
   const minor = Number(m[2] + fraction.padEnd(exponent, '0'));
-  if (!Number.isSafeInteger(minor)) throw new PspRecordError(gateway, line, column, 'is out of range');
+  // Beyond what any command may ask (and digits that may be a card number's): no amount of ours.
+  if (!Number.isSafeInteger(minor) || minor > MAX_MINOR_AMOUNT) throw new PspRecordError(gateway, line, column, 'is out of range');
   return m[1] === '-' && minor !== 0 ? -minor : minor;
 }
 
@@ -178,15 +179,17 @@ export function parseAdyenSettlementLine(gateway: string, line: string, header: 
   const merchantReference = safeReference(get('merchantReference'));
   const modificationMerchantReference =
     header.modificationMerchantReference >= 0 ? safeReference(fields[header.modificationMerchantReference]?.trim()) : undefined;
-  const batch = get('batchNumber');
+  // The batch number names the line too: like the type, no card data in it reaches the line id.
+  const batch = safeReference(get('batchNumber')) ?? '';
+  const pspType = safePspType(type);
   const record: PspRecord = {
-    lineId: pspReference !== undefined ? `${pspReference}:${type}:${modificationReference ?? ''}:${batch}` : `batch:${batch}:${line}`,
+    lineId: pspReference !== undefined ? `${pspReference}:${pspType}:${modificationReference ?? ''}:${batch}` : `batch:${batch}:${line}`,
     kind,
     status: 'succeeded',
     amount: Math.abs(amount),
     currency: amountCurrency,
     occurredAt,
-    pspType: type,
+    pspType,
   };
   if (kind !== 'other') {
     const operationId = operationIdFromReference(modificationMerchantReference) ?? operationIdFromReference(merchantReference);
@@ -252,7 +255,7 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
     try {
       for await (const physical of http.lines({ path: adyenSettlementReportUrl(gateway, batch), headers })) {
         lineNo += 1;
-        const text = joiner.push(physical);
+        const text = joined(joiner, physical, `${report(batch)}:${lineNo}`);
         if (text === undefined) continue;
         if (header === undefined) {
           header = parseAdyenSettlementHeader(gateway.name, report(batch), text);
@@ -265,6 +268,20 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
       return undefined;
     } catch (err) {
       if (err instanceof GatewayError && err.kind === 'not_found') return null;
+      throw err;
+    }
+  }
+
+  /**
+   * `joiner.push(physical)`. A quoted field that runs past what the joiner holds cannot be told from a report cut
+   * short: the run stops there, as for a quote left open at the end, with a `PspRecordError` naming the report's
+   * line (never its content), not the joiner's `RangeError`.
+   */
+  function joined(joiner: CsvRecordJoiner, physical: string, where: string): string | undefined {
+    try {
+      return joiner.push(physical);
+    } catch (err) {
+      if (err instanceof RangeError) throw new PspRecordError(gateway.name, where, 'line', err.message, { cause: err });
       throw err;
     }
   }
@@ -329,7 +346,7 @@ export function adyenRecordReader(gateway: GatewayConfig, http: ReconciliationHt
         try {
           for await (const physical of http.lines({ path: adyenSettlementReportUrl(gateway, batch), headers })) {
             lineNo += 1;
-            const text = joiner.push(physical);
+            const text = joined(joiner, physical, `${report(batch)}:${lineNo}`);
             if (text === undefined) continue;
             if (header === undefined) {
               header = parseAdyenSettlementHeader(gateway.name, report(batch), text);

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error';
+import { pspValueText } from '../../errors/psp-text';
 import { assertNever } from '../assert-never';
 import { CommandType } from '../../contracts/payment-command';
 import { OutcomeStatus } from '../gateway-adapter';
@@ -94,7 +95,7 @@ export const ADYEN_EVENT_CODES = [
 export type AdyenEventCode = (typeof ADYEN_EVENT_CODES)[number];
 
 function unknown(what: string, value: string, gateway: string): GatewayError {
-  return new GatewayError('outcome_unknown', gateway, `unmapped Adyen ${what} ${JSON.stringify(value.slice(0, 64))}`, { gatewayCode: value.slice(0, 64) });
+  return new GatewayError('outcome_unknown', gateway, `unmapped Adyen ${what} ${pspValueText(value)}`, { gatewayCode: value });
 }
 
 function isOneOf<T extends string>(list: readonly T[], value: string): value is T {

@@ -98,9 +98,21 @@ function webhookStoredCard(n: Json, additional: Json): StoredCard | undefined {
   return stored ? adyenStoredCard(additional, n.paymentMethod) : undefined;
 }
 
-/** One value as Adyen's libraries join it into the signing string (`Array.prototype.join`: null or absent is empty). */
+/** What {@link asSigned} gives a value no library can join: no signature Adyen makes covers it, so its item never verifies. */
+const UNSIGNABLE = '\u0000unsignable';
+
+/**
+ * One value as Adyen's libraries join it into the signing string (`Array.prototype.join`: null or absent is
+ * empty). A value the join itself fails on (an object with a `toString` member that is no function, arrays
+ * nested thousands deep) is none Adyen sends or signs: {@link UNSIGNABLE}, so its item fails verification
+ * (and, read, is skipped as unreadable) instead of the body failing with a TypeError or RangeError.
+ */
 function asSigned(value: unknown): string {
-  return [value].join('');
+  try {
+    return [value].join('');
+  } catch {
+    return UNSIGNABLE;
+  }
 }
 
 /** The signed values of an item as sent, whatever their shape. */

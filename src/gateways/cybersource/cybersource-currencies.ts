@@ -1,7 +1,9 @@
 import { MoneyRefusalError } from '../../errors/money-refusal-error';
 import { withoutTrailingZeros } from '../../money/minor-units';
+import { readPspCurrency } from '../../money/currencies';
 import {
   ConfirmedMoney,
+  confirmedAmount,
   countUnreadable,
   currencyFieldBeside,
   isoToPspAmount,
@@ -231,13 +233,23 @@ export function fromCybersourceAmount(text: string, currency: string, field: str
  */
 export function cybersourceConfirmedMoney(details: Record<string, unknown> | undefined, fields: readonly string[], requestCurrency: string): ConfirmedMoney {
   if (!details) return {};
-  const named = typeof details.currency === 'string' && details.currency.length > 0 ? details.currency.toUpperCase() : undefined;
+  let named: string | undefined;
+  if (typeof details.currency === 'string' && details.currency.length > 0) {
+    // A currency that is no ISO 4217 code confirms nothing (as `readConfirmedMoney`): reported as it came, it
+    // would read as the PSP's confirmed currency, and an amount read in the request's currency instead would be a guess.
+    const read = readPspCurrency(details.currency);
+    if ('problem' in read) {
+      countUnreadable(CYBERSOURCE_CURRENCIES.psp, 'currency_not_iso');
+      return {};
+    }
+    named = read.code;
+  }
   const currency = named ?? requestCurrency;
   for (const field of fields) {
     const text = details[field];
     if (typeof text !== 'string' || text.length === 0) continue;
     try {
-      return { amount: fromCybersourceAmount(text, currency, field), currency };
+      return confirmedAmount(CYBERSOURCE_CURRENCIES.psp, fromCybersourceAmount(text, currency, field), currency);
     } catch (err) {
       if (!(err instanceof MoneyRefusalError)) throw err;
       countUnreadable(CYBERSOURCE_CURRENCIES.psp, err.refusal);

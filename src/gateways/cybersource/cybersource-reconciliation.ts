@@ -14,7 +14,7 @@ import type {
 } from '../../reconciliation/psp-record';
 import { countUnmappedType } from '../unmapped-type-metric';
 import type { GatewayConfig } from '../gateway-config';
-import { object, readLine, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
+import { object, readLine, reconciliationAnswer, safePspType, safeReference, text } from '../reconciliation-answer';
 import { fromCybersourceAmount } from './cybersource-currencies';
 import { JSON_HEADERS, operationIdFromReference } from './cybersource-requests';
 import { cybersourceReasonStatus } from './cybersource-reason-codes';
@@ -148,13 +148,13 @@ export function parseCybersourceSummary(gateway: string, summary: Record<string,
       throw new PspRecordError(gateway, id, 'orderInformation.amountDetails', 'names no amount and currency');
     }
     const record: PspRecord = {
-      lineId: `${id}:${name}`,
+      lineId: `${id}:${safePspType(name)}`,
       kind,
       status: cybersourceApplicationStatus(text(app.rCode), text(app.reasonCode), text(app.rFlag)),
       amount,
       currency: currency ?? '',
       occurredAt,
-      pspType: name,
+      pspType: safePspType(name),
       pspReference: id,
     };
     if (operationId !== undefined) record.operationId = operationId;

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error';
+import { pspValueText } from '../../errors/psp-text';
 import { assertNever } from '../assert-never';
 import { OutcomeStatus } from '../gateway-adapter';
 
@@ -94,7 +95,7 @@ export function isCybersourceStatus(value: unknown): value is CybersourceStatus 
 /** Narrows a response's `status`; anything undocumented is `outcome_unknown`, never a guess. */
 export function toCybersourceStatus(value: unknown, gateway: string): CybersourceStatus {
   if (isCybersourceStatus(value)) return value;
-  throw new GatewayError('outcome_unknown', gateway, `undocumented cybersource status ${JSON.stringify(value)}`, {
+  throw new GatewayError('outcome_unknown', gateway, `undocumented cybersource status ${pspValueText(value)}`, {
     gatewayCode: typeof value === 'string' ? value : undefined,
   });
 }
@@ -116,7 +117,7 @@ export function cybersourceTokenStateMeaning(state: CybersourceTokenState): Outc
 
 export function toCybersourceTokenState(value: unknown, gateway: string): CybersourceTokenState {
   if (typeof value === 'string' && (CYBERSOURCE_TOKEN_STATES as readonly string[]).includes(value)) return value as CybersourceTokenState;
-  throw new GatewayError('outcome_unknown', gateway, `undocumented cybersource token state ${JSON.stringify(value)}`, {
+  throw new GatewayError('outcome_unknown', gateway, `undocumented cybersource token state ${pspValueText(value)}`, {
     gatewayCode: typeof value === 'string' ? value : undefined,
   });
 }
@@ -141,5 +142,5 @@ export function cybersourceRCodeMeaning(rCode: CybersourceRCode): CybersourceSta
 
 export function toCybersourceRCode(value: unknown, gateway: string): CybersourceRCode {
   if (typeof value === 'string' && (CYBERSOURCE_RCODES as readonly string[]).includes(value)) return value as CybersourceRCode;
-  throw new GatewayError('outcome_unknown', gateway, `undocumented cybersource rCode ${JSON.stringify(value)}`);
+  throw new GatewayError('outcome_unknown', gateway, `undocumented cybersource rCode ${pspValueText(value)}`);
 }

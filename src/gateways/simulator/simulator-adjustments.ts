@@ -1,3 +1,5 @@
+import { pspEpochSecondsMs } from '../psp-time';
+import { simulatorAmount } from './simulator-responses';
 import { AdjustmentFact, AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
 import { GatewayError } from '../../errors/gateway-error';
 import { assertNever } from '../assert-never';
@@ -45,15 +47,16 @@ export function simulatorLateEvent(
   if (reference === undefined || id === undefined) throw new GatewayError('invalid_request', gateway, `${type} webhook without reference or id`);
   const late = simulatorLateFact(type);
   const reason = str(object.reason) ?? str(object.failure_reason);
-  const amount = typeof object.amount === 'number' && Number.isSafeInteger(object.amount) ? object.amount : undefined;
+  const amount = simulatorAmount(object.amount);
   const currency = str(object.currency)?.toUpperCase();
+  const occurredAt = pspEpochSecondsMs(created);
   const adjustment: AdjustmentFact = {
     ...late,
     pspReference: id,
     ...(amount !== undefined ? { amount } : {}),
     ...(currency !== undefined ? { currency } : {}),
     ...(reason !== undefined ? { reason } : {}),
-    ...(typeof created === 'number' && Number.isFinite(created) ? { occurredAt: created * 1000 } : {}),
+    ...(occurredAt !== undefined ? { occurredAt } : {}),
   };
   const failed = late.failsOpenOperation;
   return {

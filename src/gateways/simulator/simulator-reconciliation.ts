@@ -12,7 +12,9 @@ import type {
   ReconciliationWindow,
   UnreadablePspLine,
 } from '../../reconciliation/psp-record';
-import { readLine } from '../reconciliation-answer';
+import { readLine, safePspType, safeReference } from '../reconciliation-answer';
+import { pspEpochMs } from '../psp-time';
+import { MAX_MINOR_AMOUNT } from '../../money/minor-units';
 
 /** Lines per page asked of the simulator (it serves at most 1,000). */
 const PAGE_SIZE = 500;
@@ -81,6 +83,18 @@ export function simulatorRecord(value: unknown, gateway: string): PspRecord {
     if (!Number.isSafeInteger(v)) throw refuse(k, `is not ${what}`);
     return v;
   };
+  // Money beyond what any command may ask (digits that may be a card number's) is no amount of ours.
+  const money = (k: string): number => {
+    const v = int(k, 'a whole number of minor units');
+    if (Math.abs(v) > MAX_MINOR_AMOUNT) throw refuse(k, 'is beyond the largest amount the bridge handles');
+    return v;
+  };
+  // A time a Date can hold: the report writes each line's time, and a run that cannot would fail on every retry.
+  const time = (k: string): number => {
+    const at = pspEpochMs(int(k, 'a whole number of epoch milliseconds'));
+    if (at === undefined) throw refuse(k, 'is not a time from 1970 to the year 9999');
+    return at;
+  };
   const lineId = text('id', true) as string;
   const status = line.status;
   if (status === undefined || status === null) throw refuse('status', 'is missing');
@@ -88,11 +102,12 @@ export function simulatorRecord(value: unknown, gateway: string): PspRecord {
   const type = text('type', true) as string;
   const payment = text('payment', true) as string;
   const objectId = text('object_id', true) as string;
-  const reference = text('reference', false);
+  // Our operation id, as the other readers keep one: never card data.
+  const reference = safeReference(text('reference', false));
   if (line.currency === undefined || line.currency === null) throw refuse('currency', 'is missing');
   const currency = readPspCurrency(line.currency);
   if ('problem' in currency) throw refuse('currency', currency.problem);
-  const amount = int('amount', 'a whole number of minor units');
+  const amount = money('amount');
   if (amount < 0) throw refuse('amount', 'is negative');
   return {
     lineId,
@@ -103,10 +118,10 @@ export function simulatorRecord(value: unknown, gateway: string): PspRecord {
     ...(objectId !== payment ? { modificationReference: objectId } : {}),
     amount,
     currency: currency.code,
-    fee: int('fee', 'a whole number of minor units'),
-    net: int('net', 'a whole number of minor units'),
-    occurredAt: int('created_ms', 'a whole number of epoch milliseconds'),
-    pspType: type,
+    fee: money('fee'),
+    net: money('net'),
+    occurredAt: time('created_ms'),
+    pspType: safePspType(type),
   };
 }
 

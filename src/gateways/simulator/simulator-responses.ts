@@ -1,6 +1,10 @@
 import { StoredValueCommandType, isStoredValueCommand } from '../../contracts/stored-value';
 import { assertNever } from '../assert-never';
 import { GatewayError } from '../../errors/gateway-error';
+import { readPspCurrency } from '../../money/currencies';
+import { confirmedAmount, countUnreadable } from '../../money/psp-currency-table';
+import { SIMULATOR_CURRENCIES } from './simulator-currencies';
+import { pspEpochSecondsMs } from '../psp-time';
 import { GatewayOutcome, GatewayResponse, OperationContext } from '../gateway-adapter';
 import { CustomerAction } from '../customer-action';
 import { StoredCard, storedCardOf } from '../stored-card';
@@ -44,21 +48,46 @@ function parseJson(body: string): unknown {
   }
 }
 
+/**
+ * The currency a result names, when it is an ISO 4217 code (any case, upper-cased); `null` when it names one
+ * that is not: its money then confirms nothing (`pb_psp_amount_unreadable_total{reason="currency_not_iso"}`),
+ * as every PSP's answer read with `readConfirmedMoney`.
+ */
+function resultCurrency(value: unknown): string | undefined | null {
+  if (value === undefined || value === null || value === '') return undefined;
+  const read = readPspCurrency(value);
+  if ('code' in read) return read.code;
+  countUnreadable(SIMULATOR_CURRENCIES.psp, 'currency_not_iso');
+  return null;
+}
+
+/**
+ * An amount of a result (minor units, never below zero nor beyond `MAX_MINOR_AMOUNT`: `confirmedAmount`), or
+ * undefined when it is none: not a whole number, negative or too large (counted).
+ */
+export function simulatorAmount(value: unknown): number | undefined {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) return undefined;
+  return confirmedAmount(SIMULATOR_CURRENCIES.psp, value, '').amount;
+}
+
 /** Reads a result object; a 2xx we cannot read is `outcome_unknown` (the money effect may have happened). */
 export function toSimulatorResult(value: unknown, gateway: string): SimulatorResult {
   if (!isRecord(value) || typeof value.id !== 'string' || value.id.length === 0) {
     throw new GatewayError('outcome_unknown', gateway, 'simulator result without an id');
   }
+  const currency = resultCurrency(value.currency);
+  // Money in a currency that is no ISO 4217 code is no amount of any currency: neither is reported.
+  const money = currency !== null;
   return {
     id: value.id,
     object: typeof value.object === 'string' ? value.object : undefined,
     status: value.status,
-    amount: Number.isSafeInteger(value.amount) ? (value.amount as number) : undefined,
-    currency: typeof value.currency === 'string' && value.currency.length > 0 ? value.currency.toUpperCase() : undefined,
+    amount: money ? simulatorAmount(value.amount) : undefined,
+    currency: currency ?? undefined,
     reference: typeof value.reference === 'string' ? value.reference : undefined,
     decline_code: typeof value.decline_code === 'string' && value.decline_code.length > 0 ? value.decline_code : undefined,
     gift_card: typeof value.gift_card === 'string' && value.gift_card.length > 0 ? value.gift_card : undefined,
-    balance: Number.isSafeInteger(value.balance) ? (value.balance as number) : undefined,
+    balance: money ? simulatorAmount(value.balance) : undefined,
     next_action: isRecord(value.next_action) ? value.next_action : undefined,
     card: isRecord(value.card)
       ? storedCardOf({ brand: value.card.brand, lastFour: value.card.last4, expiryMonth: value.card.exp_month, expiryYear: value.card.exp_year })
@@ -88,7 +117,8 @@ export function simulatorOutcome(result: SimulatorResult, command: OperationCont
   if ((command === 'revalidate' || command === 'tokenize') && outcome.status !== 'FAIL') outcome.newGatewayKey = result.id;
   if (command === 'tokenize' && outcome.status === 'SUCCESS' && result.card !== undefined) outcome.storedCard = result.card;
   // An authorization's own time (its expiry counts from it); a webhook's object is the authorization too.
-  if (outcome.status === 'SUCCESS' && result.object === 'authorization' && result.created !== undefined) outcome.authorizedAt = result.created * 1000;
+  const createdAt = pspEpochSecondsMs(result.created);
+  if (outcome.status === 'SUCCESS' && result.object === 'authorization' && createdAt !== undefined) outcome.authorizedAt = createdAt;
   if (command === 'issue' && outcome.status !== 'FAIL' && result.gift_card !== undefined) outcome.newGatewayKey = result.gift_card;
   if (command !== undefined && isStoredValueCommand(command)) return giftCardMoney(outcome, result, command);
   // The simulator answers captures, cancels and refunds with their own objects; should one answer with the

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error';
+import { pspValueText } from '../../errors/psp-text';
 import { assertNever } from '../assert-never';
 import { OutcomeStatus } from '../gateway-adapter';
 
@@ -52,7 +53,7 @@ export function isSimulatorStatus(value: unknown): value is SimulatorStatus {
 /** Narrows a response's `status`; anything undocumented is `outcome_unknown`, never a guess. */
 export function toSimulatorStatus(value: unknown, gateway: string): SimulatorStatus {
   if (isSimulatorStatus(value)) return value;
-  throw new GatewayError('outcome_unknown', gateway, `undocumented simulator status ${JSON.stringify(value)}`, {
+  throw new GatewayError('outcome_unknown', gateway, `undocumented simulator status ${pspValueText(value)}`, {
     gatewayCode: typeof value === 'string' ? value : undefined,
   });
 }

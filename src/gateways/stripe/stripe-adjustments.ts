@@ -1,5 +1,6 @@
 import { AdjustmentKind, MoneyDirection } from '../../adjustments/adjustment';
 import { GatewayError } from '../../errors/gateway-error';
+import { pspValueText } from '../../errors/psp-text';
 import { assertNever } from '../assert-never';
 
 /** Every `charge.dispute.*` event type Stripe documents. */
@@ -34,7 +35,7 @@ export function isStripeDisputeEventType(value: string): value is StripeDisputeE
 /** Narrows a Dispute status; an undocumented one is `outcome_unknown`, never a guess. */
 export function parseDisputeStatus(value: unknown, gateway: string): StripeDisputeStatus {
   const found = STRIPE_DISPUTE_STATUSES.find((s) => s === value);
-  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown Dispute status ${JSON.stringify(value)}`);
+  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown Dispute status ${pspValueText(value)}`);
   return found;
 }
 

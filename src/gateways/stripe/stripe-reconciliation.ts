@@ -15,9 +15,10 @@ import type {
   UnreadablePspLine,
 } from '../../reconciliation/psp-record';
 import { countUnmappedType } from '../unmapped-type-metric';
+import { pspEpochSecondsMs } from '../psp-time';
 import { assertNever } from '../assert-never';
 import type { GatewayConfig } from '../gateway-config';
-import { object, readLine, reconciliationAnswer, safeReference, text } from '../reconciliation-answer';
+import { object, readLine, reconciliationAnswer, safePspType, safeReference, text } from '../reconciliation-answer';
 import { STRIPE_BALANCE_TYPES, STRIPE_BALANCE_TYPE_MAP, stripeBalanceMapping } from './stripe-balance-types';
 import { STRIPE_CURRENCIES } from './stripe-currencies';
 import { isStripeLapse } from './stripe-status-map';
@@ -133,7 +134,8 @@ export function parseStripeBalanceTransaction(gateway: string, bt: Record<string
   const signed = isoAmount(gateway, lineId, 'amount', bt.amount, balanceCurrency);
   const fee = bt.fee === undefined || bt.fee === null ? undefined : isoAmount(gateway, lineId, 'fee', bt.fee, balanceCurrency);
   const net = bt.net === undefined || bt.net === null ? undefined : isoAmount(gateway, lineId, 'net', bt.net, balanceCurrency);
-  if (typeof bt.created !== 'number' || !Number.isSafeInteger(bt.created)) throw new PspRecordError(gateway, lineId, 'created', 'is not epoch seconds');
+  const createdAt = pspEpochSecondsMs(bt.created);
+  if (createdAt === undefined) throw new PspRecordError(gateway, lineId, 'created', 'is not epoch seconds');
 
   const source = object(bt.source);
   const sourceId = idOf(bt.source);
@@ -187,7 +189,7 @@ export function parseStripeBalanceTransaction(gateway: string, bt: Record<string
   const metadata = { ...metadataOf(intent), ...metadataOf(source) };
   const pspReference = idOf(intent) ?? (sourceObject === 'charge' ? sourceId : text(source?.charge));
   return withOptional(
-    { lineId, kind, status, amount, currency, occurredAt: bt.created * 1000, pspType: type },
+    { lineId, kind, status, amount, currency, occurredAt: createdAt, pspType: safePspType(type) },
     {
       operationId: kind === 'other' ? undefined : operationIdOf(metadata, kind === 'capture'),
       pspReference: kind === 'other' ? undefined : pspReference,
@@ -246,8 +248,11 @@ export function parseStripePaymentIntent(gateway: string, pi: Record<string, unk
   if (mapping === null) return [];
   const currency = currencyOf(gateway, id, 'currency', pi.currency);
   const amount = isoAmount(gateway, id, 'amount', pi.amount, currency);
-  if (typeof pi.created !== 'number' || !Number.isSafeInteger(pi.created)) throw new PspRecordError(gateway, id, 'created', 'is not epoch seconds');
-  const occurredAt = (typeof pi.canceled_at === 'number' && mapping.kind === 'cancel' ? pi.canceled_at : pi.created) * 1000;
+  const createdAt = pspEpochSecondsMs(pi.created);
+  if (createdAt === undefined) throw new PspRecordError(gateway, id, 'created', 'is not epoch seconds');
+  // When it was cancelled, when Stripe says so in a time a Date can hold, else when it was created.
+  const canceledAt = mapping.kind === 'cancel' ? pspEpochSecondsMs(pi.canceled_at) : undefined;
+  const occurredAt = canceledAt ?? createdAt;
   const metadata = metadataOf(pi);
   const base = (kind: PspRecordKind, recordStatus: PspRecordStatus, at: number): PspRecord =>
     withOptional(
@@ -265,7 +270,7 @@ export function parseStripePaymentIntent(gateway: string, pi: Record<string, unk
         }
       : base(mapping.kind, mapping.status, occurredAt),
   ];
-  if (mapping.kind === 'cancel' && manual && idOf(pi.latest_charge) !== undefined) records.unshift(base('authorization', 'succeeded', pi.created * 1000));
+  if (mapping.kind === 'cancel' && manual && idOf(pi.latest_charge) !== undefined) records.unshift(base('authorization', 'succeeded', createdAt));
   return records;
 }
 

@@ -10,6 +10,7 @@ import { customAttribute } from './stripe-references';
 import { OPERATION_ID_METADATA } from './stripe-requests';
 import { ActionKind, CustomerAction, actionExpiryMs } from '../customer-action';
 import { StoredCard, storedCardOf } from '../stored-card';
+import { pspEpochSecondsMs } from '../psp-time';
 import {
   PaymentIntentCommand,
   PaymentIntentStatus,
@@ -207,13 +208,12 @@ export function paymentIntentToOutcome(pi: Json, command: PaymentIntentCommand, 
 function captureBeforeOf(pi: Json): number | undefined {
   const charge = pi.latest_charge;
   if (!isObject(charge) || !isObject(charge.payment_method_details) || !isObject(charge.payment_method_details.card)) return undefined;
-  const seconds = charge.payment_method_details.card.capture_before;
-  return typeof seconds === 'number' && Number.isSafeInteger(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+  return epochMs(charge.payment_method_details.card.capture_before);
 }
 
-/** Unix seconds as epoch ms, when the value is a positive integer of seconds. */
+/** Unix seconds as epoch ms, when the value is a positive integer of seconds a Date can hold (`pspEpochSecondsMs`). */
 function epochMs(seconds: unknown): number | undefined {
-  return typeof seconds === 'number' && Number.isSafeInteger(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+  return pspEpochSecondsMs(seconds);
 }
 
 /**

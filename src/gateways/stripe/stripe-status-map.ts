@@ -1,4 +1,5 @@
 import { GatewayError } from '../../errors/gateway-error';
+import { pspValueText } from '../../errors/psp-text';
 import { CommandType } from '../../contracts/payment-command';
 import { assertNever } from '../assert-never';
 import { OutcomeStatus } from '../gateway-adapter';
@@ -38,13 +39,13 @@ export function isStripeLapse(pi: Readonly<Record<string, unknown>>): boolean {
 /** Narrows a status string; an unknown one is `outcome_unknown`, never a quiet PENDING. */
 export function parsePaymentIntentStatus(value: unknown, gateway: string): PaymentIntentStatus {
   const found = PAYMENT_INTENT_STATUSES.find((s) => s === value);
-  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown PaymentIntent status ${JSON.stringify(value)}`);
+  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown PaymentIntent status ${pspValueText(value)}`);
   return found;
 }
 
 export function parseSetupIntentStatus(value: unknown, gateway: string): SetupIntentStatus {
   const found = SETUP_INTENT_STATUSES.find((s) => s === value);
-  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown SetupIntent status ${JSON.stringify(value)}`);
+  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown SetupIntent status ${pspValueText(value)}`);
   return found;
 }
 
@@ -72,7 +73,7 @@ export function setupIntentOutcome(status: SetupIntentStatus): OutcomeStatus {
 
 export function parseRefundStatus(value: unknown, gateway: string): RefundStatus {
   const found = REFUND_STATUSES.find((s) => s === value);
-  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown Refund status ${JSON.stringify(value)}`);
+  if (found === undefined) throw new GatewayError('outcome_unknown', gateway, `unknown Refund status ${pspValueText(value)}`);
   return found;
 }
 

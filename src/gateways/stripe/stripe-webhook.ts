@@ -1,3 +1,4 @@
+import { pspEpochSecondsMs } from '../psp-time';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../../errors/gateway-error';
 import { GatewayOutcome, SkippedWebhookItem, WebhookEvent } from '../gateway-adapter';
@@ -242,9 +243,9 @@ function readEvent(eventId: string, type: string, object: Json, created: unknown
   return event;
 }
 
-/** Event `created` (unix seconds) as epoch ms; undefined when absent. */
+/** Event `created` (unix seconds) as epoch ms; undefined when absent, or no time a Date can hold (`pspEpochSecondsMs`). */
 function createdMs(created: unknown): number | undefined {
-  return typeof created === 'number' && Number.isFinite(created) ? created * 1000 : undefined;
+  return pspEpochSecondsMs(created);
 }
 
 /** The amounts, reason and time Stripe reported on a Refund or a Dispute. */

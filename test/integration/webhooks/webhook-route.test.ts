@@ -102,9 +102,11 @@ describe('the webhook route', () => {
     expect(web.webhooks.stats).toMatchObject({ accepted: 0, duplicates: 0, refused: 4 });
   });
 
-  it('refuses a body over the limit with 413', async () => {
+  it('refuses a body over the limit with 413, counted where the other refusals are (a PSP batch can outgrow the limit)', async () => {
+    const before = await metricValue('pb_webhooks_refused_total', { gateway: 'simulator', reason: 'body_too_large' });
     const res = await post(JSON.stringify({ pad: 'x'.repeat(5000) }));
     expect(res.status).toBe(413);
+    expect(await metricValue('pb_webhooks_refused_total', { gateway: 'simulator', reason: 'body_too_large' })).toBe(before + 1);
   });
 
   it('acknowledges a signed webhook at once and the outcome settles the pending operation', async () => {

@@ -136,6 +136,17 @@ describe('decline tables', () => {
     expect(safeGatewayCode('declined 4111 1111 1111 1111 now')).toBe('declined [redacted] now');
     expect(safeGatewayCode('x'.repeat(100))).toHaveLength(64);
     expect(safeGatewayCode('14_006')).toBe('14_006');
+    // Every other written form, and one written across the cut, masked too.
+    for (const pan of [
+      '4111.1111.1111.1111',
+      '4111\t1111\t1111\t1111',
+      '4111\u00a01111\u00a01111\u00a01111',
+      '４１１１１１１１１１１１１１１１',
+      '4111/1111/1111/1111',
+    ]) {
+      expect(safeGatewayCode(`declined ${pan}`)).not.toMatch(/4111|４１１１/);
+    }
+    expect(safeGatewayCode(`${'c'.repeat(54)}4111111111111111`)).not.toMatch(/411111/);
   });
 
   it('withDecline adds a decline to FAIL outcomes only', () => {

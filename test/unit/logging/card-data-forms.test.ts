@@ -235,4 +235,14 @@ describe('a card number sent as a JSON number beyond 2^53', () => {
     expect(body).not.toContain('4000123456789012');
     expect(JSON.parse(body)).toEqual({ payment: { custom_attributes: { n: PAN_MASK } } });
   });
+
+  it('leaves none of its digits in a body that is no JSON (a leading zero makes it so): masked whole in the text too', () => {
+    for (const digits of ['0411111111111111133', '4111111111111111333', '-05555555555554444']) {
+      const body = redactBody(Buffer.from(`{"jsonrpc":"2.0","params":{"payment":{"reference_number":${digits},"gateway":"simulator"}}`)).toString();
+      expect(body).not.toMatch(/4111111111111111|5555555555554444/);
+      expect(body).toContain('"gateway":"simulator"');
+    }
+    // Integers JSON carries exactly (times in microseconds, 2^53 - 1) are left as they are.
+    expect(redactJsonText('{"at":1790000000000000,"max":9007199254740991,')).toBe('{"at":1790000000000000,"max":9007199254740991,');
+  });
 });

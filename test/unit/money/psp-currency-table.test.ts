@@ -1,3 +1,4 @@
+import { MAX_MINOR_AMOUNT } from '../../../src/money/minor-units';
 import { MoneyRefusalError } from '../../../src/errors/money-refusal-error';
 import { GatewayOutcome } from '../../../src/gateways/gateway-adapter';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -73,6 +74,24 @@ describe('PSP currency table conversions', () => {
     expect(readConfirmedMoney(TABLE, 500, 978, 'amount')).toEqual({});
     expect(readConfirmedMoney(TABLE, 500, 'eur', 'amount')).toEqual({ amount: 500, currency: 'EUR' });
     expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp', reason: 'currency_not_iso' })).toBe(before + 2);
+  });
+
+  it('confirms no negative amount (no operation moves less than nothing): the currency kept, counted as amount_negative', async () => {
+    const before = await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp', reason: 'amount_negative' });
+    expect(readConfirmedMoney(TABLE, -1, 'EUR', 'amount')).toEqual({ currency: 'EUR' });
+    expect(readConfirmedMoney(TABLE, -250000, 'eur', 'amount')).toEqual({ currency: 'EUR' });
+    expect(readConfirmedMoney(TABLE, -0, 'EUR', 'amount')).toEqual({ amount: 0, currency: 'EUR' });
+    expect(Object.is(readConfirmedMoney(TABLE, -0, 'EUR', 'amount').amount, 0)).toBe(true);
+    expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp', reason: 'amount_negative' })).toBe(before + 2);
+  });
+
+  it('confirms no amount beyond the largest the bridge handles (a card number sent as a number is one): counted', async () => {
+    const before = await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp', reason: 'amount_not_representable' });
+    expect(readConfirmedMoney(TABLE, 4111111111111111, 'EUR', 'amount')).toEqual({ currency: 'EUR' });
+    expect(readConfirmedMoney(TABLE, 378282246310005, 'EUR', 'amount')).toEqual({ currency: 'EUR' });
+    expect(readConfirmedMoney(TABLE, MAX_MINOR_AMOUNT, 'EUR', 'amount')).toEqual({ amount: MAX_MINOR_AMOUNT, currency: 'EUR' });
+    expect(() => pspToIsoAmount(TABLE, -378282246310005, 'EUR', 'amount')).toThrow(MoneyRefusalError);
+    expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'testpsp', reason: 'amount_not_representable' })).toBe(before + 2);
   });
 
   it('sets only what was read on an outcome', () => {

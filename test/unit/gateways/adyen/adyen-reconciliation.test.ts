@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { GatewayError } from '../../../../src/errors/gateway-error';
 import { PspRecordError } from '../../../../src/errors/psp-record-error';
+import { ReconciliationHttp } from '../../../../src/reconciliation/psp-record';
 import { CsvRecordJoiner, parseCsvRecord } from '../../../../src/gateways/adyen/adyen-csv';
 import { adyenGateway } from '../../../../src/gateways/adyen/adyen-gateway';
 import {
@@ -208,5 +210,58 @@ describe('report location', () => {
     expect(adyenGateway.settings.reportPassword.secret).toBe(true);
     expect(adyenGateway.settings.reportUsername.secret).toBe(false);
     expect(adyenGateway.reconciliation?.source).toMatch(/Settlement details report/);
+  });
+});
+
+describe('the reader over a report whose quoted field never closes', () => {
+  const gateway = {
+    name: 'adyen',
+    type: 'adyen',
+    merchantAccount: 'AcmeEU',
+    reportBaseUrl: '',
+    baseUrl: 'https://checkout-test.adyen.com/v71',
+  } as GatewayConfig;
+  /** Batch 1 holds the header, a good line, then a quote opened on line 3 and 1.2 million characters of lines after it. */
+  const http: ReconciliationHttp = {
+    send: () => Promise.reject(new Error('no request but report downloads')),
+    lines: (request) => {
+      if (!request.path.endsWith('_batch_1.csv')) throw new GatewayError('not_found', 'adyen', 'HTTP 404', { httpStatus: 404 });
+      return (async function* () {
+        yield* [FIXTURE[0], FIXTURE[1], `${FIXTURE[2]},"open`];
+        for (let i = 0; i < 120; i += 1) yield await Promise.resolve('x'.repeat(10_000));
+      })();
+    },
+  };
+
+  it('stops the run with a PspRecordError naming the report line, never the RangeError of the joiner', async () => {
+    const reader = adyenGateway.reconciliation?.reader(gateway, http);
+    let thrown: unknown;
+    try {
+      for await (const page of reader?.read({ from: 0, to: Date.UTC(2100, 0, 1) }) ?? []) void page;
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(PspRecordError);
+    expect(thrown).toMatchObject({ line: expect.stringMatching(/^settlement_detail_report_batch_1\.csv:\d+$/) as unknown, field: 'line' });
+    expect((thrown as Error).message).not.toContain('xxxx');
+  });
+});
+
+describe('an amount beyond the largest the bridge handles', () => {
+  it('is refused naming its column: a card number written as a decimal is no amount of ours', () => {
+    expect(() => adyenDecimalToMinor('adyen', 'batch 42:2', 'Gross Credit (GC)', '4111111111111.11', 'EUR')).toThrow(PspRecordError);
+    expect(adyenDecimalToMinor('adyen', 'batch 42:2', 'Gross Credit (GC)', '999999999999.99', 'EUR')).toBe(99999999999999);
+  });
+});
+
+describe('card numbers in the type or batch of a report line', () => {
+  it('reports the type as unreadable_type and leaves the batch out of the line id', () => {
+    const fields = parseCsvRecord(FIXTURE[1]);
+    const at = (column: string) => parseCsvRecord(FIXTURE[0]).indexOf(column);
+    fields[at('Type')] = '4111 1111 1111 1111';
+    fields[at('Batch Number')] = '5555555555554444';
+    const record = parseAdyenSettlementLine('adyen', 'batch 42:2', header, fields);
+    expect(record).toMatchObject({ kind: 'other', pspType: 'unreadable_type' });
+    expect(record.lineId).not.toMatch(/4111|5555/);
   });
 });

@@ -542,6 +542,28 @@ describe('Adyen webhook events', () => {
       expect(t.verifyWebhook(raw(tampered), auth, gateway, now)).toBe(false);
     });
 
+    it.each([
+      ['an object whose toString member is no function', '{"toString":1}'],
+      ['arrays nested 100 000 deep', `${'['.repeat(100_000)}1${']'.repeat(100_000)}`],
+    ])('a value no library can join (%s): the batch is refused as unsigned, never thrown on; read, that item alone is skipped', (_what, value) => {
+      const { batch } = batchWith((i) => (i.merchantReference = '@@value@@'));
+      const body = Buffer.from(JSON.stringify(batch).replace('"@@value@@"', value));
+      // Before the signature is known good: anyone may post this, and it must be a 401, not a 500.
+      expect(t.verifyWebhook(body, auth, gateway, now)).toBe(false);
+      const skipped: SkippedWebhookItem[] = [];
+      expect(t.parseWebhook(body, gateway, (item) => skipped.push(item))).toHaveLength(1);
+      expect(skipped).toEqual([expect.objectContaining({ reason: 'unreadable', field: 'notificationItems[1].NotificationRequestItem.merchantReference' })]);
+    });
+
+    it('a negative amount.value: the item is read, without an amount (no operation moves less than nothing)', () => {
+      const { batch } = batchWith(setAmountValue(-2500));
+      expect(t.verifyWebhook(raw(batch), auth, gateway, now)).toBe(true);
+      const events = t.parseWebhook(raw(batch), gateway);
+      expect(events).toHaveLength(2);
+      expect(events[1].outcome).toMatchObject({ status: 'SUCCESS', currency: 'EUR' });
+      expect(events[1].outcome.amount).toBeUndefined();
+    });
+
     it('is refused, with its batch, when additionalData is no object: it carries no signature to check', () => {
       const { batch } = batchWith(() => undefined);
       (batch.notificationItems[1].NotificationRequestItem as Record<string, unknown>).additionalData = 'hmacSignature';

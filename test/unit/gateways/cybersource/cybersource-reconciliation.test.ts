@@ -176,3 +176,10 @@ describe('search request', () => {
     expect(cybersourceGateway.reconciliation?.source).toMatch(/tss\/v2\/searches/);
   });
 });
+
+describe('a service name that holds a card number', () => {
+  it('is reported as unreadable_type in the record and its line id', () => {
+    const [record] = parseCybersourceSummary('cybersource', summary([app('ics_4111111111111111')]));
+    expect(record).toMatchObject({ kind: 'other', pspType: 'unreadable_type', lineId: '5330579747706214203011:unreadable_type' });
+  });
+});

@@ -129,6 +129,29 @@ describe('Cybersource responses', () => {
     expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'cybersource', reason: 'amount_not_representable' })).toBe(before + 1);
   });
 
+  it('confirms no money in a currency that is no ISO 4217 code (a card number, a word): neither is reported, and it is counted', async () => {
+    const before = await metricValue('pb_psp_amount_unreadable_total', { psp: 'cybersource', reason: 'currency_not_iso' });
+    for (const currency of ['4111 1111 1111 1111', 'DOLLARS']) {
+      const res = response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '102.21', currency } } });
+      expect(t.parseResponse(ctx('authorize'), res, gateway)).toEqual({ status: 'SUCCESS', gatewayStatus: 'AUTHORIZED', gatewayReference: PAYMENT_ID });
+      const named = response(201, { id: PAYMENT_ID, status: 'PENDING', orderInformation: { amountDetails: { currency } } });
+      expect(t.parseResponse(ctx('capture'), named, gateway).currency).toBeUndefined();
+    }
+    expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'cybersource', reason: 'currency_not_iso' })).toBe(before + 4);
+  });
+
+  it('confirms no negative amount: the currency kept, counted as amount_negative', async () => {
+    const before = await metricValue('pb_psp_amount_unreadable_total', { psp: 'cybersource', reason: 'amount_negative' });
+    const res = response(201, { id: PAYMENT_ID, status: 'AUTHORIZED', orderInformation: { amountDetails: { authorizedAmount: '-102.21', currency: 'USD' } } });
+    expect(t.parseResponse(ctx('authorize'), res, gateway)).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'AUTHORIZED',
+      gatewayReference: PAYMENT_ID,
+      currency: 'USD',
+    });
+    expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'cybersource', reason: 'amount_negative' })).toBe(before + 1);
+  });
+
   it('returns the new authorization id as the new gateway key of a revalidation', () => {
     const outcome = t.parseResponse(ctx('revalidate'), response(201, { id: NEW_AUTH_ID, status: 'AUTHORIZED' }), gateway);
     expect(outcome).toMatchObject({ status: 'SUCCESS', gatewayReference: NEW_AUTH_ID, newGatewayKey: NEW_AUTH_ID });

@@ -96,4 +96,27 @@ describe('Cybersource status map', () => {
     expect(CYBERSOURCE_RCODES).toContain(rCode);
     expect(cybersourceRCodeMeaning(rCode)).toBe(expected);
   });
+
+  it('refuses an undocumented status, token state or rCode nested 200 000 deep with a short outcome_unknown GatewayError', () => {
+    const deep = `${'['.repeat(200_000)}1${']'.repeat(200_000)}`;
+    const bodies = [
+      `{"id":"${PAYMENT_ID}","status":${deep}}`,
+      `{"id":"${PAYMENT_ID}","state":${deep}}`,
+      `{"id":"${PAYMENT_ID}","applicationInformation":{"rCode":${deep}}}`,
+    ];
+    for (const [command, body] of [
+      ['authorize', bodies[0]],
+      ['tokenize', bodies[1]],
+      ['validate', bodies[2]],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        t.parseResponse(ctx(command), response(201, body), gateway);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(GatewayError);
+      expect((thrown as GatewayError).message.length).toBeLessThan(700);
+    }
+  });
 });

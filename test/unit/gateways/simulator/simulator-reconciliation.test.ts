@@ -69,3 +69,22 @@ describe('simulator report lines', () => {
     expect(refusal(['line'])).toEqual({ line: '?', field: 'line', explanation: 'is not a JSON object (an array)' });
   });
 });
+
+describe('card numbers in a report line', () => {
+  it('reads no operation id from a reference holding one, and reports its type as unreadable_type', () => {
+    const record = simulatorRecord(reportLine({ reference: 'op 4111 1111 1111 1111', type: '5555555555554444' }), 'simulator');
+    expect(record.operationId).toBeUndefined();
+    expect(record).toMatchObject({ kind: 'other', pspType: 'unreadable_type' });
+    expect(simulatorRecord(reportLine(), 'simulator')).toMatchObject({ operationId: 'op-cap-1', pspType: 'capture' });
+  });
+});
+
+describe('a line time no Date can hold', () => {
+  it('is refused naming created_ms, never read into a time the report cannot write', () => {
+    expect(refusal(reportLine({ created_ms: 9_000_000_000_000_000 }))).toEqual({
+      line: 'line_1',
+      field: 'created_ms',
+      explanation: 'is not a time from 1970 to the year 9999',
+    });
+  });
+});

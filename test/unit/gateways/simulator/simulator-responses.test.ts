@@ -3,6 +3,7 @@ import { GatewayError } from '../../../../src/errors/gateway-error';
 import { simulatorTransformer } from '../../../../src/gateways/simulator';
 import { authorization, ctx, gateway, json } from './simulator-test-support';
 import { thrownBy } from '../../../support/thrown';
+import { metricValue } from '../../../../src/metrics/metrics-registry';
 
 const t = simulatorTransformer;
 
@@ -28,6 +29,20 @@ describe('simulator responses', () => {
     const capture = { id: 'cap_1', object: 'capture', status: 'succeeded', amount: 2550, currency: 'EUR', created: 1_795_400_000 };
     expect(t.parseResponse(ctx('capture'), json(201, capture), gateway).authorizedAt).toBeUndefined();
     expect(t.parseResponse(ctx('authorize'), json(201, authorization()), gateway).authorizedAt).toBeUndefined();
+  });
+
+  it('confirms no money in a currency that is no ISO 4217 code (a card number, a word): neither is reported, and it is counted', async () => {
+    const before = await metricValue('pb_psp_amount_unreadable_total', { psp: 'simulator', reason: 'currency_not_iso' });
+    for (const currency of ['4111 1111 1111 1111', 'EURO', 'x'.repeat(100_000)]) {
+      const outcome = t.parseResponse(ctx('authorize'), json(201, authorization({ currency })), gateway);
+      expect(outcome).toEqual({ status: 'SUCCESS', gatewayStatus: 'authorized', gatewayReference: 'auth_abc123' });
+      expect(t.parseStatusResponse(ctx('authorize'), json(200, authorization({ currency })), gateway)?.currency).toBeUndefined();
+      const balance = t.parseResponse(ctx('balance_inquiry'), json(200, authorization({ status: 'active', currency, balance: 5000 })), gateway);
+      expect(balance.amount).toBeUndefined();
+    }
+    expect(await metricValue('pb_psp_amount_unreadable_total', { psp: 'simulator', reason: 'currency_not_iso' })).toBe(before + 9);
+    // Any case of an ISO code is one.
+    expect(t.parseResponse(ctx('authorize'), json(201, authorization({ currency: 'eur' })), gateway)).toMatchObject({ amount: 2550, currency: 'EUR' });
   });
 
   it('maps a sale answered captured to SUCCESS', () => {
@@ -178,5 +193,23 @@ describe('simulator responses', () => {
     it('classifies a failed inquiry as a gateway error', () => {
       expect(errorOf(() => t.parseStatusResponse(ctx('capture'), json(503, { error: { code: 'unavailable' } }), gateway)).kind).toBe('server_error');
     });
+  });
+});
+
+describe('a created time no Date can hold', () => {
+  it('reads no authorizedAt from it', () => {
+    expect(t.parseResponse(ctx('authorize'), json(201, authorization({ created: 4_111_111_111_111_111 })), gateway).authorizedAt).toBeUndefined();
+  });
+});
+
+describe('a negative amount', () => {
+  it('is no amount of the operation, nor a balance', () => {
+    expect(t.parseResponse(ctx('authorize'), json(201, authorization({ amount: -2550 })), gateway)).toEqual({
+      status: 'SUCCESS',
+      gatewayStatus: 'authorized',
+      gatewayReference: 'auth_abc123',
+      currency: 'EUR',
+    });
+    expect(t.parseResponse(ctx('balance_inquiry'), json(200, authorization({ status: 'active', balance: -1 })), gateway).amount).toBeUndefined();
   });
 });

@@ -59,4 +59,21 @@ describe('simulator status map', () => {
   it('throws at runtime for a value that slipped past the type system', () => {
     expect(() => simulatorStatusMeaning('bogus' as never)).toThrow('unmapped simulator status');
   });
+
+  it('refuses an undocumented status of any shape with a short outcome_unknown GatewayError (nested 200 000 deep, a megabyte, a card number)', () => {
+    const deep = JSON.parse(`${'['.repeat(200_000)}1${']'.repeat(200_000)}`) as unknown;
+    for (const status of [deep, 'q'.repeat(1_000_000), '4111 1111 1111 1111', 4111111111111111]) {
+      let thrown: unknown;
+      try {
+        toSimulatorStatus(status, 'sim');
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(GatewayError);
+      const err = thrown as GatewayError;
+      expect(err.kind).toBe('outcome_unknown');
+      expect(err.message.length).toBeLessThan(700);
+      expect(`${err.message} ${err.details.gatewayCode ?? ''}`).not.toMatch(/4111 ?1111 ?1111/);
+    }
+  });
 });

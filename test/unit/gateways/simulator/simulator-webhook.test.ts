@@ -127,3 +127,38 @@ describe('simulator webhook events', () => {
     expect(t.webhookAck()).toEqual({ status: 200, body: '{"received":true}', contentType: 'application/json' });
   });
 });
+
+describe('an event time no Date can hold', () => {
+  it('gives a chargeback no occurredAt rather than a time its event cannot write', () => {
+    const raw = Buffer.from(
+      JSON.stringify({ id: 'evt_1', type: 'chargeback.created', created: 1e300, data: { object: authorization({ status: 'captured' }) } }),
+    );
+    const [event] = t.parseWebhook(raw, gateway);
+    expect(event.adjustment).toBeDefined();
+    expect(event.adjustment?.occurredAt).toBeUndefined();
+  });
+});
+
+describe('a negative amount in a late fact', () => {
+  it('gives the chargeback no amount rather than one that moves money the other way', () => {
+    const raw = Buffer.from(
+      JSON.stringify({ id: 'evt_2', type: 'chargeback.created', created: T, data: { object: authorization({ status: 'captured', amount: -2550 }) } }),
+    );
+    const [event] = t.parseWebhook(raw, gateway);
+    expect(event.adjustment).toBeDefined();
+    expect(event.adjustment?.amount).toBeUndefined();
+  });
+});
+
+describe('a card number sent as an amount', () => {
+  it('is no amount: neither the outcome nor the late fact carries it (it would be queued, stored and sent)', () => {
+    for (const type of ['operation.captured', 'chargeback.created']) {
+      const raw = Buffer.from(
+        JSON.stringify({ id: 'evt_3', type, created: T, data: { object: authorization({ status: 'captured', amount: 378282246310005 }) } }),
+      );
+      const [event] = t.parseWebhook(raw, gateway);
+      expect(event.outcome.amount).toBeUndefined();
+      expect(event.adjustment?.amount).toBeUndefined();
+    }
+  });
+});

@@ -82,4 +82,14 @@ describe('Stripe error classification', () => {
     expect(stripeRefusalCode(jsonResponse(400, errorBody('invalid_request_error', 'parameter_missing')))).toBeUndefined();
     expect(stripeRefusalCode(jsonResponse(500, errorBody('api_error')))).toBeUndefined();
   });
+
+  it('never carries a card number or a megabyte the PSP put in its error code into the code (the OMS reason) or the message', () => {
+    for (const code of ['4111 1111 1111 1111', 'c'.repeat(1_000_000)]) {
+      const err = classifyStripeError(jsonResponse(400, errorBody('invalid_request_error', code)), 'stripe');
+      expect(err.kind).toBe('invalid_request');
+      expect(err.details.gatewayCode?.length).toBeLessThanOrEqual(64);
+      expect(err.message.length).toBeLessThan(700);
+      expect(`${err.message} ${err.details.gatewayCode ?? ''}`).not.toContain('4111 1111 1111');
+    }
+  });
 });

@@ -360,3 +360,32 @@ describe('list requests', () => {
     expect(stripeGateway.reconciliation?.source).toMatch(/balance_transactions/);
   });
 });
+
+describe('a balance transaction type that holds a card number', () => {
+  it('is reported as unreadable_type, never as it came (the report, the not-a-payment note)', () => {
+    for (const type of ['4111 1111 1111 1111', 'fee 5555555555554444']) {
+      const record = parseStripeBalanceTransaction('stripe', bt({ type, source: null }));
+      expect(record).toMatchObject({ kind: 'other', pspType: 'unreadable_type' });
+    }
+    expect(parseStripeBalanceTransaction('stripe', bt({ type: `new_type_${'x'.repeat(200)}`, source: null })).pspType).toHaveLength(64);
+  });
+});
+
+describe('line times no Date can hold', () => {
+  it('sets a balance transaction aside on its created (the report writes each line time), and reads a cancel at its created when canceled_at is none', () => {
+    expect(() => parseStripeBalanceTransaction('stripe', bt({ created: 5_555_555_555_554_444 }))).toThrow(PspRecordError);
+    const canceled = {
+      id: 'pi_1',
+      object: 'payment_intent',
+      amount: 2599,
+      capture_method: 'automatic',
+      created: 1692230400,
+      canceled_at: 1e308,
+      currency: 'eur',
+      metadata: {},
+      status: 'canceled',
+    };
+    expect(parseStripePaymentIntent('stripe', canceled).map((r) => r.occurredAt)).toEqual([1692230400000]);
+    expect(() => parseStripePaymentIntent('stripe', { ...canceled, created: 9_007_199_254_740_991 })).toThrow(PspRecordError);
+  });
+});

@@ -431,3 +431,24 @@ describe('Stripe stored card', () => {
     expect(t.parseResponse(ctx, jsonResponse(200, setupIntent(ctx, { payment_method: pm })), gw).storedCard).toEqual({ brand: 'visa', expiryYear: 2030 });
   });
 });
+
+describe('times no Date can hold', () => {
+  it('reads no capture_before or created past the last time a Date holds (the event writes expires_at from it)', () => {
+    const ctx = stripeContext('authorize');
+    for (const seconds of [9_007_199_254_740, 4_111_111_111_111_111]) {
+      const charge = {
+        id: 'ch_1',
+        object: 'charge',
+        created: seconds,
+        payment_method_details: { type: 'card', card: { brand: 'visa', capture_before: seconds } },
+      };
+      const outcome = t.parseResponse(
+        ctx,
+        jsonResponse(200, { ...(successBody(ctx) as Record<string, unknown>), created: seconds, latest_charge: charge }),
+        gw,
+      );
+      expect(outcome.captureBefore).toBeUndefined();
+      expect(outcome.authorizedAt).toBeUndefined();
+    }
+  });
+});

@@ -75,4 +75,20 @@ describe('Stripe Refund status map', () => {
       expect(() => parseRefundStatus(value, 'stripe')).toThrow(expect.objectContaining({ kind: 'outcome_unknown' }));
     }
   });
+
+  it('refuses an undocumented status nested 200 000 deep or of a megabyte with a short outcome_unknown GatewayError', () => {
+    const deep = JSON.parse(`${'{"a":'.repeat(200_000)}1${'}'.repeat(200_000)}`) as unknown;
+    for (const parse of [parsePaymentIntentStatus, parseRefundStatus]) {
+      for (const status of [deep, 'q'.repeat(1_000_000)]) {
+        let thrown: unknown;
+        try {
+          parse(status, 'stripe');
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown).toBeInstanceOf(GatewayError);
+        expect((thrown as GatewayError).message.length).toBeLessThan(700);
+      }
+    }
+  });
 });

@@ -347,3 +347,14 @@ describe('Stripe webhook events', () => {
     expect(stripeTransformer.webhookAck()).toEqual({ status: 200, body: '{"received":true}', contentType: 'application/json' });
   });
 });
+
+describe('an event time no Date can hold', () => {
+  it('gives the late fact no occurredAt (its event writes occurred_at from it) rather than a time that throws', () => {
+    const dispute = { id: 'dp_1', object: 'dispute', amount: 2599, currency: 'eur', payment_intent: PI_ID, status: 'needs_response', reason: 'fraudulent' };
+    for (const created of [1e300, 9_007_199_254_740_991]) {
+      const [event] = stripeTransformer.parseWebhook(body({ ...stripeEvent('charge.dispute.created', dispute), created }), stripeGateway);
+      expect(event.adjustment).toBeDefined();
+      expect(event.adjustment?.occurredAt).toBeUndefined();
+    }
+  });
+});
