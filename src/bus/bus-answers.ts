@@ -14,12 +14,13 @@ export interface BusAnswer {
 }
 
 /**
- * The `result` of the JSON-RPC response to our request `id` posted to `url`. Refused: an answer that is no
- * JSON-RPC 2.0 response, one naming another request (a response's `id` is the request's, JSON-RPC 2.0 §5),
- * one with neither `result` nor `error`, and a non-2xx status (`BusRequestError`); a JSON-RPC error is a
- * `BusRpcError`, whatever the status.
+ * The `result` of the JSON-RPC response to our request posted to `url`. Refused: an answer that is no
+ * JSON-RPC 2.0 response, one with neither `result` nor `error`, and a non-2xx status (`BusRequestError`); a
+ * JSON-RPC error is a `BusRpcError`, whatever the status. The answer's `id` is not checked: it is the answer to
+ * this HTTP request whatever it says (a bus that does not echo the id still answered us), and refusing it
+ * would leave a deployment unregistered for a cosmetic fault.
  */
-export function readRpcAnswer(answer: BusAnswer, id: string, url: string): unknown {
+export function readRpcAnswer(answer: BusAnswer, url: string): unknown {
   const parsed = parseJson(answer.body);
   if (!isObject(parsed) || parsed.jsonrpc !== '2.0') {
     throw new BusRequestError(
@@ -29,12 +30,6 @@ export function readRpcAnswer(answer: BusAnswer, id: string, url: string): unkno
   }
   if (isObject(parsed.error)) throw rpcError(parsed.error);
   if (answer.status < 200 || answer.status >= 300) throw busStatusError(url, answer.status);
-  if (parsed.id !== id) {
-    throw new BusRequestError(
-      `the bus at ${displayUrl(url)} answered another request (its answer's id is not our call's): check service_bus.url and that nothing between us and the bus caches or reorders answers`,
-      answer.status,
-    );
-  }
   if (!('result' in parsed)) {
     throw new BusRequestError(
       `the bus at ${displayUrl(url)} answered without a result or an error: check service_bus.url and service_bus.rpc_path`,

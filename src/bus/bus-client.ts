@@ -15,7 +15,7 @@ import { AccessTokenSource } from './oauth-token-provider';
  *
  * Failures: `PeerUnavailableError` (a retryable `DependencyUnavailableError('bus', …)`: unreachable,
  * timeout, 5xx, 429), `BusRpcError` (a JSON-RPC error answer), `BusAuthenticationError` (401 again with a
- * fresh token), `BusRequestError` (another 4xx, or a malformed answer: no JSON-RPC, another request's `id`, no
+ * fresh token), `BusRequestError` (another 4xx, or a malformed answer: no JSON-RPC, no
  * `result`); the last three are not retryable. Answers are read by `bus-answers.ts`.
  * Token failures come from the `AccessTokenSource` unchanged.
  */
@@ -45,7 +45,7 @@ export class BusClient {
   async call(method: string, params: Record<string, unknown>): Promise<unknown> {
     const id = randomUUID();
     const response = await this.post(this.rpcUrl, JSON.stringify(jsonRpcRequest(method, params, id)));
-    return readRpcAnswer(response, id, this.rpcUrl);
+    return readRpcAnswer(response, this.rpcUrl);
   }
 
   /** Sends a JSON-RPC notification (no id) to the delegate URL; resolves once the bus accepted it (2xx). */
