@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Config } from '../config/config';
 import { OutboundClient, OutboundRequestError, OutboundResponse } from '../http/outbound-request';
 import { Logger, silentLogger } from '../logging/logger';
-import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError, displayUrl } from './bus-errors';
+import { BusAuthenticationError, PeerUnavailableError, displayUrl } from './bus-errors';
+import { readNotifyAnswer, readRpcAnswer } from './bus-answers';
 import { retryAfterMs } from '../http/retry-after';
 import { jsonRpcRequest } from './json-rpc';
 import { AccessTokenSource } from './oauth-token-provider';
@@ -14,7 +15,8 @@ import { AccessTokenSource } from './oauth-token-provider';
  *
  * Failures: `PeerUnavailableError` (a retryable `DependencyUnavailableError('bus', …)`: unreachable,
  * timeout, 5xx, 429), `BusRpcError` (a JSON-RPC error answer), `BusAuthenticationError` (401 again with a
- * fresh token), `BusRequestError` (another 4xx or a malformed answer); the last three are not retryable.
+ * fresh token), `BusRequestError` (another 4xx, or a malformed answer: no JSON-RPC, no
+ * `result`); the last three are not retryable. Answers are read by `bus-answers.ts`.
  * Token failures come from the `AccessTokenSource` unchanged.
  */
 /** Keep-alive sockets to the bus when `inflight.max` is lower (OutboundClient's own default). */
@@ -39,24 +41,11 @@ export class BusClient {
     this.delegateUrl = `${bus.url}${bus.delegatePath}`;
   }
 
-  /** Sends a JSON-RPC request and resolves with its `result`. */
+  /** Sends a JSON-RPC request and resolves with its `result` (read by `readRpcAnswer`). */
   async call(method: string, params: Record<string, unknown>): Promise<unknown> {
-    const body = JSON.stringify(jsonRpcRequest(method, params, randomUUID()));
-    const response = await this.post(this.rpcUrl, body);
-    const answer = parseJson(response.body);
-    if (!isObject(answer) || answer.jsonrpc !== '2.0') {
-      throw new BusRequestError(
-        `the bus at ${displayUrl(this.rpcUrl)} answered HTTP ${response.status} without a JSON-RPC response: check service_bus.url and service_bus.rpc_path`,
-        response.status,
-      );
-    }
-    if (isObject(answer.error)) {
-      const code = typeof answer.error.code === 'number' ? answer.error.code : 0;
-      const message = typeof answer.error.message === 'string' ? answer.error.message : '(no message)';
-      throw new BusRpcError(code, message);
-    }
-    if (response.status >= 300) throw this.statusError(this.rpcUrl, response.status);
-    return answer.result;
+    const id = randomUUID();
+    const response = await this.post(this.rpcUrl, JSON.stringify(jsonRpcRequest(method, params, id)));
+    return readRpcAnswer(response, this.rpcUrl);
   }
 
   /** Sends a JSON-RPC notification (no id) to the delegate URL; resolves once the bus accepted it (2xx). */
@@ -64,19 +53,12 @@ export class BusClient {
     await this.notifyEncoded(JSON.stringify(jsonRpcRequest(method, params)));
   }
 
-  /** `notify` with the notification already serialised (a JSON-RPC request without id, as `notify` writes it). */
+  /**
+   * `notify` with the notification already serialised (a JSON-RPC request without id, as `notify` writes it).
+   * A JSON-RPC error in a 2xx answer is still a refusal: the OMS did not take the event (`readNotifyAnswer`).
+   */
   async notifyEncoded(body: string): Promise<void> {
-    const response = await this.post(this.delegateUrl, body);
-    if (response.status >= 300) throw this.statusError(this.delegateUrl, response.status);
-    // A JSON-RPC error in a 2xx answer is still a refusal: the OMS did not take the event. An answer that
-    // cannot hold an `error` member (not even \u-escaped) is not parsed: the common case, on every event.
-    if (!response.body.includes('error') && !response.body.includes('\\u')) return;
-    const answer = parseJson(response.body);
-    if (isObject(answer) && isObject(answer.error)) {
-      const code = typeof answer.error.code === 'number' ? answer.error.code : 0;
-      const message = typeof answer.error.message === 'string' ? answer.error.message : '(no message)';
-      throw new BusRpcError(code, message);
-    }
+    readNotifyAnswer(await this.post(this.delegateUrl, body), this.delegateUrl);
   }
 
   /**
@@ -119,21 +101,4 @@ export class BusClient {
       throw new PeerUnavailableError('bus', displayUrl(url), err.failure.code);
     }
   }
-
-  private statusError(url: string, status: number): BusRequestError {
-    return new BusRequestError(`the bus at ${displayUrl(url)} refused the request (HTTP ${status}): check service_bus.url and its paths`, status);
-  }
-}
-
-function parseJson(text: string): unknown {
-  if (typeof text !== 'string' || text === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,5 +1,6 @@
 import { DependencyUnavailableError } from '../errors/dependency-unavailable-error';
 import { PaymentBridgeError } from '../errors/payment-bridge-error';
+import { busText } from './bus-text';
 
 /**
  * The bus or the OAuth server could not be reached or answered 5xx/429. Retryable. Carries the URL we
@@ -59,14 +60,18 @@ export class BusRequestError extends PaymentBridgeError {
 export class BusRpcError extends PaymentBridgeError {
   readonly retryable = false;
   readonly code = 'BUS_RPC_ERROR';
+  /** The bus's own error message, made safe ({@link busText}: masked, at most 256 characters and a length note). */
+  readonly rpcMessage: string;
 
   constructor(
-    /** The JSON-RPC error code, e.g. -32602. */
+    /** The JSON-RPC error code, e.g. -32602 (0 when the answer's was no integer). */
     readonly rpcCode: number,
-    /** The bus's own error message. */
-    readonly rpcMessage: string,
+    /** The bus's own error message, as it sent it. */
+    message: string,
   ) {
-    super(`bus JSON-RPC error ${rpcCode}: ${rpcMessage}`);
+    const safe = busText(message);
+    super(`bus JSON-RPC error ${rpcCode}: ${safe}`);
+    this.rpcMessage = safe;
   }
 }
 

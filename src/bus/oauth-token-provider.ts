@@ -5,6 +5,7 @@ import { counter } from '../metrics/metrics-registry';
 import { registerRecentToken, registerSecret } from '../logging/redact';
 import { retryAfterMs } from '../http/retry-after';
 import { BusAuthenticationError, BusRequestError, PeerUnavailableError, displayUrl } from './bus-errors';
+import { MAX_ACCESS_TOKEN_CHARS, busText } from './bus-text';
 
 /** Where bus calls get their Bearer token. `OAuthTokenProvider` is the real one; tests may pass their own. */
 export interface AccessTokenSource {
@@ -188,17 +189,8 @@ export class OAuthTokenProvider implements AccessTokenSource {
       if (!(err instanceof OutboundRequestError)) throw err;
       throw new PeerUnavailableError('oauth', this.displayTokenUrl, err.failure.code);
     }
-    const raw = parseJsonObject(response.body);
-    if (response.status < 200 || response.status >= 300 || raw === undefined) throw this.classify(response.status, raw, response.headers);
-    const token = raw.access_token;
-    if (typeof token !== 'string' || token === '') {
-      throw new BusRequestError(
-        `the OAuth server at ${this.displayTokenUrl} answered without an access_token: check mom_client.oauth_server_url and mom_client.token_path`,
-        response.status,
-      );
-    }
+    const { token, lifetimeS } = readTokenAnswer(response, this.displayTokenUrl);
     registerRecentToken(token);
-    const lifetimeS = typeof raw.expires_in === 'number' && raw.expires_in > 0 ? raw.expires_in : DEFAULT_LIFETIME_S;
     const fetchedAt = this.now();
     if (generation === this.generation) {
       // At most half the lifetime early: a token living no longer than the margin would otherwise be stale
@@ -209,31 +201,76 @@ export class OAuthTokenProvider implements AccessTokenSource {
     this.logger.debug('OAuth access token obtained', { expires_in_s: lifetimeS, token_url: this.displayTokenUrl });
     return token;
   }
+}
 
-  /** A refusal or a malformed answer in our taxonomy: by HTTP status and OAuth error code, never by message text. */
-  private classify(status: number, body: Record<string, unknown> | undefined, headers: Record<string, string>): Error {
-    const oauthError = typeof body?.error === 'string' ? body.error : undefined;
-    if (status === 401 || (status === 400 && oauthError !== undefined && CREDENTIAL_ERRORS.has(oauthError))) {
-      return new BusAuthenticationError(
-        `the OAuth server at ${this.displayTokenUrl} refused the client credentials (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.client_id and mom_client.client_secret`,
-        status,
-        oauthError,
-      );
-    }
-    if (status >= 500 || status === 429) {
-      return new PeerUnavailableError('oauth', this.displayTokenUrl, `HTTP ${status}`, { retryAfterMs: retryAfterMs(headers) });
-    }
-    if (status < 400) {
-      return new BusRequestError(
-        `the OAuth server at ${this.displayTokenUrl} answered HTTP ${status} without a JSON token: check mom_client.oauth_server_url and mom_client.token_path`,
-        status,
-      );
-    }
+/** An access token as RFC 6749 (appendix A.12) defines it: printable ASCII, so it goes in a header as it is. */
+const ACCESS_TOKEN = /^[\x20-\x7E]+$/;
+/** An OAuth `error` code (RFC 6749 §5.2: printable ASCII but the double quote and the backslash), of a length a code has. */
+const OAUTH_ERROR_CODE = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
+/** A lifetime sent as a string of digits (some servers write `"expires_in": "3599"`). */
+const DIGITS = /^\d{1,10}$/;
+
+/**
+ * The token answer of the OAuth server at `tokenUrl` (for messages), pure: the access token and its lifetime
+ * (seconds: `expires_in` when it is a positive finite number or a string of digits, else
+ * {@link DEFAULT_LIFETIME_S}), or the refusal in our taxonomy. A token that could not be sent as it is in
+ * an `Authorization` header (longer than {@link MAX_ACCESS_TOKEN_CHARS}, or holding anything but printable
+ * ASCII: a line break would be refused by the HTTP client as "cannot reach the bus", a long one by the bus
+ * with 431) is refused here (`BusRequestError`), never quoted. The server's `error` code is quoted only when
+ * it is one ({@link oauthErrorCode}).
+ */
+export function readTokenAnswer(
+  response: { status: number; body: string; headers: Record<string, string> },
+  tokenUrl: string,
+): { token: string; lifetimeS: number } {
+  const raw = parseJsonObject(response.body);
+  if (response.status < 200 || response.status >= 300 || raw === undefined) throw classify(response.status, raw, response.headers, tokenUrl);
+  const token = raw.access_token;
+  if (typeof token !== 'string' || token === '') {
+    throw new BusRequestError(
+      `the OAuth server at ${tokenUrl} answered without an access_token: check mom_client.oauth_server_url and mom_client.token_path`,
+      response.status,
+    );
+  }
+  if (token.length > MAX_ACCESS_TOKEN_CHARS || !ACCESS_TOKEN.test(token)) {
+    throw new BusRequestError(
+      `the OAuth server at ${tokenUrl} answered with an access_token no HTTP header can carry (${token.length} characters${token.length > MAX_ACCESS_TOKEN_CHARS ? '' : ', not all printable ASCII'}): check mom_client.oauth_server_url and mom_client.token_path`,
+      response.status,
+    );
+  }
+  const expiresIn = typeof raw.expires_in === 'string' && DIGITS.test(raw.expires_in) ? Number(raw.expires_in) : raw.expires_in;
+  const lifetimeS = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_LIFETIME_S;
+  return { token, lifetimeS };
+}
+
+/** The OAuth server's `error` member when it is an OAuth error code, made safe (`busText`); else undefined. */
+export function oauthErrorCode(value: unknown): string | undefined {
+  return typeof value === 'string' && OAUTH_ERROR_CODE.test(value) ? busText(value) : undefined;
+}
+
+/** A refusal or a malformed answer in our taxonomy: by HTTP status and OAuth error code, never by message text. */
+function classify(status: number, body: Record<string, unknown> | undefined, headers: Record<string, string>, tokenUrl: string): Error {
+  const oauthError = oauthErrorCode(body?.error);
+  if (status === 401 || (status === 400 && oauthError !== undefined && CREDENTIAL_ERRORS.has(oauthError))) {
+    return new BusAuthenticationError(
+      `the OAuth server at ${tokenUrl} refused the client credentials (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.client_id and mom_client.client_secret`,
+      status,
+      oauthError,
+    );
+  }
+  if (status >= 500 || status === 429) {
+    return new PeerUnavailableError('oauth', tokenUrl, `HTTP ${status}`, { retryAfterMs: retryAfterMs(headers) });
+  }
+  if (status < 400) {
     return new BusRequestError(
-      `the OAuth server at ${this.displayTokenUrl} refused the token request (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.token_path and mom_client.scope`,
+      `the OAuth server at ${tokenUrl} answered HTTP ${status} without a JSON token: check mom_client.oauth_server_url and mom_client.token_path`,
       status,
     );
   }
+  return new BusRequestError(
+    `the OAuth server at ${tokenUrl} refused the token request (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.token_path and mom_client.scope`,
+    status,
+  );
 }
 
 /** `application/x-www-form-urlencoded` encoding of one value (space as `+`), as RFC 6749 asks for credentials. */

@@ -23,7 +23,7 @@ import { declineOfFailure, declineOfOutcome, noteDecline } from './decline-recor
 import { alertUnresolved, noteUnresolvedSettled } from './unresolved-operations';
 import { commandOutcome, noteOutcome } from '../metrics/outcome-metrics';
 import { assertNever } from '../gateways/assert-never';
-import { boundedAction } from '../gateways/customer-action';
+import { noteTrimmedAction, withBoundedAction } from '../gateways/action-trimming';
 import { ActionDeadline, actionDeadline, actionWait, actionWaitMs, noteActionDeadline, waitFromCreation } from './action-deadline';
 import { wantsStoredToken } from '../contracts/payment-method';
 import { markOperation } from '../metrics/stage-timing';
@@ -56,7 +56,8 @@ export function ledgerStateOf(status: OutcomeStatus): OperationState {
  * is the first to bring the PSP's (a webhook reported the wait first, or the operation entered before the
  * bridge read PSP deadlines) or its action's fixed wait, counted from the operation's creation, ends later
  * (it entered before the waits by kind, with the 3-D Secure minutes). Leaving it keeps only the action's
- * kind (the client secret is not kept past its use). `deadline`: the one set, to note.
+ * kind (the client secret is not kept past its use). `deadline`: the one set, to note. `outcome.action` is
+ * bounded already (`withBoundedAction`, in `apply`).
  */
 function actionFields(
   op: OperationRecord,
@@ -77,7 +78,7 @@ function actionFields(
       return { fields: { nextCheckAt: op.nextCheckAt ?? now + actionWaitMs(actionWait(outcome.action ?? op.action), auth), action: outcome.action } };
     }
     const deadline = actionDeadline(outcome.actionExpiresAt, op, now, auth, outcome.action);
-    const fields: TransitionFields = { nextCheckAt: deadline.at, pollStep: 0, action: outcome.action ? boundedAction(outcome.action) : undefined };
+    const fields: TransitionFields = { nextCheckAt: deadline.at, pollStep: 0, action: outcome.action };
     if (deadline.pspExpiresAt !== undefined) fields.actionExpiresAt = deadline.pspExpiresAt;
     return { fields, deadline };
   }
@@ -133,11 +134,13 @@ export class OutcomeRecorder {
 
   /** Applies a gateway outcome to an operation; returns the record as it now stands. */
   async apply(op: OperationRecord, answer: GatewayOutcome, source: OutcomeSource, details: Record<string, unknown> = {}): Promise<OperationRecord> {
-    // Whatever path it came by, the PSP's free text reaches the ledger and the OMS with card data masked.
-    const outcome = withSafeReason(answer);
+    // Whatever path it came by, the PSP's free text reaches the ledger and the OMS with card data masked,
+    // and its customer action bounded (entering ACTION_REQUIRED or already there, by answer, inquiry or webhook).
+    const { outcome, trimmed } = withBoundedAction(withSafeReason(answer));
     const to = ledgerStateOf(outcome.status);
     // The PSP reference is indexed under the gateway that holds it (where the operation was routed).
     const gateway = gatewayOf(op);
+    if (trimmed) noteTrimmedAction(this.deps.logger, trimmed, { gateway, source, operationId: op.id, gatewayReference: outcome.gatewayReference });
     const firstCheck = this.deps.config.poller.scheduleMs[0];
     const now = Date.now();
     // Built by assignment, not as a literal of conditional spreads (each a copy through V8's slow path); the

@@ -12,6 +12,7 @@ import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendJson } from '../web/web-server';
 import { matchWebhookSecret } from './webhook-key-match';
 import { GatewayOutcomeJobData } from './gateway-outcomes-queue';
+import { noteTrimmedAction, withBoundedAction } from '../gateways/action-trimming';
 import { SkippedWebhookOutcome, WebhookOperationLookup, checkWebhookItem } from './webhook-item-check';
 
 /** Webhooks refused before they were read, by configured gateway and reason; the log line is rate-limited. */
@@ -144,11 +145,18 @@ export class WebhookRoute implements WebRoute {
       sendJson(res, 422, { error: 'unprocessable notification' });
       return;
     }
-    for (const event of events) {
+    for (const item of events) {
+      // A customer action is bounded before anything is queued (and before the item is scanned for card numbers).
+      const { outcome, trimmed } = withBoundedAction(item.outcome);
+      const event = trimmed ? { ...item, outcome } : item;
       const verdict = await checkWebhookItem(event, name, gateway, this.deps.operations);
       if (verdict.kind === 'skip') {
         this.refuse(name, verdict, event.outcome.gatewayStatus);
         continue;
+      }
+      if (trimmed) {
+        const { operationId, gatewayReference, eventId } = verdict.data;
+        noteTrimmedAction(this.deps.logger, trimmed, { gateway: name, source: 'webhook', operationId, gatewayReference, eventId });
       }
       const jobId = bullJobId(`wh.${name}.${verdict.data.eventId}`);
       // Enqueue first (BullMQ ignores a job id it holds: that is the dedupe), then note that we saw it.

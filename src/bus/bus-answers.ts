@@ -1,0 +1,85 @@
+import { BusRequestError, BusRpcError, displayUrl } from './bus-errors';
+
+/**
+ * Reading the bus's answers to our calls (`BusClient`), pure: an answer is the bus's to choose, and whatever
+ * it holds (not JSON, megabytes, nesting thousands deep, a card number or our token quoted in its error) ends in
+ * a value or an error of the taxonomy whose text is ours or made safe (`busText`). The HTTP client reads at
+ * most 8 MiB of it (`MAX_RESPONSE_BYTES`) within the call's deadline.
+ */
+
+/** What the readers need of a response: its status and body. */
+export interface BusAnswer {
+  status: number;
+  body: string;
+}
+
+/**
+ * The `result` of the JSON-RPC response to our request posted to `url`. Refused: an answer that is no
+ * JSON-RPC 2.0 response, one with neither `result` nor `error`, and a non-2xx status (`BusRequestError`); a
+ * JSON-RPC error is a `BusRpcError`, whatever the status. The answer's `id` is not checked: it is the answer to
+ * this HTTP request whatever it says (a bus that does not echo the id still answered us), and refusing it
+ * would leave a deployment unregistered for a cosmetic fault.
+ */
+export function readRpcAnswer(answer: BusAnswer, url: string): unknown {
+  const parsed = parseJson(answer.body);
+  if (!isObject(parsed) || parsed.jsonrpc !== '2.0') {
+    throw new BusRequestError(
+      `the bus at ${displayUrl(url)} answered HTTP ${answer.status} without a JSON-RPC response: check service_bus.url and service_bus.rpc_path`,
+      answer.status,
+    );
+  }
+  if (isObject(parsed.error)) throw rpcError(parsed.error);
+  if (answer.status < 200 || answer.status >= 300) throw busStatusError(url, answer.status);
+  if (!('result' in parsed)) {
+    throw new BusRequestError(
+      `the bus at ${displayUrl(url)} answered without a result or an error: check service_bus.url and service_bus.rpc_path`,
+      answer.status,
+    );
+  }
+  return parsed.result;
+}
+
+/**
+ * Whether the bus took a notification posted to `url`: any 2xx answer unless it carries a JSON-RPC error
+ * (`BusRpcError`); another status is a `BusRequestError` (the caller has handled 401, 429 and 5xx).
+ */
+export function readNotifyAnswer(answer: BusAnswer, url: string): void {
+  if (answer.status < 200 || answer.status >= 300) throw busStatusError(url, answer.status);
+  // An answer that cannot hold an `error` member (not even \u-escaped) is not parsed: the common case, on every event.
+  if (!answer.body.includes('error') && !answer.body.includes('\\u')) return;
+  const parsed = parseJson(answer.body);
+  if (isObject(parsed) && isObject(parsed.error)) throw rpcError(parsed.error);
+}
+
+/** The range of a JSON-RPC error code we read (32-bit, as implementations hold it); a card number is far beyond. */
+const MIN_RPC_CODE = -(2 ** 31);
+const MAX_RPC_CODE = 2 ** 31 - 1;
+
+/**
+ * A JSON-RPC `error` object as a `BusRpcError`: its code when it is an integer (JSON-RPC 2.0 §5.1) of 32 bits,
+ * else 0 (no code: not one of the content refusals an event is set aside for, so retried; and never a card
+ * number sent as a code in the error's message); its message made safe.
+ */
+export function rpcError(error: Record<string, unknown>): BusRpcError {
+  const { code } = error;
+  const rpcCode = typeof code === 'number' && Number.isInteger(code) && code >= MIN_RPC_CODE && code <= MAX_RPC_CODE ? code : 0;
+  return new BusRpcError(rpcCode, typeof error.message === 'string' ? error.message : '(no message)');
+}
+
+/** A status the bus refused the request with, naming the URL (never the bus's words). */
+export function busStatusError(url: string, status: number): BusRequestError {
+  return new BusRequestError(`the bus at ${displayUrl(url)} refused the request (HTTP ${status}): check service_bus.url and its paths`, status);
+}
+
+function parseJson(text: string): unknown {
+  if (typeof text !== 'string' || text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
