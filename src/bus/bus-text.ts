@@ -1,4 +1,4 @@
-import { redactText } from '../logging/redact';
+import { boundedSafeText } from '../errors/psp-text';
 
 /**
  * Longest part of the bus's or the OAuth server's own text (a JSON-RPC error message, an OAuth `error` code)
@@ -17,11 +17,9 @@ export const MAX_ACCESS_TOKEN_CHARS = 16 * 1024;
 /**
  * The peer's `text` as an error may carry it: card numbers, bearer credentials and registered secrets (the
  * client secret, our recent access tokens) masked, then cut at {@link MAX_BUS_TEXT_CHARS} with its length
- * said. Masking reads {@link MAX_ACCESS_TOKEN_CHARS} past the cut, so a token or a card number the cut
- * crosses is masked whole first, and a text of megabytes costs no more than 16 KiB of one.
+ * said (`boundedSafeText`). Masking reads {@link MAX_ACCESS_TOKEN_CHARS} past the cut, so a token or a card
+ * number the cut crosses is masked whole first, and a text of megabytes costs no more than 16 KiB of one.
  */
 export function busText(text: string): string {
-  const read = text.length <= MAX_BUS_TEXT_CHARS + MAX_ACCESS_TOKEN_CHARS ? text : text.slice(0, MAX_BUS_TEXT_CHARS + MAX_ACCESS_TOKEN_CHARS);
-  const safe = redactText(read);
-  return safe.length <= MAX_BUS_TEXT_CHARS && read === text ? safe : `${safe.slice(0, MAX_BUS_TEXT_CHARS)}… (${text.length} characters)`;
+  return boundedSafeText(text, MAX_BUS_TEXT_CHARS, true, MAX_ACCESS_TOKEN_CHARS);
 }

@@ -23,11 +23,12 @@ const MASK_WINDOW = 512;
 /**
  * `text` with card numbers, bearer credentials and registered secrets masked (`redactText`), cut at `max`
  * characters; with `sayCut` the cut is said with the full length (a message), else the text just ends there
- * (a code). Reads at most `max` + 512 characters of it, so a text of megabytes costs no more than a short one.
+ * (a code). Reads at most `max` + `window` characters of it (default 512: a card number across the cut), so a
+ * text of megabytes costs no more than a short one; a longer secret (an access token) wants a longer window.
  */
-export function boundedSafeText(text: string, max: number, sayCut = true): string {
+export function boundedSafeText(text: string, max: number, sayCut = true, window = MASK_WINDOW): string {
   if (text.length <= max) return redactText(text);
-  const cut = redactText(text.slice(0, max + MASK_WINDOW)).slice(0, max);
+  const cut = redactText(text.slice(0, max + window)).slice(0, max);
   return sayCut ? `${cut}… (${text.length} characters)` : cut;
 }
 
