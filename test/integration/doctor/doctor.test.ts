@@ -10,6 +10,8 @@ import http from 'node:http';
 import https from 'node:https';
 import net, { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { MAX_ACCESS_TOKEN_CHARS } from '../../../src/bus/bus-text';
+import { readTokenAnswer } from '../../../src/bus/oauth-token-provider';
 import { runDoctor } from '../../../src/doctor/doctor';
 import { silentLogger } from '../../../src/logging/logger';
 import { requiredCredentials } from '../../support/gateway-credentials';
@@ -21,6 +23,9 @@ const CLIENT_ID = 'mom-doctor-client';
 const CLIENT_SECRET = 'mom-doctor-secret-xyz';
 const SIM_KEY = 'sim_key_0123456789';
 const ADYEN_KEY = 'adyen-doctor-key-0123456789';
+const GOOD_TOKEN_ANSWER = '{"access_token":"tok-should-never-be-printed","token_type":"Bearer","expires_in":3600}';
+/** What the OAuth server answers valid credentials with (a test may change it; reset before each). */
+let tokenAnswer = GOOD_TOKEN_ANSWER;
 
 interface Local {
   url: string;
@@ -68,7 +73,7 @@ function handler(paths: string[]): http.RequestListener {
           return;
         }
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"access_token":"tok-should-never-be-printed","token_type":"Bearer","expires_in":3600}');
+        res.end(tokenAnswer);
         return;
       }
       if (req.url === '/paymentMethods') {
@@ -141,6 +146,7 @@ let local: Local;
 const cleanups: Array<() => Promise<void>> = [];
 
 beforeEach(async () => {
+  tokenAnswer = GOOD_TOKEN_ANSWER;
   local = await startHttp();
   cleanups.push(local.close);
 });
@@ -210,8 +216,32 @@ describe('runDoctor', () => {
     const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000 });
 
     expect(code).toBe(1);
-    expect(row(text(), 'credentials', 'bus')).toEqual({ status: 'FAIL', detail: 'token refused: HTTP 401 (invalid_client)' });
+    expect(row(text(), 'credentials', 'bus')).toEqual({
+      status: 'FAIL',
+      detail: `the OAuth server at ${local.url}/oauth/token refused the client credentials (HTTP 401 invalid_client): check mom_client.client_id and mom_client.client_secret`,
+    });
     expect(text()).not.toContain('wrong-secret-value');
+  });
+
+  it.each([
+    ['a line break in the token', { access_token: 'tok-never-printed\r\nX-Injected: 1', token_type: 'Bearer', expires_in: 3600 }],
+    ['a token longer than 16 KiB', { access_token: `tok-never-printed-${'t'.repeat(MAX_ACCESS_TOKEN_CHARS)}`, token_type: 'Bearer' }],
+    ['no access_token', { token_type: 'Bearer', expires_in: 3600 }],
+  ])('fails an HTTP 200 token answer the bus client refuses (%s), with the bus client’s reason', async (_name, answer) => {
+    tokenAnswer = JSON.stringify(answer);
+    const { out, text } = capture();
+    const code = await runDoctor(config({}), { logger: silentLogger(), out, timeoutMs: 2000, infrastructure: false });
+
+    let productReason = '';
+    try {
+      readTokenAnswer({ status: 200, body: tokenAnswer, headers: {} }, `${local.url}/oauth/token`);
+    } catch (err) {
+      productReason = (err as Error).message;
+    }
+    expect(productReason).not.toBe('');
+    expect(code).toBe(1);
+    expect(row(text(), 'credentials', 'bus')).toEqual({ status: 'FAIL', detail: productReason });
+    expect(text()).not.toContain('tok-never-printed');
   });
 
   it('never sends a credential over http:// without security.allow_insecure_http: FAIL with the fix instead', async () => {
