@@ -64,7 +64,6 @@ export class OAuthTokenProvider implements AccessTokenSource {
   private readonly http: OutboundClient;
   private readonly tokenUrl: string;
   private readonly displayTokenUrl: string;
-  private readonly authorization: string;
   private readonly now: () => number;
   private cached: { token: string; refreshAt: number; expiresAt: number } | undefined;
   private inFlight: Promise<string> | undefined;
@@ -89,9 +88,7 @@ export class OAuthTokenProvider implements AccessTokenSource {
     this.now = options.now ?? Date.now;
     const timeoutMs = options.timeoutMs ?? config.serviceBus.timeoutMs;
     this.http = new OutboundClient({ timeoutMs, proxy: config.proxy, maxSockets: 4 });
-    // RFC 6749 §2.3.1: client id and secret are form-encoded, then joined and base64-encoded.
-    this.authorization = `Basic ${Buffer.from(`${formEncode(momClient.clientId)}:${formEncode(momClient.clientSecret)}`).toString('base64')}`;
-    registerSecret(this.authorization.slice('Basic '.length));
+    registerSecret(basicCredentials(momClient));
   }
 
   async getToken(): Promise<string> {
@@ -163,28 +160,12 @@ export class OAuthTokenProvider implements AccessTokenSource {
 
   private async fetchToken(generation: number): Promise<string> {
     this.fetchCount += 1;
-    const scope = this.config.momClient.scope;
-    const { clientAuth, clientId, clientSecret } = this.config.momClient;
-    const form = new URLSearchParams({
-      grant_type: 'client_credentials',
-      ...(scope ? { scope } : {}),
-      // RFC 6749 §2.3.1 allows the credentials in the body for servers that do not read Basic; never both.
-      ...(clientAuth === 'body' ? { client_id: clientId, client_secret: clientSecret } : {}),
-    });
+    const request = tokenRequest(this.config.momClient);
     // The token's lifetime counts from when the server answered, at the latest: from our request is safe.
     const requestedAt = this.now();
     let response: OutboundResponse;
     try {
-      response = await this.http.send({
-        method: 'POST',
-        url: this.tokenUrl,
-        headers: {
-          ...(clientAuth === 'header' ? { authorization: this.authorization } : {}),
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: form.toString(),
-      });
+      response = await this.http.send({ method: 'POST', url: this.tokenUrl, headers: request.headers, body: request.body });
     } catch (err) {
       if (!(err instanceof OutboundRequestError)) throw err;
       throw new PeerUnavailableError('oauth', this.displayTokenUrl, err.failure.code);
@@ -271,6 +252,33 @@ function classify(status: number, body: Record<string, unknown> | undefined, hea
     `the OAuth server at ${tokenUrl} refused the token request (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.token_path and mom_client.scope`,
     status,
   );
+}
+
+/**
+ * The client-credentials token request (RFC 6749 §4.4.2) as the bus client sends it: the form and the headers,
+ * the credentials in an HTTP Basic header or, with `mom_client.client_auth: body`, in the form (§2.3.1; never
+ * both). The doctor sends the same, so its check proves what the bus client will do.
+ */
+export function tokenRequest(momClient: Config['momClient']): { headers: Record<string, string>; body: string } {
+  const { clientAuth, clientId, clientSecret, scope } = momClient;
+  const form = new URLSearchParams({
+    grant_type: 'client_credentials',
+    ...(scope ? { scope } : {}),
+    ...(clientAuth === 'body' ? { client_id: clientId, client_secret: clientSecret } : {}),
+  });
+  return {
+    headers: {
+      ...(clientAuth === 'header' ? { authorization: `Basic ${basicCredentials(momClient)}` } : {}),
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    },
+    body: form.toString(),
+  };
+}
+
+/** RFC 6749 §2.3.1: client id and secret are form-encoded, then joined and base64-encoded. */
+function basicCredentials(momClient: Config['momClient']): string {
+  return Buffer.from(`${formEncode(momClient.clientId)}:${formEncode(momClient.clientSecret)}`).toString('base64');
 }
 
 /** `application/x-www-form-urlencoded` encoding of one value (space as `+`), as RFC 6749 asks for credentials. */

@@ -1,6 +1,6 @@
 import { AxiosInstance, AxiosResponse } from 'axios';
 import { displayUrl } from '../bus/bus-errors';
-import { readTokenAnswer } from '../bus/oauth-token-provider';
+import { readTokenAnswer, tokenRequest } from '../bus/oauth-token-provider';
 import { Config, GatewayConfig } from '../config/config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ALLOW_INSECURE_HTTP_KEY, isClearTextUrl } from '../config/transport-security';
@@ -59,21 +59,15 @@ function clearTextRefusal(url: string, key: string, allowInsecureHttp: boolean, 
  * access_token no header can carry, an answer without one, the credentials refused), never quoting the token.
  */
 export async function checkBusCredentials(config: Config, http: AxiosInstance, target: string): Promise<CheckResult> {
-  const { clientId, clientSecret, oauthServerUrl, tokenPath, scope } = config.momClient;
+  const { clientId, oauthServerUrl, tokenPath } = config.momClient;
   const refused = clearTextRefusal(oauthServerUrl, 'mom_client.oauth_server_url', config.security.allowInsecureHttp, target);
   if (refused) return refused;
-  const form = new URLSearchParams({ grant_type: 'client_credentials' });
-  if (scope) form.set('scope', scope);
   const tokenUrl = `${oauthServerUrl}${tokenPath}`;
+  // The bus client's own request: its credential encoding and mom_client.client_auth.
+  const request = tokenRequest(config.momClient);
   let res: AxiosResponse<unknown>;
   try {
-    res = await http.post<unknown>(tokenUrl, form.toString(), {
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
-      },
-    });
+    res = await http.post<unknown>(tokenUrl, request.body, { headers: request.headers });
   } catch (err) {
     return result(target, 'FAIL', `token request failed: ${transportErrorCode(err)}`);
   }
