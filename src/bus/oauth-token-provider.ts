@@ -29,6 +29,18 @@ export interface OAuthTokenProviderOptions {
 const DEFAULT_LIFETIME_S = 300;
 
 /**
+ * Longest lifetime we plan a token with, seconds (a day). `expires_in` is the server's word (RFC 6749 §5.1),
+ * but one of 10^12 (milliseconds sent as seconds, a bug, a hostile server) would keep a token for ever: never
+ * refreshed unless the bus answers 401, so a key rotated or a client revoked at the OAuth server would go
+ * unnoticed for as long as the bus kept taking the old token, and times that far out are beyond what a Date
+ * (8.64e15 ms) or a timer (2^31-1 ms, about 24.8 days) holds. Client-credentials tokens live minutes to hours;
+ * a day is far above that, so a server's honest answer is never cut, and a token is asked for at least once
+ * a day. A longer one is planned with this (`pb_bus_token_lifetime_clamped_total`, a warn line per token);
+ * a 401 still brings a new token at once.
+ */
+export const MAX_TOKEN_LIFETIME_S = 24 * 60 * 60;
+
+/**
  * Wait after a failed early refresh before the next one, milliseconds (longer when the server's
  * `Retry-After` asks for it): meanwhile the still-valid token is served without asking again.
  */
@@ -39,6 +51,12 @@ const refreshFailuresTotal = () =>
     'pb_bus_token_refresh_failures_total',
     'Failed OAuth token requests for bus calls: outcome=kept_token (an early refresh failed; the cached token, valid until it expires, is served meanwhile) or no_token (no valid token to fall back on: the bus call fails)',
     ['outcome'],
+  );
+
+const lifetimeClampedTotal = () =>
+  counter(
+    'pb_bus_token_lifetime_clamped_total',
+    "OAuth tokens for bus calls whose expires_in was beyond MAX_TOKEN_LIFETIME_S (a day): planned as a day, refreshed then (or at the bus's first 401)",
   );
 
 /** OAuth `error` codes that mean our client id or secret is wrong. */
@@ -170,8 +188,16 @@ export class OAuthTokenProvider implements AccessTokenSource {
       if (!(err instanceof OutboundRequestError)) throw err;
       throw new PeerUnavailableError('oauth', this.displayTokenUrl, err.failure.code);
     }
-    const { token, lifetimeS } = readTokenAnswer(response, this.displayTokenUrl);
+    const { token, lifetimeS, clampedFromS } = readTokenAnswer(response, this.displayTokenUrl);
     registerRecentToken(token);
+    if (clampedFromS !== undefined) {
+      lifetimeClampedTotal().inc();
+      this.logger.warn('OAuth token lifetime beyond a day; planning with a day', {
+        expires_in_s: clampedFromS,
+        planned_s: lifetimeS,
+        token_url: this.displayTokenUrl,
+      });
+    }
     const fetchedAt = this.now();
     if (generation === this.generation) {
       // At most half the lifetime early: a token living no longer than the margin would otherwise be stale
@@ -188,13 +214,14 @@ export class OAuthTokenProvider implements AccessTokenSource {
 const ACCESS_TOKEN = /^[\x20-\x7E]+$/;
 /** An OAuth `error` code (RFC 6749 §5.2: printable ASCII but the double quote and the backslash), of a length a code has. */
 const OAUTH_ERROR_CODE = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
-/** A lifetime sent as a string of digits (some servers write `"expires_in": "3599"`). */
-const DIGITS = /^\d{1,10}$/;
+/** A lifetime sent as a string of digits (some servers write `"expires_in": "3599"`); any longer is no number of seconds. */
+const DIGITS = /^\d{1,32}$/;
 
 /**
  * The token answer of the OAuth server at `tokenUrl` (for messages), pure: the access token and its lifetime
- * (seconds: `expires_in` when it is a positive finite number or a string of digits, else
- * {@link DEFAULT_LIFETIME_S}), or the refusal in our taxonomy. A token that could not be sent as it is in
+ * (seconds: `expires_in` when it is a positive finite number or a string of digits, at most
+ * {@link MAX_TOKEN_LIFETIME_S}, with `clampedFromS` saying the server's larger value; else
+ * {@link DEFAULT_LIFETIME_S}: absent, zero, negative, not finite, no number), or the refusal in our taxonomy. A token that could not be sent as it is in
  * an `Authorization` header (longer than {@link MAX_ACCESS_TOKEN_CHARS}, or holding anything but printable
  * ASCII: a line break would be refused by the HTTP client as "cannot reach the bus", a long one by the bus
  * with 431) is refused here (`BusRequestError`), never quoted. The server's `error` code is quoted only when
@@ -203,7 +230,7 @@ const DIGITS = /^\d{1,10}$/;
 export function readTokenAnswer(
   response: { status: number; body: string; headers: Record<string, string> },
   tokenUrl: string,
-): { token: string; lifetimeS: number } {
+): { token: string; lifetimeS: number; clampedFromS?: number } {
   const raw = parseJsonObject(response.body);
   if (response.status < 200 || response.status >= 300 || raw === undefined) throw classify(response.status, raw, response.headers, tokenUrl);
   const token = raw.access_token;
@@ -221,7 +248,7 @@ export function readTokenAnswer(
   }
   const expiresIn = typeof raw.expires_in === 'string' && DIGITS.test(raw.expires_in) ? Number(raw.expires_in) : raw.expires_in;
   const lifetimeS = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_LIFETIME_S;
-  return { token, lifetimeS };
+  return lifetimeS > MAX_TOKEN_LIFETIME_S ? { token, lifetimeS: MAX_TOKEN_LIFETIME_S, clampedFromS: lifetimeS } : { token, lifetimeS };
 }
 
 /** The OAuth server's `error` member when it is an OAuth error code, made safe (`busText`); else undefined. */
