@@ -8,10 +8,13 @@
  * numbers. Alongside, PB_FUZZ_WEBHOOKS hostile webhooks, signed over their very bytes, go to the simulator
  * gateway's endpoint. Before the stack starts, PB_FUZZ_PSP_CASES hostile PSP inputs (answers, status inquiries,
  * verified webhooks of every gateway, reconciliation pages and report lines) are read in process by each
- * gateway's own code (harness/drills/psp-input-fuzz.ts). Prints summary tables; exit code 1 on any failure.
+ * gateway's own code (harness/drills/psp-input-fuzz.ts), then PB_FUZZ_BUS_CASES hostile answers of the bus and its
+ * OAuth server (token, register, notification answers) by the bus client's readers (harness/drills/bus-answer-fuzz.ts).
+ * Prints summary tables; exit code 1 on any failure.
  *
  * Options (environment): PB_FUZZ_COMMANDS (default 10 000), PB_FUZZ_VALID_PAYMENTS (default 500),
- * PB_FUZZ_WEBHOOKS (default 1 000), PB_FUZZ_PSP_CASES (default 4 000), PB_FUZZ_SEED (default 42).
+ * PB_FUZZ_WEBHOOKS (default 1 000), PB_FUZZ_PSP_CASES (default 4 000), PB_FUZZ_BUS_CASES (default 3 000),
+ * PB_FUZZ_SEED (default 42).
  */
 import { randomBytes } from 'node:crypto';
 import { DRILL_PARAMETERS } from '../harness/drills/drill-parameters';
@@ -19,6 +22,7 @@ import { runFuzz } from '../harness/drills/fuzz-run';
 import { startLocalStack } from '../harness/twins/local-stack/local-stack';
 import { formatTable } from '../harness/workload/text-table';
 import { PspFuzzReport, runPspInputFuzz } from '../harness/drills/psp-input-fuzz';
+import { BusFuzzReport, runBusAnswerFuzz } from '../harness/drills/bus-answer-fuzz';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -28,10 +32,14 @@ async function main(): Promise<number> {
   const seed = Number(process.env.PB_FUZZ_SEED ?? 42);
   const webhooks = Number(process.env.PB_FUZZ_WEBHOOKS ?? 1000);
   const pspCases = Number(process.env.PB_FUZZ_PSP_CASES ?? 4000);
+  const busCases = Number(process.env.PB_FUZZ_BUS_CASES ?? 3000);
   const runId = randomBytes(3).toString('hex');
   say(`payment-bridge fuzz: ${pspCases} hostile PSP inputs read in process, seed ${seed}`);
   const psp = await runPspInputFuzz({ seed, cases: pspCases, log: say });
   sayPspReport(psp);
+  say(`payment-bridge fuzz: ${busCases} hostile bus and OAuth answers read in process, seed ${seed}`);
+  const bus = runBusAnswerFuzz({ seed, cases: busCases, log: say });
+  sayBusReport(bus);
   say(`payment-bridge fuzz: ${count} malformed commands (HTTP and AMQP) alongside ${validPayments} valid payments, seed ${seed}`);
   const stack = await startLocalStack({ namespace: `fuzz${runId}`, workers: 2, simulator: { seed }, parameters: { ...DRILL_PARAMETERS } });
   say(`  intake ${stack.intakeUrl}, body limit ${stack.config.http.bodyLimitBytes} bytes; logs in ${stack.dir}`);
@@ -52,6 +60,10 @@ async function main(): Promise<number> {
           ['malformed commands', `${report.http + report.amqp} (${report.http} HTTP, ${report.amqp} AMQP) in ${report.elapsedS.toFixed(1)} s`],
           ['hostile webhooks (simulator endpoint)', String(report.webhooks)],
           ['hostile PSP inputs read in process', `${psp.cases} in ${(psp.elapsedMs / 1000).toFixed(1)} s, slowest ${psp.slowest.ms.toFixed(0)} ms`],
+          [
+            'hostile bus answers read in process',
+            `${bus.cases} in ${(bus.elapsedMs / 1000).toFixed(1)} s, slowest ${bus.slowest.ms.toFixed(0)} ms (${bus.slowest.what})`,
+          ],
           ['dead letters expected', String(report.expectedDeadLetters)],
           ['valid commands alongside', `${report.valid.commands}, ${report.valid.successRate.toFixed(2)} % as planned`],
         ],
@@ -69,12 +81,19 @@ async function main(): Promise<number> {
               ? `${psp.cases} read or refused as they must be`
               : `${psp.violations.length}, e.g. #${psp.violations[0].n} ${psp.violations[0].surface} ${psp.violations[0].gateway} ${psp.violations[0].kind} at ${psp.violations[0].path || 'the body'}: ${psp.violations[0].problem}`,
           ],
+          [
+            'hostile bus answers: the readers’ errors only, no card number nor our token out, bounded texts, token and lifetime usable',
+            bus.violations.length === 0 ? 'yes' : 'NO',
+            bus.violations.length === 0
+              ? `${bus.cases} read or refused as they must be`
+              : `${bus.violations.length}, e.g. #${bus.violations[0].n} ${bus.violations[0].answer} ${bus.violations[0].kind} at ${bus.violations[0].path || 'the body'}, HTTP ${bus.violations[0].status}: ${bus.violations[0].problem}`,
+          ],
           ...report.checks.map((c) => [c.name, c.ok ? 'yes' : 'NO', c.detail]),
         ],
       ),
     );
     for (const s of report.surprises) say(`  unexpected: ${s}`);
-    const failed = report.checks.filter((c) => !c.ok).length + (psp.violations.length > 0 ? 1 : 0);
+    const failed = report.checks.filter((c) => !c.ok).length + (psp.violations.length > 0 ? 1 : 0) + (bus.violations.length > 0 ? 1 : 0);
     say('');
     say(failed === 0 ? 'fuzz OK: every check held' : `fuzz FAILED: ${failed} check(s) broken (logs in ${stack.dir})`);
     return failed === 0 ? 0 : 1;
@@ -93,6 +112,19 @@ function sayPspReport(psp: PspFuzzReport): void {
     ),
   );
   for (const v of psp.violations.slice(0, 10)) say(`  PSP input #${v.n} ${v.surface} ${v.gateway} ${v.kind} at ${v.path || 'the body'}: ${v.problem}`);
+  say('');
+}
+
+/** The in-process bus answer fuzz's table: cases per answer, read or refused. */
+function sayBusReport(bus: BusFuzzReport): void {
+  say('');
+  say(
+    formatTable(
+      ['bus answer', 'cases', 'read', 'refused (the reader’s error)'],
+      bus.rows.map((r) => [r.answer, String(r.cases), String(r.read), String(r.refused)]),
+    ),
+  );
+  for (const v of bus.violations.slice(0, 10)) say(`  bus answer #${v.n} ${v.answer} ${v.kind} at ${v.path || 'the body'}, HTTP ${v.status}: ${v.problem}`);
   say('');
 }
 

@@ -29,6 +29,18 @@ export interface OAuthTokenProviderOptions {
 const DEFAULT_LIFETIME_S = 300;
 
 /**
+ * Longest lifetime we plan a token with, seconds (a day). `expires_in` is the server's word (RFC 6749 §5.1),
+ * but one of 10^12 (milliseconds sent as seconds, a bug, a hostile server) would keep a token for ever: never
+ * refreshed unless the bus answers 401, so a key rotated or a client revoked at the OAuth server would go
+ * unnoticed for as long as the bus kept taking the old token, and times that far out are beyond what a Date
+ * (8.64e15 ms) or a timer (2^31-1 ms, about 24.8 days) holds. Client-credentials tokens live minutes to hours;
+ * a day is far above that, so a server's honest answer is never cut, and a token is asked for at least once
+ * a day. A longer one is planned with this (`pb_bus_token_lifetime_clamped_total`, a warn line per token);
+ * a 401 still brings a new token at once.
+ */
+export const MAX_TOKEN_LIFETIME_S = 24 * 60 * 60;
+
+/**
  * Wait after a failed early refresh before the next one, milliseconds (longer when the server's
  * `Retry-After` asks for it): meanwhile the still-valid token is served without asking again.
  */
@@ -39,6 +51,12 @@ const refreshFailuresTotal = () =>
     'pb_bus_token_refresh_failures_total',
     'Failed OAuth token requests for bus calls: outcome=kept_token (an early refresh failed; the cached token, valid until it expires, is served meanwhile) or no_token (no valid token to fall back on: the bus call fails)',
     ['outcome'],
+  );
+
+const lifetimeClampedTotal = () =>
+  counter(
+    'pb_bus_token_lifetime_clamped_total',
+    "OAuth tokens for bus calls whose expires_in was beyond MAX_TOKEN_LIFETIME_S (a day): planned as a day, refreshed then (or at the bus's first 401)",
   );
 
 /** OAuth `error` codes that mean our client id or secret is wrong. */
@@ -64,7 +82,6 @@ export class OAuthTokenProvider implements AccessTokenSource {
   private readonly http: OutboundClient;
   private readonly tokenUrl: string;
   private readonly displayTokenUrl: string;
-  private readonly authorization: string;
   private readonly now: () => number;
   private cached: { token: string; refreshAt: number; expiresAt: number } | undefined;
   private inFlight: Promise<string> | undefined;
@@ -89,9 +106,7 @@ export class OAuthTokenProvider implements AccessTokenSource {
     this.now = options.now ?? Date.now;
     const timeoutMs = options.timeoutMs ?? config.serviceBus.timeoutMs;
     this.http = new OutboundClient({ timeoutMs, proxy: config.proxy, maxSockets: 4 });
-    // RFC 6749 §2.3.1: client id and secret are form-encoded, then joined and base64-encoded.
-    this.authorization = `Basic ${Buffer.from(`${formEncode(momClient.clientId)}:${formEncode(momClient.clientSecret)}`).toString('base64')}`;
-    registerSecret(this.authorization.slice('Basic '.length));
+    registerSecret(basicCredentials(momClient));
   }
 
   async getToken(): Promise<string> {
@@ -163,34 +178,26 @@ export class OAuthTokenProvider implements AccessTokenSource {
 
   private async fetchToken(generation: number): Promise<string> {
     this.fetchCount += 1;
-    const scope = this.config.momClient.scope;
-    const { clientAuth, clientId, clientSecret } = this.config.momClient;
-    const form = new URLSearchParams({
-      grant_type: 'client_credentials',
-      ...(scope ? { scope } : {}),
-      // RFC 6749 §2.3.1 allows the credentials in the body for servers that do not read Basic; never both.
-      ...(clientAuth === 'body' ? { client_id: clientId, client_secret: clientSecret } : {}),
-    });
+    const request = tokenRequest(this.config.momClient);
     // The token's lifetime counts from when the server answered, at the latest: from our request is safe.
     const requestedAt = this.now();
     let response: OutboundResponse;
     try {
-      response = await this.http.send({
-        method: 'POST',
-        url: this.tokenUrl,
-        headers: {
-          ...(clientAuth === 'header' ? { authorization: this.authorization } : {}),
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: form.toString(),
-      });
+      response = await this.http.send({ method: 'POST', url: this.tokenUrl, headers: request.headers, body: request.body });
     } catch (err) {
       if (!(err instanceof OutboundRequestError)) throw err;
       throw new PeerUnavailableError('oauth', this.displayTokenUrl, err.failure.code);
     }
-    const { token, lifetimeS } = readTokenAnswer(response, this.displayTokenUrl);
+    const { token, lifetimeS, clampedFromS } = readTokenAnswer(response, this.displayTokenUrl);
     registerRecentToken(token);
+    if (clampedFromS !== undefined) {
+      lifetimeClampedTotal().inc();
+      this.logger.warn('OAuth token lifetime beyond a day; planning with a day', {
+        expires_in_s: clampedFromS,
+        planned_s: lifetimeS,
+        token_url: this.displayTokenUrl,
+      });
+    }
     const fetchedAt = this.now();
     if (generation === this.generation) {
       // At most half the lifetime early: a token living no longer than the margin would otherwise be stale
@@ -207,13 +214,14 @@ export class OAuthTokenProvider implements AccessTokenSource {
 const ACCESS_TOKEN = /^[\x20-\x7E]+$/;
 /** An OAuth `error` code (RFC 6749 §5.2: printable ASCII but the double quote and the backslash), of a length a code has. */
 const OAUTH_ERROR_CODE = /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
-/** A lifetime sent as a string of digits (some servers write `"expires_in": "3599"`). */
-const DIGITS = /^\d{1,10}$/;
+/** A lifetime sent as a string of digits (some servers write `"expires_in": "3599"`); any longer is no number of seconds. */
+const DIGITS = /^\d{1,32}$/;
 
 /**
  * The token answer of the OAuth server at `tokenUrl` (for messages), pure: the access token and its lifetime
- * (seconds: `expires_in` when it is a positive finite number or a string of digits, else
- * {@link DEFAULT_LIFETIME_S}), or the refusal in our taxonomy. A token that could not be sent as it is in
+ * (seconds: `expires_in` when it is a positive finite number or a string of digits, at most
+ * {@link MAX_TOKEN_LIFETIME_S}, with `clampedFromS` saying the server's larger value; else
+ * {@link DEFAULT_LIFETIME_S}: absent, zero, negative, not finite, no number), or the refusal in our taxonomy. A token that could not be sent as it is in
  * an `Authorization` header (longer than {@link MAX_ACCESS_TOKEN_CHARS}, or holding anything but printable
  * ASCII: a line break would be refused by the HTTP client as "cannot reach the bus", a long one by the bus
  * with 431) is refused here (`BusRequestError`), never quoted. The server's `error` code is quoted only when
@@ -222,7 +230,7 @@ const DIGITS = /^\d{1,10}$/;
 export function readTokenAnswer(
   response: { status: number; body: string; headers: Record<string, string> },
   tokenUrl: string,
-): { token: string; lifetimeS: number } {
+): { token: string; lifetimeS: number; clampedFromS?: number } {
   const raw = parseJsonObject(response.body);
   if (response.status < 200 || response.status >= 300 || raw === undefined) throw classify(response.status, raw, response.headers, tokenUrl);
   const token = raw.access_token;
@@ -240,7 +248,7 @@ export function readTokenAnswer(
   }
   const expiresIn = typeof raw.expires_in === 'string' && DIGITS.test(raw.expires_in) ? Number(raw.expires_in) : raw.expires_in;
   const lifetimeS = typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_LIFETIME_S;
-  return { token, lifetimeS };
+  return lifetimeS > MAX_TOKEN_LIFETIME_S ? { token, lifetimeS: MAX_TOKEN_LIFETIME_S, clampedFromS: lifetimeS } : { token, lifetimeS };
 }
 
 /** The OAuth server's `error` member when it is an OAuth error code, made safe (`busText`); else undefined. */
@@ -271,6 +279,33 @@ function classify(status: number, body: Record<string, unknown> | undefined, hea
     `the OAuth server at ${tokenUrl} refused the token request (HTTP ${status}${oauthError ? ` ${oauthError}` : ''}): check mom_client.token_path and mom_client.scope`,
     status,
   );
+}
+
+/**
+ * The client-credentials token request (RFC 6749 §4.4.2) as the bus client sends it: the form and the headers,
+ * the credentials in an HTTP Basic header or, with `mom_client.client_auth: body`, in the form (§2.3.1; never
+ * both). The doctor sends the same, so its check proves what the bus client will do.
+ */
+export function tokenRequest(momClient: Config['momClient']): { headers: Record<string, string>; body: string } {
+  const { clientAuth, clientId, clientSecret, scope } = momClient;
+  const form = new URLSearchParams({
+    grant_type: 'client_credentials',
+    ...(scope ? { scope } : {}),
+    ...(clientAuth === 'body' ? { client_id: clientId, client_secret: clientSecret } : {}),
+  });
+  return {
+    headers: {
+      ...(clientAuth === 'header' ? { authorization: `Basic ${basicCredentials(momClient)}` } : {}),
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    },
+    body: form.toString(),
+  };
+}
+
+/** RFC 6749 §2.3.1: client id and secret are form-encoded, then joined and base64-encoded. */
+function basicCredentials(momClient: Config['momClient']): string {
+  return Buffer.from(`${formEncode(momClient.clientId)}:${formEncode(momClient.clientSecret)}`).toString('base64');
 }
 
 /** `application/x-www-form-urlencoded` encoding of one value (space as `+`), as RFC 6749 asks for credentials. */

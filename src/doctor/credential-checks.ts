@@ -1,4 +1,6 @@
-import { AxiosInstance } from 'axios';
+import { AxiosInstance, AxiosResponse } from 'axios';
+import { displayUrl } from '../bus/bus-errors';
+import { readTokenAnswer, tokenRequest } from '../bus/oauth-token-provider';
 import { Config, GatewayConfig } from '../config/config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ALLOW_INSECURE_HTTP_KEY, isClearTextUrl } from '../config/transport-security';
@@ -51,34 +53,37 @@ function clearTextRefusal(url: string, key: string, allowInsecureHttp: boolean, 
   );
 }
 
-/** Client-credentials grant at the OAuth server the bus trusts. */
+/**
+ * Client-credentials grant at the OAuth server the bus trusts. The answer is read by the product's own reader
+ * (`readTokenAnswer`): OK only for a token the bus client would take, and a FAIL says what it would say (an
+ * access_token no header can carry, an answer without one, the credentials refused), never quoting the token.
+ */
 export async function checkBusCredentials(config: Config, http: AxiosInstance, target: string): Promise<CheckResult> {
-  const { clientId, clientSecret, oauthServerUrl, tokenPath, scope } = config.momClient;
+  const { clientId, oauthServerUrl, tokenPath } = config.momClient;
   const refused = clearTextRefusal(oauthServerUrl, 'mom_client.oauth_server_url', config.security.allowInsecureHttp, target);
   if (refused) return refused;
-  const form = new URLSearchParams({ grant_type: 'client_credentials' });
-  if (scope) form.set('scope', scope);
+  const tokenUrl = `${oauthServerUrl}${tokenPath}`;
+  // The bus client's own request: its credential encoding and mom_client.client_auth.
+  const request = tokenRequest(config.momClient);
+  let res: AxiosResponse<unknown>;
   try {
-    const res = await http.post<string>(`${oauthServerUrl}${tokenPath}`, form.toString(), {
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
-      },
-    });
-    if (res.status === 200) {
-      let hasToken = false;
-      try {
-        hasToken = typeof (JSON.parse(res.data) as { access_token?: unknown }).access_token === 'string';
-      } catch {
-        hasToken = false;
-      }
-      return hasToken ? result(target, 'OK', `token issued to client ${clientId}`) : result(target, 'FAIL', 'HTTP 200 without an access_token');
-    }
-    return result(target, 'FAIL', `token refused: ${describeFailure(res.status, res.data)}`);
+    res = await http.post<unknown>(tokenUrl, request.body, { headers: request.headers });
   } catch (err) {
     return result(target, 'FAIL', `token request failed: ${transportErrorCode(err)}`);
   }
+  try {
+    readTokenAnswer({ status: res.status, body: typeof res.data === 'string' ? res.data : '', headers: stringHeaders(res.headers) }, displayUrl(tokenUrl));
+  } catch (err) {
+    return result(target, 'FAIL', (err as Error).message);
+  }
+  return result(target, 'OK', `token issued to client ${clientId}`);
+}
+
+/** The response's headers that have one string value (what `readTokenAnswer` reads: `Retry-After`). */
+function stringHeaders(headers: AxiosResponse['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (typeof value === 'string') out[name.toLowerCase()] = value;
+  return out;
 }
 
 /**

@@ -54,7 +54,8 @@ export function fixHintFor(r: CheckResult, config: Config): string {
     case 'hostname':
       return `use in ${key} a host name the certificate names`;
     case 'credentials':
-      return /http:\/\//.test(r.detail)
+      // Only the clear-text refusal; a FAIL detail may quote the URL it called, http:// or not.
+      return /^not sent: \S+ is http:\/\//.test(r.detail)
         ? `use https:// in ${key}`
         : `check ${credentialKeysOf(r.target, config)} (the values come from the environment variables their %env() names)`;
     default:

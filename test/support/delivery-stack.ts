@@ -1,12 +1,15 @@
 import { Queue } from 'bullmq';
 import { Config } from '../../src/config/config';
 import { DeliveryService } from '../../src/delivery/delivery-service';
+import { DeliveryJobData, createDeliveryQueue } from '../../src/delivery/delivery-queue';
 import { OutcomeRecorder } from '../../src/delivery/outcome-recorder';
 import { EventStore } from '../../src/events/event-store';
 import { OmsEventJobData, createOmsEventsQueue } from '../../src/events/oms-events-queue';
 import { createGatewayClients } from '../../src/gateways/gateway-registry';
 import { Ledger } from '../../src/ledger/ledger';
 import { Logger, silentLogger } from '../../src/logging/logger';
+import { buildOrchestrationPipeline } from '../../src/orchestration/orchestration-stages';
+import { buildOutcomeRecorder } from '../../src/poller/outcome-recorder-wiring';
 import { RedisClient, createRedis } from '../../src/redis/redis-connection';
 import { ConfiguredGatewayRouter } from '../../src/routing/configured-gateway-router';
 import { GatewayRouter } from '../../src/routing/gateway-router';
@@ -34,16 +37,21 @@ export interface DeliveryStacks {
 }
 
 /**
- * The set-up the delivery integration tests share: one Redis connection and one OMS events queue for the
- * file, a DeliveryService (ledger, event store, outcome recorder, configured router) per configuration, and
- * after the file the queue closed, the connection dropped and every namespace built purged.
+ * The set-up the delivery integration tests share: one Redis connection, one OMS events queue and one
+ * delivery queue for the file, and per configuration a DeliveryService wired as the worker wires it: one
+ * orchestration (on Redis, so caps and risk counters work, and the gateways' clients for FX rates) that
+ * delivery reserves with and the outcome recorder releases through, the recorder from the product's
+ * `buildOutcomeRecorder` (a FAILED gives back cap reservations and, through orphan reversal, held funds).
+ * After the file the queues are closed, the connection dropped and every namespace built purged.
  */
 export function useDeliveryStacks(): DeliveryStacks {
   let redis: RedisClient | undefined;
   let eventsQueue: Queue<OmsEventJobData> | undefined;
+  let deliveryQueue: Queue<DeliveryJobData> | undefined;
   const configs: Config[] = [];
   afterAll(async () => {
     await eventsQueue?.close();
+    await deliveryQueue?.close();
     redis?.disconnect();
     for (const c of configs) await purgeNamespace(c).catch(() => undefined);
     // Purging several namespaces takes a while on a loaded machine.
@@ -53,13 +61,16 @@ export function useDeliveryStacks(): DeliveryStacks {
       configs.push(config);
       redis ??= createRedis(config.redis, 'commands');
       eventsQueue ??= createOmsEventsQueue(redis, config.redis.keyPrefix);
+      deliveryQueue ??= createDeliveryQueue(redis, config.redis.keyPrefix);
       const ledger = new Ledger(redis, config.redis.keyPrefix);
       const events = new EventStore(redis, config.redis.keyPrefix);
       const logger = options.logger ?? silentLogger();
-      const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
-      const real = new ConfiguredGatewayRouter(createGatewayClients(config));
+      const routes = createGatewayClients(config);
+      const pipeline = buildOrchestrationPipeline({ config, logger, redis, routes, now: options.now });
+      const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline });
+      const real = new ConfiguredGatewayRouter(routes);
       const router = options.router ? options.router(real) : real;
-      const service = new DeliveryService({ config, ledger, router, recorder, logger, now: options.now });
+      const service = new DeliveryService({ config, ledger, router, recorder, logger, now: options.now, redis, routes, pipeline });
       return { config, redis, service, recorder, ledger, events };
     },
   };

@@ -9,12 +9,13 @@ import { DeadLetterTriage } from '../../src/amqp/dead-letter-triage';
 import { declareTopology } from '../../src/amqp/topology';
 import { Config } from '../../src/config/config';
 import { DeliveryJobData, createDeliveryQueue } from '../../src/delivery/delivery-queue';
-import { OutcomeRecorder } from '../../src/delivery/outcome-recorder';
 import { EventStore } from '../../src/events/event-store';
 import { createOmsEventsQueue } from '../../src/events/oms-events-queue';
 import { CommandConsumer } from '../../src/intake/command-consumer';
 import { Ledger } from '../../src/ledger/ledger';
 import { Logger } from '../../src/logging/logger';
+import { buildOrchestrationPipeline } from '../../src/orchestration/orchestration-stages';
+import { buildOutcomeRecorder } from '../../src/poller/outcome-recorder-wiring';
 import { createRedis } from '../../src/redis/redis-connection';
 import { RateLimiter } from '../../src/admission/rate-limiter';
 import type { ActionCompletion } from '../../src/delivery/action-completion';
@@ -33,7 +34,8 @@ export interface IntakeProcess {
  * Intake alone, composed from the product's pieces: the command consumer on the real RabbitMQ and Redis,
  * plus the redaction of what the broker dead-letters by itself, without inline delivery (every accepted command becomes a `gateway-delivery` job nobody works on, so a
  * test sees exactly what intake wrote) and without the delivery, event and outcome workers. Idempotency
- * conflicts still record their FAIL event in the outbox (queued, never sent).
+ * conflicts still record their FAIL event in the outbox (queued, never sent), through the worker's outcome
+ * recorder (`buildOutcomeRecorder`).
  */
 export async function startIntakeProcess(
   config: Config,
@@ -46,7 +48,9 @@ export async function startIntakeProcess(
   const deliveryQueue = createDeliveryQueue(redis, config.redis.keyPrefix);
   const eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
   for (const q of [deliveryQueue, eventsQueue]) q.on('error', () => undefined);
-  const recorder = new OutcomeRecorder({ config, ledger, events, eventsQueue, logger });
+  // The worker's wiring: a FAILED recorded here (an idempotency conflict) releases what orchestration reserved.
+  const pipeline = buildOrchestrationPipeline({ config, logger, redis });
+  const { recorder } = buildOutcomeRecorder({ config, redis, ledger, events, eventsQueue, deliveryQueue, logger, pipeline });
   const connection = new AmqpConnection({ urls: config.amqp.urls, reconnectMs: config.amqp.reconnectMs, name: 'payment-bridge:intake-test', logger });
   const publisher = new ConfirmPublisher(connection, config.amqp.publishTimeoutMs, (ch) =>
     declareTopology(ch, config.amqp, { priorityLane: config.backpressure.priorityLane }),

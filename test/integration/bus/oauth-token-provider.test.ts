@@ -2,7 +2,7 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { BusAuthenticationError, BusRequestError, PeerUnavailableError } from '../../../src/bus/bus-errors';
-import { OAuthTokenProvider, REFRESH_RETRY_MS } from '../../../src/bus/oauth-token-provider';
+import { MAX_TOKEN_LIFETIME_S, OAuthTokenProvider, REFRESH_RETRY_MS } from '../../../src/bus/oauth-token-provider';
 import { DependencyUnavailableError } from '../../../src/errors';
 import { createLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
@@ -217,6 +217,60 @@ describe('OAuthTokenProvider', () => {
       expect(lines.filter((l) => l.includes('OAuth token refresh failed'))).toHaveLength(2);
       now += 30_000;
       await expect(provider.getToken()).rejects.toBeInstanceOf(PeerUnavailableError);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('plans a token whose expires_in is beyond a day with a day: refreshed then, a 401 still refreshes at once; counted and warned once per token', async () => {
+    const endpoint = await tokenEndpoint({ expiresInS: 1e12 });
+    const { logger, lines } = captureLogger('info');
+    try {
+      let now = 1_000_000;
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': endpoint.url, 'mom_client.refresh_margin_s': 60 }), logger, {
+        now: () => now,
+      });
+      const clamped = () => metricValue('pb_bus_token_lifetime_clamped_total');
+      const before = await clamped();
+      const first = await provider.getToken();
+      for (let i = 0; i < 5; i++) expect(await provider.getToken()).toBe(first);
+      expect(await clamped()).toBe(before + 1);
+      const warnings = lines.filter((l) => l.includes('OAuth token lifetime beyond a day'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain('"level":"warn"');
+      expect(warnings[0]).toContain(`"planned_s":${MAX_TOKEN_LIFETIME_S}`);
+      expect(warnings[0]).not.toContain(first);
+
+      now += (MAX_TOKEN_LIFETIME_S - 61) * 1000;
+      expect(await provider.getToken()).toBe(first);
+      now += 2000; // inside the margin of the day
+      const second = await provider.getToken();
+      expect(second).not.toBe(first);
+      // The bus refused it early: a new one at once, as for any token.
+      provider.invalidate(second);
+      expect(await provider.getToken()).not.toBe(second);
+      expect(endpoint.requests()).toBe(3);
+      expect(await clamped()).toBe(before + 3);
+      expect(lines.filter((l) => l.includes('OAuth token lifetime beyond a day'))).toHaveLength(3);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it('plans a lifetime of a day and less as the server says, without a warning', async () => {
+    const endpoint = await tokenEndpoint({ expiresInS: MAX_TOKEN_LIFETIME_S });
+    const { logger, lines } = captureLogger('info');
+    try {
+      let now = 1_000_000;
+      const provider = new OAuthTokenProvider(config({ 'mom_client.oauth_server_url': endpoint.url, 'mom_client.refresh_margin_s': 60 }), logger, {
+        now: () => now,
+      });
+      const first = await provider.getToken();
+      now += (MAX_TOKEN_LIFETIME_S - 61) * 1000;
+      expect(await provider.getToken()).toBe(first);
+      now += 2000;
+      expect(await provider.getToken()).not.toBe(first);
+      expect(lines.filter((l) => l.includes('OAuth token lifetime beyond a day'))).toHaveLength(0);
     } finally {
       await endpoint.close();
     }

@@ -10,6 +10,8 @@ import http from 'node:http';
 import https from 'node:https';
 import net, { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { MAX_ACCESS_TOKEN_CHARS } from '../../../src/bus/bus-text';
+import { readTokenAnswer } from '../../../src/bus/oauth-token-provider';
 import { runDoctor } from '../../../src/doctor/doctor';
 import { silentLogger } from '../../../src/logging/logger';
 import { requiredCredentials } from '../../support/gateway-credentials';
@@ -21,6 +23,17 @@ const CLIENT_ID = 'mom-doctor-client';
 const CLIENT_SECRET = 'mom-doctor-secret-xyz';
 const SIM_KEY = 'sim_key_0123456789';
 const ADYEN_KEY = 'adyen-doctor-key-0123456789';
+const GOOD_TOKEN_ANSWER = '{"access_token":"tok-should-never-be-printed","token_type":"Bearer","expires_in":3600}';
+/** What the OAuth server answers valid credentials with (a test may change it; reset before each). */
+let tokenAnswer = GOOD_TOKEN_ANSWER;
+/** Where the OAuth server reads the client credentials (RFC 6749 §2.3.1), and the secret it expects; reset before each. */
+let oauthReads: 'header' | 'body' = 'header';
+let oauthSecret = CLIENT_SECRET;
+
+/** RFC 6749 §2.3.1: Basic credentials are form-encoded first (a space as `+`, `!` as `%21`). */
+function formEncoded(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2);
+}
 
 interface Local {
   url: string;
@@ -53,7 +66,8 @@ async function listen(server: http.Server | https.Server, scheme: 'http' | 'http
 function handler(paths: string[]): http.RequestListener {
   return (req, res) => {
     paths.push(`${req.method} ${req.url}`);
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       if (req.method === 'OPTIONS' && req.url === '/bus') {
         res.writeHead(200, { 'X-Magento-Service-Bus': '*', Allow: 'OPTIONS, POST', 'content-length': '0' });
@@ -61,14 +75,18 @@ function handler(paths: string[]): http.RequestListener {
         return;
       }
       if (req.url === '/oauth/token') {
-        const expected = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
-        if (req.headers.authorization !== expected) {
+        const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+        const accepted =
+          oauthReads === 'header'
+            ? req.headers.authorization === `Basic ${Buffer.from(`${formEncoded(CLIENT_ID)}:${formEncoded(oauthSecret)}`).toString('base64')}`
+            : req.headers.authorization === undefined && form.get('client_id') === CLIENT_ID && form.get('client_secret') === oauthSecret;
+        if (!accepted) {
           res.writeHead(401, { 'content-type': 'application/json' });
           res.end('{"error":"invalid_client"}');
           return;
         }
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"access_token":"tok-should-never-be-printed","token_type":"Bearer","expires_in":3600}');
+        res.end(tokenAnswer);
         return;
       }
       if (req.url === '/paymentMethods') {
@@ -141,6 +159,9 @@ let local: Local;
 const cleanups: Array<() => Promise<void>> = [];
 
 beforeEach(async () => {
+  tokenAnswer = GOOD_TOKEN_ANSWER;
+  oauthReads = 'header';
+  oauthSecret = CLIENT_SECRET;
   local = await startHttp();
   cleanups.push(local.close);
 });
@@ -210,8 +231,46 @@ describe('runDoctor', () => {
     const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000 });
 
     expect(code).toBe(1);
-    expect(row(text(), 'credentials', 'bus')).toEqual({ status: 'FAIL', detail: 'token refused: HTTP 401 (invalid_client)' });
+    expect(row(text(), 'credentials', 'bus')).toEqual({
+      status: 'FAIL',
+      detail: `the OAuth server at ${local.url}/oauth/token refused the client credentials (HTTP 401 invalid_client): check mom_client.client_id and mom_client.client_secret`,
+    });
     expect(text()).not.toContain('wrong-secret-value');
+  });
+
+  it.each([
+    ['a line break in the token', { access_token: 'tok-never-printed\r\nX-Injected: 1', token_type: 'Bearer', expires_in: 3600 }],
+    ['a token longer than 16 KiB', { access_token: `tok-never-printed-${'t'.repeat(MAX_ACCESS_TOKEN_CHARS)}`, token_type: 'Bearer' }],
+    ['no access_token', { token_type: 'Bearer', expires_in: 3600 }],
+  ])('fails an HTTP 200 token answer the bus client refuses (%s), with the bus client’s reason', async (_name, answer) => {
+    tokenAnswer = JSON.stringify(answer);
+    const { out, text } = capture();
+    const code = await runDoctor(config({}), { logger: silentLogger(), out, timeoutMs: 2000, infrastructure: false });
+
+    let productReason = '';
+    try {
+      readTokenAnswer({ status: 200, body: tokenAnswer, headers: {} }, `${local.url}/oauth/token`);
+    } catch (err) {
+      productReason = (err as Error).message;
+    }
+    expect(productReason).not.toBe('');
+    expect(code).toBe(1);
+    expect(row(text(), 'credentials', 'bus')).toEqual({ status: 'FAIL', detail: productReason });
+    expect(text()).not.toContain('tok-never-printed');
+  });
+
+  it.each([
+    ['in the form when mom_client.client_auth is body', 'body', CLIENT_SECRET],
+    ['form-encoded in the Basic header (a secret with spaces and punctuation)', 'header', "it's a (new) secret!~*"],
+  ])('sends the client credentials as the bus client does: %s', async (_name, reads, secret) => {
+    oauthReads = reads as 'header' | 'body';
+    oauthSecret = secret;
+    const { out, text } = capture();
+    const cfg = config({}, { 'mom_client.client_secret': secret, 'mom_client.client_auth': reads });
+    const code = await runDoctor(cfg, { logger: silentLogger(), out, timeoutMs: 2000, infrastructure: false });
+
+    expect(row(text(), 'credentials', 'bus')).toEqual({ status: 'OK', detail: `token issued to client ${CLIENT_ID}` });
+    expect(code).toBe(0);
   });
 
   it('never sends a credential over http:// without security.allow_insecure_http: FAIL with the fix instead', async () => {

@@ -1,30 +1,22 @@
 /**
  * A cap reservation is given back when the attempt fails, also when the failure arrives later than the
  * gateway's answer (a webhook, a status inquiry): the worker's outcome recorder releases through the same
- * orchestration delivery reserved with.
+ * orchestration delivery reserved with. Built with the shared delivery stack, which wires the recorder as
+ * the worker does (`buildOutcomeRecorder`).
  */
-import { RedisClient } from '../../../src/redis/redis-connection';
-import { Queue } from 'bullmq';
 import { Config } from '../../../src/config/config';
 import { DeliveryService } from '../../../src/delivery/delivery-service';
 import { OutcomeRecorder } from '../../../src/delivery/outcome-recorder';
-import { EventStore } from '../../../src/events/event-store';
-import { OmsEventJobData, createOmsEventsQueue } from '../../../src/events/oms-events-queue';
-import { createGatewayClients } from '../../../src/gateways/gateway-registry';
 import { Ledger } from '../../../src/ledger/ledger';
-import { buildOrchestrationPipeline } from '../../../src/orchestration/orchestration-stages';
-import { createRedis } from '../../../src/redis/redis-connection';
-import { ConfiguredGatewayRouter } from '../../../src/routing/configured-gateway-router';
-import { purgeNamespace } from '../../../harness/twins/local-stack/local-stack';
 import { PspSimulator, startPspSimulator } from '../../../harness/twins/psp-simulator/psp-simulator';
 import { captureLogger } from '../../support/capture-logger';
+import { useDeliveryStacks } from '../../support/delivery-stack';
 import { channelCommand } from '../../support/fixtures';
 import { testConfig } from '../../support/test-config';
 
 const API_KEY = 'sim-late-fail-key-0123456789';
+const stacks = useDeliveryStacks();
 let sim: PspSimulator;
-let redis: RedisClient;
-let eventsQueue: Queue<OmsEventJobData>;
 let config: Config;
 let service: DeliveryService;
 let ledger: Ledger;
@@ -38,27 +30,11 @@ beforeAll(async () => {
     // One authorization a day for this merchant: a reservation not given back blocks the next one.
     'caps.rules': [{ scope: 'merchant', name: 'one-a-day', currency: 'EUR', daily_count: 1 }],
   });
-  redis = createRedis(config.redis, 'commands');
-  eventsQueue = createOmsEventsQueue(redis, config.redis.keyPrefix);
-  ledger = new Ledger(redis, config.redis.keyPrefix);
-  const routes = createGatewayClients(config);
-  const pipeline = buildOrchestrationPipeline({ config, logger: logs.logger, redis, routes });
-  recorder = new OutcomeRecorder({
-    config,
-    ledger,
-    events: new EventStore(redis, config.redis.keyPrefix),
-    eventsQueue,
-    logger: logs.logger,
-    afterFailure: (op) => pipeline.releaseFailed(op),
-  });
-  service = new DeliveryService({ config, ledger, router: new ConfiguredGatewayRouter(routes), recorder, logger: logs.logger, redis, routes, pipeline });
+  ({ service, ledger, recorder } = stacks.build(config, { logger: logs.logger }));
 }, 60_000);
 
 afterAll(async () => {
-  await eventsQueue.close();
-  redis.disconnect();
   await sim.stop();
-  await purgeNamespace(config).catch(() => undefined);
 });
 
 async function authorization(): Promise<string> {

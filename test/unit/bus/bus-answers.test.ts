@@ -5,7 +5,7 @@ import { seededRandom } from '../../../harness/workload/payment-scenarios';
 import { BusAnswer, readNotifyAnswer, readRpcAnswer } from '../../../src/bus/bus-answers';
 import { BusAuthenticationError, BusRequestError, BusRpcError, PeerUnavailableError } from '../../../src/bus/bus-errors';
 import { MAX_ACCESS_TOKEN_CHARS, MAX_BUS_TEXT_CHARS, busText } from '../../../src/bus/bus-text';
-import { oauthErrorCode, readTokenAnswer } from '../../../src/bus/oauth-token-provider';
+import { MAX_TOKEN_LIFETIME_S, oauthErrorCode, readTokenAnswer } from '../../../src/bus/oauth-token-provider';
 import { contentRejection } from '../../../src/events/event-rejection';
 import { registerRecentToken } from '../../../src/logging/redact';
 
@@ -208,20 +208,38 @@ describe('readTokenAnswer', () => {
     ['a number', 3600, 3600],
     ['a string of digits', '3599', 3599],
     ['a fraction', 0.5, 0.5],
+    ['a day', MAX_TOKEN_LIFETIME_S, MAX_TOKEN_LIFETIME_S],
     ['negative', -60, 300],
     ['zero', 0, 300],
+    ['negative zero', -0, 300],
     ['absent', undefined, 300],
+    ['null', null, 300],
     ['a string that is no number', '1h', 300],
-    ['a string too long to be seconds', '99999999999999999999', 300],
-    ['huge', 1e300, 1e300],
+    ['a string of a negative number', '-60', 300],
+    ['a string of digits no number of seconds can be', '9'.repeat(33), 300],
     ['beyond what a number holds (1e400)', '@1e400', 300],
+    ['-1e400', '@-1e400', 300],
     ['true', true, 300],
   ])('takes expires_in %s (%p) as a lifetime of %p seconds', (_name, expiresIn, lifetime) => {
     const body =
-      expiresIn === '@1e400'
-        ? '{"access_token":"tok-abc-123","expires_in":1e400}'
+      typeof expiresIn === 'string' && expiresIn.startsWith('@')
+        ? `{"access_token":"tok-abc-123","expires_in":${expiresIn.slice(1)}}`
         : { access_token: 'tok-abc-123', ...(expiresIn === undefined ? {} : { expires_in: expiresIn }) };
     expect(read(body)).toEqual({ token: 'tok-abc-123', lifetimeS: lifetime });
+  });
+
+  it.each([
+    ['a second past a day', MAX_TOKEN_LIFETIME_S + 1],
+    ['10^12 (milliseconds sent as seconds, or a bug)', 1e12],
+    ['huge', 1e300],
+    ['the largest number', Number.MAX_VALUE],
+    ['a string of 20 digits', '99999999999999999999'],
+  ])('plans a lifetime beyond a day (%s) as a day, saying the server’s value', (_name, expiresIn) => {
+    expect(read({ access_token: 'tok-abc-123', expires_in: expiresIn })).toEqual({
+      token: 'tok-abc-123',
+      lifetimeS: MAX_TOKEN_LIFETIME_S,
+      clampedFromS: Number(expiresIn),
+    });
   });
 
   it.each([
