@@ -118,6 +118,8 @@ export const configSchema = {
     'http.port': { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
     'http.intake_path': { type: 'string', pattern: '^/', default: '/bus' },
     'http.body_limit_bytes': { ...positiveInt, default: 262144 },
+    'http.discard_limit_bytes': { ...nonNegativeInt, default: 4194304 },
+    'http.discard_timeout_ms': { ...nonNegativeInt, default: 5000 },
 
     'proxy.host': { type: 'string', default: '' },
     'proxy.port': { type: 'integer', minimum: 0, maximum: 65535, default: 0 },

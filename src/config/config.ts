@@ -129,6 +129,13 @@ export interface Config {
     readonly intakePath: string;
     /** Largest accepted request body, bytes. Default 262144. */
     readonly bodyLimitBytes: number;
+    /**
+     * Most bytes of a body above `bodyLimitBytes` read and dropped after its 413 before the connection is
+     * closed (a client still sending then reads its answer instead of a reset). Default 4194304.
+     */
+    readonly discardLimitBytes: number;
+    /** Most time spent discarding such a body after its 413, milliseconds. Default 5000. */
+    readonly discardTimeoutMs: number;
   };
   /** Optional outbound proxy; empty host means direct connections. */
   readonly proxy: { readonly host: string; readonly port: number };

@@ -238,6 +238,8 @@ function toConfig(p: Params): Config {
       port: num(p, 'http.port'),
       intakePath: str(p, 'http.intake_path'),
       bodyLimitBytes: num(p, 'http.body_limit_bytes'),
+      discardLimitBytes: num(p, 'http.discard_limit_bytes'),
+      discardTimeoutMs: num(p, 'http.discard_timeout_ms'),
     },
     proxy: { host: str(p, 'proxy.host'), port: num(p, 'proxy.port') },
     delivery: {

@@ -6,7 +6,7 @@ import { OpsContext } from '../ops/ops-context';
 import { OperationView } from '../ops/operations-view';
 import { Interaction } from '../ledger/ledger';
 import { BodyTooLargeError } from '../errors/body-too-large-error';
-import { readRawBody } from '../web/read-body';
+import { BodyReader } from '../web/read-body';
 import { EdgeAccess } from '../web/edge-access';
 import { clientKey } from '../net/ip-ranges';
 import { WebRoute } from '../web/web-server';
@@ -40,8 +40,8 @@ import { DeadLetterCursor } from '../ops/dead-letter-store';
 import { parseDeadLetterCursor } from '../ops/dead-letter-cursor';
 
 const COOKIE = 'pb_console';
-/** Largest form the console accepts (a replay of many ids), bytes. */
-const FORM_LIMIT_BYTES = 64 * 1024;
+/** Largest form the console accepts (a replay of many ids), bytes; its listener's `bodyLimitBytes`. */
+export const CONSOLE_FORM_LIMIT_BYTES = 64 * 1024;
 /** Longest lookup query (`q`, after trimming) the console accepts; the page's form allows as many (`maxlength`). */
 const MAX_LOOKUP_CHARS = 200;
 /** Most dead letters one replay form may name. */
@@ -214,6 +214,8 @@ function cookieOf(req: IncomingMessage, name: string): string | undefined {
 export class ConsoleRoute implements WebRoute {
   private readonly base: string;
   private readonly sessions: ConsoleSessions;
+  /** Forms up to {@link CONSOLE_FORM_LIMIT_BYTES}; a larger one is discarded within the `http.discard_*` bounds. */
+  private readonly forms: BodyReader;
 
   constructor(
     private readonly deps: {
@@ -227,6 +229,7 @@ export class ConsoleRoute implements WebRoute {
   ) {
     this.base = deps.config.console.path;
     this.sessions = new ConsoleSessions(deps.ops.redis, deps.config.redis.keyPrefix, deps.config.console.sessionTtlMs, deps.config.console.sessionIdleMs);
+    this.forms = new BodyReader({ ...deps.config.http, bodyLimitBytes: CONSOLE_FORM_LIMIT_BYTES }, deps.logger);
   }
 
   matches(path: string): boolean {
@@ -381,10 +384,10 @@ export class ConsoleRoute implements WebRoute {
       return null;
     }
     try {
-      return new URLSearchParams((await readRawBody(req, FORM_LIMIT_BYTES)).toString('utf8'));
+      return new URLSearchParams((await this.forms.read(req)).toString('utf8'));
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
-        send(res, 413, 'text/plain', `form larger than ${FORM_LIMIT_BYTES} bytes`, { connection: 'close' });
+        send(res, 413, 'text/plain', `form larger than ${CONSOLE_FORM_LIMIT_BYTES} bytes`, { connection: 'close' });
         return null;
       }
       throw err;

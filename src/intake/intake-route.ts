@@ -20,7 +20,7 @@ import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
 import { counter } from '../metrics/metrics-registry';
 import { BodyTooLargeError } from '../errors/body-too-large-error';
-import { readRawBody } from '../web/read-body';
+import { BodyReader } from '../web/read-body';
 import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendJson } from '../web/web-server';
 import { commandMethodIndex, mapBusRequest } from './bus-command-mapper';
@@ -79,6 +79,8 @@ export class IntakeRoute implements WebRoute {
   private readonly keyUse: SignatureKeyUse;
   /** What the intake signs its published commands with: the `bus` channel's key (only the intake has it). */
   private readonly busKey: ChannelKey;
+  /** Bodies up to `http.body_limit_bytes`; a larger one is discarded within the `http.discard_*` bounds. */
+  private readonly bodies: BodyReader;
 
   constructor(
     private readonly deps: {
@@ -105,6 +107,7 @@ export class IntakeRoute implements WebRoute {
     this.refusals = new LogThrottle(deps.logger);
     this.keyUse = new SignatureKeyUse(deps.logger);
     this.busKey = busSigningKey(deps.config.serviceBus);
+    this.bodies = new BodyReader(deps.config.http, deps.logger);
   }
 
   matches(path: string): boolean {
@@ -124,7 +127,7 @@ export class IntakeRoute implements WebRoute {
     const { config, logger } = this.deps;
     let raw: Buffer;
     try {
-      raw = await readRawBody(req, config.http.bodyLimitBytes);
+      raw = await this.bodies.read(req);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         this.stats.rejected += 1;

@@ -10,7 +10,7 @@ import { DeadLetterTriage } from '../amqp/dead-letter-triage';
 import { declareTopology } from '../amqp/topology';
 import { queueMismatch } from '../amqp/queue-mismatch';
 import { Config } from '../config/config';
-import { CONSOLE_SECURITY_HEADERS, ConsoleRoute } from '../console/console-route';
+import { CONSOLE_FORM_LIMIT_BYTES, CONSOLE_SECURITY_HEADERS, ConsoleRoute } from '../console/console-route';
 import { DependencyWatch } from '../health/dependency-watch';
 import { HealthRoute } from '../health/health-route';
 import { openOps } from '../ops/ops-context';
@@ -135,7 +135,14 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
     guardRoute(new MetricsRoute(), access, () => ({ surface: 'admin' })),
     ...(options.extraRoutes ?? []),
   ];
-  const server = await startWebServer(routes, { host: config.http.host, port: config.http.port, logger, limits: config.edge, tls });
+  const server = await startWebServer(routes, {
+    host: config.http.host,
+    port: config.http.port,
+    logger,
+    limits: config.edge,
+    tls,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+  });
   logger.info('web process listening', {
     url: server.url,
     intake_path: config.http.intakePath,
@@ -152,6 +159,7 @@ export async function startWebProcess(config: Config, logger: Logger, options: W
         limits: config.edge,
         tls,
         headers: CONSOLE_SECURITY_HEADERS,
+        bodyLimitBytes: CONSOLE_FORM_LIMIT_BYTES,
       })
     : undefined;
   const consoleUrl = consoleServer ? `${consoleServer.url}${config.console.path}` : undefined;

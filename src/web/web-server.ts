@@ -6,6 +6,7 @@ import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 import { IpRanges } from '../net/ip-ranges';
 import { ConnectionGuard } from './connection-guard';
+import { isDiscarding } from './read-body';
 
 const clientErrors = counter(
   'pb_http_client_errors_total',
@@ -76,6 +77,13 @@ export interface WebServerOptions {
    * included (a handler may still set one of these names itself). Default none.
    */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * The largest body any route of this listener reads (`http.body_limit_bytes`). A request that declares a
+   * larger Content-Length with `Expect: 100-continue` is not asked for its body (no 100 Continue: its route
+   * refuses it, 413, without a byte sent) and its answer closes the connection. Default: every such request
+   * gets its 100 Continue, as Node's server does.
+   */
+  bodyLimitBytes?: number;
 }
 
 /** Writes a JSON answer. */
@@ -157,6 +165,16 @@ export async function startWebServer(routes: WebRoute[], options: WebServerOptio
       )
     : http.createServer(serverOptions, listener);
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  const bodyLimit = options.bodyLimitBytes;
+  if (bodyLimit !== undefined)
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      const declared = Number(req.headers['content-length']);
+      // A body refused on its declared length need not be sent at all; whatever answers (the route's 413, a
+      // 403, a 404) closes the connection, since the body it did not ask for is no next request.
+      if (Number.isFinite(declared) && declared > bodyLimit) res.setHeader('connection', 'close');
+      else res.writeContinue();
+      listener(req, res);
+    });
   const guard = new ConnectionGuard(
     { maxConnections: limits.maxConnections, maxConnectionsPerIp: limits.maxConnectionsPerIp, trustedProxies: new IpRanges(limits.trustedProxies) },
     options.logger,
@@ -164,6 +182,11 @@ export async function startWebServer(routes: WebRoute[], options: WebServerOptio
   // On a TLS server `connection` is the raw TCP socket, before the handshake: capped before any work.
   server.on('connection', guard.onConnection);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (isDiscarding(socket)) {
+      // Answered 413 already; the client ended its side with its body unfinished (counted by the reader).
+      socket.destroy();
+      return;
+    }
     const kind = clientErrorKind(err.code);
     clientErrors.inc({ kind });
     // Answer only when no response of ours has started on this socket (Node's own rule for this event).

@@ -7,7 +7,7 @@ import { Logger } from '../logging/logger';
 import { LogThrottle } from '../logging/log-throttle';
 import { counter } from '../metrics/metrics-registry';
 import { BodyTooLargeError } from '../errors/body-too-large-error';
-import { readRawBody } from '../web/read-body';
+import { BodyReader } from '../web/read-body';
 import { SignatureKeyUse } from '../web/signature-keys';
 import { WebRoute, sendJson } from '../web/web-server';
 import { matchWebhookSecret } from './webhook-key-match';
@@ -58,6 +58,8 @@ export class WebhookRoute implements WebRoute {
   private readonly refusals: LogThrottle;
   /** Which webhook secret (current, previous) signed each accepted webhook. */
   private readonly keyUse: SignatureKeyUse;
+  /** Bodies up to `http.body_limit_bytes`; a larger one is discarded within the `http.discard_*` bounds. */
+  private readonly bodies: BodyReader;
 
   constructor(
     private readonly deps: {
@@ -73,6 +75,7 @@ export class WebhookRoute implements WebRoute {
   ) {
     this.refusals = new LogThrottle(deps.logger);
     this.keyUse = new SignatureKeyUse(deps.logger);
+    this.bodies = new BodyReader(deps.config.http, deps.logger);
   }
 
   matches(path: string): boolean {
@@ -107,7 +110,7 @@ export class WebhookRoute implements WebRoute {
     }
     let raw: Buffer;
     try {
-      raw = await readRawBody(req, this.deps.config.http.bodyLimitBytes);
+      raw = await this.bodies.read(req);
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         // A PSP's notification (an Adyen batch) can outgrow the limit: said where an operator looks, as the other refusals.

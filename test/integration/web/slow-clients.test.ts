@@ -2,7 +2,7 @@ import http, { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import { silentLogger } from '../../../src/logging/logger';
 import { metricValue } from '../../../src/metrics/metrics-registry';
-import { readRawBody } from '../../../src/web/read-body';
+import { BodyReader } from '../../../src/web/read-body';
 import { EdgeLimits, WebRoute, WebServer, sendJson, startWebServer } from '../../../src/web/web-server';
 
 /** Slow clients come from 127.0.0.2 (and .3), legitimate ones from 127.0.0.1: all loopback on Linux. */
@@ -17,13 +17,15 @@ const LIMITS: EdgeLimits = {
   trustedProxies: [],
 };
 
+const bodies = new BodyReader({ bodyLimitBytes: 1 << 20, discardLimitBytes: 1 << 20, discardTimeoutMs: 1000 }, silentLogger());
+
 /** `GET /ping` answers at once; `POST /echo` reads the body first (like the intake and webhooks). */
 const routes: WebRoute[] = [
   {
     matches: (path) => path === '/ping' || path === '/echo',
     handle: async (req: IncomingMessage, res: ServerResponse, path: string) => {
       if (path === '/echo') {
-        const body = await readRawBody(req, 1 << 20);
+        const body = await bodies.read(req);
         sendJson(res, 200, { bytes: body.length });
         return;
       }

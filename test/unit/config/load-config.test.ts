@@ -112,7 +112,14 @@ describe('buildConfig', () => {
       deadLetterArchiveIntervalMs: 10000,
     });
     expect(config.redis).toEqual({ url: 'redis://127.0.0.1:6379', keyPrefix: 'pb:' });
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 8080, intakePath: '/bus', bodyLimitBytes: 262144 });
+    expect(config.http).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      intakePath: '/bus',
+      bodyLimitBytes: 262144,
+      discardLimitBytes: 4194304,
+      discardTimeoutMs: 5000,
+    });
     expect(config.proxy).toEqual({ host: '', port: 0 });
     expect(config.delivery).toEqual({
       concurrency: 100,

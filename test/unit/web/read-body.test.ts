@@ -1,14 +1,16 @@
-import { AddressInfo } from 'node:net';
+import net, { AddressInfo } from 'node:net';
 import http from 'node:http';
 import { BodyTooLargeError } from '../../../src/errors/body-too-large-error';
-import { readRawBody } from '../../../src/web/read-body';
+import { silentLogger } from '../../../src/logging/logger';
+import { BodyReader } from '../../../src/web/read-body';
 
 const LIMIT = 1024;
+const reader = new BodyReader({ bodyLimitBytes: LIMIT, discardLimitBytes: 64 * LIMIT, discardTimeoutMs: 1000 }, silentLogger());
 
-/** What the server's readRawBody call ended with, per request. */
+/** What the server's read call ended with, per request. */
 type Outcome = { body: Buffer } | { error: unknown };
 
-describe('readRawBody on a real HTTP server', () => {
+describe('BodyReader on a real HTTP server', () => {
   let server: http.Server;
   let port: number;
   const outcomes: Outcome[] = [];
@@ -24,8 +26,8 @@ describe('readRawBody on a real HTTP server', () => {
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
-      readRawBody(req, LIMIT).then(
-        (body) => {
+      reader.read(req).then(
+        (body: Buffer) => {
           record({ body });
           res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body);
         },
@@ -123,5 +125,101 @@ describe('readRawBody on a real HTTP server', () => {
     });
     const outcome = await settled;
     expect('error' in outcome).toBe(true);
+  });
+});
+
+describe('BodyReader: the rest of a refused body', () => {
+  const MiB = 1024 * 1024;
+  /** `/wide`: bounds far above the bodies sent; `/narrow`: 64 KiB and 300 ms. */
+  const wide = new BodyReader({ bodyLimitBytes: LIMIT, discardLimitBytes: 32 * MiB, discardTimeoutMs: 5000 }, silentLogger());
+  const narrow = new BodyReader({ bodyLimitBytes: LIMIT, discardLimitBytes: 64 * 1024, discardTimeoutMs: 300 }, silentLogger());
+  /** `/none`: no discarding at all (both bounds 0). */
+  const none = new BodyReader({ bodyLimitBytes: LIMIT, discardLimitBytes: 0, discardTimeoutMs: 0 }, silentLogger());
+  let server: http.Server;
+  let port: number;
+  /** When each server-side connection closed, in order of arrival. */
+  const closedAt: number[] = [];
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      (req.url === '/narrow' ? narrow : req.url === '/none' ? none : wide).read(req).then(
+        () => res.writeHead(200).end(),
+        () => res.writeHead(413, { connection: 'close', 'content-type': 'application/json', 'content-length': 21 }).end('{"error":"too large"}'),
+      );
+    });
+    server.on('connection', (socket: net.Socket) => {
+      const i = closedAt.push(0) - 1;
+      socket.on('close', () => (closedAt[i] = Date.now()));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /**
+   * A client that writes its whole request (Content-Length `bytes`, `send` of them actually sent) before it reads,
+   * on a half-open socket (a FIN does not stop its writes, as with a kernel's socket). Resolves on close.
+   */
+  function blocking(path: string, bytes: number, send = bytes): Promise<{ text: string; error?: string; written: number }> {
+    return new Promise((resolve) => {
+      const out: { text: string; error?: string; written: number } = { text: '', written: 0 };
+      const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      socket.on('error', (err: NodeJS.ErrnoException) => (out.error ??= err.code));
+      socket.on('close', () => resolve(out));
+      const slice = Buffer.alloc(64 * 1024, 0x61);
+      socket.once('connect', async () => {
+        socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Length: ${bytes}\r\n\r\n`);
+        while (out.written < send && out.error === undefined) {
+          const piece = slice.subarray(0, Math.min(slice.length, send - out.written));
+          out.written += piece.length;
+          if (!socket.write(piece)) await new Promise<void>((r) => (socket.once('drain', r), socket.once('close', r)));
+        }
+        socket.on('data', (d: Buffer) => (out.text += d.toString('latin1')));
+        socket.on('end', () => socket.end());
+      });
+    });
+  }
+
+  it('is read to its end and dropped before the connection closes: a client writing it all before reading gets its 413, no reset', async () => {
+    const sent = await blocking('/wide', 8 * MiB);
+    expect(sent.error).toBeUndefined();
+    expect(sent.written).toBe(8 * MiB);
+    expect(sent.text).toMatch(/^HTTP\/1\.1 413 [^]*\r\n\r\n\{"error":"too large"\}$/);
+  });
+
+  it('past the byte bound: the connection is closed with the client still sending', async () => {
+    const sent = await blocking('/narrow', 64 * MiB);
+    expect(sent.error).toBeDefined();
+    expect(sent.written).toBeLessThan(32 * MiB);
+  });
+
+  it('with both bounds 0, crossed by the very chunk that crosses the limit, the 413 is still written before the close', async () => {
+    for (const path of ['/none', '/narrow']) {
+      // One write far past the limit and the byte bound: the server reads it as one chunk (or a few).
+      const sent = await blocking(path, 128 * 1024, 128 * 1024);
+      expect(sent.text).toMatch(/^HTTP\/1\.1 413 /);
+    }
+  });
+
+  it('past the time bound: a client that sends nothing more is closed on its answer plus the bound', async () => {
+    const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    socket.on('error', () => undefined);
+    let answeredAt = 0;
+    socket.on('data', () => (answeredAt ||= Date.now()));
+    const index = closedAt.length;
+    await new Promise<void>((r) => socket.once('connect', r));
+    socket.write(`POST /narrow HTTP/1.1\r\nHost: x\r\nContent-Length: ${MiB}\r\n\r\n`);
+    for (let waited = 0; closedAt[index] === undefined || closedAt[index] === 0; waited += 20) {
+      if (waited > 3000) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    socket.destroy();
+    expect(answeredAt).toBeGreaterThan(0);
+    expect(closedAt[index] - answeredAt).toBeGreaterThanOrEqual(250);
+    expect(closedAt[index] - answeredAt).toBeLessThan(1500);
   });
 });
