@@ -20,7 +20,8 @@ export interface StepRecord {
   orderId: string;
   channel: Channel;
   command: CommandType;
-  expect: ExpectedStatus;
+  /** The outcome the scenario planned; absent when none is planned (the money-truth drill checks outcomes against the PSP instead). */
+  expect?: ExpectedStatus;
   /** ms since epoch. */
   sentAt: number;
   acceptedAt?: number;
@@ -72,6 +73,72 @@ const BUS_METHOD: Partial<Record<CommandType, BusCommandName>> = {
   refund: 'refund',
 };
 
+/** The state an event id ends in (`<operation id>.<STATE>`): what a {@link ReportWatcher} may count as a report. */
+export type ReportedState = 'SUCCEEDED' | 'FAILED' | 'UNRESOLVED' | 'PENDING' | 'ACTION_REQUIRED';
+
+/**
+ * Follows the bus twin's notifications (polled every 10 ms from a cursor: the list is only appended to) and
+ * resolves waiters with the first notification of an operation whose event id ends in one of `reports`
+ * (`<operation id>.<STATE>`). `onEvent` sees every payment event, reports or not (a 3-D Secure step's
+ * ACTION_REQUIRED, a duplicate delivery). {@link stop} ends the polling.
+ */
+export class ReportWatcher {
+  private readonly waiters = new Map<string, (n: ObservedNotification) => void>();
+  private readonly reportedBy = new Map<string, ObservedNotification>();
+  private readonly suffixes: readonly string[];
+  private cursor = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly notifications: () => readonly ObservedNotification[],
+    options: { reports: readonly ReportedState[]; onEvent?: (n: ObservedNotification, payment: Record<string, unknown>) => void },
+  ) {
+    this.suffixes = options.reports.map((s) => `.${s}`);
+    const onEvent = options.onEvent;
+    this.timer = setInterval(() => {
+      const all = this.notifications();
+      for (; this.cursor < all.length; this.cursor += 1) {
+        const n = all[this.cursor];
+        const payment = n.params.payment as Record<string, unknown> | undefined;
+        if (!payment) continue;
+        onEvent?.(n, payment);
+        const eventId = typeof payment.event_id === 'string' ? payment.event_id : '';
+        if (!this.suffixes.some((s) => eventId.endsWith(s))) continue;
+        const opId = String(payment.operation_reference);
+        if (this.reportedBy.has(opId)) continue;
+        this.reportedBy.set(opId, n);
+        this.waiters.get(opId)?.(n);
+      }
+    }, 10);
+  }
+
+  /** The first report of `opId` seen so far. */
+  reported(opId: string): ObservedNotification | undefined {
+    return this.reportedBy.get(opId);
+  }
+
+  /** Resolves with the first report of `opId`, or null after `timeoutMs`. One waiter per operation. */
+  waitFor(opId: string, timeoutMs: number): Promise<ObservedNotification | null> {
+    return new Promise((resolve) => {
+      const seen = this.reportedBy.get(opId);
+      if (seen) return resolve(seen);
+      const timer = setTimeout(() => {
+        this.waiters.delete(opId);
+        resolve(null);
+      }, timeoutMs);
+      this.waiters.set(opId, (n) => {
+        clearTimeout(timer);
+        this.waiters.delete(opId);
+        resolve(n);
+      });
+    });
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
 /**
  * Plays payment scenarios against a running bridge the way an OMS and its channels would: the first
  * command of a payment from its channel, each later command only once the bus has reported the one
@@ -80,38 +147,9 @@ const BUS_METHOD: Partial<Record<CommandType, BusCommandName>> = {
  */
 export async function runWorkload(scenarios: readonly PaymentScenario[], targets: WorkloadTargets, options: WorkloadOptions = {}): Promise<StepRecord[]> {
   const records: StepRecord[] = [];
-  const waiters = new Map<string, (n: ObservedNotification) => void>();
-  const reported = new Map<string, ObservedNotification>();
-  let cursor = 0;
-  const pump = setInterval(() => {
-    const all = targets.notifications();
-    for (; cursor < all.length; cursor += 1) {
-      const n = all[cursor];
-      const payment = n.params.payment as Record<string, unknown> | undefined;
-      const eventId = typeof payment?.event_id === 'string' ? payment.event_id : '';
-      // UNRESOLVED is a report too (the bridge stopped expecting an answer and said so); a later fact may follow it.
-      if (!eventId.endsWith('.SUCCEEDED') && !eventId.endsWith('.FAILED') && !eventId.endsWith('.UNRESOLVED')) continue;
-      const opId = String(payment?.operation_reference);
-      if (reported.has(opId)) continue;
-      reported.set(opId, n);
-      waiters.get(opId)?.(n);
-    }
-  }, 10);
-
-  const waitFor = (opId: string, timeoutMs: number) =>
-    new Promise<ObservedNotification | null>((resolve) => {
-      const seen = reported.get(opId);
-      if (seen) return resolve(seen);
-      const timer = setTimeout(() => {
-        waiters.delete(opId);
-        resolve(null);
-      }, timeoutMs);
-      waiters.set(opId, (n) => {
-        clearTimeout(timer);
-        waiters.delete(opId);
-        resolve(n);
-      });
-    });
+  // UNRESOLVED is a report too (the bridge stopped expecting an answer and said so); a later fact may follow it.
+  const watcher = new ReportWatcher(targets.notifications, { reports: ['SUCCEEDED', 'FAILED', 'UNRESOLVED'] });
+  const waitFor = (opId: string, timeoutMs: number) => watcher.waitFor(opId, timeoutMs);
 
   const runScenario = async (index: number) => {
     const scenario = scenarios[index];
@@ -148,7 +186,7 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
           ? { method_details: { method: 'card', card: { brand: 'visa', last_four_digits: '4242', expiration_month: 12, expiration_year: 2030 } } }
           : {}),
       };
-      const rejected = await send(targets, step.channel, step.command, payment, record);
+      const rejected = await sendCommand(targets, step.channel, step.command, payment, record);
       if (rejected) {
         record.status = 'REJECTED';
         record.reason = rejected;
@@ -158,7 +196,7 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
       record.acceptedAt = preciseNow();
       if ((options.resendRate ?? 0) > 0 && (options.random ?? Math.random)() < (options.resendRate ?? 0)) {
         // The duplicate must be dropped by operation id: no second effect, no second outcome.
-        record.resent = (await send(targets, step.channel, step.command, payment, record)) === null;
+        record.resent = (await sendCommand(targets, step.channel, step.command, payment, record)) === null;
       }
       const n = await waitFor(record.operationId, options.stepTimeoutMs ?? 120_000);
       if (!n) {
@@ -194,13 +232,24 @@ export async function runWorkload(scenarios: readonly PaymentScenario[], targets
   try {
     await Promise.all(lanes);
   } finally {
-    clearInterval(pump);
+    watcher.stop();
   }
   return records;
 }
 
-/** Sends one command; returns null once accepted, or the refusal when the bridge rejected it for good. */
-async function send(targets: WorkloadTargets, channel: Channel, command: CommandType, payment: Payment, record: StepRecord): Promise<string | null> {
+/**
+ * Sends one command as the OMS (bus commands, over our signed HTTP intake) or its channel (published to the
+ * commands exchange) would, retrying "try again" answers (503, 429 after their Retry-After, an unreachable
+ * intake or broker) like they do; returns null once accepted, or the refusal when the bridge rejected it for good.
+ * `record.intakeRetries` and `record.refusals` count the retries.
+ */
+export async function sendCommand(
+  targets: WorkloadTargets,
+  channel: Channel,
+  command: CommandType,
+  payment: Payment,
+  record: Pick<StepRecord, 'operationId' | 'intakeRetries' | 'refusals'>,
+): Promise<string | null> {
   for (;;) {
     let retryAfterMs: number | null = null;
     try {

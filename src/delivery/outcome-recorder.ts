@@ -230,6 +230,8 @@ export class OutcomeRecorder {
    * told UNRESOLVED, operators are alerted (`alert: payment_unresolved`), and the poller keeps asking
    * every `poller.unresolved_interval_ms` from `nextCheckAt` on, while a webhook may settle it any time.
    * @param nextCheckAt when the poller asks first, epoch ms. Default: now + `poller.unresolved_interval_ms`.
+   * @param options.onlyFrom give up only if the operation is still in this state (the caller decided on a record
+   *   read earlier); otherwise it is left as it is and returned as it stands.
    */
   async unresolve(
     op: OperationRecord,
@@ -237,9 +239,11 @@ export class OutcomeRecorder {
     source: OutcomeSource,
     details: Record<string, unknown> = {},
     nextCheckAt?: number,
+    options: { onlyFrom?: OperationState } = {},
   ): Promise<OperationRecord> {
     const at = nextCheckAt ?? Date.now() + this.deps.config.poller.unresolvedIntervalMs;
-    return this.decide(op, 'UNRESOLVED', { event: 'unresolved', source, cause, ...details }, { nextCheckAt: at }, null, (moved) => {
+    const fields: TransitionFields = options.onlyFrom ? { nextCheckAt: at, onlyFrom: options.onlyFrom } : { nextCheckAt: at };
+    return this.decide(op, 'UNRESOLVED', { event: 'unresolved', source, cause, ...details }, fields, null, (moved) => {
       if (moved.state === 'UNRESOLVED' && op.state !== 'UNRESOLVED') alertUnresolved(this.deps.logger, op, cause, details);
     });
   }

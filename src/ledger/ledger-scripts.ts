@@ -113,6 +113,8 @@ export const TRANSITION_INPUTS = luaInputs(
     // The payment JSON without its one-time method data, written when the move applies unless the record was
     // erased ('' for none; see `Ledger.transitionValues`).
     'scrubbed_payment',
+    // The state the move applies from only ('' for any allowed one: `TransitionFields.onlyFrom`).
+    'only_from',
   ],
 );
 
@@ -139,7 +141,7 @@ local function state_key(s)
 end`;
 
 /**
- * The transition: moves the state forward only along ALLOWED_TRANSITIONS; `reply` is {applied(0|1), from,
+ * The transition: moves the state forward only along ALLOWED_TRANSITIONS (and only from `only_from` when given); `reply` is {applied(0|1), from,
  * record as a flat HGETALL per `read_back` ({} for none), (step), (step reply), closing}, or {0, ''} for no
  * such operation. `closing` is what is left of closing the authorization the transition names
  * (authorization-index.ts): '' nothing, else the authorization's id (or `?` + the name when it is not in
@@ -165,7 +167,7 @@ if A.settle == '1' and not steps then redis.call('ZADD', K.settling, A.now, A.id
 local applied = 0
 local closing = ''
 
-if may(from, to) then
+if may(from, to) and (A.only_from == '' or A.only_from == from) then
   -- Only a move claims the PSP reference: a late or repeated outcome (a PaymentIntent's success after its
   -- capture took it over) must not take it back from the operation holding it.
   if A.has_ref == '1' then ref_before = redis.call('SET', K.ref, A.id, 'EX', A.ref_ttl, 'GET')

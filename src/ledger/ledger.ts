@@ -571,6 +571,7 @@ export class Ledger {
         // Card data is not kept once the operation has ended (PCI DSS: no security code after authorization):
         // the one-time method data only served to send the command, and an ended operation is never sent again.
         scrubbed_payment: payment && dropsMethodData(to, payment) ? JSON.stringify(withoutMethodToken(payment)) : '',
+        only_from: fields.onlyFrom ?? '',
       },
     };
   }

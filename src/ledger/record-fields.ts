@@ -198,6 +198,11 @@ export type TransitionFields = Partial<Pick<OperationRecord, (typeof TRANSITION_
    * authorization named by PSP reference is closed in the same script.
    */
   closesAuthorization?: { gateway: string; key: string; id?: string };
+  /**
+   * Move only from this state: a caller that decided on a record it read earlier (the poller, after an inquiry
+   * that may take the gateway's timeout) leaves an operation someone else moved meanwhile as it is.
+   */
+  onlyFrom?: OperationState;
 };
 
 /** Appends `field`'s hash name and encoded value to `out` when `value` is defined. */

@@ -18,10 +18,10 @@ import { OperationState, POLLED_STATES } from '../ledger/operation-state';
 import { Logger } from '../logging/logger';
 import { counter } from '../metrics/metrics-registry';
 
-/** Polls of an UNKNOWN operation that left its schedule alone because the delivery had sent it again meanwhile. */
+/** Polls that left an operation's schedule alone: another poller, its delivery job or a PSP fact moved it meanwhile. */
 const pollsSuperseded = counter(
   'pb_poll_superseded_total',
-  "Polls that left an operation's schedule as it was: another poller took the step after the ids were listed, or the delivery job sent it again during the inquiry.",
+  "Polls that left an operation's schedule as it was: another poller took the step after the ids were listed, or the delivery job sent it again (or moved it to send again) or a PSP fact moved it during the inquiry.",
 );
 /**
  * Polls that threw a fault of the bridge. The same operation meets the same fault at each poll, so it is not
@@ -317,17 +317,51 @@ export class Poller {
     const { config, ledger, recorder } = this.deps;
     const fault = faultClass === undefined ? {} : { error_class: faultClass };
     const event = faultClass === undefined ? 'poll' : POLL_FAULT;
+    // Every move here is from the state read before the inquiry, which may have taken the gateway's timeout: an
+    // operation moved meanwhile (its delivery job found no trace and is sending it again: SENT; a webhook) is
+    // left to whoever moved it. Moved from SENT, it would be back to UNKNOWN with nobody sending it, or UNRESOLVED,
+    // never sent again, though the PSP never had it.
+    const onlyFrom = op.state;
     if (op.state === 'UNRESOLVED') {
-      await ledger.transition(op.id, 'UNRESOLVED', { event, ...fault }, { nextCheckAt: this.now() + config.poller.unresolvedIntervalMs });
+      const moved = await ledger.transition(
+        op.id,
+        'UNRESOLVED',
+        { event, ...fault },
+        { nextCheckAt: this.now() + config.poller.unresolvedIntervalMs, onlyFrom },
+      );
+      if (!moved.applied) this.movedMeanwhile(op, moved.from);
       return 'stillOpen';
     }
     const schedule = config.poller.scheduleMs;
     const step = (op.pollStep ?? 0) + 1;
     if (step >= schedule.length) {
-      await recorder.unresolve(op, faultClass === undefined ? 'poll schedule ran out' : POLL_FAULT, 'poller', { poll_steps: step, ...fault });
-      return 'unresolved';
+      const after = await recorder.unresolve(
+        op,
+        faultClass === undefined ? 'poll schedule ran out' : POLL_FAULT,
+        'poller',
+        { poll_steps: step, ...fault },
+        undefined,
+        {
+          onlyFrom,
+        },
+      );
+      if (after.state === 'UNRESOLVED') return 'unresolved';
+      this.movedMeanwhile(op, after.state);
+      return 'stillOpen';
     }
-    await ledger.transition(op.id, op.state, { event, step, ...fault }, { nextCheckAt: this.now() + schedule[step], pollStep: step });
+    const moved = await ledger.transition(op.id, op.state, { event, step, ...fault }, { nextCheckAt: this.now() + schedule[step], pollStep: step, onlyFrom });
+    if (!moved.applied) this.movedMeanwhile(op, moved.from);
     return 'stillOpen';
+  }
+
+  /** A poll whose step did not apply: the operation left the state the poll read (counted with the superseded polls, logged). */
+  private movedMeanwhile(op: OperationRecord, now: OperationState | null): void {
+    if (now === op.state) return;
+    pollsSuperseded.inc();
+    this.deps.logger.info('poll: the operation moved on during the poll; its schedule is left to whoever moved it', {
+      operation_id: op.id,
+      state_read: op.state,
+      state: now ?? 'missing',
+    });
   }
 }

@@ -94,7 +94,7 @@ import { AddressInfo, Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { createSeededRandom } from './seeded-random';
 import { RequestFault, SimulatorFaults, hasRequestFaults, parseFaults, pickLatencyMs, pickRequestFault } from './simulator-faults';
-import { ApiResult, SimulatorState } from './simulator-state';
+import { ApiResult, SimulatorSnapshot, SimulatorState } from './simulator-state';
 import { GiftCards } from './simulator-gift-cards';
 import { Discrepancy, REPORT_CSV_COLUMNS, SimulatorReport, reportCsvRow } from './simulator-report';
 import { WebhookDispatcher } from './webhook-dispatcher';
@@ -176,6 +176,8 @@ export interface PspSimulator {
   synthesizeReport(count: number, prefix: string, amount: number, currency: string, from: number, to: number): void;
   /** Lines in the report (hidden ones included). */
   reportSize(): number;
+  /** The PSP's books now: every authorization and every landed operation's result by reference (a drill's ground truth). */
+  snapshot(): SimulatorSnapshot;
 }
 
 interface IdempotencyRecord {
@@ -706,6 +708,7 @@ export async function startPspSimulator(options: PspSimulatorOptions): Promise<P
     injectDiscrepancy: (d: Discrepancy) => report.inject(d),
     synthesizeReport: (count, prefix, amount, currency, from, to) => report.synthesize(count, prefix, amount, currency, from, to),
     reportSize: () => report.size,
+    snapshot: () => state.snapshot(),
     async completeChallenge(id: string, result: 'authenticated' | 'failed') {
       const response = await fetch(`${state.baseUrl}/3ds/${encodeURIComponent(id)}`, {
         method: 'POST',

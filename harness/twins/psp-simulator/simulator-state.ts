@@ -193,6 +193,21 @@ interface Authorization {
   declineCode?: string;
   /** Set while it waits for the customer's 3-D Secure challenge. */
   challengeUrl?: string;
+  /** It was approved once (authorized or captured), whatever it became since: a void does not unsay it. */
+  approved: boolean;
+}
+
+/** An authorization as a drill reads the PSP's books: its view, and whether it was ever approved. */
+export interface AuthorizationRecord extends AuthorizationView {
+  /** Approved once (authorized or captured); a `cancelled` one may have been voided while it awaited 3-D Secure. */
+  approved: boolean;
+}
+
+/** Every authorization and every landed operation's stored result: the PSP's books, for a drill to check reports against. */
+export interface SimulatorSnapshot {
+  authorizations: AuthorizationRecord[];
+  /** By operation reference (our operation id): the result of the operation, or the stored 422 refusal. */
+  operations: Map<string, ResultBody>;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -456,8 +471,10 @@ export class SimulatorState {
     } else if (auth.capture) {
       auth.status = 'captured';
       auth.captured = auth.amount;
+      auth.approved = true;
     } else {
       auth.status = 'authorized';
+      auth.approved = true;
     }
     const settled = view(auth);
     this.recordOperation(auth.reference, 201, JSON.stringify(settled));
@@ -564,6 +581,17 @@ export class SimulatorState {
     return auth ? { auth, result } : undefined;
   }
 
+  /**
+   * The PSP's books now: every authorization (with whether it was ever approved) and every landed operation's
+   * stored result by reference. Read on demand (parses the stored bodies), never on the request path.
+   */
+  snapshot(): SimulatorSnapshot {
+    const authorizations = [...this.authorizations.values()].map((a) => ({ ...view(a), approved: a.approved }));
+    const operations = new Map<string, ResultBody>();
+    for (const [reference, stored] of this.operations) operations.set(reference, JSON.parse(stored.body) as ResultBody);
+    return { authorizations, operations };
+  }
+
   clear(): void {
     this.authorizations.clear();
     this.tokens.clear();
@@ -605,6 +633,7 @@ export class SimulatorState {
       created: nowSeconds(),
       paymentMethod,
       capture,
+      approved: false,
     };
     this.authorizations.set(auth.id, auth);
     if (isAsync) return { status: 201, body: view(auth), landed: true, effect: true, pendingAuthorization: auth.id };
@@ -632,6 +661,7 @@ export class SimulatorState {
     }
     if (auth.paymentMethod === PARTIAL_APPROVAL_PAYMENT_METHOD) auth.amount = Math.floor(auth.amount / 2);
     auth.status = auth.capture ? 'captured' : 'authorized';
+    auth.approved = true;
     if (auth.capture) auth.captured = auth.amount;
     return 'authorization.succeeded';
   }

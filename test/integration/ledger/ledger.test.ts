@@ -189,6 +189,21 @@ describe('the operation ledger on a real Redis', () => {
     expect(await ledger.interactions(id)).toHaveLength(1);
   });
 
+  it('moves only from the state a caller names (onlyFrom): an allowed move from another state changes nothing', async () => {
+    const id = nextId();
+    await ledger.create(id, command(), 1_000);
+    await ledger.transition(id, 'SENT', { event: 'sent' }, {}, 2_000);
+    await ledger.transition(id, 'UNKNOWN', { event: 'timeout' }, { nextCheckAt: 5_000, pollStep: 0 }, 3_000);
+    await ledger.transition(id, 'SENT', { event: 'inquiry', found: false }, {}, 4_000);
+    // SENT → UNKNOWN is allowed, but the caller read UNKNOWN: nothing moves, nothing is noted.
+    const stale = await ledger.transition(id, 'UNKNOWN', { event: 'poll', step: 1 }, { nextCheckAt: 9_000, pollStep: 1, onlyFrom: 'UNKNOWN' }, 5_000);
+    expect(stale).toEqual({ applied: false, from: 'SENT' });
+    expect(await ledger.get(id)).toMatchObject({ state: 'SENT', updatedAt: 4_000, pollStep: 0 });
+    expect(await members('UNKNOWN')).not.toContain(id);
+    expect((await ledger.interactions(id)).map((h) => h.event)).toEqual(['received', 'sent', 'timeout', 'inquiry']);
+    expect(await ledger.transition(id, 'UNKNOWN', { event: 'timeout' }, { onlyFrom: 'SENT' }, 6_000)).toEqual({ applied: true, from: 'SENT' });
+  });
+
   it('never changes a terminal state: SUCCEEDED → FAILED is refused with from SUCCEEDED', async () => {
     const id = nextId();
     await ledger.create(id, command(), 1_000);

@@ -114,3 +114,52 @@ it('leaves an operation another poller moved to its next step after this one lis
   expect(op).toMatchObject({ state: 'UNKNOWN', pollStep: 1 });
   expect((await ledger.interactions(id)).filter((h) => h.event === 'poll')).toHaveLength(1);
 });
+
+/**
+ * The same race one step earlier: the delivery job's own inquiry finds no trace and moves the operation to SENT
+ * to send it again, and the poller, whose inquiry was under way, then takes its step from the record it read
+ * (UNKNOWN). At the last step that made it UNRESOLVED (never sent again: the PSP never had it, the OMS was told
+ * UNRESOLVED for good, and a capture or refund of it waited forever); before it, it put the operation back to
+ * UNKNOWN, and the delivery job, reading UNKNOWN where it had just written SENT, ended without sending (the
+ * money-truth drill, seed 31 at 50 % PSP faults: a sale UNRESOLVED that never reached the PSP, its refund never
+ * reported). The poller's step applies only to the state it read.
+ */
+describe.each([
+  { at: 'the last step', schedule: [1] },
+  { at: 'a step before the last', schedule: [1, 60_000] },
+])('a poll at $at', ({ schedule }) => {
+  it('leaves an operation the delivery moved to SENT (to send again) during the poll’s inquiry', async () => {
+    const cfg: Config = { ...config, poller: { ...config.poller, scheduleMs: schedule } };
+    const ledger = new Ledger(redis, cfg.redis.keyPrefix);
+    const events = new EventStore(redis, cfg.redis.keyPrefix);
+    const logger = silentLogger();
+    const recorder = new OutcomeRecorder({ config: cfg, ledger, events, eventsQueue, logger });
+    const poller = new Poller({ config: cfg, ledger, router: new ConfiguredGatewayRouter(createGatewayClients(cfg)), recorder, logger });
+
+    const command = channelCommand('sale', {}, { gateway: 'simulator', gateway_key: 'pm_card_visa' });
+    const id = command.payment.operation_reference!;
+    await ledger.create(id, command);
+    await ledger.transition(id, 'SENT', { event: 'attempt', attempt: 1 }, { countAttempt: true });
+    await ledger.transition(id, 'UNKNOWN', { event: 'send_error', kind: 'outcome_unknown' }, { nextCheckAt: Date.now() - 1, pollStep: 0 });
+
+    sim.hold(id);
+    const superseded = (await metricValue('pb_poll_superseded_total')) ?? 0;
+    const inquiriesBefore = sim.counters().inquiries;
+    const polling = poller.runOnce();
+    while (sim.counters().inquiries === inquiriesBefore) await new Promise((r) => setTimeout(r, 10));
+
+    // Meanwhile the delivery job asks, finds no trace, and is about to send again (its attempt not yet on record).
+    await ledger.transition(id, 'SENT', { event: 'inquiry', found: false });
+
+    await polling;
+    sim.release(id);
+    const op = await ledger.get(id);
+    expect(op).toMatchObject({ state: 'SENT', attempts: 1 });
+    const history = (await ledger.interactions(id)).map((h) => h.event);
+    // The poll's inquiry timed out (noted), and it took no step.
+    expect(history.slice(-2)).toEqual(['inquiry', 'poll_error']);
+    expect(history).not.toContain('unresolved');
+    expect(history).not.toContain('poll');
+    expect(await metricValue('pb_poll_superseded_total')).toBe(superseded + 1);
+  });
+});

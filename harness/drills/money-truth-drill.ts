@@ -1,0 +1,329 @@
+/**
+ * The money-truth drill: random, adversarial payment lifecycles published mostly concurrently through the
+ * workload's channels, then what the OMS was told (the bus twin's events) checked against what the PSP holds
+ * (the simulator's books), payment by payment. See docs/BENCHMARKS.md ("The money-truth drill").
+ */
+import { randomBytes } from 'node:crypto';
+import { sendSignedCommand } from '../twins/bus-twin/signed-command-sender';
+import { LocalStack, startLocalStack } from '../twins/local-stack/local-stack';
+import { SimulatorFaults } from '../twins/psp-simulator/simulator-faults';
+import { FlowCheck } from '../workload/flow-checks';
+import { seededRandom } from '../workload/payment-scenarios';
+import { preciseNow } from '../workload/precise-clock';
+import { ReportWatcher, StepRecord, WorkloadTargets, sendCommand } from '../workload/workload-driver';
+import { Payment } from '../../src/contracts/payment-command';
+import { Ledger } from '../../src/ledger/ledger';
+import { createRedis } from '../../src/redis/redis-connection';
+import type { RedisClient } from '../../src/redis/redis-connection';
+import { DRILL_PARAMETERS } from './drill-parameters';
+import { checkDrillInvariants } from './drill-invariants';
+import { checkMoneyTruth } from './money-truth-checks';
+import { PlannedPayment, operationIdOf, planPayments, plannedCommandCount } from './money-truth-plan';
+import { openResilientPublisher } from './resilient-publisher';
+
+/** What to play. */
+export interface MoneyDrillOptions {
+  seed: number;
+  /** Payments to plan and play. */
+  payments: number;
+  /**
+   * Share in [0, 1] of PSP requests that meet a fault (30 % of it 503, 15 % 429, 15 % reset, 15 % a timeout
+   * without effect, 25 % commit-then-timeout: the effect happens, the answer never comes), and of webhooks
+   * delivered twice (four times the rate); above 0, webhooks also go out in swapped pairs. Default 0.
+   */
+  faults?: number;
+  /** Payments in flight at once (their commands are concurrent within each). Default 100. */
+  concurrency?: number;
+  /** Worker processes. Default 2. */
+  workers?: number;
+  /** Redis/AMQP namespace. Default `money<random hex>`. */
+  namespace?: string;
+  /** How long one command may wait for its terminal report, ms. Default 120 000. */
+  reportTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+/** The outcome of a drill run. */
+export interface MoneyDrillResult {
+  seed: number;
+  payments: number;
+  /** Commands accepted by the bridge (first sends; duplicates not counted). */
+  commands: number;
+  /** Second sends of an accepted command (same operation id, same body). */
+  duplicates: number;
+  /** Seconds from the first publish to the last report, and to the end of the checks. */
+  playS: number;
+  elapsedS: number;
+  faults: number;
+  /** The flow's invariants (drill-invariants.ts) then the money-truth ones (money-truth-checks.ts). */
+  checks: FlowCheck[];
+  figures: string[];
+  ok: boolean;
+  logDir: string;
+}
+
+/** The simulator faults of a fault rate (see `MoneyDrillOptions.faults`). */
+export function faultsAtRate(rate: number): SimulatorFaults {
+  if (rate <= 0) return { latencyMs: { min: 1, max: 10 } };
+  return {
+    latencyMs: { min: 1, max: 15 },
+    error5xxRate: rate * 0.3,
+    rateLimitRate: rate * 0.15,
+    resetRate: rate * 0.15,
+    timeoutRate: rate * 0.15,
+    commitThenTimeoutRate: rate * 0.25,
+    duplicateWebhookRate: Math.min(1, rate * 4),
+    outOfOrderWebhooks: true,
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs the drill on a fresh local stack (bus twin, simulator with webhooks for every operation, one `web`, two
+ * workers, DRILL_PARAMETERS): plans `payments` payments from `seed`, plays them `concurrency` at a time, waits
+ * until every accepted command is reported and the queues drained, then checks the flow's invariants and the money
+ * truth against the simulator's books. The stack is stopped; its namespace is purged unless a check broke.
+ */
+export async function runMoneyTruthDrill(options: MoneyDrillOptions): Promise<MoneyDrillResult> {
+  const runId = randomBytes(3).toString('hex');
+  const log = options.log ?? (() => undefined);
+  const rate = options.faults ?? 0;
+  const started = Date.now();
+  const stack = await startLocalStack({
+    namespace: options.namespace ?? `money${runId}`,
+    workers: options.workers ?? 2,
+    // Webhooks for synchronous operations too: they race the answers (duplicated and swapped under faults).
+    simulator: { seed: options.seed, faults: faultsAtRate(rate), syncWebhooks: true },
+    parameters: { ...DRILL_PARAMETERS, ...(process.env.PB_DRILL_LOG_LEVEL ? { 'log.level': process.env.PB_DRILL_LOG_LEVEL } : {}) },
+  });
+  const publisher = openResilientPublisher(stack.config);
+  let keep = false;
+  try {
+    const payments = planPayments(options.payments, { seed: options.seed, runId });
+    log(`  ${payments.length} payments, ${plannedCommandCount(payments)} commands planned, faults ${rate}`);
+    const targets: WorkloadTargets = {
+      config: stack.config,
+      sendBus: (method, params, id) => sendSignedCommand({ url: stack.intakeUrl, secret: stack.busSecret, method, params, id }),
+      publisher,
+      notifications: () => stack.busTwin.notifications,
+    };
+    const playStarted = Date.now();
+    const redis = createRedis(stack.config.redis, 'commands');
+    const { records, duplicates } = await playPayments(stack, redis, targets, payments, {
+      concurrency: options.concurrency ?? 100,
+      reportTimeoutMs: options.reportTimeoutMs ?? 120_000,
+      random: seededRandom(options.seed + 1),
+      log,
+    }).finally(() => redis.disconnect());
+    const playS = (Date.now() - playStarted) / 1000;
+    // Late webhooks (duplicates, swapped pairs) and their events settle after the last report.
+    await stack.simulator.webhooksIdle();
+    await sleep(1500);
+    const checks = await checkDrillInvariants({ stack, records });
+    const money = checkMoneyTruth({ payments, records, notifications: stack.busTwin.notifications, snapshot: stack.simulator.snapshot() });
+    checks.push(...money.checks);
+    const counters = stack.simulator.counters();
+    const figures = [
+      ...money.figures,
+      `PSP requests ${counters.requests}, replays ${counters.replays}, inquiries ${counters.inquiries}, commits never answered ${counters.unansweredCommits}, webhooks sent ${counters.webhooksSent}`,
+    ];
+    const ok = checks.every((c) => c.ok);
+    keep = !ok;
+    return {
+      seed: options.seed,
+      payments: payments.length,
+      commands: records.filter((r) => r.acceptedAt !== undefined).length,
+      duplicates,
+      playS,
+      elapsedS: (Date.now() - started) / 1000,
+      faults: rate,
+      checks,
+      figures,
+      ok,
+      logDir: stack.dir,
+    };
+  } finally {
+    await publisher.close();
+    await stack.stop({ purge: !keep }).catch((err: Error) => log(`  stopping the stack failed: ${err.message}`));
+  }
+}
+
+/**
+ * Plays the payments, `concurrency` at a time. Within a payment the lead goes first; every follow-up starts once
+ * the lead is accepted and then waits only for what its plan says (the lead on record or reported, an earlier
+ * command's report, a delay), so most are in flight together. A 3-D Secure lead's challenge is answered as
+ * planned when its ACTION_REQUIRED event arrives. Returns one record per command sent (not for duplicates).
+ */
+async function playPayments(
+  stack: LocalStack,
+  redis: RedisClient,
+  targets: WorkloadTargets,
+  payments: readonly PlannedPayment[],
+  options: { concurrency: number; reportTimeoutMs: number; random: () => number; log: (line: string) => void },
+): Promise<{ records: StepRecord[]; duplicates: number }> {
+  const records: StepRecord[] = [];
+  let duplicates = 0;
+  let reported = 0;
+  const progress = () => {
+    reported += 1;
+    if (reported % 1000 === 0) options.log(`  ${reported} commands reported`);
+  };
+  const challenges = new Map<string, 'authenticated' | 'failed'>();
+  for (const p of payments) if (p.challenge) challenges.set(operationIdOf(p, 0), p.challenge);
+  const answered = new Set<string>();
+  const answering: Promise<unknown>[] = [];
+  const watcher = new ReportWatcher(targets.notifications, {
+    reports: ['SUCCEEDED', 'FAILED'],
+    onEvent: (_n, payment) => {
+      const opId = String(payment.operation_reference);
+      const result = challenges.get(opId);
+      if (payment.status !== 'ACTION_REQUIRED' || !result || answered.has(opId)) return;
+      const url = (payment.action as { url?: unknown } | undefined)?.url;
+      const id = typeof url === 'string' ? decodeURIComponent(url.slice(url.lastIndexOf('/3ds/') + 5)) : '';
+      if (id === '') return;
+      answered.add(opId);
+      // The customer takes a moment.
+      answering.push(sleep(20 + Math.floor(options.random() * 200)).then(() => stack.simulator.completeChallenge(id, result).catch(() => undefined)));
+    },
+  });
+
+  const ledger = new Ledger(redis, stack.config.redis.keyPrefix);
+  /** Resolves once the bridge has operation `id` on record (polled, 10 ms doubling to 160 ms), or after `timeoutMs`. */
+  const onRecord = async (id: string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (let wait = 10; Date.now() < deadline; wait = Math.min(160, wait * 2)) {
+      if (await ledger.get(id)) return;
+      await sleep(wait);
+    }
+  };
+
+  const runPayment = async (p: PlannedPayment) => {
+    const paymentOf = (i: number, gatewayKey: string): Payment => ({
+      gateway: 'simulator',
+      gateway_account: p.gatewayAccount,
+      gateway_key: gatewayKey,
+      amount: p.commands[i].amount,
+      currency: p.currency,
+      order_id: p.orderId,
+      operation_reference: operationIdOf(p, i),
+    });
+    const recordOf = (i: number): StepRecord => {
+      const c = p.commands[i];
+      const record: StepRecord = {
+        scenario: p.index,
+        step: i,
+        operationId: operationIdOf(p, i),
+        orderId: p.orderId,
+        channel: c.channel,
+        command: c.command,
+        sentAt: preciseNow(),
+        intakeRetries: 0,
+      };
+      records.push(record);
+      return record;
+    };
+    /** Sends command `i` (twice when planned), waits for its report, fills its record. */
+    const play = async (i: number, gatewayKey: string): Promise<void> => {
+      const c = p.commands[i];
+      const record = recordOf(i);
+      const payment = paymentOf(i, gatewayKey);
+      const send = () => sendCommand(targets, c.channel, c.command, payment, record);
+      const [refused, again] = await Promise.all([send(), c.duplicate === 'together' ? send() : Promise.resolve(undefined)]);
+      if (refused !== null) {
+        record.status = 'REJECTED';
+        record.reason = refused;
+        return;
+      }
+      record.acceptedAt = preciseNow();
+      if (again === null) duplicates += 1;
+      const n = await watcher.waitFor(record.operationId, options.reportTimeoutMs);
+      progress();
+      if (!n) {
+        record.status = 'TIMEOUT';
+        return;
+      }
+      const told = n.params.payment as Record<string, unknown>;
+      record.reportedAt = n.receivedAt;
+      record.status = told.status === 'SUCCESS' ? 'SUCCESS' : 'FAIL';
+      if (typeof told.reason === 'string') record.reason = told.reason;
+      if (c.duplicate === 'late' && (await send()) === null) duplicates += 1;
+    };
+
+    const leadId = operationIdOf(p, 0);
+    const lead = p.commands[0];
+    const leadRecord = recordOf(0);
+    const leadSend = () => sendCommand(targets, lead.channel, lead.command, paymentOf(0, p.paymentMethod), leadRecord);
+    const [refused, again] = await Promise.all([leadSend(), lead.duplicate === 'together' ? leadSend() : Promise.resolve(undefined)]);
+    if (refused !== null) {
+      leadRecord.status = 'REJECTED';
+      leadRecord.reason = refused;
+      return;
+    }
+    leadRecord.acceptedAt = preciseNow();
+    if (again === null) duplicates += 1;
+    const done = new Map<number, Promise<void>>();
+    const leadReport = watcher.waitFor(leadId, options.reportTimeoutMs).then((n) => {
+      progress();
+      if (!n) {
+        leadRecord.status = 'TIMEOUT';
+        return null;
+      }
+      const told = n.params.payment as Record<string, unknown>;
+      leadRecord.reportedAt = n.receivedAt;
+      leadRecord.status = told.status === 'SUCCESS' ? 'SUCCESS' : 'FAIL';
+      if (typeof told.reason === 'string') leadRecord.reason = told.reason;
+      const response = told.gateway_response as { reference?: unknown } | undefined;
+      return typeof response?.reference === 'string' ? response.reference : null;
+    });
+    done.set(
+      0,
+      leadReport.then(() => undefined),
+    );
+    for (let i = 1; i < p.commands.length; i += 1) {
+      const c = p.commands[i];
+      const waitAfter = c.after !== undefined ? done.get(c.after) : undefined;
+      done.set(
+        i,
+        (async () => {
+          if (waitAfter) await waitAfter;
+          let key = leadId;
+          if (c.lead === 'recorded') await onRecord(leadId, options.reportTimeoutMs);
+          if (c.lead === 'reported') {
+            const reference = await leadReport;
+            // No PSP reference to name (nothing landed): the OMS has nothing to send.
+            if (reference === null && c.key === 'reference') return;
+            if (c.key === 'reference' && reference !== null) key = reference;
+          }
+          if (c.delayMs > 0) await sleep(c.delayMs);
+          await play(i, key);
+        })(),
+      );
+    }
+    await Promise.all(done.values());
+  };
+
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(options.concurrency, payments.length) }, async () => {
+    for (let i = next++; i < payments.length; i = next++) await runPayment(payments[i]);
+  });
+  try {
+    await Promise.all(lanes);
+    await Promise.all(answering);
+  } finally {
+    watcher.stop();
+  }
+  return { records, duplicates };
+}
+
+/** The drill's report: the figures, then one line per invariant (held, or broken with examples). */
+export function formatMoneyTruthReport(result: MoneyDrillResult): string {
+  const lines = [
+    `money-truth drill: seed ${result.seed}, ${result.payments} payments, ${result.commands} commands accepted (+${result.duplicates} duplicates), faults ${result.faults}`,
+    `played in ${result.playS.toFixed(1)} s, ${result.elapsedS.toFixed(1)} s with the stack and checks; logs ${result.logDir}`,
+    ...result.figures.map((f) => `  ${f}`),
+    ...result.checks.map((c) => `  ${c.ok ? 'held  ' : 'BROKEN'} ${c.name}: ${c.detail}`),
+    result.ok ? 'every invariant held' : `${result.checks.filter((c) => !c.ok).length} invariant(s) broken`,
+  ];
+  return lines.join('\n');
+}
