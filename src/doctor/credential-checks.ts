@@ -5,20 +5,26 @@ import { Config, GatewayConfig } from '../config/config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ALLOW_INSECURE_HTTP_KEY, isClearTextUrl } from '../config/transport-security';
 import { transportErrorCode } from '../http/outbound-http';
+import { pspValueText } from '../errors/psp-text';
 import { CheckResult } from './check-result';
 
 /**
  * Credential checks that change nothing on the other side: an OAuth token for the bus, and each gateway's
  * own harmless call (its definition's `credentialCheck`: a balance read at Stripe, the payment methods of
  * the merchant account at Adyen, an empty transaction search at Cybersource, the simulator's counters).
- * Details name statuses and standard error codes, never a secret.
+ * Details name statuses and standard error codes, never a secret; what the PSP sent is quoted only through
+ * `pspValueText` (card numbers masked, cut short), as every error quoting a PSP does: the report is printed
+ * to an operator's screen and often pasted into a ticket.
  */
 
 function result(target: string, status: CheckResult['status'], detail: string): CheckResult {
   return { check: 'credentials', target, status, detail };
 }
 
-/** The standard OAuth / PSP error code of a JSON body, if any (`invalid_client`, `api_key_expired`…). */
+/**
+ * The standard OAuth / PSP error code of a JSON body, if any (`invalid_client`, `api_key_expired`…), as the
+ * PSP wrote it: free text of any length, quoted only through {@link describeFailure}.
+ */
 function errorCodeOf(body: unknown): string | undefined {
   if (typeof body !== 'string') return undefined;
   try {
@@ -35,9 +41,10 @@ function errorCodeOf(body: unknown): string | undefined {
   return undefined;
 }
 
+/** The status and the PSP's error code, the code masked and cut (`pspValueText`): never a card number or megabytes. */
 function describeFailure(status: number, body: unknown): string {
   const code = errorCodeOf(body);
-  return `HTTP ${status}${code ? ` (${code})` : ''}`;
+  return `HTTP ${status}${code ? ` (${pspValueText(code)})` : ''}`;
 }
 
 /**
