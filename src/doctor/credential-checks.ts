@@ -4,8 +4,8 @@ import { readTokenAnswer, tokenRequest } from '../bus/oauth-token-provider';
 import { Config, GatewayConfig } from '../config/config';
 import { gatewayDefinition } from '../gateways/gateway-registry';
 import { ALLOW_INSECURE_HTTP_KEY, isClearTextUrl } from '../config/transport-security';
-import { transportErrorCode } from '../http/outbound-http';
 import { pspValueText } from '../errors/psp-text';
+import { answerTooLarge, callFailure } from './call-failure';
 import { CheckResult } from './check-result';
 
 /**
@@ -17,8 +17,13 @@ import { CheckResult } from './check-result';
  * to an operator's screen and often pasted into a ticket.
  */
 
-function result(target: string, status: CheckResult['status'], detail: string): CheckResult {
-  return { check: 'credentials', target, status, detail };
+function result(target: string, status: CheckResult['status'], detail: string, fix?: string): CheckResult {
+  return { check: 'credentials', target, status, detail, ...(fix ? { fix } : {}) };
+}
+
+/** The fix of an answer too large to read: the URL reaches something that is not the API (the credentials are not in question). */
+function tooLargeFix(err: unknown, urlKeys: string): string | undefined {
+  return answerTooLarge(err) ? `check ${urlKeys}: the URL must reach the documented API (none of its answers is that large), not another server` : undefined;
 }
 
 /**
@@ -76,7 +81,7 @@ export async function checkBusCredentials(config: Config, http: AxiosInstance, t
   try {
     res = await http.post<unknown>(tokenUrl, request.body, { headers: request.headers });
   } catch (err) {
-    return result(target, 'FAIL', `token request failed: ${transportErrorCode(err)}`);
+    return result(target, 'FAIL', `token request failed: ${callFailure(err)}`, tooLargeFix(err, 'mom_client.oauth_server_url and mom_client.token_path'));
   }
   try {
     readTokenAnswer({ status: res.status, body: typeof res.data === 'string' ? res.data : '', headers: stringHeaders(res.headers) }, displayUrl(tokenUrl));
@@ -116,6 +121,6 @@ export async function checkGatewayCredentials(
     if (res.status === 401 || res.status === 403) return result(target, 'FAIL', `${describe}: ${credential} refused, ${describeFailure(res.status, res.data)}`);
     return result(target, 'WARN', `${describe}: ${describeFailure(res.status, res.data)}`);
   } catch (err) {
-    return result(target, 'FAIL', `${describe} failed: ${transportErrorCode(err)}`);
+    return result(target, 'FAIL', `${describe} failed: ${callFailure(err)}`, tooLargeFix(err, `gateways.${gateway.name}.base_url`));
   }
 }
